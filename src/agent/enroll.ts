@@ -1,0 +1,147 @@
+/**
+ * `connector agent enroll`: turns a join token into a running identity. It checks the cloud's
+ * agent CA against the pin carried in (or beside) the token BEFORE sending the token, makes the
+ * private key here (it never leaves this machine), sends only a CSR, checks that what comes back
+ * chains to the pinned CA, and stores key, certificate and CA 0600.
+ * Plain HTTP is accepted only to a loopback cloud (development).
+ * @module
+ */
+import { hostname } from "node:os";
+import { createCsr, generateKeyPem, spkiPin, verifiedBy } from "../shared/crypto/pki.ts";
+import { parseJoinToken, parsePin } from "../shared/crypto/token.ts";
+import { UsageError } from "../shared/cli.ts";
+import { VERSION } from "../shared/version.ts";
+import { type AgentState, loadState, saveState } from "./state.ts";
+
+/** Why enrollment failed, in words for the technician. */
+export class EnrollError extends Error {
+  /** Creates an enrollment error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "EnrollError";
+  }
+}
+
+/** True for localhost, 127.0.0.0/8 and ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** Checks the cloud URL: https anywhere, http only on loopback. */
+export function checkCloudUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--cloud: expected a URL like https://cloud.example.com, got "${text}"`);
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && isLoopbackHost(url.hostname)) return url;
+  if (url.protocol === "http:") {
+    throw new UsageError(
+      `--cloud: plain http:// is allowed only to a loopback cloud (development); use https://${url.host}`,
+    );
+  }
+  throw new UsageError(`--cloud: expected an http(s) URL, got "${text}"`);
+}
+
+async function call(url: URL, init?: RequestInit): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  } catch (e) {
+    throw new EnrollError(`cannot reach the cloud at ${url.origin}: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text);
+  } catch { /* not JSON */ }
+  if (!res.ok) {
+    throw new EnrollError(
+      `the cloud refused: ${res.status} ${String(body.message ?? text.slice(0, 200))}`,
+    );
+  }
+  return body;
+}
+
+/** Enrolls this machine; returns the stored state. */
+export async function enroll(opts: {
+  cloud: string;
+  token: string;
+  caPin?: string;
+  stateDir: string;
+  force?: boolean;
+  log?: (line: string) => void;
+}): Promise<AgentState> {
+  const say = opts.log ?? (() => {});
+  const url = checkCloudUrl(opts.cloud);
+  const join = parseJoinToken(opts.token);
+  if (!join) {
+    throw new UsageError("--token: expected the enrollment token from the site page (enr_…)");
+  }
+  const pin = opts.caPin ? parsePin(opts.caPin) : join.pin;
+  if (opts.caPin && !pin) throw new UsageError("--ca-pin: expected sha256:<64 hex digits>");
+  if (!pin) {
+    throw new UsageError(
+      "the token carries no CA pin; pass --ca-pin sha256:… (shown next to the token)",
+    );
+  }
+  if (!opts.force) {
+    const existing = await loadState(opts.stateDir);
+    if (existing) {
+      throw new UsageError(
+        `already enrolled as ${existing.agentId} (state in ${opts.stateDir}); use --force to replace it`,
+      );
+    }
+  }
+
+  say(`checking the cloud at ${url.origin} against the pinned CA`);
+  const ca = await call(new URL("/api/agents/ca", url)) as { caCertificate?: string };
+  if (typeof ca.caCertificate !== "string") {
+    throw new EnrollError("the cloud sent no CA certificate");
+  }
+  const got = await spkiPin(ca.caCertificate);
+  if (got !== pin) {
+    throw new EnrollError(
+      `the cloud's CA does not match the pin in the token (expected ${pin}, got ${got}); ` +
+        "refusing to enroll — check the cloud URL or download a fresh installer",
+    );
+  }
+
+  say("creating this agent's private key (it never leaves this machine)");
+  const keyPem = await generateKeyPem();
+  const csr = await createCsr({ keyPem, commonName: "enrolling-agent" });
+  const r = await call(new URL("/api/agents/enroll", url), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      token: join.token,
+      csr,
+      hostname: hostname(),
+      os: `${Deno.build.os}/${Deno.build.arch}`,
+      version: VERSION,
+    }),
+  }) as Record<string, string>;
+  if (await spkiPin(r.caCertificate ?? "").catch(() => "") !== pin) {
+    throw new EnrollError("the cloud answered with a CA that does not match the pin; refusing");
+  }
+  if (!r.certificate || !await verifiedBy(r.certificate, r.caCertificate)) {
+    throw new EnrollError("the certificate the cloud issued does not chain to the pinned CA");
+  }
+  const state: AgentState = {
+    agentId: r.agentId,
+    siteId: r.siteId,
+    cloudUrl: url.origin,
+    controlEndpoint: r.controlEndpoint,
+    caPin: pin,
+    enrolledAt: new Date().toISOString(),
+    keyPem,
+    certPem: r.certificate,
+    caPem: r.caCertificate,
+  };
+  await saveState(opts.stateDir, state);
+  say(`enrolled as ${state.agentId} (site ${state.siteId}); state in ${opts.stateDir}`);
+  return state;
+}

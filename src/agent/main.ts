@@ -1,0 +1,172 @@
+/**
+ * The agent role: `connector agent enroll` (once, with the site's token) and
+ * `connector agent run` (the long-running service that keeps the control stream open and pipes
+ * tunnels to allowlisted LAN targets). The agent only dials out; it never listens.
+ * @module
+ */
+import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import {
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+} from "../shared/log.ts";
+import { VERSION } from "../shared/version.ts";
+import { defaultStateDir, loadState } from "./state.ts";
+import { enroll, EnrollError } from "./enroll.ts";
+import { supervise } from "./supervisor.ts";
+
+const common: Record<string, OptionSpec> = {
+  state: {
+    type: "string",
+    env: "NC_STATE_DIR",
+    arg: "DIR",
+    default: defaultStateDir(),
+    help: "Where the agent keeps its key and certificate",
+  },
+  "log-level": {
+    type: "string",
+    env: "NC_LOG_LEVEL",
+    arg: "LEVEL",
+    default: "info",
+    help: LOG_LEVELS.join(", "),
+  },
+  "log-format": {
+    type: "string",
+    env: "NC_LOG_FORMAT",
+    arg: "FORMAT",
+    default: "plain",
+    help: "plain or json",
+  },
+};
+
+const enrollOptions: Record<string, OptionSpec> = {
+  cloud: {
+    type: "string",
+    env: "NC_CLOUD_URL",
+    arg: "URL",
+    help: "The cloud's URL, e.g. https://cloud.example.com (required)",
+  },
+  token: {
+    type: "string",
+    env: "NC_ENROLL_TOKEN",
+    arg: "TOKEN",
+    help: "The site's enrollment token enr_… (required)",
+  },
+  "token-file": {
+    type: "string",
+    env: "NC_ENROLL_TOKEN_FILE",
+    arg: "FILE",
+    help: "Read the token from a file instead (keeps it off the command line)",
+  },
+  "ca-pin": {
+    type: "string",
+    env: "NC_CA_PIN",
+    arg: "sha256:HEX",
+    help: "The cloud CA pin, when the token does not carry it",
+  },
+  force: { type: "boolean", help: "Replace an existing enrollment" },
+  ...common,
+};
+
+const HELP = `connector agent — the Nanodems Connector site agent
+
+Usage:
+  connector agent enroll --cloud URL --token TOKEN   enroll this machine in a site (once)
+  connector agent run                                 run: keep the control stream, serve tunnels
+
+The agent dials out to the cloud (control channel over mTLS + gRPC, one TLS data connection per
+tunnel) and never listens. It dials only the (host, port) pairs on its site's allowlist.
+
+enroll makes this agent's private key here (it never leaves the machine), checks that the cloud's
+CA matches the pin carried in the token, and stores key, certificate and CA (mode 0600) in the
+state directory. run uses them and reconnects on its own (backoff up to 15 s).
+
+Options of enroll:
+${renderOptions(enrollOptions)}
+
+Options of run:
+${renderOptions(common)}
+
+Example:
+  connector agent enroll --cloud https://cloud.example.com --token-file /tmp/token
+  connector agent run
+`;
+
+function logger(values: Record<string, unknown>) {
+  const level = (values["log-level"] ?? "info") as LogLevel;
+  const format = (values["log-format"] ?? "plain") as LogFormat;
+  if (!LOG_LEVELS.includes(level)) {
+    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(", ")}`);
+  }
+  if (!LOG_FORMATS.includes(format)) throw new UsageError("--log-format: expected plain or json");
+  return createLogger({ role: "agent", level, format });
+}
+
+/** Entry point of `connector agent`. */
+export async function agentMain(argv: string[]): Promise<number> {
+  const sub = argv[0];
+  if (!sub || sub === "--help" || sub === "-h" || sub === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (sub === "--version" || sub === "-V") {
+    console.log(`connector agent ${VERSION}`);
+    return 0;
+  }
+  if (sub === "enroll") {
+    const { values } = parseFlags(argv.slice(1), enrollOptions);
+    if (values.help) return (console.log(HELP), 0);
+    if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    let token = values.token as string | undefined;
+    if (!token && values["token-file"]) {
+      token = (await Deno.readTextFile(values["token-file"] as string)).trim();
+    }
+    if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
+    if (!token) {
+      throw new UsageError("--token or --token-file is required (the site's enrollment token)");
+    }
+    try {
+      await enroll({
+        cloud: values.cloud as string,
+        token,
+        caPin: values["ca-pin"] as string | undefined,
+        stateDir: (values.state as string | undefined) ?? defaultStateDir(),
+        force: values.force as boolean | undefined,
+        log: (line) => console.error(line),
+      });
+    } catch (e) {
+      if (e instanceof EnrollError) {
+        console.error(`enrollment failed: ${e.message}`);
+        return 1;
+      }
+      throw e;
+    }
+    console.error("next: connector agent run");
+    return 0;
+  }
+  if (sub === "run") {
+    const { values } = parseFlags(argv.slice(1), common);
+    if (values.help) return (console.log(HELP), 0);
+    if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    const log = logger(values);
+    const dir = (values.state as string | undefined) ?? defaultStateDir();
+    const state = await loadState(dir);
+    if (!state) {
+      throw new UsageError(
+        `not enrolled: no agent identity in ${dir}; run connector agent enroll --cloud URL --token TOKEN first`,
+      );
+    }
+    log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");
+    const sup = supervise({ state, log });
+    await new Promise<void>((resolve) => {
+      Deno.addSignalListener("SIGINT", resolve);
+      Deno.addSignalListener("SIGTERM", resolve);
+    });
+    log.info("agent stopping");
+    await sup.stop();
+    return 0;
+  }
+  throw new UsageError(`unknown agent command "${sub}" (see connector agent --help)`);
+}

@@ -1,0 +1,153 @@
+/**
+ * One control session: dial the cloud's control endpoint over mTLS with the agent certificate
+ * (the server must chain to the pinned CA and match the endpoint's name), send Hello, then
+ * follow the cloud: Welcome, allowlist pushes, tunnel opens. Heartbeats go out every few
+ * seconds with the live counters. The session ends when the stream does; the supervisor
+ * decides what happens next.
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import { hostname } from "node:os";
+import { controlServiceDefinition } from "../shared/protocol/control.ts";
+import type { AgentMessage, CloudMessage } from "../shared/protocol/control.ts";
+import { HEARTBEAT_MS, PROTOCOL_VERSION } from "../shared/protocol/wire.ts";
+import { VERSION } from "../shared/version.ts";
+import type { Logger } from "../shared/log.ts";
+import type { AgentState } from "./state.ts";
+import type { Allowlist } from "./allowlist.ts";
+import type { Stats } from "./stats.ts";
+import { openTunnel } from "./dialer.ts";
+
+const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
+
+/** How a session ended. */
+export interface SessionEnd {
+  /** Whether the cloud accepted us (Welcome received) before the end. */
+  welcomed: boolean;
+  /** gRPC status code of the end (0 for a clean end). */
+  code: number;
+  /** Human-readable reason. */
+  reason: string;
+}
+
+/** A running session. */
+export interface Session {
+  /** Resolves when the stream ends. */
+  done: Promise<SessionEnd>;
+  /** Ends the session now. */
+  close(): void;
+}
+
+/** Splits "host:port" / "[v6]:port". */
+export function splitEndpoint(ep: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(ep);
+  if (!m) throw new Error(`bad endpoint "${ep}"`);
+  return { host: m[1] ?? m[2], port: Number(m[3]) };
+}
+
+/** Starts a session. */
+export function startSession(o: {
+  state: AgentState;
+  allowlist: Allowlist;
+  stats: Stats;
+  log: Logger;
+  onWelcome?: (node: string) => void;
+}): Session {
+  const { host, port } = splitEndpoint(o.state.controlEndpoint);
+  const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const creds = grpc.credentials.createSsl(
+    Buffer.from(o.state.caPem),
+    Buffer.from(o.state.keyPem),
+    Buffer.from(o.state.certPem),
+  );
+  const client = new ControlClient(target, creds, {
+    "grpc.keepalive_time_ms": 20_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.initial_reconnect_backoff_ms": 1_000,
+    "grpc.max_reconnect_backoff_ms": 15_000,
+  }) as unknown as grpc.Client & {
+    Connect(): grpc.ClientDuplexStream<AgentMessage, CloudMessage>;
+  };
+  const call = client.Connect();
+  let welcomed = false;
+  let dataPort = 0;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let finished = false;
+  let resolveDone!: (e: SessionEnd) => void;
+  const done = new Promise<SessionEnd>((r) => (resolveDone = r));
+  const finish = (code: number, reason: string) => {
+    if (finished) return;
+    finished = true;
+    clearInterval(heartbeat);
+    call.removeAllListeners("data");
+    call.on("error", () => {});
+    call.cancel();
+    client.close();
+    resolveDone({ welcomed, code, reason });
+  };
+  const send = (m: AgentMessage) => {
+    if (!finished) call.write(m);
+  };
+
+  call.on("data", (m: CloudMessage) => {
+    switch (m.msg) {
+      case "welcome": {
+        const w = m.welcome!;
+        welcomed = true;
+        dataPort = w.dataPort;
+        clearInterval(heartbeat);
+        heartbeat = setInterval(
+          () => send({ heartbeat: o.stats.snapshot() }),
+          w.heartbeatMs || HEARTBEAT_MS,
+        );
+        o.onWelcome?.(w.node);
+        break;
+      }
+      case "allowlist": {
+        const a = m.allowlist!;
+        if (o.allowlist.update(a.version, a.entries)) {
+          o.log.info({ version: a.version, entries: a.entries.length }, "allowlist updated");
+        } else {
+          o.log.debug({ version: a.version, have: o.allowlist.version }, "ignored stale allowlist");
+        }
+        break;
+      }
+      case "openTunnel": {
+        const req = m.openTunnel!;
+        openTunnel(
+          { allowlist: o.allowlist, stats: o.stats, log: o.log },
+          req,
+          {
+            host,
+            port: dataPort,
+            servername: host,
+            caPem: o.state.caPem,
+            certPem: o.state.certPem,
+            keyPem: o.state.keyPem,
+          },
+          (r) => send(r),
+        ).catch((e) => o.log.error({ err: (e as Error).message }, "tunnel failed"));
+        break;
+      }
+      case "closeTunnel":
+        o.log.debug({ tunnel: m.closeTunnel!.tunnelId }, "cloud cancelled a tunnel open");
+        break;
+    }
+  });
+  call.on("error", (e: grpc.ServiceError) => finish(e.code ?? 2, e.details || e.message));
+  call.on("end", () => finish(0, "stream ended by the cloud"));
+
+  send({
+    hello: {
+      agentId: o.state.agentId,
+      version: VERSION,
+      hostname: hostname(),
+      os: `${Deno.build.os}/${Deno.build.arch}`,
+      protocol: PROTOCOL_VERSION,
+      allowlistVersion: o.allowlist.version,
+    },
+  });
+  return { done, close: () => finish(grpc.status.CANCELLED, "agent stopping") };
+}

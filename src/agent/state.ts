@@ -1,0 +1,78 @@
+/**
+ * The agent's state directory: its private key (never leaves the machine), its certificate, the
+ * pinned agent CA and what enrollment returned, all written 0600. Default locations follow each
+ * platform's convention; `--state` / `NC_STATE_DIR` overrides.
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { writeSecretFile } from "../shared/crypto/files.ts";
+
+/** What enrollment left behind, besides the PEM files. */
+export const agentIdentitySchema = z.object({
+  agentId: z.string().min(1),
+  siteId: z.string().min(1),
+  cloudUrl: z.string().url(),
+  controlEndpoint: z.string().min(3),
+  caPin: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  enrolledAt: z.string(),
+});
+
+/** The agent's identity file contents. */
+export type AgentIdentity = z.infer<typeof agentIdentitySchema>;
+
+/** Everything the agent needs to run. */
+export interface AgentState extends AgentIdentity {
+  keyPem: string;
+  certPem: string;
+  caPem: string;
+}
+
+/** The default state directory for this platform and user. */
+export function defaultStateDir(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): string {
+  if (Deno.build.os === "windows") {
+    return join(env.ProgramData ?? "C:\\ProgramData", "Nanodems", "Agent");
+  }
+  if (Deno.uid?.() === 0) return "/var/lib/nanodems-agent";
+  const base = env.XDG_STATE_HOME ?? join(env.HOME ?? ".", ".local", "state");
+  return join(base, "nanodems-agent");
+}
+
+const FILES = { key: "agent.key", cert: "agent.pem", ca: "ca.pem", identity: "agent.json" };
+
+/** Writes the enrolled state (key first, identity last: a crash leaves no half identity). */
+export async function saveState(dir: string, s: AgentState): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeSecretFile(join(dir, FILES.key), s.keyPem);
+  await writeSecretFile(join(dir, FILES.cert), s.certPem);
+  await writeSecretFile(join(dir, FILES.ca), s.caPem);
+  const identity: AgentIdentity = {
+    agentId: s.agentId,
+    siteId: s.siteId,
+    cloudUrl: s.cloudUrl,
+    controlEndpoint: s.controlEndpoint,
+    caPin: s.caPin,
+    enrolledAt: s.enrolledAt,
+  };
+  await writeSecretFile(join(dir, FILES.identity), JSON.stringify(identity, null, 2) + "\n");
+}
+
+/** Loads the state, or null when the directory holds no enrolled agent. */
+export async function loadState(dir: string): Promise<AgentState | null> {
+  let raw: string;
+  try {
+    raw = await Deno.readTextFile(join(dir, FILES.identity));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  const identity = agentIdentitySchema.parse(JSON.parse(raw));
+  return {
+    ...identity,
+    keyPem: await Deno.readTextFile(join(dir, FILES.key)),
+    certPem: await Deno.readTextFile(join(dir, FILES.cert)),
+    caPem: await Deno.readTextFile(join(dir, FILES.ca)),
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * From a handle to a connected byte stream, for every access path: resolve the handle, check it
+ * against the caller's tenant (403 "handle does not belong to your tenant" otherwise), pick the
+ * agent (sticky with failover) and ask it to open the device port. Policy is decided here, once;
+ * what comes back is a socket for the byte pump.
+ * @module
+ */
+import { AppError } from "../../shared/errors.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Device, Handle, Store } from "../store/store.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { isHandleShape, isLive } from "../tenancy/handle.ts";
+import { chooseAgent } from "../tenancy/agent_choice.ts";
+import type { Registry } from "../control/registry.ts";
+import type { OpenedTunnel, TunnelBroker } from "../control/tunnels.ts";
+
+/** What the router needs. */
+export interface RouteDeps {
+  store: Store;
+  registry: Registry;
+  broker: TunnelBroker;
+  clock: Clock;
+  log: Logger;
+}
+
+/** A resolved and authorized target. */
+export interface Authorized {
+  handle: Handle;
+  device: Device;
+}
+
+/** Resolves a handle and checks it against the principal's tenant; audits denials. */
+export async function authorizeHandle(
+  d: RouteDeps,
+  principal: Principal,
+  handleId: string,
+): Promise<Authorized> {
+  const handle = isHandleShape(handleId) ? await d.store.getHandle(handleId) : null;
+  if (!handle || !isLive(handle, d.clock.now())) {
+    throw new AppError("unknown_handle");
+  }
+  if (handle.tenantId !== principal.tenantId) {
+    await d.store.appendAudit({
+      tenantId: principal.tenantId,
+      actor: principal.actor,
+      action: "tunnel.deny",
+      target: handleId,
+      detail: { reason: "handle_other_tenant" },
+    });
+    throw new AppError("handle_other_tenant");
+  }
+  const device = await d.store.getDevice(handle.tenantId, handle.deviceId);
+  if (!device || !device.ports.includes(handle.port)) throw new AppError("unknown_handle");
+  return { handle, device };
+}
+
+/** Picks the agent for an authorized handle and opens the tunnel through it. */
+export async function openTunnel(d: RouteDeps, a: Authorized): Promise<OpenedTunnel> {
+  const online = d.registry.bySite(a.handle.siteId);
+  const agentId = chooseAgent(a.handle.agentId, online);
+  if (!agentId) throw new AppError("agent_offline");
+  if (a.handle.agentId === null) await d.store.pinHandle(a.handle.id, agentId);
+  const session = d.registry.get(agentId);
+  if (session) session.activeStreams++;
+  try {
+    return await d.broker.open(agentId, a.device.host, a.handle.port);
+  } catch (e) {
+    if (session) session.activeStreams = Math.max(0, session.activeStreams - 1);
+    throw e;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The raw WebSocket tunnel `GET /api/tunnel/{handle}`: authenticate, authorize the handle in the
+ * caller's tenant, open the tunnel through an agent — all before the upgrade, so a refusal is a
+ * plain HTTP status with `{error, message}` — then upgrade and pump bytes. Binary messages carry
+ * the bytes; an empty binary message is a half-close; the close reason says why a tunnel ended.
+ * @module
+ */
+// @ts-types="@types/ws"
+import type { WebSocket as WsSocket } from "ws";
+import { AppError } from "../../shared/errors.ts";
+import { pipeWebSocket } from "../../shared/transport/websocket.ts";
+import { authenticate, type Principal } from "../tenancy/auth.ts";
+import type { OpenedTunnel } from "../control/tunnels.ts";
+import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
+
+/** The path pattern of the tunnel endpoint. */
+export const TUNNEL_PATH = /^\/api\/tunnel\/([^/]+)$/;
+
+/** An authorized request whose tunnel is open, waiting for the upgrade. */
+export interface PreparedTunnel {
+  principal: Principal;
+  target: Authorized;
+  tunnel: OpenedTunnel;
+}
+
+/** Authenticates and authorizes; throws AppError (401/403/404). */
+export async function authorizeTunnel(
+  d: RouteDeps,
+  req: Request,
+  handleId: string,
+): Promise<{ principal: Principal; target: Authorized }> {
+  const principal = await authenticate(d.store, req);
+  if (!principal) throw new AppError("auth_required");
+  return { principal, target: await authorizeHandle(d, principal, handleId) };
+}
+
+/** Everything before the upgrade: auth, tenancy, agent choice, the agent's dial. */
+export async function prepareTunnel(
+  d: RouteDeps,
+  req: Request,
+  handleId: string,
+): Promise<PreparedTunnel> {
+  const { principal, target } = await authorizeTunnel(d, req, handleId);
+  const tunnel = await openTunnel(d, target);
+  return { principal, target, tunnel };
+}
+
+/** After the upgrade: pump bytes, audit open and close. */
+export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remote: string): void {
+  const started = d.clock.now();
+  const { principal, target, tunnel } = p;
+  const audit = (action: string, detail: Record<string, unknown>) =>
+    d.store.appendAudit({
+      tenantId: principal.tenantId,
+      actor: principal.actor,
+      action,
+      target: target.handle.id,
+      detail: {
+        device: target.device.id,
+        host: target.device.host,
+        port: target.handle.port,
+        agent: tunnel.agentId,
+        tunnel: tunnel.tunnelId,
+        ...detail,
+      },
+    }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+  audit("tunnel.open", { path: "websocket", remote });
+  pipeWebSocket(ws, tunnel.socket, {
+    describeError: () => "agent disconnected",
+    // A data connection that ends together with its agent's control stream was cut, not
+    // closed by the device: wait a moment and look.
+    classifyEnd: async () => {
+      await new Promise((r) => setTimeout(r, 250));
+      return d.registry.get(tunnel.agentId)
+        ? { code: 1000, reason: "device closed the connection" }
+        : { code: 1011, reason: "agent disconnected" };
+    },
+  }).then((r) => {
+    const s = d.registry.get(tunnel.agentId);
+    if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+    audit("tunnel.close", {
+      bytesUp: r.wsToSocket,
+      bytesDown: r.socketToWs,
+      durationMs: d.clock.now() - started,
+      closeCode: r.closeCode,
+    });
+  });
+}

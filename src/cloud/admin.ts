@@ -1,0 +1,462 @@
+/**
+ * `connector cloud admin …`: the platform operator's shell for the things the web UI will do —
+ * create a tenant, a site, a device with ports (which mints its handles), an enrollment token,
+ * a user and an API token; list and revoke agents. It works on the data directory's store
+ * directly (safe while the cloud runs) and tells running nodes to apply the change.
+ * Secrets (enrollment and API tokens) are printed once and stored only as hashes.
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import {
+  type OptionSpec,
+  parseFlags,
+  renderOptions,
+  UsageError,
+  validateConfig,
+} from "../shared/cli.ts";
+import { duration } from "../shared/duration.ts";
+import { systemClock } from "../shared/clock.ts";
+import { formatJoinToken, hashToken, mintToken } from "../shared/crypto/token.ts";
+import { spkiPin } from "../shared/crypto/pki.ts";
+import type { Store } from "./store/store.ts";
+import { ensureHandle } from "./tenancy/handle.ts";
+import { announceChange } from "./watcher.ts";
+import { openDataDir } from "./store/open.ts";
+import { ensureCas } from "./pki.ts";
+
+const common: Record<string, OptionSpec> = {
+  "data-dir": {
+    type: "string",
+    env: "NC_DATA_DIR",
+    arg: "DIR",
+    default: "./data",
+    help: "The cloud's data directory",
+  },
+  json: { type: "boolean", help: "Print the result as JSON" },
+};
+
+const id = z.string().min(1).max(64);
+const portList = z.string().transform((s, ctx) => {
+  const ports = s.split(",").map((p) => p.trim()).filter(Boolean).map(Number);
+  if (!ports.length || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected ports 1-65535, comma-separated, got "${s}"`,
+    });
+    return z.NEVER;
+  }
+  return [...new Set(ports)].sort((a, b) => a - b);
+});
+const host = z.string().min(1).max(253).regex(/^[A-Za-z0-9.:_-]+$/, "expected an IP or host name");
+
+interface Command {
+  summary: string;
+  options: Record<string, OptionSpec>;
+  schema: z.ZodType;
+  run(
+    store: Store,
+    args: Record<string, unknown>,
+    dataDir: string,
+  ): Promise<Record<string, unknown>>;
+}
+
+async function joinToken(
+  store: Store,
+  dataDir: string,
+  tenantId: string,
+  siteId: string,
+  ttlMs: number,
+): Promise<{ token: string; expiresAt: string }> {
+  const site = await store.getSite(tenantId, siteId);
+  if (!site) throw new UsageError(`no site ${siteId} in tenant ${tenantId}`);
+  const pem = await Deno.readTextFile(join(dataDir, "ca", "agent-ca.pem"));
+  const secret = mintToken("enr");
+  const now = systemClock.now();
+  await store.createEnrollmentToken({
+    hash: await hashToken(secret),
+    tenantId,
+    siteId,
+    createdAt: now,
+    expiresAt: now + ttlMs,
+  });
+  await store.appendAudit({
+    tenantId,
+    actor: "admin-cli",
+    action: "enrollment_token.mint",
+    target: siteId,
+    detail: { expiresAt: now + ttlMs },
+  });
+  return {
+    token: formatJoinToken(secret, await spkiPin(pem)),
+    expiresAt: new Date(now + ttlMs).toISOString(),
+  };
+}
+
+async function addDevice(
+  store: Store,
+  a: { tenant: string; site: string; host: string; ports: number[]; label?: string },
+) {
+  const site = await store.getSite(a.tenant, a.site);
+  if (!site) throw new UsageError(`no site ${a.site} in tenant ${a.tenant}`);
+  const device = await store.createDevice({
+    tenantId: a.tenant,
+    siteId: a.site,
+    host: a.host,
+    ports: a.ports,
+    label: a.label ?? "",
+  });
+  const handles: Record<string, string> = {};
+  for (const port of device.ports) {
+    const h = await ensureHandle(store, systemClock, {
+      tenantId: a.tenant,
+      siteId: a.site,
+      deviceId: device.id,
+      port,
+    });
+    handles[port] = h.id;
+    await store.appendAudit({
+      tenantId: a.tenant,
+      actor: "admin-cli",
+      action: "handle.mint",
+      target: h.id,
+      detail: { device: device.id, port },
+    });
+  }
+  await store.appendAudit({
+    tenantId: a.tenant,
+    actor: "admin-cli",
+    action: "device.create",
+    target: device.id,
+    detail: { host: a.host, ports: device.ports },
+  });
+  await announceChange(store);
+  return {
+    deviceId: device.id,
+    host: device.host,
+    ports: device.ports,
+    loopbackIp: device.loopbackIp,
+    handles,
+  };
+}
+
+async function apiToken(store: Store, tenantId: string, userId: string, name: string) {
+  const user = await store.getUser(userId);
+  if (!user || user.tenantId !== tenantId) {
+    throw new UsageError(`no user ${userId} in tenant ${tenantId}`);
+  }
+  const token = mintToken("nt");
+  await store.createApiToken({ hash: await hashToken(token), tenantId, userId, name });
+  await store.appendAudit({
+    tenantId,
+    actor: "admin-cli",
+    action: "api_token.mint",
+    target: userId,
+    detail: { name },
+  });
+  return token;
+}
+
+const COMMANDS: Record<string, Command> = {
+  "tenant create": {
+    summary: "Create a tenant",
+    options: { name: { type: "string", arg: "NAME", help: "Tenant name (required)" } },
+    schema: z.object({ name: z.string().min(1).max(200) }),
+    async run(store, a) {
+      const t = await store.createTenant({ name: a.name as string });
+      return { tenantId: t.id, name: t.name };
+    },
+  },
+  "tenant list": {
+    summary: "List tenants",
+    options: {},
+    schema: z.object({}),
+    async run(store) {
+      return { tenants: await store.listTenants() };
+    },
+  },
+  "site create": {
+    summary: "Create a site in a tenant",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      name: { type: "string", arg: "NAME", help: "Site name (required)" },
+    },
+    schema: z.object({ tenant: id, name: z.string().min(1).max(200) }),
+    async run(store, a) {
+      if (!await store.getTenant(a.tenant as string)) throw new UsageError(`no tenant ${a.tenant}`);
+      const s = await store.createSite({ tenantId: a.tenant as string, name: a.name as string });
+      return { siteId: s.id, name: s.name };
+    },
+  },
+  "site list": {
+    summary: "List a tenant's sites",
+    options: { tenant: { type: "string", arg: "ID", help: "Tenant id (required)" } },
+    schema: z.object({ tenant: id }),
+    async run(store, a) {
+      return { sites: await store.listSites(a.tenant as string) };
+    },
+  },
+  "device add": {
+    summary: "Add a device with its ports (mints a handle per port, updates the allowlist)",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      site: { type: "string", arg: "ID", help: "Site id (required)" },
+      host: { type: "string", arg: "HOST", help: "LAN IP or host name (required)" },
+      ports: { type: "string", arg: "LIST", help: "Ports, comma-separated (required)" },
+      label: { type: "string", arg: "TEXT", help: "Label shown to operators" },
+    },
+    schema: z.object({
+      tenant: id,
+      site: id,
+      host,
+      ports: portList,
+      label: z.string().max(200).optional(),
+    }),
+    run: (store, a) => addDevice(store, a as Parameters<typeof addDevice>[1]),
+  },
+  "device list": {
+    summary: "List a site's devices and their handles",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      site: { type: "string", arg: "ID", help: "Site id (required)" },
+    },
+    schema: z.object({ tenant: id, site: id }),
+    async run(store, a) {
+      const devices = await store.listDevices(a.tenant as string, a.site as string);
+      const out = [];
+      for (const d of devices) {
+        const handles: Record<string, string | null> = {};
+        for (const p of d.ports) handles[p] = (await store.findHandle(d.id, p))?.id ?? null;
+        out.push({ ...d, handles });
+      }
+      return { devices: out };
+    },
+  },
+  "device remove": {
+    summary: "Remove a device (its handles stop working, the allowlist shrinks)",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      device: { type: "string", arg: "ID", help: "Device id (required)" },
+    },
+    schema: z.object({ tenant: id, device: id }),
+    async run(store, a) {
+      const ok = await store.deleteDevice(a.tenant as string, a.device as string);
+      if (!ok) throw new UsageError(`no device ${a.device} in tenant ${a.tenant}`);
+      await store.appendAudit({
+        tenantId: a.tenant as string,
+        actor: "admin-cli",
+        action: "device.delete",
+        target: a.device as string,
+        detail: {},
+      });
+      await announceChange(store);
+      return { removed: a.device };
+    },
+  },
+  "enroll-token": {
+    summary: "Mint a one-shot enrollment token for a site (shown once; carries the CA pin)",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      site: { type: "string", arg: "ID", help: "Site id (required)" },
+      ttl: { type: "string", arg: "DURATION", default: "24h", help: "Lifetime" },
+    },
+    schema: z.object({ tenant: id, site: id, ttl: duration.prefault("24h") }),
+    run: (store, a, dataDir) =>
+      joinToken(store, dataDir, a.tenant as string, a.site as string, a.ttl as number),
+  },
+  "user create": {
+    summary: "Create a user in a tenant",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      email: { type: "string", arg: "EMAIL", help: "Email (required)" },
+      role: { type: "string", arg: "ROLE", default: "operator", help: "admin, operator or viewer" },
+    },
+    schema: z.object({
+      tenant: id,
+      email: z.email(),
+      role: z.enum(["admin", "operator", "viewer"]).default("operator"),
+    }),
+    async run(store, a) {
+      if (!await store.getTenant(a.tenant as string)) throw new UsageError(`no tenant ${a.tenant}`);
+      if (await store.getUserByEmail(a.email as string)) {
+        throw new UsageError(`a user with email ${a.email} exists`);
+      }
+      const u = await store.createUser({
+        tenantId: a.tenant as string,
+        email: a.email as string,
+        passwordHash: "",
+        role: a.role as "operator",
+      });
+      return { userId: u.id, email: u.email, role: u.role };
+    },
+  },
+  "token create": {
+    summary: "Mint a per-user API token nt_… (shown once)",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      user: { type: "string", arg: "ID", help: "User id (required)" },
+      name: { type: "string", arg: "TEXT", default: "cli", help: "What the token is for" },
+    },
+    schema: z.object({ tenant: id, user: id, name: z.string().max(100).default("cli") }),
+    async run(store, a) {
+      return {
+        token: await apiToken(store, a.tenant as string, a.user as string, a.name as string),
+      };
+    },
+  },
+  "agent list": {
+    summary: "List a tenant's agents",
+    options: { tenant: { type: "string", arg: "ID", help: "Tenant id (required)" } },
+    schema: z.object({ tenant: id }),
+    async run(store, a) {
+      const agents = await store.listAgents(a.tenant as string);
+      const out = [];
+      for (const ag of agents) out.push({ ...ag, presence: await store.getPresence(ag.id) });
+      return { agents: out };
+    },
+  },
+  "agent revoke": {
+    summary: "Revoke an agent: its control stream and tunnels are cut at once",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      agent: { type: "string", arg: "ID", help: "Agent id (required)" },
+    },
+    schema: z.object({ tenant: id, agent: id }),
+    async run(store, a) {
+      const ok = await store.revokeAgent(a.tenant as string, a.agent as string);
+      if (!ok) throw new UsageError(`no active agent ${a.agent} in tenant ${a.tenant}`);
+      await store.appendAudit({
+        tenantId: a.tenant as string,
+        actor: "admin-cli",
+        action: "agent.revoke",
+        target: a.agent as string,
+        detail: {},
+      });
+      await announceChange(store);
+      return { revoked: a.agent };
+    },
+  },
+  quickstart: {
+    summary: "Create a tenant, site, admin user, API token, a device and an enrollment token",
+    options: {
+      tenant: { type: "string", arg: "NAME", default: "Demo", help: "Tenant name" },
+      site: { type: "string", arg: "NAME", default: "Site 1", help: "Site name" },
+      email: { type: "string", arg: "EMAIL", default: "admin@example.com", help: "Admin email" },
+      host: { type: "string", arg: "HOST", default: "127.0.0.1", help: "Device LAN host" },
+      ports: { type: "string", arg: "LIST", default: "22", help: "Device ports" },
+    },
+    schema: z.object({
+      tenant: z.string().min(1).default("Demo"),
+      site: z.string().min(1).default("Site 1"),
+      email: z.email().default("admin@example.com"),
+      host: host.default("127.0.0.1"),
+      ports: portList.prefault("22"),
+    }),
+    async run(store, a, dataDir) {
+      const t = await store.createTenant({ name: a.tenant as string });
+      const s = await store.createSite({ tenantId: t.id, name: a.site as string });
+      const email = a.email as string;
+      const existing = await store.getUserByEmail(email);
+      const u = existing && existing.tenantId === t.id ? existing : await store.createUser({
+        tenantId: t.id,
+        email: existing ? `${t.id}.${email}` : email,
+        passwordHash: "",
+        role: "admin",
+      });
+      const device = await addDevice(store, {
+        tenant: t.id,
+        site: s.id,
+        host: a.host as string,
+        ports: a.ports as number[],
+      });
+      const enroll = await joinToken(store, dataDir, t.id, s.id, 24 * 3600e3);
+      return {
+        tenantId: t.id,
+        siteId: s.id,
+        userId: u.id,
+        apiToken: await apiToken(store, t.id, u.id, "quickstart"),
+        enrollmentToken: enroll.token,
+        device,
+      };
+    },
+  },
+};
+
+function adminHelp(): string {
+  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(16)}${c.summary}`);
+  return `connector cloud admin — manage the cloud from the shell
+
+Usage:
+  connector cloud admin <command> [options]     (each command has --help)
+
+Commands:
+${rows.join("\n")}
+
+Common options:
+${renderOptions(common)}
+
+Secrets (enrollment tokens, API tokens) are printed once; only their hashes are stored.
+Changes reach connected agents within a second, also when the cloud is running.
+
+Quick start (a tenant with one SSH device on 127.0.0.1:22):
+  connector cloud admin quickstart --ports 22
+  connector agent enroll --cloud http://localhost:8080 --token <enrollmentToken>
+  connector agent run
+  connector tunnel open <handle> --cloud http://localhost:8080 --token <apiToken> --listen 127.0.0.1:2222
+`;
+}
+
+/** Entry point of `connector cloud admin`. */
+export async function adminMain(argv: string[]): Promise<number> {
+  const name = argv[0] && COMMANDS[`${argv[0]} ${argv[1]}`] ? `${argv[0]} ${argv[1]}` : argv[0];
+  const cmd = name ? COMMANDS[name] : undefined;
+  if (!cmd) {
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+      console.log(adminHelp());
+      return 0;
+    }
+    throw new UsageError(
+      `unknown admin command "${argv.slice(0, 2).join(" ")}" (see connector cloud admin --help)`,
+    );
+  }
+  const rest = argv.slice(name.split(" ").length);
+  const specs = { ...cmd.options, ...common };
+  const { values, positionals } = parseFlags(rest, specs);
+  if (values.help) {
+    console.log(
+      `connector cloud admin ${name} — ${cmd.summary}\n\nOptions:\n${renderOptions(specs)}`,
+    );
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const { "data-dir": dd, json, ...own } = values;
+  const args = validateConfig(cmd.schema, own, specs) as Record<string, unknown>;
+  const dataDir = (dd as string | undefined) ?? "./data";
+  const store = await openDataDir(dataDir);
+  try {
+    await ensureCas({ dataDir });
+    const result = await cmd.run(store, args, dataDir);
+    if (json) console.log(JSON.stringify(result, null, 2));
+    else printHuman(result);
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+function printHuman(result: Record<string, unknown>, indent = ""): void {
+  for (const [k, v] of Object.entries(result)) {
+    if (Array.isArray(v)) {
+      console.log(`${indent}${k}: ${v.length === 0 ? "(none)" : ""}`);
+      for (const item of v) {
+        console.log(`${indent}  - ${JSON.stringify(item)}`);
+      }
+    } else if (v && typeof v === "object") {
+      console.log(`${indent}${k}:`);
+      printHuman(v as Record<string, unknown>, indent + "  ");
+    } else console.log(`${indent}${k}: ${v}`);
+  }
+  if (!indent && ("token" in result || "apiToken" in result || "enrollmentToken" in result)) {
+    console.log("\nCopy the token now: it is not shown again (only its hash is stored).");
+  }
+}

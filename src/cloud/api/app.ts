@@ -1,0 +1,87 @@
+/**
+ * The cloud's HTTP surface as one hono app: health, agent enrollment, the raw WebSocket tunnel.
+ * Every input is validated with zod; every failure leaves as `{error, message}` with the status
+ * of the error catalogue — never a stack trace.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { z } from "zod";
+import { AppError, toErrorResponse } from "../../shared/errors.ts";
+import { VERSION } from "../../shared/version.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Store } from "../store/store.ts";
+import type { CloudPki } from "../pki.ts";
+import type { RouteDeps } from "../access/route.ts";
+import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import { enroll, enrollRequest } from "./enroll.ts";
+
+/** What the HTTP app needs. */
+export interface AppDeps extends RouteDeps {
+  store: Store;
+  pki: CloudPki;
+  node: string;
+  controlEndpoint: () => string;
+  log: Logger;
+}
+
+/** Environment hono passes to handlers under Deno.serve. */
+type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
+
+function remoteOf(c: Context<Env>): string {
+  return c.env?.incoming?.socket?.remoteAddress ?? "unknown";
+}
+
+/** Parses a JSON body with a zod schema; 400 `{error, message}` naming the field otherwise. */
+export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new AppError("bad_request", "body must be JSON");
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new AppError("bad_request", `${i.path.join(".") || "body"}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** Builds the app. */
+export function createApp(d: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
+  app.get("/healthz/ready", async (c) => {
+    await d.store.listTenants();
+    return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
+  });
+
+  app.get(
+    "/api/agents/ca",
+    (c) => c.json({ caCertificate: d.pki.agentCa.certPem, caPin: d.pki.agentCaPin }),
+  );
+  app.post("/api/agents/enroll", async (c) => {
+    const body = await jsonBody(c, enrollRequest);
+    return c.json(await enroll(d, body, remoteOf(c)));
+  });
+
+  // Upgrades are taken by the HTTP server (http_server.ts); a plain GET learns whether it may.
+  app.get("/api/tunnel/:handle", async (c) => {
+    await authorizeTunnel(d, c.req.raw, c.req.param("handle"));
+    return c.json(
+      { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
+      426,
+      { upgrade: "websocket" },
+    );
+  });
+
+  app.notFound((c) => c.json({ error: "not_found", message: "not found" }, 404));
+  app.onError((err, c) => {
+    const { status, body } = toErrorResponse(err);
+    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    return c.json(body, status as 400);
+  });
+  return app;
+}

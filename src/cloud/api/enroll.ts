@@ -1,0 +1,114 @@
+/**
+ * `POST /api/agents/enroll`: an installer exchanges a site's one-shot enrollment token and a CSR
+ * (made on the agent machine; the key never leaves it) for a certificate whose CN is the new
+ * agent's id, plus the agent CA and the control endpoint. Reused, expired or unknown tokens get
+ * 401 with a clear message and an audit entry; nothing is half-written.
+ * Also `GET /api/agents/ca`: the agent CA certificate, which the agent checks against the pin in
+ * its token BEFORE it sends the token anywhere.
+ * @module
+ */
+import { z } from "zod";
+import { AppError } from "../../shared/errors.ts";
+import { newId } from "../../shared/ids.ts";
+import { hashToken } from "../../shared/crypto/token.ts";
+import { PkiError, signClientCsr } from "../../shared/crypto/pki.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Store } from "../store/store.ts";
+import type { CloudPki } from "../pki.ts";
+
+/** The request body of POST /api/agents/enroll. */
+export const enrollRequest = z.object({
+  token: z.string().regex(/^enr_[A-Za-z0-9_-]{43}$/, "expected an enrollment token enr_…"),
+  csr: z.string().min(100).max(8192).includes("BEGIN CERTIFICATE REQUEST"),
+  hostname: z.string().max(255).default(""),
+  os: z.string().max(64).default(""),
+  version: z.string().max(64).default(""),
+});
+
+/** The response body of a successful enrollment. */
+export interface EnrollResponse {
+  agentId: string;
+  siteId: string;
+  certificate: string;
+  caCertificate: string;
+  caPin: string;
+  controlEndpoint: string;
+}
+
+/** Performs an enrollment; throws AppError (401/400) on refusal. */
+export async function enroll(
+  deps: { store: Store; pki: CloudPki; controlEndpoint: () => string; log: Logger },
+  body: z.infer<typeof enrollRequest>,
+  remote: string,
+): Promise<EnrollResponse> {
+  const hash = await hashToken(body.token);
+  const agentId = newId("ag");
+  let signed: { certPem: string; serialHex: string };
+  try {
+    signed = await signClientCsr({ ca: deps.pki.agentCa, csrPem: body.csr, commonName: agentId });
+  } catch (e) {
+    if (e instanceof PkiError) throw new AppError("bad_request", `invalid CSR: ${e.message}`);
+    throw e;
+  }
+  const r = await deps.store.consumeEnrollmentToken(hash, {
+    id: agentId,
+    hostname: body.hostname,
+    version: body.version,
+    os: body.os,
+    certSerial: signed.serialHex,
+  });
+  if (!r.ok) {
+    const code = r.reason === "used"
+      ? "enrollment_token_used"
+      : r.reason === "expired"
+      ? "enrollment_token_expired"
+      : "enrollment_token_invalid";
+    const tokens = r.reason === "unknown" ? [] : await findTenant(deps.store, hash);
+    await deps.store.appendAudit({
+      tenantId: tokens[0] ?? null,
+      actor: `ip:${remote}`,
+      action: "agent.enroll_denied",
+      target: `enrollment:${hash.slice(0, 12)}`,
+      detail: { reason: r.reason, hostname: body.hostname },
+    });
+    deps.log.warn({ reason: r.reason, remote }, "enrollment refused");
+    throw new AppError(code);
+  }
+  await deps.store.appendAudit({
+    tenantId: r.agent.tenantId,
+    actor: `agent:${agentId}`,
+    action: "agent.enroll",
+    target: agentId,
+    detail: {
+      site: r.agent.siteId,
+      hostname: body.hostname,
+      os: body.os,
+      version: body.version,
+      serial: signed.serialHex,
+      remote,
+    },
+  });
+  deps.log.info(
+    { agent: agentId, site: r.agent.siteId, hostname: body.hostname },
+    "agent enrolled",
+  );
+  return {
+    agentId,
+    siteId: r.agent.siteId,
+    certificate: signed.certPem,
+    caCertificate: deps.pki.agentCa.certPem,
+    caPin: deps.pki.agentCaPin,
+    controlEndpoint: deps.controlEndpoint(),
+  };
+}
+
+/** The tenant of a (used or expired) token, for the audit entry. */
+async function findTenant(store: Store, hash: string): Promise<string[]> {
+  for (const t of await store.listTenants()) {
+    for (const s of await store.listSites(t.id)) {
+      const toks = await store.listEnrollmentTokens(t.id, s.id);
+      if (toks.some((x) => x.hash === hash)) return [t.id];
+    }
+  }
+  return [];
+}

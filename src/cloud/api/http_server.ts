@@ -1,0 +1,108 @@
+/**
+ * The HTTP listener: node's http server (so WebSocket tunnels get a raw socket whose reads can
+ * be paused — real backpressure from operator to device) serving the hono app for ordinary
+ * requests and the `ws` library for tunnel upgrades. A refused upgrade gets a plain HTTP status
+ * with `{error, message}` and the connection is closed; nothing reaches a device.
+ * @module
+ */
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
+import type { Buffer } from "node:buffer";
+import { getRequestListener } from "@hono/node-server";
+// @ts-types="@types/ws"
+import { WebSocketServer } from "ws";
+import { toErrorResponse } from "../../shared/errors.ts";
+import type { ListenAddress } from "../../shared/cli.ts";
+import type { RouteDeps } from "../access/route.ts";
+import { prepareTunnel, serveTunnel, TUNNEL_PATH } from "../access/tunnel_ws.ts";
+
+/** A running HTTP listener. */
+export interface HttpServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** Answers a refused upgrade on the raw socket and closes it. */
+function refuse(socket: Duplex, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
+      "content-type: application/json\r\n" +
+      `content-length: ${new TextEncoder().encode(text).byteLength}\r\n` +
+      "connection: close\r\n\r\n" + text,
+  );
+}
+
+function toRequest(req: http.IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
+    else if (v !== undefined) headers.set(k, v);
+  }
+  return new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, { headers });
+}
+
+/** Starts the listener. */
+export function startHttpServer(opts: {
+  listen: ListenAddress;
+  fetch: Parameters<typeof getRequestListener>[0];
+  route: RouteDeps;
+}): Promise<HttpServer> {
+  const d = opts.route;
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 16 << 20,
+  });
+  const server = http.createServer(getRequestListener(opts.fetch));
+  server.on("upgrade", async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => {});
+    const path = (req.url ?? "/").split("?")[0];
+    const m = TUNNEL_PATH.exec(path);
+    if (!m) return refuse(socket, 404, { error: "not_found", message: "not found" });
+    try {
+      const prepared = await prepareTunnel(d, toRequest(req), decodeURIComponent(m[1]));
+      if (socket.destroyed) {
+        prepared.tunnel.socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        serveTunnel(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
+      });
+    } catch (e) {
+      const { status, body } = toErrorResponse(e);
+      if (status >= 500 && status !== 502 && status !== 503 && status !== 504) {
+        d.log.error({ err: (e as Error).message }, "tunnel upgrade failed");
+      }
+      refuse(socket, status, body);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.listen.port, opts.listen.hostname, () => {
+      const addr = server.address();
+      resolve({
+        port: typeof addr === "object" && addr ? addr.port : opts.listen.port,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const c of wss.clients) c.terminate();
+            server.close(() => r());
+            server.closeAllConnections?.();
+            // Do not let a stuck keep-alive connection hold a shutdown.
+            setTimeout(r, 1_000);
+          }),
+      });
+    });
+  });
+}

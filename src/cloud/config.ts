@@ -1,0 +1,139 @@
+/**
+ * The cloud's configuration: every setting as a flag and an environment variable, validated by
+ * one zod schema so a bad value stops the start with a message naming the field.
+ * @module
+ */
+import { hostname } from "node:os";
+import { z } from "zod";
+import {
+  type ListenAddress,
+  listenAddress,
+  type OptionSpec,
+  validateConfig,
+} from "../shared/cli.ts";
+import { duration } from "../shared/duration.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../shared/log.ts";
+
+/** Flags and environment variables of `connector cloud`. */
+export const cloudOptions: Record<string, OptionSpec> = {
+  "data-dir": {
+    type: "string",
+    env: "NC_DATA_DIR",
+    arg: "DIR",
+    default: "./data",
+    help: "Where the embedded database, CAs and keys live",
+  },
+  node: {
+    type: "string",
+    env: "NC_NODE",
+    arg: "NAME",
+    default: "the host name",
+    help: "Name of this cloud node (shown as Relay)",
+  },
+  http: {
+    type: "string",
+    env: "NC_HTTP_LISTEN",
+    arg: "HOST:PORT",
+    default: "0.0.0.0:8080",
+    help: "HTTP listener: API, WebSocket tunnels, enrollment",
+  },
+  control: {
+    type: "string",
+    env: "NC_CONTROL_LISTEN",
+    arg: "HOST:PORT",
+    default: "0.0.0.0:8443",
+    help: "Agent control channel (gRPC over mTLS)",
+  },
+  data: {
+    type: "string",
+    env: "NC_DATA_LISTEN",
+    arg: "HOST:PORT",
+    default: "0.0.0.0:8444",
+    help: "Agent data channel (TLS, one connection per tunnel)",
+  },
+  "control-hostnames": {
+    type: "string",
+    env: "NC_CONTROL_HOSTNAMES",
+    arg: "LIST",
+    default: "localhost,127.0.0.1",
+    help: "Names and IPs in the control certificate, comma-separated",
+  },
+  "control-endpoint": {
+    type: "string",
+    env: "NC_CONTROL_ENDPOINT",
+    arg: "HOST:PORT",
+    default: "first control hostname : control port",
+    help: "Where agents dial the control channel",
+  },
+  "enrollment-ttl": {
+    type: "string",
+    env: "NC_ENROLLMENT_TTL",
+    arg: "DURATION",
+    default: "24h",
+    help: "Lifetime of a new enrollment token",
+  },
+  "tunnel-open-timeout": {
+    type: "string",
+    env: "NC_TUNNEL_OPEN_TIMEOUT",
+    arg: "DURATION",
+    default: "30s",
+    help: "How long to wait for an agent to reach a device",
+  },
+  "log-level": {
+    type: "string",
+    env: "NC_LOG_LEVEL",
+    arg: "LEVEL",
+    default: "info",
+    help: `One of ${LOG_LEVELS.join(", ")}`,
+  },
+  "log-format": {
+    type: "string",
+    env: "NC_LOG_FORMAT",
+    arg: "FORMAT",
+    default: "plain",
+    help: "plain or json",
+  },
+};
+
+const hostList = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected host names or IPs")).min(1));
+
+/** The schema of the cloud's configuration (keys are the flag names). */
+export const cloudConfigSchema = z.object({
+  "data-dir": z.string().min(1).default("./data"),
+  node: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 of A-Z a-z 0-9 . _ -")
+    .default(hostname() || "node-1"),
+  http: listenAddress.prefault("0.0.0.0:8080"),
+  control: listenAddress.prefault("0.0.0.0:8443"),
+  data: listenAddress.prefault("0.0.0.0:8444"),
+  "control-hostnames": hostList.prefault("localhost,127.0.0.1"),
+  "control-endpoint": z.string().regex(
+    /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
+    "expected HOST:PORT",
+  )
+    .optional(),
+  "enrollment-ttl": duration.prefault("24h"),
+  "tunnel-open-timeout": duration.prefault("30s"),
+  "log-level": z.enum(LOG_LEVELS).default("info"),
+  "log-format": z.enum(LOG_FORMATS).default("plain"),
+}).transform((c) => ({
+  dataDir: c["data-dir"],
+  node: c.node,
+  http: c.http as ListenAddress,
+  control: c.control as ListenAddress,
+  data: c.data as ListenAddress,
+  controlHostnames: c["control-hostnames"],
+  controlEndpoint: c["control-endpoint"],
+  enrollmentTtlMs: c["enrollment-ttl"],
+  tunnelOpenTimeoutMs: c["tunnel-open-timeout"],
+  logLevel: c["log-level"] as LogLevel,
+  logFormat: c["log-format"] as LogFormat,
+}));
+
+/** The cloud's validated configuration. */
+export type CloudConfig = z.infer<typeof cloudConfigSchema>;
+
+/** Validates parsed flag/env values into a CloudConfig (throws UsageError naming the field). */
+export function loadCloudConfig(values: Record<string, unknown>): CloudConfig {
+  return validateConfig(cloudConfigSchema, values, cloudOptions);
+}

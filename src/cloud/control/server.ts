@@ -1,0 +1,248 @@
+/**
+ * The control listener: gRPC over mTLS (agent CA) on the control port. It accepts a stream only
+ * from a registered, non-revoked agent whose certificate CN matches its Hello, then sends
+ * Welcome and the site's allowlist, keeps presence fresh on each heartbeat, relays tunnel
+ * results to the broker, and can cut an agent off at once (revocation).
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import { controlServiceDefinition } from "../../shared/protocol/control.ts";
+import type { AgentMessage, CloudMessage } from "../../shared/protocol/control.ts";
+import { HEARTBEAT_MS, PRESENCE_TTL_MS, PROTOCOL_VERSION } from "../../shared/protocol/wire.ts";
+import type { ListenAddress } from "../../shared/cli.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Store } from "../store/store.ts";
+import type { AgentSession, Registry } from "./registry.ts";
+import type { TunnelBroker } from "./tunnels.ts";
+
+/** A running control listener. */
+export interface ControlServer {
+  port: number;
+  /** Pushes the site's current allowlist to its agents connected here that lack it. */
+  pushAllowlist(siteId: string): Promise<void>;
+  /** Ends an agent's stream now (e.g. revoked) and cuts its tunnels. */
+  kick(agentId: string, reason: string): void;
+  close(): Promise<void>;
+}
+
+/** Dependencies of the control listener. */
+export interface ControlServerOptions {
+  listen: ListenAddress;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  node: string;
+  /** Sibling-reachable endpoint of this node ("" in single-node). */
+  endpoint: string;
+  dataPort: () => number;
+  store: Store;
+  registry: Registry;
+  broker: TunnelBroker;
+  clock: Clock;
+  log: Logger;
+}
+
+type Call = grpc.ServerDuplexStream<AgentMessage, CloudMessage>;
+
+/** Starts the control listener. */
+export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
+  const server = new grpc.Server({
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+  });
+
+  const pushTo = async (s: AgentSession) => {
+    const al = await o.store.getAllowlist(s.siteId);
+    if (al.version <= s.allowlistVersion) return;
+    s.allowlistVersion = al.version;
+    s.send({ allowlist: { version: al.version, entries: al.entries } });
+    o.log.debug({ agent: s.agentId, version: al.version }, "allowlist pushed");
+  };
+
+  const connect = (call: Call) => {
+    const cn = String(call.getAuthContext()?.sslPeerCertificate?.subject?.CN ?? "");
+    let session: AgentSession | null = null;
+    let ended = false;
+    let queue = Promise.resolve();
+    const deny = (code: number, details: string) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(helloTimer);
+      call.emit("error", { code, details, metadata: new grpc.Metadata() });
+    };
+    const helloTimer = setTimeout(
+      () => deny(grpc.status.INVALID_ARGUMENT, "expected Hello within 10 s"),
+      10_000,
+    );
+
+    const onHello = async (m: AgentMessage) => {
+      if (m.msg !== "hello" || !m.hello) {
+        return deny(grpc.status.INVALID_ARGUMENT, "first message must be Hello");
+      }
+      clearTimeout(helloTimer);
+      const hello = m.hello;
+      const agent = cn ? await o.store.getAgent(cn) : null;
+      if (!agent || agent.revokedAt !== null) {
+        const action = agent ? "agent.reject_revoked" : "agent.reject_unregistered_cn";
+        await o.store.appendAudit({
+          tenantId: agent?.tenantId ?? null,
+          actor: `cn:${cn}`,
+          action,
+          target: cn,
+          detail: { hostname: hello.hostname, version: hello.version, node: o.node },
+        });
+        o.log.warn({ cn, action }, "control stream refused");
+        return deny(grpc.status.PERMISSION_DENIED, agent ? "agent revoked" : "unknown CN");
+      }
+      if (hello.agentId && hello.agentId !== cn) {
+        return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
+      }
+      if (ended) return;
+      const s: AgentSession = {
+        agentId: agent.id,
+        tenantId: agent.tenantId,
+        siteId: agent.siteId,
+        connectedAt: o.clock.now(),
+        activeStreams: 0,
+        bytesUp: 0,
+        bytesDown: 0,
+        allowlistVersion: 0,
+        version: hello.version,
+        hostname: hello.hostname,
+        os: hello.os,
+        send: (msg) => {
+          if (!ended) call.write(msg);
+        },
+        close: (code, reason) => {
+          deny(code, reason);
+          cleanup();
+        },
+      };
+      session = s;
+      const prev = o.registry.add(s);
+      prev?.close(grpc.status.ABORTED, "replaced by a newer connection of the same agent");
+      s.send({
+        welcome: {
+          node: o.node,
+          dataPort: o.dataPort(),
+          heartbeatMs: HEARTBEAT_MS,
+          protocol: PROTOCOL_VERSION,
+        },
+      });
+      await pushTo(s);
+      await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
+      if (
+        agent.hostname !== hello.hostname || agent.version !== hello.version ||
+        agent.os !== hello.os
+      ) {
+        await o.store.updateAgentInfo(agent.id, {
+          hostname: hello.hostname,
+          version: hello.version,
+          os: hello.os,
+        });
+      }
+      o.log.info(
+        { agent: s.agentId, site: s.siteId, hostname: hello.hostname, version: hello.version },
+        "agent connected",
+      );
+    };
+
+    const presenceOf = (s: AgentSession) => ({
+      agentId: s.agentId,
+      tenantId: s.tenantId,
+      siteId: s.siteId,
+      node: o.node,
+      endpoint: o.endpoint,
+      activeStreams: s.activeStreams,
+      bytesUp: s.bytesUp,
+      bytesDown: s.bytesDown,
+    });
+
+    const onMessage = async (m: AgentMessage) => {
+      if (!session) return onHello(m);
+      const s = session;
+      switch (m.msg) {
+        case "heartbeat": {
+          const hb = m.heartbeat!;
+          s.activeStreams = hb.activeStreams;
+          s.bytesUp = hb.bytesUp;
+          s.bytesDown = hb.bytesDown;
+          await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
+          break;
+        }
+        case "tunnelResult":
+          o.broker.result(s.agentId, m.tunnelResult!);
+          break;
+        case "tunnelClosed":
+          break;
+        default:
+          o.log.debug({ agent: s.agentId, msg: m.msg }, "ignored control message");
+      }
+    };
+
+    const cleanup = () => {
+      ended = true;
+      clearTimeout(helloTimer);
+      const s = session;
+      if (!s) return;
+      session = null;
+      if (o.registry.remove(s)) {
+        o.broker.agentGone(s.agentId);
+        o.store.deletePresence(s.agentId, o.node).catch(() => {});
+        o.log.info({ agent: s.agentId }, "agent disconnected");
+      }
+    };
+
+    call.on("data", (m: AgentMessage) => {
+      queue = queue.then(() => onMessage(m)).catch((e) => {
+        o.log.error({ err: (e as Error).message, cn }, "control message failed");
+      });
+    });
+    call.on("end", () => {
+      cleanup();
+      call.end();
+    });
+    call.on("error", () => cleanup());
+    call.on("cancelled", () => cleanup());
+    call.on("close", () => cleanup());
+  };
+
+  server.addService(controlServiceDefinition, { Connect: connect });
+  const creds = grpc.ServerCredentials.createSsl(
+    Buffer.from(o.caPem),
+    [{ private_key: Buffer.from(o.keyPem), cert_chain: Buffer.from(o.certPem) }],
+    true,
+  );
+  const host = o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${o.listen.port}`, creds, (e, p) => e ? reject(e) : resolve(p))
+  );
+
+  return {
+    port,
+    async pushAllowlist(siteId) {
+      for (const s of o.registry.bySite(siteId)) await pushTo(s);
+    },
+    kick(agentId, reason) {
+      o.registry.get(agentId)?.close(grpc.status.PERMISSION_DENIED, reason);
+      o.broker.killAgent(agentId);
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2_000);
+        for (const s of o.registry.all()) s.close(grpc.status.UNAVAILABLE, "cloud shutting down");
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The cloud role: `connector cloud` starts every cloud service (HTTP API and tunnels, the agent
+ * control listener, the agent data listener) on the embedded store in the data directory, and
+ * stops them cleanly on SIGINT/SIGTERM. `connector cloud admin …` manages tenants, sites,
+ * devices and tokens from the shell.
+ * @module
+ */
+import { parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import { createLogger, type Logger } from "../shared/log.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
+import { VERSION } from "../shared/version.ts";
+import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
+import { openDataDir } from "./store/open.ts";
+import type { Store } from "./store/store.ts";
+import { type CloudPki, ensurePki } from "./pki.ts";
+import { Registry } from "./control/registry.ts";
+import { TunnelBroker } from "./control/tunnels.ts";
+import { type ControlServer, startControlServer } from "./control/server.ts";
+import { startDataListener } from "./control/data_listener.ts";
+import { createApp } from "./api/app.ts";
+import { startHttpServer } from "./api/http_server.ts";
+import { watchChanges } from "./watcher.ts";
+import { adminMain } from "./admin.ts";
+
+/** A running cloud. */
+export interface Cloud {
+  config: CloudConfig;
+  store: Store;
+  pki: CloudPki;
+  registry: Registry;
+  control: ControlServer;
+  ports: { http: number; control: number; data: number };
+  /** The control endpoint agents are told to dial. */
+  controlEndpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts every cloud service. */
+export async function startCloud(
+  config: CloudConfig,
+  opts: { log?: Logger; clock?: Clock } = {},
+): Promise<Cloud> {
+  const log = opts.log ??
+    createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
+  const clock = opts.clock ?? systemClock;
+  const store = await openDataDir(config.dataDir, clock);
+  const pki = await ensurePki({
+    dataDir: config.dataDir,
+    node: config.node,
+    hostnames: config.controlHostnames,
+    log,
+  });
+  const registry = new Registry();
+  const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs });
+  const data = await startDataListener({
+    listen: config.data,
+    caPem: pki.agentCa.certPem,
+    certPem: pki.server.certPem,
+    keyPem: pki.server.keyPem,
+    broker,
+    log,
+  });
+  const control = await startControlServer({
+    listen: config.control,
+    caPem: pki.agentCa.certPem,
+    certPem: pki.server.certPem,
+    keyPem: pki.server.keyPem,
+    node: config.node,
+    endpoint: "",
+    dataPort: () => data.port,
+    store,
+    registry,
+    broker,
+    clock,
+    log,
+  });
+  const controlEndpoint = config.controlEndpoint ??
+    `${config.controlHostnames[0]}:${control.port}`;
+  const app = createApp({
+    store,
+    pki,
+    registry,
+    broker,
+    clock,
+    log,
+    node: config.node,
+    controlEndpoint: () => controlEndpoint,
+  });
+  const http = await startHttpServer({
+    listen: config.http,
+    fetch: (req, env) => app.fetch(req, env),
+    route: { store, registry, broker, clock, log },
+  });
+  const stopWatch = watchChanges({ store, registry, control, log });
+  const ports = { http: http.port, control: control.port, data: data.port };
+  log.info(
+    { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
+    "cloud ready",
+  );
+  let stopped = false;
+  return {
+    config,
+    store,
+    pki,
+    registry,
+    control,
+    ports,
+    controlEndpoint,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      stopWatch();
+      await control.close();
+      await data.close();
+      await http.close();
+      await store.close();
+      log.info("cloud stopped");
+    },
+  };
+}
+
+const HELP = `connector cloud — the Nanodems Connector cloud node
+
+Usage:
+  connector cloud [options]            start the cloud (API, tunnels, agent listeners)
+  connector cloud admin <command> ...  manage tenants, sites, devices and tokens
+                                       (see: connector cloud admin --help)
+
+The first start creates the data directory with the embedded database, the agent CA and the
+internal CA (keys 0600). No database to install. Agents dial the control and data ports; give
+their host names with --control-hostnames so the server certificate matches.
+
+Options:
+${renderOptions(cloudOptions)}
+
+Example:
+  connector cloud --node node-1 --data-dir /var/lib/nanodems --control-hostnames cloud.example.com
+`;
+
+/** Entry point of `connector cloud`. */
+export async function cloudMain(argv: string[]): Promise<number> {
+  if (argv[0] === "admin") return await adminMain(argv.slice(1));
+  const { values, positionals } = parseFlags(argv, cloudOptions);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.version) {
+    console.log(`connector cloud ${VERSION}`);
+    return 0;
+  }
+  if (positionals.length) {
+    throw new UsageError(`unknown command "${positionals[0]}" (see connector cloud --help)`);
+  }
+  const config = loadCloudConfig(values);
+  const cloud = await startCloud(config);
+  const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
+  if (config.logFormat === "plain") {
+    console.error(
+      `\nNanodems Connector cloud ${VERSION} (node ${config.node})\n` +
+        `  HTTP     http://${shown(config.http.hostname)}:${cloud.ports.http}\n` +
+        `  control  ${cloud.controlEndpoint} (agents, gRPC mTLS)\n` +
+        `  data     port ${cloud.ports.data} (agents, TLS)\n` +
+        `  data dir ${config.dataDir}\n` +
+        `Next: connector cloud admin quickstart --help\n`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = () => resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+  });
+  log.info("shutting down");
+  await Promise.race([cloud.stop(), new Promise((r) => setTimeout(r, 5_000))]);
+  return 0;
+}
+
+function shown(host: string): string {
+  return host === "0.0.0.0" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+}

@@ -1,0 +1,109 @@
+/**
+ * The cloud's certificate authorities on disk. On first start it creates the agent CA (signs
+ * agent client certificates and the control/data server certificate) and the internal CA (one
+ * leaf per cloud node for node-to-node calls), all ECDSA P-256 with PKCS#8 keys written 0600.
+ * Later starts load them; the server certificate is re-issued when the configured host names
+ * change. The two CAs share no trust.
+ * @module
+ */
+import { join } from "node:path";
+import {
+  certInfo,
+  createCA,
+  issueNodeCert,
+  issueServerCert,
+  type KeyAndCert,
+  spkiPin,
+} from "../shared/crypto/pki.ts";
+import { writePublicFile, writeSecretFile } from "../shared/crypto/files.ts";
+import type { Logger } from "../shared/log.ts";
+
+/** Everything TLS the cloud needs, loaded. */
+export interface CloudPki {
+  /** Signs agent certificates; verifies agents on the control and data listeners. */
+  agentCa: KeyAndCert;
+  /** `sha256:<hex>` of the agent CA's public key: what enrollment tokens carry. */
+  agentCaPin: string;
+  /** Server certificate of the control and data listeners (signed by the agent CA). */
+  server: KeyAndCert;
+  /** The internal (node-to-node) CA. */
+  internalCa: KeyAndCert;
+  /** This node's leaf on the internal CA. */
+  node: KeyAndCert;
+}
+
+async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
+  try {
+    return {
+      certPem: await Deno.readTextFile(join(dir, `${name}.pem`)),
+      keyPem: await Deno.readTextFile(join(dir, `${name}.key`)),
+    };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+async function writePair(dir: string, name: string, pair: KeyAndCert): Promise<void> {
+  // Key first: a crash between the two writes leaves no certificate without its key.
+  await writeSecretFile(join(dir, `${name}.key`), pair.keyPem);
+  await writePublicFile(join(dir, `${name}.pem`), pair.certPem);
+}
+
+function sameNames(pem: string, hostnames: string[]): boolean {
+  const info = certInfo(pem);
+  const have = new Set([...info.dnsNames, ...info.ipAddresses]);
+  return hostnames.length === have.size && hostnames.every((h) => have.has(h));
+}
+
+/** Loads or creates the agent CA and the internal CA under `<dataDir>/ca`. */
+export async function ensureCas(
+  opts: { dataDir: string; log?: Logger },
+): Promise<{ agentCa: KeyAndCert; internalCa: KeyAndCert }> {
+  const caDir = join(opts.dataDir, "ca");
+  let agentCa = await readPair(caDir, "agent-ca");
+  if (!agentCa) {
+    agentCa = await createCA({ commonName: "Nanodems Connector Agent CA" });
+    await writePair(caDir, "agent-ca", agentCa);
+    opts.log?.info({ dir: caDir }, "created agent CA");
+  }
+  let internalCa = await readPair(caDir, "internal-ca");
+  if (!internalCa) {
+    internalCa = await createCA({ commonName: "Nanodems Connector Internal CA" });
+    await writePair(caDir, "internal-ca", internalCa);
+    opts.log?.info({ dir: caDir }, "created internal CA");
+  }
+  return { agentCa, internalCa };
+}
+
+/** Loads or creates the cloud's CAs and this node's leaves under `<dataDir>/ca` and `/tls`. */
+export async function ensurePki(
+  opts: { dataDir: string; node: string; hostnames: string[]; log?: Logger },
+): Promise<CloudPki> {
+  const tlsDir = join(opts.dataDir, "tls");
+  const { agentCa, internalCa } = await ensureCas(opts);
+  let server = await readPair(tlsDir, "control");
+  if (!server || !sameNames(server.certPem, opts.hostnames) || expiresSoon(server.certPem)) {
+    server = await issueServerCert({
+      ca: agentCa,
+      commonName: opts.hostnames[0],
+      hostnames: opts.hostnames,
+    });
+    await writePair(tlsDir, "control", server);
+    opts.log?.info({ hostnames: opts.hostnames }, "issued control server certificate");
+  }
+  let node = await readPair(tlsDir, "node");
+  if (!node || certInfo(node.certPem).subjectCN !== opts.node || expiresSoon(node.certPem)) {
+    node = await issueNodeCert({
+      ca: internalCa,
+      commonName: opts.node,
+      hostnames: opts.hostnames,
+    });
+    await writePair(tlsDir, "node", node);
+  }
+  return { agentCa, agentCaPin: await spkiPin(agentCa.certPem), server, internalCa, node };
+}
+
+function expiresSoon(pem: string): boolean {
+  return certInfo(pem).notAfter.getTime() - Date.now() < 30 * 86400e3;
+}

@@ -1,0 +1,993 @@
+/**
+ * The embedded default {@linkcode Store}: one SQLite file through `node:sqlite`, so a
+ * single-node cloud needs no database server. The file is opened in WAL mode with a busy
+ * timeout, so an admin CLI in a second process can write while the cloud runs, and every
+ * multi-step write is one `BEGIN IMMEDIATE` transaction, so a crash (even `kill -9`) leaves
+ * either all of a change or none of it. The schema lives in `sqlite_migrations.ts`.
+ * @module
+ */
+// deno-lint-ignore-file require-await -- node:sqlite is synchronous, but the methods stay async
+// so a failing statement surfaces as a rejected promise, as with a network backend.
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type SQLOutputValue,
+  type StatementSync,
+} from "node:sqlite";
+import { type Clock, systemClock } from "../../shared/clock.ts";
+import { newId } from "../../shared/ids.ts";
+import { MIGRATIONS } from "./sqlite_migrations.ts";
+import type {
+  Agent,
+  Allowlist,
+  AllowlistEntry,
+  ApiToken,
+  AuditEntry,
+  AuditQuery,
+  ConsumeResult,
+  Device,
+  EnrollmentToken,
+  Handle,
+  License,
+  NewAgent,
+  NewAuditEntry,
+  NewDevice,
+  Presence,
+  PresenceUpdate,
+  Role,
+  Site,
+  Store,
+  Tenant,
+  User,
+} from "./store.ts";
+
+/** How long a connection waits for another connection's write lock before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+const AUDIT_DEFAULT_LIMIT = 100;
+const AUDIT_MAX_LIMIT = 1000;
+
+/**
+ * How many loopback addresses exist: 127.0.X.Y with X in 0..255 and Y in 1..254, minus
+ * 127.0.0.1 (the host's own loopback).
+ */
+export const LOOPBACK_CAPACITY = 256 * 254 - 1;
+
+/**
+ * The `n`-th (0-based) device loopback address: 127.0.0.2 … 127.0.0.254, 127.0.1.1 …
+ * 127.0.1.254, … 127.0.255.254. Never a .0 or .255 address and never 127.0.0.1.
+ */
+export function loopbackAddress(n: number): string {
+  if (!Number.isInteger(n) || n < 0 || n >= LOOPBACK_CAPACITY) {
+    throw new RangeError(`loopback index ${n} is outside 0..${LOOPBACK_CAPACITY - 1}`);
+  }
+  const k = n + 1; // k = 0 would be 127.0.0.1
+  return `127.0.${Math.floor(k / 254)}.${(k % 254) + 1}`;
+}
+
+/**
+ * Opens (creating if needed) the SQLite store at `opts.path` (a file path whose directory
+ * exists, or ":memory:") and brings its schema up to date. Fails when the file was written by a
+ * newer version of the code. `opts.clock` (default: the wall clock) supplies every timestamp.
+ */
+export async function openSqliteStore(opts: { path: string; clock?: Clock }): Promise<Store> {
+  const db = new DatabaseSync(opts.path);
+  try {
+    // busy_timeout first, so even switching to WAL waits for a concurrent opener.
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.exec("PRAGMA journal_mode = WAL"); // stays "memory" for ":memory:"
+    // NORMAL is durable against process crashes in WAL mode; only power loss may drop the
+    // last commits (never corrupt the file).
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, opts.path);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return new SqliteStore(db, opts.clock ?? systemClock);
+}
+
+/** Applies the missing migrations in one transaction; refuses a newer schema. */
+function migrate(db: DatabaseSync, path: string): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const current = Number(db.prepare("PRAGMA user_version").get()!.user_version);
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `store database ${path} has schema version ${current}, but this build knows only up ` +
+          `to version ${MIGRATIONS.length}; run a newer Nanodems Connector or restore a backup`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
+    if (current < MIGRATIONS.length) db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+    db.exec("COMMIT");
+  } catch (e) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
+type Row = Record<string, SQLOutputValue>;
+
+const str = (v: SQLOutputValue): string => v as string;
+const num = (v: SQLOutputValue): number => Number(v);
+const numOrNull = (v: SQLOutputValue): number | null => v === null ? null : Number(v);
+const strOrNull = (v: SQLOutputValue): string | null => v === null ? null : String(v);
+
+function toTenant(r: Row): Tenant {
+  return { id: str(r.id), name: str(r.name), createdAt: num(r.created_at) };
+}
+
+function toSite(r: Row): Site {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    name: str(r.name),
+    allowlistVersion: num(r.allowlist_version),
+    createdAt: num(r.created_at),
+  };
+}
+
+function toAgent(r: Row): Agent {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    siteId: str(r.site_id),
+    hostname: str(r.hostname),
+    version: str(r.version),
+    os: str(r.os),
+    certSerial: str(r.cert_serial),
+    createdAt: num(r.created_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toDevice(r: Row): Device {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    siteId: str(r.site_id),
+    host: str(r.host),
+    ports: JSON.parse(str(r.ports)),
+    manufacturer: str(r.manufacturer),
+    model: str(r.model),
+    label: str(r.label),
+    notes: str(r.notes),
+    loopbackIp: str(r.loopback_ip),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function toHandle(r: Row): Handle {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    siteId: str(r.site_id),
+    deviceId: str(r.device_id),
+    port: num(r.port),
+    agentId: strOrNull(r.agent_id),
+    createdAt: num(r.created_at),
+    expiresAt: numOrNull(r.expires_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toEnrollmentToken(r: Row): EnrollmentToken {
+  return {
+    hash: str(r.hash),
+    tenantId: str(r.tenant_id),
+    siteId: str(r.site_id),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+    usedAt: numOrNull(r.used_at),
+    agentId: strOrNull(r.agent_id),
+  };
+}
+
+function toUser(r: Row): User {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    email: str(r.email),
+    passwordHash: str(r.password_hash),
+    role: str(r.role) as Role,
+    createdAt: num(r.created_at),
+    disabledAt: numOrNull(r.disabled_at),
+  };
+}
+
+function toApiToken(r: Row): ApiToken {
+  return {
+    hash: str(r.hash),
+    tenantId: str(r.tenant_id),
+    userId: str(r.user_id),
+    name: str(r.name),
+    createdAt: num(r.created_at),
+    lastUsedAt: numOrNull(r.last_used_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toLicense(r: Row): License {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    hash: str(r.hash),
+    createdAt: num(r.created_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toAuditEntry(r: Row): AuditEntry {
+  return {
+    seq: num(r.seq),
+    tenantId: strOrNull(r.tenant_id),
+    at: num(r.at),
+    actor: str(r.actor),
+    action: str(r.action),
+    target: str(r.target),
+    detail: JSON.parse(str(r.detail)),
+  };
+}
+
+function toPresence(r: Row): Presence {
+  return {
+    agentId: str(r.agent_id),
+    tenantId: str(r.tenant_id),
+    siteId: str(r.site_id),
+    node: str(r.node),
+    endpoint: str(r.endpoint),
+    lastHeartbeat: num(r.last_heartbeat),
+    expiresAt: num(r.expires_at),
+    activeStreams: num(r.active_streams),
+    bytesUp: num(r.bytes_up),
+    bytesDown: num(r.bytes_down),
+  };
+}
+
+/** Validates ports (integers 1..65535) and returns them sorted ascending without duplicates. */
+function normalizePorts(ports: number[]): number[] {
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new RangeError(`invalid TCP port ${p}`);
+    }
+  }
+  return [...new Set(ports)].sort((a, b) => a - b);
+}
+
+/** The lower-cased form under which emails are stored and compared. */
+function normalizeEmail(email: string): string {
+  return email.toLowerCase();
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return e instanceof Error && /UNIQUE constraint failed/.test(e.message);
+}
+
+/** The {@linkcode Store} over one `node:sqlite` connection. */
+class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #clock: Clock;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync, clock: Clock) {
+    this.#db = db;
+    this.#clock = clock;
+  }
+
+  /** The prepared statement for `sql`, prepared once per connection. */
+  #q(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#q(sql).get(...params);
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#q(sql).all(...params);
+  }
+
+  /** Runs `sql` and returns how many rows it changed. */
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.#q(sql).run(...params).changes);
+  }
+
+  /**
+   * Runs `fn` in a write transaction taken up front (`BEGIN IMMEDIATE`), so it never fails
+   * half-way on a lock upgrade; rolls back when `fn` throws. `fn` must be synchronous.
+   */
+  #tx<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (e) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  /** Runs `fn` in a read transaction, so its several reads see one snapshot. */
+  #read<T>(fn: () => T): T {
+    this.#db.exec("BEGIN");
+    try {
+      return fn();
+    } finally {
+      this.#db.exec("COMMIT");
+    }
+  }
+
+  #now(): number {
+    return this.#clock.now();
+  }
+
+  // Tenants
+
+  async createTenant(input: { name: string }): Promise<Tenant> {
+    const tenant: Tenant = { id: newId("t"), name: input.name, createdAt: this.#now() };
+    this.#run(
+      "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
+      tenant.id,
+      tenant.name,
+      tenant.createdAt,
+    );
+    return tenant;
+  }
+
+  async getTenant(id: string): Promise<Tenant | null> {
+    const r = this.#get("SELECT * FROM tenants WHERE id = ?", id);
+    return r ? toTenant(r) : null;
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    return this.#all("SELECT * FROM tenants ORDER BY created_at, rowid").map(toTenant);
+  }
+
+  // Sites
+
+  async createSite(input: { tenantId: string; name: string }): Promise<Site> {
+    const site: Site = {
+      id: newId("site"),
+      tenantId: input.tenantId,
+      name: input.name,
+      allowlistVersion: 0,
+      createdAt: this.#now(),
+    };
+    this.#run(
+      "INSERT INTO sites (id, tenant_id, name, allowlist_version, created_at) VALUES (?, ?, ?, ?, ?)",
+      site.id,
+      site.tenantId,
+      site.name,
+      site.allowlistVersion,
+      site.createdAt,
+    );
+    return site;
+  }
+
+  async getSite(tenantId: string, id: string): Promise<Site | null> {
+    const r = this.#get("SELECT * FROM sites WHERE id = ? AND tenant_id = ?", id, tenantId);
+    return r ? toSite(r) : null;
+  }
+
+  async getSiteById(id: string): Promise<Site | null> {
+    const r = this.#get("SELECT * FROM sites WHERE id = ?", id);
+    return r ? toSite(r) : null;
+  }
+
+  async listSites(tenantId: string): Promise<Site[]> {
+    return this.#all("SELECT * FROM sites WHERE tenant_id = ? ORDER BY created_at, rowid", tenantId)
+      .map(toSite);
+  }
+
+  async bumpAllowlistVersion(siteId: string): Promise<number> {
+    return this.#bump(siteId);
+  }
+
+  /** Increments the site's allowlist version (inside the caller's transaction, if any). */
+  #bump(siteId: string, tenantId?: string): number {
+    const r = tenantId === undefined
+      ? this.#get(
+        "UPDATE sites SET allowlist_version = allowlist_version + 1 WHERE id = ? " +
+          "RETURNING allowlist_version",
+        siteId,
+      )
+      : this.#get(
+        "UPDATE sites SET allowlist_version = allowlist_version + 1 WHERE id = ? AND tenant_id = ? " +
+          "RETURNING allowlist_version",
+        siteId,
+        tenantId,
+      );
+    if (!r) throw new Error(`site ${siteId} not found`);
+    return num(r.allowlist_version);
+  }
+
+  // Devices
+
+  async createDevice(input: NewDevice): Promise<Device> {
+    const ports = normalizePorts(input.ports);
+    return this.#tx(() => {
+      this.#bump(input.siteId, input.tenantId);
+      const now = this.#now();
+      const n = this.#allocateLoopback();
+      const device: Device = {
+        id: newId("dev"),
+        tenantId: input.tenantId,
+        siteId: input.siteId,
+        host: input.host,
+        ports,
+        manufacturer: input.manufacturer ?? "",
+        model: input.model ?? "",
+        label: input.label ?? "",
+        notes: input.notes ?? "",
+        loopbackIp: loopbackAddress(n),
+        createdAt: now,
+        updatedAt: now,
+      };
+      this.#run(
+        `INSERT INTO devices (id, tenant_id, site_id, host, ports, manufacturer, model, label,
+           notes, loopback_n, loopback_ip, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        device.id,
+        device.tenantId,
+        device.siteId,
+        device.host,
+        JSON.stringify(device.ports),
+        device.manufacturer,
+        device.model,
+        device.label,
+        device.notes,
+        n,
+        device.loopbackIp,
+        device.createdAt,
+        device.updatedAt,
+      );
+      return device;
+    });
+  }
+
+  /**
+   * Takes the next loopback index from the cloud-wide counter; once the counter has run through
+   * the whole space, reuses the lowest index no device holds. Call inside a transaction.
+   */
+  #allocateLoopback(): number {
+    const next = num(
+      this.#get("UPDATE sequences SET value = value + 1 WHERE name = 'loopback' RETURNING value")!
+        .value,
+    ) - 1;
+    if (next < LOOPBACK_CAPACITY) return next;
+    const free = this.#get(
+      `SELECT 0 AS n WHERE NOT EXISTS (SELECT 1 FROM devices WHERE loopback_n = 0)
+       UNION ALL
+       SELECT d.loopback_n + 1 FROM devices d
+        WHERE d.loopback_n + 1 < ?
+          AND NOT EXISTS (SELECT 1 FROM devices e WHERE e.loopback_n = d.loopback_n + 1)
+       ORDER BY n LIMIT 1`,
+      LOOPBACK_CAPACITY,
+    );
+    if (!free) throw new Error(`all ${LOOPBACK_CAPACITY} loopback addresses are in use`);
+    return num(free.n);
+  }
+
+  async getDevice(tenantId: string, id: string): Promise<Device | null> {
+    const r = this.#get("SELECT * FROM devices WHERE id = ? AND tenant_id = ?", id, tenantId);
+    return r ? toDevice(r) : null;
+  }
+
+  async listDevices(tenantId: string, siteId: string): Promise<Device[]> {
+    return this.#all(
+      "SELECT * FROM devices WHERE tenant_id = ? AND site_id = ? ORDER BY created_at, rowid",
+      tenantId,
+      siteId,
+    ).map(toDevice);
+  }
+
+  async updateDevice(
+    tenantId: string,
+    id: string,
+    patch: Partial<
+      Pick<Device, "host" | "ports" | "manufacturer" | "model" | "label" | "notes">
+    >,
+  ): Promise<Device | null> {
+    const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
+    return this.#tx(() => {
+      const r = this.#get("SELECT * FROM devices WHERE id = ? AND tenant_id = ?", id, tenantId);
+      if (!r) return null;
+      const cur = toDevice(r);
+      const next: Device = {
+        ...cur,
+        host: patch.host ?? cur.host,
+        ports: ports ?? cur.ports,
+        manufacturer: patch.manufacturer ?? cur.manufacturer,
+        model: patch.model ?? cur.model,
+        label: patch.label ?? cur.label,
+        notes: patch.notes ?? cur.notes,
+        updatedAt: this.#now(),
+      };
+      this.#run(
+        `UPDATE devices SET host = ?, ports = ?, manufacturer = ?, model = ?, label = ?, notes = ?,
+           updated_at = ?
+         WHERE id = ?`,
+        next.host,
+        JSON.stringify(next.ports),
+        next.manufacturer,
+        next.model,
+        next.label,
+        next.notes,
+        next.updatedAt,
+        id,
+      );
+      if (next.host !== cur.host || JSON.stringify(next.ports) !== JSON.stringify(cur.ports)) {
+        this.#bump(cur.siteId);
+      }
+      return next;
+    });
+  }
+
+  async deleteDevice(tenantId: string, id: string): Promise<boolean> {
+    return this.#tx(() => {
+      const r = this.#get(
+        "SELECT site_id FROM devices WHERE id = ? AND tenant_id = ?",
+        id,
+        tenantId,
+      );
+      if (!r) return false;
+      this.#run("DELETE FROM handles WHERE device_id = ?", id);
+      this.#run("DELETE FROM devices WHERE id = ?", id);
+      this.#bump(str(r.site_id));
+      return true;
+    });
+  }
+
+  async getAllowlist(siteId: string): Promise<Allowlist> {
+    return this.#read(() => {
+      const site = this.#get("SELECT allowlist_version FROM sites WHERE id = ?", siteId);
+      const seen = new Set<string>();
+      const entries: AllowlistEntry[] = [];
+      for (const r of this.#all("SELECT host, ports FROM devices WHERE site_id = ?", siteId)) {
+        for (const port of JSON.parse(str(r.ports)) as number[]) {
+          const key = `${port} ${str(r.host)}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          entries.push({ host: str(r.host), port });
+        }
+      }
+      entries.sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port);
+      return { siteId, version: site ? num(site.allowlist_version) : 0, entries };
+    });
+  }
+
+  // Handles
+
+  async createHandle(handle: Handle): Promise<Handle> {
+    this.#run(
+      `INSERT INTO handles (id, tenant_id, site_id, device_id, port, agent_id, created_at,
+         expires_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      handle.id,
+      handle.tenantId,
+      handle.siteId,
+      handle.deviceId,
+      handle.port,
+      handle.agentId,
+      handle.createdAt,
+      handle.expiresAt,
+      handle.revokedAt,
+    );
+    return { ...handle };
+  }
+
+  async getHandle(id: string): Promise<Handle | null> {
+    const r = this.#get("SELECT * FROM handles WHERE id = ?", id);
+    return r ? toHandle(r) : null;
+  }
+
+  async findHandle(deviceId: string, port: number): Promise<Handle | null> {
+    const r = this.#get(
+      `SELECT * FROM handles
+        WHERE device_id = ? AND port = ? AND revoked_at IS NULL
+          AND (expires_at IS NULL OR expires_at > ?)
+        ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+      deviceId,
+      port,
+      this.#now(),
+    );
+    return r ? toHandle(r) : null;
+  }
+
+  async revokeHandle(tenantId: string, id: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE handles SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+      this.#now(),
+      id,
+      tenantId,
+    ) > 0;
+  }
+
+  async pinHandle(id: string, agentId: string): Promise<void> {
+    this.#run("UPDATE handles SET agent_id = ? WHERE id = ?", agentId, id);
+  }
+
+  // Enrollment and agents
+
+  async createEnrollmentToken(
+    token: Omit<EnrollmentToken, "usedAt" | "agentId">,
+  ): Promise<void> {
+    this.#run(
+      `INSERT INTO enrollment_tokens (hash, tenant_id, site_id, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?)`,
+      token.hash,
+      token.tenantId,
+      token.siteId,
+      token.createdAt,
+      token.expiresAt,
+    );
+  }
+
+  async listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]> {
+    return this.#all(
+      `SELECT * FROM enrollment_tokens WHERE tenant_id = ? AND site_id = ?
+        ORDER BY created_at DESC, rowid DESC`,
+      tenantId,
+      siteId,
+    ).map(toEnrollmentToken);
+  }
+
+  async consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult> {
+    return this.#tx((): ConsumeResult => {
+      const r = this.#get("SELECT * FROM enrollment_tokens WHERE hash = ?", hash);
+      if (!r) return { ok: false, reason: "unknown" };
+      const token = toEnrollmentToken(r);
+      if (token.usedAt !== null) return { ok: false, reason: "used" };
+      const now = this.#now();
+      if (token.expiresAt <= now) return { ok: false, reason: "expired" };
+      const created: Agent = {
+        id: agent.id,
+        tenantId: token.tenantId,
+        siteId: token.siteId,
+        hostname: agent.hostname,
+        version: agent.version,
+        os: agent.os,
+        certSerial: agent.certSerial,
+        createdAt: now,
+        revokedAt: null,
+      };
+      this.#run(
+        `INSERT INTO agents (id, tenant_id, site_id, hostname, version, os, cert_serial,
+           created_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+        created.id,
+        created.tenantId,
+        created.siteId,
+        created.hostname,
+        created.version,
+        created.os,
+        created.certSerial,
+        created.createdAt,
+      );
+      this.#run(
+        "UPDATE enrollment_tokens SET used_at = ?, agent_id = ? WHERE hash = ?",
+        now,
+        created.id,
+        hash,
+      );
+      return { ok: true, agent: created };
+    });
+  }
+
+  async getAgent(id: string): Promise<Agent | null> {
+    const r = this.#get("SELECT * FROM agents WHERE id = ?", id);
+    return r ? toAgent(r) : null;
+  }
+
+  async listAgents(tenantId: string, siteId?: string): Promise<Agent[]> {
+    const rows = siteId === undefined
+      ? this.#all("SELECT * FROM agents WHERE tenant_id = ? ORDER BY created_at, rowid", tenantId)
+      : this.#all(
+        "SELECT * FROM agents WHERE tenant_id = ? AND site_id = ? ORDER BY created_at, rowid",
+        tenantId,
+        siteId,
+      );
+    return rows.map(toAgent);
+  }
+
+  async updateAgentInfo(
+    id: string,
+    info: Pick<Agent, "hostname" | "version" | "os">,
+  ): Promise<void> {
+    this.#run(
+      "UPDATE agents SET hostname = ?, version = ?, os = ? WHERE id = ?",
+      info.hostname,
+      info.version,
+      info.os,
+      id,
+    );
+  }
+
+  async revokeAgent(tenantId: string, id: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE agents SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+      this.#now(),
+      id,
+      tenantId,
+    ) > 0;
+  }
+
+  // Users and credentials
+
+  async createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User> {
+    const user: User = {
+      id: newId("u"),
+      tenantId: input.tenantId,
+      email: normalizeEmail(input.email),
+      passwordHash: input.passwordHash,
+      role: input.role,
+      createdAt: this.#now(),
+      disabledAt: null,
+    };
+    try {
+      this.#run(
+        `INSERT INTO users (id, tenant_id, email, password_hash, role, created_at, disabled_at)
+         VALUES (?, ?, ?, ?, ?, ?, NULL)`,
+        user.id,
+        user.tenantId,
+        user.email,
+        user.passwordHash,
+        user.role,
+        user.createdAt,
+      );
+    } catch (e) {
+      if (isUniqueViolation(e)) {
+        throw new Error(`a user with email ${user.email} already exists`, { cause: e });
+      }
+      throw e;
+    }
+    return user;
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const r = this.#get("SELECT * FROM users WHERE id = ?", id);
+    return r ? toUser(r) : null;
+  }
+
+  async getUserByEmail(email: string): Promise<User | null> {
+    const r = this.#get("SELECT * FROM users WHERE email = ?", normalizeEmail(email));
+    return r ? toUser(r) : null;
+  }
+
+  async createApiToken(
+    input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
+  ): Promise<ApiToken> {
+    const token: ApiToken = {
+      hash: input.hash,
+      tenantId: input.tenantId,
+      userId: input.userId,
+      name: input.name,
+      createdAt: this.#now(),
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    this.#run(
+      `INSERT INTO api_tokens (hash, tenant_id, user_id, name, created_at) VALUES (?, ?, ?, ?, ?)`,
+      token.hash,
+      token.tenantId,
+      token.userId,
+      token.name,
+      token.createdAt,
+    );
+    return token;
+  }
+
+  async getApiToken(hash: string): Promise<ApiToken | null> {
+    const r = this.#get("SELECT * FROM api_tokens WHERE hash = ?", hash);
+    return r ? toApiToken(r) : null;
+  }
+
+  async listApiTokens(tenantId: string, userId: string): Promise<ApiToken[]> {
+    return this.#all(
+      "SELECT * FROM api_tokens WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, rowid",
+      tenantId,
+      userId,
+    ).map(toApiToken);
+  }
+
+  async touchApiToken(hash: string): Promise<void> {
+    this.#run("UPDATE api_tokens SET last_used_at = ? WHERE hash = ?", this.#now(), hash);
+  }
+
+  async revokeApiToken(tenantId: string, hash: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE api_tokens SET revoked_at = ? WHERE hash = ? AND tenant_id = ? AND revoked_at IS NULL",
+      this.#now(),
+      hash,
+      tenantId,
+    ) > 0;
+  }
+
+  async createLicense(input: { tenantId: string; hash: string }): Promise<License> {
+    const license: License = {
+      id: newId("lic"),
+      tenantId: input.tenantId,
+      hash: input.hash,
+      createdAt: this.#now(),
+      revokedAt: null,
+    };
+    this.#run(
+      "INSERT INTO licenses (id, tenant_id, hash, created_at) VALUES (?, ?, ?, ?)",
+      license.id,
+      license.tenantId,
+      license.hash,
+      license.createdAt,
+    );
+    return license;
+  }
+
+  async getLicenseByHash(hash: string): Promise<License | null> {
+    const r = this.#get("SELECT * FROM licenses WHERE hash = ?", hash);
+    return r ? toLicense(r) : null;
+  }
+
+  async listLicenses(tenantId: string): Promise<License[]> {
+    return this.#all(
+      "SELECT * FROM licenses WHERE tenant_id = ? ORDER BY created_at, rowid",
+      tenantId,
+    ).map(toLicense);
+  }
+
+  async revokeLicense(tenantId: string, id: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE licenses SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+      this.#now(),
+      id,
+      tenantId,
+    ) > 0;
+  }
+
+  // Audit
+
+  async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
+    const at = this.#now();
+    const detail = entry.detail ?? {};
+    const r = this.#get(
+      `INSERT INTO audit (tenant_id, at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)
+       RETURNING seq`,
+      entry.tenantId,
+      at,
+      entry.actor,
+      entry.action,
+      entry.target,
+      JSON.stringify(detail),
+    )!;
+    return {
+      seq: num(r.seq),
+      tenantId: entry.tenantId,
+      at,
+      actor: entry.actor,
+      action: entry.action,
+      target: entry.target,
+      detail: JSON.parse(JSON.stringify(detail)),
+    };
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    const filters: [string, string | number | undefined][] = [
+      ["tenant_id = ?", query.tenantId],
+      ["action = ?", query.action],
+      ["actor = ?", query.actor],
+      ["target = ?", query.target],
+      ["seq < ?", query.before],
+    ];
+    for (const [clause, value] of filters) {
+      if (value === undefined) continue;
+      where.push(clause);
+      params.push(value);
+    }
+    const limit = Math.min(
+      Math.max(Math.trunc(query.limit ?? AUDIT_DEFAULT_LIMIT), 1),
+      AUDIT_MAX_LIMIT,
+    );
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY seq DESC LIMIT ?`;
+    return this.#all(sql, ...params, limit).map(toAuditEntry);
+  }
+
+  // Multi-node primitives
+
+  async putPresence(update: PresenceUpdate, ttlMs: number): Promise<Presence> {
+    const now = this.#now();
+    const presence: Presence = {
+      agentId: update.agentId,
+      tenantId: update.tenantId,
+      siteId: update.siteId,
+      node: update.node,
+      endpoint: update.endpoint,
+      lastHeartbeat: now,
+      expiresAt: now + ttlMs,
+      activeStreams: update.activeStreams,
+      bytesUp: update.bytesUp,
+      bytesDown: update.bytesDown,
+    };
+    this.#run(
+      `INSERT OR REPLACE INTO presence (agent_id, tenant_id, site_id, node, endpoint,
+         last_heartbeat, expires_at, active_streams, bytes_up, bytes_down)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      presence.agentId,
+      presence.tenantId,
+      presence.siteId,
+      presence.node,
+      presence.endpoint,
+      presence.lastHeartbeat,
+      presence.expiresAt,
+      presence.activeStreams,
+      presence.bytesUp,
+      presence.bytesDown,
+    );
+    return presence;
+  }
+
+  async getPresence(agentId: string): Promise<Presence | null> {
+    const r = this.#get(
+      "SELECT * FROM presence WHERE agent_id = ? AND expires_at > ?",
+      agentId,
+      this.#now(),
+    );
+    return r ? toPresence(r) : null;
+  }
+
+  async listPresence(siteId: string): Promise<Presence[]> {
+    return this.#all(
+      "SELECT * FROM presence WHERE site_id = ? AND expires_at > ? ORDER BY agent_id",
+      siteId,
+      this.#now(),
+    ).map(toPresence);
+  }
+
+  async deletePresence(agentId: string, node: string): Promise<void> {
+    this.#run("DELETE FROM presence WHERE agent_id = ? AND node = ?", agentId, node);
+  }
+
+  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    // One upsert statement is one atomic write: it inserts a free lock, or takes over the row
+    // only when the caller already owns it or it has expired; `changes` says which happened.
+    const now = this.#now();
+    return this.#run(
+      `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+        WHERE locks.owner = excluded.owner OR locks.expires_at <= ?`,
+      name,
+      owner,
+      now + ttlMs,
+      now,
+    ) > 0;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    this.#run("DELETE FROM locks WHERE name = ? AND owner = ?", name, owner);
+  }
+
+  async incrementCounter(name: string, by = 1): Promise<number> {
+    const r = this.#get(
+      `INSERT INTO counters (name, value) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET value = value + excluded.value
+       RETURNING value`,
+      name,
+      by,
+    )!;
+    return num(r.value);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#db.isOpen) return;
+    this.#statements.clear();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The schema of the embedded SQLite store, as an ordered list of migrations. The database's
+ * `PRAGMA user_version` counts how many of them are applied; `openSqliteStore` applies the
+ * missing ones in one transaction and refuses a database stamped with a newer version than this
+ * list knows. Migrations are append-only: never edit a shipped entry, add a new one.
+ *
+ * The statements deliberately have no `IF NOT EXISTS`: running one twice fails loudly instead of
+ * hiding a version-tracking bug.
+ * @module
+ */
+
+/** Migration `i` (0-based) takes the schema from version `i` to version `i + 1`. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema.
+  `
+  CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE sites (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    name TEXT NOT NULL,
+    allowlist_version INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    UNIQUE (id, tenant_id)
+  );
+  CREATE INDEX sites_tenant ON sites (tenant_id, created_at);
+
+  CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    version TEXT NOT NULL,
+    os TEXT NOT NULL,
+    cert_serial TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    FOREIGN KEY (site_id, tenant_id) REFERENCES sites (id, tenant_id)
+  );
+  CREATE INDEX agents_site ON agents (tenant_id, site_id, created_at);
+
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    ports TEXT NOT NULL, -- JSON array, sorted ascending, no duplicates
+    manufacturer TEXT NOT NULL,
+    model TEXT NOT NULL,
+    label TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    loopback_n INTEGER NOT NULL UNIQUE, -- index into the loopback address space
+    loopback_ip TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (id, site_id, tenant_id),
+    FOREIGN KEY (site_id, tenant_id) REFERENCES sites (id, tenant_id)
+  );
+  CREATE INDEX devices_site ON devices (site_id, created_at);
+
+  CREATE TABLE handles (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    agent_id TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    FOREIGN KEY (device_id, site_id, tenant_id)
+      REFERENCES devices (id, site_id, tenant_id) ON DELETE CASCADE
+  );
+  CREATE INDEX handles_device_port ON handles (device_id, port);
+
+  CREATE TABLE enrollment_tokens (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    agent_id TEXT REFERENCES agents (id),
+    FOREIGN KEY (site_id, tenant_id) REFERENCES sites (id, tenant_id)
+  );
+  CREATE INDEX enrollment_tokens_site ON enrollment_tokens (tenant_id, site_id, created_at);
+
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE, -- stored lower-cased as well
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('superadmin', 'admin', 'operator', 'viewer')),
+    created_at INTEGER NOT NULL,
+    disabled_at INTEGER,
+    UNIQUE (id, tenant_id)
+  );
+
+  CREATE TABLE api_tokens (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER,
+    FOREIGN KEY (user_id, tenant_id) REFERENCES users (id, tenant_id)
+  );
+  CREATE INDEX api_tokens_user ON api_tokens (tenant_id, user_id, created_at);
+
+  CREATE TABLE licenses (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE INDEX licenses_tenant ON licenses (tenant_id, created_at);
+
+  -- AUTOINCREMENT: a seq is never reused, even after the newest row is gone.
+  CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL -- JSON object
+  );
+  CREATE INDEX audit_tenant ON audit (tenant_id, seq);
+  CREATE INDEX audit_action ON audit (action, seq);
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+  CREATE TABLE presence (
+    agent_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    node TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    last_heartbeat INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    active_streams INTEGER NOT NULL,
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL
+  );
+  CREATE INDEX presence_site ON presence (site_id, expires_at);
+
+  CREATE TABLE locks (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+
+  -- Named counters of Store.incrementCounter.
+  CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  );
+
+  -- The store's own sequences (kept apart so a caller's counter name cannot collide).
+  CREATE TABLE sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  );
+  INSERT INTO sequences (name, value) VALUES ('loopback', 0);
+  `,
+];

@@ -1,0 +1,331 @@
+/**
+ * The one storage interface of the cloud. Every record the guide names (tenant, site, agent,
+ * device, handle, license, user, credentials, audit) and every multi-node primitive (presence
+ * lease, named lock, counter, allowlist version) goes through it, so the embedded SQLite default
+ * and the MongoDB backend are interchangeable and pass one conformance suite
+ * (`tests/unit/cloud/store/conformance.ts`).
+ *
+ * Rules every backend keeps:
+ * - Times are epoch milliseconds taken from the injected clock, never from `Date.now()`.
+ * - Secrets are never stored: only SHA-256 hashes (hex) of tokens are.
+ * - A write is all or nothing: a failed call leaves no half-written record.
+ * - Lookups by id that are tenant-scoped take the tenant id and return `null` for another
+ *   tenant's record, so a caller cannot forget the scope.
+ * @module
+ */
+
+/** One customer organization. */
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+/** One physical location with a shared LAN. */
+export interface Site {
+  id: string;
+  tenantId: string;
+  name: string;
+  /** Monotonic per-site counter, bumped on every device add / edit / remove. */
+  allowlistVersion: number;
+  createdAt: number;
+}
+
+/** A registered agent; its id is the CN of its client certificate. */
+export interface Agent {
+  id: string;
+  tenantId: string;
+  siteId: string;
+  /** Host name reported at enrollment or on Hello. */
+  hostname: string;
+  version: string;
+  os: string;
+  /** Serial number (hex) of the certificate issued at enrollment. */
+  certSerial: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** One target on a site's LAN. */
+export interface Device {
+  id: string;
+  tenantId: string;
+  siteId: string;
+  /** LAN host: an IP address or a host name. */
+  host: string;
+  /** Allowed TCP ports, sorted ascending, no duplicates. */
+  ports: number[];
+  manufacturer: string;
+  model: string;
+  label: string;
+  notes: string;
+  /** Loopback address 127.0.X.Y assigned by the cloud, unique across the whole cloud. */
+  loopbackIp: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What a caller supplies to create a device; the store assigns id, loopback IP and times. */
+export interface NewDevice {
+  tenantId: string;
+  siteId: string;
+  host: string;
+  ports: number[];
+  manufacturer?: string;
+  model?: string;
+  label?: string;
+  notes?: string;
+}
+
+/** An opaque routing token per (device, port). */
+export interface Handle {
+  /** `h-` + 22 base64url characters (or a legacy `h-` + 12 hex). */
+  id: string;
+  tenantId: string;
+  siteId: string;
+  deviceId: string;
+  port: number;
+  /** The agent this handle sticks to, once one served it. */
+  agentId: string | null;
+  createdAt: number;
+  /** Null for handles that live as long as the device port; set for legacy handles. */
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A site-bound one-shot token that an installer exchanges for an agent certificate. */
+export interface EnrollmentToken {
+  /** SHA-256 (hex) of the token text. */
+  hash: string;
+  tenantId: string;
+  siteId: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  /** The agent created when the token was used. */
+  agentId: string | null;
+}
+
+/** The agent record created when an enrollment token is consumed. */
+export interface NewAgent {
+  /** The id chosen by the caller (it is already the CN of the certificate being signed). */
+  id: string;
+  hostname: string;
+  version: string;
+  os: string;
+  certSerial: string;
+}
+
+/** Outcome of {@linkcode Store.consumeEnrollmentToken}. */
+export type ConsumeResult =
+  | { ok: true; agent: Agent }
+  | { ok: false; reason: "unknown" | "used" | "expired" };
+
+/** Roles in order of power. */
+export type Role = "superadmin" | "admin" | "operator" | "viewer";
+
+/** A person who signs in. */
+export interface User {
+  id: string;
+  tenantId: string;
+  email: string;
+  /** Memory-hard KDF output in a self-describing string, never the password. */
+  passwordHash: string;
+  role: Role;
+  createdAt: number;
+  disabledAt: number | null;
+}
+
+/** A per-user API token (`nt_…`); only its hash is kept. */
+export interface ApiToken {
+  /** SHA-256 (hex) of the token text. */
+  hash: string;
+  tenantId: string;
+  userId: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A per-tenant license GUID for external consoles; only its hash is kept. */
+export interface License {
+  id: string;
+  tenantId: string;
+  /** SHA-256 (hex) of the lower-case GUID text. */
+  hash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** One append-only audit entry. */
+export interface AuditEntry {
+  /** Monotonic sequence number assigned by the store. */
+  seq: number;
+  /** The tenant the event belongs to; null for events with no tenant (e.g. unknown CN). */
+  tenantId: string | null;
+  at: number;
+  /** Who: `user:<id>`, `agent:<id>`, `token:<hash prefix>`, `admin-key`, `system`, … */
+  actor: string;
+  /** Dotted verb, e.g. `agent.enroll`, `agent.reject_unregistered_cn`, `tunnel.open`. */
+  action: string;
+  /** What it was done to (an id), or "". */
+  target: string;
+  /** Free-form JSON-serializable details. Never secrets. */
+  detail: Record<string, unknown>;
+}
+
+/** What a caller supplies to append an audit entry. */
+export type NewAuditEntry = Omit<AuditEntry, "seq" | "at">;
+
+/** Filter for {@linkcode Store.listAudit}; newest first. */
+export interface AuditQuery {
+  /** Only this tenant's entries; omit for all tenants (superadmin). */
+  tenantId?: string;
+  action?: string;
+  actor?: string;
+  target?: string;
+  /** Only entries with seq < before (pagination cursor). */
+  before?: number;
+  /** At most this many (default 100, max 1000). */
+  limit?: number;
+}
+
+/** An agent's "I'm online via node X" lease, renewed on each heartbeat. */
+export interface Presence {
+  agentId: string;
+  tenantId: string;
+  siteId: string;
+  /** The cloud node that holds the agent's control stream. */
+  node: string;
+  /** Where sibling nodes reach that node's internal listener ("" when single-node). */
+  endpoint: string;
+  lastHeartbeat: number;
+  expiresAt: number;
+  activeStreams: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+/** What a caller supplies to write presence; the store sets lastHeartbeat and expiresAt. */
+export type PresenceUpdate = Omit<Presence, "lastHeartbeat" | "expiresAt">;
+
+/** One (host, port) pair an agent may dial. */
+export interface AllowlistEntry {
+  host: string;
+  port: number;
+}
+
+/** A site's allowlist at one version. */
+export interface Allowlist {
+  siteId: string;
+  version: number;
+  /** Sorted by host, then port. */
+  entries: AllowlistEntry[];
+}
+
+/** The storage interface. All methods are async so network backends fit. */
+export interface Store {
+  // Tenants
+  createTenant(input: { name: string }): Promise<Tenant>;
+  getTenant(id: string): Promise<Tenant | null>;
+  listTenants(): Promise<Tenant[]>;
+
+  // Sites
+  createSite(input: { tenantId: string; name: string }): Promise<Site>;
+  /** Tenant-scoped: null when the site belongs to another tenant. */
+  getSite(tenantId: string, id: string): Promise<Site | null>;
+  /** Unscoped lookup, for the control plane (which knows only the agent). */
+  getSiteById(id: string): Promise<Site | null>;
+  listSites(tenantId: string): Promise<Site[]>;
+  /** Atomically increments and returns the site's allowlist version. */
+  bumpAllowlistVersion(siteId: string): Promise<number>;
+
+  // Devices (each change bumps the site's allowlist version in the same transaction)
+  /** Creates a device, assigns a unique loopback IP, bumps the allowlist version. */
+  createDevice(input: NewDevice): Promise<Device>;
+  getDevice(tenantId: string, id: string): Promise<Device | null>;
+  listDevices(tenantId: string, siteId: string): Promise<Device[]>;
+  /** Replaces fields given; bumps the allowlist version when host or ports change. Null if absent. */
+  updateDevice(
+    tenantId: string,
+    id: string,
+    patch: Partial<
+      Pick<Device, "host" | "ports" | "manufacturer" | "model" | "label" | "notes">
+    >,
+  ): Promise<Device | null>;
+  /** Deletes the device and its handles; bumps the allowlist version. False if absent. */
+  deleteDevice(tenantId: string, id: string): Promise<boolean>;
+  /** The site's current allowlist: every (host, port) of its devices. */
+  getAllowlist(siteId: string): Promise<Allowlist>;
+
+  // Handles
+  createHandle(handle: Handle): Promise<Handle>;
+  /** Unscoped lookup by handle string (the caller checks the tenant and reports 403). */
+  getHandle(id: string): Promise<Handle | null>;
+  /** The live (not revoked, not expired) handle of (device, port), if any. */
+  findHandle(deviceId: string, port: number): Promise<Handle | null>;
+  revokeHandle(tenantId: string, id: string): Promise<boolean>;
+  /** Records the agent a handle sticks to. */
+  pinHandle(id: string, agentId: string): Promise<void>;
+
+  // Enrollment and agents
+  createEnrollmentToken(token: Omit<EnrollmentToken, "usedAt" | "agentId">): Promise<void>;
+  /** Lists a site's enrollment tokens (hashes only), newest first. */
+  listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]>;
+  /**
+   * Atomically checks the token (known, unused, not expired at clock.now()), marks it used and
+   * creates the agent in the token's tenant and site. A failed check writes nothing.
+   */
+  consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult>;
+  /** Unscoped: the control plane looks agents up by certificate CN. */
+  getAgent(id: string): Promise<Agent | null>;
+  listAgents(tenantId: string, siteId?: string): Promise<Agent[]>;
+  /** Updates what the agent reports on Hello. */
+  updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">): Promise<void>;
+  /** Marks the agent revoked at clock.now(); false if absent or already revoked. */
+  revokeAgent(tenantId: string, id: string): Promise<boolean>;
+
+  // Users and credentials
+  createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User>;
+  getUser(id: string): Promise<User | null>;
+  /** Emails are unique across the cloud, compared case-insensitively. */
+  getUserByEmail(email: string): Promise<User | null>;
+  createApiToken(
+    input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
+  ): Promise<ApiToken>;
+  getApiToken(hash: string): Promise<ApiToken | null>;
+  listApiTokens(tenantId: string, userId: string): Promise<ApiToken[]>;
+  touchApiToken(hash: string): Promise<void>;
+  revokeApiToken(tenantId: string, hash: string): Promise<boolean>;
+  createLicense(input: { tenantId: string; hash: string }): Promise<License>;
+  getLicenseByHash(hash: string): Promise<License | null>;
+  listLicenses(tenantId: string): Promise<License[]>;
+  revokeLicense(tenantId: string, id: string): Promise<boolean>;
+
+  // Audit (append-only)
+  appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
+  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+
+  // Multi-node primitives
+  /** Writes the agent's presence with expiresAt = now + ttlMs (insert or replace). */
+  putPresence(update: PresenceUpdate, ttlMs: number): Promise<Presence>;
+  /** The agent's presence if not expired at clock.now(). */
+  getPresence(agentId: string): Promise<Presence | null>;
+  /** Every unexpired presence of a site. */
+  listPresence(siteId: string): Promise<Presence[]>;
+  /** Deletes the presence only when `node` still owns it (a newer owner's lease survives). */
+  deletePresence(agentId: string, node: string): Promise<void>;
+  /**
+   * Acquires or renews the named lock for `owner` when it is free, expired, or already
+   * `owner`'s; sets expiresAt = now + ttlMs. Returns whether `owner` holds it now.
+   */
+  acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock only if `owner` holds it. */
+  releaseLock(name: string, owner: string): Promise<void>;
+  /** Atomically adds `by` (default 1) to the named counter and returns the new value. */
+  incrementCounter(name: string, by?: number): Promise<number>;
+
+  /** Releases the backend's resources. */
+  close(): Promise<void>;
+}

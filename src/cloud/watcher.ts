@@ -1,0 +1,56 @@
+/**
+ * Notices changes made outside this process (the admin CLI, another cloud node) and applies
+ * them to the agents connected here: pushes newer allowlists and cuts off revoked agents.
+ * Writers bump the store counter `changes`; this loop compares it every second, so an idle
+ * cloud reads one counter per second.
+ * @module
+ */
+import type { Logger } from "../shared/log.ts";
+import type { Store } from "./store/store.ts";
+import type { Registry } from "./control/registry.ts";
+import type { ControlServer } from "./control/server.ts";
+
+/** The name of the store counter that writers bump after a change agents must see. */
+export const CHANGES_COUNTER = "changes";
+
+/** Tells running cloud nodes that something changed. */
+export async function announceChange(store: Store): Promise<void> {
+  await store.incrementCounter(CHANGES_COUNTER, 1);
+}
+
+/** Applies current store state to every agent connected here. */
+export async function reconcile(
+  store: Store,
+  registry: Registry,
+  control: ControlServer,
+): Promise<void> {
+  for (const siteId of registry.sites()) await control.pushAllowlist(siteId);
+  for (const s of registry.all()) {
+    const a = await store.getAgent(s.agentId);
+    if (!a || a.revokedAt !== null) control.kick(s.agentId, "agent revoked");
+  }
+}
+
+/** Starts the watch loop; returns a stop function. */
+export function watchChanges(
+  opts: { store: Store; registry: Registry; control: ControlServer; log: Logger; everyMs?: number },
+): () => void {
+  let last = -1;
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const now = await opts.store.incrementCounter(CHANGES_COUNTER, 0);
+      if (now !== last) {
+        if (last !== -1) await reconcile(opts.store, opts.registry, opts.control);
+        last = now;
+      }
+    } catch (e) {
+      opts.log.warn({ err: (e as Error).message }, "change watch failed");
+    } finally {
+      busy = false;
+    }
+  }, opts.everyMs ?? 1_000);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,121 @@
+/**
+ * Errors are values: a code from one catalogue, the guide's user-facing message, and the HTTP
+ * and gRPC status each maps to. Every user-visible failure in every role comes from here, so the
+ * wording of the guide (§10) is kept in one place.
+ * @module
+ */
+
+/** gRPC status codes used by the control channel (numeric, as in grpc-js `status`). */
+export const GrpcStatus = {
+  OK: 0,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+interface Entry {
+  http: number;
+  grpc: number;
+  message: string;
+}
+
+/** The catalogue: code → HTTP status, gRPC status and the default user-facing message. */
+export const CATALOGUE = {
+  bad_request: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, message: "invalid request" },
+  auth_required: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "authentication required",
+  },
+  enrollment_token_invalid: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "enrollment token is not valid",
+  },
+  enrollment_token_used: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "enrollment token has already been used; download a fresh installer",
+  },
+  enrollment_token_expired: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "enrollment token has expired; download a fresh installer",
+  },
+  handle_other_tenant: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    message: "handle does not belong to your tenant",
+  },
+  forbidden: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: "forbidden" },
+  target_not_allowed: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    message: "Target not in allowlist",
+  },
+  unknown_cn: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: "unknown CN" },
+  agent_revoked: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: "agent revoked" },
+  not_found: { http: 404, grpc: GrpcStatus.NOT_FOUND, message: "not found" },
+  unknown_handle: { http: 404, grpc: GrpcStatus.NOT_FOUND, message: "unknown handle" },
+  conflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, message: "conflict" },
+  device_unreachable: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "device unreachable",
+  },
+  agent_offline: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: "agent reconnecting" },
+  device_timeout: {
+    http: 504,
+    grpc: GrpcStatus.DEADLINE_EXCEEDED,
+    message: "device did not respond in time",
+  },
+  internal: { http: 500, grpc: GrpcStatus.INTERNAL, message: "internal error" },
+} as const satisfies Record<string, Entry>;
+
+/** One of the catalogue's codes. */
+export type ErrorCode = keyof typeof CATALOGUE;
+
+/** A failure with a catalogue code; `message` is safe to show to the user. */
+export class AppError extends Error {
+  /** The catalogue code. */
+  readonly code: ErrorCode;
+  /** Optional details for logs (never shown to clients). */
+  readonly detail?: Record<string, unknown>;
+  /** Creates an error; `message` defaults to the catalogue's wording. */
+  constructor(code: ErrorCode, message?: string, detail?: Record<string, unknown>) {
+    super(message ?? CATALOGUE[code].message);
+    this.name = "AppError";
+    this.code = code;
+    this.detail = detail;
+  }
+  /** The HTTP status for this error. */
+  get httpStatus(): number {
+    return CATALOGUE[this.code].http;
+  }
+  /** The gRPC status for this error. */
+  get grpcStatus(): number {
+    return CATALOGUE[this.code].grpc;
+  }
+}
+
+/** The JSON body of every error response: `{error, message}`. */
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+}
+
+/**
+ * Maps anything thrown to a status and a body that is safe to send: AppErrors keep their code
+ * and message; anything else becomes a generic 500 with no internals.
+ */
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof AppError) {
+    return { status: err.httpStatus, body: { error: err.code, message: err.message } };
+  }
+  return { status: 500, body: { error: "internal", message: CATALOGUE.internal.message } };
+}

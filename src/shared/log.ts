@@ -1,0 +1,88 @@
+/**
+ * Logging for every role: pino, written synchronously to stderr (no worker transports), as JSON
+ * lines for machines or as short plain lines for people, with secrets redacted by path so a
+ * token never reaches a log even when a caller logs a whole request.
+ * @module
+ */
+import pino from "pino";
+
+/** A logger (pino's). */
+export type Logger = pino.Logger;
+
+/** Log levels accepted by `--log-level`. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** A log level. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Output formats accepted by `--log-format`. */
+export const LOG_FORMATS = ["plain", "json"] as const;
+/** A log output format. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Paths pino replaces with "[redacted]" wherever they appear. */
+export const REDACT_PATHS = [
+  "token",
+  "*.token",
+  "password",
+  "*.password",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "headers.cookie",
+  "*.headers.authorization",
+  "*.headers.cookie",
+  'headers["x-license"]',
+  'headers["x-api-key"]',
+  'headers["x-admin-api-key"]',
+  "keyPem",
+  "*.keyPem",
+  "ticket",
+  "*.ticket",
+];
+
+const encoder = new TextEncoder();
+const LEVEL_NAMES: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARN",
+  50: "ERROR",
+  60: "FATAL",
+};
+
+/** Formats one pino JSON line as `HH:MM:SS.mmm LEVEL msg key=value …`. */
+export function formatPlain(line: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  const { time, level, msg, pid: _pid, hostname: _h, role: _r, ...rest } = rec;
+  const t = typeof time === "number" ? new Date(time).toISOString().slice(11, 23) : "";
+  const parts = Object.entries(rest).map(([k, v]) =>
+    `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`
+  );
+  const lvl = (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5);
+  return `${t} ${lvl} ${msg ?? ""}${parts.length ? " " + parts.join(" ") : ""}\n`;
+}
+
+/** Creates the root logger of a role, writing to stderr. */
+export function createLogger(
+  opts: { role: string; level?: LogLevel; format?: LogFormat },
+): Logger {
+  const format = opts.format ?? "plain";
+  const stream = {
+    write(line: string) {
+      Deno.stderr.writeSync(encoder.encode(format === "plain" ? formatPlain(line) : line));
+    },
+  };
+  return pino(
+    {
+      level: opts.level ?? "info",
+      base: { role: opts.role },
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      timestamp: pino.stdTimeFunctions.epochTime,
+    },
+    stream,
+  );
+}

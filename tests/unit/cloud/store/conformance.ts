@@ -1,0 +1,804 @@
+/**
+ * The one conformance suite every {@linkcode Store} backend passes, so the embedded SQLite
+ * default and the MongoDB backend stay interchangeable. A backend's test file calls
+ * {@linkcode storeConformance} with a factory; each case opens a fresh store on a
+ * {@linkcode ManualClock} (expiry is tested by moving the clock, never by sleeping) and closes it.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ManualClock } from "../../../../src/shared/clock.ts";
+import type { AuditEntry, Handle, Site, Store, Tenant } from "../../../../src/cloud/store/store.ts";
+
+/** Two tenants with one site each: the usual starting point of a case. */
+interface World {
+  a: Tenant;
+  b: Tenant;
+  siteA: Site;
+  siteB: Site;
+}
+
+async function world(store: Store): Promise<World> {
+  const a = await store.createTenant({ name: "Acme" });
+  const b = await store.createTenant({ name: "Bolt" });
+  const siteA = await store.createSite({ tenantId: a.id, name: "HQ" });
+  const siteB = await store.createSite({ tenantId: b.id, name: "Depot" });
+  return { a, b, siteA, siteB };
+}
+
+const sortById = <T extends { id: string }>(xs: T[]): string[] => xs.map((x) => x.id).sort();
+
+/**
+ * Registers the conformance cases for the backend called `name`. `open` returns a fresh, empty
+ * store that reads time from the given clock.
+ */
+export function storeConformance(
+  name: string,
+  open: (clock: ManualClock) => Promise<Store>,
+): void {
+  function test(title: string, fn: (store: Store, clock: ManualClock) => Promise<void>): void {
+    Deno.test(`${name} store: ${title}`, async () => {
+      const clock = new ManualClock();
+      const store = await open(clock);
+      try {
+        await fn(store, clock);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  test("tenants: create, get, list", async (store, clock) => {
+    assert.deepEqual(await store.listTenants(), []);
+    const a = await store.createTenant({ name: "Acme" });
+    clock.advance(10);
+    const b = await store.createTenant({ name: "Bolt" });
+    assert.match(a.id, /^t-[A-Za-z0-9_-]{16}$/);
+    assert.notEqual(a.id, b.id);
+    assert.deepEqual(a, { id: a.id, name: "Acme", createdAt: clock.now() - 10 });
+    assert.deepEqual(await store.getTenant(a.id), a);
+    assert.deepEqual(await store.getTenant(b.id), b);
+    assert.equal(await store.getTenant("t-missing"), null);
+    assert.deepEqual(sortById(await store.listTenants()), sortById([a, b]));
+  });
+
+  test("sites: create, tenant-scoped get, unscoped get, list, bump", async (store, clock) => {
+    const { a, b, siteA, siteB } = await world(store);
+    assert.match(siteA.id, /^site-[A-Za-z0-9_-]{16}$/);
+    assert.deepEqual(siteA, {
+      id: siteA.id,
+      tenantId: a.id,
+      name: "HQ",
+      allowlistVersion: 0,
+      createdAt: clock.now(),
+    });
+    assert.deepEqual(await store.getSite(a.id, siteA.id), siteA);
+    assert.equal(await store.getSite(b.id, siteA.id), null, "another tenant's site is null");
+    assert.equal(await store.getSite(a.id, "site-missing"), null);
+    assert.deepEqual(await store.getSiteById(siteB.id), siteB);
+    assert.equal(await store.getSiteById("site-missing"), null);
+
+    const siteA2 = await store.createSite({ tenantId: a.id, name: "Annex" });
+    assert.deepEqual(sortById(await store.listSites(a.id)), sortById([siteA, siteA2]));
+    assert.deepEqual(sortById(await store.listSites(b.id)), [siteB.id]);
+    assert.deepEqual(await store.listSites("t-missing"), []);
+
+    assert.equal(await store.bumpAllowlistVersion(siteA.id), 1);
+    assert.equal(await store.bumpAllowlistVersion(siteA.id), 2);
+    assert.equal((await store.getSiteById(siteA.id))!.allowlistVersion, 2);
+    assert.equal((await store.getSiteById(siteB.id))!.allowlistVersion, 0, "other site untouched");
+  });
+
+  test("devices: create with defaults, normalized ports, get, list", async (store, clock) => {
+    const { a, b, siteA, siteB } = await world(store);
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "10.0.0.20",
+      ports: [554, 80, 554, 8000, 80],
+    });
+    assert.match(d.id, /^dev-[A-Za-z0-9_-]{16}$/);
+    assert.deepEqual(d, {
+      id: d.id,
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "10.0.0.20",
+      ports: [80, 554, 8000],
+      manufacturer: "",
+      model: "",
+      label: "",
+      notes: "",
+      loopbackIp: d.loopbackIp,
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+    });
+    const full = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "cam-2.lan",
+      ports: [443],
+      manufacturer: "Hikvision",
+      model: "DS-2CD2143",
+      label: "Gate",
+      notes: "north side",
+    });
+    assert.equal(full.manufacturer, "Hikvision");
+    assert.equal(full.model, "DS-2CD2143");
+    assert.equal(full.label, "Gate");
+    assert.equal(full.notes, "north side");
+    const other = await store.createDevice({
+      tenantId: b.id,
+      siteId: siteB.id,
+      host: "10.0.0.20",
+      ports: [80],
+    });
+
+    assert.deepEqual(await store.getDevice(a.id, d.id), d);
+    assert.equal(await store.getDevice(b.id, d.id), null, "another tenant's device is null");
+    assert.equal(await store.getDevice(a.id, "dev-missing"), null);
+    assert.deepEqual(sortById(await store.listDevices(a.id, siteA.id)), sortById([d, full]));
+    assert.deepEqual(sortById(await store.listDevices(b.id, siteB.id)), [other.id]);
+    assert.deepEqual(await store.listDevices(b.id, siteA.id), [], "list is tenant-scoped");
+  });
+
+  test("devices: create in an unknown or another tenant's site fails and writes nothing", async (store) => {
+    const { a, b, siteA, siteB } = await world(store);
+    await assert.rejects(
+      store.createDevice({ tenantId: a.id, siteId: "site-missing", host: "h", ports: [80] }),
+    );
+    await assert.rejects(
+      store.createDevice({ tenantId: b.id, siteId: siteA.id, host: "h", ports: [80] }),
+    );
+    assert.deepEqual(await store.listDevices(a.id, siteA.id), []);
+    assert.deepEqual(await store.listDevices(b.id, siteA.id), []);
+    assert.equal((await store.getSiteById(siteA.id))!.allowlistVersion, 0);
+    assert.equal((await store.getSiteById(siteB.id))!.allowlistVersion, 0);
+  });
+
+  test("devices: update and delete, tenant-scoped", async (store, clock) => {
+    const { a, b, siteA } = await world(store);
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "10.0.0.20",
+      ports: [80],
+      label: "Old",
+    });
+    clock.advance(1000);
+    const u = await store.updateDevice(a.id, d.id, { label: "New", ports: [8080, 80, 8080] });
+    assert.deepEqual(u, {
+      ...d,
+      label: "New",
+      ports: [80, 8080],
+      updatedAt: d.createdAt + 1000,
+    });
+    assert.deepEqual(await store.getDevice(a.id, d.id), u);
+    assert.equal(u!.loopbackIp, d.loopbackIp, "an update keeps the loopback IP");
+
+    assert.equal(await store.updateDevice(b.id, d.id, { label: "Hijack" }), null);
+    assert.equal(await store.updateDevice(a.id, "dev-missing", { label: "x" }), null);
+    assert.deepEqual(await store.getDevice(a.id, d.id), u, "a refused update changes nothing");
+
+    assert.equal(await store.deleteDevice(b.id, d.id), false, "another tenant cannot delete");
+    assert.deepEqual(await store.getDevice(a.id, d.id), u);
+    assert.equal(await store.deleteDevice(a.id, d.id), true);
+    assert.equal(await store.getDevice(a.id, d.id), null);
+    assert.equal(await store.deleteDevice(a.id, d.id), false, "already gone");
+    assert.deepEqual(await store.listDevices(a.id, siteA.id), []);
+  });
+
+  test("allowlist: version bumps on device create, host/ports change and delete only", async (store) => {
+    const { a, siteA, siteB } = await world(store);
+    const version = async () => (await store.getAllowlist(siteA.id)).version;
+    const versions = [await version()];
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "10.0.0.5",
+      ports: [80],
+    });
+    versions.push(await version());
+    assert.ok(versions[1] > versions[0], "create bumps");
+    assert.equal((await store.getSiteById(siteA.id))!.allowlistVersion, versions[1]);
+
+    await store.updateDevice(a.id, d.id, { label: "Lobby" });
+    await store.updateDevice(a.id, d.id, { manufacturer: "Axis", model: "P1375", notes: "n" });
+    assert.equal(await version(), versions[1], "metadata-only updates do not bump");
+    await store.updateDevice(a.id, d.id, { host: "10.0.0.5", ports: [80, 80] });
+    assert.equal(await version(), versions[1], "unchanged host and ports do not bump");
+
+    await store.updateDevice(a.id, d.id, { host: "10.0.0.6" });
+    versions.push(await version());
+    assert.ok(versions[2] > versions[1], "host change bumps");
+    await store.updateDevice(a.id, d.id, { ports: [80, 554] });
+    versions.push(await version());
+    assert.ok(versions[3] > versions[2], "ports change bumps");
+    await store.deleteDevice(a.id, d.id);
+    versions.push(await version());
+    assert.ok(versions[4] > versions[3], "delete bumps");
+    const bumped = await store.bumpAllowlistVersion(siteA.id);
+    assert.ok(bumped > versions[4], "explicit bump");
+    assert.equal(await version(), bumped);
+
+    assert.equal((await store.getAllowlist(siteB.id)).version, 0, "other site untouched");
+  });
+
+  test("allowlist: every (host, port) of the site, sorted and deduplicated", async (store) => {
+    const { a, b, siteA, siteB } = await world(store);
+    assert.deepEqual(await store.getAllowlist(siteA.id), {
+      siteId: siteA.id,
+      version: 0,
+      entries: [],
+    });
+    await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "10.0.0.9",
+      ports: [554, 80],
+    });
+    await store.createDevice({ tenantId: a.id, siteId: siteA.id, host: "10.0.0.10", ports: [80] });
+    await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "10.0.0.9",
+      ports: [8000, 80],
+    });
+    await store.createDevice({ tenantId: a.id, siteId: siteA.id, host: "cam.lan", ports: [443] });
+    await store.createDevice({ tenantId: b.id, siteId: siteB.id, host: "10.9.9.9", ports: [22] });
+    const list = await store.getAllowlist(siteA.id);
+    assert.equal(list.siteId, siteA.id);
+    assert.equal(list.version, (await store.getSiteById(siteA.id))!.allowlistVersion);
+    assert.deepEqual(list.entries, [
+      { host: "10.0.0.10", port: 80 },
+      { host: "10.0.0.9", port: 80 },
+      { host: "10.0.0.9", port: 554 },
+      { host: "10.0.0.9", port: 8000 },
+      { host: "cam.lan", port: 443 },
+    ]);
+    assert.deepEqual((await store.getAllowlist(siteB.id)).entries, [{
+      host: "10.9.9.9",
+      port: 22,
+    }]);
+  });
+
+  test("devices: loopback IPs unique cloud-wide, from 127.0.0.2, never .0/.255/127.0.0.1", async (store) => {
+    const { a, b, siteA, siteB } = await world(store);
+    const ips: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const [tenantId, siteId] = i % 2 === 0 ? [a.id, siteA.id] : [b.id, siteB.id];
+      const d = await store.createDevice({
+        tenantId,
+        siteId,
+        host: `10.0.${i >> 8}.${i & 255}`,
+        ports: [80],
+      });
+      ips.push(d.loopbackIp);
+    }
+    assert.equal(ips[0], "127.0.0.2", "the first device gets 127.0.0.2");
+    assert.equal(ips[252], "127.0.0.254");
+    assert.equal(ips[253], "127.0.1.1", "then the next /24");
+    assert.equal(new Set(ips).size, ips.length, "unique across tenants and sites");
+    for (const ip of ips) {
+      const m = ip.match(/^127\.0\.(\d{1,3})\.(\d{1,3})$/);
+      assert.ok(m, `${ip} is 127.0.X.Y`);
+      const [x, y] = [Number(m[1]), Number(m[2])];
+      assert.ok(x <= 255 && y >= 1 && y <= 254, `${ip} is not a .0/.255 address`);
+      assert.notEqual(ip, "127.0.0.1");
+    }
+    assert.ok(ips.some((ip) => ip.startsWith("127.0.1.")), "crossed into 127.0.1.x");
+
+    // Deleting and re-creating never yields an address another device still holds.
+    const devices = await store.listDevices(a.id, siteA.id);
+    await store.deleteDevice(a.id, devices[3].id);
+    const fresh = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "x",
+      ports: [1],
+    });
+    const held = [
+      ...(await store.listDevices(a.id, siteA.id)),
+      ...(await store.listDevices(b.id, siteB.id)),
+    ].map((d) => d.loopbackIp);
+    assert.equal(new Set(held).size, held.length);
+    assert.ok(held.includes(fresh.loopbackIp));
+  });
+
+  test(
+    "handles: create, get, find live only, revoke scoped, pin, removed with device",
+    async (store, clock) => {
+      const { a, b, siteA } = await world(store);
+      const d = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "10.0.0.20",
+        ports: [80, 554],
+      });
+      const base = {
+        tenantId: a.id,
+        siteId: siteA.id,
+        deviceId: d.id,
+        agentId: null,
+        revokedAt: null,
+      };
+      const h80: Handle = {
+        ...base,
+        id: "h-AAAAAAAAAAAAAAAAAAAAAA",
+        port: 80,
+        createdAt: clock.now(),
+        expiresAt: null,
+      };
+      assert.deepEqual(await store.createHandle(h80), h80);
+      assert.deepEqual(await store.getHandle(h80.id), h80);
+      assert.equal(await store.getHandle("h-missing"), null);
+      assert.deepEqual(await store.findHandle(d.id, 80), h80);
+      assert.equal(await store.findHandle(d.id, 554), null, "no handle for that port yet");
+      assert.equal(await store.findHandle("dev-missing", 80), null);
+
+      // A legacy handle with an expiry is found until it expires.
+      const legacy: Handle = {
+        ...base,
+        id: "h-0123456789ab",
+        port: 554,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 60_000,
+      };
+      await store.createHandle(legacy);
+      assert.deepEqual(await store.findHandle(d.id, 554), legacy);
+      clock.advance(60_001);
+      assert.equal(await store.findHandle(d.id, 554), null, "expired handles are not found");
+      assert.deepEqual(await store.getHandle(legacy.id), legacy, "but still exist for getHandle");
+
+      // Pin.
+      await store.pinHandle(h80.id, "agent-1");
+      assert.equal((await store.getHandle(h80.id))!.agentId, "agent-1");
+      await store.pinHandle(h80.id, "agent-2");
+      assert.equal((await store.getHandle(h80.id))!.agentId, "agent-2");
+
+      // Revoke: tenant-scoped, then ignored by findHandle.
+      assert.equal(await store.revokeHandle(b.id, h80.id), false, "another tenant cannot revoke");
+      assert.equal((await store.getHandle(h80.id))!.revokedAt, null);
+      assert.deepEqual(await store.findHandle(d.id, 80), { ...h80, agentId: "agent-2" });
+      assert.equal(await store.revokeHandle(a.id, h80.id), true);
+      assert.equal((await store.getHandle(h80.id))!.revokedAt, clock.now());
+      assert.equal(await store.findHandle(d.id, 80), null, "revoked handles are not found");
+      assert.equal(await store.revokeHandle(a.id, "h-missing"), false);
+
+      // A new handle for the same (device, port) is the live one.
+      const h80b: Handle = { ...h80, id: "h-BBBBBBBBBBBBBBBBBBBBBB", createdAt: clock.now() };
+      await store.createHandle(h80b);
+      assert.deepEqual(await store.findHandle(d.id, 80), h80b);
+
+      // Deleting the device deletes its handles.
+      await store.deleteDevice(a.id, d.id);
+      assert.equal(await store.getHandle(h80.id), null);
+      assert.equal(await store.getHandle(h80b.id), null);
+      assert.equal(await store.getHandle(legacy.id), null);
+      assert.equal(await store.findHandle(d.id, 80), null);
+    },
+  );
+
+  test("enrollment: tokens listed newest first and scoped", async (store, clock) => {
+    const { a, b, siteA } = await world(store);
+    const t1 = {
+      hash: "a".repeat(64),
+      tenantId: a.id,
+      siteId: siteA.id,
+      createdAt: clock.now(),
+      expiresAt: clock.now() + 3_600_000,
+    };
+    clock.advance(1000);
+    const t2 = { ...t1, hash: "b".repeat(64), createdAt: clock.now() };
+    await store.createEnrollmentToken(t1);
+    await store.createEnrollmentToken(t2);
+    assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), [
+      { ...t2, usedAt: null, agentId: null },
+      { ...t1, usedAt: null, agentId: null },
+    ]);
+    assert.deepEqual(await store.listEnrollmentTokens(b.id, siteA.id), []);
+  });
+
+  test(
+    "enrollment: consume ok, then used / expired / unknown create nothing",
+    async (store, clock) => {
+      const { a, b, siteA, siteB } = await world(store);
+      const agentInfo = (id: string) => ({
+        id,
+        hostname: "nvr-box",
+        version: "1.2.3",
+        os: "linux",
+        certSerial: "0a1b2c",
+      });
+      const token = {
+        hash: "1".repeat(64),
+        tenantId: a.id,
+        siteId: siteA.id,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 60_000,
+      };
+      await store.createEnrollmentToken(token);
+      clock.advance(5);
+
+      const ok = await store.consumeEnrollmentToken(token.hash, agentInfo("agent-ok"));
+      assert.ok(ok.ok);
+      assert.deepEqual(ok.agent, {
+        ...agentInfo("agent-ok"),
+        tenantId: a.id,
+        siteId: siteA.id,
+        createdAt: clock.now(),
+        revokedAt: null,
+      });
+      assert.deepEqual(await store.getAgent("agent-ok"), ok.agent);
+      assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), [
+        { ...token, usedAt: clock.now(), agentId: "agent-ok" },
+      ]);
+
+      assert.deepEqual(
+        await store.consumeEnrollmentToken(token.hash, agentInfo("agent-again")),
+        { ok: false, reason: "used" },
+      );
+      assert.equal(await store.getAgent("agent-again"), null, "a used token creates no agent");
+
+      const short = {
+        ...token,
+        hash: "2".repeat(64),
+        tenantId: b.id,
+        siteId: siteB.id,
+        expiresAt: clock.now() + 1000,
+      };
+      await store.createEnrollmentToken(short);
+      clock.advance(1001);
+      assert.deepEqual(
+        await store.consumeEnrollmentToken(short.hash, agentInfo("agent-late")),
+        { ok: false, reason: "expired" },
+      );
+      assert.equal(await store.getAgent("agent-late"), null, "an expired token creates no agent");
+      assert.equal((await store.listEnrollmentTokens(b.id, siteB.id))[0].usedAt, null);
+
+      assert.deepEqual(
+        await store.consumeEnrollmentToken("f".repeat(64), agentInfo("agent-ghost")),
+        { ok: false, reason: "unknown" },
+      );
+      assert.equal(await store.getAgent("agent-ghost"), null, "an unknown token creates no agent");
+
+      assert.deepEqual(sortById(await store.listAgents(a.id)), ["agent-ok"]);
+      assert.deepEqual(await store.listAgents(b.id), []);
+    },
+  );
+
+  test("agents: list by tenant and site, update info, revoke scoped", async (store, clock) => {
+    const { a, b, siteA } = await world(store);
+    const siteA2 = await store.createSite({ tenantId: a.id, name: "Annex" });
+    const enroll = async (siteId: string, hash: string, id: string) => {
+      await store.createEnrollmentToken({
+        hash,
+        tenantId: a.id,
+        siteId,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 1000,
+      });
+      const r = await store.consumeEnrollmentToken(hash, {
+        id,
+        hostname: "h",
+        version: "1",
+        os: "linux",
+        certSerial: "01",
+      });
+      assert.ok(r.ok);
+      return r.agent;
+    };
+    const ag1 = await enroll(siteA.id, "1".repeat(64), "agent-1");
+    const ag2 = await enroll(siteA2.id, "2".repeat(64), "agent-2");
+    assert.deepEqual(sortById(await store.listAgents(a.id)), [ag1.id, ag2.id]);
+    assert.deepEqual(sortById(await store.listAgents(a.id, siteA.id)), [ag1.id]);
+    assert.deepEqual(sortById(await store.listAgents(a.id, siteA2.id)), [ag2.id]);
+    assert.deepEqual(await store.listAgents(b.id), []);
+    assert.deepEqual(await store.listAgents(b.id, siteA.id), []);
+    assert.equal(await store.getAgent("agent-missing"), null);
+
+    await store.updateAgentInfo(ag1.id, { hostname: "renamed", version: "2.0.0", os: "windows" });
+    assert.deepEqual(await store.getAgent(ag1.id), {
+      ...ag1,
+      hostname: "renamed",
+      version: "2.0.0",
+      os: "windows",
+    });
+
+    clock.advance(50);
+    assert.equal(await store.revokeAgent(b.id, ag1.id), false, "another tenant cannot revoke");
+    assert.equal((await store.getAgent(ag1.id))!.revokedAt, null);
+    assert.equal(await store.revokeAgent(a.id, ag1.id), true);
+    assert.equal((await store.getAgent(ag1.id))!.revokedAt, clock.now());
+    clock.advance(50);
+    assert.equal(await store.revokeAgent(a.id, ag1.id), false, "already revoked");
+    assert.equal(
+      (await store.getAgent(ag1.id))!.revokedAt,
+      clock.now() - 50,
+      "first revocation kept",
+    );
+    assert.equal(await store.revokeAgent(a.id, "agent-missing"), false);
+    assert.equal((await store.getAgent(ag2.id))!.revokedAt, null);
+  });
+
+  test("users: create, get, email unique and case-insensitive", async (store, clock) => {
+    const { a, b } = await world(store);
+    const u = await store.createUser({
+      tenantId: a.id,
+      email: "Alice@Example.COM",
+      passwordHash: "$scrypt$n=16384,r=8,p=1$c2FsdA$aGFzaA",
+      role: "admin",
+    });
+    assert.match(u.id, /^u-[A-Za-z0-9_-]{16}$/);
+    assert.equal(u.tenantId, a.id);
+    assert.equal(u.email.toLowerCase(), "alice@example.com");
+    assert.equal(u.passwordHash, "$scrypt$n=16384,r=8,p=1$c2FsdA$aGFzaA");
+    assert.equal(u.role, "admin");
+    assert.equal(u.createdAt, clock.now());
+    assert.equal(u.disabledAt, null);
+    assert.deepEqual(await store.getUser(u.id), u);
+    assert.equal(await store.getUser("u-missing"), null);
+    assert.deepEqual(await store.getUserByEmail("alice@example.com"), u);
+    assert.deepEqual(await store.getUserByEmail("ALICE@EXAMPLE.COM"), u);
+    assert.equal(await store.getUserByEmail("bob@example.com"), null);
+
+    await assert.rejects(
+      store.createUser({
+        tenantId: b.id,
+        email: "aLiCe@example.com",
+        passwordHash: "x",
+        role: "viewer",
+      }),
+      "emails are unique across the cloud, case-insensitively",
+    );
+    const bob = await store.createUser({
+      tenantId: b.id,
+      email: "bob@example.com",
+      passwordHash: "y",
+      role: "viewer",
+    });
+    assert.notEqual(bob.id, u.id);
+    assert.deepEqual(await store.getUserByEmail("Bob@Example.com"), bob);
+  });
+
+  test("api tokens: create, get, list scoped, touch, revoke scoped", async (store, clock) => {
+    const { a, b } = await world(store);
+    const u = await store.createUser({
+      tenantId: a.id,
+      email: "a@x.test",
+      passwordHash: "h",
+      role: "operator",
+    });
+    const t = await store.createApiToken({
+      hash: "c".repeat(64),
+      tenantId: a.id,
+      userId: u.id,
+      name: "ci",
+    });
+    assert.deepEqual(t, {
+      hash: "c".repeat(64),
+      tenantId: a.id,
+      userId: u.id,
+      name: "ci",
+      createdAt: clock.now(),
+      lastUsedAt: null,
+      revokedAt: null,
+    });
+    assert.deepEqual(await store.getApiToken(t.hash), t);
+    assert.equal(await store.getApiToken("0".repeat(64)), null);
+    clock.advance(1);
+    const t2 = await store.createApiToken({
+      hash: "d".repeat(64),
+      tenantId: a.id,
+      userId: u.id,
+      name: "laptop",
+    });
+    assert.deepEqual((await store.listApiTokens(a.id, u.id)).map((x) => x.hash).sort(), [
+      t.hash,
+      t2.hash,
+    ]);
+    assert.deepEqual(await store.listApiTokens(b.id, u.id), []);
+
+    clock.advance(100);
+    await store.touchApiToken(t.hash);
+    assert.equal((await store.getApiToken(t.hash))!.lastUsedAt, clock.now());
+    await store.touchApiToken("0".repeat(64)); // unknown: no-op, no error
+
+    assert.equal(await store.revokeApiToken(b.id, t.hash), false, "another tenant cannot revoke");
+    assert.equal((await store.getApiToken(t.hash))!.revokedAt, null);
+    assert.equal(await store.revokeApiToken(a.id, t.hash), true);
+    assert.equal((await store.getApiToken(t.hash))!.revokedAt, clock.now());
+    assert.equal(await store.revokeApiToken(a.id, "0".repeat(64)), false);
+    assert.equal((await store.getApiToken(t2.hash))!.revokedAt, null);
+  });
+
+  test("licenses: create, get by hash, list scoped, revoke scoped", async (store, clock) => {
+    const { a, b } = await world(store);
+    const l = await store.createLicense({ tenantId: a.id, hash: "e".repeat(64) });
+    assert.match(l.id, /^lic-[A-Za-z0-9_-]{16}$/);
+    assert.deepEqual(l, {
+      id: l.id,
+      tenantId: a.id,
+      hash: "e".repeat(64),
+      createdAt: clock.now(),
+      revokedAt: null,
+    });
+    assert.deepEqual(await store.getLicenseByHash(l.hash), l);
+    assert.equal(await store.getLicenseByHash("0".repeat(64)), null);
+    const lb = await store.createLicense({ tenantId: b.id, hash: "9".repeat(64) });
+    assert.deepEqual(sortById(await store.listLicenses(a.id)), [l.id]);
+    assert.deepEqual(sortById(await store.listLicenses(b.id)), [lb.id]);
+
+    clock.advance(7);
+    assert.equal(await store.revokeLicense(b.id, l.id), false, "another tenant cannot revoke");
+    assert.equal((await store.getLicenseByHash(l.hash))!.revokedAt, null);
+    assert.equal(await store.revokeLicense(a.id, l.id), true);
+    assert.equal((await store.getLicenseByHash(l.hash))!.revokedAt, clock.now());
+    assert.equal(await store.revokeLicense(a.id, "lic-missing"), false);
+  });
+
+  test("audit: append-only order, filters, pagination, limits", async (store, clock) => {
+    const { a, b } = await world(store);
+    const appended: AuditEntry[] = [];
+    const specs = [
+      { tenantId: a.id, actor: "user:u-1", action: "device.create", target: "dev-1" },
+      { tenantId: b.id, actor: "user:u-2", action: "device.create", target: "dev-2" },
+      { tenantId: a.id, actor: "agent:ag-1", action: "tunnel.open", target: "h-1" },
+      { tenantId: null, actor: "system", action: "agent.reject_unregistered_cn", target: "" },
+      { tenantId: a.id, actor: "user:u-1", action: "device.delete", target: "dev-1" },
+    ];
+    for (const [i, s] of specs.entries()) {
+      clock.advance(10);
+      const e = await store.appendAudit({
+        ...s,
+        detail: { i, nested: { ok: true, list: [1, "x"] } },
+      });
+      assert.equal(e.at, clock.now());
+      assert.deepEqual(e, {
+        ...s,
+        seq: e.seq,
+        at: e.at,
+        detail: { i, nested: { ok: true, list: [1, "x"] } },
+      });
+      appended.push(e);
+    }
+    for (let i = 1; i < appended.length; i++) {
+      assert.ok(appended[i].seq > appended[i - 1].seq, "seq is monotonic");
+    }
+    const newestFirst = [...appended].reverse();
+    assert.deepEqual(await store.listAudit({}), newestFirst);
+    const seqs = async (q: Parameters<Store["listAudit"]>[0]) =>
+      (await store.listAudit(q)).map((e) => e.seq);
+    const seqOf = (...is: number[]) => is.map((i) => appended[i].seq);
+
+    assert.deepEqual(await seqs({ tenantId: a.id }), seqOf(4, 2, 0));
+    assert.deepEqual(await seqs({ tenantId: b.id }), seqOf(1));
+    assert.deepEqual(await seqs({ action: "device.create" }), seqOf(1, 0));
+    assert.deepEqual(await seqs({ actor: "user:u-1" }), seqOf(4, 0));
+    assert.deepEqual(await seqs({ target: "dev-1" }), seqOf(4, 0));
+    assert.deepEqual(await seqs({ tenantId: a.id, action: "device.create" }), seqOf(0));
+    assert.deepEqual(await seqs({ tenantId: a.id, actor: "user:u-2" }), []);
+
+    // Pagination: walk backwards with the `before` cursor.
+    const page1 = await seqs({ limit: 2 });
+    assert.deepEqual(page1, seqOf(4, 3));
+    const page2 = await seqs({ limit: 2, before: page1[1] });
+    assert.deepEqual(page2, seqOf(2, 1));
+    const page3 = await seqs({ limit: 2, before: page2[1] });
+    assert.deepEqual(page3, seqOf(0));
+    assert.deepEqual(await seqs({ limit: 2, before: page3[0] }), []);
+    assert.deepEqual(await seqs({ tenantId: a.id, before: appended[4].seq }), seqOf(2, 0));
+
+    // Default limit 100, maximum 1000.
+    for (let i = 0; i < 1000; i++) {
+      await store.appendAudit({
+        tenantId: b.id,
+        actor: "system",
+        action: "bulk",
+        target: "",
+        detail: {},
+      });
+    }
+    assert.equal((await store.listAudit({})).length, 100, "default limit");
+    assert.equal((await store.listAudit({ limit: 5000 })).length, 1000, "limit is capped");
+    assert.equal((await store.listAudit({ action: "bulk", limit: 5000 })).length, 1000);
+    assert.equal((await store.listAudit({ limit: 7 })).length, 7);
+    assert.deepEqual(
+      await seqs({ tenantId: a.id, limit: 1000 }),
+      seqOf(4, 2, 0),
+      "filter before limit",
+    );
+  });
+
+  test(
+    "presence: put, expiry by clock, list by site, delete only by owning node",
+    async (store, clock) => {
+      const { a, siteA, siteB } = await world(store);
+      const up = {
+        agentId: "agent-1",
+        tenantId: a.id,
+        siteId: siteA.id,
+        node: "node-a",
+        endpoint: "10.1.0.1:7443",
+        activeStreams: 3,
+        bytesUp: 1000,
+        bytesDown: 2000,
+      };
+      const p = await store.putPresence(up, 30_000);
+      assert.deepEqual(p, { ...up, lastHeartbeat: clock.now(), expiresAt: clock.now() + 30_000 });
+      assert.deepEqual(await store.getPresence("agent-1"), p);
+      assert.equal(await store.getPresence("agent-missing"), null);
+      const p2 = await store.putPresence({ ...up, agentId: "agent-2", node: "node-b" }, 60_000);
+      await store.putPresence({ ...up, agentId: "agent-3", siteId: siteB.id }, 30_000);
+      assert.deepEqual(
+        (await store.listPresence(siteA.id)).map((x) => x.agentId).sort(),
+        ["agent-1", "agent-2"],
+      );
+
+      // Renewal moves the expiry and replaces the counters.
+      clock.advance(20_000);
+      const renewed = await store.putPresence({ ...up, activeStreams: 0, bytesUp: 5 }, 30_000);
+      assert.equal(renewed.lastHeartbeat, clock.now());
+      assert.deepEqual(await store.getPresence("agent-1"), renewed);
+
+      // Expiry: agent-3 (30 s, not renewed) is gone at +30 s; agent-1 lives to +50 s.
+      clock.advance(10_000);
+      assert.equal(await store.getPresence("agent-3"), null, "expired presence is ignored");
+      assert.deepEqual(await store.listPresence(siteB.id), []);
+      assert.deepEqual(await store.getPresence("agent-1"), renewed);
+      clock.advance(20_001);
+      assert.equal(await store.getPresence("agent-1"), null);
+      assert.deepEqual(await store.getPresence("agent-2"), p2, "60 s lease still valid");
+      assert.deepEqual((await store.listPresence(siteA.id)).map((x) => x.agentId), ["agent-2"]);
+
+      // A new owner takes over; the old node's delete does not remove the new lease.
+      const moved = await store.putPresence({ ...up, node: "node-b" }, 30_000);
+      await store.deletePresence("agent-1", "node-a");
+      assert.deepEqual(await store.getPresence("agent-1"), moved);
+      await store.deletePresence("agent-1", "node-b");
+      assert.equal(await store.getPresence("agent-1"), null);
+      await store.deletePresence("agent-missing", "node-a"); // no-op
+    },
+  );
+
+  test(
+    "locks: exclusive until expiry, renewable by owner, release by owner only",
+    async (store, clock) => {
+      assert.equal(await store.acquireLock("sweeper", "A", 10_000), true, "free lock");
+      assert.equal(await store.acquireLock("sweeper", "B", 10_000), false, "held by A");
+      assert.equal(await store.acquireLock("other", "B", 10_000), true, "locks are independent");
+
+      clock.advance(8_000);
+      assert.equal(await store.acquireLock("sweeper", "A", 10_000), true, "A renews");
+      clock.advance(8_000); // 16 s after first acquisition, 8 s after renewal
+      assert.equal(await store.acquireLock("sweeper", "B", 10_000), false, "renewal extended it");
+
+      await store.releaseLock("sweeper", "B"); // not the owner: no-op
+      assert.equal(await store.acquireLock("sweeper", "B", 10_000), false, "still A's");
+
+      clock.advance(2_001); // past A's renewed expiry
+      assert.equal(await store.acquireLock("sweeper", "B", 10_000), true, "expired lock is taken");
+      assert.equal(await store.acquireLock("sweeper", "A", 10_000), false, "A lost it");
+
+      await store.releaseLock("sweeper", "B");
+      assert.equal(await store.acquireLock("sweeper", "A", 10_000), true, "released lock is free");
+      await store.releaseLock("missing", "A"); // no-op
+    },
+  );
+
+  test("counters: atomic under concurrent increments", async (store) => {
+    const values = await Promise.all(
+      Array.from({ length: 100 }, () => store.incrementCounter("bridge")),
+    );
+    assert.deepEqual(
+      [...values].sort((x, y) => x - y),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
+    assert.equal(await store.incrementCounter("bridge", 0), 100);
+    assert.equal(await store.incrementCounter("bridge", 5), 105);
+    assert.equal(await store.incrementCounter("other"), 1, "counters are independent");
+    const byTen = await Promise.all(
+      Array.from({ length: 100 }, () => store.incrementCounter("tens", 10)),
+    );
+    assert.equal(Math.max(...byTen), 1000);
+    assert.equal(new Set(byTen).size, 100);
+  });
+}

@@ -1,0 +1,381 @@
+/**
+ * The SQLite store against real database files in a temporary directory: the shared
+ * conformance suite, then what only the embedded backend promises (files, migrations, several
+ * connections and processes on one file, transactions that roll back).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { ManualClock } from "../../../../src/shared/clock.ts";
+import {
+  LOOPBACK_CAPACITY,
+  loopbackAddress,
+  openSqliteStore,
+} from "../../../../src/cloud/store/sqlite.ts";
+import { MIGRATIONS } from "../../../../src/cloud/store/sqlite_migrations.ts";
+import type { Store } from "../../../../src/cloud/store/store.ts";
+import { storeConformance } from "./conformance.ts";
+
+storeConformance("sqlite", async (clock) => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-store-" });
+  const store = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return store;
+});
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-store-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Reads one PRAGMA through a separate raw connection. */
+function pragma(path: string, name: string): unknown {
+  const db = new DatabaseSync(path);
+  try {
+    return db.prepare(`PRAGMA ${name}`).get()![name];
+  } finally {
+    db.close();
+  }
+}
+
+async function tenantAndSite(store: Store) {
+  const tenant = await store.createTenant({ name: "Acme" });
+  const site = await store.createSite({ tenantId: tenant.id, name: "HQ" });
+  return { tenant, site };
+}
+
+Deno.test("sqlite store: creates the database file in WAL mode at the current schema version", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    const store = await openSqliteStore({ path, clock: new ManualClock() });
+    try {
+      await store.createTenant({ name: "Acme" });
+      assert.ok((await Deno.stat(path)).isFile);
+      assert.ok((await Deno.stat(`${path}-wal`)).isFile, "write-ahead log exists while open");
+      assert.equal(pragma(path, "journal_mode"), "wal");
+      assert.equal(pragma(path, "user_version"), MIGRATIONS.length);
+    } finally {
+      await store.close();
+    }
+    await store.close(); // closing twice is harmless
+  });
+});
+
+Deno.test("sqlite store: reopening keeps data and does not re-run migrations", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    const first = await openSqliteStore({ path, clock: new ManualClock() });
+    const { tenant, site } = await tenantAndSite(first);
+    const device = await first.createDevice({
+      tenantId: tenant.id,
+      siteId: site.id,
+      host: "10.0.0.2",
+      ports: [80],
+    });
+    await first.appendAudit({
+      tenantId: tenant.id,
+      actor: "system",
+      action: "test.one",
+      target: "",
+      detail: { n: 1 },
+    });
+    await first.close();
+
+    // The migrations have no IF NOT EXISTS: re-running them would throw here.
+    const second = await openSqliteStore({ path, clock: new ManualClock() });
+    try {
+      assert.equal(pragma(path, "user_version"), MIGRATIONS.length);
+      assert.deepEqual(await second.getTenant(tenant.id), tenant);
+      assert.deepEqual(await second.getDevice(tenant.id, device.id), device);
+      assert.equal((await second.getSiteById(site.id))!.allowlistVersion, 1);
+      const next = await second.createDevice({
+        tenantId: tenant.id,
+        siteId: site.id,
+        host: "10.0.0.3",
+        ports: [80],
+      });
+      assert.equal(next.loopbackIp, "127.0.0.3", "the loopback counter survives a reopen");
+      const e = await second.appendAudit({
+        tenantId: tenant.id,
+        actor: "system",
+        action: "test.two",
+        target: "",
+        detail: {},
+      });
+      assert.deepEqual((await second.listAudit({})).map((x) => x.action), ["test.two", "test.one"]);
+      assert.ok(e.seq > 1);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+Deno.test("sqlite store: a second connection on the same file sees the first one's writes", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    const clock = new ManualClock();
+    const one = await openSqliteStore({ path, clock });
+    const two = await openSqliteStore({ path, clock });
+    try {
+      const { tenant, site } = await tenantAndSite(one);
+      assert.deepEqual(await two.getTenant(tenant.id), tenant);
+      const d = await two.createDevice({
+        tenantId: tenant.id,
+        siteId: site.id,
+        host: "cam",
+        ports: [554],
+      });
+      assert.deepEqual(await one.getDevice(tenant.id, d.id), d);
+      const d2 = await one.createDevice({
+        tenantId: tenant.id,
+        siteId: site.id,
+        host: "cam2",
+        ports: [554],
+      });
+      assert.notEqual(d2.loopbackIp, d.loopbackIp, "loopback counter shared by connections");
+      assert.equal((await two.getAllowlist(site.id)).version, 2);
+
+      assert.equal(await one.acquireLock("l", "A", 1000), true);
+      assert.equal(await two.acquireLock("l", "B", 1000), false, "the lock is seen by both");
+
+      const values = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => (i % 2 ? one : two).incrementCounter("c")),
+      );
+      assert.equal(new Set(values).size, 100);
+      assert.equal(Math.max(...values), 100);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+});
+
+Deno.test("sqlite store: another process can write while the store is open", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    const store = await openSqliteStore({ path, clock: new ManualClock() });
+    try {
+      const { tenant } = await tenantAndSite(store);
+      const module = new URL("../../../../src/cloud/store/sqlite.ts", import.meta.url).href;
+      const code = `
+        const { openSqliteStore } = await import(${JSON.stringify(module)});
+        console.log("ready");
+        const s = await openSqliteStore({ path: ${JSON.stringify(path)} });
+        const site = await s.createSite({ tenantId: ${JSON.stringify(tenant.id)}, name: "CLI" });
+        await s.incrementCounter("cli");
+        await s.close();
+        console.log(site.id, Date.now());
+      `;
+      // Hold the write lock in this process while the child starts writing: it must wait for
+      // the lock (busy_timeout), not fail.
+      const hold = new DatabaseSync(path);
+      hold.exec("BEGIN IMMEDIATE");
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", code],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await lines.read();
+        if (done) break;
+        out += value;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const releasedAt = Date.now();
+      hold.exec("COMMIT");
+      hold.close();
+      for (let r = await lines.read(); !r.done; r = await lines.read()) out += r.value;
+      const status = await child.status;
+      const stderr = await new Response(child.stderr).text();
+      assert.equal(status.code, 0, stderr);
+      const [siteId, doneAt] = out.replace("ready\n", "").trim().split(" ");
+      assert.ok(Number(doneAt) >= releasedAt, "the child's write waited for the lock");
+      assert.equal((await store.getSite(tenant.id, siteId))?.name, "CLI");
+      assert.equal(await store.incrementCounter("cli"), 2);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test("sqlite store: a database with a newer schema version is refused", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    const raw = new DatabaseSync(path);
+    raw.exec(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
+    raw.close();
+    await assert.rejects(
+      openSqliteStore({ path }),
+      (e: Error) => {
+        assert.match(e.message, new RegExp(`schema version ${MIGRATIONS.length + 1}`));
+        assert.match(e.message, /newer Nanodems Connector/);
+        return true;
+      },
+    );
+    assert.equal(pragma(path, "user_version"), MIGRATIONS.length + 1, "left untouched");
+  });
+});
+
+Deno.test("sqlite store: :memory: works", async () => {
+  const store = await openSqliteStore({ path: ":memory:" });
+  try {
+    const t = await store.createTenant({ name: "Mem" });
+    assert.deepEqual(await store.getTenant(t.id), t);
+    assert.ok(Math.abs(t.createdAt - Date.now()) < 60_000, "defaults to the system clock");
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("sqlite store: a failing multi-step write rolls back completely", async () => {
+  const clock = new ManualClock();
+  const store = await openSqliteStore({ path: ":memory:", clock });
+  try {
+    const { tenant, site } = await tenantAndSite(store);
+    const agent = { hostname: "h", version: "1", os: "linux", certSerial: "01" };
+    for (const hash of ["1".repeat(64), "2".repeat(64)]) {
+      await store.createEnrollmentToken({
+        hash,
+        tenantId: tenant.id,
+        siteId: site.id,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 1000,
+      });
+    }
+    assert.ok((await store.consumeEnrollmentToken("1".repeat(64), { ...agent, id: "ag" })).ok);
+    // Same agent id again: the agent insert fails after the checks passed.
+    await assert.rejects(store.consumeEnrollmentToken("2".repeat(64), { ...agent, id: "ag" }));
+    const tokens = await store.listEnrollmentTokens(tenant.id, site.id);
+    assert.equal(tokens.find((t) => t.hash === "2".repeat(64))!.usedAt, null, "token not spent");
+
+    // A device with an invalid port is refused before anything is written.
+    await assert.rejects(
+      store.createDevice({ tenantId: tenant.id, siteId: site.id, host: "h", ports: [70000] }),
+      RangeError,
+    );
+    assert.equal((await store.getSiteById(site.id))!.allowlistVersion, 0);
+    const d = await store.createDevice({
+      tenantId: tenant.id,
+      siteId: site.id,
+      host: "h",
+      ports: [80],
+    });
+    assert.equal(d.loopbackIp, "127.0.0.2", "the failed create burnt no address");
+    await assert.rejects(store.bumpAllowlistVersion("site-missing"));
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("sqlite store: records must agree on tenant and site; audit is append-only", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    const clock = new ManualClock();
+    const store = await openSqliteStore({ path, clock });
+    try {
+      const { tenant, site } = await tenantAndSite(store);
+      const other = await store.createTenant({ name: "Other" });
+      const d = await store.createDevice({
+        tenantId: tenant.id,
+        siteId: site.id,
+        host: "h",
+        ports: [80],
+      });
+      const handle = {
+        id: "h-AAAAAAAAAAAAAAAAAAAAAA",
+        tenantId: other.id,
+        siteId: site.id,
+        deviceId: d.id,
+        port: 80,
+        agentId: null,
+        createdAt: clock.now(),
+        expiresAt: null,
+        revokedAt: null,
+      };
+      await assert.rejects(store.createHandle(handle), "handle tenant must match its device");
+      await assert.rejects(
+        store.createEnrollmentToken({
+          hash: "1".repeat(64),
+          tenantId: other.id,
+          siteId: site.id,
+          createdAt: 0,
+          expiresAt: 1,
+        }),
+        "token tenant must match its site",
+      );
+      const user = await store.createUser({
+        tenantId: tenant.id,
+        email: "a@x.test",
+        passwordHash: "h",
+        role: "admin",
+      });
+      await assert.rejects(
+        store.createApiToken({
+          hash: "2".repeat(64),
+          tenantId: other.id,
+          userId: user.id,
+          name: "x",
+        }),
+        "token tenant must match its user",
+      );
+
+      await store.appendAudit({
+        tenantId: null,
+        actor: "system",
+        action: "a",
+        target: "",
+        detail: {},
+      });
+      const raw = new DatabaseSync(path);
+      try {
+        assert.throws(() => raw.exec("UPDATE audit SET action = 'b'"), /append-only/);
+        assert.throws(() => raw.exec("DELETE FROM audit"), /append-only/);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test("sqlite store: loopback addresses, and reuse once the space has been run through", async () => {
+  assert.equal(loopbackAddress(0), "127.0.0.2");
+  assert.equal(loopbackAddress(252), "127.0.0.254");
+  assert.equal(loopbackAddress(253), "127.0.1.1");
+  assert.equal(loopbackAddress(253 + 253), "127.0.1.254");
+  assert.equal(loopbackAddress(253 + 254), "127.0.2.1");
+  assert.equal(loopbackAddress(LOOPBACK_CAPACITY - 1), "127.0.255.254");
+  assert.throws(() => loopbackAddress(LOOPBACK_CAPACITY), RangeError);
+  assert.throws(() => loopbackAddress(-1), RangeError);
+
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    const store = await openSqliteStore({ path, clock: new ManualClock() });
+    try {
+      const { tenant, site } = await tenantAndSite(store);
+      const make = () =>
+        store.createDevice({ tenantId: tenant.id, siteId: site.id, host: "h", ports: [80] });
+      const [d0] = [await make(), await make(), await make()];
+      await store.deleteDevice(tenant.id, d0.id);
+      const raw = new DatabaseSync(path);
+      raw.exec(`UPDATE sequences SET value = ${LOOPBACK_CAPACITY} WHERE name = 'loopback'`);
+      raw.close();
+      assert.equal((await make()).loopbackIp, "127.0.0.2", "lowest free address");
+      assert.equal((await make()).loopbackIp, "127.0.0.5");
+    } finally {
+      await store.close();
+    }
+  });
+});
