@@ -9,6 +9,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { hostname } from "node:os";
+import * as net from "node:net";
+import * as tls from "node:tls";
 import { controlServiceDefinition } from "../shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../shared/protocol/control.ts";
 import { HEARTBEAT_MS, PROTOCOL_VERSION } from "../shared/protocol/wire.ts";
@@ -18,6 +20,9 @@ import type { AgentState } from "./state.ts";
 import type { Allowlist } from "./allowlist.ts";
 import type { Stats } from "./stats.ts";
 import { openTunnel } from "./dialer.ts";
+
+/** SNI name sent when the control endpoint is an IP literal. */
+const CONTROL_SNI = "control.nanodems.invalid";
 
 const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
 
@@ -56,12 +61,19 @@ export function startSession(o: {
 }): Session {
   const { host, port } = splitEndpoint(o.state.controlEndpoint);
   const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  // The server must chain to the pinned CA AND name the endpoint's host (IP SAN for an IP).
   const creds = grpc.credentials.createSsl(
     Buffer.from(o.state.caPem),
     Buffer.from(o.state.keyPem),
     Buffer.from(o.state.certPem),
+    { checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert) },
   );
+  const ipOptions = net.isIP(host)
+    // TLS forbids an IP address as SNI server name; send a fixed name, verify the IP above.
+    ? { "grpc.ssl_target_name_override": CONTROL_SNI, "grpc.default_authority": target }
+    : {};
   const client = new ControlClient(target, creds, {
+    ...ipOptions,
     "grpc.keepalive_time_ms": 20_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,

@@ -336,6 +336,27 @@ const COMMANDS: Record<string, Command> = {
       return { revoked: a.agent };
     },
   },
+  audit: {
+    summary: "Show the audit log, newest first",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Only this tenant (default: all)" },
+      action: { type: "string", arg: "ACTION", help: "Only this action, e.g. tunnel.open" },
+      limit: { type: "string", arg: "N", default: "50", help: "How many entries (max 1000)" },
+    },
+    schema: z.object({
+      tenant: id.optional(),
+      action: z.string().max(100).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).default(50),
+    }),
+    async run(store, a) {
+      const entries = await store.listAudit({
+        tenantId: a.tenant as string | undefined,
+        action: a.action as string | undefined,
+        limit: a.limit as number,
+      });
+      return { entries: entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
+    },
+  },
   quickstart: {
     summary: "Create a tenant, site, admin user, API token, a device and an enrollment token",
     options: {

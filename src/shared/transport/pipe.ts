@@ -21,9 +21,16 @@ export interface PipeResult {
 export function pipeSockets(a: Duplex, b: Duplex): Promise<PipeResult> {
   return new Promise((resolve) => {
     const result: PipeResult = { aToB: 0, bToA: 0, error: null };
-    let ended = 0;
+    let finished = 0;
     let done = false;
+    const st = (s: Duplex) => ({ wl: s.writableLength, w: s.writable, we: s.writableEnded, wf: s.writableFinished, re: s.readableEnded, d: s.destroyed, fl: s.readableFlowing, rl: s.readableLength });
+    // deno-lint-ignore no-explicit-any
+    ((globalThis as any).__pumps ??= []).push(() => ({ tag: "AGENT", done, result, a: st(a), b: st(b) }));
+    for (const [n, s] of [["a", a], ["b", b]] as const) {
+      for (const ev of ["end", "finish", "close"]) s.on(ev, () => console.error("AGENT", n, ev, st(s)));
+    }
     const finish = (err: Error | null) => {
+      console.error("AGENT FINISH", err);
       if (done) return;
       done = true;
       result.error = err;
@@ -31,17 +38,26 @@ export function pipeSockets(a: Duplex, b: Duplex): Promise<PipeResult> {
       b.destroy();
       resolve(result);
     };
-    const onEnd = () => {
-      if (++ended === 2) finish(null);
+    // A direction is done when its destination has flushed everything and sent its FIN
+    // ('finish'), not when its source ended: on the source's 'end' the last chunk and the FIN
+    // are still queued on the destination, and destroying it then cuts them off. (Deno's
+    // node:tls can even leave the peer waiting forever for bytes and FIN it never sends.)
+    const onFinish = () => {
+      if (++finished === 2) finish(null);
     };
     a.on("data", (c: Uint8Array) => (result.aToB += c.byteLength));
     b.on("data", (c: Uint8Array) => (result.bToA += c.byteLength));
-    a.on("end", onEnd);
-    b.on("end", onEnd);
+    a.once("finish", onFinish);
+    b.once("finish", onFinish);
     a.on("error", (e: Error) => finish(e));
     b.on("error", (e: Error) => finish(e));
-    a.on("close", () => setTimeout(() => finish(null), 0));
-    b.on("close", () => setTimeout(() => finish(null), 0));
+    // A side closing before both of its directions are done was cut short: stop. A clean close
+    // (ended and finished) leaves the other side flushing what it still holds.
+    const onClose = (s: Duplex) => () => {
+      if (!(s.readableEnded && s.writableFinished)) setTimeout(() => finish(null), 0);
+    };
+    a.on("close", onClose(a));
+    b.on("close", onClose(b));
     a.pipe(b);
     b.pipe(a);
   });

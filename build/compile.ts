@@ -1,0 +1,65 @@
+/**
+ * `deno task compile`: builds one executable per role (connector-cloud, connector-agent,
+ * nanodems-tunnel) for each target into out/. `deno compile` needs a Deno runtime (denort) for
+ * the target; where the Deno release site is unreachable, set DENORT_BIN to a local denort
+ * binary (not the full deno binary). Without one it stops and says so.
+ *
+ * Usage: deno task compile [--target x86_64-unknown-linux-gnu,...]
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+const TARGETS = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-pc-windows-msvc",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+];
+const ROLES = [
+  { role: "cloud", name: "connector-cloud" },
+  { role: "agent", name: "connector-agent" },
+  { role: "tunnel", name: "nanodems-tunnel" },
+];
+
+const { values } = parseArgs({ options: { target: { type: "string" } } });
+const targets = values.target ? values.target.split(",") : [Deno.build.target];
+for (const t of targets) {
+  if (!TARGETS.includes(t)) {
+    console.error(`unknown target ${t}; one of ${TARGETS.join(", ")}`);
+    Deno.exit(2);
+  }
+}
+await Deno.mkdir("out", { recursive: true });
+for (const target of targets) {
+  for (const { role, name } of ROLES) {
+    const output = `out/${target}/${name}${target.includes("windows") ? ".exe" : ""}`;
+    console.error(`compiling ${name} for ${target} → ${output}`);
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "compile",
+        "-A",
+        "--target",
+        target,
+        "--output",
+        output,
+        // Each executable starts in its role: `connector-agent run` = `connector agent run`.
+        "src/main.ts",
+        role,
+      ],
+      stdout: "inherit",
+      stderr: "piped",
+    }).output();
+    if (!r.success) {
+      const err = new TextDecoder().decode(r.stderr);
+      console.error(err.trim().split("\n").slice(-3).join("\n"));
+      if (!Deno.env.get("DENORT_BIN")) {
+        console.error(
+          "\ndeno compile needs the Deno runtime (denort) for this target and could not download it.\n" +
+            "Set DENORT_BIN=/path/to/denort (a denort binary of Deno 2.9.6 for the target).",
+        );
+      }
+      Deno.exit(1);
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The few assertions the tests use (JSR's @std/assert is unreachable here), on node:assert.
+ * @module
+ */
+import nodeAssert from "node:assert/strict";
+
+/** Asserts `cond` is truthy. */
+export function assert(cond: unknown, msg?: string): asserts cond {
+  nodeAssert.ok(cond, msg ?? "assertion failed");
+}
+
+/** Asserts deep equality. */
+export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
+  if (msg === undefined) nodeAssert.deepStrictEqual(actual, expected);
+  else nodeAssert.deepStrictEqual(actual, expected, msg);
+}
+
+/** Asserts `text` contains `part`. */
+export function assertStringIncludes(text: string, part: string, msg?: string): void {
+  nodeAssert.ok(
+    text.includes(part),
+    msg ?? `expected ${JSON.stringify(text)} to include ${JSON.stringify(part)}`,
+  );
+}
+
+/** Asserts `fn` rejects; returns the error. */
+export async function assertRejects(fn: () => Promise<unknown>, msg?: string): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new nodeAssert.AssertionError({ message: msg ?? "expected a rejection" });
+}

@@ -1,0 +1,43 @@
+/**
+ * Run by `deno task test` before the tests: makes sure the real peers the tests use are on this
+ * machine, installing Debian packages when it can, or failing with exactly what is missing.
+ * @module
+ */
+const NEEDED: { bin: string; pkg: string; why: string }[] = [
+  {
+    bin: "openssl",
+    pkg: "openssl",
+    why: "independent verification of the certificates the CA issues",
+  },
+];
+
+function has(bin: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${bin}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const missing = NEEDED.filter((n) => !has(n.bin));
+if (missing.length) {
+  const pkgs = missing.map((m) => m.pkg);
+  console.error(
+    `test peers missing: ${missing.map((m) => m.bin).join(", ")}; installing ${pkgs.join(" ")}`,
+  );
+  const isRoot = Deno.uid?.() === 0;
+  const apt = (args: string[]) =>
+    new Deno.Command(isRoot ? "apt-get" : "sudo", {
+      args: isRoot ? args : ["apt-get", ...args],
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+    }).outputSync().success;
+  const ok = has("apt-get") && apt(["update", "-qq"]) && apt(["install", "-y", "-qq", ...pkgs]);
+  const still = NEEDED.filter((n) => !has(n.bin));
+  if (!ok || still.length) {
+    for (const m of still) {
+      console.error(`missing: ${m.bin} (Debian package ${m.pkg}) — needed for ${m.why}`);
+    }
+    Deno.exit(1);
+  }
+}

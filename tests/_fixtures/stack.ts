@@ -1,0 +1,351 @@
+/**
+ * The one fixture every end-to-end test uses: it starts the real `connector cloud` process on
+ * loopback port 0 with a temp data directory, runs the admin CLI, enrolls and runs real
+ * `connector agent` processes, and starts TCP targets — in one call — and tears it all down.
+ * @module
+ */
+import * as net from "node:net";
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = `${ROOT}src/main.ts`;
+
+/** A spawned connector process with its log lines collected. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  #waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  readonly exited: Promise<Deno.CommandStatus>;
+
+  /** Spawns `deno run -A src/main.ts ...args`. */
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, ...args],
+      env: { NO_COLOR: "1", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.exited = this.child.status;
+    this.#collect(this.child.stdout);
+    this.#collect(this.child.stderr);
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>) {
+    let buf = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.lines.push(line);
+        if (Deno.env.get("NC_TEST_VERBOSE")) console.error(`  | ${line}`);
+        this.#waiters = this.#waiters.filter((w) => {
+          if (!w.re.test(line)) return true;
+          w.resolve(line);
+          return false;
+        });
+      }
+    }
+  }
+
+  /** Waits for a log line matching `re` (already seen lines count); fails after `ms`. */
+  waitFor(re: RegExp, ms = 20_000): Promise<string> {
+    const seen = this.lines.find((l) => re.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        reject(
+          new Error(
+            `timed out waiting for ${re}; last lines:\n${this.lines.slice(-15).join("\n")}`,
+          ),
+        );
+      }, ms);
+      this.#waiters.push({
+        re,
+        resolve: (l) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  /** Counts log lines matching `re` seen so far. */
+  count(re: RegExp): number {
+    return this.lines.filter((l) => re.test(l)).length;
+  }
+
+  /** Sends a signal and waits for the exit. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch { /* already gone */ }
+    return await this.exited;
+  }
+}
+
+/** Runs a connector command to completion. */
+export async function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A TCP echo target on 127.0.0.1 (half-close aware). */
+export async function echoServer(): Promise<
+  { port: number; accepted: () => number; close(): Promise<void> }
+> {
+  let accepted = 0;
+  const socks = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    accepted++;
+    socks.add(s);
+    s.on("close", () => socks.delete(s));
+    s.on("error", () => {});
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted: () => accepted,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of socks) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** What `cloud admin quickstart --json` prints. */
+export interface Quickstart {
+  tenantId: string;
+  siteId: string;
+  userId: string;
+  apiToken: string;
+  enrollmentToken: string;
+  device: {
+    deviceId: string;
+    host: string;
+    ports: number[];
+    loopbackIp: string;
+    handles: Record<string, string>;
+  };
+}
+
+/** A running cloud with helpers to drive it. */
+export class Stack {
+  readonly dir: string;
+  cloud!: Proc;
+  ports!: { http: number; control: number; data: number };
+  readonly agents: Proc[] = [];
+  #cleanup: (() => Promise<unknown>)[] = [];
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Starts a cloud in a fresh temp directory. */
+  static async start(): Promise<Stack> {
+    const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
+    await s.startCloud();
+    return s;
+  }
+
+  /** The cloud's data directory. */
+  get dataDir(): string {
+    return `${this.dir}/cloud`;
+  }
+
+  /** The cloud's base URL. */
+  get url(): string {
+    return `http://127.0.0.1:${this.ports.http}`;
+  }
+
+  /** (Re)starts the cloud process, on the same ports when it ran before. */
+  async startCloud(): Promise<void> {
+    const p = this.ports;
+    this.cloud = new Proc([
+      "cloud",
+      "--node",
+      "node-1",
+      "--data-dir",
+      this.dataDir,
+      "--http",
+      `127.0.0.1:${p?.http ?? 0}`,
+      "--control",
+      `127.0.0.1:${p?.control ?? 0}`,
+      "--data",
+      `127.0.0.1:${p?.data ?? 0}`,
+      "--control-hostnames",
+      "127.0.0.1,localhost",
+      "--log-format",
+      "json",
+    ]);
+    const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
+    this.ports = { http: ready.http, control: ready.control, data: ready.data };
+  }
+
+  /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */
+  async admin<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+    const r = await run(["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"]);
+    if (r.code !== 0) throw new Error(`admin ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Tenant + site + admin user + API token + one device on the given ports + join token. */
+  quickstart(ports: number[], name = "Demo"): Promise<Quickstart> {
+    return this.admin<Quickstart>(
+      "quickstart",
+      "--tenant",
+      name,
+      "--email",
+      `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}@example.com`,
+      "--ports",
+      ports.join(","),
+    );
+  }
+
+  /** Enrolls an agent state directory with a join token. */
+  async enroll(token: string, name = `agent-${this.agents.length + 1}`) {
+    const state = `${this.dir}/${name}`;
+    const r = await run([
+      "agent",
+      "enroll",
+      "--cloud",
+      this.url,
+      "--token",
+      token,
+      "--state",
+      state,
+    ]);
+    return { ...r, state };
+  }
+
+  /** Starts `connector agent run` on a state directory and waits until it is connected. */
+  async runAgent(state: string, waitUp = true): Promise<Proc> {
+    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"]);
+    this.agents.push(p);
+    if (waitUp) await p.waitFor(/"control stream up"/);
+    return p;
+  }
+
+  /** Enrolls and runs one agent with the quickstart's token. */
+  async agentFor(q: Quickstart): Promise<Proc> {
+    const e = await this.enroll(q.enrollmentToken);
+    if (e.code !== 0) throw new Error(`enroll failed: ${e.stderr}`);
+    return await this.runAgent(e.state);
+  }
+
+  /** Opens a raw WebSocket tunnel; resolves when open or rejects with status and message. */
+  openTunnel(handle: string, token?: string): Promise<WebSocket> {
+    const ws = new WebSocket(`ws://127.0.0.1:${this.ports.http}/api/tunnel/${handle}`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      perMessageDeflate: false,
+    });
+    return new Promise((resolve, reject) => {
+      ws.once("open", () => resolve(ws));
+      ws.once("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+        res.on("end", () => reject(new TunnelRefused(res.statusCode ?? 0, body)));
+      });
+      ws.once("error", (e) => reject(e));
+    });
+  }
+
+  /** Registers something to close at stop. */
+  defer(fn: () => Promise<unknown>): void {
+    this.#cleanup.push(fn);
+  }
+
+  /** Stops every process and removes the temp directory. */
+  async stop(): Promise<void> {
+    for (const fn of this.#cleanup.reverse()) await fn().catch(() => {});
+    for (const a of this.agents) await a.stop("SIGKILL");
+    await this.cloud.stop("SIGKILL");
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A tunnel refused before the upgrade, with the HTTP status and the JSON body. */
+export class TunnelRefused extends Error {
+  /** The HTTP status. */
+  readonly status: number;
+  /** The parsed `{error, message}` body. */
+  readonly body: { error?: string; message?: string };
+  /** Creates the error. */
+  constructor(status: number, text: string) {
+    super(`tunnel refused: ${status} ${text}`);
+    this.status = status;
+    try {
+      this.body = JSON.parse(text);
+    } catch {
+      this.body = { message: text };
+    }
+  }
+}
+
+/** Sends `data` through an open tunnel, half-closes, and collects everything that comes back. */
+export function echoThrough(
+  ws: WebSocket,
+  data: Uint8Array,
+  chunk = 64 << 10,
+): Promise<{ received: Uint8Array; code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    ws.on("message", (m: Uint8Array) => {
+      parts.push(new Uint8Array(m));
+      total += m.byteLength;
+    });
+    ws.on("close", (code: number, reason: Uint8Array) => {
+      const out = new Uint8Array(total);
+      let off = 0;
+      for (const p of parts) {
+        out.set(p, off);
+        off += p.byteLength;
+      }
+      resolve({ received: out, code, reason: new TextDecoder().decode(reason) });
+    });
+    ws.on("error", reject);
+    let off = 0;
+    const pump = () => {
+      while (off < data.byteLength) {
+        const slice = data.subarray(off, off + chunk);
+        off += slice.byteLength;
+        if (ws.bufferedAmount > 4 << 20) {
+          ws.send(slice, { binary: true }, () => pump());
+          return;
+        }
+        ws.send(slice, { binary: true });
+      }
+      ws.send(new Uint8Array(0), { binary: true }); // half-close
+    };
+    pump();
+  });
+}
+
+/** SHA-256 hex of bytes. */
+export async function sha256(data: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Random bytes of any size (crypto.getRandomValues is limited to 64 KiB per call). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  }
+  return out;
+}

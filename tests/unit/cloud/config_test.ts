@@ -1,0 +1,51 @@
+import { assertEquals, assertStringIncludes } from "../../_fixtures/assert.ts";
+import { loadCloudConfig } from "../../../src/cloud/config.ts";
+import { UsageError } from "../../../src/shared/cli.ts";
+import { run } from "../../_fixtures/stack.ts";
+
+Deno.test("cloud config: defaults, and a bad value names the field, flag and env var", () => {
+  const c = loadCloudConfig({});
+  assertEquals(c.control, { hostname: "0.0.0.0", port: 8443 });
+  assertEquals(c.enrollmentTtlMs, 24 * 3600e3);
+  assertEquals(c.controlHostnames, ["localhost", "127.0.0.1"]);
+  try {
+    loadCloudConfig({ control: "nope", "enrollment-ttl": "soon" });
+    throw new Error("expected a UsageError");
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    assertStringIncludes(e.message, "--control / NC_CONTROL_LISTEN");
+    assertStringIncludes(e.message, 'expected HOST:PORT (e.g. 0.0.0.0:8443), got "nope"');
+    assertStringIncludes(e.message, "--enrollment-ttl / NC_ENROLLMENT_TTL");
+  }
+});
+
+Deno.test("connector: --help and --version for every role; bad input exits 2 with one line", async () => {
+  for (
+    const args of [["--help"], ["cloud", "--help"], ["agent", "--help"], ["tunnel", "--help"], [
+      "cloud",
+      "admin",
+      "--help",
+    ]]
+  ) {
+    const r = await run(args);
+    assertEquals(r.code, 0, args.join(" "));
+    assertStringIncludes(r.stdout, "Usage");
+  }
+  for (const role of ["cloud", "agent", "tunnel"]) {
+    const r = await run([role, "--version"]);
+    assertEquals(r.code, 0);
+    assertStringIncludes(r.stdout, "0.1.0");
+  }
+  const bad = await run(["cloud", "--http", "nowhere"], { NC_DATA_DIR: "/nonexistent" });
+  assertEquals(bad.code, 2);
+  assertStringIncludes(bad.stderr, "--http / NC_HTTP_LISTEN");
+  const env = await run(["cloud"], { NC_LOG_LEVEL: "loud" });
+  assertEquals(env.code, 2);
+  assertStringIncludes(env.stderr, "--log-level / NC_LOG_LEVEL");
+  const unknown = await run(["cloud", "--frobnicate"]);
+  assertEquals(unknown.code, 2);
+  assertStringIncludes(unknown.stderr, "frobnicate");
+  const agent = await run(["agent", "run", "--state", "/nonexistent/dir"]);
+  assertEquals(agent.code, 2);
+  assertStringIncludes(agent.stderr, "not enrolled");
+});
