@@ -4,7 +4,13 @@
 // match the pin in the token.
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoServer, echoThrough, randomBytes, Stack, TunnelRefused } from "../_fixtures/stack.ts";
+import {
+  echoServer,
+  echoThrough,
+  randomBytes,
+  Stack,
+  type TunnelRefused,
+} from "../_fixtures/stack.ts";
 import { createCsr, generateKeyPem, signClientCsr, spkiPin } from "../../src/shared/crypto/pki.ts";
 import { saveState } from "../../src/agent/state.ts";
 

@@ -17,20 +17,13 @@ export interface PipeResult {
   error: Error | null;
 }
 
-/** Pipes `a` ↔ `b` until both directions end or either side fails; then destroys both. */
+/** Pipes `a` ↔ `b` until both directions are flushed or either side fails; then destroys both. */
 export function pipeSockets(a: Duplex, b: Duplex): Promise<PipeResult> {
   return new Promise((resolve) => {
     const result: PipeResult = { aToB: 0, bToA: 0, error: null };
     let finished = 0;
     let done = false;
-    const st = (s: Duplex) => ({ wl: s.writableLength, w: s.writable, we: s.writableEnded, wf: s.writableFinished, re: s.readableEnded, d: s.destroyed, fl: s.readableFlowing, rl: s.readableLength });
-    // deno-lint-ignore no-explicit-any
-    ((globalThis as any).__pumps ??= []).push(() => ({ tag: "AGENT", done, result, a: st(a), b: st(b) }));
-    for (const [n, s] of [["a", a], ["b", b]] as const) {
-      for (const ev of ["end", "finish", "close"]) s.on(ev, () => console.error("AGENT", n, ev, st(s)));
-    }
     const finish = (err: Error | null) => {
-      console.error("AGENT FINISH", err);
       if (done) return;
       done = true;
       result.error = err;
@@ -40,8 +33,7 @@ export function pipeSockets(a: Duplex, b: Duplex): Promise<PipeResult> {
     };
     // A direction is done when its destination has flushed everything and sent its FIN
     // ('finish'), not when its source ended: on the source's 'end' the last chunk and the FIN
-    // are still queued on the destination, and destroying it then cuts them off. (Deno's
-    // node:tls can even leave the peer waiting forever for bytes and FIN it never sends.)
+    // are still queued on the destination, and destroying it then cuts them off.
     const onFinish = () => {
       if (++finished === 2) finish(null);
     };
@@ -51,8 +43,7 @@ export function pipeSockets(a: Duplex, b: Duplex): Promise<PipeResult> {
     b.once("finish", onFinish);
     a.on("error", (e: Error) => finish(e));
     b.on("error", (e: Error) => finish(e));
-    // A side closing before both of its directions are done was cut short: stop. A clean close
-    // (ended and finished) leaves the other side flushing what it still holds.
+    // A side closing before both of its directions are done was cut short: stop.
     const onClose = (s: Duplex) => () => {
       if (!(s.readableEnded && s.writableFinished)) setTimeout(() => finish(null), 0);
     };
