@@ -1,7 +1,7 @@
 /**
  * The byte pump between two node-style sockets (TCP, TLS): bytes both ways with backpressure
- * (node's `pipe` pauses the source when the destination's buffer is full) and TCP half-close
- * (one side's end becomes the other side's FIN). It never parses what it carries.
+ * (the source pauses while the destination's buffer is full; see {@linkcode canPause}) and TCP
+ * half-close (one side's end becomes the other side's FIN). It never parses what it carries.
  * Both sockets must be created with `allowHalfOpen: true`.
  * @module
  */
@@ -17,11 +17,38 @@ export interface PipeResult {
   error: Error | null;
 }
 
-/** Pipes `a` ↔ `b` until both directions are flushed or either side fails; then destroys both. */
+/**
+ * Whether pausing `s` holds anything back. Not for a TLS socket on Deno (2.9): a paused
+ * node:tls socket keeps reading TCP into a native buffer, so no backpressure reaches the peer,
+ * and if the peer's FIN arrives while bytes wait in that buffer, 'end' is never emitted after
+ * resume(): the pump then waits forever for an EOF that has already arrived. Such a socket is
+ * left flowing; what it delivers queues on the other side instead.
+ */
+export function canPause(s: Duplex): boolean {
+  return !(s as { encrypted?: boolean }).encrypted;
+}
+
+/** Copies `src` into `dst` with backpressure (where `src` can pause) and passes on its FIN. */
+function pump(src: Duplex, dst: Duplex, count: (n: number) => void): void {
+  let waiting = false;
+  src.on("data", (c: Uint8Array) => {
+    count(c.byteLength);
+    if (dst.write(c) || waiting || !canPause(src)) return;
+    waiting = true;
+    src.pause();
+    dst.once("drain", () => {
+      waiting = false;
+      src.resume();
+    });
+  });
+  src.on("end", () => dst.end());
+}
+
+/** Pipes `a` ↔ `b` until both sockets have closed or either side fails; then destroys both. */
 export function pipeSockets(a: Duplex, b: Duplex): Promise<PipeResult> {
   return new Promise((resolve) => {
     const result: PipeResult = { aToB: 0, bToA: 0, error: null };
-    let finished = 0;
+    let closed = 0;
     let done = false;
     const finish = (err: Error | null) => {
       if (done) return;
@@ -31,25 +58,19 @@ export function pipeSockets(a: Duplex, b: Duplex): Promise<PipeResult> {
       b.destroy();
       resolve(result);
     };
-    // A direction is done when its destination has flushed everything and sent its FIN
-    // ('finish'), not when its source ended: on the source's 'end' the last chunk and the FIN
-    // are still queued on the destination, and destroying it then cuts them off.
-    const onFinish = () => {
-      if (++finished === 2) finish(null);
-    };
-    a.on("data", (c: Uint8Array) => (result.aToB += c.byteLength));
-    b.on("data", (c: Uint8Array) => (result.bToA += c.byteLength));
-    a.once("finish", onFinish);
-    b.once("finish", onFinish);
+    pump(a, b, (n) => (result.aToB += n));
+    pump(b, a, (n) => (result.bToA += n));
     a.on("error", (e: Error) => finish(e));
     b.on("error", (e: Error) => finish(e));
-    // A side closing before both of its directions are done was cut short: stop.
+    // A half-open socket closes by itself once it has read the peer's FIN and flushed its own.
+    // Wait for that rather than destroying on 'finish': a Deno TLS socket still holds the tail
+    // of what it was given then, and destroy() drops it. A side that closes before both its
+    // directions are done was cut short: stop the other one too.
     const onClose = (s: Duplex) => () => {
       if (!(s.readableEnded && s.writableFinished)) setTimeout(() => finish(null), 0);
+      else if (++closed === 2) finish(null);
     };
     a.on("close", onClose(a));
     b.on("close", onClose(b));
-    a.pipe(b);
-    b.pipe(a);
   });
 }

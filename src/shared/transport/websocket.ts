@@ -3,7 +3,8 @@
  * (the data connection to the agent, or the CLI's local TCP client). Binary messages carry
  * bytes. Built on the `ws` library on both ends because it can pause reading, so backpressure
  * holds in both directions: a slow reader on either side stops the other side's reads instead
- * of growing a buffer.
+ * of growing a buffer. (Not when the socket is TLS on Deno, which cannot be paused safely: see
+ * `canPause` in pipe.ts.)
  *
  * Half-close convention (also in wire.ts): an EMPTY binary message means "no more bytes from
  * me" (FIN); the device side's end is signalled by closing the WebSocket with 1000 once every
@@ -13,7 +14,7 @@
 import type { Duplex } from "node:stream";
 // @ts-types="@types/ws"
 import type { WebSocket as WsSocket } from "ws";
-import type { PipeResult } from "./pipe.ts";
+import { canPause, type PipeResult } from "./pipe.ts";
 
 /** Tunables of the WebSocket pump. */
 export interface WsPumpOptions {
@@ -87,9 +88,11 @@ export function pipeWebSocket(
     let queued = 0;
     let sockPaused = false;
     let wsPaused = false;
+    const timers: ReturnType<typeof setTimeout>[] = [];
     const finish = () => {
       if (done) return;
       done = true;
+      timers.forEach(clearTimeout);
       r.aToB = r.wsToSocket;
       r.bToA = r.socketToWs;
       sock.destroy();
@@ -108,7 +111,7 @@ export function pipeWebSocket(
       if (ws.readyState !== OPEN) return;
       // ws sends queued frames before the close frame.
       ws.close(code, closeReason(reason));
-      setTimeout(() => ws.terminate(), 10_000).unref?.();
+      timers.push(setTimeout(() => ws.terminate(), 10_000));
     };
 
     // socket → WebSocket, paused while too much is queued on the WebSocket.
@@ -123,7 +126,7 @@ export function pipeWebSocket(
           sock.resume();
         }
       });
-      if (queued > high && !sockPaused) {
+      if (queued > high && !sockPaused && canPause(sock)) {
         sockPaused = true;
         sock.pause();
       }
@@ -159,6 +162,8 @@ export function pipeWebSocket(
       for (const b of bytes) len += b.byteLength;
       if (len === 0 && isBinary) {
         if (sock.writable) sock.end();
+        // An ended socket emits no more 'drain', and only the close frame can follow: read on.
+        unpauseWs();
         return;
       }
       r.wsToSocket += len;
@@ -173,14 +178,14 @@ export function pipeWebSocket(
     ws.on("close", (code: number, reason: Uint8Array) => {
       r.closeCode = code;
       r.closeReason = new TextDecoder().decode(reason);
+      // Nothing more can be delivered to the WebSocket: flush what is queued on the socket,
+      // send its FIN, discard what it still reads, and let it close by itself once the peer
+      // ends too. Destroying it on 'finish' would drop the tail a Deno TLS socket still holds.
       if (sock.writable) sock.end();
-      // Nothing more can be delivered to the WebSocket: drain the socket and finish.
       sock.resume();
-      if (sock.writableLength === 0) finish();
-      else {
-        sock.once("finish", finish);
-        setTimeout(finish, 5_000);
-      }
+      if (sock.destroyed) return finish();
+      sock.once("close", finish);
+      timers.push(setTimeout(finish, 5_000));
     });
     ws.on("error", (e: Error) => {
       r.error ??= e;
