@@ -18,9 +18,13 @@ import {
 /** Throughput of both candidate data planes for `bytes` one way, in Gbit/s. */
 export async function measureDataPlanes(
   bytes: number,
-): Promise<{ grpcMtls: number; tlsMtls: number }> {
+): Promise<{ grpcMtls: number; tlsMtls: number; denoTls: number }> {
   const ca = await createCA({ commonName: "bench CA" });
-  const server = await issueServerCert({ ca, commonName: "localhost", hostnames: ["localhost"] });
+  const server = await issueServerCert({
+    ca,
+    commonName: "localhost",
+    hostnames: ["localhost", "127.0.0.1"],
+  });
   const keyPem = await generateKeyPem();
   const { certPem } = await signClientCsr({
     ca,
@@ -123,5 +127,36 @@ export async function measureDataPlanes(
   const tlsMtls = (got2 * 8) / ((performance.now() - t0) / 1000) / 1e9;
   c.destroy();
   ts.close();
-  return { grpcMtls, tlsMtls };
+  // (c) Deno's own TLS (what the product uses: Deno.listenTls / Deno.connectTls).
+  const dl = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: server.certPem,
+    key: server.keyPem,
+  });
+  const sink = (async () => {
+    const conn = await dl.accept();
+    const buf = new Uint8Array(64 << 10);
+    let n = 0;
+    for (let r; (r = await conn.read(buf)) !== null;) n += r;
+    conn.close();
+    return n;
+  })();
+  const dc = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: (dl.addr as Deno.NetAddr).port,
+    caCerts: [ca.certPem],
+  });
+  await dc.handshake();
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    let off = 0;
+    while (off < chunk.byteLength) off += await dc.write(chunk.subarray(off));
+  }
+  await dc.closeWrite();
+  const got3 = await sink;
+  const denoTls = (got3 * 8) / ((performance.now() - t0) / 1000) / 1e9;
+  dc.close();
+  dl.close();
+  return { grpcMtls, tlsMtls, denoTls };
 }

@@ -46,8 +46,9 @@ try {
 }
 
 const rows = [
-  ["data plane: gRPC bidi stream, mTLS (one way)", dp.grpcMtls, dp.grpcMtls / dp.tlsMtls],
-  ["data plane: node:tls mTLS connection (one way)", dp.tlsMtls, 1],
+  ["data plane: gRPC bidi stream, mTLS (one way)", dp.grpcMtls, dp.grpcMtls / dp.denoTls],
+  ["data plane: node:tls mTLS connection (one way)", dp.tlsMtls, dp.tlsMtls / dp.denoTls],
+  ["data plane: Deno TLS connection, in use (one way)", dp.denoTls, 1],
   ["echo through WebSocket tunnel (both ways)", tunnelGbps, tunnelGbps / directGbps],
   ["echo direct TCP (both ways)", directGbps, 1],
 ] as const;

@@ -5,25 +5,22 @@
  * agent certificate, present the ticket, and pump bytes until both sides are done.
  * @module
  */
-import * as net from "node:net";
-import * as tls from "node:tls";
+import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import type { OpenTunnel, TunnelClosed, TunnelResult } from "../shared/protocol/control.ts";
 import { encodeDataHeader } from "../shared/protocol/wire.ts";
-import { pipeSockets } from "../shared/transport/pipe.ts";
+import { pipeConns } from "../shared/transport/pipe.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Allowlist } from "./allowlist.ts";
 import type { Stats } from "./stats.ts";
 
 /** How the agent reaches the cloud's data listener. */
 export interface DataEndpoint {
+  /** The control endpoint's host (name or IP): the server certificate must name it. */
   host: string;
   port: number;
-  /** TLS server name to verify (the control endpoint's host name). */
-  servername: string;
+  /** The pinned agent CA. */
   caPem: string;
-  certPem: string;
-  keyPem: string;
 }
 
 /** Dependencies of the dialer. */
@@ -34,62 +31,60 @@ export interface DialerDeps {
   dialTimeoutMs?: number;
 }
 
-function connectTcp(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, allowHalfOpen: true });
-    const t = setTimeout(() => {
-      s.destroy();
-      reject(
-        Object.assign(new Error(`no answer from ${host}:${port} within ${timeoutMs} ms`), {
-          code: "ETIMEDOUT",
-        }),
-      );
-    }, timeoutMs);
-    s.once("connect", () => {
-      clearTimeout(t);
-      s.setNoDelay(true);
-      resolve(s);
-    });
-    s.once("error", (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
+class DialError extends Error {
+  constructor(message: string, readonly code: "dial_failed" | "dial_timeout") {
+    super(message);
+  }
 }
 
-function connectData(ep: DataEndpoint, timeoutMs: number): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({
-      host: ep.host,
-      port: ep.port,
-      servername: net.isIP(ep.servername) ? undefined : ep.servername,
-      ca: ep.caPem,
-      cert: ep.certPem,
-      key: ep.keyPem,
-      allowHalfOpen: true,
-      minVersion: "TLSv1.2",
-      checkServerIdentity: (host: string, cert: tls.PeerCertificate) =>
-        tls.checkServerIdentity(ep.servername || host, cert),
-    } as tls.ConnectionOptions);
-    const t = setTimeout(() => {
-      s.destroy();
-      reject(new Error("data connection timed out"));
-    }, timeoutMs);
-    s.once("secureConnect", () => {
-      clearTimeout(t);
-      s.setNoDelay(true);
-      resolve(s);
+/** Dials a device address with a timeout. */
+async function connectTcp(host: string, port: number, timeoutMs: number): Promise<Deno.TcpConn> {
+  try {
+    const conn = await Deno.connect({
+      hostname: host,
+      port,
+      signal: AbortSignal.timeout(timeoutMs),
     });
-    s.once("error", (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-  });
+    conn.setNoDelay(true);
+    return conn;
+  } catch (e) {
+    const err = e as Error;
+    if (err.name === "TimeoutError" || err.name === "AbortError") {
+      throw new DialError(`no answer from ${host}:${port} within ${timeoutMs} ms`, "dial_timeout");
+    }
+    throw new DialError(err.message, "dial_failed");
+  }
+}
+
+/**
+ * Dials the cloud's data listener. The server must present a certificate for the control
+ * endpoint's host that chains to the pinned agent CA (Deno also accepts publicly trusted roots
+ * here, the same trust the operator's own HTTPS leg has; the control channel accepts only the
+ * pinned CA). The connection is bound to its tunnel by the one-time ticket in the header.
+ */
+async function connectData(
+  ep: DataEndpoint,
+  ticket: Uint8Array,
+  timeoutMs: number,
+): Promise<Deno.TlsConn> {
+  const timer = AbortSignal.timeout(timeoutMs);
+  const conn = await Deno.connectTls({ hostname: ep.host, port: ep.port, caCerts: [ep.caPem] });
+  const abort = () => conn.close();
+  timer.addEventListener("abort", abort);
+  try {
+    await conn.handshake();
+    const header = encodeDataHeader(ticket);
+    let off = 0;
+    while (off < header.byteLength) off += await conn.write(header.subarray(off));
+    return conn;
+  } finally {
+    timer.removeEventListener("abort", abort);
+  }
 }
 
 /** Resolves a host name once; IP literals are returned as they are. */
 async function resolveOnce(host: string): Promise<string> {
-  if (net.isIP(host)) return host;
+  if (isIP(host)) return host;
   return (await lookup(host)).address;
 }
 
@@ -113,44 +108,36 @@ export async function openTunnel(
     return fail("target_not_allowed", "target not in allowlist");
   }
   const timeout = d.dialTimeoutMs ?? 10_000;
-  let target: net.Socket;
+  let target: Deno.TcpConn;
   try {
     const ip = await resolveOnce(req.host);
     target = await connectTcp(ip, req.port, timeout);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
+    const err = e as Error;
     d.log.info({ host: req.host, port: req.port, err: err.message }, "device dial failed");
-    return fail(err.code === "ETIMEDOUT" ? "dial_timeout" : "dial_failed", err.message);
+    return fail(e instanceof DialError ? e.code : "dial_failed", err.message);
   }
-  let conn: tls.TLSSocket;
+  let conn: Deno.TlsConn;
   try {
-    conn = await connectData(data, timeout);
-    conn.write(encodeDataHeader(req.ticket));
+    conn = await connectData(data, req.ticket, timeout);
   } catch (e) {
-    target.destroy();
+    target.close();
     d.log.warn({ err: (e as Error).message }, "data connection to the cloud failed");
     return fail("data_connect_failed", (e as Error).message);
   }
   d.stats.activeStreams++;
   d.stats.tunnelsOpened++;
   d.log.debug({ tunnel: req.tunnelId, host: req.host, port: req.port }, "tunnel open");
-  let up = 0;
-  let down = 0;
-  target.on("data", (c: Uint8Array) => {
-    up += c.byteLength;
-    d.stats.bytesUp += c.byteLength;
+  const r = await pipeConns(target, conn, (up, down) => {
+    d.stats.bytesUp += up;
+    d.stats.bytesDown += down;
   });
-  conn.on("data", (c: Uint8Array) => {
-    down += c.byteLength;
-    d.stats.bytesDown += c.byteLength;
-  });
-  const r = await pipeSockets(target, conn);
   d.stats.activeStreams--;
   report({
     tunnelClosed: {
       tunnelId: req.tunnelId,
-      bytesUp: up,
-      bytesDown: down,
+      bytesUp: r.aToB,
+      bytesDown: r.bToA,
       reason: r.error?.message ?? "closed",
     },
   });

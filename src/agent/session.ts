@@ -131,14 +131,7 @@ export function startSession(o: {
         openTunnel(
           { allowlist: o.allowlist, stats: o.stats, log: o.log },
           req,
-          {
-            host,
-            port: dataPort,
-            servername: host,
-            caPem: o.state.caPem,
-            certPem: o.state.certPem,
-            keyPem: o.state.keyPem,
-          },
+          { host, port: dataPort, caPem: o.state.caPem },
           (r) => send(r),
         ).catch((e) => o.log.error({ err: (e as Error).message }, "tunnel failed"));
         break;

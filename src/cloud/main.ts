@@ -54,7 +54,6 @@ export async function startCloud(
   const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs });
   const data = await startDataListener({
     listen: config.data,
-    caPem: pki.agentCa.certPem,
     certPem: pki.server.certPem,
     keyPem: pki.server.keyPem,
     broker,

@@ -5,7 +5,6 @@
  * reaches the device as if on its LAN. It listens on loopback only, never on the LAN.
  * @module
  */
-import * as net from "node:net";
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
@@ -96,9 +95,13 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   const log = createLogger({ role: "tunnel" });
   const wsUrl = new URL(`/api/tunnel/${handle}`, cloud);
   wsUrl.protocol = cloud.protocol === "https:" ? "wss:" : "ws:";
-  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
-    sock.setNoDelay(true);
-    sock.pause();
+  const serve = (conn: Deno.TcpConn) => {
+    conn.setNoDelay(true);
+    const drop = () => {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    };
     const ws = new WebSocket(wsUrl, {
       headers: { authorization: `Bearer ${token}` },
       perMessageDeflate: false,
@@ -112,34 +115,38 @@ export async function tunnelMain(argv: string[]): Promise<number> {
           message = JSON.parse(body).message ?? body;
         } catch { /* not JSON */ }
         log.warn({ handle, status: res.statusCode, reason: message }, "tunnel refused");
-        sock.destroy();
+        drop();
       });
     });
     ws.on("error", (e) => {
       log.warn({ handle, err: e.message }, "tunnel could not be opened");
-      sock.destroy();
+      drop();
     });
     ws.on("open", () => {
-      sock.resume();
-      pipeWebSocket(ws, sock, { socketEnd: "eof" }).then((r) => {
+      pipeWebSocket(ws, conn, { socketEnd: "eof" }).then((r) => {
         log.info(
           { up: r.wsToSocket, down: r.socketToWs, reason: r.closeReason || undefined },
           "connection closed",
         );
       });
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(m[3]), host, () => resolve());
-  });
-  const addr = server.address() as net.AddressInfo;
-  console.error(`listening on ${host}:${addr.port} → ${handle} via ${cloud.origin}`);
-  console.log(JSON.stringify({ listen: `${host}:${addr.port}`, handle }));
+  };
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: host, port: Number(m[3]) });
+  } catch (e) {
+    throw new UsageError(`--listen ${host}:${m[3]}: ${(e as Error).message}`);
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
+  console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
+  (async () => {
+    for await (const conn of listener) serve(conn);
+  })().catch(() => {});
   await new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
     Deno.addSignalListener("SIGTERM", resolve);
   });
-  server.close();
+  listener.close();
   return 0;
 }

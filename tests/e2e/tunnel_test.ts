@@ -84,3 +84,104 @@ Deno.test("the tunnel CLI carries a TCP client's bytes both ways, with half-clos
     await stack.stop();
   }
 });
+
+/** Resident memory of a process in bytes (Linux). */
+async function rss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+Deno.test("backpressure: a stalled operator stalls the device, not the cloud's or agent's memory", async () => {
+  const stack = await Stack.start();
+  // A "camera" that streams 256 MiB as fast as the tunnel lets it.
+  const total = 256 << 20;
+  let written = 0;
+  const chunk = new Uint8Array(64 << 10).fill(42);
+  const camera = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await camera.accept();
+    try {
+      while (written < total) {
+        written += await conn.write(chunk.subarray(0, Math.min(chunk.byteLength, total - written)));
+      }
+    } catch { /* the test ended early */ }
+    conn.close();
+  })();
+  stack.defer(async () => {
+    camera.close();
+    await serving;
+  });
+  try {
+    const port = (camera.addr as Deno.NetAddr).port;
+    const q = await stack.quickstart([port]);
+    const agent = await stack.agentFor(q);
+    const ws = await stack.openTunnel(q.device.handles[port], q.apiToken);
+    ws.pause(); // the operator stops reading
+    let received = 0;
+    ws.on("message", (m: Uint8Array) => (received += m.byteLength));
+    const closed = new Promise<number>((r) => ws.on("close", (code: number) => r(code)));
+    await new Promise((r) => setTimeout(r, 1_000));
+    const base = { cloud: await rss(stack.cloud.child.pid), agent: await rss(agent.child.pid) };
+    const stalledAt = written;
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert(written < 64 << 20, `the camera kept writing while nobody read: ${written} bytes`);
+    assert(
+      written - stalledAt < 8 << 20,
+      `the camera was not stalled: ${written - stalledAt} more bytes`,
+    );
+    const cloudGrowth = (await rss(stack.cloud.child.pid)) - base.cloud;
+    const agentGrowth = (await rss(agent.child.pid)) - base.agent;
+    assert(cloudGrowth < 32 << 20, `cloud grew by ${cloudGrowth} bytes`);
+    assert(agentGrowth < 32 << 20, `agent grew by ${agentGrowth} bytes`);
+    ws.resume();
+    assertEquals(await closed, 1000);
+    assertEquals(received, total);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("backpressure: a device that stops reading stalls the operator, not the agent's memory", async () => {
+  const stack = await Stack.start();
+  // A device that accepts and then does not read for a while.
+  const device = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let devConn: Deno.Conn | null = null;
+  const accepted = device.accept().then((c) => (devConn = c));
+  stack.defer(() => {
+    device.close();
+    (devConn as Deno.Conn | null)?.close();
+    return Promise.resolve();
+  });
+  try {
+    const port = (device.addr as Deno.NetAddr).port;
+    const q = await stack.quickstart([port]);
+    const agent = await stack.agentFor(q);
+    const ws = await stack.openTunnel(q.device.handles[port], q.apiToken);
+    await accepted;
+    const base = { cloud: await rss(stack.cloud.child.pid), agent: await rss(agent.child.pid) };
+    // The operator sends as long as the tunnel takes it (ws.send's callback = written out).
+    const chunk = new Uint8Array(64 << 10);
+    let sent = 0;
+    let stop = false;
+    const sending = (async () => {
+      while (!stop && sent < 512 << 20) {
+        await new Promise<void>((r) => ws.send(chunk, { binary: true }, () => r()));
+        sent += chunk.byteLength;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 3_000));
+    stop = true;
+    const cloudGrowth = (await rss(stack.cloud.child.pid)) - base.cloud;
+    const agentGrowth = (await rss(agent.child.pid)) - base.agent;
+    assert(
+      sent < 96 << 20,
+      `the operator kept sending into a device that does not read: ${sent} bytes`,
+    );
+    assert(cloudGrowth < 32 << 20, `cloud grew by ${cloudGrowth} bytes`);
+    assert(agentGrowth < 32 << 20, `agent grew by ${agentGrowth} bytes`);
+    ws.terminate();
+    await sending.catch(() => {});
+  } finally {
+    await stack.stop();
+  }
+});

@@ -76,6 +76,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
         : { code: 1011, reason: "agent disconnected" };
     },
   }).then((r) => {
+    tunnel.done();
     const s = d.registry.get(tunnel.agentId);
     if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
     audit("tunnel.close", {

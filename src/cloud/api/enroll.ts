@@ -63,9 +63,9 @@ export async function enroll(
       : r.reason === "expired"
       ? "enrollment_token_expired"
       : "enrollment_token_invalid";
-    const tokens = r.reason === "unknown" ? [] : await findTenant(deps.store, hash);
+    const token = r.reason === "unknown" ? null : await deps.store.getEnrollmentToken(hash);
     await deps.store.appendAudit({
-      tenantId: tokens[0] ?? null,
+      tenantId: token?.tenantId ?? null,
       actor: `ip:${remote}`,
       action: "agent.enroll_denied",
       target: `enrollment:${hash.slice(0, 12)}`,
@@ -100,15 +100,4 @@ export async function enroll(
     caPin: deps.pki.agentCaPin,
     controlEndpoint: deps.controlEndpoint(),
   };
-}
-
-/** The tenant of a (used or expired) token, for the audit entry. */
-async function findTenant(store: Store, hash: string): Promise<string[]> {
-  for (const t of await store.listTenants()) {
-    for (const s of await store.listSites(t.id)) {
-      const toks = await store.listEnrollmentTokens(t.id, s.id);
-      if (toks.some((x) => x.hash === hash)) return [t.id];
-    }
-  }
-  return [];
 }

@@ -74,7 +74,8 @@ export function startHttpServer(opts: {
     try {
       const prepared = await prepareTunnel(d, toRequest(req), decodeURIComponent(m[1]));
       if (socket.destroyed) {
-        prepared.tunnel.socket.destroy();
+        prepared.tunnel.socket.close();
+        prepared.tunnel.done();
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {

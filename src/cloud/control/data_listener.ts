@@ -1,11 +1,17 @@
 /**
- * The data channel listener: TLS with required client certificates from the agent CA. Each
- * connection reads the fixed header, and is handed to the broker, which binds it to the tunnel
- * whose ticket it presents — or it is closed. After that it is a plain byte stream.
+ * The data channel listener: TLS (the server certificate chains to the agent CA the agent has
+ * pinned). Each connection must open with the fixed header whose one-time ticket the cloud sent
+ * to one authenticated agent on its mTLS control stream; the broker binds it to that tunnel, or
+ * it is closed. After that it is a plain byte stream.
+ *
+ * Why Deno's own TLS and a ticket rather than node:tls with client certificates: on Deno 2.9 a
+ * paused node:tls socket keeps reading into a native buffer (no backpressure: a slow operator
+ * would make the cloud buffer a camera stream without bound) and can lose the peer's end of
+ * stream. Deno.listenTls reads only when asked but cannot request client certificates, so the
+ * data connection is authenticated by the ticket: 128 random bits, single use, valid for
+ * TICKET_TTL_MS, known only to the cloud and the agent it was sent to over mTLS.
  * @module
  */
-import * as tls from "node:tls";
-import type { Socket } from "node:net";
 import { DATA_HEADER_SIZE, decodeDataHeader } from "../../shared/protocol/wire.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
@@ -17,98 +23,83 @@ export interface DataListener {
   close(): Promise<void>;
 }
 
-/** Reads exactly `n` bytes from a paused socket, then leaves the rest unread. */
-function readExactly(sock: tls.TLSSocket, n: number, timeoutMs: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    let have = 0;
-    const timer = setTimeout(() => done(new Error("header timeout")), timeoutMs);
-    const done = (err: Error | null, value?: Uint8Array) => {
-      clearTimeout(timer);
-      sock.off("readable", onReadable);
-      sock.off("error", onErr);
-      sock.off("end", onEnd);
-      if (err) reject(err);
-      else resolve(value!);
-    };
-    const onErr = (e: Error) => done(e);
-    const onEnd = () => done(new Error("closed before header"));
-    const onReadable = () => {
-      let chunk: Uint8Array | null;
-      while (have < n && (chunk = sock.read() as Uint8Array | null) !== null) {
-        chunks.push(chunk);
-        have += chunk.byteLength;
-      }
-      if (have < n) return;
-      const all = new Uint8Array(have);
-      let off = 0;
-      for (const c of chunks) {
-        all.set(c, off);
-        off += c.byteLength;
-      }
-      if (have > n) sock.unshift(all.subarray(n));
-      done(null, all.slice(0, n));
-    };
-    sock.on("readable", onReadable);
-    sock.on("error", onErr);
-    sock.on("end", onEnd);
-    onReadable();
-  });
+/** Reads exactly `n` bytes or fails after `timeoutMs` (the connection is then closed). */
+export async function readExactly(
+  conn: Deno.Conn,
+  n: number,
+  timeoutMs: number,
+): Promise<Uint8Array> {
+  const buf = new Uint8Array(n);
+  let have = 0;
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    while (have < n) {
+      const got = await conn.read(buf.subarray(have));
+      if (got === null) throw new Error("closed before header");
+      have += got;
+    }
+    return buf;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Starts the data listener. */
 export function startDataListener(opts: {
   listen: ListenAddress;
-  caPem: string;
   certPem: string;
   keyPem: string;
   broker: TunnelBroker;
   log: Logger;
 }): Promise<DataListener> {
-  const open = new Set<tls.TLSSocket>();
-  const server = tls.createServer({
-    ca: opts.caPem,
+  const listener = Deno.listenTls({
+    hostname: opts.listen.hostname,
+    port: opts.listen.port,
     cert: opts.certPem,
     key: opts.keyPem,
-    requestCert: true,
-    rejectUnauthorized: true,
-    allowHalfOpen: true,
-    minVersion: "TLSv1.2",
-  }, async (sock) => {
-    open.add(sock);
-    sock.once("close", () => open.delete(sock));
-    sock.setNoDelay(true);
-    sock.on("error", () => {});
-    const cn = String(sock.getPeerCertificate()?.subject?.CN ?? "");
+  });
+  const open = new Set<Deno.Conn>();
+  const accept = async (conn: Deno.TlsConn) => {
+    open.add(conn);
     try {
-      const header = await readExactly(sock, DATA_HEADER_SIZE, 10_000);
-      const ticket = decodeDataHeader(header);
-      if (!ticket || !cn || !opts.broker.bind(cn, ticket, sock)) {
-        opts.log.warn({ cn }, "data connection refused: bad or unknown ticket");
-        sock.destroy();
-      }
+      const ticket = decodeDataHeader(await readExactly(conn, DATA_HEADER_SIZE, 10_000));
+      if (ticket && opts.broker.bind(ticket, conn)) return;
+      opts.log.warn(
+        { remote: (conn.remoteAddr as Deno.NetAddr).hostname },
+        "data connection refused: bad or unknown ticket",
+      );
     } catch (e) {
-      opts.log.debug({ cn, err: (e as Error).message }, "data connection dropped before header");
-      sock.destroy();
+      opts.log.debug({ err: (e as Error).message }, "data connection dropped before header");
+    } finally {
+      open.delete(conn);
     }
-  });
-  server.on("tlsClientError", (e: Error, s: Socket) => {
-    opts.log.debug({ err: e.message }, "data channel TLS handshake failed");
-    s.destroy();
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.listen.port, opts.listen.hostname, () => {
-      const addr = server.address();
-      resolve({
-        port: typeof addr === "object" && addr ? addr.port : opts.listen.port,
-        close: () =>
-          new Promise<void>((r) => {
-            server.close(() => r());
-            for (const s of open) s.destroy();
-            setTimeout(r, 1_000);
-          }),
-      });
-    });
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  };
+  const loop = (async () => {
+    for (;;) {
+      let conn: Deno.TlsConn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (e instanceof Deno.errors.BadResource) return;
+        opts.log.debug({ err: (e as Error).message }, "data channel accept failed");
+        continue;
+      }
+      accept(conn);
+    }
+  })();
+  return Promise.resolve({
+    port: (listener.addr as Deno.NetAddr).port,
+    async close() {
+      listener.close();
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await loop;
+    },
   });
 }

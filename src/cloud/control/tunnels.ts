@@ -6,7 +6,6 @@
  * the broker is called; after it returns, only bytes flow.
  * @module
  */
-import type { Duplex } from "node:stream";
 import { AppError } from "../../shared/errors.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
 import { TICKET_SIZE } from "../../shared/protocol/wire.ts";
@@ -18,15 +17,17 @@ interface Pending {
   agentId: string;
   ticket: string;
   timer: ReturnType<typeof setTimeout>;
-  resolve: (s: Duplex) => void;
+  resolve: (s: Deno.Conn) => void;
   reject: (e: AppError) => void;
 }
 
-/** An open tunnel's data socket and identity. */
+/** An open tunnel's data connection and identity. */
 export interface OpenedTunnel {
   tunnelId: string;
   agentId: string;
-  socket: Duplex;
+  socket: Deno.Conn;
+  /** Tells the broker the tunnel ended (the caller closed the connection). */
+  done(): void;
 }
 
 /** Maps an agent's TunnelResult code to the operator-facing error. */
@@ -47,7 +48,7 @@ export class TunnelBroker {
   #timeoutMs: number;
   #byTicket = new Map<string, Pending>();
   #byId = new Map<string, Pending>();
-  #live = new Map<string, { agentId: string; socket: Duplex }>();
+  #live = new Map<string, { agentId: string; socket: Deno.Conn }>();
   #seq = 0;
 
   /** Creates a broker over the node's registry; `timeoutMs` bounds each open. */
@@ -75,8 +76,7 @@ export class TunnelBroker {
         }, this.#timeoutMs),
         resolve: (socket) => {
           this.#live.set(tunnelId, { agentId, socket });
-          socket.once("close", () => this.#live.delete(tunnelId));
-          resolve({ tunnelId, agentId, socket });
+          resolve({ tunnelId, agentId, socket, done: () => this.#live.delete(tunnelId) });
         },
         reject,
       };
@@ -87,12 +87,13 @@ export class TunnelBroker {
   }
 
   /**
-   * Binds a data connection from agent `cn` presenting `ticket`. Returns false (the caller
-   * closes the socket) when the ticket is unknown, used, expired or issued to another agent.
+   * Binds a data connection presenting `ticket` (sent to exactly one agent on its control
+   * stream). Returns false (the caller closes the connection) when the ticket is unknown, used
+   * or expired.
    */
-  bind(cn: string, ticket: Uint8Array, socket: Duplex): boolean {
+  bind(ticket: Uint8Array, socket: Deno.Conn): boolean {
     const p = this.#byTicket.get(encodeBase64Url(ticket));
-    if (!p || p.agentId !== cn) return false;
+    if (!p) return false;
     this.#drop(p);
     p.resolve(socket);
     return true;
@@ -118,7 +119,12 @@ export class TunnelBroker {
   /** The agent was revoked: fail its pending opens and cut every live tunnel it carries. */
   killAgent(agentId: string): void {
     this.agentGone(agentId);
-    for (const t of this.#live.values()) if (t.agentId === agentId) t.socket.destroy();
+    for (const t of this.#live.values()) {
+      if (t.agentId !== agentId) continue;
+      try {
+        t.socket.close();
+      } catch { /* already closed */ }
+    }
   }
 
   /** Live tunnels on this node. */

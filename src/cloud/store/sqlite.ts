@@ -631,6 +631,11 @@ class SqliteStore implements Store {
     );
   }
 
+  async getEnrollmentToken(hash: string): Promise<EnrollmentToken | null> {
+    const r = this.#get("SELECT * FROM enrollment_tokens WHERE hash = ?", hash);
+    return r ? toEnrollmentToken(r) : null;
+  }
+
   async listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]> {
     return this.#all(
       `SELECT * FROM enrollment_tokens WHERE tenant_id = ? AND site_id = ?

@@ -271,6 +271,8 @@ export interface Store {
 
   // Enrollment and agents
   createEnrollmentToken(token: Omit<EnrollmentToken, "usedAt" | "agentId">): Promise<void>;
+  /** Unscoped lookup by hash (to audit a refused enrollment in the token's tenant). */
+  getEnrollmentToken(hash: string): Promise<EnrollmentToken | null>;
   /** Lists a site's enrollment tokens (hashes only), newest first. */
   listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]>;
   /**

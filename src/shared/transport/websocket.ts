@@ -1,24 +1,22 @@
 /**
- * The byte pump between a WebSocket (the operator side of a tunnel) and a node-style socket
- * (the data connection to the agent, or the CLI's local TCP client). Binary messages carry
- * bytes. Built on the `ws` library on both ends because it can pause reading, so backpressure
- * holds in both directions: a slow reader on either side stops the other side's reads instead
- * of growing a buffer. (Not when the socket is TLS on Deno, which cannot be paused safely: see
- * `canPause` in pipe.ts.)
+ * The byte pump between a WebSocket (the operator side of a tunnel) and a Deno connection (the
+ * TLS data connection from the agent, or the CLI's local TCP client). Binary messages carry
+ * bytes. Backpressure holds both ways: a Deno connection is read only when the pump asks, and
+ * the `ws` library can pause reading its socket, so a slow reader on either side stops the other
+ * side's reads instead of growing a buffer.
  *
  * Half-close convention (also in wire.ts): an EMPTY binary message means "no more bytes from
  * me" (FIN); the device side's end is signalled by closing the WebSocket with 1000 once every
  * byte has been sent. Errors close with 1011 and a reason a person can read.
  * @module
  */
-import type { Duplex } from "node:stream";
 // @ts-types="@types/ws"
 import type { WebSocket as WsSocket } from "ws";
-import { canPause, type PipeResult } from "./pipe.ts";
+import type { PipeResult } from "./pipe.ts";
 
 /** Tunables of the WebSocket pump. */
 export interface WsPumpOptions {
-  /** Pause the socket when more than this many bytes are queued on the WebSocket. */
+  /** Stop reading the connection while more than this many bytes are queued on the WebSocket. */
   highWater?: number;
   /** Resume it below this. */
   lowWater?: number;
@@ -65,10 +63,21 @@ export function sendEof(ws: WsSocket): void {
   if (ws.readyState === OPEN) ws.send(EMPTY, { binary: true });
 }
 
-/** Pumps bytes between an OPEN `ws` WebSocket and a socket until both are done. */
+/** Writes all of `data` to `conn`. */
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.byteLength) off += await conn.write(data.subarray(off));
+}
+
+/**
+ * Pumps bytes between an OPEN `ws` WebSocket and a Deno connection (TCP or TLS) until both
+ * directions are done. Deno connections are read only when asked, so not asking is real
+ * backpressure: the pump stops reading the connection while too much is queued on the
+ * WebSocket, and pauses the WebSocket while writes to the connection are outstanding.
+ */
 export function pipeWebSocket(
   ws: WsSocket,
-  sock: Duplex,
+  conn: Deno.Conn,
   opts: WsPumpOptions = {},
 ): Promise<WsPumpResult> {
   const high = opts.highWater ?? 1 << 20;
@@ -84,18 +93,28 @@ export function pipeWebSocket(
       closeReason: "",
     };
     let done = false;
-    let sockEnded = false;
-    let queued = 0;
-    let sockPaused = false;
+    let connClosed = false;
+    let queued = 0; // bytes handed to ws.send and not yet written out
+    let wakeReader: (() => void) | null = null;
+    let pendingWrite = 0; // bytes received from the WebSocket not yet written to conn
+    let writes = Promise.resolve();
     let wsPaused = false;
     const timers: ReturnType<typeof setTimeout>[] = [];
+    const closeConn = () => {
+      if (connClosed) return;
+      connClosed = true;
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    };
     const finish = () => {
       if (done) return;
       done = true;
       timers.forEach(clearTimeout);
       r.aToB = r.wsToSocket;
       r.bToA = r.socketToWs;
-      sock.destroy();
+      closeConn();
+      wakeReader?.();
       if (ws.readyState === OPEN) ws.terminate();
       resolve(r);
     };
@@ -113,79 +132,81 @@ export function pipeWebSocket(
       ws.close(code, closeReason(reason));
       timers.push(setTimeout(() => ws.terminate(), 10_000));
     };
-
-    // socket → WebSocket, paused while too much is queued on the WebSocket.
-    sock.on("data", (chunk: Uint8Array) => {
-      if (ws.readyState !== OPEN) return;
-      r.socketToWs += chunk.byteLength;
-      queued += chunk.byteLength;
-      ws.send(chunk, { binary: true }, () => {
-        queued -= chunk.byteLength;
-        if (sockPaused && queued < low) {
-          sockPaused = false;
-          sock.resume();
-        }
-      });
-      if (queued > high && !sockPaused && canPause(sock)) {
-        sockPaused = true;
-        sock.pause();
-      }
-    });
-    sock.on("end", () => {
-      sockEnded = true;
-      if (opts.socketEnd === "eof") sendEof(ws);
-      else if (opts.classifyEnd) {
-        opts.classifyEnd().then(({ code, reason }) => closeWs(code, reason));
-      } else closeWs(1000, opts.endReason ?? "connection closed by peer");
-    });
-    sock.on("error", (e: Error) => {
+    const failConn = (e: Error) => {
       r.error ??= e;
       closeWs(1011, opts.describeError?.(e) ?? e.message);
-    });
-    sock.on("close", () => {
-      unpauseWs();
-      if (ws.readyState !== OPEN) return;
-      if (r.error) return;
-      if (opts.socketEnd === "eof") return closeWs(1000, "connection closed");
-      if (sockEnded) return; // the end handler closes the WebSocket
-      closeWs(1011, opts.describeError?.(new Error("closed")) ?? "connection lost");
-    });
-    // The socket drained: let the WebSocket deliver again.
-    sock.on("drain", unpauseWs);
+    };
 
-    // WebSocket → socket, pausing the WebSocket while the socket cannot take more.
+    // conn → WebSocket: read only while the WebSocket's queue is below the high-water mark.
+    (async () => {
+      try {
+        while (!done) {
+          if (queued > high) {
+            await new Promise<void>((w) => (wakeReader = w));
+            wakeReader = null;
+            continue;
+          }
+          const buf = new Uint8Array(64 << 10);
+          const n = await conn.read(buf);
+          if (n === null) break;
+          if (ws.readyState !== OPEN) continue; // nowhere to deliver: discard
+          r.socketToWs += n;
+          queued += n;
+          ws.send(buf.subarray(0, n), { binary: true }, () => {
+            queued -= n;
+            if (queued < low) wakeReader?.();
+          });
+        }
+        if (done) return;
+        if (opts.socketEnd === "eof") sendEof(ws);
+        else if (opts.classifyEnd) {
+          const { code, reason } = await opts.classifyEnd();
+          closeWs(code, reason);
+        } else closeWs(1000, opts.endReason ?? "connection closed by peer");
+      } catch (e) {
+        if (!done && !connClosed) failConn(e as Error);
+      }
+    })();
+
+    // WebSocket → conn: writes in order; the WebSocket pauses while too much is outstanding.
+    const enqueue = (job: () => Promise<void>) => {
+      writes = writes.then(job).catch((e) => {
+        if (!done && !connClosed) failConn(e as Error);
+      });
+    };
     ws.on("message", (data: Uint8Array | ArrayBuffer | Uint8Array[], isBinary: boolean) => {
-      const bytes = Array.isArray(data)
+      const parts = Array.isArray(data)
         ? data
         : [data instanceof ArrayBuffer ? new Uint8Array(data) : data];
       let len = 0;
-      for (const b of bytes) len += b.byteLength;
+      for (const b of parts) len += b.byteLength;
       if (len === 0 && isBinary) {
-        if (sock.writable) sock.end();
-        // An ended socket emits no more 'drain', and only the close frame can follow: read on.
-        unpauseWs();
+        enqueue(() => conn.closeWrite());
         return;
       }
       r.wsToSocket += len;
-      if (!sock.writable) return;
-      let ok = true;
-      for (const b of bytes) ok = sock.write(b);
-      if (!ok && !wsPaused) {
+      pendingWrite += len;
+      if (pendingWrite > high && !wsPaused) {
         wsPaused = true;
         ws.pause();
       }
+      enqueue(async () => {
+        for (const b of parts) await writeAll(conn, b);
+        pendingWrite -= len;
+        if (pendingWrite < low) unpauseWs();
+      });
     });
     ws.on("close", (code: number, reason: Uint8Array) => {
       r.closeCode = code;
       r.closeReason = new TextDecoder().decode(reason);
-      // Nothing more can be delivered to the WebSocket: flush what is queued on the socket,
-      // send its FIN, discard what it still reads, and let it close by itself once the peer
-      // ends too. Destroying it on 'finish' would drop the tail a Deno TLS socket still holds.
-      if (sock.writable) sock.end();
-      sock.resume();
-      if (sock.destroyed) return finish();
-      sock.once("close", finish);
-      timers.push(setTimeout(finish, 5_000));
+      // Nothing more can be delivered to the WebSocket: flush what was received, send FIN,
+      // then close (what the far side still sends has nowhere to go).
+      enqueue(async () => {
+        await conn.closeWrite().catch(() => {});
+      });
+      const t = setTimeout(finish, 5_000);
+      timers.push(t);
+      writes.then(finish);
     });
     ws.on("error", (e: Error) => {
       r.error ??= e;

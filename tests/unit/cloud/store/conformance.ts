@@ -395,6 +395,12 @@ export function storeConformance(
       { ...t1, usedAt: null, agentId: null },
     ]);
     assert.deepEqual(await store.listEnrollmentTokens(b.id, siteA.id), []);
+    assert.deepEqual(await store.getEnrollmentToken(t1.hash), {
+      ...t1,
+      usedAt: null,
+      agentId: null,
+    });
+    assert.equal(await store.getEnrollmentToken("c".repeat(64)), null);
   });
 
   test(
