@@ -24,6 +24,7 @@ import { ensureHandle } from "./tenancy/handle.ts";
 import { announceChange } from "./watcher.ts";
 import { openDataDir } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
+import { hashPassword } from "./tenancy/password.ts";
 
 const common: Record<string, OptionSpec> = {
   "data-dir": {
@@ -269,25 +270,38 @@ const COMMANDS: Record<string, Command> = {
     options: {
       tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
       email: { type: "string", arg: "EMAIL", help: "Email (required)" },
-      role: { type: "string", arg: "ROLE", default: "operator", help: "admin, operator or viewer" },
+      role: {
+        type: "string",
+        arg: "ROLE",
+        default: "operator",
+        help: "superadmin, admin, operator or viewer",
+      },
+      "password-stdin": { type: "boolean", help: "Read the sign-in password from standard input" },
     },
     schema: z.object({
       tenant: id,
       email: z.email(),
-      role: z.enum(["admin", "operator", "viewer"]).default("operator"),
+      role: z.enum(["superadmin", "admin", "operator", "viewer"]).default("operator"),
+      "password-stdin": z.boolean().optional(),
     }),
     async run(store, a) {
       if (!await store.getTenant(a.tenant as string)) throw new UsageError(`no tenant ${a.tenant}`);
       if (await store.getUserByEmail(a.email as string)) {
         throw new UsageError(`a user with email ${a.email} exists`);
       }
+      let passwordHash = "";
+      if (a["password-stdin"]) {
+        const pw = (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
+        if (pw.length < 10) throw new UsageError("the password must have at least 10 characters");
+        passwordHash = await hashPassword(pw);
+      }
       const u = await store.createUser({
         tenantId: a.tenant as string,
         email: a.email as string,
-        passwordHash: "",
+        passwordHash,
         role: a.role as "operator",
       });
-      return { userId: u.id, email: u.email, role: u.role };
+      return { userId: u.id, email: u.email, role: u.role, canSignIn: passwordHash !== "" };
     },
   },
   "token create": {

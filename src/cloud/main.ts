@@ -84,6 +84,9 @@ export async function startCloud(
     log,
     node: config.node,
     controlEndpoint: () => controlEndpoint,
+    enrollmentTtlMs: config.enrollmentTtlMs,
+    pushAllowlist: (siteId) => control.pushAllowlist(siteId),
+    kick: (agentId, reason) => control.kick(agentId, reason),
   });
   const http = await startHttpServer({
     listen: config.http,

@@ -27,6 +27,26 @@ interface Entry {
 /** The catalogue: code → HTTP status, gRPC status and the default user-facing message. */
 export const CATALOGUE = {
   bad_request: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, message: "invalid request" },
+  conflicting_credentials: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    message: "the request carries two different identities; send one",
+  },
+  antiforgery: {
+    http: 400,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    message: "antiforgery token mismatch; reload the page and try again",
+  },
+  invalid_login: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "wrong email or password",
+  },
+  rate_limited: {
+    http: 429,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "too many attempts; wait a minute and try again",
+  },
   auth_required: {
     http: 401,
     grpc: GrpcStatus.UNAUTHENTICATED,

@@ -31,6 +31,17 @@ export async function authorizeTunnel(
 ): Promise<{ principal: Principal; target: Authorized }> {
   const principal = await authenticate(d.store, req);
   if (!principal) throw new AppError("auth_required");
+  // A browser's cookie rides along on any page's WebSocket: accept it only from our own origin.
+  const origin = req.headers.get("origin");
+  if (principal.kind === "session" && origin) {
+    let host = "";
+    try {
+      host = new URL(origin).host;
+    } catch { /* malformed: refused below */ }
+    if (host !== req.headers.get("host")) {
+      throw new AppError("forbidden", "cross-origin WebSocket with a session cookie refused");
+    }
+  }
   return { principal, target: await authorizeHandle(d, principal, handleId) };
 }
 

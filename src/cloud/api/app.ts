@@ -6,8 +6,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import type { z } from "zod";
-import { AppError, toErrorResponse } from "../../shared/errors.ts";
+import { toErrorResponse } from "../../shared/errors.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
@@ -15,6 +14,11 @@ import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
+import { jsonBody } from "./validate.ts";
+import { sessionRoutes } from "./session_routes.ts";
+import { tokenRoutes } from "./tokens.ts";
+import { siteRoutes } from "./sites.ts";
+import { agentRoutes } from "./agents.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -22,6 +26,9 @@ export interface AppDeps extends RouteDeps {
   pki: CloudPki;
   node: string;
   controlEndpoint: () => string;
+  enrollmentTtlMs: number;
+  pushAllowlist: (siteId: string) => Promise<void>;
+  kick: (agentId: string, reason: string) => void;
   log: Logger;
 }
 
@@ -30,22 +37,6 @@ type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
 
 function remoteOf(c: Context<Env>): string {
   return c.env?.incoming?.socket?.remoteAddress ?? "unknown";
-}
-
-/** Parses a JSON body with a zod schema; 400 `{error, message}` naming the field otherwise. */
-export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new AppError("bad_request", "body must be JSON");
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new AppError("bad_request", `${i.path.join(".") || "body"}: ${i.message}`);
-  }
-  return r.data;
 }
 
 /** Builds the app. */
@@ -76,6 +67,21 @@ export function createApp(d: AppDeps): Hono<Env> {
       { upgrade: "websocket" },
     );
   });
+
+  const remote = (c: unknown) => remoteOf(c as Context<Env>);
+  app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote }));
+  app.route("/api/account/tokens", tokenRoutes(d.store));
+  app.route(
+    "/api",
+    siteRoutes({
+      store: d.store,
+      clock: d.clock,
+      caPin: d.pki.agentCaPin,
+      enrollmentTtlMs: d.enrollmentTtlMs,
+      pushAllowlist: d.pushAllowlist,
+    }),
+  );
+  app.route("/api", agentRoutes({ store: d.store, kick: d.kick }));
 
   app.notFound((c) => c.json({ error: "not_found", message: "not found" }, 404));
   app.onError((err, c) => {

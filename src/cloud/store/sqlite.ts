@@ -39,6 +39,7 @@ import type {
   Store,
   Tenant,
   User,
+  WebSession,
 } from "./store.ts";
 
 /** How long a connection waits for another connection's write lock before failing. */
@@ -788,6 +789,43 @@ class SqliteStore implements Store {
       token.createdAt,
     );
     return token;
+  }
+
+  async createWebSession(input: Omit<WebSession, "createdAt">): Promise<WebSession> {
+    const s: WebSession = { ...input, createdAt: this.#now() };
+    this.#run(
+      `INSERT INTO web_sessions (hash, tenant_id, user_id, csrf_hash, created_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?)`,
+      s.hash,
+      s.tenantId,
+      s.userId,
+      s.csrfHash,
+      s.createdAt,
+      s.expiresAt,
+    );
+    return s;
+  }
+
+  async getWebSession(hash: string): Promise<WebSession | null> {
+    const r = this.#get(
+      "SELECT * FROM web_sessions WHERE hash = ? AND expires_at > ?",
+      hash,
+      this.#now(),
+    );
+    return r
+      ? {
+        hash: str(r.hash),
+        tenantId: str(r.tenant_id),
+        userId: str(r.user_id),
+        csrfHash: str(r.csrf_hash),
+        createdAt: num(r.created_at),
+        expiresAt: num(r.expires_at),
+      }
+      : null;
+  }
+
+  async deleteWebSession(hash: string): Promise<void> {
+    this.#run("DELETE FROM web_sessions WHERE hash = ?", hash);
   }
 
   async getApiToken(hash: string): Promise<ApiToken | null> {

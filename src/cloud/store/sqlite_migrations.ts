@@ -171,4 +171,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO sequences (name, value) VALUES ('loopback', 0);
   `,
+  // 2: browser sign-in sessions (cookie), stored by hash with their antiforgery token's hash.
+  `
+  CREATE TABLE web_sessions (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    csrf_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    FOREIGN KEY (user_id, tenant_id) REFERENCES users (id, tenant_id)
+  );
+  CREATE INDEX web_sessions_user ON web_sessions (user_id);
+  `,
 ];

@@ -148,6 +148,18 @@ export interface ApiToken {
   revokedAt: number | null;
 }
 
+/** A signed-in browser: the cookie's hash, bound to one user in one tenant. */
+export interface WebSession {
+  /** SHA-256 (hex) of the cookie value. */
+  hash: string;
+  tenantId: string;
+  userId: string;
+  /** SHA-256 (hex) of the session's antiforgery token. */
+  csrfHash: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 /** A per-tenant license GUID for external consoles; only its hash is kept. */
 export interface License {
   id: string;
@@ -300,6 +312,10 @@ export interface Store {
   listApiTokens(tenantId: string, userId: string): Promise<ApiToken[]>;
   touchApiToken(hash: string): Promise<void>;
   revokeApiToken(tenantId: string, hash: string): Promise<boolean>;
+  createWebSession(input: Omit<WebSession, "createdAt">): Promise<WebSession>;
+  /** The session if it exists and has not expired at clock.now(). */
+  getWebSession(hash: string): Promise<WebSession | null>;
+  deleteWebSession(hash: string): Promise<void>;
   createLicense(input: { tenantId: string; hash: string }): Promise<License>;
   getLicenseByHash(hash: string): Promise<License | null>;
   listLicenses(tenantId: string): Promise<License[]>;

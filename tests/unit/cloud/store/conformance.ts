@@ -565,6 +565,30 @@ export function storeConformance(
     assert.deepEqual(await store.getUserByEmail("Bob@Example.com"), bob);
   });
 
+  test("web sessions: create, get until expiry, delete", async (store, clock) => {
+    const { a } = await world(store);
+    const u = await store.createUser({
+      tenantId: a.id,
+      email: "web@x.test",
+      passwordHash: "h",
+      role: "admin",
+    });
+    const s = await store.createWebSession({
+      hash: "e".repeat(64),
+      tenantId: a.id,
+      userId: u.id,
+      csrfHash: "f".repeat(64),
+      expiresAt: clock.now() + 1000,
+    });
+    assert.deepEqual(s.createdAt, clock.now());
+    assert.deepEqual(await store.getWebSession(s.hash), s);
+    clock.advance(1000);
+    assert.equal(await store.getWebSession(s.hash), null, "expired at expiresAt");
+    clock.set(s.createdAt);
+    await store.deleteWebSession(s.hash);
+    assert.equal(await store.getWebSession(s.hash), null);
+  });
+
   test("api tokens: create, get, list scoped, touch, revoke scoped", async (store, clock) => {
     const { a, b } = await world(store);
     const u = await store.createUser({

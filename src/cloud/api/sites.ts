@@ -1,0 +1,174 @@
+/**
+ * `/api/sites`: a tenant's sites, their devices and their enrollment tokens. Every lookup is
+ * scoped by the caller's tenant (another tenant's id is a 404, never a leak). Device changes
+ * bump the site's allowlist version, push it to the agents connected here at once, tell other
+ * nodes, and mint a handle for every new port.
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { AppError } from "../../shared/errors.ts";
+import { formatJoinToken, hashToken, mintToken } from "../../shared/crypto/token.ts";
+import type { Clock } from "../../shared/clock.ts";
+import type { Device, Store } from "../store/store.ts";
+import { ensureHandle } from "../tenancy/handle.ts";
+import { announceChange } from "../watcher.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { requireRole } from "../tenancy/roles.ts";
+import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody } from "./validate.ts";
+
+/** What the site routes need. */
+export interface SiteDeps {
+  store: Store;
+  clock: Clock;
+  caPin: string;
+  enrollmentTtlMs: number;
+  pushAllowlist: (siteId: string) => Promise<void>;
+}
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().trim().min(1).max(253).regex(
+  /^[A-Za-z0-9.:_-]+$/,
+  "expected an IP address or host name",
+);
+const deviceBody = z.object({
+  host,
+  ports: z.array(port).min(1).max(64),
+  manufacturer: z.string().max(100).optional(),
+  model: z.string().max(100).optional(),
+  label: z.string().max(200).optional(),
+  notes: z.string().max(2000).optional(),
+});
+const devicePatch = deviceBody.partial().refine(
+  (p) => Object.keys(p).length > 0,
+  "nothing to change",
+);
+
+async function withHandles(store: Store, clock: Clock, d: Device) {
+  const handles: Record<string, string> = {};
+  for (const p of d.ports) {
+    handles[p] = (await ensureHandle(store, clock, {
+      tenantId: d.tenantId,
+      siteId: d.siteId,
+      deviceId: d.id,
+      port: p,
+    })).id;
+  }
+  return { ...d, handles };
+}
+
+/** The routes under /api (sites and devices). */
+export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
+  const { store, clock } = d;
+  const app = new Hono<AuthVars>();
+  const auth = requireAuth(store);
+  const site = async (p: Principal, id: string) => {
+    const s = await store.getSite(p.tenantId, id);
+    if (!s) throw new AppError("not_found", "no such site");
+    return s;
+  };
+  const changed = async (
+    p: Principal,
+    action: string,
+    target: string,
+    siteId: string,
+    detail = {},
+  ) => {
+    await store.appendAudit({ tenantId: p.tenantId, actor: p.actor, action, target, detail });
+    await d.pushAllowlist(siteId);
+    await announceChange(store);
+  };
+
+  app.get(
+    "/sites",
+    auth,
+    async (c) => c.json({ items: await store.listSites(c.get("principal").tenantId) }),
+  );
+  app.post("/sites", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const { name } = await jsonBody(c, z.object({ name: z.string().trim().min(1).max(200) }));
+    const s = await store.createSite({ tenantId: p.tenantId, name });
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "site.create",
+      target: s.id,
+      detail: { name },
+    });
+    return c.json(s, 201);
+  });
+  app.get(
+    "/sites/:id",
+    auth,
+    async (c) => c.json(await site(c.get("principal"), c.req.param("id"))),
+  );
+
+  app.post("/sites/:id/enrollment-tokens", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const s = await site(p, c.req.param("id"));
+    const secret = mintToken("enr");
+    const now = clock.now();
+    await store.createEnrollmentToken({
+      hash: await hashToken(secret),
+      tenantId: p.tenantId,
+      siteId: s.id,
+      createdAt: now,
+      expiresAt: now + d.enrollmentTtlMs,
+    });
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "enrollment_token.mint",
+      target: s.id,
+      detail: {},
+    });
+    return c.json(
+      { token: formatJoinToken(secret, d.caPin), expiresAt: now + d.enrollmentTtlMs },
+      201,
+    );
+  });
+
+  app.get("/sites/:id/devices", auth, async (c) => {
+    const p = c.get("principal");
+    const s = await site(p, c.req.param("id"));
+    const items = [];
+    for (const dev of await store.listDevices(p.tenantId, s.id)) {
+      items.push(await withHandles(store, clock, dev));
+    }
+    return c.json({ items });
+  });
+  app.post("/sites/:id/devices", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const s = await site(p, c.req.param("id"));
+    const body = await jsonBody(c, deviceBody);
+    const dev = await store.createDevice({ tenantId: p.tenantId, siteId: s.id, ...body });
+    const out = await withHandles(store, clock, dev);
+    await changed(p, "device.create", dev.id, s.id, { host: dev.host, ports: dev.ports });
+    return c.json(out, 201);
+  });
+  app.patch("/devices/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const body = await jsonBody(c, devicePatch);
+    const dev = await store.updateDevice(p.tenantId, c.req.param("id"), body);
+    if (!dev) throw new AppError("not_found", "no such device");
+    const out = await withHandles(store, clock, dev);
+    await changed(p, "device.update", dev.id, dev.siteId, body);
+    return c.json(out);
+  });
+  app.delete("/devices/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const dev = await store.getDevice(p.tenantId, c.req.param("id"));
+    if (!dev || !await store.deleteDevice(p.tenantId, dev.id)) {
+      throw new AppError("not_found", "no such device");
+    }
+    await changed(p, "device.delete", dev.id, dev.siteId);
+    return c.json({ removed: dev.id });
+  });
+  return app;
+}

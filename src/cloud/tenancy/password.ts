@@ -1,0 +1,46 @@
+/**
+ * Passwords are kept only as scrypt output (memory-hard, from node:crypto) in a self-describing
+ * string `scrypt$N$r$p$salt$hash`, so the cost can be raised later without breaking old rows.
+ * @module
+ */
+import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { Buffer } from "node:buffer";
+
+const N = 16384;
+const R = 8;
+const P = 1;
+const KEYLEN = 32;
+
+function derive(pw: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(
+      pw.normalize("NFKC"),
+      salt,
+      KEYLEN,
+      { N: n, r, p, maxmem: 64 << 20 },
+      (e, k) => e ? reject(e) : resolve(k),
+    )
+  );
+}
+
+/** Hashes a password for storage. */
+export async function hashPassword(pw: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await derive(pw, salt, N, R, P);
+  return `scrypt$${N}$${R}$${P}$${salt.toString("base64")}$${key.toString("base64")}`;
+}
+
+/** Checks a password against a stored hash in constant time; false for "" (no password set). */
+export async function verifyPassword(pw: string, stored: string): Promise<boolean> {
+  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(stored);
+  if (!m) return false;
+  const want = Buffer.from(m[5], "base64");
+  const got = await derive(
+    pw,
+    Buffer.from(m[4], "base64"),
+    Number(m[1]),
+    Number(m[2]),
+    Number(m[3]),
+  );
+  return got.byteLength === want.byteLength && timingSafeEqual(got, want);
+}

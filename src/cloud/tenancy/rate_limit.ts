@@ -1,0 +1,30 @@
+/**
+ * A fixed-window rate limiter (e.g. sign-in: 5 per minute per account and per IP). In memory
+ * per node; time from the injected clock so tests need no sleeping.
+ * @module
+ */
+import type { Clock } from "../../shared/clock.ts";
+
+/** Counts attempts per key per window. */
+export class RateLimiter {
+  #hits = new Map<string, { start: number; n: number }>();
+  /** `limit` attempts per `windowMs` per key. */
+  constructor(readonly limit: number, readonly windowMs: number, readonly clock: Clock) {}
+
+  /** Records an attempt; false when the key is over its limit in the current window. */
+  take(key: string): boolean {
+    const now = this.clock.now();
+    const h = this.#hits.get(key);
+    if (!h || now - h.start >= this.windowMs) {
+      this.#hits.set(key, { start: now, n: 1 });
+      if (this.#hits.size > 100_000) this.#sweep(now);
+      return true;
+    }
+    h.n++;
+    return h.n <= this.limit;
+  }
+
+  #sweep(now: number): void {
+    for (const [k, h] of this.#hits) if (now - h.start >= this.windowMs) this.#hits.delete(k);
+  }
+}

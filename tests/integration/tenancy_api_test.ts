@@ -1,0 +1,294 @@
+// The tenancy REST API against a real cloud (in-process, real HTTP on loopback, real SQLite in a
+// temp dir): sign-in with rate limit, cookie + antiforgery, API tokens, sites and devices,
+// roles, conflicting identities, and tenant isolation on every path.
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { ManualClock } from "../../src/shared/clock.ts";
+import { createLogger } from "../../src/shared/log.ts";
+import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
+import { loadCloudConfig } from "../../src/cloud/config.ts";
+import { startCloud } from "../../src/cloud/main.ts";
+import { hashPassword } from "../../src/cloud/tenancy/password.ts";
+import type { Role } from "../../src/cloud/store/store.ts";
+
+const PASSWORD = "correct horse battery";
+
+async function world() {
+  const dir = await Deno.makeTempDir({ prefix: "nc-api-" });
+  const clock = new ManualClock(Date.now());
+  const cloud = await startCloud(
+    loadCloudConfig({
+      "data-dir": dir,
+      http: "127.0.0.1:0",
+      control: "127.0.0.1:0",
+      data: "127.0.0.1:0",
+    }),
+    { clock, log: createLogger({ role: "test", level: "silent" }) },
+  );
+  const base = `http://127.0.0.1:${cloud.ports.http}`;
+  const pwHash = await hashPassword(PASSWORD);
+  const user = async (tenantId: string, email: string, role: Role) => {
+    const u = await cloud.store.createUser({ tenantId, email, passwordHash: pwHash, role });
+    const token = mintToken("nt");
+    await cloud.store.createApiToken({
+      hash: await hashToken(token),
+      tenantId,
+      userId: u.id,
+      name: "t",
+    });
+    return { ...u, token };
+  };
+  const a = await cloud.store.createTenant({ name: "A" });
+  const b = await cloud.store.createTenant({ name: "B" });
+  const users = {
+    adminA: await user(a.id, "admin@a.test", "admin"),
+    viewerA: await user(a.id, "viewer@a.test", "viewer"),
+    adminB: await user(b.id, "admin@b.test", "admin"),
+  };
+  const call = async (
+    method: string,
+    path: string,
+    opts: { token?: string; cookie?: string; csrf?: string; body?: unknown; raw?: string } = {},
+  ) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.cookie) headers.cookie = opts.cookie;
+    if (opts.csrf) headers["x-csrf-token"] = opts.csrf;
+    const res = await fetch(base + path, {
+      method,
+      headers,
+      body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
+    });
+    const text = await res.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(text);
+    } catch { /* not JSON */ }
+    return { status: res.status, json, headers: res.headers, text };
+  };
+  const login = async (email: string, password = PASSWORD) => {
+    const r = await call("POST", "/api/auth/login", { body: { email, password } });
+    const cookie = (r.headers.get("set-cookie") ?? "").split(";")[0];
+    return { ...r, cookie, csrf: r.json.csrfToken as string };
+  };
+  return {
+    cloud,
+    clock,
+    tenants: { a, b },
+    users,
+    call,
+    login,
+    async stop() {
+      await cloud.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("sign-in: cookie session, antiforgery on state changes, sign-out", async () => {
+  const w = await world();
+  try {
+    const bad = await w.login("admin@a.test", "wrong password");
+    assertEquals(bad.status, 401);
+    assertEquals(bad.json, { error: "invalid_login", message: "wrong email or password" });
+    const s = await w.login("ADMIN@a.test");
+    assertEquals(s.status, 200);
+    const setCookie = s.headers.get("set-cookie")!;
+    assertStringIncludes(setCookie, "HttpOnly");
+    assertStringIncludes(setCookie, "SameSite=Lax");
+    assert(!setCookie.includes("Secure"), "no Secure flag on plain http");
+    assertEquals((await w.call("GET", "/api/auth/me", { cookie: s.cookie })).json.role, "admin");
+
+    const noCsrf = await w.call("POST", "/api/sites", { cookie: s.cookie, body: { name: "HQ" } });
+    assertEquals(noCsrf.status, 400);
+    assertEquals(noCsrf.json.error, "antiforgery");
+    const wrong = await w.call("POST", "/api/sites", {
+      cookie: s.cookie,
+      csrf: "x".repeat(43),
+      body: { name: "HQ" },
+    });
+    assertEquals(wrong.status, 400);
+    const ok = await w.call("POST", "/api/sites", {
+      cookie: s.cookie,
+      csrf: s.csrf,
+      body: { name: "HQ" },
+    });
+    assertEquals(ok.status, 201);
+
+    const out = await w.call("POST", "/api/auth/logout", { cookie: s.cookie, csrf: s.csrf });
+    assertEquals(out.status, 200);
+    const after = await w.call("GET", "/api/auth/me", { cookie: s.cookie });
+    assertEquals(after.status, 401);
+    assertEquals(after.json, { error: "auth_required", message: "authentication required" });
+  } finally {
+    await w.stop();
+  }
+});
+
+Deno.test("sign-in: 5 attempts per minute per account and per IP", async () => {
+  const w = await world();
+  try {
+    for (let i = 0; i < 5; i++) assertEquals((await w.login("viewer@a.test", "nope")).status, 401);
+    const sixth = await w.login("viewer@a.test");
+    assertEquals(sixth.status, 429, "even the right password is refused while limited");
+    assertEquals(sixth.json.error, "rate_limited");
+    assertEquals((await w.login("admin@a.test")).status, 429, "the IP is limited too");
+    w.clock.advance(60_000);
+    assertEquals((await w.login("viewer@a.test")).status, 200);
+  } finally {
+    await w.stop();
+  }
+});
+
+Deno.test("credentials: conflicting identities 400, token in query 400, API token lifecycle", async () => {
+  const w = await world();
+  try {
+    const s = await w.login("admin@a.test");
+    const clash = await w.call("GET", "/api/auth/me", {
+      cookie: s.cookie,
+      token: w.users.viewerA.token,
+    });
+    assertEquals(clash.status, 400);
+    assertEquals(clash.json.error, "conflicting_credentials");
+    const same = await w.call("GET", "/api/auth/me", {
+      cookie: s.cookie,
+      token: w.users.adminA.token,
+    });
+    assertEquals(same.status, 200);
+    const q = await w.call("GET", `/api/sites?token=${w.users.adminA.token}`);
+    assertEquals(q.status, 400);
+
+    const created = await w.call("POST", "/api/account/tokens", {
+      token: w.users.adminA.token,
+      body: { name: "laptop" },
+    });
+    assertEquals(created.status, 201);
+    const nt = created.json.token as string;
+    assert(/^nt_[A-Za-z0-9_-]{43}$/.test(nt));
+    const list = await w.call("GET", "/api/account/tokens", { token: nt });
+    assert(!list.text.includes(nt), "the token text is never listed");
+    assertEquals((await w.call("GET", "/api/auth/me", { token: nt })).json.via, "api_token");
+    const del = await w.call("DELETE", `/api/account/tokens/${created.json.id}`, {
+      token: w.users.adminA.token,
+    });
+    assertEquals(del.status, 200);
+    assertEquals((await w.call("GET", "/api/auth/me", { token: nt })).status, 401);
+    // Another user cannot revoke it (404, no leak).
+    const other = await w.call("DELETE", `/api/account/tokens/${created.json.id}`, {
+      token: w.users.adminB.token,
+    });
+    assertEquals(other.status, 404);
+  } finally {
+    await w.stop();
+  }
+});
+
+Deno.test("sites and devices: validated, role-checked, tenant-scoped, allowlist bumped", async () => {
+  const w = await world();
+  try {
+    const A = w.users.adminA.token;
+    const B = w.users.adminB.token;
+    assertEquals((await w.call("GET", "/api/sites")).status, 401);
+    const site = await w.call("POST", "/api/sites", { token: A, body: { name: "Istanbul HQ" } });
+    assertEquals(site.status, 201);
+    const siteId = site.json.id as string;
+    assertEquals(
+      (await w.call("POST", "/api/sites", { token: w.users.viewerA.token, body: { name: "x" } }))
+        .status,
+      403,
+    );
+
+    const badPort = await w.call("POST", `/api/sites/${siteId}/devices`, {
+      token: A,
+      body: { host: "127.0.0.1", ports: [70000] },
+    });
+    assertEquals(badPort.status, 400);
+    assertStringIncludes(badPort.json.message as string, "ports.0");
+    const notJson = await w.call("POST", `/api/sites/${siteId}/devices`, {
+      token: A,
+      raw: "{nope",
+    });
+    assertEquals(notJson.status, 400);
+    assertEquals(notJson.json, { error: "bad_request", message: "body must be JSON" });
+
+    const dev = await w.call("POST", `/api/sites/${siteId}/devices`, {
+      token: A,
+      body: { host: "127.0.0.1", ports: [80, 554], label: "Lobby" },
+    });
+    assertEquals(dev.status, 201);
+    const handles = dev.json.handles as Record<string, string>;
+    assert(/^h-[A-Za-z0-9_-]{22}$/.test(handles["554"]));
+    assertEquals((await w.cloud.store.getAllowlist(siteId)).version, 1);
+    const edited = await w.call("PATCH", `/api/devices/${dev.json.id}`, {
+      token: A,
+      body: { ports: [80, 554, 8000] },
+    });
+    assertEquals(edited.status, 200);
+    assertEquals(Object.keys(edited.json.handles as object), ["80", "554", "8000"]);
+    assertEquals(
+      edited.json.handles && (edited.json.handles as Record<string, string>)["554"],
+      handles["554"],
+    );
+    assertEquals((await w.cloud.store.getAllowlist(siteId)).version, 2);
+
+    // Tenant B sees none of it, even with the ids.
+    assertEquals((await w.call("GET", "/api/sites", { token: B })).json.items, []);
+    assertEquals((await w.call("GET", `/api/sites/${siteId}`, { token: B })).status, 404);
+    assertEquals((await w.call("GET", `/api/sites/${siteId}/devices`, { token: B })).status, 404);
+    assertEquals(
+      (await w.call("PATCH", `/api/devices/${dev.json.id}`, { token: B, body: { ports: [22] } }))
+        .status,
+      404,
+    );
+    assertEquals((await w.call("DELETE", `/api/devices/${dev.json.id}`, { token: B })).status, 404);
+    assertEquals(
+      (await w.call("POST", `/api/sites/${siteId}/enrollment-tokens`, { token: B })).status,
+      404,
+    );
+    const auditB = await w.call("GET", "/api/audit", { token: B });
+    assertEquals((auditB.json.items as unknown[]).length, 0);
+    const auditA = await w.call("GET", "/api/audit?limit=2", { token: A });
+    assertEquals((auditA.json.items as unknown[]).length, 2);
+    assert(typeof auditA.json.next === "number", "paginated");
+    assertEquals((await w.call("GET", "/api/audit?limit=5000", { token: A })).status, 400);
+
+    const enr = await w.call("POST", `/api/sites/${siteId}/enrollment-tokens`, { token: A });
+    assertEquals(enr.status, 201);
+    assert(/^enr_[A-Za-z0-9_-]{43}\.[0-9a-f]{64}$/.test(enr.json.token as string));
+    assertEquals((await w.call("DELETE", `/api/devices/${dev.json.id}`, { token: A })).status, 200);
+    assertEquals((await w.cloud.store.getAllowlist(siteId)).entries, []);
+  } finally {
+    await w.stop();
+  }
+});
+
+Deno.test("tunnel endpoint: a session cookie is accepted only from the cloud's own origin", async () => {
+  const w = await world();
+  try {
+    const A = w.users.adminA.token;
+    const site = await w.call("POST", "/api/sites", { token: A, body: { name: "S" } });
+    const dev = await w.call("POST", `/api/sites/${site.json.id}/devices`, {
+      token: A,
+      body: { host: "127.0.0.1", ports: [80] },
+    });
+    const h = (dev.json.handles as Record<string, string>)["80"];
+    const s = await w.login("admin@a.test");
+    const base = `http://127.0.0.1:${w.cloud.ports.http}`;
+    const evil = await fetch(`${base}/api/tunnel/${h}`, {
+      headers: { cookie: s.cookie, origin: "https://evil.example" },
+    });
+    assertEquals(evil.status, 403);
+    assertEquals((await evil.json()).error, "forbidden");
+    const own = await fetch(`${base}/api/tunnel/${h}`, {
+      headers: { cookie: s.cookie, origin: base },
+    });
+    assertEquals(own.status, 426, "authorized; asks for the WebSocket upgrade");
+    await own.body?.cancel();
+    const cross = await fetch(`${base}/api/tunnel/${h}`, {
+      headers: { authorization: `Bearer ${w.users.adminB.token}` },
+    });
+    assertEquals(cross.status, 403);
+    assertEquals((await cross.json()).message, "handle does not belong to your tenant");
+  } finally {
+    await w.stop();
+  }
+});
