@@ -12,6 +12,7 @@ import {
   validateConfig,
 } from "../shared/cli.ts";
 import { duration } from "../shared/duration.ts";
+import { cidrList } from "./tenancy/auth.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../shared/log.ts";
 
 /** Flags and environment variables of `connector cloud`. */
@@ -79,6 +80,25 @@ export const cloudOptions: Record<string, OptionSpec> = {
     default: "30s",
     help: "How long to wait for an agent to reach a device",
   },
+  "public-url": {
+    type: "string",
+    env: "NC_PUBLIC_URL",
+    arg: "URL",
+    default: "http://localhost:<http port>",
+    help: "The URL operators and installers use to reach this cloud",
+  },
+  "admin-api-key": {
+    type: "string",
+    env: "NC_ADMIN_API_KEY",
+    arg: "KEY",
+    help: "Break-glass X-Admin-Api-Key for platform ops (at least 32 characters; off when unset)",
+  },
+  "trusted-proxies": {
+    type: "string",
+    env: "NC_TRUSTED_PROXIES",
+    arg: "CIDRS",
+    help: "Reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs",
+  },
   "log-level": {
     type: "string",
     env: "NC_LOG_LEVEL",
@@ -114,6 +134,19 @@ export const cloudConfigSchema = z.object({
     .optional(),
   "enrollment-ttl": duration.prefault("24h"),
   "tunnel-open-timeout": duration.prefault("30s"),
+  "public-url": z.url().optional(),
+  "admin-api-key": z.string().optional().refine(
+    (k) => k === undefined || (k.length >= 32 && new Set(k).size >= 12),
+    "a configured admin key must be at least 32 characters of varied random text (e.g. openssl rand -base64 32)",
+  ),
+  "trusted-proxies": z.string().optional().transform((s, ctx) => {
+    const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+    if (list.length && !cidrList(list)) {
+      ctx.addIssue({ code: "custom", message: `expected CIDRs like 127.0.0.1/32, got "${s}"` });
+      return z.NEVER;
+    }
+    return list;
+  }),
   "log-level": z.enum(LOG_LEVELS).default("info"),
   "log-format": z.enum(LOG_FORMATS).default("plain"),
 }).transform((c) => ({
@@ -126,6 +159,9 @@ export const cloudConfigSchema = z.object({
   controlEndpoint: c["control-endpoint"],
   enrollmentTtlMs: c["enrollment-ttl"],
   tunnelOpenTimeoutMs: c["tunnel-open-timeout"],
+  publicUrl: c["public-url"]?.replace(/\/$/, ""),
+  adminApiKey: c["admin-api-key"] ?? null,
+  trustedProxies: c["trusted-proxies"],
   logLevel: c["log-level"] as LogLevel,
   logFormat: c["log-format"] as LogFormat,
 }));

@@ -20,6 +20,7 @@ import { startDataListener } from "./control/data_listener.ts";
 import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
 import { watchChanges } from "./watcher.ts";
+import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
 
 /** A running cloud. */
@@ -75,7 +76,10 @@ export async function startCloud(
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
+  const adminKeyHash = config.adminApiKey ? await hashToken(config.adminApiKey) : null;
+  const authContext = () => ({ adminKeyHash, trustedProxies: config.trustedProxies });
   const app = createApp({
+    authContext,
     store,
     pki,
     registry,
@@ -85,15 +89,18 @@ export async function startCloud(
     node: config.node,
     controlEndpoint: () => controlEndpoint,
     enrollmentTtlMs: config.enrollmentTtlMs,
+    publicUrl: () => config.publicUrl ?? `http://localhost:${httpPort}`,
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
     kick: (agentId, reason) => control.kick(agentId, reason),
   });
+  let httpPort = config.http.port;
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
-    route: { store, registry, broker, clock, log },
+    route: { store, registry, broker, clock, log, authContext },
   });
   const stopWatch = watchChanges({ store, registry, control, log });
+  httpPort = http.port;
   const ports = { http: http.port, control: control.port, data: data.port };
   log.info(
     { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },

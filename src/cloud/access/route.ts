@@ -9,7 +9,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Device, Handle, Store } from "../store/store.ts";
-import type { Principal } from "../tenancy/auth.ts";
+import type { AuthContext, Principal } from "../tenancy/auth.ts";
 import { isHandleShape, isLive } from "../tenancy/handle.ts";
 import { chooseAgent } from "../tenancy/agent_choice.ts";
 import type { Registry } from "../control/registry.ts";
@@ -18,6 +18,8 @@ import type { OpenedTunnel, TunnelBroker } from "../control/tunnels.ts";
 /** What the router needs. */
 export interface RouteDeps {
   store: Store;
+  /** What authentication needs besides the request (admin key hash, trusted proxies). */
+  authContext?: () => Omit<AuthContext, "remote" | "now">;
   registry: Registry;
   broker: TunnelBroker;
   clock: Clock;
@@ -40,7 +42,8 @@ export async function authorizeHandle(
   if (!handle || !isLive(handle, d.clock.now())) {
     throw new AppError("unknown_handle");
   }
-  if (handle.tenantId !== principal.tenantId) {
+  const crossTenant = principal.kind === "admin_key";
+  if (handle.tenantId !== principal.tenantId && !crossTenant) {
     await d.store.appendAudit({
       tenantId: principal.tenantId,
       actor: principal.actor,
@@ -49,6 +52,16 @@ export async function authorizeHandle(
       detail: { reason: "handle_other_tenant" },
     });
     throw new AppError("handle_other_tenant");
+  }
+  if (principal.siteIds && !principal.siteIds.includes(handle.siteId)) {
+    await d.store.appendAudit({
+      tenantId: principal.tenantId,
+      actor: principal.actor,
+      action: "tunnel.deny",
+      target: handleId,
+      detail: { reason: "site_not_in_session_scope" },
+    });
+    throw new AppError("forbidden", "this CLI session does not include the device's site");
   }
   const device = await d.store.getDevice(handle.tenantId, handle.deviceId);
   if (!device || !device.ports.includes(handle.port)) throw new AppError("unknown_handle");

@@ -9,9 +9,12 @@
 import type { WebSocket as WsSocket } from "ws";
 import { AppError } from "../../shared/errors.ts";
 import { pipeWebSocket } from "../../shared/transport/websocket.ts";
-import { authenticate, type Principal } from "../tenancy/auth.ts";
+import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
+
+/** How far a successful connect slides a CLI session's expiry. */
+export const CLI_SLIDE_MS = 30 * 86_400_000;
 
 /** The path pattern of the tunnel endpoint. */
 export const TUNNEL_PATH = /^\/api\/tunnel\/([^/]+)$/;
@@ -28,9 +31,17 @@ export async function authorizeTunnel(
   d: RouteDeps,
   req: Request,
   handleId: string,
+  remote: string,
 ): Promise<{ principal: Principal; target: Authorized }> {
-  const principal = await authenticate(d.store, req);
+  const principal = await authenticate(d.store, req, {
+    ...d.authContext?.(),
+    remote,
+    now: d.clock.now(),
+  });
   if (!principal) throw new AppError("auth_required");
+  if (!TUNNEL_KINDS.includes(principal.kind)) {
+    throw new AppError("forbidden", "this credential cannot open tunnels");
+  }
   // A browser's cookie rides along on any page's WebSocket: accept it only from our own origin.
   const origin = req.headers.get("origin");
   if (principal.kind === "session" && origin) {
@@ -50,9 +61,14 @@ export async function prepareTunnel(
   d: RouteDeps,
   req: Request,
   handleId: string,
+  remote: string,
 ): Promise<PreparedTunnel> {
-  const { principal, target } = await authorizeTunnel(d, req, handleId);
+  const { principal, target } = await authorizeTunnel(d, req, handleId, remote);
   const tunnel = await openTunnel(d, target);
+  // A successful connect slides a CLI session (30 days, never past its hard cap).
+  if (principal.cliSessionHash) {
+    await d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS);
+  }
   return { principal, target, tunnel };
 }
 
@@ -62,7 +78,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
   const { principal, target, tunnel } = p;
   const audit = (action: string, detail: Record<string, unknown>) =>
     d.store.appendAudit({
-      tenantId: principal.tenantId,
+      tenantId: target.handle.tenantId,
       actor: principal.actor,
       action,
       target: target.handle.id,
@@ -72,6 +88,8 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
         port: target.handle.port,
         agent: tunnel.agentId,
         tunnel: tunnel.tunnelId,
+        via: principal.kind,
+        ...(principal.auditUser ? { user: principal.auditUser } : {}),
         ...detail,
       },
     }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));

@@ -19,6 +19,8 @@ import { sessionRoutes } from "./session_routes.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { siteRoutes } from "./sites.ts";
 import { agentRoutes } from "./agents.ts";
+import { cliSessionRoutes } from "./cli_sessions.ts";
+import { adminRoutes } from "./admin_api.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -27,6 +29,8 @@ export interface AppDeps extends RouteDeps {
   node: string;
   controlEndpoint: () => string;
   enrollmentTtlMs: number;
+  /** The cloud's base URL as operators reach it (for ready-to-paste commands). */
+  publicUrl: () => string;
   pushAllowlist: (siteId: string) => Promise<void>;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
@@ -60,7 +64,7 @@ export function createApp(d: AppDeps): Hono<Env> {
 
   // Upgrades are taken by the HTTP server (http_server.ts); a plain GET learns whether it may.
   app.get("/api/tunnel/:handle", async (c) => {
-    await authorizeTunnel(d, c.req.raw, c.req.param("handle"));
+    await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
     return c.json(
       { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
       426,
@@ -82,6 +86,16 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/api", agentRoutes({ store: d.store, kick: d.kick }));
+  app.route(
+    "/api",
+    cliSessionRoutes({
+      store: d.store,
+      clock: d.clock,
+      publicUrl: d.publicUrl,
+      authContext: d.authContext,
+    }),
+  );
+  app.route("/api", adminRoutes({ store: d.store, authContext: d.authContext }));
 
   app.notFound((c) => c.json({ error: "not_found", message: "not found" }, 404));
   app.onError((err, c) => {

@@ -72,7 +72,12 @@ export function startHttpServer(opts: {
     const m = TUNNEL_PATH.exec(path);
     if (!m) return refuse(socket, 404, { error: "not_found", message: "not found" });
     try {
-      const prepared = await prepareTunnel(d, toRequest(req), decodeURIComponent(m[1]));
+      const prepared = await prepareTunnel(
+        d,
+        toRequest(req),
+        decodeURIComponent(m[1]),
+        req.socket.remoteAddress ?? "",
+      );
       if (socket.destroyed) {
         prepared.tunnel.socket.close();
         prepared.tunnel.done();

@@ -15,7 +15,7 @@ import type { Store } from "../store/store.ts";
 import { SESSION_COOKIE } from "../tenancy/auth.ts";
 import { verifyPassword } from "../tenancy/password.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
-import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 
 /** How long a browser session lives. */
@@ -106,7 +106,7 @@ export function sessionRoutes(
 
   app.get("/me", requireAuth(d.store), async (c) => {
     const p = c.get("principal");
-    const user = await d.store.getUser(p.userId);
+    const user = await d.store.getUser(userIdOf(p));
     return c.json({
       id: p.userId,
       email: user?.email,

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { hashToken, mintToken } from "../../shared/crypto/token.ts";
 import type { Store } from "../store/store.ts";
-import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 
 const createBody = z.object({ name: z.string().trim().min(1).max(100) });
@@ -20,7 +20,7 @@ export function tokenRoutes(store: Store): Hono<AuthVars> {
   app.use("*", requireAuth(store, "operator"));
   app.get("/", async (c) => {
     const p = c.get("principal");
-    const items = await store.listApiTokens(p.tenantId, p.userId);
+    const items = await store.listApiTokens(p.tenantId, userIdOf(p));
     return c.json({
       items: items.map((t) => ({
         id: t.hash,
@@ -36,7 +36,7 @@ export function tokenRoutes(store: Store): Hono<AuthVars> {
     const { name } = await jsonBody(c, createBody);
     const token = mintToken("nt");
     const hash = await hashToken(token);
-    await store.createApiToken({ hash, tenantId: p.tenantId, userId: p.userId, name });
+    await store.createApiToken({ hash, tenantId: p.tenantId, userId: userIdOf(p), name });
     await store.appendAudit({
       tenantId: p.tenantId,
       actor: p.actor,
@@ -53,7 +53,7 @@ export function tokenRoutes(store: Store): Hono<AuthVars> {
     const p = c.get("principal");
     const id = c.req.param("id");
     if (!hashParam.safeParse(id).success) throw new AppError("not_found", "no such token");
-    const mine = (await store.listApiTokens(p.tenantId, p.userId)).some((t) => t.hash === id);
+    const mine = (await store.listApiTokens(p.tenantId, userIdOf(p))).some((t) => t.hash === id);
     if (!mine || !await store.revokeApiToken(p.tenantId, id)) {
       throw new AppError("not_found", "no such token");
     }

@@ -21,9 +21,11 @@ import type {
   Agent,
   Allowlist,
   AllowlistEntry,
+  ApiKey,
   ApiToken,
   AuditEntry,
   AuditQuery,
+  CliSession,
   ConsumeResult,
   Device,
   EnrollmentToken,
@@ -206,6 +208,35 @@ function toApiToken(r: Row): ApiToken {
     name: str(r.name),
     createdAt: num(r.created_at),
     lastUsedAt: numOrNull(r.last_used_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toCliSession(r: Row): CliSession {
+  return {
+    hash: str(r.hash),
+    tenantId: str(r.tenant_id),
+    siteIds: JSON.parse(str(r.site_ids)) as string[],
+    operator: str(r.operator),
+    externalOperatorId: r.external_operator_id === null ? null : str(r.external_operator_id),
+    issuer: str(r.issuer) as CliSession["issuer"],
+    issuerRef: str(r.issuer_ref),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+    hardCapAt: num(r.hard_cap_at),
+    lastUsedAt: numOrNull(r.last_used_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toApiKey(r: Row): ApiKey {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    hash: str(r.hash),
+    name: str(r.name),
+    allowedCidr: r.allowed_cidr === null ? null : str(r.allowed_cidr),
+    createdAt: num(r.created_at),
     revokedAt: numOrNull(r.revoked_at),
   };
 }
@@ -850,6 +881,118 @@ class SqliteStore implements Store {
       "UPDATE api_tokens SET revoked_at = ? WHERE hash = ? AND tenant_id = ? AND revoked_at IS NULL",
       this.#now(),
       hash,
+      tenantId,
+    ) > 0;
+  }
+
+  // CLI sessions and API keys
+
+  async createCliSession(
+    input: Omit<CliSession, "createdAt" | "lastUsedAt" | "revokedAt">,
+  ): Promise<CliSession> {
+    const s: CliSession = { ...input, createdAt: this.#now(), lastUsedAt: null, revokedAt: null };
+    this.#run(
+      `INSERT INTO cli_sessions (hash, tenant_id, site_ids, operator, external_operator_id, issuer,
+        issuer_ref, created_at, expires_at, hard_cap_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      s.hash,
+      s.tenantId,
+      JSON.stringify(s.siteIds),
+      s.operator,
+      s.externalOperatorId,
+      s.issuer,
+      s.issuerRef,
+      s.createdAt,
+      s.expiresAt,
+      s.hardCapAt,
+    );
+    return s;
+  }
+
+  async getCliSession(hash: string): Promise<CliSession | null> {
+    const r = this.#get("SELECT * FROM cli_sessions WHERE hash = ?", hash);
+    return r ? toCliSession(r) : null;
+  }
+
+  async listCliSessions(
+    tenantId: string,
+    filter: { siteId?: string; issuerRef?: string } = {},
+  ): Promise<CliSession[]> {
+    return this.#all(
+      "SELECT * FROM cli_sessions WHERE tenant_id = ? ORDER BY created_at DESC, rowid DESC",
+      tenantId,
+    ).map(toCliSession).filter((s) =>
+      (!filter.siteId || s.siteIds.includes(filter.siteId)) &&
+      (!filter.issuerRef || s.issuerRef === filter.issuerRef)
+    );
+  }
+
+  async slideCliSession(hash: string, slideMs: number): Promise<CliSession | null> {
+    return this.#tx(() => {
+      const now = this.#now();
+      this.#run(
+        `UPDATE cli_sessions SET last_used_at = ?, expires_at = MIN(?, hard_cap_at)
+          WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?`,
+        now,
+        now + slideMs,
+        hash,
+        now,
+      );
+      const r = this.#get("SELECT * FROM cli_sessions WHERE hash = ?", hash);
+      return r ? toCliSession(r) : null;
+    });
+  }
+
+  async revokeCliSession(tenantId: string, hash: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE cli_sessions SET revoked_at = ? WHERE hash = ? AND tenant_id = ? AND revoked_at IS NULL",
+      this.#now(),
+      hash,
+      tenantId,
+    ) > 0;
+  }
+
+  async revokeCliSessionsByIssuer(tenantId: string, issuerRef: string): Promise<number> {
+    return this.#run(
+      `UPDATE cli_sessions SET revoked_at = ?
+        WHERE tenant_id = ? AND issuer_ref = ? AND revoked_at IS NULL`,
+      this.#now(),
+      tenantId,
+      issuerRef,
+    );
+  }
+
+  async createApiKey(input: Omit<ApiKey, "id" | "createdAt" | "revokedAt">): Promise<ApiKey> {
+    const k: ApiKey = { ...input, id: newId("key"), createdAt: this.#now(), revokedAt: null };
+    this.#run(
+      `INSERT INTO api_keys (id, tenant_id, hash, name, allowed_cidr, created_at)
+        VALUES (?, ?, ?, ?, ?, ?)`,
+      k.id,
+      k.tenantId,
+      k.hash,
+      k.name,
+      k.allowedCidr,
+      k.createdAt,
+    );
+    return k;
+  }
+
+  async getApiKeyByHash(hash: string): Promise<ApiKey | null> {
+    const r = this.#get("SELECT * FROM api_keys WHERE hash = ?", hash);
+    return r ? toApiKey(r) : null;
+  }
+
+  async listApiKeys(tenantId: string): Promise<ApiKey[]> {
+    return this.#all(
+      "SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, rowid",
+      tenantId,
+    ).map(toApiKey);
+  }
+
+  async revokeApiKey(tenantId: string, id: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+      this.#now(),
+      id,
       tenantId,
     ) > 0;
   }

@@ -184,4 +184,34 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX web_sessions_user ON web_sessions (user_id);
   `,
+  // 3: CLI sessions (ops_) and partner API keys (nk_), both stored by hash.
+  `
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    allowed_cidr TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE INDEX api_keys_tenant ON api_keys (tenant_id, created_at);
+
+  CREATE TABLE cli_sessions (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    site_ids TEXT NOT NULL, -- JSON array
+    operator TEXT NOT NULL,
+    external_operator_id TEXT,
+    issuer TEXT NOT NULL CHECK (issuer IN ('user', 'api_key')),
+    issuer_ref TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    hard_cap_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  );
+  CREATE INDEX cli_sessions_tenant ON cli_sessions (tenant_id, created_at);
+  CREATE INDEX cli_sessions_issuer ON cli_sessions (tenant_id, issuer_ref);
+  `,
 ];

@@ -160,6 +160,41 @@ export interface WebSession {
   expiresAt: number;
 }
 
+/** An operator's CLI session (`ops_…`): sliding expiry under a hard cap, scoped to sites. */
+export interface CliSession {
+  /** SHA-256 (hex) of the token text. */
+  hash: string;
+  tenantId: string;
+  /** Sites whose devices the session may reach. */
+  siteIds: string[];
+  /** Who the session is for (display name). */
+  operator: string;
+  /** The partner's id of the operator, for sessions minted with an API key. */
+  externalOperatorId: string | null;
+  /** Who minted it: a signed-in user, or a partner API key. */
+  issuer: "user" | "api_key";
+  /** The user id or API key id that minted it (revoking the key revokes these sessions). */
+  issuerRef: string;
+  createdAt: number;
+  /** Sliding expiry (last successful connect + 30 days), never past hardCapAt. */
+  expiresAt: number;
+  hardCapAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A partner API key (`nk_…`) that mints CLI sessions; only its hash is kept. */
+export interface ApiKey {
+  id: string;
+  tenantId: string;
+  hash: string;
+  name: string;
+  /** When set, the caller's address must be inside this CIDR. */
+  allowedCidr: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
 /** A per-tenant license GUID for external consoles; only its hash is kept. */
 export interface License {
   id: string;
@@ -316,6 +351,25 @@ export interface Store {
   /** The session if it exists and has not expired at clock.now(). */
   getWebSession(hash: string): Promise<WebSession | null>;
   deleteWebSession(hash: string): Promise<void>;
+  createCliSession(
+    input: Omit<CliSession, "createdAt" | "lastUsedAt" | "revokedAt">,
+  ): Promise<CliSession>;
+  /** Unscoped lookup by hash (the caller checks revocation and expiry). */
+  getCliSession(hash: string): Promise<CliSession | null>;
+  /** A tenant's sessions, newest first; optionally only those that include a site or came from one issuer. */
+  listCliSessions(
+    tenantId: string,
+    filter?: { siteId?: string; issuerRef?: string },
+  ): Promise<CliSession[]>;
+  /** Records a successful connect: lastUsedAt = now, expiresAt = min(now + slideMs, hardCapAt). */
+  slideCliSession(hash: string, slideMs: number): Promise<CliSession | null>;
+  revokeCliSession(tenantId: string, hash: string): Promise<boolean>;
+  /** Revokes every live session an issuer minted; returns how many. */
+  revokeCliSessionsByIssuer(tenantId: string, issuerRef: string): Promise<number>;
+  createApiKey(input: Omit<ApiKey, "id" | "createdAt" | "revokedAt">): Promise<ApiKey>;
+  getApiKeyByHash(hash: string): Promise<ApiKey | null>;
+  listApiKeys(tenantId: string): Promise<ApiKey[]>;
+  revokeApiKey(tenantId: string, id: string): Promise<boolean>;
   createLicense(input: { tenantId: string; hash: string }): Promise<License>;
   getLicenseByHash(hash: string): Promise<License | null>;
   listLicenses(tenantId: string): Promise<License[]>;

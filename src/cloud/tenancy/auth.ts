@@ -1,14 +1,22 @@
 /**
- * Who is calling: turns a request's credentials into a Principal bound to exactly one tenant,
- * or says why not. This is the one place credentials are read.
+ * Who is calling: turns a request's credentials into a Principal, or says why not. This is the
+ * one place credentials are read. The kinds (guide §8):
  *
- * - `Authorization: Bearer nt_…`: a per-user API token.
+ * - `Authorization: Bearer nt_…`: a user's API token (tenant fixed at creation).
  * - Cookie `nc_session`: a signed-in browser; its state changes must carry the session's
  *   antiforgery token in `X-CSRF-Token` (mismatch: 400, as the guide's §10 says).
- * Two credentials naming different users: 400, never "first one wins". Secrets are looked up by
- * their SHA-256 (never stored in clear) and refused in query strings.
+ * - `Authorization: Bearer ops_…`: a CLI session, scoped to sites, sliding 30 days, capped 180.
+ * - `X-License: {guid}` (+ `X-User-Id`), or the WebSocket subprotocols `license.{guid}.user.{uid}`
+ *   or `["license.{guid}", "user.{uid}"]`: an external console; the user id is audit metadata.
+ * - `X-API-Key: nk_…`: a partner key that mints CLI sessions, optionally pinned to a CIDR checked
+ *   against the socket address (X-Forwarded-For only from configured trusted proxies).
+ * - `X-Admin-Api-Key`: platform ops break-glass, crosses tenants, audited on every use.
+ *
+ * Two credentials naming different identities: 400, never "first one wins". Secrets are looked
+ * up by their SHA-256 (never stored in clear) and refused in query strings.
  * @module
  */
+import { BlockList, isIP } from "node:net";
 import { AppError } from "../../shared/errors.ts";
 import { constantTimeEqual, hashToken, isTokenShape } from "../../shared/crypto/token.ts";
 import type { Role, Store } from "../store/store.ts";
@@ -16,21 +24,66 @@ import type { Role, Store } from "../store/store.ts";
 /** The browser session cookie's name. */
 export const SESSION_COOKIE = "nc_session";
 
-/** An authenticated caller, scoped to one tenant. */
+/** The kinds of credential. */
+export type CredentialKind =
+  | "api_token"
+  | "session"
+  | "cli_session"
+  | "license"
+  | "api_key"
+  | "admin_key";
+
+/** Credentials of a person using the cloud's own API and UI. */
+export const USER_KINDS: CredentialKind[] = ["api_token", "session"];
+/** Credentials accepted on the tunnel paths. */
+export const TUNNEL_KINDS: CredentialKind[] = [
+  "api_token",
+  "session",
+  "cli_session",
+  "license",
+  "admin_key",
+];
+
+/** The tenant id an admin-key principal carries: it matches no tenant; callers special-case it. */
+export const ANY_TENANT = "*";
+
+/** An authenticated caller. */
 export interface Principal {
-  kind: "api_token" | "session";
+  kind: CredentialKind;
+  /** The one tenant the caller acts in (ANY_TENANT for the admin key). */
   tenantId: string;
-  userId: string;
+  /** The user, for user credentials; null otherwise. */
+  userId: string | null;
   role: Role;
-  /** For audit: `user:<id>`; never a secret. */
+  /** For audit: `user:<id>`, `license:<id>`, `cli:<hash prefix>`, `key:<id>`, `admin-key`. */
   actor: string;
-  /** For a session: the hash of its cookie (to sign out) and of its antiforgery token. */
+  /** Extra audit metadata (e.g. the console's X-User-Id). Never used for authorization. */
+  auditUser?: string;
+  /** For a session: the hashes of its cookie (to sign out) and of its antiforgery token. */
   sessionHash?: string;
   csrfHash?: string;
+  /** For a CLI session: its hash (to slide it) and the sites it may reach. */
+  cliSessionHash?: string;
+  siteIds?: string[];
+  /** For an API key: its id and who it is. */
+  apiKeyId?: string;
+}
+
+/** What authentication needs besides the request. */
+export interface AuthContext {
+  /** The socket's remote address. */
+  remote?: string;
+  /** SHA-256 of the configured admin key, or null when none is configured. */
+  adminKeyHash?: string | null;
+  /** CIDRs whose X-Forwarded-For is believed. */
+  trustedProxies?: string[];
+  /** Current time (for CLI session expiry). */
+  now?: number;
 }
 
 const SECRET_QUERY_KEYS = ["token", "access_token", "api_key", "key", "license"];
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Reads one cookie from a Cookie header. */
 export function readCookie(req: Request, name: string): string | null {
@@ -43,24 +96,102 @@ export function readCookie(req: Request, name: string): string | null {
   return null;
 }
 
-async function fromBearer(store: Store, header: string): Promise<Principal> {
-  const m = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!m || !isTokenShape(m[1], "nt")) throw new AppError("auth_required");
-  const hash = await hashToken(m[1]);
-  const rec = await store.getApiToken(hash);
-  if (!rec || rec.revokedAt !== null) throw new AppError("auth_required");
-  const user = await store.getUser(rec.userId);
-  if (!user || user.disabledAt !== null || user.tenantId !== rec.tenantId) {
-    throw new AppError("auth_required");
+/** Parses a CIDR into a BlockList (null when malformed). */
+export function cidrList(cidrs: string[]): BlockList | null {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split("/");
+    const type = isIP(addr) === 6 ? "ipv6" : isIP(addr) === 4 ? "ipv4" : null;
+    const prefix = Number(bits ?? (type === "ipv6" ? 128 : 32));
+    if (!type || !Number.isInteger(prefix) || prefix < 0 || prefix > (type === "ipv6" ? 128 : 32)) {
+      return null;
+    }
+    list.addSubnet(addr, prefix, type);
   }
-  store.touchApiToken(hash).catch(() => {});
-  return {
-    kind: "api_token",
-    tenantId: rec.tenantId,
-    userId: rec.userId,
-    role: user.role,
-    actor: `user:${rec.userId}`,
-  };
+  return list;
+}
+
+function inList(list: BlockList, ip: string): boolean {
+  const bare = ip.replace(/^::ffff:/, "");
+  const type = isIP(bare) === 6 ? "ipv6" : "ipv4";
+  return isIP(bare) !== 0 && list.check(bare, type);
+}
+
+/** The caller's address: the socket's, or X-Forwarded-For's last hop from a trusted proxy. */
+export function clientAddress(req: Request, ctx: AuthContext): string {
+  const remote = ctx.remote ?? "";
+  const proxies = ctx.trustedProxies?.length ? cidrList(ctx.trustedProxies) : null;
+  const xff = req.headers.get("x-forwarded-for");
+  if (proxies && xff && inList(proxies, remote)) {
+    const hops = xff.split(",").map((h) => h.trim()).filter(Boolean);
+    // Walk from the nearest hop back while hops are our own proxies.
+    for (let i = hops.length - 1; i >= 0; i--) {
+      if (!inList(proxies, hops[i])) return hops[i];
+    }
+  }
+  return remote.replace(/^::ffff:/, "");
+}
+
+/** License and console user from the X-License header or the WebSocket subprotocols. */
+function licenseOf(req: Request): { guid: string; user?: string } | null {
+  const header = req.headers.get("x-license");
+  if (header) {
+    if (!GUID.test(header.trim())) throw new AppError("auth_required");
+    return { guid: header.trim().toLowerCase(), user: req.headers.get("x-user-id") ?? undefined };
+  }
+  const protos = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+  for (const p of protos) {
+    const m = /^license\.([0-9a-fA-F-]{36})(?:\.user\.(.+))?$/.exec(p);
+    if (!m) continue;
+    if (!GUID.test(m[1])) throw new AppError("auth_required");
+    const user = m[2] ?? protos.find((x) => x.startsWith("user."))?.slice(5);
+    return { guid: m[1].toLowerCase(), user };
+  }
+  return null;
+}
+
+async function userPrincipal(
+  store: Store,
+  kind: "api_token" | "session",
+  userId: string,
+  tenantId: string,
+): Promise<Principal | null> {
+  const user = await store.getUser(userId);
+  if (!user || user.disabledAt !== null || user.tenantId !== tenantId) return null;
+  return { kind, tenantId, userId, role: user.role, actor: `user:${userId}` };
+}
+
+async function fromBearer(store: Store, header: string, now: number): Promise<Principal> {
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!m) throw new AppError("auth_required");
+  const token = m[1];
+  const hash = await hashToken(token);
+  if (isTokenShape(token, "nt")) {
+    const rec = await store.getApiToken(hash);
+    const p = rec && rec.revokedAt === null
+      ? await userPrincipal(store, "api_token", rec.userId, rec.tenantId)
+      : null;
+    if (!p) throw new AppError("auth_required");
+    store.touchApiToken(hash).catch(() => {});
+    return p;
+  }
+  if (isTokenShape(token, "ops")) {
+    const s = await store.getCliSession(hash);
+    if (!s || s.revokedAt !== null || s.expiresAt <= now) {
+      throw new AppError("auth_required", "CLI session revoked or expired; open a new CLI session");
+    }
+    return {
+      kind: "cli_session",
+      tenantId: s.tenantId,
+      userId: s.issuer === "user" ? s.issuerRef : null,
+      role: "operator",
+      actor: `cli:${hash.slice(0, 12)}`,
+      auditUser: s.externalOperatorId ?? s.operator,
+      cliSessionHash: hash,
+      siteIds: s.siteIds,
+    };
+  }
+  throw new AppError("auth_required");
 }
 
 async function fromCookie(store: Store, value: string): Promise<Principal | null> {
@@ -68,46 +199,114 @@ async function fromCookie(store: Store, value: string): Promise<Principal | null
   const hash = await hashToken(value);
   const s = await store.getWebSession(hash);
   if (!s) return null;
-  const user = await store.getUser(s.userId);
-  if (!user || user.disabledAt !== null || user.tenantId !== s.tenantId) return null;
+  const p = await userPrincipal(store, "session", s.userId, s.tenantId);
+  return p ? { ...p, sessionHash: hash, csrfHash: s.csrfHash } : null;
+}
+
+async function fromLicense(store: Store, l: { guid: string; user?: string }): Promise<Principal> {
+  const lic = await store.getLicenseByHash(await hashToken(l.guid));
+  if (!lic || lic.revokedAt !== null) throw new AppError("auth_required");
   return {
-    kind: "session",
-    tenantId: s.tenantId,
-    userId: s.userId,
-    role: user.role,
-    actor: `user:${s.userId}`,
-    sessionHash: hash,
-    csrfHash: s.csrfHash,
+    kind: "license",
+    tenantId: lic.tenantId,
+    userId: null,
+    role: "operator",
+    actor: `license:${lic.id}`,
+    auditUser: l.user?.slice(0, 200),
+  };
+}
+
+async function fromApiKey(
+  store: Store,
+  req: Request,
+  key: string,
+  ctx: AuthContext,
+): Promise<Principal> {
+  if (!isTokenShape(key, "nk")) throw new AppError("auth_required");
+  const k = await store.getApiKeyByHash(await hashToken(key));
+  if (!k || k.revokedAt !== null) throw new AppError("auth_required");
+  if (k.allowedCidr) {
+    const list = cidrList([k.allowedCidr]);
+    const ip = clientAddress(req, ctx);
+    if (!list || !inList(list, ip)) {
+      await store.appendAudit({
+        tenantId: k.tenantId,
+        actor: `key:${k.id}`,
+        action: "api_key.deny_cidr",
+        target: k.id,
+        detail: { ip, allowed: k.allowedCidr },
+      });
+      throw new AppError("forbidden", `this API key is not allowed from ${ip}`);
+    }
+  }
+  return {
+    kind: "api_key",
+    tenantId: k.tenantId,
+    userId: null,
+    role: "operator",
+    actor: `key:${k.id}`,
+    apiKeyId: k.id,
   };
 }
 
 /**
  * Authenticates a request. Returns null for an anonymous request (an expired or unknown session
- * cookie counts as none); throws AppError for a bearer credential that is not acceptable, for a
- * credential in the URL, for two different identities, and for a cookie-authenticated state
- * change without the session's antiforgery token.
+ * cookie counts as none); throws AppError for a credential that is present but not acceptable,
+ * for a credential in the URL, for two different identities, and for a cookie-authenticated
+ * state change without the session's antiforgery token.
  */
-export async function authenticate(store: Store, req: Request): Promise<Principal | null> {
+export async function authenticate(
+  store: Store,
+  req: Request,
+  ctx: AuthContext = {},
+): Promise<Principal | null> {
   const url = new URL(req.url);
   for (const k of SECRET_QUERY_KEYS) {
     if (url.searchParams.has(k)) {
       throw new AppError("bad_request", "credentials are not accepted in the query string");
     }
   }
+  const now = ctx.now ?? Date.now();
+  const found: Principal[] = [];
   const header = req.headers.get("authorization");
+  if (header) found.push(await fromBearer(store, header, now));
   const cookie = readCookie(req, SESSION_COOKIE);
-  const bearer = header ? await fromBearer(store, header) : null;
   const session = cookie ? await fromCookie(store, cookie) : null;
-  if (bearer && session && bearer.userId !== session.userId) {
-    throw new AppError("conflicting_credentials");
+  if (session) found.push(session);
+  const license = licenseOf(req);
+  if (license) found.push(await fromLicense(store, license));
+  const apiKey = req.headers.get("x-api-key");
+  if (apiKey) found.push(await fromApiKey(store, req, apiKey, ctx));
+  const adminKey = req.headers.get("x-admin-api-key");
+  if (adminKey) {
+    const ok = !!ctx.adminKeyHash && constantTimeEqual(await hashToken(adminKey), ctx.adminKeyHash);
+    await store.appendAudit({
+      tenantId: null,
+      actor: "admin-key",
+      action: ok ? "admin_key.use" : "admin_key.deny",
+      target: url.pathname,
+      detail: { method: req.method, ip: clientAddress(req, ctx) },
+    });
+    if (!ok) throw new AppError("auth_required");
+    found.push({
+      kind: "admin_key",
+      tenantId: ANY_TENANT,
+      userId: null,
+      role: "superadmin",
+      actor: "admin-key",
+    });
   }
-  if (bearer) return bearer;
-  if (!session) return null;
-  if (!SAFE_METHODS.has(req.method)) {
+  if (found.length === 0) return null;
+  const first = found[0];
+  if (found.some((p) => p.userId === null || p.userId !== first.userId)) {
+    if (found.length > 1) throw new AppError("conflicting_credentials");
+  }
+  const chosen = found.find((p) => p.kind !== "session") ?? first;
+  if (session && chosen === session && !SAFE_METHODS.has(req.method)) {
     const sent = req.headers.get("x-csrf-token") ?? "";
     if (!sent || !constantTimeEqual(await hashToken(sent), session.csrfHash!)) {
       throw new AppError("antiforgery");
     }
   }
-  return session;
+  return chosen;
 }

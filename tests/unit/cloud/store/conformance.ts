@@ -565,6 +565,90 @@ export function storeConformance(
     assert.deepEqual(await store.getUserByEmail("Bob@Example.com"), bob);
   });
 
+  test(
+    "cli sessions: sliding expiry under the hard cap, scoped revoke, cascade by issuer",
+    async (store, clock) => {
+      const { a, b, siteA } = await world(store);
+      const day = 86_400_000;
+      const base = {
+        tenantId: a.id,
+        siteIds: [siteA.id],
+        operator: "Ops",
+        externalOperatorId: "op-7",
+        issuer: "api_key" as const,
+        issuerRef: "key-1",
+      };
+      const s1 = await store.createCliSession({
+        ...base,
+        hash: "1".repeat(64),
+        expiresAt: clock.now() + 30 * day,
+        hardCapAt: clock.now() + 180 * day,
+      });
+      assert.deepEqual(await store.getCliSession(s1.hash), s1);
+      assert.equal(s1.lastUsedAt, null);
+      clock.advance(10 * day);
+      const slid = await store.slideCliSession(s1.hash, 30 * day);
+      assert.equal(slid?.expiresAt, clock.now() + 30 * day);
+      assert.equal(slid?.lastUsedAt, clock.now());
+      for (let t = 30; t <= 150; t += 20) {
+        clock.set(s1.createdAt + t * day);
+        const next = await store.slideCliSession(s1.hash, 30 * day);
+        assert.equal(next?.expiresAt, clock.now() + 30 * day);
+      }
+      clock.set(s1.createdAt + 170 * day);
+      const capped = await store.slideCliSession(s1.hash, 30 * day);
+      assert.equal(capped?.expiresAt, s1.hardCapAt, "never past the hard cap");
+      clock.set(s1.hardCapAt);
+      const dead = await store.slideCliSession(s1.hash, 30 * day);
+      assert.equal(dead?.expiresAt, s1.hardCapAt, "an expired session does not slide");
+
+      const s2 = await store.createCliSession({
+        ...base,
+        hash: "2".repeat(64),
+        siteIds: [],
+        issuerRef: "key-2",
+        expiresAt: clock.now() + day,
+        hardCapAt: clock.now() + day,
+      });
+      assert.deepEqual(
+        (await store.listCliSessions(a.id, { siteId: siteA.id })).map((x) => x.hash),
+        [s1.hash],
+      );
+      assert.deepEqual(
+        (await store.listCliSessions(a.id, { issuerRef: "key-2" })).map((x) => x.hash),
+        [s2.hash],
+      );
+      assert.deepEqual(await store.listCliSessions(b.id), []);
+      assert.equal(
+        await store.revokeCliSession(b.id, s2.hash),
+        false,
+        "another tenant cannot revoke",
+      );
+      assert.equal(await store.revokeCliSession(a.id, s2.hash), true);
+      assert.equal(await store.revokeCliSession(a.id, s2.hash), false);
+      assert.equal(await store.revokeCliSessionsByIssuer(b.id, "key-1"), 0);
+      assert.equal(await store.revokeCliSessionsByIssuer(a.id, "key-1"), 1);
+      assert.notEqual((await store.getCliSession(s1.hash))?.revokedAt, null);
+    },
+  );
+
+  test("api keys: create, get by hash, list and revoke scoped", async (store) => {
+    const { a, b } = await world(store);
+    const k = await store.createApiKey({
+      tenantId: a.id,
+      hash: "9".repeat(64),
+      name: "ndis",
+      allowedCidr: "198.51.100.0/24",
+    });
+    assert.deepEqual(await store.getApiKeyByHash(k.hash), k);
+    assert.equal(await store.getApiKeyByHash("8".repeat(64)), null);
+    assert.deepEqual(sortById(await store.listApiKeys(a.id)), [k.id]);
+    assert.deepEqual(await store.listApiKeys(b.id), []);
+    assert.equal(await store.revokeApiKey(b.id, k.id), false);
+    assert.equal(await store.revokeApiKey(a.id, k.id), true);
+    assert.notEqual((await store.getApiKeyByHash(k.hash))?.revokedAt, null);
+  });
+
   test("web sessions: create, get until expiry, delete", async (store, clock) => {
     const { a } = await world(store);
     const u = await store.createUser({

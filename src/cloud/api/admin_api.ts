@@ -1,0 +1,99 @@
+/**
+ * The admin API for the external licensing application (guide §3, §8), behind
+ * `X-Admin-Api-Key` only: `POST /api/admin/tenants` onboards a tenant with its first license,
+ * `POST /api/admin/tenants/{tenantId}/licenses` rotates (adds) one, `DELETE
+ * /api/admin/tenants/{tenantId}/licenses/{licenseId}` revokes one. License GUIDs are stored only
+ * as hashes; the cloud's own API lists them read-only (`GET /api/licenses`).
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { AppError } from "../../shared/errors.ts";
+import { hashToken } from "../../shared/crypto/token.ts";
+import type { Store } from "../store/store.ts";
+import type { AuthContext } from "../tenancy/auth.ts";
+import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody } from "./validate.ts";
+
+const guid = z.string().trim().regex(
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+  "expected a GUID",
+).transform((g) => g.toLowerCase());
+
+/** The routes under /api/admin (admin key) and /api/licenses (read-only, signed in). */
+export function adminRoutes(
+  d: { store: Store; authContext?: () => Omit<AuthContext, "remote"> },
+): Hono<AuthVars> {
+  const { store } = d;
+  const app = new Hono<AuthVars>();
+  const adminKey = requireAuth(store, "superadmin", {
+    kinds: ["admin_key"],
+    context: d.authContext,
+  });
+
+  const addLicense = async (tenantId: string, license: string) => {
+    const hash = await hashToken(license);
+    if (await store.getLicenseByHash(hash)) {
+      throw new AppError("conflict", "this license is already registered");
+    }
+    const l = await store.createLicense({ tenantId, hash });
+    await store.appendAudit({
+      tenantId,
+      actor: "admin-key",
+      action: "license.register",
+      target: l.id,
+      detail: {},
+    });
+    return { id: l.id, tenantId, createdAt: l.createdAt };
+  };
+
+  app.post("/admin/tenants", adminKey, async (c) => {
+    const body = await jsonBody(
+      c,
+      z.object({ name: z.string().trim().min(1).max(200), license: guid }),
+    );
+    if (await store.getLicenseByHash(await hashToken(body.license))) {
+      throw new AppError("conflict", "this license is already registered");
+    }
+    const t = await store.createTenant({ name: body.name });
+    await store.appendAudit({
+      tenantId: t.id,
+      actor: "admin-key",
+      action: "tenant.create",
+      target: t.id,
+      detail: { name: t.name },
+    });
+    return c.json(
+      { tenantId: t.id, name: t.name, license: await addLicense(t.id, body.license) },
+      201,
+    );
+  });
+  app.post("/admin/tenants/:tenantId/licenses", adminKey, async (c) => {
+    const t = await store.getTenant(c.req.param("tenantId"));
+    if (!t) throw new AppError("not_found", "no such tenant");
+    const body = await jsonBody(c, z.object({ license: guid }));
+    return c.json(await addLicense(t.id, body.license), 201);
+  });
+  app.delete("/admin/tenants/:tenantId/licenses/:licenseId", adminKey, async (c) => {
+    const tenantId = c.req.param("tenantId");
+    const id = c.req.param("licenseId");
+    if (!await store.revokeLicense(tenantId, id)) {
+      throw new AppError("not_found", "no such active license");
+    }
+    await store.appendAudit({
+      tenantId,
+      actor: "admin-key",
+      action: "license.revoke",
+      target: id,
+      detail: {},
+    });
+    return c.json({ revoked: id });
+  });
+  app.get("/licenses", requireAuth(store, "admin"), async (c) => {
+    const items = (await store.listLicenses(c.get("principal").tenantId)).map((
+      { hash: _h, ...l },
+    ) => l);
+    return c.json({ items });
+  });
+  return app;
+}
