@@ -292,3 +292,51 @@ Deno.test("tunnel endpoint: a session cookie is accepted only from the cloud's o
     await w.stop();
   }
 });
+
+Deno.test("bulk add by range/CIDR with a cap; revoking a handle kills its URL at once", async () => {
+  const w = await world();
+  try {
+    const A = w.users.adminA.token;
+    const site = await w.call("POST", "/api/sites", { token: A, body: { name: "Floor 2" } });
+    const path = `/api/sites/${site.json.id}/devices/bulk`;
+    const r = await w.call("POST", path, {
+      token: A,
+      body: { range: "192.0.2.0/28", protocols: ["rtsp"] },
+    });
+    assertEquals(r.status, 201);
+    const created = r.json.created as {
+      host: string;
+      ports: number[];
+      handles: Record<string, string>;
+    }[];
+    assertEquals(created.length, 14);
+    assertEquals(created[0].host, "192.0.2.1");
+    assertEquals(created[0].ports, [554]);
+    const again = await w.call("POST", path, { token: A, body: { range: "192.0.2.10-20" } });
+    assertEquals(again.json.skipped, 5);
+    assertEquals((again.json.created as unknown[]).length, 6);
+    const tooBig = await w.call("POST", path, { token: A, body: { range: "192.0.0.0/20" } });
+    assertEquals(tooBig.status, 400);
+    assertStringIncludes(tooBig.json.message as string, "at most 1024");
+    assertEquals(
+      (await w.call("POST", path, { token: w.users.viewerA.token, body: { range: "192.0.2.1" } }))
+        .status,
+      403,
+    );
+
+    const h = created[0].handles["554"];
+    assertEquals((await w.call("GET", `/api/tunnel/${h}`, { token: A })).status, 426);
+    assertEquals(
+      (await w.call("DELETE", `/api/handles/${h}`, { token: w.users.adminB.token })).status,
+      404,
+    );
+    assertEquals((await w.call("DELETE", `/api/handles/${h}`, { token: A })).status, 200);
+    assertEquals((await w.call("GET", `/api/tunnel/${h}`, { token: A })).status, 404);
+    const list = await w.call("GET", `/api/sites/${site.json.id}/devices`, { token: A });
+    const fresh = (list.json.items as { host: string; handles: Record<string, string> }[])
+      .find((d) => d.host === "192.0.2.1")!.handles["554"];
+    assert(fresh !== h, "a new handle is minted for the port");
+  } finally {
+    await w.stop();
+  }
+});

@@ -12,6 +12,7 @@ import { formatJoinToken, hashToken, mintToken } from "../../shared/crypto/token
 import type { Clock } from "../../shared/clock.ts";
 import type { Device, Store } from "../store/store.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
+import { expandAddresses, portsFor, RangeInputError } from "../tenancy/ip_range.ts";
 import { announceChange } from "../watcher.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
@@ -149,6 +150,61 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const out = await withHandles(store, clock, dev);
     await changed(p, "device.create", dev.id, s.id, { host: dev.host, ports: dev.ports });
     return c.json(out, 201);
+  });
+  app.post("/sites/:id/devices/bulk", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const s = await site(p, c.req.param("id"));
+    const body = await jsonBody(
+      c,
+      z.object({
+        range: z.string().trim().min(1).max(100),
+        protocols: z.array(z.enum(["http", "https", "rtsp", "ssh"])).max(4).default([]),
+        ports: z.array(port).min(1).max(64).optional(),
+      }),
+    );
+    let hosts: string[];
+    try {
+      hosts = expandAddresses(body.range);
+    } catch (e) {
+      if (e instanceof RangeInputError) throw new AppError("bad_request", e.message);
+      throw e;
+    }
+    const ports = body.ports ?? portsFor(body.protocols);
+    const existing = new Set((await store.listDevices(p.tenantId, s.id)).map((x) => x.host));
+    const created = [];
+    for (const h of hosts) {
+      if (existing.has(h)) continue;
+      created.push(
+        await withHandles(
+          store,
+          clock,
+          await store.createDevice({ tenantId: p.tenantId, siteId: s.id, host: h, ports }),
+        ),
+      );
+    }
+    await changed(p, "device.bulk_create", s.id, s.id, {
+      range: body.range,
+      created: created.length,
+      ports,
+    });
+    return c.json({ created, skipped: hosts.length - created.length }, 201);
+  });
+  app.delete("/handles/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const id = c.req.param("id");
+    if (!await store.revokeHandle(p.tenantId, id)) {
+      throw new AppError("not_found", "no such handle");
+    }
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "handle.revoke",
+      target: id,
+      detail: {},
+    });
+    return c.json({ revoked: id });
   });
   app.patch("/devices/:id", auth, async (c) => {
     const p = c.get("principal");
