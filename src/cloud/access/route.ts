@@ -73,11 +73,13 @@ export async function openTunnel(d: RouteDeps, a: Authorized): Promise<OpenedTun
   const online = d.registry.bySite(a.handle.siteId);
   const agentId = chooseAgent(a.handle.agentId, online);
   if (!agentId) throw new AppError("agent_offline");
-  if (a.handle.agentId === null) await d.store.pinHandle(a.handle.id, agentId);
   const session = d.registry.get(agentId);
   if (session) session.activeStreams++;
   try {
-    return await d.broker.open(agentId, a.device.host, a.handle.port);
+    const tunnel = await d.broker.open(agentId, a.device.host, a.handle.port);
+    // Pin to the first agent that actually served the handle (not one that failed to).
+    if (a.handle.agentId === null) await d.store.pinHandle(a.handle.id, agentId);
+    return tunnel;
   } catch (e) {
     if (session) session.activeStreams = Math.max(0, session.activeStreams - 1);
     throw e;

@@ -643,8 +643,12 @@ class SqliteStore implements Store {
     ) > 0;
   }
 
-  async pinHandle(id: string, agentId: string): Promise<void> {
-    this.#run("UPDATE handles SET agent_id = ? WHERE id = ?", agentId, id);
+  async pinHandle(id: string, agentId: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE handles SET agent_id = ? WHERE id = ? AND agent_id IS NULL",
+      agentId,
+      id,
+    ) > 0;
   }
 
   // Enrollment and agents

@@ -313,8 +313,11 @@ export interface Store {
   /** The live (not revoked, not expired) handle of (device, port), if any. */
   findHandle(deviceId: string, port: number): Promise<Handle | null>;
   revokeHandle(tenantId: string, id: string): Promise<boolean>;
-  /** Records the agent a handle sticks to. */
-  pinHandle(id: string, agentId: string): Promise<void>;
+  /**
+   * Records the agent a handle sticks to, only if it has none yet (the first agent that served
+   * it keeps it for the handle's lifetime). Returns whether this call pinned it.
+   */
+  pinHandle(id: string, agentId: string): Promise<boolean>;
 
   // Enrollment and agents
   createEnrollmentToken(token: Omit<EnrollmentToken, "usedAt" | "agentId">): Promise<void>;

@@ -349,15 +349,15 @@ export function storeConformance(
       assert.deepEqual(await store.getHandle(legacy.id), legacy, "but still exist for getHandle");
 
       // Pin.
-      await store.pinHandle(h80.id, "agent-1");
+      assert.equal(await store.pinHandle(h80.id, "agent-1"), true);
       assert.equal((await store.getHandle(h80.id))!.agentId, "agent-1");
-      await store.pinHandle(h80.id, "agent-2");
-      assert.equal((await store.getHandle(h80.id))!.agentId, "agent-2");
+      assert.equal(await store.pinHandle(h80.id, "agent-2"), false, "the first pin stays");
+      assert.equal((await store.getHandle(h80.id))!.agentId, "agent-1");
 
       // Revoke: tenant-scoped, then ignored by findHandle.
       assert.equal(await store.revokeHandle(b.id, h80.id), false, "another tenant cannot revoke");
       assert.equal((await store.getHandle(h80.id))!.revokedAt, null);
-      assert.deepEqual(await store.findHandle(d.id, 80), { ...h80, agentId: "agent-2" });
+      assert.deepEqual(await store.findHandle(d.id, 80), { ...h80, agentId: "agent-1" });
       assert.equal(await store.revokeHandle(a.id, h80.id), true);
       assert.equal((await store.getHandle(h80.id))!.revokedAt, clock.now());
       assert.equal(await store.findHandle(d.id, 80), null, "revoked handles are not found");
