@@ -43,6 +43,7 @@ async function world() {
     adminA: await user(a.id, "admin@a.test", "admin"),
     viewerA: await user(a.id, "viewer@a.test", "viewer"),
     adminB: await user(b.id, "admin@b.test", "admin"),
+    root: await user(a.id, "root@ops.test", "superadmin"),
   };
   const call = async (
     method: string,
@@ -336,6 +337,42 @@ Deno.test("bulk add by range/CIDR with a cap; revoking a handle kills its URL at
     const fresh = (list.json.items as { host: string; handles: Record<string, string> }[])
       .find((d) => d.host === "192.0.2.1")!.handles["554"];
     assert(fresh !== h, "a new handle is minted for the port");
+  } finally {
+    await w.stop();
+  }
+});
+
+Deno.test("superadmin: tenant picker switches the session's one tenant context; others cannot", async () => {
+  const w = await world();
+  try {
+    await w.call("POST", "/api/sites", { token: w.users.adminB.token, body: { name: "B-site" } });
+    const s = await w.login("root@ops.test");
+    const tenants = await w.call("GET", "/api/auth/tenants", { cookie: s.cookie });
+    assertEquals((tenants.json.items as unknown[]).length, 2);
+    assertEquals((await w.call("GET", "/api/sites", { cookie: s.cookie })).json.items, []);
+    const sw = await w.call("POST", "/api/auth/tenant", {
+      cookie: s.cookie,
+      csrf: s.csrf,
+      body: { tenantId: w.tenants.b.id },
+    });
+    assertEquals(sw.status, 200);
+    const sites = await w.call("GET", "/api/sites", { cookie: s.cookie });
+    assertEquals((sites.json.items as { name: string }[]).map((x) => x.name), ["B-site"]);
+    assertEquals(
+      (await w.call("GET", "/api/auth/me", { cookie: s.cookie })).json.tenantId,
+      w.tenants.b.id,
+    );
+    assertEquals((await w.call("GET", "/api/audit?all=1", { cookie: s.cookie })).status, 200);
+
+    const admin = await w.login("admin@a.test");
+    const denied = await w.call("POST", "/api/auth/tenant", {
+      cookie: admin.cookie,
+      csrf: admin.csrf,
+      body: { tenantId: w.tenants.b.id },
+    });
+    assertEquals(denied.status, 403);
+    assertEquals((await w.call("GET", "/api/audit?all=1", { cookie: admin.cookie })).status, 403);
+    assertEquals((await w.call("GET", "/api/sites", { cookie: admin.cookie })).json.items, []);
   } finally {
     await w.stop();
   }

@@ -20,6 +20,8 @@ const auditQuery = z.object({
   target: z.string().max(200).optional(),
   before: z.coerce.number().int().positive().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Superadmins only: every tenant's entries. */
+  all: z.enum(["1", "true"]).optional(),
 });
 
 /** The routes under /api (agents and audit). */
@@ -64,8 +66,9 @@ export function agentRoutes(
   });
   app.get("/audit", auth, async (c) => {
     const p = c.get("principal");
-    const q = query(c, auditQuery);
-    const items = await store.listAudit({ tenantId: p.tenantId, ...q });
+    const { all, ...q } = query(c, auditQuery);
+    if (all) requireRole(p.role, "superadmin");
+    const items = await store.listAudit({ ...(all ? {} : { tenantId: p.tenantId }), ...q });
     const last = items.at(-1);
     return c.json({ items, next: items.length === q.limit && last ? last.seq : null });
   });

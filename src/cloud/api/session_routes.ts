@@ -104,6 +104,27 @@ export function sessionRoutes(
     return c.json({ ok: true });
   });
 
+  // Superadmins: the tenant picker.
+  app.post("/tenant", requireAuth(d.store, "superadmin", { kinds: ["session"] }), async (c) => {
+    const p = c.get("principal");
+    const { tenantId } = await jsonBody(c, z.object({ tenantId: z.string().min(1).max(64) }));
+    if (!await d.store.getTenant(tenantId)) throw new AppError("not_found", "no such tenant");
+    await d.store.setWebSessionTenant(p.sessionHash!, tenantId);
+    await d.store.appendAudit({
+      tenantId,
+      actor: p.actor,
+      action: "auth.switch_tenant",
+      target: tenantId,
+      detail: { from: p.tenantId },
+    });
+    return c.json({ tenantId });
+  });
+  app.get(
+    "/tenants",
+    requireAuth(d.store, "superadmin"),
+    async (c) => c.json({ items: await d.store.listTenants() }),
+  );
+
   app.get("/me", requireAuth(d.store), async (c) => {
     const p = c.get("principal");
     const user = await d.store.getUser(userIdOf(p));

@@ -859,6 +859,10 @@ class SqliteStore implements Store {
       : null;
   }
 
+  async setWebSessionTenant(hash: string, tenantId: string): Promise<boolean> {
+    return this.#run("UPDATE web_sessions SET tenant_id = ? WHERE hash = ?", tenantId, hash) > 0;
+  }
+
   async deleteWebSession(hash: string): Promise<void> {
     this.#run("DELETE FROM web_sessions WHERE hash = ?", hash);
   }

@@ -214,4 +214,50 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX cli_sessions_tenant ON cli_sessions (tenant_id, created_at);
   CREATE INDEX cli_sessions_issuer ON cli_sessions (tenant_id, issuer_ref);
   `,
+  // 4: superadmins act in any tenant: a session's or API token's tenant is its context, not
+  // necessarily the user's home tenant. Rebuild both tables with user_id → users(id) only.
+  `
+  CREATE TABLE web_sessions_v4 (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    user_id TEXT NOT NULL REFERENCES users (id),
+    csrf_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  INSERT INTO web_sessions_v4 SELECT hash, tenant_id, user_id, csrf_hash, created_at, expires_at
+    FROM web_sessions;
+  DROP TABLE web_sessions;
+  ALTER TABLE web_sessions_v4 RENAME TO web_sessions;
+  CREATE INDEX web_sessions_user ON web_sessions (user_id);
+
+  CREATE TABLE api_tokens_v4 (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    user_id TEXT NOT NULL REFERENCES users (id),
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  );
+  INSERT INTO api_tokens_v4 SELECT hash, tenant_id, user_id, name, created_at, last_used_at,
+    revoked_at FROM api_tokens;
+  DROP TABLE api_tokens;
+  ALTER TABLE api_tokens_v4 RENAME TO api_tokens;
+  CREATE INDEX api_tokens_user ON api_tokens (tenant_id, user_id, created_at);
+
+  -- Only a superadmin's token or session may name a tenant other than the user's own.
+  CREATE TRIGGER api_tokens_tenant BEFORE INSERT ON api_tokens
+  WHEN NOT EXISTS (SELECT 1 FROM users WHERE id = NEW.user_id
+    AND (tenant_id = NEW.tenant_id OR role = 'superadmin'))
+  BEGIN SELECT RAISE(ABORT, 'an API token must name its user''s tenant unless the user is a superadmin'); END;
+  CREATE TRIGGER web_sessions_tenant_insert BEFORE INSERT ON web_sessions
+  WHEN NOT EXISTS (SELECT 1 FROM users WHERE id = NEW.user_id
+    AND (tenant_id = NEW.tenant_id OR role = 'superadmin'))
+  BEGIN SELECT RAISE(ABORT, 'a session must name its user''s tenant unless the user is a superadmin'); END;
+  CREATE TRIGGER web_sessions_tenant_update BEFORE UPDATE OF tenant_id ON web_sessions
+  WHEN NOT EXISTS (SELECT 1 FROM users WHERE id = NEW.user_id
+    AND (tenant_id = NEW.tenant_id OR role = 'superadmin'))
+  BEGIN SELECT RAISE(ABORT, 'a session must name its user''s tenant unless the user is a superadmin'); END;
+  `,
 ];

@@ -354,6 +354,8 @@ export interface Store {
   /** The session if it exists and has not expired at clock.now(). */
   getWebSession(hash: string): Promise<WebSession | null>;
   deleteWebSession(hash: string): Promise<void>;
+  /** Moves a session to another tenant context (superadmins switching tenants). */
+  setWebSessionTenant(hash: string, tenantId: string): Promise<boolean>;
   createCliSession(
     input: Omit<CliSession, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<CliSession>;

@@ -157,7 +157,9 @@ async function userPrincipal(
   tenantId: string,
 ): Promise<Principal | null> {
   const user = await store.getUser(userId);
-  if (!user || user.disabledAt !== null || user.tenantId !== tenantId) return null;
+  if (!user || user.disabledAt !== null) return null;
+  // A user acts in their own tenant; a superadmin in whichever tenant the credential names.
+  if (user.tenantId !== tenantId && user.role !== "superadmin") return null;
   return { kind, tenantId, userId, role: user.role, actor: `user:${userId}` };
 }
 

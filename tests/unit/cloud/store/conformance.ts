@@ -669,6 +669,23 @@ export function storeConformance(
     clock.advance(1000);
     assert.equal(await store.getWebSession(s.hash), null, "expired at expiresAt");
     clock.set(s.createdAt);
+    // A superadmin's session can move to another tenant context.
+    const { b } = await world(store);
+    const root = await store.createUser({
+      tenantId: a.id,
+      email: "root@x.test",
+      passwordHash: "h",
+      role: "superadmin",
+    });
+    const rs = await store.createWebSession({
+      hash: "d".repeat(64),
+      tenantId: a.id,
+      userId: root.id,
+      csrfHash: "f".repeat(64),
+      expiresAt: clock.now() + 1000,
+    });
+    assert.equal(await store.setWebSessionTenant(rs.hash, b.id), true);
+    assert.equal((await store.getWebSession(rs.hash))?.tenantId, b.id);
     await store.deleteWebSession(s.hash);
     assert.equal(await store.getWebSession(s.hash), null);
   });
