@@ -377,3 +377,41 @@ Deno.test("superadmin: tenant picker switches the session's one tenant context; 
     await w.stop();
   }
 });
+
+Deno.test("/api/openapi.json describes every routed API path with the schemas the routes enforce", async () => {
+  const w = await world();
+  try {
+    const r = await w.call("GET", "/api/openapi.json");
+    assertEquals(r.status, 200);
+    const paths = r.json.paths as Record<
+      string,
+      Record<string, { requestBody?: unknown; parameters?: { name: string }[] }>
+    >;
+    for (
+      const p of [
+        "/api/sites/{id}/devices",
+        "/api/v1/sessions",
+        "/api/admin/tenants",
+        "/api/tunnel/{handle}",
+      ]
+    ) {
+      assert(paths[p], `missing ${p}`);
+    }
+    const body = paths["/api/sites/{id}/devices"].post.requestBody as {
+      content: {
+        "application/json": { schema: { required: string[]; properties: Record<string, unknown> } };
+      };
+    };
+    assertEquals(body.content["application/json"].schema.required.sort(), ["host", "ports"]);
+    assert(paths["/api/audit"].get.parameters!.some((p) => p.name === "before"));
+    // No stale entries: every documented body belongs to a routed path.
+    const { BODIES } = await import("../../src/cloud/api/schemas.ts");
+    for (const key of Object.keys(BODIES)) {
+      const [method, path] = key.split(" ");
+      const doc = paths[path.replace(/:([A-Za-z0-9_]+)/g, "{$1}")]?.[method.toLowerCase()];
+      assert(doc?.requestBody, `${key} is not routed or has no body`);
+    }
+  } finally {
+    await w.stop();
+  }
+});

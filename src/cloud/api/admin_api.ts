@@ -7,18 +7,13 @@
  * @module
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
 import type { Store } from "../store/store.ts";
 import type { AuthContext } from "../tenancy/auth.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
-
-const guid = z.string().trim().regex(
-  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
-  "expected a GUID",
-).transform((g) => g.toLowerCase());
+import { licenseBody, onboardBody } from "./schemas.ts";
 
 /** The routes under /api/admin (admin key) and /api/licenses (read-only, signed in). */
 export function adminRoutes(
@@ -48,10 +43,7 @@ export function adminRoutes(
   };
 
   app.post("/admin/tenants", adminKey, async (c) => {
-    const body = await jsonBody(
-      c,
-      z.object({ name: z.string().trim().min(1).max(200), license: guid }),
-    );
+    const body = await jsonBody(c, onboardBody);
     if (await store.getLicenseByHash(await hashToken(body.license))) {
       throw new AppError("conflict", "this license is already registered");
     }
@@ -71,7 +63,7 @@ export function adminRoutes(
   app.post("/admin/tenants/:tenantId/licenses", adminKey, async (c) => {
     const t = await store.getTenant(c.req.param("tenantId"));
     if (!t) throw new AppError("not_found", "no such tenant");
-    const body = await jsonBody(c, z.object({ license: guid }));
+    const body = await jsonBody(c, licenseBody);
     return c.json(await addLicense(t.id, body.license), 201);
   });
   app.delete("/admin/tenants/:tenantId/licenses/:licenseId", adminKey, async (c) => {

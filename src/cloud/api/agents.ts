@@ -6,23 +6,13 @@
  * @module
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import type { Store } from "../store/store.ts";
 import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { query } from "./validate.ts";
-
-const auditQuery = z.object({
-  action: z.string().max(100).optional(),
-  actor: z.string().max(200).optional(),
-  target: z.string().max(200).optional(),
-  before: z.coerce.number().int().positive().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  /** Superadmins only: every tenant's entries. */
-  all: z.enum(["1", "true"]).optional(),
-});
+import { auditQuery } from "./schemas.ts";
 
 /** The routes under /api (agents and audit). */
 export function agentRoutes(

@@ -21,6 +21,7 @@ import { siteRoutes } from "./sites.ts";
 import { agentRoutes } from "./agents.ts";
 import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
+import { openApiDocument } from "./openapi.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -96,6 +97,9 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/api", adminRoutes({ store: d.store, authContext: d.authContext }));
+
+  let doc: Record<string, unknown> | null = null;
+  app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));
 
   app.notFound((c) => c.json({ error: "not_found", message: "not found" }, 404));
   app.onError((err, c) => {

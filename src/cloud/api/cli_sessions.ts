@@ -18,10 +18,11 @@ import { AppError } from "../../shared/errors.ts";
 import { hashToken, mintToken } from "../../shared/crypto/token.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { CliSession, Store } from "../store/store.ts";
-import { type AuthContext, cidrList, type Principal } from "../tenancy/auth.ts";
+import type { AuthContext, Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
+import { apiKeyBody, cliSessionBody, partnerSessionBody } from "./schemas.ts";
 
 /** Initial lifetime and slide of a CLI session. */
 export const CLI_SESSION_SLIDE_MS = 30 * 86_400_000;
@@ -29,7 +30,6 @@ export const CLI_SESSION_SLIDE_MS = 30 * 86_400_000;
 export const CLI_SESSION_CAP_MS = 180 * 86_400_000;
 
 const hashParam = z.string().regex(/^[0-9a-f]{64}$/);
-const siteIds = z.array(z.string().min(1).max(64)).max(100);
 
 function view(s: CliSession) {
   return {
@@ -114,7 +114,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
   // Signed-in operators.
   app.post("/cli/sessions", user, async (c) => {
     const p = c.get("principal");
-    const body = await jsonBody(c, z.object({ siteIds: siteIds.default([]) }));
+    const body = await jsonBody(c, cliSessionBody);
     const u = await store.getUser(userIdOf(p));
     return c.json(
       await mint(p, {
@@ -148,17 +148,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
   // Partner keys, managed by tenant admins.
   app.post("/api-keys", admin, async (c) => {
     const p = c.get("principal");
-    const body = await jsonBody(
-      c,
-      z.object({
-        name: z.string().trim().min(1).max(100),
-        allowed_cidr: z.string().max(64).refine(
-          (x) => cidrList([x]) !== null,
-          "expected a CIDR like 198.51.100.0/24",
-        )
-          .optional(),
-      }),
-    );
+    const body = await jsonBody(c, apiKeyBody);
     const key = mintToken("nk");
     const k = await store.createApiKey({
       tenantId: p.tenantId,
@@ -207,14 +197,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
   // Partner servers with X-API-Key.
   app.post("/v1/sessions", partner, async (c) => {
     const p = c.get("principal");
-    const body = await jsonBody(
-      c,
-      z.object({
-        external_operator_id: z.string().trim().min(1).max(200),
-        operator_display_name: z.string().trim().min(1).max(200),
-        sites: siteIds.optional(),
-      }),
-    );
+    const body = await jsonBody(c, partnerSessionBody);
     const out = await mint(p, {
       siteIds: await checkSites(p.tenantId, body.sites ?? []),
       operator: body.operator_display_name,

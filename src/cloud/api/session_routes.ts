@@ -6,7 +6,6 @@
  * @module
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
@@ -17,11 +16,10 @@ import { verifyPassword } from "../tenancy/password.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
+import { loginBody, switchTenantBody } from "./schemas.ts";
 
 /** How long a browser session lives. */
 export const SESSION_TTL_MS = 12 * 3600e3;
-
-const loginBody = z.object({ email: z.email().max(254), password: z.string().min(1).max(1024) });
 
 function secret(): string {
   return encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
@@ -107,7 +105,7 @@ export function sessionRoutes(
   // Superadmins: the tenant picker.
   app.post("/tenant", requireAuth(d.store, "superadmin", { kinds: ["session"] }), async (c) => {
     const p = c.get("principal");
-    const { tenantId } = await jsonBody(c, z.object({ tenantId: z.string().min(1).max(64) }));
+    const { tenantId } = await jsonBody(c, switchTenantBody);
     if (!await d.store.getTenant(tenantId)) throw new AppError("not_found", "no such tenant");
     await d.store.setWebSessionTenant(p.sessionHash!, tenantId);
     await d.store.appendAudit({

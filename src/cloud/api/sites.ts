@@ -6,7 +6,6 @@
  * @module
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { formatJoinToken, hashToken, mintToken } from "../../shared/crypto/token.ts";
 import type { Clock } from "../../shared/clock.ts";
@@ -18,6 +17,7 @@ import type { Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
+import { bulkBody, deviceBody, devicePatch, siteBody } from "./schemas.ts";
 
 /** What the site routes need. */
 export interface SiteDeps {
@@ -27,24 +27,6 @@ export interface SiteDeps {
   enrollmentTtlMs: number;
   pushAllowlist: (siteId: string) => Promise<void>;
 }
-
-const port = z.number().int().min(1).max(65535);
-const host = z.string().trim().min(1).max(253).regex(
-  /^[A-Za-z0-9.:_-]+$/,
-  "expected an IP address or host name",
-);
-const deviceBody = z.object({
-  host,
-  ports: z.array(port).min(1).max(64),
-  manufacturer: z.string().max(100).optional(),
-  model: z.string().max(100).optional(),
-  label: z.string().max(200).optional(),
-  notes: z.string().max(2000).optional(),
-});
-const devicePatch = deviceBody.partial().refine(
-  (p) => Object.keys(p).length > 0,
-  "nothing to change",
-);
 
 async function withHandles(store: Store, clock: Clock, d: Device) {
   const handles: Record<string, string> = {};
@@ -89,7 +71,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
   app.post("/sites", auth, async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");
-    const { name } = await jsonBody(c, z.object({ name: z.string().trim().min(1).max(200) }));
+    const { name } = await jsonBody(c, siteBody);
     const s = await store.createSite({ tenantId: p.tenantId, name });
     await store.appendAudit({
       tenantId: p.tenantId,
@@ -155,14 +137,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const p = c.get("principal");
     requireRole(p.role, "admin");
     const s = await site(p, c.req.param("id"));
-    const body = await jsonBody(
-      c,
-      z.object({
-        range: z.string().trim().min(1).max(100),
-        protocols: z.array(z.enum(["http", "https", "rtsp", "ssh"])).max(4).default([]),
-        ports: z.array(port).min(1).max(64).optional(),
-      }),
-    );
+    const body = await jsonBody(c, bulkBody);
     let hosts: string[];
     try {
       hosts = expandAddresses(body.range);

@@ -10,8 +10,8 @@ import { hashToken, mintToken } from "../../shared/crypto/token.ts";
 import type { Store } from "../store/store.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
+import { tokenBody } from "./schemas.ts";
 
-const createBody = z.object({ name: z.string().trim().min(1).max(100) });
 const hashParam = z.string().regex(/^[0-9a-f]{64}$/);
 
 /** The routes under /api/account/tokens. */
@@ -33,7 +33,7 @@ export function tokenRoutes(store: Store): Hono<AuthVars> {
   });
   app.post("/", async (c) => {
     const p = c.get("principal");
-    const { name } = await jsonBody(c, createBody);
+    const { name } = await jsonBody(c, tokenBody);
     const token = mintToken("nt");
     const hash = await hashToken(token);
     await store.createApiToken({ hash, tenantId: p.tenantId, userId: userIdOf(p), name });

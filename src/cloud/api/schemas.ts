@@ -1,0 +1,104 @@
+/**
+ * Every request body and query the API accepts, in one place (schema first): the routes
+ * validate with these, and `/api/openapi.json` is generated from the same objects, so the
+ * document cannot drift from what the server enforces.
+ * @module
+ */
+import { z } from "zod";
+import { cidrList } from "../tenancy/auth.ts";
+import { enrollRequest } from "./enroll.ts";
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().trim().min(1).max(253).regex(
+  /^[A-Za-z0-9.:_-]+$/,
+  "expected an IP address or host name",
+);
+const guid = z.string().trim().regex(
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+  "expected a GUID",
+).transform((g) => g.toLowerCase());
+const siteIds = z.array(z.string().min(1).max(64)).max(100);
+
+/** Sign in. */
+export const loginBody = z.object({
+  email: z.email().max(254),
+  password: z.string().min(1).max(1024),
+});
+/** Superadmin tenant switch. */
+export const switchTenantBody = z.object({ tenantId: z.string().min(1).max(64) });
+/** New API token. */
+export const tokenBody = z.object({ name: z.string().trim().min(1).max(100) });
+/** New site. */
+export const siteBody = z.object({ name: z.string().trim().min(1).max(200) });
+/** New device. */
+export const deviceBody = z.object({
+  host,
+  ports: z.array(port).min(1).max(64),
+  manufacturer: z.string().max(100).optional(),
+  model: z.string().max(100).optional(),
+  label: z.string().max(200).optional(),
+  notes: z.string().max(2000).optional(),
+});
+/** Device edit. */
+export const devicePatch = deviceBody.partial().refine(
+  (p) => Object.keys(p).length > 0,
+  "nothing to change",
+);
+/** Bulk add by single IP, range or CIDR. */
+export const bulkBody = z.object({
+  range: z.string().trim().min(1).max(100),
+  protocols: z.array(z.enum(["http", "https", "rtsp", "ssh"])).max(4).default([]),
+  ports: z.array(port).min(1).max(64).optional(),
+});
+/** New CLI session for yourself. */
+export const cliSessionBody = z.object({ siteIds: siteIds.default([]) });
+/** New partner API key. */
+export const apiKeyBody = z.object({
+  name: z.string().trim().min(1).max(100),
+  allowed_cidr: z.string().max(64).refine(
+    (x) => cidrList([x]) !== null,
+    "expected a CIDR like 198.51.100.0/24",
+  ).optional(),
+});
+/** Partner-minted CLI session. */
+export const partnerSessionBody = z.object({
+  external_operator_id: z.string().trim().min(1).max(200),
+  operator_display_name: z.string().trim().min(1).max(200),
+  sites: siteIds.optional(),
+});
+/** Onboard a tenant with its first license. */
+export const onboardBody = z.object({ name: z.string().trim().min(1).max(200), license: guid });
+/** Rotate in a license. */
+export const licenseBody = z.object({ license: guid });
+/** Audit log query. */
+export const auditQuery = z.object({
+  action: z.string().max(100).optional(),
+  actor: z.string().max(200).optional(),
+  target: z.string().max(200).optional(),
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Superadmins only: every tenant's entries. */
+  all: z.enum(["1", "true"]).optional(),
+});
+
+/** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
+export const BODIES: Record<string, z.ZodType> = {
+  "POST /api/agents/enroll": enrollRequest,
+  "POST /api/auth/login": loginBody,
+  "POST /api/auth/tenant": switchTenantBody,
+  "POST /api/account/tokens": tokenBody,
+  "POST /api/sites": siteBody,
+  "POST /api/sites/:id/devices": deviceBody,
+  "POST /api/sites/:id/devices/bulk": bulkBody,
+  "PATCH /api/devices/:id": devicePatch,
+  "POST /api/cli/sessions": cliSessionBody,
+  "POST /api/api-keys": apiKeyBody,
+  "POST /api/v1/sessions": partnerSessionBody,
+  "POST /api/admin/tenants": onboardBody,
+  "POST /api/admin/tenants/:tenantId/licenses": licenseBody,
+};
+
+/** Query strings by "METHOD /path". */
+export const QUERIES: Record<string, z.ZodObject> = {
+  "GET /api/audit": auditQuery,
+};
