@@ -1,6 +1,7 @@
 // End to end through the real processes: an operator's WebSocket tunnel carries bytes both ways
 // to a TCP service on the agent's LAN, intact, with many tunnels at once; the tunnel CLI does
 // the same for an ordinary TCP client.
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { echoServer, echoThrough, Proc, randomBytes, sha256, Stack } from "../_fixtures/stack.ts";
 
@@ -181,6 +182,41 @@ Deno.test("backpressure: a device that stops reading stalls the operator, not th
     assert(agentGrowth < 32 << 20, `agent grew by ${agentGrowth} bytes`);
     ws.terminate();
     await sending.catch(() => {});
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("a CLI session (ops_) opens tunnels to its sites and slides on each successful connect", async () => {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    const res = await fetch(`${stack.url}/api/cli/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ siteIds: [q.siteId] }),
+    });
+    assertEquals(res.status, 201);
+    const session = await res.json() as { id: string; token: string; expiresAt: number };
+    await new Promise((r) => setTimeout(r, 20));
+    const data = randomBytes(64 << 10);
+    const out = await echoThrough(
+      await stack.openTunnel(q.device.handles[echo.port], session.token),
+      data,
+    );
+    assertEquals(await sha256(out.received), await sha256(data));
+    const db = new DatabaseSync(`${stack.dataDir}/connector.db`, { readOnly: true });
+    const row = db.prepare(
+      "SELECT last_used_at, expires_at, hard_cap_at FROM cli_sessions WHERE hash = ?",
+    )
+      .get(session.id) as { last_used_at: number; expires_at: number; hard_cap_at: number };
+    db.close();
+    assert(row.last_used_at !== null, "the connect was recorded");
+    assert(row.expires_at > session.expiresAt, "the expiry slid forward");
+    assert(row.expires_at <= row.hard_cap_at);
   } finally {
     await stack.stop();
   }

@@ -129,6 +129,11 @@ Deno.test("credential matrix on /api/tunnel/{handle}: own 426, other tenant 403,
     const anon = await tunnel(A.handle, {});
     assertEquals(anon.status, 401);
     assertEquals(anon.json.message, "authentication required");
+    const denials = await w.cloud.store.listAudit({ action: "tunnel.deny" });
+    assert(
+      denials.some((e) => e.detail.reason === "auth_required" && e.target === A.handle),
+      "anonymous denial audited",
+    );
     // The admin key crosses tenants (and is audited).
     assertEquals((await tunnel(B.handle, { "x-admin-api-key": ADMIN_KEY })).status, 426);
     assertEquals((await tunnel(B.handle, { "x-admin-api-key": ADMIN_KEY + "x" })).status, 401);

@@ -230,6 +230,17 @@ Deno.test("sites and devices: validated, role-checked, tenant-scoped, allowlist 
       handles["554"],
     );
     assertEquals((await w.cloud.store.getAllowlist(siteId)).version, 2);
+    // A new LAN address keeps the handles (bookmarks survive a camera swap).
+    const moved = await w.call("PATCH", `/api/devices/${dev.json.id}`, {
+      token: A,
+      body: { host: "127.0.0.9" },
+    });
+    assertEquals((moved.json.handles as Record<string, string>)["554"], handles["554"]);
+    assertEquals((await w.cloud.store.getAllowlist(siteId)).entries.map((e) => e.host), [
+      "127.0.0.9",
+      "127.0.0.9",
+      "127.0.0.9",
+    ]);
 
     // Tenant B sees none of it, even with the ids.
     assertEquals((await w.call("GET", "/api/sites", { token: B })).json.items, []);

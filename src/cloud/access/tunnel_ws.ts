@@ -33,12 +33,27 @@ export async function authorizeTunnel(
   handleId: string,
   remote: string,
 ): Promise<{ principal: Principal; target: Authorized }> {
-  const principal = await authenticate(d.store, req, {
-    ...d.authContext?.(),
-    remote,
-    now: d.clock.now(),
-  });
-  if (!principal) throw new AppError("auth_required");
+  const deny = async (e: AppError) => {
+    await d.store.appendAudit({
+      tenantId: null,
+      actor: `ip:${remote}`,
+      action: "tunnel.deny",
+      target: handleId.slice(0, 64),
+      detail: { reason: e.code, message: e.message },
+    });
+    return e;
+  };
+  let principal: Principal | null;
+  try {
+    principal = await authenticate(d.store, req, {
+      ...d.authContext?.(),
+      remote,
+      now: d.clock.now(),
+    });
+  } catch (e) {
+    throw e instanceof AppError ? await deny(e) : e;
+  }
+  if (!principal) throw await deny(new AppError("auth_required"));
   if (!TUNNEL_KINDS.includes(principal.kind)) {
     throw new AppError("forbidden", "this credential cannot open tunnels");
   }
