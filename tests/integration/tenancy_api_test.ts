@@ -219,6 +219,7 @@ Deno.test("sites and devices: validated, role-checked, tenant-scoped, allowlist 
     const handles = dev.json.handles as Record<string, string>;
     assert(/^h-[A-Za-z0-9_-]{22}$/.test(handles["554"]));
     assertEquals((await w.cloud.store.getAllowlist(siteId)).version, 1);
+    assertEquals((await w.cloud.store.listAudit({ action: "handle.mint" })).length, 2);
     const edited = await w.call("PATCH", `/api/devices/${dev.json.id}`, {
       token: A,
       body: { ports: [80, 554, 8000] },
@@ -422,6 +423,25 @@ Deno.test("/api/openapi.json describes every routed API path with the schemas th
       const doc = paths[path.replace(/:([A-Za-z0-9_]+)/g, "{$1}")]?.[method.toLowerCase()];
       assert(doc?.requestBody, `${key} is not routed or has no body`);
     }
+  } finally {
+    await w.stop();
+  }
+});
+
+Deno.test("lists are paginated with limit and cursor", async () => {
+  const w = await world();
+  try {
+    const A = w.users.adminA.token;
+    for (let i = 0; i < 5; i++) {
+      await w.call("POST", "/api/sites", { token: A, body: { name: `S${i}` } });
+    }
+    const p1 = await w.call("GET", "/api/sites?limit=2", { token: A });
+    assertEquals((p1.json.items as { name: string }[]).map((s) => s.name), ["S0", "S1"]);
+    assertEquals(p1.json.next, 2);
+    const p3 = await w.call("GET", "/api/sites?limit=2&cursor=4", { token: A });
+    assertEquals((p3.json.items as { name: string }[]).map((s) => s.name), ["S4"]);
+    assertEquals(p3.json.next, null);
+    assertEquals((await w.call("GET", "/api/sites?limit=0", { token: A })).status, 400);
   } finally {
     await w.stop();
   }

@@ -12,7 +12,7 @@ import { hashToken } from "../../shared/crypto/token.ts";
 import type { Store } from "../store/store.ts";
 import type { AuthContext } from "../tenancy/auth.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { jsonBody } from "./validate.ts";
+import { jsonBody, page } from "./validate.ts";
 import { licenseBody, onboardBody } from "./schemas.ts";
 
 /** The routes under /api/admin (admin key) and /api/licenses (read-only, signed in). */
@@ -85,7 +85,7 @@ export function adminRoutes(
     const items = (await store.listLicenses(c.get("principal").tenantId)).map((
       { hash: _h, ...l },
     ) => l);
-    return c.json({ items });
+    return c.json(page(c, items));
   });
   return app;
 }

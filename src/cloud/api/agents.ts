@@ -11,7 +11,7 @@ import type { Store } from "../store/store.ts";
 import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { query } from "./validate.ts";
+import { page, query } from "./validate.ts";
 import { auditQuery } from "./schemas.ts";
 
 /** The routes under /api (agents and audit). */
@@ -34,7 +34,7 @@ export function agentRoutes(
         lastHeartbeat: pr?.lastHeartbeat ?? null,
       });
     }
-    return c.json({ items });
+    return c.json(page(c, items));
   });
   app.post("/agents/:id/revoke", auth, async (c) => {
     const p = c.get("principal");

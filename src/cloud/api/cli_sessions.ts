@@ -21,7 +21,7 @@ import type { CliSession, Store } from "../store/store.ts";
 import type { AuthContext, Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
-import { jsonBody } from "./validate.ts";
+import { jsonBody, page } from "./validate.ts";
 import { apiKeyBody, cliSessionBody, partnerSessionBody } from "./schemas.ts";
 
 /** Initial lifetime and slide of a CLI session. */
@@ -65,7 +65,9 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
   const checkSites = async (tenantId: string, ids: string[]) => {
     const all = ids.length ? ids : (await store.listSites(tenantId)).map((s) => s.id);
     for (const id of all) {
-      if (!await store.getSite(tenantId, id)) throw new AppError("not_found", `no such site ${id}`);
+      if (!await store.getSite(tenantId, id)) {
+        throw new AppError("not_found", "no such site in your tenant");
+      }
     }
     if (!all.length) throw new AppError("bad_request", "the tenant has no sites yet");
     return [...new Set(all)];
@@ -134,7 +136,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
     const now = clock.now();
     const items = (await store.listCliSessions(p.tenantId, { siteId: site.id }))
       .filter((s) => s.revokedAt === null && s.expiresAt > now).map(view);
-    return c.json({ items });
+    return c.json(page(c, items));
   });
   app.delete("/cli/sessions/:id", user, async (c) => {
     const p = c.get("principal");
@@ -175,7 +177,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
     const items = (await store.listApiKeys(c.get("principal").tenantId)).map(({ hash: _h, ...k }) =>
       k
     );
-    return c.json({ items });
+    return c.json(page(c, items));
   });
   app.delete("/api-keys/:id", admin, async (c) => {
     const p = c.get("principal");
@@ -214,7 +216,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
   app.get("/v1/sessions", partner, async (c) => {
     const p = c.get("principal");
     const items = (await store.listCliSessions(p.tenantId)).map(view);
-    return c.json({ items });
+    return c.json(page(c, items));
   });
   app.delete(
     "/v1/sessions/:tokenHash",

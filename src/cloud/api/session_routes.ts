@@ -15,7 +15,7 @@ import { SESSION_COOKIE } from "../tenancy/auth.ts";
 import { verifyPassword } from "../tenancy/password.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
-import { jsonBody } from "./validate.ts";
+import { jsonBody, page } from "./validate.ts";
 import { loginBody, switchTenantBody } from "./schemas.ts";
 
 /** How long a browser session lives. */
@@ -120,7 +120,7 @@ export function sessionRoutes(
   app.get(
     "/tenants",
     requireAuth(d.store, "superadmin"),
-    async (c) => c.json({ items: await d.store.listTenants() }),
+    async (c) => c.json(page(c, await d.store.listTenants())),
   );
 
   app.get("/me", requireAuth(d.store), async (c) => {

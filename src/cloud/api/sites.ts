@@ -16,7 +16,7 @@ import { announceChange } from "../watcher.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { jsonBody } from "./validate.ts";
+import { jsonBody, page } from "./validate.ts";
 import { bulkBody, deviceBody, devicePatch, siteBody } from "./schemas.ts";
 
 /** What the site routes need. */
@@ -28,7 +28,7 @@ export interface SiteDeps {
   pushAllowlist: (siteId: string) => Promise<void>;
 }
 
-async function withHandles(store: Store, clock: Clock, d: Device) {
+async function withHandles(store: Store, clock: Clock, d: Device, actor: string) {
   const handles: Record<string, string> = {};
   for (const p of d.ports) {
     handles[p] = (await ensureHandle(store, clock, {
@@ -36,7 +36,14 @@ async function withHandles(store: Store, clock: Clock, d: Device) {
       siteId: d.siteId,
       deviceId: d.id,
       port: p,
-    })).id;
+    }, (h) =>
+      store.appendAudit({
+        tenantId: d.tenantId,
+        actor,
+        action: "handle.mint",
+        target: h.id,
+        detail: { device: d.id, port: p },
+      }))).id;
   }
   return { ...d, handles };
 }
@@ -66,7 +73,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
   app.get(
     "/sites",
     auth,
-    async (c) => c.json({ items: await store.listSites(c.get("principal").tenantId) }),
+    async (c) => c.json(page(c, await store.listSites(c.get("principal").tenantId))),
   );
   app.post("/sites", auth, async (c) => {
     const p = c.get("principal");
@@ -119,9 +126,9 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const s = await site(p, c.req.param("id"));
     const items = [];
     for (const dev of await store.listDevices(p.tenantId, s.id)) {
-      items.push(await withHandles(store, clock, dev));
+      items.push(await withHandles(store, clock, dev, p.actor));
     }
-    return c.json({ items });
+    return c.json(page(c, items));
   });
   app.post("/sites/:id/devices", auth, async (c) => {
     const p = c.get("principal");
@@ -129,7 +136,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const s = await site(p, c.req.param("id"));
     const body = await jsonBody(c, deviceBody);
     const dev = await store.createDevice({ tenantId: p.tenantId, siteId: s.id, ...body });
-    const out = await withHandles(store, clock, dev);
+    const out = await withHandles(store, clock, dev, p.actor);
     await changed(p, "device.create", dev.id, s.id, { host: dev.host, ports: dev.ports });
     return c.json(out, 201);
   });
@@ -155,6 +162,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
           store,
           clock,
           await store.createDevice({ tenantId: p.tenantId, siteId: s.id, host: h, ports }),
+          p.actor,
         ),
       );
     }
@@ -187,7 +195,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const body = await jsonBody(c, devicePatch);
     const dev = await store.updateDevice(p.tenantId, c.req.param("id"), body);
     if (!dev) throw new AppError("not_found", "no such device");
-    const out = await withHandles(store, clock, dev);
+    const out = await withHandles(store, clock, dev, p.actor);
     await changed(p, "device.update", dev.id, dev.siteId, body);
     return c.json(out);
   });

@@ -9,7 +9,7 @@ import { AppError } from "../../shared/errors.ts";
 import { hashToken, mintToken } from "../../shared/crypto/token.ts";
 import type { Store } from "../store/store.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
-import { jsonBody } from "./validate.ts";
+import { jsonBody, page } from "./validate.ts";
 import { tokenBody } from "./schemas.ts";
 
 const hashParam = z.string().regex(/^[0-9a-f]{64}$/);
@@ -21,15 +21,16 @@ export function tokenRoutes(store: Store): Hono<AuthVars> {
   app.get("/", async (c) => {
     const p = c.get("principal");
     const items = await store.listApiTokens(p.tenantId, userIdOf(p));
-    return c.json({
-      items: items.map((t) => ({
+    return c.json(page(
+      c,
+      items.map((t) => ({
         id: t.hash,
         name: t.name,
         createdAt: t.createdAt,
         lastUsedAt: t.lastUsedAt,
         revokedAt: t.revokedAt,
       })),
-    });
+    ));
   });
   app.post("/", async (c) => {
     const p = c.get("principal");

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Context } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 
 function fail(issues: z.core.$ZodIssue[]): never {
@@ -30,4 +30,19 @@ export function query<T extends z.ZodType>(c: Context, schema: T): z.infer<T> {
   const r = schema.safeParse(c.req.query());
   if (!r.success) fail(r.error.issues);
   return r.data;
+}
+
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.coerce.number().int().min(0).default(0),
+});
+
+/**
+ * One page of a list: `?limit=` (default 100, at most 1000) and `?cursor=` (from the previous
+ * page's `next`), answered as `{items, next}` with `next` null on the last page.
+ */
+export function page<T>(c: Context, all: T[]): { items: T[]; next: number | null } {
+  const { limit, cursor } = query(c, pageQuery);
+  const items = all.slice(cursor, cursor + limit);
+  return { items, next: cursor + limit < all.length ? cursor + limit : null };
 }

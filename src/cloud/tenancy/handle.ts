@@ -26,15 +26,19 @@ export function isLive(h: Handle, now: number): boolean {
   return h.revokedAt === null && (h.expiresAt === null || h.expiresAt > now);
 }
 
-/** Returns the live handle of (device, port), minting one when there is none. */
+/**
+ * Returns the live handle of (device, port), minting one when there is none; `onMint` hears of
+ * every new one (to audit it).
+ */
 export async function ensureHandle(
   store: Store,
   clock: Clock,
   d: { tenantId: string; siteId: string; deviceId: string; port: number },
+  onMint?: (h: Handle) => Promise<unknown>,
 ): Promise<Handle> {
   const existing = await store.findHandle(d.deviceId, d.port);
   if (existing) return existing;
-  return await store.createHandle({
+  const h = await store.createHandle({
     id: newHandleId(),
     tenantId: d.tenantId,
     siteId: d.siteId,
@@ -45,4 +49,6 @@ export async function ensureHandle(
     expiresAt: null,
     revokedAt: null,
   });
+  await onMint?.(h);
+  return h;
 }
