@@ -11,6 +11,9 @@ import WebSocket from "ws";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
 
+/** The break-glass admin key every test cloud runs with. */
+export const TEST_ADMIN_KEY = "test-admin-key-7Hq2Lw9Zp4Xc1Vb8Nm3Kd6Fg";
+
 /** A spawned connector process with its log lines collected. */
 export class Proc {
   readonly child: Deno.ChildProcess;
@@ -190,6 +193,8 @@ export class Stack {
       "127.0.0.1,localhost",
       "--log-format",
       "json",
+      "--admin-api-key",
+      TEST_ADMIN_KEY,
     ]);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data };
@@ -247,8 +252,8 @@ export class Stack {
   }
 
   /** Opens a raw WebSocket tunnel; resolves when open or rejects with status and message. */
-  openTunnel(handle: string, token?: string): Promise<WebSocket> {
-    const ws = new WebSocket(`ws://127.0.0.1:${this.ports.http}/api/tunnel/${handle}`, {
+  openTunnel(handle: string, token?: string, protocols?: string[]): Promise<WebSocket> {
+    const ws = new WebSocket(`ws://127.0.0.1:${this.ports.http}/api/tunnel/${handle}`, protocols, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       perMessageDeflate: false,
     });

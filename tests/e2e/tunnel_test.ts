@@ -3,7 +3,15 @@
 // the same for an ordinary TCP client.
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { echoServer, echoThrough, Proc, randomBytes, sha256, Stack } from "../_fixtures/stack.ts";
+import {
+  echoServer,
+  echoThrough,
+  Proc,
+  randomBytes,
+  sha256,
+  Stack,
+  TEST_ADMIN_KEY,
+} from "../_fixtures/stack.ts";
 
 Deno.test("64 MiB both ways through /api/tunnel/{handle}, then 50 tunnels at once", async () => {
   const stack = await Stack.start();
@@ -217,6 +225,44 @@ Deno.test("a CLI session (ops_) opens tunnels to its sites and slides on each su
     assert(row.last_used_at !== null, "the connect was recorded");
     assert(row.expires_at > session.expiresAt, "the expiry slid forward");
     assert(row.expires_at <= row.hard_cap_at);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("an external console with a license GUID opens the tunnel with WebSocket subprotocols", async () => {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    const license = crypto.randomUUID();
+    const reg = await fetch(`${stack.url}/api/admin/tenants/${q.tenantId}/licenses`, {
+      method: "POST",
+      headers: { "x-admin-api-key": TEST_ADMIN_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ license }),
+    });
+    assertEquals(reg.status, 201);
+    await reg.body?.cancel();
+    const handle = q.device.handles[echo.port];
+    for (
+      const protocols of [[`license.${license}.user.op-42`], [`license.${license}`, "user.op-42"]]
+    ) {
+      const ws = await stack.openTunnel(handle, undefined, protocols);
+      assertEquals(ws.protocol, protocols[0], "the cloud selects the license subprotocol");
+      const data = randomBytes(32 << 10);
+      const out = await echoThrough(ws, data);
+      assertEquals(await sha256(out.received), await sha256(data));
+    }
+    const { entries } = await stack.admin<{ entries: { detail: Record<string, string> }[] }>(
+      "audit",
+      "--tenant",
+      q.tenantId,
+      "--action",
+      "tunnel.open",
+    );
+    assert(entries.every((e) => e.detail.via === "license" && e.detail.user === "op-42"));
   } finally {
     await stack.stop();
   }
