@@ -1,16 +1,17 @@
 /**
- * The operator's tunnel CLI (`connector tunnel`, shipped as `nanodems-tunnel`):
- * `open HANDLE` listens on a loopback port and carries each accepted TCP connection over the
- * cloud's raw WebSocket tunnel `/api/tunnel/{handle}`, so any TCP tool (ssh, an SDK, a player)
- * reaches the device as if on its LAN. It listens on loopback only, never on the LAN.
+ * The operator's tunnel CLI (`connector tunnel`, shipped as `nanodems-tunnel`): `run` listens
+ * on 127.0.0.X:port for every device port of a CLI session (see run.ts); `status` shows the
+ * session; `open HANDLE` listens on one loopback port for one device port. Any TCP tool (ssh, an
+ * SDK, a player) then reaches the device as if on its LAN. Listeners are on loopback only.
  * @module
  */
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger } from "../shared/log.ts";
+import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
-import { pipeWebSocket } from "../shared/transport/websocket.ts";
-// @ts-types="@types/ws"
-import WebSocket from "ws";
+import { carry, wsUrl } from "./connect.ts";
+import { runTunnel } from "./run.ts";
+import { fetchPlan, PlanError, planTable } from "./plan.ts";
 
 const openOptions: Record<string, OptionSpec> = {
   cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
@@ -24,24 +25,91 @@ const openOptions: Record<string, OptionSpec> = {
   },
 };
 
-const HELP = `connector tunnel — reach a device port from this machine (shipped as nanodems-tunnel)
+const runOptions: Record<string, OptionSpec> = {
+  cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
+  token: {
+    type: "string",
+    env: "NC_TOKEN",
+    arg: "TOKEN",
+    help: "The CLI session token ops_… from 'Open CLI session' (required)",
+  },
+  refresh: {
+    type: "string",
+    env: "NC_REFRESH",
+    arg: "DURATION",
+    default: "60s",
+    help: "How often to refresh the bind plan",
+  },
+};
+
+const HELP = `connector tunnel — reach LAN devices from this machine (shipped as nanodems-tunnel)
 
 Usage:
-  connector tunnel open HANDLE --cloud URL --token nt_… [--listen 127.0.0.1:PORT]
+  connector tunnel run --cloud URL --token ops_…        every device of your CLI session
+  connector tunnel status --cloud URL --token ops_…     the session's expiry and its pairs
+  connector tunnel open HANDLE --cloud URL --token nt_… one device port, on a port you choose
 
-Opens a listener on this machine's loopback and carries every connection to it through the cloud
-and the site's agent to the device port named by HANDLE (h-…; each device port has one, shown by
-'connector cloud admin device list'). Point ssh, a vendor SDK or any TCP tool at the address it
-prints. Stop with Ctrl+C.
+The workflow: on the site page click "Open CLI session", pick the sites, copy the command it
+shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every
+device port of those sites — each device has its own loopback address — and prints the table.
+Point your tool at 127.0.0.X:PORT as if you were on the camera's LAN: ssh, a vendor SDK, an
+RTSP player. Listeners are on loopback only (never reachable from your LAN). The plan refreshes
+every 60 s: new cameras appear, removed ones stop accepting. A port already taken is retried on
+every refresh. When the session is revoked or expires the CLI exits with code 3.
 
-Options:
+Options of run and status:
+${renderOptions(runOptions)}
+
+Options of open:
 ${renderOptions(openOptions)}
 
-Example:
+Examples:
+  nanodems-tunnel run --cloud https://cloud.example.com --token ops_…
+  ssh -p 22 admin@127.0.0.2
   connector tunnel open h-RkN3Lzm9TgD8e2Bp7Q1xWA --cloud https://cloud.example.com \\
       --token "$NC_TOKEN" --listen 127.0.0.1:2222
-  ssh -p 2222 admin@127.0.0.1
 `;
+
+function parseCloud(text: unknown): URL {
+  if (!text) throw new UsageError("--cloud is required (the cloud's URL)");
+  try {
+    return new URL(text as string);
+  } catch {
+    throw new UsageError(`--cloud: expected a URL, got "${text}"`);
+  }
+}
+
+/** `run` and `status`. */
+async function sessionCommand(sub: "run" | "status", argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, runOptions);
+  if (values.help) return (console.log(HELP), 0);
+  if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
+  const cloud = parseCloud(values.cloud);
+  const token = values.token as string | undefined;
+  if (!token || !/^ops_[A-Za-z0-9_-]{43}$/.test(token)) {
+    throw new UsageError("--token: expected the CLI session token ops_… (or NC_TOKEN)");
+  }
+  const refreshMs = parseDuration((values.refresh as string | undefined) ?? "60s");
+  if (!refreshMs) throw new UsageError("--refresh: expected a duration like 60s");
+  if (sub === "run") return await runTunnel({ cloud, token, refreshMs });
+  try {
+    const plan = await fetchPlan(cloud, token);
+    const fmt = (t: number | null) => (t ? new Date(t).toISOString() : "?");
+    console.log(
+      `session valid until ${fmt(plan.session.expiresAt)} (hard cap ${
+        fmt(plan.session.hardCapAt)
+      })\n` +
+        planTable(plan.entries),
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof PlanError) {
+      console.error(`error: ${e.message}`);
+      return e.status === 401 ? 3 : 1;
+    }
+    throw e;
+  }
+}
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -65,6 +133,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   const sub = argv[0];
   if (!sub || sub === "--help" || sub === "-h" || sub === "help") return (console.log(HELP), 0);
   if (sub === "--version" || sub === "-V") return (console.log(`nanodems-tunnel ${VERSION}`), 0);
+  if (sub === "run" || sub === "status") return await sessionCommand(sub, argv.slice(1));
   if (sub !== "open") {
     throw new UsageError(`unknown tunnel command "${sub}" (see connector tunnel --help)`);
   }
@@ -93,44 +162,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   await preflight(cloud, handle, token);
 
   const log = createLogger({ role: "tunnel" });
-  const wsUrl = new URL(`/api/tunnel/${handle}`, cloud);
-  wsUrl.protocol = cloud.protocol === "https:" ? "wss:" : "ws:";
-  const serve = (conn: Deno.TcpConn) => {
-    conn.setNoDelay(true);
-    const drop = () => {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    };
-    const ws = new WebSocket(wsUrl, {
-      headers: { authorization: `Bearer ${token}` },
-      perMessageDeflate: false,
-    });
-    ws.on("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
-      res.on("end", () => {
-        let message = body;
-        try {
-          message = JSON.parse(body).message ?? body;
-        } catch { /* not JSON */ }
-        log.warn({ handle, status: res.statusCode, reason: message }, "tunnel refused");
-        drop();
-      });
-    });
-    ws.on("error", (e) => {
-      log.warn({ handle, err: e.message }, "tunnel could not be opened");
-      drop();
-    });
-    ws.on("open", () => {
-      pipeWebSocket(ws, conn, { socketEnd: "eof" }).then((r) => {
-        log.info(
-          { up: r.wsToSocket, down: r.socketToWs, reason: r.closeReason || undefined },
-          "connection closed",
-        );
-      });
-    });
-  };
+  const url = wsUrl(cloud, `/api/tunnel/${handle}`);
   let listener: Deno.TcpListener;
   try {
     listener = Deno.listen({ hostname: host, port: Number(m[3]) });
@@ -141,7 +173,13 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
   console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
   (async () => {
-    for await (const conn of listener) serve(conn);
+    for await (const conn of listener) {
+      carry(conn, url, { authorization: `Bearer ${token}` }).then((r) =>
+        r.ok
+          ? log.info({ up: r.up, down: r.down, reason: r.reason || undefined }, "connection closed")
+          : log.warn({ handle, status: r.status, reason: r.message }, "tunnel refused")
+      );
+    }
   })().catch(() => {});
   await new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);

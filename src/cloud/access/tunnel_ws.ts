@@ -12,12 +12,16 @@ import { pipeWebSocket } from "../../shared/transport/websocket.ts";
 import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
+import { resolveLoopback } from "./plan.ts";
 
 /** How far a successful connect slides a CLI session's expiry. */
 export const CLI_SLIDE_MS = 30 * 86_400_000;
 
 /** The path pattern of the tunnel endpoint. */
 export const TUNNEL_PATH = /^\/api\/tunnel\/([^/]+)$/;
+/** The path pattern of the CLI's raw tunnel endpoint. */
+export const RAW_TUNNEL_PATH =
+  /^\/api\/cli\/raw-tunnel\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3})\/(\d{1,5})$/;
 
 /** An authorized request whose tunnel is open, waiting for the upgrade. */
 export interface PreparedTunnel {
@@ -26,19 +30,24 @@ export interface PreparedTunnel {
   tunnel: OpenedTunnel;
 }
 
+/** What an operator asks for: a handle, or (for the CLI) a device's loopback IP and port. */
+export type TunnelTarget = { handle: string } | { ip: string; port: number };
+
 /** Authenticates and authorizes; throws AppError (401/403/404). */
 export async function authorizeTunnel(
   d: RouteDeps,
   req: Request,
-  handleId: string,
+  target: TunnelTarget | string,
   remote: string,
 ): Promise<{ principal: Principal; target: Authorized }> {
+  const t: TunnelTarget = typeof target === "string" ? { handle: target } : target;
+  const label = "handle" in t ? t.handle.slice(0, 64) : `${t.ip}:${t.port}`;
   const deny = async (e: AppError) => {
     await d.store.appendAudit({
       tenantId: null,
       actor: `ip:${remote}`,
       action: "tunnel.deny",
-      target: handleId.slice(0, 64),
+      target: label,
       detail: { reason: e.code, message: e.message },
     });
     return e;
@@ -68,23 +77,28 @@ export async function authorizeTunnel(
       throw new AppError("forbidden", "cross-origin WebSocket with a session cookie refused");
     }
   }
-  return { principal, target: await authorizeHandle(d, principal, handleId) };
+  if ("handle" in t) return { principal, target: await authorizeHandle(d, principal, t.handle) };
+  if (principal.kind !== "cli_session") {
+    throw new AppError("forbidden", "the raw CLI tunnel needs a CLI session (ops_…)");
+  }
+  const handle = await resolveLoopback(d, principal, t.ip, t.port);
+  return { principal, target: await authorizeHandle(d, principal, handle) };
 }
 
 /** Everything before the upgrade: auth, tenancy, agent choice, the agent's dial. */
 export async function prepareTunnel(
   d: RouteDeps,
   req: Request,
-  handleId: string,
+  target: TunnelTarget | string,
   remote: string,
 ): Promise<PreparedTunnel> {
-  const { principal, target } = await authorizeTunnel(d, req, handleId, remote);
-  const tunnel = await openTunnel(d, target);
+  const { principal, target: authorized } = await authorizeTunnel(d, req, target, remote);
+  const tunnel = await openTunnel(d, authorized);
   // A successful connect slides a CLI session (30 days, never past its hard cap).
   if (principal.cliSessionHash) {
     await d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS);
   }
-  return { principal, target, tunnel };
+  return { principal, target: authorized, tunnel };
 }
 
 /** After the upgrade: pump bytes, audit open and close. */

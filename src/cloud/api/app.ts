@@ -13,6 +13,9 @@ import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import { buildPlan } from "../access/plan.ts";
+import { authenticate } from "../tenancy/auth.ts";
+import { AppError } from "../../shared/errors.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
 import { jsonBody } from "./validate.ts";
 import { sessionRoutes } from "./session_routes.ts";
@@ -42,6 +45,20 @@ type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
 
 function remoteOf(c: Context<Env>): string {
   return c.env?.incoming?.socket?.remoteAddress ?? "unknown";
+}
+
+/** Authenticates a CLI session (ops_… only). */
+async function authorizeCli(d: AppDeps, req: Request, remote: string) {
+  const principal = await authenticate(d.store, req, {
+    ...d.authContext?.(),
+    remote,
+    now: d.clock.now(),
+  });
+  if (!principal) throw new AppError("auth_required");
+  if (principal.kind !== "cli_session") {
+    throw new AppError("forbidden", "this endpoint needs a CLI session (ops_…)");
+  }
+  return { principal };
 }
 
 /** Builds the app. */
@@ -100,6 +117,34 @@ export function createApp(d: AppDeps): Hono<Env> {
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));
+
+  // The CLI tunnel: its bind plan, and a plain GET on the raw tunnel to learn whether it may.
+  app.get("/api/cli/sessions/plan", async (c) => {
+    const { principal } = await authorizeCli(d, c.req.raw, remoteOf(c));
+    const s = await d.store.getCliSession(principal.cliSessionHash!);
+    return c.json({
+      session: {
+        expiresAt: s?.expiresAt ?? null,
+        hardCapAt: s?.hardCapAt ?? null,
+        sites: principal.siteIds,
+      },
+      entries: await buildPlan(d, principal),
+    });
+  });
+  app.get("/api/cli/raw-tunnel/:ip/:port", async (c) => {
+    await authorizeCli(d, c.req.raw, remoteOf(c));
+    const port = Number(c.req.param("port"));
+    const ip = c.req.param("ip");
+    if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip) || !(port >= 1 && port <= 65535)) {
+      throw new AppError("bad_request", "expected /api/cli/raw-tunnel/127.X.Y.Z/PORT");
+    }
+    await authorizeTunnel(d, c.req.raw, { ip, port }, remoteOf(c));
+    return c.json(
+      { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
+      426,
+      { upgrade: "websocket" },
+    );
+  });
 
   app.notFound((c) => c.json({ error: "not_found", message: "not found" }, 404));
   app.onError((err, c) => {

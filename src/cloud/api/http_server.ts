@@ -14,7 +14,13 @@ import { WebSocketServer } from "ws";
 import { toErrorResponse } from "../../shared/errors.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
-import { prepareTunnel, serveTunnel, TUNNEL_PATH } from "../access/tunnel_ws.ts";
+import {
+  prepareTunnel,
+  RAW_TUNNEL_PATH,
+  serveTunnel,
+  TUNNEL_PATH,
+  type TunnelTarget,
+} from "../access/tunnel_ws.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -70,12 +76,16 @@ export function startHttpServer(opts: {
     socket.on("error", () => {});
     const path = (req.url ?? "/").split("?")[0];
     const m = TUNNEL_PATH.exec(path);
-    if (!m) return refuse(socket, 404, { error: "not_found", message: "not found" });
+    const raw = RAW_TUNNEL_PATH.exec(path);
+    let target: TunnelTarget;
+    if (m) target = { handle: decodeURIComponent(m[1]) };
+    else if (raw) target = { ip: raw[1], port: Number(raw[2]) };
+    else return refuse(socket, 404, { error: "not_found", message: "not found" });
     try {
       const prepared = await prepareTunnel(
         d,
         toRequest(req),
-        decodeURIComponent(m[1]),
+        target,
         req.socket.remoteAddress ?? "",
       );
       if (socket.destroyed) {

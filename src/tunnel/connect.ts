@@ -1,0 +1,60 @@
+/**
+ * Carries one accepted local TCP connection over a WebSocket tunnel of the cloud, with the
+ * shared byte pump (backpressure both ways, half-close). A refusal before the upgrade comes back
+ * as an HTTP status and the cloud's message, which the caller turns into a log line or an exit.
+ * @module
+ */
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+import { pipeWebSocket } from "../shared/transport/websocket.ts";
+
+/** How a carried connection ended. */
+export type CarryResult =
+  | { ok: true; up: number; down: number; reason: string }
+  | { ok: false; status: number; message: string };
+
+/** Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done. */
+export function carry(
+  conn: Deno.TcpConn,
+  url: URL,
+  headers: Record<string, string>,
+): Promise<CarryResult> {
+  conn.setNoDelay(true);
+  const drop = () => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  };
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    ws.on("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+      res.on("end", () => {
+        let message = body;
+        try {
+          message = JSON.parse(body).message ?? body;
+        } catch { /* not JSON */ }
+        drop();
+        resolve({ ok: false, status: res.statusCode ?? 0, message });
+      });
+    });
+    ws.on("error", (e) => {
+      drop();
+      resolve({ ok: false, status: 0, message: e.message });
+    });
+    ws.on("open", () => {
+      ws.removeAllListeners("error");
+      pipeWebSocket(ws, conn, { socketEnd: "eof" }).then((r) =>
+        resolve({ ok: true, up: r.wsToSocket, down: r.socketToWs, reason: r.closeReason })
+      );
+    });
+  });
+}
+
+/** The ws:// or wss:// URL of a cloud path. */
+export function wsUrl(cloud: URL, path: string): URL {
+  const u = new URL(path, cloud);
+  u.protocol = cloud.protocol === "https:" ? "wss:" : "ws:";
+  return u;
+}

@@ -1,0 +1,56 @@
+/**
+ * The CLI's bind plan, fetched from `GET /api/cli/sessions/plan` with the CLI session token:
+ * which (127.0.0.X, port) pairs to listen on and which site and device each stands for.
+ * @module
+ */
+
+/** One pair of the plan. */
+export interface PlanEntry {
+  ip: string;
+  port: number;
+  siteId: string;
+  site: string;
+  deviceId: string;
+  device: string;
+}
+
+/** The plan and the session's lifetime. */
+export interface Plan {
+  session: { expiresAt: number | null; hardCapAt: number | null; sites: string[] };
+  entries: PlanEntry[];
+}
+
+/** The cloud refused (401: the session is revoked or expired) or could not be reached. */
+export class PlanError extends Error {
+  /** HTTP status, or 0 when the cloud could not be reached. */
+  readonly status: number;
+  /** Creates the error. */
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Fetches the plan. */
+export async function fetchPlan(cloud: URL, token: string): Promise<Plan> {
+  let res: Response;
+  try {
+    res = await fetch(new URL("/api/cli/sessions/plan", cloud), {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (e) {
+    throw new PlanError(0, `cannot reach the cloud at ${cloud.origin}: ${(e as Error).message}`);
+  }
+  const body = await res.json().catch(() => ({})) as Plan & { message?: string };
+  if (!res.ok) throw new PlanError(res.status, body.message ?? res.statusText);
+  return body;
+}
+
+/** Renders the plan as the table the CLI prints at start. */
+export function planTable(entries: PlanEntry[]): string {
+  if (!entries.length) return "  (no devices in this session's sites yet)";
+  const rows = entries.map((e) => [`${e.ip}:${e.port}`, `${e.site} / ${e.device}`]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([a, b]) => `  ${a.padEnd(w)}  →  ${b}`).join("\n");
+}

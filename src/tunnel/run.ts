@@ -1,0 +1,97 @@
+/**
+ * `connector tunnel run --token ops_…` (nanodems-tunnel): fetch the session's bind plan, print
+ * it, listen on every 127.0.0.X:port of it, and carry each connection to its device over
+ * `/api/cli/raw-tunnel/{ip}/{port}`. The plan is refreshed every 60 s; a revoked or expired
+ * session ends the process with exit code 3 and a clear message.
+ * @module
+ */
+import { createLogger } from "../shared/log.ts";
+import { carry, wsUrl } from "./connect.ts";
+import { Listeners } from "./listeners.ts";
+import { fetchPlan, PlanError, planTable } from "./plan.ts";
+
+/** Exit code when the session is revoked or expired. */
+export const EXIT_SESSION_ENDED = 3;
+
+/** Runs until a signal (0) or until the session ends (EXIT_SESSION_ENDED). */
+export async function runTunnel(
+  o: { cloud: URL; token: string; refreshMs: number },
+): Promise<number> {
+  const log = createLogger({ role: "tunnel" });
+  const headers = { authorization: `Bearer ${o.token}` };
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((r) => (finish = r));
+  const sessionEnded = (message: string) => {
+    console.error(
+      `\nThe CLI session has ended: ${message}\nOpen a new CLI session on the site page and run the new command.`,
+    );
+    finish(EXIT_SESSION_ENDED);
+  };
+  const listeners = new Listeners({
+    bound: (key) => log.info({ listen: key }, "listening"),
+    closed: (key) => log.info({ listen: key }, "no longer in the plan; stopped listening"),
+    failed: (key, err, first) => {
+      if (!first) return;
+      const hint = /not available|EADDRNOTAVAIL|Cannot assign/i.test(err.message)
+        ? ` (this OS lacks the loopback alias; add it with: sudo ifconfig lo0 alias ${
+          key.split(":")[0]
+        } up)`
+        : " (retrying on every plan refresh)";
+      log.warn({ listen: key, err: err.message }, `cannot listen${hint}`);
+    },
+    accept: (conn, entry) => {
+      const key = `${entry.ip}:${entry.port}`;
+      carry(conn, wsUrl(o.cloud, `/api/cli/raw-tunnel/${entry.ip}/${entry.port}`), headers).then(
+        (r) => {
+          if (r.ok) {
+            log.info(
+              { pair: key, up: r.up, down: r.down, reason: r.reason || undefined },
+              "connection closed",
+            );
+          } else if (r.status === 401) {
+            sessionEnded(r.message);
+          } else if (r.status === 404) {
+            log.warn(`rejecting unknown loopback ${key}`);
+          } else {
+            log.warn({ pair: key, status: r.status, reason: r.message }, "tunnel refused");
+          }
+        },
+      );
+    },
+  });
+  // One refresh at a time: an older plan must never be applied after a newer one.
+  let refreshing = false;
+  const refresh = async (first: boolean) => {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const plan = await fetchPlan(o.cloud, o.token);
+      if (first) {
+        const exp = plan.session.expiresAt ? new Date(plan.session.expiresAt).toISOString() : "?";
+        console.error(
+          `nanodems-tunnel: ${plan.entries.length} device ports via ${o.cloud.origin} (session valid until ${exp})\n${
+            planTable(plan.entries)
+          }\n`,
+        );
+      }
+      listeners.sync(plan.entries);
+    } catch (e) {
+      if (e instanceof PlanError && e.status === 401) return sessionEnded(e.message);
+      if (first) throw e;
+      log.warn({ err: (e as Error).message }, "plan refresh failed; keeping the current listeners");
+    } finally {
+      refreshing = false;
+    }
+  };
+  await refresh(true);
+  const timer = setInterval(() => refresh(false), o.refreshMs);
+  const onSignal = () => finish(0);
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const code = await done;
+  clearInterval(timer);
+  listeners.close();
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  return code;
+}

@@ -1,0 +1,137 @@
+// The operator's CLI tunnel (`connector tunnel run --token ops_…`) against the real cloud and
+// agent: it listens on each device's 127.0.0.X:port, carries bytes, follows the plan as devices
+// come and go, heals a bind that was blocked, and exits 3 when the session is revoked.
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { echoServer, Proc, randomBytes, sha256, Stack } from "../_fixtures/stack.ts";
+
+async function echoVia(ip: string, port: number, size: number): Promise<boolean> {
+  const data = randomBytes(size);
+  const conn = await Deno.connect({ hostname: ip, port });
+  const writing = (async () => {
+    const w = conn.writable.getWriter();
+    for (let i = 0; i < size; i += 65536) await w.write(data.subarray(i, i + 65536));
+    await conn.closeWrite();
+  })();
+  const got = new Uint8Array(await new Response(conn.readable).arrayBuffer());
+  await writing;
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+  return (await sha256(got)) === (await sha256(data));
+}
+
+Deno.test("CLI tunnel run: plan, bytes, refresh add/remove, bind healing, revoke exits 3", async () => {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  const echo2 = await echoServer();
+  stack.defer(echo.close);
+  stack.defer(echo2.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(stack.url + path, {
+        method,
+        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return await res.json();
+    };
+    const session = await api("POST", "/api/cli/sessions", { siteIds: [q.siteId] });
+    const cli = new Proc([
+      "tunnel",
+      "run",
+      "--cloud",
+      stack.url,
+      "--token",
+      session.token,
+      "--refresh",
+      "500ms",
+    ]);
+    stack.defer(() => cli.stop("SIGKILL"));
+    const ip1 = q.device.loopbackIp;
+    await cli.waitFor(new RegExp(`listening listen=${ip1}:${echo.port}`));
+    assert(
+      cli.lines.some((l) => l.includes(`${ip1}:${echo.port}`) && l.includes("Site 1 /")),
+      "the plan table",
+    );
+    assert(await echoVia(ip1, echo.port, 1 << 20));
+
+    // A device added at the cloud is bound on the next refresh.
+    const dev2 = await api("POST", `/api/sites/${q.siteId}/devices`, {
+      host: "127.0.0.1",
+      ports: [echo2.port],
+    });
+    await cli.waitFor(new RegExp(`listening listen=${dev2.loopbackIp}:${echo2.port}`));
+    assert(await echoVia(dev2.loopbackIp, echo2.port, 256 << 10));
+
+    // A port someone else holds: reported once, bound once it is free.
+    const blocker = Deno.listen({ hostname: ip1, port: 0 });
+    const blocked = (blocker.addr as Deno.NetAddr).port;
+    await api("PATCH", `/api/devices/${q.device.deviceId}`, { ports: [echo.port, blocked] });
+    await cli.waitFor(new RegExp(`cannot listen.*${ip1}:${blocked}`));
+    await new Promise((r) => setTimeout(r, 1_500));
+    assertEquals(cli.count(new RegExp(`cannot listen.*${ip1}:${blocked}`)), 1, "logged once");
+    blocker.close();
+    await cli.waitFor(new RegExp(`listening listen=${ip1}:${blocked}`));
+
+    // A removed device stops accepting.
+    await api("DELETE", `/api/devices/${dev2.id}`);
+    await cli.waitFor(new RegExp(`stopped listening listen=${dev2.loopbackIp}:${echo2.port}`));
+    // Nothing listens on the pair any more (a connect or bind probe would be confused by
+    // loopback TIME-WAIT and self-connects; the kernel's listening sockets are the truth).
+    const ss = await new Deno.Command("ss", { args: ["-ltnH"] }).output();
+    const listening = new TextDecoder().decode(ss.stdout);
+    assert(
+      !listening.includes(`${dev2.loopbackIp}:${echo2.port} `),
+      `still listening:\n${listening}`,
+    );
+
+    // Revoking the session ends the running CLI with a clear message and exit code 3.
+    await api("DELETE", `/api/cli/sessions/${session.id}`);
+    const status = await cli.exited;
+    assertEquals(status.code, 3);
+    assert(cli.lines.some((l) => l.includes("The CLI session has ended")));
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("CLI tunnel status and a raw tunnel to a pair outside the session", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const res = await fetch(`${stack.url}/api/cli/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ siteIds: [q.siteId] }),
+    });
+    const session = await res.json();
+    const { run } = await import("../_fixtures/stack.ts");
+    const st = await run(["tunnel", "status", "--cloud", stack.url, "--token", session.token]);
+    assertEquals(st.code, 0, st.stderr);
+    assert(st.stdout.includes("session valid until"));
+    assert(st.stdout.includes(`${q.device.loopbackIp}:22`));
+    const unknown = await fetch(`${stack.url}/api/cli/raw-tunnel/127.0.9.9/22`, {
+      headers: { authorization: `Bearer ${session.token}` },
+    });
+    assertEquals(unknown.status, 404);
+    await unknown.body?.cancel();
+    const nt = await fetch(`${stack.url}/api/cli/raw-tunnel/${q.device.loopbackIp}/22`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    assertEquals(nt.status, 403, "the raw CLI tunnel needs a CLI session");
+    await nt.body?.cancel();
+    const bad = await run([
+      "tunnel",
+      "status",
+      "--cloud",
+      stack.url,
+      "--token",
+      "ops_" + "x".repeat(43),
+    ]);
+    assertEquals(bad.code, 3);
+  } finally {
+    await stack.stop();
+  }
+});
