@@ -3,22 +3,9 @@
  * which (127.0.0.X, port) pairs to listen on and which site and device each stands for.
  * @module
  */
+import type { Plan, PlanEntry } from "../shared/protocol/plan.ts";
 
-/** One pair of the plan. */
-export interface PlanEntry {
-  ip: string;
-  port: number;
-  siteId: string;
-  site: string;
-  deviceId: string;
-  device: string;
-}
-
-/** The plan and the session's lifetime. */
-export interface Plan {
-  session: { expiresAt: number | null; hardCapAt: number | null; sites: string[] };
-  entries: PlanEntry[];
-}
+export type { Plan, PlanEntry };
 
 /** The cloud refused (401: the session is revoked or expired) or could not be reached. */
 export class PlanError extends Error {

@@ -3,48 +3,16 @@
 // anonymous. `GET /api/tunnel/{handle}` answers 426 (send the upgrade) once a caller is
 // authorized, so no case below reaches a device.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { ManualClock } from "../../src/shared/clock.ts";
-import { createLogger } from "../../src/shared/log.ts";
 import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
 import { loadCloudConfig } from "../../src/cloud/config.ts";
-import { startCloud } from "../../src/cloud/main.ts";
+import { startTestCloud } from "../_fixtures/cloud.ts";
 
 const ADMIN_KEY = "k7P2vQ9xL4mN8rT1wZ6yB3cF5hJ0dG-s";
 const DAY = 86_400_000;
 
 async function world() {
-  const dir = await Deno.makeTempDir({ prefix: "nc-cred-" });
-  const clock = new ManualClock(Date.now());
-  const cloud = await startCloud(
-    loadCloudConfig({
-      "data-dir": dir,
-      http: "127.0.0.1:0",
-      control: "127.0.0.1:0",
-      data: "127.0.0.1:0",
-      "admin-api-key": ADMIN_KEY,
-      "trusted-proxies": "127.0.0.1/32",
-    }),
-    { clock, log: createLogger({ role: "test", level: "silent" }) },
-  );
-  const base = `http://127.0.0.1:${cloud.ports.http}`;
-  const call = async (
-    method: string,
-    path: string,
-    headers: Record<string, string> = {},
-    body?: unknown,
-  ) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { "content-type": "application/json", ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = JSON.parse(text);
-    } catch { /* not JSON */ }
-    return { status: res.status, json };
-  };
+  const t = await startTestCloud({ "admin-api-key": ADMIN_KEY, "trusted-proxies": "127.0.0.1/32" });
+  const { cloud, clock, call } = t;
   const tenant = async (name: string) => {
     const admin = { "x-admin-api-key": ADMIN_KEY };
     const license = crypto.randomUUID();
@@ -87,16 +55,7 @@ async function world() {
       otherSiteHandle: (dev2.json.handles as Record<string, string>)["81"],
     };
   };
-  return {
-    cloud,
-    clock,
-    call,
-    tenant,
-    async stop() {
-      await cloud.stop();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  return { cloud, clock, call, tenant, stop: t.stop };
 }
 
 Deno.test("credential matrix on /api/tunnel/{handle}: own 426, other tenant 403, revoked/expired/anonymous 401", async () => {

@@ -3,11 +3,8 @@
 // tenant A's real ids in the URL. Nothing may answer 500, anonymous gets 401 everywhere but the
 // public endpoints, and no answer to B may contain any of A's ids.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { ManualClock } from "../../src/shared/clock.ts";
-import { createLogger } from "../../src/shared/log.ts";
 import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
-import { loadCloudConfig } from "../../src/cloud/config.ts";
-import { startCloud } from "../../src/cloud/main.ts";
+import { startTestCloud } from "../_fixtures/cloud.ts";
 
 const ADMIN_KEY = "Zq8wX3nV6bM1kL9pR4tY7uI2oE5aS0dF-h";
 const PUBLIC = new Set([
@@ -18,31 +15,15 @@ const PUBLIC = new Set([
 ]);
 
 Deno.test("isolation matrix: every API route × every credential of another tenant and anonymous", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "nc-matrix-" });
-  const cloud = await startCloud(
-    loadCloudConfig({
-      "data-dir": dir,
-      http: "127.0.0.1:0",
-      control: "127.0.0.1:0",
-      data: "127.0.0.1:0",
-      "admin-api-key": ADMIN_KEY,
-    }),
-    { clock: new ManualClock(Date.now()), log: createLogger({ role: "test", level: "silent" }) },
-  );
-  const base = `http://127.0.0.1:${cloud.ports.http}`;
-  const call = async (
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    body?: unknown,
-  ) => {
-    const res = await fetch(base + path, {
+  const tc = await startTestCloud({ "admin-api-key": ADMIN_KEY });
+  const { cloud } = tc;
+  const call = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+    tc.call(
       method,
-      headers: { "content-type": "application/json", ...headers },
-      body: method === "GET" || method === "DELETE" ? undefined : JSON.stringify(body ?? {}),
-    });
-    return { status: res.status, text: await res.text() };
-  };
+      path,
+      headers,
+      method === "GET" || method === "DELETE" ? undefined : body ?? {},
+    );
   try {
     const s = cloud.store;
     const make = async (name: string) => {
@@ -168,7 +149,6 @@ Deno.test("isolation matrix: every API route × every credential of another tena
     assertEquals((await s.getCliSession(A.ops.id))?.revokedAt, null);
     assertEquals((await s.listLicenses(A.t.id))[0].revokedAt, null);
   } finally {
-    await cloud.stop();
-    await Deno.remove(dir, { recursive: true });
+    await tc.stop();
   }
 });

@@ -2,29 +2,16 @@
 // temp dir): sign-in with rate limit, cookie + antiforgery, API tokens, sites and devices,
 // roles, conflicting identities, and tenant isolation on every path.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { ManualClock } from "../../src/shared/clock.ts";
-import { createLogger } from "../../src/shared/log.ts";
 import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
-import { loadCloudConfig } from "../../src/cloud/config.ts";
-import { startCloud } from "../../src/cloud/main.ts";
+import { startTestCloud } from "../_fixtures/cloud.ts";
 import { hashPassword } from "../../src/cloud/tenancy/password.ts";
 import type { Role } from "../../src/cloud/store/store.ts";
 
 const PASSWORD = "correct horse battery";
 
 async function world() {
-  const dir = await Deno.makeTempDir({ prefix: "nc-api-" });
-  const clock = new ManualClock(Date.now());
-  const cloud = await startCloud(
-    loadCloudConfig({
-      "data-dir": dir,
-      http: "127.0.0.1:0",
-      control: "127.0.0.1:0",
-      data: "127.0.0.1:0",
-    }),
-    { clock, log: createLogger({ role: "test", level: "silent" }) },
-  );
-  const base = `http://127.0.0.1:${cloud.ports.http}`;
+  const t = await startTestCloud();
+  const { cloud, clock } = t;
   const pwHash = await hashPassword(PASSWORD);
   const user = async (tenantId: string, email: string, role: Role) => {
     const u = await cloud.store.createUser({ tenantId, email, passwordHash: pwHash, role });
@@ -45,44 +32,23 @@ async function world() {
     adminB: await user(b.id, "admin@b.test", "admin"),
     root: await user(a.id, "root@ops.test", "superadmin"),
   };
-  const call = async (
+  const call = (
     method: string,
     path: string,
     opts: { token?: string; cookie?: string; csrf?: string; body?: unknown; raw?: string } = {},
   ) => {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const headers: Record<string, string> = {};
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.cookie) headers.cookie = opts.cookie;
     if (opts.csrf) headers["x-csrf-token"] = opts.csrf;
-    const res = await fetch(base + path, {
-      method,
-      headers,
-      body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
-    });
-    const text = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = JSON.parse(text);
-    } catch { /* not JSON */ }
-    return { status: res.status, json, headers: res.headers, text };
+    return t.call(method, path, headers, opts.body, opts.raw);
   };
   const login = async (email: string, password = PASSWORD) => {
     const r = await call("POST", "/api/auth/login", { body: { email, password } });
     const cookie = (r.headers.get("set-cookie") ?? "").split(";")[0];
     return { ...r, cookie, csrf: r.json.csrfToken as string };
   };
-  return {
-    cloud,
-    clock,
-    tenants: { a, b },
-    users,
-    call,
-    login,
-    async stop() {
-      await cloud.stop();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  return { cloud, clock, tenants: { a, b }, users, call, login, stop: t.stop };
 }
 
 Deno.test("sign-in: cookie session, antiforgery on state changes, sign-out", async () => {

@@ -8,16 +8,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
 import type { RouteDeps } from "./route.ts";
-
-/** One listener the CLI should hold. */
-export interface PlanEntry {
-  ip: string;
-  port: number;
-  siteId: string;
-  site: string;
-  deviceId: string;
-  device: string;
-}
+import type { PlanEntry } from "../../shared/protocol/plan.ts";
 
 /** The plan of a CLI session: its sites' devices' loopback pairs, sorted by IP then port. */
 export async function buildPlan(d: RouteDeps, p: Principal): Promise<PlanEntry[]> {
