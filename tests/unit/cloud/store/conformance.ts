@@ -93,7 +93,7 @@ export function storeConformance(
     const d = await store.createDevice({
       tenantId: a.id,
       siteId: siteA.id,
-      host: "10.0.0.20",
+      host: "192.0.2.20",
       ports: [554, 80, 554, 8000, 80],
     });
     assert.match(d.id, /^dev-[A-Za-z0-9_-]{16}$/);
@@ -101,7 +101,7 @@ export function storeConformance(
       id: d.id,
       tenantId: a.id,
       siteId: siteA.id,
-      host: "10.0.0.20",
+      host: "192.0.2.20",
       ports: [80, 554, 8000],
       manufacturer: "",
       model: "",
@@ -128,7 +128,7 @@ export function storeConformance(
     const other = await store.createDevice({
       tenantId: b.id,
       siteId: siteB.id,
-      host: "10.0.0.20",
+      host: "192.0.2.20",
       ports: [80],
     });
 
@@ -159,7 +159,7 @@ export function storeConformance(
     const d = await store.createDevice({
       tenantId: a.id,
       siteId: siteA.id,
-      host: "10.0.0.20",
+      host: "192.0.2.20",
       ports: [80],
       label: "Old",
     });
@@ -193,7 +193,7 @@ export function storeConformance(
     const d = await store.createDevice({
       tenantId: a.id,
       siteId: siteA.id,
-      host: "10.0.0.5",
+      host: "192.0.2.5",
       ports: [80],
     });
     versions.push(await version());
@@ -203,10 +203,10 @@ export function storeConformance(
     await store.updateDevice(a.id, d.id, { label: "Lobby" });
     await store.updateDevice(a.id, d.id, { manufacturer: "Axis", model: "P1375", notes: "n" });
     assert.equal(await version(), versions[1], "metadata-only updates do not bump");
-    await store.updateDevice(a.id, d.id, { host: "10.0.0.5", ports: [80, 80] });
+    await store.updateDevice(a.id, d.id, { host: "192.0.2.5", ports: [80, 80] });
     assert.equal(await version(), versions[1], "unchanged host and ports do not bump");
 
-    await store.updateDevice(a.id, d.id, { host: "10.0.0.6" });
+    await store.updateDevice(a.id, d.id, { host: "192.0.2.6" });
     versions.push(await version());
     assert.ok(versions[2] > versions[1], "host change bumps");
     await store.updateDevice(a.id, d.id, { ports: [80, 554] });
@@ -232,14 +232,14 @@ export function storeConformance(
     await store.createDevice({
       tenantId: a.id,
       siteId: siteA.id,
-      host: "10.0.0.9",
+      host: "192.0.2.9",
       ports: [554, 80],
     });
-    await store.createDevice({ tenantId: a.id, siteId: siteA.id, host: "10.0.0.10", ports: [80] });
+    await store.createDevice({ tenantId: a.id, siteId: siteA.id, host: "192.0.2.10", ports: [80] });
     await store.createDevice({
       tenantId: a.id,
       siteId: siteA.id,
-      host: "10.0.0.9",
+      host: "192.0.2.9",
       ports: [8000, 80],
     });
     await store.createDevice({ tenantId: a.id, siteId: siteA.id, host: "cam.lan", ports: [443] });
@@ -248,10 +248,10 @@ export function storeConformance(
     assert.equal(list.siteId, siteA.id);
     assert.equal(list.version, (await store.getSiteById(siteA.id))!.allowlistVersion);
     assert.deepEqual(list.entries, [
-      { host: "10.0.0.10", port: 80 },
-      { host: "10.0.0.9", port: 80 },
-      { host: "10.0.0.9", port: 554 },
-      { host: "10.0.0.9", port: 8000 },
+      { host: "192.0.2.10", port: 80 },
+      { host: "192.0.2.9", port: 80 },
+      { host: "192.0.2.9", port: 554 },
+      { host: "192.0.2.9", port: 8000 },
       { host: "cam.lan", port: 443 },
     ]);
     assert.deepEqual((await store.getAllowlist(siteB.id)).entries, [{
@@ -310,7 +310,7 @@ export function storeConformance(
       const d = await store.createDevice({
         tenantId: a.id,
         siteId: siteA.id,
-        host: "10.0.0.20",
+        host: "192.0.2.20",
         ports: [80, 554],
       });
       const base = {

@@ -78,7 +78,7 @@ Deno.test("sqlite store: reopening keeps data and does not re-run migrations", a
     const device = await first.createDevice({
       tenantId: tenant.id,
       siteId: site.id,
-      host: "10.0.0.2",
+      host: "192.0.2.2",
       ports: [80],
     });
     await first.appendAudit({
@@ -100,7 +100,7 @@ Deno.test("sqlite store: reopening keeps data and does not re-run migrations", a
       const next = await second.createDevice({
         tenantId: tenant.id,
         siteId: site.id,
-        host: "10.0.0.3",
+        host: "192.0.2.3",
         ports: [80],
       });
       assert.equal(next.loopbackIp, "127.0.0.3", "the loopback counter survives a reopen");

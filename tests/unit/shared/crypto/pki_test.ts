@@ -214,7 +214,7 @@ Deno.test("issueNodeCert: openssl verifies the chain for both purposes; EKU serv
   const node = await issueNodeCert({
     ca: internal,
     commonName: "node-1",
-    hostnames: ["node-1.internal", "10.0.0.7"],
+    hostnames: ["node-1.internal", "192.0.2.7"],
     validDays: 30,
   });
   await assertPkcs8Key(node.keyPem);
@@ -228,7 +228,7 @@ Deno.test("issueNodeCert: openssl verifies the chain for both purposes; EKU serv
   assert.match(eku, /TLS Web Client Authentication/);
   const san = extBlock(text, "X509v3 Subject Alternative Name");
   assert.match(san, /DNS:node-1\.internal/);
-  assert.match(san, /IP Address:10\.0\.0\.7/);
+  assert.match(san, /IP Address:192\.0\.2\.7/);
   const days = (certInfo(node.certPem).notAfter.getTime() - Date.now()) / 86_400_000;
   assert.ok(Math.abs(days - 30) < 0.01);
 
