@@ -252,11 +252,19 @@ export class Stack {
   }
 
   /** Opens a raw WebSocket tunnel; resolves when open or rejects with status and message. */
-  openTunnel(handle: string, token?: string, protocols?: string[]): Promise<WebSocket> {
+  openTunnel(
+    handle: string,
+    token?: string,
+    protocols?: string[],
+    onMessage?: (m: Uint8Array) => void,
+  ): Promise<WebSocket> {
     const ws = new WebSocket(`ws://127.0.0.1:${this.ports.http}/api/tunnel/${handle}`, protocols, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       perMessageDeflate: false,
     });
+    // A device that talks first can send in the same packet as the upgrade response: listen
+    // from the start, not after the caller's await.
+    if (onMessage) ws.on("message", onMessage);
     return new Promise((resolve, reject) => {
       ws.once("open", () => resolve(ws));
       ws.once("unexpected-response", (_req, res) => {
@@ -266,6 +274,33 @@ export class Stack {
       });
       ws.once("error", (e) => reject(e));
     });
+  }
+
+  /**
+   * The common end-to-end setup in one call: a cloud, a TCP echo target, a tenant whose one
+   * device is that target, and a running agent; everything is stopped after `fn`.
+   */
+  static async withEchoSite<T>(
+    fn: (
+      w: {
+        stack: Stack;
+        echo: Awaited<ReturnType<typeof echoServer>>;
+        q: Quickstart;
+        agent: Proc;
+        handle: string;
+      },
+    ) => Promise<T>,
+  ): Promise<T> {
+    const stack = await Stack.start();
+    const echo = await echoServer();
+    stack.defer(echo.close);
+    try {
+      const q = await stack.quickstart([echo.port]);
+      const agent = await stack.agentFor(q);
+      return await fn({ stack, echo, q, agent, handle: q.device.handles[echo.port] });
+    } finally {
+      await stack.stop();
+    }
   }
 
   /** Registers something to close at stop. */

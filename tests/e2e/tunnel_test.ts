@@ -4,7 +4,6 @@
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import {
-  echoServer,
   echoThrough,
   Proc,
   randomBytes,
@@ -14,12 +13,7 @@ import {
 } from "../_fixtures/stack.ts";
 
 Deno.test("64 MiB both ways through /api/tunnel/{handle}, then 50 tunnels at once", async () => {
-  const stack = await Stack.start();
-  const echo = await echoServer();
-  stack.defer(echo.close);
-  try {
-    const q = await stack.quickstart([echo.port]);
-    await stack.agentFor(q);
+  await Stack.withEchoSite(async ({ stack, echo, q }) => {
     const handle = q.device.handles[echo.port];
 
     const big = randomBytes(64 << 20);
@@ -51,18 +45,11 @@ Deno.test("64 MiB both ways through /api/tunnel/{handle}, then 50 tunnels at onc
     const closes = entries.filter((e) => e.action === "tunnel.close");
     assertEquals(closes.length, 51);
     assert(closes.some((e) => e.detail.bytesUp === 64 << 20 && e.detail.bytesDown === 64 << 20));
-  } finally {
-    await stack.stop();
-  }
+  });
 });
 
 Deno.test("the tunnel CLI carries a TCP client's bytes both ways, with half-close", async () => {
-  const stack = await Stack.start();
-  const echo = await echoServer();
-  stack.defer(echo.close);
-  try {
-    const q = await stack.quickstart([echo.port]);
-    await stack.agentFor(q);
+  await Stack.withEchoSite(async ({ stack, echo, q }) => {
     const handle = q.device.handles[echo.port];
     const cli = new Proc([
       "tunnel",
@@ -89,9 +76,7 @@ Deno.test("the tunnel CLI carries a TCP client's bytes both ways, with half-clos
     const got = new Uint8Array(await new Response(conn.readable).arrayBuffer());
     await writing;
     assertEquals(await sha256(got), await sha256(data));
-  } finally {
-    await stack.stop();
-  }
+  });
 });
 
 /** Resident memory of a process in bytes (Linux). */
@@ -124,10 +109,14 @@ Deno.test("backpressure: a stalled operator stalls the device, not the cloud's o
     const port = (camera.addr as Deno.NetAddr).port;
     const q = await stack.quickstart([port]);
     const agent = await stack.agentFor(q);
-    const ws = await stack.openTunnel(q.device.handles[port], q.apiToken);
-    ws.pause(); // the operator stops reading
     let received = 0;
-    ws.on("message", (m: Uint8Array) => (received += m.byteLength));
+    const ws = await stack.openTunnel(
+      q.device.handles[port],
+      q.apiToken,
+      undefined,
+      (m) => (received += m.byteLength),
+    );
+    ws.pause(); // the operator stops reading
     const closed = new Promise<number>((r) => ws.on("close", (code: number) => r(code)));
     await new Promise((r) => setTimeout(r, 1_000));
     const base = { cloud: await rss(stack.cloud.child.pid), agent: await rss(agent.child.pid) };
@@ -196,12 +185,7 @@ Deno.test("backpressure: a device that stops reading stalls the operator, not th
 });
 
 Deno.test("a CLI session (ops_) opens tunnels to its sites and slides on each successful connect", async () => {
-  const stack = await Stack.start();
-  const echo = await echoServer();
-  stack.defer(echo.close);
-  try {
-    const q = await stack.quickstart([echo.port]);
-    await stack.agentFor(q);
+  await Stack.withEchoSite(async ({ stack, echo, q }) => {
     const res = await fetch(`${stack.url}/api/cli/sessions`, {
       method: "POST",
       headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
@@ -225,18 +209,11 @@ Deno.test("a CLI session (ops_) opens tunnels to its sites and slides on each su
     assert(row.last_used_at !== null, "the connect was recorded");
     assert(row.expires_at > session.expiresAt, "the expiry slid forward");
     assert(row.expires_at <= row.hard_cap_at);
-  } finally {
-    await stack.stop();
-  }
+  });
 });
 
 Deno.test("an external console with a license GUID opens the tunnel with WebSocket subprotocols", async () => {
-  const stack = await Stack.start();
-  const echo = await echoServer();
-  stack.defer(echo.close);
-  try {
-    const q = await stack.quickstart([echo.port]);
-    await stack.agentFor(q);
+  await Stack.withEchoSite(async ({ stack, echo, q }) => {
     const license = crypto.randomUUID();
     const reg = await fetch(`${stack.url}/api/admin/tenants/${q.tenantId}/licenses`, {
       method: "POST",
@@ -263,7 +240,5 @@ Deno.test("an external console with a license GUID opens the tunnel with WebSock
       "tunnel.open",
     );
     assert(entries.every((e) => e.detail.via === "license" && e.detail.user === "op-42"));
-  } finally {
-    await stack.stop();
-  }
+  });
 });

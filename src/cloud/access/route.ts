@@ -42,26 +42,24 @@ export async function authorizeHandle(
   if (!handle || !isLive(handle, d.clock.now())) {
     throw new AppError("unknown_handle");
   }
-  const crossTenant = principal.kind === "admin_key";
-  if (handle.tenantId !== principal.tenantId && !crossTenant) {
+  const deny = async (reason: string, err: AppError): Promise<never> => {
     await d.store.appendAudit({
       tenantId: principal.tenantId,
       actor: principal.actor,
       action: "tunnel.deny",
       target: handleId,
-      detail: { reason: "handle_other_tenant" },
+      detail: { reason },
     });
-    throw new AppError("handle_other_tenant");
+    throw err;
+  };
+  if (handle.tenantId !== principal.tenantId && principal.kind !== "admin_key") {
+    await deny("handle_other_tenant", new AppError("handle_other_tenant"));
   }
   if (principal.siteIds && !principal.siteIds.includes(handle.siteId)) {
-    await d.store.appendAudit({
-      tenantId: principal.tenantId,
-      actor: principal.actor,
-      action: "tunnel.deny",
-      target: handleId,
-      detail: { reason: "site_not_in_session_scope" },
-    });
-    throw new AppError("forbidden", "this CLI session does not include the device's site");
+    await deny(
+      "site_not_in_session_scope",
+      new AppError("forbidden", "this CLI session does not include the device's site"),
+    );
   }
   const device = await d.store.getDevice(handle.tenantId, handle.deviceId);
   if (!device || !device.ports.includes(handle.port)) throw new AppError("unknown_handle");
