@@ -80,6 +80,20 @@ export const cloudOptions: Record<string, OptionSpec> = {
     default: "30s",
     help: "How long to wait for an agent to reach a device",
   },
+  "proxy-timeout": {
+    type: "string",
+    env: "NC_PROXY_TIMEOUT",
+    arg: "DURATION",
+    default: "30s",
+    help: "How long a device may take to answer through /c/{handle}/ (504 after)",
+  },
+  "tunnel-idle-timeout": {
+    type: "string",
+    env: "NC_TUNNEL_IDLE_TIMEOUT",
+    arg: "DURATION",
+    default: "off",
+    help: "Close WebSocket/CLI tunnels that carry no bytes either way for this long",
+  },
   "public-url": {
     type: "string",
     env: "NC_PUBLIC_URL",
@@ -134,6 +148,9 @@ export const cloudConfigSchema = z.object({
     .optional(),
   "enrollment-ttl": duration.prefault("24h"),
   "tunnel-open-timeout": duration.prefault("30s"),
+  "proxy-timeout": duration.prefault("30s"),
+  "tunnel-idle-timeout": z.union([z.literal("off").transform(() => null), duration])
+    .prefault("off"),
   "public-url": z.url().optional(),
   "admin-api-key": z.string().optional().refine(
     (k) => k === undefined || (k.length >= 32 && new Set(k).size >= 12),
@@ -159,6 +176,8 @@ export const cloudConfigSchema = z.object({
   controlEndpoint: c["control-endpoint"],
   enrollmentTtlMs: c["enrollment-ttl"],
   tunnelOpenTimeoutMs: c["tunnel-open-timeout"],
+  proxyTimeoutMs: c["proxy-timeout"],
+  tunnelIdleTimeoutMs: c["tunnel-idle-timeout"] as number | null,
   publicUrl: c["public-url"]?.replace(/\/$/, ""),
   adminApiKey: c["admin-api-key"] ?? null,
   trustedProxies: c["trusted-proxies"],

@@ -19,6 +19,8 @@ import { type ControlServer, startControlServer } from "./control/server.ts";
 import { startDataListener } from "./control/data_listener.ts";
 import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
+import { DeviceConnPool } from "./access/proxy/device_conn.ts";
+import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
 import { watchChanges } from "./watcher.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
@@ -94,10 +96,17 @@ export async function startCloud(
     kick: (agentId, reason) => control.kick(agentId, reason),
   });
   let httpPort = config.http.port;
+  const route = { store, registry, broker, clock, log, authContext };
+  const pool = new DeviceConnPool({
+    ...route,
+    onCertificate: deviceCertificateRecorder({ store, log }),
+  });
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
-    route: { store, registry, broker, clock, log, authContext },
+    route,
+    proxy: { ...route, pool, responseTimeoutMs: config.proxyTimeoutMs },
+    tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
   });
   const stopWatch = watchChanges({ store, registry, control, log });
   httpPort = http.port;
@@ -120,6 +129,7 @@ export async function startCloud(
       stopped = true;
       stopWatch();
       await control.close();
+      pool.closeAll();
       await data.close();
       await http.close();
       await store.close();

@@ -32,3 +32,10 @@ export async function assertRejects(fn: () => Promise<unknown>, msg?: string): P
   }
   throw new nodeAssert.AssertionError({ message: msg ?? "expected a rejection" });
 }
+
+/** Asserts that `actual` matches `re`. */
+export function assertMatch(actual: string, re: RegExp, msg?: string): void {
+  if (!re.test(actual)) {
+    throw new Error(msg ?? `expected ${JSON.stringify(actual.slice(0, 2000))} to match ${re}`);
+  }
+}

@@ -9,6 +9,13 @@ const NEEDED: { bin: string; pkg: string; why: string }[] = [
     pkg: "openssl",
     why: "independent verification of the certificates the CA issues",
   },
+  { bin: "curl", pkg: "curl", why: "a real HTTP client through the browser proxy" },
+  { bin: "ss", pkg: "iproute2", why: "checking the CLI tunnel's listening sockets" },
+  {
+    bin: "chromium",
+    pkg: "chromium",
+    why: "headless browser tests of the proxy and the web UI (driven by playwright-core)",
+  },
 ];
 
 function has(bin: string): boolean {

@@ -157,9 +157,13 @@ export class Stack {
     this.dir = dir;
   }
 
+  /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
+  cloudArgs: string[] = [];
+
   /** Starts a cloud in a fresh temp directory. */
-  static async start(): Promise<Stack> {
+  static async start(opts: { cloudArgs?: string[] } = {}): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
+    s.cloudArgs = opts.cloudArgs ?? [];
     await s.startCloud();
     return s;
   }
@@ -195,6 +199,7 @@ export class Stack {
       "json",
       "--admin-api-key",
       TEST_ADMIN_KEY,
+      ...this.cloudArgs,
     ]);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data };
@@ -218,6 +223,61 @@ export class Stack {
       "--ports",
       ports.join(","),
     );
+  }
+
+  /** Creates a user who can sign in with a password; returns the credentials. */
+  async addUser(
+    tenantId: string,
+    role = "admin",
+  ): Promise<{ userId: string; email: string; password: string }> {
+    const email = `user-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const password = `pw-${crypto.randomUUID()}`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "cloud",
+        "admin",
+        "user",
+        "create",
+        "--tenant",
+        tenantId,
+        "--email",
+        email,
+        "--role",
+        role,
+        "--password-stdin",
+        "--data-dir",
+        this.dataDir,
+        "--json",
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(password + "\n"));
+    await w.close();
+    const out = await child.output();
+    if (!out.success) {
+      throw new Error(`user create failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    return { userId: r.userId, email, password };
+  }
+
+  /** Signs in over the API; returns the session cookie pair (`nc_session=…`). */
+  async signIn(email: string, password: string): Promise<string> {
+    const res = await fetch(`${this.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    });
+    await res.body?.cancel();
+    if (res.status !== 200) throw new Error(`sign-in failed: ${res.status}`);
+    return (res.headers.get("set-cookie") ?? "").split(";")[0];
   }
 
   /** Enrolls an agent state directory with a join token. */

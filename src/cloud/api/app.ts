@@ -18,13 +18,16 @@ import { authenticate } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
 import { jsonBody } from "./validate.ts";
-import { sessionRoutes } from "./session_routes.ts";
+import { createSignIn, sessionRoutes } from "./session_routes.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { siteRoutes } from "./sites.ts";
 import { agentRoutes } from "./agents.ts";
 import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
+import { securityHeaders } from "./middleware/security_headers.ts";
+import { refererFallback } from "../access/proxy/referer_fallback.ts";
+import { loginPage } from "../ui/login.tsx";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -64,6 +67,7 @@ async function authorizeCli(d: AppDeps, req: Request, remote: string) {
 /** Builds the app. */
 export function createApp(d: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
+  app.use("*", securityHeaders());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
   app.get("/healthz/ready", async (c) => {
@@ -91,7 +95,9 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
 
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
-  app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote }));
+  const signIn = createSignIn({ store: d.store, clock: d.clock });
+  app.route("/", loginPage({ signIn, remote }));
+  app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
   app.route(
     "/api",
@@ -146,7 +152,11 @@ export function createApp(d: AppDeps): Hono<Env> {
     );
   });
 
-  app.notFound((c) => c.json({ error: "not_found", message: "not found" }, 404));
+  app.notFound((c) => {
+    const into = refererFallback(c.req.raw);
+    if (into) return c.redirect(into, 307);
+    return c.json({ error: "not_found", message: "not found" }, 404);
+  });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
     if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");

@@ -14,6 +14,9 @@ import { WebSocketServer } from "ws";
 import { toErrorResponse } from "../../shared/errors.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
+import { isProxyPath } from "../access/proxy/path.ts";
+import { type ProxyDeps, sendError, serveProxy } from "../access/proxy/proxy.ts";
+import { serveProxyUpgrade } from "../access/proxy/upgrade.ts";
 import {
   prepareTunnel,
   RAW_TUNNEL_PATH,
@@ -64,6 +67,10 @@ export function startHttpServer(opts: {
   listen: ListenAddress;
   fetch: Parameters<typeof getRequestListener>[0];
   route: RouteDeps;
+  /** The browser proxy under /c/{handle}/. */
+  proxy: ProxyDeps;
+  /** Close WebSocket tunnels idle (no bytes either way) this long; null: never. */
+  tunnelIdleTimeoutMs?: number | null;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({
@@ -71,9 +78,29 @@ export function startHttpServer(opts: {
     perMessageDeflate: false,
     maxPayload: 16 << 20,
   });
-  const server = http.createServer(getRequestListener(opts.fetch));
+  const hono = getRequestListener(opts.fetch);
+  // The proxy reads the raw request target (before any URL normalization) and streams both ways.
+  const server = http.createServer((req, res) => {
+    if (isProxyPath(req.url ?? "/")) {
+      serveProxy(opts.proxy, req, res).catch((e) => {
+        d.log.error({ err: (e as Error).message }, "proxy failed");
+        sendError(req, res, 500, "internal", "internal error");
+      });
+      return;
+    }
+    hono(req, res);
+  });
+  // What the HTTP parser itself refuses (smuggling shapes, malformed heads) still gets a body.
+  server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    refuse(socket, 400, {
+      error: "bad_request",
+      message: `malformed HTTP request (${err.code ?? "parse error"})`,
+    });
+  });
   server.on("upgrade", async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
+    if (isProxyPath(req.url ?? "/")) return serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);

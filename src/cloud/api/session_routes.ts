@@ -25,18 +25,28 @@ function secret(): string {
   return encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
-/** The routes under /api/auth. */
-export function sessionRoutes(
-  d: { store: Store; clock: Clock; remote: (c: unknown) => string },
-): Hono<AuthVars> {
-  const app = new Hono<AuthVars>();
+/** A successful sign-in: the cookie to set and what the page needs. */
+export interface SignedIn {
+  setCookie: string;
+  csrfToken: string;
+  user: { id: string; email: string; role: string; tenantId: string };
+  expiresAt: string;
+}
+
+/** Signs a user in by email and password (rate-limited per account and per IP). */
+export type SignIn = (
+  email: string,
+  password: string,
+  ip: string,
+  secure: boolean,
+) => Promise<SignedIn>;
+
+/** Builds the sign-in shared by the JSON API and the sign-in page (one set of rate limits). */
+export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
   const perAccount = new RateLimiter(5, 60_000, d.clock);
   const perIp = new RateLimiter(5, 60_000, d.clock);
-
-  app.post("/login", async (c) => {
-    const body = await jsonBody(c, loginBody);
-    const ip = d.remote(c);
-    const email = body.email.toLowerCase();
+  return async (rawEmail, password, ip, secure) => {
+    const email = rawEmail.toLowerCase();
     const okIp = perIp.take(ip);
     const okAccount = perAccount.take(email);
     if (!okIp || !okAccount) {
@@ -51,7 +61,7 @@ export function sessionRoutes(
     }
     const user = await d.store.getUserByEmail(email);
     const ok = user && user.disabledAt === null &&
-      await verifyPassword(body.password, user.passwordHash);
+      await verifyPassword(password, user.passwordHash);
     if (!user || !ok) {
       await d.store.appendAudit({
         tenantId: user?.tenantId ?? null,
@@ -79,20 +89,39 @@ export function sessionRoutes(
       target: user.id,
       detail: { ip },
     });
-    const secure = new URL(c.req.url).protocol === "https:" ||
-      c.req.header("x-forwarded-proto") === "https";
-    c.header(
-      "set-cookie",
-      `${SESSION_COOKIE}=${cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${
-        SESSION_TTL_MS / 1000
-      }` +
-        (secure ? "; Secure" : ""),
-    );
-    return c.json({
-      user: { id: user.id, email: user.email, role: user.role, tenantId: user.tenantId },
+    return {
+      setCookie:
+        `${SESSION_COOKIE}=${cookie}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${
+          SESSION_TTL_MS / 1000
+        }` + (secure ? "; Secure" : ""),
       csrfToken: csrf,
+      user: { id: user.id, email: user.email, role: user.role, tenantId: user.tenantId },
       expiresAt: new Date(now + SESSION_TTL_MS).toISOString(),
-    });
+    };
+  };
+}
+
+/** Whether the browser reached the cloud over TLS (directly or through a proxy). */
+export function isSecureRequest(url: string, forwardedProto: string | undefined): boolean {
+  return new URL(url).protocol === "https:" || forwardedProto === "https";
+}
+
+/** The routes under /api/auth. */
+export function sessionRoutes(
+  d: { store: Store; clock: Clock; remote: (c: unknown) => string; signIn: SignIn },
+): Hono<AuthVars> {
+  const app = new Hono<AuthVars>();
+
+  app.post("/login", async (c) => {
+    const body = await jsonBody(c, loginBody);
+    const done = await d.signIn(
+      body.email,
+      body.password,
+      d.remote(c),
+      isSecureRequest(c.req.url, c.req.header("x-forwarded-proto")),
+    );
+    c.header("set-cookie", done.setCookie);
+    return c.json({ user: done.user, csrfToken: done.csrfToken, expiresAt: done.expiresAt });
   });
 
   app.post("/logout", requireAuth(d.store), async (c) => {

@@ -20,6 +20,7 @@ import { BlockList, isIP } from "node:net";
 import { AppError } from "../../shared/errors.ts";
 import { constantTimeEqual, hashToken, isTokenShape } from "../../shared/crypto/token.ts";
 import type { Role, Store } from "../store/store.ts";
+import { checkCloudSessionRequest, fetchFacts } from "./isolation.ts";
 
 /** The browser session cookie's name. */
 export const SESSION_COOKIE = "nc_session";
@@ -304,6 +305,11 @@ export async function authenticate(
     if (found.length > 1) throw new AppError("conflicting_credentials");
   }
   const chosen = found.find((p) => p.kind !== "session") ?? first;
+  if (session && chosen === session) {
+    // A device page shares the cloud's origin under /c/: it may not ride the operator's session.
+    const refusal = checkCloudSessionRequest(fetchFacts(req.method, (n) => req.headers.get(n)));
+    if (refusal) throw new AppError("forbidden", refusal.message);
+  }
   if (session && chosen === session && !SAFE_METHODS.has(req.method)) {
     const sent = req.headers.get("x-csrf-token") ?? "";
     if (!sent || !constantTimeEqual(await hashToken(sent), session.csrfHash!)) {

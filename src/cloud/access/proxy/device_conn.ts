@@ -1,0 +1,289 @@
+/**
+ * Connections from the browser proxy to devices: a tunnel through the agent, wrapped in TLS for
+ * HTTPS devices, kept for reuse per handle while idle (a camera page loads dozens of files; a
+ * tunnel open is a round trip to the agent). HTTPS toward a device speaks TLS 1.2/1.3 only and
+ * accepts self-signed certificates (cameras have nothing else), so identity is tracked instead:
+ * the first handshake per handle logs and audits the certificate's subject and SHA-256
+ * fingerprint, and a later change of fingerprint is logged and audited as such.
+ * @module
+ */
+import * as tls from "node:tls";
+import { Duplex } from "node:stream";
+import type { Buffer } from "node:buffer";
+import type { Authorized, RouteDeps } from "../route.ts";
+import { openTunnel } from "../route.ts";
+import type { OpenedTunnel } from "../../control/tunnels.ts";
+import { AppError } from "../../../shared/errors.ts";
+import { BufferedReader, type ByteConn } from "./http1.ts";
+import type { DeviceOrigin } from "./headers.ts";
+
+/** Ports whose devices are spoken to over TLS. */
+export const HTTPS_PORTS: ReadonlySet<number> = new Set([443, 4443, 7443, 8443, 9443]);
+
+/**
+ * The device origin a handle reaches: HTTPS on the usual TLS ports, HTTP elsewhere unless the
+ * device turned out to speak TLS (`known`, learned by the pool).
+ */
+export function deviceOriginOf(a: Authorized, known?: "http" | "https"): DeviceOrigin {
+  return {
+    scheme: known ?? (HTTPS_PORTS.has(a.handle.port) ? "https" : "http"),
+    host: a.device.host,
+    port: a.handle.port,
+  };
+}
+
+/** A connection to a device, ready for HTTP. */
+export interface DeviceConn {
+  conn: ByteConn;
+  reader: BufferedReader;
+  tunnel: OpenedTunnel;
+  /** Requests served on it so far. */
+  uses: number;
+  closed: boolean;
+}
+
+/** A node Duplex over a Deno connection, for node:tls to wrap. */
+function duplexOf(conn: Deno.Conn): Duplex {
+  const buf = new Uint8Array(64 << 10);
+  let reading = false;
+  return new Duplex({
+    read() {
+      if (reading) return;
+      reading = true;
+      conn.read(buf).then((n) => {
+        reading = false;
+        this.push(n === null ? null : buf.slice(0, n));
+      }, (e) => this.destroy(e));
+    },
+    write(chunk: Uint8Array, _enc, cb) {
+      (async () => {
+        let off = 0;
+        while (off < chunk.length) off += await conn.write(chunk.subarray(off));
+      })().then(() => cb(), cb);
+    },
+    final(cb) {
+      conn.closeWrite().then(() => cb(), () => cb());
+    },
+    destroy(err, cb) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      cb(err);
+    },
+  });
+}
+
+/** A ByteConn over a node socket (the TLS layer toward an HTTPS device). */
+class NodeConn implements ByteConn {
+  #s: tls.TLSSocket;
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #ended = false;
+  #error: Error | null = null;
+  #wake: (() => void) | null = null;
+
+  constructor(s: tls.TLSSocket) {
+    this.#s = s;
+    const wake = () => {
+      const w = this.#wake;
+      this.#wake = null;
+      w?.();
+    };
+    s.on("data", (c: Buffer) => {
+      this.#chunks.push(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+      this.#size += c.byteLength;
+      if (this.#size > 1 << 20) s.pause();
+      wake();
+    });
+    s.on("end", () => {
+      this.#ended = true;
+      wake();
+    });
+    s.on("close", () => {
+      this.#ended = true;
+      wake();
+    });
+    s.on("error", (e: Error) => {
+      this.#error = e;
+      wake();
+    });
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    while (!this.#chunks.length) {
+      if (this.#error) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((r) => this.#wake = r);
+    }
+    const head = this.#chunks[0];
+    const n = Math.min(p.length, head.length);
+    p.set(head.subarray(0, n));
+    if (n === head.length) this.#chunks.shift();
+    else this.#chunks[0] = head.subarray(n);
+    this.#size -= n;
+    if (this.#size < 256 << 10) this.#s.resume();
+    return n;
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#s.write(p, (e) => e ? reject(e) : resolve(p.length));
+    });
+  }
+
+  close(): void {
+    this.#s.destroy();
+  }
+}
+
+/** What the pool needs besides routing. */
+export interface DeviceConnDeps extends RouteDeps {
+  /** Called once per TLS handshake with the device certificate's identity. */
+  onCertificate?: (a: Authorized, subject: string, fingerprint: string) => Promise<void>;
+}
+
+/** Wraps a tunnel in TLS toward an HTTPS device. */
+async function startTls(
+  d: DeviceConnDeps,
+  a: Authorized,
+  tunnel: OpenedTunnel,
+): Promise<ByteConn> {
+  const host = a.device.host;
+  const isIp = /^[\d.]+$/.test(host) || host.includes(":");
+  const s = tls.connect({
+    socket: duplexOf(tunnel.socket),
+    rejectUnauthorized: false,
+    minVersion: "TLSv1.2",
+    maxVersion: "TLSv1.3",
+    ...(isIp ? {} : { servername: host }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    s.once("secureConnect", () => resolve());
+    s.once(
+      "error",
+      (e: Error) =>
+        reject(new AppError("device_unreachable", `TLS to the device failed: ${e.message}`)),
+    );
+  });
+  const cert = s.getPeerCertificate();
+  const subject = cert?.subject
+    ? Object.entries(cert.subject).map(([k, v]) => `${k}=${v}`).join(", ")
+    : "";
+  const fingerprint = (cert?.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
+  await d.onCertificate?.(a, subject, fingerprint);
+  return new NodeConn(s);
+}
+
+/** The pool of idle device connections, per handle. */
+export class DeviceConnPool {
+  #idle = new Map<string, { dc: DeviceConn; timer: ReturnType<typeof setTimeout> }[]>();
+  #d: DeviceConnDeps;
+  #maxIdle: number;
+  #idleMs: number;
+
+  /** Creates a pool keeping at most `maxIdle` idle connections per handle for `idleMs`. */
+  constructor(d: DeviceConnDeps, opts: { maxIdle?: number; idleMs?: number } = {}) {
+    this.#d = d;
+    this.#maxIdle = opts.maxIdle ?? 8;
+    this.#idleMs = opts.idleMs ?? 15_000;
+  }
+
+  #schemes = new Map<string, "http" | "https">();
+
+  /** The device origin for a handle, with what the pool learned about its scheme. */
+  origin(a: Authorized): DeviceOrigin {
+    return deviceOriginOf(a, this.#schemes.get(a.handle.id));
+  }
+
+  /** Whether the handle's scheme is still a guess (no exchange has succeeded yet). */
+  guessing(a: Authorized): boolean {
+    return !this.#schemes.has(a.handle.id);
+  }
+
+  /** Records the scheme that worked for a handle. */
+  learn(a: Authorized, scheme: "http" | "https"): void {
+    if (this.#schemes.size > 100_000) this.#schemes.clear();
+    this.#schemes.set(a.handle.id, scheme);
+  }
+
+  /** An idle connection for the handle, if one is kept. */
+  take(handleId: string): DeviceConn | null {
+    const list = this.#idle.get(handleId);
+    while (list?.length) {
+      const { dc, timer } = list.pop()!;
+      clearTimeout(timer);
+      if (dc.closed) continue;
+      this.#streams(dc, +1);
+      return dc;
+    }
+    return null;
+  }
+
+  /** Opens a new connection through the agent (TLS for HTTPS devices). */
+  async open(a: Authorized, scheme = this.origin(a).scheme): Promise<DeviceConn> {
+    const tunnel = await openTunnel(this.#d, a);
+    let conn: ByteConn = tunnel.socket;
+    if (scheme === "https") {
+      try {
+        conn = await startTls(this.#d, a, tunnel);
+      } catch (e) {
+        this.#finish(tunnel);
+        throw e;
+      }
+    }
+    return { conn, reader: new BufferedReader(conn), tunnel, uses: 0, closed: false };
+  }
+
+  /** Returns a connection after a complete exchange that left it reusable. */
+  release(handleId: string, dc: DeviceConn): void {
+    const list = this.#idle.get(handleId) ?? [];
+    if (dc.closed || list.length >= this.#maxIdle || dc.reader.buffered > 0) {
+      this.close(dc);
+      return;
+    }
+    this.#streams(dc, -1);
+    const timer = setTimeout(() => {
+      const i = list.findIndex((x) => x.dc === dc);
+      if (i >= 0) list.splice(i, 1);
+      this.#streams(dc, +1);
+      this.close(dc);
+    }, this.#idleMs);
+    list.push({ dc, timer });
+    this.#idle.set(handleId, list);
+  }
+
+  /** Closes a connection for good. */
+  close(dc: DeviceConn): void {
+    if (dc.closed) return;
+    dc.closed = true;
+    try {
+      dc.conn.close();
+    } catch { /* already closed */ }
+    this.#finish(dc.tunnel);
+  }
+
+  /** Closes every idle connection. */
+  closeAll(): void {
+    for (const list of this.#idle.values()) {
+      for (const { dc, timer } of list.splice(0)) {
+        clearTimeout(timer);
+        this.#streams(dc, +1);
+        this.close(dc);
+      }
+    }
+  }
+
+  #finish(tunnel: OpenedTunnel): void {
+    try {
+      tunnel.socket.close();
+    } catch { /* already closed */ }
+    tunnel.done();
+    const s = this.#d.registry.get(tunnel.agentId);
+    if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+  }
+
+  #streams(dc: DeviceConn, delta: number): void {
+    const s = this.#d.registry.get(dc.tunnel.agentId);
+    if (s) s.activeStreams = Math.max(0, s.activeStreams + delta);
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * What crosses the browser proxy in headers, each way. Toward the device: hop-by-hop headers and
+ * every cloud credential (its cookies, Bearer tokens, X-License, X-API-Key, X-Admin-Api-Key, the
+ * antiforgery token, license subprotocols) are removed, and Host/Origin/Referer are rewritten to
+ * the device's own origin so camera firmware that checks them is satisfied. Toward the browser:
+ * `Location`, `Content-Location` and `Refresh` are moved under `/c/{h}/`; `Set-Cookie` loses its
+ * Domain, gets `Path=/c/{h}/`, and is dropped for `__Host-`/`__Secure-` names and the cloud's own
+ * cookie names; headers that would let a device page change the cloud origin's state (HSTS,
+ * Clear-Site-Data, Service-Worker-Allowed, its own CSP and COOP) are dropped.
+ * @module
+ */
+
+/** Cookie names the cloud owns; a device may neither see nor set them. */
+export const CLOUD_COOKIE = /^(?:__Host-|__Secure-)?nc_/i;
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+const CLOUD_CREDENTIALS = new Set([
+  "x-license",
+  "x-user-id",
+  "x-api-key",
+  "x-admin-api-key",
+  "x-csrf-token",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-real-ip",
+  "host",
+  "content-length",
+]);
+
+const DROPPED_FROM_DEVICE = new Set([
+  "strict-transport-security",
+  "public-key-pins",
+  "public-key-pins-report-only",
+  "clear-site-data",
+  "service-worker-allowed",
+  "alt-svc",
+  "content-security-policy",
+  "content-security-policy-report-only",
+  "cross-origin-opener-policy",
+  "cross-origin-embedder-policy",
+  "cross-origin-resource-policy",
+  "referrer-policy",
+  "origin-agent-cluster",
+  "content-length",
+]);
+
+/** The device a handle reaches, as the proxy names it toward the device. */
+export interface DeviceOrigin {
+  /** `http` or `https`. */
+  scheme: "http" | "https";
+  host: string;
+  port: number;
+}
+
+/** `host[:port]` as a Host header, without the scheme's default port. */
+export function hostHeader(d: DeviceOrigin): string {
+  const h = d.host.includes(":") ? `[${d.host}]` : d.host;
+  const dflt = d.scheme === "https" ? 443 : 80;
+  return d.port === dflt ? h : `${h}:${d.port}`;
+}
+
+/** The device's origin, e.g. `http://192.0.2.10:8080`. */
+export function deviceOriginString(d: DeviceOrigin): string {
+  return `${d.scheme}://${hostHeader(d)}`;
+}
+
+function connectionTokens(headers: [string, string][]): Set<string> {
+  const out = new Set<string>();
+  for (const [k, v] of headers) {
+    if (k.toLowerCase() !== "connection") continue;
+    for (const t of v.split(",")) out.add(t.trim().toLowerCase());
+  }
+  return out;
+}
+
+/** Everything in a Cookie header except the cloud's own cookies. */
+export function deviceCookies(cookieHeader: string): string {
+  return cookieHeader.split(";").map((c) => c.trim()).filter((c) => {
+    const name = c.split("=")[0].trim();
+    return c && !CLOUD_COOKIE.test(name);
+  }).join("; ");
+}
+
+/** Options for the request headers toward the device. */
+export interface RequestHeaderOptions {
+  device: DeviceOrigin;
+  /** The proxy prefix of this handle, `/c/{h}`. */
+  prefix: string;
+  /** The cloud's origin as the browser sees it (scheme://host). */
+  cloudOrigin: string;
+  /** Keep Upgrade/Connection: upgrade (WebSocket passthrough). */
+  upgrade?: boolean;
+}
+
+/** The headers sent to the device for a browser request's raw headers. */
+export function requestHeadersToDevice(
+  raw: [string, string][],
+  o: RequestHeaderOptions,
+): [string, string][] {
+  const listed = connectionTokens(raw);
+  const out: [string, string][] = [["Host", hostHeader(o.device)]];
+  const devOrigin = deviceOriginString(o.device);
+  for (const [k, v] of raw) {
+    const n = k.toLowerCase();
+    if (o.upgrade && (n === "upgrade")) {
+      out.push([k, v]);
+      continue;
+    }
+    if (HOP_BY_HOP.has(n) || CLOUD_CREDENTIALS.has(n) || listed.has(n)) continue;
+    if (n === "authorization") {
+      // The device's own Basic/Digest answer goes through; the cloud's Bearer tokens never do.
+      if (/^bearer\s/i.test(v)) continue;
+      out.push([k, v]);
+    } else if (n === "cookie") {
+      const kept = deviceCookies(v);
+      if (kept) out.push([k, kept]);
+    } else if (n === "sec-websocket-protocol") {
+      const kept = v.split(",").map((p) => p.trim()).filter((p) =>
+        p && !/^(license\.|user\.|bearer\.|nt_|ops_)/i.test(p)
+      );
+      if (kept.length) out.push([k, kept.join(", ")]);
+    } else if (n === "origin") {
+      out.push([k, v === o.cloudOrigin ? devOrigin : v]);
+    } else if (n === "referer") {
+      const moved = refererToDevice(v, o);
+      if (moved) out.push([k, moved]);
+    } else {
+      out.push([k, v]);
+    }
+  }
+  if (o.upgrade) out.push(["Connection", "Upgrade"]);
+  return out;
+}
+
+function refererToDevice(v: string, o: RequestHeaderOptions): string | null {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return null;
+  }
+  if (u.origin !== o.cloudOrigin || !u.pathname.startsWith(o.prefix + "/")) return null;
+  return deviceOriginString(o.device) + u.pathname.slice(o.prefix.length) + u.search;
+}
+
+/**
+ * Moves a URL the device sent into the proxy: root-relative paths and absolute URLs naming the
+ * device itself get the prefix; anything else (relative paths, other sites) is left alone.
+ */
+export function urlToProxy(url: string, prefix: string, device: DeviceOrigin): string {
+  const t = url.trim();
+  if (t.startsWith("/") && !t.startsWith("//") && !t.startsWith("/\\")) {
+    return t.startsWith(prefix + "/") ? t : prefix + t;
+  }
+  const m = /^(https?:)?\/\/([^/?#]*)(.*)$/i.exec(t);
+  if (!m) return url;
+  const authority = m[2].toLowerCase();
+  const names = [hostHeader(device).toLowerCase(), `${hostHeader(device)}:${device.port}`];
+  const bare = device.host.toLowerCase();
+  if (names.includes(authority) || authority === bare || authority === `[${bare}]`) {
+    const rest = m[3] || "/";
+    return prefix + (rest.startsWith("/") ? rest : "/" + rest);
+  }
+  return url;
+}
+
+/** Rewrites one Set-Cookie value for the proxy, or null when it must be dropped. */
+export function rewriteSetCookie(value: string, prefix: string): string | null {
+  const parts = value.split(";");
+  const nameValue = parts[0];
+  const eq = nameValue.indexOf("=");
+  const name = (eq >= 0 ? nameValue.slice(0, eq) : nameValue).trim();
+  if (!name || /^__(host|secure)-/i.test(name) || CLOUD_COOKIE.test(name)) return null;
+  const attrs = parts.slice(1).map((a) => a.trim()).filter((a) => {
+    const k = a.split("=")[0].trim().toLowerCase();
+    return a && k !== "domain" && k !== "path";
+  });
+  return [nameValue.trim(), ...attrs, `Path=${prefix}/`].join("; ");
+}
+
+/** Options for the response headers toward the browser. */
+export interface ResponseHeaderOptions {
+  device: DeviceOrigin;
+  prefix: string;
+  /** Drop Content-Encoding (the body was decoded for rewriting). */
+  decoded?: boolean;
+  /** Keep Upgrade/Connection (a 101 for a WebSocket). */
+  upgrade?: boolean;
+}
+
+/** The headers sent to the browser for a device response's headers. */
+export function responseHeadersToBrowser(
+  raw: [string, string][],
+  o: ResponseHeaderOptions,
+): [string, string][] {
+  const listed = connectionTokens(raw);
+  const out: [string, string][] = [];
+  for (const [k, v] of raw) {
+    const n = k.toLowerCase();
+    if (o.upgrade && (n === "upgrade" || n === "connection")) {
+      out.push([k, v]);
+      continue;
+    }
+    if (HOP_BY_HOP.has(n) || DROPPED_FROM_DEVICE.has(n) || listed.has(n)) continue;
+    if (o.decoded && n === "content-encoding") continue;
+    if (n === "location" || n === "content-location") {
+      out.push([k, urlToProxy(v, o.prefix, o.device)]);
+    } else if (n === "refresh") {
+      out.push([
+        k,
+        v.replace(
+          /(url\s*=\s*['"]?)([^'"\s;]+)/i,
+          (_m, a, u) => a + urlToProxy(u, o.prefix, o.device),
+        ),
+      ]);
+    } else if (n === "set-cookie") {
+      const c = rewriteSetCookie(v, o.prefix);
+      if (c) out.push([k, c]);
+    } else {
+      out.push([k, v]);
+    }
+  }
+  out.push(["Referrer-Policy", "same-origin"]);
+  out.push(["Cross-Origin-Opener-Policy", "unsafe-none"]);
+  return out;
+}

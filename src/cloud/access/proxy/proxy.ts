@@ -1,0 +1,458 @@
+/**
+ * The browser proxy `/c/{handle}/…`: one HTTP exchange from a browser to a device through its
+ * agent. Policy first and once — path rule, request hygiene, isolation checks, authentication,
+ * the handle in the caller's tenant — then the device connection (pooled per handle), the request
+ * head with cloud credentials stripped, the body streamed, the response head rewritten, and the
+ * body either streamed untouched (MJPEG, chunked, downloads) or, for HTML and CSS only, decoded
+ * and rewritten to live under the prefix. Failures answer with the guide's statuses and words:
+ * 503 "agent reconnecting", 502 device unreachable, 504 device too slow, 403 "Target not in
+ * allowlist".
+ * @module
+ */
+import type * as http from "node:http";
+import * as zlib from "node:zlib";
+import { Buffer } from "node:buffer";
+import { AppError, toErrorResponse } from "../../../shared/errors.ts";
+import { authenticate, type Principal, TUNNEL_KINDS } from "../../tenancy/auth.ts";
+import { type Authorized, authorizeHandle, type RouteDeps } from "../route.ts";
+import { parseProxyPath } from "./path.ts";
+import { checkProxyRequest, fetchFacts } from "../../tenancy/isolation.ts";
+import {
+  type DeviceOrigin,
+  hostHeader,
+  requestHeadersToDevice,
+  responseHeadersToBrowser,
+} from "./headers.ts";
+import {
+  DeviceProtocolError,
+  headerValue,
+  readBody,
+  readResponseHead,
+  responseFraming,
+  type ResponseHead,
+  reusable,
+  writeBody,
+  writeRequestHead,
+} from "./http1.ts";
+import type { DeviceConn, DeviceConnPool } from "./device_conn.ts";
+import { rewriteCss, rewriteHtml } from "./rewrite.ts";
+import { shimTag } from "./shim.ts";
+
+/** What the proxy needs. */
+export interface ProxyDeps extends RouteDeps {
+  pool: DeviceConnPool;
+  /** How long a device may take to start its response (504 after). */
+  responseTimeoutMs: number;
+}
+
+/** The largest HTML/CSS body the proxy buffers to rewrite; larger ones pass untouched. */
+export const MAX_REWRITE_BYTES = 8 << 20;
+
+const CLOUD_AUTH_HEADERS = ["cookie", "x-license", "x-user-id", "x-api-key", "x-admin-api-key"];
+
+/** Pairs of a node request's raw headers. */
+export function rawPairs(req: http.IncomingMessage): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    out.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+  }
+  return out;
+}
+
+/** The cloud's origin as this browser reached it. */
+export function cloudOrigin(req: http.IncomingMessage): string {
+  const tlsSocket = (req.socket as { encrypted?: boolean }).encrypted;
+  const proto = tlsSocket || req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
+  return `${proto}://${req.headers.host ?? "localhost"}`;
+}
+
+/** Request smuggling guards the HTTP parser may not cover; a message when refused. */
+export function hygiene(raw: [string, string][]): string | null {
+  const te = raw.filter(([k]) => k.toLowerCase() === "transfer-encoding");
+  const cl = raw.filter(([k]) => k.toLowerCase() === "content-length");
+  if (te.length && cl.length) return "Content-Length together with Transfer-Encoding";
+  if (cl.length > 1) return "more than one Content-Length";
+  if (te.length > 1 || (te.length && te[0][1].trim().toLowerCase() !== "chunked")) {
+    return "unsupported Transfer-Encoding";
+  }
+  if (cl.length && !/^\d{1,15}$/.test(cl[0][1].trim())) return "invalid Content-Length";
+  return null;
+}
+
+/** Authenticates the cloud credential of a proxied request (never the device's own). */
+export async function proxyPrincipal(
+  d: RouteDeps,
+  req: http.IncomingMessage,
+  handle: string,
+): Promise<Principal | null> {
+  const headers = new Headers();
+  for (const n of CLOUD_AUTH_HEADERS) {
+    const v = req.headers[n];
+    if (typeof v === "string") headers.set(n, v);
+  }
+  const authz = req.headers.authorization;
+  if (authz && /^bearer\s/i.test(authz)) headers.set("authorization", authz);
+  const xff = req.headers["x-forwarded-for"];
+  if (typeof xff === "string") headers.set("x-forwarded-for", xff);
+  // The query and the method are the device's business; authenticate the bare prefix.
+  const probe = new Request(`http://proxy/c/${handle}/`, { headers });
+  const principal = await authenticate(d.store, probe, {
+    ...d.authContext?.(),
+    remote: req.socket.remoteAddress ?? "",
+    now: d.clock.now(),
+  });
+  if (principal && !TUNNEL_KINDS.includes(principal.kind)) {
+    throw new AppError("forbidden", "this credential cannot open devices");
+  }
+  return principal;
+}
+
+function wantsHtml(req: http.IncomingMessage): boolean {
+  return req.headers["sec-fetch-mode"] === "navigate" ||
+    /text\/html/.test(req.headers.accept ?? "");
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Answers an error: JSON `{error, message}`, or a small page for a browser navigation. */
+export function sendError(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  error: string,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const html = wantsHtml(req);
+  const body = html
+    ? `<!doctype html><meta charset="utf-8"><title>${status} — Nanodems Connector</title>` +
+      `<body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
+      `<h1>${status}</h1><p>${escapeHtml(message)}</p></body>`
+    : JSON.stringify({ error, message });
+  res.writeHead(status, {
+    "content-type": html ? "text/html; charset=utf-8" : "application/json",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(body),
+    ...extra,
+  });
+  res.end(body);
+}
+
+/** Maps a failure to the guide's status and message. */
+function failure(e: unknown): { status: number; error: string; message: string } {
+  if (e instanceof DeviceProtocolError) {
+    return { status: 502, error: "device_unreachable", message: `device error: ${e.message}` };
+  }
+  const { status, body } = toErrorResponse(e);
+  return { status, error: body.error, message: body.message };
+}
+
+function headerGetter(req: http.IncomingMessage): (n: string) => string | null {
+  return (n) => {
+    const v = req.headers[n];
+    return typeof v === "string" ? v : Array.isArray(v) ? v[0] : null;
+  };
+}
+
+/** The policy part shared by plain requests and WebSocket upgrades; throws or returns the target. */
+export async function admit(
+  d: RouteDeps,
+  req: http.IncomingMessage,
+  handle: string,
+): Promise<{ principal: Principal | null; target: Authorized | null; refusal?: string }> {
+  const refusal = checkProxyRequest(handle, fetchFacts(req.method ?? "GET", headerGetter(req)));
+  if (refusal) return { principal: null, target: null, refusal: refusal.message };
+  const principal = await proxyPrincipal(d, req, handle);
+  if (!principal) return { principal: null, target: null };
+  return { principal, target: await authorizeHandle(d, principal, handle) };
+}
+
+/** Reads the response head within the timeout, or throws 504. */
+export async function headWithin(dc: DeviceConn, ms: number): Promise<ResponseHead> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      readResponseHead(dc.reader),
+      new Promise<never>((_r, reject) => {
+        timer = setTimeout(() => reject(new AppError("device_timeout")), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function decode(body: Uint8Array, encoding: string): Uint8Array | null {
+  const e = encoding.trim().toLowerCase();
+  try {
+    if (e === "" || e === "identity") return body;
+    if (e === "gzip" || e === "x-gzip") return zlib.gunzipSync(body);
+    if (e === "deflate") return zlib.inflateSync(body);
+    if (e === "br") return zlib.brotliDecompressSync(body);
+  } catch {
+    return null;
+  }
+  return null;
+}
+
+function writeHead(
+  res: http.ServerResponse,
+  status: number,
+  reason: string,
+  headers: [string, string][],
+): void {
+  const grouped = new Map<string, { name: string; values: string[] }>();
+  for (const [k, v] of headers) {
+    const key = k.toLowerCase();
+    const g = grouped.get(key) ?? { name: k, values: [] };
+    g.values.push(v);
+    grouped.set(key, g);
+  }
+  for (const { name, values } of grouped.values()) {
+    res.setHeader(name, values.length === 1 ? values[0] : values);
+  }
+  res.writeHead(status, reason || undefined);
+}
+
+function waitDrain(res: http.ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on("drain", onDrain);
+    res.on("close", onClose);
+  });
+}
+
+async function* requestBody(req: http.IncomingMessage): AsyncGenerator<Uint8Array> {
+  for await (const chunk of req) yield chunk as Uint8Array;
+}
+
+/** Serves one proxied request. */
+export async function serveProxy(
+  d: ProxyDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const rawTarget = req.url ?? "/";
+  const parsed = parseProxyPath(rawTarget);
+  if (!parsed.ok) {
+    if (parsed.redirect) {
+      res.writeHead(308, { location: parsed.redirect, "content-length": 0 });
+      res.end();
+      return;
+    }
+    const notFound = parsed.message === "unknown handle";
+    sendError(
+      req,
+      res,
+      notFound ? 404 : 400,
+      notFound ? "unknown_handle" : "bad_request",
+      parsed.message,
+    );
+    return;
+  }
+  const raw = rawPairs(req);
+  const bad = hygiene(raw);
+  if (bad) {
+    sendError(req, res, 400, "bad_request", `refused: ${bad}`, { connection: "close" });
+    return;
+  }
+  const prefix = `/c/${parsed.handle}`;
+  let dc: DeviceConn | null = null;
+  try {
+    const { principal, target, refusal } = await admit(d, req, parsed.handle);
+    if (refusal) {
+      sendError(req, res, 403, "forbidden", refusal, {
+        "cross-origin-opener-policy": "same-origin",
+      });
+      return;
+    }
+    if (!principal || !target) {
+      if (wantsHtml(req) && (req.method === "GET" || req.method === "HEAD")) {
+        res.writeHead(302, {
+          location: `/login?next=${encodeURIComponent(rawTarget)}`,
+          "cache-control": "no-store",
+          "content-length": 0,
+        });
+        res.end();
+        return;
+      }
+      throw new AppError("auth_required");
+    }
+    const method = (req.method ?? "GET").toUpperCase();
+    const hasBody = req.headers["content-length"] !== undefined
+      ? Number(req.headers["content-length"]) > 0
+      : req.headers["transfer-encoding"] !== undefined;
+    let device = d.pool.origin(target);
+    let head: ResponseHead | null = null;
+    // Bodiless requests may reuse an idle connection and retry once if it turns out dead; a
+    // device on an unusual port that answers plain HTTP with TLS is retried over TLS.
+    for (let attempt = 0; attempt < 3 && !head; attempt++) {
+      const guessing = d.pool.guessing(target);
+      const pooled = !hasBody && attempt === 0 ? d.pool.take(target.handle.id) : null;
+      const headers = requestHeadersToDevice(raw, {
+        device,
+        prefix,
+        cloudOrigin: cloudOrigin(req),
+      });
+      if (hasBody) {
+        if (req.headers["content-length"] !== undefined) {
+          headers.push(["Content-Length", String(req.headers["content-length"])]);
+        } else headers.push(["Transfer-Encoding", "chunked"]);
+      }
+      dc = pooled ?? await d.pool.open(target, device.scheme);
+      dc.uses++;
+      try {
+        await writeRequestHead(dc.conn, method, parsed.devicePath, headers);
+        if (hasBody) await writeBody(dc.conn, requestBody(req), !req.headers["content-length"]);
+        head = await headWithin(dc, d.responseTimeoutMs);
+        if (guessing) d.pool.learn(target, device.scheme);
+      } catch (e) {
+        d.pool.close(dc);
+        dc = null;
+        const protocol = e instanceof DeviceProtocolError;
+        if (pooled && (protocol || !(e instanceof AppError))) continue;
+        if (protocol && guessing && !hasBody && device.scheme === "http") {
+          device = { ...device, scheme: "https" };
+          continue;
+        }
+        throw e;
+      }
+    }
+    if (!head || !dc) throw new AppError("device_unreachable", "device closed the connection");
+    await relayResponse(d, req, res, dc, head, {
+      method,
+      prefix,
+      device,
+      handleId: target.handle.id,
+    });
+    dc = null;
+  } catch (e) {
+    if (dc) d.pool.close(dc);
+    const f = failure(e);
+    if (f.status >= 500 && !(e instanceof AppError) && !(e instanceof DeviceProtocolError)) {
+      d.log.error({ err: (e as Error).message }, "proxy request failed");
+    }
+    sendError(req, res, f.status, f.error, f.message);
+  }
+}
+
+async function relayResponse(
+  d: ProxyDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  dc: DeviceConn,
+  head: ResponseHead,
+  o: { method: string; prefix: string; device: DeviceOrigin; handleId: string },
+): Promise<void> {
+  const framing = responseFraming(o.method, head);
+  const type = (headerValue(head.headers, "content-type") ?? "").toLowerCase();
+  const kind = type.startsWith("text/html") || type.startsWith("application/xhtml")
+    ? "html"
+    : type.startsWith("text/css")
+    ? "css"
+    : null;
+  const encoding = headerValue(head.headers, "content-encoding") ?? "";
+  const tooBig = framing.kind === "length" && framing.length > MAX_REWRITE_BYTES;
+  const rewrite = kind !== null && framing.kind !== "none" && !tooBig &&
+    ["", "identity", "gzip", "x-gzip", "deflate", "br"].includes(encoding.trim().toLowerCase());
+
+  if (rewrite) {
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for await (const part of readBody(dc.reader, framing)) {
+      parts.push(part);
+      size += part.length;
+      if (size > MAX_REWRITE_BYTES) throw new DeviceProtocolError("page too large to rewrite");
+    }
+    const raw = Buffer.concat(parts);
+    const plain = decode(raw, encoding);
+    let out: Uint8Array = raw;
+    let decoded = false;
+    if (plain) {
+      const text = new TextDecoder().decode(plain);
+      const rewritten = kind === "html"
+        ? rewriteHtml(text, {
+          prefix: o.prefix,
+          device: o.device,
+          inject: shimTag({
+            prefix: o.prefix,
+            deviceAuthorities: [hostHeader(o.device), `${o.device.host}:${o.device.port}`],
+          }),
+        })
+        : rewriteCss(text, o.prefix, o.device);
+      out = new TextEncoder().encode(rewritten);
+      decoded = true;
+    }
+    const headers = responseHeadersToBrowser(head.headers, {
+      device: o.device,
+      prefix: o.prefix,
+      decoded,
+    });
+    headers.push(["Content-Length", String(out.length)]);
+    writeHead(res, head.status, head.reason, headers);
+    res.end(out);
+    finish(d, dc, head, framing, o.handleId);
+    return;
+  }
+
+  const headers = responseHeadersToBrowser(head.headers, { device: o.device, prefix: o.prefix });
+  if (framing.kind === "length") headers.push(["Content-Length", String(framing.length)]);
+  writeHead(res, head.status, head.reason, headers);
+  if (o.method === "HEAD" || framing.kind === "none") {
+    res.end();
+    finish(d, dc, head, framing, o.handleId);
+    return;
+  }
+  // Stream: one write per chunk the device sends (MJPEG frames arrive as they are made).
+  res.flushHeaders();
+  let aborted = false;
+  const onClose = () => {
+    if (!res.writableFinished) aborted = true;
+  };
+  res.on("close", onClose);
+  try {
+    for await (const part of readBody(dc.reader, framing)) {
+      if (aborted) break;
+      if (!res.write(part) && !(await waitDrain(res))) {
+        aborted = true;
+        break;
+      }
+    }
+  } catch (e) {
+    d.pool.close(dc);
+    res.destroy(e as Error);
+    return;
+  } finally {
+    res.off("close", onClose);
+  }
+  if (aborted) {
+    d.pool.close(dc);
+    return;
+  }
+  res.end();
+  finish(d, dc, head, framing, o.handleId);
+  void req;
+}
+
+function finish(
+  d: ProxyDeps,
+  dc: DeviceConn,
+  head: ResponseHead,
+  framing: ReturnType<typeof responseFraming>,
+  handleId: string,
+): void {
+  if (reusable(head, framing)) d.pool.release(handleId, dc);
+  else d.pool.close(dc);
+}

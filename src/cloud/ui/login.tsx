@@ -1,0 +1,134 @@
+/**
+ * The sign-in page (`GET/POST /login`): a plain server-rendered form that sets the session cookie
+ * and sends the browser back where it was going. Only same-origin relative return paths are
+ * followed (`/c/h-…/…`, `/sites`), never `//host` or a full URL, so the page cannot be used to
+ * bounce a user to another site.
+ * @module
+ */
+import { Hono } from "hono";
+import { AppError } from "../../shared/errors.ts";
+import { VERSION } from "../../shared/version.ts";
+import { isSecureRequest, type SignIn } from "../api/session_routes.ts";
+
+/** The return path to follow after sign-in: `next` when it is a same-origin path, else `/`. */
+export function safeNext(next: string | null | undefined): string {
+  if (!next || next.length > 2048) return "/";
+  if (!next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f\\]/.test(next)) return "/";
+  try {
+    const u = new URL(next, "http://same.invalid");
+    if (u.host !== "same.invalid") return "/";
+  } catch {
+    return "/";
+  }
+  return next;
+}
+
+function Page(props: { next: string; error?: string; email?: string }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>Sign in — Nanodems Connector</title>
+        <style>
+          {`body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
+main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
+h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .3rem;font-weight:600}
+input{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #8a93a6;border-radius:4px;font-size:1rem}
+button{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f5eff;color:#fff;border:0;border-radius:4px;font-size:1rem;cursor:pointer}
+.err{background:#fde8e8;color:#8a1c1c;padding:.6rem;border-radius:4px}footer{text-align:center;color:#5b6478;font-size:.8rem}`}
+        </style>
+      </head>
+      <body>
+        <main>
+          <h1>Sign in to Nanodems Connector</h1>
+          {props.error ? <p class="err" role="alert">{props.error}</p> : null}
+          <form method="post" action="/login">
+            <input type="hidden" name="next" value={props.next} />
+            <label for="email">Email</label>
+            <input
+              id="email"
+              name="email"
+              type="email"
+              autocomplete="username"
+              required
+              value={props.email ?? ""}
+            />
+            <label for="password">Password</label>
+            <input
+              id="password"
+              name="password"
+              type="password"
+              autocomplete="current-password"
+              required
+            />
+            <button type="submit">Sign in</button>
+          </form>
+        </main>
+        <footer>Nanodems Connector {VERSION}</footer>
+      </body>
+    </html>
+  );
+}
+
+/** The sign-in routes. */
+export function loginPage(d: { signIn: SignIn; remote: (c: unknown) => string }): Hono {
+  const app = new Hono();
+  app.get(
+    "/login",
+    (c) => c.html("<!doctype html>" + <Page next={safeNext(c.req.query("next"))} />),
+  );
+  app.post("/login", async (c) => {
+    const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
+    const next = safeNext(typeof form.next === "string" ? form.next : null);
+    const email = typeof form.email === "string" ? form.email.slice(0, 254) : "";
+    const password = typeof form.password === "string" ? form.password.slice(0, 1024) : "";
+    if (!email || !password) {
+      return c.html(
+        "<!doctype html>" + (
+          <Page next={next} email={email} error="Enter your email and password." />
+        ),
+        400,
+      );
+    }
+    try {
+      const done = await d.signIn(
+        email,
+        password,
+        d.remote(c),
+        isSecureRequest(c.req.url, c.req.header("x-forwarded-proto")),
+      );
+      c.header("set-cookie", done.setCookie);
+      return c.redirect(next, 303);
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      return c.html(
+        "<!doctype html>" + <Page next={next} email={email} error={e.message} />,
+        e.httpStatus as 401,
+      );
+    }
+  });
+  app.get("/", (c) =>
+    c.html(
+      "<!doctype html>" +
+        (
+          <html lang="en">
+            <head>
+              <meta charset="utf-8" />
+              <title>Nanodems Connector</title>
+            </head>
+            <body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto">
+              <h1>Nanodems Connector</h1>
+              <p>
+                The API is described at <a href="/api/openapi.json">/api/openapi.json</a>.{" "}
+                <a href="/login">Sign in</a>
+              </p>
+              <footer>Nanodems Connector {VERSION}</footer>
+            </body>
+          </html>
+        ),
+    ));
+  return app;
+}

@@ -1,0 +1,295 @@
+/**
+ * A fake IP camera web UI for the browser-proxy tests, served on 127.0.0.1 (HTTP, or HTTPS with a
+ * self-signed certificate). It behaves as camera firmware does: root-relative links in markup, an
+ * absolute self-URL in a redirect, a session cookie set with Path=/ and a Domain, JavaScript that
+ * builds root-relative API URLs at run time and calls them with fetch, XMLHttpRequest, WebSocket
+ * and EventSource (Hikvision's /ISAPI, Dahua's /RPC2), a `location` assignment, Basic auth, an
+ * MJPEG stream, a streamed upload, a slow endpoint, and a hostile page. Every request it receives
+ * is recorded, so tests can assert what reached the device (and what did not).
+ * @module
+ */
+
+/** A request as the camera saw it. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  bodyBytes: number;
+}
+
+/** A running camera. */
+export interface Camera {
+  port: number;
+  scheme: "http" | "https";
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+/** A 1×1 JPEG-ish frame (the bytes matter, not the picture). */
+export const FRAME = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 0xff, 0xd9]);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>` +
+    `<link rel="stylesheet" href="/css/app.css"></head><body>${body}</body></html>`;
+}
+
+const APP_JS = `
+function show(id, text) { var el = document.getElementById(id); if (el) el.textContent = text; }
+var base = "/IS" + "API";
+fetch(base + "/System/deviceInfo").then(r => r.text()).then(t => show("fetch", t), e => show("fetch", "ERR " + e));
+var x = new XMLHttpRequest(); x.open("POST", "/RP" + "C2");
+x.onload = function () { show("xhr", x.responseText); }; x.onerror = function () { show("xhr", "ERR"); };
+x.setRequestHeader("content-type", "application/json"); x.send('{"method":"global.login"}');
+var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/events");
+ws.onmessage = function (m) { show("ws", m.data); }; ws.onopen = function () { ws.send("ping"); };
+ws.onerror = function () { show("ws", "ERR"); };
+var es = new EventSource("/events"); es.onmessage = function (m) { show("sse", m.data); es.close(); };
+document.cookie = "lang=en; path=/";
+`;
+
+const EVIL_JS = `
+// A hostile page does not play along with the shim: it takes pristine APIs from a fresh iframe.
+const realm = document.createElement("iframe"); document.body.appendChild(realm);
+const raw = realm.contentWindow;
+const rawFetch = (u, o) => raw.fetch.call(window, new URL(u, location.href).href, o);
+const other = new URLSearchParams(location.search).get("other");
+async function attempt(id, fn) {
+  try { document.getElementById(id).textContent = String(await fn()); }
+  catch (e) { document.getElementById(id).textContent = "blocked: " + (e && e.name || e); }
+}
+attempt("api", async () => (await rawFetch("/api/auth/me", { credentials: "include" })).status);
+attempt("api-noref", async () => (await rawFetch("/api/auth/me", { referrerPolicy: "no-referrer" })).status);
+attempt("api-post", async () => (await rawFetch("/api/account/tokens", { method: "POST", headers: { "content-type": "application/json" }, body: '{"name":"stolen"}' })).status);
+attempt("other", async () => (await rawFetch("/c/" + other + "/")).status);
+attempt("other-noref", async () => (await rawFetch("/c/" + other + "/", { referrerPolicy: "no-referrer" })).status);
+attempt("sw", async () => { await navigator.serviceWorker.register("sw.js"); return "registered"; });
+attempt("sw-raw", async () => {
+  await raw.ServiceWorkerContainer.prototype.register.call(navigator.serviceWorker, "sw.js");
+  return "registered";
+});
+attempt("cookie", async () => {
+  Object.getOwnPropertyDescriptor(raw.Document.prototype, "cookie").set.call(document, "nc_session=stolen; path=/");
+  return "written";
+});
+attempt("frame", async () => {
+  const f = document.createElement("iframe");
+  Object.getOwnPropertyDescriptor(raw.HTMLIFrameElement.prototype, "src").set.call(f, location.origin + "/api/auth/me");
+  document.body.appendChild(f);
+  await new Promise(r => setTimeout(r, 1000));
+  try { return "read: " + f.contentDocument.body.textContent; } catch (e) { return "blocked: " + e.name; }
+});
+attempt("popup", async () => {
+  const w = raw.open(location.origin + "/login", "_blank");
+  await new Promise(r => setTimeout(r, 1500));
+  try { return "read: " + (w && w.document && w.document.title); } catch (e) { return "blocked: " + e.name; }
+  finally { try { w.close(); } catch {} }
+});
+`;
+
+const SW_JS = `self.addEventListener("fetch", () => {});`;
+
+/** Starts the camera. */
+export function startCamera(
+  opts: { tls?: { cert: string; key: string }; port?: number } = {},
+): Promise<Camera> {
+  const seen: SeenRequest[] = [];
+  const ac = new AbortController();
+  const handler = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    const headers: Record<string, string> = {};
+    req.headers.forEach((v, k) => (headers[k] = v));
+    let bodyBytes = 0;
+    if (req.body && req.headers.get("upgrade") === null) {
+      for await (const c of req.body) bodyBytes += c.length;
+    }
+    seen.push({ method: req.method, path: url.pathname + url.search, headers, bodyBytes });
+    const self = `${opts.tls ? "https" : "http"}://${url.host}`;
+    const html = (s: string, init: ResponseInit = {}) =>
+      new Response(s, {
+        ...init,
+        headers: { "content-type": "text/html; charset=utf-8", ...(init.headers ?? {}) },
+      });
+    switch (url.pathname) {
+      case "/":
+        return html(page(
+          "Camera",
+          `<h1 id="title">IP Camera</h1>` +
+            `<a id="cfg" href="/doc/page/config.asp">Config</a> ` +
+            `<a id="abs" href="${self}/doc/page/abs.asp">Absolute</a> ` +
+            `<img id="logo" src="/img/logo.png" alt="logo"> ` +
+            `<form id="login" method="post" action="/login.cgi"><input name="user" value="admin">` +
+            `<button id="go">Log in</button></form>` +
+            `<div style="background:url(/img/bg.png)" id="styled"></div>` +
+            `<p>fetch: <span id="fetch">…</span></p><p>xhr: <span id="xhr">…</span></p>` +
+            `<p>ws: <span id="ws">…</span></p><p>sse: <span id="sse">…</span></p>` +
+            `<script src="/js/app.js"></script>`,
+        ));
+      case "/js/app.js":
+        return new Response(APP_JS, { headers: { "content-type": "application/javascript" } });
+      case "/css/app.css":
+        return new Response("body{background:url(/img/bg.png)} @import '/css/more.css';", {
+          headers: { "content-type": "text/css" },
+        });
+      case "/img/logo.png":
+      case "/img/bg.png":
+        return new Response(FRAME, { headers: { "content-type": "image/png" } });
+      case "/ISAPI/System/deviceInfo":
+        return new Response("<DeviceInfo><model>DS-TEST</model></DeviceInfo>", {
+          headers: { "content-type": "application/xml" },
+        });
+      case "/RPC2":
+        return Response.json({ result: true, session: "rpc2-ok" });
+      case "/events":
+        return new Response("data: sse-ok\n\n", {
+          headers: { "content-type": "text/event-stream" },
+        });
+      case "/ws/events": {
+        const { socket, response } = Deno.upgradeWebSocket(req);
+        socket.onmessage = (m) => socket.send(`ws-ok:${m.data}`);
+        return response;
+      }
+      case "/login.cgi":
+        return new Response(null, {
+          status: 302,
+          headers: [
+            ["location", `${self}/doc/page/main.asp`],
+            ["set-cookie", `WebSession=s3cr3t; Path=/; Domain=${url.hostname}; HttpOnly`],
+            ["set-cookie", "__Host-evil=1; Path=/; Secure"],
+            ["set-cookie", "nc_session=overwritten; Path=/"],
+          ],
+        });
+      case "/doc/page/main.asp": {
+        const ok = (req.headers.get("cookie") ?? "").includes("WebSession=s3cr3t");
+        return html(page(
+          "Main",
+          `<p id="state">${ok ? "logged-in" : "no-session"}</p>` +
+            `<script>setTimeout(function(){ location.href = "/doc/page/after.asp"; }, 10);</script>`,
+        ));
+      }
+      case "/doc/page/after.asp":
+        return html(page("After", `<p id="state">after-location</p>`));
+      case "/doc/page/config.asp":
+        return html(page("Config", `<p id="state">config</p>`));
+      case "/basic": {
+        const auth = req.headers.get("authorization");
+        if (auth !== `Basic ${btoa("admin:12345")}`) {
+          return new Response("auth needed", {
+            status: 401,
+            headers: { "www-authenticate": 'Basic realm="IP Camera"' },
+          });
+        }
+        return html(page("Basic", `<p id="state">basic-ok</p>`));
+      }
+      case "/mjpeg": {
+        const frames = Number(url.searchParams.get("frames") ?? "3");
+        const gapMs = Number(url.searchParams.get("gap") ?? "100");
+        const enc = new TextEncoder();
+        let n = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(ctl) {
+            if (n === frames) return ctl.close();
+            if (n > 0) await new Promise((r) => setTimeout(r, gapMs));
+            ctl.enqueue(
+              enc.encode(
+                `--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${FRAME.length}\r\n\r\n`,
+              ),
+            );
+            ctl.enqueue(FRAME);
+            ctl.enqueue(enc.encode("\r\n"));
+            n++;
+          },
+        });
+        return new Response(body, {
+          headers: { "content-type": "multipart/x-mixed-replace; boundary=frame" },
+        });
+      }
+      case "/upload":
+        return Response.json({ received: bodyBytes });
+      case "/headers":
+        return Response.json(headers);
+      case "/slow":
+        await new Promise((r) => setTimeout(r, 60_000));
+        return new Response("late");
+      case "/big.html":
+        return html(`<a href="/x">${"y".repeat(1000)}</a>`.repeat(100));
+      case "/evil":
+        return html(
+          `<h1>evil</h1>` +
+            [
+              "api",
+              "api-noref",
+              "api-post",
+              "other",
+              "other-noref",
+              "sw",
+              "sw-raw",
+              "cookie",
+              "frame",
+              "popup",
+            ]
+              .map((k) => `<p>${k}: <span id="${k}">…</span></p>`).join("") +
+            `<script>${EVIL_JS}</script>`,
+        );
+      case "/sw.js":
+        return new Response(SW_JS, { headers: { "content-type": "application/javascript" } });
+      default:
+        return new Response("not found on camera", { status: 404 });
+    }
+  };
+  const server = opts.tls
+    ? Deno.serve({
+      port: opts.port ?? 0,
+      hostname: "127.0.0.1",
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      signal: ac.signal,
+      onListen: () => {},
+    }, handler)
+    : Deno.serve({
+      port: opts.port ?? 0,
+      hostname: "127.0.0.1",
+      signal: ac.signal,
+      onListen: () => {},
+    }, handler);
+  return Promise.resolve({
+    port: server.addr.port,
+    scheme: opts.tls ? "https" : "http",
+    seen,
+    close: async () => {
+      ac.abort();
+      await server.finished.catch(() => {});
+    },
+  });
+}
+
+/** A self-signed certificate for the HTTPS camera (openssl, PKCS#8 key). */
+export async function selfSigned(cn = "ipcam.local"): Promise<{ cert: string; key: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "nc-cam-" });
+  const out = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      `${dir}/k.pem`,
+      "-out",
+      `${dir}/c.pem`,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${cn}`,
+    ],
+    stderr: "null",
+  }).output();
+  if (!out.success) throw new Error("openssl failed to make a test certificate");
+  const r = {
+    cert: await Deno.readTextFile(`${dir}/c.pem`),
+    key: await Deno.readTextFile(`${dir}/k.pem`),
+  };
+  await Deno.remove(dir, { recursive: true });
+  return r;
+}

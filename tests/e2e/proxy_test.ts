@@ -1,0 +1,397 @@
+/**
+ * The browser proxy `/c/{handle}/` end to end with real processes (cloud, agent) and real clients
+ * (curl, fetch, a raw socket for malformed requests) against a fake camera UI on loopback:
+ * rewriting, cookies, credential stripping, Basic auth passthrough, MJPEG and upload streaming,
+ * WebSocket passthrough, request hygiene and path escapes (the device sees nothing), HTTPS
+ * devices with certificate audit, and the guide's error statuses and words.
+ */
+import { DatabaseSync } from "node:sqlite";
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
+import { type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
+import { type Camera, FRAME, selfSigned, startCamera } from "../_fixtures/camera.ts";
+
+/** Runs curl; returns status line, headers and body. */
+async function curl(args: string[]): Promise<{ status: number; head: string; body: string }> {
+  const out = await new Deno.Command("curl", {
+    args: ["-s", "-i", "--max-time", "20", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const split = text.indexOf("\r\n\r\n");
+  const head = text.slice(0, split);
+  return { status: Number(head.split(" ")[1]), head, body: text.slice(split + 4) };
+}
+
+/** Sends raw bytes and returns the first response line. */
+async function rawRequest(port: number, text: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(text));
+  const buf = new Uint8Array(4096);
+  let out = "";
+  const timer = setTimeout(() => conn.close(), 5_000);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      out += new TextDecoder().decode(buf.subarray(0, n));
+      if (out.includes("\r\n\r\n")) break;
+    }
+  } catch { /* closed by the timer */ }
+  clearTimeout(timer);
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return out;
+}
+
+async function withCamera(
+  fn: (w: { stack: Stack; cam: Camera; q: Quickstart; handle: string; token: string }) => Promise<
+    void
+  >,
+  cloudArgs: string[] = [],
+): Promise<void> {
+  const stack = await Stack.start({ cloudArgs });
+  const cam = await startCamera();
+  stack.defer(cam.close);
+  try {
+    const q = await stack.quickstart([cam.port], "Cam");
+    await stack.agentFor(q);
+    await fn({ stack, cam, q, handle: q.device.handles[cam.port], token: q.apiToken });
+  } finally {
+    await stack.stop();
+  }
+}
+
+Deno.test("proxy: sign-in redirect, rewriting, cookies, credentials stripped, Basic passthrough", async () => {
+  await withCamera(async ({ stack, cam, q, handle, token }) => {
+    const base = `${stack.url}/c/${handle}`;
+    // Anonymous: a browser is sent to sign in and back; an API client gets the guide's 401.
+    const anon = await curl(["-H", "accept: text/html", `${base}/doc/page/config.asp?x=1`]);
+    assertEquals(anon.status, 302);
+    assertMatch(
+      anon.head,
+      new RegExp(
+        `location: /login\\?next=${
+          encodeURIComponent(`/c/${handle}/doc/page/config.asp?x=1`).replace(/[?.]/g, "\\$&")
+        }`,
+        "i",
+      ),
+    );
+    const anonApi = await curl([`${base}/`]);
+    assertEquals(anonApi.status, 401);
+    assertEquals(JSON.parse(anonApi.body), {
+      error: "auth_required",
+      message: "authentication required",
+    });
+    // Without the trailing slash: moved under the prefix.
+    const bare = await curl([`${stack.url}/c/${handle}`]);
+    assertEquals(bare.status, 308);
+    assertStringIncludes(bare.head, `location: /c/${handle}/`);
+
+    const auth = ["-H", `authorization: Bearer ${token}`];
+    const home = await curl([...auth, `${base}/`]);
+    assertEquals(home.status, 200);
+    assertStringIncludes(home.body, "data-nc-proxy");
+    assertStringIncludes(home.body, `href="/c/${handle}/doc/page/config.asp"`);
+    assertStringIncludes(home.body, `href="/c/${handle}/doc/page/abs.asp"`); // absolute self-URL
+    assertStringIncludes(home.body, `src="/c/${handle}/img/logo.png"`);
+    assertStringIncludes(home.body, `action="/c/${handle}/login.cgi"`);
+    assertStringIncludes(home.body, `url(/c/${handle}/img/bg.png)`);
+    assertStringIncludes(home.body, `href="/c/${handle}/css/app.css"`);
+    assert(home.body.indexOf("data-nc-proxy") < home.body.indexOf("/js/app.js"));
+    assertMatch(home.head, /referrer-policy: same-origin/i);
+
+    const css = await curl([...auth, `${base}/css/app.css`]);
+    assertStringIncludes(css.body, `url(/c/${handle}/img/bg.png)`);
+    assertStringIncludes(css.body, `@import '/c/${handle}/css/more.css'`);
+    // Non-HTML passes byte for byte.
+    const img = await fetch(`${base}/img/logo.png`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assertEquals(new Uint8Array(await img.arrayBuffer()), FRAME);
+
+    // The device's login: absolute redirect moved under the prefix; cookies confined to it.
+    const login = await curl([...auth, "-d", "user=admin", `${base}/login.cgi`]);
+    assertEquals(login.status, 302);
+    assertMatch(login.head, new RegExp(`location: /c/${handle}/doc/page/main.asp`, "i"));
+    const cookies = login.head.split("\r\n").filter((l) => /^set-cookie:/i.test(l));
+    assertEquals(cookies.length, 1, login.head);
+    assertMatch(
+      cookies[0],
+      new RegExp(`^set-cookie: WebSession=s3cr3t; HttpOnly; Path=/c/${handle}/$`, "i"),
+    );
+
+    // A browser session: the cloud's cookie and credentials never reach the device.
+    const user = await stack.addUser(q.tenantId);
+    const session = await stack.signIn(user.email, user.password);
+    const seenBefore = cam.seen.length;
+    const echoed = await curl([
+      "-H",
+      `cookie: ${session}; WebSession=s3cr3t`,
+      "-H",
+      "x-csrf-token: secret",
+      "-H",
+      `origin: ${stack.url}`,
+      "-H",
+      `referer: ${base}/doc/page/main.asp`,
+      `${base}/headers`,
+    ]);
+    assertEquals(echoed.status, 200, echoed.body);
+    const h = JSON.parse(echoed.body);
+    assertEquals(h.cookie, "WebSession=s3cr3t");
+    assertEquals(h["x-csrf-token"], undefined);
+    assertEquals(h.host, `127.0.0.1:${cam.port}`);
+    assertEquals(h.origin, `http://127.0.0.1:${cam.port}`);
+    assertEquals(h.referer, `http://127.0.0.1:${cam.port}/doc/page/main.asp`);
+    assertEquals(cam.seen.length, seenBefore + 1);
+    // Bearer tokens and the admin key are stripped too.
+    const viaBearer = JSON.parse((await curl([...auth, `${base}/headers`])).body);
+    assertEquals(viaBearer.authorization, undefined);
+    const viaAdmin = await curl(["-H", `x-admin-api-key: ${TEST_ADMIN_KEY}`, `${base}/headers`]);
+    assertEquals(viaAdmin.status, 200);
+    assertEquals(JSON.parse(viaAdmin.body)["x-admin-api-key"], undefined);
+
+    // The camera's own Basic challenge reaches the browser, and the answer reaches the camera.
+    const challenge = await curl(["-H", `cookie: ${session}`, `${base}/basic`]);
+    assertEquals(challenge.status, 401);
+    assertMatch(challenge.head, /www-authenticate: Basic realm="IP Camera"/i);
+    const basic = await curl(["-H", `cookie: ${session}`, "-u", "admin:12345", `${base}/basic`]);
+    assertEquals(basic.status, 200);
+    assertStringIncludes(basic.body, "basic-ok");
+
+    // A page the cloud cannot route, asked from a proxied page, is sent into its handle.
+    const lost = await curl([
+      "-H",
+      "sec-fetch-site: same-origin",
+      "-H",
+      `referer: ${base}/doc/page/main.asp`,
+      `${stack.url}/doc/page/after.asp?y=2`,
+    ]);
+    assertEquals(lost.status, 307);
+    assertStringIncludes(lost.head, `location: /c/${handle}/doc/page/after.asp?y=2`);
+  });
+});
+
+Deno.test("proxy: MJPEG and uploads stream, WebSocket passes through, refused upgrade closes", async () => {
+  await withCamera(async ({ stack, cam, handle, token }) => {
+    const base = `${stack.url}/c/${handle}`;
+    const headers = { authorization: `Bearer ${token}` };
+    // 1000 frames 50 ms apart take 50 s; two frames arriving proves nothing is buffered.
+    const res = await fetch(`${base}/mjpeg?frames=1000&gap=50`, { headers });
+    assertEquals(res.headers.get("content-type"), "multipart/x-mixed-replace; boundary=frame");
+    const reader = res.body!.getReader();
+    let text = "";
+    while ((text.match(/--frame/g) ?? []).length < 2) {
+      const { value, done } = await reader.read();
+      assert(!done, "stream ended early");
+      text += new TextDecoder("latin1").decode(value);
+    }
+    await reader.cancel();
+
+    // A 8 MiB chunked upload (a firmware file) streams to the device.
+    const size = 8 << 20;
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (sent >= size) return ctl.close();
+        const n = Math.min(256 << 10, size - sent);
+        sent += n;
+        ctl.enqueue(new Uint8Array(n).fill(7));
+      },
+    });
+    const up = await fetch(`${base}/upload`, {
+      method: "POST",
+      headers,
+      body,
+      // @ts-ignore: Deno needs duplex for streamed request bodies like browsers do
+      duplex: "half",
+    });
+    assertEquals(await up.json(), { received: size });
+
+    // WebSocket through the proxy to the device.
+    const ws = new WebSocket(`ws://127.0.0.1:${stack.ports.http}/c/${handle}/ws/events`, {
+      headers,
+    });
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.once("open", () => ws.send("hello"));
+      ws.once("message", (m) => resolve(String(m)));
+      ws.once("error", reject);
+    });
+    assertEquals(reply, "ws-ok:hello");
+    ws.close();
+
+    // The device refuses an upgrade: the client gets its status and nothing more reaches it.
+    const before = cam.seen.length;
+    const refused = new WebSocket(`ws://127.0.0.1:${stack.ports.http}/c/${handle}/no-ws`, {
+      headers,
+    });
+    const status = await new Promise<number>((resolve) => {
+      refused.once("unexpected-response", (_q, r) => resolve(r.statusCode ?? 0));
+      refused.once("error", () => resolve(-1));
+    });
+    assertEquals(status, 404);
+    assertEquals(cam.seen.length, before + 1);
+  });
+});
+
+Deno.test("proxy: smuggling shapes and path escapes are refused and never reach the device", async () => {
+  await withCamera(async ({ stack, cam, handle, token }) => {
+    const port = stack.ports.http;
+    const auth = `Authorization: Bearer ${token}\r\n`;
+    const before = cam.seen.length;
+    const cases = [
+      `POST /c/${handle}/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      `POST /c/${handle}/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`,
+      `POST /c/${handle}/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello`,
+      `POST /c/${handle}/upload HTTP/1.1\r\nHost: x\r\n${auth}Transfer-Encoding: gzip\r\n\r\nhello`,
+      `POST /c/${handle}/upload HTTP/1.1\r\nHost: x\r\n${auth}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
+      ...[
+        "../../api/auth/me",
+        "a/../../x",
+        "%2e%2e/%2e%2e/api/auth/me",
+        "%2E%2e/x",
+        "a%2f..%2f..%2fapi",
+        "%252e%252e/x",
+        "a%255c..%255cx",
+        "a\\..\\..\\api",
+        "./x",
+      ].map((p) => `GET /c/${handle}/${p} HTTP/1.1\r\nHost: x\r\n${auth}\r\n`),
+    ];
+    for (const c of cases) {
+      const answer = await rawRequest(port, c);
+      assertMatch(answer, /^HTTP\/1\.1 400 /, `${JSON.stringify(c)} → ${answer}`);
+      assert(!/"internal"/.test(answer));
+    }
+    assertEquals(cam.seen.length, before, JSON.stringify(cam.seen.slice(before)));
+  });
+});
+
+Deno.test("proxy: 403 other tenant, 403 allowlist, 502 unreachable, 503 agent offline, 504 slow device", async () => {
+  await withCamera(async ({ stack, cam, q, handle, token }) => {
+    const base = `${stack.url}/c/${handle}`;
+    const other = await stack.quickstart([80], "Other");
+    const json = async (url: string, t: string) => {
+      const r = await fetch(url, { headers: { authorization: `Bearer ${t}` } });
+      return { status: r.status, body: await r.json() };
+    };
+    const cross = await json(`${base}/`, other.apiToken);
+    assertEquals(cross, {
+      status: 403,
+      body: { error: "handle_other_tenant", message: "handle does not belong to your tenant" },
+    });
+
+    const slow = await json(`${base}/slow`, token);
+    assertEquals(slow.status, 504);
+    assertEquals(slow.body.message, "device did not respond in time");
+
+    // A second device port that nothing listens on: the agent cannot reach it.
+    const closed = await Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    const patched = await (await fetch(`${stack.url}/api/devices/${q.device.deviceId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ ports: [cam.port, deadPort] }),
+    })).json();
+    const deadHandle = patched.handles?.[deadPort];
+    const handles = patched;
+    assert(deadHandle, JSON.stringify(handles));
+    // The agent learns the new allowlist within a push; wait for the device error, not a 403.
+    let unreachable = { status: 0, body: {} as Record<string, string> };
+    for (let i = 0; i < 50 && unreachable.status !== 502; i++) {
+      unreachable = await json(`${stack.url}/c/${deadHandle}/`, token);
+      if (unreachable.status !== 502) await new Promise((r) => setTimeout(r, 200));
+    }
+    assertEquals(unreachable.status, 502, JSON.stringify(unreachable));
+
+    // The cloud points the device elsewhere without the allowlist changing: the agent refuses.
+    const db = new DatabaseSync(`${stack.dataDir}/connector.db`);
+    db.prepare("UPDATE devices SET host = ? WHERE id = ?").run("127.0.0.2", q.device.deviceId);
+    db.close();
+    const refused = await json(`${base}/`, token);
+    assertEquals(refused, {
+      status: 403,
+      body: { error: "target_not_allowed", message: "Target not in allowlist" },
+    });
+
+    for (const a of stack.agents) await a.stop("SIGKILL");
+    let offline = { status: 0, body: {} as Record<string, string> };
+    for (let i = 0; i < 50 && offline.status !== 503; i++) {
+      offline = await json(`${base}/`, token);
+      if (offline.status !== 503) await new Promise((r) => setTimeout(r, 200));
+    }
+    assertEquals(offline, {
+      status: 503,
+      body: { error: "agent_offline", message: "agent reconnecting" },
+    });
+  }, ["--proxy-timeout", "2s"]);
+});
+
+Deno.test("proxy: HTTPS device with a self-signed certificate; first and changed fingerprints audited", async () => {
+  const stack = await Stack.start();
+  const tls = await selfSigned("cam-one.local");
+  let cam = await startCamera({ tls });
+  try {
+    const q = await stack.quickstart([cam.port], "Tls");
+    await stack.agentFor(q);
+    const handle = q.device.handles[cam.port];
+    const get = (path: string) =>
+      fetch(`${stack.url}/c/${handle}${path}`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+    const home = await get("/");
+    assertEquals(home.status, 200);
+    assertStringIncludes(await home.text(), `href="/c/${handle}/doc/page/config.asp"`);
+    const audit = async () => {
+      const r = await fetch(`${stack.url}/api/audit?action=device.certificate`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+      return (await r.json()).items as { detail: Record<string, string> }[];
+    };
+    let events = await audit();
+    assertEquals(events.length, 1);
+    assertEquals(events[0].detail.event, "first_seen");
+    assertEquals(events[0].detail.subject, "CN=cam-one.local");
+    assertMatch(events[0].detail.fingerprint, /^[0-9a-f]{64}$/);
+    // Same certificate again: nothing new.
+    await (await get("/doc/page/config.asp")).body?.cancel();
+    assertEquals((await audit()).length, 1);
+
+    // The camera comes back on the same port with another certificate.
+    const port = cam.port;
+    await cam.close();
+    const other = await selfSigned("cam-two.local");
+    for (let i = 0; i < 20; i++) {
+      try {
+        cam = await startCameraOn(port, other);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // Idle pooled connections died with the old camera; the next request makes a new handshake.
+    let status = 0;
+    for (let i = 0; i < 5 && status !== 200; i++) {
+      const r = await get("/");
+      status = r.status;
+      await r.body?.cancel();
+    }
+    assertEquals(status, 200);
+    events = await audit();
+    assertEquals(events.length, 2);
+    assertEquals(events[0].detail.event, "changed");
+    assertEquals(events[0].detail.previous, events[1].detail.fingerprint);
+    assertEquals(events[0].detail.subject, "CN=cam-two.local");
+  } finally {
+    await cam.close();
+    await stack.stop();
+  }
+});
+
+/** Starts the HTTPS camera on a given port (for the certificate-change case). */
+function startCameraOn(port: number, tls: { cert: string; key: string }): Promise<Camera> {
+  return startCamera({ tls, port });
+}
