@@ -96,7 +96,15 @@ export async function startCloud(
     kick: (agentId, reason) => control.kick(agentId, reason),
   });
   let httpPort = config.http.port;
-  const route = { store, registry, broker, clock, log, authContext };
+  const route = {
+    store,
+    registry,
+    broker,
+    clock,
+    log,
+    authContext,
+    tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
+  };
   const pool = new DeviceConnPool({
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
@@ -106,7 +114,6 @@ export async function startCloud(
     fetch: (req, env) => app.fetch(req, env),
     route,
     proxy: { ...route, pool, responseTimeoutMs: config.proxyTimeoutMs },
-    tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
   });
   const stopWatch = watchChanges({ store, registry, control, log });
   httpPort = http.port;

@@ -24,6 +24,8 @@ export interface RouteDeps {
   broker: TunnelBroker;
   clock: Clock;
   log: Logger;
+  /** Close WebSocket tunnels idle this long (no bytes either way); null/absent: never. */
+  tunnelIdleTimeoutMs?: number | null;
 }
 
 /** A resolved and authorized target. */

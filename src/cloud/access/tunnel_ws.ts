@@ -124,6 +124,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
     }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
   audit("tunnel.open", { path: "websocket", remote });
   pipeWebSocket(ws, tunnel.socket, {
+    idleMs: d.tunnelIdleTimeoutMs,
     describeError: () => "agent disconnected",
     // A data connection that ends together with its agent's control stream was cut, not
     // closed by the device: wait a moment and look.

@@ -69,8 +69,6 @@ export function startHttpServer(opts: {
   route: RouteDeps;
   /** The browser proxy under /c/{handle}/. */
   proxy: ProxyDeps;
-  /** Close WebSocket tunnels idle (no bytes either way) this long; null: never. */
-  tunnelIdleTimeoutMs?: number | null;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({

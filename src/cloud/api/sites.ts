@@ -199,6 +199,22 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     await changed(p, "device.update", dev.id, dev.siteId, body);
     return c.json(out);
   });
+  // The site page's port pill: mint the handle if needed, then open the device in the proxy.
+  app.get("/devices/:id/ports/:port/open", auth, async (c) => {
+    const p = c.get("principal");
+    const port = Number(c.req.param("port"));
+    const dev = await store.getDevice(p.tenantId, c.req.param("id"));
+    if (!dev) throw new AppError("not_found", "no such device");
+    if (!Number.isInteger(port) || !dev.ports.includes(port)) {
+      throw new AppError("not_found", "the device has no such port");
+    }
+    const { handles } = await withHandles(store, clock, dev, p.actor);
+    const url = `/c/${handles[port]}/`;
+    if ((c.req.header("accept") ?? "").includes("application/json")) {
+      return c.json({ handle: handles[port], url });
+    }
+    return c.redirect(url, 302);
+  });
   app.delete("/devices/:id", auth, async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");

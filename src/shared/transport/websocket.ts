@@ -35,6 +35,8 @@ export interface WsPumpOptions {
   classifyEnd?: () => Promise<{ code: number; reason: string }>;
   /** Turns a socket error into the reason shown to the WebSocket peer. */
   describeError?: (e: Error) => string;
+  /** Close the tunnel ("idle timeout") after this long without a byte either way; null: never. */
+  idleMs?: number | null;
 }
 
 /** Result of a WebSocket pump: bytes each way plus how the WebSocket closed. */
@@ -100,6 +102,8 @@ export function pipeWebSocket(
     let writes = Promise.resolve();
     let wsPaused = false;
     const timers: ReturnType<typeof setTimeout>[] = [];
+    let lastActivity = Date.now();
+    let idleTimer: ReturnType<typeof setInterval> | undefined;
     const closeConn = () => {
       if (connClosed) return;
       connClosed = true;
@@ -111,6 +115,7 @@ export function pipeWebSocket(
       if (done) return;
       done = true;
       timers.forEach(clearTimeout);
+      clearInterval(idleTimer);
       r.aToB = r.wsToSocket;
       r.bToA = r.socketToWs;
       closeConn();
@@ -137,6 +142,16 @@ export function pipeWebSocket(
       closeWs(1011, opts.describeError?.(e) ?? e.message);
     };
 
+    if (opts.idleMs) {
+      const idleMs = opts.idleMs;
+      idleTimer = setInterval(() => {
+        if (Date.now() - lastActivity < idleMs) return;
+        clearInterval(idleTimer);
+        closeWs(1000, "idle timeout");
+        closeConn();
+      }, Math.max(50, Math.min(idleMs / 4, 5_000)));
+    }
+
     // conn → WebSocket: read only while the WebSocket's queue is below the high-water mark.
     (async () => {
       try {
@@ -149,6 +164,7 @@ export function pipeWebSocket(
           const buf = new Uint8Array(64 << 10);
           const n = await conn.read(buf);
           if (n === null) break;
+          lastActivity = Date.now();
           if (ws.readyState !== OPEN) continue; // nowhere to deliver: discard
           r.socketToWs += n;
           queued += n;
@@ -180,6 +196,7 @@ export function pipeWebSocket(
         : [data instanceof ArrayBuffer ? new Uint8Array(data) : data];
       let len = 0;
       for (const b of parts) len += b.byteLength;
+      lastActivity = Date.now();
       if (len === 0 && isBinary) {
         enqueue(() => conn.closeWrite());
         return;
