@@ -30,6 +30,15 @@ export async function runTunnel(
   const listeners = new Listeners({
     bound: (key) => log.info({ listen: key }, "listening"),
     closed: (key) => log.info({ listen: key }, "no longer in the plan; stopped listening"),
+    fallback: (key, at) => {
+      const ip = key.split(":")[0];
+      log.warn(
+        { pair: key, fallback: at },
+        `this OS lacks the loopback alias ${ip}; serving ${key} on ${at} instead ` +
+          `(to use ${ip}, run: sudo ifconfig lo0 alias ${ip} up, then restart nanodems-tunnel)`,
+      );
+      console.error(`  ${key.padEnd(21)} → use ${at}`);
+    },
     failed: (key, err, first) => {
       if (!first) return;
       const hint = /not available|EADDRNOTAVAIL|Cannot assign/i.test(err.message)

@@ -10,6 +10,13 @@ const NEEDED: { bin: string; pkg: string; why: string }[] = [
     why: "independent verification of the certificates the CA issues",
   },
   { bin: "curl", pkg: "curl", why: "a real HTTP client through the browser proxy" },
+  { bin: "ssh", pkg: "openssh-client", why: "OpenSSH through the CLI tunnel; the ssh -R bench" },
+  {
+    bin: "/usr/sbin/sshd",
+    pkg: "openssh-server",
+    why: "a real SSH server as a device and for ssh -R",
+  },
+  { bin: "iperf3", pkg: "iperf3", why: "bulk throughput through the CLI tunnel" },
   { bin: "ss", pkg: "iproute2", why: "checking the CLI tunnel's listening sockets" },
   {
     bin: "chromium",
