@@ -11,7 +11,7 @@ import { encodeBase64Url } from "../../shared/encoding.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
-import { SESSION_COOKIE } from "../tenancy/auth.ts";
+import { csrfTokenFor, SESSION_COOKIE } from "../tenancy/auth.ts";
 import { verifyPassword } from "../tenancy/password.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
@@ -73,7 +73,7 @@ export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
       throw new AppError("invalid_login");
     }
     const cookie = secret();
-    const csrf = secret();
+    const csrf = await csrfTokenFor(cookie);
     const now = d.clock.now();
     await d.store.createWebSession({
       hash: await hashToken(cookie),

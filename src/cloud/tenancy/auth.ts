@@ -19,11 +19,24 @@
 import { BlockList, isIP } from "node:net";
 import { AppError } from "../../shared/errors.ts";
 import { constantTimeEqual, hashToken, isTokenShape } from "../../shared/crypto/token.ts";
+import { encodeBase64Url } from "../../shared/encoding.ts";
 import type { Role, Store } from "../store/store.ts";
 import { checkCloudSessionRequest, fetchFacts } from "./isolation.ts";
 
 /** The browser session cookie's name. */
 export const SESSION_COOKIE = "nc_session";
+
+/**
+ * The antiforgery token of a session: a one-way function of its (HttpOnly, secret) cookie, so a
+ * server-rendered page can embed it without the store keeping it, and knowing it reveals nothing.
+ */
+export async function csrfTokenFor(sessionCookie: string): Promise<string> {
+  const d = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(`nc-antiforgery:${sessionCookie}`),
+  );
+  return encodeBase64Url(new Uint8Array(d));
+}
 
 /** The kinds of credential. */
 export type CredentialKind =

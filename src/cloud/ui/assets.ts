@@ -1,0 +1,154 @@
+/**
+ * The web UI's only two assets, served from the executable itself (so they work under
+ * `deno compile` with no files beside it): one stylesheet and one small vanilla module. The module
+ * turns `data-*` attributes into behaviour — forms and buttons that call the JSON API with the
+ * antiforgery header, confirmations, one-shot secret dialogs, copy buttons, toasts, and fragments
+ * that refresh themselves every few seconds — so pages stay server-rendered and the API stays the
+ * one place where rules are enforced.
+ * @module
+ */
+import { Hono } from "hono";
+
+/** The stylesheet. */
+export const APP_CSS = `
+:root{--bg:#f4f5f7;--fg:#1d2330;--muted:#4f586b;--line:#d5d9e2;--card:#fff;--accent:#1f5eff;--ok:#137a3a;--bad:#b42318;--warn:#8a5a00}
+*{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);color:var(--fg);line-height:1.45}
+a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f5b700;outline-offset:2px}
+header.top{display:flex;align-items:center;gap:1rem;background:#101828;color:#fff;padding:.6rem 1.2rem;flex-wrap:wrap}
+header.top .brand{font-weight:700;color:#fff;text-decoration:none;margin-right:1rem}
+header.top nav{display:flex;gap:.2rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .6rem;border-radius:4px}
+header.top nav a[aria-current=page],header.top nav a:hover{background:#344054;color:#fff}
+header.top .who{display:flex;gap:.6rem;align-items:center;font-size:.9rem}header.top select{padding:.2rem}
+main{max-width:76rem;margin:1.2rem auto;padding:0 1rem}h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.6rem 0 .6rem}
+.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:1rem}.stat{font-size:2rem;font-weight:700}.stat-label{color:var(--muted)}
+table{width:100%;border-collapse:collapse;background:var(--card)}th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{font-size:.85rem;color:var(--muted)}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}
+button,.button{display:inline-block;font:inherit;padding:.45rem .9rem;border-radius:5px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
+button.secondary,.button.secondary{background:#fff;color:var(--accent)}button.danger{background:var(--bad);border-color:var(--bad)}button.small{padding:.2rem .5rem;font-size:.85rem}
+button:disabled{opacity:.6;cursor:wait}
+label{display:block;font-weight:600;margin:.6rem 0 .25rem}input,select,textarea{font:inherit;padding:.45rem;border:1px solid #8a93a6;border-radius:4px;width:100%;max-width:28rem}
+input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.inline label{margin-top:0}
+.pill{display:inline-block;padding:.15rem .55rem;border-radius:999px;border:1px solid var(--accent);color:var(--accent);background:#eef3ff;font-size:.85rem;margin:0 .25rem .25rem 0;text-decoration:none;cursor:pointer}
+.pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
+.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;margin:.5rem 0}
+dialog{border:1px solid var(--line);border-radius:8px;max-width:40rem;width:92vw}dialog::backdrop{background:#10182880}
+.toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:10}.toast{background:#101828;color:#fff;padding:.6rem 1rem;border-radius:6px;max-width:26rem;box-shadow:0 2px 8px #0004}.toast.error{background:var(--bad)}
+footer.foot{text-align:center;color:var(--muted);font-size:.85rem;margin:2rem 0}
+.spark{vertical-align:middle}.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.6rem;align-items:end}
+@media (max-width:40rem){header.top{flex-direction:column;align-items:flex-start}th,td{padding:.4rem}}
+`;
+
+/** The client module. */
+export const APP_JS = `
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+const toasts = document.querySelector(".toasts");
+export function toast(text, error) {
+  const t = document.createElement("div"); t.className = "toast" + (error ? " error" : "");
+  t.setAttribute("role", error ? "alert" : "status"); t.textContent = text; toasts?.append(t);
+  setTimeout(() => t.remove(), error ? 8000 : 4000);
+}
+export async function api(method, url, body) {
+  const res = await fetch(url, { method, credentials: "same-origin",
+    headers: { "x-csrf-token": csrf, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); throw new Error("signed out"); }
+  const data = res.headers.get("content-type")?.includes("json") ? await res.json() : {};
+  if (!res.ok) throw new Error(data.message || ("HTTP " + res.status));
+  return data;
+}
+function fill(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => encodeURIComponent(data[k] ?? "")); }
+function formJson(form) {
+  const out = {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled || el.type === "submit") continue;
+    const kind = el.dataset.type;
+    if (el.type === "checkbox") {
+      if (kind === "list") { out[el.name] = out[el.name] ?? []; if (el.checked) out[el.name].push(el.value); }
+      else out[el.name] = el.checked;
+      continue;
+    }
+    const v = el.value.trim();
+    if (v === "") continue;
+    if (kind === "int-list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean).map(Number);
+    else if (kind === "list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean);
+    else if (kind === "int") out[el.name] = Number(v);
+    else out[el.name] = v;
+  }
+  return out;
+}
+function showSecret(title, text, note) {
+  const d = document.getElementById("secret-dialog");
+  d.querySelector("h2").textContent = title;
+  d.querySelector(".secret").textContent = text;
+  d.querySelector(".note").textContent = note || "Copy it now: it is never shown again.";
+  d.showModal();
+}
+async function after(el, data) {
+  const then = el.dataset.then || "reload";
+  if (el.dataset.toast) toast(fill(el.dataset.toast, data));
+  if (then.startsWith("redirect:")) location.href = fill(then.slice(9), data);
+  else if (then.startsWith("secret:")) {
+    const [, field, title] = then.split(":");
+    showSecret(title || "Copy this now", data[field]);
+    document.getElementById("secret-dialog").addEventListener("close", () => location.reload(), { once: true });
+  } else if (then.startsWith("call:")) window[then.slice(5)]?.(data, el);
+  else if (then === "reload") location.reload();
+}
+async function run(el, method, url, body) {
+  if (el.dataset.confirm && !confirm(el.dataset.confirm)) return;
+  const busy = el.tagName === "FORM" ? el.querySelector("[type=submit]") : el;
+  if (busy) busy.disabled = true;
+  try { await after(el, await api(method, url, body)); }
+  catch (e) { toast(e.message, true); }
+  finally { if (busy) busy.disabled = false; }
+}
+document.addEventListener("submit", (e) => {
+  const form = e.target.closest("form[data-api]"); if (!form) return;
+  e.preventDefault();
+  const [method, url] = form.dataset.api.split(" ");
+  run(form, method, fill(url, formJson(form)), method === "DELETE" ? undefined : formJson(form));
+});
+document.addEventListener("click", async (e) => {
+  const b = e.target.closest("button[data-api]");
+  if (b) { const [method, url] = b.dataset.api.split(" "); run(b, method, url, b.dataset.body ? JSON.parse(b.dataset.body) : (method === "POST" ? {} : undefined)); return; }
+  const c = e.target.closest("[data-copy]");
+  if (c) { const src = document.getElementById(c.dataset.copy); await navigator.clipboard?.writeText(src?.textContent ?? "").catch(() => {}); toast("Copied"); return; }
+  const o = e.target.closest("[data-open]");
+  if (o) { document.getElementById(o.dataset.open)?.showModal(); return; }
+  const x = e.target.closest("[data-close]");
+  if (x) { x.closest("dialog")?.close(); return; }
+  const r = e.target.closest("[data-rtsp]");
+  if (r) {
+    e.preventDefault();
+    try { const data = await api("POST", r.dataset.rtsp, {}); await navigator.clipboard?.writeText(data.url).catch(() => {}); showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toLocaleString() + "."); }
+    catch (err) { toast(err.message, true); }
+  }
+});
+document.addEventListener("change", (e) => {
+  const s = e.target.closest("select[data-tenant-picker]"); if (!s) return;
+  api("POST", "/api/auth/tenant", { tenantId: s.value }).then(() => location.href = "/", (err) => toast(err.message, true));
+});
+for (const el of document.querySelectorAll("[data-poll]")) {
+  setInterval(async () => {
+    if (document.hidden) return;
+    try { const r = await fetch(el.dataset.poll, { credentials: "same-origin" });
+      if (r.status === 401) return location.reload();
+      if (r.ok) el.innerHTML = await r.text(); } catch {}
+  }, Number(el.dataset.every || 4000));
+}
+window.ncApi = api; window.ncToast = toast;
+`;
+
+/** Serves the assets at /ui/app.css and /ui/app.js. */
+export function assetRoutes(): Hono {
+  const app = new Hono();
+  const headers = (type: string) => ({
+    "content-type": type,
+    "cache-control": "public, max-age=300",
+  });
+  app.get("/ui/app.css", (c) => c.body(APP_CSS, 200, headers("text/css; charset=utf-8")));
+  app.get("/ui/app.js", (c) => c.body(APP_JS, 200, headers("text/javascript; charset=utf-8")));
+  return app;
+}
