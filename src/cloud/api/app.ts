@@ -25,6 +25,8 @@ import { agentRoutes } from "./agents.ts";
 import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
+import { downloadRoutes } from "./downloads.ts";
+import { installerRoutes } from "./installers.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -38,6 +40,8 @@ export interface AppDeps extends RouteDeps {
   pushAllowlist: (siteId: string) => Promise<void>;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
+  /** Where the compiled executables for /download are. */
+  downloadsDir: string;
 }
 
 /** Environment hono passes to handlers under Deno.serve. */
@@ -114,6 +118,18 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/api", adminRoutes({ store: d.store, authContext: d.authContext }));
+  app.route("/", downloadRoutes({ store: d.store, downloadsDir: d.downloadsDir }));
+  app.route(
+    "/api",
+    installerRoutes({
+      store: d.store,
+      clock: d.clock,
+      caPin: d.pki.agentCaPin,
+      enrollmentTtlMs: d.enrollmentTtlMs,
+      publicUrl: d.publicUrl,
+      downloadsDir: d.downloadsDir,
+    }),
+  );
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));
