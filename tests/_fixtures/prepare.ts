@@ -9,6 +9,22 @@ const NEEDED: { bin: string; pkg: string; why: string }[] = [
     pkg: "openssl",
     why: "independent verification of the certificates the CA issues",
   },
+  {
+    bin: "systemd-analyze",
+    pkg: "systemd",
+    why: "verify and security-audit the agent's systemd unit offline",
+  },
+  {
+    bin: "curl",
+    pkg: "curl",
+    why:
+      "the installer test fetches installer.sh as an admin would, and the installer downloads with it",
+  },
+  {
+    bin: "/usr/bin/python3",
+    pkg: "python3-yaml",
+    why: "independent parsers for the launchd plist (plistlib) and the install/ YAML (PyYAML)",
+  },
 ];
 
 function has(bin: string): boolean {

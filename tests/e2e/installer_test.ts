@@ -209,3 +209,44 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("agent enroll: the token from stdin (--token-file -); --if-needed skips an enrolled state", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const state = `${stack.dir}/stdin-agent`;
+    const enroll = async (extra: string[], stdin: string) => {
+      const p = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${ROOT}src/main.ts`,
+          "agent",
+          "enroll",
+          "--cloud",
+          stack.url,
+          "--state",
+          state,
+          ...extra,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = p.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin));
+      await w.close();
+      const r = await p.output();
+      return { code: r.code, err: new TextDecoder().decode(r.stderr) };
+    };
+    const first = await enroll(["--token-file", "-"], `${q.enrollmentToken}\n`);
+    assertEquals(first.code, 0, first.err);
+    const id = JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId;
+    const skip = await enroll(["--if-needed", "--token-file", "-"], "");
+    assertEquals(skip.code, 0, skip.err);
+    assertStringIncludes(skip.err, "already enrolled");
+    assertEquals(JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId, id);
+  } finally {
+    await stack.stop();
+  }
+});

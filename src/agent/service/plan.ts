@@ -66,6 +66,18 @@ export function installPlan(
   }
   return [
     { kind: "mkdir", path: win32.join(o.state, "logs") },
+    // The key must be readable by SYSTEM and Administrators only (SIDs: every language).
+    {
+      kind: "run",
+      argv: [
+        "icacls",
+        o.state,
+        "/inheritance:r",
+        "/grant:r",
+        "*S-1-5-18:(OI)(CI)F",
+        "*S-1-5-32-544:(OI)(CI)F",
+      ],
+    },
     ...scInstallCommands({ ...o, exists: o.exists ?? false }).map((argv): Step => ({
       kind: "run",
       argv,
