@@ -46,10 +46,10 @@ async function watchCommandLines(secret: string, until: Promise<unknown>) {
 }
 
 /** Runs the installer while watching every process's command line for the token. */
-async function runInstaller(script: string, root: string, secret: string) {
+async function runInstaller(script: string, root: string, secret: string, manager = "none") {
   const out = new Deno.Command("sh", {
     args: [script],
-    env: { NC_INSTALL_ROOT: root, NC_SERVICE_MANAGER: "none", NO_COLOR: "1" },
+    env: { NC_INSTALL_ROOT: root, NC_SERVICE_MANAGER: manager, NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -158,6 +158,18 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
     assert(!(await exists(`/proc/${pid1}`)), "the old agent still runs");
     const agents = await waitOnline(stack, q.apiToken, id1, pid2);
     assertEquals(agents.length, 1, "re-running must not enroll a second agent");
+
+    // With systemd chosen, the installer hands over to `connector agent install`, which (under
+    // NC_INSTALL_ROOT) writes the unit into the root and runs no systemctl.
+    const sd = await runInstaller(script, root, secret, "systemd");
+    assertEquals(sd.code, 0, sd.out);
+    assertStringIncludes(sd.out, "skipped (--root");
+    assertStringIncludes(sd.out, "journalctl -u nanodems-agent");
+    const unit = await Deno.readTextFile(`${root}/etc/systemd/system/nanodems-agent.service`);
+    assertStringIncludes(
+      unit,
+      `ExecStart=${root}/usr/local/bin/connector-agent run --state ${state}`,
+    );
 
     // A download altered after the installer was made is refused; nothing is installed.
     const fresh = `${tmp}/root2`;

@@ -13,6 +13,7 @@ import { systemdUnit } from "../../../../src/agent/service/systemd.ts";
 import { launchdPlist } from "../../../../src/agent/service/launchd.ts";
 import { chooseManager } from "../../../../src/agent/service/main.ts";
 import { installPlan, uninstallPlan } from "../../../../src/agent/service/plan.ts";
+import { stopSignals } from "../../../../src/agent/service/stop.ts";
 
 async function enrolledState(dir: string) {
   await saveState(dir, {
@@ -171,4 +172,10 @@ Deno.test("plans: restart on every install (upgrade = same steps), purge only wh
       s.kind === "remove" && s.path === "/s"
     ),
   );
+});
+
+Deno.test("stop signals: SIGTERM where it exists, SIGBREAK on Windows (SIGTERM cannot be listened to there)", () => {
+  assertEquals(stopSignals("linux"), ["SIGINT", "SIGTERM"]);
+  assertEquals(stopSignals("darwin"), ["SIGINT", "SIGTERM"]);
+  assertEquals(stopSignals("windows"), ["SIGINT", "SIGBREAK"]);
 });
