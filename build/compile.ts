@@ -4,22 +4,21 @@
  * the target; where the Deno release site is unreachable, set DENORT_BIN to a local denort
  * binary (not the full deno binary). Without one it stops and says so.
  *
+ * The agent and the tunnel CLI are also copied to out/downloads/ under the names the cloud's
+ * download endpoint and installers use (connector-agent-linux-x86_64, …): start the cloud with
+ * `--downloads-dir out/downloads` (or copy them to <data-dir>/downloads) to serve them.
+ *
  * Usage: deno task compile [--target x86_64-unknown-linux-gnu,...]
  * @module
  */
 import { parseArgs } from "node:util";
+import { type DownloadKind, downloadName, PLATFORM_TARGETS } from "../src/shared/downloads.ts";
 
-const TARGETS = [
-  "x86_64-unknown-linux-gnu",
-  "aarch64-unknown-linux-gnu",
-  "x86_64-pc-windows-msvc",
-  "x86_64-apple-darwin",
-  "aarch64-apple-darwin",
-];
-const ROLES = [
+const TARGETS = Object.keys(PLATFORM_TARGETS);
+const ROLES: { role: string; name: string; download?: DownloadKind }[] = [
   { role: "cloud", name: "connector-cloud" },
-  { role: "agent", name: "connector-agent" },
-  { role: "tunnel", name: "nanodems-tunnel" },
+  { role: "agent", name: "connector-agent", download: "agent" },
+  { role: "tunnel", name: "nanodems-tunnel", download: "tunnel" },
 ];
 
 const { values } = parseArgs({ options: { target: { type: "string" } } });
@@ -30,9 +29,9 @@ for (const t of targets) {
     Deno.exit(2);
   }
 }
-await Deno.mkdir("out", { recursive: true });
+await Deno.mkdir("out/downloads", { recursive: true });
 for (const target of targets) {
-  for (const { role, name } of ROLES) {
+  for (const { role, name, download } of ROLES) {
     const output = `out/${target}/${name}${target.includes("windows") ? ".exe" : ""}`;
     console.error(`compiling ${name} for ${target} → ${output}`);
     const r = await new Deno.Command(Deno.execPath(), {
@@ -60,6 +59,11 @@ for (const target of targets) {
         );
       }
       Deno.exit(1);
+    }
+    if (download) {
+      const served = `out/downloads/${downloadName(download, PLATFORM_TARGETS[target])}`;
+      await Deno.copyFile(output, served);
+      console.error(`  served by the cloud as ${served}`);
     }
   }
 }

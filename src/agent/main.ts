@@ -16,6 +16,9 @@ import { VERSION } from "../shared/version.ts";
 import { defaultStateDir, loadState } from "./state.ts";
 import { enroll, EnrollError } from "./enroll.ts";
 import { supervise } from "./supervisor.ts";
+import { SERVICE_HELP, serviceMain } from "./service/main.ts";
+import { untilStopRequested } from "./service/stop.ts";
+import { WINDOWS_SERVICE } from "./service/paths.ts";
 
 const common: Record<string, OptionSpec> = {
   state: {
@@ -58,7 +61,7 @@ const enrollOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_ENROLL_TOKEN_FILE",
     arg: "FILE",
-    help: "Read the token from a file instead (keeps it off the command line)",
+    help: "Read the token from a file instead (keeps it off the command line); - reads stdin",
   },
   "ca-pin": {
     type: "string",
@@ -67,7 +70,27 @@ const enrollOptions: Record<string, OptionSpec> = {
     help: "The cloud CA pin, when the token does not carry it",
   },
   force: { type: "boolean", help: "Replace an existing enrollment" },
+  "if-needed": {
+    type: "boolean",
+    env: "NC_ENROLL_IF_NEEDED",
+    help: "Do nothing (exit 0) when already enrolled (containers: enroll on first start)",
+  },
   ...common,
+};
+
+const runOptions: Record<string, OptionSpec> = {
+  ...common,
+  "log-file": {
+    type: "string",
+    env: "NC_LOG_FILE",
+    arg: "FILE",
+    help: "Append logs to FILE instead of stderr (the Windows service does)",
+  },
+  service: {
+    type: "boolean",
+    env: "NC_WINDOWS_SERVICE",
+    help: "Run under the Windows Service Control Manager (set by connector agent install)",
+  },
 };
 
 const HELP = `connector agent — the Nanodems Connector site agent
@@ -87,11 +110,14 @@ Options of enroll:
 ${renderOptions(enrollOptions)}
 
 Options of run:
-${renderOptions(common)}
+${renderOptions(runOptions)}
+
+${SERVICE_HELP}
 
 Example:
   connector agent enroll --cloud https://cloud.example.com --token-file /tmp/token
   connector agent run
+  sudo connector agent install && connector agent status
 `;
 
 function logger(values: Record<string, unknown>) {
@@ -101,7 +127,8 @@ function logger(values: Record<string, unknown>) {
     throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(", ")}`);
   }
   if (!LOG_FORMATS.includes(format)) throw new UsageError("--log-format: expected plain or json");
-  return createLogger({ role: "agent", level, format });
+  const file = values["log-file"] as string | undefined;
+  return createLogger({ role: "agent", level, format, ...(file ? { file } : {}) });
 }
 
 /** Entry point of `connector agent`. */
@@ -119,9 +146,17 @@ export async function agentMain(argv: string[]): Promise<number> {
     const { values } = parseFlags(argv.slice(1), enrollOptions);
     if (values.help) return (console.log(HELP), 0);
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    const stateDir = (values.state as string | undefined) ?? defaultStateDir();
+    if (values["if-needed"] && await loadState(stateDir)) {
+      console.error(`already enrolled (state in ${stateDir}); nothing to do`);
+      return 0;
+    }
     let token = values.token as string | undefined;
-    if (!token && values["token-file"]) {
-      token = (await Deno.readTextFile(values["token-file"] as string)).trim();
+    const tokenFile = values["token-file"] as string | undefined;
+    if (!token && tokenFile) {
+      token = tokenFile === "-"
+        ? (await new Response(Deno.stdin.readable).text()).trim()
+        : (await Deno.readTextFile(tokenFile)).trim();
     }
     if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
     if (!token) {
@@ -132,7 +167,7 @@ export async function agentMain(argv: string[]): Promise<number> {
         cloud: values.cloud as string,
         token,
         caPin: values["ca-pin"] as string | undefined,
-        stateDir: (values.state as string | undefined) ?? defaultStateDir(),
+        stateDir,
         force: values.force as boolean | undefined,
         log: (line) => console.error(line),
       });
@@ -146,8 +181,25 @@ export async function agentMain(argv: string[]): Promise<number> {
     console.error("next: connector agent run");
     return 0;
   }
+  if (sub === "install" || sub === "uninstall" || sub === "status") {
+    return await serviceMain(sub, argv.slice(1));
+  }
   if (sub === "run") {
-    const { values } = parseFlags(argv.slice(1), common);
+    const { values } = parseFlags(argv.slice(1), runOptions);
+    if (values.service) {
+      // A service has no console: failures go to the log file, the exit code to the SCM.
+      Deno.env.delete("NC_WINDOWS_SERVICE");
+      const { runAsWindowsService } = await import("./service/windows_ffi.ts");
+      const rest = argv.slice(1).filter((a) => a !== "--service");
+      return await runAsWindowsService(
+        WINDOWS_SERVICE,
+        () =>
+          agentMain(["run", ...rest]).catch((e) => {
+            logger(values).fatal({ err: (e as Error).message }, "agent failed");
+            return e instanceof UsageError ? 2 : 1;
+          }),
+      );
+    }
     if (values.help) return (console.log(HELP), 0);
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     const log = logger(values);
@@ -160,10 +212,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");
     const sup = supervise({ state, log });
-    await new Promise<void>((resolve) => {
-      Deno.addSignalListener("SIGINT", resolve);
-      Deno.addSignalListener("SIGTERM", resolve);
-    });
+    await untilStopRequested();
     log.info("agent stopping");
     await sup.stop();
     return 0;

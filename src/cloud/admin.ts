@@ -17,7 +17,8 @@ import {
 } from "../shared/cli.ts";
 import { duration } from "../shared/duration.ts";
 import { systemClock } from "../shared/clock.ts";
-import { formatJoinToken, hashToken, mintToken } from "../shared/crypto/token.ts";
+import { hashToken, mintToken } from "../shared/crypto/token.ts";
+import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
 import { spkiPin } from "../shared/crypto/pki.ts";
 import type { Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
@@ -72,26 +73,15 @@ async function joinToken(
   const site = await store.getSite(tenantId, siteId);
   if (!site) throw new UsageError(`no site ${siteId} in tenant ${tenantId}`);
   const pem = await Deno.readTextFile(join(dataDir, "ca", "agent-ca.pem"));
-  const secret = mintToken("enr");
-  const now = systemClock.now();
-  await store.createEnrollmentToken({
-    hash: await hashToken(secret),
+  const { token, expiresAt } = await mintEnrollmentToken(store, {
     tenantId,
     siteId,
-    createdAt: now,
-    expiresAt: now + ttlMs,
-  });
-  await store.appendAudit({
-    tenantId,
     actor: "admin-cli",
-    action: "enrollment_token.mint",
-    target: siteId,
-    detail: { expiresAt: now + ttlMs },
+    caPin: await spkiPin(pem),
+    ttlMs,
+    now: systemClock.now(),
   });
-  return {
-    token: formatJoinToken(secret, await spkiPin(pem)),
-    expiresAt: new Date(now + ttlMs).toISOString(),
-  };
+  return { token, expiresAt: new Date(expiresAt).toISOString() };
 }
 
 async function addDevice(

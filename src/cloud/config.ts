@@ -4,6 +4,7 @@
  * @module
  */
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { z } from "zod";
 import {
   type ListenAddress,
@@ -127,6 +128,13 @@ export const cloudOptions: Record<string, OptionSpec> = {
     default: "plain",
     help: "plain or json",
   },
+  "downloads-dir": {
+    type: "string",
+    env: "NC_DOWNLOADS_DIR",
+    arg: "DIR",
+    default: "<data-dir>/downloads",
+    help: "Compiled executables served at /download (layout of deno task compile: out/downloads)",
+  },
 };
 
 const hostList = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
@@ -166,6 +174,7 @@ export const cloudConfigSchema = z.object({
   }),
   "log-level": z.enum(LOG_LEVELS).default("info"),
   "log-format": z.enum(LOG_FORMATS).default("plain"),
+  "downloads-dir": z.string().min(1).optional(),
 }).transform((c) => ({
   dataDir: c["data-dir"],
   node: c.node,
@@ -183,6 +192,7 @@ export const cloudConfigSchema = z.object({
   trustedProxies: c["trusted-proxies"],
   logLevel: c["log-level"] as LogLevel,
   logFormat: c["log-format"] as LogFormat,
+  downloadsDir: c["downloads-dir"] ?? join(c["data-dir"], "downloads"),
 }));
 
 /** The cloud's validated configuration. */

@@ -94,6 +94,7 @@ export async function startCloud(
     publicUrl: () => config.publicUrl ?? `http://localhost:${httpPort}`,
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
     kick: (agentId, reason) => control.kick(agentId, reason),
+    downloadsDir: config.downloadsDir,
   });
   let httpPort = config.http.port;
   const route = {

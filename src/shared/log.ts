@@ -66,14 +66,31 @@ export function formatPlain(line: string): string {
   return `${t} ${lvl} ${msg ?? ""}${parts.length ? " " + parts.join(" ") : ""}\n`;
 }
 
-/** Creates the root logger of a role, writing to stderr. */
+/** A log file is moved aside to `<file>.1` when it is larger than this at start. */
+export const LOG_FILE_ROTATE_BYTES = 10 << 20;
+
+/**
+ * Opens a log file for appending (creating its directory), first moving a file larger than
+ * LOG_FILE_ROTATE_BYTES to `<file>.1` — for a Windows service, which has no stderr.
+ */
+export function openLogFile(path: string): Deno.FsFile {
+  const dir = path.replace(/[\\/][^\\/]*$/, "");
+  if (dir && dir !== path) Deno.mkdirSync(dir, { recursive: true });
+  try {
+    if (Deno.statSync(path).size > LOG_FILE_ROTATE_BYTES) Deno.renameSync(path, `${path}.1`);
+  } catch { /* no file yet */ }
+  return Deno.openSync(path, { append: true, create: true });
+}
+
+/** Creates the root logger of a role, writing to stderr (or to `file` when given). */
 export function createLogger(
-  opts: { role: string; level?: LogLevel; format?: LogFormat },
+  opts: { role: string; level?: LogLevel; format?: LogFormat; file?: string },
 ): Logger {
   const format = opts.format ?? "plain";
+  const out = opts.file ? openLogFile(opts.file) : Deno.stderr;
   const stream = {
     write(line: string) {
-      Deno.stderr.writeSync(encoder.encode(format === "plain" ? formatPlain(line) : line));
+      out.writeSync(encoder.encode(format === "plain" ? formatPlain(line) : line));
     },
   };
   return pino(

@@ -9,7 +9,6 @@ const NEEDED: { bin: string; pkg: string; why: string }[] = [
     pkg: "openssl",
     why: "independent verification of the certificates the CA issues",
   },
-  { bin: "curl", pkg: "curl", why: "a real HTTP client through the browser proxy" },
   { bin: "ssh", pkg: "openssh-client", why: "OpenSSH through the CLI tunnel; the ssh -R bench" },
   {
     bin: "/usr/sbin/sshd",
@@ -22,6 +21,22 @@ const NEEDED: { bin: string; pkg: string; why: string }[] = [
     bin: "chromium",
     pkg: "chromium",
     why: "headless browser tests of the proxy and the web UI (driven by playwright-core)",
+  },
+  {
+    bin: "systemd-analyze",
+    pkg: "systemd",
+    why: "verify and security-audit the agent's systemd unit offline",
+  },
+  {
+    bin: "curl",
+    pkg: "curl",
+    why:
+      "a real HTTP client: through the browser proxy, and fetching installer.sh as an admin would",
+  },
+  {
+    bin: "/usr/bin/python3",
+    pkg: "python3-yaml",
+    why: "independent parsers for the launchd plist (plistlib) and the install/ YAML (PyYAML)",
   },
 ];
 

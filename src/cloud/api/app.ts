@@ -28,6 +28,8 @@ import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
 import { loginPage } from "../ui/login.tsx";
+import { downloadRoutes } from "./downloads.ts";
+import { installerRoutes } from "./installers.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -41,6 +43,8 @@ export interface AppDeps extends RouteDeps {
   pushAllowlist: (siteId: string) => Promise<void>;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
+  /** Where the compiled executables for /download are. */
+  downloadsDir: string;
 }
 
 /** Environment hono passes to handlers under Deno.serve. */
@@ -120,6 +124,18 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/api", adminRoutes({ store: d.store, authContext: d.authContext }));
+  app.route("/", downloadRoutes({ store: d.store, downloadsDir: d.downloadsDir }));
+  app.route(
+    "/api",
+    installerRoutes({
+      store: d.store,
+      clock: d.clock,
+      caPin: d.pki.agentCaPin,
+      enrollmentTtlMs: d.enrollmentTtlMs,
+      publicUrl: d.publicUrl,
+      downloadsDir: d.downloadsDir,
+    }),
+  );
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));

@@ -7,10 +7,10 @@
  */
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
-import { formatJoinToken, hashToken, mintToken } from "../../shared/crypto/token.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Device, Store } from "../store/store.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
+import { mintEnrollmentToken } from "../tenancy/enrollment.ts";
 import { expandAddresses, portsFor, RangeInputError } from "../tenancy/ip_range.ts";
 import { announceChange } from "../watcher.ts";
 import type { Principal } from "../tenancy/auth.ts";
@@ -99,26 +99,15 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const p = c.get("principal");
     requireRole(p.role, "admin");
     const s = await site(p, c.req.param("id"));
-    const secret = mintToken("enr");
-    const now = clock.now();
-    await store.createEnrollmentToken({
-      hash: await hashToken(secret),
+    const { token, expiresAt } = await mintEnrollmentToken(store, {
       tenantId: p.tenantId,
       siteId: s.id,
-      createdAt: now,
-      expiresAt: now + d.enrollmentTtlMs,
-    });
-    await store.appendAudit({
-      tenantId: p.tenantId,
       actor: p.actor,
-      action: "enrollment_token.mint",
-      target: s.id,
-      detail: {},
+      caPin: d.caPin,
+      ttlMs: d.enrollmentTtlMs,
+      now: clock.now(),
     });
-    return c.json(
-      { token: formatJoinToken(secret, d.caPin), expiresAt: now + d.enrollmentTtlMs },
-      201,
-    );
+    return c.json({ token, expiresAt }, 201);
   });
 
   app.get("/sites/:id/devices", auth, async (c) => {

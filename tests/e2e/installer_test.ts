@@ -1,0 +1,264 @@
+// The Linux installer run for real: fetched with curl from a running cloud as an admin, run with
+// sh in a throwaway root (NC_INSTALL_ROOT, a temp directory) with no service manager
+// (NC_SERVICE_MANAGER=none: the agent starts in the background). The "executable" the cloud
+// serves is a launcher script that runs this checkout's agent, put in the cloud's downloads
+// directory like a compiled one. Proves: checksum verified, enrollment through a file (the
+// token is never on any process's command line, the file is gone), the agent comes online; a
+// tampered download is refused with nothing installed; re-running upgrades in place and keeps
+// the agent id; without executables the installer stops with the download endpoint's message.
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { sha256, Stack } from "../_fixtures/stack.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const ARCH = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
+const AGENT_FILE = `connector-agent-linux-${ARCH}`;
+
+function launcher(marker: string): string {
+  return `#!/bin/sh\n# test launcher ${marker}\nexec "${Deno.execPath()}" run -A "${ROOT}src/main.ts" agent "$@"\n`;
+}
+
+async function curl(url: string, token: string, out: string): Promise<number> {
+  const r = await new Deno.Command("curl", {
+    args: ["-sS", "-o", out, "-w", "%{http_code}", "-H", `authorization: Bearer ${token}`, url],
+    stdout: "piped",
+  }).output();
+  return Number(new TextDecoder().decode(r.stdout));
+}
+
+/** Snapshots every process's command line until `until` settles; returns those with `secret`. */
+async function watchCommandLines(secret: string, until: Promise<unknown>) {
+  let done = false;
+  until.finally(() => (done = true));
+  const leaks: string[] = [];
+  let snapshots = 0;
+  while (!done) {
+    for await (const e of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).replaceAll("\0", " ");
+        if (cmd.includes(secret)) leaks.push(cmd);
+      } catch { /* gone */ }
+    }
+    snapshots++;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { leaks, snapshots };
+}
+
+/** Runs the installer while watching every process's command line for the token. */
+async function runInstaller(script: string, root: string, secret: string, manager = "none") {
+  const out = new Deno.Command("sh", {
+    args: [script],
+    env: { NC_INSTALL_ROOT: root, NC_SERVICE_MANAGER: manager, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const { leaks, snapshots } = await watchCommandLines(secret, out);
+  const r = await out;
+  const d = new TextDecoder();
+  return { code: r.code, out: d.decode(r.stdout) + d.decode(r.stderr), leaks, snapshots };
+}
+
+async function waitOnline(stack: Stack, token: string, agentId: string, pid: number) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const r = await fetch(`${stack.url}/api/agents`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const items = (await r.json()).items as { id: string; online: boolean }[];
+    const seen = items.find((a) => a.id === agentId);
+    if (seen?.online) {
+      // Online through this very process (not a leftover): its log says so.
+      return items;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`agent ${agentId} (pid ${pid}) did not come online`);
+}
+
+function killPidFile(path: string) {
+  try {
+    Deno.kill(Number(Deno.readTextFileSync(path).trim()), "SIGKILL");
+  } catch { /* not running */ }
+}
+
+Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades and keeps the id; tampered download refused", async () => {
+  const stack = await Stack.start();
+  const tmp = await Deno.makeTempDir({ prefix: "nc-installer-" });
+  const root = `${tmp}/root`;
+  const state = `${root}/var/lib/nanodems-agent`;
+  stack.defer(async () => {
+    killPidFile(`${state}/agent.pid`);
+    await Deno.remove(tmp, { recursive: true });
+  });
+  try {
+    const q = await stack.quickstart([22]);
+    const downloads = `${stack.dataDir}/downloads`;
+    await Deno.mkdir(downloads, { recursive: true });
+    const v1 = launcher("v1");
+    await Deno.writeTextFile(`${downloads}/${AGENT_FILE}`, v1);
+
+    // The admin downloads the site's installer with curl.
+    const script = `${tmp}/installer.sh`;
+    const url = `${stack.url}/api/sites/${q.siteId}/installer.sh`;
+    assertEquals(await curl(url, q.apiToken, script), 200);
+    const text = await Deno.readTextFile(script);
+    const secret = /ENROLL_TOKEN='(enr_[A-Za-z0-9_-]+)\./.exec(text)![1];
+    assertStringIncludes(
+      text,
+      `SHA256_LINUX_${ARCH.toUpperCase()}='${await sha256(new TextEncoder().encode(v1))}'`,
+    );
+
+    // The watcher does see a secret on a command line (so an empty result below means something).
+    const control = new Deno.Command("sh", { args: ["-c", "sleep 0.3", `x-${secret}`] }).output();
+    assert((await watchCommandLines(secret, control)).leaks.length > 0, "watcher is blind");
+
+    // First run: installs, enrolls, starts; the agent comes online.
+    const first = await runInstaller(script, root, secret);
+    assertEquals(first.code, 0, first.out);
+    assertStringIncludes(first.out, "checksum verified");
+    assertStringIncludes(first.out, "logs:");
+    assertStringIncludes(first.out, "status:");
+    assertEquals(first.leaks, [], "the token appeared on a command line");
+    assert(first.snapshots > 3, `only ${first.snapshots} process snapshots`);
+    assertEquals(await Deno.readTextFile(`${root}/usr/local/bin/connector-agent`), v1);
+    assertEquals((await Deno.stat(`${root}/usr/local/bin/connector-agent`)).mode! & 0o777, 0o755);
+    assertEquals((await Deno.stat(state)).mode! & 0o777, 0o700);
+    assertEquals((await Deno.stat(`${state}/agent.key`)).mode! & 0o777, 0o600);
+    const names = [...Deno.readDirSync(state)].map((e) => e.name);
+    assert(!names.some((n) => n.includes("token")), `token file left: ${names}`);
+    const id1 = JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId as string;
+    const pid1 = Number(await Deno.readTextFile(`${state}/agent.pid`));
+    await waitOnline(stack, q.apiToken, id1, pid1);
+
+    // `connector agent status` on that state directory reports the background agent.
+    const status = await new Deno.Command(`${root}/usr/local/bin/connector-agent`, {
+      args: ["status", "--state", state],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const statusText = new TextDecoder().decode(status.stdout);
+    assertEquals(status.code, 0, statusText);
+    assertStringIncludes(statusText, id1);
+    assertStringIncludes(statusText, `pid ${pid1} running`);
+
+    // The cloud gets a new executable; a fresh installer upgrades in place, keeping the id.
+    const v2 = launcher("v2");
+    await Deno.writeTextFile(`${downloads}/${AGENT_FILE}`, v2);
+    assertEquals(await curl(url, q.apiToken, script), 200);
+    const again = await runInstaller(script, root, secret);
+    assertEquals(again.code, 0, again.out);
+    assertStringIncludes(again.out, "already enrolled");
+    assertEquals(await Deno.readTextFile(`${root}/usr/local/bin/connector-agent`), v2);
+    const id2 = JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId;
+    assertEquals(id2, id1);
+    const pid2 = Number(await Deno.readTextFile(`${state}/agent.pid`));
+    assert(pid2 !== pid1, "the agent was not restarted");
+    assert(!(await exists(`/proc/${pid1}`)), "the old agent still runs");
+    const agents = await waitOnline(stack, q.apiToken, id1, pid2);
+    assertEquals(agents.length, 1, "re-running must not enroll a second agent");
+
+    // With systemd chosen, the installer hands over to `connector agent install`, which (under
+    // NC_INSTALL_ROOT) writes the unit into the root and runs no systemctl.
+    const sd = await runInstaller(script, root, secret, "systemd");
+    assertEquals(sd.code, 0, sd.out);
+    assertStringIncludes(sd.out, "skipped (--root");
+    assertStringIncludes(sd.out, "journalctl -u nanodems-agent");
+    const unit = await Deno.readTextFile(`${root}/etc/systemd/system/nanodems-agent.service`);
+    assertStringIncludes(
+      unit,
+      `ExecStart=${root}/usr/local/bin/connector-agent run --state ${state}`,
+    );
+
+    // A download altered after the installer was made is refused; nothing is installed.
+    const fresh = `${tmp}/root2`;
+    await Deno.writeTextFile(`${downloads}/${AGENT_FILE}`, v2 + "# tampered\n");
+    const tampered = await runInstaller(script, fresh, secret);
+    assertEquals(tampered.code, 1);
+    assertStringIncludes(tampered.out, "checksum mismatch");
+    assertStringIncludes(tampered.out, "nothing was installed");
+    assert(!(await exists(fresh)), "the tampered run wrote files");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("installer.sh: a cloud without executables — the endpoint says so and the installer stops with it", async () => {
+  const stack = await Stack.start();
+  const tmp = await Deno.makeTempDir({ prefix: "nc-installer-" });
+  stack.defer(() => Deno.remove(tmp, { recursive: true }));
+  try {
+    const q = await stack.quickstart([22]);
+    const r = await fetch(`${stack.url}/download/agent/linux/${ARCH}`);
+    assertEquals(r.status, 404);
+    const body = await r.json();
+    assertEquals(body.error, "not_found");
+    assertStringIncludes(body.message, "has no compiled executable");
+    assertStringIncludes(body.message, "deno task compile");
+
+    const script = `${tmp}/installer.sh`;
+    const url = `${stack.url}/api/sites/${q.siteId}/installer.sh`;
+    assertEquals(await curl(url, q.apiToken, script), 200);
+    assertStringIncludes(
+      await Deno.readTextFile(script),
+      "none: the cloud has no executable for this platform",
+    );
+    const run = await runInstaller(script, `${tmp}/root`, "enr_never");
+    assertEquals(run.code, 1);
+    assertStringIncludes(run.out, `cannot download the agent: ${body.message}`);
+    assert(!(await exists(`${tmp}/root`)), "nothing may be installed");
+  } finally {
+    await stack.stop();
+  }
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("agent enroll: the token from stdin (--token-file -); --if-needed skips an enrolled state", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const state = `${stack.dir}/stdin-agent`;
+    const enroll = async (extra: string[], stdin: string) => {
+      const p = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${ROOT}src/main.ts`,
+          "agent",
+          "enroll",
+          "--cloud",
+          stack.url,
+          "--state",
+          state,
+          ...extra,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = p.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin));
+      await w.close();
+      const r = await p.output();
+      return { code: r.code, err: new TextDecoder().decode(r.stderr) };
+    };
+    const first = await enroll(["--token-file", "-"], `${q.enrollmentToken}\n`);
+    assertEquals(first.code, 0, first.err);
+    const id = JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId;
+    const skip = await enroll(["--if-needed", "--token-file", "-"], "");
+    assertEquals(skip.code, 0, skip.err);
+    assertStringIncludes(skip.err, "already enrolled");
+    assertEquals(JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId, id);
+  } finally {
+    await stack.stop();
+  }
+});
