@@ -25,6 +25,10 @@ import { agentRoutes } from "./agents.ts";
 import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
+import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
+import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
+import { deviceCredentialRoutes } from "./device_credentials.ts";
+import { rtspUrlRoutes } from "./rtsp_urls.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -38,6 +42,12 @@ export interface AppDeps extends RouteDeps {
   pushAllowlist: (siteId: string) => Promise<void>;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
+  /** Seals device credentials held by the cloud. */
+  secrets: DeviceSecrets;
+  /** Signs RTSP URLs. */
+  signer: RtspUrlSigner;
+  /** `rtsp://host:port` of the RTSP gateway as operators reach it. */
+  rtspBase: () => string;
 }
 
 /** Environment hono passes to handlers under Deno.serve. */
@@ -114,6 +124,8 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/api", adminRoutes({ store: d.store, authContext: d.authContext }));
+  app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
+  app.route("/api", rtspUrlRoutes(d));
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));
