@@ -248,7 +248,7 @@ Deno.test("rtsp gateway: what the device sees and what the player gets, byte for
   const stack = await Stack.start();
   const device = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (device.addr as Deno.NetAddr).port;
-  stack.defer(async () => device.close());
+  stack.defer(() => Promise.resolve(device.close()));
   try {
     const q = await stack.quickstart([port]);
     await stack.agentFor(q);
