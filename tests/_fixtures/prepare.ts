@@ -45,7 +45,8 @@ if (missing.length) {
       args: isRoot ? args : ["apt-get", ...args],
       env: { DEBIAN_FRONTEND: "noninteractive" },
     }).outputSync().success;
-  const ok = has({ bin: "apt-get" }) && apt(["update", "-qq"]) && apt(["install", "-y", "-qq", ...pkgs]);
+  const ok = has({ bin: "apt-get" }) && apt(["update", "-qq"]) &&
+    apt(["install", "-y", "-qq", ...pkgs]);
   const still = NEEDED.filter((n) => !has(n));
   if (!ok || still.length) {
     for (const m of still) {
