@@ -103,10 +103,13 @@ Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Di
         // The operator's URL carries no camera password: the cloud answers the Digest itself.
         const p = await ffprobe(await mint(hLocked));
         assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+        // Also with the token as the Basic password: the gateway strips it, answers the camera.
+        const b = await ffprobe(`rtsp://op:${q.apiToken}@${gw}/${hLocked}/live/cam1`);
+        assertEquals([b.codec, b.width], ["h264", 320], b.stderr);
         const audit = JSON.parse(
           (await api("GET", `/api/audit?action=device.credentials.use`)).text,
         ) as { items: { target: string; detail: Record<string, unknown> }[] };
-        assert(audit.items.length >= 1, "every use is audited");
+        assertEquals(audit.items.length, 2, "every use is audited");
         assertEquals(audit.items[0].target, q.device.deviceId);
         assertEquals(audit.items[0].detail.via, "rtsp");
         assertEquals(audit.items[0].detail.handle, hLocked);

@@ -166,8 +166,15 @@ export class RtspSession {
     if (!c) throw new AppError("bad_request", "expected rtsp://HOST:PORT/{handle}/…");
     const { handle, token } = splitRoute(c.route);
     const signed = token ?? c.queryToken;
-    const deny = async (e: unknown) => {
-      if (e instanceof AppError && e.code === "auth_required") {
+    // An anonymous first request is the normal start of Basic auth (players ask, get 401, then
+    // send credentials): only a credential that was presented and refused is audited.
+    let principal: Principal | null;
+    try {
+      principal = signed
+        ? await principalFromSignedUrl(this.#d, this.#d.signer, handle, signed)
+        : await principalFromBasic(this.#d, header(m, "Authorization"), this.#remote);
+    } catch (e) {
+      if (e instanceof AppError) {
         await this.#d.store.appendAudit({
           tenantId: null,
           actor: `ip:${this.#remote}`,
@@ -176,17 +183,9 @@ export class RtspSession {
           detail: { reason: e.code, message: e.message, path: "rtsp" },
         });
       }
-      return e;
-    };
-    let principal: Principal | null;
-    try {
-      principal = signed
-        ? await principalFromSignedUrl(this.#d, this.#d.signer, handle, signed)
-        : await principalFromBasic(this.#d, header(m, "Authorization"), this.#remote);
-    } catch (e) {
-      throw await deny(e);
+      throw e;
     }
-    if (!principal) throw await deny(new AppError("auth_required"));
+    if (!principal) throw new AppError("auth_required");
     const target = await authorizeHandle(this.#d, principal, handle);
     this.#holdsCredentials =
       (await this.#d.store.getDeviceCredentials(target.handle.tenantId, target.device.id)) !==
@@ -298,7 +297,14 @@ export class RtspSession {
         this.#answerer = null;
       }
     }
-    if (!this.#answerer || !this.#answerer.challenged(challenges)) return false;
+    if (!this.#answerer) return false;
+    if (!this.#answerer.challenged(challenges)) {
+      this.#d.log.warn(
+        { device: this.#target!.device.id, handle: this.#target!.handle.id },
+        "the device refused the credentials the cloud holds for it",
+      );
+      return false;
+    }
     const req = p.request;
     if (req.start.kind !== "request") return false;
     p.retries++;
