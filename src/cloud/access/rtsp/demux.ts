@@ -4,7 +4,7 @@
  * they arrive (a frame split over several reads is written piece by piece straight from the
  * read buffer, holding the destination's write lock so nothing else lands inside it). Once PLAY
  * starts, a camera stream is almost only frames, so the hot path is a byte pump that looks at
- * four header bytes per frame and copies nothing.
+ * four header bytes per frame, writes each run of whole frames in one write and copies nothing.
  * @module
  */
 import { parseNext, type RtspMessage } from "./message.ts";
@@ -37,6 +37,17 @@ export class WriteLock {
 export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** The length of the run of complete `$` frames at the start of `data`. */
+export function wholeFrames(data: Uint8Array): number {
+  let end = 0;
+  while (data.length - end >= 4 && data[end] === 0x24) {
+    const next = end + 4 + ((data[end + 2] << 8) | data[end + 3]);
+    if (next > data.length) break;
+    end = next;
+  }
+  return end;
 }
 
 /** What a direction does with what it reads. */
@@ -93,7 +104,17 @@ export async function demux(src: Deno.Conn, h: DemuxHandlers): Promise<void> {
           target = h.frameTarget();
           if (!target) return await h.malformed("interleaved data before a session");
           release = await target.lock.acquire();
-          frameLeft = p.size;
+          // Every whole frame in a row goes out in one write; a frame cut by the read's end is
+          // finished from the next reads, still under the lock.
+          const whole = wholeFrames(data);
+          if (whole > 0) {
+            await writeAll(target.conn, data.subarray(0, whole));
+            data = data.subarray(whole);
+            release();
+            release = null;
+          } else {
+            frameLeft = p.size;
+          }
           continue;
         }
         data = data.subarray(p.size);

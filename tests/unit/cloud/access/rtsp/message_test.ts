@@ -17,6 +17,7 @@ import {
   RouteMap,
 } from "../../../../../src/cloud/access/rtsp/rewrite.ts";
 import { tcpTransports } from "../../../../../src/cloud/access/rtsp/session.ts";
+import { wholeFrames } from "../../../../../src/cloud/access/rtsp/demux.ts";
 import { gatewayToken } from "../../../../../src/cloud/access/rtsp/auth.ts";
 import { splitRoute } from "../../../../../src/cloud/access/rtsp/signed_url.ts";
 
@@ -162,4 +163,13 @@ Deno.test("rtsp gateway: transports and credentials", () => {
   assertEquals(gatewayToken('Digest username="x"'), null);
   assertEquals(gatewayToken("Basic !!!"), null);
   assertEquals(gatewayToken(null), null);
+});
+
+Deno.test("rtsp demux: runs of whole frames are found; a cut frame or a message ends the run", () => {
+  const f = (n: number) => [0x24, 0, 0, n, ...new Array(n).fill(7)];
+  assertEquals(wholeFrames(new Uint8Array([...f(3), ...f(0), ...f(5)])), 7 + 4 + 9);
+  assertEquals(wholeFrames(new Uint8Array([...f(3), ...f(5).slice(0, 6)])), 7);
+  assertEquals(wholeFrames(new Uint8Array([...f(3), ...enc("RTSP/1.0 200 OK\r\n")])), 7);
+  assertEquals(wholeFrames(new Uint8Array([0x24, 0, 1])), 0);
+  assertEquals(wholeFrames(enc("PLAY")), 0);
 });
