@@ -114,6 +114,27 @@ export const cloudOptions: Record<string, OptionSpec> = {
     arg: "CIDRS",
     help: "Reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs",
   },
+  rtsp: {
+    type: "string",
+    env: "NC_RTSP",
+    arg: "HOST:PORT",
+    default: "0.0.0.0:9554",
+    help: "RTSP gateway listener (rtsp://cloud:PORT/{handle}/…, RTSP over TCP)",
+  },
+  "rtsp-public-url": {
+    type: "string",
+    env: "NC_RTSP_PUBLIC_URL",
+    arg: "URL",
+    default: "rtsp://<public-url host>:<rtsp port>",
+    help: "The rtsp:// base operators use to reach the gateway (in minted RTSP URLs)",
+  },
+  "secret-key-file": {
+    type: "string",
+    env: "NC_SECRET_KEY_FILE",
+    arg: "FILE",
+    default: "<data-dir>/cloud-secret.key",
+    help: "The cloud secret (created 0600 if missing); every node of one cloud must share it",
+  },
   "log-level": {
     type: "string",
     env: "NC_LOG_LEVEL",
@@ -172,6 +193,12 @@ export const cloudConfigSchema = z.object({
     }
     return list;
   }),
+  rtsp: listenAddress.prefault("0.0.0.0:9554"),
+  "rtsp-public-url": z.string().regex(
+    /^rtsp:\/\/[^\s/?#]+$/,
+    "expected rtsp://HOST[:PORT] with no path",
+  ).optional(),
+  "secret-key-file": z.string().min(1).optional(),
   "log-level": z.enum(LOG_LEVELS).default("info"),
   "log-format": z.enum(LOG_FORMATS).default("plain"),
   "downloads-dir": z.string().min(1).optional(),
@@ -190,6 +217,9 @@ export const cloudConfigSchema = z.object({
   publicUrl: c["public-url"]?.replace(/\/$/, ""),
   adminApiKey: c["admin-api-key"] ?? null,
   trustedProxies: c["trusted-proxies"],
+  rtsp: c.rtsp as ListenAddress,
+  rtspPublicUrl: c["rtsp-public-url"] ?? null,
+  secretKeyFile: c["secret-key-file"] ?? null,
   logLevel: c["log-level"] as LogLevel,
   logFormat: c["log-format"] as LogFormat,
   downloadsDir: c["downloads-dir"] ?? join(c["data-dir"], "downloads"),

@@ -24,6 +24,11 @@ import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts"
 import { watchChanges } from "./watcher.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
+import { join } from "node:path";
+import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
+import { DeviceSecrets } from "./tenancy/device_secrets.ts";
+import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
+import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
 
 /** A running cloud. */
 export interface Cloud {
@@ -32,7 +37,7 @@ export interface Cloud {
   pki: CloudPki;
   registry: Registry;
   control: ControlServer;
-  ports: { http: number; control: number; data: number };
+  ports: { http: number; control: number; data: number; rtsp: number };
   /** The control endpoint agents are told to dial. */
   controlEndpoint: string;
   stop(): Promise<void>;
@@ -53,6 +58,9 @@ export async function startCloud(
     hostnames: config.controlHostnames,
     log,
   });
+  const secret = await loadCloudSecret(config.secretKeyFile ?? join(config.dataDir, SECRET_FILE));
+  const secrets = await DeviceSecrets.create(secret);
+  const signer = await RtspUrlSigner.create(secret);
   const registry = new Registry();
   const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs });
   const data = await startDataListener({
@@ -95,8 +103,14 @@ export async function startCloud(
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
     kick: (agentId, reason) => control.kick(agentId, reason),
     downloadsDir: config.downloadsDir,
+    secrets,
+    signer,
+    rtspBase: () =>
+      config.rtspPublicUrl ??
+        `rtsp://${new URL(config.publicUrl ?? "http://localhost").hostname}:${rtsp.port}`,
   });
   let httpPort = config.http.port;
+  let rtsp: RtspGateway = { port: config.rtsp.port, close: () => Promise.resolve() };
   const route = {
     store,
     registry,
@@ -118,7 +132,17 @@ export async function startCloud(
   });
   const stopWatch = watchChanges({ store, registry, control, log });
   httpPort = http.port;
-  const ports = { http: http.port, control: control.port, data: data.port };
+  rtsp = startRtspGateway(config.rtsp, {
+    store,
+    registry,
+    broker,
+    clock,
+    log,
+    authContext,
+    secrets,
+    signer,
+  });
+  const ports = { http: http.port, control: control.port, data: data.port, rtsp: rtsp.port };
   log.info(
     { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
     "cloud ready",
@@ -139,6 +163,7 @@ export async function startCloud(
       await control.close();
       pool.closeAll();
       await data.close();
+      await rtsp.close();
       await http.close();
       await store.close();
       log.info("cloud stopped");
@@ -188,6 +213,7 @@ export async function cloudMain(argv: string[]): Promise<number> {
         `  HTTP     http://${shown(config.http.hostname)}:${cloud.ports.http}\n` +
         `  control  ${cloud.controlEndpoint} (agents, gRPC mTLS)\n` +
         `  data     port ${cloud.ports.data} (agents, TLS)\n` +
+        `  rtsp     rtsp://${shown(config.rtsp.hostname)}:${cloud.ports.rtsp}/{handle}/…\n` +
         `  data dir ${config.dataDir}\n` +
         `Next: connector cloud admin quickstart --help\n`,
     );

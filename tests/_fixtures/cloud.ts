@@ -43,6 +43,7 @@ export async function startTestCloud(extra: Record<string, string> = {}): Promis
       http: "127.0.0.1:0",
       control: "127.0.0.1:0",
       data: "127.0.0.1:0",
+      rtsp: "127.0.0.1:0",
       ...extra,
     }),
     { clock, log: createLogger({ role: "test", level: "silent" }) },

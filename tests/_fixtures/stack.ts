@@ -149,7 +149,7 @@ export interface Quickstart {
 export class Stack {
   readonly dir: string;
   cloud!: Proc;
-  ports!: { http: number; control: number; data: number };
+  ports!: { http: number; control: number; data: number; rtsp: number };
   readonly agents: Proc[] = [];
   #cleanup: (() => Promise<unknown>)[] = [];
 
@@ -193,6 +193,8 @@ export class Stack {
       `127.0.0.1:${p?.control ?? 0}`,
       "--data",
       `127.0.0.1:${p?.data ?? 0}`,
+      "--rtsp",
+      `127.0.0.1:${p?.rtsp ?? 0}`,
       "--control-hostnames",
       "127.0.0.1,localhost",
       "--log-format",
@@ -202,7 +204,7 @@ export class Stack {
       ...this.cloudArgs,
     ]);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
-    this.ports = { http: ready.http, control: ready.control, data: ready.data };
+    this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }
 
   /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */

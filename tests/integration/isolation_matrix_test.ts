@@ -74,6 +74,7 @@ Deno.test("isolation matrix: every API route × every credential of another tena
       tenantId: A.t.id,
       licenseId: A.licId,
       tokenHash: A.ops.id,
+      deviceId: A.dev.id,
     };
     const credsOfB: Record<string, Record<string, string>> = {
       anonymous: {},
@@ -113,6 +114,8 @@ Deno.test("isolation matrix: every API route × every credential of another tena
           external_operator_id: "e",
           operator_display_name: "o",
           sites: [A.site.id],
+          username: "u",
+          password: "p",
         });
         cases++;
         assert(r.status !== 500, `${route} as ${kind}: 500`);
@@ -148,6 +151,7 @@ Deno.test("isolation matrix: every API route × every credential of another tena
     assertEquals((await s.listApiKeys(A.t.id))[0].revokedAt, null);
     assertEquals((await s.getCliSession(A.ops.id))?.revokedAt, null);
     assertEquals((await s.listLicenses(A.t.id))[0].revokedAt, null);
+    assertEquals(await s.getDeviceCredentials(A.t.id, A.dev.id), null);
   } finally {
     await tc.stop();
   }

@@ -30,6 +30,10 @@ import { refererFallback } from "../access/proxy/referer_fallback.ts";
 import { loginPage } from "../ui/login.tsx";
 import { downloadRoutes } from "./downloads.ts";
 import { installerRoutes } from "./installers.ts";
+import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
+import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
+import { deviceCredentialRoutes } from "./device_credentials.ts";
+import { rtspUrlRoutes } from "./rtsp_urls.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -45,6 +49,12 @@ export interface AppDeps extends RouteDeps {
   log: Logger;
   /** Where the compiled executables for /download are. */
   downloadsDir: string;
+  /** Seals device credentials held by the cloud. */
+  secrets: DeviceSecrets;
+  /** Signs RTSP URLs. */
+  signer: RtspUrlSigner;
+  /** `rtsp://host:port` of the RTSP gateway as operators reach it. */
+  rtspBase: () => string;
 }
 
 /** Environment hono passes to handlers under Deno.serve. */
@@ -136,6 +146,8 @@ export function createApp(d: AppDeps): Hono<Env> {
       downloadsDir: d.downloadsDir,
     }),
   );
+  app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
+  app.route("/api", rtspUrlRoutes(d));
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));

@@ -81,6 +81,18 @@ export const auditQuery = z.object({
   all: z.enum(["1", "true"]).optional(),
 });
 
+/** A device's own credentials, held by the cloud (write-only). */
+export const deviceCredentialsBody = z.object({
+  username: z.string().max(256).refine((u) => !u.includes(":"), "must not contain ':'"),
+  password: z.string().min(1).max(1024),
+});
+/** Mint a signed RTSP URL: the device-side path to open, lifetime (default 12 h, at most 7 days). */
+export const rtspUrlBody = z.object({
+  path: z.string().max(2000).regex(/^[^\s?#]*$/, "a path without spaces, query or fragment")
+    .default(""),
+  ttlSeconds: z.number().int().min(60).max(7 * 86_400).optional(),
+});
+
 /** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
 export const BODIES: Record<string, z.ZodType> = {
   "POST /api/agents/enroll": enrollRequest,
@@ -96,6 +108,8 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/v1/sessions": partnerSessionBody,
   "POST /api/admin/tenants": onboardBody,
   "POST /api/admin/tenants/:tenantId/licenses": licenseBody,
+  "PUT /api/sites/:id/devices/:deviceId/credentials": deviceCredentialsBody,
+  "POST /api/handles/:handle/rtsp-url": rtspUrlBody,
 };
 
 /** Query strings by "METHOD /path". */

@@ -45,7 +45,8 @@ async function withHandles(store: Store, clock: Clock, d: Device, actor: string)
         detail: { device: d.id, port: p },
       }))).id;
   }
-  return { ...d, handles };
+  const hasCredentials = (await store.getDeviceCredentials(d.tenantId, d.id)) !== null;
+  return { ...d, handles, hasCredentials };
 }
 
 /** The routes under /api (sites and devices). */

@@ -28,6 +28,7 @@ import type {
   CliSession,
   ConsumeResult,
   Device,
+  DeviceCredentialRecord,
   EnrollmentToken,
   Handle,
   License,
@@ -1040,6 +1041,53 @@ class SqliteStore implements Store {
       "UPDATE licenses SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
       this.#now(),
       id,
+      tenantId,
+    ) > 0;
+  }
+
+  // Device credentials
+
+  async putDeviceCredentials(tenantId: string, deviceId: string, sealed: string): Promise<boolean> {
+    return this.#tx(() => {
+      if (!this.#get("SELECT 1 FROM devices WHERE id = ? AND tenant_id = ?", deviceId, tenantId)) {
+        return false;
+      }
+      this.#run(
+        `INSERT INTO device_credentials (device_id, tenant_id, sealed, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (device_id) DO UPDATE SET sealed = excluded.sealed,
+           updated_at = excluded.updated_at`,
+        deviceId,
+        tenantId,
+        sealed,
+        this.#now(),
+      );
+      return true;
+    });
+  }
+
+  async getDeviceCredentials(
+    tenantId: string,
+    deviceId: string,
+  ): Promise<DeviceCredentialRecord | null> {
+    const r = this.#get(
+      "SELECT * FROM device_credentials WHERE device_id = ? AND tenant_id = ?",
+      deviceId,
+      tenantId,
+    );
+    return r
+      ? {
+        tenantId: str(r.tenant_id),
+        deviceId: str(r.device_id),
+        sealed: str(r.sealed),
+        updatedAt: num(r.updated_at),
+      }
+      : null;
+  }
+
+  async deleteDeviceCredentials(tenantId: string, deviceId: string): Promise<boolean> {
+    return this.#run(
+      "DELETE FROM device_credentials WHERE device_id = ? AND tenant_id = ?",
+      deviceId,
       tenantId,
     ) > 0;
   }

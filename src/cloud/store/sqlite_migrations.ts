@@ -260,4 +260,17 @@ export const MIGRATIONS: readonly string[] = [
     AND (tenant_id = NEW.tenant_id OR role = 'superadmin'))
   BEGIN SELECT RAISE(ABORT, 'a session must name its user''s tenant unless the user is a superadmin'); END;
   `,
+  // 5: device credentials held by the cloud, sealed with AES-256-GCM (never the password);
+  // they go with their device.
+  `
+  CREATE TABLE device_credentials (
+    device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    sealed TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TRIGGER device_credentials_tenant BEFORE INSERT ON device_credentials
+  WHEN NOT EXISTS (SELECT 1 FROM devices WHERE id = NEW.device_id AND tenant_id = NEW.tenant_id)
+  BEGIN SELECT RAISE(ABORT, 'device credentials must name their device''s tenant'); END;
+  `,
 ];

@@ -205,6 +205,15 @@ export interface License {
   revokedAt: number | null;
 }
 
+/** A device's credentials held by the cloud, sealed (see tenancy/device_secrets.ts). */
+export interface DeviceCredentialRecord {
+  tenantId: string;
+  deviceId: string;
+  /** The sealed value (AES-256-GCM); never the password. */
+  sealed: string;
+  updatedAt: number;
+}
+
 /** One append-only audit entry. */
 export interface AuditEntry {
   /** Monotonic sequence number assigned by the store. */
@@ -383,6 +392,14 @@ export interface Store {
   // Audit (append-only)
   appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+
+  // Device credentials (sealed; removed with the device)
+  /** Stores (inserts or replaces) a device's sealed credentials; false when the device is absent. */
+  putDeviceCredentials(tenantId: string, deviceId: string, sealed: string): Promise<boolean>;
+  /** Tenant-scoped: null when absent or the device belongs to another tenant. */
+  getDeviceCredentials(tenantId: string, deviceId: string): Promise<DeviceCredentialRecord | null>;
+  /** Removes a device's credentials; false when there were none. */
+  deleteDeviceCredentials(tenantId: string, deviceId: string): Promise<boolean>;
 
   // Multi-node primitives
   /** Writes the agent's presence with expiresAt = now + ttlMs (insert or replace). */

@@ -49,3 +49,32 @@ Deno.test("connector: --help and --version for every role; bad input exits 2 wit
   assertEquals(agent.code, 2);
   assertStringIncludes(agent.stderr, "not enrolled");
 });
+
+Deno.test("cloud config: the RTSP gateway and the cloud secret file", () => {
+  const c = loadCloudConfig({});
+  assertEquals(c.rtsp, { hostname: "0.0.0.0", port: 9554 });
+  assertEquals([c.rtspPublicUrl, c.secretKeyFile], [null, null]);
+  const set = loadCloudConfig({
+    rtsp: "127.0.0.1:0",
+    "rtsp-public-url": "rtsp://cams.example.com:554",
+    "secret-key-file": "/run/secrets/nc.key",
+  });
+  assertEquals(set.rtsp, { hostname: "127.0.0.1", port: 0 });
+  assertEquals(set.rtspPublicUrl, "rtsp://cams.example.com:554");
+  assertEquals(set.secretKeyFile, "/run/secrets/nc.key");
+  for (
+    const [k, v, flag] of [["rtsp", "9554", "--rtsp / NC_RTSP"], [
+      "rtsp-public-url",
+      "http://x/y",
+      "--rtsp-public-url / NC_RTSP_PUBLIC_URL",
+    ]]
+  ) {
+    try {
+      loadCloudConfig({ [k]: v });
+      throw new Error("expected a UsageError");
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      assertStringIncludes(e.message, flag);
+    }
+  }
+});

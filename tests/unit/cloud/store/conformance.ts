@@ -932,4 +932,44 @@ export function storeConformance(
     assert.equal(Math.max(...byTen), 1000);
     assert.equal(new Set(byTen).size, 100);
   });
+
+  test(
+    "device credentials: sealed value only, tenant-scoped, replaced, removed with the device",
+    async (store, clock) => {
+      const { a, b, siteA } = await world(store);
+      const dev = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "192.0.2.10",
+        ports: [554],
+      });
+      assert.equal(await store.getDeviceCredentials(a.id, dev.id), null);
+      assert.equal(
+        await store.putDeviceCredentials(b.id, dev.id, "v1.x.y.z"),
+        false,
+        "other tenant",
+      );
+      assert.equal(await store.putDeviceCredentials(a.id, "d-missing", "v1.x.y.z"), false);
+      assert.equal(await store.getDeviceCredentials(a.id, dev.id), null, "nothing written");
+      assert.equal(await store.putDeviceCredentials(a.id, dev.id, "v1.k.iv.one"), true);
+      assert.deepEqual(await store.getDeviceCredentials(a.id, dev.id), {
+        tenantId: a.id,
+        deviceId: dev.id,
+        sealed: "v1.k.iv.one",
+        updatedAt: clock.now(),
+      });
+      assert.equal(await store.getDeviceCredentials(b.id, dev.id), null, "scoped by tenant");
+      clock.advance(5);
+      assert.equal(await store.putDeviceCredentials(a.id, dev.id, "v1.k.iv.two"), true);
+      const two = await store.getDeviceCredentials(a.id, dev.id);
+      assert.equal(two?.sealed, "v1.k.iv.two");
+      assert.equal(two?.updatedAt, clock.now());
+      assert.equal(await store.deleteDeviceCredentials(b.id, dev.id), false, "other tenant");
+      assert.equal(await store.deleteDeviceCredentials(a.id, dev.id), true);
+      assert.equal(await store.deleteDeviceCredentials(a.id, dev.id), false, "already gone");
+      assert.equal(await store.putDeviceCredentials(a.id, dev.id, "v1.k.iv.three"), true);
+      assert.equal(await store.deleteDevice(a.id, dev.id), true);
+      assert.equal(await store.getDeviceCredentials(a.id, dev.id), null, "gone with the device");
+    },
+  );
 }

@@ -1,0 +1,49 @@
+/**
+ * The RTSP gateway's TCP listener (`--rtsp`, default 0.0.0.0:9554): accepts player connections
+ * and runs one RtspSession each; closing it ends every session. Deno's own TCP (read only when
+ * asked) keeps backpressure end to end, like the data plane.
+ * @module
+ */
+import type { ListenAddress } from "../../../shared/cli.ts";
+import { type RtspDeps, RtspSession } from "./session.ts";
+
+/** A running gateway. */
+export interface RtspGateway {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the gateway. */
+export function startRtspGateway(listen: ListenAddress, d: RtspDeps): RtspGateway {
+  const listener = Deno.listen({ hostname: listen.hostname, port: listen.port });
+  const live = new Set<Deno.Conn>();
+  const sessions = new Set<Promise<void>>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      try {
+        conn.setNoDelay(true);
+      } catch { /* not TCP */ }
+      live.add(conn);
+      const s = new RtspSession(d, conn).run().finally(() => {
+        live.delete(conn);
+        sessions.delete(s);
+      });
+      sessions.add(s);
+    }
+  })().catch((e) => d.log.debug({ err: (e as Error).message }, "rtsp listener stopped"));
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async close() {
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      await accepting;
+      for (const c of live) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await Promise.allSettled([...sessions]);
+    },
+  };
+}

@@ -1,0 +1,319 @@
+/**
+ * One RTSP client connection through the gateway. The first request names the handle; it is
+ * authenticated (signed URL or Basic token), authorized in the caller's tenant and site scope
+ * (`authorizeHandle`, as the WebSocket tunnel does), and the tunnel to the device is opened
+ * through the agent (`openTunnel`). From then on every method passes through: request URIs and
+ * URLs in headers and SDP are rewritten both ways, the gateway's own credentials are stripped,
+ * UDP transports are refused with 461, and interleaved `$` frames flow untouched both ways.
+ *
+ * A camera's own Basic/Digest challenge: when the cloud holds the device's credentials, the
+ * gateway answers it itself (device_auth.ts) over the device-side URI and resends the request
+ * with the same CSeq, so the player never sees it; every such use is audited. Otherwise the 401
+ * reaches the player, whose answer is forwarded unchanged (see README: servers check the
+ * response against the `uri=` the client signed, which is the cloud URL it used).
+ * @module
+ */
+import { AppError } from "../../../shared/errors.ts";
+import type { Principal } from "../../tenancy/auth.ts";
+import { type DeviceSecrets, useDeviceCredentials } from "../../tenancy/device_secrets.ts";
+import type { OpenedTunnel } from "../../control/tunnels.ts";
+import { ChallengeAnswerer } from "../device_auth.ts";
+import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "../route.ts";
+import { CLI_SLIDE_MS } from "../tunnel_ws.ts";
+import { gatewayToken, principalFromBasic, principalFromSignedUrl } from "./auth.ts";
+import { demux, WriteLock } from "./demux.ts";
+import { header, headers, response, type RtspMessage, serialize, setHeader } from "./message.ts";
+import { parseClientUri, rewriteMessage, RouteMap } from "./rewrite.ts";
+import { type RtspUrlSigner, splitRoute } from "./signed_url.ts";
+import { type Refusal, refusalFor, UNSUPPORTED_TRANSPORT } from "./status.ts";
+
+/** What the gateway needs besides routing. */
+export interface RtspDeps extends RouteDeps {
+  secrets: DeviceSecrets;
+  signer: RtspUrlSigner;
+  /** How long a new connection may take to send its first complete request. */
+  firstRequestTimeoutMs?: number;
+}
+
+/** Failed authentication attempts tolerated on one connection before it is closed. */
+const MAX_AUTH_FAILURES = 3;
+/** Requests remembered for answering a challenge (by CSeq). */
+const MAX_PENDING = 64;
+
+interface Pending {
+  request: RtspMessage;
+  retries: number;
+}
+
+/** Keeps only the TCP (interleaved) specs of a Transport header; null when there are none. */
+export function tcpTransports(value: string): string | null {
+  const specs = value.split(",").map((s) => s.trim()).filter((s) =>
+    /^RTP\/S?AVPF?\/TCP(;|$)/i.test(s)
+  );
+  return specs.length ? specs.join(",") : null;
+}
+
+/** Serves one client connection until either side closes. */
+export class RtspSession {
+  #d: RtspDeps;
+  #client: Deno.Conn;
+  #remote: string;
+  #clientLock = new WriteLock();
+  #deviceLock = new WriteLock();
+  #principal: Principal | null = null;
+  #target: Authorized | null = null;
+  #tunnel: OpenedTunnel | null = null;
+  #map: RouteMap | null = null;
+  #devicePump: Promise<void> | null = null;
+  #pending = new Map<string, Pending>();
+  #holdsCredentials = false;
+  /** undefined until first needed; null when the cloud holds none (or they do not open). */
+  #answerer: ChallengeAnswerer | null | undefined = undefined;
+  #authFailures = 0;
+  #up = 0;
+  #down = 0;
+  #closed = false;
+
+  /** Creates the session for an accepted connection. */
+  constructor(d: RtspDeps, client: Deno.Conn) {
+    this.#d = d;
+    this.#client = client;
+    const addr = client.remoteAddr as Deno.NetAddr;
+    this.#remote = addr.hostname ?? "unknown";
+  }
+
+  /** Runs the session to its end; never throws. */
+  async run(): Promise<void> {
+    const started = this.#d.clock.now();
+    const timer = setTimeout(() => {
+      if (!this.#tunnel) this.#close();
+    }, this.#d.firstRequestTimeoutMs ?? 30_000);
+    try {
+      await demux(this.#client, {
+        message: (m) => this.#fromClient(m),
+        frameTarget: () =>
+          this.#tunnel ? { conn: this.#tunnel.socket, lock: this.#deviceLock } : null,
+        malformed: (reason) => this.#refuse(new AppError("bad_request", reason), null, true),
+        count: (n) => (this.#up += n),
+      });
+    } catch (e) {
+      if (!this.#closed) this.#d.log.debug({ err: (e as Error).message }, "rtsp client ended");
+    } finally {
+      clearTimeout(timer);
+      this.#close();
+      await this.#devicePump?.catch(() => {});
+      if (this.#tunnel) this.#finish(started);
+    }
+  }
+
+  #close(): void {
+    this.#closed = true;
+    for (const c of [this.#client, this.#tunnel?.socket]) {
+      try {
+        c?.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  #audit(action: string, detail: Record<string, unknown>): void {
+    const t = this.#target!;
+    const p = this.#principal!;
+    this.#d.store.appendAudit({
+      tenantId: t.handle.tenantId,
+      actor: p.actor,
+      action,
+      target: t.handle.id,
+      detail: {
+        device: t.device.id,
+        host: t.device.host,
+        port: t.handle.port,
+        agent: this.#tunnel?.agentId,
+        tunnel: this.#tunnel?.tunnelId,
+        via: p.kind,
+        path: "rtsp",
+        ...(p.auditUser ? { user: p.auditUser } : {}),
+        ...detail,
+      },
+    }).catch((e) => this.#d.log.error({ err: (e as Error).message }, "audit write failed"));
+  }
+
+  #finish(started: number): void {
+    this.#tunnel!.done();
+    const s = this.#d.registry.get(this.#tunnel!.agentId);
+    if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+    this.#audit("tunnel.close", {
+      bytesUp: this.#up,
+      bytesDown: this.#down,
+      durationMs: this.#d.clock.now() - started,
+    });
+  }
+
+  /** Answers the client with a refusal; closes unless it is a 401 the client may retry. */
+  async #refuse(err: unknown, cseq: string | null, close = false): Promise<void> {
+    const r: Refusal = err === UNSUPPORTED_TRANSPORT ? UNSUPPORTED_TRANSPORT : refusalFor(err);
+    if (r.status === 500) this.#d.log.error({ err: (err as Error)?.message }, "rtsp gateway error");
+    await this.#clientLock.write(
+      this.#client,
+      serialize(response(r.status, r.reason, cseq, r.headers)),
+    ).catch(() => {});
+    if (r.status === 401 && ++this.#authFailures < MAX_AUTH_FAILURES && !close) return;
+    if (close || r.status !== 461) this.#close();
+  }
+
+  /** Authenticates and authorizes the first request, and opens the tunnel. */
+  async #open(m: RtspMessage & { start: { kind: "request" } }): Promise<void> {
+    const c = parseClientUri(m.start.uri);
+    if (!c) throw new AppError("bad_request", "expected rtsp://HOST:PORT/{handle}/…");
+    const { handle, token } = splitRoute(c.route);
+    const signed = token ?? c.queryToken;
+    // An anonymous first request is the normal start of Basic auth (players ask, get 401, then
+    // send credentials): only a credential that was presented and refused is audited.
+    let principal: Principal | null;
+    try {
+      principal = signed
+        ? await principalFromSignedUrl(this.#d, this.#d.signer, handle, signed)
+        : await principalFromBasic(this.#d, header(m, "Authorization"), this.#remote);
+    } catch (e) {
+      if (e instanceof AppError) {
+        await this.#d.store.appendAudit({
+          tenantId: null,
+          actor: `ip:${this.#remote}`,
+          action: "tunnel.deny",
+          target: handle.slice(0, 64),
+          detail: { reason: e.code, message: e.message, path: "rtsp" },
+        });
+      }
+      throw e;
+    }
+    if (!principal) throw new AppError("auth_required");
+    const target = await authorizeHandle(this.#d, principal, handle);
+    this.#holdsCredentials =
+      (await this.#d.store.getDeviceCredentials(target.handle.tenantId, target.device.id)) !==
+        null;
+    const tunnel = await openTunnel(this.#d, target);
+    if (principal.cliSessionHash) {
+      await this.#d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS);
+    }
+    this.#principal = principal;
+    this.#target = target;
+    this.#tunnel = tunnel;
+    // Later URLs given to the client keep the token, whichever way it came.
+    const route = signed ? `${handle}.${signed}` : handle;
+    this.#map = new RouteMap(c.authority, route, target.device.host, target.handle.port);
+    this.#audit("tunnel.open", { remote: this.#remote });
+    this.#devicePump = demux(tunnel.socket, {
+      message: (r) => this.#fromDevice(r),
+      frameTarget: () => ({ conn: this.#client, lock: this.#clientLock }),
+      malformed: (reason) => {
+        this.#d.log.warn({ reason, handle }, "malformed RTSP from the device; closing");
+        return Promise.resolve();
+      },
+      count: (n) => (this.#down += n),
+    }).catch((e) => {
+      if (!this.#closed) this.#d.log.debug({ err: (e as Error).message }, "rtsp device ended");
+    }).finally(() => this.#close());
+  }
+
+  async #fromClient(m: RtspMessage): Promise<void> {
+    const cseq = header(m, "CSeq");
+    if (m.start.kind === "response") {
+      // The client answering a request the device sent it.
+      if (!this.#tunnel) return await this.#refuse(new AppError("bad_request"), cseq, true);
+      return await this.#deviceLock.write(this.#tunnel.socket, serialize(m));
+    }
+    if (!this.#tunnel) {
+      try {
+        await this.#open(m as RtspMessage & { start: { kind: "request" } });
+      } catch (e) {
+        return await this.#refuse(e, cseq);
+      }
+    }
+    const req = m.start;
+    if (req.uri !== "*") {
+      const c = parseClientUri(req.uri);
+      if (!c || splitRoute(c.route).handle !== this.#target!.handle.id) {
+        return await this.#refuse(
+          new AppError("bad_request", "one RTSP connection reaches one handle"),
+          cseq,
+        );
+      }
+      req.uri = this.#map!.toDevice(req.uri);
+    }
+    if (req.method.toUpperCase() === "SETUP") {
+      const tcp = tcpTransports(header(m, "Transport") ?? "");
+      if (!tcp) return await this.#refuse(UNSUPPORTED_TRANSPORT, cseq);
+      setHeader(m, "Transport", tcp);
+    }
+    // The gateway's own credential never reaches the device; the cloud's, when it holds them.
+    const auth = header(m, "Authorization");
+    if (gatewayToken(auth) !== null || (auth !== null && this.#holdsCredentials)) {
+      setHeader(m, "Authorization", null);
+    }
+    const answer = this.#answerer?.authorize(req.method, req.uri, m.body);
+    if (answer) setHeader(m, "Authorization", answer);
+    rewriteMessage(m, (u) => this.#map!.toDevice(u));
+    if (cseq !== null) {
+      if (this.#pending.size >= MAX_PENDING) {
+        this.#pending.delete(this.#pending.keys().next().value!);
+      }
+      this.#pending.set(cseq, { request: m, retries: 0 });
+    }
+    await this.#deviceLock.write(this.#tunnel!.socket, serialize(m));
+  }
+
+  async #fromDevice(m: RtspMessage): Promise<void> {
+    const map = this.#map!;
+    if (m.start.kind === "request") {
+      // The device asking the client (ANNOUNCE, REDIRECT, GET_PARAMETER …).
+      if (m.start.uri !== "*") m.start.uri = map.toClient(m.start.uri);
+      rewriteMessage(m, (u) => map.toClient(u));
+      return await this.#clientLock.write(this.#client, serialize(m));
+    }
+    const cseq = header(m, "CSeq");
+    const pending = cseq === null ? undefined : this.#pending.get(cseq);
+    if (m.start.status === 401 && pending && pending.retries < 2 && this.#holdsCredentials) {
+      if (await this.#answer(pending, headers(m, "WWW-Authenticate"))) return;
+    }
+    if (cseq !== null) this.#pending.delete(cseq);
+    rewriteMessage(m, (u) => map.toClient(u));
+    await this.#clientLock.write(this.#client, serialize(m));
+  }
+
+  /** Answers the device's challenge with the cloud-held credentials and resends the request. */
+  async #answer(p: Pending, challenges: string[]): Promise<boolean> {
+    if (this.#answerer === undefined) {
+      const t = this.#target!;
+      try {
+        const creds = await useDeviceCredentials(this.#d.store, this.#d.secrets, {
+          tenantId: t.handle.tenantId,
+          deviceId: t.device.id,
+          actor: this.#principal!.actor,
+          via: "rtsp",
+          handle: t.handle.id,
+        });
+        this.#answerer = creds ? new ChallengeAnswerer(creds) : null;
+      } catch (e) {
+        this.#d.log.error({ err: (e as Error).message, device: t.device.id }, "device credentials");
+        this.#answerer = null;
+      }
+    }
+    if (!this.#answerer) return false;
+    if (!this.#answerer.challenged(challenges)) {
+      this.#d.log.warn(
+        { device: this.#target!.device.id, handle: this.#target!.handle.id },
+        "the device refused the credentials the cloud holds for it",
+      );
+      return false;
+    }
+    const req = p.request;
+    if (req.start.kind !== "request") return false;
+    p.retries++;
+    setHeader(
+      req,
+      "Authorization",
+      this.#answerer.authorize(req.start.method, req.start.uri, req.body),
+    );
+    await this.#deviceLock.write(this.#tunnel!.socket, serialize(req));
+    return true;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * `PUT/DELETE /api/sites/{id}/devices/{deviceId}/credentials`: the device's own user name and
+ * password, held by the cloud so the proxy and the RTSP gateway can answer the device's
+ * challenge (admin only). Write-only: stored sealed (tenancy/device_secrets.ts), never returned
+ * — device answers say only `hasCredentials`. Setting and removing are audited, never with the
+ * secret.
+ * @module
+ */
+import { Hono } from "hono";
+import { AppError } from "../../shared/errors.ts";
+import type { Store } from "../store/store.ts";
+import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
+import { requireRole } from "../tenancy/roles.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody } from "./validate.ts";
+import { deviceCredentialsBody } from "./schemas.ts";
+
+/** What the routes need. */
+export interface DeviceCredentialDeps {
+  store: Store;
+  secrets: DeviceSecrets;
+}
+
+/** Whether the cloud holds credentials for a device (the only thing any answer says). */
+export async function hasCredentials(store: Store, tenantId: string, deviceId: string) {
+  return (await store.getDeviceCredentials(tenantId, deviceId)) !== null;
+}
+
+/** The routes under /api. */
+export function deviceCredentialRoutes(d: DeviceCredentialDeps): Hono<AuthVars> {
+  const app = new Hono<AuthVars>();
+  const auth = requireAuth(d.store);
+  const device = async (p: Principal, siteId: string, deviceId: string) => {
+    requireRole(p.role, "admin");
+    const dev = await d.store.getDevice(p.tenantId, deviceId);
+    if (!dev || dev.siteId !== siteId) throw new AppError("not_found", "no such device");
+    return dev;
+  };
+  const audit = (p: Principal, action: string, deviceId: string) =>
+    d.store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action,
+      target: deviceId,
+      detail: {},
+    });
+
+  app.put("/sites/:id/devices/:deviceId/credentials", auth, async (c) => {
+    const p = c.get("principal");
+    const dev = await device(p, c.req.param("id"), c.req.param("deviceId"));
+    const body = await jsonBody(c, deviceCredentialsBody);
+    const sealed = await d.secrets.seal(p.tenantId, dev.id, body);
+    if (!await d.store.putDeviceCredentials(p.tenantId, dev.id, sealed)) {
+      throw new AppError("not_found", "no such device");
+    }
+    await audit(p, "device.credentials.set", dev.id);
+    return c.json({ deviceId: dev.id, hasCredentials: true });
+  });
+  app.delete("/sites/:id/devices/:deviceId/credentials", auth, async (c) => {
+    const p = c.get("principal");
+    const dev = await device(p, c.req.param("id"), c.req.param("deviceId"));
+    const removed = await d.store.deleteDeviceCredentials(p.tenantId, dev.id);
+    if (removed) await audit(p, "device.credentials.delete", dev.id);
+    return c.json({ deviceId: dev.id, hasCredentials: false, removed });
+  });
+  return app;
+}

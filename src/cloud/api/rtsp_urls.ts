@@ -1,0 +1,53 @@
+/**
+ * `POST /api/handles/{handle}/rtsp-url`: mints a signed, expiring RTSP URL for a player that
+ * cannot send a bearer header (VLC, ffmpeg, an NVR): bound to the caller (a signed-in user, or
+ * a user's API token) and to the handle, 12 h by default, and useless once that user or token
+ * loses access (checked by the gateway at each connection). Audited as `rtsp_url.mint`.
+ * @module
+ */
+import { Hono } from "hono";
+import { AppError } from "../../shared/errors.ts";
+import { authorizeHandle, type RouteDeps } from "../access/route.ts";
+import { RTSP_URL_TTL_MS, type RtspUrlSigner } from "../access/rtsp/signed_url.ts";
+import { hashToken } from "../../shared/crypto/token.ts";
+import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody } from "./validate.ts";
+import { rtspUrlBody } from "./schemas.ts";
+
+/** What the route needs. */
+export interface RtspUrlDeps extends RouteDeps {
+  signer: RtspUrlSigner;
+  /** `rtsp://host:port` operators reach the gateway at. */
+  rtspBase: () => string;
+}
+
+/** The bearer token text of a request (for binding a URL to the API token that minted it). */
+function bearerOf(req: Request): string | null {
+  return /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? null;
+}
+
+/** The routes under /api. */
+export function rtspUrlRoutes(d: RtspUrlDeps): Hono<AuthVars> {
+  const app = new Hono<AuthVars>();
+  app.post("/handles/:handle/rtsp-url", requireAuth(d.store), async (c) => {
+    const p = c.get("principal");
+    if (!p.userId) throw new AppError("forbidden", "this needs a signed-in user or a user's token");
+    const body = await jsonBody(c, rtspUrlBody);
+    const { handle } = await authorizeHandle(d, p, c.req.param("handle"));
+    const bearer = p.kind === "api_token" ? bearerOf(c.req.raw) : null;
+    const tokenRef = bearer ? (await hashToken(bearer)).slice(0, 12) : "";
+    const ttl = body.ttlSeconds ? body.ttlSeconds * 1000 : RTSP_URL_TTL_MS;
+    const expiresAt = Math.floor((d.clock.now() + ttl) / 1000) * 1000;
+    const token = await d.signer.sign({ handle: handle.id, userId: p.userId, tokenRef, expiresAt });
+    const path = body.path.replace(/^\/+/, "");
+    await d.store.appendAudit({
+      tenantId: handle.tenantId,
+      actor: p.actor,
+      action: "rtsp_url.mint",
+      target: handle.id,
+      detail: { expiresAt, boundToToken: tokenRef !== "" },
+    });
+    return c.json({ url: `${d.rtspBase()}/${handle.id}.${token}/${path}`, expiresAt }, 201);
+  });
+  return app;
+}

@@ -1,0 +1,134 @@
+/**
+ * RTSP peers for the tests: GStreamer's RTSP server as the camera (rtsp_server.py, run by
+ * Debian's /usr/bin/python3), ffprobe as the player, and a raw RTSP client for exact status
+ * lines.
+ * @module
+ */
+const SERVER = new URL("./rtsp_server.py", import.meta.url).pathname;
+
+/** A running RTSP camera. */
+export interface RtspCamera {
+  port: number;
+  /** The stream's path on the camera. */
+  path: string;
+  close(): Promise<void>;
+}
+
+/** Starts GStreamer's RTSP server on a free loopback port (optionally with Digest auth). */
+export async function startCamera(opts: { digest?: string } = {}): Promise<RtspCamera> {
+  const child = new Deno.Command("/usr/bin/python3", {
+    args: [SERVER, ...(opts.digest ? ["--digest", opts.digest] : [])],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  while (!/listening \d+/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  clearTimeout(deadline);
+  const m = /listening (\d+)/.exec(out);
+  if (!m) {
+    const err = await new Response(child.stderr).text();
+    throw new Error(`rtsp_server.py did not start: ${out} ${err}`);
+  }
+  child.stderr.cancel().catch(() => {});
+  return {
+    port: Number(m[1]),
+    path: "/live/cam1",
+    async close() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await reader.cancel().catch(() => {});
+      await child.status;
+    },
+  };
+}
+
+/** What ffprobe found. */
+export interface Probe {
+  code: number;
+  codec: string | null;
+  width: number | null;
+  stderr: string;
+}
+
+/** Runs ffprobe over RTSP/TCP on `url`, decoding a few frames of the video stream. */
+export async function ffprobe(url: string, extra: string[] = []): Promise<Probe> {
+  const out = await new Deno.Command("ffprobe", {
+    args: [
+      "-v",
+      "error",
+      "-rw_timeout",
+      "15000000",
+      "-rtsp_transport",
+      "tcp",
+      ...extra,
+      "-select_streams",
+      "v:0",
+      "-count_frames",
+      "-read_intervals",
+      "%+#5",
+      "-show_entries",
+      "stream=codec_name,width,nb_read_frames",
+      "-of",
+      "json",
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  let codec: string | null = null;
+  let width: number | null = null;
+  try {
+    const j = JSON.parse(new TextDecoder().decode(out.stdout));
+    const s = j.streams?.[0];
+    if (s && Number(s.nb_read_frames) > 0) {
+      codec = s.codec_name ?? null;
+      width = s.width ?? null;
+    }
+  } catch { /* no JSON */ }
+  return { code: out.code, codec, width, stderr };
+}
+
+/** Sends raw RTSP requests on one connection and reads one response per request. */
+export async function rtspExchange(
+  port: number,
+  requests: string[],
+): Promise<{ status: number; reason: string; head: string }[]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const out: { status: number; reason: string; head: string }[] = [];
+  const buf = new Uint8Array(65536);
+  let text = "";
+  try {
+    for (const r of requests) {
+      await conn.write(new TextEncoder().encode(r));
+      while (!text.includes("\r\n\r\n")) {
+        const n = await conn.read(buf);
+        if (n === null) return out;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      const end = text.indexOf("\r\n\r\n") + 4;
+      const head = text.slice(0, end);
+      const len = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+      while (text.length < end + len) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      text = text.slice(end + len);
+      const m = /^RTSP\/1\.0 (\d{3}) ?(.*)\r\n/.exec(head);
+      out.push({ status: m ? Number(m[1]) : 0, reason: m?.[2] ?? "", head });
+    }
+    return out;
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}

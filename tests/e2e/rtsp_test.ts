@@ -1,0 +1,347 @@
+// The RTSP gateway end to end: real connector processes, GStreamer's RTSP server as the camera
+// (one open, one behind Digest auth), ffprobe as the player decoding H.264 through :9554 — with a
+// signed URL, with Basic token auth (nt_ and ops_), with the camera's Digest answered by the
+// player and by the cloud — plus the refusals as exact RTSP status lines and the device
+// credential API (write-only, sealed at rest, every use audited).
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { ffprobe, rtspExchange, startCamera } from "../_fixtures/rtsp.ts";
+
+const req = (method: string, url: string, cseq: number, extra = "") =>
+  `${method} ${url} RTSP/1.0\r\nCSeq: ${cseq}\r\n${extra}\r\n`;
+const basic = (token: string) => `Authorization: Basic ${btoa(`op:${token}`)}\r\n`;
+
+async function waitFor<T>(what: string, fn: () => Promise<T | null>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Digest, held credentials, refusals", async (t) => {
+  const stack = await Stack.start();
+  const open = await startCamera();
+  const locked = await startCamera({ digest: "camuser:Cam-Pa55word!" });
+  stack.defer(open.close);
+  stack.defer(locked.close);
+  try {
+    const q = await stack.quickstart([open.port, locked.port]);
+    const agent = await stack.agentFor(q);
+    const gw = `127.0.0.1:${stack.ports.rtsp}`;
+    const hOpen = q.device.handles[open.port];
+    const hLocked = q.device.handles[locked.port];
+    const api = (method: string, path: string, body?: unknown, token = q.apiToken) =>
+      fetch(`${stack.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, text: await r.text() }));
+    const mint = async (handle: string, token = q.apiToken) => {
+      const r = await api("POST", `/api/handles/${handle}/rtsp-url`, { path: "live/cam1" }, token);
+      assertEquals(r.status, 201, r.text);
+      const j = JSON.parse(r.text) as { url: string; expiresAt: number };
+      assert(j.url.startsWith(`rtsp://localhost:${stack.ports.rtsp}/${handle}.`), j.url);
+      assert(j.url.endsWith("/live/cam1"), j.url);
+      const hours = (j.expiresAt - Date.now()) / 3_600_000;
+      assert(hours > 11.9 && hours <= 12, `12 h by default, got ${hours}`);
+      return j.url.replace("rtsp://localhost", "rtsp://127.0.0.1");
+    };
+
+    await t.step("signed URL: ffprobe decodes H.264", async () => {
+      const p = await ffprobe(await mint(hOpen));
+      assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+    });
+
+    await t.step("Basic auth with an nt_ or ops_ token as the password", async () => {
+      const p = await ffprobe(`rtsp://op:${q.apiToken}@${gw}/${hOpen}/live/cam1`);
+      assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+      const s = await api("POST", "/api/cli/sessions", { siteIds: [q.siteId] });
+      const ops = JSON.parse(s.text).token as string;
+      const p2 = await ffprobe(`rtsp://op:${ops}@${gw}/${hOpen}/live/cam1`);
+      assertEquals([p2.codec, p2.width], ["h264", 320], p2.stderr);
+    });
+
+    await t.step(
+      "camera Digest without cloud credentials: the player's own answer works",
+      async () => {
+        const url = await mint(hLocked);
+        const refused = await ffprobe(url);
+        assertEquals(
+          refused.codec,
+          null,
+          "no camera credentials: the camera's 401 reaches ffprobe",
+        );
+        assert(/401/.test(refused.stderr), refused.stderr);
+        const withCreds = url.replace("rtsp://", "rtsp://camuser:Cam-Pa55word!@");
+        const p = await ffprobe(withCreds);
+        assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+      },
+    );
+
+    await t.step(
+      "device credentials held by the cloud: write-only, sealed, answered, audited",
+      async () => {
+        const path = `/api/sites/${q.siteId}/devices/${q.device.deviceId}/credentials`;
+        assertEquals((await api("PUT", path, { username: "camuser" })).status, 400);
+        const put = await api("PUT", path, { username: "camuser", password: "Cam-Pa55word!" });
+        assertEquals(put.status, 200, put.text);
+        assert(!put.text.includes("Cam-Pa55word!"));
+        const list = await api("GET", `/api/sites/${q.siteId}/devices`);
+        assert(list.text.includes('"hasCredentials":true'), list.text);
+        assert(!list.text.includes("Cam-Pa55word!") && !list.text.includes("camuser"), list.text);
+        // Sealed at rest: neither the database nor its write-ahead log holds the password.
+        for (const f of ["cloud.db", "cloud.db-wal"]) {
+          const bytes = await Deno.readFile(`${stack.dataDir}/${f}`).catch(() => new Uint8Array());
+          assert(!new TextDecoder("latin1").decode(bytes).includes("Cam-Pa55word!"), f);
+        }
+        const key = await Deno.stat(`${stack.dataDir}/cloud-secret.key`);
+        assertEquals(key.mode! & 0o777, 0o600);
+
+        // The operator's URL carries no camera password: the cloud answers the Digest itself.
+        const p = await ffprobe(await mint(hLocked));
+        assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+        // Also with the token as the Basic password: the gateway strips it, answers the camera.
+        const b = await ffprobe(`rtsp://op:${q.apiToken}@${gw}/${hLocked}/live/cam1`);
+        assertEquals([b.codec, b.width], ["h264", 320], b.stderr);
+        const audit = JSON.parse(
+          (await api("GET", `/api/audit?action=device.credentials.use`)).text,
+        ) as { items: { target: string; detail: Record<string, unknown> }[] };
+        assertEquals(audit.items.length, 2, "every use is audited");
+        assertEquals(audit.items[0].target, q.device.deviceId);
+        assertEquals(audit.items[0].detail.via, "rtsp");
+        assertEquals(audit.items[0].detail.handle, hLocked);
+        const actions = JSON.parse(
+          (await api("GET", `/api/audit?target=${q.device.deviceId}`)).text,
+        )
+          .items.map((e: { action: string }) => e.action);
+        assert(actions.includes("device.credentials.set"), actions.join());
+
+        const del = await api("DELETE", path);
+        assertEquals(JSON.parse(del.text).hasCredentials, false);
+        const after = await api("GET", `/api/sites/${q.siteId}/devices`);
+        assert(after.text.includes('"hasCredentials":false'), after.text);
+        assertEquals((await ffprobe(await mint(hLocked))).codec, null, "credentials gone");
+      },
+    );
+
+    await t.step("refusals as RTSP status lines", async () => {
+      const url = `rtsp://${gw}/${hOpen}/live/cam1`;
+      const [anon] = await rtspExchange(stack.ports.rtsp, [req("DESCRIBE", url, 1)]);
+      assertEquals([anon.status, anon.reason], [401, "authentication required"]);
+      assert(anon.head.includes('WWW-Authenticate: Basic realm="Nanodems Connector"'), anon.head);
+
+      const other = await stack.quickstart([open.port], "Other");
+      const [foreign] = await rtspExchange(stack.ports.rtsp, [
+        req("DESCRIBE", url, 1, basic(other.apiToken)),
+      ]);
+      assertEquals([foreign.status, foreign.reason], [
+        403,
+        "handle does not belong to your tenant",
+      ]);
+
+      const [unknown] = await rtspExchange(stack.ports.rtsp, [
+        req("DESCRIBE", `rtsp://${gw}/h-AAAAAAAAAAAAAAAAAAAAAA/x`, 1, basic(q.apiToken)),
+      ]);
+      assertEquals([unknown.status, unknown.reason], [404, "unknown handle"]);
+
+      const signed = await mint(hOpen);
+      // Flip one character inside the MAC (the token starts right after "{handle}.").
+      const at = signed.indexOf(`${hOpen}.`) + hOpen.length + 1 + 16;
+      const tampered = signed.slice(0, at) + (signed[at] === "A" ? "B" : "A") +
+        signed.slice(at + 1);
+      const [bad] = await rtspExchange(stack.ports.rtsp, [req("DESCRIBE", tampered, 1)]);
+      assertEquals(bad.status, 401);
+      const [other401] = await rtspExchange(stack.ports.rtsp, [
+        req("DESCRIBE", signed.replace(hOpen, hLocked), 1),
+      ]);
+      assertEquals(other401.status, 401, "a signed URL is bound to its handle");
+
+      const [, udp, tcp] = await rtspExchange(stack.ports.rtsp, [
+        req("DESCRIBE", url, 1, basic(q.apiToken)),
+        req(
+          "SETUP",
+          `${url}/stream=0`,
+          2,
+          basic(q.apiToken) + "Transport: RTP/AVP;unicast;client_port=50000-50001\r\n",
+        ),
+        req(
+          "SETUP",
+          `${url}/stream=0`,
+          3,
+          basic(q.apiToken) + "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+        ),
+      ]);
+      assertEquals([udp.status, udp.reason], [461, "Unsupported Transport"]);
+      assertEquals(tcp.status, 200, "TCP still works on the same connection");
+      assert(/Transport: RTP\/AVP\/TCP/i.test(tcp.head), tcp.head);
+
+      const [garbage] = await rtspExchange(stack.ports.rtsp, ["GARBAGE\r\n\r\n"]);
+      assertEquals(garbage.status, 400);
+
+      // A revoked token's signed URL dies with it.
+      const minted = JSON.parse((await api("POST", "/api/account/tokens", { name: "vlc" })).text);
+      const revocable = await mint(hOpen, minted.token);
+      const [ok] = await rtspExchange(stack.ports.rtsp, [req("OPTIONS", revocable, 1)]);
+      assertEquals(ok.status, 200);
+      assertEquals((await api("DELETE", `/api/account/tokens/${minted.id}`)).status, 200);
+      const [dead] = await rtspExchange(stack.ports.rtsp, [req("OPTIONS", revocable, 1)]);
+      assertEquals(dead.status, 401);
+
+      await agent.stop("SIGKILL");
+      const offline = await waitFor("503 after the agent is gone", async () => {
+        const [r] = await rtspExchange(stack.ports.rtsp, [
+          req("DESCRIBE", url, 1, basic(q.apiToken)),
+        ]);
+        return r.status === 503 ? r : null;
+      });
+      assertEquals(offline.reason, "agent reconnecting");
+    });
+  } finally {
+    await stack.stop();
+  }
+});
+
+/** Reads from `conn` until `buf` holds `want(buf)` bytes; returns them (and keeps the rest). */
+class Reader {
+  #conn: Deno.Conn;
+  data = new Uint8Array(0);
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+  async until(n: (d: Uint8Array) => number | null): Promise<Uint8Array> {
+    for (;;) {
+      const k = n(this.data);
+      if (k !== null && k <= this.data.length) {
+        const out = this.data.slice(0, k);
+        this.data = this.data.slice(k);
+        return out;
+      }
+      const buf = new Uint8Array(65536);
+      const got = await this.#conn.read(buf);
+      if (got === null) throw new Error("closed");
+      const next = new Uint8Array(this.data.length + got);
+      next.set(this.data);
+      next.set(buf.subarray(0, got), this.data.length);
+      this.data = next;
+    }
+  }
+  /** One RTSP message (head + Content-Length body) as text. */
+  async message(): Promise<string> {
+    const bytes = await this.until((d) => {
+      const t = new TextDecoder("latin1").decode(d);
+      const end = t.indexOf("\r\n\r\n");
+      if (end < 0) return null;
+      return end + 4 + Number(/content-length:\s*(\d+)/i.exec(t.slice(0, end))?.[1] ?? 0);
+    });
+    return new TextDecoder("latin1").decode(bytes);
+  }
+  /** One interleaved frame, whole. */
+  frame(): Promise<Uint8Array> {
+    return this.until((d) => (d.length >= 4 ? 4 + ((d[2] << 8) | d[3]) : null));
+  }
+}
+
+const frameOf = (channel: number, payload: Uint8Array) =>
+  new Uint8Array([0x24, channel, payload.length >> 8, payload.length & 0xff, ...payload]);
+
+Deno.test("rtsp gateway: what the device sees and what the player gets, byte for byte", async () => {
+  const stack = await Stack.start();
+  const device = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (device.addr as Deno.NetAddr).port;
+  stack.defer(() => Promise.resolve(device.close()));
+  try {
+    const q = await stack.quickstart([port]);
+    await stack.agentFor(q);
+    const h = q.device.handles[port];
+    const token = q.apiToken;
+    const seen: string[] = [];
+    const payloads = [
+      crypto.getRandomValues(new Uint8Array(1000)),
+      new Uint8Array([...new TextEncoder().encode("RTSP/1.0 200 OK\r\n\r\n$"), 0x24, 0, 0xff]),
+      new Uint8Array(65535).map((_, i) => i & 0xff),
+    ];
+    const rtcp = crypto.getRandomValues(new Uint8Array(52));
+    const fromPlayer = (async () => {
+      const conn = await device.accept();
+      const r = new Reader(conn);
+      const dev = `rtsp://127.0.0.1:${port}`;
+      const sdp = `v=0\r\na=control:${dev}/live/\r\nm=video 0 RTP/AVP 96\r\n` +
+        `a=control:${dev}/live/trackID=1\r\n`;
+      const reply = (cseq: string, extra: string, body = "") =>
+        conn.write(
+          new TextEncoder().encode(
+            `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n${extra}` +
+              (body ? `Content-Length: ${body.length}\r\n` : "") + `\r\n${body}`,
+          ),
+        );
+      for (let i = 0; i < 3; i++) {
+        const m = await r.message();
+        seen.push(m);
+        const cseq = /CSeq: (\d+)/.exec(m)![1];
+        if (m.startsWith("DESCRIBE")) {
+          await reply(cseq, `Content-Base: ${dev}/live/\r\nContent-Type: application/sdp\r\n`, sdp);
+        } else if (m.startsWith("SETUP")) {
+          await reply(cseq, "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 42\r\n");
+        } else {
+          await reply(cseq, `Session: 42\r\nRTP-Info: url=${dev}/live/trackID=1;seq=1\r\n`);
+          for (const p of payloads) await conn.write(frameOf(0, p));
+        }
+      }
+      const got = await r.frame();
+      conn.close();
+      return got;
+    })();
+
+    fromPlayer.catch(() => {}); // awaited below; a failure before that must not go unhandled
+    const player = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.rtsp });
+    const r = new Reader(player);
+    // The signed token in the query on the first request; the URLs the player derives from
+    // Content-Base carry it in the path from then on.
+    const minted = await fetch(`${stack.url}/api/handles/${h}/rtsp-url`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: "{}",
+    }).then((x) => x.json());
+    const signed = /\/h-[^.]+\.([^/]+)\//.exec(minted.url)![1];
+    const plain = `rtsp://127.0.0.1:${stack.ports.rtsp}/${h}`;
+    const base = `${plain}.${signed}`;
+    const send = (s: string) => player.write(new TextEncoder().encode(s));
+    await send(req("DESCRIBE", `${plain}/live?x=1&nc=${signed}`, 1));
+    const described = await r.message();
+    assert(described.includes(`Content-Base: ${base}/live/\r\n`), described);
+    assert(described.includes(`a=control:${base}/live/trackID=1\r\n`), described);
+    const body = described.slice(described.indexOf("\r\n\r\n") + 4);
+    assertEquals(Number(/Content-Length: (\d+)/.exec(described)![1]), body.length);
+    await send(
+      req(
+        "SETUP",
+        `${base}/live/trackID=1`,
+        2,
+        basic(token) + "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+      ),
+    );
+    assert((await r.message()).startsWith("RTSP/1.0 200"));
+    await send(req("PLAY", `${base}/live/`, 3, "Session: 42\r\n"));
+    const played = await r.message();
+    assert(played.includes(`RTP-Info: url=${base}/live/trackID=1;seq=1`), played);
+    for (const p of payloads) assertEquals(await r.frame(), frameOf(0, p), "frames untouched");
+    await player.write(frameOf(1, rtcp));
+    assertEquals(await fromPlayer, frameOf(1, rtcp), "the player's RTCP reaches the device");
+    player.close();
+
+    const dev = `rtsp://127.0.0.1:${port}`;
+    assert(seen[0].startsWith(`DESCRIBE ${dev}/live?x=1 RTSP/1.0\r\n`), seen[0]);
+    assert(seen[1].startsWith(`SETUP ${dev}/live/trackID=1 RTSP/1.0\r\n`), seen[1]);
+    assert(seen[2].startsWith(`PLAY ${dev}/live/ RTSP/1.0\r\n`), seen[2]);
+    for (const m of seen) {
+      assert(!/authorization/i.test(m) && !m.includes(token), `the token reached the device: ${m}`);
+      assert(!m.includes(signed) && !m.includes("nc="), `the signed URL reached the device: ${m}`);
+      assert(!m.includes(h), "the handle is cloud-side only");
+    }
+  } finally {
+    await stack.stop();
+  }
+});
