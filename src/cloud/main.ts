@@ -21,6 +21,7 @@ import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
 import { DeviceConnPool } from "./access/proxy/device_conn.ts";
 import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
+import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { watchChanges } from "./watcher.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
@@ -128,7 +129,12 @@ export async function startCloud(
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
     route,
-    proxy: { ...route, pool, responseTimeoutMs: config.proxyTimeoutMs },
+    proxy: {
+      ...route,
+      pool,
+      responseTimeoutMs: config.proxyTimeoutMs,
+      login: new DeviceLogin({ store, secrets }),
+    },
   });
   const stopWatch = watchChanges({ store, registry, control, log });
   httpPort = http.port;

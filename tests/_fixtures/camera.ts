@@ -8,6 +8,7 @@
  * is recorded, so tests can assert what reached the device (and what did not).
  * @module
  */
+import { createHash } from "node:crypto";
 
 /** A request as the camera saw it. */
 export interface SeenRequest {
@@ -85,6 +86,22 @@ attempt("popup", async () => {
   finally { try { w.close(); } catch {} }
 });
 `;
+
+const DIGEST_REALM = "IP Camera Digest";
+const DIGEST_NONCE = "6b4e2f1c0d9a";
+const md5 = (s: string) => createHash("md5").update(s).digest("hex");
+
+/** Checks a Digest (MD5, qop=auth) answer for admin:12345, as camera firmware does. */
+function checkDigest(method: string, header: string): boolean {
+  const m = /^Digest\s+(.*)$/i.exec(header);
+  if (!m) return false;
+  const p: Record<string, string> = {};
+  for (const part of m[1].matchAll(/(\w+)=("([^"]*)"|[^,\s]+)/g)) p[part[1]] = part[3] ?? part[2];
+  if (p.username !== "admin" || p.realm !== DIGEST_REALM || p.nonce !== DIGEST_NONCE) return false;
+  const ha1 = md5(`admin:${DIGEST_REALM}:12345`);
+  const ha2 = md5(`${method}:${p.uri}`);
+  return p.response === md5(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:${p.qop}:${ha2}`);
+}
 
 const SW_JS = `self.addEventListener("fetch", () => {});`;
 
@@ -179,6 +196,19 @@ export function startCamera(
           });
         }
         return html(page("Basic", `<p id="state">basic-ok</p>`));
+      }
+      case "/digest": {
+        const ok = checkDigest(req.method, req.headers.get("authorization") ?? "");
+        if (!ok) {
+          return new Response("digest needed", {
+            status: 401,
+            headers: {
+              "www-authenticate":
+                `Digest realm="${DIGEST_REALM}", nonce="${DIGEST_NONCE}", qop="auth", algorithm=MD5`,
+            },
+          });
+        }
+        return html(page("Digest", `<p id="state">digest-ok</p>`));
       }
       case "/mjpeg": {
         const frames = Number(url.searchParams.get("frames") ?? "3");

@@ -175,6 +175,54 @@ Deno.test("proxy: sign-in redirect, rewriting, cookies, credentials stripped, Ba
   });
 });
 
+Deno.test("proxy: cloud-held device credentials answer Basic and Digest; operators never see them", async () => {
+  await withCamera(async ({ stack, cam, q, handle, token }) => {
+    const base = `${stack.url}/c/${handle}`;
+    const auth = { authorization: `Bearer ${token}` };
+    // Without credentials in the cloud the camera's prompt reaches the browser.
+    const prompt = await fetch(`${base}/digest`, { headers: auth });
+    assertEquals(prompt.status, 401);
+    assertMatch(prompt.headers.get("www-authenticate") ?? "", /^Digest realm="IP Camera Digest"/);
+    await prompt.body?.cancel();
+
+    const put = await fetch(
+      `${stack.url}/api/sites/${q.siteId}/devices/${q.device.deviceId}/credentials`,
+      {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ username: "admin", password: "12345" }),
+      },
+    );
+    assertEquals(put.status < 300, true, await put.text());
+    for (const path of ["/digest", "/basic", "/digest"]) {
+      const r = await fetch(`${base}${path}`, { headers: auth });
+      assertEquals(r.status, 200, path);
+      const text = await r.text();
+      assertStringIncludes(text, path === "/basic" ? "basic-ok" : "digest-ok");
+      // Nothing the browser receives carries the password.
+      assert(!text.includes("12345") && ![...r.headers.values()].some((v) => v.includes("12345")));
+    }
+    // The camera got a real Digest answer; every use is audited.
+    assert(
+      cam.seen.some((s) => s.path === "/digest" && /^Digest /.test(s.headers.authorization ?? "")),
+    );
+    const uses = await (await fetch(`${stack.url}/api/audit?action=device.credentials.use`, {
+      headers: auth,
+    })).json();
+    assert(uses.items.length >= 1);
+    assertEquals(uses.items[0].detail.via, "proxy");
+
+    // Removed from the cloud: the prompt reaches the browser again at once.
+    await fetch(`${stack.url}/api/sites/${q.siteId}/devices/${q.device.deviceId}/credentials`, {
+      method: "DELETE",
+      headers: auth,
+    }).then((r) => r.body?.cancel());
+    const again = await fetch(`${base}/digest`, { headers: auth });
+    assertEquals(again.status, 401);
+    await again.body?.cancel();
+  });
+});
+
 Deno.test("proxy: MJPEG and uploads stream, WebSocket passes through, refused upgrade closes", async () => {
   await withCamera(async ({ stack, cam, handle, token }) => {
     const base = `${stack.url}/c/${handle}`;

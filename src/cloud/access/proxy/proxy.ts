@@ -37,12 +37,15 @@ import {
 import type { DeviceConn, DeviceConnPool } from "./device_conn.ts";
 import { rewriteCss, rewriteHtml } from "./rewrite.ts";
 import { shimTag } from "./shim.ts";
+import type { DeviceLogin } from "./device_login.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
   pool: DeviceConnPool;
   /** How long a device may take to start its response (504 after). */
   responseTimeoutMs: number;
+  /** Answers device password prompts with cloud-held credentials (absent: never). */
+  login?: DeviceLogin;
 }
 
 /** The largest HTML/CSS body the proxy buffers to rewrite; larger ones pass untouched. */
@@ -296,6 +299,11 @@ export async function serveProxy(
       : req.headers["transfer-encoding"] !== undefined;
     let device = d.pool.origin(target);
     let head: ResponseHead | null = null;
+    // The browser's own answer to the device's prompt wins over the cloud-held credentials.
+    const ownAuth = raw.some(([k, v]) =>
+      k.toLowerCase() === "authorization" && !/^bearer\s/i.test(v)
+    );
+    const login = ownAuth ? undefined : d.login;
     // Bodiless requests may reuse an idle connection and retry once if it turns out dead; a
     // device on an unusual port that answers plain HTTP with TLS is retried over TLS.
     for (let attempt = 0; attempt < 3 && !head; attempt++) {
@@ -314,6 +322,8 @@ export async function serveProxy(
       dc = pooled ?? await d.pool.open(target, device.scheme);
       dc.uses++;
       try {
+        const pre = await login?.preemptive(target, principal, dc, method, parsed.devicePath);
+        if (pre) headers.push(["Authorization", pre]);
         await writeRequestHead(dc.conn, method, parsed.devicePath, headers);
         if (hasBody) await writeBody(dc.conn, requestBody(req), !req.headers["content-length"]);
         head = await headWithin(dc, d.responseTimeoutMs);
@@ -331,6 +341,26 @@ export async function serveProxy(
       }
     }
     if (!head || !dc) throw new AppError("device_unreachable", "device closed the connection");
+    if (head.status === 401 && login && !hasBody) {
+      const value = await login.answer(target, principal, dc, head, method, parsed.devicePath);
+      if (value) {
+        // Finish the 401, then ask again with the answer (same connection when it allows).
+        const framing = responseFraming(method, head);
+        for await (const _ of readBody(dc.reader, framing)) { /* discarded */ }
+        if (!reusable(head, framing)) {
+          d.pool.close(dc);
+          dc = await d.pool.open(target, device.scheme);
+        }
+        const headers = requestHeadersToDevice(raw, {
+          device,
+          prefix,
+          cloudOrigin: cloudOrigin(req),
+        });
+        headers.push(["Authorization", value]);
+        await writeRequestHead(dc.conn, method, parsed.devicePath, headers);
+        head = await headWithin(dc, d.responseTimeoutMs);
+      }
+    }
     await relayResponse(d, req, res, dc, head, {
       method,
       prefix,
