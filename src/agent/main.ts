@@ -16,6 +16,11 @@ import { VERSION } from "../shared/version.ts";
 import { defaultStateDir, loadState } from "./state.ts";
 import { enroll, EnrollError } from "./enroll.ts";
 import { supervise } from "./supervisor.ts";
+import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
+import { splitEndpoint } from "./session.ts";
+import { Stats } from "./stats.ts";
+import { loadStats, startStatsFlusher } from "./stats_file.ts";
+import { startHealthServer } from "./health.ts";
 
 const common: Record<string, OptionSpec> = {
   state: {
@@ -87,7 +92,7 @@ Options of enroll:
 ${renderOptions(enrollOptions)}
 
 Options of run:
-${renderOptions(common)}
+${renderOptions({ ...common, ...runOptions })}
 
 Example:
   connector agent enroll --cloud https://cloud.example.com --token-file /tmp/token
@@ -95,7 +100,11 @@ Example:
 `;
 
 function logger(values: Record<string, unknown>) {
-  const level = (values["log-level"] ?? "info") as LogLevel;
+  // Also the peer agents' spellings: INFO, WARNING.
+  const level = String(values["log-level"] ?? "info").toLowerCase().replace(
+    /^warning$/,
+    "warn",
+  ) as LogLevel;
   const format = (values["log-format"] ?? "plain") as LogFormat;
   if (!LOG_LEVELS.includes(level)) {
     throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(", ")}`);
@@ -147,10 +156,11 @@ export async function agentMain(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === "run") {
-    const { values } = parseFlags(argv.slice(1), common);
+    const { values } = parseFlags(argv.slice(1), { ...common, ...runOptions });
     if (values.help) return (console.log(HELP), 0);
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     const log = logger(values);
+    const config = loadRunConfig(values);
     const dir = (values.state as string | undefined) ?? defaultStateDir();
     const state = await loadState(dir);
     if (!state) {
@@ -159,13 +169,30 @@ export async function agentMain(argv: string[]): Promise<number> {
       );
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");
-    const sup = supervise({ state, log });
+    const proxy = applyTrustEnv(config.trustEnv, splitEndpoint(state.controlEndpoint).host);
+    if (proxy) log.info({ proxy: proxy.display }, "using the outbound proxy from the environment");
+    const stats = new Stats();
+    await loadStats(dir, stats, log);
+    const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });
+    const sup = supervise({
+      state,
+      stateDir: dir,
+      log,
+      stats,
+      proxy,
+      discoveryTargets: config.discoveryTargets,
+    });
+    const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
+    if (health) log.info({ port: health.port }, "health endpoint listening");
     await new Promise<void>((resolve) => {
       Deno.addSignalListener("SIGINT", resolve);
       Deno.addSignalListener("SIGTERM", resolve);
     });
     log.info("agent stopping");
     await sup.stop();
+    await health?.close();
+    await flusher.stop();
+    log.info({ file: `${dir}/stats.json` }, "stats saved");
     return 0;
   }
   throw new UsageError(`unknown agent command "${sub}" (see connector agent --help)`);
