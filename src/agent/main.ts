@@ -21,6 +21,7 @@ import { splitEndpoint } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
 import { startHealthServer } from "./health.ts";
+import { claim } from "./claim.ts";
 
 const common: Record<string, OptionSpec> = {
   state: {
@@ -72,6 +73,26 @@ const enrollOptions: Record<string, OptionSpec> = {
     help: "The cloud CA pin, when the token does not carry it",
   },
   force: { type: "boolean", help: "Replace an existing enrollment" },
+  "trust-env": runOptions["trust-env"],
+  ...common,
+};
+
+const claimOptions: Record<string, OptionSpec> = {
+  cloud: enrollOptions.cloud,
+  serial: {
+    type: "string",
+    env: "NC_SERIAL",
+    arg: "SERIAL",
+    help: "This device's manufacturer serial, pre-registered on a site by an admin (required)",
+  },
+  "ca-pin": {
+    type: "string",
+    env: "NC_CA_PIN",
+    arg: "sha256:HEX",
+    help: "The cloud CA pin (required: a claim has no token to carry it)",
+  },
+  force: enrollOptions.force,
+  "trust-env": runOptions["trust-env"],
   ...common,
 };
 
@@ -80,6 +101,8 @@ const HELP = `connector agent — the Nanodems Connector site agent
 Usage:
   connector agent enroll --cloud URL --token TOKEN   enroll this machine in a site (once)
   connector agent run                                 run: keep the control stream, serve tunnels
+  connector agent claim --cloud URL --serial S --ca-pin PIN
+                                                      an embedded agent claims its device by serial
 
 The agent dials out to the cloud (control channel over mTLS + gRPC, one TLS data connection per
 tunnel) and never listens. It dials only the (host, port) pairs on its site's allowlist.
@@ -90,6 +113,9 @@ state directory. run uses them and reconnects on its own (backoff up to 15 s).
 
 Options of enroll:
 ${renderOptions(enrollOptions)}
+
+Options of claim:
+${renderOptions(claimOptions)}
 
 Options of run:
 ${renderOptions({ ...common, ...runOptions })}
@@ -128,6 +154,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     const { values } = parseFlags(argv.slice(1), enrollOptions);
     if (values.help) return (console.log(HELP), 0);
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    applyTrustEnv(values["trust-env"] === true, "");
     let token = values.token as string | undefined;
     if (!token && values["token-file"]) {
       token = (await Deno.readTextFile(values["token-file"] as string)).trim();
@@ -148,6 +175,33 @@ export async function agentMain(argv: string[]): Promise<number> {
     } catch (e) {
       if (e instanceof EnrollError) {
         console.error(`enrollment failed: ${e.message}`);
+        return 1;
+      }
+      throw e;
+    }
+    console.error("next: connector agent run");
+    return 0;
+  }
+  if (sub === "claim") {
+    const { values } = parseFlags(argv.slice(1), claimOptions);
+    if (values.help) return (console.log(HELP), 0);
+    if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
+    if (!values.serial) throw new UsageError("--serial is required (this device's serial)");
+    if (!values["ca-pin"]) throw new UsageError("--ca-pin is required (the cloud CA pin)");
+    applyTrustEnv(values["trust-env"] === true, "");
+    try {
+      await claim({
+        cloud: values.cloud as string,
+        serial: values.serial as string,
+        caPin: values["ca-pin"] as string,
+        stateDir: (values.state as string | undefined) ?? defaultStateDir(),
+        force: values.force as boolean | undefined,
+        log: (line) => console.error(line),
+      });
+    } catch (e) {
+      if (e instanceof EnrollError) {
+        console.error(`claim failed: ${e.message}`);
         return 1;
       }
       throw e;

@@ -10,10 +10,11 @@ import {
   type ListenAddress,
   listenAddress,
   type OptionSpec,
+  UsageError,
   validateConfig,
 } from "../shared/cli.ts";
 import { duration } from "../shared/duration.ts";
-import { type ProxyConfig, proxyFromEnv } from "../shared/transport/proxy.ts";
+import { type ProxyConfig, ProxyError, proxyFromEnv } from "../shared/transport/proxy.ts";
 import { parseProbeTargets, type ProbeTarget } from "./discovery/probe.ts";
 
 /** Flags and environment variables of `connector agent run` (besides the common ones). */
@@ -101,5 +102,10 @@ export function applyTrustEnv(trust: boolean, host: string): ProxyConfig | null 
     for (const k of PROXY_VARS) Deno.env.delete(k);
     return null;
   }
-  return proxyFromEnv(host, Deno.env.toObject());
+  try {
+    return proxyFromEnv(host, Deno.env.toObject());
+  } catch (e) {
+    if (e instanceof ProxyError) throw new UsageError(`HTTPS_PROXY: ${e.message}`);
+    throw e;
+  }
 }

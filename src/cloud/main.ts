@@ -92,6 +92,7 @@ export async function startCloud(
     publicUrl: () => config.publicUrl ?? `http://localhost:${httpPort}`,
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
     kick: (agentId, reason) => control.kick(agentId, reason),
+    discover: (agentId, windowMs) => control.discover(agentId, windowMs),
   });
   let httpPort = config.http.port;
   const http = await startHttpServer({

@@ -25,6 +25,9 @@ import { agentRoutes } from "./agents.ts";
 import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
+import { claimRoutes } from "./claim.ts";
+import { discoveryRoutes } from "./discovery.ts";
+import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -38,6 +41,8 @@ export interface AppDeps extends RouteDeps {
   pushAllowlist: (siteId: string) => Promise<void>;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
+  /** Asks an agent connected to this node to run ONVIF discovery. */
+  discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
 
 /** Environment hono passes to handlers under Deno.serve. */
@@ -103,7 +108,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       pushAllowlist: d.pushAllowlist,
     }),
   );
-  app.route("/api", agentRoutes({ store: d.store, kick: d.kick }));
+  app.route("/api", agentRoutes({ store: d.store, clock: d.clock, kick: d.kick }));
   app.route(
     "/api",
     cliSessionRoutes({
@@ -114,6 +119,15 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/api", adminRoutes({ store: d.store, authContext: d.authContext }));
+  app.route(
+    "/api",
+    discoveryRoutes({
+      store: d.store,
+      registry: d.registry,
+      discover: d.discover ?? (() => Promise.reject(new AppError("agent_offline"))),
+    }),
+  );
+  app.route("/", claimRoutes({ ...d, remote }));
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));
