@@ -99,7 +99,9 @@ async function connectProxy() {
       const [method, target] = lines[0].split(" ");
       const auth = lines.find((l) => /^proxy-authorization:/i.test(l))?.split(": ")[1] ?? "";
       seen.push({ target, auth });
-      if (method !== "CONNECT" || auth !== "Basic " + btoa("scott:tiger")) {
+      // Loopback only: nothing a test starts may reach beyond this machine.
+      const loopback = /^(127\.|localhost:|\[::1\])/.test(target);
+      if (method !== "CONNECT" || !loopback || auth !== "Basic " + btoa("scott:tiger")) {
         client.end("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
         return;
       }
