@@ -8,8 +8,8 @@
  */
 import { parsePin } from "../shared/crypto/token.ts";
 import { UsageError } from "../shared/cli.ts";
-import { checkCloudUrl, obtainIdentity } from "./enroll.ts";
-import { type AgentState, loadState } from "./state.ts";
+import { checkCloudUrl, obtainIdentity, refuseIfEnrolled } from "./enroll.ts";
+import type { AgentState } from "./state.ts";
 
 /** Serial numbers as the cloud accepts them. */
 const SERIAL = /^[A-Za-z0-9._-]{4,64}$/;
@@ -29,14 +29,7 @@ export async function claim(opts: {
   }
   const pin = parsePin(opts.caPin);
   if (!pin) throw new UsageError("--ca-pin: expected sha256:<64 hex digits>");
-  if (!opts.force) {
-    const existing = await loadState(opts.stateDir);
-    if (existing) {
-      throw new UsageError(
-        `already enrolled as ${existing.agentId} (state in ${opts.stateDir}); use --force to replace it`,
-      );
-    }
-  }
+  if (!opts.force) await refuseIfEnrolled(opts.stateDir);
   return await obtainIdentity({
     url,
     pin,

@@ -88,15 +88,7 @@ export async function enroll(opts: {
       "the token carries no CA pin; pass --ca-pin sha256:… (shown next to the token)",
     );
   }
-  if (!opts.force) {
-    const existing = await loadState(opts.stateDir);
-    if (existing) {
-      throw new UsageError(
-        `already enrolled as ${existing.agentId} (state in ${opts.stateDir}); use --force to replace it`,
-      );
-    }
-  }
-
+  if (!opts.force) await refuseIfEnrolled(opts.stateDir);
   return await obtainIdentity({
     url,
     pin,
@@ -105,6 +97,16 @@ export async function enroll(opts: {
     body: { token: join.token },
     say,
   });
+}
+
+/** Refuses to overwrite an enrolled identity (the caller offers --force). */
+export async function refuseIfEnrolled(stateDir: string): Promise<void> {
+  const existing = await loadState(stateDir);
+  if (existing) {
+    throw new UsageError(
+      `already enrolled as ${existing.agentId} (state in ${stateDir}); use --force to replace it`,
+    );
+  }
 }
 
 /**

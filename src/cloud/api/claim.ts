@@ -11,14 +11,12 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
-import { newId } from "../../shared/ids.ts";
-import { PkiError, signClientCsr } from "../../shared/crypto/pki.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
-import type { EnrollResponse } from "./enroll.ts";
+import { csrFields, identityResponse, prepareAgent } from "./enroll.ts";
 import { jsonBody } from "./validate.ts";
 
 /** Claims per client address per minute. */
@@ -27,10 +25,7 @@ export const CLAIMS_PER_MINUTE = 10;
 /** The request body of POST /claim. */
 export const claimRequest = z.object({
   serial: z.string().trim().regex(/^[A-Za-z0-9._-]{4,64}$/, "expected the device's serial"),
-  csr: z.string().min(100).max(8192).includes("BEGIN CERTIFICATE REQUEST"),
-  hostname: z.string().max(255).default(""),
-  os: z.string().max(64).default(""),
-  version: z.string().max(64).default(""),
+  ...csrFields,
 });
 
 /** What the claim route needs. */
@@ -51,21 +46,9 @@ export function claimRoutes(d: ClaimDeps): Hono {
     const remote = d.remote(c);
     if (!perIp.take(remote)) throw new AppError("rate_limited");
     const body = await jsonBody(c, claimRequest);
-    const agentId = newId("ag");
-    let signed: { certPem: string; serialHex: string };
-    try {
-      signed = await signClientCsr({ ca: d.pki.agentCa, csrPem: body.csr, commonName: agentId });
-    } catch (e) {
-      if (e instanceof PkiError) throw new AppError("bad_request", `invalid CSR: ${e.message}`);
-      throw e;
-    }
-    const r = await d.store.claimDevice(body.serial, {
-      id: agentId,
-      hostname: body.hostname,
-      version: body.version,
-      os: body.os,
-      certSerial: signed.serialHex,
-    });
+    const { agent, certPem } = await prepareAgent(d.pki, body);
+    const agentId = agent.id;
+    const r = await d.store.claimDevice(body.serial, agent);
     if (!r.ok) {
       await d.store.appendAudit({
         tenantId: r.reason === "claimed" ? r.tenantId : null,
@@ -87,20 +70,12 @@ export function claimRoutes(d: ClaimDeps): Hono {
         site: r.agent.siteId,
         serial: body.serial,
         hostname: body.hostname,
-        certSerial: signed.serialHex,
+        certSerial: agent.certSerial,
         remote,
       },
     });
     d.log.info({ agent: agentId, device: r.device.id, site: r.agent.siteId }, "device claimed");
-    const out: EnrollResponse = {
-      agentId,
-      siteId: r.agent.siteId,
-      certificate: signed.certPem,
-      caCertificate: d.pki.agentCa.certPem,
-      caPin: d.pki.agentCaPin,
-      controlEndpoint: d.controlEndpoint(),
-    };
-    return c.json(out);
+    return c.json(identityResponse(d, agentId, r.agent.siteId, certPem));
   });
   return app;
 }
