@@ -13,11 +13,12 @@ import { pipeConns } from "../shared/transport/pipe.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Allowlist } from "./allowlist.ts";
 import type { Stats } from "./stats.ts";
+import { type CloudRoute, dialCloudTls } from "./cloud_route.ts";
 
 /** How the agent reaches the cloud's data listener. */
 export interface DataEndpoint {
-  /** The control endpoint's host (name or IP): the server certificate must name it. */
-  host: string;
+  /** The session's route (its Happy Eyeballs address or proxy; certificates name its host). */
+  route: CloudRoute;
   port: number;
   /** The pinned agent CA. */
   caPem: string;
@@ -68,11 +69,10 @@ async function connectData(
   timeoutMs: number,
 ): Promise<Deno.TlsConn> {
   const timer = AbortSignal.timeout(timeoutMs);
-  const conn = await Deno.connectTls({ hostname: ep.host, port: ep.port, caCerts: [ep.caPem] });
+  const conn = await dialCloudTls(ep.route, ep.port, ep.caPem, timer);
   const abort = () => conn.close();
   timer.addEventListener("abort", abort);
   try {
-    await conn.handshake();
     const header = encodeDataHeader(ticket);
     let off = 0;
     while (off < header.byteLength) off += await conn.write(header.subarray(off));

@@ -88,15 +88,41 @@ export async function enroll(opts: {
       "the token carries no CA pin; pass --ca-pin sha256:… (shown next to the token)",
     );
   }
-  if (!opts.force) {
-    const existing = await loadState(opts.stateDir);
-    if (existing) {
-      throw new UsageError(
-        `already enrolled as ${existing.agentId} (state in ${opts.stateDir}); use --force to replace it`,
-      );
-    }
-  }
+  if (!opts.force) await refuseIfEnrolled(opts.stateDir);
+  return await obtainIdentity({
+    url,
+    pin,
+    stateDir: opts.stateDir,
+    path: "/api/agents/enroll",
+    body: { token: join.token },
+    say,
+  });
+}
 
+/** Refuses to overwrite an enrolled identity (the caller offers --force). */
+export async function refuseIfEnrolled(stateDir: string): Promise<void> {
+  const existing = await loadState(stateDir);
+  if (existing) {
+    throw new UsageError(
+      `already enrolled as ${existing.agentId} (state in ${stateDir}); use --force to replace it`,
+    );
+  }
+}
+
+/**
+ * The common second half of enrollment and claim: checks the cloud's CA against the pin BEFORE
+ * sending anything secret, makes this agent's key here, sends only a CSR with `body` to `path`,
+ * checks that the answer chains to the pinned CA, and stores the identity 0600.
+ */
+export async function obtainIdentity(o: {
+  url: URL;
+  pin: string;
+  stateDir: string;
+  path: string;
+  body: Record<string, unknown>;
+  say: (line: string) => void;
+}): Promise<AgentState> {
+  const { url, pin, say } = o;
   say(`checking the cloud at ${url.origin} against the pinned CA`);
   const ca = await call(new URL("/api/agents/ca", url)) as { caCertificate?: string };
   if (typeof ca.caCertificate !== "string") {
@@ -105,7 +131,7 @@ export async function enroll(opts: {
   const got = await spkiPin(ca.caCertificate);
   if (got !== pin) {
     throw new EnrollError(
-      `the cloud's CA does not match the pin in the token (expected ${pin}, got ${got}); ` +
+      `the cloud's CA does not match the pin (expected ${pin}, got ${got}); ` +
         "refusing to enroll — check the cloud URL or download a fresh installer",
     );
   }
@@ -113,11 +139,11 @@ export async function enroll(opts: {
   say("creating this agent's private key (it never leaves this machine)");
   const keyPem = await generateKeyPem();
   const csr = await createCsr({ keyPem, commonName: "enrolling-agent" });
-  const r = await call(new URL("/api/agents/enroll", url), {
+  const r = await call(new URL(o.path, url), {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      token: join.token,
+      ...o.body,
       csr,
       hostname: hostname(),
       os: `${Deno.build.os}/${Deno.build.arch}`,
@@ -141,7 +167,7 @@ export async function enroll(opts: {
     certPem: r.certificate,
     caPem: r.caCertificate,
   };
-  await saveState(opts.stateDir, state);
-  say(`enrolled as ${state.agentId} (site ${state.siteId}); state in ${opts.stateDir}`);
+  await saveState(o.stateDir, state);
+  say(`enrolled as ${state.agentId} (site ${state.siteId}); state in ${o.stateDir}`);
   return state;
 }

@@ -16,6 +16,12 @@ import { VERSION } from "../shared/version.ts";
 import { defaultStateDir, loadState } from "./state.ts";
 import { enroll, EnrollError } from "./enroll.ts";
 import { supervise } from "./supervisor.ts";
+import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
+import { splitEndpoint } from "./session.ts";
+import { Stats } from "./stats.ts";
+import { loadStats, startStatsFlusher } from "./stats_file.ts";
+import { startHealthServer } from "./health.ts";
+import { claim } from "./claim.ts";
 import { SERVICE_HELP, serviceMain } from "./service/main.ts";
 import { untilStopRequested } from "./service/stop.ts";
 import { WINDOWS_SERVICE } from "./service/paths.ts";
@@ -75,11 +81,12 @@ const enrollOptions: Record<string, OptionSpec> = {
     env: "NC_ENROLL_IF_NEEDED",
     help: "Do nothing (exit 0) when already enrolled (containers: enroll on first start)",
   },
+  "trust-env": runOptions["trust-env"],
   ...common,
 };
 
-const runOptions: Record<string, OptionSpec> = {
-  ...common,
+/** Options of `run` that belong to running as an installed service. */
+const serviceRunOptions: Record<string, OptionSpec> = {
   "log-file": {
     type: "string",
     env: "NC_LOG_FILE",
@@ -93,14 +100,42 @@ const runOptions: Record<string, OptionSpec> = {
   },
 };
 
+const allRunOptions: Record<string, OptionSpec> = {
+  ...common,
+  ...runOptions,
+  ...serviceRunOptions,
+};
+
+const claimOptions: Record<string, OptionSpec> = {
+  cloud: enrollOptions.cloud,
+  serial: {
+    type: "string",
+    env: "NC_SERIAL",
+    arg: "SERIAL",
+    help: "This device's manufacturer serial, pre-registered on a site by an admin (required)",
+  },
+  "ca-pin": {
+    type: "string",
+    env: "NC_CA_PIN",
+    arg: "sha256:HEX",
+    help: "The cloud CA pin (required: a claim has no token to carry it)",
+  },
+  force: enrollOptions.force,
+  "trust-env": runOptions["trust-env"],
+  ...common,
+};
+
 const HELP = `connector agent — the Nanodems Connector site agent
 
 Usage:
   connector agent enroll --cloud URL --token TOKEN   enroll this machine in a site (once)
   connector agent run                                 run: keep the control stream, serve tunnels
+  connector agent claim --cloud URL --serial S --ca-pin PIN
+                                                      an embedded agent claims its device by serial
 
 The agent dials out to the cloud (control channel over mTLS + gRPC, one TLS data connection per
-tunnel) and never listens. It dials only the (host, port) pairs on its site's allowlist.
+tunnel) and never listens (except the optional --health-listen endpoint). It dials only the
+(host, port) pairs on its site's allowlist.
 
 enroll makes this agent's private key here (it never leaves the machine), checks that the cloud's
 CA matches the pin carried in the token, and stores key, certificate and CA (mode 0600) in the
@@ -109,8 +144,11 @@ state directory. run uses them and reconnects on its own (backoff up to 15 s).
 Options of enroll:
 ${renderOptions(enrollOptions)}
 
+Options of claim:
+${renderOptions(claimOptions)}
+
 Options of run:
-${renderOptions(runOptions)}
+${renderOptions(allRunOptions)}
 
 ${SERVICE_HELP}
 
@@ -121,7 +159,11 @@ Example:
 `;
 
 function logger(values: Record<string, unknown>) {
-  const level = (values["log-level"] ?? "info") as LogLevel;
+  // Also the peer agents' spellings: INFO, WARNING.
+  const level = String(values["log-level"] ?? "info").toLowerCase().replace(
+    /^warning$/,
+    "warn",
+  ) as LogLevel;
   const format = (values["log-format"] ?? "plain") as LogFormat;
   if (!LOG_LEVELS.includes(level)) {
     throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(", ")}`);
@@ -146,6 +188,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     const { values } = parseFlags(argv.slice(1), enrollOptions);
     if (values.help) return (console.log(HELP), 0);
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    applyTrustEnv(values["trust-env"] === true, "");
     const stateDir = (values.state as string | undefined) ?? defaultStateDir();
     if (values["if-needed"] && await loadState(stateDir)) {
       console.error(`already enrolled (state in ${stateDir}); nothing to do`);
@@ -181,11 +224,38 @@ export async function agentMain(argv: string[]): Promise<number> {
     console.error("next: connector agent run");
     return 0;
   }
+  if (sub === "claim") {
+    const { values } = parseFlags(argv.slice(1), claimOptions);
+    if (values.help) return (console.log(HELP), 0);
+    if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
+    if (!values.serial) throw new UsageError("--serial is required (this device's serial)");
+    if (!values["ca-pin"]) throw new UsageError("--ca-pin is required (the cloud CA pin)");
+    applyTrustEnv(values["trust-env"] === true, "");
+    try {
+      await claim({
+        cloud: values.cloud as string,
+        serial: values.serial as string,
+        caPin: values["ca-pin"] as string,
+        stateDir: (values.state as string | undefined) ?? defaultStateDir(),
+        force: values.force as boolean | undefined,
+        log: (line) => console.error(line),
+      });
+    } catch (e) {
+      if (e instanceof EnrollError) {
+        console.error(`claim failed: ${e.message}`);
+        return 1;
+      }
+      throw e;
+    }
+    console.error("next: connector agent run");
+    return 0;
+  }
   if (sub === "install" || sub === "uninstall" || sub === "status") {
     return await serviceMain(sub, argv.slice(1));
   }
   if (sub === "run") {
-    const { values } = parseFlags(argv.slice(1), runOptions);
+    const { values } = parseFlags(argv.slice(1), allRunOptions);
     if (values.service) {
       // A service has no console: failures go to the log file, the exit code to the SCM.
       Deno.env.delete("NC_WINDOWS_SERVICE");
@@ -203,6 +273,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     if (values.help) return (console.log(HELP), 0);
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     const log = logger(values);
+    const config = loadRunConfig(values);
     const dir = (values.state as string | undefined) ?? defaultStateDir();
     const state = await loadState(dir);
     if (!state) {
@@ -211,10 +282,27 @@ export async function agentMain(argv: string[]): Promise<number> {
       );
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");
-    const sup = supervise({ state, log });
+    const proxy = applyTrustEnv(config.trustEnv, splitEndpoint(state.controlEndpoint).host);
+    if (proxy) log.info({ proxy: proxy.display }, "using the outbound proxy from the environment");
+    const stats = new Stats();
+    await loadStats(dir, stats, log);
+    const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });
+    const sup = supervise({
+      state,
+      stateDir: dir,
+      log,
+      stats,
+      proxy,
+      discoveryTargets: config.discoveryTargets,
+    });
+    const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
+    if (health) log.info({ port: health.port }, "health endpoint listening");
     await untilStopRequested();
     log.info("agent stopping");
     await sup.stop();
+    await health?.close();
+    await flusher.stop();
+    log.info({ file: `${dir}/stats.json` }, "stats saved");
     return 0;
   }
   throw new UsageError(`unknown agent command "${sub}" (see connector agent --help)`);

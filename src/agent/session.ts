@@ -3,7 +3,8 @@
  * (the server must chain to the pinned CA and match the endpoint's name), send Hello, then
  * follow the cloud: Welcome, allowlist pushes, tunnel opens. Heartbeats go out every few
  * seconds with the live counters. The session ends when the stream does; the supervisor
- * decides what happens next.
+ * decides what happens next. The session dials along its route (the Happy Eyeballs winner or the
+ * proxy, see cloud_route.ts); certificates are checked against the endpoint's host name.
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
@@ -20,6 +21,8 @@ import type { AgentState } from "./state.ts";
 import type { Allowlist } from "./allowlist.ts";
 import type { Stats } from "./stats.ts";
 import { openTunnel } from "./dialer.ts";
+import type { CloudRoute } from "./cloud_route.ts";
+import { discoveryWindow, probeOnvif, type ProbeTarget } from "./discovery/probe.ts";
 
 /** SNI name sent when the control endpoint is an IP literal. */
 const CONTROL_SNI = "control.nanodems.invalid";
@@ -57,10 +60,19 @@ export function startSession(o: {
   allowlist: Allowlist;
   stats: Stats;
   log: Logger;
+  /** How to reach the cloud this session (see cloud_route.ts). */
+  route: CloudRoute;
+  /** Where discovery probes go (default: the WS-Discovery multicast groups). */
+  discoveryTargets?: ProbeTarget[];
   onWelcome?: (node: string) => void;
 }): Session {
   const { host, port } = splitEndpoint(o.state.controlEndpoint);
-  const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const bracket = (a: string) => a.includes(":") ? `[${a}]` : a;
+  // Direct: dial the race winner's address. Proxy: dial the proxy, which CONNECTs to the host.
+  const target = o.route.proxy
+    ? `${bracket(o.route.proxy.host)}:${o.route.proxy.port}`
+    : `${bracket(o.route.address?.address ?? host)}:${port}`;
   // The server must chain to the pinned CA AND name the endpoint's host (IP SAN for an IP).
   const creds = grpc.credentials.createSsl(
     Buffer.from(o.state.caPem),
@@ -68,12 +80,26 @@ export function startSession(o: {
     Buffer.from(o.state.certPem),
     { checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert) },
   );
-  const ipOptions = net.isIP(host)
+  const routeOptions: grpc.ChannelOptions = {
+    // Never let grpc-js read proxy variables itself: the proxy is the route's, opt-in only.
+    "grpc.enable_http_proxy": 0,
+    "grpc.default_authority": authority,
     // TLS forbids an IP address as SNI server name; send a fixed name, verify the IP above.
-    ? { "grpc.ssl_target_name_override": CONTROL_SNI, "grpc.default_authority": target }
-    : {};
+    "grpc.ssl_target_name_override": net.isIP(host) ? CONTROL_SNI : host,
+    ...(o.route.proxy
+      ? {
+        "grpc.http_connect_target": `dns:${authority}`,
+        ...(o.route.proxy.auth
+          ? {
+            "grpc.http_connect_creds":
+              `${o.route.proxy.auth.username}:${o.route.proxy.auth.password}`,
+          }
+          : {}),
+      }
+      : {}),
+  };
   const client = new ControlClient(target, creds, {
-    ...ipOptions,
+    ...routeOptions,
     "grpc.keepalive_time_ms": 20_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
@@ -131,7 +157,7 @@ export function startSession(o: {
         openTunnel(
           { allowlist: o.allowlist, stats: o.stats, log: o.log },
           req,
-          { host, port: dataPort, caPem: o.state.caPem },
+          { route: o.route, port: dataPort, caPem: o.state.caPem },
           (r) => send(r),
         ).catch((e) => o.log.error({ err: (e as Error).message }, "tunnel failed"));
         break;
@@ -139,6 +165,18 @@ export function startSession(o: {
       case "closeTunnel":
         o.log.debug({ tunnel: m.closeTunnel!.tunnelId }, "cloud cancelled a tunnel open");
         break;
+      case "discoveryRequest": {
+        const req = m.discoveryRequest!;
+        const windowMs = discoveryWindow(req.timeoutMs);
+        o.log.info({ request: req.requestId, windowMs }, "ONVIF discovery started");
+        probeOnvif({ windowMs, targets: o.discoveryTargets }).then((r) => {
+          o.log.info({ request: req.requestId, devices: r.devices.length }, "ONVIF discovery done");
+          send({
+            discoveryResult: { requestId: req.requestId, devices: r.devices, error: r.error },
+          });
+        });
+        break;
+      }
     }
   });
   call.on("error", (e: grpc.ServiceError) => finish(e.code ?? 2, e.details || e.message));

@@ -2,14 +2,23 @@
  * The supervisor owns reconnects: it keeps one control session alive, waiting a jittered
  * exponential backoff (capped at 15 s) between attempts, and logs each change of state once —
  * not every failed attempt — so a journal stays readable during a long outage.
+ *
+ * Each attempt re-reads the agent's key, certificate and CA from the state directory (rotation
+ * is replace-the-files-and-reconnect), then picks the session's route: the configured proxy, or
+ * the winner of a Happy Eyeballs race over every address of the control host. An address whose
+ * session failed is tried last on the next attempt, so reconnects fail over to the others.
  * @module
  */
 import type { Logger } from "../shared/log.ts";
+import type { Resolver } from "../shared/transport/happy_eyeballs.ts";
+import type { ProxyConfig } from "../shared/transport/proxy.ts";
 import { Backoff } from "./backoff.ts";
 import { Allowlist } from "./allowlist.ts";
 import { Stats } from "./stats.ts";
-import { type SessionEnd, startSession } from "./session.ts";
-import type { AgentState } from "./state.ts";
+import { type SessionEnd, splitEndpoint, startSession } from "./session.ts";
+import { type AgentState, loadState } from "./state.ts";
+import { chooseRoute, type CloudRoute } from "./cloud_route.ts";
+import type { ProbeTarget } from "./discovery/probe.ts";
 
 /** The agent's connection state. */
 export type ConnState = "connecting" | "connected" | "disconnected";
@@ -20,20 +29,110 @@ export interface Supervisor {
   allowlist: Allowlist;
   /** Current connection state. */
   readonly state: ConnState;
+  /** Why the last attempt or session ended ("" while connected). */
+  readonly lastReason: string;
+  /** The route of the current (or last) session. */
+  readonly route: CloudRoute | null;
+  /** Epoch ms of the current session's Welcome, or null. */
+  readonly connectedSince: number | null;
   /** Stops and resolves when the current session has ended. */
   stop(): Promise<void>;
 }
 
+/** What the supervisor needs. */
+export interface SuperviseOptions {
+  /** The enrolled state; re-read from `stateDir` before every attempt when that is given. */
+  state: AgentState;
+  stateDir?: string;
+  log: Logger;
+  backoff?: Backoff;
+  stats?: Stats;
+  /** The outbound proxy for the cloud, when enabled. */
+  proxy?: ProxyConfig | null;
+  /** Resolver of the control host (tests inject one). */
+  resolver?: Resolver;
+  /** Delay between Happy Eyeballs attempts (default 250 ms). */
+  staggerMs?: number;
+  discoveryTargets?: ProbeTarget[];
+}
+
 /** Starts the supervisor loop. */
-export function supervise(o: { state: AgentState; log: Logger; backoff?: Backoff }): Supervisor {
-  const stats = new Stats();
+export function supervise(o: SuperviseOptions): Supervisor {
+  const stats = o.stats ?? new Stats();
   const allowlist = new Allowlist();
   const backoff = o.backoff ?? new Backoff();
   let state: ConnState = "connecting";
   let stopping = false;
   let current: { close(): void; done: Promise<SessionEnd> } | null = null;
   let lastReason = "";
+  let route: CloudRoute | null = null;
+  let connectedSince: number | null = null;
+  let agentState = o.state;
+  const demoted = new Set<string>();
   let wake: (() => void) | null = null;
+
+  /** One attempt: fresh credentials, a route, a session; resolves with how it ended. */
+  const attempt = async (): Promise<SessionEnd> => {
+    if (o.stateDir) {
+      try {
+        agentState = (await loadState(o.stateDir)) ?? agentState;
+      } catch (e) {
+        o.log.warn({ err: (e as Error).message }, "cannot re-read the agent state; using the last");
+      }
+    }
+    const { host, port } = splitEndpoint(agentState.controlEndpoint);
+    try {
+      route = await chooseRoute({
+        host,
+        port,
+        caPem: agentState.caPem,
+        proxy: o.proxy ?? null,
+        resolver: o.resolver,
+        demoted,
+        staggerMs: o.staggerMs,
+      });
+    } catch (e) {
+      return {
+        welcomed: false,
+        code: 14,
+        reason: `cannot reach ${host}:${port}: ${(e as Error).message}`,
+      };
+    }
+    if (stopping) return { welcomed: false, code: 1, reason: "agent stopping" };
+    const chosen = route;
+    o.log.debug(
+      { address: chosen.address?.address ?? null, proxy: chosen.proxy?.display ?? null },
+      "route chosen",
+    );
+    current = startSession({
+      state: agentState,
+      allowlist,
+      stats,
+      log: o.log,
+      route: chosen,
+      discoveryTargets: o.discoveryTargets,
+      onWelcome: (node) => {
+        state = "connected";
+        lastReason = "";
+        connectedSince = Date.now();
+        backoff.reset();
+        if (chosen.address) demoted.delete(chosen.address.address);
+        o.log.info(
+          {
+            node,
+            endpoint: agentState.controlEndpoint,
+            address: chosen.address?.address ?? null,
+            proxy: chosen.proxy?.display ?? null,
+          },
+          "control stream up",
+        );
+      },
+    });
+    const end = await current.done;
+    current = null;
+    if (chosen.address && end.code !== 0 && end.code !== 1) demoted.add(chosen.address.address);
+    return end;
+  };
 
   const loop = async () => {
     o.log.info(
@@ -41,20 +140,8 @@ export function supervise(o: { state: AgentState; log: Logger; backoff?: Backoff
       "control stream connecting",
     );
     while (!stopping) {
-      current = startSession({
-        state: o.state,
-        allowlist,
-        stats,
-        log: o.log,
-        onWelcome: (node) => {
-          state = "connected";
-          lastReason = "";
-          backoff.reset();
-          o.log.info({ node, endpoint: o.state.controlEndpoint }, "control stream up");
-        },
-      });
-      const end = await current.done;
-      current = null;
+      const end = await attempt();
+      connectedSince = null;
       if (stopping) break;
       const reason = `${end.reason} (code ${end.code})`;
       if (state === "connected") {
@@ -89,9 +176,18 @@ export function supervise(o: { state: AgentState; log: Logger; backoff?: Backoff
     get state() {
       return state;
     },
+    get lastReason() {
+      return lastReason;
+    },
+    get route() {
+      return route;
+    },
+    get connectedSince() {
+      return connectedSince;
+    },
     async stop() {
       stopping = true;
-      current?.close();
+      (current as { close(): void } | null)?.close();
       (wake as (() => void) | null)?.();
       await running;
     },

@@ -109,6 +109,7 @@ export async function startCloud(
     rtspBase: () =>
       config.rtspPublicUrl ??
         `rtsp://${new URL(config.publicUrl ?? "http://localhost").hostname}:${rtsp.port}`,
+    discover: (agentId, windowMs) => control.discover(agentId, windowMs),
   });
   let httpPort = config.http.port;
   let rtsp: RtspGateway = { port: config.rtsp.port, close: () => Promise.resolve() };

@@ -95,6 +95,23 @@ export const CATALOGUE = {
     message: "device did not respond in time",
   },
   internal: { http: 500, grpc: GrpcStatus.INTERNAL, message: "internal error" },
+  serial_unknown: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    message:
+      "unknown serial: no device with this serial is registered; ask the site admin to add it",
+  },
+  serial_claimed: {
+    http: 409,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    message:
+      "this serial has already been claimed; revoke its agent and re-add the device to claim again",
+  },
+  discovery_timeout: {
+    http: 504,
+    grpc: GrpcStatus.DEADLINE_EXCEEDED,
+    message: "the agent did not answer the discovery request in time",
+  },
 } as const satisfies Record<string, Entry>;
 
 /** One of the catalogue's codes. */

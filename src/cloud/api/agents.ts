@@ -1,6 +1,6 @@
 /**
  * `/api/agents` (a tenant's agents with their presence: Relay node, active streams, last
- * heartbeat) and `/api/audit` (the tenant's audit log, newest first, paginated by `before`).
+ * heartbeat, today's traffic), `/api/agents/{id}/stats?hours=24` (hourly traffic for a sparkline) and `/api/audit` (the tenant's audit log, newest first, paginated by `before`).
  * Revoking an agent cuts its control stream and tunnels on this node at once and tells the
  * other nodes.
  * @module
@@ -8,15 +8,16 @@
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import type { Store } from "../store/store.ts";
+import type { Clock } from "../../shared/clock.ts";
 import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { page, query } from "./validate.ts";
-import { auditQuery } from "./schemas.ts";
+import { agentStatsQuery, auditQuery } from "./schemas.ts";
 
 /** The routes under /api (agents and audit). */
 export function agentRoutes(
-  d: { store: Store; kick: (agentId: string, reason: string) => void },
+  d: { store: Store; clock: Clock; kick: (agentId: string, reason: string) => void },
 ): Hono<AuthVars> {
   const { store } = d;
   const app = new Hono<AuthVars>();
@@ -26,15 +27,47 @@ export function agentRoutes(
     const items = [];
     for (const a of await store.listAgents(p.tenantId)) {
       const pr = await store.getPresence(a.id);
+      const today = await store.getAgentCounters(a.id);
       items.push({
         ...a,
         online: pr !== null,
         relay: pr?.node ?? null,
         activeStreams: pr?.activeStreams ?? 0,
         lastHeartbeat: pr?.lastHeartbeat ?? null,
+        // Live: streams from presence; today's (UTC) totals from the last heartbeat.
+        stats: {
+          day: today?.day ?? null,
+          bytesUp: today?.bytesUp ?? 0,
+          bytesDown: today?.bytesDown ?? 0,
+          tunnelsOpened: today?.tunnels ?? 0,
+          activeStreams: pr?.activeStreams ?? 0,
+        },
       });
     }
     return c.json(page(c, items));
+  });
+  app.get("/agents/:id/stats", auth, async (c) => {
+    const p = c.get("principal");
+    const { hours } = query(c, agentStatsQuery);
+    const agent = await store.getAgent(c.req.param("id"));
+    if (!agent || agent.tenantId !== p.tenantId) throw new AppError("not_found", "no such agent");
+    const HOUR = 3_600_000;
+    const now = d.clock.now();
+    const since = now - (now % HOUR) - (hours - 1) * HOUR;
+    const rows = await store.listAgentHourlyStats(p.tenantId, agent.id, since);
+    const byHour = new Map(rows.map((r) => [r.hour, r]));
+    // One entry per hour, oldest first, zeros where nothing moved: ready for a sparkline.
+    const items = Array.from({ length: hours }, (_, i) => {
+      const hour = since + i * HOUR;
+      const r = byHour.get(hour);
+      return {
+        hour: new Date(hour).toISOString(),
+        bytesUp: r?.bytesUp ?? 0,
+        bytesDown: r?.bytesDown ?? 0,
+        tunnels: r?.tunnels ?? 0,
+      };
+    });
+    return c.json({ agentId: agent.id, hours: items });
   });
   app.post("/agents/:id/revoke", auth, async (c) => {
     const p = c.get("principal");

@@ -34,6 +34,9 @@ import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
+import { claimRoutes } from "./claim.ts";
+import { discoveryRoutes } from "./discovery.ts";
+import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -55,6 +58,8 @@ export interface AppDeps extends RouteDeps {
   signer: RtspUrlSigner;
   /** `rtsp://host:port` of the RTSP gateway as operators reach it. */
   rtspBase: () => string;
+  /** Asks an agent connected to this node to run ONVIF discovery. */
+  discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
 
 /** Environment hono passes to handlers under Deno.serve. */
@@ -123,7 +128,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       pushAllowlist: d.pushAllowlist,
     }),
   );
-  app.route("/api", agentRoutes({ store: d.store, kick: d.kick }));
+  app.route("/api", agentRoutes({ store: d.store, clock: d.clock, kick: d.kick }));
   app.route(
     "/api",
     cliSessionRoutes({
@@ -148,6 +153,15 @@ export function createApp(d: AppDeps): Hono<Env> {
   );
   app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
   app.route("/api", rtspUrlRoutes(d));
+  app.route(
+    "/api",
+    discoveryRoutes({
+      store: d.store,
+      registry: d.registry,
+      discover: d.discover ?? (() => Promise.reject(new AppError("agent_offline"))),
+    }),
+  );
+  app.route("/", claimRoutes({ ...d, remote }));
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));

@@ -13,17 +13,62 @@ import { newId } from "../../shared/ids.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
 import { PkiError, signClientCsr } from "../../shared/crypto/pki.ts";
 import type { Logger } from "../../shared/log.ts";
-import type { Store } from "../store/store.ts";
+import type { NewAgent, Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 
-/** The request body of POST /api/agents/enroll. */
-export const enrollRequest = z.object({
-  token: z.string().regex(/^enr_[A-Za-z0-9_-]{43}$/, "expected an enrollment token enr_…"),
+/** What every request for an agent certificate carries besides its credential. */
+export const csrFields = {
   csr: z.string().min(100).max(8192).includes("BEGIN CERTIFICATE REQUEST"),
   hostname: z.string().max(255).default(""),
   os: z.string().max(64).default(""),
   version: z.string().max(64).default(""),
+};
+
+/** The request body of POST /api/agents/enroll. */
+export const enrollRequest = z.object({
+  token: z.string().regex(/^enr_[A-Za-z0-9_-]{43}$/, "expected an enrollment token enr_…"),
+  ...csrFields,
 });
+
+/**
+ * Mints a new agent id and signs the request's CSR for it with the agent CA (a bad CSR is a 400):
+ * the agent record to store and the certificate to hand back.
+ */
+export async function prepareAgent(
+  pki: CloudPki,
+  body: { csr: string; hostname: string; os: string; version: string },
+): Promise<{ agent: NewAgent; certPem: string }> {
+  const id = newId("ag");
+  let signed: { certPem: string; serialHex: string };
+  try {
+    signed = await signClientCsr({ ca: pki.agentCa, csrPem: body.csr, commonName: id });
+  } catch (e) {
+    if (e instanceof PkiError) throw new AppError("bad_request", `invalid CSR: ${e.message}`);
+    throw e;
+  }
+  const { hostname, os, version } = body;
+  return {
+    agent: { id, hostname, os, version, certSerial: signed.serialHex },
+    certPem: signed.certPem,
+  };
+}
+
+/** The answer that hands a new agent its identity. */
+export function identityResponse(
+  deps: { pki: CloudPki; controlEndpoint: () => string },
+  agentId: string,
+  siteId: string,
+  certPem: string,
+): EnrollResponse {
+  return {
+    agentId,
+    siteId,
+    certificate: certPem,
+    caCertificate: deps.pki.agentCa.certPem,
+    caPin: deps.pki.agentCaPin,
+    controlEndpoint: deps.controlEndpoint(),
+  };
+}
 
 /** The response body of a successful enrollment. */
 export interface EnrollResponse {
@@ -42,21 +87,9 @@ export async function enroll(
   remote: string,
 ): Promise<EnrollResponse> {
   const hash = await hashToken(body.token);
-  const agentId = newId("ag");
-  let signed: { certPem: string; serialHex: string };
-  try {
-    signed = await signClientCsr({ ca: deps.pki.agentCa, csrPem: body.csr, commonName: agentId });
-  } catch (e) {
-    if (e instanceof PkiError) throw new AppError("bad_request", `invalid CSR: ${e.message}`);
-    throw e;
-  }
-  const r = await deps.store.consumeEnrollmentToken(hash, {
-    id: agentId,
-    hostname: body.hostname,
-    version: body.version,
-    os: body.os,
-    certSerial: signed.serialHex,
-  });
+  const { agent, certPem } = await prepareAgent(deps.pki, body);
+  const agentId = agent.id;
+  const r = await deps.store.consumeEnrollmentToken(hash, agent);
   if (!r.ok) {
     const code = r.reason === "used"
       ? "enrollment_token_used"
@@ -84,7 +117,7 @@ export async function enroll(
       hostname: body.hostname,
       os: body.os,
       version: body.version,
-      serial: signed.serialHex,
+      serial: agent.certSerial,
       remote,
     },
   });
@@ -92,12 +125,5 @@ export async function enroll(
     { agent: agentId, site: r.agent.siteId, hostname: body.hostname },
     "agent enrolled",
   );
-  return {
-    agentId,
-    siteId: r.agent.siteId,
-    certificate: signed.certPem,
-    caCertificate: deps.pki.agentCa.certPem,
-    caPin: deps.pki.agentCaPin,
-    controlEndpoint: deps.controlEndpoint(),
-  };
+  return identityResponse(deps, agentId, r.agent.siteId, certPem);
 }

@@ -38,9 +38,14 @@ export const deviceBody = z.object({
   model: z.string().max(100).optional(),
   label: z.string().max(200).optional(),
   notes: z.string().max(2000).optional(),
+  /** Manufacturer serial an embedded agent will claim the device by (POST /claim). */
+  serial: z.string().trim().regex(
+    /^[A-Za-z0-9._-]{4,64}$/,
+    "expected 4 to 64 letters, digits, dots, dashes or underscores",
+  ).optional(),
 });
-/** Device edit. */
-export const devicePatch = deviceBody.partial().refine(
+/** Device edit (the serial is set at creation only). */
+export const devicePatch = deviceBody.omit({ serial: true }).partial().refine(
   (p) => Object.keys(p).length > 0,
   "nothing to change",
 );
@@ -92,6 +97,14 @@ export const rtspUrlBody = z.object({
     .default(""),
   ttlSeconds: z.number().int().min(60).max(7 * 86_400).optional(),
 });
+/** Run ONVIF discovery on a site's agent. */
+export const discoveryBody = z.object({
+  timeoutMs: z.number().int().min(500).max(10_000).optional(),
+});
+/** An agent's hourly stats. */
+export const agentStatsQuery = z.object({
+  hours: z.coerce.number().int().min(1).max(720).default(24),
+});
 
 /** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
 export const BODIES: Record<string, z.ZodType> = {
@@ -110,9 +123,11 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/admin/tenants/:tenantId/licenses": licenseBody,
   "PUT /api/sites/:id/devices/:deviceId/credentials": deviceCredentialsBody,
   "POST /api/handles/:handle/rtsp-url": rtspUrlBody,
+  "POST /api/sites/:id/discovery": discoveryBody,
 };
 
 /** Query strings by "METHOD /path". */
 export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/audit": auditQuery,
+  "GET /api/agents/:id/stats": agentStatsQuery,
 };

@@ -125,6 +125,9 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     requireRole(p.role, "admin");
     const s = await site(p, c.req.param("id"));
     const body = await jsonBody(c, deviceBody);
+    if (body.serial && await store.getDeviceBySerial(body.serial)) {
+      throw new AppError("conflict", "a device with this serial is already registered");
+    }
     const dev = await store.createDevice({ tenantId: p.tenantId, siteId: s.id, ...body });
     const out = await withHandles(store, clock, dev, p.actor);
     await changed(p, "device.create", dev.id, s.id, { host: dev.host, ports: dev.ports });

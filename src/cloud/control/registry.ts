@@ -15,6 +15,8 @@ export interface AgentSession {
   activeStreams: number;
   bytesUp: number;
   bytesDown: number;
+  /** Tunnels opened today (UTC), as of the last heartbeat. */
+  tunnelsOpened: number;
   /** The newest allowlist version sent to (or reported by) the agent. */
   allowlistVersion: number;
   version: string;

@@ -14,8 +14,11 @@ import type { ListenAddress } from "../../shared/cli.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
+import { AppError } from "../../shared/errors.ts";
 import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
+import { DiscoveryRequests } from "./discovery.ts";
+import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 
 /** A running control listener. */
 export interface ControlServer {
@@ -24,6 +27,8 @@ export interface ControlServer {
   pushAllowlist(siteId: string): Promise<void>;
   /** Ends an agent's stream now (e.g. revoked) and cuts its tunnels. */
   kick(agentId: string, reason: string): void;
+  /** Asks an agent connected here to run ONVIF discovery for `windowMs` (AppError if gone). */
+  discover(agentId: string, windowMs: number): Promise<DiscoveryResult>;
   close(): Promise<void>;
 }
 
@@ -55,6 +60,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
 
+  const discoveries = new DiscoveryRequests();
   const pushTo = async (s: AgentSession) => {
     const al = await o.store.getAllowlist(s.siteId);
     if (al.version <= s.allowlistVersion) return;
@@ -110,6 +116,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         activeStreams: 0,
         bytesUp: 0,
         bytesDown: 0,
+        tunnelsOpened: 0,
         allowlistVersion: 0,
         version: hello.version,
         hostname: hello.hostname,
@@ -171,9 +178,23 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           s.activeStreams = hb.activeStreams;
           s.bytesUp = hb.bytesUp;
           s.bytesDown = hb.bytesDown;
+          s.tunnelsOpened = hb.tunnelsOpened;
           await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
+          if (hb.day) {
+            await o.store.recordAgentCounters({
+              agentId: s.agentId,
+              tenantId: s.tenantId,
+              day: hb.day,
+              bytesUp: hb.bytesUp,
+              bytesDown: hb.bytesDown,
+              tunnels: hb.tunnelsOpened,
+            });
+          }
           break;
         }
+        case "discoveryResult":
+          discoveries.result(s.agentId, m.discoveryResult!);
+          break;
         case "tunnelResult":
           o.broker.result(s.agentId, m.tunnelResult!);
           break;
@@ -192,6 +213,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       session = null;
       if (o.registry.remove(s)) {
         o.broker.agentGone(s.agentId);
+        discoveries.agentGone(s.agentId);
         o.store.deletePresence(s.agentId, o.node).catch(() => {});
         o.log.info({ agent: s.agentId }, "agent disconnected");
       }
@@ -226,6 +248,11 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     port,
     async pushAllowlist(siteId) {
       for (const s of o.registry.bySite(siteId)) await pushTo(s);
+    },
+    discover(agentId, windowMs) {
+      const s = o.registry.get(agentId);
+      if (!s) return Promise.reject(new AppError("agent_offline"));
+      return discoveries.request(s, windowMs);
     },
     kick(agentId, reason) {
       o.registry.get(agentId)?.close(grpc.status.PERMISSION_DENIED, reason);

@@ -19,12 +19,15 @@ import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import type {
   Agent,
+  AgentCounters,
+  AgentHourlyStat,
   Allowlist,
   AllowlistEntry,
   ApiKey,
   ApiToken,
   AuditEntry,
   AuditQuery,
+  ClaimResult,
   CliSession,
   ConsumeResult,
   Device,
@@ -48,6 +51,7 @@ import type {
 /** How long a connection waits for another connection's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 const AUDIT_DEFAULT_LIMIT = 100;
+const HOUR_MS = 3_600_000;
 const AUDIT_MAX_LIMIT = 1000;
 
 /**
@@ -160,6 +164,35 @@ function toDevice(r: Row): Device {
     loopbackIp: str(r.loopback_ip),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
+    serial: strOrNull(r.serial),
+    claimedAgentId: strOrNull(r.claimed_agent_id),
+  };
+}
+
+/** The record of a new agent placed in `where`'s tenant and site. */
+function newAgentRecord(
+  agent: NewAgent,
+  where: { tenantId: string; siteId: string },
+  now: number,
+): Agent {
+  return {
+    ...agent,
+    tenantId: where.tenantId,
+    siteId: where.siteId,
+    createdAt: now,
+    revokedAt: null,
+  };
+}
+
+function toAgentCounters(r: Row): AgentCounters {
+  return {
+    agentId: str(r.agent_id),
+    tenantId: str(r.tenant_id),
+    day: str(r.day),
+    bytesUp: num(r.bytes_up),
+    bytesDown: num(r.bytes_down),
+    tunnels: num(r.tunnels),
+    at: num(r.at),
   };
 }
 
@@ -463,11 +496,13 @@ class SqliteStore implements Store {
         loopbackIp: loopbackAddress(n),
         createdAt: now,
         updatedAt: now,
+        serial: input.serial ?? null,
+        claimedAgentId: null,
       };
       this.#run(
         `INSERT INTO devices (id, tenant_id, site_id, host, ports, manufacturer, model, label,
-           notes, loopback_n, loopback_ip, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           notes, loopback_n, loopback_ip, created_at, updated_at, serial)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         device.id,
         device.tenantId,
         device.siteId,
@@ -481,6 +516,7 @@ class SqliteStore implements Store {
         device.loopbackIp,
         device.createdAt,
         device.updatedAt,
+        device.serial,
       );
       return device;
     });
@@ -690,30 +726,8 @@ class SqliteStore implements Store {
       if (token.usedAt !== null) return { ok: false, reason: "used" };
       const now = this.#now();
       if (token.expiresAt <= now) return { ok: false, reason: "expired" };
-      const created: Agent = {
-        id: agent.id,
-        tenantId: token.tenantId,
-        siteId: token.siteId,
-        hostname: agent.hostname,
-        version: agent.version,
-        os: agent.os,
-        certSerial: agent.certSerial,
-        createdAt: now,
-        revokedAt: null,
-      };
-      this.#run(
-        `INSERT INTO agents (id, tenant_id, site_id, hostname, version, os, cert_serial,
-           created_at, revoked_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-        created.id,
-        created.tenantId,
-        created.siteId,
-        created.hostname,
-        created.version,
-        created.os,
-        created.certSerial,
-        created.createdAt,
-      );
+      const created = newAgentRecord(agent, token, now);
+      this.#insertAgent(created);
       this.#run(
         "UPDATE enrollment_tokens SET used_at = ?, agent_id = ? WHERE hash = ?",
         now,
@@ -722,6 +736,23 @@ class SqliteStore implements Store {
       );
       return { ok: true, agent: created };
     });
+  }
+
+  /** Inserts an agent record (inside the caller's transaction). */
+  #insertAgent(a: Agent): void {
+    this.#run(
+      `INSERT INTO agents (id, tenant_id, site_id, hostname, version, os, cert_serial,
+         created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+      a.id,
+      a.tenantId,
+      a.siteId,
+      a.hostname,
+      a.version,
+      a.os,
+      a.certSerial,
+      a.createdAt,
+    );
   }
 
   async getAgent(id: string): Promise<Agent | null> {
@@ -1225,6 +1256,111 @@ class SqliteStore implements Store {
       by,
     )!;
     return num(r.value);
+  }
+
+  // Agent stats
+
+  async recordAgentCounters(
+    input: Omit<AgentCounters, "at">,
+  ): Promise<{ bytesUp: number; bytesDown: number; tunnels: number }> {
+    return this.#tx(() => {
+      const now = this.#now();
+      const r = this.#get("SELECT * FROM agent_counters WHERE agent_id = ?", input.agentId);
+      const prev = r ? toAgentCounters(r) : null;
+      const zero = { bytesUp: 0, bytesDown: 0, tunnels: 0 };
+      if (prev && input.day < prev.day) return zero;
+      const same = prev !== null && prev.day === input.day;
+      const delta = (cur: number, old: number) => same && cur >= old ? cur - old : cur;
+      const d = {
+        bytesUp: delta(input.bytesUp, prev?.bytesUp ?? 0),
+        bytesDown: delta(input.bytesDown, prev?.bytesDown ?? 0),
+        tunnels: delta(input.tunnels, prev?.tunnels ?? 0),
+      };
+      this.#run(
+        `INSERT OR REPLACE INTO agent_counters (agent_id, tenant_id, day, bytes_up, bytes_down,
+           tunnels, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        input.agentId,
+        input.tenantId,
+        input.day,
+        input.bytesUp,
+        input.bytesDown,
+        input.tunnels,
+        now,
+      );
+      if (d.bytesUp || d.bytesDown || d.tunnels) {
+        this.#run(
+          `INSERT INTO agent_stats_hourly (agent_id, tenant_id, hour, bytes_up, bytes_down, tunnels)
+           VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (agent_id, hour) DO UPDATE SET bytes_up = bytes_up + excluded.bytes_up,
+             bytes_down = bytes_down + excluded.bytes_down, tunnels = tunnels + excluded.tunnels`,
+          input.agentId,
+          input.tenantId,
+          now - (now % HOUR_MS),
+          d.bytesUp,
+          d.bytesDown,
+          d.tunnels,
+        );
+      }
+      return d;
+    });
+  }
+
+  async getAgentCounters(agentId: string): Promise<AgentCounters | null> {
+    const r = this.#get("SELECT * FROM agent_counters WHERE agent_id = ?", agentId);
+    return r ? toAgentCounters(r) : null;
+  }
+
+  async listAgentHourlyStats(
+    tenantId: string,
+    agentId: string,
+    sinceMs: number,
+  ): Promise<AgentHourlyStat[]> {
+    return this.#all(
+      `SELECT * FROM agent_stats_hourly WHERE tenant_id = ? AND agent_id = ? AND hour >= ?
+       ORDER BY hour`,
+      tenantId,
+      agentId,
+      sinceMs,
+    ).map((r) => ({
+      agentId: str(r.agent_id),
+      tenantId: str(r.tenant_id),
+      hour: num(r.hour),
+      bytesUp: num(r.bytes_up),
+      bytesDown: num(r.bytes_down),
+      tunnels: num(r.tunnels),
+    }));
+  }
+
+  // Embedded-agent claim
+
+  async getDeviceBySerial(serial: string): Promise<Device | null> {
+    const r = this.#get("SELECT * FROM devices WHERE serial = ?", serial);
+    return r ? toDevice(r) : null;
+  }
+
+  async claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult> {
+    return this.#tx((): ClaimResult => {
+      const r = this.#get("SELECT * FROM devices WHERE serial = ?", serial);
+      if (!r) return { ok: false, reason: "unknown" };
+      const device = toDevice(r);
+      if (device.claimedAgentId !== null) {
+        return { ok: false, reason: "claimed", tenantId: device.tenantId, deviceId: device.id };
+      }
+      const now = this.#now();
+      const created = newAgentRecord(agent, device, now);
+      this.#insertAgent(created);
+      this.#run(
+        "UPDATE devices SET claimed_agent_id = ?, updated_at = ? WHERE id = ?",
+        created.id,
+        now,
+        device.id,
+      );
+      return {
+        ok: true,
+        agent: created,
+        device: { ...device, claimedAgentId: created.id, updatedAt: now },
+      };
+    });
   }
 
   async close(): Promise<void> {

@@ -273,4 +273,33 @@ export const MIGRATIONS: readonly string[] = [
   WHEN NOT EXISTS (SELECT 1 FROM devices WHERE id = NEW.device_id AND tenant_id = NEW.tenant_id)
   BEGIN SELECT RAISE(ABORT, 'device credentials must name their device''s tenant'); END;
   `,
+  // 6: agent stats (guide §9) and embedded-agent claim (guide §3). agent_counters holds the
+  // day totals each agent last reported (the baseline for deltas); agent_stats_hourly the deltas
+  // per hour. Devices may carry a manufacturer serial that an embedded agent claims once.
+  `
+  ALTER TABLE devices ADD COLUMN serial TEXT;
+  ALTER TABLE devices ADD COLUMN claimed_agent_id TEXT;
+  CREATE UNIQUE INDEX devices_serial ON devices (serial) WHERE serial IS NOT NULL;
+
+  CREATE TABLE agent_counters (
+    agent_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    day TEXT NOT NULL, -- UTC YYYY-MM-DD the totals belong to
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    tunnels INTEGER NOT NULL,
+    at INTEGER NOT NULL
+  );
+
+  CREATE TABLE agent_stats_hourly (
+    agent_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    hour INTEGER NOT NULL, -- epoch ms of the hour's start (UTC)
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    tunnels INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, hour)
+  );
+  CREATE INDEX agent_stats_hourly_tenant ON agent_stats_hourly (tenant_id, hour);
+  `,
 ];

@@ -63,6 +63,10 @@ export interface Device {
   loopbackIp: string;
   createdAt: number;
   updatedAt: number;
+  /** Manufacturer serial an embedded agent claims the device by (unique), or null. */
+  serial: string | null;
+  /** The agent that claimed the device by its serial, or null. */
+  claimedAgentId: string | null;
 }
 
 /** What a caller supplies to create a device; the store assigns id, loopback IP and times. */
@@ -75,6 +79,7 @@ export interface NewDevice {
   model?: string;
   label?: string;
   notes?: string;
+  serial?: string;
 }
 
 /** An opaque routing token per (device, port). */
@@ -420,6 +425,64 @@ export interface Store {
   /** Atomically adds `by` (default 1) to the named counter and returns the new value. */
   incrementCounter(name: string, by?: number): Promise<number>;
 
+  // Agent stats (guide §9)
+  /**
+   * Records the day totals an agent reported and adds what is new since its last report to
+   * the hour of clock.now(): per counter, the difference on the same day, the whole value on a
+   * new day or when it went down (the agent lost its counters). A report of an older day than
+   * the last one is ignored. Returns the deltas added.
+   */
+  recordAgentCounters(
+    input: Omit<AgentCounters, "at">,
+  ): Promise<{ bytesUp: number; bytesDown: number; tunnels: number }>;
+  /** The totals the agent last reported, or null. */
+  getAgentCounters(agentId: string): Promise<AgentCounters | null>;
+  /** Tenant-scoped hourly deltas of an agent with hour >= sinceMs, oldest first. */
+  listAgentHourlyStats(
+    tenantId: string,
+    agentId: string,
+    sinceMs: number,
+  ): Promise<AgentHourlyStat[]>;
+
+  // Embedded-agent claim (guide §3)
+  /** Unscoped lookup of a device by its manufacturer serial. */
+  getDeviceBySerial(serial: string): Promise<Device | null>;
+  /**
+   * Atomically binds the device with this serial to a new agent of the device's tenant and site
+   * (the agent record is created as enrollment does). Refuses an unknown or claimed serial.
+   */
+  claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult>;
+
   /** Releases the backend's resources. */
   close(): Promise<void>;
 }
+
+/** The day totals an agent last reported on its heartbeat. */
+export interface AgentCounters {
+  agentId: string;
+  tenantId: string;
+  /** UTC day (YYYY-MM-DD) the totals belong to. */
+  day: string;
+  bytesUp: number;
+  bytesDown: number;
+  tunnels: number;
+  /** When they were recorded. */
+  at: number;
+}
+
+/** One hour of one agent's traffic: what was added during the hour. */
+export interface AgentHourlyStat {
+  agentId: string;
+  tenantId: string;
+  /** Epoch ms of the hour's start (UTC). */
+  hour: number;
+  bytesUp: number;
+  bytesDown: number;
+  tunnels: number;
+}
+
+/** Outcome of {@linkcode Store.claimDevice}. */
+export type ClaimResult =
+  | { ok: true; agent: Agent; device: Device }
+  | { ok: false; reason: "unknown" }
+  | { ok: false; reason: "claimed"; tenantId: string; deviceId: string };

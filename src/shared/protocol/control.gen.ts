@@ -28,7 +28,8 @@ export const descriptor = {
                         "hello",
                         "heartbeat",
                         "tunnelResult",
-                        "tunnelClosed"
+                        "tunnelClosed",
+                        "discoveryResult"
                       ]
                     }
                   },
@@ -50,6 +51,11 @@ export const descriptor = {
                       "type": "TunnelClosed",
                       "id": 4,
                       "protoName": "tunnel_closed"
+                    },
+                    "discoveryResult": {
+                      "type": "DiscoveryResult",
+                      "id": 5,
+                      "protoName": "discovery_result"
                     }
                   }
                 },
@@ -104,6 +110,10 @@ export const descriptor = {
                       "type": "uint64",
                       "id": 4,
                       "protoName": "tunnels_opened"
+                    },
+                    "day": {
+                      "type": "string",
+                      "id": 5
                     }
                   }
                 },
@@ -158,7 +168,8 @@ export const descriptor = {
                         "welcome",
                         "allowlist",
                         "openTunnel",
-                        "closeTunnel"
+                        "closeTunnel",
+                        "discoveryRequest"
                       ]
                     }
                   },
@@ -180,6 +191,11 @@ export const descriptor = {
                       "type": "CloseTunnel",
                       "id": 4,
                       "protoName": "close_tunnel"
+                    },
+                    "discoveryRequest": {
+                      "type": "DiscoveryRequest",
+                      "id": 5,
+                      "protoName": "discovery_request"
                     }
                   }
                 },
@@ -263,6 +279,67 @@ export const descriptor = {
                       "id": 2
                     }
                   }
+                },
+                "DiscoveryRequest": {
+                  "fields": {
+                    "requestId": {
+                      "type": "string",
+                      "id": 1,
+                      "protoName": "request_id"
+                    },
+                    "timeoutMs": {
+                      "type": "uint32",
+                      "id": 2,
+                      "protoName": "timeout_ms"
+                    }
+                  }
+                },
+                "DiscoveryResult": {
+                  "fields": {
+                    "requestId": {
+                      "type": "string",
+                      "id": 1,
+                      "protoName": "request_id"
+                    },
+                    "devices": {
+                      "rule": "repeated",
+                      "type": "DiscoveredDevice",
+                      "id": 2
+                    },
+                    "error": {
+                      "type": "string",
+                      "id": 3
+                    }
+                  }
+                },
+                "DiscoveredDevice": {
+                  "fields": {
+                    "address": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "xaddrs": {
+                      "rule": "repeated",
+                      "type": "string",
+                      "id": 2
+                    },
+                    "manufacturer": {
+                      "type": "string",
+                      "id": 3
+                    },
+                    "model": {
+                      "type": "string",
+                      "id": 4
+                    },
+                    "name": {
+                      "type": "string",
+                      "id": 5
+                    },
+                    "endpoint": {
+                      "type": "string",
+                      "id": 6
+                    }
+                  }
                 }
               }
             }
@@ -279,8 +356,9 @@ export interface AgentMessage {
   heartbeat?: Heartbeat;
   tunnelResult?: TunnelResult;
   tunnelClosed?: TunnelClosed;
+  discoveryResult?: DiscoveryResult;
   /** Which member of the `msg` oneof is set. */
-  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed";
+  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult";
 }
 
 /** Message `nanodems.control.v1.Hello`. */
@@ -299,6 +377,7 @@ export interface Heartbeat {
   bytesUp: number;
   bytesDown: number;
   tunnelsOpened: number;
+  day: string;
 }
 
 /** Message `nanodems.control.v1.TunnelResult`. */
@@ -323,8 +402,9 @@ export interface CloudMessage {
   allowlist?: AllowlistPush;
   openTunnel?: OpenTunnel;
   closeTunnel?: CloseTunnel;
+  discoveryRequest?: DiscoveryRequest;
   /** Which member of the `msg` oneof is set. */
-  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel";
+  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest";
 }
 
 /** Message `nanodems.control.v1.Welcome`. */
@@ -359,4 +439,27 @@ export interface OpenTunnel {
 export interface CloseTunnel {
   tunnelId: string;
   reason: string;
+}
+
+/** Message `nanodems.control.v1.DiscoveryRequest`. */
+export interface DiscoveryRequest {
+  requestId: string;
+  timeoutMs: number;
+}
+
+/** Message `nanodems.control.v1.DiscoveryResult`. */
+export interface DiscoveryResult {
+  requestId: string;
+  devices: DiscoveredDevice[];
+  error: string;
+}
+
+/** Message `nanodems.control.v1.DiscoveredDevice`. */
+export interface DiscoveredDevice {
+  address: string;
+  xaddrs: string[];
+  manufacturer: string;
+  model: string;
+  name: string;
+  endpoint: string;
 }

@@ -110,6 +110,8 @@ export function storeConformance(
       loopbackIp: d.loopbackIp,
       createdAt: clock.now(),
       updatedAt: clock.now(),
+      serial: null,
+      claimedAgentId: null,
     });
     const full = await store.createDevice({
       tenantId: a.id,
@@ -972,4 +974,103 @@ export function storeConformance(
       assert.equal(await store.getDeviceCredentials(a.id, dev.id), null, "gone with the device");
     },
   );
+
+  test(
+    "agent stats: deltas per hour from day totals, rollover and reset, scoped",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const HOUR = 3_600_000;
+      clock.set(Date.UTC(2026, 10, 23, 10, 15));
+      const day = "2026-11-23";
+      const rec = (bytesUp: number, bytesDown: number, tunnels: number, d = day) =>
+        store.recordAgentCounters({
+          agentId: "ag-1",
+          tenantId: a.id,
+          day: d,
+          bytesUp,
+          bytesDown,
+          tunnels,
+        });
+      assert.equal(await store.getAgentCounters("ag-1"), null);
+      assert.deepEqual(await rec(100, 1000, 2), { bytesUp: 100, bytesDown: 1000, tunnels: 2 });
+      assert.deepEqual(await rec(150, 1000, 3), { bytesUp: 50, bytesDown: 0, tunnels: 1 });
+      clock.advance(HOUR); // 11:15
+      assert.deepEqual(await rec(170, 1500, 3), { bytesUp: 20, bytesDown: 500, tunnels: 0 });
+      assert.deepEqual(
+        await rec(10, 1600, 3),
+        { bytesUp: 10, bytesDown: 100, tunnels: 0 },
+        "reset",
+      );
+      assert.deepEqual(await rec(10, 1600, 3), { bytesUp: 0, bytesDown: 0, tunnels: 0 });
+      assert.deepEqual(await rec(5, 5, 5, "2026-11-22"), { bytesUp: 0, bytesDown: 0, tunnels: 0 });
+      clock.advance(13 * HOUR); // 00:15 next day
+      assert.deepEqual(await rec(7, 8, 1, "2026-11-24"), { bytesUp: 7, bytesDown: 8, tunnels: 1 });
+      const last = await store.getAgentCounters("ag-1");
+      assert.deepEqual(last, {
+        agentId: "ag-1",
+        tenantId: a.id,
+        day: "2026-11-24",
+        bytesUp: 7,
+        bytesDown: 8,
+        tunnels: 1,
+        at: clock.now(),
+      });
+      const h10 = Date.UTC(2026, 10, 23, 10);
+      const rows = await store.listAgentHourlyStats(a.id, "ag-1", h10);
+      assert.deepEqual(rows.map((r) => [r.hour, r.bytesUp, r.bytesDown, r.tunnels]), [
+        [h10, 150, 1000, 3],
+        [h10 + HOUR, 30, 600, 0],
+        [Date.UTC(2026, 10, 24, 0), 7, 8, 1],
+      ]);
+      assert.deepEqual(
+        (await store.listAgentHourlyStats(a.id, "ag-1", h10 + HOUR)).map((r) => r.hour),
+        [h10 + HOUR, Date.UTC(2026, 10, 24, 0)],
+        "since filters by hour",
+      );
+      assert.deepEqual(await store.listAgentHourlyStats(b.id, "ag-1", 0), [], "tenant-scoped");
+    },
+  );
+
+  test("claim: serial unique, unknown and claimed refused, agent created in the device's site", async (store) => {
+    const { a, siteA } = await world(store);
+    const dev = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.30",
+      ports: [80, 554],
+      serial: "DS-2CD2143G0-I20240001",
+    });
+    assert.equal(dev.serial, "DS-2CD2143G0-I20240001");
+    assert.equal(dev.claimedAgentId, null);
+    await assert.rejects(store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.31",
+      ports: [80],
+      serial: "DS-2CD2143G0-I20240001",
+    }));
+    assert.deepEqual(await store.getDeviceBySerial("DS-2CD2143G0-I20240001"), dev);
+    assert.equal(await store.getDeviceBySerial("nope"), null);
+    const agent = {
+      id: "ag-emb",
+      hostname: "cam",
+      version: "1",
+      os: "linux/arm64",
+      certSerial: "01",
+    };
+    assert.deepEqual(await store.claimDevice("nope", agent), { ok: false, reason: "unknown" });
+    assert.equal(await store.getAgent("ag-emb"), null, "a refused claim writes nothing");
+    const r = await store.claimDevice("DS-2CD2143G0-I20240001", agent);
+    assert.ok(r.ok);
+    assert.equal(r.agent.tenantId, a.id);
+    assert.equal(r.agent.siteId, siteA.id);
+    assert.equal(r.device.claimedAgentId, "ag-emb");
+    assert.deepEqual(await store.getAgent("ag-emb"), r.agent);
+    assert.equal((await store.getDevice(a.id, dev.id))?.claimedAgentId, "ag-emb");
+    assert.deepEqual(
+      await store.claimDevice("DS-2CD2143G0-I20240001", { ...agent, id: "ag-emb2" }),
+      { ok: false, reason: "claimed", tenantId: a.id, deviceId: dev.id },
+    );
+    assert.equal(await store.getAgent("ag-emb2"), null);
+  });
 }

@@ -22,10 +22,22 @@ Deno.test("data header: round trip; foreign bytes rejected", () => {
 
 Deno.test("control codec: messages round trip with large counters and bytes", () => {
   const hb = decodeAgentMessage(encodeAgentMessage({
-    heartbeat: { activeStreams: 3, bytesUp: 5e12, bytesDown: 1, tunnelsOpened: 9 },
+    heartbeat: {
+      activeStreams: 3,
+      bytesUp: 5e12,
+      bytesDown: 1,
+      tunnelsOpened: 9,
+      day: "2026-11-23",
+    },
   }));
   assertEquals(hb.msg, "heartbeat");
-  assertEquals(hb.heartbeat, { activeStreams: 3, bytesUp: 5e12, bytesDown: 1, tunnelsOpened: 9 });
+  assertEquals(hb.heartbeat, {
+    activeStreams: 3,
+    bytesUp: 5e12,
+    bytesDown: 1,
+    tunnelsOpened: 9,
+    day: "2026-11-23",
+  });
   const open = decodeCloudMessage(encodeCloudMessage({
     openTunnel: { tunnelId: "t", host: "cam", port: 554, ticket: new Uint8Array([1, 2]) },
   }));

@@ -1,0 +1,117 @@
+/**
+ * Runs one WS-Discovery round on the agent's LAN with `node:dgram`: sends the Probe to the
+ * IPv4 group (and the IPv6 link-local group where the host has IPv6), collects ProbeMatches for
+ * the window, and returns one entry per device (by endpoint reference, else by address).
+ * Replies that do not parse or answer another probe are dropped silently. The targets are a
+ * setting so a probe can also go unicast to a known address (and tests need no multicast).
+ * @module
+ */
+import dgram from "node:dgram";
+import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
+import {
+  buildProbe,
+  newMessageId,
+  parseProbeMatches,
+  type ProbeMatch,
+  WS_DISCOVERY_V4,
+  WS_DISCOVERY_V6,
+} from "./ws_discovery.ts";
+
+/** Where probes go. */
+export interface ProbeTarget {
+  address: string;
+  port: number;
+}
+
+/** The default targets: both WS-Discovery groups. */
+export const DEFAULT_PROBE_TARGETS: ProbeTarget[] = [WS_DISCOVERY_V4, WS_DISCOVERY_V6];
+/** Default collection window. */
+export const DEFAULT_DISCOVERY_MS = 3_000;
+/** Longest window a request may ask for. */
+export const MAX_DISCOVERY_MS = 10_000;
+
+/** One discovered device. */
+export interface DiscoveredDevice extends ProbeMatch {
+  /** The source address of its reply. */
+  address: string;
+}
+
+/** Clamps a requested window (0 or absent means the default). */
+export function discoveryWindow(ms: number | undefined): number {
+  if (!ms) return DEFAULT_DISCOVERY_MS;
+  return Math.min(MAX_DISCOVERY_MS, Math.max(200, ms));
+}
+
+/** Parses "host:port,[v6]:port" into targets; throws on a bad entry. */
+export function parseProbeTargets(text: string): ProbeTarget[] {
+  return text.split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s);
+    const port = Number(m?.[3]);
+    if (!m || !isIP(m[1] ?? m[2]) || !(port >= 1 && port <= 65535)) {
+      throw new Error(`expected IP:PORT (e.g. 239.255.255.250:3702), got "${s}"`);
+    }
+    return { address: m[1] ?? m[2], port };
+  });
+}
+
+/** Sends the probe to every target and collects matches for `windowMs`. Never throws. */
+export async function probeOnvif(
+  o: { windowMs: number; targets?: ProbeTarget[] },
+): Promise<{ devices: DiscoveredDevice[]; error: string }> {
+  const targets = o.targets ?? DEFAULT_PROBE_TARGETS;
+  const messageId = newMessageId();
+  const probe = Buffer.from(buildProbe(messageId));
+  const found = new Map<string, DiscoveredDevice>();
+  const errors: string[] = [];
+  let sent = 0;
+  const sockets: dgram.Socket[] = [];
+  for (const family of [4, 6] as const) {
+    const mine = targets.filter((t) => isIP(t.address) === family);
+    if (!mine.length) continue;
+    const sock = dgram.createSocket({ type: family === 4 ? "udp4" : "udp6", reuseAddr: true });
+    sockets.push(sock);
+    sock.on("error", (e) => errors.push(e.message));
+    sock.on("message", (msg, rinfo) => {
+      const matches = parseProbeMatches(new Uint8Array(msg), messageId);
+      if (!matches) return;
+      for (const m of matches) {
+        const key = m.endpoint || `${rinfo.address}|${m.xaddrs.join(" ")}`;
+        if (!found.has(key) && found.size < 1024) found.set(key, { ...m, address: rinfo.address });
+      }
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once("error", reject);
+        sock.bind(0, () => {
+          sock.off("error", reject);
+          resolve();
+        });
+      });
+      try {
+        sock.setMulticastTTL(1);
+      } catch { /* unicast-only socket */ }
+      for (const t of mine) {
+        await new Promise<void>((resolve) =>
+          sock.send(probe, t.port, t.address, (e) => {
+            if (e) errors.push(`${t.address}: ${e.message}`);
+            else sent++;
+            resolve();
+          })
+        );
+      }
+    } catch (e) {
+      errors.push(`udp${family}: ${(e as Error).message}`);
+    }
+  }
+  if (sent > 0) await new Promise((r) => setTimeout(r, o.windowMs));
+  for (const s of sockets) {
+    try {
+      s.close();
+    } catch { /* closed */ }
+  }
+  return {
+    devices: [...found.values()],
+    error: sent === 0 ? `could not send the probe (${errors.join("; ") || "no target"})` : "",
+  };
+}

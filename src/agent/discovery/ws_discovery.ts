@@ -1,0 +1,151 @@
+/**
+ * ONVIF WS-Discovery messages, without an XML library: the SOAP 1.2 Probe for
+ * `dn:NetworkVideoTransmitter` with a fresh `wsa:MessageID`, and a defensive reader of
+ * ProbeMatches. Replies come from anything on the LAN, so the reader trusts nothing: it caps
+ * the size, refuses DTDs and entity declarations (no entity bombs), matches only elements by
+ * local name with bounded regexes, requires `RelatesTo` to be our MessageID, caps every list
+ * and string, and returns null for anything it does not like — it never throws.
+ * @module
+ */
+
+/** The IPv4 and IPv6 multicast groups and port of WS-Discovery. */
+export const WS_DISCOVERY_V4 = { address: "239.255.255.250", port: 3702 } as const;
+/** The IPv6 link-local group. */
+export const WS_DISCOVERY_V6 = { address: "ff02::c", port: 3702 } as const;
+
+/** Largest reply read (a ProbeMatches is a few KiB). */
+export const MAX_REPLY_BYTES = 64 << 10;
+const MAX_MATCHES = 16;
+const MAX_XADDRS = 8;
+const MAX_SCOPES = 64;
+const MAX_TEXT = 200;
+
+/** One device from a ProbeMatch. */
+export interface ProbeMatch {
+  /** The endpoint reference (usually urn:uuid:…), "" when absent. */
+  endpoint: string;
+  /** Service URLs (http/https only). */
+  xaddrs: string[];
+  manufacturer: string;
+  model: string;
+  name: string;
+}
+
+/** A fresh `urn:uuid:` message id. */
+export function newMessageId(): string {
+  return `urn:uuid:${crypto.randomUUID()}`;
+}
+
+/** The SOAP 1.2 Probe for ONVIF video transmitters. */
+export function buildProbe(messageId: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>` +
+    `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"` +
+    ` xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"` +
+    ` xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"` +
+    ` xmlns:dn="http://www.onvif.org/ver10/network/wsdl">` +
+    `<s:Header>` +
+    `<a:Action s:mustUnderstand="1">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action>` +
+    `<a:MessageID>${messageId}</a:MessageID>` +
+    `<a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>` +
+    `<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>` +
+    `</s:Header>` +
+    `<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body>` +
+    `</s:Envelope>`;
+}
+
+/** All texts of elements with local name `name` (any prefix), at most `max`, each bounded. */
+function texts(xml: string, name: string, max: number, maxLen = 4096): string[] {
+  const re = new RegExp(
+    `<(?:[A-Za-z_][\\w.-]{0,40}:)?${name}(?:\\s[^<>]{0,1024})?>([^<]{0,${maxLen}})</(?:[A-Za-z_][\\w.-]{0,40}:)?${name}\\s*>`,
+    "g",
+  );
+  const out: string[] = [];
+  for (const m of xml.matchAll(re)) {
+    out.push(decodeEntities(m[1].trim()));
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** Bodies of elements with local name `name` (any prefix), at most `max`. */
+function blocks(xml: string, name: string, max: number): string[] {
+  const re = new RegExp(
+    `<((?:[A-Za-z_][\\w.-]{0,40}:)?)${name}(?:\\s[^<>]{0,1024})?>([\\s\\S]{0,16384}?)</\\1${name}\\s*>`,
+    "g",
+  );
+  const out: string[] = [];
+  for (const m of xml.matchAll(re)) {
+    out.push(m[2]);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** The five predefined XML entities and numeric references; anything else stays as is. */
+function decodeEntities(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
+    if (e[0] === "#") {
+      const cp = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : "";
+    }
+    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e as "amp"];
+  });
+}
+
+/** Printable, bounded text for display. */
+function clean(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, MAX_TEXT);
+}
+
+function decodeScopeValue(v: string): string {
+  try {
+    return clean(decodeURIComponent(v));
+  } catch {
+    return clean(v);
+  }
+}
+
+/** Manufacturer, model and name from `onvif://www.onvif.org/<key>/<value>` scopes. */
+export function parseScopes(scopes: string[]): Pick<ProbeMatch, "manufacturer" | "model" | "name"> {
+  const out = { manufacturer: "", model: "", name: "" };
+  for (const s of scopes.slice(0, MAX_SCOPES)) {
+    const m = /^onvif:\/\/www\.onvif\.org\/([A-Za-z_]{1,32})\/(.{1,512})$/i.exec(s);
+    if (!m) continue;
+    const key = m[1].toLowerCase();
+    const value = decodeScopeValue(m[2]);
+    if ((key === "manufacturer" || key === "mfr") && !out.manufacturer) out.manufacturer = value;
+    else if ((key === "hardware" || key === "model") && !out.model) out.model = value;
+    else if (key === "name" && !out.name) out.name = value;
+  }
+  return out;
+}
+
+/**
+ * Reads a ProbeMatches reply to our Probe `messageId`. Returns the matches, or null when the
+ * datagram is not such a reply (too big, not XML, a DTD, another RelatesTo, no match).
+ */
+export function parseProbeMatches(data: Uint8Array, messageId: string): ProbeMatch[] | null {
+  if (data.byteLength === 0 || data.byteLength > MAX_REPLY_BYTES) return null;
+  let xml: string;
+  try {
+    xml = new TextDecoder("utf-8", { fatal: true }).decode(data);
+  } catch {
+    return null;
+  }
+  if (!/^\s*(?:<\?xml[^>]{0,200}\?>\s*)?</.test(xml)) return null;
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return null;
+  const relates = texts(xml, "RelatesTo", 2, 256);
+  if (relates.length !== 1 || relates[0] !== messageId) return null;
+  const out: ProbeMatch[] = [];
+  for (const body of blocks(xml, "ProbeMatch", MAX_MATCHES)) {
+    const xaddrs = (texts(body, "XAddrs", 1)[0] ?? "").split(/\s+/)
+      .filter((u) => /^https?:\/\/[^\s<>"]{1,500}$/i.test(u))
+      .slice(0, MAX_XADDRS);
+    const scopes = (texts(body, "Scopes", 1, 16384)[0] ?? "").split(/\s+/).filter(Boolean);
+    const endpoint = clean(texts(body, "Address", 1, 512)[0] ?? "");
+    if (!endpoint && xaddrs.length === 0) continue;
+    out.push({ endpoint, xaddrs, ...parseScopes(scopes) });
+  }
+  return out.length ? out : null;
+}

@@ -1,0 +1,347 @@
+// The agent as a site service, against the real processes: today's counters survive a killed
+// and restarted agent (stats.json) and reach the cloud's live view and hourly table; the
+// health endpoint follows the control stream; ONVIF discovery through the control stream with a
+// responder that also sends hostile replies; an embedded agent claiming its device by serial;
+// control and data legs through an HTTP CONNECT proxy.
+import dgram from "node:dgram";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { echoThrough, Proc, randomBytes, run, Stack } from "../_fixtures/stack.ts";
+import { probeMatches } from "../_fixtures/onvif.ts";
+import { pipeConns } from "../../src/shared/transport/pipe.ts";
+
+/** A JSON call to the cloud's API with an `nt_` token. */
+async function api(
+  stack: Stack,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(stack.url + path, {
+    method,
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : {} };
+}
+
+/** Polls `fn` until it returns a value (deadline 30 s). */
+async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string): Promise<T> {
+  const end = Date.now() + 30_000;
+  while (true) {
+    const v = await fn().catch(() => null);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+type AgentRow = { id: string; online: boolean; stats: Record<string, number | string | null> };
+
+Deno.test("stats survive a killed agent; /api/agents and the hourly table agree; health follows the stream", async () => {
+  await Stack.withEchoSite(async ({ stack, q, agent, handle }) => {
+    // Replace the fixture's agent with one that flushes often and serves health.
+    await agent.stop("SIGKILL");
+    const state = `${stack.dir}/agent-1`;
+    const start = () => {
+      const p = new Proc([
+        "agent",
+        "run",
+        "--state",
+        state,
+        "--log-format",
+        "json",
+        "--health-listen",
+        "127.0.0.1:0",
+        "--stats-flush",
+        "200ms",
+      ]);
+      stack.agents.push(p);
+      return p;
+    };
+    let a = start();
+    await a.waitFor(/"control stream up"/);
+    let health = JSON.parse(await a.waitFor(/"health endpoint listening"/)).port as number;
+    const hz = await fetch(`http://127.0.0.1:${health}/healthz`);
+    assertEquals(hz.status, 200);
+    assertEquals((await hz.json()).controlStream, "up");
+
+    const payload = randomBytes(256 << 10);
+    const ws = await stack.openTunnel(handle, q.apiToken);
+    assertEquals((await echoThrough(ws, payload)).received.byteLength, payload.byteLength);
+    const file = `${state}/stats.json`;
+    const saved = await until(async () => {
+      const s = JSON.parse(await Deno.readTextFile(file));
+      return s.bytesUp >= payload.byteLength && s.bytesDown >= payload.byteLength && s;
+    }, "stats.json with the tunnel's bytes");
+    assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assertEquals(saved.tunnelsOpened, 1);
+
+    await a.stop("SIGKILL"); // no clean shutdown: the periodic flush is what survives
+    a = start();
+    await a.waitFor(/"control stream up"/);
+    health = JSON.parse(await a.waitFor(/"health endpoint listening"/)).port as number;
+    // A second tunnel after the restart adds to today's totals instead of starting from 0.
+    const ws2 = await stack.openTunnel(handle, q.apiToken);
+    await echoThrough(ws2, payload);
+    const want = saved.bytesUp + payload.byteLength;
+    const row = await until(async () => {
+      const r = await api(stack, "GET", "/api/agents", q.apiToken);
+      const row = (r.json.items as AgentRow[])[0];
+      return Number(row.stats.bytesUp) >= want && row;
+    }, "the restarted agent's heartbeat with yesterday's plus new bytes");
+    assertEquals(row.stats.tunnelsOpened, 2);
+    assertEquals(row.stats.day, new Date().toISOString().slice(0, 10));
+
+    // The hourly table holds exactly the day's totals: the restart was not counted twice.
+    const hours = await api(stack, "GET", `/api/agents/${row.id}/stats?hours=24`, q.apiToken);
+    assertEquals(hours.status, 200);
+    const items = hours.json.hours as { bytesUp: number; bytesDown: number; tunnels: number }[];
+    assertEquals(items.length, 24);
+    assertEquals(items.reduce((n, h) => n + h.bytesUp, 0), row.stats.bytesUp);
+    assertEquals(items.reduce((n, h) => n + h.tunnels, 0), 2);
+    assertEquals((await api(stack, "GET", "/api/agents/ag-nope/stats", q.apiToken)).status, 404);
+    assertEquals(
+      (await api(stack, "GET", `/api/agents/${row.id}/stats?hours=0`, q.apiToken)).status,
+      400,
+    );
+
+    // The cloud goes away: health says why with 503, liveness stays 200.
+    await stack.cloud.stop("SIGKILL");
+    const down = await until(async () => {
+      const r = await fetch(`http://127.0.0.1:${health}/healthz`);
+      const body = await r.json();
+      return r.status === 503 && body;
+    }, "healthz 503");
+    assert(typeof down.reason === "string" && down.reason.length > 0, JSON.stringify(down));
+    const ready = await fetch(`http://127.0.0.1:${health}/readyz`);
+    assertEquals(ready.status, 503);
+    await ready.body?.cancel();
+    const live = await fetch(`http://127.0.0.1:${health}/livez`);
+    assertEquals(live.status, 200);
+    await live.body?.cancel();
+
+    // A clean stop writes the counters once more.
+    await Deno.remove(file);
+    assertEquals((await a.stop("SIGTERM")).code, 0);
+    assertEquals(JSON.parse(await Deno.readTextFile(file)).tunnelsOpened, 2);
+  });
+});
+
+/** A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match. */
+async function onvifResponder() {
+  const sock = dgram.createSocket("udp4");
+  let probes = 0;
+  sock.on("message", (msg, rinfo) => {
+    const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(new TextDecoder().decode(msg))?.[1];
+    if (!id) return;
+    probes++;
+    const send = (s: string | Uint8Array) => sock.send(s, rinfo.port, rinfo.address);
+    send(
+      `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>` +
+        probeMatches(id).replace(/^<\?xml[^>]*>/, ""),
+    );
+    send(probeMatches(`urn:uuid:${crypto.randomUUID()}`)); // another probe's answer
+    send("\u0000\u0001 not xml at all <<<<");
+    send(new Uint8Array(60_000).fill(0x3c)); // a wall of "<"
+    send(probeMatches(id));
+  });
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  return { port: sock.address().port, probes: () => probes, close: () => sock.close() };
+}
+
+Deno.test("discovery: the site's agent probes, hostile replies are ignored, the camera comes back with ports", async () => {
+  const cam = await onvifResponder();
+  const stack = await Stack.start();
+  stack.defer(() => Promise.resolve(cam.close()));
+  try {
+    const q = await stack.quickstart([9]);
+    const site = `/api/sites/${q.siteId}/discovery`;
+    const none = await api(stack, "POST", site, q.apiToken, {});
+    assertEquals(none.status, 503);
+    assertEquals(none.json, { error: "agent_offline", message: "agent reconnecting" });
+
+    const e = await stack.enroll(q.enrollmentToken);
+    const agent = new Proc(
+      ["agent", "run", "--state", e.state, "--log-format", "json"],
+      { NC_DISCOVERY_TARGETS: `127.0.0.1:${cam.port}` },
+    );
+    stack.agents.push(agent);
+    await agent.waitFor(/"control stream up"/);
+
+    assertEquals((await api(stack, "POST", site, q.apiToken, { timeoutMs: 50 })).status, 400);
+    const r = await api(stack, "POST", site, q.apiToken, { timeoutMs: 1000 });
+    assertEquals(r.status, 200, JSON.stringify(r.json));
+    assertEquals(r.json.devices, [{
+      address: "127.0.0.1",
+      xaddrs: ["http://192.0.2.40:8000/onvif/device_service"],
+      manufacturer: "Acme Cams",
+      model: "AC-1000",
+      name: "Gate North",
+      endpoint: "urn:uuid:cafe0001-0000-4000-8000-000000000001",
+      ports: [554, 8000],
+    }]);
+    assert(cam.probes() >= 1);
+    // The agent survived the junk and still serves: a second round works the same.
+    const again = await api(stack, "POST", site, q.apiToken, { timeoutMs: 500 });
+    assertEquals((again.json.devices as unknown[]).length, 1);
+    assertEquals(agent.count(/"level":50/), 0, "no errors logged by the agent");
+
+    // Another tenant's site is not found.
+    const other = await stack.quickstart([9], "Other");
+    assertEquals((await api(stack, "POST", site, other.apiToken, {})).status, 404);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("claim: an embedded agent claims its pre-registered serial and comes online; unknown and repeated claims are refused and audited", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([9]);
+    const serial = "AC1000-2026-000042";
+    const add = await api(stack, "POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+      host: "127.0.0.1",
+      ports: [80, 554],
+      serial,
+    });
+    assertEquals(add.status, 201, JSON.stringify(add.json));
+    assertEquals(add.json.serial, serial);
+    const dup = await api(stack, "POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+      host: "127.0.0.2",
+      ports: [80],
+      serial,
+    });
+    assertEquals(dup.status, 409);
+    const pin = String((await api(stack, "GET", "/api/agents/ca")).json.caPin);
+    const claim = (s: string, name: string) =>
+      run([
+        "agent",
+        "claim",
+        "--cloud",
+        stack.url,
+        "--serial",
+        s,
+        "--ca-pin",
+        pin,
+        "--state",
+        `${stack.dir}/${name}`,
+      ]);
+
+    const unknown = await claim("NOT-A-SERIAL-1", "cam-x");
+    assertEquals(unknown.code, 1);
+    assertStringIncludes(unknown.stderr, "403 unknown serial");
+
+    const ok = await claim(serial, "cam-1");
+    assertEquals(ok.code, 0, ok.stderr);
+    const cam = await stack.runAgent(`${stack.dir}/cam-1`);
+    assert(cam.count(/"control stream up"/) === 1);
+    const agents = (await api(stack, "GET", "/api/agents", q.apiToken)).json.items as AgentRow[];
+    const claimed = agents.find((x) => x.online);
+    assert(claimed, "the claimed agent is online in the device's tenant");
+    const devices = (await api(stack, "GET", `/api/sites/${q.siteId}/devices`, q.apiToken)).json
+      .items as { serial: string | null; claimedAgentId: string | null }[];
+    assertEquals(devices.find((d) => d.serial === serial)?.claimedAgentId, claimed.id);
+
+    const again = await claim(serial, "cam-2");
+    assertEquals(again.code, 1);
+    assertStringIncludes(again.stderr, "409 this serial has already been claimed");
+
+    const audit = await stack.admin<{ entries: { action: string; detail: { reason?: string } }[] }>(
+      "audit",
+    );
+    const actions = audit.entries.map((x) => x.action);
+    assert(actions.includes("agent.claim"), actions.join(","));
+    assertEquals(
+      audit.entries.filter((x) => x.action === "agent.claim.refused").map((x) => x.detail.reason)
+        .sort(),
+      ["claimed", "unknown"],
+    );
+  } finally {
+    await stack.stop();
+  }
+});
+
+/**
+ * An HTTP CONNECT proxy that records the targets it carried and refuses anything that is not
+ * loopback (the agent's runtime may try to reach the internet through it: it must not get there).
+ */
+function recordingProxy() {
+  const targets: string[] = [];
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const serve = async (client: Deno.Conn) => {
+    conns.add(client);
+    const buf = new Uint8Array(4096);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) {
+      const n = await client.read(buf);
+      if (n === null) return client.close();
+      head += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    const target = head.split(" ")[1] ?? "";
+    const i = target.lastIndexOf(":");
+    const host = target.slice(0, i);
+    if (!/^127\.|^localhost$/.test(host)) {
+      await client.write(new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\n\r\n"));
+      return client.close();
+    }
+    targets.push(target);
+    const up = await Deno.connect({ hostname: host, port: Number(target.slice(i + 1)) });
+    conns.add(up);
+    await client.write(new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n"));
+    await pipeConns(client, up);
+  };
+  (async () => {
+    for await (const c of listener) serve(c).catch(() => {});
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    targets,
+    close: () => {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+Deno.test("proxy: with NC_TRUST_ENV=1 the control stream and every data connection go through HTTPS_PROXY; without it the proxy is ignored", async () => {
+  await Stack.withEchoSite(async ({ stack, q, agent, handle }) => {
+    await agent.stop("SIGKILL");
+    const proxy = recordingProxy();
+    stack.defer(proxy.close);
+    const state = `${stack.dir}/agent-1`;
+    const env = { HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: "" };
+    // Not trusted: the variables are there but unused.
+    const plain = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
+    stack.agents.push(plain);
+    await plain.waitFor(/"control stream up"/);
+    assertEquals(proxy.targets, []);
+    await plain.stop("SIGKILL");
+
+    const viaProxy = new Proc(["agent", "run", "--state", state, "--log-format", "json"], {
+      ...env,
+      NC_TRUST_ENV: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+    });
+    stack.agents.push(viaProxy);
+    await viaProxy.waitFor(/"control stream up"/);
+    const ws = await stack.openTunnel(handle, q.apiToken);
+    const data = randomBytes(64 << 10);
+    const got = await echoThrough(ws, data);
+    assertEquals(got.received.byteLength, data.byteLength, `${got.code} ${got.reason}`);
+    assertEquals(proxy.targets, [
+      `127.0.0.1:${stack.ports.control}`,
+      `127.0.0.1:${stack.ports.data}`,
+    ]);
+  });
+});

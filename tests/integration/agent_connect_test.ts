@@ -1,0 +1,160 @@
+// How the agent reaches the cloud: Happy Eyeballs over every address of the control host (one
+// black-holed: it accepts TCP and never speaks TLS) and an HTTP CONNECT proxy with Basic auth
+// that records what it carried. Real agent supervisor, real in-process cloud, loopback only.
+import * as net from "node:net";
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { startTestCloud, type TestCloud } from "../_fixtures/cloud.ts";
+import { formatJoinToken, hashToken, mintToken } from "../../src/shared/crypto/token.ts";
+import { createLogger } from "../../src/shared/log.ts";
+import { enroll } from "../../src/agent/enroll.ts";
+import { saveState } from "../../src/agent/state.ts";
+import { supervise, type Supervisor } from "../../src/agent/supervisor.ts";
+import { parseProxyUrl } from "../../src/shared/transport/proxy.ts";
+
+const log = createLogger({ role: "test", level: "silent" });
+
+/** A cloud whose control certificate also names cloud.test, and an agent enrolled in it. */
+async function enrolled(tc: TestCloud, dir: string) {
+  const s = tc.cloud.store;
+  const t = await s.createTenant({ name: "HE" });
+  const site = await s.createSite({ tenantId: t.id, name: "HQ" });
+  const secret = mintToken("enr");
+  await s.createEnrollmentToken({
+    hash: await hashToken(secret),
+    tenantId: t.id,
+    siteId: site.id,
+    createdAt: tc.clock.now(),
+    expiresAt: tc.clock.now() + 3600_000,
+  });
+  return await enroll({
+    cloud: tc.base,
+    token: formatJoinToken(secret, tc.cloud.pki.agentCaPin),
+    stateDir: dir,
+  });
+}
+
+/** Waits until `cond` holds (deadline 20 s). */
+async function until(cond: () => boolean, what: string) {
+  const end = Date.now() + 20_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+Deno.test("Happy Eyeballs: the black-holed IPv6 address loses, the agent connects via 127.0.0.1", async () => {
+  const tc = await startTestCloud({ "control-hostnames": "cloud.test,127.0.0.1" });
+  const dir = await Deno.makeTempDir();
+  const held: net.Socket[] = [];
+  // Same port as the real control listener, on ::1: accepts, never answers the ClientHello.
+  const hole = net.createServer((s) => held.push(s.on("error", () => {})));
+  let sup: Supervisor | undefined;
+  try {
+    const state = await enrolled(tc, dir);
+    const port = tc.cloud.ports.control;
+    await new Promise<void>((r) => hole.listen(port, "::1", () => r()));
+    state.controlEndpoint = `cloud.test:${port}`;
+    await saveState(dir, state);
+    const asked: string[] = [];
+    sup = supervise({
+      state,
+      stateDir: dir,
+      log,
+      resolver: (host) => {
+        asked.push(host);
+        return Promise.resolve([
+          { address: "127.0.0.1", family: 4 },
+          { address: "::1", family: 6 },
+        ]);
+      },
+    });
+    await until(() => sup!.state === "connected", "control stream up");
+    assertEquals(sup.route?.address?.address, "127.0.0.1");
+    assertEquals(asked, ["cloud.test"]);
+    assert(held.length >= 1, "IPv6 was tried first and reached the black hole");
+    assertEquals(tc.cloud.registry.all().map((s) => s.agentId), [state.agentId]);
+  } finally {
+    await sup?.stop();
+    for (const s of held) s.destroy();
+    hole.close();
+    await tc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A minimal HTTP CONNECT proxy that records each request's target and credentials. */
+async function connectProxy() {
+  const seen: { target: string; auth: string }[] = [];
+  const socks = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    socks.add(client);
+    client.on("error", () => {});
+    let head = "";
+    const onData = (chunk: Uint8Array) => {
+      head += new TextDecoder().decode(chunk);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      client.off("data", onData);
+      const lines = head.slice(0, end).split("\r\n");
+      const [method, target] = lines[0].split(" ");
+      const auth = lines.find((l) => /^proxy-authorization:/i.test(l))?.split(": ")[1] ?? "";
+      seen.push({ target, auth });
+      // Loopback only: nothing a test starts may reach beyond this machine.
+      const loopback = /^(127\.|localhost:|\[::1\])/.test(target);
+      if (method !== "CONNECT" || !loopback || auth !== "Basic " + btoa("scott:tiger")) {
+        client.end("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+        return;
+      }
+      const [host, port] = [
+        target.slice(0, target.lastIndexOf(":")),
+        target.slice(target.lastIndexOf(":") + 1),
+      ];
+      const up = net.connect(Number(port), host.replace(/^\[|\]$/g, ""), () => {
+        client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+        const rest = head.slice(end + 4);
+        if (rest) up.write(rest);
+        client.pipe(up);
+        up.pipe(client);
+      });
+      socks.add(up);
+      up.on("error", () => client.destroy());
+    };
+    client.on("data", onData);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of socks) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+Deno.test("proxy: the control stream goes through HTTP CONNECT with Basic auth from the URL", async () => {
+  const tc = await startTestCloud();
+  const dir = await Deno.makeTempDir();
+  const proxy = await connectProxy();
+  let sup: Supervisor | undefined;
+  try {
+    const state = await enrolled(tc, dir);
+    sup = supervise({
+      state,
+      log,
+      proxy: parseProxyUrl(`http://scott:tiger@127.0.0.1:${proxy.port}`),
+    });
+    await until(() => sup!.state === "connected", "control stream up through the proxy");
+    assertEquals(sup.route?.proxy?.port, proxy.port);
+    assertEquals(proxy.seen[0], {
+      target: tc.cloud.controlEndpoint,
+      auth: "Basic " + btoa("scott:tiger"),
+    });
+  } finally {
+    await sup?.stop();
+    await proxy.close();
+    await tc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
