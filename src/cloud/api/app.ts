@@ -28,6 +28,7 @@ import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
 import { loginPage } from "../ui/login.tsx";
+import { uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
 import { installerRoutes } from "./installers.ts";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
@@ -116,6 +117,10 @@ export function createApp(d: AppDeps): Hono<Env> {
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
+  app.route(
+    "/",
+    uiRoutes({ store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir }),
+  );
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
   app.route(

@@ -13,3 +13,8 @@ export function requireRole(role: Role, min: Role): void {
     throw new AppError("forbidden", `this needs the ${min} role; you are ${role}`);
   }
 }
+
+/** Whether `role` is at least `min` (for showing or hiding actions; the API still checks). */
+export function roleAtLeast(role: Role, min: Role): boolean {
+  return RANK[role] >= RANK[min];
+}

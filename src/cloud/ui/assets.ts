@@ -138,6 +138,27 @@ for (const el of document.querySelectorAll("[data-poll]")) {
       if (r.ok) el.innerHTML = await r.text(); } catch {}
   }, Number(el.dataset.every || 4000));
 }
+function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";"); }
+window.ncDiscovery = (data, form) => {
+  const site = form.querySelector("[name=site]").value;
+  const box = document.getElementById("discovery-results");
+  const found = data.devices || [];
+  if (!found.length) { box.innerHTML = '<p class="empty">No ONVIF cameras answered. Add them by address below.</p>'; return; }
+  box.innerHTML = '<form class="card" id="discovered"><div class="table-wrap"><table><thead><tr><th scope="col">Add</th><th scope="col">Address</th><th scope="col">Manufacturer</th><th scope="col">Model</th><th scope="col">Name</th><th scope="col">Ports</th></tr></thead><tbody>' +
+    found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).join(", ")) + '</td></tr>').join("") +
+    '</tbody></table></div><p><button type="submit">+ Add selected</button></p></form>';
+  document.getElementById("discovered").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const picks = [...e.target.querySelectorAll("[name=pick]:checked")].map((c) => found[Number(c.value)]);
+    try {
+      for (const d of picks) {
+        await api("POST", "/api/sites/" + encodeURIComponent(site) + "/devices", { host: d.address, ports: d.ports?.length ? d.ports : [80, 554],
+          manufacturer: d.manufacturer || undefined, model: d.model || undefined, label: d.name || undefined });
+      }
+      toast(picks.length + " device(s) added"); location.href = "/sites/" + encodeURIComponent(site);
+    } catch (err) { toast(err.message, true); }
+  });
+};
 window.ncApi = api; window.ncToast = toast;
 `;
 

@@ -110,25 +110,5 @@ export function loginPage(d: { signIn: SignIn; remote: (c: unknown) => string })
       );
     }
   });
-  app.get("/", (c) =>
-    c.html(
-      "<!doctype html>" +
-        (
-          <html lang="en">
-            <head>
-              <meta charset="utf-8" />
-              <title>Nanodems Connector</title>
-            </head>
-            <body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto">
-              <h1>Nanodems Connector</h1>
-              <p>
-                The API is described at <a href="/api/openapi.json">/api/openapi.json</a>.{" "}
-                <a href="/login">Sign in</a>
-              </p>
-              <footer>Nanodems Connector {VERSION}</footer>
-            </body>
-          </html>
-        ),
-    ));
   return app;
 }

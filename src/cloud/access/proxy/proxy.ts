@@ -176,6 +176,37 @@ export async function admit(
   return { principal, target: await authorizeHandle(d, principal, handle) };
 }
 
+/**
+ * Opens a device connection for a principal and audits it (`tunnel.open`, path "proxy"): one
+ * entry per tunnel, not per request — pooled connections carry many requests.
+ */
+export async function openAudited(
+  d: ProxyDeps,
+  principal: Principal,
+  target: Authorized,
+  scheme: "http" | "https",
+  path: "proxy" | "proxy-upgrade" = "proxy",
+): Promise<DeviceConn> {
+  const dc = await d.pool.open(target, scheme);
+  d.store.appendAudit({
+    tenantId: target.handle.tenantId,
+    actor: principal.actor,
+    action: "tunnel.open",
+    target: target.handle.id,
+    detail: {
+      path,
+      device: target.device.id,
+      host: target.device.host,
+      port: target.handle.port,
+      agent: dc.tunnel.agentId,
+      tunnel: dc.tunnel.tunnelId,
+      via: principal.kind,
+      scheme,
+    },
+  }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+  return dc;
+}
+
 /** Reads the response head within the timeout, or throws 504. */
 export async function headWithin(dc: DeviceConn, ms: number): Promise<ResponseHead> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -319,7 +350,7 @@ export async function serveProxy(
           headers.push(["Content-Length", String(req.headers["content-length"])]);
         } else headers.push(["Transfer-Encoding", "chunked"]);
       }
-      dc = pooled ?? await d.pool.open(target, device.scheme);
+      dc = pooled ?? await openAudited(d, principal, target, device.scheme);
       dc.uses++;
       try {
         const pre = await login?.preemptive(target, principal, dc, method, parsed.devicePath);
@@ -349,7 +380,7 @@ export async function serveProxy(
         for await (const _ of readBody(dc.reader, framing)) { /* discarded */ }
         if (!reusable(head, framing)) {
           d.pool.close(dc);
-          dc = await d.pool.open(target, device.scheme);
+          dc = await openAudited(d, principal, target, device.scheme);
         }
         const headers = requestHeadersToDevice(raw, {
           device,

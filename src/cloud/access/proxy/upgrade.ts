@@ -13,7 +13,15 @@ import { AppError } from "../../../shared/errors.ts";
 import { parseProxyPath } from "./path.ts";
 import { requestHeadersToDevice, responseHeadersToBrowser } from "./headers.ts";
 import { writeAll, writeRequestHead } from "./http1.ts";
-import { admit, cloudOrigin, headWithin, hygiene, type ProxyDeps, rawPairs } from "./proxy.ts";
+import {
+  admit,
+  cloudOrigin,
+  headWithin,
+  hygiene,
+  openAudited,
+  type ProxyDeps,
+  rawPairs,
+} from "./proxy.ts";
 
 function answer(socket: Duplex, status: number, reason: string, body: unknown): void {
   const text = JSON.stringify(body);
@@ -57,7 +65,7 @@ export async function serveProxyUpgrade(
     if (!principal || !target) throw new AppError("auth_required");
     const device = d.pool.origin(target);
     const prefix = `/c/${parsed.handle}`;
-    dc = await d.pool.open(target);
+    dc = await openAudited(d, principal, target, device.scheme, "proxy-upgrade");
     const headers = requestHeadersToDevice(raw, {
       device,
       prefix,

@@ -1,0 +1,134 @@
+/**
+ * The frame every UI page shares: navigation (the current page marked for screen readers too),
+ * the tenant picker for superadmins and sign-out at the top right, a toast area, the one-shot
+ * secret dialog, and a footer with the cloud's version. Plus the few components pages reuse
+ * (empty states, relative times, port pills).
+ * @module
+ */
+import type { Child } from "hono/jsx";
+import { VERSION } from "../../shared/version.ts";
+import type { UiContext } from "./context.ts";
+import { roleAtLeast } from "../tenancy/roles.ts";
+
+const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
+  { href: "/", label: "Dashboard" },
+  { href: "/sites", label: "Sites" },
+  { href: "/discover", label: "Discover", min: "admin" },
+  { href: "/agents", label: "Agents" },
+  { href: "/audit", label: "Audit log" },
+  { href: "/account/tokens", label: "Account" },
+  { href: "/licenses", label: "Licenses", min: "superadmin" },
+  { href: "/download", label: "Download" },
+];
+
+/** The page frame. */
+export function Layout(
+  props: { ctx: UiContext; title: string; active: string; children?: Child },
+) {
+  const { ctx } = props;
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="csrf-token" content={ctx.csrf} />
+        <title>{props.title} — Nanodems Connector</title>
+        <link rel="stylesheet" href="/ui/app.css" />
+        <script type="module" src="/ui/app.js"></script>
+      </head>
+      <body>
+        <header class="top">
+          <a class="brand" href="/">Nanodems Connector</a>
+          <nav aria-label="Main">
+            {NAV.filter((n) => !n.min || roleAtLeast(ctx.user.role, n.min)).map((n) => (
+              <a href={n.href} aria-current={props.active === n.href ? "page" : undefined}>
+                {n.label}
+              </a>
+            ))}
+          </nav>
+          <div class="who">
+            {ctx.tenants.length
+              ? (
+                <label style="display:flex;gap:.4rem;align-items:center;margin:0;font-weight:400">
+                  Tenant
+                  <select data-tenant-picker aria-label="Tenant">
+                    {ctx.tenants.map((t) => (
+                      <option value={t.id} selected={t.id === ctx.principal.tenantId}>
+                        {t.name}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              )
+              : <span>{ctx.tenant?.name}</span>}
+            <span class="muted" style="color:#d0d5dd">{ctx.user.email}</span>
+            <button
+              type="button"
+              class="small secondary"
+              data-api="POST /api/auth/logout"
+              data-then="redirect:/login"
+            >
+              Sign out
+            </button>
+          </div>
+        </header>
+        <main id="main">{props.children}</main>
+        <footer class="foot">Nanodems Connector {VERSION}</footer>
+        <div class="toasts" aria-live="polite"></div>
+        <dialog id="secret-dialog" aria-labelledby="secret-title">
+          <h2 id="secret-title">Copy this now</h2>
+          <code class="secret" id="secret-text"></code>
+          <p class="note muted"></p>
+          <div class="inline">
+            <button type="button" data-copy="secret-text">Copy</button>
+            <button type="button" class="secondary" data-close>Done</button>
+          </div>
+        </dialog>
+      </body>
+    </html>
+  );
+}
+
+/** "No X yet — do Y" with an optional action. */
+export function Empty(props: { children?: Child }) {
+  return <p class="empty">{props.children}</p>;
+}
+
+/** A time as "12 s ago" with the full date in a tooltip. */
+export function Ago(props: { at: number | null; now: number }) {
+  if (!props.at) return <span class="muted">never</span>;
+  const s = Math.max(0, Math.round((props.now - props.at) / 1000));
+  const text = s < 60
+    ? `${s} s ago`
+    : s < 3600
+    ? `${Math.round(s / 60)} min ago`
+    : s < 86400
+    ? `${Math.round(s / 3600)} h ago`
+    : `${Math.round(s / 86400)} d ago`;
+  return (
+    <time datetime={new Date(props.at).toISOString()} title={new Date(props.at).toISOString()}>
+      {text}
+    </time>
+  );
+}
+
+/** Online/offline with text, not colour alone. */
+export function Status(props: { online: boolean }) {
+  return (
+    <span class={`status ${props.online ? "online" : "offline"}`}>
+      {props.online ? "● online" : "○ offline"}
+    </span>
+  );
+}
+
+/** Ports that speak RTSP on cameras and NVRs. */
+const RTSP_PORTS = new Set([554, 8554, 10554]);
+/** Well-known ports that are not web pages (SSH, Telnet, vendor SDKs, RDP, VNC, ONVIF events). */
+const TCP_PORTS = new Set([21, 22, 23, 3389, 5900, 8000, 8200, 9000, 34567, 37777, 37778]);
+
+/** The protocol a port most likely speaks, for its pill: RTSP, a plain TCP service, or HTTP. */
+export function portKind(port: number): "http" | "rtsp" | "other" {
+  if (RTSP_PORTS.has(port)) return "rtsp";
+  if (TCP_PORTS.has(port)) return "other";
+  return "http";
+}

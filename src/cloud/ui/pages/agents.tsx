@@ -1,0 +1,141 @@
+/**
+ * Agents (`/agents`): every agent of the tenant with status, site, Relay (cloud node), version,
+ * active streams, last seen and — when stats exist — the last 24 h of traffic as a sparkline;
+ * revoking asks for confirmation. The table refreshes itself every few seconds.
+ * @module
+ */
+import type { Store } from "../../store/store.ts";
+import type { UiContext } from "../context.ts";
+import { Ago, Empty, Layout, Status } from "../layout.tsx";
+import { agentRows, sitesById } from "./data.ts";
+import { roleAtLeast } from "../../tenancy/roles.ts";
+
+/** Hourly traffic of one agent, oldest first (bytes both ways); empty when unknown. */
+export type TrafficSource = (tenantId: string, agentId: string) => Promise<number[]>;
+
+/** A tiny inline SVG sparkline. */
+export function Sparkline(props: { values: number[]; label: string }) {
+  const v = props.values;
+  if (!v.length || v.every((x) => x === 0)) return <span class="muted">no traffic</span>;
+  const w = 120, h = 24, max = Math.max(...v);
+  const pts = v.map((x, i) =>
+    `${((i / Math.max(1, v.length - 1)) * w).toFixed(1)},${
+      (h - (x / max) * (h - 2) - 1).toFixed(1)
+    }`
+  ).join(" ");
+  return (
+    <svg
+      class="spark"
+      width={w}
+      height={h}
+      viewBox={`0 0 ${w} ${h}`}
+      role="img"
+      aria-label={props.label}
+    >
+      <polyline points={pts} fill="none" stroke="#1f5eff" stroke-width="1.5" />
+    </svg>
+  );
+}
+
+function bytes(n: number): string {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) (n /= 1024), i++;
+  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
+/** The agents table (also a polled fragment). */
+export async function AgentsTable(
+  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource },
+) {
+  const t = props.ctx.principal.tenantId;
+  const agents = await agentRows(props.store, t);
+  const sites = await sitesById(props.store, t);
+  const admin = roleAtLeast(props.ctx.principal.role, "admin");
+  if (!agents.length) {
+    return (
+      <Empty>
+        No agents yet — open a site and download its installer (<a href="/sites">Sites</a>).
+      </Empty>
+    );
+  }
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Agent</th>
+            <th scope="col">Status</th>
+            <th scope="col">Site</th>
+            <th scope="col">Relay</th>
+            <th scope="col">Version</th>
+            <th scope="col">Active streams</th>
+            <th scope="col">Last seen</th>
+            <th scope="col">Last 24 h</th>
+            <th scope="col">
+              <span class="muted">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {await Promise.all(agents.map(async (a) => {
+            const series = props.traffic ? await props.traffic(t, a.id) : [];
+            const total = series.reduce((s, x) => s + x, 0);
+            return (
+              <tr data-agent={a.id}>
+                <td>
+                  {a.hostname || a.id}
+                  <div class="muted mono">{a.id}</div>
+                </td>
+                <td>
+                  <Status online={a.online} />
+                </td>
+                <td>
+                  <a href={`/sites/${a.siteId}`}>{sites.get(a.siteId)?.name ?? a.siteId}</a>
+                </td>
+                <td>{a.relay ?? "—"}</td>
+                <td>{a.version || "—"}</td>
+                <td>{a.activeStreams}</td>
+                <td>
+                  <Ago at={a.lastHeartbeat} now={props.now} />
+                </td>
+                <td>
+                  <Sparkline values={series} label={`${bytes(total)} in the last 24 hours`} />
+                  {total ? <div class="muted">{bytes(total)}</div> : null}
+                </td>
+                <td>
+                  {admin
+                    ? (
+                      <button
+                        type="button"
+                        class="small danger"
+                        data-api={`POST /api/agents/${a.id}/revoke`}
+                        data-confirm={`Revoke agent ${
+                          a.hostname || a.id
+                        }? Its connection and tunnels are cut at once; the site needs a fresh installer to come back.`}
+                      >
+                        Revoke
+                      </button>
+                    )
+                    : null}
+                </td>
+              </tr>
+            );
+          }))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The page. */
+export async function AgentsPage(
+  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource },
+) {
+  return (
+    <Layout ctx={props.ctx} title="Agents" active="/agents">
+      <h1>Agents</h1>
+      <div data-poll="/ui/fragments/agents" id="agents-table">{await AgentsTable(props)}</div>
+    </Layout>
+  );
+}

@@ -1,0 +1,212 @@
+/**
+ * The audit log page (`/audit`): filters by actor, action, site, device and time range, newest
+ * first, paginated by sequence number, and the same selection as CSV (`/audit.csv`).
+ * @module
+ */
+import { z } from "zod";
+import type { AuditEntry, Store } from "../../store/store.ts";
+import type { UiContext } from "../context.ts";
+import { Ago, Empty, Layout } from "../layout.tsx";
+
+/** The page's query, validated. */
+export const auditFilters = z.object({
+  actor: z.string().max(200).optional().transform((s) => s || undefined),
+  action: z.string().max(100).optional().transform((s) => s || undefined),
+  site: z.string().max(64).optional().transform((s) => s || undefined),
+  device: z.string().max(64).optional().transform((s) => s || undefined),
+  from: z.string().max(40).optional().transform((s) => (s ? Date.parse(s) : undefined))
+    .refine((n) => n === undefined || Number.isFinite(n), "from: expected a date"),
+  to: z.string().max(40).optional().transform((s) => (s ? Date.parse(s) : undefined))
+    .refine((n) => n === undefined || Number.isFinite(n), "to: expected a date"),
+  before: z.coerce.number().int().positive().optional(),
+});
+
+/** Parsed filters. */
+export type AuditFilters = Partial<z.infer<typeof auditFilters>>;
+
+/** The entries matching the filters (scans newest first until a page is full). */
+export async function filteredAudit(
+  store: Store,
+  tenantId: string,
+  f: AuditFilters,
+  want = 50,
+): Promise<{ entries: AuditEntry[]; next: number | null }> {
+  const out: AuditEntry[] = [];
+  let before = f.before;
+  const matches = (e: AuditEntry) => {
+    if (f.from !== undefined && e.at < f.from) return false;
+    if (f.to !== undefined && e.at > f.to) return false;
+    const text = JSON.stringify(e.detail);
+    if (f.site && e.target !== f.site && !text.includes(f.site)) return false;
+    if (f.device && e.target !== f.device && !text.includes(f.device)) return false;
+    return true;
+  };
+  for (let round = 0; round < 20 && out.length < want; round++) {
+    const batch = await store.listAudit({
+      tenantId,
+      action: f.action,
+      actor: f.actor,
+      before,
+      limit: 500,
+    });
+    if (!batch.length) return { entries: out, next: null };
+    for (const e of batch) {
+      if (f.from !== undefined && e.at < f.from) return { entries: out, next: null };
+      if (matches(e)) out.push(e);
+      if (out.length === want) return { entries: out, next: e.seq };
+    }
+    before = batch.at(-1)!.seq;
+    if (batch.length < 500) return { entries: out, next: null };
+  }
+  return { entries: out, next: before ?? null };
+}
+
+/** Display names of the users behind `user:<id>` actors. */
+export async function actorNames(
+  store: Store,
+  entries: AuditEntry[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of entries) {
+    if (!e.actor.startsWith("user:") || out.has(e.actor)) continue;
+    const u = await store.getUser(e.actor.slice(5));
+    if (u) out.set(e.actor, u.email);
+  }
+  return out;
+}
+
+function details(d: Record<string, unknown>): string {
+  return Object.entries(d).map(([k, v]) =>
+    `${k}: ${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}`
+  ).join(" · ").slice(0, 300);
+}
+
+/** Audit entries as a table. */
+export function AuditTable(
+  props: { entries: AuditEntry[]; now: number; names?: Map<string, string> },
+) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Who</th>
+            <th scope="col">What</th>
+            <th scope="col">Target</th>
+            <th scope="col">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.entries.map((e) => (
+            <tr>
+              <td>
+                <Ago at={e.at} now={props.now} />
+              </td>
+              <td>
+                {props.names?.get(e.actor) ?? <span class="mono">{e.actor}</span>}
+              </td>
+              <td class="mono">{e.action}</td>
+              <td class="mono">{e.target}</td>
+              <td class="muted">{details(e.detail)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** CSV of entries. */
+export function auditCsv(entries: AuditEntry[]): string {
+  const cell = (v: string) => /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+  // A cell starting with = + - @ would be a formula in a spreadsheet: neutralize it.
+  const safe = (v: string) => cell(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+  const rows = entries.map((e) =>
+    [
+      String(e.seq),
+      new Date(e.at).toISOString(),
+      e.actor,
+      e.action,
+      e.target,
+      JSON.stringify(e.detail),
+    ]
+      .map(safe).join(",")
+  );
+  return ["seq,at,actor,action,target,detail", ...rows].join("\r\n") + "\r\n";
+}
+
+/** The page. */
+export async function AuditPage(
+  props: { ctx: UiContext; store: Store; now: number; filters: AuditFilters; query: string },
+) {
+  const { ctx, filters: f } = props;
+  const { entries, next } = await filteredAudit(props.store, ctx.principal.tenantId, f);
+  const sites = await props.store.listSites(ctx.principal.tenantId);
+  const val = (v: unknown) => (v === undefined ? "" : String(v));
+  const iso = (
+    n: number | undefined,
+  ) => (n === undefined ? "" : new Date(n).toISOString().slice(0, 16));
+  const nextQuery = new URLSearchParams(props.query);
+  if (next !== null) nextQuery.set("before", String(next));
+  const csvQuery = new URLSearchParams(props.query);
+  csvQuery.delete("before");
+  return (
+    <Layout ctx={ctx} title="Audit log" active="/audit">
+      <h1>Audit log</h1>
+      <form method="get" action="/audit" class="card filters" aria-label="Filters">
+        <div>
+          <label for="f-actor">Actor</label>
+          <input id="f-actor" name="actor" value={val(f.actor)} placeholder="user:u-…" />
+        </div>
+        <div>
+          <label for="f-action">Action</label>
+          <input id="f-action" name="action" value={val(f.action)} placeholder="tunnel.open" />
+        </div>
+        <div>
+          <label for="f-site">Site</label>
+          <select id="f-site" name="site">
+            <option value="">Any</option>
+            {sites.map((s) => (
+              <option key={s.id} value={s.id} selected={s.id === f.site}>{s.name}</option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="f-device">Device id</label>
+          <input id="f-device" name="device" value={val(f.device)} placeholder="d-…" />
+        </div>
+        <div>
+          <label for="f-from">From</label>
+          <input id="f-from" name="from" type="datetime-local" value={iso(f.from)} />
+        </div>
+        <div>
+          <label for="f-to">To</label>
+          <input id="f-to" name="to" type="datetime-local" value={iso(f.to)} />
+        </div>
+        <div class="inline">
+          <button type="submit">Filter</button>
+          <a class="button secondary" href={`/audit.csv?${csvQuery}`} download="audit.csv">
+            Export CSV
+          </a>
+        </div>
+      </form>
+      {entries.length
+        ? (
+          <AuditTable
+            entries={entries}
+            now={props.now}
+            names={await actorNames(props.store, entries)}
+          />
+        )
+        : <Empty>No audit entries match these filters.</Empty>}
+      {next !== null
+        ? (
+          <p>
+            <a href={`/audit?${nextQuery}`} rel="next">Older entries →</a>
+          </p>
+        )
+        : null}
+    </Layout>
+  );
+}

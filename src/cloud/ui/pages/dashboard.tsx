@@ -1,0 +1,68 @@
+/**
+ * The dashboard (`/`): agents online and offline, active streams, devices, and the latest audit
+ * events, with the next step spelled out when the tenant is empty.
+ * @module
+ */
+import type { Store } from "../../store/store.ts";
+import type { UiContext } from "../context.ts";
+import { Ago, Empty, Layout } from "../layout.tsx";
+import { agentRows } from "./data.ts";
+import { actorNames, AuditTable } from "./audit.tsx";
+
+/** Live numbers, also served as a fragment for polling. */
+export async function DashboardStats(props: { store: Store; tenantId: string }) {
+  const agents = await agentRows(props.store, props.tenantId);
+  const sites = await props.store.listSites(props.tenantId);
+  let devices = 0;
+  for (const s of sites) devices += (await props.store.listDevices(props.tenantId, s.id)).length;
+  const online = agents.filter((a) => a.online).length;
+  const streams = agents.reduce((n, a) => n + a.activeStreams, 0);
+  const stat = (n: number, label: string, id: string) => (
+    <div class="card">
+      <div class="stat" id={id}>{n}</div>
+      <div class="stat-label">{label}</div>
+    </div>
+  );
+  return (
+    <div class="grid">
+      {stat(online, "agents online", "stat-online")}
+      {stat(agents.length - online, "agents offline", "stat-offline")}
+      {stat(streams, "active streams", "stat-streams")}
+      {stat(devices, "devices", "stat-devices")}
+      {stat(sites.length, "sites", "stat-sites")}
+    </div>
+  );
+}
+
+/** The page. */
+export async function DashboardPage(props: { ctx: UiContext; store: Store; now: number }) {
+  const { ctx, store } = props;
+  const sites = await store.listSites(ctx.principal.tenantId);
+  const recent = await store.listAudit({ tenantId: ctx.principal.tenantId, limit: 10 });
+  return (
+    <Layout ctx={ctx} title="Dashboard" active="/">
+      <h1>Dashboard</h1>
+      {sites.length === 0
+        ? (
+          <div class="card">
+            <Empty>
+              No sites yet —{" "}
+              <a href="/sites">create your first site</a>, then download its installer and run it on
+              a PC at the site.
+            </Empty>
+          </div>
+        )
+        : null}
+      <div data-poll="/ui/fragments/dashboard">
+        {await DashboardStats({ store, tenantId: ctx.principal.tenantId })}
+      </div>
+      <h2>Recent activity</h2>
+      {recent.length
+        ? <AuditTable entries={recent} now={props.now} names={await actorNames(store, recent)} />
+        : <Empty>Nothing has happened yet.</Empty>}
+      <p>
+        <a href="/audit">Full audit log</a> · Last refreshed <Ago at={props.now} now={props.now} />
+      </p>
+    </Layout>
+  );
+}

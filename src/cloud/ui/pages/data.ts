@@ -1,0 +1,65 @@
+/**
+ * What UI pages read, gathered from the store in one place: agents with their presence (online,
+ * Relay node, active streams, last heartbeat), devices with their handles, and sites by id.
+ * Reads go to the store directly (the pages are server-rendered); changes go through the JSON API
+ * from the browser, so the API's checks are the only ones.
+ * @module
+ */
+import type { Agent, Device, Site, Store } from "../../store/store.ts";
+
+/** An agent as the UI shows it. */
+export interface AgentRow extends Agent {
+  online: boolean;
+  relay: string | null;
+  activeStreams: number;
+  lastHeartbeat: number | null;
+}
+
+/** A tenant's agents (optionally one site's), not revoked, with presence. */
+export async function agentRows(
+  store: Store,
+  tenantId: string,
+  siteId?: string,
+): Promise<AgentRow[]> {
+  const out: AgentRow[] = [];
+  for (const a of await store.listAgents(tenantId, siteId)) {
+    if (a.revokedAt !== null) continue;
+    const pr = await store.getPresence(a.id);
+    out.push({
+      ...a,
+      online: pr !== null,
+      relay: pr?.node ?? null,
+      activeStreams: pr?.activeStreams ?? 0,
+      lastHeartbeat: pr?.lastHeartbeat ?? null,
+    });
+  }
+  return out;
+}
+
+/** A device with the live handle of each of its ports. */
+export interface DeviceRow extends Device {
+  handles: Record<number, string | null>;
+  /** Whether the cloud holds the device's own credentials (never the credentials). */
+  hasCredentials: boolean;
+}
+
+/** A site's devices with their handles. */
+export async function deviceRows(
+  store: Store,
+  tenantId: string,
+  siteId: string,
+): Promise<DeviceRow[]> {
+  const out: DeviceRow[] = [];
+  for (const d of await store.listDevices(tenantId, siteId)) {
+    const handles: Record<number, string | null> = {};
+    for (const p of d.ports) handles[p] = (await store.findHandle(d.id, p))?.id ?? null;
+    const hasCredentials = (await store.getDeviceCredentials(tenantId, d.id)) !== null;
+    out.push({ ...d, handles, hasCredentials });
+  }
+  return out;
+}
+
+/** Sites by id (for labels). */
+export async function sitesById(store: Store, tenantId: string): Promise<Map<string, Site>> {
+  return new Map((await store.listSites(tenantId)).map((s) => [s.id, s]));
+}

@@ -1,0 +1,80 @@
+/**
+ * Discover (`/discover`): pick a site, "Run discovery" (the site's agent sends an ONVIF
+ * WS-Discovery probe on its LAN), tick the cameras found, "+ Add selected" — with the same bulk
+ * add form as the site page below for cameras that do not answer ONVIF.
+ * @module
+ */
+import type { Store } from "../../store/store.ts";
+import type { UiContext } from "../context.ts";
+import { Empty, Layout } from "../layout.tsx";
+
+/** The page. */
+export async function DiscoverPage(
+  props: { ctx: UiContext; store: Store; siteId: string | undefined },
+) {
+  const sites = await props.store.listSites(props.ctx.principal.tenantId);
+  const chosen = sites.find((s) => s.id === props.siteId) ?? sites[0];
+  return (
+    <Layout ctx={props.ctx} title="Discover" active="/discover">
+      <h1>Discover cameras</h1>
+      {sites.length === 0
+        ? (
+          <Empty>
+            No sites yet — <a href="/sites">create a site</a> and install its agent first.
+          </Empty>
+        )
+        : (
+          <>
+            <form
+              class="card inline"
+              id="discovery-form"
+              data-api="POST /api/sites/{site}/discovery"
+              data-then="call:ncDiscovery"
+              data-toast="Discovery finished"
+              aria-label="Run discovery"
+            >
+              <div>
+                <label for="disc-site">Site</label>
+                <select id="disc-site" name="site">
+                  {sites.map((s) => (
+                    <option value={s.id} selected={s.id === chosen?.id}>{s.name}</option>
+                  ))}
+                </select>
+              </div>
+              <button type="submit">Run discovery</button>
+              <span class="muted">The site's agent listens for answers for about 3 seconds.</span>
+            </form>
+            <div id="discovery-results" aria-live="polite"></div>
+            <form
+              class="card"
+              data-api="POST /api/sites/{site}/devices/bulk"
+              data-toast="Devices added"
+              data-then="redirect:/sites/{siteId}"
+              aria-labelledby="bulk-h"
+            >
+              <h2 id="bulk-h" style="margin-top:0">Add by address</h2>
+              <div class="inline">
+                <div>
+                  <label for="bulk-site">Site</label>
+                  <select id="bulk-site" name="site">
+                    {sites.map((s) => (
+                      <option value={s.id} selected={s.id === chosen?.id}>{s.name}</option>
+                    ))}
+                  </select>
+                </div>
+                <div>
+                  <label for="bulk-range">IP, range or CIDR</label>
+                  <input id="bulk-range" name="range" required placeholder="192.0.2.10-20" />
+                </div>
+                <div>
+                  <label for="bulk-ports">Ports</label>
+                  <input id="bulk-ports" name="ports" data-type="int-list" value="80, 554" />
+                </div>
+                <button type="submit">+ Add</button>
+              </div>
+            </form>
+          </>
+        )}
+    </Layout>
+  );
+}

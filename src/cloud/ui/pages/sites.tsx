@@ -1,0 +1,482 @@
+/**
+ * Sites: the list with "+ New site" (`/sites`), and one site's page (`/sites/{id}`) — its
+ * enrollment token and installers, its agents (live), its devices with port pills (HTTP/HTTPS
+ * opens the proxy in a new tab, RTSP copies a signed URL, other ports show the CLI hint), port
+ * editing, removal, device credentials, bulk add, CLI sessions and CLI downloads.
+ * @module
+ */
+import type { Site, Store } from "../../store/store.ts";
+import type { UiContext } from "../context.ts";
+import { Ago, Empty, Layout, portKind, Status } from "../layout.tsx";
+import { agentRows, type DeviceRow, deviceRows } from "./data.ts";
+import { roleAtLeast } from "../../tenancy/roles.ts";
+
+/** The list. */
+export async function SitesPage(props: { ctx: UiContext; store: Store; now: number }) {
+  const { ctx, store } = props;
+  const sites = await store.listSites(ctx.principal.tenantId);
+  const admin = roleAtLeast(ctx.principal.role, "admin");
+  return (
+    <Layout ctx={ctx} title="Sites" active="/sites">
+      <h1>Sites</h1>
+      {admin
+        ? (
+          <form
+            class="card inline"
+            data-api="POST /api/sites"
+            data-then="redirect:/sites/{id}"
+            aria-label="New site"
+          >
+            <div>
+              <label for="site-name">New site name</label>
+              <input
+                id="site-name"
+                name="name"
+                required
+                maxlength={200}
+                placeholder="Warehouse A"
+              />
+            </div>
+            <button type="submit">+ New site</button>
+          </form>
+        )
+        : null}
+      {sites.length
+        ? (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Site</th>
+                  <th scope="col">Agents online</th>
+                  <th scope="col">Devices</th>
+                  <th scope="col">Created</th>
+                </tr>
+              </thead>
+              <tbody>
+                {await Promise.all(sites.map(async (s) => {
+                  const agents = await agentRows(store, ctx.principal.tenantId, s.id);
+                  const devices = await store.listDevices(ctx.principal.tenantId, s.id);
+                  return (
+                    <tr>
+                      <td>
+                        <a href={`/sites/${s.id}`}>{s.name}</a>
+                      </td>
+                      <td>{agents.filter((a) => a.online).length} / {agents.length}</td>
+                      <td>{devices.length}</td>
+                      <td>
+                        <Ago at={s.createdAt} now={props.now} />
+                      </td>
+                    </tr>
+                  );
+                }))}
+              </tbody>
+            </table>
+          </div>
+        )
+        : <Empty>No sites yet — create one above, then download its installer.</Empty>}
+    </Layout>
+  );
+}
+
+/** The site's agents table (also a polled fragment). */
+export async function SiteAgents(
+  props: { store: Store; tenantId: string; siteId: string; now: number },
+) {
+  const agents = await agentRows(props.store, props.tenantId, props.siteId);
+  if (!agents.length) {
+    return (
+      <Empty>
+        No agents yet — download the installer above and run it on a PC at the site. The agent
+        appears here within seconds.
+      </Empty>
+    );
+  }
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Agent</th>
+            <th scope="col">Status</th>
+            <th scope="col">Version</th>
+            <th scope="col">Relay</th>
+            <th scope="col">Active streams</th>
+            <th scope="col">Last seen</th>
+          </tr>
+        </thead>
+        <tbody>
+          {agents.map((a) => (
+            <tr data-agent={a.id}>
+              <td>
+                {a.hostname || a.id}
+                <div class="muted mono">{a.id}</div>
+              </td>
+              <td>
+                <Status online={a.online} />
+              </td>
+              <td>{a.version || "—"}</td>
+              <td>{a.relay ?? "—"}</td>
+              <td>{a.activeStreams}</td>
+              <td>
+                <Ago at={a.lastHeartbeat} now={props.now} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Pills(props: { d: DeviceRow }) {
+  return (
+    <>
+      {props.d.ports.map((p) => {
+        const kind = portKind(p);
+        const h = props.d.handles[p];
+        if (kind === "http") {
+          return (
+            <a
+              class="pill"
+              href={`/api/devices/${props.d.id}/ports/${p}/open`}
+              target="_blank"
+              rel="noopener"
+              title="Open the device's web page in a new tab"
+            >
+              {p} HTTP
+            </a>
+          );
+        }
+        if (kind === "rtsp" && h) {
+          return (
+            <a
+              class="pill rtsp"
+              href="#"
+              data-rtsp={`/api/handles/${h}/rtsp-url`}
+              title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
+            >
+              {p} RTSP
+            </a>
+          );
+        }
+        return (
+          <span
+            class="pill other"
+            tabindex={0}
+            title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${props.d.loopbackIp}:${p}`}
+          >
+            {p} TCP
+          </span>
+        );
+      })}
+    </>
+  );
+}
+
+function DeviceDialogs(props: { d: DeviceRow }) {
+  const { d } = props;
+  return (
+    <>
+      <dialog id={`edit-${d.id}`} aria-labelledby={`edit-title-${d.id}`}>
+        <form data-api={`PATCH /api/devices/${d.id}`} data-toast="Ports saved">
+          <h2 id={`edit-title-${d.id}`}>Edit ports of {d.label || d.host}</h2>
+          <label for={`ports-${d.id}`}>Ports (comma-separated)</label>
+          <input
+            id={`ports-${d.id}`}
+            name="ports"
+            data-type="int-list"
+            value={d.ports.join(", ")}
+            required
+          />
+          <div class="inline" style="margin-top:1rem">
+            <button type="submit">Save changes</button>
+            <button type="button" class="secondary" data-close>Cancel</button>
+          </div>
+        </form>
+      </dialog>
+      <dialog id={`cred-${d.id}`} aria-labelledby={`cred-title-${d.id}`}>
+        <form
+          data-api={`PUT /api/sites/${d.siteId}/devices/${d.id}/credentials`}
+          data-toast="Credentials saved; they are never shown again"
+        >
+          <h2 id={`cred-title-${d.id}`}>Device credentials for {d.label || d.host}</h2>
+          <p class="muted">
+            Held encrypted by the cloud and used to answer the camera's password prompt, so
+            operators never see them. They cannot be read back.
+          </p>
+          <label for={`cu-${d.id}`}>Username</label>
+          <input id={`cu-${d.id}`} name="username" autocomplete="off" required />
+          <label for={`cp-${d.id}`}>Password</label>
+          <input
+            id={`cp-${d.id}`}
+            name="password"
+            type="password"
+            autocomplete="new-password"
+            required
+          />
+          <div class="inline" style="margin-top:1rem">
+            <button type="submit">Save credentials</button>
+            <button type="button" class="secondary" data-close>Cancel</button>
+          </div>
+        </form>
+      </dialog>
+    </>
+  );
+}
+
+/** The site page. */
+export async function SitePage(props: { ctx: UiContext; store: Store; site: Site; now: number }) {
+  const { ctx, store, site } = props;
+  const t = ctx.principal.tenantId;
+  const admin = roleAtLeast(ctx.principal.role, "admin");
+  const operator = roleAtLeast(ctx.principal.role, "operator");
+  const devices = await deviceRows(store, t, site.id);
+  const tokens = await store.listEnrollmentTokens(t, site.id);
+  const latest = tokens[0];
+  const tokenState = !latest
+    ? "No enrollment token yet: downloading an installer creates one."
+    : latest.usedAt
+    ? `The latest token was used ${new Date(latest.usedAt).toISOString().slice(0, 16)} UTC.`
+    : latest.expiresAt < props.now
+    ? "The latest token has expired."
+    : `A token is active until ${new Date(latest.expiresAt).toISOString().slice(0, 16)} UTC.`;
+  const sessions = (await store.listCliSessions(t, { siteId: site.id }))
+    .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
+  const allSites = await store.listSites(t);
+  return (
+    <Layout ctx={ctx} title={site.name} active="/sites">
+      <p>
+        <a href="/sites">← Sites</a>
+      </p>
+      <h1>{site.name}</h1>
+
+      <section class="card" aria-labelledby="enroll-h">
+        <h2 id="enroll-h" style="margin-top:0">Agent installer</h2>
+        <p id="token-state">{tokenState}</p>
+        {admin
+          ? (
+            <div class="inline">
+              <a class="button" href={`/api/sites/${site.id}/installer.cmd`} download>
+                Windows installer (.cmd)
+              </a>
+              <a class="button" href={`/api/sites/${site.id}/installer.sh`} download>
+                Linux/macOS installer (.sh)
+              </a>
+              <button
+                type="button"
+                class="secondary"
+                data-api={`POST /api/sites/${site.id}/enrollment-tokens`}
+                data-then="secret:token:New enrollment token"
+                data-confirm="Create a new enrollment token? Installers downloaded earlier keep working until their own tokens expire or are used."
+              >
+                Regenerate token
+              </button>
+            </div>
+          )
+          : <p class="muted">Only an admin can download installers.</p>}
+        <p class="muted">
+          Each installer carries a fresh one-shot token. Run it once as Administrator/root on a PC
+          at the site; the agent shows up below within seconds.
+        </p>
+      </section>
+
+      <h2>Agents</h2>
+      <div data-poll={`/ui/fragments/sites/${site.id}/agents`} id="site-agents">
+        {await SiteAgents({ store, tenantId: t, siteId: site.id, now: props.now })}
+      </div>
+
+      <h2>Devices</h2>
+      {devices.length
+        ? (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Device</th>
+                  <th scope="col">Host</th>
+                  <th scope="col">Ports</th>
+                  <th scope="col">Loopback</th>
+                  <th scope="col">
+                    <span class="muted">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {devices.map((d) => (
+                  <tr data-device={d.id}>
+                    <td>
+                      {d.label || d.model || "Device"}
+                      <div class="muted">{[d.manufacturer, d.model].filter(Boolean).join(" ")}</div>
+                    </td>
+                    <td>
+                      <span class="mono">{d.host}</span>
+                      {d.hasCredentials
+                        ? <div class="muted">credentials held by the cloud</div>
+                        : null}
+                    </td>
+                    <td>
+                      <Pills d={d} />
+                    </td>
+                    <td class="mono">{d.loopbackIp}</td>
+                    <td>
+                      {admin
+                        ? (
+                          <div class="inline">
+                            <button
+                              type="button"
+                              class="small secondary"
+                              data-open={`edit-${d.id}`}
+                              aria-label={`Edit ports of ${d.label || d.host}`}
+                            >
+                              ✎ Ports
+                            </button>
+                            <button
+                              type="button"
+                              class="small secondary"
+                              data-open={`cred-${d.id}`}
+                            >
+                              Credentials
+                            </button>
+                            <button
+                              type="button"
+                              class="small danger"
+                              data-api={`DELETE /api/devices/${d.id}`}
+                              data-confirm={`Remove ${
+                                d.label || d.host
+                              }? Its handles stop working at once.`}
+                            >
+                              Remove
+                            </button>
+                          </div>
+                        )
+                        : null}
+                      <DeviceDialogs d={d} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+        : <Empty>No devices yet — add cameras below or run discovery.</Empty>}
+
+      {admin
+        ? (
+          <form
+            class="card"
+            data-api={`POST /api/sites/${site.id}/devices/bulk`}
+            data-toast="Devices added"
+            aria-labelledby="bulk-h"
+          >
+            <h2 id="bulk-h" style="margin-top:0">Add devices</h2>
+            <div class="inline">
+              <div>
+                <label for="bulk-range">IP, range or CIDR</label>
+                <input
+                  id="bulk-range"
+                  name="range"
+                  required
+                  placeholder="192.0.2.10, 192.0.2.10-20 or 192.0.2.0/28"
+                />
+              </div>
+              <div>
+                <label for="bulk-ports">Ports</label>
+                <input id="bulk-ports" name="ports" data-type="int-list" value="80, 554" />
+              </div>
+              <button type="submit">+ Add</button>
+            </div>
+            <p class="muted">
+              Or <a href={`/discover?site=${site.id}`}>run ONVIF discovery</a>.
+            </p>
+          </form>
+        )
+        : null}
+
+      <h2>CLI tunnel</h2>
+      <div class="card">
+        {operator
+          ? (
+            <>
+              <button type="button" data-open="cli-dialog">Open CLI session</button>
+              <dialog id="cli-dialog" aria-labelledby="cli-h">
+                <form
+                  data-api="POST /api/cli/sessions"
+                  data-then="secret:command:Run this on your machine"
+                >
+                  <h2 id="cli-h">Open CLI session</h2>
+                  <fieldset>
+                    <legend>Sites the session may reach</legend>
+                    {allSites.map((s) => (
+                      <label style="font-weight:400">
+                        <input
+                          type="checkbox"
+                          name="siteIds"
+                          data-type="list"
+                          value={s.id}
+                          checked={s.id === site.id}
+                        />{" "}
+                        {s.name}
+                      </label>
+                    ))}
+                  </fieldset>
+                  <div class="inline" style="margin-top:1rem">
+                    <button type="submit">Create session</button>
+                    <button type="button" class="secondary" data-close>Cancel</button>
+                  </div>
+                </form>
+              </dialog>
+            </>
+          )
+          : null}
+        <p class="muted">
+          The CLI (nanodems-tunnel) listens on each device's loopback address, e.g.{" "}
+          <code>
+            {devices[0] ? `${devices[0].loopbackIp}:${devices[0].ports[0]}` : "127.0.0.X:port"}
+          </code>, so SDKs, ssh and RTSP players connect as if on the site's LAN.{" "}
+          <a href="/download">Download the CLI</a>.
+        </p>
+        <h3>Active sessions</h3>
+        {sessions.length
+          ? (
+            <div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Operator</th>
+                    <th scope="col">Expires</th>
+                    <th scope="col">Last used</th>
+                    <th scope="col">
+                      <span class="muted">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {sessions.map((s) => (
+                    <tr data-session={s.hash.slice(0, 12)}>
+                      <td>{s.operator}</td>
+                      <td>{new Date(s.expiresAt).toISOString().slice(0, 16)} UTC</td>
+                      <td>
+                        <Ago at={s.lastUsedAt} now={props.now} />
+                      </td>
+                      <td>
+                        <button
+                          type="button"
+                          class="small danger"
+                          data-api={`DELETE /api/cli/sessions/${s.hash}`}
+                          data-confirm={`Revoke the CLI session of ${s.operator}? Its tunnels stop at once.`}
+                        >
+                          Revoke
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+          : <Empty>No active CLI sessions.</Empty>}
+      </div>
+    </Layout>
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * The web UI's routes: every page is rendered on the server from the store for the signed-in
+ * user's tenant (another tenant's ids are simply not found), a request without a live session
+ * goes to sign in and comes back, and a few fragments re-render the live parts (agents, streams)
+ * for the page's polling. Nothing here changes state: pages call the JSON API for that.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { Clock } from "../../shared/clock.ts";
+import type { Store } from "../store/store.ts";
+import { signInUrl, type UiContext, uiContext } from "./context.ts";
+import { assetRoutes } from "./assets.ts";
+import { Layout } from "./layout.tsx";
+import { DashboardPage, DashboardStats } from "./pages/dashboard.tsx";
+import { SiteAgents, SitePage, SitesPage } from "./pages/sites.tsx";
+import { AgentsPage, AgentsTable, type TrafficSource } from "./pages/agents.tsx";
+import { auditCsv, auditFilters, AuditPage, filteredAudit } from "./pages/audit.tsx";
+import { TokensPage } from "./pages/account.tsx";
+import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
+import { DiscoverPage } from "./pages/discover.tsx";
+import { roleAtLeast } from "../tenancy/roles.ts";
+
+/** What the UI needs. */
+export interface UiDeps {
+  store: Store;
+  clock: Clock;
+  remote: (c: unknown) => string;
+  downloadsDir: string;
+}
+
+const HOUR = 3_600_000;
+
+/** The UI routes (pages, fragments, assets). */
+export function uiRoutes(d: UiDeps): Hono {
+  const app = new Hono();
+  app.route("/", assetRoutes());
+  const traffic: TrafficSource = async (tenantId, agentId) => {
+    const now = d.clock.now();
+    const since = now - (now % HOUR) - 23 * HOUR;
+    const rows = await d.store.listAgentHourlyStats(tenantId, agentId, since);
+    const by = new Map(rows.map((r) => [r.hour, r.bytesUp + r.bytesDown]));
+    return Array.from({ length: 24 }, (_, i) => by.get(since + i * HOUR) ?? 0);
+  };
+  const ctxOf = (c: Context) => uiContext(d.store, c.req.raw, d.remote(c));
+  const page = (
+    render: (c: Context, ctx: UiContext) => Promise<unknown>,
+  ) =>
+  async (c: Context) => {
+    const ctx = await ctxOf(c);
+    if (!ctx) return c.redirect(signInUrl(c.req.raw), 302);
+    const out = await render(c, ctx);
+    if (out instanceof Response) return out;
+    c.header("cache-control", "no-store");
+    return c.html("<!doctype html>" + String(out));
+  };
+  const fragment =
+    (render: (c: Context, ctx: UiContext) => Promise<unknown>) => async (c: Context) => {
+      const ctx = await ctxOf(c);
+      if (!ctx) return c.text("signed out", 401);
+      c.header("cache-control", "no-store");
+      return c.html(String(await render(c, ctx)));
+    };
+  const notFound = (c: Context, ctx: UiContext, what: string) =>
+    c.html(
+      "<!doctype html>" + String(
+        <Layout ctx={ctx} title="Not found" active="">
+          <h1>Not found</h1>
+          <p>{what}</p>
+        </Layout>,
+      ),
+      404,
+    );
+  const now = () => d.clock.now();
+
+  app.get("/", page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now() })));
+  app.get("/sites", page((_c, ctx) => SitesPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/sites/:id",
+    page(async (c, ctx) => {
+      const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
+      if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
+      return SitePage({ ctx, store: d.store, site, now: now() });
+    }),
+  );
+  app.get(
+    "/discover",
+    page(async (c, ctx) => {
+      if (!roleAtLeast(ctx.principal.role, "admin")) {
+        return notFound(c, ctx, "Discovery needs the admin role.");
+      }
+      return await DiscoverPage({ ctx, store: d.store, siteId: c.req.query("site") });
+    }),
+  );
+  app.get(
+    "/agents",
+    page((_c, ctx) => AgentsPage({ ctx, store: d.store, now: now(), traffic })),
+  );
+  app.get(
+    "/audit",
+    page((c, ctx) => {
+      const parsed = auditFilters.safeParse(c.req.query());
+      const filters = parsed.success ? parsed.data : {};
+      const query = new URL(c.req.url).search.slice(1);
+      return AuditPage({ ctx, store: d.store, now: now(), filters, query });
+    }),
+  );
+  app.get(
+    "/audit.csv",
+    page(async (c, ctx) => {
+      const parsed = auditFilters.safeParse(c.req.query());
+      const { entries } = await filteredAudit(
+        d.store,
+        ctx.principal.tenantId,
+        parsed.success ? parsed.data : {},
+        5_000,
+      );
+      return c.body(auditCsv(entries), 200, {
+        "content-type": "text/csv; charset=utf-8",
+        "content-disposition": 'attachment; filename="audit.csv"',
+        "cache-control": "no-store",
+      });
+    }),
+  );
+  app.get("/account/tokens", page((_c, ctx) => TokensPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/licenses",
+    page((c, ctx) => {
+      if (ctx.user.role !== "superadmin") {
+        return Promise.resolve(notFound(c, ctx, "Licenses are visible to superadmins."));
+      }
+      return LicensesPage({ ctx, store: d.store, now: now() });
+    }),
+  );
+  app.get(
+    "/download",
+    page((_c, ctx) => DownloadPage({ ctx, downloadsDir: d.downloadsDir })),
+  );
+
+  app.get(
+    "/ui/fragments/dashboard",
+    fragment((_c, ctx) => DashboardStats({ store: d.store, tenantId: ctx.principal.tenantId })),
+  );
+  app.get(
+    "/ui/fragments/agents",
+    fragment((_c, ctx) => AgentsTable({ ctx, store: d.store, now: now(), traffic })),
+  );
+  app.get(
+    "/ui/fragments/sites/:id/agents",
+    fragment(async (c, ctx) => {
+      const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
+      if (!site) return "";
+      return SiteAgents({
+        store: d.store,
+        tenantId: ctx.principal.tenantId,
+        siteId: site.id,
+        now: now(),
+      });
+    }),
+  );
+  return app;
+}
