@@ -132,3 +132,21 @@ export function portKind(port: number): "http" | "rtsp" | "other" {
   if (TCP_PORTS.has(port)) return "other";
   return "http";
 }
+
+/** A data table: column headers (`"@actions"` for an unlabeled actions column) and rows. */
+export function Table(props: { head: string[]; children?: Child }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            {props.head.map((h) => (
+              <th scope="col">{h === "@actions" ? <span class="muted">Actions</span> : h}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}

@@ -5,7 +5,7 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout } from "../layout.tsx";
+import { Ago, Empty, Layout, Table } from "../layout.tsx";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
 /** The page. */
@@ -50,43 +50,29 @@ export async function TokensPage(props: { ctx: UiContext; store: Store; now: num
         : <p class="muted">Viewers cannot create API tokens.</p>}
       {tokens.length
         ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">
-                    <span class="muted">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.map((t) => (
-                  <tr>
-                    <td>{t.name}</td>
-                    <td>
-                      <Ago at={t.createdAt} now={props.now} />
-                    </td>
-                    <td>
-                      <Ago at={t.lastUsedAt} now={props.now} />
-                    </td>
-                    <td>
-                      <button
-                        type="button"
-                        class="small danger"
-                        data-api={`DELETE /api/account/tokens/${t.hash}`}
-                        data-confirm={`Revoke the token "${t.name}"? Tools using it stop at once.`}
-                      >
-                        Revoke
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={["Name", "Created", "Last used", "@actions"]}>
+            {tokens.map((t) => (
+              <tr>
+                <td>{t.name}</td>
+                <td>
+                  <Ago at={t.createdAt} now={props.now} />
+                </td>
+                <td>
+                  <Ago at={t.lastUsedAt} now={props.now} />
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    class="small danger"
+                    data-api={`DELETE /api/account/tokens/${t.hash}`}
+                    data-confirm={`Revoke the token "${t.name}"? Tools using it stop at once.`}
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )
         : <Empty>No API tokens yet.</Empty>}
     </Layout>

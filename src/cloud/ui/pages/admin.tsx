@@ -6,7 +6,7 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout } from "../layout.tsx";
+import { Ago, Empty, Layout, Table } from "../layout.tsx";
 import { listDownloads } from "../../downloads.ts";
 import { downloadPath } from "../../api/downloads.ts";
 
@@ -22,28 +22,17 @@ export async function LicensesPage(props: { ctx: UiContext; store: Store; now: n
       </p>
       {items.length
         ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">License</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">State</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((l) => (
-                  <tr>
-                    <td class="mono">{l.id}</td>
-                    <td>
-                      <Ago at={l.createdAt} now={props.now} />
-                    </td>
-                    <td>{l.revokedAt ? "revoked" : "active"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={["License", "Created", "State"]}>
+            {items.map((l) => (
+              <tr>
+                <td class="mono">{l.id}</td>
+                <td>
+                  <Ago at={l.createdAt} now={props.now} />
+                </td>
+                <td>{l.revokedAt ? "revoked" : "active"}</td>
+              </tr>
+            ))}
+          </Table>
         )
         : <Empty>No licenses in this tenant.</Empty>}
     </Layout>
@@ -63,30 +52,18 @@ export async function DownloadPage(props: { ctx: UiContext; downloadsDir: string
         <p class="muted">{note}</p>
         {list.length
           ? (
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">System</th>
-                    <th scope="col">File</th>
-                    <th scope="col">Size</th>
-                    <th scope="col">SHA-256</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((f) => (
-                    <tr>
-                      <td>{OS_NAMES[f.os] ?? f.os} {f.arch}</td>
-                      <td>
-                        <a href={downloadPath(f.kind, f)} download>{f.name}</a>
-                      </td>
-                      <td>{(f.size / 1048576).toFixed(1)} MiB</td>
-                      <td class="mono">{f.sha256}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table head={["System", "File", "Size", "SHA-256"]}>
+              {list.map((f) => (
+                <tr>
+                  <td>{OS_NAMES[f.os] ?? f.os} {f.arch}</td>
+                  <td>
+                    <a href={downloadPath(f.kind, f)} download>{f.name}</a>
+                  </td>
+                  <td>{(f.size / 1048576).toFixed(1)} MiB</td>
+                  <td class="mono">{f.sha256}</td>
+                </tr>
+              ))}
+            </Table>
           )
           : (
             <Empty>

@@ -6,7 +6,7 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout, Status } from "../layout.tsx";
+import { Ago, Empty, Layout, Status, Table } from "../layout.tsx";
 import { agentRows, sitesById } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
@@ -60,71 +60,64 @@ export async function AgentsTable(
     );
   }
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Agent</th>
-            <th scope="col">Status</th>
-            <th scope="col">Site</th>
-            <th scope="col">Relay</th>
-            <th scope="col">Version</th>
-            <th scope="col">Active streams</th>
-            <th scope="col">Last seen</th>
-            <th scope="col">Last 24 h</th>
-            <th scope="col">
-              <span class="muted">Actions</span>
-            </th>
+    <Table
+      head={[
+        "Agent",
+        "Status",
+        "Site",
+        "Relay",
+        "Version",
+        "Active streams",
+        "Last seen",
+        "Last 24 h",
+        "@actions",
+      ]}
+    >
+      {await Promise.all(agents.map(async (a) => {
+        const series = props.traffic ? await props.traffic(t, a.id) : [];
+        const total = series.reduce((s, x) => s + x, 0);
+        return (
+          <tr data-agent={a.id}>
+            <td>
+              {a.hostname || a.id}
+              <div class="muted mono">{a.id}</div>
+            </td>
+            <td>
+              <Status online={a.online} />
+            </td>
+            <td>
+              <a href={`/sites/${a.siteId}`}>{sites.get(a.siteId)?.name ?? a.siteId}</a>
+            </td>
+            <td>{a.relay ?? "—"}</td>
+            <td>{a.version || "—"}</td>
+            <td>{a.activeStreams}</td>
+            <td>
+              <Ago at={a.lastHeartbeat} now={props.now} />
+            </td>
+            <td>
+              <Sparkline values={series} label={`${bytes(total)} in the last 24 hours`} />
+              {total ? <div class="muted">{bytes(total)}</div> : null}
+            </td>
+            <td>
+              {admin
+                ? (
+                  <button
+                    type="button"
+                    class="small danger"
+                    data-api={`POST /api/agents/${a.id}/revoke`}
+                    data-confirm={`Revoke agent ${
+                      a.hostname || a.id
+                    }? Its connection and tunnels are cut at once; the site needs a fresh installer to come back.`}
+                  >
+                    Revoke
+                  </button>
+                )
+                : null}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {await Promise.all(agents.map(async (a) => {
-            const series = props.traffic ? await props.traffic(t, a.id) : [];
-            const total = series.reduce((s, x) => s + x, 0);
-            return (
-              <tr data-agent={a.id}>
-                <td>
-                  {a.hostname || a.id}
-                  <div class="muted mono">{a.id}</div>
-                </td>
-                <td>
-                  <Status online={a.online} />
-                </td>
-                <td>
-                  <a href={`/sites/${a.siteId}`}>{sites.get(a.siteId)?.name ?? a.siteId}</a>
-                </td>
-                <td>{a.relay ?? "—"}</td>
-                <td>{a.version || "—"}</td>
-                <td>{a.activeStreams}</td>
-                <td>
-                  <Ago at={a.lastHeartbeat} now={props.now} />
-                </td>
-                <td>
-                  <Sparkline values={series} label={`${bytes(total)} in the last 24 hours`} />
-                  {total ? <div class="muted">{bytes(total)}</div> : null}
-                </td>
-                <td>
-                  {admin
-                    ? (
-                      <button
-                        type="button"
-                        class="small danger"
-                        data-api={`POST /api/agents/${a.id}/revoke`}
-                        data-confirm={`Revoke agent ${
-                          a.hostname || a.id
-                        }? Its connection and tunnels are cut at once; the site needs a fresh installer to come back.`}
-                      >
-                        Revoke
-                      </button>
-                    )
-                    : null}
-                </td>
-              </tr>
-            );
-          }))}
-        </tbody>
-      </table>
-    </div>
+        );
+      }))}
+    </Table>
   );
 }
 

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { AuditEntry, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout } from "../layout.tsx";
+import { Ago, Empty, Layout, Table } from "../layout.tsx";
 
 /** The page's query, validated. */
 export const auditFilters = z.object({
@@ -86,34 +86,21 @@ export function AuditTable(
   props: { entries: AuditEntry[]; now: number; names?: Map<string, string> },
 ) {
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">What</th>
-            <th scope="col">Target</th>
-            <th scope="col">Details</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.entries.map((e) => (
-            <tr>
-              <td>
-                <Ago at={e.at} now={props.now} />
-              </td>
-              <td>
-                {props.names?.get(e.actor) ?? <span class="mono">{e.actor}</span>}
-              </td>
-              <td class="mono">{e.action}</td>
-              <td class="mono">{e.target}</td>
-              <td class="muted">{details(e.detail)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table head={["When", "Who", "What", "Target", "Details"]}>
+      {props.entries.map((e) => (
+        <tr>
+          <td>
+            <Ago at={e.at} now={props.now} />
+          </td>
+          <td>
+            {props.names?.get(e.actor) ?? <span class="mono">{e.actor}</span>}
+          </td>
+          <td class="mono">{e.action}</td>
+          <td class="mono">{e.target}</td>
+          <td class="muted">{details(e.detail)}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Site, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout, portKind, Status } from "../layout.tsx";
+import { Ago, Empty, Layout, portKind, Status, Table } from "../layout.tsx";
 import { agentRows, type DeviceRow, deviceRows } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
@@ -43,36 +43,24 @@ export async function SitesPage(props: { ctx: UiContext; store: Store; now: numb
         : null}
       {sites.length
         ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
+          <Table head={["Site", "Agents online", "Devices", "Created"]}>
+            {await Promise.all(sites.map(async (s) => {
+              const agents = await agentRows(store, ctx.principal.tenantId, s.id);
+              const devices = await store.listDevices(ctx.principal.tenantId, s.id);
+              return (
                 <tr>
-                  <th scope="col">Site</th>
-                  <th scope="col">Agents online</th>
-                  <th scope="col">Devices</th>
-                  <th scope="col">Created</th>
+                  <td>
+                    <a href={`/sites/${s.id}`}>{s.name}</a>
+                  </td>
+                  <td>{agents.filter((a) => a.online).length} / {agents.length}</td>
+                  <td>{devices.length}</td>
+                  <td>
+                    <Ago at={s.createdAt} now={props.now} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {await Promise.all(sites.map(async (s) => {
-                  const agents = await agentRows(store, ctx.principal.tenantId, s.id);
-                  const devices = await store.listDevices(ctx.principal.tenantId, s.id);
-                  return (
-                    <tr>
-                      <td>
-                        <a href={`/sites/${s.id}`}>{s.name}</a>
-                      </td>
-                      <td>{agents.filter((a) => a.online).length} / {agents.length}</td>
-                      <td>{devices.length}</td>
-                      <td>
-                        <Ago at={s.createdAt} now={props.now} />
-                      </td>
-                    </tr>
-                  );
-                }))}
-              </tbody>
-            </table>
-          </div>
+              );
+            }))}
+          </Table>
         )
         : <Empty>No sites yet — create one above, then download its installer.</Empty>}
     </Layout>
@@ -93,39 +81,25 @@ export async function SiteAgents(
     );
   }
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Agent</th>
-            <th scope="col">Status</th>
-            <th scope="col">Version</th>
-            <th scope="col">Relay</th>
-            <th scope="col">Active streams</th>
-            <th scope="col">Last seen</th>
-          </tr>
-        </thead>
-        <tbody>
-          {agents.map((a) => (
-            <tr data-agent={a.id}>
-              <td>
-                {a.hostname || a.id}
-                <div class="muted mono">{a.id}</div>
-              </td>
-              <td>
-                <Status online={a.online} />
-              </td>
-              <td>{a.version || "—"}</td>
-              <td>{a.relay ?? "—"}</td>
-              <td>{a.activeStreams}</td>
-              <td>
-                <Ago at={a.lastHeartbeat} now={props.now} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table head={["Agent", "Status", "Version", "Relay", "Active streams", "Last seen"]}>
+      {agents.map((a) => (
+        <tr data-agent={a.id}>
+          <td>
+            {a.hostname || a.id}
+            <div class="muted mono">{a.id}</div>
+          </td>
+          <td>
+            <Status online={a.online} />
+          </td>
+          <td>{a.version || "—"}</td>
+          <td>{a.relay ?? "—"}</td>
+          <td>{a.activeStreams}</td>
+          <td>
+            <Ago at={a.lastHeartbeat} now={props.now} />
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 
@@ -289,75 +263,58 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
       <h2>Devices</h2>
       {devices.length
         ? (
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Device</th>
-                  <th scope="col">Host</th>
-                  <th scope="col">Ports</th>
-                  <th scope="col">Loopback</th>
-                  <th scope="col">
-                    <span class="muted">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {devices.map((d) => (
-                  <tr data-device={d.id}>
-                    <td>
-                      {d.label || d.model || "Device"}
-                      <div class="muted">{[d.manufacturer, d.model].filter(Boolean).join(" ")}</div>
-                    </td>
-                    <td>
-                      <span class="mono">{d.host}</span>
-                      {d.hasCredentials
-                        ? <div class="muted">credentials held by the cloud</div>
-                        : null}
-                    </td>
-                    <td>
-                      <Pills d={d} />
-                    </td>
-                    <td class="mono">{d.loopbackIp}</td>
-                    <td>
-                      {admin
-                        ? (
-                          <div class="inline">
-                            <button
-                              type="button"
-                              class="small secondary"
-                              data-open={`edit-${d.id}`}
-                              aria-label={`Edit ports of ${d.label || d.host}`}
-                            >
-                              ✎ Ports
-                            </button>
-                            <button
-                              type="button"
-                              class="small secondary"
-                              data-open={`cred-${d.id}`}
-                            >
-                              Credentials
-                            </button>
-                            <button
-                              type="button"
-                              class="small danger"
-                              data-api={`DELETE /api/devices/${d.id}`}
-                              data-confirm={`Remove ${
-                                d.label || d.host
-                              }? Its handles stop working at once.`}
-                            >
-                              Remove
-                            </button>
-                          </div>
-                        )
-                        : null}
-                      <DeviceDialogs d={d} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={["Device", "Host", "Ports", "Loopback", "@actions"]}>
+            {devices.map((d) => (
+              <tr data-device={d.id}>
+                <td>
+                  {d.label || d.model || "Device"}
+                  <div class="muted">{[d.manufacturer, d.model].filter(Boolean).join(" ")}</div>
+                </td>
+                <td>
+                  <span class="mono">{d.host}</span>
+                  {d.hasCredentials ? <div class="muted">credentials held by the cloud</div> : null}
+                </td>
+                <td>
+                  <Pills d={d} />
+                </td>
+                <td class="mono">{d.loopbackIp}</td>
+                <td>
+                  {admin
+                    ? (
+                      <div class="inline">
+                        <button
+                          type="button"
+                          class="small secondary"
+                          data-open={`edit-${d.id}`}
+                          aria-label={`Edit ports of ${d.label || d.host}`}
+                        >
+                          ✎ Ports
+                        </button>
+                        <button
+                          type="button"
+                          class="small secondary"
+                          data-open={`cred-${d.id}`}
+                        >
+                          Credentials
+                        </button>
+                        <button
+                          type="button"
+                          class="small danger"
+                          data-api={`DELETE /api/devices/${d.id}`}
+                          data-confirm={`Remove ${
+                            d.label || d.host
+                          }? Its handles stop working at once.`}
+                        >
+                          Remove
+                        </button>
+                      </div>
+                    )
+                    : null}
+                  <DeviceDialogs d={d} />
+                </td>
+              </tr>
+            ))}
+          </Table>
         )
         : <Empty>No devices yet — add cameras below or run discovery.</Empty>}
 
@@ -439,41 +396,27 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
         <h3>Active sessions</h3>
         {sessions.length
           ? (
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Operator</th>
-                    <th scope="col">Expires</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">
-                      <span class="muted">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {sessions.map((s) => (
-                    <tr data-session={s.hash.slice(0, 12)}>
-                      <td>{s.operator}</td>
-                      <td>{new Date(s.expiresAt).toISOString().slice(0, 16)} UTC</td>
-                      <td>
-                        <Ago at={s.lastUsedAt} now={props.now} />
-                      </td>
-                      <td>
-                        <button
-                          type="button"
-                          class="small danger"
-                          data-api={`DELETE /api/cli/sessions/${s.hash}`}
-                          data-confirm={`Revoke the CLI session of ${s.operator}? Its tunnels stop at once.`}
-                        >
-                          Revoke
-                        </button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table head={["Operator", "Expires", "Last used", "@actions"]}>
+              {sessions.map((s) => (
+                <tr data-session={s.hash.slice(0, 12)}>
+                  <td>{s.operator}</td>
+                  <td>{new Date(s.expiresAt).toISOString().slice(0, 16)} UTC</td>
+                  <td>
+                    <Ago at={s.lastUsedAt} now={props.now} />
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      class="small danger"
+                      data-api={`DELETE /api/cli/sessions/${s.hash}`}
+                      data-confirm={`Revoke the CLI session of ${s.operator}? Its tunnels stop at once.`}
+                    >
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )
           : <Empty>No active CLI sessions.</Empty>}
       </div>
