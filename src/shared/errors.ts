@@ -35,7 +35,7 @@ export const CATALOGUE = {
   antiforgery: {
     http: 400,
     grpc: GrpcStatus.INVALID_ARGUMENT,
-    message: "antiforgery token mismatch; reload the page and try again",
+    message: "Antiforgery token mismatch. Hard-refresh the page (Ctrl+Shift+R) and try again.",
   },
   invalid_login: {
     http: 401,

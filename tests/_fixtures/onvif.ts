@@ -3,6 +3,7 @@
  * fake camera of the discovery end-to-end test.
  * @module
  */
+import dgram from "node:dgram";
 
 /** A ProbeMatches as cameras send it (prefixes vary by vendor). */
 export function probeMatches(relatesTo: string, opts: { xaddrs?: string; scopes?: string } = {}) {
@@ -25,4 +26,26 @@ export function probeMatches(relatesTo: string, opts: { xaddrs?: string; scopes?
   <d:XAddrs>${opts.xaddrs ?? "http://192.0.2.40:8000/onvif/device_service"}</d:XAddrs>
   <d:MetadataVersion>1</d:MetadataVersion>
 </d:ProbeMatch></d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>`;
+}
+
+/** A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match. */
+export async function onvifResponder() {
+  const sock = dgram.createSocket("udp4");
+  let probes = 0;
+  sock.on("message", (msg, rinfo) => {
+    const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(new TextDecoder().decode(msg))?.[1];
+    if (!id) return;
+    probes++;
+    const send = (s: string | Uint8Array) => sock.send(s, rinfo.port, rinfo.address);
+    send(
+      `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>` +
+        probeMatches(id).replace(/^<\?xml[^>]*>/, ""),
+    );
+    send(probeMatches(`urn:uuid:${crypto.randomUUID()}`)); // another probe's answer
+    send("\u0000\u0001 not xml at all <<<<");
+    send(new Uint8Array(60_000).fill(0x3c)); // a wall of "<"
+    send(probeMatches(id));
+  });
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  return { port: sock.address().port, probes: () => probes, close: () => sock.close() };
 }

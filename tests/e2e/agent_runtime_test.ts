@@ -3,10 +3,9 @@
 // health endpoint follows the control stream; ONVIF discovery through the control stream with a
 // responder that also sends hostile replies; an embedded agent claiming its device by serial;
 // control and data legs through an HTTP CONNECT proxy.
-import dgram from "node:dgram";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { echoThrough, Proc, randomBytes, run, Stack } from "../_fixtures/stack.ts";
-import { probeMatches } from "../_fixtures/onvif.ts";
+import { onvifResponder } from "../_fixtures/onvif.ts";
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 
 /** A JSON call to the cloud's API with an `nt_` token. */
@@ -131,28 +130,6 @@ Deno.test("stats survive a killed agent; /api/agents and the hourly table agree;
     assertEquals(JSON.parse(await Deno.readTextFile(file)).tunnelsOpened, 2);
   });
 });
-
-/** A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match. */
-async function onvifResponder() {
-  const sock = dgram.createSocket("udp4");
-  let probes = 0;
-  sock.on("message", (msg, rinfo) => {
-    const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(new TextDecoder().decode(msg))?.[1];
-    if (!id) return;
-    probes++;
-    const send = (s: string | Uint8Array) => sock.send(s, rinfo.port, rinfo.address);
-    send(
-      `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>` +
-        probeMatches(id).replace(/^<\?xml[^>]*>/, ""),
-    );
-    send(probeMatches(`urn:uuid:${crypto.randomUUID()}`)); // another probe's answer
-    send("\u0000\u0001 not xml at all <<<<");
-    send(new Uint8Array(60_000).fill(0x3c)); // a wall of "<"
-    send(probeMatches(id));
-  });
-  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-  return { port: sock.address().port, probes: () => probes, close: () => sock.close() };
-}
 
 Deno.test("discovery: the site's agent probes, hostile replies are ignored, the camera comes back with ports", async () => {
   const cam = await onvifResponder();

@@ -1,0 +1,144 @@
+/**
+ * More of the web UI in real Chromium: ONVIF discovery from the Discover page (a fake camera
+ * answers the site's real agent) and "+ Add selected"; editing a device's ports with the pencil;
+ * device credentials that are write-only; the RTSP pill's signed URL; revoking an agent with a
+ * confirmation; an expired session sent to sign in and back to the same page; an antiforgery
+ * mismatch answered with the guide's words; and the superadmin's tenant picker and licenses.
+ */
+import type { Page } from "playwright-core";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { Proc, Stack } from "../_fixtures/stack.ts";
+import { onvifResponder } from "../_fixtures/onvif.ts";
+import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+
+async function signIn(page: Page, url: string, email: string, password: string, path = "/") {
+  await page.goto(`${url}${path}`);
+  assertStringIncludes(page.url(), "/login?next=");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(`${url}${path}`), page.click("button[type=submit]")]);
+}
+
+Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expiry, antiforgery, tenant picker", async () => {
+  const onvif = await onvifResponder();
+  const stack = await Stack.start();
+  stack.defer(() => Promise.resolve(onvif.close()));
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([554], "Discover");
+    const e = await stack.enroll(q.enrollmentToken);
+    const agent = new Proc(
+      ["agent", "run", "--state", e.state, "--log-format", "json"],
+      { NC_DISCOVERY_TARGETS: `127.0.0.1:${onvif.port}` },
+    );
+    stack.agents.push(agent);
+    await agent.waitFor(/"control stream up"/);
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on("dialog", (d) => d.accept());
+    await signIn(page, stack.url, admin.email, admin.password, `/discover?site=${q.siteId}`);
+
+    // Discovery: the fake camera answers through the site's agent; add it.
+    await page.click("text=Run discovery");
+    await page.waitForSelector("#discovered >> text=Acme Cams", { timeout: 15_000 });
+    assertStringIncludes(await page.textContent("#discovered") ?? "", "AC-1000");
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-12-discovery.png`, fullPage: true });
+    await Promise.all([
+      page.waitForURL(`**/sites/${q.siteId}`),
+      page.click("text=+ Add selected"),
+    ]);
+    const row = page.locator("tr[data-device]", { hasText: "Gate North" });
+    await row.waitFor();
+    assertStringIncludes(await row.textContent() ?? "", "8000 TCP");
+    assertStringIncludes(await row.textContent() ?? "", "554 RTSP");
+
+    // Pencil: edit the ports as a comma list, Save changes.
+    await row.locator("text=✎ Ports").click();
+    const dialog = page.locator("dialog[open]");
+    await dialog.locator("input[name=ports]").fill("80, 8080");
+    await dialog.locator("text=Save changes").click();
+    await page.waitForSelector("tr[data-device]:has-text('Gate North') >> text=8080 HTTP");
+
+    // Device credentials: saved, shown as held, never shown back.
+    const row2 = page.locator("tr[data-device]", { hasText: "Gate North" });
+    await row2.locator("button[data-open^=cred-]").click();
+    const cred = page.locator("dialog[open]");
+    await cred.locator("input[name=username]").fill("admin");
+    await cred.locator("input[name=password]").fill("S3cret-camera-pw");
+    await cred.locator("text=Save credentials").click();
+    await page.waitForSelector("text=credentials held by the cloud");
+    assert(!(await page.content()).includes("S3cret-camera-pw"), "password shown back");
+
+    // The quickstart device's RTSP pill: a signed rtsp:// URL in a dialog.
+    await page.locator("tr[data-device]", { hasText: "127.0.0.1" }).first().locator(
+      "text=554 RTSP",
+    ).click();
+    await page.waitForSelector("#secret-dialog[open]");
+    const rtsp = (await page.textContent("#secret-text"))!;
+    assert(/^rtsp:\/\/[^/]+\/h-[^/]+\./.test(rtsp), rtsp);
+    await page.click("#secret-dialog >> text=Done");
+
+    // An antiforgery mismatch: the guide's words in a toast, nothing created.
+    await page.goto(`${stack.url}/sites`);
+    // As if the page were stale: the token it sends is not the session's.
+    await page.route("**/api/sites", (route) =>
+      route.continue({
+        headers: { ...route.request().headers(), "x-csrf-token": "stale-token" },
+      }));
+    await page.fill("#site-name", "Forged");
+    await page.click("text=+ New site");
+    const toast = await page.waitForSelector(".toast.error");
+    assertStringIncludes(
+      await toast.textContent() ?? "",
+      "Antiforgery token mismatch. Hard-refresh the page (Ctrl+Shift+R) and try again.",
+    );
+    await page.unroute("**/api/sites");
+    await page.reload();
+    assert(!(await page.textContent("main"))!.includes("Forged"));
+
+    // Revoke the agent from the Agents page, with a confirmation.
+    await page.goto(`${stack.url}/agents`);
+    await page.click("[data-agent] >> text=Revoke");
+    await page.waitForSelector("text=No agents yet");
+
+    // The session expires: sent to sign in, then back to the same page.
+    await context.clearCookies();
+    await page.goto(`${stack.url}/audit?action=site.create`);
+    assertStringIncludes(
+      page.url(),
+      `/login?next=${encodeURIComponent("/audit?action=site.create")}`,
+    );
+    await page.fill("#email", admin.email);
+    await page.fill("#password", admin.password);
+    await Promise.all([
+      page.waitForURL(`**/audit?action=site.create`),
+      page.click("button[type=submit]"),
+    ]);
+
+    // A superadmin picks a tenant at the top right and sees only that tenant; licenses page.
+    const other = await stack.quickstart([80], "Elsewhere");
+    const root = await stack.addUser(other.tenantId, "superadmin");
+    const ctxS = await browser.newContext();
+    const pageS = await ctxS.newPage();
+    await signIn(pageS, stack.url, root.email, root.password, "/sites");
+    assertStringIncludes(await pageS.textContent("main") ?? "", "Site 1");
+    await Promise.all([
+      pageS.waitForURL(`${stack.url}/`),
+      pageS.selectOption("select[data-tenant-picker]", q.tenantId),
+    ]);
+    await pageS.goto(`${stack.url}/sites/${q.siteId}`);
+    assertStringIncludes(await pageS.textContent("main") ?? "", "Gate North");
+    await pageS.goto(`${stack.url}/licenses`);
+    assertStringIncludes(await pageS.textContent("h1") ?? "", "Licenses");
+    await pageS.screenshot({ path: `${SCREENSHOTS}/ui-13-licenses.png`, fullPage: true });
+    // An ordinary admin has no licenses page.
+    const lic = await page.goto(`${stack.url}/licenses`);
+    assertEquals(lic?.status(), 404);
+    await ctxS.close();
+    await context.close();
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
