@@ -25,6 +25,14 @@ export function safeNext(next: string | null | undefined): string {
   return next;
 }
 
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return "";
+  }
+}
+
 function Page(props: { next: string; error?: string; email?: string }) {
   return (
     <html lang="en">
@@ -81,6 +89,14 @@ export function loginPage(d: { signIn: SignIn; remote: (c: unknown) => string })
     (c) => c.html("<!doctype html>" + <Page next={safeNext(c.req.query("next"))} />),
   );
   app.post("/login", async (c) => {
+    // Login CSRF: a form on another site must not sign a browser into someone else's account.
+    const origin = c.req.header("origin");
+    if (origin && origin !== "null" && new URL(c.req.url).host !== hostOf(origin)) {
+      return c.html(
+        "<!doctype html>" + <Page next="/" error="Sign in from this site's own page." />,
+        403,
+      );
+    }
     const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
     const next = safeNext(typeof form.next === "string" ? form.next : null);
     const email = typeof form.email === "string" ? form.email.slice(0, 254) : "";
