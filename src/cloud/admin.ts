@@ -148,6 +148,13 @@ async function apiToken(store: Store, tenantId: string, userId: string, name: st
   return token;
 }
 
+/** A sign-in password from standard input (at least 10 characters), as a scrypt hash. */
+async function readPassword(): Promise<string> {
+  const pw = (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
+  if (pw.length < 10) throw new UsageError("the password must have at least 10 characters");
+  return await hashPassword(pw);
+}
+
 const COMMANDS: Record<string, Command> = {
   "tenant create": {
     summary: "Create a tenant",
@@ -279,12 +286,7 @@ const COMMANDS: Record<string, Command> = {
       if (await store.getUserByEmail(a.email as string)) {
         throw new UsageError(`a user with email ${a.email} exists`);
       }
-      let passwordHash = "";
-      if (a["password-stdin"]) {
-        const pw = (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
-        if (pw.length < 10) throw new UsageError("the password must have at least 10 characters");
-        passwordHash = await hashPassword(pw);
-      }
+      const passwordHash = a["password-stdin"] ? await readPassword() : "";
       const u = await store.createUser({
         tenantId: a.tenant as string,
         email: a.email as string,
@@ -369,8 +371,13 @@ const COMMANDS: Record<string, Command> = {
       email: { type: "string", arg: "EMAIL", default: "admin@example.com", help: "Admin email" },
       host: { type: "string", arg: "HOST", default: "127.0.0.1", help: "Device LAN host" },
       ports: { type: "string", arg: "LIST", default: "22", help: "Device ports" },
+      "password-stdin": {
+        type: "boolean",
+        help: "Read the admin's sign-in password for the web UI from standard input",
+      },
     },
     schema: z.object({
+      "password-stdin": z.boolean().optional(),
       tenant: z.string().min(1).default("Demo"),
       site: z.string().min(1).default("Site 1"),
       email: z.email().default("admin@example.com"),
@@ -382,10 +389,11 @@ const COMMANDS: Record<string, Command> = {
       const s = await store.createSite({ tenantId: t.id, name: a.site as string });
       const email = a.email as string;
       const existing = await store.getUserByEmail(email);
+      const passwordHash = a["password-stdin"] ? await readPassword() : "";
       const u = existing && existing.tenantId === t.id ? existing : await store.createUser({
         tenantId: t.id,
         email: existing ? `${t.id}.${email}` : email,
-        passwordHash: "",
+        passwordHash,
         role: "admin",
       });
       const device = await addDevice(store, {

@@ -217,12 +217,14 @@ export async function cloudMain(argv: string[]): Promise<number> {
   if (config.logFormat === "plain") {
     console.error(
       `\nNanodems Connector cloud ${VERSION} (node ${config.node})\n` +
-        `  HTTP     http://${shown(config.http.hostname)}:${cloud.ports.http}\n` +
+        `  web UI   http://${shown(config.http.hostname)}:${cloud.ports.http}/ (API under /api)\n` +
         `  control  ${cloud.controlEndpoint} (agents, gRPC mTLS)\n` +
         `  data     port ${cloud.ports.data} (agents, TLS)\n` +
         `  rtsp     rtsp://${shown(config.rtsp.hostname)}:${cloud.ports.rtsp}/{handle}/…\n` +
         `  data dir ${config.dataDir}\n` +
-        `Next: connector cloud admin quickstart --help\n`,
+        `Next: connector cloud admin quickstart --email you@example.com --password-stdin\n` +
+        `      (type a password of 10+ characters, then Ctrl-D), and sign in to the web UI.\n` +
+        `      connector cloud admin --help lists the rest.\n`,
     );
   }
   await new Promise<void>((resolve) => {
