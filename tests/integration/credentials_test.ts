@@ -2,6 +2,7 @@
 // (in-process, real HTTP on loopback, real SQLite): own tenant, other tenant, revoked, expired,
 // anonymous. `GET /api/tunnel/{handle}` answers 426 (send the upgrade) once a caller is
 // authorized, so no case below reaches a device.
+import { ANONYMOUS_DENY_AUDITS_PER_MINUTE } from "../../src/cloud/access/tunnel_ws.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
 import { loadCloudConfig } from "../../src/cloud/config.ts";
@@ -92,6 +93,14 @@ Deno.test("credential matrix on /api/tunnel/{handle}: own 426, other tenant 403,
     assert(
       denials.some((e) => e.detail.reason === "auth_required" && e.target === A.handle),
       "anonymous denial audited",
+    );
+    // A flood of anonymous attempts is answered every time but audited at a bounded rate.
+    for (let i = 0; i < 40; i++) assertEquals((await tunnel(A.handle, {})).status, 401);
+    const anonAudits = (await w.cloud.store.listAudit({ action: "tunnel.deny", limit: 1000 }))
+      .filter((e) => e.detail.reason === "auth_required");
+    assert(
+      anonAudits.length <= ANONYMOUS_DENY_AUDITS_PER_MINUTE,
+      `${anonAudits.length} anonymous denials audited`,
     );
     // The admin key crosses tenants (and is audited).
     assertEquals((await tunnel(B.handle, { "x-admin-api-key": ADMIN_KEY })).status, 426);
