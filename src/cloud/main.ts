@@ -140,6 +140,7 @@ export async function startCloud(
   const stopWatch = watchChanges({ store, registry, control, log });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
+    responseTimeoutMs: config.proxyTimeoutMs,
     store,
     registry,
     broker,

@@ -3,7 +3,7 @@
 // signed URL, with Basic token auth (nt_ and ops_), with the camera's Digest answered by the
 // player and by the cloud — plus the refusals as exact RTSP status lines and the device
 // credential API (write-only, sealed at rest, every use audited).
-import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { ffprobe, rtspExchange, startCamera } from "../_fixtures/rtsp.ts";
 
@@ -341,6 +341,35 @@ Deno.test("rtsp gateway: what the device sees and what the player gets, byte for
       assert(!m.includes(signed) && !m.includes("nc="), `the signed URL reached the device: ${m}`);
       assert(!m.includes(h), "the handle is cloud-side only");
     }
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("rtsp gateway: a device that takes a request and never answers gets the player a 504", async () => {
+  const stack = await Stack.start({ cloudArgs: ["--proxy-timeout", "1s"] });
+  // A camera that accepts the connection and then says nothing.
+  const mute = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (mute.addr as Deno.NetAddr).port;
+  const held: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of mute) held.push(c);
+  })().catch(() => {});
+  stack.defer(() => {
+    mute.close();
+    for (const c of held) c.close();
+    return Promise.resolve();
+  });
+  try {
+    const q = await stack.quickstart([port]);
+    await stack.agentFor(q);
+    const h = q.device.handles[port];
+    const auth = `Authorization: Basic ${btoa(`op:${q.apiToken}`)}\r\n`;
+    const [answer] = await rtspExchange(stack.ports.rtsp, [
+      `OPTIONS rtsp://127.0.0.1:${stack.ports.rtsp}/${h}/live RTSP/1.0\r\nCSeq: 1\r\n${auth}\r\n`,
+    ]);
+    assertEquals(answer.status, 504, answer.head);
+    assertStringIncludes(answer.head, "CSeq: 1");
   } finally {
     await stack.stop();
   }

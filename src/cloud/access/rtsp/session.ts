@@ -33,6 +33,8 @@ export interface RtspDeps extends RouteDeps {
   signer: RtspUrlSigner;
   /** How long a new connection may take to send its first complete request. */
   firstRequestTimeoutMs?: number;
+  /** How long the device may take to answer a request (504 and close after); default 30 s. */
+  responseTimeoutMs?: number;
 }
 
 /** Failed authentication attempts tolerated on one connection before it is closed. */
@@ -43,6 +45,7 @@ const MAX_PENDING = 64;
 interface Pending {
   request: RtspMessage;
   retries: number;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** Keeps only the TCP (interleaved) specs of a Transport header; null when there are none. */
@@ -108,6 +111,7 @@ export class RtspSession {
 
   #close(): void {
     this.#closed = true;
+    for (const p of this.#pending.values()) clearTimeout(p.timer);
     for (const c of [this.#client, this.#tunnel?.socket]) {
       try {
         c?.close();
@@ -254,9 +258,17 @@ export class RtspSession {
     rewriteMessage(m, (u) => this.#map!.toDevice(u));
     if (cseq !== null) {
       if (this.#pending.size >= MAX_PENDING) {
-        this.#pending.delete(this.#pending.keys().next().value!);
+        const oldest = this.#pending.keys().next().value!;
+        clearTimeout(this.#pending.get(oldest)?.timer);
+        this.#pending.delete(oldest);
       }
-      this.#pending.set(cseq, { request: m, retries: 0 });
+      clearTimeout(this.#pending.get(cseq)?.timer);
+      // A device that takes the request and never answers: 504 to the player, then close.
+      const timer = setTimeout(() => {
+        if (this.#pending.get(cseq)?.timer !== timer || this.#closed) return;
+        this.#refuse(new AppError("device_timeout"), cseq, true);
+      }, this.#d.responseTimeoutMs ?? 30_000);
+      this.#pending.set(cseq, { request: m, retries: 0, timer });
     }
     await this.#deviceLock.write(this.#tunnel!.socket, serialize(m));
   }
@@ -274,7 +286,10 @@ export class RtspSession {
     if (m.start.status === 401 && pending && pending.retries < 2 && this.#holdsCredentials) {
       if (await this.#answer(pending, headers(m, "WWW-Authenticate"))) return;
     }
-    if (cseq !== null) this.#pending.delete(cseq);
+    if (cseq !== null) {
+      clearTimeout(this.#pending.get(cseq)?.timer);
+      this.#pending.delete(cseq);
+    }
     rewriteMessage(m, (u) => map.toClient(u));
     await this.#clientLock.write(this.#client, serialize(m));
   }
