@@ -86,7 +86,8 @@ export const cloudOptions: Record<string, OptionSpec> = {
     env: "NC_PROXY_TIMEOUT",
     arg: "DURATION",
     default: "30s",
-    help: "How long a device may take to answer a request through /c/{handle}/ or :9554 (504 after)",
+    help:
+      "How long a device may take to answer a request through /c/{handle}/ or :9554 (504 after)",
   },
   "tunnel-idle-timeout": {
     type: "string",

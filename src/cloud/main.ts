@@ -22,6 +22,7 @@ import { startHttpServer } from "./api/http_server.ts";
 import { DeviceConnPool } from "./access/proxy/device_conn.ts";
 import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
 import { DeviceLogin } from "./access/proxy/device_login.ts";
+import { LiveAccess } from "./access/live.ts";
 import { watchChanges } from "./watcher.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
@@ -121,6 +122,7 @@ export async function startCloud(
     log,
     authContext,
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
+    live: new LiveAccess(),
   };
   const pool = new DeviceConnPool({
     ...route,
@@ -137,10 +139,18 @@ export async function startCloud(
       login: new DeviceLogin({ store, secrets }),
     },
   });
-  const stopWatch = watchChanges({ store, registry, control, log });
+  const stopWatch = watchChanges({
+    store,
+    registry,
+    control,
+    log,
+    live: route.live,
+    now: () => clock.now(),
+  });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     responseTimeoutMs: config.proxyTimeoutMs,
+    live: route.live,
     store,
     registry,
     broker,

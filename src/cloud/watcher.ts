@@ -9,6 +9,7 @@ import type { Logger } from "../shared/log.ts";
 import type { Store } from "./store/store.ts";
 import type { Registry } from "./control/registry.ts";
 import type { ControlServer } from "./control/server.ts";
+import type { LiveAccess } from "./access/live.ts";
 
 /** The name of the store counter that writers bump after a change agents must see. */
 export const CHANGES_COUNTER = "changes";
@@ -33,7 +34,16 @@ export async function reconcile(
 
 /** Starts the watch loop; returns a stop function. */
 export function watchChanges(
-  opts: { store: Store; registry: Registry; control: ControlServer; log: Logger; everyMs?: number },
+  opts: {
+    store: Store;
+    registry: Registry;
+    control: ControlServer;
+    log: Logger;
+    everyMs?: number;
+    /** Operators' live connections, re-checked against revocations on every change. */
+    live?: LiveAccess;
+    now?: () => number;
+  },
 ): () => void {
   let last = -1;
   let busy = false;
@@ -43,7 +53,9 @@ export function watchChanges(
     try {
       const now = await opts.store.incrementCounter(CHANGES_COUNTER, 0);
       if (now !== last) {
-        if (last !== -1) await reconcile(opts.store, opts.registry, opts.control);
+        // The first tick reconciles too: a change can land between start and the first read.
+        await reconcile(opts.store, opts.registry, opts.control);
+        await opts.live?.revalidate(opts.store, (opts.now ?? Date.now)(), opts.log);
         last = now;
       }
     } catch (e) {

@@ -14,6 +14,7 @@ import { isHandleShape, isLive } from "../tenancy/handle.ts";
 import { chooseAgent } from "../tenancy/agent_choice.ts";
 import type { Registry } from "../control/registry.ts";
 import type { OpenedTunnel, TunnelBroker } from "../control/tunnels.ts";
+import type { LiveAccess } from "./live.ts";
 
 /** What the router needs. */
 export interface RouteDeps {
@@ -26,6 +27,8 @@ export interface RouteDeps {
   log: Logger;
   /** Close WebSocket tunnels idle this long (no bytes either way); null/absent: never. */
   tunnelIdleTimeoutMs?: number | null;
+  /** Long-lived connections, closed when their credential is revoked. */
+  live?: LiveAccess;
 }
 
 /** A resolved and authorized target. */

@@ -145,6 +145,12 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
       },
     }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
   audit("tunnel.open", { path: "websocket", remote });
+  const unlive = d.live?.add(principal, (reason) => {
+    if (ws.readyState === ws.OPEN) ws.close(1008, reason);
+    try {
+      tunnel.socket.close();
+    } catch { /* already closed */ }
+  });
   pipeWebSocket(ws, tunnel.socket, {
     idleMs: d.tunnelIdleTimeoutMs,
     describeError: () => "agent disconnected",
@@ -157,6 +163,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
         : { code: 1011, reason: "agent disconnected" };
     },
   }).then((r) => {
+    unlive?.();
     tunnel.done();
     const s = d.registry.get(tunnel.agentId);
     if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);

@@ -7,6 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { announceChange } from "../watcher.ts";
 import { AppError } from "../../shared/errors.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
 import type { Store } from "../store/store.ts";
@@ -69,7 +70,9 @@ export function adminRoutes(
   app.delete("/admin/tenants/:tenantId/licenses/:licenseId", adminKey, async (c) => {
     const tenantId = c.req.param("tenantId");
     const id = c.req.param("licenseId");
-    if (!await store.revokeLicense(tenantId, id)) {
+    const revoked = await store.revokeLicense(tenantId, id);
+    if (revoked) await announceChange(store);
+    if (!revoked) {
       throw new AppError("not_found", "no such active license");
     }
     await store.appendAudit({

@@ -13,6 +13,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { announceChange } from "../watcher.ts";
 import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { hashToken, mintToken } from "../../shared/crypto/token.ts";
@@ -110,6 +111,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
       target: id.slice(0, 12),
       detail: {},
     });
+    await announceChange(store);
     return { revoked: id };
   };
 
@@ -186,6 +188,7 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
       throw new AppError("not_found", "no such active API key");
     }
     const sessions = await store.revokeCliSessionsByIssuer(p.tenantId, id);
+    await announceChange(store);
     await store.appendAudit({
       tenantId: p.tenantId,
       actor: p.actor,

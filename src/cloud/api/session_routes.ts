@@ -6,6 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { announceChange } from "../watcher.ts";
 import { AppError } from "../../shared/errors.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
@@ -126,7 +127,10 @@ export function sessionRoutes(
 
   app.post("/logout", requireAuth(d.store), async (c) => {
     const p = c.get("principal");
-    if (p.sessionHash) await d.store.deleteWebSession(p.sessionHash);
+    if (p.sessionHash) {
+      await d.store.deleteWebSession(p.sessionHash);
+      await announceChange(d.store);
+    }
     c.header("set-cookie", `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
     return c.json({ ok: true });
   });

@@ -4,6 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { announceChange } from "../watcher.ts";
 import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { hashToken, mintToken } from "../../shared/crypto/token.ts";
@@ -55,7 +56,9 @@ export function tokenRoutes(store: Store): Hono<AuthVars> {
     const id = c.req.param("id");
     if (!hashParam.safeParse(id).success) throw new AppError("not_found", "no such token");
     const mine = (await store.listApiTokens(p.tenantId, userIdOf(p))).some((t) => t.hash === id);
-    if (!mine || !await store.revokeApiToken(p.tenantId, id)) {
+    const revoked = mine && await store.revokeApiToken(p.tenantId, id);
+    if (revoked) await announceChange(store);
+    if (!revoked) {
       throw new AppError("not_found", "no such token");
     }
     await store.appendAudit({

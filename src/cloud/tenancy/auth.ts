@@ -81,6 +81,8 @@ export interface Principal {
   siteIds?: string[];
   /** For an API key: its id and who it is. */
   apiKeyId?: string;
+  /** For an API token or a license: the hash it is stored by (to check it is still valid). */
+  credentialHash?: string;
 }
 
 /** What authentication needs besides the request. */
@@ -189,7 +191,7 @@ async function fromBearer(store: Store, header: string, now: number): Promise<Pr
       : null;
     if (!p) throw new AppError("auth_required");
     store.touchApiToken(hash).catch(() => {});
-    return p;
+    return { ...p, credentialHash: hash };
   }
   if (isTokenShape(token, "ops")) {
     const s = await store.getCliSession(hash);
@@ -220,9 +222,11 @@ async function fromCookie(store: Store, value: string): Promise<Principal | null
 }
 
 async function fromLicense(store: Store, l: { guid: string; user?: string }): Promise<Principal> {
-  const lic = await store.getLicenseByHash(await hashToken(l.guid));
+  const hash = await hashToken(l.guid);
+  const lic = await store.getLicenseByHash(hash);
   if (!lic || lic.revokedAt !== null) throw new AppError("auth_required");
   return {
+    credentialHash: hash,
     kind: "license",
     tenantId: lic.tenantId,
     userId: null,

@@ -392,7 +392,7 @@ export async function serveProxy(
         head = await headWithin(dc, d.responseTimeoutMs);
       }
     }
-    await relayResponse(d, req, res, dc, head, {
+    await relayResponse(d, req, res, dc, head, principal, {
       method,
       prefix,
       device,
@@ -415,6 +415,7 @@ async function relayResponse(
   res: http.ServerResponse,
   dc: DeviceConn,
   head: ResponseHead,
+  principal: Principal,
   o: { method: string; prefix: string; device: DeviceOrigin; handleId: string },
 ): Promise<void> {
   const framing = responseFraming(o.method, head);
@@ -483,6 +484,12 @@ async function relayResponse(
     if (!res.writableFinished) aborted = true;
   };
   res.on("close", onClose);
+  // A long stream (MJPEG, a download) ends when its credential is revoked.
+  const unlive = d.live?.add(principal, () => {
+    aborted = true;
+    d.pool.close(dc);
+    res.destroy();
+  });
   try {
     for await (const part of readBody(dc.reader, framing)) {
       if (aborted) break;
@@ -497,6 +504,7 @@ async function relayResponse(
     return;
   } finally {
     res.off("close", onClose);
+    unlive?.();
   }
   if (aborted) {
     d.pool.close(dc);

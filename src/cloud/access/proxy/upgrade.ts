@@ -10,6 +10,7 @@ import type * as http from "node:http";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import { AppError } from "../../../shared/errors.ts";
+import type { Principal } from "../../tenancy/auth.ts";
 import { parseProxyPath } from "./path.ts";
 import { requestHeadersToDevice, responseHeadersToBrowser } from "./headers.ts";
 import { writeAll, writeRequestHead } from "./http1.ts";
@@ -91,7 +92,7 @@ export async function serveProxyUpgrade(
     const leftover = dc.reader.drain();
     if (leftover.length) socket.write(leftover);
     if (head.length) await writeAll(dc.conn, head);
-    pump(d, dc, socket);
+    pump(d, dc, socket, principal);
   } catch (e) {
     if (dc) d.pool.close(dc);
     fail(socket, e);
@@ -103,11 +104,14 @@ function pump(
   d: ProxyDeps,
   dc: NonNullable<Awaited<ReturnType<ProxyDeps["pool"]["open"]>>>,
   socket: Duplex,
+  principal: Principal,
 ): void {
   let closed = false;
+  const unlive = d.live?.add(principal, () => close());
   const close = () => {
     if (closed) return;
     closed = true;
+    unlive?.();
     socket.destroy();
     d.pool.close(dc);
   };

@@ -76,6 +76,7 @@ export class RtspSession {
   #up = 0;
   #down = 0;
   #closed = false;
+  #unlive: (() => void) | undefined;
 
   /** Creates the session for an accepted connection. */
   constructor(d: RtspDeps, client: Deno.Conn) {
@@ -142,6 +143,7 @@ export class RtspSession {
   }
 
   #finish(started: number): void {
+    this.#unlive?.();
     this.#tunnel!.done();
     const s = this.#d.registry.get(this.#tunnel!.agentId);
     if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
@@ -201,6 +203,7 @@ export class RtspSession {
     this.#principal = principal;
     this.#target = target;
     this.#tunnel = tunnel;
+    this.#unlive = this.#d.live?.add(principal, () => this.#close());
     // Later URLs given to the client keep the token, whichever way it came.
     const route = signed ? `${handle}.${signed}` : handle;
     this.#map = new RouteMap(c.authority, route, target.device.host, target.handle.port);
