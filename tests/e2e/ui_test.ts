@@ -4,13 +4,14 @@
  * agent enrolled with it comes online on the site page (live, no reload) → bulk add a device →
  * its HTTP pill opens the proxied camera page → open a CLI session (token shown once) → revoke it
  * → the audit log lists each step. Screenshots of every main page go to out/screenshots/. Then a
- * user of another tenant sees none of it, even by typing its URLs.
+ * user of another tenant sees none of it, even by typing its URLs. Every main page passes axe-core's
+ * WCAG 2.1 A/AA rules.
  */
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 async function signIn(page: Page, url: string, email: string, password: string) {
   await page.goto(`${url}/`);
@@ -119,6 +120,8 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
       await page.goto(stack.url + path);
       assertStringIncludes(await page.textContent("main") ?? "", expect, path);
       await shot(page, name);
+      // WCAG 2.1 A/AA rules (labels, contrast, landmarks, names) by axe-core.
+      assertEquals(await accessibilityViolations(page), [], `accessibility of ${path}`);
     }
     // API token: created in the UI, shown once.
     await page.goto(`${stack.url}/account/tokens`);
