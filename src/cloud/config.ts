@@ -89,6 +89,13 @@ export const cloudOptions: Record<string, OptionSpec> = {
     help:
       "How long a device may take to answer a request through /c/{handle}/ or :9554 (504 after)",
   },
+  "proxy-domain": {
+    type: "string",
+    env: "NC_PROXY_DOMAIN",
+    arg: "DOMAIN",
+    help:
+      "Serve each device UI at its own origin {label}.DOMAIN (wildcard DNS and certificate needed); off: /c/{handle}/ only",
+  },
   "tunnel-idle-timeout": {
     type: "string",
     env: "NC_TUNNEL_IDLE_TIMEOUT",
@@ -179,6 +186,10 @@ export const cloudConfigSchema = z.object({
   "enrollment-ttl": duration.prefault("24h"),
   "tunnel-open-timeout": duration.prefault("30s"),
   "proxy-timeout": duration.prefault("30s"),
+  "proxy-domain": z.string().regex(
+    /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i,
+    "expected a domain name such as devices.example.com",
+  ).optional(),
   "tunnel-idle-timeout": z.union([z.literal("off").transform(() => null), duration])
     .prefault("off"),
   "public-url": z.url().optional(),
@@ -214,6 +225,7 @@ export const cloudConfigSchema = z.object({
   enrollmentTtlMs: c["enrollment-ttl"],
   tunnelOpenTimeoutMs: c["tunnel-open-timeout"],
   proxyTimeoutMs: c["proxy-timeout"],
+  proxyDomain: c["proxy-domain"]?.toLowerCase() ?? null,
   tunnelIdleTimeoutMs: c["tunnel-idle-timeout"] as number | null,
   publicUrl: c["public-url"]?.replace(/\/$/, ""),
   adminApiKey: c["admin-api-key"] ?? null,

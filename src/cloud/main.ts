@@ -23,6 +23,7 @@ import { DeviceConnPool } from "./access/proxy/device_conn.ts";
 import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
 import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
+import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
@@ -137,7 +138,11 @@ export async function startCloud(
       pool,
       responseTimeoutMs: config.proxyTimeoutMs,
       login: new DeviceLogin({ store, secrets }),
+      origins: config.proxyDomain
+        ? { domain: config.proxyDomain, signer: await OriginSigner.create(secret) }
+        : undefined,
     },
+    cloudBase: () => config.publicUrl ?? `http://localhost:${httpPort}`,
   });
   const stopWatch = watchChanges({
     store,

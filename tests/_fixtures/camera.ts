@@ -103,6 +103,24 @@ function checkDigest(method: string, header: string): boolean {
   return p.response === md5(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:${p.qop}:${ha2}`);
 }
 
+const EVIL_ORIGIN_JS = `
+// On its own origin a hostile page can only try other origins: the cloud's and another device's.
+const q = new URLSearchParams(location.search);
+async function attempt(id, fn) {
+  try { document.getElementById(id).textContent = String(await fn()); }
+  catch (e) { document.getElementById(id).textContent = "blocked: " + (e && e.name || e); }
+}
+attempt("api", async () => (await fetch(q.get("cloud") + "/api/auth/me", { credentials: "include" })).status);
+attempt("api-post", async () => (await fetch(q.get("cloud") + "/api/account/tokens", { method: "POST", credentials: "include", headers: { "content-type": "text/plain" }, body: '{"name":"stolen"}' })).status);
+attempt("other", async () => (await fetch(q.get("other") + "/", { credentials: "include" })).status);
+attempt("frame", async () => {
+  const f = document.createElement("iframe"); f.src = q.get("other") + "/"; document.body.appendChild(f);
+  await new Promise(r => setTimeout(r, 1000));
+  try { return "read: " + f.contentDocument.body.textContent; } catch (e) { return "blocked: " + e.name; }
+});
+attempt("sw", async () => { await navigator.serviceWorker.register("/sw.js"); return "registered"; });
+`;
+
 const SW_JS = `self.addEventListener("fetch", () => {});`;
 
 /** Starts the camera. */
@@ -259,6 +277,13 @@ export function startCamera(
             ]
               .map((k) => `<p>${k}: <span id="${k}">…</span></p>`).join("") +
             `<script>${EVIL_JS}</script>`,
+        );
+      case "/evil-origin":
+        return html(
+          `<h1>evil</h1>` +
+            ["api", "api-post", "other", "frame", "sw"]
+              .map((k) => `<p>${k}: <span id="${k}">…</span></p>`).join("") +
+            `<script>${EVIL_ORIGIN_JS}</script>`,
         );
       case "/sw.js":
         return new Response(SW_JS, { headers: { "content-type": "application/javascript" } });

@@ -17,6 +17,8 @@ import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
 import { type ProxyDeps, sendError, serveProxy } from "../access/proxy/proxy.ts";
 import { serveProxyUpgrade } from "../access/proxy/upgrade.ts";
+import { handleOfHost } from "../access/proxy/origin.ts";
+import { serveOrigin, serveOriginUpgrade } from "../access/proxy/device_origin.ts";
 import {
   prepareTunnel,
   RAW_TUNNEL_PATH,
@@ -67,8 +69,10 @@ export function startHttpServer(opts: {
   listen: ListenAddress;
   fetch: Parameters<typeof getRequestListener>[0];
   route: RouteDeps;
-  /** The browser proxy under /c/{handle}/. */
+  /** The browser proxy under /c/{handle}/ (and on per-handle origins when configured). */
   proxy: ProxyDeps;
+  /** The cloud's own base URL as browsers reach it (device origins send them back there). */
+  cloudBase: () => string;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({
@@ -78,7 +82,16 @@ export function startHttpServer(opts: {
   });
   const hono = getRequestListener(opts.fetch);
   // The proxy reads the raw request target (before any URL normalization) and streams both ways.
+  const domain = opts.proxy.origins?.domain ?? null;
   const server = http.createServer((req, res) => {
+    const deviceHandle = handleOfHost(req.headers.host, domain);
+    if (deviceHandle) {
+      serveOrigin(opts.proxy, req, res, deviceHandle, opts.cloudBase).catch((e) => {
+        d.log.error({ err: (e as Error).message }, "device origin failed");
+        sendError(req, res, 500, "internal", "internal error");
+      });
+      return;
+    }
     if (isProxyPath(req.url ?? "/")) {
       serveProxy(opts.proxy, req, res).catch((e) => {
         d.log.error({ err: (e as Error).message }, "proxy failed");
@@ -98,6 +111,8 @@ export function startHttpServer(opts: {
   });
   server.on("upgrade", async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
+    const deviceHandle = handleOfHost(req.headers.host, domain);
+    if (deviceHandle) return serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
     if (isProxyPath(req.url ?? "/")) return serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
     const m = TUNNEL_PATH.exec(path);

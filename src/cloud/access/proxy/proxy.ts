@@ -38,6 +38,7 @@ import type { DeviceConn, DeviceConnPool } from "./device_conn.ts";
 import { rewriteCss, rewriteHtml } from "./rewrite.ts";
 import { shimTag } from "./shim.ts";
 import type { DeviceLogin } from "./device_login.ts";
+import { handOver, type OriginSigner } from "./origin.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
@@ -46,6 +47,8 @@ export interface ProxyDeps extends RouteDeps {
   responseTimeoutMs: number;
   /** Answers device password prompts with cloud-held credentials (absent: never). */
   login?: DeviceLogin;
+  /** Per-handle origins (`--proxy-domain`); absent: path-prefix mode only. */
+  origins?: { domain: string; signer: OriginSigner };
 }
 
 /** The largest HTML/CSS body the proxy buffers to rewrite; larger ones pass untouched. */
@@ -272,7 +275,7 @@ async function* requestBody(req: http.IncomingMessage): AsyncGenerator<Uint8Arra
   for await (const chunk of req) yield chunk as Uint8Array;
 }
 
-/** Serves one proxied request. */
+/** Serves one request under `/c/{handle}/` (path-prefix mode, or the hand-over to an origin). */
 export async function serveProxy(
   d: ProxyDeps,
   req: http.IncomingMessage,
@@ -302,8 +305,6 @@ export async function serveProxy(
     sendError(req, res, 400, "bad_request", `refused: ${bad}`, { connection: "close" });
     return;
   }
-  const prefix = `/c/${parsed.handle}`;
-  let dc: DeviceConn | null = null;
   try {
     const { principal, target, refusal } = await admit(d, req, parsed.handle);
     if (refusal) {
@@ -324,6 +325,62 @@ export async function serveProxy(
       }
       throw new AppError("auth_required");
     }
+    if (d.origins && (req.method === "GET" || req.method === "HEAD")) {
+      // Per-handle origins: hand the browser over to the device's own origin.
+      const location = await handOver(d, req, principal, parsed.handle, parsed.devicePath);
+      if (location) {
+        res.writeHead(302, { location, "cache-control": "no-store", "content-length": 0 });
+        res.end();
+        return;
+      }
+    }
+    await exchange(d, req, res, {
+      raw,
+      devicePath: parsed.devicePath,
+      prefix: `/c/${parsed.handle}`,
+      principal,
+      target,
+    });
+  } catch (e) {
+    sendFailure(d, req, res, e);
+  }
+}
+
+function sendFailure(
+  d: ProxyDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  e: unknown,
+): void {
+  const f = failure(e);
+  if (f.status >= 500 && !(e instanceof AppError) && !(e instanceof DeviceProtocolError)) {
+    d.log.error({ err: (e as Error).message }, "proxy request failed");
+  }
+  sendError(req, res, f.status, f.error, f.message);
+}
+
+/** A request that passed every check: what to ask the device, and for whom. */
+export interface Admitted {
+  /** The browser's raw headers. */
+  raw: [string, string][];
+  /** The path (and query) on the device. */
+  devicePath: string;
+  /** `/c/{h}` in path-prefix mode, "" on a device's own origin. */
+  prefix: string;
+  principal: Principal;
+  target: Authorized;
+}
+
+/** One authorized exchange with the device: request out, response back (rewritten if needed). */
+export async function exchange(
+  d: ProxyDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  x: Admitted,
+): Promise<void> {
+  const { raw, prefix, principal, target } = x;
+  let dc: DeviceConn | null = null;
+  try {
     const method = (req.method ?? "GET").toUpperCase();
     const hasBody = req.headers["content-length"] !== undefined
       ? Number(req.headers["content-length"]) > 0
@@ -353,9 +410,9 @@ export async function serveProxy(
       dc = pooled ?? await openAudited(d, principal, target, device.scheme);
       dc.uses++;
       try {
-        const pre = await login?.preemptive(target, principal, dc, method, parsed.devicePath);
+        const pre = await login?.preemptive(target, principal, dc, method, x.devicePath);
         if (pre) headers.push(["Authorization", pre]);
-        await writeRequestHead(dc.conn, method, parsed.devicePath, headers);
+        await writeRequestHead(dc.conn, method, x.devicePath, headers);
         if (hasBody) await writeBody(dc.conn, requestBody(req), !req.headers["content-length"]);
         head = await headWithin(dc, d.responseTimeoutMs);
         if (guessing) d.pool.learn(target, device.scheme);
@@ -373,7 +430,7 @@ export async function serveProxy(
     }
     if (!head || !dc) throw new AppError("device_unreachable", "device closed the connection");
     if (head.status === 401 && login && !hasBody) {
-      const value = await login.answer(target, principal, dc, head, method, parsed.devicePath);
+      const value = await login.answer(target, principal, dc, head, method, x.devicePath);
       if (value) {
         // Finish the 401, then ask again with the answer (same connection when it allows).
         const framing = responseFraming(method, head);
@@ -388,7 +445,7 @@ export async function serveProxy(
           cloudOrigin: cloudOrigin(req),
         });
         headers.push(["Authorization", value]);
-        await writeRequestHead(dc.conn, method, parsed.devicePath, headers);
+        await writeRequestHead(dc.conn, method, x.devicePath, headers);
         head = await headWithin(dc, d.responseTimeoutMs);
       }
     }
@@ -401,11 +458,7 @@ export async function serveProxy(
     dc = null;
   } catch (e) {
     if (dc) d.pool.close(dc);
-    const f = failure(e);
-    if (f.status >= 500 && !(e instanceof AppError) && !(e instanceof DeviceProtocolError)) {
-      d.log.error({ err: (e as Error).message }, "proxy request failed");
-    }
-    sendError(req, res, f.status, f.error, f.message);
+    sendFailure(d, req, res, e);
   }
 }
 

@@ -16,6 +16,7 @@ import { requestHeadersToDevice, responseHeadersToBrowser } from "./headers.ts";
 import { writeAll, writeRequestHead } from "./http1.ts";
 import {
   admit,
+  type Admitted,
   cloudOrigin,
   headWithin,
   hygiene,
@@ -24,7 +25,8 @@ import {
   rawPairs,
 } from "./proxy.ts";
 
-function answer(socket: Duplex, status: number, reason: string, body: unknown): void {
+/** Writes a small JSON answer on a raw socket and closes it. */
+export function answer(socket: Duplex, status: number, reason: string, body: unknown): void {
   const text = JSON.stringify(body);
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
@@ -32,7 +34,8 @@ function answer(socket: Duplex, status: number, reason: string, body: unknown): 
   );
 }
 
-function fail(socket: Duplex, e: unknown): void {
+/** Answers a refused upgrade on the raw socket. */
+export function fail(socket: Duplex, e: unknown): void {
   if (e instanceof AppError) {
     answer(socket, e.httpStatus, "Refused", { error: e.code, message: e.message });
   } else {
@@ -57,27 +60,47 @@ export async function serveProxyUpgrade(
   const raw = rawPairs(req);
   const bad = hygiene(raw);
   if (bad) return answer(socket, 400, "Bad Request", { error: "bad_request", message: bad });
-  let dc;
   try {
     const { principal, target, refusal } = await admit(d, req, parsed.handle);
     if (refusal) {
       return answer(socket, 403, "Forbidden", { error: "forbidden", message: refusal });
     }
     if (!principal || !target) throw new AppError("auth_required");
-    const device = d.pool.origin(target);
-    const prefix = `/c/${parsed.handle}`;
-    dc = await openAudited(d, principal, target, device.scheme, "proxy-upgrade");
-    const headers = requestHeadersToDevice(raw, {
+    await upgradeTo(d, req, socket, head, {
+      raw,
+      devicePath: parsed.devicePath,
+      prefix: `/c/${parsed.handle}`,
+      principal,
+      target,
+    });
+  } catch (e) {
+    fail(socket, e);
+  }
+}
+
+/** The authorized part of an upgrade: the handshake to the device, then the byte pump. */
+export async function upgradeTo(
+  d: ProxyDeps,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  x: Admitted,
+): Promise<void> {
+  let dc;
+  try {
+    const device = d.pool.origin(x.target);
+    dc = await openAudited(d, x.principal, x.target, device.scheme, "proxy-upgrade");
+    const headers = requestHeadersToDevice(x.raw, {
       device,
-      prefix,
+      prefix: x.prefix,
       cloudOrigin: cloudOrigin(req),
       upgrade: true,
     });
-    await writeRequestHead(dc.conn, req.method ?? "GET", parsed.devicePath, headers);
+    await writeRequestHead(dc.conn, req.method ?? "GET", x.devicePath, headers);
     const resHead = await headWithin(dc, d.responseTimeoutMs);
     const out = responseHeadersToBrowser(resHead.headers, {
       device,
-      prefix,
+      prefix: x.prefix,
       upgrade: resHead.status === 101,
     });
     let text = `HTTP/1.1 ${resHead.status} ${resHead.reason}\r\n`;
@@ -92,7 +115,7 @@ export async function serveProxyUpgrade(
     const leftover = dc.reader.drain();
     if (leftover.length) socket.write(leftover);
     if (head.length) await writeAll(dc.conn, head);
-    pump(d, dc, socket, principal);
+    pump(d, dc, socket, x.principal);
   } catch (e) {
     if (dc) d.pool.close(dc);
     fail(socket, e);
