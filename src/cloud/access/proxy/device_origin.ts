@@ -38,6 +38,7 @@ import {
 /** A same-origin relative path to continue at, or "/". */
 function safePath(next: string | null): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  // deno-lint-ignore no-control-regex
   return /[\x00-\x1f\x7f]/.test(next) ? "/" : next;
 }
 
