@@ -68,7 +68,17 @@ async function connectData(
   timeoutMs: number,
 ): Promise<Deno.TlsConn> {
   const timer = AbortSignal.timeout(timeoutMs);
-  const conn = await Deno.connectTls({ hostname: ep.host, port: ep.port, caCerts: [ep.caPem] });
+  // TCP first so Nagle can be switched off (a TlsConn has no setNoDelay): the pump writes
+  // whatever the device sent at once, and small writes must not wait for a delayed ACK.
+  const tcp = await Deno.connect({ hostname: ep.host, port: ep.port, signal: timer });
+  tcp.setNoDelay(true);
+  let conn: Deno.TlsConn;
+  try {
+    conn = await Deno.startTls(tcp, { hostname: ep.host, caCerts: [ep.caPem] });
+  } catch (e) {
+    tcp.close();
+    throw e;
+  }
   const abort = () => conn.close();
   timer.addEventListener("abort", abort);
   try {

@@ -23,6 +23,12 @@ const NEEDED: { bin: string; pkg: string; why: string }[] = [
     pkg: "chromium",
     why: "headless browser tests of the proxy and the web UI (driven by playwright-core)",
   },
+  { bin: "wrk", pkg: "wrk", why: "small HTTP GETs in the bench (its quick run is a test)" },
+  {
+    bin: "prlimit",
+    pkg: "util-linux",
+    why: "the bench raises its open-file limit for idle tunnels",
+  },
 ];
 
 function has(bin: string): boolean {
