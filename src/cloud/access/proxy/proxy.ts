@@ -48,6 +48,9 @@ export interface ProxyDeps extends RouteDeps {
 /** The largest HTML/CSS body the proxy buffers to rewrite; larger ones pass untouched. */
 export const MAX_REWRITE_BYTES = 8 << 20;
 
+/** Bodies up to this size with a Content-Length are sent together with the head. */
+const SMALL_BODY_BYTES = 64 << 10;
+
 const CLOUD_AUTH_HEADERS = ["cookie", "x-license", "x-user-id", "x-api-key", "x-admin-api-key"];
 
 /** Pairs of a node request's raw headers. */
@@ -412,6 +415,15 @@ async function relayResponse(
   writeHead(res, head.status, head.reason, headers);
   if (o.method === "HEAD" || framing.kind === "none") {
     res.end();
+    finish(d, dc, head, framing, o.handleId);
+    return;
+  }
+  // A small body of known length goes out with the head in one write (a write per piece costs
+  // a syscall each, and small responses are most of what a camera UI loads).
+  if (framing.kind === "length" && framing.length <= SMALL_BODY_BYTES) {
+    const parts: Uint8Array[] = [];
+    for await (const part of readBody(dc.reader, framing)) parts.push(part);
+    res.end(parts.length === 1 ? parts[0] : Buffer.concat(parts));
     finish(d, dc, head, framing, o.handleId);
     return;
   }
