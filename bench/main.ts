@@ -137,7 +137,9 @@ async function idleSection(w: World): Promise<void> {
       error = r.error;
       await settle();
       const k = held.length;
-      const note = k < n ? `only ${k} opened: ${error}` : `${k} open`;
+      const note = k < n
+        ? `only ${k} opened: ${error} (open-file limit ${fd.limit}; a cloud tunnel holds 2)`
+        : `${k} open`;
       const per = (now: number, before: number) => (k ? (now - before) / k : null);
       rows.push({
         figure: `idle tunnels ×${n}: RSS per tunnel, both ends`,
@@ -198,7 +200,7 @@ async function rtspSection(w: World, camera: { port: number } | null): Promise<v
 
 const wantFds = quick ? 4096 : 65536;
 const fd = await raiseFileLimit(wantFds);
-if (fd.note) log(`open files limit ${fd.limit}: ${fd.note}`);
+if (fd.note) log(`open files limit: ${fd.note}`);
 
 log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
 const dp = await measureDataPlanes(cfg.bulk);

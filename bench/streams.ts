@@ -84,7 +84,9 @@ export function wsStream(url: string, token: string): Promise<Stream> {
   return new Promise((resolve, reject) => {
     ws.once("error", reject);
     ws.once("unexpected-response", (_req, res) => {
-      reject(new Error(`tunnel refused: HTTP ${res.statusCode}`));
+      let body = "";
+      res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+      res.on("end", () => reject(new Error(`tunnel refused: HTTP ${res.statusCode} ${body}`)));
     });
     ws.once("open", () => {
       ws.on("error", () => {});

@@ -72,13 +72,14 @@ export async function firstByte(open: Opener, n: number): Promise<{ p50: number;
 }
 
 /**
- * Opens `n` tunnels (each proven with one echoed byte), `parallel` at a time, and keeps them
- * open. Returns how many opened, the first failure if fewer, and a function that closes them.
+ * Opens `n` tunnels (each proven with one echoed byte, within `timeoutMs`), `parallel` at a
+ * time, and keeps them open. Returns how many opened, the first failure if fewer, and a function that closes them.
  */
 export async function openIdle(
   open: Opener,
   n: number,
   parallel = 64,
+  timeoutMs = 20_000,
 ): Promise<{ opened: Stream[]; error: string | null }> {
   const opened: Stream[] = [];
   let error: string | null = null;
@@ -87,13 +88,27 @@ export async function openIdle(
   const worker = async () => {
     while (next < n && !error) {
       next++;
+      let s: Stream | null = null;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        const s = await open();
-        await s.write(one);
-        if (!(await s.read())) throw new Error("closed before the first byte");
-        opened.push(s);
+        const attempt = (async () => {
+          s = await open();
+          await s.write(one);
+          if (!(await s.read())) throw new Error("closed before the first byte");
+          return s;
+        })();
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no echo within ${timeoutMs / 1000} s after ${opened.length}`)),
+            timeoutMs,
+          );
+        });
+        opened.push(await Promise.race([attempt, late]));
       } catch (e) {
+        (s as Stream | null)?.close();
         error ??= (e as Error).message;
+      } finally {
+        clearTimeout(timer);
       }
     }
   };
