@@ -5,7 +5,8 @@
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
  * RTSP streams through the cloud's gateway, agent idle RSS and CPU seconds per GB moved. Prints
  * a markdown table with each figure's ratio to `ssh -R` and to direct, and writes
- * bench/results/latest.json (or `--out=FILE`). Never a pass/fail test: `--quick` (tiny sizes)
+ * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,idle,dataplanes`
+ * for some sections). Never a pass/fail test: `--quick` (tiny sizes)
  * only proves the bench still runs (tests/e2e/bench_quick_test.ts).
  * @module
  */
@@ -35,6 +36,9 @@ const cfg = quick
     rtspSeconds: 10,
   };
 const log = (s: string) => console.error(s);
+/** `--only=bulk,latency,http,rtsp,idle,dataplanes` runs just those sections (default: all). */
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const want = (section: string) => !only || only.includes(section);
 const rows: Row[] = [];
 const skipped: string[] = [];
 
@@ -202,22 +206,24 @@ const wantFds = quick ? 4096 : 65536;
 const fd = await raiseFileLimit(wantFds);
 if (fd.note) log(`open files limit: ${fd.note}`);
 
-log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
-const dp = await measureDataPlanes(cfg.bulk);
-for (
-  const [path, v] of [
-    ["gRPC bidi stream, mTLS", dp.grpcMtls],
-    ["node:tls mTLS connection", dp.tlsMtls],
-    ["Deno TLS connection (in use)", dp.denoTls],
-  ] as const
-) {
-  rows.push({
-    figure: "data plane candidate, in-process, one way",
-    path,
-    value: v,
-    unit: "Gbit/s",
-    better: "higher",
-  });
+if (want("dataplanes")) {
+  log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
+  const dp = await measureDataPlanes(cfg.bulk);
+  for (
+    const [path, v] of [
+      ["gRPC bidi stream, mTLS", dp.grpcMtls],
+      ["node:tls mTLS connection", dp.tlsMtls],
+      ["Deno TLS connection (in use)", dp.denoTls],
+    ] as const
+  ) {
+    rows.push({
+      figure: "data plane candidate, in-process, one way",
+      path,
+      value: v,
+      unit: "Gbit/s",
+      better: "higher",
+    });
+  }
 }
 
 const cam = await startCamera();
@@ -245,11 +251,11 @@ try {
       note: "no tunnel open",
     },
   );
-  await bulkSection(world.paths);
-  await latencySection(world.paths);
-  await httpSection(world);
-  await rtspSection(world, camera);
-  await idleSection(world);
+  if (want("bulk")) await bulkSection(world.paths);
+  if (want("latency")) await latencySection(world.paths);
+  if (want("http")) await httpSection(world);
+  if (want("rtsp")) await rtspSection(world, camera);
+  if (want("idle")) await idleSection(world);
 } finally {
   await world.stop();
   await camera?.close();

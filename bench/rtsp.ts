@@ -80,7 +80,7 @@ export async function readStreams(
         "-nostdin",
         "-v",
         "error",
-        "-rw_timeout",
+        "-timeout",
         "15000000",
         "-rtsp_transport",
         "tcp",
