@@ -195,9 +195,10 @@ async function rtspSection(w: World, camera: { port: number } | null): Promise<v
       value: r.decodeErrors,
       unit: "errors",
       better: "lower",
-      note: `${r.ok}/${r.streams} streams decoded, ${r.frames} frames${
-        r.sample ? `; first: ${r.sample.slice(0, 80)}` : ""
-      }`,
+      note:
+        `${r.ok}/${r.streams} streams decoded, ${r.frames} frames, ${r.muxerWarnings} muxer timestamp warnings${
+          r.sample ? `; first: ${r.sample.slice(0, 80)}` : ""
+        }`,
     });
   }
 }

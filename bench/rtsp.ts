@@ -64,9 +64,13 @@ export interface RtspResult {
   ok: number;
   frames: number;
   decodeErrors: number;
+  /** Lines from the output side (the null muxer), e.g. non-monotonic timestamps. */
+  muxerWarnings: number;
   /** The first error line, for the report. */
   sample: string | null;
 }
+
+const MUXER_LINE = /^\[null @ /;
 
 /** Reads `url` with `streams` concurrent ffmpeg decoders for `seconds`. */
 export async function readStreams(
@@ -100,8 +104,11 @@ export async function readStreams(
     }).output();
     const progress = new TextDecoder().decode(out.stdout);
     const frames = Number([...progress.matchAll(/frame=(\d+)/g)].pop()?.[1] ?? 0);
-    const errors = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l.trim());
-    return { ok: out.success && frames > 0, frames, errors };
+    const lines = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l.trim());
+    // The null muxer's complaints about timestamps are not decode errors.
+    const errors = lines.filter((l) => !MUXER_LINE.test(l));
+    const warnings = lines.length - errors.length;
+    return { ok: out.success && frames > 0, frames, errors, warnings };
   };
   const all = await Promise.all(Array.from({ length: streams }, one));
   const errs = all.flatMap((r) => r.errors);
@@ -110,6 +117,7 @@ export async function readStreams(
     ok: all.filter((r) => r.ok).length,
     frames: all.reduce((s, r) => s + r.frames, 0),
     decodeErrors: errs.length,
+    muxerWarnings: all.reduce((s, r) => s + r.warnings, 0),
     sample: errs[0] ?? null,
   };
 }
