@@ -36,6 +36,7 @@ import {
 } from "./http1.ts";
 import type { DeviceConn, DeviceConnPool } from "./device_conn.ts";
 import { rewriteCss, rewriteHtml } from "./rewrite.ts";
+import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
 
 /** What the proxy needs. */
@@ -171,9 +172,15 @@ export async function admit(
 ): Promise<{ principal: Principal | null; target: Authorized | null; refusal?: string }> {
   const refusal = checkProxyRequest(handle, fetchFacts(req.method ?? "GET", headerGetter(req)));
   if (refusal) return { principal: null, target: null, refusal: refusal.message };
+  const key = admissionKey(req, handle);
+  const cache = admissionCacheOf(d.store);
+  const hit = key ? cache.get(key, d.clock.now()) : null;
+  if (hit) return hit;
   const principal = await proxyPrincipal(d, req, handle);
   if (!principal) return { principal: null, target: null };
-  return { principal, target: await authorizeHandle(d, principal, handle) };
+  const target = await authorizeHandle(d, principal, handle);
+  if (key) cache.set(key, { principal, target }, d.clock.now());
+  return { principal, target };
 }
 
 /** Reads the response head within the timeout, or throws 504. */
