@@ -1,67 +1,286 @@
 /**
- * `deno task bench [--quick]`: measures on this machine, in one run, (1) the two candidate data
- * planes and (2) bulk echo through the real cloud + agent processes against the direct path,
- * and prints ratios. Never a pass/fail test. Results also go to bench/results/latest.json.
+ * `deno task bench [--quick]`: in one run on loopback, the same work through the direct path,
+ * OpenSSH `ssh -R`, the CLI tunnel (`connector tunnel run`) and the raw WebSocket tunnel — bulk
+ * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
+ * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
+ * RTSP streams through the cloud's gateway, agent idle RSS and CPU seconds per GB moved. Prints
+ * a markdown table with each figure's ratio to `ssh -R` and to direct, and writes
+ * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,idle,dataplanes`
+ * for some sections). Never a pass/fail test: `--quick` (tiny sizes)
+ * only proves the bench still runs (tests/e2e/bench_quick_test.ts).
  * @module
  */
 import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
-import { echoServer, echoThrough, randomBytes, Stack } from "../tests/_fixtures/stack.ts";
+import { raiseFileLimit, rssKiB } from "./procfs.ts";
+import { markdown, type Row, withRatios } from "./report.ts";
+import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
+import { type BenchPath, startWorld, type World } from "./world.ts";
+import { bulk, firstByte, openIdle, wrk } from "./workloads.ts";
+import type { Stream } from "./streams.ts";
 
 const quick = Deno.args.includes("--quick");
+const outArg = Deno.args.find((a) => a.startsWith("--out="));
+const out = outArg
+  ? outArg.slice("--out=".length)
+  : new URL("./results/latest.json", import.meta.url).pathname;
 const MiB = 1 << 20;
-const size = (quick ? 8 : 256) * MiB;
+const cfg = quick
+  ? { bulk: 4 * MiB, opens: 50, idle: [50], wrkSeconds: 1, rtspStreams: 2, rtspSeconds: 2 }
+  : {
+    bulk: 256 * MiB,
+    opens: 1000,
+    idle: [1000, 10000],
+    wrkSeconds: 5,
+    rtspStreams: 100,
+    rtspSeconds: 10,
+  };
+const log = (s: string) => console.error(s);
+/** `--only=bulk,latency,http,rtsp,idle,dataplanes` runs just those sections (default: all). */
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const want = (section: string) => !only || only.includes(section);
+const rows: Row[] = [];
+const skipped: string[] = [];
 
-console.error(`data planes, ${size / MiB} MiB one way …`);
-const dp = await measureDataPlanes(size);
+async function settle(ms = 1000): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
 
-console.error("starting cloud + agent …");
-const stack = await Stack.start();
-const echo = await echoServer();
-let tunnelGbps = 0;
-let directGbps = 0;
+async function bulkSection(paths: BenchPath[]): Promise<void> {
+  for (const p of paths) {
+    log(`bulk ${cfg.bulk / MiB} MiB each way: ${p.name} …`);
+    const r = await bulk(p.open.bulk, cfg.bulk, p.procs);
+    rows.push(
+      {
+        figure: "bulk upload (1 stream)",
+        path: p.name,
+        value: r.upGbps,
+        unit: "Gbit/s",
+        better: "higher",
+      },
+      {
+        figure: "bulk download (1 stream)",
+        path: p.name,
+        value: r.downGbps,
+        unit: "Gbit/s",
+        better: "higher",
+      },
+    );
+    if (r.cpuSecPerGB !== null) {
+      rows.push({
+        figure: "CPU per GB moved (bulk)",
+        path: p.name,
+        value: r.cpuSecPerGB,
+        unit: "CPU s/GB",
+        better: "lower",
+        note: p.procs?.label,
+      });
+    }
+  }
+}
+
+async function latencySection(paths: BenchPath[]): Promise<void> {
+  for (const p of paths) {
+    log(`open + first byte ×${cfg.opens}: ${p.name} …`);
+    const r = await firstByte(p.open.echo, cfg.opens);
+    rows.push(
+      {
+        figure: `open + first byte p50 (×${cfg.opens})`,
+        path: p.name,
+        value: r.p50,
+        unit: "ms",
+        better: "lower",
+      },
+      {
+        figure: `open + first byte p99 (×${cfg.opens})`,
+        path: p.name,
+        value: r.p99,
+        unit: "ms",
+        better: "lower",
+      },
+    );
+  }
+}
+
+async function httpSection(w: World): Promise<void> {
+  const runs: [string, string, Record<string, string>][] = w.paths
+    .filter((p) => p.httpUrl)
+    .map((p) => [p.name, p.httpUrl!, {}]);
+  runs.push([
+    "browser proxy /c/{h}/",
+    `${w.stack.url}/c/${w.handles.http}/`,
+    { authorization: `Bearer ${w.apiToken}` },
+  ]);
+  for (const [name, url, headers] of runs) {
+    log(`wrk 64 connections ${cfg.wrkSeconds} s: ${name} …`);
+    const r = await wrk(url, cfg.wrkSeconds, headers);
+    rows.push({
+      figure: "small HTTP GETs (wrk, 64 conns)",
+      path: name,
+      value: r.rps,
+      unit: "req/s",
+      better: "higher",
+      note: r.errors ?? undefined,
+    });
+  }
+}
+
+async function idleSection(w: World): Promise<void> {
+  const ws = w.paths.find((p) => p.name === "WebSocket tunnel")!;
+  const ssh = w.paths.find((p) => p.name === "ssh -R")!;
+  for (const p of [ssh, ws]) {
+    const held: Stream[] = [];
+    await settle();
+    const base = { cloud: rssKiB(w.cloudPid), agent: rssKiB(w.agentPid), group: p.procs!.rssKiB() };
+    let error: string | null = null;
+    for (const n of cfg.idle) {
+      if (error) break;
+      log(`${n} idle tunnels: ${p.name} …`);
+      const r = await openIdle(p.open.echo, n - held.length);
+      held.push(...r.opened);
+      error = r.error;
+      await settle();
+      const k = held.length;
+      const note = k < n
+        ? `only ${k} opened: ${error} (open-file limit ${fd.limit}; a cloud tunnel holds 2)`
+        : `${k} open`;
+      const per = (now: number, before: number) => (k ? (now - before) / k : null);
+      rows.push({
+        figure: `idle tunnels ×${n}: RSS per tunnel, both ends`,
+        path: p.name,
+        value: per(p.procs!.rssKiB(), base.group),
+        unit: "KiB",
+        better: "lower",
+        note: `${p.procs!.label}; ${note}`,
+      });
+      if (p === ws) {
+        for (const [end, pid] of [["cloud", w.cloudPid], ["agent", w.agentPid]] as const) {
+          rows.push({
+            figure: `idle tunnels ×${n}: RSS per tunnel, ${end}`,
+            path: p.name,
+            value: per(rssKiB(pid), base[end]),
+            unit: "KiB",
+            better: "lower",
+            note,
+          });
+        }
+      }
+    }
+    for (const s of held) s.close();
+  }
+  await settle(2000);
+}
+
+async function rtspSection(w: World, camera: { port: number } | null): Promise<void> {
+  if (!camera) return;
+  if (w.rtspPort === null) {
+    skipped.push("RTSP: not available: the cloud has no RTSP listener (--rtsp)");
+    return;
+  }
+  const cam = w.extra.rtsp;
+  const urls: [string, string][] = [
+    ["direct", `rtsp://127.0.0.1:${cam.port}/${CAMERA_PATH}`],
+    ["ssh -R", `rtsp://127.0.0.1:${cam.sshPort}/${CAMERA_PATH}`],
+    [
+      "RTSP gateway :9554",
+      `rtsp://bench:${w.apiToken}@127.0.0.1:${w.rtspPort}/${cam.handle}/${CAMERA_PATH}`,
+    ],
+  ];
+  for (const [name, url] of urls) {
+    log(`RTSP ${cfg.rtspStreams} streams × ${cfg.rtspSeconds} s: ${name} …`);
+    const r = await readStreams(url, cfg.rtspStreams, cfg.rtspSeconds);
+    rows.push({
+      figure: `RTSP ×${cfg.rtspStreams} concurrent streams: decode errors`,
+      path: name,
+      value: r.decodeErrors,
+      unit: "errors",
+      better: "lower",
+      note:
+        `${r.ok}/${r.streams} streams decoded, ${r.frames} frames, ${r.muxerWarnings} muxer timestamp warnings${
+          r.sample ? `; first: ${r.sample.slice(0, 80)}` : ""
+        }`,
+    });
+  }
+}
+
+const wantFds = quick ? 4096 : 65536;
+const fd = await raiseFileLimit(wantFds);
+if (fd.note) log(`open files limit: ${fd.note}`);
+
+if (want("dataplanes")) {
+  log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
+  const dp = await measureDataPlanes(cfg.bulk);
+  for (
+    const [path, v] of [
+      ["gRPC bidi stream, mTLS", dp.grpcMtls],
+      ["node:tls mTLS connection", dp.tlsMtls],
+      ["Deno TLS connection (in use)", dp.denoTls],
+    ] as const
+  ) {
+    rows.push({
+      figure: "data plane candidate, in-process, one way",
+      path,
+      value: v,
+      unit: "Gbit/s",
+      better: "higher",
+    });
+  }
+}
+
+const cam = await startCamera();
+if ("unavailable" in cam) skipped.push(`RTSP: not available: ${cam.unavailable}`);
+const camera = "unavailable" in cam ? null : cam;
+log("starting targets, cloud, agent, CLI tunnel, sshd + ssh -R …");
+const world = await startWorld(camera ? { rtsp: camera.port } : {});
 try {
-  const q = await stack.quickstart([echo.port]);
-  await stack.agentFor(q);
-  const data = randomBytes(size);
-  // Direct: the same echo, no tunnel.
-  let t0 = performance.now();
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: echo.port });
-  const w = (async () => {
-    const wr = conn.writable.getWriter();
-    for (let i = 0; i < size; i += 65536) await wr.write(data.subarray(i, i + 65536));
-    await conn.closeWrite();
-  })();
-  const back = await new Response(conn.readable).arrayBuffer();
-  await w;
-  directGbps = (back.byteLength * 2 * 8) / ((performance.now() - t0) / 1000) / 1e9;
-  console.error("tunnel echo …");
-  t0 = performance.now();
-  const ws = await stack.openTunnel(q.device.handles[echo.port], q.apiToken);
-  const r = await echoThrough(ws, data);
-  tunnelGbps = (r.received.byteLength * 2 * 8) / ((performance.now() - t0) / 1000) / 1e9;
+  await settle();
+  rows.push(
+    {
+      figure: "site-side process idle RSS",
+      path: "ssh -R",
+      value: rssKiB(world.paths[1].procs!.pids()[1]),
+      unit: "KiB",
+      better: "lower",
+      note: "the ssh client",
+    },
+    {
+      figure: "site-side process idle RSS",
+      path: "connector agent",
+      value: rssKiB(world.agentPid),
+      unit: "KiB",
+      better: "lower",
+      note: "no tunnel open",
+    },
+  );
+  if (want("bulk")) await bulkSection(world.paths);
+  if (want("latency")) await latencySection(world.paths);
+  if (want("http")) await httpSection(world);
+  if (want("rtsp")) await rtspSection(world, camera);
+  if (want("idle")) await idleSection(world);
 } finally {
-  await echo.close();
-  await stack.stop();
+  await world.stop();
+  await camera?.close();
 }
 
-const rows = [
-  ["data plane: gRPC bidi stream, mTLS (one way)", dp.grpcMtls, dp.grpcMtls / dp.denoTls],
-  ["data plane: node:tls mTLS connection (one way)", dp.tlsMtls, dp.tlsMtls / dp.denoTls],
-  ["data plane: Deno TLS connection, in use (one way)", dp.denoTls, 1],
-  ["echo through WebSocket tunnel (both ways)", tunnelGbps, tunnelGbps / directGbps],
-  ["echo direct TCP (both ways)", directGbps, 1],
-] as const;
-console.log(`\n| path (${size / MiB} MiB) | Gbit/s | ratio |\n| --- | --- | --- |`);
-for (const [name, g, ratio] of rows) {
-  console.log(`| ${name} | ${g.toFixed(2)} | ${ratio.toFixed(2)} |`);
-}
-await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+const final = withRatios(rows);
+const cpuModel = /model name\s*:\s*(.+)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
+const machine = `${navigator.hardwareConcurrency} cores, ${cpuModel}, Deno ${Deno.version.deno}`;
+console.log(`\n${quick ? "quick run" : "full run"}, ${new Date().toISOString()}, ${machine}\n`);
+console.log(markdown(final));
+for (const s of skipped) console.log(`\n${s}`);
+await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
 await Deno.writeTextFile(
-  new URL("./results/latest.json", import.meta.url),
+  out,
   JSON.stringify(
-    { at: new Date().toISOString(), sizeBytes: size, ...dp, tunnelGbps, directGbps },
+    {
+      at: new Date().toISOString(),
+      quick,
+      machine,
+      openFilesLimit: fd.limit,
+      rows: final,
+      skipped,
+    },
     null,
     2,
-  ),
+  ) + "\n",
 );

@@ -31,8 +31,9 @@ export async function dialCloudTcp(
   port: number,
   signal?: AbortSignal,
 ): Promise<Deno.TcpConn> {
-  if (route.proxy) return await connectViaProxy(route.proxy, route.host, port, signal);
-  const conn = await Deno.connect({ hostname: route.address!.address, port, signal });
+  const conn = route.proxy
+    ? await connectViaProxy(route.proxy, route.host, port, signal)
+    : await Deno.connect({ hostname: route.address!.address, port, signal });
   conn.setNoDelay(true);
   return conn;
 }

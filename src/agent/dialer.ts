@@ -1,8 +1,8 @@
 /**
  * Opening a tunnel on the agent: check the (host, port) against the agent's own allowlist
  * (refuse with "target not in allowlist" otherwise, whatever the cloud says), resolve the host
- * once and dial exactly the address that was checked, then dial the cloud's data port with the
- * agent certificate, present the ticket, and pump bytes until both sides are done.
+ * once and dial exactly the address that was checked, meanwhile dial the cloud's data port
+ * (TLS), present the ticket once the device answered, and pump bytes until both sides are done.
  * @module
  */
 import { isIP } from "node:net";
@@ -63,23 +63,16 @@ async function connectTcp(host: string, port: number, timeoutMs: number): Promis
  * here, the same trust the operator's own HTTPS leg has; the control channel accepts only the
  * pinned CA). The connection is bound to its tunnel by the one-time ticket in the header.
  */
-async function connectData(
-  ep: DataEndpoint,
-  ticket: Uint8Array,
-  timeoutMs: number,
-): Promise<Deno.TlsConn> {
-  const timer = AbortSignal.timeout(timeoutMs);
-  const conn = await dialCloudTls(ep.route, ep.port, ep.caPem, timer);
-  const abort = () => conn.close();
-  timer.addEventListener("abort", abort);
-  try {
-    const header = encodeDataHeader(ticket);
-    let off = 0;
-    while (off < header.byteLength) off += await conn.write(header.subarray(off));
-    return conn;
-  } finally {
-    timer.removeEventListener("abort", abort);
-  }
+async function connectData(ep: DataEndpoint, timeoutMs: number): Promise<Deno.TlsConn> {
+  // The session's route (Happy Eyeballs winner or proxy); Nagle is off on its TCP socket.
+  return await dialCloudTls(ep.route, ep.port, ep.caPem, AbortSignal.timeout(timeoutMs));
+}
+
+/** Binds a data connection to its tunnel: the header with the one-time ticket. */
+async function presentTicket(conn: Deno.TlsConn, ticket: Uint8Array): Promise<void> {
+  const header = encodeDataHeader(ticket);
+  let off = 0;
+  while (off < header.byteLength) off += await conn.write(header.subarray(off));
 }
 
 /** Resolves a host name once; IP literals are returned as they are. */
@@ -108,18 +101,24 @@ export async function openTunnel(
     return fail("target_not_allowed", "target not in allowlist");
   }
   const timeout = d.dialTimeoutMs ?? 10_000;
+  // The data connection's handshake runs while the device is dialed; the ticket is presented
+  // only once the device answered, so a failed dial is still a refusal before the upgrade.
+  const dataConn = connectData(data, timeout);
+  dataConn.catch(() => {}); // handled below; a device failure may leave it unawaited
   let target: Deno.TcpConn;
   try {
     const ip = await resolveOnce(req.host);
     target = await connectTcp(ip, req.port, timeout);
   } catch (e) {
     const err = e as Error;
+    dataConn.then((c) => c.close(), () => {});
     d.log.info({ host: req.host, port: req.port, err: err.message }, "device dial failed");
     return fail(e instanceof DialError ? e.code : "dial_failed", err.message);
   }
   let conn: Deno.TlsConn;
   try {
-    conn = await connectData(data, req.ticket, timeout);
+    conn = await dataConn;
+    await presentTicket(conn, req.ticket);
   } catch (e) {
     target.close();
     d.log.warn({ err: (e as Error).message }, "data connection to the cloud failed");

@@ -13,6 +13,25 @@ export type CarryResult =
   | { ok: true; up: number; down: number; reason: string }
   | { ok: false; status: number; message: string };
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
+
+/**
+ * Whether frames to `url` may carry an all-zero mask. RFC 6455 makes clients mask so that a
+ * transparent proxy which misreads WebSocket bytes as HTTP cannot be fed a request chosen by
+ * script in a browser (cache poisoning). Over TLS (wss:) no intermediary reads the bytes, and on
+ * loopback there is none; the CLI is not a browser running others' script either. The frames
+ * still say "masked" (with key 0), which a server cannot tell from a random key, and `ws`
+ * then skips the XOR on both sides — in JavaScript (no native bufferutil under Deno) that
+ * loop over every byte was the CLI's largest cost per GB.
+ */
+export function maskFree(url: URL): boolean {
+  return url.protocol === "wss:" || LOOPBACK.test(url.hostname);
+}
+
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
+}
+
 /** Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done. */
 export function carry(
   conn: Deno.TcpConn,
@@ -26,7 +45,11 @@ export function carry(
     } catch { /* closed */ }
   };
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    const ws = new WebSocket(url, {
+      headers,
+      perMessageDeflate: false,
+      ...(maskFree(url) ? { generateMask: zeroMask } : {}),
+    } as WebSocket.ClientOptions);
     ws.on("unexpected-response", (_req, res) => {
       let body = "";
       res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));

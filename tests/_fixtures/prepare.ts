@@ -50,6 +50,12 @@ const NEEDED: { bin: string; pkg: string; why: string; check?: string }[] = [
     why: "GStreamer's RTSP server as the camera (tests/_fixtures/rtsp_server.py; x264enc is in " +
       "-ugly)",
   },
+  { bin: "wrk", pkg: "wrk", why: "small HTTP GETs in the bench (its quick run is a test)" },
+  {
+    bin: "prlimit",
+    pkg: "util-linux",
+    why: "the bench raises its open-file limit for idle tunnels",
+  },
 ];
 
 function has(n: { bin: string; check?: string }): boolean {

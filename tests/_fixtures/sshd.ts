@@ -7,6 +7,8 @@
 /** A running sshd and how to reach it. */
 export interface Sshd {
   port: number;
+  /** The listening sshd's process id (it forks one process per connection). */
+  pid: number;
   user: string;
   /** Client private key (for `ssh -i`). */
   identity: string;
@@ -83,6 +85,7 @@ export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<
   }
   return {
     port,
+    pid: child.pid,
     user,
     identity: `${dir}/client_key`,
     sshArgs: [

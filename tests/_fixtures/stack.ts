@@ -365,6 +365,19 @@ export class Stack {
     }
   }
 
+  /** Opens a CLI session (`ops_…`) on the quickstart's site with its API token. */
+  async cliSession(q: Quickstart): Promise<{ id: string; token: string }> {
+    const res = await fetch(`${this.url}/api/cli/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ siteIds: [q.siteId] }),
+    });
+    if (res.status !== 201 && res.status !== 200) {
+      throw new Error(`CLI session failed: ${res.status} ${await res.text()}`);
+    }
+    return await res.json();
+  }
+
   /** Registers something to close at stop. */
   defer(fn: () => Promise<unknown>): void {
     this.#cleanup.push(fn);

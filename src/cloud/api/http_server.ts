@@ -101,6 +101,9 @@ export function startHttpServer(opts: {
     }
     hono(req, res);
   });
+  // Responses are written in pieces (head, then body chunks as the device sends them): without
+  // TCP_NODELAY each piece after the first waits for the client's delayed ACK (40 ms).
+  server.on("connection", (socket: { setNoDelay(v: boolean): void }) => socket.setNoDelay(true));
   // What the HTTP parser itself refuses (smuggling shapes, malformed heads) still gets a body.
   server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();

@@ -16,6 +16,7 @@ import { DATA_HEADER_SIZE, decodeDataHeader } from "../../shared/protocol/wire.t
 import type { Logger } from "../../shared/log.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { TunnelBroker } from "./tunnels.ts";
+import { setListenerNoDelay } from "../../shared/transport/nodelay.ts";
 
 /** A running data listener. */
 export interface DataListener {
@@ -58,6 +59,9 @@ export function startDataListener(opts: {
     cert: opts.certPem,
     key: opts.keyPem,
   });
+  // Without it every small write from the cloud waits for the agent's delayed ACK (nodelay.ts).
+  const noDelay = setListenerNoDelay((listener.addr as Deno.NetAddr).port);
+  if (noDelay) opts.log.warn({ reason: noDelay }, "data connections keep Nagle's algorithm");
   const open = new Set<Deno.Conn>();
   const accept = async (conn: Deno.TlsConn) => {
     open.add(conn);

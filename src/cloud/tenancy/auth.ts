@@ -179,6 +179,19 @@ async function userPrincipal(
   return { kind, tenantId, userId, role: user.role, actor: `user:${userId}` };
 }
 
+/** How often a token's "last used" time is written: once a minute, not once a request. */
+export const TOUCH_EVERY_MS = 60_000;
+const touched = new Map<string, number>();
+
+/** Records that an API token was used, at most once per TOUCH_EVERY_MS per token. */
+function touchApiToken(store: Store, hash: string): void {
+  const now = Date.now();
+  if (now - (touched.get(hash) ?? -Infinity) < TOUCH_EVERY_MS) return;
+  if (touched.size > 10_000) touched.clear();
+  touched.set(hash, now);
+  store.touchApiToken(hash).catch(() => {});
+}
+
 async function fromBearer(store: Store, header: string, now: number): Promise<Principal> {
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   if (!m) throw new AppError("auth_required");
@@ -190,7 +203,8 @@ async function fromBearer(store: Store, header: string, now: number): Promise<Pr
       ? await userPrincipal(store, "api_token", rec.userId, rec.tenantId)
       : null;
     if (!p) throw new AppError("auth_required");
-    store.touchApiToken(hash).catch(() => {});
+    // A write per request (a browser page is dozens) would cost more than the request.
+    touchApiToken(store, hash);
     return { ...p, credentialHash: hash };
   }
   if (isTokenShape(token, "ops")) {

@@ -4,8 +4,8 @@
  * the store only ever sees the SHA-256 hash; comparisons take constant time.
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
-import { encodeBase64Url, encodeHex } from "../encoding.ts";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { encodeBase64Url } from "../encoding.ts";
 
 /** Prefixes of the credential kinds. */
 export type TokenPrefix = "enr" | "nt" | "ops" | "nk";
@@ -21,9 +21,10 @@ export function isTokenShape(text: string, prefix: TokenPrefix): boolean {
 }
 
 /** SHA-256 of the token text, lowercase hex: the only form a token is stored in. */
-export async function hashToken(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return encodeHex(new Uint8Array(digest));
+export function hashToken(text: string): Promise<string> {
+  // Synchronous: it runs on every authenticated request, and WebCrypto's digest is an async
+  // op with a trip through the event loop for 50 bytes.
+  return Promise.resolve(createHash("sha256").update(text).digest("hex"));
 }
 
 /** Compares two strings in time that depends only on their lengths. */

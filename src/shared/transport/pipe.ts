@@ -2,7 +2,8 @@
  * The byte pump between two Deno connections (TCP or TLS): bytes both ways with backpressure
  * (each direction reads only after its last write finished) and TCP half-close (one side's EOF
  * becomes the other side's FIN via closeWrite). It never parses what it carries. One buffer per
- * direction is reused, so moving bytes allocates nothing.
+ * direction is reused, so moving bytes allocates nothing; it is small while the direction is
+ * quiet and grows while bulk flows (idle tunnels are most tunnels).
  *
  * Deno connections rather than node:net/node:tls sockets because on Deno 2.9 a paused node:tls
  * socket keeps reading into a native buffer (no backpressure) and can lose the peer's end of
@@ -20,15 +21,33 @@ export interface PipeResult {
   error: Error | null;
 }
 
+/** Read buffer of a quiet direction: what a pending read holds while a tunnel idles. */
+export const SMALL_READ = 2 << 10;
+/** Read buffer once a direction moves bulk (a read filled the small one). */
+export const LARGE_READ = 64 << 10;
+
+/**
+ * The next read buffer size: grow when a read filled the buffer (bulk is flowing), shrink back
+ * when a read was tiny (interactive or idle). A pending read holds its buffer, so an idle
+ * tunnel costs 2 × SMALL_READ here instead of 2 × 64 KiB.
+ */
+export function nextReadSize(current: number, got: number): number {
+  if (got >= current) return LARGE_READ;
+  if (got < SMALL_READ / 2) return SMALL_READ;
+  return current;
+}
+
 /** Copies src → dst until src's EOF, then half-closes dst. Calls `count` per chunk. */
 async function copy(src: Deno.Conn, dst: Deno.Conn, count: (n: number) => void): Promise<void> {
-  const buf = new Uint8Array(64 << 10);
+  let buf = new Uint8Array(SMALL_READ);
   for (;;) {
     const n = await src.read(buf);
     if (n === null) break;
     count(n);
     let off = 0;
     while (off < n) off += await dst.write(buf.subarray(off, n));
+    const size = nextReadSize(buf.byteLength, n);
+    if (size !== buf.byteLength) buf = new Uint8Array(size);
   }
   await dst.closeWrite();
 }

@@ -12,7 +12,7 @@
  */
 // @ts-types="@types/ws"
 import type { WebSocket as WsSocket } from "ws";
-import type { PipeResult } from "./pipe.ts";
+import { nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
 
 /** Tunables of the WebSocket pump. */
 export interface WsPumpOptions {
@@ -153,6 +153,7 @@ export function pipeWebSocket(
     }
 
     // conn → WebSocket: read only while the WebSocket's queue is below the high-water mark.
+    let readSize = SMALL_READ;
     (async () => {
       try {
         while (!done) {
@@ -161,9 +162,11 @@ export function pipeWebSocket(
             wakeReader = null;
             continue;
           }
-          const buf = new Uint8Array(64 << 10);
+          // A fresh buffer per read (ws.send keeps it until written), small while quiet.
+          const buf = new Uint8Array(readSize);
           const n = await conn.read(buf);
           if (n === null) break;
+          readSize = nextReadSize(readSize, n);
           lastActivity = Date.now();
           if (ws.readyState !== OPEN) continue; // nowhere to deliver: discard
           r.socketToWs += n;

@@ -36,6 +36,7 @@ import {
 } from "./http1.ts";
 import type { DeviceConn, DeviceConnPool } from "./device_conn.ts";
 import { rewriteCss, rewriteHtml } from "./rewrite.ts";
+import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
 import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
@@ -53,6 +54,9 @@ export interface ProxyDeps extends RouteDeps {
 
 /** The largest HTML/CSS body the proxy buffers to rewrite; larger ones pass untouched. */
 export const MAX_REWRITE_BYTES = 8 << 20;
+
+/** Bodies up to this size with a Content-Length are sent together with the head. */
+const SMALL_BODY_BYTES = 64 << 10;
 
 const CLOUD_AUTH_HEADERS = ["cookie", "x-license", "x-user-id", "x-api-key", "x-admin-api-key"];
 
@@ -174,9 +178,15 @@ export async function admit(
 ): Promise<{ principal: Principal | null; target: Authorized | null; refusal?: string }> {
   const refusal = checkProxyRequest(handle, fetchFacts(req.method ?? "GET", headerGetter(req)));
   if (refusal) return { principal: null, target: null, refusal: refusal.message };
+  const key = admissionKey(req, handle);
+  const cache = admissionCacheOf(d.store);
+  const hit = key ? cache.get(key, d.clock.now()) : null;
+  if (hit) return hit;
   const principal = await proxyPrincipal(d, req, handle);
   if (!principal) return { principal: null, target: null };
-  return { principal, target: await authorizeHandle(d, principal, handle) };
+  const target = await authorizeHandle(d, principal, handle);
+  if (key) cache.set(key, { principal, target }, d.clock.now());
+  return { principal, target };
 }
 
 /**
@@ -527,6 +537,15 @@ async function relayResponse(
   writeHead(res, head.status, head.reason, headers);
   if (o.method === "HEAD" || framing.kind === "none") {
     res.end();
+    finish(d, dc, head, framing, o.handleId);
+    return;
+  }
+  // A small body of known length goes out with the head in one write (a write per piece costs
+  // a syscall each, and small responses are most of what a camera UI loads).
+  if (framing.kind === "length" && framing.length <= SMALL_BODY_BYTES) {
+    const parts: Uint8Array[] = [];
+    for await (const part of readBody(dc.reader, framing)) parts.push(part);
+    res.end(parts.length === 1 ? parts[0] : Buffer.concat(parts));
     finish(d, dc, head, framing, o.handleId);
     return;
   }

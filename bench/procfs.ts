@@ -1,0 +1,103 @@
+/**
+ * What the bench reads from /proc about the processes it started: resident memory (VmRSS),
+ * CPU time (utime + stime) and the process tree (sshd forks a process per connection, so its
+ * figures are the sum over its descendants). Linux only, like the bench.
+ * @module
+ */
+
+const TICKS_PER_SECOND = 100; // USER_HZ; 100 on every Linux this runs on
+
+/** Resident set size of `pid` in KiB (0 when the process is gone). */
+export function rssKiB(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** user + system CPU seconds `pid` has used so far (0 when gone). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** `pid` and all its descendants that are alive now. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(e.name));
+      children.set(ppid, list);
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** A set of processes whose memory and CPU are read together. */
+export class ProcGroup {
+  /** Names this group in the table (e.g. "cloud + agent"). */
+  readonly label: string;
+  #roots: number[];
+  #tree: boolean;
+
+  /** `tree`: include every descendant of `roots` (read afresh each time). */
+  constructor(label: string, roots: number[], tree = false) {
+    this.label = label;
+    this.#roots = roots;
+    this.#tree = tree;
+  }
+
+  /** The pids counted right now. */
+  pids(): number[] {
+    return this.#tree ? this.#roots.flatMap(processTree) : this.#roots;
+  }
+
+  /** Summed VmRSS in KiB. */
+  rssKiB(): number {
+    return this.pids().reduce((s, p) => s + rssKiB(p), 0);
+  }
+
+  /** Summed CPU seconds. Descendants that exited in between are not counted. */
+  cpuSeconds(): number {
+    return this.pids().reduce((s, p) => s + cpuSeconds(p), 0);
+  }
+}
+
+/**
+ * Raises this process's open-file limit (children inherit it). Returns the limit in force and,
+ * when it could not be raised as asked, why.
+ */
+export async function raiseFileLimit(want: number): Promise<{ limit: number; note?: string }> {
+  const current = () =>
+    Number(
+      /Max open files\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${Deno.pid}/limits`))?.[1] ?? 0,
+    );
+  if (current() >= want) return { limit: current() };
+  const out = await new Deno.Command("prlimit", {
+    args: ["--pid", String(Deno.pid), `--nofile=${want}:${want}`],
+    stdout: "null",
+    stderr: "piped",
+  }).output().catch((e) => ({ success: false, stderr: new TextEncoder().encode(String(e)) }));
+  const limit = current();
+  if (out.success && limit >= want) return { limit };
+  const why = new TextDecoder().decode(out.stderr).trim().replace(/^prlimit: /, "");
+  return { limit, note: `raising it to ${want} failed (${why}); it stays ${limit}` };
+}

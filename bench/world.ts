@@ -1,0 +1,186 @@
+/**
+ * Everything the bench measures through, started on loopback in one call: the targets process,
+ * the real cloud and agent (tests/_fixtures/stack.ts), the CLI tunnel (`connector tunnel run`
+ * on the device's 127.0.0.X), and OpenSSH — an sshd with its own keys and an `ssh -N -R`
+ * client whose forwarded ports on the sshd side reach the same targets. Each path gets an
+ * opener per target and the processes whose memory and CPU it costs.
+ * @module
+ */
+import { Proc, Stack } from "../tests/_fixtures/stack.ts";
+import { freePort, startSshd } from "../tests/_fixtures/sshd.ts";
+import { type Opener, tcpStream, wsStream } from "./streams.ts";
+import { ProcGroup } from "./procfs.ts";
+
+/** The targets every path reaches. */
+export type TargetName = "bulk" | "echo" | "http";
+
+/** One way to reach the targets. */
+export interface BenchPath {
+  name: "direct" | "ssh -R" | "CLI tunnel" | "WebSocket tunnel";
+  open: Record<"bulk" | "echo", Opener>;
+  /** Base URL of the HTTP target on this path (TCP paths only). */
+  httpUrl?: string;
+  /** The processes that carry this path's bytes (none for direct). */
+  procs?: ProcGroup;
+}
+
+/** The running world. */
+export interface World {
+  paths: BenchPath[];
+  stack: Stack;
+  targets: Record<TargetName, number>;
+  apiToken: string;
+  handles: Record<TargetName, string>;
+  cloudPid: number;
+  agentPid: number;
+  /** The cloud's RTSP listener port, when the cloud has one. */
+  rtspPort: number | null;
+  /** Extra device ports the caller asked for, by name. */
+  extra: Record<string, { port: number; handle: string; sshPort: number }>;
+  sshGroup: ProcGroup;
+  stop(): Promise<void>;
+}
+
+async function waitAccepting(port: number, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${what} never accepted on ${port}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Starts the targets, cloud, agent, CLI tunnel and ssh -R; `extraPorts` are more devices. */
+export async function startWorld(extraPorts: Record<string, number> = {}): Promise<World> {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const fn of cleanup.reverse()) await fn().catch(() => {});
+  };
+  try {
+    const targetsProc = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./targets.ts", import.meta.url).pathname],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    cleanup.push(async () => {
+      targetsProc.kill("SIGKILL");
+      await targetsProc.status;
+    });
+    const reader = targetsProc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const first = await reader.read();
+    reader.cancel().catch(() => {});
+    const targets = JSON.parse(first.value ?? "{}") as Record<TargetName, number>;
+
+    const stack = await Stack.start();
+    cleanup.push(() => stack.stop());
+    const ready = JSON.parse(stack.cloud.lines.find((l) => /"cloud ready"/.test(l)) ?? "{}");
+    const rtspPort = typeof ready.rtsp === "number" ? ready.rtsp : null;
+    const extraNames = Object.keys(extraPorts);
+    const devicePorts = [targets.bulk, targets.echo, targets.http, ...Object.values(extraPorts)];
+    const q = await stack.quickstart(devicePorts, "Bench");
+    const agent = await stack.agentFor(q);
+    const handles = {
+      bulk: q.device.handles[targets.bulk],
+      echo: q.device.handles[targets.echo],
+      http: q.device.handles[targets.http],
+    };
+
+    // The CLI tunnel on the device's loopback address.
+    const session = await stack.cliSession(q);
+    const cli = new Proc(["tunnel", "run", "--cloud", stack.url, "--token", session.token]);
+    cleanup.push(() => cli.stop("SIGKILL"));
+    const ip = q.device.loopbackIp;
+    for (const p of devicePorts) await cli.waitFor(new RegExp(`listening listen=${ip}:${p}\\b`));
+
+    // OpenSSH: sshd on loopback, `ssh -N -R` forwarding sshd-side ports to the targets.
+    const sshd = await startSshd();
+    cleanup.push(() => sshd.stop());
+    const remote = new Map(devicePorts.map((p) => [p, freePort()]));
+    const forwards = [...remote].flatMap(([t, r]) => ["-R", `127.0.0.1:${r}:127.0.0.1:${t}`]);
+    const ssh = new Deno.Command("ssh", {
+      args: [
+        ...sshd.sshArgs,
+        "-N",
+        "-o",
+        "ExitOnForwardFailure=yes",
+        ...forwards,
+        "-p",
+        String(sshd.port),
+        `${sshd.user}@127.0.0.1`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    cleanup.push(async () => {
+      ssh.kill("SIGKILL");
+      await ssh.status;
+    });
+    for (const r of remote.values()) await waitAccepting(r, "ssh -R");
+    const sshGroup = new ProcGroup("sshd + ssh", [sshd.pid, ssh.pid], true);
+
+    const ws = (h: string) => () =>
+      wsStream(`ws://127.0.0.1:${stack.ports.http}/api/tunnel/${h}`, q.apiToken);
+    const paths: BenchPath[] = [
+      {
+        name: "direct",
+        open: {
+          bulk: () => tcpStream("127.0.0.1", targets.bulk),
+          echo: () => tcpStream("127.0.0.1", targets.echo),
+        },
+        httpUrl: `http://127.0.0.1:${targets.http}/`,
+      },
+      {
+        name: "ssh -R",
+        open: {
+          bulk: () => tcpStream("127.0.0.1", remote.get(targets.bulk)!),
+          echo: () => tcpStream("127.0.0.1", remote.get(targets.echo)!),
+        },
+        httpUrl: `http://127.0.0.1:${remote.get(targets.http)}/`,
+        procs: sshGroup,
+      },
+      {
+        name: "CLI tunnel",
+        open: {
+          bulk: () => tcpStream(ip, targets.bulk),
+          echo: () => tcpStream(ip, targets.echo),
+        },
+        httpUrl: `http://${ip}:${targets.http}/`,
+        procs: new ProcGroup("cloud + agent + CLI", [
+          stack.cloud.child.pid,
+          agent.child.pid,
+          cli.child.pid,
+        ]),
+      },
+      {
+        name: "WebSocket tunnel",
+        open: { bulk: ws(handles.bulk), echo: ws(handles.echo) },
+        procs: new ProcGroup("cloud + agent", [stack.cloud.child.pid, agent.child.pid]),
+      },
+    ];
+    const extra = Object.fromEntries(extraNames.map((n) => {
+      const port = extraPorts[n];
+      return [n, { port, handle: q.device.handles[port], sshPort: remote.get(port)! }];
+    }));
+    return {
+      paths,
+      stack,
+      targets,
+      apiToken: q.apiToken,
+      handles,
+      cloudPid: stack.cloud.child.pid,
+      agentPid: agent.child.pid,
+      rtspPort,
+      extra,
+      sshGroup,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,42 @@
+// `deno task bench --quick` still runs end to end: every path and section produces its rows.
+// No timing is asserted; the figures themselves are the bench's business.
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+
+Deno.test("the bench runs in quick mode and reports every path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-bench-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../bench/main.ts", import.meta.url).pathname,
+        "--quick",
+        `--out=${dir}/latest.json`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr).slice(-2000));
+    assert(stdout.includes("| figure | path |"), stdout);
+    const report = JSON.parse(await Deno.readTextFile(`${dir}/latest.json`));
+    const rows = report.rows as { figure: string; path: string; value: number | null }[];
+    const has = (figure: RegExp, path: string) =>
+      rows.some((r) => figure.test(r.figure) && r.path === path && typeof r.value === "number");
+    for (const path of ["direct", "ssh -R", "CLI tunnel", "WebSocket tunnel"]) {
+      assert(has(/^bulk upload/, path), `bulk upload via ${path}`);
+      assert(has(/^bulk download/, path), `bulk download via ${path}`);
+      assert(has(/^open \+ first byte p50/, path), `open + first byte via ${path}`);
+    }
+    assert(has(/^small HTTP GETs/, "browser proxy /c/{h}/"), "wrk through the browser proxy");
+    assert(has(/^idle tunnels ×\d+: RSS per tunnel, agent/, "WebSocket tunnel"), "idle RSS");
+    assert(has(/^site-side process idle RSS/, "connector agent"), "agent idle RSS");
+    // The RTSP section either ran or said why not.
+    assert(
+      rows.some((r) => /^RTSP/.test(r.figure)) ||
+        (report.skipped as string[]).some((s) => /^RTSP: not available: /.test(s)),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
