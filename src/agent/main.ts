@@ -22,6 +22,7 @@ import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
 import { startHealthServer } from "./health.ts";
 import { claim } from "./claim.ts";
+import { writeLinkStatus } from "./link_status.ts";
 import { SERVICE_HELP, serviceMain } from "./service/main.ts";
 import { untilStopRequested } from "./service/stop.ts";
 import { WINDOWS_SERVICE } from "./service/paths.ts";
@@ -287,6 +288,15 @@ export async function agentMain(argv: string[]): Promise<number> {
     const stats = new Stats();
     await loadStats(dir, stats, log);
     const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });
+    const link = (up: boolean, detail: string) =>
+      writeLinkStatus(dir, {
+        up,
+        node: up ? detail : null,
+        reason: up ? "" : detail,
+        since: Date.now(),
+        pid: Deno.pid,
+      }).catch((e) => log.warn({ err: (e as Error).message }, "cannot write link.json"));
+    await link(false, "connecting");
     const sup = supervise({
       state,
       stateDir: dir,
@@ -294,6 +304,7 @@ export async function agentMain(argv: string[]): Promise<number> {
       stats,
       proxy,
       discoveryTargets: config.discoveryTargets,
+      onLink: (up, detail) => void link(up, detail),
     });
     const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
     if (health) log.info({ port: health.port }, "health endpoint listening");
@@ -302,6 +313,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     await sup.stop();
     await health?.close();
     await flusher.stop();
+    await link(false, "agent stopped");
     log.info({ file: `${dir}/stats.json` }, "stats saved");
     return 0;
   }

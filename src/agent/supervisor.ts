@@ -54,6 +54,8 @@ export interface SuperviseOptions {
   /** Delay between Happy Eyeballs attempts (default 250 ms). */
   staggerMs?: number;
   discoveryTargets?: ProbeTarget[];
+  /** Told when the control stream comes up (with the cloud node) or goes down (with why). */
+  onLink?: (up: boolean, detail: string) => void;
 }
 
 /** Starts the supervisor loop. */
@@ -126,6 +128,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
           },
           "control stream up",
         );
+        o.onLink?.(true, node);
       },
     });
     const end = await current.done;
@@ -157,6 +160,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       }
       lastReason = reason;
       state = "disconnected";
+      o.onLink?.(false, end.reason);
       const delay = backoff.next();
       o.log.debug({ delayMs: delay }, "waiting before reconnect");
       await new Promise<void>((r) => {

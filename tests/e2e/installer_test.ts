@@ -118,6 +118,10 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
     const first = await runInstaller(script, root, secret);
     assertEquals(first.code, 0, first.out);
     assertStringIncludes(first.out, "checksum verified");
+    assertStringIncludes(
+      first.out,
+      "the agent is online (control stream up via cloud node node-1)",
+    );
     assertStringIncludes(first.out, "logs:");
     assertStringIncludes(first.out, "status:");
     assertEquals(first.leaks, [], "the token appeared on a command line");
@@ -142,6 +146,7 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
     assertEquals(status.code, 0, statusText);
     assertStringIncludes(statusText, id1);
     assertStringIncludes(statusText, `pid ${pid1} running`);
+    assertStringIncludes(statusText, "control:  up via node-1 since");
 
     // The cloud gets a new executable; a fresh installer upgrades in place, keeping the id.
     const v2 = launcher("v2");

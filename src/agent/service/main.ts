@@ -17,6 +17,7 @@ import {
   WINDOWS_SERVICE,
 } from "./paths.ts";
 import { parseScQuery } from "./windows.ts";
+import { describeLink, processAlive, readLinkStatus } from "../link_status.ts";
 
 /** The options of install, uninstall and status. */
 export const serviceOptions: Record<string, OptionSpec> = {
@@ -193,6 +194,8 @@ export async function serviceMain(sub: string, argv: string[]): Promise<number> 
       }`,
     );
     if (id) console.log(`cloud:    ${id.cloudUrl} (control ${id.controlEndpoint})`);
+    const link = await readLinkStatus(state);
+    console.log(`control:  ${describeLink(link, link ? processAlive(link.pid) : false)}`);
     console.log(`state:    ${state}`);
     console.log(`logs:     ${logs}`);
     return svc.up && id ? 0 : 3;

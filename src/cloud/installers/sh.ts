@@ -100,6 +100,7 @@ sha256_of() {
   fi
 }
 
+STARTED_AT=$(date +%s)
 say "downloading the agent for $OS/$ARCH from $URL"
 CODE=$(fetch "$URL" "$TMP/agent")
 if [ "$CODE" != 200 ]; then
@@ -165,6 +166,32 @@ else
 fi
 
 AGENT_ID=$(sed -n 's/.*"agentId": *"\([^"]*\)".*/\1/p' "$STATE_DIR/agent.json")
+# Wait (up to 30 s) until the agent reports its control stream up, when it was started here:
+# the agent writes link.json in its state directory on every change of its link to the cloud.
+if [ "$MANAGER" = none ] || [ -z "$ROOT" ]; then
+  say "waiting for the agent to reach the cloud …"
+  i=0
+  ONLINE=
+  while [ "$i" -lt 30 ]; do
+    LINK=$(cat "$STATE_DIR/link.json" 2>/dev/null || true)
+    SINCE=$(printf '%s' "$LINK" | sed -n 's/.*"since":\([0-9]*\).*/\1/p')
+    case "$LINK" in
+      *'"up":true'*)
+        if [ -n "$SINCE" ] && [ $((SINCE / 1000)) -ge "$STARTED_AT" ]; then
+          ONLINE=$(printf '%s' "$LINK" | sed -n 's/.*"node":"\([^"]*\)".*/\1/p')
+          break
+        fi
+        ;;
+    esac
+    sleep 1
+    i=$((i + 1))
+  done
+  if [ -n "$ONLINE" ]; then
+    say "the agent is online (control stream up via cloud node $ONLINE)"
+  else
+    say "the agent has not reached the cloud yet; check the logs (below) and that this machine reaches $CLOUD_URL"
+  fi
+fi
 say "done: agent $AGENT_ID is installed and started; it shows up online on the cloud within seconds"
 say "  status:    $BIN status --state '$STATE_DIR'"
 say "  logs:      $LOGS"
