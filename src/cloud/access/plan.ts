@@ -40,17 +40,16 @@ export async function resolveLoopback(
   ip: string,
   port: number,
 ): Promise<string> {
-  for (const siteId of p.siteIds ?? []) {
-    for (const dev of await d.store.listDevices(p.tenantId, siteId)) {
-      if (dev.loopbackIp !== ip || !dev.ports.includes(port)) continue;
-      const h = await ensureHandle(d.store, d.clock, {
-        tenantId: dev.tenantId,
-        siteId,
-        deviceId: dev.id,
-        port,
-      });
-      return h.id;
-    }
+  // One indexed lookup (loopback addresses are unique), then the session's site scope.
+  const dev = await d.store.getDeviceByLoopback(p.tenantId, ip);
+  if (dev && dev.ports.includes(port) && (p.siteIds ?? []).includes(dev.siteId)) {
+    const h = await ensureHandle(d.store, d.clock, {
+      tenantId: dev.tenantId,
+      siteId: dev.siteId,
+      deviceId: dev.id,
+      port,
+    });
+    return h.id;
   }
   throw new AppError("not_found", `no device at ${ip}:${port} in this CLI session`);
 }

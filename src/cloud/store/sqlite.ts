@@ -550,6 +550,15 @@ class SqliteStore implements Store {
     return r ? toDevice(r) : null;
   }
 
+  async getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null> {
+    const r = this.#get(
+      "SELECT * FROM devices WHERE loopback_ip = ? AND tenant_id = ?",
+      loopbackIp,
+      tenantId,
+    );
+    return r ? toDevice(r) : null;
+  }
+
   async listDevices(tenantId: string, siteId: string): Promise<Device[]> {
     return this.#all(
       "SELECT * FROM devices WHERE tenant_id = ? AND site_id = ? ORDER BY created_at, rowid",

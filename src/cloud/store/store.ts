@@ -306,6 +306,8 @@ export interface Store {
   /** Creates a device, assigns a unique loopback IP, bumps the allowlist version. */
   createDevice(input: NewDevice): Promise<Device>;
   getDevice(tenantId: string, id: string): Promise<Device | null>;
+  /** The tenant's device with this loopback address (unique cloud-wide), or null. */
+  getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null>;
   listDevices(tenantId: string, siteId: string): Promise<Device[]>;
   /** Replaces fields given; bumps the allowlist version when host or ports change. Null if absent. */
   updateDevice(

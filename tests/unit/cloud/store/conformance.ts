@@ -140,6 +140,13 @@ export function storeConformance(
     assert.deepEqual(sortById(await store.listDevices(a.id, siteA.id)), sortById([d, full]));
     assert.deepEqual(sortById(await store.listDevices(b.id, siteB.id)), [other.id]);
     assert.deepEqual(await store.listDevices(b.id, siteA.id), [], "list is tenant-scoped");
+    assert.deepEqual(await store.getDeviceByLoopback(a.id, d.loopbackIp), d);
+    assert.equal(
+      await store.getDeviceByLoopback(b.id, d.loopbackIp),
+      null,
+      "by loopback is tenant-scoped",
+    );
+    assert.equal(await store.getDeviceByLoopback(a.id, "127.255.255.254"), null);
   });
 
   test("devices: create in an unknown or another tenant's site fails and writes nothing", async (store) => {
