@@ -154,14 +154,8 @@ export async function startCloud(
   });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
+    ...route,
     responseTimeoutMs: config.proxyTimeoutMs,
-    live: route.live,
-    store,
-    registry,
-    broker,
-    clock,
-    log,
-    authContext,
     secrets,
     signer,
   });

@@ -112,6 +112,33 @@ export function Ago(props: { at: number | null; now: number }) {
   );
 }
 
+/** An agent's name cell: its host name, with its id below. */
+export function AgentName(props: { hostname: string; id: string }) {
+  return (
+    <td>
+      {props.hostname || props.id}
+      <div class="muted mono">{props.id}</div>
+    </td>
+  );
+}
+
+/** The fields of "add devices by address": one IP, a range or a CIDR, and the ports. */
+export function BulkAddFields(props: { rangeHint: string }) {
+  return (
+    <>
+      <div>
+        <label for="bulk-range">IP, range or CIDR</label>
+        <input id="bulk-range" name="range" required placeholder={props.rangeHint} />
+      </div>
+      <div>
+        <label for="bulk-ports">Ports</label>
+        <input id="bulk-ports" name="ports" data-type="int-list" value="80, 554" />
+      </div>
+      <button type="submit">+ Add</button>
+    </>
+  );
+}
+
 /** Online/offline with text, not colour alone. */
 export function Status(props: { online: boolean }) {
   return (

@@ -6,7 +6,7 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout, Status, Table } from "../layout.tsx";
+import { AgentName, Ago, Empty, Layout, Status, Table } from "../layout.tsx";
 import { agentRows, sitesById } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
@@ -78,10 +78,7 @@ export async function AgentsTable(
         const total = series.reduce((s, x) => s + x, 0);
         return (
           <tr data-agent={a.id}>
-            <td>
-              {a.hostname || a.id}
-              <div class="muted mono">{a.id}</div>
-            </td>
+            <AgentName hostname={a.hostname} id={a.id} />
             <td>
               <Status online={a.online} />
             </td>

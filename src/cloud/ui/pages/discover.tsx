@@ -6,7 +6,7 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Empty, Layout } from "../layout.tsx";
+import { BulkAddFields, Empty, Layout } from "../layout.tsx";
 
 /** The page. */
 export async function DiscoverPage(
@@ -62,15 +62,7 @@ export async function DiscoverPage(
                     ))}
                   </select>
                 </div>
-                <div>
-                  <label for="bulk-range">IP, range or CIDR</label>
-                  <input id="bulk-range" name="range" required placeholder="192.0.2.10-20" />
-                </div>
-                <div>
-                  <label for="bulk-ports">Ports</label>
-                  <input id="bulk-ports" name="ports" data-type="int-list" value="80, 554" />
-                </div>
-                <button type="submit">+ Add</button>
+                <BulkAddFields rangeHint="192.0.2.10-20" />
               </div>
             </form>
           </>

@@ -7,7 +7,16 @@
  */
 import type { Site, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout, portKind, Status, Table } from "../layout.tsx";
+import {
+  AgentName,
+  Ago,
+  BulkAddFields,
+  Empty,
+  Layout,
+  portKind,
+  Status,
+  Table,
+} from "../layout.tsx";
 import { agentRows, type DeviceRow, deviceRows } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
@@ -84,10 +93,7 @@ export async function SiteAgents(
     <Table head={["Agent", "Status", "Version", "Relay", "Active streams", "Last seen"]}>
       {agents.map((a) => (
         <tr data-agent={a.id}>
-          <td>
-            {a.hostname || a.id}
-            <div class="muted mono">{a.id}</div>
-          </td>
+          <AgentName hostname={a.hostname} id={a.id} />
           <td>
             <Status online={a.online} />
           </td>
@@ -328,20 +334,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
           >
             <h2 id="bulk-h" style="margin-top:0">Add devices</h2>
             <div class="inline">
-              <div>
-                <label for="bulk-range">IP, range or CIDR</label>
-                <input
-                  id="bulk-range"
-                  name="range"
-                  required
-                  placeholder="192.0.2.10, 192.0.2.10-20 or 192.0.2.0/28"
-                />
-              </div>
-              <div>
-                <label for="bulk-ports">Ports</label>
-                <input id="bulk-ports" name="ports" data-type="int-list" value="80, 554" />
-              </div>
-              <button type="submit">+ Add</button>
+              <BulkAddFields rangeHint="192.0.2.10, 192.0.2.10-20 or 192.0.2.0/28" />
             </div>
             <p class="muted">
               Or <a href={`/discover?site=${site.id}`}>run ONVIF discovery</a>.
