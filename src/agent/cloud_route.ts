@@ -19,6 +19,8 @@ import { connectViaProxy, type ProxyConfig } from "../shared/transport/proxy.ts"
 export interface CloudRoute {
   /** The control endpoint's host (name or IP): the cloud's certificates must name it. */
   host: string;
+  /** The control port of the endpoint that won. */
+  port: number;
   /** The address dialed (the race winner), or null when going through the proxy. */
   address: ResolvedAddress | null;
   /** The proxy, when one is used. */
@@ -72,29 +74,80 @@ export async function dialCloudTls(
   }
 }
 
-/**
- * Picks the route of a session: the proxy when given; otherwise races every address of the
- * host (those in `demoted` last) and keeps the first one whose TLS handshake completes.
- */
-export async function chooseRoute(o: {
+/** One control endpoint (one cloud node, or a name whose addresses are several nodes). */
+export interface Endpoint {
   host: string;
   port: number;
+}
+
+/** A raced candidate: one address of one endpoint. */
+interface Candidate extends ResolvedAddress {
+  host: string;
+  port: number;
+}
+
+/** The key an address is demoted by (one node on one port). */
+export function routeKey(r: { address: string; port: number }): string {
+  return `${r.address}#${r.port}`;
+}
+
+/**
+ * Picks the route of a session: the proxy when given (first endpoint); otherwise races every
+ * address of every endpoint (guide §5.2: several A records or a list of nodes) — endpoints
+ * taken in turn, IPv6/IPv4 interleaved within each, candidates in `demoted` (see routeKey) last —
+ * and keeps the first one whose TLS handshake completes. An endpoint whose name does not
+ * resolve is skipped while another one answers.
+ */
+export async function chooseRoute(o: {
+  endpoints: Endpoint[];
   caPem: string;
   proxy: ProxyConfig | null;
   resolver?: Resolver;
   demoted?: ReadonlySet<string>;
   staggerMs?: number;
 }): Promise<CloudRoute> {
-  if (o.proxy) return { host: o.host, address: null, proxy: o.proxy };
-  const addrs = interleave(await resolveAll(o.host, o.resolver), o.demoted);
-  const probe = (address: ResolvedAddress, signal: AbortSignal) =>
-    dialCloudTls({ host: o.host, address, proxy: null }, o.port, o.caPem, signal);
+  const first = o.endpoints[0];
+  if (o.proxy) return { host: first.host, port: first.port, address: null, proxy: o.proxy };
+  const lists = await Promise.all(o.endpoints.map(async (ep) => {
+    try {
+      return interleave(await resolveAll(ep.host, o.resolver))
+        .map((a): Candidate => ({ ...a, host: ep.host, port: ep.port }));
+    } catch {
+      return [] as Candidate[];
+    }
+  }));
+  const all: Candidate[] = [];
+  for (let i = 0; i < Math.max(...lists.map((l) => l.length)); i++) {
+    for (const l of lists) if (l[i]) all.push(l[i]);
+  }
+  const demoted = o.demoted ?? new Set<string>();
+  const ordered = [
+    ...all.filter((c) => !demoted.has(routeKey(c))),
+    ...all.filter((c) => demoted.has(routeKey(c))),
+  ];
+  const probe = (c: ResolvedAddress, signal: AbortSignal) => {
+    const cand = c as Candidate;
+    const address = { address: cand.address, family: cand.family };
+    return dialCloudTls(
+      { host: cand.host, port: cand.port, address, proxy: null },
+      cand.port,
+      o.caPem,
+      signal,
+    );
+  };
   const close = (c: Deno.TlsConn) => {
     try {
       c.close();
     } catch { /* gone */ }
   };
-  const win = await race(addrs, probe, { staggerMs: o.staggerMs, discard: close });
+  if (!ordered.length) throw new Error("no address found for any control endpoint");
+  const win = await race(ordered, probe, { staggerMs: o.staggerMs, discard: close });
   close(win.value);
-  return { host: o.host, address: win.address, proxy: null };
+  const w = win.address as Candidate;
+  return {
+    host: w.host,
+    port: w.port,
+    address: { address: w.address, family: w.family },
+    proxy: null,
+  };
 }

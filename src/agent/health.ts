@@ -1,13 +1,26 @@
 /**
  * The agent's optional health endpoint for k8s probes and monitoring (`--health-listen`, off
  * by default — the agent otherwise never listens). Plain HTTP on the configured bind:
- * `GET /healthz` and `GET /readyz` answer 200 while the control stream is up and 503 with a JSON
- * reason otherwise; `GET /livez` answers 200 while the process runs. Nothing secret is shown.
+ * `GET /healthz/ready` answers 200 while the control stream is up and 503 with a JSON reason
+ * otherwise; `GET /healthz/live` answers 200 while the process runs (the cloud's names; the older
+ * `/readyz`, `/healthz` and `/livez` stay as aliases); `GET /metrics` is the Prometheus text.
+ * Nothing secret is shown.
  * @module
  */
 import type { ListenAddress } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Supervisor } from "./supervisor.ts";
+import { metrics, METRICS_CONTENT_TYPE } from "../shared/metrics.ts";
+
+const controlUp = metrics.gauge(
+  "connector_agent_control_up",
+  "1 while the agent's control stream to the cloud is up",
+);
+const agentStreams = metrics.gauge("connector_agent_tunnels_open", "Tunnels this agent carries");
+const agentBytes = metrics.counter(
+  "connector_agent_tunnel_bytes_total",
+  "Bytes this agent carried today (UTC), by direction (up: toward the cloud)",
+);
 
 /** A running health endpoint. */
 export interface HealthServer {
@@ -57,10 +70,21 @@ export function startHealthServer(
       if (req.method !== "GET" && req.method !== "HEAD") {
         return Response.json({ error: "method_not_allowed" }, { status: 405 });
       }
-      if (path === "/livez") return Response.json({ status: "ok", version: VERSION });
-      if (path === "/healthz" || path === "/readyz") {
+      if (path === "/livez" || path === "/healthz/live") {
+        return Response.json({ status: "ok", version: VERSION });
+      }
+      if (path === "/metrics") {
+        controlUp.set({}, sup.state === "connected" ? 1 : 0);
+        agentStreams.set({}, sup.stats.activeStreams);
+        agentBytes.set({ direction: "up" }, sup.stats.bytesUp);
+        agentBytes.set({ direction: "down" }, sup.stats.bytesDown);
+        return new Response(metrics.render(), {
+          headers: { "content-type": METRICS_CONTENT_TYPE },
+        });
+      }
+      if (path === "/healthz" || path === "/readyz" || path === "/healthz/ready") {
         const h = healthOf(sup);
-        if (path === "/readyz" && h.status === 200) {
+        if (path !== "/healthz" && h.status === 200) {
           h.body.activeStreams = sup.stats.activeStreams;
         }
         return Response.json(h.body, { status: h.status });

@@ -17,7 +17,7 @@ import { defaultStateDir, loadState } from "./state.ts";
 import { enroll, EnrollError } from "./enroll.ts";
 import { supervise } from "./supervisor.ts";
 import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
-import { splitEndpoint } from "./session.ts";
+import { splitEndpoints } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
 import { startHealthServer } from "./health.ts";
@@ -283,7 +283,8 @@ export async function agentMain(argv: string[]): Promise<number> {
       );
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");
-    const proxy = applyTrustEnv(config.trustEnv, splitEndpoint(state.controlEndpoint).host);
+    const endpoints = config.controlEndpoint ?? state.controlEndpoint;
+    const proxy = applyTrustEnv(config.trustEnv, splitEndpoints(endpoints)[0].host);
     if (proxy) log.info({ proxy: proxy.display }, "using the outbound proxy from the environment");
     const stats = new Stats();
     await loadStats(dir, stats, log);
@@ -303,6 +304,7 @@ export async function agentMain(argv: string[]): Promise<number> {
       log,
       stats,
       proxy,
+      controlEndpoint: config.controlEndpoint,
       discoveryTargets: config.discoveryTargets,
       onLink: (up, detail) => void link(up, detail),
     });

@@ -24,7 +24,15 @@ export const runOptions: Record<string, OptionSpec> = {
     env: "NC_HEALTH_LISTEN",
     arg: "HOST:PORT",
     help:
-      "Serve GET /healthz, /readyz, /livez here for probes (off unless set, e.g. 127.0.0.1:8090)",
+      "Serve GET /healthz/live, /healthz/ready, /metrics here (old /livez, /healthz, /readyz too; off unless set, e.g. 127.0.0.1:8090)",
+  },
+  "control-endpoint": {
+    type: "string",
+    env: "NC_CONTROL_ENDPOINT",
+    arg: "HOST:PORT[,HOST:PORT…]",
+    default: "the one given at enrollment",
+    help:
+      "Control endpoints to race (every address of each; the first to answer wins, the others are failovers)",
   },
   "trust-env": {
     type: "boolean",
@@ -50,6 +58,10 @@ export const runOptions: Record<string, OptionSpec> = {
 
 const schema = z.object({
   "health-listen": listenAddress.optional(),
+  "control-endpoint": z.string().regex(
+    /^(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})(?:,(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}))*$/,
+    "expected HOST:PORT or a comma-separated list of them",
+  ).optional(),
   "trust-env": z.boolean().default(false),
   "stats-flush": duration.default(30_000),
   "discovery-targets": z.string().optional().transform((s, ctx) => {
@@ -66,6 +78,8 @@ const schema = z.object({
 /** The validated run settings. */
 export interface RunConfig {
   healthListen?: ListenAddress;
+  /** Control endpoints overriding the enrolled one. */
+  controlEndpoint?: string;
   trustEnv: boolean;
   statsFlushMs: number;
   discoveryTargets?: ProbeTarget[];
@@ -76,6 +90,7 @@ export function loadRunConfig(values: Record<string, unknown>): RunConfig {
   const v = validateConfig(schema, values, runOptions);
   return {
     healthListen: v["health-listen"],
+    controlEndpoint: v["control-endpoint"],
     trustEnv: v["trust-env"],
     statsFlushMs: v["stats-flush"],
     discoveryTargets: v["discovery-targets"],

@@ -49,9 +49,14 @@ export interface Session {
 
 /** Splits "host:port" / "[v6]:port". */
 export function splitEndpoint(ep: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(ep);
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(ep.trim());
   if (!m) throw new Error(`bad endpoint "${ep}"`);
   return { host: m[1] ?? m[2], port: Number(m[3]) };
+}
+
+/** Splits a comma-separated list of control endpoints ("HOST:PORT,HOST:PORT"). */
+export function splitEndpoints(list: string): { host: string; port: number }[] {
+  return list.split(",").filter((e) => e.trim()).map(splitEndpoint);
 }
 
 /** Starts a session. */
@@ -66,7 +71,7 @@ export function startSession(o: {
   discoveryTargets?: ProbeTarget[];
   onWelcome?: (node: string) => void;
 }): Session {
-  const { host, port } = splitEndpoint(o.state.controlEndpoint);
+  const { host, port } = o.route;
   const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   const bracket = (a: string) => a.includes(":") ? `[${a}]` : a;
   // Direct: dial the race winner's address. Proxy: dial the proxy, which CONNECTs to the host.

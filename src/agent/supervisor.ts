@@ -15,9 +15,9 @@ import type { ProxyConfig } from "../shared/transport/proxy.ts";
 import { Backoff } from "./backoff.ts";
 import { Allowlist } from "./allowlist.ts";
 import { Stats } from "./stats.ts";
-import { type SessionEnd, splitEndpoint, startSession } from "./session.ts";
+import { type SessionEnd, splitEndpoints, startSession } from "./session.ts";
 import { type AgentState, loadState } from "./state.ts";
-import { chooseRoute, type CloudRoute } from "./cloud_route.ts";
+import { chooseRoute, type CloudRoute, routeKey } from "./cloud_route.ts";
 import type { ProbeTarget } from "./discovery/probe.ts";
 
 /** The agent's connection state. */
@@ -54,6 +54,8 @@ export interface SuperviseOptions {
   /** Delay between Happy Eyeballs attempts (default 250 ms). */
   staggerMs?: number;
   discoveryTargets?: ProbeTarget[];
+  /** Control endpoints overriding the enrolled one (comma-separated; every node of the cloud). */
+  controlEndpoint?: string;
   /** Told when the control stream comes up (with the cloud node) or goes down (with why). */
   onLink?: (up: boolean, detail: string) => void;
 }
@@ -82,11 +84,10 @@ export function supervise(o: SuperviseOptions): Supervisor {
         o.log.warn({ err: (e as Error).message }, "cannot re-read the agent state; using the last");
       }
     }
-    const { host, port } = splitEndpoint(agentState.controlEndpoint);
+    const endpointList = o.controlEndpoint ?? agentState.controlEndpoint;
     try {
       route = await chooseRoute({
-        host,
-        port,
+        endpoints: splitEndpoints(endpointList),
         caPem: agentState.caPem,
         proxy: o.proxy ?? null,
         resolver: o.resolver,
@@ -97,7 +98,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       return {
         welcomed: false,
         code: 14,
-        reason: `cannot reach ${host}:${port}: ${(e as Error).message}`,
+        reason: `cannot reach ${endpointList}: ${(e as Error).message}`,
       };
     }
     if (stopping) return { welcomed: false, code: 1, reason: "agent stopping" };
@@ -118,11 +119,11 @@ export function supervise(o: SuperviseOptions): Supervisor {
         lastReason = "";
         connectedSince = Date.now();
         backoff.reset();
-        if (chosen.address) demoted.delete(chosen.address.address);
+        if (chosen.address) demoted.delete(routeKey({ ...chosen.address, port: chosen.port }));
         o.log.info(
           {
             node,
-            endpoint: agentState.controlEndpoint,
+            endpoint: `${chosen.host}:${chosen.port}`,
             address: chosen.address?.address ?? null,
             proxy: chosen.proxy?.display ?? null,
           },
@@ -133,13 +134,15 @@ export function supervise(o: SuperviseOptions): Supervisor {
     });
     const end = await current.done;
     current = null;
-    if (chosen.address && end.code !== 0 && end.code !== 1) demoted.add(chosen.address.address);
+    if (chosen.address && end.code !== 0 && end.code !== 1) {
+      demoted.add(routeKey({ ...chosen.address, port: chosen.port }));
+    }
     return end;
   };
 
   const loop = async () => {
     o.log.info(
-      { endpoint: o.state.controlEndpoint, agent: o.state.agentId },
+      { endpoint: o.controlEndpoint ?? o.state.controlEndpoint, agent: o.state.agentId },
       "control stream connecting",
     );
     while (!stopping) {

@@ -24,7 +24,7 @@ import type { Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { announceChange } from "./watcher.ts";
 import { openDataDir } from "./store/open.ts";
-import { ensureCas } from "./pki.ts";
+import { ensureCas, issueNodeLeaf, writeNodeIdentity } from "./pki.ts";
 import { hashPassword } from "./tenancy/password.ts";
 
 const common: Record<string, OptionSpec> = {
@@ -319,6 +319,45 @@ const COMMANDS: Record<string, Command> = {
       const out = [];
       for (const ag of agents) out.push({ ...ag, presence: await store.getPresence(ag.id) });
       return { agents: out };
+    },
+  },
+  "node-cert": {
+    summary: "Issue another node's certificate on the internal CA into its data directory",
+    options: {
+      node: { type: "string", arg: "NAME", help: "The other node's --node name (required)" },
+      out: {
+        type: "string",
+        arg: "DIR",
+        help: "Where to write tls/node.pem, tls/node.key (0600), ca/internal-ca.pem (required)",
+      },
+      hostnames: {
+        type: "string",
+        arg: "LIST",
+        default: "localhost,127.0.0.1",
+        help: "Names and IPs of the node, comma-separated",
+      },
+    },
+    schema: z.object({
+      node: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 of A-Z a-z 0-9 . _ -"),
+      out: z.string().min(1),
+      hostnames: z.string().default("localhost,127.0.0.1"),
+    }),
+    async run(store, a, dataDir) {
+      const { internalCa } = await ensureCas({ dataDir });
+      if (!internalCa.keyPem) {
+        throw new UsageError(`${dataDir} holds the internal CA certificate but not its key`);
+      }
+      const hostnames = (a.hostnames as string).split(",").map((h) => h.trim()).filter(Boolean);
+      const leaf = await issueNodeLeaf(internalCa, a.node as string, hostnames);
+      const files = await writeNodeIdentity(a.out as string, internalCa, leaf);
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-cli",
+        action: "node.certificate_issued",
+        target: a.node as string,
+        detail: { hostnames },
+      });
+      return { node: a.node, files };
     },
   },
   "agent revoke": {

@@ -53,6 +53,27 @@ export const cloudOptions: Record<string, OptionSpec> = {
     default: "0.0.0.0:8444",
     help: "Agent data channel (TLS, one connection per tunnel)",
   },
+  internal: {
+    type: "string",
+    env: "NC_INTERNAL_LISTEN",
+    arg: "HOST:PORT",
+    default: "0.0.0.0:7443",
+    help: "Internal listener for sibling nodes (BridgeTunnel, mTLS on the internal CA); off: none",
+  },
+  "internal-endpoint": {
+    type: "string",
+    env: "NC_INTERNAL_ENDPOINT",
+    arg: "HOST:PORT",
+    default: "first control hostname : internal port",
+    help: "Where sibling nodes reach this node's internal listener (advertised in presence)",
+  },
+  metrics: {
+    type: "string",
+    env: "NC_METRICS_LISTEN",
+    arg: "HOST:PORT",
+    help:
+      "Separate unauthenticated listener for GET /metrics and /healthz/* (off unless set; /metrics on the HTTP port needs the admin key)",
+  },
   "control-hostnames": {
     type: "string",
     env: "NC_CONTROL_HOSTNAMES",
@@ -63,9 +84,9 @@ export const cloudOptions: Record<string, OptionSpec> = {
   "control-endpoint": {
     type: "string",
     env: "NC_CONTROL_ENDPOINT",
-    arg: "HOST:PORT",
+    arg: "HOST:PORT[,HOST:PORT…]",
     default: "first control hostname : control port",
-    help: "Where agents dial the control channel",
+    help: "Where agents dial the control channel; list every node so agents fail over",
   },
   "enrollment-ttl": {
     type: "string",
@@ -179,10 +200,18 @@ export const cloudConfigSchema = z.object({
   data: listenAddress.prefault("0.0.0.0:8444"),
   "control-hostnames": hostList.prefault("localhost,127.0.0.1"),
   "control-endpoint": z.string().regex(
-    /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
-    "expected HOST:PORT",
+    /^(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})(?:,(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}))*$/,
+    "expected HOST:PORT or a comma-separated list of them",
   )
     .optional(),
+  internal: z.union([z.literal("off").transform(() => null), listenAddress]).prefault(
+    "0.0.0.0:7443",
+  ),
+  "internal-endpoint": z.string().regex(
+    /^[^\s:,]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
+    "expected HOST:PORT",
+  ).optional(),
+  metrics: listenAddress.optional(),
   "enrollment-ttl": duration.prefault("24h"),
   "tunnel-open-timeout": duration.prefault("30s"),
   "proxy-timeout": duration.prefault("30s"),
@@ -222,6 +251,9 @@ export const cloudConfigSchema = z.object({
   data: c.data as ListenAddress,
   controlHostnames: c["control-hostnames"],
   controlEndpoint: c["control-endpoint"],
+  internal: c.internal as ListenAddress | null,
+  internalEndpoint: c["internal-endpoint"] ?? null,
+  metrics: (c.metrics as ListenAddress | undefined) ?? null,
   enrollmentTtlMs: c["enrollment-ttl"],
   tunnelOpenTimeoutMs: c["tunnel-open-timeout"],
   proxyTimeoutMs: c["proxy-timeout"],

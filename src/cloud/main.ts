@@ -32,6 +32,12 @@ import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
+import { openLocal } from "./access/route.ts";
+import { BridgeClient } from "./interrelay/bridge_tunnel.ts";
+import { type InternalListener, startInternalListener } from "./interrelay/internal_listener.ts";
+import { startMetricsListener } from "./api/health.ts";
+import { agentsConnected } from "./cloud_metrics.ts";
+import { AppError } from "../shared/errors.ts";
 
 /** A running cloud. */
 export interface Cloud {
@@ -40,7 +46,14 @@ export interface Cloud {
   pki: CloudPki;
   registry: Registry;
   control: ControlServer;
-  ports: { http: number; control: number; data: number; rtsp: number };
+  ports: {
+    http: number;
+    control: number;
+    data: number;
+    rtsp: number;
+    internal: number | null;
+    metrics: number | null;
+  };
   /** The control endpoint agents are told to dial. */
   controlEndpoint: string;
   stop(): Promise<void>;
@@ -73,13 +86,41 @@ export async function startCloud(
     broker,
     log,
   });
+  const localDiscover = (agentId: string, windowMs: number) => control.discover(agentId, windowMs);
+  let internal: InternalListener | null = null;
+  if (config.internal) {
+    internal = await startInternalListener({
+      listen: config.internal,
+      internalCaPem: pki.internalCa.certPem,
+      certPem: pki.node.certPem,
+      keyPem: pki.node.keyPem,
+      node: config.node,
+      openLocal: (agentId, host, port) => openLocal({ registry, broker }, agentId, host, port),
+      discoverLocal: localDiscover,
+      store,
+      log,
+    });
+  }
+  const internalEndpoint = internal
+    ? config.internalEndpoint ?? `${bracketed(config.controlHostnames[0])}:${internal.port}`
+    : "";
+  const bridge = internal
+    ? new BridgeClient({
+      node: config.node,
+      internalCaPem: pki.internalCa.certPem,
+      certPem: pki.node.certPem,
+      keyPem: pki.node.keyPem,
+      openTimeoutMs: config.tunnelOpenTimeoutMs,
+      log,
+    })
+    : undefined;
   const control = await startControlServer({
     listen: config.control,
     caPem: pki.agentCa.certPem,
     certPem: pki.server.certPem,
     keyPem: pki.server.keyPem,
     node: config.node,
-    endpoint: "",
+    endpoint: internalEndpoint,
     dataPort: () => data.port,
     store,
     registry,
@@ -111,7 +152,12 @@ export async function startCloud(
     rtspBase: () =>
       config.rtspPublicUrl ??
         `rtsp://${new URL(config.publicUrl ?? "http://localhost").hostname}:${rtsp.port}`,
-    discover: (agentId, windowMs) => control.discover(agentId, windowMs),
+    discover: async (agentId, windowMs) => {
+      if (registry.get(agentId) || !bridge) return await localDiscover(agentId, windowMs);
+      const p = await store.getPresence(agentId);
+      if (!p || p.node === config.node || !p.endpoint) throw new AppError("agent_offline");
+      return await bridge.discover(p, agentId, windowMs);
+    },
   });
   let httpPort = config.http.port;
   let rtsp: RtspGateway = { port: config.rtsp.port, close: () => Promise.resolve() };
@@ -124,6 +170,8 @@ export async function startCloud(
     authContext,
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
     live: new LiveAccess(),
+    node: config.node,
+    bridge,
   };
   const pool = new DeviceConnPool({
     ...route,
@@ -159,9 +207,24 @@ export async function startCloud(
     secrets,
     signer,
   });
-  const ports = { http: http.port, control: control.port, data: data.port, rtsp: rtsp.port };
+  agentsConnected.collect(() => registry.all().length);
+  const metricsListener = config.metrics
+    ? startMetricsListener(config.metrics, {
+      store,
+      node: config.node,
+      agents: () => registry.all().length,
+    })
+    : null;
+  const ports = {
+    http: http.port,
+    control: control.port,
+    data: data.port,
+    rtsp: rtsp.port,
+    internal: internal?.port ?? null,
+    metrics: metricsListener?.port ?? null,
+  };
   log.info(
-    { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
+    { node: config.node, ...ports, controlEndpoint, internalEndpoint, dataDir: config.dataDir },
     "cloud ready",
   );
   let stopped = false;
@@ -178,6 +241,8 @@ export async function startCloud(
       stopped = true;
       stopWatch();
       await control.close();
+      await internal?.close();
+      await metricsListener?.close();
       pool.closeAll();
       await data.close();
       await rtsp.close();
@@ -230,6 +295,12 @@ export async function cloudMain(argv: string[]): Promise<number> {
         `  web UI   http://${shown(config.http.hostname)}:${cloud.ports.http}/ (API under /api)\n` +
         `  control  ${cloud.controlEndpoint} (agents, gRPC mTLS)\n` +
         `  data     port ${cloud.ports.data} (agents, TLS)\n` +
+        (cloud.ports.internal !== null
+          ? `  internal port ${cloud.ports.internal} (sibling nodes, mTLS on the internal CA)\n`
+          : "") +
+        (cloud.ports.metrics !== null
+          ? `  metrics  http://${shown(config.metrics!.hostname)}:${cloud.ports.metrics}/metrics\n`
+          : "") +
         `  rtsp     rtsp://${shown(config.rtsp.hostname)}:${cloud.ports.rtsp}/{handle}/…\n` +
         `  data dir ${config.dataDir}\n` +
         `Next: connector cloud admin quickstart --email you@example.com --password-stdin\n` +
@@ -245,6 +316,10 @@ export async function cloudMain(argv: string[]): Promise<number> {
   log.info("shutting down");
   await Promise.race([cloud.stop(), new Promise((r) => setTimeout(r, 5_000))]);
   return 0;
+}
+
+function bracketed(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 function shown(host: string): string {

@@ -44,6 +44,19 @@ async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
   }
 }
 
+/**
+ * A CA whose certificate was copied without its key (a node given its leaf by
+ * `admin node-cert`): it verifies peers but cannot issue. keyPem is "".
+ */
+async function readCertOnly(dir: string, name: string): Promise<KeyAndCert | null> {
+  try {
+    return { certPem: await Deno.readTextFile(join(dir, `${name}.pem`)), keyPem: "" };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
 async function writePair(dir: string, name: string, pair: KeyAndCert): Promise<void> {
   // Key first: a crash between the two writes leaves no certificate without its key.
   await writeSecretFile(join(dir, `${name}.key`), pair.keyPem);
@@ -68,6 +81,7 @@ export async function ensureCas(
     opts.log?.info({ dir: caDir }, "created agent CA");
   }
   let internalCa = await readPair(caDir, "internal-ca");
+  if (!internalCa) internalCa = await readCertOnly(caDir, "internal-ca");
   if (!internalCa) {
     internalCa = await createCA({ commonName: "Nanodems Connector Internal CA" });
     await writePair(caDir, "internal-ca", internalCa);
@@ -94,14 +108,48 @@ export async function ensurePki(
   }
   let node = await readPair(tlsDir, "node");
   if (!node || certInfo(node.certPem).subjectCN !== opts.node || expiresSoon(node.certPem)) {
-    node = await issueNodeCert({
-      ca: internalCa,
-      commonName: opts.node,
-      hostnames: opts.hostnames,
-    });
+    if (!internalCa.keyPem) {
+      throw new Error(
+        `this node has the internal CA certificate but not its key, and no valid leaf for node ` +
+          `"${opts.node}" in ${tlsDir}: run "connector cloud admin node-cert --node ${opts.node} ` +
+          `--out <this data dir>" on a node that holds the internal CA key`,
+      );
+    }
+    node = await issueNodeLeaf(internalCa, opts.node, opts.hostnames);
     await writePair(tlsDir, "node", node);
   }
   return { agentCa, agentCaPin: await spkiPin(agentCa.certPem), server, internalCa, node };
+}
+
+/** Issues a node's leaf on the internal CA (CN = node name; EKU server + client auth). */
+export async function issueNodeLeaf(
+  internalCa: KeyAndCert,
+  node: string,
+  hostnames: string[],
+): Promise<KeyAndCert> {
+  return await issueNodeCert({ ca: internalCa, commonName: node, hostnames });
+}
+
+/**
+ * Writes a node's identity for another node's data directory: `tls/node.pem`, `tls/node.key`
+ * (0600) and `ca/internal-ca.pem` (the certificate only — the other node can verify siblings
+ * but not issue). Returns the paths written.
+ */
+export async function writeNodeIdentity(
+  outDir: string,
+  internalCa: KeyAndCert,
+  leaf: KeyAndCert,
+): Promise<string[]> {
+  await Deno.mkdir(join(outDir, "tls"), { recursive: true, mode: 0o700 });
+  await Deno.mkdir(join(outDir, "ca"), { recursive: true, mode: 0o700 });
+  await writePair(join(outDir, "tls"), "node", leaf);
+  const caPath = join(outDir, "ca", "internal-ca.pem");
+  let same = false;
+  try {
+    same = (await Deno.readTextFile(caPath)) === internalCa.certPem;
+  } catch { /* absent */ }
+  if (!same) await writePublicFile(caPath, internalCa.certPem);
+  return [join(outDir, "tls", "node.pem"), join(outDir, "tls", "node.key"), caPath];
 }
 
 function expiresSoon(pem: string): boolean {

@@ -44,6 +44,7 @@ export async function startTestCloud(extra: Record<string, string> = {}): Promis
       control: "127.0.0.1:0",
       data: "127.0.0.1:0",
       rtsp: "127.0.0.1:0",
+      internal: "127.0.0.1:0",
       ...extra,
     }),
     { clock, log: createLogger({ role: "test", level: "silent" }) },

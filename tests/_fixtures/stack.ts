@@ -145,11 +145,31 @@ export interface Quickstart {
   };
 }
 
+/**
+ * How a second node shares the first node's store — the one switch of multi-node tests:
+ * "sqlite" links the second node's `connector.db` to the first's (two processes on one WAL
+ * database, change counter included); "mongo" (when the MongoDB store lands) gives both nodes
+ * the same `--store` URL.
+ */
+export const SHARED_STORE: "sqlite" | "mongo" = "sqlite";
+
+/** The listening ports of a test cloud node. */
+export interface NodePorts {
+  http: number;
+  control: number;
+  data: number;
+  rtsp: number;
+  internal: number;
+  metrics: number | null;
+}
+
 /** A running cloud with helpers to drive it. */
 export class Stack {
   readonly dir: string;
   cloud!: Proc;
-  ports!: { http: number; control: number; data: number; rtsp: number };
+  ports!: NodePorts;
+  /** This node's name. */
+  node = "node-1";
   readonly agents: Proc[] = [];
   #cleanup: (() => Promise<unknown>)[] = [];
 
@@ -160,12 +180,33 @@ export class Stack {
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
 
-  /** Starts a cloud in a fresh temp directory. */
-  static async start(opts: { cloudArgs?: string[] } = {}): Promise<Stack> {
+  /**
+   * Starts a cloud in a fresh temp directory. With `joining`, the new node joins that node's
+   * cloud the way README's "Two nodes" says: the agent CA and the cloud secret copied, a node
+   * certificate from `admin node-cert`, the same store (SHARED_STORE).
+   */
+  static async start(
+    opts: { cloudArgs?: string[]; joining?: Stack; node?: string } = {},
+  ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
+    if (opts.node) s.node = opts.node;
+    if (opts.joining) await s.#join(opts.joining);
     await s.startCloud();
     return s;
+  }
+
+  async #join(first: Stack): Promise<void> {
+    const dd = this.dataDir;
+    await Deno.mkdir(`${dd}/ca`, { recursive: true, mode: 0o700 });
+    for (const f of ["ca/agent-ca.pem", "ca/agent-ca.key", "cloud-secret.key"]) {
+      await Deno.copyFile(`${first.dataDir}/${f}`, `${dd}/${f}`);
+      if (f.endsWith(".key")) await Deno.chmod(`${dd}/${f}`, 0o600);
+    }
+    await first.admin("node-cert", "--node", this.node, "--out", dd);
+    if (SHARED_STORE === "sqlite") {
+      await Deno.symlink(`${first.dataDir}/connector.db`, `${dd}/connector.db`);
+    }
   }
 
   /** The cloud's data directory. */
@@ -184,7 +225,7 @@ export class Stack {
     this.cloud = new Proc([
       "cloud",
       "--node",
-      "node-1",
+      this.node,
       "--data-dir",
       this.dataDir,
       "--http",
@@ -195,6 +236,8 @@ export class Stack {
       `127.0.0.1:${p?.data ?? 0}`,
       "--rtsp",
       `127.0.0.1:${p?.rtsp ?? 0}`,
+      "--internal",
+      `127.0.0.1:${p?.internal ?? 0}`,
       "--control-hostnames",
       "127.0.0.1,localhost",
       "--log-format",
@@ -204,7 +247,14 @@ export class Stack {
       ...this.cloudArgs,
     ]);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
-    this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
+    this.ports = {
+      http: ready.http,
+      control: ready.control,
+      data: ready.data,
+      rtsp: ready.rtsp,
+      internal: ready.internal,
+      metrics: ready.metrics,
+    };
   }
 
   /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */
@@ -298,9 +348,12 @@ export class Stack {
     return { ...r, state };
   }
 
-  /** Starts `connector agent run` on a state directory and waits until it is connected. */
-  async runAgent(state: string, waitUp = true): Promise<Proc> {
-    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"]);
+  /**
+   * Starts `connector agent run` on a state directory and waits until it is connected;
+   * `extra` adds flags (e.g. `--control-endpoint` listing every node).
+   */
+  async runAgent(state: string, waitUp = true, extra: string[] = []): Promise<Proc> {
+    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json", ...extra]);
     this.agents.push(p);
     if (waitUp) await p.waitFor(/"control stream up"/);
     return p;
@@ -448,6 +501,23 @@ export function echoThrough(
     };
     pump();
   });
+}
+
+/** Sends `size` random bytes to a TCP echo at ip:port, half-closes, checks all came back. */
+export async function echoVia(ip: string, port: number, size: number): Promise<boolean> {
+  const data = randomBytes(size);
+  const conn = await Deno.connect({ hostname: ip, port });
+  const writing = (async () => {
+    const w = conn.writable.getWriter();
+    for (let i = 0; i < size; i += 65536) await w.write(data.subarray(i, i + 65536));
+    await conn.closeWrite();
+  })();
+  const got = new Uint8Array(await new Response(conn.readable).arrayBuffer());
+  await writing;
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+  return (await sha256(got)) === (await sha256(data));
 }
 
 /** SHA-256 hex of bytes. */

@@ -2,23 +2,7 @@
 // agent: it listens on each device's 127.0.0.X:port, carries bytes, follows the plan as devices
 // come and go, heals a bind that was blocked, and exits 3 when the session is revoked.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { echoServer, Proc, randomBytes, sha256, Stack } from "../_fixtures/stack.ts";
-
-async function echoVia(ip: string, port: number, size: number): Promise<boolean> {
-  const data = randomBytes(size);
-  const conn = await Deno.connect({ hostname: ip, port });
-  const writing = (async () => {
-    const w = conn.writable.getWriter();
-    for (let i = 0; i < size; i += 65536) await w.write(data.subarray(i, i + 65536));
-    await conn.closeWrite();
-  })();
-  const got = new Uint8Array(await new Response(conn.readable).arrayBuffer());
-  await writing;
-  try {
-    conn.close();
-  } catch { /* already closed */ }
-  return (await sha256(got)) === (await sha256(data));
-}
+import { echoServer, echoVia, Proc, Stack } from "../_fixtures/stack.ts";
 
 Deno.test("CLI tunnel run: plan, bytes, refresh add/remove, bind healing, revoke exits 3", async () => {
   const stack = await Stack.start();

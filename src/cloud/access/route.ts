@@ -8,13 +8,16 @@
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import type { Device, Handle, Store } from "../store/store.ts";
+import type { Device, Handle, Presence, Store } from "../store/store.ts";
 import type { AuthContext, Principal } from "../tenancy/auth.ts";
 import { isHandleShape, isLive } from "../tenancy/handle.ts";
-import { chooseAgent } from "../tenancy/agent_choice.ts";
+import { type Candidate, chooseAgent } from "../tenancy/agent_choice.ts";
 import type { Registry } from "../control/registry.ts";
 import type { OpenedTunnel, TunnelBroker } from "../control/tunnels.ts";
+import type { BridgeClient } from "../interrelay/bridge_tunnel.ts";
 import type { LiveAccess } from "./live.ts";
+import { MeteredConn } from "./metered.ts";
+import { tunnelOpens } from "../cloud_metrics.ts";
 
 /** What the router needs. */
 export interface RouteDeps {
@@ -29,7 +32,14 @@ export interface RouteDeps {
   tunnelIdleTimeoutMs?: number | null;
   /** Long-lived connections, closed when their credential is revoked. */
   live?: LiveAccess;
+  /** This node's name: presence naming it is this node's own registry. */
+  node?: string;
+  /** Reaches agents held by sibling nodes (multi-node); absent: local agents only. */
+  bridge?: BridgeClient;
 }
+
+/** The access path a tunnel serves (the `path` label of connector_tunnel_opens_total). */
+export type AccessPath = "ws" | "cli" | "proxy" | "rtsp";
 
 /** A resolved and authorized target. */
 export interface Authorized {
@@ -71,20 +81,72 @@ export async function authorizeHandle(
   return { handle, device };
 }
 
-/** Picks the agent for an authorized handle and opens the tunnel through it. */
-export async function openTunnel(d: RouteDeps, a: Authorized): Promise<OpenedTunnel> {
-  const online = d.registry.bySite(a.handle.siteId);
-  const agentId = chooseAgent(a.handle.agentId, online);
+/**
+ * Picks the agent for an authorized handle (sticky with failover, over every node's agents) and
+ * opens the tunnel: through the local broker when this node holds the agent's control stream,
+ * otherwise over a BridgeTunnel to the node presence names. Every access path (WebSocket and CLI
+ * tunnels, `/c/{h}/`, RTSP) comes through here.
+ */
+export async function openTunnel(
+  d: RouteDeps,
+  a: Authorized,
+  path: AccessPath,
+): Promise<OpenedTunnel> {
+  const pinned = a.handle.agentId;
+  let agentId: string | null;
+  let owner: Presence | undefined;
+  if (pinned && d.registry.get(pinned)) {
+    agentId = pinned; // the common case reads no presence
+  } else {
+    const online = await onlineAgents(d, a.handle.siteId);
+    agentId = chooseAgent(pinned, online);
+    owner = online.find((c) => c.agentId === agentId)?.presence;
+  }
   if (!agentId) throw new AppError("agent_offline");
+  const tunnel = owner
+    ? await d.bridge!.openTunnel(owner, agentId, a.device.host, a.handle.port)
+    : await openLocal(d, agentId, a.device.host, a.handle.port);
+  tunnelOpens.inc({ path });
+  // Pin to the first agent that actually served the handle (not one that failed to).
+  if (pinned === null) await d.store.pinHandle(a.handle.id, agentId);
+  return { ...tunnel, socket: new MeteredConn(tunnel.socket) };
+}
+
+/** Opens a tunnel through an agent whose control stream this node holds. */
+export async function openLocal(
+  d: Pick<RouteDeps, "registry" | "broker">,
+  agentId: string,
+  host: string,
+  port: number,
+): Promise<OpenedTunnel> {
   const session = d.registry.get(agentId);
-  if (session) session.activeStreams++;
+  if (!session) throw new AppError("agent_offline");
+  session.activeStreams++;
   try {
-    const tunnel = await d.broker.open(agentId, a.device.host, a.handle.port);
-    // Pin to the first agent that actually served the handle (not one that failed to).
-    if (a.handle.agentId === null) await d.store.pinHandle(a.handle.id, agentId);
-    return tunnel;
+    return await d.broker.open(agentId, host, port);
   } catch (e) {
-    if (session) session.activeStreams = Math.max(0, session.activeStreams - 1);
+    session.activeStreams = Math.max(0, session.activeStreams - 1);
     throw e;
   }
+}
+
+/**
+ * The site's online agents on every node: this node's registry (exact load), plus unexpired
+ * presence of agents on sibling nodes that advertise an internal endpoint (when bridging is on).
+ * Presence naming this node without a local session is stale and skipped.
+ */
+async function onlineAgents(
+  d: RouteDeps,
+  siteId: string,
+): Promise<Array<Candidate & { presence?: Presence }>> {
+  const local = d.registry.bySite(siteId).map((s) => ({
+    agentId: s.agentId,
+    activeStreams: s.activeStreams,
+  }));
+  if (!d.bridge) return local;
+  const seen = new Set(local.map((c) => c.agentId));
+  const remote = (await d.store.listPresence(siteId))
+    .filter((p) => !seen.has(p.agentId) && p.node !== d.node && p.endpoint !== "")
+    .map((p) => ({ agentId: p.agentId, activeStreams: p.activeStreams, presence: p }));
+  return [...local, ...remote];
 }

@@ -115,7 +115,11 @@ export async function prepareTunnel(
   remote: string,
 ): Promise<PreparedTunnel> {
   const { principal, target: authorized } = await authorizeTunnel(d, req, target, remote);
-  const tunnel = await openTunnel(d, authorized);
+  const tunnel = await openTunnel(
+    d,
+    authorized,
+    typeof target === "string" || "handle" in target ? "ws" : "cli",
+  );
   // A successful connect slides a CLI session (30 days, never past its hard cap).
   if (principal.cliSessionHash) {
     await d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS);

@@ -5,9 +5,11 @@
  * @module
  */
 import { Hono } from "hono";
+import { live, ready, scrape } from "./health.ts";
+import { requireAuth } from "./middleware/auth.ts";
+import { METRICS_CONTENT_TYPE } from "../../shared/metrics.ts";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
-import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
@@ -89,11 +91,18 @@ export function createApp(d: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", securityHeaders());
 
-  app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
+  const health = { store: d.store, node: d.node, agents: () => d.registry.all().length };
+  app.get("/healthz/live", (c) => c.json(live(health).body));
   app.get("/healthz/ready", async (c) => {
-    await d.store.listTenants();
-    return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
+    const r = await ready(health);
+    return c.json(r.body, r.status as 200 | 503);
   });
+  // On the public port the scrape needs the admin key (a separate --metrics listener does not).
+  app.get(
+    "/metrics",
+    requireAuth(d.store, "superadmin", { kinds: ["admin_key"], context: d.authContext }),
+    async (c) => c.body(await scrape(health), 200, { "content-type": METRICS_CONTENT_TYPE }),
+  );
 
   app.get(
     "/api/agents/ca",

@@ -18,6 +18,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
+import { auditRefusedCertificate } from "./refused_certificate.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 
 /** A running control listener. */
@@ -244,6 +245,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     server.bindAsync(`${host}:${o.listen.port}`, creds, (e, p) => e ? reject(e) : resolve(p))
   );
 
+  auditRefusedCertificates(server, o);
+
   return {
     port,
     async pushAllowlist(siteId) {
@@ -272,4 +275,20 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       });
     },
   };
+}
+
+/**
+ * Audits handshakes the control listener refuses (a certificate of another CA — e.g. a node's
+ * internal-CA certificate — or none): grpc-js ends them before any call, so they are caught on
+ * its TLS servers. `http2Servers` is grpc-js's own (private) map of its listening servers.
+ */
+function auditRefusedCertificates(server: grpc.Server, o: ControlServerOptions): void {
+  const servers = (server as unknown as { http2Servers?: Map<unknown, unknown> }).http2Servers;
+  for (const s of servers?.keys() ?? []) {
+    (s as { on(ev: string, fn: (e: Error, sock?: { remoteAddress?: string }) => void): void })
+      .on(
+        "tlsClientError",
+        (err, sock) => auditRefusedCertificate(o, "control", sock?.remoteAddress, err),
+      );
+  }
 }

@@ -224,7 +224,7 @@ export class DeviceConnPool {
 
   /** Opens a new connection through the agent (TLS for HTTPS devices). */
   async open(a: Authorized, scheme = this.origin(a).scheme): Promise<DeviceConn> {
-    const tunnel = await openTunnel(this.#d, a);
+    const tunnel = await openTunnel(this.#d, a, "proxy");
     let conn: ByteConn = tunnel.socket;
     if (scheme === "https") {
       try {

@@ -196,7 +196,7 @@ export class RtspSession {
     this.#holdsCredentials =
       (await this.#d.store.getDeviceCredentials(target.handle.tenantId, target.device.id)) !==
         null;
-    const tunnel = await openTunnel(this.#d, target);
+    const tunnel = await openTunnel(this.#d, target, "rtsp");
     if (principal.cliSessionHash) {
       await this.#d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS);
     }

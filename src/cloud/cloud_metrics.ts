@@ -1,0 +1,53 @@
+/**
+ * The cloud's Prometheus metrics (guide §5.3, issue 12): declared once on the shared registry
+ * (`src/shared/metrics.ts`) so the modules that move tunnels and bridges update them and every
+ * node's `/metrics` renders them.
+ * @module
+ */
+import { metrics } from "../shared/metrics.ts";
+
+/** Agents holding a control stream on this node (set at scrape time by main). */
+export const agentsConnected = metrics.gauge(
+  "connector_agents_connected",
+  "Agents whose control stream is held by this node",
+);
+/** Tunnels open through this node's access paths (WebSocket, CLI raw, proxy, RTSP). */
+export const tunnelsOpen = metrics.gauge(
+  "connector_tunnels_open",
+  "Tunnels open on this node (entered here, local or bridged)",
+);
+/** Tunnels opened, by access path. */
+export const tunnelOpens = metrics.counter(
+  "connector_tunnel_opens_total",
+  "Tunnels opened on this node, by access path (ws, cli, proxy, rtsp)",
+);
+/** Tunnel bytes, by direction (up: operator to device, down: device to operator). */
+export const tunnelBytes = metrics.counter(
+  "connector_tunnel_bytes_total",
+  "Bytes carried by tunnels entered on this node, by direction (up: to the device)",
+);
+/** Bridges open on this node (either end). */
+export const bridgesOpen = metrics.gauge(
+  "connector_interrelay_bridges_open",
+  "BridgeTunnels open on this node, by side (out: opened here toward the owner; in: accepted)",
+);
+/** Bridges this node opened toward an owning node. */
+export const bridgeOpens = metrics.counter(
+  "connector_interrelay_bridge_opens_total",
+  "BridgeTunnels opened, by side (out: this node entered the request; in: this node owns the agent)",
+);
+/** Bytes crossing bridges (both directions, either end). */
+export const bridgeBytes = metrics.counter(
+  "connector_interrelay_bridge_bytes_total",
+  "Tunnel bytes carried over BridgeTunnels by this node, by side",
+);
+/** Bridges that could not be opened (owner unreachable, refused, timed out). */
+export const bridgeFailures = metrics.counter(
+  "connector_interrelay_bridge_failures_total",
+  "BridgeTunnels this node could not open to the owning node",
+);
+/** Seconds the last store health probe took (-1 when it failed). */
+export const storeHealth = metrics.gauge(
+  "connector_mongo_health_seconds",
+  "Seconds the last store round trip took (-1 when the store did not answer); named for MongoDB, measured on whichever store runs",
+);

@@ -1,0 +1,158 @@
+/**
+ * BridgeTunnel, the entry node's side (guide §5.3): when the agent chosen for a request holds its
+ * control stream on another node, dial that node's internal endpoint (from presence) with this
+ * node's internal-CA certificate, check the answer comes from a certificate of the internal CA
+ * naming the owning node, send OPEN and hand back the framed connection as the tunnel's socket.
+ * Any failure to reach or hear from the owner is "agent reconnecting" (503) and a counted bridge
+ * failure; a refusal the owner reports (device unreachable, not allowlisted) keeps its code.
+ * @module
+ */
+import * as tls from "node:tls";
+import { Buffer } from "node:buffer";
+import { AppError } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import type { OpenedTunnel } from "../control/tunnels.ts";
+import { FramedConn, FrameType } from "./frames.ts";
+import { BRIDGE_VERSION, type BridgeOpen, bridgeResult } from "./messages.ts";
+import { bridgeBytes, bridgeFailures, bridgeOpens, bridgesOpen } from "../cloud_metrics.ts";
+
+/** Where an agent lives: its owning node and that node's internal endpoint. */
+export interface Owner {
+  node: string;
+  endpoint: string;
+}
+
+/** What the bridge client needs. */
+export interface BridgeClientOptions {
+  /** This node's name (sent in OPEN). */
+  node: string;
+  internalCaPem: string;
+  /** This node's leaf on the internal CA (its client certificate). */
+  certPem: string;
+  keyPem: string;
+  /** How long the owner may take to open the tunnel (its agent's dial included). */
+  openTimeoutMs: number;
+  log: Logger;
+}
+
+/** Opens BridgeTunnels to sibling nodes. */
+export class BridgeClient {
+  #o: BridgeClientOptions;
+  #seq = 0;
+
+  /** Creates a client with this node's identity. */
+  constructor(o: BridgeClientOptions) {
+    this.#o = o;
+  }
+
+  /** Opens a tunnel to (host, port) through `agentId`, whose control stream `owner` holds. */
+  async openTunnel(
+    owner: Owner,
+    agentId: string,
+    host: string,
+    port: number,
+  ): Promise<OpenedTunnel> {
+    const conn = await this.#request(owner, {
+      v: BRIDGE_VERSION,
+      op: "tunnel",
+      agentId,
+      host,
+      port,
+      from: this.#o.node,
+    });
+    bridgeOpens.inc({ side: "out" });
+    bridgesOpen.inc({ side: "out" });
+    let done = false;
+    return {
+      tunnelId: `br-${(++this.#seq).toString(36)}-${owner.node}`,
+      agentId,
+      socket: conn,
+      done: () => {
+        if (done) return;
+        done = true;
+        bridgesOpen.dec({ side: "out" });
+      },
+    };
+  }
+
+  /** Runs ONVIF discovery on an agent connected to `owner`. */
+  async discover(owner: Owner, agentId: string, windowMs: number): Promise<DiscoveryResult> {
+    const conn = await this.#request(owner, {
+      v: BRIDGE_VERSION,
+      op: "discover",
+      agentId,
+      windowMs,
+      from: this.#o.node,
+    }, windowMs);
+    const value = conn.lastValue as DiscoveryResult;
+    conn.close();
+    return value;
+  }
+
+  async #request(
+    owner: Owner,
+    open: BridgeOpen,
+    extraMs = 0,
+  ): Promise<FramedConn & { lastValue?: unknown }> {
+    let conn: (FramedConn & { lastValue?: unknown }) | null = null;
+    try {
+      const socket = await this.#dial(owner);
+      conn = new FramedConn(socket, (s, r) => bridgeBytes.inc({ side: "out" }, s + r));
+      conn.sendControl(FrameType.OPEN, open);
+      const answer = await conn.control(this.#o.openTimeoutMs + extraMs + 5_000);
+      if (answer.type !== FrameType.RESULT) throw new Error("expected RESULT");
+      const r = bridgeResult.parse(answer.body);
+      if (!r.ok) {
+        conn.close();
+        conn = null;
+        throw new AppError(r.code, r.message);
+      }
+      conn.lastValue = r.value;
+      return conn;
+    } catch (e) {
+      if (conn && !conn.isClosed) conn.close();
+      if (e instanceof AppError) throw e;
+      bridgeFailures.inc();
+      this.#o.log.warn(
+        { owner: owner.node, endpoint: owner.endpoint, err: (e as Error).message },
+        "bridge to the owning node failed",
+      );
+      throw new AppError("agent_offline");
+    }
+  }
+
+  #dial(owner: Owner): Promise<tls.TLSSocket> {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(owner.endpoint);
+    if (!m) return Promise.reject(new Error(`bad internal endpoint "${owner.endpoint}"`));
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({
+        host: m[1],
+        port: Number(m[2]),
+        ca: [Buffer.from(this.#o.internalCaPem)],
+        cert: Buffer.from(this.#o.certPem),
+        key: Buffer.from(this.#o.keyPem),
+        minVersion: "TLSv1.3",
+        servername: "nanodems-internal",
+        // Trust is the internal CA; identity is the node name presence points at, not an address.
+        checkServerIdentity: (_host, cert) =>
+          cert.subject?.CN === owner.node
+            ? undefined
+            : new Error(`internal endpoint answered as "${cert.subject?.CN}", not ${owner.node}`),
+      });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error("connect timed out"));
+      }, 5_000);
+      socket.once("secureConnect", () => {
+        clearTimeout(timer);
+        socket.setNoDelay(true);
+        resolve(socket);
+      });
+      socket.once("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+  }
+}

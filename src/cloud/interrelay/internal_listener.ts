@@ -1,0 +1,133 @@
+/**
+ * The internal listener (guide §5.2, `--internal`, default :7443): mTLS that accepts only
+ * certificates of the internal CA — sibling cloud nodes, never agents (the agent CA shares no
+ * trust with it). Each connection carries one BridgeTunnel (proto/bridge.md): an OPEN asking this
+ * node to open a tunnel to an agent whose control stream it holds (or to run ONVIF discovery on
+ * it), a RESULT, then framed bytes both ways with a credit window. Refused handshakes are audited.
+ * @module
+ */
+import * as tls from "node:tls";
+import { Buffer } from "node:buffer";
+import type { ListenAddress } from "../../shared/cli.ts";
+import type { Logger } from "../../shared/log.ts";
+import { AppError } from "../../shared/errors.ts";
+import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import { pipeConns } from "../../shared/transport/pipe.ts";
+import type { Store } from "../store/store.ts";
+import type { OpenedTunnel } from "../control/tunnels.ts";
+import { auditRefusedCertificate } from "../control/refused_certificate.ts";
+import { FramedConn, FrameType } from "./frames.ts";
+import { bridgeOpen } from "./messages.ts";
+import { bridgeBytes, bridgeOpens, bridgesOpen } from "../cloud_metrics.ts";
+
+/** A running internal listener. */
+export interface InternalListener {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** What the internal listener needs. */
+export interface InternalListenerOptions {
+  listen: ListenAddress;
+  /** The internal CA: the only issuer whose client certificates are accepted. */
+  internalCaPem: string;
+  /** This node's leaf on the internal CA. */
+  certPem: string;
+  keyPem: string;
+  node: string;
+  /** Opens a tunnel through an agent connected to this node. */
+  openLocal(agentId: string, host: string, port: number): Promise<OpenedTunnel>;
+  /** Runs discovery on an agent connected to this node. */
+  discoverLocal(agentId: string, windowMs: number): Promise<DiscoveryResult>;
+  store: Store;
+  log: Logger;
+}
+
+/** Starts the internal listener. */
+export async function startInternalListener(
+  o: InternalListenerOptions,
+): Promise<InternalListener> {
+  const open = new Set<tls.TLSSocket>();
+  const server = tls.createServer({
+    key: Buffer.from(o.keyPem),
+    cert: Buffer.from(o.certPem),
+    ca: [Buffer.from(o.internalCaPem)],
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.3",
+  }, (socket) => {
+    open.add(socket);
+    socket.on("close", () => open.delete(socket));
+    serve(o, socket).catch((e) => {
+      o.log.debug({ err: (e as Error).message }, "bridge ended with an error");
+    });
+  });
+  server.on(
+    "tlsClientError",
+    (err: Error, socket: tls.TLSSocket) =>
+      auditRefusedCertificate(o, "internal", socket?.remoteAddress, err),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.listen.port, o.listen.hostname, () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+  return {
+    port,
+    close() {
+      for (const s of open) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function serve(o: InternalListenerOptions, socket: tls.TLSSocket): Promise<void> {
+  const peer = String(socket.getPeerCertificate()?.subject?.CN ?? "");
+  const conn = new FramedConn(socket, (s, r) => bridgeBytes.inc({ side: "in" }, s + r));
+  let msg;
+  try {
+    const first = await conn.control(10_000);
+    if (first.type !== FrameType.OPEN) throw new Error("first frame must be OPEN");
+    msg = bridgeOpen.parse(first.body);
+  } catch (e) {
+    o.log.warn({ peer, err: (e as Error).message }, "bridge refused: bad OPEN");
+    conn.sendControl(FrameType.RESULT, { ok: false, code: "bad_request", message: "bad OPEN" });
+    socket.end();
+    return;
+  }
+  if (msg.op === "discover") {
+    try {
+      const value = await o.discoverLocal(msg.agentId, msg.windowMs);
+      conn.sendControl(FrameType.RESULT, { ok: true, value });
+    } catch (e) {
+      conn.sendControl(FrameType.RESULT, failure(e));
+    }
+    socket.end();
+    return;
+  }
+  let tunnel: OpenedTunnel;
+  try {
+    tunnel = await o.openLocal(msg.agentId, msg.host, msg.port);
+  } catch (e) {
+    conn.sendControl(FrameType.RESULT, failure(e));
+    socket.end();
+    return;
+  }
+  conn.sendControl(FrameType.RESULT, { ok: true });
+  bridgeOpens.inc({ side: "in" });
+  bridgesOpen.inc({ side: "in" });
+  o.log.debug({ peer, from: msg.from, agent: msg.agentId, tunnel: tunnel.tunnelId }, "bridge open");
+  try {
+    await pipeConns(conn, tunnel.socket);
+  } finally {
+    bridgesOpen.dec({ side: "in" });
+    tunnel.done();
+  }
+}
+
+function failure(e: unknown): { ok: false; code: string; message: string } {
+  const err = e instanceof AppError ? e : new AppError("agent_offline");
+  return { ok: false, code: err.code, message: err.message };
+}

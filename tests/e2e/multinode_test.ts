@@ -1,0 +1,263 @@
+// Two cloud nodes on one store (guide §5): every access path entering on the node that does not
+// hold the agent is bridged to the one that does (BridgeTunnel over the internal mTLS listener);
+// a killed node's agents come back on the survivor; revocation on one node cuts a tunnel running
+// through the other; node and agent certificates are each refused on the other's listener.
+import * as tls from "node:tls";
+import { Buffer } from "node:buffer";
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import {
+  echoServer,
+  echoThrough,
+  echoVia,
+  Proc,
+  randomBytes,
+  sha256,
+  Stack,
+  TEST_ADMIN_KEY,
+} from "../_fixtures/stack.ts";
+
+/** Two nodes of one cloud: node-1 first, node-2 joined to it. */
+async function twoNodes(): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void> }> {
+  const n1 = await Stack.start();
+  const n2 = await Stack.start({ joining: n1, node: "node-2" });
+  return {
+    n1,
+    n2,
+    async stop() {
+      await n2.stop();
+      await n1.stop();
+    },
+  };
+}
+
+/** Reads one sample of `name{labels}` from a node's /metrics (admin key on the HTTP port). */
+async function metric(n: Stack, name: string, labels = ""): Promise<number> {
+  const res = await fetch(`${n.url}/metrics`, { headers: { "x-admin-api-key": TEST_ADMIN_KEY } });
+  const text = await res.text();
+  assertEquals(res.status, 200, text);
+  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
+/** Waits until `check` holds (polling), failing after `ms` with `what`. */
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A tiny HTTP device. */
+function httpDevice(): { port: number; close(): Promise<void> } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) => new Response(`camera page ${new URL(req.url).pathname}`),
+  );
+  return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/ and CLI raw tunnel entering on the node without the agent are bridged", async () => {
+  const { n1, n2, stop } = await twoNodes();
+  const echo = await echoServer();
+  const http = httpDevice();
+  n1.defer(echo.close);
+  n1.defer(http.close);
+  try {
+    const q = await n1.quickstart([echo.port, http.port]);
+    await n1.agentFor(q); // enrolled on node-1, control stream on node-1
+    const wsHandle = q.device.handles[echo.port];
+    const httpHandle = q.device.handles[http.port];
+    const before = await metric(n2, "connector_interrelay_bridge_bytes_total", '{side="out"}');
+
+    // WebSocket tunnel through node-2 → node-1 → agent → echo: 64 MiB, SHA-256 equal.
+    const data = randomBytes(64 << 20);
+    const ws = await n2.openTunnel(wsHandle, q.apiToken);
+    const r = await echoThrough(ws, data);
+    assertEquals(r.received.byteLength, data.byteLength);
+    assertEquals(await sha256(r.received), await sha256(data));
+    const after = await metric(n2, "connector_interrelay_bridge_bytes_total", '{side="out"}');
+    assert(after - before >= 2 * (64 << 20), `bridge bytes rose by ${after - before}`);
+    assert(await metric(n2, "connector_interrelay_bridge_opens_total", '{side="out"}') >= 1);
+    assert(await metric(n1, "connector_interrelay_bridge_opens_total", '{side="in"}') >= 1);
+
+    // The browser proxy through node-2.
+    const page = await fetch(`${n2.url}/c/${httpHandle}/index.html`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    assertEquals(page.status, 200);
+    assertEquals(await page.text(), "camera page /index.html");
+
+    // The CLI raw tunnel (ops_ session) through node-2.
+    const session = await n2.cliSession(q);
+    const cli = new Proc(["tunnel", "run", "--cloud", n2.url, "--token", session.token]);
+    n2.defer(() => cli.stop("SIGKILL"));
+    const ip = q.device.loopbackIp;
+    await cli.waitFor(new RegExp(`listening listen=${ip}:${echo.port}`));
+    const b2 = await metric(n2, "connector_interrelay_bridge_bytes_total", '{side="out"}');
+    assert(await echoVia(ip, echo.port, 1 << 20), "bytes through the CLI raw tunnel");
+    const a2 = await metric(n2, "connector_interrelay_bridge_bytes_total", '{side="out"}');
+    assert(a2 - b2 >= 2 << 20, `bridge bytes rose by ${a2 - b2} for the CLI tunnel`);
+    assert(await metric(n2, "connector_tunnel_opens_total", '{path="cli"}') >= 1);
+    assert(await metric(n2, "connector_tunnel_opens_total", '{path="proxy"}') >= 1);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("multinode: kill -9 of the node holding 5 agents: all back on the survivor, tunnels work, Relay and presence follow", async () => {
+  const { n1, n2, stop } = await twoNodes();
+  const echo = await echoServer();
+  n2.defer(echo.close);
+  try {
+    const q = await n1.quickstart([echo.port]);
+    const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
+    const agents: Proc[] = [];
+    for (let i = 0; i < 5; i++) {
+      const token = i === 0 ? q.enrollmentToken : (await n1.admin<{ token: string }>(
+        "enroll-token",
+        "--tenant",
+        q.tenantId,
+        "--site",
+        q.siteId,
+      )).token;
+      const e = await n1.enroll(token, `agent-${i + 1}`);
+      assertEquals(e.code, 0, e.stderr);
+      agents.push(await n1.runAgent(e.state, true, ["--control-endpoint", endpoints]));
+    }
+    // The first endpoint answers first: every agent is on node-1.
+    for (const a of agents) assert(a.lines.some((l) => l.includes('"node":"node-1"')));
+
+    const killedAt = Date.now();
+    await n1.cloud.stop("SIGKILL");
+    const seconds = await Promise.all(agents.map(async (a) => {
+      await a.waitFor(/"control stream up".*"node":"node-2"|"node":"node-2".*"control stream up"/);
+      return (Date.now() - killedAt) / 1000;
+    }));
+    seconds.sort((a, b) => a - b);
+    console.log(
+      `  failover of 5 agents: p50 ${seconds[2].toFixed(2)} s, max ${seconds[4].toFixed(2)} s`,
+    );
+
+    // The survivor's API: every agent's Relay is node-2 (no presence left on the dead node).
+    const res = await fetch(`${n2.url}/api/agents`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    const body = await res.json();
+    const list = (body.items ?? body.agents ?? body) as { relay: string | null }[];
+    assertEquals(list.length, 5);
+    assertEquals(list.map((a) => a.relay), ["node-2", "node-2", "node-2", "node-2", "node-2"]);
+
+    // Tunnels work through the survivor.
+    const data = randomBytes(1 << 20);
+    const ws = await n2.openTunnel(q.device.handles[echo.port], q.apiToken);
+    const r = await echoThrough(ws, data);
+    assertEquals(await sha256(r.received), await sha256(data));
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("multinode: revoking an nt_ token on node-1 closes its tunnel running through node-2 within 2 s", async () => {
+  const { n1, n2, stop } = await twoNodes();
+  const echo = await echoServer();
+  n2.defer(echo.close);
+  try {
+    const q = await n1.quickstart([echo.port]);
+    await n1.agentFor(q);
+    const made = await fetch(`${n1.url}/api/account/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "short-lived" }),
+    });
+    assertEquals(made.status, 201);
+    const { id, token } = await made.json();
+    const got: Uint8Array[] = [];
+    const ws = await n2.openTunnel(q.device.handles[echo.port], token, undefined, (m) => {
+      got.push(m);
+    });
+    ws.send(new TextEncoder().encode("ping"));
+    await until("echo", () => got.length > 0);
+    const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
+      ws.once(
+        "close",
+        (code: number, reason: Uint8Array) =>
+          resolve({ code, reason: new TextDecoder().decode(reason), at: Date.now() }),
+      )
+    );
+    const revokedAt = Date.now();
+    const del = await fetch(`${n1.url}/api/account/tokens/${id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    await del.body?.cancel();
+    assert(del.status === 200 || del.status === 204, `revoke: ${del.status}`);
+    const c = await closed;
+    assertEquals(c.code, 1008);
+    assertEquals(c.reason, "credentials revoked");
+    assert(c.at - revokedAt <= 2_000, `closed after ${c.at - revokedAt} ms`);
+  } finally {
+    await stop();
+  }
+});
+
+/** Tries a TLS handshake with a client certificate; resolves with the error, or null if accepted. */
+function handshake(port: number, certPem: string, keyPem: string, caPem: string) {
+  return new Promise<string | null>((resolve) => {
+    const s = tls.connect({
+      host: "127.0.0.1",
+      port,
+      cert: Buffer.from(certPem),
+      key: Buffer.from(keyPem),
+      ca: [Buffer.from(caPem)],
+      checkServerIdentity: () => undefined,
+    });
+    let done = false;
+    const finish = (v: string | null) => {
+      if (done) return;
+      done = true;
+      s.destroy();
+      resolve(v);
+    };
+    // TLS 1.3 reports a refused client certificate after the client's handshake completes: the
+    // server's alert (or close) arrives on the first read.
+    s.once("secureConnect", () => {
+      s.write("x");
+      setTimeout(() => finish(null), 2_000);
+    });
+    s.once("error", (e) => finish(e.message || "error"));
+    s.once("close", () => finish("closed by the server"));
+  });
+}
+
+Deno.test("multinode: an agent certificate on the internal listener and a node certificate on the control listener are refused and audited", async () => {
+  const { n1, n2, stop } = await twoNodes();
+  try {
+    const q = await n1.quickstart([9]);
+    const e = await n1.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    const read = (p: string) => Deno.readTextFile(p);
+    const agentCert = await read(`${e.state}/agent.pem`);
+    const agentKey = await read(`${e.state}/agent.key`);
+    const internalCa = await read(`${n1.dataDir}/ca/internal-ca.pem`);
+    const agentCa = await read(`${n1.dataDir}/ca/agent-ca.pem`);
+    const nodeCert = await read(`${n2.dataDir}/tls/node.pem`);
+    const nodeKey = await read(`${n2.dataDir}/tls/node.key`);
+
+    // A sibling's node certificate IS accepted on the internal listener (the control case).
+    assertEquals(await handshake(n1.ports.internal, nodeCert, nodeKey, internalCa), null);
+    // An agent certificate is refused there…
+    assert(await handshake(n1.ports.internal, agentCert, agentKey, internalCa) !== null);
+    // …and a node certificate is refused on the agents' control listener.
+    assert(await handshake(n1.ports.control, nodeCert, nodeKey, agentCa) !== null);
+
+    await until("audit of the refusals", async () => {
+      const audit = await n1.admin<{ entries: { action: string }[] }>("audit", "--limit", "50");
+      const actions = audit.entries.map((x) => x.action);
+      return actions.includes("internal.reject_certificate") &&
+        actions.includes("control.reject_certificate");
+    }, 10_000);
+  } finally {
+    await stop();
+  }
+});
