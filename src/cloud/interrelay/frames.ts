@@ -45,7 +45,13 @@ export class FramedConn implements Deno.Conn {
   readonly localAddr: Deno.NetAddr;
   readonly remoteAddr: Deno.NetAddr;
   #socket: TLSSocket;
-  #pending: Uint8Array = new Uint8Array(0);
+  #header = new Uint8Array(HEADER);
+  #headerHave = 0;
+  /** Bytes of the current frame's body still to come; -1 while reading a header. */
+  #bodyLeft = -1;
+  #type = 0;
+  /** The current non-DATA frame's body being gathered. */
+  #body: Uint8Array | null = null;
   #queue: Uint8Array[] = [];
   #queued = 0;
   #eof = false;
@@ -163,19 +169,18 @@ export class FramedConn implements Deno.Conn {
 
   /**
    * Closes the connection both ways. Frames already written (the last DATA, END) are still
-   * flushed — destroying at once would drop them — but for at most 5 s.
+   * delivered — destroying the socket at once drops what node:tls has not flushed yet — so it
+   * ends the TLS stream (the peer, not half-open, ends its side and the socket closes) and
+   * destroys it only if that takes more than 5 s.
    */
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("bridge connection closed");
     this.#closed = true;
     const s = this.#socket;
-    if (s.destroyed || s.writableLength === 0) s.destroy();
-    else {
+    if (!s.destroyed) {
       const t = setTimeout(() => s.destroy(), 5_000);
-      s.end(() => {
-        clearTimeout(t);
-        s.destroy();
-      });
+      s.once("close", () => clearTimeout(t));
+      s.end();
     }
     this.#wake();
   }
@@ -227,41 +232,59 @@ export class FramedConn implements Deno.Conn {
     this.#socket.write(f);
   }
 
+  /**
+   * Parses frames as bytes arrive. DATA payloads go to the read queue as views of the arriving
+   * chunks (no reassembly, no copy: each chunk is a fresh buffer); only the 5-byte headers and
+   * the small OPEN/RESULT/CREDIT bodies are gathered.
+   */
   #onData(chunk: Uint8Array): void {
-    let buf = chunk;
-    if (this.#pending.byteLength) {
-      buf = new Uint8Array(this.#pending.byteLength + chunk.byteLength);
-      buf.set(this.#pending);
-      buf.set(chunk, this.#pending.byteLength);
-    }
     let off = 0;
-    while (buf.byteLength - off >= HEADER) {
-      const type = buf[off];
-      const len = new DataView(buf.buffer, buf.byteOffset + off + 1, 4).getUint32(0);
-      if (len > (type === FrameType.DATA ? MAX_DATA : MAX_CONTROL)) {
-        this.#violation(`frame of ${len} bytes`);
-        return;
+    while (off < chunk.byteLength && !this.#closed && !this.#error) {
+      if (this.#bodyLeft < 0) {
+        const n = Math.min(HEADER - this.#headerHave, chunk.byteLength - off);
+        this.#header.set(chunk.subarray(off, off + n), this.#headerHave);
+        this.#headerHave += n;
+        off += n;
+        if (this.#headerHave < HEADER) break;
+        this.#headerHave = 0;
+        this.#type = this.#header[0];
+        const len = new DataView(this.#header.buffer).getUint32(1);
+        if (len > (this.#type === FrameType.DATA ? MAX_DATA : MAX_CONTROL)) {
+          this.#violation(`frame of ${len} bytes`);
+          return;
+        }
+        this.#bodyLeft = len;
+        this.#body = this.#type === FrameType.DATA ? null : new Uint8Array(len);
+        if (this.#type === FrameType.DATA && this.#eof) {
+          this.#violation("data after end");
+          return;
+        }
       }
-      if (buf.byteLength - off < HEADER + len) break;
-      const payload = buf.subarray(off + HEADER, off + HEADER + len);
-      off += HEADER + len;
-      if (!this.#onFrame(type, payload)) return;
-      if (this.#closed) return;
+      const n = Math.min(this.#bodyLeft, chunk.byteLength - off);
+      if (this.#body) {
+        this.#body.set(chunk.subarray(off, off + n), this.#body.byteLength - this.#bodyLeft);
+      } else if (n > 0) {
+        this.#queue.push(chunk.subarray(off, off + n));
+        this.#queued += n;
+        this.#count(0, n);
+        if (this.#queued > WINDOW) {
+          this.#violation("peer ignored the credit window");
+          return;
+        }
+      }
+      off += n;
+      this.#bodyLeft -= n;
+      if (this.#bodyLeft === 0) {
+        this.#bodyLeft = -1;
+        if (this.#body && !this.#onFrame(this.#type, this.#body)) return;
+        this.#body = null;
+      }
     }
-    this.#pending = off === buf.byteLength ? new Uint8Array(0) : buf.slice(off);
     this.#wake();
   }
 
   #onFrame(type: number, payload: Uint8Array): boolean {
     switch (type) {
-      case FrameType.DATA:
-        if (this.#eof) return this.#violation("data after end");
-        // Copy: the payload is a view into a buffer that is reused for the next chunk.
-        this.#queue.push(payload.slice());
-        this.#queued += payload.byteLength;
-        this.#count(0, payload.byteLength);
-        if (this.#queued > WINDOW) return this.#violation("peer ignored the credit window");
-        return true;
       case FrameType.END:
         this.#eof = true;
         return true;
