@@ -209,7 +209,7 @@ export async function startCloud(
   });
   agentsConnected.collect(() => registry.all().length);
   const metricsListener = config.metrics
-    ? startMetricsListener(config.metrics, {
+    ? await startMetricsListener(config.metrics, {
       store,
       node: config.node,
       agents: () => registry.all().length,

@@ -72,6 +72,13 @@ Deno.test("stats survive a killed agent; /api/agents and the hourly table agree;
     const payload = randomBytes(256 << 10);
     const ws = await stack.openTunnel(handle, q.apiToken);
     assertEquals((await echoThrough(ws, payload)).received.byteLength, payload.byteLength);
+    // The cloud's probe names too, and the Prometheus scrape.
+    const hr = await fetch(`http://127.0.0.1:${health}/healthz/ready`);
+    assertEquals(hr.status, 200);
+    assertEquals((await hr.json()).controlStream, "up");
+    const scrape = await (await fetch(`http://127.0.0.1:${health}/metrics`)).text();
+    assert(/^connector_agent_control_up 1$/m.test(scrape), scrape);
+    assert(/^process_resident_memory_bytes \d+$/m.test(scrape), "RSS in the agent's /metrics");
     const file = `${state}/stats.json`;
     const saved = await until(async () => {
       const s = JSON.parse(await Deno.readTextFile(file));
@@ -123,6 +130,11 @@ Deno.test("stats survive a killed agent; /api/agents and the hourly table agree;
     const live = await fetch(`http://127.0.0.1:${health}/livez`);
     assertEquals(live.status, 200);
     await live.body?.cancel();
+    for (const [path, status] of [["/healthz/live", 200], ["/healthz/ready", 503]] as const) {
+      const r = await fetch(`http://127.0.0.1:${health}${path}`);
+      assertEquals(r.status, status, path);
+      await r.body?.cancel();
+    }
 
     // A clean stop writes the counters once more.
     await Deno.remove(file);

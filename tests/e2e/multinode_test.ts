@@ -14,7 +14,9 @@ import {
   sha256,
   Stack,
   TEST_ADMIN_KEY,
+  TunnelRefused,
 } from "../_fixtures/stack.ts";
+import { onvifResponder } from "../_fixtures/onvif.ts";
 
 /** Two nodes of one cloud: node-1 first, node-2 joined to it. */
 async function twoNodes(): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void> }> {
@@ -259,5 +261,137 @@ Deno.test("multinode: an agent certificate on the internal listener and a node c
     }, 10_000);
   } finally {
     await stop();
+  }
+});
+
+Deno.test("multinode: allowlist pushes, discovery and agent revoke reach an agent on the other node; an unreachable owner is 503 and a counted bridge failure", async () => {
+  const { n1, n2, stop } = await twoNodes();
+  const echo = await echoServer();
+  const cam = await onvifResponder();
+  n2.defer(echo.close);
+  n2.defer(() => Promise.resolve(cam.close()));
+  try {
+    const q = await n1.quickstart([9]);
+    const e = await n1.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    // The agent lives on node-2 only.
+    const agent = new Proc(
+      [
+        "agent",
+        "run",
+        "--state",
+        e.state,
+        "--log-format",
+        "json",
+        "--control-endpoint",
+        `127.0.0.1:${n2.ports.control}`,
+      ],
+      { NC_DISCOVERY_TARGETS: `127.0.0.1:${cam.port}` },
+    );
+    n2.agents.push(agent);
+    await agent.waitFor(
+      /"control stream up".*"node":"node-2"|"node":"node-2".*"control stream up"/,
+    );
+    const api = (n: Stack, method: string, path: string, body?: unknown) =>
+      fetch(n.url + path, {
+        method,
+        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+
+    // A device added on node-1 reaches the agent on node-2 (its allowlist), so a tunnel entering
+    // node-1 is bridged to node-2 and the agent dials it.
+    const add = await api(n1, "POST", `/api/sites/${q.siteId}/devices`, {
+      host: "127.0.0.1",
+      ports: [echo.port],
+    });
+    assertEquals(add.status, 201);
+    const dev = await add.json();
+    const handle = dev.handles?.[echo.port] ?? dev.handles?.[String(echo.port)] ??
+      dev.ports?.find?.((p: { port: number }) => p.port === echo.port)?.handle;
+    assert(typeof handle === "string", JSON.stringify(dev));
+    await until("the new allowlist on the agent", async () => {
+      try {
+        const ws = await n1.openTunnel(handle, q.apiToken);
+        const r = await echoThrough(ws, new TextEncoder().encode("hello"));
+        return new TextDecoder().decode(r.received) === "hello";
+      } catch (err) {
+        if (err instanceof TunnelRefused && err.status === 403) return false;
+        throw err;
+      }
+    }, 10_000);
+
+    // ONVIF discovery asked on node-1 runs on the agent held by node-2.
+    const disc = await api(n1, "POST", `/api/sites/${q.siteId}/discovery`, { timeoutMs: 1000 });
+    assertEquals(disc.status, 200);
+    assertEquals((await disc.json()).devices.length, 1);
+
+    // Revoking the agent on node-1 cuts its stream on node-2.
+    const agents = await (await api(n1, "GET", "/api/agents")).json();
+    const agentId = (agents.items ?? agents)[0].id;
+    const rev = await api(n1, "POST", `/api/agents/${agentId}/revoke`);
+    await rev.body?.cancel();
+    assertEquals(rev.status, 200);
+    await agent.waitFor(/control stream (lost|refused)/, 5_000);
+
+    // Another agent on node-1 only; node-1 killed: presence still names it (lease), node-2
+    // cannot reach node-1's internal listener → 503 "agent reconnecting", failure counted.
+    const t2 = await n1.admin<{ token: string }>(
+      "enroll-token",
+      "--tenant",
+      q.tenantId,
+      "--site",
+      q.siteId,
+    );
+    const e2 = await n1.enroll(t2.token, "agent-b");
+    await n1.runAgent(e2.state);
+    const failures = await metric(n2, "connector_interrelay_bridge_failures_total");
+    await n1.cloud.stop("SIGKILL");
+    const refused = await n2.openTunnel(handle, q.apiToken).then(
+      () => null,
+      (err) => err as TunnelRefused,
+    );
+    assert(refused instanceof TunnelRefused, "tunnel refused");
+    assertEquals(refused.status, 503);
+    assertEquals(refused.body, { error: "agent_offline", message: "agent reconnecting" });
+    assertEquals(await metric(n2, "connector_interrelay_bridge_failures_total"), failures + 1);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("multinode: /metrics and /healthz on a separate listener without credentials, on the HTTP port only with the admin key", async () => {
+  const n = await Stack.start({ cloudArgs: ["--metrics", "127.0.0.1:0"] });
+  try {
+    assert(n.ports.metrics, "metrics port announced");
+    const base = `http://127.0.0.1:${n.ports.metrics}`;
+    const m = await fetch(`${base}/metrics`);
+    assertEquals(m.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    const text = await m.text();
+    for (
+      const name of [
+        "connector_agents_connected",
+        "connector_tunnels_open",
+        "connector_tunnel_opens_total",
+        "connector_tunnel_bytes_total",
+        "connector_interrelay_bridges_open",
+        "connector_interrelay_bridge_opens_total",
+        "connector_interrelay_bridge_bytes_total",
+        "connector_interrelay_bridge_failures_total",
+        "connector_mongo_health_seconds",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+      ]
+    ) assert(text.includes(`# TYPE ${name} `), `${name} in /metrics`);
+    assertEquals((await fetch(`${base}/healthz/live`).then((r) => r.json())).status, "ok");
+    const ready = await fetch(`${base}/healthz/ready`);
+    assertEquals(ready.status, 200);
+    await ready.body?.cancel();
+    const open = await fetch(`${n.url}/metrics`);
+    assertEquals(open.status, 401);
+    assertEquals((await open.json()).message, "authentication required");
+    assertEquals(await metric(n, "connector_agents_connected"), 0);
+  } finally {
+    await n.stop();
   }
 });

@@ -53,7 +53,7 @@ function shape(d: DiscoveredDevice) {
 export interface DiscoveryDeps {
   store: Store;
   registry: Registry;
-  /** Asks an agent connected to this node to probe for `windowMs`. */
+  /** Asks an agent (on this node, or bridged to its node) to probe for `windowMs`. */
   discover: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
 
@@ -67,7 +67,9 @@ export function discoveryRoutes(d: DiscoveryDeps): Hono<AuthVars> {
     if (!site) throw new AppError("not_found", "no such site");
     const body = await jsonBody(c, discoveryBody);
     // Agents whose stream is held by this node (the one that can carry the request).
-    const agentId = chooseAgent(null, d.registry.bySite(site.id));
+    // An agent on this node first; else one on a sibling node (d.discover bridges to it).
+    const local = d.registry.bySite(site.id);
+    const agentId = chooseAgent(null, local.length ? local : await d.store.listPresence(site.id));
     if (!agentId) throw new AppError("agent_offline");
     const r = await d.discover(agentId, body.timeoutMs ?? DEFAULT_WINDOW_MS);
     await d.store.appendAudit({

@@ -5,6 +5,7 @@
  * also sets `connector_mongo_health_seconds`.
  * @module
  */
+import * as http from "node:http";
 import { VERSION } from "../../shared/version.ts";
 import { metrics, METRICS_CONTENT_TYPE } from "../../shared/metrics.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
@@ -58,31 +59,44 @@ export async function scrape(d: HealthDeps): Promise<string> {
   return metrics.render();
 }
 
-/** Starts the unauthenticated `--metrics` listener (bind it to a private address). */
-export function startMetricsListener(
+/**
+ * Starts the unauthenticated `--metrics` listener (bind it to a private address). node:http, as
+ * the main listener: in the cloud process @hono/node-server replaces the global Response, which
+ * Deno.serve then refuses.
+ */
+export async function startMetricsListener(
   listen: ListenAddress,
   d: HealthDeps,
-): { port: number; close(): Promise<void> } {
-  const server = Deno.serve(
-    { hostname: listen.hostname, port: listen.port, onListen: () => {} },
-    async (req) => {
-      const path = new URL(req.url).pathname;
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer(async (req, res) => {
+    const send = (status: number, type: string, body: string) => {
+      res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : body);
+    };
+    const json = (status: number, body: unknown) =>
+      send(status, "application/json", JSON.stringify(body));
+    try {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
       if (req.method !== "GET" && req.method !== "HEAD") {
-        return Response.json({ error: "bad_request", message: "GET only" }, { status: 405 });
+        return json(405, { error: "bad_request", message: "GET only" });
       }
-      if (path === "/metrics") {
-        return new Response(await scrape(d), { headers: { "content-type": METRICS_CONTENT_TYPE } });
-      }
-      if (path === "/healthz/live") {
-        const r = live(d);
-        return Response.json(r.body, { status: r.status });
-      }
+      if (path === "/metrics") return send(200, METRICS_CONTENT_TYPE, await scrape(d));
+      if (path === "/healthz/live") return json(200, live(d).body);
       if (path === "/healthz/ready") {
         const r = await ready(d);
-        return Response.json(r.body, { status: r.status });
+        return json(r.status, r.body);
       }
-      return Response.json({ error: "not_found", message: "not found" }, { status: 404 });
-    },
-  );
-  return { port: server.addr.port, close: () => server.shutdown() };
+      json(404, { error: "not_found", message: "not found" });
+    } catch {
+      json(500, { error: "internal", message: "internal error" });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.hostname, () => resolve());
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
