@@ -17,6 +17,7 @@ import {
   TunnelRefused,
 } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
+import { ffprobe, startCamera } from "../_fixtures/rtsp.ts";
 
 /** Two nodes of one cloud: node-1 first, node-2 joined to it. */
 async function twoNodes(): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void> }> {
@@ -59,14 +60,16 @@ function httpDevice(): { port: number; close(): Promise<void> } {
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
-Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/ and CLI raw tunnel entering on the node without the agent are bridged", async () => {
+Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/, RTSP and CLI raw tunnel entering on the node without the agent are bridged", async () => {
   const { n1, n2, stop } = await twoNodes();
   const echo = await echoServer();
   const http = httpDevice();
+  const cam = await startCamera();
   n1.defer(echo.close);
   n1.defer(http.close);
+  n1.defer(cam.close);
   try {
-    const q = await n1.quickstart([echo.port, http.port]);
+    const q = await n1.quickstart([echo.port, http.port, cam.port]);
     await n1.agentFor(q); // enrolled on node-1, control stream on node-1
     const wsHandle = q.device.handles[echo.port];
     const httpHandle = q.device.handles[http.port];
@@ -89,6 +92,16 @@ Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/ and CLI raw tunnel entering on
     });
     assertEquals(page.status, 200);
     assertEquals(await page.text(), "camera page /index.html");
+
+    // RTSP through node-2's gateway: ffprobe decodes the camera's H.264.
+    const b1 = await metric(n2, "connector_interrelay_bridge_bytes_total", '{side="out"}');
+    const camHandle = q.device.handles[cam.port];
+    const probe = await ffprobe(
+      `rtsp://op:${q.apiToken}@127.0.0.1:${n2.ports.rtsp}/${camHandle}/live/cam1`,
+    );
+    assertEquals([probe.codec, probe.width], ["h264", 320], probe.stderr);
+    assert(await metric(n2, "connector_tunnel_opens_total", '{path="rtsp"}') >= 1);
+    assert(await metric(n2, "connector_interrelay_bridge_bytes_total", '{side="out"}') > b1);
 
     // The CLI raw tunnel (ops_ session) through node-2.
     const session = await n2.cliSession(q);
