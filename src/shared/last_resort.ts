@@ -11,9 +11,15 @@
  * @module
  */
 import type { Logger } from "./log.ts";
+import { metrics } from "./metrics.ts";
 
 let installed = false;
 let count = 0;
+
+metrics.counter(
+  "connector_unhandled_errors_total",
+  "Errors and rejections no handler caught, survived by this process (each one is a bug)",
+).collect(() => count);
 let current: Logger | null = null;
 
 /** How many unhandled errors and rejections this process survived. */
