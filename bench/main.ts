@@ -5,13 +5,15 @@
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
  * RTSP streams through the cloud's gateway, agent idle RSS and CPU seconds per GB moved. Prints
  * a markdown table with each figure's ratio to `ssh -R` and to direct, and writes
- * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,idle,dataplanes`
+ * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,idle,dataplanes,failover,bridge`
  * for some sections). Never a pass/fail test: `--quick` (tiny sizes)
  * only proves the bench still runs (tests/e2e/bench_quick_test.ts).
  * @module
  */
 import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
+import { measureFailover, quantile } from "./failover.ts";
+import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
@@ -36,7 +38,10 @@ const cfg = quick
     rtspSeconds: 10,
   };
 const log = (s: string) => console.error(s);
-/** `--only=bulk,latency,http,rtsp,idle,dataplanes` runs just those sections (default: all). */
+/**
+ * `--only=bulk,latency,http,rtsp,idle,dataplanes,failover,bridge` runs just those sections
+ * (default: all).
+ */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
 const want = (section: string) => !only || only.includes(section);
 const rows: Row[] = [];
@@ -206,6 +211,42 @@ async function rtspSection(w: World, camera: { port: number } | null): Promise<v
 const wantFds = quick ? 4096 : 65536;
 const fd = await raiseFileLimit(wantFds);
 if (fd.note) log(`open files limit: ${fd.note}`);
+
+if (want("failover")) {
+  const [agents, kills] = quick ? [2, 1] : [20, 20];
+  log(`failover: ${agents} agents, ${kills} node kills …`);
+  const samples = await measureFailover(agents, kills);
+  for (const [q, name] of [[0.5, "p50"], [0.99, "p99"]] as const) {
+    rows.push({
+      figure: `node killed → agents' control stream up on the survivor, ${name}`,
+      path: `${agents} agents × ${kills} kills`,
+      value: quantile(samples, q),
+      unit: "s",
+      better: "lower",
+    });
+  }
+}
+
+if (want("bridge")) {
+  log(`bridge: WebSocket tunnel entering on the owning node vs its sibling …`);
+  const b = await measureBridgedVsDirect(cfg.bulk / 2);
+  for (const [path, v] of [["entering on the owner", b.direct], ["bridged", b.bridged]] as const) {
+    rows.push({
+      figure: "WS tunnel echo, two nodes",
+      path,
+      value: v,
+      unit: "Gbit/s",
+      better: "higher",
+    });
+  }
+  rows.push({
+    figure: "BridgeTunnel carrier, in-process, one way",
+    path: "framed node:tls (in use)",
+    value: await measureFramedBridge(cfg.bulk),
+    unit: "Gbit/s",
+    better: "higher",
+  });
+}
 
 if (want("dataplanes")) {
   log(`data planes, ${cfg.bulk / MiB} MiB one way …`);

@@ -359,6 +359,18 @@ export class Stack {
     return p;
   }
 
+  /** A fresh one-shot enrollment token for the quickstart's site (for a second agent). */
+  async enrollmentToken(q: Quickstart): Promise<string> {
+    const t = await this.admin<{ token: string }>(
+      "enroll-token",
+      "--tenant",
+      q.tenantId,
+      "--site",
+      q.siteId,
+    );
+    return t.token;
+  }
+
   /** Enrolls and runs one agent with the quickstart's token. */
   async agentFor(q: Quickstart): Promise<Proc> {
     const e = await this.enroll(q.enrollmentToken);

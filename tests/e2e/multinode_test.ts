@@ -129,13 +129,7 @@ Deno.test("multinode: kill -9 of the node holding 5 agents: all back on the surv
     const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
     const agents: Proc[] = [];
     for (let i = 0; i < 5; i++) {
-      const token = i === 0 ? q.enrollmentToken : (await n1.admin<{ token: string }>(
-        "enroll-token",
-        "--tenant",
-        q.tenantId,
-        "--site",
-        q.siteId,
-      )).token;
+      const token = i === 0 ? q.enrollmentToken : await n1.enrollmentToken(q);
       const e = await n1.enroll(token, `agent-${i + 1}`);
       assertEquals(e.code, 0, e.stderr);
       agents.push(await n1.runAgent(e.state, true, ["--control-endpoint", endpoints]));
@@ -349,14 +343,8 @@ Deno.test("multinode: allowlist pushes, discovery and agent revoke reach an agen
 
     // Another agent on node-1 only; node-1 killed: presence still names it (lease), node-2
     // cannot reach node-1's internal listener → 503 "agent reconnecting", failure counted.
-    const t2 = await n1.admin<{ token: string }>(
-      "enroll-token",
-      "--tenant",
-      q.tenantId,
-      "--site",
-      q.siteId,
-    );
-    const e2 = await n1.enroll(t2.token, "agent-b");
+    const t2 = await n1.enrollmentToken(q);
+    const e2 = await n1.enroll(t2, "agent-b");
     await n1.runAgent(e2.state);
     const failures = await metric(n2, "connector_interrelay_bridge_failures_total");
     await n1.cloud.stop("SIGKILL");
@@ -406,5 +394,47 @@ Deno.test("multinode: /metrics and /healthz on a separate listener without crede
     assertEquals(await metric(n, "connector_agents_connected"), 0);
   } finally {
     await n.stop();
+  }
+});
+
+Deno.test("multinode: sticky-with-failover across nodes: the pinned agent on the other node is used over a local one until it goes away", async () => {
+  const { n1, n2, stop } = await twoNodes();
+  const echo = await echoServer();
+  n2.defer(echo.close);
+  try {
+    const q = await n1.quickstart([echo.port]);
+    const handle = q.device.handles[echo.port];
+    const a = await n1.agentFor(q); // agent A on node-1
+    const ping = async (n: Stack) => {
+      const ws = await n.openTunnel(handle, q.apiToken);
+      const r = await echoThrough(ws, new TextEncoder().encode("ping"));
+      assertEquals(new TextDecoder().decode(r.received), "ping");
+    };
+    await ping(n1); // pins the handle to A
+    const t = await n1.enrollmentToken(q);
+    const e = await n1.enroll(t, "agent-b");
+    assertEquals(e.code, 0, e.stderr);
+    await n2.runAgent(e.state, true, ["--control-endpoint", `127.0.0.1:${n2.ports.control}`]);
+
+    // Entering node-2, which holds B: the handle stays on A, over the bridge.
+    const opens = () => metric(n2, "connector_interrelay_bridge_opens_total", '{side="out"}');
+    const before = await opens();
+    await ping(n2);
+    assertEquals(await opens(), before + 1);
+
+    // A goes away: node-2 fails over to its own B, no bridge.
+    await a.stop("SIGKILL");
+    await until("A's presence gone", async () => {
+      const res = await fetch(`${n2.url}/api/agents`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+      const body = await res.json();
+      const list = (body.items ?? body) as { relay: string | null }[];
+      return list.filter((x) => x.relay !== null).length === 1;
+    });
+    await ping(n2);
+    assertEquals(await opens(), before + 1);
+  } finally {
+    await stop();
   }
 });

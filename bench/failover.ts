@@ -1,0 +1,69 @@
+/**
+ * Failover, measured (issue 12, guide §5.5): two cloud nodes on one store, N agents given both
+ * control endpoints; the node holding them is killed with SIGKILL, the time until each agent's
+ * control stream is up on the survivor is taken from the agent's own log, the killed node is
+ * restarted on the same ports, and the next round kills the other one. Reports every sample.
+ * @module
+ */
+import { Proc, Stack } from "../tests/_fixtures/stack.ts";
+
+const UP = /"control stream up"/;
+
+/** Seconds from each kill to each agent's stream up on the survivor (agents × kills samples). */
+export async function measureFailover(agents: number, kills: number): Promise<number[]> {
+  const n1 = await Stack.start();
+  const n2 = await Stack.start({ joining: n1, node: "node-2" });
+  const samples: number[] = [];
+  try {
+    const q = await n1.quickstart([9]);
+    const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
+    const procs: Proc[] = [];
+    for (let i = 0; i < agents; i++) {
+      const token = i === 0 ? q.enrollmentToken : await n1.enrollmentToken(q);
+      const e = await n1.enroll(token, `agent-${i + 1}`);
+      if (e.code !== 0) throw new Error(`enroll: ${e.stderr}`);
+      procs.push(await n1.runAgent(e.state, true, ["--control-endpoint", endpoints]));
+    }
+    let holder = n1;
+    let other = n2;
+    for (let k = 0; k < kills; k++) {
+      const before = procs.map((p) => p.count(UP));
+      const killedAt = Date.now();
+      await holder.cloud.stop("SIGKILL");
+      const round = await Promise.all(procs.map(async (p, i) => {
+        const deadline = Date.now() + 60_000;
+        while (p.count(UP) <= before[i]) {
+          if (Date.now() > deadline) throw new Error("an agent did not come back within 60 s");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const line = p.lines.filter((l) => UP.test(l))[before[i]];
+        const at = Number(JSON.parse(line).time);
+        if (!line.includes(`"node":"${other.node}"`)) throw new Error(`not on ${other.node}`);
+        return (at - killedAt) / 1000;
+      }));
+      samples.push(...round);
+      await holder.startCloud();
+      [holder, other] = [other, holder];
+    }
+    return samples;
+  } finally {
+    await n2.stop();
+    await n1.stop();
+  }
+}
+
+/** The q-quantile (0..1) of samples, nearest rank. */
+export function quantile(samples: number[], q: number): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+if (import.meta.main) {
+  const agents = Number(Deno.args[0] ?? 20);
+  const kills = Number(Deno.args[1] ?? 20);
+  const s = await measureFailover(agents, kills);
+  console.log(
+    `failover, ${agents} agents × ${kills} kills: p50 ${quantile(s, 0.5).toFixed(2)} s, ` +
+      `p99 ${quantile(s, 0.99).toFixed(2)} s, max ${Math.max(...s).toFixed(2)} s`,
+  );
+}
