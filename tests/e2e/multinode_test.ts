@@ -239,7 +239,7 @@ function handshake(port: number, certPem: string, keyPem: string, caPem: string)
   });
 }
 
-Deno.test("multinode: an agent certificate on the internal listener and a node certificate on the control listener are refused and audited", async () => {
+Deno.test("multinode: an agent certificate on the internal listener and a node certificate on the control listener are refused and audited; bad OPENs answered, the node survives", async () => {
   const { n1, n2, stop } = await twoNodes();
   try {
     const q = await n1.quickstart([9]);
@@ -259,6 +259,49 @@ Deno.test("multinode: an agent certificate on the internal listener and a node c
     assert(await handshake(n1.ports.internal, agentCert, agentKey, internalCa) !== null);
     // …and a node certificate is refused on the agents' control listener.
     assert(await handshake(n1.ports.control, nodeCert, nodeKey, agentCa) !== null);
+
+    // A sibling's certificate with bad OPENs: each gets RESULT bad_request (or is dropped) and
+    // the node keeps serving without reaching its last-resort handler.
+    const frame = (type: number, body: string | Uint8Array) => {
+      const payload = typeof body === "string" ? new TextEncoder().encode(body) : body;
+      const f = Buffer.alloc(5 + payload.byteLength);
+      f[0] = type;
+      f.writeUInt32BE(payload.byteLength, 1);
+      f.set(payload, 5);
+      return f;
+    };
+    for (
+      const bad of [
+        frame(1, "{not json"),
+        frame(1, JSON.stringify({ v: 1, op: "tunnel", agentId: "x", host: "h", port: 70000 })),
+        frame(1, JSON.stringify({ v: 9, op: "format-disk" })),
+        frame(3, "data before OPEN"),
+        frame(77, "unknown type"),
+        Buffer.from([1, 0xff, 0xff, 0xff, 0xff]), // an OPEN of 4 GiB
+      ]
+    ) {
+      const answer = await new Promise<string>((resolve) => {
+        const s = tls.connect({
+          host: "127.0.0.1",
+          port: n1.ports.internal,
+          cert: Buffer.from(nodeCert),
+          key: Buffer.from(nodeKey),
+          ca: [Buffer.from(internalCa)],
+          checkServerIdentity: () => undefined,
+        });
+        let got = "";
+        s.on("data", (d: Uint8Array) => (got += new TextDecoder().decode(d)));
+        s.once("secureConnect", () => s.write(bad));
+        s.on("error", () => {});
+        s.once("close", () => resolve(got));
+        setTimeout(() => s.destroy(), 12_000);
+      });
+      assert(answer === "" || answer.includes('"code":"bad_request"'), answer);
+    }
+    const live = await fetch(`${n1.url}/healthz/live`);
+    assertEquals(live.status, 200);
+    await live.body?.cancel();
+    assertEquals(n1.cloud.count(/survived/), 0, "a bridge handler let an error escape");
 
     await until("audit of the refusals", async () => {
       const audit = await n1.admin<{ entries: { action: string }[] }>("audit", "--limit", "50");

@@ -224,6 +224,8 @@ export class FramedConn implements Deno.Conn {
   }
 
   #frame(type: number, payload: Uint8Array): void {
+    // Nothing more goes out once the stream was ended or destroyed (a late CREDIT, say).
+    if (this.#socket.destroyed || this.#socket.writableEnded) return;
     // One buffer per frame: node keeps a reference until flushed, and callers reuse theirs.
     const f = Buffer.allocUnsafe(HEADER + payload.byteLength);
     f[0] = type;
