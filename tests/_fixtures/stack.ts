@@ -90,6 +90,32 @@ export class Proc {
   }
 }
 
+/** The cloud node an agent's control stream is on, from its latest "control stream up" line. */
+export function agentNode(agent: Proc): string | null {
+  const up = agent.lines.filter((l) => l.includes('"control stream up"')).at(-1);
+  return up ? (JSON.parse(up).node as string) : null;
+}
+
+/**
+ * Waits until the agent's stream is up on `node` after `sinceMs` (epoch); resolves with the
+ * time of that log line (the agent's own clock).
+ */
+export async function agentUpOn(
+  agent: Proc,
+  node: string,
+  sinceMs: number,
+  ms = 60_000,
+): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const up = agent.lines.filter((l) => l.includes('"control stream up"')).at(-1);
+    const j = up ? JSON.parse(up) : null;
+    if (j && j.node === node && Number(j.time) >= sinceMs) return Number(j.time);
+    if (Date.now() > deadline) throw new Error(`agent not up on ${node} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Runs a connector command to completion. */
 export async function run(
   args: string[],

@@ -6,6 +6,8 @@ import * as tls from "node:tls";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import {
+  agentNode,
+  agentUpOn,
   echoServer,
   echoThrough,
   echoVia,
@@ -134,32 +136,37 @@ Deno.test("multinode: kill -9 of the node holding 5 agents: all back on the surv
       assertEquals(e.code, 0, e.stderr);
       agents.push(await n1.runAgent(e.state, true, ["--control-endpoint", endpoints]));
     }
-    // The first endpoint answers first: every agent is on node-1.
-    for (const a of agents) assert(a.lines.some((l) => l.includes('"node":"node-1"')));
+    // The first endpoint is raced first, but a loaded machine may let the second win for some:
+    // kill the node that holds most of them.
+    const on = (node: string) => agents.filter((a) => agentNode(a) === node);
+    const [dead, survivor] = on("node-1").length >= on("node-2").length ? [n1, n2] : [n2, n1];
+    const victims = on(dead.node);
+    assert(victims.length >= 3, "most agents on one node");
 
     const killedAt = Date.now();
-    await n1.cloud.stop("SIGKILL");
-    const seconds = await Promise.all(agents.map(async (a) => {
-      await a.waitFor(/"control stream up".*"node":"node-2"|"node":"node-2".*"control stream up"/);
-      return (Date.now() - killedAt) / 1000;
-    }));
+    await dead.cloud.stop("SIGKILL");
+    const seconds = await Promise.all(
+      victims.map(async (a) => ((await agentUpOn(a, survivor.node, killedAt)) - killedAt) / 1000),
+    );
     seconds.sort((a, b) => a - b);
     console.log(
-      `  failover of 5 agents: p50 ${seconds[2].toFixed(2)} s, max ${seconds[4].toFixed(2)} s`,
+      `  failover of ${victims.length} agents: p50 ${
+        seconds[Math.floor(seconds.length / 2)].toFixed(2)
+      } s, max ${seconds.at(-1)!.toFixed(2)} s`,
     );
 
-    // The survivor's API: every agent's Relay is node-2 (no presence left on the dead node).
-    const res = await fetch(`${n2.url}/api/agents`, {
+    // The survivor's API: every agent's Relay is the survivor (no presence left on the dead node).
+    const res = await fetch(`${survivor.url}/api/agents`, {
       headers: { authorization: `Bearer ${q.apiToken}` },
     });
     const body = await res.json();
     const list = (body.items ?? body.agents ?? body) as { relay: string | null }[];
     assertEquals(list.length, 5);
-    assertEquals(list.map((a) => a.relay), ["node-2", "node-2", "node-2", "node-2", "node-2"]);
+    assertEquals(list.map((a) => a.relay), Array(5).fill(survivor.node));
 
     // Tunnels work through the survivor.
     const data = randomBytes(1 << 20);
-    const ws = await n2.openTunnel(q.device.handles[echo.port], q.apiToken);
+    const ws = await survivor.openTunnel(q.device.handles[echo.port], q.apiToken);
     const r = await echoThrough(ws, data);
     assertEquals(await sha256(r.received), await sha256(data));
   } finally {
