@@ -97,6 +97,10 @@ export async function startCloud(
       keyPem: pki.node.keyPem,
       node: config.node,
       openLocal: (agentId, host, port) => openLocal({ registry, broker }, agentId, host, port),
+      closedLocal: (agentId) => {
+        const s = registry.get(agentId);
+        if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+      },
       discoverLocal: localDiscover,
       store,
       log,

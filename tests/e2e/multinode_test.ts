@@ -83,6 +83,7 @@ Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/, RTSP and CLI raw tunnel enter
     const r = await echoThrough(ws, data);
     assertEquals(r.received.byteLength, data.byteLength);
     assertEquals(await sha256(r.received), await sha256(data));
+    assertEquals([r.code, r.reason], [1000, "device closed the connection"]);
     const after = await metric(n2, "connector_interrelay_bridge_bytes_total", '{side="out"}');
     assert(after - before >= 2 * (64 << 20), `bridge bytes rose by ${after - before}`);
     assert(await metric(n2, "connector_interrelay_bridge_opens_total", '{side="out"}') >= 1);
@@ -484,6 +485,67 @@ Deno.test("multinode: sticky-with-failover across nodes: the pinned agent on the
     });
     await ping(n2);
     assertEquals(await opens(), before + 1);
+  } finally {
+    await stop();
+  }
+});
+
+/** Resident memory of a process in bytes (Linux). */
+async function rss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+Deno.test("multinode: backpressure across the bridge: a stalled operator on node-2 stalls the device behind node-1, neither node buffers", async () => {
+  const { n1, n2, stop } = await twoNodes();
+  const total = 256 << 20;
+  let written = 0;
+  const chunk = new Uint8Array(64 << 10).fill(42);
+  const camera = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await camera.accept();
+    try {
+      while (written < total) {
+        written += await conn.write(chunk.subarray(0, Math.min(chunk.byteLength, total - written)));
+      }
+    } catch { /* the test ended early */ }
+    conn.close();
+  })();
+  n1.defer(async () => {
+    camera.close();
+    await serving;
+  });
+  try {
+    const port = (camera.addr as Deno.NetAddr).port;
+    const q = await n1.quickstart([port]);
+    await n1.agentFor(q);
+    let received = 0;
+    const ws = await n2.openTunnel(
+      q.device.handles[port],
+      q.apiToken,
+      undefined,
+      (m) => (received += m.byteLength),
+    );
+    ws.pause(); // the operator stops reading
+    const closed = new Promise<string>((r) =>
+      ws.on(
+        "close",
+        (code: number, why: Uint8Array) => r(`${code} ${new TextDecoder().decode(why)}`),
+      )
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    const base = { n1: await rss(n1.cloud.child.pid), n2: await rss(n2.cloud.child.pid) };
+    const stalledAt = written;
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert(written < 64 << 20, `the camera kept writing while nobody read: ${written} bytes`);
+    assert(written - stalledAt < 8 << 20, `not stalled: ${written - stalledAt} more bytes`);
+    const g1 = (await rss(n1.cloud.child.pid)) - base.n1;
+    const g2 = (await rss(n2.cloud.child.pid)) - base.n2;
+    assert(g1 < 32 << 20, `node-1 grew by ${g1} bytes`);
+    assert(g2 < 32 << 20, `node-2 grew by ${g2} bytes`);
+    ws.resume();
+    assertEquals(await closed, "1000 device closed the connection");
+    assertEquals(received, total);
   } finally {
     await stop();
   }

@@ -11,7 +11,13 @@ import { AppError } from "../../shared/errors.ts";
 import { pipeWebSocket } from "../../shared/transport/websocket.ts";
 import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
-import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
+import {
+  agentOnline,
+  type Authorized,
+  authorizeHandle,
+  openTunnel,
+  type RouteDeps,
+} from "./route.ts";
 import { resolveLoopback } from "./plan.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
 
@@ -162,7 +168,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
     // closed by the device: wait a moment and look.
     classifyEnd: async () => {
       await new Promise((r) => setTimeout(r, 250));
-      return d.registry.get(tunnel.agentId)
+      return (await agentOnline(d, tunnel.agentId))
         ? { code: 1000, reason: "device closed the connection" }
         : { code: 1011, reason: "agent disconnected" };
     },

@@ -1,7 +1,7 @@
 /**
- * One audit entry per refused mTLS handshake, for both certificate-checking listeners (agent
- * control on the agent CA, internal on the internal CA): a certificate of the other CA — or
- * none — never gets a byte through, and ops see who tried.
+ * One audit entry per refused mTLS handshake that presented a certificate, for both
+ * certificate-checking listeners (agent control on the agent CA, internal on the internal CA): a
+ * certificate of the other CA never gets a byte through, and ops see who tried.
  * @module
  */
 import type { Logger } from "../../shared/log.ts";
@@ -14,6 +14,9 @@ export function auditRefusedCertificate(
   remote: string | undefined,
   err: Error,
 ): void {
+  // A client that offers no certificate at all (the agent's Happy Eyeballs probe, a scanner)
+  // gets the same refusal, unaudited: the audit is for certificates of the wrong CA.
+  if (/no certificate/i.test(err.message)) return;
   const from = remote ?? "unknown";
   d.log.warn({ remote: from, err: err.message }, `${listener} listener refused a certificate`);
   d.store.appendAudit({

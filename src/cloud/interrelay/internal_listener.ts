@@ -37,6 +37,8 @@ export interface InternalListenerOptions {
   node: string;
   /** Opens a tunnel through an agent connected to this node. */
   openLocal(agentId: string, host: string, port: number): Promise<OpenedTunnel>;
+  /** A bridged tunnel through a local agent ended (its session's stream count drops). */
+  closedLocal(agentId: string): void;
   /** Runs discovery on an agent connected to this node. */
   discoverLocal(agentId: string, windowMs: number): Promise<DiscoveryResult>;
   store: Store;
@@ -124,6 +126,7 @@ async function serve(o: InternalListenerOptions, socket: tls.TLSSocket): Promise
   } finally {
     bridgesOpen.dec({ side: "in" });
     tunnel.done();
+    o.closedLocal(msg.agentId);
   }
 }
 
