@@ -53,7 +53,7 @@ export class BridgeClient {
     host: string,
     port: number,
   ): Promise<OpenedTunnel> {
-    const conn = await this.#request(owner, {
+    const { conn } = await this.#request(owner, {
       v: BRIDGE_VERSION,
       op: "tunnel",
       agentId,
@@ -78,24 +78,23 @@ export class BridgeClient {
 
   /** Runs ONVIF discovery on an agent connected to `owner`. */
   async discover(owner: Owner, agentId: string, windowMs: number): Promise<DiscoveryResult> {
-    const conn = await this.#request(owner, {
+    const { conn, value } = await this.#request(owner, {
       v: BRIDGE_VERSION,
       op: "discover",
       agentId,
       windowMs,
       from: this.#o.node,
     }, windowMs);
-    const value = conn.lastValue as DiscoveryResult;
     conn.close();
-    return value;
+    return value as DiscoveryResult;
   }
 
   async #request(
     owner: Owner,
     open: BridgeOpen,
     extraMs = 0,
-  ): Promise<FramedConn & { lastValue?: unknown }> {
-    let conn: (FramedConn & { lastValue?: unknown }) | null = null;
+  ): Promise<{ conn: FramedConn; value: unknown }> {
+    let conn: FramedConn | null = null;
     try {
       const socket = await this.#dial(owner);
       conn = new FramedConn(socket, (s, r) => bridgeBytes.inc({ side: "out" }, s + r));
@@ -108,8 +107,7 @@ export class BridgeClient {
         conn = null;
         throw new AppError(r.code, r.message);
       }
-      conn.lastValue = r.value;
-      return conn;
+      return { conn, value: r.value };
     } catch (e) {
       if (conn && !conn.isClosed) conn.close();
       if (e instanceof AppError) throw e;

@@ -90,6 +90,7 @@ export class FramedConn implements Deno.Conn {
   async control(timeoutMs: number): Promise<{ type: number; body: unknown }> {
     const deadline = Date.now() + timeoutMs;
     while (!this.#controls.length) {
+      if (this.#queue.length) throw new Error("bridge peer sent DATA before OPEN/RESULT");
       if (this.#closed || this.#error || this.#eof) {
         throw this.#error ?? new Error("bridge connection closed");
       }
