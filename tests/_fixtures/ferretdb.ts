@@ -7,7 +7,14 @@
  * starts it in a temp dir on a free loopback port. Start it once per test file, not per case.
  *
  * FerretDB has no multi-document transactions, no TTL expiry and no change streams, which is
- * exactly why the MongoDB store must not depend on them.
+ * exactly why the MongoDB store must not depend on them. Worse, v1.24 does not apply even one
+ * update atomically: its handler queries the document, then writes it back, with no lock or
+ * transaction between (FerretDB issue #3040; measured here: 100 concurrent `$inc` of one
+ * document leave it at 3, and 50 concurrent "set owner where owner is null" all report a
+ * match). MongoDB guarantees single-document atomicity, and the store is built on that, so the
+ * fixture builds FerretDB with a small patch ({@linkcode SERIALIZE_WRITES}) that runs insert,
+ * update, findAndModify and delete commands one at a time: the tests then exercise MongoDB's
+ * semantics. Never run production on FerretDB v1.
  * @module
  */
 import * as net from "node:net";
@@ -15,13 +22,32 @@ import * as net from "node:net";
 /** The FerretDB release the tests run against. */
 export const FERRETDB_VERSION = "v1.24.2";
 
+/** Names the patched build (a new patch gets a new cache directory). */
+const BUILD_TAG = "serialized-writes-1";
+
+/**
+ * The patch: one process-wide mutex held by every write command, so each update's
+ * query-then-write is atomic as on MongoDB. Written into FerretDB's handler package.
+ */
+export const SERIALIZE_WRITES = `package handler
+
+import "sync"
+
+// nanodemsWriteMu serializes write commands (added by the Nanodems test fixture): FerretDB
+// v1.24 queries and then rewrites a document without a transaction, so concurrent updates of
+// one document lose writes. MongoDB applies each single-document write atomically.
+var nanodemsWriteMu sync.Mutex
+`;
+
+const WRITE_COMMANDS = ["MsgInsert", "MsgUpdate", "MsgFindAndModify", "MsgDelete"];
+
 const MODULE = "github.com/FerretDB/FerretDB";
 
 /** Where the built binary is cached (override the base with NC_CACHE_DIR). */
 export function ferretDbBinary(): string {
   const base = Deno.env.get("NC_CACHE_DIR") ??
     `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`}/nanodems`;
-  return `${base}/ferretdb/${FERRETDB_VERSION}/ferretdb`;
+  return `${base}/ferretdb/${FERRETDB_VERSION}-${BUILD_TAG}/ferretdb`;
 }
 
 /** The Go toolchain: on PATH, or the usual /usr/local/go install. */
@@ -93,6 +119,7 @@ async function build(log: (line: string) => void): Promise<string> {
     await run("chmod", ["-R", "u+w", tree]);
     // The release's version file is generated at release time; without it the binary panics.
     await Deno.writeTextFile(`${tree}/build/version/version.txt`, `${FERRETDB_VERSION}\n`);
+    await patchWrites(`${tree}/internal/handler`);
     log(`ferretdb: building (about two minutes the first time) into ${bin}`);
     const tmpBin = `${binDir}/ferretdb.${Deno.pid}.tmp`;
     await run(go, ["build", "-o", tmpBin, "./cmd/ferretdb"], tree);
@@ -101,6 +128,22 @@ async function build(log: (line: string) => void): Promise<string> {
     return bin;
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Applies {@linkcode SERIALIZE_WRITES} to the handler package at `dir`. */
+async function patchWrites(dir: string): Promise<void> {
+  await Deno.writeTextFile(`${dir}/nanodems_write_lock.go`, SERIALIZE_WRITES);
+  for (const name of WRITE_COMMANDS) {
+    const file = `${dir}/msg_${name.slice(3).toLowerCase()}.go`;
+    const src = await Deno.readTextFile(file);
+    const head =
+      `func (h *Handler) ${name}(connCtx context.Context, msg *wire.OpMsg) (*wire.OpMsg, error) {`;
+    if (!src.includes(head)) throw new Error(`FerretDB patch: ${head} not found in ${file}`);
+    await Deno.writeTextFile(
+      file,
+      src.replace(head, `${head}\n\tnanodemsWriteMu.Lock()\n\tdefer nanodemsWriteMu.Unlock()\n`),
+    );
   }
 }
 
