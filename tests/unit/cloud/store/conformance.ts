@@ -29,11 +29,12 @@ const sortById = <T extends { id: string }>(xs: T[]): string[] => xs.map((x) => 
 
 /**
  * Registers the conformance cases for the backend called `name`. `open` returns a fresh, empty
- * store that reads time from the given clock.
+ * store that reads time from the given clock; given `sameDatabaseAs`, it returns a second store
+ * (another connection, as a second cloud node would have) on that store's database instead.
  */
 export function storeConformance(
   name: string,
-  open: (clock: ManualClock) => Promise<Store>,
+  open: (clock: ManualClock, sameDatabaseAs?: Store) => Promise<Store>,
 ): void {
   function test(title: string, fn: (store: Store, clock: ManualClock) => Promise<void>): void {
     Deno.test(`${name} store: ${title}`, async () => {
@@ -46,6 +47,124 @@ export function storeConformance(
       }
     });
   }
+
+  /** A case with two stores (two nodes) on one database, both on one clock. */
+  function race(title: string, fn: (s1: Store, s2: Store, clock: ManualClock) => Promise<void>) {
+    test(`two nodes: ${title}`, async (s1, clock) => {
+      const s2 = await open(clock, s1);
+      try {
+        await fn(s1, s2, clock);
+      } finally {
+        await s2.close();
+      }
+    });
+  }
+
+  /** `n` calls alternating between the two stores, all started at once. */
+  const both = <T>(s1: Store, s2: Store, n: number, call: (s: Store, i: number) => Promise<T>) =>
+    Promise.all(Array.from({ length: n }, (_, i) => call(i % 2 ? s2 : s1, i)));
+
+  race("acquireLock from many callers: exactly one owner", async (s1, s2, clock) => {
+    const won = await both(
+      s1,
+      s2,
+      30,
+      (s, i) => s.acquireLock("hourly-rollup", `node-${i}`, 90_000),
+    );
+    assert.equal(won.filter(Boolean).length, 1, "one winner");
+    const owner = `node-${won.indexOf(true)}`;
+    const again = await both(
+      s1,
+      s2,
+      30,
+      (s, i) => s.acquireLock("hourly-rollup", `node-${i}`, 90_000),
+    );
+    assert.deepEqual(again.map((w, i) => w ? `node-${i}` : null).filter(Boolean), [owner]);
+    clock.advance(90_001); // expired: the next race has one new winner
+    const next = await both(s1, s2, 30, (s, i) => s.acquireLock("hourly-rollup", `x-${i}`, 90_000));
+    assert.equal(next.filter(Boolean).length, 1);
+  });
+
+  race("consumeEnrollmentToken from many callers: one agent", async (s1, s2, clock) => {
+    const { a, siteA } = await world(s1);
+    const hash = "9".repeat(64);
+    await s1.createEnrollmentToken({
+      hash,
+      tenantId: a.id,
+      siteId: siteA.id,
+      createdAt: clock.now(),
+      expiresAt: clock.now() + 60_000,
+    });
+    const results = await both(s1, s2, 20, (s, i) =>
+      s.consumeEnrollmentToken(hash, {
+        id: `agent-${i}`,
+        hostname: "h",
+        version: "1",
+        os: "linux",
+        certSerial: `${i}`,
+      }));
+    const ok = results.filter((r) => r.ok);
+    assert.equal(ok.length, 1, "exactly one enrollment");
+    assert.ok(results.every((r) => r.ok || r.reason === "used"));
+    const agents = await s2.listAgents(a.id);
+    assert.deepEqual(agents.map((x) => x.id), [ok[0].ok ? ok[0].agent.id : ""]);
+    assert.equal((await s2.getEnrollmentToken(hash))?.agentId, agents[0].id);
+  });
+
+  race(
+    "createDevice from many callers: unique loopback IPs, every bump counted",
+    async (s1, s2) => {
+      const { a, b, siteA, siteB } = await world(s1);
+      const devices = await both(s1, s2, 40, (s, i) =>
+        s.createDevice({
+          tenantId: i % 4 < 2 ? a.id : b.id,
+          siteId: i % 4 < 2 ? siteA.id : siteB.id,
+          host: `10.9.0.${i}`,
+          ports: [80],
+        }));
+      const ips = devices.map((d) => d.loopbackIp);
+      assert.equal(new Set(ips).size, 40, "no duplicate loopback IP");
+      const listed = [
+        ...await s2.listDevices(a.id, siteA.id),
+        ...await s1.listDevices(b.id, siteB.id),
+      ];
+      assert.equal(listed.length, 40);
+      assert.equal(new Set(listed.map((d) => d.loopbackIp)).size, 40);
+      assert.equal((await s1.getAllowlist(siteA.id)).version, 20, "every create bumped once");
+      assert.equal((await s2.getAllowlist(siteB.id)).entries.length, 20);
+    },
+  );
+
+  race(
+    "slideCliSession from many callers racing a revoke: revoked stays revoked",
+    async (s1, s2, clock) => {
+      const { a, siteA } = await world(s1);
+      const day = 86_400_000;
+      const s = await s1.createCliSession({
+        hash: "7".repeat(64),
+        tenantId: a.id,
+        siteIds: [siteA.id],
+        operator: "Ops",
+        externalOperatorId: null,
+        issuer: "user",
+        issuerRef: "u-1",
+        expiresAt: clock.now() + day,
+        hardCapAt: clock.now() + 3 * day,
+      });
+      clock.advance(1000);
+      const slides = both(s1, s2, 30, (st) => st.slideCliSession(s.hash, 30 * day));
+      const revoked = s2.revokeCliSession(a.id, s.hash);
+      const [after, wasRevoked] = await Promise.all([slides, revoked]);
+      assert.equal(wasRevoked, true);
+      assert.ok(after.every((x) => x !== null && x.expiresAt <= s.hardCapAt), "never past the cap");
+      const end = await s1.getCliSession(s.hash);
+      assert.equal(end?.revokedAt, clock.now(), "no slide undid the revocation");
+      assert.ok(end!.expiresAt === s.hardCapAt || end!.expiresAt === s.expiresAt);
+      clock.advance(1000);
+      const late = await s2.slideCliSession(s.hash, 30 * day);
+      assert.equal(late?.lastUsedAt, end?.lastUsedAt, "a revoked session does not slide");
+    },
+  );
 
   test("tenants: create, get, list", async (store, clock) => {
     assert.deepEqual(await store.listTenants(), []);

@@ -1,0 +1,174 @@
+/**
+ * The MongoDB store's layout: collection names, the indexes created (idempotently) at start,
+ * and the mapping between documents and records. Uniqueness (emails, loopback addresses,
+ * serials, token hashes, handles) lives in unique indexes and `_id`s, never in read-then-write
+ * checks, so two nodes racing on one database cannot both win.
+ * @module
+ */
+import { type Db, type Document, MongoServerError } from "mongodb";
+
+/** Collection names. */
+export const C = {
+  tenants: "tenants",
+  sites: "sites",
+  agents: "agents",
+  devices: "devices",
+  handles: "handles",
+  enrollmentTokens: "enrollment_tokens",
+  users: "users",
+  apiTokens: "api_tokens",
+  webSessions: "web_sessions",
+  cliSessions: "cli_sessions",
+  apiKeys: "api_keys",
+  licenses: "licenses",
+  deviceCredentials: "device_credentials",
+  audit: "audit",
+  presence: "agent_presence",
+  locks: "locks",
+  counters: "counters",
+  agentCounters: "agent_counters",
+  hourly: "stats_hourly",
+  daily: "stats_daily",
+} as const;
+
+/** Index specifications per collection: [keys, options]. */
+const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
+  [C.sites, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
+  [C.agents, { tenantId: 1, siteId: 1, createdAt: 1, ord: 1 }, { name: "tenant_site" }],
+  [C.devices, { loopbackN: 1 }, { unique: true, name: "loopback_n" }],
+  [C.devices, { loopbackIp: 1 }, { unique: true, name: "loopback_ip" }],
+  // A device without a serial stores `serialKey: "none:<id>"`, so the unique index holds
+  // without partial-index support (FerretDB has none).
+  [C.devices, { serialKey: 1 }, { unique: true, name: "serial" }],
+  [C.devices, { tenantId: 1, siteId: 1, createdAt: 1, ord: 1 }, { name: "tenant_site" }],
+  [C.devices, { siteId: 1 }, { name: "site" }],
+  [C.handles, { deviceId: 1, port: 1, createdAt: -1 }, { name: "device_port" }],
+  [C.enrollmentTokens, { tenantId: 1, siteId: 1, createdAt: -1 }, { name: "tenant_site" }],
+  [C.users, { email: 1 }, { unique: true, name: "email" }],
+  [C.apiTokens, { tenantId: 1, userId: 1 }, { name: "tenant_user" }],
+  [C.webSessions, { expiresAt: 1 }, { name: "expires" }],
+  [C.cliSessions, { tenantId: 1, createdAt: -1 }, { name: "tenant" }],
+  [C.apiKeys, { hash: 1 }, { unique: true, name: "hash" }],
+  [C.licenses, { hash: 1 }, { unique: true, name: "hash" }],
+  [C.audit, { tenantId: 1, _id: -1 }, { name: "tenant_seq" }],
+  [C.presence, { siteId: 1, expiresAt: 1 }, { name: "site_expires" }],
+  [C.hourly, { tenantId: 1, agentId: 1, hour: 1 }, { name: "tenant_agent_hour" }],
+  [C.hourly, { hour: 1 }, { name: "hour" }],
+  [C.daily, { tenantId: 1, agentId: 1, day: 1 }, { name: "tenant_agent_day" }],
+];
+
+/** Creates every collection's indexes; safe to run on every start and from several nodes. */
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const [coll, keys, opts] of INDEXES) {
+    await db.collection(coll).createIndex(keys, opts);
+  }
+}
+
+/** Whether `e` is a duplicate-key error (E11000) from a unique index or `_id`. */
+export function isDuplicateKey(e: unknown): boolean {
+  return e instanceof MongoServerError && e.code === 11000;
+}
+
+/** The record fields of each stored type, in declaration order (documents carry more). */
+export const FIELDS = {
+  tenant: ["id", "name", "createdAt"],
+  site: ["id", "tenantId", "name", "allowlistVersion", "createdAt"],
+  agent: [
+    "id",
+    "tenantId",
+    "siteId",
+    "hostname",
+    "version",
+    "os",
+    "certSerial",
+    "createdAt",
+    "revokedAt",
+  ],
+  device: [
+    "id",
+    "tenantId",
+    "siteId",
+    "host",
+    "ports",
+    "manufacturer",
+    "model",
+    "label",
+    "notes",
+    "loopbackIp",
+    "createdAt",
+    "updatedAt",
+    "serial",
+    "claimedAgentId",
+  ],
+  handle: [
+    "id",
+    "tenantId",
+    "siteId",
+    "deviceId",
+    "port",
+    "agentId",
+    "createdAt",
+    "expiresAt",
+    "revokedAt",
+  ],
+  enrollmentToken: ["hash", "tenantId", "siteId", "createdAt", "expiresAt", "usedAt", "agentId"],
+  user: ["id", "tenantId", "email", "passwordHash", "role", "createdAt", "disabledAt"],
+  apiToken: ["hash", "tenantId", "userId", "name", "createdAt", "lastUsedAt", "revokedAt"],
+  webSession: ["hash", "tenantId", "userId", "csrfHash", "createdAt", "expiresAt"],
+  cliSession: [
+    "hash",
+    "tenantId",
+    "siteIds",
+    "operator",
+    "externalOperatorId",
+    "issuer",
+    "issuerRef",
+    "createdAt",
+    "expiresAt",
+    "hardCapAt",
+    "lastUsedAt",
+    "revokedAt",
+  ],
+  apiKey: ["id", "tenantId", "hash", "name", "allowedCidr", "createdAt", "revokedAt"],
+  license: ["id", "tenantId", "hash", "createdAt", "revokedAt"],
+  deviceCredentials: ["tenantId", "deviceId", "sealed", "updatedAt"],
+  audit: ["seq", "tenantId", "at", "actor", "action", "target", "detail"],
+  presence: [
+    "agentId",
+    "tenantId",
+    "siteId",
+    "node",
+    "endpoint",
+    "lastHeartbeat",
+    "expiresAt",
+    "activeStreams",
+    "bytesUp",
+    "bytesDown",
+  ],
+  agentCounters: ["agentId", "tenantId", "day", "bytesUp", "bytesDown", "tunnels", "at"],
+  hourly: ["agentId", "tenantId", "hour", "bytesUp", "bytesDown", "tunnels"],
+  daily: ["agentId", "tenantId", "day", "bytesUp", "bytesDown", "tunnels"],
+} as const;
+
+/** Copies the record fields `keys` out of a document (dropping `_id` and bookkeeping fields). */
+export function pick<T>(doc: Document, keys: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = doc[k] === undefined ? null : doc[k];
+  return out as T;
+}
+
+/** `pick` for a document that may be absent. */
+export function pickOrNull<T>(doc: Document | null, keys: readonly string[]): T | null {
+  return doc ? pick<T>(doc, keys) : null;
+}
+
+let lastOrd = 0;
+
+/**
+ * A tie-breaker for records created in the same millisecond: strictly increasing within one
+ * process, roughly wall-clock ordered across nodes (like SQLite's rowid within one file).
+ */
+export function nextOrd(): number {
+  lastOrd = Math.max(lastOrd + 1, Date.now() * 1000);
+  return lastOrd;
+}
