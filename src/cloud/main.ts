@@ -10,7 +10,7 @@ import { createLogger, type Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
-import { openDataDir } from "./store/open.ts";
+import { openStore, redactStoreUrl } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
 import { Registry } from "./control/registry.ts";
@@ -54,7 +54,7 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = await openDataDir(config.dataDir, clock);
+  const store = await openStore(config.store, config.dataDir, clock);
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -161,7 +161,13 @@ export async function startCloud(
   });
   const ports = { http: http.port, control: control.port, data: data.port, rtsp: rtsp.port };
   log.info(
-    { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
+    {
+      node: config.node,
+      ...ports,
+      controlEndpoint,
+      dataDir: config.dataDir,
+      store: redactStoreUrl(config.store),
+    },
     "cloud ready",
   );
   let stopped = false;

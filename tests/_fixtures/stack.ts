@@ -160,10 +160,22 @@ export class Stack {
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
 
-  /** Starts a cloud in a fresh temp directory. */
-  static async start(opts: { cloudArgs?: string[] } = {}): Promise<Stack> {
+  /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
+  store: string | null = null;
+
+  /** The environment of the cloud and admin processes. */
+  get #env(): Record<string, string> {
+    return this.store ? { NC_STORE: this.store } : {};
+  }
+
+  /**
+   * Starts a cloud in a fresh temp directory; `store` is a `--store` URL such as the one
+   * `startFerretDb()` returns (default: the embedded SQLite in the data directory).
+   */
+  static async start(opts: { cloudArgs?: string[]; store?: string } = {}): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
+    s.store = opts.store ?? null;
     await s.startCloud();
     return s;
   }
@@ -202,14 +214,17 @@ export class Stack {
       "--admin-api-key",
       TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ]);
+    ], this.#env);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }
 
   /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */
   async admin<T = Record<string, unknown>>(...args: string[]): Promise<T> {
-    const r = await run(["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"]);
+    const r = await run(
+      ["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"],
+      this.#env,
+    );
     if (r.code !== 0) throw new Error(`admin ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   }
@@ -254,7 +269,7 @@ export class Stack {
         this.dataDir,
         "--json",
       ],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.#env },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -352,8 +367,9 @@ export class Stack {
         handle: string;
       },
     ) => Promise<T>,
+    opts: { store?: string } = {},
   ): Promise<T> {
-    const stack = await Stack.start();
+    const stack = await Stack.start(opts);
     const echo = await echoServer();
     stack.defer(echo.close);
     try {

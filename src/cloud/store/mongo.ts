@@ -87,9 +87,9 @@ export async function openMongoStore(
   });
   try {
     await client.connect();
-    const db = client.db(); // the URL's database, or "test" when it names none
-    const named = new URL(opts.url.replace(/^mongodb(\+srv)?:/, "http:")).pathname.slice(1);
-    const use = named ? db : client.db("nanodems");
+    // The URI's database (mongodb://hosts/NAME?…), or "nanodems" when it names none.
+    const named = /^mongodb(?:\+srv)?:\/\/[^/?]+\/([^?]+)/.exec(opts.url)?.[1];
+    const use = client.db(named ? decodeURIComponent(named) : "nanodems");
     await ensureIndexes(use);
     return new MongoStore(client, use, opts.clock ?? systemClock);
   } catch (e) {
