@@ -19,6 +19,8 @@ import { newId } from "../../shared/ids.ts";
 import {
   auditLimit,
   counterDeltas,
+  dayOf,
+  dayStart,
   hourOf,
   LOOPBACK_CAPACITY,
   loopbackAddress,
@@ -38,6 +40,7 @@ import {
 import type {
   Agent,
   AgentCounters,
+  AgentDailyStat,
   AgentHourlyStat,
   Allowlist,
   AllowlistEntry,
@@ -58,6 +61,7 @@ import type {
   NewDevice,
   Presence,
   PresenceUpdate,
+  PurgeCounts,
   Site,
   Store,
   Tenant,
@@ -679,8 +683,7 @@ class MongoStore implements Store {
   async putDeviceCredentials(tenantId: string, deviceId: string, sealed: string): Promise<boolean> {
     if (!(await this.#c(C.devices).findOne({ _id: deviceId as never, tenantId }))) return false;
     // The device is checked first, then the upsert; a delete racing in between can leave sealed
-    // credentials of a gone device, which nothing reads (lookups go through the device) and the
-    // janitor removes.
+    // credentials of a gone device under its never-reused id, which nothing reaches again.
     await upsert(() =>
       this.#c(C.deviceCredentials).updateOne(
         { _id: deviceId as never },
@@ -880,6 +883,77 @@ class MongoStore implements Store {
     return this.#list(C.hourly, { tenantId, agentId, hour: { $gte: sinceMs } }, FIELDS.hourly, {
       hour: 1,
     });
+  }
+
+  // Background jobs
+
+  async addHourToDaily(hour: number): Promise<number> {
+    const day = dayOf(hour);
+    const rows = await this.#c(C.hourly).find({ hour }).toArray();
+    // One $inc per agent: the caller holds the hourly-rollup lock, so no other node adds the
+    // same hour. A crash part-way leaves some agents' day short by this hour, which the daily
+    // reconciliation (sum of hourly) repairs.
+    for (const r of rows) {
+      await upsert(() =>
+        this.#c(C.daily).updateOne(
+          { _id: `${r.agentId}|${day}` as never },
+          {
+            $inc: { bytesUp: r.bytesUp, bytesDown: r.bytesDown, tunnels: r.tunnels },
+            $setOnInsert: { agentId: r.agentId, tenantId: r.tenantId, day },
+          },
+          { upsert: true },
+        )
+      );
+    }
+    return rows.length;
+  }
+
+  async reconcileDailyStats(day: string): Promise<number> {
+    const from = dayStart(day);
+    const sums = new Map<string, AgentDailyStat>();
+    const rows = this.#c(C.hourly).find({ hour: { $gte: from, $lt: from + 86_400_000 } });
+    for await (const r of rows) {
+      const t = sums.get(r.agentId) ??
+        { agentId: r.agentId, tenantId: r.tenantId, day, bytesUp: 0, bytesDown: 0, tunnels: 0 };
+      t.bytesUp += r.bytesUp;
+      t.bytesDown += r.bytesDown;
+      t.tunnels += r.tunnels;
+      sums.set(r.agentId, t);
+    }
+    // Each agent's row is set (not added to), so running this again, or on two nodes, or after
+    // a crash part-way, converges on the same totals.
+    for (const t of sums.values()) {
+      await upsert(() =>
+        this.#c(C.daily).replaceOne({ _id: `${t.agentId}|${day}` as never }, t, { upsert: true })
+      );
+    }
+    return sums.size;
+  }
+
+  listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]> {
+    return this.#list(C.daily, { tenantId, agentId, day: { $gte: sinceDay } }, FIELDS.daily, {
+      day: 1,
+    });
+  }
+
+  async purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts> {
+    const now = this.#now();
+    const del = async (coll: string, filter: Filter<Document>) =>
+      (await this.#c(coll).deleteMany(filter)).deletedCount;
+    // Independent deletes of records nothing points to once expired; a crash part-way leaves
+    // the rest for the next run.
+    return {
+      hourly: await del(C.hourly, { hour: { $lt: cutoffs.hourlyBefore } }),
+      daily: await del(C.daily, { day: { $lt: cutoffs.dailyBefore } }),
+      webSessions: await del(C.webSessions, { expiresAt: { $lte: now } }),
+      enrollmentTokens: await del(C.enrollmentTokens, { usedAt: null, expiresAt: { $lte: now } }),
+      presence: await del(C.presence, { expiresAt: { $lte: now } }),
+      locks: await del(C.locks, { expiresAt: { $lte: now } }),
+    };
   }
 
   // Embedded-agent claim

@@ -81,3 +81,13 @@ export function counterDeltas(
 export function hourOf(t: number): number {
   return t - (t % 3_600_000);
 }
+
+/** The UTC day (YYYY-MM-DD) containing epoch ms `t`. */
+export function dayOf(t: number): string {
+  return new Date(t).toISOString().slice(0, 10);
+}
+
+/** Epoch ms of the start of UTC day `day` (YYYY-MM-DD). */
+export function dayStart(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`);
+}

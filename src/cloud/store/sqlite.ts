@@ -20,6 +20,8 @@ import { MIGRATIONS } from "./sqlite_migrations.ts";
 import {
   auditLimit,
   counterDeltas,
+  dayOf,
+  dayStart,
   hourOf,
   LOOPBACK_CAPACITY,
   loopbackAddress,
@@ -32,6 +34,7 @@ export { LOOPBACK_CAPACITY, loopbackAddress };
 import type {
   Agent,
   AgentCounters,
+  AgentDailyStat,
   AgentHourlyStat,
   Allowlist,
   AllowlistEntry,
@@ -52,6 +55,7 @@ import type {
   NewDevice,
   Presence,
   PresenceUpdate,
+  PurgeCounts,
   Role,
   Site,
   Store,
@@ -1288,6 +1292,70 @@ class SqliteStore implements Store {
       bytesUp: num(r.bytes_up),
       bytesDown: num(r.bytes_down),
       tunnels: num(r.tunnels),
+    }));
+  }
+
+  // Background jobs
+
+  async addHourToDaily(hour: number): Promise<number> {
+    return this.#run(
+      `INSERT INTO agent_stats_daily (agent_id, tenant_id, day, bytes_up, bytes_down, tunnels)
+       SELECT agent_id, tenant_id, ?, bytes_up, bytes_down, tunnels FROM agent_stats_hourly
+        WHERE hour = ?
+       ON CONFLICT (agent_id, day) DO UPDATE SET bytes_up = bytes_up + excluded.bytes_up,
+         bytes_down = bytes_down + excluded.bytes_down, tunnels = tunnels + excluded.tunnels`,
+      dayOf(hour),
+      hour,
+    );
+  }
+
+  async reconcileDailyStats(day: string): Promise<number> {
+    const from = dayStart(day);
+    return this.#run(
+      `INSERT INTO agent_stats_daily (agent_id, tenant_id, day, bytes_up, bytes_down, tunnels)
+       SELECT agent_id, tenant_id, ?, SUM(bytes_up), SUM(bytes_down), SUM(tunnels)
+         FROM agent_stats_hourly WHERE hour >= ? AND hour < ? GROUP BY agent_id, tenant_id
+       ON CONFLICT (agent_id, day) DO UPDATE SET bytes_up = excluded.bytes_up,
+         bytes_down = excluded.bytes_down, tunnels = excluded.tunnels`,
+      day,
+      from,
+      from + 86_400_000,
+    );
+  }
+
+  async listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]> {
+    return this.#all(
+      `SELECT * FROM agent_stats_daily WHERE tenant_id = ? AND agent_id = ? AND day >= ?
+       ORDER BY day`,
+      tenantId,
+      agentId,
+      sinceDay,
+    ).map((r) => ({
+      agentId: str(r.agent_id),
+      tenantId: str(r.tenant_id),
+      day: str(r.day),
+      bytesUp: num(r.bytes_up),
+      bytesDown: num(r.bytes_down),
+      tunnels: num(r.tunnels),
+    }));
+  }
+
+  async purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts> {
+    const now = this.#now();
+    return this.#tx(() => ({
+      hourly: this.#run("DELETE FROM agent_stats_hourly WHERE hour < ?", cutoffs.hourlyBefore),
+      daily: this.#run("DELETE FROM agent_stats_daily WHERE day < ?", cutoffs.dailyBefore),
+      webSessions: this.#run("DELETE FROM web_sessions WHERE expires_at <= ?", now),
+      enrollmentTokens: this.#run(
+        "DELETE FROM enrollment_tokens WHERE used_at IS NULL AND expires_at <= ?",
+        now,
+      ),
+      presence: this.#run("DELETE FROM presence WHERE expires_at <= ?", now),
+      locks: this.#run("DELETE FROM locks WHERE expires_at <= ?", now),
     }));
   }
 

@@ -446,6 +446,31 @@ export interface Store {
     sinceMs: number,
   ): Promise<AgentHourlyStat[]>;
 
+  // Background jobs (guide §5.4, §9); each runs under its leader lock on one node at a time
+  /**
+   * Adds every agent's hourly row of `hour` (epoch ms, hour start) to its daily row of that UTC
+   * day. Not idempotent: the hourly rollup runs it once per hour under its lock. Returns how
+   * many hourly rows were added.
+   */
+  addHourToDaily(hour: number): Promise<number>;
+  /**
+   * Sets every agent's daily row of `day` (UTC YYYY-MM-DD) to the sum of its hourly rows of
+   * that day (hourly is the source of truth). Idempotent. Returns how many rows it wrote.
+   */
+  reconcileDailyStats(day: string): Promise<number>;
+  /** Tenant-scoped daily totals of an agent with day >= sinceDay, oldest first. */
+  listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]>;
+  /**
+   * Deletes what is past retention: hourly rows with hour < hourlyBefore, daily rows with
+   * day < dailyBefore, and, at clock.now(), expired web sessions, expired unused enrollment
+   * tokens, expired presence leases and expired locks.
+   */
+  purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts>;
+
   // Embedded-agent claim (guide §3)
   /** Unscoped lookup of a device by its manufacturer serial. */
   getDeviceBySerial(serial: string): Promise<Device | null>;
@@ -481,6 +506,27 @@ export interface AgentHourlyStat {
   bytesUp: number;
   bytesDown: number;
   tunnels: number;
+}
+
+/** One UTC day of one agent's traffic, rolled up from its hourly rows. */
+export interface AgentDailyStat {
+  agentId: string;
+  tenantId: string;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  bytesUp: number;
+  bytesDown: number;
+  tunnels: number;
+}
+
+/** How many records {@linkcode Store.purgeExpired} deleted, per kind. */
+export interface PurgeCounts {
+  hourly: number;
+  daily: number;
+  webSessions: number;
+  enrollmentTokens: number;
+  presence: number;
+  locks: number;
 }
 
 /** Outcome of {@linkcode Store.claimDevice}. */

@@ -1199,4 +1199,159 @@ export function storeConformance(
     );
     assert.equal(await store.getAgent("ag-emb2"), null);
   });
+
+  test(
+    "daily stats: an hour added once, reconciled from hourly, listed scoped",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const HOUR = 3_600_000;
+      clock.set(Date.UTC(2026, 2, 1, 22, 30));
+      const rec = (agentId: string, day: string, up: number, down: number, tunnels: number) =>
+        store.recordAgentCounters({
+          agentId,
+          tenantId: a.id,
+          day,
+          bytesUp: up,
+          bytesDown: down,
+          tunnels,
+        });
+      await rec("ag-1", "2026-03-01", 100, 200, 1);
+      await rec("ag-2", "2026-03-01", 5, 6, 1);
+      clock.advance(HOUR); // 23:30
+      await rec("ag-1", "2026-03-01", 150, 260, 2);
+      clock.advance(HOUR); // 00:30 next day
+      await rec("ag-1", "2026-03-02", 7, 8, 1);
+      const h22 = Date.UTC(2026, 2, 1, 22);
+      assert.equal(await store.addHourToDaily(h22), 2, "two agents had traffic at 22:00");
+      assert.equal(await store.addHourToDaily(h22 + HOUR), 1);
+      assert.equal(await store.addHourToDaily(h22 + 2 * HOUR), 1);
+      assert.equal(await store.addHourToDaily(h22 - HOUR), 0, "an empty hour adds nothing");
+      const days = async () =>
+        (await store.listAgentDailyStats(a.id, "ag-1", "2026-01-01")).map((d) => [
+          d.day,
+          d.bytesUp,
+          d.bytesDown,
+          d.tunnels,
+        ]);
+      assert.deepEqual(await days(), [["2026-03-01", 150, 260, 2], ["2026-03-02", 7, 8, 1]]);
+      assert.deepEqual(
+        await store.listAgentDailyStats(a.id, "ag-1", "2026-03-02"),
+        [{
+          agentId: "ag-1",
+          tenantId: a.id,
+          day: "2026-03-02",
+          bytesUp: 7,
+          bytesDown: 8,
+          tunnels: 1,
+        }],
+      );
+      assert.deepEqual(await store.listAgentDailyStats(b.id, "ag-1", "2026-01-01"), [], "scoped");
+
+      // Adding an hour twice double-counts (the job's lock prevents it); reconciling repairs it.
+      await store.addHourToDaily(h22);
+      assert.deepEqual((await days())[0], ["2026-03-01", 250, 460, 3]);
+      assert.equal(await store.reconcileDailyStats("2026-03-01"), 2);
+      assert.equal(await store.reconcileDailyStats("2026-03-01"), 2, "idempotent");
+      assert.deepEqual(await days(), [["2026-03-01", 150, 260, 2], ["2026-03-02", 7, 8, 1]]);
+      assert.deepEqual(
+        (await store.listAgentDailyStats(a.id, "ag-2", "2026-01-01")).map((d) => d.bytesUp),
+        [5],
+      );
+      assert.equal(await store.reconcileDailyStats("2026-02-01"), 0);
+    },
+  );
+
+  test("purge: exactly what is past retention or expired", async (store, clock) => {
+    const { a, siteA } = await world(store);
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
+    const t0 = Date.UTC(2026, 0, 10, 12);
+    clock.set(t0);
+    const rec = (day: string, up: number) =>
+      store.recordAgentCounters({
+        agentId: "ag-1",
+        tenantId: a.id,
+        day,
+        bytesUp: up,
+        bytesDown: 0,
+        tunnels: 0,
+      });
+    await rec("2026-01-10", 10); // hour t0
+    clock.advance(DAY);
+    await rec("2026-01-11", 20); // hour t0 + 1 day
+    await store.reconcileDailyStats("2026-01-10");
+    await store.reconcileDailyStats("2026-01-11");
+    const user = await store.createUser({
+      tenantId: a.id,
+      email: "p@example.com",
+      passwordHash: "x",
+      role: "admin",
+    });
+    const session = (hash: string, expiresAt: number) =>
+      store.createWebSession({ hash, tenantId: a.id, userId: user.id, csrfHash: "c", expiresAt });
+    const now = clock.now();
+    await session("a".repeat(64), now + 1);
+    await session("b".repeat(64), now + 2 * HOUR);
+    const token = (hash: string, expiresAt: number) =>
+      store.createEnrollmentToken({
+        hash,
+        tenantId: a.id,
+        siteId: siteA.id,
+        createdAt: now,
+        expiresAt,
+      });
+    await token("1".repeat(64), now + 1);
+    await token("2".repeat(64), now + 2 * HOUR);
+    await token("3".repeat(64), now + 1);
+    await store.consumeEnrollmentToken("3".repeat(64), {
+      id: "ag-used",
+      hostname: "h",
+      version: "1",
+      os: "linux",
+      certSerial: "01",
+    });
+    const up = {
+      tenantId: a.id,
+      siteId: siteA.id,
+      endpoint: "",
+      activeStreams: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+    };
+    await store.putPresence({ ...up, agentId: "p-old", node: "n1" }, 1);
+    await store.putPresence({ ...up, agentId: "p-live", node: "n1" }, 2 * HOUR);
+    await store.acquireLock("old", "n1", 1);
+    await store.acquireLock("live", "n1", 2 * HOUR);
+    clock.advance(HOUR);
+
+    const counts = await store.purgeExpired({ hourlyBefore: t0 + HOUR, dailyBefore: "2026-01-11" });
+    assert.deepEqual(counts, {
+      hourly: 1,
+      daily: 1,
+      webSessions: 1,
+      enrollmentTokens: 1,
+      presence: 1,
+      locks: 1,
+    });
+    assert.deepEqual(
+      (await store.listAgentHourlyStats(a.id, "ag-1", 0)).map((r) => r.hour),
+      [t0 + DAY],
+    );
+    assert.deepEqual(
+      (await store.listAgentDailyStats(a.id, "ag-1", "2026-01-01")).map((r) => r.day),
+      ["2026-01-11"],
+    );
+    assert.equal(await store.getWebSession("b".repeat(64)) !== null, true, "live session kept");
+    assert.equal(await store.getEnrollmentToken("1".repeat(64)), null, "expired unused token");
+    assert.notEqual(await store.getEnrollmentToken("2".repeat(64)), null, "live token kept");
+    assert.notEqual(await store.getEnrollmentToken("3".repeat(64)), null, "used token kept");
+    assert.notEqual(await store.getPresence("p-live"), null);
+    assert.equal(await store.acquireLock("live", "n2", HOUR), false, "live lock kept");
+    assert.equal(await store.acquireLock("old", "n2", HOUR), true);
+    assert.deepEqual(
+      await store.purgeExpired({ hourlyBefore: t0 + HOUR, dailyBefore: "2026-01-11" }),
+      { hourly: 0, daily: 0, webSessions: 0, enrollmentTokens: 0, presence: 0, locks: 0 },
+      "nothing left to purge",
+    );
+  });
 }
