@@ -25,6 +25,8 @@ import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
+import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
+import { lockOwner } from "./jobs/leader.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
@@ -152,6 +154,7 @@ export async function startCloud(
     live: route.live,
     now: () => clock.now(),
   });
+  const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
@@ -183,6 +186,7 @@ export async function startCloud(
       if (stopped) return;
       stopped = true;
       stopWatch();
+      await stopJobs();
       await control.close();
       pool.closeAll();
       await data.close();
