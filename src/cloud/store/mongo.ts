@@ -13,15 +13,11 @@
  * so on a real replica set a failover cannot roll them back.
  * @module
  */
-import { type Collection, type Db, type Document, type Filter, MongoClient } from "mongodb";
+import { type Db, type Document, type Filter, MongoClient } from "mongodb";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import {
   auditLimit,
-  counterDeltas,
-  dayOf,
-  dayStart,
-  hourOf,
   LOOPBACK_CAPACITY,
   loopbackAddress,
   newAgentRecord,
@@ -33,10 +29,13 @@ import {
   ensureIndexes,
   FIELDS,
   isDuplicateKey,
+  MongoBase,
   nextOrd,
   pick,
   pickOrNull,
+  upsert,
 } from "./mongo_schema.ts";
+import { MongoStats } from "./mongo_stats.ts";
 import type {
   Agent,
   AgentCounters,
@@ -102,60 +101,27 @@ export async function openMongoStore(
   }
 }
 
-/**
- * Runs an upsert, retrying when a concurrent upsert of the same `_id` inserted first (the
- * server answers E11000 to the loser; retried, it matches the now existing document).
- */
-async function upsert<T>(op: () => Promise<T>): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await op();
-    } catch (e) {
-      if (!isDuplicateKey(e) || attempt >= 5) throw e;
-    }
-  }
-}
-
 /** The store over one MongoDB database. */
-class MongoStore implements Store {
+class MongoStore extends MongoBase implements Store {
   readonly #client: MongoClient;
-  readonly #db: Db;
-  readonly #clock: Clock;
+  readonly #stats: MongoStats;
 
   constructor(client: MongoClient, db: Db, clock: Clock) {
+    super(db, clock);
     this.#client = client;
-    this.#db = db;
-    this.#clock = clock;
-  }
-
-  #c(name: string): Collection<Document> {
-    return this.#db.collection(name);
-  }
-
-  #now(): number {
-    return this.#clock.now();
+    this.#stats = new MongoStats(db, clock);
   }
 
   /** Inserts a record with `_id` = its key and a creation-order tie-breaker. */
   async #insert(coll: string, id: string | number, record: object, extra: Document = {}) {
-    await this.#c(coll).insertOne({ _id: id as never, ...record, ord: nextOrd(), ...extra });
-  }
-
-  async #list<T>(
-    coll: string,
-    filter: Filter<Document>,
-    fields: readonly string[],
-    sort: Document,
-  ) {
-    const docs = await this.#c(coll).find(filter).sort(sort).toArray();
-    return docs.map((d) => pick<T>(d, fields));
+    await this.c(coll).insertOne({ _id: id as never, ...record, ord: nextOrd(), ...extra });
   }
 
   /** Sets `field` = now on one document matching `filter` whose field is still null. */
   async #stamp(coll: string, filter: Filter<Document>, field: string): Promise<boolean> {
-    const r = await this.#c(coll).updateOne(
+    const r = await this.c(coll).updateOne(
       { ...filter, [field]: null },
-      { $set: { [field]: this.#now() } },
+      { $set: { [field]: this.now() } },
       SECURE,
     );
     return r.modifiedCount > 0;
@@ -164,17 +130,17 @@ class MongoStore implements Store {
   // Tenants
 
   async createTenant(input: { name: string }): Promise<Tenant> {
-    const tenant: Tenant = { id: newId("t"), name: input.name, createdAt: this.#now() };
+    const tenant: Tenant = { id: newId("t"), name: input.name, createdAt: this.now() };
     await this.#insert(C.tenants, tenant.id, tenant);
     return tenant;
   }
 
   async getTenant(id: string): Promise<Tenant | null> {
-    return pickOrNull(await this.#c(C.tenants).findOne({ _id: id as never }), FIELDS.tenant);
+    return pickOrNull(await this.c(C.tenants).findOne({ _id: id as never }), FIELDS.tenant);
   }
 
   listTenants(): Promise<Tenant[]> {
-    return this.#list(C.tenants, {}, FIELDS.tenant, { createdAt: 1, ord: 1 });
+    return this.list(C.tenants, {}, FIELDS.tenant, { createdAt: 1, ord: 1 });
   }
 
   // Sites
@@ -188,26 +154,26 @@ class MongoStore implements Store {
       tenantId: input.tenantId,
       name: input.name,
       allowlistVersion: 0,
-      createdAt: this.#now(),
+      createdAt: this.now(),
     };
     await this.#insert(C.sites, site.id, site);
     return site;
   }
 
   async getSite(tenantId: string, id: string): Promise<Site | null> {
-    return pickOrNull(await this.#c(C.sites).findOne({ _id: id as never, tenantId }), FIELDS.site);
+    return pickOrNull(await this.c(C.sites).findOne({ _id: id as never, tenantId }), FIELDS.site);
   }
 
   async getSiteById(id: string): Promise<Site | null> {
-    return pickOrNull(await this.#c(C.sites).findOne({ _id: id as never }), FIELDS.site);
+    return pickOrNull(await this.c(C.sites).findOne({ _id: id as never }), FIELDS.site);
   }
 
   listSites(tenantId: string): Promise<Site[]> {
-    return this.#list(C.sites, { tenantId }, FIELDS.site, { createdAt: 1, ord: 1 });
+    return this.list(C.sites, { tenantId }, FIELDS.site, { createdAt: 1, ord: 1 });
   }
 
   async bumpAllowlistVersion(siteId: string): Promise<number> {
-    const r = await this.#c(C.sites).findOneAndUpdate(
+    const r = await this.c(C.sites).findOneAndUpdate(
       { _id: siteId as never },
       { $inc: { allowlistVersion: 1 } },
       { returnDocument: "after" },
@@ -227,7 +193,7 @@ class MongoStore implements Store {
     if (!(await this.getSite(input.tenantId, input.siteId))) {
       throw new Error(`site ${input.siteId} not found in tenant ${input.tenantId}`);
     }
-    const now = this.#now();
+    const now = this.now();
     const id = newId("dev");
     const base = {
       id,
@@ -257,7 +223,7 @@ class MongoStore implements Store {
         });
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
-        if (await this.#c(C.devices).findOne({ loopbackN: n })) continue; // address taken
+        if (await this.c(C.devices).findOne({ loopbackN: n })) continue; // address taken
         throw new Error(`a device with serial ${device.serial} already exists`, { cause: e });
       }
       await this.bumpAllowlistVersion(device.siteId);
@@ -271,7 +237,7 @@ class MongoStore implements Store {
     const next = (await this.incrementCounter("loopback")) - 1;
     if (next < LOOPBACK_CAPACITY) return next;
     let expected = 0;
-    const cursor = this.#c(C.devices).find({}, { projection: { loopbackN: 1 } })
+    const cursor = this.c(C.devices).find({}, { projection: { loopbackN: 1 } })
       .sort({ loopbackN: 1 });
     for await (const d of cursor) {
       if (d.loopbackN !== expected) break;
@@ -285,17 +251,17 @@ class MongoStore implements Store {
 
   async getDevice(tenantId: string, id: string): Promise<Device | null> {
     return pickOrNull(
-      await this.#c(C.devices).findOne({ _id: id as never, tenantId }),
+      await this.c(C.devices).findOne({ _id: id as never, tenantId }),
       FIELDS.device,
     );
   }
 
   async getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null> {
-    return pickOrNull(await this.#c(C.devices).findOne({ loopbackIp, tenantId }), FIELDS.device);
+    return pickOrNull(await this.c(C.devices).findOne({ loopbackIp, tenantId }), FIELDS.device);
   }
 
   listDevices(tenantId: string, siteId: string): Promise<Device[]> {
-    return this.#list(C.devices, { tenantId, siteId }, FIELDS.device, { createdAt: 1, ord: 1 });
+    return this.list(C.devices, { tenantId, siteId }, FIELDS.device, { createdAt: 1, ord: 1 });
   }
 
   async updateDevice(
@@ -306,12 +272,12 @@ class MongoStore implements Store {
     >,
   ): Promise<Device | null> {
     const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
-    const set: Document = { updatedAt: this.#now() };
+    const set: Document = { updatedAt: this.now() };
     for (const k of ["host", "manufacturer", "model", "label", "notes"] as const) {
       if (patch[k] !== undefined) set[k] = patch[k];
     }
     if (ports) set.ports = ports;
-    const before = await this.#c(C.devices).findOneAndUpdate(
+    const before = await this.c(C.devices).findOneAndUpdate(
       { _id: id as never, tenantId },
       { $set: set },
       { returnDocument: "before" },
@@ -326,22 +292,22 @@ class MongoStore implements Store {
   }
 
   async deleteDevice(tenantId: string, id: string): Promise<boolean> {
-    const d = await this.#c(C.devices).findOne({ _id: id as never, tenantId });
+    const d = await this.c(C.devices).findOne({ _id: id as never, tenantId });
     if (!d) return false;
     // What points at the device goes first: handles, then sealed credentials, then the device,
     // then the version bump. A crash part-way leaves a device without handles (they are minted
     // again on demand) or without credentials, never a handle to a missing device.
-    await this.#c(C.handles).deleteMany({ deviceId: id }, SECURE);
-    await this.#c(C.deviceCredentials).deleteOne({ _id: id as never }, SECURE);
-    const r = await this.#c(C.devices).deleteOne({ _id: id as never, tenantId }, SECURE);
+    await this.c(C.handles).deleteMany({ deviceId: id }, SECURE);
+    await this.c(C.deviceCredentials).deleteOne({ _id: id as never }, SECURE);
+    const r = await this.c(C.devices).deleteOne({ _id: id as never, tenantId }, SECURE);
     if (r.deletedCount === 0) return false; // a concurrent delete won
     await this.bumpAllowlistVersion(d.siteId as string);
     return true;
   }
 
   async getAllowlist(siteId: string): Promise<Allowlist> {
-    const site = await this.#c(C.sites).findOne({ _id: siteId as never });
-    const devices = await this.#c(C.devices).find({ siteId }, { projection: { host: 1, ports: 1 } })
+    const site = await this.c(C.sites).findOne({ _id: siteId as never });
+    const devices = await this.c(C.devices).find({ siteId }, { projection: { host: 1, ports: 1 } })
       .toArray();
     const seen = new Set<string>();
     const entries: AllowlistEntry[] = [];
@@ -365,15 +331,15 @@ class MongoStore implements Store {
   }
 
   async getHandle(id: string): Promise<Handle | null> {
-    return pickOrNull(await this.#c(C.handles).findOne({ _id: id as never }), FIELDS.handle);
+    return pickOrNull(await this.c(C.handles).findOne({ _id: id as never }), FIELDS.handle);
   }
 
   async findHandle(deviceId: string, port: number): Promise<Handle | null> {
-    const [d] = await this.#c(C.handles).find({
+    const [d] = await this.c(C.handles).find({
       deviceId,
       port,
       revokedAt: null,
-      $or: [{ expiresAt: null }, { expiresAt: { $gt: this.#now() } }],
+      $or: [{ expiresAt: null }, { expiresAt: { $gt: this.now() } }],
     }).sort({ createdAt: -1, ord: -1 }).limit(1).toArray();
     return pickOrNull(d ?? null, FIELDS.handle);
   }
@@ -383,7 +349,7 @@ class MongoStore implements Store {
   }
 
   async pinHandle(id: string, agentId: string): Promise<boolean> {
-    const r = await this.#c(C.handles).updateOne(
+    const r = await this.c(C.handles).updateOne(
       { _id: id as never, agentId: null },
       { $set: { agentId } },
     );
@@ -393,7 +359,7 @@ class MongoStore implements Store {
   // Enrollment and agents
 
   async createEnrollmentToken(token: Omit<EnrollmentToken, "usedAt" | "agentId">): Promise<void> {
-    await this.#c(C.enrollmentTokens).insertOne(
+    await this.c(C.enrollmentTokens).insertOne(
       { _id: token.hash as never, ...token, usedAt: null, agentId: null, ord: nextOrd() },
       SECURE,
     );
@@ -401,25 +367,25 @@ class MongoStore implements Store {
 
   async getEnrollmentToken(hash: string): Promise<EnrollmentToken | null> {
     return pickOrNull(
-      await this.#c(C.enrollmentTokens).findOne({ _id: hash as never }),
+      await this.c(C.enrollmentTokens).findOne({ _id: hash as never }),
       FIELDS.enrollmentToken,
     );
   }
 
   listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]> {
-    return this.#list(C.enrollmentTokens, { tenantId, siteId }, FIELDS.enrollmentToken, {
+    return this.list(C.enrollmentTokens, { tenantId, siteId }, FIELDS.enrollmentToken, {
       createdAt: -1,
       ord: -1,
     });
   }
 
   async consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult> {
-    const now = this.#now();
+    const now = this.now();
     // Step 1, the claim: one conditional update marks the token used; of many concurrent
     // callers exactly one matches. Step 2 creates the agent. A crash between them leaves a spent
     // token and no agent: the installer fails and the admin issues a new token; nothing is
     // granted (the certificate is signed only after this returns).
-    const claimed = await this.#c(C.enrollmentTokens).findOneAndUpdate(
+    const claimed = await this.c(C.enrollmentTokens).findOneAndUpdate(
       { _id: hash as never, usedAt: null, expiresAt: { $gt: now } },
       { $set: { usedAt: now, agentId: agent.id } },
       { returnDocument: "after", ...SECURE },
@@ -438,7 +404,7 @@ class MongoStore implements Store {
       await this.#insertAgent(created);
     } catch (e) {
       // The agent could not be written (e.g. its id exists): give the token back.
-      await this.#c(C.enrollmentTokens).updateOne(
+      await this.c(C.enrollmentTokens).updateOne(
         { _id: hash as never, agentId: agent.id },
         { $set: { usedAt: null, agentId: null } },
         SECURE,
@@ -449,20 +415,20 @@ class MongoStore implements Store {
   }
 
   async #insertAgent(a: Agent): Promise<void> {
-    await this.#c(C.agents).insertOne({ _id: a.id as never, ...a, ord: nextOrd() }, SECURE);
+    await this.c(C.agents).insertOne({ _id: a.id as never, ...a, ord: nextOrd() }, SECURE);
   }
 
   async getAgent(id: string): Promise<Agent | null> {
-    return pickOrNull(await this.#c(C.agents).findOne({ _id: id as never }), FIELDS.agent);
+    return pickOrNull(await this.c(C.agents).findOne({ _id: id as never }), FIELDS.agent);
   }
 
   listAgents(tenantId: string, siteId?: string): Promise<Agent[]> {
     const filter = siteId === undefined ? { tenantId } : { tenantId, siteId };
-    return this.#list(C.agents, filter, FIELDS.agent, { createdAt: 1, ord: 1 });
+    return this.list(C.agents, filter, FIELDS.agent, { createdAt: 1, ord: 1 });
   }
 
   async updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">) {
-    await this.#c(C.agents).updateOne(
+    await this.c(C.agents).updateOne(
       { _id: id as never },
       { $set: { hostname: info.hostname, version: info.version, os: info.os } },
     );
@@ -481,11 +447,11 @@ class MongoStore implements Store {
       email: normalizeEmail(input.email),
       passwordHash: input.passwordHash,
       role: input.role,
-      createdAt: this.#now(),
+      createdAt: this.now(),
       disabledAt: null,
     };
     try {
-      await this.#c(C.users).insertOne({ _id: user.id as never, ...user, ord: nextOrd() }, SECURE);
+      await this.c(C.users).insertOne({ _id: user.id as never, ...user, ord: nextOrd() }, SECURE);
     } catch (e) {
       if (isDuplicateKey(e)) {
         throw new Error(`a user with email ${user.email} already exists`, { cause: e });
@@ -496,12 +462,12 @@ class MongoStore implements Store {
   }
 
   async getUser(id: string): Promise<User | null> {
-    return pickOrNull(await this.#c(C.users).findOne({ _id: id as never }), FIELDS.user);
+    return pickOrNull(await this.c(C.users).findOne({ _id: id as never }), FIELDS.user);
   }
 
   async getUserByEmail(email: string): Promise<User | null> {
     return pickOrNull(
-      await this.#c(C.users).findOne({ email: normalizeEmail(email) }),
+      await this.c(C.users).findOne({ email: normalizeEmail(email) }),
       FIELDS.user,
     );
   }
@@ -514,11 +480,11 @@ class MongoStore implements Store {
       tenantId: input.tenantId,
       userId: input.userId,
       name: input.name,
-      createdAt: this.#now(),
+      createdAt: this.now(),
       lastUsedAt: null,
       revokedAt: null,
     };
-    await this.#c(C.apiTokens).insertOne(
+    await this.c(C.apiTokens).insertOne(
       { _id: token.hash as never, ...token, ord: nextOrd() },
       SECURE,
     );
@@ -526,20 +492,20 @@ class MongoStore implements Store {
   }
 
   async getApiToken(hash: string): Promise<ApiToken | null> {
-    return pickOrNull(await this.#c(C.apiTokens).findOne({ _id: hash as never }), FIELDS.apiToken);
+    return pickOrNull(await this.c(C.apiTokens).findOne({ _id: hash as never }), FIELDS.apiToken);
   }
 
   listApiTokens(tenantId: string, userId: string): Promise<ApiToken[]> {
-    return this.#list(C.apiTokens, { tenantId, userId }, FIELDS.apiToken, {
+    return this.list(C.apiTokens, { tenantId, userId }, FIELDS.apiToken, {
       createdAt: 1,
       ord: 1,
     });
   }
 
   async touchApiToken(hash: string): Promise<void> {
-    await this.#c(C.apiTokens).updateOne(
+    await this.c(C.apiTokens).updateOne(
       { _id: hash as never },
-      { $set: { lastUsedAt: this.#now() } },
+      { $set: { lastUsedAt: this.now() } },
     );
   }
 
@@ -548,27 +514,27 @@ class MongoStore implements Store {
   }
 
   async createWebSession(input: Omit<WebSession, "createdAt">): Promise<WebSession> {
-    const s: WebSession = { ...input, createdAt: this.#now() };
-    await this.#c(C.webSessions).insertOne({ _id: s.hash as never, ...s }, SECURE);
+    const s: WebSession = { ...input, createdAt: this.now() };
+    await this.c(C.webSessions).insertOne({ _id: s.hash as never, ...s }, SECURE);
     return s;
   }
 
   async getWebSession(hash: string): Promise<WebSession | null> {
     return pickOrNull(
-      await this.#c(C.webSessions).findOne({
+      await this.c(C.webSessions).findOne({
         _id: hash as never,
-        expiresAt: { $gt: this.#now() },
+        expiresAt: { $gt: this.now() },
       }),
       FIELDS.webSession,
     );
   }
 
   async deleteWebSession(hash: string): Promise<void> {
-    await this.#c(C.webSessions).deleteOne({ _id: hash as never }, SECURE);
+    await this.c(C.webSessions).deleteOne({ _id: hash as never }, SECURE);
   }
 
   async setWebSessionTenant(hash: string, tenantId: string): Promise<boolean> {
-    const r = await this.#c(C.webSessions).updateOne(
+    const r = await this.c(C.webSessions).updateOne(
       { _id: hash as never },
       { $set: { tenantId } },
       SECURE,
@@ -581,14 +547,14 @@ class MongoStore implements Store {
   async createCliSession(
     input: Omit<CliSession, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<CliSession> {
-    const s: CliSession = { ...input, createdAt: this.#now(), lastUsedAt: null, revokedAt: null };
-    await this.#c(C.cliSessions).insertOne({ _id: s.hash as never, ...s, ord: nextOrd() }, SECURE);
+    const s: CliSession = { ...input, createdAt: this.now(), lastUsedAt: null, revokedAt: null };
+    await this.c(C.cliSessions).insertOne({ _id: s.hash as never, ...s, ord: nextOrd() }, SECURE);
     return s;
   }
 
   async getCliSession(hash: string): Promise<CliSession | null> {
     return pickOrNull(
-      await this.#c(C.cliSessions).findOne({ _id: hash as never }),
+      await this.c(C.cliSessions).findOne({ _id: hash as never }),
       FIELDS.cliSession,
     );
   }
@@ -597,7 +563,7 @@ class MongoStore implements Store {
     tenantId: string,
     filter: { siteId?: string; issuerRef?: string } = {},
   ): Promise<CliSession[]> {
-    const all = await this.#list<CliSession>(C.cliSessions, { tenantId }, FIELDS.cliSession, {
+    const all = await this.list<CliSession>(C.cliSessions, { tenantId }, FIELDS.cliSession, {
       createdAt: -1,
       ord: -1,
     });
@@ -608,12 +574,12 @@ class MongoStore implements Store {
   }
 
   async slideCliSession(hash: string, slideMs: number): Promise<CliSession | null> {
-    const now = this.#now();
+    const now = this.now();
     const cur = await this.getCliSession(hash);
     if (!cur) return null;
     // hardCapAt never changes, so min(now + slide, cap) can be computed here; `$max` keeps
     // concurrent slides monotonic, and the filter refuses a revoked or expired session.
-    await this.#c(C.cliSessions).updateOne(
+    await this.c(C.cliSessions).updateOne(
       { _id: hash as never, revokedAt: null, expiresAt: { $gt: now } },
       { $max: { lastUsedAt: now, expiresAt: Math.min(now + slideMs, cur.hardCapAt) } },
     );
@@ -625,26 +591,26 @@ class MongoStore implements Store {
   }
 
   async revokeCliSessionsByIssuer(tenantId: string, issuerRef: string): Promise<number> {
-    const r = await this.#c(C.cliSessions).updateMany(
+    const r = await this.c(C.cliSessions).updateMany(
       { tenantId, issuerRef, revokedAt: null },
-      { $set: { revokedAt: this.#now() } },
+      { $set: { revokedAt: this.now() } },
       SECURE,
     );
     return r.modifiedCount;
   }
 
   async createApiKey(input: Omit<ApiKey, "id" | "createdAt" | "revokedAt">): Promise<ApiKey> {
-    const k: ApiKey = { ...input, id: newId("key"), createdAt: this.#now(), revokedAt: null };
-    await this.#c(C.apiKeys).insertOne({ _id: k.id as never, ...k, ord: nextOrd() }, SECURE);
+    const k: ApiKey = { ...input, id: newId("key"), createdAt: this.now(), revokedAt: null };
+    await this.c(C.apiKeys).insertOne({ _id: k.id as never, ...k, ord: nextOrd() }, SECURE);
     return k;
   }
 
   async getApiKeyByHash(hash: string): Promise<ApiKey | null> {
-    return pickOrNull(await this.#c(C.apiKeys).findOne({ hash }), FIELDS.apiKey);
+    return pickOrNull(await this.c(C.apiKeys).findOne({ hash }), FIELDS.apiKey);
   }
 
   listApiKeys(tenantId: string): Promise<ApiKey[]> {
-    return this.#list(C.apiKeys, { tenantId }, FIELDS.apiKey, { createdAt: 1, ord: 1 });
+    return this.list(C.apiKeys, { tenantId }, FIELDS.apiKey, { createdAt: 1, ord: 1 });
   }
 
   revokeApiKey(tenantId: string, id: string): Promise<boolean> {
@@ -656,10 +622,10 @@ class MongoStore implements Store {
       id: newId("lic"),
       tenantId: input.tenantId,
       hash: input.hash,
-      createdAt: this.#now(),
+      createdAt: this.now(),
       revokedAt: null,
     };
-    await this.#c(C.licenses).insertOne(
+    await this.c(C.licenses).insertOne(
       { _id: license.id as never, ...license, ord: nextOrd() },
       SECURE,
     );
@@ -667,11 +633,11 @@ class MongoStore implements Store {
   }
 
   async getLicenseByHash(hash: string): Promise<License | null> {
-    return pickOrNull(await this.#c(C.licenses).findOne({ hash }), FIELDS.license);
+    return pickOrNull(await this.c(C.licenses).findOne({ hash }), FIELDS.license);
   }
 
   listLicenses(tenantId: string): Promise<License[]> {
-    return this.#list(C.licenses, { tenantId }, FIELDS.license, { createdAt: 1, ord: 1 });
+    return this.list(C.licenses, { tenantId }, FIELDS.license, { createdAt: 1, ord: 1 });
   }
 
   revokeLicense(tenantId: string, id: string): Promise<boolean> {
@@ -681,13 +647,13 @@ class MongoStore implements Store {
   // Device credentials
 
   async putDeviceCredentials(tenantId: string, deviceId: string, sealed: string): Promise<boolean> {
-    if (!(await this.#c(C.devices).findOne({ _id: deviceId as never, tenantId }))) return false;
+    if (!(await this.c(C.devices).findOne({ _id: deviceId as never, tenantId }))) return false;
     // The device is checked first, then the upsert; a delete racing in between can leave sealed
     // credentials of a gone device under its never-reused id, which nothing reaches again.
     await upsert(() =>
-      this.#c(C.deviceCredentials).updateOne(
+      this.c(C.deviceCredentials).updateOne(
         { _id: deviceId as never },
-        { $set: { tenantId, deviceId, sealed, updatedAt: this.#now() } },
+        { $set: { tenantId, deviceId, sealed, updatedAt: this.now() } },
         { upsert: true, ...SECURE },
       )
     );
@@ -699,13 +665,13 @@ class MongoStore implements Store {
     deviceId: string,
   ): Promise<DeviceCredentialRecord | null> {
     return pickOrNull(
-      await this.#c(C.deviceCredentials).findOne({ _id: deviceId as never, tenantId }),
+      await this.c(C.deviceCredentials).findOne({ _id: deviceId as never, tenantId }),
       FIELDS.deviceCredentials,
     );
   }
 
   async deleteDeviceCredentials(tenantId: string, deviceId: string): Promise<boolean> {
-    const r = await this.#c(C.deviceCredentials).deleteOne(
+    const r = await this.c(C.deviceCredentials).deleteOne(
       { _id: deviceId as never, tenantId },
       SECURE,
     );
@@ -715,7 +681,7 @@ class MongoStore implements Store {
   // Audit
 
   async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
-    const at = this.#now();
+    const at = this.now();
     const detail = JSON.parse(JSON.stringify(entry.detail ?? {}));
     // The sequence number is taken first, then the entry written under it: a crash between
     // leaves a gap in the numbering, never two entries with one number.
@@ -730,7 +696,7 @@ class MongoStore implements Store {
       detail,
     };
     // detail is stored as JSON text: free-form keys (dots, `$`) are not all valid field names.
-    await this.#c(C.audit).insertOne({ _id: seq as never, ...e, detail: JSON.stringify(detail) });
+    await this.c(C.audit).insertOne({ _id: seq as never, ...e, detail: JSON.stringify(detail) });
     return e;
   }
 
@@ -741,7 +707,7 @@ class MongoStore implements Store {
     if (query.actor !== undefined) filter.actor = query.actor;
     if (query.target !== undefined) filter.target = query.target;
     if (query.before !== undefined) filter._id = { $lt: query.before };
-    const docs = await this.#c(C.audit).find(filter).sort({ _id: -1 })
+    const docs = await this.c(C.audit).find(filter).sort({ _id: -1 })
       .limit(auditLimit(query.limit)).toArray();
     return docs.map((d) => ({
       ...pick<AuditEntry>(d, FIELDS.audit),
@@ -752,7 +718,7 @@ class MongoStore implements Store {
   // Multi-node primitives
 
   async putPresence(update: PresenceUpdate, ttlMs: number): Promise<Presence> {
-    const now = this.#now();
+    const now = this.now();
     const presence: Presence = {
       agentId: update.agentId,
       tenantId: update.tenantId,
@@ -766,35 +732,35 @@ class MongoStore implements Store {
       bytesDown: update.bytesDown,
     };
     await upsert(() =>
-      this.#c(C.presence).replaceOne({ _id: update.agentId as never }, presence, { upsert: true })
+      this.c(C.presence).replaceOne({ _id: update.agentId as never }, presence, { upsert: true })
     );
     return presence;
   }
 
   async getPresence(agentId: string): Promise<Presence | null> {
     return pickOrNull(
-      await this.#c(C.presence).findOne({ _id: agentId as never, expiresAt: { $gt: this.#now() } }),
+      await this.c(C.presence).findOne({ _id: agentId as never, expiresAt: { $gt: this.now() } }),
       FIELDS.presence,
     );
   }
 
   listPresence(siteId: string): Promise<Presence[]> {
-    return this.#list(C.presence, { siteId, expiresAt: { $gt: this.#now() } }, FIELDS.presence, {
+    return this.list(C.presence, { siteId, expiresAt: { $gt: this.now() } }, FIELDS.presence, {
       _id: 1,
     });
   }
 
   async deletePresence(agentId: string, node: string): Promise<void> {
-    await this.#c(C.presence).deleteOne({ _id: agentId as never, node });
+    await this.c(C.presence).deleteOne({ _id: agentId as never, node });
   }
 
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
     // findAndModify "mine or expired" with upsert: a free lock is inserted; a held one matches
     // only for its owner or once expired; a lock held by someone else makes the upsert collide
     // on _id (E11000), which means "not acquired".
-    const now = this.#now();
+    const now = this.now();
     try {
-      const r = await this.#c(C.locks).findOneAndUpdate(
+      const r = await this.c(C.locks).findOneAndUpdate(
         { _id: name as never, $or: [{ owner }, { expiresAt: { $lte: now } }] },
         { $set: { owner, expiresAt: now + ttlMs } },
         { upsert: true, returnDocument: "after" },
@@ -807,12 +773,12 @@ class MongoStore implements Store {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    await this.#c(C.locks).deleteOne({ _id: name as never, owner });
+    await this.c(C.locks).deleteOne({ _id: name as never, owner });
   }
 
   async incrementCounter(name: string, by = 1): Promise<number> {
     const r = await upsert(() =>
-      this.#c(C.counters).findOneAndUpdate(
+      this.c(C.counters).findOneAndUpdate(
         { _id: name as never },
         { $inc: { value: by } },
         { upsert: true, returnDocument: "after" },
@@ -821,58 +787,16 @@ class MongoStore implements Store {
     return r!.value as number;
   }
 
-  // Agent stats
+  // Agent stats and background jobs (mongo_stats.ts)
 
-  async recordAgentCounters(
+  recordAgentCounters(
     input: Omit<AgentCounters, "at">,
   ): Promise<{ bytesUp: number; bytesDown: number; tunnels: number }> {
-    const zero = { bytesUp: 0, bytesDown: 0, tunnels: 0 };
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const now = this.#now();
-      const prevDoc = await this.#c(C.agentCounters).findOne({ _id: input.agentId as never });
-      const prev = pickOrNull<AgentCounters>(prevDoc, FIELDS.agentCounters);
-      const d = counterDeltas(input, prev);
-      if (d === "stale") return zero;
-      const next = { ...input, at: now, rev: ((prevDoc?.rev as number | undefined) ?? 0) + 1 };
-      // Step 1 is a compare-and-set on the previous report's revision, so of two concurrent
-      // reports only one computes each delta (the other retries on fresh totals). Step 2 adds
-      // the delta to the hour. A crash between them loses that delta from the hour (an
-      // undercount of one heartbeat); it can never be counted twice.
-      try {
-        const r = prevDoc
-          ? await this.#c(C.agentCounters).replaceOne(
-            { _id: input.agentId as never, rev: prevDoc.rev },
-            next,
-          )
-          : await this.#c(C.agentCounters).insertOne({ _id: input.agentId as never, ...next });
-        if ("matchedCount" in r && r.matchedCount === 0) continue;
-      } catch (e) {
-        if (isDuplicateKey(e)) continue;
-        throw e;
-      }
-      if (d.bytesUp || d.bytesDown || d.tunnels) {
-        const hour = hourOf(now);
-        await upsert(() =>
-          this.#c(C.hourly).updateOne(
-            { _id: `${input.agentId}|${hour}` as never },
-            {
-              $inc: { bytesUp: d.bytesUp, bytesDown: d.bytesDown, tunnels: d.tunnels },
-              $setOnInsert: { agentId: input.agentId, tenantId: input.tenantId, hour },
-            },
-            { upsert: true },
-          )
-        );
-      }
-      return d;
-    }
-    throw new Error(`agent ${input.agentId}: counters changed too often to record`);
+    return this.#stats.recordAgentCounters(input);
   }
 
-  async getAgentCounters(agentId: string): Promise<AgentCounters | null> {
-    return pickOrNull(
-      await this.#c(C.agentCounters).findOne({ _id: agentId as never }),
-      FIELDS.agentCounters,
-    );
+  getAgentCounters(agentId: string): Promise<AgentCounters | null> {
+    return this.#stats.getAgentCounters(agentId);
   }
 
   listAgentHourlyStats(
@@ -880,54 +804,15 @@ class MongoStore implements Store {
     agentId: string,
     sinceMs: number,
   ): Promise<AgentHourlyStat[]> {
-    return this.#list(C.hourly, { tenantId, agentId, hour: { $gte: sinceMs } }, FIELDS.hourly, {
-      hour: 1,
-    });
+    return this.#stats.listAgentHourlyStats(tenantId, agentId, sinceMs);
   }
 
-  // Background jobs
-
-  async addHourToDaily(hour: number): Promise<number> {
-    const day = dayOf(hour);
-    const rows = await this.#c(C.hourly).find({ hour }).toArray();
-    // One $inc per agent: the caller holds the hourly-rollup lock, so no other node adds the
-    // same hour. A crash part-way leaves some agents' day short by this hour, which the daily
-    // reconciliation (sum of hourly) repairs.
-    for (const r of rows) {
-      await upsert(() =>
-        this.#c(C.daily).updateOne(
-          { _id: `${r.agentId}|${day}` as never },
-          {
-            $inc: { bytesUp: r.bytesUp, bytesDown: r.bytesDown, tunnels: r.tunnels },
-            $setOnInsert: { agentId: r.agentId, tenantId: r.tenantId, day },
-          },
-          { upsert: true },
-        )
-      );
-    }
-    return rows.length;
+  addHourToDaily(hour: number): Promise<number> {
+    return this.#stats.addHourToDaily(hour);
   }
 
-  async reconcileDailyStats(day: string): Promise<number> {
-    const from = dayStart(day);
-    const sums = new Map<string, AgentDailyStat>();
-    const rows = this.#c(C.hourly).find({ hour: { $gte: from, $lt: from + 86_400_000 } });
-    for await (const r of rows) {
-      const t = sums.get(r.agentId) ??
-        { agentId: r.agentId, tenantId: r.tenantId, day, bytesUp: 0, bytesDown: 0, tunnels: 0 };
-      t.bytesUp += r.bytesUp;
-      t.bytesDown += r.bytesDown;
-      t.tunnels += r.tunnels;
-      sums.set(r.agentId, t);
-    }
-    // Each agent's row is set (not added to), so running this again, or on two nodes, or after
-    // a crash part-way, converges on the same totals.
-    for (const t of sums.values()) {
-      await upsert(() =>
-        this.#c(C.daily).replaceOne({ _id: `${t.agentId}|${day}` as never }, t, { upsert: true })
-      );
-    }
-    return sums.size;
+  reconcileDailyStats(day: string): Promise<number> {
+    return this.#stats.reconcileDailyStats(day);
   }
 
   listAgentDailyStats(
@@ -935,43 +820,29 @@ class MongoStore implements Store {
     agentId: string,
     sinceDay: string,
   ): Promise<AgentDailyStat[]> {
-    return this.#list(C.daily, { tenantId, agentId, day: { $gte: sinceDay } }, FIELDS.daily, {
-      day: 1,
-    });
+    return this.#stats.listAgentDailyStats(tenantId, agentId, sinceDay);
   }
 
-  async purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts> {
-    const now = this.#now();
-    const del = async (coll: string, filter: Filter<Document>) =>
-      (await this.#c(coll).deleteMany(filter)).deletedCount;
-    // Independent deletes of records nothing points to once expired; a crash part-way leaves
-    // the rest for the next run.
-    return {
-      hourly: await del(C.hourly, { hour: { $lt: cutoffs.hourlyBefore } }),
-      daily: await del(C.daily, { day: { $lt: cutoffs.dailyBefore } }),
-      webSessions: await del(C.webSessions, { expiresAt: { $lte: now } }),
-      enrollmentTokens: await del(C.enrollmentTokens, { usedAt: null, expiresAt: { $lte: now } }),
-      presence: await del(C.presence, { expiresAt: { $lte: now } }),
-      locks: await del(C.locks, { expiresAt: { $lte: now } }),
-    };
+  purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts> {
+    return this.#stats.purgeExpired(cutoffs);
   }
 
   // Embedded-agent claim
 
   async getDeviceBySerial(serial: string): Promise<Device | null> {
     return pickOrNull(
-      await this.#c(C.devices).findOne({ serialKey: serial, serial }),
+      await this.c(C.devices).findOne({ serialKey: serial, serial }),
       FIELDS.device,
     );
   }
 
   async claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult> {
-    const now = this.#now();
+    const now = this.now();
     // Step 1, the claim: a conditional update binds the serial to the new agent's id; of many
     // concurrent claimers one matches. Step 2 creates the agent. A crash between them leaves a
     // device claimed by an agent that does not exist: nothing can connect as it (its
     // certificate is signed only after this returns); the admin re-adds the device to re-arm it.
-    const before = await this.#c(C.devices).findOneAndUpdate(
+    const before = await this.c(C.devices).findOneAndUpdate(
       { serialKey: serial, serial, claimedAgentId: null },
       { $set: { claimedAgentId: agent.id, updatedAt: now } },
       { returnDocument: "before", ...SECURE },
@@ -986,7 +857,7 @@ class MongoStore implements Store {
     try {
       await this.#insertAgent(created);
     } catch (e) {
-      await this.#c(C.devices).updateOne(
+      await this.c(C.devices).updateOne(
         { _id: device.id as never, claimedAgentId: agent.id },
         { $set: { claimedAgentId: null } },
         SECURE,

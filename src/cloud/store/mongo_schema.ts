@@ -2,10 +2,12 @@
  * The MongoDB store's layout: collection names, the indexes created (idempotently) at start,
  * and the mapping between documents and records. Uniqueness (emails, loopback addresses,
  * serials, token hashes, handles) lives in unique indexes and `_id`s, never in read-then-write
- * checks, so two nodes racing on one database cannot both win.
+ * checks, so two nodes racing on one database cannot both win. Also the small helpers every
+ * part of the MongoDB store shares ({@linkcode MongoBase}, {@linkcode upsert}).
  * @module
  */
-import { type Db, type Document, MongoServerError } from "mongodb";
+import { type Collection, type Db, type Document, type Filter, MongoServerError } from "mongodb";
+import type { Clock } from "../../shared/clock.ts";
 
 /** Collection names. */
 export const C = {
@@ -171,4 +173,51 @@ let lastOrd = 0;
 export function nextOrd(): number {
   lastOrd = Math.max(lastOrd + 1, Date.now() * 1000);
   return lastOrd;
+}
+
+/**
+ * Runs an upsert, retrying when a concurrent upsert of the same `_id` inserted first (the
+ * server answers E11000 to the loser; retried, it matches the now existing document).
+ */
+export async function upsert<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await op();
+    } catch (e) {
+      if (!isDuplicateKey(e) || attempt >= 5) throw e;
+    }
+  }
+}
+
+/** What the parts of the MongoDB store share: the database, the clock, list helpers. */
+export abstract class MongoBase {
+  readonly #db: Db;
+  readonly #clock: Clock;
+
+  /** Binds the part to a database and a clock. */
+  constructor(db: Db, clock: Clock) {
+    this.#db = db;
+    this.#clock = clock;
+  }
+
+  /** A collection by name. */
+  protected c(name: string): Collection<Document> {
+    return this.#db.collection(name);
+  }
+
+  /** The injected clock's time. */
+  protected now(): number {
+    return this.#clock.now();
+  }
+
+  /** The records of `fields` from every document matching `filter`, sorted. */
+  protected async list<T>(
+    coll: string,
+    filter: Filter<Document>,
+    fields: readonly string[],
+    sort: Document,
+  ): Promise<T[]> {
+    const docs = await this.c(coll).find(filter).sort(sort).toArray();
+    return docs.map((d) => pick<T>(d, fields));
+  }
 }
