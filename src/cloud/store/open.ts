@@ -30,7 +30,15 @@ export async function openStore(
   dataDir: string,
   clock: Clock = systemClock,
 ): Promise<Store> {
-  if (isMongoUrl(url)) return await openMongoStore({ url, clock });
+  if (isMongoUrl(url)) {
+    try {
+      return await openMongoStore({ url, clock });
+    } catch (e) {
+      throw new Error(`cannot open the store ${redactStoreUrl(url)}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
   const path = url.slice("sqlite:".length);
   if (path) return await openSqliteStore({ path, clock });
   return await openDataDir(dataDir, clock);

@@ -108,3 +108,22 @@ Deno.test("cloud config: --store is sqlite: by default, a mongodb URI, or refuse
     }
   }
 });
+
+Deno.test("connector cloud admin: an unreachable MongoDB store fails with the URI, password hidden", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-store-" });
+  try {
+    const r = await run([
+      "cloud",
+      "admin",
+      "tenant",
+      "list",
+      "--data-dir",
+      dir,
+    ], { NC_STORE: "mongodb://ops:hunter2secret@127.0.0.1:1/nanodems" });
+    assertEquals(r.code === 0, false);
+    assertStringIncludes(r.stderr, "cannot open the store mongodb://ops:***@127.0.0.1:1/nanodems");
+    assertEquals(r.stderr.includes("hunter2secret"), false, "the password is never printed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
