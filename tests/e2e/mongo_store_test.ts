@@ -1,7 +1,8 @@
 // End to end on the MongoDB store: the real cloud process started with NC_STORE=mongodb://…
 // (FerretDB from the test fixture), the admin CLI writing to the same database, a real agent
 // enrolled, and an operator's WebSocket tunnel carrying bytes both ways; after a cloud restart
-// everything is still there and the agent's tunnels work again.
+// everything is still there and the agent's tunnels work again; an agent revoked by the admin
+// CLI (another process) is cut off through the store's change counter.
 import { MongoClient } from "mongodb";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { startFerretDb } from "../_fixtures/ferretdb.ts";
@@ -54,6 +55,14 @@ Deno.test("a cloud on --store mongodb:// enrolls an agent and tunnels through it
       const again = randomBytes(1 << 20);
       const r2 = await echoThrough(await stack.openTunnel(handle, q.apiToken), again);
       assertEquals(await sha256(r2.received), await sha256(again));
+
+      // Revoked from another process: the cloud learns it through the MongoDB change counter.
+      const ws = await stack.openTunnel(handle, q.apiToken);
+      const closed = new Promise<number>((res) => ws.on("close", (code: number) => res(code)));
+      const agentId = JSON.parse(agent.lines.find((l) => l.includes("agent starting"))!).agent;
+      await stack.admin("agent", "revoke", "--tenant", q.tenantId, "--agent", agentId);
+      assertEquals(await closed, 1011, "the open tunnel is cut");
+      await agent.waitFor(/agent revoked/, 10_000);
     }, { store: ferret.url });
   } finally {
     await ferret.stop();
