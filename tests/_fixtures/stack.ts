@@ -7,6 +7,7 @@
 import * as net from "node:net";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
+import { type FerretDb, startFerretDb } from "./ferretdb.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
@@ -168,15 +169,29 @@ export class Stack {
     return this.store ? { NC_STORE: this.store } : {};
   }
 
+  /** A FerretDB this stack started for itself (NC_TEST_STORE=ferretdb), stopped last. */
+  #ferret: FerretDb | null = null;
+
   /**
    * Starts a cloud in a fresh temp directory; `store` is a `--store` URL such as the one
-   * `startFerretDb()` returns (default: the embedded SQLite in the data directory).
+   * `startFerretDb()` returns (default: the embedded SQLite in the data directory, or, with
+   * NC_TEST_STORE=ferretdb in the environment, a FerretDB of its own — to run any e2e test on
+   * the MongoDB store).
    */
   static async start(opts: { cloudArgs?: string[]; store?: string } = {}): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
     s.store = opts.store ?? null;
-    await s.startCloud();
+    if (!s.store && Deno.env.get("NC_TEST_STORE") === "ferretdb") {
+      s.#ferret = await startFerretDb();
+      s.store = s.#ferret.url;
+    }
+    try {
+      await s.startCloud();
+    } catch (e) {
+      await s.#ferret?.stop();
+      throw e;
+    }
     return s;
   }
 
@@ -404,6 +419,7 @@ export class Stack {
     for (const fn of this.#cleanup.reverse()) await fn().catch(() => {});
     for (const a of this.agents) await a.stop("SIGKILL");
     await this.cloud.stop("SIGKILL");
+    await this.#ferret?.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
