@@ -192,6 +192,8 @@ export async function startFerretDb(): Promise<FerretDb> {
         `--sqlite-url=file:${dir}/`,
         `--listen-addr=127.0.0.1:${port}`,
         "--telemetry=disable",
+        // Its debug HTTP listener defaults to the fixed 127.0.0.1:8088: two servers would clash.
+        "--debug-addr=-",
         "--log-level=error",
         `--state-dir=${dir}`,
       ],
