@@ -223,13 +223,34 @@ class MongoStore extends MongoBase implements Store {
         });
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
-        if (await this.c(C.devices).findOne({ loopbackN: n })) continue; // address taken
+        if (await this.c(C.devices).findOne({ loopbackN: n })) {
+          await this.#counterPastHighestLoopback();
+          continue; // address taken: try the next one
+        }
         throw new Error(`a device with serial ${device.serial} already exists`, { cause: e });
       }
       await this.bumpAllowlistVersion(device.siteId);
       return device;
     }
     throw new Error("could not assign a loopback address (too much contention)");
+  }
+
+  /**
+   * Moves the loopback counter past the highest index in use (`$max`, so it never goes back):
+   * heals a counter that fell behind the devices (a restored backup, a hand-edited database)
+   * in one step instead of one collision per device.
+   */
+  async #counterPastHighestLoopback(): Promise<void> {
+    const [top] = await this.c(C.devices).find({}, { projection: { loopbackN: 1 } })
+      .sort({ loopbackN: -1 }).limit(1).toArray();
+    const next = (top?.loopbackN as number | undefined ?? -1) + 1;
+    if (next < LOOPBACK_CAPACITY) {
+      await this.c(C.counters).updateOne(
+        { _id: "loopback" as never },
+        { $max: { value: next } },
+        { upsert: true },
+      );
+    }
   }
 
   /** The next loopback index: the counter's, then (once exhausted) the lowest free one. */
