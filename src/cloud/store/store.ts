@@ -302,7 +302,8 @@ export interface Store {
   /** Atomically increments and returns the site's allowlist version. */
   bumpAllowlistVersion(siteId: string): Promise<number>;
 
-  // Devices (each change bumps the site's allowlist version in the same transaction)
+  // Devices (each change bumps the site's allowlist version: in the same transaction on SQLite,
+  // right after the change on MongoDB, whose getAllowlist reads the version first)
   /** Creates a device, assigns a unique loopback IP, bumps the allowlist version. */
   createDevice(input: NewDevice): Promise<Device>;
   getDevice(tenantId: string, id: string): Promise<Device | null>;
