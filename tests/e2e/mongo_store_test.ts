@@ -33,6 +33,19 @@ Deno.test("a cloud on --store mongodb:// enrolls an agent and tunnels through it
           (await db.collection("audit").countDocuments({ action: "tunnel.open" })) >= 1,
           "the tunnel was audited in MongoDB",
         );
+        // The background jobs ran under their leader locks, held by this node.
+        const deadline = Date.now() + 15_000;
+        let owners: string[] = [];
+        while (owners.length < 3 && Date.now() < deadline) {
+          owners = (await db.collection("locks").find().toArray()).map((l) =>
+            `${l._id} ${l.owner}`
+          );
+          await new Promise((res) => setTimeout(res, 200));
+        }
+        assertEquals(owners.length, 3, `job locks: ${owners}`);
+        for (const job of ["hourly-rollup", "daily-rollup", "stats-janitor"]) {
+          assert(owners.some((o) => o.startsWith(`lock:${job} node-1/`)), `${job} led by node-1`);
+        }
       } finally {
         await client.close();
       }

@@ -137,16 +137,22 @@ export async function runJobsOnce(d: JobDeps, only?: readonly JobName[]): Promis
   return led;
 }
 
-/** Runs {@linkcode runJobsOnce} every `intervalMs` (default 60 s) until stopped. */
+/**
+ * Runs {@linkcode runJobsOnce} once shortly after start (catching up after downtime) and then
+ * every `intervalMs` (default 60 s) until the returned function stops it.
+ */
 export function startBackgroundJobs(d: JobDeps & { intervalMs?: number }): () => Promise<void> {
   let running: Promise<unknown> | null = null;
   let stopped = false;
-  const timer = setInterval(() => {
+  const tick = () => {
     if (stopped || running) return; // a slow tick is not stacked on
     running = runJobsOnce(d).finally(() => running = null);
-  }, d.intervalMs ?? 60_000);
+  };
+  const first = setTimeout(tick, 1_000);
+  const timer = setInterval(tick, d.intervalMs ?? 60_000);
   return async () => {
     stopped = true;
+    clearTimeout(first);
     clearInterval(timer);
     await running;
   };
