@@ -28,6 +28,33 @@ storeConformance("mongo", async (clock, sameDatabaseAs) => {
   return store;
 });
 
+Deno.test("mongo store: indexes are created at start, idempotently, uniqueness in the database", async () => {
+  const url = freshDbUrl();
+  const clock = new ManualClock();
+  const stores = await Promise.all([1, 2, 3].map(() => openMongoStore({ url, clock })));
+  try {
+    const unique = await raw(url, async (db) => {
+      const out: string[] = [];
+      for (const coll of ["devices", "users", "api_keys", "licenses"]) {
+        for (const ix of await db.collection(coll).listIndexes().toArray()) {
+          if (ix.unique) out.push(`${coll}.${ix.name}`);
+        }
+      }
+      return out.sort();
+    });
+    assert.deepEqual(unique, [
+      "api_keys.hash",
+      "devices.loopback_ip",
+      "devices.loopback_n",
+      "devices.serial",
+      "licenses.hash",
+      "users.email",
+    ]);
+  } finally {
+    for (const s of stores) await s.close();
+  }
+});
+
 /** Runs `fn` with a raw driver handle on a store's database, as a crash would leave it. */
 async function raw<T>(url: string, fn: (db: Db) => Promise<T>): Promise<T> {
   const client = new MongoClient(url);
