@@ -7,8 +7,9 @@
  * - `daily-rollup`: every hour, sets yesterday's and today's daily rows to the sum of their
  *   hourly rows (hourly is the source of truth; this repairs any drift of the rollup);
  * - `stats-janitor`: daily, reconciles every day the hourly rows still cover, then drops hourly
- *   rows older than 30 days, daily rows older than 365 days, and expired web sessions, unused
- *   enrollment tokens, presence leases and locks.
+ *   rows older than 30 days, daily rows older than 365 days, CLI sessions ended (expired or
+ *   revoked) more than 30 days ago, and expired web sessions, unused enrollment tokens,
+ *   presence leases and locks.
  * The hourly rows themselves are written on each agent heartbeat by the node that holds the
  * agent (`Store.recordAgentCounters`, a per-agent compare-and-set), so no lock is needed there.
  * @module
@@ -23,7 +24,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /** Retention of hourly and daily rows (guide §9). */
-export const RETENTION = { hourlyDays: 30, dailyDays: 365 } as const;
+export const RETENTION = { hourlyDays: 30, dailyDays: 365, endedCliSessionDays: 30 } as const;
 
 /** An hour is rolled up this long after it ended (a late heartbeat may still land in it). */
 export const ROLLUP_GRACE_MS = 5 * 60_000;
@@ -111,6 +112,7 @@ async function statsJanitor(d: JobDeps): Promise<void> {
   const purged = await d.store.purgeExpired({
     hourlyBefore,
     dailyBefore: dayOf(now - RETENTION.dailyDays * DAY),
+    cliSessionsBefore: now - RETENTION.endedCliSessionDays * DAY,
   });
   d.log?.info({ purged }, "stats janitor ran");
 }

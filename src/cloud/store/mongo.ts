@@ -61,6 +61,7 @@ import type {
   Presence,
   PresenceUpdate,
   PurgeCounts,
+  PurgeCutoffs,
   Site,
   Store,
   Tenant,
@@ -844,7 +845,7 @@ class MongoStore extends MongoBase implements Store {
     return this.#stats.listAgentDailyStats(tenantId, agentId, sinceDay);
   }
 
-  purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts> {
+  purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
     return this.#stats.purgeExpired(cutoffs);
   }
 

@@ -7,7 +7,13 @@
 import type { Document, Filter } from "mongodb";
 import { counterDeltas, dayOf, dayStart, hourOf } from "./rules.ts";
 import { C, FIELDS, isDuplicateKey, MongoBase, pickOrNull, upsert } from "./mongo_schema.ts";
-import type { AgentCounters, AgentDailyStat, AgentHourlyStat, PurgeCounts } from "./store.ts";
+import type {
+  AgentCounters,
+  AgentDailyStat,
+  AgentHourlyStat,
+  PurgeCounts,
+  PurgeCutoffs,
+} from "./store.ts";
 
 /** Agent counters, hourly and daily rows, and the purge, over one database. */
 export class MongoStats extends MongoBase {
@@ -126,7 +132,7 @@ export class MongoStats extends MongoBase {
     });
   }
 
-  async purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts> {
+  async purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
     const now = this.now();
     const del = async (coll: string, filter: Filter<Document>) =>
       (await this.c(coll).deleteMany(filter)).deletedCount;
@@ -136,6 +142,12 @@ export class MongoStats extends MongoBase {
       hourly: await del(C.hourly, { hour: { $lt: cutoffs.hourlyBefore } }),
       daily: await del(C.daily, { day: { $lt: cutoffs.dailyBefore } }),
       webSessions: await del(C.webSessions, { expiresAt: { $lte: now } }),
+      cliSessions: await del(C.cliSessions, {
+        $or: [
+          { expiresAt: { $lt: cutoffs.cliSessionsBefore } },
+          { revokedAt: { $ne: null, $lt: cutoffs.cliSessionsBefore } },
+        ],
+      }),
       enrollmentTokens: await del(C.enrollmentTokens, { usedAt: null, expiresAt: { $lte: now } }),
       presence: await del(C.presence, { expiresAt: { $lte: now } }),
       locks: await del(C.locks, { expiresAt: { $lte: now } }),

@@ -56,6 +56,7 @@ import type {
   Presence,
   PresenceUpdate,
   PurgeCounts,
+  PurgeCutoffs,
   Role,
   Site,
   Store,
@@ -1344,12 +1345,17 @@ class SqliteStore implements Store {
     }));
   }
 
-  async purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts> {
+  async purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
     const now = this.#now();
     return this.#tx(() => ({
       hourly: this.#run("DELETE FROM agent_stats_hourly WHERE hour < ?", cutoffs.hourlyBefore),
       daily: this.#run("DELETE FROM agent_stats_daily WHERE day < ?", cutoffs.dailyBefore),
       webSessions: this.#run("DELETE FROM web_sessions WHERE expires_at <= ?", now),
+      cliSessions: this.#run(
+        "DELETE FROM cli_sessions WHERE expires_at < ? OR revoked_at < ?",
+        cutoffs.cliSessionsBefore,
+        cutoffs.cliSessionsBefore,
+      ),
       enrollmentTokens: this.#run(
         "DELETE FROM enrollment_tokens WHERE used_at IS NULL AND expires_at <= ?",
         now,

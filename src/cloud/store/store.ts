@@ -467,10 +467,11 @@ export interface Store {
   ): Promise<AgentDailyStat[]>;
   /**
    * Deletes what is past retention: hourly rows with hour < hourlyBefore, daily rows with
-   * day < dailyBefore, and, at clock.now(), expired web sessions, expired unused enrollment
-   * tokens, expired presence leases and expired locks.
+   * day < dailyBefore, CLI sessions that expired or were revoked before cliSessionsBefore, and,
+   * at clock.now(), expired web sessions, expired unused enrollment tokens, expired presence
+   * leases and expired locks.
    */
-  purgeExpired(cutoffs: { hourlyBefore: number; dailyBefore: string }): Promise<PurgeCounts>;
+  purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts>;
 
   // Embedded-agent claim (guide §3)
   /** Unscoped lookup of a device by its manufacturer serial. */
@@ -520,11 +521,22 @@ export interface AgentDailyStat {
   tunnels: number;
 }
 
+/** What {@linkcode Store.purgeExpired} removes. */
+export interface PurgeCutoffs {
+  /** Hourly rows of hours before this (epoch ms). */
+  hourlyBefore: number;
+  /** Daily rows of days before this (YYYY-MM-DD). */
+  dailyBefore: string;
+  /** CLI sessions expired or revoked before this (epoch ms). */
+  cliSessionsBefore: number;
+}
+
 /** How many records {@linkcode Store.purgeExpired} deleted, per kind. */
 export interface PurgeCounts {
   hourly: number;
   daily: number;
   webSessions: number;
+  cliSessions: number;
   enrollmentTokens: number;
   presence: number;
   locks: number;

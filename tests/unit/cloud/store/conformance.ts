@@ -1322,13 +1322,32 @@ export function storeConformance(
     await store.putPresence({ ...up, agentId: "p-live", node: "n1" }, 2 * HOUR);
     await store.acquireLock("old", "n1", 1);
     await store.acquireLock("live", "n1", 2 * HOUR);
+    const cli = (hash: string, expiresAt: number) =>
+      store.createCliSession({
+        hash,
+        tenantId: a.id,
+        siteIds: [siteA.id],
+        operator: "Ops",
+        externalOperatorId: null,
+        issuer: "user",
+        issuerRef: user.id,
+        expiresAt,
+        hardCapAt: expiresAt,
+      });
+    await cli("c".repeat(64), now + 1); // ends before the cutoff
+    await cli("d".repeat(64), now + 2 * HOUR); // revoked before the cutoff
+    await store.revokeCliSession(a.id, "d".repeat(64));
+    await cli("e".repeat(64), now + 30 * DAY); // live
     clock.advance(HOUR);
+    const cliSessionsBefore = now + 10;
 
-    const counts = await store.purgeExpired({ hourlyBefore: t0 + HOUR, dailyBefore: "2026-01-11" });
+    const cutoffs = { hourlyBefore: t0 + HOUR, dailyBefore: "2026-01-11", cliSessionsBefore };
+    const counts = await store.purgeExpired(cutoffs);
     assert.deepEqual(counts, {
       hourly: 1,
       daily: 1,
       webSessions: 1,
+      cliSessions: 2,
       enrollmentTokens: 1,
       presence: 1,
       locks: 1,
@@ -1346,11 +1365,20 @@ export function storeConformance(
     assert.notEqual(await store.getEnrollmentToken("2".repeat(64)), null, "live token kept");
     assert.notEqual(await store.getEnrollmentToken("3".repeat(64)), null, "used token kept");
     assert.notEqual(await store.getPresence("p-live"), null);
+    assert.deepEqual((await store.listCliSessions(a.id)).map((x) => x.hash), ["e".repeat(64)]);
     assert.equal(await store.acquireLock("live", "n2", HOUR), false, "live lock kept");
     assert.equal(await store.acquireLock("old", "n2", HOUR), true);
     assert.deepEqual(
-      await store.purgeExpired({ hourlyBefore: t0 + HOUR, dailyBefore: "2026-01-11" }),
-      { hourly: 0, daily: 0, webSessions: 0, enrollmentTokens: 0, presence: 0, locks: 0 },
+      await store.purgeExpired(cutoffs),
+      {
+        hourly: 0,
+        daily: 0,
+        webSessions: 0,
+        cliSessions: 0,
+        enrollmentTokens: 0,
+        presence: 0,
+        locks: 0,
+      },
       "nothing left to purge",
     );
   });
