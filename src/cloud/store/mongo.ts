@@ -13,7 +13,7 @@
  * so on a real replica set a failover cannot roll them back.
  * @module
  */
-import { type Db, type Document, type Filter, MongoClient } from "mongodb";
+import { type Db, type Document, MongoClient } from "mongodb";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import {
@@ -21,7 +21,6 @@ import {
   LOOPBACK_CAPACITY,
   loopbackAddress,
   newAgentRecord,
-  normalizeEmail,
   normalizePorts,
 } from "./rules.ts";
 import {
@@ -33,9 +32,11 @@ import {
   nextOrd,
   pick,
   pickOrNull,
+  SECURE,
   upsert,
 } from "./mongo_schema.ts";
 import { MongoStats } from "./mongo_stats.ts";
+import { MongoCredentials } from "./mongo_credentials.ts";
 import type {
   Agent,
   AgentCounters,
@@ -68,9 +69,6 @@ import type {
   User,
   WebSession,
 } from "./store.ts";
-
-/** Write concern for writes that grant or withdraw access. */
-const SECURE = { writeConcern: { w: "majority" as const } };
 
 /** Whether `url` selects the MongoDB store. */
 export function isMongoUrl(url: string): boolean {
@@ -106,26 +104,18 @@ export async function openMongoStore(
 class MongoStore extends MongoBase implements Store {
   readonly #client: MongoClient;
   readonly #stats: MongoStats;
+  readonly #creds: MongoCredentials;
 
   constructor(client: MongoClient, db: Db, clock: Clock) {
     super(db, clock);
     this.#client = client;
     this.#stats = new MongoStats(db, clock);
+    this.#creds = new MongoCredentials(db, clock);
   }
 
   /** Inserts a record with `_id` = its key and a creation-order tie-breaker. */
   async #insert(coll: string, id: string | number, record: object, extra: Document = {}) {
     await this.c(coll).insertOne({ _id: id as never, ...record, ord: nextOrd(), ...extra });
-  }
-
-  /** Sets `field` = now on one document matching `filter` whose field is still null. */
-  async #stamp(coll: string, filter: Filter<Document>, field: string): Promise<boolean> {
-    const r = await this.c(coll).updateOne(
-      { ...filter, [field]: null },
-      { $set: { [field]: this.now() } },
-      SECURE,
-    );
-    return r.modifiedCount > 0;
   }
 
   // Tenants
@@ -367,7 +357,7 @@ class MongoStore extends MongoBase implements Store {
   }
 
   revokeHandle(tenantId: string, id: string): Promise<boolean> {
-    return this.#stamp(C.handles, { _id: id as never, tenantId }, "revokedAt");
+    return this.stamp(C.handles, { _id: id as never, tenantId }, "revokedAt");
   }
 
   async pinHandle(id: string, agentId: string): Promise<boolean> {
@@ -457,213 +447,120 @@ class MongoStore extends MongoBase implements Store {
   }
 
   revokeAgent(tenantId: string, id: string): Promise<boolean> {
-    return this.#stamp(C.agents, { _id: id as never, tenantId }, "revokedAt");
+    return this.stamp(C.agents, { _id: id as never, tenantId }, "revokedAt");
   }
 
-  // Users and credentials
+  // Users and credentials (mongo_credentials.ts)
 
-  async createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User> {
-    const user: User = {
-      id: newId("u"),
-      tenantId: input.tenantId,
-      email: normalizeEmail(input.email),
-      passwordHash: input.passwordHash,
-      role: input.role,
-      createdAt: this.now(),
-      disabledAt: null,
-    };
-    try {
-      await this.c(C.users).insertOne({ _id: user.id as never, ...user, ord: nextOrd() }, SECURE);
-    } catch (e) {
-      if (isDuplicateKey(e)) {
-        throw new Error(`a user with email ${user.email} already exists`, { cause: e });
-      }
-      throw e;
-    }
-    return user;
+  createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User> {
+    return this.#creds.createUser(input);
   }
 
-  async getUser(id: string): Promise<User | null> {
-    return pickOrNull(await this.c(C.users).findOne({ _id: id as never }), FIELDS.user);
+  getUser(id: string): Promise<User | null> {
+    return this.#creds.getUser(id);
   }
 
-  async getUserByEmail(email: string): Promise<User | null> {
-    return pickOrNull(
-      await this.c(C.users).findOne({ email: normalizeEmail(email) }),
-      FIELDS.user,
-    );
+  getUserByEmail(email: string): Promise<User | null> {
+    return this.#creds.getUserByEmail(email);
   }
 
-  async createApiToken(
+  createApiToken(
     input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<ApiToken> {
-    const token: ApiToken = {
-      hash: input.hash,
-      tenantId: input.tenantId,
-      userId: input.userId,
-      name: input.name,
-      createdAt: this.now(),
-      lastUsedAt: null,
-      revokedAt: null,
-    };
-    await this.c(C.apiTokens).insertOne(
-      { _id: token.hash as never, ...token, ord: nextOrd() },
-      SECURE,
-    );
-    return token;
+    return this.#creds.createApiToken(input);
   }
 
-  async getApiToken(hash: string): Promise<ApiToken | null> {
-    return pickOrNull(await this.c(C.apiTokens).findOne({ _id: hash as never }), FIELDS.apiToken);
+  getApiToken(hash: string): Promise<ApiToken | null> {
+    return this.#creds.getApiToken(hash);
   }
 
   listApiTokens(tenantId: string, userId: string): Promise<ApiToken[]> {
-    return this.list(C.apiTokens, { tenantId, userId }, FIELDS.apiToken, {
-      createdAt: 1,
-      ord: 1,
-    });
+    return this.#creds.listApiTokens(tenantId, userId);
   }
 
-  async touchApiToken(hash: string): Promise<void> {
-    await this.c(C.apiTokens).updateOne(
-      { _id: hash as never },
-      { $set: { lastUsedAt: this.now() } },
-    );
+  touchApiToken(hash: string): Promise<void> {
+    return this.#creds.touchApiToken(hash);
   }
 
   revokeApiToken(tenantId: string, hash: string): Promise<boolean> {
-    return this.#stamp(C.apiTokens, { _id: hash as never, tenantId }, "revokedAt");
+    return this.#creds.revokeApiToken(tenantId, hash);
   }
 
-  async createWebSession(input: Omit<WebSession, "createdAt">): Promise<WebSession> {
-    const s: WebSession = { ...input, createdAt: this.now() };
-    await this.c(C.webSessions).insertOne({ _id: s.hash as never, ...s }, SECURE);
-    return s;
+  createWebSession(input: Omit<WebSession, "createdAt">): Promise<WebSession> {
+    return this.#creds.createWebSession(input);
   }
 
-  async getWebSession(hash: string): Promise<WebSession | null> {
-    return pickOrNull(
-      await this.c(C.webSessions).findOne({
-        _id: hash as never,
-        expiresAt: { $gt: this.now() },
-      }),
-      FIELDS.webSession,
-    );
+  getWebSession(hash: string): Promise<WebSession | null> {
+    return this.#creds.getWebSession(hash);
   }
 
-  async deleteWebSession(hash: string): Promise<void> {
-    await this.c(C.webSessions).deleteOne({ _id: hash as never }, SECURE);
+  deleteWebSession(hash: string): Promise<void> {
+    return this.#creds.deleteWebSession(hash);
   }
 
-  async setWebSessionTenant(hash: string, tenantId: string): Promise<boolean> {
-    const r = await this.c(C.webSessions).updateOne(
-      { _id: hash as never },
-      { $set: { tenantId } },
-      SECURE,
-    );
-    return r.matchedCount > 0;
+  setWebSessionTenant(hash: string, tenantId: string): Promise<boolean> {
+    return this.#creds.setWebSessionTenant(hash, tenantId);
   }
 
-  // CLI sessions and API keys
-
-  async createCliSession(
+  createCliSession(
     input: Omit<CliSession, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<CliSession> {
-    const s: CliSession = { ...input, createdAt: this.now(), lastUsedAt: null, revokedAt: null };
-    await this.c(C.cliSessions).insertOne({ _id: s.hash as never, ...s, ord: nextOrd() }, SECURE);
-    return s;
+    return this.#creds.createCliSession(input);
   }
 
-  async getCliSession(hash: string): Promise<CliSession | null> {
-    return pickOrNull(
-      await this.c(C.cliSessions).findOne({ _id: hash as never }),
-      FIELDS.cliSession,
-    );
+  getCliSession(hash: string): Promise<CliSession | null> {
+    return this.#creds.getCliSession(hash);
   }
 
-  async listCliSessions(
+  listCliSessions(
     tenantId: string,
     filter: { siteId?: string; issuerRef?: string } = {},
   ): Promise<CliSession[]> {
-    const all = await this.list<CliSession>(C.cliSessions, { tenantId }, FIELDS.cliSession, {
-      createdAt: -1,
-      ord: -1,
-    });
-    return all.filter((s) =>
-      (!filter.siteId || s.siteIds.includes(filter.siteId)) &&
-      (!filter.issuerRef || s.issuerRef === filter.issuerRef)
-    );
+    return this.#creds.listCliSessions(tenantId, filter);
   }
 
-  async slideCliSession(hash: string, slideMs: number): Promise<CliSession | null> {
-    const now = this.now();
-    const cur = await this.getCliSession(hash);
-    if (!cur) return null;
-    // hardCapAt never changes, so min(now + slide, cap) can be computed here; `$max` keeps
-    // concurrent slides monotonic, and the filter refuses a revoked or expired session.
-    await this.c(C.cliSessions).updateOne(
-      { _id: hash as never, revokedAt: null, expiresAt: { $gt: now } },
-      { $max: { lastUsedAt: now, expiresAt: Math.min(now + slideMs, cur.hardCapAt) } },
-    );
-    return await this.getCliSession(hash);
+  slideCliSession(hash: string, slideMs: number): Promise<CliSession | null> {
+    return this.#creds.slideCliSession(hash, slideMs);
   }
 
   revokeCliSession(tenantId: string, hash: string): Promise<boolean> {
-    return this.#stamp(C.cliSessions, { _id: hash as never, tenantId }, "revokedAt");
+    return this.#creds.revokeCliSession(tenantId, hash);
   }
 
-  async revokeCliSessionsByIssuer(tenantId: string, issuerRef: string): Promise<number> {
-    const r = await this.c(C.cliSessions).updateMany(
-      { tenantId, issuerRef, revokedAt: null },
-      { $set: { revokedAt: this.now() } },
-      SECURE,
-    );
-    return r.modifiedCount;
+  revokeCliSessionsByIssuer(tenantId: string, issuerRef: string): Promise<number> {
+    return this.#creds.revokeCliSessionsByIssuer(tenantId, issuerRef);
   }
 
-  async createApiKey(input: Omit<ApiKey, "id" | "createdAt" | "revokedAt">): Promise<ApiKey> {
-    const k: ApiKey = { ...input, id: newId("key"), createdAt: this.now(), revokedAt: null };
-    await this.c(C.apiKeys).insertOne({ _id: k.id as never, ...k, ord: nextOrd() }, SECURE);
-    return k;
+  createApiKey(input: Omit<ApiKey, "id" | "createdAt" | "revokedAt">): Promise<ApiKey> {
+    return this.#creds.createApiKey(input);
   }
 
-  async getApiKeyByHash(hash: string): Promise<ApiKey | null> {
-    return pickOrNull(await this.c(C.apiKeys).findOne({ hash }), FIELDS.apiKey);
+  getApiKeyByHash(hash: string): Promise<ApiKey | null> {
+    return this.#creds.getApiKeyByHash(hash);
   }
 
   listApiKeys(tenantId: string): Promise<ApiKey[]> {
-    return this.list(C.apiKeys, { tenantId }, FIELDS.apiKey, { createdAt: 1, ord: 1 });
+    return this.#creds.listApiKeys(tenantId);
   }
 
   revokeApiKey(tenantId: string, id: string): Promise<boolean> {
-    return this.#stamp(C.apiKeys, { _id: id as never, tenantId }, "revokedAt");
+    return this.#creds.revokeApiKey(tenantId, id);
   }
 
-  async createLicense(input: { tenantId: string; hash: string }): Promise<License> {
-    const license: License = {
-      id: newId("lic"),
-      tenantId: input.tenantId,
-      hash: input.hash,
-      createdAt: this.now(),
-      revokedAt: null,
-    };
-    await this.c(C.licenses).insertOne(
-      { _id: license.id as never, ...license, ord: nextOrd() },
-      SECURE,
-    );
-    return license;
+  createLicense(input: { tenantId: string; hash: string }): Promise<License> {
+    return this.#creds.createLicense(input);
   }
 
-  async getLicenseByHash(hash: string): Promise<License | null> {
-    return pickOrNull(await this.c(C.licenses).findOne({ hash }), FIELDS.license);
+  getLicenseByHash(hash: string): Promise<License | null> {
+    return this.#creds.getLicenseByHash(hash);
   }
 
   listLicenses(tenantId: string): Promise<License[]> {
-    return this.list(C.licenses, { tenantId }, FIELDS.license, { createdAt: 1, ord: 1 });
+    return this.#creds.listLicenses(tenantId);
   }
 
   revokeLicense(tenantId: string, id: string): Promise<boolean> {
-    return this.#stamp(C.licenses, { _id: id as never, tenantId }, "revokedAt");
+    return this.#creds.revokeLicense(tenantId, id);
   }
 
   // Device credentials

@@ -33,6 +33,9 @@ export const C = {
   daily: "stats_daily",
 } as const;
 
+/** Write concern for writes that grant or withdraw access. */
+export const SECURE = { writeConcern: { w: "majority" as const } };
+
 /** Index specifications per collection: [keys, options]. */
 const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.sites, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
@@ -219,5 +222,15 @@ export abstract class MongoBase {
   ): Promise<T[]> {
     const docs = await this.c(coll).find(filter).sort(sort).toArray();
     return docs.map((d) => pick<T>(d, fields));
+  }
+
+  /** Sets `field` = now on one document matching `filter` whose field is still null. */
+  protected async stamp(coll: string, filter: Filter<Document>, field: string): Promise<boolean> {
+    const r = await this.c(coll).updateOne(
+      { ...filter, [field]: null },
+      { $set: { [field]: this.now() } },
+      SECURE,
+    );
+    return r.modifiedCount > 0;
   }
 }

@@ -4,7 +4,7 @@
  * agent created by enrollment or claim.
  * @module
  */
-import type { Agent, NewAgent } from "./store.ts";
+import type { Agent, ApiToken, NewAgent, User } from "./store.ts";
 
 /**
  * How many loopback addresses exist: 127.0.X.Y with X in 0..255 and Y in 1..254, minus
@@ -90,4 +90,37 @@ export function dayOf(t: number): string {
 /** Epoch ms of the start of UTC day `day` (YYYY-MM-DD). */
 export function dayStart(day: string): number {
   return Date.parse(`${day}T00:00:00Z`);
+}
+
+/** A new user record: emails stored lower-cased, enabled. */
+export function newUserRecord(
+  input: Omit<User, "id" | "createdAt" | "disabledAt">,
+  id: string,
+  now: number,
+): User {
+  return {
+    id,
+    tenantId: input.tenantId,
+    email: normalizeEmail(input.email),
+    passwordHash: input.passwordHash,
+    role: input.role,
+    createdAt: now,
+    disabledAt: null,
+  };
+}
+
+/** A new API token record (never used, not revoked). */
+export function newApiTokenRecord(
+  input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
+  now: number,
+): ApiToken {
+  return {
+    hash: input.hash,
+    tenantId: input.tenantId,
+    userId: input.userId,
+    name: input.name,
+    createdAt: now,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
 }

@@ -26,6 +26,8 @@ import {
   LOOPBACK_CAPACITY,
   loopbackAddress,
   newAgentRecord,
+  newApiTokenRecord,
+  newUserRecord,
   normalizeEmail,
   normalizePorts,
 } from "./rules.ts";
@@ -771,15 +773,7 @@ class SqliteStore implements Store {
   // Users and credentials
 
   async createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User> {
-    const user: User = {
-      id: newId("u"),
-      tenantId: input.tenantId,
-      email: normalizeEmail(input.email),
-      passwordHash: input.passwordHash,
-      role: input.role,
-      createdAt: this.#now(),
-      disabledAt: null,
-    };
+    const user = newUserRecord(input, newId("u"), this.#now());
     try {
       this.#run(
         `INSERT INTO users (id, tenant_id, email, password_hash, role, created_at, disabled_at)
@@ -813,15 +807,7 @@ class SqliteStore implements Store {
   async createApiToken(
     input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<ApiToken> {
-    const token: ApiToken = {
-      hash: input.hash,
-      tenantId: input.tenantId,
-      userId: input.userId,
-      name: input.name,
-      createdAt: this.#now(),
-      lastUsedAt: null,
-      revokedAt: null,
-    };
+    const token = newApiTokenRecord(input, this.#now());
     this.#run(
       `INSERT INTO api_tokens (hash, tenant_id, user_id, name, created_at) VALUES (?, ?, ?, ?, ?)`,
       token.hash,
