@@ -2,7 +2,8 @@
  * The background jobs on two nodes sharing one database (SQLite file, and MongoDB on FerretDB):
  * both run every job on the same ticks of an injected clock, across three hours and a day
  * boundary, and the daily totals equal what one node alone computes and what the agents
- * reported; exactly one node leads each job per tick; the janitor keeps only what is within
+ * reported; exactly one node leads each job per tick, the leader keeps its lock by renewing it
+ * and loses it to the other node 90 s after it stops; the janitor keeps only what is within
  * retention.
  * @module
  */
@@ -98,6 +99,25 @@ async function scenario(openNodes: OpenNodes): Promise<void> {
         assert.deepEqual({ bytesUp: d.bytesUp, bytesDown: d.bytesDown, tunnels: d.tunnels }, want);
       }
     }
+
+    // Sticky leadership, and failover: the leader renews on its own ticks (the lock is "mine");
+    // when it dies (stops ticking), the other node takes over once the 90 s lease has expired.
+    clock.advance(10 * MIN);
+    const first = await runJobsOnce(nodes[0], ["hourly-rollup"]);
+    const leader = first.length ? 0 : 1;
+    if (!first.length) assert.deepEqual(await runJobsOnce(nodes[1], ["hourly-rollup"]), []);
+    clock.advance(60_000);
+    assert.deepEqual(await runJobsOnce(nodes[leader], ["hourly-rollup"]), ["hourly-rollup"]);
+    assert.deepEqual(await runJobsOnce(nodes[1 - leader], ["hourly-rollup"]), [], "held");
+    clock.advance(60_000); // the leader died after its renewal: 60 s later its lease still holds
+    assert.deepEqual(await runJobsOnce(nodes[1 - leader], ["hourly-rollup"]), []);
+    clock.advance(30_001); // 90 s after the last renewal
+    assert.deepEqual(await runJobsOnce(nodes[1 - leader], ["hourly-rollup"]), ["hourly-rollup"]);
+    assert.deepEqual(
+      await runJobsOnce(nodes[leader], ["hourly-rollup"]),
+      [],
+      "the old leader lost it",
+    );
 
     // 31 days on: a fresh heartbeat, then the janitor drops hourly rows older than 30 days and
     // keeps the daily rows (365 days) and the fresh hour.
