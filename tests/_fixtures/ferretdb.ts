@@ -212,9 +212,21 @@ export async function startFerretDb(): Promise<FerretDb> {
       await new Promise((r) => setTimeout(r, 50));
     }
     if (!exited && Date.now() < deadline) {
+      // Should the test file end without calling stop (a --filter that skips it), the server
+      // and its files still go when this process exits.
+      const onUnload = () => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+        try {
+          Deno.removeSync(dir, { recursive: true });
+        } catch { /* already gone */ }
+      };
+      globalThis.addEventListener("unload", onUnload);
       return {
         url: `mongodb://127.0.0.1:${port}/nanodems?directConnection=true`,
         async stop() {
+          globalThis.removeEventListener("unload", onUnload);
           try {
             child.kill("SIGTERM");
           } catch { /* already gone */ }
