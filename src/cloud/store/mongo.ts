@@ -13,7 +13,7 @@
  * so on a real replica set a failover cannot roll them back.
  * @module
  */
-import { type Db, type Document, MongoClient } from "mongodb";
+import { type Db, type Document, type InsertOneOptions, MongoClient } from "mongodb";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import {
@@ -114,8 +114,17 @@ class MongoStore extends MongoBase implements Store {
   }
 
   /** Inserts a record with `_id` = its key and a creation-order tie-breaker. */
-  async #insert(coll: string, id: string | number, record: object, extra: Document = {}) {
-    await this.c(coll).insertOne({ _id: id as never, ...record, ord: nextOrd(), ...extra });
+  async #insert(
+    coll: string,
+    id: string | number,
+    record: object,
+    extra: Document = {},
+    options: InsertOneOptions = {},
+  ) {
+    await this.c(coll).insertOne(
+      { _id: id as never, ...record, ord: nextOrd(), ...extra },
+      options,
+    );
   }
 
   // Tenants
@@ -167,7 +176,7 @@ class MongoStore extends MongoBase implements Store {
     const r = await this.c(C.sites).findOneAndUpdate(
       { _id: siteId as never },
       { $inc: { allowlistVersion: 1 } },
-      { returnDocument: "after" },
+      { returnDocument: "after", ...SECURE }, // what agents may dial: access-relevant
     );
     if (!r) throw new Error(`site ${siteId} not found`);
     return r.allowlistVersion as number;
@@ -211,7 +220,7 @@ class MongoStore extends MongoBase implements Store {
         await this.#insert(C.devices, id, device, {
           loopbackN: n,
           serialKey: device.serial ?? `none:${id}`,
-        });
+        }, SECURE);
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
         if (await this.c(C.devices).findOne({ loopbackN: n })) {
@@ -292,7 +301,7 @@ class MongoStore extends MongoBase implements Store {
     const before = await this.c(C.devices).findOneAndUpdate(
       { _id: id as never, tenantId },
       { $set: set },
-      { returnDocument: "before" },
+      { returnDocument: "before", ...SECURE },
     );
     if (!before) return null;
     const cur = pick<Device>(before, FIELDS.device);
