@@ -7,6 +7,7 @@
 import * as net from "node:net";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
+import { type FerretDb, startFerretDb } from "./ferretdb.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
@@ -171,14 +172,6 @@ export interface Quickstart {
   };
 }
 
-/**
- * How a second node shares the first node's store — the one switch of multi-node tests:
- * "sqlite" links the second node's `connector.db` to the first's (two processes on one WAL
- * database, change counter included); "mongo" (when the MongoDB store lands) gives both nodes
- * the same `--store` URL.
- */
-export const SHARED_STORE: "sqlite" | "mongo" = "sqlite";
-
 /** The listening ports of a test cloud node. */
 export interface NodePorts {
   http: number;
@@ -206,19 +199,43 @@ export class Stack {
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
 
+  /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
+  store: string | null = null;
+
+  /** The environment of the cloud and admin processes. */
+  get #env(): Record<string, string> {
+    return this.store ? { NC_STORE: this.store } : {};
+  }
+
+  /** A FerretDB this stack started for itself (NC_TEST_STORE=ferretdb), stopped last. */
+  #ferret: FerretDb | null = null;
+
   /**
-   * Starts a cloud in a fresh temp directory. With `joining`, the new node joins that node's
-   * cloud the way README's "Two nodes" says: the agent CA and the cloud secret copied, a node
-   * certificate from `admin node-cert`, the same store (SHARED_STORE).
+   * Starts a cloud in a fresh temp directory; `store` is a `--store` URL such as the one
+   * `startFerretDb()` returns (default: the embedded SQLite in the data directory, or, with
+   * NC_TEST_STORE=ferretdb in the environment, a FerretDB of its own — to run any e2e test on
+   * the MongoDB store). With `joining`, the new node joins that node's cloud the way README's
+   * "Several cloud nodes" says: the agent CA and the cloud secret copied, a node certificate from
+   * `admin node-cert`, and the same store (its `--store` URL, or a link to its SQLite file).
    */
   static async start(
-    opts: { cloudArgs?: string[]; joining?: Stack; node?: string } = {},
+    opts: { cloudArgs?: string[]; store?: string; joining?: Stack; node?: string } = {},
   ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
     if (opts.node) s.node = opts.node;
-    if (opts.joining) await s.#join(opts.joining);
-    await s.startCloud();
+    s.store = opts.store ?? opts.joining?.store ?? null;
+    if (!s.store && !opts.joining && Deno.env.get("NC_TEST_STORE") === "ferretdb") {
+      s.#ferret = await startFerretDb();
+      s.store = s.#ferret.url;
+    }
+    try {
+      if (opts.joining) await s.#join(opts.joining);
+      await s.startCloud();
+    } catch (e) {
+      await s.#ferret?.stop();
+      throw e;
+    }
     return s;
   }
 
@@ -230,9 +247,8 @@ export class Stack {
       if (f.endsWith(".key")) await Deno.chmod(`${dd}/${f}`, 0o600);
     }
     await first.admin("node-cert", "--node", this.node, "--out", dd);
-    if (SHARED_STORE === "sqlite") {
-      await Deno.symlink(`${first.dataDir}/connector.db`, `${dd}/connector.db`);
-    }
+    // Two processes on one SQLite WAL database when there is no store server.
+    if (!this.store) await Deno.symlink(`${first.dataDir}/connector.db`, `${dd}/connector.db`);
   }
 
   /** The cloud's data directory. */
@@ -271,7 +287,7 @@ export class Stack {
       "--admin-api-key",
       TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ]);
+    ], this.#env);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = {
       http: ready.http,
@@ -285,7 +301,10 @@ export class Stack {
 
   /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */
   async admin<T = Record<string, unknown>>(...args: string[]): Promise<T> {
-    const r = await run(["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"]);
+    const r = await run(
+      ["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"],
+      this.#env,
+    );
     if (r.code !== 0) throw new Error(`admin ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   }
@@ -330,7 +349,7 @@ export class Stack {
         this.dataDir,
         "--json",
       ],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.#env },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -443,8 +462,9 @@ export class Stack {
         handle: string;
       },
     ) => Promise<T>,
+    opts: { store?: string } = {},
   ): Promise<T> {
-    const stack = await Stack.start();
+    const stack = await Stack.start(opts);
     const echo = await echoServer();
     stack.defer(echo.close);
     try {
@@ -479,6 +499,7 @@ export class Stack {
     for (const fn of this.#cleanup.reverse()) await fn().catch(() => {});
     for (const a of this.agents) await a.stop("SIGKILL");
     await this.cloud.stop("SIGKILL");
+    await this.#ferret?.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

@@ -20,10 +20,15 @@ import {
 } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { ffprobe, startCamera } from "../_fixtures/rtsp.ts";
+import { startFerretDb } from "../_fixtures/ferretdb.ts";
 
-/** Two nodes of one cloud: node-1 first, node-2 joined to it. */
+/** The store both nodes share: "ferretdb" (the MongoDB store) or "sqlite" (one WAL file). */
+const SHARED_STORE = "ferretdb" as "ferretdb" | "sqlite";
+
+/** Two nodes of one cloud on one store: node-1 first, node-2 joined to it. */
 async function twoNodes(): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void> }> {
-  const n1 = await Stack.start();
+  const ferret = SHARED_STORE === "ferretdb" ? await startFerretDb() : null;
+  const n1 = await Stack.start({ store: ferret?.url });
   const n2 = await Stack.start({ joining: n1, node: "node-2" });
   return {
     n1,
@@ -31,6 +36,7 @@ async function twoNodes(): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void>
     async stop() {
       await n2.stop();
       await n1.stop();
+      await ferret?.stop();
     },
   };
 }
