@@ -11,11 +11,11 @@
 import { assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP and framing inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing and internal-listener inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
-    targets: ["http", "enroll", "rtsp", "frames"],
+    targets: ["http", "enroll", "rtsp", "frames", "interrelay"],
     rssBoundMib: 256,
     jobs: 4,
     out: "out/fuzz/quick.json",

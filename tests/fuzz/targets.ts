@@ -16,6 +16,7 @@ import type { AgentMessage } from "../../src/shared/protocol/control.ts";
 import { DATA_HEADER_SIZE } from "../../src/shared/protocol/wire.ts";
 import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { completeResponse, exchange, type World, writeAll } from "./world.ts";
+import { interrelay } from "./interrelay_target.ts";
 
 /** What one case found wrong (nothing when it held). */
 export interface Finding {
@@ -523,4 +524,4 @@ const control: Target = {
 };
 
 /** Every target, by name. */
-export const TARGETS: Target[] = [http, enroll, rtsp, frames, control];
+export const TARGETS: Target[] = [http, enroll, rtsp, frames, control, interrelay];
