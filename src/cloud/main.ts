@@ -8,6 +8,7 @@
 import { parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
+import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
 import { openDataDir } from "./store/open.ts";
@@ -17,6 +18,8 @@ import { Registry } from "./control/registry.ts";
 import { TunnelBroker } from "./control/tunnels.ts";
 import { type ControlServer, startControlServer } from "./control/server.ts";
 import { startDataListener } from "./control/data_listener.ts";
+import { CertRenewal } from "./control/cert_renewal.ts";
+import { watchAgentCertExpiry } from "./cert_expiry.ts";
 import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
 import { DeviceConnPool } from "./access/proxy/device_conn.ts";
@@ -60,6 +63,8 @@ export async function startCloud(
     node: config.node,
     hostnames: config.controlHostnames,
     log,
+    agentCertDays: config.agentCertDays,
+    clock,
   });
   const secret = await loadCloudSecret(config.secretKeyFile ?? join(config.dataDir, SECRET_FILE));
   const secrets = await DeviceSecrets.create(secret);
@@ -86,6 +91,14 @@ export async function startCloud(
     broker,
     clock,
     log,
+    certs: new CertRenewal({
+      store,
+      issuer: pki.agentCerts,
+      caPem: () => pki.agentCa.certPem,
+      clock,
+      log,
+      node: config.node,
+    }),
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
@@ -152,6 +165,7 @@ export async function startCloud(
     live: route.live,
     now: () => clock.now(),
   });
+  const stopCertWatch = watchAgentCertExpiry({ store, clock, log });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
@@ -177,6 +191,7 @@ export async function startCloud(
       if (stopped) return;
       stopped = true;
       stopWatch();
+      stopCertWatch();
       await control.close();
       pool.closeAll();
       await data.close();
@@ -222,7 +237,7 @@ export async function cloudMain(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${positionals[0]}" (see connector cloud --help)`);
   }
   const config = loadCloudConfig(values);
-  const cloud = await startCloud(config);
+  const cloud = await startCloud(config, { clock: clockFromEnv() });
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   if (config.logFormat === "plain") {
     console.error(

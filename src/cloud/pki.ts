@@ -17,6 +17,8 @@ import {
 } from "../shared/crypto/pki.ts";
 import { writePublicFile, writeSecretFile } from "../shared/crypto/files.ts";
 import type { Logger } from "../shared/log.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
+import { AgentCertIssuer, DEFAULT_AGENT_CERT_DAYS } from "./agent_certs.ts";
 
 /** Everything TLS the cloud needs, loaded. */
 export interface CloudPki {
@@ -30,6 +32,8 @@ export interface CloudPki {
   internalCa: KeyAndCert;
   /** This node's leaf on the internal CA. */
   node: KeyAndCert;
+  /** Issues every agent certificate (enrollment, claim, renewal). */
+  agentCerts: AgentCertIssuer;
 }
 
 async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
@@ -78,7 +82,15 @@ export async function ensureCas(
 
 /** Loads or creates the cloud's CAs and this node's leaves under `<dataDir>/ca` and `/tls`. */
 export async function ensurePki(
-  opts: { dataDir: string; node: string; hostnames: string[]; log?: Logger },
+  opts: {
+    dataDir: string;
+    node: string;
+    hostnames: string[];
+    log?: Logger;
+    /** Lifetime of new agent certificates (default 30 days). */
+    agentCertDays?: number;
+    clock?: Clock;
+  },
 ): Promise<CloudPki> {
   const tlsDir = join(opts.dataDir, "tls");
   const { agentCa, internalCa } = await ensureCas(opts);
@@ -101,7 +113,14 @@ export async function ensurePki(
     });
     await writePair(tlsDir, "node", node);
   }
-  return { agentCa, agentCaPin: await spkiPin(agentCa.certPem), server, internalCa, node };
+  const agentCaPin = await spkiPin(agentCa.certPem);
+  const agentCerts = new AgentCertIssuer({
+    ca: agentCa,
+    caPin: agentCaPin,
+    days: opts.agentCertDays ?? DEFAULT_AGENT_CERT_DAYS,
+    clock: opts.clock ?? systemClock,
+  });
+  return { agentCa, agentCaPin, server, internalCa, node, agentCerts };
 }
 
 function expiresSoon(pem: string): boolean {

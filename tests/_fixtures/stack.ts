@@ -159,11 +159,16 @@ export class Stack {
 
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
+  /** Extra environment of `connector cloud` (e.g. the test clock's offset file). */
+  cloudEnv: Record<string, string> = {};
 
   /** Starts a cloud in a fresh temp directory. */
-  static async start(opts: { cloudArgs?: string[] } = {}): Promise<Stack> {
+  static async start(
+    opts: { cloudArgs?: string[]; cloudEnv?: Record<string, string> } = {},
+  ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
+    s.cloudEnv = opts.cloudEnv ?? {};
     await s.startCloud();
     return s;
   }
@@ -202,7 +207,7 @@ export class Stack {
       "--admin-api-key",
       TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ]);
+    ], this.cloudEnv);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }
@@ -299,8 +304,12 @@ export class Stack {
   }
 
   /** Starts `connector agent run` on a state directory and waits until it is connected. */
-  async runAgent(state: string, waitUp = true): Promise<Proc> {
-    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"]);
+  async runAgent(
+    state: string,
+    waitUp = true,
+    env: Record<string, string> = {},
+  ): Promise<Proc> {
+    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
     this.agents.push(p);
     if (waitUp) await p.waitFor(/"control stream up"/);
     return p;

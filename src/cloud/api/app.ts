@@ -119,7 +119,13 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/", loginPage({ signIn, remote }));
   app.route(
     "/",
-    uiRoutes({ store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir }),
+    uiRoutes({
+      store: d.store,
+      clock: d.clock,
+      remote,
+      downloadsDir: d.downloadsDir,
+      agentCaPin: () => d.pki.agentCaPin,
+    }),
   );
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
@@ -133,7 +139,15 @@ export function createApp(d: AppDeps): Hono<Env> {
       pushAllowlist: d.pushAllowlist,
     }),
   );
-  app.route("/api", agentRoutes({ store: d.store, clock: d.clock, kick: d.kick }));
+  app.route(
+    "/api",
+    agentRoutes({
+      store: d.store,
+      clock: d.clock,
+      kick: d.kick,
+      agentCaPin: () => d.pki.agentCaPin,
+    }),
+  );
   app.route(
     "/api",
     cliSessionRoutes({

@@ -19,6 +19,7 @@ import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import type { CertRenewal } from "./cert_renewal.ts";
 
 /** A running control listener. */
 export interface ControlServer {
@@ -47,6 +48,8 @@ export interface ControlServerOptions {
   broker: TunnelBroker;
   clock: Clock;
   log: Logger;
+  /** Certificate checks at Hello and renewals on the stream. */
+  certs: CertRenewal;
 }
 
 type Call = grpc.ServerDuplexStream<AgentMessage, CloudMessage>;
@@ -107,6 +110,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       if (hello.agentId && hello.agentId !== cn) {
         return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
       }
+      const cert = await o.certs.hello(agent, peerDer(call));
+      if (cert.refused) return deny(cert.refused.grpcStatus, cert.refused.message);
       if (ended) return;
       const s: AgentSession = {
         agentId: agent.id,
@@ -138,6 +143,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           dataPort: o.dataPort(),
           heartbeatMs: HEARTBEAT_MS,
           protocol: PROTOCOL_VERSION,
+          renewCertificate: cert.renewNow,
         },
       });
       await pushTo(s);
@@ -153,7 +159,13 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         });
       }
       o.log.info(
-        { agent: s.agentId, site: s.siteId, hostname: hello.hostname, version: hello.version },
+        {
+          agent: s.agentId,
+          site: s.siteId,
+          hostname: hello.hostname,
+          version: hello.version,
+          certSerial: cert.serial,
+        },
         "agent connected",
       );
     };
@@ -200,6 +212,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           break;
         case "tunnelClosed":
           break;
+        case "renewRequest":
+          s.send({ renewResult: await o.certs.renew(s.agentId, m.renewRequest!.csr) });
+          break;
         default:
           o.log.debug({ agent: s.agentId, msg: m.msg }, "ignored control message");
       }
@@ -231,6 +246,13 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     call.on("error", () => cleanup());
     call.on("cancelled", () => cleanup());
     call.on("close", () => cleanup());
+  };
+
+  /** The DER of the agent's certificate as the TLS stack saw it, or null. */
+  const peerDer = (call: Call): Uint8Array | null => {
+    const raw = (call.getAuthContext()?.sslPeerCertificate as { raw?: Uint8Array } | undefined)
+      ?.raw;
+    return raw instanceof Uint8Array ? raw : null;
   };
 
   server.addService(controlServiceDefinition, { Connect: connect });

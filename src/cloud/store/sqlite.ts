@@ -19,6 +19,7 @@ import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import type {
   Agent,
+  AgentCert,
   AgentCounters,
   AgentHourlyStat,
   Allowlist,
@@ -145,6 +146,8 @@ function toAgent(r: Row): Agent {
     version: str(r.version),
     os: str(r.os),
     certSerial: str(r.cert_serial),
+    certNotAfter: numOrNull(r.cert_not_after),
+    certCa: strOrNull(r.cert_ca),
     createdAt: num(r.created_at),
     revokedAt: numOrNull(r.revoked_at),
   };
@@ -177,6 +180,8 @@ function newAgentRecord(
 ): Agent {
   return {
     ...agent,
+    certNotAfter: agent.certNotAfter ?? null,
+    certCa: agent.certCa ?? null,
     tenantId: where.tenantId,
     siteId: where.siteId,
     createdAt: now,
@@ -751,8 +756,8 @@ class SqliteStore implements Store {
   #insertAgent(a: Agent): void {
     this.#run(
       `INSERT INTO agents (id, tenant_id, site_id, hostname, version, os, cert_serial,
-         created_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+         cert_not_after, cert_ca, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
       a.id,
       a.tenantId,
       a.siteId,
@@ -760,6 +765,8 @@ class SqliteStore implements Store {
       a.version,
       a.os,
       a.certSerial,
+      a.certNotAfter,
+      a.certCa,
       a.createdAt,
     );
   }
@@ -791,6 +798,26 @@ class SqliteStore implements Store {
       info.os,
       id,
     );
+  }
+
+  async recordAgentCert(id: string, cert: AgentCert): Promise<boolean> {
+    return this.#run(
+      `UPDATE agents SET cert_serial = ?, cert_not_after = ?, cert_ca = ?
+       WHERE id = ? AND revoked_at IS NULL`,
+      cert.serial,
+      cert.notAfter,
+      cert.ca,
+      id,
+    ) > 0;
+  }
+
+  async listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]> {
+    return this.#all(
+      `SELECT * FROM agents WHERE revoked_at IS NULL AND cert_not_after IS NOT NULL
+         AND cert_not_after < ? ORDER BY cert_not_after, rowid LIMIT ?`,
+      Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER,
+      Math.max(0, Math.floor(limit)),
+    ).map(toAgent);
   }
 
   async revokeAgent(tenantId: string, id: string): Promise<boolean> {
