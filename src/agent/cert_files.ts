@@ -5,7 +5,7 @@
  * a crash (or `kill -9`) interrupts — between the two files of a pair, or between promoting the
  * key and the certificate — the loader never pairs a key with a certificate that is not its
  * own: it tries every key with every certificate among the four files and takes the matching
- * pair that expires last, so the agent starts on the old pair or the new one, never a mix.
+ * pair issued last, so the agent starts on the old pair or the new one, never a mix.
  * @module
  */
 import { join } from "node:path";
@@ -43,8 +43,9 @@ async function readOrNull(path: string): Promise<string | null> {
 }
 
 /**
- * The matching key and certificate that expire last among the current and the next files, or
- * null when no key matches any certificate. With `proven`, the current pair is preferred when it
+ * The matching key and certificate issued last among the current and the next files (not the one
+ * that expires last: an old 825-day certificate outlives its 30-day successor), or null when no
+ * key matches any certificate. With `proven`, the current pair is preferred when it
  * matches (the fallback after the renewed pair failed to connect).
  */
 export async function loadPair(
@@ -66,20 +67,20 @@ export async function loadPair(
       return { keyPem: key.pem, certPem: cert.pem, source: "current" };
     }
   }
-  let best: (CertPair & { notAfter: number }) | null = null;
+  let best: (CertPair & { issued: number }) | null = null;
   for (const cert of certs) {
-    let notAfter: number;
+    let issued: number;
     try {
-      notAfter = certInfo(cert.pem).notAfter.getTime();
+      issued = certInfo(cert.pem).notBefore.getTime();
     } catch {
       continue;
     }
-    if (best && best.notAfter >= notAfter) continue;
+    if (best && best.issued >= issued) continue;
     for (const key of keys) {
       if (!await keyMatchesCert(key.pem, cert.pem)) continue;
       // A pair counts as proven only when both halves are in the current files.
       const source = key.source === "current" && cert.source === "current" ? "current" : "next";
-      best = { keyPem: key.pem, certPem: cert.pem, source, notAfter };
+      best = { keyPem: key.pem, certPem: cert.pem, source, issued };
       break;
     }
   }

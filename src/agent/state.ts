@@ -65,7 +65,7 @@ export async function saveState(dir: string, s: AgentState): Promise<void> {
 
 /**
  * Loads the state, or null when the directory holds no enrolled agent. The key and certificate
- * are the matching pair that expires last (a renewed pair before it has connected: see
+ * are the matching pair issued last (a renewed pair before it has connected: see
  * cert_files.ts); with `proven`, the pair that has connected before when it is whole.
  */
 export async function loadState(

@@ -1,6 +1,7 @@
 /**
  * The agent's key/certificate files: whatever subset of the renewal's writes reached the disk,
- * the loader returns a key with its own certificate — the newest such pair — never a mix.
+ * the loader returns a key with its own certificate — the one issued last, even when an old
+ * 825-day certificate outlives it — never a mix.
  */
 import { assert, assertEquals } from "../../_fixtures/assert.ts";
 import {
@@ -20,20 +21,21 @@ import {
   signClientCsr,
 } from "../../../src/shared/crypto/pki.ts";
 
-async function pair(ca: { certPem: string; keyPem: string }, days: number) {
+async function pair(ca: { certPem: string; keyPem: string }, days: number, issuedDaysAgo = 0) {
   const keyPem = await generateKeyPem();
   const { certPem } = await signClientCsr({
     ca,
     csrPem: await createCsr({ keyPem, commonName: "x" }),
     commonName: "ag-1",
     validDays: days,
+    now: Date.now() - issuedDaysAgo * 86_400_000,
   });
   return { keyPem, certPem };
 }
 
 Deno.test("cert files: every crash point of renewal and promotion leaves a matching pair", async () => {
   const ca = await createCA({ commonName: "ca" });
-  const old = await pair(ca, 10);
+  const old = await pair(ca, 825, 600);
   const fresh = await pair(ca, 30);
   const serial = (pem: string) => certInfo(pem).serialHex;
   // Each case: the files on disk after a crash at some point, and the pair expected.
@@ -112,7 +114,7 @@ Deno.test("cert files: every crash point of renewal and promotion leaves a match
 
 Deno.test("cert files: save next, prefer proven on fallback, promote; keys stay 0600", async () => {
   const ca = await createCA({ commonName: "ca" });
-  const old = await pair(ca, 10);
+  const old = await pair(ca, 825, 600);
   const fresh = await pair(ca, 30);
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/${CURRENT_FILES.key}`, old.keyPem);
