@@ -20,6 +20,9 @@ import { type ControlServer, startControlServer } from "./control/server.ts";
 import { startDataListener } from "./control/data_listener.ts";
 import { CertRenewal } from "./control/cert_renewal.ts";
 import { watchAgentCertExpiry } from "./cert_expiry.ts";
+import { TlsIdentity } from "./control/tls_identity.ts";
+import { renewServerCerts, watchServerCerts } from "./server_cert_renewal.ts";
+import type { KeyAndCert } from "../shared/crypto/pki.ts";
 import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
 import { DeviceConnPool } from "./access/proxy/device_conn.ts";
@@ -46,6 +49,8 @@ export interface Cloud {
   ports: { http: number; control: number; data: number; rtsp: number };
   /** The control endpoint agents are told to dial. */
   controlEndpoint: string;
+  /** Renews the server and node certificates if due (also done hourly); says which were. */
+  renewServerCerts(): Promise<{ server: boolean; node: boolean }>;
   stop(): Promise<void>;
 }
 
@@ -78,11 +83,10 @@ export async function startCloud(
     broker,
     log,
   });
+  const identity = new TlsIdentity(pki.agentCa.certPem, pki.server);
   const control = await startControlServer({
     listen: config.control,
-    caPem: pki.agentCa.certPem,
-    certPem: pki.server.certPem,
-    keyPem: pki.server.keyPem,
+    identity,
     node: config.node,
     endpoint: "",
     dataPort: () => data.port,
@@ -166,6 +170,19 @@ export async function startCloud(
     now: () => clock.now(),
   });
   const stopCertWatch = watchAgentCertExpiry({ store, clock, log });
+  const serverCerts = {
+    dataDir: config.dataDir,
+    node: config.node,
+    hostnames: config.controlHostnames,
+    pki,
+    clock,
+    log,
+    applyServer: async (pair: KeyAndCert) => {
+      identity.update(pair);
+      await data.setIdentity(pair);
+    },
+  };
+  const stopServerCertWatch = watchServerCerts(serverCerts);
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
@@ -187,11 +204,13 @@ export async function startCloud(
     control,
     ports,
     controlEndpoint,
+    renewServerCerts: () => renewServerCerts(serverCerts),
     async stop() {
       if (stopped) return;
       stopped = true;
       stopWatch();
       stopCertWatch();
+      stopServerCertWatch();
       await control.close();
       pool.closeAll();
       await data.close();

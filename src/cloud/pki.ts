@@ -3,22 +3,16 @@
  * agent client certificates and the control/data server certificate) and the internal CA (one
  * leaf per cloud node for node-to-node calls), all ECDSA P-256 with PKCS#8 keys written 0600.
  * Later starts load them; the server certificate is re-issued when the configured host names
- * change. The two CAs share no trust.
+ * change, and the server and node certificates when due (server_cert_renewal.ts, which also
+ * renews them while the cloud runs). The two CAs share no trust.
  * @module
  */
 import { join } from "node:path";
-import {
-  certInfo,
-  createCA,
-  issueNodeCert,
-  issueServerCert,
-  type KeyAndCert,
-  spkiPin,
-} from "../shared/crypto/pki.ts";
-import { writePublicFile, writeSecretFile } from "../shared/crypto/files.ts";
+import { certInfo, createCA, type KeyAndCert, spkiPin } from "../shared/crypto/pki.ts";
 import type { Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { AgentCertIssuer, DEFAULT_AGENT_CERT_DAYS } from "./agent_certs.ts";
+import { certDue, issueControlCert, issueNodeLeaf, writePair } from "./server_cert_renewal.ts";
 
 /** Everything TLS the cloud needs, loaded. */
 export interface CloudPki {
@@ -46,12 +40,6 @@ async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-}
-
-async function writePair(dir: string, name: string, pair: KeyAndCert): Promise<void> {
-  // Key first: a crash between the two writes leaves no certificate without its key.
-  await writeSecretFile(join(dir, `${name}.key`), pair.keyPem);
-  await writePublicFile(join(dir, `${name}.pem`), pair.certPem);
 }
 
 function sameNames(pem: string, hostnames: string[]): boolean {
@@ -95,22 +83,15 @@ export async function ensurePki(
   const tlsDir = join(opts.dataDir, "tls");
   const { agentCa, internalCa } = await ensureCas(opts);
   let server = await readPair(tlsDir, "control");
-  if (!server || !sameNames(server.certPem, opts.hostnames) || expiresSoon(server.certPem)) {
-    server = await issueServerCert({
-      ca: agentCa,
-      commonName: opts.hostnames[0],
-      hostnames: opts.hostnames,
-    });
+  const now = (opts.clock ?? systemClock).now();
+  if (!server || !sameNames(server.certPem, opts.hostnames) || certDue(server.certPem, now)) {
+    server = await issueControlCert(agentCa, opts.hostnames);
     await writePair(tlsDir, "control", server);
     opts.log?.info({ hostnames: opts.hostnames }, "issued control server certificate");
   }
   let node = await readPair(tlsDir, "node");
-  if (!node || certInfo(node.certPem).subjectCN !== opts.node || expiresSoon(node.certPem)) {
-    node = await issueNodeCert({
-      ca: internalCa,
-      commonName: opts.node,
-      hostnames: opts.hostnames,
-    });
+  if (!node || certInfo(node.certPem).subjectCN !== opts.node || certDue(node.certPem, now)) {
+    node = await issueNodeLeaf(internalCa, opts.node, opts.hostnames);
     await writePair(tlsDir, "node", node);
   }
   const agentCaPin = await spkiPin(agentCa.certPem);
@@ -121,8 +102,4 @@ export async function ensurePki(
     clock: opts.clock ?? systemClock,
   });
   return { agentCa, agentCaPin, server, internalCa, node, agentCerts };
-}
-
-function expiresSoon(pem: string): boolean {
-  return certInfo(pem).notAfter.getTime() - Date.now() < 30 * 86400e3;
 }

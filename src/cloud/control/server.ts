@@ -6,7 +6,6 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
-import { Buffer } from "node:buffer";
 import { controlServiceDefinition } from "../../shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../../shared/protocol/control.ts";
 import { HEARTBEAT_MS, PRESENCE_TTL_MS, PROTOCOL_VERSION } from "../../shared/protocol/wire.ts";
@@ -20,6 +19,7 @@ import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 import type { CertRenewal } from "./cert_renewal.ts";
+import type { TlsIdentity } from "./tls_identity.ts";
 
 /** A running control listener. */
 export interface ControlServer {
@@ -36,9 +36,8 @@ export interface ControlServer {
 /** Dependencies of the control listener. */
 export interface ControlServerOptions {
   listen: ListenAddress;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
+  /** The server key pair and the agent CA; replaceable while running (renewal). */
+  identity: TlsIdentity;
   node: string;
   /** Sibling-reachable endpoint of this node ("" in single-node). */
   endpoint: string;
@@ -256,11 +255,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   };
 
   server.addService(controlServiceDefinition, { Connect: connect });
-  const creds = grpc.ServerCredentials.createSsl(
-    Buffer.from(o.caPem),
-    [{ private_key: Buffer.from(o.keyPem), cert_chain: Buffer.from(o.certPem) }],
-    true,
-  );
+  const creds = o.identity.serverCredentials();
   const host = o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${o.listen.port}`, creds, (e, p) => e ? reject(e) : resolve(p))

@@ -1,0 +1,80 @@
+// The control/data server certificate and the node certificate renew themselves while the cloud
+// runs: once due (injected clock past two thirds of their life) they are re-issued, written, and
+// served to new TLS connections on both listeners — no restart, and the agent stream that was
+// open stays up. Real in-process cloud, real agent supervisor, real TLS, loopback only.
+import * as tls from "node:tls";
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { enrollAgent, startTestCloud } from "../_fixtures/cloud.ts";
+import { createLogger } from "../../src/shared/log.ts";
+import { supervise, type Supervisor } from "../../src/agent/supervisor.ts";
+import { certInfo } from "../../src/shared/crypto/pki.ts";
+
+const log = createLogger({ role: "test", level: "silent" });
+const DAY = 86_400_000;
+
+/** The serial of the certificate a TLS listener serves, verified against `caPem` for 127.0.0.1. */
+function servedSerial(port: number, caPem: string, client?: { key: string; cert: string }) {
+  return new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: "127.0.0.1", port, ca: caPem, ...client }, () => {
+      resolve(String(s.getPeerCertificate().serialNumber).toLowerCase());
+      s.destroy();
+    });
+    s.on("error", reject);
+  });
+}
+
+async function until(cond: () => boolean, what: string) {
+  const end = Date.now() + 20_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+Deno.test("server and node certificates renew before expiry; listeners serve them with no restart", async () => {
+  const tc = await startTestCloud();
+  const dir = await Deno.makeTempDir();
+  let sup: Supervisor | undefined;
+  let again: Supervisor | undefined;
+  try {
+    const state = await enrollAgent(tc, dir);
+    sup = supervise({ state, stateDir: dir, log });
+    await until(() => sup!.state === "connected", "control stream up");
+    const since = sup.connectedSince;
+
+    const ca = tc.cloud.pki.agentCa.certPem;
+    const client = { key: state.keyPem, cert: state.certPem };
+    const oldServer = certInfo(tc.cloud.pki.server.certPem).serialHex;
+    const oldNode = certInfo(tc.cloud.pki.node.certPem).serialHex;
+    assertEquals(await servedSerial(tc.cloud.ports.control, ca, client), oldServer);
+    assertEquals(await servedSerial(tc.cloud.ports.data, ca), oldServer);
+    assertEquals(await tc.cloud.renewServerCerts(), { server: false, node: false }, "not due");
+
+    // 600 days on (past two thirds of 825): both are re-issued and served at once.
+    tc.clock.advance(600 * DAY);
+    assertEquals(await tc.cloud.renewServerCerts(), { server: true, node: true });
+    tc.clock.advance(-600 * DAY);
+    const newServer = certInfo(tc.cloud.pki.server.certPem).serialHex;
+    assert(newServer !== oldServer);
+    assert(certInfo(tc.cloud.pki.node.certPem).serialHex !== oldNode);
+    const onDisk = await Deno.readTextFile(`${tc.cloud.config.dataDir}/tls/control.pem`);
+    assertEquals(certInfo(onDisk).serialHex, newServer);
+    const nodeKey = await Deno.stat(`${tc.cloud.config.dataDir}/tls/node.key`);
+    assertEquals(nodeKey.mode! & 0o777, 0o600);
+    assertEquals(await servedSerial(tc.cloud.ports.control, ca, client), newServer);
+    assertEquals(await servedSerial(tc.cloud.ports.data, ca), newServer);
+
+    // The stream that was open is untouched; a new agent connection accepts the new chain.
+    assertEquals(sup.state, "connected");
+    assertEquals(sup.connectedSince, since);
+    await sup.stop();
+    sup = undefined;
+    again = supervise({ state, stateDir: dir, log });
+    await until(() => again!.state === "connected", "reconnected on the renewed server cert");
+  } finally {
+    await sup?.stop();
+    await again?.stop();
+    await tc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
