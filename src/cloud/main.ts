@@ -7,6 +7,7 @@
  */
 import { parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
+import { installLastResort } from "../shared/last_resort.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
@@ -256,8 +257,9 @@ export async function cloudMain(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${positionals[0]}" (see connector cloud --help)`);
   }
   const config = loadCloudConfig(values);
-  const cloud = await startCloud(config, { clock: clockFromEnv() });
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
+  installLastResort(log);
+  const cloud = await startCloud(config, { log, clock: clockFromEnv() });
   if (config.logFormat === "plain") {
     console.error(
       `\nNanodems Connector cloud ${VERSION} (node ${config.node})\n` +
