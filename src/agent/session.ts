@@ -145,11 +145,16 @@ export function startSession(o: {
           w.heartbeatMs || HEARTBEAT_MS,
         );
         o.onWelcome?.(w.node);
-        o.renewer?.welcome(o.state, w.renewCertificate, send).catch((e) =>
+        o.renewer?.welcome(o.state, send).catch((e) =>
           o.log.error({ err: (e as Error).message }, "certificate renewal failed")
         );
         break;
       }
+      case "certificatePolicy":
+        o.renewer?.policy(m.certificatePolicy!, o.state, send).catch((e) =>
+          o.log.error({ err: (e as Error).message }, "certificate policy failed")
+        );
+        break;
       case "renewResult":
         o.renewer?.result(m.renewResult!).catch((e) =>
           o.log.error({ err: (e as Error).message }, "certificate renewal failed")

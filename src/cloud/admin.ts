@@ -26,6 +26,35 @@ import { announceChange } from "./watcher.ts";
 import { openDataDir } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
 import { hashPassword } from "./tenancy/password.ts";
+import {
+  loadAgentCas,
+  type Phase,
+  PHASES,
+  readRotation,
+  rotateAgentCa,
+  RotationError,
+} from "./ca_rotation.ts";
+
+/** The rotation phase, the CAs' pins, and how many agents hold a certificate from each. */
+async function caStatus(store: Store, dataDir: string): Promise<Record<string, unknown>> {
+  const cas = await loadAgentCas(dataDir);
+  const r = await readRotation(join(dataDir, "ca"));
+  const agents = await store.listAgentsByCertExpiry(Infinity, 1_000_000);
+  const count = (pin: string | null) => agents.filter((x) => pin && x.certCa === pin).length;
+  return {
+    phase: cas.phase,
+    primaryPin: cas.primary.pin,
+    renewalsPin: cas.renewals.pin,
+    oldPin: r.oldPin,
+    newPin: r.newPin,
+    agents: {
+      total: agents.length,
+      onOldCa: count(r.oldPin),
+      onNewCa: count(r.newPin),
+      onCurrentCa: count(cas.renewals.pin),
+    },
+  };
+}
 
 const common: Record<string, OptionSpec> = {
   "data-dir": {
@@ -341,6 +370,41 @@ const COMMANDS: Record<string, Command> = {
       await announceChange(store);
       return { revoked: a.agent };
     },
+  },
+  "ca rotate": {
+    summary:
+      "Move the agent CA rotation to a phase: init, update-clients, update-servers, standby (or rollback)",
+    options: {
+      ca: { type: "string", arg: "agent", help: "Which CA (only agent for now)" },
+      phase: { type: "string", arg: "PHASE", help: PHASES.join(" | ") },
+    },
+    schema: z.object({
+      ca: z.literal("agent", "only the agent CA can be rotated for now (--ca agent)"),
+      phase: z.enum(PHASES, `expected one of ${PHASES.join(", ")}`),
+    }),
+    async run(store, a, dataDir) {
+      let r;
+      try {
+        r = await rotateAgentCa(dataDir, a.phase as Phase);
+      } catch (e) {
+        if (e instanceof RotationError) throw new UsageError(e.message);
+        throw e;
+      }
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-cli",
+        action: "ca.rotate",
+        target: "agent-ca",
+        detail: { phase: r.phase, oldPin: r.oldPin, newPin: r.newPin },
+      });
+      return { ...r, ...await caStatus(store, dataDir) };
+    },
+  },
+  "ca status": {
+    summary: "Show the agent CA rotation phase and how many agents hold certificates of each CA",
+    options: { ca: { type: "string", arg: "agent", help: "Which CA (only agent for now)" } },
+    schema: z.object({ ca: z.literal("agent").default("agent") }),
+    run: (store, _a, dataDir) => caStatus(store, dataDir),
   },
   audit: {
     summary: "Show the audit log, newest first",

@@ -21,10 +21,22 @@ export interface IssuedAgentCert extends AgentCert {
   certPem: string;
 }
 
-/** Issues agent certificates on the agent CA and recognises which CA issued one. */
+/** A CA certificate and key with its pin. */
+export interface IssuingCa {
+  certPem: string;
+  keyPem: string;
+  pin: string;
+}
+
+/**
+ * Issues agent certificates and recognises which CA issued one. Enrollments are signed by the
+ * primary agent CA, renewals by the CA of the rotation phase (ca_rotation.ts); both can change
+ * while the cloud runs ({@linkcode AgentCertIssuer.setCas}).
+ */
 export class AgentCertIssuer {
-  readonly #ca: { certPem: string; keyPem: string };
-  readonly #caPin: string;
+  #primary: IssuingCa;
+  #renewals: IssuingCa;
+  #trusted: IssuingCa[];
   readonly #clock: Clock;
   /** Lifetime of new agent certificates, in days. */
   readonly days: number;
@@ -36,32 +48,56 @@ export class AgentCertIssuer {
     days: number;
     clock: Clock;
   }) {
-    this.#ca = o.ca;
-    this.#caPin = o.caPin;
+    this.#primary = { ...o.ca, pin: o.caPin };
+    this.#renewals = this.#primary;
+    this.#trusted = [this.#primary];
     this.days = o.days;
     this.#clock = o.clock;
   }
 
-  /** Signs `csrPem` for `agentId` (the subject is the id, whatever the CSR says). */
-  async issue(csrPem: string, agentId: string): Promise<IssuedAgentCert> {
+  /** Switches CAs (a rotation phase changed): who signs enrollments, renewals, who is trusted. */
+  setCas(cas: { primary: IssuingCa; renewals: IssuingCa; trusted: IssuingCa[] }): void {
+    this.#primary = cas.primary;
+    this.#renewals = cas.renewals;
+    this.#trusted = cas.trusted;
+  }
+
+  /** Pin of the CA that signs renewals: an agent certificate from it is up to date. */
+  get renewalsPin(): string {
+    return this.#renewals.pin;
+  }
+
+  /**
+   * Signs `csrPem` for `agentId` (the subject is the id, whatever the CSR says): with the primary
+   * CA for an enrollment, with the phase's renewal CA when `renewal` is set.
+   */
+  async issue(csrPem: string, agentId: string, renewal = false): Promise<IssuedAgentCert> {
+    const ca = renewal ? this.#renewals : this.#primary;
     const { certPem } = await signClientCsr({
-      ca: this.#ca,
+      ca,
       csrPem,
       commonName: agentId,
       validDays: this.days,
       now: this.#clock.now(),
     });
     const info = certInfo(certPem);
-    return { certPem, serial: info.serialHex, notAfter: info.notAfter.getTime(), ca: this.#caPin };
+    return { certPem, serial: info.serialHex, notAfter: info.notAfter.getTime(), ca: ca.pin };
   }
 
   /** The facts of a certificate an agent presented: serial, expiry, issuing CA ("" if unknown). */
   async describe(certPem: string): Promise<AgentCert & { lifetimeMs: number }> {
     const info = certInfo(certPem);
+    let ca = "";
+    for (const t of this.#trusted) {
+      if (await issuedBy(certPem, t.certPem)) {
+        ca = t.pin;
+        break;
+      }
+    }
     return {
       serial: info.serialHex,
       notAfter: info.notAfter.getTime(),
-      ca: await issuedBy(certPem, this.#ca.certPem) ? this.#caPin : "",
+      ca,
       lifetimeMs: info.notAfter.getTime() - info.notBefore.getTime(),
     };
   }
@@ -69,10 +105,10 @@ export class AgentCertIssuer {
   /**
    * True when a presented certificate should be replaced at once, whatever its age: it lives
    * longer than the policy allows (an 825-day certificate from before short-lived ones) or was
-   * not issued by the current agent CA.
+   * not issued by the CA that signs renewals now (a rotation is under way).
    */
   wantsRenewal(cert: { ca: string; lifetimeMs: number }): boolean {
-    return cert.ca !== this.#caPin || cert.lifetimeMs > (this.days + 1) * DAY_MS;
+    return cert.ca !== this.#renewals.pin || cert.lifetimeMs > (this.days + 1) * DAY_MS;
   }
 }
 

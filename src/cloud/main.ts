@@ -22,6 +22,7 @@ import { startDataListener } from "./control/data_listener.ts";
 import { CertRenewal } from "./control/cert_renewal.ts";
 import { watchAgentCertExpiry } from "./cert_expiry.ts";
 import { TlsIdentity } from "./control/tls_identity.ts";
+import { watchAgentCas } from "./agent_ca_watch.ts";
 import { renewServerCerts, watchServerCerts } from "./server_cert_renewal.ts";
 import type { KeyAndCert } from "../shared/crypto/pki.ts";
 import { createApp } from "./api/app.ts";
@@ -84,7 +85,7 @@ export async function startCloud(
     broker,
     log,
   });
-  const identity = new TlsIdentity(pki.agentCa.certPem, pki.server);
+  const identity = new TlsIdentity(pki.agentTrustPem, pki.server);
   const control = await startControlServer({
     listen: config.control,
     identity,
@@ -99,7 +100,7 @@ export async function startCloud(
     certs: new CertRenewal({
       store,
       issuer: pki.agentCerts,
-      caPem: () => pki.agentCa.certPem,
+      caPem: () => pki.agentTrustPem,
       clock,
       log,
       node: config.node,
@@ -184,6 +185,14 @@ export async function startCloud(
     },
   };
   const stopServerCertWatch = watchServerCerts(serverCerts);
+  const stopCaWatch = watchAgentCas({
+    dataDir: config.dataDir,
+    pki,
+    trust: (caPem) => identity.updateCa(caPem),
+    renewServer: () => renewServerCerts(serverCerts),
+    pushPolicy: () => control.pushCertificatePolicy(),
+    log,
+  });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
@@ -212,6 +221,7 @@ export async function startCloud(
       stopWatch();
       stopCertWatch();
       stopServerCertWatch();
+      stopCaWatch();
       await control.close();
       pool.closeAll();
       await data.close();

@@ -8,7 +8,8 @@
  * @module
  */
 import { join } from "node:path";
-import { certInfo, createCA, type KeyAndCert, spkiPin } from "../shared/crypto/pki.ts";
+import { certInfo, createCA, issuedBy, type KeyAndCert } from "../shared/crypto/pki.ts";
+import { type AgentCas, loadAgentCas } from "./ca_rotation.ts";
 import type { Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { AgentCertIssuer, DEFAULT_AGENT_CERT_DAYS } from "./agent_certs.ts";
@@ -28,6 +29,8 @@ export interface CloudPki {
   node: KeyAndCert;
   /** Issues every agent certificate (enrollment, claim, renewal). */
   agentCerts: AgentCertIssuer;
+  /** The agent CA certificate(s) trusted now: one, or two during a rotation (ca_rotation.ts). */
+  agentTrustPem: string;
 }
 
 async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
@@ -81,10 +84,15 @@ export async function ensurePki(
   },
 ): Promise<CloudPki> {
   const tlsDir = join(opts.dataDir, "tls");
-  const { agentCa, internalCa } = await ensureCas(opts);
+  const { internalCa } = await ensureCas(opts);
+  const cas = await loadAgentCas(opts.dataDir);
+  const agentCa = cas.primary;
   let server = await readPair(tlsDir, "control");
   const now = (opts.clock ?? systemClock).now();
-  if (!server || !sameNames(server.certPem, opts.hostnames) || certDue(server.certPem, now)) {
+  if (
+    !server || !sameNames(server.certPem, opts.hostnames) || certDue(server.certPem, now) ||
+    !await issuedBy(server.certPem, agentCa.certPem)
+  ) {
     server = await issueControlCert(agentCa, opts.hostnames);
     await writePair(tlsDir, "control", server);
     opts.log?.info({ hostnames: opts.hostnames }, "issued control server certificate");
@@ -94,12 +102,33 @@ export async function ensurePki(
     node = await issueNodeLeaf(internalCa, opts.node, opts.hostnames);
     await writePair(tlsDir, "node", node);
   }
-  const agentCaPin = await spkiPin(agentCa.certPem);
   const agentCerts = new AgentCertIssuer({
     ca: agentCa,
-    caPin: agentCaPin,
+    caPin: agentCa.pin,
     days: opts.agentCertDays ?? DEFAULT_AGENT_CERT_DAYS,
     clock: opts.clock ?? systemClock,
   });
-  return { agentCa, agentCaPin, server, internalCa, node, agentCerts };
+  const pki: CloudPki = {
+    agentCa,
+    agentCaPin: agentCa.pin,
+    server,
+    internalCa,
+    node,
+    agentCerts,
+    agentTrustPem: cas.trustPem,
+  };
+  useAgentCas(pki, cas);
+  return pki;
+}
+
+/** Makes `pki` follow the agent CAs of a rotation phase (see ca_rotation.ts). */
+export function useAgentCas(pki: CloudPki, cas: AgentCas): void {
+  pki.agentCa = { certPem: cas.primary.certPem, keyPem: cas.primary.keyPem };
+  pki.agentCaPin = cas.primary.pin;
+  pki.agentTrustPem = cas.trustPem;
+  pki.agentCerts.setCas({
+    primary: cas.primary,
+    renewals: cas.renewals,
+    trusted: cas.secondary ? [cas.primary, cas.secondary] : [cas.primary],
+  });
 }

@@ -8,7 +8,13 @@
  * @module
  */
 import { join } from "node:path";
-import { certInfo, issueNodeCert, issueServerCert, type KeyAndCert } from "../shared/crypto/pki.ts";
+import {
+  certInfo,
+  issuedBy,
+  issueNodeCert,
+  issueServerCert,
+  type KeyAndCert,
+} from "../shared/crypto/pki.ts";
 import { writePublicFile, writeSecretFile } from "../shared/crypto/files.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Logger } from "../shared/log.ts";
@@ -60,7 +66,11 @@ export async function renewServerCerts(
   const now = d.clock.now();
   const tlsDir = join(d.dataDir, "tls");
   const done = { server: false, node: false };
-  if (certDue(d.pki.server.certPem, now)) {
+  // Also when the primary agent CA changed (a rotation reached update-servers, or rolled back).
+  if (
+    certDue(d.pki.server.certPem, now) ||
+    !await issuedBy(d.pki.server.certPem, d.pki.agentCa.certPem)
+  ) {
     const pair = await issueControlCert(d.pki.agentCa, d.hostnames);
     await writePair(tlsDir, "control", pair);
     d.pki.server = pair;

@@ -315,6 +315,18 @@ export class Stack {
     return p;
   }
 
+  /** A fresh one-shot enrollment token for the quickstart's site (`admin enroll-token`). */
+  async enrollmentToken(q: Quickstart): Promise<string> {
+    const r = await this.admin<{ token: string }>(
+      "enroll-token",
+      "--tenant",
+      q.tenantId,
+      "--site",
+      q.siteId,
+    );
+    return r.token;
+  }
+
   /** Enrolls and runs one agent with the quickstart's token. */
   async agentFor(q: Quickstart): Promise<Proc> {
     const e = await this.enroll(q.enrollmentToken);

@@ -59,13 +59,7 @@ Deno.test("kill -9 while writing or promoting the renewed pair: the agent starts
     ];
     const states: Record<string, string> = {};
     for (const [i, point] of points.entries()) {
-      const token = i === 0 ? q.enrollmentToken : (await stack.admin<{ token: string }>(
-        "enroll-token",
-        "--tenant",
-        q.tenantId,
-        "--site",
-        q.siteId,
-      )).token;
+      const token = i === 0 ? q.enrollmentToken : await stack.enrollmentToken(q);
       const e = await stack.enroll(token, `agent-${point}`);
       assertEquals(e.code, 0, e.stderr);
       states[point] = e.state;

@@ -124,7 +124,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       clock: d.clock,
       remote,
       downloadsDir: d.downloadsDir,
-      agentCaPin: () => d.pki.agentCaPin,
+      agentCaPin: () => d.pki.agentCerts.renewalsPin,
     }),
   );
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
@@ -145,7 +145,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       store: d.store,
       clock: d.clock,
       kick: d.kick,
-      agentCaPin: () => d.pki.agentCaPin,
+      agentCaPin: () => d.pki.agentCerts.renewalsPin,
     }),
   );
   app.route(

@@ -12,7 +12,7 @@ import { certPemFromDer, csrCommonName, PkiError } from "../../shared/crypto/pki
 import { AppError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
-import type { RenewResult } from "../../shared/protocol/control.ts";
+import type { CertificatePolicy, RenewResult } from "../../shared/protocol/control.ts";
 import type { Agent, Store } from "../store/store.ts";
 import type { AgentCertIssuer } from "../agent_certs.ts";
 
@@ -76,6 +76,19 @@ export class CertRenewal {
     return { refused: null, renewNow: d.issuer.wantsRenewal(cert), serial: cert.serial };
   }
 
+  /**
+   * The policy to send an agent now: the CAs to trust, and whether to renew — given at Hello
+   * (`renewNow`), or from its recorded certificate's CA when a rotation phase changes.
+   */
+  async policy(agentId: string, renewNow?: boolean): Promise<CertificatePolicy> {
+    let renew = renewNow;
+    if (renew === undefined) {
+      const agent = await this.#d.store.getAgent(agentId);
+      renew = !!agent?.certCa && agent.certCa !== this.#d.issuer.renewalsPin;
+    }
+    return { renewCertificate: renew, caCertificates: this.#d.caPem() };
+  }
+
   /** Answers a RenewRequest of `agentId` (whose stream is authenticated) with `csrPem`. */
   async renew(agentId: string, csrPem: string): Promise<RenewResult> {
     const d = this.#d;
@@ -101,7 +114,7 @@ export class CertRenewal {
     }
     let issued;
     try {
-      issued = await d.issuer.issue(csrPem, agentId);
+      issued = await d.issuer.issue(csrPem, agentId, true);
     } catch (e) {
       if (!(e instanceof PkiError)) throw e;
       return await refuse(

@@ -26,6 +26,8 @@ export interface ControlServer {
   port: number;
   /** Pushes the site's current allowlist to its agents connected here that lack it. */
   pushAllowlist(siteId: string): Promise<void>;
+  /** Sends every agent connected here its certificate policy (the agent CA rotated). */
+  pushCertificatePolicy(): Promise<void>;
   /** Ends an agent's stream now (e.g. revoked) and cuts its tunnels. */
   kick(agentId: string, reason: string): void;
   /** Asks an agent connected here to run ONVIF discovery for `windowMs` (AppError if gone). */
@@ -142,9 +144,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           dataPort: o.dataPort(),
           heartbeatMs: HEARTBEAT_MS,
           protocol: PROTOCOL_VERSION,
-          renewCertificate: cert.renewNow,
         },
       });
+      s.send({ certificatePolicy: await o.certs.policy(s.agentId, cert.renewNow) });
       await pushTo(s);
       await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
       if (
@@ -265,6 +267,11 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     port,
     async pushAllowlist(siteId) {
       for (const s of o.registry.bySite(siteId)) await pushTo(s);
+    },
+    async pushCertificatePolicy() {
+      for (const s of o.registry.all()) {
+        s.send({ certificatePolicy: await o.certs.policy(s.agentId) });
+      }
     },
     discover(agentId, windowMs) {
       const s = o.registry.get(agentId);

@@ -16,8 +16,9 @@ type Listener = (update: unknown) => void;
 /** A server key pair plus the CA its clients must chain to, as a grpc-js certificate provider. */
 export class TlsIdentity {
   #pair: KeyAndCert;
-  readonly #caPem: string;
+  #caPem: string;
   readonly #identityListeners = new Set<Listener>();
+  readonly #caListeners = new Set<Listener>();
 
   /** An identity serving `pair` to clients of `caPem`. */
   constructor(caPem: string, pair: KeyAndCert) {
@@ -36,14 +37,22 @@ export class TlsIdentity {
     for (const l of this.#identityListeners) l(this.#identity());
   }
 
+  /** Trusts the CA certificate(s) in `caPem` for new connections from now on. */
+  updateCa(caPem: string): void {
+    this.#caPem = caPem;
+    for (const l of this.#caListeners) l({ caCertificate: Buffer.from(caPem) });
+  }
+
   /** Server credentials for grpc-js that require a client certificate chaining to the CA. */
   serverCredentials(): grpc.ServerCredentials {
     // grpc-js's experimental helper passes its arguments on in swapped order (identity first);
     // one object answers both roles, so the order does not matter here.
     const provider = {
-      addCaCertificateListener: (l: Listener) =>
-        queueMicrotask(() => l({ caCertificate: Buffer.from(this.#caPem) })),
-      removeCaCertificateListener: (_l: Listener) => {},
+      addCaCertificateListener: (l: Listener) => {
+        this.#caListeners.add(l);
+        queueMicrotask(() => l({ caCertificate: Buffer.from(this.#caPem) }));
+      },
+      removeCaCertificateListener: (l: Listener) => this.#caListeners.delete(l),
       addIdentityCertificateListener: (l: Listener) => {
         this.#identityListeners.add(l);
         // Later than grpc-js registering its own watcher, or the first update is lost.

@@ -474,6 +474,13 @@ export async function spkiPin(certPem: string): Promise<string> {
   return `sha256:${encodeHex(new Uint8Array(digest))}`;
 }
 
+/** The certificates of a PEM bundle, each as its own PEM text (other blocks are skipped). */
+export function splitPemCerts(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)?.map((
+    b,
+  ) => b + "\n") ?? [];
+}
+
 /** PEM text of a DER certificate (e.g. the peer certificate's `raw` bytes from a TLS stack). */
 export function certPemFromDer(der: Uint8Array): string {
   return pemEncode("CERTIFICATE", der);

@@ -176,7 +176,8 @@ export const descriptor = {
                         "openTunnel",
                         "closeTunnel",
                         "discoveryRequest",
-                        "renewResult"
+                        "renewResult",
+                        "certificatePolicy"
                       ]
                     }
                   },
@@ -208,6 +209,11 @@ export const descriptor = {
                       "type": "RenewResult",
                       "id": 6,
                       "protoName": "renew_result"
+                    },
+                    "certificatePolicy": {
+                      "type": "CertificatePolicy",
+                      "id": 7,
+                      "protoName": "certificate_policy"
                     }
                   }
                 },
@@ -230,11 +236,6 @@ export const descriptor = {
                     "protocol": {
                       "type": "uint32",
                       "id": 4
-                    },
-                    "renewCertificate": {
-                      "type": "bool",
-                      "id": 5,
-                      "protoName": "renew_certificate"
                     }
                   }
                 },
@@ -386,6 +387,20 @@ export const descriptor = {
                       "id": 4
                     }
                   }
+                },
+                "CertificatePolicy": {
+                  "fields": {
+                    "renewCertificate": {
+                      "type": "bool",
+                      "id": 1,
+                      "protoName": "renew_certificate"
+                    },
+                    "caCertificates": {
+                      "type": "string",
+                      "id": 2,
+                      "protoName": "ca_certificates"
+                    }
+                  }
                 }
               }
             }
@@ -451,8 +466,9 @@ export interface CloudMessage {
   closeTunnel?: CloseTunnel;
   discoveryRequest?: DiscoveryRequest;
   renewResult?: RenewResult;
+  certificatePolicy?: CertificatePolicy;
   /** Which member of the `msg` oneof is set. */
-  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "renewResult";
+  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "renewResult" | "certificatePolicy";
 }
 
 /** Message `nanodems.control.v1.Welcome`. */
@@ -461,7 +477,6 @@ export interface Welcome {
   dataPort: number;
   heartbeatMs: number;
   protocol: number;
-  renewCertificate: boolean;
 }
 
 /** Message `nanodems.control.v1.AllowlistPush`. */
@@ -524,4 +539,10 @@ export interface RenewResult {
   caCertificate: string;
   code: string;
   error: string;
+}
+
+/** Message `nanodems.control.v1.CertificatePolicy`. */
+export interface CertificatePolicy {
+  renewCertificate: boolean;
+  caCertificates: string;
 }
