@@ -308,7 +308,7 @@ export async function agentMain(argv: string[]): Promise<number> {
       proxy,
       discoveryTargets: config.discoveryTargets,
       onLink: (up, detail) => void link(up, detail),
-      clock: clockFromEnv(),
+      clock: clockFromEnv((m) => log.warn(m)),
     });
     const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
     if (health) log.info({ port: health.port }, "health endpoint listening");

@@ -269,7 +269,7 @@ export async function cloudMain(argv: string[]): Promise<number> {
   const config = loadCloudConfig(values);
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   installLastResort(log);
-  const cloud = await startCloud(config, { log, clock: clockFromEnv() });
+  const cloud = await startCloud(config, { log, clock: clockFromEnv((m) => log.warn(m)) });
   if (config.logFormat === "plain") {
     console.error(
       `\nNanodems Connector cloud ${VERSION} (node ${config.node})\n` +

@@ -13,10 +13,14 @@ import { type Clock, systemClock } from "./clock.ts";
 /** The variable that names the offset file (tests only). */
 export const TEST_CLOCK_ENV = "NC_TEST_CLOCK_OFFSET_FILE";
 
-/** The wall clock, or the test clock when {@linkcode TEST_CLOCK_ENV} is set. */
-export function clockFromEnv(): Clock {
+/**
+ * The wall clock, or the test clock when {@linkcode TEST_CLOCK_ENV} is set (then `warn` is told,
+ * so a production log shows it was left on).
+ */
+export function clockFromEnv(warn?: (message: string) => void): Clock {
   const file = Deno.env.get(TEST_CLOCK_ENV);
   if (!file) return systemClock;
+  warn?.(`${TEST_CLOCK_ENV} is set: the clock is shifted by the offset in ${file} (tests only)`);
   let offset = 0;
   let readAt = -Infinity;
   return {
