@@ -8,6 +8,7 @@ import { ManualClock } from "../../../src/shared/clock.ts";
 import { createLogger } from "../../../src/shared/log.ts";
 import { openSqliteStore } from "../../../src/cloud/store/sqlite.ts";
 import { minAgentCertExpiry, warnExpiringAgentCerts } from "../../../src/cloud/cert_expiry.ts";
+import { registerAgent } from "../../_fixtures/store_agents.ts";
 import { CertCell } from "../../../src/cloud/ui/pages/agents.tsx";
 
 const DAY = 86_400_000;
@@ -21,24 +22,13 @@ Deno.test("agent certificate expiry: min for metrics, a warning within 7 days, t
     const t = await store.createTenant({ name: "T" });
     const site = await store.createSite({ tenantId: t.id, name: "S" });
     for (const [id, days] of [["ag-soon", 3], ["ag-fine", 25]] as const) {
-      const hash = id.padEnd(64, "a").replace(/[^0-9a-f]/g, "b");
-      await store.createEnrollmentToken({
-        hash,
-        tenantId: t.id,
-        siteId: site.id,
-        createdAt: clock.now(),
-        expiresAt: clock.now() + 60_000,
-      });
-      const r = await store.consumeEnrollmentToken(hash, {
+      await registerAgent(store, clock, { tenantId: t.id, siteId: site.id }, {
         id,
         hostname: id,
-        version: "1",
-        os: "linux",
         certSerial: "01",
         certNotAfter: clock.now() + days * DAY,
         certCa: "sha256:current",
       });
-      assert(r.ok);
     }
     assertEquals(await minAgentCertExpiry(store), clock.now() + 3 * DAY);
 

@@ -10,6 +10,7 @@ import { ManualClock } from "../../../../src/shared/clock.ts";
 import { createLogger } from "../../../../src/shared/log.ts";
 import { openSqliteStore } from "../../../../src/cloud/store/sqlite.ts";
 import type { Store } from "../../../../src/cloud/store/store.ts";
+import { registerAgent } from "../../../_fixtures/store_agents.ts";
 import { AgentCertIssuer } from "../../../../src/cloud/agent_certs.ts";
 import { CertRenewal } from "../../../../src/cloud/control/cert_renewal.ts";
 import {
@@ -39,25 +40,8 @@ async function setup() {
   });
   const tenant = await store.createTenant({ name: "T" });
   const site = await store.createSite({ tenantId: tenant.id, name: "S" });
-  const enrollAgent = async (id: string) => {
-    const hash = crypto.randomUUID().replaceAll("-", "").padEnd(64, "0");
-    await store.createEnrollmentToken({
-      hash,
-      tenantId: tenant.id,
-      siteId: site.id,
-      createdAt: clock.now(),
-      expiresAt: clock.now() + 60_000,
-    });
-    const r = await store.consumeEnrollmentToken(hash, {
-      id,
-      hostname: "h",
-      version: "1",
-      os: "linux",
-      certSerial: "00",
-    });
-    assert(r.ok);
-    return r.agent;
-  };
+  const enrollAgent = (id: string) =>
+    registerAgent(store, clock, { tenantId: tenant.id, siteId: site.id }, { id });
   const csrFor = async (cn: string) =>
     await createCsr({ keyPem: await generateKeyPem(), commonName: cn });
   const der = (pem: string) =>
