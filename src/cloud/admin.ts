@@ -19,7 +19,6 @@ import { duration } from "../shared/duration.ts";
 import { systemClock } from "../shared/clock.ts";
 import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
-import { spkiPin } from "../shared/crypto/pki.ts";
 import type { Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { announceChange } from "./watcher.ts";
@@ -33,6 +32,7 @@ import {
   readRotation,
   rotateAgentCa,
   RotationError,
+  tokenPins,
 } from "./ca_rotation.ts";
 
 /** The rotation phase, the CAs' pins, and how many agents hold a certificate from each. */
@@ -101,12 +101,12 @@ async function joinToken(
 ): Promise<{ token: string; expiresAt: string }> {
   const site = await store.getSite(tenantId, siteId);
   if (!site) throw new UsageError(`no site ${siteId} in tenant ${tenantId}`);
-  const pem = await Deno.readTextFile(join(dataDir, "ca", "agent-ca.pem"));
+  const cas = await loadAgentCas(dataDir);
   const { token, expiresAt } = await mintEnrollmentToken(store, {
     tenantId,
     siteId,
     actor: "admin-cli",
-    caPin: await spkiPin(pem),
+    caPin: tokenPins(cas),
     ttlMs,
     now: systemClock.now(),
   });

@@ -215,6 +215,11 @@ export async function rotateAgentCa(
   return next;
 }
 
+/** The pins enrollment tokens carry now: the primary's, then the other CA's during a rotation. */
+export function tokenPins(cas: AgentCas): string {
+  return [cas.primary.pin, ...(cas.secondary ? [cas.secondary.pin] : [])].join(",");
+}
+
 /** The path whose change tells a running cloud to reload its agent CAs. */
 export function rotationStatePath(dataDir: string): string {
   return join(dataDir, "ca", FILES.state);

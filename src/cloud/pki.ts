@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { certInfo, createCA, issuedBy, type KeyAndCert } from "../shared/crypto/pki.ts";
-import { type AgentCas, loadAgentCas } from "./ca_rotation.ts";
+import { type AgentCas, loadAgentCas, tokenPins } from "./ca_rotation.ts";
 import type { Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { AgentCertIssuer, DEFAULT_AGENT_CERT_DAYS } from "./agent_certs.ts";
@@ -31,6 +31,11 @@ export interface CloudPki {
   agentCerts: AgentCertIssuer;
   /** The agent CA certificate(s) trusted now: one, or two during a rotation (ca_rotation.ts). */
   agentTrustPem: string;
+  /**
+   * The pins new enrollment tokens carry: the primary CA's, and during a rotation the other
+   * CA's too (comma-separated, primary first).
+   */
+  agentTokenPins: string;
 }
 
 async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
@@ -116,6 +121,7 @@ export async function ensurePki(
     node,
     agentCerts,
     agentTrustPem: cas.trustPem,
+    agentTokenPins: agentCa.pin,
   };
   useAgentCas(pki, cas);
   return pki;
@@ -126,6 +132,7 @@ export function useAgentCas(pki: CloudPki, cas: AgentCas): void {
   pki.agentCa = { certPem: cas.primary.certPem, keyPem: cas.primary.keyPem };
   pki.agentCaPin = cas.primary.pin;
   pki.agentTrustPem = cas.trustPem;
+  pki.agentTokenPins = tokenPins(cas);
   pki.agentCerts.setCas({
     primary: cas.primary,
     renewals: cas.renewals,

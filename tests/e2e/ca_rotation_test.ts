@@ -80,6 +80,7 @@ Deno.test("agent CA rotation through every phase: agents stay connected, a tunne
       }
     })();
 
+    const preToken = await stack.enrollmentToken(q);
     const before = await status();
     assertEquals(before.phase, "standby");
     const oldPin = before.primaryPin;
@@ -88,6 +89,9 @@ Deno.test("agent CA rotation through every phase: agents stay connected, a tunne
     assertEquals(init.oldPin, oldPin);
     const newPin = init.newPin!;
     assertEquals((await rotate("init")).newPin, newPin, "init again changes nothing");
+    // Tokens minted during the rotation carry both pins.
+    const midToken = await stack.enrollmentToken(q);
+    assertEquals(midToken.split(".").length, 3);
     for (const [i, a] of agents.entries()) {
       await a.waitFor(/"cas":2.*"trusted agent CAs updated"/);
       assertEquals(splitPemCerts(await Deno.readTextFile(`${states[i]}/ca.pem`)).length, 2);
@@ -106,10 +110,18 @@ Deno.test("agent CA rotation through every phase: agents stay connected, a tunne
 
     await rotate("update-servers");
     await rotate("update-servers");
+    // An agent enrolled now with a token minted at init trusts the servers' new chain.
+    const late = await stack.enroll(midToken, "agent-late");
+    assertEquals(late.code, 0, late.stderr);
+    await stack.runAgent(late.state);
     await rotate("standby");
+    // A token minted before the rotation pins only the old CA: refused after it.
+    const stalePin = await stack.enroll(preToken, "agent-pre");
+    assert(stalePin.code !== 0);
+    assert(stalePin.stderr.includes("does not match the pin"), stalePin.stderr);
     const end = await status();
     assertEquals([end.phase, end.primaryPin], ["standby", newPin]);
-    assertEquals(end.agents.onCurrentCa, agents.length);
+    assertEquals(end.agents.onCurrentCa, agents.length + 1);
     for (const a of agents) await a.waitFor(/"cas":1.*"trusted agent CAs updated"/);
 
     // No control stream went down during the rotation.

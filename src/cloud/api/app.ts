@@ -97,7 +97,14 @@ export function createApp(d: AppDeps): Hono<Env> {
 
   app.get(
     "/api/agents/ca",
-    (c) => c.json({ caCertificate: d.pki.agentCa.certPem, caPin: d.pki.agentCaPin }),
+    (c) =>
+      c.json({
+        caCertificate: d.pki.agentCa.certPem,
+        caPin: d.pki.agentCaPin,
+        // Every agent CA trusted now (two during a rotation); an enrolling agent keeps the ones
+        // its token pins.
+        caCertificates: d.pki.agentTrustPem,
+      }),
   );
   app.post("/api/agents/enroll", async (c) => {
     const body = await jsonBody(c, enrollRequest);
@@ -134,7 +141,10 @@ export function createApp(d: AppDeps): Hono<Env> {
     siteRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      // Read at each request: the pins change with an agent CA rotation.
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
     }),
@@ -164,7 +174,9 @@ export function createApp(d: AppDeps): Hono<Env> {
     installerRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       publicUrl: d.publicUrl,
       downloadsDir: d.downloadsDir,
