@@ -141,6 +141,23 @@ Deno.test("agent CA rotation through every phase: agents stay connected, a tunne
     };
     assertEquals(await sha256(cat(got)), await sha256(cat(sent)));
 
+    // A new tunnel after the rotation: the data listener serves the new chain, agents trust it.
+    const echoed: Uint8Array[] = [];
+    const fresh = await stack.openTunnel(
+      q.device.handles[echo.port],
+      q.apiToken,
+      undefined,
+      (m) => echoed.push(new Uint8Array(m)),
+    );
+    const probe = randomBytes(64 * 1024);
+    fresh.send(probe);
+    await waitUntil(
+      "the new tunnel's echo",
+      () => echoed.reduce((n, c) => n + c.length, 0) >= probe.length,
+    );
+    assertEquals(await sha256(cat(echoed)), await sha256(probe));
+    fresh.close();
+
     // On its next connection an agent uses its new-CA pair and trusts only the new CA.
     await agents[1].stop("SIGKILL");
     const again = await stack.runAgent(states[1], false);

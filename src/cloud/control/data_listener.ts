@@ -113,9 +113,19 @@ export function startDataListener(opts: {
       listener.close();
       // The port is released only once the pending accept has ended.
       await loop;
-      if (closed) return;
-      listener = listen(pair, port);
-      loop = serve(listener);
+      // Should the port be taken meanwhile, keep trying: the data plane must come back.
+      for (let attempt = 0; !closed; attempt++) {
+        try {
+          listener = listen(pair, port);
+          loop = serve(listener);
+          return;
+        } catch (e) {
+          if (attempt === 0) {
+            opts.log.error({ err: (e as Error).message, port }, "data listener cannot re-listen");
+          }
+          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        }
+      }
     },
     async close() {
       closed = true;
