@@ -10,8 +10,8 @@ import { hostname } from "node:os";
 import {
   createCsr,
   generateKeyPem,
-  splitPemCerts,
   spkiPin,
+  splitPemCerts,
   verifiedBy,
 } from "../shared/crypto/pki.ts";
 import { parseJoinToken, parsePin } from "../shared/crypto/token.ts";
