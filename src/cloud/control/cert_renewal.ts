@@ -15,6 +15,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { CertificatePolicy, RenewResult } from "../../shared/protocol/control.ts";
 import type { Agent, Store } from "../store/store.ts";
 import type { AgentCertIssuer } from "../agent_certs.ts";
+import { RateLimiter } from "../tenancy/rate_limit.ts";
 
 /** Audit action of a successful renewal. */
 export const RENEW_ACTION = "agent.cert.renew";
@@ -45,13 +46,20 @@ export interface CertRenewalDeps {
   node: string;
 }
 
+/** Renewals one agent may ask for per {@linkcode RENEWAL_WINDOW_MS} (a rotation needs two). */
+export const RENEWALS_PER_WINDOW = 5;
+/** The window of {@linkcode RENEWALS_PER_WINDOW}. */
+export const RENEWAL_WINDOW_MS = 10 * 60_000;
+
 /** Certificate checks at Hello and renewals on the stream, for one control listener. */
 export class CertRenewal {
   readonly #d: CertRenewalDeps;
+  readonly #limit: RateLimiter;
 
   /** Renewal for one control listener. */
   constructor(d: CertRenewalDeps) {
     this.#d = d;
+    this.#limit = new RateLimiter(RENEWALS_PER_WINDOW, RENEWAL_WINDOW_MS, d.clock);
   }
 
   /** Judges the certificate `agent` presented (its DER, from the TLS stack). */
@@ -92,6 +100,12 @@ export class CertRenewal {
   /** Answers a RenewRequest of `agentId` (whose stream is authenticated) with `csrPem`. */
   async renew(agentId: string, csrPem: string): Promise<RenewResult> {
     const d = this.#d;
+    // A misbehaving agent must not fill the audit log or keep the CA signing: no audit here.
+    if (!this.#limit.take(agentId)) {
+      d.log.warn({ agent: agentId }, "certificate renewal refused: too many requests");
+      const err = new AppError("rate_limited");
+      return { certificate: "", caCertificate: "", code: err.code, error: err.message };
+    }
     const agent = await d.store.getAgent(agentId);
     const refuse = async (err: AppError, reason: string): Promise<RenewResult> => {
       await d.store.appendAudit({

@@ -110,6 +110,22 @@ Deno.test("renewal: revoked, unknown and other-subject requests are refused, aud
   }
 });
 
+Deno.test("renewal: an agent asking too often is refused without an audit entry each time", async () => {
+  const { store, renewal, tenant, enrollAgent, csrFor } = await setup();
+  try {
+    await enrollAgent("ag-busy");
+    const codes = [];
+    for (let i = 0; i < 7; i++) {
+      codes.push((await renewal.renew("ag-busy", await csrFor("ag-busy"))).code);
+    }
+    assertEquals(codes, ["", "", "", "", "", "rate_limited", "rate_limited"]);
+    const audited = await store.listAudit({ tenantId: tenant.id, action: "agent.cert.renew" });
+    assertEquals(audited.length, 5);
+  } finally {
+    await store.close();
+  }
+});
+
 Deno.test("hello: expired certificates are refused with the re-enroll words; old long-lived ones renew at once", async () => {
   const { clock, store, ca, caPin, renewal, tenant, enrollAgent, csrFor, der } = await setup();
   try {
