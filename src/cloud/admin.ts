@@ -26,27 +26,39 @@ import { openDataDir } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
 import { hashPassword } from "./tenancy/password.ts";
 import {
+  CA_KINDS,
+  type CaKind,
   loadAgentCas,
+  loadCas,
   type Phase,
   PHASES,
   readRotation,
-  rotateAgentCa,
+  rotateCa,
   RotationError,
   tokenPins,
 } from "./ca_rotation.ts";
 
 /** The rotation phase, the CAs' pins, and how many agents hold a certificate from each. */
-async function caStatus(store: Store, dataDir: string): Promise<Record<string, unknown>> {
-  const cas = await loadAgentCas(dataDir);
-  const r = await readRotation(join(dataDir, "ca"));
-  const agents = await store.listAgentsByCertExpiry(Infinity, 1_000_000);
-  const count = (pin: string | null) => agents.filter((x) => pin && x.certCa === pin).length;
-  return {
+async function caStatus(
+  store: Store,
+  dataDir: string,
+  kind: CaKind,
+): Promise<Record<string, unknown>> {
+  const cas = await loadCas(dataDir, kind);
+  const r = await readRotation(join(dataDir, "ca"), kind);
+  const out = {
+    ca: kind,
     phase: cas.phase,
     primaryPin: cas.primary.pin,
     renewalsPin: cas.renewals.pin,
     oldPin: r.oldPin,
     newPin: r.newPin,
+  };
+  if (kind !== "agent") return out;
+  const agents = await store.listAgentsByCertExpiry(Infinity, 1_000_000);
+  const count = (pin: string | null) => agents.filter((x) => pin && x.certCa === pin).length;
+  return {
+    ...out,
     agents: {
       total: agents.length,
       onOldCa: count(r.oldPin),
@@ -373,19 +385,20 @@ const COMMANDS: Record<string, Command> = {
   },
   "ca rotate": {
     summary:
-      "Move the agent CA rotation to a phase: init, update-clients, update-servers, standby (or rollback)",
+      "Move a CA rotation to a phase: init, update-clients, update-servers, standby (or rollback)",
     options: {
-      ca: { type: "string", arg: "agent", help: "Which CA (only agent for now)" },
+      ca: { type: "string", arg: "agent|internal", help: "Which CA (required)" },
       phase: { type: "string", arg: "PHASE", help: PHASES.join(" | ") },
     },
     schema: z.object({
-      ca: z.literal("agent", "only the agent CA can be rotated for now (--ca agent)"),
+      ca: z.enum(CA_KINDS, "expected --ca agent or --ca internal"),
       phase: z.enum(PHASES, `expected one of ${PHASES.join(", ")}`),
     }),
     async run(store, a, dataDir) {
+      const kind = a.ca as CaKind;
       let r;
       try {
-        r = await rotateAgentCa(dataDir, a.phase as Phase);
+        r = await rotateCa(dataDir, kind, a.phase as Phase);
       } catch (e) {
         if (e instanceof RotationError) throw new UsageError(e.message);
         throw e;
@@ -394,17 +407,18 @@ const COMMANDS: Record<string, Command> = {
         tenantId: null,
         actor: "admin-cli",
         action: "ca.rotate",
-        target: "agent-ca",
+        target: `${kind}-ca`,
         detail: { phase: r.phase, oldPin: r.oldPin, newPin: r.newPin },
       });
-      return { ...r, ...await caStatus(store, dataDir) };
+      return { ...r, ...await caStatus(store, dataDir, kind) };
     },
   },
   "ca status": {
-    summary: "Show the agent CA rotation phase and how many agents hold certificates of each CA",
-    options: { ca: { type: "string", arg: "agent", help: "Which CA (only agent for now)" } },
-    schema: z.object({ ca: z.literal("agent").default("agent") }),
-    run: (store, _a, dataDir) => caStatus(store, dataDir),
+    summary:
+      "Show a CA's rotation phase (and, for the agent CA, how many agents hold each CA's certificates)",
+    options: { ca: { type: "string", arg: "agent|internal", default: "agent", help: "Which CA" } },
+    schema: z.object({ ca: z.enum(CA_KINDS).default("agent") }),
+    run: (store, a, dataDir) => caStatus(store, dataDir, a.ca as CaKind),
   },
   audit: {
     summary: "Show the audit log, newest first",

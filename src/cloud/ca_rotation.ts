@@ -1,5 +1,6 @@
 /**
- * Phased rotation of the agent CA, as Teleport does it, so a leaked or ageing CA is replaced in
+ * Phased rotation of the agent CA (and, the same way, of the internal CA: `internal-ca.*`,
+ * `internal-rotation.json`, whose primary signs each node's certificate), as Teleport does it, so a leaked or ageing CA is replaced in
  * an afternoon with no agent going dark: `standby → init → update-clients → update-servers →
  * standby`, each phase idempotent, and `rollback` (then `standby`) possible until the end.
  *
@@ -82,12 +83,21 @@ export class RotationError extends Error {
   }
 }
 
-const FILES = {
-  primary: "agent-ca",
-  secondary: "agent-ca.secondary",
-  retired: "agent-ca.retired",
-  state: "agent-rotation.json",
-};
+/** The CAs that rotate: the agent CA, and the internal (node-to-node) CA. */
+export const CA_KINDS = ["agent", "internal"] as const;
+/** One of {@linkcode CA_KINDS}. */
+export type CaKind = typeof CA_KINDS[number];
+
+/** The file names of a CA kind's rotation. */
+function files(kind: CaKind) {
+  return {
+    primary: `${kind}-ca`,
+    secondary: `${kind}-ca.secondary`,
+    retired: `${kind}-ca.retired`,
+    state: `${kind}-rotation.json`,
+    commonName: kind === "agent" ? "Nanodems Connector Agent CA" : "Nanodems Connector Internal CA",
+  };
+}
 
 async function readPair(dir: string, name: string): Promise<PinnedCa | null> {
   try {
@@ -114,9 +124,10 @@ async function removePair(dir: string, name: string): Promise<void> {
 }
 
 /** The rotation record (standby with no pins when none was ever started). */
-export async function readRotation(caDir: string): Promise<Rotation> {
+export async function readRotation(caDir: string, kind: CaKind = "agent"): Promise<Rotation> {
   try {
-    return rotationSchema.parse(JSON.parse(await Deno.readTextFile(join(caDir, FILES.state))));
+    const text = await Deno.readTextFile(join(caDir, files(kind).state));
+    return rotationSchema.parse(JSON.parse(text));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       return { phase: "standby", oldPin: null, newPin: null, changedAt: "" };
@@ -126,14 +137,20 @@ export async function readRotation(caDir: string): Promise<Rotation> {
 }
 
 /** Loads the agent CAs of the current phase from `<dataDir>/ca`. */
-export async function loadAgentCas(dataDir: string): Promise<AgentCas> {
+export function loadAgentCas(dataDir: string): Promise<AgentCas> {
+  return loadCas(dataDir, "agent");
+}
+
+/** Loads the CAs of `kind` in its current rotation phase from `<dataDir>/ca`. */
+export async function loadCas(dataDir: string, kind: CaKind): Promise<AgentCas> {
   const dir = join(dataDir, "ca");
-  const r = await readRotation(dir);
-  const primary = await readPair(dir, FILES.primary);
-  if (!primary) throw new RotationError(`no agent CA in ${dir}`);
-  const secondary = r.phase === "standby" ? null : await readPair(dir, FILES.secondary);
+  const f = files(kind);
+  const r = await readRotation(dir, kind);
+  const primary = await readPair(dir, f.primary);
+  if (!primary) throw new RotationError(`no ${kind} CA in ${dir}`);
+  const secondary = r.phase === "standby" ? null : await readPair(dir, f.secondary);
   if (r.phase !== "standby" && !secondary) {
-    throw new RotationError(`rotation phase ${r.phase} but no secondary agent CA in ${dir}`);
+    throw new RotationError(`rotation phase ${r.phase} but no secondary ${kind} CA in ${dir}`);
   }
   const renewals = r.phase === "update-clients" ? secondary! : primary;
   const old = secondary ? (secondary.pin === r.oldPin ? secondary : primary) : null;
@@ -147,17 +164,24 @@ export async function loadAgentCas(dataDir: string): Promise<AgentCas> {
   };
 }
 
+/** {@linkcode rotateCa} for the agent CA. */
+export function rotateAgentCa(dataDir: string, target: Phase, now = new Date()): Promise<Rotation> {
+  return rotateCa(dataDir, "agent", target, now);
+}
+
 /**
- * Moves the agent CA rotation to `target`. Idempotent (asking for the current phase changes
- * nothing); refuses transitions the table does not allow. Returns the new record.
+ * Moves the rotation of the `kind` CA to `target`. Idempotent (asking for the current phase
+ * changes nothing); refuses transitions the table does not allow. Returns the new record.
  */
-export async function rotateAgentCa(
+export async function rotateCa(
   dataDir: string,
+  kind: CaKind,
   target: Phase,
   now = new Date(),
 ): Promise<Rotation> {
   const dir = join(dataDir, "ca");
-  const r = await readRotation(dir);
+  const FILES = files(kind);
+  const r = await readRotation(dir, kind);
   if (r.phase === target) return r;
   if (!NEXT[r.phase].includes(target)) {
     throw new RotationError(
@@ -165,7 +189,7 @@ export async function rotateAgentCa(
     );
   }
   const primary = await readPair(dir, FILES.primary);
-  if (!primary) throw new RotationError(`no agent CA in ${dir}`);
+  if (!primary) throw new RotationError(`no ${kind} CA in ${dir}`);
   const secondary = await readPair(dir, FILES.secondary);
   /** Puts the CA with pin `pin` in the primary files (swapping when needed). */
   const primaryMustBe = async (pin: string) => {
@@ -178,7 +202,7 @@ export async function rotateAgentCa(
   let next: Rotation;
   switch (target) {
     case "init": {
-      const fresh = await createCA({ commonName: `Nanodems Connector Agent CA ${now.getTime()}` });
+      const fresh = await createCA({ commonName: `${FILES.commonName} ${now.getTime()}` });
       await writePair(dir, FILES.secondary, fresh);
       next = {
         phase: target,
@@ -220,7 +244,7 @@ export function tokenPins(cas: AgentCas): string {
   return [cas.primary.pin, ...(cas.secondary ? [cas.secondary.pin] : [])].join(",");
 }
 
-/** The path whose change tells a running cloud to reload its agent CAs. */
-export function rotationStatePath(dataDir: string): string {
-  return join(dataDir, "ca", FILES.state);
+/** The path whose change tells a running cloud to reload the CAs of `kind`. */
+export function rotationStatePath(dataDir: string, kind: CaKind = "agent"): string {
+  return join(dataDir, "ca", files(kind).state);
 }

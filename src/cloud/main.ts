@@ -22,7 +22,7 @@ import { startDataListener } from "./control/data_listener.ts";
 import { CertRenewal } from "./control/cert_renewal.ts";
 import { watchAgentCertExpiry } from "./cert_expiry.ts";
 import { TlsIdentity } from "./control/tls_identity.ts";
-import { watchAgentCas } from "./agent_ca_watch.ts";
+import { watchCas } from "./ca_watch.ts";
 import { renewServerCerts, watchServerCerts } from "./server_cert_renewal.ts";
 import type { KeyAndCert } from "../shared/crypto/pki.ts";
 import { createApp } from "./api/app.ts";
@@ -185,7 +185,7 @@ export async function startCloud(
     },
   };
   const stopServerCertWatch = watchServerCerts(serverCerts);
-  const stopCaWatch = watchAgentCas({
+  const stopCaWatch = watchCas({
     dataDir: config.dataDir,
     pki,
     trust: (caPem) => identity.updateCa(caPem),

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { certInfo, createCA, issuedBy, type KeyAndCert } from "../shared/crypto/pki.ts";
-import { type AgentCas, loadAgentCas, tokenPins } from "./ca_rotation.ts";
+import { type AgentCas, loadAgentCas, loadCas, tokenPins } from "./ca_rotation.ts";
 import type { Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { AgentCertIssuer, DEFAULT_AGENT_CERT_DAYS } from "./agent_certs.ts";
@@ -23,8 +23,10 @@ export interface CloudPki {
   agentCaPin: string;
   /** Server certificate of the control and data listeners (signed by the agent CA). */
   server: KeyAndCert;
-  /** The internal (node-to-node) CA. */
+  /** The internal (node-to-node) CA: the primary one during a rotation. */
   internalCa: KeyAndCert;
+  /** The internal CA certificate(s) trusted for node-to-node calls (two during a rotation). */
+  internalTrustPem: string;
   /** This node's leaf on the internal CA. */
   node: KeyAndCert;
   /** Issues every agent certificate (enrollment, claim, renewal). */
@@ -89,8 +91,10 @@ export async function ensurePki(
   },
 ): Promise<CloudPki> {
   const tlsDir = join(opts.dataDir, "tls");
-  const { internalCa } = await ensureCas(opts);
+  await ensureCas(opts);
   const cas = await loadAgentCas(opts.dataDir);
+  const internal = await loadCas(opts.dataDir, "internal");
+  const internalCa = { certPem: internal.primary.certPem, keyPem: internal.primary.keyPem };
   const agentCa = cas.primary;
   let server = await readPair(tlsDir, "control");
   const now = (opts.clock ?? systemClock).now();
@@ -103,7 +107,10 @@ export async function ensurePki(
     opts.log?.info({ hostnames: opts.hostnames }, "issued control server certificate");
   }
   let node = await readPair(tlsDir, "node");
-  if (!node || certInfo(node.certPem).subjectCN !== opts.node || certDue(node.certPem, now)) {
+  if (
+    !node || certInfo(node.certPem).subjectCN !== opts.node || certDue(node.certPem, now) ||
+    !await issuedBy(node.certPem, internalCa.certPem)
+  ) {
     node = await issueNodeLeaf(internalCa, opts.node, opts.hostnames);
     await writePair(tlsDir, "node", node);
   }
@@ -118,6 +125,7 @@ export async function ensurePki(
     agentCaPin: agentCa.pin,
     server,
     internalCa,
+    internalTrustPem: internal.trustPem,
     node,
     agentCerts,
     agentTrustPem: cas.trustPem,

@@ -81,7 +81,10 @@ export async function renewServerCerts(
       "control server certificate renewed; new connections use it",
     );
   }
-  if (certDue(d.pki.node.certPem, now)) {
+  if (
+    certDue(d.pki.node.certPem, now) ||
+    !await issuedBy(d.pki.node.certPem, d.pki.internalCa.certPem)
+  ) {
     const pair = await issueNodeLeaf(d.pki.internalCa, d.node, d.hostnames);
     await writePair(tlsDir, "node", pair);
     d.pki.node = pair;

@@ -7,7 +7,8 @@ import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { enrollAgent, startTestCloud } from "../_fixtures/cloud.ts";
 import { createLogger } from "../../src/shared/log.ts";
 import { supervise, type Supervisor } from "../../src/agent/supervisor.ts";
-import { certInfo } from "../../src/shared/crypto/pki.ts";
+import { certInfo, issuedBy, spkiPin, splitPemCerts } from "../../src/shared/crypto/pki.ts";
+import { loadAgentCas, rotateCa } from "../../src/cloud/ca_rotation.ts";
 
 const log = createLogger({ role: "test", level: "silent" });
 const DAY = 86_400_000;
@@ -79,5 +80,38 @@ Deno.test("server and node certificates renew before expiry; listeners serve the
     await again?.stop();
     await tc.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("internal CA rotation: the running cloud trusts both, then re-issues its node certificate on the new CA", async () => {
+  const tc = await startTestCloud();
+  try {
+    const dataDir = tc.cloud.config.dataDir;
+    const pki = tc.cloud.pki;
+    const oldCa = pki.internalCa.certPem;
+    const { newPin } = await rotateCa(dataDir, "internal", "init");
+    await until(
+      () => splitPemCerts(pki.internalTrustPem).length === 2,
+      "both internal CAs trusted",
+    );
+    assert(await issuedBy(pki.node.certPem, oldCa), "node still on the old CA");
+    await rotateCa(dataDir, "internal", "update-clients");
+    await rotateCa(dataDir, "internal", "update-servers");
+    await until(() => pki.internalCa.certPem !== oldCa, "primary internal CA switched");
+    assertEquals(await spkiPin(pki.internalCa.certPem), newPin);
+    const nodeOnNew = async () => await issuedBy(pki.node.certPem, pki.internalCa.certPem);
+    const end = Date.now() + 20_000;
+    while (!await nodeOnNew()) {
+      if (Date.now() > end) throw new Error("node certificate not re-issued");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const onDisk = await Deno.readTextFile(`${dataDir}/tls/node.pem`);
+    assert(await issuedBy(onDisk, pki.internalCa.certPem));
+    await rotateCa(dataDir, "internal", "standby");
+    await until(() => splitPemCerts(pki.internalTrustPem).length === 1, "old internal CA dropped");
+    // The agent CA was not touched.
+    assertEquals((await loadAgentCas(dataDir)).phase, "standby");
+  } finally {
+    await tc.stop();
   }
 });
