@@ -65,7 +65,12 @@ Deno.test("server and node certificates renew before expiry; listeners serve the
     assertEquals(hex(certInfo(onDisk).serialHex), newServer);
     const nodeKey = await Deno.stat(`${tc.cloud.config.dataDir}/tls/node.key`);
     assertEquals(nodeKey.mode! & 0o777, 0o600);
-    assertEquals(await servedSerial(tc.cloud.ports.control, ca, client), newServer);
+    // The control listener runs in the relay process, which gets the new pair a moment later.
+    const deadline = Date.now() + 20_000;
+    while (await servedSerial(tc.cloud.ports.control, ca, client) !== newServer) {
+      if (Date.now() > deadline) throw new Error("control listener still serves the old pair");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assertEquals(await servedSerial(tc.cloud.ports.data, ca), newServer);
 
     // The stream that was open is untouched; a new agent connection accepts the new chain.

@@ -1,8 +1,10 @@
 /**
  * The control listener's TLS identity, replaceable while it runs. The server certificate renews
- * itself before expiry (server_cert_renewal.ts) without a restart: grpc-js takes its key pair
- * and trusted CA from a certificate provider and applies each update to new connections, while
- * streams already open keep their session. Client certificates stay required and verified
+ * itself before expiry (server_cert_renewal.ts) and the trusted agent CAs change with a rotation,
+ * without a restart: the cloud process holds the current identity and tells the control relay
+ * (relay.ts) of each change; in the relay process grpc-js takes its key pair and trusted CA from a
+ * certificate provider and applies each update to new connections, while streams already open
+ * keep their session. Client certificates stay required and verified
  * against the agent CA (checked under Deno: a client without one, or with one from another CA,
  * is refused before and after an update).
  * @module
@@ -19,6 +21,7 @@ export class TlsIdentity {
   #caPem: string;
   readonly #identityListeners = new Set<Listener>();
   readonly #caListeners = new Set<Listener>();
+  readonly #changeListeners = new Set<() => void>();
 
   /** An identity serving `pair` to clients of `caPem`. */
   constructor(caPem: string, pair: KeyAndCert) {
@@ -31,16 +34,29 @@ export class TlsIdentity {
     return this.#pair;
   }
 
+  /** The CA certificate(s) client certificates must chain to. */
+  get caPem(): string {
+    return this.#caPem;
+  }
+
   /** Serves `pair` to every new connection from now on. */
   update(pair: KeyAndCert): void {
     this.#pair = pair;
     for (const l of this.#identityListeners) l(this.#identity());
+    for (const l of this.#changeListeners) l();
   }
 
   /** Trusts the CA certificate(s) in `caPem` for new connections from now on. */
   updateCa(caPem: string): void {
     this.#caPem = caPem;
     for (const l of this.#caListeners) l({ caCertificate: Buffer.from(caPem) });
+    for (const l of this.#changeListeners) l();
+  }
+
+  /** Calls `fn` after every change of the pair or the CAs; returns the unsubscribe function. */
+  onChange(fn: () => void): () => void {
+    this.#changeListeners.add(fn);
+    return () => this.#changeListeners.delete(fn);
   }
 
   /** Server credentials for grpc-js that require a client certificate chaining to the CA. */
