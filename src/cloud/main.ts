@@ -12,7 +12,7 @@ import { type Clock, systemClock } from "../shared/clock.ts";
 import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
-import { openDataDir } from "./store/open.ts";
+import { openStore, redactStoreUrl } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
 import { Registry } from "./control/registry.ts";
@@ -33,6 +33,8 @@ import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
+import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
+import { lockOwner } from "./jobs/leader.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
@@ -64,7 +66,7 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = await openDataDir(config.dataDir, clock);
+  const store = await openStore(config.store, config.dataDir, clock);
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -193,6 +195,7 @@ export async function startCloud(
     pushPolicy: () => control.pushCertificatePolicy(),
     log,
   });
+  const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
@@ -202,7 +205,13 @@ export async function startCloud(
   });
   const ports = { http: http.port, control: control.port, data: data.port, rtsp: rtsp.port };
   log.info(
-    { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
+    {
+      node: config.node,
+      ...ports,
+      controlEndpoint,
+      dataDir: config.dataDir,
+      store: redactStoreUrl(config.store),
+    },
     "cloud ready",
   );
   let stopped = false;
@@ -222,6 +231,7 @@ export async function startCloud(
       stopCertWatch();
       stopServerCertWatch();
       stopCaWatch();
+      await stopJobs();
       await control.close();
       pool.closeAll();
       await data.close();

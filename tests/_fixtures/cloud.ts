@@ -10,7 +10,6 @@ import { loadCloudConfig } from "../../src/cloud/config.ts";
 import { type Cloud, startCloud } from "../../src/cloud/main.ts";
 import { formatJoinToken, hashToken, mintToken } from "../../src/shared/crypto/token.ts";
 import { enroll } from "../../src/agent/enroll.ts";
-import type { AgentState } from "../../src/agent/state.ts";
 
 /** A JSON answer: status, parsed body ({} when not JSON), raw text and headers. */
 export interface Answer {
@@ -76,8 +75,8 @@ export async function startTestCloud(extra: Record<string, string> = {}): Promis
   };
 }
 
-/** A tenant, a site and an agent enrolled in it through the real enrollment API into `dir`. */
-export async function enrollAgent(tc: TestCloud, dir: string): Promise<AgentState> {
+/** A new tenant and site in the test cloud, and an agent enrolled in it (state in `dir`). */
+export async function enrollAgent(tc: TestCloud, dir: string) {
   const s = tc.cloud.store;
   const t = await s.createTenant({ name: "HE" });
   const site = await s.createSite({ tenantId: t.id, name: "HQ" });

@@ -302,7 +302,20 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_hourly_tenant ON agent_stats_hourly (tenant_id, hour);
   `,
-  // 7: certificate lifecycle. Each agent's newest known certificate: its expiry and the pin of
+  // 7: daily stats (guide §9), rolled up from agent_stats_hourly by the background jobs.
+  `
+  CREATE TABLE agent_stats_daily (
+    agent_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    day TEXT NOT NULL, -- UTC YYYY-MM-DD
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    tunnels INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, day)
+  );
+  CREATE INDEX agent_stats_daily_tenant ON agent_stats_daily (tenant_id, day);
+  `,
+  // 8: certificate lifecycle. Each agent's newest known certificate: its expiry and the pin of
   // the CA that issued it (null for agents enrolled before; filled on their next connection).
   `
   ALTER TABLE agents ADD COLUMN cert_not_after INTEGER;
