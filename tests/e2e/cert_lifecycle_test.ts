@@ -1,12 +1,14 @@
 /**
  * Certificate lifecycle with real processes: agents holding old 825-day certificates renew on
- * their next connection with no site visit, and an agent killed with SIGKILL at any point of
- * writing or promoting its renewed pair starts again on a consistent pair (old or new).
+ * their next connection with no site visit; an agent killed with SIGKILL at any point of
+ * writing or promoting its renewed pair starts again on a consistent pair (old or new); an agent
+ * whose certificate expired while it was offline is refused by TLS and logs the re-enroll line
+ * once.
  * Time is moved with the cloud's test-only clock offset file (see cert_renewal_test.ts).
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { type Proc, Stack } from "../_fixtures/stack.ts";
-import { certInfo, keyMatchesCert } from "../../src/shared/crypto/pki.ts";
+import { certInfo, createCsr, keyMatchesCert, signClientCsr } from "../../src/shared/crypto/pki.ts";
 import { loadPair } from "../../src/agent/cert_files.ts";
 
 const DAY = 86_400_000;
@@ -115,6 +117,40 @@ Deno.test("kill -9 while writing or promoting the renewed pair: the agent starts
       await stack.runAgent(states[p], false);
     }
     for (const p of points) await connected(stack.cloud, expect[p]);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("an agent whose certificate expired while offline is refused at the TLS handshake and logs the re-enroll line once", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    // The agent was offline for 31 days: its 30-day certificate (issued then) has expired.
+    const ca = {
+      certPem: await Deno.readTextFile(`${stack.dataDir}/ca/agent-ca.pem`),
+      keyPem: await Deno.readTextFile(`${stack.dataDir}/ca/agent-ca.key`),
+    };
+    const keyPem = await Deno.readTextFile(`${e.state}/agent.key`);
+    const agentId = certInfo(await Deno.readTextFile(`${e.state}/agent.pem`)).subjectCN;
+    const { certPem } = await signClientCsr({
+      ca,
+      csrPem: await createCsr({ keyPem, commonName: agentId }),
+      commonName: agentId,
+      validDays: 30,
+      now: Date.now() - 31 * DAY,
+    });
+    await Deno.writeTextFile(`${e.state}/agent.pem`, certPem);
+    const agent = await stack.runAgent(e.state, false);
+    await agent.waitFor(/certificate expired: re-enroll/, 30_000);
+    // Several more refused attempts (backoff 1 s, 2 s, 4 s …), still one line.
+    await new Promise((r) => setTimeout(r, 8_000));
+    assertEquals(agent.count(/certificate expired: re-enroll/), 1);
+    assertEquals(agent.count(/"control stream up"/), 0);
+    const line = JSON.parse(agent.lines.find((l) => /certificate expired/.test(l))!);
+    assert(String(line.command).includes(`--cloud ${stack.url}`));
   } finally {
     await stack.stop();
   }
