@@ -20,7 +20,7 @@ export async function measureFailover(agents: number, kills: number): Promise<nu
       const token = i === 0 ? q.enrollmentToken : await n1.enrollmentToken(q);
       const e = await n1.enroll(token, `agent-${i + 1}`);
       if (e.code !== 0) throw new Error(`enroll: ${e.stderr}`);
-      procs.push(await n1.runAgent(e.state, true, ["--control-endpoint", endpoints]));
+      procs.push(await n1.runAgent(e.state, true, { NC_CONTROL_ENDPOINT: endpoints }));
     }
     const nodes = [n1, n2];
     for (let k = 0; k < kills; k++) {

@@ -198,6 +198,8 @@ export class Stack {
 
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
+  /** Extra environment of `connector cloud` (e.g. the test clock's offset file). */
+  cloudEnv: Record<string, string> = {};
 
   /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
   store: string | null = null;
@@ -215,14 +217,21 @@ export class Stack {
    * `startFerretDb()` returns (default: the embedded SQLite in the data directory, or, with
    * NC_TEST_STORE=ferretdb in the environment, a FerretDB of its own — to run any e2e test on
    * the MongoDB store). With `joining`, the new node joins that node's cloud the way README's
-   * "Several cloud nodes" says: the agent CA and the cloud secret copied, a node certificate from
-   * `admin node-cert`, and the same store (its `--store` URL, or a link to its SQLite file).
+   * "Several cloud nodes" says: the CA files and the cloud secret copied, and the same store (its
+   * `--store` URL, or a link to its SQLite file).
    */
   static async start(
-    opts: { cloudArgs?: string[]; store?: string; joining?: Stack; node?: string } = {},
+    opts: {
+      cloudArgs?: string[];
+      store?: string;
+      cloudEnv?: Record<string, string>;
+      joining?: Stack;
+      node?: string;
+    } = {},
   ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
+    s.cloudEnv = opts.cloudEnv ?? {};
     if (opts.node) s.node = opts.node;
     s.store = opts.store ?? opts.joining?.store ?? null;
     if (!s.store && !opts.joining && Deno.env.get("NC_TEST_STORE") === "ferretdb") {
@@ -242,11 +251,14 @@ export class Stack {
   async #join(first: Stack): Promise<void> {
     const dd = this.dataDir;
     await Deno.mkdir(`${dd}/ca`, { recursive: true, mode: 0o700 });
-    for (const f of ["ca/agent-ca.pem", "ca/agent-ca.key", "cloud-secret.key"]) {
-      await Deno.copyFile(`${first.dataDir}/${f}`, `${dd}/${f}`);
-      if (f.endsWith(".key")) await Deno.chmod(`${dd}/${f}`, 0o600);
+    // The CA files shared (README "Several cloud nodes"); each node issues its own leaves.
+    for (const f of ["ca/agent-ca", "ca/internal-ca"]) {
+      await Deno.copyFile(`${first.dataDir}/${f}.pem`, `${dd}/${f}.pem`);
+      await Deno.copyFile(`${first.dataDir}/${f}.key`, `${dd}/${f}.key`);
+      await Deno.chmod(`${dd}/${f}.key`, 0o600);
     }
-    await first.admin("node-cert", "--node", this.node, "--out", dd);
+    await Deno.copyFile(`${first.dataDir}/cloud-secret.key`, `${dd}/cloud-secret.key`);
+    await Deno.chmod(`${dd}/cloud-secret.key`, 0o600);
     // Two processes on one SQLite WAL database when there is no store server.
     if (!this.store) await Deno.symlink(`${first.dataDir}/connector.db`, `${dd}/connector.db`);
   }
@@ -287,7 +299,7 @@ export class Stack {
       "--admin-api-key",
       TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ], this.#env);
+    ], { ...this.#env, ...this.cloudEnv });
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = {
       http: ready.http,
@@ -393,27 +405,28 @@ export class Stack {
     return { ...r, state };
   }
 
-  /**
-   * Starts `connector agent run` on a state directory and waits until it is connected;
-   * `extra` adds flags (e.g. `--control-endpoint` listing every node).
-   */
-  async runAgent(state: string, waitUp = true, extra: string[] = []): Promise<Proc> {
-    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json", ...extra]);
+  /** Starts `connector agent run` on a state directory and waits until it is connected. */
+  async runAgent(
+    state: string,
+    waitUp = true,
+    env: Record<string, string> = {},
+  ): Promise<Proc> {
+    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
     this.agents.push(p);
     if (waitUp) await p.waitFor(/"control stream up"/);
     return p;
   }
 
-  /** A fresh one-shot enrollment token for the quickstart's site (for a second agent). */
+  /** A fresh one-shot enrollment token for the quickstart's site (`admin enroll-token`). */
   async enrollmentToken(q: Quickstart): Promise<string> {
-    const t = await this.admin<{ token: string }>(
+    const r = await this.admin<{ token: string }>(
       "enroll-token",
       "--tenant",
       q.tenantId,
       "--site",
       q.siteId,
     );
-    return t.token;
+    return r.token;
   }
 
   /** Enrolls and runs one agent with the quickstart's token. */

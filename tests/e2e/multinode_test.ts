@@ -141,7 +141,7 @@ Deno.test("multinode: kill -9 of the node holding 5 agents: all back on the surv
       const token = i === 0 ? q.enrollmentToken : await n1.enrollmentToken(q);
       const e = await n1.enroll(token, `agent-${i + 1}`);
       assertEquals(e.code, 0, e.stderr);
-      agents.push(await n1.runAgent(e.state, true, ["--control-endpoint", endpoints]));
+      agents.push(await n1.runAgent(e.state, true, { NC_CONTROL_ENDPOINT: endpoints }));
     }
     // The first endpoint is raced first, but a loaded machine may let the second win for some:
     // kill the node that holds most of them.
@@ -163,13 +163,20 @@ Deno.test("multinode: kill -9 of the node holding 5 agents: all back on the surv
     );
 
     // The survivor's API: every agent's Relay is the survivor (no presence left on the dead node).
-    const res = await fetch(`${survivor.url}/api/agents`, {
-      headers: { authorization: `Bearer ${q.apiToken}` },
+    // The agent logs "up" at Welcome; its presence is written right after, so poll briefly.
+    let relays: (string | null)[] = [];
+    await until("every Relay on the survivor", async () => {
+      const res = await fetch(`${survivor.url}/api/agents`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+      const body = await res.json();
+      relays = ((body.items ?? body.agents ?? body) as { relay: string | null }[]).map((a) =>
+        a.relay
+      );
+      return relays.length === 5 && relays.every((r) => r === survivor.node);
+    }, 5_000).catch((e) => {
+      throw new Error(`${(e as Error).message}: ${JSON.stringify(relays)}`);
     });
-    const body = await res.json();
-    const list = (body.items ?? body.agents ?? body) as { relay: string | null }[];
-    assertEquals(list.length, 5);
-    assertEquals(list.map((a) => a.relay), Array(5).fill(survivor.node));
 
     // Tunnels work through the survivor.
     const data = randomBytes(1 << 20);
@@ -471,7 +478,7 @@ Deno.test("multinode: sticky-with-failover across nodes: the pinned agent on the
     const t = await n1.enrollmentToken(q);
     const e = await n1.enroll(t, "agent-b");
     assertEquals(e.code, 0, e.stderr);
-    await n2.runAgent(e.state, true, ["--control-endpoint", `127.0.0.1:${n2.ports.control}`]);
+    await n2.runAgent(e.state, true, { NC_CONTROL_ENDPOINT: `127.0.0.1:${n2.ports.control}` });
 
     // Entering node-2, which holds B: the handle stays on A, over the bridge.
     const opens = () => metric(n2, "connector_interrelay_bridge_opens_total", '{side="out"}');

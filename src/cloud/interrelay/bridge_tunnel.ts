@@ -17,6 +17,13 @@ import { FramedConn, FrameType } from "./frames.ts";
 import { BRIDGE_VERSION, type BridgeOpen, bridgeResult } from "./messages.ts";
 import { bridgeBytes, bridgeFailures, bridgeOpens, bridgesOpen } from "../cloud_metrics.ts";
 
+/** The internal CA certificate(s) to trust and this node's leaf on that CA. */
+export interface InternalIdentity {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
 /** Where an agent lives: its owning node and that node's internal endpoint. */
 export interface Owner {
   node: string;
@@ -27,10 +34,8 @@ export interface Owner {
 export interface BridgeClientOptions {
   /** This node's name (sent in OPEN). */
   node: string;
-  internalCaPem: string;
-  /** This node's leaf on the internal CA (its client certificate). */
-  certPem: string;
-  keyPem: string;
+  /** The internal CA(s) trusted and this node's leaf on it, read at each dial. */
+  identity: () => InternalIdentity;
   /** How long the owner may take to open the tunnel (its agent's dial included). */
   openTimeoutMs: number;
   log: Logger;
@@ -123,13 +128,14 @@ export class BridgeClient {
   #dial(owner: Owner): Promise<tls.TLSSocket> {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(owner.endpoint);
     if (!m) return Promise.reject(new Error(`bad internal endpoint "${owner.endpoint}"`));
+    const id = this.#o.identity();
     return new Promise((resolve, reject) => {
       const socket = tls.connect({
         host: m[1],
         port: Number(m[2]),
-        ca: [Buffer.from(this.#o.internalCaPem)],
-        cert: Buffer.from(this.#o.certPem),
-        key: Buffer.from(this.#o.keyPem),
+        ca: [Buffer.from(id.caPem)],
+        cert: Buffer.from(id.certPem),
+        key: Buffer.from(id.keyPem),
         minVersion: "TLSv1.3",
         servername: "nanodems-internal",
         // Trust is the internal CA; identity is the node name presence points at, not an address.

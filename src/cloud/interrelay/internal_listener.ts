@@ -17,6 +17,7 @@ import type { Store } from "../store/store.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import { auditRefusedCertificate } from "../control/refused_certificate.ts";
 import { FramedConn, FrameType } from "./frames.ts";
+import type { InternalIdentity } from "./bridge_tunnel.ts";
 import { bridgeOpen } from "./messages.ts";
 import { bridgeBytes, bridgeOpens, bridgesOpen } from "../cloud_metrics.ts";
 
@@ -29,11 +30,11 @@ export interface InternalListener {
 /** What the internal listener needs. */
 export interface InternalListenerOptions {
   listen: ListenAddress;
-  /** The internal CA: the only issuer whose client certificates are accepted. */
-  internalCaPem: string;
-  /** This node's leaf on the internal CA. */
-  certPem: string;
-  keyPem: string;
+  /**
+   * The internal CA(s) — the only issuers whose client certificates are accepted — and this
+   * node's leaf; re-read every minute so a renewal or rotation reaches new connections.
+   */
+  identity: () => InternalIdentity;
   node: string;
   /** Opens a tunnel through an agent connected to this node. */
   openLocal(agentId: string, host: string, port: number): Promise<OpenedTunnel>;
@@ -50,10 +51,14 @@ export async function startInternalListener(
   o: InternalListenerOptions,
 ): Promise<InternalListener> {
   const open = new Set<tls.TLSSocket>();
+  const contextOf = (id: InternalIdentity) => ({
+    key: Buffer.from(id.keyPem),
+    cert: Buffer.from(id.certPem),
+    ca: [Buffer.from(id.caPem)],
+  });
+  let current = o.identity();
   const server = tls.createServer({
-    key: Buffer.from(o.keyPem),
-    cert: Buffer.from(o.certPem),
-    ca: [Buffer.from(o.internalCaPem)],
+    ...contextOf(current),
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.3",
@@ -76,9 +81,21 @@ export async function startInternalListener(
       resolve((server.address() as { port: number }).port);
     });
   });
+  const refresh = setInterval(() => {
+    const next = o.identity();
+    if (next.certPem === current.certPem && next.caPem === current.caPem) return;
+    try {
+      server.setSecureContext(contextOf(next));
+      current = next;
+      o.log.info("internal listener took the renewed node certificate / internal CA");
+    } catch (e) {
+      o.log.warn({ err: (e as Error).message }, "internal listener kept its certificate");
+    }
+  }, 60_000);
   return {
     port,
     close() {
+      clearInterval(refresh);
       for (const s of open) s.destroy();
       return new Promise<void>((r) => server.close(() => r()));
     },
