@@ -10,6 +10,7 @@
 import { Buffer } from "node:buffer";
 import * as tls from "node:tls";
 import { CATALOGUE } from "../../src/shared/errors.ts";
+import { issueNodeCert } from "../../src/shared/crypto/pki.ts";
 import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { exchange, type World } from "./world.ts";
 import type { Finding, Target } from "./targets.ts";
@@ -24,13 +25,20 @@ interface Sibling {
 
 const siblings = new WeakMap<World, Promise<Sibling>>();
 
-/** A node certificate for a made-up sibling (admin node-cert), and the running agent's id. */
+/** A leaf on the cloud's internal CA for a made-up sibling node, and the running agent's id. */
 function sibling(w: World): Promise<Sibling> {
   let s = siblings.get(w);
   if (!s) {
     s = (async () => {
-      const out = `${w.stack.dir}/fuzz-sibling`;
-      await w.stack.admin("node-cert", "--node", "fuzz-sibling", "--out", out);
+      const ca = {
+        certPem: await Deno.readTextFile(`${w.stack.dataDir}/ca/internal-ca.pem`),
+        keyPem: await Deno.readTextFile(`${w.stack.dataDir}/ca/internal-ca.key`),
+      };
+      const leaf = await issueNodeCert({
+        ca,
+        commonName: "fuzz-sibling",
+        hostnames: ["127.0.0.1"],
+      });
       const agents = await w.stack.admin<{ agents: { id: string; revokedAt: number | null }[] }>(
         "agent",
         "list",
@@ -38,9 +46,9 @@ function sibling(w: World): Promise<Sibling> {
         w.a.tenantId,
       );
       return {
-        certPem: await Deno.readTextFile(`${out}/tls/node.pem`),
-        keyPem: await Deno.readTextFile(`${out}/tls/node.key`),
-        caPem: await Deno.readTextFile(`${out}/ca/internal-ca.pem`),
+        certPem: leaf.certPem,
+        keyPem: leaf.keyPem,
+        caPem: ca.certPem,
         agentId: agents.agents.find((a) => a.revokedAt === null)?.id ?? "none",
         echoPort: Number(
           Object.entries(w.a.device.handles).find(([, h]) => h === w.handles.echo)?.[0] ?? 9,
