@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
+import { isStoreOutage, probeStore } from "../store/outage.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
@@ -63,6 +64,9 @@ export interface AppDeps extends RouteDeps {
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
 
+/** How long `/healthz/ready` waits for the store before answering 503. */
+const READY_PROBE_TIMEOUT_MS = 1_000;
+
 /** Environment hono passes to handlers under Deno.serve. */
 type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
 
@@ -90,8 +94,10 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.use("*", securityHeaders());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
+  // Ready = the store answers within a second (a load balancer's probe must stay fast while the
+  // database is down): 503 store_unavailable otherwise, through the one error mapping below.
   app.get("/healthz/ready", async (c) => {
-    await d.store.listTenants();
+    await probeStore(d.store, READY_PROBE_TIMEOUT_MS);
     return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
   });
 
@@ -206,7 +212,9 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    // A store outage is expected and answered (503): one warning, no stack.
+    if (isStoreOutage(err)) d.log.warn({ err: err.message, path: c.req.path }, "store unavailable");
+    else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
     return c.json(body, status as 400);
   });
   return app;

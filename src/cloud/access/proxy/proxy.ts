@@ -40,6 +40,7 @@ import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
 import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
+import { logStoreFailure } from "../../store/outage.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
@@ -216,7 +217,7 @@ export async function openAudited(
       via: principal.kind,
       scheme,
     },
-  }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+  }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
   return dc;
 }
 

@@ -1,0 +1,143 @@
+// A store outage, end to end: a real cloud on --store mongodb:// (FerretDB from the fixture),
+// a real agent and a TCP echo target. While an operator's WebSocket tunnel keeps carrying bytes,
+// the database process is killed: the open tunnel keeps echoing, the agent's control stream stays
+// up, a new tunnel and an authenticated API call are refused with 503 store_unavailable and the
+// catalogue's message (never a 500, never admitted), /healthz/ready is 503 while /healthz/live is
+// 200, and the cloud logs no error with a stack for those refusals. The database comes back on
+// the same port and files: without a restart of the cloud, ready is 200 and new tunnels work.
+// @ts-types="@types/ws"
+import type WebSocket from "ws";
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { startFerretDb } from "../_fixtures/ferretdb.ts";
+import { randomBytes, Stack, TunnelRefused } from "../_fixtures/stack.ts";
+
+const STORE_MESSAGE = "the cloud cannot reach its database; try again shortly";
+
+/** Sends `data` on an open tunnel and resolves once the echo of all of it came back intact. */
+function roundTrip(ws: WebSocket, data: Uint8Array, ms = 20_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const got: Uint8Array[] = [];
+    let n = 0;
+    const timer = setTimeout(() => {
+      ws.off("message", onMessage);
+      reject(new Error(`echo of ${data.byteLength} bytes: ${n} back after ${ms} ms`));
+    }, ms);
+    const onMessage = (m: Uint8Array) => {
+      got.push(new Uint8Array(m));
+      n += m.byteLength;
+      if (n < data.byteLength) return;
+      clearTimeout(timer);
+      ws.off("message", onMessage);
+      const all = new Uint8Array(n);
+      let off = 0;
+      for (const p of got) {
+        all.set(p, off);
+        off += p.byteLength;
+      }
+      if (n === data.byteLength && all.every((b, i) => b === data[i])) resolve();
+      else reject(new Error("the echo differs from what was sent"));
+    };
+    ws.on("message", onMessage);
+    ws.send(data, { binary: true });
+  });
+}
+
+/** Polls `check` until it returns true or `ms` pass; returns whether it did. */
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+Deno.test("store outage: open tunnels flow, new admissions 503, ready 503, all back without a restart", async () => {
+  const ferret = await startFerretDb();
+  try {
+    await Stack.withEchoSite(async ({ stack, q, handle, agent }) => {
+      const ws = await stack.openTunnel(handle, q.apiToken);
+      await roundTrip(ws, randomBytes(256 << 10));
+      const ready = () => fetch(`${stack.url}/healthz/ready`);
+      const r0 = await ready();
+      assertEquals(r0.status, 200, await r0.text());
+
+      const streamsUp = agent.count(/"control stream up"/);
+      const logFrom = stack.cloud.lines.length;
+      await ferret.halt();
+
+      // The open tunnel keeps flowing: the data plane does not touch the store per byte.
+      await roundTrip(ws, randomBytes(1 << 20));
+
+      // A new tunnel is refused before the upgrade: 503 with the catalogue's message.
+      let refused: TunnelRefused | null = null;
+      try {
+        const extra = await stack.openTunnel(handle, q.apiToken);
+        extra.close();
+      } catch (e) {
+        if (!(e instanceof TunnelRefused)) throw e;
+        refused = e;
+      }
+      assert(refused, "a new tunnel was admitted while the store was down");
+      assertEquals(refused.status, 503, JSON.stringify(refused.body));
+      assertEquals(refused.body, { error: "store_unavailable", message: STORE_MESSAGE });
+
+      // Any authenticated call fails closed the same way (never 500, never admitted).
+      const api = await fetch(`${stack.url}/api/account/tokens`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+      assertEquals(api.status, 503);
+      assertEquals(await api.json(), { error: "store_unavailable", message: STORE_MESSAGE });
+
+      // Ready says so (and stays fast); live does not.
+      const r1 = await ready();
+      assertEquals(r1.status, 503);
+      assertEquals(await r1.json(), { error: "store_unavailable", message: STORE_MESSAGE });
+      const live = await fetch(`${stack.url}/healthz/live`);
+      await live.body?.cancel();
+      assertEquals(live.status, 200);
+
+      // Past a few heartbeats and change-watch ticks the tunnel and the agent's stream are up.
+      await new Promise((r) => setTimeout(r, 6_000));
+      await roundTrip(ws, randomBytes(1 << 20));
+      assertEquals(agent.count(/"control stream up"/), streamsUp, "the agent kept its stream");
+
+      // The database returns on the same port and files: the cloud resumes by itself.
+      await ferret.resume();
+      assert(
+        await eventually(async () => {
+          const r = await ready();
+          await r.body?.cancel();
+          return r.status === 200;
+        }, 30_000),
+        "ready is 200 again",
+      );
+      let fresh: WebSocket | null = null;
+      assert(
+        await eventually(async () => {
+          fresh = await stack.openTunnel(handle, q.apiToken);
+          return true;
+        }, 30_000),
+        "a new tunnel opens again",
+      );
+      await roundTrip(fresh!, randomBytes(1 << 20));
+      fresh!.close();
+      await roundTrip(ws, randomBytes(64 << 10));
+      ws.close();
+      const again = await fetch(`${stack.url}/api/account/tokens`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+      await again.body?.cancel();
+      assertEquals(again.status, 200);
+
+      // The refusals were expected: warnings, never an error with a stack.
+      const during = stack.cloud.lines.slice(logFrom);
+      const errors = during.filter((l) => /"level":(50|60)/.test(l));
+      assertEquals(errors, [], "no error-level log lines for the expected refusals");
+      assert(!during.some((l) => l.includes('"stack"')), "no stack traces in the log");
+      assert(during.some((l) => l.includes("store unreachable")), "the outage was logged once");
+    }, { store: ferret.url });
+  } finally {
+    await ferret.stop();
+  }
+});
