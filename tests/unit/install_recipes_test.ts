@@ -8,9 +8,9 @@ import { downloadName } from "../../src/shared/downloads.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FILES = ["nanodems-agent.service", "Containerfile", "compose.yaml", "kubernetes.yaml"];
 
-async function agentHelp(): Promise<string> {
+async function roleHelp(role: "agent" | "cloud"): Promise<string> {
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/main.ts`, "agent", "--help"],
+    args: ["run", "-A", `${ROOT}src/main.ts`, role, "--help"],
     stdout: "piped",
   }).output();
   return new TextDecoder().decode(r.stdout);
@@ -30,15 +30,20 @@ async function yamlDocs(path: string): Promise<Record<string, unknown>[]> {
   return JSON.parse(new TextDecoder().decode(r.stdout));
 }
 
-Deno.test("install/: comment headers, and only variables the agent reads", async () => {
-  const help = await agentHelp();
-  for (const f of FILES) {
+/** Each file opens with a comment header and sets only NC_* variables `role` reads. */
+async function checkRecipes(role: "agent" | "cloud", files: string[]): Promise<void> {
+  const help = await roleHelp(role);
+  for (const f of files) {
     const text = await Deno.readTextFile(`${ROOT}install/${f}`);
     assert(text.startsWith("# "), `${f} must open with a comment header`);
     for (const v of new Set(text.match(/\bNC_[A-Z_]+\b/g) ?? [])) {
-      assertStringIncludes(help, v, `${f} uses ${v}, which the agent does not read`);
+      assertStringIncludes(help, v, `${f} uses ${v}, which the ${role} does not read`);
     }
   }
+}
+
+Deno.test("install/: comment headers, and only variables the agent reads", async () => {
+  await checkRecipes("agent", FILES);
 });
 
 Deno.test("install/Containerfile copies the executable the build lays out", async () => {
@@ -89,14 +94,6 @@ Deno.test("install/compose.yaml and kubernetes.yaml parse into what their tools 
 // its container, and the two-node compose file with MongoDB.
 const CLOUD_FILES = ["connector-cloud.service", "Containerfile.cloud", "compose.ha.yaml"];
 
-async function cloudHelp(): Promise<string> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/main.ts`, "cloud", "--help"],
-    stdout: "piped",
-  }).output();
-  return new TextDecoder().decode(r.stdout);
-}
-
 async function analyze(args: string[]) {
   const r = await new Deno.Command("systemd-analyze", { args, stdout: "piped", stderr: "piped" })
     .output();
@@ -105,14 +102,7 @@ async function analyze(args: string[]) {
 }
 
 Deno.test("install/ cloud files: comment headers, and only variables the cloud reads", async () => {
-  const help = await cloudHelp();
-  for (const f of CLOUD_FILES) {
-    const text = await Deno.readTextFile(`${ROOT}install/${f}`);
-    assert(text.startsWith("# "), `${f} must open with a comment header`);
-    for (const v of new Set(text.match(/\bNC_[A-Z_]+\b/g) ?? [])) {
-      assertStringIncludes(help, v, `${f} uses ${v}, which the cloud does not read`);
-    }
-  }
+  await checkRecipes("cloud", CLOUD_FILES);
 });
 
 Deno.test("install/connector-cloud.service: secrets from EnvironmentFile, verified and hardened", async () => {
