@@ -173,18 +173,31 @@ export async function probeStore(store: Store, timeoutMs = 1_000): Promise<void>
   }
 }
 
+/** During an outage, each kind of failure is logged at most this often (per process). */
+const OUTAGE_LOG_EVERY_MS = 10_000;
+const lastOutageLog = new Map<string, { at: number; suppressed: number }>();
+
 /**
  * Logs a failed store write that the caller carries on without (an audit record, presence):
- * a warning during an outage (expected, already answered as 503 where a client waits), an
- * error otherwise.
+ * a warning during an outage (expected, already answered as 503 where a client waits) — at most
+ * one per {@linkcode OUTAGE_LOG_EVERY_MS} for each `what`, with how many were folded in, so a
+ * thousand agents' heartbeats do not flood the log — and an error otherwise.
  */
 export function logStoreFailure(
   log: Pick<Logger, "warn" | "error">,
   e: unknown,
   what: string,
   fields: Record<string, unknown> = {},
+  now: number = Date.now(),
 ): void {
   const err = (e as Error)?.message ?? String(e);
-  if (isStoreOutage(e)) log.warn({ ...fields, err }, what);
-  else log.error({ ...fields, err }, what);
+  if (!isStoreOutage(e)) return log.error({ ...fields, err }, what);
+  const last = lastOutageLog.get(what);
+  if (last && now - last.at < OUTAGE_LOG_EVERY_MS) {
+    last.suppressed++;
+    return;
+  }
+  const suppressed = last?.suppressed ?? 0;
+  lastOutageLog.set(what, { at: now, suppressed: 0 });
+  log.warn({ ...fields, err, ...(suppressed ? { suppressed } : {}) }, what);
 }

@@ -14,6 +14,7 @@ import {
   asStoreError,
   guardStore,
   isStoreOutage,
+  logStoreFailure,
   probeStore,
 } from "../../../../src/cloud/store/outage.ts";
 import { driverTimeouts } from "../../../../src/cloud/store/mongo.ts";
@@ -129,4 +130,24 @@ Deno.test("MongoDB killed under an open store: fast 503s, probe fails, all back 
     await ferret.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("outage warnings are folded: one per kind every 10 s, errors always logged", () => {
+  const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
+  const log = {
+    warn: (fields: Record<string, unknown>, msg: string) =>
+      lines.push({ level: "warn", fields, msg }),
+    error: (fields: Record<string, unknown>, msg: string) =>
+      lines.push({ level: "error", fields, msg }),
+  } as unknown as Parameters<typeof logStoreFailure>[0];
+  const down = new AppError("store_unavailable");
+  const what = `heartbeat ${crypto.randomUUID()}`;
+  for (let i = 0; i < 5; i++) logStoreFailure(log, down, what, {}, 1_000 + i);
+  logStoreFailure(log, new TypeError("a bug"), what, {}, 1_010);
+  logStoreFailure(log, down, what, {}, 11_000);
+  assert.deepEqual(lines.map((l) => [l.level, l.fields.suppressed ?? 0]), [
+    ["warn", 0],
+    ["error", 0],
+    ["warn", 4],
+  ]);
 });
