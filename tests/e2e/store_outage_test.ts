@@ -5,7 +5,8 @@
 // catalogue's message (never a 500, never admitted), /healthz/ready is 503 while /healthz/live is
 // 200, and the cloud logs no error with a stack for those refusals. The database comes back on
 // the same port and files: without a restart of the cloud, ready is 200 and new tunnels work.
-// The browser proxy and the RTSP gateway answer 503 during the outage too.
+// The browser proxy and the RTSP gateway answer 503 during the outage too. An agent that
+// reconnects during the outage is refused with UNAVAILABLE (retry), and gets in afterwards.
 // @ts-types="@types/ws"
 import type WebSocket from "ws";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
@@ -173,6 +174,39 @@ Deno.test("store outage: open tunnels flow, new admissions 503, ready 503, all b
       assertEquals(errors, [], "no error-level log lines for the expected refusals");
       assert(!during.some((l) => l.includes('"stack"')), "no stack traces in the log");
       assert(during.some((l) => l.includes("store unreachable")), "the outage was logged once");
+    }, { store: ferret.url });
+  } finally {
+    await ferret.stop();
+  }
+});
+
+Deno.test("store outage: an agent that reconnects meanwhile is told to retry, and gets in when the store returns", async () => {
+  const ferret = await startFerretDb();
+  try {
+    await Stack.withEchoSite(async ({ stack, q, handle, agent }) => {
+      const state = `${stack.dir}/agent-1`;
+      await agent.stop("SIGKILL");
+      await ferret.halt();
+      const again = await stack.runAgent(state, false);
+      // The cloud could not check the agent: UNAVAILABLE with the catalogue's message (code 14),
+      // never admitted unchecked and never "revoked" (which would tell it to re-enroll).
+      const line = await again.waitFor(/control stream cannot connect/, 30_000);
+      assert(line.includes(STORE_MESSAGE) && line.includes("code 14"), line);
+      assertEquals(again.count(/control stream refused by the cloud/), 0);
+      assertEquals(again.count(/"control stream up"/), 0);
+
+      await ferret.resume();
+      await again.waitFor(/"control stream up"/, 60_000);
+      let ws: WebSocket | null = null;
+      assert(
+        await eventually(async () => {
+          ws = await stack.openTunnel(handle, q.apiToken);
+          return true;
+        }, 30_000),
+        "a tunnel through the reconnected agent opens",
+      );
+      await roundTrip(ws!, randomBytes(256 << 10));
+      ws!.close();
     }, { store: ferret.url });
   } finally {
     await ferret.stop();
