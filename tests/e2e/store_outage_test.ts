@@ -78,6 +78,20 @@ async function eventually(check: () => Promise<boolean>, ms: number): Promise<bo
   return false;
 }
 
+/** Opens a new tunnel as soon as the cloud admits one again (30 s bound) and echoes `n` bytes. */
+async function echoesWhenBack(stack: Stack, handle: string, token: string, n: number) {
+  let ws: WebSocket | null = null;
+  assert(
+    await eventually(async () => {
+      ws = await stack.openTunnel(handle, token);
+      return true;
+    }, 30_000),
+    "a new tunnel opens again",
+  );
+  await roundTrip(ws!, randomBytes(n));
+  ws!.close();
+}
+
 Deno.test("store outage: open tunnels flow, new admissions 503, ready 503, all back without a restart", async () => {
   const ferret = await startFerretDb();
   try {
@@ -150,16 +164,7 @@ Deno.test("store outage: open tunnels flow, new admissions 503, ready 503, all b
         }, 30_000),
         "ready is 200 again",
       );
-      let fresh: WebSocket | null = null;
-      assert(
-        await eventually(async () => {
-          fresh = await stack.openTunnel(handle, q.apiToken);
-          return true;
-        }, 30_000),
-        "a new tunnel opens again",
-      );
-      await roundTrip(fresh!, randomBytes(1 << 20));
-      fresh!.close();
+      await echoesWhenBack(stack, handle, q.apiToken, 1 << 20);
       await roundTrip(ws, randomBytes(64 << 10));
       ws.close();
       const again = await fetch(`${stack.url}/api/account/tokens`, {
@@ -197,16 +202,7 @@ Deno.test("store outage: an agent that reconnects meanwhile is told to retry, an
 
       await ferret.resume();
       await again.waitFor(/"control stream up"/, 60_000);
-      let ws: WebSocket | null = null;
-      assert(
-        await eventually(async () => {
-          ws = await stack.openTunnel(handle, q.apiToken);
-          return true;
-        }, 30_000),
-        "a tunnel through the reconnected agent opens",
-      );
-      await roundTrip(ws!, randomBytes(256 << 10));
-      ws!.close();
+      await echoesWhenBack(stack, handle, q.apiToken, 256 << 10);
     }, { store: ferret.url });
   } finally {
     await ferret.stop();
