@@ -124,12 +124,13 @@ export function asStoreError(e: unknown): unknown {
  * results: the wrapper adds no state and no retries (a caller that wants to retry does).
  */
 export function guardStore(store: Store): Store {
-  const wrapped = new Map<PropertyKey, unknown>();
+  // Keyed by the method itself, so a method replaced on the store is wrapped afresh.
+  const wrapped = new WeakMap<object, unknown>();
   return new Proxy(store, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
-      let fn = wrapped.get(prop);
+      let fn = wrapped.get(value);
       if (!fn) {
         fn = (...args: unknown[]) => {
           let out: unknown;
@@ -141,7 +142,7 @@ export function guardStore(store: Store): Store {
           if (out instanceof Promise) return out.catch((e) => Promise.reject(asStoreError(e)));
           return out;
         };
-        wrapped.set(prop, fn);
+        wrapped.set(value, fn);
       }
       return fn;
     },

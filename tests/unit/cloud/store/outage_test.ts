@@ -98,6 +98,9 @@ Deno.test("a guarded store passes results and non-outage errors through", async 
   const g = guardStore(fake);
   assert.equal((await g.getTenant("t_1"))?.id, "t_1");
   await assert.rejects(g.listTenants(), TypeError);
+  // A method replaced on the store after a first call is the one called (and still guarded).
+  (fake as { getTenant: unknown }).getTenant = () => Promise.reject(new MongoNetworkError("gone"));
+  assert.equal((await refusal(g.getTenant("t_1"))).code, "store_unavailable");
 });
 
 Deno.test("MongoDB killed under an open store: fast 503s, probe fails, all back when it returns", async () => {
