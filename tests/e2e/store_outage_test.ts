@@ -102,6 +102,9 @@ Deno.test("store outage: open tunnels flow, new admissions 503, ready 503, all b
       const r0 = await ready();
       assertEquals(r0.status, 200, await r0.text());
 
+      const user = await stack.addUser(q.tenantId);
+      const cookie = await stack.signIn(user.email, user.password);
+
       const streamsUp = agent.count(/"control stream up"/);
       const logFrom = stack.cloud.lines.length;
       await ferret.halt();
@@ -128,6 +131,14 @@ Deno.test("store outage: open tunnels flow, new admissions 503, ready 503, all b
       });
       assertEquals(api.status, 503);
       assertEquals(await api.json(), { error: "store_unavailable", message: STORE_MESSAGE });
+
+      // A signed-in operator opening a page reads the sentence on a small page.
+      const page = await fetch(`${stack.url}/sites`, {
+        headers: { cookie, accept: "text/html", "sec-fetch-mode": "navigate" },
+        redirect: "manual",
+      });
+      assertEquals(page.status, 503);
+      assert((await page.text()).includes("the cloud cannot reach its database"), "page text");
 
       // The browser proxy and the RTSP gateway refuse the same way.
       const proxied = await fetch(`${stack.url}/c/${handle}/`, {

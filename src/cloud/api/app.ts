@@ -28,6 +28,7 @@ import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
+import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
 import { uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
@@ -213,8 +214,14 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
     // A store outage is expected and answered (503): one warning, no stack.
-    if (isStoreOutage(err)) d.log.warn({ err: err.message, path: c.req.path }, "store unavailable");
-    else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    if (isStoreOutage(err)) {
+      d.log.warn({ err: err.message, path: c.req.path }, "store unavailable");
+      // An operator opening a page sees the sentence, not JSON.
+      if (
+        c.req.header("sec-fetch-mode") === "navigate" ||
+        /text\/html/.test(c.req.header("accept") ?? "")
+      ) return c.html(errorPage(status, body.message), 503, { "retry-after": "5" });
+    } else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
     return c.json(body, status as 400);
   });
   return app;

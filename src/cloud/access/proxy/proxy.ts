@@ -127,6 +127,13 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** The small page a browser navigation gets instead of `{error, message}`. */
+export function errorPage(status: number, message: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>${status} — Nanodems Connector</title>` +
+    `<body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
+    `<h1>${status}</h1><p>${escapeHtml(message)}</p></body>`;
+}
+
 /** Answers an error: JSON `{error, message}`, or a small page for a browser navigation. */
 export function sendError(
   req: http.IncomingMessage,
@@ -141,11 +148,7 @@ export function sendError(
     return;
   }
   const html = wantsHtml(req);
-  const body = html
-    ? `<!doctype html><meta charset="utf-8"><title>${status} — Nanodems Connector</title>` +
-      `<body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
-      `<h1>${status}</h1><p>${escapeHtml(message)}</p></body>`
-    : JSON.stringify({ error, message });
+  const body = html ? errorPage(status, message) : JSON.stringify({ error, message });
   res.writeHead(status, {
     "content-type": html ? "text/html; charset=utf-8" : "application/json",
     "cache-control": "no-store",
