@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
-import { isStoreOutage, probeStore } from "../store/outage.ts";
+import { isStoreOutage, logStoreFailure, probeStore } from "../store/outage.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
@@ -215,7 +215,7 @@ export function createApp(d: AppDeps): Hono<Env> {
     const { status, body } = toErrorResponse(err);
     // A store outage is expected and answered (503): one warning, no stack.
     if (isStoreOutage(err)) {
-      d.log.warn({ err: err.message, path: c.req.path }, "store unavailable");
+      logStoreFailure(d.log, err, "store unavailable", { path: c.req.path });
       // An operator opening a page sees the sentence, not JSON.
       if (
         c.req.header("sec-fetch-mode") === "navigate" ||
