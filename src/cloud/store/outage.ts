@@ -43,6 +43,9 @@ const UNAVAILABLE_SERVER_CODES = new Set([
   134, // ReadConcernMajorityNotAvailableYet
 ]);
 
+/** WriteConcernFailed / WriteConcernTimeout: no majority acknowledged within `wtimeoutMS`. */
+const WRITE_CONCERN_TIMEOUT = 64;
+
 /** SQLite result codes for a database held by another writer past the busy timeout. */
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
@@ -78,6 +81,7 @@ function isOutageError(e: unknown): boolean {
     e instanceof MongoServerClosedError ||
     e instanceof MongoOperationTimeoutError
   ) return true;
+  if (e instanceof MongoWriteConcernError && Number(e.code) === WRITE_CONCERN_TIMEOUT) return true;
   if (e instanceof MongoServerError || e instanceof MongoWriteConcernError) {
     return UNAVAILABLE_SERVER_CODES.has(Number(e.code));
   }

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { MongoNetworkError, MongoServerError } from "mongodb";
+import { MongoNetworkError, MongoServerError, MongoWriteConcernError } from "mongodb";
 import { AppError, CATALOGUE } from "../../../../src/shared/errors.ts";
 import { openStore } from "../../../../src/cloud/store/open.ts";
 import {
@@ -58,6 +58,13 @@ Deno.test("driver outages are recognized, other failures are not", () => {
   });
   assert.ok(isStoreOutage(epipe));
   assert.ok(!isStoreOutage(new MongoServerError({ code: 11000, errmsg: "E11000 duplicate" })));
+  // w: "majority" not acknowledged within wtimeoutMS (a replica set without a majority).
+  const wtimeout = new MongoWriteConcernError(
+    {
+      writeConcernError: { code: 64, errmsg: "waiting for replication timed out" },
+    } as unknown as ConstructorParameters<typeof MongoWriteConcernError>[0],
+  );
+  assert.ok(isStoreOutage(wtimeout));
   assert.ok(!isStoreOutage(new TypeError("a bug")));
   assert.ok(!isStoreOutage(new AppError("conflict")));
   const mapped = asStoreError(new MongoNetworkError("gone"));
