@@ -5,11 +5,12 @@
  * @module
  */
 import { Hono } from "hono";
-import { live, ready, scrape } from "./health.ts";
+import { live, probeReady, scrape } from "./health.ts";
 import { requireAuth } from "./middleware/auth.ts";
 import { METRICS_CONTENT_TYPE } from "../../shared/metrics.ts";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
@@ -29,6 +30,7 @@ import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
+import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
 import { uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
@@ -65,6 +67,8 @@ export interface AppDeps extends RouteDeps {
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
 
+/** How long `/healthz/ready` waits for the store before answering 503. */
+
 /** Environment hono passes to handlers under Deno.serve. */
 type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
 
@@ -93,9 +97,11 @@ export function createApp(d: AppDeps): Hono<Env> {
 
   const health = { store: d.store, node: d.node, agents: () => d.registry.all().length };
   app.get("/healthz/live", (c) => c.json(live(health).body));
+  // Ready = the store answers within a second (a load balancer's probe must stay fast while the
+  // database is down): 503 store_unavailable otherwise, through the one error mapping below.
   app.get("/healthz/ready", async (c) => {
-    const r = await ready(health);
-    return c.json(r.body, r.status as 200 | 503);
+    await probeReady(health);
+    return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
   });
   // On the public port the scrape needs the admin key (a separate --metrics listener does not).
   app.get(
@@ -241,7 +247,15 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    // A store outage is expected and answered (503): one warning, no stack.
+    if (isStoreOutage(err)) {
+      logStoreFailure(d.log, err, "store unavailable", { path: c.req.path });
+      // An operator opening a page sees the sentence, not JSON.
+      if (
+        c.req.header("sec-fetch-mode") === "navigate" ||
+        /text\/html/.test(c.req.header("accept") ?? "")
+      ) return c.html(errorPage(status, body.message), 503, { "retry-after": "5" });
+    } else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
     return c.json(body, status as 400);
   });
   return app;

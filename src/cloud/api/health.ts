@@ -1,8 +1,8 @@
 /**
  * The cloud's probes and scrape, answered the same on the HTTP port and on the separate
  * `--metrics` listener: `/healthz/live` (the process runs), `/healthz/ready` (the store answers
- * and the listeners are up; 503 otherwise) and the Prometheus text of `/metrics`. The store probe
- * also sets `connector_mongo_health_seconds`.
+ * within a second; 503 store_unavailable otherwise) and the Prometheus text of `/metrics`. The
+ * store probe also sets `connector_mongo_health_seconds`.
  * @module
  */
 import * as http from "node:http";
@@ -11,6 +11,11 @@ import { metrics, METRICS_CONTENT_TYPE } from "../../shared/metrics.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { Store } from "../store/store.ts";
 import { storeHealth } from "../cloud_metrics.ts";
+import { probeStore } from "../store/outage.ts";
+import { toErrorResponse } from "../../shared/errors.ts";
+
+/** A load balancer's probe must stay fast while the database is down. */
+const READY_PROBE_TIMEOUT_MS = 1_000;
 
 /** What the probes read. */
 export interface HealthDeps {
@@ -25,31 +30,28 @@ export function live(d: HealthDeps): { status: number; body: Record<string, unkn
   return { status: 200, body: { status: "ok", version: VERSION, node: d.node } };
 }
 
-/** The readiness answer: one store round trip, timed (and bounded to 5 s). */
+/** Probes the store (probeStore, 1 s) and records the round trip; throws store_unavailable. */
+export async function probeReady(d: HealthDeps): Promise<void> {
+  const t0 = performance.now();
+  try {
+    await probeStore(d.store, READY_PROBE_TIMEOUT_MS);
+    storeHealth.set({}, (performance.now() - t0) / 1000);
+  } catch (e) {
+    storeHealth.set({}, -1);
+    throw e;
+  }
+}
+
+/** The readiness answer: 200 when the store answers within a second, 503 otherwise. */
 export async function ready(
   d: HealthDeps,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const t0 = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([
-      d.store.incrementCounter("changes", 0),
-      new Promise((_, reject) => timer = setTimeout(() => reject(new Error("timed out")), 5_000)),
-    ]);
-    storeHealth.set({}, (performance.now() - t0) / 1000);
+    await probeReady(d);
     return { status: 200, body: { status: "ok", node: d.node, agents: d.agents() } };
   } catch (e) {
-    storeHealth.set({}, -1);
-    return {
-      status: 503,
-      body: {
-        status: "unavailable",
-        node: d.node,
-        message: `the store does not answer: ${(e as Error).message}`,
-      },
-    };
-  } finally {
-    clearTimeout(timer);
+    const { status, body } = toErrorResponse(e);
+    return { status, body: { ...body, node: d.node } };
   }
 }
 
