@@ -14,6 +14,7 @@ import type { OpenedTunnel } from "../control/tunnels.ts";
 import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
 import { resolveLoopback } from "./plan.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
+import { requireSameOriginUpgrade } from "./ws_origin.ts";
 
 /** How far a successful connect slides a CLI session's expiry. */
 export const CLI_SLIDE_MS = 30 * 86_400_000;
@@ -89,15 +90,8 @@ export async function authorizeTunnel(
     throw new AppError("forbidden", "this credential cannot open tunnels");
   }
   // A browser's cookie rides along on any page's WebSocket: accept it only from our own origin.
-  const origin = req.headers.get("origin");
-  if (principal.kind === "session" && origin) {
-    let host = "";
-    try {
-      host = new URL(origin).host;
-    } catch { /* malformed: refused below */ }
-    if (host !== req.headers.get("host")) {
-      throw new AppError("forbidden", "cross-origin WebSocket with a session cookie refused");
-    }
+  if (principal.kind === "session") {
+    requireSameOriginUpgrade(req.headers.get("origin"), req.headers.get("host") ?? undefined);
   }
   if ("handle" in t) return { principal, target: await authorizeHandle(d, principal, t.handle) };
   if (principal.kind !== "cli_session") {

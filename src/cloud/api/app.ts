@@ -26,6 +26,7 @@ import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
+import { limitBody } from "./middleware/body_limit.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
 import { loginPage } from "../ui/login.tsx";
 import { uiRoutes } from "../ui/routes.tsx";
@@ -88,6 +89,7 @@ async function authorizeCli(d: AppDeps, req: Request, remote: string) {
 export function createApp(d: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", securityHeaders());
+  app.use("*", limitBody());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
   app.get("/healthz/ready", async (c) => {

@@ -1,0 +1,302 @@
+/**
+ * The attack module: each finding of the hardening review (issue 11) replayed against a real
+ * cloud process (through the stack fixture) with real clients — curl, raw sockets, WebSocket
+ * handshakes — plus the attacks that already failed at review time, so they keep failing. One
+ * `Deno.test` per finding, one step per shape of the attack.
+ * @module
+ */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
+import { type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { type Camera, startCamera } from "../_fixtures/camera.ts";
+import { handleToLabel } from "../../src/cloud/access/proxy/origin.ts";
+
+/** Runs curl; returns the status, the head (lower-cased names kept as sent) and the body. */
+async function curl(args: string[]): Promise<{ status: number; head: string; body: string }> {
+  const out = await new Deno.Command("curl", {
+    args: ["-s", "-i", "--max-time", "30", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const split = text.indexOf("\r\n\r\n");
+  const head = split < 0 ? text : text.slice(0, split);
+  return { status: Number(head.split(" ")[1]), head, body: split < 0 ? "" : text.slice(split + 4) };
+}
+
+/** Sends raw bytes (and optionally more, slowly) and returns what came back up to the close. */
+async function rawExchange(
+  port: number,
+  text: string | Uint8Array,
+  o: { untilHead?: boolean; ms?: number } = {},
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+  let out = "";
+  const timer = setTimeout(() => conn.close(), o.ms ?? 15_000);
+  try {
+    await conn.write(bytes);
+    const buf = new Uint8Array(16 << 10);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      out += new TextDecoder().decode(buf.subarray(0, n));
+      if (o.untilHead && out.includes("\r\n\r\n")) break;
+    }
+  } catch { /* closed (by the peer or the timer) */ }
+  clearTimeout(timer);
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return out;
+}
+
+/** A WebSocket handshake on a raw socket; the answer's status and head. */
+async function upgrade(
+  port: number,
+  path: string,
+  headers: string[],
+): Promise<{ status: number; head: string }> {
+  const req = `GET ${path} HTTP/1.1\r\n` +
+    [
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 13",
+      ...headers,
+    ].join("\r\n") + "\r\n\r\n";
+  const text = await rawExchange(port, req, { untilHead: true });
+  return { status: Number(text.split(" ")[1]), head: text.split("\r\n\r\n")[0] };
+}
+
+/** A cloud, a fake camera, a tenant whose device is the camera, an agent, a signed-in user. */
+async function withCamera(
+  fn: (w: {
+    stack: Stack;
+    cam: Camera;
+    q: Quickstart;
+    handle: string;
+    cookie: string;
+  }) => Promise<void>,
+  cloudArgs: string[] = [],
+): Promise<void> {
+  const stack = await Stack.start({ cloudArgs });
+  const cam = await startCamera();
+  stack.defer(cam.close);
+  try {
+    const q = await stack.quickstart([cam.port], "Cam");
+    await stack.agentFor(q);
+    const user = await stack.addUser(q.tenantId);
+    const cookie = await stack.signIn(user.email, user.password);
+    await fn({ stack, cam, q, handle: q.device.handles[cam.port], cookie });
+  } finally {
+    await stack.stop();
+  }
+}
+
+Deno.test("attack 2: cookie WebSocket upgrades from a foreign Origin are refused", async (t) => {
+  await withCamera(async ({ stack, cam, handle, cookie, q }) => {
+    const port = stack.ports.http;
+    const host = `127.0.0.1:${port}`;
+    const wsSeen = () => cam.seen.filter((r) => r.path === "/ws/events").length;
+
+    await t.step(
+      "/c/{h}/ with the session cookie and Origin http://evil.example: 403",
+      async () => {
+        const before = wsSeen();
+        const r = await upgrade(port, `/c/${handle}/ws/events`, [
+          `Host: ${host}`,
+          `Cookie: ${cookie}`,
+          "Origin: http://evil.example",
+        ]);
+        assertEquals(r.status, 403, r.head);
+        assertEquals(wsSeen(), before, "the device saw the upgrade");
+      },
+    );
+    await t.step("Origin: null and a malformed Origin: 403", async () => {
+      for (const origin of ["null", "http://[::1", `http://${host}.evil.example`]) {
+        const r = await upgrade(port, `/c/${handle}/ws/events`, [
+          `Host: ${host}`,
+          `Cookie: ${cookie}`,
+          `Origin: ${origin}`,
+        ]);
+        assertEquals(r.status, 403, `${origin}: ${r.head}`);
+      }
+    });
+    await t.step("the cloud's own origin: 101 and the device's WebSocket opens", async () => {
+      const before = wsSeen();
+      const r = await upgrade(port, `/c/${handle}/ws/events`, [
+        `Host: ${host}`,
+        `Cookie: ${cookie}`,
+        `Origin: http://${host}`,
+      ]);
+      assertEquals(r.status, 101, r.head);
+      assertEquals(wsSeen(), before + 1);
+    });
+    await t.step("a Bearer token (no cookie) is not a browser's ambient credential", async () => {
+      const r = await upgrade(port, `/c/${handle}/ws/events`, [
+        `Host: ${host}`,
+        `Authorization: Bearer ${q.apiToken}`,
+        "Origin: http://evil.example",
+      ]);
+      assertEquals(r.status, 101, r.head);
+    });
+    await t.step("held: /api/tunnel/{h} with the cookie from a foreign Origin: 403", async () => {
+      const r = await upgrade(port, `/api/tunnel/${handle}`, [
+        `Host: ${host}`,
+        `Cookie: ${cookie}`,
+        "Origin: http://evil.example",
+      ]);
+      assertEquals(r.status, 403, r.head);
+    });
+  });
+});
+
+Deno.test("attack 2: device origins (--proxy-domain) take cookie upgrades only from themselves", async () => {
+  await withCamera(async ({ stack, handle, q }) => {
+    const port = stack.ports.http;
+    const host = `${handleToLabel(handle)}.localhost:${port}`;
+    // The hand-over: /c/{h}/ on the cloud issues a grant, the device origin trades it for nc_dev.
+    const handover = await fetch(`${stack.url}/c/${handle}/`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+      redirect: "manual",
+    });
+    await handover.body?.cancel();
+    assertEquals(handover.status, 302);
+    const grant = new URL(handover.headers.get("location")!);
+    const traded = await rawExchange(
+      port,
+      `GET ${grant.pathname}${grant.search} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    const devCookie = /set-cookie: (nc_dev=[^;]+)/i.exec(traded)![1];
+    const evil = await upgrade(port, "/ws/events", [
+      `Host: ${host}`,
+      `Cookie: ${devCookie}`,
+      `Origin: http://${handleToLabel("h-" + "A".repeat(22))}.localhost:${port}`,
+    ]);
+    assertEquals(evil.status, 403, evil.head);
+    const own = await upgrade(port, "/ws/events", [
+      `Host: ${host}`,
+      `Cookie: ${devCookie}`,
+      `Origin: http://${host}`,
+    ]);
+    assertEquals(own.status, 101, own.head);
+  }, ["--proxy-domain", "localhost"]);
+});
+
+Deno.test("attack 3: device redirects never leave the cloud's origin", async (t) => {
+  await withCamera(async ({ stack, cam, handle, q }) => {
+    const base = `${stack.url}/c/${handle}`;
+    const auth = ["-H", `authorization: Bearer ${q.apiToken}`];
+    const redirect = (params: Record<string, string>, extra: string[] = []) =>
+      curl([...auth, ...extra, `${base}/redirect?${new URLSearchParams(params)}`]);
+    const headerOf = (head: string, name: string) =>
+      new RegExp(`^${name}: (.*)$`, "im").exec(head)?.[1]?.trim() ?? null;
+
+    await t.step("foreign Location shapes are replaced by the cloud's page", async () => {
+      for (
+        const loc of [
+          "//evil.example/x",
+          "/\\evil.example/x",
+          "\\\\evil.example/x",
+          "http://192.0.2.1/x",
+          "https://evil.example/",
+          " //evil.example/x",
+          "/\t/evil.example/x",
+          `http://127.0.0.1:${cam.port + 1}/x`,
+          "javascript:alert(1)",
+        ]
+      ) {
+        const r = await redirect({ location: loc });
+        assertEquals(r.status, 302, loc);
+        assertEquals(headerOf(r.head, "location"), null, `${loc}: ${r.head}`);
+        const body = JSON.parse(r.body);
+        assertEquals(body.error, "foreign_redirect");
+        assertEquals(body.location, loc.trim());
+        assert(!r.body.includes("device body"), "the device's body was relayed");
+      }
+    });
+    await t.step("a browser gets a small page showing the address as text", async () => {
+      const r = await redirect({ location: "http://192.0.2.1/<b>x</b>" }, [
+        "-H",
+        "accept: text/html",
+      ]);
+      assertEquals(r.status, 302);
+      assertEquals(headerOf(r.head, "location"), null);
+      assertStringIncludes(r.body, "http://192.0.2.1/&#60;b&#62;x&#60;/b&#62;");
+      assertEquals(headerOf(r.head, "x-frame-options"), "DENY");
+    });
+    await t.step(
+      "Refresh to a foreign address (with and without url=) is not relayed",
+      async () => {
+        for (
+          const refresh of ["0;url=http://192.0.2.1/", "0; http://192.0.2.1/", "1; URL='//evil'"]
+        ) {
+          const r = await redirect({ refresh, status: "200" });
+          assertEquals(headerOf(r.head, "refresh"), null, `${refresh}: ${r.head}`);
+          assertEquals(JSON.parse(r.body).error, "foreign_redirect");
+        }
+      },
+    );
+    await t.step("a foreign Content-Location is dropped, the body kept", async () => {
+      const r = await redirect({ "content-location": "http://192.0.2.1/x", status: "200" });
+      assertEquals(r.status, 200);
+      assertEquals(headerOf(r.head, "content-location"), null);
+      assertStringIncludes(r.body, "device body");
+    });
+    await t.step("the device's own addresses move under /c/{h}/", async () => {
+      const self = `http://127.0.0.1:${cam.port}`;
+      const cases: [Record<string, string>, string, string][] = [
+        [{ location: "/doc/x?a=1" }, "location", `/c/${handle}/doc/x?a=1`],
+        [{ location: `${self}/doc/y` }, "location", `/c/${handle}/doc/y`],
+        [{ location: `//127.0.0.1:${cam.port}/doc/z` }, "location", `/c/${handle}/doc/z`],
+        [{ location: "\\doc\\w" }, "location", `/c/${handle}/doc/w`],
+        [{ location: "relative/page" }, "location", "relative/page"],
+        [{ refresh: `0;url=${self}/r`, status: "200" }, "refresh", `0;url=/c/${handle}/r`],
+        [{ "content-location": "/cl", status: "200" }, "content-location", `/c/${handle}/cl`],
+      ];
+      for (const [params, name, want] of cases) {
+        const r = await redirect(params);
+        assertEquals(headerOf(r.head, name), want, JSON.stringify(params));
+      }
+    });
+  });
+});
+
+Deno.test("attack 6: request bodies are limited before they are read", async (t) => {
+  const stack = await Stack.start();
+  try {
+    const port = stack.ports.http;
+    await t.step("a declared 200 MB body to /api/auth/login: 413 without reading it", async () => {
+      const text = await rawExchange(
+        port,
+        "POST /api/auth/login HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n" +
+          `content-length: ${200 << 20}\r\n\r\n{"email":`,
+      );
+      assertMatch(text, /^HTTP\/1\.1 413 /);
+      const body = JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
+      assertEquals(body.error, "payload_too_large");
+      assert(typeof body.message === "string");
+    });
+    await t.step("a chunked body over 1 MiB to /api/agents/enroll: 413", async () => {
+      const chunk = "x".repeat(64 << 10);
+      let req =
+        "POST /api/agents/enroll HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n" +
+        "transfer-encoding: chunked\r\n\r\n";
+      for (let i = 0; i < 24; i++) req += `${chunk.length.toString(16)}\r\n${chunk}\r\n`;
+      const text = await rawExchange(port, req + "0\r\n\r\n");
+      assertMatch(text, /^HTTP\/1\.1 413 /);
+      assertStringIncludes(text, '"payload_too_large"');
+    });
+    await t.step("a small body still gets its ordinary answer", async () => {
+      const r = await fetch(`${stack.url}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "nobody@example.com", password: "x" }),
+      });
+      await r.body?.cancel();
+      assertEquals(r.status, 401);
+    });
+  } finally {
+    await stack.stop();
+  }
+});
