@@ -11,6 +11,7 @@ import { type Clock, systemClock } from "../shared/clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
 import { openDataDir } from "./store/open.ts";
+import { withClippedAudit } from "./store/clipped_audit.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
 import { Registry } from "./control/registry.ts";
@@ -54,7 +55,7 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = await openDataDir(config.dataDir, clock);
+  const store = withClippedAudit(await openDataDir(config.dataDir, clock));
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,

@@ -6,9 +6,81 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
-import { type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { type Camera, startCamera } from "../_fixtures/camera.ts";
 import { handleToLabel } from "../../src/cloud/access/proxy/origin.ts";
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import { controlServiceDefinition } from "../../src/shared/protocol/control.ts";
+import type { AgentMessage, CloudMessage } from "../../src/shared/protocol/control.ts";
+import { loadState } from "../../src/agent/state.ts";
+
+const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
+
+/** One control stream with an enrolled agent's certificate, on a connection of its own. */
+async function controlStream(stack: Stack, state: string) {
+  const s = (await loadState(state))!;
+  const client = new ControlClient(
+    `127.0.0.1:${stack.ports.control}`,
+    grpc.credentials.createSsl(
+      Buffer.from(s.caPem),
+      Buffer.from(s.keyPem),
+      Buffer.from(s.certPem),
+      { checkServerIdentity: () => undefined },
+    ),
+    {
+      "grpc.ssl_target_name_override": "control.nanodems.invalid",
+      "grpc.use_local_subchannel_pool": 1,
+    },
+  ) as unknown as grpc.Client & { Connect(): grpc.ClientDuplexStream<AgentMessage, CloudMessage> };
+  const call = client.Connect();
+  const ended = new Promise<{ code: number; details: string }>((resolve) => {
+    call.on("error", (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details }));
+    call.on("end", () => resolve({ code: 0, details: "end" }));
+  });
+  const welcomed = new Promise<boolean>((resolve) => {
+    call.on("data", (m: CloudMessage) => m.welcome && resolve(true));
+    ended.then(() => resolve(false));
+  });
+  return {
+    agentId: s.agentId,
+    hello(hostname: string) {
+      call.write({
+        hello: {
+          agentId: s.agentId,
+          version: "attack",
+          hostname,
+          os: "linux/x86_64",
+          protocol: 1,
+          allowlistVersion: 0,
+        },
+      } as AgentMessage);
+    },
+    ended,
+    welcomed,
+    close() {
+      call.cancel();
+      client.close();
+    },
+  };
+}
+
+/** Waits until `cond()` holds, checking every 50 ms; fails after `ms`. */
+async function waitUntil(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Audit entries of one action, newest first, through the admin CLI. */
+async function auditOf(stack: Stack, action: string) {
+  const r = await stack.admin<{
+    entries: { action: string; actor: string; target: string; detail: unknown }[];
+  }>("audit", "--action", action, "--limit", "1000");
+  return r.entries;
+}
 
 /** Runs curl; returns the status, the head (lower-cased names kept as sent) and the body. */
 async function curl(args: string[]): Promise<{ status: number; head: string; body: string }> {
@@ -296,6 +368,118 @@ Deno.test("attack 6: request bodies are limited before they are read", async (t)
       await r.body?.cancel();
       assertEquals(r.status, 401);
     });
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("attack 4: control streams are bounded per certificate; unknown and revoked CNs cut at once", async (t) => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([9], "Ctl");
+    const enrolled = await stack.enroll(q.enrollmentToken);
+    assertEquals(enrolled.code, 0, enrolled.stderr);
+    await t.step("more than 4 streams for one certificate: RESOURCE_EXHAUSTED", async () => {
+      const streams = [];
+      const ends: { code: number; details: string }[] = [];
+      for (let i = 0; i < 7; i++) {
+        const st = await controlStream(stack, enrolled.state);
+        st.ended.then((e) => ends.push(e));
+        streams.push(st);
+      }
+      // None says Hello: four are held (until the 10 s Hello timer), three are refused at once.
+      await waitUntil(() => ends.length >= 3, 9_000);
+      for (const e of ends.slice(0, 3)) {
+        assertEquals(e.code, grpc.status.RESOURCE_EXHAUSTED, e.details);
+      }
+      for (const st of streams) st.close();
+    });
+    await t.step("a Hello over the size bound is refused; a long hostname is clipped", async () => {
+      await new Promise((r) => setTimeout(r, 500)); // the closed streams above are counted off
+      const big = await controlStream(stack, enrolled.state);
+      big.hello("h".repeat(100_000));
+      const e = await big.ended;
+      assertEquals(e.code, grpc.status.INVALID_ARGUMENT, e.details);
+      big.close();
+      const ok = await controlStream(stack, enrolled.state);
+      ok.hello("x".repeat(3000));
+      assert(await ok.welcomed, "a valid agent with a long hostname was not welcomed");
+      const agents = await (await fetch(`${stack.url}/api/agents`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      })).json();
+      const host = (agents.items ?? agents).find((a: { id: string }) => a.id === ok.agentId)
+        ?.hostname as string;
+      assert(host.length < 300 && host.includes("more chars]"), host.slice(0, 300));
+      ok.close();
+    });
+    await t.step("a revoked agent's Hellos add bounded, sampled audit rows", async () => {
+      const { agentId } = (await loadState(enrolled.state))!;
+      await stack.admin("agent", "revoke", "--tenant", q.tenantId, "--agent", agentId);
+      for (let i = 0; i < 30; i++) {
+        const st = await controlStream(stack, enrolled.state);
+        st.hello("r".repeat(500_000));
+        const e = await st.ended;
+        assertEquals(e.code, grpc.status.PERMISSION_DENIED, e.details);
+        st.close();
+      }
+      const rows = await auditOf(stack, "agent.reject_revoked");
+      assert(rows.length >= 1 && rows.length <= 20, `${rows.length} rows`);
+      for (const r of rows) {
+        assert(JSON.stringify(r).length < 1000, JSON.stringify(r).slice(0, 200));
+      }
+    });
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("attack 5: identity-less refusals are sampled per address and clipped", async (t) => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([9], "Aud");
+    const handle = Object.values(q.device.handles)[0];
+    const longPath = "/api/tunnel/h-" + "p".repeat(8000);
+    await t.step("100 requests with a wrong admin key: at most 20 short rows", async () => {
+      for (let i = 0; i < 100; i++) {
+        const r = await fetch(stack.url + longPath, { headers: { "x-admin-api-key": "nope" } });
+        await r.body?.cancel();
+        assertEquals(r.status, 401);
+      }
+      const rows = await auditOf(stack, "admin_key.deny");
+      assert(rows.length >= 1 && rows.length <= 20, `${rows.length} rows`);
+      for (const r of rows) {
+        assert(JSON.stringify(r).length < 1000, JSON.stringify(r).slice(0, 200));
+      }
+    });
+    await t.step("RTSP players with a refused credential share the address's budget", async () => {
+      for (let i = 0; i < 40; i++) {
+        const text = await rawExchange(
+          stack.ports.rtsp,
+          `OPTIONS rtsp://127.0.0.1:${stack.ports.rtsp}/${handle}/x RTSP/1.0\r\nCSeq: 1\r\n` +
+            `Authorization: Basic ${btoa("x:nt_" + "a".repeat(40))}\r\n\r\n`,
+          { untilHead: true },
+        );
+        assertMatch(text, /^RTSP\/1\.0 401 /);
+      }
+      const rtsp = (await auditOf(stack, "tunnel.deny")).filter((r) =>
+        JSON.stringify(r.detail).includes("rtsp")
+      );
+      const keys = await auditOf(stack, "admin_key.deny");
+      assert(rtsp.length + keys.length <= 20, `${rtsp.length} + ${keys.length} rows`);
+    });
+    await t.step(
+      "a valid admin key on a route that does not take it is refused, not a deny",
+      async () => {
+        const before = (await auditOf(stack, "admin_key.deny")).length;
+        const r = await fetch(`${stack.url}/api/sites`, {
+          headers: { "x-admin-api-key": TEST_ADMIN_KEY },
+        });
+        const body = await r.json();
+        assertEquals(r.status, 403);
+        assertStringIncludes(body.message, "admin API key is not accepted");
+        assertEquals((await auditOf(stack, "admin_key.deny")).length, before);
+      },
+    );
   } finally {
     await stack.stop();
   }

@@ -18,6 +18,7 @@
  */
 import { BlockList, isIP } from "node:net";
 import { AppError } from "../../shared/errors.ts";
+import { auditAnonymousRefusal } from "./anonymous_audit.ts";
 import { constantTimeEqual, hashToken, isTokenShape } from "../../shared/crypto/token.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
 import type { Role, Store } from "../store/store.ts";
@@ -313,14 +314,22 @@ export async function authenticate(
   if (apiKey) found.push(await fromApiKey(store, req, apiKey, ctx));
   const adminKey = req.headers.get("x-admin-api-key");
   if (adminKey) {
+    // A route without an admin-key context does not take the key: refuse it, audit nothing.
+    if (ctx.adminKeyHash === undefined) {
+      throw new AppError("forbidden", "the admin API key is not accepted on this route");
+    }
     const ok = !!ctx.adminKeyHash && constantTimeEqual(await hashToken(adminKey), ctx.adminKeyHash);
-    await store.appendAudit({
-      tenantId: null,
-      actor: "admin-key",
-      action: ok ? "admin_key.use" : "admin_key.deny",
-      target: url.pathname,
-      detail: { method: req.method, ip: clientAddress(req, ctx) },
-    });
+    const ip = clientAddress(req, ctx);
+    // A wrong key is an identity-less refusal: sampled per address (anonymous_audit.ts).
+    if (ok || auditAnonymousRefusal(store, ip, now)) {
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-key",
+        action: ok ? "admin_key.use" : "admin_key.deny",
+        target: url.pathname,
+        detail: { method: req.method, ip },
+      });
+    }
     if (!ok) throw new AppError("auth_required");
     found.push({
       kind: "admin_key",
