@@ -484,3 +484,130 @@ Deno.test("attack 5: identity-less refusals are sampled per address and clipped"
     await stack.stop();
   }
 });
+
+/** A minimal RTSP device: answers every request 200 with its CSeq and keeps the connection. */
+function fakeRtspDevice(): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const buf = new Uint8Array(8192);
+        let text = "";
+        try {
+          for (;;) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            text += new TextDecoder().decode(buf.subarray(0, n));
+            let end;
+            while ((end = text.indexOf("\r\n\r\n")) >= 0) {
+              const cseq = /CSeq:\s*(\d+)/i.exec(text.slice(0, end))?.[1] ?? "0";
+              text = text.slice(end + 4);
+              await conn.write(
+                new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`),
+              );
+            }
+          }
+        } catch { /* closed */ }
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      listener.close();
+    },
+  };
+}
+
+/** An RTSP connection to the gateway that sends OPTIONS and reports when the gateway closes it. */
+async function rtspSession(port: number, url: string) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(`OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\n\r\n`));
+  const buf = new Uint8Array(4096);
+  const n = await conn.read(buf);
+  const first = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+  let open = true;
+  const closed = (async () => {
+    try {
+      while ((await conn.read(buf)) !== null) { /* drain */ }
+    } catch { /* reset */ }
+    open = false;
+  })();
+  return {
+    first,
+    isOpen: () => open,
+    closed,
+    close() {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    },
+  };
+}
+
+Deno.test("attack 9: a signed-URL RTSP stream is cut by its own credential only", async (t) => {
+  const stack = await Stack.start();
+  const dev = fakeRtspDevice();
+  stack.defer(() => Promise.resolve(dev.close()));
+  try {
+    const q = await stack.quickstart([dev.port], "Rtsp");
+    const other = await stack.quickstart([dev.port], "Other");
+    await stack.agentFor(q);
+    const handle = q.device.handles[dev.port];
+    const api = (method: string, path: string, token: string, body?: unknown) =>
+      fetch(stack.url + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    // A second API token of the same user mints the URL, so revoking it revokes only the URL.
+    const minted = await (await api("POST", "/api/account/tokens", q.apiToken, { name: "rtsp" }))
+      .json();
+    const res = await api("POST", `/api/handles/${handle}/rtsp-url`, minted.token, {
+      path: "live",
+    });
+    const { url } = await res.json();
+    assertEquals(res.status, 201);
+    const session = await rtspSession(stack.ports.rtsp, url);
+    assertMatch(session.first, /^RTSP\/1\.0 200 /);
+
+    await t.step("another tenant's changes do not cut it", async () => {
+      const patched = await api("PATCH", `/api/devices/${other.device.deviceId}`, other.apiToken, {
+        label: "renamed",
+      });
+      assertEquals(patched.status, 200, await patched.text());
+      const token = await (await api("POST", "/api/account/tokens", other.apiToken, { name: "x" }))
+        .json();
+      await api("DELETE", `/api/account/tokens/${token.id}`, other.apiToken).then((r) =>
+        r.body?.cancel()
+      );
+      // The change watcher revalidates within about a second; give it three.
+      await new Promise((r) => setTimeout(r, 3_000));
+      assert(session.isOpen(), "an unrelated change closed the signed-URL stream");
+      assertEquals(stack.cloud.count(/closed connections whose credentials were revoked/), 0);
+    });
+    await t.step("revoking the minting token cuts it within 2 s", async () => {
+      const r = await api("DELETE", `/api/account/tokens/${minted.id}`, q.apiToken);
+      await r.body?.cancel();
+      const cut = await Promise.race([
+        session.closed.then(() => true),
+        new Promise((r) => setTimeout(() => r(false), 5_000)),
+      ]);
+      assert(cut, "the stream outlived its minting token");
+    });
+    session.close();
+  } finally {
+    await stack.stop();
+  }
+});
