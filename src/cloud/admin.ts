@@ -433,9 +433,10 @@ Changes reach connected agents within a second, also when the cloud is running.
 
 Quick start (a tenant with one SSH device on 127.0.0.1:22):
   connector cloud admin quickstart --ports 22
-  connector agent enroll --cloud http://localhost:8080 --token <enrollmentToken>
+  echo <enrollmentToken> | connector agent enroll --cloud http://localhost:8080 --token -
   connector agent run
-  connector tunnel open <handle> --cloud http://localhost:8080 --token <apiToken> --listen 127.0.0.1:2222
+  echo <apiToken> | connector tunnel open <handle> --cloud http://localhost:8080 --token - \\
+      --listen 127.0.0.1:2222
 `;
 }
 

@@ -12,6 +12,8 @@ import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
 import { openDataDir } from "./store/open.ts";
 import { withClippedAudit } from "./store/clipped_audit.ts";
+import { AdminKeys } from "./tenancy/admin_keys.ts";
+import { readSecret } from "../shared/secret_input.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
 import { Registry } from "./control/registry.ts";
@@ -26,7 +28,6 @@ import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
-import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -90,8 +91,17 @@ export async function startCloud(
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
-  const adminKeyHash = config.adminApiKey ? await hashToken(config.adminApiKey) : null;
-  const authContext = () => ({ adminKeyHash, trustedProxies: config.trustedProxies });
+  const adminKeys = await AdminKeys.create({
+    key: config.adminApiKey,
+    file: config.adminApiKeyFile,
+    clock,
+    log,
+  });
+  const authContext = () => ({
+    adminKeyHashes: adminKeys.hashes(),
+    adminKeyCidrs: config.adminApiKeyCidrs,
+    trustedProxies: config.trustedProxies,
+  });
   const app = createApp({
     authContext,
     store,
@@ -222,7 +232,15 @@ export async function cloudMain(argv: string[]): Promise<number> {
   if (positionals.length) {
     throw new UsageError(`unknown command "${positionals[0]}" (see connector cloud --help)`);
   }
-  const config = loadCloudConfig(values);
+  // The admin key from standard input (--admin-api-key -); typed on the command line: a warning.
+  const adminKey = await readSecret({
+    flag: "admin-api-key",
+    value: values["admin-api-key"] as string | undefined,
+    file: undefined,
+    env: "NC_ADMIN_API_KEY",
+    argv,
+  });
+  const config = loadCloudConfig({ ...values, "admin-api-key": adminKey ?? undefined });
   const cloud = await startCloud(config);
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   if (config.logFormat === "plain") {

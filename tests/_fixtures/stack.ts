@@ -159,11 +159,16 @@ export class Stack {
 
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
+  /** Extra environment for `connector cloud` (the admin key comes from NC_ADMIN_API_KEY). */
+  cloudEnv: Record<string, string> = {};
 
   /** Starts a cloud in a fresh temp directory. */
-  static async start(opts: { cloudArgs?: string[] } = {}): Promise<Stack> {
+  static async start(
+    opts: { cloudArgs?: string[]; cloudEnv?: Record<string, string> } = {},
+  ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
+    s.cloudEnv = opts.cloudEnv ?? {};
     await s.startCloud();
     return s;
   }
@@ -199,10 +204,8 @@ export class Stack {
       "127.0.0.1,localhost",
       "--log-format",
       "json",
-      "--admin-api-key",
-      TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ]);
+    ], { NC_ADMIN_API_KEY: TEST_ADMIN_KEY, ...this.cloudEnv });
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }

@@ -611,3 +611,132 @@ Deno.test("attack 9: a signed-URL RTSP stream is cut by its own credential only"
     await stack.stop();
   }
 });
+
+/** Runs a connector command with a given stdin and environment. */
+async function connector(
+  args: string[],
+  o: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../src/main.ts", import.meta.url).pathname, ...args],
+    env: { NO_COLOR: "1", ...o.env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  if (o.stdin !== undefined) await w.write(new TextEncoder().encode(o.stdin));
+  await w.close();
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("attack 8: secrets stay off command lines, in every form the product shows", async (t) => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([9], "Sec");
+    const session = await stack.cliSession(q) as { id: string; token: string; command?: string };
+    await t.step("the ready command feeds the token on standard input", () => {
+      const command = session.command!;
+      assertMatch(
+        command,
+        new RegExp(`^echo ${session.token} \\| nanodems-tunnel run --cloud \\S+ --token -$`),
+      );
+      assert(!command.split("|")[1].includes(session.token), command);
+    });
+    const status = ["tunnel", "status", "--cloud", stack.url];
+    await t.step(
+      "--token - (stdin), --token-file and NC_TOKEN work without a warning",
+      async () => {
+        const file = await Deno.makeTempFile();
+        stack.defer(() => Deno.remove(file));
+        await Deno.writeTextFile(file, session.token + "\n");
+        for (
+          const r of [
+            await connector([...status, "--token", "-"], { stdin: session.token + "\n" }),
+            await connector([...status, "--token-file", file]),
+            await connector(status, { env: { NC_TOKEN: session.token } }),
+          ]
+        ) {
+          assertEquals(r.code, 0, r.stderr);
+          assertStringIncludes(r.stdout, "session valid until");
+          assert(!r.stderr.includes("warning"), r.stderr);
+        }
+      },
+    );
+    await t.step("a token typed as a flag value still works, with a one-line warning", async () => {
+      const r = await connector([...status, "--token", session.token]);
+      assertEquals(r.code, 0, r.stderr);
+      const warnings = r.stderr.split("\n").filter((l) => l.startsWith("warning:"));
+      assertEquals(warnings.length, 1, r.stderr);
+      assertStringIncludes(warnings[0], "--token-file");
+      assert(!warnings[0].includes(session.token));
+    });
+    await t.step("agent enroll takes its token on standard input", async () => {
+      const r = await connector(
+        ["agent", "enroll", "--cloud", stack.url, "--token", "-", "--state", `${stack.dir}/a8`],
+        { stdin: q.enrollmentToken },
+      );
+      assertEquals(r.code, 0, r.stderr);
+      assert(!r.stderr.includes("warning"), r.stderr);
+    });
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("attack 10: the admin key rotates from a re-read file and can be pinned to addresses", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/admin.keys`;
+  const keyA = "rotation-key-A-7Hq2Lw9Zp4Xc1Vb8Nm3Kd6Fg";
+  const keyB = "rotation-key-B-Qe5Rt8Yu1Io4Pa7Sd0Fg3Hj";
+  await Deno.writeTextFile(file, keyA + "\n", { mode: 0o600 });
+  const stack = await Stack.start({
+    cloudArgs: [
+      "--admin-api-key-file",
+      file,
+      "--trusted-proxies",
+      "127.0.0.1/32",
+      "--admin-api-key-cidrs",
+      "192.0.2.0/24",
+    ],
+    cloudEnv: { NC_ADMIN_API_KEY: "" },
+  });
+  stack.defer(() => Deno.remove(dir, { recursive: true }));
+  // A tunnel request with the admin key: 404 (unknown handle) once the key is accepted.
+  const statusWith = async (key: string, from = "192.0.2.7") => {
+    const r = await fetch(`${stack.url}/api/tunnel/h-${"A".repeat(22)}`, {
+      headers: { "x-admin-api-key": key, "x-forwarded-for": from },
+    });
+    await r.body?.cancel();
+    return r.status;
+  };
+  const eventually = async (key: string, want: number) => {
+    const end = Date.now() + 10_000;
+    let got = 0;
+    while ((got = await statusWith(key)) !== want && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assertEquals(got, want, key);
+  };
+  try {
+    await t.step("the key from the file works; another does not", async () => {
+      assertEquals(await statusWith(keyA), 404);
+      assertEquals(await statusWith(keyB), 401);
+    });
+    await t.step("two keys during the rotation window, then only the new one", async () => {
+      await Deno.writeTextFile(file, `${keyB}\n${keyA}\n`);
+      await eventually(keyB, 404);
+      assertEquals(await statusWith(keyA), 404);
+      await Deno.writeTextFile(file, `# rotated\n${keyB}\n`);
+      await eventually(keyA, 401);
+      assertEquals(await statusWith(keyB), 404);
+    });
+    await t.step("--admin-api-key-cidrs: a valid key from elsewhere is a 403", async () => {
+      assertEquals(await statusWith(keyB, "198.51.100.1"), 403);
+    });
+  } finally {
+    await stack.stop();
+  }
+});

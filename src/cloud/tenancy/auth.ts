@@ -90,8 +90,13 @@ export interface Principal {
 export interface AuthContext {
   /** The socket's remote address. */
   remote?: string;
-  /** SHA-256 of the configured admin key, or null when none is configured. */
-  adminKeyHash?: string | null;
+  /**
+   * SHA-256 of each admin key accepted now (two during a rotation), or null when none is
+   * configured; absent on routes that do not take the admin key.
+   */
+  adminKeyHashes?: string[] | null;
+  /** Where the admin key is accepted from (CIDRs); empty or absent: anywhere. */
+  adminKeyCidrs?: string[];
   /** CIDRs whose X-Forwarded-For is believed. */
   trustedProxies?: string[];
   /** Current time (for CLI session expiry). */
@@ -315,11 +320,17 @@ export async function authenticate(
   const adminKey = req.headers.get("x-admin-api-key");
   if (adminKey) {
     // A route without an admin-key context does not take the key: refuse it, audit nothing.
-    if (ctx.adminKeyHash === undefined) {
+    if (ctx.adminKeyHashes === undefined) {
       throw new AppError("forbidden", "the admin API key is not accepted on this route");
     }
-    const ok = !!ctx.adminKeyHash && constantTimeEqual(await hashToken(adminKey), ctx.adminKeyHash);
+    const sent = await hashToken(adminKey);
+    // Every configured key is compared (in constant time each), so timing tells nothing.
+    let ok = false;
+    for (const h of ctx.adminKeyHashes ?? []) ok = constantTimeEqual(sent, h) || ok;
     const ip = clientAddress(req, ctx);
+    const where = ctx.adminKeyCidrs?.length ? cidrList(ctx.adminKeyCidrs) : null;
+    const fromElsewhere = ok && where !== null && !inList(where, ip);
+    if (fromElsewhere) ok = false;
     // A wrong key is an identity-less refusal: sampled per address (anonymous_audit.ts).
     if (ok || auditAnonymousRefusal(store, ip, now)) {
       await store.appendAudit({
@@ -329,6 +340,9 @@ export async function authenticate(
         target: url.pathname,
         detail: { method: req.method, ip },
       });
+    }
+    if (fromElsewhere) {
+      throw new AppError("forbidden", "the admin API key is not accepted from this address");
     }
     if (!ok) throw new AppError("auth_required");
     found.push({
