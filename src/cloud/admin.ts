@@ -22,6 +22,7 @@ import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
 import { spkiPin } from "../shared/crypto/pki.ts";
 import type { Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
+import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
 import { openDataDir } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
@@ -90,6 +91,9 @@ async function addDevice(
 ) {
   const site = await store.getSite(a.tenant, a.site);
   if (!site) throw new UsageError(`no site ${a.site} in tenant ${a.tenant}`);
+  const allow = /^(1|true|yes|on)$/i.test(Deno.env.get("NC_ALLOW_LINK_LOCAL_DEVICES") ?? "");
+  const refusal = deviceHostRefusal(a.host, allow);
+  if (refusal) throw new UsageError(refusal);
   const device = await store.createDevice({
     tenantId: a.tenant,
     siteId: a.site,

@@ -129,6 +129,11 @@ export const cloudOptions: Record<string, OptionSpec> = {
     arg: "CIDRS",
     help: "Only accept the admin key from these addresses, comma-separated CIDRs (default: any)",
   },
+  "allow-link-local-devices": {
+    type: "boolean",
+    env: "NC_ALLOW_LINK_LOCAL_DEVICES",
+    help: "Accept devices at link-local or cloud metadata addresses (169.254.0.0/16, fe80::/10)",
+  },
   "trusted-proxies": {
     type: "string",
     env: "NC_TRUSTED_PROXIES",
@@ -211,6 +216,7 @@ export const cloudConfigSchema = z.object({
     "a configured admin key must be at least 32 characters of varied random text (e.g. openssl rand -base64 32)",
   ),
   "admin-api-key-file": z.string().min(1).optional(),
+  "allow-link-local-devices": z.boolean().default(false),
   "admin-api-key-cidrs": z.string().optional().transform((s, ctx) => {
     const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     if (list.length && !cidrList(list)) {
@@ -255,6 +261,7 @@ export const cloudConfigSchema = z.object({
   publicUrl: c["public-url"]?.replace(/\/$/, ""),
   adminApiKey: c["admin-api-key"] ?? null,
   adminApiKeyFile: c["admin-api-key-file"] ?? null,
+  allowLinkLocalDevices: c["allow-link-local-devices"],
   adminApiKeyCidrs: c["admin-api-key-cidrs"],
   trustedProxies: c["trusted-proxies"],
   rtsp: c.rtsp as ListenAddress,

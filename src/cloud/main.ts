@@ -115,6 +115,7 @@ export async function startCloud(
     enrollmentTtlMs: config.enrollmentTtlMs,
     publicUrl: () => config.publicUrl ?? `http://localhost:${httpPort}`,
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
+    allowLinkLocalDevices: config.allowLinkLocalDevices,
     kick: (agentId, reason) => control.kick(agentId, reason),
     downloadsDir: config.downloadsDir,
     secrets,

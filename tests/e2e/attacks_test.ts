@@ -740,3 +740,146 @@ Deno.test("attack 10: the admin key rotates from a re-read file and can be pinne
     await stack.stop();
   }
 });
+
+Deno.test("attack 10: the smaller ones", async (t) => {
+  const stack = await Stack.start({ cloudArgs: ["--trusted-proxies", "127.0.0.1/32"] });
+  try {
+    const q = await stack.quickstart([9], "Small");
+    const other = await stack.quickstart([9], "Other");
+    const handle = Object.values(q.device.handles)[0];
+    const user = await stack.addUser(q.tenantId);
+    const cookie = await stack.signIn(user.email, user.password);
+    const login = async (password: string, iface = "127.0.0.1") =>
+      (await curl([
+        "--interface",
+        iface,
+        "-H",
+        "content-type: application/json",
+        "--data",
+        JSON.stringify({ email: user.email, password }),
+        `${stack.url}/api/auth/login`,
+      ])).status;
+
+    await t.step("same-kind duplicate identities are a 400", async () => {
+      const lic1 = "11111111-2222-3333-4444-555555555555";
+      const lic2 = "66666666-7777-8888-9999-000000000000";
+      const r1 = await fetch(`${stack.url}/api/tunnel/${handle}`, {
+        headers: { "x-license": lic1, "sec-websocket-protocol": `license.${lic2}` },
+      });
+      assertEquals(r1.status, 400, await r1.text());
+      const otherCookie = await stack.signIn(user.email, user.password);
+      const r2 = await fetch(`${stack.url}/api/auth/me`, {
+        headers: { cookie: `${cookie}; ${otherCookie}` },
+      });
+      assertEquals((await r2.json()).error, "conflicting_credentials");
+      assertEquals(r2.status, 400);
+    });
+    await t.step("successful sign-ins do not count toward the limit", async () => {
+      for (let i = 0; i < 8; i++) assertEquals(await login(user.password), 200);
+    });
+    await t.step("an account lock lets the right password through from a new address", async () => {
+      for (let i = 0; i < 5; i++) assertEquals(await login("wrong password"), 401);
+      assertEquals(await login(user.password), 429, "the failing address stays limited");
+      assertEquals(await login("wrong again", "127.0.0.2"), 429, "a wrong one is refused");
+      assertEquals(await login(user.password, "127.0.0.3"), 200, "the owner gets in");
+    });
+    await t.step("garbage X-Forwarded-For from a trusted proxy is a 400", async () => {
+      const r = await fetch(`${stack.url}/api/tunnel/${handle}`, {
+        headers: { "x-admin-api-key": TEST_ADMIN_KEY, "x-forwarded-for": "not-an-ip, <script>" },
+      });
+      assertEquals(r.status, 400, await r.text());
+    });
+    await t.step("the cloud's error pages under /c/ carry the security headers", async () => {
+      const r = await curl([
+        "-H",
+        "accept: text/html",
+        `${stack.url}/c/${handle}/`,
+        "-H",
+        `authorization: Bearer ${other.apiToken}`,
+      ]);
+      assertEquals(r.status, 403);
+      assertMatch(r.head, /x-frame-options: DENY/i);
+      assertMatch(r.head, /content-security-policy: frame-ancestors 'none'/i);
+      assertMatch(r.head, /x-content-type-options: nosniff/i);
+    });
+    await t.step(
+      "no parser internals in answers; a bad Host is a 400 logged without a stack",
+      async () => {
+        const big = await rawExchange(
+          stack.ports.http,
+          `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(40_000)}\r\n\r\n`,
+        );
+        assertMatch(big, /^HTTP\/1\.1 431 /);
+        assert(!big.includes("HPE_"), big.slice(0, 300));
+        const errorsBefore = stack.cloud.count(/"level":50/);
+        const bad = await upgrade(stack.ports.http, `/api/tunnel/${handle}`, ["Host: a b:c:d"]);
+        assertEquals(bad.status, 400, bad.head);
+        const down = await fetch(`${stack.url}/api/sites/${q.siteId}/discovery`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+          body: "{}",
+        });
+        assertEquals(down.status, 503, `no agent: agent reconnecting: ${await down.text()}`);
+        await new Promise((r) => setTimeout(r, 300));
+        assertEquals(
+          stack.cloud.count(/"level":50/),
+          errorsBefore,
+          "an expected refusal logged as ERROR",
+        );
+        assertEquals(stack.cloud.count(/"stack"/), 0);
+      },
+    );
+    await t.step("loopback addresses are not handed out in sequence", async () => {
+      const add = async (token: string, siteId: string, host: string) => {
+        const r = await fetch(`${stack.url}/api/sites/${siteId}/devices`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ host, ports: [80] }),
+        });
+        assertEquals(r.status, 201);
+        return (await r.json()).loopbackIp as string;
+      };
+      const index = (ip: string) => ip.split(".").slice(2).reduce((n, p) => n * 256 + Number(p), 0);
+      const mine: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        mine.push(await add(q.apiToken, q.siteId, `192.0.2.${10 + i}`));
+        await add(other.apiToken, other.siteId, `198.51.100.${10 + i}`);
+      }
+      const gaps = mine.slice(1).map((ip, i) => index(ip) - index(mine[i]));
+      assert(!gaps.every((g) => g === 2), `another tenant's count shows through: ${mine}`);
+    });
+    await t.step(
+      "unspecified addresses always, link-local and metadata by default, are refused",
+      async () => {
+        for (
+          const host of [
+            "0.0.0.0",
+            "0",
+            "::",
+            "169.254.169.254",
+            "2852039166",
+            "fe80::1",
+            "fd00:ec2::254",
+          ]
+        ) {
+          const r = await fetch(`${stack.url}/api/sites/${q.siteId}/devices`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+            body: JSON.stringify({ host, ports: [80] }),
+          });
+          assertEquals(r.status, 400, host);
+          assertEquals((await r.json()).error, "bad_request");
+        }
+        const bulk = await fetch(`${stack.url}/api/sites/${q.siteId}/devices/bulk`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ range: "169.254.169.250-169.254.169.255", ports: [80] }),
+        });
+        assertEquals(bulk.status, 400);
+        await bulk.body?.cancel();
+      },
+    );
+  } finally {
+    await stack.stop();
+  }
+});

@@ -50,6 +50,8 @@ export interface AppDeps extends RouteDeps {
   /** The cloud's base URL as operators reach it (for ready-to-paste commands). */
   publicUrl: () => string;
   pushAllowlist: (siteId: string) => Promise<void>;
+  /** Accept devices at link-local / metadata addresses (`--allow-link-local-devices`). */
+  allowLinkLocalDevices?: boolean;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
   /** Where the compiled executables for /download are. */
@@ -133,6 +135,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       caPin: d.pki.agentCaPin,
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
+      allowLinkLocalDevices: d.allowLinkLocalDevices ?? false,
     }),
   );
   app.route("/api", agentRoutes({ store: d.store, clock: d.clock, kick: d.kick }));
@@ -208,7 +211,10 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    // Refusals the product expects (AppErrors, 503 "agent reconnecting" included) are not faults.
+    if (!(err instanceof AppError)) {
+      d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    } else if (status >= 500) d.log.warn({ err: err.message, code: err.code }, "request refused");
     return c.json(body, status as 400);
   });
   return app;

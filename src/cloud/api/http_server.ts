@@ -11,7 +11,7 @@ import type { Buffer } from "node:buffer";
 import { getRequestListener } from "@hono/node-server";
 // @ts-types="@types/ws"
 import { WebSocketServer } from "ws";
-import { toErrorResponse } from "../../shared/errors.ts";
+import { AppError, toErrorResponse } from "../../shared/errors.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
@@ -38,6 +38,9 @@ const REASONS: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   502: "Bad Gateway",
   503: "Service Unavailable",
@@ -55,13 +58,29 @@ function refuse(socket: Duplex, status: number, body: unknown): void {
   );
 }
 
+/** The upgrade request as a fetch Request; a Host or target no URL can hold is a 400. */
 function toRequest(req: http.IncomingMessage): Request {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
     else if (v !== undefined) headers.set(k, v);
   }
-  return new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, { headers });
+  let url: URL;
+  try {
+    url = new URL(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`);
+  } catch {
+    throw new AppError("bad_request", "malformed Host header or request target");
+  }
+  return new Request(url, { headers });
+}
+
+/** What the HTTP parser refused, in words (never the parser's own codes). */
+function parserRefusal(code: string | undefined): { status: number; message: string } {
+  if (code === "HPE_HEADER_OVERFLOW") {
+    return { status: 431, message: "request headers too large" };
+  }
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return { status: 408, message: "request timeout" };
+  return { status: 400, message: "malformed HTTP request" };
 }
 
 /** Starts the listener. */
@@ -107,10 +126,8 @@ export function startHttpServer(opts: {
   // What the HTTP parser itself refuses (smuggling shapes, malformed heads) still gets a body.
   server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
-    refuse(socket, 400, {
-      error: "bad_request",
-      message: `malformed HTTP request (${err.code ?? "parse error"})`,
-    });
+    const r = parserRefusal(err.code);
+    refuse(socket, r.status, { error: "bad_request", message: r.message });
   });
   server.on("upgrade", async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
@@ -141,8 +158,11 @@ export function startHttpServer(opts: {
       });
     } catch (e) {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500 && status !== 502 && status !== 503 && status !== 504) {
-        d.log.error({ err: (e as Error).message }, "tunnel upgrade failed");
+      if (!(e instanceof AppError)) {
+        d.log.error(
+          { err: (e as Error).message, stack: (e as Error).stack },
+          "tunnel upgrade failed",
+        );
       }
       refuse(socket, status, body);
     }

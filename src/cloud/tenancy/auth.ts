@@ -107,6 +107,16 @@ const SECRET_QUERY_KEYS = ["token", "access_token", "api_key", "key", "license"]
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Every value of one cookie in the Cookie header(s), in order. */
+export function readCookies(req: Request, name: string): string[] {
+  const out: string[] = [];
+  for (const part of (req.headers.get("cookie") ?? "").split(/[;,]/)) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) out.push(v.join("="));
+  }
+  return out;
+}
+
 /** Reads one cookie from a Cookie header. */
 export function readCookie(req: Request, name: string): string | null {
   const header = req.headers.get("cookie");
@@ -146,6 +156,10 @@ export function clientAddress(req: Request, ctx: AuthContext): string {
   const xff = req.headers.get("x-forwarded-for");
   if (proxies && xff && inList(proxies, remote)) {
     const hops = xff.split(",").map((h) => h.trim()).filter(Boolean);
+    // A trusted proxy forwarding garbage is a malformed request, not an unknown client.
+    if (!hops.length || hops.some((h) => isIP(h.replace(/^::ffff:/, "")) === 0)) {
+      throw new AppError("bad_request", "X-Forwarded-For: expected a list of IP addresses");
+    }
     // Walk from the nearest hop back while hops are our own proxies.
     for (let i = hops.length - 1; i >= 0; i--) {
       if (!inList(proxies, hops[i])) return hops[i];
@@ -154,12 +168,19 @@ export function clientAddress(req: Request, ctx: AuthContext): string {
   return remote.replace(/^::ffff:/, "");
 }
 
-/** License and console user from the X-License header or the WebSocket subprotocols. */
+/**
+ * License and console user from the X-License header or the WebSocket subprotocols. The same
+ * license sent both ways is one identity; two different ones (or two users) are a 400.
+ */
 function licenseOf(req: Request): { guid: string; user?: string } | null {
+  const found: { guid: string; user?: string }[] = [];
   const header = req.headers.get("x-license");
   if (header) {
     if (!GUID.test(header.trim())) throw new AppError("auth_required");
-    return { guid: header.trim().toLowerCase(), user: req.headers.get("x-user-id") ?? undefined };
+    found.push({
+      guid: header.trim().toLowerCase(),
+      user: req.headers.get("x-user-id") ?? undefined,
+    });
   }
   const protos = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   for (const p of protos) {
@@ -167,9 +188,17 @@ function licenseOf(req: Request): { guid: string; user?: string } | null {
     if (!m) continue;
     if (!GUID.test(m[1])) throw new AppError("auth_required");
     const user = m[2] ?? protos.find((x) => x.startsWith("user."))?.slice(5);
-    return { guid: m[1].toLowerCase(), user };
+    found.push({ guid: m[1].toLowerCase(), user });
   }
-  return null;
+  if (found.length === 0) return null;
+  const first = found[0];
+  for (const f of found.slice(1)) {
+    if (f.guid !== first.guid || (f.user && first.user && f.user !== first.user)) {
+      throw new AppError("conflicting_credentials");
+    }
+    first.user ??= f.user;
+  }
+  return first;
 }
 
 async function userPrincipal(
@@ -310,7 +339,10 @@ export async function authenticate(
   const found: Principal[] = [];
   const header = req.headers.get("authorization");
   if (header) found.push(await fromBearer(store, header, now));
-  const cookie = readCookie(req, SESSION_COOKIE);
+  const cookies = readCookies(req, SESSION_COOKIE);
+  // Two different session cookies are two identities, not "the first one wins".
+  if (new Set(cookies).size > 1) throw new AppError("conflicting_credentials");
+  const cookie = cookies[0] ?? null;
   const session = cookie ? await fromCookie(store, cookie) : null;
   if (session) found.push(session);
   const license = licenseOf(req);
