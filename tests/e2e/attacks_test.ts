@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
-import { type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
+import { echoServer, type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { type Camera, startCamera } from "../_fixtures/camera.ts";
 import { handleToLabel } from "../../src/cloud/access/proxy/origin.ts";
 import * as grpc from "@grpc/grpc-js";
@@ -14,12 +14,17 @@ import { Buffer } from "node:buffer";
 import { controlServiceDefinition } from "../../src/shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../../src/shared/protocol/control.ts";
 import { loadState } from "../../src/agent/state.ts";
+import { DatabaseSync } from "node:sqlite";
+import { createCA, createCsr, generateKeyPem, signClientCsr } from "../../src/shared/crypto/pki.ts";
 
 const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
 
 /** One control stream with an enrolled agent's certificate, on a connection of its own. */
-async function controlStream(stack: Stack, state: string) {
-  const s = (await loadState(state))!;
+async function controlStream(
+  stack: Stack,
+  state: string | { agentId: string; caPem: string; keyPem: string; certPem: string },
+) {
+  const s = typeof state === "string" ? (await loadState(state))! : state;
   const client = new ControlClient(
     `127.0.0.1:${stack.ports.control}`,
     grpc.credentials.createSsl(
@@ -607,6 +612,39 @@ Deno.test("attack 9: a signed-URL RTSP stream is cut by its own credential only"
       assert(cut, "the stream outlived its minting token");
     });
     session.close();
+    await t.step(
+      "a URL minted in a browser session ends with that session's sign-out",
+      async () => {
+        const user = await stack.addUser(q.tenantId);
+        const login = await fetch(`${stack.url}/api/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ email: user.email, password: user.password }),
+        });
+        const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0];
+        const { csrfToken } = await login.json();
+        const browser = { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" };
+        const m = await fetch(`${stack.url}/api/handles/${handle}/rtsp-url`, {
+          method: "POST",
+          headers: browser,
+          body: JSON.stringify({ path: "live" }),
+        });
+        assertEquals(m.status, 201);
+        const viaSession = await rtspSession(stack.ports.rtsp, (await m.json()).url);
+        assertMatch(viaSession.first, /^RTSP\/1\.0 200 /);
+        const out = await fetch(`${stack.url}/api/auth/logout`, {
+          method: "POST",
+          headers: browser,
+        });
+        await out.body?.cancel();
+        const cut = await Promise.race([
+          viaSession.closed.then(() => true),
+          new Promise((r) => setTimeout(() => r(false), 5_000)),
+        ]);
+        assert(cut, "the stream outlived the session that minted its URL");
+        viaSession.close();
+      },
+    );
   } finally {
     await stack.stop();
   }
@@ -879,6 +917,146 @@ Deno.test("attack 10: the smaller ones", async (t) => {
         await bulk.body?.cancel();
       },
     );
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("held: attacks that already failed at review time keep failing", async (t) => {
+  const stack = await Stack.start();
+  const cam = await startCamera();
+  const echo = await echoServer();
+  stack.defer(cam.close);
+  stack.defer(echo.close);
+  try {
+    const q = await stack.quickstart([cam.port, echo.port], "Held");
+    const other = await stack.quickstart([9], "Other");
+    await stack.agentFor(q);
+    const handle = q.device.handles[cam.port];
+    const echoHandle = q.device.handles[echo.port];
+    const port = stack.ports.http;
+    const auth = `Authorization: Bearer ${q.apiToken}`;
+    const seen = () => cam.seen.length;
+
+    await t.step("smuggling shapes never reach the device", async () => {
+      const before = seen();
+      for (
+        const head of [
+          "Content-Length: 4\r\nTransfer-Encoding: chunked",
+          "Content-Length: 4\r\nContent-Length: 5",
+          "Transfer-Encoding: gzip, chunked",
+          "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity",
+          "Content-Length: -1",
+        ]
+      ) {
+        const text = await rawExchange(
+          port,
+          `POST /c/${handle}/upload HTTP/1.1\r\nHost: x\r\n${auth}\r\n${head}\r\n\r\n0\r\n\r\n`,
+          { untilHead: true },
+        );
+        assertMatch(text, /^HTTP\/1\.1 400 /, head);
+      }
+      assertEquals(seen(), before);
+    });
+    await t.step("path escapes are a 400 and reach nothing", async () => {
+      const before = seen();
+      for (
+        const p of ["/../api/auth/me", "/%2e%2e/api", "/a%2fb", "/a%5cb", "/a\\b", "/%252e%252e/x"]
+      ) {
+        const text = await rawExchange(
+          port,
+          `GET /c/${handle}${p} HTTP/1.1\r\nHost: x\r\n${auth}\r\nConnection: close\r\n\r\n`,
+          { untilHead: true },
+        );
+        assertMatch(text, /^HTTP\/1\.1 (400|404) /, p);
+      }
+      assertEquals(seen(), before);
+    });
+    await t.step("two identities in one request are a 400", async () => {
+      const someone = await stack.addUser(q.tenantId);
+      const cookie = await stack.signIn(someone.email, someone.password);
+      const r = await fetch(`${stack.url}/api/tunnel/${handle}`, {
+        headers: { authorization: `Bearer ${q.apiToken}`, cookie },
+      });
+      assertEquals(r.status, 400);
+      assertEquals((await r.json()).error, "conflicting_credentials");
+    });
+    await t.step(
+      "forwarding headers from an untrusted peer neither count nor reach the device",
+      async () => {
+        const r = await curl([
+          "-H",
+          auth,
+          "-H",
+          "x-forwarded-for: 10.9.9.9",
+          "-H",
+          "forwarded: for=10.9.9.9",
+          "-H",
+          "x-real-ip: 10.9.9.9",
+          `${stack.url}/c/${handle}/headers`,
+        ]);
+        assertEquals(r.status, 200);
+        const h = JSON.parse(r.body);
+        for (const k of ["x-forwarded-for", "forwarded", "x-real-ip"]) {
+          assertEquals(h[k], undefined, k);
+        }
+      },
+    );
+    await t.step("another tenant's handle is a 403", async () => {
+      const r = await fetch(`${stack.url}/api/tunnel/${handle}`, {
+        headers: { authorization: `Bearer ${other.apiToken}` },
+      });
+      assertEquals(r.status, 403);
+      assertEquals((await r.json()).message, "handle does not belong to your tenant");
+    });
+    await t.step("certificates: a foreign CA with a registered agent's CN is cut", async () => {
+      const enrolled = await stack.enroll(
+        (await stack.admin<{ token: string }>(
+          "enroll-token",
+          "--tenant",
+          q.tenantId,
+          "--site",
+          q.siteId,
+        )).token,
+        "copied",
+      );
+      const real = (await loadState(enrolled.state))!;
+      const foreign = await createCA({ commonName: "not the agent CA" });
+      const keyPem = await generateKeyPem();
+      const { certPem } = await signClientCsr({
+        ca: foreign,
+        csrPem: await createCsr({ keyPem, commonName: real.agentId }),
+        commonName: real.agentId,
+      });
+      const copied = await controlStream(stack, { ...real, keyPem, certPem });
+      copied.hello("copied");
+      const e = await copied.ended;
+      assert(e.code !== 0 && !(await copied.welcomed), `a copied CN got in: ${e.details}`);
+      copied.close();
+    });
+    await t.step("off-list targets in every spelling: the agent dials nothing", async () => {
+      const db = new DatabaseSync(`${stack.dataDir}/connector.db`);
+      const before = echo.accepted();
+      for (
+        const host of [
+          "127.1",
+          "2130706433",
+          "0x7f.0.0.1",
+          "::ffff:127.0.0.1",
+          "localhost",
+          "127.0.0.1.",
+        ]
+      ) {
+        db.prepare("UPDATE devices SET host = ? WHERE id = ?").run(host, q.device.deviceId);
+        const ws = await stack.openTunnel(echoHandle, q.apiToken).then(
+          (w) => (w.close(), 101),
+          (e: { status?: number }) => e.status ?? 0,
+        );
+        assertEquals(ws, 403, host);
+      }
+      db.close();
+      assertEquals(echo.accepted(), before, "the agent dialed an off-list spelling");
+    });
   } finally {
     await stack.stop();
   }
