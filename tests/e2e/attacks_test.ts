@@ -399,6 +399,37 @@ Deno.test("attack 4: control streams are bounded per certificate; unknown and re
       }
       for (const st of streams) st.close();
     });
+    await t.step(
+      "one connection carries at most 4 streams (the rest wait in the client)",
+      async () => {
+        await new Promise((r) => setTimeout(r, 500)); // the streams above are counted off
+        const s = (await loadState(enrolled.state))!;
+        const client = new ControlClient(
+          `127.0.0.1:${stack.ports.control}`,
+          grpc.credentials.createSsl(
+            Buffer.from(s.caPem),
+            Buffer.from(s.keyPem),
+            Buffer.from(s.certPem),
+            { checkServerIdentity: () => undefined },
+          ),
+          { "grpc.ssl_target_name_override": "control.nanodems.invalid" },
+        ) as unknown as grpc.Client & {
+          Connect(): grpc.ClientDuplexStream<AgentMessage, CloudMessage>;
+        };
+        const codes: number[] = [];
+        const calls = Array.from({ length: 8 }, () => {
+          const c = client.Connect();
+          c.on("error", (e: grpc.ServiceError) => codes.push(e.code));
+          c.on("data", () => {});
+          return c;
+        });
+        // Were all 8 to reach the server, the 4-per-certificate bound would refuse 4 at once.
+        await new Promise((r) => setTimeout(r, 2_000));
+        assertEquals(codes, [], "streams beyond the per-connection bound reached the server");
+        for (const c of calls) c.cancel();
+        client.close();
+      },
+    );
     await t.step("a Hello over the size bound is refused; a long hostname is clipped", async () => {
       await new Promise((r) => setTimeout(r, 500)); // the closed streams above are counted off
       const big = await controlStream(stack, enrolled.state);
