@@ -70,6 +70,17 @@ async function controlStream(
   };
 }
 
+/** `p`, or a failure naming `what` after `ms` (a functional bound, so old code fails, not hangs). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p,
+    new Promise<never>((_r, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Waits until `cond()` holds, checking every 50 ms; fails after `ms`. */
 async function waitUntil(cond: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -434,12 +445,15 @@ Deno.test("attack 4: control streams are bounded per certificate; unknown and re
       await new Promise((r) => setTimeout(r, 500)); // the closed streams above are counted off
       const big = await controlStream(stack, enrolled.state);
       big.hello("h".repeat(100_000));
-      const e = await big.ended;
+      const e = await within(big.ended, 10_000, "an oversized Hello was not refused");
       assertEquals(e.code, grpc.status.INVALID_ARGUMENT, e.details);
       big.close();
       const ok = await controlStream(stack, enrolled.state);
       ok.hello("x".repeat(3000));
-      assert(await ok.welcomed, "a valid agent with a long hostname was not welcomed");
+      assert(
+        await within(ok.welcomed, 10_000, "welcome"),
+        "a valid agent with a long hostname was not welcomed",
+      );
       const agents = await (await fetch(`${stack.url}/api/agents`, {
         headers: { authorization: `Bearer ${q.apiToken}` },
       })).json();
@@ -454,7 +468,7 @@ Deno.test("attack 4: control streams are bounded per certificate; unknown and re
       for (let i = 0; i < 30; i++) {
         const st = await controlStream(stack, enrolled.state);
         st.hello("r".repeat(500_000));
-        const e = await st.ended;
+        const e = await within(st.ended, 10_000, "a revoked agent's stream was not cut");
         assertEquals(e.code, grpc.status.PERMISSION_DENIED, e.details);
         st.close();
       }
@@ -1061,7 +1075,7 @@ Deno.test("held: attacks that already failed at review time keep failing", async
       });
       const copied = await controlStream(stack, { ...real, keyPem, certPem });
       copied.hello("copied");
-      const e = await copied.ended;
+      const e = await within(copied.ended, 15_000, "a copied CN was not cut");
       assert(e.code !== 0 && !(await copied.welcomed), `a copied CN got in: ${e.details}`);
       copied.close();
     });
