@@ -517,6 +517,31 @@ Deno.test("attack 5: identity-less refusals are sampled per address and clipped"
       const keys = await auditOf(stack, "admin_key.deny");
       assert(rtsp.length + keys.length <= 20, `${rtsp.length} + ${keys.length} rows`);
     });
+    await t.step("refused enrollments and rate-limited sign-ins share the budget", async () => {
+      const csr = await createCsr({ keyPem: await generateKeyPem(), commonName: "x" });
+      for (let i = 0; i < 30; i++) {
+        const r = await fetch(`${stack.url}/api/agents/enroll`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ token: `enr_${"A".repeat(43)}`, csr }),
+        });
+        await r.body?.cancel();
+        assertEquals(r.status, 401);
+        const l = await fetch(`${stack.url}/api/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ email: "victim@example.com", password: "guess" }),
+        });
+        await l.body?.cancel();
+      }
+      let total = 0;
+      for (
+        const a of ["agent.enroll_denied", "auth.rate_limited", "admin_key.deny", "tunnel.deny"]
+      ) {
+        total += (await auditOf(stack, a)).length;
+      }
+      assert(total <= 20, `${total} identity-less rows from one address in a minute`);
+    });
     await t.step(
       "a valid admin key on a route that does not take it is refused, not a deny",
       async () => {

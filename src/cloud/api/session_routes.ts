@@ -15,6 +15,7 @@ import type { Store } from "../store/store.ts";
 import { csrfTokenFor, SESSION_COOKIE } from "../tenancy/auth.ts";
 import { verifyPassword } from "../tenancy/password.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
+import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody, page } from "./validate.ts";
 import { loginBody, switchTenantBody } from "./schemas.ts";
@@ -58,13 +59,16 @@ export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
   const perIp = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
   const perAccountIp = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
   const limited = async (email: string, ip: string) => {
-    await d.store.appendAudit({
-      tenantId: null,
-      actor: `ip:${ip}`,
-      action: "auth.rate_limited",
-      target: email,
-      detail: {},
-    });
+    // Each refused attempt costs the sender nothing: its audit row is sampled per address.
+    if (auditAnonymousRefusal(d.store, ip, d.clock.now())) {
+      await d.store.appendAudit({
+        tenantId: null,
+        actor: `ip:${ip}`,
+        action: "auth.rate_limited",
+        target: email,
+        detail: {},
+      });
+    }
     return new AppError("rate_limited");
   };
   return async (rawEmail, password, ip, secure) => {
