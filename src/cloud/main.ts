@@ -222,6 +222,10 @@ Example:
 /** Entry point of `connector cloud`. */
 export async function cloudMain(argv: string[]): Promise<number> {
   if (argv[0] === "admin") return await adminMain(argv.slice(1));
+  // Started by the cloud itself (control/relay.ts): the agents' gRPC listener in its own process.
+  if (argv[0] === "control-relay") {
+    return await (await import("./control/relay_child.ts")).relayMain();
+  }
   const { values, positionals } = parseFlags(argv, cloudOptions);
   if (values.help) {
     console.log(HELP);

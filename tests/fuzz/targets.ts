@@ -478,6 +478,32 @@ const control: Target = {
     const n = 1 + rng.int(6);
     for (let i = 0; i < n; i++) {
       let msg: Buffer;
+      if (Deno.env.get("NC_FUZZ_CONTROL_WELLFORMED")) {
+        // What a well-behaved agent sends: a Hello of its own identity, then heartbeats.
+        call.write(encodeAgentMessage(
+          i === 0
+            ? {
+              hello: {
+                agentId: w.idle.agentId,
+                version: "0.1.0",
+                hostname: "site-pc",
+                os: "linux",
+                protocol: 1,
+                allowlistVersion: 0,
+              },
+            } as AgentMessage
+            : {
+              heartbeat: {
+                activeStreams: 0,
+                bytesUp: 0,
+                bytesDown: 0,
+                tunnelsOpened: 0,
+                day: "2026-12-01",
+              },
+            } as AgentMessage,
+        ));
+        continue;
+      }
       try {
         msg = rng.chance(0.6)
           ? encodeAgentMessage(randomAgentMessage(w, rng))
