@@ -109,6 +109,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     };
     if ((streamsPerCn.get(cn) ?? 0) >= MAX_STREAMS_PER_CERTIFICATE) {
       o.log.warn({ cn: clip(cn) }, "control stream refused: too many streams for one certificate");
+      call.on("error", () => {}); // the refusal below is emitted as "error"; nothing to clean up
       deny(grpc.status.RESOURCE_EXHAUSTED, "too many control streams for this certificate");
       return;
     }
