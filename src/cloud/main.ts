@@ -11,7 +11,7 @@ import { installLastResort } from "../shared/last_resort.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
-import { openDataDir } from "./store/open.ts";
+import { openStore, redactStoreUrl } from "./store/open.ts";
 import { withClippedAudit } from "./store/clipped_audit.ts";
 import { AdminKeys } from "./tenancy/admin_keys.ts";
 import { readSecret } from "../shared/secret_input.ts";
@@ -29,6 +29,8 @@ import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
+import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
+import { lockOwner } from "./jobs/leader.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -57,7 +59,7 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = withClippedAudit(await openDataDir(config.dataDir, clock));
+  const store = withClippedAudit(await openStore(config.store, config.dataDir, clock));
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -165,6 +167,7 @@ export async function startCloud(
     live: route.live,
     now: () => clock.now(),
   });
+  const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
@@ -174,7 +177,13 @@ export async function startCloud(
   });
   const ports = { http: http.port, control: control.port, data: data.port, rtsp: rtsp.port };
   log.info(
-    { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
+    {
+      node: config.node,
+      ...ports,
+      controlEndpoint,
+      dataDir: config.dataDir,
+      store: redactStoreUrl(config.store),
+    },
     "cloud ready",
   );
   let stopped = false;
@@ -190,6 +199,7 @@ export async function startCloud(
       if (stopped) return;
       stopped = true;
       stopWatch();
+      await stopJobs();
       await control.close();
       pool.closeAll();
       await data.close();

@@ -85,16 +85,9 @@ function relayCommand(): { cmd: string; args: string[] } {
 }
 
 /** Starts the relay; `connect` gets each agent stream, as a grpc-js service handler would. */
-export async function startControlRelay(o: {
-  host: string;
-  port: number;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-  options: grpc.ServerOptions;
-  connect: (call: ControlCall) => void;
-  log: Logger;
-}): Promise<ControlRelay> {
+export async function startControlRelay(
+  o: RelayConfig & { connect: (call: ControlCall) => void; log: Logger },
+): Promise<ControlRelay> {
   let port = o.port;
   let restarts = 0;
   let closing = false;

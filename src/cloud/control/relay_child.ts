@@ -127,7 +127,9 @@ export async function relayMain(): Promise<number> {
   } catch (e) {
     console.error(`control relay: ${(e as Error).message}`);
   }
-  // The cloud closed our stdin: stop taking agents and leave.
-  server?.forceShutdown();
+  // The cloud closed our stdin: leave at once. No graceful shutdown on purpose — it would send
+  // each agent a GOAWAY, the very frame that can abort a Deno HTTP/2 peer; a closed connection
+  // makes them reconnect just the same.
+  void server;
   return 0;
 }
