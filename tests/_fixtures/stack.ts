@@ -160,7 +160,10 @@ export class Stack {
 
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
-  /** Extra environment for `connector cloud` (the admin key comes from NC_ADMIN_API_KEY). */
+  /**
+   * Extra environment of `connector cloud` (e.g. the test clock's offset file; the admin key
+   * comes from NC_ADMIN_API_KEY, which this can override).
+   */
   cloudEnv: Record<string, string> = {};
 
   /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
@@ -181,7 +184,7 @@ export class Stack {
    * the MongoDB store).
    */
   static async start(
-    opts: { cloudArgs?: string[]; cloudEnv?: Record<string, string>; store?: string } = {},
+    opts: { cloudArgs?: string[]; store?: string; cloudEnv?: Record<string, string> } = {},
   ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
@@ -332,11 +335,27 @@ export class Stack {
   }
 
   /** Starts `connector agent run` on a state directory and waits until it is connected. */
-  async runAgent(state: string, waitUp = true): Promise<Proc> {
-    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"]);
+  async runAgent(
+    state: string,
+    waitUp = true,
+    env: Record<string, string> = {},
+  ): Promise<Proc> {
+    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
     this.agents.push(p);
     if (waitUp) await p.waitFor(/"control stream up"/);
     return p;
+  }
+
+  /** A fresh one-shot enrollment token for the quickstart's site (`admin enroll-token`). */
+  async enrollmentToken(q: Quickstart): Promise<string> {
+    const r = await this.admin<{ token: string }>(
+      "enroll-token",
+      "--tenant",
+      q.tenantId,
+      "--site",
+      q.siteId,
+    );
+    return r.token;
   }
 
   /** Enrolls and runs one agent with the quickstart's token. */
