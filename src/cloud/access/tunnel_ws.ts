@@ -15,6 +15,7 @@ import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./
 import { resolveLoopback } from "./plan.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { requireSameOriginUpgrade } from "./ws_origin.ts";
+import { logStoreFailure } from "../store/outage.ts";
 
 /** How far a successful connect slides a CLI session's expiry. */
 export const CLI_SLIDE_MS = 30 * 86_400_000;
@@ -127,7 +128,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
         ...(principal.auditUser ? { user: principal.auditUser } : {}),
         ...detail,
       },
-    }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+    }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
   audit("tunnel.open", { path: "websocket", remote });
   const unlive = d.live?.add(principal, (reason) => {
     if (ws.readyState === ws.OPEN) ws.close(1008, reason);
