@@ -5,11 +5,13 @@
  * @module
  */
 import type { Logger } from "../../shared/log.ts";
+import { type Clock, systemClock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
+import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 
 /** Records a handshake refused by `listener` ("control" or "internal") of node `node`. */
 export function auditRefusedCertificate(
-  d: { store: Store; log: Logger; node: string },
+  d: { store: Store; log: Logger; node: string; clock?: Clock },
   listener: "control" | "internal",
   remote: string | undefined,
   err: Error,
@@ -19,6 +21,8 @@ export function auditRefusedCertificate(
   if (/no certificate/i.test(err.message)) return;
   const from = remote ?? "unknown";
   d.log.warn({ remote: from, err: err.message }, `${listener} listener refused a certificate`);
+  // Sampled per address like every identity-less refusal (a scanner must not flood the log).
+  if (!auditAnonymousRefusal(d.store, `ip:${from}`, (d.clock ?? systemClock).now())) return;
   d.store.appendAudit({
     tenantId: null,
     actor: `ip:${from}`,
