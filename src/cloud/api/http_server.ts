@@ -11,7 +11,7 @@ import type { Buffer } from "node:buffer";
 import { getRequestListener } from "@hono/node-server";
 // @ts-types="@types/ws"
 import { WebSocketServer } from "ws";
-import { toErrorResponse } from "../../shared/errors.ts";
+import { AppError, toErrorResponse } from "../../shared/errors.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
@@ -26,6 +26,8 @@ import {
   TUNNEL_PATH,
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
+import { serveTerminalUpgrade, TERMINAL_PATH } from "../access/terminal/serve.ts";
+import type { TerminalDeps } from "../access/terminal/session.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -73,6 +75,8 @@ export function startHttpServer(opts: {
   proxy: ProxyDeps;
   /** The cloud's own base URL as browsers reach it (device origins send them back there). */
   cloudBase: () => string;
+  /** The browser terminal (`/api/terminal/{handle}`). */
+  terminal?: TerminalDeps;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({
@@ -118,6 +122,20 @@ export function startHttpServer(opts: {
     if (deviceHandle) return serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
     if (isProxyPath(req.url ?? "/")) return serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
+    const term = TERMINAL_PATH.exec(path);
+    if (term && opts.terminal) {
+      try {
+        const handle = decodeURIComponent(term[1]);
+        await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, handle);
+      } catch (e) {
+        const { status, body } = toErrorResponse(
+          e instanceof URIError ? new AppError("unknown_handle") : e,
+        );
+        if (status === 500) d.log.error({ err: (e as Error).message }, "terminal upgrade failed");
+        refuse(socket, status, body);
+      }
+      return;
+    }
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);
     let target: TunnelTarget;

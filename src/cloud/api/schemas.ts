@@ -89,7 +89,15 @@ export const auditQuery = z.object({
 /** A device's own credentials, held by the cloud (write-only). */
 export const deviceCredentialsBody = z.object({
   username: z.string().max(256).refine((u) => !u.includes(":"), "must not contain ':'"),
-  password: z.string().min(1).max(1024),
+  password: z.string().max(1024).default(""),
+  /** An SSH private key (OpenSSH or PEM, unencrypted) for the browser terminal. */
+  privateKey: z.string().max(16_384).refine(
+    (k) => /^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(k.trim()),
+    "must be an unencrypted private key in OpenSSH or PEM form",
+  ).optional(),
+}).refine((b) => b.password !== "" || b.privateKey !== undefined, {
+  message: "give a password, a private key or both",
+  path: ["password"],
 });
 /** Mint a signed RTSP URL: the device-side path to open, lifetime (default 12 h, at most 7 days). */
 export const rtspUrlBody = z.object({

@@ -128,6 +128,19 @@ function Pills(props: { d: DeviceRow }) {
             </a>
           );
         }
+        if (kind === "ssh" && h) {
+          return (
+            <a
+              class="pill ssh"
+              href={`/terminal/${h}`}
+              target="_blank"
+              rel="noopener"
+              title="Open a terminal to this device in a new tab"
+            >
+              {p} SSH Terminal
+            </a>
+          );
+        }
         if (kind === "rtsp" && h) {
           return (
             <a

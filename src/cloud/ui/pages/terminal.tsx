@@ -1,0 +1,128 @@
+/**
+ * The browser terminal's pages: the live terminal of one SSH port (`/terminal/{handle}`), the
+ * tenant's session recordings (`/recordings`) and the player of one (`/recordings/{id}`). The
+ * pages only render; the terminal's bytes flow over its WebSocket, the player reads the API.
+ * @module
+ */
+import type { Device, Handle, Store, TerminalRecording } from "../../store/store.ts";
+import type { UiContext } from "../context.ts";
+import { Ago, Empty, Layout, Table } from "../layout.tsx";
+import { maySeeRecording } from "../../api/terminal.ts";
+
+const TERMINAL_HEAD = (module: string) => (
+  <>
+    <link rel="stylesheet" href="/ui/vendor/xterm.css" />
+    <script type="module" src={module}></script>
+  </>
+);
+
+/** The live terminal. */
+export function TerminalPage(props: { ctx: UiContext; handle: Handle; device: Device }) {
+  const { device, handle } = props;
+  const name = device.label || device.host;
+  return (
+    <Layout
+      ctx={props.ctx}
+      title={`Terminal ${name}`}
+      active="/sites"
+      head={TERMINAL_HEAD("/ui/terminal.js")}
+    >
+      <div class="term-page">
+        <h1>
+          Terminal — {name}:{handle.port}
+        </h1>
+        <p>
+          <span id="term-status" role="status">loading…</span>
+        </p>
+        <form id="term-login" class="term-login card" hidden autocomplete="off">
+          <div>
+            <label for="term-user">User name</label>
+            <input id="term-user" name="username" required autocomplete="off" />
+          </div>
+          <div>
+            <label for="term-pass">Password</label>
+            <input id="term-pass" name="password" type="password" autocomplete="off" />
+          </div>
+          <button type="submit">Log in</button>
+        </form>
+        <div class="term-box" data-terminal={handle.id} aria-label="Terminal"></div>
+        <p class="muted">
+          Select to copy; paste with Ctrl+V (⌘V). The session is recorded (output only unless your
+          tenant records input). <a href={`/sites/${device.siteId}`}>Back to the site</a>
+        </p>
+      </div>
+    </Layout>
+  );
+}
+
+/** Recordings the user may see: all of the tenant's for admins, their own for others. */
+export async function visibleRecordings(
+  store: Store,
+  ctx: UiContext,
+): Promise<Omit<TerminalRecording, "cast">[]> {
+  const all = await store.listRecordings(ctx.principal.tenantId, { limit: 200 });
+  return all.filter((r) => maySeeRecording(ctx.principal, r));
+}
+
+/** The list of recordings. */
+export async function RecordingsPage(props: { ctx: UiContext; store: Store; now: number }) {
+  const rows = await visibleRecordings(props.store, props.ctx);
+  return (
+    <Layout ctx={props.ctx} title="Terminal recordings" active="/audit">
+      <h1>Terminal recordings</h1>
+      {rows.length
+        ? (
+          <Table head={["Ended", "Device", "Who", "Length", "Why it ended", "@actions"]}>
+            {rows.map((r) => (
+              <tr>
+                <td>
+                  <Ago at={r.endedAt} now={props.now} />
+                </td>
+                <td class="mono">
+                  {r.deviceId}:{r.port}
+                </td>
+                <td>{r.actor}</td>
+                <td>{Math.round((r.endedAt - r.startedAt) / 1000)} s</td>
+                <td>{r.endReason}</td>
+                <td>
+                  <a href={`/recordings/${r.id}`}>Play</a>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )
+        : <Empty>No terminal sessions recorded yet.</Empty>}
+    </Layout>
+  );
+}
+
+/** The player of one recording. */
+export function RecordingPage(
+  props: { ctx: UiContext; rec: Omit<TerminalRecording, "cast"> },
+) {
+  const { rec } = props;
+  return (
+    <Layout
+      ctx={props.ctx}
+      title="Recording"
+      active="/audit"
+      head={TERMINAL_HEAD("/ui/player.js")}
+    >
+      <div class="term-page">
+        <h1>
+          Recording — {rec.deviceId}:{rec.port}
+        </h1>
+        <p>
+          {rec.actor}, {new Date(rec.startedAt).toISOString()}, ended: {rec.endReason}.{" "}
+          <a href={`/api/recordings/${rec.id}`} download={`${rec.id}.cast`}>
+            Download (asciicast v2)
+          </a>
+        </p>
+        <p>
+          <span id="term-status" role="status">loading…</span>
+        </p>
+        <div class="term-box" data-recording={rec.id} aria-label="Recorded terminal"></div>
+      </div>
+    </Layout>
+  );
+}
