@@ -80,7 +80,7 @@ const TERMINAL_CSS = `
 .term-page{display:flex;flex-direction:column;gap:.6rem}
 .term-box{background:#000;padding:.4rem;border-radius:6px;height:70vh;min-height:12rem}
 #term-status{font-weight:600}#term-status[data-kind=warning]{color:var(--warn)}#term-status[data-kind=error]{color:var(--bad)}
-.term-login{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}
+.term-login{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.term-login[hidden]{display:none}
 `;
 
 /** Serves the vendored xterm.js, its stylesheet and our two modules under /ui/. */

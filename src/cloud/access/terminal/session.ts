@@ -9,7 +9,7 @@
  */
 // @ts-types="@types/ws"
 import type { WebSocket as WsSocket } from "ws";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { AppError } from "../../../shared/errors.ts";
 import { newId } from "../../../shared/ids.ts";
 import type { Principal } from "../../tenancy/auth.ts";

@@ -6,7 +6,7 @@
  * login prompt; either way they live only as long as this function's login.
  * @module
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import ssh2 from "ssh2";
 import { AppError } from "../../../shared/errors.ts";
 import { duplexOf } from "../../../shared/transport/conn_duplex.ts";

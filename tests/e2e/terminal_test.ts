@@ -1,0 +1,410 @@
+/**
+ * The browser terminal end to end: real cloud and agent processes, a real OpenSSH server (its
+ * own host key, key-only auth) whose key the cloud holds, headless Chromium running xterm.js,
+ * and a plain WebSocket client for the refusals and limits. Proves what an operator sees: a
+ * shell that computes, resizes and round-trips UTF-8; no device secret ever reaching the
+ * browser; a changed host key blocked until an admin accepts it; limits, idle timeout and
+ * revocation closing sessions with a message; and the recording playing back the output.
+ * @module
+ */
+import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+import { type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
+import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { csrfTokenFor } from "../../src/cloud/tenancy/auth.ts";
+
+/** What the terminal pages expose for tests: the xterm.js Terminal. */
+type Page = {
+  ncTerminal: {
+    rows: number;
+    cols: number;
+    buffer: {
+      active: {
+        length: number;
+        getLine(i: number): { translateToString(trim: boolean): string };
+      };
+    };
+  };
+};
+
+const DEVICE_PASSWORD = `dev-pw-${crypto.randomUUID()}`;
+/** sshd gives the shell a UTF-8 locale (readline would escape multibyte input under C). */
+const SSHD_CONFIG = ["SetEnv LANG=C.UTF-8 LC_ALL=C.UTF-8"];
+
+interface World {
+  stack: Stack;
+  sshd: Sshd;
+  q: Quickstart;
+  handle: string;
+  /** Session cookie pair of an admin who signed in with a password. */
+  cookie: string;
+  api(method: string, path: string, body?: unknown): Promise<Response>;
+}
+
+async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  const sshd = await startSshd({ extraConfig: SSHD_CONFIG });
+  const stack = await Stack.start();
+  const w: World = {
+    stack,
+    sshd,
+    q: undefined as unknown as Quickstart,
+    handle: "",
+    cookie: "",
+    api: (method, path, body) =>
+      fetch(`${stack.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${w.q.apiToken}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+  };
+  try {
+    w.q = await stack.quickstart([sshd.port]);
+    w.handle = w.q.device.handles[sshd.port];
+    await stack.agentFor(w.q);
+    const admin = await stack.addUser(w.q.tenantId, "admin");
+    w.cookie = await stack.signIn(admin.email, admin.password);
+    await holdKey(w, sshd);
+    await fn(w);
+  } finally {
+    await stack.stop();
+    await w.sshd.stop();
+  }
+}
+
+/** The cloud holds the device's key (and a password sshd will never be asked for). */
+async function holdKey(w: World, sshd: Sshd): Promise<void> {
+  const res = await w.api(
+    "PUT",
+    `/api/sites/${w.q.siteId}/devices/${w.q.device.deviceId}/credentials`,
+    {
+      username: sshd.user,
+      password: DEVICE_PASSWORD,
+      privateKey: await Deno.readTextFile(sshd.identity),
+    },
+  );
+  assertEquals(res.status, 200, await res.text());
+}
+
+/** A terminal over a plain WebSocket client, as the page would speak it. */
+class TermClient {
+  readonly ws: WebSocket;
+  readonly messages: { type: string; message: string; error?: string | null }[] = [];
+  output = "";
+  closed: Promise<{ code: number; reason: string }>;
+  #waiters: (() => void)[] = [];
+
+  constructor(w: World, opts: { cookie?: string; origin?: string | null } = {}) {
+    const headers: Record<string, string> = { cookie: opts.cookie ?? w.cookie };
+    if (opts.origin !== null) headers.origin = opts.origin ?? w.stack.url;
+    this.ws = new WebSocket(`ws://127.0.0.1:${w.stack.ports.http}/api/terminal/${w.handle}`, {
+      headers,
+      perMessageDeflate: false,
+    });
+    this.ws.on("open", () => this.send({ type: "hello", cols: 100, rows: 30 }));
+    this.ws.on("message", (data: Uint8Array, binary: boolean) => {
+      if (binary) this.output += new TextDecoder().decode(data);
+      else this.messages.push(JSON.parse(new TextDecoder().decode(data)));
+      for (const f of this.#waiters.splice(0)) f();
+    });
+    this.closed = new Promise((resolve) => {
+      this.ws.on("close", (code: number, reason: Uint8Array) => {
+        resolve({ code, reason: new TextDecoder().decode(reason) });
+        for (const f of this.#waiters.splice(0)) f();
+      });
+    });
+  }
+
+  send(m: unknown): void {
+    this.ws.send(JSON.stringify(m));
+  }
+
+  /** Waits until `pred` holds (checked on every message), failing after `ms`. */
+  async until(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}; messages ${JSON.stringify(this.messages)}; ` +
+            `output ${JSON.stringify(this.output.slice(-300))}`,
+        );
+      }
+      await new Promise<void>((r) => {
+        this.#waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  message(type: string): { type: string; message: string; error?: string | null } | undefined {
+    return this.messages.find((m) => m.type === type);
+  }
+
+  connected(): Promise<void> {
+    return this.until(
+      "connected",
+      () => this.messages.some((m) => m.type === "status" && m.message.startsWith("connected")),
+    );
+  }
+
+  ended(): Promise<void> {
+    return this.until("end", () => this.message("end") !== undefined);
+  }
+}
+
+async function audit(w: World, action: string) {
+  const res = await w.api("GET", `/api/audit?action=${action}`);
+  return (await res.json()).items as { action: string; detail: Record<string, unknown> }[];
+}
+
+Deno.test("browser terminal: Chromium runs a shell on a real sshd with held credentials; no secret reaches the browser; the recording plays back", async () => {
+  await withWorld(async (w) => {
+    const browser = await launchBrowser();
+    try {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+      const [name, value] = w.cookie.split("=");
+      await context.addCookies([{ name, value, url: w.stack.url }]);
+      const page = await context.newPage();
+      // Everything the browser receives: every response body and every WebSocket frame.
+      const received: string[] = [];
+      page.on("response", async (r) => {
+        try {
+          received.push(new TextDecoder().decode(await r.body()));
+        } catch { /* redirects and aborted responses have no body */ }
+      });
+      page.on("websocket", (ws) => {
+        ws.on("framereceived", (f) => received.push(String(f.payload)));
+        ws.on("framesent", (f) => received.push(String(f.payload)));
+      });
+      await page.goto(`${w.stack.url}/terminal/${w.handle}`);
+      await page.locator("#term-status", { hasText: "connected" }).waitFor({ timeout: 30_000 });
+      const lines = () =>
+        page.evaluate(() => {
+          const t = (globalThis as unknown as Page).ncTerminal;
+          const b = t.buffer.active;
+          const out: string[] = [];
+          for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
+          return out;
+        });
+      const waitLine = async (pred: (l: string) => boolean, what: string) => {
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          const ls = await lines();
+          const hit = ls.find(pred);
+          if (hit !== undefined) return hit;
+          if (Date.now() > deadline) throw new Error(`no line ${what} in:\n${ls.join("\n")}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      await page.locator(".term-box").click();
+      await page.keyboard.type("echo $((6*7))");
+      await page.keyboard.press("Enter");
+      await waitLine((l) => l.trim() === "42", "42");
+
+      // Resizing the window reaches the device's PTY.
+      const sizeOf = () =>
+        page.evaluate(
+          () => [
+            (globalThis as unknown as Page).ncTerminal.rows,
+            (globalThis as unknown as Page).ncTerminal.cols,
+          ],
+        );
+      const [rows1, cols1] = await sizeOf();
+      await page.setViewportSize({ width: 700, height: 520 });
+      await page.waitForFunction(
+        (c) => (globalThis as unknown as Page).ncTerminal.cols !== c,
+        cols1,
+      );
+      const [rows2, cols2] = await sizeOf();
+      assert(cols2 < cols1 && rows2 < rows1, `smaller after resize: ${rows2}x${cols2}`);
+      await page.keyboard.type("stty size");
+      await page.keyboard.press("Enter");
+      await waitLine((l) => l.trim() === `${rows2} ${cols2}`, `stty size ${rows2} ${cols2}`);
+
+      // UTF-8 typed in the browser comes back from the device intact.
+      const text = "héllo-世界-✓";
+      await page.keyboard.type(`echo "[${text}]"`);
+      await page.keyboard.press("Enter");
+      await waitLine((l) => l.trim() === `[${text}]`, `[${text}]`);
+      await page.screenshot({ path: `${SCREENSHOTS}/terminal.png` });
+
+      // Leaving the page ends the session; its recording is stored and audited.
+      await page.close();
+      let recordingId = "";
+      const deadline = Date.now() + 15_000;
+      while (!recordingId) {
+        const entries = await audit(w, "terminal.session");
+        recordingId = String(entries[0]?.detail.recordingId ?? "");
+        if (!recordingId) {
+          assert(Date.now() < deadline, "no terminal.session audit entry");
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      assertEquals((await audit(w, "device.hostkey.first_seen")).length, 1);
+      const used = await audit(w, "device.credentials.use");
+      assertEquals(used[0]?.detail.via, "terminal");
+      const cast = await (await w.api("GET", `/api/recordings/${recordingId}`)).text();
+      const header = JSON.parse(cast.split("\n")[0]);
+      assertEquals(header.version, 2);
+      assert(cast.includes("42"), "the recording holds the output");
+
+      // The player replays it in the browser.
+      const player = await context.newPage();
+      player.on("response", async (r) => {
+        try {
+          received.push(new TextDecoder().decode(await r.body()));
+        } catch { /* no body */ }
+      });
+      await player.goto(`${w.stack.url}/recordings/${recordingId}?speed=100`);
+      await player.waitForSelector("[data-recording][data-done]", { timeout: 30_000 });
+      const replayed = await player.evaluate(() => {
+        const b = (globalThis as unknown as Page).ncTerminal.buffer.active;
+        const out: string[] = [];
+        for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
+        return out;
+      });
+      assert(replayed.some((l) => l.trim() === "42"), `42 replayed in:\n${replayed.join("\n")}`);
+      await player.screenshot({ path: `${SCREENSHOTS}/terminal-recording.png` });
+
+      // Nothing the browser received carries the device's password or key.
+      const key = await Deno.readTextFile(w.sshd.identity);
+      const keyBody = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+      const keyChunks = [keyBody.slice(0, 40), keyBody.slice(40, 80), keyBody.slice(-40)];
+      assert(received.length > 5, "responses and frames were captured");
+      for (const r of received) {
+        assert(!r.includes(DEVICE_PASSWORD), "the device password reached the browser");
+        for (const c of keyChunks) assert(!r.includes(c), "the device key reached the browser");
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+Deno.test("browser terminal: a changed host key blocks with a warning until an admin accepts it; both audited", async () => {
+  await withWorld(async (w) => {
+    const first = new TermClient(w);
+    await first.connected();
+    first.ws.close();
+    await first.closed;
+    // The device is "reinstalled": same address, new host key (and a new key for the login).
+    const port = w.sshd.port;
+    await w.sshd.stop();
+    w.sshd = await startSshd({ port, extraConfig: SSHD_CONFIG });
+    await holdKey(w, w.sshd);
+    const blocked = new TermClient(w);
+    await blocked.ended();
+    assertMatch(blocked.message("end")!.message, /WARNING: the device's SSH host key has changed/);
+    assertEquals(blocked.message("end")!.error, "host_key_changed");
+    assertEquals((await blocked.closed).code, 1008);
+    const changed = await audit(w, "device.hostkey.changed");
+    assertEquals(changed.length, 1);
+
+    const keyPath = `/api/devices/${w.q.device.deviceId}/ports/${port}/host-key`;
+    const state = await (await w.api("GET", keyPath)).json();
+    assertEquals(state.offered.fingerprint, changed[0].detail.offered);
+    assertMatch(state.pinned.fingerprint, /^SHA256:/);
+    const accepted = await w.api("POST", `${keyPath}/accept`, {
+      fingerprint: state.offered.fingerprint,
+    });
+    const acceptedText = await accepted.text();
+    assertEquals(accepted.status, 200, acceptedText);
+    assertEquals(JSON.parse(acceptedText).pinned.fingerprint, state.offered.fingerprint);
+    assertEquals((await audit(w, "device.hostkey.accept")).length, 1);
+    // Nothing more to accept.
+    assertEquals((await w.api("POST", `${keyPath}/accept`, {})).status, 409);
+
+    const again = new TermClient(w);
+    await again.connected();
+    again.send({ type: "input", data: "echo ok-$((40+2))\n" });
+    await again.until("ok-42", () => again.output.includes("ok-42"));
+    again.ws.close();
+  });
+});
+
+Deno.test("browser terminal: limits per device and per user, idle timeout with a warning, revocation within 2 s", async () => {
+  await withWorld(async (w) => {
+    const put = async (body: unknown) => {
+      const res = await w.api("PUT", "/api/terminal/policy", body);
+      assertEquals(res.status, 200, await res.text());
+    };
+    // Bad input is a 400 with {error, message}.
+    const bad = await w.api("PUT", "/api/terminal/policy", { maxPerDevice: 0 });
+    assertEquals(bad.status, 400);
+    assertEquals((await bad.json()).error, "bad_request");
+
+    await put({ maxPerDevice: 1 });
+    const one = new TermClient(w);
+    await one.connected();
+    const two = new TermClient(w);
+    await two.ended();
+    assertEquals(
+      two.message("end")!.message,
+      "terminal session limit reached: at most 1 concurrent sessions per device",
+    );
+    await put({ maxPerDevice: 3, maxPerUser: 1 });
+    const three = new TermClient(w);
+    await three.ended();
+    assertEquals(
+      three.message("end")!.message,
+      "terminal session limit reached: at most 1 concurrent sessions per user",
+    );
+
+    // Revoking the operator's session (signing out) closes the terminal within 2 s.
+    const csrf = await csrfTokenFor(w.cookie.split("=")[1]);
+    const t0 = Date.now();
+    const out = await fetch(`${w.stack.url}/api/auth/logout`, {
+      method: "POST",
+      headers: { cookie: w.cookie, "x-csrf-token": csrf, origin: w.stack.url },
+    });
+    assertEquals(out.status, 200, await out.text());
+    assertEquals(await one.closed, { code: 1008, reason: "credentials revoked" });
+    assert(Date.now() - t0 < 2_000, `closed ${Date.now() - t0} ms after sign-out`);
+
+    // Idle timeout: warned first, then closed with a message.
+    const admin = await w.stack.addUser(w.q.tenantId, "admin");
+    w.cookie = await w.stack.signIn(admin.email, admin.password);
+    await put({ maxPerUser: 5, idleTimeoutSeconds: 2 });
+    const idle = new TermClient(w);
+    await idle.connected();
+    await idle.ended();
+    assertMatch(idle.message("warning")!.message, /closes in 1 s unless you type/);
+    assertEquals(idle.message("end")!.message, "idle timeout: closed after 2 s without input");
+  });
+});
+
+Deno.test("browser terminal: refusals before the upgrade; without held credentials the page asks for a login", async () => {
+  await withWorld(async (w) => {
+    const refused = (opts: { cookie?: string; origin?: string | null }) =>
+      new Promise<number>((resolve) => {
+        const c = new TermClient(w, opts);
+        c.ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        c.ws.on("open", () => resolve(101));
+        c.ws.on("error", () => {});
+      });
+    assertEquals(await refused({ origin: "http://evil.example" }), 403);
+    assertEquals(await refused({ origin: null }), 403);
+    assertEquals(await refused({ cookie: "nc_session=forged" }), 401);
+
+    const del = await w.api(
+      "DELETE",
+      `/api/sites/${w.q.siteId}/devices/${w.q.device.deviceId}/credentials`,
+    );
+    assertEquals(del.status, 200);
+    const c = new TermClient(w);
+    await c.until("login prompt", () => c.message("login") !== undefined);
+    assertMatch(c.message("login")!.message, /holds no credentials/);
+    // sshd takes keys only: a typed password is refused, and the page asks again.
+    c.send({ type: "login", username: w.sshd.user, password: "wrong" });
+    await c.until(
+      "second prompt",
+      () => c.messages.filter((m) => m.type === "login").length === 2,
+    );
+    assertMatch(c.messages.filter((m) => m.type === "login")[1].message, /refused the login/);
+    c.ws.close();
+  });
+});
