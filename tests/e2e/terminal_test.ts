@@ -40,6 +40,8 @@ interface World {
   handle: string;
   /** Session cookie pair of an admin who signed in with a password. */
   cookie: string;
+  /** Its antiforgery token (what the cloud's pages carry). */
+  csrf: string;
   api(method: string, path: string, body?: unknown): Promise<Response>;
 }
 
@@ -52,6 +54,7 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
     q: undefined as unknown as Quickstart,
     handle: "",
     cookie: "",
+    csrf: "",
     api: (method, path, body) =>
       fetch(`${stack.url}${path}`, {
         method,
@@ -68,6 +71,7 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
     await stack.agentFor(w.q);
     const admin = await stack.addUser(w.q.tenantId, "admin");
     w.cookie = await stack.signIn(admin.email, admin.password);
+    w.csrf = await csrfTokenFor(w.cookie.split("=")[1]);
     await holdKey(w, sshd);
     await fn(w);
   } finally {
@@ -98,14 +102,23 @@ class TermClient {
   closed: Promise<{ code: number; reason: string }>;
   #waiters: (() => void)[] = [];
 
-  constructor(w: World, opts: { cookie?: string; origin?: string | null } = {}) {
-    const headers: Record<string, string> = { cookie: opts.cookie ?? w.cookie };
+  /** Opens the terminal as the page does (cookie, Origin, the page's antiforgery token). */
+  constructor(
+    w: World,
+    opts: { cookie?: string; origin?: string | null; csrf?: string | null } = {},
+  ) {
+    const cookie = opts.cookie ?? w.cookie;
+    const headers: Record<string, string> = { cookie };
     if (opts.origin !== null) headers.origin = opts.origin ?? w.stack.url;
-    this.ws = new WebSocket(`ws://127.0.0.1:${w.stack.ports.http}/api/terminal/${w.handle}`, {
-      headers,
-      perMessageDeflate: false,
-    });
+    const protocols = ["nc-terminal"];
+    if (opts.csrf !== null) protocols.push(`csrf.${opts.csrf ?? w.csrf}`);
+    this.ws = new WebSocket(
+      `ws://127.0.0.1:${w.stack.ports.http}/api/terminal/${w.handle}`,
+      protocols,
+      { headers, perMessageDeflate: false },
+    );
     this.ws.on("open", () => this.send({ type: "hello", cols: 100, rows: 30 }));
+    this.ws.on("error", () => {});
     this.ws.on("message", (data: Uint8Array, binary: boolean) => {
       if (binary) this.output += new TextDecoder().decode(data);
       else this.messages.push(JSON.parse(new TextDecoder().decode(data)));
@@ -355,11 +368,10 @@ Deno.test("browser terminal: limits per device and per user, idle timeout with a
     );
 
     // Revoking the operator's session (signing out) closes the terminal within 2 s.
-    const csrf = await csrfTokenFor(w.cookie.split("=")[1]);
     const t0 = Date.now();
     const out = await fetch(`${w.stack.url}/api/auth/logout`, {
       method: "POST",
-      headers: { cookie: w.cookie, "x-csrf-token": csrf, origin: w.stack.url },
+      headers: { cookie: w.cookie, "x-csrf-token": w.csrf, origin: w.stack.url },
     });
     assertEquals(out.status, 200, await out.text());
     assertEquals(await one.closed, { code: 1008, reason: "credentials revoked" });
@@ -368,6 +380,7 @@ Deno.test("browser terminal: limits per device and per user, idle timeout with a
     // Idle timeout: warned first, then closed with a message.
     const admin = await w.stack.addUser(w.q.tenantId, "admin");
     w.cookie = await w.stack.signIn(admin.email, admin.password);
+    w.csrf = await csrfTokenFor(w.cookie.split("=")[1]);
     await put({ maxPerUser: 5, idleTimeoutSeconds: 2 });
     const idle = new TermClient(w);
     await idle.connected();
@@ -379,7 +392,7 @@ Deno.test("browser terminal: limits per device and per user, idle timeout with a
 
 Deno.test("browser terminal: refusals before the upgrade; without held credentials the page asks for a login", async () => {
   await withWorld(async (w) => {
-    const refused = (opts: { cookie?: string; origin?: string | null }) =>
+    const refused = (opts: { cookie?: string; origin?: string | null; csrf?: string | null }) =>
       new Promise<number>((resolve) => {
         const c = new TermClient(w, opts);
         c.ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
@@ -388,6 +401,10 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
       });
     assertEquals(await refused({ origin: "http://evil.example" }), 403);
     assertEquals(await refused({ origin: null }), 403);
+    // A same-origin page that cannot read the cloud's pages (a device page under /c/) lacks the
+    // antiforgery token.
+    assertEquals(await refused({ csrf: null }), 400);
+    assertEquals(await refused({ csrf: "guessed" }), 400);
     assertEquals(await refused({ cookie: "nc_session=forged" }), 401);
 
     const del = await w.api(

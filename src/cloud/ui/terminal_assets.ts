@@ -24,7 +24,8 @@ term.open(box);
 fit.fit();
 globalThis.ncTerminal = term;
 function status(text, kind) { statusLine.textContent = text; statusLine.dataset.kind = kind || ""; }
-const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/terminal/" + encodeURIComponent(box.dataset.terminal));
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/terminal/" + encodeURIComponent(box.dataset.terminal), ["nc-terminal", "csrf." + csrf]);
 ws.binaryType = "arraybuffer";
 const send = (m) => { if (ws.readyState === 1) ws.send(JSON.stringify(m)); };
 ws.onopen = () => { status("connecting…"); send({ type: "hello", cols: term.cols, rows: term.rows }); };

@@ -2,9 +2,11 @@
  * `GET /api/terminal/{handle}` (WebSocket): the browser terminal's endpoint. Admitted by the
  * rules of the other operator paths — a credential that may open tunnels, the handle in the
  * caller's tenant (and CLI session's sites) — and, for a browser's session cookie, an `Origin`
- * that is the cloud's own: a cookie rides along on any page's WebSocket, so a cookie without
- * Origin or from another origin is refused. Refusals come before the upgrade as HTTP statuses
- * with `{error, message}`; after it, the session runs (terminal/session.ts).
+ * that is the cloud's own plus the page's antiforgery token as the subprotocol
+ * `csrf.<token>`: a cookie rides along on any page's WebSocket, and in path-prefix mode a
+ * device page under `/c/` shares the cloud's origin, but it cannot read a cloud page to learn
+ * the token. Refusals come before the upgrade as HTTP statuses with `{error, message}`; after
+ * it, the session runs (terminal/session.ts).
  * @module
  */
 import type * as http from "node:http";
@@ -14,7 +16,12 @@ import type { Buffer } from "node:buffer";
 import type { WebSocketServer } from "ws";
 import { AppError } from "../../../shared/errors.ts";
 import { authorizeTunnel } from "../tunnel_ws.ts";
+import { csrfTokenFor, readCookie, SESSION_COOKIE } from "../../tenancy/auth.ts";
+import { constantTimeEqual } from "../../../shared/crypto/token.ts";
 import { runTerminal, type TerminalDeps } from "./session.ts";
+
+/** The subprotocol the cloud answers with (the browser also offers `csrf.<token>`). */
+export const TERMINAL_PROTOCOL = "nc-terminal";
 
 /** The endpoint's path pattern. */
 export const TERMINAL_PATH = /^\/api\/terminal\/([^/]+)$/;
@@ -31,8 +38,16 @@ export async function serveTerminalUpgrade(
 ): Promise<void> {
   const remote = req.socket.remoteAddress ?? "";
   const { principal, target } = await authorizeTunnel(d, request, handle, remote);
-  if (principal.kind === "session" && !request.headers.get("origin")) {
-    throw new AppError("forbidden", "a browser terminal needs the Origin header");
+  if (principal.kind === "session") {
+    if (!request.headers.get("origin")) {
+      throw new AppError("forbidden", "a browser terminal needs the Origin header");
+    }
+    const cookie = readCookie(request, SESSION_COOKIE) ?? "";
+    const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",")
+      .map((p) => p.trim()).find((p) => p.startsWith("csrf."))?.slice(5) ?? "";
+    if (!constantTimeEqual(offered, await csrfTokenFor(cookie))) {
+      throw new AppError("antiforgery");
+    }
   }
   if (principal.kind === "license" || principal.kind === "admin_key") {
     throw new AppError("forbidden", "this credential cannot open a terminal");
