@@ -321,12 +321,31 @@ Deno.test("browser terminal: a changed host key blocks with a warning until an a
     const state = await (await w.api("GET", keyPath)).json();
     assertEquals(state.offered.fingerprint, changed[0].detail.offered);
     assertMatch(state.pinned.fingerprint, /^SHA256:/);
-    const accepted = await w.api("POST", `${keyPath}/accept`, {
-      fingerprint: state.offered.fingerprint,
-    });
-    const acceptedText = await accepted.text();
-    assertEquals(accepted.status, 200, acceptedText);
-    assertEquals(JSON.parse(acceptedText).pinned.fingerprint, state.offered.fingerprint);
+    // The site page shows the warning; the admin accepts the new key there.
+    const browser = await launchBrowser();
+    try {
+      const context = await browser.newContext();
+      const [name, value] = w.cookie.split("=");
+      await context.addCookies([{ name, value, url: w.stack.url }]);
+      const page = await context.newPage();
+      page.on("dialog", (d) => d.accept());
+      await page.goto(`${w.stack.url}/sites/${w.q.siteId}`);
+      const row = page.locator(`tr[data-device="${w.q.device.deviceId}"]`);
+      await row.getByText("now presents a different host key").waitFor();
+      await row.getByText(state.offered.fingerprint).waitFor();
+      await page.screenshot({
+        path: `${SCREENSHOTS}/terminal-host-key-changed.png`,
+        fullPage: true,
+      });
+      await row.getByRole("button", { name: "Accept the new key" }).click();
+      await page.waitForLoadState("load");
+      await row.getByText(`${port}: ssh-ed25519 ${state.offered.fingerprint}`).waitFor();
+      assertEquals(await row.getByText("now presents a different host key").count(), 0);
+    } finally {
+      await browser.close();
+    }
+    const after = await (await w.api("GET", keyPath)).json();
+    assertEquals([after.pinned.fingerprint, after.offered], [state.offered.fingerprint, null]);
     assertEquals((await audit(w, "device.hostkey.accept")).length, 1);
     // Nothing more to accept.
     assertEquals((await w.api("POST", `${keyPath}/accept`, {})).status, 409);

@@ -69,7 +69,9 @@ export interface SshConnectOptions {
 
 function authMethods(l: SshLogin) {
   const methods: unknown[] = [];
-  if (l.privateKey) methods.push({ type: "publickey", username: l.username, key: l.privateKey });
+  if (l.privateKey) {
+    methods.push({ type: "publickey", username: l.username, key: l.privateKey.trim() + "\n" });
+  }
   if (l.password) {
     methods.push({ type: "password", username: l.username, password: l.password });
     const password = l.password;

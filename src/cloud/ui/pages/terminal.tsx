@@ -8,6 +8,8 @@ import type { Device, Handle, Store, TerminalRecording } from "../../store/store
 import type { UiContext } from "../context.ts";
 import { Ago, Empty, Layout, Table } from "../layout.tsx";
 import { maySeeRecording } from "../../api/terminal.ts";
+import { roleAtLeast } from "../../tenancy/roles.ts";
+import { policyView, terminalPolicy } from "../../access/terminal/policy.ts";
 
 const TERMINAL_HEAD = (module: string) => (
   <>
@@ -67,9 +69,12 @@ export async function visibleRecordings(
 /** The list of recordings. */
 export async function RecordingsPage(props: { ctx: UiContext; store: Store; now: number }) {
   const rows = await visibleRecordings(props.store, props.ctx);
+  const admin = roleAtLeast(props.ctx.principal.role, "admin");
+  const policy = policyView(await terminalPolicy(props.store, props.ctx.principal.tenantId));
   return (
-    <Layout ctx={props.ctx} title="Terminal recordings" active="/audit">
+    <Layout ctx={props.ctx} title="Terminal recordings" active="/recordings">
       <h1>Terminal recordings</h1>
+      {admin ? <PolicyForm policy={policy} /> : null}
       {rows.length
         ? (
           <Table head={["Ended", "Device", "Who", "Length", "Why it ended", "@actions"]}>
@@ -96,6 +101,49 @@ export async function RecordingsPage(props: { ctx: UiContext; store: Store; now:
   );
 }
 
+const POLICY_FIELDS: [keyof ReturnType<typeof policyView>, string][] = [
+  ["maxPerUser", "Sessions per user"],
+  ["maxPerDevice", "Sessions per device"],
+  ["idleTimeoutSeconds", "Idle timeout (s)"],
+  ["maxSessionSeconds", "Maximum length (s)"],
+  ["retentionDays", "Keep recordings (days)"],
+];
+
+/** The tenant's terminal policy, for admins to change. */
+function PolicyForm(props: { policy: ReturnType<typeof policyView> }) {
+  return (
+    <details class="card">
+      <summary>Terminal policy of this tenant</summary>
+      <form data-api="PUT /api/terminal/policy" data-toast="Terminal policy saved">
+        <div class="filters">
+          {POLICY_FIELDS.map(([name, label]) => (
+            <div>
+              <label for={`tp-${name}`}>{label}</label>
+              <input
+                id={`tp-${name}`}
+                name={name}
+                type="number"
+                min={1}
+                data-type="int"
+                value={String(props.policy[name])}
+              />
+            </div>
+          ))}
+        </div>
+        <label>
+          <input
+            type="checkbox"
+            name="recordInput"
+            checked={props.policy.recordInput}
+          />{" "}
+          Record what operators type too (passwords typed at prompts would be kept)
+        </label>
+        <button type="submit">Save policy</button>
+      </form>
+    </details>
+  );
+}
+
 /** The player of one recording. */
 export function RecordingPage(
   props: { ctx: UiContext; rec: Omit<TerminalRecording, "cast"> },
@@ -105,7 +153,7 @@ export function RecordingPage(
     <Layout
       ctx={props.ctx}
       title="Recording"
-      active="/audit"
+      active="/recordings"
       head={TERMINAL_HEAD("/ui/player.js")}
     >
       <div class="term-page">
