@@ -12,7 +12,7 @@ import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
 import WebSocket from "ws";
 import { type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 import { csrfTokenFor } from "../../src/cloud/tenancy/auth.ts";
 
 /** What the terminal pages expose for tests: the xterm.js Terminal. */
@@ -213,6 +213,7 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
           await new Promise((r) => setTimeout(r, 100));
         }
       };
+      assertEquals(await accessibilityViolations(page), [], "accessibility of the terminal page");
       await page.locator(".term-box").click();
       await page.keyboard.type("echo $((6*7))");
       await page.keyboard.press("Enter");
@@ -265,7 +266,13 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
       assertEquals(header.version, 2);
       assert(cast.includes("42"), "the recording holds the output");
 
-      // The player replays it in the browser.
+      // The recordings page lists it (with the tenant's policy for admins); the player replays it.
+      const list = await context.newPage();
+      await list.goto(`${w.stack.url}/recordings`);
+      await list.locator(`a[href="/recordings/${recordingId}"]`).waitFor();
+      await list.screenshot({ path: `${SCREENSHOTS}/terminal-recordings.png`, fullPage: true });
+      assertEquals(await accessibilityViolations(list), [], "accessibility of /recordings");
+      await list.close();
       const player = await context.newPage();
       player.on("response", async (r) => {
         try {
