@@ -3,6 +3,7 @@
  * on 127.0.0.X:port for every device port of a CLI session (see run.ts); `status` shows the
  * session; `open HANDLE` listens on one loopback port for one device port. Any TCP tool (ssh, an
  * SDK, a player) then reaches the device as if on its LAN. Listeners are on loopback only.
+ * `ssh DEVICE` opens the browser terminal's session (credentials held by the cloud) here.
  * @module
  */
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
@@ -12,6 +13,7 @@ import { VERSION } from "../shared/version.ts";
 import { carry, wsUrl } from "./connect.ts";
 import { runTunnel } from "./run.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
+import { sshSession, terminalPath } from "./ssh.ts";
 
 const openOptions: Record<string, OptionSpec> = {
   cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
@@ -42,12 +44,25 @@ const runOptions: Record<string, OptionSpec> = {
   },
 };
 
+const sshOptions: Record<string, OptionSpec> = {
+  cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
+  token: {
+    type: "string",
+    env: "NC_TOKEN",
+    arg: "TOKEN",
+    help: "Your API token nt_… or a CLI session token ops_… (required)",
+  },
+};
+
 const HELP = `connector tunnel — reach LAN devices from this machine (shipped as nanodems-tunnel)
 
 Usage:
   connector tunnel run --cloud URL --token ops_…        every device of your CLI session
   connector tunnel status --cloud URL --token ops_…     the session's expiry and its pairs
   connector tunnel open HANDLE --cloud URL --token nt_… one device port, on a port you choose
+  connector tunnel ssh DEVICE --cloud URL --token …     a terminal on an SSH device, logged in
+                                                        by the cloud (DEVICE: h-…, or with ops_…
+                                                        127.0.0.X[:port] or the device's name)
 
 The workflow: on the site page click "Open CLI session", pick the sites, copy the command it
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every
@@ -63,6 +78,9 @@ ${renderOptions(runOptions)}
 Options of open:
 ${renderOptions(openOptions)}
 
+Options of ssh:
+${renderOptions(sshOptions)}
+
 Examples:
   nanodems-tunnel run --cloud https://cloud.example.com --token ops_…
   ssh -p 22 admin@127.0.0.2
@@ -77,6 +95,25 @@ function parseCloud(text: unknown): URL {
   } catch {
     throw new UsageError(`--cloud: expected a URL, got "${text}"`);
   }
+}
+
+/** `ssh DEVICE`: a terminal on the device, logged in by the cloud. */
+async function sshCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, sshOptions);
+  if (values.help) return (console.log(HELP), 0);
+  if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
+  const cloud = parseCloud(values.cloud);
+  const token = values.token as string | undefined;
+  if (!token || !/^(nt|ops)_[A-Za-z0-9_-]{20,}$/.test(token)) {
+    throw new UsageError("--token: expected an API token nt_… or a CLI session token ops_…");
+  }
+  const device = positionals[0];
+  if (!device) throw new UsageError("DEVICE is required: a handle h-…, 127.0.0.X[:port] or a name");
+  const path = await terminalPath(cloud, token, device).catch((e) => {
+    if (e instanceof PlanError) throw new UsageError(e.message);
+    throw e;
+  });
+  return await sshSession(cloud, token, path);
 }
 
 /** `run` and `status`. */
@@ -134,6 +171,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   if (!sub || sub === "--help" || sub === "-h" || sub === "help") return (console.log(HELP), 0);
   if (sub === "--version" || sub === "-V") return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   if (sub === "run" || sub === "status") return await sessionCommand(sub, argv.slice(1));
+  if (sub === "ssh") return await sshCommand(argv.slice(1));
   if (sub !== "open") {
     throw new UsageError(`unknown tunnel command "${sub}" (see connector tunnel --help)`);
   }

@@ -174,6 +174,17 @@ async function audit(w: World, action: string) {
   return (await res.json()).items as { action: string; detail: Record<string, unknown> }[];
 }
 
+/** The audit entries of `action` once there are `n` (a session is recorded as it ends). */
+async function auditCount(w: World, action: string, n: number) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const entries = await audit(w, action);
+    if (entries.length >= n) return entries;
+    assert(Date.now() < deadline, `${entries.length} of ${n} ${action} audit entries`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 Deno.test("browser terminal: Chromium runs a shell on a real sshd with held credentials; no secret reaches the browser; the recording plays back", async () => {
   await withWorld(async (w) => {
     const browser = await launchBrowser();
@@ -248,16 +259,9 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
 
       // Leaving the page ends the session; its recording is stored and audited.
       await page.close();
-      let recordingId = "";
-      const deadline = Date.now() + 15_000;
-      while (!recordingId) {
-        const entries = await audit(w, "terminal.session");
-        recordingId = String(entries[0]?.detail.recordingId ?? "");
-        if (!recordingId) {
-          assert(Date.now() < deadline, "no terminal.session audit entry");
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
+      const recordingId = String(
+        (await auditCount(w, "terminal.session", 1))[0].detail.recordingId,
+      );
       assertEquals((await audit(w, "device.hostkey.first_seen")).length, 1);
       const used = await audit(w, "device.credentials.use");
       assertEquals(used[0]?.detail.via, "terminal");
@@ -449,5 +453,60 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
     );
     assertMatch(c.messages.filter((m) => m.type === "login")[1].message, /refused the login/);
     c.ws.close();
+  });
+});
+
+/** Runs `connector tunnel ssh …` with `input` on its stdin (not a terminal). */
+async function tunnelSsh(w: World, args: string[], input: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../src/main.ts", import.meta.url).pathname,
+      "tunnel",
+      "ssh",
+      ...args,
+      "--cloud",
+      w.stack.url,
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("nanodems-tunnel ssh: the same credential-injected session from a terminal, by handle or by a CLI session's loopback address", async () => {
+  await withWorld(async (w) => {
+    const byHandle = await tunnelSsh(
+      w,
+      [w.handle, "--token", w.q.apiToken],
+      "echo cli-$((6*7))\nexit\n",
+    );
+    assertEquals(byHandle.code, 0, byHandle.stderr);
+    assertMatch(byHandle.stdout, /^cli-42\r?$/m);
+    assertMatch(byHandle.stderr, /\[the shell ended\]/);
+    const ops = await w.stack.cliSession(w.q);
+    const byAddress = await tunnelSsh(
+      w,
+      [`${w.q.device.loopbackIp}:${w.sshd.port}`, "--token", ops.token],
+      "echo ops-$((6*7))\nexit\n",
+    );
+    assertEquals(byAddress.code, 0, byAddress.stderr);
+    assertMatch(byAddress.stdout, /^ops-42\r?$/m);
+    // Both sessions were recorded and audited like the browser's.
+    assertEquals((await auditCount(w, "terminal.session", 2)).length, 2);
+    const refused = await tunnelSsh(w, [w.handle, "--token", `nt_${"x".repeat(43)}`], "");
+    assertEquals(refused.code, 3);
+    assertMatch(refused.stderr, /401 authentication required/);
   });
 });

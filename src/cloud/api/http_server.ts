@@ -26,7 +26,11 @@ import {
   TUNNEL_PATH,
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
-import { serveTerminalUpgrade, TERMINAL_PATH } from "../access/terminal/serve.ts";
+import {
+  CLI_TERMINAL_PATH,
+  serveTerminalUpgrade,
+  TERMINAL_PATH,
+} from "../access/terminal/serve.ts";
 import type { TerminalDeps } from "../access/terminal/session.ts";
 
 /** A running HTTP listener. */
@@ -123,10 +127,13 @@ export function startHttpServer(opts: {
     if (isProxyPath(req.url ?? "/")) return serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
     const term = TERMINAL_PATH.exec(path);
-    if (term && opts.terminal) {
+    const cliTerm = CLI_TERMINAL_PATH.exec(path);
+    if ((term || cliTerm) && opts.terminal) {
       try {
-        const handle = decodeURIComponent(term[1]);
-        await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, handle);
+        const to: TunnelTarget = term
+          ? { handle: decodeURIComponent(term[1]) }
+          : { ip: cliTerm![1], port: Number(cliTerm![2]) };
+        await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, to);
       } catch (e) {
         const { status, body } = toErrorResponse(
           e instanceof URIError ? new AppError("unknown_handle") : e,

@@ -6,7 +6,8 @@
  * `csrf.<token>`: a cookie rides along on any page's WebSocket, and in path-prefix mode a
  * device page under `/c/` shares the cloud's origin, but it cannot read a cloud page to learn
  * the token. Refusals come before the upgrade as HTTP statuses with `{error, message}`; after
- * it, the session runs (terminal/session.ts).
+ * it, the session runs (terminal/session.ts). `nanodems-tunnel ssh` uses the same endpoint with
+ * its token, or `/api/cli/terminal/{127.0.0.X}/{port}` with a CLI session.
  * @module
  */
 import type * as http from "node:http";
@@ -15,16 +16,16 @@ import type { Buffer } from "node:buffer";
 // @ts-types="@types/ws"
 import type { WebSocketServer } from "ws";
 import { AppError } from "../../../shared/errors.ts";
-import { authorizeTunnel } from "../tunnel_ws.ts";
+import { authorizeTunnel, type TunnelTarget } from "../tunnel_ws.ts";
 import { csrfTokenFor, readCookie, SESSION_COOKIE } from "../../tenancy/auth.ts";
 import { constantTimeEqual } from "../../../shared/crypto/token.ts";
 import { runTerminal, type TerminalDeps } from "./session.ts";
 
-/** The subprotocol the cloud answers with (the browser also offers `csrf.<token>`). */
-export const TERMINAL_PROTOCOL = "nc-terminal";
-
 /** The endpoint's path pattern. */
 export const TERMINAL_PATH = /^\/api\/terminal\/([^/]+)$/;
+/** The CLI's form: a device of its CLI session by loopback address and port. */
+export const CLI_TERMINAL_PATH =
+  /^\/api\/cli\/terminal\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3})\/(\d{1,5})$/;
 
 /** Admits and upgrades, or throws the refusal (AppError) before any upgrade. */
 export async function serveTerminalUpgrade(
@@ -34,10 +35,10 @@ export async function serveTerminalUpgrade(
   request: Request,
   socket: Duplex,
   head: Buffer,
-  handle: string,
+  to: TunnelTarget,
 ): Promise<void> {
   const remote = req.socket.remoteAddress ?? "";
-  const { principal, target } = await authorizeTunnel(d, request, handle, remote);
+  const { principal, target } = await authorizeTunnel(d, request, to, remote);
   if (principal.kind === "session") {
     if (!request.headers.get("origin")) {
       throw new AppError("forbidden", "a browser terminal needs the Origin header");

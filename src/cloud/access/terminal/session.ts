@@ -15,7 +15,11 @@ import { newId } from "../../../shared/ids.ts";
 import type { Principal } from "../../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../../tenancy/device_secrets.ts";
 import { type Authorized, openTunnel, type RouteDeps } from "../route.ts";
-import { type ClientMessage, parseClientMessage, type ServerMessage } from "./messages.ts";
+import {
+  type ClientMessage,
+  parseClientMessage,
+  type ServerMessage,
+} from "../../../shared/protocol/terminal.ts";
 import { describeHostKey, verifyHostKey } from "./host_key.ts";
 import { idleWarningAfterMs, terminalPolicy } from "./policy.ts";
 import { openSshShell, type SshLogin, type SshShell } from "./ssh_client.ts";

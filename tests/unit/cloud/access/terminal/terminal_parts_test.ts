@@ -22,7 +22,7 @@ import {
   idleWarningAfterMs,
   policyView,
 } from "../../../../../src/cloud/access/terminal/policy.ts";
-import { parseClientMessage } from "../../../../../src/cloud/access/terminal/messages.ts";
+import { parseClientMessage } from "../../../../../src/shared/protocol/terminal.ts";
 import { isSshPort } from "../../../../../src/cloud/access/terminal/ssh_port.ts";
 import { openSqliteStore } from "../../../../../src/cloud/store/sqlite.ts";
 

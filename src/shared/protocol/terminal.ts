@@ -1,8 +1,9 @@
 /**
- * The browser terminal's WebSocket protocol. Binary messages from the cloud are the device's
- * output bytes (xterm.js decodes UTF-8 across message boundaries); text messages are JSON. The
- * browser sends only JSON text: its size first (`hello`), keystrokes and pastes (`input`),
- * window changes (`resize`) and, when the cloud holds no credentials and asks, one `login`.
+ * The terminal WebSocket protocol (`/api/terminal/{handle}`), spoken by the browser page and by
+ * `nanodems-tunnel ssh`. Binary messages from the cloud are the device's output bytes (decoded as
+ * UTF-8 by the client, across message boundaries); text messages are JSON. The client sends only
+ * JSON text: its size first (`hello`), keystrokes and pastes (`input`), window changes
+ * (`resize`) and, when the cloud holds no credentials and asks, one `login`.
  * @module
  */
 import { z } from "zod";
@@ -37,6 +38,9 @@ export type ServerMessage =
   | { type: "warning"; message: string }
   /** Why the session ended; the WebSocket closes right after. */
   | { type: "end"; message: string; error: string | null };
+
+/** The subprotocol the cloud answers with (a browser also offers `csrf.<token>`). */
+export const TERMINAL_PROTOCOL = "nc-terminal";
 
 /** Parses a browser message; null for anything malformed. */
 export function parseClientMessage(text: string): ClientMessage | null {
