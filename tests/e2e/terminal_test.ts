@@ -389,6 +389,8 @@ Deno.test("browser terminal: limits per device and per user, idle timeout with a
       two.message("end")!.message,
       "terminal session limit reached: at most 1 concurrent sessions per device",
     );
+    const refusals = await auditCount(w, "terminal.refused", 1);
+    assertEquals(refusals[0].detail.reason, "terminal_limit");
     await put({ maxPerDevice: 3, maxPerUser: 1 });
     const three = new TermClient(w);
     await three.ended();
@@ -436,6 +438,11 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
     assertEquals(await refused({ csrf: null }), 400);
     assertEquals(await refused({ csrf: "guessed" }), 400);
     assertEquals(await refused({ cookie: "nc_session=forged" }), 401);
+    // A viewer may look at the device, not log in to it.
+    const viewer = await w.stack.addUser(w.q.tenantId, "viewer");
+    const viewerCookie = await w.stack.signIn(viewer.email, viewer.password);
+    const viewerCsrf = await csrfTokenFor(viewerCookie.split("=")[1]);
+    assertEquals(await refused({ cookie: viewerCookie, csrf: viewerCsrf }), 403);
 
     const del = await w.api(
       "DELETE",

@@ -4,6 +4,7 @@
  * document cannot drift from what the server enforces.
  * @module
  */
+import { terminalPolicyBody } from "../access/terminal/policy.ts";
 import { z } from "zod";
 import { cidrList } from "../tenancy/auth.ts";
 import { enrollRequest } from "./enroll.ts";
@@ -114,6 +115,11 @@ export const agentStatsQuery = z.object({
   hours: z.coerce.number().int().min(1).max(720).default(24),
 });
 
+/** `POST …/host-key/accept`: optionally the fingerprint the admin was shown. */
+export const acceptHostKeyBody = z.object({
+  fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/).optional(),
+}).strict();
+
 /** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
 export const BODIES: Record<string, z.ZodType> = {
   "POST /api/agents/enroll": enrollRequest,
@@ -132,6 +138,8 @@ export const BODIES: Record<string, z.ZodType> = {
   "PUT /api/sites/:id/devices/:deviceId/credentials": deviceCredentialsBody,
   "POST /api/handles/:handle/rtsp-url": rtspUrlBody,
   "POST /api/sites/:id/discovery": discoveryBody,
+  "PUT /api/terminal/policy": terminalPolicyBody,
+  "POST /api/devices/:id/ports/:port/host-key/accept": acceptHostKeyBody,
 };
 
 /** Query strings by "METHOD /path". */

@@ -6,7 +6,6 @@
  * @module
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store, TerminalRecording } from "../store/store.ts";
@@ -14,6 +13,7 @@ import { requireRole, roleAtLeast } from "../tenancy/roles.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
+import { acceptHostKeyBody } from "./schemas.ts";
 import {
   applyPolicyChange,
   policyView,
@@ -27,11 +27,6 @@ export interface TerminalApiDeps {
   store: Store;
   clock: Clock;
 }
-
-/** `POST …/host-key/accept`: optionally the fingerprint the admin was shown. */
-export const acceptHostKeyBody = z.object({
-  fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/).optional(),
-}).strict();
 
 /** Whether a principal may see a recording: admins all of the tenant's, others their own. */
 export function maySeeRecording(

@@ -16,6 +16,7 @@ import type { Buffer } from "node:buffer";
 // @ts-types="@types/ws"
 import type { WebSocketServer } from "ws";
 import { AppError } from "../../../shared/errors.ts";
+import { requireRole } from "../../tenancy/roles.ts";
 import { authorizeTunnel, type TunnelTarget } from "../tunnel_ws.ts";
 import { csrfTokenFor, readCookie, SESSION_COOKIE } from "../../tenancy/auth.ts";
 import { constantTimeEqual } from "../../../shared/crypto/token.ts";
@@ -53,6 +54,7 @@ export async function serveTerminalUpgrade(
   if (principal.kind === "license" || principal.kind === "admin_key") {
     throw new AppError("forbidden", "this credential cannot open a terminal");
   }
+  requireRole(principal.role, "operator");
   if (socket.destroyed) return;
   wss.handleUpgrade(req, socket, head, (ws) => {
     runTerminal(d, ws, principal, target).catch((e) =>

@@ -91,7 +91,18 @@ export async function runTerminal(
     wake?.();
     endResolve();
   };
+  const audit = (action: string, detail: Record<string, unknown>) =>
+    d.store.appendAudit({
+      tenantId: handle.tenantId,
+      actor: principal.actor,
+      action,
+      target: device.id,
+      detail: { handle: handle.id, port: handle.port, ...detail },
+    });
   const fail = (e: unknown) => {
+    if (e instanceof AppError && !ended) {
+      audit("terminal.refused", { reason: e.code, message: e.message }).catch(() => {});
+    }
     if (e instanceof AppError) {
       const code = e.httpStatus === 401 || e.httpStatus === 403 || e.httpStatus === 409 ||
           e.httpStatus === 429
@@ -115,30 +126,23 @@ export async function runTerminal(
     wake?.();
   });
   const next = async (type: ClientMessage["type"], ms: number): Promise<ClientMessage | null> => {
-    const deadline = Date.now() + ms;
+    const deadline = d.clock.now() + ms;
     for (;;) {
       const i = messages.findIndex((m) => m.type === type);
       if (i >= 0) return messages.splice(i, 1)[0];
-      if (ended || Date.now() > deadline) return null;
+      if (ended || d.clock.now() >= deadline) return null;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, Math.max(0, deadline - Date.now()));
+        timer = setTimeout(r, Math.max(0, deadline - d.clock.now()));
       });
+      clearTimeout(timer);
       wake = null;
     }
   };
 
   const unlive = d.live?.add(principal, (reason) => end(reason, 1008, "revoked"));
   if (unlive) onEnd.push(unlive);
-  const audit = (action: string, detail: Record<string, unknown>) =>
-    d.store.appendAudit({
-      tenantId: handle.tenantId,
-      actor: principal.actor,
-      action,
-      target: device.id,
-      detail: { handle: handle.id, port: handle.port, ...detail },
-    });
-
   let recorder: AsciicastRecorder | null = null;
   let shell: SshShell | null = null;
   try {
