@@ -165,19 +165,10 @@ export function startHttpServer(opts: {
     const term = TERMINAL_PATH.exec(path);
     const cliTerm = CLI_TERMINAL_PATH.exec(path);
     if ((term || cliTerm) && opts.terminal) {
-      try {
-        const to: TunnelTarget = term
-          ? { handle: decodeURIComponent(term[1]) }
-          : { ip: cliTerm![1], port: Number(cliTerm![2]) };
-        await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, to);
-      } catch (e) {
-        const { status, body } = toErrorResponse(
-          e instanceof URIError ? new AppError("unknown_handle") : e,
-        );
-        if (status === 500) d.log.error({ err: (e as Error).message }, "terminal upgrade failed");
-        refuse(socket, status, body);
-      }
-      return;
+      const to: TunnelTarget = term
+        ? { handle: decodeSegment(term[1]) }
+        : { ip: cliTerm![1], port: Number(cliTerm![2]) };
+      return await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, to);
     }
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);
