@@ -369,7 +369,7 @@ Deno.test("browser terminal: a changed host key blocks with a warning until an a
   });
 });
 
-Deno.test("browser terminal: limits per device and per user, idle timeout with a warning, revocation within 2 s", async () => {
+Deno.test("browser terminal: limits per device and per user, revocation within 2 s, idle timeout with a warning, maximum length", async () => {
   await withWorld(async (w) => {
     const put = async (body: unknown) => {
       const res = await w.api("PUT", "/api/terminal/policy", body);
@@ -419,6 +419,18 @@ Deno.test("browser terminal: limits per device and per user, idle timeout with a
     await idle.ended();
     assertMatch(idle.message("warning")!.message, /closes in 1 s unless you type/);
     assertEquals(idle.message("end")!.message, "idle timeout: closed after 2 s without input");
+
+    // The maximum length closes a session even while the operator types.
+    await put({ idleTimeoutSeconds: 60, maxSessionSeconds: 2 });
+    const long = new TermClient(w);
+    await long.connected();
+    const typing = setInterval(() => long.send({ type: "input", data: " " }), 300);
+    try {
+      await long.ended();
+    } finally {
+      clearInterval(typing);
+    }
+    assertEquals(long.message("end")!.message, "maximum session length reached (2 s)");
   });
 });
 

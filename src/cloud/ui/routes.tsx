@@ -161,7 +161,8 @@ export function uiRoutes(d: UiDeps): Hono {
       if (!rec || !maySeeRecording(ctx.principal, rec)) {
         return notFound(c, ctx, "There is no such recording in your tenant.");
       }
-      return RecordingPage({ ctx, rec });
+      const device = await d.store.getDevice(rec.tenantId, rec.deviceId);
+      return RecordingPage({ ctx, rec, deviceName: device ? device.label || device.host : null });
     }),
   );
 

@@ -250,6 +250,10 @@ export async function runTerminal(
       if (ws.readyState === ws.OPEN) ws.send(new Uint8Array(chunk), { binary: true });
     });
     sh.channel.on("close", () => end("the shell ended"));
+    sh.channel.on(
+      "error",
+      (e) => end(`the shell failed: ${e.message}`, 1011, "device_unreachable"),
+    );
 
     // Limits on time: idle (warned first) and maximum length.
     let warnTimer: ReturnType<typeof setTimeout> | undefined;

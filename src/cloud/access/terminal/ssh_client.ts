@@ -32,6 +32,7 @@ interface Ssh2Client {
 export interface ClientChannel {
   on(event: "data", f: (chunk: Buffer) => void): this;
   on(event: "close", f: () => void): this;
+  on(event: "error", f: (e: Error) => void): this;
   stderr: { on(event: "data", f: (chunk: Buffer) => void): unknown };
   write(data: string | Uint8Array): boolean;
   setWindow(rows: number, cols: number, height: number, width: number): void;

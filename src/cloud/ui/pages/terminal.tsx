@@ -146,7 +146,7 @@ function PolicyForm(props: { policy: ReturnType<typeof policyView> }) {
 
 /** The player of one recording. */
 export function RecordingPage(
-  props: { ctx: UiContext; rec: Omit<TerminalRecording, "cast"> },
+  props: { ctx: UiContext; rec: Omit<TerminalRecording, "cast">; deviceName: string | null },
 ) {
   const { rec } = props;
   return (
@@ -158,7 +158,7 @@ export function RecordingPage(
     >
       <div class="term-page">
         <h1>
-          Recording — {rec.deviceId}:{rec.port}
+          Recording — {props.deviceName ?? rec.deviceId}:{rec.port}
         </h1>
         <p>
           {rec.actor}, {new Date(rec.startedAt).toISOString()}, ended: {rec.endReason}.{" "}
