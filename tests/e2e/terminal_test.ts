@@ -472,6 +472,26 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
     );
     assertMatch(c.messages.filter((m) => m.type === "login")[1].message, /refused the login/);
     c.ws.close();
+
+    // The page shows the login form when asked, and forgets the password once sent.
+    const browser = await launchBrowser();
+    try {
+      const context = await browser.newContext();
+      const [name, value] = w.cookie.split("=");
+      await context.addCookies([{ name, value, url: w.stack.url }]);
+      const page = await context.newPage();
+      await page.goto(`${w.stack.url}/terminal/${w.handle}`);
+      await page.locator("#term-login").waitFor({ state: "visible", timeout: 30_000 });
+      assertEquals(await accessibilityViolations(page), [], "accessibility of the login form");
+      await page.fill("#term-user", w.sshd.user);
+      await page.fill("#term-pass", "still-wrong");
+      await page.click("#term-login >> text=Log in");
+      assertEquals(await page.inputValue("#term-pass"), "");
+      await page.locator("#term-status", { hasText: "refused the login" }).waitFor();
+      await page.screenshot({ path: `${SCREENSHOTS}/terminal-login.png` });
+    } finally {
+      await browser.close();
+    }
   });
 });
 

@@ -17,7 +17,6 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/discover", label: "Discover", min: "admin" },
   { href: "/agents", label: "Agents" },
   { href: "/audit", label: "Audit log" },
-  { href: "/recordings", label: "Recordings" },
   { href: "/account/tokens", label: "Account" },
   { href: "/licenses", label: "Licenses", min: "superadmin" },
   { href: "/download", label: "Download" },

@@ -141,6 +141,9 @@ export async function AuditPage(
   return (
     <Layout ctx={ctx} title="Audit log" active="/audit">
       <h1>Audit log</h1>
+      <p>
+        <a href="/recordings">Terminal recordings</a>
+      </p>
       <form method="get" action="/audit" class="card filters" aria-label="Filters">
         <div>
           <label for="f-actor">Actor</label>

@@ -72,7 +72,7 @@ export async function RecordingsPage(props: { ctx: UiContext; store: Store; now:
   const admin = roleAtLeast(props.ctx.principal.role, "admin");
   const policy = policyView(await terminalPolicy(props.store, props.ctx.principal.tenantId));
   return (
-    <Layout ctx={props.ctx} title="Terminal recordings" active="/recordings">
+    <Layout ctx={props.ctx} title="Terminal recordings" active="/audit">
       <h1>Terminal recordings</h1>
       {admin ? <PolicyForm policy={policy} /> : null}
       {rows.length
@@ -153,7 +153,7 @@ export function RecordingPage(
     <Layout
       ctx={props.ctx}
       title="Recording"
-      active="/recordings"
+      active="/audit"
       head={TERMINAL_HEAD("/ui/player.js")}
     >
       <div class="term-page">
