@@ -12,6 +12,7 @@ import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
 import WebSocket from "ws";
 import { type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
+import type { Browser, BrowserContext } from "playwright-core";
 import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 import { csrfTokenFor } from "../../src/cloud/tenancy/auth.ts";
 
@@ -174,6 +175,18 @@ async function audit(w: World, action: string) {
   return (await res.json()).items as { action: string; detail: Record<string, unknown> }[];
 }
 
+/** A browser context signed in as the world's admin. */
+async function signedIn(
+  w: World,
+  browser: Browser,
+  viewport?: { width: number; height: number },
+): Promise<BrowserContext> {
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  const [name, value] = w.cookie.split("=");
+  await context.addCookies([{ name, value, url: w.stack.url }]);
+  return context;
+}
+
 /** The audit entries of `action` once there are `n` (a session is recorded as it ends). */
 async function auditCount(w: World, action: string, n: number) {
   const deadline = Date.now() + 15_000;
@@ -189,9 +202,7 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
   await withWorld(async (w) => {
     const browser = await launchBrowser();
     try {
-      const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-      const [name, value] = w.cookie.split("=");
-      await context.addCookies([{ name, value, url: w.stack.url }]);
+      const context = await signedIn(w, browser, { width: 1100, height: 800 });
       const page = await context.newPage();
       // Everything the browser receives: every response body and every WebSocket frame.
       const received: string[] = [];
@@ -335,10 +346,7 @@ Deno.test("browser terminal: a changed host key blocks with a warning until an a
     // The site page shows the warning; the admin accepts the new key there.
     const browser = await launchBrowser();
     try {
-      const context = await browser.newContext();
-      const [name, value] = w.cookie.split("=");
-      await context.addCookies([{ name, value, url: w.stack.url }]);
-      const page = await context.newPage();
+      const page = await (await signedIn(w, browser)).newPage();
       page.on("dialog", (d) => d.accept());
       await page.goto(`${w.stack.url}/sites/${w.q.siteId}`);
       const row = page.locator(`tr[data-device="${w.q.device.deviceId}"]`);
@@ -476,10 +484,7 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
     // The page shows the login form when asked, and forgets the password once sent.
     const browser = await launchBrowser();
     try {
-      const context = await browser.newContext();
-      const [name, value] = w.cookie.split("=");
-      await context.addCookies([{ name, value, url: w.stack.url }]);
-      const page = await context.newPage();
+      const page = await (await signedIn(w, browser)).newPage();
       await page.goto(`${w.stack.url}/terminal/${w.handle}`);
       await page.locator("#term-login").waitFor({ state: "visible", timeout: 30_000 });
       assertEquals(await accessibilityViolations(page), [], "accessibility of the login form");
