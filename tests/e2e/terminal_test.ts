@@ -287,6 +287,10 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
       await list.locator(`a[href="/recordings/${recordingId}"]`).waitFor();
       await list.screenshot({ path: `${SCREENSHOTS}/terminal-recordings.png`, fullPage: true });
       assertEquals(await accessibilityViolations(list), [], "accessibility of /recordings");
+      // The session's audit entry links its recording.
+      await list.goto(`${w.stack.url}/audit?action=terminal.session`);
+      await list.locator(`a[href="/recordings/${recordingId}"]`, { hasText: "Play recording" })
+        .waitFor();
       await list.close();
       const player = await context.newPage();
       player.on("response", async (r) => {
@@ -371,8 +375,8 @@ Deno.test("browser terminal: a changed host key blocks with a warning until an a
 
     const again = new TermClient(w);
     await again.connected();
-    again.send({ type: "input", data: "echo ok-$((40+2))\n" });
-    await again.until("ok-42", () => again.output.includes("ok-42"));
+    again.send({ type: "input", data: "echo ok-$((40+2)) colours-$(tput colors)\n" });
+    await again.until("ok-42", () => /ok-42 colours-256/.test(again.output));
     again.ws.close();
   });
 });

@@ -97,7 +97,19 @@ export function AuditTable(
           </td>
           <td class="mono">{e.action}</td>
           <td class="mono">{e.target}</td>
-          <td class="muted">{details(e.detail)}</td>
+          <td class="muted">
+            {details(e.detail)}
+            {typeof e.detail.recordingId === "string"
+              ? (
+                <>
+                  {" "}
+                  <a href={`/recordings/${encodeURIComponent(e.detail.recordingId)}`}>
+                    Play recording
+                  </a>
+                </>
+              )
+              : null}
+          </td>
         </tr>
       ))}
     </Table>
