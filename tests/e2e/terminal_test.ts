@@ -266,6 +266,17 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
       await page.keyboard.type(`echo "[${text}]"`);
       await page.keyboard.press("Enter");
       await waitLine((l) => l.trim() === `[${text}]`, `[${text}]`);
+      // Paste: a line longer than one input message (64 KiB) pasted at once arrives whole.
+      const long = "x".repeat(70_000);
+      // (A string, because the test's own type library has no DOM.)
+      await page.evaluate(`(() => {
+        const dt = new DataTransfer();
+        dt.setData("text/plain", ${JSON.stringify(`echo ${long} | wc -c`)});
+        document.querySelector(".term-box textarea").dispatchEvent(
+          new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+      })()`);
+      await page.keyboard.press("Enter");
+      await waitLine((l) => l.trim() === "70001", "70001 from wc -c");
       await page.screenshot({ path: `${SCREENSHOTS}/terminal.png` });
 
       // Leaving the page ends the session; its recording is stored and audited.

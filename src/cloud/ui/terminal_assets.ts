@@ -41,7 +41,8 @@ ws.onclose = (ev) => {
   term.options.disableStdin = true;
   if (!box.dataset.ended) { box.dataset.ended = "closed"; status(ev.reason || "disconnected", "error"); }
 };
-term.onData((data) => send({ type: "input", data }));
+// A large paste goes in pieces (the cloud takes at most 64 KiB of input per message).
+term.onData((data) => { for (let i = 0; i < data.length; i += 8192) send({ type: "input", data: data.slice(i, i + 8192) }); });
 term.onResize(({ cols, rows }) => send({ type: "resize", cols, rows }));
 new ResizeObserver(() => fit.fit()).observe(box);
 form.addEventListener("submit", (e) => {
