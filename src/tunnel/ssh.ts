@@ -135,6 +135,23 @@ export function sshSession(cloud: URL, token: string, path: string): Promise<num
       } else if (m.type === "end") {
         err(`[${m.message}]`);
         code = m.error === "revoked" ? 3 : m.error ? 1 : 0;
+      } else if (m.type === "prompt") {
+        if (!tty) {
+          err("error: the device asks for more than the cloud holds, and there is no terminal");
+          ws.close();
+          code = 1;
+          return;
+        }
+        (async () => {
+          Deno.stdin.setRaw(true);
+          for (const line of [m.name, m.instructions]) if (line) err(line);
+          const answers: string[] = [];
+          for (const p of m.prompts) {
+            await Deno.stderr.write(enc.encode(p.prompt));
+            answers.push(await readLine(!p.echo));
+          }
+          send({ type: "answers", answers });
+        })().catch(() => void ws.close());
       } else if (m.type === "login") {
         err(m.message);
         if (!tty) {

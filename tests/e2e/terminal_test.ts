@@ -12,6 +12,7 @@ import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
 import WebSocket from "ws";
 import { type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
+import { startMfaSshServer } from "../_fixtures/ssh_mfa_server.ts";
 import type { Browser, BrowserContext } from "playwright-core";
 import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 import { csrfTokenFor } from "../../src/cloud/tenancy/auth.ts";
@@ -568,4 +569,43 @@ Deno.test("nanodems-tunnel ssh: the same credential-injected session from a term
     assertEquals(refused.code, 3);
     assertMatch(refused.stderr, /401 authentication required/);
   });
+});
+
+Deno.test("browser terminal: a device with a second factor (keyboard-interactive) asks the operator in the page", async () => {
+  const mfa = await startMfaSshServer({ user: "op", password: "pw-1", code: "424242" });
+  const stack = await Stack.start();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([mfa.port]);
+    await stack.agentFor(q);
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const cookie = await stack.signIn(admin.email, admin.password);
+    const context = await browser.newContext();
+    const [name, value] = cookie.split("=");
+    await context.addCookies([{ name, value, url: stack.url }]);
+    const page = await context.newPage();
+    await page.goto(`${stack.url}/terminal/${q.device.handles[mfa.port]}`);
+    await page.locator("#term-login").waitFor({ state: "visible", timeout: 30_000 });
+    await page.fill("#term-user", "op");
+    await page.fill("#term-pass", "pw-1");
+    await page.click("#term-login >> text=Log in");
+    // The password answers the first round; the code is asked in the page.
+    await page.locator("#term-prompt").waitFor({ state: "visible", timeout: 20_000 });
+    await page.getByText("Enter the code from your token").waitFor();
+    const field = page.getByLabel("Verification code:");
+    assertEquals(await field.getAttribute("type"), "text");
+    await field.fill("424242");
+    assertEquals(await accessibilityViolations(page), [], "accessibility of the prompt");
+    await page.screenshot({ path: `${SCREENSHOTS}/terminal-second-factor.png` });
+    await page.click("#term-prompt >> text=Send");
+    await page.locator("#term-status", { hasText: "connected" }).waitFor({ timeout: 20_000 });
+    await page.waitForFunction(() =>
+      (globalThis as unknown as Page).ncTerminal.buffer.active.getLine(0)?.translateToString(true)
+        .includes("mfa-ok")
+    );
+  } finally {
+    await browser.close();
+    await stack.stop();
+    await mfa.stop();
+  }
 });

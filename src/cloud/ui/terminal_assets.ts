@@ -35,6 +35,7 @@ ws.onmessage = (ev) => {
   if (m.type === "status") { status(m.message); if (m.message.startsWith("connected")) term.focus(); }
   else if (m.type === "warning") status(m.message, "warning");
   else if (m.type === "login") { status(m.message, "warning"); form.hidden = false; form.querySelector("input").focus(); }
+  else if (m.type === "prompt") ask(m);
   else if (m.type === "end") { status(m.message, m.error ? "error" : "ended"); box.dataset.ended = m.error || "ok"; }
 };
 ws.onclose = (ev) => {
@@ -45,6 +46,28 @@ ws.onclose = (ev) => {
 term.onData((data) => { for (let i = 0; i < data.length; i += 8192) send({ type: "input", data: data.slice(i, i + 8192) }); });
 term.onResize(({ cols, rows }) => send({ type: "resize", cols, rows }));
 new ResizeObserver(() => fit.fit()).observe(box);
+// Keyboard-interactive rounds of the device (a one-time code…): one field per prompt.
+const askForm = document.getElementById("term-prompt");
+function ask(m) {
+  const fields = askForm.querySelector(".fields");
+  fields.replaceChildren();
+  status([m.name, m.instructions].filter(Boolean).join(" — ") || "The device asks:", "warning");
+  m.prompts.forEach((p, i) => {
+    const id = "term-prompt-" + i;
+    const label = document.createElement("label"); label.htmlFor = id; label.textContent = p.prompt;
+    const input = document.createElement("input"); input.id = id; input.autocomplete = "off";
+    input.type = p.echo ? "text" : "password";
+    const div = document.createElement("div"); div.append(label, input); fields.append(div);
+  });
+  askForm.hidden = false;
+  fields.querySelector("input")?.focus();
+}
+askForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const inputs = [...askForm.querySelectorAll("input")];
+  send({ type: "answers", answers: inputs.map((i) => i.value) });
+  askForm.querySelector(".fields").replaceChildren(); askForm.hidden = true; status("logging in…"); term.focus();
+});
 form.addEventListener("submit", (e) => {
   e.preventDefault();
   const user = form.elements.username, pass = form.elements.password;
@@ -82,7 +105,7 @@ const TERMINAL_CSS = `
 .term-page{display:flex;flex-direction:column;gap:.6rem}
 .term-box{background:#000;padding:.4rem;border-radius:6px;height:70vh;min-height:12rem}
 #term-status{font-weight:600}#term-status[data-kind=warning]{color:var(--warn)}#term-status[data-kind=error]{color:var(--bad)}
-.term-login{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.term-login[hidden]{display:none}
+.term-login,.term-login .fields{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.term-login[hidden]{display:none}
 `;
 
 /** Serves the vendored xterm.js, its stylesheet and our two modules under /ui/. */

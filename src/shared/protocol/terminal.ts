@@ -3,7 +3,8 @@
  * `nanodems-tunnel ssh`. Binary messages from the cloud are the device's output bytes (decoded as
  * UTF-8 by the client, across message boundaries); text messages are JSON. The client sends only
  * JSON text: its size first (`hello`), keystrokes and pastes (`input`), window changes
- * (`resize`) and, when the cloud holds no credentials and asks, one `login`.
+ * (`resize`) and, when the cloud holds no credentials and asks, one `login` — then `answers` to
+ * any further keyboard-interactive `prompt` of the device (one-time codes).
  * @module
  */
 import { z } from "zod";
@@ -23,6 +24,7 @@ export const clientMessage = z.discriminatedUnion("type", [
     username: z.string().min(1).max(256),
     password: z.string().max(1024),
   }),
+  z.object({ type: z.literal("answers"), answers: z.array(z.string().max(1024)).max(16) }),
 ]);
 
 /** One parsed browser message. */
@@ -34,6 +36,13 @@ export type ServerMessage =
   | { type: "status"; message: string }
   /** The cloud holds no credentials: ask the operator once (`retry` after a refused login). */
   | { type: "login"; message: string }
+  /** The device asks more (keyboard-interactive: a one-time code…); answer with `answers`. */
+  | {
+    type: "prompt";
+    name: string;
+    instructions: string;
+    prompts: { prompt: string; echo: boolean }[];
+  }
   /** Something ends soon (idle timeout, maximum length). */
   | { type: "warning"; message: string }
   /** Why the session ended; the WebSocket closes right after. */

@@ -22,7 +22,7 @@ import {
 } from "../../../shared/protocol/terminal.ts";
 import { describeHostKey, verifyHostKey } from "./host_key.ts";
 import { idleWarningAfterMs, terminalPolicy } from "./policy.ts";
-import { openSshShell, type SshLogin, type SshShell } from "./ssh_client.ts";
+import { type KeyboardQuestion, openSshShell, type SshLogin, type SshShell } from "./ssh_client.ts";
 import { AsciicastRecorder } from "./recorder.ts";
 import type { TerminalSlots } from "./slots.ts";
 
@@ -39,6 +39,8 @@ const LOGIN_TRIES = 3;
 /** How long the browser has to say its size, and to answer a login prompt. */
 const HELLO_MS = 15_000;
 const LOGIN_MS = 5 * 60_000;
+/** Browser messages held before the shell is up (typing ahead, a paste). */
+const MAX_QUEUED = 1024;
 /** Output messages in flight to the browser before the device's channel is paused. */
 const MAX_PENDING_SENDS = 64;
 
@@ -122,6 +124,9 @@ export async function runTerminal(
     const m = isBinary ? null : parseClientMessage(data.toString("utf8"));
     if (!m) return end("invalid terminal message", 1008, "bad_request");
     if (onInput) return onInput(m);
+    if (messages.length >= MAX_QUEUED) {
+      return end("too many terminal messages", 1008, "bad_request");
+    }
     messages.push(m);
     wake?.();
   });
@@ -156,6 +161,14 @@ export async function runTerminal(
     onEnd.push(d.slots.take(principal.userId ?? principal.actor, device.id, policy));
     send({ type: "status", message: `connecting to ${device.host}:${handle.port}…` });
 
+    // Further keyboard-interactive rounds (one-time codes) are the operator's to answer; the
+    // answers go to the device and nowhere else.
+    const ask = async (q: KeyboardQuestion): Promise<string[]> => {
+      send({ type: "prompt", ...q });
+      const m = await next("answers", LOGIN_MS);
+      if (!m || m.type !== "answers") throw new AppError("ssh_auth_failed");
+      return m.answers;
+    };
     let held: SshLogin | null = null;
     try {
       const c = await useDeviceCredentials(d.store, d.secrets, {
@@ -188,6 +201,7 @@ export async function runTerminal(
         }
         login = { username: m.username, password: m.password };
       }
+      login = { ...login, ask };
       const t = await openTunnel(d, target);
       onEnd.push(() => {
         t.done();

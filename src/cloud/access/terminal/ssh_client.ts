@@ -42,12 +42,21 @@ export interface ClientChannel {
 
 const Client = (ssh2 as unknown as { Client: new () => Ssh2Client }).Client;
 
+/** One keyboard-interactive round the device asks (prompts with whether to echo the answer). */
+export interface KeyboardQuestion {
+  name: string;
+  instructions: string;
+  prompts: { prompt: string; echo: boolean }[];
+}
+
 /** How to log in. */
 export interface SshLogin {
   username: string;
-  /** Also answers keyboard-interactive prompts. */
+  /** Also answers a keyboard-interactive round that asks only for one hidden answer. */
   password?: string;
   privateKey?: string;
+  /** Answers the other keyboard-interactive rounds (one-time codes, …) — the operator's. */
+  ask?: (q: KeyboardQuestion) => Promise<string[]>;
 }
 
 /** A logged-in interactive shell. */
@@ -64,28 +73,42 @@ export interface SshConnectOptions {
   rows: number;
   /** Throws (e.g. `host_key_changed`) to refuse the device's host key blob. */
   verifyHostKey: (blob: Uint8Array) => Promise<void>;
-  /** Handshake + login bound. */
+  /** Bound on the handshake and login, not counting time spent waiting for the operator. */
   readyTimeoutMs: number;
 }
 
-function authMethods(l: SshLogin) {
+/** ssh2's authHandler list; `waiting` brackets the time an answer is the operator's to give. */
+function authMethods(l: SshLogin, waiting: (on: boolean) => void) {
   const methods: unknown[] = [];
   if (l.privateKey) {
     methods.push({ type: "publickey", username: l.username, key: l.privateKey.trim() + "\n" });
   }
-  if (l.password) {
-    methods.push({ type: "password", username: l.username, password: l.password });
-    const password = l.password;
+  if (l.password) methods.push({ type: "password", username: l.username, password: l.password });
+  if (l.password || l.ask) {
+    let passwordUsed = false;
     methods.push({
       type: "keyboard-interactive",
       username: l.username,
       prompt: (
-        _name: string,
-        _instructions: string,
+        name: string,
+        instructions: string,
         _lang: string,
-        prompts: unknown[],
+        prompts: { prompt: string; echo?: boolean }[],
         finish: (answers: string[]) => void,
-      ) => finish(prompts.map(() => password)),
+      ) => {
+        const ps = prompts.map((p) => ({ prompt: p.prompt, echo: p.echo === true }));
+        if (!ps.length) return finish([]);
+        if (l.password && !passwordUsed && ps.length === 1 && !ps[0].echo) {
+          passwordUsed = true;
+          return finish([l.password]);
+        }
+        if (!l.ask) return finish(ps.map(() => l.password ?? ""));
+        waiting(true);
+        l.ask({ name, instructions, prompts: ps }).then(
+          (answers) => finish(ps.map((_, i) => answers[i] ?? "")),
+          () => finish(ps.map(() => "")),
+        ).finally(() => waiting(false));
+      },
     });
   }
   if (!methods.length) methods.push({ type: "none", username: l.username });
@@ -126,12 +149,27 @@ export function openSshShell(conn: Deno.Conn, o: SshConnectOptions): Promise<Ssh
         },
       );
     });
+    // Our own login deadline, paused while the operator answers a prompt (ssh2's readyTimeout
+    // would count that time too; it is only the backstop here).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (on: boolean) => {
+      clearTimeout(timer);
+      if (on && !settled) {
+        timer = setTimeout(
+          () => fail(new AppError("device_timeout", "the device did not complete the SSH login")),
+          o.readyTimeoutMs,
+        );
+      }
+    };
+    arm(true);
+    client.on("ready", () => clearTimeout(timer));
+    client.on("close", () => clearTimeout(timer));
     client.connect({
       sock: duplexOf(conn),
       username: o.login.username,
-      readyTimeout: o.readyTimeoutMs,
+      readyTimeout: o.readyTimeoutMs + 30 * 60_000,
       keepaliveInterval: 30_000,
-      authHandler: authMethods(o.login),
+      authHandler: authMethods(o.login, (waiting) => arm(!waiting)),
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         o.verifyHostKey(new Uint8Array(key)).then(() => verify(true), (e) => {
           refusal = e;

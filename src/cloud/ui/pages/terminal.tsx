@@ -47,6 +47,10 @@ export function TerminalPage(props: { ctx: UiContext; handle: Handle; device: De
           </div>
           <button type="submit">Log in</button>
         </form>
+        <form id="term-prompt" class="term-login card" hidden autocomplete="off">
+          <div class="fields"></div>
+          <button type="submit">Send</button>
+        </form>
         <div class="term-box" data-terminal={handle.id} aria-label="Terminal"></div>
         <p class="muted">
           Select to copy; paste with Ctrl+V (⌘V). The session is recorded (output only unless your
