@@ -146,8 +146,15 @@ export async function runTerminal(
     }
   };
 
+  /** Registers what to undo at the end — at once when the session already ended meanwhile. */
+  const atEnd = (f: () => void) => {
+    if (!ended) return void onEnd.push(f);
+    try {
+      f();
+    } catch { /* already gone */ }
+  };
   const unlive = d.live?.add(principal, (reason) => end(reason, 1008, "revoked"));
-  if (unlive) onEnd.push(unlive);
+  if (unlive) atEnd(unlive);
   let recorder: AsciicastRecorder | null = null;
   let shell: SshShell | null = null;
   try {
@@ -158,7 +165,7 @@ export async function runTerminal(
     }
     let size = { cols: hello.cols, rows: hello.rows };
     const policy = await terminalPolicy(d.store, handle.tenantId);
-    onEnd.push(d.slots.take(principal.userId ?? principal.actor, device.id, policy));
+    atEnd(d.slots.take(principal.userId ?? principal.actor, device.id, policy));
     send({ type: "status", message: `connecting to ${device.host}:${handle.port}…` });
 
     // Further keyboard-interactive rounds (one-time codes) are the operator's to answer; the
@@ -203,7 +210,7 @@ export async function runTerminal(
       }
       login = { ...login, ask };
       const t = await openTunnel(d, target);
-      onEnd.push(() => {
+      atEnd(() => {
         t.done();
         const s = d.registry.get(t.agentId);
         if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
@@ -234,7 +241,7 @@ export async function runTerminal(
     }
     if (!shell || ended) return await endedP;
     const sh = shell;
-    onEnd.push(() => sh.close());
+    atEnd(() => sh.close());
     const rec = new AsciicastRecorder({
       now: () => d.clock.now(),
       cols: size.cols,
@@ -243,7 +250,9 @@ export async function runTerminal(
       title: `${device.label || device.host}:${handle.port}`,
     });
     recorder = rec;
-    await audit("terminal.open", { credentials: held ? "held" : "typed" });
+    const credentials = held ? "held" : "typed";
+    held = null; // neither held nor typed secrets outlive the login
+    await audit("terminal.open", { credentials });
     send({ type: "status", message: `connected to ${device.host}:${handle.port}` });
 
     // Output: device → recording → browser, pausing the channel while the browser lags.
@@ -273,6 +282,7 @@ export async function runTerminal(
     let warnTimer: ReturnType<typeof setTimeout> | undefined;
     let idleTimer: ReturnType<typeof setTimeout> | undefined;
     const armIdle = () => {
+      if (ended) return;
       clearTimeout(warnTimer);
       clearTimeout(idleTimer);
       warnTimer = setTimeout(() => {
@@ -287,11 +297,11 @@ export async function runTerminal(
         policy.idleTimeoutMs,
       );
     };
-    const maxTimer = setTimeout(
+    const maxTimer = ended ? undefined : setTimeout(
       () => end(`maximum session length reached (${minutes(policy.maxSessionMs)})`),
       policy.maxSessionMs,
     );
-    onEnd.push(() => {
+    atEnd(() => {
       clearTimeout(warnTimer);
       clearTimeout(idleTimer);
       clearTimeout(maxTimer);
@@ -299,6 +309,7 @@ export async function runTerminal(
     armIdle();
 
     const apply = (m: ClientMessage) => {
+      if (ended) return;
       if (m.type === "input") {
         armIdle();
         rec.input(m.data);
