@@ -495,7 +495,24 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
       () => c.messages.filter((m) => m.type === "login").length === 2,
     );
     assertMatch(c.messages.filter((m) => m.type === "login")[1].message, /refused the login/);
+    // Leaving at the prompt gives the slot back: with one session per device, the next one is
+    // asked to log in rather than refused.
+    const one = await w.api("PUT", "/api/terminal/policy", { maxPerDevice: 1 });
+    assertEquals(one.status, 200);
     c.ws.close();
+    await c.closed;
+    // (The cloud sees the close a moment after the client does: retry a refusal briefly.)
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const next = new TermClient(w);
+      await next.until("login or end", () => !!(next.message("login") ?? next.message("end")));
+      const asked = next.message("login") !== undefined;
+      next.ws.close();
+      await next.closed;
+      if (asked) break;
+      assert(Date.now() < deadline, `still refused: ${next.message("end")?.message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
 
     // The page shows the login form when asked, and forgets the password once sent.
     const browser = await launchBrowser();
