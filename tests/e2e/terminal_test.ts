@@ -286,6 +286,11 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
         (await auditCount(w, "terminal.session", 1))[0].detail.recordingId,
       );
       assertEquals((await audit(w, "device.hostkey.first_seen")).length, 1);
+      const opened = await audit(w, "terminal.open");
+      assertEquals([opened[0].detail.credentials, opened[0].detail.username], [
+        "held",
+        w.sshd.user,
+      ]);
       const used = await audit(w, "device.credentials.use");
       assertEquals(used[0]?.detail.via, "terminal");
       const cast = await (await w.api("GET", `/api/recordings/${recordingId}`)).text();

@@ -177,6 +177,7 @@ export async function runTerminal(
       return m.answers;
     };
     let held: SshLogin | null = null;
+    let username = "";
     try {
       const c = await useDeviceCredentials(d.store, d.secrets, {
         tenantId: handle.tenantId,
@@ -209,6 +210,7 @@ export async function runTerminal(
         login = { username: m.username, password: m.password };
       }
       login = { ...login, ask };
+      username = login.username;
       const t = await openTunnel(d, target);
       atEnd(() => {
         t.done();
@@ -252,7 +254,7 @@ export async function runTerminal(
     recorder = rec;
     const credentials = held ? "held" : "typed";
     held = null; // neither held nor typed secrets outlive the login
-    await audit("terminal.open", { credentials });
+    await audit("terminal.open", { credentials, username });
     send({ type: "status", message: `connected to ${device.host}:${handle.port}` });
 
     // Output: device → recording → browser, pausing the channel while the browser lags.
