@@ -21,7 +21,9 @@ import {
   type ServerMessage,
 } from "../../../shared/protocol/terminal.ts";
 import { describeHostKey, verifyHostKey } from "./host_key.ts";
-import { idleWarningAfterMs, terminalPolicy } from "./policy.ts";
+import { terminalPolicy } from "./policy.ts";
+import { Inbox } from "./inbox.ts";
+import { SessionTimers } from "./session_timers.ts";
 import { type KeyboardQuestion, openSshShell, type SshLogin, type SshShell } from "./ssh_client.ts";
 import { AsciicastRecorder } from "./recorder.ts";
 import type { TerminalSlots } from "./slots.ts";
@@ -69,8 +71,7 @@ export async function runTerminal(
   const send = (m: ServerMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
   };
-  const messages: ClientMessage[] = [];
-  let wake: (() => void) | null = null;
+  const inbox = new Inbox<ClientMessage>(MAX_QUEUED, () => d.clock.now());
   let ended = false;
   let endReason = "closed by the operator";
   const onEnd: (() => void)[] = [];
@@ -90,7 +91,7 @@ export async function runTerminal(
         f();
       } catch { /* already gone */ }
     }
-    wake?.();
+    inbox.close();
     endResolve();
   };
   const audit = (action: string, detail: Record<string, unknown>) =>
@@ -124,27 +125,8 @@ export async function runTerminal(
     const m = isBinary ? null : parseClientMessage(data.toString("utf8"));
     if (!m) return end("invalid terminal message", 1008, "bad_request");
     if (onInput) return onInput(m);
-    if (messages.length >= MAX_QUEUED) {
-      return end("too many terminal messages", 1008, "bad_request");
-    }
-    messages.push(m);
-    wake?.();
+    if (!inbox.push(m)) end("too many terminal messages", 1008, "bad_request");
   });
-  const next = async (type: ClientMessage["type"], ms: number): Promise<ClientMessage | null> => {
-    const deadline = d.clock.now() + ms;
-    for (;;) {
-      const i = messages.findIndex((m) => m.type === type);
-      if (i >= 0) return messages.splice(i, 1)[0];
-      if (ended || d.clock.now() >= deadline) return null;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((r) => {
-        wake = r;
-        timer = setTimeout(r, Math.max(0, deadline - d.clock.now()));
-      });
-      clearTimeout(timer);
-      wake = null;
-    }
-  };
 
   /** Registers what to undo at the end — at once when the session already ended meanwhile. */
   const atEnd = (f: () => void) => {
@@ -158,8 +140,8 @@ export async function runTerminal(
   let recorder: AsciicastRecorder | null = null;
   let shell: SshShell | null = null;
   try {
-    const hello = await next("hello", HELLO_MS);
-    if (!hello || hello.type !== "hello") {
+    const hello = await inbox.next("hello", HELLO_MS);
+    if (!hello) {
       if (!ended) end("the browser did not start the terminal", 1008, "bad_request");
       return await endedP;
     }
@@ -172,8 +154,8 @@ export async function runTerminal(
     // answers go to the device and nowhere else.
     const ask = async (q: KeyboardQuestion): Promise<string[]> => {
       send({ type: "prompt", ...q });
-      const m = await next("answers", LOGIN_MS);
-      if (!m || m.type !== "answers") throw new AppError("ssh_auth_failed");
+      const m = await inbox.next("answers", LOGIN_MS);
+      if (!m) throw new AppError("ssh_auth_failed");
       return m.answers;
     };
     let held: SshLogin | null = null;
@@ -202,8 +184,8 @@ export async function runTerminal(
             ? "The cloud holds no credentials for this device. Log in:"
             : "The device refused the login. Try again:",
         });
-        const m = await next("login", LOGIN_MS);
-        if (!m || m.type !== "login") {
+        const m = await inbox.next("login", LOGIN_MS);
+        if (!m) {
           if (!ended) end("no login given", 1008, "ssh_auth_failed");
           break;
         }
@@ -281,50 +263,32 @@ export async function runTerminal(
     );
 
     // Limits on time: idle (warned first) and maximum length.
-    let warnTimer: ReturnType<typeof setTimeout> | undefined;
-    let idleTimer: ReturnType<typeof setTimeout> | undefined;
-    const armIdle = () => {
-      if (ended) return;
-      clearTimeout(warnTimer);
-      clearTimeout(idleTimer);
-      warnTimer = setTimeout(() => {
-        const left = policy.idleTimeoutMs - idleWarningAfterMs(policy.idleTimeoutMs);
+    const timers = new SessionTimers(policy, {
+      warn: (left) =>
         send({
           type: "warning",
           message: `No input for a while: this session closes in ${minutes(left)} unless you type.`,
-        });
-      }, idleWarningAfterMs(policy.idleTimeoutMs));
-      idleTimer = setTimeout(
-        () => end(`idle timeout: closed after ${minutes(policy.idleTimeoutMs)} without input`),
-        policy.idleTimeoutMs,
-      );
-    };
-    const maxTimer = ended ? undefined : setTimeout(
-      () => end(`maximum session length reached (${minutes(policy.maxSessionMs)})`),
-      policy.maxSessionMs,
-    );
-    atEnd(() => {
-      clearTimeout(warnTimer);
-      clearTimeout(idleTimer);
-      clearTimeout(maxTimer);
+        }),
+      idle: () => end(`idle timeout: closed after ${minutes(policy.idleTimeoutMs)} without input`),
+      max: () => end(`maximum session length reached (${minutes(policy.maxSessionMs)})`),
     });
-    armIdle();
+    atEnd(() => timers.stop());
 
     const apply = (m: ClientMessage) => {
       if (ended) return;
       if (m.type === "input") {
-        armIdle();
+        timers.activity();
         rec.input(m.data);
         sh.channel.write(m.data);
       } else if (m.type === "resize") {
-        armIdle();
+        timers.activity();
         size = { cols: m.cols, rows: m.rows };
         rec.resize(m.cols, m.rows);
         sh.channel.setWindow(m.rows, m.cols, 0, 0);
       }
     };
     onInput = apply;
-    for (const m of messages.splice(0)) apply(m);
+    for (const m of inbox.drain()) apply(m);
   } catch (e) {
     fail(e);
   }

@@ -24,6 +24,8 @@ import {
 } from "../../../../../src/cloud/access/terminal/policy.ts";
 import { parseClientMessage } from "../../../../../src/shared/protocol/terminal.ts";
 import { isSshPort } from "../../../../../src/cloud/access/terminal/ssh_port.ts";
+import { Inbox } from "../../../../../src/cloud/access/terminal/inbox.ts";
+import { SessionTimers } from "../../../../../src/cloud/access/terminal/session_timers.ts";
 import { openSqliteStore } from "../../../../../src/cloud/store/sqlite.ts";
 
 Deno.test("recorder: asciicast v2 header, output decoded across reads, input only when asked", () => {
@@ -187,4 +189,43 @@ Deno.test("messages: the browser's schema; anything else is refused", () => {
     ]
   ) assert(parseClientMessage(bad) === null, bad);
   assert(isSshPort(22) && !isSshPort(2222));
+});
+
+Deno.test("inbox: takes by type, keeps the rest in order, bounded, closing wakes waiters", async () => {
+  const inbox = new Inbox<{ type: string; n: number }>(3, () => Date.now());
+  assert(inbox.push({ type: "input", n: 1 }));
+  assert(inbox.push({ type: "hello", n: 2 }));
+  assertEquals(await inbox.next("hello", 1000), { type: "hello", n: 2 });
+  const later = inbox.next("login", 5000);
+  inbox.push({ type: "login", n: 3 });
+  assertEquals(await later, { type: "login", n: 3 });
+  assert(inbox.push({ type: "input", n: 4 }) && inbox.push({ type: "input", n: 5 }));
+  assert(!inbox.push({ type: "input", n: 6 }), "full");
+  assertEquals(inbox.drain().map((m) => m.n), [1, 4, 5]);
+  assertEquals(await inbox.next("hello", 10), null, "nothing within the time");
+  const waiting = inbox.next("answers", 60_000);
+  inbox.close();
+  assertEquals(await waiting, null);
+});
+
+Deno.test("session timers: warned before the idle close; stopped timers never fire", async () => {
+  const events: string[] = [];
+  const t = new SessionTimers({ idleTimeoutMs: 200, maxSessionMs: 60_000 }, {
+    warn: (left) => events.push(`warn ${left}`),
+    idle: () => events.push("idle"),
+    max: () => events.push("max"),
+  });
+  while (!events.includes("idle")) await new Promise((r) => setTimeout(r, 20));
+  t.stop();
+  assertEquals(events, ["warn 100", "idle"]);
+  const stopped = new SessionTimers({ idleTimeoutMs: 20, maxSessionMs: 20 }, {
+    warn: () => events.push("late"),
+    idle: () => events.push("late"),
+    max: () => events.push("late"),
+  });
+  stopped.activity();
+  stopped.stop();
+  stopped.activity();
+  await new Promise((r) => setTimeout(r, 100));
+  assert(!events.includes("late"));
 });
