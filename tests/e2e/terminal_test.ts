@@ -586,7 +586,20 @@ Deno.test("nanodems-tunnel ssh: the same credential-injected session from a term
     assertEquals(byAddress.code, 0, byAddress.stderr);
     assertMatch(byAddress.stdout, /^ops-42\r?$/m);
     // Both sessions were recorded and audited like the browser's.
-    assertEquals((await auditCount(w, "terminal.session", 2)).length, 2);
+    const sessions = await auditCount(w, "terminal.session", 2);
+    assertEquals(sessions.length, 2);
+    // An operator sees only their own recordings; an admin sees the tenant's.
+    const operator = await w.stack.addUser(w.q.tenantId, "operator");
+    const opCookie = await w.stack.signIn(operator.email, operator.password);
+    const asOperator = (path: string) =>
+      fetch(`${w.stack.url}${path}`, { headers: { cookie: opCookie } });
+    assertEquals((await (await asOperator("/api/recordings")).json()).recordings, []);
+    const someone = String(sessions[0].detail.recordingId);
+    const hidden = await asOperator(`/api/recordings/${someone}`);
+    assertEquals(hidden.status, 404);
+    await hidden.body?.cancel();
+    const all = await (await w.api("GET", "/api/recordings")).json();
+    assertEquals(all.recordings.length, 2);
     const refused = await tunnelSsh(w, [w.handle, "--token", `nt_${"x".repeat(43)}`], "");
     assertEquals(refused.code, 3);
     assertMatch(refused.stderr, /401 authentication required/);
