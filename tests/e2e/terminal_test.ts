@@ -381,6 +381,19 @@ Deno.test("browser terminal: a changed host key blocks with a warning until an a
       await page.waitForLoadState("load");
       await row.getByText(`${port}: ssh-ed25519 ${state.offered.fingerprint}`).waitFor();
       assertEquals(await row.getByText("now presents a different host key").count(), 0);
+
+      // A device's port 22 gets the "SSH Terminal" pill, which opens the terminal page.
+      const added = await w.api("POST", `/api/sites/${w.q.siteId}/devices`, {
+        host: "192.0.2.22",
+        ports: [22],
+      });
+      const addedText = await added.text();
+      assert(added.status < 300, addedText);
+      const router = JSON.parse(addedText);
+      await page.goto(`${w.stack.url}/sites/${w.q.siteId}`);
+      const pill = page.locator(`tr[data-device="${router.id}"] a.pill.ssh`);
+      assertEquals(await pill.textContent(), "22 SSH Terminal");
+      assertEquals(await pill.getAttribute("href"), `/terminal/${router.handles["22"]}`);
     } finally {
       await browser.close();
     }
