@@ -308,6 +308,22 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
       await list.goto(`${w.stack.url}/audit?action=terminal.session`);
       await list.locator(`a[href="/recordings/${recordingId}"]`, { hasText: "Play recording" })
         .waitFor();
+      await list.goto(`${w.stack.url}/recordings`);
+      // An admin changes the tenant's terminal policy there.
+      await list.click("text=Terminal policy of this tenant");
+      await list.fill("#tp-maxPerDevice", "2");
+      await list.click("text=Save policy");
+      // (The page reloads after saving; the saved policy is what the API answers.)
+      const saved = Date.now() + 15_000;
+      for (;;) {
+        const policy = await (await w.api("GET", "/api/terminal/policy")).json();
+        if (policy.maxPerDevice === 2) {
+          assertEquals(policy.maxPerUser, 5);
+          break;
+        }
+        assert(Date.now() < saved, `policy not saved: ${JSON.stringify(policy)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
       await list.close();
       const player = await context.newPage();
       player.on("response", async (r) => {

@@ -64,7 +64,7 @@ export async function filteredAudit(
 /** Display names of the users behind `user:<id>` actors. */
 export async function actorNames(
   store: Store,
-  entries: AuditEntry[],
+  entries: { actor: string }[],
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const e of entries) {

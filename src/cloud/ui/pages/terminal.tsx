@@ -8,6 +8,7 @@ import type { Device, Handle, Store, TerminalRecording } from "../../store/store
 import type { UiContext } from "../context.ts";
 import { Ago, Empty, Layout, Table } from "../layout.tsx";
 import { maySeeRecording } from "../../api/terminal.ts";
+import { actorNames } from "./audit.tsx";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { policyView, terminalPolicy } from "../../access/terminal/policy.ts";
 
@@ -73,6 +74,13 @@ export async function visibleRecordings(
 /** The list of recordings. */
 export async function RecordingsPage(props: { ctx: UiContext; store: Store; now: number }) {
   const rows = await visibleRecordings(props.store, props.ctx);
+  const names = await actorNames(props.store, rows);
+  const devices = new Map<string, string>();
+  for (const r of rows) {
+    if (devices.has(r.deviceId)) continue;
+    const dev = await props.store.getDevice(r.tenantId, r.deviceId);
+    devices.set(r.deviceId, dev ? dev.label || dev.host : r.deviceId);
+  }
   const admin = roleAtLeast(props.ctx.principal.role, "admin");
   const policy = policyView(await terminalPolicy(props.store, props.ctx.principal.tenantId));
   return (
@@ -88,9 +96,9 @@ export async function RecordingsPage(props: { ctx: UiContext; store: Store; now:
                   <Ago at={r.endedAt} now={props.now} />
                 </td>
                 <td class="mono">
-                  {r.deviceId}:{r.port}
+                  {devices.get(r.deviceId)}:{r.port}
                 </td>
-                <td>{r.actor}</td>
+                <td>{names.get(r.actor) ?? <span class="mono">{r.actor}</span>}</td>
                 <td>{Math.round((r.endedAt - r.startedAt) / 1000)} s</td>
                 <td>{r.endReason}</td>
                 <td>
