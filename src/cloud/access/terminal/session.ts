@@ -32,7 +32,7 @@ import type { TerminalSlots } from "./slots.ts";
 export interface TerminalDeps extends RouteDeps {
   secrets: DeviceSecrets;
   slots: TerminalSlots;
-  /** Bound on the SSH handshake and login (default 20 s). */
+  /** Bound on the SSH handshake and login (default 30 s). */
   sshReadyTimeoutMs?: number;
 }
 
@@ -205,7 +205,7 @@ export async function runTerminal(
           login,
           cols: size.cols,
           rows: size.rows,
-          readyTimeoutMs: d.sshReadyTimeoutMs ?? 20_000,
+          readyTimeoutMs: d.sshReadyTimeoutMs ?? 30_000,
           verifyHostKey: (blob) =>
             verifyHostKey(d.store, {
               tenantId: handle.tenantId,
