@@ -115,6 +115,11 @@ export const agentStatsQuery = z.object({
   hours: z.coerce.number().int().min(1).max(720).default(24),
 });
 
+/** An agent's daily stats. */
+export const agentDailyQuery = z.object({
+  days: z.coerce.number().int().min(1).max(365).default(30),
+});
+
 /** `POST …/host-key/accept`: optionally the fingerprint the admin was shown. */
 export const acceptHostKeyBody = z.object({
   fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/).optional(),
@@ -146,4 +151,5 @@ export const BODIES: Record<string, z.ZodType> = {
 export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/audit": auditQuery,
   "GET /api/agents/:id/stats": agentStatsQuery,
+  "GET /api/agents/:id/daily": agentDailyQuery,
 };

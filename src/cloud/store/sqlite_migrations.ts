@@ -302,7 +302,20 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_hourly_tenant ON agent_stats_hourly (tenant_id, hour);
   `,
-  // 7: browser terminal (SSH): host keys pinned per (device, port) on first use, a policy per
+  // 7: daily stats (guide §9), rolled up from agent_stats_hourly by the background jobs.
+  `
+  CREATE TABLE agent_stats_daily (
+    agent_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    day TEXT NOT NULL, -- UTC YYYY-MM-DD
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    tunnels INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, day)
+  );
+  CREATE INDEX agent_stats_daily_tenant ON agent_stats_daily (tenant_id, day);
+  `,
+  // 8: browser terminal (SSH): host keys pinned per (device, port) on first use, a policy per
   // tenant (limits, idle timeout, recording), and the asciicast recordings of sessions.
   `
   CREATE TABLE ssh_host_keys (
