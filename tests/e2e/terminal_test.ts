@@ -568,8 +568,8 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
   });
 });
 
-/** Runs `connector tunnel ssh …` with `input` on its stdin (not a terminal). */
-async function tunnelSsh(w: World, args: string[], input: string) {
+/** Runs `connector tunnel ssh …` (token in NC_TOKEN) with `input` on its stdin (not a terminal). */
+async function tunnelSsh(w: World, args: string[], token: string, input: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -581,7 +581,7 @@ async function tunnelSsh(w: World, args: string[], input: string) {
       "--cloud",
       w.stack.url,
     ],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", NC_TOKEN: token },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -601,7 +601,8 @@ Deno.test("nanodems-tunnel ssh: the same credential-injected session from a term
   await withWorld(async (w) => {
     const byHandle = await tunnelSsh(
       w,
-      [w.handle, "--token", w.q.apiToken],
+      [w.handle],
+      w.q.apiToken,
       "echo cli-$((6*7))\nexit\n",
     );
     assertEquals(byHandle.code, 0, byHandle.stderr);
@@ -610,7 +611,8 @@ Deno.test("nanodems-tunnel ssh: the same credential-injected session from a term
     const ops = await w.stack.cliSession(w.q);
     const byAddress = await tunnelSsh(
       w,
-      [`${w.q.device.loopbackIp}:${w.sshd.port}`, "--token", ops.token],
+      [`${w.q.device.loopbackIp}:${w.sshd.port}`],
+      ops.token,
       "echo ops-$((6*7))\nexit\n",
     );
     assertEquals(byAddress.code, 0, byAddress.stderr);
@@ -630,7 +632,7 @@ Deno.test("nanodems-tunnel ssh: the same credential-injected session from a term
     await hidden.body?.cancel();
     const all = await (await w.api("GET", "/api/recordings")).json();
     assertEquals(all.recordings.length, 2);
-    const refused = await tunnelSsh(w, [w.handle, "--token", `nt_${"x".repeat(43)}`], "");
+    const refused = await tunnelSsh(w, [w.handle], `nt_${"x".repeat(43)}`, "");
     assertEquals(refused.code, 3);
     assertMatch(refused.stderr, /401 authentication required/);
   });

@@ -24,17 +24,20 @@ import {
   dayStart,
   hourOf,
   LOOPBACK_CAPACITY,
+  LOOPBACK_RANDOM_TRIES,
   loopbackAddress,
   newAgentRecord,
   newApiTokenRecord,
   newUserRecord,
   normalizeEmail,
   normalizePorts,
+  randomLoopbackIndex,
 } from "./rules.ts";
 
 export { LOOPBACK_CAPACITY, loopbackAddress };
 import type {
   Agent,
+  AgentCert,
   AgentCounters,
   AgentDailyStat,
   AgentHourlyStat,
@@ -146,6 +149,8 @@ function toAgent(r: Row): Agent {
     version: str(r.version),
     os: str(r.os),
     certSerial: str(r.cert_serial),
+    certNotAfter: numOrNull(r.cert_not_after),
+    certCa: strOrNull(r.cert_ca),
     createdAt: num(r.created_at),
     revokedAt: numOrNull(r.revoked_at),
   };
@@ -522,15 +527,16 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Takes the next loopback index from the cloud-wide counter; once the counter has run through
-   * the whole space, reuses the lowest index no device holds. Call inside a transaction.
+   * Picks a free loopback index at random (a few tries), else the lowest free one: addresses are
+   * unique cloud-wide but, unlike a counter, tell a tenant nothing about how many devices other
+   * tenants added. Call inside a transaction.
    */
   #allocateLoopback(): number {
-    const next = num(
-      this.#get("UPDATE sequences SET value = value + 1 WHERE name = 'loopback' RETURNING value")!
-        .value,
-    ) - 1;
-    if (next < LOOPBACK_CAPACITY) return next;
+    const taken = (n: number) => !!this.#get("SELECT 1 AS x FROM devices WHERE loopback_n = ?", n);
+    for (let i = 0; i < LOOPBACK_RANDOM_TRIES; i++) {
+      const n = randomLoopbackIndex();
+      if (!taken(n)) return n;
+    }
     const free = this.#get(
       `SELECT 0 AS n WHERE NOT EXISTS (SELECT 1 FROM devices WHERE loopback_n = 0)
        UNION ALL
@@ -750,8 +756,8 @@ class SqliteStore implements Store {
   #insertAgent(a: Agent): void {
     this.#run(
       `INSERT INTO agents (id, tenant_id, site_id, hostname, version, os, cert_serial,
-         created_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+         cert_not_after, cert_ca, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
       a.id,
       a.tenantId,
       a.siteId,
@@ -759,6 +765,8 @@ class SqliteStore implements Store {
       a.version,
       a.os,
       a.certSerial,
+      a.certNotAfter,
+      a.certCa,
       a.createdAt,
     );
   }
@@ -790,6 +798,26 @@ class SqliteStore implements Store {
       info.os,
       id,
     );
+  }
+
+  async recordAgentCert(id: string, cert: AgentCert): Promise<boolean> {
+    return this.#run(
+      `UPDATE agents SET cert_serial = ?, cert_not_after = ?, cert_ca = ?
+       WHERE id = ? AND revoked_at IS NULL`,
+      cert.serial,
+      cert.notAfter,
+      cert.ca,
+      id,
+    ) > 0;
+  }
+
+  async listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]> {
+    return this.#all(
+      `SELECT * FROM agents WHERE revoked_at IS NULL AND cert_not_after IS NOT NULL
+         AND cert_not_after < ? ORDER BY cert_not_after, rowid LIMIT ?`,
+      Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER,
+      Math.max(0, Math.floor(limit)),
+    ).map(toAgent);
   }
 
   async revokeAgent(tenantId: string, id: string): Promise<boolean> {

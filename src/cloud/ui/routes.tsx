@@ -31,6 +31,8 @@ export interface UiDeps {
   clock: Clock;
   remote: (c: unknown) => string;
   downloadsDir: string;
+  /** Pin of the current agent CA (the Agents page says which CA issued each certificate). */
+  agentCaPin?: () => string;
 }
 
 const HOUR = 3_600_000;
@@ -99,7 +101,9 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/agents",
-    page((_c, ctx) => AgentsPage({ ctx, store: d.store, now: now(), traffic })),
+    page((_c, ctx) =>
+      AgentsPage({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/audit",
@@ -172,7 +176,9 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/ui/fragments/agents",
-    fragment((_c, ctx) => AgentsTable({ ctx, store: d.store, now: now(), traffic })),
+    fragment((_c, ctx) =>
+      AgentsTable({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/ui/fragments/sites/:id/agents",
