@@ -19,7 +19,7 @@ export const tunnelsOpen = metrics.gauge(
 /** Tunnels opened, by access path. */
 export const tunnelOpens = metrics.counter(
   "connector_tunnel_opens_total",
-  "Tunnels opened on this node, by access path (ws, cli, proxy, rtsp)",
+  "Tunnels opened on this node, by access path (ws, cli, proxy, rtsp, terminal)",
 );
 /** Tunnel bytes, by direction (up: operator to device, down: device to operator). */
 export const tunnelBytes = metrics.counter(

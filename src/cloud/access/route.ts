@@ -39,7 +39,7 @@ export interface RouteDeps {
 }
 
 /** The access path a tunnel serves (the `path` label of connector_tunnel_opens_total). */
-export type AccessPath = "ws" | "cli" | "proxy" | "rtsp";
+export type AccessPath = "ws" | "cli" | "proxy" | "rtsp" | "terminal";
 
 /** A resolved and authorized target. */
 export interface Authorized {

@@ -193,7 +193,7 @@ export async function runTerminal(
       }
       login = { ...login, ask };
       username = login.username;
-      const t = await openTunnel(d, target);
+      const t = await openTunnel(d, target, "terminal");
       atEnd(() => {
         t.done();
         const s = d.registry.get(t.agentId);
