@@ -16,6 +16,7 @@ import { Backoff } from "./backoff.ts";
 import { Allowlist } from "./allowlist.ts";
 import { Stats } from "./stats.ts";
 import { type SessionEnd, splitEndpoint, startSession } from "./session.ts";
+import { DataPool } from "./data_pool.ts";
 import { type AgentState, loadState } from "./state.ts";
 import { chooseRoute, type CloudRoute } from "./cloud_route.ts";
 import type { ProbeTarget } from "./discovery/probe.ts";
@@ -62,6 +63,7 @@ export interface SuperviseOptions {
 export function supervise(o: SuperviseOptions): Supervisor {
   const stats = o.stats ?? new Stats();
   const allowlist = new Allowlist();
+  const dataPool = new DataPool({ allowlist, stats, log: o.log });
   const backoff = o.backoff ?? new Backoff();
   let state: ConnState = "connecting";
   let stopping = false;
@@ -111,6 +113,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       allowlist,
       stats,
       log: o.log,
+      dataPool,
       route: chosen,
       discoveryTargets: o.discoveryTargets,
       onWelcome: (node) => {
@@ -194,6 +197,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       (current as { close(): void } | null)?.close();
       (wake as (() => void) | null)?.();
       await running;
+      dataPool.close();
     },
   };
 }

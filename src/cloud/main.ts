@@ -65,7 +65,7 @@ export async function startCloud(
   const secrets = await DeviceSecrets.create(secret);
   const signer = await RtspUrlSigner.create(secret);
   const registry = new Registry();
-  const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs });
+  const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs, log });
   const data = await startDataListener({
     listen: config.data,
     certPem: pki.server.certPem,

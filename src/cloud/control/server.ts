@@ -107,6 +107,13 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       if (hello.agentId && hello.agentId !== cn) {
         return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
       }
+      if (hello.protocol < PROTOCOL_VERSION) {
+        o.log.warn({ cn, protocol: hello.protocol }, "control stream refused: agent too old");
+        return deny(
+          grpc.status.FAILED_PRECONDITION,
+          `agent protocol ${hello.protocol} is too old (the cloud speaks ${PROTOCOL_VERSION}); update the agent`,
+        );
+      }
       if (ended) return;
       const s: AgentSession = {
         agentId: agent.id,
@@ -140,6 +147,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           protocol: PROTOCOL_VERSION,
         },
       });
+      o.broker.agentConnected(s.agentId);
       await pushTo(s);
       await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
       if (
@@ -196,10 +204,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           discoveries.result(s.agentId, m.discoveryResult!);
           break;
         case "tunnelResult":
-          o.broker.result(s.agentId, m.tunnelResult!);
-          break;
         case "tunnelClosed":
-          break;
+          break; // protocol 1 only: tunnels now open and close on the data connections
         default:
           o.log.debug({ agent: s.agentId, msg: m.msg }, "ignored control message");
       }

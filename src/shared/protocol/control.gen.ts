@@ -169,7 +169,8 @@ export const descriptor = {
                         "allowlist",
                         "openTunnel",
                         "closeTunnel",
-                        "discoveryRequest"
+                        "discoveryRequest",
+                        "openData"
                       ]
                     }
                   },
@@ -196,6 +197,11 @@ export const descriptor = {
                       "type": "DiscoveryRequest",
                       "id": 5,
                       "protoName": "discovery_request"
+                    },
+                    "openData": {
+                      "type": "OpenData",
+                      "id": 6,
+                      "protoName": "open_data"
                     }
                   }
                 },
@@ -264,6 +270,14 @@ export const descriptor = {
                     "ticket": {
                       "type": "bytes",
                       "id": 4
+                    }
+                  }
+                },
+                "OpenData": {
+                  "fields": {
+                    "ticket": {
+                      "type": "bytes",
+                      "id": 1
                     }
                   }
                 },
@@ -403,8 +417,9 @@ export interface CloudMessage {
   openTunnel?: OpenTunnel;
   closeTunnel?: CloseTunnel;
   discoveryRequest?: DiscoveryRequest;
+  openData?: OpenData;
   /** Which member of the `msg` oneof is set. */
-  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest";
+  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "openData";
 }
 
 /** Message `nanodems.control.v1.Welcome`. */
@@ -432,6 +447,11 @@ export interface OpenTunnel {
   tunnelId: string;
   host: string;
   port: number;
+  ticket: Uint8Array;
+}
+
+/** Message `nanodems.control.v1.OpenData`. */
+export interface OpenData {
   ticket: Uint8Array;
 }
 

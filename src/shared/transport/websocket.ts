@@ -12,6 +12,7 @@
  */
 // @ts-types="@types/ws"
 import type { WebSocket as WsSocket } from "ws";
+import type { ByteStream } from "./byte_stream.ts";
 import { nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
 
 /** Tunables of the WebSocket pump. */
@@ -66,7 +67,7 @@ export function sendEof(ws: WsSocket): void {
 }
 
 /** Writes all of `data` to `conn`. */
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+async function writeAll(conn: ByteStream, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.byteLength) off += await conn.write(data.subarray(off));
 }
@@ -79,7 +80,7 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
  */
 export function pipeWebSocket(
   ws: WsSocket,
-  conn: Deno.Conn,
+  conn: ByteStream,
   opts: WsPumpOptions = {},
 ): Promise<WsPumpResult> {
   const high = opts.highWater ?? 1 << 20;

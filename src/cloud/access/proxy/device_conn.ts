@@ -16,6 +16,7 @@ import type { OpenedTunnel } from "../../control/tunnels.ts";
 import { AppError } from "../../../shared/errors.ts";
 import { BufferedReader, type ByteConn } from "./http1.ts";
 import type { DeviceOrigin } from "./headers.ts";
+import type { ByteStream } from "../../../shared/transport/byte_stream.ts";
 
 /** Ports whose devices are spoken to over TLS. */
 export const HTTPS_PORTS: ReadonlySet<number> = new Set([443, 4443, 7443, 8443, 9443]);
@@ -43,7 +44,7 @@ export interface DeviceConn {
 }
 
 /** A node Duplex over a Deno connection, for node:tls to wrap. */
-function duplexOf(conn: Deno.Conn): Duplex {
+function duplexOf(conn: ByteStream): Duplex {
   const buf = new Uint8Array(64 << 10);
   let reading = false;
   return new Duplex({
