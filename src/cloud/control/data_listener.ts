@@ -22,7 +22,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { setListenerNoDelay } from "../../shared/transport/nodelay.ts";
-import { shutdownSocket } from "../../shared/transport/socket_shutdown.ts";
+import { shutdownSockets } from "../../shared/transport/socket_shutdown.ts";
 
 /** Default bound on handshake + preface. */
 export const AUTH_TIMEOUT_MS = 10_000;
@@ -74,10 +74,24 @@ export function startDataListener(opts: {
   const pending = new Set<Deno.Conn>();
   const bySource = new Map<string, number>();
 
+  // Ending an unbound connection: close it, then shut its socket down (batched: one scan of the
+  // descriptors per 50 ms however many connections were refused meanwhile).
+  let toShut: Deno.NetAddr[] = [];
+  let shutTimer: ReturnType<typeof setTimeout> | undefined;
   const kill = (conn: Deno.TlsConn) => {
     try {
       conn.close();
     } catch { /* closed */ }
+    toShut.push(conn.remoteAddr as Deno.NetAddr);
+    shutTimer ??= setTimeout(() => {
+      const batch = toShut;
+      toShut = [];
+      shutTimer = undefined;
+      const r = shutdownSockets(port, batch);
+      if (typeof r === "string") {
+        opts.log.debug({ reason: r }, "could not shut down refused data connections");
+      }
+    }, 50);
   };
 
   const accept = async (conn: Deno.TlsConn) => {
@@ -85,7 +99,7 @@ export function startDataListener(opts: {
     const source = remote.hostname;
     const count = bySource.get(source) ?? 0;
     if (count >= perSource) {
-      opts.log.warn({ remote: source }, "data connection refused: too many unauthenticated");
+      opts.log.debug({ remote: source }, "data connection refused: too many unauthenticated");
       kill(conn);
       return;
     }
@@ -95,11 +109,6 @@ export function startDataListener(opts: {
     const timer = setTimeout(() => {
       timedOut = true;
       kill(conn);
-      // The cancelled handshake may still hold the socket: end it for real.
-      const why = shutdownSocket(port, remote);
-      if (why && why !== "socket not found") {
-        opts.log.debug({ reason: why }, "could not shut down a timed-out data connection");
-      }
     }, authTimeoutMs);
     let bound = false;
     try {
@@ -122,7 +131,7 @@ export function startDataListener(opts: {
       if (left > 0) bySource.set(source, left);
       else bySource.delete(source);
     }
-    if (!bound) kill(conn);
+    if (!bound && !timedOut) kill(conn);
   };
 
   const loop = (async () => {
@@ -148,6 +157,8 @@ export function startDataListener(opts: {
     async close() {
       listener.close();
       for (const c of pending) kill(c as Deno.TlsConn);
+      clearTimeout(shutTimer);
+      shutdownSockets(port, toShut);
       await loop;
     },
   });

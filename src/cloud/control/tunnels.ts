@@ -71,16 +71,26 @@ export class TunnelBroker {
   #registry: Registry;
   #timeoutMs: number;
   #log: Logger | undefined;
+  #maxConns: number;
+  #streamsPerConn: number;
   #tickets = new Map<string, { agentId: string; timer: ReturnType<typeof setTimeout> }>();
   #pools = new Map<string, Pool>();
   #live = new Map<string, { agentId: string; stream: MuxStream }>();
   #seq = 0;
 
-  /** Creates a broker over the node's registry; `timeoutMs` bounds each open. */
-  constructor(registry: Registry, opts: { timeoutMs: number; log?: Logger }) {
+  /**
+   * Creates a broker over the node's registry; `timeoutMs` bounds each open, `maxConns` and
+   * `streamsPerConn` shape each agent's pool (defaults MAX_CONNS, STREAMS_PER_CONN).
+   */
+  constructor(
+    registry: Registry,
+    opts: { timeoutMs: number; log?: Logger; maxConns?: number; streamsPerConn?: number },
+  ) {
     this.#registry = registry;
     this.#timeoutMs = opts.timeoutMs;
     this.#log = opts.log;
+    this.#maxConns = opts.maxConns ?? MAX_CONNS;
+    this.#streamsPerConn = opts.streamsPerConn ?? STREAMS_PER_CONN;
   }
 
   /** Asks the agent to open (host, port); resolves with the tunnel's stream. */
@@ -229,8 +239,8 @@ export class TunnelBroker {
     for (const c of pool.conns) {
       if (!c.closed && (!best || c.streamCount < best.streamCount)) best = c;
     }
-    const want = best ? Math.floor(this.#liveOn(pool) / STREAMS_PER_CONN) + 1 : 1;
-    if (pool.conns.size + pool.pending < Math.min(want, MAX_CONNS)) this.#request(agentId);
+    const want = best ? Math.floor(this.#liveOn(pool) / this.#streamsPerConn) + 1 : 1;
+    if (pool.conns.size + pool.pending < Math.min(want, this.#maxConns)) this.#request(agentId);
     if (best) return Promise.resolve(best);
     return new Promise<MuxSession>((resolve, reject) => {
       const w: Waiter = {

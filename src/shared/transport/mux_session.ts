@@ -402,7 +402,7 @@ export class MuxSession {
     this.writer = new FrameWriter(
       conn,
       opts.outputHighWater ?? 256 << 10,
-      (e) => this.close(`write failed: ${e.message}`),
+      (e) => this.close(`data connection failed: ${e.message}`),
     );
     this.#readLoop();
   }

@@ -12,8 +12,8 @@ import { openLibc, sockAddr, socketFds } from "./libc.ts";
 
 const SHUT_RDWR = 2;
 
-function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
+function sameAddr(a: Uint8Array | null, b: Uint8Array): boolean {
+  if (!a || a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
 }
@@ -42,24 +42,41 @@ function addrBytes(host: string, v6: boolean): Uint8Array | null {
 }
 
 /**
- * Shuts down (both directions) this process's socket with local port `localPort` connected to
- * `remote`. Returns null when done, or why not (another OS, no FFI, not found).
+ * Shuts down (both directions) this process's sockets with local port `localPort` connected to
+ * any of `remotes`, in one pass over the descriptors (a flood of refused connections costs one
+ * scan per batch, not one per connection). Returns how many were shut down, or why none could
+ * be (another OS, no FFI).
  */
-export function shutdownSocket(localPort: number, remote: Deno.NetAddr): string | null {
+export function shutdownSockets(
+  localPort: number,
+  remotes: readonly Deno.NetAddr[],
+): number | string {
   if (Deno.build.os !== "linux") return `not supported on ${Deno.build.os}`;
+  if (remotes.length === 0) return 0;
+  const byPort = new Map<number, Deno.NetAddr[]>();
+  for (const r of remotes) byPort.set(r.port, [...(byPort.get(r.port) ?? []), r]);
+  let done = 0;
   try {
     const lib = openLibc();
     for (const fd of socketFds()) {
       const local = sockAddr(lib, fd, "getsockname");
       if (!local || local.port !== localPort) continue;
       const peer = sockAddr(lib, fd, "getpeername");
-      if (!peer || peer.port !== remote.port) continue;
-      const want = addrBytes(remote.hostname, peer.addr.byteLength === 16);
-      if (!want || !sameAddr(want, peer.addr)) continue;
-      return lib.symbols.shutdown(fd, SHUT_RDWR) === 0 ? null : "shutdown failed";
+      const candidates = peer && byPort.get(peer.port);
+      if (!peer || !candidates) continue;
+      const v6 = peer.addr.byteLength === 16;
+      if (!candidates.some((r) => sameAddr(addrBytes(r.hostname, v6), peer.addr))) continue;
+      if (lib.symbols.shutdown(fd, SHUT_RDWR) === 0) done++;
     }
-    return "socket not found";
+    return done;
   } catch (e) {
     return (e as Error).message;
   }
+}
+
+/** Shuts down the one socket of `localPort` connected to `remote`; null when done, or why not. */
+export function shutdownSocket(localPort: number, remote: Deno.NetAddr): string | null {
+  const r = shutdownSockets(localPort, [remote]);
+  if (typeof r === "string") return r;
+  return r === 1 ? null : "socket not found";
 }
