@@ -3,9 +3,10 @@
  * Each agent keeps a small pool of multiplexed data connections to this node
  * (`shared/transport/mux_session.ts`); the broker asks for them (OpenData with a one-time ticket
  * on the agent's control stream), binds the connection that presents the ticket, and opens a
- * tunnel as one OPEN frame on the least loaded connection. The pool starts with one connection
- * at Hello, grows by one per STREAMS_PER_CONN open tunnels (up to MAX_CONNS), and a lost
- * connection is replaced while the agent's control stream is up. Policy (auth, tenancy,
+ * tunnel as one OPEN frame on the least loaded connection, preferring one that carries no bulk.
+ * The pool starts with one connection at Hello, grows by one per STREAMS_PER_CONN open tunnels
+ * and whenever every connection carries bulk (up to MAX_CONNS), and a lost connection is
+ * replaced while the agent's control stream is up. Policy (auth, tenancy,
  * allowlist) was decided before the broker is called; after it returns, only bytes flow.
  * @module
  */
@@ -153,6 +154,8 @@ export class TunnelBroker {
     const opened = Date.now();
     const session = new MuxSession(conn, {
       role: "cloud",
+      // Bulk on every connection: have a quiet one ready for the next tunnel.
+      onBusy: () => this.#grow(agentId),
       onClose: (reason) => {
         pool.conns.delete(session);
         if (this.#pools.get(agentId) !== pool) return;
@@ -232,15 +235,20 @@ export class TunnelBroker {
     }
   }
 
-  /** The least loaded connection of the agent, asking for more when the pool is busy. */
+  /**
+   * The connection for the next tunnel: a quiet one (no bulk flowing) with the fewest streams,
+   * else the least loaded busy one; asks for one more when every connection carries bulk or
+   * the pool holds more than STREAMS_PER_CONN tunnels per connection.
+   */
   #connFor(agentId: string, deadline: AbortSignal): Promise<MuxSession> {
     const pool = this.#pool(agentId);
     let best: MuxSession | null = null;
     for (const c of pool.conns) {
-      if (!c.closed && (!best || c.streamCount < best.streamCount)) best = c;
+      if (c.closed) continue;
+      if (!best || (best.busy && !c.busy)) best = c;
+      else if (best.busy === c.busy && c.streamCount < best.streamCount) best = c;
     }
-    const want = best ? Math.floor(this.#liveOn(pool) / this.#streamsPerConn) + 1 : 1;
-    if (pool.conns.size + pool.pending < Math.min(want, this.#maxConns)) this.#request(agentId);
+    this.#grow(agentId);
     if (best) return Promise.resolve(best);
     return new Promise<MuxSession>((resolve, reject) => {
       const w: Waiter = {
@@ -258,6 +266,19 @@ export class TunnelBroker {
       deadline.addEventListener("abort", onAbort, { once: true });
       pool.waiters.add(w);
     });
+  }
+
+  /** Asks for one more connection when the pool is short of what its load calls for. */
+  #grow(agentId: string): void {
+    const pool = this.#pools.get(agentId);
+    if (!pool || pool.draining) return;
+    const conns = [...pool.conns].filter((c) => !c.closed);
+    let want = 1;
+    if (conns.length > 0) {
+      want = Math.floor(this.#liveOn(pool) / this.#streamsPerConn) + 1;
+      if (conns.every((c) => c.busy)) want = Math.max(want, conns.length + 1);
+    }
+    if (conns.length + pool.pending < Math.min(want, this.#maxConns)) this.#request(agentId);
   }
 
   #liveOn(pool: Pool): number {

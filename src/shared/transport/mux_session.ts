@@ -60,7 +60,14 @@ export interface MuxSessionOptions {
   onClose?: (reason: string) => void;
   /** Bytes of output batched before writers wait for the connection (default 256 KiB). */
   outputHighWater?: number;
+  /** The connection became busy with bulk (see BUSY_BYTES); called once per busy spell. */
+  onBusy?: () => void;
 }
+
+/** A connection that moves this many DATA bytes within BUSY_WINDOW_MS carries bulk. */
+export const BUSY_BYTES = 4 << 20;
+/** The window over which DATA bytes are counted for `busy`. */
+export const BUSY_WINDOW_MS = 250;
 
 const READ_BUFFER = 256 << 10;
 const EMPTY = new Uint8Array(0);
@@ -227,6 +234,7 @@ export class MuxStream implements ByteStream {
     const n = Math.min(p.byteLength, this.#sendWindow, MAX_PAYLOAD);
     this.#sendWindow -= n;
     this.#s.writer.frame(FrameType.DATA, this.id, n === p.byteLength ? p : p.subarray(0, n));
+    this.#s.account(n);
     return n;
   }
 
@@ -297,6 +305,7 @@ export class MuxStream implements ByteStream {
         const len = payload.byteLength;
         if (len > this.#recvWindow) throw new ProtocolError("DATA beyond the granted credit");
         this.#recvWindow -= len;
+        this.#s.account(len);
         const r = this.#reader;
         if (r && this.#queued === 0) {
           this.#reader = null;
@@ -390,6 +399,9 @@ export class MuxSession {
   #maxId = 0;
   #closed = false;
   #closeReason = "";
+  #busy = false;
+  #windowStart = 0;
+  #windowBytes = 0;
   /** Settles when the connection is gone, with the reason. */
   readonly done: Promise<string>;
   #resolveDone!: (r: string) => void;
@@ -415,6 +427,31 @@ export class MuxSession {
   /** Whether the connection is gone. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Whether the connection carried bulk in its last full counting window (and still does). */
+  get busy(): boolean {
+    return this.#busy && performance.now() - this.#windowStart < 2 * BUSY_WINDOW_MS;
+  }
+
+  /** Counts DATA bytes either way; a window over BUSY_BYTES marks the connection busy. */
+  account(n: number): void {
+    this.#windowBytes += n;
+    const now = performance.now();
+    if (now - this.#windowStart < BUSY_WINDOW_MS) {
+      if (!this.#busy && this.#windowBytes >= BUSY_BYTES) this.#becomeBusy();
+      return;
+    }
+    const wasBusy = this.#busy && now - this.#windowStart < 2 * BUSY_WINDOW_MS;
+    this.#busy = this.#windowBytes >= BUSY_BYTES;
+    this.#windowStart = now;
+    this.#windowBytes = 0;
+    if (this.#busy && !wasBusy) this.#opts.onBusy?.();
+  }
+
+  #becomeBusy(): void {
+    this.#busy = true;
+    this.#opts.onBusy?.();
   }
 
   /**
