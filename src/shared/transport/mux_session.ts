@@ -505,11 +505,9 @@ export class MuxSession {
     if (s) return s.onFrame(type, payload);
     // A stream this side already closed may still get frames in flight; one never opened
     // is the peer making things up.
+    // (An OPENED for an open given up here needs no answer: our CLOSE is already on its way, and
+    // answering frames the peer sends would let it grow our output without reading it.)
     if (id > this.#maxId) throw new ProtocolError(`unknown stream ${id}`);
-    if (type === FrameType.OPENED && this.#opts.role === "cloud") {
-      // The open was given up here (closed before the answer): tell the agent.
-      this.writer.frame(FrameType.CLOSE, id, encodeClose("normal", "closed"));
-    }
   }
 
   async #readLoop(): Promise<void> {
