@@ -5,6 +5,7 @@
  * @module
  */
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import { installLastResort } from "../shared/last_resort.ts";
 import {
   createLogger,
   LOG_FORMATS,
@@ -274,6 +275,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     if (values.help) return (console.log(HELP), 0);
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     const log = logger(values);
+    installLastResort(log);
     const config = loadRunConfig(values);
     const dir = (values.state as string | undefined) ?? defaultStateDir();
     const state = await loadState(dir);

@@ -7,6 +7,7 @@
  */
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger } from "../shared/log.ts";
+import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
 import { carry, wsUrl } from "./connect.ts";
@@ -162,6 +163,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   await preflight(cloud, handle, token);
 
   const log = createLogger({ role: "tunnel" });
+  installLastResort(log);
   const url = wsUrl(cloud, `/api/tunnel/${handle}`);
   let listener: Deno.TcpListener;
   try {
