@@ -294,6 +294,27 @@ async function interactiveUnderBulk(
   return { p50, p99, movedMiB: moved / 2 ** 20 };
 }
 
+Deno.test("the pool grows by one data connection per 64 open tunnels, up to 4; every tunnel on them works", async () => {
+  const w = await world();
+  try {
+    w.agent("a");
+    const tunnels = [];
+    for (let i = 0; i < 300; i++) tunnels.push(await w.open("a", w.echoPort));
+    await until(() => w.broker.connectionCount("a") === 4, "four connections");
+    const more = await Promise.all(Array.from({ length: 100 }, () => w.open("a", w.echoPort)));
+    assertEquals(w.broker.connectionCount("a"), 4);
+    assertEquals(w.dataPeers().length, 4);
+    for (const t of [...tunnels, ...more]) {
+      await writeAll(t.socket, new Uint8Array([7]));
+      assertEquals(await readN(t.socket, 1), new Uint8Array([7]));
+      t.socket.close();
+      t.done();
+    }
+  } finally {
+    await w.close();
+  }
+});
+
 Deno.test("an interactive tunnel stays responsive while bulk saturates the same connection both ways", async () => {
   const w = await world({ maxConns: 1 });
   try {
