@@ -159,7 +159,9 @@ export class TunnelBroker {
       onClose: (reason) => {
         pool.conns.delete(session);
         if (this.#pools.get(agentId) !== pool) return;
-        this.#log?.info({ agent: agentId, reason }, "agent data connection closed");
+        // A protocol violation is the agent misbehaving (or compromised): worth a warning.
+        const level = reason.startsWith("protocol error") ? "warn" : "info";
+        this.#log?.[level]({ agent: agentId, reason }, "agent data connection closed");
         // Replace a lost connection while the agent is here (not in a tight loop).
         if (!pool.draining && this.#registry.get(agentId) && pool.conns.size === 0) {
           const wait = Date.now() - opened < 1_000 ? 1_000 : 0;
