@@ -302,4 +302,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_hourly_tenant ON agent_stats_hourly (tenant_id, hour);
   `,
+  // 7: daily stats (guide §9), rolled up from agent_stats_hourly by the background jobs.
+  `
+  CREATE TABLE agent_stats_daily (
+    agent_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    day TEXT NOT NULL, -- UTC YYYY-MM-DD
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    tunnels INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, day)
+  );
+  CREATE INDEX agent_stats_daily_tenant ON agent_stats_daily (tenant_id, day);
+  `,
 ];
