@@ -508,6 +508,10 @@ Deno.test("hostile frames from a compromised agent close its connection and noth
         for (let i = 0; i < 10_000; i++) flood.set(one, i * one.byteLength);
         await writeAll(h.conn, flood).catch(() => {});
       }],
+      ["a PING flood", async (h) => {
+        const ping = h.frame(FrameType.PING, 0, new Uint8Array(8));
+        for (let i = 0; i < 1000; i++) await writeAll(h.conn, ping).catch(() => {});
+      }],
       ["a window overflowing 2^31", async (h) => {
         const id = await h.acceptOpen();
         const inc = new Uint8Array(4);

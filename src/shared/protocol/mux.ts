@@ -9,10 +9,10 @@
  * then both directions are a sequence of frames:
  *
  * ```
- * offset 0  u8   type      OPEN 1, OPENED 2, DATA 3, FIN 4, CLOSE 5, WINDOW 6
+ * offset 0  u8   type      OPEN 1, OPENED 2, DATA 3, FIN 4, CLOSE 5, WINDOW 6, PING 7, PONG 8
  * offset 1  u8   flags     0 (anything else is a protocol error)
  * offset 2  u16  reserved  0
- * offset 4  u32  stream id (big-endian; 0 is never a stream)
+ * offset 4  u32  stream id (big-endian; 0 = the connection itself, for PING and PONG only)
  * offset 8  u32  payload length (big-endian), at most MAX_PAYLOAD
  * offset 12      payload
  * ```
@@ -48,7 +48,16 @@ export const FrameType = {
   CLOSE: 5,
   /** more credit for the receiver's peer; payload = u32 increment (1 .. 2^31 − 1). */
   WINDOW: 6,
+  /** liveness probe on stream 0 (the connection); payload = 8 opaque bytes, answered by PONG. */
+  PING: 7,
+  /** the answer to a PING on stream 0, echoing its 8 bytes. */
+  PONG: 8,
 } as const;
+
+/** How long a connection may stay silent before a PING goes out (NATs forget idle flows). */
+export const KEEPALIVE_MS = 20_000;
+/** A connection silent this long (no frame at all, PONGs included) is dead and closed. */
+export const DEAD_AFTER_MS = 3 * KEEPALIVE_MS;
 
 /** A frame type value. */
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
@@ -128,6 +137,11 @@ export function readHeader(buf: Uint8Array, off: number): FrameHeader {
   }
   const stream = u32(buf, off + 4);
   const length = u32(buf, off + 8);
+  if (type === FrameType.PING || type === FrameType.PONG) {
+    if (stream !== 0) throw new ProtocolError("PING/PONG on a stream");
+    if (length !== 8) throw new ProtocolError("PING/PONG payload must be 8 bytes");
+    return { type, stream, length };
+  }
   if (stream === 0) throw new ProtocolError("stream id 0");
   switch (type) {
     case FrameType.DATA:

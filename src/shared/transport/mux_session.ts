@@ -29,6 +29,7 @@ import {
   FrameType,
   type FrameTypeValue,
   INITIAL_WINDOW,
+  KEEPALIVE_MS,
   MAX_PAYLOAD,
   MAX_WINDOW,
   ProtocolError,
@@ -62,6 +63,8 @@ export interface MuxSessionOptions {
   outputHighWater?: number;
   /** The connection became busy with bulk (see BUSY_BYTES); called once per busy spell. */
   onBusy?: () => void;
+  /** Silence before a PING (default KEEPALIVE_MS); dead after 3× that without any frame. */
+  keepaliveMs?: number;
 }
 
 /** A connection that moves this many DATA bytes within BUSY_WINDOW_MS carries bulk. */
@@ -70,6 +73,7 @@ export const BUSY_BYTES = 4 << 20;
 export const BUSY_WINDOW_MS = 250;
 
 const READ_BUFFER = 256 << 10;
+const PING_PAYLOAD = new Uint8Array(8);
 const EMPTY = new Uint8Array(0);
 
 /** Batches frames into two reused buffers and writes them one batch at a time. */
@@ -402,6 +406,12 @@ export class MuxSession {
   #busy = false;
   #windowStart = 0;
   #windowBytes = 0;
+  /** When the last frame arrived (any frame proves the peer alive). */
+  #lastHeard = performance.now();
+  #lastPingAnswered = -Infinity;
+  /** PINGs closer together than this are a flood (an honest peer sends one per quiet interval). */
+  #pingFloor: number;
+  #keepalive: ReturnType<typeof setInterval>;
   /** Settles when the connection is gone, with the reason. */
   readonly done: Promise<string>;
   #resolveDone!: (r: string) => void;
@@ -416,6 +426,17 @@ export class MuxSession {
       opts.outputHighWater ?? 256 << 10,
       (e) => this.close(`data connection failed: ${e.message}`),
     );
+    // Keepalive: a PING after a quiet interval keeps NAT mappings and proves the peer alive; a
+    // connection that stays silent for three intervals is dead (its streams end, the pool
+    // replaces it) rather than swallowing the next OPEN.
+    const every = opts.keepaliveMs ?? KEEPALIVE_MS;
+    this.#pingFloor = Math.min(1_000, every / 4);
+    this.#keepalive = setInterval(() => {
+      const quiet = performance.now() - this.#lastHeard;
+      if (quiet >= 3 * every) this.close("data connection timed out (no answer to PING)");
+      else if (quiet >= every) this.writer.frame(FrameType.PING, 0, PING_PAYLOAD);
+    }, Math.max(10, every / 2));
+    Deno.unrefTimer(this.#keepalive);
     this.#readLoop();
   }
 
@@ -479,6 +500,7 @@ export class MuxSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
+    clearInterval(this.#keepalive);
     for (const s of [...this.#streams.values()]) s.lost(reason);
     this.#streams.clear();
     this.writer.fail(new Error(reason));
@@ -490,6 +512,18 @@ export class MuxSession {
   }
 
   #frame(type: number, id: number, payload: Uint8Array): void {
+    this.#lastHeard = performance.now();
+    if (type === FrameType.PING) {
+      // Answered at most once per #pingFloor: a peer flooding PINGs without reading our PONGs
+      // could otherwise grow our output without bound.
+      if (this.#lastHeard - this.#lastPingAnswered < this.#pingFloor) {
+        throw new ProtocolError("PING flood");
+      }
+      this.#lastPingAnswered = this.#lastHeard;
+      this.writer.frame(FrameType.PONG, 0, payload);
+      return;
+    }
+    if (type === FrameType.PONG) return;
     if (type === FrameType.OPEN) {
       if (this.#opts.role !== "agent") throw new ProtocolError("OPEN from the agent");
       if (id <= this.#maxId) throw new ProtocolError("stream id reused");

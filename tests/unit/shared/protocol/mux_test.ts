@@ -60,6 +60,16 @@ Deno.test("mux frame header: what no peer may send is a protocol error", () => {
     "WINDOW payload must be 4 bytes",
   );
   assertEquals(refused(() => readHeader(header(FrameType.FIN, 1, 3), 0)), "unexpected payload");
+  assertEquals(readHeader(header(FrameType.PING, 0, 8), 0), {
+    type: FrameType.PING,
+    stream: 0,
+    length: 8,
+  });
+  assertEquals(refused(() => readHeader(header(FrameType.PING, 3, 8), 0)), "PING/PONG on a stream");
+  assertEquals(
+    refused(() => readHeader(header(FrameType.PONG, 0, 9), 0)),
+    "PING/PONG payload must be 8 bytes",
+  );
   const flagged = header(FrameType.DATA, 1, 1);
   flagged[1] = 0x80;
   assertEquals(refused(() => readHeader(flagged, 0)), "non-zero flags or reserved bytes");

@@ -161,3 +161,33 @@ Deno.test("mux: a lost connection ends every stream on it with a reason", async 
     p.close();
   }
 });
+
+Deno.test("mux keepalive: idle peers keep the connection with PING/PONG; a silent peer is dropped", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  // Two honest idle sessions stay up across many keepalive intervals.
+  const [a, b] = await Promise.all([l.accept(), Deno.connect({ hostname: "127.0.0.1", port })]);
+  const cloud = new MuxSession(a, { role: "cloud", keepaliveMs: 100 });
+  const agent = new MuxSession(b, { role: "agent", keepaliveMs: 100, onOpen: (s) => s.accept() });
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert(!cloud.closed && !agent.closed, "idle but alive connections stay");
+  const s = cloud.openStream("dev", 1);
+  await s.opened;
+  cloud.close();
+  agent.close();
+
+  // A peer that reads but never answers: closed after three quiet intervals, its streams told.
+  const [c, d] = await Promise.all([l.accept(), Deno.connect({ hostname: "127.0.0.1", port })]);
+  l.close();
+  const drain = (async () => {
+    const buf = new Uint8Array(1024);
+    while ((await d.read(buf).catch(() => null)) !== null) { /* swallow */ }
+  })();
+  const lonely = new MuxSession(c, { role: "cloud", keepaliveMs: 100 });
+  const orphan = lonely.openStream("dev", 1);
+  const e = await assertRejects(() => orphan.opened);
+  assertEquals(e.message, "data connection timed out (no answer to PING)");
+  assertEquals(await lonely.done, "data connection timed out (no answer to PING)");
+  d.close();
+  await drain;
+});
