@@ -17,7 +17,6 @@
  * @module
  */
 import {
-  CloseCode,
   type CloseCodeName,
   decodeClose,
   decodeOpen,
@@ -580,9 +579,4 @@ export class MuxSession {
     buf = EMPTY;
     this.close(reason);
   }
-}
-
-/** The close code for a dial error the agent reports. */
-export function closeCodeOf(code: string): CloseCodeName {
-  return code in CloseCode ? code as CloseCodeName : "error";
 }
