@@ -417,6 +417,25 @@ Deno.test("a data connection dropped mid-transfer closes exactly its tunnels; th
   }
 });
 
+Deno.test("when the agent's control stream leaves, its data connections stay for live tunnels and close with the last one", async () => {
+  const w = await world();
+  try {
+    w.agent("a");
+    const live = await w.open("a", w.echoPort);
+    w.broker.agentGone("a");
+    assertEquals(w.broker.connectionCount("a"), 1);
+    const msg = pattern(2048, 4);
+    await writeAll(live.socket, msg);
+    assertEquals(await readN(live.socket, msg.byteLength), msg);
+    live.socket.close();
+    live.done();
+    await until(() => w.broker.connectionCount("a") === 0, "the idle connection closed");
+    await until(() => w.dataPeers().length === 0, "its socket gone");
+  } finally {
+    await w.close();
+  }
+});
+
 /** What a client reads once the cloud ends its connection (null), failing after 15 s. */
 async function endOf(c: Deno.Conn): Promise<number | null | "still open"> {
   let timer: ReturnType<typeof setTimeout> | undefined;

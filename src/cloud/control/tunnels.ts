@@ -124,8 +124,6 @@ export class TunnelBroker {
       socket: stream,
       done: () => {
         this.#live.delete(tunnelId);
-        const pool = this.#pools.get(agentId);
-        if (pool?.draining && conn.streamCount === 0) conn.close("agent gone");
       },
     };
   }
@@ -156,6 +154,10 @@ export class TunnelBroker {
       role: "cloud",
       // Bulk on every connection: have a quiet one ready for the next tunnel.
       onBusy: () => this.#grow(agentId),
+      // The agent's control stream left this node: its last tunnel here ending ends this too.
+      onIdle: () => {
+        if (pool.draining) queueMicrotask(() => session.close("agent gone"));
+      },
       onClose: (reason) => {
         pool.conns.delete(session);
         if (this.#pools.get(agentId) !== pool) return;

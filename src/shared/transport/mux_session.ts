@@ -64,6 +64,8 @@ export interface MuxSessionOptions {
   onBusy?: () => void;
   /** Silence before a PING (default KEEPALIVE_MS); dead after 3× that without any frame. */
   keepaliveMs?: number;
+  /** The last open stream ended (the connection carries none now). */
+  onIdle?: () => void;
 }
 
 /** A connection that moves this many DATA bytes within BUSY_WINDOW_MS carries bulk. */
@@ -491,7 +493,9 @@ export class MuxSession {
 
   /** Removes a finished stream (called by the stream). */
   forget(id: number): void {
-    this.#streams.delete(id);
+    if (this.#streams.delete(id) && this.#streams.size === 0 && !this.#closed) {
+      this.#opts.onIdle?.();
+    }
   }
 
   /** Closes the connection and every stream on it with `reason`. */
