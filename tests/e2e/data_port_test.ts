@@ -2,10 +2,12 @@
  * Issue 11, finding 7, against the real cloud process: a TCP connection to the data port that
  * never sends a ClientHello is closed within the bound (10 s for handshake + preface), and the
  * cloud process really lets go of its socket — checked with `ss`, which names the process that
- * owns each socket (before the fix the socket stayed, seen at 194 s).
+ * owns each socket (before the fix the socket stayed, seen at 194 s). And a data connection the
+ * network drops (`ss -K` resets it) ends its tunnels with a reason the operator sees, and the
+ * agent's pool comes back for the next tunnel.
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { Stack } from "../_fixtures/stack.ts";
+import { echoThrough, Stack } from "../_fixtures/stack.ts";
 
 /** The cloud's own sockets on `port` whose peer port is `peer` (any state), from `ss -p`. */
 async function cloudSockets(pid: number, port: number, peer: number): Promise<string[]> {
@@ -52,4 +54,34 @@ Deno.test("finding 7: a silent connection to the data port is closed within the 
   } finally {
     await stack.stop();
   }
+});
+
+Deno.test("a data connection reset by the network closes its tunnels with 1011 'agent disconnected'; the pool reconnects and new tunnels work", async () => {
+  await Stack.withEchoSite(async ({ stack, q, agent, handle }) => {
+    const wss = await Promise.all([1, 2].map(() => stack.openTunnel(handle, q.apiToken)));
+    const closes = wss.map((ws) =>
+      new Promise<{ code: number; reason: string }>((r) =>
+        ws.on(
+          "close",
+          (code: number, reason: Uint8Array) =>
+            r({ code, reason: new TextDecoder().decode(reason) }),
+        )
+      )
+    );
+    // Reset every established connection on the cloud's data port (the agent's pool).
+    const kill = await new Deno.Command("ss", {
+      args: ["-K", "-tn", `( sport = :${stack.ports.data} )`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assertEquals(kill.code, 0);
+    for (const c of await Promise.all(closes)) {
+      assertEquals([c.code, c.reason], [1011, "agent disconnected"]);
+    }
+    await agent.waitFor(/"data connection closed"/);
+    // The cloud asked for a replacement, the agent dialed it: a new tunnel carries bytes.
+    const data = crypto.getRandomValues(new Uint8Array(64 << 10));
+    const out = await echoThrough(await stack.openTunnel(handle, q.apiToken), data);
+    assertEquals(out.received, data);
+  });
 });
