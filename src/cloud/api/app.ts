@@ -97,7 +97,14 @@ export function createApp(d: AppDeps): Hono<Env> {
 
   app.get(
     "/api/agents/ca",
-    (c) => c.json({ caCertificate: d.pki.agentCa.certPem, caPin: d.pki.agentCaPin }),
+    (c) =>
+      c.json({
+        caCertificate: d.pki.agentCa.certPem,
+        caPin: d.pki.agentCaPin,
+        // Every agent CA trusted now (two during a rotation); an enrolling agent keeps the ones
+        // its token pins.
+        caCertificates: d.pki.agentTrustPem,
+      }),
   );
   app.post("/api/agents/enroll", async (c) => {
     const body = await jsonBody(c, enrollRequest);
@@ -119,7 +126,13 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/", loginPage({ signIn, remote }));
   app.route(
     "/",
-    uiRoutes({ store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir }),
+    uiRoutes({
+      store: d.store,
+      clock: d.clock,
+      remote,
+      downloadsDir: d.downloadsDir,
+      agentCaPin: () => d.pki.agentCerts.renewalsPin,
+    }),
   );
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
@@ -128,12 +141,23 @@ export function createApp(d: AppDeps): Hono<Env> {
     siteRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      // Read at each request: the pins change with an agent CA rotation.
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
     }),
   );
-  app.route("/api", agentRoutes({ store: d.store, clock: d.clock, kick: d.kick }));
+  app.route(
+    "/api",
+    agentRoutes({
+      store: d.store,
+      clock: d.clock,
+      kick: d.kick,
+      agentCaPin: () => d.pki.agentCerts.renewalsPin,
+    }),
+  );
   app.route(
     "/api",
     cliSessionRoutes({
@@ -150,7 +174,9 @@ export function createApp(d: AppDeps): Hono<Env> {
     installerRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       publicUrl: d.publicUrl,
       downloadsDir: d.downloadsDir,

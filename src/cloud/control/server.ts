@@ -18,12 +18,16 @@ import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import type { CertRenewal } from "./cert_renewal.ts";
+import type { TlsIdentity } from "./tls_identity.ts";
 
 /** A running control listener. */
 export interface ControlServer {
   port: number;
   /** Pushes the site's current allowlist to its agents connected here that lack it. */
   pushAllowlist(siteId: string): Promise<void>;
+  /** Sends every agent connected here its certificate policy (the agent CA rotated). */
+  pushCertificatePolicy(): Promise<void>;
   /** Ends an agent's stream now (e.g. revoked) and cuts its tunnels. */
   kick(agentId: string, reason: string): void;
   /** Asks an agent connected here to run ONVIF discovery for `windowMs` (AppError if gone). */
@@ -34,9 +38,8 @@ export interface ControlServer {
 /** Dependencies of the control listener. */
 export interface ControlServerOptions {
   listen: ListenAddress;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
+  /** The server key pair and the agent CA; replaceable while running (renewal). */
+  identity: TlsIdentity;
   node: string;
   /** Sibling-reachable endpoint of this node ("" in single-node). */
   endpoint: string;
@@ -46,6 +49,8 @@ export interface ControlServerOptions {
   broker: TunnelBroker;
   clock: Clock;
   log: Logger;
+  /** Certificate checks at Hello and renewals on the stream. */
+  certs: CertRenewal;
 }
 
 type Call = ControlCall;
@@ -114,6 +119,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           `agent protocol ${hello.protocol} is too old (the cloud speaks ${PROTOCOL_VERSION}); update the agent`,
         );
       }
+      const cert = await o.certs.hello(agent, peerDer(call));
+      if (cert.refused) return deny(cert.refused.grpcStatus, cert.refused.message);
       if (ended) return;
       const s: AgentSession = {
         agentId: agent.id,
@@ -147,6 +154,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           protocol: PROTOCOL_VERSION,
         },
       });
+      s.send({ certificatePolicy: await o.certs.policy(s.agentId, cert.renewNow) });
       o.broker.agentConnected(s.agentId);
       await pushTo(s);
       await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
@@ -161,7 +169,13 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         });
       }
       o.log.info(
-        { agent: s.agentId, site: s.siteId, hostname: hello.hostname, version: hello.version },
+        {
+          agent: s.agentId,
+          site: s.siteId,
+          hostname: hello.hostname,
+          version: hello.version,
+          certSerial: cert.serial,
+        },
         "agent connected",
       );
     };
@@ -206,6 +220,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         case "tunnelResult":
         case "tunnelClosed":
           break; // protocol 1 only: tunnels now open and close on the data connections
+        case "renewRequest":
+          s.send({ renewResult: await o.certs.renew(s.agentId, m.renewRequest!.csr) });
+          break;
         default:
           o.log.debug({ agent: s.agentId, msg: m.msg }, "ignored control message");
       }
@@ -239,12 +256,17 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     call.on("close", () => cleanup());
   };
 
+  /** The DER of the agent's certificate as the TLS stack saw it, or null. */
+  const peerDer = (call: Call): Uint8Array | null => {
+    const raw = (call.getAuthContext()?.sslPeerCertificate as { raw?: Uint8Array } | undefined)
+      ?.raw;
+    return raw instanceof Uint8Array ? raw : null;
+  };
+
   const relay = await startControlRelay({
     host: o.listen.hostname,
     port: o.listen.port,
-    caPem: o.caPem,
-    certPem: o.certPem,
-    keyPem: o.keyPem,
+    identity: o.identity,
     options,
     connect,
     log: o.log,
@@ -256,6 +278,11 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     },
     async pushAllowlist(siteId) {
       for (const s of o.registry.bySite(siteId)) await pushTo(s);
+    },
+    async pushCertificatePolicy() {
+      for (const s of o.registry.all()) {
+        s.send({ certificatePolicy: await o.certs.policy(s.agentId) });
+      }
     },
     discover(agentId, windowMs) {
       const s = o.registry.get(agentId);

@@ -39,6 +39,7 @@ import { MongoStats } from "./mongo_stats.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import type {
   Agent,
+  AgentCert,
   AgentCounters,
   AgentDailyStat,
   AgentHourlyStat,
@@ -457,6 +458,33 @@ class MongoStore extends MongoBase implements Store {
 
   revokeAgent(tenantId: string, id: string): Promise<boolean> {
     return this.stamp(C.agents, { _id: id as never, tenantId }, "revokedAt");
+  }
+
+  async recordAgentCert(id: string, cert: AgentCert): Promise<boolean> {
+    // One document, conditional on not revoked: a revocation racing a renewal wins.
+    const r = await this.c(C.agents).updateOne(
+      { _id: id as never, revokedAt: null },
+      { $set: { certSerial: cert.serial, certNotAfter: cert.notAfter, certCa: cert.ca } },
+      SECURE,
+    );
+    return r.matchedCount > 0;
+  }
+
+  async listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    const docs = await this.c(C.agents)
+      .find({
+        revokedAt: null,
+        certNotAfter: {
+          $ne: null,
+          $lt: Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER,
+        },
+      })
+      .sort({ certNotAfter: 1, ord: 1 })
+      .limit(n)
+      .toArray();
+    return docs.map((d) => pick<Agent>(d, FIELDS.agent));
   }
 
   // Users and credentials (mongo_credentials.ts)

@@ -40,6 +40,7 @@ export const SECURE = { writeConcern: { w: "majority" as const } };
 const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.sites, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
   [C.agents, { tenantId: 1, siteId: 1, createdAt: 1, ord: 1 }, { name: "tenant_site" }],
+  [C.agents, { certNotAfter: 1, ord: 1 }, { name: "cert_not_after" }],
   [C.devices, { loopbackN: 1 }, { unique: true, name: "loopback_n" }],
   [C.devices, { loopbackIp: 1 }, { unique: true, name: "loopback_ip" }],
   // A device without a serial stores `serialKey: "none:<id>"`, so the unique index holds
@@ -86,6 +87,8 @@ export const FIELDS = {
     "version",
     "os",
     "certSerial",
+    "certNotAfter",
+    "certCa",
     "createdAt",
     "revokedAt",
   ],

@@ -315,4 +315,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_daily_tenant ON agent_stats_daily (tenant_id, day);
   `,
+  // 8: certificate lifecycle. Each agent's newest known certificate: its expiry and the pin of
+  // the CA that issued it (null for agents enrolled before; filled on their next connection).
+  `
+  ALTER TABLE agents ADD COLUMN cert_not_after INTEGER;
+  ALTER TABLE agents ADD COLUMN cert_ca TEXT;
+  CREATE INDEX agents_cert_not_after ON agents (cert_not_after) WHERE revoked_at IS NULL;
+  `,
 ];

@@ -27,6 +27,8 @@ export interface UiDeps {
   clock: Clock;
   remote: (c: unknown) => string;
   downloadsDir: string;
+  /** Pin of the current agent CA (the Agents page says which CA issued each certificate). */
+  agentCaPin?: () => string;
 }
 
 const HOUR = 3_600_000;
@@ -94,7 +96,9 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/agents",
-    page((_c, ctx) => AgentsPage({ ctx, store: d.store, now: now(), traffic })),
+    page((_c, ctx) =>
+      AgentsPage({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/audit",
@@ -143,7 +147,9 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/ui/fragments/agents",
-    fragment((_c, ctx) => AgentsTable({ ctx, store: d.store, now: now(), traffic })),
+    fragment((_c, ctx) =>
+      AgentsTable({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/ui/fragments/sites/:id/agents",

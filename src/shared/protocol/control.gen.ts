@@ -29,7 +29,8 @@ export const descriptor = {
                         "heartbeat",
                         "tunnelResult",
                         "tunnelClosed",
-                        "discoveryResult"
+                        "discoveryResult",
+                        "renewRequest"
                       ]
                     }
                   },
@@ -56,6 +57,11 @@ export const descriptor = {
                       "type": "DiscoveryResult",
                       "id": 5,
                       "protoName": "discovery_result"
+                    },
+                    "renewRequest": {
+                      "type": "RenewRequest",
+                      "id": 6,
+                      "protoName": "renew_request"
                     }
                   }
                 },
@@ -170,6 +176,8 @@ export const descriptor = {
                         "openTunnel",
                         "closeTunnel",
                         "discoveryRequest",
+                        "renewResult",
+                        "certificatePolicy",
                         "openData"
                       ]
                     }
@@ -198,9 +206,19 @@ export const descriptor = {
                       "id": 5,
                       "protoName": "discovery_request"
                     },
+                    "renewResult": {
+                      "type": "RenewResult",
+                      "id": 6,
+                      "protoName": "renew_result"
+                    },
+                    "certificatePolicy": {
+                      "type": "CertificatePolicy",
+                      "id": 7,
+                      "protoName": "certificate_policy"
+                    },
                     "openData": {
                       "type": "OpenData",
-                      "id": 6,
+                      "id": 8,
                       "protoName": "open_data"
                     }
                   }
@@ -354,6 +372,49 @@ export const descriptor = {
                       "id": 6
                     }
                   }
+                },
+                "RenewRequest": {
+                  "fields": {
+                    "csr": {
+                      "type": "string",
+                      "id": 1
+                    }
+                  }
+                },
+                "RenewResult": {
+                  "fields": {
+                    "certificate": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "caCertificate": {
+                      "type": "string",
+                      "id": 2,
+                      "protoName": "ca_certificate"
+                    },
+                    "code": {
+                      "type": "string",
+                      "id": 3
+                    },
+                    "error": {
+                      "type": "string",
+                      "id": 4
+                    }
+                  }
+                },
+                "CertificatePolicy": {
+                  "fields": {
+                    "renewCertificate": {
+                      "type": "bool",
+                      "id": 1,
+                      "protoName": "renew_certificate"
+                    },
+                    "caCertificates": {
+                      "type": "string",
+                      "id": 2,
+                      "protoName": "ca_certificates"
+                    }
+                  }
                 }
               }
             }
@@ -371,8 +432,9 @@ export interface AgentMessage {
   tunnelResult?: TunnelResult;
   tunnelClosed?: TunnelClosed;
   discoveryResult?: DiscoveryResult;
+  renewRequest?: RenewRequest;
   /** Which member of the `msg` oneof is set. */
-  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult";
+  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult" | "renewRequest";
 }
 
 /** Message `nanodems.control.v1.Hello`. */
@@ -417,9 +479,11 @@ export interface CloudMessage {
   openTunnel?: OpenTunnel;
   closeTunnel?: CloseTunnel;
   discoveryRequest?: DiscoveryRequest;
+  renewResult?: RenewResult;
+  certificatePolicy?: CertificatePolicy;
   openData?: OpenData;
   /** Which member of the `msg` oneof is set. */
-  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "openData";
+  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "renewResult" | "certificatePolicy" | "openData";
 }
 
 /** Message `nanodems.control.v1.Welcome`. */
@@ -482,4 +546,23 @@ export interface DiscoveredDevice {
   model: string;
   name: string;
   endpoint: string;
+}
+
+/** Message `nanodems.control.v1.RenewRequest`. */
+export interface RenewRequest {
+  csr: string;
+}
+
+/** Message `nanodems.control.v1.RenewResult`. */
+export interface RenewResult {
+  certificate: string;
+  caCertificate: string;
+  code: string;
+  error: string;
+}
+
+/** Message `nanodems.control.v1.CertificatePolicy`. */
+export interface CertificatePolicy {
+  renewCertificate: boolean;
+  caCertificates: string;
 }
