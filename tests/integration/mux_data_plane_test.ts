@@ -417,7 +417,7 @@ Deno.test("a data connection dropped mid-transfer closes exactly its tunnels; th
   }
 });
 
-Deno.test("when the agent's control stream leaves, its data connections stay for live tunnels and close with the last one", async () => {
+Deno.test("when the agent's control stream leaves, its data connections carry their live tunnels to the end, take no new ones, and close", async () => {
   const w = await world();
   try {
     w.agent("a");
@@ -427,8 +427,17 @@ Deno.test("when the agent's control stream leaves, its data connections stay for
     const msg = pattern(2048, 4);
     await writeAll(live.socket, msg);
     assertEquals(await readN(live.socket, msg.byteLength), msg);
+    // The stream comes back: new tunnels go to a fresh connection, not the retired one.
+    w.broker.agentConnected("a");
+    const fresh = await w.open("a", w.echoPort);
+    assertEquals(w.broker.connectionCount("a"), 2);
     live.socket.close();
     live.done();
+    await until(() => w.broker.connectionCount("a") === 1, "the retired connection closed");
+    await writeAll(fresh.socket, msg);
+    assertEquals(await readN(fresh.socket, msg.byteLength), msg);
+    fresh.socket.close();
+    w.broker.agentGone("a");
     await until(() => w.broker.connectionCount("a") === 0, "the idle connection closed");
     await until(() => w.dataPeers().length === 0, "its socket gone");
   } finally {

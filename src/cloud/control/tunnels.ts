@@ -63,8 +63,13 @@ interface Pool {
   /** Tickets sent and not yet presented. */
   pending: number;
   waiters: Set<Waiter>;
-  /** The agent's control stream ended: close connections once their tunnels are done. */
+  /** The agent's control stream ended: no replacements until it is back. */
   draining: boolean;
+  /**
+   * Connections from before the control stream ended: they carry their live tunnels to the end
+   * and then close, but take no new tunnel (they may have died with the stream).
+   */
+  retired: Set<MuxSession>;
 }
 
 /** Opens tunnels through connected agents over their pooled data connections. */
@@ -156,10 +161,11 @@ export class TunnelBroker {
       onBusy: () => this.#grow(agentId),
       // The agent's control stream left this node: its last tunnel here ending ends this too.
       onIdle: () => {
-        if (pool.draining) queueMicrotask(() => session.close("agent gone"));
+        if (pool.retired.has(session)) queueMicrotask(() => session.close("agent gone"));
       },
       onClose: (reason) => {
-        pool.conns.delete(session);
+        pool.retired.delete(session);
+        if (!pool.conns.delete(session)) return; // retired: no replacement
         if (this.#pools.get(agentId) !== pool) return;
         // A protocol violation is the agent misbehaving (or compromised): worth a warning.
         const level = reason.startsWith("protocol error") ? "warn" : "info";
@@ -192,7 +198,11 @@ export class TunnelBroker {
     this.#dropTickets(agentId);
     pool.pending = 0;
     pool.draining = true;
-    for (const c of [...pool.conns]) if (c.streamCount === 0) c.close("agent gone");
+    for (const c of [...pool.conns]) {
+      pool.conns.delete(c);
+      if (c.streamCount === 0) c.close("agent gone");
+      else pool.retired.add(c);
+    }
   }
 
   /** The agent was revoked: fail its waiting opens and cut every connection and tunnel. */
@@ -201,7 +211,7 @@ export class TunnelBroker {
     if (!pool) return;
     this.#pools.delete(agentId);
     this.#failWaiters(pool, new AppError("agent_offline"));
-    for (const c of [...pool.conns]) c.close("agent revoked");
+    for (const c of [...pool.conns, ...pool.retired]) c.close("agent revoked");
     this.#dropTickets(agentId);
   }
 
@@ -220,13 +230,20 @@ export class TunnelBroker {
 
   /** Data connections this node holds for an agent (for tests and status). */
   connectionCount(agentId: string): number {
-    return this.#pools.get(agentId)?.conns.size ?? 0;
+    const pool = this.#pools.get(agentId);
+    return pool ? pool.conns.size + pool.retired.size : 0;
   }
 
   #pool(agentId: string): Pool {
     let pool = this.#pools.get(agentId);
     if (!pool) {
-      pool = { conns: new Set(), pending: 0, waiters: new Set(), draining: false };
+      pool = {
+        conns: new Set(),
+        pending: 0,
+        waiters: new Set(),
+        draining: false,
+        retired: new Set(),
+      };
       this.#pools.set(agentId, pool);
     }
     return pool;
