@@ -99,10 +99,25 @@ export const CATALOGUE = {
     message: "device unreachable",
   },
   agent_offline: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: "agent reconnecting" },
+  store_unavailable: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the cloud cannot reach its database; try again shortly",
+  },
   device_timeout: {
     http: 504,
     grpc: GrpcStatus.DEADLINE_EXCEEDED,
     message: "device did not respond in time",
+  },
+  payload_too_large: {
+    http: 413,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    message: "request body too large",
+  },
+  foreign_redirect: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the device sent the browser to an address outside this device; not followed",
   },
   internal: { http: 500, grpc: GrpcStatus.INTERNAL, message: "internal error" },
   serial_unknown: {

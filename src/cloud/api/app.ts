@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure, probeStore } from "../store/outage.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
@@ -26,7 +27,9 @@ import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
+import { limitBody } from "./middleware/body_limit.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
+import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
 import { uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
@@ -49,6 +52,8 @@ export interface AppDeps extends RouteDeps {
   /** The cloud's base URL as operators reach it (for ready-to-paste commands). */
   publicUrl: () => string;
   pushAllowlist: (siteId: string) => Promise<void>;
+  /** Accept devices at link-local / metadata addresses (`--allow-link-local-devices`). */
+  allowLinkLocalDevices?: boolean;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
   /** Where the compiled executables for /download are. */
@@ -62,6 +67,9 @@ export interface AppDeps extends RouteDeps {
   /** Asks an agent connected to this node to run ONVIF discovery. */
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
+
+/** How long `/healthz/ready` waits for the store before answering 503. */
+const READY_PROBE_TIMEOUT_MS = 1_000;
 
 /** Environment hono passes to handlers under Deno.serve. */
 type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
@@ -88,10 +96,13 @@ async function authorizeCli(d: AppDeps, req: Request, remote: string) {
 export function createApp(d: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", securityHeaders());
+  app.use("*", limitBody());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
+  // Ready = the store answers within a second (a load balancer's probe must stay fast while the
+  // database is down): 503 store_unavailable otherwise, through the one error mapping below.
   app.get("/healthz/ready", async (c) => {
-    await d.store.listTenants();
+    await probeStore(d.store, READY_PROBE_TIMEOUT_MS);
     return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
   });
 
@@ -147,6 +158,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       },
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
+      allowLinkLocalDevices: d.allowLinkLocalDevices ?? false,
     }),
   );
   app.route(
@@ -232,7 +244,19 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    // A store outage is expected and answered (503): one warning, no stack.
+    if (isStoreOutage(err)) {
+      logStoreFailure(d.log, err, "store unavailable", { path: c.req.path });
+      // An operator opening a page sees the sentence, not JSON.
+      if (
+        c.req.header("sec-fetch-mode") === "navigate" ||
+        /text\/html/.test(c.req.header("accept") ?? "")
+      ) return c.html(errorPage(status, body.message), 503, { "retry-after": "5" });
+    } else if (!(err instanceof AppError)) {
+      // Only real faults are errors; refusals the product expects (AppErrors, 503 "agent
+      // reconnecting" included) are a warning without a stack.
+      d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    } else if (status >= 500) d.log.warn({ err: err.message, code: err.code }, "request refused");
     return c.json(body, status as 400);
   });
   return app;

@@ -26,6 +26,7 @@ import {
   TUNNEL_PATH,
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
+import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -77,6 +78,7 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** The upgrade request as a fetch Request; a Host or target no URL can hold is a 400. */
 function toRequest(req: http.IncomingMessage): Request {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
@@ -115,7 +117,7 @@ export function startHttpServer(opts: {
     // Whatever a handler throws or rejects with ends this request, never the node.
     const failed = (what: string) => (e: unknown) => {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500) d.log.error({ err: (e as Error)?.message ?? String(e) }, what);
+      if (status >= 500) logStoreFailure(d.log, e, what);
       try {
         if (res.headersSent) res.destroy();
         else sendError(req, res, status, body.error, body.message);
@@ -164,7 +166,8 @@ export function startHttpServer(opts: {
     // the client's problem (400), a fault is logged once and costs this connection only.
     upgrade(req, socket, head).catch((e) => {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500) d.log.error({ err: (e as Error).message }, "upgrade failed");
+      // A store outage is a (rate-limited) warning, a fault an error, a refusal nothing.
+      if (isStoreOutage(e) || !(e instanceof AppError)) logStoreFailure(d.log, e, "upgrade failed");
       if (!socket.destroyed && socket.writable) refuse(socket, status, body);
       else socket.destroy();
     });
@@ -197,8 +200,8 @@ export function startHttpServer(opts: {
       });
     } catch (e) {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500 && status !== 502 && status !== 503 && status !== 504) {
-        d.log.error({ err: (e as Error).message }, "tunnel upgrade failed");
+      if (isStoreOutage(e) || !(e instanceof AppError)) {
+        logStoreFailure(d.log, e, "tunnel upgrade failed");
       }
       refuse(socket, status, body);
     }

@@ -19,9 +19,11 @@ import { newId } from "../../shared/ids.ts";
 import {
   auditLimit,
   LOOPBACK_CAPACITY,
+  LOOPBACK_RANDOM_TRIES,
   loopbackAddress,
   newAgentRecord,
   normalizePorts,
+  randomLoopbackIndex,
 } from "./rules.ts";
 import {
   C,
@@ -36,6 +38,7 @@ import {
   upsert,
 } from "./mongo_schema.ts";
 import { MongoStats } from "./mongo_stats.ts";
+import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import type {
   Agent,
@@ -77,27 +80,57 @@ export function isMongoUrl(url: string): boolean {
 }
 
 /**
+ * The driver's timeouts while the cloud runs, so that a request fails fast with
+ * `store_unavailable` (503) when the database is unreachable instead of hanging for the
+ * driver's defaults (30 s server selection, no socket timeout). An option the URI sets itself
+ * (`?serverSelectionTimeoutMS=…`) wins.
+ */
+export const MONGO_RUNTIME_TIMEOUTS = {
+  /** How long an operation waits for a usable server (a primary for writes). */
+  serverSelectionTimeoutMS: 3_000,
+  /** How long opening one connection may take. */
+  connectTimeoutMS: 3_000,
+  /** How long a socket may stay silent during an operation before it counts as lost. */
+  socketTimeoutMS: 20_000,
+} as const;
+
+/** {@linkcode MONGO_RUNTIME_TIMEOUTS} minus what the URI's query string already sets. */
+export function driverTimeouts(url: string): Partial<typeof MONGO_RUNTIME_TIMEOUTS> {
+  const query = new Set(
+    (url.split("?")[1] ?? "").split("&").map((kv) => kv.split("=")[0].toLowerCase()),
+  );
+  return Object.fromEntries(
+    Object.entries(MONGO_RUNTIME_TIMEOUTS).filter(([k]) => !query.has(k.toLowerCase())),
+  );
+}
+
+/**
  * Connects to the MongoDB at `opts.url` (the database named in its path, default `nanodems`),
- * creates collections and indexes if missing, and returns the store. Fails when the server
- * cannot be reached within `opts.timeoutMs` (default 10 s).
+ * creates collections and indexes if missing, and returns the store. Keeps trying while the
+ * server cannot be reached, and fails after `opts.timeoutMs` (default 10 s).
  */
 export async function openMongoStore(
   opts: { url: string; clock?: Clock; timeoutMs?: number },
 ): Promise<Store> {
-  const client = new MongoClient(opts.url, {
-    serverSelectionTimeoutMS: opts.timeoutMs ?? 10_000,
-    appName: "nanodems-connector",
-  });
-  try {
-    await client.connect();
-    // The URI's database (mongodb://hosts/NAME?…), or "nanodems" when it names none.
-    const named = /^mongodb(?:\+srv)?:\/\/[^/?]+\/([^?]+)/.exec(opts.url)?.[1];
-    const use = client.db(named ? decodeURIComponent(named) : "nanodems");
-    await ensureIndexes(use);
-    return new MongoStore(client, use, opts.clock ?? systemClock);
-  } catch (e) {
-    await client.close().catch(() => {});
-    throw e;
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  for (;;) {
+    const client = new MongoClient(opts.url, {
+      ...driverTimeouts(opts.url),
+      appName: "nanodems-connector",
+    });
+    try {
+      await client.connect();
+      // The URI's database (mongodb://hosts/NAME?…), or "nanodems" when it names none.
+      const named = /^mongodb(?:\+srv)?:\/\/[^/?]+\/([^?]+)/.exec(opts.url)?.[1];
+      const use = client.db(named ? decodeURIComponent(named) : "nanodems");
+      await ensureIndexes(use);
+      return new MongoStore(client, use, opts.clock ?? systemClock);
+    } catch (e) {
+      await client.close().catch(() => {});
+      // A fresh client per attempt: a failed connect leaves its topology closed.
+      if (Date.now() >= deadline || !isStoreOutage(e)) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
@@ -211,11 +244,14 @@ class MongoStore extends MongoBase implements Store {
       serial: input.serial ?? null,
       claimedAgentId: null,
     };
-    // Step 1 takes a loopback index from the cloud-wide counter (a crash after it leaves only a
-    // gap, reused once the space has been run through); step 2 inserts the device, whose unique
-    // index on the index makes a concurrent taker of the same address fail and retry.
+    // Step 1 picks a loopback index (at random, so addresses reveal nothing across tenants; the
+    // lowest free one once random picks keep colliding); step 2 inserts the device, whose unique
+    // index on the index makes a concurrent taker of the same address fail and pick again. A
+    // crash between the steps leaves nothing: the pick is not stored anywhere.
     for (let attempt = 0; attempt < 50; attempt++) {
-      const n = await this.#nextLoopback();
+      const n = attempt < LOOPBACK_RANDOM_TRIES
+        ? randomLoopbackIndex()
+        : await this.#lowestFreeLoopback();
       const device: Device = { ...base, loopbackIp: loopbackAddress(n) };
       try {
         await this.#insert(C.devices, id, device, {
@@ -224,10 +260,7 @@ class MongoStore extends MongoBase implements Store {
         }, SECURE);
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
-        if (await this.c(C.devices).findOne({ loopbackN: n })) {
-          await this.#counterPastHighestLoopback();
-          continue; // address taken: try the next one
-        }
+        if (await this.c(C.devices).findOne({ loopbackN: n })) continue; // taken: pick again
         throw new Error(`a device with serial ${device.serial} already exists`, { cause: e });
       }
       await this.bumpAllowlistVersion(device.siteId);
@@ -236,28 +269,8 @@ class MongoStore extends MongoBase implements Store {
     throw new Error("could not assign a loopback address (too much contention)");
   }
 
-  /**
-   * Moves the loopback counter past the highest index in use (`$max`, so it never goes back):
-   * heals a counter that fell behind the devices (a restored backup, a hand-edited database)
-   * in one step instead of one collision per device.
-   */
-  async #counterPastHighestLoopback(): Promise<void> {
-    const [top] = await this.c(C.devices).find({}, { projection: { loopbackN: 1 } })
-      .sort({ loopbackN: -1 }).limit(1).toArray();
-    const next = (top?.loopbackN as number | undefined ?? -1) + 1;
-    if (next < LOOPBACK_CAPACITY) {
-      await this.c(C.counters).updateOne(
-        { _id: "loopback" as never },
-        { $max: { value: next } },
-        { upsert: true },
-      );
-    }
-  }
-
-  /** The next loopback index: the counter's, then (once exhausted) the lowest free one. */
-  async #nextLoopback(): Promise<number> {
-    const next = (await this.incrementCounter("loopback")) - 1;
-    if (next < LOOPBACK_CAPACITY) return next;
+  /** The lowest loopback index no device holds (when random picks keep colliding). */
+  async #lowestFreeLoopback(): Promise<number> {
     let expected = 0;
     const cursor = this.c(C.devices).find({}, { projection: { loopbackN: 1 } })
       .sort({ loopbackN: 1 });

@@ -8,10 +8,7 @@
  *
  * Data channel: a few long-lived TLS connections per agent, dialed by the agent to the cloud's
  * data port (default 8444) when the cloud asks for one (OpenData on the control stream, with a
- * one-time ticket). Deno's TLS listener cannot request client certificates, so the connection is
- * authenticated by the ticket alone: 128 random bits, single use, valid for TICKET_TTL_MS, sent
- * only to that agent over its mTLS control stream (no certificate is checked on this leg). It
- * starts with a fixed 24-byte preface:
+ * one-time ticket). It starts with a fixed 24-byte preface:
  *
  * ```
  * offset 0  4 bytes  magic "NDT\x02"  (\x02 = DATA_VERSION, the framing of mux.ts)
@@ -19,8 +16,12 @@
  * offset 8 16 bytes  ticket from OpenData (one-time, expires after TICKET_TTL_MS)
  * ```
  *
- * then carries many tunnels as streams of frames (`mux.ts`, `proto/mux.md`). The byte pumps
- * above the streams never parse what they carry.
+ * then carries many tunnels as streams of frames (`mux.ts`, `proto/mux.md`). The data listener
+ * is a plain TLS server (Deno's TLS listener cannot ask for a client certificate), so no
+ * certificate or CN is checked on this leg: the connection becomes one of the agent's data
+ * connections by the ticket alone — 128 random bits, single use, live for TICKET_TTL_MS, sent
+ * only to the one agent it is for over that agent's mTLS control stream. Whoever presents a live
+ * ticket first gets the connection. The byte pumps above the streams never parse what they carry.
  * @module
  */
 import { MUX_VERSION } from "./mux.ts";
