@@ -30,7 +30,7 @@ export const MAX_PAYLOAD = 64 << 10;
 /** Largest payload of an OPEN or CLOSE frame (a host name, a reason). */
 export const MAX_CONTROL_PAYLOAD = 1024;
 /** Credit each side grants each stream at open, in bytes (per direction). */
-export const INITIAL_WINDOW = 1 << 20;
+export const INITIAL_WINDOW = 256 << 10;
 /** A window may never exceed this (2^31 − 1, as HTTP/2). */
 export const MAX_WINDOW = 0x7fffffff;
 
