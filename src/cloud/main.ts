@@ -39,6 +39,7 @@ import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
+import { LiveHub } from "./live/hub.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
@@ -150,6 +151,7 @@ export async function startCloud(
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
   });
+  const liveHub = new LiveHub();
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
@@ -164,6 +166,7 @@ export async function startCloud(
         : undefined,
     },
     cloudBase: () => config.publicUrl ?? `http://localhost:${httpPort}`,
+    liveView: { hub: liveHub, secrets },
   });
   const stopWatch = watchChanges({
     store,

@@ -16,6 +16,7 @@ import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
 import { type ProxyDeps, sendError, serveProxy } from "../access/proxy/proxy.ts";
+import { LIVE_PATH, type LiveViewDeps, prepareLive, serveLive } from "../access/live_ws.ts";
 import { serveProxyUpgrade } from "../access/proxy/upgrade.ts";
 import { handleOfHost } from "../access/proxy/origin.ts";
 import { serveOrigin, serveOriginUpgrade } from "../access/proxy/device_origin.ts";
@@ -101,6 +102,8 @@ export function startHttpServer(opts: {
   proxy: ProxyDeps;
   /** The cloud's own base URL as browsers reach it (device origins send them back there). */
   cloudBase: () => string;
+  /** The live view (`/api/live/{handle}`); absent: not served. */
+  liveView?: LiveViewDeps;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({
@@ -174,6 +177,21 @@ export function startHttpServer(opts: {
     if (deviceHandle) return await serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
     if (isProxyPath(req.url ?? "/")) return await serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
+    const live = LIVE_PATH.exec(path);
+    if (live && opts.liveView) {
+      const ld = { ...d, ...opts.liveView };
+      const prepared = await prepareLive(
+        ld,
+        toRequest(req),
+        decodeSegment(live[1]),
+        req.socket.remoteAddress ?? "",
+      );
+      if (socket.destroyed) return prepared.feed.release();
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        serveLive(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
+      });
+      return;
+    }
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);
     let target: TunnelTarget;

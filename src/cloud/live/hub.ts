@@ -10,7 +10,9 @@ import type { Init, Segment } from "./remuxer.ts";
 
 /** One viewer's socket. */
 export interface Viewer {
-  /** Sends a binary message. */
+  /** Sends the init segment (once, before any media segment). */
+  init(i: Init): void;
+  /** Sends a media segment. */
   send(bytes: Uint8Array): void;
   /** Bytes queued and not yet sent. */
   buffered(): number;
@@ -86,7 +88,7 @@ export class Feed {
     const st: ViewerState = { waitingKey: true, gotInit: false };
     this.#viewers.set(v, st);
     if (this.#init) {
-      v.send(this.#init.bytes);
+      v.init(this.#init);
       st.gotInit = true;
       for (const s of this.#gop) this.#deliver(v, st, s);
     }
@@ -108,7 +110,7 @@ export class Feed {
     this.#init = i;
     for (const [v, st] of this.#viewers) {
       if (!st.gotInit) {
-        v.send(i.bytes);
+        v.init(i);
         st.gotInit = true;
       }
     }
