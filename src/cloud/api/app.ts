@@ -13,6 +13,7 @@ import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
 import { authenticate } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
@@ -119,6 +120,23 @@ export function createApp(d: AppDeps): Hono<Env> {
       426,
       { upgrade: "websocket" },
     );
+  });
+
+  // The camera's picture from its own snapshot URL (access/snapshot.ts).
+  app.get("/api/handles/:handle/snapshot.jpg", async (c) => {
+    const q = snapshotQuery.safeParse(c.req.query());
+    if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+    const { principal, target } = await authorizeTunnel(
+      d,
+      c.req.raw,
+      c.req.param("handle"),
+      remoteOf(c),
+    );
+    const jpeg = await fetchSnapshot(d, principal, target, q.data.path);
+    return c.body(jpeg.slice().buffer, 200, {
+      "content-type": "image/jpeg",
+      "cache-control": "no-store",
+    });
   });
 
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
