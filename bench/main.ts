@@ -3,9 +3,9 @@
  * OpenSSH `ssh -R`, the CLI tunnel (`connector tunnel run`) and the raw WebSocket tunnel — bulk
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
- * RTSP streams through the cloud's gateway, agent idle RSS and CPU seconds per GB moved. Prints
+ * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle RSS and CPU seconds per GB moved. Prints
  * a markdown table with each figure's ratio to `ssh -R` and to direct, and writes
- * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,idle,dataplanes`
+ * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,live,idle,dataplanes`
  * for some sections). Never a pass/fail test: `--quick` (tiny sizes)
  * only proves the bench still runs (tests/e2e/bench_quick_test.ts).
  * @module
@@ -15,6 +15,7 @@ import { measureDataPlanes } from "./dataplane.ts";
 import { raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
+import { timeToFirstPicture } from "./live.ts";
 import { type BenchPath, startWorld, type World } from "./world.ts";
 import { bulk, firstByte, openIdle, wrk } from "./workloads.ts";
 import type { Stream } from "./streams.ts";
@@ -36,7 +37,7 @@ const cfg = quick
     rtspSeconds: 10,
   };
 const log = (s: string) => console.error(s);
-/** `--only=bulk,latency,http,rtsp,idle,dataplanes` runs just those sections (default: all). */
+/** `--only=bulk,latency,http,rtsp,live,idle,dataplanes` runs just those sections (default: all). */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
 const want = (section: string) => !only || only.includes(section);
 const rows: Row[] = [];
@@ -203,6 +204,33 @@ async function rtspSection(w: World, camera: { port: number } | null): Promise<v
   }
 }
 
+async function liveSection(w: World, camera: { port: number } | null): Promise<void> {
+  if (!camera) return;
+  const cam = w.extra.rtsp;
+  const url = `ws://127.0.0.1:${w.stack.ports.http}/api/live/${cam.handle}?path=/${CAMERA_PATH}`;
+  const runs = quick ? 1 : 10;
+  log(`live view: time to first picture, ${runs} run(s) …`);
+  try {
+    const r = await timeToFirstPicture(url, w.apiToken, runs);
+    for (
+      const [path, value] of [["live view, cold", r.cold], ["live view, warm", r.warm]] as const
+    ) {
+      rows.push({
+        figure: "time to first picture (p50)",
+        path,
+        value,
+        unit: "ms",
+        better: "lower",
+        note: path.endsWith("cold")
+          ? "opens the camera session; first media segment at the WebSocket client"
+          : "a second viewer joins a running session",
+      });
+    }
+  } catch (e) {
+    skipped.push(`live view: ${(e as Error).message}`);
+  }
+}
+
 const wantFds = quick ? 4096 : 65536;
 const fd = await raiseFileLimit(wantFds);
 if (fd.note) log(`open files limit: ${fd.note}`);
@@ -256,6 +284,7 @@ try {
   if (want("latency")) await latencySection(world.paths);
   if (want("http")) await httpSection(world);
   if (want("rtsp")) await rtspSection(world, camera);
+  if (want("live")) await liveSection(world, camera);
   if (want("idle")) await idleSection(world);
 } finally {
   await world.stop();

@@ -124,10 +124,13 @@ export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket, remote: s
   };
   const viewer: Viewer = {
     init: (i) => {
+      if (ws.readyState !== ws.OPEN) return;
       ws.send(JSON.stringify({ type: "init", codec: i.codec, width: i.width, height: i.height }));
       ws.send(i.bytes);
     },
-    send: (b) => ws.send(b),
+    send: (b) => {
+      if (ws.readyState === ws.OPEN) ws.send(b);
+    },
     buffered: () => ws.bufferedAmount,
     close: (reason) => close(1011, reason),
   };

@@ -1,0 +1,66 @@
+/**
+ * The live view section: time from opening `GET /api/live/{handle}` to the first picture's
+ * bytes (the first media segment after the init segment), cold (the viewer opens the camera
+ * session: tunnel, RTSP DESCRIBE/SETUP/PLAY, wait for a keyframe) and warm (another viewer
+ * already watches: the joiner gets the pictures since the last keyframe at once). Measured at
+ * the WebSocket client, so the browser's decode is not included.
+ * @module
+ */
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+
+/** Milliseconds from connect to the first media segment; the socket stays open until `close`. */
+export function firstPicture(
+  url: string,
+  token: string,
+): Promise<{ ms: number; close: () => void }> {
+  const started = performance.now();
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+  let binaries = 0;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("no picture within 20 s"));
+    }, 20_000);
+    ws.on("message", (_data, isBinary) => {
+      if (!isBinary || ++binaries !== 2) return; // the init segment, then the first picture
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - started, close: () => ws.close() });
+    });
+    ws.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      clearTimeout(timer);
+      reject(new Error(`refused: ${res.statusCode}`));
+    });
+  });
+}
+
+/** The median of some numbers. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** `runs` cold and warm measurements; p50 of each. */
+export async function timeToFirstPicture(
+  url: string,
+  token: string,
+  runs: number,
+): Promise<{ cold: number; warm: number }> {
+  const cold: number[] = [];
+  const warm: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const first = await firstPicture(url, token);
+    cold.push(first.ms);
+    const second = await firstPicture(url, token);
+    warm.push(second.ms);
+    second.close();
+    first.close();
+    // Let the camera session close before the next cold start.
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { cold: median(cold), warm: median(warm) };
+}
