@@ -43,7 +43,8 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
   const browser = await launchBrowser();
   stack.defer(() => browser.close());
   try {
-    const q = await stack.quickstart([proxy.port]);
+    // Port 554 (nothing listens there) makes the console show the RTSP pills.
+    const q = await stack.quickstart([proxy.port, 554]);
     await stack.agentFor(q);
     const handle = q.device.handles[proxy.port];
     const api = (method: string, path: string, body?: unknown, headers = {}) =>
@@ -114,6 +115,29 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       assert(m.frames > 20, `second viewer frames in 2 s: ${m.frames}`);
       assertEquals(proxy.accepted(), 1, "still one RTSP connection at the camera");
       await second.close();
+    });
+
+    await t.step("console: Live pill on RTSP ports, site grid, path form, audit", async () => {
+      const site = await context.newPage();
+      await site.goto(`${stack.url}/sites/${q.siteId}`);
+      const h554 = q.device.handles[554];
+      assertEquals(
+        await site.getAttribute(`a[href="/live/${h554}"]`, "title"),
+        "Watch the camera live in the browser",
+      );
+      await site.goto(`${stack.url}/sites/${q.siteId}/live`);
+      assertEquals(await site.locator(`video[data-live="${h554}"]`).count(), 1);
+      assertEquals(
+        await site.locator(`video[data-live="${handle}"]`).count(),
+        0,
+        "not an RTSP port",
+      );
+      await site.goto(`${stack.url}/live/${handle}`);
+      assertEquals(await site.locator("input[name=path]").count(), 1, "asks for the stream path");
+      await site.close();
+      const audit = JSON.parse((await api("GET", `/api/audit?action=live.open`)).text);
+      assert(audit.items.length >= 2, JSON.stringify(audit));
+      assertEquals(audit.items[0].detail.stream, cam.path);
     });
 
     await t.step(
