@@ -3,11 +3,11 @@
  * OpenSSH `ssh -R`, the CLI tunnel (`connector tunnel run`) and the raw WebSocket tunnel — bulk
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
- * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle RSS and CPU seconds per GB moved. Prints
- * a markdown table with each figure's ratio to `ssh -R` and to direct, and writes
- * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,live,idle,dataplanes`
- * for some sections). Never a pass/fail test: `--quick` (tiny sizes)
- * only proves the bench still runs (tests/e2e/bench_quick_test.ts).
+ * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle
+ * RSS and CPU seconds per GB moved. Prints a markdown table with each figure's ratio to `ssh -R`
+ * and to direct, and writes bench/results/latest.json (or `--out=FILE`;
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes` for some sections). Never a pass/fail
+ * test: `--quick` (tiny sizes) only proves the bench still runs (tests/e2e/bench_quick_test.ts).
  * @module
  */
 import "reflect-metadata";

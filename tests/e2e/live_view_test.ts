@@ -217,6 +217,24 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       // The last viewer gone, the camera session closes too.
       await waitFor("the camera session to close", () => proxy.open() === 0);
     });
+
+    await t.step(
+      "a handshake the WebSocket layer refuses leaves no camera session open",
+      async () => {
+        const r = await fetch(`${stack.url}/api/live/${handle}?path=${cam.path}`, {
+          headers: {
+            authorization: `Bearer ${q.apiToken}`,
+            connection: "Upgrade",
+            upgrade: "websocket",
+            "sec-websocket-version": "13",
+          },
+        });
+        await r.body?.cancel();
+        assertEquals(r.status, 400, "no Sec-WebSocket-Key");
+        assert(proxy.accepted() >= 2, "the camera session was opened for it");
+        await waitFor("the camera session to close", () => proxy.open() === 0);
+      },
+    );
   } finally {
     await stack.stop();
   }

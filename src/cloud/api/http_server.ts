@@ -187,7 +187,14 @@ export function startHttpServer(opts: {
         req.socket.remoteAddress ?? "",
       );
       if (socket.destroyed) return prepared.feed.release();
+      // A handshake ws refuses (no key, wrong version) never reaches the callback: the camera
+      // session reference taken above is dropped when that socket closes.
+      let served = false;
+      socket.once("close", () => {
+        if (!served) prepared.feed.release();
+      });
       wss.handleUpgrade(req, socket, head, (ws) => {
+        served = true;
         serveLive(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
       });
       return;
