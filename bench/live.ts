@@ -64,3 +64,64 @@ export async function timeToFirstPicture(
   }
   return { cold: median(cold), warm: median(warm) };
 }
+
+/** What `viewers` WebSocket clients of `cameras` streams cost the cloud. */
+export interface FanOutResult {
+  /** Cloud CPU (its process tree) over the window, in cores. */
+  cloudCores: number;
+  /** What one viewer received, Mbit/s (≈ the camera's bitrate). */
+  perViewerMbps: number;
+  /** Viewers that got pictures during the window. */
+  flowing: number;
+}
+
+/**
+ * Opens `perCamera` viewers on each URL, waits until every one has a picture, then counts the
+ * cloud's CPU seconds (`cpu()`) and the bytes viewers receive over `seconds`.
+ */
+export async function fanOut(
+  urls: string[],
+  perCamera: number,
+  token: string,
+  seconds: number,
+  cpu: () => number,
+): Promise<FanOutResult> {
+  const sockets: WebSocket[] = [];
+  const bytes: number[] = [];
+  try {
+    await Promise.all(urls.flatMap((url) =>
+      Array.from({ length: perCamera }, () => {
+        const i = bytes.push(0) - 1;
+        const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+        sockets.push(ws);
+        let binaries = 0;
+        return new Promise<void>((resolve, reject) => {
+          ws.on("message", (data, isBinary) => {
+            if (!isBinary) return;
+            bytes[i] += (data as Uint8Array).length;
+            if (++binaries === 2) resolve();
+          });
+          ws.on("error", reject);
+          ws.on(
+            "unexpected-response",
+            (_q, res) => reject(new Error(`refused: ${res.statusCode}`)),
+          );
+        });
+      })
+    ));
+    const before = [...bytes];
+    const c0 = cpu();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const elapsed = (performance.now() - t0) / 1000;
+    const c1 = cpu();
+    const got = bytes.map((b, i) => b - before[i]);
+    return {
+      cloudCores: (c1 - c0) / elapsed,
+      perViewerMbps: median(got) * 8 / elapsed / 1e6,
+      flowing: got.filter((b) => b > 0).length,
+    };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+  }
+}

@@ -12,10 +12,10 @@
  */
 import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
-import { raiseFileLimit, rssKiB } from "./procfs.ts";
+import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
-import { timeToFirstPicture } from "./live.ts";
+import { fanOut, timeToFirstPicture } from "./live.ts";
 import { type BenchPath, startWorld, type World } from "./world.ts";
 import { bulk, firstByte, openIdle, wrk } from "./workloads.ts";
 import type { Stream } from "./streams.ts";
@@ -228,6 +228,54 @@ async function liveSection(w: World, camera: { port: number } | null): Promise<v
     }
   } catch (e) {
     skipped.push(`live view: ${(e as Error).message}`);
+  }
+  // Fan-out cost: 4 cameras at 2 Mbit/s (640×480, an incompressible pattern), 4 viewers each.
+  const fan = await startCamera([
+    "--mounts",
+    "4",
+    "--bitrate",
+    "2000",
+    "--size",
+    "640x480",
+    "--pattern",
+    "snow",
+  ]);
+  if ("unavailable" in fan) return void skipped.push(`live fan-out: ${fan.unavailable}`);
+  try {
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(`${w.stack.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${w.apiToken}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then((r) => r.json());
+    const sites = await api("GET", "/api/sites");
+    const siteId = (sites.items ?? sites)[0].id;
+    const dev = await api("POST", `/api/sites/${siteId}/devices`, {
+      host: "127.0.0.1",
+      ports: [fan.port],
+      label: "bench cameras",
+    });
+    const handle = dev.handles[fan.port];
+    await settle(1000); // the agent's allowlist
+    const urls = [1, 2, 3, 4].map((n) =>
+      `ws://127.0.0.1:${w.stack.ports.http}/api/live/${handle}?path=/live/cam${n}`
+    );
+    const seconds = quick ? 2 : 10;
+    log(`live view: 16 viewers of 4 cameras, ${seconds} s …`);
+    const cpu = () => processTree(w.cloudPid).reduce((n, pid) => n + cpuSeconds(pid), 0);
+    const r = await fanOut(urls, 4, w.apiToken, seconds, cpu);
+    rows.push({
+      figure: "live view: 16 viewers of 4 cameras, cloud CPU",
+      path: "live view",
+      value: r.cloudCores,
+      unit: "cores",
+      better: "lower",
+      note: `${r.flowing}/16 viewers flowing, ${r.perViewerMbps.toFixed(2)} Mbit/s per viewer`,
+    });
+  } catch (e) {
+    skipped.push(`live fan-out: ${(e as Error).message}`);
+  } finally {
+    await fan.close();
   }
 }
 
