@@ -10,6 +10,7 @@ import { certInfo } from "../shared/crypto/pki.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Store } from "./store/store.ts";
+import { logStoreFailure } from "./store/outage.ts";
 
 /** How far ahead an expiring agent certificate is warned about. */
 export const CERT_WARN_MS = 7 * 86_400_000;
@@ -58,7 +59,7 @@ export async function warnExpiringAgentCerts(
 export function watchAgentCertExpiry(d: { store: Store; clock: Clock; log: Logger }): () => void {
   const check = () =>
     warnExpiringAgentCerts(d).catch((e) =>
-      d.log.error({ err: (e as Error).message }, "agent certificate expiry check failed")
+      logStoreFailure(d.log, e, "agent certificate expiry check failed")
     );
   check();
   const timer = setInterval(check, CHECK_MS);

@@ -100,6 +100,11 @@ export const CATALOGUE = {
     message: "device unreachable",
   },
   agent_offline: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: "agent reconnecting" },
+  store_unavailable: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the cloud cannot reach its database; try again shortly",
+  },
   device_timeout: {
     http: 504,
     grpc: GrpcStatus.DEADLINE_EXCEEDED,

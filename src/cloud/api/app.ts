@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure, probeStore } from "../store/outage.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
@@ -28,6 +29,7 @@ import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
+import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
 import { uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
@@ -64,6 +66,9 @@ export interface AppDeps extends RouteDeps {
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
 
+/** How long `/healthz/ready` waits for the store before answering 503. */
+const READY_PROBE_TIMEOUT_MS = 1_000;
+
 /** Environment hono passes to handlers under Deno.serve. */
 type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
 
@@ -91,8 +96,10 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.use("*", securityHeaders());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
+  // Ready = the store answers within a second (a load balancer's probe must stay fast while the
+  // database is down): 503 store_unavailable otherwise, through the one error mapping below.
   app.get("/healthz/ready", async (c) => {
-    await d.store.listTenants();
+    await probeStore(d.store, READY_PROBE_TIMEOUT_MS);
     return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
   });
 
@@ -250,7 +257,15 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    // A store outage is expected and answered (503): one warning, no stack.
+    if (isStoreOutage(err)) {
+      logStoreFailure(d.log, err, "store unavailable", { path: c.req.path });
+      // An operator opening a page sees the sentence, not JSON.
+      if (
+        c.req.header("sec-fetch-mode") === "navigate" ||
+        /text\/html/.test(c.req.header("accept") ?? "")
+      ) return c.html(errorPage(status, body.message), 503, { "retry-after": "5" });
+    } else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
     return c.json(body, status as 400);
   });
   return app;

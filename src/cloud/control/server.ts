@@ -14,6 +14,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { AppError } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
@@ -231,14 +232,21 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       if (o.registry.remove(s)) {
         o.broker.agentGone(s.agentId);
         discoveries.agentGone(s.agentId);
-        o.store.deletePresence(s.agentId, o.node).catch(() => {});
+        o.store.deletePresence(s.agentId, o.node).catch(() => {}); // the lease expires anyway
         o.log.info({ agent: s.agentId }, "agent disconnected");
       }
     };
 
     call.on("data", (m: AgentMessage) => {
       queue = queue.then(() => onMessage(m)).catch((e) => {
-        o.log.error({ err: (e as Error).message, cn }, "control message failed");
+        logStoreFailure(o.log, e, "control message failed", { cn });
+        // A Hello that could not be checked (store unreachable) is refused, never admitted: the
+        // agent retries with its backoff. An established stream outlives the outage; a missed
+        // presence refresh is written again on the next heartbeat.
+        if (!session) {
+          if (isStoreOutage(e)) deny(grpc.status.UNAVAILABLE, (e as Error).message);
+          else deny(grpc.status.INTERNAL, "internal error");
+        }
       });
     });
     call.on("end", () => {

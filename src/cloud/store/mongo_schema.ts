@@ -33,8 +33,12 @@ export const C = {
   daily: "stats_daily",
 } as const;
 
-/** Write concern for writes that grant or withdraw access. */
-export const SECURE = { writeConcern: { w: "majority" as const } };
+/**
+ * Write concern for writes that grant or withdraw access. A replica set that cannot reach a
+ * majority answers within 5 s (WriteConcernFailed: `store_unavailable`, 503) instead of holding
+ * the request: the write may then exist on the primary only, and a retry is idempotent.
+ */
+export const SECURE = { writeConcern: { w: "majority" as const, wtimeoutMS: 5_000 } };
 
 /** Index specifications per collection: [keys, options]. */
 const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
