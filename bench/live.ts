@@ -89,26 +89,30 @@ export async function fanOut(
   const sockets: WebSocket[] = [];
   const bytes: number[] = [];
   try {
-    await Promise.all(urls.flatMap((url) =>
-      Array.from({ length: perCamera }, () => {
-        const i = bytes.push(0) - 1;
-        const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-        sockets.push(ws);
-        let binaries = 0;
-        return new Promise<void>((resolve, reject) => {
-          ws.on("message", (data, isBinary) => {
-            if (!isBinary) return;
-            bytes[i] += (data as Uint8Array).length;
-            if (++binaries === 2) resolve();
-          });
-          ws.on("error", reject);
-          ws.on(
-            "unexpected-response",
-            (_q, res) => reject(new Error(`refused: ${res.statusCode}`)),
-          );
+    const open = (url: string) => {
+      const i = bytes.push(0) - 1;
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+      sockets.push(ws);
+      let binaries = 0;
+      return new Promise<void>((resolve, reject) => {
+        ws.on("message", (data, isBinary) => {
+          if (!isBinary) return;
+          bytes[i] += (data as Uint8Array).length;
+          if (++binaries === 2) resolve();
         });
-      })
-    ));
+        ws.on("error", reject);
+        ws.on("unexpected-response", (_q, res) => {
+          let body = "";
+          res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+          res.on("end", () => reject(new Error(`refused: ${res.statusCode} ${body}`)));
+        });
+      });
+    };
+    // One camera session at a time (as operators open them), then the other viewers at once.
+    for (const url of urls) await open(url);
+    await Promise.all(
+      urls.flatMap((url) => Array.from({ length: perCamera - 1 }, () => open(url))),
+    );
     const before = [...bytes];
     const c0 = cpu();
     const t0 = performance.now();
@@ -123,5 +127,54 @@ export async function fanOut(
     };
   } finally {
     for (const ws of sockets) ws.terminate();
+  }
+}
+
+/**
+ * In headless Chromium signed in with `cookie`, plays `pageUrl` (a /live page) and, for each
+ * presented frame over `seconds`, how long after the cloud received it the browser showed it:
+ * presentation time − (the stream's origin + the frame's media time). p50 and p95 in ms.
+ */
+export async function browserLatency(
+  pageUrl: string,
+  cookie: string,
+  seconds: number,
+): Promise<{ p50: number; p95: number; frames: number }> {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  try {
+    const context = await browser.newContext();
+    const eq = cookie.indexOf("=");
+    await context.addCookies([{
+      name: cookie.slice(0, eq),
+      value: cookie.slice(eq + 1),
+      url: new URL(pageUrl).origin,
+    }]);
+    const page = await context.newPage();
+    await page.goto(pageUrl);
+    await page.waitForSelector("video[data-state=playing][data-origin]", { timeout: 30_000 });
+    await page.waitForFunction(`document.querySelector("video[data-live]").currentTime > 0`);
+    await new Promise((r) => setTimeout(r, 1000)); // past the start-up catch-up
+    const lat = await page.evaluate(`new Promise((resolve) => {
+      const v = document.querySelector("video[data-live]");
+      const origin = Number(v.dataset.origin); const out = [];
+      const end = performance.now() + ${seconds * 1000};
+      const tick = (_now, m) => {
+        out.push(performance.timeOrigin + m.presentationTime - (origin + m.mediaTime * 1000));
+        if (performance.now() < end) v.requestVideoFrameCallback(tick); else resolve(out);
+      };
+      v.requestVideoFrameCallback(tick);
+    })`) as number[];
+    const s = [...lat].sort((a, b) => a - b);
+    return {
+      p50: s[Math.floor(s.length / 2)],
+      p95: s[Math.floor(s.length * 0.95)],
+      frames: s.length,
+    };
+  } finally {
+    await browser.close();
   }
 }

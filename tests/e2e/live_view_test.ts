@@ -181,15 +181,18 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       );
       let bytes = 0;
       let initText = "";
+      let origins = 0;
       const closed = new Promise<{ code: number; reason: string }>((r) =>
         ws.on("close", (code, reason) => r({ code, reason: reason.toString() }))
       );
       ws.on("message", (data, isBinary) => {
         if (isBinary) bytes += (data as Uint8Array).length;
-        else initText = data.toString();
+        else if (JSON.parse(data.toString()).type === "init") initText = data.toString();
+        else origins++;
       });
       await waitFor("media bytes", () => bytes > 10_000);
       assert(/"codec":"avc1\.[0-9A-F]{6}"/.test(initText), initText);
+      assert(origins >= 1, "the stream's origin time is announced for latency figures");
       const revokedAt = Date.now();
       const del = await api("DELETE", `/api/account/tokens/${minted.id}`);
       assertEquals(del.status < 300, true, del.text);

@@ -84,6 +84,7 @@ export async function prepareLive(
             handle: target.handle.id,
           }),
         sink,
+        () => d.clock.now(),
       );
       return {
         ended: src.ended,
@@ -122,14 +123,26 @@ export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket, remote: s
   const close = (code: number, reason: string) => {
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
   };
+  let sentOrigin: number | null = null;
   const viewer: Viewer = {
     init: (i) => {
       if (ws.readyState !== ws.OPEN) return;
-      ws.send(JSON.stringify({ type: "init", codec: i.codec, width: i.width, height: i.height }));
+      ws.send(JSON.stringify({
+        type: "init",
+        codec: i.codec,
+        width: i.width,
+        height: i.height,
+      }));
       ws.send(i.bytes);
     },
     send: (b) => {
-      if (ws.readyState === ws.OPEN) ws.send(b);
+      if (ws.readyState !== ws.OPEN) return;
+      // The stream's origin is known (and refined) only once pictures flow: tell the page.
+      if (p.feed.originMs !== sentOrigin) {
+        sentOrigin = p.feed.originMs;
+        ws.send(JSON.stringify({ type: "origin", originMs: sentOrigin }));
+      }
+      ws.send(b);
     },
     buffered: () => ws.bufferedAmount,
     close: (reason) => close(1011, reason),

@@ -15,9 +15,10 @@ export async function startCameraFeed(
   url: string,
   credentials: () => Promise<DeviceCredentials | null>,
   sink: FeedSink,
+  now?: () => number,
 ): Promise<FeedSource> {
   const remux = new Remuxer((i) => sink.init(i), (s) => sink.segment(s));
-  const depack = new H264Depacketizer((au) => remux.push(au));
+  const depack = new H264Depacketizer((au) => remux.push(au, now?.()));
   let payloadType: number | null = null;
   const client = new RtspClient(conn, {
     url,

@@ -6,6 +6,7 @@
  * keyframe instead of queueing without end.
  * @module
  */
+import { TIMESCALE } from "./fmp4.ts";
 import type { Init, Segment } from "./remuxer.ts";
 
 /** One viewer's socket. */
@@ -52,6 +53,7 @@ export class Feed {
   #source: Promise<FeedSource>;
   #closed = false;
   #onEmpty: () => void;
+  #originMs: number | null = null;
   /** Pictures a slow viewer skipped, over the feed's life (for tests and logs). */
   skipped = 0;
   /** How many viewers are attached or about to be. */
@@ -75,6 +77,15 @@ export class Feed {
   /** The init segment, once the first keyframe arrived. */
   get init(): Init | null {
     return this.#init;
+  }
+
+  /**
+   * When decode time 0 would have reached this node (ms, the opener's clock): the earliest
+   * `arrivedMs − decodeTime` seen, so a page can tell how long after its arrival a picture is
+   * shown. Null until a segment carried its arrival time.
+   */
+  get originMs(): number | null {
+    return this.#originMs;
   }
 
   /** How many viewers are attached. */
@@ -117,6 +128,10 @@ export class Feed {
   }
 
   #onSegment(s: Segment): void {
+    if (s.arrivedMs !== undefined) {
+      const origin = s.arrivedMs - s.decodeTime / (TIMESCALE / 1000);
+      if (this.#originMs === null || origin < this.#originMs) this.#originMs = origin;
+    }
     if (s.keyframe) {
       this.#gop = [];
       this.#gopBytes = 0;

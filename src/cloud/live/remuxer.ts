@@ -21,6 +21,10 @@ export interface Init {
 export interface Segment {
   bytes: Uint8Array;
   keyframe: boolean;
+  /** Its decode time (TIMESCALE units from the stream's start). */
+  decodeTime: number;
+  /** When its access unit reached this node (the caller's clock, ms), when given. */
+  arrivedMs?: number;
 }
 
 /** A fallback duration (90 kHz ticks) when two pictures share a timestamp: 1/30 s. */
@@ -31,7 +35,7 @@ export class Remuxer {
   #sps: Uint8Array | null = null;
   #pps: Uint8Array | null = null;
   #init: Init | null = null;
-  #pending: { au: AccessUnit; time: number } | null = null;
+  #pending: { au: AccessUnit; time: number; arrivedMs?: number } | null = null;
   #last: number | null = null;
   #time = 0;
   #seq = 0;
@@ -55,8 +59,8 @@ export class Remuxer {
     this.#pps ??= pps;
   }
 
-  /** Feeds one access unit. */
-  push(au: AccessUnit): void {
+  /** Feeds one access unit (`arrivedMs`: when it reached this node, for latency figures). */
+  push(au: AccessUnit, arrivedMs?: number): void {
     for (const n of au.nals) {
       if (nalType(n) === NAL.SPS) this.#sps ??= n;
       if (nalType(n) === NAL.PPS) this.#pps ??= n;
@@ -75,8 +79,10 @@ export class Remuxer {
       this.#onSegment({
         bytes: mediaSegment(++this.#seq, p.time, duration, p.au.nals, p.au.keyframe),
         keyframe: p.au.keyframe,
+        decodeTime: p.time,
+        arrivedMs: p.arrivedMs,
       });
     }
-    this.#pending = { au, time: this.#time };
+    this.#pending = { au, time: this.#time, arrivedMs };
   }
 }

@@ -2,7 +2,7 @@
  * The live view's player script, served at /ui/live.js: every `<video data-live>` on the page
  * opens `GET /api/live/{handle}?path=…` as a WebSocket and feeds the fMP4 it receives to Media
  * Source Extensions (`video/mp4; codecs="avc1.PPCCLL"` from the camera's SPS). It stays near the
- * live edge (jumps forward when more than a second behind), trims old buffer, and says plainly
+ * live edge (jumps forward when more than half a second behind), trims old buffer, and says plainly
  * why it stopped (revoked credentials, camera gone, a browser without MSE such as iOS Safari).
  * `data-state` on the video (connecting, playing, closed, unsupported) is what tests look at.
  * @module
@@ -26,13 +26,14 @@ function play(video) {
   const follow = () => {
     const b = video.buffered; if (!b.length) return;
     const end = b.end(b.length - 1);
-    if (video.currentTime < b.start(0) || end - video.currentTime > 1.0) video.currentTime = Math.max(b.start(b.length - 1), end - 0.15);
+    if (video.currentTime < b.start(0) || end - video.currentTime > 0.5) video.currentTime = Math.max(b.start(b.length - 1), end - 0.1);
     if (video.paused) video.play().catch(() => {});
     if (!sb.updating && video.currentTime - b.start(0) > 20) sb.remove(b.start(0), video.currentTime - 5);
   };
   ws.onmessage = (ev) => {
     if (typeof ev.data === "string") {
       const m = JSON.parse(ev.data);
+      if (m.type === "origin") { video.dataset.origin = String(m.originMs); return; }
       const type = 'video/mp4; codecs="' + m.codec + '"';
       if (!window.MediaSource || !MediaSource.isTypeSupported(type)) {
         video.dataset.state = "unsupported";

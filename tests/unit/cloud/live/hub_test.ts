@@ -13,7 +13,12 @@ import type { Init } from "../../../../src/cloud/live/remuxer.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
 
 const INIT: Init = { bytes: new Uint8Array([0]), codec: "avc1.42C00D", width: 320, height: 240 };
-const seg = (n: number, keyframe: boolean) => ({ bytes: new Uint8Array([n]), keyframe });
+const seg = (n: number, keyframe: boolean, arrivedMs?: number) => ({
+  bytes: new Uint8Array([n]),
+  keyframe,
+  decodeTime: n * 9000,
+  arrivedMs,
+});
 
 class TestViewer implements Viewer {
   got: number[] = [];
@@ -120,4 +125,17 @@ Deno.test("hub: the camera ending closes every viewer; a failed open leaves noth
   }
   assert(err instanceof AppError && err.code === "camera_refused");
   assertEquals(hub.size, 0);
+});
+
+Deno.test("hub: originMs is the earliest arrival minus decode time", async () => {
+  const hub = new LiveHub();
+  const cam = camera();
+  const f = await hub.acquire("k", cam.open);
+  assertEquals(f.originMs, null);
+  cam.sink().init(INIT);
+  cam.sink().segment(seg(1, true, 10_150)); // decode time 100 ms, arrived late
+  cam.sink().segment(seg(2, false, 10_220)); // decode time 200 ms: origin 10 020
+  cam.sink().segment(seg(3, false, 10_400));
+  assertEquals(f.originMs, 10_020);
+  f.release();
 });
