@@ -59,6 +59,7 @@ export class Feed {
   /** How many viewers are attached or about to be. */
   refs = 0;
 
+  /** Opens the camera session with `open`; `onEmpty` runs once when the feed ends. */
   constructor(open: (sink: FeedSink) => Promise<FeedSource>, onEmpty: () => void) {
     this.#onEmpty = onEmpty;
     this.#source = open({ init: (i) => this.#onInit(i), segment: (s) => this.#onSegment(s) });
