@@ -21,6 +21,7 @@ import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
 import type { Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
+import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
 import { openStore, storeUrl as storeUrlSchema } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
@@ -138,6 +139,9 @@ async function addDevice(
 ) {
   const site = await store.getSite(a.tenant, a.site);
   if (!site) throw new UsageError(`no site ${a.site} in tenant ${a.tenant}`);
+  const allow = /^(1|true|yes|on)$/i.test(Deno.env.get("NC_ALLOW_LINK_LOCAL_DEVICES") ?? "");
+  const refusal = deviceHostRefusal(a.host, allow);
+  if (refusal) throw new UsageError(refusal);
   const device = await store.createDevice({
     tenantId: a.tenant,
     siteId: a.site,
@@ -518,9 +522,10 @@ Changes reach connected agents within a second, also when the cloud is running.
 
 Quick start (a tenant with one SSH device on 127.0.0.1:22):
   connector cloud admin quickstart --ports 22
-  connector agent enroll --cloud http://localhost:8080 --token <enrollmentToken>
+  echo <enrollmentToken> | connector agent enroll --cloud http://localhost:8080 --token -
   connector agent run
-  connector tunnel open <handle> --cloud http://localhost:8080 --token <apiToken> --listen 127.0.0.1:2222
+  echo <apiToken> | connector tunnel open <handle> --cloud http://localhost:8080 --token - \\
+      --listen 127.0.0.1:2222
 `;
 }
 
