@@ -7,7 +7,7 @@
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import type { Page } from "playwright-core";
-import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
 import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
@@ -170,6 +170,33 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
         assertEquals(unknown.status, 404, await unknown.text());
       },
     );
+
+    await t.step("CLI sessions: site scope decides", async () => {
+      const wsUrl = `${stack.url.replace("http", "ws")}/api/live/${handle}?path=${cam.path}`;
+      const firstMessage = (token: string) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
+          ws.on("message", (data) => {
+            resolve(`message ${data.toString().slice(0, 20)}`);
+            ws.close();
+          });
+          ws.on("unexpected-response", (_q, res) => {
+            let body = "";
+            res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+            res.on("end", () => resolve(`${res.statusCode} ${body}`));
+          });
+          ws.on("error", (e) => resolve(`error ${e.message}`));
+        });
+      const inScope = await stack.cliSession(q);
+      assertEquals(await firstMessage(inScope.token), 'message {"type":"init","code');
+      const site = JSON.parse((await api("POST", "/api/sites", { name: "Elsewhere" })).text);
+      const other = JSON.parse(
+        (await api("POST", "/api/cli/sessions", { siteIds: [site.id] })).text,
+      );
+      const refused = await firstMessage(other.token);
+      assert(refused.startsWith("403 "), refused);
+      assertStringIncludes(refused, "this CLI session does not include the device's site");
+    });
 
     await t.step("a revoked API token cuts a WebSocket viewer within 2 s", async () => {
       const minted = JSON.parse(

@@ -18,7 +18,7 @@ import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secr
 import type { Feed, LiveHub, Viewer } from "../live/hub.ts";
 import { startCameraFeed } from "../live/camera_feed.ts";
 import { type Authorized, openTunnel, type RouteDeps } from "./route.ts";
-import { authorizeTunnel } from "./tunnel_ws.ts";
+import { authorizeTunnel, CLI_SLIDE_MS } from "./tunnel_ws.ts";
 
 /** The path pattern of the live view endpoint. */
 export const LIVE_PATH = /^\/api\/live\/([^/]+)$/;
@@ -98,6 +98,13 @@ export async function prepareLive(
       throw e;
     }
   });
+  // As on the other access paths, a successful connect slides a CLI session.
+  if (principal.cliSessionHash) {
+    await d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS).catch((e) => {
+      feed.release();
+      throw e;
+    });
+  }
   return { principal, target, feed, path };
 }
 
