@@ -38,6 +38,7 @@ import { installerRoutes } from "./installers.ts";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
+import { terminalApiRoutes } from "./terminal.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
@@ -188,6 +189,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       agentCaPin: () => d.pki.agentCerts.renewalsPin,
     }),
   );
+  app.route("/api", terminalApiRoutes({ store: d.store, clock: d.clock }));
   app.route(
     "/api",
     cliSessionRoutes({

@@ -28,6 +28,12 @@ import {
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
 import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
+import {
+  CLI_TERMINAL_PATH,
+  serveTerminalUpgrade,
+  TERMINAL_PATH,
+} from "../access/terminal/serve.ts";
+import type { TerminalDeps } from "../access/terminal/session.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -106,6 +112,8 @@ export function startHttpServer(opts: {
   cloudBase: () => string;
   /** The live view (`/api/live/{handle}`); absent: not served. */
   liveView?: LiveViewDeps;
+  /** The browser terminal (`/api/terminal/{handle}`). */
+  terminal?: TerminalDeps;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({
@@ -201,6 +209,14 @@ export function startHttpServer(opts: {
         serveLive(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
       });
       return;
+    }
+    const term = TERMINAL_PATH.exec(path);
+    const cliTerm = CLI_TERMINAL_PATH.exec(path);
+    if ((term || cliTerm) && opts.terminal) {
+      const to: TunnelTarget = term
+        ? { handle: decodeSegment(term[1]) }
+        : { ip: cliTerm![1], port: Number(cliTerm![2]) };
+      return await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, to);
     }
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);

@@ -23,7 +23,14 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
 
 /** The page frame. */
 export function Layout(
-  props: { ctx: UiContext; title: string; active: string; children?: Child },
+  props: {
+    ctx: UiContext;
+    title: string;
+    active: string;
+    children?: Child;
+    /** Extra stylesheets and modules of one page. */
+    head?: Child;
+  },
 ) {
   const { ctx } = props;
   return (
@@ -35,6 +42,7 @@ export function Layout(
         <title>{props.title} — Nanodems Connector</title>
         <link rel="stylesheet" href="/ui/app.css" />
         <script type="module" src="/ui/app.js"></script>
+        {props.head}
       </head>
       <body>
         <header class="top">
