@@ -34,6 +34,7 @@ import { DeviceConnPool } from "./access/proxy/device_conn.ts";
 import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
 import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
+import { TerminalSlots } from "./access/terminal/slots.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
 import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
@@ -41,6 +42,7 @@ import { lockOwner } from "./jobs/leader.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
+import { LiveHub } from "./live/hub.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
@@ -162,6 +164,7 @@ export async function startCloud(
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
   });
+  const liveHub = new LiveHub();
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
@@ -176,6 +179,8 @@ export async function startCloud(
         : undefined,
     },
     cloudBase: () => config.publicUrl ?? `http://localhost:${httpPort}`,
+    liveView: { hub: liveHub, secrets },
+    terminal: { ...route, secrets, slots: new TerminalSlots() },
   });
   const stopWatch = watchChanges({
     store,

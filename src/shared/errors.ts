@@ -13,6 +13,7 @@ export const GrpcStatus = {
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
   FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
   UNAUTHENTICATED: 16,
@@ -109,6 +110,12 @@ export const CATALOGUE = {
     grpc: GrpcStatus.DEADLINE_EXCEEDED,
     message: "device did not respond in time",
   },
+  camera_refused: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the camera refused the live stream",
+  },
+  not_implemented: { http: 501, grpc: GrpcStatus.UNIMPLEMENTED, message: "not implemented" },
   payload_too_large: {
     http: 413,
     grpc: GrpcStatus.INVALID_ARGUMENT,
@@ -131,6 +138,22 @@ export const CATALOGUE = {
     grpc: GrpcStatus.FAILED_PRECONDITION,
     message:
       "this serial has already been claimed; revoke its agent and re-add the device to claim again",
+  },
+  terminal_limit: {
+    http: 429,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "too many terminal sessions",
+  },
+  host_key_changed: {
+    http: 409,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    message: "WARNING: the device's SSH host key has changed. Someone may be intercepting the " +
+      "connection, or the device was reinstalled. An admin must accept the new key.",
+  },
+  ssh_auth_failed: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "the device refused the SSH login",
   },
   discovery_timeout: {
     http: 504,

@@ -14,6 +14,7 @@ import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
 import { authenticate } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
@@ -37,6 +38,7 @@ import { installerRoutes } from "./installers.ts";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
+import { terminalApiRoutes } from "./terminal.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
@@ -132,6 +134,23 @@ export function createApp(d: AppDeps): Hono<Env> {
     );
   });
 
+  // The camera's picture from its own snapshot URL (access/snapshot.ts).
+  app.get("/api/handles/:handle/snapshot.jpg", async (c) => {
+    const q = snapshotQuery.safeParse(c.req.query());
+    if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+    const { principal, target } = await authorizeTunnel(
+      d,
+      c.req.raw,
+      c.req.param("handle"),
+      remoteOf(c),
+    );
+    const jpeg = await fetchSnapshot(d, principal, target, q.data.path);
+    return c.body(jpeg.slice().buffer, 200, {
+      "content-type": "image/jpeg",
+      "cache-control": "no-store",
+    });
+  });
+
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
@@ -170,6 +189,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       agentCaPin: () => d.pki.agentCerts.renewalsPin,
     }),
   );
+  app.route("/api", terminalApiRoutes({ store: d.store, clock: d.clock }));
   app.route(
     "/api",
     cliSessionRoutes({
