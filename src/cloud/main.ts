@@ -30,6 +30,8 @@ import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
+import { defaultPublicUrl, recordPublicUrl } from "./public_url.ts";
+import { commandHint } from "../shared/invocation.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
 
@@ -102,7 +104,7 @@ export async function startCloud(
     node: config.node,
     controlEndpoint: () => controlEndpoint,
     enrollmentTtlMs: config.enrollmentTtlMs,
-    publicUrl: () => config.publicUrl ?? `http://localhost:${httpPort}`,
+    publicUrl: () => publicUrl(),
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
     kick: (agentId, reason) => control.kick(agentId, reason),
     downloadsDir: config.downloadsDir,
@@ -110,10 +112,11 @@ export async function startCloud(
     signer,
     rtspBase: () =>
       config.rtspPublicUrl ??
-        `rtsp://${new URL(config.publicUrl ?? "http://localhost").hostname}:${rtsp.port}`,
+        `rtsp://${new URL(publicUrl()).hostname}:${rtsp.port}`,
     discover: (agentId, windowMs) => control.discover(agentId, windowMs),
   });
   let httpPort = config.http.port;
+  const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.http.hostname, httpPort).url;
   let rtsp: RtspGateway = { port: config.rtsp.port, close: () => Promise.resolve() };
   const route = {
     store,
@@ -142,7 +145,7 @@ export async function startCloud(
         ? { domain: config.proxyDomain, signer: await OriginSigner.create(secret) }
         : undefined,
     },
-    cloudBase: () => config.publicUrl ?? `http://localhost:${httpPort}`,
+    cloudBase: () => publicUrl(),
   });
   const stopWatch = watchChanges({
     store,
@@ -153,6 +156,13 @@ export async function startCloud(
     now: () => clock.now(),
   });
   httpPort = http.port;
+  await recordPublicUrl(config.dataDir, publicUrl());
+  if (!config.publicUrl && defaultPublicUrl(config.http.hostname, httpPort).guess) {
+    log.warn(
+      { publicUrl: publicUrl() },
+      "no --public-url: links and commands the cloud mints name this guess; set --public-url to the address users reach",
+    );
+  }
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
     responseTimeoutMs: config.proxyTimeoutMs,
@@ -225,6 +235,11 @@ export async function cloudMain(argv: string[]): Promise<number> {
   const cloud = await startCloud(config);
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   if (config.logFormat === "plain") {
+    const quickstartHint = commandHint(
+      "cloud",
+      ["admin", "quickstart", "--email", "you@example.com", "--password-stdin"],
+      { "data-dir": config.dataDir === "./data" ? undefined : config.dataDir },
+    );
     console.error(
       `\nNanodems Connector cloud ${VERSION} (node ${config.node})\n` +
         `  web UI   http://${shown(config.http.hostname)}:${cloud.ports.http}/ (API under /api)\n` +
@@ -232,9 +247,9 @@ export async function cloudMain(argv: string[]): Promise<number> {
         `  data     port ${cloud.ports.data} (agents, TLS)\n` +
         `  rtsp     rtsp://${shown(config.rtsp.hostname)}:${cloud.ports.rtsp}/{handle}/…\n` +
         `  data dir ${config.dataDir}\n` +
-        `Next: connector cloud admin quickstart --email you@example.com --password-stdin\n` +
-        `      (type a password of 10+ characters, then Ctrl-D), and sign in to the web UI.\n` +
-        `      connector cloud admin --help lists the rest.\n`,
+        `Next: ${quickstartHint}\n` +
+        `      (type a password of 10+ characters, then Enter), and sign in to the web UI.\n` +
+        `      ${commandHint("cloud", ["admin", "--help"])} lists the rest.\n`,
     );
   }
   await new Promise<void>((resolve) => {

@@ -844,6 +844,39 @@ class SqliteStore implements Store {
     return r ? toUser(r) : null;
   }
 
+  async listUsers(tenantId: string): Promise<User[]> {
+    return this.#all(
+      "SELECT * FROM users WHERE tenant_id = ? ORDER BY created_at, rowid",
+      tenantId,
+    ).map(toUser);
+  }
+
+  async updateUser(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<User, "passwordHash" | "role" | "disabledAt">>,
+  ): Promise<User | null> {
+    return this.#tx(() => {
+      const r = this.#get("SELECT * FROM users WHERE id = ? AND tenant_id = ?", id, tenantId);
+      if (!r) return null;
+      const cur = toUser(r);
+      const next: User = {
+        ...cur,
+        passwordHash: patch.passwordHash ?? cur.passwordHash,
+        role: patch.role ?? cur.role,
+        disabledAt: patch.disabledAt === undefined ? cur.disabledAt : patch.disabledAt,
+      };
+      this.#run(
+        "UPDATE users SET password_hash = ?, role = ?, disabled_at = ? WHERE id = ?",
+        next.passwordHash,
+        next.role,
+        next.disabledAt,
+        id,
+      );
+      return next;
+    });
+  }
+
   async createApiToken(
     input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<ApiToken> {

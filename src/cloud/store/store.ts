@@ -359,6 +359,17 @@ export interface Store {
   getUser(id: string): Promise<User | null>;
   /** Emails are unique across the cloud, compared case-insensitively. */
   getUserByEmail(email: string): Promise<User | null>;
+  /** A tenant's users (home tenant), oldest first. */
+  listUsers(tenantId: string): Promise<User[]>;
+  /**
+   * Tenant-scoped: replaces the fields given (a new password hash, a role, or `disabledAt`:
+   * a time to disable, null to enable again). Null when absent or in another tenant.
+   */
+  updateUser(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<User, "passwordHash" | "role" | "disabledAt">>,
+  ): Promise<User | null>;
   createApiToken(
     input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<ApiToken>;

@@ -575,6 +575,52 @@ export function storeConformance(
   });
 
   test(
+    "users: list per tenant, update password, role and disabled, tenant-scoped",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const u = await store.createUser({
+        tenantId: a.id,
+        email: "u@example.com",
+        passwordHash: "h1",
+        role: "viewer",
+      });
+      clock.advance(5);
+      const v = await store.createUser({
+        tenantId: a.id,
+        email: "v@example.com",
+        passwordHash: "",
+        role: "admin",
+      });
+      await store.createUser({
+        tenantId: b.id,
+        email: "w@example.com",
+        passwordHash: "",
+        role: "admin",
+      });
+      assert.deepEqual((await store.listUsers(a.id)).map((x) => x.id), [u.id, v.id]);
+      assert.equal((await store.listUsers(b.id)).length, 1);
+      assert.equal(
+        await store.updateUser(b.id, u.id, { role: "admin" }),
+        null,
+        "another tenant's user",
+      );
+      assert.equal(
+        (await store.getUser(u.id))!.role,
+        "viewer",
+        "nothing written for another tenant",
+      );
+      const changed = await store.updateUser(a.id, u.id, { role: "operator", passwordHash: "h2" });
+      assert.deepEqual(changed, { ...u, role: "operator", passwordHash: "h2" });
+      assert.deepEqual(await store.getUser(u.id), changed);
+      const off = await store.updateUser(a.id, u.id, { disabledAt: clock.now() });
+      assert.equal(off!.disabledAt, clock.now());
+      assert.equal(off!.role, "operator", "fields not given are kept");
+      assert.equal((await store.updateUser(a.id, u.id, { disabledAt: null }))!.disabledAt, null);
+      assert.equal(await store.updateUser(a.id, "u-missing", { role: "admin" }), null);
+    },
+  );
+
+  test(
     "cli sessions: sliding expiry under the hard cap, scoped revoke, cascade by issuer",
     async (store, clock) => {
       const { a, b, siteA } = await world(store);
