@@ -26,6 +26,7 @@ import { writeLinkStatus } from "./link_status.ts";
 import { SERVICE_HELP, serviceMain } from "./service/main.ts";
 import { untilStopRequested } from "./service/stop.ts";
 import { WINDOWS_SERVICE } from "./service/paths.ts";
+import { commandHint } from "../shared/invocation.ts";
 
 const common: Record<string, OptionSpec> = {
   state: {
@@ -222,7 +223,9 @@ export async function agentMain(argv: string[]): Promise<number> {
       }
       throw e;
     }
-    console.error("next: connector agent run");
+    console.error(
+      `next: ${commandHint("agent", ["run"], { state: values.state as string | undefined })}`,
+    );
     return 0;
   }
   if (sub === "claim") {
@@ -249,7 +252,9 @@ export async function agentMain(argv: string[]): Promise<number> {
       }
       throw e;
     }
-    console.error("next: connector agent run");
+    console.error(
+      `next: ${commandHint("agent", ["run"], { state: values.state as string | undefined })}`,
+    );
     return 0;
   }
   if (sub === "install" || sub === "uninstall" || sub === "status") {
@@ -279,7 +284,11 @@ export async function agentMain(argv: string[]): Promise<number> {
     const state = await loadState(dir);
     if (!state) {
       throw new UsageError(
-        `not enrolled: no agent identity in ${dir}; run connector agent enroll --cloud URL --token TOKEN first`,
+        `not enrolled: no agent identity in ${dir}; run ${
+          commandHint("agent", ["enroll", "--cloud", "URL", "--token", "TOKEN"], {
+            state: values.state as string | undefined,
+          })
+        } first`,
       );
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");

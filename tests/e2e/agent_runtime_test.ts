@@ -322,3 +322,27 @@ Deno.test("proxy: with NC_TRUST_ENV=1 the control stream and every data connecti
     ]);
   });
 });
+
+Deno.test("agent status after the README's enroll + run: identity, cloud, link, process; no service is not a failure", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const e = await stack.enroll(q.enrollmentToken);
+    const agent = await stack.runAgent(e.state);
+    const status = await run(["agent", "status", "--state", e.state]);
+    assertEquals(status.code, 0, status.stdout + status.stderr);
+    assertStringIncludes(status.stdout, "control:  up via node-1 since");
+    assertStringIncludes(status.stdout, `cloud:    ${stack.url}`);
+    assertStringIncludes(status.stdout, "process:  agent running, pid");
+    // The installer's value for "no service manager" is accepted by the CLI too.
+    const none = await run(["agent", "status", "--state", e.state, "--manager", "none"]);
+    assertEquals(none.code, 0, none.stdout + none.stderr);
+    assertStringIncludes(none.stdout, "service:  not installed as a service");
+    await agent.stop();
+    const stopped = await run(["agent", "status", "--state", e.state]);
+    assertEquals(stopped.code, 3, "not running: exit 3, still no crash");
+    assertStringIncludes(stopped.stdout, "no agent process running");
+  } finally {
+    await stack.stop();
+  }
+});
