@@ -28,7 +28,7 @@ import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
 import { loginPage } from "../ui/login.tsx";
-import { uiRoutes } from "../ui/routes.tsx";
+import { uiNotFound, uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
 import { installerRoutes } from "./installers.ts";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
@@ -117,10 +117,8 @@ export function createApp(d: AppDeps): Hono<Env> {
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
-  app.route(
-    "/",
-    uiRoutes({ store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir }),
-  );
+  const uiDeps = { store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir };
+  app.route("/", uiRoutes(uiDeps));
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
   app.route(
@@ -199,9 +197,11 @@ export function createApp(d: AppDeps): Hono<Env> {
     );
   });
 
-  app.notFound((c) => {
+  app.notFound(async (c) => {
     const into = refererFallback(c.req.raw);
     if (into) return c.redirect(into, 307);
+    const browser = c.req.method === "GET" && (c.req.header("accept") ?? "").includes("text/html");
+    if (browser && !c.req.path.startsWith("/api/")) return await uiNotFound(uiDeps, c);
     return c.json({ error: "not_found", message: "not found" }, 404);
   });
   app.onError((err, c) => {

@@ -148,8 +148,12 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const ports = body.ports ?? portsFor(body.protocols);
     const existing = new Set((await store.listDevices(p.tenantId, s.id)).map((x) => x.host));
     const created = [];
+    const skippedHosts: string[] = [];
     for (const h of hosts) {
-      if (existing.has(h)) continue;
+      if (existing.has(h)) {
+        skippedHosts.push(h);
+        continue;
+      }
       created.push(
         await withHandles(
           store,
@@ -164,7 +168,13 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
       created: created.length,
       ports,
     });
-    return c.json({ created, skipped: hosts.length - created.length }, 201);
+    return c.json({
+      siteId: s.id,
+      created,
+      skipped: skippedHosts.length,
+      skippedHosts,
+      message: bulkMessage(created.length, skippedHosts),
+    }, 201);
   });
   app.delete("/handles/:id", auth, async (c) => {
     const p = c.get("principal");
@@ -219,4 +229,14 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     return c.json({ removed: dev.id });
   });
   return app;
+}
+
+/** What a bulk add did, in words for the console: "2 devices added; 1 skipped: 192.0.2.10 is already on this site". */
+export function bulkMessage(created: number, skipped: string[]): string {
+  const added = created === 1 ? "1 device added" : `${created} devices added`;
+  if (!skipped.length) return added;
+  const shown = skipped.slice(0, 3).join(", ") +
+    (skipped.length > 3 ? ` and ${skipped.length - 3} more` : "");
+  const verb = skipped.length === 1 ? "is" : "are";
+  return `${added}; ${skipped.length} skipped: ${shown} ${verb} already on this site`;
 }

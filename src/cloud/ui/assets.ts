@@ -58,6 +58,10 @@ export async function api(method, url, body) {
   if (!res.ok) throw new Error(data.message || ("HTTP " + res.status));
   return data;
 }
+function fillText(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => String(data[k] ?? "")); }
+/** A toast that survives the reload or redirect that follows it. */
+function toastAcross(text) { try { sessionStorage.setItem("nc-toast", text); } catch { toast(text); } }
+{ const pending = sessionStorage.getItem("nc-toast"); if (pending) { sessionStorage.removeItem("nc-toast"); toast(pending); } }
 function fill(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => encodeURIComponent(data[k] ?? "")); }
 function formJson(form) {
   const out = {};
@@ -87,7 +91,8 @@ function showSecret(title, text, note) {
 }
 async function after(el, data) {
   const then = el.dataset.then || "reload";
-  if (el.dataset.toast) toast(fill(el.dataset.toast, data));
+  const said = el.dataset.toast ? fillText(el.dataset.toast, data) : "";
+  if (said) (then === "reload" || then.startsWith("redirect:") ? toastAcross : toast)(said);
   if (then.startsWith("redirect:")) location.href = fill(then.slice(9), data);
   else if (then.startsWith("secret:")) {
     const [, field, title] = then.split(":");
@@ -155,12 +160,16 @@ window.ncDiscovery = (data, form) => {
         await api("POST", "/api/sites/" + encodeURIComponent(site) + "/devices", { host: d.address, ports: d.ports?.length ? d.ports : [80, 554],
           manufacturer: d.manufacturer || undefined, model: d.model || undefined, label: d.name || undefined });
       }
-      toast(picks.length + " device(s) added"); location.href = "/sites/" + encodeURIComponent(site);
+      toastAcross(picks.length === 1 ? "1 device added" : picks.length + " devices added"); location.href = "/sites/" + encodeURIComponent(site);
     } catch (err) { toast(err.message, true); }
   });
 };
 window.ncApi = api; window.ncToast = toast;
 `;
+
+/** The console's icon (a small SVG, served for /favicon.ico so browsers stop logging a 404). */
+const FAVICON_SVG =
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d4ed8"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
 
 /** Serves the assets at /ui/app.css and /ui/app.js. */
 export function assetRoutes(): Hono {
@@ -171,5 +180,6 @@ export function assetRoutes(): Hono {
   });
   app.get("/ui/app.css", (c) => c.body(APP_CSS, 200, headers("text/css; charset=utf-8")));
   app.get("/ui/app.js", (c) => c.body(APP_JS, 200, headers("text/javascript; charset=utf-8")));
+  app.get("/favicon.ico", (c) => c.body(FAVICON_SVG, 200, headers("image/svg+xml")));
   return app;
 }

@@ -61,16 +61,20 @@ export function uiRoutes(d: UiDeps): Hono {
       c.header("cache-control", "no-store");
       return c.html(String(await render(c, ctx)));
     };
-  const notFound = (c: Context, ctx: UiContext, what: string) =>
+  const refusal = (c: Context, ctx: UiContext, what: string, status: 403 | 404) =>
     c.html(
       "<!doctype html>" + String(
-        <Layout ctx={ctx} title="Not found" active="">
-          <h1>Not found</h1>
+        <Layout ctx={ctx} title={status === 403 ? "Not allowed" : "Not found"} active="">
+          <h1>{status === 403 ? "Not allowed" : "Not found"}</h1>
           <p>{what}</p>
+          <p>
+            <a href="/">Back to the dashboard</a>
+          </p>
         </Layout>,
       ),
-      404,
+      status,
     );
+  const notFound = (c: Context, ctx: UiContext, what: string) => refusal(c, ctx, what, 404);
   const now = () => d.clock.now();
 
   app.get("/", page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now() })));
@@ -127,7 +131,9 @@ export function uiRoutes(d: UiDeps): Hono {
     "/licenses",
     page((c, ctx) => {
       if (ctx.user.role !== "superadmin") {
-        return Promise.resolve(notFound(c, ctx, "Licenses are visible to superadmins."));
+        return Promise.resolve(
+          refusal(c, ctx, "Licenses are visible to superadmins only.", 403),
+        );
       }
       return LicensesPage({ ctx, store: d.store, now: now() });
     }),
@@ -159,4 +165,40 @@ export function uiRoutes(d: UiDeps): Hono {
     }),
   );
   return app;
+}
+
+/**
+ * The console's own 404 page for a browser that asks for an address no route serves (signed out:
+ * a plain page with a link to sign in), instead of the API's JSON.
+ */
+export async function uiNotFound(d: UiDeps, c: Context): Promise<Response> {
+  const ctx = await uiContext(d.store, c.req.raw, d.remote(c));
+  const what = `There is no page at ${c.req.path}.`;
+  c.header("cache-control", "no-store");
+  if (!ctx) {
+    return c.html(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title>` +
+        `<link rel="stylesheet" href="/ui/app.css"></head><body><main><h1>Not found</h1>` +
+        `<p>${
+          escapeHtml(what)
+        }</p><p><a href="/">Sign in to the console</a></p></main></body></html>`,
+      404,
+    );
+  }
+  return c.html(
+    "<!doctype html>" + String(
+      <Layout ctx={ctx} title="Not found" active="">
+        <h1>Not found</h1>
+        <p>{what}</p>
+        <p>
+          <a href="/">Back to the dashboard</a>
+        </p>
+      </Layout>,
+    ),
+    404,
+  );
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

@@ -329,7 +329,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
           <form
             class="card"
             data-api={`POST /api/sites/${site.id}/devices/bulk`}
-            data-toast="Devices added"
+            data-toast="{message}"
             aria-labelledby="bulk-h"
           >
             <h2 id="bulk-h" style="margin-top:0">Add devices</h2>

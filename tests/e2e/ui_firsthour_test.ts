@@ -1,0 +1,97 @@
+/**
+ * The console bugs a new operator hit in the first hour, in real Chromium at 1280 and 390 px:
+ * "Add by address" on the Discover page lands on the site (not a raw JSON 404) and its toast
+ * survives the page change; a duplicate add says what was skipped and why; an unknown address gets
+ * the console's own 404 page; /favicon.ico exists; /licenses tells an admin who may see it (403);
+ * signing out is audited.
+ */
+import type { Browser, Page } from "playwright-core";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+
+async function signIn(page: Page, url: string, email: string, password: string, path = "/") {
+  await page.goto(`${url}${path}`);
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(`${url}${path}`), page.click("button[type=submit]")]);
+}
+
+async function walk(browser: Browser, stack: Stack, width: number) {
+  const q = await stack.quickstart([22], `FirstHour${width}`);
+  const admin = await stack.addUser(q.tenantId, "admin");
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  try {
+    await signIn(page, stack.url, admin.email, admin.password, `/discover?site=${q.siteId}`);
+
+    // Add by address: lands on the site page, and the toast is there after the page change.
+    await page.fill("#bulk-range", "192.0.2.10");
+    await Promise.all([page.waitForURL(`**/sites/${q.siteId}`), page.click("text=+ Add")]);
+    await page.locator("tr[data-device]", { hasText: "192.0.2.10" }).waitFor();
+    await page.locator(".toast", { hasText: "1 device added" }).waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-added-${width}.png` });
+
+    // The same address again, from the site page: nothing added, and the toast says why.
+    await page.fill("#bulk-range", "192.0.2.10");
+    await page.click("text=+ Add");
+    await page.locator(".toast", {
+      hasText: "0 devices added; 1 skipped: 192.0.2.10 is already on this site",
+    }).waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-skipped-${width}.png` });
+
+    // An address the console does not have: its own page, not JSON.
+    const missing = await page.goto(`${stack.url}/sites/`);
+    assertEquals(missing?.status(), 404);
+    assertStringIncludes(await page.textContent("main") ?? "", "There is no page at /sites/");
+    assert(await page.locator("text=Sign out").isVisible(), "the console's header is there");
+    assertEquals(await accessibilityViolations(page), []);
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-404-${width}.png` });
+
+    // Licenses: a 403 that says who may see them.
+    const lic = await page.goto(`${stack.url}/licenses`);
+    assertEquals(lic?.status(), 403);
+    assertStringIncludes(await page.textContent("main") ?? "", "superadmins only");
+
+    // Sign out, audited.
+    await page.goto(`${stack.url}/`);
+    await Promise.all([page.waitForURL("**/login"), page.click("text=Sign out")]);
+    const audit = await stack.admin<{ entries: { action: string; actor: string }[] }>(
+      "audit",
+      "--tenant",
+      q.tenantId,
+      "--action",
+      "auth.logout",
+    );
+    assertEquals(audit.entries.map((e) => e.actor), [`user:${admin.userId}`]);
+    assertEquals(
+      consoleErrors.filter((e) => !/status of 40[34]/.test(e)),
+      [],
+      "no console errors (favicon included)",
+    );
+  } finally {
+    await context.close();
+  }
+}
+
+Deno.test("UI first hour: add by address, skipped feedback, 404 page, favicon, licenses 403, audited sign-out", async () => {
+  const stack = await Stack.start();
+  const browser = await launchBrowser();
+  try {
+    const icon = await fetch(`${stack.url}/favicon.ico`);
+    assertEquals(icon.status, 200);
+    assertStringIncludes(icon.headers.get("content-type") ?? "", "image/");
+    await icon.body?.cancel();
+    // API clients still get JSON for an unknown address.
+    const api = await fetch(`${stack.url}/nope`, { headers: { accept: "application/json" } });
+    assertEquals(api.status, 404);
+    assertEquals((await api.json()).error, "not_found");
+    await walk(browser, stack, 1280);
+    await walk(browser, stack, 390);
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
