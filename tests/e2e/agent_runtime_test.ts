@@ -3,8 +3,15 @@
 // health endpoint follows the control stream; ONVIF discovery through the control stream with a
 // responder that also sends hostile replies; an embedded agent claiming its device by serial;
 // control and data legs through an HTTP CONNECT proxy.
-import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoThrough, Proc, randomBytes, run, Stack } from "../_fixtures/stack.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../_fixtures/assert.ts";
+import {
+  echoThrough,
+  Proc,
+  randomBytes,
+  run,
+  Stack,
+  type TunnelRefused,
+} from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 
@@ -140,7 +147,17 @@ Deno.test("discovery: the site's agent probes, hostile replies are ignored, the 
     const site = `/api/sites/${q.siteId}/discovery`;
     const none = await api(stack, "POST", site, q.apiToken, {});
     assertEquals(none.status, 503);
-    assertEquals(none.json, { error: "agent_offline", message: "agent reconnecting" });
+    // A site that never had an agent says so, instead of "agent reconnecting".
+    assertEquals(none.json, {
+      error: "no_agent_yet",
+      message: 'no agent has connected to site "Site 1" yet: install one from the site page',
+    });
+    const refused = await assertRejects(() =>
+      stack.openTunnel(q.device.handles["9"], q.apiToken)
+    ) as TunnelRefused;
+    assertEquals(refused.status, 503);
+    assertStringIncludes(refused.body.message ?? "", 'no agent has connected to site "Site 1" yet');
+    assertEquals(stack.cloud.count(/request failed/), 0, "an expected refusal is no error");
 
     const e = await stack.enroll(q.enrollmentToken);
     const agent = new Proc(

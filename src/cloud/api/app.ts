@@ -206,7 +206,10 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    // Expected refusals (an agent away, a device silent) are not errors of the cloud: no stack.
+    if (err instanceof AppError) {
+      if (status >= 500) d.log.info({ code: err.code, err: err.message }, "request refused");
+    } else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
     return c.json(body, status as 400);
   });
   return app;
