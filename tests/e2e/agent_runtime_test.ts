@@ -363,3 +363,46 @@ Deno.test("agent status after the README's enroll + run: identity, cloud, link, 
     await stack.stop();
   }
 });
+
+Deno.test("an offline agent keeps its last heartbeat: 'Last seen' is a time, not 'never'", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const e = await stack.enroll(q.enrollmentToken);
+    const agent = await stack.runAgent(e.state);
+    // Wait for a heartbeat (every 5 s) to be recorded: today's stats appear with it.
+    let seen: number | null = null;
+    for (let i = 0; i < 150 && seen === null; i++) {
+      const r = await api(stack, "GET", "/api/agents", q.apiToken);
+      const a =
+        (r.json.items as { lastHeartbeat: number | null; stats: { day: string | null } }[])[0];
+      if (a?.stats.day) seen = a.lastHeartbeat;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    assert(seen !== null, "a heartbeat arrived");
+    await agent.stop();
+    let row: { online: boolean; lastHeartbeat: number | null } | undefined;
+    for (let i = 0; i < 100; i++) {
+      const r = await api(stack, "GET", "/api/agents", q.apiToken);
+      row = (r.json.items as typeof row[])[0];
+      if (row && !row.online) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assertEquals(row?.online, false);
+    assert(row!.lastHeartbeat !== null, "last heartbeat kept");
+    const cookie = await stack.signIn(
+      ...(await (async () => {
+        const u = await stack.addUser(q.tenantId, "viewer");
+        return [u.email, u.password] as const;
+      })()),
+    );
+    const html = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    const cell = /<time datetime="([^"]+)" title="[^"]+">([^<]+)<\/time>/.exec(html);
+    assert(cell, "the site page shows a time for the offline agent");
+    assertEquals(cell[1], new Date(row!.lastHeartbeat!).toISOString());
+    assert(/ago$/.test(cell[2]), cell[2]);
+  } finally {
+    await stack.stop();
+  }
+});

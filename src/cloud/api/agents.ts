@@ -33,7 +33,8 @@ export function agentRoutes(
         online: pr !== null,
         relay: pr?.node ?? null,
         activeStreams: pr?.activeStreams ?? 0,
-        lastHeartbeat: pr?.lastHeartbeat ?? null,
+        // Kept once the agent is offline: its last recorded heartbeat.
+        lastHeartbeat: pr?.lastHeartbeat ?? today?.at ?? null,
         // Live: streams from presence; today's (UTC) totals from the last heartbeat.
         stats: {
           day: today?.day ?? null,

@@ -12,6 +12,7 @@ export interface AgentRow extends Agent {
   online: boolean;
   relay: string | null;
   activeStreams: number;
+  /** The last heartbeat: live from presence, else the time of the last one recorded (offline). */
   lastHeartbeat: number | null;
 }
 
@@ -30,7 +31,7 @@ export async function agentRows(
       online: pr !== null,
       relay: pr?.node ?? null,
       activeStreams: pr?.activeStreams ?? 0,
-      lastHeartbeat: pr?.lastHeartbeat ?? null,
+      lastHeartbeat: pr?.lastHeartbeat ?? (await store.getAgentCounters(a.id))?.at ?? null,
     });
   }
   return out;
