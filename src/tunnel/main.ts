@@ -5,7 +5,13 @@
  * SDK, a player) then reaches the device as if on its LAN. Listeners are on loopback only.
  * @module
  */
-import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import {
+  commandHelp,
+  type OptionSpec,
+  parseFlags,
+  renderOptions,
+  UsageError,
+} from "../shared/cli.ts";
 import { createLogger } from "../shared/log.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
@@ -82,7 +88,29 @@ function parseCloud(text: unknown): URL {
 /** `run` and `status`. */
 async function sessionCommand(sub: "run" | "status", argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, runOptions);
-  if (values.help) return (console.log(HELP), 0);
+  if (values.help) {
+    return (console.log(commandHelp(
+      sub === "run"
+        ? {
+          name: "connector tunnel run",
+          summary: "listen on 127.0.0.X:PORT for every device port of your CLI session",
+          usage: "connector tunnel run --cloud URL --token ops_…",
+          options: runOptions,
+          notes: 'The token comes from the site page\'s "Open CLI session" (shown once). Exits ' +
+            "with code 3 when the\nsession is revoked or expires.",
+          example:
+            "nanodems-tunnel run --cloud https://cloud.example.com --token ops_…\nssh -p 22 admin@127.0.0.2",
+        }
+        : {
+          name: "connector tunnel status",
+          summary: "the CLI session's expiry and its device pairs",
+          usage: "connector tunnel status --cloud URL --token ops_…",
+          options: runOptions,
+          example: "nanodems-tunnel status --cloud https://cloud.example.com --token ops_…",
+        },
+    )),
+      0);
+  }
   if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   const cloud = parseCloud(values.cloud);
   const token = values.token as string | undefined;
@@ -138,7 +166,20 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     throw new UsageError(`unknown tunnel command "${sub}" (see connector tunnel --help)`);
   }
   const { values, positionals } = parseFlags(argv.slice(1), openOptions);
-  if (values.help) return (console.log(HELP), 0);
+  if (values.help) {
+    return (console.log(commandHelp({
+      name: "connector tunnel open",
+      summary: "one device port on a local loopback port you choose",
+      usage: "connector tunnel open HANDLE --cloud URL --token nt_… [--listen 127.0.0.1:PORT]",
+      options: openOptions,
+      notes: "HANDLE is the device port's handle (h-…, on the site page and in quickstart's " +
+        "output); the token is\nyour API token (Account → API tokens).",
+      example:
+        "nanodems-tunnel open h-RkN3Lzm9TgD8e2Bp7Q1xWA --cloud https://cloud.example.com \\\n" +
+        "    --token nt_… --listen 127.0.0.1:2222\nssh -p 2222 admin@127.0.0.1",
+    })),
+      0);
+  }
   if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   const handle = positionals[0];
   if (!handle || !/^h-[A-Za-z0-9_-]{12,22}$/.test(handle)) {
