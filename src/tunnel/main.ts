@@ -16,7 +16,8 @@ import { createLogger } from "../shared/log.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
 import { carry, wsUrl } from "./connect.ts";
-import { runTunnel } from "./run.ts";
+import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
+import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
 
 const openOptions: Record<string, OptionSpec> = {
@@ -59,9 +60,10 @@ The workflow: on the site page click "Open CLI session", pick the sites, copy th
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every
 device port of those sites — each device has its own loopback address — and prints the table.
 Point your tool at 127.0.0.X:PORT as if you were on the camera's LAN: ssh, a vendor SDK, an
-RTSP player. Listeners are on loopback only (never reachable from your LAN). The plan refreshes
-every 60 s: new cameras appear, removed ones stop accepting. A port already taken is retried on
-every refresh. When the session is revoked or expires the CLI exits with code 3.
+RTSP player. Listeners are on loopback only (never reachable from your LAN). Changes reach the
+CLI within seconds on an event stream (the plan is also refreshed every 60 s): new cameras appear,
+removed ones stop accepting. A port already taken is retried on every refresh. When the session
+(run) or the token (open) is revoked or expires the CLI exits with code 3.
 
 Options of run and status:
 ${renderOptions(runOptions)}
@@ -211,6 +213,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     throw new UsageError(`--listen ${host}:${m[3]}: ${(e as Error).message}`);
   }
   const port = (listener.addr as Deno.NetAddr).port;
+  let stopEvents = () => {};
   console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
   console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
   (async () => {
@@ -222,10 +225,23 @@ export async function tunnelMain(argv: string[]): Promise<number> {
       );
     }
   })().catch(() => {});
-  await new Promise<void>((resolve) => {
-    Deno.addSignalListener("SIGINT", resolve);
-    Deno.addSignalListener("SIGTERM", resolve);
+  // Revocation of the token reaches us on the event stream: stop listening, exit 3.
+  const code = await new Promise<number>((resolve) => {
+    Deno.addSignalListener("SIGINT", () => resolve(0));
+    Deno.addSignalListener("SIGTERM", () => resolve(0));
+    stopEvents = followEvents(
+      new URL(`/api/tunnel/${encodeURIComponent(handle)}/events`, cloud),
+      token,
+      {
+        revoked: (message) => {
+          console.error(`\nThe token was revoked (${message}); no longer listening.`);
+          resolve(EXIT_SESSION_ENDED);
+        },
+        trouble: (message) => log.debug({ err: message }, "credential events"),
+      },
+    );
   });
+  stopEvents();
   listener.close();
-  return 0;
+  return code;
 }

@@ -13,7 +13,9 @@ import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import type { Principal } from "../tenancy/auth.ts";
 import { buildPlan } from "../access/plan.ts";
+import { credentialEvents } from "../access/credential_events.ts";
 import { authenticate } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
@@ -170,16 +172,40 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));
 
   // The CLI tunnel: its bind plan, and a plain GET on the raw tunnel to learn whether it may.
-  app.get("/api/cli/sessions/plan", async (c) => {
-    const { principal } = await authorizeCli(d, c.req.raw, remoteOf(c));
+  const planOf = async (principal: Principal) => {
     const s = await d.store.getCliSession(principal.cliSessionHash!);
-    return c.json({
+    return {
       session: {
         expiresAt: s?.expiresAt ?? null,
         hardCapAt: s?.hardCapAt ?? null,
         sites: principal.siteIds,
       },
       entries: await buildPlan(d, principal),
+    };
+  };
+  app.get("/api/cli/sessions/plan", async (c) => {
+    const { principal } = await authorizeCli(d, c.req.raw, remoteOf(c));
+    return c.json(await planOf(principal));
+  });
+  // Plan changes and revocation as they happen (server-sent events; see credential_events.ts).
+  app.get("/api/cli/sessions/plan/events", async (c) => {
+    const { principal } = await authorizeCli(d, c.req.raw, remoteOf(c));
+    return credentialEvents({
+      store: d.store,
+      principal,
+      now: () => d.clock.now(),
+      signal: c.req.raw.signal,
+      plan: () => planOf(principal),
+    });
+  });
+  // `tunnel open`: learns at once that its credential was revoked.
+  app.get("/api/tunnel/:handle/events", async (c) => {
+    const { principal } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+    return credentialEvents({
+      store: d.store,
+      principal,
+      now: () => d.clock.now(),
+      signal: c.req.raw.signal,
     });
   });
   app.get("/api/cli/raw-tunnel/:ip/:port", async (c) => {
