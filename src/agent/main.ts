@@ -11,6 +11,7 @@ import {
   renderOptions,
   UsageError,
 } from "../shared/cli.ts";
+import { installLastResort } from "../shared/last_resort.ts";
 import {
   createLogger,
   LOG_FORMATS,
@@ -325,6 +326,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     }
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     const log = logger(values);
+    installLastResort(log);
     const config = loadRunConfig(values);
     const dir = (values.state as string | undefined) ?? defaultStateDir();
     const state = await loadState(dir);

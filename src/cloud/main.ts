@@ -7,6 +7,7 @@
  */
 import { parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
+import { installLastResort } from "../shared/last_resort.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
@@ -232,8 +233,9 @@ export async function cloudMain(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${positionals[0]}" (see connector cloud --help)`);
   }
   const config = loadCloudConfig(values);
-  const cloud = await startCloud(config);
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
+  installLastResort(log);
+  const cloud = await startCloud(config, { log });
   if (config.logFormat === "plain") {
     const quickstartHint = commandHint(
       "cloud",

@@ -13,6 +13,7 @@ import {
   UsageError,
 } from "../shared/cli.ts";
 import { createLogger } from "../shared/log.ts";
+import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
 import { carry, wsUrl } from "./connect.ts";
@@ -205,6 +206,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   await preflight(cloud, handle, token);
 
   const log = createLogger({ role: "tunnel" });
+  installLastResort(log);
   const url = wsUrl(cloud, `/api/tunnel/${handle}`);
   let listener: Deno.TcpListener;
   try {

@@ -7,6 +7,7 @@
  * @module
  */
 import { createLogger } from "../shared/log.ts";
+import { installLastResort } from "../shared/last_resort.ts";
 import { carry, wsUrl } from "./connect.ts";
 import { Listeners } from "./listeners.ts";
 import { fetchPlan, type Plan, PlanError, planTable } from "./plan.ts";
@@ -20,6 +21,7 @@ export async function runTunnel(
   o: { cloud: URL; token: string; refreshMs: number },
 ): Promise<number> {
   const log = createLogger({ role: "tunnel" });
+  installLastResort(log);
   const headers = { authorization: `Bearer ${o.token}` };
   let finish!: (code: number) => void;
   const done = new Promise<number>((r) => (finish = r));

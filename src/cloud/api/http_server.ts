@@ -11,7 +11,7 @@ import type { Buffer } from "node:buffer";
 import { getRequestListener } from "@hono/node-server";
 // @ts-types="@types/ws"
 import { WebSocketServer } from "ws";
-import { toErrorResponse } from "../../shared/errors.ts";
+import { AppError, toErrorResponse } from "../../shared/errors.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
@@ -55,13 +55,28 @@ function refuse(socket: Duplex, status: number, body: unknown): void {
   );
 }
 
+/** Decodes one path segment; a malformed percent-escape is the client's error (400), not a crash. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new AppError("bad_request", "malformed percent-encoding in the request path");
+  }
+}
+
 function toRequest(req: http.IncomingMessage): Request {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
     else if (v !== undefined) headers.set(k, v);
   }
-  return new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, { headers });
+  let url: URL;
+  try {
+    url = new URL(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`);
+  } catch {
+    throw new AppError("bad_request", "malformed Host header or request target");
+  }
+  return new Request(url, { headers });
 }
 
 /** Starts the listener. */
@@ -84,22 +99,33 @@ export function startHttpServer(opts: {
   // The proxy reads the raw request target (before any URL normalization) and streams both ways.
   const domain = opts.proxy.origins?.domain ?? null;
   const server = http.createServer((req, res) => {
-    const deviceHandle = handleOfHost(req.headers.host, domain);
-    if (deviceHandle) {
-      serveOrigin(opts.proxy, req, res, deviceHandle, opts.cloudBase).catch((e) => {
-        d.log.error({ err: (e as Error).message }, "device origin failed");
-        sendError(req, res, 500, "internal", "internal error");
-      });
-      return;
+    // Whatever a handler throws or rejects with ends this request, never the node.
+    const failed = (what: string) => (e: unknown) => {
+      const { status, body } = toErrorResponse(e);
+      if (status >= 500) d.log.error({ err: (e as Error)?.message ?? String(e) }, what);
+      try {
+        if (res.headersSent) res.destroy();
+        else sendError(req, res, status, body.error, body.message);
+      } catch {
+        res.destroy();
+      }
+    };
+    try {
+      const deviceHandle = handleOfHost(req.headers.host, domain);
+      if (deviceHandle) {
+        serveOrigin(opts.proxy, req, res, deviceHandle, opts.cloudBase).catch(
+          failed("device origin failed"),
+        );
+        return;
+      }
+      if (isProxyPath(req.url ?? "/")) {
+        serveProxy(opts.proxy, req, res).catch(failed("proxy failed"));
+        return;
+      }
+      Promise.resolve(hono(req, res)).catch(failed("request failed"));
+    } catch (e) {
+      failed("request failed")(e);
     }
-    if (isProxyPath(req.url ?? "/")) {
-      serveProxy(opts.proxy, req, res).catch((e) => {
-        d.log.error({ err: (e as Error).message }, "proxy failed");
-        sendError(req, res, 500, "internal", "internal error");
-      });
-      return;
-    }
-    hono(req, res);
   });
   // Responses are written in pieces (head, then body chunks as the device sends them): without
   // TCP_NODELAY each piece after the first waits for the client's delayed ACK (40 ms).
@@ -112,16 +138,26 @@ export function startHttpServer(opts: {
       message: `malformed HTTP request (${err.code ?? "parse error"})`,
     });
   });
-  server.on("upgrade", async (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => {});
+    // Every upgrade is answered from here, whatever its handler throws: a malformed request is
+    // the client's problem (400), a fault is logged once and costs this connection only.
+    upgrade(req, socket, head).catch((e) => {
+      const { status, body } = toErrorResponse(e);
+      if (status >= 500) d.log.error({ err: (e as Error).message }, "upgrade failed");
+      if (!socket.destroyed && socket.writable) refuse(socket, status, body);
+      else socket.destroy();
+    });
+  });
+  async function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const deviceHandle = handleOfHost(req.headers.host, domain);
-    if (deviceHandle) return serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
-    if (isProxyPath(req.url ?? "/")) return serveProxyUpgrade(opts.proxy, req, socket, head);
+    if (deviceHandle) return await serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
+    if (isProxyPath(req.url ?? "/")) return await serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);
     let target: TunnelTarget;
-    if (m) target = { handle: decodeURIComponent(m[1]) };
+    if (m) target = { handle: decodeSegment(m[1]) };
     else if (raw) target = { ip: raw[1], port: Number(raw[2]) };
     else return refuse(socket, 404, { error: "not_found", message: "not found" });
     try {
@@ -146,7 +182,7 @@ export function startHttpServer(opts: {
       }
       refuse(socket, status, body);
     }
-  });
+  }
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.listen.port, opts.listen.hostname, () => {

@@ -18,19 +18,38 @@ export function startRtspGateway(listen: ListenAddress, d: RtspDeps): RtspGatewa
   const listener = Deno.listen({ hostname: listen.hostname, port: listen.port });
   const live = new Set<Deno.Conn>();
   const sessions = new Set<Promise<void>>();
-  const accepting = (async () => {
-    for await (const conn of listener) {
+  const serve = (conn: Deno.TcpConn) => {
+    try {
+      conn.setNoDelay(true);
+    } catch { /* not TCP */ }
+    live.add(conn);
+    // A session's fault costs that player its connection, never the gateway.
+    const s = new RtspSession(d, conn).run().catch((e) => {
+      d.log.error({ err: (e as Error)?.message ?? String(e) }, "rtsp session failed");
       try {
-        conn.setNoDelay(true);
-      } catch { /* not TCP */ }
-      live.add(conn);
-      const s = new RtspSession(d, conn).run().finally(() => {
-        live.delete(conn);
-        sessions.delete(s);
-      });
-      sessions.add(s);
+        conn.close();
+      } catch { /* closed */ }
+    }).finally(() => {
+      live.delete(conn);
+      sessions.delete(s);
+    });
+    sessions.add(s);
+  };
+  const accepting = (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+        // EMFILE and friends: keep accepting once the pressure is gone.
+        d.log.warn({ err: (e as Error).message }, "rtsp accept failed");
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      serve(conn);
     }
-  })().catch((e) => d.log.debug({ err: (e as Error).message }, "rtsp listener stopped"));
+  })();
   return {
     port: (listener.addr as Deno.NetAddr).port,
     async close() {
