@@ -3,7 +3,8 @@
  * "Add by address" on the Discover page lands on the site (not a raw JSON 404) and its toast
  * survives the page change; a duplicate add says what was skipped and why; an unknown address gets
  * the console's own 404 page; /favicon.ico exists; /licenses tells an admin who may see it (403);
- * signing out is audited.
+ * signing out is audited; devices and sites are renamed, and a site is deleted (refused while it
+ * has an agent).
  */
 import type { Browser, Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
@@ -42,6 +43,18 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     }).waitFor();
     await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-skipped-${width}.png` });
 
+    // Rename the device and the site.
+    const row = page.locator("tr[data-device]", { hasText: "192.0.2.10" });
+    await row.locator("text=✎ Ports").click();
+    await page.locator("dialog[open] input[name=label]").fill("Gate camera");
+    await page.locator("dialog[open] >> text=Save changes").click();
+    await page.locator("tr[data-device]", { hasText: "Gate camera" }).waitFor();
+    await page.click("text=✎ Rename site");
+    await page.locator("dialog[open] input[name=name]").fill(`Renamed ${width}`);
+    await page.locator("dialog[open] >> text=Save").click();
+    await page.locator("h1", { hasText: `Renamed ${width}` }).waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-renamed-${width}.png` });
+
     // An address the console does not have: its own page, not JSON.
     const missing = await page.goto(`${stack.url}/sites/`);
     assertEquals(missing?.status(), 404);
@@ -54,6 +67,15 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     const lic = await page.goto(`${stack.url}/licenses`);
     assertEquals(lic?.status(), 403);
     assertStringIncludes(await page.textContent("main") ?? "", "superadmins only");
+
+    // Delete the site (no agent): confirmed, then gone from the list.
+    await page.goto(`${stack.url}/sites/${q.siteId}`);
+    page.once("dialog", (d) => {
+      assertStringIncludes(d.message(), `Delete site "Renamed ${width}" with its 2 device(s)`);
+      d.accept();
+    });
+    await Promise.all([page.waitForURL(`${stack.url}/sites`), page.click("text=Delete site")]);
+    assert(!(await page.textContent("main") ?? "").includes(`Renamed ${width}`), "site listed");
 
     // Sign out, audited.
     await page.goto(`${stack.url}/`);
@@ -76,7 +98,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
   }
 }
 
-Deno.test("UI first hour: add by address, skipped feedback, 404 page, favicon, licenses 403, audited sign-out", async () => {
+Deno.test("UI first hour: add by address, skipped feedback, rename, delete site, 404 page, favicon, licenses 403, audited sign-out", async () => {
   const stack = await Stack.start();
   const browser = await launchBrowser();
   try {
@@ -88,6 +110,36 @@ Deno.test("UI first hour: add by address, skipped feedback, 404 page, favicon, l
     const api = await fetch(`${stack.url}/nope`, { headers: { accept: "application/json" } });
     assertEquals(api.status, 404);
     assertEquals((await api.json()).error, "not_found");
+    // A site with an agent is not deleted: the refusal says what to do; revoked, it goes.
+    const withAgent = await stack.quickstart([22], "Agented");
+    const e = await stack.enroll(withAgent.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    const del = () =>
+      fetch(`${stack.url}/api/sites/${withAgent.siteId}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${withAgent.apiToken}` },
+      });
+    const refused = await del();
+    assertEquals(refused.status, 409);
+    assertStringIncludes((await refused.json()).message, "still has agents: revoke them first");
+    const agents = await stack.admin<{ agents: { id: string }[] }>(
+      "agent",
+      "list",
+      "--tenant",
+      withAgent.tenantId,
+    );
+    await stack.admin(
+      "agent",
+      "revoke",
+      "--tenant",
+      withAgent.tenantId,
+      "--agent",
+      agents.agents[0].id,
+    );
+    const ok = await del();
+    assertEquals(ok.status, 200);
+    assertEquals((await ok.json()).devices, 1);
+
     await walk(browser, stack, 1280);
     await walk(browser, stack, 390);
   } finally {

@@ -113,6 +113,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/auth/tenant": switchTenantBody,
   "POST /api/account/tokens": tokenBody,
   "POST /api/sites": siteBody,
+  "PATCH /api/sites/:id": siteBody,
   "POST /api/sites/:id/devices": deviceBody,
   "POST /api/sites/:id/devices/bulk": bulkBody,
   "PATCH /api/devices/:id": devicePatch,

@@ -96,6 +96,46 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     async (c) => c.json(await site(c.get("principal"), c.req.param("id"))),
   );
 
+  app.patch("/sites/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const before = await site(p, c.req.param("id"));
+    const { name } = await jsonBody(c, siteBody);
+    const s = await store.updateSite(p.tenantId, before.id, { name });
+    if (!s) throw new AppError("not_found", "no such site");
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "site.rename",
+      target: s.id,
+      detail: { from: before.name, to: name },
+    });
+    return c.json(s);
+  });
+  app.delete("/sites/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const s = await site(p, c.req.param("id"));
+    const devices = (await store.listDevices(p.tenantId, s.id)).length;
+    const r = await store.deleteSite(p.tenantId, s.id);
+    if (r === "not_found") throw new AppError("not_found", "no such site");
+    if (r === "has_agents") {
+      throw new AppError(
+        "conflict",
+        `site "${s.name}" still has agents: revoke them first (Agents page), then delete the site`,
+      );
+    }
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "site.delete",
+      target: s.id,
+      detail: { name: s.name, devices },
+    });
+    await announceChange(store);
+    return c.json({ deleted: s.id, devices });
+  });
+
   app.post("/sites/:id/enrollment-tokens", auth, async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");

@@ -453,6 +453,50 @@ class SqliteStore implements Store {
       .map(toSite);
   }
 
+  async updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null> {
+    return this.#tx(() => {
+      const n = this.#run(
+        "UPDATE sites SET name = ? WHERE id = ? AND tenant_id = ?",
+        patch.name,
+        id,
+        tenantId,
+      );
+      if (!n) return null;
+      return toSite(this.#get("SELECT * FROM sites WHERE id = ?", id)!);
+    });
+  }
+
+  async deleteSite(
+    tenantId: string,
+    id: string,
+  ): Promise<"deleted" | "has_agents" | "not_found"> {
+    return this.#tx(() => {
+      if (!this.#get("SELECT 1 FROM sites WHERE id = ? AND tenant_id = ?", id, tenantId)) {
+        return "not_found";
+      }
+      if (this.#get("SELECT 1 FROM agents WHERE site_id = ? AND revoked_at IS NULL", id)) {
+        return "has_agents";
+      }
+      const agents = this.#all("SELECT id FROM agents WHERE site_id = ?", id).map((r) => str(r.id));
+      for (const a of agents) {
+        this.#run("DELETE FROM agent_counters WHERE agent_id = ?", a);
+        this.#run("DELETE FROM agent_stats_hourly WHERE agent_id = ?", a);
+        this.#run("DELETE FROM presence WHERE agent_id = ?", a);
+      }
+      this.#run(
+        "DELETE FROM device_credentials WHERE device_id IN (SELECT id FROM devices WHERE site_id = ?)",
+        id,
+      );
+      this.#run("DELETE FROM handles WHERE site_id = ?", id);
+      this.#run("DELETE FROM devices WHERE site_id = ?", id);
+      this.#run("DELETE FROM enrollment_tokens WHERE site_id = ?", id);
+      this.#run("DELETE FROM presence WHERE site_id = ?", id);
+      this.#run("DELETE FROM agents WHERE site_id = ?", id);
+      this.#run("DELETE FROM sites WHERE id = ?", id);
+      return "deleted";
+    });
+  }
+
   async bumpAllowlistVersion(siteId: string): Promise<number> {
     return this.#bump(siteId);
   }

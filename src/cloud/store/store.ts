@@ -299,6 +299,14 @@ export interface Store {
   /** Unscoped lookup, for the control plane (which knows only the agent). */
   getSiteById(id: string): Promise<Site | null>;
   listSites(tenantId: string): Promise<Site[]>;
+  /** Tenant-scoped rename; null when absent or in another tenant. */
+  updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null>;
+  /**
+   * Deletes a site with its devices (and their handles and credentials), enrollment tokens and
+   * revoked agents, in one transaction. Refused ("has_agents", nothing written) while an agent
+   * of the site is not revoked; "not_found" for another tenant's or an absent site.
+   */
+  deleteSite(tenantId: string, id: string): Promise<"deleted" | "has_agents" | "not_found">;
   /** Atomically increments and returns the site's allowlist version. */
   bumpAllowlistVersion(siteId: string): Promise<number>;
 

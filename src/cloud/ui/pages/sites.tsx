@@ -159,8 +159,10 @@ function DeviceDialogs(props: { d: DeviceRow }) {
   return (
     <>
       <dialog id={`edit-${d.id}`} aria-labelledby={`edit-title-${d.id}`}>
-        <form data-api={`PATCH /api/devices/${d.id}`} data-toast="Ports saved">
-          <h2 id={`edit-title-${d.id}`}>Edit ports of {d.label || d.host}</h2>
+        <form data-api={`PATCH /api/devices/${d.id}`} data-toast="Device saved">
+          <h2 id={`edit-title-${d.id}`}>Edit {d.label || d.host}</h2>
+          <label for={`label-${d.id}`}>Name</label>
+          <input id={`label-${d.id}`} name="label" value={d.label} placeholder={d.host} />
           <label for={`ports-${d.id}`}>Ports (comma-separated)</label>
           <input
             id={`ports-${d.id}`}
@@ -230,6 +232,36 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
         <a href="/sites">← Sites</a>
       </p>
       <h1>{site.name}</h1>
+      {admin
+        ? (
+          <div class="inline">
+            <button type="button" class="small secondary" data-open="rename-site">
+              ✎ Rename site
+            </button>
+            <button
+              type="button"
+              class="small danger"
+              data-api={`DELETE /api/sites/${site.id}`}
+              data-confirm={`Delete site "${site.name}" with its ${devices.length} device(s), their handles and credentials, and its enrollment tokens? Its agents must be revoked first.`}
+              data-toast="Site deleted"
+              data-then="redirect:/sites"
+            >
+              Delete site
+            </button>
+            <dialog id="rename-site" aria-labelledby="rename-site-h">
+              <form data-api={`PATCH /api/sites/${site.id}`} data-toast="Site renamed">
+                <h2 id="rename-site-h">Rename {site.name}</h2>
+                <label for="site-name">Name</label>
+                <input id="site-name" name="name" value={site.name} required maxlength={200} />
+                <div class="inline" style="margin-top:1rem">
+                  <button type="submit">Save</button>
+                  <button type="button" class="secondary" data-close>Cancel</button>
+                </div>
+              </form>
+            </dialog>
+          </div>
+        )
+        : null}
 
       <section class="card" aria-labelledby="enroll-h">
         <h2 id="enroll-h" style="margin-top:0">Agent installer</h2>

@@ -575,6 +575,68 @@ export function storeConformance(
   });
 
   test(
+    "sites: rename and delete, tenant-scoped; refused while an agent is active",
+    async (store, clock) => {
+      const { a, b, siteA, siteB } = await world(store);
+      const agentInfo = (id: string) => ({
+        id,
+        hostname: "nvr-box",
+        version: "1.2.3",
+        os: "linux",
+        certSerial: "0a1b2c",
+      });
+      assert.equal(await store.updateSite(b.id, siteA.id, { name: "X" }), null, "another tenant");
+      assert.deepEqual(await store.updateSite(a.id, siteA.id, { name: "Head office" }), {
+        ...siteA,
+        name: "Head office",
+      });
+      assert.equal((await store.getSite(a.id, siteA.id))!.name, "Head office");
+      const dev = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "10.0.0.1",
+        ports: [80],
+      });
+      await store.createHandle({
+        id: "h-site-delete-test-0001",
+        tenantId: a.id,
+        siteId: siteA.id,
+        deviceId: dev.id,
+        port: 80,
+        agentId: null,
+        createdAt: clock.now(),
+        expiresAt: null,
+        revokedAt: null,
+      });
+      await store.putDeviceCredentials(a.id, dev.id, "sealed");
+      const token = {
+        hash: "7".repeat(64),
+        tenantId: a.id,
+        siteId: siteA.id,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 60_000,
+      };
+      await store.createEnrollmentToken(token);
+      const used = await store.consumeEnrollmentToken(token.hash, agentInfo("agent-site-del"));
+      assert.ok(used.ok);
+      await store.createEnrollmentToken({ ...token, hash: "8".repeat(64) });
+      assert.equal(await store.deleteSite(b.id, siteA.id), "not_found", "another tenant's site");
+      assert.equal(await store.deleteSite(a.id, siteA.id), "has_agents");
+      assert.ok(await store.getDevice(a.id, dev.id), "nothing written while refused");
+      assert.ok(await store.revokeAgent(a.id, "agent-site-del"));
+      assert.equal(await store.deleteSite(a.id, siteA.id), "deleted");
+      assert.equal(await store.getSite(a.id, siteA.id), null);
+      assert.equal(await store.getDevice(a.id, dev.id), null);
+      assert.equal(await store.getHandle("h-site-delete-test-0001"), null);
+      assert.equal(await store.getDeviceCredentials(a.id, dev.id), null);
+      assert.equal(await store.getAgent("agent-site-del"), null);
+      assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), []);
+      assert.equal(await store.deleteSite(a.id, siteA.id), "not_found");
+      assert.ok(await store.getSite(b.id, siteB.id), "the other tenant's site stays");
+    },
+  );
+
+  test(
     "users: list per tenant, update password, role and disabled, tenant-scoped",
     async (store, clock) => {
       const { a, b } = await world(store);
