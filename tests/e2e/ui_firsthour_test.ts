@@ -55,6 +55,23 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     await page.locator("h1", { hasText: `Renamed ${width}` }).waitFor();
     await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-renamed-${width}.png` });
 
+    // A one-line install command, then its token listed and revoked: the link stops working.
+    await page.click("text=One-line install command");
+    await page.waitForSelector("#secret-dialog[open]");
+    const commands = (await page.textContent("#secret-text"))!;
+    const link = /'(http[^']+\/api\/install\/[^']+\.sh)'/.exec(commands)![1];
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-install-command-${width}.png` });
+    await page.click("#secret-dialog >> text=Done");
+    await page.waitForLoadState("load");
+    const active = page.locator("tr[data-token]", { hasText: "active" }).first();
+    await active.waitFor();
+    page.once("dialog", (d) => d.accept());
+    await active.locator("text=Revoke").click();
+    await page.locator(".toast", { hasText: "Enrollment token revoked" }).waitFor();
+    const dead = await fetch(link);
+    assertEquals(dead.status, 401);
+    assertStringIncludes((await dead.json()).message, "enrollment token has expired");
+
     // An address the console does not have: its own page, not JSON.
     const missing = await page.goto(`${stack.url}/sites/`);
     assertEquals(missing?.status(), 404);

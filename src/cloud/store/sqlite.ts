@@ -771,6 +771,18 @@ class SqliteStore implements Store {
     ).map(toEnrollmentToken);
   }
 
+  async revokeEnrollmentToken(tenantId: string, hash: string): Promise<boolean> {
+    const now = this.#now();
+    return this.#run(
+      `UPDATE enrollment_tokens SET expires_at = ?
+        WHERE hash = ? AND tenant_id = ? AND used_at IS NULL AND expires_at > ?`,
+      now,
+      hash,
+      tenantId,
+      now,
+    ) > 0;
+  }
+
   async consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult> {
     return this.#tx((): ConsumeResult => {
       const r = this.#get("SELECT * FROM enrollment_tokens WHERE hash = ?", hash);

@@ -350,6 +350,11 @@ export interface Store {
   /** Lists a site's enrollment tokens (hashes only), newest first. */
   listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]>;
   /**
+   * Tenant-scoped: ends an unused, unexpired token now (its expiry becomes clock.now(), so it
+   * can no longer be used). False when absent, another tenant's, used or already expired.
+   */
+  revokeEnrollmentToken(tenantId: string, hash: string): Promise<boolean>;
+  /**
    * Atomically checks the token (known, unused, not expired at clock.now()), marks it used and
    * creates the agent in the token's tenant and site. A failed check writes nothing.
    */

@@ -278,19 +278,62 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
               <button
                 type="button"
                 class="secondary"
-                data-api={`POST /api/sites/${site.id}/enrollment-tokens`}
-                data-then="secret:token:New enrollment token"
-                data-confirm="Create a new enrollment token? Installers downloaded earlier keep working until their own tokens expire or are used."
+                data-api={`POST /api/sites/${site.id}/install-command`}
+                data-then="secret:commands:Install the agent with one command"
               >
-                Regenerate token
+                One-line install command
               </button>
             </div>
           )
           : <p class="muted">Only an admin can download installers.</p>}
         <p class="muted">
-          Each installer carries a fresh one-shot token. Run it once as Administrator/root on a PC
-          at the site; the agent shows up below within seconds.
+          Each installer and each install command carries a fresh one-shot token. Run it once as
+          Administrator/root on a PC at the site; the agent shows up below within seconds.
         </p>
+        {admin && tokens.length
+          ? (
+            <Table head={["Enrollment token", "Created", "Expires", "State", "@actions"]}>
+              {tokens.slice(0, 20).map((tk) => {
+                const state = tk.usedAt !== null
+                  ? `used by ${tk.agentId ?? "an agent"}`
+                  : tk.expiresAt <= props.now
+                  ? "expired or revoked"
+                  : "active";
+                return (
+                  <tr data-token={tk.hash.slice(0, 12)}>
+                    <td class="mono">{tk.hash.slice(0, 12)}…</td>
+                    <td>
+                      <Ago at={tk.createdAt} now={props.now} />
+                    </td>
+                    <td>
+                      <time datetime={new Date(tk.expiresAt).toISOString()}>
+                        {new Date(tk.expiresAt).toISOString().slice(0, 16).replace("T", " ")} UTC
+                      </time>
+                    </td>
+                    <td>{state}</td>
+                    <td>
+                      {state === "active"
+                        ? (
+                          <button
+                            type="button"
+                            class="small danger"
+                            data-api={`DELETE /api/sites/${site.id}/enrollment-tokens/${tk.hash}`}
+                            data-confirm={`Revoke enrollment token ${
+                              tk.hash.slice(0, 12)
+                            }…? An installer or command that carries it will no longer enroll.`}
+                            data-toast="Enrollment token revoked"
+                          >
+                            Revoke
+                          </button>
+                        )
+                        : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </Table>
+          )
+          : null}
       </section>
 
       <h2>Agents</h2>

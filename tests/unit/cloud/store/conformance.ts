@@ -574,6 +574,33 @@ export function storeConformance(
     assert.deepEqual(await store.getUserByEmail("Bob@Example.com"), bob);
   });
 
+  test("enrollment tokens: revoke ends an unused one now, tenant-scoped", async (store, clock) => {
+    const { a, b, siteA } = await world(store);
+    const token = {
+      hash: "9".repeat(64),
+      tenantId: a.id,
+      siteId: siteA.id,
+      createdAt: clock.now(),
+      expiresAt: clock.now() + 60_000,
+    };
+    await store.createEnrollmentToken(token);
+    assert.equal(await store.revokeEnrollmentToken(b.id, token.hash), false, "another tenant");
+    clock.advance(10);
+    assert.equal(await store.revokeEnrollmentToken(a.id, token.hash), true);
+    assert.equal((await store.getEnrollmentToken(token.hash))!.expiresAt, clock.now());
+    clock.advance(1);
+    assert.equal(await store.revokeEnrollmentToken(a.id, token.hash), false, "already ended");
+    const r = await store.consumeEnrollmentToken(token.hash, {
+      id: "agent-after-revoke",
+      hostname: "h",
+      version: "1",
+      os: "linux",
+      certSerial: "01",
+    });
+    assert.deepEqual(r, { ok: false, reason: "expired" });
+    assert.equal(await store.revokeEnrollmentToken(a.id, "0".repeat(64)), false, "absent");
+  });
+
   test(
     "sites: rename and delete, tenant-scoped; refused while an agent is active",
     async (store, clock) => {
