@@ -54,7 +54,7 @@ export function Layout(
                   <select data-tenant-picker aria-label="Tenant">
                     {ctx.tenants.map((t) => (
                       <option value={t.id} selected={t.id === ctx.principal.tenantId}>
-                        {t.name}
+                        {tenantLabel(t, ctx.tenants)}
                       </option>
                     ))}
                   </select>
@@ -176,4 +176,10 @@ export function Table(props: { head: string[]; children?: Child }) {
       </table>
     </div>
   );
+}
+
+/** A tenant's name in the picker, with the end of its id when another tenant has the same name. */
+export function tenantLabel(t: { id: string; name: string }, all: { id: string; name: string }[]) {
+  const twin = all.some((o) => o.id !== t.id && o.name === t.name);
+  return twin ? `${t.name} (…${t.id.slice(-6)})` : t.name;
 }
