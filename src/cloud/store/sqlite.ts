@@ -45,6 +45,7 @@ import type {
   Store,
   Tenant,
   User,
+  UserInvite,
   WebSession,
 } from "./store.ts";
 
@@ -124,6 +125,17 @@ const strOrNull = (v: SQLOutputValue): string | null => v === null ? null : Stri
 
 function toTenant(r: Row): Tenant {
   return { id: str(r.id), name: str(r.name), createdAt: num(r.created_at) };
+}
+
+function toUserInvite(r: Row): UserInvite {
+  return {
+    hash: str(r.hash),
+    tenantId: str(r.tenant_id),
+    userId: str(r.user_id),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+    usedAt: r.used_at === null ? null : num(r.used_at),
+  };
 }
 
 function toSite(r: Row): Site {
@@ -898,6 +910,57 @@ class SqliteStore implements Store {
   async getUserByEmail(email: string): Promise<User | null> {
     const r = this.#get("SELECT * FROM users WHERE email = ?", normalizeEmail(email));
     return r ? toUser(r) : null;
+  }
+
+  async createUserInvite(
+    input: Omit<UserInvite, "createdAt" | "usedAt">,
+  ): Promise<UserInvite> {
+    const invite: UserInvite = { ...input, createdAt: this.#now(), usedAt: null };
+    this.#run(
+      `INSERT INTO user_invites (hash, tenant_id, user_id, created_at, expires_at, used_at)
+       VALUES (?, ?, ?, ?, ?, NULL)`,
+      invite.hash,
+      invite.tenantId,
+      invite.userId,
+      invite.createdAt,
+      invite.expiresAt,
+    );
+    return invite;
+  }
+
+  async getUserInvite(hash: string): Promise<UserInvite | null> {
+    const r = this.#get("SELECT * FROM user_invites WHERE hash = ?", hash);
+    return r ? toUserInvite(r) : null;
+  }
+
+  async consumeUserInvite(hash: string, passwordHash: string): Promise<User | null> {
+    return this.#tx(() => {
+      const now = this.#now();
+      const r = this.#get(
+        "SELECT * FROM user_invites WHERE hash = ? AND used_at IS NULL AND expires_at > ?",
+        hash,
+        now,
+      );
+      if (!r) return null;
+      const inv = toUserInvite(r);
+      const u = this.#get(
+        "SELECT * FROM users WHERE id = ? AND tenant_id = ?",
+        inv.userId,
+        inv.tenantId,
+      );
+      if (!u) return null;
+      this.#run(
+        "UPDATE user_invites SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+        now,
+        inv.userId,
+      );
+      this.#run(
+        "UPDATE users SET password_hash = ?, disabled_at = NULL WHERE id = ?",
+        passwordHash,
+        inv.userId,
+      );
+      return { ...toUser(u), passwordHash, disabledAt: null };
+    });
   }
 
   async listUsers(tenantId: string): Promise<User[]> {

@@ -302,4 +302,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_hourly_tenant ON agent_stats_hourly (tenant_id, hour);
   `,
+  // 7: one-time links that set a user's password (team invites and password resets); only the
+  // SHA-256 of the link's token is kept.
+  `
+  CREATE TABLE user_invites (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  );
+  CREATE INDEX user_invites_user ON user_invites (user_id);
+  `,
 ];

@@ -141,6 +141,17 @@ export interface User {
   disabledAt: number | null;
 }
 
+/** A one-time link that sets a user's password (an invite or a reset); only its hash is kept. */
+export interface UserInvite {
+  /** SHA-256 (hex) of the link's token. */
+  hash: string;
+  tenantId: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
 /** A per-user API token (`nt_…`); only its hash is kept. */
 export interface ApiToken {
   /** SHA-256 (hex) of the token text. */
@@ -372,6 +383,16 @@ export interface Store {
   getUser(id: string): Promise<User | null>;
   /** Emails are unique across the cloud, compared case-insensitively. */
   getUserByEmail(email: string): Promise<User | null>;
+  /** Stores a one-time password link for a user of `tenantId`. */
+  createUserInvite(input: Omit<UserInvite, "createdAt" | "usedAt">): Promise<UserInvite>;
+  /** The link by hash, if it exists (used or not). */
+  getUserInvite(hash: string): Promise<UserInvite | null>;
+  /**
+   * Atomically: when the link is unused and unexpired at clock.now(), marks it (and every other
+   * open link of the same user) used, sets the user's password hash and enables the user; returns
+   * the user. Otherwise null, nothing written.
+   */
+  consumeUserInvite(hash: string, passwordHash: string): Promise<User | null>;
   /** A tenant's users (home tenant), oldest first. */
   listUsers(tenantId: string): Promise<User[]>;
   /**

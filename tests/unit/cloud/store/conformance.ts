@@ -574,6 +574,64 @@ export function storeConformance(
     assert.deepEqual(await store.getUserByEmail("Bob@Example.com"), bob);
   });
 
+  test(
+    "user invites: one use sets the password and enables; expiry; other links die",
+    async (store, clock) => {
+      const { a } = await world(store);
+      const u = await store.createUser({
+        tenantId: a.id,
+        email: "inv@example.com",
+        passwordHash: "",
+        role: "operator",
+      });
+      await store.updateUser(a.id, u.id, { disabledAt: clock.now() });
+      const inv = await store.createUserInvite({
+        hash: "a".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        expiresAt: clock.now() + 1000,
+      });
+      assert.deepEqual(inv, {
+        hash: "a".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 1000,
+        usedAt: null,
+      });
+      await store.createUserInvite({
+        hash: "b".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        expiresAt: clock.now() + 1000,
+      });
+      assert.deepEqual(await store.getUserInvite("a".repeat(64)), inv);
+      clock.advance(10);
+      const used = await store.consumeUserInvite("a".repeat(64), "new-hash");
+      assert.equal(used!.id, u.id);
+      assert.equal(used!.passwordHash, "new-hash");
+      assert.equal(used!.disabledAt, null);
+      assert.deepEqual(await store.getUser(u.id), used);
+      assert.equal((await store.getUserInvite("a".repeat(64)))!.usedAt, clock.now());
+      assert.equal(await store.consumeUserInvite("a".repeat(64), "again"), null, "one use");
+      assert.equal(
+        await store.consumeUserInvite("b".repeat(64), "other"),
+        null,
+        "the user's other link died",
+      );
+      await store.createUserInvite({
+        hash: "c".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        expiresAt: clock.now() + 5,
+      });
+      clock.advance(5);
+      assert.equal(await store.consumeUserInvite("c".repeat(64), "late"), null, "expired");
+      assert.equal((await store.getUser(u.id))!.passwordHash, "new-hash", "nothing written");
+      assert.equal(await store.getUserInvite("d".repeat(64)), null);
+    },
+  );
+
   test("enrollment tokens: revoke ends an unused one now, tenant-scoped", async (store, clock) => {
     const { a, b, siteA } = await world(store);
     const token = {
