@@ -25,7 +25,7 @@ import { ensureHandle } from "./tenancy/handle.ts";
 import { announceChange } from "./watcher.ts";
 import { openDataDir } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
-import { hashPassword } from "./tenancy/password.ts";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
 import { readSecret } from "../shared/secret_input.ts";
 import { commandHint } from "../shared/invocation.ts";
 import { recordedPublicUrl } from "./public_url.ts";
@@ -151,8 +151,7 @@ async function apiToken(store: Store, tenantId: string, userId: string, name: st
   return token;
 }
 
-/** The shortest sign-in password accepted. */
-const MIN_PASSWORD = 10;
+const MIN_PASSWORD = MIN_PASSWORD_LENGTH;
 
 /**
  * A sign-in password from standard input (a terminal gets a prompt without echo), checked

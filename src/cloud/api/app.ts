@@ -33,6 +33,8 @@ import { loginPage } from "../ui/login.tsx";
 import { uiNotFound, uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
 import { installerRoutes } from "./installers.ts";
+import { teamRoutes } from "./team.ts";
+import { inviteRoutes } from "../ui/invite.tsx";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
@@ -119,6 +121,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
+  app.route("/", inviteRoutes({ store: d.store, clock: d.clock }));
   const uiDeps = { store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir };
   app.route("/", uiRoutes(uiDeps));
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
@@ -156,6 +159,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       downloadsDir: d.downloadsDir,
     }),
   );
+  app.route("/api", teamRoutes({ store: d.store, clock: d.clock, publicUrl: d.publicUrl }));
   app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
   app.route("/api", rtspUrlRoutes(d));
   app.route(

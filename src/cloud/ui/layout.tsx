@@ -16,6 +16,7 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/discover", label: "Discover", min: "admin" },
   { href: "/agents", label: "Agents" },
   { href: "/audit", label: "Audit log" },
+  { href: "/team", label: "Team", min: "admin" },
   { href: "/account/tokens", label: "Account" },
   { href: "/licenses", label: "Licenses", min: "superadmin" },
   { href: "/download", label: "Download" },

@@ -33,6 +33,15 @@ function hostOf(origin: string): string {
   }
 }
 
+/** The style of the pages shown before sign-in (sign in, set a password). */
+export const PUBLIC_PAGE_CSS =
+  `body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
+main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
+h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .3rem;font-weight:600}
+input{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #8a93a6;border-radius:4px;font-size:1rem}
+button{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f5eff;color:#fff;border:0;border-radius:4px;font-size:1rem;cursor:pointer}
+.err{background:#fde8e8;color:#8a1c1c;padding:.6rem;border-radius:4px}footer{text-align:center;color:#5b6478;font-size:.8rem}`;
+
 function Page(props: { next: string; error?: string; email?: string }) {
   return (
     <html lang="en">
@@ -40,14 +49,7 @@ function Page(props: { next: string; error?: string; email?: string }) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>Sign in — Nanodems Connector</title>
-        <style>
-          {`body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
-main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
-h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .3rem;font-weight:600}
-input{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #8a93a6;border-radius:4px;font-size:1rem}
-button{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f5eff;color:#fff;border:0;border-radius:4px;font-size:1rem;cursor:pointer}
-.err{background:#fde8e8;color:#8a1c1c;padding:.6rem;border-radius:4px}footer{text-align:center;color:#5b6478;font-size:.8rem}`}
-        </style>
+        <style>{PUBLIC_PAGE_CSS}</style>
       </head>
       <body>
         <main>

@@ -19,6 +19,7 @@ import { auditCsv, auditFilters, AuditPage, filteredAudit } from "./pages/audit.
 import { TokensPage } from "./pages/account.tsx";
 import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
+import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
 
 /** What the UI needs. */
@@ -127,6 +128,15 @@ export function uiRoutes(d: UiDeps): Hono {
     }),
   );
   app.get("/account/tokens", page((_c, ctx) => TokensPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/team",
+    page(async (c, ctx) => {
+      if (!roleAtLeast(ctx.principal.role, "admin")) {
+        return refusal(c, ctx, "The team page is for admins of this tenant.", 403);
+      }
+      return await TeamPage({ ctx, store: d.store, now: now() });
+    }),
+  );
   app.get(
     "/licenses",
     page((c, ctx) => {
