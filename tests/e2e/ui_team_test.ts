@@ -80,6 +80,34 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     await setPassword(browser, reset, "newcomer-pass-2");
     await stack.signIn(newcomer, "newcomer-pass-2");
 
+    // Partner API keys: created (shown once, CIDR pin), its sessions counted, revoked with them.
+    await page.reload();
+    await page.fill("#key-name", "Partner VMS");
+    await page.fill("#key-cidr", "127.0.0.0/8");
+    await page.click("text=Create key");
+    await page.waitForSelector("#secret-dialog[open]");
+    const key = (await page.textContent("#secret-text"))!.trim();
+    assert(key.startsWith("nk_"), key);
+    await page.click("#secret-dialog >> text=Done");
+    const minted = await fetch(`${stack.url}/api/v1/sessions`, {
+      method: "POST",
+      headers: { "x-api-key": key, "content-type": "application/json" },
+      body: JSON.stringify({ external_operator_id: "op-1", operator_display_name: "Op One" }),
+    });
+    assertEquals(minted.status, 201, await minted.clone().text());
+    const ops = (await minted.json()).token as string;
+    await page.reload();
+    const keyRow = page.locator('tr[data-key="Partner VMS"]');
+    assertStringIncludes(await keyRow.textContent() ?? "", "127.0.0.0/8");
+    assert(/\b1\b/.test(await keyRow.locator("td").nth(3).textContent() ?? ""), "1 live session");
+    await keyRow.locator("text=Revoke").click();
+    await page.locator(".toast", { hasText: "Key and its sessions revoked" }).waitFor();
+    const plan = await fetch(`${stack.url}/api/cli/sessions/plan`, {
+      headers: { authorization: `Bearer ${ops}` },
+    });
+    assertEquals(plan.status, 401, "the key's session is revoked with it");
+    await plan.body?.cancel();
+
     await page.reload();
     assertStringIncludes(
       await page.locator(`tr[data-user="${admin.email}"]`).textContent() ?? "",

@@ -103,6 +103,74 @@ export async function TeamPage(props: { ctx: UiContext; store: Store; now: numbe
           );
         })}
       </Table>
+      {await ApiKeys({ ctx, store, now: props.now })}
     </Layout>
+  );
+}
+
+/** Partner API keys (`nk_…`): the external console of a partner mints CLI sessions with one. */
+async function ApiKeys(props: { ctx: UiContext; store: Store; now: number }) {
+  const t = props.ctx.principal.tenantId;
+  const keys = (await props.store.listApiKeys(t)).filter((k) => k.revokedAt === null);
+  const sessions = new Map<string, number>();
+  for (const k of keys) {
+    const live = (await props.store.listCliSessions(t, { issuerRef: k.id }))
+      .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
+    sessions.set(k.id, live.length);
+  }
+  return (
+    <>
+      <h2 id="keys-h">Partner API keys</h2>
+      <p class="muted">
+        A partner's console uses a key (<code>X-API-Key: nk_…</code>) to mint CLI sessions for its
+        operators (<code>POST /api/v1/sessions</code>). Revoking a key revokes every session it
+        minted.
+      </p>
+      <form
+        class="card inline"
+        data-api="POST /api/api-keys"
+        data-then="secret:key:Your new partner API key"
+        aria-labelledby="keys-h"
+      >
+        <div>
+          <label for="key-name">Name</label>
+          <input id="key-name" name="name" required maxlength={100} placeholder="Partner VMS" />
+        </div>
+        <div>
+          <label for="key-cidr">Allowed addresses (CIDR, optional)</label>
+          <input id="key-cidr" name="allowed_cidr" maxlength={64} placeholder="198.51.100.0/24" />
+        </div>
+        <button type="submit">Create key</button>
+      </form>
+      {keys.length
+        ? (
+          <Table head={["Key", "Allowed from", "Created", "Live sessions", "@actions"]}>
+            {keys.map((k) => (
+              <tr data-key={k.name}>
+                <td>{k.name}</td>
+                <td class="mono">{k.allowedCidr ?? "anywhere"}</td>
+                <td>
+                  <Ago at={k.createdAt} now={props.now} />
+                </td>
+                <td>{sessions.get(k.id) ?? 0}</td>
+                <td>
+                  <button
+                    type="button"
+                    class="small danger"
+                    data-api={`DELETE /api/api-keys/${k.id}`}
+                    data-confirm={`Revoke partner key "${k.name}" and its ${
+                      sessions.get(k.id) ?? 0
+                    } live CLI session(s)? Their tunnels close at once.`}
+                    data-toast="Key and its sessions revoked"
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )
+        : <p class="muted">No partner keys.</p>}
+    </>
   );
 }
