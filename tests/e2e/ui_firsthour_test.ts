@@ -11,6 +11,11 @@ import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.
 import { Stack } from "../_fixtures/stack.ts";
 import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
+/** Closes the one-shot secret dialog and waits for the reload that follows. */
+async function closeSecret(page: import("playwright-core").Page) {
+  await Promise.all([page.waitForEvent("load"), page.click("#secret-dialog >> text=Done")]);
+}
+
 async function signIn(page: Page, url: string, email: string, password: string, path = "/") {
   await page.goto(`${url}${path}`);
   await page.fill("#email", email);
@@ -61,8 +66,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     const commands = (await page.textContent("#secret-text"))!;
     const link = /'(http[^']+\/api\/install\/[^']+\.sh)'/.exec(commands)![1];
     await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-install-command-${width}.png` });
-    await page.click("#secret-dialog >> text=Done");
-    await page.waitForLoadState("load");
+    await closeSecret(page);
     const active = page.locator("tr[data-token]", { hasText: "active" }).first();
     await active.waitFor();
     page.once("dialog", (d) => d.accept());

@@ -9,6 +9,11 @@ import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.
 import { Stack } from "../_fixtures/stack.ts";
 import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
+/** Closes the one-shot secret dialog and waits for the reload that follows. */
+async function closeSecret(page: import("playwright-core").Page) {
+  await Promise.all([page.waitForEvent("load"), page.click("#secret-dialog >> text=Done")]);
+}
+
 async function setPassword(browser: Browser, link: string, password: string) {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -21,6 +26,7 @@ async function setPassword(browser: Browser, link: string, password: string) {
     await page.fill("#password", password);
     await page.fill("#confirm", password);
     await Promise.all([page.waitForURL("**/login**"), page.click("button[type=submit]")]);
+    assertStringIncludes(await page.textContent("main") ?? "", "Your password is set: sign in.");
     // The link works once.
     const again = await page.goto(link);
     assertEquals(again?.status(), 404);
@@ -49,7 +55,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     const link = (await page.textContent("#secret-text"))!.trim();
     assert(link.startsWith(`${stack.url}/invite/inv_`), link);
     await page.screenshot({ path: `${SCREENSHOTS}/ui-team-invite-${width}.png` });
-    await page.click("#secret-dialog >> text=Done");
+    await closeSecret(page);
     const row = page.locator(`tr[data-user="${newcomer}"]`);
     await row.waitFor();
     assertStringIncludes(await row.textContent() ?? "", "invited (no password yet)");
@@ -76,7 +82,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     await page.locator(`tr[data-user="${newcomer}"] >> text=Reset password`).click();
     await page.waitForSelector("#secret-dialog[open]");
     const reset = (await page.textContent("#secret-text"))!.trim();
-    await page.click("#secret-dialog >> text=Done");
+    await closeSecret(page);
     await setPassword(browser, reset, "newcomer-pass-2");
     await stack.signIn(newcomer, "newcomer-pass-2");
 
@@ -88,7 +94,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     await page.waitForSelector("#secret-dialog[open]");
     const key = (await page.textContent("#secret-text"))!.trim();
     assert(key.startsWith("nk_"), key);
-    await page.click("#secret-dialog >> text=Done");
+    await closeSecret(page);
     const minted = await fetch(`${stack.url}/api/v1/sessions`, {
       method: "POST",
       headers: { "x-api-key": key, "content-type": "application/json" },
