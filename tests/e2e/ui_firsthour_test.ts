@@ -161,6 +161,29 @@ Deno.test("UI first hour: add by address, skipped feedback, rename, delete site,
     assertEquals(ok.status, 200);
     assertEquals((await ok.json()).devices, 1);
 
+    // Rename an agent on the Agents page: the name shows, the host name stays beneath it.
+    const named = await stack.quickstart([22], "Named");
+    assertEquals((await stack.enroll(named.enrollmentToken, "named-agent")).code, 0);
+    const namer = await stack.addUser(named.tenantId, "admin");
+    const ctx = await browser.newContext();
+    const agentsPage = await ctx.newPage();
+    await agentsPage.goto(`${stack.url}/agents`);
+    await agentsPage.fill("#email", namer.email);
+    await agentsPage.fill("#password", namer.password);
+    await Promise.all([
+      agentsPage.waitForURL(`${stack.url}/agents`),
+      agentsPage.click("button[type=submit]"),
+    ]);
+    await agentsPage.click("text=✎ Rename");
+    await agentsPage.locator("dialog[open] input[name=name]").fill("Gate PC");
+    await agentsPage.locator("dialog[open] >> text=Save").click();
+    await agentsPage.locator("tr[data-agent]", { hasText: "Gate PC" }).waitFor();
+    const listed = await fetch(`${stack.url}/api/agents`, {
+      headers: { authorization: `Bearer ${named.apiToken}` },
+    }).then((r) => r.json());
+    assertEquals(listed.items[0].label, "Gate PC");
+    await ctx.close();
+
     await walk(browser, stack, 1280);
     await walk(browser, stack, 390);
   } finally {

@@ -12,8 +12,8 @@ import type { Clock } from "../../shared/clock.ts";
 import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { page, query } from "./validate.ts";
-import { agentStatsQuery, auditQuery } from "./schemas.ts";
+import { jsonBody, page, query } from "./validate.ts";
+import { agentPatch, agentStatsQuery, auditQuery } from "./schemas.ts";
 
 /** The routes under /api (agents and audit). */
 export function agentRoutes(
@@ -69,6 +69,26 @@ export function agentRoutes(
       };
     });
     return c.json({ agentId: agent.id, hours: items });
+  });
+  app.patch("/agents/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const id = c.req.param("id");
+    const { name } = await jsonBody(c, agentPatch);
+    const before = await store.getAgent(id);
+    if (
+      !before || before.tenantId !== p.tenantId || !await store.renameAgent(p.tenantId, id, name)
+    ) {
+      throw new AppError("not_found", "no such agent");
+    }
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "agent.rename",
+      target: id,
+      detail: { from: before.label || before.hostname, to: name },
+    });
+    return c.json({ ...before, label: name });
   });
   app.post("/agents/:id/revoke", auth, async (c) => {
     const p = c.get("principal");

@@ -31,6 +31,9 @@ export const tokenBody = z.object({ name: z.string().trim().min(1).max(100) });
 /** New site. */
 export const siteBody = z.object({ name: z.string().trim().min(1).max(200) });
 
+/** `PATCH /api/agents/{id}`: the agent's console name. */
+export const agentPatch = z.object({ name: z.string().trim().min(1).max(200) });
+
 /** `POST /api/users`: invite a user of the tenant. */
 export const inviteBody = z.object({
   email: z.email().max(254),
@@ -134,6 +137,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "PATCH /api/sites/:id": siteBody,
   "POST /api/users": inviteBody,
   "PATCH /api/users/:id": userPatch,
+  "PATCH /api/agents/:id": agentPatch,
   "POST /api/sites/:id/devices": deviceBody,
   "POST /api/sites/:id/devices/bulk": bulkBody,
   "PATCH /api/devices/:id": devicePatch,

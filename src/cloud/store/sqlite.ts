@@ -157,6 +157,7 @@ function toAgent(r: Row): Agent {
     version: str(r.version),
     os: str(r.os),
     certSerial: str(r.cert_serial),
+    label: str(r.label ?? ""),
     createdAt: num(r.created_at),
     revokedAt: numOrNull(r.revoked_at),
   };
@@ -191,6 +192,7 @@ function newAgentRecord(
     ...agent,
     tenantId: where.tenantId,
     siteId: where.siteId,
+    label: "",
     createdAt: now,
     revokedAt: null,
   };
@@ -813,6 +815,15 @@ class SqliteStore implements Store {
       );
       return { ok: true, agent: created };
     });
+  }
+
+  async renameAgent(tenantId: string, id: string, label: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE agents SET label = ? WHERE id = ? AND tenant_id = ?",
+      label,
+      id,
+      tenantId,
+    ) > 0;
   }
 
   /** Inserts an agent record (inside the caller's transaction). */

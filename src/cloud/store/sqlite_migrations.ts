@@ -315,4 +315,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX user_invites_user ON user_invites (user_id);
   `,
+  // 8: a name for an agent given in the console (empty: the host name is shown).
+  `
+  ALTER TABLE agents ADD COLUMN label TEXT NOT NULL DEFAULT '';
+  `,
 ];

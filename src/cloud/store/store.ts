@@ -42,6 +42,8 @@ export interface Agent {
   os: string;
   /** Serial number (hex) of the certificate issued at enrollment. */
   certSerial: string;
+  /** The name given in the console; empty: the host name is shown. */
+  label: string;
   createdAt: number;
   revokedAt: number | null;
 }
@@ -375,6 +377,8 @@ export interface Store {
   listAgents(tenantId: string, siteId?: string): Promise<Agent[]>;
   /** Updates what the agent reports on Hello. */
   updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">): Promise<void>;
+  /** Tenant-scoped: sets the agent's console name; false when absent or another tenant's. */
+  renameAgent(tenantId: string, id: string, label: string): Promise<boolean>;
   /** Marks the agent revoked at clock.now(); false if absent or already revoked. */
   revokeAgent(tenantId: string, id: string): Promise<boolean>;
 

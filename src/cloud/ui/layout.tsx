@@ -114,10 +114,11 @@ export function Ago(props: { at: number | null; now: number }) {
 }
 
 /** An agent's name cell: its host name, with its id below. */
-export function AgentName(props: { hostname: string; id: string }) {
+export function AgentName(props: { hostname: string; id: string; label?: string }) {
   return (
     <td>
-      {props.hostname || props.id}
+      {props.label || props.hostname || props.id}
+      {props.label && props.hostname ? <div class="muted">{props.hostname}</div> : null}
       <div class="muted mono">{props.id}</div>
     </td>
   );

@@ -78,7 +78,7 @@ export async function AgentsTable(
         const total = series.reduce((s, x) => s + x, 0);
         return (
           <tr data-agent={a.id}>
-            <AgentName hostname={a.hostname} id={a.id} />
+            <AgentName hostname={a.hostname} id={a.id} label={a.label} />
             <td>
               <Status online={a.online} />
             </td>
@@ -96,6 +96,17 @@ export async function AgentsTable(
               {total ? <div class="muted">{bytes(total)}</div> : null}
             </td>
             <td>
+              {admin
+                ? (
+                  <button
+                    type="button"
+                    class="small secondary"
+                    data-open={`rename-agent-${a.id}`}
+                  >
+                    ✎ Rename
+                  </button>
+                )
+                : null}
               {admin
                 ? (
                   <button
@@ -126,6 +137,36 @@ export async function AgentsPage(
     <Layout ctx={props.ctx} title="Agents" active="/agents">
       <h1>Agents</h1>
       <div data-poll="/ui/fragments/agents" id="agents-table">{await AgentsTable(props)}</div>
+      {roleAtLeast(props.ctx.principal.role, "admin") ? await RenameDialogs(props) : null}
     </Layout>
+  );
+}
+
+/** One rename dialog per agent, outside the live table (which is re-rendered every few seconds). */
+async function RenameDialogs(props: { ctx: UiContext; store: Store }) {
+  const agents = await props.store.listAgents(props.ctx.principal.tenantId);
+  return (
+    <>
+      {agents.filter((a) => a.revokedAt === null).map((a) => (
+        <dialog id={`rename-agent-${a.id}`} aria-labelledby={`rename-agent-h-${a.id}`}>
+          <form data-api={`PATCH /api/agents/${a.id}`} data-toast="Agent renamed">
+            <h2 id={`rename-agent-h-${a.id}`}>Rename {a.label || a.hostname || a.id}</h2>
+            <label for={`agent-name-${a.id}`}>Name</label>
+            <input
+              id={`agent-name-${a.id}`}
+              name="name"
+              value={a.label}
+              placeholder={a.hostname}
+              required
+              maxlength={200}
+            />
+            <div class="inline" style="margin-top:1rem">
+              <button type="submit">Save</button>
+              <button type="button" class="secondary" data-close>Cancel</button>
+            </div>
+          </form>
+        </dialog>
+      ))}
+    </>
   );
 }

@@ -93,7 +93,7 @@ export async function SiteAgents(
     <Table head={["Agent", "Status", "Version", "Relay", "Active streams", "Last seen"]}>
       {agents.map((a) => (
         <tr data-agent={a.id}>
-          <AgentName hostname={a.hostname} id={a.id} />
+          <AgentName hostname={a.hostname} id={a.id} label={a.label} />
           <td>
             <Status online={a.online} />
           </td>

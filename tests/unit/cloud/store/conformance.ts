@@ -439,10 +439,15 @@ export function storeConformance(
         ...agentInfo("agent-ok"),
         tenantId: a.id,
         siteId: siteA.id,
+        label: "",
         createdAt: clock.now(),
         revokedAt: null,
       });
       assert.deepEqual(await store.getAgent("agent-ok"), ok.agent);
+      assert.equal(await store.renameAgent(b.id, "agent-ok", "X"), false, "another tenant");
+      assert.equal(await store.renameAgent(a.id, "agent-ok", "Gate PC"), true);
+      assert.deepEqual(await store.getAgent("agent-ok"), { ...ok.agent, label: "Gate PC" });
+      assert.equal(await store.renameAgent(a.id, "agent-missing", "X"), false);
       assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), [
         { ...token, usedAt: clock.now(), agentId: "agent-ok" },
       ]);
