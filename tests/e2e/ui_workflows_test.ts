@@ -132,9 +132,10 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     await pageS.goto(`${stack.url}/licenses`);
     assertStringIncludes(await pageS.textContent("h1") ?? "", "Licenses");
     await pageS.screenshot({ path: `${SCREENSHOTS}/ui-13-licenses.png`, fullPage: true });
-    // An ordinary admin has no licenses page.
+    // An ordinary admin has no licenses page: a 403 that says who may see it.
     const lic = await page.goto(`${stack.url}/licenses`);
-    assertEquals(lic?.status(), 404);
+    assertEquals(lic?.status(), 403);
+    assertStringIncludes(await page.textContent("main") ?? "", "superadmins only");
     await ctxS.close();
     await context.close();
   } finally {

@@ -185,3 +185,13 @@ export function tenantLabel(t: { id: string; name: string }, all: { id: string; 
   const twin = all.some((o) => o.id !== t.id && o.name === t.name);
   return twin ? `${t.name} (…${t.id.slice(-6)})` : t.name;
 }
+
+/** The buttons at the foot of a dialog's form: submit with `label`, and Cancel. */
+export function DialogButtons(props: { label: string }) {
+  return (
+    <div class="inline" style="margin-top:1rem">
+      <button type="submit">{props.label}</button>
+      <button type="button" class="secondary" data-close>Cancel</button>
+    </div>
+  );
+}

@@ -6,7 +6,7 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { AgentName, Ago, Empty, Layout, Status, Table } from "../layout.tsx";
+import { AgentName, Ago, DialogButtons, Empty, Layout, Status, Table } from "../layout.tsx";
 import { agentRows, sitesById } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
@@ -160,10 +160,7 @@ async function RenameDialogs(props: { ctx: UiContext; store: Store }) {
               required
               maxlength={200}
             />
-            <div class="inline" style="margin-top:1rem">
-              <button type="submit">Save</button>
-              <button type="button" class="secondary" data-close>Cancel</button>
-            </div>
+            <DialogButtons label="Save" />
           </form>
         </dialog>
       ))}

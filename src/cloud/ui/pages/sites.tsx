@@ -11,6 +11,7 @@ import {
   AgentName,
   Ago,
   BulkAddFields,
+  DialogButtons,
   Empty,
   Layout,
   portKind,
@@ -171,10 +172,7 @@ function DeviceDialogs(props: { d: DeviceRow }) {
             value={d.ports.join(", ")}
             required
           />
-          <div class="inline" style="margin-top:1rem">
-            <button type="submit">Save changes</button>
-            <button type="button" class="secondary" data-close>Cancel</button>
-          </div>
+          <DialogButtons label="Save changes" />
         </form>
       </dialog>
       <dialog id={`cred-${d.id}`} aria-labelledby={`cred-title-${d.id}`}>
@@ -197,10 +195,7 @@ function DeviceDialogs(props: { d: DeviceRow }) {
             autocomplete="new-password"
             required
           />
-          <div class="inline" style="margin-top:1rem">
-            <button type="submit">Save credentials</button>
-            <button type="button" class="secondary" data-close>Cancel</button>
-          </div>
+          <DialogButtons label="Save credentials" />
         </form>
       </dialog>
     </>
@@ -253,10 +248,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
                 <h2 id="rename-site-h">Rename {site.name}</h2>
                 <label for="site-name">Name</label>
                 <input id="site-name" name="name" value={site.name} required maxlength={200} />
-                <div class="inline" style="margin-top:1rem">
-                  <button type="submit">Save</button>
-                  <button type="button" class="secondary" data-close>Cancel</button>
-                </div>
+                <DialogButtons label="Save" />
               </form>
             </dialog>
           </div>
@@ -445,10 +437,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
                       </label>
                     ))}
                   </fieldset>
-                  <div class="inline" style="margin-top:1rem">
-                    <button type="submit">Create session</button>
-                    <button type="button" class="secondary" data-close>Cancel</button>
-                  </div>
+                  <DialogButtons label="Create session" />
                 </form>
               </dialog>
             </>
