@@ -85,7 +85,17 @@ export function uiRoutes(d: UiDeps): Hono {
     page(async (c, ctx) => {
       const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
       if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
-      return SitePage({ ctx, store: d.store, site, now: now() });
+      const pageNo = Number(c.req.query("page") ?? "1");
+      return SitePage({
+        ctx,
+        store: d.store,
+        site,
+        now: now(),
+        query: {
+          q: (c.req.query("q") ?? "").slice(0, 200),
+          page: Number.isFinite(pageNo) ? pageNo : 1,
+        },
+      });
     }),
   );
   app.get(

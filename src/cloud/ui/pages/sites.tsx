@@ -18,7 +18,7 @@ import {
   Status,
   Table,
 } from "../layout.tsx";
-import { agentRows, type DeviceRow, deviceRows } from "./data.ts";
+import { agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
 /** The list. */
@@ -203,12 +203,24 @@ function DeviceDialogs(props: { d: DeviceRow }) {
 }
 
 /** The site page. */
-export async function SitePage(props: { ctx: UiContext; store: Store; site: Site; now: number }) {
+export async function SitePage(
+  props: {
+    ctx: UiContext;
+    store: Store;
+    site: Site;
+    now: number;
+    query?: { q?: string; page?: number };
+  },
+) {
   const { ctx, store, site } = props;
   const t = ctx.principal.tenantId;
   const admin = roleAtLeast(ctx.principal.role, "admin");
   const operator = roleAtLeast(ctx.principal.role, "operator");
-  const devices = await deviceRows(store, t, site.id);
+  const paged = await devicePage(store, t, site.id, props.query ?? {});
+  const devices = paged.rows;
+  const q = (props.query?.q ?? "").trim();
+  const pageLink = (n: number) =>
+    `/sites/${site.id}?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}#devices-h`;
   const tokens = await store.listEnrollmentTokens(t, site.id);
   const latest = tokens[0];
   const tokenState = !latest
@@ -237,7 +249,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
               type="button"
               class="small danger"
               data-api={`DELETE /api/sites/${site.id}`}
-              data-confirm={`Delete site "${site.name}" with its ${devices.length} device(s), their handles and credentials, and its enrollment tokens? Its agents must be revoked first.`}
+              data-confirm={`Delete site "${site.name}" with its ${paged.all} device(s), their handles and credentials, and its enrollment tokens? Its agents must be revoked first.`}
               data-toast="Site deleted"
               data-then="redirect:/sites"
             >
@@ -333,7 +345,48 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
         {await SiteAgents({ store, tenantId: t, siteId: site.id, now: props.now })}
       </div>
 
-      <h2>Devices</h2>
+      <h2 id="devices-h">Devices</h2>
+      {paged.all > 10 || q
+        ? (
+          <form class="inline" method="get" action={`/sites/${site.id}`} role="search">
+            <input
+              id="device-q"
+              aria-label="Find devices"
+              name="q"
+              value={q}
+              placeholder="Find by address, name, model or port"
+              maxlength={200}
+            />
+            <button type="submit" class="secondary">Find</button>
+            {q ? <a href={`/sites/${site.id}#devices-h`}>Show all</a> : null}
+          </form>
+        )
+        : null}
+      {paged.total > devices.length || q
+        ? (
+          <p class="muted" id="device-range">
+            {paged.total
+              ? `Showing ${(paged.page - 1) * DEVICES_PER_PAGE + 1}–${
+                (paged.page - 1) * DEVICES_PER_PAGE + devices.length
+              } of ${paged.total}${q ? ` matching "${q}"` : ""}`
+              : `No device matches "${q}".`}
+            {paged.page > 1
+              ? (
+                <>
+                  · <a href={pageLink(paged.page - 1)}>← Previous</a>
+                </>
+              )
+              : null}
+            {paged.page < paged.pages
+              ? (
+                <>
+                  · <a href={pageLink(paged.page + 1)}>Next →</a>
+                </>
+              )
+              : null}
+          </p>
+        )
+        : null}
       {devices.length
         ? (
           <Table head={["Device", "Host", "Ports", "Loopback", "@actions"]}>
