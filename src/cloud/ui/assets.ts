@@ -127,7 +127,7 @@ document.addEventListener("click", async (e) => {
   const r = e.target.closest("[data-rtsp]");
   if (r) {
     e.preventDefault();
-    try { const data = await api("POST", r.dataset.rtsp, {}); await navigator.clipboard?.writeText(data.url).catch(() => {}); showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toLocaleString() + "."); }
+    try { const data = await api("POST", r.dataset.rtsp, {}); await navigator.clipboard?.writeText(data.url).catch(() => {}); showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toISOString().slice(0, 16).replace("T", " ") + " UTC."); }
     catch (err) { toast(err.message, true); }
   }
 });

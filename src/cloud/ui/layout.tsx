@@ -195,3 +195,14 @@ export function DialogButtons(props: { label: string }) {
     </div>
   );
 }
+
+/** The console's one absolute time format: `2026-12-01 15:04 UTC`. */
+export function utc(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
+/** An absolute time in the console's format, machine-readable in `datetime`. */
+export function At(props: { at: number }) {
+  const iso = new Date(props.at).toISOString();
+  return <time datetime={iso} title={iso}>{utc(props.at)}</time>;
+}

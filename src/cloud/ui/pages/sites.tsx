@@ -10,6 +10,7 @@ import type { UiContext } from "../context.ts";
 import {
   AgentName,
   Ago,
+  At,
   BulkAddFields,
   DialogButtons,
   Empty,
@@ -17,6 +18,7 @@ import {
   portKind,
   Status,
   Table,
+  utc,
 } from "../layout.tsx";
 import { agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
@@ -226,10 +228,10 @@ export async function SitePage(
   const tokenState = !latest
     ? "No enrollment token yet: downloading an installer creates one."
     : latest.usedAt
-    ? `The latest token was used ${new Date(latest.usedAt).toISOString().slice(0, 16)} UTC.`
+    ? `The latest token was used ${utc(latest.usedAt)}.`
     : latest.expiresAt < props.now
     ? "The latest token has expired."
-    : `A token is active until ${new Date(latest.expiresAt).toISOString().slice(0, 16)} UTC.`;
+    : `A token is active until ${utc(latest.expiresAt)}.`;
   const sessions = (await store.listCliSessions(t, { siteId: site.id }))
     .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
   const allSites = await store.listSites(t);
@@ -310,9 +312,7 @@ export async function SitePage(
                       <Ago at={tk.createdAt} now={props.now} />
                     </td>
                     <td>
-                      <time datetime={new Date(tk.expiresAt).toISOString()}>
-                        {new Date(tk.expiresAt).toISOString().slice(0, 16).replace("T", " ")} UTC
-                      </time>
+                      <At at={tk.expiresAt} />
                     </td>
                     <td>{state}</td>
                     <td>
@@ -510,7 +510,9 @@ export async function SitePage(
               {sessions.map((s) => (
                 <tr data-session={s.hash.slice(0, 12)}>
                   <td>{s.operator}</td>
-                  <td>{new Date(s.expiresAt).toISOString().slice(0, 16)} UTC</td>
+                  <td>
+                    <At at={s.expiresAt} />
+                  </td>
                   <td>
                     <Ago at={s.lastUsedAt} now={props.now} />
                   </td>
