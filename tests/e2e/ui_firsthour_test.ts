@@ -69,8 +69,8 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     await closeSecret(page);
     const active = page.locator("tr[data-token]", { hasText: "active" }).first();
     await active.waitFor();
-    page.once("dialog", (d) => d.accept());
     await active.locator("text=Revoke").click();
+    await page.click("#confirm-dialog >> text=Confirm");
     await page.locator(".toast", { hasText: "Enrollment token revoked" }).waitFor();
     const dead = await fetch(link);
     assertEquals(dead.status, 401);
@@ -91,11 +91,21 @@ async function walk(browser: Browser, stack: Stack, width: number) {
 
     // Delete the site (no agent): confirmed, then gone from the list.
     await page.goto(`${stack.url}/sites/${q.siteId}`);
-    page.once("dialog", (d) => {
-      assertStringIncludes(d.message(), `Delete site "Renamed ${width}" with its 2 device(s)`);
-      d.accept();
-    });
-    await Promise.all([page.waitForURL(`${stack.url}/sites`), page.click("text=Delete site")]);
+    await page.click("text=Delete site");
+    await page.waitForSelector("#confirm-dialog[open]");
+    assertStringIncludes(
+      await page.textContent("#confirm-text") ?? "",
+      `Delete site "Renamed ${width}" with its 2 device(s)`,
+    );
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-confirm-${width}.png` });
+    // Cancel keeps the site; Confirm deletes it.
+    await page.click("#confirm-dialog >> text=Cancel");
+    assertStringIncludes(await page.textContent("h1") ?? "", `Renamed ${width}`);
+    await page.click("text=Delete site");
+    await Promise.all([
+      page.waitForURL(`${stack.url}/sites`),
+      page.click("#confirm-dialog >> text=Confirm"),
+    ]);
     assert(!(await page.textContent("main") ?? "").includes(`Renamed ${width}`), "site listed");
 
     // Sign out, audited.

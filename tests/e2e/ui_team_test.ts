@@ -70,6 +70,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     await page.locator(".toast", { hasText: "Role saved" }).waitFor();
     // Disable: sign-in refused.
     await row.locator("text=Disable").click();
+    await page.click("#confirm-dialog >> text=Confirm");
     await page.locator(`tr[data-user="${newcomer}"]`, { hasText: "disabled" }).waitFor();
     const refused = await fetch(`${stack.url}/api/auth/login`, {
       method: "POST",
@@ -107,6 +108,11 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     assertStringIncludes(await keyRow.textContent() ?? "", "127.0.0.0/8");
     assert(/\b1\b/.test(await keyRow.locator("td").nth(3).textContent() ?? ""), "1 live session");
     await keyRow.locator("text=Revoke").click();
+    assertStringIncludes(
+      await page.textContent("#confirm-text") ?? "",
+      'partner key "Partner VMS"',
+    );
+    await page.click("#confirm-dialog >> text=Confirm");
     await page.locator(".toast", { hasText: "Key and its sessions revoked" }).waitFor();
     const plan = await fetch(`${stack.url}/api/cli/sessions/plan`, {
       headers: { authorization: `Bearer ${ops}` },

@@ -111,6 +111,7 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
     await page.waitForSelector("[data-session]");
     assert(!(await page.content()).includes(ops), "the CLI token was shown again");
     await page.click("[data-session] >> text=Revoke");
+    await page.click("#confirm-dialog >> text=Confirm");
     await page.waitForSelector("text=No active CLI sessions.");
 
     // Every main page renders; screenshots for the reviewer.

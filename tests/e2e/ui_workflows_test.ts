@@ -100,6 +100,10 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     // Revoke the agent from the Agents page, with a confirmation.
     await page.goto(`${stack.url}/agents`);
     await page.click("[data-agent] >> text=Revoke");
+    // The console's own dialog names the agent.
+    await page.waitForSelector("#confirm-dialog[open]");
+    assertStringIncludes(await page.textContent("#confirm-text") ?? "", "Revoke agent");
+    await page.click("#confirm-dialog >> text=Confirm");
     await page.waitForSelector("text=No agents yet");
 
     // The session expires: sent to sign in, then back to the same page.

@@ -101,8 +101,23 @@ async function after(el, data) {
   } else if (then.startsWith("call:")) window[then.slice(5)]?.(data, el);
   else if (then === "reload") location.reload();
 }
+/** The console's own confirmation (not the browser's confirm()): resolves true on Confirm. */
+function ask(text) {
+  const d = document.getElementById("confirm-dialog");
+  if (!d) return Promise.resolve(confirm(text));
+  d.querySelector("#confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    const answer = (e) => {
+      const b = e.target.closest("[data-confirm-answer]"); if (!b) return;
+      d.removeEventListener("click", answer); d.close(); resolve(b.dataset.confirmAnswer === "yes");
+    };
+    d.addEventListener("click", answer);
+    d.addEventListener("cancel", () => { d.removeEventListener("click", answer); resolve(false); }, { once: true });
+    d.showModal();
+  });
+}
 async function run(el, method, url, body) {
-  if (el.dataset.confirm && !confirm(el.dataset.confirm)) return;
+  if (el.dataset.confirm && !(await ask(el.dataset.confirm))) return;
   const busy = el.tagName === "FORM" ? el.querySelector("[type=submit]") : el;
   if (busy) busy.disabled = true;
   try { await after(el, await api(method, url, body)); }

@@ -85,6 +85,14 @@ export function Layout(
             <button type="button" class="secondary" data-close>Done</button>
           </div>
         </dialog>
+        <dialog id="confirm-dialog" aria-labelledby="confirm-title">
+          <h2 id="confirm-title">Are you sure?</h2>
+          <p id="confirm-text"></p>
+          <div class="inline">
+            <button type="button" class="danger" data-confirm-answer="yes">Confirm</button>
+            <button type="button" class="secondary" data-confirm-answer="no">Cancel</button>
+          </div>
+        </dialog>
       </body>
     </html>
   );
