@@ -42,6 +42,8 @@ export async function readLinkStatus(dir: string): Promise<LinkStatus | null> {
 /** Whether a process id is alive on this machine (Linux/macOS; unknown elsewhere: true). */
 export function processAlive(pid: number): boolean {
   if (Deno.build.os === "windows") return true;
+  // 0 and negative ids name process groups: never signal those.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     Deno.kill(pid, "SIGCONT");
     return true;

@@ -23,7 +23,7 @@ import { spkiPin } from "../shared/crypto/pki.ts";
 import type { Device, Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { announceChange } from "./watcher.ts";
-import { openDataDir } from "./store/open.ts";
+import { openStore, storeUrl as storeUrlSchema } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
 import { readSecret } from "../shared/secret_input.ts";
@@ -37,6 +37,13 @@ const common: Record<string, OptionSpec> = {
     arg: "DIR",
     default: "./data",
     help: "The cloud's data directory",
+  },
+  store: {
+    type: "string",
+    env: "NC_STORE",
+    arg: "URL",
+    default: "sqlite:",
+    help: "The cloud's store: sqlite: (in the data dir) or the nodes' mongodb:// URI",
   },
   json: { type: "boolean", help: "Print the result as JSON" },
 };
@@ -699,10 +706,15 @@ export async function adminMain(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const { "data-dir": dd, json, ...own } = values;
+  const { "data-dir": dd, store: storeArg, json, ...own } = values;
   const args = validateConfig(cmd.schema, own, specs) as Record<string, unknown>;
   const dataDir = (dd as string | undefined) ?? "./data";
-  const store = await openDataDir(dataDir);
+  const storeUrl = validateConfig(
+    z.object({ store: storeUrlSchema.default("sqlite:") }),
+    { store: storeArg },
+    specs,
+  ).store;
+  const store = await openStore(storeUrl, dataDir);
   try {
     await ensureCas({ dataDir });
     const result = await cmd.run(store, args, dataDir);

@@ -14,6 +14,7 @@ import {
 } from "../shared/cli.ts";
 import { duration } from "../shared/duration.ts";
 import { cidrList } from "./tenancy/auth.ts";
+import { storeUrl } from "./store/open.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../shared/log.ts";
 
 /** Flags and environment variables of `connector cloud`. */
@@ -24,6 +25,14 @@ export const cloudOptions: Record<string, OptionSpec> = {
     arg: "DIR",
     default: "./data",
     help: "Where the embedded database, CAs and keys live",
+  },
+  store: {
+    type: "string",
+    env: "NC_STORE",
+    arg: "URL",
+    default: "sqlite:",
+    help:
+      "sqlite: (embedded, in the data dir) or mongodb://… / mongodb+srv://… shared by every node (prefer NC_STORE when the URI holds a password)",
   },
   node: {
     type: "string",
@@ -172,6 +181,7 @@ const hostList = z.string().transform((s) => s.split(",").map((x) => x.trim()).f
 /** The schema of the cloud's configuration (keys are the flag names). */
 export const cloudConfigSchema = z.object({
   "data-dir": z.string().min(1).default("./data"),
+  store: storeUrl.default("sqlite:"),
   node: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 of A-Z a-z 0-9 . _ -")
     .default(hostname() || "node-1"),
   http: listenAddress.prefault("0.0.0.0:8080"),
@@ -216,6 +226,7 @@ export const cloudConfigSchema = z.object({
   "downloads-dir": z.string().min(1).optional(),
 }).transform((c) => ({
   dataDir: c["data-dir"],
+  store: c.store,
   node: c.node,
   http: c.http as ListenAddress,
   control: c.control as ListenAddress,

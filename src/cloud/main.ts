@@ -11,7 +11,7 @@ import { installLastResort } from "../shared/last_resort.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
-import { openDataDir } from "./store/open.ts";
+import { openStore, redactStoreUrl } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
 import { Registry } from "./control/registry.ts";
@@ -26,6 +26,8 @@ import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
+import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
+import { lockOwner } from "./jobs/leader.ts";
 import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
@@ -57,7 +59,7 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = await openDataDir(config.dataDir, clock);
+  const store = await openStore(config.store, config.dataDir, clock);
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -156,6 +158,7 @@ export async function startCloud(
     live: route.live,
     now: () => clock.now(),
   });
+  const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
   httpPort = http.port;
   await recordPublicUrl(config.dataDir, publicUrl());
   if (!config.publicUrl && defaultPublicUrl(config.http.hostname, httpPort).guess) {
@@ -172,7 +175,13 @@ export async function startCloud(
   });
   const ports = { http: http.port, control: control.port, data: data.port, rtsp: rtsp.port };
   log.info(
-    { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
+    {
+      node: config.node,
+      ...ports,
+      controlEndpoint,
+      dataDir: config.dataDir,
+      store: redactStoreUrl(config.store),
+    },
     "cloud ready",
   );
   let stopped = false;
@@ -188,6 +197,7 @@ export async function startCloud(
       if (stopped) return;
       stopped = true;
       stopWatch();
+      await stopJobs();
       await control.close();
       pool.closeAll();
       await data.close();
@@ -220,6 +230,10 @@ Example:
 /** Entry point of `connector cloud`. */
 export async function cloudMain(argv: string[]): Promise<number> {
   if (argv[0] === "admin") return await adminMain(argv.slice(1));
+  // Started by the cloud itself (control/relay.ts): the agents' gRPC listener in its own process.
+  if (argv[0] === "control-relay") {
+    return await (await import("./control/relay_child.ts")).relayMain();
+  }
   const { values, positionals } = parseFlags(argv, cloudOptions);
   if (values.help) {
     console.log(HELP);

@@ -7,6 +7,7 @@
 import * as net from "node:net";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
+import { type FerretDb, startFerretDb } from "./ferretdb.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
@@ -160,11 +161,37 @@ export class Stack {
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
 
-  /** Starts a cloud in a fresh temp directory. */
-  static async start(opts: { cloudArgs?: string[] } = {}): Promise<Stack> {
+  /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
+  store: string | null = null;
+
+  /** The environment of the cloud and admin processes. */
+  get #env(): Record<string, string> {
+    return this.store ? { NC_STORE: this.store } : {};
+  }
+
+  /** A FerretDB this stack started for itself (NC_TEST_STORE=ferretdb), stopped last. */
+  #ferret: FerretDb | null = null;
+
+  /**
+   * Starts a cloud in a fresh temp directory; `store` is a `--store` URL such as the one
+   * `startFerretDb()` returns (default: the embedded SQLite in the data directory, or, with
+   * NC_TEST_STORE=ferretdb in the environment, a FerretDB of its own — to run any e2e test on
+   * the MongoDB store).
+   */
+  static async start(opts: { cloudArgs?: string[]; store?: string } = {}): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
-    await s.startCloud();
+    s.store = opts.store ?? null;
+    if (!s.store && Deno.env.get("NC_TEST_STORE") === "ferretdb") {
+      s.#ferret = await startFerretDb();
+      s.store = s.#ferret.url;
+    }
+    try {
+      await s.startCloud();
+    } catch (e) {
+      await s.#ferret?.stop();
+      throw e;
+    }
     return s;
   }
 
@@ -202,14 +229,17 @@ export class Stack {
       "--admin-api-key",
       TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ]);
+    ], this.#env);
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }
 
   /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */
   async admin<T = Record<string, unknown>>(...args: string[]): Promise<T> {
-    const r = await run(["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"]);
+    const r = await run(
+      ["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"],
+      this.#env,
+    );
     if (r.code !== 0) throw new Error(`admin ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   }
@@ -262,7 +292,7 @@ export class Stack {
         this.dataDir,
         "--json",
       ],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.#env },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -360,8 +390,9 @@ export class Stack {
         handle: string;
       },
     ) => Promise<T>,
+    opts: { store?: string } = {},
   ): Promise<T> {
-    const stack = await Stack.start();
+    const stack = await Stack.start(opts);
     const echo = await echoServer();
     stack.defer(echo.close);
     try {
@@ -396,6 +427,7 @@ export class Stack {
     for (const fn of this.#cleanup.reverse()) await fn().catch(() => {});
     for (const a of this.agents) await a.stop("SIGKILL");
     await this.cloud.stop("SIGKILL");
+    await this.#ferret?.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

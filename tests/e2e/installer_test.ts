@@ -79,7 +79,10 @@ async function waitOnline(stack: Stack, token: string, agentId: string, pid: num
 
 function killPidFile(path: string) {
   try {
-    Deno.kill(Number(Deno.readTextFileSync(path).trim()), "SIGKILL");
+    // An empty or garbled file must not become kill(0): that signals the whole process group,
+    // which is the test runner itself — the suite would end with no summary and no failure.
+    const pid = Number(Deno.readTextFileSync(path).trim());
+    if (Number.isInteger(pid) && pid > 1 && pid !== Deno.pid) Deno.kill(pid, "SIGKILL");
   } catch { /* not running */ }
 }
 

@@ -47,11 +47,9 @@ Deno.test("revoking a token or CLI session closes the tunnels it opened; others 
   });
 });
 
-Deno.test("revoking a token closes the RTSP session it opened", async () => {
-  const stack = await Stack.start();
-  // A device that answers every RTSP request with 200 and keeps the connection.
+/** A device that answers every RTSP request with 200 and keeps the connection. */
+function fakeRtspDevice(stack: Stack): number {
   const device = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (device.addr as Deno.NetAddr).port;
   const held: Deno.Conn[] = [];
   (async () => {
     for await (const c of device) {
@@ -72,6 +70,22 @@ Deno.test("revoking a token closes the RTSP session it opened", async () => {
     for (const c of held) c.close();
     return Promise.resolve();
   });
+  return (device.addr as Deno.NetAddr).port;
+}
+
+/** Sends one RTSP OPTIONS on `player` and returns the status line (null at end of stream). */
+async function options(player: Deno.Conn, url: string, cseq: number, extra = "") {
+  await player.write(
+    new TextEncoder().encode(`OPTIONS ${url} RTSP/1.0\r\nCSeq: ${cseq}\r\n${extra}\r\n`),
+  );
+  const buf = new Uint8Array(4096);
+  const n = await player.read(buf);
+  return n === null ? null : new TextDecoder().decode(buf.subarray(0, n)).split("\r\n")[0];
+}
+
+Deno.test("revoking a token closes the RTSP session it opened", async () => {
+  const stack = await Stack.start();
+  const port = fakeRtspDevice(stack);
   try {
     const q = await stack.quickstart([port]);
     await stack.agentFor(q);
@@ -83,20 +97,66 @@ Deno.test("revoking a token closes the RTSP session it opened", async () => {
     })).json();
     const player = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.rtsp });
     const h = q.device.handles[port];
-    await player.write(
-      new TextEncoder().encode(
-        `OPTIONS rtsp://127.0.0.1:${stack.ports.rtsp}/${h}/live RTSP/1.0\r\nCSeq: 1\r\n` +
-          `Authorization: Basic ${btoa(`op:${token.token}`)}\r\n\r\n`,
-      ),
-    );
-    const buf = new Uint8Array(4096);
-    const n = await player.read(buf);
-    assert(n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("RTSP/1.0 200"));
+    const url = `rtsp://127.0.0.1:${stack.ports.rtsp}/${h}/live`;
+    const basic = `Authorization: Basic ${btoa(`op:${token.token}`)}\r\n`;
+    assertEquals(await options(player, url, 1, basic), "RTSP/1.0 200 OK");
 
     await fetch(`${stack.url}/api/account/tokens/${token.id}`, { method: "DELETE", headers: auth })
       .then((r) => r.body?.cancel());
     // The gateway closes the player's connection (end of stream, no further answer).
+    const buf = new Uint8Array(4096);
     assertEquals(await player.read(buf), null);
+    player.close();
+  } finally {
+    await stack.stop();
+  }
+});
+
+// Issue 11 finding 9, and the RTSP test flake it caused: a stream opened with a signed URL was
+// cut by the first unrelated change anywhere in the cloud (its principal named no credential, so
+// every revalidation found it invalid) — a player on a fresh camera then saw end of stream right
+// after PLAY. It must be re-checked like every other live access, and only cut by its own.
+Deno.test("a signed-URL RTSP session survives unrelated changes and ends with its minting token", async () => {
+  const stack = await Stack.start();
+  const port = fakeRtspDevice(stack);
+  try {
+    const q = await stack.quickstart([port]);
+    const other = await stack.quickstart([port], "Other");
+    await stack.agentFor(q);
+    const call = (method: string, path: string, token: string, body?: unknown) =>
+      fetch(`${stack.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, json: await r.json() }));
+    const minter = await call("POST", "/api/account/tokens", q.apiToken, { name: "minter" });
+    const h = q.device.handles[port];
+    const minted = await call("POST", `/api/handles/${h}/rtsp-url`, minter.json.token, {
+      path: "live",
+    });
+    assertEquals(minted.status, 201);
+    const url = (minted.json.url as string).replace("rtsp://localhost", "rtsp://127.0.0.1");
+    const player = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.rtsp });
+    assertEquals(await options(player, url, 1), "RTSP/1.0 200 OK");
+
+    // Another tenant edits its own device; this tenant's other token is revoked. Neither is
+    // this stream's credential: it keeps going past several revalidation ticks.
+    const edit = await call("PATCH", `/api/devices/${other.device.deviceId}`, other.apiToken, {
+      label: "renamed",
+    });
+    assertEquals(edit.status, 200, JSON.stringify(edit.json));
+    const spare = await call("POST", "/api/account/tokens", q.apiToken, { name: "spare" });
+    await call("DELETE", `/api/account/tokens/${spare.json.id}`, q.apiToken);
+    await new Promise((r) => setTimeout(r, 2_500));
+    assertEquals(await options(player, url, 2), "RTSP/1.0 200 OK");
+    assertEquals(stack.cloud.count(/closed connections whose credentials were revoked/), 0);
+
+    // Its own minting token revoked: the stream ends within about a second.
+    const t0 = Date.now();
+    await call("DELETE", `/api/account/tokens/${minter.json.id}`, q.apiToken);
+    const buf = new Uint8Array(4096);
+    assertEquals(await player.read(buf), null);
+    assert(Date.now() - t0 < 5_000, "closed promptly");
     player.close();
   } finally {
     await stack.stop();

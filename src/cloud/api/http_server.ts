@@ -38,6 +38,8 @@ const REASONS: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  413: "Content Too Large",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   502: "Bad Gateway",
   503: "Service Unavailable",
@@ -53,6 +55,17 @@ function refuse(socket: Duplex, status: number, body: unknown): void {
       `content-length: ${new TextEncoder().encode(text).byteLength}\r\n` +
       "connection: close\r\n\r\n" + text,
   );
+}
+
+/** Whether a Host header can name an origin (the app builds request URLs from it). */
+function validHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  try {
+    new URL(`http://${host}/`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Decodes one path segment; a malformed percent-escape is the client's error (400), not a crash. */
@@ -122,6 +135,10 @@ export function startHttpServer(opts: {
         serveProxy(opts.proxy, req, res).catch(failed("proxy failed"));
         return;
       }
+      // The app builds a URL from Host: a malformed one is the client's error, not a fault.
+      if (!validHost(req.headers.host)) {
+        throw new AppError("bad_request", "malformed Host header");
+      }
       Promise.resolve(hono(req, res)).catch(failed("request failed"));
     } catch (e) {
       failed("request failed")(e);
@@ -133,9 +150,12 @@ export function startHttpServer(opts: {
   // What the HTTP parser itself refuses (smuggling shapes, malformed heads) still gets a body.
   server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
-    refuse(socket, 400, {
+    // The parser's own code (HPE_…) stays in the log; the client learns only what it did wrong.
+    d.log.info({ code: err.code ?? "parse error" }, "malformed HTTP request refused");
+    const tooBig = err.code === "HPE_HEADER_OVERFLOW";
+    refuse(socket, tooBig ? 431 : 400, {
       error: "bad_request",
-      message: `malformed HTTP request (${err.code ?? "parse error"})`,
+      message: tooBig ? "request header fields too large" : "malformed HTTP request",
     });
   });
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {

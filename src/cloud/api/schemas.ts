@@ -127,6 +127,11 @@ export const agentStatsQuery = z.object({
   hours: z.coerce.number().int().min(1).max(720).default(24),
 });
 
+/** An agent's daily stats. */
+export const agentDailyQuery = z.object({
+  days: z.coerce.number().int().min(1).max(365).default(30),
+});
+
 /** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
 export const BODIES: Record<string, z.ZodType> = {
   "POST /api/agents/enroll": enrollRequest,
@@ -155,4 +160,5 @@ export const BODIES: Record<string, z.ZodType> = {
 export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/audit": auditQuery,
   "GET /api/agents/:id/stats": agentStatsQuery,
+  "GET /api/agents/:id/daily": agentDailyQuery,
 };

@@ -6,9 +6,8 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
-import { Buffer } from "node:buffer";
-import { controlServiceDefinition } from "../../shared/protocol/control.ts";
-import type { AgentMessage, CloudMessage } from "../../shared/protocol/control.ts";
+import type { AgentMessage } from "../../shared/protocol/control.ts";
+import { type ControlCall, startControlRelay } from "./relay.ts";
 import { HEARTBEAT_MS, PRESENCE_TTL_MS, PROTOCOL_VERSION } from "../../shared/protocol/wire.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -49,16 +48,17 @@ export interface ControlServerOptions {
   log: Logger;
 }
 
-type Call = grpc.ServerDuplexStream<AgentMessage, CloudMessage>;
+type Call = ControlCall;
 
 /** Starts the control listener. */
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
-  const server = new grpc.Server({
+  // The listener's gRPC options; the listener itself runs in the control relay process.
+  const options: grpc.ServerOptions = {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
-  });
+  };
 
   const discoveries = new DiscoveryRequests();
   const pushTo = async (s: AgentSession) => {
@@ -233,19 +233,21 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     call.on("close", () => cleanup());
   };
 
-  server.addService(controlServiceDefinition, { Connect: connect });
-  const creds = grpc.ServerCredentials.createSsl(
-    Buffer.from(o.caPem),
-    [{ private_key: Buffer.from(o.keyPem), cert_chain: Buffer.from(o.certPem) }],
-    true,
-  );
-  const host = o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${o.listen.port}`, creds, (e, p) => e ? reject(e) : resolve(p))
-  );
+  const relay = await startControlRelay({
+    host: o.listen.hostname,
+    port: o.listen.port,
+    caPem: o.caPem,
+    certPem: o.certPem,
+    keyPem: o.keyPem,
+    options,
+    connect,
+    log: o.log,
+  });
 
   return {
-    port,
+    get port() {
+      return relay.port;
+    },
     async pushAllowlist(siteId) {
       for (const s of o.registry.bySite(siteId)) await pushTo(s);
     },
@@ -258,18 +260,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       o.registry.get(agentId)?.close(grpc.status.PERMISSION_DENIED, reason);
       o.broker.killAgent(agentId);
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2_000);
-        for (const s of o.registry.all()) s.close(grpc.status.UNAVAILABLE, "cloud shutting down");
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+    async close() {
+      for (const s of o.registry.all()) s.close(grpc.status.UNAVAILABLE, "cloud shutting down");
+      await relay.close();
     },
   };
 }

@@ -17,9 +17,26 @@ import {
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
+import {
+  auditLimit,
+  counterDeltas,
+  dayOf,
+  dayStart,
+  hourOf,
+  LOOPBACK_CAPACITY,
+  loopbackAddress,
+  newAgentRecord,
+  newApiTokenRecord,
+  newUserRecord,
+  normalizeEmail,
+  normalizePorts,
+} from "./rules.ts";
+
+export { LOOPBACK_CAPACITY, loopbackAddress };
 import type {
   Agent,
   AgentCounters,
+  AgentDailyStat,
   AgentHourlyStat,
   Allowlist,
   AllowlistEntry,
@@ -40,6 +57,8 @@ import type {
   NewDevice,
   Presence,
   PresenceUpdate,
+  PurgeCounts,
+  PurgeCutoffs,
   Role,
   Site,
   Store,
@@ -51,27 +70,6 @@ import type {
 
 /** How long a connection waits for another connection's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
-const AUDIT_DEFAULT_LIMIT = 100;
-const HOUR_MS = 3_600_000;
-const AUDIT_MAX_LIMIT = 1000;
-
-/**
- * How many loopback addresses exist: 127.0.X.Y with X in 0..255 and Y in 1..254, minus
- * 127.0.0.1 (the host's own loopback).
- */
-export const LOOPBACK_CAPACITY = 256 * 254 - 1;
-
-/**
- * The `n`-th (0-based) device loopback address: 127.0.0.2 … 127.0.0.254, 127.0.1.1 …
- * 127.0.1.254, … 127.0.255.254. Never a .0 or .255 address and never 127.0.0.1.
- */
-export function loopbackAddress(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n >= LOOPBACK_CAPACITY) {
-    throw new RangeError(`loopback index ${n} is outside 0..${LOOPBACK_CAPACITY - 1}`);
-  }
-  const k = n + 1; // k = 0 would be 127.0.0.1
-  return `127.0.${Math.floor(k / 254)}.${(k % 254) + 1}`;
-}
 
 /**
  * Opens (creating if needed) the SQLite store at `opts.path` (a file path whose directory
@@ -179,22 +177,6 @@ function toDevice(r: Row): Device {
     updatedAt: num(r.updated_at),
     serial: strOrNull(r.serial),
     claimedAgentId: strOrNull(r.claimed_agent_id),
-  };
-}
-
-/** The record of a new agent placed in `where`'s tenant and site. */
-function newAgentRecord(
-  agent: NewAgent,
-  where: { tenantId: string; siteId: string },
-  now: number,
-): Agent {
-  return {
-    ...agent,
-    tenantId: where.tenantId,
-    siteId: where.siteId,
-    label: "",
-    createdAt: now,
-    revokedAt: null,
   };
 }
 
@@ -324,21 +306,6 @@ function toPresence(r: Row): Presence {
     bytesUp: num(r.bytes_up),
     bytesDown: num(r.bytes_down),
   };
-}
-
-/** Validates ports (integers 1..65535) and returns them sorted ascending without duplicates. */
-function normalizePorts(ports: number[]): number[] {
-  for (const p of ports) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) {
-      throw new RangeError(`invalid TCP port ${p}`);
-    }
-  }
-  return [...new Set(ports)].sort((a, b) => a - b);
-}
-
-/** The lower-cased form under which emails are stored and compared. */
-function normalizeEmail(email: string): string {
-  return email.toLowerCase();
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -495,6 +462,7 @@ class SqliteStore implements Store {
       for (const a of agents) {
         this.#run("DELETE FROM agent_counters WHERE agent_id = ?", a);
         this.#run("DELETE FROM agent_stats_hourly WHERE agent_id = ?", a);
+        this.#run("DELETE FROM agent_stats_daily WHERE agent_id = ?", a);
         this.#run("DELETE FROM presence WHERE agent_id = ?", a);
       }
       this.#run(
@@ -884,15 +852,7 @@ class SqliteStore implements Store {
   // Users and credentials
 
   async createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User> {
-    const user: User = {
-      id: newId("u"),
-      tenantId: input.tenantId,
-      email: normalizeEmail(input.email),
-      passwordHash: input.passwordHash,
-      role: input.role,
-      createdAt: this.#now(),
-      disabledAt: null,
-    };
+    const user = newUserRecord(input, newId("u"), this.#now());
     try {
       this.#run(
         `INSERT INTO users (id, tenant_id, email, password_hash, role, created_at, disabled_at)
@@ -1010,15 +970,7 @@ class SqliteStore implements Store {
   async createApiToken(
     input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<ApiToken> {
-    const token: ApiToken = {
-      hash: input.hash,
-      tenantId: input.tenantId,
-      userId: input.userId,
-      name: input.name,
-      createdAt: this.#now(),
-      lastUsedAt: null,
-      revokedAt: null,
-    };
+    const token = newApiTokenRecord(input, this.#now());
     this.#run(
       `INSERT INTO api_tokens (hash, tenant_id, user_id, name, created_at) VALUES (?, ?, ?, ?, ?)`,
       token.hash,
@@ -1336,10 +1288,7 @@ class SqliteStore implements Store {
       where.push(clause);
       params.push(value);
     }
-    const limit = Math.min(
-      Math.max(Math.trunc(query.limit ?? AUDIT_DEFAULT_LIMIT), 1),
-      AUDIT_MAX_LIMIT,
-    );
+    const limit = auditLimit(query.limit);
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY seq DESC LIMIT ?`;
     return this.#all(sql, ...params, limit).map(toAuditEntry);
@@ -1439,15 +1388,8 @@ class SqliteStore implements Store {
       const now = this.#now();
       const r = this.#get("SELECT * FROM agent_counters WHERE agent_id = ?", input.agentId);
       const prev = r ? toAgentCounters(r) : null;
-      const zero = { bytesUp: 0, bytesDown: 0, tunnels: 0 };
-      if (prev && input.day < prev.day) return zero;
-      const same = prev !== null && prev.day === input.day;
-      const delta = (cur: number, old: number) => same && cur >= old ? cur - old : cur;
-      const d = {
-        bytesUp: delta(input.bytesUp, prev?.bytesUp ?? 0),
-        bytesDown: delta(input.bytesDown, prev?.bytesDown ?? 0),
-        tunnels: delta(input.tunnels, prev?.tunnels ?? 0),
-      };
+      const d = counterDeltas(input, prev);
+      if (d === "stale") return { bytesUp: 0, bytesDown: 0, tunnels: 0 };
       this.#run(
         `INSERT OR REPLACE INTO agent_counters (agent_id, tenant_id, day, bytes_up, bytes_down,
            tunnels, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -1467,7 +1409,7 @@ class SqliteStore implements Store {
              bytes_down = bytes_down + excluded.bytes_down, tunnels = tunnels + excluded.tunnels`,
           input.agentId,
           input.tenantId,
-          now - (now % HOUR_MS),
+          hourOf(now),
           d.bytesUp,
           d.bytesDown,
           d.tunnels,
@@ -1500,6 +1442,75 @@ class SqliteStore implements Store {
       bytesUp: num(r.bytes_up),
       bytesDown: num(r.bytes_down),
       tunnels: num(r.tunnels),
+    }));
+  }
+
+  // Background jobs
+
+  async addHourToDaily(hour: number): Promise<number> {
+    return this.#run(
+      `INSERT INTO agent_stats_daily (agent_id, tenant_id, day, bytes_up, bytes_down, tunnels)
+       SELECT agent_id, tenant_id, ?, bytes_up, bytes_down, tunnels FROM agent_stats_hourly
+        WHERE hour = ?
+       ON CONFLICT (agent_id, day) DO UPDATE SET bytes_up = bytes_up + excluded.bytes_up,
+         bytes_down = bytes_down + excluded.bytes_down, tunnels = tunnels + excluded.tunnels`,
+      dayOf(hour),
+      hour,
+    );
+  }
+
+  async reconcileDailyStats(day: string): Promise<number> {
+    const from = dayStart(day);
+    return this.#run(
+      `INSERT INTO agent_stats_daily (agent_id, tenant_id, day, bytes_up, bytes_down, tunnels)
+       SELECT agent_id, tenant_id, ?, SUM(bytes_up), SUM(bytes_down), SUM(tunnels)
+         FROM agent_stats_hourly WHERE hour >= ? AND hour < ? GROUP BY agent_id, tenant_id
+       ON CONFLICT (agent_id, day) DO UPDATE SET bytes_up = excluded.bytes_up,
+         bytes_down = excluded.bytes_down, tunnels = excluded.tunnels`,
+      day,
+      from,
+      from + 86_400_000,
+    );
+  }
+
+  async listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]> {
+    return this.#all(
+      `SELECT * FROM agent_stats_daily WHERE tenant_id = ? AND agent_id = ? AND day >= ?
+       ORDER BY day`,
+      tenantId,
+      agentId,
+      sinceDay,
+    ).map((r) => ({
+      agentId: str(r.agent_id),
+      tenantId: str(r.tenant_id),
+      day: str(r.day),
+      bytesUp: num(r.bytes_up),
+      bytesDown: num(r.bytes_down),
+      tunnels: num(r.tunnels),
+    }));
+  }
+
+  async purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
+    const now = this.#now();
+    return this.#tx(() => ({
+      hourly: this.#run("DELETE FROM agent_stats_hourly WHERE hour < ?", cutoffs.hourlyBefore),
+      daily: this.#run("DELETE FROM agent_stats_daily WHERE day < ?", cutoffs.dailyBefore),
+      webSessions: this.#run("DELETE FROM web_sessions WHERE expires_at <= ?", now),
+      cliSessions: this.#run(
+        "DELETE FROM cli_sessions WHERE expires_at < ? OR revoked_at < ?",
+        cutoffs.cliSessionsBefore,
+        cutoffs.cliSessionsBefore,
+      ),
+      enrollmentTokens: this.#run(
+        "DELETE FROM enrollment_tokens WHERE used_at IS NULL AND expires_at <= ?",
+        now,
+      ),
+      presence: this.#run("DELETE FROM presence WHERE expires_at <= ?", now),
+      locks: this.#run("DELETE FROM locks WHERE expires_at <= ?", now),
     }));
   }
 

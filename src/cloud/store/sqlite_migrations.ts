@@ -302,7 +302,20 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_hourly_tenant ON agent_stats_hourly (tenant_id, hour);
   `,
-  // 7: one-time links that set a user's password (team invites and password resets); only the
+  // 7: daily stats (guide §9), rolled up from agent_stats_hourly by the background jobs.
+  `
+  CREATE TABLE agent_stats_daily (
+    agent_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    day TEXT NOT NULL, -- UTC YYYY-MM-DD
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    tunnels INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, day)
+  );
+  CREATE INDEX agent_stats_daily_tenant ON agent_stats_daily (tenant_id, day);
+  `,
+  // 8: one-time links that set a user's password (team invites and password resets); only the
   // SHA-256 of the link's token is kept.
   `
   CREATE TABLE user_invites (
@@ -315,7 +328,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX user_invites_user ON user_invites (user_id);
   `,
-  // 8: a name for an agent given in the console (empty: the host name is shown).
+  // 9: a name for an agent given in the console (empty: the host name is shown).
   `
   ALTER TABLE agents ADD COLUMN label TEXT NOT NULL DEFAULT '';
   `,

@@ -323,7 +323,8 @@ export interface Store {
   /** Atomically increments and returns the site's allowlist version. */
   bumpAllowlistVersion(siteId: string): Promise<number>;
 
-  // Devices (each change bumps the site's allowlist version in the same transaction)
+  // Devices (each change bumps the site's allowlist version: in the same transaction on SQLite,
+  // right after the change on MongoDB, whose getAllowlist reads the version first)
   /** Creates a device, assigns a unique loopback IP, bumps the allowlist version. */
   createDevice(input: NewDevice): Promise<Device>;
   getDevice(tenantId: string, id: string): Promise<Device | null>;
@@ -495,6 +496,32 @@ export interface Store {
     sinceMs: number,
   ): Promise<AgentHourlyStat[]>;
 
+  // Background jobs (guide §5.4, §9); each runs under its leader lock on one node at a time
+  /**
+   * Adds every agent's hourly row of `hour` (epoch ms, hour start) to its daily row of that UTC
+   * day. Not idempotent: the hourly rollup runs it once per hour under its lock. Returns how
+   * many hourly rows were added.
+   */
+  addHourToDaily(hour: number): Promise<number>;
+  /**
+   * Sets every agent's daily row of `day` (UTC YYYY-MM-DD) to the sum of its hourly rows of
+   * that day (hourly is the source of truth). Idempotent. Returns how many rows it wrote.
+   */
+  reconcileDailyStats(day: string): Promise<number>;
+  /** Tenant-scoped daily totals of an agent with day >= sinceDay, oldest first. */
+  listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]>;
+  /**
+   * Deletes what is past retention: hourly rows with hour < hourlyBefore, daily rows with
+   * day < dailyBefore, CLI sessions that expired or were revoked before cliSessionsBefore, and,
+   * at clock.now(), expired web sessions, expired unused enrollment tokens, expired presence
+   * leases and expired locks.
+   */
+  purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts>;
+
   // Embedded-agent claim (guide §3)
   /** Unscoped lookup of a device by its manufacturer serial. */
   getDeviceBySerial(serial: string): Promise<Device | null>;
@@ -530,6 +557,38 @@ export interface AgentHourlyStat {
   bytesUp: number;
   bytesDown: number;
   tunnels: number;
+}
+
+/** One UTC day of one agent's traffic, rolled up from its hourly rows. */
+export interface AgentDailyStat {
+  agentId: string;
+  tenantId: string;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  bytesUp: number;
+  bytesDown: number;
+  tunnels: number;
+}
+
+/** What {@linkcode Store.purgeExpired} removes. */
+export interface PurgeCutoffs {
+  /** Hourly rows of hours before this (epoch ms). */
+  hourlyBefore: number;
+  /** Daily rows of days before this (YYYY-MM-DD). */
+  dailyBefore: string;
+  /** CLI sessions expired or revoked before this (epoch ms). */
+  cliSessionsBefore: number;
+}
+
+/** How many records {@linkcode Store.purgeExpired} deleted, per kind. */
+export interface PurgeCounts {
+  hourly: number;
+  daily: number;
+  webSessions: number;
+  cliSessions: number;
+  enrollmentTokens: number;
+  presence: number;
+  locks: number;
 }
 
 /** Outcome of {@linkcode Store.claimDevice}. */

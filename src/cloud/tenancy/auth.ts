@@ -83,6 +83,11 @@ export interface Principal {
   apiKeyId?: string;
   /** For an API token or a license: the hash it is stored by (to check it is still valid). */
   credentialHash?: string;
+  /**
+   * A signed RTSP URL minted in a browser session: bound to its user (who must stay enabled),
+   * not to the session, so it outlives a sign-out for its 12 h like any URL handed to a player.
+   */
+  signedUrl?: true;
 }
 
 /** What authentication needs besides the request. */

@@ -364,7 +364,10 @@ function sendFailure(
 ): void {
   const f = failure(e);
   if (f.status >= 500 && !(e instanceof AppError) && !(e instanceof DeviceProtocolError)) {
-    d.log.error({ err: (e as Error).message }, "proxy request failed");
+    // A browser that went away mid-request is no fault of the node's.
+    const gone = req.destroyed || req.aborted || (e as Error)?.message === "aborted";
+    if (gone) d.log.info({ err: (e as Error).message }, "proxy request ended by the client");
+    else d.log.error({ err: (e as Error).message }, "proxy request failed");
   }
   sendError(req, res, f.status, f.error, f.message);
 }

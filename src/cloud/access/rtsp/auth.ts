@@ -43,18 +43,22 @@ export async function principalFromSignedUrl(
   if (!user || user.disabledAt !== null) throw expired();
   const h = await d.store.getHandle(handle);
   const tenantId = user.role === "superadmin" && h ? h.tenantId : user.tenantId;
+  // The minting token is found by its hash prefix; the principal carries its full hash, so the
+  // live-access check re-reads exactly that token on every revalidation.
+  let credentialHash: string | undefined;
   if (claims.tokenRef) {
-    const live = (await d.store.listApiTokens(tenantId, user.id)).some((t) =>
+    credentialHash = (await d.store.listApiTokens(tenantId, user.id)).find((t) =>
       t.hash.startsWith(claims.tokenRef) && t.revokedAt === null
-    );
-    if (!live) throw expired();
+    )?.hash;
+    if (!credentialHash) throw expired();
   }
   return {
-    kind: claims.tokenRef ? "api_token" : "session",
+    kind: credentialHash ? "api_token" : "session",
     tenantId,
     userId: user.id,
     role: user.role,
     actor: `user:${user.id}`,
+    ...(credentialHash ? { credentialHash } : { signedUrl: true }),
   };
 }
 

@@ -29,11 +29,12 @@ const sortById = <T extends { id: string }>(xs: T[]): string[] => xs.map((x) => 
 
 /**
  * Registers the conformance cases for the backend called `name`. `open` returns a fresh, empty
- * store that reads time from the given clock.
+ * store that reads time from the given clock; given `sameDatabaseAs`, it returns a second store
+ * (another connection, as a second cloud node would have) on that store's database instead.
  */
 export function storeConformance(
   name: string,
-  open: (clock: ManualClock) => Promise<Store>,
+  open: (clock: ManualClock, sameDatabaseAs?: Store) => Promise<Store>,
 ): void {
   function test(title: string, fn: (store: Store, clock: ManualClock) => Promise<void>): void {
     Deno.test(`${name} store: ${title}`, async () => {
@@ -46,6 +47,124 @@ export function storeConformance(
       }
     });
   }
+
+  /** A case with two stores (two nodes) on one database, both on one clock. */
+  function race(title: string, fn: (s1: Store, s2: Store, clock: ManualClock) => Promise<void>) {
+    test(`two nodes: ${title}`, async (s1, clock) => {
+      const s2 = await open(clock, s1);
+      try {
+        await fn(s1, s2, clock);
+      } finally {
+        await s2.close();
+      }
+    });
+  }
+
+  /** `n` calls alternating between the two stores, all started at once. */
+  const both = <T>(s1: Store, s2: Store, n: number, call: (s: Store, i: number) => Promise<T>) =>
+    Promise.all(Array.from({ length: n }, (_, i) => call(i % 2 ? s2 : s1, i)));
+
+  race("acquireLock from many callers: exactly one owner", async (s1, s2, clock) => {
+    const won = await both(
+      s1,
+      s2,
+      30,
+      (s, i) => s.acquireLock("hourly-rollup", `node-${i}`, 90_000),
+    );
+    assert.equal(won.filter(Boolean).length, 1, "one winner");
+    const owner = `node-${won.indexOf(true)}`;
+    const again = await both(
+      s1,
+      s2,
+      30,
+      (s, i) => s.acquireLock("hourly-rollup", `node-${i}`, 90_000),
+    );
+    assert.deepEqual(again.map((w, i) => w ? `node-${i}` : null).filter(Boolean), [owner]);
+    clock.advance(90_001); // expired: the next race has one new winner
+    const next = await both(s1, s2, 30, (s, i) => s.acquireLock("hourly-rollup", `x-${i}`, 90_000));
+    assert.equal(next.filter(Boolean).length, 1);
+  });
+
+  race("consumeEnrollmentToken from many callers: one agent", async (s1, s2, clock) => {
+    const { a, siteA } = await world(s1);
+    const hash = "9".repeat(64);
+    await s1.createEnrollmentToken({
+      hash,
+      tenantId: a.id,
+      siteId: siteA.id,
+      createdAt: clock.now(),
+      expiresAt: clock.now() + 60_000,
+    });
+    const results = await both(s1, s2, 20, (s, i) =>
+      s.consumeEnrollmentToken(hash, {
+        id: `agent-${i}`,
+        hostname: "h",
+        version: "1",
+        os: "linux",
+        certSerial: `${i}`,
+      }));
+    const ok = results.filter((r) => r.ok);
+    assert.equal(ok.length, 1, "exactly one enrollment");
+    assert.ok(results.every((r) => r.ok || r.reason === "used"));
+    const agents = await s2.listAgents(a.id);
+    assert.deepEqual(agents.map((x) => x.id), [ok[0].ok ? ok[0].agent.id : ""]);
+    assert.equal((await s2.getEnrollmentToken(hash))?.agentId, agents[0].id);
+  });
+
+  race(
+    "createDevice from many callers: unique loopback IPs, every bump counted",
+    async (s1, s2) => {
+      const { a, b, siteA, siteB } = await world(s1);
+      const devices = await both(s1, s2, 40, (s, i) =>
+        s.createDevice({
+          tenantId: i % 4 < 2 ? a.id : b.id,
+          siteId: i % 4 < 2 ? siteA.id : siteB.id,
+          host: `10.9.0.${i}`,
+          ports: [80],
+        }));
+      const ips = devices.map((d) => d.loopbackIp);
+      assert.equal(new Set(ips).size, 40, "no duplicate loopback IP");
+      const listed = [
+        ...await s2.listDevices(a.id, siteA.id),
+        ...await s1.listDevices(b.id, siteB.id),
+      ];
+      assert.equal(listed.length, 40);
+      assert.equal(new Set(listed.map((d) => d.loopbackIp)).size, 40);
+      assert.equal((await s1.getAllowlist(siteA.id)).version, 20, "every create bumped once");
+      assert.equal((await s2.getAllowlist(siteB.id)).entries.length, 20);
+    },
+  );
+
+  race(
+    "slideCliSession from many callers racing a revoke: revoked stays revoked",
+    async (s1, s2, clock) => {
+      const { a, siteA } = await world(s1);
+      const day = 86_400_000;
+      const s = await s1.createCliSession({
+        hash: "7".repeat(64),
+        tenantId: a.id,
+        siteIds: [siteA.id],
+        operator: "Ops",
+        externalOperatorId: null,
+        issuer: "user",
+        issuerRef: "u-1",
+        expiresAt: clock.now() + day,
+        hardCapAt: clock.now() + 3 * day,
+      });
+      clock.advance(1000);
+      const slides = both(s1, s2, 30, (st) => st.slideCliSession(s.hash, 30 * day));
+      const revoked = s2.revokeCliSession(a.id, s.hash);
+      const [after, wasRevoked] = await Promise.all([slides, revoked]);
+      assert.equal(wasRevoked, true);
+      assert.ok(after.every((x) => x !== null && x.expiresAt <= s.hardCapAt), "never past the cap");
+      const end = await s1.getCliSession(s.hash);
+      assert.equal(end?.revokedAt, clock.now(), "no slide undid the revocation");
+      assert.ok(end!.expiresAt === s.hardCapAt || end!.expiresAt === s.expiresAt);
+      clock.advance(1000);
+      const late = await s2.slideCliSession(s.hash, 30 * day);
+      assert.equal(late?.lastUsedAt, end?.lastUsedAt, "a revoked session does not slide");
+    },
+  );
 
   test("tenants: create, get, list", async (store, clock) => {
     assert.deepEqual(await store.listTenants(), []);
@@ -1277,5 +1396,188 @@ export function storeConformance(
       { ok: false, reason: "claimed", tenantId: a.id, deviceId: dev.id },
     );
     assert.equal(await store.getAgent("ag-emb2"), null);
+  });
+
+  test(
+    "daily stats: an hour added once, reconciled from hourly, listed scoped",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const HOUR = 3_600_000;
+      clock.set(Date.UTC(2026, 2, 1, 22, 30));
+      const rec = (agentId: string, day: string, up: number, down: number, tunnels: number) =>
+        store.recordAgentCounters({
+          agentId,
+          tenantId: a.id,
+          day,
+          bytesUp: up,
+          bytesDown: down,
+          tunnels,
+        });
+      await rec("ag-1", "2026-03-01", 100, 200, 1);
+      await rec("ag-2", "2026-03-01", 5, 6, 1);
+      clock.advance(HOUR); // 23:30
+      await rec("ag-1", "2026-03-01", 150, 260, 2);
+      clock.advance(HOUR); // 00:30 next day
+      await rec("ag-1", "2026-03-02", 7, 8, 1);
+      const h22 = Date.UTC(2026, 2, 1, 22);
+      assert.equal(await store.addHourToDaily(h22), 2, "two agents had traffic at 22:00");
+      assert.equal(await store.addHourToDaily(h22 + HOUR), 1);
+      assert.equal(await store.addHourToDaily(h22 + 2 * HOUR), 1);
+      assert.equal(await store.addHourToDaily(h22 - HOUR), 0, "an empty hour adds nothing");
+      const days = async () =>
+        (await store.listAgentDailyStats(a.id, "ag-1", "2026-01-01")).map((d) => [
+          d.day,
+          d.bytesUp,
+          d.bytesDown,
+          d.tunnels,
+        ]);
+      assert.deepEqual(await days(), [["2026-03-01", 150, 260, 2], ["2026-03-02", 7, 8, 1]]);
+      assert.deepEqual(
+        await store.listAgentDailyStats(a.id, "ag-1", "2026-03-02"),
+        [{
+          agentId: "ag-1",
+          tenantId: a.id,
+          day: "2026-03-02",
+          bytesUp: 7,
+          bytesDown: 8,
+          tunnels: 1,
+        }],
+      );
+      assert.deepEqual(await store.listAgentDailyStats(b.id, "ag-1", "2026-01-01"), [], "scoped");
+
+      // Adding an hour twice double-counts (the job's lock prevents it); reconciling repairs it.
+      await store.addHourToDaily(h22);
+      assert.deepEqual((await days())[0], ["2026-03-01", 250, 460, 3]);
+      assert.equal(await store.reconcileDailyStats("2026-03-01"), 2);
+      assert.equal(await store.reconcileDailyStats("2026-03-01"), 2, "idempotent");
+      assert.deepEqual(await days(), [["2026-03-01", 150, 260, 2], ["2026-03-02", 7, 8, 1]]);
+      assert.deepEqual(
+        (await store.listAgentDailyStats(a.id, "ag-2", "2026-01-01")).map((d) => d.bytesUp),
+        [5],
+      );
+      assert.equal(await store.reconcileDailyStats("2026-02-01"), 0);
+    },
+  );
+
+  test("purge: exactly what is past retention or expired", async (store, clock) => {
+    const { a, siteA } = await world(store);
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
+    const t0 = Date.UTC(2026, 0, 10, 12);
+    clock.set(t0);
+    const rec = (day: string, up: number) =>
+      store.recordAgentCounters({
+        agentId: "ag-1",
+        tenantId: a.id,
+        day,
+        bytesUp: up,
+        bytesDown: 0,
+        tunnels: 0,
+      });
+    await rec("2026-01-10", 10); // hour t0
+    clock.advance(DAY);
+    await rec("2026-01-11", 20); // hour t0 + 1 day
+    await store.reconcileDailyStats("2026-01-10");
+    await store.reconcileDailyStats("2026-01-11");
+    const user = await store.createUser({
+      tenantId: a.id,
+      email: "p@example.com",
+      passwordHash: "x",
+      role: "admin",
+    });
+    const session = (hash: string, expiresAt: number) =>
+      store.createWebSession({ hash, tenantId: a.id, userId: user.id, csrfHash: "c", expiresAt });
+    const now = clock.now();
+    await session("a".repeat(64), now + 1);
+    await session("b".repeat(64), now + 2 * HOUR);
+    const token = (hash: string, expiresAt: number) =>
+      store.createEnrollmentToken({
+        hash,
+        tenantId: a.id,
+        siteId: siteA.id,
+        createdAt: now,
+        expiresAt,
+      });
+    await token("1".repeat(64), now + 1);
+    await token("2".repeat(64), now + 2 * HOUR);
+    await token("3".repeat(64), now + 1);
+    await store.consumeEnrollmentToken("3".repeat(64), {
+      id: "ag-used",
+      hostname: "h",
+      version: "1",
+      os: "linux",
+      certSerial: "01",
+    });
+    const up = {
+      tenantId: a.id,
+      siteId: siteA.id,
+      endpoint: "",
+      activeStreams: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+    };
+    await store.putPresence({ ...up, agentId: "p-old", node: "n1" }, 1);
+    await store.putPresence({ ...up, agentId: "p-live", node: "n1" }, 2 * HOUR);
+    await store.acquireLock("old", "n1", 1);
+    await store.acquireLock("live", "n1", 2 * HOUR);
+    const cli = (hash: string, expiresAt: number) =>
+      store.createCliSession({
+        hash,
+        tenantId: a.id,
+        siteIds: [siteA.id],
+        operator: "Ops",
+        externalOperatorId: null,
+        issuer: "user",
+        issuerRef: user.id,
+        expiresAt,
+        hardCapAt: expiresAt,
+      });
+    await cli("c".repeat(64), now + 1); // ends before the cutoff
+    await cli("d".repeat(64), now + 2 * HOUR); // revoked before the cutoff
+    await store.revokeCliSession(a.id, "d".repeat(64));
+    await cli("e".repeat(64), now + 30 * DAY); // live
+    clock.advance(HOUR);
+    const cliSessionsBefore = now + 10;
+
+    const cutoffs = { hourlyBefore: t0 + HOUR, dailyBefore: "2026-01-11", cliSessionsBefore };
+    const counts = await store.purgeExpired(cutoffs);
+    assert.deepEqual(counts, {
+      hourly: 1,
+      daily: 1,
+      webSessions: 1,
+      cliSessions: 2,
+      enrollmentTokens: 1,
+      presence: 1,
+      locks: 1,
+    });
+    assert.deepEqual(
+      (await store.listAgentHourlyStats(a.id, "ag-1", 0)).map((r) => r.hour),
+      [t0 + DAY],
+    );
+    assert.deepEqual(
+      (await store.listAgentDailyStats(a.id, "ag-1", "2026-01-01")).map((r) => r.day),
+      ["2026-01-11"],
+    );
+    assert.equal(await store.getWebSession("b".repeat(64)) !== null, true, "live session kept");
+    assert.equal(await store.getEnrollmentToken("1".repeat(64)), null, "expired unused token");
+    assert.notEqual(await store.getEnrollmentToken("2".repeat(64)), null, "live token kept");
+    assert.notEqual(await store.getEnrollmentToken("3".repeat(64)), null, "used token kept");
+    assert.notEqual(await store.getPresence("p-live"), null);
+    assert.deepEqual((await store.listCliSessions(a.id)).map((x) => x.hash), ["e".repeat(64)]);
+    assert.equal(await store.acquireLock("live", "n2", HOUR), false, "live lock kept");
+    assert.equal(await store.acquireLock("old", "n2", HOUR), true);
+    assert.deepEqual(
+      await store.purgeExpired(cutoffs),
+      {
+        hourly: 0,
+        daily: 0,
+        webSessions: 0,
+        cliSessions: 0,
+        enrollmentTokens: 0,
+        presence: 0,
+        locks: 0,
+      },
+      "nothing left to purge",
+    );
   });
 }

@@ -16,9 +16,16 @@ import { MIGRATIONS } from "../../../../src/cloud/store/sqlite_migrations.ts";
 import type { Store } from "../../../../src/cloud/store/store.ts";
 import { storeConformance } from "./conformance.ts";
 
-storeConformance("sqlite", async (clock) => {
+const paths = new WeakMap<Store, string>();
+storeConformance("sqlite", async (clock, sameDatabaseAs) => {
+  if (sameDatabaseAs) {
+    const twin = await openSqliteStore({ path: paths.get(sameDatabaseAs)!, clock });
+    return twin; // closed by the case; the first store removes the directory
+  }
   const dir = await Deno.makeTempDir({ prefix: "nanodems-store-" });
-  const store = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const path = `${dir}/cloud.db`;
+  const store = await openSqliteStore({ path, clock });
+  paths.set(store, path);
   const close = store.close.bind(store);
   store.close = async () => {
     await close();
