@@ -48,6 +48,13 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     }).waitFor();
     await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-skipped-${width}.png` });
 
+    // Actions are never clipped: the row's buttons are inside the viewport at every width.
+    const box = await page.locator("tr[data-device] >> text=✎ Ports").first().boundingBox();
+    assert(
+      box && box.x >= 0 && box.x + box.width <= width,
+      `actions clipped: ${JSON.stringify(box)}`,
+    );
+
     // Rename the device and the site.
     const row = page.locator("tr[data-device]", { hasText: "192.0.2.10" });
     await row.locator("text=✎ Ports").click();
@@ -193,6 +200,22 @@ Deno.test("UI first hour: add by address, skipped feedback, rename, delete site,
     }).then((r) => r.json());
     assertEquals(listed.items[0].label, "Gate PC");
     await ctx.close();
+
+    // A superadmin's navigation fits one line at 1280 px.
+    const root = await stack.addUser(named.tenantId, "superadmin");
+    const wide = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const top = await wide.newPage();
+    await top.goto(`${stack.url}/`);
+    await top.fill("#email", root.email);
+    await top.fill("#password", root.password);
+    await Promise.all([top.waitForURL(`${stack.url}/`), top.click("button[type=submit]")]);
+    const links = await top.locator("nav[aria-label=Main] a").evaluateAll((as) =>
+      as.map((a) => Math.round(a.getBoundingClientRect().top))
+    );
+    assert(links.length >= 9, `superadmin links: ${links.length}`);
+    assertEquals(new Set(links).size, 1, `navigation wraps: ${links.join(",")}`);
+    await top.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-superadmin-nav-1280.png` });
+    await wide.close();
 
     await walk(browser, stack, 1280);
     await walk(browser, stack, 390);

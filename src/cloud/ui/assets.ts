@@ -14,16 +14,16 @@ export const APP_CSS = `
 :root{--bg:#f4f5f7;--fg:#1d2330;--muted:#4f586b;--line:#d5d9e2;--card:#fff;--accent:#1f5eff;--ok:#137a3a;--bad:#b42318;--warn:#8a5a00}
 *{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);color:var(--fg);line-height:1.45}
 a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f5b700;outline-offset:2px}
-header.top{display:flex;align-items:center;gap:1rem;background:#101828;color:#fff;padding:.6rem 1.2rem;flex-wrap:wrap}
-header.top .brand{font-weight:700;color:#fff;text-decoration:none;margin-right:1rem}
-header.top nav{display:flex;gap:.2rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .6rem;border-radius:4px}
+header.top{display:flex;align-items:center;gap:.6rem;background:#101828;color:#fff;padding:.6rem 1.2rem;flex-wrap:wrap}
+header.top .brand{font-weight:700;color:#fff;text-decoration:none;margin-right:.2rem;white-space:nowrap}
+header.top nav{display:flex;gap:.1rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .4rem;border-radius:4px;white-space:nowrap;font-size:.9rem}
 header.top nav a[aria-current=page],header.top nav a:hover{background:#344054;color:#fff}
-header.top .who{display:flex;gap:.6rem;align-items:center;font-size:.9rem}header.top select{padding:.2rem}
+header.top .who{display:flex;gap:.5rem;align-items:center;font-size:.9rem}.who .email{max-width:8rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}header.top select{padding:.2rem}
 main{max-width:76rem;margin:1.2rem auto;padding:0 1rem}h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.6rem 0 .6rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:1rem}.stat{font-size:2rem;font-weight:700}.stat-label{color:var(--muted)}
 table{width:100%;border-collapse:collapse;background:var(--card)}th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{font-size:.85rem;color:var(--muted)}
-.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}.table-wrap td:last-child,.table-wrap th:last-child{position:sticky;right:0;background:#fff;box-shadow:-6px 0 6px -6px #0003}
 button,.button{display:inline-block;font:inherit;padding:.45rem .9rem;border-radius:5px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
 button.secondary,.button.secondary{background:#fff;color:var(--accent)}button.danger{background:var(--bad);border-color:var(--bad)}button.small{padding:.2rem .5rem;font-size:.85rem}
 button:disabled{opacity:.6;cursor:wait}

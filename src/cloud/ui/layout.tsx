@@ -51,8 +51,7 @@ export function Layout(
             {ctx.tenants.length
               ? (
                 <label style="display:flex;gap:.4rem;align-items:center;margin:0;font-weight:400">
-                  Tenant
-                  <select data-tenant-picker aria-label="Tenant">
+                  <select data-tenant-picker aria-label="Tenant" title="Tenant">
                     {ctx.tenants.map((t) => (
                       <option value={t.id} selected={t.id === ctx.principal.tenantId}>
                         {tenantLabel(t, ctx.tenants)}
@@ -62,7 +61,9 @@ export function Layout(
                 </label>
               )
               : <span>{ctx.tenant?.name}</span>}
-            <span class="muted" style="color:#d0d5dd">{ctx.user.email}</span>
+            <span class="muted email" style="color:#d0d5dd" title={ctx.user.email}>
+              {ctx.user.email}
+            </span>
             <button
               type="button"
               class="small secondary"
