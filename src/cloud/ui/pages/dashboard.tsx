@@ -7,7 +7,7 @@ import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
 import { Ago, Empty, Layout } from "../layout.tsx";
 import { agentRows } from "./data.ts";
-import { actorNames, AuditTable } from "./audit.tsx";
+import { actorNames, AuditTable, targetNames } from "./audit.tsx";
 
 /** Live numbers, also served as a fragment for polling. */
 export async function DashboardStats(props: { store: Store; tenantId: string }) {
@@ -58,7 +58,14 @@ export async function DashboardPage(props: { ctx: UiContext; store: Store; now: 
       </div>
       <h2>Recent activity</h2>
       {recent.length
-        ? <AuditTable entries={recent} now={props.now} names={await actorNames(store, recent)} />
+        ? (
+          <AuditTable
+            entries={recent}
+            now={props.now}
+            names={await actorNames(store, recent)}
+            targets={await targetNames(store, props.ctx.principal.tenantId, recent)}
+          />
+        )
         : <Empty>Nothing has happened yet.</Empty>}
       <p>
         <a href="/audit">Full audit log</a> · Last refreshed <Ago at={props.now} now={props.now} />
