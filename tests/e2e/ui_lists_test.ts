@@ -50,7 +50,7 @@ Deno.test("site page: 1,023 devices paged 100 at a time, searchable", async () =
   }
 });
 
-Deno.test("audit log: targets shown by name, the actor filter takes an email", async () => {
+Deno.test("audit log: targets shown by name, the actor filter takes an email; sites and agents searchable", async () => {
   const stack = await Stack.start();
   try {
     const q = await stack.quickstart([22]);
@@ -89,6 +89,24 @@ Deno.test("audit log: targets shown by name, the actor filter takes an email", a
       headers: { cookie },
     })).text();
     assert(!nobody.includes("site.rename"), "an unknown email matches nothing");
+
+    // Sites and agents have a search box too.
+    for (let i = 0; i < 11; i++) {
+      const r = await fetch(`${stack.url}/api/sites`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name: `Depot ${i}` }),
+      });
+      await r.body?.cancel();
+    }
+    const sites = await (await fetch(`${stack.url}/sites?q=wareh`, { headers: { cookie } })).text();
+    assertStringIncludes(sites, 'aria-label="Find sites"');
+    assertStringIncludes(sites, ">Warehouse</a>");
+    assert(!sites.includes("Depot 3"), "only matching sites");
+    const agents = await (await fetch(`${stack.url}/ui/fragments/agents?q=nothing`, {
+      headers: { cookie },
+    })).text();
+    assertStringIncludes(agents, "No agent matches");
   } finally {
     await stack.stop();
   }

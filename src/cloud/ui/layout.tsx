@@ -215,3 +215,22 @@ export function At(props: { at: number }) {
   const iso = new Date(props.at).toISOString();
   return <time datetime={iso} title={iso}>{utc(props.at)}</time>;
 }
+
+/** A GET search box for a list page (`?q=`), with "Show all" while a search is active. */
+export function SearchBox(
+  props: { action: string; q: string; label: string; placeholder: string; anchor?: string },
+) {
+  return (
+    <form class="inline" method="get" action={props.action} role="search">
+      <input
+        name="q"
+        aria-label={props.label}
+        value={props.q}
+        placeholder={props.placeholder}
+        maxlength={200}
+      />
+      <button type="submit" class="secondary">Find</button>
+      {props.q ? <a href={`${props.action}${props.anchor ?? ""}`}>Show all</a> : null}
+    </form>
+  );
+}

@@ -79,7 +79,8 @@ export function uiRoutes(d: UiDeps): Hono {
   const now = () => d.clock.now();
 
   app.get("/", page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now() })));
-  app.get("/sites", page((_c, ctx) => SitesPage({ ctx, store: d.store, now: now() })));
+  const q = (c: Context) => (c.req.query("q") ?? "").slice(0, 200);
+  app.get("/sites", page((c, ctx) => SitesPage({ ctx, store: d.store, now: now(), q: q(c) })));
   app.get(
     "/sites/:id",
     page(async (c, ctx) => {
@@ -92,7 +93,7 @@ export function uiRoutes(d: UiDeps): Hono {
         site,
         now: now(),
         query: {
-          q: (c.req.query("q") ?? "").slice(0, 200),
+          q: q(c),
           page: Number.isFinite(pageNo) ? pageNo : 1,
         },
       });
@@ -109,7 +110,7 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/agents",
-    page((_c, ctx) => AgentsPage({ ctx, store: d.store, now: now(), traffic })),
+    page((c, ctx) => AgentsPage({ ctx, store: d.store, now: now(), traffic, q: q(c) })),
   );
   app.get(
     "/audit",
@@ -169,7 +170,7 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/ui/fragments/agents",
-    fragment((_c, ctx) => AgentsTable({ ctx, store: d.store, now: now(), traffic })),
+    fragment((c, ctx) => AgentsTable({ ctx, store: d.store, now: now(), traffic, q: q(c) })),
   );
   app.get(
     "/ui/fragments/sites/:id/agents",

@@ -6,7 +6,16 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { AgentName, Ago, DialogButtons, Empty, Layout, Status, Table } from "../layout.tsx";
+import {
+  AgentName,
+  Ago,
+  DialogButtons,
+  Empty,
+  Layout,
+  SearchBox,
+  Status,
+  Table,
+} from "../layout.tsx";
 import { agentRows, sitesById } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
@@ -46,11 +55,17 @@ function bytes(n: number): string {
 
 /** The agents table (also a polled fragment). */
 export async function AgentsTable(
-  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource },
+  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource; q?: string },
 ) {
   const t = props.ctx.principal.tenantId;
-  const agents = await agentRows(props.store, t);
   const sites = await sitesById(props.store, t);
+  const q = (props.q ?? "").trim().toLowerCase();
+  const agents = (await agentRows(props.store, t)).filter((a) =>
+    !q ||
+    [a.label, a.hostname, a.id, a.version, sites.get(a.siteId)?.name ?? ""]
+      .some((f) => f.toLowerCase().includes(q))
+  );
+  if (q && !agents.length) return <p class="muted">No agent matches "{props.q}".</p>;
   const admin = roleAtLeast(props.ctx.principal.role, "admin");
   if (!agents.length) {
     return (
@@ -131,12 +146,23 @@ export async function AgentsTable(
 
 /** The page. */
 export async function AgentsPage(
-  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource },
+  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource; q?: string },
 ) {
   return (
     <Layout ctx={props.ctx} title="Agents" active="/agents">
       <h1>Agents</h1>
-      <div data-poll="/ui/fragments/agents" id="agents-table">{await AgentsTable(props)}</div>
+      <SearchBox
+        action="/agents"
+        q={props.q ?? ""}
+        label="Find agents"
+        placeholder="Find by name, host, site or version"
+      />
+      <div
+        data-poll={`/ui/fragments/agents${props.q ? `?q=${encodeURIComponent(props.q)}` : ""}`}
+        id="agents-table"
+      >
+        {await AgentsTable(props)}
+      </div>
       {roleAtLeast(props.ctx.principal.role, "admin") ? await RenameDialogs(props) : null}
     </Layout>
   );

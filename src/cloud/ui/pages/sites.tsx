@@ -16,6 +16,7 @@ import {
   Empty,
   Layout,
   portKind,
+  SearchBox,
   Status,
   Table,
   utc,
@@ -24,9 +25,13 @@ import { agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
 /** The list. */
-export async function SitesPage(props: { ctx: UiContext; store: Store; now: number }) {
+export async function SitesPage(
+  props: { ctx: UiContext; store: Store; now: number; q?: string },
+) {
   const { ctx, store } = props;
-  const sites = await store.listSites(ctx.principal.tenantId);
+  const all = await store.listSites(ctx.principal.tenantId);
+  const q = (props.q ?? "").trim();
+  const sites = q ? all.filter((s) => s.name.toLowerCase().includes(q.toLowerCase())) : all;
   const admin = roleAtLeast(ctx.principal.role, "admin");
   return (
     <Layout ctx={ctx} title="Sites" active="/sites">
@@ -53,6 +58,10 @@ export async function SitesPage(props: { ctx: UiContext; store: Store; now: numb
           </form>
         )
         : null}
+      {all.length > 10 || q
+        ? <SearchBox action="/sites" q={q} label="Find sites" placeholder="Find a site by name" />
+        : null}
+      {q && !sites.length ? <p class="muted">No site matches "{q}".</p> : null}
       {sites.length
         ? (
           <Table head={["Site", "Agents online", "Devices", "Created"]}>
@@ -348,18 +357,13 @@ export async function SitePage(
       <h2 id="devices-h">Devices</h2>
       {paged.all > 10 || q
         ? (
-          <form class="inline" method="get" action={`/sites/${site.id}`} role="search">
-            <input
-              id="device-q"
-              aria-label="Find devices"
-              name="q"
-              value={q}
-              placeholder="Find by address, name, model or port"
-              maxlength={200}
-            />
-            <button type="submit" class="secondary">Find</button>
-            {q ? <a href={`/sites/${site.id}#devices-h`}>Show all</a> : null}
-          </form>
+          <SearchBox
+            action={`/sites/${site.id}`}
+            q={q}
+            label="Find devices"
+            placeholder="Find by address, name, model or port"
+            anchor="#devices-h"
+          />
         )
         : null}
       {paged.total > devices.length || q
