@@ -96,7 +96,9 @@ export async function startCloud(
     `${config.controlHostnames[0]}:${control.port}`;
   const adminKeyHash = config.adminApiKey ? await hashToken(config.adminApiKey) : null;
   const authContext = () => ({ adminKeyHash, trustedProxies: config.trustedProxies });
+  const live = new LiveAccess();
   const app = createApp({
+    live,
     authContext,
     store,
     pki,
@@ -129,7 +131,7 @@ export async function startCloud(
     log,
     authContext,
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
-    live: new LiveAccess(),
+    live,
   };
   const pool = new DeviceConnPool({
     ...route,

@@ -150,6 +150,10 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
     try {
       tunnel.socket.close();
     } catch { /* already closed */ }
+  }, {
+    kind: principal.kind === "cli_session" ? "CLI tunnel" : "WebSocket tunnel",
+    handleId: target.handle.id,
+    startedAt: started,
   });
   pipeWebSocket(ws, tunnel.socket, {
     idleMs: d.tunnelIdleTimeoutMs,

@@ -34,6 +34,7 @@ import { uiNotFound, uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
 import { installerRoutes } from "./installers.ts";
 import { teamRoutes } from "./team.ts";
+import { liveRoutes } from "./live_sessions.ts";
 import { inviteRoutes } from "../ui/invite.tsx";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
@@ -122,7 +123,13 @@ export function createApp(d: AppDeps): Hono<Env> {
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
   app.route("/", inviteRoutes({ store: d.store, clock: d.clock }));
-  const uiDeps = { store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir };
+  const uiDeps = {
+    store: d.store,
+    clock: d.clock,
+    remote,
+    downloadsDir: d.downloadsDir,
+    live: d.live,
+  };
   app.route("/", uiRoutes(uiDeps));
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
@@ -160,6 +167,7 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/api", teamRoutes({ store: d.store, clock: d.clock, publicUrl: d.publicUrl }));
+  app.route("/api", liveRoutes({ store: d.store, live: d.live }));
   app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
   app.route("/api", rtspUrlRoutes(d));
   app.route(

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
+import type { LiveAccess } from "../access/live.ts";
 import { signInUrl, type UiContext, uiContext } from "./context.ts";
 import { assetRoutes } from "./assets.ts";
 import { Layout } from "./layout.tsx";
@@ -28,6 +29,8 @@ export interface UiDeps {
   clock: Clock;
   remote: (c: unknown) => string;
   downloadsDir: string;
+  /** This node's live connections (the dashboard's live sessions). */
+  live?: LiveAccess;
 }
 
 const HOUR = 3_600_000;
@@ -78,7 +81,10 @@ export function uiRoutes(d: UiDeps): Hono {
   const notFound = (c: Context, ctx: UiContext, what: string) => refusal(c, ctx, what, 404);
   const now = () => d.clock.now();
 
-  app.get("/", page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/",
+    page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now(), live: d.live })),
+  );
   const q = (c: Context) => (c.req.query("q") ?? "").slice(0, 200);
   app.get("/sites", page((c, ctx) => SitesPage({ ctx, store: d.store, now: now(), q: q(c) })));
   app.get(

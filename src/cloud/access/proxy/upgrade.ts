@@ -139,7 +139,7 @@ export async function upgradeTo(
     const leftover = dc.reader.drain();
     if (leftover.length) socket.write(leftover);
     if (head.length) await writeAll(dc.conn, head);
-    pump(d, dc, socket, x.principal);
+    pump(d, dc, socket, x.principal, x.target.handle.id);
   } catch (e) {
     if (dc) d.pool.close(dc);
     fail(socket, e);
@@ -152,9 +152,14 @@ function pump(
   dc: NonNullable<Awaited<ReturnType<ProxyDeps["pool"]["open"]>>>,
   socket: Duplex,
   principal: Principal,
+  handleId: string,
 ): void {
   let closed = false;
-  const unlive = d.live?.add(principal, () => close());
+  const unlive = d.live?.add(principal, () => close(), {
+    kind: "proxied WebSocket",
+    handleId,
+    startedAt: d.clock.now(),
+  });
   const close = () => {
     if (closed) return;
     closed = true;
