@@ -217,6 +217,14 @@ export function startCamera(
         return html(page("After", `<p id="state">after-location</p>`));
       case "/doc/page/config.asp":
         return html(page("Config", `<p id="state">config</p>`));
+      case "/live.html":
+        // The camera's live view: its event stream is a WebSocket behind the camera's Basic auth.
+        return html(page(
+          "Live",
+          `<p id="state">connecting</p><script>var w = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/basic");` +
+            `w.onopen = function () { w.send("event"); }; w.onmessage = function (m) { document.getElementById("state").textContent = m.data; };` +
+            `w.onerror = function () { document.getElementById("state").textContent = "ERR"; };</script>`,
+        ));
       case "/basic": {
         const auth = req.headers.get("authorization");
         if (auth !== `Basic ${btoa("admin:12345")}`) {
