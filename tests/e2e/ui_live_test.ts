@@ -23,6 +23,10 @@ Deno.test("live sessions: listed with who and what, terminated from the dashboar
           resolve({ code, reason: new TextDecoder().decode(reason) }),
       )
     );
+    // Some bytes both ways first: the list counts them.
+    const echoed = new Promise<void>((resolve) => ws.once("message", () => resolve()));
+    ws.send(new TextEncoder().encode("hello"));
+    await echoed;
     const live = await (await fetch(`${stack.url}/api/live`, {
       headers: { authorization: `Bearer ${q.apiToken}` },
     })).json();
@@ -30,6 +34,7 @@ Deno.test("live sessions: listed with who and what, terminated from the dashboar
     assertEquals(live.items[0].kind, "WebSocket tunnel");
     assertStringIncludes(live.items[0].who, "@example.com");
     assertStringIncludes(live.items[0].device, `127.0.0.1:${echo.port}`);
+    assertEquals(live.items[0].bytes, 10, "5 bytes up, 5 echoed down");
 
     const admin = await stack.addUser(q.tenantId, "admin");
     const context = await browser.newContext();

@@ -19,6 +19,8 @@ export interface LiveInfo {
   kind: string;
   handleId: string;
   startedAt: number;
+  /** Bytes carried so far, both ways, when the connection counts them. */
+  bytes?: () => number;
 }
 
 /** The reason a connection an admin terminated is closed with. */
@@ -32,10 +34,23 @@ interface Entry {
 }
 
 /** One live connection as the live-sessions view lists it. */
-export interface LiveRow extends LiveInfo {
+export interface LiveRow extends Omit<LiveInfo, "bytes"> {
   id: string;
   actor: string;
   userId: string | null;
+  /** Bytes so far, both ways; null when the connection does not count them. */
+  bytes: number | null;
+}
+
+function row(e: Entry): LiveRow {
+  const { bytes, ...info } = e.info!;
+  return {
+    id: e.id,
+    ...info,
+    actor: e.principal.actor,
+    userId: e.principal.userId,
+    bytes: bytes ? bytes() : null,
+  };
 }
 
 /** Whether the credential behind a principal still holds at `now`. */
@@ -80,12 +95,7 @@ export class LiveAccess {
   list(tenantId: string): LiveRow[] {
     return [...this.#entries]
       .filter((e) => e.info && e.principal.tenantId === tenantId)
-      .map((e) => ({
-        id: e.id,
-        ...e.info!,
-        actor: e.principal.actor,
-        userId: e.principal.userId,
-      }))
+      .map(row)
       .sort((a, b) => a.startedAt - b.startedAt);
   }
 
@@ -97,7 +107,7 @@ export class LiveAccess {
     try {
       e.close(TERMINATED_REASON);
     } catch { /* already closed */ }
-    return { id: e.id, ...e.info, actor: e.principal.actor, userId: e.principal.userId };
+    return row(e);
   }
 
   /** How many connections are registered. */

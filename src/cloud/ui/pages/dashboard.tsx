@@ -93,7 +93,7 @@ async function LiveSessions(
       <h2 id="live-h">Live sessions</h2>
       {rows.length
         ? (
-          <Table head={["Who", "What", "Device", "Since", "@actions"]}>
+          <Table head={["Who", "What", "Device", "Since", "Bytes so far", "@actions"]}>
             {rows.map((r) => (
               <tr data-live={r.id}>
                 <td>{r.who}</td>
@@ -102,6 +102,7 @@ async function LiveSessions(
                 <td>
                   <Ago at={r.startedAt} now={props.now} />
                 </td>
+                <td>{r.bytes === null ? "—" : r.bytes.toLocaleString("en")}</td>
                 <td>
                   <button
                     type="button"
