@@ -21,6 +21,7 @@ import {
 } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { defaultStateDir, loadState } from "./state.ts";
+import { clockFromEnv } from "../shared/test_clock.ts";
 import { enroll, EnrollError } from "./enroll.ts";
 import { supervise } from "./supervisor.ts";
 import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
@@ -362,6 +363,7 @@ export async function agentMain(argv: string[]): Promise<number> {
       proxy,
       discoveryTargets: config.discoveryTargets,
       onLink: (up, detail) => void link(up, detail),
+      clock: clockFromEnv((m) => log.warn(m)),
     });
     const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
     if (health) log.info({ port: health.port }, "health endpoint listening");

@@ -19,7 +19,6 @@ import { duration } from "../shared/duration.ts";
 import { systemClock } from "../shared/clock.ts";
 import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
-import { spkiPin } from "../shared/crypto/pki.ts";
 import type { Device, Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { announceChange } from "./watcher.ts";
@@ -29,6 +28,48 @@ import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
 import { readSecret } from "../shared/secret_input.ts";
 import { commandHint } from "../shared/invocation.ts";
 import { recordedPublicUrl } from "./public_url.ts";
+import {
+  CA_KINDS,
+  type CaKind,
+  loadAgentCas,
+  loadCas,
+  type Phase,
+  PHASES,
+  readRotation,
+  rotateCa,
+  RotationError,
+  tokenPins,
+} from "./ca_rotation.ts";
+
+/** The rotation phase, the CAs' pins, and how many agents hold a certificate from each. */
+async function caStatus(
+  store: Store,
+  dataDir: string,
+  kind: CaKind,
+): Promise<Record<string, unknown>> {
+  const cas = await loadCas(dataDir, kind);
+  const r = await readRotation(join(dataDir, "ca"), kind);
+  const out = {
+    ca: kind,
+    phase: cas.phase,
+    primaryPin: cas.primary.pin,
+    renewalsPin: cas.renewals.pin,
+    oldPin: r.oldPin,
+    newPin: r.newPin,
+  };
+  if (kind !== "agent") return out;
+  const agents = await store.listAgentsByCertExpiry(Infinity, 1_000_000);
+  const count = (pin: string | null) => agents.filter((x) => pin && x.certCa === pin).length;
+  return {
+    ...out,
+    agents: {
+      total: agents.length,
+      onOldCa: count(r.oldPin),
+      onNewCa: count(r.newPin),
+      onCurrentCa: count(cas.renewals.pin),
+    },
+  };
+}
 
 const common: Record<string, OptionSpec> = {
   "data-dir": {
@@ -82,12 +123,12 @@ async function joinToken(
 ): Promise<{ token: string; expiresAt: string }> {
   const site = await store.getSite(tenantId, siteId);
   if (!site) throw new UsageError(`no site ${siteId} in tenant ${tenantId}`);
-  const pem = await Deno.readTextFile(join(dataDir, "ca", "agent-ca.pem"));
+  const cas = await loadAgentCas(dataDir);
   const { token, expiresAt } = await mintEnrollmentToken(store, {
     tenantId,
     siteId,
     actor: "admin-cli",
-    caPin: await spkiPin(pem),
+    caPin: tokenPins(cas),
     ttlMs,
     now: systemClock.now(),
   });
@@ -457,6 +498,43 @@ const COMMANDS: Record<string, Command> = {
       await announceChange(store);
       return { revoked: a.agent };
     },
+  },
+  "ca rotate": {
+    summary:
+      "Move a CA rotation to a phase: init, update-clients, update-servers, standby (or rollback)",
+    options: {
+      ca: { type: "string", arg: "agent|internal", help: "Which CA (required)" },
+      phase: { type: "string", arg: "PHASE", help: PHASES.join(" | ") },
+    },
+    schema: z.object({
+      ca: z.enum(CA_KINDS, "expected --ca agent or --ca internal"),
+      phase: z.enum(PHASES, `expected one of ${PHASES.join(", ")}`),
+    }),
+    async run(store, a, dataDir) {
+      const kind = a.ca as CaKind;
+      let r;
+      try {
+        r = await rotateCa(dataDir, kind, a.phase as Phase);
+      } catch (e) {
+        if (e instanceof RotationError) throw new UsageError(e.message);
+        throw e;
+      }
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-cli",
+        action: "ca.rotate",
+        target: `${kind}-ca`,
+        detail: { phase: r.phase, oldPin: r.oldPin, newPin: r.newPin },
+      });
+      return { ...r, ...await caStatus(store, dataDir, kind) };
+    },
+  },
+  "ca status": {
+    summary:
+      "Show a CA's rotation phase (and, for the agent CA, how many agents hold each CA's certificates)",
+    options: { ca: { type: "string", arg: "agent|internal", default: "agent", help: "Which CA" } },
+    schema: z.object({ ca: z.enum(CA_KINDS).default("agent") }),
+    run: (store, a, dataDir) => caStatus(store, dataDir, a.ca as CaKind),
   },
   audit: {
     summary: "Show the audit log, newest first",

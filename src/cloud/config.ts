@@ -83,6 +83,13 @@ export const cloudOptions: Record<string, OptionSpec> = {
     default: "24h",
     help: "Lifetime of a new enrollment token",
   },
+  "agent-cert-days": {
+    type: "string",
+    env: "NC_AGENT_CERT_DAYS",
+    arg: "DAYS",
+    default: "30",
+    help: "Lifetime of agent certificates; agents renew at two thirds of it",
+  },
   "tunnel-open-timeout": {
     type: "string",
     env: "NC_TUNNEL_OPEN_TIMEOUT",
@@ -194,6 +201,8 @@ export const cloudConfigSchema = z.object({
   )
     .optional(),
   "enrollment-ttl": duration.prefault("24h"),
+  "agent-cert-days": z.coerce.number().int("expected a whole number of days").min(1).max(825)
+    .default(30),
   "tunnel-open-timeout": duration.prefault("30s"),
   "proxy-timeout": duration.prefault("30s"),
   "proxy-domain": z.string().regex(
@@ -234,6 +243,7 @@ export const cloudConfigSchema = z.object({
   controlHostnames: c["control-hostnames"],
   controlEndpoint: c["control-endpoint"],
   enrollmentTtlMs: c["enrollment-ttl"],
+  agentCertDays: c["agent-cert-days"],
   tunnelOpenTimeoutMs: c["tunnel-open-timeout"],
   proxyTimeoutMs: c["proxy-timeout"],
   proxyDomain: c["proxy-domain"]?.toLowerCase() ?? null,

@@ -9,6 +9,7 @@ import { parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
+import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
 import { openStore, redactStoreUrl } from "./store/open.ts";
@@ -18,6 +19,12 @@ import { Registry } from "./control/registry.ts";
 import { TunnelBroker } from "./control/tunnels.ts";
 import { type ControlServer, startControlServer } from "./control/server.ts";
 import { startDataListener } from "./control/data_listener.ts";
+import { CertRenewal } from "./control/cert_renewal.ts";
+import { watchAgentCertExpiry } from "./cert_expiry.ts";
+import { TlsIdentity } from "./control/tls_identity.ts";
+import { watchCas } from "./ca_watch.ts";
+import { renewServerCerts, watchServerCerts } from "./server_cert_renewal.ts";
+import type { KeyAndCert } from "../shared/crypto/pki.ts";
 import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
 import { DeviceConnPool } from "./access/proxy/device_conn.ts";
@@ -48,6 +55,8 @@ export interface Cloud {
   ports: { http: number; control: number; data: number; rtsp: number };
   /** The control endpoint agents are told to dial. */
   controlEndpoint: string;
+  /** Renews the server and node certificates if due (also done hourly); says which were. */
+  renewServerCerts(): Promise<{ server: boolean; node: boolean }>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +74,8 @@ export async function startCloud(
     node: config.node,
     hostnames: config.controlHostnames,
     log,
+    agentCertDays: config.agentCertDays,
+    clock,
   });
   const secret = await loadCloudSecret(config.secretKeyFile ?? join(config.dataDir, SECRET_FILE));
   const secrets = await DeviceSecrets.create(secret);
@@ -78,11 +89,10 @@ export async function startCloud(
     broker,
     log,
   });
+  const identity = new TlsIdentity(pki.agentTrustPem, pki.server);
   const control = await startControlServer({
     listen: config.control,
-    caPem: pki.agentCa.certPem,
-    certPem: pki.server.certPem,
-    keyPem: pki.server.keyPem,
+    identity,
     node: config.node,
     endpoint: "",
     dataPort: () => data.port,
@@ -91,6 +101,14 @@ export async function startCloud(
     broker,
     clock,
     log,
+    certs: new CertRenewal({
+      store,
+      issuer: pki.agentCerts,
+      caPem: () => pki.agentTrustPem,
+      clock,
+      log,
+      node: config.node,
+    }),
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
@@ -160,6 +178,28 @@ export async function startCloud(
     live: route.live,
     now: () => clock.now(),
   });
+  const stopCertWatch = watchAgentCertExpiry({ store, clock, log });
+  const serverCerts = {
+    dataDir: config.dataDir,
+    node: config.node,
+    hostnames: config.controlHostnames,
+    pki,
+    clock,
+    log,
+    applyServer: async (pair: KeyAndCert) => {
+      identity.update(pair);
+      await data.setIdentity(pair);
+    },
+  };
+  const stopServerCertWatch = watchServerCerts(serverCerts);
+  const stopCaWatch = watchCas({
+    dataDir: config.dataDir,
+    pki,
+    trust: (caPem) => identity.updateCa(caPem),
+    renewServer: () => renewServerCerts(serverCerts),
+    pushPolicy: () => control.pushCertificatePolicy(),
+    log,
+  });
   const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
   httpPort = http.port;
   await recordPublicUrl(config.dataDir, publicUrl());
@@ -195,10 +235,14 @@ export async function startCloud(
     control,
     ports,
     controlEndpoint,
+    renewServerCerts: () => renewServerCerts(serverCerts),
     async stop() {
       if (stopped) return;
       stopped = true;
       stopWatch();
+      stopCertWatch();
+      stopServerCertWatch();
+      stopCaWatch();
       await stopJobs();
       await control.close();
       pool.closeAll();
@@ -251,7 +295,7 @@ export async function cloudMain(argv: string[]): Promise<number> {
   const config = loadCloudConfig(values);
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   installLastResort(log);
-  const cloud = await startCloud(config, { log });
+  const cloud = await startCloud(config, { log, clock: clockFromEnv((m) => log.warn(m)) });
   if (config.logFormat === "plain") {
     const quickstartHint = commandHint(
       "cloud",

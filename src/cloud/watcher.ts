@@ -12,6 +12,7 @@ import type { Store } from "./store/store.ts";
 import type { Registry } from "./control/registry.ts";
 import type { ControlServer } from "./control/server.ts";
 import type { LiveAccess } from "./access/live.ts";
+import { isStoreOutage } from "./store/outage.ts";
 
 /** The name of the store counter that writers bump after a change agents must see. */
 export const CHANGES_COUNTER = "changes";
@@ -52,6 +53,7 @@ export function watchChanges(
   let last = -1;
   let lastFull = 0;
   let busy = false;
+  let outage = false;
   const timer = setInterval(async () => {
     if (busy) return;
     busy = true;
@@ -66,8 +68,19 @@ export function watchChanges(
         await opts.live?.revalidate(opts.store, at, opts.log);
         last = now;
       }
+      if (outage) opts.log.info({}, "store reachable again; change watch resumed");
+      outage = false;
     } catch (e) {
-      opts.log.warn({ err: (e as Error).message }, "change watch failed");
+      // During a store outage: one warning, not one per second. Open tunnels keep flowing (their
+      // revocation re-check resumes with the store); new admissions are refused meanwhile.
+      if (!isStoreOutage(e)) opts.log.warn({ err: (e as Error).message }, "change watch failed");
+      else if (!outage) {
+        outage = true;
+        opts.log.warn(
+          { err: (e as Error).message },
+          "store unreachable: open tunnels keep flowing, new admissions are refused until it returns",
+        );
+      }
     } finally {
       busy = false;
     }

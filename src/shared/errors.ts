@@ -80,6 +80,16 @@ export const CATALOGUE = {
   },
   unknown_cn: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: "unknown CN" },
   agent_revoked: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: "agent revoked" },
+  certificate_expired: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    message: "certificate expired: re-enroll",
+  },
+  renewal_refused: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    message: "certificate renewal refused",
+  },
   not_found: { http: 404, grpc: GrpcStatus.NOT_FOUND, message: "not found" },
   unknown_handle: { http: 404, grpc: GrpcStatus.NOT_FOUND, message: "unknown handle" },
   conflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, message: "conflict" },
@@ -93,6 +103,11 @@ export const CATALOGUE = {
     http: 503,
     grpc: GrpcStatus.UNAVAILABLE,
     message: "no agent has connected to this site yet: install one from the site page",
+  },
+  store_unavailable: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the cloud cannot reach its database; try again shortly",
   },
   device_timeout: {
     http: 504,

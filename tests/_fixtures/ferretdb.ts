@@ -175,6 +175,62 @@ export interface FerretDb {
   url: string;
   /** Stops the server and removes its data directory. */
   stop(): Promise<void>;
+  /** Stops the server (SIGKILL: a database host that vanishes), keeping its data directory. */
+  halt(): Promise<void>;
+  /** Starts the server again on the same port and data directory after {@linkcode halt}. */
+  resume(): Promise<void>;
+}
+
+/** One FerretDB process on `port` over the SQLite files in `dir`. */
+interface Server {
+  exited: () => boolean;
+  kill(signal: Deno.Signal): Promise<void>;
+  stderr: Promise<string>;
+}
+
+function spawnServer(bin: string, dir: string, port: number): Server {
+  const child = new Deno.Command(bin, {
+    args: [
+      "--handler=sqlite",
+      `--sqlite-url=file:${dir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      "--telemetry=disable",
+      // Its debug HTTP listener defaults to the fixed 127.0.0.1:8088: two servers would clash.
+      "--debug-addr=-",
+      "--log-level=error",
+      `--state-dir=${dir}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text().catch(() => "");
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  return {
+    exited: () => exited,
+    stderr,
+    async kill(signal) {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+      await status;
+      await stderr;
+    },
+  };
+}
+
+/** Waits until `port` accepts connections or the server exits; false on exit or timeout. */
+async function waitListening(server: Server, port: number, ms = 30_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!server.exited() && Date.now() < deadline) {
+    if (await canConnect(port)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 /**
@@ -186,38 +242,12 @@ export async function startFerretDb(): Promise<FerretDb> {
   const dir = await Deno.makeTempDir({ prefix: "nanodems-ferretdb-" });
   for (let attempt = 0;; attempt++) {
     const port = await freePort();
-    const child = new Deno.Command(bin, {
-      args: [
-        "--handler=sqlite",
-        `--sqlite-url=file:${dir}/`,
-        `--listen-addr=127.0.0.1:${port}`,
-        "--telemetry=disable",
-        // Its debug HTTP listener defaults to the fixed 127.0.0.1:8088: two servers would clash.
-        "--debug-addr=-",
-        "--log-level=error",
-        `--state-dir=${dir}`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const errText = new Response(child.stderr).text();
-    let exited = false;
-    const status = child.status.then((s) => {
-      exited = true;
-      return s;
-    });
-    const deadline = Date.now() + 30_000;
-    while (!exited && Date.now() < deadline && !(await canConnect(port))) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (!exited && Date.now() < deadline) {
+    let server = spawnServer(bin, dir, port);
+    if (await waitListening(server, port)) {
       // Should the test file end without calling stop (a --filter that skips it), the server
       // and its files still go when this process exits.
       const onUnload = () => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* already gone */ }
+        server.kill("SIGKILL");
         try {
           Deno.removeSync(dir, { recursive: true });
         } catch { /* already gone */ }
@@ -227,18 +257,34 @@ export async function startFerretDb(): Promise<FerretDb> {
         url: `mongodb://127.0.0.1:${port}/nanodems?directConnection=true`,
         async stop() {
           globalThis.removeEventListener("unload", onUnload);
-          try {
-            child.kill("SIGTERM");
-          } catch { /* already gone */ }
-          await status;
-          await errText.catch(() => "");
+          await server.kill("SIGTERM");
           await Deno.remove(dir, { recursive: true }).catch(() => {});
+        },
+        async halt() {
+          await server.kill("SIGKILL");
+        },
+        async resume() {
+          if (!server.exited()) return;
+          // The port was ours a moment ago; another process taking it in between would fail
+          // here with FerretDB's own message.
+          for (let i = 0;; i++) {
+            server = spawnServer(bin, dir, port);
+            if (await waitListening(server, port)) return;
+            await server.kill("SIGKILL");
+            if (i >= 20) {
+              throw new Error(
+                `FerretDB did not restart on 127.0.0.1:${port}:\n${
+                  (await server.stderr).slice(-2000)
+                }`,
+              );
+            }
+            await new Promise((r) => setTimeout(r, 250)); // the old socket may linger a moment
+          }
         },
       };
     }
-    if (!exited) child.kill("SIGKILL");
-    await status;
-    const err = await errText.catch(() => "");
+    await server.kill("SIGKILL");
+    const err = await server.stderr;
     if (attempt >= 2) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       throw new Error(`FerretDB did not start on 127.0.0.1:${port}:\n${err.slice(-2000)}`);

@@ -160,6 +160,8 @@ export class Stack {
 
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
+  /** Extra environment of `connector cloud` (e.g. the test clock's offset file). */
+  cloudEnv: Record<string, string> = {};
 
   /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
   store: string | null = null;
@@ -178,9 +180,12 @@ export class Stack {
    * NC_TEST_STORE=ferretdb in the environment, a FerretDB of its own — to run any e2e test on
    * the MongoDB store).
    */
-  static async start(opts: { cloudArgs?: string[]; store?: string } = {}): Promise<Stack> {
+  static async start(
+    opts: { cloudArgs?: string[]; store?: string; cloudEnv?: Record<string, string> } = {},
+  ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
+    s.cloudEnv = opts.cloudEnv ?? {};
     s.store = opts.store ?? null;
     if (!s.store && Deno.env.get("NC_TEST_STORE") === "ferretdb") {
       s.#ferret = await startFerretDb();
@@ -229,7 +234,7 @@ export class Stack {
       "--admin-api-key",
       TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ], this.#env);
+    ], { ...this.#env, ...this.cloudEnv });
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }
@@ -337,11 +342,27 @@ export class Stack {
   }
 
   /** Starts `connector agent run` on a state directory and waits until it is connected. */
-  async runAgent(state: string, waitUp = true): Promise<Proc> {
-    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"]);
+  async runAgent(
+    state: string,
+    waitUp = true,
+    env: Record<string, string> = {},
+  ): Promise<Proc> {
+    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
     this.agents.push(p);
     if (waitUp) await p.waitFor(/"control stream up"/);
     return p;
+  }
+
+  /** A fresh one-shot enrollment token for the quickstart's site (`admin enroll-token`). */
+  async enrollmentToken(q: Quickstart): Promise<string> {
+    const r = await this.admin<{ token: string }>(
+      "enroll-token",
+      "--tenant",
+      q.tenantId,
+      "--site",
+      q.siteId,
+    );
+    return r.token;
   }
 
   /** Enrolls and runs one agent with the quickstart's token. */

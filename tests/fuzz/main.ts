@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { Rng } from "./rng.ts";
 import { deviceViolations, type Finding, TARGETS } from "./targets.ts";
-import { rssKib, startWorld } from "./world.ts";
+import { cpuSeconds, rssKib, startWorld } from "./world.ts";
 
 const HELP = `deno task fuzz [options] — fuzz the real cloud on loopback
 
@@ -33,6 +33,8 @@ export interface FuzzReport {
   executions: Record<string, number>;
   findings: (Finding & { target: string; case: number; replay: string })[];
   rssKib: { warm: number; end: number };
+  /** CPU seconds spent by the fuzzer, the cloud and the agent together. */
+  cpuSeconds: number;
 }
 
 /** Runs the fuzzer; returns the report (also written to `out`). */
@@ -62,6 +64,7 @@ export async function fuzz(opts: {
     executions: Object.fromEntries(targets.map((t) => [t.name, 0])),
     findings: [],
     rssKib: { warm: 0, end: 0 },
+    cpuSeconds: 0,
   };
   const errorLines = /"level":(50|60)/;
   let errorsSeen = w.stack.cloud.count(errorLines);
@@ -133,6 +136,10 @@ export async function fuzz(opts: {
     await Promise.all(Array.from({ length: jobs }, worker));
   } finally {
     report.rssKib.end = rssKib(w.cloudPid);
+    report.cpuSeconds = Math.round(
+      cpuSeconds("self") + cpuSeconds(w.cloudPid) +
+        w.stack.agents.reduce((n, a) => n + cpuSeconds(a.child.pid), 0),
+    );
     if (
       report.rssKib.warm && report.rssKib.end - report.rssKib.warm > opts.rssBoundMib * 1024
     ) {
@@ -149,9 +156,9 @@ export async function fuzz(opts: {
   log(
     `fuzz done: ${total} executions (${
       Object.entries(report.executions).map(([k, v]) => `${k} ${v}`).join(", ")
-    }), ${report.findings.length} findings, cloud RSS ${Math.round(report.rssKib.warm / 1024)} → ${
-      Math.round(report.rssKib.end / 1024)
-    } MiB, seed ${opts.seed}`,
+    }), ${report.findings.length} findings, ${report.cpuSeconds} CPU s, cloud RSS ${
+      Math.round(report.rssKib.warm / 1024)
+    } → ${Math.round(report.rssKib.end / 1024)} MiB, seed ${opts.seed}`,
   );
   await Deno.mkdir(opts.out.replace(/\/[^/]*$/, ""), { recursive: true }).catch(() => {});
   await Deno.writeTextFile(opts.out, JSON.stringify(report, null, 2));

@@ -141,6 +141,17 @@ export function rssKib(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, or 0 when it is gone. */
+export function cpuSeconds(pid: number | "self"): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Sends `bytes` on a fresh TCP connection (optionally cut in two writes) and collects what comes
  * back until the peer closes, `done(received)` says the answer is complete, or `ms` pass.

@@ -14,6 +14,7 @@ import type { OpenedTunnel } from "../control/tunnels.ts";
 import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
 import { resolveLoopback } from "./plan.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
+import { logStoreFailure } from "../store/outage.ts";
 
 /** How far a successful connect slides a CLI session's expiry. */
 export const CLI_SLIDE_MS = 30 * 86_400_000;
@@ -143,7 +144,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
         ...(principal.auditUser ? { user: principal.auditUser } : {}),
         ...detail,
       },
-    }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+    }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
   audit("tunnel.open", { path: "websocket", remote });
   let counts: Readonly<WsPumpResult> | null = null;
   const unlive = d.live?.add(principal, (reason) => {

@@ -1,8 +1,9 @@
 /**
  * `/api/agents` (a tenant's agents with their presence: Relay node, active streams, last
- * heartbeat, today's traffic), `/api/agents/{id}/stats?hours=24` (hourly traffic for a
- * sparkline), `/api/agents/{id}/daily?days=30` (daily totals the background jobs roll up from
- * the hourly rows) and `/api/audit` (the tenant's audit log, newest first, paginated by `before`).
+ * heartbeat, today's traffic, certificate expiry and issuing CA), `/api/agents/{id}/stats?hours=24`
+ * (hourly traffic for a sparkline), `/api/agents/{id}/daily?days=30` (daily totals the background
+ * jobs roll up from the hourly rows) and `/api/audit` (the tenant's audit log, newest first,
+ * paginated by `before`).
  * Revoking an agent cuts its control stream and tunnels on this node at once and tells the
  * other nodes.
  * @module
@@ -17,10 +18,17 @@ import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody, page, query } from "./validate.ts";
 import { agentDailyQuery, agentPatch, agentStatsQuery, auditQuery } from "./schemas.ts";
 import { dayOf } from "../store/rules.ts";
+import { agentCertView } from "../agent_certs.ts";
 
 /** The routes under /api (agents and audit). */
 export function agentRoutes(
-  d: { store: Store; clock: Clock; kick: (agentId: string, reason: string) => void },
+  d: {
+    store: Store;
+    clock: Clock;
+    kick: (agentId: string, reason: string) => void;
+    /** Pin of the current agent CA (to say which CA issued each certificate). */
+    agentCaPin: () => string;
+  },
 ): Hono<AuthVars> {
   const { store } = d;
   const app = new Hono<AuthVars>();
@@ -38,6 +46,7 @@ export function agentRoutes(
         activeStreams: pr?.activeStreams ?? 0,
         // Kept once the agent is offline: its last recorded heartbeat.
         lastHeartbeat: pr?.lastHeartbeat ?? today?.at ?? null,
+        certificate: agentCertView(a, d.agentCaPin()),
         // Live: streams from presence; today's (UTC) totals from the last heartbeat.
         stats: {
           day: today?.day ?? null,

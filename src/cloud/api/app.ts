@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure, probeStore } from "../store/outage.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
@@ -29,6 +30,7 @@ import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
+import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
 import { uiNotFound, uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
@@ -68,6 +70,9 @@ export interface AppDeps extends RouteDeps {
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
 
+/** How long `/healthz/ready` waits for the store before answering 503. */
+const READY_PROBE_TIMEOUT_MS = 1_000;
+
 /** Environment hono passes to handlers under Deno.serve. */
 type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
 
@@ -95,14 +100,23 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.use("*", securityHeaders());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
+  // Ready = the store answers within a second (a load balancer's probe must stay fast while the
+  // database is down): 503 store_unavailable otherwise, through the one error mapping below.
   app.get("/healthz/ready", async (c) => {
-    await d.store.listTenants();
+    await probeStore(d.store, READY_PROBE_TIMEOUT_MS);
     return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
   });
 
   app.get(
     "/api/agents/ca",
-    (c) => c.json({ caCertificate: d.pki.agentCa.certPem, caPin: d.pki.agentCaPin }),
+    (c) =>
+      c.json({
+        caCertificate: d.pki.agentCa.certPem,
+        caPin: d.pki.agentCaPin,
+        // Every agent CA trusted now (two during a rotation); an enrolling agent keeps the ones
+        // its token pins.
+        caCertificates: d.pki.agentTrustPem,
+      }),
   );
   app.post("/api/agents/enroll", async (c) => {
     const body = await jsonBody(c, enrollRequest);
@@ -129,6 +143,7 @@ export function createApp(d: AppDeps): Hono<Env> {
     remote,
     downloadsDir: d.downloadsDir,
     live: d.live,
+    agentCaPin: () => d.pki.agentCerts.renewalsPin,
   };
   app.route("/", uiRoutes(uiDeps));
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
@@ -138,12 +153,23 @@ export function createApp(d: AppDeps): Hono<Env> {
     siteRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      // Read at each request: the pins change with an agent CA rotation.
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
     }),
   );
-  app.route("/api", agentRoutes({ store: d.store, clock: d.clock, kick: d.kick }));
+  app.route(
+    "/api",
+    agentRoutes({
+      store: d.store,
+      clock: d.clock,
+      kick: d.kick,
+      agentCaPin: () => d.pki.agentCerts.renewalsPin,
+    }),
+  );
   app.route(
     "/api",
     cliSessionRoutes({
@@ -160,7 +186,9 @@ export function createApp(d: AppDeps): Hono<Env> {
     installerRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       publicUrl: d.publicUrl,
       downloadsDir: d.downloadsDir,
@@ -244,8 +272,16 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    // Expected refusals (an agent away, a device silent) are not errors of the cloud: no stack.
-    if (err instanceof AppError) {
+    // A store outage is expected and answered (503): one warning, no stack.
+    if (isStoreOutage(err)) {
+      logStoreFailure(d.log, err, "store unavailable", { path: c.req.path });
+      // An operator opening a page sees the sentence, not JSON.
+      if (
+        c.req.header("sec-fetch-mode") === "navigate" ||
+        /text\/html/.test(c.req.header("accept") ?? "")
+      ) return c.html(errorPage(status, body.message), 503, { "retry-after": "5" });
+    } else if (err instanceof AppError) {
+      // Expected refusals (an agent away, a device silent) are not errors of the cloud: no stack.
       if (status >= 500) d.log.info({ code: err.code, err: err.message }, "request refused");
     } else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
     return c.json(body, status as 400);

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { newId } from "../../shared/ids.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
-import { PkiError, signClientCsr } from "../../shared/crypto/pki.ts";
+import { PkiError } from "../../shared/crypto/pki.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { NewAgent, Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
@@ -39,16 +39,24 @@ export async function prepareAgent(
   body: { csr: string; hostname: string; os: string; version: string },
 ): Promise<{ agent: NewAgent; certPem: string }> {
   const id = newId("ag");
-  let signed: { certPem: string; serialHex: string };
+  let signed: Awaited<ReturnType<typeof pki.agentCerts.issue>>;
   try {
-    signed = await signClientCsr({ ca: pki.agentCa, csrPem: body.csr, commonName: id });
+    signed = await pki.agentCerts.issue(body.csr, id);
   } catch (e) {
     if (e instanceof PkiError) throw new AppError("bad_request", `invalid CSR: ${e.message}`);
     throw e;
   }
   const { hostname, os, version } = body;
   return {
-    agent: { id, hostname, os, version, certSerial: signed.serialHex },
+    agent: {
+      id,
+      hostname,
+      os,
+      version,
+      certSerial: signed.serial,
+      certNotAfter: signed.notAfter,
+      certCa: signed.ca,
+    },
     certPem: signed.certPem,
   };
 }

@@ -26,6 +26,7 @@ import {
   TUNNEL_PATH,
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
+import { logStoreFailure } from "../store/outage.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -115,7 +116,7 @@ export function startHttpServer(opts: {
     // Whatever a handler throws or rejects with ends this request, never the node.
     const failed = (what: string) => (e: unknown) => {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500) d.log.error({ err: (e as Error)?.message ?? String(e) }, what);
+      if (status >= 500) logStoreFailure(d.log, e, what);
       try {
         if (res.headersSent) res.destroy();
         else sendError(req, res, status, body.error, body.message);
@@ -164,7 +165,7 @@ export function startHttpServer(opts: {
     // the client's problem (400), a fault is logged once and costs this connection only.
     upgrade(req, socket, head).catch((e) => {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500) d.log.error({ err: (e as Error).message }, "upgrade failed");
+      if (status >= 500) logStoreFailure(d.log, e, "upgrade failed");
       if (!socket.destroyed && socket.writable) refuse(socket, status, body);
       else socket.destroy();
     });

@@ -14,6 +14,7 @@ import type { AgentMessage, CloudMessage } from "../../shared/protocol/control.t
 import type { Logger } from "../../shared/log.ts";
 import { encodeDeny, encodeRelayFrame, readRelayFrames, RelayFrame } from "./relay_wire.ts";
 import type { RelayConfig } from "./relay_child.ts";
+import type { TlsIdentity } from "./tls_identity.ts";
 
 /** What the control logic sees of one agent stream. */
 export type ControlCall = grpc.ServerDuplexStream<AgentMessage, CloudMessage>;
@@ -23,17 +24,23 @@ const INVALID_ARGUMENT = 3;
 /** One agent stream carried by the relay, shaped like a grpc-js server duplex stream. */
 class RelayedCall extends EventEmitter {
   #cn: string;
+  #raw: Uint8Array | undefined;
   #send: (type: number, payload?: Uint8Array) => void;
   #over = false;
 
-  constructor(cn: string, send: (type: number, payload?: Uint8Array) => void) {
+  constructor(
+    cn: string,
+    raw: Uint8Array | undefined,
+    send: (type: number, payload?: Uint8Array) => void,
+  ) {
     super();
     this.#cn = cn;
+    this.#raw = raw;
     this.#send = send;
   }
 
   getAuthContext() {
-    return { sslPeerCertificate: { subject: { CN: this.#cn } } };
+    return { sslPeerCertificate: { subject: { CN: this.#cn }, raw: this.#raw } };
   }
 
   write(m: CloudMessage): boolean {
@@ -85,9 +92,15 @@ function relayCommand(): { cmd: string; args: string[] } {
 }
 
 /** Starts the relay; `connect` gets each agent stream, as a grpc-js service handler would. */
-export async function startControlRelay(
-  o: RelayConfig & { connect: (call: ControlCall) => void; log: Logger },
-): Promise<ControlRelay> {
+export async function startControlRelay(o: {
+  host: string;
+  port: number;
+  /** The listener's key pair and trusted CAs; each change is sent to the running relay. */
+  identity: TlsIdentity;
+  options: grpc.ServerOptions;
+  connect: (call: ControlCall) => void;
+  log: Logger;
+}): Promise<ControlRelay> {
   let port = o.port;
   let restarts = 0;
   let closing = false;
@@ -109,12 +122,13 @@ export async function startControlRelay(
     const writer = proc.stdin.getWriter();
     stdin = writer;
     const calls = new Map<number, RelayedCall>();
+    const peers = new Map<number, Uint8Array>();
     const config: RelayConfig = {
       host: o.host,
       port,
-      caPem: o.caPem,
-      certPem: o.certPem,
-      keyPem: o.keyPem,
+      caPem: o.identity.caPem,
+      certPem: o.identity.pair.certPem,
+      keyPem: o.identity.pair.keyPem,
       options: o.options,
     };
     writer.write(
@@ -130,10 +144,17 @@ export async function startControlRelay(
               resolve(new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(0));
               continue;
             }
+            if (f.type === RelayFrame.PEER) {
+              peers.set(f.id, f.payload);
+              continue;
+            }
             if (f.type === RelayFrame.OPEN) {
               const id = f.id;
+              const raw = peers.get(id);
+              peers.delete(id);
               const call = new RelayedCall(
                 new TextDecoder().decode(f.payload),
+                raw,
                 (type, payload) =>
                   writer.write(encodeRelayFrame(type, id, payload)).catch(() => {}),
               );
@@ -195,6 +216,17 @@ export async function startControlRelay(
     }
   };
 
+  // Renewed server certificate, rotated CAs: the running relay takes them for new connections
+  // (a restarted one gets them in its CONFIG).
+  const unsubscribe = o.identity.onChange(() => {
+    const payload = new TextEncoder().encode(JSON.stringify({
+      caPem: o.identity.caPem,
+      certPem: o.identity.pair.certPem,
+      keyPem: o.identity.pair.keyPem,
+    }));
+    stdin?.write(encodeRelayFrame(RelayFrame.IDENTITY, 0, payload)).catch(() => {});
+  });
+
   port = await spawn();
   return {
     get port() {
@@ -203,6 +235,7 @@ export async function startControlRelay(
     restarts: () => restarts,
     async close() {
       closing = true;
+      unsubscribe();
       await stdin?.close().catch(() => {});
       const proc = child;
       if (!proc) return;

@@ -21,6 +21,7 @@ import {
   readRelayFrames,
   RelayFrame,
 } from "./relay_wire.ts";
+import { TlsIdentity } from "./tls_identity.ts";
 
 /** What the cloud sends the relay at start. */
 export interface RelayConfig {
@@ -58,11 +59,15 @@ export async function relayMain(): Promise<number> {
   const calls = new Map<number, RawCall>();
   let nextId = 1;
   let server: grpc.Server | null = null;
+  let identity: TlsIdentity | null = null;
 
   const connect = (call: RawCall) => {
     const id = nextId++;
     calls.set(id, call);
-    const cn = String(call.getAuthContext()?.sslPeerCertificate?.subject?.CN ?? "");
+    const peer = call.getAuthContext()?.sslPeerCertificate as
+      | { subject?: { CN?: string }; raw?: Uint8Array }
+      | undefined;
+    const cn = String(peer?.subject?.CN ?? "");
     let gone = false;
     const finish = () => {
       if (gone) return;
@@ -70,6 +75,8 @@ export async function relayMain(): Promise<number> {
       calls.delete(id);
       send(RelayFrame.GONE, id);
     };
+    // The certificate itself, for the cloud's expiry and issuing-CA checks.
+    if (peer?.raw instanceof Uint8Array) send(RelayFrame.PEER, id, new Uint8Array(peer.raw));
     send(RelayFrame.OPEN, id, new TextEncoder().encode(cn));
     call.on("data", (b: Buffer) => {
       if (!gone) send(RelayFrame.DATA, id, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
@@ -108,11 +115,8 @@ export async function relayMain(): Promise<number> {
         const c = JSON.parse(new TextDecoder().decode(f.payload)) as RelayConfig;
         server = new grpc.Server(c.options);
         server.addService(rawDefinition(), { Connect: connect });
-        const creds = grpc.ServerCredentials.createSsl(
-          Buffer.from(c.caPem),
-          [{ private_key: Buffer.from(c.keyPem), cert_chain: Buffer.from(c.certPem) }],
-          true,
-        );
+        identity = new TlsIdentity(c.caPem, { certPem: c.certPem, keyPem: c.keyPem });
+        const creds = identity.serverCredentials();
         const host = c.host.includes(":") ? `[${c.host}]` : c.host;
         const port = await new Promise<number>((resolve, reject) =>
           server!.bindAsync(`${host}:${c.port}`, creds, (e, p) => e ? reject(e) : resolve(p))
@@ -120,6 +124,13 @@ export async function relayMain(): Promise<number> {
         const p = new Uint8Array(4);
         new DataView(p.buffer).setUint32(0, port);
         send(RelayFrame.READY, 0, p);
+        continue;
+      }
+      if (f.type === RelayFrame.IDENTITY && identity) {
+        // A renewed server certificate or a new set of trusted agent CAs (rotation).
+        const c = JSON.parse(new TextDecoder().decode(f.payload)) as Omit<RelayConfig, "host">;
+        identity.updateCa(c.caPem);
+        identity.update({ certPem: c.certPem, keyPem: c.keyPem });
         continue;
       }
       apply(f);

@@ -28,6 +28,10 @@ export const RelayFrame = {
   FINISH: 8,
   /** parent → child: end the stream with a status; payload u32 code + details (UTF-8). */
   DENY: 9,
+  /** child → parent, before OPEN: the agent's certificate (DER) for that stream. */
+  PEER: 10,
+  /** parent → child, stream 0: a new TLS identity (JSON {caPem, certPem, keyPem}). */
+  IDENTITY: 11,
 } as const;
 
 /** Frames larger than this are a protocol error (agent messages are far smaller). */

@@ -14,16 +14,21 @@ import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { AppError } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import type { CertRenewal } from "./cert_renewal.ts";
+import type { TlsIdentity } from "./tls_identity.ts";
 
 /** A running control listener. */
 export interface ControlServer {
   port: number;
   /** Pushes the site's current allowlist to its agents connected here that lack it. */
   pushAllowlist(siteId: string): Promise<void>;
+  /** Sends every agent connected here its certificate policy (the agent CA rotated). */
+  pushCertificatePolicy(): Promise<void>;
   /** Ends an agent's stream now (e.g. revoked) and cuts its tunnels. */
   kick(agentId: string, reason: string): void;
   /** Asks an agent connected here to run ONVIF discovery for `windowMs` (AppError if gone). */
@@ -34,9 +39,8 @@ export interface ControlServer {
 /** Dependencies of the control listener. */
 export interface ControlServerOptions {
   listen: ListenAddress;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
+  /** The server key pair and the agent CA; replaceable while running (renewal). */
+  identity: TlsIdentity;
   node: string;
   /** Sibling-reachable endpoint of this node ("" in single-node). */
   endpoint: string;
@@ -46,6 +50,8 @@ export interface ControlServerOptions {
   broker: TunnelBroker;
   clock: Clock;
   log: Logger;
+  /** Certificate checks at Hello and renewals on the stream. */
+  certs: CertRenewal;
 }
 
 type Call = ControlCall;
@@ -107,6 +113,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       if (hello.agentId && hello.agentId !== cn) {
         return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
       }
+      const cert = await o.certs.hello(agent, peerDer(call));
+      if (cert.refused) return deny(cert.refused.grpcStatus, cert.refused.message);
       if (ended) return;
       const s: AgentSession = {
         agentId: agent.id,
@@ -140,6 +148,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           protocol: PROTOCOL_VERSION,
         },
       });
+      s.send({ certificatePolicy: await o.certs.policy(s.agentId, cert.renewNow) });
       await pushTo(s);
       await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
       if (
@@ -153,7 +162,13 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         });
       }
       o.log.info(
-        { agent: s.agentId, site: s.siteId, hostname: hello.hostname, version: hello.version },
+        {
+          agent: s.agentId,
+          site: s.siteId,
+          hostname: hello.hostname,
+          version: hello.version,
+          certSerial: cert.serial,
+        },
         "agent connected",
       );
     };
@@ -200,6 +215,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           break;
         case "tunnelClosed":
           break;
+        case "renewRequest":
+          s.send({ renewResult: await o.certs.renew(s.agentId, m.renewRequest!.csr) });
+          break;
         default:
           o.log.debug({ agent: s.agentId, msg: m.msg }, "ignored control message");
       }
@@ -214,14 +232,21 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       if (o.registry.remove(s)) {
         o.broker.agentGone(s.agentId);
         discoveries.agentGone(s.agentId);
-        o.store.deletePresence(s.agentId, o.node).catch(() => {});
+        o.store.deletePresence(s.agentId, o.node).catch(() => {}); // the lease expires anyway
         o.log.info({ agent: s.agentId }, "agent disconnected");
       }
     };
 
     call.on("data", (m: AgentMessage) => {
       queue = queue.then(() => onMessage(m)).catch((e) => {
-        o.log.error({ err: (e as Error).message, cn }, "control message failed");
+        logStoreFailure(o.log, e, "control message failed", { cn });
+        // A Hello that could not be checked (store unreachable) is refused, never admitted: the
+        // agent retries with its backoff. An established stream outlives the outage; a missed
+        // presence refresh is written again on the next heartbeat.
+        if (!session) {
+          if (isStoreOutage(e)) deny(grpc.status.UNAVAILABLE, (e as Error).message);
+          else deny(grpc.status.INTERNAL, "internal error");
+        }
       });
     });
     call.on("end", () => {
@@ -233,12 +258,17 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     call.on("close", () => cleanup());
   };
 
+  /** The DER of the agent's certificate as the TLS stack saw it, or null. */
+  const peerDer = (call: Call): Uint8Array | null => {
+    const raw = (call.getAuthContext()?.sslPeerCertificate as { raw?: Uint8Array } | undefined)
+      ?.raw;
+    return raw instanceof Uint8Array ? raw : null;
+  };
+
   const relay = await startControlRelay({
     host: o.listen.hostname,
     port: o.listen.port,
-    caPem: o.caPem,
-    certPem: o.certPem,
-    keyPem: o.keyPem,
+    identity: o.identity,
     options,
     connect,
     log: o.log,
@@ -250,6 +280,11 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     },
     async pushAllowlist(siteId) {
       for (const s of o.registry.bySite(siteId)) await pushTo(s);
+    },
+    async pushCertificatePolicy() {
+      for (const s of o.registry.all()) {
+        s.send({ certificatePolicy: await o.certs.policy(s.agentId) });
+      }
     },
     discover(agentId, windowMs) {
       const s = o.registry.get(agentId);

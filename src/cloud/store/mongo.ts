@@ -36,9 +36,11 @@ import {
   upsert,
 } from "./mongo_schema.ts";
 import { MongoStats } from "./mongo_stats.ts";
+import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import type {
   Agent,
+  AgentCert,
   AgentCounters,
   AgentDailyStat,
   AgentHourlyStat,
@@ -77,27 +79,57 @@ export function isMongoUrl(url: string): boolean {
 }
 
 /**
+ * The driver's timeouts while the cloud runs, so that a request fails fast with
+ * `store_unavailable` (503) when the database is unreachable instead of hanging for the
+ * driver's defaults (30 s server selection, no socket timeout). An option the URI sets itself
+ * (`?serverSelectionTimeoutMS=…`) wins.
+ */
+export const MONGO_RUNTIME_TIMEOUTS = {
+  /** How long an operation waits for a usable server (a primary for writes). */
+  serverSelectionTimeoutMS: 3_000,
+  /** How long opening one connection may take. */
+  connectTimeoutMS: 3_000,
+  /** How long a socket may stay silent during an operation before it counts as lost. */
+  socketTimeoutMS: 20_000,
+} as const;
+
+/** {@linkcode MONGO_RUNTIME_TIMEOUTS} minus what the URI's query string already sets. */
+export function driverTimeouts(url: string): Partial<typeof MONGO_RUNTIME_TIMEOUTS> {
+  const query = new Set(
+    (url.split("?")[1] ?? "").split("&").map((kv) => kv.split("=")[0].toLowerCase()),
+  );
+  return Object.fromEntries(
+    Object.entries(MONGO_RUNTIME_TIMEOUTS).filter(([k]) => !query.has(k.toLowerCase())),
+  );
+}
+
+/**
  * Connects to the MongoDB at `opts.url` (the database named in its path, default `nanodems`),
- * creates collections and indexes if missing, and returns the store. Fails when the server
- * cannot be reached within `opts.timeoutMs` (default 10 s).
+ * creates collections and indexes if missing, and returns the store. Keeps trying while the
+ * server cannot be reached, and fails after `opts.timeoutMs` (default 10 s).
  */
 export async function openMongoStore(
   opts: { url: string; clock?: Clock; timeoutMs?: number },
 ): Promise<Store> {
-  const client = new MongoClient(opts.url, {
-    serverSelectionTimeoutMS: opts.timeoutMs ?? 10_000,
-    appName: "nanodems-connector",
-  });
-  try {
-    await client.connect();
-    // The URI's database (mongodb://hosts/NAME?…), or "nanodems" when it names none.
-    const named = /^mongodb(?:\+srv)?:\/\/[^/?]+\/([^?]+)/.exec(opts.url)?.[1];
-    const use = client.db(named ? decodeURIComponent(named) : "nanodems");
-    await ensureIndexes(use);
-    return new MongoStore(client, use, opts.clock ?? systemClock);
-  } catch (e) {
-    await client.close().catch(() => {});
-    throw e;
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  for (;;) {
+    const client = new MongoClient(opts.url, {
+      ...driverTimeouts(opts.url),
+      appName: "nanodems-connector",
+    });
+    try {
+      await client.connect();
+      // The URI's database (mongodb://hosts/NAME?…), or "nanodems" when it names none.
+      const named = /^mongodb(?:\+srv)?:\/\/[^/?]+\/([^?]+)/.exec(opts.url)?.[1];
+      const use = client.db(named ? decodeURIComponent(named) : "nanodems");
+      await ensureIndexes(use);
+      return new MongoStore(client, use, opts.clock ?? systemClock);
+    } catch (e) {
+      await client.close().catch(() => {});
+      // A fresh client per attempt: a failed connect leaves its topology closed.
+      if (Date.now() >= deadline || !isStoreOutage(e)) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
@@ -512,6 +544,33 @@ class MongoStore extends MongoBase implements Store {
 
   revokeAgent(tenantId: string, id: string): Promise<boolean> {
     return this.stamp(C.agents, { _id: id as never, tenantId }, "revokedAt");
+  }
+
+  async recordAgentCert(id: string, cert: AgentCert): Promise<boolean> {
+    // One document, conditional on not revoked: a revocation racing a renewal wins.
+    const r = await this.c(C.agents).updateOne(
+      { _id: id as never, revokedAt: null },
+      { $set: { certSerial: cert.serial, certNotAfter: cert.notAfter, certCa: cert.ca } },
+      SECURE,
+    );
+    return r.matchedCount > 0;
+  }
+
+  async listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    const docs = await this.c(C.agents)
+      .find({
+        revokedAt: null,
+        certNotAfter: {
+          $ne: null,
+          $lt: Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER,
+        },
+      })
+      .sort({ certNotAfter: 1, ord: 1 })
+      .limit(n)
+      .toArray();
+    return docs.map((d) => pick<Agent>(d, FIELDS.agent));
   }
 
   // Users and credentials (mongo_credentials.ts)

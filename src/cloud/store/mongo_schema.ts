@@ -34,13 +34,18 @@ export const C = {
   userInvites: "user_invites",
 } as const;
 
-/** Write concern for writes that grant or withdraw access. */
-export const SECURE = { writeConcern: { w: "majority" as const } };
+/**
+ * Write concern for writes that grant or withdraw access. A replica set that cannot reach a
+ * majority answers within 5 s (WriteConcernFailed: `store_unavailable`, 503) instead of holding
+ * the request: the write may then exist on the primary only, and a retry is idempotent.
+ */
+export const SECURE = { writeConcern: { w: "majority" as const, wtimeoutMS: 5_000 } };
 
 /** Index specifications per collection: [keys, options]. */
 const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.sites, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
   [C.agents, { tenantId: 1, siteId: 1, createdAt: 1, ord: 1 }, { name: "tenant_site" }],
+  [C.agents, { certNotAfter: 1, ord: 1 }, { name: "cert_not_after" }],
   [C.devices, { loopbackN: 1 }, { unique: true, name: "loopback_n" }],
   [C.devices, { loopbackIp: 1 }, { unique: true, name: "loopback_ip" }],
   // A device without a serial stores `serialKey: "none:<id>"`, so the unique index holds
@@ -90,6 +95,8 @@ export const FIELDS = {
     "os",
     "certSerial",
     "label",
+    "certNotAfter",
+    "certCa",
     "createdAt",
     "revokedAt",
   ],

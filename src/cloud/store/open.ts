@@ -2,6 +2,8 @@
  * Opens the store a cloud is configured with (`--store` / `NC_STORE`): the embedded SQLite
  * database (`sqlite:` — `connector.db` in the data directory, created 0700 on first use — or
  * `sqlite:PATH`), or a shared MongoDB (`mongodb://…`, `mongodb+srv://…`) for several nodes.
+ * Either way the store comes guarded (`outage.ts`): an unreachable database is the catalogue's
+ * `store_unavailable` (503), never a driver error surfacing as a 500.
  * @module
  */
 import { join } from "node:path";
@@ -9,6 +11,7 @@ import { z } from "zod";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { openSqliteStore } from "./sqlite.ts";
 import { isMongoUrl, openMongoStore } from "./mongo.ts";
+import { guardStore } from "./outage.ts";
 import type { Store } from "./store.ts";
 
 /** The `--store` value: `sqlite:`, `sqlite:PATH`, `mongodb://…` or `mongodb+srv://…`. */
@@ -32,7 +35,7 @@ export async function openStore(
 ): Promise<Store> {
   if (isMongoUrl(url)) {
     try {
-      return await openMongoStore({ url, clock });
+      return guardStore(await openMongoStore({ url, clock }));
     } catch (e) {
       throw new Error(`cannot open the store ${redactStoreUrl(url)}: ${(e as Error).message}`, {
         cause: e,
@@ -40,8 +43,8 @@ export async function openStore(
     }
   }
   const path = url.slice("sqlite:".length);
-  if (path) return await openSqliteStore({ path, clock });
-  return await openDataDir(dataDir, clock);
+  if (path) return guardStore(await openSqliteStore({ path, clock }));
+  return guardStore(await openDataDir(dataDir, clock));
 }
 
 /** Opens the embedded store of a data directory. */

@@ -47,6 +47,8 @@ export function newAgentRecord(
 ): Agent {
   return {
     ...agent,
+    certNotAfter: agent.certNotAfter ?? null,
+    certCa: agent.certCa ?? null,
     tenantId: where.tenantId,
     siteId: where.siteId,
     label: "",

@@ -35,6 +35,7 @@ import {
 export { LOOPBACK_CAPACITY, loopbackAddress };
 import type {
   Agent,
+  AgentCert,
   AgentCounters,
   AgentDailyStat,
   AgentHourlyStat,
@@ -156,6 +157,8 @@ function toAgent(r: Row): Agent {
     os: str(r.os),
     certSerial: str(r.cert_serial),
     label: str(r.label ?? ""),
+    certNotAfter: numOrNull(r.cert_not_after),
+    certCa: strOrNull(r.cert_ca),
     createdAt: num(r.created_at),
     revokedAt: numOrNull(r.revoked_at),
   };
@@ -798,8 +801,8 @@ class SqliteStore implements Store {
   #insertAgent(a: Agent): void {
     this.#run(
       `INSERT INTO agents (id, tenant_id, site_id, hostname, version, os, cert_serial,
-         created_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+         cert_not_after, cert_ca, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
       a.id,
       a.tenantId,
       a.siteId,
@@ -807,6 +810,8 @@ class SqliteStore implements Store {
       a.version,
       a.os,
       a.certSerial,
+      a.certNotAfter,
+      a.certCa,
       a.createdAt,
     );
   }
@@ -838,6 +843,26 @@ class SqliteStore implements Store {
       info.os,
       id,
     );
+  }
+
+  async recordAgentCert(id: string, cert: AgentCert): Promise<boolean> {
+    return this.#run(
+      `UPDATE agents SET cert_serial = ?, cert_not_after = ?, cert_ca = ?
+       WHERE id = ? AND revoked_at IS NULL`,
+      cert.serial,
+      cert.notAfter,
+      cert.ca,
+      id,
+    ) > 0;
+  }
+
+  async listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]> {
+    return this.#all(
+      `SELECT * FROM agents WHERE revoked_at IS NULL AND cert_not_after IS NOT NULL
+         AND cert_not_after < ? ORDER BY cert_not_after, rowid LIMIT ?`,
+      Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER,
+      Math.max(0, Math.floor(limit)),
+    ).map(toAgent);
   }
 
   async revokeAgent(tenantId: string, id: string): Promise<boolean> {

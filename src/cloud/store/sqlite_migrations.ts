@@ -315,7 +315,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_daily_tenant ON agent_stats_daily (tenant_id, day);
   `,
-  // 8: one-time links that set a user's password (team invites and password resets); only the
+  // 8: certificate lifecycle. Each agent's newest known certificate: its expiry and the pin of
+  // the CA that issued it (null for agents enrolled before; filled on their next connection).
+  `
+  ALTER TABLE agents ADD COLUMN cert_not_after INTEGER;
+  ALTER TABLE agents ADD COLUMN cert_ca TEXT;
+  CREATE INDEX agents_cert_not_after ON agents (cert_not_after) WHERE revoked_at IS NULL;
+  `,
+  // 9: one-time links that set a user's password (team invites and password resets); only the
   // SHA-256 of the link's token is kept.
   `
   CREATE TABLE user_invites (
@@ -328,7 +335,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX user_invites_user ON user_invites (user_id);
   `,
-  // 9: a name for an agent given in the console (empty: the host name is shown).
+  // 10: a name for an agent given in the console (empty: the host name is shown).
   `
   ALTER TABLE agents ADD COLUMN label TEXT NOT NULL DEFAULT '';
   `,

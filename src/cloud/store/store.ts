@@ -40,12 +40,23 @@ export interface Agent {
   hostname: string;
   version: string;
   os: string;
-  /** Serial number (hex) of the certificate issued at enrollment. */
+  /** Serial number (hex) of the agent's newest known certificate (issued or presented). */
   certSerial: string;
   /** The name given in the console; empty: the host name is shown. */
   label: string;
+  /** When that certificate expires (epoch ms); null for agents enrolled before this was kept. */
+  certNotAfter: number | null;
+  /** `sha256:<hex>` pin of the CA that issued that certificate; null when not known. */
+  certCa: string | null;
   createdAt: number;
   revokedAt: number | null;
+}
+
+/** The certificate facts kept per agent (see {@linkcode Store.recordAgentCert}). */
+export interface AgentCert {
+  serial: string;
+  notAfter: number;
+  ca: string;
 }
 
 /** One target on a site's LAN. */
@@ -121,6 +132,10 @@ export interface NewAgent {
   version: string;
   os: string;
   certSerial: string;
+  /** Expiry of the certificate being issued (epoch ms). */
+  certNotAfter?: number;
+  /** Pin of the CA issuing it. */
+  certCa?: string;
 }
 
 /** Outcome of {@linkcode Store.consumeEnrollmentToken}. */
@@ -382,6 +397,16 @@ export interface Store {
   renameAgent(tenantId: string, id: string, label: string): Promise<boolean>;
   /** Marks the agent revoked at clock.now(); false if absent or already revoked. */
   revokeAgent(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * Records the agent's newest certificate (renewal, or first sight of an older one); false and
+   * nothing written when the agent is absent or revoked.
+   */
+  recordAgentCert(id: string, cert: AgentCert): Promise<boolean>;
+  /**
+   * Unscoped (platform view): non-revoked agents whose known certificate expires before
+   * `before` (epoch ms), soonest first, at most `limit`.
+   */
+  listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]>;
 
   // Users and credentials
   createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User>;

@@ -31,6 +31,8 @@ export interface UiDeps {
   downloadsDir: string;
   /** This node's live connections (the dashboard's live sessions). */
   live?: LiveAccess;
+  /** Pin of the current agent CA (the Agents page says which CA issued each certificate). */
+  agentCaPin?: () => string;
 }
 
 const HOUR = 3_600_000;
@@ -116,7 +118,9 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/agents",
-    page((c, ctx) => AgentsPage({ ctx, store: d.store, now: now(), traffic, q: q(c) })),
+    page((c, ctx) =>
+      AgentsPage({ ctx, store: d.store, now: now(), traffic, q: q(c), caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/audit",
@@ -176,7 +180,9 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/ui/fragments/agents",
-    fragment((c, ctx) => AgentsTable({ ctx, store: d.store, now: now(), traffic, q: q(c) })),
+    fragment((c, ctx) =>
+      AgentsTable({ ctx, store: d.store, now: now(), traffic, q: q(c), caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/ui/fragments/sites/:id/agents",

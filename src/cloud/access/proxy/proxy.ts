@@ -40,6 +40,7 @@ import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
 import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
+import { logStoreFailure } from "../../store/outage.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
@@ -126,6 +127,13 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** The small page a browser navigation gets instead of `{error, message}`. */
+export function errorPage(status: number, message: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>${status} — Nanodems Connector</title>` +
+    `<body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
+    `<h1>${status}</h1><p>${escapeHtml(message)}</p></body>`;
+}
+
 /** Answers an error: JSON `{error, message}`, or a small page for a browser navigation. */
 export function sendError(
   req: http.IncomingMessage,
@@ -140,11 +148,7 @@ export function sendError(
     return;
   }
   const html = wantsHtml(req);
-  const body = html
-    ? `<!doctype html><meta charset="utf-8"><title>${status} — Nanodems Connector</title>` +
-      `<body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
-      `<h1>${status}</h1><p>${escapeHtml(message)}</p></body>`
-    : JSON.stringify({ error, message });
+  const body = html ? errorPage(status, message) : JSON.stringify({ error, message });
   res.writeHead(status, {
     "content-type": html ? "text/html; charset=utf-8" : "application/json",
     "cache-control": "no-store",
@@ -216,7 +220,7 @@ export async function openAudited(
       via: principal.kind,
       scheme,
     },
-  }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+  }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
   return dc;
 }
 

@@ -26,6 +26,7 @@ import { header, headers, response, type RtspMessage, serialize, setHeader } fro
 import { parseClientUri, rewriteMessage, RouteMap } from "./rewrite.ts";
 import { type RtspUrlSigner, splitRoute } from "./signed_url.ts";
 import { type Refusal, refusalFor, UNSUPPORTED_TRANSPORT } from "./status.ts";
+import { logStoreFailure } from "../../store/outage.ts";
 
 /** What the gateway needs besides routing. */
 export interface RtspDeps extends RouteDeps {
@@ -139,7 +140,7 @@ export class RtspSession {
         ...(p.auditUser ? { user: p.auditUser } : {}),
         ...detail,
       },
-    }).catch((e) => this.#d.log.error({ err: (e as Error).message }, "audit write failed"));
+    }).catch((e) => logStoreFailure(this.#d.log, e, "audit write failed"));
   }
 
   #finish(started: number): void {

@@ -532,6 +532,83 @@ export function storeConformance(
   });
 
   test(
+    "agent certificates: recorded on enrollment and renewal, listed by expiry",
+    async (store, clock) => {
+      const { a, b, siteA, siteB } = await world(store);
+      const day = 86_400_000;
+      const enrollAt = async (tenantId: string, siteId: string, id: string, notAfter?: number) => {
+        const hash = id.padEnd(64, "0").slice(0, 64).replace(/[^0-9a-f]/g, "e");
+        await store.createEnrollmentToken({
+          hash,
+          tenantId,
+          siteId,
+          createdAt: clock.now(),
+          expiresAt: clock.now() + 60_000,
+        });
+        const r = await store.consumeEnrollmentToken(hash, {
+          id,
+          hostname: "h",
+          version: "1",
+          os: "linux",
+          certSerial: `s-${id}`,
+          ...(notAfter === undefined ? {} : { certNotAfter: notAfter, certCa: "sha256:ca1" }),
+        });
+        assert.ok(r.ok);
+        return r.agent;
+      };
+      const soon = await enrollAt(a.id, siteA.id, "ag-1soon", clock.now() + 3 * day);
+      assert.equal(soon.certNotAfter, clock.now() + 3 * day);
+      assert.equal(soon.certCa, "sha256:ca1");
+      await enrollAt(b.id, siteB.id, "ag-2late", clock.now() + 30 * day);
+      await enrollAt(a.id, siteA.id, "ag-3old");
+      assert.equal((await store.getAgent("ag-3old"))!.certNotAfter, null);
+
+      // Soonest first, across tenants; unknown expiries are not listed.
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(Infinity, 10)).map((x) => x.id),
+        ["ag-1soon", "ag-2late"],
+      );
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(clock.now() + 7 * day, 10)).map((x) => x.id),
+        ["ag-1soon"],
+      );
+      assert.deepEqual((await store.listAgentsByCertExpiry(Infinity, 1)).map((x) => x.id), [
+        "ag-1soon",
+      ]);
+
+      // A renewal replaces the facts; the old agent's first sight fills them in.
+      const renewed = { serial: "s-new", notAfter: clock.now() + 31 * day, ca: "sha256:ca2" };
+      assert.equal(await store.recordAgentCert("ag-1soon", renewed), true);
+      const got = (await store.getAgent("ag-1soon"))!;
+      assert.deepEqual(
+        { serial: got.certSerial, notAfter: got.certNotAfter, ca: got.certCa },
+        renewed,
+      );
+      assert.equal(
+        await store.recordAgentCert("ag-3old", { serial: "s-3", notAfter: 5, ca: "sha256:ca1" }),
+        true,
+      );
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(Infinity, 10)).map((x) => x.id),
+        ["ag-3old", "ag-2late", "ag-1soon"],
+      );
+
+      // Revoked agents neither renew nor count.
+      assert.equal(await store.revokeAgent(a.id, "ag-3old"), true);
+      assert.equal(
+        await store.recordAgentCert("ag-3old", { serial: "s-4", notAfter: 9, ca: "sha256:ca1" }),
+        false,
+      );
+      assert.equal((await store.getAgent("ag-3old"))!.certSerial, "s-3");
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(Infinity, 10)).map((x) => x.id),
+        ["ag-2late", "ag-1soon"],
+      );
+      assert.equal(await store.recordAgentCert("ag-ghost", renewed), false);
+    },
+  );
+
+  test(
     "enrollment: consume ok, then used / expired / unknown create nothing",
     async (store, clock) => {
       const { a, b, siteA, siteB } = await world(store);
@@ -556,6 +633,8 @@ export function storeConformance(
       assert.ok(ok.ok);
       assert.deepEqual(ok.agent, {
         ...agentInfo("agent-ok"),
+        certNotAfter: null,
+        certCa: null,
         tenantId: a.id,
         siteId: siteA.id,
         label: "",
