@@ -11,6 +11,7 @@ import {
   renderOptions,
   UsageError,
 } from "../shared/cli.ts";
+import { readSecret } from "../shared/secret_input.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import {
   createLogger,
@@ -71,7 +72,7 @@ const enrollOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_ENROLL_TOKEN",
     arg: "TOKEN",
-    help: "The site's enrollment token enr_… (required)",
+    help: "The site's enrollment token enr_… (required; - reads it from standard input)",
   },
   "token-file": {
     type: "string",
@@ -138,7 +139,7 @@ const claimOptions: Record<string, OptionSpec> = {
 const HELP = `connector agent — the Nanodems Connector site agent
 
 Usage:
-  connector agent enroll --cloud URL --token TOKEN   enroll this machine in a site (once)
+  connector agent enroll --cloud URL --token -       enroll this machine in a site (once)
   connector agent run                                 run: keep the control stream, serve tunnels
   connector agent claim --cloud URL --serial S --ca-pin PIN
                                                       an embedded agent claims its device by serial
@@ -149,7 +150,9 @@ tunnel) and never listens (except the optional --health-listen endpoint). It dia
 
 enroll makes this agent's private key here (it never leaves the machine), checks that the cloud's
 CA matches the pin carried in the token, and stores key, certificate and CA (mode 0600) in the
-state directory. run uses them and reconnects on its own (backoff up to 15 s).
+state directory. run uses them and reconnects on its own (backoff up to 15 s). The token comes
+from standard input (--token -), a file (--token-file) or NC_ENROLL_TOKEN; typed on the command
+line it works, with a warning, because every local user can read a command line.
 
 Options of enroll:
 ${renderOptions(enrollOptions)}
@@ -223,13 +226,13 @@ export async function agentMain(argv: string[]): Promise<number> {
       console.error(`already enrolled (state in ${stateDir}); nothing to do`);
       return 0;
     }
-    let token = values.token as string | undefined;
-    const tokenFile = values["token-file"] as string | undefined;
-    if (!token && tokenFile) {
-      token = tokenFile === "-"
-        ? (await new Response(Deno.stdin.readable).text()).trim()
-        : (await Deno.readTextFile(tokenFile)).trim();
-    }
+    const token = await readSecret({
+      flag: "token",
+      value: values.token as string | undefined,
+      file: values["token-file"] as string | undefined,
+      env: "NC_ENROLL_TOKEN",
+      argv,
+    });
     if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
     if (!token) {
       throw new UsageError("--token or --token-file is required (the site's enrollment token)");
@@ -334,10 +337,10 @@ export async function agentMain(argv: string[]): Promise<number> {
     if (!state) {
       throw new UsageError(
         `not enrolled: no agent identity in ${dir}; run ${
-          commandHint("agent", ["enroll", "--cloud", "URL", "--token", "TOKEN"], {
+          commandHint("agent", ["enroll", "--cloud", "URL", "--token", "-"], {
             state: values.state as string | undefined,
           })
-        } first`,
+        } first (the token on standard input)`,
       );
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");

@@ -21,11 +21,12 @@ import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
 import type { Device, Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
+import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
 import { openStore, storeUrl as storeUrlSchema } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
-import { readSecret } from "../shared/secret_input.ts";
+import { promptPassword } from "../shared/password_prompt.ts";
 import { commandHint } from "../shared/invocation.ts";
 import { recordedPublicUrl } from "./public_url.ts";
 import {
@@ -141,6 +142,9 @@ async function addDevice(
 ) {
   const site = await store.getSite(a.tenant, a.site);
   if (!site) throw new UsageError(`no site ${a.site} in tenant ${a.tenant}`);
+  const allow = /^(1|true|yes|on)$/i.test(Deno.env.get("NC_ALLOW_LINK_LOCAL_DEVICES") ?? "");
+  const refusal = deviceHostRefusal(a.host, allow);
+  if (refusal) throw new UsageError(refusal);
   const device = await store.createDevice({
     tenantId: a.tenant,
     siteId: a.site,
@@ -206,7 +210,7 @@ const MIN_PASSWORD = MIN_PASSWORD_LENGTH;
  * before anything is written, as a scrypt hash.
  */
 async function readPassword(email: string): Promise<string> {
-  const pw = await readSecret(
+  const pw = await promptPassword(
     `Password for ${email} (at least ${MIN_PASSWORD} characters, not shown; Enter to finish): `,
   );
   if (pw.length < MIN_PASSWORD) {
@@ -755,9 +759,10 @@ Changes reach connected agents within a second, also when the cloud is running.
 
 Quick start (a tenant with one SSH device on 127.0.0.1:22):
   connector cloud admin quickstart --ports 22
-  connector agent enroll --cloud http://localhost:8080 --token <enrollmentToken>
+  echo <enrollmentToken> | connector agent enroll --cloud http://localhost:8080 --token -
   connector agent run
-  connector tunnel open <handle> --cloud http://localhost:8080 --token <apiToken> --listen 127.0.0.1:2222
+  echo <apiToken> | connector tunnel open <handle> --cloud http://localhost:8080 --token - \\
+      --listen 127.0.0.1:2222
 `;
 }
 

@@ -130,7 +130,25 @@ export const cloudOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_ADMIN_API_KEY",
     arg: "KEY",
-    help: "Break-glass X-Admin-Api-Key for platform ops (at least 32 characters; off when unset)",
+    help:
+      "Break-glass X-Admin-Api-Key for platform ops (at least 32 characters; off when unset; - reads standard input)",
+  },
+  "admin-api-key-file": {
+    type: "string",
+    env: "NC_ADMIN_API_KEY_FILE",
+    arg: "FILE",
+    help: "File with one or two admin keys, re-read when it changes (rotation without a restart)",
+  },
+  "admin-api-key-cidrs": {
+    type: "string",
+    env: "NC_ADMIN_API_KEY_CIDRS",
+    arg: "CIDRS",
+    help: "Only accept the admin key from these addresses, comma-separated CIDRs (default: any)",
+  },
+  "allow-link-local-devices": {
+    type: "boolean",
+    env: "NC_ALLOW_LINK_LOCAL_DEVICES",
+    help: "Accept devices at link-local or cloud metadata addresses (169.254.0.0/16, fe80::/10)",
   },
   "trusted-proxies": {
     type: "string",
@@ -216,6 +234,16 @@ export const cloudConfigSchema = z.object({
     (k) => k === undefined || (k.length >= 32 && new Set(k).size >= 12),
     "a configured admin key must be at least 32 characters of varied random text (e.g. openssl rand -base64 32)",
   ),
+  "admin-api-key-file": z.string().min(1).optional(),
+  "allow-link-local-devices": z.boolean().default(false),
+  "admin-api-key-cidrs": z.string().optional().transform((s, ctx) => {
+    const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+    if (list.length && !cidrList(list)) {
+      ctx.addIssue({ code: "custom", message: `expected CIDRs like 10.0.0.0/8, got "${s}"` });
+      return z.NEVER;
+    }
+    return list;
+  }),
   "trusted-proxies": z.string().optional().transform((s, ctx) => {
     const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     if (list.length && !cidrList(list)) {
@@ -233,6 +261,9 @@ export const cloudConfigSchema = z.object({
   "log-level": z.enum(LOG_LEVELS).default("info"),
   "log-format": z.enum(LOG_FORMATS).default("plain"),
   "downloads-dir": z.string().min(1).optional(),
+}).refine((c) => !(c["admin-api-key"] && c["admin-api-key-file"]), {
+  path: ["admin-api-key-file"],
+  message: "give the admin key either directly or in a file, not both",
 }).transform((c) => ({
   dataDir: c["data-dir"],
   store: c.store,
@@ -250,6 +281,9 @@ export const cloudConfigSchema = z.object({
   tunnelIdleTimeoutMs: c["tunnel-idle-timeout"] as number | null,
   publicUrl: c["public-url"]?.replace(/\/$/, ""),
   adminApiKey: c["admin-api-key"] ?? null,
+  adminApiKeyFile: c["admin-api-key-file"] ?? null,
+  allowLinkLocalDevices: c["allow-link-local-devices"],
+  adminApiKeyCidrs: c["admin-api-key-cidrs"],
   trustedProxies: c["trusted-proxies"],
   rtsp: c.rtsp as ListenAddress,
   rtspPublicUrl: c["rtsp-public-url"] ?? null,

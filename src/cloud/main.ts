@@ -13,6 +13,9 @@ import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
 import { openStore, redactStoreUrl } from "./store/open.ts";
+import { withClippedAudit } from "./store/clipped_audit.ts";
+import { AdminKeys } from "./tenancy/admin_keys.ts";
+import { readSecret } from "../shared/secret_input.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
 import { Registry } from "./control/registry.ts";
@@ -35,7 +38,6 @@ import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
 import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
 import { lockOwner } from "./jobs/leader.ts";
-import { hashToken } from "../shared/crypto/token.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -68,7 +70,7 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = await openStore(config.store, config.dataDir, clock);
+  const store = withClippedAudit(await openStore(config.store, config.dataDir, clock));
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -112,8 +114,17 @@ export async function startCloud(
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
-  const adminKeyHash = config.adminApiKey ? await hashToken(config.adminApiKey) : null;
-  const authContext = () => ({ adminKeyHash, trustedProxies: config.trustedProxies });
+  const adminKeys = await AdminKeys.create({
+    key: config.adminApiKey,
+    file: config.adminApiKeyFile,
+    clock,
+    log,
+  });
+  const authContext = () => ({
+    adminKeyHashes: adminKeys.hashes(),
+    adminKeyCidrs: config.adminApiKeyCidrs,
+    trustedProxies: config.trustedProxies,
+  });
   const live = new LiveAccess();
   const app = createApp({
     live,
@@ -129,6 +140,7 @@ export async function startCloud(
     enrollmentTtlMs: config.enrollmentTtlMs,
     publicUrl: () => publicUrl(),
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
+    allowLinkLocalDevices: config.allowLinkLocalDevices,
     kick: (agentId, reason) => control.kick(agentId, reason),
     downloadsDir: config.downloadsDir,
     secrets,
@@ -292,7 +304,15 @@ export async function cloudMain(argv: string[]): Promise<number> {
   if (positionals.length) {
     throw new UsageError(`unknown command "${positionals[0]}" (see connector cloud --help)`);
   }
-  const config = loadCloudConfig(values);
+  // The admin key from standard input (--admin-api-key -); typed on the command line: a warning.
+  const adminKey = await readSecret({
+    flag: "admin-api-key",
+    value: values["admin-api-key"] as string | undefined,
+    file: undefined,
+    env: "NC_ADMIN_API_KEY",
+    argv,
+  });
+  const config = loadCloudConfig({ ...values, "admin-api-key": adminKey ?? undefined });
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   installLastResort(log);
   const cloud = await startCloud(config, { log, clock: clockFromEnv((m) => log.warn(m)) });

@@ -114,6 +114,16 @@ export const CATALOGUE = {
     grpc: GrpcStatus.DEADLINE_EXCEEDED,
     message: "device did not respond in time",
   },
+  payload_too_large: {
+    http: 413,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    message: "request body too large",
+  },
+  foreign_redirect: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the device sent the browser to an address outside this device; not followed",
+  },
   internal: { http: 500, grpc: GrpcStatus.INTERNAL, message: "internal error" },
   serial_unknown: {
     http: 403,

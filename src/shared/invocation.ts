@@ -49,11 +49,12 @@ export function programFor(role: Role, startedAs: StartedAs = current()): string
 }
 
 /**
- * How a secret (a token) is passed in a printed hint. The one place to change when the program
- * learns to take secrets from a file or standard input instead of a flag.
+ * How a secret (a token) is passed in a printed hint: on the command's standard input
+ * (`echo SECRET | program … --flag -`), so it never shows in `ps` (secret_input.ts reads it). The
+ * one place to change when hints should name a file instead.
  */
-export function secretWords(flag: string, value: string): string[] {
-  return [`--${flag}`, shellQuote(value)];
+export function secretWords(flag: string, value: string): { prefix: string; words: string[] } {
+  return { prefix: `echo ${shellQuote(value)} | `, words: [`--${flag}`, "-"] };
 }
 
 /**
@@ -72,6 +73,11 @@ export function commandHint(
   for (const [name, value] of Object.entries(options)) {
     if (value !== undefined && value !== "") words.push(`--${name}`, shellQuote(value));
   }
-  for (const [flag, value] of Object.entries(secrets)) words.push(...secretWords(flag, value));
-  return words.join(" ");
+  let prefix = "";
+  for (const [flag, value] of Object.entries(secrets)) {
+    const w = secretWords(flag, value);
+    prefix += w.prefix;
+    words.push(...w.words);
+  }
+  return prefix + words.join(" ");
 }

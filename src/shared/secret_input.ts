@@ -1,34 +1,68 @@
 /**
- * Reading a secret (a password) from standard input: piped input is read whole (one trailing
- * newline dropped); a terminal gets a prompt on stderr and the typed characters are not echoed.
- * Secrets never go on a command line, where `ps` and shell history would keep them.
+ * Secrets given to a command: every secret-taking flag `--X` also takes `--X-file FILE`, an
+ * environment variable and standard input (`--X -`), because a value on the command line is
+ * readable by every local user in `/proc/<pid>/cmdline` and `ps`. A value given on the command
+ * line still works, with a one-line warning on stderr naming the safer forms.
  * @module
  */
+import { UsageError } from "./cli.ts";
 
-/** Reads one secret from stdin; on a terminal, prompts with `prompt` and does not echo. */
-export async function readSecret(prompt: string): Promise<string> {
-  if (!Deno.stdin.isTerminal()) {
-    return (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
+/** Where a secret may come from, for one flag. */
+export interface SecretSource {
+  /** The flag name without dashes, e.g. `token`. */
+  flag: string;
+  /** The flag's parsed value (flag or environment variable), if any. */
+  value: string | undefined;
+  /** The `--X-file` value (flag or environment variable), if any. */
+  file: string | undefined;
+  /** The environment variable that also sets the value (named in the warning). */
+  env: string;
+  /** The raw argv, to tell a value typed on the command line from one from the environment. */
+  argv: string[];
+}
+
+/** Whether `--flag VALUE` or `--flag=VALUE` (with a value other than `-`) is on the argv. */
+export function onCommandLine(argv: string[], flag: string): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return false;
+    if (a === `--${flag}`) return argv[i + 1] !== undefined && argv[i + 1] !== "-";
+    if (a.startsWith(`--${flag}=`)) return a.slice(flag.length + 3) !== "-";
   }
-  const enc = new TextEncoder();
-  await Deno.stderr.write(enc.encode(prompt));
-  Deno.stdin.setRaw(true);
-  const bytes: number[] = [];
-  try {
-    const buf = new Uint8Array(64);
-    read: for (;;) {
-      const n = await Deno.stdin.read(buf);
-      if (n === null) break;
-      for (const b of buf.subarray(0, n)) {
-        if (b === 0x0d || b === 0x0a || b === 0x04) break read; // Enter, Ctrl-D
-        if (b === 0x03) throw new Error("interrupted"); // Ctrl-C
-        if (b === 0x7f || b === 0x08) bytes.pop(); // Backspace
-        else bytes.push(b);
-      }
+  return false;
+}
+
+/** The one-line warning for a secret typed on the command line. */
+export function commandLineWarning(flag: string, env: string): string {
+  return `warning: --${flag} on the command line is visible to every local user (ps, /proc); ` +
+    `use --${flag}-file FILE, ${env}=… or --${flag} - (standard input) instead`;
+}
+
+async function readStdin(): Promise<string> {
+  return (await new Response(Deno.stdin.readable).text()).trim();
+}
+
+/**
+ * The secret from its sources, in order: `--X -` (standard input), `--X VALUE` / the variable,
+ * `--X-file FILE` (`-` is standard input too). Null when none is given. Warns (via `warn`) when
+ * the value was typed on the command line.
+ */
+export async function readSecret(
+  s: SecretSource,
+  warn: (line: string) => void = (l) => console.error(l),
+): Promise<string | null> {
+  if (s.value === "-") return await readStdin() || null;
+  if (s.value) {
+    if (onCommandLine(s.argv, s.flag)) warn(commandLineWarning(s.flag, s.env));
+    return s.value;
+  }
+  if (s.file) {
+    if (s.file === "-") return await readStdin() || null;
+    try {
+      return (await Deno.readTextFile(s.file)).trim() || null;
+    } catch (e) {
+      throw new UsageError(`--${s.flag}-file ${s.file}: ${(e as Error).message}`);
     }
-  } finally {
-    Deno.stdin.setRaw(false);
-    await Deno.stderr.write(enc.encode("\n"));
   }
-  return new TextDecoder().decode(new Uint8Array(bytes));
+  return null;
 }

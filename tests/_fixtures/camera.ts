@@ -275,6 +275,18 @@ export function startCamera(
         return Response.json({ received: bodyBytes });
       case "/headers":
         return Response.json(headers);
+      case "/redirect": {
+        // Whatever redirect headers the test asks for, as a hostile or sloppy firmware sends them.
+        const out: [string, string][] = [["content-type", "text/html"]];
+        for (const h of ["location", "content-location", "refresh"]) {
+          const v = url.searchParams.get(h);
+          if (v !== null) out.push([h, v]);
+        }
+        return new Response("<p>device body</p>", {
+          status: Number(url.searchParams.get("status") ?? "302"),
+          headers: out,
+        });
+      }
       case "/slow":
         await new Promise((r) => setTimeout(r, 60_000));
         return new Response("late");

@@ -160,7 +160,10 @@ export class Stack {
 
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
-  /** Extra environment of `connector cloud` (e.g. the test clock's offset file). */
+  /**
+   * Extra environment of `connector cloud` (e.g. the test clock's offset file; the admin key
+   * comes from NC_ADMIN_API_KEY, which this can override).
+   */
   cloudEnv: Record<string, string> = {};
 
   /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
@@ -231,10 +234,8 @@ export class Stack {
       "127.0.0.1,localhost",
       "--log-format",
       "json",
-      "--admin-api-key",
-      TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ], { ...this.#env, ...this.cloudEnv });
+    ], { NC_ADMIN_API_KEY: TEST_ADMIN_KEY, ...this.#env, ...this.cloudEnv });
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }

@@ -102,6 +102,10 @@ Deno.test("newcomer: README's Getting started blocks, run as written, end with a
         .replace(/\benr_…/, tokens.enr ?? "enr_…")
         .replace(/\bnt_…/, tokens.nt ?? "nt_…")
         .replace(/\bh-…/, tokens.handle ?? "h-…");
+      // `echo SECRET | command`: the secret goes to the command's standard input.
+      let stdin: string | undefined;
+      const piped = /^echo (\S+) \| (.+)$/.exec(cmd);
+      if (piped) [stdin, cmd] = [`${piped[1]}\n`, piped[2]];
       if (cmd === "deno task start") {
         cmd += " --http 127.0.0.1:0 --control 127.0.0.1:0 --data 127.0.0.1:0 --rtsp 127.0.0.1:0";
         const p = new Running(cmd.split(" "), dir, env);
@@ -125,7 +129,7 @@ Deno.test("newcomer: README's Getting started blocks, run as written, end with a
         await p.waitFor(/control stream up/);
       } else if (/ tunnel open /.test(cmd)) {
         cmd = cmd.replace("127.0.0.1:2222", "127.0.0.1:0");
-        const p = new Running(cmd.split(" "), dir, env);
+        const p = new Running(cmd.split(" "), dir, env, stdin);
         running.push(p);
         tokens.listen = (await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1];
       } else if (cmd.startsWith("ssh ")) {
@@ -142,7 +146,7 @@ Deno.test("newcomer: README's Getting started blocks, run as written, end with a
         conn.close();
         assertEquals(got, "hello through the tunnel");
       } else {
-        const p = new Running(cmd.split(" "), dir, env);
+        const p = new Running(cmd.split(" "), dir, env, stdin);
         const st = await p.done;
         assertEquals(st.code, 0, `${cmd}\n${p.out}`);
       }

@@ -98,7 +98,8 @@ Deno.test("quickstart: a too-short password writes nothing; a re-run adds to the
     await stack.signIn("admin@example.com", "pw-0123456789");
     // The printed next steps name the program as it was started and the cloud's own URL.
     const human = await admin(stack, ["quickstart"]);
-    assertStringIncludes(human.stdout, `agent enroll --cloud ${stack.url} --token enr_`);
+    assertStringIncludes(human.stdout, "echo enr_");
+    assertStringIncludes(human.stdout, `agent enroll --cloud ${stack.url} --token -`);
     assertStringIncludes(human.stdout, "src/main.ts agent run");
   } finally {
     await stack.stop();

@@ -2,7 +2,7 @@
 // (in-process, real HTTP on loopback, real SQLite): own tenant, other tenant, revoked, expired,
 // anonymous. `GET /api/tunnel/{handle}` answers 426 (send the upgrade) once a caller is
 // authorized, so no case below reaches a device.
-import { ANONYMOUS_DENY_AUDITS_PER_MINUTE } from "../../src/cloud/access/tunnel_ws.ts";
+import { ANONYMOUS_DENY_AUDITS_PER_MINUTE } from "../../src/cloud/tenancy/anonymous_audit.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
 import { loadCloudConfig } from "../../src/cloud/config.ts";

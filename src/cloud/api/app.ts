@@ -29,6 +29,7 @@ import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
+import { limitBody } from "./middleware/body_limit.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
 import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
@@ -56,6 +57,8 @@ export interface AppDeps extends RouteDeps {
   /** The cloud's base URL as operators reach it (for ready-to-paste commands). */
   publicUrl: () => string;
   pushAllowlist: (siteId: string) => Promise<void>;
+  /** Accept devices at link-local / metadata addresses (`--allow-link-local-devices`). */
+  allowLinkLocalDevices?: boolean;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
   /** Where the compiled executables for /download are. */
@@ -98,6 +101,7 @@ async function authorizeCli(d: AppDeps, req: Request, remote: string) {
 export function createApp(d: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", securityHeaders());
+  app.use("*", limitBody());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
   // Ready = the store answers within a second (a load balancer's probe must stay fast while the
@@ -159,6 +163,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       },
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
+      allowLinkLocalDevices: d.allowLinkLocalDevices ?? false,
     }),
   );
   app.route(
@@ -280,10 +285,11 @@ export function createApp(d: AppDeps): Hono<Env> {
         c.req.header("sec-fetch-mode") === "navigate" ||
         /text\/html/.test(c.req.header("accept") ?? "")
       ) return c.html(errorPage(status, body.message), 503, { "retry-after": "5" });
-    } else if (err instanceof AppError) {
-      // Expected refusals (an agent away, a device silent) are not errors of the cloud: no stack.
-      if (status >= 500) d.log.info({ code: err.code, err: err.message }, "request refused");
-    } else if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    } else if (!(err instanceof AppError)) {
+      // Only real faults are errors; refusals the product expects (AppErrors, 503 "agent
+      // reconnecting" included) are a warning without a stack.
+      d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    } else if (status >= 500) d.log.warn({ err: err.message, code: err.code }, "request refused");
     return c.json(body, status as 400);
   });
   return app;

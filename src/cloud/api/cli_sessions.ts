@@ -96,7 +96,9 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
     return {
       ...view(s),
       token,
-      command: `nanodems-tunnel run --cloud ${d.publicUrl()} --token ${token}`,
+      // The token goes through standard input (echo is a shell builtin in sh, cmd and
+      // PowerShell), never onto nanodems-tunnel's command line, which every local user can read.
+      command: `echo ${token} | nanodems-tunnel run --cloud ${d.publicUrl()} --token -`,
       note: "Copy the token now: it is not shown again.",
     };
   };

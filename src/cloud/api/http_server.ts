@@ -26,7 +26,7 @@ import {
   TUNNEL_PATH,
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
-import { logStoreFailure } from "../store/outage.ts";
+import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -78,6 +78,7 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** The upgrade request as a fetch Request; a Host or target no URL can hold is a 400. */
 function toRequest(req: http.IncomingMessage): Request {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
@@ -165,7 +166,8 @@ export function startHttpServer(opts: {
     // the client's problem (400), a fault is logged once and costs this connection only.
     upgrade(req, socket, head).catch((e) => {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500) logStoreFailure(d.log, e, "upgrade failed");
+      // A store outage is a (rate-limited) warning, a fault an error, a refusal nothing.
+      if (isStoreOutage(e) || !(e instanceof AppError)) logStoreFailure(d.log, e, "upgrade failed");
       if (!socket.destroyed && socket.writable) refuse(socket, status, body);
       else socket.destroy();
     });
@@ -198,8 +200,8 @@ export function startHttpServer(opts: {
       });
     } catch (e) {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500 && status !== 502 && status !== 503 && status !== 504) {
-        d.log.error({ err: (e as Error).message }, "tunnel upgrade failed");
+      if (isStoreOutage(e) || !(e instanceof AppError)) {
+        logStoreFailure(d.log, e, "tunnel upgrade failed");
       }
       refuse(socket, status, body);
     }

@@ -159,7 +159,14 @@ export async function startControlRelay(o: {
                   writer.write(encodeRelayFrame(type, id, payload)).catch(() => {}),
               );
               calls.set(id, call);
-              o.connect(call as unknown as ControlCall);
+              try {
+                o.connect(call as unknown as ControlCall);
+              } catch (e) {
+                // One stream's fault must not end the loop that carries every other stream.
+                o.log.error({ err: (e as Error).message }, "control stream handler failed");
+                call.on("error", () => {});
+                call.emit("error", { code: 13, details: "internal error" });
+              }
               continue;
             }
             const call = calls.get(f.id);

@@ -18,6 +18,8 @@ import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
+import { clip } from "../../shared/clip.ts";
+import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 import type { CertRenewal } from "./cert_renewal.ts";
 import type { TlsIdentity } from "./tls_identity.ts";
@@ -56,6 +58,15 @@ export interface ControlServerOptions {
 
 type Call = ControlCall;
 
+/** HTTP/2 streams one agent connection may hold at once (an agent needs one, two in a swap). */
+export const MAX_STREAMS_PER_CONNECTION = 4;
+/** Control streams one certificate may hold at once, across connections. */
+export const MAX_STREAMS_PER_CERTIFICATE = 4;
+/** The largest control message accepted (the biggest legitimate one is a discovery result). */
+export const MAX_CONTROL_MESSAGE_BYTES = 1 << 20;
+/** The most characters a Hello's hostname, version and os may carry together. */
+export const MAX_HELLO_CHARS = 4096;
+
 /** Starts the control listener. */
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
   // The listener's gRPC options; the listener itself runs in the control relay process.
@@ -64,7 +75,10 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    "grpc.max_concurrent_streams": MAX_STREAMS_PER_CONNECTION,
+    "grpc.max_receive_message_length": MAX_CONTROL_MESSAGE_BYTES,
   };
+  const streamsPerCn = new Map<string, number>();
 
   const discoveries = new DiscoveryRequests();
   const pushTo = async (s: AgentSession) => {
@@ -90,26 +104,62 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       () => deny(grpc.status.INVALID_ARGUMENT, "expected Hello within 10 s"),
       10_000,
     );
+    // Streams per certificate are bounded: a valid certificate cannot pile up idle streams.
+    let counted = false;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const n = (streamsPerCn.get(cn) ?? 1) - 1;
+      if (n > 0) streamsPerCn.set(cn, n);
+      else streamsPerCn.delete(cn);
+    };
+    if ((streamsPerCn.get(cn) ?? 0) >= MAX_STREAMS_PER_CERTIFICATE) {
+      o.log.warn({ cn: clip(cn) }, "control stream refused: too many streams for one certificate");
+      call.on("error", () => {}); // the refusal below is emitted as "error"; nothing to clean up
+      deny(grpc.status.RESOURCE_EXHAUSTED, "too many control streams for this certificate");
+      return;
+    }
+    streamsPerCn.set(cn, (streamsPerCn.get(cn) ?? 0) + 1);
+    counted = true;
+
+    // An unknown or revoked CN is cut before anything it sends is read.
+    const admitCn = async () => {
+      const agent = cn ? await o.store.getAgent(cn) : null;
+      if (agent && agent.revokedAt === null) return agent;
+      const action = agent ? "agent.reject_revoked" : "agent.reject_unregistered_cn";
+      // Sampled per certificate: a refused agent retrying must not fill the audit log.
+      if (auditAnonymousRefusal(o.store, `cn:${cn}`, o.clock.now())) {
+        await o.store.appendAudit({
+          tenantId: agent?.tenantId ?? null,
+          actor: `cn:${cn}`,
+          action,
+          target: cn,
+          detail: { node: o.node },
+        });
+      }
+      o.log.warn({ cn: clip(cn), action }, "control stream refused");
+      deny(grpc.status.PERMISSION_DENIED, agent ? "agent revoked" : "unknown CN");
+      return null;
+    };
+    const admitted = admitCn();
 
     const onHello = async (m: AgentMessage) => {
       if (m.msg !== "hello" || !m.hello) {
         return deny(grpc.status.INVALID_ARGUMENT, "first message must be Hello");
       }
       clearTimeout(helloTimer);
-      const hello = m.hello;
-      const agent = cn ? await o.store.getAgent(cn) : null;
-      if (!agent || agent.revokedAt !== null) {
-        const action = agent ? "agent.reject_revoked" : "agent.reject_unregistered_cn";
-        await o.store.appendAudit({
-          tenantId: agent?.tenantId ?? null,
-          actor: `cn:${cn}`,
-          action,
-          target: cn,
-          detail: { hostname: hello.hostname, version: hello.version, node: o.node },
-        });
-        o.log.warn({ cn, action }, "control stream refused");
-        return deny(grpc.status.PERMISSION_DENIED, agent ? "agent revoked" : "unknown CN");
+      const agent = await admitted;
+      if (!agent || ended) return;
+      const raw = m.hello;
+      if (raw.hostname.length + raw.version.length + raw.os.length > MAX_HELLO_CHARS) {
+        return deny(grpc.status.INVALID_ARGUMENT, "Hello too large");
       }
+      const hello = {
+        ...raw,
+        hostname: clip(raw.hostname),
+        version: clip(raw.version),
+        os: clip(raw.os),
+      };
       if (hello.agentId && hello.agentId !== cn) {
         return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
       }
@@ -226,6 +276,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     const cleanup = () => {
       ended = true;
       clearTimeout(helloTimer);
+      uncount();
       const s = session;
       if (!s) return;
       session = null;
@@ -238,6 +289,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     };
 
     call.on("data", (m: AgentMessage) => {
+      if (ended) return;
       queue = queue.then(() => onMessage(m)).catch((e) => {
         logStoreFailure(o.log, e, "control message failed", { cn });
         // A Hello that could not be checked (store unreachable) is refused, never admitted: the

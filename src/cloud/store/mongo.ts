@@ -19,9 +19,11 @@ import { newId } from "../../shared/ids.ts";
 import {
   auditLimit,
   LOOPBACK_CAPACITY,
+  LOOPBACK_RANDOM_TRIES,
   loopbackAddress,
   newAgentRecord,
   normalizePorts,
+  randomLoopbackIndex,
 } from "./rules.ts";
 import {
   C,
@@ -280,11 +282,14 @@ class MongoStore extends MongoBase implements Store {
       serial: input.serial ?? null,
       claimedAgentId: null,
     };
-    // Step 1 takes a loopback index from the cloud-wide counter (a crash after it leaves only a
-    // gap, reused once the space has been run through); step 2 inserts the device, whose unique
-    // index on the index makes a concurrent taker of the same address fail and retry.
+    // Step 1 picks a loopback index (at random, so addresses reveal nothing across tenants; the
+    // lowest free one once random picks keep colliding); step 2 inserts the device, whose unique
+    // index on the index makes a concurrent taker of the same address fail and pick again. A
+    // crash between the steps leaves nothing: the pick is not stored anywhere.
     for (let attempt = 0; attempt < 50; attempt++) {
-      const n = await this.#nextLoopback();
+      const n = attempt < LOOPBACK_RANDOM_TRIES
+        ? randomLoopbackIndex()
+        : await this.#lowestFreeLoopback();
       const device: Device = { ...base, loopbackIp: loopbackAddress(n) };
       try {
         await this.#insert(C.devices, id, device, {
@@ -293,10 +298,7 @@ class MongoStore extends MongoBase implements Store {
         }, SECURE);
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
-        if (await this.c(C.devices).findOne({ loopbackN: n })) {
-          await this.#counterPastHighestLoopback();
-          continue; // address taken: try the next one
-        }
+        if (await this.c(C.devices).findOne({ loopbackN: n })) continue; // taken: pick again
         throw new Error(`a device with serial ${device.serial} already exists`, { cause: e });
       }
       await this.bumpAllowlistVersion(device.siteId);
@@ -305,28 +307,8 @@ class MongoStore extends MongoBase implements Store {
     throw new Error("could not assign a loopback address (too much contention)");
   }
 
-  /**
-   * Moves the loopback counter past the highest index in use (`$max`, so it never goes back):
-   * heals a counter that fell behind the devices (a restored backup, a hand-edited database)
-   * in one step instead of one collision per device.
-   */
-  async #counterPastHighestLoopback(): Promise<void> {
-    const [top] = await this.c(C.devices).find({}, { projection: { loopbackN: 1 } })
-      .sort({ loopbackN: -1 }).limit(1).toArray();
-    const next = (top?.loopbackN as number | undefined ?? -1) + 1;
-    if (next < LOOPBACK_CAPACITY) {
-      await this.c(C.counters).updateOne(
-        { _id: "loopback" as never },
-        { $max: { value: next } },
-        { upsert: true },
-      );
-    }
-  }
-
-  /** The next loopback index: the counter's, then (once exhausted) the lowest free one. */
-  async #nextLoopback(): Promise<number> {
-    const next = (await this.incrementCounter("loopback")) - 1;
-    if (next < LOOPBACK_CAPACITY) return next;
+  /** The lowest loopback index no device holds (when random picks keep colliding). */
+  async #lowestFreeLoopback(): Promise<number> {
     let expected = 0;
     const cursor = this.c(C.devices).find({}, { projection: { loopbackN: 1 } })
       .sort({ loopbackN: 1 });

@@ -24,6 +24,18 @@ export function loopbackAddress(n: number): string {
   return `127.0.${Math.floor(k / 254)}.${(k % 254) + 1}`;
 }
 
+/**
+ * A loopback index picked at random: addresses are unique cloud-wide but, unlike a counter, tell
+ * a tenant nothing about how many devices other tenants added. Backends try a few of these and
+ * fall back to the lowest free index when the space is nearly full.
+ */
+export function randomLoopbackIndex(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0] % LOOPBACK_CAPACITY;
+}
+
+/** How many random picks a backend tries before it takes the lowest free index. */
+export const LOOPBACK_RANDOM_TRIES = 32;
+
 /** Validates ports (integers 1..65535) and returns them sorted ascending without duplicates. */
 export function normalizePorts(ports: number[]): number[] {
   for (const p of ports) {

@@ -24,12 +24,14 @@ import {
   dayStart,
   hourOf,
   LOOPBACK_CAPACITY,
+  LOOPBACK_RANDOM_TRIES,
   loopbackAddress,
   newAgentRecord,
   newApiTokenRecord,
   newUserRecord,
   normalizeEmail,
   normalizePorts,
+  randomLoopbackIndex,
 } from "./rules.ts";
 
 export { LOOPBACK_CAPACITY, loopbackAddress };
@@ -552,15 +554,16 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Takes the next loopback index from the cloud-wide counter; once the counter has run through
-   * the whole space, reuses the lowest index no device holds. Call inside a transaction.
+   * Picks a free loopback index at random (a few tries), else the lowest free one: addresses are
+   * unique cloud-wide but, unlike a counter, tell a tenant nothing about how many devices other
+   * tenants added. Call inside a transaction.
    */
   #allocateLoopback(): number {
-    const next = num(
-      this.#get("UPDATE sequences SET value = value + 1 WHERE name = 'loopback' RETURNING value")!
-        .value,
-    ) - 1;
-    if (next < LOOPBACK_CAPACITY) return next;
+    const taken = (n: number) => !!this.#get("SELECT 1 AS x FROM devices WHERE loopback_n = ?", n);
+    for (let i = 0; i < LOOPBACK_RANDOM_TRIES; i++) {
+      const n = randomLoopbackIndex();
+      if (!taken(n)) return n;
+    }
     const free = this.#get(
       `SELECT 0 AS n WHERE NOT EXISTS (SELECT 1 FROM devices WHERE loopback_n = 0)
        UNION ALL

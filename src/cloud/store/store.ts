@@ -72,7 +72,10 @@ export interface Device {
   model: string;
   label: string;
   notes: string;
-  /** Loopback address 127.0.X.Y assigned by the cloud, unique across the whole cloud. */
+  /**
+   * Loopback address 127.0.X.Y assigned by the cloud, unique across the whole cloud, picked at
+   * random (never in sequence: it must not tell a tenant how many devices others have).
+   */
   loopbackIp: string;
   createdAt: number;
   updatedAt: number;

@@ -43,3 +43,10 @@ Deno.test("options in use are carried over, unset ones left out", () => {
     "deno run -A src/main.ts agent run --state ./st",
   );
 });
+
+Deno.test("a secret goes to standard input, never onto the command line", () => {
+  assertEquals(
+    commandHint("agent", ["enroll", "--cloud", "http://c"], {}, checkout, { token: "enr_abc" }),
+    "echo enr_abc | deno run -A src/main.ts agent enroll --cloud http://c --token -",
+  );
+});

@@ -14,6 +14,7 @@
  * @module
  */
 import { AppError } from "../../../shared/errors.ts";
+import { auditAnonymousRefusal } from "../../tenancy/anonymous_audit.ts";
 import type { Principal } from "../../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../../tenancy/device_secrets.ts";
 import type { OpenedTunnel } from "../../control/tunnels.ts";
@@ -181,7 +182,8 @@ export class RtspSession {
         ? await principalFromSignedUrl(this.#d, this.#d.signer, handle, signed)
         : await principalFromBasic(this.#d, header(m, "Authorization"), this.#remote);
     } catch (e) {
-      if (e instanceof AppError) {
+      const now = this.#d.clock.now();
+      if (e instanceof AppError && auditAnonymousRefusal(this.#d.store, this.#remote, now)) {
         await this.#d.store.appendAudit({
           tenantId: null,
           actor: `ip:${this.#remote}`,
