@@ -34,6 +34,7 @@ import { DeviceConnPool } from "./access/proxy/device_conn.ts";
 import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
 import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
+import { TerminalSlots } from "./access/terminal/slots.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
 import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
@@ -181,6 +182,7 @@ export async function startCloud(
         : undefined,
     },
     cloudBase: () => publicUrl(),
+    terminal: { ...route, secrets, slots: new TerminalSlots() },
   });
   const stopWatch = watchChanges({
     store,

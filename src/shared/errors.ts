@@ -137,6 +137,22 @@ export const CATALOGUE = {
     message:
       "this serial has already been claimed; revoke its agent and re-add the device to claim again",
   },
+  terminal_limit: {
+    http: 429,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "too many terminal sessions",
+  },
+  host_key_changed: {
+    http: 409,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    message: "WARNING: the device's SSH host key has changed. Someone may be intercepting the " +
+      "connection, or the device was reinstalled. An admin must accept the new key.",
+  },
+  ssh_auth_failed: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "the device refused the SSH login",
+  },
   discovery_timeout: {
     http: 504,
     grpc: GrpcStatus.DEADLINE_EXCEEDED,

@@ -3,6 +3,7 @@
  * on 127.0.0.X:port for every device port of a CLI session (see run.ts); `status` shows the
  * session; `open HANDLE` listens on one loopback port for one device port. Any TCP tool (ssh, an
  * SDK, a player) then reaches the device as if on its LAN. Listeners are on loopback only.
+ * `ssh DEVICE` opens the browser terminal's session (credentials held by the cloud) here.
  * @module
  */
 import {
@@ -21,6 +22,7 @@ import { carry, wsUrl } from "./connect.ts";
 import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
 import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
+import { sshSession, terminalPath } from "./ssh.ts";
 
 const openOptions: Record<string, OptionSpec> = {
   cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
@@ -68,16 +70,37 @@ const runOptions: Record<string, OptionSpec> = {
   },
 };
 
+const sshOptions: Record<string, OptionSpec> = {
+  cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
+  token: {
+    type: "string",
+    env: "NC_TOKEN",
+    arg: "TOKEN",
+    help:
+      "Your API token nt_… or a CLI session token ops_… (required; not -: stdin is the shell's)",
+  },
+  "token-file": {
+    type: "string",
+    env: "NC_TOKEN_FILE",
+    arg: "FILE",
+    help: "Read the token from a file (keeps it off the command line)",
+  },
+};
+
 const HELP = `connector tunnel — reach LAN devices from this machine (shipped as nanodems-tunnel)
 
 Usage:
   connector tunnel run --cloud URL --token -            every device of your CLI session
   connector tunnel status --cloud URL --token -         the session's expiry and its pairs
   connector tunnel open HANDLE --cloud URL --token -    one device port, on a port you choose
+  connector tunnel ssh DEVICE --cloud URL --token-file F  a terminal on an SSH device, logged in
+                                                        by the cloud (DEVICE: h-…, or with ops_…
+                                                        127.0.0.X[:port] or the device's name)
 
-The token (ops_… for run and status, nt_… for open) comes from standard input (--token -),
-a file (--token-file FILE) or NC_TOKEN; typed on the command line it works, with a warning,
-because every local user can read a command line.
+The token (ops_… for run and status, nt_… for open, either for ssh) comes from standard input
+(--token -), a file (--token-file FILE) or NC_TOKEN; typed on the command line it works, with a
+warning, because every local user can read a command line. (ssh reads its keystrokes from
+standard input, so give it the token by file or NC_TOKEN.)
 
 The workflow: on the site page click "Open CLI session", pick the sites, copy the command it
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every
@@ -93,6 +116,9 @@ ${renderOptions(runOptions)}
 
 Options of open:
 ${renderOptions(openOptions)}
+
+Options of ssh:
+${renderOptions(sshOptions)}
 
 Examples:
   nanodems-tunnel run --cloud https://cloud.example.com --token -    (paste ops_…, Ctrl-D)
@@ -119,6 +145,33 @@ function parseCloud(text: unknown): URL {
   } catch {
     throw new UsageError(`--cloud: expected a URL, got "${text}"`);
   }
+}
+
+/** `ssh DEVICE`: a terminal on the device, logged in by the cloud. */
+async function sshCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, sshOptions);
+  if (values.help) return (console.log(HELP), 0);
+  if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
+  const cloud = parseCloud(values.cloud);
+  if (values.token === "-") {
+    throw new UsageError(
+      "ssh reads your keystrokes from standard input: give the token with " +
+        "--token-file or NC_TOKEN",
+    );
+  }
+  const token = await tokenOf(values, argv);
+  if (!token || !/^(nt|ops)_[A-Za-z0-9_-]{20,}$/.test(token)) {
+    throw new UsageError(
+      "--token: expected an API token nt_… or a CLI session token ops_… (--token-file or NC_TOKEN)",
+    );
+  }
+  const device = positionals[0];
+  if (!device) throw new UsageError("DEVICE is required: a handle h-…, 127.0.0.X[:port] or a name");
+  const path = await terminalPath(cloud, token, device).catch((e) => {
+    if (e instanceof PlanError) throw new UsageError(e.message);
+    throw e;
+  });
+  return await sshSession(cloud, token, path);
 }
 
 /** `run` and `status`. */
@@ -200,6 +253,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   if (!sub || sub === "--help" || sub === "-h" || sub === "help") return (console.log(HELP), 0);
   if (sub === "--version" || sub === "-V") return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   if (sub === "run" || sub === "status") return await sessionCommand(sub, argv.slice(1));
+  if (sub === "ssh") return await sshCommand(argv.slice(1));
   if (sub !== "open") {
     throw new UsageError(`unknown tunnel command "${sub}" (see connector tunnel --help)`);
   }

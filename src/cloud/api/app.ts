@@ -42,6 +42,7 @@ import { inviteRoutes } from "../ui/invite.tsx";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
+import { terminalApiRoutes } from "./terminal.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
@@ -175,6 +176,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       agentCaPin: () => d.pki.agentCerts.renewalsPin,
     }),
   );
+  app.route("/api", terminalApiRoutes({ store: d.store, clock: d.clock }));
   app.route(
     "/api",
     cliSessionRoutes({

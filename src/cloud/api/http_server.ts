@@ -27,6 +27,12 @@ import {
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
 import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
+import {
+  CLI_TERMINAL_PATH,
+  serveTerminalUpgrade,
+  TERMINAL_PATH,
+} from "../access/terminal/serve.ts";
+import type { TerminalDeps } from "../access/terminal/session.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -103,6 +109,8 @@ export function startHttpServer(opts: {
   proxy: ProxyDeps;
   /** The cloud's own base URL as browsers reach it (device origins send them back there). */
   cloudBase: () => string;
+  /** The browser terminal (`/api/terminal/{handle}`). */
+  terminal?: TerminalDeps;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({
@@ -177,6 +185,14 @@ export function startHttpServer(opts: {
     if (deviceHandle) return await serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
     if (isProxyPath(req.url ?? "/")) return await serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
+    const term = TERMINAL_PATH.exec(path);
+    const cliTerm = CLI_TERMINAL_PATH.exec(path);
+    if ((term || cliTerm) && opts.terminal) {
+      const to: TunnelTarget = term
+        ? { handle: decodeSegment(term[1]) }
+        : { ip: cliTerm![1], port: Number(cliTerm![2]) };
+      return await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, to);
+    }
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);
     let target: TunnelTarget;

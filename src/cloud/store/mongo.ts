@@ -40,6 +40,7 @@ import {
 import { MongoStats } from "./mongo_stats.ts";
 import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
+import { MongoTerminal } from "./mongo_terminal.ts";
 import type {
   Agent,
   AgentCert,
@@ -68,8 +69,11 @@ import type {
   PurgeCounts,
   PurgeCutoffs,
   Site,
+  SshHostKey,
   Store,
   Tenant,
+  TerminalPolicy,
+  TerminalRecording,
   User,
   UserInvite,
   WebSession,
@@ -140,12 +144,14 @@ class MongoStore extends MongoBase implements Store {
   readonly #client: MongoClient;
   readonly #stats: MongoStats;
   readonly #creds: MongoCredentials;
+  readonly #terminal: MongoTerminal;
 
   constructor(client: MongoClient, db: Db, clock: Clock) {
     super(db, clock);
     this.#client = client;
     this.#stats = new MongoStats(db, clock);
     this.#creds = new MongoCredentials(db, clock);
+    this.#terminal = new MongoTerminal(db, clock);
   }
 
   /** Inserts a record with `_id` = its key and a creation-order tie-breaker. */
@@ -233,6 +239,7 @@ class MongoStore extends MongoBase implements Store {
       .toArray()).map((a) => a._id as unknown as string);
     await this.c(C.handles).deleteMany({ siteId: id }, SECURE);
     await this.c(C.deviceCredentials).deleteMany({ _id: { $in: devices as never[] } }, SECURE);
+    await this.c(C.sshHostKeys).deleteMany({ deviceId: { $in: devices } }, SECURE);
     await this.c(C.devices).deleteMany({ siteId: id }, SECURE);
     await this.c(C.enrollmentTokens).deleteMany({ siteId: id }, SECURE);
     await this.c(C.presence).deleteMany({ siteId: id });
@@ -372,6 +379,7 @@ class MongoStore extends MongoBase implements Store {
     // again on demand) or without credentials, never a handle to a missing device.
     await this.c(C.handles).deleteMany({ deviceId: id }, SECURE);
     await this.c(C.deviceCredentials).deleteOne({ _id: id as never }, SECURE);
+    await this.c(C.sshHostKeys).deleteMany({ deviceId: id }, SECURE);
     const r = await this.c(C.devices).deleteOne({ _id: id as never, tenantId }, SECURE);
     if (r.deletedCount === 0) return false; // a concurrent delete won
     await this.bumpAllowlistVersion(d.siteId as string);
@@ -724,6 +732,33 @@ class MongoStore extends MongoBase implements Store {
       SECURE,
     );
     return r.deletedCount > 0;
+  }
+
+  // Browser terminal (mongo_terminal.ts)
+
+  getSshHostKey(tenantId: string, deviceId: string, port: number) {
+    return this.#terminal.getSshHostKey(tenantId, deviceId, port);
+  }
+  putSshHostKey(pin: SshHostKey) {
+    return this.#terminal.putSshHostKey(pin);
+  }
+  getTerminalPolicy(tenantId: string) {
+    return this.#terminal.getTerminalPolicy(tenantId);
+  }
+  putTerminalPolicy(tenantId: string, policy: TerminalPolicy) {
+    return this.#terminal.putTerminalPolicy(tenantId, policy);
+  }
+  putRecording(rec: TerminalRecording) {
+    return this.#terminal.putRecording(rec);
+  }
+  getRecording(tenantId: string, id: string) {
+    return this.#terminal.getRecording(tenantId, id);
+  }
+  listRecordings(tenantId: string, opts?: { deviceId?: string; limit?: number }) {
+    return this.#terminal.listRecordings(tenantId, opts);
+  }
+  deleteRecordingsBefore(tenantId: string, before: number) {
+    return this.#terminal.deleteRecordingsBefore(tenantId, before);
   }
 
   // Audit

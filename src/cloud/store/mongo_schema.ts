@@ -32,6 +32,9 @@ export const C = {
   hourly: "stats_hourly",
   daily: "stats_daily",
   userInvites: "user_invites",
+  sshHostKeys: "ssh_host_keys",
+  terminalPolicies: "terminal_policies",
+  recordings: "terminal_recordings",
 } as const;
 
 /**
@@ -68,6 +71,8 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.daily, { tenantId: 1, agentId: 1, day: 1 }, { name: "tenant_agent_day" }],
   [C.userInvites, { userId: 1 }, { name: "user" }],
   [C.users, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
+  [C.sshHostKeys, { deviceId: 1 }, { name: "device" }],
+  [C.recordings, { tenantId: 1, endedAt: -1, ord: -1 }, { name: "tenant_ended" }],
 ];
 
 /** Creates every collection's indexes; safe to run on every start and from several nodes. */
@@ -165,6 +170,36 @@ export const FIELDS = {
   agentCounters: ["agentId", "tenantId", "day", "bytesUp", "bytesDown", "tunnels", "at"],
   hourly: ["agentId", "tenantId", "hour", "bytesUp", "bytesDown", "tunnels"],
   daily: ["agentId", "tenantId", "day", "bytesUp", "bytesDown", "tunnels"],
+  sshHostKey: [
+    "tenantId",
+    "deviceId",
+    "port",
+    "algorithm",
+    "fingerprint",
+    "pinnedAt",
+    "offeredAlgorithm",
+    "offeredFingerprint",
+    "offeredAt",
+  ],
+  terminalPolicy: [
+    "maxPerUser",
+    "maxPerDevice",
+    "idleTimeoutMs",
+    "maxSessionMs",
+    "recordInput",
+    "retentionMs",
+  ],
+  recording: [
+    "id",
+    "tenantId",
+    "deviceId",
+    "port",
+    "handle",
+    "actor",
+    "startedAt",
+    "endedAt",
+    "endReason",
+  ],
 } as const;
 
 /** Copies the record fields `keys` out of a document (dropping `_id` and bookkeeping fields). */

@@ -64,8 +64,11 @@ import type {
   PurgeCutoffs,
   Role,
   Site,
+  SshHostKey,
   Store,
   Tenant,
+  TerminalPolicy,
+  TerminalRecording,
   User,
   UserInvite,
   WebSession,
@@ -283,6 +286,34 @@ function toLicense(r: Row): License {
     hash: str(r.hash),
     createdAt: num(r.created_at),
     revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toSshHostKey(r: Row): SshHostKey {
+  return {
+    tenantId: str(r.tenant_id),
+    deviceId: str(r.device_id),
+    port: num(r.port),
+    algorithm: str(r.algorithm),
+    fingerprint: str(r.fingerprint),
+    pinnedAt: num(r.pinned_at),
+    offeredAlgorithm: strOrNull(r.offered_algorithm),
+    offeredFingerprint: strOrNull(r.offered_fingerprint),
+    offeredAt: numOrNull(r.offered_at),
+  };
+}
+
+function toRecordingInfo(r: Row): Omit<TerminalRecording, "cast"> {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    deviceId: str(r.device_id),
+    port: num(r.port),
+    handle: str(r.handle),
+    actor: str(r.actor),
+    startedAt: num(r.started_at),
+    endedAt: num(r.ended_at),
+    endReason: str(r.end_reason),
   };
 }
 
@@ -1273,6 +1304,134 @@ class SqliteStore implements Store {
       deviceId,
       tenantId,
     ) > 0;
+  }
+
+  // Browser terminal
+
+  async getSshHostKey(tenantId: string, deviceId: string, port: number) {
+    const r = this.#get(
+      "SELECT * FROM ssh_host_keys WHERE device_id = ? AND port = ? AND tenant_id = ?",
+      deviceId,
+      port,
+      tenantId,
+    );
+    return r ? toSshHostKey(r) : null;
+  }
+
+  async putSshHostKey(pin: SshHostKey): Promise<boolean> {
+    return this.#tx(() => {
+      if (
+        !this.#get(
+          "SELECT 1 FROM devices WHERE id = ? AND tenant_id = ?",
+          pin.deviceId,
+          pin.tenantId,
+        )
+      ) return false;
+      this.#run(
+        `INSERT INTO ssh_host_keys (device_id, port, tenant_id, algorithm, fingerprint, pinned_at,
+           offered_algorithm, offered_fingerprint, offered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (device_id, port) DO UPDATE SET algorithm = excluded.algorithm,
+           fingerprint = excluded.fingerprint, pinned_at = excluded.pinned_at,
+           offered_algorithm = excluded.offered_algorithm,
+           offered_fingerprint = excluded.offered_fingerprint, offered_at = excluded.offered_at`,
+        pin.deviceId,
+        pin.port,
+        pin.tenantId,
+        pin.algorithm,
+        pin.fingerprint,
+        pin.pinnedAt,
+        pin.offeredAlgorithm,
+        pin.offeredFingerprint,
+        pin.offeredAt,
+      );
+      return true;
+    });
+  }
+
+  async getTerminalPolicy(tenantId: string): Promise<TerminalPolicy | null> {
+    const r = this.#get("SELECT * FROM terminal_policies WHERE tenant_id = ?", tenantId);
+    return r
+      ? {
+        maxPerUser: num(r.max_per_user),
+        maxPerDevice: num(r.max_per_device),
+        idleTimeoutMs: num(r.idle_timeout_ms),
+        maxSessionMs: num(r.max_session_ms),
+        recordInput: num(r.record_input) === 1,
+        retentionMs: num(r.retention_ms),
+      }
+      : null;
+  }
+
+  async putTerminalPolicy(tenantId: string, p: TerminalPolicy): Promise<void> {
+    this.#run(
+      `INSERT INTO terminal_policies (tenant_id, max_per_user, max_per_device, idle_timeout_ms,
+         max_session_ms, record_input, retention_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id) DO UPDATE SET max_per_user = excluded.max_per_user,
+         max_per_device = excluded.max_per_device, idle_timeout_ms = excluded.idle_timeout_ms,
+         max_session_ms = excluded.max_session_ms, record_input = excluded.record_input,
+         retention_ms = excluded.retention_ms`,
+      tenantId,
+      p.maxPerUser,
+      p.maxPerDevice,
+      p.idleTimeoutMs,
+      p.maxSessionMs,
+      p.recordInput ? 1 : 0,
+      p.retentionMs,
+    );
+  }
+
+  async putRecording(rec: TerminalRecording): Promise<void> {
+    this.#run(
+      `INSERT INTO terminal_recordings (id, tenant_id, device_id, port, handle, actor, started_at,
+         ended_at, end_reason, cast) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      rec.id,
+      rec.tenantId,
+      rec.deviceId,
+      rec.port,
+      rec.handle,
+      rec.actor,
+      rec.startedAt,
+      rec.endedAt,
+      rec.endReason,
+      rec.cast,
+    );
+  }
+
+  async getRecording(tenantId: string, id: string): Promise<TerminalRecording | null> {
+    const r = this.#get(
+      "SELECT * FROM terminal_recordings WHERE id = ? AND tenant_id = ?",
+      id,
+      tenantId,
+    );
+    return r ? { ...toRecordingInfo(r), cast: str(r.cast) } : null;
+  }
+
+  async listRecordings(tenantId: string, opts: { deviceId?: string; limit?: number } = {}) {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+    const cols = "id, tenant_id, device_id, port, handle, actor, started_at, ended_at, end_reason";
+    const rows = opts.deviceId
+      ? this.#all(
+        `SELECT ${cols} FROM terminal_recordings WHERE tenant_id = ? AND device_id = ?
+         ORDER BY ended_at DESC, rowid DESC LIMIT ?`,
+        tenantId,
+        opts.deviceId,
+        limit,
+      )
+      : this.#all(
+        `SELECT ${cols} FROM terminal_recordings WHERE tenant_id = ?
+         ORDER BY ended_at DESC, rowid DESC LIMIT ?`,
+        tenantId,
+        limit,
+      );
+    return rows.map(toRecordingInfo);
+  }
+
+  async deleteRecordingsBefore(tenantId: string, before: number): Promise<number> {
+    return this.#run(
+      "DELETE FROM terminal_recordings WHERE tenant_id = ? AND ended_at < ?",
+      tenantId,
+      before,
+    );
   }
 
   // Audit

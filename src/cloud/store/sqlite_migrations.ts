@@ -322,7 +322,47 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE agents ADD COLUMN cert_ca TEXT;
   CREATE INDEX agents_cert_not_after ON agents (cert_not_after) WHERE revoked_at IS NULL;
   `,
-  // 9: one-time links that set a user's password (team invites and password resets); only the
+  // 9: browser terminal (SSH): host keys pinned per (device, port) on first use, a policy per
+  // tenant (limits, idle timeout, recording), and the asciicast recordings of sessions.
+  `
+  CREATE TABLE ssh_host_keys (
+    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    port INTEGER NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    algorithm TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    pinned_at INTEGER NOT NULL,
+    offered_algorithm TEXT,
+    offered_fingerprint TEXT,
+    offered_at INTEGER,
+    PRIMARY KEY (device_id, port)
+  );
+
+  CREATE TABLE terminal_policies (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants (id),
+    max_per_user INTEGER NOT NULL,
+    max_per_device INTEGER NOT NULL,
+    idle_timeout_ms INTEGER NOT NULL,
+    max_session_ms INTEGER NOT NULL,
+    record_input INTEGER NOT NULL,
+    retention_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE terminal_recordings (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    device_id TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    handle TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    end_reason TEXT NOT NULL,
+    cast TEXT NOT NULL
+  );
+  CREATE INDEX terminal_recordings_tenant ON terminal_recordings (tenant_id, ended_at);
+  `,
+  // 10: one-time links that set a user's password (team invites and password resets); only the
   // SHA-256 of the link's token is kept.
   `
   CREATE TABLE user_invites (
@@ -335,7 +375,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX user_invites_user ON user_invites (user_id);
   `,
-  // 10: a name for an agent given in the console (empty: the host name is shown).
+  // 11: a name for an agent given in the console (empty: the host name is shown).
   `
   ALTER TABLE agents ADD COLUMN label TEXT NOT NULL DEFAULT '';
   `,

@@ -559,6 +559,27 @@ export interface Store {
    */
   claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult>;
 
+  // Browser terminal (SSH): pinned host keys, the tenant's policy, session recordings
+  /** The pinned host key of a device's SSH port (tenant-scoped), or null before first use. */
+  getSshHostKey(tenantId: string, deviceId: string, port: number): Promise<SshHostKey | null>;
+  /** Inserts or replaces the pin of (device, port); false when the device is not the tenant's. */
+  putSshHostKey(pin: SshHostKey): Promise<boolean>;
+  /** The tenant's terminal policy as set, or null (the caller applies defaults). */
+  getTerminalPolicy(tenantId: string): Promise<TerminalPolicy | null>;
+  /** Inserts or replaces the tenant's terminal policy. */
+  putTerminalPolicy(tenantId: string, policy: TerminalPolicy): Promise<void>;
+  /** Stores a finished session's recording (the id is the caller's). */
+  putRecording(rec: TerminalRecording): Promise<void>;
+  /** Tenant-scoped: the recording with its cast, or null. */
+  getRecording(tenantId: string, id: string): Promise<TerminalRecording | null>;
+  /** A tenant's recordings without their casts, newest first (at most `limit`, default 100). */
+  listRecordings(
+    tenantId: string,
+    opts?: { deviceId?: string; limit?: number },
+  ): Promise<Omit<TerminalRecording, "cast">[]>;
+  /** Deletes a tenant's recordings that ended before `before`; returns how many. */
+  deleteRecordingsBefore(tenantId: string, before: number): Promise<number>;
+
   /** Releases the backend's resources. */
   close(): Promise<void>;
 }
@@ -624,3 +645,56 @@ export type ClaimResult =
   | { ok: true; agent: Agent; device: Device }
   | { ok: false; reason: "unknown" }
   | { ok: false; reason: "claimed"; tenantId: string; deviceId: string };
+
+/**
+ * The host key an SSH port of a device presented first (trust on first use, as OpenSSH's
+ * known_hosts), and a different key it presented later, waiting for an admin to accept it.
+ */
+export interface SshHostKey {
+  tenantId: string;
+  deviceId: string;
+  port: number;
+  /** Key type as the server names it (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `rsa-sha2-512`…). */
+  algorithm: string;
+  /** `SHA256:` + unpadded base64 of the key blob's SHA-256, as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+  /** When this key was pinned. */
+  pinnedAt: number;
+  /** A different key the device presented since (the session was blocked), or null. */
+  offeredAlgorithm: string | null;
+  offeredFingerprint: string | null;
+  offeredAt: number | null;
+}
+
+/** A tenant's rules for browser terminals. */
+export interface TerminalPolicy {
+  /** Concurrent terminal sessions per user. */
+  maxPerUser: number;
+  /** Concurrent terminal sessions per device. */
+  maxPerDevice: number;
+  /** Close a session after this long without operator input. */
+  idleTimeoutMs: number;
+  /** Close a session after this long in any case. */
+  maxSessionMs: number;
+  /** Record what the operator types too (off by default: passwords typed at prompts). */
+  recordInput: boolean;
+  /** Keep recordings this long. */
+  retentionMs: number;
+}
+
+/** One terminal session's recording: asciicast v2 text and what it belongs to. */
+export interface TerminalRecording {
+  id: string;
+  tenantId: string;
+  deviceId: string;
+  port: number;
+  handle: string;
+  /** Who opened the session (the audit actor). */
+  actor: string;
+  startedAt: number;
+  endedAt: number;
+  /** Why it ended ("closed by the operator", "idle timeout", …). */
+  endReason: string;
+  /** The asciicast v2 document (header line, then one event per line). */
+  cast: string;
+}

@@ -9,6 +9,7 @@ import type { Child } from "hono/jsx";
 import { VERSION } from "../../shared/version.ts";
 import type { UiContext } from "./context.ts";
 import { roleAtLeast } from "../tenancy/roles.ts";
+import { isSshPort } from "../access/terminal/ssh_port.ts";
 
 const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/", label: "Dashboard" },
@@ -24,7 +25,14 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
 
 /** The page frame. */
 export function Layout(
-  props: { ctx: UiContext; title: string; active: string; children?: Child },
+  props: {
+    ctx: UiContext;
+    title: string;
+    active: string;
+    children?: Child;
+    /** Extra stylesheets and modules of one page. */
+    head?: Child;
+  },
 ) {
   const { ctx } = props;
   return (
@@ -36,6 +44,7 @@ export function Layout(
         <title>{props.title} — Nanodems Connector</title>
         <link rel="stylesheet" href="/ui/app.css" />
         <script type="module" src="/ui/app.js"></script>
+        {props.head}
       </head>
       <body>
         <header class="top">
@@ -164,9 +173,10 @@ const RTSP_PORTS = new Set([554, 8554, 10554]);
 /** Well-known ports that are not web pages (SSH, Telnet, vendor SDKs, RDP, VNC, ONVIF events). */
 const TCP_PORTS = new Set([21, 22, 23, 3389, 5900, 8000, 8200, 9000, 34567, 37777, 37778]);
 
-/** The protocol a port most likely speaks, for its pill: RTSP, a plain TCP service, or HTTP. */
-export function portKind(port: number): "http" | "rtsp" | "other" {
+/** The protocol a port most likely speaks, for its pill: RTSP, SSH, a plain TCP service, or HTTP. */
+export function portKind(port: number): "http" | "rtsp" | "ssh" | "other" {
   if (RTSP_PORTS.has(port)) return "rtsp";
+  if (isSshPort(port)) return "ssh";
   if (TCP_PORTS.has(port)) return "other";
   return "http";
 }

@@ -22,6 +22,10 @@ import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
 import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
+import { terminalAssetRoutes } from "./terminal_assets.ts";
+import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
+import { maySeeRecording } from "../api/terminal.ts";
+import { isLive } from "../tenancy/handle.ts";
 
 /** What the UI needs. */
 export interface UiDeps {
@@ -41,6 +45,7 @@ const HOUR = 3_600_000;
 export function uiRoutes(d: UiDeps): Hono {
   const app = new Hono();
   app.route("/", assetRoutes());
+  app.route("/", terminalAssetRoutes());
   const traffic: TrafficSource = async (tenantId, agentId) => {
     const now = d.clock.now();
     const since = now - (now % HOUR) - 23 * HOUR;
@@ -172,6 +177,30 @@ export function uiRoutes(d: UiDeps): Hono {
   app.get(
     "/download",
     page((_c, ctx) => DownloadPage({ ctx, downloadsDir: d.downloadsDir })),
+  );
+
+  app.get(
+    "/terminal/:handle",
+    page(async (c, ctx) => {
+      const h = await d.store.getHandle(c.req.param("handle") ?? "");
+      const device = h && h.tenantId === ctx.principal.tenantId && isLive(h, now())
+        ? await d.store.getDevice(h.tenantId, h.deviceId)
+        : null;
+      if (!h || !device) return notFound(c, ctx, "There is no such device port in your tenant.");
+      return TerminalPage({ ctx, handle: h, device });
+    }),
+  );
+  app.get("/recordings", page((_c, ctx) => RecordingsPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/recordings/:id",
+    page(async (c, ctx) => {
+      const rec = await d.store.getRecording(ctx.principal.tenantId, c.req.param("id") ?? "");
+      if (!rec || !maySeeRecording(ctx.principal, rec)) {
+        return notFound(c, ctx, "There is no such recording in your tenant.");
+      }
+      const device = await d.store.getDevice(rec.tenantId, rec.deviceId);
+      return RecordingPage({ ctx, rec, deviceName: device ? device.label || device.host : null });
+    }),
   );
 
   app.get(

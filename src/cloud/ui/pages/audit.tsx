@@ -70,7 +70,7 @@ export async function filteredAudit(
 /** Display names of the users behind `user:<id>` actors. */
 export async function actorNames(
   store: Store,
-  entries: AuditEntry[],
+  entries: { actor: string }[],
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const e of entries) {
@@ -148,7 +148,19 @@ export function AuditTable(
               )
               : <span class="mono">{e.target}</span>}
           </td>
-          <td class="muted">{details(e.detail)}</td>
+          <td class="muted">
+            {details(e.detail)}
+            {typeof e.detail.recordingId === "string"
+              ? (
+                <>
+                  {" "}
+                  <a href={`/recordings/${encodeURIComponent(e.detail.recordingId)}`}>
+                    Play recording
+                  </a>
+                </>
+              )
+              : null}
+          </td>
         </tr>
       ))}
     </Table>
@@ -192,6 +204,9 @@ export async function AuditPage(
   return (
     <Layout ctx={ctx} title="Audit log" active="/audit">
       <h1>Audit log</h1>
+      <p>
+        <a href="/recordings">Terminal recordings</a>
+      </p>
       <form method="get" action="/audit" class="card filters" aria-label="Filters">
         <div>
           <label for="f-actor">Actor</label>

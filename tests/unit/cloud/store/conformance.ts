@@ -1381,6 +1381,108 @@ export function storeConformance(
   );
 
   test(
+    "ssh host keys: pinned per (device, port), tenant-scoped, replaced, removed with the device",
+    async (store, clock) => {
+      const { a, b, siteA } = await world(store);
+      const dev = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "192.0.2.20",
+        ports: [22, 2222],
+      });
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 22), null);
+      const pin = {
+        tenantId: a.id,
+        deviceId: dev.id,
+        port: 22,
+        algorithm: "ssh-ed25519",
+        fingerprint: "SHA256:one",
+        pinnedAt: clock.now(),
+        offeredAlgorithm: null,
+        offeredFingerprint: null,
+        offeredAt: null,
+      };
+      assert.equal(await store.putSshHostKey({ ...pin, tenantId: b.id }), false, "other tenant");
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 22), null, "nothing written");
+      assert.equal(await store.putSshHostKey(pin), true);
+      assert.deepEqual(await store.getSshHostKey(a.id, dev.id, 22), pin);
+      assert.equal(await store.getSshHostKey(b.id, dev.id, 22), null, "scoped by tenant");
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 2222), null, "per port");
+      clock.advance(7);
+      const offered = {
+        ...pin,
+        offeredAlgorithm: "ssh-rsa",
+        offeredFingerprint: "SHA256:two",
+        offeredAt: clock.now(),
+      };
+      assert.equal(await store.putSshHostKey(offered), true);
+      assert.deepEqual(await store.getSshHostKey(a.id, dev.id, 22), offered);
+      assert.equal(await store.deleteDevice(a.id, dev.id), true);
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 22), null, "gone with the device");
+    },
+  );
+
+  test("terminal policy: per tenant, replaced", async (store) => {
+    const { a, b } = await world(store);
+    assert.equal(await store.getTerminalPolicy(a.id), null);
+    const p = {
+      maxPerUser: 5,
+      maxPerDevice: 3,
+      idleTimeoutMs: 900_000,
+      maxSessionMs: 28_800_000,
+      recordInput: false,
+      retentionMs: 2_592_000_000,
+    };
+    await store.putTerminalPolicy(a.id, p);
+    assert.deepEqual(await store.getTerminalPolicy(a.id), p);
+    assert.equal(await store.getTerminalPolicy(b.id), null);
+    await store.putTerminalPolicy(a.id, { ...p, maxPerDevice: 1, recordInput: true });
+    assert.deepEqual(await store.getTerminalPolicy(a.id), {
+      ...p,
+      maxPerDevice: 1,
+      recordInput: true,
+    });
+  });
+
+  test(
+    "terminal recordings: stored, tenant-scoped, listed newest first, expired by age",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const rec = (id: string, deviceId: string, endedAt: number) => ({
+        id,
+        tenantId: a.id,
+        deviceId,
+        port: 22,
+        handle: "h-x",
+        actor: "user:u-1",
+        startedAt: endedAt - 10,
+        endedAt,
+        endReason: "closed",
+        cast: `{"version":2}\n[0.1,"o","${id}"]\n`,
+      });
+      const t0 = clock.now();
+      await store.putRecording(rec("r-1", "d-1", t0));
+      await store.putRecording(rec("r-2", "d-2", t0 + 5));
+      await store.putRecording(rec("r-3", "d-1", t0 + 9));
+      assert.deepEqual(await store.getRecording(a.id, "r-2"), rec("r-2", "d-2", t0 + 5));
+      assert.equal(await store.getRecording(b.id, "r-2"), null, "scoped by tenant");
+      const { cast: _c, ...info } = rec("r-3", "d-1", t0 + 9);
+      const all = await store.listRecordings(a.id);
+      assert.deepEqual(all.map((r) => r.id), ["r-3", "r-2", "r-1"]);
+      assert.deepEqual(all[0], info, "no cast in listings");
+      assert.deepEqual((await store.listRecordings(a.id, { deviceId: "d-1" })).map((r) => r.id), [
+        "r-3",
+        "r-1",
+      ]);
+      assert.deepEqual(await store.listRecordings(a.id, { limit: 1 }).then((r) => r.length), 1);
+      assert.deepEqual(await store.listRecordings(b.id), []);
+      assert.equal(await store.deleteRecordingsBefore(b.id, t0 + 100), 0, "other tenant");
+      assert.equal(await store.deleteRecordingsBefore(a.id, t0 + 6), 2);
+      assert.deepEqual((await store.listRecordings(a.id)).map((r) => r.id), ["r-3"]);
+    },
+  );
+
+  test(
     "agent stats: deltas per hour from day totals, rollover and reset, scoped",
     async (store, clock) => {
       const { a, b } = await world(store);
