@@ -42,6 +42,7 @@ import { lockOwner } from "./jobs/leader.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
+import { LiveHub } from "./live/hub.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
 import { defaultPublicUrl, recordPublicUrl } from "./public_url.ts";
 import { commandHint } from "../shared/invocation.ts";
@@ -168,6 +169,7 @@ export async function startCloud(
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
   });
+  const liveHub = new LiveHub();
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
@@ -182,6 +184,7 @@ export async function startCloud(
         : undefined,
     },
     cloudBase: () => publicUrl(),
+    liveView: { hub: liveHub, secrets },
     terminal: { ...route, secrets, slots: new TerminalSlots() },
   });
   const stopWatch = watchChanges({

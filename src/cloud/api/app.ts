@@ -15,6 +15,7 @@ import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import type { Principal } from "../tenancy/auth.ts";
+import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
 import { credentialEvents } from "../access/credential_events.ts";
 import { authenticate } from "../tenancy/auth.ts";
@@ -136,6 +137,23 @@ export function createApp(d: AppDeps): Hono<Env> {
       426,
       { upgrade: "websocket" },
     );
+  });
+
+  // The camera's picture from its own snapshot URL (access/snapshot.ts).
+  app.get("/api/handles/:handle/snapshot.jpg", async (c) => {
+    const q = snapshotQuery.safeParse(c.req.query());
+    if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+    const { principal, target } = await authorizeTunnel(
+      d,
+      c.req.raw,
+      c.req.param("handle"),
+      remoteOf(c),
+    );
+    const jpeg = await fetchSnapshot(d, principal, target, q.data.path);
+    return c.body(jpeg.slice().buffer, 200, {
+      "content-type": "image/jpeg",
+      "cache-control": "no-store",
+    });
   });
 
   const remote = (c: unknown) => remoteOf(c as Context<Env>);

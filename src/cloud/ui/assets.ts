@@ -1,6 +1,6 @@
 /**
- * The web UI's only two assets, served from the executable itself (so they work under
- * `deno compile` with no files beside it): one stylesheet and one small vanilla module. The module
+ * The web UI's assets, served from the executable itself (so they work under
+ * `deno compile` with no files beside it): one stylesheet, one small vanilla module (and the live view's player, live_player.ts). The module
  * turns `data-*` attributes into behaviour — forms and buttons that call the JSON API with the
  * antiforgery header, confirmations, one-shot secret dialogs, copy buttons, toasts, and fragments
  * that refresh themselves every few seconds — so pages stay server-rendered and the API stays the
@@ -8,6 +8,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { LIVE_JS } from "./live_player.ts";
 
 /** The stylesheet. */
 export const APP_CSS = `
@@ -187,7 +188,7 @@ window.ncApi = api; window.ncToast = toast;
 const FAVICON_SVG =
   `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d4ed8"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
 
-/** Serves the assets at /ui/app.css and /ui/app.js. */
+/** Serves the assets at /ui/app.css, /ui/app.js, /ui/live.js and /favicon.ico. */
 export function assetRoutes(): Hono {
   const app = new Hono();
   const headers = (type: string) => ({
@@ -197,5 +198,6 @@ export function assetRoutes(): Hono {
   app.get("/ui/app.css", (c) => c.body(APP_CSS, 200, headers("text/css; charset=utf-8")));
   app.get("/ui/app.js", (c) => c.body(APP_JS, 200, headers("text/javascript; charset=utf-8")));
   app.get("/favicon.ico", (c) => c.body(FAVICON_SVG, 200, headers("image/svg+xml")));
+  app.get("/ui/live.js", (c) => c.body(LIVE_JS, 200, headers("text/javascript; charset=utf-8")));
   return app;
 }

@@ -9,7 +9,6 @@ import type { Child } from "hono/jsx";
 import { VERSION } from "../../shared/version.ts";
 import type { UiContext } from "./context.ts";
 import { roleAtLeast } from "../tenancy/roles.ts";
-import { isSshPort } from "../access/terminal/ssh_port.ts";
 
 const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/", label: "Dashboard" },
@@ -168,18 +167,7 @@ export function Status(props: { online: boolean }) {
   );
 }
 
-/** Ports that speak RTSP on cameras and NVRs. */
-const RTSP_PORTS = new Set([554, 8554, 10554]);
-/** Well-known ports that are not web pages (SSH, Telnet, vendor SDKs, RDP, VNC, ONVIF events). */
-const TCP_PORTS = new Set([21, 22, 23, 3389, 5900, 8000, 8200, 9000, 34567, 37777, 37778]);
-
-/** The protocol a port most likely speaks, for its pill: RTSP, SSH, a plain TCP service, or HTTP. */
-export function portKind(port: number): "http" | "rtsp" | "ssh" | "other" {
-  if (RTSP_PORTS.has(port)) return "rtsp";
-  if (isSshPort(port)) return "ssh";
-  if (TCP_PORTS.has(port)) return "other";
-  return "http";
-}
+export { portKind } from "../access/port_kind.ts";
 
 /** A data table: column headers (`"@actions"` for an unlabeled actions column) and rows. */
 export function Table(props: { head: string[]; children?: Child }) {

@@ -22,6 +22,10 @@ import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
 import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
+import { LiveGridPage, LivePage } from "./pages/live.tsx";
+import { liveQuery } from "../access/live_ws.ts";
+import { portKind } from "./layout.tsx";
+import { deviceRows } from "./pages/data.ts";
 import { terminalAssetRoutes } from "./terminal_assets.ts";
 import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
 import { maySeeRecording } from "../api/terminal.ts";
@@ -110,6 +114,47 @@ export function uiRoutes(d: UiDeps): Hono {
           page: Number.isFinite(pageNo) ? pageNo : 1,
         },
       });
+    }),
+  );
+  // Live view pages: embeddable by the cloud's own pages (not by other sites).
+  const embeddable = (c: Context) => {
+    c.header("content-security-policy", "frame-ancestors 'self'");
+    c.header("x-frame-options", "SAMEORIGIN");
+  };
+  app.get(
+    "/live/:handle",
+    page(async (c, ctx) => {
+      const h = await d.store.getHandle(c.req.param("handle") ?? "");
+      if (!h || h.tenantId !== ctx.principal.tenantId) {
+        return notFound(c, ctx, "There is no such camera in your tenant.");
+      }
+      const device = await d.store.getDevice(h.tenantId, h.deviceId);
+      const raw = c.req.query("path");
+      const q = liveQuery.safeParse({ path: raw });
+      embeddable(c);
+      return LivePage({
+        handle: h.id,
+        path: raw === undefined || !q.success ? null : q.data.path,
+        label: `${device?.label || device?.host || "camera"} :${h.port}`,
+      });
+    }),
+  );
+  app.get(
+    "/sites/:id/live",
+    page(async (c, ctx) => {
+      const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
+      if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
+      const q = liveQuery.safeParse({ path: c.req.query("path") });
+      const cameras = [];
+      for (const dev of await deviceRows(d.store, ctx.principal.tenantId, site.id)) {
+        for (const p of dev.ports) {
+          const id = dev.handles[p];
+          const handle = id && portKind(p) === "rtsp" ? await d.store.getHandle(id) : null;
+          if (handle) cameras.push({ handle, label: `${dev.label || dev.host} :${p}` });
+        }
+      }
+      embeddable(c);
+      return LiveGridPage({ siteName: site.name, cameras, path: q.success ? q.data.path : "/" });
     }),
   );
   app.get(

@@ -155,14 +155,25 @@ function Pills(props: { d: DeviceRow }) {
         }
         if (kind === "rtsp" && h) {
           return (
-            <a
-              class="pill rtsp"
-              href="#"
-              data-rtsp={`/api/handles/${h}/rtsp-url`}
-              title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
-            >
-              {p} RTSP
-            </a>
+            <>
+              <a
+                class="pill rtsp"
+                href="#"
+                data-rtsp={`/api/handles/${h}/rtsp-url`}
+                title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
+              >
+                {p} RTSP
+              </a>
+              <a
+                class="pill rtsp"
+                href={`/live/${h}`}
+                target="_blank"
+                rel="noopener"
+                title="Watch the camera live in the browser"
+              >
+                Live
+              </a>
+            </>
           );
         }
         return (
@@ -336,6 +347,12 @@ export async function SitePage(
           </div>
         )
         : null}
+      <p>
+        <a href={`/sites/${site.id}/live`} target="_blank" rel="noopener">
+          Live view of this site's cameras
+        </a>{" "}
+        (up to 16; add <code>?path=/stream</code> for the cameras' stream path)
+      </p>
 
       <section class="card" aria-labelledby="enroll-h">
         <h2 id="enroll-h" style="margin-top:0">Agent installer</h2>
