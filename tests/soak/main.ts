@@ -26,7 +26,7 @@ import { outcomeTable, sampleTable, sparklines, verdictText } from "./report.ts"
 import { Rng } from "./rng.ts";
 import { progressLine, type Sample, takeSample } from "./sample.ts";
 import { BOUNDS, judge, type Verdict } from "./verdict.ts";
-import { startWorld, type Tenant } from "./world.ts";
+import { saveLogs, startWorld, type Tenant } from "./world.ts";
 
 const HELP = `deno task soak — cloud + two tenants' agents under a mixed client load, sampled
 
@@ -38,6 +38,7 @@ Usage: deno task soak [options]
   --sample-seconds N   Sampling period (default 10)
   --rate N             Operations started per second at most (default 2)
   --concurrency N      Operations in flight at most (default 4)
+  --restart-signals L  Signals the agent restarts cycle through (default SIGTERM,SIGKILL)
   -h, --help           Show this help
 
 Every sample prints one line. The verdict (after a warm-up of max(2 min, 20%), at most half the
@@ -55,6 +56,7 @@ const { values: args } = parseArgs({
     "sample-seconds": { type: "string", default: "10" },
     rate: { type: "string", default: "2" },
     concurrency: { type: "string", default: "4" },
+    "restart-signals": { type: "string", default: "SIGTERM,SIGKILL" },
   },
   strict: true,
 });
@@ -78,13 +80,19 @@ const sampleMs = num("sample-seconds", args["sample-seconds"], 1) * 1000;
 const rate = num("rate", args.rate, 0.05);
 const concurrency = Math.floor(num("concurrency", args.concurrency, 1));
 const out = args.out!;
+const restartSignals = args["restart-signals"]!.split(",").map((x) => x.trim());
+if (!restartSignals.every((x): x is "SIGTERM" | "SIGKILL" => x === "SIGTERM" || x === "SIGKILL")) {
+  console.error(`--restart-signals takes SIGTERM and/or SIGKILL (got ${args["restart-signals"]})`);
+  Deno.exit(2);
+}
 const durationMs = minutes * 60_000;
 const log = (s: string) => console.log(s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 log(
   `soak: ${minutes} min, seed ${seed} (replay the mix with --seed ${seed}), sample every ` +
-    `${sampleMs / 1000} s, ≤ ${rate} ops/s, ≤ ${concurrency} in flight; ` +
+    `${sampleMs / 1000} s, ≤ ${rate} ops/s, ≤ ${concurrency} in flight, agent restarts with ` +
+    `${restartSignals.join("/")}; ` +
     `${navigator.hardwareConcurrency} cores, load ${
       Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
     }`,
@@ -98,9 +106,16 @@ const ctx: OpContext = { world, ledger, rng, live };
 const samples: Sample[] = [];
 const [alpha, beta] = world.tenants;
 const exitedEarly: string[] = [];
-world.stack.cloud.exited.then((s) => exitedEarly.push(`cloud (exit ${s.code})`));
-
 let stopRequested = false;
+world.stack.cloud.exited.then((s) => {
+  const how = `exit ${s.code}${s.signal ? `, ${s.signal}` : ""}`;
+  exitedEarly.push(`cloud (${how})`);
+  log(`THE CLOUD EXITED (${how}); its last lines:`);
+  for (const l of world.stack.cloud.lines.slice(-60)) log(`  | ${l}`);
+  log("ending the load");
+  stopRequested = true;
+});
+
 Deno.addSignalListener("SIGINT", () => {
   if (stopRequested) Deno.exit(130);
   log("SIGINT: ending the load early (again to abort)");
@@ -119,6 +134,7 @@ function writeJson(verdict: Verdict | null): void {
         sampleSeconds: sampleMs / 1000,
         rate,
         concurrency,
+        restartSignals,
         machine: {
           cores: navigator.hardwareConcurrency,
           os: `${Deno.build.os} ${Deno.osRelease()}`,
@@ -187,7 +203,7 @@ while (!stopRequested && Date.now() - start < durationMs) {
   const now = Date.now();
   if (now >= nextRestart) {
     nextRestart = now + restartEveryMs;
-    const signal = restarts++ % 2 === 0 ? "SIGTERM" : "SIGKILL";
+    const signal = restartSignals[restarts++ % restartSignals.length] as "SIGTERM" | "SIGKILL";
     log(`restarting ${alpha.name}'s agent with ${signal}`);
     track(agentRestart(ctx, alpha, signal));
   }
@@ -236,6 +252,7 @@ const verdict = judge(samples, {
   restarted: world.tenants.filter((t) => t.restartable).map((t) => t.name),
 });
 writeJson(verdict);
+const logs = saveLogs(world, out);
 
 log("\n## Samples\n");
 log(sampleTable(samples));
@@ -248,6 +265,6 @@ if (ledger.surprises.length) {
   for (const s of ledger.surprises) log(`  t=${s.t}s ${s.op} (${s.tenant}): ${s.detail}`);
 }
 log(`\n## Verdict\n\n${verdictText(verdict)}`);
-log(`JSON: ${out}`);
+log(`JSON: ${out}; every process's log: ${logs}/`);
 await world.close();
 Deno.exit(verdict.pass ? 0 : 1);

@@ -114,3 +114,23 @@ export async function api(
   }
   return { status: res.status, body: parsed };
 }
+
+/**
+ * Writes every process's collected output (the cloud, each life of each agent) to files in a
+ * directory beside `out` (`out/soak/latest.logs/`), so a crash or a surprise can be read after
+ * the run. Returns the directory.
+ */
+export function saveLogs(w: World, out: string): string {
+  const dir = out.replace(/\.json$/, "") + ".logs";
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(`${dir}/cloud.log`, w.stack.cloud.lines.join("\n") + "\n");
+  const lives = new Map<string, number>();
+  for (const a of w.stack.agents) {
+    const t = w.tenants.find((t) => a.lines.some((l) => l.includes(t.state)));
+    const name = t?.name ?? "agent";
+    const n = (lives.get(name) ?? 0) + 1;
+    lives.set(name, n);
+    Deno.writeTextFileSync(`${dir}/agent-${name}-${n}.log`, a.lines.join("\n") + "\n");
+  }
+  return dir;
+}
