@@ -107,7 +107,9 @@ const samples: Sample[] = [];
 const [alpha, beta] = world.tenants;
 const exitedEarly: string[] = [];
 let stopRequested = false;
+let tearingDown = false;
 world.stack.cloud.exited.then((s) => {
+  if (tearingDown) return;
   const how = `exit ${s.code}${s.signal ? `, ${s.signal}` : ""}`;
   exitedEarly.push(`cloud (${how})`);
   log(`THE CLOUD EXITED (${how}); its last lines:`);
@@ -266,5 +268,6 @@ if (ledger.surprises.length) {
 }
 log(`\n## Verdict\n\n${verdictText(verdict)}`);
 log(`JSON: ${out}; every process's log: ${logs}/`);
+tearingDown = true;
 await world.close();
 Deno.exit(verdict.pass ? 0 : 1);
