@@ -32,7 +32,7 @@ export async function claim(opts: {
   if (!opts.force) await refuseIfEnrolled(opts.stateDir);
   return await obtainIdentity({
     url,
-    pin,
+    pins: [pin],
     stateDir: opts.stateDir,
     path: "/claim",
     body: { serial: opts.serial },

@@ -6,6 +6,7 @@
  * route; certificates are always checked against the endpoint's host name, not the address.
  * @module
  */
+import { splitPemCerts } from "../shared/crypto/pki.ts";
 import {
   interleave,
   race,
@@ -56,7 +57,7 @@ export async function dialCloudTls(
   };
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    const conn = await Deno.startTls(tcp, { hostname: route.host, caCerts: [caPem] });
+    const conn = await Deno.startTls(tcp, { hostname: route.host, caCerts: splitPemCerts(caPem) });
     try {
       await conn.handshake();
     } catch (e) {

@@ -7,7 +7,13 @@
  * @module
  */
 import { hostname } from "node:os";
-import { createCsr, generateKeyPem, spkiPin, verifiedBy } from "../shared/crypto/pki.ts";
+import {
+  createCsr,
+  generateKeyPem,
+  spkiPin,
+  splitPemCerts,
+  verifiedBy,
+} from "../shared/crypto/pki.ts";
 import { parseJoinToken, parsePin } from "../shared/crypto/token.ts";
 import { UsageError } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -81,9 +87,11 @@ export async function enroll(opts: {
   if (!join) {
     throw new UsageError("--token: expected the enrollment token from the site page (enr_…)");
   }
-  const pin = opts.caPin ? parsePin(opts.caPin) : join.pin;
-  if (opts.caPin && !pin) throw new UsageError("--ca-pin: expected sha256:<64 hex digits>");
-  if (!pin) {
+  const pins = opts.caPin ? [parsePin(opts.caPin)].filter((p) => p !== null) : join.pins;
+  if (opts.caPin && !pins.length) {
+    throw new UsageError("--ca-pin: expected sha256:<64 hex digits>");
+  }
+  if (!pins.length) {
     throw new UsageError(
       "the token carries no CA pin; pass --ca-pin sha256:… (shown next to the token)",
     );
@@ -91,7 +99,7 @@ export async function enroll(opts: {
   if (!opts.force) await refuseIfEnrolled(opts.stateDir);
   return await obtainIdentity({
     url,
-    pin,
+    pins,
     stateDir: opts.stateDir,
     path: "/api/agents/enroll",
     body: { token: join.token },
@@ -116,25 +124,35 @@ export async function refuseIfEnrolled(stateDir: string): Promise<void> {
  */
 export async function obtainIdentity(o: {
   url: URL;
-  pin: string;
+  /** The pinned CA(s): one, or two when the token was minted during a CA rotation. */
+  pins: string[];
   stateDir: string;
   path: string;
   body: Record<string, unknown>;
   say: (line: string) => void;
 }): Promise<AgentState> {
-  const { url, pin, say } = o;
+  const { url, pins, say } = o;
   say(`checking the cloud at ${url.origin} against the pinned CA`);
-  const ca = await call(new URL("/api/agents/ca", url)) as { caCertificate?: string };
+  const ca = await call(new URL("/api/agents/ca", url)) as {
+    caCertificate?: string;
+    caCertificates?: string;
+  };
   if (typeof ca.caCertificate !== "string") {
     throw new EnrollError("the cloud sent no CA certificate");
   }
   const got = await spkiPin(ca.caCertificate);
-  if (got !== pin) {
+  if (!pins.includes(got)) {
     throw new EnrollError(
-      `the cloud's CA does not match the pin (expected ${pin}, got ${got}); ` +
+      `the cloud's CA does not match the pin (expected ${pins.join(" or ")}, got ${got}); ` +
         "refusing to enroll — check the cloud URL or download a fresh installer",
     );
   }
+  // Trust only what the token pins: during a rotation, the other CA too when the token has it.
+  const trusted: string[] = [];
+  for (const cert of splitPemCerts(ca.caCertificates ?? ca.caCertificate)) {
+    if (pins.includes(await spkiPin(cert).catch(() => ""))) trusted.push(cert);
+  }
+  const pin = got;
 
   say("creating this agent's private key (it never leaves this machine)");
   const keyPem = await generateKeyPem();
@@ -165,7 +183,7 @@ export async function obtainIdentity(o: {
     enrolledAt: new Date().toISOString(),
     keyPem,
     certPem: r.certificate,
-    caPem: r.caCertificate,
+    caPem: trusted.length ? trusted.join("") : r.caCertificate,
   };
   await saveState(o.stateDir, state);
   say(`enrolled as ${state.agentId} (site ${state.siteId}); state in ${o.stateDir}`);

@@ -5,6 +5,7 @@
  * @module
  */
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import { readSecret } from "../shared/secret_input.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import {
   createLogger,
@@ -15,6 +16,7 @@ import {
 } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { defaultStateDir, loadState } from "./state.ts";
+import { clockFromEnv } from "../shared/test_clock.ts";
 import { enroll, EnrollError } from "./enroll.ts";
 import { supervise } from "./supervisor.ts";
 import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
@@ -63,7 +65,7 @@ const enrollOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_ENROLL_TOKEN",
     arg: "TOKEN",
-    help: "The site's enrollment token enr_… (required)",
+    help: "The site's enrollment token enr_… (required; - reads it from standard input)",
   },
   "token-file": {
     type: "string",
@@ -130,7 +132,7 @@ const claimOptions: Record<string, OptionSpec> = {
 const HELP = `connector agent — the Nanodems Connector site agent
 
 Usage:
-  connector agent enroll --cloud URL --token TOKEN   enroll this machine in a site (once)
+  connector agent enroll --cloud URL --token -       enroll this machine in a site (once)
   connector agent run                                 run: keep the control stream, serve tunnels
   connector agent claim --cloud URL --serial S --ca-pin PIN
                                                       an embedded agent claims its device by serial
@@ -141,7 +143,9 @@ tunnel) and never listens (except the optional --health-listen endpoint). It dia
 
 enroll makes this agent's private key here (it never leaves the machine), checks that the cloud's
 CA matches the pin carried in the token, and stores key, certificate and CA (mode 0600) in the
-state directory. run uses them and reconnects on its own (backoff up to 15 s).
+state directory. run uses them and reconnects on its own (backoff up to 15 s). The token comes
+from standard input (--token -), a file (--token-file) or NC_ENROLL_TOKEN; typed on the command
+line it works, with a warning, because every local user can read a command line.
 
 Options of enroll:
 ${renderOptions(enrollOptions)}
@@ -196,13 +200,13 @@ export async function agentMain(argv: string[]): Promise<number> {
       console.error(`already enrolled (state in ${stateDir}); nothing to do`);
       return 0;
     }
-    let token = values.token as string | undefined;
-    const tokenFile = values["token-file"] as string | undefined;
-    if (!token && tokenFile) {
-      token = tokenFile === "-"
-        ? (await new Response(Deno.stdin.readable).text()).trim()
-        : (await Deno.readTextFile(tokenFile)).trim();
-    }
+    const token = await readSecret({
+      flag: "token",
+      value: values.token as string | undefined,
+      file: values["token-file"] as string | undefined,
+      env: "NC_ENROLL_TOKEN",
+      argv,
+    });
     if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
     if (!token) {
       throw new UsageError("--token or --token-file is required (the site's enrollment token)");
@@ -281,7 +285,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     const state = await loadState(dir);
     if (!state) {
       throw new UsageError(
-        `not enrolled: no agent identity in ${dir}; run connector agent enroll --cloud URL --token TOKEN first`,
+        `not enrolled: no agent identity in ${dir}; run connector agent enroll --cloud URL --token - first`,
       );
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");
@@ -307,6 +311,7 @@ export async function agentMain(argv: string[]): Promise<number> {
       proxy,
       discoveryTargets: config.discoveryTargets,
       onLink: (up, detail) => void link(up, detail),
+      clock: clockFromEnv((m) => log.warn(m)),
     });
     const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
     if (health) log.info({ port: health.port }, "health endpoint listening");

@@ -23,6 +23,7 @@ import type { Stats } from "./stats.ts";
 import { openTunnel } from "./dialer.ts";
 import type { CloudRoute } from "./cloud_route.ts";
 import { discoveryWindow, probeOnvif, type ProbeTarget } from "./discovery/probe.ts";
+import type { CertRenewer } from "./renewal.ts";
 
 /** SNI name sent when the control endpoint is an IP literal. */
 const CONTROL_SNI = "control.nanodems.invalid";
@@ -65,6 +66,8 @@ export function startSession(o: {
   /** Where discovery probes go (default: the WS-Discovery multicast groups). */
   discoveryTargets?: ProbeTarget[];
   onWelcome?: (node: string) => void;
+  /** Renews the certificate over this session (none: no renewal). */
+  renewer?: CertRenewer;
 }): Session {
   const { host, port } = splitEndpoint(o.state.controlEndpoint);
   const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -119,6 +122,7 @@ export function startSession(o: {
     if (finished) return;
     finished = true;
     clearInterval(heartbeat);
+    o.renewer?.end();
     call.removeAllListeners("data");
     call.on("error", () => {});
     call.cancel();
@@ -141,8 +145,21 @@ export function startSession(o: {
           w.heartbeatMs || HEARTBEAT_MS,
         );
         o.onWelcome?.(w.node);
+        o.renewer?.welcome(o.state, send).catch((e) =>
+          o.log.error({ err: (e as Error).message }, "certificate renewal failed")
+        );
         break;
       }
+      case "certificatePolicy":
+        o.renewer?.policy(m.certificatePolicy!, o.state, send).catch((e) =>
+          o.log.error({ err: (e as Error).message }, "certificate policy failed")
+        );
+        break;
+      case "renewResult":
+        o.renewer?.result(m.renewResult!).catch((e) =>
+          o.log.error({ err: (e as Error).message }, "certificate renewal failed")
+        );
+        break;
       case "allowlist": {
         const a = m.allowlist!;
         if (o.allowlist.update(a.version, a.entries)) {

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { writeSecretFile } from "../shared/crypto/files.ts";
+import { CURRENT_FILES, loadPair, removeNextPair } from "./cert_files.ts";
 
 /** What enrollment left behind, besides the PEM files. */
 export const agentIdentitySchema = z.object({
@@ -26,6 +27,8 @@ export interface AgentState extends AgentIdentity {
   keyPem: string;
   certPem: string;
   caPem: string;
+  /** "next" when the key and certificate are a renewed pair that has not connected yet. */
+  pairSource?: "current" | "next";
 }
 
 /** The default state directory for this platform and user. */
@@ -40,11 +43,12 @@ export function defaultStateDir(
   return join(base, "nanodems-agent");
 }
 
-const FILES = { key: "agent.key", cert: "agent.pem", ca: "ca.pem", identity: "agent.json" };
+const FILES = { ...CURRENT_FILES, ca: "ca.pem", identity: "agent.json" };
 
 /** Writes the enrolled state (key first, identity last: a crash leaves no half identity). */
 export async function saveState(dir: string, s: AgentState): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await removeNextPair(dir);
   await writeSecretFile(join(dir, FILES.key), s.keyPem);
   await writeSecretFile(join(dir, FILES.cert), s.certPem);
   await writeSecretFile(join(dir, FILES.ca), s.caPem);
@@ -59,8 +63,15 @@ export async function saveState(dir: string, s: AgentState): Promise<void> {
   await writeSecretFile(join(dir, FILES.identity), JSON.stringify(identity, null, 2) + "\n");
 }
 
-/** Loads the state, or null when the directory holds no enrolled agent. */
-export async function loadState(dir: string): Promise<AgentState | null> {
+/**
+ * Loads the state, or null when the directory holds no enrolled agent. The key and certificate
+ * are the matching pair issued last (a renewed pair before it has connected: see
+ * cert_files.ts); with `proven`, the pair that has connected before when it is whole.
+ */
+export async function loadState(
+  dir: string,
+  opts: { proven?: boolean } = {},
+): Promise<AgentState | null> {
   let raw: string;
   try {
     raw = await Deno.readTextFile(join(dir, FILES.identity));
@@ -69,10 +80,13 @@ export async function loadState(dir: string): Promise<AgentState | null> {
     throw e;
   }
   const identity = agentIdentitySchema.parse(JSON.parse(raw));
+  const pair = await loadPair(dir, opts);
+  if (!pair) throw new Error(`no private key in ${dir} matches a certificate there; re-enroll`);
   return {
     ...identity,
-    keyPem: await Deno.readTextFile(join(dir, FILES.key)),
-    certPem: await Deno.readTextFile(join(dir, FILES.cert)),
+    keyPem: pair.keyPem,
+    certPem: pair.certPem,
+    pairSource: pair.source,
     caPem: await Deno.readTextFile(join(dir, FILES.ca)),
   };
 }

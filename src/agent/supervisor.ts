@@ -19,6 +19,9 @@ import { type SessionEnd, splitEndpoint, startSession } from "./session.ts";
 import { type AgentState, loadState } from "./state.ts";
 import { chooseRoute, type CloudRoute } from "./cloud_route.ts";
 import type { ProbeTarget } from "./discovery/probe.ts";
+import { CertRenewer } from "./renewal.ts";
+import { certInfo } from "../shared/crypto/pki.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
 
 /** The agent's connection state. */
 export type ConnState = "connecting" | "connected" | "disconnected";
@@ -56,6 +59,21 @@ export interface SuperviseOptions {
   discoveryTargets?: ProbeTarget[];
   /** Told when the control stream comes up (with the cloud node) or goes down (with why). */
   onLink?: (up: boolean, detail: string) => void;
+  /** The agent's clock (certificate renewal and expiry); the wall clock by default. */
+  clock?: Clock;
+}
+
+/** The line an agent whose certificate expired logs (once), as the cloud words it. */
+export const CERT_EXPIRED = "certificate expired: re-enroll";
+
+/** True when a session end or the agent's own certificate says the certificate has expired. */
+function certificateExpired(end: SessionEnd, certPem: string, now: number): boolean {
+  if (end.reason.includes(CERT_EXPIRED)) return true;
+  try {
+    return certInfo(certPem).notAfter.getTime() <= now;
+  } catch {
+    return false;
+  }
 }
 
 /** Starts the supervisor loop. */
@@ -72,12 +90,19 @@ export function supervise(o: SuperviseOptions): Supervisor {
   let agentState = o.state;
   const demoted = new Set<string>();
   let wake: (() => void) | null = null;
+  const clock = o.clock ?? systemClock;
+  const renewer = o.stateDir
+    ? new CertRenewer({ stateDir: o.stateDir, log: o.log, clock })
+    : undefined;
+  let expiredLogged = false;
+  /** Set after the renewed pair failed to connect: the next attempt uses the proven pair. */
+  let useProven = false;
 
   /** One attempt: fresh credentials, a route, a session; resolves with how it ended. */
   const attempt = async (): Promise<SessionEnd> => {
     if (o.stateDir) {
       try {
-        agentState = (await loadState(o.stateDir)) ?? agentState;
+        agentState = (await loadState(o.stateDir, { proven: useProven })) ?? agentState;
       } catch (e) {
         o.log.warn({ err: (e as Error).message }, "cannot re-read the agent state; using the last");
       }
@@ -113,7 +138,9 @@ export function supervise(o: SuperviseOptions): Supervisor {
       log: o.log,
       route: chosen,
       discoveryTargets: o.discoveryTargets,
+      renewer,
       onWelcome: (node) => {
+        expiredLogged = false;
         state = "connected";
         lastReason = "";
         connectedSince = Date.now();
@@ -133,6 +160,8 @@ export function supervise(o: SuperviseOptions): Supervisor {
     });
     const end = await current.done;
     current = null;
+    // A renewed pair that could not connect alternates with the proven one until one works.
+    useProven = !end.welcomed && agentState.pairSource === "next";
     if (chosen.address && end.code !== 0 && end.code !== 1) demoted.add(chosen.address.address);
     return end;
   };
@@ -147,7 +176,20 @@ export function supervise(o: SuperviseOptions): Supervisor {
       connectedSince = null;
       if (stopping) break;
       const reason = `${end.reason} (code ${end.code})`;
-      if (state === "connected") {
+      if (!end.welcomed && certificateExpired(end, agentState.certPem, clock.now())) {
+        if (!expiredLogged) {
+          expiredLogged = true;
+          o.log.error(
+            {
+              reason,
+              command:
+                `connector agent enroll --cloud ${agentState.cloudUrl} --token <enrollment token from the site page> --force` +
+                (o.stateDir ? ` --state ${o.stateDir}` : ""),
+            },
+            `${CERT_EXPIRED}: this agent was offline past its certificate's expiry; enroll it again with a fresh token (command above)`,
+          );
+        }
+      } else if (state === "connected") {
         o.log.warn({ reason }, "control stream lost; reconnecting");
       } else if (reason !== lastReason) {
         const refused = end.code === 7;

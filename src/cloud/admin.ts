@@ -19,13 +19,55 @@ import { duration } from "../shared/duration.ts";
 import { systemClock } from "../shared/clock.ts";
 import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
-import { spkiPin } from "../shared/crypto/pki.ts";
 import type { Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
+import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
-import { openDataDir } from "./store/open.ts";
+import { openStore, storeUrl as storeUrlSchema } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
 import { hashPassword } from "./tenancy/password.ts";
+import {
+  CA_KINDS,
+  type CaKind,
+  loadAgentCas,
+  loadCas,
+  type Phase,
+  PHASES,
+  readRotation,
+  rotateCa,
+  RotationError,
+  tokenPins,
+} from "./ca_rotation.ts";
+
+/** The rotation phase, the CAs' pins, and how many agents hold a certificate from each. */
+async function caStatus(
+  store: Store,
+  dataDir: string,
+  kind: CaKind,
+): Promise<Record<string, unknown>> {
+  const cas = await loadCas(dataDir, kind);
+  const r = await readRotation(join(dataDir, "ca"), kind);
+  const out = {
+    ca: kind,
+    phase: cas.phase,
+    primaryPin: cas.primary.pin,
+    renewalsPin: cas.renewals.pin,
+    oldPin: r.oldPin,
+    newPin: r.newPin,
+  };
+  if (kind !== "agent") return out;
+  const agents = await store.listAgentsByCertExpiry(Infinity, 1_000_000);
+  const count = (pin: string | null) => agents.filter((x) => pin && x.certCa === pin).length;
+  return {
+    ...out,
+    agents: {
+      total: agents.length,
+      onOldCa: count(r.oldPin),
+      onNewCa: count(r.newPin),
+      onCurrentCa: count(cas.renewals.pin),
+    },
+  };
+}
 
 const common: Record<string, OptionSpec> = {
   "data-dir": {
@@ -34,6 +76,13 @@ const common: Record<string, OptionSpec> = {
     arg: "DIR",
     default: "./data",
     help: "The cloud's data directory",
+  },
+  store: {
+    type: "string",
+    env: "NC_STORE",
+    arg: "URL",
+    default: "sqlite:",
+    help: "The cloud's store: sqlite: (in the data dir) or the nodes' mongodb:// URI",
   },
   json: { type: "boolean", help: "Print the result as JSON" },
 };
@@ -72,12 +121,12 @@ async function joinToken(
 ): Promise<{ token: string; expiresAt: string }> {
   const site = await store.getSite(tenantId, siteId);
   if (!site) throw new UsageError(`no site ${siteId} in tenant ${tenantId}`);
-  const pem = await Deno.readTextFile(join(dataDir, "ca", "agent-ca.pem"));
+  const cas = await loadAgentCas(dataDir);
   const { token, expiresAt } = await mintEnrollmentToken(store, {
     tenantId,
     siteId,
     actor: "admin-cli",
-    caPin: await spkiPin(pem),
+    caPin: tokenPins(cas),
     ttlMs,
     now: systemClock.now(),
   });
@@ -90,6 +139,9 @@ async function addDevice(
 ) {
   const site = await store.getSite(a.tenant, a.site);
   if (!site) throw new UsageError(`no site ${a.site} in tenant ${a.tenant}`);
+  const allow = /^(1|true|yes|on)$/i.test(Deno.env.get("NC_ALLOW_LINK_LOCAL_DEVICES") ?? "");
+  const refusal = deviceHostRefusal(a.host, allow);
+  if (refusal) throw new UsageError(refusal);
   const device = await store.createDevice({
     tenantId: a.tenant,
     siteId: a.site,
@@ -342,6 +394,43 @@ const COMMANDS: Record<string, Command> = {
       return { revoked: a.agent };
     },
   },
+  "ca rotate": {
+    summary:
+      "Move a CA rotation to a phase: init, update-clients, update-servers, standby (or rollback)",
+    options: {
+      ca: { type: "string", arg: "agent|internal", help: "Which CA (required)" },
+      phase: { type: "string", arg: "PHASE", help: PHASES.join(" | ") },
+    },
+    schema: z.object({
+      ca: z.enum(CA_KINDS, "expected --ca agent or --ca internal"),
+      phase: z.enum(PHASES, `expected one of ${PHASES.join(", ")}`),
+    }),
+    async run(store, a, dataDir) {
+      const kind = a.ca as CaKind;
+      let r;
+      try {
+        r = await rotateCa(dataDir, kind, a.phase as Phase);
+      } catch (e) {
+        if (e instanceof RotationError) throw new UsageError(e.message);
+        throw e;
+      }
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-cli",
+        action: "ca.rotate",
+        target: `${kind}-ca`,
+        detail: { phase: r.phase, oldPin: r.oldPin, newPin: r.newPin },
+      });
+      return { ...r, ...await caStatus(store, dataDir, kind) };
+    },
+  },
+  "ca status": {
+    summary:
+      "Show a CA's rotation phase (and, for the agent CA, how many agents hold each CA's certificates)",
+    options: { ca: { type: "string", arg: "agent|internal", default: "agent", help: "Which CA" } },
+    schema: z.object({ ca: z.enum(CA_KINDS).default("agent") }),
+    run: (store, a, dataDir) => caStatus(store, dataDir, a.ca as CaKind),
+  },
   audit: {
     summary: "Show the audit log, newest first",
     options: {
@@ -433,9 +522,10 @@ Changes reach connected agents within a second, also when the cloud is running.
 
 Quick start (a tenant with one SSH device on 127.0.0.1:22):
   connector cloud admin quickstart --ports 22
-  connector agent enroll --cloud http://localhost:8080 --token <enrollmentToken>
+  echo <enrollmentToken> | connector agent enroll --cloud http://localhost:8080 --token -
   connector agent run
-  connector tunnel open <handle> --cloud http://localhost:8080 --token <apiToken> --listen 127.0.0.1:2222
+  echo <apiToken> | connector tunnel open <handle> --cloud http://localhost:8080 --token - \\
+      --listen 127.0.0.1:2222
 `;
 }
 
@@ -462,10 +552,15 @@ export async function adminMain(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const { "data-dir": dd, json, ...own } = values;
+  const { "data-dir": dd, store: storeArg, json, ...own } = values;
   const args = validateConfig(cmd.schema, own, specs) as Record<string, unknown>;
   const dataDir = (dd as string | undefined) ?? "./data";
-  const store = await openDataDir(dataDir);
+  const storeUrl = validateConfig(
+    z.object({ store: storeUrlSchema.default("sqlite:") }),
+    { store: storeArg },
+    specs,
+  ).store;
+  const store = await openStore(storeUrl, dataDir);
   try {
     await ensureCas({ dataDir });
     const result = await cmd.run(store, args, dataDir);

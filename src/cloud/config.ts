@@ -14,6 +14,7 @@ import {
 } from "../shared/cli.ts";
 import { duration } from "../shared/duration.ts";
 import { cidrList } from "./tenancy/auth.ts";
+import { storeUrl } from "./store/open.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../shared/log.ts";
 
 /** Flags and environment variables of `connector cloud`. */
@@ -24,6 +25,14 @@ export const cloudOptions: Record<string, OptionSpec> = {
     arg: "DIR",
     default: "./data",
     help: "Where the embedded database, CAs and keys live",
+  },
+  store: {
+    type: "string",
+    env: "NC_STORE",
+    arg: "URL",
+    default: "sqlite:",
+    help:
+      "sqlite: (embedded, in the data dir) or mongodb://… / mongodb+srv://… shared by every node (prefer NC_STORE when the URI holds a password)",
   },
   node: {
     type: "string",
@@ -74,6 +83,13 @@ export const cloudOptions: Record<string, OptionSpec> = {
     default: "24h",
     help: "Lifetime of a new enrollment token",
   },
+  "agent-cert-days": {
+    type: "string",
+    env: "NC_AGENT_CERT_DAYS",
+    arg: "DAYS",
+    default: "30",
+    help: "Lifetime of agent certificates; agents renew at two thirds of it",
+  },
   "tunnel-open-timeout": {
     type: "string",
     env: "NC_TUNNEL_OPEN_TIMEOUT",
@@ -114,7 +130,25 @@ export const cloudOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_ADMIN_API_KEY",
     arg: "KEY",
-    help: "Break-glass X-Admin-Api-Key for platform ops (at least 32 characters; off when unset)",
+    help:
+      "Break-glass X-Admin-Api-Key for platform ops (at least 32 characters; off when unset; - reads standard input)",
+  },
+  "admin-api-key-file": {
+    type: "string",
+    env: "NC_ADMIN_API_KEY_FILE",
+    arg: "FILE",
+    help: "File with one or two admin keys, re-read when it changes (rotation without a restart)",
+  },
+  "admin-api-key-cidrs": {
+    type: "string",
+    env: "NC_ADMIN_API_KEY_CIDRS",
+    arg: "CIDRS",
+    help: "Only accept the admin key from these addresses, comma-separated CIDRs (default: any)",
+  },
+  "allow-link-local-devices": {
+    type: "boolean",
+    env: "NC_ALLOW_LINK_LOCAL_DEVICES",
+    help: "Accept devices at link-local or cloud metadata addresses (169.254.0.0/16, fe80::/10)",
   },
   "trusted-proxies": {
     type: "string",
@@ -172,6 +206,7 @@ const hostList = z.string().transform((s) => s.split(",").map((x) => x.trim()).f
 /** The schema of the cloud's configuration (keys are the flag names). */
 export const cloudConfigSchema = z.object({
   "data-dir": z.string().min(1).default("./data"),
+  store: storeUrl.default("sqlite:"),
   node: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 of A-Z a-z 0-9 . _ -")
     .default(hostname() || "node-1"),
   http: listenAddress.prefault("0.0.0.0:8080"),
@@ -184,6 +219,8 @@ export const cloudConfigSchema = z.object({
   )
     .optional(),
   "enrollment-ttl": duration.prefault("24h"),
+  "agent-cert-days": z.coerce.number().int("expected a whole number of days").min(1).max(825)
+    .default(30),
   "tunnel-open-timeout": duration.prefault("30s"),
   "proxy-timeout": duration.prefault("30s"),
   "proxy-domain": z.string().regex(
@@ -197,6 +234,16 @@ export const cloudConfigSchema = z.object({
     (k) => k === undefined || (k.length >= 32 && new Set(k).size >= 12),
     "a configured admin key must be at least 32 characters of varied random text (e.g. openssl rand -base64 32)",
   ),
+  "admin-api-key-file": z.string().min(1).optional(),
+  "allow-link-local-devices": z.boolean().default(false),
+  "admin-api-key-cidrs": z.string().optional().transform((s, ctx) => {
+    const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+    if (list.length && !cidrList(list)) {
+      ctx.addIssue({ code: "custom", message: `expected CIDRs like 10.0.0.0/8, got "${s}"` });
+      return z.NEVER;
+    }
+    return list;
+  }),
   "trusted-proxies": z.string().optional().transform((s, ctx) => {
     const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     if (list.length && !cidrList(list)) {
@@ -214,8 +261,12 @@ export const cloudConfigSchema = z.object({
   "log-level": z.enum(LOG_LEVELS).default("info"),
   "log-format": z.enum(LOG_FORMATS).default("plain"),
   "downloads-dir": z.string().min(1).optional(),
+}).refine((c) => !(c["admin-api-key"] && c["admin-api-key-file"]), {
+  path: ["admin-api-key-file"],
+  message: "give the admin key either directly or in a file, not both",
 }).transform((c) => ({
   dataDir: c["data-dir"],
+  store: c.store,
   node: c.node,
   http: c.http as ListenAddress,
   control: c.control as ListenAddress,
@@ -223,12 +274,16 @@ export const cloudConfigSchema = z.object({
   controlHostnames: c["control-hostnames"],
   controlEndpoint: c["control-endpoint"],
   enrollmentTtlMs: c["enrollment-ttl"],
+  agentCertDays: c["agent-cert-days"],
   tunnelOpenTimeoutMs: c["tunnel-open-timeout"],
   proxyTimeoutMs: c["proxy-timeout"],
   proxyDomain: c["proxy-domain"]?.toLowerCase() ?? null,
   tunnelIdleTimeoutMs: c["tunnel-idle-timeout"] as number | null,
   publicUrl: c["public-url"]?.replace(/\/$/, ""),
   adminApiKey: c["admin-api-key"] ?? null,
+  adminApiKeyFile: c["admin-api-key-file"] ?? null,
+  allowLinkLocalDevices: c["allow-link-local-devices"],
+  adminApiKeyCidrs: c["admin-api-key-cidrs"],
   trustedProxies: c["trusted-proxies"],
   rtsp: c.rtsp as ListenAddress,
   rtspPublicUrl: c["rtsp-public-url"] ?? null,

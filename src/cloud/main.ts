@@ -9,27 +9,40 @@ import { parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
+import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
-import { openDataDir } from "./store/open.ts";
+import { openStore, redactStoreUrl } from "./store/open.ts";
+import { withClippedAudit } from "./store/clipped_audit.ts";
+import { AdminKeys } from "./tenancy/admin_keys.ts";
+import { readSecret } from "../shared/secret_input.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
 import { Registry } from "./control/registry.ts";
 import { TunnelBroker } from "./control/tunnels.ts";
 import { type ControlServer, startControlServer } from "./control/server.ts";
 import { startDataListener } from "./control/data_listener.ts";
+import { CertRenewal } from "./control/cert_renewal.ts";
+import { watchAgentCertExpiry } from "./cert_expiry.ts";
+import { TlsIdentity } from "./control/tls_identity.ts";
+import { watchCas } from "./ca_watch.ts";
+import { renewServerCerts, watchServerCerts } from "./server_cert_renewal.ts";
+import type { KeyAndCert } from "../shared/crypto/pki.ts";
 import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
 import { DeviceConnPool } from "./access/proxy/device_conn.ts";
 import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
 import { DeviceLogin } from "./access/proxy/device_login.ts";
 import { LiveAccess } from "./access/live.ts";
+import { TerminalSlots } from "./access/terminal/slots.ts";
 import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
-import { hashToken } from "../shared/crypto/token.ts";
+import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
+import { lockOwner } from "./jobs/leader.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
+import { LiveHub } from "./live/hub.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
@@ -44,6 +57,8 @@ export interface Cloud {
   ports: { http: number; control: number; data: number; rtsp: number };
   /** The control endpoint agents are told to dial. */
   controlEndpoint: string;
+  /** Renews the server and node certificates if due (also done hourly); says which were. */
+  renewServerCerts(): Promise<{ server: boolean; node: boolean }>;
   stop(): Promise<void>;
 }
 
@@ -55,12 +70,14 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = await openDataDir(config.dataDir, clock);
+  const store = withClippedAudit(await openStore(config.store, config.dataDir, clock));
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
     hostnames: config.controlHostnames,
     log,
+    agentCertDays: config.agentCertDays,
+    clock,
   });
   const secret = await loadCloudSecret(config.secretKeyFile ?? join(config.dataDir, SECRET_FILE));
   const secrets = await DeviceSecrets.create(secret);
@@ -74,11 +91,10 @@ export async function startCloud(
     broker,
     log,
   });
+  const identity = new TlsIdentity(pki.agentTrustPem, pki.server);
   const control = await startControlServer({
     listen: config.control,
-    caPem: pki.agentCa.certPem,
-    certPem: pki.server.certPem,
-    keyPem: pki.server.keyPem,
+    identity,
     node: config.node,
     endpoint: "",
     dataPort: () => data.port,
@@ -87,11 +103,28 @@ export async function startCloud(
     broker,
     clock,
     log,
+    certs: new CertRenewal({
+      store,
+      issuer: pki.agentCerts,
+      caPem: () => pki.agentTrustPem,
+      clock,
+      log,
+      node: config.node,
+    }),
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
-  const adminKeyHash = config.adminApiKey ? await hashToken(config.adminApiKey) : null;
-  const authContext = () => ({ adminKeyHash, trustedProxies: config.trustedProxies });
+  const adminKeys = await AdminKeys.create({
+    key: config.adminApiKey,
+    file: config.adminApiKeyFile,
+    clock,
+    log,
+  });
+  const authContext = () => ({
+    adminKeyHashes: adminKeys.hashes(),
+    adminKeyCidrs: config.adminApiKeyCidrs,
+    trustedProxies: config.trustedProxies,
+  });
   const app = createApp({
     authContext,
     store,
@@ -105,6 +138,7 @@ export async function startCloud(
     enrollmentTtlMs: config.enrollmentTtlMs,
     publicUrl: () => config.publicUrl ?? `http://localhost:${httpPort}`,
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
+    allowLinkLocalDevices: config.allowLinkLocalDevices,
     kick: (agentId, reason) => control.kick(agentId, reason),
     downloadsDir: config.downloadsDir,
     secrets,
@@ -130,6 +164,7 @@ export async function startCloud(
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
   });
+  const liveHub = new LiveHub();
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
@@ -144,6 +179,8 @@ export async function startCloud(
         : undefined,
     },
     cloudBase: () => config.publicUrl ?? `http://localhost:${httpPort}`,
+    liveView: { hub: liveHub, secrets },
+    terminal: { ...route, secrets, slots: new TerminalSlots() },
   });
   const stopWatch = watchChanges({
     store,
@@ -153,6 +190,29 @@ export async function startCloud(
     live: route.live,
     now: () => clock.now(),
   });
+  const stopCertWatch = watchAgentCertExpiry({ store, clock, log });
+  const serverCerts = {
+    dataDir: config.dataDir,
+    node: config.node,
+    hostnames: config.controlHostnames,
+    pki,
+    clock,
+    log,
+    applyServer: async (pair: KeyAndCert) => {
+      identity.update(pair);
+      await data.setIdentity(pair);
+    },
+  };
+  const stopServerCertWatch = watchServerCerts(serverCerts);
+  const stopCaWatch = watchCas({
+    dataDir: config.dataDir,
+    pki,
+    trust: (caPem) => identity.updateCa(caPem),
+    renewServer: () => renewServerCerts(serverCerts),
+    pushPolicy: () => control.pushCertificatePolicy(),
+    log,
+  });
+  const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
   httpPort = http.port;
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
@@ -162,7 +222,13 @@ export async function startCloud(
   });
   const ports = { http: http.port, control: control.port, data: data.port, rtsp: rtsp.port };
   log.info(
-    { node: config.node, ...ports, controlEndpoint, dataDir: config.dataDir },
+    {
+      node: config.node,
+      ...ports,
+      controlEndpoint,
+      dataDir: config.dataDir,
+      store: redactStoreUrl(config.store),
+    },
     "cloud ready",
   );
   let stopped = false;
@@ -174,10 +240,15 @@ export async function startCloud(
     control,
     ports,
     controlEndpoint,
+    renewServerCerts: () => renewServerCerts(serverCerts),
     async stop() {
       if (stopped) return;
       stopped = true;
       stopWatch();
+      stopCertWatch();
+      stopServerCertWatch();
+      stopCaWatch();
+      await stopJobs();
       await control.close();
       pool.closeAll();
       await data.close();
@@ -210,6 +281,10 @@ Example:
 /** Entry point of `connector cloud`. */
 export async function cloudMain(argv: string[]): Promise<number> {
   if (argv[0] === "admin") return await adminMain(argv.slice(1));
+  // Started by the cloud itself (control/relay.ts): the agents' gRPC listener in its own process.
+  if (argv[0] === "control-relay") {
+    return await (await import("./control/relay_child.ts")).relayMain();
+  }
   const { values, positionals } = parseFlags(argv, cloudOptions);
   if (values.help) {
     console.log(HELP);
@@ -222,10 +297,18 @@ export async function cloudMain(argv: string[]): Promise<number> {
   if (positionals.length) {
     throw new UsageError(`unknown command "${positionals[0]}" (see connector cloud --help)`);
   }
-  const config = loadCloudConfig(values);
+  // The admin key from standard input (--admin-api-key -); typed on the command line: a warning.
+  const adminKey = await readSecret({
+    flag: "admin-api-key",
+    value: values["admin-api-key"] as string | undefined,
+    file: undefined,
+    env: "NC_ADMIN_API_KEY",
+    argv,
+  });
+  const config = loadCloudConfig({ ...values, "admin-api-key": adminKey ?? undefined });
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   installLastResort(log);
-  const cloud = await startCloud(config, { log });
+  const cloud = await startCloud(config, { log, clock: clockFromEnv((m) => log.warn(m)) });
   if (config.logFormat === "plain") {
     console.error(
       `\nNanodems Connector cloud ${VERSION} (node ${config.node})\n` +

@@ -3,20 +3,17 @@
  * agent client certificates and the control/data server certificate) and the internal CA (one
  * leaf per cloud node for node-to-node calls), all ECDSA P-256 with PKCS#8 keys written 0600.
  * Later starts load them; the server certificate is re-issued when the configured host names
- * change. The two CAs share no trust.
+ * change, and the server and node certificates when due (server_cert_renewal.ts, which also
+ * renews them while the cloud runs). The two CAs share no trust.
  * @module
  */
 import { join } from "node:path";
-import {
-  certInfo,
-  createCA,
-  issueNodeCert,
-  issueServerCert,
-  type KeyAndCert,
-  spkiPin,
-} from "../shared/crypto/pki.ts";
-import { writePublicFile, writeSecretFile } from "../shared/crypto/files.ts";
+import { certInfo, createCA, issuedBy, type KeyAndCert } from "../shared/crypto/pki.ts";
+import { type AgentCas, loadAgentCas, loadCas, tokenPins } from "./ca_rotation.ts";
 import type { Logger } from "../shared/log.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
+import { AgentCertIssuer, DEFAULT_AGENT_CERT_DAYS } from "./agent_certs.ts";
+import { certDue, issueControlCert, issueNodeLeaf, writePair } from "./server_cert_renewal.ts";
 
 /** Everything TLS the cloud needs, loaded. */
 export interface CloudPki {
@@ -26,10 +23,21 @@ export interface CloudPki {
   agentCaPin: string;
   /** Server certificate of the control and data listeners (signed by the agent CA). */
   server: KeyAndCert;
-  /** The internal (node-to-node) CA. */
+  /** The internal (node-to-node) CA: the primary one during a rotation. */
   internalCa: KeyAndCert;
+  /** The internal CA certificate(s) trusted for node-to-node calls (two during a rotation). */
+  internalTrustPem: string;
   /** This node's leaf on the internal CA. */
   node: KeyAndCert;
+  /** Issues every agent certificate (enrollment, claim, renewal). */
+  agentCerts: AgentCertIssuer;
+  /** The agent CA certificate(s) trusted now: one, or two during a rotation (ca_rotation.ts). */
+  agentTrustPem: string;
+  /**
+   * The pins new enrollment tokens carry: the primary CA's, and during a rotation the other
+   * CA's too (comma-separated, primary first).
+   */
+  agentTokenPins: string;
 }
 
 async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
@@ -42,12 +50,6 @@ async function readPair(dir: string, name: string): Promise<KeyAndCert | null> {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-}
-
-async function writePair(dir: string, name: string, pair: KeyAndCert): Promise<void> {
-  // Key first: a crash between the two writes leaves no certificate without its key.
-  await writeSecretFile(join(dir, `${name}.key`), pair.keyPem);
-  await writePublicFile(join(dir, `${name}.pem`), pair.certPem);
 }
 
 function sameNames(pem: string, hostnames: string[]): boolean {
@@ -78,32 +80,70 @@ export async function ensureCas(
 
 /** Loads or creates the cloud's CAs and this node's leaves under `<dataDir>/ca` and `/tls`. */
 export async function ensurePki(
-  opts: { dataDir: string; node: string; hostnames: string[]; log?: Logger },
+  opts: {
+    dataDir: string;
+    node: string;
+    hostnames: string[];
+    log?: Logger;
+    /** Lifetime of new agent certificates (default 30 days). */
+    agentCertDays?: number;
+    clock?: Clock;
+  },
 ): Promise<CloudPki> {
   const tlsDir = join(opts.dataDir, "tls");
-  const { agentCa, internalCa } = await ensureCas(opts);
+  await ensureCas(opts);
+  const cas = await loadAgentCas(opts.dataDir);
+  const internal = await loadCas(opts.dataDir, "internal");
+  const internalCa = { certPem: internal.primary.certPem, keyPem: internal.primary.keyPem };
+  const agentCa = cas.primary;
   let server = await readPair(tlsDir, "control");
-  if (!server || !sameNames(server.certPem, opts.hostnames) || expiresSoon(server.certPem)) {
-    server = await issueServerCert({
-      ca: agentCa,
-      commonName: opts.hostnames[0],
-      hostnames: opts.hostnames,
-    });
+  const now = (opts.clock ?? systemClock).now();
+  if (
+    !server || !sameNames(server.certPem, opts.hostnames) || certDue(server.certPem, now) ||
+    !await issuedBy(server.certPem, agentCa.certPem)
+  ) {
+    server = await issueControlCert(agentCa, opts.hostnames);
     await writePair(tlsDir, "control", server);
     opts.log?.info({ hostnames: opts.hostnames }, "issued control server certificate");
   }
   let node = await readPair(tlsDir, "node");
-  if (!node || certInfo(node.certPem).subjectCN !== opts.node || expiresSoon(node.certPem)) {
-    node = await issueNodeCert({
-      ca: internalCa,
-      commonName: opts.node,
-      hostnames: opts.hostnames,
-    });
+  if (
+    !node || certInfo(node.certPem).subjectCN !== opts.node || certDue(node.certPem, now) ||
+    !await issuedBy(node.certPem, internalCa.certPem)
+  ) {
+    node = await issueNodeLeaf(internalCa, opts.node, opts.hostnames);
     await writePair(tlsDir, "node", node);
   }
-  return { agentCa, agentCaPin: await spkiPin(agentCa.certPem), server, internalCa, node };
+  const agentCerts = new AgentCertIssuer({
+    ca: agentCa,
+    caPin: agentCa.pin,
+    days: opts.agentCertDays ?? DEFAULT_AGENT_CERT_DAYS,
+    clock: opts.clock ?? systemClock,
+  });
+  const pki: CloudPki = {
+    agentCa,
+    agentCaPin: agentCa.pin,
+    server,
+    internalCa,
+    internalTrustPem: internal.trustPem,
+    node,
+    agentCerts,
+    agentTrustPem: cas.trustPem,
+    agentTokenPins: agentCa.pin,
+  };
+  useAgentCas(pki, cas);
+  return pki;
 }
 
-function expiresSoon(pem: string): boolean {
-  return certInfo(pem).notAfter.getTime() - Date.now() < 30 * 86400e3;
+/** Makes `pki` follow the agent CAs of a rotation phase (see ca_rotation.ts). */
+export function useAgentCas(pki: CloudPki, cas: AgentCas): void {
+  pki.agentCa = { certPem: cas.primary.certPem, keyPem: cas.primary.keyPem };
+  pki.agentCaPin = cas.primary.pin;
+  pki.agentTrustPem = cas.trustPem;
+  pki.agentTokenPins = tokenPins(cas);
+  pki.agentCerts.setCas({
+    primary: cas.primary,
+    renewals: cas.renewals,
+    trusted: cas.secondary ? [cas.primary, cas.secondary] : [cas.primary],
+  });
 }

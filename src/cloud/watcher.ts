@@ -2,7 +2,9 @@
  * Notices changes made outside this process (the admin CLI, another cloud node) and applies
  * them to the agents connected here: pushes newer allowlists and cuts off revoked agents.
  * Writers bump the store counter `changes`; this loop compares it every second, so an idle
- * cloud reads one counter per second.
+ * cloud reads one counter per second. It also reconciles once a minute even when the counter
+ * did not move: a writer that crashed between its write and its bump (two separate writes)
+ * must not leave a revoked agent or credential live on the other nodes for good.
  * @module
  */
 import type { Logger } from "../shared/log.ts";
@@ -10,6 +12,7 @@ import type { Store } from "./store/store.ts";
 import type { Registry } from "./control/registry.ts";
 import type { ControlServer } from "./control/server.ts";
 import type { LiveAccess } from "./access/live.ts";
+import { isStoreOutage } from "./store/outage.ts";
 
 /** The name of the store counter that writers bump after a change agents must see. */
 export const CHANGES_COUNTER = "changes";
@@ -43,23 +46,41 @@ export function watchChanges(
     /** Operators' live connections, re-checked against revocations on every change. */
     live?: LiveAccess;
     now?: () => number;
+    /** Reconcile at least this often even without a change signal (default 60 s). */
+    fullEveryMs?: number;
   },
 ): () => void {
   let last = -1;
+  let lastFull = 0;
   let busy = false;
+  let outage = false;
   const timer = setInterval(async () => {
     if (busy) return;
     busy = true;
     try {
       const now = await opts.store.incrementCounter(CHANGES_COUNTER, 0);
-      if (now !== last) {
+      const at = (opts.now ?? Date.now)();
+      const due = at - lastFull >= (opts.fullEveryMs ?? 60_000);
+      if (now !== last || due) {
+        lastFull = at;
         // The first tick reconciles too: a change can land between start and the first read.
         await reconcile(opts.store, opts.registry, opts.control);
-        await opts.live?.revalidate(opts.store, (opts.now ?? Date.now)(), opts.log);
+        await opts.live?.revalidate(opts.store, at, opts.log);
         last = now;
       }
+      if (outage) opts.log.info({}, "store reachable again; change watch resumed");
+      outage = false;
     } catch (e) {
-      opts.log.warn({ err: (e as Error).message }, "change watch failed");
+      // During a store outage: one warning, not one per second. Open tunnels keep flowing (their
+      // revocation re-check resumes with the store); new admissions are refused meanwhile.
+      if (!isStoreOutage(e)) opts.log.warn({ err: (e as Error).message }, "change watch failed");
+      else if (!outage) {
+        outage = true;
+        opts.log.warn(
+          { err: (e as Error).message },
+          "store unreachable: open tunnels keep flowing, new admissions are refused until it returns",
+        );
+      }
     } finally {
       busy = false;
     }

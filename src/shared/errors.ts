@@ -13,6 +13,7 @@ export const GrpcStatus = {
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
   FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
   UNAUTHENTICATED: 16,
@@ -80,6 +81,16 @@ export const CATALOGUE = {
   },
   unknown_cn: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: "unknown CN" },
   agent_revoked: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: "agent revoked" },
+  certificate_expired: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    message: "certificate expired: re-enroll",
+  },
+  renewal_refused: {
+    http: 403,
+    grpc: GrpcStatus.PERMISSION_DENIED,
+    message: "certificate renewal refused",
+  },
   not_found: { http: 404, grpc: GrpcStatus.NOT_FOUND, message: "not found" },
   unknown_handle: { http: 404, grpc: GrpcStatus.NOT_FOUND, message: "unknown handle" },
   conflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, message: "conflict" },
@@ -89,10 +100,31 @@ export const CATALOGUE = {
     message: "device unreachable",
   },
   agent_offline: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: "agent reconnecting" },
+  store_unavailable: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the cloud cannot reach its database; try again shortly",
+  },
   device_timeout: {
     http: 504,
     grpc: GrpcStatus.DEADLINE_EXCEEDED,
     message: "device did not respond in time",
+  },
+  camera_refused: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the camera refused the live stream",
+  },
+  not_implemented: { http: 501, grpc: GrpcStatus.UNIMPLEMENTED, message: "not implemented" },
+  payload_too_large: {
+    http: 413,
+    grpc: GrpcStatus.INVALID_ARGUMENT,
+    message: "request body too large",
+  },
+  foreign_redirect: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the device sent the browser to an address outside this device; not followed",
   },
   internal: { http: 500, grpc: GrpcStatus.INTERNAL, message: "internal error" },
   serial_unknown: {
@@ -106,6 +138,22 @@ export const CATALOGUE = {
     grpc: GrpcStatus.FAILED_PRECONDITION,
     message:
       "this serial has already been claimed; revoke its agent and re-add the device to claim again",
+  },
+  terminal_limit: {
+    http: 429,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "too many terminal sessions",
+  },
+  host_key_changed: {
+    http: 409,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    message: "WARNING: the device's SSH host key has changed. Someone may be intercepting the " +
+      "connection, or the device was reinstalled. An admin must accept the new key.",
+  },
+  ssh_auth_failed: {
+    http: 401,
+    grpc: GrpcStatus.UNAUTHENTICATED,
+    message: "the device refused the SSH login",
   },
   discovery_timeout: {
     http: 504,

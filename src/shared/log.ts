@@ -1,10 +1,15 @@
 /**
  * Logging for every role: pino, written synchronously to stderr (no worker transports), as JSON
  * lines for machines or as short plain lines for people, with secrets redacted by path so a
- * token never reaches a log even when a caller logs a whole request.
+ * token never reaches a log even when a caller logs a whole request, and every field bounded in
+ * size so a peer cannot flood the log through a value it controls.
  * @module
  */
 import pino from "pino";
+import { clipDeep } from "./clip.ts";
+
+/** The longest string a log line carries per field (longer ones are cut with a marker). */
+export const LOG_CLIP_CHARS = 1024;
 
 /** A logger (pino's). */
 export type Logger = pino.Logger;
@@ -99,6 +104,8 @@ export function createLogger(
       base: { role: opts.role },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.epochTime,
+      // Values a peer controls (hostnames, paths, messages quoting them) are bounded in size.
+      formatters: { log: (o) => clipDeep(o, LOG_CLIP_CHARS) as Record<string, unknown> },
     },
     stream,
   );

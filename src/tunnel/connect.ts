@@ -32,6 +32,21 @@ function zeroMask(mask: Uint8Array): void {
   mask.fill(0);
 }
 
+/** Calls `f` with the status and the cloud's message when the upgrade is refused. */
+export function onRefusal(ws: WebSocket, f: (status: number, message: string) => void): void {
+  ws.on("unexpected-response", (_req, res) => {
+    let body = "";
+    res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+    res.on("end", () => {
+      let message = body;
+      try {
+        message = JSON.parse(body).message ?? body;
+      } catch { /* not JSON */ }
+      f(res.statusCode ?? 0, message);
+    });
+  });
+}
+
 /** Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done. */
 export function carry(
   conn: Deno.TcpConn,
@@ -50,17 +65,9 @@ export function carry(
       perMessageDeflate: false,
       ...(maskFree(url) ? { generateMask: zeroMask } : {}),
     } as WebSocket.ClientOptions);
-    ws.on("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
-      res.on("end", () => {
-        let message = body;
-        try {
-          message = JSON.parse(body).message ?? body;
-        } catch { /* not JSON */ }
-        drop();
-        resolve({ ok: false, status: res.statusCode ?? 0, message });
-      });
+    onRefusal(ws, (status, message) => {
+      drop();
+      resolve({ ok: false, status, message });
     });
     ws.on("error", (e) => {
       drop();

@@ -3,9 +3,11 @@
  * on 127.0.0.X:port for every device port of a CLI session (see run.ts); `status` shows the
  * session; `open HANDLE` listens on one loopback port for one device port. Any TCP tool (ssh, an
  * SDK, a player) then reaches the device as if on its LAN. Listeners are on loopback only.
+ * `ssh DEVICE` opens the browser terminal's session (credentials held by the cloud) here.
  * @module
  */
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import { readSecret } from "../shared/secret_input.ts";
 import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
@@ -13,10 +15,22 @@ import { VERSION } from "../shared/version.ts";
 import { carry, wsUrl } from "./connect.ts";
 import { runTunnel } from "./run.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
+import { sshSession, terminalPath } from "./ssh.ts";
 
 const openOptions: Record<string, OptionSpec> = {
   cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
-  token: { type: "string", env: "NC_TOKEN", arg: "TOKEN", help: "Your API token nt_… (required)" },
+  token: {
+    type: "string",
+    env: "NC_TOKEN",
+    arg: "TOKEN",
+    help: "Your API token nt_… (required; - reads it from standard input)",
+  },
+  "token-file": {
+    type: "string",
+    env: "NC_TOKEN_FILE",
+    arg: "FILE",
+    help: "Read the token from a file (keeps it off the command line)",
+  },
   listen: {
     type: "string",
     env: "NC_LISTEN",
@@ -32,7 +46,13 @@ const runOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_TOKEN",
     arg: "TOKEN",
-    help: "The CLI session token ops_… from 'Open CLI session' (required)",
+    help: "The CLI session token ops_… from 'Open CLI session' (required; - reads stdin)",
+  },
+  "token-file": {
+    type: "string",
+    env: "NC_TOKEN_FILE",
+    arg: "FILE",
+    help: "Read the token from a file (keeps it off the command line)",
   },
   refresh: {
     type: "string",
@@ -43,12 +63,37 @@ const runOptions: Record<string, OptionSpec> = {
   },
 };
 
+const sshOptions: Record<string, OptionSpec> = {
+  cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
+  token: {
+    type: "string",
+    env: "NC_TOKEN",
+    arg: "TOKEN",
+    help:
+      "Your API token nt_… or a CLI session token ops_… (required; not -: stdin is the shell's)",
+  },
+  "token-file": {
+    type: "string",
+    env: "NC_TOKEN_FILE",
+    arg: "FILE",
+    help: "Read the token from a file (keeps it off the command line)",
+  },
+};
+
 const HELP = `connector tunnel — reach LAN devices from this machine (shipped as nanodems-tunnel)
 
 Usage:
-  connector tunnel run --cloud URL --token ops_…        every device of your CLI session
-  connector tunnel status --cloud URL --token ops_…     the session's expiry and its pairs
-  connector tunnel open HANDLE --cloud URL --token nt_… one device port, on a port you choose
+  connector tunnel run --cloud URL --token -            every device of your CLI session
+  connector tunnel status --cloud URL --token -         the session's expiry and its pairs
+  connector tunnel open HANDLE --cloud URL --token -    one device port, on a port you choose
+  connector tunnel ssh DEVICE --cloud URL --token-file F  a terminal on an SSH device, logged in
+                                                        by the cloud (DEVICE: h-…, or with ops_…
+                                                        127.0.0.X[:port] or the device's name)
+
+The token (ops_… for run and status, nt_… for open, either for ssh) comes from standard input
+(--token -), a file (--token-file FILE) or NC_TOKEN; typed on the command line it works, with a
+warning, because every local user can read a command line. (ssh reads its keystrokes from
+standard input, so give it the token by file or NC_TOKEN.)
 
 The workflow: on the site page click "Open CLI session", pick the sites, copy the command it
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every
@@ -64,12 +109,26 @@ ${renderOptions(runOptions)}
 Options of open:
 ${renderOptions(openOptions)}
 
+Options of ssh:
+${renderOptions(sshOptions)}
+
 Examples:
-  nanodems-tunnel run --cloud https://cloud.example.com --token ops_…
+  nanodems-tunnel run --cloud https://cloud.example.com --token -    (paste ops_…, Ctrl-D)
   ssh -p 22 admin@127.0.0.2
-  connector tunnel open h-RkN3Lzm9TgD8e2Bp7Q1xWA --cloud https://cloud.example.com \\
-      --token "$NC_TOKEN" --listen 127.0.0.1:2222
+  NC_TOKEN=nt_… connector tunnel open h-RkN3Lzm9TgD8e2Bp7Q1xWA \\
+      --cloud https://cloud.example.com --listen 127.0.0.1:2222
 `;
+
+/** The token from --token (- is stdin), --token-file or NC_TOKEN; warns when typed as a flag. */
+function tokenOf(values: Record<string, unknown>, argv: string[]): Promise<string | null> {
+  return readSecret({
+    flag: "token",
+    value: values.token as string | undefined,
+    file: values["token-file"] as string | undefined,
+    env: "NC_TOKEN",
+    argv,
+  });
+}
 
 function parseCloud(text: unknown): URL {
   if (!text) throw new UsageError("--cloud is required (the cloud's URL)");
@@ -80,15 +139,44 @@ function parseCloud(text: unknown): URL {
   }
 }
 
+/** `ssh DEVICE`: a terminal on the device, logged in by the cloud. */
+async function sshCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, sshOptions);
+  if (values.help) return (console.log(HELP), 0);
+  if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
+  const cloud = parseCloud(values.cloud);
+  if (values.token === "-") {
+    throw new UsageError(
+      "ssh reads your keystrokes from standard input: give the token with " +
+        "--token-file or NC_TOKEN",
+    );
+  }
+  const token = await tokenOf(values, argv);
+  if (!token || !/^(nt|ops)_[A-Za-z0-9_-]{20,}$/.test(token)) {
+    throw new UsageError(
+      "--token: expected an API token nt_… or a CLI session token ops_… (--token-file or NC_TOKEN)",
+    );
+  }
+  const device = positionals[0];
+  if (!device) throw new UsageError("DEVICE is required: a handle h-…, 127.0.0.X[:port] or a name");
+  const path = await terminalPath(cloud, token, device).catch((e) => {
+    if (e instanceof PlanError) throw new UsageError(e.message);
+    throw e;
+  });
+  return await sshSession(cloud, token, path);
+}
+
 /** `run` and `status`. */
 async function sessionCommand(sub: "run" | "status", argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, runOptions);
   if (values.help) return (console.log(HELP), 0);
   if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   const cloud = parseCloud(values.cloud);
-  const token = values.token as string | undefined;
+  const token = await tokenOf(values, argv);
   if (!token || !/^ops_[A-Za-z0-9_-]{43}$/.test(token)) {
-    throw new UsageError("--token: expected the CLI session token ops_… (or NC_TOKEN)");
+    throw new UsageError(
+      "--token: expected the CLI session token ops_… (--token -, --token-file or NC_TOKEN)",
+    );
   }
   const refreshMs = parseDuration((values.refresh as string | undefined) ?? "60s");
   if (!refreshMs) throw new UsageError("--refresh: expected a duration like 60s");
@@ -135,6 +223,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   if (!sub || sub === "--help" || sub === "-h" || sub === "help") return (console.log(HELP), 0);
   if (sub === "--version" || sub === "-V") return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   if (sub === "run" || sub === "status") return await sessionCommand(sub, argv.slice(1));
+  if (sub === "ssh") return await sshCommand(argv.slice(1));
   if (sub !== "open") {
     throw new UsageError(`unknown tunnel command "${sub}" (see connector tunnel --help)`);
   }
@@ -146,14 +235,14 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     throw new UsageError("HANDLE is required: the device port's handle, h-…");
   }
   if (!values.cloud) throw new UsageError("--cloud is required");
-  if (!values.token) throw new UsageError("--token is required (or NC_TOKEN)");
+  const token = await tokenOf(values, argv);
+  if (!token) throw new UsageError("--token is required (--token -, --token-file or NC_TOKEN)");
   let cloud: URL;
   try {
     cloud = new URL(values.cloud as string);
   } catch {
     throw new UsageError(`--cloud: expected a URL, got "${values.cloud}"`);
   }
-  const token = values.token as string;
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec((values.listen as string) ?? "127.0.0.1:0");
   if (!m) throw new UsageError("--listen: expected HOST:PORT");
   const host = m[1] ?? m[2];

@@ -1,5 +1,5 @@
 /**
- * `connector tunnel run --token ops_…` (nanodems-tunnel): fetch the session's bind plan, print
+ * `connector tunnel run --token -` (nanodems-tunnel; the ops_… token on standard input): fetch the session's bind plan, print
  * it, listen on every 127.0.0.X:port of it, and carry each connection to its device over
  * `/api/cli/raw-tunnel/{ip}/{port}`. The plan is refreshed every 60 s; a revoked or expired
  * session ends the process with exit code 3 and a clear message.

@@ -4,8 +4,9 @@
  * absolute self-URL in a redirect, a session cookie set with Path=/ and a Domain, JavaScript that
  * builds root-relative API URLs at run time and calls them with fetch, XMLHttpRequest, WebSocket
  * and EventSource (Hikvision's /ISAPI, Dahua's /RPC2), a `location` assignment, Basic auth, an
- * MJPEG stream, a streamed upload, a slow endpoint, and a hostile page. Every request it receives
- * is recorded, so tests can assert what reached the device (and what did not).
+ * MJPEG stream, a Digest-protected snapshot URL, a streamed upload, a slow endpoint, and a
+ * hostile page. Every request it receives is recorded, so tests can assert what reached the
+ * device (and what did not).
  * @module
  */
 import { createHash } from "node:crypto";
@@ -228,6 +229,19 @@ export function startCamera(
         }
         return html(page("Digest", `<p id="state">digest-ok</p>`));
       }
+      case "/ISAPI/Streaming/channels/101/picture": {
+        // The camera's snapshot URL, behind the same Digest as /digest.
+        if (!checkDigest(req.method, req.headers.get("authorization") ?? "")) {
+          return new Response("digest needed", {
+            status: 401,
+            headers: {
+              "www-authenticate":
+                `Digest realm="${DIGEST_REALM}", nonce="${DIGEST_NONCE}", qop="auth", algorithm=MD5`,
+            },
+          });
+        }
+        return new Response(FRAME, { headers: { "content-type": "image/jpeg" } });
+      }
       case "/mjpeg": {
         const frames = Number(url.searchParams.get("frames") ?? "3");
         const gapMs = Number(url.searchParams.get("gap") ?? "100");
@@ -255,6 +269,18 @@ export function startCamera(
         return Response.json({ received: bodyBytes });
       case "/headers":
         return Response.json(headers);
+      case "/redirect": {
+        // Whatever redirect headers the test asks for, as a hostile or sloppy firmware sends them.
+        const out: [string, string][] = [["content-type", "text/html"]];
+        for (const h of ["location", "content-location", "refresh"]) {
+          const v = url.searchParams.get(h);
+          if (v !== null) out.push([h, v]);
+        }
+        return new Response("<p>device body</p>", {
+          status: Number(url.searchParams.get("status") ?? "302"),
+          headers: out,
+        });
+      }
       case "/slow":
         await new Promise((r) => setTimeout(r, 60_000));
         return new Response("late");

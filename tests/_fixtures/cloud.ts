@@ -8,6 +8,8 @@ import { ManualClock } from "../../src/shared/clock.ts";
 import { createLogger } from "../../src/shared/log.ts";
 import { loadCloudConfig } from "../../src/cloud/config.ts";
 import { type Cloud, startCloud } from "../../src/cloud/main.ts";
+import { formatJoinToken, hashToken, mintToken } from "../../src/shared/crypto/token.ts";
+import { enroll } from "../../src/agent/enroll.ts";
 
 /** A JSON answer: status, parsed body ({} when not JSON), raw text and headers. */
 export interface Answer {
@@ -71,4 +73,24 @@ export async function startTestCloud(extra: Record<string, string> = {}): Promis
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** A new tenant and site in the test cloud, and an agent enrolled in it (state in `dir`). */
+export async function enrollAgent(tc: TestCloud, dir: string) {
+  const s = tc.cloud.store;
+  const t = await s.createTenant({ name: "HE" });
+  const site = await s.createSite({ tenantId: t.id, name: "HQ" });
+  const secret = mintToken("enr");
+  await s.createEnrollmentToken({
+    hash: await hashToken(secret),
+    tenantId: t.id,
+    siteId: site.id,
+    createdAt: tc.clock.now(),
+    expiresAt: tc.clock.now() + 3600_000,
+  });
+  return await enroll({
+    cloud: tc.base,
+    token: formatJoinToken(secret, tc.cloud.pki.agentCaPin),
+    stateDir: dir,
+  });
 }

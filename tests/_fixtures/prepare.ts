@@ -3,6 +3,8 @@
  * machine, installing Debian packages when it can, or failing with exactly what is missing.
  * @module
  */
+import { ensureFerretDb, FERRETDB_VERSION } from "./ferretdb.ts";
+
 const NEEDED: { bin: string; pkg: string; why: string; check?: string }[] = [
   {
     bin: "openssl",
@@ -89,4 +91,13 @@ if (missing.length) {
     }
     Deno.exit(1);
   }
+}
+
+// FerretDB (the MongoDB store's test server) is built from source once; doing it here keeps the
+// first MongoDB test from spending its time budget on a two-minute Go build.
+try {
+  await ensureFerretDb();
+} catch (e) {
+  console.error(`missing: FerretDB ${FERRETDB_VERSION} — ${(e as Error).message}`);
+  Deno.exit(1);
 }

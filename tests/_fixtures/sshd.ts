@@ -32,8 +32,13 @@ export function freePort(): number {
   return port;
 }
 
-/** Starts sshd on 127.0.0.1 (listening on all of 127.0.0.0/8 is not needed). */
-export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<Sshd> {
+/**
+ * Starts sshd on 127.0.0.1 (listening on all of 127.0.0.0/8 is not needed), with a fresh host
+ * key each time — on `port` when given (a "reinstalled" device on the same address).
+ */
+export async function startSshd(
+  opts: { extraConfig?: string[]; port?: number } = {},
+): Promise<Sshd> {
   const dir = await Deno.makeTempDir({ prefix: "nc-sshd-" });
   await Deno.chmod(dir, 0o700);
   await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`]);
@@ -41,7 +46,7 @@ export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<
   await Deno.copyFile(`${dir}/client_key.pub`, `${dir}/authorized_keys`);
   await Deno.chmod(`${dir}/authorized_keys`, 0o600);
   const user = Deno.env.get("USER") ?? (Deno.uid() === 0 ? "root" : "nobody");
-  const port = freePort();
+  const port = opts.port ?? freePort();
   const config = [
     `Port ${port}`,
     "ListenAddress 127.0.0.1",

@@ -7,6 +7,7 @@
 import * as net from "node:net";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
+import { type FerretDb, startFerretDb } from "./ferretdb.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
@@ -159,12 +160,46 @@ export class Stack {
 
   /** Extra flags for `connector cloud` (e.g. a short --proxy-timeout). */
   cloudArgs: string[] = [];
+  /**
+   * Extra environment of `connector cloud` (e.g. the test clock's offset file; the admin key
+   * comes from NC_ADMIN_API_KEY, which this can override).
+   */
+  cloudEnv: Record<string, string> = {};
 
-  /** Starts a cloud in a fresh temp directory. */
-  static async start(opts: { cloudArgs?: string[] } = {}): Promise<Stack> {
+  /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
+  store: string | null = null;
+
+  /** The environment of the cloud and admin processes. */
+  get #env(): Record<string, string> {
+    return this.store ? { NC_STORE: this.store } : {};
+  }
+
+  /** A FerretDB this stack started for itself (NC_TEST_STORE=ferretdb), stopped last. */
+  #ferret: FerretDb | null = null;
+
+  /**
+   * Starts a cloud in a fresh temp directory; `store` is a `--store` URL such as the one
+   * `startFerretDb()` returns (default: the embedded SQLite in the data directory, or, with
+   * NC_TEST_STORE=ferretdb in the environment, a FerretDB of its own — to run any e2e test on
+   * the MongoDB store).
+   */
+  static async start(
+    opts: { cloudArgs?: string[]; store?: string; cloudEnv?: Record<string, string> } = {},
+  ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
-    await s.startCloud();
+    s.cloudEnv = opts.cloudEnv ?? {};
+    s.store = opts.store ?? null;
+    if (!s.store && Deno.env.get("NC_TEST_STORE") === "ferretdb") {
+      s.#ferret = await startFerretDb();
+      s.store = s.#ferret.url;
+    }
+    try {
+      await s.startCloud();
+    } catch (e) {
+      await s.#ferret?.stop();
+      throw e;
+    }
     return s;
   }
 
@@ -199,17 +234,18 @@ export class Stack {
       "127.0.0.1,localhost",
       "--log-format",
       "json",
-      "--admin-api-key",
-      TEST_ADMIN_KEY,
       ...this.cloudArgs,
-    ]);
+    ], { NC_ADMIN_API_KEY: TEST_ADMIN_KEY, ...this.#env, ...this.cloudEnv });
     const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
     this.ports = { http: ready.http, control: ready.control, data: ready.data, rtsp: ready.rtsp };
   }
 
   /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */
   async admin<T = Record<string, unknown>>(...args: string[]): Promise<T> {
-    const r = await run(["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"]);
+    const r = await run(
+      ["cloud", "admin", ...args, "--data-dir", this.dataDir, "--json"],
+      this.#env,
+    );
     if (r.code !== 0) throw new Error(`admin ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   }
@@ -254,7 +290,7 @@ export class Stack {
         this.dataDir,
         "--json",
       ],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...this.#env },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -299,11 +335,27 @@ export class Stack {
   }
 
   /** Starts `connector agent run` on a state directory and waits until it is connected. */
-  async runAgent(state: string, waitUp = true): Promise<Proc> {
-    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"]);
+  async runAgent(
+    state: string,
+    waitUp = true,
+    env: Record<string, string> = {},
+  ): Promise<Proc> {
+    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
     this.agents.push(p);
     if (waitUp) await p.waitFor(/"control stream up"/);
     return p;
+  }
+
+  /** A fresh one-shot enrollment token for the quickstart's site (`admin enroll-token`). */
+  async enrollmentToken(q: Quickstart): Promise<string> {
+    const r = await this.admin<{ token: string }>(
+      "enroll-token",
+      "--tenant",
+      q.tenantId,
+      "--site",
+      q.siteId,
+    );
+    return r.token;
   }
 
   /** Enrolls and runs one agent with the quickstart's token. */
@@ -352,8 +404,9 @@ export class Stack {
         handle: string;
       },
     ) => Promise<T>,
+    opts: { store?: string } = {},
   ): Promise<T> {
-    const stack = await Stack.start();
+    const stack = await Stack.start(opts);
     const echo = await echoServer();
     stack.defer(echo.close);
     try {
@@ -388,6 +441,7 @@ export class Stack {
     for (const fn of this.#cleanup.reverse()) await fn().catch(() => {});
     for (const a of this.agents) await a.stop("SIGKILL");
     await this.cloud.stop("SIGKILL");
+    await this.#ferret?.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }

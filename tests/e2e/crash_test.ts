@@ -66,3 +66,49 @@ Deno.test("malformed requests on every listener are answered and the node keeps 
     await stack.stop();
   }
 });
+
+/** The child processes of `pid` (Linux). */
+function children(pid: number): number[] {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/)
+      .filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+// The agents' gRPC listener runs in a child process (control/relay_child.ts) because Deno's
+// node:http2 can abort inside nghttp2 on a peer's GOAWAY (the fuzzer's control target finds it
+// from well-formed agent reconnects). Killing that process the hardest way stands in for the
+// abort: the node keeps serving, open tunnels keep flowing, agents come back, new tunnels work.
+Deno.test("the control relay dying costs the agents a reconnect, not the node or its tunnels", async () => {
+  await Stack.withEchoSite(async ({ stack, q, agent, handle }) => {
+    const relays = children(stack.cloud.child.pid);
+    assertEquals(relays.length, 1, "one control relay process");
+    const ws = await stack.openTunnel(handle, q.apiToken);
+    const got: Uint8Array[] = [];
+    ws.on("message", (m: Uint8Array) => got.push(new Uint8Array(m)));
+    const roundTrip = async (text: string) => {
+      const before = got.length;
+      ws.send(new TextEncoder().encode(text));
+      for (let i = 0; i < 100 && got.length === before; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return new TextDecoder().decode(got.at(-1));
+    };
+    assertEquals(await roundTrip("before"), "before");
+
+    Deno.kill(relays[0], "SIGKILL");
+    await stack.cloud.waitFor(/control relay restarted/, 20_000);
+    // The tunnel opened before never stopped; the agent is back on a new relay.
+    assertEquals(await roundTrip("during"), "during");
+    const upLines = () => agent.count(/"control stream up"/);
+    for (let i = 0; i < 200 && upLines() < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assertEquals(upLines(), 2, "the agent reconnected");
+    const fresh = await stack.openTunnel(handle, q.apiToken);
+    fresh.close();
+    ws.close();
+    assert(children(stack.cloud.child.pid).length === 1);
+    assertEquals(stack.cloud.count(/survived/), 0);
+  });
+});

@@ -98,7 +98,8 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
     await page.waitForSelector("#secret-dialog[open]");
     const command = (await page.textContent("#secret-text"))!;
     const ops = /ops_[A-Za-z0-9_-]+/.exec(command)?.[0];
-    assert(ops && command.startsWith("nanodems-tunnel run"), command);
+    assert(ops && command.startsWith(`echo ${ops} | nanodems-tunnel run`), command);
+    assert(command.endsWith("--token -"), "the token stays off the command line");
     await page.click("#secret-dialog >> text=Done");
     await page.waitForLoadState();
     await page.waitForSelector("[data-session]");

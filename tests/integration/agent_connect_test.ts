@@ -3,35 +3,13 @@
 // that records what it carried. Real agent supervisor, real in-process cloud, loopback only.
 import * as net from "node:net";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { startTestCloud, type TestCloud } from "../_fixtures/cloud.ts";
-import { formatJoinToken, hashToken, mintToken } from "../../src/shared/crypto/token.ts";
+import { enrollAgent, startTestCloud } from "../_fixtures/cloud.ts";
 import { createLogger } from "../../src/shared/log.ts";
-import { enroll } from "../../src/agent/enroll.ts";
 import { saveState } from "../../src/agent/state.ts";
 import { supervise, type Supervisor } from "../../src/agent/supervisor.ts";
 import { parseProxyUrl } from "../../src/shared/transport/proxy.ts";
 
 const log = createLogger({ role: "test", level: "silent" });
-
-/** A cloud whose control certificate also names cloud.test, and an agent enrolled in it. */
-async function enrolled(tc: TestCloud, dir: string) {
-  const s = tc.cloud.store;
-  const t = await s.createTenant({ name: "HE" });
-  const site = await s.createSite({ tenantId: t.id, name: "HQ" });
-  const secret = mintToken("enr");
-  await s.createEnrollmentToken({
-    hash: await hashToken(secret),
-    tenantId: t.id,
-    siteId: site.id,
-    createdAt: tc.clock.now(),
-    expiresAt: tc.clock.now() + 3600_000,
-  });
-  return await enroll({
-    cloud: tc.base,
-    token: formatJoinToken(secret, tc.cloud.pki.agentCaPin),
-    stateDir: dir,
-  });
-}
 
 /** Waits until `cond` holds (deadline 20 s). */
 async function until(cond: () => boolean, what: string) {
@@ -50,7 +28,7 @@ Deno.test("Happy Eyeballs: the black-holed IPv6 address loses, the agent connect
   const hole = net.createServer((s) => held.push(s.on("error", () => {})));
   let sup: Supervisor | undefined;
   try {
-    const state = await enrolled(tc, dir);
+    const state = await enrollAgent(tc, dir);
     const port = tc.cloud.ports.control;
     await new Promise<void>((r) => hole.listen(port, "::1", () => r()));
     state.controlEndpoint = `cloud.test:${port}`;
@@ -139,7 +117,7 @@ Deno.test("proxy: the control stream goes through HTTP CONNECT with Basic auth f
   const proxy = await connectProxy();
   let sup: Supervisor | undefined;
   try {
-    const state = await enrolled(tc, dir);
+    const state = await enrollAgent(tc, dir);
     sup = supervise({
       state,
       log,

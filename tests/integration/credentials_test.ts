@@ -2,7 +2,7 @@
 // (in-process, real HTTP on loopback, real SQLite): own tenant, other tenant, revoked, expired,
 // anonymous. `GET /api/tunnel/{handle}` answers 426 (send the upgrade) once a caller is
 // authorized, so no case below reaches a device.
-import { ANONYMOUS_DENY_AUDITS_PER_MINUTE } from "../../src/cloud/access/tunnel_ws.ts";
+import { ANONYMOUS_DENY_AUDITS_PER_MINUTE } from "../../src/cloud/tenancy/anonymous_audit.ts";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
 import { loadCloudConfig } from "../../src/cloud/config.ts";
@@ -223,6 +223,24 @@ Deno.test("partner keys: CIDR pin with trusted proxies, sessions, cascade revoke
     );
     // A user token is not a partner key.
     assertEquals((await w.call("GET", "/api/v1/sessions", A.bearer)).status, 403);
+
+    // A crash between revoking a key and revoking its sessions (the key written, the cascade
+    // not): revoking the key again still cuts the sessions off.
+    const third = await w.call("POST", "/api/api-keys", A.bearer, { name: "crashy" });
+    const s3 = await w.call("POST", "/api/v1/sessions", { "x-api-key": third.json.key as string }, {
+      ...body,
+      external_operator_id: "op-3",
+    });
+    const s3Auth = { authorization: `Bearer ${s3.json.token}` };
+    assertEquals(await w.cloud.store.revokeApiKey(A.tenantId, third.json.id as string), true);
+    assertEquals(
+      (await w.call("GET", `/api/tunnel/${A.handle}`, s3Auth)).status,
+      426,
+      "still live",
+    );
+    const again = await w.call("DELETE", `/api/api-keys/${third.json.id}`, A.bearer);
+    assertEquals(again.status, 404, "the key was already revoked");
+    assertEquals((await w.call("GET", `/api/tunnel/${A.handle}`, s3Auth)).status, 401);
   } finally {
     await w.stop();
   }

@@ -16,7 +16,10 @@ import { createHash } from "node:crypto";
 /** Credentials of a device (held encrypted by the cloud; see tenancy/device_secrets.ts). */
 export interface DeviceCredentials {
   username: string;
+  /** "" when the device is reached with a key only. */
   password: string;
+  /** An SSH private key (OpenSSH or PEM text) for the browser terminal, when held. */
+  privateKey?: string;
 }
 
 /** Digest algorithms we can answer. */

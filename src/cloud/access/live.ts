@@ -26,7 +26,6 @@ export async function stillValid(store: Store, p: Principal, now: number): Promi
   }
   switch (p.kind) {
     case "session":
-      if (p.signedUrl) return !!p.userId; // the user was checked above
       return !!p.sessionHash && (await store.getWebSession(p.sessionHash)) !== null;
     case "api_token": {
       const t = p.credentialHash ? await store.getApiToken(p.credentialHash) : null;
@@ -69,7 +68,7 @@ export class LiveAccess {
       const p = e.principal;
       const key = `${p.kind}:${p.sessionHash ?? p.cliSessionHash ?? p.credentialHash ?? ""}:${
         p.userId ?? ""
-      }:${p.signedUrl ? "url" : ""}`;
+      }`;
       let ok = verdicts.get(key);
       if (ok === undefined) {
         ok = await stillValid(store, p, now);

@@ -13,7 +13,9 @@ import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
 import { resolveLoopback } from "./plan.ts";
-import { RateLimiter } from "../tenancy/rate_limit.ts";
+import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
+import { requireSameOriginUpgrade } from "./ws_origin.ts";
+import { logStoreFailure } from "../store/outage.ts";
 
 /** How far a successful connect slides a CLI session's expiry. */
 export const CLI_SLIDE_MS = 30 * 86_400_000;
@@ -34,22 +36,12 @@ export interface PreparedTunnel {
 /** What an operator asks for: a handle, or (for the CLI) a device's loopback IP and port. */
 export type TunnelTarget = { handle: string } | { ip: string; port: number };
 
-/** How many refusals without an identity are audited per address per minute. */
-export const ANONYMOUS_DENY_AUDITS_PER_MINUTE = 20;
-const anonymousAudits = new WeakMap<RouteDeps, RateLimiter>();
-
 /**
- * Whether to audit one more refusal from `remote` before any identity was established. Such
- * refusals are cheap to provoke, so they are sampled per address (the append-only log would
- * otherwise be a flood target); what is skipped is counted in the node's log.
+ * Whether to audit one more refusal from `remote` before any identity was established (sampled
+ * per address: see tenancy/anonymous_audit.ts).
  */
 function auditAnonymous(d: RouteDeps, remote: string): boolean {
-  let limiter = anonymousAudits.get(d);
-  if (!limiter) {
-    limiter = new RateLimiter(ANONYMOUS_DENY_AUDITS_PER_MINUTE, 60_000, d.clock);
-    anonymousAudits.set(d, limiter);
-  }
-  if (limiter.take(remote)) return true;
+  if (auditAnonymousRefusal(d.store, remote, d.clock.now())) return true;
   d.log.debug({ remote }, "anonymous tunnel refusal not audited (over the per-address rate)");
   return false;
 }
@@ -89,15 +81,8 @@ export async function authorizeTunnel(
     throw new AppError("forbidden", "this credential cannot open tunnels");
   }
   // A browser's cookie rides along on any page's WebSocket: accept it only from our own origin.
-  const origin = req.headers.get("origin");
-  if (principal.kind === "session" && origin) {
-    let host = "";
-    try {
-      host = new URL(origin).host;
-    } catch { /* malformed: refused below */ }
-    if (host !== req.headers.get("host")) {
-      throw new AppError("forbidden", "cross-origin WebSocket with a session cookie refused");
-    }
+  if (principal.kind === "session") {
+    requireSameOriginUpgrade(req.headers.get("origin"), req.headers.get("host") ?? undefined);
   }
   if ("handle" in t) return { principal, target: await authorizeHandle(d, principal, t.handle) };
   if (principal.kind !== "cli_session") {
@@ -143,7 +128,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
         ...(principal.auditUser ? { user: principal.auditUser } : {}),
         ...detail,
       },
-    }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+    }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
   audit("tunnel.open", { path: "websocket", remote });
   const unlive = d.live?.add(principal, (reason) => {
     if (ws.readyState === ws.OPEN) ws.close(1008, reason);

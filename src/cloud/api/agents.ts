@@ -1,6 +1,9 @@
 /**
  * `/api/agents` (a tenant's agents with their presence: Relay node, active streams, last
- * heartbeat, today's traffic), `/api/agents/{id}/stats?hours=24` (hourly traffic for a sparkline) and `/api/audit` (the tenant's audit log, newest first, paginated by `before`).
+ * heartbeat, today's traffic, certificate expiry and issuing CA), `/api/agents/{id}/stats?hours=24`
+ * (hourly traffic for a sparkline), `/api/agents/{id}/daily?days=30` (daily totals the background
+ * jobs roll up from the hourly rows) and `/api/audit` (the tenant's audit log, newest first,
+ * paginated by `before`).
  * Revoking an agent cuts its control stream and tunnels on this node at once and tells the
  * other nodes.
  * @module
@@ -13,11 +16,19 @@ import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { page, query } from "./validate.ts";
-import { agentStatsQuery, auditQuery } from "./schemas.ts";
+import { agentDailyQuery, agentStatsQuery, auditQuery } from "./schemas.ts";
+import { dayOf } from "../store/rules.ts";
+import { agentCertView } from "../agent_certs.ts";
 
 /** The routes under /api (agents and audit). */
 export function agentRoutes(
-  d: { store: Store; clock: Clock; kick: (agentId: string, reason: string) => void },
+  d: {
+    store: Store;
+    clock: Clock;
+    kick: (agentId: string, reason: string) => void;
+    /** Pin of the current agent CA (to say which CA issued each certificate). */
+    agentCaPin: () => string;
+  },
 ): Hono<AuthVars> {
   const { store } = d;
   const app = new Hono<AuthVars>();
@@ -34,6 +45,7 @@ export function agentRoutes(
         relay: pr?.node ?? null,
         activeStreams: pr?.activeStreams ?? 0,
         lastHeartbeat: pr?.lastHeartbeat ?? null,
+        certificate: agentCertView(a, d.agentCaPin()),
         // Live: streams from presence; today's (UTC) totals from the last heartbeat.
         stats: {
           day: today?.day ?? null,
@@ -46,11 +58,16 @@ export function agentRoutes(
     }
     return c.json(page(c, items));
   });
+  /** The caller's tenant's agent named in the path, or 404. */
+  const ownAgent = async (tenantId: string, id: string) => {
+    const agent = await store.getAgent(id);
+    if (!agent || agent.tenantId !== tenantId) throw new AppError("not_found", "no such agent");
+    return agent;
+  };
   app.get("/agents/:id/stats", auth, async (c) => {
     const p = c.get("principal");
     const { hours } = query(c, agentStatsQuery);
-    const agent = await store.getAgent(c.req.param("id"));
-    if (!agent || agent.tenantId !== p.tenantId) throw new AppError("not_found", "no such agent");
+    const agent = await ownAgent(p.tenantId, c.req.param("id"));
     const HOUR = 3_600_000;
     const now = d.clock.now();
     const since = now - (now % HOUR) - (hours - 1) * HOUR;
@@ -68,6 +85,28 @@ export function agentRoutes(
       };
     });
     return c.json({ agentId: agent.id, hours: items });
+  });
+  app.get("/agents/:id/daily", auth, async (c) => {
+    const p = c.get("principal");
+    const { days } = query(c, agentDailyQuery);
+    const agent = await ownAgent(p.tenantId, c.req.param("id"));
+    const DAY = 86_400_000;
+    const now = d.clock.now();
+    const first = now - (now % DAY) - (days - 1) * DAY;
+    const rows = await store.listAgentDailyStats(p.tenantId, agent.id, dayOf(first));
+    const byDay = new Map(rows.map((r) => [r.day, r]));
+    // One entry per UTC day, oldest first, zeros where nothing was rolled up.
+    const items = Array.from({ length: days }, (_, i) => {
+      const day = dayOf(first + i * DAY);
+      const r = byDay.get(day);
+      return {
+        day,
+        bytesUp: r?.bytesUp ?? 0,
+        bytesDown: r?.bytesDown ?? 0,
+        tunnels: r?.tunnels ?? 0,
+      };
+    });
+    return c.json({ agentId: agent.id, days: items });
   });
   app.post("/agents/:id/revoke", auth, async (c) => {
     const p = c.get("principal");

@@ -7,12 +7,14 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { toErrorResponse } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure, probeStore } from "../store/outage.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
 import { authenticate } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
@@ -26,7 +28,9 @@ import { cliSessionRoutes } from "./cli_sessions.ts";
 import { adminRoutes } from "./admin_api.ts";
 import { openApiDocument } from "./openapi.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
+import { limitBody } from "./middleware/body_limit.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
+import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
 import { uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
@@ -34,6 +38,7 @@ import { installerRoutes } from "./installers.ts";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
+import { terminalApiRoutes } from "./terminal.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
@@ -49,6 +54,8 @@ export interface AppDeps extends RouteDeps {
   /** The cloud's base URL as operators reach it (for ready-to-paste commands). */
   publicUrl: () => string;
   pushAllowlist: (siteId: string) => Promise<void>;
+  /** Accept devices at link-local / metadata addresses (`--allow-link-local-devices`). */
+  allowLinkLocalDevices?: boolean;
   kick: (agentId: string, reason: string) => void;
   log: Logger;
   /** Where the compiled executables for /download are. */
@@ -62,6 +69,9 @@ export interface AppDeps extends RouteDeps {
   /** Asks an agent connected to this node to run ONVIF discovery. */
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
 }
+
+/** How long `/healthz/ready` waits for the store before answering 503. */
+const READY_PROBE_TIMEOUT_MS = 1_000;
 
 /** Environment hono passes to handlers under Deno.serve. */
 type Env = { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } };
@@ -88,16 +98,26 @@ async function authorizeCli(d: AppDeps, req: Request, remote: string) {
 export function createApp(d: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", securityHeaders());
+  app.use("*", limitBody());
 
   app.get("/healthz/live", (c) => c.json({ status: "ok", version: VERSION, node: d.node }));
+  // Ready = the store answers within a second (a load balancer's probe must stay fast while the
+  // database is down): 503 store_unavailable otherwise, through the one error mapping below.
   app.get("/healthz/ready", async (c) => {
-    await d.store.listTenants();
+    await probeStore(d.store, READY_PROBE_TIMEOUT_MS);
     return c.json({ status: "ok", node: d.node, agents: d.registry.all().length });
   });
 
   app.get(
     "/api/agents/ca",
-    (c) => c.json({ caCertificate: d.pki.agentCa.certPem, caPin: d.pki.agentCaPin }),
+    (c) =>
+      c.json({
+        caCertificate: d.pki.agentCa.certPem,
+        caPin: d.pki.agentCaPin,
+        // Every agent CA trusted now (two during a rotation); an enrolling agent keeps the ones
+        // its token pins.
+        caCertificates: d.pki.agentTrustPem,
+      }),
   );
   app.post("/api/agents/enroll", async (c) => {
     const body = await jsonBody(c, enrollRequest);
@@ -114,12 +134,35 @@ export function createApp(d: AppDeps): Hono<Env> {
     );
   });
 
+  // The camera's picture from its own snapshot URL (access/snapshot.ts).
+  app.get("/api/handles/:handle/snapshot.jpg", async (c) => {
+    const q = snapshotQuery.safeParse(c.req.query());
+    if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+    const { principal, target } = await authorizeTunnel(
+      d,
+      c.req.raw,
+      c.req.param("handle"),
+      remoteOf(c),
+    );
+    const jpeg = await fetchSnapshot(d, principal, target, q.data.path);
+    return c.body(jpeg.slice().buffer, 200, {
+      "content-type": "image/jpeg",
+      "cache-control": "no-store",
+    });
+  });
+
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
   app.route(
     "/",
-    uiRoutes({ store: d.store, clock: d.clock, remote, downloadsDir: d.downloadsDir }),
+    uiRoutes({
+      store: d.store,
+      clock: d.clock,
+      remote,
+      downloadsDir: d.downloadsDir,
+      agentCaPin: () => d.pki.agentCerts.renewalsPin,
+    }),
   );
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
@@ -128,12 +171,25 @@ export function createApp(d: AppDeps): Hono<Env> {
     siteRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      // Read at each request: the pins change with an agent CA rotation.
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
+      allowLinkLocalDevices: d.allowLinkLocalDevices ?? false,
     }),
   );
-  app.route("/api", agentRoutes({ store: d.store, clock: d.clock, kick: d.kick }));
+  app.route(
+    "/api",
+    agentRoutes({
+      store: d.store,
+      clock: d.clock,
+      kick: d.kick,
+      agentCaPin: () => d.pki.agentCerts.renewalsPin,
+    }),
+  );
+  app.route("/api", terminalApiRoutes({ store: d.store, clock: d.clock }));
   app.route(
     "/api",
     cliSessionRoutes({
@@ -150,7 +206,9 @@ export function createApp(d: AppDeps): Hono<Env> {
     installerRoutes({
       store: d.store,
       clock: d.clock,
-      caPin: d.pki.agentCaPin,
+      get caPin() {
+        return d.pki.agentTokenPins;
+      },
       enrollmentTtlMs: d.enrollmentTtlMs,
       publicUrl: d.publicUrl,
       downloadsDir: d.downloadsDir,
@@ -206,7 +264,19 @@ export function createApp(d: AppDeps): Hono<Env> {
   });
   app.onError((err, c) => {
     const { status, body } = toErrorResponse(err);
-    if (status >= 500) d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    // A store outage is expected and answered (503): one warning, no stack.
+    if (isStoreOutage(err)) {
+      logStoreFailure(d.log, err, "store unavailable", { path: c.req.path });
+      // An operator opening a page sees the sentence, not JSON.
+      if (
+        c.req.header("sec-fetch-mode") === "navigate" ||
+        /text\/html/.test(c.req.header("accept") ?? "")
+      ) return c.html(errorPage(status, body.message), 503, { "retry-after": "5" });
+    } else if (!(err instanceof AppError)) {
+      // Only real faults are errors; refusals the product expects (AppErrors, 503 "agent
+      // reconnecting" included) are a warning without a stack.
+      d.log.error({ err: err.message, stack: err.stack }, "request failed");
+    } else if (status >= 500) d.log.warn({ err: err.message, code: err.code }, "request refused");
     return c.json(body, status as 400);
   });
   return app;

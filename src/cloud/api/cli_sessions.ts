@@ -96,7 +96,9 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
     return {
       ...view(s),
       token,
-      command: `nanodems-tunnel run --cloud ${d.publicUrl()} --token ${token}`,
+      // The token goes through standard input (echo is a shell builtin in sh, cmd and
+      // PowerShell), never onto nanodems-tunnel's command line, which every local user can read.
+      command: `echo ${token} | nanodems-tunnel run --cloud ${d.publicUrl()} --token -`,
       note: "Copy the token now: it is not shown again.",
     };
   };
@@ -184,11 +186,12 @@ export function cliSessionRoutes(d: CliSessionDeps): Hono<AuthVars> {
   app.delete("/api-keys/:id", admin, async (c) => {
     const p = c.get("principal");
     const id = c.req.param("id");
-    if (!await store.revokeApiKey(p.tenantId, id)) {
-      throw new AppError("not_found", "no such active API key");
-    }
+    const revoked = await store.revokeApiKey(p.tenantId, id);
+    // The cascade runs even for a key already revoked: two writes, and a crash between them in
+    // an earlier call would otherwise leave that key's sessions live for good.
     const sessions = await store.revokeCliSessionsByIssuer(p.tenantId, id);
-    await announceChange(store);
+    if (sessions > 0 || revoked) await announceChange(store);
+    if (!revoked) throw new AppError("not_found", "no such active API key");
     await store.appendAudit({
       tenantId: p.tenantId,
       actor: p.actor,

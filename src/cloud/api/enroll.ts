@@ -11,10 +11,12 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { newId } from "../../shared/ids.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
-import { PkiError, signClientCsr } from "../../shared/crypto/pki.ts";
+import { PkiError } from "../../shared/crypto/pki.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { NewAgent, Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
+import { type Clock, systemClock } from "../../shared/clock.ts";
+import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 
 /** What every request for an agent certificate carries besides its credential. */
 export const csrFields = {
@@ -39,16 +41,24 @@ export async function prepareAgent(
   body: { csr: string; hostname: string; os: string; version: string },
 ): Promise<{ agent: NewAgent; certPem: string }> {
   const id = newId("ag");
-  let signed: { certPem: string; serialHex: string };
+  let signed: Awaited<ReturnType<typeof pki.agentCerts.issue>>;
   try {
-    signed = await signClientCsr({ ca: pki.agentCa, csrPem: body.csr, commonName: id });
+    signed = await pki.agentCerts.issue(body.csr, id);
   } catch (e) {
     if (e instanceof PkiError) throw new AppError("bad_request", `invalid CSR: ${e.message}`);
     throw e;
   }
   const { hostname, os, version } = body;
   return {
-    agent: { id, hostname, os, version, certSerial: signed.serialHex },
+    agent: {
+      id,
+      hostname,
+      os,
+      version,
+      certSerial: signed.serial,
+      certNotAfter: signed.notAfter,
+      certCa: signed.ca,
+    },
     certPem: signed.certPem,
   };
 }
@@ -82,31 +92,44 @@ export interface EnrollResponse {
 
 /** Performs an enrollment; throws AppError (401/400) on refusal. */
 export async function enroll(
-  deps: { store: Store; pki: CloudPki; controlEndpoint: () => string; log: Logger },
+  deps: {
+    store: Store;
+    pki: CloudPki;
+    controlEndpoint: () => string;
+    log: Logger;
+    clock?: Clock;
+  },
   body: z.infer<typeof enrollRequest>,
   remote: string,
 ): Promise<EnrollResponse> {
   const hash = await hashToken(body.token);
+  const refuse = async (reason: "unknown" | "used" | "expired"): Promise<never> => {
+    const code = reason === "used"
+      ? "enrollment_token_used"
+      : reason === "expired"
+      ? "enrollment_token_expired"
+      : "enrollment_token_invalid";
+    const token = reason === "unknown" ? null : await deps.store.getEnrollmentToken(hash);
+    // A refused token is an identity-less refusal: sampled per address (anonymous_audit.ts).
+    const now = (deps.clock ?? systemClock).now();
+    if (auditAnonymousRefusal(deps.store, remote, now)) {
+      await deps.store.appendAudit({
+        tenantId: token?.tenantId ?? null,
+        actor: `ip:${remote}`,
+        action: "agent.enroll_denied",
+        target: `enrollment:${hash.slice(0, 12)}`,
+        detail: { reason, hostname: body.hostname },
+      });
+    }
+    deps.log.warn({ reason, remote }, "enrollment refused");
+    throw new AppError(code);
+  };
+  // An unknown token costs no certificate signing (the consume below stays the atomic check).
+  if (!await deps.store.getEnrollmentToken(hash)) return await refuse("unknown");
   const { agent, certPem } = await prepareAgent(deps.pki, body);
   const agentId = agent.id;
   const r = await deps.store.consumeEnrollmentToken(hash, agent);
-  if (!r.ok) {
-    const code = r.reason === "used"
-      ? "enrollment_token_used"
-      : r.reason === "expired"
-      ? "enrollment_token_expired"
-      : "enrollment_token_invalid";
-    const token = r.reason === "unknown" ? null : await deps.store.getEnrollmentToken(hash);
-    await deps.store.appendAudit({
-      tenantId: token?.tenantId ?? null,
-      actor: `ip:${remote}`,
-      action: "agent.enroll_denied",
-      target: `enrollment:${hash.slice(0, 12)}`,
-      detail: { reason: r.reason, hostname: body.hostname },
-    });
-    deps.log.warn({ reason: r.reason, remote }, "enrollment refused");
-    throw new AppError(code);
-  }
+  if (!r.ok) return await refuse(r.reason);
   await deps.store.appendAudit({
     tenantId: r.agent.tenantId,
     actor: `agent:${agentId}`,

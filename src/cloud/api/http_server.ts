@@ -16,6 +16,7 @@ import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
 import { type ProxyDeps, sendError, serveProxy } from "../access/proxy/proxy.ts";
+import { LIVE_PATH, type LiveViewDeps, prepareLive, serveLive } from "../access/live_ws.ts";
 import { serveProxyUpgrade } from "../access/proxy/upgrade.ts";
 import { handleOfHost } from "../access/proxy/origin.ts";
 import { serveOrigin, serveOriginUpgrade } from "../access/proxy/device_origin.ts";
@@ -26,6 +27,13 @@ import {
   TUNNEL_PATH,
   type TunnelTarget,
 } from "../access/tunnel_ws.ts";
+import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
+import {
+  CLI_TERMINAL_PATH,
+  serveTerminalUpgrade,
+  TERMINAL_PATH,
+} from "../access/terminal/serve.ts";
+import type { TerminalDeps } from "../access/terminal/session.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -38,6 +46,8 @@ const REASONS: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  413: "Content Too Large",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   502: "Bad Gateway",
   503: "Service Unavailable",
@@ -55,6 +65,17 @@ function refuse(socket: Duplex, status: number, body: unknown): void {
   );
 }
 
+/** Whether a Host header can name an origin (the app builds request URLs from it). */
+function validHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  try {
+    new URL(`http://${host}/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Decodes one path segment; a malformed percent-escape is the client's error (400), not a crash. */
 function decodeSegment(segment: string): string {
   try {
@@ -64,6 +85,7 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** The upgrade request as a fetch Request; a Host or target no URL can hold is a 400. */
 function toRequest(req: http.IncomingMessage): Request {
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
@@ -88,6 +110,10 @@ export function startHttpServer(opts: {
   proxy: ProxyDeps;
   /** The cloud's own base URL as browsers reach it (device origins send them back there). */
   cloudBase: () => string;
+  /** The live view (`/api/live/{handle}`); absent: not served. */
+  liveView?: LiveViewDeps;
+  /** The browser terminal (`/api/terminal/{handle}`). */
+  terminal?: TerminalDeps;
 }): Promise<HttpServer> {
   const d = opts.route;
   const wss = new WebSocketServer({
@@ -102,7 +128,7 @@ export function startHttpServer(opts: {
     // Whatever a handler throws or rejects with ends this request, never the node.
     const failed = (what: string) => (e: unknown) => {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500) d.log.error({ err: (e as Error)?.message ?? String(e) }, what);
+      if (status >= 500) logStoreFailure(d.log, e, what);
       try {
         if (res.headersSent) res.destroy();
         else sendError(req, res, status, body.error, body.message);
@@ -122,6 +148,10 @@ export function startHttpServer(opts: {
         serveProxy(opts.proxy, req, res).catch(failed("proxy failed"));
         return;
       }
+      // The app builds a URL from Host: a malformed one is the client's error, not a fault.
+      if (!validHost(req.headers.host)) {
+        throw new AppError("bad_request", "malformed Host header");
+      }
       Promise.resolve(hono(req, res)).catch(failed("request failed"));
     } catch (e) {
       failed("request failed")(e);
@@ -133,9 +163,12 @@ export function startHttpServer(opts: {
   // What the HTTP parser itself refuses (smuggling shapes, malformed heads) still gets a body.
   server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
-    refuse(socket, 400, {
+    // The parser's own code (HPE_…) stays in the log; the client learns only what it did wrong.
+    d.log.info({ code: err.code ?? "parse error" }, "malformed HTTP request refused");
+    const tooBig = err.code === "HPE_HEADER_OVERFLOW";
+    refuse(socket, tooBig ? 431 : 400, {
       error: "bad_request",
-      message: `malformed HTTP request (${err.code ?? "parse error"})`,
+      message: tooBig ? "request header fields too large" : "malformed HTTP request",
     });
   });
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -144,7 +177,8 @@ export function startHttpServer(opts: {
     // the client's problem (400), a fault is logged once and costs this connection only.
     upgrade(req, socket, head).catch((e) => {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500) d.log.error({ err: (e as Error).message }, "upgrade failed");
+      // A store outage is a (rate-limited) warning, a fault an error, a refusal nothing.
+      if (isStoreOutage(e) || !(e instanceof AppError)) logStoreFailure(d.log, e, "upgrade failed");
       if (!socket.destroyed && socket.writable) refuse(socket, status, body);
       else socket.destroy();
     });
@@ -154,6 +188,36 @@ export function startHttpServer(opts: {
     if (deviceHandle) return await serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
     if (isProxyPath(req.url ?? "/")) return await serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
+    const live = LIVE_PATH.exec(path);
+    if (live && opts.liveView) {
+      const ld = { ...d, ...opts.liveView };
+      const prepared = await prepareLive(
+        ld,
+        toRequest(req),
+        decodeSegment(live[1]),
+        req.socket.remoteAddress ?? "",
+      );
+      if (socket.destroyed) return prepared.feed.release();
+      // A handshake ws refuses (no key, wrong version) never reaches the callback: the camera
+      // session reference taken above is dropped when that socket closes.
+      let served = false;
+      socket.once("close", () => {
+        if (!served) prepared.feed.release();
+      });
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        served = true;
+        serveLive(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
+      });
+      return;
+    }
+    const term = TERMINAL_PATH.exec(path);
+    const cliTerm = CLI_TERMINAL_PATH.exec(path);
+    if ((term || cliTerm) && opts.terminal) {
+      const to: TunnelTarget = term
+        ? { handle: decodeSegment(term[1]) }
+        : { ip: cliTerm![1], port: Number(cliTerm![2]) };
+      return await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, to);
+    }
     const m = TUNNEL_PATH.exec(path);
     const raw = RAW_TUNNEL_PATH.exec(path);
     let target: TunnelTarget;
@@ -177,8 +241,8 @@ export function startHttpServer(opts: {
       });
     } catch (e) {
       const { status, body } = toErrorResponse(e);
-      if (status >= 500 && status !== 502 && status !== 503 && status !== 504) {
-        d.log.error({ err: (e as Error).message }, "tunnel upgrade failed");
+      if (isStoreOutage(e) || !(e instanceof AppError)) {
+        logStoreFailure(d.log, e, "tunnel upgrade failed");
       }
       refuse(socket, status, body);
     }

@@ -35,17 +35,28 @@ export function rtspUrlRoutes(d: RtspUrlDeps): Hono<AuthVars> {
     const body = await jsonBody(c, rtspUrlBody);
     const { handle } = await authorizeHandle(d, p, c.req.param("handle"));
     const bearer = p.kind === "api_token" ? bearerOf(c.req.raw) : null;
-    const tokenRef = bearer ? (await hashToken(bearer)).slice(0, 12) : "";
+    const credentialHash = p.kind === "api_token"
+      ? p.credentialHash ?? (bearer ? await hashToken(bearer) : "")
+      : p.sessionHash ?? "";
+    if (!credentialHash || (p.kind !== "api_token" && p.kind !== "session")) {
+      throw new AppError("forbidden", "this needs a signed-in user or a user's token");
+    }
     const ttl = body.ttlSeconds ? body.ttlSeconds * 1000 : RTSP_URL_TTL_MS;
     const expiresAt = Math.floor((d.clock.now() + ttl) / 1000) * 1000;
-    const token = await d.signer.sign({ handle: handle.id, userId: p.userId, tokenRef, expiresAt });
+    const token = await d.signer.sign({
+      handle: handle.id,
+      userId: p.userId,
+      via: p.kind,
+      credentialHash,
+      expiresAt,
+    });
     const path = body.path.replace(/^\/+/, "");
     await d.store.appendAudit({
       tenantId: handle.tenantId,
       actor: p.actor,
       action: "rtsp_url.mint",
       target: handle.id,
-      detail: { expiresAt, boundToToken: tokenRef !== "" },
+      detail: { expiresAt, boundToToken: p.kind === "api_token" },
     });
     return c.json({ url: `${d.rtspBase()}/${handle.id}.${token}/${path}`, expiresAt }, 201);
   });

@@ -4,6 +4,7 @@
  * document cannot drift from what the server enforces.
  * @module
  */
+import { terminalPolicyBody } from "../access/terminal/policy.ts";
 import { z } from "zod";
 import { cidrList } from "../tenancy/auth.ts";
 import { enrollRequest } from "./enroll.ts";
@@ -89,7 +90,15 @@ export const auditQuery = z.object({
 /** A device's own credentials, held by the cloud (write-only). */
 export const deviceCredentialsBody = z.object({
   username: z.string().max(256).refine((u) => !u.includes(":"), "must not contain ':'"),
-  password: z.string().min(1).max(1024),
+  password: z.string().max(1024).default(""),
+  /** An SSH private key (OpenSSH or PEM, unencrypted) for the browser terminal. */
+  privateKey: z.string().max(16_384).refine(
+    (k) => /^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(k.trim()),
+    "must be an unencrypted private key in OpenSSH or PEM form",
+  ).optional(),
+}).refine((b) => b.password !== "" || b.privateKey !== undefined, {
+  message: "give a password, a private key or both",
+  path: ["password"],
 });
 /** Mint a signed RTSP URL: the device-side path to open, lifetime (default 12 h, at most 7 days). */
 export const rtspUrlBody = z.object({
@@ -105,6 +114,16 @@ export const discoveryBody = z.object({
 export const agentStatsQuery = z.object({
   hours: z.coerce.number().int().min(1).max(720).default(24),
 });
+
+/** An agent's daily stats. */
+export const agentDailyQuery = z.object({
+  days: z.coerce.number().int().min(1).max(365).default(30),
+});
+
+/** `POST …/host-key/accept`: optionally the fingerprint the admin was shown. */
+export const acceptHostKeyBody = z.object({
+  fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/).optional(),
+}).strict();
 
 /** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
 export const BODIES: Record<string, z.ZodType> = {
@@ -124,10 +143,13 @@ export const BODIES: Record<string, z.ZodType> = {
   "PUT /api/sites/:id/devices/:deviceId/credentials": deviceCredentialsBody,
   "POST /api/handles/:handle/rtsp-url": rtspUrlBody,
   "POST /api/sites/:id/discovery": discoveryBody,
+  "PUT /api/terminal/policy": terminalPolicyBody,
+  "POST /api/devices/:id/ports/:port/host-key/accept": acceptHostKeyBody,
 };
 
 /** Query strings by "METHOD /path". */
 export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/audit": auditQuery,
   "GET /api/agents/:id/stats": agentStatsQuery,
+  "GET /api/agents/:id/daily": agentDailyQuery,
 };

@@ -1,6 +1,6 @@
 /**
  * Sign-in and sign-out for browsers: `POST /api/auth/login` checks email and password (scrypt),
- * rate-limited to 5 attempts per minute per account and per IP, and sets the HttpOnly session
+ * limited to 5 failures per minute per account and per address (see createSignIn), and sets the HttpOnly session
  * cookie (SameSite=Lax; Secure behind TLS) and returns the antiforgery token the page must echo
  * in `X-CSRF-Token` on every state change. `POST /api/auth/logout`, `GET /api/auth/me`.
  * @module
@@ -15,6 +15,7 @@ import type { Store } from "../store/store.ts";
 import { csrfTokenFor, SESSION_COOKIE } from "../tenancy/auth.ts";
 import { verifyPassword } from "../tenancy/password.ts";
 import { RateLimiter } from "../tenancy/rate_limit.ts";
+import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody, page } from "./validate.ts";
 import { loginBody, switchTenantBody } from "./schemas.ts";
@@ -42,15 +43,24 @@ export type SignIn = (
   secure: boolean,
 ) => Promise<SignedIn>;
 
-/** Builds the sign-in shared by the JSON API and the sign-in page (one set of rate limits). */
+/** Failed sign-ins allowed per minute per account and per address. */
+export const SIGN_IN_FAILURES_PER_MINUTE = 5;
+
+/**
+ * Builds the sign-in shared by the JSON API and the sign-in page (one set of limits). Only
+ * failures count, per account and per address. An address over its limit is refused outright.
+ * An account over its limit is locked for the addresses that failed on it, but a correct password
+ * from an address that has not failed on it still signs in (as the big identity providers do),
+ * so nobody can lock a user out by guessing wrong on purpose; a wrong one from anywhere is refused
+ * while the lock holds.
+ */
 export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
-  const perAccount = new RateLimiter(5, 60_000, d.clock);
-  const perIp = new RateLimiter(5, 60_000, d.clock);
-  return async (rawEmail, password, ip, secure) => {
-    const email = rawEmail.toLowerCase();
-    const okIp = perIp.take(ip);
-    const okAccount = perAccount.take(email);
-    if (!okIp || !okAccount) {
+  const perAccount = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
+  const perIp = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
+  const perAccountIp = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
+  const limited = async (email: string, ip: string) => {
+    // Each refused attempt costs the sender nothing: its audit row is sampled per address.
+    if (auditAnonymousRefusal(d.store, ip, d.clock.now())) {
       await d.store.appendAudit({
         tenantId: null,
         actor: `ip:${ip}`,
@@ -58,12 +68,23 @@ export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
         target: email,
         detail: {},
       });
-      throw new AppError("rate_limited");
     }
+    return new AppError("rate_limited");
+  };
+  return async (rawEmail, password, ip, secure) => {
+    const email = rawEmail.toLowerCase();
+    const pair = `${email}\n${ip}`;
+    if (perIp.over(ip)) throw await limited(email, ip);
+    const locked = perAccount.over(email);
+    if (locked && perAccountIp.hits(pair) > 0) throw await limited(email, ip);
     const user = await d.store.getUserByEmail(email);
     const ok = user && user.disabledAt === null &&
       await verifyPassword(password, user.passwordHash);
     if (!user || !ok) {
+      perIp.take(ip);
+      perAccount.take(email);
+      perAccountIp.take(pair);
+      if (locked) throw await limited(email, ip);
       await d.store.appendAudit({
         tenantId: user?.tenantId ?? null,
         actor: `ip:${ip}`,

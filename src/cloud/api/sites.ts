@@ -18,6 +18,7 @@ import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody, page } from "./validate.ts";
 import { bulkBody, deviceBody, devicePatch, siteBody } from "./schemas.ts";
+import { deviceHostRefusal } from "../tenancy/device_host.ts";
 
 /** What the site routes need. */
 export interface SiteDeps {
@@ -26,6 +27,8 @@ export interface SiteDeps {
   caPin: string;
   enrollmentTtlMs: number;
   pushAllowlist: (siteId: string) => Promise<void>;
+  /** Accept devices at link-local / metadata addresses. */
+  allowLinkLocalDevices?: boolean;
 }
 
 async function withHandles(store: Store, clock: Clock, d: Device, actor: string) {
@@ -58,6 +61,11 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const s = await store.getSite(p.tenantId, id);
     if (!s) throw new AppError("not_found", "no such site");
     return s;
+  };
+  /** 400 for an address that is never a device (device_host.ts). */
+  const acceptableHost = (host: string) => {
+    const refusal = deviceHostRefusal(host, d.allowLinkLocalDevices ?? false);
+    if (refusal) throw new AppError("bad_request", refusal);
   };
   const changed = async (
     p: Principal,
@@ -125,6 +133,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     requireRole(p.role, "admin");
     const s = await site(p, c.req.param("id"));
     const body = await jsonBody(c, deviceBody);
+    acceptableHost(body.host);
     if (body.serial && await store.getDeviceBySerial(body.serial)) {
       throw new AppError("conflict", "a device with this serial is already registered");
     }
@@ -145,6 +154,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
       if (e instanceof RangeInputError) throw new AppError("bad_request", e.message);
       throw e;
     }
+    for (const h of hosts) acceptableHost(h);
     const ports = body.ports ?? portsFor(body.protocols);
     const existing = new Set((await store.listDevices(p.tenantId, s.id)).map((x) => x.host));
     const created = [];
@@ -186,6 +196,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const p = c.get("principal");
     requireRole(p.role, "admin");
     const body = await jsonBody(c, devicePatch);
+    if (body.host !== undefined) acceptableHost(body.host);
     const dev = await store.updateDevice(p.tenantId, c.req.param("id"), body);
     if (!dev) throw new AppError("not_found", "no such device");
     const out = await withHandles(store, clock, dev, p.actor);

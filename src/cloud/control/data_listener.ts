@@ -21,6 +21,11 @@ import { setListenerNoDelay } from "../../shared/transport/nodelay.ts";
 /** A running data listener. */
 export interface DataListener {
   port: number;
+  /**
+   * Serves a renewed key pair to new connections. Deno's TLS listener cannot change its
+   * certificate, so the listener is replaced on the same port (open connections stay).
+   */
+  setIdentity(pair: { certPem: string; keyPem: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,15 +58,20 @@ export function startDataListener(opts: {
   broker: TunnelBroker;
   log: Logger;
 }): Promise<DataListener> {
-  const listener = Deno.listenTls({
-    hostname: opts.listen.hostname,
-    port: opts.listen.port,
-    cert: opts.certPem,
-    key: opts.keyPem,
-  });
-  // Without it every small write from the cloud waits for the agent's delayed ACK (nodelay.ts).
-  const noDelay = setListenerNoDelay((listener.addr as Deno.NetAddr).port);
-  if (noDelay) opts.log.warn({ reason: noDelay }, "data connections keep Nagle's algorithm");
+  const listen = (pair: { certPem: string; keyPem: string }, port: number) => {
+    const l = Deno.listenTls({
+      hostname: opts.listen.hostname,
+      port,
+      cert: pair.certPem,
+      key: pair.keyPem,
+    });
+    // Without it every small write from the cloud waits for the agent's delayed ACK (nodelay.ts).
+    const noDelay = setListenerNoDelay((l.addr as Deno.NetAddr).port);
+    if (noDelay) opts.log.warn({ reason: noDelay }, "data connections keep Nagle's algorithm");
+    return l;
+  };
+  let listener = listen(opts, opts.listen.port);
+  const port = (listener.addr as Deno.NetAddr).port;
   const open = new Set<Deno.Conn>();
   const accept = async (conn: Deno.TlsConn) => {
     open.add(conn);
@@ -81,11 +91,11 @@ export function startDataListener(opts: {
       conn.close();
     } catch { /* closed */ }
   };
-  const loop = (async () => {
+  const serve = async (l: Deno.TlsListener) => {
     for (;;) {
       let conn: Deno.TlsConn;
       try {
-        conn = await listener.accept();
+        conn = await l.accept();
       } catch (e) {
         if (e instanceof Deno.errors.BadResource) return;
         opts.log.debug({ err: (e as Error).message }, "data channel accept failed");
@@ -93,11 +103,35 @@ export function startDataListener(opts: {
       }
       accept(conn);
     }
-  })();
+  };
+  let loop = serve(listener);
+  let closed = false;
   return Promise.resolve({
-    port: (listener.addr as Deno.NetAddr).port,
-    async close() {
+    port,
+    async setIdentity(pair) {
+      if (closed) return;
       listener.close();
+      // The port is released only once the pending accept has ended.
+      await loop;
+      // Should the port be taken meanwhile, keep trying: the data plane must come back.
+      for (let attempt = 0; !closed; attempt++) {
+        try {
+          listener = listen(pair, port);
+          loop = serve(listener);
+          return;
+        } catch (e) {
+          if (attempt === 0) {
+            opts.log.error({ err: (e as Error).message, port }, "data listener cannot re-listen");
+          }
+          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        }
+      }
+    },
+    async close() {
+      closed = true;
+      try {
+        listener.close();
+      } catch { /* already closed by setIdentity */ }
       for (const c of open) {
         try {
           c.close();

@@ -6,25 +6,31 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
-import { Buffer } from "node:buffer";
-import { controlServiceDefinition } from "../../shared/protocol/control.ts";
-import type { AgentMessage, CloudMessage } from "../../shared/protocol/control.ts";
+import type { AgentMessage } from "../../shared/protocol/control.ts";
+import { type ControlCall, startControlRelay } from "./relay.ts";
 import { HEARTBEAT_MS, PRESENCE_TTL_MS, PROTOCOL_VERSION } from "../../shared/protocol/wire.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { AppError } from "../../shared/errors.ts";
+import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 import type { AgentSession, Registry } from "./registry.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { DiscoveryRequests } from "./discovery.ts";
+import { clip } from "../../shared/clip.ts";
+import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import type { CertRenewal } from "./cert_renewal.ts";
+import type { TlsIdentity } from "./tls_identity.ts";
 
 /** A running control listener. */
 export interface ControlServer {
   port: number;
   /** Pushes the site's current allowlist to its agents connected here that lack it. */
   pushAllowlist(siteId: string): Promise<void>;
+  /** Sends every agent connected here its certificate policy (the agent CA rotated). */
+  pushCertificatePolicy(): Promise<void>;
   /** Ends an agent's stream now (e.g. revoked) and cuts its tunnels. */
   kick(agentId: string, reason: string): void;
   /** Asks an agent connected here to run ONVIF discovery for `windowMs` (AppError if gone). */
@@ -35,9 +41,8 @@ export interface ControlServer {
 /** Dependencies of the control listener. */
 export interface ControlServerOptions {
   listen: ListenAddress;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
+  /** The server key pair and the agent CA; replaceable while running (renewal). */
+  identity: TlsIdentity;
   node: string;
   /** Sibling-reachable endpoint of this node ("" in single-node). */
   endpoint: string;
@@ -47,18 +52,33 @@ export interface ControlServerOptions {
   broker: TunnelBroker;
   clock: Clock;
   log: Logger;
+  /** Certificate checks at Hello and renewals on the stream. */
+  certs: CertRenewal;
 }
 
-type Call = grpc.ServerDuplexStream<AgentMessage, CloudMessage>;
+type Call = ControlCall;
+
+/** HTTP/2 streams one agent connection may hold at once (an agent needs one, two in a swap). */
+export const MAX_STREAMS_PER_CONNECTION = 4;
+/** Control streams one certificate may hold at once, across connections. */
+export const MAX_STREAMS_PER_CERTIFICATE = 4;
+/** The largest control message accepted (the biggest legitimate one is a discovery result). */
+export const MAX_CONTROL_MESSAGE_BYTES = 1 << 20;
+/** The most characters a Hello's hostname, version and os may carry together. */
+export const MAX_HELLO_CHARS = 4096;
 
 /** Starts the control listener. */
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
-  const server = new grpc.Server({
+  // The listener's gRPC options; the listener itself runs in the control relay process.
+  const options: grpc.ServerOptions = {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
-  });
+    "grpc.max_concurrent_streams": MAX_STREAMS_PER_CONNECTION,
+    "grpc.max_receive_message_length": MAX_CONTROL_MESSAGE_BYTES,
+  };
+  const streamsPerCn = new Map<string, number>();
 
   const discoveries = new DiscoveryRequests();
   const pushTo = async (s: AgentSession) => {
@@ -84,29 +104,67 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       () => deny(grpc.status.INVALID_ARGUMENT, "expected Hello within 10 s"),
       10_000,
     );
+    // Streams per certificate are bounded: a valid certificate cannot pile up idle streams.
+    let counted = false;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const n = (streamsPerCn.get(cn) ?? 1) - 1;
+      if (n > 0) streamsPerCn.set(cn, n);
+      else streamsPerCn.delete(cn);
+    };
+    if ((streamsPerCn.get(cn) ?? 0) >= MAX_STREAMS_PER_CERTIFICATE) {
+      o.log.warn({ cn: clip(cn) }, "control stream refused: too many streams for one certificate");
+      call.on("error", () => {}); // the refusal below is emitted as "error"; nothing to clean up
+      deny(grpc.status.RESOURCE_EXHAUSTED, "too many control streams for this certificate");
+      return;
+    }
+    streamsPerCn.set(cn, (streamsPerCn.get(cn) ?? 0) + 1);
+    counted = true;
+
+    // An unknown or revoked CN is cut before anything it sends is read.
+    const admitCn = async () => {
+      const agent = cn ? await o.store.getAgent(cn) : null;
+      if (agent && agent.revokedAt === null) return agent;
+      const action = agent ? "agent.reject_revoked" : "agent.reject_unregistered_cn";
+      // Sampled per certificate: a refused agent retrying must not fill the audit log.
+      if (auditAnonymousRefusal(o.store, `cn:${cn}`, o.clock.now())) {
+        await o.store.appendAudit({
+          tenantId: agent?.tenantId ?? null,
+          actor: `cn:${cn}`,
+          action,
+          target: cn,
+          detail: { node: o.node },
+        });
+      }
+      o.log.warn({ cn: clip(cn), action }, "control stream refused");
+      deny(grpc.status.PERMISSION_DENIED, agent ? "agent revoked" : "unknown CN");
+      return null;
+    };
+    const admitted = admitCn();
 
     const onHello = async (m: AgentMessage) => {
       if (m.msg !== "hello" || !m.hello) {
         return deny(grpc.status.INVALID_ARGUMENT, "first message must be Hello");
       }
       clearTimeout(helloTimer);
-      const hello = m.hello;
-      const agent = cn ? await o.store.getAgent(cn) : null;
-      if (!agent || agent.revokedAt !== null) {
-        const action = agent ? "agent.reject_revoked" : "agent.reject_unregistered_cn";
-        await o.store.appendAudit({
-          tenantId: agent?.tenantId ?? null,
-          actor: `cn:${cn}`,
-          action,
-          target: cn,
-          detail: { hostname: hello.hostname, version: hello.version, node: o.node },
-        });
-        o.log.warn({ cn, action }, "control stream refused");
-        return deny(grpc.status.PERMISSION_DENIED, agent ? "agent revoked" : "unknown CN");
+      const agent = await admitted;
+      if (!agent || ended) return;
+      const raw = m.hello;
+      if (raw.hostname.length + raw.version.length + raw.os.length > MAX_HELLO_CHARS) {
+        return deny(grpc.status.INVALID_ARGUMENT, "Hello too large");
       }
+      const hello = {
+        ...raw,
+        hostname: clip(raw.hostname),
+        version: clip(raw.version),
+        os: clip(raw.os),
+      };
       if (hello.agentId && hello.agentId !== cn) {
         return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
       }
+      const cert = await o.certs.hello(agent, peerDer(call));
+      if (cert.refused) return deny(cert.refused.grpcStatus, cert.refused.message);
       if (ended) return;
       const s: AgentSession = {
         agentId: agent.id,
@@ -140,6 +198,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           protocol: PROTOCOL_VERSION,
         },
       });
+      s.send({ certificatePolicy: await o.certs.policy(s.agentId, cert.renewNow) });
       await pushTo(s);
       await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
       if (
@@ -153,7 +212,13 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         });
       }
       o.log.info(
-        { agent: s.agentId, site: s.siteId, hostname: hello.hostname, version: hello.version },
+        {
+          agent: s.agentId,
+          site: s.siteId,
+          hostname: hello.hostname,
+          version: hello.version,
+          certSerial: cert.serial,
+        },
         "agent connected",
       );
     };
@@ -200,6 +265,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           break;
         case "tunnelClosed":
           break;
+        case "renewRequest":
+          s.send({ renewResult: await o.certs.renew(s.agentId, m.renewRequest!.csr) });
+          break;
         default:
           o.log.debug({ agent: s.agentId, msg: m.msg }, "ignored control message");
       }
@@ -208,20 +276,29 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     const cleanup = () => {
       ended = true;
       clearTimeout(helloTimer);
+      uncount();
       const s = session;
       if (!s) return;
       session = null;
       if (o.registry.remove(s)) {
         o.broker.agentGone(s.agentId);
         discoveries.agentGone(s.agentId);
-        o.store.deletePresence(s.agentId, o.node).catch(() => {});
+        o.store.deletePresence(s.agentId, o.node).catch(() => {}); // the lease expires anyway
         o.log.info({ agent: s.agentId }, "agent disconnected");
       }
     };
 
     call.on("data", (m: AgentMessage) => {
+      if (ended) return;
       queue = queue.then(() => onMessage(m)).catch((e) => {
-        o.log.error({ err: (e as Error).message, cn }, "control message failed");
+        logStoreFailure(o.log, e, "control message failed", { cn });
+        // A Hello that could not be checked (store unreachable) is refused, never admitted: the
+        // agent retries with its backoff. An established stream outlives the outage; a missed
+        // presence refresh is written again on the next heartbeat.
+        if (!session) {
+          if (isStoreOutage(e)) deny(grpc.status.UNAVAILABLE, (e as Error).message);
+          else deny(grpc.status.INTERNAL, "internal error");
+        }
       });
     });
     call.on("end", () => {
@@ -233,21 +310,33 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     call.on("close", () => cleanup());
   };
 
-  server.addService(controlServiceDefinition, { Connect: connect });
-  const creds = grpc.ServerCredentials.createSsl(
-    Buffer.from(o.caPem),
-    [{ private_key: Buffer.from(o.keyPem), cert_chain: Buffer.from(o.certPem) }],
-    true,
-  );
-  const host = o.listen.hostname.includes(":") ? `[${o.listen.hostname}]` : o.listen.hostname;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${o.listen.port}`, creds, (e, p) => e ? reject(e) : resolve(p))
-  );
+  /** The DER of the agent's certificate as the TLS stack saw it, or null. */
+  const peerDer = (call: Call): Uint8Array | null => {
+    const raw = (call.getAuthContext()?.sslPeerCertificate as { raw?: Uint8Array } | undefined)
+      ?.raw;
+    return raw instanceof Uint8Array ? raw : null;
+  };
+
+  const relay = await startControlRelay({
+    host: o.listen.hostname,
+    port: o.listen.port,
+    identity: o.identity,
+    options,
+    connect,
+    log: o.log,
+  });
 
   return {
-    port,
+    get port() {
+      return relay.port;
+    },
     async pushAllowlist(siteId) {
       for (const s of o.registry.bySite(siteId)) await pushTo(s);
+    },
+    async pushCertificatePolicy() {
+      for (const s of o.registry.all()) {
+        s.send({ certificatePolicy: await o.certs.policy(s.agentId) });
+      }
     },
     discover(agentId, windowMs) {
       const s = o.registry.get(agentId);
@@ -258,18 +347,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       o.registry.get(agentId)?.close(grpc.status.PERMISSION_DENIED, reason);
       o.broker.killAgent(agentId);
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2_000);
-        for (const s of o.registry.all()) s.close(grpc.status.UNAVAILABLE, "cloud shutting down");
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+    async close() {
+      for (const s of o.registry.all()) s.close(grpc.status.UNAVAILABLE, "cloud shutting down");
+      await relay.close();
     },
   };
 }

@@ -76,7 +76,8 @@ exit /b 0
 
 :enroll
 set "TOKEN_FILE=%STATE_DIR%\enroll-token"
->"%TOKEN_FILE%" echo %ENROLL_TOKEN%
+rem The token is written here as text, never set as a variable that child processes inherit.
+>"%TOKEN_FILE%" echo __ENROLL_TOKEN__
 "%EXE%" enroll --cloud "%CLOUD_URL%" --token-file "%TOKEN_FILE%" --state "%STATE_DIR%"
 set "RC=%errorlevel%"
 del /f /q "%TOKEN_FILE%" >nul 2>&1
@@ -110,8 +111,9 @@ export function installerCmd(input: InstallerInput): string {
     "setlocal EnableExtensions DisableDelayedExpansion",
     "",
     `set "CLOUD_URL=${i.cloudUrl}"`,
-    `set "ENROLL_TOKEN=${i.token}"`,
     `set "SHA256_WINDOWS_X86_64=${sha}"`,
   ];
-  return (header.join("\n") + "\n" + BODY).replace(/\r?\n/g, "\r\n");
+  // The token appears once, in the line that writes the token file (no environment variable).
+  return (header.join("\n") + "\n" + BODY.replace("__ENROLL_TOKEN__", i.token))
+    .replace(/\r?\n/g, "\r\n");
 }

@@ -1,12 +1,51 @@
 /**
- * Opens the store a data directory holds: the embedded SQLite database `connector.db`
- * (the directory is created 0700 on first use).
+ * Opens the store a cloud is configured with (`--store` / `NC_STORE`): the embedded SQLite
+ * database (`sqlite:` — `connector.db` in the data directory, created 0700 on first use — or
+ * `sqlite:PATH`), or a shared MongoDB (`mongodb://…`, `mongodb+srv://…`) for several nodes.
+ * Either way the store comes guarded (`outage.ts`): an unreachable database is the catalogue's
+ * `store_unavailable` (503), never a driver error surfacing as a 500.
  * @module
  */
 import { join } from "node:path";
+import { z } from "zod";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { openSqliteStore } from "./sqlite.ts";
+import { isMongoUrl, openMongoStore } from "./mongo.ts";
+import { guardStore } from "./outage.ts";
 import type { Store } from "./store.ts";
+
+/** The `--store` value: `sqlite:`, `sqlite:PATH`, `mongodb://…` or `mongodb+srv://…`. */
+export const storeUrl = z.string().refine(
+  (s) =>
+    s.startsWith("sqlite:") ||
+    /^mongodb(\+srv)?:\/\/[^/?#\s]+(\/[^?#\s]*)?(\?\S*)?$/.test(s),
+  "expected sqlite: (the data directory's database), sqlite:PATH, or a mongodb:// / mongodb+srv:// URI",
+);
+
+/** The store URL with any password replaced by `***`, for logs and banners. */
+export function redactStoreUrl(url: string): string {
+  return url.replace(/^(mongodb(?:\+srv)?:\/\/[^:/@]+:)[^@]*@/, "$1***@");
+}
+
+/** Opens the store `url` names (default `sqlite:`, the data directory's embedded database). */
+export async function openStore(
+  url: string,
+  dataDir: string,
+  clock: Clock = systemClock,
+): Promise<Store> {
+  if (isMongoUrl(url)) {
+    try {
+      return guardStore(await openMongoStore({ url, clock }));
+    } catch (e) {
+      throw new Error(`cannot open the store ${redactStoreUrl(url)}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  const path = url.slice("sqlite:".length);
+  if (path) return guardStore(await openSqliteStore({ path, clock }));
+  return guardStore(await openDataDir(dataDir, clock));
+}
 
 /** Opens the embedded store of a data directory. */
 export async function openDataDir(dataDir: string, clock: Clock = systemClock): Promise<Store> {

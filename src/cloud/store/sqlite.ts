@@ -17,9 +17,29 @@ import {
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
+import {
+  auditLimit,
+  counterDeltas,
+  dayOf,
+  dayStart,
+  hourOf,
+  LOOPBACK_CAPACITY,
+  LOOPBACK_RANDOM_TRIES,
+  loopbackAddress,
+  newAgentRecord,
+  newApiTokenRecord,
+  newUserRecord,
+  normalizeEmail,
+  normalizePorts,
+  randomLoopbackIndex,
+} from "./rules.ts";
+
+export { LOOPBACK_CAPACITY, loopbackAddress };
 import type {
   Agent,
+  AgentCert,
   AgentCounters,
+  AgentDailyStat,
   AgentHourlyStat,
   Allowlist,
   AllowlistEntry,
@@ -40,37 +60,21 @@ import type {
   NewDevice,
   Presence,
   PresenceUpdate,
+  PurgeCounts,
+  PurgeCutoffs,
   Role,
   Site,
+  SshHostKey,
   Store,
   Tenant,
+  TerminalPolicy,
+  TerminalRecording,
   User,
   WebSession,
 } from "./store.ts";
 
 /** How long a connection waits for another connection's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
-const AUDIT_DEFAULT_LIMIT = 100;
-const HOUR_MS = 3_600_000;
-const AUDIT_MAX_LIMIT = 1000;
-
-/**
- * How many loopback addresses exist: 127.0.X.Y with X in 0..255 and Y in 1..254, minus
- * 127.0.0.1 (the host's own loopback).
- */
-export const LOOPBACK_CAPACITY = 256 * 254 - 1;
-
-/**
- * The `n`-th (0-based) device loopback address: 127.0.0.2 … 127.0.0.254, 127.0.1.1 …
- * 127.0.1.254, … 127.0.255.254. Never a .0 or .255 address and never 127.0.0.1.
- */
-export function loopbackAddress(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n >= LOOPBACK_CAPACITY) {
-    throw new RangeError(`loopback index ${n} is outside 0..${LOOPBACK_CAPACITY - 1}`);
-  }
-  const k = n + 1; // k = 0 would be 127.0.0.1
-  return `127.0.${Math.floor(k / 254)}.${(k % 254) + 1}`;
-}
 
 /**
  * Opens (creating if needed) the SQLite store at `opts.path` (a file path whose directory
@@ -145,6 +149,8 @@ function toAgent(r: Row): Agent {
     version: str(r.version),
     os: str(r.os),
     certSerial: str(r.cert_serial),
+    certNotAfter: numOrNull(r.cert_not_after),
+    certCa: strOrNull(r.cert_ca),
     createdAt: num(r.created_at),
     revokedAt: numOrNull(r.revoked_at),
   };
@@ -166,21 +172,6 @@ function toDevice(r: Row): Device {
     updatedAt: num(r.updated_at),
     serial: strOrNull(r.serial),
     claimedAgentId: strOrNull(r.claimed_agent_id),
-  };
-}
-
-/** The record of a new agent placed in `where`'s tenant and site. */
-function newAgentRecord(
-  agent: NewAgent,
-  where: { tenantId: string; siteId: string },
-  now: number,
-): Agent {
-  return {
-    ...agent,
-    tenantId: where.tenantId,
-    siteId: where.siteId,
-    createdAt: now,
-    revokedAt: null,
   };
 }
 
@@ -285,6 +276,34 @@ function toLicense(r: Row): License {
   };
 }
 
+function toSshHostKey(r: Row): SshHostKey {
+  return {
+    tenantId: str(r.tenant_id),
+    deviceId: str(r.device_id),
+    port: num(r.port),
+    algorithm: str(r.algorithm),
+    fingerprint: str(r.fingerprint),
+    pinnedAt: num(r.pinned_at),
+    offeredAlgorithm: strOrNull(r.offered_algorithm),
+    offeredFingerprint: strOrNull(r.offered_fingerprint),
+    offeredAt: numOrNull(r.offered_at),
+  };
+}
+
+function toRecordingInfo(r: Row): Omit<TerminalRecording, "cast"> {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    deviceId: str(r.device_id),
+    port: num(r.port),
+    handle: str(r.handle),
+    actor: str(r.actor),
+    startedAt: num(r.started_at),
+    endedAt: num(r.ended_at),
+    endReason: str(r.end_reason),
+  };
+}
+
 function toAuditEntry(r: Row): AuditEntry {
   return {
     seq: num(r.seq),
@@ -310,21 +329,6 @@ function toPresence(r: Row): Presence {
     bytesUp: num(r.bytes_up),
     bytesDown: num(r.bytes_down),
   };
-}
-
-/** Validates ports (integers 1..65535) and returns them sorted ascending without duplicates. */
-function normalizePorts(ports: number[]): number[] {
-  for (const p of ports) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) {
-      throw new RangeError(`invalid TCP port ${p}`);
-    }
-  }
-  return [...new Set(ports)].sort((a, b) => a - b);
-}
-
-/** The lower-cased form under which emails are stored and compared. */
-function normalizeEmail(email: string): string {
-  return email.toLowerCase();
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -523,15 +527,16 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Takes the next loopback index from the cloud-wide counter; once the counter has run through
-   * the whole space, reuses the lowest index no device holds. Call inside a transaction.
+   * Picks a free loopback index at random (a few tries), else the lowest free one: addresses are
+   * unique cloud-wide but, unlike a counter, tell a tenant nothing about how many devices other
+   * tenants added. Call inside a transaction.
    */
   #allocateLoopback(): number {
-    const next = num(
-      this.#get("UPDATE sequences SET value = value + 1 WHERE name = 'loopback' RETURNING value")!
-        .value,
-    ) - 1;
-    if (next < LOOPBACK_CAPACITY) return next;
+    const taken = (n: number) => !!this.#get("SELECT 1 AS x FROM devices WHERE loopback_n = ?", n);
+    for (let i = 0; i < LOOPBACK_RANDOM_TRIES; i++) {
+      const n = randomLoopbackIndex();
+      if (!taken(n)) return n;
+    }
     const free = this.#get(
       `SELECT 0 AS n WHERE NOT EXISTS (SELECT 1 FROM devices WHERE loopback_n = 0)
        UNION ALL
@@ -751,8 +756,8 @@ class SqliteStore implements Store {
   #insertAgent(a: Agent): void {
     this.#run(
       `INSERT INTO agents (id, tenant_id, site_id, hostname, version, os, cert_serial,
-         created_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+         cert_not_after, cert_ca, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
       a.id,
       a.tenantId,
       a.siteId,
@@ -760,6 +765,8 @@ class SqliteStore implements Store {
       a.version,
       a.os,
       a.certSerial,
+      a.certNotAfter,
+      a.certCa,
       a.createdAt,
     );
   }
@@ -793,6 +800,26 @@ class SqliteStore implements Store {
     );
   }
 
+  async recordAgentCert(id: string, cert: AgentCert): Promise<boolean> {
+    return this.#run(
+      `UPDATE agents SET cert_serial = ?, cert_not_after = ?, cert_ca = ?
+       WHERE id = ? AND revoked_at IS NULL`,
+      cert.serial,
+      cert.notAfter,
+      cert.ca,
+      id,
+    ) > 0;
+  }
+
+  async listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]> {
+    return this.#all(
+      `SELECT * FROM agents WHERE revoked_at IS NULL AND cert_not_after IS NOT NULL
+         AND cert_not_after < ? ORDER BY cert_not_after, rowid LIMIT ?`,
+      Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER,
+      Math.max(0, Math.floor(limit)),
+    ).map(toAgent);
+  }
+
   async revokeAgent(tenantId: string, id: string): Promise<boolean> {
     return this.#run(
       "UPDATE agents SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
@@ -805,15 +832,7 @@ class SqliteStore implements Store {
   // Users and credentials
 
   async createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User> {
-    const user: User = {
-      id: newId("u"),
-      tenantId: input.tenantId,
-      email: normalizeEmail(input.email),
-      passwordHash: input.passwordHash,
-      role: input.role,
-      createdAt: this.#now(),
-      disabledAt: null,
-    };
+    const user = newUserRecord(input, newId("u"), this.#now());
     try {
       this.#run(
         `INSERT INTO users (id, tenant_id, email, password_hash, role, created_at, disabled_at)
@@ -847,15 +866,7 @@ class SqliteStore implements Store {
   async createApiToken(
     input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<ApiToken> {
-    const token: ApiToken = {
-      hash: input.hash,
-      tenantId: input.tenantId,
-      userId: input.userId,
-      name: input.name,
-      createdAt: this.#now(),
-      lastUsedAt: null,
-      revokedAt: null,
-    };
+    const token = newApiTokenRecord(input, this.#now());
     this.#run(
       `INSERT INTO api_tokens (hash, tenant_id, user_id, name, created_at) VALUES (?, ?, ?, ?, ?)`,
       token.hash,
@@ -1132,6 +1143,134 @@ class SqliteStore implements Store {
     ) > 0;
   }
 
+  // Browser terminal
+
+  async getSshHostKey(tenantId: string, deviceId: string, port: number) {
+    const r = this.#get(
+      "SELECT * FROM ssh_host_keys WHERE device_id = ? AND port = ? AND tenant_id = ?",
+      deviceId,
+      port,
+      tenantId,
+    );
+    return r ? toSshHostKey(r) : null;
+  }
+
+  async putSshHostKey(pin: SshHostKey): Promise<boolean> {
+    return this.#tx(() => {
+      if (
+        !this.#get(
+          "SELECT 1 FROM devices WHERE id = ? AND tenant_id = ?",
+          pin.deviceId,
+          pin.tenantId,
+        )
+      ) return false;
+      this.#run(
+        `INSERT INTO ssh_host_keys (device_id, port, tenant_id, algorithm, fingerprint, pinned_at,
+           offered_algorithm, offered_fingerprint, offered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (device_id, port) DO UPDATE SET algorithm = excluded.algorithm,
+           fingerprint = excluded.fingerprint, pinned_at = excluded.pinned_at,
+           offered_algorithm = excluded.offered_algorithm,
+           offered_fingerprint = excluded.offered_fingerprint, offered_at = excluded.offered_at`,
+        pin.deviceId,
+        pin.port,
+        pin.tenantId,
+        pin.algorithm,
+        pin.fingerprint,
+        pin.pinnedAt,
+        pin.offeredAlgorithm,
+        pin.offeredFingerprint,
+        pin.offeredAt,
+      );
+      return true;
+    });
+  }
+
+  async getTerminalPolicy(tenantId: string): Promise<TerminalPolicy | null> {
+    const r = this.#get("SELECT * FROM terminal_policies WHERE tenant_id = ?", tenantId);
+    return r
+      ? {
+        maxPerUser: num(r.max_per_user),
+        maxPerDevice: num(r.max_per_device),
+        idleTimeoutMs: num(r.idle_timeout_ms),
+        maxSessionMs: num(r.max_session_ms),
+        recordInput: num(r.record_input) === 1,
+        retentionMs: num(r.retention_ms),
+      }
+      : null;
+  }
+
+  async putTerminalPolicy(tenantId: string, p: TerminalPolicy): Promise<void> {
+    this.#run(
+      `INSERT INTO terminal_policies (tenant_id, max_per_user, max_per_device, idle_timeout_ms,
+         max_session_ms, record_input, retention_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id) DO UPDATE SET max_per_user = excluded.max_per_user,
+         max_per_device = excluded.max_per_device, idle_timeout_ms = excluded.idle_timeout_ms,
+         max_session_ms = excluded.max_session_ms, record_input = excluded.record_input,
+         retention_ms = excluded.retention_ms`,
+      tenantId,
+      p.maxPerUser,
+      p.maxPerDevice,
+      p.idleTimeoutMs,
+      p.maxSessionMs,
+      p.recordInput ? 1 : 0,
+      p.retentionMs,
+    );
+  }
+
+  async putRecording(rec: TerminalRecording): Promise<void> {
+    this.#run(
+      `INSERT INTO terminal_recordings (id, tenant_id, device_id, port, handle, actor, started_at,
+         ended_at, end_reason, cast) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      rec.id,
+      rec.tenantId,
+      rec.deviceId,
+      rec.port,
+      rec.handle,
+      rec.actor,
+      rec.startedAt,
+      rec.endedAt,
+      rec.endReason,
+      rec.cast,
+    );
+  }
+
+  async getRecording(tenantId: string, id: string): Promise<TerminalRecording | null> {
+    const r = this.#get(
+      "SELECT * FROM terminal_recordings WHERE id = ? AND tenant_id = ?",
+      id,
+      tenantId,
+    );
+    return r ? { ...toRecordingInfo(r), cast: str(r.cast) } : null;
+  }
+
+  async listRecordings(tenantId: string, opts: { deviceId?: string; limit?: number } = {}) {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+    const cols = "id, tenant_id, device_id, port, handle, actor, started_at, ended_at, end_reason";
+    const rows = opts.deviceId
+      ? this.#all(
+        `SELECT ${cols} FROM terminal_recordings WHERE tenant_id = ? AND device_id = ?
+         ORDER BY ended_at DESC, rowid DESC LIMIT ?`,
+        tenantId,
+        opts.deviceId,
+        limit,
+      )
+      : this.#all(
+        `SELECT ${cols} FROM terminal_recordings WHERE tenant_id = ?
+         ORDER BY ended_at DESC, rowid DESC LIMIT ?`,
+        tenantId,
+        limit,
+      );
+    return rows.map(toRecordingInfo);
+  }
+
+  async deleteRecordingsBefore(tenantId: string, before: number): Promise<number> {
+    return this.#run(
+      "DELETE FROM terminal_recordings WHERE tenant_id = ? AND ended_at < ?",
+      tenantId,
+      before,
+    );
+  }
+
   // Audit
 
   async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
@@ -1173,10 +1312,7 @@ class SqliteStore implements Store {
       where.push(clause);
       params.push(value);
     }
-    const limit = Math.min(
-      Math.max(Math.trunc(query.limit ?? AUDIT_DEFAULT_LIMIT), 1),
-      AUDIT_MAX_LIMIT,
-    );
+    const limit = auditLimit(query.limit);
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY seq DESC LIMIT ?`;
     return this.#all(sql, ...params, limit).map(toAuditEntry);
@@ -1276,15 +1412,8 @@ class SqliteStore implements Store {
       const now = this.#now();
       const r = this.#get("SELECT * FROM agent_counters WHERE agent_id = ?", input.agentId);
       const prev = r ? toAgentCounters(r) : null;
-      const zero = { bytesUp: 0, bytesDown: 0, tunnels: 0 };
-      if (prev && input.day < prev.day) return zero;
-      const same = prev !== null && prev.day === input.day;
-      const delta = (cur: number, old: number) => same && cur >= old ? cur - old : cur;
-      const d = {
-        bytesUp: delta(input.bytesUp, prev?.bytesUp ?? 0),
-        bytesDown: delta(input.bytesDown, prev?.bytesDown ?? 0),
-        tunnels: delta(input.tunnels, prev?.tunnels ?? 0),
-      };
+      const d = counterDeltas(input, prev);
+      if (d === "stale") return { bytesUp: 0, bytesDown: 0, tunnels: 0 };
       this.#run(
         `INSERT OR REPLACE INTO agent_counters (agent_id, tenant_id, day, bytes_up, bytes_down,
            tunnels, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -1304,7 +1433,7 @@ class SqliteStore implements Store {
              bytes_down = bytes_down + excluded.bytes_down, tunnels = tunnels + excluded.tunnels`,
           input.agentId,
           input.tenantId,
-          now - (now % HOUR_MS),
+          hourOf(now),
           d.bytesUp,
           d.bytesDown,
           d.tunnels,
@@ -1337,6 +1466,75 @@ class SqliteStore implements Store {
       bytesUp: num(r.bytes_up),
       bytesDown: num(r.bytes_down),
       tunnels: num(r.tunnels),
+    }));
+  }
+
+  // Background jobs
+
+  async addHourToDaily(hour: number): Promise<number> {
+    return this.#run(
+      `INSERT INTO agent_stats_daily (agent_id, tenant_id, day, bytes_up, bytes_down, tunnels)
+       SELECT agent_id, tenant_id, ?, bytes_up, bytes_down, tunnels FROM agent_stats_hourly
+        WHERE hour = ?
+       ON CONFLICT (agent_id, day) DO UPDATE SET bytes_up = bytes_up + excluded.bytes_up,
+         bytes_down = bytes_down + excluded.bytes_down, tunnels = tunnels + excluded.tunnels`,
+      dayOf(hour),
+      hour,
+    );
+  }
+
+  async reconcileDailyStats(day: string): Promise<number> {
+    const from = dayStart(day);
+    return this.#run(
+      `INSERT INTO agent_stats_daily (agent_id, tenant_id, day, bytes_up, bytes_down, tunnels)
+       SELECT agent_id, tenant_id, ?, SUM(bytes_up), SUM(bytes_down), SUM(tunnels)
+         FROM agent_stats_hourly WHERE hour >= ? AND hour < ? GROUP BY agent_id, tenant_id
+       ON CONFLICT (agent_id, day) DO UPDATE SET bytes_up = excluded.bytes_up,
+         bytes_down = excluded.bytes_down, tunnels = excluded.tunnels`,
+      day,
+      from,
+      from + 86_400_000,
+    );
+  }
+
+  async listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]> {
+    return this.#all(
+      `SELECT * FROM agent_stats_daily WHERE tenant_id = ? AND agent_id = ? AND day >= ?
+       ORDER BY day`,
+      tenantId,
+      agentId,
+      sinceDay,
+    ).map((r) => ({
+      agentId: str(r.agent_id),
+      tenantId: str(r.tenant_id),
+      day: str(r.day),
+      bytesUp: num(r.bytes_up),
+      bytesDown: num(r.bytes_down),
+      tunnels: num(r.tunnels),
+    }));
+  }
+
+  async purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
+    const now = this.#now();
+    return this.#tx(() => ({
+      hourly: this.#run("DELETE FROM agent_stats_hourly WHERE hour < ?", cutoffs.hourlyBefore),
+      daily: this.#run("DELETE FROM agent_stats_daily WHERE day < ?", cutoffs.dailyBefore),
+      webSessions: this.#run("DELETE FROM web_sessions WHERE expires_at <= ?", now),
+      cliSessions: this.#run(
+        "DELETE FROM cli_sessions WHERE expires_at < ? OR revoked_at < ?",
+        cutoffs.cliSessionsBefore,
+        cutoffs.cliSessionsBefore,
+      ),
+      enrollmentTokens: this.#run(
+        "DELETE FROM enrollment_tokens WHERE used_at IS NULL AND expires_at <= ?",
+        now,
+      ),
+      presence: this.#run("DELETE FROM presence WHERE expires_at <= ?", now),
+      locks: this.#run("DELETE FROM locks WHERE expires_at <= ?", now),
     }));
   }
 

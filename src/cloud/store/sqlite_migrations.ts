@@ -302,4 +302,64 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX agent_stats_hourly_tenant ON agent_stats_hourly (tenant_id, hour);
   `,
+  // 7: daily stats (guide §9), rolled up from agent_stats_hourly by the background jobs.
+  `
+  CREATE TABLE agent_stats_daily (
+    agent_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    day TEXT NOT NULL, -- UTC YYYY-MM-DD
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    tunnels INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, day)
+  );
+  CREATE INDEX agent_stats_daily_tenant ON agent_stats_daily (tenant_id, day);
+  `,
+  // 8: certificate lifecycle. Each agent's newest known certificate: its expiry and the pin of
+  // the CA that issued it (null for agents enrolled before; filled on their next connection).
+  `
+  ALTER TABLE agents ADD COLUMN cert_not_after INTEGER;
+  ALTER TABLE agents ADD COLUMN cert_ca TEXT;
+  CREATE INDEX agents_cert_not_after ON agents (cert_not_after) WHERE revoked_at IS NULL;
+  `,
+  // 9: browser terminal (SSH): host keys pinned per (device, port) on first use, a policy per
+  // tenant (limits, idle timeout, recording), and the asciicast recordings of sessions.
+  `
+  CREATE TABLE ssh_host_keys (
+    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    port INTEGER NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    algorithm TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    pinned_at INTEGER NOT NULL,
+    offered_algorithm TEXT,
+    offered_fingerprint TEXT,
+    offered_at INTEGER,
+    PRIMARY KEY (device_id, port)
+  );
+
+  CREATE TABLE terminal_policies (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants (id),
+    max_per_user INTEGER NOT NULL,
+    max_per_device INTEGER NOT NULL,
+    idle_timeout_ms INTEGER NOT NULL,
+    max_session_ms INTEGER NOT NULL,
+    record_input INTEGER NOT NULL,
+    retention_ms INTEGER NOT NULL
+  );
+
+  CREATE TABLE terminal_recordings (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    device_id TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    handle TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    end_reason TEXT NOT NULL,
+    cast TEXT NOT NULL
+  );
+  CREATE INDEX terminal_recordings_tenant ON terminal_recordings (tenant_id, ended_at);
+  `,
 ];

@@ -40,10 +40,21 @@ export interface Agent {
   hostname: string;
   version: string;
   os: string;
-  /** Serial number (hex) of the certificate issued at enrollment. */
+  /** Serial number (hex) of the agent's newest known certificate (issued or presented). */
   certSerial: string;
+  /** When that certificate expires (epoch ms); null for agents enrolled before this was kept. */
+  certNotAfter: number | null;
+  /** `sha256:<hex>` pin of the CA that issued that certificate; null when not known. */
+  certCa: string | null;
   createdAt: number;
   revokedAt: number | null;
+}
+
+/** The certificate facts kept per agent (see {@linkcode Store.recordAgentCert}). */
+export interface AgentCert {
+  serial: string;
+  notAfter: number;
+  ca: string;
 }
 
 /** One target on a site's LAN. */
@@ -59,7 +70,10 @@ export interface Device {
   model: string;
   label: string;
   notes: string;
-  /** Loopback address 127.0.X.Y assigned by the cloud, unique across the whole cloud. */
+  /**
+   * Loopback address 127.0.X.Y assigned by the cloud, unique across the whole cloud, picked at
+   * random (never in sequence: it must not tell a tenant how many devices others have).
+   */
   loopbackIp: string;
   createdAt: number;
   updatedAt: number;
@@ -119,6 +133,10 @@ export interface NewAgent {
   version: string;
   os: string;
   certSerial: string;
+  /** Expiry of the certificate being issued (epoch ms). */
+  certNotAfter?: number;
+  /** Pin of the CA issuing it. */
+  certCa?: string;
 }
 
 /** Outcome of {@linkcode Store.consumeEnrollmentToken}. */
@@ -302,7 +320,8 @@ export interface Store {
   /** Atomically increments and returns the site's allowlist version. */
   bumpAllowlistVersion(siteId: string): Promise<number>;
 
-  // Devices (each change bumps the site's allowlist version in the same transaction)
+  // Devices (each change bumps the site's allowlist version: in the same transaction on SQLite,
+  // right after the change on MongoDB, whose getAllowlist reads the version first)
   /** Creates a device, assigns a unique loopback IP, bumps the allowlist version. */
   createDevice(input: NewDevice): Promise<Device>;
   getDevice(tenantId: string, id: string): Promise<Device | null>;
@@ -353,6 +372,16 @@ export interface Store {
   updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">): Promise<void>;
   /** Marks the agent revoked at clock.now(); false if absent or already revoked. */
   revokeAgent(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * Records the agent's newest certificate (renewal, or first sight of an older one); false and
+   * nothing written when the agent is absent or revoked.
+   */
+  recordAgentCert(id: string, cert: AgentCert): Promise<boolean>;
+  /**
+   * Unscoped (platform view): non-revoked agents whose known certificate expires before
+   * `before` (epoch ms), soonest first, at most `limit`.
+   */
+  listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]>;
 
   // Users and credentials
   createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User>;
@@ -446,6 +475,32 @@ export interface Store {
     sinceMs: number,
   ): Promise<AgentHourlyStat[]>;
 
+  // Background jobs (guide §5.4, §9); each runs under its leader lock on one node at a time
+  /**
+   * Adds every agent's hourly row of `hour` (epoch ms, hour start) to its daily row of that UTC
+   * day. Not idempotent: the hourly rollup runs it once per hour under its lock. Returns how
+   * many hourly rows were added.
+   */
+  addHourToDaily(hour: number): Promise<number>;
+  /**
+   * Sets every agent's daily row of `day` (UTC YYYY-MM-DD) to the sum of its hourly rows of
+   * that day (hourly is the source of truth). Idempotent. Returns how many rows it wrote.
+   */
+  reconcileDailyStats(day: string): Promise<number>;
+  /** Tenant-scoped daily totals of an agent with day >= sinceDay, oldest first. */
+  listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]>;
+  /**
+   * Deletes what is past retention: hourly rows with hour < hourlyBefore, daily rows with
+   * day < dailyBefore, CLI sessions that expired or were revoked before cliSessionsBefore, and,
+   * at clock.now(), expired web sessions, expired unused enrollment tokens, expired presence
+   * leases and expired locks.
+   */
+  purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts>;
+
   // Embedded-agent claim (guide §3)
   /** Unscoped lookup of a device by its manufacturer serial. */
   getDeviceBySerial(serial: string): Promise<Device | null>;
@@ -454,6 +509,27 @@ export interface Store {
    * (the agent record is created as enrollment does). Refuses an unknown or claimed serial.
    */
   claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult>;
+
+  // Browser terminal (SSH): pinned host keys, the tenant's policy, session recordings
+  /** The pinned host key of a device's SSH port (tenant-scoped), or null before first use. */
+  getSshHostKey(tenantId: string, deviceId: string, port: number): Promise<SshHostKey | null>;
+  /** Inserts or replaces the pin of (device, port); false when the device is not the tenant's. */
+  putSshHostKey(pin: SshHostKey): Promise<boolean>;
+  /** The tenant's terminal policy as set, or null (the caller applies defaults). */
+  getTerminalPolicy(tenantId: string): Promise<TerminalPolicy | null>;
+  /** Inserts or replaces the tenant's terminal policy. */
+  putTerminalPolicy(tenantId: string, policy: TerminalPolicy): Promise<void>;
+  /** Stores a finished session's recording (the id is the caller's). */
+  putRecording(rec: TerminalRecording): Promise<void>;
+  /** Tenant-scoped: the recording with its cast, or null. */
+  getRecording(tenantId: string, id: string): Promise<TerminalRecording | null>;
+  /** A tenant's recordings without their casts, newest first (at most `limit`, default 100). */
+  listRecordings(
+    tenantId: string,
+    opts?: { deviceId?: string; limit?: number },
+  ): Promise<Omit<TerminalRecording, "cast">[]>;
+  /** Deletes a tenant's recordings that ended before `before`; returns how many. */
+  deleteRecordingsBefore(tenantId: string, before: number): Promise<number>;
 
   /** Releases the backend's resources. */
   close(): Promise<void>;
@@ -483,8 +559,93 @@ export interface AgentHourlyStat {
   tunnels: number;
 }
 
+/** One UTC day of one agent's traffic, rolled up from its hourly rows. */
+export interface AgentDailyStat {
+  agentId: string;
+  tenantId: string;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  bytesUp: number;
+  bytesDown: number;
+  tunnels: number;
+}
+
+/** What {@linkcode Store.purgeExpired} removes. */
+export interface PurgeCutoffs {
+  /** Hourly rows of hours before this (epoch ms). */
+  hourlyBefore: number;
+  /** Daily rows of days before this (YYYY-MM-DD). */
+  dailyBefore: string;
+  /** CLI sessions expired or revoked before this (epoch ms). */
+  cliSessionsBefore: number;
+}
+
+/** How many records {@linkcode Store.purgeExpired} deleted, per kind. */
+export interface PurgeCounts {
+  hourly: number;
+  daily: number;
+  webSessions: number;
+  cliSessions: number;
+  enrollmentTokens: number;
+  presence: number;
+  locks: number;
+}
+
 /** Outcome of {@linkcode Store.claimDevice}. */
 export type ClaimResult =
   | { ok: true; agent: Agent; device: Device }
   | { ok: false; reason: "unknown" }
   | { ok: false; reason: "claimed"; tenantId: string; deviceId: string };
+
+/**
+ * The host key an SSH port of a device presented first (trust on first use, as OpenSSH's
+ * known_hosts), and a different key it presented later, waiting for an admin to accept it.
+ */
+export interface SshHostKey {
+  tenantId: string;
+  deviceId: string;
+  port: number;
+  /** Key type as the server names it (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `rsa-sha2-512`…). */
+  algorithm: string;
+  /** `SHA256:` + unpadded base64 of the key blob's SHA-256, as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+  /** When this key was pinned. */
+  pinnedAt: number;
+  /** A different key the device presented since (the session was blocked), or null. */
+  offeredAlgorithm: string | null;
+  offeredFingerprint: string | null;
+  offeredAt: number | null;
+}
+
+/** A tenant's rules for browser terminals. */
+export interface TerminalPolicy {
+  /** Concurrent terminal sessions per user. */
+  maxPerUser: number;
+  /** Concurrent terminal sessions per device. */
+  maxPerDevice: number;
+  /** Close a session after this long without operator input. */
+  idleTimeoutMs: number;
+  /** Close a session after this long in any case. */
+  maxSessionMs: number;
+  /** Record what the operator types too (off by default: passwords typed at prompts). */
+  recordInput: boolean;
+  /** Keep recordings this long. */
+  retentionMs: number;
+}
+
+/** One terminal session's recording: asciicast v2 text and what it belongs to. */
+export interface TerminalRecording {
+  id: string;
+  tenantId: string;
+  deviceId: string;
+  port: number;
+  handle: string;
+  /** Who opened the session (the audit actor). */
+  actor: string;
+  startedAt: number;
+  endedAt: number;
+  /** Why it ended ("closed by the operator", "idle timeout", …). */
+  endReason: string;
+  /** The asciicast v2 document (header line, then one event per line). */
+  cast: string;
+}

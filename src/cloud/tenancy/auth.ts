@@ -18,6 +18,7 @@
  */
 import { BlockList, isIP } from "node:net";
 import { AppError } from "../../shared/errors.ts";
+import { auditAnonymousRefusal } from "./anonymous_audit.ts";
 import { constantTimeEqual, hashToken, isTokenShape } from "../../shared/crypto/token.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
 import type { Role, Store } from "../store/store.ts";
@@ -83,19 +84,19 @@ export interface Principal {
   apiKeyId?: string;
   /** For an API token or a license: the hash it is stored by (to check it is still valid). */
   credentialHash?: string;
-  /**
-   * A signed RTSP URL minted in a browser session: bound to its user (who must stay enabled),
-   * not to the session, so it outlives a sign-out for its 12 h like any URL handed to a player.
-   */
-  signedUrl?: true;
 }
 
 /** What authentication needs besides the request. */
 export interface AuthContext {
   /** The socket's remote address. */
   remote?: string;
-  /** SHA-256 of the configured admin key, or null when none is configured. */
-  adminKeyHash?: string | null;
+  /**
+   * SHA-256 of each admin key accepted now (two during a rotation), or null when none is
+   * configured; absent on routes that do not take the admin key.
+   */
+  adminKeyHashes?: string[] | null;
+  /** Where the admin key is accepted from (CIDRs); empty or absent: anywhere. */
+  adminKeyCidrs?: string[];
   /** CIDRs whose X-Forwarded-For is believed. */
   trustedProxies?: string[];
   /** Current time (for CLI session expiry). */
@@ -105,6 +106,16 @@ export interface AuthContext {
 const SECRET_QUERY_KEYS = ["token", "access_token", "api_key", "key", "license"];
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Every value of one cookie in the Cookie header(s), in order. */
+export function readCookies(req: Request, name: string): string[] {
+  const out: string[] = [];
+  for (const part of (req.headers.get("cookie") ?? "").split(/[;,]/)) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) out.push(v.join("="));
+  }
+  return out;
+}
 
 /** Reads one cookie from a Cookie header. */
 export function readCookie(req: Request, name: string): string | null {
@@ -145,6 +156,10 @@ export function clientAddress(req: Request, ctx: AuthContext): string {
   const xff = req.headers.get("x-forwarded-for");
   if (proxies && xff && inList(proxies, remote)) {
     const hops = xff.split(",").map((h) => h.trim()).filter(Boolean);
+    // A trusted proxy forwarding garbage is a malformed request, not an unknown client.
+    if (!hops.length || hops.some((h) => isIP(h.replace(/^::ffff:/, "")) === 0)) {
+      throw new AppError("bad_request", "X-Forwarded-For: expected a list of IP addresses");
+    }
     // Walk from the nearest hop back while hops are our own proxies.
     for (let i = hops.length - 1; i >= 0; i--) {
       if (!inList(proxies, hops[i])) return hops[i];
@@ -153,12 +168,19 @@ export function clientAddress(req: Request, ctx: AuthContext): string {
   return remote.replace(/^::ffff:/, "");
 }
 
-/** License and console user from the X-License header or the WebSocket subprotocols. */
+/**
+ * License and console user from the X-License header or the WebSocket subprotocols. The same
+ * license sent both ways is one identity; two different ones (or two users) are a 400.
+ */
 function licenseOf(req: Request): { guid: string; user?: string } | null {
+  const found: { guid: string; user?: string }[] = [];
   const header = req.headers.get("x-license");
   if (header) {
     if (!GUID.test(header.trim())) throw new AppError("auth_required");
-    return { guid: header.trim().toLowerCase(), user: req.headers.get("x-user-id") ?? undefined };
+    found.push({
+      guid: header.trim().toLowerCase(),
+      user: req.headers.get("x-user-id") ?? undefined,
+    });
   }
   const protos = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   for (const p of protos) {
@@ -166,9 +188,17 @@ function licenseOf(req: Request): { guid: string; user?: string } | null {
     if (!m) continue;
     if (!GUID.test(m[1])) throw new AppError("auth_required");
     const user = m[2] ?? protos.find((x) => x.startsWith("user."))?.slice(5);
-    return { guid: m[1].toLowerCase(), user };
+    found.push({ guid: m[1].toLowerCase(), user });
   }
-  return null;
+  if (found.length === 0) return null;
+  const first = found[0];
+  for (const f of found.slice(1)) {
+    if (f.guid !== first.guid || (f.user && first.user && f.user !== first.user)) {
+      throw new AppError("conflicting_credentials");
+    }
+    first.user ??= f.user;
+  }
+  return first;
 }
 
 async function userPrincipal(
@@ -309,7 +339,10 @@ export async function authenticate(
   const found: Principal[] = [];
   const header = req.headers.get("authorization");
   if (header) found.push(await fromBearer(store, header, now));
-  const cookie = readCookie(req, SESSION_COOKIE);
+  const cookies = readCookies(req, SESSION_COOKIE);
+  // Two different session cookies are two identities, not "the first one wins".
+  if (new Set(cookies).size > 1) throw new AppError("conflicting_credentials");
+  const cookie = cookies[0] ?? null;
   const session = cookie ? await fromCookie(store, cookie) : null;
   if (session) found.push(session);
   const license = licenseOf(req);
@@ -318,14 +351,31 @@ export async function authenticate(
   if (apiKey) found.push(await fromApiKey(store, req, apiKey, ctx));
   const adminKey = req.headers.get("x-admin-api-key");
   if (adminKey) {
-    const ok = !!ctx.adminKeyHash && constantTimeEqual(await hashToken(adminKey), ctx.adminKeyHash);
-    await store.appendAudit({
-      tenantId: null,
-      actor: "admin-key",
-      action: ok ? "admin_key.use" : "admin_key.deny",
-      target: url.pathname,
-      detail: { method: req.method, ip: clientAddress(req, ctx) },
-    });
+    // A route without an admin-key context does not take the key: refuse it, audit nothing.
+    if (ctx.adminKeyHashes === undefined) {
+      throw new AppError("forbidden", "the admin API key is not accepted on this route");
+    }
+    const sent = await hashToken(adminKey);
+    // Every configured key is compared (in constant time each), so timing tells nothing.
+    let ok = false;
+    for (const h of ctx.adminKeyHashes ?? []) ok = constantTimeEqual(sent, h) || ok;
+    const ip = clientAddress(req, ctx);
+    const where = ctx.adminKeyCidrs?.length ? cidrList(ctx.adminKeyCidrs) : null;
+    const fromElsewhere = ok && where !== null && !inList(where, ip);
+    if (fromElsewhere) ok = false;
+    // A wrong key is an identity-less refusal: sampled per address (anonymous_audit.ts).
+    if (ok || auditAnonymousRefusal(store, ip, now)) {
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-key",
+        action: ok ? "admin_key.use" : "admin_key.deny",
+        target: url.pathname,
+        detail: { method: req.method, ip },
+      });
+    }
+    if (fromElsewhere) {
+      throw new AppError("forbidden", "the admin API key is not accepted from this address");
+    }
     if (!ok) throw new AppError("auth_required");
     found.push({
       kind: "admin_key",

@@ -1,7 +1,7 @@
 /**
  * Device credentials held by the cloud (optional per device), so the browser proxy and the RTSP
- * gateway can answer a camera's own Basic/Digest challenge and operators never see the camera
- * password. Written through the API, stored only sealed — AES-256-GCM under a key derived from
+ * gateway can answer a camera's own Basic/Digest challenge, and the browser terminal can log in
+ * to an SSH device with a password or a private key, while operators never see either. Written through the API, stored only sealed — AES-256-GCM under a key derived from
  * the cloud secret (tenancy/cloud_secret.ts), a fresh 96-bit IV per write, and the tenant and
  * device ids as associated data so a sealed value copied onto another device does not open —
  * never returned by any API, and every use is audited (`device.credentials.use`).
@@ -15,7 +15,7 @@ import type { Store } from "../store/store.ts";
 import type { DeviceCredentials } from "../access/device_auth.ts";
 import type { CloudSecret } from "./cloud_secret.ts";
 
-const plaintext = z.object({ u: z.string(), p: z.string() });
+const plaintext = z.object({ u: z.string(), p: z.string(), k: z.string().optional() });
 
 /** A sealed value that does not open here (other key, tampered, malformed). */
 export class SealError extends Error {
@@ -44,7 +44,9 @@ export class DeviceSecrets {
   /** Encrypts credentials for one device of one tenant. */
   async seal(tenantId: string, deviceId: string, c: DeviceCredentials): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
-    const data = new TextEncoder().encode(JSON.stringify({ u: c.username, p: c.password }));
+    const data = new TextEncoder().encode(
+      JSON.stringify({ u: c.username, p: c.password, k: c.privateKey }),
+    );
     const ct = new Uint8Array(
       await crypto.subtle.encrypt(
         { name: "AES-GCM", iv, additionalData: aad(tenantId, deviceId) },
@@ -76,7 +78,9 @@ export class DeviceSecrets {
         decodeBase64Url(ct) as Uint8Array<ArrayBuffer>,
       );
       const p = plaintext.parse(JSON.parse(new TextDecoder().decode(plain)));
-      return { username: p.u, password: p.p };
+      return p.k === undefined
+        ? { username: p.u, password: p.p }
+        : { username: p.u, password: p.p, privateKey: p.k };
     } catch {
       throw new SealError(
         "device credentials do not open (tampered, or sealed for another device)",

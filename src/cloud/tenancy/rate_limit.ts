@@ -24,6 +24,17 @@ export class RateLimiter {
     return h.n <= this.limit;
   }
 
+  /** How many attempts the key has in the current window (nothing is recorded). */
+  hits(key: string): number {
+    const h = this.#hits.get(key);
+    return !h || this.clock.now() - h.start >= this.windowMs ? 0 : h.n;
+  }
+
+  /** Whether the key has used up its limit in the current window (nothing is recorded). */
+  over(key: string): boolean {
+    return this.hits(key) >= this.limit;
+  }
+
   #sweep(now: number): void {
     for (const [k, h] of this.#hits) if (now - h.start >= this.windowMs) this.#hits.delete(k);
   }

@@ -1,6 +1,6 @@
 /**
- * The web UI's only two assets, served from the executable itself (so they work under
- * `deno compile` with no files beside it): one stylesheet and one small vanilla module. The module
+ * The web UI's assets, served from the executable itself (so they work under
+ * `deno compile` with no files beside it): one stylesheet, one small vanilla module (and the live view's player, live_player.ts). The module
  * turns `data-*` attributes into behaviour — forms and buttons that call the JSON API with the
  * antiforgery header, confirmations, one-shot secret dialogs, copy buttons, toasts, and fragments
  * that refresh themselves every few seconds — so pages stay server-rendered and the API stays the
@@ -8,6 +8,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { LIVE_JS } from "./live_player.ts";
 
 /** The stylesheet. */
 export const APP_CSS = `
@@ -30,8 +31,9 @@ button:disabled{opacity:.6;cursor:wait}
 label{display:block;font-weight:600;margin:.6rem 0 .25rem}input,select,textarea{font:inherit;padding:.45rem;border:1px solid #8a93a6;border-radius:4px;width:100%;max-width:28rem}
 input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.inline label{margin-top:0}
 .pill{display:inline-block;padding:.15rem .55rem;border-radius:999px;border:1px solid var(--accent);color:var(--accent);background:#eef3ff;font-size:.85rem;margin:0 .25rem .25rem 0;text-decoration:none;cursor:pointer}
+.cert-warn{color:var(--bad);font-weight:600}
 .pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
-.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
+.warn{color:var(--warn);font-size:.9rem}.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;margin:.5rem 0}
 dialog{border:1px solid var(--line);border-radius:8px;max-width:40rem;width:92vw}dialog::backdrop{background:#10182880}
 .toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:10}.toast{background:#101828;color:#fff;padding:.6rem 1rem;border-radius:6px;max-width:26rem;box-shadow:0 2px 8px #0004}.toast.error{background:var(--bad)}
@@ -162,7 +164,7 @@ window.ncDiscovery = (data, form) => {
 window.ncApi = api; window.ncToast = toast;
 `;
 
-/** Serves the assets at /ui/app.css and /ui/app.js. */
+/** Serves the assets at /ui/app.css, /ui/app.js and /ui/live.js. */
 export function assetRoutes(): Hono {
   const app = new Hono();
   const headers = (type: string) => ({
@@ -171,5 +173,6 @@ export function assetRoutes(): Hono {
   });
   app.get("/ui/app.css", (c) => c.body(APP_CSS, 200, headers("text/css; charset=utf-8")));
   app.get("/ui/app.js", (c) => c.body(APP_JS, 200, headers("text/javascript; charset=utf-8")));
+  app.get("/ui/live.js", (c) => c.body(LIVE_JS, 200, headers("text/javascript; charset=utf-8")));
   return app;
 }

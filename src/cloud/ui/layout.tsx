@@ -23,7 +23,14 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
 
 /** The page frame. */
 export function Layout(
-  props: { ctx: UiContext; title: string; active: string; children?: Child },
+  props: {
+    ctx: UiContext;
+    title: string;
+    active: string;
+    children?: Child;
+    /** Extra stylesheets and modules of one page. */
+    head?: Child;
+  },
 ) {
   const { ctx } = props;
   return (
@@ -35,6 +42,7 @@ export function Layout(
         <title>{props.title} — Nanodems Connector</title>
         <link rel="stylesheet" href="/ui/app.css" />
         <script type="module" src="/ui/app.js"></script>
+        {props.head}
       </head>
       <body>
         <header class="top">
@@ -148,17 +156,7 @@ export function Status(props: { online: boolean }) {
   );
 }
 
-/** Ports that speak RTSP on cameras and NVRs. */
-const RTSP_PORTS = new Set([554, 8554, 10554]);
-/** Well-known ports that are not web pages (SSH, Telnet, vendor SDKs, RDP, VNC, ONVIF events). */
-const TCP_PORTS = new Set([21, 22, 23, 3389, 5900, 8000, 8200, 9000, 34567, 37777, 37778]);
-
-/** The protocol a port most likely speaks, for its pill: RTSP, a plain TCP service, or HTTP. */
-export function portKind(port: number): "http" | "rtsp" | "other" {
-  if (RTSP_PORTS.has(port)) return "rtsp";
-  if (TCP_PORTS.has(port)) return "other";
-  return "http";
-}
+export { portKind } from "../access/port_kind.ts";
 
 /** A data table: column headers (`"@actions"` for an unlabeled actions column) and rows. */
 export function Table(props: { head: string[]; children?: Child }) {

@@ -20,6 +20,14 @@ import { TokensPage } from "./pages/account.tsx";
 import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
+import { LiveGridPage, LivePage } from "./pages/live.tsx";
+import { liveQuery } from "../access/live_ws.ts";
+import { portKind } from "./layout.tsx";
+import { deviceRows } from "./pages/data.ts";
+import { terminalAssetRoutes } from "./terminal_assets.ts";
+import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
+import { maySeeRecording } from "../api/terminal.ts";
+import { isLive } from "../tenancy/handle.ts";
 
 /** What the UI needs. */
 export interface UiDeps {
@@ -27,6 +35,8 @@ export interface UiDeps {
   clock: Clock;
   remote: (c: unknown) => string;
   downloadsDir: string;
+  /** Pin of the current agent CA (the Agents page says which CA issued each certificate). */
+  agentCaPin?: () => string;
 }
 
 const HOUR = 3_600_000;
@@ -35,6 +45,7 @@ const HOUR = 3_600_000;
 export function uiRoutes(d: UiDeps): Hono {
   const app = new Hono();
   app.route("/", assetRoutes());
+  app.route("/", terminalAssetRoutes());
   const traffic: TrafficSource = async (tenantId, agentId) => {
     const now = d.clock.now();
     const since = now - (now % HOUR) - 23 * HOUR;
@@ -83,6 +94,47 @@ export function uiRoutes(d: UiDeps): Hono {
       return SitePage({ ctx, store: d.store, site, now: now() });
     }),
   );
+  // Live view pages: embeddable by the cloud's own pages (not by other sites).
+  const embeddable = (c: Context) => {
+    c.header("content-security-policy", "frame-ancestors 'self'");
+    c.header("x-frame-options", "SAMEORIGIN");
+  };
+  app.get(
+    "/live/:handle",
+    page(async (c, ctx) => {
+      const h = await d.store.getHandle(c.req.param("handle") ?? "");
+      if (!h || h.tenantId !== ctx.principal.tenantId) {
+        return notFound(c, ctx, "There is no such camera in your tenant.");
+      }
+      const device = await d.store.getDevice(h.tenantId, h.deviceId);
+      const raw = c.req.query("path");
+      const q = liveQuery.safeParse({ path: raw });
+      embeddable(c);
+      return LivePage({
+        handle: h.id,
+        path: raw === undefined || !q.success ? null : q.data.path,
+        label: `${device?.label || device?.host || "camera"} :${h.port}`,
+      });
+    }),
+  );
+  app.get(
+    "/sites/:id/live",
+    page(async (c, ctx) => {
+      const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
+      if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
+      const q = liveQuery.safeParse({ path: c.req.query("path") });
+      const cameras = [];
+      for (const dev of await deviceRows(d.store, ctx.principal.tenantId, site.id)) {
+        for (const p of dev.ports) {
+          const id = dev.handles[p];
+          const handle = id && portKind(p) === "rtsp" ? await d.store.getHandle(id) : null;
+          if (handle) cameras.push({ handle, label: `${dev.label || dev.host} :${p}` });
+        }
+      }
+      embeddable(c);
+      return LiveGridPage({ siteName: site.name, cameras, path: q.success ? q.data.path : "/" });
+    }),
+  );
   app.get(
     "/discover",
     page(async (c, ctx) => {
@@ -94,7 +146,9 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/agents",
-    page((_c, ctx) => AgentsPage({ ctx, store: d.store, now: now(), traffic })),
+    page((_c, ctx) =>
+      AgentsPage({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/audit",
@@ -138,12 +192,38 @@ export function uiRoutes(d: UiDeps): Hono {
   );
 
   app.get(
+    "/terminal/:handle",
+    page(async (c, ctx) => {
+      const h = await d.store.getHandle(c.req.param("handle") ?? "");
+      const device = h && h.tenantId === ctx.principal.tenantId && isLive(h, now())
+        ? await d.store.getDevice(h.tenantId, h.deviceId)
+        : null;
+      if (!h || !device) return notFound(c, ctx, "There is no such device port in your tenant.");
+      return TerminalPage({ ctx, handle: h, device });
+    }),
+  );
+  app.get("/recordings", page((_c, ctx) => RecordingsPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/recordings/:id",
+    page(async (c, ctx) => {
+      const rec = await d.store.getRecording(ctx.principal.tenantId, c.req.param("id") ?? "");
+      if (!rec || !maySeeRecording(ctx.principal, rec)) {
+        return notFound(c, ctx, "There is no such recording in your tenant.");
+      }
+      const device = await d.store.getDevice(rec.tenantId, rec.deviceId);
+      return RecordingPage({ ctx, rec, deviceName: device ? device.label || device.host : null });
+    }),
+  );
+
+  app.get(
     "/ui/fragments/dashboard",
     fragment((_c, ctx) => DashboardStats({ store: d.store, tenantId: ctx.principal.tenantId })),
   );
   app.get(
     "/ui/fragments/agents",
-    fragment((_c, ctx) => AgentsTable({ ctx, store: d.store, now: now(), traffic })),
+    fragment((_c, ctx) =>
+      AgentsTable({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    ),
   );
   app.get(
     "/ui/fragments/sites/:id/agents",

@@ -225,10 +225,10 @@ function randomSerialHex(): string {
 function validity(
   validDays: number | undefined,
   fallback: number,
+  now = Date.now(),
 ): { notBefore: Date; notAfter: Date } {
   const days = validDays ?? fallback;
   if (!Number.isFinite(days) || days <= 0) throw new PkiError(`invalid validDays: ${validDays}`);
-  const now = Date.now();
   return { notBefore: new Date(now - SKEW_MS), notAfter: new Date(now + days * DAY_MS) };
 }
 
@@ -277,8 +277,9 @@ async function issueLeaf(opts: {
   ekus: x509.ExtendedKeyUsage[];
   hostnames: string[];
   validDays: number | undefined;
+  now: number | undefined;
 }): Promise<x509.X509Certificate> {
-  const { notBefore, notAfter } = validity(opts.validDays, DEFAULT_LEAF_DAYS);
+  const { notBefore, notAfter } = validity(opts.validDays, DEFAULT_LEAF_DAYS, opts.now);
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -306,6 +307,7 @@ async function issueKeyAndLeaf(opts: {
   commonName: string;
   hostnames: string[];
   validDays?: number;
+  now?: number;
   ekus: x509.ExtendedKeyUsage[];
 }): Promise<KeyAndCert> {
   const ca = await loadCa(opts.ca);
@@ -317,6 +319,7 @@ async function issueKeyAndLeaf(opts: {
     ekus: opts.ekus,
     hostnames: opts.hostnames,
     validDays: opts.validDays,
+    now: opts.now,
   });
   return {
     certPem: pemEncode("CERTIFICATE", cert.rawData),
@@ -330,12 +333,12 @@ async function issueKeyAndLeaf(opts: {
 /**
  * Creates a self-signed CA: a fresh P-256 key, subject `CN=commonName`, BasicConstraints CA:true
  * and KeyUsage keyCertSign+cRLSign (both critical), SubjectKeyIdentifier; valid from five
- * minutes ago for `validDays` (default 3650).
+ * minutes before `now` (epoch ms, default: the wall clock) for `validDays` (default 3650).
  */
 export async function createCA(
-  opts: { commonName: string; validDays?: number },
+  opts: { commonName: string; validDays?: number; now?: number },
 ): Promise<KeyAndCert> {
-  const { notBefore, notAfter } = validity(opts.validDays, DEFAULT_CA_DAYS);
+  const { notBefore, notAfter } = validity(opts.validDays, DEFAULT_CA_DAYS, opts.now);
   const keys = await crypto.subtle.generateKey(P256, true, ["sign", "verify"]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialHex(),
@@ -362,13 +365,15 @@ export async function createCA(
 /**
  * Issues a TLS server leaf (fresh P-256 key) under `ca`: EKU serverAuth; each entry of
  * `hostnames` that parses as an IPv4/IPv6 address becomes an IP SAN, every other a DNS SAN.
- * Valid `validDays` (default 825). Throws {@linkcode PkiError} if `ca` is unusable.
+ * Valid `validDays` (default 825) from `now` (epoch ms, default: the wall clock). Throws
+ * {@linkcode PkiError} if `ca` is unusable.
  */
 export async function issueServerCert(opts: {
   ca: KeyAndCert;
   commonName: string;
   hostnames: string[];
   validDays?: number;
+  now?: number;
 }): Promise<KeyAndCert> {
   return await issueKeyAndLeaf({ ...opts, ekus: [x509.ExtendedKeyUsage.serverAuth] });
 }
@@ -376,13 +381,14 @@ export async function issueServerCert(opts: {
 /**
  * Issues a cloud-node leaf on the internal CA (fresh P-256 key): EKU serverAuth and clientAuth, so
  * one certificate serves both ends of node-to-node mTLS; SANs as in {@linkcode issueServerCert}.
- * Valid `validDays` (default 825).
+ * Valid `validDays` (default 825) from `now` (default: the wall clock).
  */
 export async function issueNodeCert(opts: {
   ca: KeyAndCert;
   commonName: string;
   hostnames: string[];
   validDays?: number;
+  now?: number;
 }): Promise<KeyAndCert> {
   return await issueKeyAndLeaf({
     ...opts,
@@ -415,13 +421,15 @@ export async function createCsr(opts: { keyPem: string; commonName: string }): P
  * its key is EC P-256 (else {@linkcode PkiError}), then issues a client certificate whose subject
  * is `CN=commonName` (the CSR's own subject and extensions are ignored): EKU clientAuth only,
  * KeyUsage digitalSignature, BasicConstraints CA:false, random positive 128-bit serial, valid
- * `validDays` (default 825). Returns the certificate PEM and its serial as lowercase hex.
+ * `validDays` (default 825) from `now` (epoch ms, default: the wall clock). Returns the
+ * certificate PEM and its serial as lowercase hex.
  */
 export async function signClientCsr(opts: {
   ca: KeyAndCert;
   csrPem: string;
   commonName: string;
   validDays?: number;
+  now?: number;
 }): Promise<{ certPem: string; serialHex: string }> {
   if (!opts.csrPem.includes("-----BEGIN CERTIFICATE REQUEST-----")) {
     throw new PkiError("expected a PEM certificate request");
@@ -451,6 +459,7 @@ export async function signClientCsr(opts: {
     ekus: [x509.ExtendedKeyUsage.clientAuth],
     hostnames: [],
     validDays: opts.validDays,
+    now: opts.now,
   });
   return { certPem: pemEncode("CERTIFICATE", cert.rawData), serialHex: cert.serialNumber };
 }
@@ -463,6 +472,60 @@ export async function spkiPin(certPem: string): Promise<string> {
   const cert = parseCert(certPem);
   const digest = await crypto.subtle.digest("SHA-256", cert.publicKey.rawData);
   return `sha256:${encodeHex(new Uint8Array(digest))}`;
+}
+
+/** The certificates of a PEM bundle, each as its own PEM text (other blocks are skipped). */
+export function splitPemCerts(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)?.map((
+    b,
+  ) => b + "\n") ?? [];
+}
+
+/** PEM text of a DER certificate (e.g. the peer certificate's `raw` bytes from a TLS stack). */
+export function certPemFromDer(der: Uint8Array): string {
+  return pemEncode("CERTIFICATE", der);
+}
+
+/**
+ * True when the PKCS#8 private key in `keyPem` is the key of `certPem` (their public keys are
+ * the same). Any failure, including unparsable input, yields false.
+ */
+export async function keyMatchesCert(keyPem: string, certPem: string): Promise<boolean> {
+  try {
+    const cert = parseCert(certPem);
+    const { keys } = await importEcKeyPem(keyPem);
+    const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
+    return bytesEqual(spki, new Uint8Array(cert.publicKey.rawData));
+  } catch {
+    return false;
+  }
+}
+
+/** The subject CN of a PEM certificate request, or null when it cannot be parsed. */
+export function csrCommonName(csrPem: string): string | null {
+  try {
+    return new x509.Pkcs10CertificateRequest(csrPem).subjectName.getField("CN")[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when `caPem` signed `leafPem` (issuer name and signature), whatever the dates: which CA
+ * issued a certificate, as opposed to {@linkcode verifiedBy}, which also asks whether it is valid
+ * now. Any failure yields false.
+ */
+export async function issuedBy(leafPem: string, caPem: string): Promise<boolean> {
+  try {
+    const leaf = parseCert(leafPem);
+    const ca = parseCert(caPem);
+    const issuer = new Uint8Array(leaf.issuerName.toArrayBuffer());
+    const subject = new Uint8Array(ca.subjectName.toArrayBuffer());
+    if (!bytesEqual(issuer, subject)) return false;
+    return await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true });
+  } catch {
+    return false;
+  }
 }
 
 /** Reads the subject/issuer CNs, serial, validity window and SANs of a PEM certificate. */
@@ -503,11 +566,8 @@ export async function verifiedBy(
     const within = (c: x509.X509Certificate) =>
       now.getTime() >= c.notBefore.getTime() && now.getTime() <= c.notAfter.getTime();
     if (!within(leaf) || !within(ca)) return false;
-    const issuer = new Uint8Array(leaf.issuerName.toArrayBuffer());
-    const subject = new Uint8Array(ca.subjectName.toArrayBuffer());
-    if (!bytesEqual(issuer, subject)) return false;
-    return await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true });
   } catch {
     return false;
   }
+  return await issuedBy(leafPem, caPem);
 }

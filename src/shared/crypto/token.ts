@@ -41,25 +41,34 @@ export function constantTimeEqual(a: string, b: string): boolean {
 /**
  * The enrollment token as handed to a site technician: the one-shot secret and the pin of the
  * cloud's agent CA in one string, `enr_<secret>.<64 hex>`, so the agent can tell the real cloud
- * from an impostor before trusting anything it is sent (like kubeadm's discovery hash).
+ * from an impostor before trusting anything it is sent (like kubeadm's discovery hash). During an
+ * agent CA rotation the token carries both CAs' pins, `enr_<secret>.<64 hex>.<64 hex>`, so an
+ * agent enrolled then trusts the CA the servers switch to as well.
  */
 export interface JoinToken {
   /** The secret part, `enr_…`. */
   token: string;
   /** `sha256:<hex>` of the agent CA's public key, or null when the pin is given separately. */
   pin: string | null;
+  /** Every pin the token carries (the first is `pin`); empty when none. */
+  pins: string[];
 }
 
-/** Formats a join token from the secret and a `sha256:<hex>` pin. */
+/**
+ * Formats a join token from the secret and a `sha256:<hex>` pin — or several, separated by
+ * commas (a CA rotation is under way).
+ */
 export function formatJoinToken(token: string, pin: string): string {
-  return `${token}.${pin.replace(/^sha256:/, "")}`;
+  const pins = pin.split(",").map((p) => p.trim().replace(/^sha256:/, "")).filter(Boolean);
+  return [token, ...pins].join(".");
 }
 
-/** Parses `enr_<secret>[.<64 hex>]`; null when the shape is wrong. */
+/** Parses `enr_<secret>[.<64 hex>[.<64 hex>]]`; null when the shape is wrong. */
 export function parseJoinToken(text: string): JoinToken | null {
-  const m = /^(enr_[A-Za-z0-9_-]{43})(?:\.([0-9a-f]{64}))?$/.exec(text.trim());
+  const m = /^(enr_[A-Za-z0-9_-]{43})((?:\.[0-9a-f]{64}){0,2})$/.exec(text.trim());
   if (!m) return null;
-  return { token: m[1], pin: m[2] ? `sha256:${m[2]}` : null };
+  const pins = m[2].split(".").filter(Boolean).map((h) => `sha256:${h}`);
+  return { token: m[1], pin: pins[0] ?? null, pins };
 }
 
 /** Normalizes a pin given as `sha256:<hex>` or bare hex; null when malformed. */

@@ -29,7 +29,8 @@ export const descriptor = {
                         "heartbeat",
                         "tunnelResult",
                         "tunnelClosed",
-                        "discoveryResult"
+                        "discoveryResult",
+                        "renewRequest"
                       ]
                     }
                   },
@@ -56,6 +57,11 @@ export const descriptor = {
                       "type": "DiscoveryResult",
                       "id": 5,
                       "protoName": "discovery_result"
+                    },
+                    "renewRequest": {
+                      "type": "RenewRequest",
+                      "id": 6,
+                      "protoName": "renew_request"
                     }
                   }
                 },
@@ -169,7 +175,9 @@ export const descriptor = {
                         "allowlist",
                         "openTunnel",
                         "closeTunnel",
-                        "discoveryRequest"
+                        "discoveryRequest",
+                        "renewResult",
+                        "certificatePolicy"
                       ]
                     }
                   },
@@ -196,6 +204,16 @@ export const descriptor = {
                       "type": "DiscoveryRequest",
                       "id": 5,
                       "protoName": "discovery_request"
+                    },
+                    "renewResult": {
+                      "type": "RenewResult",
+                      "id": 6,
+                      "protoName": "renew_result"
+                    },
+                    "certificatePolicy": {
+                      "type": "CertificatePolicy",
+                      "id": 7,
+                      "protoName": "certificate_policy"
                     }
                   }
                 },
@@ -340,6 +358,49 @@ export const descriptor = {
                       "id": 6
                     }
                   }
+                },
+                "RenewRequest": {
+                  "fields": {
+                    "csr": {
+                      "type": "string",
+                      "id": 1
+                    }
+                  }
+                },
+                "RenewResult": {
+                  "fields": {
+                    "certificate": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "caCertificate": {
+                      "type": "string",
+                      "id": 2,
+                      "protoName": "ca_certificate"
+                    },
+                    "code": {
+                      "type": "string",
+                      "id": 3
+                    },
+                    "error": {
+                      "type": "string",
+                      "id": 4
+                    }
+                  }
+                },
+                "CertificatePolicy": {
+                  "fields": {
+                    "renewCertificate": {
+                      "type": "bool",
+                      "id": 1,
+                      "protoName": "renew_certificate"
+                    },
+                    "caCertificates": {
+                      "type": "string",
+                      "id": 2,
+                      "protoName": "ca_certificates"
+                    }
+                  }
                 }
               }
             }
@@ -357,8 +418,9 @@ export interface AgentMessage {
   tunnelResult?: TunnelResult;
   tunnelClosed?: TunnelClosed;
   discoveryResult?: DiscoveryResult;
+  renewRequest?: RenewRequest;
   /** Which member of the `msg` oneof is set. */
-  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult";
+  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult" | "renewRequest";
 }
 
 /** Message `nanodems.control.v1.Hello`. */
@@ -403,8 +465,10 @@ export interface CloudMessage {
   openTunnel?: OpenTunnel;
   closeTunnel?: CloseTunnel;
   discoveryRequest?: DiscoveryRequest;
+  renewResult?: RenewResult;
+  certificatePolicy?: CertificatePolicy;
   /** Which member of the `msg` oneof is set. */
-  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest";
+  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "renewResult" | "certificatePolicy";
 }
 
 /** Message `nanodems.control.v1.Welcome`. */
@@ -462,4 +526,23 @@ export interface DiscoveredDevice {
   model: string;
   name: string;
   endpoint: string;
+}
+
+/** Message `nanodems.control.v1.RenewRequest`. */
+export interface RenewRequest {
+  csr: string;
+}
+
+/** Message `nanodems.control.v1.RenewResult`. */
+export interface RenewResult {
+  certificate: string;
+  caCertificate: string;
+  code: string;
+  error: string;
+}
+
+/** Message `nanodems.control.v1.CertificatePolicy`. */
+export interface CertificatePolicy {
+  renewCertificate: boolean;
+  caCertificates: string;
 }

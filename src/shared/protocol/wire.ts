@@ -7,7 +7,7 @@
  * port (default 8443). Policy — who may reach what — is decided there, before bytes flow.
  *
  * Data channel: one TLS connection per tunnel, dialed by the agent to the cloud's data port
- * (default 8444) with the same agent client certificate. It starts with a fixed 24-byte header
+ * (default 8444). It starts with a fixed 24-byte header
  * and then carries the tunnel's bytes raw in both directions, with TCP half-close:
  *
  * ```
@@ -16,8 +16,11 @@
  * offset 8 16 bytes  ticket from OpenTunnel (one-time, expires after TICKET_TTL_MS)
  * ```
  *
- * The cloud accepts the connection only if the ticket is live and was issued to the agent whose
- * certificate CN presents it. The byte pump after the header never parses.
+ * The data listener is a plain TLS server (Deno's TLS listener cannot ask for a client
+ * certificate), so no certificate or CN is checked on this leg: the connection is bound to its
+ * tunnel by the ticket alone — 128 random bits, single use, live for TICKET_TTL_MS, sent only to
+ * the one agent it is for over that agent's mTLS control stream. Whoever presents a live ticket
+ * first gets the tunnel. The byte pump after the header never parses.
  * @module
  */
 

@@ -1,5 +1,6 @@
 import { assertEquals, assertStringIncludes } from "../../_fixtures/assert.ts";
 import { loadCloudConfig } from "../../../src/cloud/config.ts";
+import { redactStoreUrl } from "../../../src/cloud/store/open.ts";
 import { UsageError } from "../../../src/shared/cli.ts";
 import { run } from "../../_fixtures/stack.ts";
 
@@ -76,5 +77,53 @@ Deno.test("cloud config: the RTSP gateway and the cloud secret file", () => {
       if (!(e instanceof UsageError)) throw e;
       assertStringIncludes(e.message, flag);
     }
+  }
+});
+
+Deno.test("cloud config: --store is sqlite: by default, a mongodb URI, or refused naming the flag", () => {
+  assertEquals(loadCloudConfig({}).store, "sqlite:");
+  const url = "mongodb://nc:s3cret@db-1:27017,db-2:27017/nanodems?replicaSet=rs0";
+  assertEquals(loadCloudConfig({ store: url }).store, url);
+  assertEquals(
+    loadCloudConfig({ store: "mongodb+srv://db.example.com/nc" }).store.length > 0,
+    true,
+  );
+  assertEquals(
+    loadCloudConfig({ store: "sqlite:/var/lib/nc/other.db" }).store,
+    "sqlite:/var/lib/nc/other.db",
+  );
+  assertEquals(
+    redactStoreUrl(url),
+    "mongodb://nc:***@db-1:27017,db-2:27017/nanodems?replicaSet=rs0",
+  );
+  assertEquals(redactStoreUrl("sqlite:"), "sqlite:");
+  for (const bad of ["postgres://x/y", "mongodb://", "./data/x.db"]) {
+    try {
+      loadCloudConfig({ store: bad });
+      throw new Error(`expected a UsageError for ${bad}`);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      assertStringIncludes(e.message, "--store / NC_STORE");
+      assertStringIncludes(e.message, "mongodb://");
+    }
+  }
+});
+
+Deno.test("connector cloud admin: an unreachable MongoDB store fails with the URI, password hidden", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-store-" });
+  try {
+    const r = await run([
+      "cloud",
+      "admin",
+      "tenant",
+      "list",
+      "--data-dir",
+      dir,
+    ], { NC_STORE: "mongodb://ops:hunter2secret@127.0.0.1:1/nanodems" });
+    assertEquals(r.code === 0, false);
+    assertStringIncludes(r.stderr, "cannot open the store mongodb://ops:***@127.0.0.1:1/nanodems");
+    assertEquals(r.stderr.includes("hunter2secret"), false, "the password is never printed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -26,8 +26,14 @@ Deno.test("join token: the secret and the CA pin travel together", () => {
   const secret = mintToken("enr");
   const pin = "sha256:" + "ab".repeat(32);
   const joined = formatJoinToken(secret, pin);
-  assertEquals(parseJoinToken(joined), { token: secret, pin });
-  assertEquals(parseJoinToken(secret), { token: secret, pin: null });
+  assertEquals(parseJoinToken(joined), { token: secret, pin, pins: [pin] });
+  assertEquals(parseJoinToken(secret), { token: secret, pin: null, pins: [] });
+  // During a CA rotation: both pins.
+  const next = "sha256:" + "cd".repeat(32);
+  const both = formatJoinToken(secret, `${pin},${next}`);
+  assertEquals(both, `${secret}.${"ab".repeat(32)}.${"cd".repeat(32)}`);
+  assertEquals(parseJoinToken(both), { token: secret, pin, pins: [pin, next] });
+  assertEquals(parseJoinToken(`${both}.${"ef".repeat(32)}`), null, "at most two pins");
   assertEquals(parseJoinToken("enr_short"), null);
   assertEquals(parsePin("AB".repeat(32)), pin);
   assertEquals(parsePin("sha256:xyz"), null);

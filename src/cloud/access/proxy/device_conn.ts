@@ -8,7 +8,7 @@
  * @module
  */
 import * as tls from "node:tls";
-import { Duplex } from "node:stream";
+import { duplexOf } from "../../../shared/transport/conn_duplex.ts";
 import type { Buffer } from "node:buffer";
 import type { Authorized, RouteDeps } from "../route.ts";
 import { openTunnel } from "../route.ts";
@@ -40,37 +40,6 @@ export interface DeviceConn {
   /** Requests served on it so far. */
   uses: number;
   closed: boolean;
-}
-
-/** A node Duplex over a Deno connection, for node:tls to wrap. */
-function duplexOf(conn: Deno.Conn): Duplex {
-  const buf = new Uint8Array(64 << 10);
-  let reading = false;
-  return new Duplex({
-    read() {
-      if (reading) return;
-      reading = true;
-      conn.read(buf).then((n) => {
-        reading = false;
-        this.push(n === null ? null : buf.slice(0, n));
-      }, (e) => this.destroy(e));
-    },
-    write(chunk: Uint8Array, _enc, cb) {
-      (async () => {
-        let off = 0;
-        while (off < chunk.length) off += await conn.write(chunk.subarray(off));
-      })().then(() => cb(), cb);
-    },
-    final(cb) {
-      conn.closeWrite().then(() => cb(), () => cb());
-    },
-    destroy(err, cb) {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-      cb(err);
-    },
-  });
 }
 
 /** A ByteConn over a node socket (the TLS layer toward an HTTPS device). */

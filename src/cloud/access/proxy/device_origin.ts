@@ -27,6 +27,7 @@ import {
   sendError,
 } from "./proxy.ts";
 import { answer, fail, upgradeTo } from "./upgrade.ts";
+import { requireSameOriginUpgrade } from "../ws_origin.ts";
 import {
   DEVICE_COOKIE,
   DEVICE_COOKIE_TTL_MS,
@@ -59,14 +60,17 @@ function browserRefusal(req: http.IncomingMessage): string | null {
   return "requests from other sites into the device are refused";
 }
 
-/** The caller on a device origin: a credential header, or the origin's cookie (re-checked). */
+/**
+ * The caller on a device origin: a credential header, or the origin's cookie (re-checked);
+ * `viaCookie` says which (a cookie-authenticated upgrade must come from this origin).
+ */
 async function originPrincipal(
   d: ProxyDeps & { origins: { signer: OriginSigner } },
   req: http.IncomingMessage,
   handle: string,
-): Promise<Principal | null> {
+): Promise<{ principal: Principal; viaCookie: boolean } | null> {
   const fromHeaders = await proxyPrincipal(d, req, handle);
-  if (fromHeaders) return fromHeaders;
+  if (fromHeaders) return { principal: fromHeaders, viaCookie: fromHeaders.kind === "session" };
   const cookie = header(req, "cookie");
   const token = cookie
     ? readCookie(new Request("http://x/", { headers: { cookie } }), DEVICE_COOKIE)
@@ -76,7 +80,7 @@ async function originPrincipal(
   const claims = await d.origins.signer.verify("cookie", token, now);
   if (!claims || claims.handle !== handle) return null;
   const p = principalOf(claims);
-  return await stillValid(d.store, p, now) ? p : null;
+  return await stillValid(d.store, p, now) ? { principal: p, viaCookie: true } : null;
 }
 
 /** The checks every request on a device origin passes; a refusal, or what was admitted. */
@@ -89,6 +93,7 @@ async function admitOrigin(
     refusal?: undefined;
     admitted: Admitted | null;
     devicePath: string;
+    viaCookie?: boolean;
   }
 > {
   const rawTarget = req.url ?? "/";
@@ -103,12 +108,14 @@ async function admitOrigin(
   if (bad) return { refusal: { status: 400, error: "bad_request", message: `refused: ${bad}` } };
   const refusal = browserRefusal(req);
   if (refusal) return { refusal: { status: 403, error: "forbidden", message: refusal } };
-  const principal = await originPrincipal(d, req, handle);
-  if (!principal) return { admitted: null, devicePath: parsed.devicePath };
+  const who = await originPrincipal(d, req, handle);
+  if (!who) return { admitted: null, devicePath: parsed.devicePath };
+  const { principal, viaCookie } = who;
   const target = await authorizeHandle(d, principal, handle);
   return {
     admitted: { raw, devicePath: parsed.devicePath, prefix: "", principal, target },
     devicePath: parsed.devicePath,
+    viaCookie,
   };
 }
 
@@ -212,6 +219,7 @@ export async function serveOriginUpgrade(
       });
     }
     if (!a.admitted) throw new AppError("auth_required");
+    if (a.viaCookie) requireSameOriginUpgrade(header(req, "origin"), req.headers.host);
     await upgradeTo(d, req, socket, head, a.admitted);
   } catch (e) {
     fail(socket, e);

@@ -3,7 +3,8 @@
  * every cloud credential (its cookies, Bearer tokens, X-License, X-API-Key, X-Admin-Api-Key, the
  * antiforgery token, license subprotocols) are removed, and Host/Origin/Referer are rewritten to
  * the device's own origin so camera firmware that checks them is satisfied. Toward the browser:
- * `Location`, `Content-Location` and `Refresh` are moved under `/c/{h}/`; `Set-Cookie` loses its
+ * `Location`, `Content-Location` and `Refresh` are moved under `/c/{h}/` (or dropped when they
+ * lead elsewhere: the proxy then shows its own page naming the address); `Set-Cookie` loses its
  * Domain, gets `Path=/c/{h}/`, and is dropped for `__Host-`/`__Secure-` names and the cloud's own
  * cookie names; headers that would let a device page change the cloud origin's state (HSTS,
  * Clear-Site-Data, Service-Worker-Allowed, its own CSP and COOP) are dropped.
@@ -156,25 +157,95 @@ function refererToDevice(v: string, o: RequestHeaderOptions): string | null {
   return deviceOriginString(o.device) + u.pathname.slice(o.prefix.length) + u.search;
 }
 
+/** Where a URL a device sent leads, once a browser has read it. */
+export interface PlacedUrl {
+  /** The URL to send on: moved under the prefix, or unchanged (relative, or foreign). */
+  url: string;
+  /** It leads away from the device (another host, port or scheme than http/https). */
+  foreign: boolean;
+}
+
+/** The URL as a browser reads it: outer spaces and controls cut, tabs and newlines dropped. */
+function asBrowserReads(url: string): string {
+  // deno-lint-ignore no-control-regex
+  return url.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, "").replace(/[\t\n\r]/g, "");
+}
+
+function isDevice(u: URL, device: DeviceOrigin): boolean {
+  if (u.protocol !== "http:" && u.protocol !== "https:") return false;
+  const bare = device.host.includes(":") ? `[${device.host}]` : device.host;
+  if (u.host.toLowerCase() === hostHeader(device).toLowerCase()) return true;
+  return u.hostname.toLowerCase() === bare.toLowerCase() &&
+    (u.port === "" || u.port === String(device.port));
+}
+
+/**
+ * Classifies and moves a URL the device sent, reading it as a browser would (`\\` is `/`,
+ * `//host` and `/\\host` are other hosts, tabs and newlines vanish): root-relative paths and
+ * absolute URLs naming the device itself get the prefix; relative paths stay as they are (they
+ * resolve under the prefix already); anything that leads elsewhere is marked foreign.
+ */
+export function placeUrl(url: string, prefix: string, device: DeviceOrigin): PlacedUrl {
+  const t = asBrowserReads(url);
+  const base = deviceOriginString(device);
+  let resolved: URL;
+  try {
+    resolved = new URL(t, base + "/");
+  } catch {
+    return { url, foreign: true };
+  }
+  if (!isDevice(resolved, device)) return { url, foreign: true };
+  const slashed = t.replace(/\\/g, "/");
+  const hasScheme = /^[a-z][a-z0-9+.-]*:/i.test(t);
+  if (!hasScheme && !slashed.startsWith("/")) return { url, foreign: false };
+  if (!slashed.startsWith("//") && !hasScheme && t.startsWith("/")) {
+    return { url: t.startsWith(prefix + "/") ? t : prefix + t, foreign: false };
+  }
+  const path = resolved.pathname + resolved.search + resolved.hash;
+  return { url: path.startsWith(prefix + "/") ? path : prefix + path, foreign: false };
+}
+
 /**
  * Moves a URL the device sent into the proxy: root-relative paths and absolute URLs naming the
  * device itself get the prefix; anything else (relative paths, other sites) is left alone.
  */
 export function urlToProxy(url: string, prefix: string, device: DeviceOrigin): string {
-  const t = url.trim();
-  if (t.startsWith("/") && !t.startsWith("//") && !t.startsWith("/\\")) {
-    return t.startsWith(prefix + "/") ? t : prefix + t;
+  return placeUrl(url, prefix, device).url;
+}
+
+/** A `Refresh` header's parts: the delay and the URL (null when it only reloads). */
+export function parseRefresh(v: string): { delay: string; url: string | null } {
+  const m = /^\s*([\d.]*)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?$/is.exec(v);
+  if (!m) return { delay: "", url: v };
+  let url = (m[2] ?? "").trim();
+  const q = url[0];
+  if (q === "'" || q === '"') {
+    url = url.slice(1);
+    if (url.includes(q)) url = url.slice(0, url.indexOf(q));
   }
-  const m = /^(https?:)?\/\/([^/?#]*)(.*)$/i.exec(t);
-  if (!m) return url;
-  const authority = m[2].toLowerCase();
-  const names = [hostHeader(device).toLowerCase(), `${hostHeader(device)}:${device.port}`];
-  const bare = device.host.toLowerCase();
-  if (names.includes(authority) || authority === bare || authority === `[${bare}]`) {
-    const rest = m[3] || "/";
-    return prefix + (rest.startsWith("/") ? rest : "/" + rest);
+  return { delay: m[1] || "0", url: url || null };
+}
+
+/**
+ * The foreign address a device response would send the browser to — its `Location` on a
+ * redirect, or its `Refresh` — or null. The proxy answers such a response with its own page
+ * showing the address as text instead of following it.
+ */
+export function foreignRedirect(
+  status: number,
+  raw: [string, string][],
+  o: { device: DeviceOrigin; prefix: string },
+): string | null {
+  for (const [k, v] of raw) {
+    const n = k.toLowerCase();
+    if (n === "location" && status >= 300 && status < 400) {
+      if (placeUrl(v, o.prefix, o.device).foreign) return v;
+    } else if (n === "refresh") {
+      const r = parseRefresh(v);
+      if (r.url !== null && placeUrl(r.url, o.prefix, o.device).foreign) return r.url;
+    }
   }
-  return url;
+  return null;
 }
 
 /** Rewrites one Set-Cookie value for the proxy, or null when it must be dropped. */
@@ -217,15 +288,16 @@ export function responseHeadersToBrowser(
     if (HOP_BY_HOP.has(n) || DROPPED_FROM_DEVICE.has(n) || listed.has(n)) continue;
     if (o.decoded && n === "content-encoding") continue;
     if (n === "location" || n === "content-location") {
-      out.push([k, urlToProxy(v, o.prefix, o.device)]);
+      // A foreign address never reaches the browser (see foreignRedirect).
+      const p = placeUrl(v, o.prefix, o.device);
+      if (!p.foreign) out.push([k, p.url]);
     } else if (n === "refresh") {
-      out.push([
-        k,
-        v.replace(
-          /(url\s*=\s*['"]?)([^'"\s;]+)/i,
-          (_m, a, u) => a + urlToProxy(u, o.prefix, o.device),
-        ),
-      ]);
+      const r = parseRefresh(v);
+      if (r.url === null) out.push([k, r.delay]);
+      else {
+        const p = placeUrl(r.url, o.prefix, o.device);
+        if (!p.foreign) out.push([k, `${r.delay};url=${p.url}`]);
+      }
     } else if (n === "set-cookie") {
       const c = rewriteSetCookie(v, o.prefix);
       if (c) out.push([k, c]);

@@ -12,13 +12,14 @@
 import type * as http from "node:http";
 import * as zlib from "node:zlib";
 import { Buffer } from "node:buffer";
-import { AppError, toErrorResponse } from "../../../shared/errors.ts";
+import { AppError, CATALOGUE, toErrorResponse } from "../../../shared/errors.ts";
 import { authenticate, type Principal, TUNNEL_KINDS } from "../../tenancy/auth.ts";
 import { type Authorized, authorizeHandle, type RouteDeps } from "../route.ts";
 import { parseProxyPath } from "./path.ts";
 import { checkProxyRequest, fetchFacts } from "../../tenancy/isolation.ts";
 import {
   type DeviceOrigin,
+  foreignRedirect,
   hostHeader,
   requestHeadersToDevice,
   responseHeadersToBrowser,
@@ -40,6 +41,8 @@ import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
 import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
+import { SECURITY_HEADERS } from "../../api/middleware/security_headers.ts";
+import { logStoreFailure } from "../../store/outage.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
@@ -126,6 +129,13 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** The small page a browser navigation gets instead of `{error, message}`. */
+export function errorPage(status: number, message: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>${status} — Nanodems Connector</title>` +
+    `<body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
+    `<h1>${status}</h1><p>${escapeHtml(message)}</p></body>`;
+}
+
 /** Answers an error: JSON `{error, message}`, or a small page for a browser navigation. */
 export function sendError(
   req: http.IncomingMessage,
@@ -140,18 +150,45 @@ export function sendError(
     return;
   }
   const html = wantsHtml(req);
-  const body = html
-    ? `<!doctype html><meta charset="utf-8"><title>${status} — Nanodems Connector</title>` +
-      `<body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
-      `<h1>${status}</h1><p>${escapeHtml(message)}</p></body>`
-    : JSON.stringify({ error, message });
+  const body = html ? errorPage(status, message) : JSON.stringify({ error, message });
   res.writeHead(status, {
+    ...SECURITY_HEADERS,
     "content-type": html ? "text/html; charset=utf-8" : "application/json",
     "cache-control": "no-store",
     "content-length": Buffer.byteLength(body),
     ...extra,
   });
   res.end(body);
+}
+
+/**
+ * The cloud's own answer in place of a device response that would send the browser elsewhere:
+ * the device's status, no Location or Refresh, and a small page (or `{error, message, location}`
+ * for API clients) that shows the address as text and does not follow it.
+ */
+function sendForeignRedirect(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  location: string,
+): void {
+  const message = CATALOGUE.foreign_redirect.message;
+  const html = wantsHtml(req);
+  const body = html
+    ? `<!doctype html><meta charset="utf-8"><title>Redirect not followed — Nanodems Connector` +
+      `</title><body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
+      `<h1>Redirect not followed</h1><p>The device sent the browser to an address outside ` +
+      `this device, which the proxy does not follow:</p><p><code>${
+        escapeHtml(location.slice(0, 2048))
+      }</code></p></body>`
+    : JSON.stringify({ error: "foreign_redirect", message, location: location.slice(0, 2048) });
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    "content-type": html ? "text/html; charset=utf-8" : "application/json",
+    "cache-control": "no-store",
+    "content-length": req.method === "HEAD" ? 0 : Buffer.byteLength(body),
+  });
+  res.end(req.method === "HEAD" ? undefined : body);
 }
 
 /** Maps a failure to the guide's status and message. */
@@ -216,7 +253,7 @@ export async function openAudited(
       via: principal.kind,
       scheme,
     },
-  }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+  }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
   return dc;
 }
 
@@ -364,7 +401,10 @@ function sendFailure(
 ): void {
   const f = failure(e);
   if (f.status >= 500 && !(e instanceof AppError) && !(e instanceof DeviceProtocolError)) {
-    d.log.error({ err: (e as Error).message }, "proxy request failed");
+    // A browser that went away mid-request is no fault of the node's.
+    const gone = req.destroyed || req.aborted || (e as Error)?.message === "aborted";
+    if (gone) d.log.info({ err: (e as Error).message }, "proxy request ended by the client");
+    else d.log.error({ err: (e as Error).message }, "proxy request failed");
   }
   sendError(req, res, f.status, f.error, f.message);
 }
@@ -481,6 +521,13 @@ async function relayResponse(
   principal: Principal,
   o: { method: string; prefix: string; device: DeviceOrigin; handleId: string },
 ): Promise<void> {
+  const away = foreignRedirect(head.status, head.headers, o);
+  if (away !== null) {
+    // Nothing of a response that leads elsewhere reaches the browser, not even its body.
+    d.pool.close(dc);
+    sendForeignRedirect(req, res, head.status, away);
+    return;
+  }
   const framing = responseFraming(o.method, head);
   const type = (headerValue(head.headers, "content-type") ?? "").toLowerCase();
   const kind = type.startsWith("text/html") || type.startsWith("application/xhtml")
@@ -584,7 +631,6 @@ async function relayResponse(
   }
   res.end();
   finish(d, dc, head, framing, o.handleId);
-  void req;
 }
 
 function finish(

@@ -12,6 +12,7 @@ import { Buffer } from "node:buffer";
 import { AppError } from "../../../shared/errors.ts";
 import type { Principal } from "../../tenancy/auth.ts";
 import { parseProxyPath } from "./path.ts";
+import { requireSameOriginUpgrade } from "../ws_origin.ts";
 import { requestHeadersToDevice, responseHeadersToBrowser } from "./headers.ts";
 import { writeAll, writeRequestHead } from "./http1.ts";
 import {
@@ -66,6 +67,11 @@ export async function serveProxyUpgrade(
       return answer(socket, 403, "Forbidden", { error: "forbidden", message: refusal });
     }
     if (!principal || !target) throw new AppError("auth_required");
+    // The session cookie rides along on any page's WebSocket: only the cloud's own pages may.
+    if (principal.kind === "session") {
+      const origin = req.headers.origin;
+      requireSameOriginUpgrade(typeof origin === "string" ? origin : null, req.headers.host);
+    }
     await upgradeTo(d, req, socket, head, {
       raw,
       devicePath: parsed.devicePath,

@@ -1,7 +1,7 @@
 /**
  * Who is calling the RTSP gateway. Players cannot send bearer headers, so two forms are
- * accepted: a signed RTSP URL (signed_url.ts; the user and, when minted with an API token, that
- * token must still exist and be live at each connection), or RTSP Basic auth with an `nt_` or
+ * accepted: a signed RTSP URL (signed_url.ts; the user and the API token or session that minted it
+ * must still hold at each connection and while the stream runs), or RTSP Basic auth with an `nt_` or
  * `ops_` token as the password (any user name), which goes through the same `authenticate` as
  * every other path. Tenant and site scope are then checked by `authorizeHandle`, exactly as on
  * the WebSocket tunnel.
@@ -12,6 +12,7 @@ import { isTokenShape } from "../../../shared/crypto/token.ts";
 import { authenticate, type Principal, TUNNEL_KINDS } from "../../tenancy/auth.ts";
 import type { RouteDeps } from "../route.ts";
 import type { RtspUrlSigner } from "./signed_url.ts";
+import { stillValid } from "../live.ts";
 
 /** The token in an RTSP `Authorization: Basic` header when its password is a cloud token. */
 export function gatewayToken(authorization: string | null): string | null {
@@ -30,36 +31,36 @@ export function gatewayToken(authorization: string | null): string | null {
 const expired = () =>
   new AppError("auth_required", "signed RTSP URL is not valid or has expired; mint a new one");
 
-/** The principal behind a signed URL token for `handle`, checked live against the store. */
+/**
+ * The principal behind a signed URL token for `handle`: the user, carrying the minting token's or
+ * session's hash, so live revalidation (`live.ts` `stillValid`) re-checks exactly that
+ * credential; refused at once when it no longer holds.
+ */
 export async function principalFromSignedUrl(
   d: RouteDeps,
   signer: RtspUrlSigner,
   handle: string,
   token: string,
 ): Promise<Principal> {
-  const claims = await signer.verify(handle, token, d.clock.now());
+  const now = d.clock.now();
+  const claims = await signer.verify(handle, token, now);
   if (!claims) throw expired();
   const user = await d.store.getUser(claims.userId);
   if (!user || user.disabledAt !== null) throw expired();
   const h = await d.store.getHandle(handle);
   const tenantId = user.role === "superadmin" && h ? h.tenantId : user.tenantId;
-  // The minting token is found by its hash prefix; the principal carries its full hash, so the
-  // live-access check re-reads exactly that token on every revalidation.
-  let credentialHash: string | undefined;
-  if (claims.tokenRef) {
-    credentialHash = (await d.store.listApiTokens(tenantId, user.id)).find((t) =>
-      t.hash.startsWith(claims.tokenRef) && t.revokedAt === null
-    )?.hash;
-    if (!credentialHash) throw expired();
-  }
-  return {
-    kind: credentialHash ? "api_token" : "session",
+  const p: Principal = {
+    kind: claims.via,
     tenantId,
     userId: user.id,
     role: user.role,
     actor: `user:${user.id}`,
-    ...(credentialHash ? { credentialHash } : { signedUrl: true }),
+    ...(claims.via === "api_token"
+      ? { credentialHash: claims.credentialHash }
+      : { sessionHash: claims.credentialHash }),
   };
+  if (!await stillValid(d.store, p, now)) throw expired();
+  return p;
 }
 
 /** The principal behind a Basic header whose password is an `nt_`/`ops_` token; null if none. */

@@ -14,6 +14,7 @@
  * @module
  */
 import { AppError } from "../../../shared/errors.ts";
+import { auditAnonymousRefusal } from "../../tenancy/anonymous_audit.ts";
 import type { Principal } from "../../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../../tenancy/device_secrets.ts";
 import type { OpenedTunnel } from "../../control/tunnels.ts";
@@ -26,6 +27,7 @@ import { header, headers, response, type RtspMessage, serialize, setHeader } fro
 import { parseClientUri, rewriteMessage, RouteMap } from "./rewrite.ts";
 import { type RtspUrlSigner, splitRoute } from "./signed_url.ts";
 import { type Refusal, refusalFor, UNSUPPORTED_TRANSPORT } from "./status.ts";
+import { logStoreFailure } from "../../store/outage.ts";
 
 /** What the gateway needs besides routing. */
 export interface RtspDeps extends RouteDeps {
@@ -139,7 +141,7 @@ export class RtspSession {
         ...(p.auditUser ? { user: p.auditUser } : {}),
         ...detail,
       },
-    }).catch((e) => this.#d.log.error({ err: (e as Error).message }, "audit write failed"));
+    }).catch((e) => logStoreFailure(this.#d.log, e, "audit write failed"));
   }
 
   #finish(started: number): void {
@@ -180,7 +182,8 @@ export class RtspSession {
         ? await principalFromSignedUrl(this.#d, this.#d.signer, handle, signed)
         : await principalFromBasic(this.#d, header(m, "Authorization"), this.#remote);
     } catch (e) {
-      if (e instanceof AppError) {
+      const now = this.#d.clock.now();
+      if (e instanceof AppError && auditAnonymousRefusal(this.#d.store, this.#remote, now)) {
         await this.#d.store.appendAudit({
           tenantId: null,
           actor: `ip:${this.#remote}`,

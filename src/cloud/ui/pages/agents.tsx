@@ -1,6 +1,6 @@
 /**
  * Agents (`/agents`): every agent of the tenant with status, site, Relay (cloud node), version,
- * active streams, last seen and — when stats exist — the last 24 h of traffic as a sparkline;
+ * certificate expiry and issuing CA (flagged within 7 days), active streams, last seen and — when stats exist — the last 24 h of traffic as a sparkline;
  * revoking asks for confirmation. The table refreshes itself every few seconds.
  * @module
  */
@@ -9,6 +9,33 @@ import type { UiContext } from "../context.ts";
 import { AgentName, Ago, Empty, Layout, Status, Table } from "../layout.tsx";
 import { agentRows, sitesById } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
+import { agentCertView } from "../../agent_certs.ts";
+import { CERT_WARN_MS } from "../../cert_expiry.ts";
+
+const DAY_MS = 86_400_000;
+
+/** An agent certificate's expiry and issuing CA, flagged when it expires within 7 days. */
+export function CertCell(
+  props: {
+    agent: { certSerial: string; certNotAfter: number | null; certCa: string | null };
+    caPin?: string;
+    now: number;
+  },
+) {
+  const v = agentCertView(props.agent, props.caPin ?? "");
+  if (v.expiresAt === null) return <span class="muted">unknown until it connects</span>;
+  const left = props.agent.certNotAfter! - props.now;
+  const days = Math.floor(left / DAY_MS);
+  const ca = v.ca === "current" ? "current CA" : `CA ${v.caPin?.slice(7, 19) ?? "?"}…`;
+  return (
+    <span title={`serial ${v.serial}; issued by ${v.caPin ?? "an unknown CA"}`}>
+      <time datetime={v.expiresAt} class={left < CERT_WARN_MS ? "cert-warn" : undefined}>
+        {left <= 0 ? "expired" : `${days} d left`} ({v.expiresAt.slice(0, 10)})
+      </time>
+      <div class="muted">{ca}</div>
+    </span>
+  );
+}
 
 /** Hourly traffic of one agent, oldest first (bytes both ways); empty when unknown. */
 export type TrafficSource = (tenantId: string, agentId: string) => Promise<number[]>;
@@ -46,7 +73,7 @@ function bytes(n: number): string {
 
 /** The agents table (also a polled fragment). */
 export async function AgentsTable(
-  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource },
+  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource; caPin?: string },
 ) {
   const t = props.ctx.principal.tenantId;
   const agents = await agentRows(props.store, t);
@@ -67,6 +94,7 @@ export async function AgentsTable(
         "Site",
         "Relay",
         "Version",
+        "Certificate",
         "Active streams",
         "Last seen",
         "Last 24 h",
@@ -87,6 +115,9 @@ export async function AgentsTable(
             </td>
             <td>{a.relay ?? "—"}</td>
             <td>{a.version || "—"}</td>
+            <td>
+              <CertCell agent={a} caPin={props.caPin} now={props.now} />
+            </td>
             <td>{a.activeStreams}</td>
             <td>
               <Ago at={a.lastHeartbeat} now={props.now} />
@@ -120,7 +151,7 @@ export async function AgentsTable(
 
 /** The page. */
 export async function AgentsPage(
-  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource },
+  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource; caPin?: string },
 ) {
   return (
     <Layout ctx={props.ctx} title="Agents" active="/agents">

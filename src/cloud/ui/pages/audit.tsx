@@ -64,7 +64,7 @@ export async function filteredAudit(
 /** Display names of the users behind `user:<id>` actors. */
 export async function actorNames(
   store: Store,
-  entries: AuditEntry[],
+  entries: { actor: string }[],
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const e of entries) {
@@ -97,7 +97,19 @@ export function AuditTable(
           </td>
           <td class="mono">{e.action}</td>
           <td class="mono">{e.target}</td>
-          <td class="muted">{details(e.detail)}</td>
+          <td class="muted">
+            {details(e.detail)}
+            {typeof e.detail.recordingId === "string"
+              ? (
+                <>
+                  {" "}
+                  <a href={`/recordings/${encodeURIComponent(e.detail.recordingId)}`}>
+                    Play recording
+                  </a>
+                </>
+              )
+              : null}
+          </td>
         </tr>
       ))}
     </Table>
@@ -141,6 +153,9 @@ export async function AuditPage(
   return (
     <Layout ctx={ctx} title="Audit log" active="/audit">
       <h1>Audit log</h1>
+      <p>
+        <a href="/recordings">Terminal recordings</a>
+      </p>
       <form method="get" action="/audit" class="card filters" aria-label="Filters">
         <div>
           <label for="f-actor">Actor</label>

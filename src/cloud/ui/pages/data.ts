@@ -5,7 +5,7 @@
  * from the browser, so the API's checks are the only ones.
  * @module
  */
-import type { Agent, Device, Site, Store } from "../../store/store.ts";
+import type { Agent, Device, Site, SshHostKey, Store } from "../../store/store.ts";
 
 /** An agent as the UI shows it. */
 export interface AgentRow extends Agent {
@@ -41,6 +41,8 @@ export interface DeviceRow extends Device {
   handles: Record<number, string | null>;
   /** Whether the cloud holds the device's own credentials (never the credentials). */
   hasCredentials: boolean;
+  /** The SSH host keys pinned on its ports by the browser terminal (and any different offer). */
+  hostKeys: SshHostKey[];
 }
 
 /** A site's devices with their handles. */
@@ -54,7 +56,12 @@ export async function deviceRows(
     const handles: Record<number, string | null> = {};
     for (const p of d.ports) handles[p] = (await store.findHandle(d.id, p))?.id ?? null;
     const hasCredentials = (await store.getDeviceCredentials(tenantId, d.id)) !== null;
-    out.push({ ...d, handles, hasCredentials });
+    const hostKeys: SshHostKey[] = [];
+    for (const p of d.ports) {
+      const pin = await store.getSshHostKey(tenantId, d.id, p);
+      if (pin) hostKeys.push(pin);
+    }
+    out.push({ ...d, handles, hasCredentials, hostKeys });
   }
   return out;
 }

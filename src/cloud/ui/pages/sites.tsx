@@ -128,16 +128,40 @@ function Pills(props: { d: DeviceRow }) {
             </a>
           );
         }
-        if (kind === "rtsp" && h) {
+        if (kind === "ssh" && h) {
           return (
             <a
-              class="pill rtsp"
-              href="#"
-              data-rtsp={`/api/handles/${h}/rtsp-url`}
-              title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
+              class="pill ssh"
+              href={`/terminal/${h}`}
+              target="_blank"
+              rel="noopener"
+              title="Open a terminal to this device in a new tab"
             >
-              {p} RTSP
+              {p} SSH Terminal
             </a>
+          );
+        }
+        if (kind === "rtsp" && h) {
+          return (
+            <>
+              <a
+                class="pill rtsp"
+                href="#"
+                data-rtsp={`/api/handles/${h}/rtsp-url`}
+                title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
+              >
+                {p} RTSP
+              </a>
+              <a
+                class="pill rtsp"
+                href={`/live/${h}`}
+                target="_blank"
+                rel="noopener"
+                title="Watch the camera live in the browser"
+              >
+                Live
+              </a>
+            </>
           );
         }
         return (
@@ -150,6 +174,43 @@ function Pills(props: { d: DeviceRow }) {
           </span>
         );
       })}
+    </>
+  );
+}
+
+/** The SSH host keys pinned on a device's ports, a changed one flagged, with the admin's accept. */
+function HostKeys(props: { d: DeviceRow; admin: boolean }) {
+  return (
+    <>
+      {props.d.hostKeys.map((k) => (
+        <div data-host-key={k.port}>
+          <div class="muted mono" title="SSH host key pinned on first use">
+            {k.port}: {k.algorithm} {k.fingerprint}
+          </div>
+          {k.offeredFingerprint
+            ? (
+              <div class="warn" role="alert">
+                ⚠ Port {k.port} now presents a different host key: {k.offeredAlgorithm}{" "}
+                <span class="mono">{k.offeredFingerprint}</span>. Terminals are blocked.{" "}
+                {props.admin
+                  ? (
+                    <button
+                      type="button"
+                      class="small danger"
+                      data-api={`POST /api/devices/${k.deviceId}/ports/${k.port}/host-key/accept`}
+                      data-body={JSON.stringify({ fingerprint: k.offeredFingerprint })}
+                      data-confirm={`Trust the new host key ${k.offeredFingerprint}? Do this only if the device was reinstalled or its key was changed on purpose.`}
+                      data-then="reload"
+                    >
+                      Accept the new key
+                    </button>
+                  )
+                  : "Ask an admin to check it."}
+              </div>
+            )
+            : null}
+        </div>
+      ))}
     </>
   );
 }
@@ -182,8 +243,8 @@ function DeviceDialogs(props: { d: DeviceRow }) {
         >
           <h2 id={`cred-title-${d.id}`}>Device credentials for {d.label || d.host}</h2>
           <p class="muted">
-            Held encrypted by the cloud and used to answer the camera's password prompt, so
-            operators never see them. They cannot be read back.
+            Held encrypted by the cloud and used to answer the camera's password prompt and to log
+            in to SSH terminals, so operators never see them. They cannot be read back.
           </p>
           <label for={`cu-${d.id}`}>Username</label>
           <input id={`cu-${d.id}`} name="username" autocomplete="off" required />
@@ -193,8 +254,17 @@ function DeviceDialogs(props: { d: DeviceRow }) {
             name="password"
             type="password"
             autocomplete="new-password"
-            required
           />
+          <label for={`ck-${d.id}`}>SSH private key (optional, unencrypted)</label>
+          <textarea
+            id={`ck-${d.id}`}
+            name="privateKey"
+            rows={4}
+            autocomplete="off"
+            spellcheck={false}
+            placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+          >
+          </textarea>
           <div class="inline" style="margin-top:1rem">
             <button type="submit">Save credentials</button>
             <button type="button" class="secondary" data-close>Cancel</button>
@@ -230,6 +300,12 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
         <a href="/sites">← Sites</a>
       </p>
       <h1>{site.name}</h1>
+      <p>
+        <a href={`/sites/${site.id}/live`} target="_blank" rel="noopener">
+          Live view of this site's cameras
+        </a>{" "}
+        (up to 16; add <code>?path=/stream</code> for the cameras' stream path)
+      </p>
 
       <section class="card" aria-labelledby="enroll-h">
         <h2 id="enroll-h" style="margin-top:0">Agent installer</h2>
@@ -279,6 +355,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
                 <td>
                   <span class="mono">{d.host}</span>
                   {d.hasCredentials ? <div class="muted">credentials held by the cloud</div> : null}
+                  <HostKeys d={d} admin={admin} />
                 </td>
                 <td>
                   <Pills d={d} />

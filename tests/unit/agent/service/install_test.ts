@@ -9,6 +9,12 @@ import {
 } from "../../../_fixtures/assert.ts";
 import { run } from "../../../_fixtures/stack.ts";
 import { saveState } from "../../../../src/agent/state.ts";
+import {
+  createCA,
+  createCsr,
+  generateKeyPem,
+  signClientCsr,
+} from "../../../../src/shared/crypto/pki.ts";
 import { systemdUnit } from "../../../../src/agent/service/systemd.ts";
 import { launchdPlist } from "../../../../src/agent/service/launchd.ts";
 import { chooseManager } from "../../../../src/agent/service/main.ts";
@@ -16,6 +22,14 @@ import { installPlan, uninstallPlan } from "../../../../src/agent/service/plan.t
 import { stopSignals } from "../../../../src/agent/service/stop.ts";
 
 async function enrolledState(dir: string) {
+  // A real key and its certificate: the state loader only accepts a matching pair.
+  const ca = await createCA({ commonName: "test CA" });
+  const keyPem = await generateKeyPem();
+  const { certPem } = await signClientCsr({
+    ca,
+    csrPem: await createCsr({ keyPem, commonName: "x" }),
+    commonName: "ag-test",
+  });
   await saveState(dir, {
     agentId: "ag-test",
     siteId: "site-test",
@@ -23,9 +37,9 @@ async function enrolledState(dir: string) {
     controlEndpoint: "cloud.example.com:8443",
     caPin: `sha256:${"0".repeat(64)}`,
     enrolledAt: new Date().toISOString(),
-    keyPem: "key",
-    certPem: "cert",
-    caPem: "ca",
+    keyPem,
+    certPem,
+    caPem: ca.certPem,
   });
 }
 

@@ -29,11 +29,12 @@ const sortById = <T extends { id: string }>(xs: T[]): string[] => xs.map((x) => 
 
 /**
  * Registers the conformance cases for the backend called `name`. `open` returns a fresh, empty
- * store that reads time from the given clock.
+ * store that reads time from the given clock; given `sameDatabaseAs`, it returns a second store
+ * (another connection, as a second cloud node would have) on that store's database instead.
  */
 export function storeConformance(
   name: string,
-  open: (clock: ManualClock) => Promise<Store>,
+  open: (clock: ManualClock, sameDatabaseAs?: Store) => Promise<Store>,
 ): void {
   function test(title: string, fn: (store: Store, clock: ManualClock) => Promise<void>): void {
     Deno.test(`${name} store: ${title}`, async () => {
@@ -46,6 +47,124 @@ export function storeConformance(
       }
     });
   }
+
+  /** A case with two stores (two nodes) on one database, both on one clock. */
+  function race(title: string, fn: (s1: Store, s2: Store, clock: ManualClock) => Promise<void>) {
+    test(`two nodes: ${title}`, async (s1, clock) => {
+      const s2 = await open(clock, s1);
+      try {
+        await fn(s1, s2, clock);
+      } finally {
+        await s2.close();
+      }
+    });
+  }
+
+  /** `n` calls alternating between the two stores, all started at once. */
+  const both = <T>(s1: Store, s2: Store, n: number, call: (s: Store, i: number) => Promise<T>) =>
+    Promise.all(Array.from({ length: n }, (_, i) => call(i % 2 ? s2 : s1, i)));
+
+  race("acquireLock from many callers: exactly one owner", async (s1, s2, clock) => {
+    const won = await both(
+      s1,
+      s2,
+      30,
+      (s, i) => s.acquireLock("hourly-rollup", `node-${i}`, 90_000),
+    );
+    assert.equal(won.filter(Boolean).length, 1, "one winner");
+    const owner = `node-${won.indexOf(true)}`;
+    const again = await both(
+      s1,
+      s2,
+      30,
+      (s, i) => s.acquireLock("hourly-rollup", `node-${i}`, 90_000),
+    );
+    assert.deepEqual(again.map((w, i) => w ? `node-${i}` : null).filter(Boolean), [owner]);
+    clock.advance(90_001); // expired: the next race has one new winner
+    const next = await both(s1, s2, 30, (s, i) => s.acquireLock("hourly-rollup", `x-${i}`, 90_000));
+    assert.equal(next.filter(Boolean).length, 1);
+  });
+
+  race("consumeEnrollmentToken from many callers: one agent", async (s1, s2, clock) => {
+    const { a, siteA } = await world(s1);
+    const hash = "9".repeat(64);
+    await s1.createEnrollmentToken({
+      hash,
+      tenantId: a.id,
+      siteId: siteA.id,
+      createdAt: clock.now(),
+      expiresAt: clock.now() + 60_000,
+    });
+    const results = await both(s1, s2, 20, (s, i) =>
+      s.consumeEnrollmentToken(hash, {
+        id: `agent-${i}`,
+        hostname: "h",
+        version: "1",
+        os: "linux",
+        certSerial: `${i}`,
+      }));
+    const ok = results.filter((r) => r.ok);
+    assert.equal(ok.length, 1, "exactly one enrollment");
+    assert.ok(results.every((r) => r.ok || r.reason === "used"));
+    const agents = await s2.listAgents(a.id);
+    assert.deepEqual(agents.map((x) => x.id), [ok[0].ok ? ok[0].agent.id : ""]);
+    assert.equal((await s2.getEnrollmentToken(hash))?.agentId, agents[0].id);
+  });
+
+  race(
+    "createDevice from many callers: unique loopback IPs, every bump counted",
+    async (s1, s2) => {
+      const { a, b, siteA, siteB } = await world(s1);
+      const devices = await both(s1, s2, 40, (s, i) =>
+        s.createDevice({
+          tenantId: i % 4 < 2 ? a.id : b.id,
+          siteId: i % 4 < 2 ? siteA.id : siteB.id,
+          host: `10.9.0.${i}`,
+          ports: [80],
+        }));
+      const ips = devices.map((d) => d.loopbackIp);
+      assert.equal(new Set(ips).size, 40, "no duplicate loopback IP");
+      const listed = [
+        ...await s2.listDevices(a.id, siteA.id),
+        ...await s1.listDevices(b.id, siteB.id),
+      ];
+      assert.equal(listed.length, 40);
+      assert.equal(new Set(listed.map((d) => d.loopbackIp)).size, 40);
+      assert.equal((await s1.getAllowlist(siteA.id)).version, 20, "every create bumped once");
+      assert.equal((await s2.getAllowlist(siteB.id)).entries.length, 20);
+    },
+  );
+
+  race(
+    "slideCliSession from many callers racing a revoke: revoked stays revoked",
+    async (s1, s2, clock) => {
+      const { a, siteA } = await world(s1);
+      const day = 86_400_000;
+      const s = await s1.createCliSession({
+        hash: "7".repeat(64),
+        tenantId: a.id,
+        siteIds: [siteA.id],
+        operator: "Ops",
+        externalOperatorId: null,
+        issuer: "user",
+        issuerRef: "u-1",
+        expiresAt: clock.now() + day,
+        hardCapAt: clock.now() + 3 * day,
+      });
+      clock.advance(1000);
+      const slides = both(s1, s2, 30, (st) => st.slideCliSession(s.hash, 30 * day));
+      const revoked = s2.revokeCliSession(a.id, s.hash);
+      const [after, wasRevoked] = await Promise.all([slides, revoked]);
+      assert.equal(wasRevoked, true);
+      assert.ok(after.every((x) => x !== null && x.expiresAt <= s.hardCapAt), "never past the cap");
+      const end = await s1.getCliSession(s.hash);
+      assert.equal(end?.revokedAt, clock.now(), "no slide undid the revocation");
+      assert.ok(end!.expiresAt === s.hardCapAt || end!.expiresAt === s.expiresAt);
+      clock.advance(1000);
+      const late = await s2.slideCliSession(s.hash, 30 * day);
+      assert.equal(late?.lastUsedAt, end?.lastUsedAt, "a revoked session does not slide");
+    },
+  );
 
   test("tenants: create, get, list", async (store, clock) => {
     assert.deepEqual(await store.listTenants(), []);
@@ -269,7 +388,7 @@ export function storeConformance(
     }]);
   });
 
-  test("devices: loopback IPs unique cloud-wide, from 127.0.0.2, never .0/.255/127.0.0.1", async (store) => {
+  test("devices: loopback IPs unique cloud-wide, not in sequence, never .0/.255/127.0.0.1", async (store) => {
     const { a, b, siteA, siteB } = await world(store);
     const ips: string[] = [];
     for (let i = 0; i < 300; i++) {
@@ -282,10 +401,12 @@ export function storeConformance(
       });
       ips.push(d.loopbackIp);
     }
-    assert.equal(ips[0], "127.0.0.2", "the first device gets 127.0.0.2");
-    assert.equal(ips[252], "127.0.0.254");
-    assert.equal(ips[253], "127.0.1.1", "then the next /24");
     assert.equal(new Set(ips).size, ips.length, "unique across tenants and sites");
+    // Not a counter: consecutive devices do not get consecutive addresses (which would tell a
+    // tenant how many devices other tenants added in between).
+    const index = (ip: string) => ip.split(".").slice(2).reduce((n, p) => n * 256 + Number(p), 0);
+    const steps = ips.slice(1).filter((ip, i) => Math.abs(index(ip) - index(ips[i])) <= 2).length;
+    assert.ok(steps < 10, `${steps} of 299 addresses follow the previous one`);
     for (const ip of ips) {
       const m = ip.match(/^127\.0\.(\d{1,3})\.(\d{1,3})$/);
       assert.ok(m, `${ip} is 127.0.X.Y`);
@@ -293,7 +414,7 @@ export function storeConformance(
       assert.ok(x <= 255 && y >= 1 && y <= 254, `${ip} is not a .0/.255 address`);
       assert.notEqual(ip, "127.0.0.1");
     }
-    assert.ok(ips.some((ip) => ip.startsWith("127.0.1.")), "crossed into 127.0.1.x");
+    assert.ok(new Set(ips.map((ip) => ip.split(".")[2])).size > 50, "spread over the range");
 
     // Deleting and re-creating never yields an address another device still holds.
     const devices = await store.listDevices(a.id, siteA.id);
@@ -413,6 +534,83 @@ export function storeConformance(
   });
 
   test(
+    "agent certificates: recorded on enrollment and renewal, listed by expiry",
+    async (store, clock) => {
+      const { a, b, siteA, siteB } = await world(store);
+      const day = 86_400_000;
+      const enrollAt = async (tenantId: string, siteId: string, id: string, notAfter?: number) => {
+        const hash = id.padEnd(64, "0").slice(0, 64).replace(/[^0-9a-f]/g, "e");
+        await store.createEnrollmentToken({
+          hash,
+          tenantId,
+          siteId,
+          createdAt: clock.now(),
+          expiresAt: clock.now() + 60_000,
+        });
+        const r = await store.consumeEnrollmentToken(hash, {
+          id,
+          hostname: "h",
+          version: "1",
+          os: "linux",
+          certSerial: `s-${id}`,
+          ...(notAfter === undefined ? {} : { certNotAfter: notAfter, certCa: "sha256:ca1" }),
+        });
+        assert.ok(r.ok);
+        return r.agent;
+      };
+      const soon = await enrollAt(a.id, siteA.id, "ag-1soon", clock.now() + 3 * day);
+      assert.equal(soon.certNotAfter, clock.now() + 3 * day);
+      assert.equal(soon.certCa, "sha256:ca1");
+      await enrollAt(b.id, siteB.id, "ag-2late", clock.now() + 30 * day);
+      await enrollAt(a.id, siteA.id, "ag-3old");
+      assert.equal((await store.getAgent("ag-3old"))!.certNotAfter, null);
+
+      // Soonest first, across tenants; unknown expiries are not listed.
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(Infinity, 10)).map((x) => x.id),
+        ["ag-1soon", "ag-2late"],
+      );
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(clock.now() + 7 * day, 10)).map((x) => x.id),
+        ["ag-1soon"],
+      );
+      assert.deepEqual((await store.listAgentsByCertExpiry(Infinity, 1)).map((x) => x.id), [
+        "ag-1soon",
+      ]);
+
+      // A renewal replaces the facts; the old agent's first sight fills them in.
+      const renewed = { serial: "s-new", notAfter: clock.now() + 31 * day, ca: "sha256:ca2" };
+      assert.equal(await store.recordAgentCert("ag-1soon", renewed), true);
+      const got = (await store.getAgent("ag-1soon"))!;
+      assert.deepEqual(
+        { serial: got.certSerial, notAfter: got.certNotAfter, ca: got.certCa },
+        renewed,
+      );
+      assert.equal(
+        await store.recordAgentCert("ag-3old", { serial: "s-3", notAfter: 5, ca: "sha256:ca1" }),
+        true,
+      );
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(Infinity, 10)).map((x) => x.id),
+        ["ag-3old", "ag-2late", "ag-1soon"],
+      );
+
+      // Revoked agents neither renew nor count.
+      assert.equal(await store.revokeAgent(a.id, "ag-3old"), true);
+      assert.equal(
+        await store.recordAgentCert("ag-3old", { serial: "s-4", notAfter: 9, ca: "sha256:ca1" }),
+        false,
+      );
+      assert.equal((await store.getAgent("ag-3old"))!.certSerial, "s-3");
+      assert.deepEqual(
+        (await store.listAgentsByCertExpiry(Infinity, 10)).map((x) => x.id),
+        ["ag-2late", "ag-1soon"],
+      );
+      assert.equal(await store.recordAgentCert("ag-ghost", renewed), false);
+    },
+  );
+
+  test(
     "enrollment: consume ok, then used / expired / unknown create nothing",
     async (store, clock) => {
       const { a, b, siteA, siteB } = await world(store);
@@ -437,6 +635,8 @@ export function storeConformance(
       assert.ok(ok.ok);
       assert.deepEqual(ok.agent, {
         ...agentInfo("agent-ok"),
+        certNotAfter: null,
+        certCa: null,
         tenantId: a.id,
         siteId: siteA.id,
         createdAt: clock.now(),
@@ -983,6 +1183,108 @@ export function storeConformance(
   );
 
   test(
+    "ssh host keys: pinned per (device, port), tenant-scoped, replaced, removed with the device",
+    async (store, clock) => {
+      const { a, b, siteA } = await world(store);
+      const dev = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "192.0.2.20",
+        ports: [22, 2222],
+      });
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 22), null);
+      const pin = {
+        tenantId: a.id,
+        deviceId: dev.id,
+        port: 22,
+        algorithm: "ssh-ed25519",
+        fingerprint: "SHA256:one",
+        pinnedAt: clock.now(),
+        offeredAlgorithm: null,
+        offeredFingerprint: null,
+        offeredAt: null,
+      };
+      assert.equal(await store.putSshHostKey({ ...pin, tenantId: b.id }), false, "other tenant");
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 22), null, "nothing written");
+      assert.equal(await store.putSshHostKey(pin), true);
+      assert.deepEqual(await store.getSshHostKey(a.id, dev.id, 22), pin);
+      assert.equal(await store.getSshHostKey(b.id, dev.id, 22), null, "scoped by tenant");
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 2222), null, "per port");
+      clock.advance(7);
+      const offered = {
+        ...pin,
+        offeredAlgorithm: "ssh-rsa",
+        offeredFingerprint: "SHA256:two",
+        offeredAt: clock.now(),
+      };
+      assert.equal(await store.putSshHostKey(offered), true);
+      assert.deepEqual(await store.getSshHostKey(a.id, dev.id, 22), offered);
+      assert.equal(await store.deleteDevice(a.id, dev.id), true);
+      assert.equal(await store.getSshHostKey(a.id, dev.id, 22), null, "gone with the device");
+    },
+  );
+
+  test("terminal policy: per tenant, replaced", async (store) => {
+    const { a, b } = await world(store);
+    assert.equal(await store.getTerminalPolicy(a.id), null);
+    const p = {
+      maxPerUser: 5,
+      maxPerDevice: 3,
+      idleTimeoutMs: 900_000,
+      maxSessionMs: 28_800_000,
+      recordInput: false,
+      retentionMs: 2_592_000_000,
+    };
+    await store.putTerminalPolicy(a.id, p);
+    assert.deepEqual(await store.getTerminalPolicy(a.id), p);
+    assert.equal(await store.getTerminalPolicy(b.id), null);
+    await store.putTerminalPolicy(a.id, { ...p, maxPerDevice: 1, recordInput: true });
+    assert.deepEqual(await store.getTerminalPolicy(a.id), {
+      ...p,
+      maxPerDevice: 1,
+      recordInput: true,
+    });
+  });
+
+  test(
+    "terminal recordings: stored, tenant-scoped, listed newest first, expired by age",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const rec = (id: string, deviceId: string, endedAt: number) => ({
+        id,
+        tenantId: a.id,
+        deviceId,
+        port: 22,
+        handle: "h-x",
+        actor: "user:u-1",
+        startedAt: endedAt - 10,
+        endedAt,
+        endReason: "closed",
+        cast: `{"version":2}\n[0.1,"o","${id}"]\n`,
+      });
+      const t0 = clock.now();
+      await store.putRecording(rec("r-1", "d-1", t0));
+      await store.putRecording(rec("r-2", "d-2", t0 + 5));
+      await store.putRecording(rec("r-3", "d-1", t0 + 9));
+      assert.deepEqual(await store.getRecording(a.id, "r-2"), rec("r-2", "d-2", t0 + 5));
+      assert.equal(await store.getRecording(b.id, "r-2"), null, "scoped by tenant");
+      const { cast: _c, ...info } = rec("r-3", "d-1", t0 + 9);
+      const all = await store.listRecordings(a.id);
+      assert.deepEqual(all.map((r) => r.id), ["r-3", "r-2", "r-1"]);
+      assert.deepEqual(all[0], info, "no cast in listings");
+      assert.deepEqual((await store.listRecordings(a.id, { deviceId: "d-1" })).map((r) => r.id), [
+        "r-3",
+        "r-1",
+      ]);
+      assert.deepEqual(await store.listRecordings(a.id, { limit: 1 }).then((r) => r.length), 1);
+      assert.deepEqual(await store.listRecordings(b.id), []);
+      assert.equal(await store.deleteRecordingsBefore(b.id, t0 + 100), 0, "other tenant");
+      assert.equal(await store.deleteRecordingsBefore(a.id, t0 + 6), 2);
+      assert.deepEqual((await store.listRecordings(a.id)).map((r) => r.id), ["r-3"]);
+    },
+  );
+
+  test(
     "agent stats: deltas per hour from day totals, rollover and reset, scoped",
     async (store, clock) => {
       const { a, b } = await world(store);
@@ -1079,5 +1381,188 @@ export function storeConformance(
       { ok: false, reason: "claimed", tenantId: a.id, deviceId: dev.id },
     );
     assert.equal(await store.getAgent("ag-emb2"), null);
+  });
+
+  test(
+    "daily stats: an hour added once, reconciled from hourly, listed scoped",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const HOUR = 3_600_000;
+      clock.set(Date.UTC(2026, 2, 1, 22, 30));
+      const rec = (agentId: string, day: string, up: number, down: number, tunnels: number) =>
+        store.recordAgentCounters({
+          agentId,
+          tenantId: a.id,
+          day,
+          bytesUp: up,
+          bytesDown: down,
+          tunnels,
+        });
+      await rec("ag-1", "2026-03-01", 100, 200, 1);
+      await rec("ag-2", "2026-03-01", 5, 6, 1);
+      clock.advance(HOUR); // 23:30
+      await rec("ag-1", "2026-03-01", 150, 260, 2);
+      clock.advance(HOUR); // 00:30 next day
+      await rec("ag-1", "2026-03-02", 7, 8, 1);
+      const h22 = Date.UTC(2026, 2, 1, 22);
+      assert.equal(await store.addHourToDaily(h22), 2, "two agents had traffic at 22:00");
+      assert.equal(await store.addHourToDaily(h22 + HOUR), 1);
+      assert.equal(await store.addHourToDaily(h22 + 2 * HOUR), 1);
+      assert.equal(await store.addHourToDaily(h22 - HOUR), 0, "an empty hour adds nothing");
+      const days = async () =>
+        (await store.listAgentDailyStats(a.id, "ag-1", "2026-01-01")).map((d) => [
+          d.day,
+          d.bytesUp,
+          d.bytesDown,
+          d.tunnels,
+        ]);
+      assert.deepEqual(await days(), [["2026-03-01", 150, 260, 2], ["2026-03-02", 7, 8, 1]]);
+      assert.deepEqual(
+        await store.listAgentDailyStats(a.id, "ag-1", "2026-03-02"),
+        [{
+          agentId: "ag-1",
+          tenantId: a.id,
+          day: "2026-03-02",
+          bytesUp: 7,
+          bytesDown: 8,
+          tunnels: 1,
+        }],
+      );
+      assert.deepEqual(await store.listAgentDailyStats(b.id, "ag-1", "2026-01-01"), [], "scoped");
+
+      // Adding an hour twice double-counts (the job's lock prevents it); reconciling repairs it.
+      await store.addHourToDaily(h22);
+      assert.deepEqual((await days())[0], ["2026-03-01", 250, 460, 3]);
+      assert.equal(await store.reconcileDailyStats("2026-03-01"), 2);
+      assert.equal(await store.reconcileDailyStats("2026-03-01"), 2, "idempotent");
+      assert.deepEqual(await days(), [["2026-03-01", 150, 260, 2], ["2026-03-02", 7, 8, 1]]);
+      assert.deepEqual(
+        (await store.listAgentDailyStats(a.id, "ag-2", "2026-01-01")).map((d) => d.bytesUp),
+        [5],
+      );
+      assert.equal(await store.reconcileDailyStats("2026-02-01"), 0);
+    },
+  );
+
+  test("purge: exactly what is past retention or expired", async (store, clock) => {
+    const { a, siteA } = await world(store);
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
+    const t0 = Date.UTC(2026, 0, 10, 12);
+    clock.set(t0);
+    const rec = (day: string, up: number) =>
+      store.recordAgentCounters({
+        agentId: "ag-1",
+        tenantId: a.id,
+        day,
+        bytesUp: up,
+        bytesDown: 0,
+        tunnels: 0,
+      });
+    await rec("2026-01-10", 10); // hour t0
+    clock.advance(DAY);
+    await rec("2026-01-11", 20); // hour t0 + 1 day
+    await store.reconcileDailyStats("2026-01-10");
+    await store.reconcileDailyStats("2026-01-11");
+    const user = await store.createUser({
+      tenantId: a.id,
+      email: "p@example.com",
+      passwordHash: "x",
+      role: "admin",
+    });
+    const session = (hash: string, expiresAt: number) =>
+      store.createWebSession({ hash, tenantId: a.id, userId: user.id, csrfHash: "c", expiresAt });
+    const now = clock.now();
+    await session("a".repeat(64), now + 1);
+    await session("b".repeat(64), now + 2 * HOUR);
+    const token = (hash: string, expiresAt: number) =>
+      store.createEnrollmentToken({
+        hash,
+        tenantId: a.id,
+        siteId: siteA.id,
+        createdAt: now,
+        expiresAt,
+      });
+    await token("1".repeat(64), now + 1);
+    await token("2".repeat(64), now + 2 * HOUR);
+    await token("3".repeat(64), now + 1);
+    await store.consumeEnrollmentToken("3".repeat(64), {
+      id: "ag-used",
+      hostname: "h",
+      version: "1",
+      os: "linux",
+      certSerial: "01",
+    });
+    const up = {
+      tenantId: a.id,
+      siteId: siteA.id,
+      endpoint: "",
+      activeStreams: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+    };
+    await store.putPresence({ ...up, agentId: "p-old", node: "n1" }, 1);
+    await store.putPresence({ ...up, agentId: "p-live", node: "n1" }, 2 * HOUR);
+    await store.acquireLock("old", "n1", 1);
+    await store.acquireLock("live", "n1", 2 * HOUR);
+    const cli = (hash: string, expiresAt: number) =>
+      store.createCliSession({
+        hash,
+        tenantId: a.id,
+        siteIds: [siteA.id],
+        operator: "Ops",
+        externalOperatorId: null,
+        issuer: "user",
+        issuerRef: user.id,
+        expiresAt,
+        hardCapAt: expiresAt,
+      });
+    await cli("c".repeat(64), now + 1); // ends before the cutoff
+    await cli("d".repeat(64), now + 2 * HOUR); // revoked before the cutoff
+    await store.revokeCliSession(a.id, "d".repeat(64));
+    await cli("e".repeat(64), now + 30 * DAY); // live
+    clock.advance(HOUR);
+    const cliSessionsBefore = now + 10;
+
+    const cutoffs = { hourlyBefore: t0 + HOUR, dailyBefore: "2026-01-11", cliSessionsBefore };
+    const counts = await store.purgeExpired(cutoffs);
+    assert.deepEqual(counts, {
+      hourly: 1,
+      daily: 1,
+      webSessions: 1,
+      cliSessions: 2,
+      enrollmentTokens: 1,
+      presence: 1,
+      locks: 1,
+    });
+    assert.deepEqual(
+      (await store.listAgentHourlyStats(a.id, "ag-1", 0)).map((r) => r.hour),
+      [t0 + DAY],
+    );
+    assert.deepEqual(
+      (await store.listAgentDailyStats(a.id, "ag-1", "2026-01-01")).map((r) => r.day),
+      ["2026-01-11"],
+    );
+    assert.equal(await store.getWebSession("b".repeat(64)) !== null, true, "live session kept");
+    assert.equal(await store.getEnrollmentToken("1".repeat(64)), null, "expired unused token");
+    assert.notEqual(await store.getEnrollmentToken("2".repeat(64)), null, "live token kept");
+    assert.notEqual(await store.getEnrollmentToken("3".repeat(64)), null, "used token kept");
+    assert.notEqual(await store.getPresence("p-live"), null);
+    assert.deepEqual((await store.listCliSessions(a.id)).map((x) => x.hash), ["e".repeat(64)]);
+    assert.equal(await store.acquireLock("live", "n2", HOUR), false, "live lock kept");
+    assert.equal(await store.acquireLock("old", "n2", HOUR), true);
+    assert.deepEqual(
+      await store.purgeExpired(cutoffs),
+      {
+        hourly: 0,
+        daily: 0,
+        webSessions: 0,
+        cliSessions: 0,
+        enrollmentTokens: 0,
+        presence: 0,
+        locks: 0,
+      },
+      "nothing left to purge",
+    );
   });
 }

@@ -16,9 +16,16 @@ import { MIGRATIONS } from "../../../../src/cloud/store/sqlite_migrations.ts";
 import type { Store } from "../../../../src/cloud/store/store.ts";
 import { storeConformance } from "./conformance.ts";
 
-storeConformance("sqlite", async (clock) => {
+const paths = new WeakMap<Store, string>();
+storeConformance("sqlite", async (clock, sameDatabaseAs) => {
+  if (sameDatabaseAs) {
+    const twin = await openSqliteStore({ path: paths.get(sameDatabaseAs)!, clock });
+    return twin; // closed by the case; the first store removes the directory
+  }
   const dir = await Deno.makeTempDir({ prefix: "nanodems-store-" });
-  const store = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const path = `${dir}/cloud.db`;
+  const store = await openSqliteStore({ path, clock });
+  paths.set(store, path);
   const close = store.close.bind(store);
   store.close = async () => {
     await close();
@@ -103,7 +110,7 @@ Deno.test("sqlite store: reopening keeps data and does not re-run migrations", a
         host: "192.0.2.3",
         ports: [80],
       });
-      assert.equal(next.loopbackIp, "127.0.0.3", "the loopback counter survives a reopen");
+      assert.notEqual(next.loopbackIp, device.loopbackIp, "a reopened store knows what is taken");
       const e = await second.appendAudit({
         tenantId: tenant.id,
         actor: "system",
@@ -271,7 +278,7 @@ Deno.test("sqlite store: a failing multi-step write rolls back completely", asyn
       host: "h",
       ports: [80],
     });
-    assert.equal(d.loopbackIp, "127.0.0.2", "the failed create burnt no address");
+    assert.match(d.loopbackIp, /^127\.0\.\d+\.\d+$/, "the failed create left the store usable");
     await assert.rejects(store.bumpAllowlistVersion("site-missing"));
   } finally {
     await store.close();
@@ -350,7 +357,13 @@ Deno.test("sqlite store: records must agree on tenant and site; audit is append-
   });
 });
 
-Deno.test("sqlite store: loopback addresses, and reuse once the space has been run through", async () => {
+/** The index of a loopback address (inverse of loopbackAddress). */
+function loopbackIndexOf(ip: string): number {
+  const [, , x, y] = ip.split(".").map(Number);
+  return x * 254 + (y - 1) - 1;
+}
+
+Deno.test("sqlite store: loopback addresses; a freed one can be taken again, never a held one", async () => {
   assert.equal(loopbackAddress(0), "127.0.0.2");
   assert.equal(loopbackAddress(252), "127.0.0.254");
   assert.equal(loopbackAddress(253), "127.0.1.1");
@@ -367,13 +380,26 @@ Deno.test("sqlite store: loopback addresses, and reuse once the space has been r
       const { tenant, site } = await tenantAndSite(store);
       const make = () =>
         store.createDevice({ tenantId: tenant.id, siteId: site.id, host: "h", ports: [80] });
-      const [d0] = [await make(), await make(), await make()];
+      const [d0, d1, d2] = [await make(), await make(), await make()];
       await store.deleteDevice(tenant.id, d0.id);
+      // With every index but d0's held, the only free address is d0's: it is found.
       const raw = new DatabaseSync(path);
-      raw.exec(`UPDATE sequences SET value = ${LOOPBACK_CAPACITY} WHERE name = 'loopback'`);
+      raw.exec(
+        `WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n + 1 < ${LOOPBACK_CAPACITY})
+         INSERT INTO devices (id, tenant_id, site_id, host, ports, manufacturer, model, label,
+           notes, loopback_n, loopback_ip, created_at, updated_at, serial)
+         SELECT 'fill-' || n, '${tenant.id}', '${site.id}', 'h', '[80]', '', '', '', '', n,
+           'fill-' || n, 0, 0, NULL FROM s
+          WHERE n NOT IN (SELECT loopback_n FROM devices) AND n != ${
+          loopbackIndexOf(d0.loopbackIp)
+        }`,
+      );
       raw.close();
-      assert.equal((await make()).loopbackIp, "127.0.0.2", "lowest free address");
-      assert.equal((await make()).loopbackIp, "127.0.0.5");
+      const again = await make();
+      assert.equal(again.loopbackIp, d0.loopbackIp, "the one free address");
+      assert.notEqual(again.loopbackIp, d1.loopbackIp);
+      assert.notEqual(again.loopbackIp, d2.loopbackIp);
+      await assert.rejects(make(), /loopback addresses are in use/);
     } finally {
       await store.close();
     }

@@ -66,3 +66,24 @@ function atobSafe(s: string): string {
     }
   }).join("");
 }
+
+Deno.test("device secrets: an SSH private key is sealed with the credentials and opens whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const s = await DeviceSecrets.create(await loadCloudSecret(`${dir}/a.key`));
+    const privateKey =
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\n";
+    const sealed = await s.seal("t-1", "d-1", { username: "root", password: "", privateKey });
+    assert(!sealed.includes("b3BlbnNzaC1rZXk"));
+    assertEquals(await s.open("t-1", "d-1", sealed), {
+      username: "root",
+      password: "",
+      privateKey,
+    });
+    // Credentials sealed before keys existed open as they were.
+    const old = await s.seal("t-1", "d-1", { username: "admin", password: "pw" });
+    assertEquals(await s.open("t-1", "d-1", old), { username: "admin", password: "pw" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

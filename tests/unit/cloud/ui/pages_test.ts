@@ -21,7 +21,8 @@ Deno.test("audit CSV: quoted cells, formulas neutralized", () => {
 
 Deno.test("port pills: RTSP, plain TCP services, web pages", () => {
   assertEquals(portKind(554), "rtsp");
-  assertEquals(portKind(22), "other");
+  assertEquals(portKind(22), "ssh");
+  assertEquals(portKind(23), "other");
   assertEquals(portKind(37777), "other");
   assertEquals(portKind(80), "http");
   assertEquals(portKind(8443), "http");

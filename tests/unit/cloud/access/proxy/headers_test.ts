@@ -1,6 +1,8 @@
 import { assertEquals } from "../../../../_fixtures/assert.ts";
 import {
   type DeviceOrigin,
+  foreignRedirect,
+  placeUrl,
   requestHeadersToDevice,
   responseHeadersToBrowser,
   rewriteSetCookie,
@@ -83,9 +85,40 @@ Deno.test("response headers: Location moved, state-changing headers dropped", ()
   assertEquals(out, [
     ["Location", `${P}/doc/page/main.asp`],
     ["Set-Cookie", `a=1; Path=${P}/`],
-    ["Refresh", `0; url=${P}/doc/x.asp`],
+    ["Refresh", `0;url=${P}/doc/x.asp`],
     ["Content-Type", "text/html"],
     ["Referrer-Policy", "same-origin"],
     ["Cross-Origin-Opener-Policy", "unsafe-none"],
   ]);
+});
+
+Deno.test("placeUrl reads URLs as a browser does: only the device's own stay, others are foreign", () => {
+  const foreign = [
+    "//evil.example/x",
+    "/\\evil.example/x",
+    "\\\\evil.example",
+    "\t//evil.example",
+    "/\n/evil.example",
+    "http://192.0.2.1/x",
+    "http://192.0.2.10:9/x",
+    "javascript:alert(1)",
+    "http://[::1",
+  ];
+  for (const u of foreign) assertEquals(placeUrl(u, P, dev).foreign, true, u);
+  assertEquals(placeUrl("/a?b#c", P, dev), { url: `${P}/a?b#c`, foreign: false });
+  assertEquals(placeUrl("//192.0.2.10:8080/a", P, dev), { url: `${P}/a`, foreign: false });
+  assertEquals(placeUrl("http://192.0.2.10/a", P, dev), { url: `${P}/a`, foreign: false });
+  assertEquals(placeUrl("\\a", P, dev), { url: `${P}/a`, foreign: false });
+  assertEquals(placeUrl("rel/x", P, dev), { url: "rel/x", foreign: false });
+  assertEquals(placeUrl(`${P}/x`, P, dev), { url: `${P}/x`, foreign: false });
+});
+
+Deno.test("foreignRedirect: a Location on a redirect or any Refresh that leads elsewhere", () => {
+  const o = { device: dev, prefix: P };
+  assertEquals(foreignRedirect(302, [["Location", "//evil/x"]], o), "//evil/x");
+  assertEquals(foreignRedirect(201, [["Location", "//evil/x"]], o), null);
+  assertEquals(foreignRedirect(200, [["Refresh", "0; http://evil/"]], o), "http://evil/");
+  assertEquals(foreignRedirect(200, [["Refresh", "3;URL='//evil/'"]], o), "//evil/");
+  assertEquals(foreignRedirect(200, [["Refresh", "5"]], o), null);
+  assertEquals(foreignRedirect(302, [["Location", "/ok"]], o), null);
 });

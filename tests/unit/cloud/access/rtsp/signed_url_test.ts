@@ -1,4 +1,4 @@
-// Signed RTSP URL tokens: bound to handle, user, minting token and expiry; any change refuses.
+// Signed RTSP URL tokens: bound to handle, user, minting credential and expiry; any change refuses.
 import { assert, assertEquals } from "../../../../_fixtures/assert.ts";
 import { cloudSecretFrom } from "../../../../../src/cloud/tenancy/cloud_secret.ts";
 import { RtspUrlSigner } from "../../../../../src/cloud/access/rtsp/signed_url.ts";
@@ -10,7 +10,8 @@ Deno.test("signed rtsp url: verifies for its handle until it expires; anything e
   const claims = {
     handle: "h-AAAAAAAAAAAAAAAAAAAAAA",
     userId: "u-abcdefghijklmnop",
-    tokenRef: "0123456789ab",
+    via: "api_token" as const,
+    credentialHash: "0123456789ab".repeat(5) + "cdef",
     expiresAt: now + 3_600_000,
   };
   const t = await signer.sign(claims);
@@ -18,8 +19,8 @@ Deno.test("signed rtsp url: verifies for its handle until it expires; anything e
   assertEquals(await signer.verify(claims.handle, t, now), claims);
   assertEquals(await signer.verify("h-BBBBBBBBBBBBBBBBBBBBBB", t, now), null, "other handle");
   assertEquals(await signer.verify(claims.handle, t, claims.expiresAt), null, "expired");
-  const session = await signer.sign({ ...claims, tokenRef: "" });
-  assertEquals((await signer.verify(claims.handle, session, now))?.tokenRef, "");
+  const session = await signer.sign({ ...claims, via: "session" });
+  assertEquals((await signer.verify(claims.handle, session, now))?.via, "session");
   const other = await RtspUrlSigner.create(await cloudSecretFrom(key.map((b) => b ^ 1)));
   assertEquals(await other.verify(claims.handle, t, now), null, "another cloud's key");
   for (let i = 0; i < t.length; i++) {

@@ -1,0 +1,177 @@
+/**
+ * The agent renews its own certificate over the control stream, so nobody at a site ever has to.
+ * At each Welcome it looks at the certificate it connected with: past two thirds of its life (or
+ * when the cloud's CertificatePolicy asks: an old long-lived certificate, or a CA rotation) it makes a new key pair here, sends a
+ * CSR for its own id, checks the answer (issued by the CA it trusts, for its key, its id, not
+ * expired) and writes it as the next pair (cert_files.ts). The new pair is used from the next
+ * reconnect and replaces the old one once it has connected; a renewed pair that has connected is
+ * promoted at that Welcome. The policy also carries the CA bundle to trust (a rotation), which is
+ * written to `ca.pem`. Before two thirds of the life it waits (re-checking at least every
+ * 6 h); a refusal or no answer is retried later, never in a loop.
+ * @module
+ */
+import {
+  certInfo,
+  createCsr,
+  generateKeyPem,
+  issuedBy,
+  keyMatchesCert,
+  splitPemCerts,
+} from "../shared/crypto/pki.ts";
+import type { Clock } from "../shared/clock.ts";
+import type { Logger } from "../shared/log.ts";
+import type { AgentMessage, CertificatePolicy, RenewResult } from "../shared/protocol/control.ts";
+import { join } from "node:path";
+import { writeSecretFile } from "../shared/crypto/files.ts";
+import type { AgentState } from "./state.ts";
+import { promotePair, saveNextPair } from "./cert_files.ts";
+
+const HOUR_MS = 3_600_000;
+/** The longest wait between two looks at the certificate's age. */
+const MAX_WAIT_MS = 6 * HOUR_MS;
+/** How long an answer to a RenewRequest may take before it is given up. */
+const ANSWER_MS = 60_000;
+/** Wait after a refused or unanswered renewal. */
+const RETRY_MS = HOUR_MS;
+
+/** True when one of the CAs in the PEM bundle `caPem` issued `certPem`. */
+async function issuedByAny(certPem: string, caPem: string): Promise<boolean> {
+  for (const ca of splitPemCerts(caPem)) if (await issuedBy(certPem, ca)) return true;
+  return false;
+}
+
+/** When a certificate valid from `notBefore` to `notAfter` (epoch ms) should be renewed. */
+export function renewalDue(notBefore: number, notAfter: number): number {
+  return notBefore + Math.floor((notAfter - notBefore) * 2 / 3);
+}
+
+/** Renews the agent's certificate during control sessions. */
+export class CertRenewer {
+  readonly #o: { stateDir: string; log: Logger; clock: Clock };
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inflight: { keyPem: string; state: AgentState; send: (m: AgentMessage) => void } | null = null;
+  /** Set once a renewed pair is on disk, until a session connects with it. */
+  #renewed = false;
+
+  /** A renewer writing into `stateDir`. */
+  constructor(o: { stateDir: string; log: Logger; clock: Clock }) {
+    this.#o = o;
+  }
+
+  /**
+   * A session was welcomed with `state`'s pair: promotes a renewed pair, then renews when past
+   * two thirds of the life, or plans to.
+   */
+  async welcome(state: AgentState, send: (m: AgentMessage) => void): Promise<void> {
+    this.end(); // before any await: the policy that follows Welcome must find a clean slate
+    this.#renewed = false;
+    if (state.pairSource === "next") {
+      await promotePair(this.#o.stateDir, state);
+      this.#o.log.info(
+        { serial: certInfo(state.certPem).serialHex },
+        "renewed certificate in use; the old one is removed",
+      );
+    }
+    this.#plan(state, false, send);
+  }
+
+  /**
+   * The cloud's certificate policy: trust its CA bundle from now on (written to `ca.pem`, used
+   * from the next connection) and renew at once when asked.
+   */
+  async policy(
+    p: CertificatePolicy,
+    state: AgentState,
+    send: (m: AgentMessage) => void,
+  ): Promise<void> {
+    const bundle = splitPemCerts(p.caCertificates);
+    if (bundle.length && bundle.join("") !== splitPemCerts(state.caPem).join("")) {
+      // It came over the control stream, whose server chained to the CAs this agent trusts.
+      await writeSecretFile(join(this.#o.stateDir, "ca.pem"), bundle.join(""));
+      state.caPem = bundle.join("");
+      this.#o.log.info({ cas: bundle.length }, "trusted agent CAs updated");
+    }
+    // Even over a renewed pair not yet used: a rotation may have moved on (e.g. rolled back).
+    if (p.renewCertificate) await this.#request(state, send, true);
+  }
+
+  /** Handles the cloud's answer to our RenewRequest. */
+  async result(r: RenewResult): Promise<void> {
+    const pending = this.#inflight;
+    if (!pending) return;
+    this.#inflight = null;
+    clearTimeout(this.#timer);
+    const { log, clock, stateDir } = this.#o;
+    if (r.code || !r.certificate) {
+      log.warn({ code: r.code, reason: r.error }, "certificate renewal refused by the cloud");
+      this.#timer = setTimeout(() => this.#plan(pending.state, true, pending.send), RETRY_MS);
+      return;
+    }
+    const info = (() => {
+      try {
+        return certInfo(r.certificate);
+      } catch {
+        return null;
+      }
+    })();
+    const ok = info !== null && info.subjectCN === pending.state.agentId &&
+      info.notAfter.getTime() > clock.now() &&
+      await issuedByAny(r.certificate, pending.state.caPem) &&
+      await keyMatchesCert(pending.keyPem, r.certificate);
+    if (!ok) {
+      log.error("the renewed certificate does not match this agent or its CA; keeping the old one");
+      return;
+    }
+    await saveNextPair(stateDir, { keyPem: pending.keyPem, certPem: r.certificate });
+    this.#renewed = true;
+    log.info(
+      { serial: info.serialHex, notAfter: info.notAfter.toISOString() },
+      "certificate renewed; the new one is used from the next connection",
+    );
+  }
+
+  /** The session ended: forget its timer and any unanswered request. */
+  end(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#inflight = null;
+  }
+
+  #plan(state: AgentState, renewNow: boolean, send: (m: AgentMessage) => void): void {
+    if (this.#renewed) return;
+    const info = certInfo(state.certPem);
+    const due = renewalDue(info.notBefore.getTime(), info.notAfter.getTime());
+    const wait = due - this.#o.clock.now();
+    if (renewNow || wait <= 0) {
+      this.#request(state, send).catch((e) =>
+        this.#o.log.error({ err: (e as Error).message }, "certificate renewal failed")
+      );
+      return;
+    }
+    this.#o.log.debug({ renewAt: new Date(due).toISOString() }, "certificate renewal planned");
+    this.#timer = setTimeout(() => this.#plan(state, false, send), Math.min(wait, MAX_WAIT_MS));
+  }
+
+  async #request(
+    state: AgentState,
+    send: (m: AgentMessage) => void,
+    evenIfRenewed = false,
+  ): Promise<void> {
+    if (this.#inflight || (this.#renewed && !evenIfRenewed)) return;
+    this.#inflight = { keyPem: "", state, send };
+    const keyPem = await generateKeyPem();
+    const csr = await createCsr({ keyPem, commonName: state.agentId });
+    this.#inflight = { keyPem, state, send };
+    this.#o.log.info(
+      { notAfter: certInfo(state.certPem).notAfter.toISOString() },
+      "renewing the certificate",
+    );
+    send({ renewRequest: { csr } });
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (this.#inflight) this.#o.log.warn("no answer to the certificate renewal; retrying later");
+      this.#inflight = null;
+      this.#timer = setTimeout(() => this.#plan(state, true, send), RETRY_MS);
+    }, ANSWER_MS);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * SSH host keys pinned on first use, as OpenSSH's known_hosts: the first key a device's SSH port
+ * presents is recorded (and audited); the same key later passes; a different one blocks the
+ * session with a warning and is kept as "offered" until an admin accepts it (audited) — the
+ * browser terminal never silently trusts a changed key.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { AppError } from "../../../shared/errors.ts";
+import type { SshHostKey, Store } from "../../store/store.ts";
+
+/** A presented host key, as operators compare them. */
+export interface PresentedKey {
+  /** Key type from the blob (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`…). */
+  algorithm: string;
+  /** `SHA256:` + unpadded base64, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+}
+
+/** Fingerprint and type of an SSH public key blob (RFC 4253 §6.6 wire form). */
+export function describeHostKey(blob: Uint8Array): PresentedKey {
+  const digest = createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+  let algorithm = "unknown";
+  if (blob.length >= 4) {
+    const len = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0);
+    if (len > 0 && len <= 64 && 4 + len <= blob.length) {
+      algorithm = new TextDecoder().decode(blob.subarray(4, 4 + len));
+    }
+  }
+  return { algorithm, fingerprint: `SHA256:${digest}` };
+}
+
+/** Who connects where, for the pin and its audit entries. */
+export interface HostKeyContext {
+  tenantId: string;
+  deviceId: string;
+  port: number;
+  actor: string;
+  handle: string;
+  now: number;
+}
+
+/**
+ * Checks a presented key against the pin: pins it on first use, passes the pinned key, and
+ * throws `host_key_changed` (after recording the offer and auditing it) for any other.
+ */
+export async function verifyHostKey(
+  store: Store,
+  c: HostKeyContext,
+  key: PresentedKey,
+): Promise<void> {
+  const pin = await store.getSshHostKey(c.tenantId, c.deviceId, c.port);
+  const audit = (action: string, detail: Record<string, unknown>) =>
+    store.appendAudit({
+      tenantId: c.tenantId,
+      actor: c.actor,
+      action,
+      target: c.deviceId,
+      detail: { port: c.port, handle: c.handle, ...detail },
+    });
+  if (!pin) {
+    await store.putSshHostKey({
+      tenantId: c.tenantId,
+      deviceId: c.deviceId,
+      port: c.port,
+      algorithm: key.algorithm,
+      fingerprint: key.fingerprint,
+      pinnedAt: c.now,
+      offeredAlgorithm: null,
+      offeredFingerprint: null,
+      offeredAt: null,
+    });
+    await audit("device.hostkey.first_seen", { ...key });
+    return;
+  }
+  if (pin.fingerprint === key.fingerprint) return;
+  await store.putSshHostKey({
+    ...pin,
+    offeredAlgorithm: key.algorithm,
+    offeredFingerprint: key.fingerprint,
+    offeredAt: c.now,
+  });
+  await audit("device.hostkey.changed", {
+    pinned: pin.fingerprint,
+    offered: key.fingerprint,
+    algorithm: key.algorithm,
+  });
+  throw new AppError(
+    "host_key_changed",
+    `${new AppError("host_key_changed").message} Pinned ${pin.algorithm} ${pin.fingerprint}, ` +
+      `offered ${key.algorithm} ${key.fingerprint}.`,
+  );
+}
+
+/**
+ * Makes the key the device offered since the pin the new pin (the admin's "accept the new key").
+ * Throws `conflict` when there is nothing offered, or a different key than the admin saw.
+ */
+export async function acceptOfferedKey(
+  store: Store,
+  c: Omit<HostKeyContext, "handle">,
+  expected?: string,
+): Promise<SshHostKey> {
+  const pin = await store.getSshHostKey(c.tenantId, c.deviceId, c.port);
+  if (!pin?.offeredFingerprint || !pin.offeredAlgorithm) {
+    throw new AppError("conflict", "the device has not offered a different host key");
+  }
+  if (expected !== undefined && expected !== pin.offeredFingerprint) {
+    throw new AppError("conflict", "the device offered another key since; reload and check it");
+  }
+  const next: SshHostKey = {
+    ...pin,
+    algorithm: pin.offeredAlgorithm,
+    fingerprint: pin.offeredFingerprint,
+    pinnedAt: c.now,
+    offeredAlgorithm: null,
+    offeredFingerprint: null,
+    offeredAt: null,
+  };
+  await store.putSshHostKey(next);
+  await store.appendAudit({
+    tenantId: c.tenantId,
+    actor: c.actor,
+    action: "device.hostkey.accept",
+    target: c.deviceId,
+    detail: { port: c.port, previous: pin.fingerprint, accepted: next.fingerprint },
+  });
+  return next;
+}

@@ -1,0 +1,33 @@
+/**
+ * Leader election for background jobs (guide §5.4): a job that must not run on two nodes at
+ * once (it would double-count) runs only on the node that holds its named lock. Every node
+ * tries on every tick; the store's `acquireLock` ("mine or expired") lets exactly one win and
+ * lets the holder renew, so leadership is sticky while the holder is healthy and moves to
+ * another node once a dead holder's lease expires.
+ * @module
+ */
+import type { Store } from "../store/store.ts";
+
+/** How long a job's lock lives without renewal (the guide's 90 s). */
+export const JOB_LOCK_TTL_MS = 90_000;
+
+/** A unique owner name for this process: `node/pid/random`. */
+export function lockOwner(node: string): string {
+  return `${node}/${Deno.pid}/${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Runs `fn` when `owner` acquires or renews the lock `lock:<name>`; returns whether it ran.
+ * The lock is kept (not released) afterwards, so the same node leads the next tick.
+ */
+export async function asLeader(
+  store: Store,
+  name: string,
+  owner: string,
+  fn: () => Promise<void>,
+  ttlMs = JOB_LOCK_TTL_MS,
+): Promise<boolean> {
+  if (!(await store.acquireLock(`lock:${name}`, owner, ttlMs))) return false;
+  await fn();
+  return true;
+}

@@ -1,0 +1,880 @@
+/**
+ * The MongoDB {@linkcode Store}, for a cloud of several nodes on one shared database (`--store
+ * mongodb://…`). It uses only what FerretDB (the tests' server) also has: single-document atomic
+ * operations (`findOneAndUpdate` with filters, `$inc`, `$max`, upserts) and unique indexes — no
+ * multi-document transactions, no TTL-index expiry, no change streams. So:
+ * - every multi-step write is ordered so a kill -9 between any two steps breaks no invariant
+ *   (claims before effects; what is pointed to before the pointer), and each says in a comment
+ *   what such a crash leaves behind;
+ * - expiry (presence leases, locks, sessions, tokens) is checked in every query and the janitor
+ *   removes what is past it;
+ * - other nodes learn of changes through the store's counters (`incrementCounter`).
+ * Security-relevant writes (enrollments, revocations, credentials) use write concern majority,
+ * so on a real replica set a failover cannot roll them back.
+ * @module
+ */
+import { type Db, type Document, type InsertOneOptions, MongoClient } from "mongodb";
+import { type Clock, systemClock } from "../../shared/clock.ts";
+import { newId } from "../../shared/ids.ts";
+import {
+  auditLimit,
+  LOOPBACK_CAPACITY,
+  LOOPBACK_RANDOM_TRIES,
+  loopbackAddress,
+  newAgentRecord,
+  normalizePorts,
+  randomLoopbackIndex,
+} from "./rules.ts";
+import {
+  C,
+  ensureIndexes,
+  FIELDS,
+  isDuplicateKey,
+  MongoBase,
+  nextOrd,
+  pick,
+  pickOrNull,
+  SECURE,
+  upsert,
+} from "./mongo_schema.ts";
+import { MongoStats } from "./mongo_stats.ts";
+import { isStoreOutage } from "./outage.ts";
+import { MongoCredentials } from "./mongo_credentials.ts";
+import { MongoTerminal } from "./mongo_terminal.ts";
+import type {
+  Agent,
+  AgentCert,
+  AgentCounters,
+  AgentDailyStat,
+  AgentHourlyStat,
+  Allowlist,
+  AllowlistEntry,
+  ApiKey,
+  ApiToken,
+  AuditEntry,
+  AuditQuery,
+  ClaimResult,
+  CliSession,
+  ConsumeResult,
+  Device,
+  DeviceCredentialRecord,
+  EnrollmentToken,
+  Handle,
+  License,
+  NewAgent,
+  NewAuditEntry,
+  NewDevice,
+  Presence,
+  PresenceUpdate,
+  PurgeCounts,
+  PurgeCutoffs,
+  Site,
+  SshHostKey,
+  Store,
+  Tenant,
+  TerminalPolicy,
+  TerminalRecording,
+  User,
+  WebSession,
+} from "./store.ts";
+
+/** Whether `url` selects the MongoDB store. */
+export function isMongoUrl(url: string): boolean {
+  return url.startsWith("mongodb://") || url.startsWith("mongodb+srv://");
+}
+
+/**
+ * The driver's timeouts while the cloud runs, so that a request fails fast with
+ * `store_unavailable` (503) when the database is unreachable instead of hanging for the
+ * driver's defaults (30 s server selection, no socket timeout). An option the URI sets itself
+ * (`?serverSelectionTimeoutMS=…`) wins.
+ */
+export const MONGO_RUNTIME_TIMEOUTS = {
+  /** How long an operation waits for a usable server (a primary for writes). */
+  serverSelectionTimeoutMS: 3_000,
+  /** How long opening one connection may take. */
+  connectTimeoutMS: 3_000,
+  /** How long a socket may stay silent during an operation before it counts as lost. */
+  socketTimeoutMS: 20_000,
+} as const;
+
+/** {@linkcode MONGO_RUNTIME_TIMEOUTS} minus what the URI's query string already sets. */
+export function driverTimeouts(url: string): Partial<typeof MONGO_RUNTIME_TIMEOUTS> {
+  const query = new Set(
+    (url.split("?")[1] ?? "").split("&").map((kv) => kv.split("=")[0].toLowerCase()),
+  );
+  return Object.fromEntries(
+    Object.entries(MONGO_RUNTIME_TIMEOUTS).filter(([k]) => !query.has(k.toLowerCase())),
+  );
+}
+
+/**
+ * Connects to the MongoDB at `opts.url` (the database named in its path, default `nanodems`),
+ * creates collections and indexes if missing, and returns the store. Keeps trying while the
+ * server cannot be reached, and fails after `opts.timeoutMs` (default 10 s).
+ */
+export async function openMongoStore(
+  opts: { url: string; clock?: Clock; timeoutMs?: number },
+): Promise<Store> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  for (;;) {
+    const client = new MongoClient(opts.url, {
+      ...driverTimeouts(opts.url),
+      appName: "nanodems-connector",
+    });
+    try {
+      await client.connect();
+      // The URI's database (mongodb://hosts/NAME?…), or "nanodems" when it names none.
+      const named = /^mongodb(?:\+srv)?:\/\/[^/?]+\/([^?]+)/.exec(opts.url)?.[1];
+      const use = client.db(named ? decodeURIComponent(named) : "nanodems");
+      await ensureIndexes(use);
+      return new MongoStore(client, use, opts.clock ?? systemClock);
+    } catch (e) {
+      await client.close().catch(() => {});
+      // A fresh client per attempt: a failed connect leaves its topology closed.
+      if (Date.now() >= deadline || !isStoreOutage(e)) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** The store over one MongoDB database. */
+class MongoStore extends MongoBase implements Store {
+  readonly #client: MongoClient;
+  readonly #stats: MongoStats;
+  readonly #creds: MongoCredentials;
+  readonly #terminal: MongoTerminal;
+
+  constructor(client: MongoClient, db: Db, clock: Clock) {
+    super(db, clock);
+    this.#client = client;
+    this.#stats = new MongoStats(db, clock);
+    this.#creds = new MongoCredentials(db, clock);
+    this.#terminal = new MongoTerminal(db, clock);
+  }
+
+  /** Inserts a record with `_id` = its key and a creation-order tie-breaker. */
+  async #insert(
+    coll: string,
+    id: string | number,
+    record: object,
+    extra: Document = {},
+    options: InsertOneOptions = {},
+  ) {
+    await this.c(coll).insertOne(
+      { _id: id as never, ...record, ord: nextOrd(), ...extra },
+      options,
+    );
+  }
+
+  // Tenants
+
+  async createTenant(input: { name: string }): Promise<Tenant> {
+    const tenant: Tenant = { id: newId("t"), name: input.name, createdAt: this.now() };
+    await this.#insert(C.tenants, tenant.id, tenant);
+    return tenant;
+  }
+
+  async getTenant(id: string): Promise<Tenant | null> {
+    return pickOrNull(await this.c(C.tenants).findOne({ _id: id as never }), FIELDS.tenant);
+  }
+
+  listTenants(): Promise<Tenant[]> {
+    return this.list(C.tenants, {}, FIELDS.tenant, { createdAt: 1, ord: 1 });
+  }
+
+  // Sites
+
+  async createSite(input: { tenantId: string; name: string }): Promise<Site> {
+    if (!(await this.getTenant(input.tenantId))) {
+      throw new Error(`tenant ${input.tenantId} not found`);
+    }
+    const site: Site = {
+      id: newId("site"),
+      tenantId: input.tenantId,
+      name: input.name,
+      allowlistVersion: 0,
+      createdAt: this.now(),
+    };
+    await this.#insert(C.sites, site.id, site);
+    return site;
+  }
+
+  async getSite(tenantId: string, id: string): Promise<Site | null> {
+    return pickOrNull(await this.c(C.sites).findOne({ _id: id as never, tenantId }), FIELDS.site);
+  }
+
+  async getSiteById(id: string): Promise<Site | null> {
+    return pickOrNull(await this.c(C.sites).findOne({ _id: id as never }), FIELDS.site);
+  }
+
+  listSites(tenantId: string): Promise<Site[]> {
+    return this.list(C.sites, { tenantId }, FIELDS.site, { createdAt: 1, ord: 1 });
+  }
+
+  async bumpAllowlistVersion(siteId: string): Promise<number> {
+    const r = await this.c(C.sites).findOneAndUpdate(
+      { _id: siteId as never },
+      { $inc: { allowlistVersion: 1 } },
+      { returnDocument: "after", ...SECURE }, // what agents may dial: access-relevant
+    );
+    if (!r) throw new Error(`site ${siteId} not found`);
+    return r.allowlistVersion as number;
+  }
+
+  // Devices. Order of every device write: change the device first, bump the site's allowlist
+  // version last, and getAllowlist reads the version before the devices. A reader thus never
+  // pairs a new version with old entries; a crash between the two steps leaves the change in
+  // place with the version not yet bumped (connected agents pick it up at the site's next bump
+  // or on reconnect).
+
+  async createDevice(input: NewDevice): Promise<Device> {
+    const ports = normalizePorts(input.ports);
+    if (!(await this.getSite(input.tenantId, input.siteId))) {
+      throw new Error(`site ${input.siteId} not found in tenant ${input.tenantId}`);
+    }
+    const now = this.now();
+    const id = newId("dev");
+    const base = {
+      id,
+      tenantId: input.tenantId,
+      siteId: input.siteId,
+      host: input.host,
+      ports,
+      manufacturer: input.manufacturer ?? "",
+      model: input.model ?? "",
+      label: input.label ?? "",
+      notes: input.notes ?? "",
+      createdAt: now,
+      updatedAt: now,
+      serial: input.serial ?? null,
+      claimedAgentId: null,
+    };
+    // Step 1 picks a loopback index (at random, so addresses reveal nothing across tenants; the
+    // lowest free one once random picks keep colliding); step 2 inserts the device, whose unique
+    // index on the index makes a concurrent taker of the same address fail and pick again. A
+    // crash between the steps leaves nothing: the pick is not stored anywhere.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const n = attempt < LOOPBACK_RANDOM_TRIES
+        ? randomLoopbackIndex()
+        : await this.#lowestFreeLoopback();
+      const device: Device = { ...base, loopbackIp: loopbackAddress(n) };
+      try {
+        await this.#insert(C.devices, id, device, {
+          loopbackN: n,
+          serialKey: device.serial ?? `none:${id}`,
+        }, SECURE);
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+        if (await this.c(C.devices).findOne({ loopbackN: n })) continue; // taken: pick again
+        throw new Error(`a device with serial ${device.serial} already exists`, { cause: e });
+      }
+      await this.bumpAllowlistVersion(device.siteId);
+      return device;
+    }
+    throw new Error("could not assign a loopback address (too much contention)");
+  }
+
+  /** The lowest loopback index no device holds (when random picks keep colliding). */
+  async #lowestFreeLoopback(): Promise<number> {
+    let expected = 0;
+    const cursor = this.c(C.devices).find({}, { projection: { loopbackN: 1 } })
+      .sort({ loopbackN: 1 });
+    for await (const d of cursor) {
+      if (d.loopbackN !== expected) break;
+      expected++;
+    }
+    if (expected >= LOOPBACK_CAPACITY) {
+      throw new Error(`all ${LOOPBACK_CAPACITY} loopback addresses are in use`);
+    }
+    return expected;
+  }
+
+  async getDevice(tenantId: string, id: string): Promise<Device | null> {
+    return pickOrNull(
+      await this.c(C.devices).findOne({ _id: id as never, tenantId }),
+      FIELDS.device,
+    );
+  }
+
+  async getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null> {
+    return pickOrNull(await this.c(C.devices).findOne({ loopbackIp, tenantId }), FIELDS.device);
+  }
+
+  listDevices(tenantId: string, siteId: string): Promise<Device[]> {
+    return this.list(C.devices, { tenantId, siteId }, FIELDS.device, { createdAt: 1, ord: 1 });
+  }
+
+  async updateDevice(
+    tenantId: string,
+    id: string,
+    patch: Partial<
+      Pick<Device, "host" | "ports" | "manufacturer" | "model" | "label" | "notes">
+    >,
+  ): Promise<Device | null> {
+    const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
+    const set: Document = { updatedAt: this.now() };
+    for (const k of ["host", "manufacturer", "model", "label", "notes"] as const) {
+      if (patch[k] !== undefined) set[k] = patch[k];
+    }
+    if (ports) set.ports = ports;
+    const before = await this.c(C.devices).findOneAndUpdate(
+      { _id: id as never, tenantId },
+      { $set: set },
+      { returnDocument: "before", ...SECURE },
+    );
+    if (!before) return null;
+    const cur = pick<Device>(before, FIELDS.device);
+    const next: Device = { ...cur, ...set } as Device;
+    if (next.host !== cur.host || JSON.stringify(next.ports) !== JSON.stringify(cur.ports)) {
+      await this.bumpAllowlistVersion(cur.siteId);
+    }
+    return next;
+  }
+
+  async deleteDevice(tenantId: string, id: string): Promise<boolean> {
+    const d = await this.c(C.devices).findOne({ _id: id as never, tenantId });
+    if (!d) return false;
+    // What points at the device goes first: handles, then sealed credentials, then the device,
+    // then the version bump. A crash part-way leaves a device without handles (they are minted
+    // again on demand) or without credentials, never a handle to a missing device.
+    await this.c(C.handles).deleteMany({ deviceId: id }, SECURE);
+    await this.c(C.deviceCredentials).deleteOne({ _id: id as never }, SECURE);
+    await this.c(C.sshHostKeys).deleteMany({ deviceId: id }, SECURE);
+    const r = await this.c(C.devices).deleteOne({ _id: id as never, tenantId }, SECURE);
+    if (r.deletedCount === 0) return false; // a concurrent delete won
+    await this.bumpAllowlistVersion(d.siteId as string);
+    return true;
+  }
+
+  async getAllowlist(siteId: string): Promise<Allowlist> {
+    const site = await this.c(C.sites).findOne({ _id: siteId as never });
+    const devices = await this.c(C.devices).find({ siteId }, { projection: { host: 1, ports: 1 } })
+      .toArray();
+    const seen = new Set<string>();
+    const entries: AllowlistEntry[] = [];
+    for (const d of devices) {
+      for (const port of d.ports as number[]) {
+        const key = `${port} ${d.host}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        entries.push({ host: d.host as string, port });
+      }
+    }
+    entries.sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port);
+    return { siteId, version: (site?.allowlistVersion as number | undefined) ?? 0, entries };
+  }
+
+  // Handles
+
+  async createHandle(handle: Handle): Promise<Handle> {
+    await this.#insert(C.handles, handle.id, handle);
+    return { ...handle };
+  }
+
+  async getHandle(id: string): Promise<Handle | null> {
+    return pickOrNull(await this.c(C.handles).findOne({ _id: id as never }), FIELDS.handle);
+  }
+
+  async findHandle(deviceId: string, port: number): Promise<Handle | null> {
+    const [d] = await this.c(C.handles).find({
+      deviceId,
+      port,
+      revokedAt: null,
+      $or: [{ expiresAt: null }, { expiresAt: { $gt: this.now() } }],
+    }).sort({ createdAt: -1, ord: -1 }).limit(1).toArray();
+    return pickOrNull(d ?? null, FIELDS.handle);
+  }
+
+  revokeHandle(tenantId: string, id: string): Promise<boolean> {
+    return this.stamp(C.handles, { _id: id as never, tenantId }, "revokedAt");
+  }
+
+  async pinHandle(id: string, agentId: string): Promise<boolean> {
+    const r = await this.c(C.handles).updateOne(
+      { _id: id as never, agentId: null },
+      { $set: { agentId } },
+    );
+    return r.modifiedCount > 0;
+  }
+
+  // Enrollment and agents
+
+  async createEnrollmentToken(token: Omit<EnrollmentToken, "usedAt" | "agentId">): Promise<void> {
+    await this.c(C.enrollmentTokens).insertOne(
+      { _id: token.hash as never, ...token, usedAt: null, agentId: null, ord: nextOrd() },
+      SECURE,
+    );
+  }
+
+  async getEnrollmentToken(hash: string): Promise<EnrollmentToken | null> {
+    return pickOrNull(
+      await this.c(C.enrollmentTokens).findOne({ _id: hash as never }),
+      FIELDS.enrollmentToken,
+    );
+  }
+
+  listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]> {
+    return this.list(C.enrollmentTokens, { tenantId, siteId }, FIELDS.enrollmentToken, {
+      createdAt: -1,
+      ord: -1,
+    });
+  }
+
+  async consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult> {
+    const now = this.now();
+    // Step 1, the claim: one conditional update marks the token used; of many concurrent
+    // callers exactly one matches. Step 2 creates the agent. A crash between them leaves a spent
+    // token and no agent: the installer fails and the admin issues a new token; nothing is
+    // granted (the certificate is signed only after this returns).
+    const claimed = await this.c(C.enrollmentTokens).findOneAndUpdate(
+      { _id: hash as never, usedAt: null, expiresAt: { $gt: now } },
+      { $set: { usedAt: now, agentId: agent.id } },
+      { returnDocument: "after", ...SECURE },
+    );
+    if (!claimed) {
+      const t = await this.getEnrollmentToken(hash);
+      if (!t) return { ok: false, reason: "unknown" };
+      return { ok: false, reason: t.usedAt !== null ? "used" : "expired" };
+    }
+    const created = newAgentRecord(
+      agent,
+      pick<EnrollmentToken>(claimed, FIELDS.enrollmentToken),
+      now,
+    );
+    try {
+      await this.#insertAgent(created);
+    } catch (e) {
+      // The agent could not be written (e.g. its id exists): give the token back.
+      await this.c(C.enrollmentTokens).updateOne(
+        { _id: hash as never, agentId: agent.id },
+        { $set: { usedAt: null, agentId: null } },
+        SECURE,
+      );
+      throw e;
+    }
+    return { ok: true, agent: created };
+  }
+
+  async #insertAgent(a: Agent): Promise<void> {
+    await this.c(C.agents).insertOne({ _id: a.id as never, ...a, ord: nextOrd() }, SECURE);
+  }
+
+  async getAgent(id: string): Promise<Agent | null> {
+    return pickOrNull(await this.c(C.agents).findOne({ _id: id as never }), FIELDS.agent);
+  }
+
+  listAgents(tenantId: string, siteId?: string): Promise<Agent[]> {
+    const filter = siteId === undefined ? { tenantId } : { tenantId, siteId };
+    return this.list(C.agents, filter, FIELDS.agent, { createdAt: 1, ord: 1 });
+  }
+
+  async updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">) {
+    await this.c(C.agents).updateOne(
+      { _id: id as never },
+      { $set: { hostname: info.hostname, version: info.version, os: info.os } },
+    );
+  }
+
+  revokeAgent(tenantId: string, id: string): Promise<boolean> {
+    return this.stamp(C.agents, { _id: id as never, tenantId }, "revokedAt");
+  }
+
+  async recordAgentCert(id: string, cert: AgentCert): Promise<boolean> {
+    // One document, conditional on not revoked: a revocation racing a renewal wins.
+    const r = await this.c(C.agents).updateOne(
+      { _id: id as never, revokedAt: null },
+      { $set: { certSerial: cert.serial, certNotAfter: cert.notAfter, certCa: cert.ca } },
+      SECURE,
+    );
+    return r.matchedCount > 0;
+  }
+
+  async listAgentsByCertExpiry(before: number, limit: number): Promise<Agent[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    const docs = await this.c(C.agents)
+      .find({
+        revokedAt: null,
+        certNotAfter: {
+          $ne: null,
+          $lt: Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER,
+        },
+      })
+      .sort({ certNotAfter: 1, ord: 1 })
+      .limit(n)
+      .toArray();
+    return docs.map((d) => pick<Agent>(d, FIELDS.agent));
+  }
+
+  // Users and credentials (mongo_credentials.ts)
+
+  createUser(input: Omit<User, "id" | "createdAt" | "disabledAt">): Promise<User> {
+    return this.#creds.createUser(input);
+  }
+
+  getUser(id: string): Promise<User | null> {
+    return this.#creds.getUser(id);
+  }
+
+  getUserByEmail(email: string): Promise<User | null> {
+    return this.#creds.getUserByEmail(email);
+  }
+
+  createApiToken(
+    input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
+  ): Promise<ApiToken> {
+    return this.#creds.createApiToken(input);
+  }
+
+  getApiToken(hash: string): Promise<ApiToken | null> {
+    return this.#creds.getApiToken(hash);
+  }
+
+  listApiTokens(tenantId: string, userId: string): Promise<ApiToken[]> {
+    return this.#creds.listApiTokens(tenantId, userId);
+  }
+
+  touchApiToken(hash: string): Promise<void> {
+    return this.#creds.touchApiToken(hash);
+  }
+
+  revokeApiToken(tenantId: string, hash: string): Promise<boolean> {
+    return this.#creds.revokeApiToken(tenantId, hash);
+  }
+
+  createWebSession(input: Omit<WebSession, "createdAt">): Promise<WebSession> {
+    return this.#creds.createWebSession(input);
+  }
+
+  getWebSession(hash: string): Promise<WebSession | null> {
+    return this.#creds.getWebSession(hash);
+  }
+
+  deleteWebSession(hash: string): Promise<void> {
+    return this.#creds.deleteWebSession(hash);
+  }
+
+  setWebSessionTenant(hash: string, tenantId: string): Promise<boolean> {
+    return this.#creds.setWebSessionTenant(hash, tenantId);
+  }
+
+  createCliSession(
+    input: Omit<CliSession, "createdAt" | "lastUsedAt" | "revokedAt">,
+  ): Promise<CliSession> {
+    return this.#creds.createCliSession(input);
+  }
+
+  getCliSession(hash: string): Promise<CliSession | null> {
+    return this.#creds.getCliSession(hash);
+  }
+
+  listCliSessions(
+    tenantId: string,
+    filter: { siteId?: string; issuerRef?: string } = {},
+  ): Promise<CliSession[]> {
+    return this.#creds.listCliSessions(tenantId, filter);
+  }
+
+  slideCliSession(hash: string, slideMs: number): Promise<CliSession | null> {
+    return this.#creds.slideCliSession(hash, slideMs);
+  }
+
+  revokeCliSession(tenantId: string, hash: string): Promise<boolean> {
+    return this.#creds.revokeCliSession(tenantId, hash);
+  }
+
+  revokeCliSessionsByIssuer(tenantId: string, issuerRef: string): Promise<number> {
+    return this.#creds.revokeCliSessionsByIssuer(tenantId, issuerRef);
+  }
+
+  createApiKey(input: Omit<ApiKey, "id" | "createdAt" | "revokedAt">): Promise<ApiKey> {
+    return this.#creds.createApiKey(input);
+  }
+
+  getApiKeyByHash(hash: string): Promise<ApiKey | null> {
+    return this.#creds.getApiKeyByHash(hash);
+  }
+
+  listApiKeys(tenantId: string): Promise<ApiKey[]> {
+    return this.#creds.listApiKeys(tenantId);
+  }
+
+  revokeApiKey(tenantId: string, id: string): Promise<boolean> {
+    return this.#creds.revokeApiKey(tenantId, id);
+  }
+
+  createLicense(input: { tenantId: string; hash: string }): Promise<License> {
+    return this.#creds.createLicense(input);
+  }
+
+  getLicenseByHash(hash: string): Promise<License | null> {
+    return this.#creds.getLicenseByHash(hash);
+  }
+
+  listLicenses(tenantId: string): Promise<License[]> {
+    return this.#creds.listLicenses(tenantId);
+  }
+
+  revokeLicense(tenantId: string, id: string): Promise<boolean> {
+    return this.#creds.revokeLicense(tenantId, id);
+  }
+
+  // Device credentials
+
+  async putDeviceCredentials(tenantId: string, deviceId: string, sealed: string): Promise<boolean> {
+    if (!(await this.c(C.devices).findOne({ _id: deviceId as never, tenantId }))) return false;
+    // The device is checked first, then the upsert; a delete racing in between can leave sealed
+    // credentials of a gone device under its never-reused id, which nothing reaches again.
+    await upsert(() =>
+      this.c(C.deviceCredentials).updateOne(
+        { _id: deviceId as never },
+        { $set: { tenantId, deviceId, sealed, updatedAt: this.now() } },
+        { upsert: true, ...SECURE },
+      )
+    );
+    return true;
+  }
+
+  async getDeviceCredentials(
+    tenantId: string,
+    deviceId: string,
+  ): Promise<DeviceCredentialRecord | null> {
+    return pickOrNull(
+      await this.c(C.deviceCredentials).findOne({ _id: deviceId as never, tenantId }),
+      FIELDS.deviceCredentials,
+    );
+  }
+
+  async deleteDeviceCredentials(tenantId: string, deviceId: string): Promise<boolean> {
+    const r = await this.c(C.deviceCredentials).deleteOne(
+      { _id: deviceId as never, tenantId },
+      SECURE,
+    );
+    return r.deletedCount > 0;
+  }
+
+  // Browser terminal (mongo_terminal.ts)
+
+  getSshHostKey(tenantId: string, deviceId: string, port: number) {
+    return this.#terminal.getSshHostKey(tenantId, deviceId, port);
+  }
+  putSshHostKey(pin: SshHostKey) {
+    return this.#terminal.putSshHostKey(pin);
+  }
+  getTerminalPolicy(tenantId: string) {
+    return this.#terminal.getTerminalPolicy(tenantId);
+  }
+  putTerminalPolicy(tenantId: string, policy: TerminalPolicy) {
+    return this.#terminal.putTerminalPolicy(tenantId, policy);
+  }
+  putRecording(rec: TerminalRecording) {
+    return this.#terminal.putRecording(rec);
+  }
+  getRecording(tenantId: string, id: string) {
+    return this.#terminal.getRecording(tenantId, id);
+  }
+  listRecordings(tenantId: string, opts?: { deviceId?: string; limit?: number }) {
+    return this.#terminal.listRecordings(tenantId, opts);
+  }
+  deleteRecordingsBefore(tenantId: string, before: number) {
+    return this.#terminal.deleteRecordingsBefore(tenantId, before);
+  }
+
+  // Audit
+
+  async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
+    const at = this.now();
+    const detail = JSON.parse(JSON.stringify(entry.detail ?? {}));
+    // The sequence number is taken first, then the entry written under it: a crash between
+    // leaves a gap in the numbering, never two entries with one number.
+    const seq = await this.incrementCounter("audit");
+    const e: AuditEntry = {
+      seq,
+      tenantId: entry.tenantId,
+      at,
+      actor: entry.actor,
+      action: entry.action,
+      target: entry.target,
+      detail,
+    };
+    // detail is stored as JSON text: free-form keys (dots, `$`) are not all valid field names.
+    await this.c(C.audit).insertOne({ _id: seq as never, ...e, detail: JSON.stringify(detail) });
+    return e;
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const filter: Document = {};
+    if (query.tenantId !== undefined) filter.tenantId = query.tenantId;
+    if (query.action !== undefined) filter.action = query.action;
+    if (query.actor !== undefined) filter.actor = query.actor;
+    if (query.target !== undefined) filter.target = query.target;
+    if (query.before !== undefined) filter._id = { $lt: query.before };
+    const docs = await this.c(C.audit).find(filter).sort({ _id: -1 })
+      .limit(auditLimit(query.limit)).toArray();
+    return docs.map((d) => ({
+      ...pick<AuditEntry>(d, FIELDS.audit),
+      detail: JSON.parse(d.detail as string),
+    }));
+  }
+
+  // Multi-node primitives
+
+  async putPresence(update: PresenceUpdate, ttlMs: number): Promise<Presence> {
+    const now = this.now();
+    const presence: Presence = {
+      agentId: update.agentId,
+      tenantId: update.tenantId,
+      siteId: update.siteId,
+      node: update.node,
+      endpoint: update.endpoint,
+      lastHeartbeat: now,
+      expiresAt: now + ttlMs,
+      activeStreams: update.activeStreams,
+      bytesUp: update.bytesUp,
+      bytesDown: update.bytesDown,
+    };
+    await upsert(() =>
+      this.c(C.presence).replaceOne({ _id: update.agentId as never }, presence, { upsert: true })
+    );
+    return presence;
+  }
+
+  async getPresence(agentId: string): Promise<Presence | null> {
+    return pickOrNull(
+      await this.c(C.presence).findOne({ _id: agentId as never, expiresAt: { $gt: this.now() } }),
+      FIELDS.presence,
+    );
+  }
+
+  listPresence(siteId: string): Promise<Presence[]> {
+    return this.list(C.presence, { siteId, expiresAt: { $gt: this.now() } }, FIELDS.presence, {
+      _id: 1,
+    });
+  }
+
+  async deletePresence(agentId: string, node: string): Promise<void> {
+    await this.c(C.presence).deleteOne({ _id: agentId as never, node });
+  }
+
+  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    // findAndModify "mine or expired" with upsert: a free lock is inserted; a held one matches
+    // only for its owner or once expired; a lock held by someone else makes the upsert collide
+    // on _id (E11000), which means "not acquired".
+    const now = this.now();
+    try {
+      const r = await this.c(C.locks).findOneAndUpdate(
+        { _id: name as never, $or: [{ owner }, { expiresAt: { $lte: now } }] },
+        { $set: { owner, expiresAt: now + ttlMs } },
+        { upsert: true, returnDocument: "after" },
+      );
+      return r?.owner === owner;
+    } catch (e) {
+      if (isDuplicateKey(e)) return false;
+      throw e;
+    }
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    await this.c(C.locks).deleteOne({ _id: name as never, owner });
+  }
+
+  async incrementCounter(name: string, by = 1): Promise<number> {
+    const r = await upsert(() =>
+      this.c(C.counters).findOneAndUpdate(
+        { _id: name as never },
+        { $inc: { value: by } },
+        { upsert: true, returnDocument: "after" },
+      )
+    );
+    return r!.value as number;
+  }
+
+  // Agent stats and background jobs (mongo_stats.ts)
+
+  recordAgentCounters(
+    input: Omit<AgentCounters, "at">,
+  ): Promise<{ bytesUp: number; bytesDown: number; tunnels: number }> {
+    return this.#stats.recordAgentCounters(input);
+  }
+
+  getAgentCounters(agentId: string): Promise<AgentCounters | null> {
+    return this.#stats.getAgentCounters(agentId);
+  }
+
+  listAgentHourlyStats(
+    tenantId: string,
+    agentId: string,
+    sinceMs: number,
+  ): Promise<AgentHourlyStat[]> {
+    return this.#stats.listAgentHourlyStats(tenantId, agentId, sinceMs);
+  }
+
+  addHourToDaily(hour: number): Promise<number> {
+    return this.#stats.addHourToDaily(hour);
+  }
+
+  reconcileDailyStats(day: string): Promise<number> {
+    return this.#stats.reconcileDailyStats(day);
+  }
+
+  listAgentDailyStats(
+    tenantId: string,
+    agentId: string,
+    sinceDay: string,
+  ): Promise<AgentDailyStat[]> {
+    return this.#stats.listAgentDailyStats(tenantId, agentId, sinceDay);
+  }
+
+  purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
+    return this.#stats.purgeExpired(cutoffs);
+  }
+
+  // Embedded-agent claim
+
+  async getDeviceBySerial(serial: string): Promise<Device | null> {
+    return pickOrNull(
+      await this.c(C.devices).findOne({ serialKey: serial, serial }),
+      FIELDS.device,
+    );
+  }
+
+  async claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult> {
+    const now = this.now();
+    // Step 1, the claim: a conditional update binds the serial to the new agent's id; of many
+    // concurrent claimers one matches. Step 2 creates the agent. A crash between them leaves a
+    // device claimed by an agent that does not exist: nothing can connect as it (its
+    // certificate is signed only after this returns); the admin re-adds the device to re-arm it.
+    const before = await this.c(C.devices).findOneAndUpdate(
+      { serialKey: serial, serial, claimedAgentId: null },
+      { $set: { claimedAgentId: agent.id, updatedAt: now } },
+      { returnDocument: "before", ...SECURE },
+    );
+    if (!before) {
+      const d = await this.getDeviceBySerial(serial);
+      if (!d) return { ok: false, reason: "unknown" };
+      return { ok: false, reason: "claimed", tenantId: d.tenantId, deviceId: d.id };
+    }
+    const device = pick<Device>(before, FIELDS.device);
+    const created = newAgentRecord(agent, device, now);
+    try {
+      await this.#insertAgent(created);
+    } catch (e) {
+      await this.c(C.devices).updateOne(
+        { _id: device.id as never, claimedAgentId: agent.id },
+        { $set: { claimedAgentId: null } },
+        SECURE,
+      );
+      throw e;
+    }
+    return {
+      ok: true,
+      agent: created,
+      device: { ...device, claimedAgentId: agent.id, updatedAt: now },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+}

@@ -1,0 +1,30 @@
+// A short run of the project's own fuzzer (`deno task fuzz`, tests/fuzz/) against the real cloud
+// and agent processes, with a fixed seed so a failure replays: any crash, error reaching the
+// last-resort handler, ERROR log line, response outside the documented set (a 500 above all),
+// internals in a response, path escape or cloud credential reaching a device fails the suite.
+//
+// The control-stream target is not part of this run: it still finds, within minutes, an abort
+// inside Deno's own node:http2 (nghttp2 assertion `stream->closed_next == NULL`,
+// denoland/deno#36788) that no JavaScript can catch. Since the agents' listener runs in its own
+// relay process, that abort costs the agents one reconnect and the node keeps serving (see
+// crash_test.ts), but it is still a fault the fuzzer reports. Run it with `--target control`.
+import { assertEquals } from "../_fixtures/assert.ts";
+import { fuzz } from "../fuzz/main.ts";
+
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP and framing inputs find nothing", async () => {
+  const report = await fuzz({
+    seconds: 20,
+    seed: 20261201,
+    targets: ["http", "enroll", "rtsp", "frames"],
+    rssBoundMib: 256,
+    jobs: 4,
+    out: "out/fuzz/quick.json",
+    log: (l) => Deno.env.get("NC_TEST_VERBOSE") && console.error(l),
+  });
+  const total = Object.values(report.executions).reduce((a, b) => a + b, 0);
+  console.error(`fuzz quick: ${total} executions, ${report.findings.length} findings`);
+  assertEquals(
+    report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
+    [],
+  );
+});

@@ -1,0 +1,240 @@
+/**
+ * What the fuzzer runs against: the real `connector cloud` and `connector agent` processes from
+ * the one e2e fixture, two tenants, and devices that record what reaches them — an HTTP device
+ * (every request target and header it receives, so the oracle can tell whether a path escape or
+ * a cloud credential got through), a fake RTSP camera that answers 200 to everything, and a TCP
+ * echo. Also an enrolled agent identity that is not running, whose certificate the control
+ * stream fuzzer presents.
+ * @module
+ */
+import { echoServer, type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { loadState } from "../../src/agent/state.ts";
+import type { AgentState } from "../../src/agent/state.ts";
+
+/** A request the HTTP device received. */
+export interface DeviceHit {
+  target: string;
+  headers: [string, string][];
+}
+
+/** The running world. */
+export interface World {
+  stack: Stack;
+  a: Quickstart;
+  b: Quickstart;
+  /** Handles of tenant A: its HTTP device, RTSP device and echo. */
+  handles: { http: string; rtsp: string; echo: string };
+  /** Tenant B's handle for the same HTTP device (another tenant's view). */
+  foreignHandle: string;
+  /** What the HTTP device received. */
+  deviceHits: DeviceHit[];
+  /** A valid, enrolled agent identity that no process uses. */
+  idle: AgentState;
+  /** The cloud process id. */
+  cloudPid: number;
+  stop(): Promise<void>;
+}
+
+/** An HTTP device on loopback that records every request and answers a small page. */
+function httpDevice(hits: DeviceHit[]): { port: number; close(): Promise<void> } {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const url = new URL(req.url);
+    hits.push({ target: url.pathname + url.search, headers: [...req.headers] });
+    if (hits.length > 10_000) hits.splice(0, 5_000);
+    return new Response("<html><body>device</body></html>", {
+      headers: { "content-type": "text/html" },
+    });
+  });
+  return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+/** A device that answers every RTSP request with 200 and the same CSeq. */
+function rtspDevice(): { port: number; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const c of listener) {
+      conns.add(c);
+      (async () => {
+        const buf = new Uint8Array(8192);
+        for (;;) {
+          const n = await c.read(buf).catch(() => null);
+          if (n === null) break;
+          const cseq = /CSeq:\s*(\d+)/i.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1];
+          if (!cseq) continue;
+          await c.write(new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`))
+            .catch(() => {});
+        }
+        conns.delete(c);
+        try {
+          c.close();
+        } catch { /* closed */ }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Starts the world. */
+export async function startWorld(log: (line: string) => void): Promise<World> {
+  const stack = await Stack.start();
+  const hits: DeviceHit[] = [];
+  const http = httpDevice(hits);
+  const rtsp = rtspDevice();
+  const echo = await echoServer();
+  stack.defer(http.close);
+  stack.defer(rtsp.close);
+  stack.defer(echo.close);
+  log(`cloud up: http ${stack.ports.http}, rtsp ${stack.ports.rtsp}, data ${stack.ports.data}`);
+  const a = await stack.quickstart([http.port, rtsp.port, echo.port], "Alpha");
+  const b = await stack.quickstart([http.port], "Beta");
+  await stack.agentFor(a);
+  const spare = await stack.admin<{ token: string }>(
+    "enroll-token",
+    "--tenant",
+    a.tenantId,
+    "--site",
+    a.siteId,
+  );
+  const enrolled = await stack.enroll(spare.token, "idle-agent");
+  if (enrolled.code !== 0) {
+    throw new Error(`enrolling the idle identity failed: ${enrolled.stderr}`);
+  }
+  const idle = await loadState(enrolled.state);
+  if (!idle) throw new Error("no idle agent state");
+  log("tenants, devices and agents ready");
+  return {
+    stack,
+    a,
+    b,
+    handles: {
+      http: a.device.handles[http.port],
+      rtsp: a.device.handles[rtsp.port],
+      echo: a.device.handles[echo.port],
+    },
+    foreignHandle: b.device.handles[http.port],
+    deviceHits: hits,
+    idle,
+    cloudPid: stack.cloud.child.pid,
+    stop: () => stack.stop(),
+  };
+}
+
+/** Resident memory of a process in KiB (VmRSS), or 0 when it is gone. */
+export function rssKib(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, or 0 when it is gone. */
+export function cpuSeconds(pid: number | "self"): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Sends `bytes` on a fresh TCP connection (optionally cut in two writes) and collects what comes
+ * back until the peer closes, `done(received)` says the answer is complete, or `ms` pass.
+ */
+export async function exchange(
+  port: number,
+  bytes: Uint8Array,
+  opts: {
+    ms?: number;
+    split?: number;
+    done?: (got: Uint8Array) => boolean;
+    /** Stop once nothing arrived for this long (after the request was sent). */
+    idleMs?: number;
+  } = {},
+): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const hangUp = () => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  };
+  const timer = setTimeout(hangUp, opts.ms ?? 1_500);
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const quiet = () => {
+    if (!opts.idleMs) return;
+    clearTimeout(idle);
+    idle = setTimeout(hangUp, opts.idleMs);
+  };
+  try {
+    const cut = opts.split ?? bytes.length;
+    await writeAll(conn, bytes.subarray(0, cut));
+    if (cut < bytes.length) await writeAll(conn, bytes.subarray(cut));
+    const buf = new Uint8Array(16 << 10);
+    quiet();
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      quiet();
+      chunks.push(buf.slice(0, n));
+      total += n;
+      if (total > 1 << 20) break;
+      if (opts.done) {
+        const all = joined(chunks, total);
+        if (opts.done(all)) break;
+      }
+    }
+  } catch { /* reset or closed by the timer */ }
+  clearTimeout(timer);
+  clearTimeout(idle);
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return joined(chunks, total);
+}
+
+function joined(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** Writes every byte. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** Whether `got` holds one complete HTTP/RTSP response (head + Content-Length body). */
+export function completeResponse(got: Uint8Array): boolean {
+  const text = new TextDecoder("latin1").decode(got);
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  const len = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, end))?.[1];
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(text.slice(0, end))) {
+    return text.endsWith("0\r\n\r\n");
+  }
+  return len === undefined
+    ? /^(HTTP|RTSP)\/1\.[01] (1\d\d|204|304)/.test(text)
+    : got.length >= end + 4 + Number(len);
+}
