@@ -100,6 +100,11 @@ export const CATALOGUE = {
     message: "device unreachable",
   },
   agent_offline: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: "agent reconnecting" },
+  no_agent_yet: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "no agent has connected to this site yet: install one from the site page",
+  },
   store_unavailable: {
     http: 503,
     grpc: GrpcStatus.UNAVAILABLE,

@@ -184,6 +184,18 @@ export function startCamera(
         socket.onmessage = (m) => socket.send(`ws-ok:${m.data}`);
         return response;
       }
+      case "/ws/basic": {
+        // A live event stream behind the camera's own Basic auth.
+        if (req.headers.get("authorization") !== `Basic ${btoa("admin:12345")}`) {
+          return new Response("auth needed", {
+            status: 401,
+            headers: { "www-authenticate": 'Basic realm="IP Camera"' },
+          });
+        }
+        const { socket, response } = Deno.upgradeWebSocket(req);
+        socket.onmessage = (m) => socket.send(`ws-basic-ok:${m.data}`);
+        return response;
+      }
       case "/login.cgi":
         return new Response(null, {
           status: 302,
@@ -206,6 +218,14 @@ export function startCamera(
         return html(page("After", `<p id="state">after-location</p>`));
       case "/doc/page/config.asp":
         return html(page("Config", `<p id="state">config</p>`));
+      case "/live.html":
+        // The camera's live view: its event stream is a WebSocket behind the camera's Basic auth.
+        return html(page(
+          "Live",
+          `<p id="state">connecting</p><script>var w = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/basic");` +
+            `w.onopen = function () { w.send("event"); }; w.onmessage = function (m) { document.getElementById("state").textContent = m.data; };` +
+            `w.onerror = function () { document.getElementById("state").textContent = "ERR"; };</script>`,
+        ));
       case "/basic": {
         const auth = req.headers.get("authorization");
         if (auth !== `Basic ${btoa("admin:12345")}`) {

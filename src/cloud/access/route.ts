@@ -5,6 +5,7 @@
  * what comes back is a socket for the byte pump.
  * @module
  */
+import { noAgentError } from "./no_agent.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -75,7 +76,7 @@ export async function authorizeHandle(
 export async function openTunnel(d: RouteDeps, a: Authorized): Promise<OpenedTunnel> {
   const online = d.registry.bySite(a.handle.siteId);
   const agentId = chooseAgent(a.handle.agentId, online);
-  if (!agentId) throw new AppError("agent_offline");
+  if (!agentId) throw await noAgentError(d.store, a.handle.tenantId, a.handle.siteId);
   const session = d.registry.get(agentId);
   if (session) session.activeStreams++;
   try {

@@ -7,6 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { noAgentError } from "../access/no_agent.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { DiscoveredDevice, DiscoveryResult } from "../../shared/protocol/control.ts";
 import type { Store } from "../store/store.ts";
@@ -68,7 +69,7 @@ export function discoveryRoutes(d: DiscoveryDeps): Hono<AuthVars> {
     const body = await jsonBody(c, discoveryBody);
     // Agents whose stream is held by this node (the one that can carry the request).
     const agentId = chooseAgent(null, d.registry.bySite(site.id));
-    if (!agentId) throw new AppError("agent_offline");
+    if (!agentId) throw await noAgentError(d.store, p.tenantId, site.id);
     const r = await d.discover(agentId, body.timeoutMs ?? DEFAULT_WINDOW_MS);
     await d.store.appendAudit({
       tenantId: p.tenantId,

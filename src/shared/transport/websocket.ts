@@ -38,6 +38,8 @@ export interface WsPumpOptions {
   describeError?: (e: Error) => string;
   /** Close the tunnel ("idle timeout") after this long without a byte either way; null: never. */
   idleMs?: number | null;
+  /** Receives the result object at start; its byte counts grow as bytes flow (live views). */
+  onStart?: (live: Readonly<WsPumpResult>) => void;
 }
 
 /** Result of a WebSocket pump: bytes each way plus how the WebSocket closed. */
@@ -95,6 +97,7 @@ export function pipeWebSocket(
       closeCode: 0,
       closeReason: "",
     };
+    opts.onStart?.(r);
     let done = false;
     let connClosed = false;
     let queued = 0; // bytes handed to ws.send and not yet written out
