@@ -3,20 +3,22 @@
  * OpenSSH `ssh -R`, the CLI tunnel (`connector tunnel run`) and the raw WebSocket tunnel — bulk
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
- * RTSP streams through the cloud's gateway, agent idle RSS and CPU seconds per GB moved. Prints
- * a markdown table with each figure's ratio to `ssh -R` and to direct, and writes
- * bench/results/latest.json (or `--out=FILE`; `--only=bulk,latency,http,rtsp,idle,dataplanes,failover,bridge`
- * for some sections). Never a pass/fail test: `--quick` (tiny sizes)
- * only proves the bench still runs (tests/e2e/bench_quick_test.ts).
+ * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle
+ * RSS and CPU seconds per GB moved. Prints a markdown table with each figure's ratio to `ssh -R`
+ * and to direct, and writes bench/results/latest.json (or `--out=FILE`;
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` for some sections). Never a
+ * pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
+ * (tests/e2e/bench_quick_test.ts).
  * @module
  */
 import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
-import { raiseFileLimit, rssKiB } from "./procfs.ts";
+import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
+import { browserLatency, fanOut, timeToFirstPicture } from "./live.ts";
 import { type BenchPath, startWorld, type World } from "./world.ts";
 import { bulk, firstByte, openIdle, wrk } from "./workloads.ts";
 import type { Stream } from "./streams.ts";
@@ -39,7 +41,7 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,http,rtsp,idle,dataplanes,failover,bridge` runs just those sections
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` runs just those sections
  * (default: all).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
@@ -208,6 +210,121 @@ async function rtspSection(w: World, camera: { port: number } | null): Promise<v
   }
 }
 
+async function liveSection(w: World, camera: { port: number } | null): Promise<void> {
+  if (!camera) return;
+  const cam = w.extra.rtsp;
+  const url = `ws://127.0.0.1:${w.stack.ports.http}/api/live/${cam.handle}?path=/${CAMERA_PATH}`;
+  const runs = quick ? 1 : 10;
+  log(`live view: time to first picture, ${runs} run(s) …`);
+  try {
+    const r = await timeToFirstPicture(url, w.apiToken, runs);
+    for (
+      const [path, value] of [["live view, cold", r.cold], ["live view, warm", r.warm]] as const
+    ) {
+      rows.push({
+        figure: "time to first picture (p50)",
+        path,
+        value,
+        unit: "ms",
+        better: "lower",
+        note: path.endsWith("cold")
+          ? "opens the camera session; first media segment at the WebSocket client"
+          : "a second viewer joins a running session",
+      });
+    }
+  } catch (e) {
+    skipped.push(`live view: ${(e as Error).message}`);
+  }
+  // Latency: from the cloud's receipt of a picture to Chromium presenting it.
+  try {
+    const sites = await (await fetch(`${w.stack.url}/api/sites`, {
+      headers: { authorization: `Bearer ${w.apiToken}` },
+    })).json();
+    const user = await w.stack.addUser((sites.items ?? sites)[0].tenantId);
+    const cookie = await w.stack.signIn(user.email, user.password);
+    const seconds = quick ? 2 : 10;
+    log(`live view: latency in Chromium, ${seconds} s …`);
+    const r = await browserLatency(
+      `${w.stack.url}/live/${cam.handle}?path=/${CAMERA_PATH}`,
+      cookie,
+      seconds,
+    );
+    rows.push({
+      figure: "live view latency: cloud receipt → presented in Chromium (p50)",
+      path: "live view",
+      value: r.p50,
+      unit: "ms",
+      better: "lower",
+      note: `p95 ${
+        r.p95.toFixed(0)
+      } ms over ${r.frames} frames; the camera's own encode delay is not included`,
+    });
+  } catch (e) {
+    skipped.push(`live latency: ${(e as Error).message}`);
+  }
+  // Fan-out cost: 4 cameras at 2 Mbit/s (640×480, an incompressible pattern), 4 viewers each.
+  // (--quick: small pictures of the plain pattern; it only proves the section runs.)
+  const fan = await startCamera(
+    quick ? ["--mounts", "4"] : [
+      "--mounts",
+      "4",
+      "--bitrate",
+      "2000",
+      "--size",
+      "640x480",
+      "--pattern",
+      "snow",
+    ],
+  );
+  if ("unavailable" in fan) return void skipped.push(`live fan-out: ${fan.unavailable}`);
+  try {
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(`${w.stack.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${w.apiToken}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then((r) => r.json());
+    const sites = await api("GET", "/api/sites");
+    const siteId = (sites.items ?? sites)[0].id;
+    const dev = await api("POST", `/api/sites/${siteId}/devices`, {
+      host: "127.0.0.1",
+      ports: [fan.port],
+      label: "bench cameras",
+    });
+    const handle = dev.handles[fan.port];
+    await settle(1000); // the agent's allowlist
+    const urls = [1, 2, 3, 4].map((n) =>
+      `ws://127.0.0.1:${w.stack.ports.http}/api/live/${handle}?path=/live/cam${n}`
+    );
+    const seconds = quick ? 2 : 10;
+    log(`live view: 16 viewers of 4 cameras, ${seconds} s …`);
+    const cpu = () => processTree(w.cloudPid).reduce((n, pid) => n + cpuSeconds(pid), 0);
+    // A freshly started camera may answer 503 while its four encoders spin up: retry a little.
+    let r: Awaited<ReturnType<typeof fanOut>> | null = null;
+    for (let attempt = 1; !r; attempt++) {
+      try {
+        r = await fanOut(urls, 4, w.apiToken, seconds, cpu);
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        log(`  (${(e as Error).message}; retrying)`);
+        await settle(2000);
+      }
+    }
+    rows.push({
+      figure: "live view: 16 viewers of 4 cameras, cloud CPU",
+      path: "live view",
+      value: r.cloudCores,
+      unit: "cores",
+      better: "lower",
+      note: `${r.flowing}/16 viewers flowing, ${r.perViewerMbps.toFixed(2)} Mbit/s per viewer`,
+    });
+  } catch (e) {
+    skipped.push(`live fan-out: ${(e as Error).message}`);
+  } finally {
+    await fan.close();
+  }
+}
+
 const wantFds = quick ? 4096 : 65536;
 const fd = await raiseFileLimit(wantFds);
 if (fd.note) log(`open files limit: ${fd.note}`);
@@ -297,6 +414,7 @@ try {
   if (want("latency")) await latencySection(world.paths);
   if (want("http")) await httpSection(world);
   if (want("rtsp")) await rtspSection(world, camera);
+  if (want("live")) await liveSection(world, camera);
   if (want("idle")) await idleSection(world);
 } finally {
   await world.stop();

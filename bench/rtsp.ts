@@ -19,14 +19,16 @@ export interface Camera {
 }
 
 /** Starts the camera fixture, or says why it is not available. */
-export async function startCamera(): Promise<Camera | { unavailable: string }> {
+export async function startCamera(
+  extra: string[] = [],
+): Promise<Camera | { unavailable: string }> {
   try {
     await Deno.stat(SERVER);
   } catch {
     return { unavailable: "tests/_fixtures/rtsp_server.py is not on this branch" };
   }
   const child = new Deno.Command("/usr/bin/python3", {
-    args: [SERVER],
+    args: [SERVER, ...extra],
     stdout: "piped",
     stderr: "piped",
   }).spawn();

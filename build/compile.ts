@@ -51,7 +51,14 @@ for (const target of targets) {
     }).output();
     if (!r.success) {
       const err = new TextDecoder().decode(r.stderr);
-      console.error(err.trim().split("\n").slice(-3).join("\n"));
+      // Only deno's message and its most specific cause: not the cause chain's repetitions or
+      // the "Stack backtrace: 0: <unknown>" it appends.
+      // deno-lint-ignore no-control-regex
+      const plain = err.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim());
+      const first = plain.find((l) => l.startsWith("error:")) ?? plain[0];
+      const causes = plain.filter((l) => /^\d+: /.test(l) && !/<unknown>/.test(l));
+      const cause = causes.find((l) => /error sending request|denort/.test(l)) ?? causes.at(-1);
+      console.error([first, cause?.replace(/^\d+: /, "  ")].filter(Boolean).join("\n"));
       if (!Deno.env.get("DENORT_BIN")) {
         console.error(
           "\ndeno compile needs the Deno runtime (denort) for this target and could not download it.\n" +

@@ -1,13 +1,13 @@
 /**
- * Opening a tunnel on the agent: check the (host, port) against the agent's own allowlist
- * (refuse with "target not in allowlist" otherwise, whatever the cloud says), resolve the host
- * once and dial exactly the address that was checked, meanwhile dial the cloud's data port
- * (TLS), present the ticket once the device answered, and pump bytes until both sides are done.
+ * Opening a tunnel on the agent: check the (host, port) of an OPEN frame against the agent's own
+ * allowlist (refuse with "target not in allowlist" otherwise, whatever the cloud says), resolve
+ * the host once and dial exactly the address that was checked, answer OPENED and pump bytes
+ * until both sides are done. Also dials the pool's data connections (`data_pool.ts`).
  * @module
  */
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
-import type { OpenTunnel, TunnelClosed, TunnelResult } from "../shared/protocol/control.ts";
+import type { MuxStream } from "../shared/transport/mux_session.ts";
 import { encodeDataHeader } from "../shared/protocol/wire.ts";
 import { pipeConns } from "../shared/transport/pipe.ts";
 import type { Logger } from "../shared/log.ts";
@@ -58,21 +58,27 @@ async function connectTcp(host: string, port: number, timeoutMs: number): Promis
 }
 
 /**
- * Dials the cloud's data listener. The server must present a certificate for the control
- * endpoint's host that chains to the pinned agent CA (Deno also accepts publicly trusted roots
- * here, the same trust the operator's own HTTPS leg has; the control channel accepts only the
- * pinned CA). The connection is bound to its tunnel by the one-time ticket in the header.
+ * Dials one data connection of the pool: TLS to the cloud's data listener, whose certificate
+ * must name the control endpoint's host and chain to the pinned agent CA (Deno also accepts
+ * publicly trusted roots here, the same trust the operator's own HTTPS leg has; the control
+ * channel accepts only the pinned CA), then the preface with the one-time ticket from OpenData.
  */
-async function connectData(ep: DataEndpoint, timeoutMs: number): Promise<Deno.TlsConn> {
+export async function dialDataConnection(
+  ep: DataEndpoint,
+  ticket: Uint8Array,
+  timeoutMs = 10_000,
+): Promise<Deno.TlsConn> {
   // The session's route (Happy Eyeballs winner or proxy); Nagle is off on its TCP socket.
-  return await dialCloudTls(ep.route, ep.port, ep.caPem, AbortSignal.timeout(timeoutMs));
-}
-
-/** Binds a data connection to its tunnel: the header with the one-time ticket. */
-async function presentTicket(conn: Deno.TlsConn, ticket: Uint8Array): Promise<void> {
-  const header = encodeDataHeader(ticket);
-  let off = 0;
-  while (off < header.byteLength) off += await conn.write(header.subarray(off));
+  const conn = await dialCloudTls(ep.route, ep.port, ep.caPem, AbortSignal.timeout(timeoutMs));
+  try {
+    const header = encodeDataHeader(ticket);
+    let off = 0;
+    while (off < header.byteLength) off += await conn.write(header.subarray(off));
+    return conn;
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
 }
 
 /** Resolves a host name once; IP literals are returned as they are. */
@@ -82,62 +88,43 @@ async function resolveOnce(host: string): Promise<string> {
 }
 
 /**
- * Handles one OpenTunnel. Calls `report` with a TunnelResult on refusal or failure, and with a
- * TunnelClosed when a tunnel that opened ends.
+ * Handles one OPEN frame: refuses it (CLOSE with a code the cloud maps to the operator's error)
+ * or dials the device, answers OPENED and pipes device ⇄ stream until both sides are done.
  */
 export async function openTunnel(
   d: DialerDeps,
-  req: OpenTunnel,
-  data: DataEndpoint,
-  report: (r: { tunnelResult?: TunnelResult; tunnelClosed?: TunnelClosed }) => void,
+  stream: MuxStream,
+  host: string,
+  port: number,
 ): Promise<void> {
-  const fail = (code: string, error: string) =>
-    report({ tunnelResult: { tunnelId: req.tunnelId, ok: false, code, error } });
-  if (!d.allowlist.allows(req.host, req.port)) {
-    d.log.warn(
-      { host: req.host, port: req.port, tunnel: req.tunnelId },
-      "refused: target not in allowlist",
-    );
-    return fail("target_not_allowed", "target not in allowlist");
+  if (!d.allowlist.allows(host, port)) {
+    d.log.warn({ host, port, stream: stream.id }, "refused: target not in allowlist");
+    return stream.refuse("target_not_allowed", "target not in allowlist");
   }
   const timeout = d.dialTimeoutMs ?? 10_000;
-  // The data connection's handshake runs while the device is dialed; the ticket is presented
-  // only once the device answered, so a failed dial is still a refusal before the upgrade.
-  const dataConn = connectData(data, timeout);
-  dataConn.catch(() => {}); // handled below; a device failure may leave it unawaited
   let target: Deno.TcpConn;
   try {
-    const ip = await resolveOnce(req.host);
-    target = await connectTcp(ip, req.port, timeout);
+    const ip = await resolveOnce(host);
+    target = await connectTcp(ip, port, timeout);
   } catch (e) {
     const err = e as Error;
-    dataConn.then((c) => c.close(), () => {});
-    d.log.info({ host: req.host, port: req.port, err: err.message }, "device dial failed");
-    return fail(e instanceof DialError ? e.code : "dial_failed", err.message);
+    d.log.info({ host, port, err: err.message }, "device dial failed");
+    return stream.refuse(e instanceof DialError ? e.code : "dial_failed", err.message);
   }
-  let conn: Deno.TlsConn;
-  try {
-    conn = await dataConn;
-    await presentTicket(conn, req.ticket);
-  } catch (e) {
-    target.close();
-    d.log.warn({ err: (e as Error).message }, "data connection to the cloud failed");
-    return fail("data_connect_failed", (e as Error).message);
+  if (!stream.accept()) {
+    target.close(); // the cloud gave up on this open meanwhile
+    return;
   }
   d.stats.activeStreams++;
   d.stats.tunnelsOpened++;
-  d.log.debug({ tunnel: req.tunnelId, host: req.host, port: req.port }, "tunnel open");
-  const r = await pipeConns(target, conn, (up, down) => {
+  d.log.debug({ stream: stream.id, host, port }, "tunnel open");
+  const r = await pipeConns(target, stream, (up, down) => {
     d.stats.bytesUp += up;
     d.stats.bytesDown += down;
   });
   d.stats.activeStreams--;
-  report({
-    tunnelClosed: {
-      tunnelId: req.tunnelId,
-      bytesUp: r.aToB,
-      bytesDown: r.bToA,
-      reason: r.error?.message ?? "closed",
-    },
-  });
+  d.log.debug(
+    { stream: stream.id, up: r.aToB, down: r.bToA, reason: r.error?.message ?? "closed" },
+    "tunnel closed",
+  );
 }

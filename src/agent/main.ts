@@ -4,7 +4,13 @@
  * tunnels to allowlisted LAN targets). The agent only dials out; it never listens.
  * @module
  */
-import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import {
+  commandHelp,
+  type OptionSpec,
+  parseFlags,
+  renderOptions,
+  UsageError,
+} from "../shared/cli.ts";
 import { readSecret } from "../shared/secret_input.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import {
@@ -29,6 +35,7 @@ import { writeLinkStatus } from "./link_status.ts";
 import { SERVICE_HELP, serviceMain } from "./service/main.ts";
 import { untilStopRequested } from "./service/stop.ts";
 import { WINDOWS_SERVICE } from "./service/paths.ts";
+import { commandHint } from "../shared/invocation.ts";
 
 const common: Record<string, OptionSpec> = {
   state: {
@@ -172,9 +179,15 @@ function logger(values: Record<string, unknown>) {
   ) as LogLevel;
   const format = (values["log-format"] ?? "plain") as LogFormat;
   if (!LOG_LEVELS.includes(level)) {
-    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(", ")}`);
+    throw new UsageError(
+      `--log-level / NC_LOG_LEVEL: expected one of ${LOG_LEVELS.join(", ")}, got "${
+        values["log-level"]
+      }"`,
+    );
   }
-  if (!LOG_FORMATS.includes(format)) throw new UsageError("--log-format: expected plain or json");
+  if (!LOG_FORMATS.includes(format)) {
+    throw new UsageError(`--log-format / NC_LOG_FORMAT: expected plain or json, got "${format}"`);
+  }
   const file = values["log-file"] as string | undefined;
   return createLogger({ role: "agent", level, format, ...(file ? { file } : {}) });
 }
@@ -192,7 +205,20 @@ export async function agentMain(argv: string[]): Promise<number> {
   }
   if (sub === "enroll") {
     const { values } = parseFlags(argv.slice(1), enrollOptions);
-    if (values.help) return (console.log(HELP), 0);
+    if (values.help) {
+      return (console.log(commandHelp({
+        name: "connector agent enroll",
+        summary: "enroll this machine in a site, once",
+        usage: "connector agent enroll --cloud URL --token enr_…",
+        options: enrollOptions,
+        notes: "Makes the agent's key here (it never leaves the machine), checks the cloud's CA " +
+          "against the pin\ncarried in the token and stores key, certificate and CA (0600) in " +
+          "--state. Then: agent run.",
+        example:
+          "connector agent enroll --cloud https://cloud.example.com --token-file /tmp/token\nconnector agent run",
+      })),
+        0);
+    }
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     applyTrustEnv(values["trust-env"] === true, "");
     const stateDir = (values.state as string | undefined) ?? defaultStateDir();
@@ -227,12 +253,24 @@ export async function agentMain(argv: string[]): Promise<number> {
       }
       throw e;
     }
-    console.error("next: connector agent run");
+    console.error(
+      `next: ${commandHint("agent", ["run"], { state: values.state as string | undefined })}`,
+    );
     return 0;
   }
   if (sub === "claim") {
     const { values } = parseFlags(argv.slice(1), claimOptions);
-    if (values.help) return (console.log(HELP), 0);
+    if (values.help) {
+      return (console.log(commandHelp({
+        name: "connector agent claim",
+        summary: "an embedded agent claims its device by serial (instead of enroll)",
+        usage: "connector agent claim --cloud URL --serial SERIAL --ca-pin sha256:HEX",
+        options: claimOptions,
+        example:
+          "connector agent claim --cloud https://cloud.example.com --serial CAM-0042 --ca-pin sha256:…",
+      })),
+        0);
+    }
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
     if (!values.serial) throw new UsageError("--serial is required (this device's serial)");
@@ -254,7 +292,9 @@ export async function agentMain(argv: string[]): Promise<number> {
       }
       throw e;
     }
-    console.error("next: connector agent run");
+    console.error(
+      `next: ${commandHint("agent", ["run"], { state: values.state as string | undefined })}`,
+    );
     return 0;
   }
   if (sub === "install" || sub === "uninstall" || sub === "status") {
@@ -276,7 +316,18 @@ export async function agentMain(argv: string[]): Promise<number> {
           }),
       );
     }
-    if (values.help) return (console.log(HELP), 0);
+    if (values.help) {
+      return (console.log(commandHelp({
+        name: "connector agent run",
+        summary: "keep the control stream to the cloud open and serve tunnels (long-running)",
+        usage: "connector agent run [--state DIR]",
+        options: allRunOptions,
+        notes: "Reconnects on its own (backoff up to 15 s); SIGINT/SIGTERM stop it cleanly. " +
+          "'connector agent status'\nshows whether it is connected.",
+        example: "connector agent run --state /var/lib/nanodems-agent --log-format json",
+      })),
+        0);
+    }
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     const log = logger(values);
     installLastResort(log);
@@ -285,7 +336,11 @@ export async function agentMain(argv: string[]): Promise<number> {
     const state = await loadState(dir);
     if (!state) {
       throw new UsageError(
-        `not enrolled: no agent identity in ${dir}; run connector agent enroll --cloud URL --token - first`,
+        `not enrolled: no agent identity in ${dir}; run ${
+          commandHint("agent", ["enroll", "--cloud", "URL", "--token", "-"], {
+            state: values.state as string | undefined,
+          })
+        } first (the token on standard input)`,
       );
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");

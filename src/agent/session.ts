@@ -20,7 +20,7 @@ import type { Logger } from "../shared/log.ts";
 import type { AgentState } from "./state.ts";
 import type { Allowlist } from "./allowlist.ts";
 import type { Stats } from "./stats.ts";
-import { openTunnel } from "./dialer.ts";
+import type { DataPool } from "./data_pool.ts";
 import type { CloudRoute } from "./cloud_route.ts";
 import { discoveryWindow, probeOnvif, type ProbeTarget } from "./discovery/probe.ts";
 import type { CertRenewer } from "./renewal.ts";
@@ -66,6 +66,8 @@ export function startSession(o: {
   allowlist: Allowlist;
   stats: Stats;
   log: Logger;
+  /** The agent's data connections; OpenData adds one. */
+  dataPool: DataPool;
   /** How to reach the cloud this session (see cloud_route.ts). */
   route: CloudRoute;
   /** Where discovery probes go (default: the WS-Discovery multicast groups). */
@@ -174,19 +176,13 @@ export function startSession(o: {
         }
         break;
       }
-      case "openTunnel": {
-        const req = m.openTunnel!;
-        openTunnel(
-          { allowlist: o.allowlist, stats: o.stats, log: o.log },
-          req,
-          { route: o.route, port: dataPort, caPem: o.state.caPem },
-          (r) => send(r),
-        ).catch((e) => o.log.error({ err: (e as Error).message }, "tunnel failed"));
+      case "openData": {
+        const ticket = m.openData!.ticket;
+        o.dataPool.add({ route: o.route, port: dataPort, caPem: o.state.caPem }, ticket).catch(
+          (e) => o.log.warn({ err: (e as Error).message }, "data connection to the cloud failed"),
+        );
         break;
       }
-      case "closeTunnel":
-        o.log.debug({ tunnel: m.closeTunnel!.tunnelId }, "cloud cancelled a tunnel open");
-        break;
       case "discoveryRequest": {
         const req = m.discoveryRequest!;
         const windowMs = discoveryWindow(req.timeoutMs);

@@ -16,6 +16,7 @@ import { Backoff } from "./backoff.ts";
 import { Allowlist } from "./allowlist.ts";
 import { Stats } from "./stats.ts";
 import { type SessionEnd, splitEndpoints, startSession } from "./session.ts";
+import { DataPool } from "./data_pool.ts";
 import { type AgentState, loadState } from "./state.ts";
 import { chooseRoute, type CloudRoute, routeKey } from "./cloud_route.ts";
 import type { ProbeTarget } from "./discovery/probe.ts";
@@ -82,6 +83,7 @@ function certificateExpired(end: SessionEnd, certPem: string, now: number): bool
 export function supervise(o: SuperviseOptions): Supervisor {
   const stats = o.stats ?? new Stats();
   const allowlist = new Allowlist();
+  const dataPool = new DataPool({ allowlist, stats, log: o.log });
   const backoff = o.backoff ?? new Backoff();
   let state: ConnState = "connecting";
   let stopping = false;
@@ -137,6 +139,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       allowlist,
       stats,
       log: o.log,
+      dataPool,
       route: chosen,
       discoveryTargets: o.discoveryTargets,
       renewer,
@@ -239,6 +242,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       (current as { close(): void } | null)?.close();
       (wake as (() => void) | null)?.();
       await running;
+      dataPool.close();
     },
   };
 }

@@ -19,13 +19,16 @@ import { duration } from "../shared/duration.ts";
 import { systemClock } from "../shared/clock.ts";
 import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
-import type { Store } from "./store/store.ts";
+import type { Device, Store } from "./store/store.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
 import { openStore, storeUrl as storeUrlSchema } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
-import { hashPassword } from "./tenancy/password.ts";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
+import { promptPassword } from "../shared/password_prompt.ts";
+import { commandHint } from "../shared/invocation.ts";
+import { recordedPublicUrl } from "./public_url.ts";
 import {
   CA_KINDS,
   type CaKind,
@@ -200,12 +203,30 @@ async function apiToken(store: Store, tenantId: string, userId: string, name: st
   return token;
 }
 
-/** A sign-in password from standard input (at least 10 characters), as a scrypt hash. */
-async function readPassword(): Promise<string> {
-  const pw = (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
-  if (pw.length < 10) throw new UsageError("the password must have at least 10 characters");
+const MIN_PASSWORD = MIN_PASSWORD_LENGTH;
+
+/**
+ * A sign-in password from standard input (a terminal gets a prompt without echo), checked
+ * before anything is written, as a scrypt hash.
+ */
+async function readPassword(email: string): Promise<string> {
+  const pw = await promptPassword(
+    `Password for ${email} (at least ${MIN_PASSWORD} characters, not shown; Enter to finish): `,
+  );
+  if (pw.length < MIN_PASSWORD) {
+    throw new UsageError(`the password must have at least ${MIN_PASSWORD} characters`);
+  }
   return await hashPassword(pw);
 }
+
+/** The tenant's user with this email, or a usage error naming what exists. */
+async function tenantUser(store: Store, tenantId: string, email: string) {
+  const u = await store.getUserByEmail(email);
+  if (!u || u.tenantId !== tenantId) throw new UsageError(`no user ${email} in tenant ${tenantId}`);
+  return u;
+}
+
+const roleSchema = z.enum(["superadmin", "admin", "operator", "viewer"]);
 
 const COMMANDS: Record<string, Command> = {
   "tenant create": {
@@ -330,7 +351,7 @@ const COMMANDS: Record<string, Command> = {
     schema: z.object({
       tenant: id,
       email: z.email(),
-      role: z.enum(["superadmin", "admin", "operator", "viewer"]).default("operator"),
+      role: roleSchema.default("operator"),
       "password-stdin": z.boolean().optional(),
     }),
     async run(store, a) {
@@ -338,7 +359,7 @@ const COMMANDS: Record<string, Command> = {
       if (await store.getUserByEmail(a.email as string)) {
         throw new UsageError(`a user with email ${a.email} exists`);
       }
-      const passwordHash = a["password-stdin"] ? await readPassword() : "";
+      const passwordHash = a["password-stdin"] ? await readPassword(a.email as string) : "";
       const u = await store.createUser({
         tenantId: a.tenant as string,
         email: a.email as string,
@@ -346,6 +367,94 @@ const COMMANDS: Record<string, Command> = {
         role: a.role as "operator",
       });
       return { userId: u.id, email: u.email, role: u.role, canSignIn: passwordHash !== "" };
+    },
+  },
+  "user list": {
+    summary: "List a tenant's users with role and state",
+    options: { tenant: { type: "string", arg: "ID", help: "Tenant id (required)" } },
+    schema: z.object({ tenant: id }),
+    async run(store, a) {
+      const users = await store.listUsers(a.tenant as string);
+      return {
+        users: users.map((u) => ({
+          userId: u.id,
+          email: u.email,
+          role: u.role,
+          canSignIn: u.passwordHash !== "" && u.disabledAt === null,
+          disabled: u.disabledAt !== null,
+        })),
+      };
+    },
+  },
+  "user disable": {
+    summary: "Disable a user (sign-in refused, sessions and API tokens stop working)",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      email: { type: "string", arg: "EMAIL", help: "The user's email (required)" },
+      enable: { type: "boolean", help: "Enable the user again instead" },
+    },
+    schema: z.object({ tenant: id, email: z.email(), enable: z.boolean().optional() }),
+    async run(store, a) {
+      const u = await tenantUser(store, a.tenant as string, a.email as string);
+      await store.updateUser(u.tenantId, u.id, {
+        disabledAt: a.enable ? null : systemClock.now(),
+      });
+      await store.appendAudit({
+        tenantId: u.tenantId,
+        actor: "admin-cli",
+        action: a.enable ? "user.enable" : "user.disable",
+        target: u.id,
+        detail: { email: u.email },
+      });
+      await announceChange(store);
+      return { userId: u.id, email: u.email, disabled: !a.enable };
+    },
+  },
+  "user set-role": {
+    summary: "Change a user's role",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      email: { type: "string", arg: "EMAIL", help: "The user's email (required)" },
+      role: {
+        type: "string",
+        arg: "ROLE",
+        help: "superadmin, admin, operator or viewer (required)",
+      },
+    },
+    schema: z.object({ tenant: id, email: z.email(), role: roleSchema }),
+    async run(store, a) {
+      const u = await tenantUser(store, a.tenant as string, a.email as string);
+      await store.updateUser(u.tenantId, u.id, { role: a.role as "admin" });
+      await store.appendAudit({
+        tenantId: u.tenantId,
+        actor: "admin-cli",
+        action: "user.role",
+        target: u.id,
+        detail: { email: u.email, from: u.role, to: a.role },
+      });
+      await announceChange(store);
+      return { userId: u.id, email: u.email, role: a.role };
+    },
+  },
+  "user reset-password": {
+    summary: "Set a user's sign-in password (read from standard input, never a flag)",
+    options: {
+      tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
+      email: { type: "string", arg: "EMAIL", help: "The user's email (required)" },
+    },
+    schema: z.object({ tenant: id, email: z.email() }),
+    async run(store, a) {
+      const u = await tenantUser(store, a.tenant as string, a.email as string);
+      const passwordHash = await readPassword(u.email);
+      await store.updateUser(u.tenantId, u.id, { passwordHash });
+      await store.appendAudit({
+        tenantId: u.tenantId,
+        actor: "admin-cli",
+        action: "user.password_reset",
+        target: u.id,
+        detail: { email: u.email },
+      });
+      return { userId: u.id, email: u.email, canSignIn: true };
     },
   },
   "token create": {
@@ -453,56 +562,184 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   quickstart: {
-    summary: "Create a tenant, site, admin user, API token, a device and an enrollment token",
+    summary:
+      "A tenant, site, admin user, API token, device and enrollment token; again adds to them",
     options: {
-      tenant: { type: "string", arg: "NAME", default: "Demo", help: "Tenant name" },
+      tenant: { type: "string", arg: "NAME", default: "Demo", help: "Tenant name (or id)" },
       site: { type: "string", arg: "NAME", default: "Site 1", help: "Site name" },
       email: { type: "string", arg: "EMAIL", default: "admin@example.com", help: "Admin email" },
       host: { type: "string", arg: "HOST", default: "127.0.0.1", help: "Device LAN host" },
       ports: { type: "string", arg: "LIST", default: "22", help: "Device ports" },
       "password-stdin": {
         type: "boolean",
-        help: "Read the admin's sign-in password for the web UI from standard input",
+        help:
+          `Read the admin's web UI password from standard input (${MIN_PASSWORD}+ characters; a terminal prompts without echo)`,
       },
     },
     schema: z.object({
       "password-stdin": z.boolean().optional(),
-      tenant: z.string().min(1).default("Demo"),
-      site: z.string().min(1).default("Site 1"),
+      tenant: z.string().min(1).max(200).default("Demo"),
+      site: z.string().min(1).max(200).default("Site 1"),
       email: z.email().default("admin@example.com"),
       host: host.default("127.0.0.1"),
       ports: portList.prefault("22"),
     }),
-    async run(store, a, dataDir) {
-      const t = await store.createTenant({ name: a.tenant as string });
-      const s = await store.createSite({ tenantId: t.id, name: a.site as string });
-      const email = a.email as string;
-      const existing = await store.getUserByEmail(email);
-      const passwordHash = a["password-stdin"] ? await readPassword() : "";
-      const u = existing && existing.tenantId === t.id ? existing : await store.createUser({
-        tenantId: t.id,
-        email: existing ? `${t.id}.${email}` : email,
-        passwordHash,
-        role: "admin",
-      });
-      const device = await addDevice(store, {
-        tenant: t.id,
-        site: s.id,
-        host: a.host as string,
-        ports: a.ports as number[],
-      });
-      const enroll = await joinToken(store, dataDir, t.id, s.id, 24 * 3600e3);
-      return {
-        tenantId: t.id,
-        siteId: s.id,
-        userId: u.id,
-        apiToken: await apiToken(store, t.id, u.id, "quickstart"),
-        enrollmentToken: enroll.token,
-        device,
-      };
-    },
+    run: (store, a, dataDir) => quickstart(store, a as unknown as QuickstartArgs, dataDir),
   },
 };
+
+interface QuickstartArgs {
+  "password-stdin"?: boolean;
+  tenant: string;
+  site: string;
+  email: string;
+  host: string;
+  ports: number[];
+}
+
+/**
+ * Everything a first tunnel needs, idempotent: a tenant called `--tenant` that exists (by name
+ * or id) is reused, as are its site of that name, the admin and a device on the same host (new
+ * ports are added to it). Every check (tenant name, email, password) runs before the first write.
+ */
+async function quickstart(store: Store, a: QuickstartArgs, dataDir: string) {
+  const tenants = (await store.listTenants()).filter((t) =>
+    t.id === a.tenant || t.name === a.tenant
+  );
+  if (tenants.length > 1) {
+    throw new UsageError(
+      `${tenants.length} tenants are named "${a.tenant}" (${
+        tenants.map((t) => t.id).join(", ")
+      }); ` +
+        `pass --tenant ID to add to one of them`,
+    );
+  }
+  let tenant = tenants[0] ?? null;
+  const existingUser = await store.getUserByEmail(a.email);
+  if (existingUser && existingUser.tenantId !== tenant?.id) {
+    const home = await store.getTenant(existingUser.tenantId);
+    throw new UsageError(
+      `${a.email} already belongs to tenant "${home?.name}" (${existingUser.tenantId}); ` +
+        `run quickstart with --tenant ${existingUser.tenantId} to add to it, or choose another --email`,
+    );
+  }
+  // The password is read and checked before anything is written.
+  const passwordHash = a["password-stdin"] ? await readPassword(a.email) : undefined;
+  const reused: string[] = [];
+  if (tenant) reused.push(`tenant "${tenant.name}"`);
+  else tenant = await store.createTenant({ name: a.tenant });
+  let site = (await store.listSites(tenant.id)).find((s) => s.name === a.site);
+  if (site) reused.push(`site "${site.name}"`);
+  else site = await store.createSite({ tenantId: tenant.id, name: a.site });
+  let user = existingUser;
+  if (user) {
+    reused.push(`user ${user.email}`);
+    if (passwordHash) {
+      await store.updateUser(tenant.id, user.id, { passwordHash });
+      await store.appendAudit({
+        tenantId: tenant.id,
+        actor: "admin-cli",
+        action: "user.password_reset",
+        target: user.id,
+        detail: { email: user.email },
+      });
+    }
+  } else {
+    user = await store.createUser({
+      tenantId: tenant.id,
+      email: a.email,
+      passwordHash: passwordHash ?? "",
+      role: "admin",
+    });
+  }
+  const same = (await store.listDevices(tenant.id, site.id)).find((d) => d.host === a.host);
+  let device;
+  if (same) {
+    reused.push(`device ${same.host}`);
+    device = await addPorts(store, same, a.ports);
+  } else {
+    device = await addDevice(store, {
+      tenant: tenant.id,
+      site: site.id,
+      host: a.host,
+      ports: a.ports,
+    });
+  }
+  const enroll = await joinToken(store, dataDir, tenant.id, site.id, 24 * 3600e3);
+  const token = await apiToken(store, tenant.id, user.id, "quickstart");
+  const cloud = await recordedPublicUrl(dataDir);
+  const port = device.ports[0];
+  return {
+    ...(reused.length ? { reused: reused.join(", ") } : {}),
+    tenantId: tenant.id,
+    siteId: site.id,
+    userId: user.id,
+    email: user.email,
+    canSignIn: passwordHash !== undefined || user.passwordHash !== "",
+    apiToken: token,
+    enrollmentToken: enroll.token,
+    device,
+    next: [
+      commandHint("agent", ["enroll", "--cloud", cloud], {}, undefined, { token: enroll.token }),
+      commandHint("agent", ["run"]),
+      commandHint(
+        "tunnel",
+        [
+          "open",
+          device.handles[port],
+          "--cloud",
+          cloud,
+          "--listen",
+          `127.0.0.1:${localPort(port)}`,
+        ],
+        {},
+        undefined,
+        { token },
+      ),
+      ...(passwordHash !== undefined || user.passwordHash !== ""
+        ? [`sign in at ${cloud}/ as ${user.email}`]
+        : []),
+    ],
+  };
+}
+
+/** A local port for `tunnel open` in the printed hint: 2222 for SSH, else 20000 + port mod 10000. */
+function localPort(port: number): number {
+  return port === 22 ? 2222 : 20000 + (port % 10000);
+}
+
+/** Adds the ports a device lacks (minting their handles); the device as addDevice reports it. */
+async function addPorts(store: Store, d: Device, ports: number[]) {
+  const missing = ports.filter((p) => !d.ports.includes(p));
+  if (missing.length) {
+    await store.updateDevice(d.tenantId, d.id, { ports: [...d.ports, ...missing] });
+    await store.appendAudit({
+      tenantId: d.tenantId,
+      actor: "admin-cli",
+      action: "device.update",
+      target: d.id,
+      detail: { ports: [...d.ports, ...missing].sort((x, y) => x - y) },
+    });
+  }
+  const cur = (await store.getDevice(d.tenantId, d.id))!;
+  const handles: Record<string, string> = {};
+  for (const port of cur.ports) {
+    handles[port] = (await ensureHandle(store, systemClock, {
+      tenantId: cur.tenantId,
+      siteId: cur.siteId,
+      deviceId: cur.id,
+      port,
+    })).id;
+  }
+  await announceChange(store);
+  return {
+    deviceId: cur.id,
+    host: cur.host,
+    ports: cur.ports,
+    loopbackIp: cur.loopbackIp,
+    handles,
+  };
+}
 
 function adminHelp(): string {
   const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(16)}${c.summary}`);
@@ -577,7 +814,7 @@ function printHuman(result: Record<string, unknown>, indent = ""): void {
     if (Array.isArray(v)) {
       console.log(`${indent}${k}: ${v.length === 0 ? "(none)" : ""}`);
       for (const item of v) {
-        console.log(`${indent}  - ${JSON.stringify(item)}`);
+        console.log(`${indent}  - ${typeof item === "string" ? item : JSON.stringify(item)}`);
       }
     } else if (v && typeof v === "object") {
       console.log(`${indent}${k}:`);

@@ -144,7 +144,7 @@ export const cloudOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_PUBLIC_URL",
     arg: "URL",
-    default: "http://localhost:<http port>",
+    default: "http://<bound --http address, localhost for 0.0.0.0>:<http port>",
     help: "The URL operators and installers use to reach this cloud",
   },
   "admin-api-key": {

@@ -42,7 +42,10 @@ import { lockOwner } from "./jobs/leader.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
+import { LiveHub } from "./live/hub.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
+import { defaultPublicUrl, recordPublicUrl } from "./public_url.ts";
+import { commandHint } from "../shared/invocation.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
 import { openLocal } from "./access/route.ts";
@@ -95,7 +98,7 @@ export async function startCloud(
   const secrets = await DeviceSecrets.create(secret);
   const signer = await RtspUrlSigner.create(secret);
   const registry = new Registry();
-  const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs });
+  const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs, log });
   const data = await startDataListener({
     listen: config.data,
     certPem: pki.server.certPem,
@@ -171,7 +174,9 @@ export async function startCloud(
     adminKeyCidrs: config.adminApiKeyCidrs,
     trustedProxies: config.trustedProxies,
   });
+  const live = new LiveAccess();
   const app = createApp({
+    live,
     authContext,
     store,
     pki,
@@ -182,7 +187,7 @@ export async function startCloud(
     node: config.node,
     controlEndpoint: () => controlEndpoint,
     enrollmentTtlMs: config.enrollmentTtlMs,
-    publicUrl: () => config.publicUrl ?? `http://localhost:${httpPort}`,
+    publicUrl: () => publicUrl(),
     pushAllowlist: (siteId) => control.pushAllowlist(siteId),
     allowLinkLocalDevices: config.allowLinkLocalDevices,
     kick: (agentId, reason) => control.kick(agentId, reason),
@@ -191,7 +196,7 @@ export async function startCloud(
     signer,
     rtspBase: () =>
       config.rtspPublicUrl ??
-        `rtsp://${new URL(config.publicUrl ?? "http://localhost").hostname}:${rtsp.port}`,
+        `rtsp://${new URL(publicUrl()).hostname}:${rtsp.port}`,
     discover: async (agentId, windowMs) => {
       if (registry.get(agentId) || !bridge) return await localDiscover(agentId, windowMs);
       const p = await store.getPresence(agentId);
@@ -200,6 +205,7 @@ export async function startCloud(
     },
   });
   let httpPort = config.http.port;
+  const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.http.hostname, httpPort).url;
   let rtsp: RtspGateway = { port: config.rtsp.port, close: () => Promise.resolve() };
   const route = {
     store,
@@ -209,7 +215,7 @@ export async function startCloud(
     log,
     authContext,
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
-    live: new LiveAccess(),
+    live,
     node: config.node,
     bridge,
   };
@@ -217,6 +223,7 @@ export async function startCloud(
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
   });
+  const liveHub = new LiveHub();
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),
@@ -230,7 +237,8 @@ export async function startCloud(
         ? { domain: config.proxyDomain, signer: await OriginSigner.create(secret) }
         : undefined,
     },
-    cloudBase: () => config.publicUrl ?? `http://localhost:${httpPort}`,
+    cloudBase: () => publicUrl(),
+    liveView: { hub: liveHub, secrets },
     terminal: { ...route, secrets, slots: new TerminalSlots() },
   });
   const stopWatch = watchChanges({
@@ -265,6 +273,13 @@ export async function startCloud(
   });
   const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
   httpPort = http.port;
+  await recordPublicUrl(config.dataDir, publicUrl());
+  if (!config.publicUrl && defaultPublicUrl(config.http.hostname, httpPort).guess) {
+    log.warn(
+      { publicUrl: publicUrl() },
+      "no --public-url: links and commands the cloud mints name this guess; set --public-url to the address users reach",
+    );
+  }
   rtsp = startRtspGateway(config.rtsp, {
     ...route,
     responseTimeoutMs: config.proxyTimeoutMs,
@@ -379,6 +394,11 @@ export async function cloudMain(argv: string[]): Promise<number> {
   installLastResort(log);
   const cloud = await startCloud(config, { log, clock: clockFromEnv((m) => log.warn(m)) });
   if (config.logFormat === "plain") {
+    const quickstartHint = commandHint(
+      "cloud",
+      ["admin", "quickstart", "--email", "you@example.com", "--password-stdin"],
+      { "data-dir": config.dataDir === "./data" ? undefined : config.dataDir },
+    );
     console.error(
       `\nNanodems Connector cloud ${VERSION} (node ${config.node})\n` +
         `  web UI   http://${shown(config.http.hostname)}:${cloud.ports.http}/ (API under /api)\n` +
@@ -392,9 +412,9 @@ export async function cloudMain(argv: string[]): Promise<number> {
           : "") +
         `  rtsp     rtsp://${shown(config.rtsp.hostname)}:${cloud.ports.rtsp}/{handle}/…\n` +
         `  data dir ${config.dataDir}\n` +
-        `Next: connector cloud admin quickstart --email you@example.com --password-stdin\n` +
-        `      (type a password of 10+ characters, then Ctrl-D), and sign in to the web UI.\n` +
-        `      connector cloud admin --help lists the rest.\n`,
+        `Next: ${quickstartHint}\n` +
+        `      (type a password of 10+ characters, then Enter), and sign in to the web UI.\n` +
+        `      ${commandHint("cloud", ["admin", "--help"])} lists the rest.\n`,
     );
   }
   await new Promise<void>((resolve) => {

@@ -114,3 +114,26 @@ export const listenAddress = z.string().transform((s, ctx) => {
 
 /** A parsed listen address. */
 export type ListenAddress = { hostname: string; port: number };
+
+/** The --help of one subcommand: what it does, its usage line, its options and an example. */
+export function commandHelp(h: {
+  /** e.g. "connector agent enroll". */
+  name: string;
+  summary: string;
+  usage: string;
+  options: Record<string, OptionSpec>;
+  example: string;
+  notes?: string;
+}): string {
+  return `${h.name} — ${h.summary}
+
+Usage:
+  ${h.usage}
+${h.notes ? `\n${h.notes}\n` : ""}
+Options:
+${renderOptions(h.options)}
+
+Example:
+  ${h.example.split("\n").join("\n  ")}
+`;
+}

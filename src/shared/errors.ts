@@ -13,6 +13,7 @@ export const GrpcStatus = {
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
   FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
   UNAUTHENTICATED: 16,
@@ -99,6 +100,11 @@ export const CATALOGUE = {
     message: "device unreachable",
   },
   agent_offline: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: "agent reconnecting" },
+  no_agent_yet: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "no agent has connected to this site yet: install one from the site page",
+  },
   store_unavailable: {
     http: 503,
     grpc: GrpcStatus.UNAVAILABLE,
@@ -109,6 +115,12 @@ export const CATALOGUE = {
     grpc: GrpcStatus.DEADLINE_EXCEEDED,
     message: "device did not respond in time",
   },
+  camera_refused: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: "the camera refused the live stream",
+  },
+  not_implemented: { http: 501, grpc: GrpcStatus.UNIMPLEMENTED, message: "not implemented" },
   payload_too_large: {
     http: 413,
     grpc: GrpcStatus.INVALID_ARGUMENT,

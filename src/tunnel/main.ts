@@ -6,14 +6,21 @@
  * `ssh DEVICE` opens the browser terminal's session (credentials held by the cloud) here.
  * @module
  */
-import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
+import {
+  commandHelp,
+  type OptionSpec,
+  parseFlags,
+  renderOptions,
+  UsageError,
+} from "../shared/cli.ts";
 import { readSecret } from "../shared/secret_input.ts";
 import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
 import { carry, wsUrl } from "./connect.ts";
-import { runTunnel } from "./run.ts";
+import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
+import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
 import { sshSession, terminalPath } from "./ssh.ts";
 
@@ -99,9 +106,10 @@ The workflow: on the site page click "Open CLI session", pick the sites, copy th
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every
 device port of those sites — each device has its own loopback address — and prints the table.
 Point your tool at 127.0.0.X:PORT as if you were on the camera's LAN: ssh, a vendor SDK, an
-RTSP player. Listeners are on loopback only (never reachable from your LAN). The plan refreshes
-every 60 s: new cameras appear, removed ones stop accepting. A port already taken is retried on
-every refresh. When the session is revoked or expires the CLI exits with code 3.
+RTSP player. Listeners are on loopback only (never reachable from your LAN). Changes reach the
+CLI within seconds on an event stream (the plan is also refreshed every 60 s): new cameras appear,
+removed ones stop accepting. A port already taken is retried on every refresh. When the session
+(run) or the token (open) is revoked or expires the CLI exits with code 3.
 
 Options of run and status:
 ${renderOptions(runOptions)}
@@ -169,7 +177,29 @@ async function sshCommand(argv: string[]): Promise<number> {
 /** `run` and `status`. */
 async function sessionCommand(sub: "run" | "status", argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, runOptions);
-  if (values.help) return (console.log(HELP), 0);
+  if (values.help) {
+    return (console.log(commandHelp(
+      sub === "run"
+        ? {
+          name: "connector tunnel run",
+          summary: "listen on 127.0.0.X:PORT for every device port of your CLI session",
+          usage: "connector tunnel run --cloud URL --token ops_…",
+          options: runOptions,
+          notes: 'The token comes from the site page\'s "Open CLI session" (shown once). Exits ' +
+            "with code 3 when the\nsession is revoked or expires.",
+          example:
+            "nanodems-tunnel run --cloud https://cloud.example.com --token ops_…\nssh -p 22 admin@127.0.0.2",
+        }
+        : {
+          name: "connector tunnel status",
+          summary: "the CLI session's expiry and its device pairs",
+          usage: "connector tunnel status --cloud URL --token ops_…",
+          options: runOptions,
+          example: "nanodems-tunnel status --cloud https://cloud.example.com --token ops_…",
+        },
+    )),
+      0);
+  }
   if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   const cloud = parseCloud(values.cloud);
   const token = await tokenOf(values, argv);
@@ -228,7 +258,20 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     throw new UsageError(`unknown tunnel command "${sub}" (see connector tunnel --help)`);
   }
   const { values, positionals } = parseFlags(argv.slice(1), openOptions);
-  if (values.help) return (console.log(HELP), 0);
+  if (values.help) {
+    return (console.log(commandHelp({
+      name: "connector tunnel open",
+      summary: "one device port on a local loopback port you choose",
+      usage: "connector tunnel open HANDLE --cloud URL --token nt_… [--listen 127.0.0.1:PORT]",
+      options: openOptions,
+      notes: "HANDLE is the device port's handle (h-…, on the site page and in quickstart's " +
+        "output); the token is\nyour API token (Account → API tokens).",
+      example:
+        "nanodems-tunnel open h-RkN3Lzm9TgD8e2Bp7Q1xWA --cloud https://cloud.example.com \\\n" +
+        "    --token nt_… --listen 127.0.0.1:2222\nssh -p 2222 admin@127.0.0.1",
+    })),
+      0);
+  }
   if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   const handle = positionals[0];
   if (!handle || !/^h-[A-Za-z0-9_-]{12,22}$/.test(handle)) {
@@ -261,6 +304,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     throw new UsageError(`--listen ${host}:${m[3]}: ${(e as Error).message}`);
   }
   const port = (listener.addr as Deno.NetAddr).port;
+  let stopEvents = () => {};
   console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
   console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
   (async () => {
@@ -272,10 +316,23 @@ export async function tunnelMain(argv: string[]): Promise<number> {
       );
     }
   })().catch(() => {});
-  await new Promise<void>((resolve) => {
-    Deno.addSignalListener("SIGINT", resolve);
-    Deno.addSignalListener("SIGTERM", resolve);
+  // Revocation of the token reaches us on the event stream: stop listening, exit 3.
+  const code = await new Promise<number>((resolve) => {
+    Deno.addSignalListener("SIGINT", () => resolve(0));
+    Deno.addSignalListener("SIGTERM", () => resolve(0));
+    stopEvents = followEvents(
+      new URL(`/api/tunnel/${encodeURIComponent(handle)}/events`, cloud),
+      token,
+      {
+        revoked: (message) => {
+          console.error(`\nThe token was revoked (${message}); no longer listening.`);
+          resolve(EXIT_SESSION_ENDED);
+        },
+        trouble: (message) => log.debug({ err: message }, "credential events"),
+      },
+    );
   });
+  stopEvents();
   listener.close();
-  return 0;
+  return code;
 }

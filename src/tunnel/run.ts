@@ -1,7 +1,8 @@
 /**
  * `connector tunnel run --token -` (nanodems-tunnel; the ops_… token on standard input): fetch the session's bind plan, print
  * it, listen on every 127.0.0.X:port of it, and carry each connection to its device over
- * `/api/cli/raw-tunnel/{ip}/{port}`. The plan is refreshed every 60 s; a revoked or expired
+ * `/api/cli/raw-tunnel/{ip}/{port}`. Plan changes and revocation arrive on an event stream
+ * within seconds (events.ts), with a refresh every 60 s as the fallback; a revoked or expired
  * session ends the process with exit code 3 and a clear message.
  * @module
  */
@@ -9,7 +10,8 @@ import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import { carry, wsUrl } from "./connect.ts";
 import { Listeners } from "./listeners.ts";
-import { fetchPlan, PlanError, planTable } from "./plan.ts";
+import { fetchPlan, type Plan, PlanError, planTable } from "./plan.ts";
+import { followEvents } from "./events.ts";
 
 /** Exit code when the session is revoked or expired. */
 export const EXIT_SESSION_ENDED = 3;
@@ -95,12 +97,19 @@ export async function runTunnel(
     }
   };
   await refresh(true);
+  // Changes and revocation arrive on the event stream within seconds; the refresh is the fallback.
+  const stopEvents = followEvents(new URL("/api/cli/sessions/plan/events", o.cloud), o.token, {
+    plan: (p) => listeners.sync((p as Plan).entries),
+    revoked: (message) => sessionEnded(message),
+    trouble: (message) => log.debug({ err: message }, "plan events"),
+  });
   const timer = setInterval(() => refresh(false), o.refreshMs);
   const onSignal = () => finish(0);
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   const code = await done;
   clearInterval(timer);
+  stopEvents();
   listeners.close();
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);

@@ -4,8 +4,9 @@
  * absolute self-URL in a redirect, a session cookie set with Path=/ and a Domain, JavaScript that
  * builds root-relative API URLs at run time and calls them with fetch, XMLHttpRequest, WebSocket
  * and EventSource (Hikvision's /ISAPI, Dahua's /RPC2), a `location` assignment, Basic auth, an
- * MJPEG stream, a streamed upload, a slow endpoint, and a hostile page. Every request it receives
- * is recorded, so tests can assert what reached the device (and what did not).
+ * MJPEG stream, a Digest-protected snapshot URL, a streamed upload, a slow endpoint, and a
+ * hostile page. Every request it receives is recorded, so tests can assert what reached the
+ * device (and what did not).
  * @module
  */
 import { createHash } from "node:crypto";
@@ -183,6 +184,18 @@ export function startCamera(
         socket.onmessage = (m) => socket.send(`ws-ok:${m.data}`);
         return response;
       }
+      case "/ws/basic": {
+        // A live event stream behind the camera's own Basic auth.
+        if (req.headers.get("authorization") !== `Basic ${btoa("admin:12345")}`) {
+          return new Response("auth needed", {
+            status: 401,
+            headers: { "www-authenticate": 'Basic realm="IP Camera"' },
+          });
+        }
+        const { socket, response } = Deno.upgradeWebSocket(req);
+        socket.onmessage = (m) => socket.send(`ws-basic-ok:${m.data}`);
+        return response;
+      }
       case "/login.cgi":
         return new Response(null, {
           status: 302,
@@ -205,6 +218,14 @@ export function startCamera(
         return html(page("After", `<p id="state">after-location</p>`));
       case "/doc/page/config.asp":
         return html(page("Config", `<p id="state">config</p>`));
+      case "/live.html":
+        // The camera's live view: its event stream is a WebSocket behind the camera's Basic auth.
+        return html(page(
+          "Live",
+          `<p id="state">connecting</p><script>var w = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/basic");` +
+            `w.onopen = function () { w.send("event"); }; w.onmessage = function (m) { document.getElementById("state").textContent = m.data; };` +
+            `w.onerror = function () { document.getElementById("state").textContent = "ERR"; };</script>`,
+        ));
       case "/basic": {
         const auth = req.headers.get("authorization");
         if (auth !== `Basic ${btoa("admin:12345")}`) {
@@ -227,6 +248,19 @@ export function startCamera(
           });
         }
         return html(page("Digest", `<p id="state">digest-ok</p>`));
+      }
+      case "/ISAPI/Streaming/channels/101/picture": {
+        // The camera's snapshot URL, behind the same Digest as /digest.
+        if (!checkDigest(req.method, req.headers.get("authorization") ?? "")) {
+          return new Response("digest needed", {
+            status: 401,
+            headers: {
+              "www-authenticate":
+                `Digest realm="${DIGEST_REALM}", nonce="${DIGEST_NONCE}", qop="auth", algorithm=MD5`,
+            },
+          });
+        }
+        return new Response(FRAME, { headers: { "content-type": "image/jpeg" } });
       }
       case "/mjpeg": {
         const frames = Number(url.searchParams.get("frames") ?? "3");

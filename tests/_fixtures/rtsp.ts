@@ -132,3 +132,44 @@ export async function rtspExchange(
     } catch { /* closed */ }
   }
 }
+
+/** A TCP proxy in front of a camera that counts the connections (RTSP sessions) it carries. */
+export function countingProxy(
+  port: number,
+): { port: number; accepted: () => number; open: () => number; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  let open = 0;
+  const conns = new Set<Deno.Conn>();
+  const serve = async (c: Deno.Conn) => {
+    accepted++;
+    open++;
+    conns.add(c);
+    try {
+      const up = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.add(up);
+      await Promise.allSettled([c.readable.pipeTo(up.writable), up.readable.pipeTo(c.writable)]);
+    } catch {
+      /* either side gone */
+    } finally {
+      open--;
+    }
+  };
+  (async () => {
+    for await (const c of listener) serve(c);
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    accepted: () => accepted,
+    open: () => open,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      return Promise.resolve();
+    },
+  };
+}

@@ -322,12 +322,20 @@ export class Stack {
     return JSON.parse(r.stdout) as T;
   }
 
-  /** Tenant + site + admin user + API token + one device on the given ports + join token. */
+  #tenantNames = new Map<string, number>();
+
+  /**
+   * A new tenant + site + admin user + API token + one device on the given ports + join token.
+   * quickstart adds to an existing tenant of the same name, so a repeated name here gets a
+   * suffix (" 2", " 3") to keep one tenant per call.
+   */
   quickstart(ports: number[], name = "Demo"): Promise<Quickstart> {
+    const n = (this.#tenantNames.get(name) ?? 0) + 1;
+    this.#tenantNames.set(name, n);
     return this.admin<Quickstart>(
       "quickstart",
       "--tenant",
-      name,
+      n === 1 ? name : `${name} ${n}`,
       "--email",
       `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}@example.com`,
       "--ports",

@@ -3,8 +3,15 @@
 // health endpoint follows the control stream; ONVIF discovery through the control stream with a
 // responder that also sends hostile replies; an embedded agent claiming its device by serial;
 // control and data legs through an HTTP CONNECT proxy.
-import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoThrough, Proc, randomBytes, run, Stack } from "../_fixtures/stack.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../_fixtures/assert.ts";
+import {
+  echoThrough,
+  Proc,
+  randomBytes,
+  run,
+  Stack,
+  type TunnelRefused,
+} from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 
@@ -152,7 +159,17 @@ Deno.test("discovery: the site's agent probes, hostile replies are ignored, the 
     const site = `/api/sites/${q.siteId}/discovery`;
     const none = await api(stack, "POST", site, q.apiToken, {});
     assertEquals(none.status, 503);
-    assertEquals(none.json, { error: "agent_offline", message: "agent reconnecting" });
+    // A site that never had an agent says so, instead of "agent reconnecting".
+    assertEquals(none.json, {
+      error: "no_agent_yet",
+      message: 'no agent has connected to site "Site 1" yet: install one from the site page',
+    });
+    const refused = await assertRejects(() =>
+      stack.openTunnel(q.device.handles["9"], q.apiToken)
+    ) as TunnelRefused;
+    assertEquals(refused.status, 503);
+    assertStringIncludes(refused.body.message ?? "", 'no agent has connected to site "Site 1" yet');
+    assertEquals(stack.cloud.count(/request failed/), 0, "an expected refusal is no error");
 
     const e = await stack.enroll(q.enrollmentToken);
     const agent = new Proc(
@@ -333,4 +350,71 @@ Deno.test("proxy: with NC_TRUST_ENV=1 the control stream and every data connecti
       `127.0.0.1:${stack.ports.data}`,
     ]);
   });
+});
+
+Deno.test("agent status after the README's enroll + run: identity, cloud, link, process; no service is not a failure", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const e = await stack.enroll(q.enrollmentToken);
+    const agent = await stack.runAgent(e.state);
+    const status = await run(["agent", "status", "--state", e.state]);
+    assertEquals(status.code, 0, status.stdout + status.stderr);
+    assertStringIncludes(status.stdout, "control:  up via node-1 since");
+    assertStringIncludes(status.stdout, `cloud:    ${stack.url}`);
+    assertStringIncludes(status.stdout, "process:  agent running, pid");
+    // The installer's value for "no service manager" is accepted by the CLI too.
+    const none = await run(["agent", "status", "--state", e.state, "--manager", "none"]);
+    assertEquals(none.code, 0, none.stdout + none.stderr);
+    assertStringIncludes(none.stdout, "service:  not installed as a service");
+    await agent.stop();
+    const stopped = await run(["agent", "status", "--state", e.state]);
+    assertEquals(stopped.code, 3, "not running: exit 3, still no crash");
+    assertStringIncludes(stopped.stdout, "no agent process running");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("an offline agent keeps its last heartbeat: 'Last seen' is a time, not 'never'", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    const e = await stack.enroll(q.enrollmentToken);
+    const agent = await stack.runAgent(e.state);
+    // Wait for a heartbeat (every 5 s) to be recorded: today's stats appear with it.
+    let seen: number | null = null;
+    for (let i = 0; i < 150 && seen === null; i++) {
+      const r = await api(stack, "GET", "/api/agents", q.apiToken);
+      const a =
+        (r.json.items as { lastHeartbeat: number | null; stats: { day: string | null } }[])[0];
+      if (a?.stats.day) seen = a.lastHeartbeat;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    assert(seen !== null, "a heartbeat arrived");
+    await agent.stop();
+    let row: { online: boolean; lastHeartbeat: number | null } | undefined;
+    for (let i = 0; i < 100; i++) {
+      const r = await api(stack, "GET", "/api/agents", q.apiToken);
+      row = (r.json.items as typeof row[])[0];
+      if (row && !row.online) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assertEquals(row?.online, false);
+    assert(row!.lastHeartbeat !== null, "last heartbeat kept");
+    const cookie = await stack.signIn(
+      ...(await (async () => {
+        const u = await stack.addUser(q.tenantId, "viewer");
+        return [u.email, u.password] as const;
+      })()),
+    );
+    const html = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    const cell = /<time datetime="([^"]+)" title="[^"]+">([^<]+)<\/time>/.exec(html);
+    assert(cell, "the site page shows a time for the offline agent");
+    assertEquals(cell[1], new Date(row!.lastHeartbeat!).toISOString());
+    assert(/ago$/.test(cell[2]), cell[2]);
+  } finally {
+    await stack.stop();
+  }
 });

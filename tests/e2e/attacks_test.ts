@@ -2,7 +2,10 @@
  * The attack module: each finding of the hardening review (issue 11) replayed against a real
  * cloud process (through the stack fixture) with real clients — curl, raw sockets, WebSocket
  * handshakes — plus the attacks that already failed at review time, so they keep failing. One
- * `Deno.test` per finding, one step per shape of the attack.
+ * `Deno.test` per finding, one step per shape of the attack. Finding 1 (requests that ended the
+ * node) lives in crash_test.ts beside its control-relay test, finding 7 (idle sockets on the data
+ * port) in data_port_test.ts, and the fuzzer (tests/fuzz/, fuzz_quick_test.ts) keeps looking for
+ * the next one.
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";

@@ -119,3 +119,99 @@ Deno.test("CLI tunnel status and a raw tunnel to a pair outside the session", as
     await stack.stop();
   }
 });
+
+/** Waits for `check` to hold; fails after `ms`. */
+async function within(ms: number, what: string, check: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// The issue asks for 2 s; a loaded 2-core test machine gets one more second.
+const PROMPT_MS = 3_000;
+
+Deno.test("CLI tunnel run follows the plan and revocation at once (event stream), not at the 60 s refresh", async () => {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(stack.url + path, {
+        method,
+        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return await res.json();
+    };
+    const session = await api("POST", "/api/cli/sessions", { siteIds: [q.siteId] });
+    // The default refresh is 60 s: everything below must come from the event stream.
+    const cli = new Proc(["tunnel", "run", "--cloud", stack.url, "--token", session.token]);
+    stack.defer(() => cli.stop("SIGKILL"));
+    await cli.waitFor(new RegExp(`listening listen=${q.device.loopbackIp}:${echo.port}`));
+    // Let the event stream connect (its first read of the change counter).
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    const dev2 = await api("POST", `/api/sites/${q.siteId}/devices`, {
+      host: "127.0.0.1",
+      ports: [echo.port],
+    });
+    const added = new RegExp(`listening listen=${dev2.loopbackIp}:${echo.port}`);
+    await within(PROMPT_MS, "new device bound", () => cli.count(added) > 0);
+
+    await api("DELETE", `/api/devices/${dev2.id}`);
+    const removed = new RegExp(`stopped listening listen=${dev2.loopbackIp}:${echo.port}`);
+    await within(PROMPT_MS, "removed device closed", () => cli.count(removed) > 0);
+
+    await api("DELETE", `/api/cli/sessions/${session.id}`);
+    let code: number | null = null;
+    cli.exited.then((s) => (code = s.code));
+    await within(PROMPT_MS, "exit after revocation", () => code !== null);
+    assertEquals(code, 3);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("CLI tunnel open exits 3 when its token is revoked", async () => {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    const minted = await (await fetch(`${stack.url}/api/account/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "open" }),
+    })).json();
+    const cli = new Proc([
+      "tunnel",
+      "open",
+      q.device.handles[echo.port],
+      "--cloud",
+      stack.url,
+      "--token",
+      minted.token,
+    ]);
+    stack.defer(() => cli.stop("SIGKILL"));
+    await cli.waitFor(/listening on 127\.0\.0\.1:\d+/);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const del = await fetch(`${stack.url}/api/account/tokens/${minted.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    assertEquals(del.status, 200);
+    await del.body?.cancel();
+    let code: number | null = null;
+    cli.exited.then((s) => (code = s.code));
+    await within(PROMPT_MS, "exit after revocation", () => code !== null);
+    assertEquals(code, 3);
+    assert(cli.lines.some((l) => l.includes("The token was revoked")));
+  } finally {
+    await stack.stop();
+  }
+});

@@ -202,6 +202,18 @@ Deno.test("proxy: cloud-held device credentials answer Basic and Digest; operato
       // Nothing the browser receives carries the password.
       assert(!text.includes("12345") && ![...r.headers.values()].some((v) => v.includes("12345")));
     }
+    // A WebSocket upgrade to the camera's Basic-protected event stream is answered the same way.
+    const ws = new WebSocket(`ws://127.0.0.1:${stack.ports.http}/c/${handle}/ws/basic`, {
+      headers: auth,
+    });
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.once("open", () => ws.send("hello"));
+      ws.once("message", (m) => resolve(String(m)));
+      ws.once("unexpected-response", (_q, r) => reject(new Error(`upgrade ${r.statusCode}`)));
+      ws.once("error", reject);
+    });
+    assertEquals(reply, "ws-basic-ok:hello");
+    ws.close();
     // The camera got a real Digest answer; every use is audited.
     assert(
       cam.seen.some((s) => s.path === "/digest" && /^Digest /.test(s.headers.authorization ?? "")),

@@ -43,11 +43,12 @@ Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Di
       const r = await api("POST", `/api/handles/${handle}/rtsp-url`, { path: "live/cam1" }, token);
       assertEquals(r.status, 201, r.text);
       const j = JSON.parse(r.text) as { url: string; expiresAt: number };
-      assert(j.url.startsWith(`rtsp://localhost:${stack.ports.rtsp}/${handle}.`), j.url);
+      // The cloud bound 127.0.0.1 without --public-url: the URL names that address.
+      assert(j.url.startsWith(`rtsp://127.0.0.1:${stack.ports.rtsp}/${handle}.`), j.url);
       assert(j.url.endsWith("/live/cam1"), j.url);
       const hours = (j.expiresAt - Date.now()) / 3_600_000;
       assert(hours > 11.9 && hours <= 12, `12 h by default, got ${hours}`);
-      return j.url.replace("rtsp://localhost", "rtsp://127.0.0.1");
+      return j.url;
     };
 
     await t.step("signed URL: ffprobe decodes H.264", async () => {

@@ -62,10 +62,17 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
     assertStringIncludes(script, "enr_");
 
     // A fresh token from the page, shown once; an agent enrolled with it comes online live.
-    await page.click("text=Regenerate token");
+    // The one-line install command: ready commands for Linux and Windows with a fresh token.
+    await page.click("text=One-line install command");
     await page.waitForSelector("#secret-dialog[open]");
-    const token = (await page.textContent("#secret-text"))!.trim();
-    assert(token.startsWith("enr_"), token);
+    const commands = (await page.textContent("#secret-text"))!;
+    assertStringIncludes(commands, "| sudo sh");
+    assertStringIncludes(commands, "curl.exe");
+    const token = /\/api\/install\/(enr_[A-Za-z0-9_-]+\.[0-9a-f]{64})\.sh/.exec(commands)![1];
+    // The Linux command's URL serves the installer with that token inside, without signing in.
+    const viaLink = await fetch(/'(http[^']+\.sh)'/.exec(commands)![1]);
+    assertEquals(viaLink.status, 200);
+    assertStringIncludes(await viaLink.text(), token);
     await shot(page, "02-site-token");
     await page.click("#secret-dialog >> text=Done");
     const e = await stack.enroll(token);
@@ -105,6 +112,7 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
     await page.waitForSelector("[data-session]");
     assert(!(await page.content()).includes(ops), "the CLI token was shown again");
     await page.click("[data-session] >> text=Revoke");
+    await page.click("#confirm-dialog >> text=Confirm");
     await page.waitForSelector("text=No active CLI sessions.");
 
     // Every main page renders; screenshots for the reviewer.

@@ -100,6 +100,10 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     // Revoke the agent from the Agents page, with a confirmation.
     await page.goto(`${stack.url}/agents`);
     await page.click("[data-agent] >> text=Revoke");
+    // The console's own dialog names the agent.
+    await page.waitForSelector("#confirm-dialog[open]");
+    assertStringIncludes(await page.textContent("#confirm-text") ?? "", "Revoke agent");
+    await page.click("#confirm-dialog >> text=Confirm");
     await page.waitForSelector("text=No agents yet");
 
     // The session expires: sent to sign in, then back to the same page.
@@ -132,9 +136,10 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     await pageS.goto(`${stack.url}/licenses`);
     assertStringIncludes(await pageS.textContent("h1") ?? "", "Licenses");
     await pageS.screenshot({ path: `${SCREENSHOTS}/ui-13-licenses.png`, fullPage: true });
-    // An ordinary admin has no licenses page.
+    // An ordinary admin has no licenses page: a 403 that says who may see it.
     const lic = await page.goto(`${stack.url}/licenses`);
-    assertEquals(lic?.status(), 404);
+    assertEquals(lic?.status(), 403);
+    assertStringIncludes(await page.textContent("main") ?? "", "superadmins only");
     await ctxS.close();
     await context.close();
   } finally {

@@ -79,9 +79,10 @@ Deno.test("device credentials API and RTSP URL minting: roles, scope, write-only
     );
     const ok = await mint(viewer, { path: "/Streaming/Channels/101", ttlSeconds: 3600 });
     assertEquals(ok.status, 201, ok.text);
+    // Bound to 127.0.0.1 without --public-url: the minted URL names 127.0.0.1, not localhost.
     const url = ok.json.url as string;
     assert(
-      new RegExp(`^rtsp://localhost:\\d+/${handle}\\.[A-Za-z0-9_-]+/Streaming/Channels/101$`)
+      new RegExp(`^rtsp://127\\.0\\.0\\.1:\\d+/${handle}\\.[A-Za-z0-9_-]+/Streaming/Channels/101$`)
         .test(url),
       url,
     );

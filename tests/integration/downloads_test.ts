@@ -130,7 +130,8 @@ Deno.test("installers: admins of the site only; each with a fresh audited one-sh
     assertEquals(one.status, 200);
     assertStringIncludes(one.headers.get("content-type")!, "text/x-shellscript");
     assertEquals(one.headers.get("cache-control"), "no-store");
-    assertStringIncludes(one.text, `CLOUD_URL='http://localhost:${w.cloud.ports.http}'`);
+    // Bound to 127.0.0.1 without --public-url: the installer names the address the cloud bound.
+    assertStringIncludes(one.text, `CLOUD_URL='http://127.0.0.1:${w.cloud.ports.http}'`);
     assertStringIncludes(one.text, `SHA256_LINUX_X86_64='${await sha256(agent)}'`);
     assertStringIncludes(one.text, "SHA256_DARWIN_AARCH64=''  # none");
     assertStringIncludes(one.text, 'site "Istanbul HQ"');

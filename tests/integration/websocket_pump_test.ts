@@ -3,10 +3,10 @@
  *
  *   test client (Deno.connect)
  *     ⇄ [CLI: Deno.listen ⇄ ws client (pipeWebSocket, socketEnd "eof")]
- *     ⇄ [cloud: node:http upgrade + WebSocketServer ⇄ Deno.TlsConn from the real data listener
- *        (pipeWebSocket)]
- *     ⇄ [agent: Deno.connect to the device ⇄ Deno.connectTls to the data listener with the
- *        header (pipeConns), as src/agent/dialer.ts does]
+ *     ⇄ [cloud: node:http upgrade + WebSocketServer ⇄ a stream on the multiplexed data
+ *        connection from the real data listener (pipeWebSocket)]
+ *     ⇄ [agent: Deno.connect to the device ⇄ the same stream on its end of that one TLS
+ *        connection (pipeConns), as src/agent/data_pool.ts and dialer.ts do]
  *     ⇄ node:net TCP echo server
  *
  * Echoes are checked by SHA-256, and every echo runs under a watchdog so a stall fails with the
@@ -26,7 +26,7 @@ import { encodeDataHeader, TICKET_SIZE } from "../../src/shared/protocol/wire.ts
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { pipeWebSocket } from "../../src/shared/transport/websocket.ts";
 import { startDataListener } from "../../src/cloud/control/data_listener.ts";
-import type { TunnelBroker } from "../../src/cloud/control/tunnels.ts";
+import { type ByteStream, MuxSession } from "../../src/shared/transport/mux_session.ts";
 
 const MiB = 1 << 20;
 const CHUNK = 256 << 10;
@@ -91,56 +91,58 @@ async function startChain() {
     hostnames: ["localhost", "127.0.0.1"],
   });
 
-  // The cloud's data listener, with a broker that hands bound connections to waiting upgrades.
-  const waiting = new Map<string, (c: Deno.Conn) => void>();
-  const broker = {
-    bind(ticket: Uint8Array, conn: Deno.Conn): boolean {
-      const take = waiting.get(hex(ticket));
-      if (!take) return false;
-      waiting.delete(hex(ticket));
-      take(own(conn));
-      return true;
-    },
-  } as unknown as TunnelBroker;
+  // The cloud's data listener; the one data connection the agent dials becomes a mux session.
+  const ticket = crypto.getRandomValues(new Uint8Array(TICKET_SIZE));
+  let bindCloud!: (s: MuxSession) => void;
+  const cloudMux = new Promise<MuxSession>((r) => (bindCloud = r));
   const data = await startDataListener({
     listen: { hostname: "127.0.0.1", port: 0 },
     certPem: cloudCert.certPem,
     keyPem: cloudCert.keyPem,
-    broker,
+    broker: {
+      bindData(t: Uint8Array, conn: ByteStream): boolean {
+        if (hex(t) !== hex(ticket)) return false;
+        bindCloud(new MuxSession(conn, { role: "cloud" }));
+        return true;
+      },
+    },
     log: createLogger({ role: "test", level: "silent" }),
   });
 
-  // The agent's side of a tunnel, as the dialer does it: dial the device, dial the cloud's data
-  // listener (pinned CA) and send the header with the ticket, pipe the two.
-  const agentOpen = async (ticket: Uint8Array) => {
-    const target = own(await Deno.connect({ hostname: "127.0.0.1", port: echoPort }));
-    target.setNoDelay(true);
-    const conn = own(
-      await Deno.connectTls({ hostname: "127.0.0.1", port: data.port, caCerts: [ca.certPem] }),
-    );
-    await conn.handshake();
-    await writeAll(conn, encodeDataHeader(ticket));
-    pumps.push(pipeConns(target, conn));
-  };
+  // The agent's side, as data_pool.ts and dialer.ts do it: dial the data listener (pinned CA),
+  // send the preface with the ticket, and for each OPEN dial the device and pipe the two.
+  const agentConn = own(
+    await Deno.connectTls({ hostname: "127.0.0.1", port: data.port, caCerts: [ca.certPem] }),
+  );
+  await writeAll(agentConn, encodeDataHeader(ticket));
+  const agentMux = new MuxSession(agentConn, {
+    role: "agent",
+    onOpen: (stream, _host, _port) => {
+      pumps.push((async () => {
+        const target = own(await Deno.connect({ hostname: "127.0.0.1", port: echoPort }));
+        target.setNoDelay(true);
+        if (stream.accept()) await pipeConns(target, stream);
+        else target.close();
+      })());
+    },
+  });
+  const mux = await cloudMux;
 
-  // The cloud's HTTP server: open the tunnel through the agent, then upgrade and pump.
+  // The cloud's HTTP server: open a stream through the agent, then upgrade and pump.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const cloud = http.createServer((_req, res) => res.writeHead(404).end());
   cloud.on("connection", (s: net.Socket) => track(s));
   cloud.on("upgrade", async (req: http.IncomingMessage, socket: Duplex, head: Uint8Array) => {
     socket.on("error", () => {});
-    const ticket = crypto.getRandomValues(new Uint8Array(TICKET_SIZE));
-    const bound = new Promise<Deno.Conn>((resolve) => waiting.set(hex(ticket), resolve));
+    const stream = mux.openStream("127.0.0.1", echoPort);
     try {
-      await agentOpen(ticket);
+      await stream.opened;
     } catch {
-      waiting.delete(hex(ticket));
       socket.destroy();
       return;
     }
-    const dataConn = await bound;
     wss.handleUpgrade(req, socket as net.Socket, head as Buffer, (ws) => {
-      pumps.push(pipeWebSocket(ws, dataConn, {
+      pumps.push(pipeWebSocket(ws, stream, {
         describeError: () => "agent disconnected",
         classifyEnd: () => Promise.resolve({ code: 1000, reason: "device closed the connection" }),
       }));
@@ -174,6 +176,8 @@ async function startChain() {
       for (const ws of clients) ws.terminate();
       for (const ws of wss.clients) ws.terminate();
       for (const c of conns) closeConn(c);
+      mux.close();
+      agentMux.close();
       for (const s of sockets) s.destroy();
       await Promise.all([closeServer(cloud), closeServer(echo), data.close()]);
       await Promise.all(pumps);

@@ -7,7 +7,7 @@
  */
 import { basename, join } from "node:path";
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../../shared/cli.ts";
-import { loadState } from "../state.ts";
+import { defaultStateDir, loadState } from "../state.ts";
 import { executePlan, installPlan, type Manager, MANAGERS, osOf, uninstallPlan } from "./plan.ts";
 import {
   LAUNCHD_LABEL,
@@ -26,7 +26,7 @@ export const serviceOptions: Record<string, OptionSpec> = {
     env: "NC_SERVICE_MANAGER",
     arg: "NAME",
     default: "auto",
-    help: `auto, ${MANAGERS.join(", ")}`,
+    help: `auto, ${MANAGERS.join(", ")} or none (no service manager; as the installer's)`,
   },
   exec: {
     type: "string",
@@ -80,9 +80,20 @@ export function chooseManager(
   os: ServiceOs,
   systemdRunning: () => boolean,
 ): Manager {
+  if (wanted === "none") {
+    throw new UsageError(
+      "--manager none / NC_SERVICE_MANAGER=none: there is no service to install or remove; run " +
+        "'connector agent run' under your own supervisor (the site installer starts it in the " +
+        "background)",
+    );
+  }
   if (wanted !== "auto") {
     if (!(MANAGERS as readonly string[]).includes(wanted)) {
-      throw new UsageError(`--manager: expected auto, ${MANAGERS.join(", ")}; got "${wanted}"`);
+      throw new UsageError(
+        `--manager / NC_SERVICE_MANAGER: expected auto, ${
+          MANAGERS.join(", ")
+        } or none; got "${wanted}"`,
+      );
     }
     return wanted as Manager;
   }
@@ -95,6 +106,29 @@ export function chooseManager(
       "container with a restart policy: see install/Containerfile and install/kubernetes.yaml), " +
       "or pass --manager systemd to write the unit anyway",
   );
+}
+
+/**
+ * The manager `status` asks, or null when the agent is not a service here (`none`, or `auto` on
+ * a Linux machine without systemd): status then reports the agent without a service part.
+ */
+export function statusManager(
+  wanted: string,
+  os: ServiceOs,
+  systemdRunning: () => boolean,
+): Manager | null {
+  if (wanted === "none" || (wanted === "auto" && os === "linux" && !systemdRunning())) return null;
+  return chooseManager(wanted, os, systemdRunning);
+}
+
+/** The state directory status reads: the flag, else the service's, else the user's default. */
+async function statusStateDir(given: string | undefined, os: ServiceOs): Promise<string> {
+  if (given) return given;
+  const candidates = [servicePaths(os).state, defaultStateDir()];
+  for (const dir of candidates) {
+    if (await loadState(dir).catch(() => null)) return dir;
+  }
+  return candidates[0];
 }
 
 function defaultExec(os: ServiceOs): string {
@@ -174,31 +208,37 @@ export async function serviceMain(sub: string, argv: string[]): Promise<number> 
   const wanted = String(values.manager ?? "auto");
 
   if (sub === "status") {
-    const state = (values.state as string | undefined) ?? servicePaths(os).state;
-    const bg = wanted === "auto" ? await backgroundState(state) : null;
+    const state = await statusStateDir(values.state as string | undefined, os);
+    const bg = wanted === "auto" || wanted === "none" ? await backgroundState(state) : null;
+    const manager = bg ? null : statusManager(wanted, os, hasSystemd);
     const svc = bg ??
-      await serviceState(chooseManager(wanted, os, hasSystemd)).catch((e) => ({
-        line: (e as Error).message,
-        up: false,
-      }));
+      (manager ? await serviceState(manager) : { line: "not installed as a service", up: false });
     const id = await loadState(state).catch(() => null);
+    const link = await readLinkStatus(state);
+    const running = link !== null && processAlive(link.pid);
     const logs = bg
       ? join(state, "agent.log")
-      : os === "linux"
+      : manager === "systemd"
       ? `journalctl -u ${SYSTEMD_UNIT}`
-      : servicePaths(os).logFile;
+      : manager
+      ? servicePaths(os).logFile
+      : "where 'agent run' writes them (stderr, or --log-file)";
     console.log(`service:  ${svc.line}`);
+    if (!bg) {
+      console.log(
+        `process:  ${running ? `agent running, pid ${link!.pid}` : "no agent process running"}`,
+      );
+    }
     console.log(
       `agent:    ${
         id ? `${id.agentId} (site ${id.siteId})` : `not enrolled (no identity in ${state})`
       }`,
     );
     if (id) console.log(`cloud:    ${id.cloudUrl} (control ${id.controlEndpoint})`);
-    const link = await readLinkStatus(state);
-    console.log(`control:  ${describeLink(link, link ? processAlive(link.pid) : false)}`);
+    console.log(`control:  ${describeLink(link, running)}`);
     console.log(`state:    ${state}`);
     console.log(`logs:     ${logs}`);
-    return svc.up && id ? 0 : 3;
+    return id && (svc.up || running) ? 0 : 3;
   }
 
   if (sub !== "install" && sub !== "uninstall") {

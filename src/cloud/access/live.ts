@@ -13,9 +13,44 @@ import type { Principal } from "../tenancy/auth.ts";
 /** The close reason operators see. */
 export const REVOKED_REASON = "credentials revoked";
 
+/** What a live connection is, for the live-sessions view. */
+export interface LiveInfo {
+  /** e.g. "WebSocket tunnel", "CLI tunnel", "RTSP", "proxied stream", "proxied WebSocket". */
+  kind: string;
+  handleId: string;
+  startedAt: number;
+  /** Bytes carried so far, both ways, when the connection counts them. */
+  bytes?: () => number;
+}
+
+/** The reason a connection an admin terminated is closed with. */
+export const TERMINATED_REASON = "terminated by an admin";
+
 interface Entry {
+  id: string;
   principal: Principal;
   close(reason: string): void;
+  info?: LiveInfo;
+}
+
+/** One live connection as the live-sessions view lists it. */
+export interface LiveRow extends Omit<LiveInfo, "bytes"> {
+  id: string;
+  actor: string;
+  userId: string | null;
+  /** Bytes so far, both ways; null when the connection does not count them. */
+  bytes: number | null;
+}
+
+function row(e: Entry): LiveRow {
+  const { bytes, ...info } = e.info!;
+  return {
+    id: e.id,
+    ...info,
+    actor: e.principal.actor,
+    userId: e.principal.userId,
+    bytes: bytes ? bytes() : null,
+  };
 }
 
 /** Whether the credential behind a principal still holds at `now`. */
@@ -49,10 +84,29 @@ export class LiveAccess {
   #entries = new Set<Entry>();
 
   /** Registers a connection; call the returned function when it ends. */
-  add(principal: Principal, close: (reason: string) => void): () => void {
-    const e: Entry = { principal, close };
+  add(principal: Principal, close: (reason: string) => void, info?: LiveInfo): () => void {
+    const e: Entry = { id: crypto.randomUUID(), principal, close, info };
     this.#entries.add(e);
     return () => this.#entries.delete(e);
+  }
+
+  /** The described connections of a tenant on this node, oldest first. */
+  list(tenantId: string): LiveRow[] {
+    return [...this.#entries]
+      .filter((e) => e.info && e.principal.tenantId === tenantId)
+      .map(row)
+      .sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /** Closes one connection of the tenant ("terminated by an admin"); false when not here. */
+  terminate(tenantId: string, id: string): LiveRow | null {
+    const e = [...this.#entries].find((x) => x.id === id && x.principal.tenantId === tenantId);
+    if (!e || !e.info) return null;
+    this.#entries.delete(e);
+    try {
+      e.close(TERMINATED_REASON);
+    } catch { /* already closed */ }
+    return row(e);
   }
 
   /** How many connections are registered. */

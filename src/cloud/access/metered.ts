@@ -6,36 +6,20 @@
  * @module
  */
 import { tunnelBytes, tunnelsOpen } from "../cloud_metrics.ts";
+import type { ByteStream } from "../../shared/transport/byte_stream.ts";
 
 const UP = { direction: "up" };
 const DOWN = { direction: "down" };
 
 /** Wraps a tunnel socket; the gauge of open tunnels rises now and falls at the first close. */
-export class MeteredConn implements Deno.Conn {
-  #inner: Deno.Conn;
+export class MeteredConn implements ByteStream {
+  #inner: ByteStream;
   #open = true;
 
   /** Wraps `inner` and counts it open. */
-  constructor(inner: Deno.Conn) {
+  constructor(inner: ByteStream) {
     this.#inner = inner;
     tunnelsOpen.inc();
-  }
-
-  /** See Deno.Conn. */
-  get localAddr(): Deno.Addr {
-    return this.#inner.localAddr;
-  }
-  /** See Deno.Conn. */
-  get remoteAddr(): Deno.Addr {
-    return this.#inner.remoteAddr;
-  }
-  /** See Deno.Conn. */
-  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#inner.readable;
-  }
-  /** See Deno.Conn. */
-  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
-    return this.#inner.writable;
   }
 
   /** Reads from the device side, counting bytes down. */
@@ -52,7 +36,7 @@ export class MeteredConn implements Deno.Conn {
     return n;
   }
 
-  /** See Deno.Conn. */
+  /** Half-close toward the device. */
   closeWrite(): Promise<void> {
     return this.#inner.closeWrite();
   }
@@ -64,18 +48,5 @@ export class MeteredConn implements Deno.Conn {
       tunnelsOpen.dec();
     }
     this.#inner.close();
-  }
-
-  /** See Deno.Conn. */
-  ref(): void {
-    this.#inner.ref();
-  }
-  /** See Deno.Conn. */
-  unref(): void {
-    this.#inner.unref();
-  }
-  /** See Deno.Conn. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -5,6 +5,7 @@
  * what comes back is a socket for the byte pump.
  * @module
  */
+import { noAgentError } from "./no_agent.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -39,7 +40,7 @@ export interface RouteDeps {
 }
 
 /** The access path a tunnel serves (the `path` label of connector_tunnel_opens_total). */
-export type AccessPath = "ws" | "cli" | "proxy" | "rtsp" | "terminal";
+export type AccessPath = "ws" | "cli" | "proxy" | "rtsp" | "terminal" | "live";
 
 /** A resolved and authorized target. */
 export interface Authorized {
@@ -102,7 +103,7 @@ export async function openTunnel(
     agentId = chooseAgent(pinned, online);
     owner = online.find((c) => c.agentId === agentId)?.presence;
   }
-  if (!agentId) throw new AppError("agent_offline");
+  if (!agentId) throw await noAgentError(d.store, a.handle.tenantId, a.handle.siteId);
   const tunnel = owner
     ? await d.bridge!.openTunnel(owner, agentId, a.device.host, a.handle.port)
     : await openLocal(d, agentId, a.device.host, a.handle.port);

@@ -8,7 +8,7 @@
 // @ts-types="@types/ws"
 import type { WebSocket as WsSocket } from "ws";
 import { AppError } from "../../shared/errors.ts";
-import { pipeWebSocket } from "../../shared/transport/websocket.ts";
+import { pipeWebSocket, type WsPumpResult } from "../../shared/transport/websocket.ts";
 import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import {
@@ -140,13 +140,20 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
       },
     }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
   audit("tunnel.open", { path: "websocket", remote });
+  let counts: Readonly<WsPumpResult> | null = null;
   const unlive = d.live?.add(principal, (reason) => {
     if (ws.readyState === ws.OPEN) ws.close(1008, reason);
     try {
       tunnel.socket.close();
     } catch { /* already closed */ }
+  }, {
+    kind: principal.kind === "cli_session" ? "CLI tunnel" : "WebSocket tunnel",
+    handleId: target.handle.id,
+    startedAt: started,
+    bytes: () => (counts ? counts.wsToSocket + counts.socketToWs : 0),
   });
   pipeWebSocket(ws, tunnel.socket, {
+    onStart: (live) => (counts = live),
     idleMs: d.tunnelIdleTimeoutMs,
     describeError: () => "agent disconnected",
     // A data connection that ends together with its agent's control stream was cut, not

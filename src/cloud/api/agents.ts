@@ -15,8 +15,8 @@ import type { Clock } from "../../shared/clock.ts";
 import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { page, query } from "./validate.ts";
-import { agentDailyQuery, agentStatsQuery, auditQuery } from "./schemas.ts";
+import { jsonBody, page, query } from "./validate.ts";
+import { agentDailyQuery, agentPatch, agentStatsQuery, auditQuery } from "./schemas.ts";
 import { dayOf } from "../store/rules.ts";
 import { agentCertView } from "../agent_certs.ts";
 
@@ -44,7 +44,8 @@ export function agentRoutes(
         online: pr !== null,
         relay: pr?.node ?? null,
         activeStreams: pr?.activeStreams ?? 0,
-        lastHeartbeat: pr?.lastHeartbeat ?? null,
+        // Kept once the agent is offline: its last recorded heartbeat.
+        lastHeartbeat: pr?.lastHeartbeat ?? today?.at ?? null,
         certificate: agentCertView(a, d.agentCaPin()),
         // Live: streams from presence; today's (UTC) totals from the last heartbeat.
         stats: {
@@ -85,6 +86,26 @@ export function agentRoutes(
       };
     });
     return c.json({ agentId: agent.id, hours: items });
+  });
+  app.patch("/agents/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const id = c.req.param("id");
+    const { name } = await jsonBody(c, agentPatch);
+    const before = await store.getAgent(id);
+    if (
+      !before || before.tenantId !== p.tenantId || !await store.renameAgent(p.tenantId, id, name)
+    ) {
+      throw new AppError("not_found", "no such agent");
+    }
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "agent.rename",
+      target: id,
+      detail: { from: before.label || before.hostname, to: name },
+    });
+    return c.json({ ...before, label: name });
   });
   app.get("/agents/:id/daily", auth, async (c) => {
     const p = c.get("principal");

@@ -16,7 +16,10 @@ import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
+import { credentialEvents } from "../access/credential_events.ts";
 import { authenticate } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
@@ -33,9 +36,12 @@ import { limitBody } from "./middleware/body_limit.ts";
 import { refererFallback } from "../access/proxy/referer_fallback.ts";
 import { errorPage } from "../access/proxy/proxy.ts";
 import { loginPage } from "../ui/login.tsx";
-import { uiRoutes } from "../ui/routes.tsx";
+import { uiNotFound, uiRoutes } from "../ui/routes.tsx";
 import { downloadRoutes } from "./downloads.ts";
 import { installerRoutes } from "./installers.ts";
+import { teamRoutes } from "./team.ts";
+import { liveRoutes } from "./live_sessions.ts";
+import { inviteRoutes } from "../ui/invite.tsx";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
 import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
@@ -141,19 +147,36 @@ export function createApp(d: AppDeps): Hono<Env> {
     );
   });
 
+  // The camera's picture from its own snapshot URL (access/snapshot.ts).
+  app.get("/api/handles/:handle/snapshot.jpg", async (c) => {
+    const q = snapshotQuery.safeParse(c.req.query());
+    if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+    const { principal, target } = await authorizeTunnel(
+      d,
+      c.req.raw,
+      c.req.param("handle"),
+      remoteOf(c),
+    );
+    const jpeg = await fetchSnapshot(d, principal, target, q.data.path);
+    return c.body(jpeg.slice().buffer, 200, {
+      "content-type": "image/jpeg",
+      "cache-control": "no-store",
+    });
+  });
+
   const remote = (c: unknown) => remoteOf(c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
-  app.route(
-    "/",
-    uiRoutes({
-      store: d.store,
-      clock: d.clock,
-      remote,
-      downloadsDir: d.downloadsDir,
-      agentCaPin: () => d.pki.agentCerts.renewalsPin,
-    }),
-  );
+  app.route("/", inviteRoutes({ store: d.store, clock: d.clock }));
+  const uiDeps = {
+    store: d.store,
+    clock: d.clock,
+    remote,
+    downloadsDir: d.downloadsDir,
+    live: d.live,
+    agentCaPin: () => d.pki.agentCerts.renewalsPin,
+  };
+  app.route("/", uiRoutes(uiDeps));
   app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
   app.route("/api/account/tokens", tokenRoutes(d.store));
   app.route(
@@ -204,6 +227,8 @@ export function createApp(d: AppDeps): Hono<Env> {
       downloadsDir: d.downloadsDir,
     }),
   );
+  app.route("/api", teamRoutes({ store: d.store, clock: d.clock, publicUrl: d.publicUrl }));
+  app.route("/api", liveRoutes({ store: d.store, live: d.live }));
   app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
   app.route("/api", rtspUrlRoutes(d));
   app.route(
@@ -220,16 +245,40 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));
 
   // The CLI tunnel: its bind plan, and a plain GET on the raw tunnel to learn whether it may.
-  app.get("/api/cli/sessions/plan", async (c) => {
-    const { principal } = await authorizeCli(d, c.req.raw, remoteOf(c));
+  const planOf = async (principal: Principal) => {
     const s = await d.store.getCliSession(principal.cliSessionHash!);
-    return c.json({
+    return {
       session: {
         expiresAt: s?.expiresAt ?? null,
         hardCapAt: s?.hardCapAt ?? null,
         sites: principal.siteIds,
       },
       entries: await buildPlan(d, principal),
+    };
+  };
+  app.get("/api/cli/sessions/plan", async (c) => {
+    const { principal } = await authorizeCli(d, c.req.raw, remoteOf(c));
+    return c.json(await planOf(principal));
+  });
+  // Plan changes and revocation as they happen (server-sent events; see credential_events.ts).
+  app.get("/api/cli/sessions/plan/events", async (c) => {
+    const { principal } = await authorizeCli(d, c.req.raw, remoteOf(c));
+    return credentialEvents({
+      store: d.store,
+      principal,
+      now: () => d.clock.now(),
+      signal: c.req.raw.signal,
+      plan: () => planOf(principal),
+    });
+  });
+  // `tunnel open`: learns at once that its credential was revoked.
+  app.get("/api/tunnel/:handle/events", async (c) => {
+    const { principal } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+    return credentialEvents({
+      store: d.store,
+      principal,
+      now: () => d.clock.now(),
+      signal: c.req.raw.signal,
     });
   });
   app.get("/api/cli/raw-tunnel/:ip/:port", async (c) => {
@@ -247,9 +296,11 @@ export function createApp(d: AppDeps): Hono<Env> {
     );
   });
 
-  app.notFound((c) => {
+  app.notFound(async (c) => {
     const into = refererFallback(c.req.raw);
     if (into) return c.redirect(into, 307);
+    const browser = c.req.method === "GET" && (c.req.header("accept") ?? "").includes("text/html");
+    if (browser && !c.req.path.startsWith("/api/")) return await uiNotFound(uiDeps, c);
     return c.json({ error: "not_found", message: "not found" }, 404);
   });
   app.onError((err, c) => {

@@ -7,6 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { noAgentError } from "../access/no_agent.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { DiscoveredDevice, DiscoveryResult } from "../../shared/protocol/control.ts";
 import type { Store } from "../store/store.ts";
@@ -70,7 +71,7 @@ export function discoveryRoutes(d: DiscoveryDeps): Hono<AuthVars> {
     // An agent on this node first; else one on a sibling node (d.discover bridges to it).
     const local = d.registry.bySite(site.id);
     const agentId = chooseAgent(null, local.length ? local : await d.store.listPresence(site.id));
-    if (!agentId) throw new AppError("agent_offline");
+    if (!agentId) throw await noAgentError(d.store, p.tenantId, site.id);
     const r = await d.discover(agentId, body.timeoutMs ?? DEFAULT_WINDOW_MS);
     await d.store.appendAudit({
       tenantId: p.tenantId,

@@ -16,6 +16,7 @@ import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
 import { type ProxyDeps, sendError, serveProxy } from "../access/proxy/proxy.ts";
+import { LIVE_PATH, type LiveViewDeps, prepareLive, serveLive } from "../access/live_ws.ts";
 import { serveProxyUpgrade } from "../access/proxy/upgrade.ts";
 import { handleOfHost } from "../access/proxy/origin.ts";
 import { serveOrigin, serveOriginUpgrade } from "../access/proxy/device_origin.ts";
@@ -109,6 +110,8 @@ export function startHttpServer(opts: {
   proxy: ProxyDeps;
   /** The cloud's own base URL as browsers reach it (device origins send them back there). */
   cloudBase: () => string;
+  /** The live view (`/api/live/{handle}`); absent: not served. */
+  liveView?: LiveViewDeps;
   /** The browser terminal (`/api/terminal/{handle}`). */
   terminal?: TerminalDeps;
 }): Promise<HttpServer> {
@@ -185,6 +188,28 @@ export function startHttpServer(opts: {
     if (deviceHandle) return await serveOriginUpgrade(opts.proxy, req, socket, head, deviceHandle);
     if (isProxyPath(req.url ?? "/")) return await serveProxyUpgrade(opts.proxy, req, socket, head);
     const path = (req.url ?? "/").split("?")[0];
+    const live = LIVE_PATH.exec(path);
+    if (live && opts.liveView) {
+      const ld = { ...d, ...opts.liveView };
+      const prepared = await prepareLive(
+        ld,
+        toRequest(req),
+        decodeSegment(live[1]),
+        req.socket.remoteAddress ?? "",
+      );
+      if (socket.destroyed) return prepared.feed.release();
+      // A handshake ws refuses (no key, wrong version) never reaches the callback: the camera
+      // session reference taken above is dropped when that socket closes.
+      let served = false;
+      socket.once("close", () => {
+        if (!served) prepared.feed.release();
+      });
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        served = true;
+        serveLive(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
+      });
+      return;
+    }
     const term = TERMINAL_PATH.exec(path);
     const cliTerm = CLI_TERMINAL_PATH.exec(path);
     if ((term || cliTerm) && opts.terminal) {

@@ -31,6 +31,27 @@ export const switchTenantBody = z.object({ tenantId: z.string().min(1).max(64) }
 export const tokenBody = z.object({ name: z.string().trim().min(1).max(100) });
 /** New site. */
 export const siteBody = z.object({ name: z.string().trim().min(1).max(200) });
+
+/** `PATCH /api/agents/{id}`: the agent's console name. */
+export const agentPatch = z.object({ name: z.string().trim().min(1).max(200) });
+
+/** `POST /api/users`: invite a user of the tenant. */
+export const inviteBody = z.object({
+  email: z.email().max(254),
+  role: z.enum(["superadmin", "admin", "operator", "viewer"]).default("operator"),
+});
+
+/** `PATCH /api/users/{id}`: change role and/or disable (true) or enable (false). */
+export const userPatch = z.object({
+  role: z.enum(["superadmin", "admin", "operator", "viewer"]).optional(),
+  disabled: z.boolean().optional(),
+}).refine((b) => b.role !== undefined || b.disabled !== undefined, "nothing to change");
+
+/** `POST /invite/{token}` (form): the new password, twice. */
+export const invitePasswordBody = z.object({
+  password: z.string().min(10, "the password must have at least 10 characters").max(1024),
+  confirm: z.string().max(1024),
+}).refine((b) => b.password === b.confirm, "the two passwords differ");
 /** New device. */
 export const deviceBody = z.object({
   host,
@@ -132,6 +153,10 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/auth/tenant": switchTenantBody,
   "POST /api/account/tokens": tokenBody,
   "POST /api/sites": siteBody,
+  "PATCH /api/sites/:id": siteBody,
+  "POST /api/users": inviteBody,
+  "PATCH /api/users/:id": userPatch,
+  "PATCH /api/agents/:id": agentPatch,
   "POST /api/sites/:id/devices": deviceBody,
   "POST /api/sites/:id/devices/bulk": bulkBody,
   "PATCH /api/devices/:id": devicePatch,

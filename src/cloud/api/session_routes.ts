@@ -150,6 +150,13 @@ export function sessionRoutes(
     const p = c.get("principal");
     if (p.sessionHash) {
       await d.store.deleteWebSession(p.sessionHash);
+      await d.store.appendAudit({
+        tenantId: p.tenantId,
+        actor: p.actor,
+        action: "auth.logout",
+        target: p.userId ?? "",
+        detail: { ip: d.remote(c) },
+      });
       await announceChange(d.store);
     }
     c.header("set-cookie", `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);

@@ -104,6 +104,46 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     async (c) => c.json(await site(c.get("principal"), c.req.param("id"))),
   );
 
+  app.patch("/sites/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const before = await site(p, c.req.param("id"));
+    const { name } = await jsonBody(c, siteBody);
+    const s = await store.updateSite(p.tenantId, before.id, { name });
+    if (!s) throw new AppError("not_found", "no such site");
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "site.rename",
+      target: s.id,
+      detail: { from: before.name, to: name },
+    });
+    return c.json(s);
+  });
+  app.delete("/sites/:id", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const s = await site(p, c.req.param("id"));
+    const devices = (await store.listDevices(p.tenantId, s.id)).length;
+    const r = await store.deleteSite(p.tenantId, s.id);
+    if (r === "not_found") throw new AppError("not_found", "no such site");
+    if (r === "has_agents") {
+      throw new AppError(
+        "conflict",
+        `site "${s.name}" still has agents: revoke them first (Agents page), then delete the site`,
+      );
+    }
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "site.delete",
+      target: s.id,
+      detail: { name: s.name, devices },
+    });
+    await announceChange(store);
+    return c.json({ deleted: s.id, devices });
+  });
+
   app.post("/sites/:id/enrollment-tokens", auth, async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");
@@ -158,8 +198,12 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const ports = body.ports ?? portsFor(body.protocols);
     const existing = new Set((await store.listDevices(p.tenantId, s.id)).map((x) => x.host));
     const created = [];
+    const skippedHosts: string[] = [];
     for (const h of hosts) {
-      if (existing.has(h)) continue;
+      if (existing.has(h)) {
+        skippedHosts.push(h);
+        continue;
+      }
       created.push(
         await withHandles(
           store,
@@ -174,7 +218,13 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
       created: created.length,
       ports,
     });
-    return c.json({ created, skipped: hosts.length - created.length }, 201);
+    return c.json({
+      siteId: s.id,
+      created,
+      skipped: skippedHosts.length,
+      skippedHosts,
+      message: bulkMessage(created.length, skippedHosts),
+    }, 201);
   });
   app.delete("/handles/:id", auth, async (c) => {
     const p = c.get("principal");
@@ -230,4 +280,14 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     return c.json({ removed: dev.id });
   });
   return app;
+}
+
+/** What a bulk add did, in words for the console: "2 devices added; 1 skipped: 192.0.2.10 is already on this site". */
+export function bulkMessage(created: number, skipped: string[]): string {
+  const added = created === 1 ? "1 device added" : `${created} devices added`;
+  if (!skipped.length) return added;
+  const shown = skipped.slice(0, 3).join(", ") +
+    (skipped.length > 3 ? ` and ${skipped.length - 3} more` : "");
+  const verb = skipped.length === 1 ? "is" : "are";
+  return `${added}; ${skipped.length} skipped: ${shown} ${verb} already on this site`;
 }

@@ -1,15 +1,20 @@
 /**
  * The data channel listener: TLS (the server certificate chains to the agent CA the agent has
- * pinned). Each connection must open with the fixed header whose one-time ticket the cloud sent
- * to one authenticated agent on its mTLS control stream; the broker binds it to that tunnel, or
- * it is closed. After that it is a plain byte stream.
+ * pinned). Each connection must open with the 24-byte preface whose one-time ticket the cloud
+ * sent to one authenticated agent on its mTLS control stream (`wire.ts`); the broker then makes
+ * it one of that agent's multiplexed data connections, or it is closed.
  *
  * Why Deno's own TLS and a ticket rather than node:tls with client certificates: on Deno 2.9 a
- * paused node:tls socket keeps reading into a native buffer (no backpressure: a slow operator
- * would make the cloud buffer a camera stream without bound) and can lose the peer's end of
- * stream. Deno.listenTls reads only when asked but cannot request client certificates, so the
- * data connection is authenticated by the ticket: 128 random bits, single use, valid for
- * TICKET_TTL_MS, known only to the cloud and the agent it was sent to over mTLS.
+ * paused node:tls socket keeps reading into a native buffer (no backpressure) and can lose the
+ * peer's end of stream. Deno.listenTls reads only when asked but cannot request client
+ * certificates (still true of 2.9.6), so the data connection is authenticated by the ticket.
+ *
+ * Until a connection is bound it is untrusted: the whole TLS handshake plus the preface must
+ * finish within `authTimeoutMs`, and one source address may hold at most
+ * `maxUnauthenticatedPerSource` such connections at once (more are closed at accept, before
+ * any handshake work). A connection past its time is really ended: Deno keeps the socket of a
+ * TLS connection stuck in its handshake after `close()`, so the socket is also shut down
+ * (`socket_shutdown.ts`) and its descriptor released.
  * @module
  */
 import { DATA_HEADER_SIZE, decodeDataHeader } from "../../shared/protocol/wire.ts";
@@ -17,10 +22,18 @@ import type { Logger } from "../../shared/log.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { setListenerNoDelay } from "../../shared/transport/nodelay.ts";
+import { shutdownSockets } from "../../shared/transport/socket_shutdown.ts";
+
+/** Default bound on handshake + preface. */
+export const AUTH_TIMEOUT_MS = 10_000;
+/** Default cap on connections one address may hold before they present a ticket. */
+export const MAX_UNAUTHENTICATED_PER_SOURCE = 16;
 
 /** A running data listener. */
 export interface DataListener {
   port: number;
+  /** Connections accepted and not yet bound (handshake or preface pending). */
+  readonly unauthenticated: number;
   /**
    * Serves a renewed key pair to new connections. Deno's TLS listener cannot change its
    * certificate, so the listener is replaced on the same port (open connections stay).
@@ -29,25 +42,16 @@ export interface DataListener {
   close(): Promise<void>;
 }
 
-/** Reads exactly `n` bytes or fails after `timeoutMs` (the connection is then closed). */
-export async function readExactly(
-  conn: Deno.Conn,
-  n: number,
-  timeoutMs: number,
-): Promise<Uint8Array> {
+/** Reads exactly `n` bytes (null when the peer closed first). */
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array | null> {
   const buf = new Uint8Array(n);
   let have = 0;
-  const timer = setTimeout(() => conn.close(), timeoutMs);
-  try {
-    while (have < n) {
-      const got = await conn.read(buf.subarray(have));
-      if (got === null) throw new Error("closed before header");
-      have += got;
-    }
-    return buf;
-  } finally {
-    clearTimeout(timer);
+  while (have < n) {
+    const got = await conn.read(buf.subarray(have));
+    if (got === null) return null;
+    have += got;
   }
+  return buf;
 }
 
 /** Starts the data listener. */
@@ -55,9 +59,13 @@ export function startDataListener(opts: {
   listen: ListenAddress;
   certPem: string;
   keyPem: string;
-  broker: TunnelBroker;
+  broker: Pick<TunnelBroker, "bindData">;
   log: Logger;
+  authTimeoutMs?: number;
+  maxUnauthenticatedPerSource?: number;
 }): Promise<DataListener> {
+  const authTimeoutMs = opts.authTimeoutMs ?? AUTH_TIMEOUT_MS;
+  const perSource = opts.maxUnauthenticatedPerSource ?? MAX_UNAUTHENTICATED_PER_SOURCE;
   const listen = (pair: { certPem: string; keyPem: string }, port: number) => {
     const l = Deno.listenTls({
       hostname: opts.listen.hostname,
@@ -72,25 +80,69 @@ export function startDataListener(opts: {
   };
   let listener = listen(opts, opts.listen.port);
   const port = (listener.addr as Deno.NetAddr).port;
-  const open = new Set<Deno.Conn>();
-  const accept = async (conn: Deno.TlsConn) => {
-    open.add(conn);
-    try {
-      const ticket = decodeDataHeader(await readExactly(conn, DATA_HEADER_SIZE, 10_000));
-      if (ticket && opts.broker.bind(ticket, conn)) return;
-      opts.log.warn(
-        { remote: (conn.remoteAddr as Deno.NetAddr).hostname },
-        "data connection refused: bad or unknown ticket",
-      );
-    } catch (e) {
-      opts.log.debug({ err: (e as Error).message }, "data connection dropped before header");
-    } finally {
-      open.delete(conn);
-    }
+  const pending = new Set<Deno.Conn>();
+  const bySource = new Map<string, number>();
+
+  // Ending an unbound connection: close it, then shut its socket down (batched: one scan of the
+  // descriptors per 50 ms however many connections were refused meanwhile).
+  let toShut: Deno.NetAddr[] = [];
+  let shutTimer: ReturnType<typeof setTimeout> | undefined;
+  const kill = (conn: Deno.TlsConn) => {
     try {
       conn.close();
     } catch { /* closed */ }
+    toShut.push(conn.remoteAddr as Deno.NetAddr);
+    shutTimer ??= setTimeout(() => {
+      const batch = toShut;
+      toShut = [];
+      shutTimer = undefined;
+      const r = shutdownSockets(port, batch);
+      if (typeof r === "string") {
+        opts.log.debug({ reason: r }, "could not shut down refused data connections");
+      }
+    }, 50);
   };
+
+  const accept = async (conn: Deno.TlsConn) => {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const source = remote.hostname;
+    const count = bySource.get(source) ?? 0;
+    if (count >= perSource) {
+      opts.log.debug({ remote: source }, "data connection refused: too many unauthenticated");
+      kill(conn);
+      return;
+    }
+    bySource.set(source, count + 1);
+    pending.add(conn);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill(conn);
+    }, authTimeoutMs);
+    let bound = false;
+    try {
+      const header = await readExactly(conn, DATA_HEADER_SIZE);
+      const ticket = header && decodeDataHeader(header);
+      clearTimeout(timer);
+      if (ticket && !timedOut) bound = opts.broker.bindData(ticket, conn);
+      if (!bound) {
+        opts.log.warn({ remote: source }, "data connection refused: bad or unknown ticket");
+      }
+    } catch (e) {
+      opts.log.debug(
+        { remote: source, err: (e as Error).message, timedOut },
+        "data connection dropped before its preface",
+      );
+    } finally {
+      clearTimeout(timer);
+      pending.delete(conn);
+      const left = (bySource.get(source) ?? 1) - 1;
+      if (left > 0) bySource.set(source, left);
+      else bySource.delete(source);
+    }
+    if (!bound && !timedOut) kill(conn);
+  };
+
   const serve = async (l: Deno.TlsListener) => {
     for (;;) {
       let conn: Deno.TlsConn;
@@ -101,13 +153,18 @@ export function startDataListener(opts: {
         opts.log.debug({ err: (e as Error).message }, "data channel accept failed");
         continue;
       }
-      accept(conn);
+      accept(conn).catch((e) =>
+        opts.log.warn({ err: (e as Error).message }, "data connection handling failed")
+      );
     }
   };
   let loop = serve(listener);
   let closed = false;
   return Promise.resolve({
     port,
+    get unauthenticated() {
+      return pending.size;
+    },
     async setIdentity(pair) {
       if (closed) return;
       listener.close();
@@ -132,11 +189,9 @@ export function startDataListener(opts: {
       try {
         listener.close();
       } catch { /* already closed by setIdentity */ }
-      for (const c of open) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      for (const c of pending) kill(c as Deno.TlsConn);
+      clearTimeout(shutTimer);
+      shutdownSockets(port, toShut);
       await loop;
     },
   });

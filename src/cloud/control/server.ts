@@ -164,6 +164,13 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       if (hello.agentId && hello.agentId !== cn) {
         return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
       }
+      if (hello.protocol < PROTOCOL_VERSION) {
+        o.log.warn({ cn, protocol: hello.protocol }, "control stream refused: agent too old");
+        return deny(
+          grpc.status.FAILED_PRECONDITION,
+          `agent protocol ${hello.protocol} is too old (the cloud speaks ${PROTOCOL_VERSION}); update the agent`,
+        );
+      }
       const cert = await o.certs.hello(agent, peerDer(call));
       if (cert.refused) return deny(cert.refused.grpcStatus, cert.refused.message);
       if (ended) return;
@@ -200,6 +207,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         },
       });
       s.send({ certificatePolicy: await o.certs.policy(s.agentId, cert.renewNow) });
+      o.broker.agentConnected(s.agentId);
       await pushTo(s);
       await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
       if (
@@ -262,10 +270,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           discoveries.result(s.agentId, m.discoveryResult!);
           break;
         case "tunnelResult":
-          o.broker.result(s.agentId, m.tunnelResult!);
-          break;
         case "tunnelClosed":
-          break;
+          break; // protocol 1 only: tunnels now open and close on the data connections
         case "renewRequest":
           s.send({ renewResult: await o.certs.renew(s.agentId, m.renewRequest!.csr) });
           break;

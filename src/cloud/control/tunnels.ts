@@ -1,129 +1,228 @@
 /**
- * The tunnel broker: turns "open (host, port) via agent X" into a connected data socket. It
- * sends OpenTunnel with a one-time ticket on the agent's control stream and waits for either the
- * agent's data connection presenting that ticket (success) or a TunnelResult (refusal, dial
- * failure), or gives up after the timeout. Policy (auth, tenancy, allowlist) was decided before
- * the broker is called; after it returns, only bytes flow.
+ * The tunnel broker: turns "open (host, port) via agent X" into a byte stream with backpressure.
+ * Each agent keeps a small pool of multiplexed data connections to this node
+ * (`shared/transport/mux_session.ts`); the broker asks for them (OpenData with a one-time ticket
+ * on the agent's control stream), binds the connection that presents the ticket, and opens a
+ * tunnel as one OPEN frame on the least loaded connection, preferring one that carries no bulk.
+ * The pool starts with one connection at Hello, grows by one per STREAMS_PER_CONN open tunnels
+ * and whenever every connection carries bulk (up to MAX_CONNS), and a lost connection is
+ * replaced while the agent's control stream is up. Policy (auth, tenancy,
+ * allowlist) was decided before the broker is called; after it returns, only bytes flow.
  * @module
  */
 import { AppError } from "../../shared/errors.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
-import { TICKET_SIZE } from "../../shared/protocol/wire.ts";
+import { TICKET_SIZE, TICKET_TTL_MS } from "../../shared/protocol/wire.ts";
 import type { TunnelResult } from "../../shared/protocol/control.ts";
+import {
+  type ByteStream,
+  MuxSession,
+  type MuxStream,
+  StreamError,
+} from "../../shared/transport/mux_session.ts";
+import type { Logger } from "../../shared/log.ts";
 import type { Registry } from "./registry.ts";
 
-interface Pending {
-  tunnelId: string;
-  agentId: string;
-  ticket: string;
-  timer: ReturnType<typeof setTimeout>;
-  resolve: (s: Deno.Conn) => void;
-  reject: (e: AppError) => void;
-}
+/** Open tunnels per data connection before the pool grows. */
+export const STREAMS_PER_CONN = 64;
+/** Most data connections one agent keeps to one node. */
+export const MAX_CONNS = 4;
 
-/** An open tunnel's data connection and identity. */
+/** An open tunnel's byte stream and identity. */
 export interface OpenedTunnel {
   tunnelId: string;
   agentId: string;
-  socket: Deno.Conn;
-  /** Tells the broker the tunnel ended (the caller closed the connection). */
+  /**
+   * The tunnel's bytes: read/write/closeWrite/close, reads only when asked — a stream on the
+   * agent's data connection, or (multi-node) a BridgeTunnel to the node that holds the agent.
+   */
+  socket: ByteStream;
+  /** Tells the broker the tunnel ended (the caller closed the stream). */
   done(): void;
 }
 
-/** Maps an agent's TunnelResult code to the operator-facing error. */
+/** Maps an agent's refusal code to the operator-facing error. */
 export function tunnelError(r: Pick<TunnelResult, "code" | "error">): AppError {
   switch (r.code) {
     case "target_not_allowed":
       return new AppError("target_not_allowed");
     case "dial_timeout":
       return new AppError("device_timeout", `device did not answer: ${r.error}`);
+    case "error":
+      return new AppError("agent_offline");
     default:
       return new AppError("device_unreachable", `device unreachable: ${r.error}`);
   }
 }
 
-/** Opens tunnels through connected agents and binds their data connections. */
+interface Waiter {
+  resolve: (c: MuxSession) => void;
+  reject: (e: AppError) => void;
+}
+
+/** One agent's data connections on this node. */
+interface Pool {
+  conns: Set<MuxSession>;
+  /** Tickets sent and not yet presented. */
+  pending: number;
+  waiters: Set<Waiter>;
+  /** The agent's control stream ended: no replacements until it is back. */
+  draining: boolean;
+  /**
+   * Connections from before the control stream ended: they carry their live tunnels to the end
+   * and then close, but take no new tunnel (they may have died with the stream).
+   */
+  retired: Set<MuxSession>;
+}
+
+/** Opens tunnels through connected agents over their pooled data connections. */
 export class TunnelBroker {
   #registry: Registry;
   #timeoutMs: number;
-  #byTicket = new Map<string, Pending>();
-  #byId = new Map<string, Pending>();
-  #live = new Map<string, { agentId: string; socket: Deno.Conn }>();
+  #log: Logger | undefined;
+  #maxConns: number;
+  #streamsPerConn: number;
+  #tickets = new Map<string, { agentId: string; timer: ReturnType<typeof setTimeout> }>();
+  #pools = new Map<string, Pool>();
+  #live = new Map<string, { agentId: string; stream: MuxStream }>();
   #seq = 0;
 
-  /** Creates a broker over the node's registry; `timeoutMs` bounds each open. */
-  constructor(registry: Registry, opts: { timeoutMs: number }) {
+  /**
+   * Creates a broker over the node's registry; `timeoutMs` bounds each open, `maxConns` and
+   * `streamsPerConn` shape each agent's pool (defaults MAX_CONNS, STREAMS_PER_CONN).
+   */
+  constructor(
+    registry: Registry,
+    opts: { timeoutMs: number; log?: Logger; maxConns?: number; streamsPerConn?: number },
+  ) {
     this.#registry = registry;
     this.#timeoutMs = opts.timeoutMs;
+    this.#log = opts.log;
+    this.#maxConns = opts.maxConns ?? MAX_CONNS;
+    this.#streamsPerConn = opts.streamsPerConn ?? STREAMS_PER_CONN;
   }
 
-  /** Asks the agent to open (host, port); resolves with the bound data socket. */
-  open(agentId: string, host: string, port: number): Promise<OpenedTunnel> {
-    const session = this.#registry.get(agentId);
-    if (!session) return Promise.reject(new AppError("agent_offline"));
-    const ticketBytes = crypto.getRandomValues(new Uint8Array(TICKET_SIZE));
-    const ticket = encodeBase64Url(ticketBytes);
-    const tunnelId = `tn-${(++this.#seq).toString(36)}-${ticket.slice(0, 6)}`;
-    return new Promise<OpenedTunnel>((resolve, reject) => {
-      const p: Pending = {
-        tunnelId,
-        agentId,
-        ticket,
-        timer: setTimeout(() => {
-          this.#drop(p);
-          session.send({ closeTunnel: { tunnelId, reason: "open timed out" } });
-          reject(new AppError("device_timeout"));
-        }, this.#timeoutMs),
-        resolve: (socket) => {
-          this.#live.set(tunnelId, { agentId, socket });
-          resolve({ tunnelId, agentId, socket, done: () => this.#live.delete(tunnelId) });
-        },
-        reject,
-      };
-      this.#byTicket.set(ticket, p);
-      this.#byId.set(tunnelId, p);
-      session.send({ openTunnel: { tunnelId, host, port, ticket: ticketBytes } });
-    });
+  /** Asks the agent to open (host, port); resolves with the tunnel's stream. */
+  async open(agentId: string, host: string, port: number): Promise<OpenedTunnel> {
+    if (!this.#registry.get(agentId)) throw new AppError("agent_offline");
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const conn = await this.#connFor(agentId, deadline);
+    let stream: MuxStream;
+    try {
+      stream = conn.openStream(host, port);
+    } catch (e) {
+      throw e instanceof StreamError ? tunnelError({ code: e.code, error: e.message }) : e;
+    }
+    const onAbort = () => stream.close();
+    deadline.addEventListener("abort", onAbort);
+    try {
+      await stream.opened;
+    } catch (e) {
+      if (deadline.aborted) throw new AppError("device_timeout");
+      const se = e as StreamError;
+      throw tunnelError({ code: se.code, error: se.message });
+    } finally {
+      deadline.removeEventListener("abort", onAbort);
+    }
+    const tunnelId = `tn-${(++this.#seq).toString(36)}-${stream.id}`;
+    this.#live.set(tunnelId, { agentId, stream });
+    return {
+      tunnelId,
+      agentId,
+      socket: stream,
+      done: () => {
+        this.#live.delete(tunnelId);
+      },
+    };
+  }
+
+  /** The agent's control stream is up (Hello accepted): make sure it has a data connection. */
+  agentConnected(agentId: string): void {
+    const pool = this.#pool(agentId);
+    pool.draining = false;
+    if (pool.conns.size + pool.pending === 0) this.#request(agentId);
   }
 
   /**
    * Binds a data connection presenting `ticket` (sent to exactly one agent on its control
-   * stream). Returns false (the caller closes the connection) when the ticket is unknown, used
-   * or expired.
+   * stream) as one more connection of that agent's pool. Returns false (the caller closes the
+   * connection) when the ticket is unknown, used or expired.
    */
-  bind(ticket: Uint8Array, socket: Deno.Conn): boolean {
-    const p = this.#byTicket.get(encodeBase64Url(ticket));
-    if (!p) return false;
-    this.#drop(p);
-    p.resolve(socket);
+  bindData(ticket: Uint8Array, conn: ByteStream): boolean {
+    const key = encodeBase64Url(ticket);
+    const t = this.#tickets.get(key);
+    if (!t) return false;
+    this.#tickets.delete(key);
+    clearTimeout(t.timer);
+    const pool = this.#pool(t.agentId);
+    pool.pending = Math.max(0, pool.pending - 1);
+    const agentId = t.agentId;
+    const opened = Date.now();
+    const session = new MuxSession(conn, {
+      role: "cloud",
+      // Bulk on every connection: have a quiet one ready for the next tunnel.
+      onBusy: () => this.#grow(agentId),
+      // The agent's control stream left this node: its last tunnel here ending ends this too.
+      onIdle: () => {
+        if (pool.retired.has(session)) queueMicrotask(() => session.close("agent gone"));
+      },
+      onClose: (reason) => {
+        pool.retired.delete(session);
+        if (!pool.conns.delete(session)) return; // retired: no replacement
+        if (this.#pools.get(agentId) !== pool) return;
+        // A protocol violation is the agent misbehaving (or compromised): worth a warning.
+        const level = reason.startsWith("protocol error") ? "warn" : "info";
+        this.#log?.[level]({ agent: agentId, reason }, "agent data connection closed");
+        // Replace a lost connection while the agent is here (not in a tight loop).
+        if (!pool.draining && this.#registry.get(agentId) && pool.conns.size === 0) {
+          const wait = Date.now() - opened < 1_000 ? 1_000 : 0;
+          setTimeout(() => {
+            if (this.#pools.get(agentId) !== pool || pool.draining) return;
+            if (pool.conns.size + pool.pending === 0) this.#request(agentId);
+          }, wait);
+        }
+      },
+    });
+    pool.conns.add(session);
+    this.#log?.debug({ agent: agentId, conns: pool.conns.size }, "agent data connection bound");
+    for (const w of [...pool.waiters]) {
+      pool.waiters.delete(w);
+      w.resolve(session);
+    }
     return true;
   }
 
-  /** Applies an agent's TunnelResult (a failure to open). */
-  result(agentId: string, r: TunnelResult): void {
-    const p = this.#byId.get(r.tunnelId);
-    if (!p || p.agentId !== agentId || r.ok) return;
-    this.#drop(p);
-    p.reject(tunnelError(r));
-  }
-
-  /** The agent's control stream ended: fail its pending opens (live tunnels keep flowing). */
+  /** The agent's control stream ended: fail waiting opens; live tunnels keep flowing. */
   agentGone(agentId: string): void {
-    for (const p of [...this.#byId.values()]) {
-      if (p.agentId !== agentId) continue;
-      this.#drop(p);
-      p.reject(new AppError("agent_offline"));
+    const pool = this.#pools.get(agentId);
+    if (!pool) return;
+    this.#failWaiters(pool, new AppError("agent_offline"));
+    // Tickets went out on the stream that just ended; the next stream gets fresh ones.
+    this.#dropTickets(agentId);
+    pool.pending = 0;
+    pool.draining = true;
+    for (const c of [...pool.conns]) {
+      pool.conns.delete(c);
+      if (c.streamCount === 0) c.close("agent gone");
+      else pool.retired.add(c);
     }
   }
 
-  /** The agent was revoked: fail its pending opens and cut every live tunnel it carries. */
+  /** The agent was revoked: fail its waiting opens and cut every connection and tunnel. */
   killAgent(agentId: string): void {
-    this.agentGone(agentId);
-    for (const t of this.#live.values()) {
+    const pool = this.#pools.get(agentId);
+    if (!pool) return;
+    this.#pools.delete(agentId);
+    this.#failWaiters(pool, new AppError("agent_offline"));
+    for (const c of [...pool.conns, ...pool.retired]) c.close("agent revoked");
+    this.#dropTickets(agentId);
+  }
+
+  #dropTickets(agentId: string): void {
+    for (const [key, t] of this.#tickets) {
       if (t.agentId !== agentId) continue;
-      try {
-        t.socket.close();
-      } catch { /* already closed */ }
+      clearTimeout(t.timer);
+      this.#tickets.delete(key);
     }
   }
 
@@ -132,9 +231,102 @@ export class TunnelBroker {
     return this.#live.size;
   }
 
-  #drop(p: Pending): void {
-    clearTimeout(p.timer);
-    this.#byTicket.delete(p.ticket);
-    this.#byId.delete(p.tunnelId);
+  /** Data connections this node holds for an agent (for tests and status). */
+  connectionCount(agentId: string): number {
+    const pool = this.#pools.get(agentId);
+    return pool ? pool.conns.size + pool.retired.size : 0;
+  }
+
+  #pool(agentId: string): Pool {
+    let pool = this.#pools.get(agentId);
+    if (!pool) {
+      pool = {
+        conns: new Set(),
+        pending: 0,
+        waiters: new Set(),
+        draining: false,
+        retired: new Set(),
+      };
+      this.#pools.set(agentId, pool);
+    }
+    return pool;
+  }
+
+  #failWaiters(pool: Pool, e: AppError): void {
+    for (const w of [...pool.waiters]) {
+      pool.waiters.delete(w);
+      w.reject(e);
+    }
+  }
+
+  /**
+   * The connection for the next tunnel: a quiet one (no bulk flowing) with the fewest streams,
+   * else the least loaded busy one; asks for one more when every connection carries bulk or
+   * the pool holds more than STREAMS_PER_CONN tunnels per connection.
+   */
+  #connFor(agentId: string, deadline: AbortSignal): Promise<MuxSession> {
+    const pool = this.#pool(agentId);
+    let best: MuxSession | null = null;
+    for (const c of pool.conns) {
+      if (c.closed) continue;
+      if (!best || (best.busy && !c.busy)) best = c;
+      else if (best.busy === c.busy && c.streamCount < best.streamCount) best = c;
+    }
+    this.#grow(agentId);
+    if (best) return Promise.resolve(best);
+    return new Promise<MuxSession>((resolve, reject) => {
+      const w: Waiter = {
+        resolve: (c) => {
+          deadline.removeEventListener("abort", onAbort);
+          resolve(c);
+        },
+        reject,
+      };
+      const onAbort = () => {
+        pool.waiters.delete(w);
+        // The control stream is up but no data connection arrived: the agent cannot reach us.
+        reject(new AppError("agent_offline"));
+      };
+      deadline.addEventListener("abort", onAbort, { once: true });
+      pool.waiters.add(w);
+    });
+  }
+
+  /** Asks for one more connection when the pool is short of what its load calls for. */
+  #grow(agentId: string): void {
+    const pool = this.#pools.get(agentId);
+    if (!pool || pool.draining) return;
+    const conns = [...pool.conns].filter((c) => !c.closed);
+    let want = 1;
+    if (conns.length > 0) {
+      want = Math.floor(this.#liveOn(pool) / this.#streamsPerConn) + 1;
+      if (conns.every((c) => c.busy)) want = Math.max(want, conns.length + 1);
+    }
+    if (conns.length + pool.pending < Math.min(want, this.#maxConns)) this.#request(agentId);
+  }
+
+  #liveOn(pool: Pool): number {
+    let n = 0;
+    for (const c of pool.conns) n += c.streamCount;
+    return n;
+  }
+
+  /** Sends the agent a ticket for one more data connection. */
+  #request(agentId: string): void {
+    const session = this.#registry.get(agentId);
+    if (!session) return;
+    const pool = this.#pool(agentId);
+    const ticket = crypto.getRandomValues(new Uint8Array(TICKET_SIZE));
+    const key = encodeBase64Url(ticket);
+    pool.pending++;
+    this.#tickets.set(key, {
+      agentId,
+      timer: setTimeout(() => {
+        if (!this.#tickets.delete(key)) return;
+        pool.pending = Math.max(0, pool.pending - 1);
+        this.#log?.warn({ agent: agentId }, "agent did not dial its data connection in time");
+      }, TICKET_TTL_MS),
+    });
+    session.send({ openData: { ticket } });
   }
 }

@@ -75,6 +75,7 @@ import type {
   TerminalPolicy,
   TerminalRecording,
   User,
+  UserInvite,
   WebSession,
 } from "./store.ts";
 
@@ -210,6 +211,44 @@ class MongoStore extends MongoBase implements Store {
 
   listSites(tenantId: string): Promise<Site[]> {
     return this.list(C.sites, { tenantId }, FIELDS.site, { createdAt: 1, ord: 1 });
+  }
+
+  async updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null> {
+    return pickOrNull(
+      await this.c(C.sites).findOneAndUpdate(
+        { _id: id as never, tenantId },
+        { $set: { name: patch.name } },
+        { returnDocument: "after" },
+      ),
+      FIELDS.site,
+    );
+  }
+
+  async deleteSite(
+    tenantId: string,
+    id: string,
+  ): Promise<"deleted" | "has_agents" | "not_found"> {
+    if (!await this.getSite(tenantId, id)) return "not_found";
+    if (await this.c(C.agents).findOne({ siteId: id, revokedAt: null })) return "has_agents";
+    // What points at the site goes first, the site last: handles, credentials, devices, tokens,
+    // presence, the revoked agents and their stats. A crash part-way leaves a site with fewer
+    // records (deleting again finishes it), never a record pointing at a missing site.
+    const devices = (await this.c(C.devices).find({ siteId: id }, { projection: { _id: 1 } })
+      .toArray()).map((d) => d._id as unknown as string);
+    const agents = (await this.c(C.agents).find({ siteId: id }, { projection: { _id: 1 } })
+      .toArray()).map((a) => a._id as unknown as string);
+    await this.c(C.handles).deleteMany({ siteId: id }, SECURE);
+    await this.c(C.deviceCredentials).deleteMany({ _id: { $in: devices as never[] } }, SECURE);
+    await this.c(C.sshHostKeys).deleteMany({ deviceId: { $in: devices } }, SECURE);
+    await this.c(C.devices).deleteMany({ siteId: id }, SECURE);
+    await this.c(C.enrollmentTokens).deleteMany({ siteId: id }, SECURE);
+    await this.c(C.presence).deleteMany({ siteId: id });
+    for (const coll of [C.agentCounters, C.hourly, C.daily]) {
+      await this.c(coll).deleteMany({ agentId: { $in: agents } });
+    }
+    await this.c(C.agents).deleteMany({ siteId: id, revokedAt: { $ne: null } }, SECURE);
+    await this.c(C.sites).deleteOne({ _id: id as never, tenantId }, SECURE);
+    return "deleted";
   }
 
   async bumpAllowlistVersion(siteId: string): Promise<number> {
@@ -421,6 +460,16 @@ class MongoStore extends MongoBase implements Store {
     });
   }
 
+  async revokeEnrollmentToken(tenantId: string, hash: string): Promise<boolean> {
+    const now = this.now();
+    const r = await this.c(C.enrollmentTokens).updateOne(
+      { _id: hash as never, tenantId, usedAt: null, expiresAt: { $gt: now } },
+      { $set: { expiresAt: now } },
+      SECURE,
+    );
+    return r.modifiedCount > 0;
+  }
+
   async consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult> {
     const now = this.now();
     // Step 1, the claim: one conditional update marks the token used; of many concurrent
@@ -461,12 +510,19 @@ class MongoStore extends MongoBase implements Store {
   }
 
   async getAgent(id: string): Promise<Agent | null> {
-    return pickOrNull(await this.c(C.agents).findOne({ _id: id as never }), FIELDS.agent);
+    const a = pickOrNull<Agent>(await this.c(C.agents).findOne({ _id: id as never }), FIELDS.agent);
+    return a && labelled(a);
   }
 
-  listAgents(tenantId: string, siteId?: string): Promise<Agent[]> {
+  async listAgents(tenantId: string, siteId?: string): Promise<Agent[]> {
     const filter = siteId === undefined ? { tenantId } : { tenantId, siteId };
-    return this.list(C.agents, filter, FIELDS.agent, { createdAt: 1, ord: 1 });
+    return (await this.list<Agent>(C.agents, filter, FIELDS.agent, { createdAt: 1, ord: 1 }))
+      .map(labelled);
+  }
+
+  async renameAgent(tenantId: string, id: string, label: string): Promise<boolean> {
+    const r = await this.c(C.agents).updateOne({ _id: id as never, tenantId }, { $set: { label } });
+    return r.matchedCount > 0;
   }
 
   async updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">) {
@@ -519,6 +575,30 @@ class MongoStore extends MongoBase implements Store {
 
   getUserByEmail(email: string): Promise<User | null> {
     return this.#creds.getUserByEmail(email);
+  }
+
+  listUsers(tenantId: string): Promise<User[]> {
+    return this.#creds.listUsers(tenantId);
+  }
+
+  updateUser(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<User, "passwordHash" | "role" | "disabledAt">>,
+  ): Promise<User | null> {
+    return this.#creds.updateUser(tenantId, id, patch);
+  }
+
+  createUserInvite(input: Omit<UserInvite, "createdAt" | "usedAt">): Promise<UserInvite> {
+    return this.#creds.createUserInvite(input);
+  }
+
+  getUserInvite(hash: string): Promise<UserInvite | null> {
+    return this.#creds.getUserInvite(hash);
+  }
+
+  consumeUserInvite(hash: string, passwordHash: string): Promise<User | null> {
+    return this.#creds.consumeUserInvite(hash, passwordHash);
   }
 
   createApiToken(
@@ -877,4 +957,9 @@ class MongoStore extends MongoBase implements Store {
   async close(): Promise<void> {
     await this.#client.close();
   }
+}
+
+/** An agent stored before agents had a console name reads with an empty one. */
+function labelled(a: Agent): Agent {
+  return { ...a, label: a.label ?? "" };
 }

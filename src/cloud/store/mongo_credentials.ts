@@ -15,7 +15,15 @@ import {
   pickOrNull,
   SECURE,
 } from "./mongo_schema.ts";
-import type { ApiKey, ApiToken, CliSession, License, User, WebSession } from "./store.ts";
+import type {
+  ApiKey,
+  ApiToken,
+  CliSession,
+  License,
+  User,
+  UserInvite,
+  WebSession,
+} from "./store.ts";
 
 /** Users, tokens, sessions, API keys and licenses over one database. */
 export class MongoCredentials extends MongoBase {
@@ -39,6 +47,76 @@ export class MongoCredentials extends MongoBase {
   async getUserByEmail(email: string): Promise<User | null> {
     return pickOrNull(
       await this.c(C.users).findOne({ email: normalizeEmail(email) }),
+      FIELDS.user,
+    );
+  }
+
+  listUsers(tenantId: string): Promise<User[]> {
+    return this.list(C.users, { tenantId }, FIELDS.user, { createdAt: 1, ord: 1 });
+  }
+
+  async updateUser(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<User, "passwordHash" | "role" | "disabledAt">>,
+  ): Promise<User | null> {
+    const set: Record<string, unknown> = {};
+    if (patch.passwordHash !== undefined) set.passwordHash = patch.passwordHash;
+    if (patch.role !== undefined) set.role = patch.role;
+    if (patch.disabledAt !== undefined) set.disabledAt = patch.disabledAt;
+    if (!Object.keys(set).length) {
+      return pickOrNull(await this.c(C.users).findOne({ _id: id as never, tenantId }), FIELDS.user);
+    }
+    return pickOrNull(
+      await this.c(C.users).findOneAndUpdate(
+        { _id: id as never, tenantId },
+        { $set: set },
+        { returnDocument: "after", ...SECURE },
+      ),
+      FIELDS.user,
+    );
+  }
+
+  async createUserInvite(
+    input: Omit<UserInvite, "createdAt" | "usedAt">,
+  ): Promise<UserInvite> {
+    const invite: UserInvite = { ...input, createdAt: this.now(), usedAt: null };
+    await this.c(C.userInvites).insertOne(
+      { _id: invite.hash as never, ...invite, ord: nextOrd() },
+      SECURE,
+    );
+    return invite;
+  }
+
+  async getUserInvite(hash: string): Promise<UserInvite | null> {
+    return pickOrNull(
+      await this.c(C.userInvites).findOne({ _id: hash as never }),
+      FIELDS.userInvite,
+    );
+  }
+
+  async consumeUserInvite(hash: string, passwordHash: string): Promise<User | null> {
+    const now = this.now();
+    // The claim first (one conditional update: of concurrent uses exactly one matches), then the
+    // user's other open links, then the password. A crash after the claim leaves a spent link
+    // and the old password: the admin hands out a new link; nothing is granted.
+    const claimed = await this.c(C.userInvites).findOneAndUpdate(
+      { _id: hash as never, usedAt: null, expiresAt: { $gt: now } },
+      { $set: { usedAt: now } },
+      { returnDocument: "after", ...SECURE },
+    );
+    if (!claimed) return null;
+    await this.c(C.userInvites).updateMany(
+      { userId: claimed.userId, usedAt: null },
+      { $set: { usedAt: now } },
+      SECURE,
+    );
+    return pickOrNull(
+      await this.c(C.users).findOneAndUpdate(
+        { _id: claimed.userId as never, tenantId: claimed.tenantId },
+        { $set: { passwordHash, disabledAt: null } },
+        { returnDocument: "after", ...SECURE },
+      ),
       FIELDS.user,
     );
   }

@@ -31,6 +31,7 @@ export const C = {
   agentCounters: "agent_counters",
   hourly: "stats_hourly",
   daily: "stats_daily",
+  userInvites: "user_invites",
   sshHostKeys: "ssh_host_keys",
   terminalPolicies: "terminal_policies",
   recordings: "terminal_recordings",
@@ -68,6 +69,8 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.hourly, { tenantId: 1, agentId: 1, hour: 1 }, { name: "tenant_agent_hour" }],
   [C.hourly, { hour: 1 }, { name: "hour" }],
   [C.daily, { tenantId: 1, agentId: 1, day: 1 }, { name: "tenant_agent_day" }],
+  [C.userInvites, { userId: 1 }, { name: "user" }],
+  [C.users, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
   [C.sshHostKeys, { deviceId: 1 }, { name: "device" }],
   [C.recordings, { tenantId: 1, endedAt: -1, ord: -1 }, { name: "tenant_ended" }],
 ];
@@ -96,6 +99,7 @@ export const FIELDS = {
     "version",
     "os",
     "certSerial",
+    "label",
     "certNotAfter",
     "certCa",
     "createdAt",
@@ -130,6 +134,7 @@ export const FIELDS = {
   ],
   enrollmentToken: ["hash", "tenantId", "siteId", "createdAt", "expiresAt", "usedAt", "agentId"],
   user: ["id", "tenantId", "email", "passwordHash", "role", "createdAt", "disabledAt"],
+  userInvite: ["hash", "tenantId", "userId", "createdAt", "expiresAt", "usedAt"],
   apiToken: ["hash", "tenantId", "userId", "name", "createdAt", "lastUsedAt", "revokedAt"],
   webSession: ["hash", "tenantId", "userId", "csrfHash", "createdAt", "expiresAt"],
   cliSession: [

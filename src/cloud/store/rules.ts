@@ -63,6 +63,7 @@ export function newAgentRecord(
     certCa: agent.certCa ?? null,
     tenantId: where.tenantId,
     siteId: where.siteId,
+    label: "",
     createdAt: now,
     revokedAt: null,
   };

@@ -70,6 +70,7 @@ import type {
   TerminalPolicy,
   TerminalRecording,
   User,
+  UserInvite,
   WebSession,
 } from "./store.ts";
 
@@ -130,6 +131,17 @@ function toTenant(r: Row): Tenant {
   return { id: str(r.id), name: str(r.name), createdAt: num(r.created_at) };
 }
 
+function toUserInvite(r: Row): UserInvite {
+  return {
+    hash: str(r.hash),
+    tenantId: str(r.tenant_id),
+    userId: str(r.user_id),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+    usedAt: r.used_at === null ? null : num(r.used_at),
+  };
+}
+
 function toSite(r: Row): Site {
   return {
     id: str(r.id),
@@ -149,6 +161,7 @@ function toAgent(r: Row): Agent {
     version: str(r.version),
     os: str(r.os),
     certSerial: str(r.cert_serial),
+    label: str(r.label ?? ""),
     certNotAfter: numOrNull(r.cert_not_after),
     certCa: strOrNull(r.cert_ca),
     createdAt: num(r.created_at),
@@ -457,6 +470,51 @@ class SqliteStore implements Store {
       .map(toSite);
   }
 
+  async updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null> {
+    return this.#tx(() => {
+      const n = this.#run(
+        "UPDATE sites SET name = ? WHERE id = ? AND tenant_id = ?",
+        patch.name,
+        id,
+        tenantId,
+      );
+      if (!n) return null;
+      return toSite(this.#get("SELECT * FROM sites WHERE id = ?", id)!);
+    });
+  }
+
+  async deleteSite(
+    tenantId: string,
+    id: string,
+  ): Promise<"deleted" | "has_agents" | "not_found"> {
+    return this.#tx(() => {
+      if (!this.#get("SELECT 1 FROM sites WHERE id = ? AND tenant_id = ?", id, tenantId)) {
+        return "not_found";
+      }
+      if (this.#get("SELECT 1 FROM agents WHERE site_id = ? AND revoked_at IS NULL", id)) {
+        return "has_agents";
+      }
+      const agents = this.#all("SELECT id FROM agents WHERE site_id = ?", id).map((r) => str(r.id));
+      for (const a of agents) {
+        this.#run("DELETE FROM agent_counters WHERE agent_id = ?", a);
+        this.#run("DELETE FROM agent_stats_hourly WHERE agent_id = ?", a);
+        this.#run("DELETE FROM agent_stats_daily WHERE agent_id = ?", a);
+        this.#run("DELETE FROM presence WHERE agent_id = ?", a);
+      }
+      this.#run(
+        "DELETE FROM device_credentials WHERE device_id IN (SELECT id FROM devices WHERE site_id = ?)",
+        id,
+      );
+      this.#run("DELETE FROM handles WHERE site_id = ?", id);
+      this.#run("DELETE FROM devices WHERE site_id = ?", id);
+      this.#run("DELETE FROM enrollment_tokens WHERE site_id = ?", id);
+      this.#run("DELETE FROM presence WHERE site_id = ?", id);
+      this.#run("DELETE FROM agents WHERE site_id = ?", id);
+      this.#run("DELETE FROM sites WHERE id = ?", id);
+      return "deleted";
+    });
+  }
+
   async bumpAllowlistVersion(siteId: string): Promise<number> {
     return this.#bump(siteId);
   }
@@ -732,6 +790,18 @@ class SqliteStore implements Store {
     ).map(toEnrollmentToken);
   }
 
+  async revokeEnrollmentToken(tenantId: string, hash: string): Promise<boolean> {
+    const now = this.#now();
+    return this.#run(
+      `UPDATE enrollment_tokens SET expires_at = ?
+        WHERE hash = ? AND tenant_id = ? AND used_at IS NULL AND expires_at > ?`,
+      now,
+      hash,
+      tenantId,
+      now,
+    ) > 0;
+  }
+
   async consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult> {
     return this.#tx((): ConsumeResult => {
       const r = this.#get("SELECT * FROM enrollment_tokens WHERE hash = ?", hash);
@@ -750,6 +820,15 @@ class SqliteStore implements Store {
       );
       return { ok: true, agent: created };
     });
+  }
+
+  async renameAgent(tenantId: string, id: string, label: string): Promise<boolean> {
+    return this.#run(
+      "UPDATE agents SET label = ? WHERE id = ? AND tenant_id = ?",
+      label,
+      id,
+      tenantId,
+    ) > 0;
   }
 
   /** Inserts an agent record (inside the caller's transaction). */
@@ -861,6 +940,90 @@ class SqliteStore implements Store {
   async getUserByEmail(email: string): Promise<User | null> {
     const r = this.#get("SELECT * FROM users WHERE email = ?", normalizeEmail(email));
     return r ? toUser(r) : null;
+  }
+
+  async createUserInvite(
+    input: Omit<UserInvite, "createdAt" | "usedAt">,
+  ): Promise<UserInvite> {
+    const invite: UserInvite = { ...input, createdAt: this.#now(), usedAt: null };
+    this.#run(
+      `INSERT INTO user_invites (hash, tenant_id, user_id, created_at, expires_at, used_at)
+       VALUES (?, ?, ?, ?, ?, NULL)`,
+      invite.hash,
+      invite.tenantId,
+      invite.userId,
+      invite.createdAt,
+      invite.expiresAt,
+    );
+    return invite;
+  }
+
+  async getUserInvite(hash: string): Promise<UserInvite | null> {
+    const r = this.#get("SELECT * FROM user_invites WHERE hash = ?", hash);
+    return r ? toUserInvite(r) : null;
+  }
+
+  async consumeUserInvite(hash: string, passwordHash: string): Promise<User | null> {
+    return this.#tx(() => {
+      const now = this.#now();
+      const r = this.#get(
+        "SELECT * FROM user_invites WHERE hash = ? AND used_at IS NULL AND expires_at > ?",
+        hash,
+        now,
+      );
+      if (!r) return null;
+      const inv = toUserInvite(r);
+      const u = this.#get(
+        "SELECT * FROM users WHERE id = ? AND tenant_id = ?",
+        inv.userId,
+        inv.tenantId,
+      );
+      if (!u) return null;
+      this.#run(
+        "UPDATE user_invites SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+        now,
+        inv.userId,
+      );
+      this.#run(
+        "UPDATE users SET password_hash = ?, disabled_at = NULL WHERE id = ?",
+        passwordHash,
+        inv.userId,
+      );
+      return { ...toUser(u), passwordHash, disabledAt: null };
+    });
+  }
+
+  async listUsers(tenantId: string): Promise<User[]> {
+    return this.#all(
+      "SELECT * FROM users WHERE tenant_id = ? ORDER BY created_at, rowid",
+      tenantId,
+    ).map(toUser);
+  }
+
+  async updateUser(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<User, "passwordHash" | "role" | "disabledAt">>,
+  ): Promise<User | null> {
+    return this.#tx(() => {
+      const r = this.#get("SELECT * FROM users WHERE id = ? AND tenant_id = ?", id, tenantId);
+      if (!r) return null;
+      const cur = toUser(r);
+      const next: User = {
+        ...cur,
+        passwordHash: patch.passwordHash ?? cur.passwordHash,
+        role: patch.role ?? cur.role,
+        disabledAt: patch.disabledAt === undefined ? cur.disabledAt : patch.disabledAt,
+      };
+      this.#run(
+        "UPDATE users SET password_hash = ?, role = ?, disabled_at = ? WHERE id = ?",
+        next.passwordHash,
+        next.role,
+        next.disabledAt,
+        id,
+      );
+      return next;
+    });
   }
 
   async createApiToken(

@@ -362,4 +362,21 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX terminal_recordings_tenant ON terminal_recordings (tenant_id, ended_at);
   `,
+  // 10: one-time links that set a user's password (team invites and password resets); only the
+  // SHA-256 of the link's token is kept.
+  `
+  CREATE TABLE user_invites (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  );
+  CREATE INDEX user_invites_user ON user_invites (user_id);
+  `,
+  // 11: a name for an agent given in the console (empty: the host name is shown).
+  `
+  ALTER TABLE agents ADD COLUMN label TEXT NOT NULL DEFAULT '';
+  `,
 ];

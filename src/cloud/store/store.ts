@@ -42,6 +42,8 @@ export interface Agent {
   os: string;
   /** Serial number (hex) of the agent's newest known certificate (issued or presented). */
   certSerial: string;
+  /** The name given in the console; empty: the host name is shown. */
+  label: string;
   /** When that certificate expires (epoch ms); null for agents enrolled before this was kept. */
   certNotAfter: number | null;
   /** `sha256:<hex>` pin of the CA that issued that certificate; null when not known. */
@@ -157,6 +159,17 @@ export interface User {
   role: Role;
   createdAt: number;
   disabledAt: number | null;
+}
+
+/** A one-time link that sets a user's password (an invite or a reset); only its hash is kept. */
+export interface UserInvite {
+  /** SHA-256 (hex) of the link's token. */
+  hash: string;
+  tenantId: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
 }
 
 /** A per-user API token (`nt_…`); only its hash is kept. */
@@ -317,6 +330,14 @@ export interface Store {
   /** Unscoped lookup, for the control plane (which knows only the agent). */
   getSiteById(id: string): Promise<Site | null>;
   listSites(tenantId: string): Promise<Site[]>;
+  /** Tenant-scoped rename; null when absent or in another tenant. */
+  updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null>;
+  /**
+   * Deletes a site with its devices (and their handles and credentials), enrollment tokens and
+   * revoked agents, in one transaction. Refused ("has_agents", nothing written) while an agent
+   * of the site is not revoked; "not_found" for another tenant's or an absent site.
+   */
+  deleteSite(tenantId: string, id: string): Promise<"deleted" | "has_agents" | "not_found">;
   /** Atomically increments and returns the site's allowlist version. */
   bumpAllowlistVersion(siteId: string): Promise<number>;
 
@@ -361,6 +382,11 @@ export interface Store {
   /** Lists a site's enrollment tokens (hashes only), newest first. */
   listEnrollmentTokens(tenantId: string, siteId: string): Promise<EnrollmentToken[]>;
   /**
+   * Tenant-scoped: ends an unused, unexpired token now (its expiry becomes clock.now(), so it
+   * can no longer be used). False when absent, another tenant's, used or already expired.
+   */
+  revokeEnrollmentToken(tenantId: string, hash: string): Promise<boolean>;
+  /**
    * Atomically checks the token (known, unused, not expired at clock.now()), marks it used and
    * creates the agent in the token's tenant and site. A failed check writes nothing.
    */
@@ -370,6 +396,8 @@ export interface Store {
   listAgents(tenantId: string, siteId?: string): Promise<Agent[]>;
   /** Updates what the agent reports on Hello. */
   updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">): Promise<void>;
+  /** Tenant-scoped: sets the agent's console name; false when absent or another tenant's. */
+  renameAgent(tenantId: string, id: string, label: string): Promise<boolean>;
   /** Marks the agent revoked at clock.now(); false if absent or already revoked. */
   revokeAgent(tenantId: string, id: string): Promise<boolean>;
   /**
@@ -388,6 +416,27 @@ export interface Store {
   getUser(id: string): Promise<User | null>;
   /** Emails are unique across the cloud, compared case-insensitively. */
   getUserByEmail(email: string): Promise<User | null>;
+  /** Stores a one-time password link for a user of `tenantId`. */
+  createUserInvite(input: Omit<UserInvite, "createdAt" | "usedAt">): Promise<UserInvite>;
+  /** The link by hash, if it exists (used or not). */
+  getUserInvite(hash: string): Promise<UserInvite | null>;
+  /**
+   * Atomically: when the link is unused and unexpired at clock.now(), marks it (and every other
+   * open link of the same user) used, sets the user's password hash and enables the user; returns
+   * the user. Otherwise null, nothing written.
+   */
+  consumeUserInvite(hash: string, passwordHash: string): Promise<User | null>;
+  /** A tenant's users (home tenant), oldest first. */
+  listUsers(tenantId: string): Promise<User[]>;
+  /**
+   * Tenant-scoped: replaces the fields given (a new password hash, a role, or `disabledAt`:
+   * a time to disable, null to enable again). Null when absent or in another tenant.
+   */
+  updateUser(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<User, "passwordHash" | "role" | "disabledAt">>,
+  ): Promise<User | null>;
   createApiToken(
     input: Omit<ApiToken, "createdAt" | "lastUsedAt" | "revokedAt">,
   ): Promise<ApiToken>;

@@ -44,3 +44,6 @@ export async function verifyPassword(pw: string, stored: string): Promise<boolea
   );
   return got.byteLength === want.byteLength && timingSafeEqual(got, want);
 }
+
+/** The shortest sign-in password accepted (the CLI, invites and resets alike). */
+export const MIN_PASSWORD_LENGTH = 10;

@@ -1,6 +1,6 @@
 /**
- * The web UI's only two assets, served from the executable itself (so they work under
- * `deno compile` with no files beside it): one stylesheet and one small vanilla module. The module
+ * The web UI's assets, served from the executable itself (so they work under
+ * `deno compile` with no files beside it): one stylesheet, one small vanilla module (and the live view's player, live_player.ts). The module
  * turns `data-*` attributes into behaviour — forms and buttons that call the JSON API with the
  * antiforgery header, confirmations, one-shot secret dialogs, copy buttons, toasts, and fragments
  * that refresh themselves every few seconds — so pages stay server-rendered and the API stays the
@@ -8,22 +8,23 @@
  * @module
  */
 import { Hono } from "hono";
+import { LIVE_JS } from "./live_player.ts";
 
 /** The stylesheet. */
 export const APP_CSS = `
 :root{--bg:#f4f5f7;--fg:#1d2330;--muted:#4f586b;--line:#d5d9e2;--card:#fff;--accent:#1f5eff;--ok:#137a3a;--bad:#b42318;--warn:#8a5a00}
 *{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);color:var(--fg);line-height:1.45}
 a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f5b700;outline-offset:2px}
-header.top{display:flex;align-items:center;gap:1rem;background:#101828;color:#fff;padding:.6rem 1.2rem;flex-wrap:wrap}
-header.top .brand{font-weight:700;color:#fff;text-decoration:none;margin-right:1rem}
-header.top nav{display:flex;gap:.2rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .6rem;border-radius:4px}
+header.top{display:flex;align-items:center;gap:.6rem;background:#101828;color:#fff;padding:.6rem 1.2rem;flex-wrap:wrap}
+header.top .brand{font-weight:700;color:#fff;text-decoration:none;margin-right:.2rem;white-space:nowrap}
+header.top nav{display:flex;gap:.1rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .4rem;border-radius:4px;white-space:nowrap;font-size:.9rem}
 header.top nav a[aria-current=page],header.top nav a:hover{background:#344054;color:#fff}
-header.top .who{display:flex;gap:.6rem;align-items:center;font-size:.9rem}header.top select{padding:.2rem}
+header.top .who{display:flex;gap:.5rem;align-items:center;font-size:.9rem}.who .email{max-width:8rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}header.top select{padding:.2rem}
 main{max-width:76rem;margin:1.2rem auto;padding:0 1rem}h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.6rem 0 .6rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:1rem}.stat{font-size:2rem;font-weight:700}.stat-label{color:var(--muted)}
 table{width:100%;border-collapse:collapse;background:var(--card)}th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{font-size:.85rem;color:var(--muted)}
-.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}.table-wrap td:last-child,.table-wrap th:last-child{position:sticky;right:0;background:#fff;box-shadow:-6px 0 6px -6px #0003}
 button,.button{display:inline-block;font:inherit;padding:.45rem .9rem;border-radius:5px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
 button.secondary,.button.secondary{background:#fff;color:var(--accent)}button.danger{background:var(--bad);border-color:var(--bad)}button.small{padding:.2rem .5rem;font-size:.85rem}
 button:disabled{opacity:.6;cursor:wait}
@@ -33,7 +34,7 @@ input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-
 .cert-warn{color:var(--bad);font-weight:600}
 .pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
 .warn{color:var(--warn);font-size:.9rem}.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
-code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;margin:.5rem 0}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;white-space:pre-wrap;margin:.5rem 0}
 dialog{border:1px solid var(--line);border-radius:8px;max-width:40rem;width:92vw}dialog::backdrop{background:#10182880}
 .toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:10}.toast{background:#101828;color:#fff;padding:.6rem 1rem;border-radius:6px;max-width:26rem;box-shadow:0 2px 8px #0004}.toast.error{background:var(--bad)}
 footer.foot{text-align:center;color:var(--muted);font-size:.85rem;margin:2rem 0}
@@ -59,6 +60,10 @@ export async function api(method, url, body) {
   if (!res.ok) throw new Error(data.message || ("HTTP " + res.status));
   return data;
 }
+function fillText(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => String(data[k] ?? "")); }
+/** A toast that survives the reload or redirect that follows it. */
+function toastAcross(text) { try { sessionStorage.setItem("nc-toast", text); } catch { toast(text); } }
+{ const pending = sessionStorage.getItem("nc-toast"); if (pending) { sessionStorage.removeItem("nc-toast"); toast(pending); } }
 function fill(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => encodeURIComponent(data[k] ?? "")); }
 function formJson(form) {
   const out = {};
@@ -88,7 +93,8 @@ function showSecret(title, text, note) {
 }
 async function after(el, data) {
   const then = el.dataset.then || "reload";
-  if (el.dataset.toast) toast(fill(el.dataset.toast, data));
+  const said = el.dataset.toast ? fillText(el.dataset.toast, data) : "";
+  if (said) (then === "reload" || then.startsWith("redirect:") ? toastAcross : toast)(said);
   if (then.startsWith("redirect:")) location.href = fill(then.slice(9), data);
   else if (then.startsWith("secret:")) {
     const [, field, title] = then.split(":");
@@ -97,8 +103,23 @@ async function after(el, data) {
   } else if (then.startsWith("call:")) window[then.slice(5)]?.(data, el);
   else if (then === "reload") location.reload();
 }
+/** The console's own confirmation (not the browser's confirm()): resolves true on Confirm. */
+function ask(text) {
+  const d = document.getElementById("confirm-dialog");
+  if (!d) return Promise.resolve(confirm(text));
+  d.querySelector("#confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    const answer = (e) => {
+      const b = e.target.closest("[data-confirm-answer]"); if (!b) return;
+      d.removeEventListener("click", answer); d.close(); resolve(b.dataset.confirmAnswer === "yes");
+    };
+    d.addEventListener("click", answer);
+    d.addEventListener("cancel", () => { d.removeEventListener("click", answer); resolve(false); }, { once: true });
+    d.showModal();
+  });
+}
 async function run(el, method, url, body) {
-  if (el.dataset.confirm && !confirm(el.dataset.confirm)) return;
+  if (el.dataset.confirm && !(await ask(el.dataset.confirm))) return;
   const busy = el.tagName === "FORM" ? el.querySelector("[type=submit]") : el;
   if (busy) busy.disabled = true;
   try { await after(el, await api(method, url, body)); }
@@ -123,7 +144,7 @@ document.addEventListener("click", async (e) => {
   const r = e.target.closest("[data-rtsp]");
   if (r) {
     e.preventDefault();
-    try { const data = await api("POST", r.dataset.rtsp, {}); await navigator.clipboard?.writeText(data.url).catch(() => {}); showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toLocaleString() + "."); }
+    try { const data = await api("POST", r.dataset.rtsp, {}); await navigator.clipboard?.writeText(data.url).catch(() => {}); showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toISOString().slice(0, 16).replace("T", " ") + " UTC."); }
     catch (err) { toast(err.message, true); }
   }
 });
@@ -156,14 +177,18 @@ window.ncDiscovery = (data, form) => {
         await api("POST", "/api/sites/" + encodeURIComponent(site) + "/devices", { host: d.address, ports: d.ports?.length ? d.ports : [80, 554],
           manufacturer: d.manufacturer || undefined, model: d.model || undefined, label: d.name || undefined });
       }
-      toast(picks.length + " device(s) added"); location.href = "/sites/" + encodeURIComponent(site);
+      toastAcross(picks.length === 1 ? "1 device added" : picks.length + " devices added"); location.href = "/sites/" + encodeURIComponent(site);
     } catch (err) { toast(err.message, true); }
   });
 };
 window.ncApi = api; window.ncToast = toast;
 `;
 
-/** Serves the assets at /ui/app.css and /ui/app.js. */
+/** The console's icon (a small SVG, served for /favicon.ico so browsers stop logging a 404). */
+const FAVICON_SVG =
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d4ed8"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
+
+/** Serves the assets at /ui/app.css, /ui/app.js, /ui/live.js and /favicon.ico. */
 export function assetRoutes(): Hono {
   const app = new Hono();
   const headers = (type: string) => ({
@@ -172,5 +197,7 @@ export function assetRoutes(): Hono {
   });
   app.get("/ui/app.css", (c) => c.body(APP_CSS, 200, headers("text/css; charset=utf-8")));
   app.get("/ui/app.js", (c) => c.body(APP_JS, 200, headers("text/javascript; charset=utf-8")));
+  app.get("/favicon.ico", (c) => c.body(FAVICON_SVG, 200, headers("image/svg+xml")));
+  app.get("/ui/live.js", (c) => c.body(LIVE_JS, 200, headers("text/javascript; charset=utf-8")));
   return app;
 }

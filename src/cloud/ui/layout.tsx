@@ -9,7 +9,6 @@ import type { Child } from "hono/jsx";
 import { VERSION } from "../../shared/version.ts";
 import type { UiContext } from "./context.ts";
 import { roleAtLeast } from "../tenancy/roles.ts";
-import { isSshPort } from "../access/terminal/ssh_port.ts";
 
 const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/", label: "Dashboard" },
@@ -17,6 +16,7 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/discover", label: "Discover", min: "admin" },
   { href: "/agents", label: "Agents" },
   { href: "/audit", label: "Audit log" },
+  { href: "/team", label: "Team", min: "admin" },
   { href: "/account/tokens", label: "Account" },
   { href: "/licenses", label: "Licenses", min: "superadmin" },
   { href: "/download", label: "Download" },
@@ -59,18 +59,19 @@ export function Layout(
             {ctx.tenants.length
               ? (
                 <label style="display:flex;gap:.4rem;align-items:center;margin:0;font-weight:400">
-                  Tenant
-                  <select data-tenant-picker aria-label="Tenant">
+                  <select data-tenant-picker aria-label="Tenant" title="Tenant">
                     {ctx.tenants.map((t) => (
                       <option value={t.id} selected={t.id === ctx.principal.tenantId}>
-                        {t.name}
+                        {tenantLabel(t, ctx.tenants)}
                       </option>
                     ))}
                   </select>
                 </label>
               )
               : <span>{ctx.tenant?.name}</span>}
-            <span class="muted" style="color:#d0d5dd">{ctx.user.email}</span>
+            <span class="muted email" style="color:#d0d5dd" title={ctx.user.email}>
+              {ctx.user.email}
+            </span>
             <button
               type="button"
               class="small secondary"
@@ -91,6 +92,14 @@ export function Layout(
           <div class="inline">
             <button type="button" data-copy="secret-text">Copy</button>
             <button type="button" class="secondary" data-close>Done</button>
+          </div>
+        </dialog>
+        <dialog id="confirm-dialog" aria-labelledby="confirm-title">
+          <h2 id="confirm-title">Are you sure?</h2>
+          <p id="confirm-text"></p>
+          <div class="inline">
+            <button type="button" class="danger" data-confirm-answer="yes">Confirm</button>
+            <button type="button" class="secondary" data-confirm-answer="no">Cancel</button>
           </div>
         </dialog>
       </body>
@@ -122,10 +131,11 @@ export function Ago(props: { at: number | null; now: number }) {
 }
 
 /** An agent's name cell: its host name, with its id below. */
-export function AgentName(props: { hostname: string; id: string }) {
+export function AgentName(props: { hostname: string; id: string; label?: string }) {
   return (
     <td>
-      {props.hostname || props.id}
+      {props.label || props.hostname || props.id}
+      {props.label && props.hostname ? <div class="muted">{props.hostname}</div> : null}
       <div class="muted mono">{props.id}</div>
     </td>
   );
@@ -157,18 +167,7 @@ export function Status(props: { online: boolean }) {
   );
 }
 
-/** Ports that speak RTSP on cameras and NVRs. */
-const RTSP_PORTS = new Set([554, 8554, 10554]);
-/** Well-known ports that are not web pages (SSH, Telnet, vendor SDKs, RDP, VNC, ONVIF events). */
-const TCP_PORTS = new Set([21, 22, 23, 3389, 5900, 8000, 8200, 9000, 34567, 37777, 37778]);
-
-/** The protocol a port most likely speaks, for its pill: RTSP, SSH, a plain TCP service, or HTTP. */
-export function portKind(port: number): "http" | "rtsp" | "ssh" | "other" {
-  if (RTSP_PORTS.has(port)) return "rtsp";
-  if (isSshPort(port)) return "ssh";
-  if (TCP_PORTS.has(port)) return "other";
-  return "http";
-}
+export { portKind } from "../access/port_kind.ts";
 
 /** A data table: column headers (`"@actions"` for an unlabeled actions column) and rows. */
 export function Table(props: { head: string[]; children?: Child }) {
@@ -185,5 +184,51 @@ export function Table(props: { head: string[]; children?: Child }) {
         <tbody>{props.children}</tbody>
       </table>
     </div>
+  );
+}
+
+/** A tenant's name in the picker, with the end of its id when another tenant has the same name. */
+export function tenantLabel(t: { id: string; name: string }, all: { id: string; name: string }[]) {
+  const twin = all.some((o) => o.id !== t.id && o.name === t.name);
+  return twin ? `${t.name} (…${t.id.slice(-6)})` : t.name;
+}
+
+/** The buttons at the foot of a dialog's form: submit with `label`, and Cancel. */
+export function DialogButtons(props: { label: string }) {
+  return (
+    <div class="inline" style="margin-top:1rem">
+      <button type="submit">{props.label}</button>
+      <button type="button" class="secondary" data-close>Cancel</button>
+    </div>
+  );
+}
+
+/** The console's one absolute time format: `2026-12-01 15:04 UTC`. */
+export function utc(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
+/** An absolute time in the console's format, machine-readable in `datetime`. */
+export function At(props: { at: number }) {
+  const iso = new Date(props.at).toISOString();
+  return <time datetime={iso} title={iso}>{utc(props.at)}</time>;
+}
+
+/** A GET search box for a list page (`?q=`), with "Show all" while a search is active. */
+export function SearchBox(
+  props: { action: string; q: string; label: string; placeholder: string; anchor?: string },
+) {
+  return (
+    <form class="inline" method="get" action={props.action} role="search">
+      <input
+        name="q"
+        aria-label={props.label}
+        value={props.q}
+        placeholder={props.placeholder}
+        maxlength={200}
+      />
+      <button type="submit" class="secondary">Find</button>
+      {props.q ? <a href={`${props.action}${props.anchor ?? ""}`}>Show all</a> : null}
+    </form>
   );
 }

@@ -33,26 +33,29 @@ function hostOf(origin: string): string {
   }
 }
 
-function Page(props: { next: string; error?: string; email?: string }) {
+/** The style of the pages shown before sign-in (sign in, set a password). */
+export const PUBLIC_PAGE_CSS =
+  `body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
+main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
+h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .3rem;font-weight:600}
+input{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #8a93a6;border-radius:4px;font-size:1rem}
+button{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f5eff;color:#fff;border:0;border-radius:4px;font-size:1rem;cursor:pointer}
+.err{background:#fde8e8;color:#8a1c1c;padding:.6rem;border-radius:4px}footer{text-align:center;color:#5b6478;font-size:.8rem}`;
+
+function Page(props: { next: string; error?: string; email?: string; notice?: string }) {
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>Sign in — Nanodems Connector</title>
-        <style>
-          {`body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
-main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
-h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .3rem;font-weight:600}
-input{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #8a93a6;border-radius:4px;font-size:1rem}
-button{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f5eff;color:#fff;border:0;border-radius:4px;font-size:1rem;cursor:pointer}
-.err{background:#fde8e8;color:#8a1c1c;padding:.6rem;border-radius:4px}footer{text-align:center;color:#5b6478;font-size:.8rem}`}
-        </style>
+        <style>{PUBLIC_PAGE_CSS}</style>
       </head>
       <body>
         <main>
           <h1>Sign in to Nanodems Connector</h1>
           {props.error ? <p class="err" role="alert">{props.error}</p> : null}
+          {props.notice ? <p role="status">{props.notice}</p> : null}
           <form method="post" action="/login">
             <input type="hidden" name="next" value={props.next} />
             <label for="email">Email</label>
@@ -86,7 +89,15 @@ export function loginPage(d: { signIn: SignIn; remote: (c: unknown) => string })
   const app = new Hono();
   app.get(
     "/login",
-    (c) => c.html("<!doctype html>" + <Page next={safeNext(c.req.query("next"))} />),
+    (c) =>
+      c.html(
+        "<!doctype html>" + (
+          <Page
+            next={safeNext(c.req.query("next"))}
+            notice={c.req.query("set") === "1" ? "Your password is set: sign in." : undefined}
+          />
+        ),
+      ),
   );
   app.post("/login", async (c) => {
     // Login CSRF: a form on another site must not sign a browser into someone else's account.

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
+import type { LiveAccess } from "../access/live.ts";
 import { signInUrl, type UiContext, uiContext } from "./context.ts";
 import { assetRoutes } from "./assets.ts";
 import { Layout } from "./layout.tsx";
@@ -19,7 +20,12 @@ import { auditCsv, auditFilters, AuditPage, filteredAudit } from "./pages/audit.
 import { TokensPage } from "./pages/account.tsx";
 import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
+import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
+import { LiveGridPage, LivePage } from "./pages/live.tsx";
+import { liveQuery } from "../access/live_ws.ts";
+import { portKind } from "./layout.tsx";
+import { deviceRows } from "./pages/data.ts";
 import { terminalAssetRoutes } from "./terminal_assets.ts";
 import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
 import { maySeeRecording } from "../api/terminal.ts";
@@ -31,6 +37,8 @@ export interface UiDeps {
   clock: Clock;
   remote: (c: unknown) => string;
   downloadsDir: string;
+  /** This node's live connections (the dashboard's live sessions). */
+  live?: LiveAccess;
   /** Pin of the current agent CA (the Agents page says which CA issued each certificate). */
   agentCaPin?: () => string;
 }
@@ -68,26 +76,85 @@ export function uiRoutes(d: UiDeps): Hono {
       c.header("cache-control", "no-store");
       return c.html(String(await render(c, ctx)));
     };
-  const notFound = (c: Context, ctx: UiContext, what: string) =>
+  const refusal = (c: Context, ctx: UiContext, what: string, status: 403 | 404) =>
     c.html(
       "<!doctype html>" + String(
-        <Layout ctx={ctx} title="Not found" active="">
-          <h1>Not found</h1>
+        <Layout ctx={ctx} title={status === 403 ? "Not allowed" : "Not found"} active="">
+          <h1>{status === 403 ? "Not allowed" : "Not found"}</h1>
           <p>{what}</p>
+          <p>
+            <a href="/">Back to the dashboard</a>
+          </p>
         </Layout>,
       ),
-      404,
+      status,
     );
+  const notFound = (c: Context, ctx: UiContext, what: string) => refusal(c, ctx, what, 404);
   const now = () => d.clock.now();
 
-  app.get("/", page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now() })));
-  app.get("/sites", page((_c, ctx) => SitesPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/",
+    page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now(), live: d.live })),
+  );
+  const q = (c: Context) => (c.req.query("q") ?? "").slice(0, 200);
+  app.get("/sites", page((c, ctx) => SitesPage({ ctx, store: d.store, now: now(), q: q(c) })));
   app.get(
     "/sites/:id",
     page(async (c, ctx) => {
       const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
       if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
-      return SitePage({ ctx, store: d.store, site, now: now() });
+      const pageNo = Number(c.req.query("page") ?? "1");
+      return SitePage({
+        ctx,
+        store: d.store,
+        site,
+        now: now(),
+        query: {
+          q: q(c),
+          page: Number.isFinite(pageNo) ? pageNo : 1,
+        },
+      });
+    }),
+  );
+  // Live view pages: embeddable by the cloud's own pages (not by other sites).
+  const embeddable = (c: Context) => {
+    c.header("content-security-policy", "frame-ancestors 'self'");
+    c.header("x-frame-options", "SAMEORIGIN");
+  };
+  app.get(
+    "/live/:handle",
+    page(async (c, ctx) => {
+      const h = await d.store.getHandle(c.req.param("handle") ?? "");
+      if (!h || h.tenantId !== ctx.principal.tenantId) {
+        return notFound(c, ctx, "There is no such camera in your tenant.");
+      }
+      const device = await d.store.getDevice(h.tenantId, h.deviceId);
+      const raw = c.req.query("path");
+      const q = liveQuery.safeParse({ path: raw });
+      embeddable(c);
+      return LivePage({
+        handle: h.id,
+        path: raw === undefined || !q.success ? null : q.data.path,
+        label: `${device?.label || device?.host || "camera"} :${h.port}`,
+      });
+    }),
+  );
+  app.get(
+    "/sites/:id/live",
+    page(async (c, ctx) => {
+      const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
+      if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
+      const q = liveQuery.safeParse({ path: c.req.query("path") });
+      const cameras = [];
+      for (const dev of await deviceRows(d.store, ctx.principal.tenantId, site.id)) {
+        for (const p of dev.ports) {
+          const id = dev.handles[p];
+          const handle = id && portKind(p) === "rtsp" ? await d.store.getHandle(id) : null;
+          if (handle) cameras.push({ handle, label: `${dev.label || dev.host} :${p}` });
+        }
+      }
+      embeddable(c);
+      return LiveGridPage({ siteName: site.name, cameras, path: q.success ? q.data.path : "/" });
     }),
   );
   app.get(
@@ -101,8 +168,8 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/agents",
-    page((_c, ctx) =>
-      AgentsPage({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    page((c, ctx) =>
+      AgentsPage({ ctx, store: d.store, now: now(), traffic, q: q(c), caPin: d.agentCaPin?.() })
     ),
   );
   app.get(
@@ -133,10 +200,21 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get("/account/tokens", page((_c, ctx) => TokensPage({ ctx, store: d.store, now: now() })));
   app.get(
+    "/team",
+    page(async (c, ctx) => {
+      if (!roleAtLeast(ctx.principal.role, "admin")) {
+        return refusal(c, ctx, "The team page is for admins of this tenant.", 403);
+      }
+      return await TeamPage({ ctx, store: d.store, now: now() });
+    }),
+  );
+  app.get(
     "/licenses",
     page((c, ctx) => {
       if (ctx.user.role !== "superadmin") {
-        return Promise.resolve(notFound(c, ctx, "Licenses are visible to superadmins."));
+        return Promise.resolve(
+          refusal(c, ctx, "Licenses are visible to superadmins only.", 403),
+        );
       }
       return LicensesPage({ ctx, store: d.store, now: now() });
     }),
@@ -176,8 +254,8 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/ui/fragments/agents",
-    fragment((_c, ctx) =>
-      AgentsTable({ ctx, store: d.store, now: now(), traffic, caPin: d.agentCaPin?.() })
+    fragment((c, ctx) =>
+      AgentsTable({ ctx, store: d.store, now: now(), traffic, q: q(c), caPin: d.agentCaPin?.() })
     ),
   );
   app.get(
@@ -194,4 +272,40 @@ export function uiRoutes(d: UiDeps): Hono {
     }),
   );
   return app;
+}
+
+/**
+ * The console's own 404 page for a browser that asks for an address no route serves (signed out:
+ * a plain page with a link to sign in), instead of the API's JSON.
+ */
+export async function uiNotFound(d: UiDeps, c: Context): Promise<Response> {
+  const ctx = await uiContext(d.store, c.req.raw, d.remote(c));
+  const what = `There is no page at ${c.req.path}.`;
+  c.header("cache-control", "no-store");
+  if (!ctx) {
+    return c.html(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title>` +
+        `<link rel="stylesheet" href="/ui/app.css"></head><body><main><h1>Not found</h1>` +
+        `<p>${
+          escapeHtml(what)
+        }</p><p><a href="/">Sign in to the console</a></p></main></body></html>`,
+      404,
+    );
+  }
+  return c.html(
+    "<!doctype html>" + String(
+      <Layout ctx={ctx} title="Not found" active="">
+        <h1>Not found</h1>
+        <p>{what}</p>
+        <p>
+          <a href="/">Back to the dashboard</a>
+        </p>
+      </Layout>,
+    ),
+    404,
+  );
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { encodeBase64Url } from "../encoding.ts";
 
 /** Prefixes of the credential kinds. */
-export type TokenPrefix = "enr" | "nt" | "ops" | "nk";
+export type TokenPrefix = "enr" | "nt" | "ops" | "nk" | "inv";
 
 /** Mints `${prefix}_` + 43 characters of base64url (256 random bits). */
 export function mintToken(prefix: TokenPrefix): string {

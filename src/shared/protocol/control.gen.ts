@@ -177,7 +177,8 @@ export const descriptor = {
                         "closeTunnel",
                         "discoveryRequest",
                         "renewResult",
-                        "certificatePolicy"
+                        "certificatePolicy",
+                        "openData"
                       ]
                     }
                   },
@@ -214,6 +215,11 @@ export const descriptor = {
                       "type": "CertificatePolicy",
                       "id": 7,
                       "protoName": "certificate_policy"
+                    },
+                    "openData": {
+                      "type": "OpenData",
+                      "id": 8,
+                      "protoName": "open_data"
                     }
                   }
                 },
@@ -282,6 +288,14 @@ export const descriptor = {
                     "ticket": {
                       "type": "bytes",
                       "id": 4
+                    }
+                  }
+                },
+                "OpenData": {
+                  "fields": {
+                    "ticket": {
+                      "type": "bytes",
+                      "id": 1
                     }
                   }
                 },
@@ -467,8 +481,9 @@ export interface CloudMessage {
   discoveryRequest?: DiscoveryRequest;
   renewResult?: RenewResult;
   certificatePolicy?: CertificatePolicy;
+  openData?: OpenData;
   /** Which member of the `msg` oneof is set. */
-  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "renewResult" | "certificatePolicy";
+  msg?: "welcome" | "allowlist" | "openTunnel" | "closeTunnel" | "discoveryRequest" | "renewResult" | "certificatePolicy" | "openData";
 }
 
 /** Message `nanodems.control.v1.Welcome`. */
@@ -496,6 +511,11 @@ export interface OpenTunnel {
   tunnelId: string;
   host: string;
   port: number;
+  ticket: Uint8Array;
+}
+
+/** Message `nanodems.control.v1.OpenData`. */
+export interface OpenData {
   ticket: Uint8Array;
 }
 

@@ -6,37 +6,42 @@
  * Control channel: one gRPC bidi stream `Control/Connect` over mTLS (agent CA) on the control
  * port (default 8443). Policy — who may reach what — is decided there, before bytes flow.
  *
- * Data channel: one TLS connection per tunnel, dialed by the agent to the cloud's data port
- * (default 8444). It starts with a fixed 24-byte header
- * and then carries the tunnel's bytes raw in both directions, with TCP half-close:
+ * Data channel: a few long-lived TLS connections per agent, dialed by the agent to the cloud's
+ * data port (default 8444) when the cloud asks for one (OpenData on the control stream, with a
+ * one-time ticket). It starts with a fixed 24-byte preface:
  *
  * ```
- * offset 0  4 bytes  magic "NDT\x01"  (\x01 = DATA_VERSION)
+ * offset 0  4 bytes  magic "NDT\x02"  (\x02 = DATA_VERSION, the framing of mux.ts)
  * offset 4  4 bytes  reserved, zero
- * offset 8 16 bytes  ticket from OpenTunnel (one-time, expires after TICKET_TTL_MS)
+ * offset 8 16 bytes  ticket from OpenData (one-time, expires after TICKET_TTL_MS)
  * ```
  *
- * The data listener is a plain TLS server (Deno's TLS listener cannot ask for a client
- * certificate), so no certificate or CN is checked on this leg: the connection is bound to its
- * tunnel by the ticket alone — 128 random bits, single use, live for TICKET_TTL_MS, sent only to
- * the one agent it is for over that agent's mTLS control stream. Whoever presents a live ticket
- * first gets the tunnel. The byte pump after the header never parses.
+ * then carries many tunnels as streams of frames (`mux.ts`, `proto/mux.md`). The data listener
+ * is a plain TLS server (Deno's TLS listener cannot ask for a client certificate), so no
+ * certificate or CN is checked on this leg: the connection becomes one of the agent's data
+ * connections by the ticket alone — 128 random bits, single use, live for TICKET_TTL_MS, sent
+ * only to the one agent it is for over that agent's mTLS control stream. Whoever presents a live
+ * ticket first gets the connection. The byte pumps above the streams never parse what they carry.
  * @module
  */
+import { MUX_VERSION } from "./mux.ts";
 
-/** Version of the control protocol; sent in Hello and Welcome. */
-export const PROTOCOL_VERSION = 1;
-/** Version byte of the data channel header. */
-export const DATA_VERSION = 1;
+/**
+ * Version of the control protocol; sent in Hello and Welcome. 2: tunnels are streams on
+ * multiplexed data connections (OpenData, `mux.ts`); the cloud refuses agents below it.
+ */
+export const PROTOCOL_VERSION = 2;
+/** Version byte of the data channel preface: the framing of `mux.ts`. */
+export const DATA_VERSION = MUX_VERSION;
 /** Default cloud port of the agent control channel (gRPC over mTLS). */
 export const DEFAULT_CONTROL_PORT = 8443;
-/** Default cloud port of the agent data channel (TLS, one connection per tunnel). */
+/** Default cloud port of the agent data channel (TLS, a few multiplexed connections per agent). */
 export const DEFAULT_DATA_PORT = 8444;
 /** How often the agent sends a heartbeat. */
 export const HEARTBEAT_MS = 5_000;
 /** How long a presence lease lives without a heartbeat. */
 export const PRESENCE_TTL_MS = 90_000;
-/** How long a ticket waits for its data connection. */
+/** How long a data connection ticket waits for its connection. */
 export const TICKET_TTL_MS = 15_000;
 /** Size of the data channel header in bytes. */
 export const DATA_HEADER_SIZE = 24;

@@ -5,9 +5,10 @@
  * @module
  */
 import { Duplex } from "node:stream";
+import type { ByteStream } from "./byte_stream.ts";
 
-/** Wraps a Deno connection; destroying the Duplex closes the connection. */
-export function duplexOf(conn: Deno.Conn): Duplex {
+/** Wraps a Deno connection or tunnel stream; destroying the Duplex closes it. */
+export function duplexOf(conn: ByteStream): Duplex {
   const buf = new Uint8Array(64 << 10);
   let reading = false;
   return new Duplex({

@@ -11,39 +11,12 @@
  * @module
  */
 
+import { type Libc, openLibc, sockAddr, socketFds } from "./libc.ts";
+
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
 const SOL_SOCKET = 1;
 const SO_ACCEPTCONN = 30;
-
-type Libc = Deno.DynamicLibrary<{
-  getsockname: { parameters: ["i32", "buffer", "buffer"]; result: "i32" };
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"]; result: "i32" };
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"]; result: "i32" };
-}>;
-
-let libc: Libc | null = null;
-
-function openLibc(): Libc {
-  libc ??= Deno.dlopen("libc.so.6", {
-    getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-    setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  });
-  return libc;
-}
-
-/** The local TCP port a socket descriptor is bound to, or null for anything else. */
-function boundPort(lib: Libc, fd: number): number | null {
-  const addr = new Uint8Array(128);
-  const len = new Uint32Array([addr.byteLength]);
-  if (lib.symbols.getsockname(fd, addr, new Uint8Array(len.buffer)) !== 0) return null;
-  const family = addr[0] | (addr[1] << 8); // sa_family_t, little-endian on Linux x86/arm
-  if (family !== AF_INET && family !== AF_INET6) return null;
-  return (addr[2] << 8) | addr[3]; // sin_port / sin6_port, network order
-}
 
 /** Whether a socket descriptor is listening (accepted connections share its port). */
 function isListening(lib: Libc, fd: number): boolean {
@@ -67,16 +40,8 @@ export function setListenerNoDelay(port: number): string | null {
   if (Deno.build.os !== "linux") return `not supported on ${Deno.build.os}`;
   try {
     const lib = openLibc();
-    for (const entry of Deno.readDirSync("/proc/self/fd")) {
-      const fd = Number(entry.name);
-      let link: string;
-      try {
-        link = Deno.readLinkSync(`/proc/self/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      if (!link.startsWith("socket:") || boundPort(lib, fd) !== port) continue;
-      if (!isListening(lib, fd)) continue;
+    for (const fd of socketFds()) {
+      if (sockAddr(lib, fd, "getsockname")?.port !== port || !isListening(lib, fd)) continue;
       const one = new Int32Array([1]);
       const r = lib.symbols.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new Uint8Array(one.buffer), 4);
       return r === 0 ? null : "setsockopt(TCP_NODELAY) failed";

@@ -10,6 +10,7 @@
  * stream; Deno's own connections are read only when asked.
  * @module
  */
+import type { ByteStream } from "./byte_stream.ts";
 
 /** What a finished pipe moved and why it stopped. */
 export interface PipeResult {
@@ -38,7 +39,7 @@ export function nextReadSize(current: number, got: number): number {
 }
 
 /** Copies src → dst until src's EOF, then half-closes dst. Calls `count` per chunk. */
-async function copy(src: Deno.Conn, dst: Deno.Conn, count: (n: number) => void): Promise<void> {
+async function copy(src: ByteStream, dst: ByteStream, count: (n: number) => void): Promise<void> {
   let buf = new Uint8Array(SMALL_READ);
   for (;;) {
     const n = await src.read(buf);
@@ -52,7 +53,7 @@ async function copy(src: Deno.Conn, dst: Deno.Conn, count: (n: number) => void):
   await dst.closeWrite();
 }
 
-function close(c: Deno.Conn): void {
+function close(c: ByteStream): void {
   try {
     c.close();
   } catch { /* already closed */ }
@@ -60,8 +61,8 @@ function close(c: Deno.Conn): void {
 
 /** Pipes `a` ↔ `b` until both directions ended or either fails; then closes both. */
 export async function pipeConns(
-  a: Deno.Conn,
-  b: Deno.Conn,
+  a: ByteStream,
+  b: ByteStream,
   onBytes?: (aToB: number, bToA: number) => void,
 ): Promise<PipeResult> {
   const r: PipeResult = { aToB: 0, bToA: 0, error: null };

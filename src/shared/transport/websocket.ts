@@ -12,6 +12,7 @@
  */
 // @ts-types="@types/ws"
 import type { WebSocket as WsSocket } from "ws";
+import type { ByteStream } from "./byte_stream.ts";
 import { nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
 
 /** Tunables of the WebSocket pump. */
@@ -37,6 +38,8 @@ export interface WsPumpOptions {
   describeError?: (e: Error) => string;
   /** Close the tunnel ("idle timeout") after this long without a byte either way; null: never. */
   idleMs?: number | null;
+  /** Receives the result object at start; its byte counts grow as bytes flow (live views). */
+  onStart?: (live: Readonly<WsPumpResult>) => void;
 }
 
 /** Result of a WebSocket pump: bytes each way plus how the WebSocket closed. */
@@ -66,7 +69,7 @@ export function sendEof(ws: WsSocket): void {
 }
 
 /** Writes all of `data` to `conn`. */
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+async function writeAll(conn: ByteStream, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.byteLength) off += await conn.write(data.subarray(off));
 }
@@ -79,7 +82,7 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
  */
 export function pipeWebSocket(
   ws: WsSocket,
-  conn: Deno.Conn,
+  conn: ByteStream,
   opts: WsPumpOptions = {},
 ): Promise<WsPumpResult> {
   const high = opts.highWater ?? 1 << 20;
@@ -94,6 +97,7 @@ export function pipeWebSocket(
       closeCode: 0,
       closeReason: "",
     };
+    opts.onStart?.(r);
     let done = false;
     let connClosed = false;
     let queued = 0; // bytes handed to ws.send and not yet written out

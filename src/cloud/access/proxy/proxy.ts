@@ -608,7 +608,7 @@ async function relayResponse(
     aborted = true;
     d.pool.close(dc);
     res.destroy();
-  });
+  }, { kind: "proxied stream", handleId: o.handleId, startedAt: d.clock.now() });
   try {
     for await (const part of readBody(dc.reader, framing)) {
       if (aborted) break;

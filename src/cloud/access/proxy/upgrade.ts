@@ -95,15 +95,39 @@ export async function upgradeTo(
   let dc;
   try {
     const device = d.pool.origin(x.target);
-    dc = await openAudited(d, x.principal, x.target, device.scheme, "proxy-upgrade");
-    const headers = requestHeadersToDevice(x.raw, {
-      device,
-      prefix: x.prefix,
-      cloudOrigin: cloudOrigin(req),
-      upgrade: true,
-    });
-    await writeRequestHead(dc.conn, req.method ?? "GET", x.devicePath, headers);
-    const resHead = await headWithin(dc, d.responseTimeoutMs);
+    const method = req.method ?? "GET";
+    // The camera's own challenge is answered with cloud-held credentials exactly as for a plain
+    // request (proxy.ts exchange), unless the browser brought its own answer.
+    const ownAuth = x.raw.some(([k, v]) =>
+      k.toLowerCase() === "authorization" && !/^bearer\s/i.test(v)
+    );
+    const login = ownAuth ? undefined : d.login;
+    const handshake = async (authorization: string | null) => {
+      const c = await openAudited(d, x.principal, x.target, device.scheme, "proxy-upgrade");
+      dc = c;
+      const headers = requestHeadersToDevice(x.raw, {
+        device,
+        prefix: x.prefix,
+        cloudOrigin: cloudOrigin(req),
+        upgrade: true,
+      });
+      const auth = authorization ??
+        await login?.preemptive(x.target, x.principal, c, method, x.devicePath);
+      if (auth) headers.push(["Authorization", auth]);
+      await writeRequestHead(c.conn, method, x.devicePath, headers);
+      return { c, head: await headWithin(c, d.responseTimeoutMs) };
+    };
+    let { c, head: resHead } = await handshake(null);
+    if (resHead.status === 401 && login) {
+      const value = await login.answer(x.target, x.principal, c, resHead, method, x.devicePath);
+      if (value) {
+        // A fresh connection for the answered handshake (the refusal's body is not read).
+        d.pool.close(c);
+        dc = undefined;
+        ({ c, head: resHead } = await handshake(value));
+      }
+    }
+    dc = c;
     const out = responseHeadersToBrowser(resHead.headers, {
       device,
       prefix: x.prefix,
@@ -121,7 +145,7 @@ export async function upgradeTo(
     const leftover = dc.reader.drain();
     if (leftover.length) socket.write(leftover);
     if (head.length) await writeAll(dc.conn, head);
-    pump(d, dc, socket, x.principal);
+    pump(d, dc, socket, x.principal, x.target.handle.id);
   } catch (e) {
     if (dc) d.pool.close(dc);
     fail(socket, e);
@@ -134,9 +158,14 @@ function pump(
   dc: NonNullable<Awaited<ReturnType<ProxyDeps["pool"]["open"]>>>,
   socket: Duplex,
   principal: Principal,
+  handleId: string,
 ): void {
   let closed = false;
-  const unlive = d.live?.add(principal, () => close());
+  const unlive = d.live?.add(principal, () => close(), {
+    kind: "proxied WebSocket",
+    handleId,
+    startedAt: d.clock.now(),
+  });
   const close = () => {
     if (closed) return;
     closed = true;

@@ -7,6 +7,7 @@
  * four header bytes per frame, writes each run of whole frames in one write and copies nothing.
  * @module
  */
+import type { ByteStream } from "../../../shared/transport/byte_stream.ts";
 import { parseNext, type RtspMessage } from "./message.ts";
 
 /** Serializes writes to one connection (a frame or a message at a time). */
@@ -23,7 +24,7 @@ export class WriteLock {
   }
 
   /** Writes all of `bytes` to `conn` under the lock. */
-  async write(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  async write(conn: ByteStream, bytes: Uint8Array): Promise<void> {
     const release = await this.acquire();
     try {
       await writeAll(conn, bytes);
@@ -34,7 +35,7 @@ export class WriteLock {
 }
 
 /** Writes every byte (Deno's write may be partial). */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+export async function writeAll(conn: ByteStream, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
@@ -55,7 +56,7 @@ export interface DemuxHandlers {
   /** A complete message (its body is a copy; the handler may keep it). */
   message(m: RtspMessage): Promise<void>;
   /** Where interleaved frames go and that connection's lock; null refuses them. */
-  frameTarget(): { conn: Deno.Conn; lock: WriteLock } | null;
+  frameTarget(): { conn: ByteStream; lock: WriteLock } | null;
   /** Malformed input (or frames refused): the direction stops after this. */
   malformed(reason: string): Promise<void>;
   /** Bytes read, for accounting. */
@@ -63,11 +64,11 @@ export interface DemuxHandlers {
 }
 
 /** Runs one direction until EOF, a malformed message, or a read/write error (thrown). */
-export async function demux(src: Deno.Conn, h: DemuxHandlers): Promise<void> {
+export async function demux(src: ByteStream, h: DemuxHandlers): Promise<void> {
   const buf = new Uint8Array(64 << 10);
   let carry: Uint8Array = new Uint8Array(0);
   let frameLeft = 0;
-  let target: { conn: Deno.Conn; lock: WriteLock } | null = null;
+  let target: { conn: ByteStream; lock: WriteLock } | null = null;
   let release: (() => void) | null = null;
   try {
     for (;;) {

@@ -206,7 +206,11 @@ export class RtspSession {
     this.#principal = principal;
     this.#target = target;
     this.#tunnel = tunnel;
-    this.#unlive = this.#d.live?.add(principal, () => this.#close());
+    this.#unlive = this.#d.live?.add(principal, () => this.#close(), {
+      kind: "RTSP",
+      handleId: target.handle.id,
+      startedAt: this.#d.clock.now(),
+    });
     // Later URLs given to the client keep the token, whichever way it came.
     const route = signed ? `${handle}.${signed}` : handle;
     this.#map = new RouteMap(c.authority, route, target.device.host, target.handle.port);

@@ -6,6 +6,7 @@
  * login prompt; either way they live only as long as this function's login.
  * @module
  */
+import type { ByteStream } from "../../../shared/transport/byte_stream.ts";
 import type { Buffer } from "node:buffer";
 import ssh2 from "ssh2";
 import { AppError } from "../../../shared/errors.ts";
@@ -116,7 +117,7 @@ function authMethods(l: SshLogin, waiting: (on: boolean) => void) {
 }
 
 /** Connects over `conn` (the tunnel to the device), logs in and opens a shell. */
-export function openSshShell(conn: Deno.Conn, o: SshConnectOptions): Promise<SshShell> {
+export function openSshShell(conn: ByteStream, o: SshConnectOptions): Promise<SshShell> {
   const client = new Client();
   let refusal: unknown = null;
   return new Promise<SshShell>((resolve, reject) => {

@@ -6,7 +6,16 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { AgentName, Ago, Empty, Layout, Status, Table } from "../layout.tsx";
+import {
+  AgentName,
+  Ago,
+  DialogButtons,
+  Empty,
+  Layout,
+  SearchBox,
+  Status,
+  Table,
+} from "../layout.tsx";
 import { agentRows, sitesById } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { agentCertView } from "../../agent_certs.ts";
@@ -73,11 +82,24 @@ function bytes(n: number): string {
 
 /** The agents table (also a polled fragment). */
 export async function AgentsTable(
-  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource; caPin?: string },
+  props: {
+    ctx: UiContext;
+    store: Store;
+    now: number;
+    traffic?: TrafficSource;
+    q?: string;
+    caPin?: string;
+  },
 ) {
   const t = props.ctx.principal.tenantId;
-  const agents = await agentRows(props.store, t);
   const sites = await sitesById(props.store, t);
+  const q = (props.q ?? "").trim().toLowerCase();
+  const agents = (await agentRows(props.store, t)).filter((a) =>
+    !q ||
+    [a.label, a.hostname, a.id, a.version, sites.get(a.siteId)?.name ?? ""]
+      .some((f) => f.toLowerCase().includes(q))
+  );
+  if (q && !agents.length) return <p class="muted">No agent matches "{props.q}".</p>;
   const admin = roleAtLeast(props.ctx.principal.role, "admin");
   if (!agents.length) {
     return (
@@ -106,7 +128,7 @@ export async function AgentsTable(
         const total = series.reduce((s, x) => s + x, 0);
         return (
           <tr data-agent={a.id}>
-            <AgentName hostname={a.hostname} id={a.id} />
+            <AgentName hostname={a.hostname} id={a.id} label={a.label} />
             <td>
               <Status online={a.online} />
             </td>
@@ -131,6 +153,17 @@ export async function AgentsTable(
                 ? (
                   <button
                     type="button"
+                    class="small secondary"
+                    data-open={`rename-agent-${a.id}`}
+                  >
+                    ✎ Rename
+                  </button>
+                )
+                : null}
+              {admin
+                ? (
+                  <button
+                    type="button"
                     class="small danger"
                     data-api={`POST /api/agents/${a.id}/revoke`}
                     data-confirm={`Revoke agent ${
@@ -151,12 +184,57 @@ export async function AgentsTable(
 
 /** The page. */
 export async function AgentsPage(
-  props: { ctx: UiContext; store: Store; now: number; traffic?: TrafficSource; caPin?: string },
+  props: {
+    ctx: UiContext;
+    store: Store;
+    now: number;
+    traffic?: TrafficSource;
+    q?: string;
+    caPin?: string;
+  },
 ) {
   return (
     <Layout ctx={props.ctx} title="Agents" active="/agents">
       <h1>Agents</h1>
-      <div data-poll="/ui/fragments/agents" id="agents-table">{await AgentsTable(props)}</div>
+      <SearchBox
+        action="/agents"
+        q={props.q ?? ""}
+        label="Find agents"
+        placeholder="Find by name, host, site or version"
+      />
+      <div
+        data-poll={`/ui/fragments/agents${props.q ? `?q=${encodeURIComponent(props.q)}` : ""}`}
+        id="agents-table"
+      >
+        {await AgentsTable(props)}
+      </div>
+      {roleAtLeast(props.ctx.principal.role, "admin") ? await RenameDialogs(props) : null}
     </Layout>
+  );
+}
+
+/** One rename dialog per agent, outside the live table (which is re-rendered every few seconds). */
+async function RenameDialogs(props: { ctx: UiContext; store: Store }) {
+  const agents = await props.store.listAgents(props.ctx.principal.tenantId);
+  return (
+    <>
+      {agents.filter((a) => a.revokedAt === null).map((a) => (
+        <dialog id={`rename-agent-${a.id}`} aria-labelledby={`rename-agent-h-${a.id}`}>
+          <form data-api={`PATCH /api/agents/${a.id}`} data-toast="Agent renamed">
+            <h2 id={`rename-agent-h-${a.id}`}>Rename {a.label || a.hostname || a.id}</h2>
+            <label for={`agent-name-${a.id}`}>Name</label>
+            <input
+              id={`agent-name-${a.id}`}
+              name="name"
+              value={a.label}
+              placeholder={a.hostname}
+              required
+              maxlength={200}
+            />
+            <DialogButtons label="Save" />
+          </form>
+        </dialog>
+      ))}
+    </>
   );
 }

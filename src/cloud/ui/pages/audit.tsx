@@ -33,6 +33,12 @@ export async function filteredAudit(
 ): Promise<{ entries: AuditEntry[]; next: number | null }> {
   const out: AuditEntry[] = [];
   let before = f.before;
+  // The actor filter takes an email as well as `user:<id>`.
+  if (f.actor && f.actor.includes("@") && !f.actor.includes(":")) {
+    const u = await store.getUserByEmail(f.actor);
+    if (!u) return { entries: [], next: null };
+    f = { ...f, actor: `user:${u.id}` };
+  }
   const matches = (e: AuditEntry) => {
     if (f.from !== undefined && e.at < f.from) return false;
     if (f.to !== undefined && e.at > f.to) return false;
@@ -75,6 +81,37 @@ export async function actorNames(
   return out;
 }
 
+/** Names of the targets the entries point at (user emails, site, device and agent names). */
+export async function targetNames(
+  store: Store,
+  tenantId: string,
+  entries: AuditEntry[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const { target: t } of entries) {
+    if (out.has(t)) continue;
+    let name: string | null = null;
+    if (t.startsWith("u-")) {
+      const u = await store.getUser(t);
+      name = u && u.tenantId === tenantId ? u.email : null;
+    } else if (t.startsWith("site-")) {
+      name = (await store.getSite(tenantId, t))?.name ?? null;
+    } else if (t.startsWith("dev-")) {
+      const d = await store.getDevice(tenantId, t);
+      name = d ? d.label || d.host : null;
+    } else if (t.startsWith("ag-")) {
+      const a = await store.getAgent(t);
+      name = a && a.tenantId === tenantId ? a.label || a.hostname || null : null;
+    } else if (t.startsWith("h-")) {
+      const h = await store.getHandle(t);
+      const d = h && h.tenantId === tenantId ? await store.getDevice(tenantId, h.deviceId) : null;
+      name = d && h ? `${d.label || d.host}:${h.port}` : null;
+    }
+    if (name) out.set(t, name);
+  }
+  return out;
+}
+
 function details(d: Record<string, unknown>): string {
   return Object.entries(d).map(([k, v]) =>
     `${k}: ${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}`
@@ -83,7 +120,12 @@ function details(d: Record<string, unknown>): string {
 
 /** Audit entries as a table. */
 export function AuditTable(
-  props: { entries: AuditEntry[]; now: number; names?: Map<string, string> },
+  props: {
+    entries: AuditEntry[];
+    now: number;
+    names?: Map<string, string>;
+    targets?: Map<string, string>;
+  },
 ) {
   return (
     <Table head={["When", "Who", "What", "Target", "Details"]}>
@@ -96,7 +138,16 @@ export function AuditTable(
             {props.names?.get(e.actor) ?? <span class="mono">{e.actor}</span>}
           </td>
           <td class="mono">{e.action}</td>
-          <td class="mono">{e.target}</td>
+          <td>
+            {props.targets?.get(e.target)
+              ? (
+                <>
+                  {props.targets.get(e.target)}
+                  <div class="muted mono">{e.target}</div>
+                </>
+              )
+              : <span class="mono">{e.target}</span>}
+          </td>
           <td class="muted">
             {details(e.detail)}
             {typeof e.detail.recordingId === "string"
@@ -159,7 +210,7 @@ export async function AuditPage(
       <form method="get" action="/audit" class="card filters" aria-label="Filters">
         <div>
           <label for="f-actor">Actor</label>
-          <input id="f-actor" name="actor" value={val(f.actor)} placeholder="user:u-…" />
+          <input id="f-actor" name="actor" value={val(f.actor)} placeholder="email or user:u-…" />
         </div>
         <div>
           <label for="f-action">Action</label>
@@ -199,6 +250,7 @@ export async function AuditPage(
             entries={entries}
             now={props.now}
             names={await actorNames(props.store, entries)}
+            targets={await targetNames(props.store, ctx.principal.tenantId, entries)}
           />
         )
         : <Empty>No audit entries match these filters.</Empty>}

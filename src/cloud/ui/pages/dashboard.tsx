@@ -5,9 +5,12 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout } from "../layout.tsx";
+import { Ago, Empty, Layout, Table } from "../layout.tsx";
+import type { LiveAccess } from "../../access/live.ts";
+import { namedLive } from "../../api/live_sessions.ts";
+import { roleAtLeast } from "../../tenancy/roles.ts";
 import { agentRows } from "./data.ts";
-import { actorNames, AuditTable } from "./audit.tsx";
+import { actorNames, AuditTable, targetNames } from "./audit.tsx";
 
 /** Live numbers, also served as a fragment for polling. */
 export async function DashboardStats(props: { store: Store; tenantId: string }) {
@@ -35,7 +38,9 @@ export async function DashboardStats(props: { store: Store; tenantId: string }) 
 }
 
 /** The page. */
-export async function DashboardPage(props: { ctx: UiContext; store: Store; now: number }) {
+export async function DashboardPage(
+  props: { ctx: UiContext; store: Store; now: number; live?: LiveAccess },
+) {
   const { ctx, store } = props;
   const sites = await store.listSites(ctx.principal.tenantId);
   const recent = await store.listAudit({ tenantId: ctx.principal.tenantId, limit: 10 });
@@ -56,13 +61,64 @@ export async function DashboardPage(props: { ctx: UiContext; store: Store; now: 
       <div data-poll="/ui/fragments/dashboard">
         {await DashboardStats({ store, tenantId: ctx.principal.tenantId })}
       </div>
+      {props.live && roleAtLeast(ctx.principal.role, "admin")
+        ? await LiveSessions({ ctx, store, now: props.now, live: props.live })
+        : null}
       <h2>Recent activity</h2>
       {recent.length
-        ? <AuditTable entries={recent} now={props.now} names={await actorNames(store, recent)} />
+        ? (
+          <AuditTable
+            entries={recent}
+            now={props.now}
+            names={await actorNames(store, recent)}
+            targets={await targetNames(store, props.ctx.principal.tenantId, recent)}
+          />
+        )
         : <Empty>Nothing has happened yet.</Empty>}
       <p>
         <a href="/audit">Full audit log</a> · Last refreshed <Ago at={props.now} now={props.now} />
       </p>
     </Layout>
+  );
+}
+
+/** Live sessions on this node, with "Terminate" (admins). */
+async function LiveSessions(
+  props: { ctx: UiContext; store: Store; now: number; live: LiveAccess },
+) {
+  const t = props.ctx.principal.tenantId;
+  const rows = await namedLive(props.store, t, props.live.list(t));
+  return (
+    <>
+      <h2 id="live-h">Live sessions</h2>
+      {rows.length
+        ? (
+          <Table head={["Who", "What", "Device", "Since", "Bytes so far", "@actions"]}>
+            {rows.map((r) => (
+              <tr data-live={r.id}>
+                <td>{r.who}</td>
+                <td>{r.kind}</td>
+                <td>{r.device}</td>
+                <td>
+                  <Ago at={r.startedAt} now={props.now} />
+                </td>
+                <td>{r.bytes === null ? "—" : r.bytes.toLocaleString("en")}</td>
+                <td>
+                  <button
+                    type="button"
+                    class="small danger"
+                    data-api={`DELETE /api/live/${r.id}`}
+                    data-confirm={`Terminate ${r.who}'s ${r.kind} to ${r.device}? It closes now.`}
+                    data-toast="Session terminated"
+                  >
+                    Terminate
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )
+        : <p class="muted">No tunnel, RTSP session or proxied stream is open on this node.</p>}
+    </>
   );
 }

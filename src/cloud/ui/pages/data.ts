@@ -12,6 +12,7 @@ export interface AgentRow extends Agent {
   online: boolean;
   relay: string | null;
   activeStreams: number;
+  /** The last heartbeat: live from presence, else the time of the last one recorded (offline). */
   lastHeartbeat: number | null;
 }
 
@@ -30,7 +31,7 @@ export async function agentRows(
       online: pr !== null,
       relay: pr?.node ?? null,
       activeStreams: pr?.activeStreams ?? 0,
-      lastHeartbeat: pr?.lastHeartbeat ?? null,
+      lastHeartbeat: pr?.lastHeartbeat ?? (await store.getAgentCounters(a.id))?.at ?? null,
     });
   }
   return out;
@@ -51,8 +52,46 @@ export async function deviceRows(
   tenantId: string,
   siteId: string,
 ): Promise<DeviceRow[]> {
+  return await withLiveHandles(store, tenantId, await store.listDevices(tenantId, siteId));
+}
+
+/** Devices shown per page of a site. */
+export const DEVICES_PER_PAGE = 100;
+
+/** One page of a site's devices matching `q` (host, name, manufacturer, model, loopback). */
+export async function devicePage(
+  store: Store,
+  tenantId: string,
+  siteId: string,
+  o: { q?: string; page?: number },
+): Promise<{ rows: DeviceRow[]; total: number; all: number; page: number; pages: number }> {
+  const every = await store.listDevices(tenantId, siteId);
+  const q = (o.q ?? "").trim().toLowerCase();
+  const hits = q
+    ? every.filter((d) =>
+      [d.host, d.label, d.manufacturer, d.model, d.loopbackIp, ...d.ports.map(String)]
+        .some((f) => f.toLowerCase().includes(q))
+    )
+    : every;
+  const pages = Math.max(1, Math.ceil(hits.length / DEVICES_PER_PAGE));
+  const page = Math.min(Math.max(1, Math.floor(o.page ?? 1)), pages);
+  const slice = hits.slice((page - 1) * DEVICES_PER_PAGE, page * DEVICES_PER_PAGE);
+  return {
+    rows: await withLiveHandles(store, tenantId, slice),
+    total: hits.length,
+    all: every.length,
+    page,
+    pages,
+  };
+}
+
+async function withLiveHandles(
+  store: Store,
+  tenantId: string,
+  devices: Device[],
+): Promise<DeviceRow[]> {
   const out: DeviceRow[] = [];
-  for (const d of await store.listDevices(tenantId, siteId)) {
+  for (const d of devices) {
     const handles: Record<number, string | null> = {};
     for (const p of d.ports) handles[p] = (await store.findHandle(d.id, p))?.id ?? null;
     const hasCredentials = (await store.getDeviceCredentials(tenantId, d.id)) !== null;

@@ -48,7 +48,7 @@ export async function DiscoverPage(
             <form
               class="card"
               data-api="POST /api/sites/{site}/devices/bulk"
-              data-toast="Devices added"
+              data-toast="{message}"
               data-then="redirect:/sites/{siteId}"
               aria-labelledby="bulk-h"
             >

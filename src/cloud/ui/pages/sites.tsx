@@ -10,20 +10,28 @@ import type { UiContext } from "../context.ts";
 import {
   AgentName,
   Ago,
+  At,
   BulkAddFields,
+  DialogButtons,
   Empty,
   Layout,
   portKind,
+  SearchBox,
   Status,
   Table,
+  utc,
 } from "../layout.tsx";
-import { agentRows, type DeviceRow, deviceRows } from "./data.ts";
+import { agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
 /** The list. */
-export async function SitesPage(props: { ctx: UiContext; store: Store; now: number }) {
+export async function SitesPage(
+  props: { ctx: UiContext; store: Store; now: number; q?: string },
+) {
   const { ctx, store } = props;
-  const sites = await store.listSites(ctx.principal.tenantId);
+  const all = await store.listSites(ctx.principal.tenantId);
+  const q = (props.q ?? "").trim();
+  const sites = q ? all.filter((s) => s.name.toLowerCase().includes(q.toLowerCase())) : all;
   const admin = roleAtLeast(ctx.principal.role, "admin");
   return (
     <Layout ctx={ctx} title="Sites" active="/sites">
@@ -50,6 +58,10 @@ export async function SitesPage(props: { ctx: UiContext; store: Store; now: numb
           </form>
         )
         : null}
+      {all.length > 10 || q
+        ? <SearchBox action="/sites" q={q} label="Find sites" placeholder="Find a site by name" />
+        : null}
+      {q && !sites.length ? <p class="muted">No site matches "{q}".</p> : null}
       {sites.length
         ? (
           <Table head={["Site", "Agents online", "Devices", "Created"]}>
@@ -93,7 +105,7 @@ export async function SiteAgents(
     <Table head={["Agent", "Status", "Version", "Relay", "Active streams", "Last seen"]}>
       {agents.map((a) => (
         <tr data-agent={a.id}>
-          <AgentName hostname={a.hostname} id={a.id} />
+          <AgentName hostname={a.hostname} id={a.id} label={a.label} />
           <td>
             <Status online={a.online} />
           </td>
@@ -143,14 +155,25 @@ function Pills(props: { d: DeviceRow }) {
         }
         if (kind === "rtsp" && h) {
           return (
-            <a
-              class="pill rtsp"
-              href="#"
-              data-rtsp={`/api/handles/${h}/rtsp-url`}
-              title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
-            >
-              {p} RTSP
-            </a>
+            <>
+              <a
+                class="pill rtsp"
+                href="#"
+                data-rtsp={`/api/handles/${h}/rtsp-url`}
+                title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
+              >
+                {p} RTSP
+              </a>
+              <a
+                class="pill rtsp"
+                href={`/live/${h}`}
+                target="_blank"
+                rel="noopener"
+                title="Watch the camera live in the browser"
+              >
+                Live
+              </a>
+            </>
           );
         }
         return (
@@ -209,8 +232,10 @@ function DeviceDialogs(props: { d: DeviceRow }) {
   return (
     <>
       <dialog id={`edit-${d.id}`} aria-labelledby={`edit-title-${d.id}`}>
-        <form data-api={`PATCH /api/devices/${d.id}`} data-toast="Ports saved">
-          <h2 id={`edit-title-${d.id}`}>Edit ports of {d.label || d.host}</h2>
+        <form data-api={`PATCH /api/devices/${d.id}`} data-toast="Device saved">
+          <h2 id={`edit-title-${d.id}`}>Edit {d.label || d.host}</h2>
+          <label for={`label-${d.id}`}>Name</label>
+          <input id={`label-${d.id}`} name="label" value={d.label} placeholder={d.host} />
           <label for={`ports-${d.id}`}>Ports (comma-separated)</label>
           <input
             id={`ports-${d.id}`}
@@ -219,10 +244,7 @@ function DeviceDialogs(props: { d: DeviceRow }) {
             value={d.ports.join(", ")}
             required
           />
-          <div class="inline" style="margin-top:1rem">
-            <button type="submit">Save changes</button>
-            <button type="button" class="secondary" data-close>Cancel</button>
-          </div>
+          <DialogButtons label="Save changes" />
         </form>
       </dialog>
       <dialog id={`cred-${d.id}`} aria-labelledby={`cred-title-${d.id}`}>
@@ -254,10 +276,7 @@ function DeviceDialogs(props: { d: DeviceRow }) {
             placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
           >
           </textarea>
-          <div class="inline" style="margin-top:1rem">
-            <button type="submit">Save credentials</button>
-            <button type="button" class="secondary" data-close>Cancel</button>
-          </div>
+          <DialogButtons label="Save credentials" />
         </form>
       </dialog>
     </>
@@ -265,21 +284,33 @@ function DeviceDialogs(props: { d: DeviceRow }) {
 }
 
 /** The site page. */
-export async function SitePage(props: { ctx: UiContext; store: Store; site: Site; now: number }) {
+export async function SitePage(
+  props: {
+    ctx: UiContext;
+    store: Store;
+    site: Site;
+    now: number;
+    query?: { q?: string; page?: number };
+  },
+) {
   const { ctx, store, site } = props;
   const t = ctx.principal.tenantId;
   const admin = roleAtLeast(ctx.principal.role, "admin");
   const operator = roleAtLeast(ctx.principal.role, "operator");
-  const devices = await deviceRows(store, t, site.id);
+  const paged = await devicePage(store, t, site.id, props.query ?? {});
+  const devices = paged.rows;
+  const q = (props.query?.q ?? "").trim();
+  const pageLink = (n: number) =>
+    `/sites/${site.id}?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}#devices-h`;
   const tokens = await store.listEnrollmentTokens(t, site.id);
   const latest = tokens[0];
   const tokenState = !latest
     ? "No enrollment token yet: downloading an installer creates one."
     : latest.usedAt
-    ? `The latest token was used ${new Date(latest.usedAt).toISOString().slice(0, 16)} UTC.`
+    ? `The latest token was used ${utc(latest.usedAt)}.`
     : latest.expiresAt < props.now
     ? "The latest token has expired."
-    : `A token is active until ${new Date(latest.expiresAt).toISOString().slice(0, 16)} UTC.`;
+    : `A token is active until ${utc(latest.expiresAt)}.`;
   const sessions = (await store.listCliSessions(t, { siteId: site.id }))
     .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
   const allSites = await store.listSites(t);
@@ -289,6 +320,39 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
         <a href="/sites">← Sites</a>
       </p>
       <h1>{site.name}</h1>
+      {admin
+        ? (
+          <div class="inline">
+            <button type="button" class="small secondary" data-open="rename-site">
+              ✎ Rename site
+            </button>
+            <button
+              type="button"
+              class="small danger"
+              data-api={`DELETE /api/sites/${site.id}`}
+              data-confirm={`Delete site "${site.name}" with its ${paged.all} device(s), their handles and credentials, and its enrollment tokens? Its agents must be revoked first.`}
+              data-toast="Site deleted"
+              data-then="redirect:/sites"
+            >
+              Delete site
+            </button>
+            <dialog id="rename-site" aria-labelledby="rename-site-h">
+              <form data-api={`PATCH /api/sites/${site.id}`} data-toast="Site renamed">
+                <h2 id="rename-site-h">Rename {site.name}</h2>
+                <label for="site-name">Name</label>
+                <input id="site-name" name="name" value={site.name} required maxlength={200} />
+                <DialogButtons label="Save" />
+              </form>
+            </dialog>
+          </div>
+        )
+        : null}
+      <p>
+        <a href={`/sites/${site.id}/live`} target="_blank" rel="noopener">
+          Live view of this site's cameras
+        </a>{" "}
+        (up to 16; add <code>?path=/stream</code> for the cameras' stream path)
+      </p>
 
       <section class="card" aria-labelledby="enroll-h">
         <h2 id="enroll-h" style="margin-top:0">Agent installer</h2>
@@ -305,19 +369,60 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
               <button
                 type="button"
                 class="secondary"
-                data-api={`POST /api/sites/${site.id}/enrollment-tokens`}
-                data-then="secret:token:New enrollment token"
-                data-confirm="Create a new enrollment token? Installers downloaded earlier keep working until their own tokens expire or are used."
+                data-api={`POST /api/sites/${site.id}/install-command`}
+                data-then="secret:commands:Install the agent with one command"
               >
-                Regenerate token
+                One-line install command
               </button>
             </div>
           )
           : <p class="muted">Only an admin can download installers.</p>}
         <p class="muted">
-          Each installer carries a fresh one-shot token. Run it once as Administrator/root on a PC
-          at the site; the agent shows up below within seconds.
+          Each installer and each install command carries a fresh one-shot token. Run it once as
+          Administrator/root on a PC at the site; the agent shows up below within seconds.
         </p>
+        {admin && tokens.length
+          ? (
+            <Table head={["Enrollment token", "Created", "Expires", "State", "@actions"]}>
+              {tokens.slice(0, 20).map((tk) => {
+                const state = tk.usedAt !== null
+                  ? `used by ${tk.agentId ?? "an agent"}`
+                  : tk.expiresAt <= props.now
+                  ? "expired or revoked"
+                  : "active";
+                return (
+                  <tr data-token={tk.hash.slice(0, 12)}>
+                    <td class="mono">{tk.hash.slice(0, 12)}…</td>
+                    <td>
+                      <Ago at={tk.createdAt} now={props.now} />
+                    </td>
+                    <td>
+                      <At at={tk.expiresAt} />
+                    </td>
+                    <td>{state}</td>
+                    <td>
+                      {state === "active"
+                        ? (
+                          <button
+                            type="button"
+                            class="small danger"
+                            data-api={`DELETE /api/sites/${site.id}/enrollment-tokens/${tk.hash}`}
+                            data-confirm={`Revoke enrollment token ${
+                              tk.hash.slice(0, 12)
+                            }…? An installer or command that carries it will no longer enroll.`}
+                            data-toast="Enrollment token revoked"
+                          >
+                            Revoke
+                          </button>
+                        )
+                        : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </Table>
+          )
+          : null}
       </section>
 
       <h2>Agents</h2>
@@ -325,7 +430,43 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
         {await SiteAgents({ store, tenantId: t, siteId: site.id, now: props.now })}
       </div>
 
-      <h2>Devices</h2>
+      <h2 id="devices-h">Devices</h2>
+      {paged.all > 10 || q
+        ? (
+          <SearchBox
+            action={`/sites/${site.id}`}
+            q={q}
+            label="Find devices"
+            placeholder="Find by address, name, model or port"
+            anchor="#devices-h"
+          />
+        )
+        : null}
+      {paged.total > devices.length || q
+        ? (
+          <p class="muted" id="device-range">
+            {paged.total
+              ? `Showing ${(paged.page - 1) * DEVICES_PER_PAGE + 1}–${
+                (paged.page - 1) * DEVICES_PER_PAGE + devices.length
+              } of ${paged.total}${q ? ` matching "${q}"` : ""}`
+              : `No device matches "${q}".`}
+            {paged.page > 1
+              ? (
+                <>
+                  · <a href={pageLink(paged.page - 1)}>← Previous</a>
+                </>
+              )
+              : null}
+            {paged.page < paged.pages
+              ? (
+                <>
+                  · <a href={pageLink(paged.page + 1)}>Next →</a>
+                </>
+              )
+              : null}
+          </p>
+        )
+        : null}
       {devices.length
         ? (
           <Table head={["Device", "Host", "Ports", "Loopback", "@actions"]}>
@@ -389,7 +530,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
           <form
             class="card"
             data-api={`POST /api/sites/${site.id}/devices/bulk`}
-            data-toast="Devices added"
+            data-toast="{message}"
             aria-labelledby="bulk-h"
           >
             <h2 id="bulk-h" style="margin-top:0">Add devices</h2>
@@ -430,10 +571,7 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
                       </label>
                     ))}
                   </fieldset>
-                  <div class="inline" style="margin-top:1rem">
-                    <button type="submit">Create session</button>
-                    <button type="button" class="secondary" data-close>Cancel</button>
-                  </div>
+                  <DialogButtons label="Create session" />
                 </form>
               </dialog>
             </>
@@ -453,7 +591,9 @@ export async function SitePage(props: { ctx: UiContext; store: Store; site: Site
               {sessions.map((s) => (
                 <tr data-session={s.hash.slice(0, 12)}>
                   <td>{s.operator}</td>
-                  <td>{new Date(s.expiresAt).toISOString().slice(0, 16)} UTC</td>
+                  <td>
+                    <At at={s.expiresAt} />
+                  </td>
                   <td>
                     <Ago at={s.lastUsedAt} now={props.now} />
                   </td>

@@ -17,7 +17,7 @@ import {
 } from "../../../../src/shared/crypto/pki.ts";
 import { systemdUnit } from "../../../../src/agent/service/systemd.ts";
 import { launchdPlist } from "../../../../src/agent/service/launchd.ts";
-import { chooseManager } from "../../../../src/agent/service/main.ts";
+import { chooseManager, statusManager } from "../../../../src/agent/service/main.ts";
 import { installPlan, uninstallPlan } from "../../../../src/agent/service/plan.ts";
 import { stopSignals } from "../../../../src/agent/service/stop.ts";
 
@@ -152,7 +152,14 @@ Deno.test("the service manager: by platform, and a clear refusal where systemd d
   }
   assertStringIncludes(msg, "does not run systemd");
   assertStringIncludes(msg, "install/Containerfile");
-  assert(/expected auto/.test((() => {
+  assertEquals(statusManager("auto", "linux", () => false), null, "status: no service, no failure");
+  assertEquals(
+    statusManager("none", "linux", () => true),
+    null,
+    "the installer's value is accepted",
+  );
+  assertEquals(statusManager("auto", "linux", () => true), "systemd");
+  assert(/expected auto.*or none/.test((() => {
     try {
       chooseManager("upstart", "linux", () => true);
       return "";

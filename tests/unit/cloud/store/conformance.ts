@@ -639,10 +639,15 @@ export function storeConformance(
         certCa: null,
         tenantId: a.id,
         siteId: siteA.id,
+        label: "",
         createdAt: clock.now(),
         revokedAt: null,
       });
       assert.deepEqual(await store.getAgent("agent-ok"), ok.agent);
+      assert.equal(await store.renameAgent(b.id, "agent-ok", "X"), false, "another tenant");
+      assert.equal(await store.renameAgent(a.id, "agent-ok", "Gate PC"), true);
+      assert.deepEqual(await store.getAgent("agent-ok"), { ...ok.agent, label: "Gate PC" });
+      assert.equal(await store.renameAgent(a.id, "agent-missing", "X"), false);
       assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), [
         { ...token, usedAt: clock.now(), agentId: "agent-ok" },
       ]);
@@ -773,6 +778,199 @@ export function storeConformance(
     assert.notEqual(bob.id, u.id);
     assert.deepEqual(await store.getUserByEmail("Bob@Example.com"), bob);
   });
+
+  test(
+    "user invites: one use sets the password and enables; expiry; other links die",
+    async (store, clock) => {
+      const { a } = await world(store);
+      const u = await store.createUser({
+        tenantId: a.id,
+        email: "inv@example.com",
+        passwordHash: "",
+        role: "operator",
+      });
+      await store.updateUser(a.id, u.id, { disabledAt: clock.now() });
+      const inv = await store.createUserInvite({
+        hash: "a".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        expiresAt: clock.now() + 1000,
+      });
+      assert.deepEqual(inv, {
+        hash: "a".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 1000,
+        usedAt: null,
+      });
+      await store.createUserInvite({
+        hash: "b".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        expiresAt: clock.now() + 1000,
+      });
+      assert.deepEqual(await store.getUserInvite("a".repeat(64)), inv);
+      clock.advance(10);
+      const used = await store.consumeUserInvite("a".repeat(64), "new-hash");
+      assert.equal(used!.id, u.id);
+      assert.equal(used!.passwordHash, "new-hash");
+      assert.equal(used!.disabledAt, null);
+      assert.deepEqual(await store.getUser(u.id), used);
+      assert.equal((await store.getUserInvite("a".repeat(64)))!.usedAt, clock.now());
+      assert.equal(await store.consumeUserInvite("a".repeat(64), "again"), null, "one use");
+      assert.equal(
+        await store.consumeUserInvite("b".repeat(64), "other"),
+        null,
+        "the user's other link died",
+      );
+      await store.createUserInvite({
+        hash: "c".repeat(64),
+        tenantId: a.id,
+        userId: u.id,
+        expiresAt: clock.now() + 5,
+      });
+      clock.advance(5);
+      assert.equal(await store.consumeUserInvite("c".repeat(64), "late"), null, "expired");
+      assert.equal((await store.getUser(u.id))!.passwordHash, "new-hash", "nothing written");
+      assert.equal(await store.getUserInvite("d".repeat(64)), null);
+    },
+  );
+
+  test("enrollment tokens: revoke ends an unused one now, tenant-scoped", async (store, clock) => {
+    const { a, b, siteA } = await world(store);
+    const token = {
+      hash: "9".repeat(64),
+      tenantId: a.id,
+      siteId: siteA.id,
+      createdAt: clock.now(),
+      expiresAt: clock.now() + 60_000,
+    };
+    await store.createEnrollmentToken(token);
+    assert.equal(await store.revokeEnrollmentToken(b.id, token.hash), false, "another tenant");
+    clock.advance(10);
+    assert.equal(await store.revokeEnrollmentToken(a.id, token.hash), true);
+    assert.equal((await store.getEnrollmentToken(token.hash))!.expiresAt, clock.now());
+    clock.advance(1);
+    assert.equal(await store.revokeEnrollmentToken(a.id, token.hash), false, "already ended");
+    const r = await store.consumeEnrollmentToken(token.hash, {
+      id: "agent-after-revoke",
+      hostname: "h",
+      version: "1",
+      os: "linux",
+      certSerial: "01",
+    });
+    assert.deepEqual(r, { ok: false, reason: "expired" });
+    assert.equal(await store.revokeEnrollmentToken(a.id, "0".repeat(64)), false, "absent");
+  });
+
+  test(
+    "sites: rename and delete, tenant-scoped; refused while an agent is active",
+    async (store, clock) => {
+      const { a, b, siteA, siteB } = await world(store);
+      const agentInfo = (id: string) => ({
+        id,
+        hostname: "nvr-box",
+        version: "1.2.3",
+        os: "linux",
+        certSerial: "0a1b2c",
+      });
+      assert.equal(await store.updateSite(b.id, siteA.id, { name: "X" }), null, "another tenant");
+      assert.deepEqual(await store.updateSite(a.id, siteA.id, { name: "Head office" }), {
+        ...siteA,
+        name: "Head office",
+      });
+      assert.equal((await store.getSite(a.id, siteA.id))!.name, "Head office");
+      const dev = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "10.0.0.1",
+        ports: [80],
+      });
+      await store.createHandle({
+        id: "h-site-delete-test-0001",
+        tenantId: a.id,
+        siteId: siteA.id,
+        deviceId: dev.id,
+        port: 80,
+        agentId: null,
+        createdAt: clock.now(),
+        expiresAt: null,
+        revokedAt: null,
+      });
+      await store.putDeviceCredentials(a.id, dev.id, "sealed");
+      const token = {
+        hash: "7".repeat(64),
+        tenantId: a.id,
+        siteId: siteA.id,
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 60_000,
+      };
+      await store.createEnrollmentToken(token);
+      const used = await store.consumeEnrollmentToken(token.hash, agentInfo("agent-site-del"));
+      assert.ok(used.ok);
+      await store.createEnrollmentToken({ ...token, hash: "8".repeat(64) });
+      assert.equal(await store.deleteSite(b.id, siteA.id), "not_found", "another tenant's site");
+      assert.equal(await store.deleteSite(a.id, siteA.id), "has_agents");
+      assert.ok(await store.getDevice(a.id, dev.id), "nothing written while refused");
+      assert.ok(await store.revokeAgent(a.id, "agent-site-del"));
+      assert.equal(await store.deleteSite(a.id, siteA.id), "deleted");
+      assert.equal(await store.getSite(a.id, siteA.id), null);
+      assert.equal(await store.getDevice(a.id, dev.id), null);
+      assert.equal(await store.getHandle("h-site-delete-test-0001"), null);
+      assert.equal(await store.getDeviceCredentials(a.id, dev.id), null);
+      assert.equal(await store.getAgent("agent-site-del"), null);
+      assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), []);
+      assert.equal(await store.deleteSite(a.id, siteA.id), "not_found");
+      assert.ok(await store.getSite(b.id, siteB.id), "the other tenant's site stays");
+    },
+  );
+
+  test(
+    "users: list per tenant, update password, role and disabled, tenant-scoped",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const u = await store.createUser({
+        tenantId: a.id,
+        email: "u@example.com",
+        passwordHash: "h1",
+        role: "viewer",
+      });
+      clock.advance(5);
+      const v = await store.createUser({
+        tenantId: a.id,
+        email: "v@example.com",
+        passwordHash: "",
+        role: "admin",
+      });
+      await store.createUser({
+        tenantId: b.id,
+        email: "w@example.com",
+        passwordHash: "",
+        role: "admin",
+      });
+      assert.deepEqual((await store.listUsers(a.id)).map((x) => x.id), [u.id, v.id]);
+      assert.equal((await store.listUsers(b.id)).length, 1);
+      assert.equal(
+        await store.updateUser(b.id, u.id, { role: "admin" }),
+        null,
+        "another tenant's user",
+      );
+      assert.equal(
+        (await store.getUser(u.id))!.role,
+        "viewer",
+        "nothing written for another tenant",
+      );
+      const changed = await store.updateUser(a.id, u.id, { role: "operator", passwordHash: "h2" });
+      assert.deepEqual(changed, { ...u, role: "operator", passwordHash: "h2" });
+      assert.deepEqual(await store.getUser(u.id), changed);
+      const off = await store.updateUser(a.id, u.id, { disabledAt: clock.now() });
+      assert.equal(off!.disabledAt, clock.now());
+      assert.equal(off!.role, "operator", "fields not given are kept");
+      assert.equal((await store.updateUser(a.id, u.id, { disabledAt: null }))!.disabledAt, null);
+      assert.equal(await store.updateUser(a.id, "u-missing", { role: "admin" }), null);
+    },
+  );
 
   test(
     "cli sessions: sliding expiry under the hard cap, scoped revoke, cascade by issuer",

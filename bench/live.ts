@@ -1,0 +1,180 @@
+/**
+ * The live view section: time from opening `GET /api/live/{handle}` to the first picture's
+ * bytes (the first media segment after the init segment), cold (the viewer opens the camera
+ * session: tunnel, RTSP DESCRIBE/SETUP/PLAY, wait for a keyframe) and warm (another viewer
+ * already watches: the joiner gets the pictures since the last keyframe at once). Measured at
+ * the WebSocket client, so the browser's decode is not included.
+ * @module
+ */
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+
+/** Milliseconds from connect to the first media segment; the socket stays open until `close`. */
+export function firstPicture(
+  url: string,
+  token: string,
+): Promise<{ ms: number; close: () => void }> {
+  const started = performance.now();
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+  let binaries = 0;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("no picture within 20 s"));
+    }, 20_000);
+    ws.on("message", (_data, isBinary) => {
+      if (!isBinary || ++binaries !== 2) return; // the init segment, then the first picture
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - started, close: () => ws.close() });
+    });
+    ws.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      clearTimeout(timer);
+      reject(new Error(`refused: ${res.statusCode}`));
+    });
+  });
+}
+
+/** The median of some numbers. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** `runs` cold and warm measurements; p50 of each. */
+export async function timeToFirstPicture(
+  url: string,
+  token: string,
+  runs: number,
+): Promise<{ cold: number; warm: number }> {
+  const cold: number[] = [];
+  const warm: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const first = await firstPicture(url, token);
+    cold.push(first.ms);
+    const second = await firstPicture(url, token);
+    warm.push(second.ms);
+    second.close();
+    first.close();
+    // Let the camera session close before the next cold start.
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { cold: median(cold), warm: median(warm) };
+}
+
+/** What `viewers` WebSocket clients of `cameras` streams cost the cloud. */
+export interface FanOutResult {
+  /** Cloud CPU (its process tree) over the window, in cores. */
+  cloudCores: number;
+  /** What one viewer received, Mbit/s (≈ the camera's bitrate). */
+  perViewerMbps: number;
+  /** Viewers that got pictures during the window. */
+  flowing: number;
+}
+
+/**
+ * Opens `perCamera` viewers on each URL, waits until every one has a picture, then counts the
+ * cloud's CPU seconds (`cpu()`) and the bytes viewers receive over `seconds`.
+ */
+export async function fanOut(
+  urls: string[],
+  perCamera: number,
+  token: string,
+  seconds: number,
+  cpu: () => number,
+): Promise<FanOutResult> {
+  const sockets: WebSocket[] = [];
+  const bytes: number[] = [];
+  try {
+    const open = (url: string) => {
+      const i = bytes.push(0) - 1;
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+      sockets.push(ws);
+      let binaries = 0;
+      return new Promise<void>((resolve, reject) => {
+        ws.on("message", (data, isBinary) => {
+          if (!isBinary) return;
+          bytes[i] += (data as Uint8Array).length;
+          if (++binaries === 2) resolve();
+        });
+        ws.on("error", reject);
+        ws.on("unexpected-response", (_q, res) => {
+          let body = "";
+          res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+          res.on("end", () => reject(new Error(`refused: ${res.statusCode} ${body}`)));
+        });
+      });
+    };
+    // One camera session at a time (as operators open them), then the other viewers at once.
+    for (const url of urls) await open(url);
+    await Promise.all(
+      urls.flatMap((url) => Array.from({ length: perCamera - 1 }, () => open(url))),
+    );
+    const before = [...bytes];
+    const c0 = cpu();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const elapsed = (performance.now() - t0) / 1000;
+    const c1 = cpu();
+    const got = bytes.map((b, i) => b - before[i]);
+    return {
+      cloudCores: (c1 - c0) / elapsed,
+      perViewerMbps: median(got) * 8 / elapsed / 1e6,
+      flowing: got.filter((b) => b > 0).length,
+    };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+  }
+}
+
+/**
+ * In headless Chromium signed in with `cookie`, plays `pageUrl` (a /live page) and, for each
+ * presented frame over `seconds`, how long after the cloud received it the browser showed it:
+ * presentation time − (the stream's origin + the frame's media time). p50 and p95 in ms.
+ */
+export async function browserLatency(
+  pageUrl: string,
+  cookie: string,
+  seconds: number,
+): Promise<{ p50: number; p95: number; frames: number }> {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  try {
+    const context = await browser.newContext();
+    const eq = cookie.indexOf("=");
+    await context.addCookies([{
+      name: cookie.slice(0, eq),
+      value: cookie.slice(eq + 1),
+      url: new URL(pageUrl).origin,
+    }]);
+    const page = await context.newPage();
+    await page.goto(pageUrl);
+    await page.waitForSelector("video[data-state=playing][data-origin]", { timeout: 30_000 });
+    await page.waitForFunction(`document.querySelector("video[data-live]").currentTime > 0`);
+    await new Promise((r) => setTimeout(r, 1000)); // past the start-up catch-up
+    const lat = await page.evaluate(`new Promise((resolve) => {
+      const v = document.querySelector("video[data-live]");
+      const origin = Number(v.dataset.origin); const out = [];
+      const end = performance.now() + ${seconds * 1000};
+      const tick = (_now, m) => {
+        out.push(performance.timeOrigin + m.presentationTime - (origin + m.mediaTime * 1000));
+        if (performance.now() < end) v.requestVideoFrameCallback(tick); else resolve(out);
+      };
+      v.requestVideoFrameCallback(tick);
+    })`) as number[];
+    const s = [...lat].sort((a, b) => a - b);
+    return {
+      p50: s[Math.floor(s.length / 2)],
+      p95: s[Math.floor(s.length * 0.95)],
+      frames: s.length,
+    };
+  } finally {
+    await browser.close();
+  }
+}

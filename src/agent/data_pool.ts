@@ -1,0 +1,51 @@
+/**
+ * The agent's data connections to its node: the cloud sends OpenData with a one-time ticket
+ * whenever it wants one more (after Welcome, as tunnels grow, to replace a lost one); the agent
+ * dials it (`dialer.ts`), presents the ticket and then serves the OPEN frames that arrive on it
+ * (`openTunnel`). Connections outlive a control stream that drops, so live tunnels keep flowing
+ * as before; a connection ends when the cloud closes it or the network does.
+ * @module
+ */
+import { MuxSession } from "../shared/transport/mux_session.ts";
+import { type DataEndpoint, dialDataConnection, type DialerDeps, openTunnel } from "./dialer.ts";
+
+/** The agent's live data connections (process-wide). */
+export class DataPool {
+  #d: DialerDeps;
+  #conns = new Set<MuxSession>();
+
+  /** Creates an empty pool serving tunnels with the dialer's dependencies. */
+  constructor(d: DialerDeps) {
+    this.#d = d;
+  }
+
+  /** Dials one data connection with `ticket` and serves it until it ends. */
+  async add(ep: DataEndpoint, ticket: Uint8Array): Promise<void> {
+    const conn = await dialDataConnection(ep, ticket, this.#d.dialTimeoutMs);
+    const session = new MuxSession(conn, {
+      role: "agent",
+      onOpen: (stream, host, port) => {
+        openTunnel(this.#d, stream, host, port).catch((e) => {
+          this.#d.log.error({ err: (e as Error).message }, "tunnel failed");
+          stream.close();
+        });
+      },
+      onClose: (reason) => {
+        this.#conns.delete(session);
+        this.#d.log.info({ reason, conns: this.#conns.size }, "data connection closed");
+      },
+    });
+    this.#conns.add(session);
+    this.#d.log.debug({ conns: this.#conns.size }, "data connection up");
+  }
+
+  /** Data connections currently open. */
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  /** Closes every data connection (the agent is stopping). */
+  close(): void {
+    for (const c of [...this.#conns]) c.close("agent stopping");
+  }
+}

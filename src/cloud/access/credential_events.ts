@@ -1,0 +1,98 @@
+/**
+ * One long-lived server-sent event stream per CLI, so what changes reaches it within about two
+ * seconds instead of at its next 60 s plan refresh: `event: plan` (the new bind plan, when it
+ * differs from the last one sent) and `event: revoked` (the credential was revoked or expired;
+ * the stream then ends). The stream follows the store's change counter (the same one the watcher
+ * reads), so a change made on another node or by the admin CLI arrives the same way.
+ * @module
+ */
+import type { Store } from "../store/store.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { CHANGES_COUNTER } from "../watcher.ts";
+import { REVOKED_REASON, stillValid } from "./live.ts";
+
+/** What the stream needs. */
+export interface CredentialEventsOptions {
+  store: Store;
+  principal: Principal;
+  now: () => number;
+  /** Ends the stream when the client goes away. */
+  signal?: AbortSignal;
+  /** The current plan, for `event: plan` (absent: only `revoked` is sent). */
+  plan?: () => Promise<unknown>;
+  /** How often the change counter is read (default 1 s). */
+  everyMs?: number;
+  /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
+  keepaliveMs?: number;
+}
+
+/** The `text/event-stream` response. */
+export function credentialEvents(o: CredentialEventsOptions): Response {
+  const enc = new TextEncoder();
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (text: string) => {
+        if (stopped) return;
+        try {
+          controller.enqueue(enc.encode(text));
+        } catch {
+          stop();
+        }
+      };
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        clearTimeout(timer);
+        try {
+          controller.close();
+        } catch { /* already closed */ }
+      };
+      o.signal?.addEventListener("abort", stop, { once: true });
+      const every = o.everyMs ?? 1_000;
+      const keepEvery = Math.max(1, Math.round((o.keepaliveMs ?? 15_000) / every));
+      let lastCounter = -1;
+      let lastPlan = "";
+      let tick = 0;
+      const step = async () => {
+        if (stopped) return;
+        try {
+          const counter = await o.store.incrementCounter(CHANGES_COUNTER, 0);
+          const changed = counter !== lastCounter;
+          // Expiry needs no change to happen: check validity every few seconds as well.
+          if (changed || tick % 5 === 0) {
+            if (!await stillValid(o.store, o.principal, o.now())) {
+              send(`event: revoked\ndata: ${JSON.stringify({ message: REVOKED_REASON })}\n\n`);
+              return stop();
+            }
+          }
+          if (changed && o.plan) {
+            const plan = JSON.stringify(await o.plan());
+            if (plan !== lastPlan) send(`event: plan\ndata: ${plan}\n\n`);
+            lastPlan = plan;
+          }
+          lastCounter = counter;
+          if (tick > 0 && tick % keepEvery === 0) send(": keepalive\n\n");
+        } catch {
+          // A store hiccup: try again on the next tick.
+        }
+        tick++;
+        if (!stopped) timer = setTimeout(step, every);
+      };
+      send(": connected\n\n");
+      step();
+    },
+    cancel() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  });
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      "x-accel-buffering": "no",
+    },
+  });
+}

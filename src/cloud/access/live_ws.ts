@@ -1,0 +1,166 @@
+/**
+ * The live view's WebSocket `GET /api/live/{handle}?path=/stream`: the same access rules as the
+ * tunnel endpoint and the RTSP gateway (session cookie only from the cloud's own origin, or a
+ * bearer credential; tenant; CLI-session site scope — `authorizeTunnel`), decided before the
+ * upgrade so a refusal is a plain HTTP status. The camera is reached through the agent's tunnel
+ * and played by this node once per (handle, path) for every viewer (live/hub.ts), with the
+ * cloud-held camera credentials. After the upgrade the first message is a JSON text
+ * `{type:"init", codec, width, height}`, then the init segment and media segments as binary
+ * messages; each viewer is registered in the live-access registry so revocation cuts it.
+ * @module
+ */
+// @ts-types="@types/ws"
+import type { WebSocket as WsSocket } from "ws";
+import { z } from "zod";
+import { AppError } from "../../shared/errors.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secrets.ts";
+import type { Feed, LiveHub, Viewer } from "../live/hub.ts";
+import { startCameraFeed } from "../live/camera_feed.ts";
+import { type Authorized, openTunnel, type RouteDeps } from "./route.ts";
+import { authorizeTunnel, CLI_SLIDE_MS } from "./tunnel_ws.ts";
+
+/** The path pattern of the live view endpoint. */
+export const LIVE_PATH = /^\/api\/live\/([^/]+)$/;
+
+/** What the live view needs besides routing. */
+export interface LiveViewDeps {
+  hub: LiveHub;
+  secrets: DeviceSecrets;
+}
+
+/** The query: the camera's stream path (as in its RTSP URL), printable ASCII. */
+export const liveQuery = z.object({
+  path: z.string().max(512).regex(
+    /^\/[\x21-\x7e]*$/,
+    "path must start with / and hold printable characters only",
+  ).default("/"),
+});
+
+/** A viewer authorized and its camera playing, waiting for the upgrade. */
+export interface PreparedLive {
+  principal: Principal;
+  target: Authorized;
+  feed: Feed;
+  path: string;
+}
+
+/** The camera's URL as the camera sees it. */
+export function cameraUrl(host: string, port: number, path: string): string {
+  return `rtsp://${host.includes(":") ? `[${host}]` : host}:${port}${path}`;
+}
+
+/** Authenticates, authorizes and joins (or opens) the camera session; throws AppError. */
+export async function prepareLive(
+  d: RouteDeps & LiveViewDeps,
+  req: Request,
+  handle: string,
+  remote: string,
+): Promise<PreparedLive> {
+  const q = liveQuery.safeParse(Object.fromEntries(new URL(req.url).searchParams));
+  if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+  const { principal, target } = await authorizeTunnel(d, req, handle, remote);
+  const path = q.data.path;
+  const feed = await d.hub.acquire(`${target.handle.id} ${path}`, async (sink) => {
+    const tunnel = await openTunnel(d, target, "live");
+    const release = () => {
+      try {
+        tunnel.socket.close();
+      } catch { /* closed */ }
+      tunnel.done();
+      const s = d.registry.get(tunnel.agentId);
+      if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+    };
+    try {
+      const src = await startCameraFeed(
+        tunnel.socket,
+        cameraUrl(target.device.host, target.handle.port, path),
+        () =>
+          useDeviceCredentials(d.store, d.secrets, {
+            tenantId: target.handle.tenantId,
+            deviceId: target.device.id,
+            actor: principal.actor,
+            via: "live",
+            handle: target.handle.id,
+          }),
+        sink,
+        () => d.clock.now(),
+      );
+      return {
+        ended: src.ended,
+        close: () => {
+          src.close();
+          release();
+        },
+      };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  });
+  // As on the other access paths, a successful connect slides a CLI session.
+  if (principal.cliSessionHash) {
+    await d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS).catch((e) => {
+      feed.release();
+      throw e;
+    });
+  }
+  return { principal, target, feed, path };
+}
+
+/** After the upgrade: attach the viewer, audit, register for revocation. */
+export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket, remote: string): void {
+  const started = d.clock.now();
+  const audit = (action: string, detail: Record<string, unknown>) =>
+    d.store.appendAudit({
+      tenantId: p.target.handle.tenantId,
+      actor: p.principal.actor,
+      action,
+      target: p.target.handle.id,
+      detail: {
+        device: p.target.device.id,
+        port: p.target.handle.port,
+        via: p.principal.kind,
+        path: "live",
+        stream: p.path,
+        ...(p.principal.auditUser ? { user: p.principal.auditUser } : {}),
+        ...detail,
+      },
+    }).catch((e) => d.log.error({ err: (e as Error).message }, "audit write failed"));
+  const close = (code: number, reason: string) => {
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
+  };
+  let sentOrigin: number | null = null;
+  const viewer: Viewer = {
+    init: (i) => {
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(JSON.stringify({
+        type: "init",
+        codec: i.codec,
+        width: i.width,
+        height: i.height,
+      }));
+      ws.send(i.bytes);
+    },
+    send: (b) => {
+      if (ws.readyState !== ws.OPEN) return;
+      // The stream's origin is known (and refined) only once pictures flow: tell the page.
+      if (p.feed.originMs !== sentOrigin) {
+        sentOrigin = p.feed.originMs;
+        ws.send(JSON.stringify({ type: "origin", originMs: sentOrigin }));
+      }
+      ws.send(b);
+    },
+    buffered: () => ws.bufferedAmount,
+    close: (reason) => close(1011, reason),
+  };
+  const unlive = d.live?.add(p.principal, (reason) => close(1008, reason));
+  audit("live.open", { remote });
+  ws.on("message", () => {}); // viewers have nothing to say
+  ws.on("close", () => {
+    unlive?.();
+    p.feed.detach(viewer);
+    audit("live.close", { durationMs: d.clock.now() - started });
+  });
+  p.feed.attach(viewer);
+}

@@ -1,0 +1,207 @@
+/**
+ * Live view fan-out: one camera session per (handle, stream path) on this node feeds every
+ * viewer of it. The first viewer opens the session; the last one leaving closes it. A viewer
+ * joining gets the init segment and the pictures since the last keyframe (so it starts at once,
+ * on a decodable picture); a viewer whose socket buffers more than a bound skips to the next
+ * keyframe instead of queueing without end.
+ * @module
+ */
+import { TIMESCALE } from "./fmp4.ts";
+import type { Init, Segment } from "./remuxer.ts";
+
+/** One viewer's socket. */
+export interface Viewer {
+  /** Sends the init segment (once, before any media segment). */
+  init(i: Init): void;
+  /** Sends a media segment. */
+  send(bytes: Uint8Array): void;
+  /** Bytes queued and not yet sent. */
+  buffered(): number;
+  /** Ends the viewer with a reason it can show. */
+  close(reason: string): void;
+}
+
+/** A running camera session, as the hub drives it. */
+export interface FeedSource {
+  /** Resolves with a reason when the session ends. */
+  ended: Promise<string>;
+  close(): void;
+}
+
+/** What a feed's opener gets to deliver into. */
+export interface FeedSink {
+  init(i: Init): void;
+  segment(s: Segment): void;
+}
+
+/** A viewer queueing more than this skips pictures until the next keyframe. */
+export const SLOW_VIEWER_BYTES = 1 << 20;
+/** Pictures kept since the last keyframe for joiners are bounded by this many bytes. */
+const MAX_GOP_BYTES = 8 << 20;
+
+interface ViewerState {
+  waitingKey: boolean;
+  gotInit: boolean;
+}
+
+/** One camera session and its viewers. */
+export class Feed {
+  #viewers = new Map<Viewer, ViewerState>();
+  #init: Init | null = null;
+  #gop: Segment[] = [];
+  #gopBytes = 0;
+  #source: Promise<FeedSource>;
+  #closed = false;
+  #onEmpty: () => void;
+  #originMs: number | null = null;
+  /** Pictures a slow viewer skipped, over the feed's life (for tests and logs). */
+  skipped = 0;
+  /** How many viewers are attached or about to be. */
+  refs = 0;
+
+  /** Opens the camera session with `open`; `onEmpty` runs once when the feed ends. */
+  constructor(open: (sink: FeedSink) => Promise<FeedSource>, onEmpty: () => void) {
+    this.#onEmpty = onEmpty;
+    this.#source = open({ init: (i) => this.#onInit(i), segment: (s) => this.#onSegment(s) });
+    this.#source.then((s) =>
+      s.ended.then((reason) => {
+        this.#end(reason);
+      })
+    ).catch(() => this.#end("camera session failed"));
+  }
+
+  /** Resolves once the camera plays (rejects with the opener's error). */
+  ready(): Promise<unknown> {
+    return this.#source;
+  }
+
+  /** The init segment, once the first keyframe arrived. */
+  get init(): Init | null {
+    return this.#init;
+  }
+
+  /**
+   * When decode time 0 would have reached this node (ms, the opener's clock): the earliest
+   * `arrivedMs − decodeTime` seen, so a page can tell how long after its arrival a picture is
+   * shown. Null until a segment carried its arrival time.
+   */
+  get originMs(): number | null {
+    return this.#originMs;
+  }
+
+  /** How many viewers are attached. */
+  get viewers(): number {
+    return this.#viewers.size;
+  }
+
+  /** Attaches a viewer: it gets the init segment and the current GOP now. */
+  attach(v: Viewer): void {
+    if (this.#closed) return v.close("the camera session ended");
+    const st: ViewerState = { waitingKey: true, gotInit: false };
+    this.#viewers.set(v, st);
+    if (this.#init) {
+      v.init(this.#init);
+      st.gotInit = true;
+      for (const s of this.#gop) this.#deliver(v, st, s);
+    }
+  }
+
+  /** Detaches a viewer; the feed closes when none is left. */
+  detach(v: Viewer): void {
+    this.#viewers.delete(v);
+    this.release();
+  }
+
+  /** Drops one reference taken before attaching. */
+  release(): void {
+    this.refs = Math.max(0, this.refs - 1);
+    if (this.refs === 0) this.#end("no viewers");
+  }
+
+  #onInit(i: Init): void {
+    this.#init = i;
+    for (const [v, st] of this.#viewers) {
+      if (!st.gotInit) {
+        v.init(i);
+        st.gotInit = true;
+      }
+    }
+  }
+
+  #onSegment(s: Segment): void {
+    if (s.arrivedMs !== undefined) {
+      const origin = s.arrivedMs - s.decodeTime / (TIMESCALE / 1000);
+      if (this.#originMs === null || origin < this.#originMs) this.#originMs = origin;
+    }
+    if (s.keyframe) {
+      this.#gop = [];
+      this.#gopBytes = 0;
+    }
+    if (this.#gopBytes + s.bytes.length <= MAX_GOP_BYTES) {
+      this.#gop.push(s);
+      this.#gopBytes += s.bytes.length;
+    }
+    for (const [v, st] of this.#viewers) this.#deliver(v, st, s);
+  }
+
+  #deliver(v: Viewer, st: ViewerState, s: Segment): void {
+    if (!st.gotInit) return;
+    if (v.buffered() > SLOW_VIEWER_BYTES) {
+      st.waitingKey = true;
+      this.skipped++;
+      return;
+    }
+    if (st.waitingKey && !s.keyframe) {
+      this.skipped++;
+      return;
+    }
+    st.waitingKey = false;
+    v.send(s.bytes);
+  }
+
+  #end(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onEmpty();
+    this.#source.then((s) => s.close()).catch(() => {});
+    for (const v of this.#viewers.keys()) {
+      try {
+        v.close(reason);
+      } catch { /* gone */ }
+    }
+    this.#viewers.clear();
+  }
+}
+
+/** The feeds of this node, by key (handle and stream path). */
+export class LiveHub {
+  #feeds = new Map<string, Feed>();
+
+  /** How many camera sessions are open. */
+  get size(): number {
+    return this.#feeds.size;
+  }
+
+  /**
+   * Takes a reference on the feed for `key`, opening it with `open` when there is none; resolves
+   * once the camera plays. Call `attach` then `detach`, or `release` when not attaching.
+   */
+  async acquire(key: string, open: (sink: FeedSink) => Promise<FeedSource>): Promise<Feed> {
+    let f = this.#feeds.get(key);
+    if (!f) {
+      const feed: Feed = new Feed(open, () => {
+        if (this.#feeds.get(key) === feed) this.#feeds.delete(key);
+      });
+      f = feed;
+      this.#feeds.set(key, f);
+    }
+    f.refs++;
+    try {
+      await f.ready();
+    } catch (e) {
+      f.release();
+      throw e;
+    }
+    return f;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * A minimal RTSP/1.0 client for the live view: on a connected byte stream to a camera (the
+ * agent's tunnel), DESCRIBE the stream, SETUP its H.264 track over TCP interleaved, PLAY, and
+ * hand every RTP packet of that track on. It reuses the gateway's message parser and serializer
+ * and answers the camera's Basic/Digest challenge with cloud-held credentials (device_auth.ts).
+ * Keep-alives (GET_PARAMETER) go out at half the session timeout.
+ * @module
+ */
+import type { ByteStream } from "../../shared/transport/byte_stream.ts";
+import { AppError } from "../../shared/errors.ts";
+import { ChallengeAnswerer, type DeviceCredentials } from "../access/device_auth.ts";
+import { writeAll } from "../access/rtsp/demux.ts";
+import { header, headers, parseNext, type RtspMessage, serialize } from "../access/rtsp/message.ts";
+import { concat, parseRtp, type RtpPacket } from "./rtp_h264.ts";
+import { parseSdp, type VideoTrack } from "./sdp.ts";
+
+/** What a running client needs from its owner. */
+export interface RtspClientOptions {
+  /** The camera's stream URL as the camera sees it (`rtsp://host:port/path`). */
+  url: string;
+  /** Credentials to answer a challenge with; null: none held. */
+  credentials: () => Promise<DeviceCredentials | null>;
+  /** Each RTP packet of the video track. */
+  onRtp(p: RtpPacket): void;
+  /** How long the camera may take to answer a request. */
+  responseTimeoutMs?: number;
+}
+
+/** Speaks RTSP on one connection; `start` resolves once PLAY is answered. */
+export class RtspClient {
+  #conn: ByteStream;
+  #o: RtspClientOptions;
+  #cseq = 0;
+  #waiting = new Map<string, (m: RtspMessage) => void>();
+  #answerer: ChallengeAnswerer | null = null;
+  #session: string | null = null;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #channel = 0;
+  /** Resolves when the connection ends (EOF, error, close). */
+  readonly ended: Promise<void>;
+  /** The video track found in the SDP (after start). */
+  track: VideoTrack | null = null;
+
+  /** Wraps a connected stream; starts reading at once. */
+  constructor(conn: ByteStream, o: RtspClientOptions) {
+    this.#conn = conn;
+    this.#o = o;
+    this.ended = this.#read().catch(() => {}).finally(() => this.close());
+  }
+
+  /** DESCRIBE, SETUP (TCP interleaved), PLAY; throws AppError when the camera refuses. */
+  async start(): Promise<VideoTrack> {
+    const desc = await this.#request("DESCRIBE", this.#o.url, [["Accept", "application/sdp"]]);
+    const base = header(desc, "Content-Base") ?? header(desc, "Content-Location") ?? this.#o.url;
+    const track = parseSdp(new TextDecoder().decode(desc.body), base);
+    if (!track) {
+      throw new AppError(
+        "camera_refused",
+        "the camera offers no H.264 video track (H.265 and MJPEG are not supported)",
+      );
+    }
+    this.track = track;
+    const setup = await this.#request("SETUP", track.controlUrl, [
+      ["Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"],
+    ]);
+    const session = header(setup, "Session") ?? "";
+    this.#session = session.split(";")[0].trim() || null;
+    const ch = /interleaved=(\d+)/.exec(header(setup, "Transport") ?? "");
+    this.#channel = ch ? Number(ch[1]) : 0;
+    const timeout = Number(/timeout=(\d+)/.exec(session)?.[1] ?? 60);
+    await this.#request("PLAY", base, [["Range", "npt=0.000-"]]);
+    this.#keepAlive = setInterval(() => {
+      this.#request("GET_PARAMETER", base, []).catch(() => this.close());
+    }, Math.max(5, timeout / 2) * 1000);
+    return track;
+  }
+
+  /** Tears the session down (best effort) and closes the connection. */
+  close(): void {
+    clearInterval(this.#keepAlive);
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  async #request(method: string, uri: string, extra: [string, string][]): Promise<RtspMessage> {
+    for (let attempt = 0;; attempt++) {
+      const cseq = String(++this.#cseq);
+      const h: [string, string][] = [
+        ["CSeq", cseq],
+        ["User-Agent", "Nanodems Connector live view"],
+        ...extra,
+      ];
+      if (this.#session) h.push(["Session", this.#session]);
+      const auth = this.#answerer?.authorize(method, uri);
+      if (auth) h.push(["Authorization", auth]);
+      const answered = new Promise<RtspMessage>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#waiting.delete(cseq);
+          reject(new AppError("device_timeout"));
+        }, this.#o.responseTimeoutMs ?? 15_000);
+        this.#waiting.set(cseq, (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+      });
+      await writeAll(
+        this.#conn,
+        serialize({ start: { kind: "request", method, uri }, headers: h, body: new Uint8Array(0) }),
+      );
+      const res = await Promise.race([answered, this.ended.then(() => null)]);
+      if (!res || res.start.kind !== "response") {
+        throw new AppError("camera_refused", "the camera closed the RTSP connection");
+      }
+      if (res.start.status === 401 && attempt < 2) {
+        const creds = this.#answerer ? null : await this.#o.credentials();
+        if (creds) this.#answerer = new ChallengeAnswerer(creds);
+        if (this.#answerer?.challenged(headers(res, "WWW-Authenticate"))) continue;
+      }
+      if (res.start.status === 401) {
+        throw new AppError(
+          "camera_refused",
+          "the camera asks for credentials the cloud does not hold (or refused them); set them on the device",
+        );
+      }
+      if (res.start.status >= 300) {
+        throw new AppError(
+          "camera_refused",
+          `the camera answered ${method} with ${res.start.status} ${res.start.reason}`,
+        );
+      }
+      return res;
+    }
+  }
+
+  async #read(): Promise<void> {
+    const buf = new Uint8Array(64 << 10);
+    let data: Uint8Array = new Uint8Array(0);
+    for (;;) {
+      const n = await this.#conn.read(buf);
+      if (n === null) return;
+      data = data.length ? concat([data, buf.subarray(0, n)]) : buf.slice(0, n);
+      for (;;) {
+        const p = parseNext(data);
+        if (p.kind === "more") break;
+        if (p.kind === "error") throw new Error(p.reason);
+        if (p.kind === "frame") {
+          if (data.length < p.size) break;
+          if (p.channel === this.#channel) {
+            const rtp = parseRtp(data.subarray(4, p.size));
+            if (rtp) this.#o.onRtp(rtp);
+          }
+        } else if (p.message.start.kind === "response") {
+          const cseq = header(p.message, "CSeq");
+          const w = cseq === null ? undefined : this.#waiting.get(cseq);
+          if (w) {
+            this.#waiting.delete(cseq!);
+            w(p.message);
+          }
+        }
+        data = data.subarray(p.size);
+      }
+      data = data.slice();
+    }
+  }
+}

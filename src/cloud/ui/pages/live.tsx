@@ -1,0 +1,100 @@
+/**
+ * Live view pages: `/live/{handle}?path=/stream` plays one camera (a bare page, embeddable in the
+ * cloud's own pages), and `/sites/{id}/live?path=/stream` a grid of up to 16 RTSP cameras of a
+ * site. The pages carry no stream themselves: the player script (live_player.ts) opens the
+ * live WebSocket, where access is decided. Without `path` the single page asks for it.
+ * @module
+ */
+import type { Handle } from "../../store/store.ts";
+
+/** Most cameras one grid plays at once. */
+export const GRID_MAX = 16;
+
+/** One camera tile. */
+function Tile(props: { key?: string; handle: string; path: string; label: string }) {
+  return (
+    <figure class="live-tile">
+      <video
+        data-live={props.handle}
+        data-path={props.path}
+        muted
+        autoplay
+        playsinline
+        aria-label={`Live view of ${props.label}`}
+      >
+      </video>
+      <figcaption>
+        {props.label} <span class="live-status muted" role="status"></span>
+      </figcaption>
+    </figure>
+  );
+}
+
+const STYLE = `body{margin:0;background:#101828;color:#e4e7ec;font-family:system-ui,sans-serif}
+.live-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:.5rem;padding:.5rem}
+.live-tile{margin:0}.live-tile video{width:100%;background:#000;aspect-ratio:4/3;display:block}
+.live-tile figcaption{padding:.25rem .4rem;font-size:.9rem}.muted{color:#98a2b3}
+form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:.3rem}a{color:#9db4ff}`;
+
+/** A bare page around its content. */
+function Bare(props: { title: string; children?: unknown }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{props.title} — Nanodems Connector</title>
+        <style>{STYLE}</style>
+        <script type="module" src="/ui/live.js"></script>
+      </head>
+      <body>
+        <main>{props.children}</main>
+      </body>
+    </html>
+  );
+}
+
+/** One camera; without a stream path, a form asking for it. */
+export function LivePage(props: { handle: string; path: string | null; label: string }) {
+  if (props.path === null) {
+    return (
+      <Bare title={`Live: ${props.label}`}>
+        <form method="get">
+          <h1>Live: {props.label}</h1>
+          <label>
+            Stream path on the camera (as in its RTSP URL)
+            <input name="path" value="/" required pattern="/[!-~]*" />
+          </label>
+          <button type="submit">Play</button>
+        </form>
+      </Bare>
+    );
+  }
+  return (
+    <Bare title={`Live: ${props.label}`}>
+      <div class="live-grid">
+        <Tile handle={props.handle} path={props.path} label={props.label} />
+      </div>
+    </Bare>
+  );
+}
+
+/** Up to GRID_MAX cameras of a site. */
+export function LiveGridPage(
+  props: { siteName: string; cameras: { handle: Handle; label: string }[]; path: string },
+) {
+  const shown = props.cameras.slice(0, GRID_MAX);
+  return (
+    <Bare title={`Live: ${props.siteName}`}>
+      <p style="padding:0 .5rem">
+        {props.siteName}: {shown.length} camera(s), stream path <code>{props.path}</code>
+        {props.cameras.length > GRID_MAX ? ` (first ${GRID_MAX} of ${props.cameras.length})` : ""}
+      </p>
+      <div class="live-grid">
+        {shown.map((c) => (
+          <Tile key={c.handle.id} handle={c.handle.id} path={props.path} label={c.label} />
+        ))}
+      </div>
+    </Bare>
+  );
+}

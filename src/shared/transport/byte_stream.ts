@@ -1,0 +1,18 @@
+/**
+ * The byte-stream surface the pumps work on: what a Deno connection (TCP or TLS) and a tunnel
+ * stream on a multiplexed data connection (`mux_session.ts`) both offer. Reads happen only when
+ * asked (that is the backpressure), `closeWrite` is the half-close.
+ * @module
+ */
+
+/** A duplex byte stream read only when asked. */
+export interface ByteStream {
+  /** Reads into `p`; resolves with the count, or null at the peer's end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes a prefix of `p`; resolves with how many bytes were taken. */
+  write(p: Uint8Array): Promise<number>;
+  /** Half-close: no more bytes from this side. */
+  closeWrite(): Promise<void>;
+  /** Ends the stream both ways. */
+  close(): void;
+}

@@ -1,0 +1,69 @@
+/**
+ * The few libc socket calls Deno has no API for, through FFI, opened once and shared: setting
+ * TCP_NODELAY on a TLS listener (`nodelay.ts`) and shutting down a socket whose Deno resource
+ * is stuck in a TLS handshake (`socket_shutdown.ts`). Linux only; callers check the OS and
+ * treat any failure as "not possible here".
+ * @module
+ */
+
+/** The libc symbols used. */
+export type Libc = Deno.DynamicLibrary<{
+  getsockname: { parameters: ["i32", "buffer", "buffer"]; result: "i32" };
+  getpeername: { parameters: ["i32", "buffer", "buffer"]; result: "i32" };
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"]; result: "i32" };
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"]; result: "i32" };
+  shutdown: { parameters: ["i32", "i32"]; result: "i32" };
+}>;
+
+let libc: Libc | null = null;
+
+/** Opens libc once (throws where FFI or libc.so.6 is not available). */
+export function openLibc(): Libc {
+  libc ??= Deno.dlopen("libc.so.6", {
+    getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+    getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+    setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+    shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  });
+  return libc;
+}
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/** A socket address as libc reports it: port and the address bytes (4 or 16). */
+export interface SockAddr {
+  port: number;
+  addr: Uint8Array;
+}
+
+/** Reads a socket's local (`getsockname`) or peer (`getpeername`) address; null if not IP. */
+export function sockAddr(
+  lib: Libc,
+  fd: number,
+  which: "getsockname" | "getpeername",
+): SockAddr | null {
+  const buf = new Uint8Array(128);
+  const len = new Uint32Array([buf.byteLength]);
+  if (lib.symbols[which](fd, buf, new Uint8Array(len.buffer)) !== 0) return null;
+  const family = buf[0] | (buf[1] << 8); // sa_family_t, little-endian on Linux x86/arm
+  const port = (buf[2] << 8) | buf[3]; // sin_port / sin6_port, network order
+  if (family === AF_INET) return { port, addr: buf.slice(4, 8) };
+  if (family === AF_INET6) return { port, addr: buf.slice(8, 24) };
+  return null;
+}
+
+/** The descriptors of this process that are sockets. */
+export function* socketFds(): Generator<number> {
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(entry.name);
+    let link: string;
+    try {
+      link = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (link.startsWith("socket:")) yield fd;
+  }
+}

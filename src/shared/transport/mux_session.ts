@@ -1,0 +1,586 @@
+/**
+ * Many tunnels over one data connection (the framing is `protocol/mux.ts`). Each stream behaves
+ * like a Deno connection — `read`, `write`, `closeWrite`, `close` — so the byte pumps
+ * (`pipe.ts`, `websocket.ts`) and the cloud's access paths use a stream exactly as they used a
+ * TLS connection of its own, and they never parse what they carry.
+ *
+ * Flow control is per stream and per direction: a sender may have at most the credit the
+ * receiver granted in flight (INITIAL_WINDOW at open, topped up by WINDOW frames as the
+ * receiver's reader consumes), so a receiver buffers at most one window per stream and one
+ * stalled reader stops only its own sender. The connection reader never waits for a stream.
+ *
+ * Hot path: one reused read buffer per connection (a DATA payload is copied straight into the
+ * waiting reader's buffer, or once into the stream's queue); frames from every stream are
+ * batched into one of two reused output buffers and written with one TLS write per batch.
+ * Anything the peer does outside the protocol (unknown frame or stream, credit overrun, window
+ * overflow, oversize or empty frames) closes this connection and only its streams.
+ * @module
+ */
+import {
+  type CloseCodeName,
+  decodeClose,
+  decodeOpen,
+  decodeWindow,
+  encodeClose,
+  encodeOpen,
+  encodeWindow,
+  FRAME_HEADER,
+  FrameType,
+  type FrameTypeValue,
+  INITIAL_WINDOW,
+  KEEPALIVE_MS,
+  MAX_PAYLOAD,
+  MAX_WINDOW,
+  ProtocolError,
+  readHeader,
+  writeHeader,
+} from "../protocol/mux.ts";
+import type { ByteStream } from "./byte_stream.ts";
+
+export type { ByteStream };
+
+/** A stream refused or failed by the peer (or lost with its connection). */
+export class StreamError extends Error {
+  /** Creates the error with the CLOSE code and the reason the peer gave. */
+  constructor(readonly code: CloseCodeName, message: string) {
+    super(message);
+    this.name = "StreamError";
+  }
+}
+
+/** Who this side is: the cloud opens streams, the agent accepts them. */
+export type MuxRole = "cloud" | "agent";
+
+/** Options of a session. */
+export interface MuxSessionOptions {
+  role: MuxRole;
+  /** Agent side: a stream was opened by the cloud; answer with `accept()` or `refuse()`. */
+  onOpen?: (stream: MuxStream, host: string, port: number) => void;
+  /** The connection ended (why: "closed", the protocol violation, the I/O error). */
+  onClose?: (reason: string) => void;
+  /** Bytes of output batched before writers wait for the connection (default 256 KiB). */
+  outputHighWater?: number;
+  /** The connection became busy with bulk (see BUSY_BYTES); called once per busy spell. */
+  onBusy?: () => void;
+  /** Silence before a PING (default KEEPALIVE_MS); dead after 3× that without any frame. */
+  keepaliveMs?: number;
+  /** The last open stream ended (the connection carries none now). */
+  onIdle?: () => void;
+}
+
+/** A connection that moves this many DATA bytes within BUSY_WINDOW_MS carries bulk. */
+export const BUSY_BYTES = 4 << 20;
+/** The window over which DATA bytes are counted for `busy`. */
+export const BUSY_WINDOW_MS = 250;
+
+const READ_BUFFER = 256 << 10;
+const PING_PAYLOAD = new Uint8Array(8);
+const EMPTY = new Uint8Array(0);
+
+/** Batches frames into two reused buffers and writes them one batch at a time. */
+class FrameWriter {
+  #conn: ByteStream;
+  #cur: Uint8Array;
+  #spare: Uint8Array;
+  #len = 0;
+  #writing = false;
+  #high: number;
+  #spaceWaiters: (() => void)[] = [];
+  #failed: Error | null = null;
+  #onError: (e: Error) => void;
+
+  constructor(conn: ByteStream, high: number, onError: (e: Error) => void) {
+    this.#conn = conn;
+    this.#high = high;
+    this.#cur = new Uint8Array(high + FRAME_HEADER + MAX_PAYLOAD);
+    this.#spare = new Uint8Array(high + FRAME_HEADER + MAX_PAYLOAD);
+    this.#onError = onError;
+  }
+
+  /** Resolves once a DATA frame may be queued (the batch is below the high-water mark). */
+  space(): Promise<void> | null {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#len < this.#high) return null;
+    return new Promise((resolve) => this.#spaceWaiters.push(resolve));
+  }
+
+  /** Queues one frame (copying the payload); control frames may exceed the mark. */
+  frame(type: FrameTypeValue, stream: number, payload: Uint8Array = EMPTY): void {
+    if (this.#failed) return;
+    const size = FRAME_HEADER + payload.byteLength;
+    if (this.#len + size > this.#cur.byteLength) {
+      const bigger = new Uint8Array(Math.max(this.#cur.byteLength * 2, this.#len + size));
+      bigger.set(this.#cur.subarray(0, this.#len));
+      this.#cur = bigger;
+    }
+    writeHeader(this.#cur, this.#len, type, stream, payload.byteLength);
+    if (payload.byteLength) this.#cur.set(payload, this.#len + FRAME_HEADER);
+    this.#len += size;
+    if (!this.#writing) {
+      this.#writing = true;
+      // Frames queued in the same turn go out in one write.
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#len > 0) {
+        // Swap: the next frames go to the spare buffer while this batch is written.
+        const buf = this.#cur;
+        const len = this.#len;
+        this.#cur = this.#spare.byteLength >= buf.byteLength
+          ? this.#spare
+          : new Uint8Array(buf.byteLength);
+        this.#spare = buf;
+        this.#len = 0;
+        const waiters = this.#spaceWaiters;
+        this.#spaceWaiters = [];
+        for (const w of waiters) w();
+        let off = 0;
+        while (off < len) off += await this.#conn.write(buf.subarray(off, len));
+      }
+    } catch (e) {
+      this.fail(e as Error);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** Stops writing; waiting writers fail. */
+  fail(e: Error): void {
+    if (this.#failed) return;
+    this.#failed = e;
+    this.#len = 0;
+    const waiters = this.#spaceWaiters;
+    this.#spaceWaiters = [];
+    for (const w of waiters) w();
+    this.#onError(e);
+  }
+}
+
+/** One tunnel on a data connection. */
+export class MuxStream implements ByteStream {
+  /** The stream id (unique within its connection). */
+  readonly id: number;
+  #s: MuxSession;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #reader:
+    | { buf: Uint8Array; resolve: (n: number | null) => void; reject: (e: Error) => void }
+    | null = null;
+  #eof = false;
+  #error: Error | null = null;
+  #localFin = false;
+  #closed = false;
+  /** Credit granted to the peer and not yet used (what we accept before the next WINDOW). */
+  #recvWindow = INITIAL_WINDOW;
+  /** Bytes consumed by our reader since the last WINDOW we sent. */
+  #unacked = 0;
+  /** Credit the peer granted us. */
+  #sendWindow = INITIAL_WINDOW;
+  #creditWaiter: (() => void) | null = null;
+  /** Cloud side: settles when the agent answers OPENED or CLOSE. */
+  opened: Promise<void>;
+  #settleOpen!: (e: Error | null) => void;
+  #isOpen: boolean;
+
+  /** Created by the session only. */
+  constructor(s: MuxSession, id: number, isOpen: boolean) {
+    this.#s = s;
+    this.id = id;
+    this.#isOpen = isOpen;
+    this.opened = new Promise<void>((resolve, reject) => {
+      this.#settleOpen = (e) => e ? reject(e) : resolve();
+    });
+    this.opened.catch(() => {});
+    if (isOpen) this.#settleOpen(null);
+  }
+
+  /** Bytes received and not yet read (at most one window). */
+  get buffered(): number {
+    return this.#queued;
+  }
+
+  /** Agent side: the device answered; bytes may flow. False when the cloud withdrew the open. */
+  accept(): boolean {
+    if (this.#closed) return false;
+    this.#s.writer.frame(FrameType.OPENED, this.id);
+    return true;
+  }
+
+  /** Agent side: refuse the open (the stream is then closed). */
+  refuse(code: CloseCodeName, reason: string): void {
+    this.#abort(code, reason);
+  }
+
+  /** Reads into `p`; null at the peer's end of stream. */
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.#queued > 0) return Promise.resolve(this.#drain(p));
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#eof || this.#closed) return Promise.resolve(null);
+    if (this.#reader) return Promise.reject(new Error("concurrent read on a stream"));
+    return new Promise((resolve, reject) => (this.#reader = { buf: p, resolve, reject }));
+  }
+
+  /** Writes up to `p.byteLength` bytes (as much as the peer's credit allows); returns how many. */
+  async write(p: Uint8Array): Promise<number> {
+    if (p.byteLength === 0) return 0;
+    for (;;) {
+      this.#checkWritable();
+      if (this.#sendWindow > 0) {
+        const wait = this.#s.writer.space();
+        if (!wait) break;
+        await wait;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.#creditWaiter = resolve));
+    }
+    const n = Math.min(p.byteLength, this.#sendWindow, MAX_PAYLOAD);
+    this.#sendWindow -= n;
+    this.#s.writer.frame(FrameType.DATA, this.id, n === p.byteLength ? p : p.subarray(0, n));
+    this.#s.account(n);
+    return n;
+  }
+
+  /** Half-close: the peer reads end of stream after what was written. */
+  closeWrite(): Promise<void> {
+    if (this.#localFin || this.#closed) return Promise.resolve();
+    if (this.#error) return Promise.reject(this.#error);
+    this.#localFin = true;
+    this.#s.writer.frame(FrameType.FIN, this.id);
+    return Promise.resolve();
+  }
+
+  /** Closes the stream both ways (the peer's reads end, its writes fail). */
+  close(): void {
+    this.#abort("normal", "closed");
+  }
+
+  #checkWritable(): void {
+    if (this.#error) throw this.#error;
+    if (this.#closed) throw new Deno.errors.BadResource("stream closed");
+    if (this.#localFin) throw new Deno.errors.BrokenPipe("stream half-closed");
+  }
+
+  #abort(code: CloseCodeName, reason: string): void {
+    if (this.#closed) return;
+    this.#s.writer.frame(FrameType.CLOSE, this.id, encodeClose(code, reason));
+    this.#end(new Deno.errors.Interrupted("stream closed"), true);
+  }
+
+  /** Copies queued bytes into `p`; grants credit for what was consumed. */
+  #drain(p: Uint8Array): number {
+    let n = 0;
+    while (n < p.byteLength && this.#queue.length > 0) {
+      const head = this.#queue[0];
+      const take = Math.min(head.byteLength, p.byteLength - n);
+      p.set(take === head.byteLength ? head : head.subarray(0, take), n);
+      n += take;
+      if (take === head.byteLength) this.#queue.shift();
+      else this.#queue[0] = head.subarray(take);
+    }
+    this.#queued -= n;
+    this.#consumed(n);
+    return n;
+  }
+
+  #consumed(n: number): void {
+    if (this.#closed || this.#eof) return;
+    this.#unacked += n;
+    // Top up once half the window was read: few WINDOW frames, the sender never runs dry.
+    if (this.#unacked >= INITIAL_WINDOW / 2) {
+      this.#recvWindow += this.#unacked;
+      this.#s.writer.frame(FrameType.WINDOW, this.id, encodeWindow(this.#unacked));
+      this.#unacked = 0;
+    }
+  }
+
+  /** Frames for this stream, from the session's reader. */
+  onFrame(type: number, payload: Uint8Array): void {
+    switch (type) {
+      case FrameType.OPENED:
+        if (this.#isOpen) throw new ProtocolError("OPENED twice");
+        this.#isOpen = true;
+        this.#settleOpen(null);
+        return;
+      case FrameType.DATA: {
+        if (!this.#isOpen) throw new ProtocolError("DATA before OPENED");
+        if (this.#eof) throw new ProtocolError("DATA after FIN");
+        const len = payload.byteLength;
+        if (len > this.#recvWindow) throw new ProtocolError("DATA beyond the granted credit");
+        this.#recvWindow -= len;
+        this.#s.account(len);
+        const r = this.#reader;
+        if (r && this.#queued === 0) {
+          this.#reader = null;
+          const take = Math.min(len, r.buf.byteLength);
+          r.buf.set(take === len ? payload : payload.subarray(0, take));
+          if (take < len) {
+            this.#queue.push(payload.slice(take));
+            this.#queued += len - take;
+          }
+          this.#consumed(take);
+          r.resolve(take);
+        } else {
+          this.#queue.push(payload.slice());
+          this.#queued += len;
+        }
+        return;
+      }
+      case FrameType.FIN:
+        if (this.#eof) return;
+        this.#eof = true;
+        if (this.#reader && this.#queued === 0) {
+          const r = this.#reader;
+          this.#reader = null;
+          r.resolve(null);
+        }
+        return;
+      case FrameType.WINDOW: {
+        const inc = decodeWindow(payload);
+        if (this.#sendWindow + inc > MAX_WINDOW) throw new ProtocolError("window overflow");
+        this.#sendWindow += inc;
+        const w = this.#creditWaiter;
+        this.#creditWaiter = null;
+        w?.();
+        return;
+      }
+      case FrameType.CLOSE: {
+        const { code, reason } = decodeClose(payload);
+        if (!this.#isOpen) {
+          this.#end(new StreamError(code, reason || "refused"), false);
+        } else if (code === "normal") {
+          // Reads return what arrived, then end; writes fail.
+          this.#eof = true;
+          this.#end(null, false);
+        } else {
+          this.#end(new StreamError(code, reason), false);
+        }
+        return;
+      }
+      default:
+        throw new ProtocolError(`unexpected frame type ${type} on a stream`);
+    }
+  }
+
+  /** Ends the stream: pending and later reads/writes see `error` (or end of stream if null). */
+  #end(error: Error | null, local: boolean): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#s.forget(this.id);
+    if (error && !local) this.#error = error;
+    if (local) {
+      this.#queue = [];
+      this.#queued = 0;
+    }
+    this.#settleOpen(error ?? new StreamError("normal", "closed"));
+    const r = this.#reader;
+    this.#reader = null;
+    if (r) {
+      if (this.#queued > 0) r.resolve(this.#drain(r.buf));
+      else if (error) r.reject(error);
+      else r.resolve(null);
+    }
+    const w = this.#creditWaiter;
+    this.#creditWaiter = null;
+    w?.();
+  }
+
+  /** The connection ended under this stream. */
+  lost(reason: string): void {
+    this.#end(new StreamError("error", reason), false);
+  }
+}
+
+/** One data connection and the streams on it. */
+export class MuxSession {
+  /** The output side (frames from every stream, batched). */
+  readonly writer: FrameWriter;
+  #conn: ByteStream;
+  #opts: MuxSessionOptions;
+  #streams = new Map<number, MuxStream>();
+  /** Highest stream id opened on this connection (ids only grow). */
+  #maxId = 0;
+  #closed = false;
+  #closeReason = "";
+  #busy = false;
+  #windowStart = 0;
+  #windowBytes = 0;
+  /** When the last frame arrived (any frame proves the peer alive). */
+  #lastHeard = performance.now();
+  #lastPingAnswered = -Infinity;
+  /** PINGs closer together than this are a flood (an honest peer sends one per quiet interval). */
+  #pingFloor: number;
+  #keepalive: ReturnType<typeof setInterval>;
+  /** Settles when the connection is gone, with the reason. */
+  readonly done: Promise<string>;
+  #resolveDone!: (r: string) => void;
+
+  /** Starts reading `conn` (after its preface) as a mux connection. */
+  constructor(conn: ByteStream, opts: MuxSessionOptions) {
+    this.#conn = conn;
+    this.#opts = opts;
+    this.done = new Promise((r) => (this.#resolveDone = r));
+    this.writer = new FrameWriter(
+      conn,
+      opts.outputHighWater ?? 256 << 10,
+      (e) => this.close(`data connection failed: ${e.message}`),
+    );
+    // Keepalive: a PING after a quiet interval keeps NAT mappings and proves the peer alive; a
+    // connection that stays silent for three intervals is dead (its streams end, the pool
+    // replaces it) rather than swallowing the next OPEN.
+    const every = opts.keepaliveMs ?? KEEPALIVE_MS;
+    this.#pingFloor = Math.min(1_000, every / 4);
+    this.#keepalive = setInterval(() => {
+      const quiet = performance.now() - this.#lastHeard;
+      if (quiet >= 3 * every) this.close("data connection timed out (no answer to PING)");
+      else if (quiet >= every) this.writer.frame(FrameType.PING, 0, PING_PAYLOAD);
+    }, Math.max(10, every / 2));
+    Deno.unrefTimer(this.#keepalive);
+    this.#readLoop();
+  }
+
+  /** Streams currently open on this connection. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Whether the connection is gone. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the connection carried bulk in its last full counting window (and still does). */
+  get busy(): boolean {
+    return this.#busy && performance.now() - this.#windowStart < 2 * BUSY_WINDOW_MS;
+  }
+
+  /** Counts DATA bytes either way; a window over BUSY_BYTES marks the connection busy. */
+  account(n: number): void {
+    this.#windowBytes += n;
+    const now = performance.now();
+    if (now - this.#windowStart < BUSY_WINDOW_MS) {
+      if (!this.#busy && this.#windowBytes >= BUSY_BYTES) this.#becomeBusy();
+      return;
+    }
+    const wasBusy = this.#busy && now - this.#windowStart < 2 * BUSY_WINDOW_MS;
+    this.#busy = this.#windowBytes >= BUSY_BYTES;
+    this.#windowStart = now;
+    this.#windowBytes = 0;
+    if (this.#busy && !wasBusy) this.#opts.onBusy?.();
+  }
+
+  #becomeBusy(): void {
+    this.#busy = true;
+    this.#opts.onBusy?.();
+  }
+
+  /**
+   * Cloud side: opens a stream to (host, port) with one OPEN frame. Its `opened` settles when
+   * the agent answers OPENED, or rejects with a StreamError carrying the agent's refusal code
+   * (or the connection's end). Closing it before then withdraws the open.
+   */
+  openStream(host: string, port: number): MuxStream {
+    if (this.#opts.role !== "cloud") throw new Error("only the cloud opens streams");
+    if (this.#closed) throw new StreamError("error", this.#closeReason);
+    const id = ++this.#maxId;
+    const s = new MuxStream(this, id, false);
+    this.#streams.set(id, s);
+    this.writer.frame(FrameType.OPEN, id, encodeOpen(host, port));
+    return s;
+  }
+
+  /** Removes a finished stream (called by the stream). */
+  forget(id: number): void {
+    if (this.#streams.delete(id) && this.#streams.size === 0 && !this.#closed) {
+      this.#opts.onIdle?.();
+    }
+  }
+
+  /** Closes the connection and every stream on it with `reason`. */
+  close(reason = "closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    clearInterval(this.#keepalive);
+    for (const s of [...this.#streams.values()]) s.lost(reason);
+    this.#streams.clear();
+    this.writer.fail(new Error(reason));
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.#opts.onClose?.(reason);
+    this.#resolveDone(reason);
+  }
+
+  #frame(type: number, id: number, payload: Uint8Array): void {
+    this.#lastHeard = performance.now();
+    if (type === FrameType.PING) {
+      // Answered at most once per #pingFloor: a peer flooding PINGs without reading our PONGs
+      // could otherwise grow our output without bound.
+      if (this.#lastHeard - this.#lastPingAnswered < this.#pingFloor) {
+        throw new ProtocolError("PING flood");
+      }
+      this.#lastPingAnswered = this.#lastHeard;
+      this.writer.frame(FrameType.PONG, 0, payload);
+      return;
+    }
+    if (type === FrameType.PONG) return;
+    if (type === FrameType.OPEN) {
+      if (this.#opts.role !== "agent") throw new ProtocolError("OPEN from the agent");
+      if (id <= this.#maxId) throw new ProtocolError("stream id reused");
+      this.#maxId = id;
+      const { host, port } = decodeOpen(payload);
+      const s = new MuxStream(this, id, true);
+      this.#streams.set(id, s);
+      if (this.#opts.onOpen) this.#opts.onOpen(s, host, port);
+      else s.refuse("error", "not accepting streams");
+      return;
+    }
+    const s = this.#streams.get(id);
+    if (s) return s.onFrame(type, payload);
+    // A stream this side already closed may still get frames in flight; one never opened
+    // is the peer making things up.
+    // (An OPENED for an open given up here needs no answer: our CLOSE is already on its way, and
+    // answering frames the peer sends would let it grow our output without reading it.)
+    if (id > this.#maxId) throw new ProtocolError(`unknown stream ${id}`);
+  }
+
+  async #readLoop(): Promise<void> {
+    let buf = new Uint8Array(READ_BUFFER);
+    let start = 0;
+    let end = 0;
+    let reason = "closed";
+    try {
+      for (;;) {
+        while (end - start >= FRAME_HEADER) {
+          const h = readHeader(buf, start);
+          const size = FRAME_HEADER + h.length;
+          if (end - start < size) break;
+          this.#frame(h.type, h.stream, buf.subarray(start + FRAME_HEADER, start + size));
+          start += size;
+        }
+        if (start === end) start = end = 0;
+        else if (buf.byteLength - start < FRAME_HEADER + MAX_PAYLOAD) {
+          buf.copyWithin(0, start, end);
+          end -= start;
+          start = 0;
+        }
+        if (this.#closed) return;
+        const n = await this.#conn.read(buf.subarray(end));
+        if (n === null) {
+          reason = "data connection closed by the peer";
+          break;
+        }
+        end += n;
+      }
+    } catch (e) {
+      reason = e instanceof ProtocolError
+        ? `protocol error: ${e.message}`
+        : `data connection failed: ${(e as Error).message}`;
+    }
+    buf = EMPTY;
+    this.close(reason);
+  }
+}

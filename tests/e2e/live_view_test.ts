@@ -1,0 +1,271 @@
+// The live view end to end: a real cloud and agent, GStreamer's camera behind Digest auth (the
+// cloud holds its credentials) reached through a counting TCP proxy, Chromium playing
+// `/live/{handle}` through Media Source Extensions. The picture moves (currentTime advances,
+// more than 20 frames presented in 2 s), a second viewer shares the one RTSP session at the
+// camera, signing out stops the picture within 2 s, a revoked API token cuts a WebSocket viewer,
+// and refusals are plain HTTP statuses before any upgrade.
+// @ts-types="@types/ws"
+import WebSocket from "ws";
+import type { Page } from "playwright-core";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
+import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+
+const CAM_USER = "camuser";
+const CAM_PASS = "Cam-Pa55word!";
+
+/** Frames presented and currentTime advance over `ms` on the page's first video. */
+function measure(page: Page, ms: number): Promise<{ frames: number; advanced: number }> {
+  return page.evaluate(`new Promise((resolve) => {
+    const v = document.querySelector("video[data-live]");
+    let frames = 0; const t0 = v.currentTime; const end = performance.now() + ${ms};
+    const tick = (now) => { frames++; if (performance.now() < end) v.requestVideoFrameCallback(tick); };
+    v.requestVideoFrameCallback(tick);
+    setTimeout(() => resolve({ frames, advanced: v.currentTime - t0 }), ${ms});
+  })`);
+}
+
+async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan-out; revocation", async (t) => {
+  const stack = await Stack.start();
+  const cam = await startCamera({ digest: `${CAM_USER}:${CAM_PASS}` });
+  const proxy = countingProxy(cam.port);
+  stack.defer(cam.close);
+  stack.defer(proxy.close);
+  const browser = await launchBrowser();
+  stack.defer(() => browser.close());
+  try {
+    // Port 554 (nothing listens there) makes the console show the RTSP pills.
+    const q = await stack.quickstart([proxy.port, 554]);
+    await stack.agentFor(q);
+    const handle = q.device.handles[proxy.port];
+    const api = (method: string, path: string, body?: unknown, headers = {}) =>
+      fetch(`${stack.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${q.apiToken}`,
+          "content-type": "application/json",
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, text: await r.text() }));
+    const put = await api(
+      "PUT",
+      `/api/sites/${q.siteId}/devices/${q.device.deviceId}/credentials`,
+      { username: CAM_USER, password: CAM_PASS },
+    );
+    assertEquals(put.status, 200, put.text);
+
+    const user = await stack.addUser(q.tenantId);
+    const login = await fetch(`${stack.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
+    const { csrfToken } = await login.json();
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0];
+    const [name, value] = [
+      cookie.slice(0, cookie.indexOf("=")),
+      cookie.slice(cookie.indexOf("=") + 1),
+    ];
+    const context = await browser.newContext();
+    await context.addCookies([{ name, value, url: stack.url }]);
+    const liveUrl = `${stack.url}/live/${handle}?path=${encodeURIComponent(cam.path)}`;
+
+    const first = await context.newPage();
+    await t.step("Chromium plays the camera: time advances, > 20 frames in 2 s", async () => {
+      await first.goto(liveUrl);
+      await first.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+      await first.waitForFunction(
+        `document.querySelector("video[data-live]").currentTime > 0`,
+        null,
+        { timeout: 30_000 },
+      );
+      const m = await measure(first, 2_000);
+      assert(m.frames > 20, `frames presented in 2 s: ${m.frames}`);
+      assert(m.advanced > 1, `currentTime advanced by ${m.advanced}`);
+      // What a user sees: the test pattern's white ball on black, drawn from the video element.
+      const bright = await first.evaluate(`(() => {
+        const v = document.querySelector("video[data-live]");
+        const c = document.createElement("canvas"); c.width = v.videoWidth; c.height = v.videoHeight;
+        const g = c.getContext("2d"); g.drawImage(v, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] > 200 && d[i + 2] > 200) n++;
+        return [c.width, c.height, n];
+      })()`) as number[];
+      assertEquals(bright.slice(0, 2), [320, 240]);
+      assert(bright[2] > 100, `the picture shows the test ball: ${bright[2]} bright pixels`);
+      await first.screenshot({ path: `${SCREENSHOTS}/live-01-playing.png` });
+      assertEquals(proxy.accepted(), 1, "one RTSP connection at the camera");
+    });
+
+    await t.step("a second viewer shares the camera session", async () => {
+      const second = await context.newPage();
+      await second.goto(liveUrl);
+      await second.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+      const m = await measure(second, 2_000);
+      assert(m.frames > 20, `second viewer frames in 2 s: ${m.frames}`);
+      assertEquals(proxy.accepted(), 1, "still one RTSP connection at the camera");
+      await second.close();
+    });
+
+    await t.step("console: Live pill on RTSP ports, site grid, path form, audit", async () => {
+      const site = await context.newPage();
+      await site.goto(`${stack.url}/sites/${q.siteId}`);
+      const h554 = q.device.handles[554];
+      assertEquals(
+        await site.getAttribute(`a[href="/live/${h554}"]`, "title"),
+        "Watch the camera live in the browser",
+      );
+      await site.goto(`${stack.url}/sites/${q.siteId}/live`);
+      assertEquals(await site.locator(`video[data-live="${h554}"]`).count(), 1);
+      assertEquals(
+        await site.locator(`video[data-live="${handle}"]`).count(),
+        0,
+        "not an RTSP port",
+      );
+      await site.goto(`${stack.url}/live/${handle}`);
+      assertEquals(await site.locator("input[name=path]").count(), 1, "asks for the stream path");
+      await site.close();
+      const audit = JSON.parse((await api("GET", `/api/audit?action=live.open`)).text);
+      assert(audit.items.length >= 2, JSON.stringify(audit));
+      assertEquals(audit.items[0].detail.stream, cam.path);
+    });
+
+    await t.step(
+      "refusals before the upgrade: no credential, another origin, bad path",
+      async () => {
+        const h = {
+          connection: "Upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        };
+        const anon = await fetch(`${stack.url}/api/live/${handle}?path=/live/cam1`, { headers: h });
+        assertEquals(anon.status, 401, await anon.text());
+        const cross = await fetch(`${stack.url}/api/live/${handle}?path=/live/cam1`, {
+          headers: { ...h, cookie, origin: "https://evil.example" },
+        });
+        const crossBody = await cross.json();
+        assertEquals([cross.status, crossBody.message], [
+          403,
+          "cross-origin WebSocket with a session cookie refused",
+        ]);
+        const bad = await fetch(`${stack.url}/api/live/${handle}?path=nope`, {
+          headers: { ...h, authorization: `Bearer ${q.apiToken}` },
+        });
+        const badBody = await bad.json();
+        assertEquals([bad.status, badBody.error], [400, "bad_request"]);
+        const unknown = await fetch(`${stack.url}/api/live/h_nope?path=/x`, {
+          headers: { ...h, authorization: `Bearer ${q.apiToken}` },
+        });
+        assertEquals(unknown.status, 404, await unknown.text());
+      },
+    );
+
+    await t.step("CLI sessions: site scope decides", async () => {
+      const wsUrl = `${stack.url.replace("http", "ws")}/api/live/${handle}?path=${cam.path}`;
+      const firstMessage = (token: string) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
+          ws.on("message", (data) => {
+            resolve(`message ${data.toString().slice(0, 20)}`);
+            ws.close();
+          });
+          ws.on("unexpected-response", (_q, res) => {
+            let body = "";
+            res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
+            res.on("end", () => resolve(`${res.statusCode} ${body}`));
+          });
+          ws.on("error", (e) => resolve(`error ${e.message}`));
+        });
+      const inScope = await stack.cliSession(q);
+      assertEquals(await firstMessage(inScope.token), 'message {"type":"init","code');
+      const site = JSON.parse((await api("POST", "/api/sites", { name: "Elsewhere" })).text);
+      const other = JSON.parse(
+        (await api("POST", "/api/cli/sessions", { siteIds: [site.id] })).text,
+      );
+      const refused = await firstMessage(other.token);
+      assert(refused.startsWith("403 "), refused);
+      assertStringIncludes(refused, "this CLI session does not include the device's site");
+    });
+
+    await t.step("a revoked API token cuts a WebSocket viewer within 2 s", async () => {
+      const minted = JSON.parse(
+        (await api("POST", "/api/account/tokens", { name: "viewer" })).text,
+      );
+      const ws = new WebSocket(
+        `${stack.url.replace("http", "ws")}/api/live/${handle}?path=${cam.path}`,
+        { headers: { authorization: `Bearer ${minted.token}` } },
+      );
+      let bytes = 0;
+      let initText = "";
+      let origins = 0;
+      const closed = new Promise<{ code: number; reason: string }>((r) =>
+        ws.on("close", (code, reason) => r({ code, reason: reason.toString() }))
+      );
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) bytes += (data as Uint8Array).length;
+        else if (JSON.parse(data.toString()).type === "init") initText = data.toString();
+        else origins++;
+      });
+      await waitFor("media bytes", () => bytes > 10_000);
+      assert(/"codec":"avc1\.[0-9A-F]{6}"/.test(initText), initText);
+      assert(origins >= 1, "the stream's origin time is announced for latency figures");
+      const revokedAt = Date.now();
+      const del = await api("DELETE", `/api/account/tokens/${minted.id}`);
+      assertEquals(del.status < 300, true, del.text);
+      const c = await closed;
+      const took = Date.now() - revokedAt;
+      assertEquals([c.code, c.reason], [1008, "credentials revoked"]);
+      assert(took < 2_000, `closed ${took} ms after revocation`);
+    });
+
+    await t.step("signing out stops the picture within 2 s", async () => {
+      const out = await fetch(`${stack.url}/api/auth/logout`, {
+        method: "POST",
+        headers: { cookie, "x-csrf-token": csrfToken },
+      });
+      assertEquals(out.status, 200, await out.text());
+      const signedOutAt = Date.now();
+      await first.waitForSelector("video[data-state=closed]", { timeout: 5_000 });
+      const took = Date.now() - signedOutAt;
+      assert(took < 2_000, `picture stopped ${took} ms after sign-out`);
+      assertEquals(
+        await first.getAttribute("video[data-live]", "data-reason"),
+        "credentials revoked",
+      );
+      await first.screenshot({ path: `${SCREENSHOTS}/live-02-revoked.png` });
+      // The last viewer gone, the camera session closes too.
+      await waitFor("the camera session to close", () => proxy.open() === 0);
+    });
+
+    await t.step(
+      "a handshake the WebSocket layer refuses leaves no camera session open",
+      async () => {
+        const r = await fetch(`${stack.url}/api/live/${handle}?path=${cam.path}`, {
+          headers: {
+            authorization: `Bearer ${q.apiToken}`,
+            connection: "Upgrade",
+            upgrade: "websocket",
+            "sec-websocket-version": "13",
+          },
+        });
+        await r.body?.cancel();
+        assertEquals(r.status, 400, "no Sec-WebSocket-Key");
+        assert(proxy.accepted() >= 2, "the camera session was opened for it");
+        await waitFor("the camera session to close", () => proxy.open() === 0);
+      },
+    );
+  } finally {
+    await stack.stop();
+  }
+});

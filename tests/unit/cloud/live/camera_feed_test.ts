@@ -1,0 +1,88 @@
+// The live view's camera session against the real GStreamer camera (behind Digest auth, answered
+// with the credentials the caller holds): RTSP over TCP interleaved, depacketized and remuxed to
+// fMP4, which ffprobe decodes as H.264 at the camera's size. A second test: wrong credentials
+// are refused with a clear message.
+import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
+import { startCamera } from "../../../_fixtures/rtsp.ts";
+import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
+import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
+import { concat } from "../../../../src/cloud/live/rtp_h264.ts";
+import { AppError } from "../../../../src/shared/errors.ts";
+
+Deno.test("camera feed: Digest camera to fMP4 that ffprobe decodes", async () => {
+  const cam = await startCamera({ digest: "camuser:Cam-Pa55word!" });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
+    let init: Init | null = null;
+    const segs: Segment[] = [];
+    let enough!: () => void;
+    const got = new Promise<void>((r) => (enough = r));
+    const feed = await startCameraFeed(
+      conn,
+      `rtsp://127.0.0.1:${cam.port}${cam.path}`,
+      () => Promise.resolve({ username: "camuser", password: "Cam-Pa55word!" }),
+      {
+        init: (i) => (init = i),
+        segment: (s) => {
+          segs.push(s);
+          if (segs.length >= 40) enough();
+        },
+      },
+    );
+    const timer = setTimeout(enough, 30_000);
+    await got;
+    clearTimeout(timer);
+    feed.close();
+    assert(init, "init segment");
+    const i = init as Init;
+    assertEquals([i.width, i.height], [320, 240]);
+    assert(/^avc1\.[0-9A-F]{6}$/.test(i.codec), i.codec);
+    assert(segs[0].keyframe, "the stream starts at a keyframe");
+    const file = await Deno.makeTempFile({ suffix: ".mp4" });
+    await Deno.writeFile(file, concat([i.bytes, ...segs.map((s) => s.bytes)]));
+    const out = await new Deno.Command("ffprobe", {
+      args: [
+        "-v",
+        "error",
+        "-count_frames",
+        "-show_entries",
+        "stream=codec_name,width,height,nb_read_frames",
+        "-of",
+        "json",
+        file,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    await Deno.remove(file);
+    const err = new TextDecoder().decode(out.stderr);
+    const s = JSON.parse(new TextDecoder().decode(out.stdout)).streams[0];
+    assertEquals([s.codec_name, s.width, s.height], ["h264", 320, 240], err);
+    assertEquals(Number(s.nb_read_frames), segs.length, `every picture decodes: ${err}`);
+  } finally {
+    await cam.close();
+  }
+});
+
+Deno.test("camera feed: wrong camera credentials are refused with a clear message", async () => {
+  const cam = await startCamera({ digest: "camuser:Cam-Pa55word!" });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
+    let err: unknown;
+    try {
+      await startCameraFeed(
+        conn,
+        `rtsp://127.0.0.1:${cam.port}${cam.path}`,
+        () => Promise.resolve({ username: "camuser", password: "wrong" }),
+        { init: () => {}, segment: () => {} },
+      );
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof AppError, String(err));
+    assertEquals(err.code, "camera_refused");
+    assertStringIncludes(err.message, "credentials");
+  } finally {
+    await cam.close();
+  }
+});

@@ -1,0 +1,141 @@
+// The live view's fan-out: one camera session per key whatever the number of viewers, joiners
+// start at the last keyframe, a slow viewer skips to the next keyframe instead of queueing, the
+// last viewer leaving closes the camera session, and a camera that cannot be opened fails the
+// join and leaves nothing behind.
+import { assert, assertEquals } from "../../../_fixtures/assert.ts";
+import {
+  type FeedSink,
+  LiveHub,
+  SLOW_VIEWER_BYTES,
+  type Viewer,
+} from "../../../../src/cloud/live/hub.ts";
+import type { Init } from "../../../../src/cloud/live/remuxer.ts";
+import { AppError } from "../../../../src/shared/errors.ts";
+
+const INIT: Init = { bytes: new Uint8Array([0]), codec: "avc1.42C00D", width: 320, height: 240 };
+const seg = (n: number, keyframe: boolean, arrivedMs?: number) => ({
+  bytes: new Uint8Array([n]),
+  keyframe,
+  decodeTime: n * 9000,
+  arrivedMs,
+});
+
+class TestViewer implements Viewer {
+  got: number[] = [];
+  inits = 0;
+  queued = 0;
+  closed: string | null = null;
+  init() {
+    this.inits++;
+  }
+  send(b: Uint8Array) {
+    this.got.push(b[0]);
+  }
+  buffered() {
+    return this.queued;
+  }
+  close(reason: string) {
+    this.closed = reason;
+  }
+}
+
+function camera() {
+  let sink!: FeedSink;
+  let opens = 0;
+  let closes = 0;
+  let end!: (r: string) => void;
+  const open = (s: FeedSink) => {
+    opens++;
+    sink = s;
+    return Promise.resolve({
+      ended: new Promise<string>((r) => (end = r)),
+      close: () => void closes++,
+    });
+  };
+  return {
+    open,
+    sink: () => sink,
+    opens: () => opens,
+    closes: () => closes,
+    end: (r: string) => end(r),
+  };
+}
+
+Deno.test("hub: one camera session, joiners start at the last keyframe", async () => {
+  const hub = new LiveHub();
+  const cam = camera();
+  const a = new TestViewer();
+  const fa = await hub.acquire("h /s", cam.open);
+  fa.attach(a);
+  cam.sink().init(INIT);
+  for (const [n, k] of [[1, true], [2, false], [3, false]] as const) cam.sink().segment(seg(n, k));
+  const b = new TestViewer();
+  const fb = await hub.acquire("h /s", cam.open);
+  assert(fa === fb, "same feed");
+  fb.attach(b);
+  cam.sink().segment(seg(4, false));
+  assertEquals(cam.opens(), 1, "one camera session for two viewers");
+  assertEquals([a.inits, a.got], [1, [1, 2, 3, 4]]);
+  assertEquals([b.inits, b.got], [1, [1, 2, 3, 4]], "the joiner got the GOP so far, then live");
+  fa.detach(a);
+  assertEquals(cam.closes(), 0);
+  fb.detach(b);
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals([cam.closes(), hub.size], [1, 0], "the last viewer leaving closes the session");
+});
+
+Deno.test("hub: a slow viewer skips to the next keyframe, the others get everything", async () => {
+  const hub = new LiveHub();
+  const cam = camera();
+  const fast = new TestViewer();
+  const slow = new TestViewer();
+  const f = await hub.acquire("k", cam.open);
+  await hub.acquire("k", cam.open);
+  f.attach(fast);
+  f.attach(slow);
+  cam.sink().init(INIT);
+  cam.sink().segment(seg(1, true));
+  slow.queued = SLOW_VIEWER_BYTES + 1; // its socket is backed up
+  cam.sink().segment(seg(2, false));
+  cam.sink().segment(seg(3, false));
+  slow.queued = 0; // drained: still waits for a keyframe, never gets a broken picture
+  cam.sink().segment(seg(4, false));
+  cam.sink().segment(seg(5, true));
+  cam.sink().segment(seg(6, false));
+  assertEquals(fast.got, [1, 2, 3, 4, 5, 6]);
+  assertEquals(slow.got, [1, 5, 6]);
+  assertEquals(f.skipped, 3);
+});
+
+Deno.test("hub: the camera ending closes every viewer; a failed open leaves nothing", async () => {
+  const hub = new LiveHub();
+  const cam = camera();
+  const v = new TestViewer();
+  const f = await hub.acquire("k", cam.open);
+  f.attach(v);
+  cam.end("the camera closed the stream");
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(v.closed, "the camera closed the stream");
+  assertEquals(hub.size, 0);
+  let err: unknown;
+  try {
+    await hub.acquire("x", () => Promise.reject(new AppError("camera_refused")));
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof AppError && err.code === "camera_refused");
+  assertEquals(hub.size, 0);
+});
+
+Deno.test("hub: originMs is the earliest arrival minus decode time", async () => {
+  const hub = new LiveHub();
+  const cam = camera();
+  const f = await hub.acquire("k", cam.open);
+  assertEquals(f.originMs, null);
+  cam.sink().init(INIT);
+  cam.sink().segment(seg(1, true, 10_150)); // decode time 100 ms, arrived late
+  cam.sink().segment(seg(2, false, 10_220)); // decode time 200 ms: origin 10 020
+  cam.sink().segment(seg(3, false, 10_400));
+  assertEquals(f.originMs, 10_020);
+  f.release();
+});

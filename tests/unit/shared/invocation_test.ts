@@ -1,0 +1,52 @@
+/** Printed hints name the program the way it was started, with the options in use. */
+import { assertEquals } from "../../_fixtures/assert.ts";
+import { commandHint, programFor } from "../../../src/shared/invocation.ts";
+
+const checkout = {
+  execPath: "/usr/local/bin/deno",
+  mainModule: "file:///home/me/connector/src/main.ts",
+  cwd: "/home/me/connector",
+};
+
+Deno.test("from a checkout: deno run -A with the path relative to the working directory (absolute outside it)", () => {
+  assertEquals(programFor("agent", checkout), "deno run -A src/main.ts agent");
+  assertEquals(
+    programFor("cloud", { ...checkout, cwd: "/home/me" }),
+    "deno run -A connector/src/main.ts cloud",
+  );
+  assertEquals(
+    programFor("tunnel", { ...checkout, cwd: "/tmp/x" }),
+    "deno run -A /home/me/connector/src/main.ts tunnel",
+  );
+});
+
+Deno.test("a compiled executable is named as it is; it starts in its role", () => {
+  const compiled = {
+    execPath: "/opt/nanodems/connector-agent",
+    mainModule: "file:///tmp/deno-compile-connector-agent/src/main.ts",
+    cwd: "/",
+  };
+  assertEquals(programFor("agent", compiled), "connector-agent");
+  assertEquals(
+    commandHint("agent", ["status"], { state: "/var/lib/my agent" }, compiled),
+    "connector-agent status --state '/var/lib/my agent'",
+  );
+  assertEquals(
+    programFor("tunnel", { ...compiled, execPath: "C:\\bin\\nanodems-tunnel.exe" }),
+    "nanodems-tunnel",
+  );
+});
+
+Deno.test("options in use are carried over, unset ones left out", () => {
+  assertEquals(
+    commandHint("agent", ["run"], { state: "./st", other: undefined }, checkout),
+    "deno run -A src/main.ts agent run --state ./st",
+  );
+});
+
+Deno.test("a secret goes to standard input, never onto the command line", () => {
+  assertEquals(
+    commandHint("agent", ["enroll", "--cloud", "http://c"], {}, checkout, { token: "enr_abc" }),
+    "echo enr_abc | deno run -A src/main.ts agent enroll --cloud http://c --token -",
+  );
+});

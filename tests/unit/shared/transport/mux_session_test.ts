@@ -1,0 +1,193 @@
+/**
+ * The mux session on a real loopback TCP connection: credit-based flow control per stream,
+ * half-close, refusals, and what a lost connection does to its streams.
+ */
+import { assert, assertEquals, assertRejects } from "../../../_fixtures/assert.ts";
+import { INITIAL_WINDOW } from "../../../../src/shared/protocol/mux.ts";
+import {
+  MuxSession,
+  type MuxStream,
+  StreamError,
+} from "../../../../src/shared/transport/mux_session.ts";
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A cloud and an agent session over one loopback TCP connection. */
+async function pair(onOpen: (s: MuxStream, host: string, port: number) => void) {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [a, b] = await Promise.all([
+    l.accept(),
+    Deno.connect({ hostname: "127.0.0.1", port: (l.addr as Deno.NetAddr).port }),
+  ]);
+  l.close();
+  const cloud = new MuxSession(a, { role: "cloud" });
+  const agent = new MuxSession(b, { role: "agent", onOpen });
+  return {
+    cloud,
+    agent,
+    close() {
+      cloud.close();
+      agent.close();
+    },
+  };
+}
+
+async function readN(s: MuxStream, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let have = 0;
+  while (have < n) {
+    const got = await s.read(out.subarray(have));
+    if (got === null) throw new Error(`end of stream after ${have} bytes`);
+    have += got;
+  }
+  return out;
+}
+
+async function writeAll(s: MuxStream, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.byteLength) off += await s.write(data.subarray(off));
+}
+
+Deno.test("mux: a writer may have one window in flight; reading tops it up", async () => {
+  const agentSide: MuxStream[] = [];
+  const p = await pair((s) => {
+    s.accept();
+    agentSide.push(s);
+  });
+  try {
+    const s = p.cloud.openStream("dev", 80);
+    await s.opened;
+    const total = INITIAL_WINDOW * 4;
+    let written = 0;
+    const data = new Uint8Array(total).map((_, i) => (i * 31 + 7) & 0xff);
+    const writer = (async () => {
+      while (written < total) written += await s.write(data.subarray(written));
+    })();
+    await until(() => agentSide[0]?.buffered === INITIAL_WINDOW, "one window buffered");
+    // The writer is held at exactly one window while nobody reads.
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(written, INITIAL_WINDOW);
+    assertEquals(agentSide[0].buffered, INITIAL_WINDOW);
+    const got = await readN(agentSide[0], total);
+    await writer;
+    assertEquals(got, data);
+    assert(agentSide[0].buffered === 0);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux: a stalled stream does not stall another on the same connection", async () => {
+  const agentSide: MuxStream[] = [];
+  const p = await pair((s) => {
+    s.accept();
+    agentSide.push(s);
+  });
+  try {
+    const stalled = p.cloud.openStream("dev", 1);
+    const busy = p.cloud.openStream("dev", 2);
+    await Promise.all([stalled.opened, busy.opened]);
+    // The agent writes to both; nobody reads the stalled one.
+    const big = new Uint8Array(8 << 20).fill(7);
+    const stalledWriter = writeAll(agentSide[0], big).catch(() => {});
+    const busyWriter = writeAll(agentSide[1], big);
+    const got = await readN(busy, big.byteLength);
+    await busyWriter;
+    assertEquals(got.byteLength, big.byteLength);
+    assertEquals(stalled.buffered, INITIAL_WINDOW);
+    stalled.close();
+    await stalledWriter;
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux: half-close each way, then close; refusals carry the agent's code", async () => {
+  const p = await pair((s, host) => {
+    if (host === "nope") return s.refuse("target_not_allowed", "target not in allowlist");
+    s.accept();
+    (async () => {
+      const buf = new Uint8Array(100);
+      const n = await s.read(buf);
+      await writeAll(s, buf.subarray(0, n!));
+      assertEquals(await s.read(buf), null); // the cloud's FIN
+      await s.write(new TextEncoder().encode("bye"));
+      await s.closeWrite();
+    })();
+  });
+  try {
+    const refused = p.cloud.openStream("nope", 80);
+    const e = await assertRejects(() => refused.opened);
+    assert(e instanceof StreamError);
+    assertEquals([e.code, e.message], ["target_not_allowed", "target not in allowlist"]);
+    assertEquals(p.cloud.streamCount, 0);
+
+    const s = p.cloud.openStream("echo", 7);
+    await s.opened;
+    await writeAll(s, new TextEncoder().encode("hello"));
+    assertEquals(new TextDecoder().decode(await readN(s, 5)), "hello");
+    await s.closeWrite();
+    assertEquals(new TextDecoder().decode(await readN(s, 3)), "bye");
+    assertEquals(await s.read(new Uint8Array(10)), null);
+    s.close();
+    await until(() => p.agent.streamCount === 0, "the agent forgot the stream");
+    assertEquals(p.cloud.streamCount, 0);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux: a lost connection ends every stream on it with a reason", async () => {
+  const p = await pair((s) => s.accept());
+  try {
+    const streams = [p.cloud.openStream("a", 1), p.cloud.openStream("b", 2)];
+    await Promise.all(streams.map((s) => s.opened));
+    const reads = streams.map((s) => s.read(new Uint8Array(10)).catch((e) => e as Error));
+    p.agent.close("agent stopping");
+    for (const r of await Promise.all(reads)) {
+      assert(r instanceof StreamError, `got ${r}`);
+      assertEquals(r.message, "data connection closed by the peer");
+    }
+    assertEquals(await p.cloud.done, "data connection closed by the peer");
+    const late = await assertRejects(() => streams[0].write(new Uint8Array(1)));
+    assert(late instanceof StreamError);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux keepalive: idle peers keep the connection with PING/PONG; a silent peer is dropped", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  // Two honest idle sessions stay up across many keepalive intervals.
+  const [a, b] = await Promise.all([l.accept(), Deno.connect({ hostname: "127.0.0.1", port })]);
+  const cloud = new MuxSession(a, { role: "cloud", keepaliveMs: 100 });
+  const agent = new MuxSession(b, { role: "agent", keepaliveMs: 100, onOpen: (s) => s.accept() });
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert(!cloud.closed && !agent.closed, "idle but alive connections stay");
+  const s = cloud.openStream("dev", 1);
+  await s.opened;
+  cloud.close();
+  agent.close();
+
+  // A peer that reads but never answers: closed after three quiet intervals, its streams told.
+  const [c, d] = await Promise.all([l.accept(), Deno.connect({ hostname: "127.0.0.1", port })]);
+  l.close();
+  const drain = (async () => {
+    const buf = new Uint8Array(1024);
+    while ((await d.read(buf).catch(() => null)) !== null) { /* swallow */ }
+  })();
+  const lonely = new MuxSession(c, { role: "cloud", keepaliveMs: 100 });
+  const orphan = lonely.openStream("dev", 1);
+  const e = await assertRejects(() => orphan.opened);
+  assertEquals(e.message, "data connection timed out (no answer to PING)");
+  assertEquals(await lonely.done, "data connection timed out (no answer to PING)");
+  d.close();
+  await drain;
+});
