@@ -16,6 +16,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { controlServiceDefinition } from "../../src/shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../../src/shared/protocol/control.ts";
+import { PROTOCOL_VERSION } from "../../src/shared/protocol/wire.ts";
 import { loadState } from "../../src/agent/state.ts";
 import { DatabaseSync } from "node:sqlite";
 import { createCA, createCsr, generateKeyPem, signClientCsr } from "../../src/shared/crypto/pki.ts";
@@ -59,7 +60,7 @@ async function controlStream(
           version: "attack",
           hostname,
           os: "linux/x86_64",
-          protocol: 1,
+          protocol: PROTOCOL_VERSION,
           allowlistVersion: 0,
         },
       } as AgentMessage);

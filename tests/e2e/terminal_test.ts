@@ -7,7 +7,7 @@
  * revocation closing sessions with a message; and the recording playing back the output.
  * @module
  */
-import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import { type Quickstart, Stack } from "../_fixtures/stack.ts";
@@ -395,6 +395,10 @@ Deno.test("browser terminal: a changed host key blocks with a warning until an a
         fullPage: true,
       });
       await row.getByRole("button", { name: "Accept the new key" }).click();
+      // The console asks in its own dialog, naming the key.
+      await page.waitForSelector("#confirm-dialog[open]");
+      assertStringIncludes(await page.textContent("#confirm-text") ?? "", state.offered.fingerprint);
+      await page.click("#confirm-dialog >> text=Confirm");
       await page.waitForLoadState("load");
       await row.getByText(`${port}: ssh-ed25519 ${state.offered.fingerprint}`).waitFor();
       assertEquals(await row.getByText("now presents a different host key").count(), 0);

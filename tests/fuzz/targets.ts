@@ -13,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as tls from "node:tls";
 import { controlServiceDefinition, encodeAgentMessage } from "../../src/shared/protocol/control.ts";
 import type { AgentMessage } from "../../src/shared/protocol/control.ts";
-import { DATA_HEADER_SIZE } from "../../src/shared/protocol/wire.ts";
+import { DATA_HEADER_SIZE, PROTOCOL_VERSION } from "../../src/shared/protocol/wire.ts";
 import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { completeResponse, exchange, type World, writeAll } from "./world.ts";
 import { interrelay } from "./interrelay_target.ts";
@@ -490,7 +490,7 @@ const control: Target = {
                 version: "0.1.0",
                 hostname: "site-pc",
                 os: "linux",
-                protocol: 1,
+                protocol: PROTOCOL_VERSION,
                 allowlistVersion: 0,
               },
             } as AgentMessage
