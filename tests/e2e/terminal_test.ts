@@ -397,7 +397,10 @@ Deno.test("browser terminal: a changed host key blocks with a warning until an a
       await row.getByRole("button", { name: "Accept the new key" }).click();
       // The console asks in its own dialog, naming the key.
       await page.waitForSelector("#confirm-dialog[open]");
-      assertStringIncludes(await page.textContent("#confirm-text") ?? "", state.offered.fingerprint);
+      assertStringIncludes(
+        await page.textContent("#confirm-text") ?? "",
+        state.offered.fingerprint,
+      );
       await page.click("#confirm-dialog >> text=Confirm");
       await page.waitForLoadState("load");
       await row.getByText(`${port}: ssh-ed25519 ${state.offered.fingerprint}`).waitFor();
