@@ -34,7 +34,7 @@ export async function TeamPage(props: { ctx: UiContext; store: Store; now: numbe
         <div>
           <label for="invite-role">Role</label>
           <select id="invite-role" name="role">
-            {roles.map((r) => <option value={r} selected={r === "operator"}>{r}</option>)}
+            {roles.map((r) => <option key={r} value={r} selected={r === "operator"}>{r}</option>)}
           </select>
         </div>
         <button type="submit">Invite</button>
@@ -61,7 +61,9 @@ export async function TeamPage(props: { ctx: UiContext; store: Store; now: numbe
                     data-toast="Role saved"
                   >
                     <select name="role" aria-label={`Role of ${u.email}`}>
-                      {roles.map((r) => <option value={r} selected={r === u.role}>{r}</option>)}
+                      {roles.map((r) => (
+                        <option key={r} value={r} selected={r === u.role}>{r}</option>
+                      ))}
                     </select>
                     <button type="submit" class="small secondary">Save</button>
                   </form>
