@@ -11,6 +11,7 @@ import type { Clock } from "../shared/clock.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Store } from "./store/store.ts";
 import { logStoreFailure } from "./store/outage.ts";
+import { agentCertExpiry, caExpiry } from "./cloud_metrics.ts";
 
 /** How far ahead an expiring agent certificate is warned about. */
 export const CERT_WARN_MS = 7 * 86_400_000;
@@ -55,13 +56,54 @@ export async function warnExpiringAgentCerts(
   return soon.length;
 }
 
-/** Runs {@linkcode warnExpiringAgentCerts} at start and every hour; returns the stop function. */
-export function watchAgentCertExpiry(d: { store: Store; clock: Clock; log: Logger }): () => void {
+/** How often the soonest agent expiry behind the `/metrics` gauge is re-read. */
+const GAUGE_REFRESH_MS = 10_000;
+
+let soonestAgentExpiry: number | null = null;
+let currentCas: (() => { agentCa: { certPem: string }; internalCa: { certPem: string } }) | null =
+  null;
+
+agentCertExpiry.collect(() =>
+  soonestAgentExpiry === null ? [] : [{
+    labels: {},
+    value: Math.round((soonestAgentExpiry - Date.now()) / 1000),
+  }]
+);
+caExpiry.collect(() => {
+  if (!currentCas) return [];
+  const e = caExpiries(currentCas());
+  return [
+    { labels: { ca: "agent" }, value: Math.round((e.agent - Date.now()) / 1000) },
+    { labels: { ca: "internal" }, value: Math.round((e.internal - Date.now()) / 1000) },
+  ];
+});
+
+/**
+ * Runs {@linkcode warnExpiringAgentCerts} at start and every hour, and keeps the `/metrics`
+ * gauges `connector_agent_cert_expiry_seconds` (soonest non-revoked agent, re-read every 10 s)
+ * and `connector_ca_expiry_seconds{ca}` (the CAs in use, read at each scrape) current; returns
+ * the stop function.
+ */
+export function watchAgentCertExpiry(d: {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** The CAs in use now (they change during a rotation). */
+  cas?: () => { agentCa: { certPem: string }; internalCa: { certPem: string } };
+}): () => void {
+  if (d.cas) currentCas = d.cas;
   const check = () =>
     warnExpiringAgentCerts(d).catch((e) =>
       logStoreFailure(d.log, e, "agent certificate expiry check failed")
     );
+  const refresh = () =>
+    minAgentCertExpiry(d.store).then((t) => (soonestAgentExpiry = t)).catch(() => {});
   check();
+  refresh();
   const timer = setInterval(check, CHECK_MS);
-  return () => clearInterval(timer);
+  const gauge = setInterval(refresh, GAUGE_REFRESH_MS);
+  return () => {
+    clearInterval(timer);
+    clearInterval(gauge);
+  };
 }

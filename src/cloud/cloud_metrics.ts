@@ -51,3 +51,13 @@ export const storeHealth = metrics.gauge(
   "connector_mongo_health_seconds",
   "Seconds the last store round trip took (-1 when the store did not answer); named for MongoDB, measured on whichever store runs",
 );
+/** Seconds until the soonest non-revoked agent certificate expires (cert_expiry.ts). */
+export const agentCertExpiry = metrics.gauge(
+  "connector_agent_cert_expiry_seconds",
+  "Seconds until the soonest agent certificate (of non-revoked agents) expires",
+);
+/** Seconds until each CA in use expires, by `ca` (agent, internal). */
+export const caExpiry = metrics.gauge(
+  "connector_ca_expiry_seconds",
+  "Seconds until each CA certificate in use expires",
+);

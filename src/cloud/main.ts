@@ -249,7 +249,7 @@ export async function startCloud(
     live: route.live,
     now: () => clock.now(),
   });
-  const stopCertWatch = watchAgentCertExpiry({ store, clock, log });
+  const stopCertWatch = watchAgentCertExpiry({ store, clock, log, cas: () => pki });
   const serverCerts = {
     dataDir: config.dataDir,
     node: config.node,

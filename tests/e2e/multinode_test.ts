@@ -456,6 +456,18 @@ Deno.test("multinode: /metrics and /healthz on a separate listener without crede
     assertEquals(open.status, 401);
     assertEquals((await open.json()).message, "authentication required");
     assertEquals(await metric(n, "connector_agents_connected"), 0);
+    // Certificates: the CAs' remaining life, and once an agent is enrolled, its certificate's
+    // (30 days by default; the gauge is re-read every 10 s).
+    const day = 86_400;
+    assert(await metric(n, "connector_ca_expiry_seconds", '{ca="agent"}') > 3_000 * day);
+    assert(await metric(n, "connector_ca_expiry_seconds", '{ca="internal"}') > 3_000 * day);
+    await n.agentFor(await n.quickstart([9]));
+    let soonest = NaN;
+    for (let i = 0; i < 150 && !(soonest > 0); i++) {
+      soonest = await metric(n, "connector_agent_cert_expiry_seconds").catch(() => NaN);
+      if (!(soonest > 0)) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert(soonest > 29 * day && soonest <= 30 * day, `agent certificate expiry ${soonest} s`);
   } finally {
     await n.stop();
   }
