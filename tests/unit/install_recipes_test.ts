@@ -195,6 +195,13 @@ Deno.test("install/compose.ha.yaml: two nodes sharing store, secret and CAs, not
     }
   }
   assertEquals(compose.secrets, { "cloud-secret": { file: "./cloud-secret.key" } });
-  const text = await Deno.readTextFile(`${ROOT}install/compose.ha.yaml`);
-  assertStringIncludes(text, "TODO(multinode)");
+  // Node to node: each node's internal listener, named as the other node reaches it, never
+  // published; agents get both control endpoints.
+  for (const name of ["node-1", "node-2"]) {
+    const n = svc[name];
+    assertEquals(n.environment.NC_INTERNAL_LISTEN, "0.0.0.0:7443");
+    assertEquals(n.environment.NC_INTERNAL_ENDPOINT, `${name}:7443`);
+    assertEquals(n.environment.NC_CONTROL_ENDPOINT, "localhost:8443,localhost:8453");
+    assert(!n.ports.some((p: unknown) => String(p).endsWith(":7443")), `${name} publishes 7443`);
+  }
 });
