@@ -72,11 +72,22 @@ export async function runTunnel(
       );
     },
   });
-  // One refresh at a time: an older plan must never be applied after a newer one.
+  // An older plan must never be applied after a newer one. Plans come from two places (the
+  // refresh and the event stream), so each is numbered when it is asked for (a fetch) or arrives
+  // (an event), and one numbered before the last applied is dropped: a refresh that was in flight
+  // while an event removed a device would otherwise bind that device again.
+  let issued = 0;
+  let applied = 0;
+  const apply = (seq: number, entries: Plan["entries"]) => {
+    if (seq < applied) return;
+    applied = seq;
+    listeners.sync(entries);
+  };
   let refreshing = false;
   const refresh = async (first: boolean) => {
     if (refreshing) return;
     refreshing = true;
+    const seq = ++issued;
     try {
       const plan = await fetchPlan(o.cloud, o.token);
       if (first) {
@@ -87,7 +98,7 @@ export async function runTunnel(
           }\n`,
         );
       }
-      listeners.sync(plan.entries);
+      apply(seq, plan.entries);
     } catch (e) {
       if (e instanceof PlanError && e.status === 401) return sessionEnded(e.message);
       if (first) throw e;
@@ -99,7 +110,7 @@ export async function runTunnel(
   await refresh(true);
   // Changes and revocation arrive on the event stream within seconds; the refresh is the fallback.
   const stopEvents = followEvents(new URL("/api/cli/sessions/plan/events", o.cloud), o.token, {
-    plan: (p) => listeners.sync((p as Plan).entries),
+    plan: (p) => apply(++issued, (p as Plan).entries),
     revoked: (message) => sessionEnded(message),
     trouble: (message) => log.debug({ err: message }, "plan events"),
   });
