@@ -268,7 +268,7 @@ export const cloudConfigSchema = z.object({
   "admin-api-key-cidrs": z.string().optional().transform((s, ctx) => {
     const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     if (list.length && !cidrList(list)) {
-      ctx.addIssue({ code: "custom", message: `expected CIDRs like 10.0.0.0/8, got "${s}"` });
+      ctx.addIssue({ code: "custom", message: `expected CIDRs like 127.0.0.0/8, got "${s}"` });
       return z.NEVER;
     }
     return list;

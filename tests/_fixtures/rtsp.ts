@@ -173,3 +173,45 @@ export function countingProxy(
     },
   };
 }
+
+/**
+ * A fake RTSP device on loopback that answers every request with 200 OK (same CSeq) and keeps the
+ * connection: for tests about the gateway and live access, where no real camera is needed.
+ */
+export function fakeRtspDevice(): { port: number; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const c of listener) {
+      conns.add(c);
+      (async () => {
+        const buf = new Uint8Array(8192);
+        for (;;) {
+          const n = await c.read(buf).catch(() => null);
+          if (n === null) break;
+          const cseq = /CSeq: *(\d+)/i.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1];
+          const ok = await c.write(
+            new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq ?? 0}\r\n\r\n`),
+          ).catch(() => null);
+          if (ok === null) break;
+        }
+        conns.delete(c);
+        try {
+          c.close();
+        } catch { /* closed */ }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      return Promise.resolve();
+    },
+  };
+}

@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
+import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
 // @ts-types="@types/ws"
 import type WebSocket from "ws";
 
@@ -47,30 +48,11 @@ Deno.test("revoking a token or CLI session closes the tunnels it opened; others 
   });
 });
 
-/** A device that answers every RTSP request with 200 and keeps the connection. */
-function fakeRtspDevice(stack: Stack): number {
-  const device = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  (async () => {
-    for await (const c of device) {
-      held.push(c);
-      (async () => {
-        const buf = new Uint8Array(4096);
-        for (;;) {
-          const n = await c.read(buf).catch(() => null);
-          if (n === null) return;
-          const cseq = /CSeq: (\d+)/.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1];
-          await c.write(new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`));
-        }
-      })();
-    }
-  })().catch(() => {});
-  stack.defer(() => {
-    device.close();
-    for (const c of held) c.close();
-    return Promise.resolve();
-  });
-  return (device.addr as Deno.NetAddr).port;
+/** A fake RTSP device for this stack (answers every request with 200, keeps the connection). */
+function fakeRtspDeviceOn(stack: Stack): number {
+  const dev = fakeRtspDevice();
+  stack.defer(dev.close);
+  return dev.port;
 }
 
 /** Sends one RTSP OPTIONS on `player` and returns the status line (null at end of stream). */
@@ -85,7 +67,7 @@ async function options(player: Deno.Conn, url: string, cseq: number, extra = "")
 
 Deno.test("revoking a token closes the RTSP session it opened", async () => {
   const stack = await Stack.start();
-  const port = fakeRtspDevice(stack);
+  const port = fakeRtspDeviceOn(stack);
   try {
     const q = await stack.quickstart([port]);
     await stack.agentFor(q);
@@ -118,7 +100,7 @@ Deno.test("revoking a token closes the RTSP session it opened", async () => {
 // after PLAY. It must be re-checked like every other live access, and only cut by its own.
 Deno.test("a signed-URL RTSP session survives unrelated changes and ends with its minting token", async () => {
   const stack = await Stack.start();
-  const port = fakeRtspDevice(stack);
+  const port = fakeRtspDeviceOn(stack);
   try {
     const q = await stack.quickstart([port]);
     const other = await stack.quickstart([port], "Other");

@@ -8,6 +8,7 @@
  * @module
  */
 import { echoServer, type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
 import { loadState } from "../../src/agent/state.ts";
 import type { AgentState } from "../../src/agent/state.ts";
 
@@ -48,50 +49,12 @@ function httpDevice(hits: DeviceHit[]): { port: number; close(): Promise<void> }
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
-/** A device that answers every RTSP request with 200 and the same CSeq. */
-function rtspDevice(): { port: number; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  (async () => {
-    for await (const c of listener) {
-      conns.add(c);
-      (async () => {
-        const buf = new Uint8Array(8192);
-        for (;;) {
-          const n = await c.read(buf).catch(() => null);
-          if (n === null) break;
-          const cseq = /CSeq:\s*(\d+)/i.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1];
-          if (!cseq) continue;
-          await c.write(new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`))
-            .catch(() => {});
-        }
-        conns.delete(c);
-        try {
-          c.close();
-        } catch { /* closed */ }
-      })();
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      return Promise.resolve();
-    },
-  };
-}
-
 /** Starts the world. */
 export async function startWorld(log: (line: string) => void): Promise<World> {
   const stack = await Stack.start();
   const hits: DeviceHit[] = [];
   const http = httpDevice(hits);
-  const rtsp = rtspDevice();
+  const rtsp = fakeRtspDevice();
   const echo = await echoServer();
   stack.defer(http.close);
   stack.defer(rtsp.close);

@@ -529,7 +529,7 @@ Deno.test("hostile frames from a compromised agent close its connection and noth
       ],
       [
         "an OPEN from the agent",
-        (h) => writeAll(h.conn, h.frame(FrameType.OPEN, 1, encodeOpen("10.0.0.1", 22))),
+        (h) => writeAll(h.conn, h.frame(FrameType.OPEN, 1, encodeOpen("127.0.0.1", 22))),
       ],
       [
         "a frame longer than the max",

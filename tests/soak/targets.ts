@@ -7,7 +7,7 @@
  * @module
  */
 import { echoServer } from "../_fixtures/stack.ts";
-import { startCamera } from "../_fixtures/rtsp.ts";
+import { fakeRtspDevice, startCamera } from "../_fixtures/rtsp.ts";
 
 /** The body `/data/N` answers: N bytes of a repeating, position-dependent pattern. */
 export function dataBody(n: number): string {
@@ -64,45 +64,6 @@ export async function rtspDevice(): Promise<RtspDevice> {
     const fake = fakeRtspDevice();
     return { ...fake, real: false, path: "/live/cam1", note: `camera fixture unavailable: ${e}` };
   }
-}
-
-/** A device that answers every RTSP request with 200 OK and keeps the connection. */
-function fakeRtspDevice(): { port: number; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  (async () => {
-    for await (const c of listener) {
-      conns.add(c);
-      (async () => {
-        const buf = new Uint8Array(8192);
-        for (;;) {
-          const n = await c.read(buf).catch(() => null);
-          if (n === null) break;
-          const cseq = /CSeq: *(\d+)/i.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1];
-          const ok = await c.write(
-            new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq ?? 0}\r\n\r\n`),
-          ).catch(() => null);
-          if (ok === null) break;
-        }
-        conns.delete(c);
-        try {
-          c.close();
-        } catch { /* closed */ }
-      })();
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      return Promise.resolve();
-    },
-  };
 }
 
 /** Every target the soak needs, started together. */

@@ -86,13 +86,13 @@ Deno.test("cloud config: internal listener, its advertised endpoint, metrics, a 
   assertEquals(d.internalEndpoint, null);
   assertEquals(d.metrics, null);
   const c = loadCloudConfig({
-    internal: "10.0.0.2:7443",
-    "internal-endpoint": "10.0.0.2:7443",
+    internal: "127.0.0.2:7443",
+    "internal-endpoint": "127.0.0.2:7443",
     metrics: "127.0.0.1:9100",
     "control-endpoint": "node-1.example.com:8443,node-2.example.com:8443",
   });
-  assertEquals(c.internal, { hostname: "10.0.0.2", port: 7443 });
-  assertEquals(c.internalEndpoint, "10.0.0.2:7443");
+  assertEquals(c.internal, { hostname: "127.0.0.2", port: 7443 });
+  assertEquals(c.internalEndpoint, "127.0.0.2:7443");
   assertEquals(c.metrics, { hostname: "127.0.0.1", port: 9100 });
   assertEquals(c.controlEndpoint, "node-1.example.com:8443,node-2.example.com:8443");
   assertEquals(loadCloudConfig({ internal: "off" }).internal, null);
