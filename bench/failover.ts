@@ -1,16 +1,17 @@
 /**
- * Failover, measured (issue 12, guide §5.5): two cloud nodes on one store, N agents given both
- * control endpoints; the node holding them is killed with SIGKILL, the time until each agent's
- * control stream is up on the survivor is taken from the agent's own log, the killed node is
- * restarted on the same ports, and the next round kills the other one. Reports every sample.
+ * Failover, measured (issue 12, guide §5.5): two cloud nodes on one FerretDB (the MongoDB store),
+ * N agents given both control endpoints; the node holding them is killed with SIGKILL, the time
+ * until each agent's control stream is up on the survivor is taken from the agent's own log, the
+ * killed node is restarted on the same ports, and the next round kills the other one. Reports
+ * every sample.
  * @module
  */
-import { agentNode, agentUpOn, type Proc, Stack } from "../tests/_fixtures/stack.ts";
+import { agentNode, agentUpOn, type Proc, type Stack } from "../tests/_fixtures/stack.ts";
+import { twoNodes } from "../tests/_fixtures/two_nodes.ts";
 
 /** Seconds from each kill to each agent's stream up on the survivor (agents × kills samples). */
 export async function measureFailover(agents: number, kills: number): Promise<number[]> {
-  const n1 = await Stack.start();
-  const n2 = await Stack.start({ joining: n1, node: "node-2" });
+  const { n1, n2, stop } = await twoNodes();
   const samples: number[] = [];
   try {
     const q = await n1.quickstart([9]);
@@ -38,8 +39,7 @@ export async function measureFailover(agents: number, kills: number): Promise<nu
     }
     return samples;
   } finally {
-    await n2.stop();
-    await n1.stop();
+    await stop();
   }
 }
 

@@ -6,7 +6,7 @@
  * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle
  * RSS and CPU seconds per GB moved. Prints a markdown table with each figure's ratio to `ssh -R`
  * and to direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` for some sections). Never a
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,agents` for some sections). Never a
  * pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
@@ -15,6 +15,7 @@ import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
+import { measureAgentsPerNode } from "./agents_per_node.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
@@ -41,7 +42,8 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` runs just those sections
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,agents` runs just those
+ * sections
  * (default: all).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
@@ -363,6 +365,41 @@ if (want("bridge")) {
     unit: "Gbit/s",
     better: "higher",
   });
+}
+
+if (want("agents")) {
+  const [cap, step] = quick ? [20, 10] : [10_000, 1_000];
+  log(`agents per node: simulated agents until 2 GiB node RSS or ${cap} …`);
+  const r = await measureAgentsPerNode({ cap, step, rssLimitMiB: 2048, log });
+  const last = r.steps.at(-1);
+  const path = "simulated agents, one node";
+  const note = `stopped by ${r.stoppedBy}`;
+  rows.push(
+    {
+      figure: "agents per node (≤ 2 GiB RSS)",
+      path,
+      value: last?.agents ?? 0,
+      unit: "agents",
+      better: "higher",
+      note,
+    },
+    {
+      figure: "node RSS per agent",
+      path,
+      value: last?.rssPerAgentKiB ?? null,
+      unit: "KiB",
+      better: "lower",
+      note: `at ${last?.agents ?? 0} agents`,
+    },
+    {
+      figure: "heartbeat lag p99",
+      path,
+      value: last?.heartbeatLagP99Ms ?? null,
+      unit: "ms",
+      better: "lower",
+      note: `at ${last?.agents ?? 0} agents`,
+    },
+  );
 }
 
 if (want("dataplanes")) {

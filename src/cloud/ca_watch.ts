@@ -5,7 +5,8 @@
  * listener, sign with the phase's CAs, re-issue the server certificate when the primary CA
  * changed, and send every connected agent its new certificate policy (CAs to trust, renew now or
  * not). For the internal CA: trust its bundle for node-to-node calls and re-issue this node's
- * certificate when the primary internal CA changed.
+ * certificate when the CA that signs node certificates changed (the new one from update-clients
+ * on, the old one again after a rollback).
  * @module
  */
 import type { Logger } from "../shared/log.ts";
@@ -32,7 +33,9 @@ export async function applyCas(d: CaWatchDeps, kind: CaKind): Promise<void> {
     useAgentCas(d.pki, cas);
     d.trust(cas.trustPem);
   } else {
-    d.pki.internalCa = { certPem: cas.primary.certPem, keyPem: cas.primary.keyPem };
+    // Nodes are the internal CA's clients: from update-clients on they hold new-CA certificates
+    // (every node trusts both CAs from init until standby).
+    d.pki.internalCa = { certPem: cas.renewals.certPem, keyPem: cas.renewals.keyPem };
     d.pki.internalTrustPem = cas.trustPem;
   }
   await d.renewServer();

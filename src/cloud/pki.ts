@@ -94,7 +94,8 @@ export async function ensurePki(
   await ensureCas(opts);
   const cas = await loadAgentCas(opts.dataDir);
   const internal = await loadCas(opts.dataDir, "internal");
-  const internalCa = { certPem: internal.primary.certPem, keyPem: internal.primary.keyPem };
+  // Node certificates come from the CA that signs renewals: the new one from update-clients on.
+  const internalCa = { certPem: internal.renewals.certPem, keyPem: internal.renewals.keyPem };
   const agentCa = cas.primary;
   let server = await readPair(tlsDir, "control");
   const now = (opts.clock ?? systemClock).now();

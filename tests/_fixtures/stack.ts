@@ -584,6 +584,46 @@ export function echoThrough(
   });
 }
 
+/**
+ * A tunnel through `entry` to an echo device that carries 4 KiB every 100 ms until `finish()`,
+ * which waits for the last echo and gives the hashes of what went and what came back.
+ */
+export async function steadyTunnel(entry: Stack, handle: string, token: string) {
+  const sent: Uint8Array[] = [];
+  const got: Uint8Array[] = [];
+  const ws = await entry.openTunnel(handle, token, undefined, (m) => got.push(new Uint8Array(m)));
+  let pumping = true;
+  const pump = (async () => {
+    while (pumping) {
+      const chunk = randomBytes(4096);
+      sent.push(chunk);
+      ws.send(chunk);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const cat = (cs: Uint8Array[]) => {
+    const out = new Uint8Array(cs.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of cs) (out.set(c, o), o += c.length);
+    return out;
+  };
+  return {
+    /** Stops sending, waits for the last echo; the hashes of what went and what came back. */
+    async finish(): Promise<{ sent: string; got: string; bytes: number }> {
+      pumping = false;
+      await pump;
+      const total = sent.length * 4096;
+      const end = Date.now() + 60_000;
+      while (got.reduce((n, c) => n + c.length, 0) < total) {
+        if (Date.now() > end) throw new Error("timed out waiting for the echo of every byte");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      ws.close();
+      return { sent: await sha256(cat(sent)), got: await sha256(cat(got)), bytes: total };
+    },
+  };
+}
+
 /** Sends `size` random bytes to a TCP echo at ip:port, half-closes, checks all came back. */
 export async function echoVia(ip: string, port: number, size: number): Promise<boolean> {
   const data = randomBytes(size);

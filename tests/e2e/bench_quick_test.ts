@@ -31,6 +31,11 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
     assert(has(/^small HTTP GETs/, "browser proxy /c/{h}/"), "wrk through the browser proxy");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, agent/, "WebSocket tunnel"), "idle RSS");
     assert(has(/^site-side process idle RSS/, "connector agent"), "agent idle RSS");
+    // The two-node sections and the agents-per-node simulator ran (figures not judged).
+    assert(rows.some((r) => /^node killed → agents/.test(r.figure)), "failover rows");
+    assert(has(/^WS tunnel echo, two nodes/, "bridged"), "bridged tunnel row");
+    const perNode = rows.find((r) => /^agents per node/.test(r.figure));
+    assert(perNode && (perNode.value ?? 0) >= 10, `agents per node: ${JSON.stringify(perNode)}`);
     // The RTSP section either ran or said why not.
     assert(
       rows.some((r) => /^RTSP/.test(r.figure)) ||

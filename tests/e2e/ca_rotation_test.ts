@@ -5,7 +5,14 @@
  * update-clients leaves every agent on the old CA.
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { echoServer, type Proc, randomBytes, sha256, Stack } from "../_fixtures/stack.ts";
+import {
+  echoServer,
+  type Proc,
+  randomBytes,
+  sha256,
+  Stack,
+  steadyTunnel,
+} from "../_fixtures/stack.ts";
 import { issuedBy, splitPemCerts } from "../../src/shared/crypto/pki.ts";
 import { loadPair } from "../../src/agent/cert_files.ts";
 
@@ -62,23 +69,7 @@ Deno.test("agent CA rotation through every phase: agents stay connected, a tunne
       await Deno.copyFile(`${states[0]}/${f}`, `${oldState}/${f}`);
     }
     // A tunnel that carries bytes all along.
-    const sent: Uint8Array[] = [];
-    const got: Uint8Array[] = [];
-    const ws = await stack.openTunnel(
-      q.device.handles[echo.port],
-      q.apiToken,
-      undefined,
-      (m) => got.push(new Uint8Array(m)),
-    );
-    let pumping = true;
-    const pump = (async () => {
-      while (pumping) {
-        const chunk = randomBytes(4096);
-        sent.push(chunk);
-        ws.send(chunk);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
+    const steady = await steadyTunnel(stack, q.device.handles[echo.port], q.apiToken);
 
     const preToken = await stack.enrollmentToken(q);
     const before = await status();
@@ -126,20 +117,14 @@ Deno.test("agent CA rotation through every phase: agents stay connected, a tunne
 
     // No control stream went down during the rotation.
     for (const a of agents) assertEquals(count(a, /control stream lost/), 0);
-    pumping = false;
-    await pump;
-    await waitUntil(
-      "the echo of every byte",
-      () => got.reduce((n, c) => n + c.length, 0) >= sent.length * 4096,
-    );
-    ws.close();
+    const carried = await steady.finish();
+    assertEquals(carried.got, carried.sent);
     const cat = (cs: Uint8Array[]) => {
       const out = new Uint8Array(cs.reduce((n, c) => n + c.length, 0));
       let o = 0;
       for (const c of cs) (out.set(c, o), o += c.length);
       return out;
     };
-    assertEquals(await sha256(cat(got)), await sha256(cat(sent)));
 
     // A new tunnel after the rotation: the data listener serves the new chain, agents trust it.
     const echoed: Uint8Array[] = [];

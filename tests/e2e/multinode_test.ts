@@ -15,49 +15,12 @@ import {
   randomBytes,
   sha256,
   Stack,
-  TEST_ADMIN_KEY,
   TunnelRefused,
 } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { ffprobe, startCamera } from "../_fixtures/rtsp.ts";
-import { startFerretDb } from "../_fixtures/ferretdb.ts";
-
-/** The store both nodes share: "ferretdb" (the MongoDB store) or "sqlite" (one WAL file). */
-const SHARED_STORE = "ferretdb" as "ferretdb" | "sqlite";
-
-/** Two nodes of one cloud on one store: node-1 first, node-2 joined to it. */
-async function twoNodes(): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void> }> {
-  const ferret = SHARED_STORE === "ferretdb" ? await startFerretDb() : null;
-  const n1 = await Stack.start({ store: ferret?.url });
-  const n2 = await Stack.start({ joining: n1, node: "node-2" });
-  return {
-    n1,
-    n2,
-    async stop() {
-      await n2.stop();
-      await n1.stop();
-      await ferret?.stop();
-    },
-  };
-}
-
-/** Reads one sample of `name{labels}` from a node's /metrics (admin key on the HTTP port). */
-async function metric(n: Stack, name: string, labels = ""): Promise<number> {
-  const res = await fetch(`${n.url}/metrics`, { headers: { "x-admin-api-key": TEST_ADMIN_KEY } });
-  const text = await res.text();
-  assertEquals(res.status, 200, text);
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
-  return line ? Number(line.split(" ")[1]) : 0;
-}
-
-/** Waits until `check` holds (polling), failing after `ms` with `what`. */
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { handshake, metric, twoNodes, until } from "../_fixtures/two_nodes.ts";
+import { openStore } from "../../src/cloud/store/open.ts";
 
 /** A tiny HTTP device. */
 function httpDevice(): { port: number; close(): Promise<void> } {
@@ -129,60 +92,128 @@ Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/, RTSP and CLI raw tunnel enter
   }
 });
 
-Deno.test("multinode: kill -9 of the node holding 5 agents: all back on the survivor, tunnels work, Relay and presence follow", async () => {
+/** Agents in the node-kill test (the issue's figure). */
+const KILL_AGENTS = 20;
+
+/** VmRSS of a process in MiB (0 when it is gone). */
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test(`multinode: kill -9 of the node holding ${KILL_AGENTS} agents: all back on the survivor, tunnels through each work, Relay and presence follow`, async () => {
   const { n1, n2, stop } = await twoNodes();
   const echo = await echoServer();
   n2.defer(echo.close);
+  const api = async <T>(path: string, token: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${n1.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert(res.ok, `${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
   try {
+    // One site per agent (each with the echo device), so a tunnel goes through every agent.
     const q = await n1.quickstart([echo.port]);
-    const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
-    const agents: Proc[] = [];
-    for (let i = 0; i < 5; i++) {
-      const token = i === 0 ? q.enrollmentToken : await n1.enrollmentToken(q);
-      const e = await n1.enroll(token, `agent-${i + 1}`);
-      assertEquals(e.code, 0, e.stderr);
-      agents.push(await n1.runAgent(e.state, true, { NC_CONTROL_ENDPOINT: endpoints }));
+    const sites = [{ siteId: q.siteId, handle: q.device.handles[echo.port] }];
+    for (let i = 1; i < KILL_AGENTS; i++) {
+      const site = await api<{ id: string }>("/api/sites", q.apiToken, { name: `Site ${i + 1}` });
+      const dev = await api<{ handles: Record<string, string> }>(
+        `/api/sites/${site.id}/devices`,
+        q.apiToken,
+        { host: "127.0.0.1", ports: [echo.port] },
+      );
+      sites.push({ siteId: site.id, handle: dev.handles[echo.port] });
     }
-    // The first endpoint is raced first, but a loaded machine may let the second win for some:
-    // kill the node that holds most of them.
-    const on = (node: string) => agents.filter((a) => agentNode(a) === node);
-    const [dead, survivor] = on("node-1").length >= on("node-2").length ? [n1, n2] : [n2, n1];
-    const victims = on(dead.node);
-    assert(victims.length >= 3, "most agents on one node");
+    const states: string[] = [];
+    for (let i = 0; i < KILL_AGENTS; i += 5) {
+      states.push(
+        ...await Promise.all(
+          sites.slice(i, i + 5).map(async (s, j) => {
+            const token = i + j === 0 ? q.enrollmentToken : (await api<{ token: string }>(
+              `/api/sites/${s.siteId}/enrollment-tokens`,
+              q.apiToken,
+              {},
+            )).token;
+            const e = await n1.enroll(token, `agent-${i + j + 1}`);
+            assertEquals(e.code, 0, e.stderr);
+            return e.state;
+          }),
+        ),
+      );
+    }
+    // Every agent on node-1: node-2 is stopped while they start (each agent races both
+    // endpoints), then comes back on the same ports.
+    await n2.cloud.stop();
+    const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
+    const agents = await Promise.all(
+      states.map((s) => n1.runAgent(s, true, { NC_CONTROL_ENDPOINT: endpoints })),
+    );
+    await n2.startCloud();
+    assertEquals(agents.filter((a) => agentNode(a) === n1.node).length, KILL_AGENTS);
+    const rss = agents.map((a) => rssMiB(a.child.pid));
+    console.log(
+      `  ${KILL_AGENTS} agent processes: ${rss.reduce((x, y) => x + y, 0).toFixed(0)} MiB RSS ` +
+        `in all (${(rss.reduce((x, y) => x + y, 0) / rss.length).toFixed(0)} MiB each)`,
+    );
 
     const killedAt = Date.now();
-    await dead.cloud.stop("SIGKILL");
+    await n1.cloud.stop("SIGKILL");
+    // The generous functional bound: each agent back within 60 s (the figure is reported).
     const seconds = await Promise.all(
-      victims.map(async (a) => ((await agentUpOn(a, survivor.node, killedAt)) - killedAt) / 1000),
+      agents.map(async (a) => ((await agentUpOn(a, n2.node, killedAt, 60_000)) - killedAt) / 1000),
     );
     seconds.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      seconds[Math.min(seconds.length - 1, Math.ceil(p * seconds.length) - 1)];
     console.log(
-      `  failover of ${victims.length} agents: p50 ${
-        seconds[Math.floor(seconds.length / 2)].toFixed(2)
-      } s, max ${seconds.at(-1)!.toFixed(2)} s`,
+      `  failover of ${KILL_AGENTS} agents after kill -9: p50 ${pct(0.5).toFixed(2)} s, ` +
+        `p99 ${pct(0.99).toFixed(2)} s, max ${seconds.at(-1)!.toFixed(2)} s`,
     );
 
-    // The survivor's API: every agent's Relay is the survivor (no presence left on the dead node).
-    // The agent logs "up" at Welcome; its presence is written right after, so poll briefly.
+    // The survivor's API: every agent's Relay is the survivor. The agent logs "up" at Welcome;
+    // its presence is written right after, so poll briefly.
     let relays: (string | null)[] = [];
     await until("every Relay on the survivor", async () => {
-      const res = await fetch(`${survivor.url}/api/agents`, {
+      const res = await fetch(`${n2.url}/api/agents?limit=100`, {
         headers: { authorization: `Bearer ${q.apiToken}` },
       });
       const body = await res.json();
       relays = ((body.items ?? body.agents ?? body) as { relay: string | null }[]).map((a) =>
         a.relay
       );
-      return relays.length === 5 && relays.every((r) => r === survivor.node);
-    }, 5_000).catch((e) => {
+      return relays.length === KILL_AGENTS && relays.every((r) => r === n2.node);
+    }, 10_000).catch((e) => {
       throw new Error(`${(e as Error).message}: ${JSON.stringify(relays)}`);
     });
+    // The store itself: no unexpired presence lease of any site names the dead node.
+    const store = await openStore(n2.store!, n2.dataDir);
+    try {
+      for (const s of sites) {
+        const leases = await store.listPresence(s.siteId);
+        assertEquals(leases.map((l) => l.node), [n2.node], `presence of ${s.siteId}`);
+      }
+    } finally {
+      await store.close();
+    }
 
-    // Tunnels work through the survivor.
-    const data = randomBytes(1 << 20);
-    const ws = await survivor.openTunnel(q.device.handles[echo.port], q.apiToken);
-    const r = await echoThrough(ws, data);
-    assertEquals(await sha256(r.received), await sha256(data));
+    // A tunnel through every agent, entering the survivor.
+    for (let i = 0; i < sites.length; i += 5) {
+      await Promise.all(
+        sites.slice(i, i + 5).map(async (s) => {
+          const data = randomBytes(256 << 10);
+          const r = await echoThrough(await n2.openTunnel(s.handle, q.apiToken), data);
+          assertEquals(await sha256(r.received), await sha256(data), `through ${s.handle}`);
+        }),
+      );
+    }
   } finally {
     await stop();
   }
@@ -232,34 +263,6 @@ Deno.test("multinode: revoking an nt_ token on node-1 closes its tunnel running 
 });
 
 /** Tries a TLS handshake with a client certificate; resolves with the error, or null if accepted. */
-function handshake(port: number, certPem: string, keyPem: string, caPem: string) {
-  return new Promise<string | null>((resolve) => {
-    const s = tls.connect({
-      host: "127.0.0.1",
-      port,
-      cert: Buffer.from(certPem),
-      key: Buffer.from(keyPem),
-      ca: [Buffer.from(caPem)],
-      checkServerIdentity: () => undefined,
-    });
-    let done = false;
-    const finish = (v: string | null) => {
-      if (done) return;
-      done = true;
-      s.destroy();
-      resolve(v);
-    };
-    // TLS 1.3 reports a refused client certificate after the client's handshake completes: the
-    // server's alert (or close) arrives on the first read.
-    s.once("secureConnect", () => {
-      s.write("x");
-      setTimeout(() => finish(null), 2_000);
-    });
-    s.once("error", (e) => finish(e.message || "error"));
-    s.once("close", () => finish("closed by the server"));
-  });
-}
-
 Deno.test("multinode: an agent certificate on the internal listener and a node certificate on the control listener are refused and audited; bad OPENs answered, the node survives", async () => {
   const { n1, n2, stop } = await twoNodes();
   try {

@@ -32,7 +32,8 @@ export interface InternalListenerOptions {
   listen: ListenAddress;
   /**
    * The internal CA(s) — the only issuers whose client certificates are accepted — and this
-   * node's leaf; re-read every minute so a renewal or rotation reaches new connections.
+   * node's leaf; re-read every second so a renewal or rotation phase reaches new connections
+   * before the operator moves a sibling to the next phase.
    */
   identity: () => InternalIdentity;
   node: string;
@@ -91,7 +92,7 @@ export async function startInternalListener(
     } catch (e) {
       o.log.warn({ err: (e as Error).message }, "internal listener kept its certificate");
     }
-  }, 60_000);
+  }, 1_000);
   return {
     port,
     close() {

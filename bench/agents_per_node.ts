@@ -1,0 +1,121 @@
+/**
+ * Agents per node, measured (issue 12): one cloud node (its embedded SQLite store), simulated
+ * agents (bench/agent_sim.ts: real enrollment, real mTLS gRPC control streams, Hello and
+ * heartbeats) added in steps until the node's RSS — the cloud process and its control relay
+ * child — reaches the limit (2 GiB) or N reaches the cap (10 000), or agents stop being
+ * admitted. After each step: RSS per agent and the heartbeat lag (send → the cloud's presence
+ * write) p50/p99 over every agent's latest heartbeat.
+ * @module
+ */
+import { Stack } from "../tests/_fixtures/stack.ts";
+import { openStore } from "../src/cloud/store/open.ts";
+import { processTree, rssKiB } from "./procfs.ts";
+import { quantile } from "./failover.ts";
+import { enrollMany, SimAgent, simKey } from "./agent_sim.ts";
+
+/** One step's figures. */
+export interface AgentsStep {
+  agents: number;
+  /** RSS of the node (cloud + control relay), MiB. */
+  nodeRssMiB: number;
+  /** (node RSS − RSS before any agent) ÷ agents, KiB. */
+  rssPerAgentKiB: number;
+  heartbeatLagP50Ms: number;
+  heartbeatLagP99Ms: number;
+  /** RSS of the simulator process itself, MiB. */
+  simRssMiB: number;
+}
+
+/** The whole run. */
+export interface AgentsPerNode {
+  steps: AgentsStep[];
+  /** Why the ramp stopped: "cap", "rss limit" or the first refusal. */
+  stoppedBy: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Ramps simulated agents on one node; see the module comment. */
+export async function measureAgentsPerNode(o: {
+  cap: number;
+  step: number;
+  rssLimitMiB: number;
+  log?: (s: string) => void;
+}): Promise<AgentsPerNode> {
+  const log = o.log ?? (() => {});
+  const stack = await Stack.start();
+  const sims: SimAgent[] = [];
+  const byId = new Map<string, SimAgent>();
+  const steps: AgentsStep[] = [];
+  let stoppedBy = "cap";
+  const store = await openStore(`sqlite:${stack.dataDir}/connector.db`, stack.dataDir);
+  try {
+    const q = await stack.quickstart([9]);
+    const key = await simKey();
+    const nodeRss = () =>
+      processTree(stack.cloud.child.pid).reduce((n, pid) => n + rssKiB(pid), 0) / 1024;
+    await sleep(1000);
+    const baseRss = nodeRss();
+    const heartbeatMs = 5_000;
+    while (sims.length < o.cap) {
+      const n = Math.min(o.step, o.cap - sims.length);
+      const ids = await enrollMany({
+        url: stack.url,
+        apiToken: q.apiToken,
+        siteId: q.siteId,
+        key,
+        n,
+      });
+      const batch = ids.map((id) => new SimAgent(id, key, "127.0.0.1", stack.ports.control));
+      sims.push(...batch);
+      for (const b of batch) byId.set(b.agentId, b);
+      const refused = (await Promise.allSettled(batch.map((s) => s.welcomed())))
+        .find((r) => r.status === "rejected");
+      if (refused) {
+        stoppedBy = `refused at ${sims.length}: ${(refused as PromiseRejectedResult).reason}`;
+        break;
+      }
+      // Two heartbeat intervals: every agent has sent (and the cloud written) a few.
+      await sleep(2 * heartbeatMs + 500);
+      const lags: number[] = [];
+      for (const p of await store.listPresence(q.siteId)) {
+        const sent = byId.get(p.agentId)?.sentAt.get(p.bytesUp);
+        if (sent !== undefined) lags.push(Math.max(0, p.lastHeartbeat - sent));
+      }
+      const rss = nodeRss();
+      const step: AgentsStep = {
+        agents: sims.length,
+        nodeRssMiB: rss,
+        rssPerAgentKiB: ((rss - baseRss) * 1024) / sims.length,
+        heartbeatLagP50Ms: lags.length ? quantile(lags, 0.5) : NaN,
+        heartbeatLagP99Ms: lags.length ? quantile(lags, 0.99) : NaN,
+        simRssMiB: rssKiB(Deno.pid) / 1024,
+      };
+      steps.push(step);
+      log(
+        `  ${step.agents} agents: node RSS ${rss.toFixed(0)} MiB ` +
+          `(${step.rssPerAgentKiB.toFixed(1)} KiB/agent), heartbeat lag p50 ` +
+          `${step.heartbeatLagP50Ms.toFixed(0)} ms p99 ${step.heartbeatLagP99Ms.toFixed(0)} ms ` +
+          `(${lags.length} samples), simulator ${step.simRssMiB.toFixed(0)} MiB`,
+      );
+      if (rss >= o.rssLimitMiB) {
+        stoppedBy = "rss limit";
+        break;
+      }
+    }
+    return { steps, stoppedBy };
+  } finally {
+    for (const s of sims) s.close();
+    await store.close();
+    await stack.stop();
+  }
+}
+
+if (import.meta.main) {
+  const cap = Number(Deno.args[0] ?? 10_000);
+  const step = Number(Deno.args[1] ?? 1_000);
+  const { raiseFileLimit } = await import("./procfs.ts");
+  await raiseFileLimit(65536);
+  const r = await measureAgentsPerNode({ cap, step, rssLimitMiB: 2048, log: console.log });
+  console.log(`stopped by: ${r.stoppedBy}`);
+}

@@ -1,0 +1,111 @@
+/**
+ * Two cloud nodes of one cloud on one FerretDB (README "Several cloud nodes"), and the probes
+ * the multi-node tests share: a node's /metrics sample, a bare mTLS handshake against a listener,
+ * and the copy of a CA rotation from the node where `ca rotate` ran to its sibling.
+ * @module
+ */
+import * as tls from "node:tls";
+import { Buffer } from "node:buffer";
+import { Stack, TEST_ADMIN_KEY } from "./stack.ts";
+import { startFerretDb } from "./ferretdb.ts";
+
+/** Two nodes of one cloud on one FerretDB: node-1 first, node-2 joined to it. */
+export async function twoNodes(): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void> }> {
+  const ferret = await startFerretDb();
+  const n1 = await Stack.start({ store: ferret.url });
+  const n2 = await Stack.start({ joining: n1, node: "node-2" });
+  return {
+    n1,
+    n2,
+    async stop() {
+      await n2.stop();
+      await n1.stop();
+      await ferret.stop();
+    },
+  };
+}
+
+/** Reads one sample of `name{labels}` from a node's /metrics (admin key on the HTTP port). */
+export async function metric(n: Stack, name: string, labels = ""): Promise<number> {
+  const res = await fetch(`${n.url}/metrics`, { headers: { "x-admin-api-key": TEST_ADMIN_KEY } });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}: ${text}`);
+  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
+/** Waits until `check` holds (polling), failing after `ms` with `what`. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  ms = 30_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * An mTLS handshake with `certPem`/`keyPem` against 127.0.0.1:`port` trusting `caPem`: null when
+ * the server kept the connection, else why it was refused.
+ */
+export function handshake(
+  port: number,
+  certPem: string,
+  keyPem: string,
+  caPem: string,
+): Promise<string | null> {
+  return new Promise<string | null>((resolve) => {
+    const s = tls.connect({
+      host: "127.0.0.1",
+      port,
+      cert: Buffer.from(certPem),
+      key: Buffer.from(keyPem),
+      ca: [Buffer.from(caPem)],
+      checkServerIdentity: () => undefined,
+    });
+    let done = false;
+    const finish = (v: string | null) => {
+      if (done) return;
+      done = true;
+      s.destroy();
+      resolve(v);
+    };
+    // TLS 1.3 reports a refused client certificate after the client's handshake completes: the
+    // server's alert (or close) arrives on the first read.
+    s.once("secureConnect", () => {
+      s.write("x");
+      setTimeout(() => finish(null), 2_000);
+    });
+    s.once("error", (e) => finish(e.message || "error"));
+    s.once("close", () => finish("closed by the server"));
+  });
+}
+
+/**
+ * Copies the rotation of the `kind` CA from `from`'s data directory to `to`'s, the way README
+ * says to after each `ca rotate` phase on several nodes: the CA files first (those `from` no
+ * longer has are removed), the rotation record last — it is what the running node watches.
+ */
+export async function copyRotation(from: Stack, to: Stack, kind: "agent" | "internal") {
+  const src = `${from.dataDir}/ca`;
+  const dst = `${to.dataDir}/ca`;
+  for (const name of [`${kind}-ca`, `${kind}-ca.secondary`, `${kind}-ca.retired`]) {
+    for (const ext of ["key", "pem"]) {
+      const f = `${name}.${ext}`;
+      try {
+        await Deno.copyFile(`${src}/${f}`, `${dst}/${f}.tmp`);
+        if (ext === "key") await Deno.chmod(`${dst}/${f}.tmp`, 0o600);
+        await Deno.rename(`${dst}/${f}.tmp`, `${dst}/${f}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        await Deno.remove(`${dst}/${f}`).catch(() => {});
+      }
+    }
+  }
+  const record = `${kind}-rotation.json`;
+  await Deno.copyFile(`${src}/${record}`, `${dst}/${record}.tmp`);
+  await Deno.rename(`${dst}/${record}.tmp`, `${dst}/${record}`);
+}
