@@ -239,7 +239,7 @@ export async function startCloud(
     },
     cloudBase: () => publicUrl(),
     liveView: { hub: liveHub, secrets },
-    terminal: { ...route, secrets, slots: new TerminalSlots() },
+    terminal: { ...route, secrets, slots: new TerminalSlots(store, log) },
   });
   const stopWatch = watchChanges({
     store,

@@ -147,7 +147,9 @@ export async function runTerminal(
     }
     let size = { cols: hello.cols, rows: hello.rows };
     const policy = await terminalPolicy(d.store, handle.tenantId);
-    atEnd(d.slots.take(principal.userId ?? principal.actor, device.id, policy));
+    atEnd(
+      await d.slots.take(handle.tenantId, principal.userId ?? principal.actor, device.id, policy),
+    );
     send({ type: "status", message: `connecting to ${device.host}:${handle.port}…` });
 
     // Further keyboard-interactive rounds (one-time codes) are the operator's to answer; the

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../../src/shared/clock.ts";
 import type { AuditEntry, Handle, Site, Store, Tenant } from "../../../../src/cloud/store/store.ts";
+import { SLOT_LEASE_MS, TerminalSlots } from "../../../../src/cloud/access/terminal/slots.ts";
 
 /** Two tenants with one site each: the usual starting point of a case. */
 interface World {
@@ -84,6 +85,50 @@ export function storeConformance(
     const next = await both(s1, s2, 30, (s, i) => s.acquireLock("hourly-rollup", `x-${i}`, 90_000));
     assert.equal(next.filter(Boolean).length, 1);
   });
+
+  race(
+    "terminal session slots: the limits hold across nodes; a killed node's slots expire",
+    async (s1, s2, clock) => {
+      const nodes = [new TerminalSlots(s1), new TerminalSlots(s2)];
+      const p = { maxPerUser: 3, maxPerDevice: 2 };
+      // 12 sessions of one user on 12 devices at once, half on each node: exactly 3 get a slot.
+      const tries = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => nodes[i % 2].take("t1", "u1", `dev-${i}`, p)),
+      );
+      const held = tries.flatMap((t) => t.status === "fulfilled" ? [t.value] : []);
+      assert.equal(held.length, 3, "three sessions of the user, counted across both nodes");
+      for (const t of tries) {
+        if (t.status === "rejected") {
+          assert.equal(
+            (t.reason as Error).message,
+            "terminal session limit reached: at most 3 concurrent sessions per user",
+          );
+        }
+      }
+      // Another user of the tenant is counted apart; one device takes two sessions, not three.
+      const d1 = await nodes[0].take("t1", "u2", "cam", p);
+      await nodes[1].take("t1", "u3", "cam", p); // never given back: its node "is killed"
+      await assert.rejects(
+        () => nodes[0].take("t1", "u4", "cam", p),
+        /at most 2 concurrent sessions per device/,
+      );
+      // A refused device slot gave back the user slot it took first.
+      const u4 = await nodes[1].take("t1", "u4", "other", p);
+      await u4();
+      // Given back on one node, taken on the other.
+      await held[0]();
+      await held[0]();
+      const again = await nodes[1].take("t1", "u1", "dev-x", p);
+      await assert.rejects(() => nodes[0].take("t1", "u1", "dev-y", p), /per user/);
+      await d1();
+      await nodes[0].take("t1", "u5", "cam", p);
+      await assert.rejects(() => nodes[0].take("t1", "u6", "cam", p), /per device/);
+      // The killed node's slot on "cam" frees once its lease passes (no renewal from a dead node).
+      clock.advance(SLOT_LEASE_MS + 1);
+      await (await nodes[0].take("t1", "u6", "cam", p))();
+      await again();
+    },
+  );
 
   race("consumeEnrollmentToken from many callers: one agent", async (s1, s2, clock) => {
     const { a, siteA } = await world(s1);

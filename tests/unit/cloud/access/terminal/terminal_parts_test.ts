@@ -1,8 +1,7 @@
 /**
  * The browser terminal's pure parts: the asciicast recorder (UTF-8 split across reads, input
- * kept only when asked, resizes), the session slots (limits named in the refusal, slots given
- * back once), host key fingerprints as ssh-keygen prints them, pinning on first use and the
- * admin's accept (on the real SQLite store), the policy's API shape and the idle warning time,
+ * kept only when asked, resizes), host key fingerprints as ssh-keygen prints them, pinning on
+ * first use and the admin's accept (on the real SQLite store), the policy's API shape and the idle warning time,
  * and the browser message schema.
  * @module
  */
@@ -16,7 +15,6 @@ import {
 import { ManualClock } from "../../../../../src/shared/clock.ts";
 import type { AppError } from "../../../../../src/shared/errors.ts";
 import { AsciicastRecorder } from "../../../../../src/cloud/access/terminal/recorder.ts";
-import { TerminalSlots } from "../../../../../src/cloud/access/terminal/slots.ts";
 import {
   acceptOfferedKey,
   describeHostKey,
@@ -60,40 +58,6 @@ Deno.test("recorder: asciicast v2 header, output decoded across reads, input onl
   const withInput = new AsciicastRecorder({ now: () => 0, cols: 80, rows: 24, recordInput: true });
   withInput.input("ls\r");
   assertEquals(JSON.parse(withInput.text().trim().split("\n")[1]), [0, "i", "ls\r"]);
-});
-
-Deno.test("slots: per-user and per-device limits named in the refusal; a slot is given back once", () => {
-  const s = new TerminalSlots();
-  const p = { maxPerUser: 2, maxPerDevice: 1 };
-  const a = s.take("u1", "d1", p);
-  let e = (() => {
-    try {
-      s.take("u2", "d1", p);
-    } catch (x) {
-      return x as AppError;
-    }
-  })();
-  assertEquals(e?.code, "terminal_limit");
-  assertEquals(
-    e?.message,
-    "terminal session limit reached: at most 1 concurrent sessions per device",
-  );
-  s.take("u1", "d2", p);
-  e = (() => {
-    try {
-      s.take("u1", "d3", p);
-    } catch (x) {
-      return x as AppError;
-    }
-  })();
-  assertEquals(
-    e?.message,
-    "terminal session limit reached: at most 2 concurrent sessions per user",
-  );
-  a();
-  a();
-  assertEquals(s.ofUser("u1"), 1);
-  s.take("u2", "d1", p);
 });
 
 Deno.test("host keys: fingerprint as ssh-keygen prints it; pinned on first use, changed blocked, accepted", async () => {
