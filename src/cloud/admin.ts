@@ -25,6 +25,9 @@ import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
 import { openStore, storeUrl as storeUrlSchema } from "./store/open.ts";
 import { ensureCas } from "./pki.ts";
+import { issueNodeLeaf, writePair } from "./server_cert_renewal.ts";
+import { certInfo } from "../shared/crypto/pki.ts";
+import { writePublicFile } from "../shared/crypto/files.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
 import { promptPassword } from "../shared/password_prompt.ts";
 import { commandHint } from "../shared/invocation.ts";
@@ -539,6 +542,55 @@ const COMMANDS: Record<string, Command> = {
     options: { ca: { type: "string", arg: "agent|internal", default: "agent", help: "Which CA" } },
     schema: z.object({ ca: z.enum(CA_KINDS).default("agent") }),
     run: (store, a, dataDir) => caStatus(store, dataDir, a.ca as CaKind),
+  },
+  "node-cert": {
+    summary:
+      "Issue another node's certificate from the internal CA: node.pem, node.key (0600) and internal-ca.pem into DIR",
+    options: {
+      node: { type: "string", arg: "NAME", help: "The node's --node name (required)" },
+      out: { type: "string", arg: "DIR", help: "Where to write the files (required)" },
+      hostnames: {
+        type: "string",
+        arg: "LIST",
+        help: "Names in the certificate (default: the node name)",
+      },
+    },
+    schema: z.object({
+      node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a node name"),
+      out: z.string().min(1),
+      hostnames: z.string().max(1000).optional(),
+    }),
+    async run(store, a, dataDir) {
+      const cas = await loadCas(dataDir, "internal");
+      if (!cas.renewals.keyPem) {
+        throw new UsageError(
+          `no internal CA key in ${join(dataDir, "ca")}: run this on a node that holds it`,
+        );
+      }
+      const node = a.node as string;
+      const hostnames = a.hostnames
+        ? (a.hostnames as string).split(",").map((h) => h.trim()).filter(Boolean)
+        : [node];
+      const out = a.out as string;
+      const pair = await issueNodeLeaf(cas.renewals, node, hostnames);
+      await Deno.mkdir(out, { recursive: true, mode: 0o700 });
+      await writePair(out, "node", pair); // node.key 0600, written first
+      await writePublicFile(join(out, "internal-ca.pem"), cas.trustPem);
+      const info = certInfo(pair.certPem);
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-cli",
+        action: "node.cert.issue",
+        target: node,
+        detail: { serial: info.serialHex, notAfter: info.notAfter.toISOString(), hostnames },
+      });
+      return {
+        node,
+        serial: info.serialHex,
+        notAfter: info.notAfter.toISOString(),
+        files: ["node.pem", "node.key", "internal-ca.pem"].map((f) => join(out, f)),
+      };
+    },
   },
   audit: {
     summary: "Show the audit log, newest first",

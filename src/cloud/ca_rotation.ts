@@ -99,10 +99,17 @@ function files(kind: CaKind) {
   };
 }
 
-async function readPair(dir: string, name: string): Promise<PinnedCa | null> {
+/**
+ * Reads a CA's certificate and key; with `keyOptional`, a certificate without its key is a CA
+ * this host trusts but cannot sign with (`keyPem` ""), else null.
+ */
+async function readPair(dir: string, name: string, keyOptional = false): Promise<PinnedCa | null> {
   try {
     const certPem = await Deno.readTextFile(join(dir, `${name}.pem`));
-    const keyPem = await Deno.readTextFile(join(dir, `${name}.key`));
+    const keyPem = await Deno.readTextFile(join(dir, `${name}.key`)).catch((e) => {
+      if (keyOptional && e instanceof Deno.errors.NotFound) return "";
+      throw e;
+    });
     return { certPem, keyPem, pin: await spkiPin(certPem) };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
@@ -141,14 +148,19 @@ export function loadAgentCas(dataDir: string): Promise<AgentCas> {
   return loadCas(dataDir, "agent");
 }
 
-/** Loads the CAs of `kind` in its current rotation phase from `<dataDir>/ca`. */
+/**
+ * Loads the CAs of `kind` in its current rotation phase from `<dataDir>/ca`. The internal CA may
+ * be there without its keys (a node given its certificate by `admin node-cert`): then each
+ * `keyPem` is "".
+ */
 export async function loadCas(dataDir: string, kind: CaKind): Promise<AgentCas> {
   const dir = join(dataDir, "ca");
   const f = files(kind);
   const r = await readRotation(dir, kind);
-  const primary = await readPair(dir, f.primary);
+  const keyOptional = kind === "internal";
+  const primary = await readPair(dir, f.primary, keyOptional);
   if (!primary) throw new RotationError(`no ${kind} CA in ${dir}`);
-  const secondary = r.phase === "standby" ? null : await readPair(dir, f.secondary);
+  const secondary = r.phase === "standby" ? null : await readPair(dir, f.secondary, keyOptional);
   if (r.phase !== "standby" && !secondary) {
     throw new RotationError(`rotation phase ${r.phase} but no secondary ${kind} CA in ${dir}`);
   }

@@ -8,7 +8,13 @@
  * @module
  */
 import { join } from "node:path";
-import { certInfo, createCA, issuedBy, type KeyAndCert } from "../shared/crypto/pki.ts";
+import {
+  certInfo,
+  createCA,
+  issuedBy,
+  type KeyAndCert,
+  splitPemCerts,
+} from "../shared/crypto/pki.ts";
 import { type AgentCas, loadAgentCas, loadCas, tokenPins } from "./ca_rotation.ts";
 import type { Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
@@ -70,7 +76,12 @@ export async function ensureCas(
     opts.log?.info({ dir: caDir }, "created agent CA");
   }
   let internalCa = await readPair(caDir, "internal-ca");
-  if (!internalCa) {
+  // Only the certificate (no key): this node's certificate comes from `admin node-cert`.
+  const certOnly = !internalCa &&
+    await Deno.stat(join(caDir, "internal-ca.pem")).then(() => true, () => false);
+  if (certOnly) {
+    internalCa = { certPem: await Deno.readTextFile(join(caDir, "internal-ca.pem")), keyPem: "" };
+  } else if (!internalCa) {
     internalCa = await createCA({ commonName: "Nanodems Connector Internal CA" });
     await writePair(caDir, "internal-ca", internalCa);
     opts.log?.info({ dir: caDir }, "created internal CA");
@@ -108,7 +119,20 @@ export async function ensurePki(
     opts.log?.info({ hostnames: opts.hostnames }, "issued control server certificate");
   }
   let node = await readPair(tlsDir, "node");
-  if (
+  if (!internalCa.keyPem) {
+    // No internal CA key on this host: the node certificate must have been issued elsewhere.
+    const trusted = await Promise.all(
+      splitPemCerts(internal.trustPem).map((ca) => node ? issuedBy(node.certPem, ca) : false),
+    );
+    if (!node || certInfo(node.certPem).subjectCN !== opts.node || !trusted.includes(true)) {
+      throw new Error(
+        `this host has the internal CA certificate but not its key, and no node certificate for ` +
+          `"${opts.node}" from it in ${tlsDir}: on a node holding the internal CA key run ` +
+          `"connector cloud admin node-cert --node ${opts.node} --out DIR" and copy node.pem and ` +
+          `node.key (0600) to ${tlsDir}, internal-ca.pem to ${join(opts.dataDir, "ca")}`,
+      );
+    }
+  } else if (
     !node || certInfo(node.certPem).subjectCN !== opts.node || certDue(node.certPem, now) ||
     !await issuedBy(node.certPem, internalCa.certPem)
   ) {

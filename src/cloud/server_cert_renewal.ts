@@ -81,10 +81,17 @@ export async function renewServerCerts(
       "control server certificate renewed; new connections use it",
     );
   }
-  if (
-    certDue(d.pki.node.certPem, now) ||
-    !await issuedBy(d.pki.node.certPem, d.pki.internalCa.certPem)
-  ) {
+  const nodeDue = certDue(d.pki.node.certPem, now) ||
+    !await issuedBy(d.pki.node.certPem, d.pki.internalCa.certPem);
+  if (nodeDue && !d.pki.internalCa.keyPem) {
+    // This host cannot sign (no internal CA key): someone must run `admin node-cert` for it.
+    d.log.warn(
+      { notAfter: certInfo(d.pki.node.certPem).notAfter },
+      `node certificate due (expiring, or not from the internal CA that signs now) and this host ` +
+        `has no internal CA key: run "connector cloud admin node-cert --node ${d.node} --out DIR" ` +
+        `on a node that has it and copy node.pem/node.key here`,
+    );
+  } else if (nodeDue) {
     const pair = await issueNodeLeaf(d.pki.internalCa, d.node, d.hostnames);
     await writePair(tlsDir, "node", pair);
     d.pki.node = pair;

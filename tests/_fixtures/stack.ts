@@ -230,6 +230,11 @@ export class Stack {
       cloudEnv?: Record<string, string>;
       joining?: Stack;
       node?: string;
+      /**
+       * With `joining`: false gives this node the internal CA certificate only (no key) and a
+       * node certificate from `admin node-cert` run on the joined node.
+       */
+      internalCaKey?: boolean;
     } = {},
   ): Promise<Stack> {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
@@ -242,7 +247,7 @@ export class Stack {
       s.store = s.#ferret.url;
     }
     try {
-      if (opts.joining) await s.#join(opts.joining);
+      if (opts.joining) await s.#join(opts.joining, opts.internalCaKey ?? true);
       await s.startCloud();
     } catch (e) {
       await s.#ferret?.stop();
@@ -251,14 +256,19 @@ export class Stack {
     return s;
   }
 
-  async #join(first: Stack): Promise<void> {
+  async #join(first: Stack, internalCaKey: boolean): Promise<void> {
     const dd = this.dataDir;
     await Deno.mkdir(`${dd}/ca`, { recursive: true, mode: 0o700 });
     // The CA files shared (README "Several cloud nodes"); each node issues its own leaves.
-    for (const f of ["ca/agent-ca", "ca/internal-ca"]) {
+    for (const f of internalCaKey ? ["ca/agent-ca", "ca/internal-ca"] : ["ca/agent-ca"]) {
       await Deno.copyFile(`${first.dataDir}/${f}.pem`, `${dd}/${f}.pem`);
       await Deno.copyFile(`${first.dataDir}/${f}.key`, `${dd}/${f}.key`);
       await Deno.chmod(`${dd}/${f}.key`, 0o600);
+    }
+    if (!internalCaKey) {
+      // README: the node's certificate issued on the first node, the internal CA's certificate.
+      await first.admin("node-cert", "--node", this.node, "--out", `${dd}/tls`);
+      await Deno.rename(`${dd}/tls/internal-ca.pem`, `${dd}/ca/internal-ca.pem`);
     }
     await Deno.copyFile(`${first.dataDir}/cloud-secret.key`, `${dd}/cloud-secret.key`);
     await Deno.chmod(`${dd}/cloud-secret.key`, 0o600);

@@ -1,21 +1,11 @@
 // The internal (node-to-node) CA rotated on a running two-node cloud on FerretDB: `connector cloud
 // admin ca rotate --ca internal` on node-1, its files copied to node-2 after each phase (README
-// "Rotating a CA on several nodes"), while a bridged tunnel in each direction carries bytes all
+// "Rotating the agent CA", on several nodes), while a bridged tunnel in each direction carries bytes all
 // along; after every phase new bridges work both ways, and at the end a node certificate from the
 // dropped CA is refused on the internal listener. Also a rollback from update-clients.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import {
-  agentNode,
-  echoServer,
-  echoThrough,
-  type Proc,
-  type Quickstart,
-  randomBytes,
-  sha256,
-  type Stack,
-  steadyTunnel,
-} from "../_fixtures/stack.ts";
-import { copyRotation, handshake, metric, twoNodes, until } from "../_fixtures/two_nodes.ts";
+import { type Stack, steadyTunnel } from "../_fixtures/stack.ts";
+import { agentOnEach, copyRotation, handshake, twoNodes, until } from "../_fixtures/two_nodes.ts";
 import { issuedBy } from "../../src/shared/crypto/pki.ts";
 
 interface InternalStatus {
@@ -26,39 +16,10 @@ interface InternalStatus {
   newPin: string | null;
 }
 
-/** Two nodes, an echo device, tenant A's agent on node-1 and tenant B's on node-2. */
+/** Two nodes with an agent on each, and the rotation driven on node-1 and copied to node-2. */
 async function setUp() {
   const { n1, n2, stop } = await twoNodes();
-  const echo = await echoServer();
-  n1.defer(echo.close);
-  const qa = await n1.quickstart([echo.port], "TenantA");
-  const qb = await n2.quickstart([echo.port], "TenantB");
-  const agents: Proc[] = [await n1.agentFor(qa), await n2.agentFor(qb)];
-  assertEquals(agents.map(agentNode), [n1.node, n2.node]);
-  /** Each direction: the entry node, and a handle whose agent lives on the other node. */
-  const ways: { name: string; entry: Stack; q: Quickstart; handle: string }[] = [
-    { name: "node-2 → node-1", entry: n2, q: qa, handle: qa.device.handles[echo.port] },
-    { name: "node-1 → node-2", entry: n1, q: qb, handle: qb.device.handles[echo.port] },
-  ];
-  /** A fresh bridged tunnel each way: 256 KiB echoed intact, counted as a bridge on its entry. */
-  const bridgesWork = async (when: string) => {
-    for (const w of ways) {
-      const before = await metric(
-        w.entry,
-        "connector_interrelay_bridge_opens_total",
-        '{side="out"}',
-      );
-      const data = randomBytes(256 << 10);
-      const r = await echoThrough(await w.entry.openTunnel(w.handle, w.q.apiToken), data);
-      assertEquals(await sha256(r.received), await sha256(data), `${w.name} ${when}`);
-      const after = await metric(
-        w.entry,
-        "connector_interrelay_bridge_opens_total",
-        '{side="out"}',
-      );
-      assertEquals(after, before + 1, `${w.name} ${when} went over the bridge`);
-    }
-  };
+  const { agents, ways, bridgesWork } = await agentOnEach(n1, n2);
   /** `ca rotate --ca internal --phase` on node-1, copied to node-2; both running nodes apply it. */
   const rotate = async (phase: string) => {
     const r = await n1.admin<InternalStatus>("ca", "rotate", "--ca", "internal", "--phase", phase);

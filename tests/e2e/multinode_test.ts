@@ -15,11 +15,12 @@ import {
   randomBytes,
   sha256,
   Stack,
+  TEST_ADMIN_KEY,
   TunnelRefused,
 } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { ffprobe, startCamera } from "../_fixtures/rtsp.ts";
-import { handshake, metric, twoNodes, until } from "../_fixtures/two_nodes.ts";
+import { agentOnEach, handshake, metric, twoNodes, until } from "../_fixtures/two_nodes.ts";
 import { openStore } from "../../src/cloud/store/open.ts";
 
 /** A tiny HTTP device. */
@@ -574,6 +575,58 @@ Deno.test("multinode: backpressure across the bridge: a stalled operator on node
     ws.resume();
     assertEquals(await closed, "1000 device closed the connection");
     assertEquals(received, total);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("multinode: a node given only its node certificate (admin node-cert) and the internal CA certificate, no CA key, bridges both ways", async () => {
+  const { n1, n2, stop } = await twoNodes({ internalCaKey: false });
+  try {
+    // node-2's host holds no internal CA key; its node key is 0600; its certificate is node-1's work.
+    const missing = await Deno.stat(`${n2.dataDir}/ca/internal-ca.key`).then(
+      () => false,
+      () => true,
+    );
+    assert(missing, "no internal CA key on node-2");
+    assertEquals((await Deno.stat(`${n2.dataDir}/tls/node.key`)).mode! & 0o777, 0o600);
+    const issued = await n1.admin<{ entries: { action: string; target: string }[] }>(
+      "audit",
+      "--action",
+      "node.cert.issue",
+    );
+    assertEquals(issued.entries.map((e) => e.target), ["node-2"]);
+    const { bridgesWork } = await agentOnEach(n1, n2);
+    await bridgesWork("with node-2 on an issued certificate");
+    // Without a certificate for its name, the key-less node refuses to start and says what to do.
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../src/main.ts", import.meta.url).pathname,
+        "cloud",
+        "--node",
+        "node-3",
+        "--data-dir",
+        n2.dataDir,
+        "--http",
+        "127.0.0.1:0",
+        "--control",
+        "127.0.0.1:0",
+        "--data",
+        "127.0.0.1:0",
+        "--rtsp",
+        "127.0.0.1:0",
+        "--internal",
+        "127.0.0.1:0",
+      ],
+      env: { NC_STORE: n2.store!, NC_ADMIN_API_KEY: TEST_ADMIN_KEY },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(r.stderr) + new TextDecoder().decode(r.stdout);
+    assert(r.code !== 0, text);
+    assert(text.includes("admin node-cert --node node-3 --out DIR"), text);
   } finally {
     await stop();
   }
