@@ -24,12 +24,14 @@ export interface AgentsStep {
   heartbeatLagP99Ms: number;
   /** RSS of the simulator process itself, MiB. */
   simRssMiB: number;
+  /** Streams that ended since they were welcomed (the cloud or the network cut them). */
+  dropped: number;
 }
 
 /** The whole run. */
 export interface AgentsPerNode {
   steps: AgentsStep[];
-  /** Why the ramp stopped: "cap", "rss limit" or the first refusal. */
+  /** Why the ramp stopped: "cap", "rss limit", the first refusal or the first dropped streams. */
   stoppedBy: string;
 }
 
@@ -83,6 +85,7 @@ export async function measureAgentsPerNode(o: {
         if (sent !== undefined) lags.push(Math.max(0, p.lastHeartbeat - sent));
       }
       const rss = nodeRss();
+      const gone = sims.filter((s) => s.ended !== null);
       const step: AgentsStep = {
         agents: sims.length,
         nodeRssMiB: rss,
@@ -90,14 +93,23 @@ export async function measureAgentsPerNode(o: {
         heartbeatLagP50Ms: lags.length ? quantile(lags, 0.5) : NaN,
         heartbeatLagP99Ms: lags.length ? quantile(lags, 0.99) : NaN,
         simRssMiB: rssKiB(Deno.pid) / 1024,
+        dropped: gone.length,
       };
       steps.push(step);
       log(
         `  ${step.agents} agents: node RSS ${rss.toFixed(0)} MiB ` +
           `(${step.rssPerAgentKiB.toFixed(1)} KiB/agent), heartbeat lag p50 ` +
           `${step.heartbeatLagP50Ms.toFixed(0)} ms p99 ${step.heartbeatLagP99Ms.toFixed(0)} ms ` +
-          `(${lags.length} samples), simulator ${step.simRssMiB.toFixed(0)} MiB`,
+          `(${lags.length} samples), simulator ${step.simRssMiB.toFixed(0)} MiB, ` +
+          `${gone.length} dropped`,
       );
+      if (gone.length > 0) {
+        const why = new Map<string, number>();
+        for (const g of gone) why.set(g.ended!, (why.get(g.ended!) ?? 0) + 1);
+        stoppedBy = `${gone.length} streams dropped at ${sims.length}: ` +
+          [...why].map(([w, n]) => `${w} (${n})`).join(", ");
+        break;
+      }
       if (rss >= o.rssLimitMiB) {
         stoppedBy = "rss limit";
         break;

@@ -398,7 +398,8 @@ if (want("agents")) {
   const [cap, step] = quick ? [20, 10] : [10_000, 1_000];
   log(`agents per node: simulated agents until 2 GiB node RSS or ${cap} …`);
   const r = await measureAgentsPerNode({ cap, step, rssLimitMiB: 2048, log });
-  const last = r.steps.at(-1);
+  // The last step where every stream held (a step that lost streams does not count).
+  const last = r.steps.filter((st) => st.dropped === 0).at(-1);
   const path = "simulated agents, one node";
   const note = `stopped by ${r.stoppedBy}`;
   rows.push(
