@@ -26,6 +26,8 @@ export interface AgentsStep {
   simRssMiB: number;
   /** Streams that ended since they were welcomed (the cloud or the network cut them). */
   dropped: number;
+  /** The simulator's own worst event-loop delay during the step, ms (its side of keepalives). */
+  simLoopLagMs: number;
 }
 
 /** The whole run. */
@@ -53,6 +55,7 @@ export async function measureAgentsPerNode(o: {
   const byId = new Map<string, SimAgent>();
   const steps: AgentsStep[] = [];
   let stoppedBy = "cap";
+  let stopLag = () => {};
   const store = await openStore(`sqlite:${stack.dataDir}/connector.db`, stack.dataDir);
   try {
     const q = await stack.quickstart([9]);
@@ -62,6 +65,16 @@ export async function measureAgentsPerNode(o: {
     await sleep(1000);
     const baseRss = nodeRss();
     const heartbeatMs = 5_000;
+    // The simulator's event-loop delay: grpc keepalives (10 s timeouts on both ends) go unanswered
+    // if it stalls, which would cut streams for reasons of its own.
+    let loopLag = 0;
+    let tick = performance.now();
+    const lagTimer = setInterval(() => {
+      const now = performance.now();
+      loopLag = Math.max(loopLag, now - tick - 100);
+      tick = now;
+    }, 100);
+    stopLag = () => clearInterval(lagTimer);
     while (sims.length < o.cap) {
       const n = Math.min(o.step, o.cap - sims.length);
       const ids = await enrollMany({
@@ -107,20 +120,26 @@ export async function measureAgentsPerNode(o: {
         heartbeatLagP99Ms: lags.length ? quantile(lags, 0.99) : NaN,
         simRssMiB: rssKiB(Deno.pid) / 1024,
         dropped: gone.length,
+        simLoopLagMs: loopLag,
       };
+      loopLag = 0;
       steps.push(step);
       log(
         `  ${step.agents} agents: node RSS ${rss.toFixed(0)} MiB ` +
           `(${step.rssPerAgentKiB.toFixed(1)} KiB/agent), heartbeat lag p50 ` +
           `${step.heartbeatLagP50Ms.toFixed(0)} ms p99 ${step.heartbeatLagP99Ms.toFixed(0)} ms ` +
           `(${lags.length} samples), simulator ${step.simRssMiB.toFixed(0)} MiB, ` +
-          `${gone.length} dropped`,
+          `${gone.length} dropped, simulator loop lag max ${step.simLoopLagMs.toFixed(0)} ms`,
       );
       if (gone.length > 0) {
         const why = new Map<string, number>();
         for (const g of gone) why.set(g.ended!, (why.get(g.ended!) ?? 0) + 1);
         stoppedBy = `${gone.length} streams dropped at ${sims.length}: ` +
           [...why].map(([w, n]) => `${w} (${n})`).join(", ");
+        // What the node said about it (warnings and errors).
+        for (const l of stack.cloud.lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-15)) {
+          log(`  node: ${l.slice(0, 300)}`);
+        }
         break;
       }
       if (rss >= o.rssLimitMiB) {
@@ -130,6 +149,7 @@ export async function measureAgentsPerNode(o: {
     }
     return { steps, stoppedBy };
   } finally {
+    stopLag();
     for (const s of sims) s.close();
     await store.close();
     await stack.stop();

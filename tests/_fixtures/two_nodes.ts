@@ -1,7 +1,8 @@
 /**
  * Two cloud nodes of one cloud on one FerretDB (README "Several cloud nodes"), and the probes
  * the multi-node tests share: a node's /metrics sample, a bare mTLS handshake against a listener,
- * and the copy of a CA rotation from the node where `ca rotate` ran to its sibling.
+ * an agent on each node with a check that tunnels are bridged both ways, and the copy of a CA
+ * rotation from the node where `ca rotate` ran to its sibling.
  * @module
  */
 import * as tls from "node:tls";
