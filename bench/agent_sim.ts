@@ -4,9 +4,11 @@
  * `POST /api/sites/{id}/enrollment-tokens`, then `POST /api/agents/enroll` with a CSR — its own
  * agent id and certificate, signed by the agent CA), and holds its own mTLS gRPC control stream
  * (its own HTTP/2 connection: one control stream per certificate, well inside the cloud's bound
- * of 4) speaking the real protocol: Hello, then heartbeats at the interval Welcome gives. What it
- * saves over real agent processes is everything else (one Deno runtime for all, one key pair
- * shared by all the CSRs, no data connections, no tunnels).
+ * of 4) speaking the real protocol: Hello, then heartbeats at the interval Welcome gives, and the
+ * idle data connection a real agent holds (it answers OpenData by dialing the data listener with
+ * the ticket, with the agent's own dialer, and serves the multiplexed session — refusing any tunnel
+ * opened on it). What it saves over real agent processes is everything else (one Deno runtime for
+ * all, one key pair shared by all the CSRs, no tunnels).
  *
  * Heartbeat lag: each heartbeat carries its sequence number in `bytesUp`, which the cloud writes
  * to the agent's presence with `lastHeartbeat` = the cloud's clock at that write; the lag of a
@@ -20,6 +22,8 @@ import { controlServiceDefinition } from "../src/shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../src/shared/protocol/control.ts";
 import { HEARTBEAT_MS, PROTOCOL_VERSION } from "../src/shared/protocol/wire.ts";
 import { createCsr, generateKeyPem } from "../src/shared/crypto/pki.ts";
+import { MuxSession } from "../src/shared/transport/mux_session.ts";
+import { dialDataConnection } from "../src/agent/dialer.ts";
 
 const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
 type ControlStub = grpc.Client & { Connect(): grpc.ClientDuplexStream<AgentMessage, CloudMessage> };
@@ -103,10 +107,18 @@ export class SimAgent {
   #call: grpc.ClientDuplexStream<AgentMessage, CloudMessage>;
   #timer: ReturnType<typeof setInterval> | undefined;
   #welcomed: Promise<void>;
+  #host: string;
+  #caPem: string;
+  #dataPort = 0;
+  #data = new Set<MuxSession>();
+  /** Data connections that could not be dialed. */
+  dataFailures = 0;
 
   /** Dials `host:port` with `id`'s certificate and `key`, sends Hello. */
   constructor(id: SimIdentity, key: SimKey, host: string, port: number) {
     this.agentId = id.agentId;
+    this.#host = host;
+    this.#caPem = id.caPem;
     const creds = grpc.credentials.createSsl(
       Buffer.from(id.caPem),
       Buffer.from(key.keyPem),
@@ -125,7 +137,9 @@ export class SimAgent {
     this.#call = this.#client.Connect();
     this.#welcomed = new Promise((resolve, reject) => {
       this.#call.on("data", (m: CloudMessage) => {
+        if (m.msg === "openData") return this.#dialData(m.openData!.ticket);
         if (m.msg !== "welcome") return; // policies and allowlists: nothing to do here
+        this.#dataPort = m.welcome!.dataPort;
         this.welcomedAt = Date.now();
         const every = m.welcome!.heartbeatMs || HEARTBEAT_MS;
         // Spread over the interval like real agents, which connect at different moments.
@@ -163,6 +177,25 @@ export class SimAgent {
     return this.#welcomed;
   }
 
+  #dialData(ticket: Uint8Array) {
+    if (this.ended || !this.#dataPort) return;
+    const route = {
+      host: this.#host,
+      port: this.#dataPort,
+      address: { address: this.#host, family: 4 as const },
+      proxy: null,
+    };
+    dialDataConnection({ route, port: this.#dataPort, caPem: this.#caPem }, ticket).then((conn) => {
+      const session = new MuxSession(conn, {
+        role: "agent",
+        onOpen: (stream) => stream.close(),
+        onClose: () => this.#data.delete(session),
+      });
+      this.#data.add(session);
+      if (this.ended) session.close("agent stopping");
+    }).catch(() => this.dataFailures++);
+  }
+
   #beat() {
     if (this.ended) return;
     const seq = ++this.#seq;
@@ -181,5 +214,6 @@ export class SimAgent {
     this.#call.on("error", () => {});
     this.#call.cancel();
     this.#client.close();
+    for (const d of [...this.#data]) d.close("agent stopping");
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Agents per node, measured (issue 12): one cloud node (its embedded SQLite store), simulated
  * agents (bench/agent_sim.ts: real enrollment, real mTLS gRPC control streams, Hello and
- * heartbeats) added in steps until the node's RSS — the cloud process and its control relay
+ * heartbeats, one idle data connection each) added in steps until the node's RSS — the cloud process and its control relay
  * child — reaches the limit (2 GiB) or N reaches the cap (10 000), or agents stop being
  * admitted. After each step: RSS per agent and the heartbeat lag (send → the cloud's presence
  * write) p50/p99 over every agent's latest heartbeat.
@@ -26,6 +26,8 @@ export interface AgentsStep {
   simRssMiB: number;
   /** Streams that ended since they were welcomed (the cloud or the network cut them). */
   dropped: number;
+  /** Data connections the simulated agents could not dial (each holds one, as real agents do). */
+  dataFailures: number;
   /** The simulator's own worst event-loop delay during the step, ms (its side of keepalives). */
   simLoopLagMs: number;
 }
@@ -120,6 +122,7 @@ export async function measureAgentsPerNode(o: {
         heartbeatLagP99Ms: lags.length ? quantile(lags, 0.99) : NaN,
         simRssMiB: rssKiB(Deno.pid) / 1024,
         dropped: gone.length,
+        dataFailures: sims.reduce((n, x) => n + x.dataFailures, 0),
         simLoopLagMs: loopLag,
       };
       loopLag = 0;
@@ -129,7 +132,8 @@ export async function measureAgentsPerNode(o: {
           `(${step.rssPerAgentKiB.toFixed(1)} KiB/agent), heartbeat lag p50 ` +
           `${step.heartbeatLagP50Ms.toFixed(0)} ms p99 ${step.heartbeatLagP99Ms.toFixed(0)} ms ` +
           `(${lags.length} samples), simulator ${step.simRssMiB.toFixed(0)} MiB, ` +
-          `${gone.length} dropped, simulator loop lag max ${step.simLoopLagMs.toFixed(0)} ms`,
+          `${gone.length} dropped, ${step.dataFailures} data dials failed, simulator loop lag max ` +
+          `${step.simLoopLagMs.toFixed(0)} ms`,
       );
       if (gone.length > 0) {
         const why = new Map<string, number>();
