@@ -26,6 +26,25 @@ import { MuxSession } from "../src/shared/transport/mux_session.ts";
 import { dialDataConnection } from "../src/agent/dialer.ts";
 
 const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
+
+/**
+ * Data dials in flight at once, all simulated agents together: they share one source address,
+ * and the data listener closes a source's connections beyond 16 not yet past their handshake
+ * and ticket (real agents dial from their own addresses).
+ */
+const DATA_DIALS_AT_ONCE = 8;
+let dialing = 0;
+const dialQueue: (() => void)[] = [];
+async function dialSlot<T>(f: () => Promise<T>): Promise<T> {
+  if (dialing >= DATA_DIALS_AT_ONCE) await new Promise<void>((r) => dialQueue.push(r));
+  dialing++;
+  try {
+    return await f();
+  } finally {
+    dialing--;
+    dialQueue.shift()?.();
+  }
+}
 type ControlStub = grpc.Client & { Connect(): grpc.ClientDuplexStream<AgentMessage, CloudMessage> };
 
 /** An identity the cloud issued through its enrollment API. */
@@ -111,8 +130,9 @@ export class SimAgent {
   #caPem: string;
   #dataPort = 0;
   #data = new Set<MuxSession>();
-  /** Data connections that could not be dialed. */
+  /** Data connections that could not be dialed, and the last reason. */
   dataFailures = 0;
+  dataError = "";
 
   /** Dials `host:port` with `id`'s certificate and `key`, sends Hello. */
   constructor(id: SimIdentity, key: SimKey, host: string, port: number) {
@@ -185,15 +205,19 @@ export class SimAgent {
       address: { address: this.#host, family: 4 as const },
       proxy: null,
     };
-    dialDataConnection({ route, port: this.#dataPort, caPem: this.#caPem }, ticket).then((conn) => {
-      const session = new MuxSession(conn, {
-        role: "agent",
-        onOpen: (stream) => stream.close(),
-        onClose: () => this.#data.delete(session),
+    dialSlot(() => dialDataConnection({ route, port: this.#dataPort, caPem: this.#caPem }, ticket))
+      .then((conn) => {
+        const session = new MuxSession(conn, {
+          role: "agent",
+          onOpen: (stream) => stream.close(),
+          onClose: () => this.#data.delete(session),
+        });
+        this.#data.add(session);
+        if (this.ended) session.close("agent stopping");
+      }).catch((e) => {
+        this.dataFailures++;
+        this.dataError = (e as Error).message;
       });
-      this.#data.add(session);
-      if (this.ended) session.close("agent stopping");
-    }).catch(() => this.dataFailures++);
   }
 
   #beat() {

@@ -135,6 +135,13 @@ export async function measureAgentsPerNode(o: {
           `${gone.length} dropped, ${step.dataFailures} data dials failed, simulator loop lag max ` +
           `${step.simLoopLagMs.toFixed(0)} ms`,
       );
+      const dataWhy = new Map<string, number>();
+      for (const x of sims) {
+        if (x.dataError) dataWhy.set(x.dataError, (dataWhy.get(x.dataError) ?? 0) + 1);
+      }
+      if (dataWhy.size) {
+        log(`  data dials failed: ${[...dataWhy].map(([w, n]) => `${w} (${n})`).join(", ")}`);
+      }
       if (gone.length > 0) {
         const why = new Map<string, number>();
         for (const g of gone) why.set(g.ended!, (why.get(g.ended!) ?? 0) + 1);
