@@ -78,11 +78,30 @@ function formJson(form) {
     const v = el.value.trim();
     if (v === "") continue;
     if (kind === "int-list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean).map(Number);
+    else if (kind === "port-list") {
+      // "80/http, 554/rtsp, 9000": the ports, and the protocols named (the server validates them).
+      const ports = [], protocols = {};
+      for (const t of v.split(/[\\s,]+/).filter(Boolean)) {
+        const [n, proto] = t.split("/");
+        ports.push(Number(n)); if (proto) protocols[n] = proto;
+      }
+      out[el.name] = ports;
+      if (Object.keys(protocols).length) out[el.dataset.protocols || "protocols"] = protocols;
+    }
     else if (kind === "list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean);
     else if (kind === "int") out[el.name] = Number(v);
     else out[el.name] = v;
   }
   return out;
+}
+/** Fills a dialog shared by a list's rows: "@api" is its form's call, "@x" fills [data-slot=x], other keys are field values. */
+function fillDialog(d, data) {
+  const f = d.querySelector("form"); f?.reset();
+  for (const [k, v] of Object.entries(data)) {
+    if (k === "@api") { if (f) f.dataset.api = v; }
+    else if (k.startsWith("@")) d.querySelectorAll("[data-slot=" + k.slice(1) + "]").forEach((el) => el.textContent = v);
+    else { const el = f?.elements.namedItem(k); if (el) el.value = v; }
+  }
 }
 function showSecret(title, text, note) {
   const d = document.getElementById("secret-dialog");
@@ -138,15 +157,34 @@ document.addEventListener("click", async (e) => {
   const c = e.target.closest("[data-copy]");
   if (c) { const src = document.getElementById(c.dataset.copy); await navigator.clipboard?.writeText(src?.textContent ?? "").catch(() => {}); toast("Copied"); return; }
   const o = e.target.closest("[data-open]");
-  if (o) { document.getElementById(o.dataset.open)?.showModal(); return; }
+  if (o) { const d = document.getElementById(o.dataset.open); if (d && o.dataset.fill) fillDialog(d, JSON.parse(o.dataset.fill)); d?.showModal(); return; }
   const x = e.target.closest("[data-close]");
   if (x) { x.closest("dialog")?.close(); return; }
   const r = e.target.closest("[data-rtsp]");
   if (r) {
     e.preventDefault();
-    try { const data = await api("POST", r.dataset.rtsp, {}); await navigator.clipboard?.writeText(data.url).catch(() => {}); showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toISOString().slice(0, 16).replace("T", " ") + " UTC."); }
-    catch (err) { toast(err.message, true); }
+    const d = document.getElementById("rtsp-dialog");
+    if (!d) return mintRtsp(r, undefined);
+    rtspPill = r;
+    d.querySelector(".rtsp-target").textContent = r.dataset.rtspName || "";
+    d.querySelector("[name=path]").value = r.dataset.rtspPath || "";
+    d.showModal();
   }
+});
+let rtspPill = null;
+/** Mints a signed RTSP URL with the stream path asked for (the server remembers it) and shows it. */
+async function mintRtsp(pill, path) {
+  try {
+    const data = await api("POST", pill.dataset.rtsp, path === undefined ? {} : { path });
+    if (path !== undefined) pill.dataset.rtspPath = path;
+    await navigator.clipboard?.writeText(data.url).catch(() => {});
+    showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toISOString().slice(0, 16).replace("T", " ") + " UTC.");
+  } catch (err) { toast(err.message, true); }
+}
+document.addEventListener("submit", (e) => {
+  const f = e.target.closest("#rtsp-form"); if (!f || !rtspPill) return;
+  e.preventDefault(); f.closest("dialog").close();
+  mintRtsp(rtspPill, f.querySelector("[name=path]").value.trim());
 });
 document.addEventListener("change", (e) => {
   const s = e.target.closest("select[data-tenant-picker]"); if (!s) return;
@@ -167,14 +205,14 @@ window.ncDiscovery = (data, form) => {
   const found = data.devices || [];
   if (!found.length) { box.innerHTML = '<p class="empty">No ONVIF cameras answered. Add them by address below.</p>'; return; }
   box.innerHTML = '<form class="card" id="discovered"><div class="table-wrap"><table><thead><tr><th scope="col">Add</th><th scope="col">Address</th><th scope="col">Manufacturer</th><th scope="col">Model</th><th scope="col">Name</th><th scope="col">Ports</th></tr></thead><tbody>' +
-    found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).join(", ")) + '</td></tr>').join("") +
+    found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).map((p) => p + (d.protocols?.[p] ? "/" + d.protocols[p] : "")).join(", ")) + '</td></tr>').join("") +
     '</tbody></table></div><p><button type="submit">+ Add selected</button></p></form>';
   document.getElementById("discovered").addEventListener("submit", async (e) => {
     e.preventDefault();
     const picks = [...e.target.querySelectorAll("[name=pick]:checked")].map((c) => found[Number(c.value)]);
     try {
       for (const d of picks) {
-        await api("POST", "/api/sites/" + encodeURIComponent(site) + "/devices", { host: d.address, ports: d.ports?.length ? d.ports : [80, 554],
+        await api("POST", "/api/sites/" + encodeURIComponent(site) + "/devices", { host: d.address, ports: d.ports?.length ? d.ports : [80, 554], protocols: d.protocols,
           manufacturer: d.manufacturer || undefined, model: d.model || undefined, label: d.name || undefined });
       }
       toastAcross(picks.length === 1 ? "1 device added" : picks.length + " devices added"); location.href = "/sites/" + encodeURIComponent(site);

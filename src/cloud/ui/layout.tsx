@@ -141,6 +141,12 @@ export function AgentName(props: { hostname: string; id: string; label?: string 
   );
 }
 
+/** How port fields are written, shown beside them. */
+export const PORTS_HELP =
+  "Comma-separated, each with its protocol after a slash (http, https, rtsp, ssh or tcp), " +
+  "e.g. 80/http, 554/rtsp, 9000/tcp. Without one a port gets its default: http for 80 and " +
+  "8080, https for 443 and 8443, rtsp for 554 and 8554, ssh for 22, tcp for the others.";
+
 /** The fields of "add devices by address": one IP, a range or a CIDR, and the ports. */
 export function BulkAddFields(props: { rangeHint: string }) {
   return (
@@ -150,8 +156,15 @@ export function BulkAddFields(props: { rangeHint: string }) {
         <input id="bulk-range" name="range" required placeholder={props.rangeHint} />
       </div>
       <div>
-        <label for="bulk-ports">Ports</label>
-        <input id="bulk-ports" name="ports" data-type="int-list" value="80, 554" />
+        <label for="bulk-ports">Ports (protocol after a slash)</label>
+        <input
+          id="bulk-ports"
+          name="ports"
+          data-type="port-list"
+          data-protocols="portProtocols"
+          value="80/http, 554/rtsp"
+          title={PORTS_HELP}
+        />
       </div>
       <button type="submit">+ Add</button>
     </>
@@ -166,8 +179,6 @@ export function Status(props: { online: boolean }) {
     </span>
   );
 }
-
-export { portKind } from "../access/port_kind.ts";
 
 /** A data table: column headers (`"@actions"` for an unlabeled actions column) and rows. */
 export function Table(props: { head: string[]; children?: Child }) {

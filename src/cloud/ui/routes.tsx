@@ -24,7 +24,7 @@ import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
 import { LiveGridPage, LivePage } from "./pages/live.tsx";
 import { liveQuery } from "../access/live_ws.ts";
-import { portKind } from "./layout.tsx";
+import { protocolOf } from "../store/port_protocols.ts";
 import { deviceRows } from "./pages/data.ts";
 import { terminalAssetRoutes } from "./terminal_assets.ts";
 import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
@@ -149,7 +149,7 @@ export function uiRoutes(d: UiDeps): Hono {
       for (const dev of await deviceRows(d.store, ctx.principal.tenantId, site.id)) {
         for (const p of dev.ports) {
           const id = dev.handles[p];
-          const handle = id && portKind(p) === "rtsp" ? await d.store.getHandle(id) : null;
+          const handle = id && protocolOf(dev, p) === "rtsp" ? await d.store.getHandle(id) : null;
           if (handle) cameras.push({ handle, label: `${dev.label || dev.host} :${p}` });
         }
       }
