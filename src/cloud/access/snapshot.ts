@@ -57,11 +57,12 @@ const isWeb = (device: Authorized["device"], port: number) =>
 
 /**
  * The camera's web port for a handle: itself unless it is marked RTSP or SSH, else the device's
- * first port marked HTTP or HTTPS.
+ * first port marked HTTP or HTTPS, else its first plain TCP port.
  */
 async function webTarget(d: RouteDeps, p: Principal, a: Authorized): Promise<Authorized> {
   if (!["rtsp", "ssh"].includes(protocolOf(a.device, a.handle.port))) return a;
-  const port = a.device.ports.find((x) => isWeb(a.device, x));
+  const port = a.device.ports.find((x) => isWeb(a.device, x)) ??
+    a.device.ports.find((x) => protocolOf(a.device, x) === "tcp");
   const h = port === undefined ? null : await d.store.findHandle(a.device.id, port);
   if (!h) {
     throw new AppError(

@@ -39,7 +39,12 @@ dialog{border:1px solid var(--line);border-radius:8px;max-width:40rem;width:92vw
 .toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:10}.toast{background:#101828;color:#fff;padding:.6rem 1rem;border-radius:6px;max-width:26rem;box-shadow:0 2px 8px #0004}.toast.error{background:var(--bad)}
 footer.foot{text-align:center;color:var(--muted);font-size:.85rem;margin:2rem 0}
 .spark{vertical-align:middle}.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.6rem;align-items:end}
-@media (max-width:40rem){header.top{flex-direction:column;align-items:flex-start}th,td{padding:.4rem}}
+@media (max-width:40rem){header.top{flex-direction:column;align-items:flex-start}th,td{padding:.4rem}
+.table-wrap{overflow-x:visible}.table-wrap table,.table-wrap tbody,.table-wrap tr,.table-wrap td{display:block;width:100%}
+.table-wrap thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
+.table-wrap tr{border-bottom:2px solid var(--line);padding:.3rem 0}.table-wrap td{border:0;overflow-wrap:anywhere}
+.table-wrap td:last-child{position:static;box-shadow:none}.table-wrap td[data-label]::before{content:attr(data-label);display:block;font-size:.75rem;font-weight:600;color:var(--muted)}
+.table-wrap td:empty{display:none}main{padding:0 .6rem}}
 `;
 
 /** The client module. */
@@ -64,6 +69,45 @@ function fillText(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_,
 /** A toast that survives the reload or redirect that follows it. */
 function toastAcross(text) { try { sessionStorage.setItem("nc-toast", text); } catch { toast(text); } }
 { const pending = sessionStorage.getItem("nc-toast"); if (pending) { sessionStorage.removeItem("nc-toast"); toast(pending); } }
+// Times: the server renders UTC in the console's one format; here they become the viewer's
+// time zone, in the same format ("2026-12-02 00:04 GMT+9"), relative ones keeping it on hover.
+const pad = (n) => String(n).padStart(2, "0");
+export function localTime(ms) {
+  const d = new Date(ms);
+  const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(d)
+    .find((p) => p.type === "timeZoneName")?.value ?? "";
+  return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + " " + zone;
+}
+// Narrow screens show each table row as a card: every cell gets its column's name.
+function labelCells(root) {
+  for (const t of root.querySelectorAll(".table-wrap table")) {
+    const head = [...t.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const tr of t.querySelectorAll("tbody tr")) [...tr.children].forEach((td, i) => { if (head[i] && head[i] !== "Actions") td.dataset.label = head[i]; });
+  }
+}
+labelCells(document);
+function localizeTimes(root) {
+  for (const t of root.querySelectorAll("time[datetime]")) {
+    const ms = Date.parse(t.getAttribute("datetime")); if (!Number.isFinite(ms)) continue;
+    const local = localTime(ms);
+    if (t.hasAttribute("data-local")) t.textContent = local;
+    t.title = local;
+  }
+  // datetime-local filters: shown in local time, sent as UTC.
+  for (const i of root.querySelectorAll("input[data-utc]")) {
+    if (!i.value || i.dataset.localized) continue;
+    const d = new Date(i.value + ":00Z"); i.dataset.localized = "1";
+    if (Number.isFinite(d.getTime())) i.value = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+}
+localizeTimes(document);
+document.addEventListener("submit", (e) => {
+  for (const i of e.target.querySelectorAll?.("input[data-utc]") ?? []) {
+    if (!i.value) continue;
+    const h = document.createElement("input"); h.type = "hidden"; h.name = i.name;
+    h.value = new Date(i.value).toISOString(); i.disabled = true; i.after(h);
+  }
+});
 function fill(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => encodeURIComponent(data[k] ?? "")); }
 function formJson(form) {
   const out = {};
@@ -178,7 +222,7 @@ async function mintRtsp(pill, path) {
     const data = await api("POST", pill.dataset.rtsp, path === undefined ? {} : { path });
     if (path !== undefined) pill.dataset.rtspPath = path;
     await navigator.clipboard?.writeText(data.url).catch(() => {});
-    showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toISOString().slice(0, 16).replace("T", " ") + " UTC.");
+    showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + ".");
   } catch (err) { toast(err.message, true); }
 }
 document.addEventListener("submit", (e) => {
@@ -195,7 +239,7 @@ for (const el of document.querySelectorAll("[data-poll]")) {
     if (document.hidden) return;
     try { const r = await fetch(el.dataset.poll, { credentials: "same-origin" });
       if (r.status === 401) return location.reload();
-      if (r.ok) el.innerHTML = await r.text(); } catch {}
+      if (r.ok) { el.innerHTML = await r.text(); localizeTimes(el); labelCells(el); } } catch {}
   }, Number(el.dataset.every || 4000));
 }
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";"); }

@@ -6,7 +6,15 @@
 import { z } from "zod";
 import type { AuditEntry, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout, Table } from "../layout.tsx";
+import { Ago, At, Empty, Layout, Table } from "../layout.tsx";
+
+/**
+ * A filter time: with a zone as given; without one (a `datetime-local` value sent with
+ * JavaScript off) in UTC. With JavaScript, app.js sends the viewer's local time as UTC ISO.
+ */
+function parseUtc(s: string): number {
+  return Date.parse(/(?:[zZ]|[+-]\d\d:?\d\d)$/.test(s) || !s.includes("T") ? s : `${s}Z`);
+}
 
 /** The page's query, validated. */
 export const auditFilters = z.object({
@@ -14,9 +22,9 @@ export const auditFilters = z.object({
   action: z.string().max(100).optional().transform((s) => s || undefined),
   site: z.string().max(64).optional().transform((s) => s || undefined),
   device: z.string().max(64).optional().transform((s) => s || undefined),
-  from: z.string().max(40).optional().transform((s) => (s ? Date.parse(s) : undefined))
+  from: z.string().max(40).optional().transform((s) => (s ? parseUtc(s) : undefined))
     .refine((n) => n === undefined || Number.isFinite(n), "from: expected a date"),
-  to: z.string().max(40).optional().transform((s) => (s ? Date.parse(s) : undefined))
+  to: z.string().max(40).optional().transform((s) => (s ? parseUtc(s) : undefined))
     .refine((n) => n === undefined || Number.isFinite(n), "to: expected a date"),
   before: z.coerce.number().int().positive().optional(),
 });
@@ -132,7 +140,10 @@ export function AuditTable(
       {props.entries.map((e) => (
         <tr>
           <td>
-            <Ago at={e.at} now={props.now} />
+            <At at={e.at} />
+            <div class="muted">
+              <Ago at={e.at} now={props.now} />
+            </div>
           </td>
           <td>
             {props.names?.get(e.actor) ?? <span class="mono">{e.actor}</span>}
@@ -231,11 +242,23 @@ export async function AuditPage(
         </div>
         <div>
           <label for="f-from">From</label>
-          <input id="f-from" name="from" type="datetime-local" value={iso(f.from)} />
+          <input
+            id="f-from"
+            name="from"
+            type="datetime-local"
+            value={iso(f.from)}
+            data-utc
+          />
         </div>
         <div>
           <label for="f-to">To</label>
-          <input id="f-to" name="to" type="datetime-local" value={iso(f.to)} />
+          <input
+            id="f-to"
+            name="to"
+            type="datetime-local"
+            value={iso(f.to)}
+            data-utc
+          />
         </div>
         <div class="inline">
           <button type="submit">Filter</button>

@@ -19,7 +19,6 @@ import {
   SearchBox,
   Status,
   Table,
-  utc,
 } from "../layout.tsx";
 import { type AgentRow, agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
@@ -359,10 +358,18 @@ export async function SitePage(
   const tokenState = !latest
     ? "No enrollment token yet: downloading an installer creates one."
     : latest.usedAt
-    ? `The latest token was used ${utc(latest.usedAt)}.`
+    ? (
+      <>
+        The latest token was used <At at={latest.usedAt} />.
+      </>
+    )
     : latest.expiresAt < props.now
     ? "The latest token has expired."
-    : `A token is active until ${utc(latest.expiresAt)}.`;
+    : (
+      <>
+        A token is active until <At at={latest.expiresAt} />.
+      </>
+    );
   const sessions = (await store.listCliSessions(t, { siteId: site.id }))
     .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
   const allSites = await store.listSites(t);
