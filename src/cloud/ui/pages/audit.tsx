@@ -16,6 +16,22 @@ function parseUtc(s: string): number {
   return Date.parse(/(?:[zZ]|[+-]\d\d:?\d\d)$/.test(s) || !s.includes("T") ? s : `${s}Z`);
 }
 
+/** A from/to filter: rendered in UTC, shown and sent in the viewer's time zone by app.js. */
+function TimeFilter(props: { name: string; label: string; at: number | undefined }) {
+  return (
+    <div>
+      <label for={`f-${props.name}`}>{props.label}</label>
+      <input
+        id={`f-${props.name}`}
+        name={props.name}
+        type="datetime-local"
+        value={props.at === undefined ? "" : new Date(props.at).toISOString().slice(0, 16)}
+        data-utc
+      />
+    </div>
+  );
+}
+
 /** The page's query, validated. */
 export const auditFilters = z.object({
   actor: z.string().max(200).optional().transform((s) => s || undefined),
@@ -205,9 +221,6 @@ export async function AuditPage(
   const { entries, next } = await filteredAudit(props.store, ctx.principal.tenantId, f);
   const sites = await props.store.listSites(ctx.principal.tenantId);
   const val = (v: unknown) => (v === undefined ? "" : String(v));
-  const iso = (
-    n: number | undefined,
-  ) => (n === undefined ? "" : new Date(n).toISOString().slice(0, 16));
   const nextQuery = new URLSearchParams(props.query);
   if (next !== null) nextQuery.set("before", String(next));
   const csvQuery = new URLSearchParams(props.query);
@@ -240,26 +253,8 @@ export async function AuditPage(
           <label for="f-device">Device id</label>
           <input id="f-device" name="device" value={val(f.device)} placeholder="d-…" />
         </div>
-        <div>
-          <label for="f-from">From</label>
-          <input
-            id="f-from"
-            name="from"
-            type="datetime-local"
-            value={iso(f.from)}
-            data-utc
-          />
-        </div>
-        <div>
-          <label for="f-to">To</label>
-          <input
-            id="f-to"
-            name="to"
-            type="datetime-local"
-            value={iso(f.to)}
-            data-utc
-          />
-        </div>
+        <TimeFilter name="from" label="From" at={f.from} />
+        <TimeFilter name="to" label="To" at={f.to} />
         <div class="inline">
           <button type="submit">Filter</button>
           <a class="button secondary" href={`/audit.csv?${csvQuery}`} download="audit.csv">
