@@ -100,6 +100,9 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     const live = await page.locator("tr[data-device]", { hasText: "127.0.0.1" }).first()
       .locator("a:has-text('Live')").getAttribute("href");
     assertStringIncludes(live ?? "", "path=%2FStreaming%2FChannels%2F101");
+    // The site's live grid plays that camera on its remembered path too.
+    const grid = await (await page.request.get(`${stack.url}/sites/${q.siteId}/live`)).text();
+    assertStringIncludes(grid, 'data-path="/Streaming/Channels/101"');
 
     // An antiforgery mismatch: the guide's words in a toast, nothing created.
     await page.goto(`${stack.url}/sites`);

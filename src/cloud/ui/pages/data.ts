@@ -5,7 +5,7 @@
  * from the browser, so the API's checks are the only ones.
  * @module
  */
-import type { Agent, Device, Site, SshHostKey, Store } from "../../store/store.ts";
+import type { Agent, Device, Presence, Site, SshHostKey, Store } from "../../store/store.ts";
 
 /** An agent as the UI shows it. */
 export interface AgentRow extends Agent {
@@ -23,9 +23,14 @@ export async function agentRows(
   siteId?: string,
 ): Promise<AgentRow[]> {
   const out: AgentRow[] = [];
-  for (const a of await store.listAgents(tenantId, siteId)) {
-    if (a.revokedAt !== null) continue;
-    const pr = await store.getPresence(a.id);
+  const agents = (await store.listAgents(tenantId, siteId)).filter((a) => a.revokedAt === null);
+  // Presence read per site (one query each), not per agent.
+  const presence = new Map<string, Presence>();
+  for (const site of new Set(agents.map((a) => a.siteId))) {
+    for (const pr of await store.listPresence(site)) presence.set(pr.agentId, pr);
+  }
+  for (const a of agents) {
+    const pr = presence.get(a.id) ?? null;
     out.push({
       ...a,
       online: pr !== null,
