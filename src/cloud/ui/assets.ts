@@ -24,7 +24,7 @@ main{max-width:76rem;margin:1.2rem auto;padding:0 1rem}h1{font-size:1.5rem;margi
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:1rem}.stat{font-size:2rem;font-weight:700}.stat-label{color:var(--muted)}
 table{width:100%;border-collapse:collapse;background:var(--card)}th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{font-size:.85rem;color:var(--muted)}
-.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}.table-wrap td:last-child,.table-wrap th:last-child{position:sticky;right:0;background:#fff;box-shadow:-6px 0 6px -6px #0003}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}.with-actions td:last-child,.with-actions th:last-child{position:sticky;right:0;background:#fff;box-shadow:-6px 0 6px -6px #0003}time{white-space:nowrap}.wrap-anywhere{overflow-wrap:anywhere;min-width:12rem}
 button,.button{display:inline-block;font:inherit;padding:.45rem .9rem;border-radius:5px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
 button.secondary,.button.secondary{background:#fff;color:var(--accent)}button.danger{background:var(--bad);border-color:var(--bad)}button.small{padding:.2rem .5rem;font-size:.85rem}
 button:disabled{opacity:.6;cursor:wait}

@@ -196,7 +196,7 @@ export function Table(props: { head: string[]; label?: string; children?: Child 
       role="region"
       aria-label={props.label ?? `${props.head[0]} table`}
     >
-      <table>
+      <table class={props.head.at(-1) === "@actions" ? "with-actions" : undefined}>
         <thead>
           <tr>
             {props.head.map((h) => (

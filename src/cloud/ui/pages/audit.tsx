@@ -175,7 +175,7 @@ export function AuditTable(
               )
               : <span class="mono">{e.target}</span>}
           </td>
-          <td class="muted">
+          <td class="muted wrap-anywhere">
             {details(e.detail)}
             {typeof e.detail.recordingId === "string"
               ? (

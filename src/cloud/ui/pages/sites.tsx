@@ -1,8 +1,10 @@
 /**
  * Sites: the list with "+ New site" (`/sites`), and one site's page (`/sites/{id}`) — its
- * enrollment token and installers, its agents (live), its devices with port pills (HTTP/HTTPS
- * opens the proxy in a new tab, RTSP copies a signed URL, other ports show the CLI hint), port
- * editing, removal, device credentials, bulk add, CLI sessions and CLI downloads.
+ * enrollment token and installers, its agents (live), its devices a page at a time with port
+ * pills acting on each port's chosen protocol (HTTP/HTTPS open the proxy in a new tab, RTSP asks
+ * the stream path and copies a signed URL, SSH opens a terminal, TCP shows the CLI hint), editing
+ * of names, ports and protocols, removal, device credentials, bulk add, CLI sessions and CLI
+ * downloads.
  * @module
  */
 import type { Site, Store } from "../../store/store.ts";
