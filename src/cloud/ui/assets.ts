@@ -251,6 +251,7 @@ window.ncDiscovery = (data, form) => {
   box.innerHTML = '<form class="card" id="discovered"><div class="table-wrap"><table><thead><tr><th scope="col">Add</th><th scope="col">Address</th><th scope="col">Manufacturer</th><th scope="col">Model</th><th scope="col">Name</th><th scope="col">Ports</th></tr></thead><tbody>' +
     found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).map((p) => p + (d.protocols?.[p] ? "/" + d.protocols[p] : "")).join(", ")) + '</td></tr>').join("") +
     '</tbody></table></div><p><button type="submit">+ Add selected</button></p></form>';
+  labelCells(box);
   document.getElementById("discovered").addEventListener("submit", async (e) => {
     e.preventDefault();
     const picks = [...e.target.querySelectorAll("[name=pick]:checked")].map((c) => found[Number(c.value)]);
