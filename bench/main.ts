@@ -4,10 +4,10 @@
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
  * RTSP streams through the cloud's gateway, the live view's time to first picture, the console's
- * lists at 10,000 devices, agent idle RSS and CPU seconds per GB moved. Prints a markdown table with each figure's ratio to `ssh -R`
- * and to direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,lists` for some sections). Never a
- * pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
+ * lists at 10,000 devices, agent idle RSS and CPU seconds per GB moved. Prints a markdown table
+ * with each figure's ratio to `ssh -R` and to direct, and writes bench/results/latest.json (or
+ * `--out=FILE`; `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,lists` for
+ * some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
  */

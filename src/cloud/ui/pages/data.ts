@@ -5,7 +5,8 @@
  * from the browser, so the API's checks are the only ones.
  * @module
  */
-import type { Agent, Device, Presence, Site, SshHostKey, Store } from "../../store/store.ts";
+import type { Agent, Device, Site, SshHostKey, Store } from "../../store/store.ts";
+import { presenceOf } from "../../tenancy/agent_presence.ts";
 
 /** An agent as the UI shows it. */
 export interface AgentRow extends Agent {
@@ -24,11 +25,7 @@ export async function agentRows(
 ): Promise<AgentRow[]> {
   const out: AgentRow[] = [];
   const agents = (await store.listAgents(tenantId, siteId)).filter((a) => a.revokedAt === null);
-  // Presence read per site (one query each), not per agent.
-  const presence = new Map<string, Presence>();
-  for (const site of new Set(agents.map((a) => a.siteId))) {
-    for (const pr of await store.listPresence(site)) presence.set(pr.agentId, pr);
-  }
+  const presence = await presenceOf(store, agents);
   for (const a of agents) {
     const pr = presence.get(a.id) ?? null;
     out.push({
