@@ -64,7 +64,7 @@ export function rtspUrlRoutes(d: RtspUrlDeps): Hono<AuthVars> {
       actor: p.actor,
       action: "rtsp_url.mint",
       target: handle.id,
-      detail: { expiresAt, boundToToken: p.kind === "api_token" },
+      detail: { expiresAt, boundToToken: p.kind === "api_token", path: `/${path}` },
     });
     return c.json({ url: `${d.rtspBase()}/${handle.id}.${token}/${path}`, expiresAt }, 201);
   });
