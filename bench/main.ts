@@ -83,6 +83,15 @@ async function bulkSection(paths: BenchPath[]): Promise<void> {
         note: p.procs?.label,
       });
     }
+    for (const part of r.cpuSplit) {
+      rows.push({
+        figure: "CPU per GB moved (bulk), one process",
+        path: `${p.name}: ${part.name}`,
+        value: part.secPerGB,
+        unit: "CPU s/GB",
+        better: "lower",
+      });
+    }
   }
 }
 
@@ -385,6 +394,26 @@ if (want("dataplanes")) {
   }
 }
 
+/** VmRSS of a bare `deno` process that idles (what the runtime costs before any product code). */
+async function bareRuntimeRss(): Promise<number | null> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "setInterval(() => {}, 1e9); console.log('up')"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    await reader.read();
+    await settle(2000);
+    return rssKiB(child.pid);
+  } catch {
+    return null;
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}
+
 const cam = await startCamera();
 if ("unavailable" in cam) skipped.push(`RTSP: not available: ${cam.unavailable}`);
 const camera = "unavailable" in cam ? null : cam;
@@ -410,6 +439,28 @@ try {
       note: "no tunnel open",
     },
   );
+  // What the runtime alone costs: a bare deno process that idles, against the agent.
+  const runtime = await bareRuntimeRss();
+  if (runtime !== null) {
+    rows.push(
+      {
+        figure: "site-side process idle RSS",
+        path: "bare deno runtime",
+        value: runtime,
+        unit: "KiB",
+        better: "lower",
+        note: "deno eval, a timer, nothing else",
+      },
+      {
+        figure: "site-side process idle RSS",
+        path: "connector agent minus runtime",
+        value: rssKiB(world.agentPid) - runtime,
+        unit: "KiB",
+        better: "lower",
+        note: "the product's own share",
+      },
+    );
+  }
   if (want("bulk")) await bulkSection(world.paths);
   if (want("latency")) await latencySection(world.paths);
   if (want("http")) await httpSection(world);

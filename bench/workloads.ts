@@ -15,6 +15,8 @@ export interface BulkResult {
   downGbps: number;
   /** CPU seconds of the tunnel's processes per GB moved (null for the direct path). */
   cpuSecPerGB: number | null;
+  /** The same per process of the group (its `names`), when it names them. */
+  cpuSplit: { name: string; secPerGB: number }[];
 }
 
 async function drain(s: Stream): Promise<number> {
@@ -27,6 +29,7 @@ async function drain(s: Stream): Promise<number> {
 export async function bulk(open: Opener, bytes: number, cpu?: ProcGroup): Promise<BulkResult> {
   const chunk = new Uint8Array(CHUNK).fill(0x5a);
   const cpu0 = cpu?.cpuSeconds() ?? 0;
+  const split0 = cpu?.cpuByRoot() ?? [];
   // Upload: 'U', the bytes, half-close, wait for the sink's one-byte answer.
   let s = await open();
   await s.write(new Uint8Array([0x55]));
@@ -49,8 +52,14 @@ export async function bulk(open: Opener, bytes: number, cpu?: ProcGroup): Promis
   const downGbps = (got * 8) / ((performance.now() - t0) / 1000) / 1e9;
   s.close();
   if (got !== bytes) throw new Error(`download got ${got} of ${bytes} bytes`);
-  const cpuSecPerGB = cpu ? (cpu.cpuSeconds() - cpu0) / ((2 * bytes) / 1e9) : null;
-  return { upGbps, downGbps, cpuSecPerGB };
+  const gb = (2 * bytes) / 1e9;
+  const cpuSecPerGB = cpu ? (cpu.cpuSeconds() - cpu0) / gb : null;
+  const split1 = cpu?.cpuByRoot() ?? [];
+  const cpuSplit = (cpu?.names ?? []).map((name, i) => ({
+    name,
+    secPerGB: (split1[i] - split0[i]) / gb,
+  }));
+  return { upGbps, downGbps, cpuSecPerGB, cpuSplit };
 }
 
 /** p50 and p99 in milliseconds of open + one byte there and back, `n` times in a row. */

@@ -27,8 +27,13 @@ const CLOSED = 3;
 /** Largest message accepted (the `ws` server of the cloud used the same); larger: close 1009. */
 export const MAX_MESSAGE = 16 << 20;
 
-const READ_BUF = 64 << 10;
+/** The read buffer starts small (idle tunnels hold only this) and grows while bulk flows. */
+const READ_START = 2 << 10;
+const READ_MAX = 64 << 10;
+/** Batches up to this size are written from one reused buffer, allocated at the first one. */
 const OUT_BUF = 256 << 10;
+/** Smaller batches get a buffer of their own size (an idle or interactive socket keeps none). */
+const SMALL_BATCH = 16 << 10;
 const EMPTY = new Uint8Array(0);
 
 /** The events the pump listens to. */
@@ -68,14 +73,14 @@ export class NativeWebSocket {
   #zeroMask: boolean;
   #max: number;
   #listeners: Record<string, Listener[]> = { message: [], close: [], error: [] };
-  #rbuf = new Uint8Array(READ_BUF);
+  #rbuf = new Uint8Array(READ_START);
   #rstart = 0;
   #rend = 0;
   #paused = false;
   #wake: (() => void) | null = null;
   #queue: Outgoing[] = [];
   #writing = false;
-  #out = new Uint8Array(OUT_BUF);
+  #out: Uint8Array | null = null;
   #closeSent = false;
   #closeReceived = false;
   #closed = false;
@@ -174,43 +179,55 @@ export class NativeWebSocket {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
-        const done: Outgoing[] = [];
-        let used = 0;
-        while (this.#queue.length > 0) {
-          const o = this.#queue[0];
-          const size = this.#headLen(o.data.byteLength) + o.data.byteLength;
-          if (size > this.#out.byteLength) {
-            if (used > 0) break;
-            // Larger than the batch buffer: its head, then the payload as it is.
-            this.#queue.shift();
-            const head = new Uint8Array(14);
-            const hl = this.#writeHead(head, 0, o.opcode, o.data.byteLength);
-            await this.#writeAll(head.subarray(0, hl));
-            await this.#writeAll(this.#masked(o.data, head, hl - 4));
-            done.push(o);
-            break;
-          }
-          if (used + size > this.#out.byteLength) break;
+        const first = this.#queue[0];
+        const firstSize = this.#headLen(first.data.byteLength) + first.data.byteLength;
+        if (firstSize > OUT_BUF) {
+          // Larger than the batch buffer: its head, then the payload as it is.
           this.#queue.shift();
-          used = this.#writeHead(this.#out, used, o.opcode, o.data.byteLength);
-          this.#out.set(o.data, used);
+          const head = new Uint8Array(14);
+          const hl = this.#writeHead(head, 0, first.opcode, first.data.byteLength);
+          await this.#writeAll(head.subarray(0, hl));
+          await this.#writeAll(this.#masked(first.data, head, hl - 4));
+          this.#sent([first]);
+          continue;
+        }
+        // How much goes in this batch.
+        let total = 0;
+        let count = 0;
+        for (const o of this.#queue) {
+          const size = this.#headLen(o.data.byteLength) + o.data.byteLength;
+          if (total + size > OUT_BUF) break;
+          total += size;
+          count++;
+        }
+        const out = total <= SMALL_BATCH
+          ? new Uint8Array(total)
+          : (this.#out ??= new Uint8Array(OUT_BUF));
+        const done = this.#queue.splice(0, count);
+        let used = 0;
+        for (const o of done) {
+          used = this.#writeHead(out, used, o.opcode, o.data.byteLength);
+          out.set(o.data, used);
           if (this.#role === "client" && !this.#zeroMask) {
-            xorMask(this.#out.subarray(used, used + o.data.byteLength), this.#out, used - 4);
+            xorMask(out.subarray(used, used + o.data.byteLength), out, used - 4);
           }
           used += o.data.byteLength;
-          done.push(o);
         }
-        if (used > 0) await this.#writeAll(this.#out.subarray(0, used));
-        for (const o of done) {
-          this.bufferedAmount -= o.data.byteLength;
-          o.cb?.();
-        }
+        await this.#writeAll(out.subarray(0, used));
+        this.#sent(done);
       }
     } catch (e) {
       this.#emit("error", e);
       this.#finish();
     } finally {
       this.#writing = false;
+    }
+  }
+
+  #sent(done: Outgoing[]): void {
+    for (const o of done) {
+      this.bufferedAmount -= o.data.byteLength;
+      o.cb?.();
     }
   }
 
@@ -269,9 +286,18 @@ export class NativeWebSocket {
         this.#rend -= this.#rstart;
         this.#rstart = 0;
       }
+      const space = this.#rbuf.byteLength - this.#rend;
       const got = await this.#conn.read(this.#rbuf.subarray(this.#rend));
       if (got === null) return false;
       this.#rend += got;
+      if (got === space && this.#rbuf.byteLength < READ_MAX) {
+        // Busy: a bigger buffer from now on.
+        const bigger = new Uint8Array(Math.min(READ_MAX, this.#rbuf.byteLength * 4));
+        bigger.set(this.#rbuf.subarray(this.#rstart, this.#rend));
+        this.#rend -= this.#rstart;
+        this.#rstart = 0;
+        this.#rbuf = bigger;
+      }
     }
     return true;
   }
