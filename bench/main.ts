@@ -6,13 +6,15 @@
  * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle
  * RSS and CPU seconds per GB moved. Prints a markdown table with each figure's ratio to `ssh -R`
  * and to direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` for some sections). Never a
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge` for some
+ * sections). Never a
  * pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
  */
 import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
+import { measureWsServers } from "./ws_servers.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
@@ -41,7 +43,8 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` runs just those sections
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge` runs just those
+ * sections
  * (default: all).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
@@ -372,6 +375,36 @@ if (want("bridge")) {
     unit: "Gbit/s",
     better: "higher",
   });
+}
+
+if (want("wsservers")) {
+  log(`WebSocket server candidates, ${cfg.bulk / MiB} MiB each way …`);
+  const ws = await measureWsServers(cfg.bulk);
+  for (
+    const [path, v] of [
+      ["(A) native front: own framing on a Deno connection (in use)", ws.native],
+      ["(B) Deno.serve + Deno.upgradeWebSocket (cannot pause reading)", ws.denoServe],
+      ["node:http + ws (before)", ws.nodeWs],
+    ] as const
+  ) {
+    for (const [dir, g] of [["client → server", v.up], ["server → client", v.down]] as const) {
+      rows.push({
+        figure: `WebSocket server candidate, in-process, ${dir}`,
+        path,
+        value: g,
+        unit: "Gbit/s",
+        better: "higher",
+      });
+    }
+    rows.push({
+      figure: "WebSocket server candidate, in-process, CPU per GB",
+      path,
+      value: v.cpuSecPerGB,
+      unit: "CPU s/GB",
+      better: "lower",
+      note: "client + server in one process; the client is the same for all",
+    });
+  }
 }
 
 if (want("dataplanes")) {
