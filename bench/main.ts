@@ -6,8 +6,8 @@
  * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle
  * RSS and CPU seconds per GB moved. Prints a markdown table with each figure's ratio to `ssh -R`
  * and to direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge` for some
- * sections). Never a
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge`
+ * for some sections). Never a
  * pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
@@ -22,7 +22,7 @@ import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
 import { browserLatency, fanOut, timeToFirstPicture } from "./live.ts";
 import { type BenchPath, startWorld, type World } from "./world.ts";
-import { bulk, firstByte, openIdle, wrk } from "./workloads.ts";
+import { bulk, firstByte, interactiveUnderBulk, openIdle, wrk } from "./workloads.ts";
 import type { Stream } from "./streams.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -43,8 +43,8 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge` runs just those
- * sections
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge` runs
+ * just those sections
  * (default: all).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
@@ -118,6 +118,21 @@ async function latencySection(paths: BenchPath[]): Promise<void> {
         better: "lower",
       },
     );
+  }
+}
+
+async function interactiveSection(paths: BenchPath[]): Promise<void> {
+  for (const p of paths.filter((p) => p.name !== "direct")) {
+    log(`interactive round trips under bulk ×${cfg.opens / 2}: ${p.name} …`);
+    const r = await interactiveUnderBulk(p.open.bulk, p.open.echo, cfg.opens / 2);
+    for (
+      const [figure, v] of [
+        ["interactive round trip p50, no bulk", r.quiet.p50],
+        ["interactive round trip p99, no bulk", r.quiet.p99],
+        ["interactive round trip p50, bulk both ways on the same connection", r.loaded.p50],
+        ["interactive round trip p99, bulk both ways on the same connection", r.loaded.p99],
+      ] as const
+    ) rows.push({ figure, path: p.name, value: v, unit: "ms", better: "lower" });
   }
 }
 
@@ -496,6 +511,7 @@ try {
   }
   if (want("bulk")) await bulkSection(world.paths);
   if (want("latency")) await latencySection(world.paths);
+  if (want("interactive")) await interactiveSection(world.paths);
   if (want("http")) await httpSection(world);
   if (want("rtsp")) await rtspSection(world, camera);
   if (want("live")) await liveSection(world, camera);

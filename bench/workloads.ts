@@ -144,3 +144,68 @@ export async function wrk(
     .filter(Boolean).join("; ") || (out.success ? null : new TextDecoder().decode(out.stderr));
   return { rps, errors };
 }
+
+/**
+ * p50 and p99 in milliseconds of a 64-byte round trip on an echo stream while one bulk stream
+ * uploads and another downloads through the same path (for the tunnels: the same data connection;
+ * for `ssh -R`: the same SSH connection), `n` times in a row; and the same with no bulk first.
+ */
+export async function interactiveUnderBulk(
+  openBulk: Opener,
+  openEcho: Opener,
+  n: number,
+): Promise<{ quiet: { p50: number; p99: number }; loaded: { p50: number; p99: number } }> {
+  const echo = await openEcho();
+  const msg = new Uint8Array(64).fill(0x2a);
+  const rounds = async () => {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await echo.write(msg);
+      for (let got = 0; got < msg.byteLength;) {
+        const b = await echo.read();
+        if (!b) throw new Error("echo closed during the round trips");
+        got += b.byteLength;
+      }
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+    return { p50: at(0.5), p99: at(0.99) };
+  };
+  const quiet = await rounds();
+  const up = await openBulk();
+  const down = await openBulk();
+  let stop = false;
+  const chunk = new Uint8Array(CHUNK).fill(0x5a);
+  await up.write(new Uint8Array([0x55]));
+  const req = new Uint8Array(9);
+  req[0] = 0x44;
+  new DataView(req.buffer).setBigUint64(1, 1n << 50n);
+  await down.write(req);
+  let moved = 0;
+  const upLoop = (async () => {
+    while (!stop) {
+      await up.write(chunk);
+      moved += CHUNK;
+    }
+  })().catch(() => {});
+  const downLoop = (async () => {
+    while (!stop) {
+      const b = await down.read();
+      if (!b) break;
+      moved += b.byteLength;
+    }
+  })().catch(() => {});
+  const t0 = performance.now();
+  while (moved < 64 << 20 && performance.now() - t0 < 10_000) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const loaded = await rounds();
+  stop = true;
+  up.close();
+  down.close();
+  echo.close();
+  await Promise.all([upLoop, downLoop]);
+  return { quiet, loaded };
+}

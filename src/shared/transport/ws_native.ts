@@ -28,7 +28,7 @@ const CLOSED = 3;
 export const MAX_MESSAGE = 16 << 20;
 
 /** The read buffer starts small (idle tunnels hold only this) and grows while bulk flows. */
-const READ_START = 2 << 10;
+const READ_START = 512;
 const READ_MAX = 64 << 10;
 /** Batches up to this size are written from one reused buffer, allocated at the first one. */
 const OUT_BUF = 256 << 10;
