@@ -9,10 +9,9 @@
  * @module
  */
 import * as http from "node:http";
-import { createHash } from "node:crypto";
 // @ts-types="@types/ws"
 import { WebSocketServer } from "ws";
-import { NativeWebSocket } from "../src/shared/transport/ws_native.ts";
+import { acceptKey, NativeWebSocket } from "../src/shared/transport/ws_native.ts";
 import { connectWebSocket } from "../src/shared/transport/ws_connect.ts";
 import { cpuSeconds } from "./procfs.ts";
 
@@ -53,7 +52,7 @@ function onMessage(
   };
 }
 
-async function nativeCandidate(bytes: number): Promise<Candidate> {
+function nativeCandidate(bytes: number): Candidate {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   (async () => {
     for await (const conn of l) {
@@ -65,8 +64,7 @@ async function nativeCandidate(bytes: number): Promise<Candidate> {
         end += (await conn.read(buf.subarray(end))) ?? 0;
       }
       const key = /sec-websocket-key: *(\S+)/i.exec(new TextDecoder().decode(buf))![1];
-      const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
-        .digest("base64");
+      const accept = acceptKey(key);
       await conn.write(
         new TextEncoder().encode(
           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +

@@ -29,7 +29,7 @@ import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { pipeWebSocket } from "../../src/shared/transport/websocket.ts";
 import { startDataListener } from "../../src/cloud/control/data_listener.ts";
 import { type ByteStream, MuxSession } from "../../src/shared/transport/mux_session.ts";
-import { NativeWebSocket } from "../../src/shared/transport/ws_native.ts";
+import { acceptKey, NativeWebSocket } from "../../src/shared/transport/ws_native.ts";
 import { connectWebSocket } from "../../src/shared/transport/ws_connect.ts";
 
 const MiB = 1 << 20;
@@ -175,8 +175,7 @@ async function startChain(native = false) {
           end += n;
         }
         const key = /sec-websocket-key: *(\S+)/i.exec(new TextDecoder().decode(buf))![1];
-        const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
-          .digest("base64");
+        const accept = acceptKey(key);
         const stream = mux.openStream("127.0.0.1", echoPort);
         try {
           await stream.opened;

@@ -14,7 +14,6 @@
 import * as http from "node:http";
 import type { Duplex } from "node:stream";
 import type { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import { getRequestListener } from "@hono/node-server";
 // @ts-types="@types/ws"
 import { WebSocketServer } from "ws";
@@ -42,7 +41,7 @@ import {
 } from "../access/terminal/serve.ts";
 import type { TerminalDeps } from "../access/terminal/session.ts";
 import { socketOf } from "../../shared/transport/conn_duplex.ts";
-import { NativeWebSocket } from "../../shared/transport/ws_native.ts";
+import { acceptKey, NativeWebSocket } from "../../shared/transport/ws_native.ts";
 import { type Front, type RequestHead, startFront } from "./native_front.ts";
 
 /** A running HTTP listener. */
@@ -152,11 +151,6 @@ function tunnelTarget(path: string): TunnelTarget | null {
   const raw = RAW_TUNNEL_PATH.exec(path);
   if (raw) return { ip: raw[1], port: Number(raw[2]) };
   return null;
-}
-
-/** The Sec-WebSocket-Accept value for a client's key (RFC 6455 §4.2.2). */
-function acceptKey(key: string): string {
-  return createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
 }
 
 /** A Sec-WebSocket-Key must be 16 bytes in base64. */

@@ -5,8 +5,7 @@
  * comes back as the status and the server's `{message}`.
  * @module
  */
-import { createHash } from "node:crypto";
-import { NativeWebSocket } from "./ws_native.ts";
+import { acceptKey, NativeWebSocket } from "./ws_native.ts";
 
 /** The outcome of a handshake. */
 export type WsConnectResult =
@@ -14,7 +13,6 @@ export type WsConnectResult =
   | { ok: false; status: number; message: string };
 
 const MAX_HEAD = 16 << 10;
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 function b64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));
@@ -106,8 +104,7 @@ export async function connectWebSocket(
       const message = await refusalMessage(conn, fields, rest);
       return fail(status, message);
     }
-    const accept = createHash("sha1").update(key + GUID).digest("base64");
-    if (fields.get("sec-websocket-accept") !== accept) {
+    if (fields.get("sec-websocket-accept") !== acceptKey(key)) {
       return fail(0, "invalid Sec-WebSocket-Accept from the server");
     }
     const ws = new NativeWebSocket(conn, { role: "client", head: rest, zeroMask });

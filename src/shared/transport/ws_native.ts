@@ -17,12 +17,18 @@
  * `src/tunnel/connect.ts`) skips the XOR.
  * @module
  */
+import { createHash } from "node:crypto";
 import type { ByteStream } from "./byte_stream.ts";
 
 /** `readyState` values, as in the WebSocket API. */
 export const WS_OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
+
+/** The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key (RFC 6455 §4.2.2). */
+export function acceptKey(key: string): string {
+  return createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+}
 
 /** Largest message accepted (the `ws` server of the cloud used the same); larger: close 1009. */
 export const MAX_MESSAGE = 16 << 20;

@@ -4,16 +4,14 @@
  * ping, the close handshake, and what it does with a peer that breaks the framing rules.
  */
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
-import { NativeWebSocket } from "../../../../src/shared/transport/ws_native.ts";
+import { acceptKey, NativeWebSocket } from "../../../../src/shared/transport/ws_native.ts";
 import { connectWebSocket } from "../../../../src/shared/transport/ws_connect.ts";
 
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
 /** A one-connection native server: handshake, then `serve` gets the socket. */
-async function nativeServer(serve: (ws: NativeWebSocket) => void) {
+function nativeServer(serve: (ws: NativeWebSocket) => void) {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = (async () => {
     const conn = await l.accept();
@@ -24,7 +22,7 @@ async function nativeServer(serve: (ws: NativeWebSocket) => void) {
       end += (await conn.read(buf.subarray(end)))!;
     }
     const key = /sec-websocket-key: *(\S+)/i.exec(new TextDecoder().decode(buf))![1];
-    const accept = createHash("sha1").update(key + GUID).digest("base64");
+    const accept = acceptKey(key);
     await conn.write(
       new TextEncoder().encode(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
