@@ -40,8 +40,11 @@ export interface FrontHandlers {
 const MAX_LINE = 8 << 10;
 /** Longest head of a claimed request (node:http's limit: 431 beyond). */
 const MAX_HEAD = 16 << 10;
-/** A claimed request's head must arrive within this. */
-const HEAD_TIMEOUT_MS = 30_000;
+/**
+ * The request line (and a claimed request's whole head) must arrive within this: node:http's
+ * own headersTimeout, which takes over once a connection is handed on.
+ */
+const HEAD_TIMEOUT_MS = 60_000;
 
 const CRLF = [13, 10];
 
