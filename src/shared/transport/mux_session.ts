@@ -74,6 +74,10 @@ export const BUSY_BYTES = 4 << 20;
 export const BUSY_WINDOW_MS = 250;
 
 const READ_BUFFER = 256 << 10;
+/** The read buffer's size at first; it doubles (up to READ_BUFFER) whenever a read fills it. */
+const READ_START = 16 << 10;
+/** The output batch buffers' size at first (they grow as frames queue). */
+const OUTPUT_START = 4 << 10;
 const PING_PAYLOAD = new Uint8Array(8);
 const EMPTY = new Uint8Array(0);
 
@@ -92,8 +96,10 @@ class FrameWriter {
   constructor(conn: ByteStream, high: number, onError: (e: Error) => void) {
     this.#conn = conn;
     this.#high = high;
-    this.#cur = new Uint8Array(high + FRAME_HEADER + MAX_PAYLOAD);
-    this.#spare = new Uint8Array(high + FRAME_HEADER + MAX_PAYLOAD);
+    // Small at first, grown by `frame` as output queues: an idle connection (every agent holds
+    // one) must not pin two batches' worth of memory (1 000 idle sessions held ~300 MiB of RSS).
+    this.#cur = new Uint8Array(OUTPUT_START);
+    this.#spare = new Uint8Array(OUTPUT_START);
     this.#onError = onError;
   }
 
@@ -548,7 +554,7 @@ export class MuxSession {
   }
 
   async #readLoop(): Promise<void> {
-    let buf = new Uint8Array(READ_BUFFER);
+    let buf = new Uint8Array(READ_START);
     let start = 0;
     let end = 0;
     let reason = "closed";
@@ -568,12 +574,21 @@ export class MuxSession {
           start = 0;
         }
         if (this.#closed) return;
+        const space = buf.byteLength - end;
         const n = await this.#conn.read(buf.subarray(end));
         if (n === null) {
           reason = "data connection closed by the peer";
           break;
         }
         end += n;
+        // A read that filled the buffer: more is coming (bulk) or a frame is larger than it.
+        if (n === space && buf.byteLength < READ_BUFFER) {
+          const bigger = new Uint8Array(Math.min(READ_BUFFER, buf.byteLength * 2));
+          bigger.set(buf.subarray(start, end));
+          end -= start;
+          start = 0;
+          buf = bigger;
+        }
       }
     } catch (e) {
       reason = e instanceof ProtocolError
