@@ -39,6 +39,10 @@ import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
 import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
 import { lockOwner } from "./jobs/leader.ts";
+import { EventProducer } from "./events/producer.ts";
+import { withAuditEvents } from "./events/audit_events.ts";
+import { recordReachability } from "./events/reachability.ts";
+import { startPresenceJob } from "./events/agent_presence.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -85,7 +89,11 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = withClippedAudit(await openStore(config.store, config.dataDir, clock));
+  const rawStore = withClippedAudit(await openStore(config.store, config.dataDir, clock));
+  const events = new EventProducer({ store: rawStore, log });
+  // Every audit entry that is also an event (enrollment used, credential revoked, device
+  // certificate changed) raises it here, whoever appends it.
+  const store = withAuditEvents(rawStore, events);
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -160,6 +168,7 @@ export async function startCloud(
       log,
       node: config.node,
     }),
+    onReachability: (s, report) => recordReachability({ store, events, clock }, s, report),
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
@@ -271,7 +280,16 @@ export async function startCloud(
     pushPolicy: () => control.pushCertificatePolicy(),
     log,
   });
-  const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
+  const owner = lockOwner(config.node);
+  const stopJobs = startBackgroundJobs({ store, clock, owner, log });
+  const stopPresenceJob = startPresenceJob({
+    store,
+    events,
+    clock,
+    owner,
+    graceMs: config.offlineGraceMs,
+    log,
+  });
   httpPort = http.port;
   await recordPublicUrl(config.dataDir, publicUrl());
   if (!config.publicUrl && defaultPublicUrl(config.http.hostname, httpPort).guess) {
@@ -331,6 +349,7 @@ export async function startCloud(
       stopServerCertWatch();
       stopCaWatch();
       await stopJobs();
+      await stopPresenceJob();
       await control.close();
       await internal?.close();
       await metricsListener?.close();

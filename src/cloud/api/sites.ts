@@ -19,6 +19,7 @@ import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody, page } from "./validate.ts";
 import { bulkBody, deviceBody, devicePatch, siteBody } from "./schemas.ts";
 import { deviceHostRefusal } from "../tenancy/device_host.ts";
+import { siteReachability } from "../events/reachability.ts";
 
 /** What the site routes need. */
 export interface SiteDeps {
@@ -162,11 +163,36 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
   app.get("/sites/:id/devices", auth, async (c) => {
     const p = c.get("principal");
     const s = await site(p, c.req.param("id"));
+    const states = (await siteReachability(store, p.tenantId, s.id)).ports;
     const items = [];
     for (const dev of await store.listDevices(p.tenantId, s.id)) {
-      items.push(await withHandles(store, clock, dev, p.actor));
+      const reachability: Record<string, { up: boolean; since: number; error: string }> = {};
+      for (const st of states) {
+        if (st.host === dev.host.toLowerCase() && dev.ports.includes(st.port)) {
+          reachability[st.port] = { up: st.up, since: st.since, error: st.error };
+        }
+      }
+      items.push({ ...await withHandles(store, clock, dev, p.actor), reachability });
     }
     return c.json(page(c, items));
+  });
+  // Device reachability as the site's agents last reported it: "N of M ports up" and per port.
+  app.get("/sites/:id/reachability", auth, async (c) => {
+    const p = c.get("principal");
+    const s = await site(p, c.req.param("id"));
+    const r = await siteReachability(store, p.tenantId, s.id);
+    return c.json({
+      up: r.up,
+      total: r.total,
+      checked: r.checked,
+      ports: r.ports.map((x) => ({
+        host: x.host,
+        port: x.port,
+        up: x.up,
+        since: x.since,
+        error: x.error,
+      })),
+    });
   });
   app.post("/sites/:id/devices", auth, async (c) => {
     const p = c.get("principal");

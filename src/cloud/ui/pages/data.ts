@@ -5,7 +5,7 @@
  * from the browser, so the API's checks are the only ones.
  * @module
  */
-import type { Agent, Device, Site, SshHostKey, Store } from "../../store/store.ts";
+import type { Agent, Device, PortState, Site, SshHostKey, Store } from "../../store/store.ts";
 
 /** An agent as the UI shows it. */
 export interface AgentRow extends Agent {
@@ -44,6 +44,8 @@ export interface DeviceRow extends Device {
   hasCredentials: boolean;
   /** The SSH host keys pinned on its ports by the browser terminal (and any different offer). */
   hostKeys: SshHostKey[];
+  /** Each port's reachability as the site's agent last reported it (absent: not checked yet). */
+  reachability: Record<number, PortState>;
 }
 
 /** A site's devices with their handles. */
@@ -91,7 +93,18 @@ async function withLiveHandles(
   devices: Device[],
 ): Promise<DeviceRow[]> {
   const out: DeviceRow[] = [];
+  const states = new Map<string, PortState>();
+  for (const siteId of new Set(devices.map((d) => d.siteId))) {
+    for (const st of await store.listPortStates(tenantId, siteId)) {
+      states.set(`${siteId}|${st.host}|${st.port}`, st);
+    }
+  }
   for (const d of devices) {
+    const reachability: Record<number, PortState> = {};
+    for (const p of d.ports) {
+      const st = states.get(`${d.siteId}|${d.host.toLowerCase()}|${p}`);
+      if (st) reachability[p] = st;
+    }
     const handles: Record<number, string | null> = {};
     for (const p of d.ports) handles[p] = (await store.findHandle(d.id, p))?.id ?? null;
     const hasCredentials = (await store.getDeviceCredentials(tenantId, d.id)) !== null;
@@ -100,7 +113,7 @@ async function withLiveHandles(
       const pin = await store.getSshHostKey(tenantId, d.id, p);
       if (pin) hostKeys.push(pin);
     }
-    out.push({ ...d, handles, hasCredentials, hostKeys });
+    out.push({ ...d, handles, hasCredentials, hostKeys, reachability });
   }
   return out;
 }

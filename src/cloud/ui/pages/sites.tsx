@@ -21,6 +21,7 @@ import {
   Table,
   utc,
 } from "../layout.tsx";
+import { siteReachability } from "../../events/reachability.ts";
 import { agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 
@@ -121,72 +122,109 @@ export async function SiteAgents(
   );
 }
 
-function Pills(props: { d: DeviceRow }) {
+/** "N of M ports up" as the site's agents last reported (nothing before the first report). */
+async function ReachSummary(props: { store: Store; tenantId: string; siteId: string }) {
+  const r = await siteReachability(props.store, props.tenantId, props.siteId);
+  if (!r.checked) return null;
+  const down = r.checked - r.up;
+  return (
+    <p id="reach-summary" class={down ? "warn" : "muted"} data-up={r.up} data-total={r.total}>
+      {r.up} of {r.total} ports up{down ? ` (${down} down)` : ""}
+      {r.checked < r.total ? `; ${r.total - r.checked} not checked yet` : ""}
+    </p>
+  );
+}
+
+/** A port's reachability: "● up" / "○ down" with since when, or nothing before the first check. */
+function Reach(props: { state: DeviceRow["reachability"][number] | undefined; now: number }) {
+  const s = props.state;
+  if (!s) return null;
+  const since = new Date(s.since).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  return (
+    <span
+      class={`reach ${s.up ? "up" : "down"}`}
+      data-reach={s.up ? "up" : "down"}
+      title={s.up ? `Reachable since ${since}` : `Unreachable since ${since}: ${s.error}`}
+    >
+      {s.up ? "● up" : "○ down"} <Ago at={s.since} now={props.now} />
+    </span>
+  );
+}
+
+function Pills(props: { d: DeviceRow; now?: number }) {
   return (
     <>
-      {props.d.ports.map((p) => {
-        const kind = portKind(p);
-        const h = props.d.handles[p];
-        if (kind === "http") {
-          return (
-            <a
-              class="pill"
-              href={`/api/devices/${props.d.id}/ports/${p}/open`}
-              target="_blank"
-              rel="noopener"
-              title="Open the device's web page in a new tab"
-            >
-              {p} HTTP
-            </a>
-          );
-        }
-        if (kind === "ssh" && h) {
-          return (
-            <a
-              class="pill ssh"
-              href={`/terminal/${h}`}
-              target="_blank"
-              rel="noopener"
-              title="Open a terminal to this device in a new tab"
-            >
-              {p} SSH Terminal
-            </a>
-          );
-        }
-        if (kind === "rtsp" && h) {
-          return (
-            <>
-              <a
-                class="pill rtsp"
-                href="#"
-                data-rtsp={`/api/handles/${h}/rtsp-url`}
-                title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
-              >
-                {p} RTSP
-              </a>
-              <a
-                class="pill rtsp"
-                href={`/live/${h}`}
-                target="_blank"
-                rel="noopener"
-                title="Watch the camera live in the browser"
-              >
-                Live
-              </a>
-            </>
-          );
-        }
-        return (
-          <span
-            class="pill other"
-            tabindex={0}
-            title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${props.d.loopbackIp}:${p}`}
-          >
-            {p} TCP
-          </span>
-        );
-      })}
+      {props.d.ports.map((p) => (
+        <span class="port" data-port={p}>
+          <Reach state={props.d.reachability[p]} now={props.now ?? Date.now()} />
+          <Pill d={props.d} p={p} />
+        </span>
+      ))}
     </>
+  );
+}
+
+function Pill(props: { d: DeviceRow; p: number }) {
+  const p = props.p;
+  const kind = portKind(p);
+  const h = props.d.handles[p];
+  if (kind === "http") {
+    return (
+      <a
+        class="pill"
+        href={`/api/devices/${props.d.id}/ports/${p}/open`}
+        target="_blank"
+        rel="noopener"
+        title="Open the device's web page in a new tab"
+      >
+        {p} HTTP
+      </a>
+    );
+  }
+  if (kind === "ssh" && h) {
+    return (
+      <a
+        class="pill ssh"
+        href={`/terminal/${h}`}
+        target="_blank"
+        rel="noopener"
+        title="Open a terminal to this device in a new tab"
+      >
+        {p} SSH Terminal
+      </a>
+    );
+  }
+  if (kind === "rtsp" && h) {
+    return (
+      <>
+        <a
+          class="pill rtsp"
+          href="#"
+          data-rtsp={`/api/handles/${h}/rtsp-url`}
+          title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
+        >
+          {p} RTSP
+        </a>
+        <a
+          class="pill rtsp"
+          href={`/live/${h}`}
+          target="_blank"
+          rel="noopener"
+          title="Watch the camera live in the browser"
+        >
+          Live
+        </a>
+      </>
+    );
+  }
+  return (
+    <span
+      class="pill other"
+      tabindex={0}
+      title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${props.d.loopbackIp}:${p}`}
+    >
+      {p} TCP
+    </span>
   );
 }
 
@@ -431,6 +469,7 @@ export async function SitePage(
       </div>
 
       <h2 id="devices-h">Devices</h2>
+      {await ReachSummary({ store, tenantId: t, siteId: site.id })}
       {paged.all > 10 || q
         ? (
           <SearchBox
@@ -482,7 +521,7 @@ export async function SitePage(
                   <HostKeys d={d} admin={admin} />
                 </td>
                 <td>
-                  <Pills d={d} />
+                  <Pills d={d} now={props.now} />
                 </td>
                 <td class="mono">{d.loopbackIp}</td>
                 <td>
