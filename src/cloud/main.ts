@@ -43,6 +43,8 @@ import { EventProducer } from "./events/producer.ts";
 import { withAuditEvents } from "./events/audit_events.ts";
 import { recordReachability } from "./events/reachability.ts";
 import { startPresenceJob } from "./events/agent_presence.ts";
+import { startDeliverer } from "./events/deliverer.ts";
+import { WebhookSecrets } from "./events/webhook_secret.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -105,6 +107,11 @@ export async function startCloud(
   const secret = await loadCloudSecret(config.secretKeyFile ?? join(config.dataDir, SECRET_FILE));
   const secrets = await DeviceSecrets.create(secret);
   const signer = await RtspUrlSigner.create(secret);
+  const webhookSecrets = await WebhookSecrets.create(secret);
+  const webhookPolicy = {
+    allowLoopback: config.webhooks.allowLoopback,
+    allowPrivate: config.webhooks.allowPrivate,
+  };
   const registry = new Registry();
   const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs, log });
   const data = await startDataListener({
@@ -185,6 +192,7 @@ export async function startCloud(
   });
   const live = new LiveAccess();
   const app = createApp({
+    webhooks: { secrets: webhookSecrets, policy: webhookPolicy },
     live,
     authContext,
     store,
@@ -282,6 +290,15 @@ export async function startCloud(
   });
   const owner = lockOwner(config.node);
   const stopJobs = startBackgroundJobs({ store, clock, owner, log });
+  const stopDeliverer = startDeliverer({
+    store,
+    secrets: webhookSecrets,
+    clock,
+    owner,
+    policy: webhookPolicy,
+    firstRetryMs: config.webhooks.retryMs,
+    log,
+  });
   const stopPresenceJob = startPresenceJob({
     store,
     events,
@@ -350,6 +367,7 @@ export async function startCloud(
       stopCaWatch();
       await stopJobs();
       await stopPresenceJob();
+      await stopDeliverer();
       await control.close();
       await internal?.close();
       await metricsListener?.close();

@@ -6,6 +6,97 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Proc, type Quickstart, Stack } from "../_fixtures/stack.ts";
 
+/** A receiver's copy of the README's five-line check: HMAC-SHA-256 of "<t>.<body>", fresh t. */
+async function validSignature(secret: string, body: string, header: string | null) {
+  const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? "") ?? [];
+  if (!t || Math.abs(Date.now() / 1000 - Number(t)) > 300) return false;
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${t}.${body}`)),
+  );
+  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("") === v1;
+}
+
+/** A webhook receiver on loopback: records every request; answers 500 to the first `failFirst`. */
+class Receiver {
+  readonly got: { type: string; body: string; signature: string | null; status: number }[] = [];
+  failFirst = 0;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+
+  constructor() {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (req) => {
+        const body = await req.text();
+        const status = this.got.length < this.failFirst ? 500 : 204;
+        this.got.push({
+          type: JSON.parse(body).type,
+          body,
+          signature: req.headers.get("x-nanodems-signature"),
+          status,
+        });
+        return new Response(null, { status });
+      },
+    );
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}/hook`;
+  }
+
+  /** The deliveries answered 2xx, by event type. */
+  delivered(type: string) {
+    return this.got.filter((g) => g.type === type && g.status < 300);
+  }
+
+  /** The deliveries of `type` once there is one, else null (for `until`). */
+  some(type: string) {
+    const got = this.delivered(type);
+    return got.length ? got : null;
+  }
+
+  close(): Promise<void> {
+    return this.#server.shutdown();
+  }
+}
+
+/** Creates a webhook for `events`; returns its id and secret. */
+async function addWebhook(stack: Stack, q: Quickstart, url: string, events: string[]) {
+  const r = await api(stack, "POST", "/api/webhooks", q.apiToken, { url, events });
+  assertEquals(r.status, 201, JSON.stringify(r.json));
+  return { id: r.json.id as string, secret: r.json.secret as string };
+}
+
+/** Starts an agent with a short reachability interval. */
+function startAgent(stack: Stack, state: string): Proc {
+  const agent = new Proc([
+    "agent",
+    "run",
+    "--state",
+    state,
+    "--log-format",
+    "json",
+    "--reachability-interval",
+    "500ms",
+  ]);
+  stack.agents.push(agent);
+  return agent;
+}
+
+const CLOUD_ARGS = [
+  "--allow-loopback-webhooks",
+  "--offline-grace",
+  "3s",
+  "--webhook-retry",
+  "300ms",
+];
+
 /** A TCP device on a fixed loopback port that can be stopped and started again. */
 class Device {
   #listener: Deno.TcpListener | null = null;
@@ -70,50 +161,151 @@ async function portState(stack: Stack, q: Quickstart, port: number) {
   return items[0]?.reachability[port] ?? null;
 }
 
-Deno.test("reachability: a stopped device shows down on the API and the console, then up again", async () => {
-  const stack = await Stack.start();
+Deno.test("reachability: a stopped device shows down and raises one signed device.down; started, one device.up", async () => {
+  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
   const dev = new Device();
   dev.start();
+  const rx = new Receiver();
   try {
     const q = await stack.quickstart([dev.port]);
+    const hook = await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
     const e = await stack.enroll(q.enrollmentToken);
     assertEquals(e.code, 0, e.stderr);
-    const agent = new Proc([
-      "agent",
-      "run",
-      "--state",
-      e.state,
-      "--log-format",
-      "json",
-      "--reachability-interval",
-      "500ms",
-    ]);
-    stack.agents.push(agent);
-    await agent.waitFor(/"control stream up"/);
-    const up = await until(async () => (await portState(stack, q, dev.port))?.up, "port up");
-    assert(up);
+    await startAgent(stack, e.state).waitFor(/"control stream up"/);
+    await until(async () => (await portState(stack, q, dev.port))?.up, "port up");
+
     dev.stop();
-    await until(
-      async () => (await portState(stack, q, dev.port))?.up === false,
-      "port down",
+    await until(async () => (await portState(stack, q, dev.port))?.up === false, "port down");
+    const [down] = await until(
+      () => Promise.resolve(rx.some("device.down")),
+      "device.down delivered",
     );
-    const cookie = await stack.signIn(
-      ...await (async () => {
-        const u = await stack.addUser(q.tenantId, "viewer");
-        return [u.email, u.password] as const;
-      })(),
-    );
-    const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, {
-      headers: { cookie },
-    })).text();
+    assert(await validSignature(hook.secret, down.body, down.signature), "a valid signature");
+    const payload = JSON.parse(down.body);
+    assertEquals(payload.subject.port, dev.port);
+    assertEquals(payload.tenantId, q.tenantId);
+
+    const u = await stack.addUser(q.tenantId, "viewer");
+    const cookie = await stack.signIn(u.email, u.password);
+    const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
     assert(page.includes("0 of 1 ports up"), "the site page's summary");
     assert(page.includes('data-reach="down"'), "the port shows down");
     const summary = await api(stack, "GET", `/api/sites/${q.siteId}/reachability`, q.apiToken);
     assertEquals([summary.json.up, summary.json.total], [0, 1]);
+    const inbox = await api(stack, "GET", "/api/events", q.apiToken);
+    // Newest first: the outage, and the agent's enrollment before it.
+    assertEquals((inbox.json.items as { type: string }[]).map((x) => x.type), [
+      "device.down",
+      "enrollment.used",
+    ]);
+    assertEquals(inbox.json.unread, 2);
+    const read = await api(stack, "POST", "/api/events/read", q.apiToken, {});
+    assertEquals([read.json.marked, read.json.unread], [2, 0]);
+
     dev.start();
-    await until(async () => (await portState(stack, q, dev.port))?.up, "port up again");
+    const [up] = await until(() => Promise.resolve(rx.some("device.up")), "device.up delivered");
+    assert(await validSignature(hook.secret, up.body, up.signature));
+    // A few more rounds of checks change nothing: still one of each.
+    await new Promise((r) => setTimeout(r, 2_000));
+    assertEquals(rx.delivered("device.down").length, 1);
+    assertEquals(rx.delivered("device.up").length, 1);
+    assertEquals(rx.got.length, 2);
   } finally {
     dev.stop();
+    await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("agent presence: killed, one agent.offline after the grace and one agent.online on return; a restart inside the grace raises nothing", async () => {
+  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
+  const rx = new Receiver();
+  try {
+    const q = await stack.quickstart([9]);
+    await addWebhook(stack, q, rx.url, ["agent.offline", "agent.online"]);
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    let agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
+    await new Promise((r) => setTimeout(r, 2_000)); // the presence job sees it online
+
+    // Killed and back inside the 3 s grace: nothing.
+    await agent.stop("SIGKILL");
+    agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
+    await new Promise((r) => setTimeout(r, 5_000));
+    assertEquals(rx.got.map((g) => g.type), [], "a restart inside the grace raises nothing");
+
+    // Killed for good: one agent.offline after the grace.
+    await agent.stop("SIGKILL");
+    const [off] = await until(() => Promise.resolve(rx.some("agent.offline")), "agent.offline");
+    assertEquals(JSON.parse(off.body).subject.siteId, q.siteId);
+    agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
+    await until(() => Promise.resolve(rx.some("agent.online")), "agent.online");
+    await new Promise((r) => setTimeout(r, 2_000));
+    assertEquals(rx.got.map((g) => g.type), ["agent.offline", "agent.online"]);
+  } finally {
+    await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 attempts; link-local, private and plain-http URLs are refused at save", async () => {
+  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
+  const rx = new Receiver();
+  rx.failFirst = 3;
+  try {
+    const q = await stack.quickstart([9]);
+    for (
+      const url of [
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fe80::1]/hook",
+        "https://10.0.0.7/hook",
+        "https://metadata.google.internal/hook",
+        "http://example.com/hook",
+        "https://0.0.0.0/hook",
+      ]
+    ) {
+      const r = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+        url,
+        events: ["device.down"],
+      });
+      assertEquals(r.status, 400, url);
+      assertEquals(r.json.error, "bad_request");
+      assert(typeof r.json.message === "string" && r.json.message.length > 0);
+    }
+    const bad = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+      url: "https://169.254.169.254/",
+      events: ["device.down"],
+    });
+    assert(String(bad.json.message).includes("link-local"), String(bad.json.message));
+
+    const hook = await addWebhook(stack, q, rx.url, ["device.down"]);
+    const test = await api(stack, "POST", `/api/webhooks/${hook.id}/test`, q.apiToken, {});
+    assertEquals(test.status, 202);
+    type Delivery = { id: string; state: string; attempts: { status: number | null }[] };
+    const log = await until(async () => {
+      const r = await api(stack, "GET", `/api/webhooks/${hook.id}/deliveries`, q.apiToken);
+      const items = r.json.items as Delivery[];
+      return items[0]?.state === "delivered" ? items : null;
+    }, "delivered");
+    assertEquals(log.length, 1);
+    assertEquals(log[0].attempts.map((a) => a.status), [500, 500, 500, 204]);
+    assertEquals(rx.got.length, 4);
+    assertEquals(rx.delivered("webhook.test").length, 1, "delivered once");
+    for (const g of rx.got) assert(await validSignature(hook.secret, g.body, g.signature));
+    assertEquals(new Set(rx.got.map((g) => g.body)).size, 1, "the same body on every attempt");
+
+    const audit = await api(stack, "GET", "/api/audit?action=webhook.create", q.apiToken);
+    assertEquals((audit.json.items as unknown[]).length, 1);
+    const del = await api(stack, "DELETE", `/api/webhooks/${hook.id}`, q.apiToken);
+    assertEquals(del.status, 200);
+    const gone = await api(stack, "GET", "/api/audit?action=webhook.delete", q.apiToken);
+    assertEquals((gone.json.items as unknown[]).length, 1);
+  } finally {
+    await rx.close();
     await stack.stop();
   }
 });

@@ -38,9 +38,10 @@ export function nextAvailability(
 ): { next: AgentAvailability | null; event: "agent.offline" | "agent.online" | null } {
   const base = { agentId: agent.id, tenantId: agent.tenantId, siteId: agent.siteId };
   if (!prev) {
-    // First sight: record what is, raise nothing (no known transition).
+    // First sight: an agent seen online is recorded (no event: no known transition); one never
+    // seen online (enrolled, not yet running) is left alone, so its first start raises nothing.
     return {
-      next: { ...base, online: present, since: now, absentSince: null },
+      next: present ? { ...base, online: true, since: now, absentSince: null } : null,
       event: null,
     };
   }

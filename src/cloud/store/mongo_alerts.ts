@@ -46,7 +46,7 @@ const toWebhook = (d: Document): Webhook => ({
   tenantId: d.tenantId,
   url: d.url,
   events: d.events,
-  sealedSecret: d.sealedSecret,
+  secretSeed: d.secretSeed,
   createdAt: d.createdAt,
   createdBy: d.createdBy,
 });

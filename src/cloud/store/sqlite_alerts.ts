@@ -64,7 +64,7 @@ function toWebhook(r: Row): Webhook {
     tenantId: str(r.tenant_id),
     url: str(r.url),
     events: JSON.parse(str(r.events)),
-    sealedSecret: str(r.sealed_secret),
+    secretSeed: str(r.secret_seed),
     createdAt: num(r.created_at),
     createdBy: str(r.created_by),
   };
@@ -267,13 +267,13 @@ export class SqliteAlerts implements AlertStore {
   async createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook> {
     const hook: Webhook = { ...w, id: newId("wh"), createdAt: this.#clock.now() };
     this.#run(
-      `INSERT INTO webhooks (id, tenant_id, url, events, sealed_secret, created_at, created_by)
+      `INSERT INTO webhooks (id, tenant_id, url, events, secret_seed, created_at, created_by)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
       hook.id,
       hook.tenantId,
       hook.url,
       JSON.stringify(hook.events),
-      hook.sealedSecret,
+      hook.secretSeed,
       hook.createdAt,
       hook.createdBy,
     );

@@ -421,7 +421,7 @@ export const MIGRATIONS: readonly string[] = [
     tenant_id TEXT NOT NULL,
     url TEXT NOT NULL,
     events TEXT NOT NULL, -- JSON array
-    sealed_secret TEXT NOT NULL,
+    secret_seed TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     created_by TEXT NOT NULL
   );

@@ -801,14 +801,17 @@ export interface EventQuery {
   limit?: number;
 }
 
-/** A tenant's webhook. The signing secret is kept sealed (the cloud must sign with it). */
+/**
+ * A tenant's webhook. Its signing secret is not stored: it is derived from the cloud secret and
+ * `secretSeed` (see events/webhook_secret.ts), so the database alone cannot sign.
+ */
 export interface Webhook {
   id: string;
   tenantId: string;
   url: string;
   events: EventType[];
-  /** The secret, sealed with the cloud secret (see tenancy/webhook_secret.ts); never returned. */
-  sealedSecret: string;
+  /** Random, per webhook; with the cloud secret it gives the signing secret. Never returned. */
+  secretSeed: string;
   createdAt: number;
   /** Who created it (audit actor). */
   createdBy: string;

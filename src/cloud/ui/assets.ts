@@ -9,6 +9,7 @@
  */
 import { Hono } from "hono";
 import { LIVE_JS } from "./live_player.ts";
+import { EVENT_LABELS } from "../events/labels.ts";
 
 /** The stylesheet. */
 export const APP_CSS = `
@@ -184,6 +185,27 @@ window.ncDiscovery = (data, form) => {
     } catch (err) { toast(err.message, true); }
   });
 };
+const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
+{ // The unread badge and the Events page follow the tenant's events live (server-sent events).
+  const badge = document.querySelector("[data-unread]");
+  if (badge && window.EventSource) {
+    const es = new EventSource("/api/events/stream");
+    es.addEventListener("unread", (m) => {
+      const n = JSON.parse(m.data).unread;
+      badge.textContent = n > 99 ? "99+" : String(n); badge.hidden = n === 0;
+      badge.setAttribute("aria-label", n + " unread events");
+    });
+    es.addEventListener("event", (m) => {
+      const e = JSON.parse(m.data);
+      const body = document.querySelector("#event-list[data-live] tbody"); if (!body) return;
+      document.querySelector("main .empty")?.remove();
+      const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
+      const err = e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "";
+      tr.innerHTML = '<td><time datetime="' + esc(e.at) + '">' + esc(e.at.slice(0, 16).replace("T", " ")) + " UTC</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + '</td><td class="mono">' + esc(e.actor) + "</td>";
+      body.prepend(tr);
+    });
+  }
+}
 window.ncApi = api; window.ncToast = toast;
 `;
 

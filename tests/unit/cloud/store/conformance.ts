@@ -1879,7 +1879,7 @@ export function storeConformance(
     tenantId,
     url: "https://hooks.example.com/in",
     events: ["device.down" as const, "device.up" as const],
-    sealedSecret: "sealed",
+    secretSeed: "sealed",
     createdBy: "user:u1",
   });
 
