@@ -5,6 +5,7 @@
 // once after four attempts; a link-local webhook URL is refused at save.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Proc, type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 /** A receiver's copy of the README's five-line check: HMAC-SHA-256 of "<t>.<body>", fresh t. */
 async function validSignature(secret: string, body: string, header: string | null) {
@@ -305,6 +306,59 @@ Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 atte
     const gone = await api(stack, "GET", "/api/audit?action=webhook.delete", q.apiToken);
     assertEquals((gone.json.items as unknown[]).length, 1);
   } finally {
+    await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("console: the Events page and the unread badge show an event as it happens; a webhook added on its page gets a test delivery", async () => {
+  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
+  const rx = new Receiver();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([9]);
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/login?next=/events`);
+    await page.fill("#email", admin.email);
+    await page.fill("#password", admin.password);
+    await Promise.all([page.waitForURL(`${stack.url}/events`), page.click("button[type=submit]")]);
+    assert((await page.textContent("main"))!.includes("No events yet"));
+    assert(await page.isHidden("[data-unread]"), "no unread events: no badge");
+    assertEquals(await accessibilityViolations(page), []);
+
+    // A credential revoked elsewhere (the API) appears on the open page, no reload.
+    const minted = await api(stack, "POST", "/api/account/tokens", q.apiToken, { name: "ci" });
+    await api(stack, "DELETE", `/api/account/tokens/${minted.json.id}`, q.apiToken);
+    await page.waitForSelector('#event-list tr[data-type="credential.revoked"]', {
+      timeout: 30_000,
+    });
+    await page.waitForFunction(
+      `document.querySelector("[data-unread]")?.textContent === "1"`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert(await page.isVisible("[data-unread]"));
+    await page.screenshot({ path: `${SCREENSHOTS}/alerts-events.png`, fullPage: true });
+
+    // Webhooks: added on the page (secret shown once), then "Send test" is delivered.
+    await page.click("nav >> text=Webhooks");
+    await page.fill("#webhook-url", rx.url);
+    await page.click("text=Add webhook");
+    await page.waitForSelector("#secret-dialog[open]");
+    const secret = (await page.textContent("#secret-text"))!;
+    assert(secret.startsWith("whsec_"), secret);
+    await Promise.all([page.waitForLoadState(), page.click("#secret-dialog >> text=Done")]);
+    await page.waitForSelector("[data-webhook]");
+    assertEquals(await accessibilityViolations(page), []);
+    await page.click("[data-webhook] >> text=Send test");
+    const [test] = await until(() => Promise.resolve(rx.some("webhook.test")), "test delivery");
+    assert(await validSignature(secret, test.body, test.signature), "signed with the shown secret");
+    await page.reload();
+    await page.waitForSelector('[data-delivery][data-state="delivered"]');
+    await page.screenshot({ path: `${SCREENSHOTS}/alerts-webhooks.png`, fullPage: true });
+  } finally {
+    await browser.close();
     await rx.close();
     await stack.stop();
   }

@@ -193,7 +193,6 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
     es.addEventListener("unread", (m) => {
       const n = JSON.parse(m.data).unread;
       badge.textContent = n > 99 ? "99+" : String(n); badge.hidden = n === 0;
-      badge.setAttribute("aria-label", n + " unread events");
     });
     es.addEventListener("event", (m) => {
       const e = JSON.parse(m.data);
