@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Proc, type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { startFerretDb } from "../_fixtures/ferretdb.ts";
 
 /** A receiver's copy of the README's five-line check: HMAC-SHA-256 of "<t>.<body>", fresh t. */
 async function validSignature(secret: string, body: string, header: string | null) {
@@ -361,5 +362,55 @@ Deno.test("console: the Events page and the unread badge show an event as it hap
     await browser.close();
     await rx.close();
     await stack.stop();
+  }
+});
+
+Deno.test("two nodes on one MongoDB store: one device.down and one agent.offline, each delivered once", async () => {
+  const ferret = await startFerretDb();
+  const n1 = await Stack.start({ store: ferret.url, cloudArgs: CLOUD_ARGS });
+  const n2 = await Stack.start({ joining: n1, node: "node-2", cloudArgs: CLOUD_ARGS });
+  const dev = new Device();
+  dev.start();
+  const rx = new Receiver();
+  try {
+    const q = await n1.quickstart([dev.port]);
+    await addWebhook(n1, q, rx.url, ["device.down", "agent.offline"]);
+    const e = await n1.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    // The agent lives on node-2; both nodes run the presence job and the deliverer.
+    const agent = new Proc([
+      "agent",
+      "run",
+      "--state",
+      e.state,
+      "--log-format",
+      "json",
+      "--control-endpoint",
+      `127.0.0.1:${n2.ports.control}`,
+      "--reachability-interval",
+      "500ms",
+    ]);
+    n2.agents.push(agent);
+    await agent.waitFor(/"control stream up"/);
+    await until(async () => (await portState(n1, q, dev.port))?.up, "port up, seen on node-1");
+    await new Promise((r) => setTimeout(r, 2_000)); // the presence job sees the agent online
+
+    dev.stop();
+    await until(() => Promise.resolve(rx.some("device.down")), "device.down");
+    await agent.stop("SIGKILL");
+    await until(() => Promise.resolve(rx.some("agent.offline")), "agent.offline");
+    // Both nodes had several ticks of their presence job and their deliverer since.
+    await new Promise((r) => setTimeout(r, 4_000));
+    assertEquals(rx.got.map((g) => g.type).sort(), ["agent.offline", "device.down"]);
+    const events = await api(n2, "GET", "/api/events", q.apiToken);
+    const types = (events.json.items as { type: string }[]).map((x) => x.type);
+    assertEquals(types.filter((t) => t === "agent.offline").length, 1);
+    assertEquals(types.filter((t) => t === "device.down").length, 1);
+  } finally {
+    dev.stop();
+    await rx.close();
+    await n2.stop();
+    await n1.stop();
+    await ferret.stop();
   }
 });

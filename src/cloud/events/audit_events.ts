@@ -83,7 +83,8 @@ export function withAuditEvents<S extends Store>(store: S, events: EventProducer
         return async (e: Parameters<Store["appendAudit"]>[0]) => {
           const entry = await target.appendAudit(e);
           const ev = eventOfAudit(entry);
-          if (ev) events.emitQuietly(ev);
+          // Awaited (a short CLI exits right after), never failing the audited action.
+          if (ev) await events.emitQuietly(ev);
           return entry;
         };
       }

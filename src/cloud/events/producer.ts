@@ -62,10 +62,12 @@ export class EventProducer {
     return ev;
   }
 
-  /** `emit` that logs a failure instead of throwing (for callers on a hot path). */
-  emitQuietly(e: NewTenantEvent): void {
-    this.emit(e).catch((err) =>
-      this.#log.warn({ type: e.type, err: (err as Error).message }, "event not recorded")
-    );
+  /** `emit` that logs a failure instead of throwing (the caller's own action succeeded). */
+  async emitQuietly(e: NewTenantEvent): Promise<void> {
+    try {
+      await this.emit(e);
+    } catch (err) {
+      this.#log.warn({ type: e.type, err: (err as Error).message }, "event not recorded");
+    }
   }
 }
