@@ -1038,6 +1038,10 @@ class MongoStore extends MongoBase implements Store {
     return this.#alerts.listDeliveries(tenantId, webhookId, limit);
   }
 
+  purgeEvents(before: number) {
+    return this.#alerts.purgeEvents(before);
+  }
+
   async close(): Promise<void> {
     await this.#client.close();
   }

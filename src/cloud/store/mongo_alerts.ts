@@ -260,4 +260,13 @@ export class MongoAlerts extends MongoBase implements AlertStore {
       .sort({ createdAt: -1, ord: -1 }).limit(Math.min(Math.max(1, limit), 500)).toArray();
     return docs.map(toDelivery);
   }
+
+  async purgeEvents(before: number): Promise<{ events: number; deliveries: number }> {
+    const e = await this.c(C.events).deleteMany({ at: { $lt: before } });
+    const d = await this.c(C.deliveries).deleteMany({
+      state: { $ne: "pending" },
+      createdAt: { $lt: before },
+    });
+    return { events: e.deletedCount, deliveries: d.deletedCount };
+  }
 }

@@ -1822,6 +1822,10 @@ class SqliteStore implements Store {
     return this.#alerts.listDeliveries(tenantId, webhookId, limit);
   }
 
+  purgeEvents(before: number) {
+    return this.#alerts.purgeEvents(before);
+  }
+
   async close(): Promise<void> {
     if (!this.#db.isOpen) return;
     this.#statements.clear();

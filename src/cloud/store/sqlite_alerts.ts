@@ -376,4 +376,14 @@ export class SqliteAlerts implements AlertStore {
       Math.min(Math.max(1, limit), 500),
     ).map(toDelivery);
   }
+
+  async purgeEvents(before: number): Promise<{ events: number; deliveries: number }> {
+    return this.#tx(() => ({
+      events: this.#run("DELETE FROM events WHERE at < ?", before),
+      deliveries: this.#run(
+        "DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?",
+        before,
+      ),
+    }));
+  }
 }

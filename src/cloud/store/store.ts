@@ -904,4 +904,9 @@ export interface AlertStore {
   ): Promise<boolean>;
   /** Tenant-scoped deliveries of a webhook, newest first (at most `limit`, default 50). */
   listDeliveries(tenantId: string, webhookId: string, limit?: number): Promise<WebhookDelivery[]>;
+  /**
+   * Retention: deletes events older than `before` and finished (delivered or failed) deliveries
+   * queued before it; pending deliveries stay. Returns how many of each.
+   */
+  purgeEvents(before: number): Promise<{ events: number; deliveries: number }>;
 }

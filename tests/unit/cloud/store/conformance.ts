@@ -1988,4 +1988,32 @@ export function storeConformance(
     assert.equal(ids.length, 3);
     assert.equal(new Set(ids).size, 3);
   });
+
+  test(
+    "purgeEvents: old events and finished deliveries go; pending deliveries stay",
+    async (store, clock) => {
+      const w = await world(store);
+      const h = await store.createWebhook(hook(w.a.id));
+      const d = (id: string) => ({
+        id,
+        tenantId: w.a.id,
+        webhookId: h.id,
+        eventType: "x",
+        body: "{}",
+      });
+      await store.appendEvent(newEvent(w.a.id, "old"));
+      await store.createDelivery(d("done"));
+      await store.createDelivery(d("waiting"));
+      const c = (await store.claimDelivery("n1", 1000))!;
+      const ok = { at: clock.now(), status: 204, error: "" };
+      await store.finishDeliveryAttempt(c.id, "n1", ok, { state: "delivered", nextAttemptAt: 0 });
+      clock.advance(10_000);
+      await store.appendEvent(newEvent(w.a.id, "new"));
+      assert.deepEqual(await store.purgeEvents(clock.now() - 5_000), { events: 1, deliveries: 1 });
+      assert.deepEqual((await store.listEvents(w.a.id)).length, 1);
+      assert.deepEqual((await store.listDeliveries(w.a.id, h.id)).map((x) => x.id), [
+        c.id === "done" ? "waiting" : "done",
+      ]);
+    },
+  );
 }
