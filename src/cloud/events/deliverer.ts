@@ -3,7 +3,8 @@
  * by one node at a time with a single-document claim (`Store.claimDelivery`, a 60 s lease), so
  * two nodes never send the same attempt, and a node that dies mid-send leaves the delivery to be
  * claimed again when the lease ends. Each attempt re-checks the URL (webhook_url.ts), POSTs the
- * event's JSON signed (signature.ts) with a 10 s response timeout and no redirects followed, and
+ * event's JSON signed (signature.ts) to the checked addresses only (pinned_post.ts) with a 10 s
+ * response timeout and no redirects followed, and
  * records the status; a failure is retried with exponential backoff (backoff.ts) for 24 hours.
  * The state lives in the store, so a restart goes on where it stopped.
  * @module
@@ -16,6 +17,7 @@ import { nextAttemptAt } from "./backoff.ts";
 import { SIGNATURE_HEADER, signPayload } from "./signature.ts";
 import { checkWebhookUrl, type WebhookUrlPolicy } from "./webhook_url.ts";
 import type { WebhookSecrets } from "./webhook_secret.ts";
+import { postPinned } from "./pinned_post.ts";
 
 /** How long a claim keeps other nodes off a delivery (well above the response timeout). */
 export const DELIVERY_LEASE_MS = 60_000;
@@ -50,13 +52,13 @@ export async function attemptDelivery(
   const hook = await d.store.getWebhook(del.tenantId, del.webhookId);
   if (!hook) return { at, status: null, error: "webhook deleted" }; // its deliveries went with it
   try {
-    const { url } = await checkWebhookUrl(hook.url, d.policy);
+    const { url, addresses } = await checkWebhookUrl(hook.url, d.policy);
     const secret = await d.secrets.secret(hook);
-    const res = await fetch(url, {
-      method: "POST",
+    const status = await postPinned({
+      url,
+      addresses,
       body: del.body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(d.timeoutMs ?? RESPONSE_TIMEOUT_MS),
+      timeoutMs: d.timeoutMs ?? RESPONSE_TIMEOUT_MS,
       headers: {
         "content-type": "application/json",
         "user-agent": `nanodems-connector/${VERSION} webhook`,
@@ -65,26 +67,18 @@ export async function attemptDelivery(
         "x-nanodems-delivery": del.id,
       },
     });
-    await res.body?.cancel().catch(() => {});
-    const ok = res.status >= 200 && res.status < 300;
+    const ok = status >= 200 && status < 300;
     attempt = {
       at,
-      status: res.status,
+      status,
       error: ok
         ? ""
-        : res.status >= 300 && res.status < 400
-        ? `HTTP ${res.status} (redirects are not followed)`
-        : `HTTP ${res.status}`,
+        : status >= 300 && status < 400
+        ? `HTTP ${status} (redirects are not followed)`
+        : `HTTP ${status}`,
     };
   } catch (e) {
-    const err = e as Error;
-    attempt = {
-      at,
-      status: null,
-      error: err.name === "TimeoutError"
-        ? `no answer within ${(d.timeoutMs ?? RESPONSE_TIMEOUT_MS) / 1000} s`
-        : err.message.slice(0, 300),
-    };
+    attempt = { at, status: null, error: (e as Error).message.slice(0, 300) };
   }
   const n = del.attempts.length + 1;
   const delivered = attempt.status !== null && attempt.error === "";
