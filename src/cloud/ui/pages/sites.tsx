@@ -65,10 +65,11 @@ export async function SitesPage(
       {q && !sites.length ? <p class="muted">No site matches "{q}".</p> : null}
       {sites.length
         ? (
-          <Table head={["Site", "Agents online", "Devices", "Created"]}>
+          <Table head={["Site", "Agents online", "Devices", "Ports up", "Created"]}>
             {await Promise.all(sites.map(async (s) => {
               const agents = await agentRows(store, ctx.principal.tenantId, s.id);
               const devices = await store.listDevices(ctx.principal.tenantId, s.id);
+              const reach = await siteReachability(store, ctx.principal.tenantId, s.id);
               return (
                 <tr>
                   <td>
@@ -76,6 +77,14 @@ export async function SitesPage(
                   </td>
                   <td>{agents.filter((a) => a.online).length} / {agents.length}</td>
                   <td>{devices.length}</td>
+                  <td
+                    class={reach.up < reach.checked ? "warn" : undefined}
+                    title={reach.checked < reach.total
+                      ? `${reach.total - reach.checked} not checked yet`
+                      : undefined}
+                  >
+                    {reach.checked ? `${reach.up} / ${reach.total}` : "—"}
+                  </td>
                   <td>
                     <Ago at={s.createdAt} now={props.now} />
                   </td>
