@@ -187,9 +187,13 @@ window.ncDiscovery = (data, form) => {
 };
 const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
 { // The unread badge and the Events page follow the tenant's events live (server-sent events).
+  // Only while the tab is visible: a browser allows six connections per host, and every hidden
+  // console tab holding a stream would soon use them up.
   const badge = document.querySelector("[data-unread]");
-  if (badge && window.EventSource) {
-    const es = new EventSource("/api/events/stream");
+  let es = null;
+  const open = () => {
+    if (es || !badge || !window.EventSource) return;
+    es = new EventSource("/api/events/stream");
     es.addEventListener("unread", (m) => {
       const n = JSON.parse(m.data).unread;
       badge.textContent = n > 99 ? "99+" : String(n); badge.hidden = n === 0;
@@ -203,7 +207,10 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       tr.innerHTML = '<td><time datetime="' + esc(e.at) + '">' + esc(e.at.slice(0, 16).replace("T", " ")) + " UTC</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + '</td><td class="mono">' + esc(e.actor) + "</td>";
       body.prepend(tr);
     });
-  }
+  };
+  const close = () => { es?.close(); es = null; };
+  document.addEventListener("visibilitychange", () => (document.hidden ? close() : open()));
+  if (!document.hidden) open();
 }
 window.ncApi = api; window.ncToast = toast;
 `;
