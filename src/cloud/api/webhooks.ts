@@ -24,6 +24,15 @@ export interface WebhookDeps {
   policy: WebhookUrlPolicy;
 }
 
+/** A webhook URL as the audit log keeps it: the origin only (paths often carry a token). */
+export function auditedUrl(url: string): string {
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return "";
+  }
+}
+
 const view = (w: Webhook) => ({
   id: w.id,
   url: w.url,
@@ -76,7 +85,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       actor: p.actor,
       action: "webhook.create",
       target: w.id,
-      detail: { url: w.url, events: w.events },
+      detail: { url: auditedUrl(w.url), events: w.events },
     });
     return c.json({
       ...view(w),
@@ -95,7 +104,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       actor: p.actor,
       action: "webhook.delete",
       target: w.id,
-      detail: { url: w.url },
+      detail: { url: auditedUrl(w.url) },
     });
     return c.json({ deleted: w.id });
   });
