@@ -345,7 +345,7 @@ Deno.test("console: the Events page and the unread badge show an event as it hap
     await page.screenshot({ path: `${SCREENSHOTS}/alerts-events.png`, fullPage: true });
 
     // Webhooks: added on the page (secret shown once), then "Send test" is delivered.
-    await page.click("nav >> text=Webhooks");
+    await page.click('main a[href="/webhooks"]');
     await page.fill("#webhook-url", rx.url);
     await page.click("text=Add webhook");
     await page.waitForSelector("#secret-dialog[open]");

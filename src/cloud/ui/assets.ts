@@ -18,7 +18,7 @@ export const APP_CSS = `
 a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f5b700;outline-offset:2px}
 header.top{display:flex;align-items:center;gap:.6rem;background:#101828;color:#fff;padding:.6rem 1.2rem;flex-wrap:wrap}
 header.top .brand{font-weight:700;color:#fff;text-decoration:none;margin-right:.2rem;white-space:nowrap}
-header.top nav{display:flex;gap:.1rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .4rem;border-radius:4px;white-space:nowrap;font-size:.9rem}
+header.top nav{display:flex;gap:.1rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .3rem;border-radius:4px;white-space:nowrap;font-size:.9rem}
 header.top nav a[aria-current=page],header.top nav a:hover{background:#344054;color:#fff}
 header.top .who{display:flex;gap:.5rem;align-items:center;font-size:.9rem}.who .email{max-width:8rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}header.top select{padding:.2rem}
 main{max-width:76rem;margin:1.2rem auto;padding:0 1rem}h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.6rem 0 .6rem}

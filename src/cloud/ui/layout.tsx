@@ -18,7 +18,6 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/events", label: "Events" },
   { href: "/audit", label: "Audit log" },
   { href: "/team", label: "Team", min: "admin" },
-  { href: "/webhooks", label: "Webhooks", min: "admin" },
   { href: "/account/tokens", label: "Account" },
   { href: "/licenses", label: "Licenses", min: "superadmin" },
   { href: "/download", label: "Download" },

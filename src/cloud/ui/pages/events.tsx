@@ -6,6 +6,7 @@
  */
 import type { Store, TenantEvent } from "../../store/store.ts";
 import { EVENT_LABELS } from "../../events/labels.ts";
+import { roleAtLeast } from "../../tenancy/roles.ts";
 import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, Table } from "../layout.tsx";
 
@@ -50,6 +51,9 @@ export async function EventsPage(props: { ctx: UiContext; store: Store; before?:
         events appear here as they happen; webhooks can send them elsewhere.
       </p>
       <div class="inline">
+        {roleAtLeast(props.ctx.principal.role, "admin")
+          ? <a class="button secondary" href="/webhooks">Webhooks</a>
+          : null}
         <button
           type="button"
           class="secondary"

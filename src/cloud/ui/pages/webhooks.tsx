@@ -34,7 +34,10 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
     logs.set(h.id, await props.store.listDeliveries(t, h.id, LOG_ROWS));
   }
   return (
-    <Layout ctx={props.ctx} title="Webhooks" active="/webhooks">
+    <Layout ctx={props.ctx} title="Webhooks" active="/events">
+      <p>
+        <a href="/events">← Events</a>
+      </p>
       <h1>Webhooks</h1>
       <p class="muted">
         Each event of the chosen types is POSTed as JSON to the URL, signed in the{" "}
