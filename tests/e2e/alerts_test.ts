@@ -244,7 +244,9 @@ Deno.test("agent presence: killed, one agent.offline after the grace and one age
     // Killed for good: one agent.offline after the grace.
     await agent.stop("SIGKILL");
     const [off] = await until(() => Promise.resolve(rx.some("agent.offline")), "agent.offline");
-    assertEquals(JSON.parse(off.body).subject.siteId, q.siteId);
+    const subject = JSON.parse(off.body).subject;
+    assertEquals(subject.siteId, q.siteId);
+    assert(subject.siteName && subject.name, "the site and the agent are named");
     agent = startAgent(stack, e.state);
     await agent.waitFor(/"control stream up"/);
     await until(() => Promise.resolve(rx.some("agent.online")), "agent.online");

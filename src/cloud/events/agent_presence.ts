@@ -72,7 +72,6 @@ export async function checkAgentPresence(d: PresenceJobDeps): Promise<number> {
   const known = new Map((await d.store.listAgentAvailability()).map((a) => [a.agentId, a]));
   let raised = 0;
   for (const t of await d.store.listTenants()) {
-    const sites = new Map((await d.store.listSites(t.id)).map((s) => [s.id, s.name]));
     for (const agent of await d.store.listAgents(t.id)) {
       if (agent.revokedAt !== null) continue;
       const present = (await d.store.getPresence(agent.id)) !== null;
@@ -89,7 +88,6 @@ export async function checkAgentPresence(d: PresenceJobDeps): Promise<number> {
           name: agent.label || agent.hostname || agent.id,
           agentId: agent.id,
           siteId: agent.siteId,
-          siteName: sites.get(agent.siteId),
         },
         actor: "system",
         detail: event === "agent.offline"

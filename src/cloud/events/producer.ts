@@ -41,8 +41,15 @@ export class EventProducer {
     this.#log = o.log;
   }
 
-  /** Records the event; null when it was recorded before (another node, a retry). */
+  /**
+   * Records the event (naming its site when the producer gave only the id); null when it was
+   * recorded before (another node, a retry).
+   */
   async emit(e: NewTenantEvent): Promise<TenantEvent | null> {
+    if (e.subject.siteId && !e.subject.siteName) {
+      const site = await this.#store.getSite(e.tenantId, e.subject.siteId);
+      if (site) e = { ...e, subject: { ...e.subject, siteName: site.name } };
+    }
     const ev = await this.#store.appendEvent(e);
     if (!ev) return null;
     for (const w of await this.#store.listWebhooks(ev.tenantId)) {

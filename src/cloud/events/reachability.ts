@@ -67,7 +67,6 @@ export async function recordReachability(
     if (r.previous === null && p.up) continue;
     devices ??= await d.store.listDevices(who.tenantId, who.siteId);
     const dev = devices.find((x) => x.host.toLowerCase() === host && x.ports.includes(p.port));
-    const site = await d.store.getSiteById(who.siteId);
     await d.events.emit({
       tenantId: who.tenantId,
       type: p.up ? "device.up" : "device.down",
@@ -75,7 +74,6 @@ export async function recordReachability(
         name: portName(dev, host, p.port),
         deviceId: dev?.id,
         siteId: who.siteId,
-        siteName: site?.name,
         host,
         port: p.port,
         agentId: who.agentId,
