@@ -91,10 +91,11 @@ function startAgent(stack: Stack, state: string): Proc {
   return agent;
 }
 
-const CLOUD_ARGS = [
+/** The cloud's flags for these tests: loopback webhooks, a short grace and retry. */
+const cloudArgs = (grace = "3s") => [
   "--allow-loopback-webhooks",
   "--offline-grace",
-  "3s",
+  grace,
   "--webhook-retry",
   "300ms",
 ];
@@ -164,7 +165,7 @@ async function portState(stack: Stack, q: Quickstart, port: number) {
 }
 
 Deno.test("reachability: a stopped device shows down and raises one signed device.down; started, one device.up", async () => {
-  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
   const dev = new Device();
   dev.start();
   const rx = new Receiver();
@@ -223,7 +224,12 @@ Deno.test("reachability: a stopped device shows down and raises one signed devic
 });
 
 Deno.test("agent presence: killed, one agent.offline after the grace and one agent.online on return; a restart inside the grace raises nothing", async () => {
-  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
+  // A grace long enough for an agent restart on a loaded machine; the job looks every 3.75 s.
+  const GRACE_S = 15;
+  const TICK_MS = 3_750;
+  const stack = await Stack.start({
+    cloudArgs: cloudArgs(`${GRACE_S}s`),
+  });
   const rx = new Receiver();
   try {
     const q = await stack.quickstart([9]);
@@ -232,13 +238,16 @@ Deno.test("agent presence: killed, one agent.offline after the grace and one age
     assertEquals(e.code, 0, e.stderr);
     let agent = startAgent(stack, e.state);
     await agent.waitFor(/"control stream up"/);
-    await new Promise((r) => setTimeout(r, 2_000)); // the presence job sees it online
+    await new Promise((r) => setTimeout(r, 2 * TICK_MS)); // the presence job sees it online
 
-    // Killed and back inside the 3 s grace: nothing.
+    // Killed and back inside the grace: nothing, even once the grace has long passed.
+    const killedAt = Date.now();
     await agent.stop("SIGKILL");
     agent = startAgent(stack, e.state);
     await agent.waitFor(/"control stream up"/);
-    await new Promise((r) => setTimeout(r, 5_000));
+    const back = Date.now() - killedAt;
+    assert(back < GRACE_S * 1000, `the agent took ${back} ms to come back`);
+    await new Promise((r) => setTimeout(r, killedAt + GRACE_S * 1000 + 2 * TICK_MS - Date.now()));
     assertEquals(rx.got.map((g) => g.type), [], "a restart inside the grace raises nothing");
 
     // Killed for good: one agent.offline after the grace.
@@ -250,7 +259,7 @@ Deno.test("agent presence: killed, one agent.offline after the grace and one age
     agent = startAgent(stack, e.state);
     await agent.waitFor(/"control stream up"/);
     await until(() => Promise.resolve(rx.some("agent.online")), "agent.online");
-    await new Promise((r) => setTimeout(r, 2_000));
+    await new Promise((r) => setTimeout(r, 2 * TICK_MS));
     assertEquals(rx.got.map((g) => g.type), ["agent.offline", "agent.online"]);
   } finally {
     await rx.close();
@@ -259,7 +268,7 @@ Deno.test("agent presence: killed, one agent.offline after the grace and one age
 });
 
 Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 attempts; link-local, private and plain-http URLs are refused at save", async () => {
-  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
   const rx = new Receiver();
   rx.failFirst = 3;
   try {
@@ -317,7 +326,7 @@ Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 atte
 });
 
 Deno.test("console: the Events page and the unread badge show an event as it happens; a webhook added on its page gets a test delivery", async () => {
-  const stack = await Stack.start({ cloudArgs: CLOUD_ARGS });
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
   const rx = new Receiver();
   const browser = await launchBrowser();
   try {
@@ -371,8 +380,8 @@ Deno.test("console: the Events page and the unread badge show an event as it hap
 
 Deno.test("two nodes on one MongoDB store: one device.down and one agent.offline, each delivered once", async () => {
   const ferret = await startFerretDb();
-  const n1 = await Stack.start({ store: ferret.url, cloudArgs: CLOUD_ARGS });
-  const n2 = await Stack.start({ joining: n1, node: "node-2", cloudArgs: CLOUD_ARGS });
+  const n1 = await Stack.start({ store: ferret.url, cloudArgs: cloudArgs() });
+  const n2 = await Stack.start({ joining: n1, node: "node-2", cloudArgs: cloudArgs() });
   const dev = new Device();
   dev.start();
   const rx = new Receiver();
