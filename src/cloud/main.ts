@@ -42,7 +42,7 @@ import { lockOwner } from "./jobs/leader.ts";
 import { EventProducer } from "./events/producer.ts";
 import { withAuditEvents } from "./events/audit_events.ts";
 import { recordReachability } from "./events/reachability.ts";
-import { startPresenceJob } from "./events/agent_presence.ts";
+import { startPresenceJob } from "./events/agent_availability.ts";
 import { startDeliverer } from "./events/deliverer.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
 import { adminMain } from "./admin.ts";

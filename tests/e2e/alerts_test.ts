@@ -194,8 +194,6 @@ Deno.test("reachability: a stopped device shows down and raises one signed devic
       .text();
     assert(page.includes("0 of 1 ports up"), "the site page's summary");
     assert(page.includes('data-reach="down"'), "the port shows down");
-    const list = await (await fetch(`${stack.url}/sites`, { headers: { cookie } })).text();
-    assert(list.includes("0 / 1"), "the sites list's Ports up column");
     const summary = await api(stack, "GET", `/api/sites/${q.siteId}/reachability`, q.apiToken);
     assertEquals([summary.json.up, summary.json.total], [0, 1]);
     const inbox = await api(stack, "GET", "/api/events", q.apiToken);

@@ -122,6 +122,8 @@ export const FIELDS = {
     "siteId",
     "host",
     "ports",
+    "protocols",
+    "streamPaths",
     "manufacturer",
     "model",
     "label",

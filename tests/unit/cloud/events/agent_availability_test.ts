@@ -1,7 +1,10 @@
 // The presence job's debounce as a pure function: a vanished agent waits out the grace period,
 // a return inside it raises nothing, one outage is one agent.offline and one agent.online.
 import assert from "node:assert/strict";
-import { nextAvailability, presenceTickMs } from "../../../../src/cloud/events/agent_presence.ts";
+import {
+  nextAvailability,
+  presenceTickMs,
+} from "../../../../src/cloud/events/agent_availability.ts";
 import type { AgentAvailability } from "../../../../src/cloud/store/store.ts";
 
 const agent = { id: "ag-1", tenantId: "t", siteId: "s" };
