@@ -13,6 +13,7 @@ import type { Logger } from "../../shared/log.ts";
 import { asLeader } from "../jobs/leader.ts";
 import type { Agent, AgentAvailability, Store } from "../store/store.ts";
 import type { EventProducer } from "./producer.ts";
+import { presenceOf } from "../tenancy/agent_presence.ts";
 
 /** The default grace period before a vanished agent counts as offline. */
 export const OFFLINE_GRACE_MS = 30_000;
@@ -72,9 +73,10 @@ export async function checkAgentPresence(d: PresenceJobDeps): Promise<number> {
   const known = new Map((await d.store.listAgentAvailability()).map((a) => [a.agentId, a]));
   let raised = 0;
   for (const t of await d.store.listTenants()) {
-    for (const agent of await d.store.listAgents(t.id)) {
-      if (agent.revokedAt !== null) continue;
-      const present = (await d.store.getPresence(agent.id)) !== null;
+    const agents = (await d.store.listAgents(t.id)).filter((a) => a.revokedAt === null);
+    const presence = await presenceOf(d.store, agents);
+    for (const agent of agents) {
+      const present = presence.has(agent.id);
       const prev = known.get(agent.id);
       const { next, event } = nextAvailability(prev, agent, present, now, d.graceMs);
       if (next) await d.store.putAgentAvailability(next);
