@@ -10,6 +10,7 @@
 import { Hono } from "hono";
 import { LIVE_JS } from "./live_player.ts";
 import { EVENT_LABELS } from "../events/labels.ts";
+import { THUMBS_JS } from "./thumbnails.ts";
 
 /** The stylesheet. */
 export const APP_CSS = `
@@ -36,7 +37,8 @@ input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-
 .port{display:inline-block;white-space:nowrap}.reach{font-size:.8rem;margin-right:.3rem}.reach.up{color:var(--ok)}.reach.down{color:var(--bad);font-weight:600}
 .badge{display:inline-block;min-width:1.2rem;padding:0 .35rem;margin-left:.25rem;border-radius:999px;background:var(--bad);color:#fff;font-size:.75rem;text-align:center}.badge[hidden]{display:none}
 tr.unread td{font-weight:600}
-.pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
+.pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}
+a.thumb{display:inline-block;vertical-align:middle;margin:0 .25rem .25rem 0}a.thumb canvas{display:block;width:160px;height:auto;border-radius:4px;background:#1d2939}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
 .warn{color:var(--warn);font-size:.9rem}.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;white-space:pre-wrap;margin:.5rem 0}
 dialog{border:1px solid var(--line);border-radius:8px;max-width:40rem;width:92vw}dialog::backdrop{background:#10182880}
@@ -302,7 +304,7 @@ window.ncApi = api; window.ncToast = toast;
 const FAVICON_SVG =
   `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d4ed8"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
 
-/** Serves the assets at /ui/app.css, /ui/app.js, /ui/live.js and /favicon.ico. */
+/** Serves the assets at /ui/app.css, /ui/app.js, /ui/live.js, /ui/thumbs.js and /favicon.ico. */
 export function assetRoutes(): Hono {
   const app = new Hono();
   const headers = (type: string) => ({
@@ -313,5 +315,9 @@ export function assetRoutes(): Hono {
   app.get("/ui/app.js", (c) => c.body(APP_JS, 200, headers("text/javascript; charset=utf-8")));
   app.get("/favicon.ico", (c) => c.body(FAVICON_SVG, 200, headers("image/svg+xml")));
   app.get("/ui/live.js", (c) => c.body(LIVE_JS, 200, headers("text/javascript; charset=utf-8")));
+  app.get(
+    "/ui/thumbs.js",
+    (c) => c.body(THUMBS_JS, 200, headers("text/javascript; charset=utf-8")),
+  );
   return app;
 }

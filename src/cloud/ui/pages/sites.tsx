@@ -229,6 +229,24 @@ function Pill(props: { d: DeviceRow; p: number }) {
         >
           Live
         </a>
+        {path && (
+          <a
+            class="thumb"
+            href={`/live/${h}?${new URLSearchParams({ path })}`}
+            target="_blank"
+            rel="noopener"
+          >
+            <canvas
+              width={160}
+              height={90}
+              data-thumb={h}
+              data-path={path}
+              data-name={`${d.label || d.host} :${p}`}
+              role="img"
+              aria-label={`Latest picture of ${d.label || d.host} :${p}`}
+            />
+          </a>
+        )}
       </>
     );
   }
@@ -413,7 +431,12 @@ export async function SitePage(
     .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
   const allSites = await store.listSites(t);
   return (
-    <Layout ctx={ctx} title={site.name} active="/sites">
+    <Layout
+      ctx={ctx}
+      title={site.name}
+      active="/sites"
+      head={<script type="module" src="/ui/thumbs.js"></script>}
+    >
       <p>
         <a href="/sites">← Sites</a>
       </p>
