@@ -334,6 +334,14 @@ Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 atte
     assertEquals(del.status, 200);
     const gone = await api(stack, "GET", "/api/audit?action=webhook.delete", q.apiToken);
     assertEquals((gone.json.items as unknown[]).length, 1);
+
+    // At most 20 webhooks per tenant.
+    for (let i = 0; i < 20; i++) await addWebhook(stack, q, `${rx.url}/${i}`, ["device.up"]);
+    const over = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+      url: rx.url,
+      events: ["device.up"],
+    });
+    assertEquals([over.status, over.json.error], [409, "conflict"]);
   } finally {
     await rx.close();
     await stack.stop();

@@ -16,6 +16,9 @@ import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { webhookBody } from "./schemas.ts";
 
+/** Webhooks one tenant may have (each event is sent once per webhook). */
+export const MAX_WEBHOOKS_PER_TENANT = 20;
+
 /** What the webhook routes need. */
 export interface WebhookDeps {
   store: Store;
@@ -67,6 +70,12 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
   app.post("/webhooks", async (c) => {
     const p = c.get("principal");
     const body = await jsonBody(c, webhookBody);
+    if ((await d.store.listWebhooks(p.tenantId)).length >= MAX_WEBHOOKS_PER_TENANT) {
+      throw new AppError(
+        "conflict",
+        `a tenant has at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`,
+      );
+    }
     try {
       await checkWebhookUrl(body.url, d.policy);
     } catch (e) {
