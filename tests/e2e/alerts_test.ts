@@ -174,7 +174,8 @@ Deno.test("reachability: a stopped device shows down and raises one signed devic
     const hook = await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
     const e = await stack.enroll(q.enrollmentToken);
     assertEquals(e.code, 0, e.stderr);
-    await startAgent(stack, e.state).waitFor(/"control stream up"/);
+    const agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
     await until(async () => (await portState(stack, q, dev.port))?.up, "port up");
 
     dev.stop();
@@ -231,6 +232,16 @@ Deno.test("reachability: a stopped device shows down and raises one signed devic
     assertEquals(rx.delivered("device.down").length, 1);
     assertEquals(rx.delivered("device.up").length, 1);
     assertEquals(rx.got.length, 2);
+
+    // The agent gone: the states are only the last known ones, and the page says so.
+    await agent.stop("SIGKILL");
+    await until(async () => {
+      const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+        .text();
+      return page.includes('data-reach="unknown"') && page.includes("Reachability unknown");
+    }, "reachability unknown");
+    const last = await api(stack, "GET", `/api/sites/${q.siteId}/reachability`, q.apiToken);
+    assertEquals([last.json.agentOnline, last.json.up], [false, 1]);
   } finally {
     dev.stop();
     await rx.close();

@@ -218,6 +218,8 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const s = await site(p, c.req.param("id"));
     const r = await siteReachability(store, p.tenantId, s.id);
     return c.json({
+      // With no agent online the states are the last known ones, not current.
+      agentOnline: (await store.listPresence(s.id)).some((x) => x.tenantId === p.tenantId),
       up: r.up,
       total: r.total,
       checked: r.checked,

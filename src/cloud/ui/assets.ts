@@ -34,7 +34,7 @@ label{display:block;font-weight:600;margin:.6rem 0 .25rem}input,select,textarea{
 input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.inline label{margin-top:0}
 .pill{display:inline-block;padding:.15rem .55rem;border-radius:999px;border:1px solid var(--accent);color:var(--accent);background:#eef3ff;font-size:.85rem;margin:0 .25rem .25rem 0;text-decoration:none;cursor:pointer}
 .cert-warn{color:var(--bad);font-weight:600}
-.port{display:inline-block;white-space:nowrap}.reach{font-size:.8rem;margin-right:.3rem}.reach.up{color:var(--ok)}.reach.down{color:var(--bad);font-weight:600}
+.port{display:inline-block;white-space:nowrap}.reach{font-size:.8rem;margin-right:.3rem}.reach.up{color:var(--ok)}.reach.down{color:var(--bad);font-weight:600}.reach.unknown{color:var(--muted)}
 .badge{display:inline-block;min-width:1.2rem;padding:0 .35rem;margin-left:.25rem;border-radius:999px;background:var(--bad);color:#fff;font-size:.75rem;text-align:center}.badge[hidden]{display:none}
 tr.unread td{font-weight:600}
 .pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}

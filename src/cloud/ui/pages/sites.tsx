@@ -130,11 +130,24 @@ export async function SiteAgents(
   );
 }
 
-/** "N of M ports up" as the site's agents last reported (nothing before the first report). */
-async function ReachSummary(props: { store: Store; tenantId: string; siteId: string }) {
+/**
+ * "N of M ports up" as the site's agents last reported (nothing before the first report); with
+ * no agent online, the last report is only the last known state, and says so.
+ */
+async function ReachSummary(
+  props: { store: Store; tenantId: string; siteId: string; agentOnline: boolean },
+) {
   const r = await siteReachability(props.store, props.tenantId, props.siteId);
   if (!r.checked) return null;
   const down = r.checked - r.up;
+  if (!props.agentOnline) {
+    return (
+      <p id="reach-summary" class="warn" data-up={r.up} data-total={r.total}>
+        Reachability unknown: no agent of this site is online (last known: {r.up} of {r.total}{" "}
+        ports up)
+      </p>
+    );
+  }
   return (
     <p id="reach-summary" class={down ? "warn" : "muted"} data-up={r.up} data-total={r.total}>
       {r.up} of {r.total} ports up{down ? ` (${down} down)` : ""}
@@ -143,11 +156,27 @@ async function ReachSummary(props: { store: Store; tenantId: string; siteId: str
   );
 }
 
-/** A port's reachability: "● up" / "○ down" with since when, or nothing before the first check. */
-function Reach(props: { state: DeviceRow["reachability"][number] | undefined; now: number }) {
+/**
+ * A port's reachability: "● up" / "○ down" with since when, or nothing before the first check;
+ * "? unknown" while no agent of the site is online (the last state in the tooltip).
+ */
+function Reach(
+  props: { state: DeviceRow["reachability"][number] | undefined; now: number; known: boolean },
+) {
   const s = props.state;
   if (!s) return null;
   const since = new Date(s.since).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  if (!props.known) {
+    return (
+      <span
+        class="reach unknown"
+        data-reach="unknown"
+        title={`No agent of this site is online; last known ${s.up ? "up" : "down"} since ${since}`}
+      >
+        ? unknown
+      </span>
+    );
+  }
   return (
     <span
       class={`reach ${s.up ? "up" : "down"}`}
@@ -159,12 +188,16 @@ function Reach(props: { state: DeviceRow["reachability"][number] | undefined; no
   );
 }
 
-function Pills(props: { d: DeviceRow; now?: number }) {
+function Pills(props: { d: DeviceRow; now?: number; agentOnline?: boolean }) {
   return (
     <>
       {props.d.ports.map((p) => (
         <span class="port" data-port={p}>
-          <Reach state={props.d.reachability[p]} now={props.now ?? Date.now()} />
+          <Reach
+            state={props.d.reachability[p]}
+            now={props.now ?? Date.now()}
+            known={props.agentOnline ?? true}
+          />
           <Pill d={props.d} p={p} />
         </span>
       ))}
@@ -407,6 +440,8 @@ export async function SitePage(
   const operator = roleAtLeast(ctx.principal.role, "operator");
   const paged = await devicePage(store, t, site.id, props.query ?? {});
   const devices = paged.rows;
+  // Reachability is current only while an agent of the site reports it.
+  const agentOnline = (await store.listPresence(site.id)).some((p) => p.tenantId === t);
   const q = (props.query?.q ?? "").trim();
   const pageLink = (n: number) =>
     `/sites/${site.id}?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}#devices-h`;
@@ -552,7 +587,7 @@ export async function SitePage(
       </div>
 
       <h2 id="devices-h">Devices</h2>
-      {await ReachSummary({ store, tenantId: t, siteId: site.id })}
+      {await ReachSummary({ store, tenantId: t, siteId: site.id, agentOnline })}
       {paged.all > 10 || q
         ? (
           <SearchBox
@@ -604,7 +639,7 @@ export async function SitePage(
                   <HostKeys d={d} admin={admin} />
                 </td>
                 <td>
-                  <Pills d={d} now={props.now} />
+                  <Pills d={d} now={props.now} agentOnline={agentOnline} />
                 </td>
                 <td class="mono">{d.loopbackIp}</td>
                 <td>
