@@ -301,6 +301,9 @@ export function startCamera(
           headers: out,
         });
       }
+      case "/markup":
+        // A page whose markup the test chooses (a hostile firmware's meta refresh, say).
+        return html(url.searchParams.get("html") ?? "");
       case "/slow":
         await new Promise((r) => setTimeout(r, 60_000));
         return new Response("late");

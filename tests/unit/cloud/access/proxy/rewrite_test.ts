@@ -58,3 +58,66 @@ Deno.test("CSS: url() and @import", () => {
     "a{b:url(data:image/png;base64,AAA)}",
   );
 });
+
+Deno.test("HTML: a meta refresh that leads off the device points at the cloud's page, in every spelling", () => {
+  const leave = (u: string) => `${P}/.nc-leaving?to=${encodeURIComponent(u)}`;
+  const foreign: [string, string][] = [
+    [`<meta http-equiv="refresh" content="0;url=http://192.0.2.1/">`, "http://192.0.2.1/"],
+    [`<META HTTP-EQUIV=REFRESH CONTENT="0; URL=http://192.0.2.1/">`, "http://192.0.2.1/"],
+    [`<meta http-equiv='Refresh' content='0 ; url = "//evil.example/x"'>`, "//evil.example/x"],
+    [`<meta content="0;url=/\\evil.example/" http-equiv="refresh">`, "/\\evil.example/"],
+    [`<meta http-equiv=refresh content=0;http://192.0.2.1/>`, "http://192.0.2.1/"],
+    [`<meta http-equiv="refresh" content="0 http://192.0.2.1/">`, "http://192.0.2.1/"],
+    [`<meta/http-equiv="refresh"/content="0;url=http://192.0.2.1/">`, "http://192.0.2.1/"],
+    [`<meta http-equiv="&#114;efresh" content="0;url=http&#58;//192.0.2.1/">`, "http://192.0.2.1/"],
+    [`<meta http-equiv="refresh" content="0;url=&sol;&sol;evil.example">`, "//evil.example"],
+    [`<meta http-equiv="refresh" content="0;url=h&copy;ttp://x">`, "0;url=h&copy;ttp://x"],
+    [`<meta http-equiv="refresh" content="0;url='//evil.example/x">`, "//evil.example/x"],
+    [`<meta http-equiv="refresh" content="0;url=\thttp://192.0.2.1/">`, "http://192.0.2.1/"],
+    [`<meta http-equiv="refresh" content="0;url=ht\ntp://192.0.2.1/">`, "ht\ntp://192.0.2.1/"],
+  ];
+  for (const [html, to] of foreign) {
+    const out = rewriteHtml(`<body><p>x</p>${html}</body>`, o);
+    assertStringIncludes(out, leave(to).replace(/&/g, "&amp;"), html);
+    assertEquals(out.includes('192.0.2.1/"') || out.includes("url=//evil"), false, html);
+  }
+});
+
+Deno.test("HTML: tags are found as a browser finds them (quoted >, short comments, svg style)", () => {
+  const cases = [
+    `<meta content="0;url=http://192.0.2.1/>" http-equiv="refresh">`,
+    `<!--><meta http-equiv="refresh" content="0;url=http://192.0.2.1/">-->`,
+    `<!---><meta http-equiv="refresh" content="0;url=http://192.0.2.1/">-->`,
+    `<!-- x --!><meta http-equiv="refresh" content="0;url=http://192.0.2.1/">`,
+    `<svg><style><meta http-equiv="refresh" content="0;url=http://192.0.2.1/"></style></svg>`,
+    `</p title=">"><meta http-equiv="refresh" content="0;url=http://192.0.2.1/">`,
+    `<iframe srcdoc="<meta http-equiv=refresh content='0;url=http://192.0.2.1/'>"></iframe>`,
+  ];
+  for (const html of cases) {
+    const out = rewriteHtml(html, o);
+    assertStringIncludes(out, `/.nc-leaving?to=`, html);
+  }
+  // Inside a real comment, script or textarea it is no tag, and it stays as it was.
+  for (
+    const html of [
+      `<!-- <meta http-equiv="refresh" content="0;url=http://192.0.2.1/"> -->`,
+      `<script>var s = '<meta http-equiv="refresh" content="0;url=http://192.0.2.1/">';</script>`,
+      `<textarea><meta http-equiv="refresh" content="0;url=http://192.0.2.1/"></textarea>`,
+    ]
+  ) assertStringIncludes(rewriteHtml(html, o), html);
+});
+
+Deno.test("HTML: a refresh that stays on the device moves under the prefix; a reload stays", () => {
+  assertStringIncludes(
+    rewriteHtml(`<meta http-equiv="refresh" content="3;URL='http://192.0.2.10/a?b=1&amp;c=2'">`, o),
+    `content="3; url=${P}/a?b=1&amp;c=2"`,
+  );
+  assertStringIncludes(
+    rewriteHtml(`<meta http-equiv="refresh" content="10">`, o),
+    `content="10"`,
+  );
+  assertStringIncludes(
+    rewriteHtml(`<meta http-equiv="refresh" content="1; url=next.html">`, o),
+    `content="1; url=next.html"`,
+  );
+});
