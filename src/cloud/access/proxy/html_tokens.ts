@@ -7,8 +7,10 @@
  * carry quoted attributes, and the raw-text elements (script, style, textarea, title, …) end
  * only at their own end tag — except inside `<svg>`/`<math>`, where they are ordinary elements
  * and a `<meta>` in them still counts. Where it differs from a browser it errs towards seeing
- * more tags (their contents are then rewritten too), never fewer. Attribute values come with
- * their character references decoded as far as URL parsing can tell.
+ * more tags (their contents are then rewritten too), never fewer. In XML documents (XHTML,
+ * SVG) no element is raw text — a `<meta>` inside a `<script>` is an element there — so `xml`
+ * turns that off. Attribute values come with their character references decoded as far as URL
+ * parsing can tell.
  * @module
  */
 
@@ -132,8 +134,11 @@ function rawEnd(s: string, lower: string, i: number, element: string): number {
   return s.length;
 }
 
-/** The document's tokens, in order, covering every character of `s` exactly once. */
-export function* htmlTokens(s: string): Generator<HtmlToken> {
+/**
+ * The document's tokens, in order, covering every character of `s` exactly once; `xml` for an
+ * XML document (no raw-text elements).
+ */
+export function* htmlTokens(s: string, xml = false): Generator<HtmlToken> {
   const n = s.length;
   let i = 0;
   let text = 0;
@@ -175,7 +180,7 @@ export function* htmlTokens(s: string): Generator<HtmlToken> {
       if (!selfClosing) foreign++;
     } else if (foreign > 0 && BREAKOUT.has(name)) {
       foreign = 0;
-    } else if (foreign === 0 && RAW_TEXT.has(name)) {
+    } else if (!xml && foreign === 0 && RAW_TEXT.has(name)) {
       // ASCII only: a full toLowerCase may change the length and so every offset.
       lower ??= s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
       const end = rawEnd(s, lower, i, name);

@@ -536,7 +536,12 @@ async function relayResponse(
   }
   const framing = responseFraming(o.method, head);
   const type = (headerValue(head.headers, "content-type") ?? "").toLowerCase();
-  const kind = type.startsWith("text/html") || type.startsWith("application/xhtml")
+  // XML documents (SVG, XHTML, XML) can hold an XHTML meta refresh too: read like HTML, with
+  // no raw-text elements and no shim for the ones that are not XHTML (a script would break them).
+  const xml = /^(application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml)\b/.test(
+    type,
+  );
+  const kind = type.startsWith("text/html") || xml
     ? "html"
     : type.startsWith("text/css")
     ? "css"
@@ -573,7 +578,8 @@ async function relayResponse(
         ? rewriteHtml(text, {
           prefix: o.prefix,
           device: o.device,
-          inject: shimTag({
+          xml,
+          inject: xml && !type.startsWith("application/xhtml") ? "" : shimTag({
             prefix: o.prefix,
             deviceAuthorities: [hostHeader(o.device), `${o.device.host}:${o.device.port}`],
           }),

@@ -122,8 +122,10 @@ function rewriteTag(
 export interface HtmlRewriteOptions {
   prefix: string;
   device: DeviceOrigin;
-  /** Markup inserted first thing in the document (the run-time shim). */
+  /** Markup inserted first thing in the document (the run-time shim); "" for none. */
   inject: string;
+  /** An XML document (XHTML, SVG): no element's content is raw text. */
+  xml?: boolean;
 }
 
 /** Rewrites an HTML document and injects the shim before any of the page's own scripts. */
@@ -135,7 +137,7 @@ export function rewriteHtml(html: string, o: HtmlRewriteOptions): string {
     injected = true;
     out.push(o.inject);
   };
-  for (const t of htmlTokens(html)) {
+  for (const t of htmlTokens(html, o.xml)) {
     if (t.kind === "start") {
       // The first element that is not <html>/<head>: the shim goes right before it.
       if (!injected && t.name !== "html" && t.name !== "head") inject();
@@ -147,6 +149,6 @@ export function rewriteHtml(html: string, o: HtmlRewriteOptions): string {
       out.push(html.slice(t.start, t.end));
     }
   }
-  if (!injected) out.unshift(o.inject);
+  if (!injected && o.inject) out.unshift(o.inject);
   return out.join("");
 }

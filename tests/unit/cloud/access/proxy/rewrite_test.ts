@@ -121,3 +121,12 @@ Deno.test("HTML: a refresh that stays on the device moves under the prefix; a re
     `content="1; url=next.html"`,
   );
 });
+
+Deno.test("XML documents (SVG, XHTML): a meta refresh inside any element is found", () => {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg"><script><meta ` +
+    `xmlns="http://www.w3.org/1999/xhtml" http-equiv="refresh" content="0;url=http://192.0.2.1/"/>` +
+    `</script></svg>`;
+  const out = rewriteHtml(svg, { ...o, inject: "", xml: true });
+  assertStringIncludes(out, `/.nc-leaving?to=`);
+  assertEquals(out.startsWith("<svg"), true, "no shim in an SVG");
+});
