@@ -175,7 +175,11 @@ export function* htmlTokens(s: string, xml = false): Generator<HtmlToken> {
     i = text = tok.end;
     if (tok.kind !== "start") continue;
     const name = tok.name;
-    const selfClosing = s[tok.end - 2] === "/";
+    // `<svg a=b/>` is not self-closing: the slash belongs to the unquoted value.
+    const last = tok.attrs.at(-1);
+    const slashInValue = last !== undefined && last.quote === "" && last.value !== null &&
+      last.end === tok.end - 1;
+    const selfClosing = s[tok.end - 2] === "/" && !slashInValue;
     if (name === "svg" || name === "math") {
       if (!selfClosing) foreign++;
     } else if (foreign > 0 && BREAKOUT.has(name)) {

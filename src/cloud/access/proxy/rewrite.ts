@@ -106,12 +106,18 @@ function rewriteTag(
       next = rewriteHtml(decodeEntities(value), o);
     }
     if (next === null || next === value) continue;
+    const name = src.slice(a.start, a.start + a.name.length);
+    if (!a.quote && /^[^\s"'=<>`&]+$/.test(next)) {
+      // Unquoted stays unquoted when it can (markup inside a script string keeps its quotes).
+      out += src.slice(at, a.start) + `${name}=${next}`;
+      at = a.end;
+      continue;
+    }
     const quote = a.quote || '"';
     const escaped = next.replace(/&/g, "&amp;").replace(
       quote === '"' ? /"/g : /'/g,
       (c) => c === '"' ? "&quot;" : "&#39;",
     );
-    const name = src.slice(a.start, a.start + a.name.length);
     out += src.slice(at, a.start) + `${name}=${quote}${escaped}${quote}`;
     at = a.end;
   }
