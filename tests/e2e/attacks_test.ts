@@ -409,6 +409,17 @@ Deno.test("attack 3: a meta refresh in device HTML never leaves the cloud's orig
           }
         },
       );
+      await t.step("a UTF-16 page is read as the browser reads it and sent as UTF-8", async () => {
+        const html = `<meta http-equiv="refresh" content="0;url=${away}"><p>x</p>`;
+        const r = await curl([
+          "-H",
+          `authorization: Bearer ${q.apiToken}`,
+          `${base}/markup?${new URLSearchParams({ html, utf16: "1" })}`,
+        ]);
+        assertEquals(r.status, 200);
+        assertMatch(r.head, /^content-type: text\/html; charset=utf-8\r?$/im);
+        assertStringIncludes(r.body, leaving(away));
+      });
       await t.step("a refresh that stays on the device moves under /c/{h}/", async () => {
         const r = await markup(`<meta http-equiv="refresh" content="2; url=/doc/page.asp">`);
         assertStringIncludes(r.body, `content="2; url=/c/${handle}/doc/page.asp"`);

@@ -40,6 +40,7 @@ import { rewriteCss, rewriteHtml } from "./rewrite.ts";
 import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
 import { leavingPage, leavingTarget } from "./leaving.ts";
+import { pageEncoding, utf8ContentType } from "./charset.ts";
 import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
 import { SECURITY_HEADERS } from "../../api/middleware/security_headers.ts";
@@ -572,8 +573,11 @@ async function relayResponse(
     if (!plain && kind === "html") throw new DeviceProtocolError("page could not be decoded");
     let out: Uint8Array = raw;
     let decoded = false;
+    const rawType = headerValue(head.headers, "content-type") ?? "";
     if (plain) {
-      const text = new TextDecoder().decode(plain);
+      // Decoded as the browser would, sent as UTF-8 (see charset.ts).
+      const text = new TextDecoder(kind === "html" ? pageEncoding(rawType, plain) : "utf-8")
+        .decode(plain);
       const rewritten = kind === "html"
         ? rewriteHtml(text, {
           prefix: o.prefix,
@@ -594,6 +598,10 @@ async function relayResponse(
       decoded,
     });
     headers.push(["Content-Length", String(out.length)]);
+    if (decoded && kind === "html") {
+      const i = headers.findIndex(([k]) => k.toLowerCase() === "content-type");
+      if (i >= 0) headers[i] = [headers[i][0], utf8ContentType(rawType)];
+    }
     writeHead(res, head.status, head.reason, headers);
     res.end(out);
     finish(d, dc, head, framing, o.handleId);
