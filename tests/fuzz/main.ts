@@ -127,7 +127,9 @@ export async function fuzz(opts: {
             Math.round((Date.now() - started) / 1000)
           } s: ${execs}; findings ${report.findings.length}; cloud RSS ${
             Math.round(rssKib(w.cloudPid) / 1024)
-          } MiB (heap ${heap ? `${heap.used}/${heap.total}` : "?"} MiB used/reserved)`,
+          } MiB (heap ${
+            heap ? `${heap.used}/${heap.total} MiB used/reserved, external ${heap.external}` : "?"
+          } MiB)`,
         );
       }
     }

@@ -105,11 +105,13 @@ export function rssKib(pid: number): number {
 }
 
 /**
- * The cloud's JavaScript heap in use and reserved, in MiB, from its `/metrics` (null when it does
- * not answer): a leak grows the heap; RSS growing while the heap stays flat is allocator
+ * The cloud's JavaScript heap in use and reserved and its external buffers, in MiB, from its
+ * `/metrics` (null when it does not answer): a leak grows the heap; RSS growing while the heap stays flat is allocator
  * high-water.
  */
-export async function cloudHeapMib(stack: Stack): Promise<{ used: number; total: number } | null> {
+export async function cloudHeapMib(
+  stack: Stack,
+): Promise<{ used: number; total: number; external: number } | null> {
   try {
     const res = await fetch(`${stack.url}/metrics`, {
       headers: { "x-admin-api-key": TEST_ADMIN_KEY },
@@ -118,7 +120,11 @@ export async function cloudHeapMib(stack: Stack): Promise<{ used: number; total:
     const text = await res.text();
     const g = (n: string) => Number(new RegExp(`^${n} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
     const mib = (b: number) => Math.round(b / 1048576);
-    return { used: mib(g("process_heap_used_bytes")), total: mib(g("process_heap_total_bytes")) };
+    return {
+      used: mib(g("process_heap_used_bytes")),
+      total: mib(g("process_heap_total_bytes")),
+      external: mib(g("process_external_memory_bytes")),
+    };
   } catch {
     return null;
   }
