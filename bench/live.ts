@@ -130,16 +130,80 @@ export async function fanOut(
   }
 }
 
+/** p50 and p95 of some numbers, and how many. */
+function spread(xs: number[]): { p50: number; p95: number; frames: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return {
+    p50: s[Math.floor(s.length / 2)],
+    p95: s[Math.floor(s.length * 0.95)],
+    frames: s.length,
+  };
+}
+
 /**
- * In headless Chromium signed in with `cookie`, plays `pageUrl` (a /live page) and, for each
- * presented frame over `seconds`, how long after the cloud received it the browser showed it:
- * presentation time − (the stream's origin + the frame's media time). p50 and p95 in ms.
+ * In the page, for each presented frame over `seconds` (`requestVideoFrameCallback`): how long
+ * after the cloud received it the browser showed it (presentation time − (the stream's origin +
+ * the frame's media time)); and, with `clock`, glass-to-glass: the display time minus the capture
+ * time the camera burned into the picture (rtsp_server.py `--pattern clock`: 32 blocks of 16 px
+ * carrying the epoch ms modulo 2^32, then the same blocks inverted — a frame whose two copies
+ * disagree is not counted).
+ */
+function measureScript(seconds: number, clock: boolean): string {
+  return `new Promise((resolve) => {
+    const v = document.querySelector("video[data-live]");
+    const origin = Number(v.dataset.origin);
+    const cloud = [], glass = [];
+    let unreadable = 0;
+    const canvas = document.createElement("canvas");
+    canvas.width = v.videoWidth; canvas.height = v.videoHeight;
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    const captured = () => {
+      g.drawImage(v, 0, 0);
+      const px = g.getImageData(0, 0, 32 + 16 * 16, 80).data;
+      const bit = (r, c) => px[((16 + r * 16 + 8) * (32 + 256) + 32 + c * 16 + 8) * 4] > 128 ? 1 : 0;
+      let ms = 0;
+      for (let i = 0; i < 32; i++) {
+        const r = i >> 4, c = i & 15, b = bit(r, c);
+        if (b === bit(r + 2, c)) return null;
+        ms = ms * 2 + b;
+      }
+      const now = Date.now();
+      return now - ((now - ms) % 4294967296 + 4294967296) % 4294967296;
+    };
+    const end = performance.now() + ${seconds * 1000};
+    const tick = (_now, m) => {
+      cloud.push(performance.timeOrigin + m.presentationTime - (origin + m.mediaTime * 1000));
+      if (${clock}) {
+        const t = captured();
+        if (t === null) unreadable++;
+        else glass.push(performance.timeOrigin + m.expectedDisplayTime - t);
+      }
+      if (performance.now() < end) v.requestVideoFrameCallback(tick);
+      else resolve({ cloud, glass, unreadable });
+    };
+    v.requestVideoFrameCallback(tick);
+  })`;
+}
+
+/** What {@link browserLatency} measured. */
+export interface BrowserLatency {
+  /** Cloud receipt → presented, ms. */
+  cloud: { p50: number; p95: number; frames: number };
+  /** Capture (burned in) → displayed, ms; only with a clock camera. */
+  glass?: { p50: number; p95: number; frames: number; unreadable: number };
+}
+
+/**
+ * In headless Chromium signed in with `cookie`, plays `pageUrl` (a /live page) for `seconds` and
+ * measures each presented frame (see {@link measureScript}); `clock` when the camera burns its
+ * capture time into the picture.
  */
 export async function browserLatency(
   pageUrl: string,
   cookie: string,
   seconds: number,
-): Promise<{ p50: number; p95: number; frames: number }> {
+  clock = false,
+): Promise<BrowserLatency> {
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({
     executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
@@ -158,21 +222,14 @@ export async function browserLatency(
     await page.waitForSelector("video[data-state=playing][data-origin]", { timeout: 30_000 });
     await page.waitForFunction(`document.querySelector("video[data-live]").currentTime > 0`);
     await new Promise((r) => setTimeout(r, 1000)); // past the start-up catch-up
-    const lat = await page.evaluate(`new Promise((resolve) => {
-      const v = document.querySelector("video[data-live]");
-      const origin = Number(v.dataset.origin); const out = [];
-      const end = performance.now() + ${seconds * 1000};
-      const tick = (_now, m) => {
-        out.push(performance.timeOrigin + m.presentationTime - (origin + m.mediaTime * 1000));
-        if (performance.now() < end) v.requestVideoFrameCallback(tick); else resolve(out);
-      };
-      v.requestVideoFrameCallback(tick);
-    })`) as number[];
-    const s = [...lat].sort((a, b) => a - b);
+    const m = await page.evaluate(measureScript(seconds, clock)) as {
+      cloud: number[];
+      glass: number[];
+      unreadable: number;
+    };
     return {
-      p50: s[Math.floor(s.length / 2)],
-      p95: s[Math.floor(s.length * 0.95)],
-      frames: s.length,
+      cloud: spread(m.cloud),
+      glass: clock ? { ...spread(m.glass), unreadable: m.unreadable } : undefined,
     };
   } finally {
     await browser.close();

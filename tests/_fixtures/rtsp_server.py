@@ -2,9 +2,12 @@
 """A real RTSP camera for the tests: GStreamer's RTSP server (Debian's gir1.2-gst-rtsp-server-1.0)
 serving a live H.264 test pattern at /live/cam1 on 127.0.0.1, optionally behind Digest auth
 (and, for the bench, more mounts /live/cam2…N, a bitrate, a size and a pattern).
+With --pattern clock every picture carries its capture time burned in (see clock_frame), so a
+viewer can measure glass-to-glass latency: capture → encode → RTP → tunnel → cloud → screen.
 Prints "listening <port>" once ready. Run with /usr/bin/python3 (Debian's python3-gi)."""
 import argparse
 import socket
+import time
 
 import gi
 
@@ -20,7 +23,11 @@ parser.add_argument("--digest", default="", help="user:password to require Diges
 parser.add_argument("--mounts", type=int, default=1, help="serve /live/cam1 … /live/camN")
 parser.add_argument("--bitrate", type=int, default=0, help="kbit/s (0: the encoder's default)")
 parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT")
-parser.add_argument("--pattern", default="ball", help="videotestsrc pattern (snow: incompressible)")
+parser.add_argument(
+    "--pattern",
+    default="ball",
+    help="videotestsrc pattern (snow: incompressible), or clock: the capture time burned in",
+)
 args = parser.parse_args()
 
 port = args.port
@@ -43,12 +50,59 @@ if args.bitrate:
         else f" bitrate={args.bitrate * 1000}"
     )
 width, height = args.size.split("x")
+FPS = 15
+BLOCK = 16
+
+
+def clock_frame(w: int, h: int, ms: int) -> bytes:
+    """One I420 picture, mid-grey, whose top-left carries `ms` (the capture time in epoch
+    milliseconds, modulo 2^32) as 32 blocks of 16x16 pixels, white for 1 and black for 0, most
+    significant bit first, two rows of 16 from (32, 16); below them, from (32, 48), the same two
+    rows inverted, so a reader can tell a clean picture from one the encoder smeared. Blocks of
+    16 pixels sit on macroblock boundaries: they survive H.264 at any bitrate this fixture uses."""
+    bits = [(ms >> (31 - i)) & 1 for i in range(32)]
+    rows = []
+    for r in range(4):
+        line = bytearray(b"\x80" * w)
+        for c in range(16):
+            bit = bits[(r % 2) * 16 + c] ^ (1 if r >= 2 else 0)
+            x = 32 + c * BLOCK
+            line[x:x + BLOCK] = (b"\xeb" if bit else b"\x10") * BLOCK
+        rows.append(bytes(line) * BLOCK)
+    grey = b"\x80" * w
+    y_plane = grey * BLOCK + b"".join(rows) + grey * (h - 5 * BLOCK)
+    return y_plane + b"\x80" * (w * h // 2)
+
+
+def feed_clock(_factory, media) -> None:
+    """Pushes a picture stamped with the wall clock FPS times a second while the media lives."""
+    src = media.get_element().get_child_by_name("clock")
+    live = {"on": True}
+    media.connect("unprepared", lambda *_: live.update(on=False))
+
+    def push() -> bool:
+        if not live["on"]:
+            return False
+        frame = clock_frame(int(width), int(height), int(time.time() * 1000) & 0xFFFFFFFF)
+        return src.emit("push-buffer", Gst.Buffer.new_wrapped(frame)) == Gst.FlowReturn.OK
+
+    GLib.timeout_add(1000 // FPS, push)
+
+
 for n in range(1, args.mounts + 1):
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f"( videotestsrc is-live=true pattern={args.pattern} ! video/x-raw,width={width},height={height},"
-        f"framerate=15/1 ! {encoder} ! rtph264pay name=pay0 pt=96 config-interval=1 )"
-    )
+    if args.pattern == "clock":
+        source = (
+            "appsrc name=clock is-live=true do-timestamp=true format=time "
+            f"caps=video/x-raw,format=I420,width={width},height={height},framerate={FPS}/1"
+        )
+        factory.connect("media-configure", feed_clock)
+    else:
+        source = (
+            f"videotestsrc is-live=true pattern={args.pattern} ! "
+            f"video/x-raw,width={width},height={height},framerate={FPS}/1"
+        )
+    factory.set_launch(f"( {source} ! {encoder} ! rtph264pay name=pay0 pt=96 config-interval=1 )")
     factory.set_shared(True)
     if args.digest:
         factory.add_role_from_structure(

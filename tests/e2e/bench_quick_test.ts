@@ -31,6 +31,11 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
     assert(has(/^small HTTP GETs/, "browser proxy /c/{h}/"), "wrk through the browser proxy");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, agent/, "WebSocket tunnel"), "idle RSS");
     assert(has(/^site-side process idle RSS/, "connector agent"), "agent idle RSS");
+    // Glass to glass: Chromium read the capture time the clock camera burned into its pictures.
+    assert(
+      has(/^live view latency: glass to glass/, "live view"),
+      `glass to glass: ${(report.skipped as string[]).join("; ")}`,
+    );
     // The RTSP section either ran or said why not.
     assert(
       rows.some((r) => /^RTSP/.test(r.figure)) ||

@@ -33,7 +33,7 @@ export interface FuzzReport {
   executions: Record<string, number>;
   findings: (Finding & { target: string; case: number; replay: string })[];
   rssKib: { warm: number; end: number };
-  /** CPU seconds spent by the fuzzer, the cloud and the agent together. */
+  /** CPU seconds spent by the fuzzer and every process it started (cloud, relay, agent). */
   cpuSeconds: number;
 }
 
@@ -129,7 +129,7 @@ export async function fuzz(opts: {
             Math.round(rssKib(w.cloudPid) / 1024)
           } MiB (heap ${
             heap ? `${heap.used}/${heap.total} MiB used/reserved, external ${heap.external}` : "?"
-          } MiB)`,
+          } MiB); ${Math.round(cpuSeconds("self"))} CPU s`,
         );
       }
     }
@@ -140,8 +140,8 @@ export async function fuzz(opts: {
   } finally {
     report.rssKib.end = rssKib(w.cloudPid);
     report.cpuSeconds = Math.round(
-      cpuSeconds("self") + cpuSeconds(w.cloudPid) +
-        w.stack.agents.reduce((n, a) => n + cpuSeconds(a.child.pid), 0),
+      // "self" counts the fuzzer and every process it started: cloud, relay, agent, devices.
+      cpuSeconds("self"),
     );
     if (
       report.rssKib.warm && report.rssKib.end - report.rssKib.warm > opts.rssBoundMib * 1024

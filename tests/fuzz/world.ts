@@ -106,8 +106,8 @@ export function rssKib(pid: number): number {
 
 /**
  * The cloud's JavaScript heap in use and reserved and its external buffers, in MiB, from its
- * `/metrics` (null when it does not answer): a leak grows the heap; RSS growing while the heap stays flat is allocator
- * high-water.
+ * `/metrics` (null when it does not answer): a leak raises the heap's floor; RSS growing while
+ * that floor stays flat is heap reservation or allocator high-water.
  */
 export async function cloudHeapMib(
   stack: Stack,
@@ -130,15 +130,36 @@ export async function cloudHeapMib(
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, or 0 when it is gone. */
+/**
+ * CPU seconds (user + system) a process and all its descendants have used so far: its own time,
+ * the time of children it has already reaped (a restarted control relay), and the time of every
+ * live descendant (the running relay). 0 when it is gone.
+ */
 export function cpuSeconds(pid: number | "self"): number {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    // utime, stime, cutime, cstime in clock ticks (USER_HZ 100)
+    let total = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+    for (const child of childPids(pid)) total += cpuSeconds(child);
+    return total;
   } catch {
     return 0;
   }
+}
+
+/** The live children of a process, from every thread's `children` list. */
+function childPids(pid: number | "self"): number[] {
+  const out: number[] = [];
+  try {
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const text = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`).trim();
+        if (text) out.push(...text.split(/\s+/).map(Number));
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+  return out;
 }
 
 /**
