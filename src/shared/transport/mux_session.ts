@@ -456,10 +456,15 @@ export class MuxSession {
     this.#keepalive = setInterval(() => {
       const quiet = performance.now() - this.#lastHeard;
       if (quiet >= 3 * every) this.close("data connection timed out (no answer to PING)");
-      else if (quiet >= every) this.#ping();
+      else if (quiet >= every && this.#pingAllowed()) this.#ping();
     }, Math.max(10, every / 2));
     Deno.unrefTimer(this.#keepalive);
     this.#readLoop();
+  }
+
+  /** PINGs are never closer than twice the peer's flood floor (a probe and a keepalive one). */
+  #pingAllowed(): boolean {
+    return performance.now() - this.#lastPingSent > 2 * this.#pingFloor;
   }
 
   #ping(): void {
@@ -476,8 +481,7 @@ export class MuxSession {
     this.#probe = setTimeout(() => {
       this.#probe = null;
       if (heard()) return;
-      // Not closer than the peer's flood floor to another PING (a keepalive one may be out).
-      if (performance.now() - this.#lastPingSent > 2 * this.#pingFloor) this.#ping();
+      if (this.#pingAllowed()) this.#ping();
       this.#probe = setTimeout(() => {
         this.#probe = null;
         if (!heard()) this.close("data connection timed out (an open and a PING unanswered)");
