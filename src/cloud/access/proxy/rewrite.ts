@@ -99,8 +99,8 @@ function rewriteTag(
     let next: string | null = null;
     if (URL_ATTRS.has(a.name)) next = urlToProxy(decodeEntities(value), prefix, device);
     else if (a.name === "srcset" || a.name === "imagesrcset") {
-      next = rewriteSrcset(value, prefix, device);
-    } else if (a.name === "style") next = rewriteCss(value, prefix, device);
+      next = rewriteSrcset(decodeEntities(value), prefix, device);
+    } else if (a.name === "style") next = rewriteCss(decodeEntities(value), prefix, device);
     else if (a.name === "content" && refresh) next = refreshContent(value, prefix, device);
     else if (a.name === "srcdoc" && tag.name === "iframe") {
       next = rewriteHtml(decodeEntities(value), o);

@@ -136,3 +136,12 @@ Deno.test("HTML: <svg a=b/> is no self-closing svg (the slash is the value's): a
     `</style></svg>`;
   assertStringIncludes(rewriteHtml(html, o), `/.nc-leaving?to=`);
 });
+
+Deno.test("HTML: character references in style and srcset are read once, not escaped twice", () => {
+  const out = rewriteHtml(
+    `<div style="background:url('/a?x=1&amp;y=2')"></div><img srcset="/i?a=1&amp;b=2 2x">`,
+    o,
+  );
+  assertStringIncludes(out, `url('${P}/a?x=1&amp;y=2')`);
+  assertStringIncludes(out, `srcset="${P}/i?a=1&amp;b=2 2x"`);
+});
