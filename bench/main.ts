@@ -3,17 +3,18 @@
  * OpenSSH `ssh -R`, the CLI tunnel (`connector tunnel run`) and the raw WebSocket tunnel — bulk
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
- * RTSP streams through the cloud's gateway, the live view's time to first picture, agent idle
- * RSS and CPU seconds per GB moved. Prints a markdown table with each figure's ratio to `ssh -R`
- * and to direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` for some sections). Never a
- * pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
+ * RTSP streams through the cloud's gateway, the live view's time to first picture, the console's
+ * lists at 10,000 devices, agent idle RSS and CPU seconds per GB moved. Prints a markdown table
+ * with each figure's ratio to `ssh -R` and to direct, and writes bench/results/latest.json (or
+ * `--out=FILE`; `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,lists` for
+ * some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
  */
 import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
 import { measureFailover, quantile } from "./failover.ts";
+import { measureLists } from "./lists.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
@@ -41,7 +42,7 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge` runs just those sections
+ * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,lists` runs just those sections
  * (default: all).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
@@ -368,6 +369,23 @@ if (want("failover")) {
       unit: "s",
       better: "lower",
     });
+  }
+}
+
+if (want("lists")) {
+  const [devices, reps] = quick ? [500, 3] : [10_000, 50];
+  log(`lists: a site with ${devices} devices, each list ×${reps} …`);
+  for (const t of await measureLists(devices, reps)) {
+    for (const [name, v] of [["p50", t.p50], ["p99", t.p99]] as const) {
+      rows.push({
+        figure: `lists at ${devices.toLocaleString("en-US")} devices, ${name} per page`,
+        path: t.list,
+        value: v,
+        unit: "ms",
+        better: "lower",
+        note: `${Math.round(t.bytes / 1024)} KiB`,
+      });
+    }
   }
 }
 

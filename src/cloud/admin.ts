@@ -20,6 +20,7 @@ import { systemClock } from "../shared/clock.ts";
 import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
 import type { Device, Store } from "./store/store.ts";
+import { isPortProtocol, PORT_PROTOCOLS, type PortProtocol } from "./store/port_protocols.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
@@ -91,16 +92,38 @@ const common: Record<string, OptionSpec> = {
 };
 
 const id = z.string().min(1).max(64);
-const portList = z.string().transform((s, ctx) => {
-  const ports = s.split(",").map((p) => p.trim()).filter(Boolean).map(Number);
-  if (!ports.length || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected ports 1-65535, comma-separated, got "${s}"`,
-    });
+/** Ports as given on the command line, each with the protocol it was marked with, if any. */
+interface PortSpec {
+  ports: number[];
+  /** `554/rtsp` marks port 554 as RTSP; a port without a mark gets its default. */
+  protocols: Record<number, PortProtocol>;
+}
+const portList = z.string().transform((s, ctx): PortSpec => {
+  const ports: number[] = [];
+  const protocols: Record<number, PortProtocol> = {};
+  for (const item of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const [num, proto, extra] = item.split("/");
+    const port = Number(num);
+    if (
+      !Number.isInteger(port) || port < 1 || port > 65535 || extra !== undefined ||
+      (proto !== undefined && !isPortProtocol(proto.toLowerCase()))
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected ports 1-65535, comma-separated, each optionally with its protocol (${
+          PORT_PROTOCOLS.join(", ")
+        }) after a slash, e.g. 80/http,554/rtsp; got "${s}"`,
+      });
+      return z.NEVER;
+    }
+    ports.push(port);
+    if (proto !== undefined) protocols[port] = proto.toLowerCase() as PortProtocol;
+  }
+  if (!ports.length) {
+    ctx.addIssue({ code: "custom", message: `expected at least one port, got "${s}"` });
     return z.NEVER;
   }
-  return [...new Set(ports)].sort((a, b) => a - b);
+  return { ports: [...new Set(ports)].sort((a, b) => a - b), protocols };
 });
 const host = z.string().min(1).max(253).regex(/^[A-Za-z0-9.:_-]+$/, "expected an IP or host name");
 
@@ -138,7 +161,7 @@ async function joinToken(
 
 async function addDevice(
   store: Store,
-  a: { tenant: string; site: string; host: string; ports: number[]; label?: string },
+  a: { tenant: string; site: string; host: string; ports: PortSpec; label?: string },
 ) {
   const site = await store.getSite(a.tenant, a.site);
   if (!site) throw new UsageError(`no site ${a.site} in tenant ${a.tenant}`);
@@ -149,7 +172,8 @@ async function addDevice(
     tenantId: a.tenant,
     siteId: a.site,
     host: a.host,
-    ports: a.ports,
+    ports: a.ports.ports,
+    protocols: a.ports.protocols,
     label: a.label ?? "",
   });
   const handles: Record<string, string> = {};
@@ -273,7 +297,11 @@ const COMMANDS: Record<string, Command> = {
       tenant: { type: "string", arg: "ID", help: "Tenant id (required)" },
       site: { type: "string", arg: "ID", help: "Site id (required)" },
       host: { type: "string", arg: "HOST", help: "LAN IP or host name (required)" },
-      ports: { type: "string", arg: "LIST", help: "Ports, comma-separated (required)" },
+      ports: {
+        type: "string",
+        arg: "LIST",
+        help: "Ports, comma-separated, each optionally /http|https|rtsp|ssh|tcp (required)",
+      },
       label: { type: "string", arg: "TEXT", help: "Label shown to operators" },
     },
     schema: z.object({
@@ -569,7 +597,12 @@ const COMMANDS: Record<string, Command> = {
       site: { type: "string", arg: "NAME", default: "Site 1", help: "Site name" },
       email: { type: "string", arg: "EMAIL", default: "admin@example.com", help: "Admin email" },
       host: { type: "string", arg: "HOST", default: "127.0.0.1", help: "Device LAN host" },
-      ports: { type: "string", arg: "LIST", default: "22", help: "Device ports" },
+      ports: {
+        type: "string",
+        arg: "LIST",
+        default: "22",
+        help: "Device ports, e.g. 22 or 80/http,554/rtsp (default protocol from the number)",
+      },
       "password-stdin": {
         type: "boolean",
         help:
@@ -594,7 +627,7 @@ interface QuickstartArgs {
   site: string;
   email: string;
   host: string;
-  ports: number[];
+  ports: PortSpec;
 }
 
 /**
@@ -708,11 +741,17 @@ function localPort(port: number): number {
   return port === 22 ? 2222 : 20000 + (port % 10000);
 }
 
-/** Adds the ports a device lacks (minting their handles); the device as addDevice reports it. */
-async function addPorts(store: Store, d: Device, ports: number[]) {
-  const missing = ports.filter((p) => !d.ports.includes(p));
-  if (missing.length) {
-    await store.updateDevice(d.tenantId, d.id, { ports: [...d.ports, ...missing] });
+/**
+ * Adds the ports a device lacks (minting their handles) and marks the ports given with a protocol;
+ * the device as addDevice reports it.
+ */
+async function addPorts(store: Store, d: Device, spec: PortSpec) {
+  const missing = spec.ports.filter((p) => !d.ports.includes(p));
+  if (missing.length || Object.keys(spec.protocols).length) {
+    await store.updateDevice(d.tenantId, d.id, {
+      ports: [...d.ports, ...missing],
+      protocols: spec.protocols,
+    });
     await store.appendAudit({
       tenantId: d.tenantId,
       actor: "admin-cli",

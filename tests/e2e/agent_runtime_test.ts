@@ -190,6 +190,8 @@ Deno.test("discovery: the site's agent probes, hostile replies are ignored, the 
       name: "Gate North",
       endpoint: "urn:uuid:cafe0001-0000-4000-8000-000000000001",
       ports: [554, 8000],
+      // What each port speaks, ready for POST /api/sites/{id}/devices: the XAddr's port is web.
+      protocols: { 554: "rtsp", 8000: "http" },
     }]);
     assert(cam.probes() >= 1);
     // The agent survived the junk and still serves: a second round works the same.

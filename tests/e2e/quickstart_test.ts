@@ -172,3 +172,32 @@ Deno.test("cloud admin user list|set-role|reset-password|disable", async () => {
     await stack.stop();
   }
 });
+
+Deno.test("quickstart --ports takes a protocol per port; an unknown one is refused before any write", async () => {
+  const stack = await Stack.start();
+  try {
+    const bad = await admin(stack, ["quickstart", "--ports", "22,80/ftp"]);
+    assertEquals(bad.code, 2);
+    assertStringIncludes(bad.stderr, "after a slash, e.g. 80/http,554/rtsp");
+    assertEquals((await stack.admin<{ tenants: unknown[] }>("tenant", "list")).tenants, []);
+
+    const ok = await admin(stack, ["quickstart", "--ports", "22,8000/http,9554/RTSP", "--json"]);
+    assertEquals(ok.code, 0, ok.stderr);
+    const q = JSON.parse(ok.stdout);
+    const list = await (await fetch(`${stack.url}/api/sites/${q.siteId}/devices`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    })).json();
+    const dev = (list.items ?? list).find((d: { id: string }) => d.id === q.device.deviceId);
+    assertEquals(dev.protocols, { 22: "ssh", 8000: "http", 9554: "rtsp" });
+    // A re-run marks an existing port anew.
+    const again = await admin(stack, ["quickstart", "--ports", "8000/https", "--json"]);
+    assertEquals(again.code, 0, again.stderr);
+    const after = await (await fetch(`${stack.url}/api/sites/${q.siteId}/devices`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    })).json();
+    const dev2 = (after.items ?? after).find((d: { id: string }) => d.id === q.device.deviceId);
+    assertEquals(dev2.protocols, { 22: "ssh", 8000: "https", 9554: "rtsp" });
+  } finally {
+    await stack.stop();
+  }
+});

@@ -49,7 +49,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
     await page.screenshot({ path: `${SCREENSHOTS}/ui-firsthour-skipped-${width}.png` });
 
     // Actions are never clipped: the row's buttons are inside the viewport at every width.
-    const box = await page.locator("tr[data-device] >> text=✎ Ports").first().boundingBox();
+    const box = await page.locator("tr[data-device] >> text=✎ Edit").first().boundingBox();
     assert(
       box && box.x >= 0 && box.x + box.width <= width,
       `actions clipped: ${JSON.stringify(box)}`,
@@ -57,7 +57,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
 
     // Rename the device and the site.
     const row = page.locator("tr[data-device]", { hasText: "192.0.2.10" });
-    await row.locator("text=✎ Ports").click();
+    await row.locator("text=✎ Edit").click();
     await page.locator("dialog[open] input[name=label]").fill("Gate camera");
     await page.locator("dialog[open] >> text=Save changes").click();
     await page.locator("tr[data-device]", { hasText: "Gate camera" }).waitFor();

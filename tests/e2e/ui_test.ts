@@ -82,7 +82,7 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
 
     // Bulk add the camera.
     await page.fill("#bulk-range", "127.0.0.1");
-    await page.fill("#bulk-ports", String(cam.port));
+    await page.fill("#bulk-ports", `${cam.port}/http`);
     await page.click("text=+ Add");
     await page.waitForSelector(`text=${cam.port} HTTP`);
     await shot(page, "03-site");

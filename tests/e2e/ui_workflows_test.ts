@@ -50,15 +50,25 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     ]);
     const row = page.locator("tr[data-device]", { hasText: "Gate North" });
     await row.waitFor();
-    assertStringIncludes(await row.textContent() ?? "", "8000 TCP");
+    // Discovery added the camera's web port (from its XAddrs) as HTTP, 554 as RTSP.
+    assertStringIncludes(await row.textContent() ?? "", "8000 HTTP");
     assertStringIncludes(await row.textContent() ?? "", "554 RTSP");
 
     // Pencil: edit the ports as a comma list, Save changes.
-    await row.locator("text=✎ Ports").click();
+    await row.locator("text=✎ Edit").click();
     const dialog = page.locator("dialog[open]");
-    await dialog.locator("input[name=ports]").fill("80, 8080");
+    // Each port's protocol after a slash; an unknown one is refused with a toast.
+    assertEquals(await dialog.locator("input[name=ports]").inputValue(), "554/rtsp, 8000/http");
+    await dialog.locator("input[name=ports]").fill("80/gopher");
+    await dialog.locator("text=Save changes").click();
+    assertStringIncludes(
+      await (await page.waitForSelector(".toast.error")).textContent() ?? "",
+      "unknown protocol",
+    );
+    await dialog.locator("input[name=ports]").fill("80/tcp, 8080");
     await dialog.locator("text=Save changes").click();
     await page.waitForSelector("tr[data-device]:has-text('Gate North') >> text=8080 HTTP");
+    await page.waitForSelector("tr[data-device]:has-text('Gate North') >> text=80 TCP");
 
     // Device credentials: saved, shown as held, never shown back.
     const row2 = page.locator("tr[data-device]", { hasText: "Gate North" });
@@ -70,14 +80,29 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     await page.waitForSelector("text=credentials held by the cloud");
     assert(!(await page.content()).includes("S3cret-camera-pw"), "password shown back");
 
-    // The quickstart device's RTSP pill: a signed rtsp:// URL in a dialog.
-    await page.locator("tr[data-device]", { hasText: "127.0.0.1" }).first().locator(
-      "text=554 RTSP",
-    ).click();
+    // The quickstart device's RTSP pill asks for the stream path, then shows a signed rtsp://
+    // URL with it; the path is remembered for that port.
+    const pill = () =>
+      page.locator("tr[data-device]", { hasText: "127.0.0.1" }).first().locator("text=554 RTSP");
+    await pill().click();
+    await page.waitForSelector("#rtsp-dialog[open]");
+    await page.fill("#rtsp-path", "/Streaming/Channels/101");
+    await page.click("#rtsp-dialog >> text=Copy RTSP URL");
     await page.waitForSelector("#secret-dialog[open]");
     const rtsp = (await page.textContent("#secret-text"))!;
-    assert(/^rtsp:\/\/[^/]+\/h-[^/]+\./.test(rtsp), rtsp);
+    assert(/^rtsp:\/\/[^/]+\/h-[^/]+\.[^/]+\/Streaming\/Channels\/101$/.test(rtsp), rtsp);
     await page.click("#secret-dialog >> text=Done");
+    await page.reload();
+    await pill().click();
+    await page.waitForSelector("#rtsp-dialog[open]");
+    assertEquals(await page.inputValue("#rtsp-path"), "/Streaming/Channels/101");
+    await page.click("#rtsp-dialog >> text=Cancel");
+    const live = await page.locator("tr[data-device]", { hasText: "127.0.0.1" }).first()
+      .locator("a:has-text('Live')").getAttribute("href");
+    assertStringIncludes(live ?? "", "path=%2FStreaming%2FChannels%2F101");
+    // The site's live grid plays that camera on its remembered path too.
+    const grid = await (await page.request.get(`${stack.url}/sites/${q.siteId}/live`)).text();
+    assertStringIncludes(grid, 'data-path="/Streaming/Channels/101"');
 
     // An antiforgery mismatch: the guide's words in a toast, nothing created.
     await page.goto(`${stack.url}/sites`);

@@ -240,6 +240,110 @@ Deno.test("sites and devices: validated, role-checked, tenant-scoped, allowlist 
   }
 });
 
+Deno.test("port protocols: chosen at add (default from the number), editable, unknown ones 400; RTSP stream path remembered", async () => {
+  const w = await world();
+  try {
+    const A = w.users.adminA.token;
+    const siteId = (await w.call("POST", "/api/sites", { token: A, body: { name: "HQ" } })).json
+      .id as string;
+    const dev = await w.call("POST", `/api/sites/${siteId}/devices`, {
+      token: A,
+      body: { host: "192.0.2.50", ports: [80, 554, 7, 9000], protocols: { "9000": "HTTP" } },
+    });
+    assertEquals(dev.status, 201);
+    assertEquals(dev.json.protocols, { 7: "tcp", 80: "http", 554: "rtsp", 9000: "http" });
+    assertEquals(
+      (await w.cloud.store.listAudit({ action: "device.create" }))[0].detail.protocols,
+      dev.json.protocols,
+    );
+
+    for (
+      const [body, says] of [
+        [{ host: "192.0.2.51", ports: [80], protocols: { "80": "gopher" } }, "protocols.80"],
+        [{ host: "192.0.2.51", ports: [80], protocols: { "81": "http" } }, "port 81"],
+        [{ host: "192.0.2.51", ports: [80], protocols: { "x": "http" } }, "protocols"],
+      ] as const
+    ) {
+      const r = await w.call("POST", `/api/sites/${siteId}/devices`, { token: A, body });
+      assertEquals(r.status, 400, JSON.stringify(body));
+      assertEquals(r.json.error, "bad_request");
+      assertStringIncludes(r.json.message as string, says);
+    }
+    const unknown = await w.call("POST", `/api/sites/${siteId}/devices`, {
+      token: A,
+      body: { host: "192.0.2.51", ports: [80], protocols: { "80": "gopher" } },
+    });
+    assertStringIncludes(
+      unknown.json.message as string,
+      "expected one of http, https, rtsp, ssh, tcp",
+    );
+    assertEquals((await w.cloud.store.listDevices(w.tenants.a.id, siteId)).length, 1);
+
+    // Edited afterwards: one port's protocol; the others are kept.
+    const id = dev.json.id as string;
+    const edited = await w.call("PATCH", `/api/devices/${id}`, {
+      token: A,
+      body: { protocols: { "7": "ssh", "554": "tcp" } },
+    });
+    assertEquals(edited.status, 200);
+    assertEquals(edited.json.protocols, { 7: "ssh", 80: "http", 554: "tcp", 9000: "http" });
+    const badEdit = await w.call("PATCH", `/api/devices/${id}`, {
+      token: A,
+      body: { protocols: { "7": "telnet" } },
+    });
+    assertEquals(badEdit.status, 400);
+    assertEquals((await w.cloud.store.getDevice(w.tenants.a.id, id))!.protocols[7], "ssh");
+    const viewer = await w.call("PATCH", `/api/devices/${id}`, {
+      token: w.users.viewerA.token,
+      body: { protocols: { "7": "tcp" } },
+    });
+    assertEquals(viewer.status, 403);
+
+    // Bulk add: per-port protocols too.
+    const bulk = await w.call("POST", `/api/sites/${siteId}/devices/bulk`, {
+      token: A,
+      body: { range: "192.0.2.60", ports: [8000, 8554], portProtocols: { "8000": "https" } },
+    });
+    assertEquals(bulk.status, 201);
+    assertEquals((bulk.json.created as { protocols: unknown }[])[0].protocols, {
+      8000: "https",
+      8554: "rtsp",
+    });
+
+    // The RTSP URL for a port: the stream path asked for is remembered and used next time.
+    await w.call("PATCH", `/api/devices/${id}`, {
+      token: A,
+      body: { protocols: { "554": "rtsp" } },
+    });
+    const h = (edited.json.handles as Record<string, string>)["554"];
+    const first = await w.call("POST", `/api/handles/${h}/rtsp-url`, {
+      token: A,
+      body: { path: "/Streaming/Channels/101" },
+    });
+    assertEquals(first.status, 201);
+    assert(
+      (first.json.url as string).endsWith("/Streaming/Channels/101"),
+      first.json.url as string,
+    );
+    assertEquals(
+      (await w.cloud.store.getDevice(w.tenants.a.id, id))!.streamPaths,
+      { 554: "/Streaming/Channels/101" },
+    );
+    const again = await w.call("POST", `/api/handles/${h}/rtsp-url`, { token: A, body: {} });
+    assert(
+      (again.json.url as string).endsWith("/Streaming/Channels/101"),
+      again.json.url as string,
+    );
+    const badPath = await w.call("POST", `/api/handles/${h}/rtsp-url`, {
+      token: A,
+      body: { path: "/a b" },
+    });
+    assertEquals(badPath.status, 400);
+  } finally {
+    await w.stop();
+  }
+});
+
 Deno.test("tunnel endpoint: a session cookie is accepted only from the cloud's own origin", async () => {
   const w = await world();
   try {

@@ -14,7 +14,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secrets.ts";
 import { ChallengeAnswerer } from "./device_auth.ts";
-import { portKind } from "./port_kind.ts";
+import { protocolOf } from "../store/port_protocols.ts";
 import { concat } from "../live/rtp_h264.ts";
 import { DeviceConnPool } from "./proxy/device_conn.ts";
 import {
@@ -51,10 +51,18 @@ export const NO_SNAPSHOT_URL =
 
 const pools = new WeakMap<RouteDeps, DeviceConnPool>();
 
-/** The camera's web port for a handle (itself, or the device's first web port). */
+/** A port marked HTTP or HTTPS. */
+const isWeb = (device: Authorized["device"], port: number) =>
+  ["http", "https"].includes(protocolOf(device, port));
+
+/**
+ * The camera's web port for a handle: itself unless it is marked RTSP or SSH, else the device's
+ * first port marked HTTP or HTTPS, else its first plain TCP port.
+ */
 async function webTarget(d: RouteDeps, p: Principal, a: Authorized): Promise<Authorized> {
-  if (portKind(a.handle.port) === "http") return a;
-  const port = a.device.ports.find((x) => portKind(x) === "http");
+  if (!["rtsp", "ssh"].includes(protocolOf(a.device, a.handle.port))) return a;
+  const port = a.device.ports.find((x) => isWeb(a.device, x)) ??
+    a.device.ports.find((x) => protocolOf(a.device, x) === "tcp");
   const h = port === undefined ? null : await d.store.findHandle(a.device.id, port);
   if (!h) {
     throw new AppError(

@@ -19,6 +19,7 @@ import { jsonBody, page, query } from "./validate.ts";
 import { agentDailyQuery, agentPatch, agentStatsQuery, auditQuery } from "./schemas.ts";
 import { dayOf } from "../store/rules.ts";
 import { agentCertView } from "../agent_certs.ts";
+import { presenceOf } from "../tenancy/agent_presence.ts";
 
 /** The routes under /api (agents and audit). */
 export function agentRoutes(
@@ -36,8 +37,10 @@ export function agentRoutes(
   app.get("/agents", auth, async (c) => {
     const p = c.get("principal");
     const items = [];
-    for (const a of await store.listAgents(p.tenantId)) {
-      const pr = await store.getPresence(a.id);
+    const agents = await store.listAgents(p.tenantId);
+    const presence = await presenceOf(store, agents);
+    for (const a of agents) {
+      const pr = presence.get(a.id) ?? null;
       const today = await store.getAgentCounters(a.id);
       items.push({
         ...a,

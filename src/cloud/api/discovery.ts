@@ -7,6 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { PortProtocol } from "../store/port_protocols.ts";
 import { noAgentError } from "../access/no_agent.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { DiscoveredDevice, DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -23,18 +24,27 @@ const RTSP_PORT = 554;
 /** Default window when the body gives none. */
 const DEFAULT_WINDOW_MS = 3_000;
 
-/** The ports to offer for a discovered device: its XAddrs' HTTP(S) ports (else 80), and 554. */
-export function defaultPorts(xaddrs: string[]): number[] {
-  const ports = new Set<number>();
+/**
+ * The ports to offer for a discovered device with what each speaks: its XAddrs' web ports (HTTP,
+ * or HTTPS for an https XAddr; else 80 HTTP), and 554 RTSP.
+ */
+export function defaultPortProtocols(xaddrs: string[]): Record<number, PortProtocol> {
+  const out: Record<number, PortProtocol> = {};
   for (const x of xaddrs) {
     try {
       const u = new URL(x);
-      ports.add(u.port ? Number(u.port) : u.protocol === "https:" ? 443 : 80);
+      const https = u.protocol === "https:";
+      out[u.port ? Number(u.port) : https ? 443 : 80] = https ? "https" : "http";
     } catch { /* not a URL: skipped */ }
   }
-  if (ports.size === 0) ports.add(80);
-  ports.add(RTSP_PORT);
-  return [...ports].sort((a, b) => a - b);
+  if (Object.keys(out).length === 0) out[80] = "http";
+  out[RTSP_PORT] = "rtsp";
+  return out;
+}
+
+/** The ports to offer for a discovered device: its XAddrs' HTTP(S) ports (else 80), and 554. */
+export function defaultPorts(xaddrs: string[]): number[] {
+  return Object.keys(defaultPortProtocols(xaddrs)).map(Number).sort((a, b) => a - b);
 }
 
 /** One device of the answer. */
@@ -47,6 +57,7 @@ function shape(d: DiscoveredDevice) {
     name: d.name,
     endpoint: d.endpoint,
     ports: defaultPorts(d.xaddrs),
+    protocols: defaultPortProtocols(d.xaddrs),
   };
 }
 

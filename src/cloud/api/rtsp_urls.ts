@@ -2,7 +2,9 @@
  * `POST /api/handles/{handle}/rtsp-url`: mints a signed, expiring RTSP URL for a player that
  * cannot send a bearer header (VLC, ffmpeg, an NVR): bound to the caller (a signed-in user, or
  * a user's API token) and to the handle, 12 h by default, and useless once that user or token
- * loses access (checked by the gateway at each connection). Audited as `rtsp_url.mint`.
+ * loses access (checked by the gateway at each connection). Audited as `rtsp_url.mint`. A path
+ * given is remembered as the port's stream path (the console's RTSP pill offers it next time);
+ * without one, the remembered path is used.
  * @module
  */
 import { Hono } from "hono";
@@ -33,7 +35,7 @@ export function rtspUrlRoutes(d: RtspUrlDeps): Hono<AuthVars> {
     const p = c.get("principal");
     if (!p.userId) throw new AppError("forbidden", "this needs a signed-in user or a user's token");
     const body = await jsonBody(c, rtspUrlBody);
-    const { handle } = await authorizeHandle(d, p, c.req.param("handle"));
+    const { handle, device } = await authorizeHandle(d, p, c.req.param("handle"));
     const bearer = p.kind === "api_token" ? bearerOf(c.req.raw) : null;
     const credentialHash = p.kind === "api_token"
       ? p.credentialHash ?? (bearer ? await hashToken(bearer) : "")
@@ -50,13 +52,19 @@ export function rtspUrlRoutes(d: RtspUrlDeps): Hono<AuthVars> {
       credentialHash,
       expiresAt,
     });
-    const path = body.path.replace(/^\/+/, "");
+    const path = (body.path ?? device.streamPaths[handle.port] ?? "").replace(/^\/+/, "");
+    if (body.path !== undefined && (device.streamPaths[handle.port] ?? "") !== `/${path}`) {
+      // The path asked for is remembered for the port: the next URL and the Live view use it.
+      await d.store.updateDevice(handle.tenantId, device.id, {
+        streamPaths: { [handle.port]: path ? `/${path}` : "" },
+      });
+    }
     await d.store.appendAudit({
       tenantId: handle.tenantId,
       actor: p.actor,
       action: "rtsp_url.mint",
       target: handle.id,
-      detail: { expiresAt, boundToToken: p.kind === "api_token" },
+      detail: { expiresAt, boundToToken: p.kind === "api_token", path: `/${path}` },
     });
     return c.json({ url: `${d.rtspBase()}/${handle.id}.${token}/${path}`, expiresAt }, 201);
   });

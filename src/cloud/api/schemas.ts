@@ -8,6 +8,8 @@ import { terminalPolicyBody } from "../access/terminal/policy.ts";
 import { z } from "zod";
 import { cidrList } from "../tenancy/auth.ts";
 import { enrollRequest } from "./enroll.ts";
+import { pageQuery } from "./validate.ts";
+import { PORT_PROTOCOLS } from "../store/port_protocols.ts";
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().trim().min(1).max(253).regex(
@@ -18,6 +20,24 @@ const guid = z.string().trim().regex(
   /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
   "expected a GUID",
 ).transform((g) => g.toLowerCase());
+/** A port's protocol, case-insensitive. */
+export const portProtocol = z.preprocess(
+  (x) => typeof x === "string" ? x.trim().toLowerCase() : x,
+  z.enum(PORT_PROTOCOLS, {
+    error: (i) =>
+      `unknown protocol ${JSON.stringify(i.input)}: expected one of ${PORT_PROTOCOLS.join(", ")}`,
+  }),
+);
+/** Protocols by port number (`{"8000": "http"}`): a port named must be one of the device's. */
+const protocolMap = z.record(
+  z.string().regex(/^[1-9][0-9]{0,4}$/, "expected a port number as the key"),
+  portProtocol,
+).transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [Number(k), v])));
+/** A device-side RTSP stream path (`/Streaming/Channels/101`), without spaces, query or fragment. */
+const streamPath = z.string().max(2000).regex(
+  /^[^\s?#]*$/,
+  "a path without spaces, query or fragment",
+);
 const siteIds = z.array(z.string().min(1).max(64)).max(100);
 
 /** Sign in. */
@@ -56,6 +76,8 @@ export const invitePasswordBody = z.object({
 export const deviceBody = z.object({
   host,
   ports: z.array(port).min(1).max(64),
+  /** What each port speaks; a port not named gets the default of its number. */
+  protocols: protocolMap.optional(),
   manufacturer: z.string().max(100).optional(),
   model: z.string().max(100).optional(),
   label: z.string().max(200).optional(),
@@ -67,15 +89,24 @@ export const deviceBody = z.object({
   ).optional(),
 });
 /** Device edit (the serial is set at creation only). */
-export const devicePatch = deviceBody.omit({ serial: true }).partial().refine(
+export const devicePatch = deviceBody.omit({ serial: true }).extend({
+  /** RTSP stream paths by port; an empty path forgets the port's path. */
+  streamPaths: z.record(z.string().regex(/^[1-9][0-9]{0,4}$/), streamPath)
+    .transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [Number(k), v])))
+    .optional(),
+}).partial().refine(
   (p) => Object.keys(p).length > 0,
   "nothing to change",
 );
+/** `GET /api/sites/{id}/devices`: a page (`limit`, `cursor`) of the devices matching `q`. */
+export const deviceListQuery = pageQuery.extend({ q: z.string().max(200).optional() });
 /** Bulk add by single IP, range or CIDR. */
 export const bulkBody = z.object({
   range: z.string().trim().min(1).max(100),
   protocols: z.array(z.enum(["http", "https", "rtsp", "ssh"])).max(4).default([]),
   ports: z.array(port).min(1).max(64).optional(),
+  /** What each port speaks (`{"8000": "http"}`); a port not named gets its default. */
+  portProtocols: protocolMap.optional(),
 });
 /** New CLI session for yourself. */
 export const cliSessionBody = z.object({ siteIds: siteIds.default([]) });
@@ -123,8 +154,8 @@ export const deviceCredentialsBody = z.object({
 });
 /** Mint a signed RTSP URL: the device-side path to open, lifetime (default 12 h, at most 7 days). */
 export const rtspUrlBody = z.object({
-  path: z.string().max(2000).regex(/^[^\s?#]*$/, "a path without spaces, query or fragment")
-    .default(""),
+  /** Given: also remembered as the port's stream path (an empty one forgets it). */
+  path: streamPath.optional(),
   ttlSeconds: z.number().int().min(60).max(7 * 86_400).optional(),
 });
 /** Run ONVIF discovery on a site's agent. */
@@ -174,6 +205,7 @@ export const BODIES: Record<string, z.ZodType> = {
 
 /** Query strings by "METHOD /path". */
 export const QUERIES: Record<string, z.ZodObject> = {
+  "GET /api/sites/:id/devices": deviceListQuery,
   "GET /api/audit": auditQuery,
   "GET /api/agents/:id/stats": agentStatsQuery,
   "GET /api/agents/:id/daily": agentDailyQuery,

@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
-import type { Device, Store } from "../store/store.ts";
+import type { Device, DeviceExtras, Store } from "../store/store.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
 import { mintEnrollmentToken } from "../tenancy/enrollment.ts";
 import { expandAddresses, portsFor, RangeInputError } from "../tenancy/ip_range.ts";
@@ -16,8 +16,8 @@ import { announceChange } from "../watcher.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { jsonBody, page } from "./validate.ts";
-import { bulkBody, deviceBody, devicePatch, siteBody } from "./schemas.ts";
+import { jsonBody, page, query } from "./validate.ts";
+import { bulkBody, deviceBody, deviceListQuery, devicePatch, siteBody } from "./schemas.ts";
 import { deviceHostRefusal } from "../tenancy/device_host.ts";
 
 /** What the site routes need. */
@@ -31,9 +31,24 @@ export interface SiteDeps {
   allowLinkLocalDevices?: boolean;
 }
 
-async function withHandles(store: Store, clock: Clock, d: Device, actor: string) {
+/**
+ * The device with a live handle for each port (minted when missing) and whether credentials are
+ * held; `known` (from listDeviceExtras, for a page of devices) saves the per-device reads.
+ */
+async function withHandles(
+  store: Store,
+  clock: Clock,
+  d: Device,
+  actor: string,
+  known?: DeviceExtras,
+) {
   const handles: Record<string, string> = {};
   for (const p of d.ports) {
+    const live = known?.handles.find((h) => h.deviceId === d.id && h.port === p);
+    if (live) {
+      handles[p] = live.id;
+      continue;
+    }
     handles[p] = (await ensureHandle(store, clock, {
       tenantId: d.tenantId,
       siteId: d.siteId,
@@ -48,7 +63,9 @@ async function withHandles(store: Store, clock: Clock, d: Device, actor: string)
         detail: { device: d.id, port: p },
       }))).id;
   }
-  const hasCredentials = (await store.getDeviceCredentials(d.tenantId, d.id)) !== null;
+  const hasCredentials = known
+    ? known.withCredentials.includes(d.id)
+    : (await store.getDeviceCredentials(d.tenantId, d.id)) !== null;
   return { ...d, handles, hasCredentials };
 }
 
@@ -61,6 +78,19 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const s = await store.getSite(p.tenantId, id);
     if (!s) throw new AppError("not_found", "no such site");
     return s;
+  };
+  /** 400 when a per-port map names a port the device does not have. */
+  const onlyPorts = (
+    ports: number[],
+    maps: Record<string, Record<number, unknown> | undefined>,
+  ) => {
+    for (const [field, m] of Object.entries(maps)) {
+      for (const k of Object.keys(m ?? {})) {
+        if (!ports.includes(Number(k))) {
+          throw new AppError("bad_request", `${field}: port ${k} is not one of the device's ports`);
+        }
+      }
+    }
   };
   /** 400 for an address that is never a device (device_host.ts). */
   const acceptableHost = (host: string) => {
@@ -124,7 +154,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const p = c.get("principal");
     requireRole(p.role, "admin");
     const s = await site(p, c.req.param("id"));
-    const devices = (await store.listDevices(p.tenantId, s.id)).length;
+    const devices = (await store.countDevicesBySite(p.tenantId))[s.id] ?? 0;
     const r = await store.deleteSite(p.tenantId, s.id);
     if (r === "not_found") throw new AppError("not_found", "no such site");
     if (r === "has_agents") {
@@ -159,14 +189,20 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     return c.json({ token, expiresAt }, 201);
   });
 
+  // Paged in the query (`?limit=&cursor=`, `?q=` searches as the console does): a site with
+  // 10,000 devices answers one page, not all of them.
   app.get("/sites/:id/devices", auth, async (c) => {
     const p = c.get("principal");
     const s = await site(p, c.req.param("id"));
+    const { limit, cursor, q } = query(c, deviceListQuery);
+    const r = await store.queryDevices(p.tenantId, s.id, { search: q, offset: cursor, limit });
+    const extras = await store.listDeviceExtras(p.tenantId, r.devices.map((x) => x.id));
     const items = [];
-    for (const dev of await store.listDevices(p.tenantId, s.id)) {
-      items.push(await withHandles(store, clock, dev, p.actor));
+    for (const dev of r.devices) {
+      items.push(await withHandles(store, clock, dev, p.actor, extras));
     }
-    return c.json(page(c, items));
+    const next = cursor + r.devices.length < r.total ? cursor + r.devices.length : null;
+    return c.json({ items, next, total: r.total });
   });
   app.post("/sites/:id/devices", auth, async (c) => {
     const p = c.get("principal");
@@ -174,12 +210,17 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const s = await site(p, c.req.param("id"));
     const body = await jsonBody(c, deviceBody);
     acceptableHost(body.host);
+    onlyPorts(body.ports, { protocols: body.protocols });
     if (body.serial && await store.getDeviceBySerial(body.serial)) {
       throw new AppError("conflict", "a device with this serial is already registered");
     }
     const dev = await store.createDevice({ tenantId: p.tenantId, siteId: s.id, ...body });
     const out = await withHandles(store, clock, dev, p.actor);
-    await changed(p, "device.create", dev.id, s.id, { host: dev.host, ports: dev.ports });
+    await changed(p, "device.create", dev.id, s.id, {
+      host: dev.host,
+      ports: dev.ports,
+      protocols: dev.protocols,
+    });
     return c.json(out, 201);
   });
   app.post("/sites/:id/devices/bulk", auth, async (c) => {
@@ -196,6 +237,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     }
     for (const h of hosts) acceptableHost(h);
     const ports = body.ports ?? portsFor(body.protocols);
+    onlyPorts(ports, { portProtocols: body.portProtocols });
     const existing = new Set((await store.listDevices(p.tenantId, s.id)).map((x) => x.host));
     const created = [];
     const skippedHosts: string[] = [];
@@ -208,7 +250,13 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
         await withHandles(
           store,
           clock,
-          await store.createDevice({ tenantId: p.tenantId, siteId: s.id, host: h, ports }),
+          await store.createDevice({
+            tenantId: p.tenantId,
+            siteId: s.id,
+            host: h,
+            ports,
+            protocols: body.portProtocols,
+          }),
           p.actor,
         ),
       );
@@ -247,7 +295,13 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     requireRole(p.role, "admin");
     const body = await jsonBody(c, devicePatch);
     if (body.host !== undefined) acceptableHost(body.host);
-    const dev = await store.updateDevice(p.tenantId, c.req.param("id"), body);
+    const cur = await store.getDevice(p.tenantId, c.req.param("id"));
+    if (!cur) throw new AppError("not_found", "no such device");
+    onlyPorts(body.ports ?? cur.ports, {
+      protocols: body.protocols,
+      streamPaths: body.streamPaths,
+    });
+    const dev = await store.updateDevice(p.tenantId, cur.id, body);
     if (!dev) throw new AppError("not_found", "no such device");
     const out = await withHandles(store, clock, dev, p.actor);
     await changed(p, "device.update", dev.id, dev.siteId, body);

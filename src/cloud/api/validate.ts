@@ -32,7 +32,8 @@ export function query<T extends z.ZodType>(c: Context, schema: T): z.infer<T> {
   return r.data;
 }
 
-const pageQuery = z.object({
+/** `?limit=&cursor=` of a list. */
+export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.coerce.number().int().min(0).default(0),
 });

@@ -2,9 +2,12 @@
  * The control relay process (`connector cloud control-relay`, started by the cloud itself, never
  * by hand). It owns the agents' gRPC-over-mTLS listener and nothing else: Deno's node:http2 can
  * abort the whole process inside nghttp2 when a peer's GOAWAY meets a stream it just closed
- * (denoland/deno#36788 — the fuzzer finds it from a well-behaved agent's reconnects in minutes),
- * and no JavaScript can catch that. In its own process such an abort costs the agents one
- * reconnect, not the node: the HTTP API, the browser proxy, the RTSP gateway and every open
+ * (denoland/deno#36788 — the fuzzer found it from a well-behaved agent's reconnects in minutes),
+ * and no JavaScript can catch that. The relay therefore ends TLS itself (node:tls, client
+ * certificate required) and hands grpc-js the decrypted bytes through goaway_filter.ts, which
+ * keeps the agents' GOAWAY frames from nghttp2: since then the fuzzer's `control` target has not
+ * reached the abort. Should another native fault remain, in its own process it costs the agents
+ * one reconnect, not the node: the HTTP API, the browser proxy, the RTSP gateway and every open
  * tunnel live in the cloud process and keep going while it restarts this one.
  *
  * It reads its configuration (keys included) from stdin — never from the command line — and
@@ -13,6 +16,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import * as tls from "node:tls";
+import { dropClientGoaway } from "./goaway_filter.ts";
 import { controlServiceDefinition } from "../../shared/protocol/control.ts";
 import {
   decodeDeny,
@@ -60,14 +65,15 @@ export async function relayMain(): Promise<number> {
   let nextId = 1;
   let server: grpc.Server | null = null;
   let identity: TlsIdentity | null = null;
+  /** Each live connection's verified client certificate, by `address:port` (call.getPeer()). */
+  const peers = new Map<string, { cn: string; raw?: Uint8Array }>();
 
   const connect = (call: RawCall) => {
     const id = nextId++;
     calls.set(id, call);
-    const peer = call.getAuthContext()?.sslPeerCertificate as
-      | { subject?: { CN?: string }; raw?: Uint8Array }
-      | undefined;
-    const cn = String(peer?.subject?.CN ?? "");
+    // The certificate the TLS listener verified for this call's connection.
+    const peer = peers.get(call.getPeer());
+    const cn = peer?.cn ?? "";
     let gone = false;
     const finish = () => {
       if (gone) return;
@@ -115,18 +121,41 @@ export async function relayMain(): Promise<number> {
         const c = JSON.parse(new TextDecoder().decode(f.payload)) as RelayConfig;
         server = new grpc.Server(c.options);
         server.addService(rawDefinition(), { Connect: connect });
-        identity = new TlsIdentity(c.caPem, { certPem: c.certPem, keyPem: c.keyPem });
-        const creds = identity.serverCredentials();
-        const host = c.host.includes(":") ? `[${c.host}]` : c.host;
-        const port = await new Promise<number>((resolve, reject) =>
-          server!.bindAsync(`${host}:${c.port}`, creds, (e, p) => e ? reject(e) : resolve(p))
-        );
-        reportRefusedHandshakes(server, (remote, reason) =>
+        const id = identity = new TlsIdentity(c.caPem, { certPem: c.certPem, keyPem: c.keyPem });
+        // TLS ends here, not in grpc-js: the decrypted client bytes pass through the GOAWAY
+        // filter (goaway_filter.ts) before the HTTP/2 engine sees them.
+        const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+        const secure = () => ({ ca: id.caPem, cert: id.pair.certPem, key: id.pair.keyPem });
+        const listener = tls.createServer({
+          ...secure(),
+          requestCert: true,
+          rejectUnauthorized: true,
+          ALPNProtocols: ["h2"],
+        }, (sock) => {
+          const cert = sock.getPeerCertificate();
+          const key = `${sock.remoteAddress}:${sock.remotePort}`;
+          peers.set(key, { cn: String(cert?.subject?.CN ?? ""), raw: cert?.raw });
+          sock.once("close", () => peers.delete(key));
+          sock.setNoDelay(true);
+          injector.injectConnection(dropClientGoaway(sock));
+        });
+        id.onChange(() => listener.setSecureContext(secure()));
+        listener.on("tlsClientError", (err: Error, sock?: { remoteAddress?: string }) =>
           send(
             RelayFrame.REFUSED,
             0,
-            new TextEncoder().encode(JSON.stringify({ remote, reason })),
+            new TextEncoder().encode(
+              JSON.stringify({ remote: sock?.remoteAddress ?? "unknown", reason: err.message }),
+            ),
           ));
+        const port = await new Promise<number>((resolve, reject) => {
+          listener.once("error", reject);
+          listener.listen(
+            c.port,
+            c.host,
+            () => resolve((listener.address() as { port: number }).port),
+          );
+        });
         const p = new Uint8Array(4);
         new DataView(p.buffer).setUint32(0, port);
         send(RelayFrame.READY, 0, p);
@@ -149,20 +178,4 @@ export async function relayMain(): Promise<number> {
   // makes them reconnect just the same.
   void server;
   return 0;
-}
-
-/**
- * Reports handshakes the listener refuses (a certificate of another CA — e.g. a cloud node's
- * internal-CA certificate — or none) so the cloud can audit them: grpc-js ends them before any
- * call, so they are caught on its TLS servers (`http2Servers`, grpc-js's own private map).
- */
-function reportRefusedHandshakes(
-  server: grpc.Server,
-  report: (remote: string, reason: string) => void,
-): void {
-  const servers = (server as unknown as { http2Servers?: Map<unknown, unknown> }).http2Servers;
-  for (const s of servers?.keys() ?? []) {
-    (s as { on(ev: string, fn: (e: Error, sock?: { remoteAddress?: string }) => void): void })
-      .on("tlsClientError", (err, sock) => report(sock?.remoteAddress ?? "unknown", err.message));
-  }
 }

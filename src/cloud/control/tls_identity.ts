@@ -2,9 +2,10 @@
  * The control listener's TLS identity, replaceable while it runs. The server certificate renews
  * itself before expiry (server_cert_renewal.ts) and the trusted agent CAs change with a rotation,
  * without a restart: the cloud process holds the current identity and tells the control relay
- * (relay.ts) of each change; in the relay process grpc-js takes its key pair and trusted CA from a
- * certificate provider and applies each update to new connections, while streams already open
- * keep their session. Client certificates stay required and verified
+ * (relay.ts) of each change; in the relay process the TLS listener takes each update as its new
+ * secure context (`onChange` → `setSecureContext`) for new connections, while streams already open
+ * keep their session (`serverCredentials()` offers the same as a grpc-js certificate provider for
+ * a listener that lets grpc-js end TLS). Client certificates stay required and verified
  * against the agent CA (checked under Deno: a client without one, or with one from another CA,
  * is refused before and after an update).
  * @module

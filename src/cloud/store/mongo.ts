@@ -38,6 +38,8 @@ import {
   upsert,
 } from "./mongo_schema.ts";
 import { MongoStats } from "./mongo_stats.ts";
+import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
+import { asDevice, MongoDeviceLists } from "./mongo_device_lists.ts";
 import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import { MongoTerminal } from "./mongo_terminal.ts";
@@ -58,6 +60,10 @@ import type {
   ConsumeResult,
   Device,
   DeviceCredentialRecord,
+  DeviceExtras,
+  DevicePage,
+  DevicePatch,
+  DeviceQuery,
   EnrollmentToken,
   Handle,
   License,
@@ -145,6 +151,7 @@ class MongoStore extends MongoBase implements Store {
   readonly #stats: MongoStats;
   readonly #creds: MongoCredentials;
   readonly #terminal: MongoTerminal;
+  readonly #deviceLists: MongoDeviceLists;
 
   constructor(client: MongoClient, db: Db, clock: Clock) {
     super(db, clock);
@@ -152,6 +159,7 @@ class MongoStore extends MongoBase implements Store {
     this.#stats = new MongoStats(db, clock);
     this.#creds = new MongoCredentials(db, clock);
     this.#terminal = new MongoTerminal(db, clock);
+    this.#deviceLists = new MongoDeviceLists(db, clock);
   }
 
   /** Inserts a record with `_id` = its key and a creation-order tie-breaker. */
@@ -280,6 +288,8 @@ class MongoStore extends MongoBase implements Store {
       siteId: input.siteId,
       host: input.host,
       ports,
+      protocols: normalizeProtocols(ports, input.protocols),
+      streamPaths: {},
       manufacturer: input.manufacturer ?? "",
       model: input.model ?? "",
       label: input.label ?? "",
@@ -330,45 +340,54 @@ class MongoStore extends MongoBase implements Store {
   }
 
   async getDevice(tenantId: string, id: string): Promise<Device | null> {
-    return pickOrNull(
+    return asDevice(pickOrNull(
       await this.c(C.devices).findOne({ _id: id as never, tenantId }),
       FIELDS.device,
-    );
+    ));
   }
 
   async getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null> {
-    return pickOrNull(await this.c(C.devices).findOne({ loopbackIp, tenantId }), FIELDS.device);
-  }
-
-  listDevices(tenantId: string, siteId: string): Promise<Device[]> {
-    return this.list(C.devices, { tenantId, siteId }, FIELDS.device, { createdAt: 1, ord: 1 });
-  }
-
-  async updateDevice(
-    tenantId: string,
-    id: string,
-    patch: Partial<
-      Pick<Device, "host" | "ports" | "manufacturer" | "model" | "label" | "notes">
-    >,
-  ): Promise<Device | null> {
-    const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
-    const set: Document = { updatedAt: this.now() };
-    for (const k of ["host", "manufacturer", "model", "label", "notes"] as const) {
-      if (patch[k] !== undefined) set[k] = patch[k];
-    }
-    if (ports) set.ports = ports;
-    const before = await this.c(C.devices).findOneAndUpdate(
-      { _id: id as never, tenantId },
-      { $set: set },
-      { returnDocument: "before", ...SECURE },
+    return asDevice(
+      pickOrNull(await this.c(C.devices).findOne({ loopbackIp, tenantId }), FIELDS.device),
     );
-    if (!before) return null;
-    const cur = pick<Device>(before, FIELDS.device);
-    const next: Device = { ...cur, ...set } as Device;
-    if (next.host !== cur.host || JSON.stringify(next.ports) !== JSON.stringify(cur.ports)) {
-      await this.bumpAllowlistVersion(cur.siteId);
+  }
+
+  async listDevices(tenantId: string, siteId: string): Promise<Device[]> {
+    return (await this.list<Device>(C.devices, { tenantId, siteId }, FIELDS.device, {
+      createdAt: 1,
+      ord: 1,
+    })).map((d) => asDevice(d)!);
+  }
+
+  async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
+    const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
+    // The maps depend on the current ports and values: read, then update only if the document
+    // is still the one read (compare-and-set on updatedAt and ports), retrying on a race.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const raw = await this.c(C.devices).findOne({ _id: id as never, tenantId });
+      if (!raw) return null;
+      const cur = asDevice(pick<Device>(raw, FIELDS.device))!;
+      const nextPorts = ports ?? cur.ports;
+      const set: Document = { updatedAt: this.now() };
+      for (const k of ["host", "manufacturer", "model", "label", "notes"] as const) {
+        if (patch[k] !== undefined) set[k] = patch[k];
+      }
+      set.ports = nextPorts;
+      set.protocols = normalizeProtocols(nextPorts, patch.protocols, cur.protocols);
+      set.streamPaths = normalizeStreamPaths(nextPorts, patch.streamPaths, cur.streamPaths);
+      const r = await this.c(C.devices).updateOne(
+        { _id: id as never, tenantId, updatedAt: raw.updatedAt, ports: raw.ports },
+        { $set: set },
+        SECURE,
+      );
+      if (r.matchedCount === 0) continue;
+      const next: Device = { ...cur, ...set } as Device;
+      if (next.host !== cur.host || JSON.stringify(next.ports) !== JSON.stringify(cur.ports)) {
+        await this.bumpAllowlistVersion(cur.siteId);
+      }
+      return next;
     }
-    return next;
+    throw new Error(`device ${id} kept changing while being updated`);
   }
 
   async deleteDevice(tenantId: string, id: string): Promise<boolean> {
@@ -384,6 +403,18 @@ class MongoStore extends MongoBase implements Store {
     if (r.deletedCount === 0) return false; // a concurrent delete won
     await this.bumpAllowlistVersion(d.siteId as string);
     return true;
+  }
+
+  queryDevices(tenantId: string, siteId: string, query: DeviceQuery): Promise<DevicePage> {
+    return this.#deviceLists.queryDevices(tenantId, siteId, query);
+  }
+
+  countDevicesBySite(tenantId: string): Promise<Record<string, number>> {
+    return this.#deviceLists.countDevicesBySite(tenantId);
+  }
+
+  listDeviceExtras(tenantId: string, deviceIds: string[]): Promise<DeviceExtras> {
+    return this.#deviceLists.listDeviceExtras(tenantId, deviceIds);
   }
 
   async getAllowlist(siteId: string): Promise<Allowlist> {
@@ -913,10 +944,10 @@ class MongoStore extends MongoBase implements Store {
   // Embedded-agent claim
 
   async getDeviceBySerial(serial: string): Promise<Device | null> {
-    return pickOrNull(
+    return asDevice(pickOrNull(
       await this.c(C.devices).findOne({ serialKey: serial, serial }),
       FIELDS.device,
-    );
+    ));
   }
 
   async claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult> {
@@ -935,7 +966,7 @@ class MongoStore extends MongoBase implements Store {
       if (!d) return { ok: false, reason: "unknown" };
       return { ok: false, reason: "claimed", tenantId: d.tenantId, deviceId: d.id };
     }
-    const device = pick<Device>(before, FIELDS.device);
+    const device = asDevice(pick<Device>(before, FIELDS.device))!;
     const created = newAgentRecord(agent, device, now);
     try {
       await this.#insertAgent(created);

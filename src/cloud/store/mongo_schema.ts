@@ -111,6 +111,8 @@ export const FIELDS = {
     "siteId",
     "host",
     "ports",
+    "protocols",
+    "streamPaths",
     "manufacturer",
     "model",
     "label",

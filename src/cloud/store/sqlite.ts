@@ -17,11 +17,14 @@ import {
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
+import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
 import {
   auditLimit,
   counterDeltas,
   dayOf,
   dayStart,
+  devicePageBounds,
+  deviceSearch,
   hourOf,
   LOOPBACK_CAPACITY,
   LOOPBACK_RANDOM_TRIES,
@@ -52,6 +55,10 @@ import type {
   ConsumeResult,
   Device,
   DeviceCredentialRecord,
+  DeviceExtras,
+  DevicePage,
+  DevicePatch,
+  DeviceQuery,
   EnrollmentToken,
   Handle,
   License,
@@ -170,12 +177,15 @@ function toAgent(r: Row): Agent {
 }
 
 function toDevice(r: Row): Device {
+  const ports: number[] = JSON.parse(str(r.ports));
   return {
     id: str(r.id),
     tenantId: str(r.tenant_id),
     siteId: str(r.site_id),
     host: str(r.host),
-    ports: JSON.parse(str(r.ports)),
+    ports,
+    protocols: normalizeProtocols(ports, undefined, JSON.parse(str(r.protocols ?? "{}"))),
+    streamPaths: normalizeStreamPaths(ports, undefined, JSON.parse(str(r.stream_paths ?? "{}"))),
     manufacturer: str(r.manufacturer),
     model: str(r.model),
     label: str(r.label),
@@ -551,6 +561,8 @@ class SqliteStore implements Store {
         siteId: input.siteId,
         host: input.host,
         ports,
+        protocols: normalizeProtocols(ports, input.protocols),
+        streamPaths: {},
         manufacturer: input.manufacturer ?? "",
         model: input.model ?? "",
         label: input.label ?? "",
@@ -562,14 +574,16 @@ class SqliteStore implements Store {
         claimedAgentId: null,
       };
       this.#run(
-        `INSERT INTO devices (id, tenant_id, site_id, host, ports, manufacturer, model, label,
-           notes, loopback_n, loopback_ip, created_at, updated_at, serial)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO devices (id, tenant_id, site_id, host, ports, protocols, stream_paths,
+           manufacturer, model, label, notes, loopback_n, loopback_ip, created_at, updated_at,
+           serial)
+         VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         device.id,
         device.tenantId,
         device.siteId,
         device.host,
         JSON.stringify(device.ports),
+        JSON.stringify(device.protocols),
         device.manufacturer,
         device.model,
         device.label,
@@ -630,22 +644,19 @@ class SqliteStore implements Store {
     ).map(toDevice);
   }
 
-  async updateDevice(
-    tenantId: string,
-    id: string,
-    patch: Partial<
-      Pick<Device, "host" | "ports" | "manufacturer" | "model" | "label" | "notes">
-    >,
-  ): Promise<Device | null> {
+  async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
     const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
     return this.#tx(() => {
       const r = this.#get("SELECT * FROM devices WHERE id = ? AND tenant_id = ?", id, tenantId);
       if (!r) return null;
       const cur = toDevice(r);
+      const nextPorts = ports ?? cur.ports;
       const next: Device = {
         ...cur,
         host: patch.host ?? cur.host,
-        ports: ports ?? cur.ports,
+        ports: nextPorts,
+        protocols: normalizeProtocols(nextPorts, patch.protocols, cur.protocols),
+        streamPaths: normalizeStreamPaths(nextPorts, patch.streamPaths, cur.streamPaths),
         manufacturer: patch.manufacturer ?? cur.manufacturer,
         model: patch.model ?? cur.model,
         label: patch.label ?? cur.label,
@@ -653,11 +664,13 @@ class SqliteStore implements Store {
         updatedAt: this.#now(),
       };
       this.#run(
-        `UPDATE devices SET host = ?, ports = ?, manufacturer = ?, model = ?, label = ?, notes = ?,
-           updated_at = ?
+        `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?, manufacturer = ?,
+           model = ?, label = ?, notes = ?, updated_at = ?
          WHERE id = ?`,
         next.host,
         JSON.stringify(next.ports),
+        JSON.stringify(next.protocols),
+        JSON.stringify(next.streamPaths),
         next.manufacturer,
         next.model,
         next.label,
@@ -685,6 +698,70 @@ class SqliteStore implements Store {
       this.#bump(str(r.site_id));
       return true;
     });
+  }
+
+  async queryDevices(tenantId: string, siteId: string, query: DeviceQuery): Promise<DevicePage> {
+    const { offset, limit } = devicePageBounds(query);
+    const search = deviceSearch(query.search);
+    let where = "tenant_id = ? AND site_id = ?";
+    const params: SQLInputValue[] = [tenantId, siteId];
+    if (search !== null) {
+      const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where += ` AND (host LIKE ? ESCAPE '\\' OR label LIKE ? ESCAPE '\\'
+        OR manufacturer LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\'
+        OR loopback_ip LIKE ? ESCAPE '\\'
+        OR EXISTS (SELECT 1 FROM json_each(devices.ports) WHERE value = ?))`;
+      const port = /^[0-9]{1,5}$/.test(search) ? Number(search) : -1;
+      params.push(like, like, like, like, like, port);
+    }
+    return this.#read(() => ({
+      devices: this.#all(
+        `SELECT * FROM devices WHERE ${where} ORDER BY created_at, rowid LIMIT ? OFFSET ?`,
+        ...params,
+        limit,
+        offset,
+      ).map(toDevice),
+      total: num(this.#get(`SELECT COUNT(*) AS n FROM devices WHERE ${where}`, ...params)!.n),
+    }));
+  }
+
+  async countDevicesBySite(tenantId: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (
+      const r of this.#all(
+        "SELECT site_id, COUNT(*) AS n FROM devices WHERE tenant_id = ? GROUP BY site_id",
+        tenantId,
+      )
+    ) out[str(r.site_id)] = num(r.n);
+    return out;
+  }
+
+  async listDeviceExtras(tenantId: string, deviceIds: string[]): Promise<DeviceExtras> {
+    const ids = JSON.stringify(deviceIds);
+    return this.#read(() => ({
+      handles: this.#all(
+        `SELECT * FROM handles
+          WHERE device_id IN (SELECT value FROM json_each(?)) AND tenant_id = ?
+            AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+          ORDER BY created_at DESC, rowid DESC`,
+        ids,
+        tenantId,
+        this.#now(),
+      ).map(toHandle),
+      withCredentials: this.#all(
+        `SELECT device_id FROM device_credentials
+          WHERE device_id IN (SELECT value FROM json_each(?)) AND tenant_id = ?`,
+        ids,
+        tenantId,
+      ).map((r) => str(r.device_id)),
+      hostKeys: this.#all(
+        `SELECT * FROM ssh_host_keys
+          WHERE device_id IN (SELECT value FROM json_each(?)) AND tenant_id = ?
+          ORDER BY device_id, port`,
+        ids,
+        tenantId,
+      ).map(toSshHostKey),
+    }));
   }
 
   async getAllowlist(siteId: string): Promise<Allowlist> {

@@ -379,4 +379,21 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE agents ADD COLUMN label TEXT NOT NULL DEFAULT '';
   `,
+  // 12: what each device port speaks (JSON object port -> http|https|rtsp|ssh|tcp), existing
+  // ports getting the default of their number; the RTSP stream path remembered per port; and the
+  // index the per-site device counts read (paged lists sort on devices_site).
+  `
+  ALTER TABLE devices ADD COLUMN protocols TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE devices ADD COLUMN stream_paths TEXT NOT NULL DEFAULT '{}';
+  UPDATE devices SET protocols = (
+    SELECT json_group_object(CAST(p.value AS TEXT), CASE p.value
+      WHEN 80 THEN 'http' WHEN 8080 THEN 'http'
+      WHEN 443 THEN 'https' WHEN 8443 THEN 'https'
+      WHEN 554 THEN 'rtsp' WHEN 8554 THEN 'rtsp'
+      WHEN 22 THEN 'ssh'
+      ELSE 'tcp' END)
+    FROM json_each(devices.ports) AS p
+  );
+  CREATE INDEX devices_tenant_site ON devices (tenant_id, site_id);
+  `,
 ];

@@ -13,6 +13,7 @@
  *   tenant's record, so a caller cannot forget the scope.
  * @module
  */
+import type { PortProtocol } from "./port_protocols.ts";
 
 /** One customer organization. */
 export interface Tenant {
@@ -68,6 +69,13 @@ export interface Device {
   host: string;
   /** Allowed TCP ports, sorted ascending, no duplicates. */
   ports: number[];
+  /**
+   * What each port speaks, keyed by port: one entry per port of `ports`, chosen when the port was
+   * added (default from its number, see `port_protocols.ts`), editable.
+   */
+  protocols: Record<number, PortProtocol>;
+  /** The RTSP stream path remembered per port (e.g. `/Streaming/Channels/101`); absent: none. */
+  streamPaths: Record<number, string>;
   manufacturer: string;
   model: string;
   label: string;
@@ -85,12 +93,44 @@ export interface Device {
   claimedAgentId: string | null;
 }
 
+/** What {@linkcode Store.updateDevice} may change. */
+export type DevicePatch = Partial<
+  Pick<
+    Device,
+    "host" | "ports" | "manufacturer" | "model" | "label" | "notes" | "protocols" | "streamPaths"
+  >
+>;
+
+/** What {@linkcode Store.queryDevices} looks for. */
+export interface DeviceQuery {
+  search?: string;
+  offset?: number;
+  limit?: number;
+}
+
+/** A page of devices and how many match in all. */
+export interface DevicePage {
+  devices: Device[];
+  total: number;
+}
+
+/** What the console shows beside a page of devices (see {@linkcode Store.listDeviceExtras}). */
+export interface DeviceExtras {
+  /** Live (not revoked, not expired) handles, newest first. */
+  handles: Handle[];
+  /** Ids of the devices whose credentials the cloud holds. */
+  withCredentials: string[];
+  hostKeys: SshHostKey[];
+}
+
 /** What a caller supplies to create a device; the store assigns id, loopback IP and times. */
 export interface NewDevice {
   tenantId: string;
   siteId: string;
   host: string;
   ports: number[];
+  /** Protocols chosen per port; a port not named gets its default. */
+  protocols?: Record<number, PortProtocol>;
   manufacturer?: string;
   model?: string;
   label?: string;
@@ -349,16 +389,28 @@ export interface Store {
   /** The tenant's device with this loopback address (unique cloud-wide), or null. */
   getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null>;
   listDevices(tenantId: string, siteId: string): Promise<Device[]>;
-  /** Replaces fields given; bumps the allowlist version when host or ports change. Null if absent. */
-  updateDevice(
-    tenantId: string,
-    id: string,
-    patch: Partial<
-      Pick<Device, "host" | "ports" | "manufacturer" | "model" | "label" | "notes">
-    >,
-  ): Promise<Device | null>;
+  /**
+   * Replaces fields given; bumps the allowlist version when host or ports change. Null if absent.
+   * `protocols` and `streamPaths` are merged into the current maps (an empty path forgets one);
+   * a port kept keeps its protocol unless named, a new port gets its default.
+   */
+  updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null>;
   /** Deletes the device and its handles; bumps the allowlist version. False if absent. */
   deleteDevice(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * One page of a site's devices, oldest first, paged in the query: those matching `search`
+   * (case-insensitive substring of host, label, manufacturer, model or loopback address, or a
+   * port number equal to it), from `offset`, at most `limit` (default 100, at most 1000), with
+   * how many match in all.
+   */
+  queryDevices(tenantId: string, siteId: string, query: DeviceQuery): Promise<DevicePage>;
+  /** How many devices each site of the tenant has (sites without devices are absent). */
+  countDevicesBySite(tenantId: string): Promise<Record<string, number>>;
+  /**
+   * Tenant-scoped, in one call per kind (never a query per device): the live handles of these
+   * devices (newest first), which of them have credentials held, and their pinned SSH host keys.
+   */
+  listDeviceExtras(tenantId: string, deviceIds: string[]): Promise<DeviceExtras>;
   /** The site's current allowlist: every (host, port) of its devices. */
   getAllowlist(siteId: string): Promise<Allowlist>;
 

@@ -9,6 +9,7 @@
  */
 import { Hono } from "hono";
 import { LIVE_JS } from "./live_player.ts";
+import { THUMBS_JS } from "./thumbnails.ts";
 
 /** The stylesheet. */
 export const APP_CSS = `
@@ -24,7 +25,7 @@ main{max-width:76rem;margin:1.2rem auto;padding:0 1rem}h1{font-size:1.5rem;margi
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin-bottom:1rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:1rem}.stat{font-size:2rem;font-weight:700}.stat-label{color:var(--muted)}
 table{width:100%;border-collapse:collapse;background:var(--card)}th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{font-size:.85rem;color:var(--muted)}
-.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}.table-wrap td:last-child,.table-wrap th:last-child{position:sticky;right:0;background:#fff;box-shadow:-6px 0 6px -6px #0003}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}.with-actions td:last-child,.with-actions th:last-child{position:sticky;right:0;background:#fff;box-shadow:-6px 0 6px -6px #0003}time{white-space:nowrap}.wrap-anywhere{overflow-wrap:anywhere;min-width:12rem}
 button,.button{display:inline-block;font:inherit;padding:.45rem .9rem;border-radius:5px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none}
 button.secondary,.button.secondary{background:#fff;color:var(--accent)}button.danger{background:var(--bad);border-color:var(--bad)}button.small{padding:.2rem .5rem;font-size:.85rem}
 button:disabled{opacity:.6;cursor:wait}
@@ -32,14 +33,20 @@ label{display:block;font-weight:600;margin:.6rem 0 .25rem}input,select,textarea{
 input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.inline label{margin-top:0}
 .pill{display:inline-block;padding:.15rem .55rem;border-radius:999px;border:1px solid var(--accent);color:var(--accent);background:#eef3ff;font-size:.85rem;margin:0 .25rem .25rem 0;text-decoration:none;cursor:pointer}
 .cert-warn{color:var(--bad);font-weight:600}
-.pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
+.pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}
+a.thumb{display:inline-block;vertical-align:middle;margin:0 .25rem .25rem 0}a.thumb canvas{display:block;width:160px;height:auto;border-radius:4px;background:#1d2939}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
 .warn{color:var(--warn);font-size:.9rem}.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;white-space:pre-wrap;margin:.5rem 0}
 dialog{border:1px solid var(--line);border-radius:8px;max-width:40rem;width:92vw}dialog::backdrop{background:#10182880}
 .toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:10}.toast{background:#101828;color:#fff;padding:.6rem 1rem;border-radius:6px;max-width:26rem;box-shadow:0 2px 8px #0004}.toast.error{background:var(--bad)}
 footer.foot{text-align:center;color:var(--muted);font-size:.85rem;margin:2rem 0}
 .spark{vertical-align:middle}.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.6rem;align-items:end}
-@media (max-width:40rem){header.top{flex-direction:column;align-items:flex-start}th,td{padding:.4rem}}
+@media (max-width:40rem){header.top{flex-direction:column;align-items:flex-start}th,td{padding:.4rem}
+.table-wrap{overflow-x:visible}.table-wrap table,.table-wrap tbody,.table-wrap tr,.table-wrap td{display:block;width:100%}
+.table-wrap thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
+.table-wrap tr{border-bottom:2px solid var(--line);padding:.3rem 0}.table-wrap td{border:0;overflow-wrap:anywhere}
+.table-wrap td:last-child{position:static;box-shadow:none}.table-wrap td[data-label]::before{content:attr(data-label);display:block;font-size:.75rem;font-weight:600;color:var(--muted)}
+.table-wrap td:empty{display:none}main{padding:0 .6rem}}
 `;
 
 /** The client module. */
@@ -64,6 +71,45 @@ function fillText(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_,
 /** A toast that survives the reload or redirect that follows it. */
 function toastAcross(text) { try { sessionStorage.setItem("nc-toast", text); } catch { toast(text); } }
 { const pending = sessionStorage.getItem("nc-toast"); if (pending) { sessionStorage.removeItem("nc-toast"); toast(pending); } }
+// Times: the server renders UTC in the console's one format; here they become the viewer's
+// time zone, in the same format ("2026-12-02 00:04 GMT+9"), relative ones keeping it on hover.
+const pad = (n) => String(n).padStart(2, "0");
+export function localTime(ms) {
+  const d = new Date(ms);
+  const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(d)
+    .find((p) => p.type === "timeZoneName")?.value ?? "";
+  return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + " " + zone;
+}
+// Narrow screens show each table row as a card: every cell gets its column's name.
+function labelCells(root) {
+  for (const t of root.querySelectorAll(".table-wrap table")) {
+    const head = [...t.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const tr of t.querySelectorAll("tbody tr")) [...tr.children].forEach((td, i) => { if (head[i] && head[i] !== "Actions") td.dataset.label = head[i]; });
+  }
+}
+labelCells(document);
+function localizeTimes(root) {
+  for (const t of root.querySelectorAll("time[datetime]")) {
+    const ms = Date.parse(t.getAttribute("datetime")); if (!Number.isFinite(ms)) continue;
+    const local = localTime(ms);
+    if (t.hasAttribute("data-local")) t.textContent = local;
+    t.title = local;
+  }
+  // datetime-local filters: shown in local time, sent as UTC.
+  for (const i of root.querySelectorAll("input[data-utc]")) {
+    if (!i.value || i.dataset.localized) continue;
+    const d = new Date(i.value + ":00Z"); i.dataset.localized = "1";
+    if (Number.isFinite(d.getTime())) i.value = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+}
+localizeTimes(document);
+document.addEventListener("submit", (e) => {
+  for (const i of e.target.querySelectorAll?.("input[data-utc]") ?? []) {
+    if (!i.value) continue;
+    const h = document.createElement("input"); h.type = "hidden"; h.name = i.name;
+    h.value = new Date(i.value).toISOString(); i.disabled = true; i.after(h);
+  }
+});
 function fill(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => encodeURIComponent(data[k] ?? "")); }
 function formJson(form) {
   const out = {};
@@ -78,11 +124,30 @@ function formJson(form) {
     const v = el.value.trim();
     if (v === "") continue;
     if (kind === "int-list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean).map(Number);
+    else if (kind === "port-list") {
+      // "80/http, 554/rtsp, 9000": the ports, and the protocols named (the server validates them).
+      const ports = [], protocols = {};
+      for (const t of v.split(/[\\s,]+/).filter(Boolean)) {
+        const [n, proto] = t.split("/");
+        ports.push(Number(n)); if (proto) protocols[n] = proto;
+      }
+      out[el.name] = ports;
+      if (Object.keys(protocols).length) out[el.dataset.protocols || "protocols"] = protocols;
+    }
     else if (kind === "list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean);
     else if (kind === "int") out[el.name] = Number(v);
     else out[el.name] = v;
   }
   return out;
+}
+/** Fills a dialog shared by a list's rows: "@api" is its form's call, "@x" fills [data-slot=x], other keys are field values. */
+function fillDialog(d, data) {
+  const f = d.querySelector("form"); f?.reset();
+  for (const [k, v] of Object.entries(data)) {
+    if (k === "@api") { if (f) f.dataset.api = v; }
+    else if (k.startsWith("@")) d.querySelectorAll("[data-slot=" + k.slice(1) + "]").forEach((el) => el.textContent = v);
+    else { const el = f?.elements.namedItem(k); if (el) el.value = v; }
+  }
 }
 function showSecret(title, text, note) {
   const d = document.getElementById("secret-dialog");
@@ -138,15 +203,34 @@ document.addEventListener("click", async (e) => {
   const c = e.target.closest("[data-copy]");
   if (c) { const src = document.getElementById(c.dataset.copy); await navigator.clipboard?.writeText(src?.textContent ?? "").catch(() => {}); toast("Copied"); return; }
   const o = e.target.closest("[data-open]");
-  if (o) { document.getElementById(o.dataset.open)?.showModal(); return; }
+  if (o) { const d = document.getElementById(o.dataset.open); if (d && o.dataset.fill) fillDialog(d, JSON.parse(o.dataset.fill)); d?.showModal(); return; }
   const x = e.target.closest("[data-close]");
   if (x) { x.closest("dialog")?.close(); return; }
   const r = e.target.closest("[data-rtsp]");
   if (r) {
     e.preventDefault();
-    try { const data = await api("POST", r.dataset.rtsp, {}); await navigator.clipboard?.writeText(data.url).catch(() => {}); showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + new Date(data.expiresAt).toISOString().slice(0, 16).replace("T", " ") + " UTC."); }
-    catch (err) { toast(err.message, true); }
+    const d = document.getElementById("rtsp-dialog");
+    if (!d) return mintRtsp(r, undefined);
+    rtspPill = r;
+    d.querySelector(".rtsp-target").textContent = r.dataset.rtspName || "";
+    d.querySelector("[name=path]").value = r.dataset.rtspPath || "";
+    d.showModal();
   }
+});
+let rtspPill = null;
+/** Mints a signed RTSP URL with the stream path asked for (the server remembers it) and shows it. */
+async function mintRtsp(pill, path) {
+  try {
+    const data = await api("POST", pill.dataset.rtsp, path === undefined ? {} : { path });
+    if (path !== undefined) pill.dataset.rtspPath = path;
+    await navigator.clipboard?.writeText(data.url).catch(() => {});
+    showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + ".");
+  } catch (err) { toast(err.message, true); }
+}
+document.addEventListener("submit", (e) => {
+  const f = e.target.closest("#rtsp-form"); if (!f || !rtspPill) return;
+  e.preventDefault(); f.closest("dialog").close();
+  mintRtsp(rtspPill, f.querySelector("[name=path]").value.trim());
 });
 document.addEventListener("change", (e) => {
   const s = e.target.closest("select[data-tenant-picker]"); if (!s) return;
@@ -157,7 +241,7 @@ for (const el of document.querySelectorAll("[data-poll]")) {
     if (document.hidden) return;
     try { const r = await fetch(el.dataset.poll, { credentials: "same-origin" });
       if (r.status === 401) return location.reload();
-      if (r.ok) el.innerHTML = await r.text(); } catch {}
+      if (r.ok) { el.innerHTML = await r.text(); localizeTimes(el); labelCells(el); } } catch {}
   }, Number(el.dataset.every || 4000));
 }
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";"); }
@@ -167,14 +251,15 @@ window.ncDiscovery = (data, form) => {
   const found = data.devices || [];
   if (!found.length) { box.innerHTML = '<p class="empty">No ONVIF cameras answered. Add them by address below.</p>'; return; }
   box.innerHTML = '<form class="card" id="discovered"><div class="table-wrap"><table><thead><tr><th scope="col">Add</th><th scope="col">Address</th><th scope="col">Manufacturer</th><th scope="col">Model</th><th scope="col">Name</th><th scope="col">Ports</th></tr></thead><tbody>' +
-    found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).join(", ")) + '</td></tr>').join("") +
+    found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).map((p) => p + (d.protocols?.[p] ? "/" + d.protocols[p] : "")).join(", ")) + '</td></tr>').join("") +
     '</tbody></table></div><p><button type="submit">+ Add selected</button></p></form>';
+  labelCells(box);
   document.getElementById("discovered").addEventListener("submit", async (e) => {
     e.preventDefault();
     const picks = [...e.target.querySelectorAll("[name=pick]:checked")].map((c) => found[Number(c.value)]);
     try {
       for (const d of picks) {
-        await api("POST", "/api/sites/" + encodeURIComponent(site) + "/devices", { host: d.address, ports: d.ports?.length ? d.ports : [80, 554],
+        await api("POST", "/api/sites/" + encodeURIComponent(site) + "/devices", { host: d.address, ports: d.ports?.length ? d.ports : [80, 554], protocols: d.protocols,
           manufacturer: d.manufacturer || undefined, model: d.model || undefined, label: d.name || undefined });
       }
       toastAcross(picks.length === 1 ? "1 device added" : picks.length + " devices added"); location.href = "/sites/" + encodeURIComponent(site);
@@ -188,7 +273,7 @@ window.ncApi = api; window.ncToast = toast;
 const FAVICON_SVG =
   `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d4ed8"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
 
-/** Serves the assets at /ui/app.css, /ui/app.js, /ui/live.js and /favicon.ico. */
+/** Serves the assets at /ui/app.css, /ui/app.js, /ui/live.js, /ui/thumbs.js and /favicon.ico. */
 export function assetRoutes(): Hono {
   const app = new Hono();
   const headers = (type: string) => ({
@@ -199,5 +284,9 @@ export function assetRoutes(): Hono {
   app.get("/ui/app.js", (c) => c.body(APP_JS, 200, headers("text/javascript; charset=utf-8")));
   app.get("/favicon.ico", (c) => c.body(FAVICON_SVG, 200, headers("image/svg+xml")));
   app.get("/ui/live.js", (c) => c.body(LIVE_JS, 200, headers("text/javascript; charset=utf-8")));
+  app.get(
+    "/ui/thumbs.js",
+    (c) => c.body(THUMBS_JS, 200, headers("text/javascript; charset=utf-8")),
+  );
   return app;
 }

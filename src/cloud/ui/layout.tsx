@@ -112,7 +112,10 @@ export function Empty(props: { children?: Child }) {
   return <p class="empty">{props.children}</p>;
 }
 
-/** A time as "12 s ago" with the full date in a tooltip. */
+/**
+ * A time as "12 s ago", the exact time on hover: the tooltip says it in UTC and app.js rewrites
+ * it in the viewer's time zone (see {@linkcode At}).
+ */
 export function Ago(props: { at: number | null; now: number }) {
   if (!props.at) return <span class="muted">never</span>;
   const s = Math.max(0, Math.round((props.now - props.at) / 1000));
@@ -124,7 +127,7 @@ export function Ago(props: { at: number | null; now: number }) {
     ? `${Math.round(s / 3600)} h ago`
     : `${Math.round(s / 86400)} d ago`;
   return (
-    <time datetime={new Date(props.at).toISOString()} title={new Date(props.at).toISOString()}>
+    <time datetime={new Date(props.at).toISOString()} title={utc(props.at)}>
       {text}
     </time>
   );
@@ -141,6 +144,12 @@ export function AgentName(props: { hostname: string; id: string; label?: string 
   );
 }
 
+/** How port fields are written, shown beside them. */
+export const PORTS_HELP =
+  "Comma-separated, each with its protocol after a slash (http, https, rtsp, ssh or tcp), " +
+  "e.g. 80/http, 554/rtsp, 9000/tcp. Without one a port gets its default: http for 80 and " +
+  "8080, https for 443 and 8443, rtsp for 554 and 8554, ssh for 22, tcp for the others.";
+
 /** The fields of "add devices by address": one IP, a range or a CIDR, and the ports. */
 export function BulkAddFields(props: { rangeHint: string }) {
   return (
@@ -150,8 +159,15 @@ export function BulkAddFields(props: { rangeHint: string }) {
         <input id="bulk-range" name="range" required placeholder={props.rangeHint} />
       </div>
       <div>
-        <label for="bulk-ports">Ports</label>
-        <input id="bulk-ports" name="ports" data-type="int-list" value="80, 554" />
+        <label for="bulk-ports">Ports (protocol after a slash)</label>
+        <input
+          id="bulk-ports"
+          name="ports"
+          data-type="port-list"
+          data-protocols="portProtocols"
+          value="80/http, 554/rtsp"
+          title={PORTS_HELP}
+        />
       </div>
       <button type="submit">+ Add</button>
     </>
@@ -167,13 +183,20 @@ export function Status(props: { online: boolean }) {
   );
 }
 
-export { portKind } from "../access/port_kind.ts";
-
-/** A data table: column headers (`"@actions"` for an unlabeled actions column) and rows. */
-export function Table(props: { head: string[]; children?: Child }) {
+/**
+ * A data table: column headers (`"@actions"` for an unlabeled actions column) and rows. On a
+ * narrow screen it scrolls sideways inside its container (focusable, so keyboards scroll it too)
+ * while the actions column stays in view.
+ */
+export function Table(props: { head: string[]; label?: string; children?: Child }) {
   return (
-    <div class="table-wrap">
-      <table>
+    <div
+      class="table-wrap"
+      tabindex={0}
+      role="region"
+      aria-label={props.label ?? `${props.head[0]} table`}
+    >
+      <table class={props.head.at(-1) === "@actions" ? "with-actions" : undefined}>
         <thead>
           <tr>
             {props.head.map((h) => (
@@ -203,15 +226,25 @@ export function DialogButtons(props: { label: string }) {
   );
 }
 
-/** The console's one absolute time format: `2026-12-01 15:04 UTC`. */
+/**
+ * The console's one absolute time format, `2026-12-01 15:04 UTC`: what the server renders (and a
+ * browser without JavaScript shows); app.js shows the same format in the viewer's time zone
+ * (`2026-12-02 00:04 GMT+9`).
+ */
 export function utc(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
-/** An absolute time in the console's format, machine-readable in `datetime`. */
-export function At(props: { at: number }) {
-  const iso = new Date(props.at).toISOString();
-  return <time datetime={iso} title={iso}>{utc(props.at)}</time>;
+/**
+ * An absolute time: `<time datetime="ISO">` in the console's format, localized in the viewer's
+ * time zone by app.js (UTC without it).
+ */
+export function At(props: { at: number; class?: string }) {
+  return (
+    <time datetime={new Date(props.at).toISOString()} data-local class={props.class}>
+      {utc(props.at)}
+    </time>
+  );
 }
 
 /** A GET search box for a list page (`?q=`), with "Show all" while a search is active. */

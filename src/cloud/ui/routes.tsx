@@ -24,7 +24,7 @@ import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
 import { LiveGridPage, LivePage } from "./pages/live.tsx";
 import { liveQuery } from "../access/live_ws.ts";
-import { portKind } from "./layout.tsx";
+import { protocolOf } from "../store/port_protocols.ts";
 import { deviceRows } from "./pages/data.ts";
 import { terminalAssetRoutes } from "./terminal_assets.ts";
 import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
@@ -129,7 +129,8 @@ export function uiRoutes(d: UiDeps): Hono {
         return notFound(c, ctx, "There is no such camera in your tenant.");
       }
       const device = await d.store.getDevice(h.tenantId, h.deviceId);
-      const raw = c.req.query("path");
+      // Without ?path=, the stream path remembered for this port (set from its RTSP pill).
+      const raw = c.req.query("path") ?? device?.streamPaths[h.port];
       const q = liveQuery.safeParse({ path: raw });
       embeddable(c);
       return LivePage({
@@ -144,13 +145,20 @@ export function uiRoutes(d: UiDeps): Hono {
     page(async (c, ctx) => {
       const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
       if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
-      const q = liveQuery.safeParse({ path: c.req.query("path") });
+      const given = c.req.query("path");
+      const q = liveQuery.safeParse({ path: given });
       const cameras = [];
       for (const dev of await deviceRows(d.store, ctx.principal.tenantId, site.id)) {
         for (const p of dev.ports) {
-          const id = dev.handles[p];
-          const handle = id && portKind(p) === "rtsp" ? await d.store.getHandle(id) : null;
-          if (handle) cameras.push({ handle, label: `${dev.label || dev.host} :${p}` });
+          const handle = dev.handles[p];
+          if (!handle || protocolOf(dev, p) !== "rtsp") continue;
+          // Each camera on its remembered stream path unless ?path= names one for all.
+          const own = liveQuery.safeParse({ path: dev.streamPaths[p] });
+          cameras.push({
+            handle,
+            label: `${dev.label || dev.host} :${p}`,
+            path: given === undefined && own.success ? own.data.path : undefined,
+          });
         }
       }
       embeddable(c);

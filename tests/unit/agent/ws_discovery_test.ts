@@ -7,7 +7,7 @@ import {
   parseProbeMatches,
   parseScopes,
 } from "../../../src/agent/discovery/ws_discovery.ts";
-import { defaultPorts } from "../../../src/cloud/api/discovery.ts";
+import { defaultPortProtocols, defaultPorts } from "../../../src/cloud/api/discovery.ts";
 import { probeMatches } from "../../_fixtures/onvif.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -97,4 +97,8 @@ Deno.test("default ports for a discovered camera: its XAddrs' HTTP ports (else 8
     554,
   ]);
   assertEquals(defaultPorts([]), [80, 554]);
+  assertEquals(
+    defaultPortProtocols(["http://192.0.2.40:8000/onvif", "https://192.0.2.40/onvif", "nope"]),
+    { 443: "https", 554: "rtsp", 8000: "http" },
+  );
 });

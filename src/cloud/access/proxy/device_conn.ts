@@ -21,12 +21,19 @@ import type { DeviceOrigin } from "./headers.ts";
 export const HTTPS_PORTS: ReadonlySet<number> = new Set([443, 4443, 7443, 8443, 9443]);
 
 /**
- * The device origin a handle reaches: HTTPS on the usual TLS ports, HTTP elsewhere unless the
- * device turned out to speak TLS (`known`, learned by the pool).
+ * The device origin a handle reaches: HTTPS for a port marked HTTPS, HTTP for one marked HTTP;
+ * otherwise HTTPS on the usual TLS ports and HTTP elsewhere, unless the device turned out to
+ * speak TLS (`known`, learned by the pool).
  */
 export function deviceOriginOf(a: Authorized, known?: "http" | "https"): DeviceOrigin {
+  const marked = a.device.protocols?.[a.handle.port];
   return {
-    scheme: known ?? (HTTPS_PORTS.has(a.handle.port) ? "https" : "http"),
+    scheme: known ??
+      (marked === "https" || marked === "http"
+        ? marked
+        : HTTPS_PORTS.has(a.handle.port)
+        ? "https"
+        : "http"),
     host: a.device.host,
     port: a.handle.port,
   };

@@ -9,6 +9,7 @@ import type { UiContext } from "../context.ts";
 import {
   AgentName,
   Ago,
+  At,
   DialogButtons,
   Empty,
   Layout,
@@ -38,9 +39,9 @@ export function CertCell(
   const ca = v.ca === "current" ? "current CA" : `CA ${v.caPin?.slice(7, 19) ?? "?"}…`;
   return (
     <span title={`serial ${v.serial}; issued by ${v.caPin ?? "an unknown CA"}`}>
-      <time datetime={v.expiresAt} class={left < CERT_WARN_MS ? "cert-warn" : undefined}>
-        {left <= 0 ? "expired" : `${days} d left`} ({v.expiresAt.slice(0, 10)})
-      </time>
+      <span class={left < CERT_WARN_MS ? "cert-warn" : undefined}>
+        {left <= 0 ? "expired" : `${days} d left`} (<At at={props.agent.certNotAfter!} />)
+      </span>
       <div class="muted">{ca}</div>
     </span>
   );

@@ -6,7 +6,31 @@
 import { z } from "zod";
 import type { AuditEntry, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout, Table } from "../layout.tsx";
+import { Ago, At, Empty, Layout, Table } from "../layout.tsx";
+
+/**
+ * A filter time: with a zone as given; without one (a `datetime-local` value sent with
+ * JavaScript off) in UTC. With JavaScript, app.js sends the viewer's local time as UTC ISO.
+ */
+function parseUtc(s: string): number {
+  return Date.parse(/(?:[zZ]|[+-]\d\d:?\d\d)$/.test(s) || !s.includes("T") ? s : `${s}Z`);
+}
+
+/** A from/to filter: rendered in UTC, shown and sent in the viewer's time zone by app.js. */
+function TimeFilter(props: { name: string; label: string; at: number | undefined }) {
+  return (
+    <div>
+      <label for={`f-${props.name}`}>{props.label}</label>
+      <input
+        id={`f-${props.name}`}
+        name={props.name}
+        type="datetime-local"
+        value={props.at === undefined ? "" : new Date(props.at).toISOString().slice(0, 16)}
+        data-utc
+      />
+    </div>
+  );
+}
 
 /** The page's query, validated. */
 export const auditFilters = z.object({
@@ -14,9 +38,9 @@ export const auditFilters = z.object({
   action: z.string().max(100).optional().transform((s) => s || undefined),
   site: z.string().max(64).optional().transform((s) => s || undefined),
   device: z.string().max(64).optional().transform((s) => s || undefined),
-  from: z.string().max(40).optional().transform((s) => (s ? Date.parse(s) : undefined))
+  from: z.string().max(40).optional().transform((s) => (s ? parseUtc(s) : undefined))
     .refine((n) => n === undefined || Number.isFinite(n), "from: expected a date"),
-  to: z.string().max(40).optional().transform((s) => (s ? Date.parse(s) : undefined))
+  to: z.string().max(40).optional().transform((s) => (s ? parseUtc(s) : undefined))
     .refine((n) => n === undefined || Number.isFinite(n), "to: expected a date"),
   before: z.coerce.number().int().positive().optional(),
 });
@@ -132,7 +156,10 @@ export function AuditTable(
       {props.entries.map((e) => (
         <tr>
           <td>
-            <Ago at={e.at} now={props.now} />
+            <At at={e.at} />
+            <div class="muted">
+              <Ago at={e.at} now={props.now} />
+            </div>
           </td>
           <td>
             {props.names?.get(e.actor) ?? <span class="mono">{e.actor}</span>}
@@ -148,7 +175,7 @@ export function AuditTable(
               )
               : <span class="mono">{e.target}</span>}
           </td>
-          <td class="muted">
+          <td class="muted wrap-anywhere">
             {details(e.detail)}
             {typeof e.detail.recordingId === "string"
               ? (
@@ -194,9 +221,6 @@ export async function AuditPage(
   const { entries, next } = await filteredAudit(props.store, ctx.principal.tenantId, f);
   const sites = await props.store.listSites(ctx.principal.tenantId);
   const val = (v: unknown) => (v === undefined ? "" : String(v));
-  const iso = (
-    n: number | undefined,
-  ) => (n === undefined ? "" : new Date(n).toISOString().slice(0, 16));
   const nextQuery = new URLSearchParams(props.query);
   if (next !== null) nextQuery.set("before", String(next));
   const csvQuery = new URLSearchParams(props.query);
@@ -229,14 +253,8 @@ export async function AuditPage(
           <label for="f-device">Device id</label>
           <input id="f-device" name="device" value={val(f.device)} placeholder="d-…" />
         </div>
-        <div>
-          <label for="f-from">From</label>
-          <input id="f-from" name="from" type="datetime-local" value={iso(f.from)} />
-        </div>
-        <div>
-          <label for="f-to">To</label>
-          <input id="f-to" name="to" type="datetime-local" value={iso(f.to)} />
-        </div>
+        <TimeFilter name="from" label="From" at={f.from} />
+        <TimeFilter name="to" label="To" at={f.to} />
         <div class="inline">
           <button type="submit">Filter</button>
           <a class="button secondary" href={`/audit.csv?${csvQuery}`} download="audit.csv">

@@ -16,8 +16,8 @@ import { actorNames, AuditTable, targetNames } from "./audit.tsx";
 export async function DashboardStats(props: { store: Store; tenantId: string }) {
   const agents = await agentRows(props.store, props.tenantId);
   const sites = await props.store.listSites(props.tenantId);
-  let devices = 0;
-  for (const s of sites) devices += (await props.store.listDevices(props.tenantId, s.id)).length;
+  const devices = Object.values(await props.store.countDevicesBySite(props.tenantId))
+    .reduce((n, c) => n + c, 0);
   const online = agents.filter((a) => a.online).length;
   const streams = agents.reduce((n, a) => n + a.activeStreams, 0);
   const stat = (n: number, label: string, id: string) => (

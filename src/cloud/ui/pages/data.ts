@@ -6,6 +6,7 @@
  * @module
  */
 import type { Agent, Device, Site, SshHostKey, Store } from "../../store/store.ts";
+import { presenceOf } from "../../tenancy/agent_presence.ts";
 
 /** An agent as the UI shows it. */
 export interface AgentRow extends Agent {
@@ -23,9 +24,10 @@ export async function agentRows(
   siteId?: string,
 ): Promise<AgentRow[]> {
   const out: AgentRow[] = [];
-  for (const a of await store.listAgents(tenantId, siteId)) {
-    if (a.revokedAt !== null) continue;
-    const pr = await store.getPresence(a.id);
+  const agents = (await store.listAgents(tenantId, siteId)).filter((a) => a.revokedAt === null);
+  const presence = await presenceOf(store, agents);
+  for (const a of agents) {
+    const pr = presence.get(a.id) ?? null;
     out.push({
       ...a,
       online: pr !== null,
@@ -58,51 +60,63 @@ export async function deviceRows(
 /** Devices shown per page of a site. */
 export const DEVICES_PER_PAGE = 100;
 
-/** One page of a site's devices matching `q` (host, name, manufacturer, model, loopback). */
+/** One page of a site's devices matching `q` (host, name, manufacturer, model, loopback, port). */
 export async function devicePage(
   store: Store,
   tenantId: string,
   siteId: string,
   o: { q?: string; page?: number },
 ): Promise<{ rows: DeviceRow[]; total: number; all: number; page: number; pages: number }> {
-  const every = await store.listDevices(tenantId, siteId);
-  const q = (o.q ?? "").trim().toLowerCase();
-  const hits = q
-    ? every.filter((d) =>
-      [d.host, d.label, d.manufacturer, d.model, d.loopbackIp, ...d.ports.map(String)]
-        .some((f) => f.toLowerCase().includes(q))
-    )
-    : every;
-  const pages = Math.max(1, Math.ceil(hits.length / DEVICES_PER_PAGE));
-  const page = Math.min(Math.max(1, Math.floor(o.page ?? 1)), pages);
-  const slice = hits.slice((page - 1) * DEVICES_PER_PAGE, page * DEVICES_PER_PAGE);
+  const q = (o.q ?? "").trim();
+  const want = Math.max(1, Math.floor(o.page ?? 1));
+  let r = await store.queryDevices(tenantId, siteId, {
+    search: q,
+    offset: (want - 1) * DEVICES_PER_PAGE,
+    limit: DEVICES_PER_PAGE,
+  });
+  const pages = Math.max(1, Math.ceil(r.total / DEVICES_PER_PAGE));
+  const page = Math.min(want, pages);
+  if (page !== want) {
+    // Past the end: the last page instead.
+    r = await store.queryDevices(tenantId, siteId, {
+      search: q,
+      offset: (page - 1) * DEVICES_PER_PAGE,
+      limit: DEVICES_PER_PAGE,
+    });
+  }
+  const all = q ? (await store.countDevicesBySite(tenantId))[siteId] ?? 0 : r.total;
   return {
-    rows: await withLiveHandles(store, tenantId, slice),
-    total: hits.length,
-    all: every.length,
+    rows: await withLiveHandles(store, tenantId, r.devices),
+    total: r.total,
+    all,
     page,
     pages,
   };
 }
 
+/** Devices with their live handles, held credentials and host keys: one store call, not one per device. */
 async function withLiveHandles(
   store: Store,
   tenantId: string,
   devices: Device[],
 ): Promise<DeviceRow[]> {
-  const out: DeviceRow[] = [];
-  for (const d of devices) {
-    const handles: Record<number, string | null> = {};
-    for (const p of d.ports) handles[p] = (await store.findHandle(d.id, p))?.id ?? null;
-    const hasCredentials = (await store.getDeviceCredentials(tenantId, d.id)) !== null;
-    const hostKeys: SshHostKey[] = [];
-    for (const p of d.ports) {
-      const pin = await store.getSshHostKey(tenantId, d.id, p);
-      if (pin) hostKeys.push(pin);
-    }
-    out.push({ ...d, handles, hasCredentials, hostKeys });
+  const extras = await store.listDeviceExtras(tenantId, devices.map((d) => d.id));
+  const handles = new Map<string, string>();
+  for (const h of extras.handles) {
+    const key = `${h.deviceId} ${h.port}`;
+    if (!handles.has(key)) handles.set(key, h.id); // newest first: the first one wins
   }
-  return out;
+  const creds = new Set(extras.withCredentials);
+  return devices.map((d) => {
+    const own: Record<number, string | null> = {};
+    for (const p of d.ports) own[p] = handles.get(`${d.id} ${p}`) ?? null;
+    return {
+      ...d,
+      handles: own,
+      hasCredentials: creds.has(d.id),
+      hostKeys: extras.hostKeys.filter((k) => k.deviceId === d.id && d.ports.includes(k.port)),
+    };
+  });
 }
 
 /** Sites by id (for labels). */

@@ -5,7 +5,6 @@
  * live WebSocket, where access is decided. Without `path` the single page asks for it.
  * @module
  */
-import type { Handle } from "../../store/store.ts";
 
 /** Most cameras one grid plays at once. */
 export const GRID_MAX = 16;
@@ -79,20 +78,28 @@ export function LivePage(props: { handle: string; path: string | null; label: st
   );
 }
 
-/** Up to GRID_MAX cameras of a site. */
+/**
+ * Up to GRID_MAX cameras of a site, each on its own stream path when it has one (remembered from
+ * its RTSP pill), else on `path`.
+ */
 export function LiveGridPage(
-  props: { siteName: string; cameras: { handle: Handle; label: string }[]; path: string },
+  props: {
+    siteName: string;
+    cameras: { handle: string; label: string; path?: string }[];
+    path: string;
+  },
 ) {
   const shown = props.cameras.slice(0, GRID_MAX);
   return (
     <Bare title={`Live: ${props.siteName}`}>
       <p style="padding:0 .5rem">
         {props.siteName}: {shown.length} camera(s), stream path <code>{props.path}</code>
+        {shown.some((c) => c.path) ? " unless a camera has its own" : ""}
         {props.cameras.length > GRID_MAX ? ` (first ${GRID_MAX} of ${props.cameras.length})` : ""}
       </p>
       <div class="live-grid">
         {shown.map((c) => (
-          <Tile key={c.handle.id} handle={c.handle.id} path={props.path} label={c.label} />
+          <Tile key={c.handle} handle={c.handle} path={c.path ?? props.path} label={c.label} />
         ))}
       </div>
     </Bare>

@@ -1,8 +1,10 @@
 /**
  * Sites: the list with "+ New site" (`/sites`), and one site's page (`/sites/{id}`) — its
- * enrollment token and installers, its agents (live), its devices with port pills (HTTP/HTTPS
- * opens the proxy in a new tab, RTSP copies a signed URL, other ports show the CLI hint), port
- * editing, removal, device credentials, bulk add, CLI sessions and CLI downloads.
+ * enrollment token and installers, its agents (live), its devices a page at a time with port
+ * pills acting on each port's chosen protocol (HTTP/HTTPS open the proxy in a new tab, RTSP asks
+ * the stream path and copies a signed URL, SSH opens a terminal, TCP shows the CLI hint), editing
+ * of names, ports and protocols, removal, device credentials, bulk add, CLI sessions and CLI
+ * downloads.
  * @module
  */
 import type { Site, Store } from "../../store/store.ts";
@@ -15,14 +17,14 @@ import {
   DialogButtons,
   Empty,
   Layout,
-  portKind,
+  PORTS_HELP,
   SearchBox,
   Status,
   Table,
-  utc,
 } from "../layout.tsx";
-import { agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
+import { type AgentRow, agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
+import { protocolOf } from "../../store/port_protocols.ts";
 
 /** The list. */
 export async function SitesPage(
@@ -33,6 +35,12 @@ export async function SitesPage(
   const q = (props.q ?? "").trim();
   const sites = q ? all.filter((s) => s.name.toLowerCase().includes(q.toLowerCase())) : all;
   const admin = roleAtLeast(ctx.principal.role, "admin");
+  // Counted in one query each, not one per site.
+  const counts = await store.countDevicesBySite(ctx.principal.tenantId);
+  const agentsOf = new Map<string, AgentRow[]>();
+  for (const a of await agentRows(store, ctx.principal.tenantId)) {
+    agentsOf.set(a.siteId, [...(agentsOf.get(a.siteId) ?? []), a]);
+  }
   return (
     <Layout ctx={ctx} title="Sites" active="/sites">
       <h1>Sites</h1>
@@ -65,22 +73,22 @@ export async function SitesPage(
       {sites.length
         ? (
           <Table head={["Site", "Agents online", "Devices", "Created"]}>
-            {await Promise.all(sites.map(async (s) => {
-              const agents = await agentRows(store, ctx.principal.tenantId, s.id);
-              const devices = await store.listDevices(ctx.principal.tenantId, s.id);
+            {sites.map((s) => {
+              const agents = agentsOf.get(s.id) ?? [];
+              const devices = counts[s.id] ?? 0;
               return (
                 <tr>
                   <td>
                     <a href={`/sites/${s.id}`}>{s.name}</a>
                   </td>
                   <td>{agents.filter((a) => a.online).length} / {agents.length}</td>
-                  <td>{devices.length}</td>
+                  <td>{devices}</td>
                   <td>
                     <Ago at={s.createdAt} now={props.now} />
                   </td>
                 </tr>
               );
-            }))}
+            })}
           </Table>
         )
         : <Empty>No sites yet — create one above, then download its installer.</Empty>}
@@ -121,26 +129,29 @@ export async function SiteAgents(
   );
 }
 
+/** The port pills: each acts on the protocol chosen for its port. */
 function Pills(props: { d: DeviceRow }) {
+  const { d } = props;
   return (
     <>
-      {props.d.ports.map((p) => {
-        const kind = portKind(p);
-        const h = props.d.handles[p];
-        if (kind === "http") {
+      {d.ports.map((p) => {
+        const proto = protocolOf(d, p);
+        const h = d.handles[p];
+        if (proto === "http" || proto === "https") {
           return (
             <a
               class="pill"
-              href={`/api/devices/${props.d.id}/ports/${p}/open`}
+              href={`/api/devices/${d.id}/ports/${p}/open`}
               target="_blank"
               rel="noopener"
               title="Open the device's web page in a new tab"
+              data-protocol={proto}
             >
-              {p} HTTP
+              {p} {proto.toUpperCase()}
             </a>
           );
         }
-        if (kind === "ssh" && h) {
+        if (proto === "ssh" && h) {
           return (
             <a
               class="pill ssh"
@@ -148,31 +159,54 @@ function Pills(props: { d: DeviceRow }) {
               target="_blank"
               rel="noopener"
               title="Open a terminal to this device in a new tab"
+              data-protocol={proto}
             >
               {p} SSH Terminal
             </a>
           );
         }
-        if (kind === "rtsp" && h) {
+        if (proto === "rtsp" && h) {
+          const path = d.streamPaths[p] ?? "";
           return (
             <>
               <a
                 class="pill rtsp"
                 href="#"
                 data-rtsp={`/api/handles/${h}/rtsp-url`}
-                title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS"
+                data-rtsp-path={path}
+                data-rtsp-name={`${d.label || d.host} :${p}`}
+                data-protocol={proto}
+                title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS (asks the stream path)"
               >
                 {p} RTSP
               </a>
               <a
                 class="pill rtsp"
-                href={`/live/${h}`}
+                href={`/live/${h}${path ? `?${new URLSearchParams({ path })}` : ""}`}
                 target="_blank"
                 rel="noopener"
-                title="Watch the camera live in the browser"
+                title={`Watch the camera live in the browser${path ? ` (${path})` : ""}`}
               >
                 Live
               </a>
+              {path && (
+                <a
+                  class="thumb"
+                  href={`/live/${h}?${new URLSearchParams({ path })}`}
+                  target="_blank"
+                  rel="noopener"
+                >
+                  <canvas
+                    width={160}
+                    height={90}
+                    data-thumb={h}
+                    data-path={path}
+                    data-name={`${d.label || d.host} :${p}`}
+                    role="img"
+                    aria-label={`Latest picture of ${d.label || d.host} :${p}`}
+                  />
+                </a>
+              )}
             </>
           );
         }
@@ -180,13 +214,41 @@ function Pills(props: { d: DeviceRow }) {
           <span
             class="pill other"
             tabindex={0}
-            title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${props.d.loopbackIp}:${p}`}
+            data-protocol={proto}
+            title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${d.loopbackIp}:${p}`}
           >
-            {p} TCP
+            {p} {proto.toUpperCase()}
           </span>
         );
       })}
     </>
+  );
+}
+
+/** The RTSP pill's question: the stream path to put in the URL (remembered per device port). */
+function RtspDialog() {
+  return (
+    <dialog id="rtsp-dialog" aria-labelledby="rtsp-dialog-h">
+      <form id="rtsp-form">
+        <h2 id="rtsp-dialog-h">
+          RTSP URL for <span class="rtsp-target"></span>
+        </h2>
+        <label for="rtsp-path">Stream path on the camera</label>
+        <input
+          id="rtsp-path"
+          name="path"
+          maxlength={2000}
+          placeholder="/Streaming/Channels/101"
+          autocomplete="off"
+        />
+        <p class="muted">
+          E.g. Hikvision <code>/Streaming/Channels/101</code>, Dahua{" "}
+          <code>/cam/realmonitor?channel=1</code> without the query, Axis{" "}
+          <code>/axis-media/media.amp</code>. Remembered for this port.
+        </p>
+        <DialogButtons label="Copy RTSP URL" />
+      </form>
+    </dialog>
   );
 }
 
@@ -227,48 +289,57 @@ function HostKeys(props: { d: DeviceRow; admin: boolean }) {
   );
 }
 
-function DeviceDialogs(props: { d: DeviceRow }) {
-  const { d } = props;
+/**
+ * The device edit and credentials dialogs, rendered once per page (not once per row, which made
+ * a page of 100 devices 290 KB): each row's button fills them from its `data-fill`.
+ */
+function DeviceDialogs() {
   return (
     <>
-      <dialog id={`edit-${d.id}`} aria-labelledby={`edit-title-${d.id}`}>
-        <form data-api={`PATCH /api/devices/${d.id}`} data-toast="Device saved">
-          <h2 id={`edit-title-${d.id}`}>Edit {d.label || d.host}</h2>
-          <label for={`label-${d.id}`}>Name</label>
-          <input id={`label-${d.id}`} name="label" value={d.label} placeholder={d.host} />
-          <label for={`ports-${d.id}`}>Ports (comma-separated)</label>
+      <dialog id="edit-device" aria-labelledby="edit-device-h">
+        <form data-api="PATCH /api/devices/-" data-toast="Device saved">
+          <h2 id="edit-device-h">
+            Edit <span data-slot="name"></span>
+          </h2>
+          <label for="edit-device-label">Name</label>
+          <input id="edit-device-label" name="label" />
+          <label for="edit-device-ports">Ports and their protocols</label>
           <input
-            id={`ports-${d.id}`}
+            id="edit-device-ports"
             name="ports"
-            data-type="int-list"
-            value={d.ports.join(", ")}
+            data-type="port-list"
+            data-protocols="protocols"
+            aria-describedby="edit-device-ports-help"
             required
           />
+          <p class="muted" id="edit-device-ports-help">{PORTS_HELP}</p>
           <DialogButtons label="Save changes" />
         </form>
       </dialog>
-      <dialog id={`cred-${d.id}`} aria-labelledby={`cred-title-${d.id}`}>
+      <dialog id="cred-device" aria-labelledby="cred-device-h">
         <form
-          data-api={`PUT /api/sites/${d.siteId}/devices/${d.id}/credentials`}
+          data-api="PUT /api/sites/-/devices/-/credentials"
           data-toast="Credentials saved; they are never shown again"
         >
-          <h2 id={`cred-title-${d.id}`}>Device credentials for {d.label || d.host}</h2>
+          <h2 id="cred-device-h">
+            Device credentials for <span data-slot="name"></span>
+          </h2>
           <p class="muted">
             Held encrypted by the cloud and used to answer the camera's password prompt and to log
             in to SSH terminals, so operators never see them. They cannot be read back.
           </p>
-          <label for={`cu-${d.id}`}>Username</label>
-          <input id={`cu-${d.id}`} name="username" autocomplete="off" required />
-          <label for={`cp-${d.id}`}>Password</label>
+          <label for="cred-device-user">Username</label>
+          <input id="cred-device-user" name="username" autocomplete="off" required />
+          <label for="cred-device-password">Password</label>
           <input
-            id={`cp-${d.id}`}
+            id="cred-device-password"
             name="password"
             type="password"
             autocomplete="new-password"
           />
-          <label for={`ck-${d.id}`}>SSH private key (optional, unencrypted)</label>
+          <label for="cred-device-key">SSH private key (optional, unencrypted)</label>
           <textarea
-            id={`ck-${d.id}`}
+            id="cred-device-key"
             name="privateKey"
             rows={4}
             autocomplete="off"
@@ -307,15 +378,28 @@ export async function SitePage(
   const tokenState = !latest
     ? "No enrollment token yet: downloading an installer creates one."
     : latest.usedAt
-    ? `The latest token was used ${utc(latest.usedAt)}.`
+    ? (
+      <>
+        The latest token was used <At at={latest.usedAt} />.
+      </>
+    )
     : latest.expiresAt < props.now
     ? "The latest token has expired."
-    : `A token is active until ${utc(latest.expiresAt)}.`;
+    : (
+      <>
+        A token is active until <At at={latest.expiresAt} />.
+      </>
+    );
   const sessions = (await store.listCliSessions(t, { siteId: site.id }))
     .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
   const allSites = await store.listSites(t);
   return (
-    <Layout ctx={ctx} title={site.name} active="/sites">
+    <Layout
+      ctx={ctx}
+      title={site.name}
+      active="/sites"
+      head={<script type="module" src="/ui/thumbs.js"></script>}
+    >
       <p>
         <a href="/sites">← Sites</a>
       </p>
@@ -492,15 +576,25 @@ export async function SitePage(
                         <button
                           type="button"
                           class="small secondary"
-                          data-open={`edit-${d.id}`}
-                          aria-label={`Edit ports of ${d.label || d.host}`}
+                          data-open="edit-device"
+                          data-fill={JSON.stringify({
+                            "@api": `PATCH /api/devices/${d.id}`,
+                            "@name": d.label || d.host,
+                            label: d.label,
+                            ports: d.ports.map((p) => `${p}/${protocolOf(d, p)}`).join(", "),
+                          })}
+                          aria-label={`Edit name, ports and protocols of ${d.label || d.host}`}
                         >
-                          ✎ Ports
+                          ✎ Edit
                         </button>
                         <button
                           type="button"
                           class="small secondary"
-                          data-open={`cred-${d.id}`}
+                          data-open="cred-device"
+                          data-fill={JSON.stringify({
+                            "@api": `PUT /api/sites/${d.siteId}/devices/${d.id}/credentials`,
+                            "@name": d.label || d.host,
+                          })}
                         >
                           Credentials
                         </button>
@@ -517,13 +611,14 @@ export async function SitePage(
                       </div>
                     )
                     : null}
-                  <DeviceDialogs d={d} />
                 </td>
               </tr>
             ))}
           </Table>
         )
         : <Empty>No devices yet — add cameras below or run discovery.</Empty>}
+      <RtspDialog />
+      {admin ? <DeviceDialogs /> : null}
 
       {admin
         ? (

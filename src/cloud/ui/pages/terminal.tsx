@@ -6,7 +6,7 @@
  */
 import type { Device, Handle, Store, TerminalRecording } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, Empty, Layout, Table } from "../layout.tsx";
+import { Ago, At, Empty, Layout, Table } from "../layout.tsx";
 import { maySeeRecording } from "../../api/terminal.ts";
 import { actorNames } from "./audit.tsx";
 import { roleAtLeast } from "../../tenancy/roles.ts";
@@ -173,7 +173,7 @@ export function RecordingPage(
           Recording — {props.deviceName ?? rec.deviceId}:{rec.port}
         </h1>
         <p>
-          {rec.actor}, {new Date(rec.startedAt).toISOString()}, ended: {rec.endReason}.{" "}
+          {rec.actor}, <At at={rec.startedAt} />, ended: {rec.endReason}.{" "}
           <a href={`/api/recordings/${rec.id}`} download={`${rec.id}.cast`}>
             Download (asciicast v2)
           </a>

@@ -222,6 +222,8 @@ export function storeConformance(
       siteId: siteA.id,
       host: "192.0.2.20",
       ports: [80, 554, 8000],
+      protocols: { 80: "http", 554: "rtsp", 8000: "tcp" },
+      streamPaths: {},
       manufacturer: "",
       model: "",
       label: "",
@@ -297,6 +299,7 @@ export function storeConformance(
       ...d,
       label: "New",
       ports: [80, 8080],
+      protocols: { 80: "http", 8080: "http" },
       updatedAt: d.createdAt + 1000,
     });
     assert.deepEqual(await store.getDevice(a.id, d.id), u);
@@ -313,6 +316,204 @@ export function storeConformance(
     assert.equal(await store.deleteDevice(a.id, d.id), false, "already gone");
     assert.deepEqual(await store.listDevices(a.id, siteA.id), []);
   });
+
+  test("devices: each port's protocol chosen at add (default from the number), kept and edited", async (store) => {
+    const { a, siteA } = await world(store);
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.30",
+      ports: [9000, 554, 80, 22, 443, 7],
+      protocols: { 9000: "http" },
+    });
+    const expected = { 7: "tcp", 22: "ssh", 80: "http", 443: "https", 554: "rtsp", 9000: "http" };
+    assert.deepEqual(d.protocols, expected);
+    assert.deepEqual(d.streamPaths, {});
+    assert.deepEqual((await store.getDevice(a.id, d.id))!.protocols, expected);
+    assert.deepEqual((await store.listDevices(a.id, siteA.id))[0].protocols, expected);
+
+    // Editing one port's protocol keeps the others; a stream path is remembered per port.
+    const u = await store.updateDevice(a.id, d.id, {
+      protocols: { 554: "tcp", 7: "rtsp" },
+      streamPaths: { 7: "/live/main" },
+    });
+    assert.deepEqual(u!.protocols, { ...expected, 554: "tcp", 7: "rtsp" });
+    assert.deepEqual(u!.streamPaths, { 7: "/live/main" });
+    assert.deepEqual(await store.getDevice(a.id, d.id), u);
+
+    // Changing the ports: a kept port keeps its protocol and path, a new one gets its default,
+    // a removed one takes its protocol and path with it.
+    const v = await store.updateDevice(a.id, d.id, { ports: [7, 8554] });
+    assert.deepEqual(v!.protocols, { 7: "rtsp", 8554: "rtsp" });
+    assert.deepEqual(v!.streamPaths, { 7: "/live/main" });
+    const w = await store.updateDevice(a.id, d.id, { ports: [8554], streamPaths: { 8554: "/a" } });
+    assert.deepEqual(w!.streamPaths, { 8554: "/a" });
+    const x = await store.updateDevice(a.id, d.id, { streamPaths: { 8554: "" } });
+    assert.deepEqual(x!.streamPaths, {}, "an empty path forgets it");
+    assert.deepEqual(await store.getDevice(a.id, d.id), x);
+  });
+
+  test("devices: an unknown protocol is refused and writes nothing", async (store) => {
+    const { a, siteA } = await world(store);
+    await assert.rejects(store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.31",
+      ports: [80],
+      protocols: { 80: "gopher" as never },
+    }));
+    assert.deepEqual(await store.listDevices(a.id, siteA.id), []);
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.31",
+      ports: [80],
+    });
+    await assert.rejects(store.updateDevice(a.id, d.id, { protocols: { 80: "ftp" as never } }));
+    assert.deepEqual(await store.getDevice(a.id, d.id), d);
+  });
+
+  test(
+    "devices: a page in the query, searched, counted per site, tenant-scoped",
+    async (store, clock) => {
+      const { a, b, siteA, siteB } = await world(store);
+      const siteA2 = await store.createSite({ tenantId: a.id, name: "Annex" });
+      const made = [];
+      for (let i = 0; i < 25; i++) {
+        made.push(
+          await store.createDevice({
+            tenantId: a.id,
+            siteId: siteA.id,
+            host: `192.0.2.${i + 1}`,
+            ports: i === 7 ? [80, 8554] : [80],
+            label: i === 3 ? "Front_Door 100%" : "",
+            model: i === 4 ? "AXIS P1375" : "",
+          }),
+        );
+        clock.advance(1);
+      }
+      await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA2.id,
+        host: "198.51.100.1",
+        ports: [22],
+      });
+      await store.createDevice({
+        tenantId: b.id,
+        siteId: siteB.id,
+        host: "192.0.2.1",
+        ports: [80],
+      });
+
+      const p1 = await store.queryDevices(a.id, siteA.id, { limit: 10 });
+      assert.equal(p1.total, 25);
+      assert.deepEqual(p1.devices, made.slice(0, 10), "oldest first, whole records");
+      const p3 = await store.queryDevices(a.id, siteA.id, { offset: 20, limit: 10 });
+      assert.deepEqual(p3.devices.map((d) => d.id), made.slice(20).map((d) => d.id));
+      assert.equal((await store.queryDevices(a.id, siteA.id, { offset: 99 })).devices.length, 0);
+      assert.equal((await store.queryDevices(a.id, siteA.id, {})).devices.length, 25);
+
+      const ids = async (search: string) =>
+        (await store.queryDevices(a.id, siteA.id, { search })).devices.map((d) => d.id);
+      assert.deepEqual(await ids("192.0.2.25"), [made[24].id], "by host");
+      assert.deepEqual(
+        await ids("front_door 100%"),
+        [made[3].id],
+        "by label, case-insensitive, % and _ literal",
+      );
+      assert.deepEqual(await ids("_"), [made[3].id], "_ is no wildcard");
+      assert.deepEqual(await ids("axis"), [made[4].id], "by model");
+      assert.deepEqual(await ids("8554"), [made[7].id], "by port");
+      assert.deepEqual(await ids(made[9].loopbackIp), [made[9].id], "by loopback address");
+      assert.deepEqual(await ids("nothing-like-this"), []);
+      const searched = await store.queryDevices(a.id, siteA.id, { search: "192.0.2.1", limit: 3 });
+      assert.equal(searched.total, 11, "192.0.2.1 and 192.0.2.10-19");
+      assert.equal(searched.devices.length, 3);
+
+      assert.deepEqual(await store.queryDevices(b.id, siteA.id, {}), { devices: [], total: 0 });
+      assert.deepEqual(await store.countDevicesBySite(a.id), { [siteA.id]: 25, [siteA2.id]: 1 });
+      assert.deepEqual(await store.countDevicesBySite(b.id), { [siteB.id]: 1 });
+    },
+  );
+
+  test(
+    "devices: a page's handles, held credentials and host keys in one call, tenant-scoped",
+    async (store, clock) => {
+      const { a, b, siteA, siteB } = await world(store);
+      const d1 = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "h1",
+        ports: [22, 80],
+      });
+      const d2 = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "h2",
+        ports: [80],
+      });
+      const other = await store.createDevice({
+        tenantId: b.id,
+        siteId: siteB.id,
+        host: "h",
+        ports: [80],
+      });
+      const handle = (
+        id: string,
+        deviceId: string,
+        port: number,
+        expiresAt: number | null = null,
+      ) =>
+        store.createHandle({
+          id,
+          tenantId: deviceId === other.id ? b.id : a.id,
+          siteId: deviceId === other.id ? siteB.id : siteA.id,
+          deviceId,
+          port,
+          agentId: null,
+          createdAt: clock.now(),
+          expiresAt,
+          revokedAt: null,
+        });
+      await handle("h-1", d1.id, 22);
+      clock.advance(1);
+      await handle("h-2", d1.id, 80);
+      clock.advance(1);
+      await handle("h-3", d2.id, 80);
+      await handle("h-old", d2.id, 80, clock.now() - 1);
+      await handle("h-revoked", d1.id, 80);
+      await store.revokeHandle(a.id, "h-revoked");
+      await handle("h-b", other.id, 80);
+      await store.putDeviceCredentials(a.id, d2.id, "sealed");
+      await store.putDeviceCredentials(b.id, other.id, "sealed");
+      await store.putSshHostKey({
+        tenantId: a.id,
+        deviceId: d1.id,
+        port: 22,
+        algorithm: "ssh-ed25519",
+        fingerprint: "SHA256:x",
+        pinnedAt: clock.now(),
+        offeredAlgorithm: null,
+        offeredFingerprint: null,
+        offeredAt: null,
+      });
+
+      const x = await store.listDeviceExtras(a.id, [d1.id, d2.id, other.id]);
+      assert.deepEqual(
+        x.handles.map((h) => h.id),
+        ["h-3", "h-2", "h-1"],
+        "live ones, newest first",
+      );
+      assert.deepEqual(x.withCredentials, [d2.id]);
+      assert.deepEqual(x.hostKeys.map((k) => [k.deviceId, k.port]), [[d1.id, 22]]);
+      assert.deepEqual(await store.listDeviceExtras(a.id, []), {
+        handles: [],
+        withCredentials: [],
+        hostKeys: [],
+      });
+      assert.deepEqual((await store.listDeviceExtras(b.id, [d1.id])).handles, []);
+    },
+  );
 
   test("allowlist: version bumps on device create, host/ports change and delete only", async (store) => {
     const { a, siteA, siteB } = await world(store);

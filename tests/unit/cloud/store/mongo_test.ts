@@ -146,6 +146,56 @@ Deno.test("mongo store: what a crash between two steps leaves breaks no invarian
   }
 });
 
+Deno.test("mongo store: a device stored before ports had a protocol reads the default of each port", async () => {
+  const url = freshDbUrl();
+  const store = await openMongoStore({ url, clock: new ManualClock() });
+  try {
+    const t = await store.createTenant({ name: "Acme" });
+    const site = await store.createSite({ tenantId: t.id, name: "HQ" });
+    await raw(url, (db) =>
+      db.collection("devices").insertOne({
+        _id: "dev-old" as never,
+        id: "dev-old",
+        tenantId: t.id,
+        siteId: site.id,
+        host: "10.0.0.9",
+        ports: [22, 80, 443, 554, 9000],
+        manufacturer: "",
+        model: "",
+        label: "",
+        notes: "",
+        loopbackN: 60,
+        loopbackIp: "127.0.0.62",
+        serialKey: "none:dev-old",
+        createdAt: 1,
+        updatedAt: 1,
+        serial: null,
+        claimedAgentId: null,
+      }));
+    const d = await store.getDevice(t.id, "dev-old");
+    assert.deepEqual(d!.protocols, {
+      22: "ssh",
+      80: "http",
+      443: "https",
+      554: "rtsp",
+      9000: "tcp",
+    });
+    assert.deepEqual(d!.streamPaths, {});
+    assert.deepEqual((await store.queryDevices(t.id, site.id, {})).devices, [d]);
+    const u = await store.updateDevice(t.id, "dev-old", { protocols: { 9000: "http" } });
+    assert.deepEqual(u!.protocols, {
+      22: "ssh",
+      80: "http",
+      443: "https",
+      554: "rtsp",
+      9000: "http",
+    });
+    assert.deepEqual(await store.getDevice(t.id, "dev-old"), u);
+  } finally {
+    await store.close();
+  }
+});
+
 Deno.test("mongo store: (stop the server)", async () => {
   await ferret.stop();
 });

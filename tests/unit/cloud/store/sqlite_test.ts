@@ -405,3 +405,48 @@ Deno.test("sqlite store: loopback addresses; a freed one can be taken again, nev
     }
   });
 });
+
+Deno.test("sqlite store: devices stored before ports had a protocol read the default of each port", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/cloud.db`;
+    // A database at schema version 11 (before migration 12) with one device.
+    const raw = new DatabaseSync(path);
+    raw.exec("BEGIN");
+    for (const m of MIGRATIONS.slice(0, 11)) raw.exec(m);
+    raw.exec("PRAGMA user_version = 11");
+    raw.exec(
+      `INSERT INTO tenants (id, name, created_at) VALUES ('t1', 'Acme', 1);
+       INSERT INTO sites (id, tenant_id, name, created_at) VALUES ('s1', 't1', 'HQ', 1);
+       INSERT INTO devices (id, tenant_id, site_id, host, ports, manufacturer, model, label, notes,
+         loopback_n, loopback_ip, created_at, updated_at)
+       VALUES ('d1', 't1', 's1', '192.0.2.9', '[22,80,443,554,8000,8080,8443,8554]', '', '', '',
+         '', 7, '127.0.0.8', 1, 1);`,
+    );
+    raw.exec("COMMIT");
+    raw.close();
+    const store = await openSqliteStore({ path, clock: new ManualClock() });
+    try {
+      const d = await store.getDevice("t1", "d1");
+      assert.deepEqual(d!.protocols, {
+        22: "ssh",
+        80: "http",
+        443: "https",
+        554: "rtsp",
+        8000: "tcp",
+        8080: "http",
+        8443: "https",
+        8554: "rtsp",
+      });
+      assert.deepEqual(d!.streamPaths, {});
+      // The migration wrote them: the column holds the same map.
+      const db = new DatabaseSync(path);
+      const row = db.prepare("SELECT protocols FROM devices WHERE id = 'd1'").get() as {
+        protocols: string;
+      };
+      db.close();
+      assert.deepEqual(JSON.parse(row.protocols), d!.protocols);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,6 +1,11 @@
 import { assertEquals } from "../../../_fixtures/assert.ts";
 import { auditCsv } from "../../../../src/cloud/ui/pages/audit.tsx";
-import { portKind } from "../../../../src/cloud/ui/layout.tsx";
+import {
+  defaultProtocol,
+  normalizeProtocols,
+  normalizeStreamPaths,
+  protocolOf,
+} from "../../../../src/cloud/store/port_protocols.ts";
 
 Deno.test("audit CSV: quoted cells, formulas neutralized", () => {
   const csv = auditCsv([{
@@ -19,12 +24,19 @@ Deno.test("audit CSV: quoted cells, formulas neutralized", () => {
   );
 });
 
-Deno.test("port pills: RTSP, plain TCP services, web pages", () => {
-  assertEquals(portKind(554), "rtsp");
-  assertEquals(portKind(22), "ssh");
-  assertEquals(portKind(23), "other");
-  assertEquals(portKind(37777), "other");
-  assertEquals(portKind(80), "http");
-  assertEquals(portKind(8443), "http");
-  assertEquals(portKind(45507), "http");
+Deno.test("port protocols: defaults from the number, chosen ones kept, maps follow the ports", () => {
+  assertEquals(
+    [80, 8080, 443, 8443, 554, 8554, 22, 23, 8000, 37777].map(defaultProtocol),
+    ["http", "http", "https", "https", "rtsp", "rtsp", "ssh", "tcp", "tcp", "tcp"],
+  );
+  assertEquals(normalizeProtocols([80, 9000], { 9000: "http" }), { 80: "http", 9000: "http" });
+  // A kept port keeps its protocol, a new port gets its default, a removed one is dropped.
+  assertEquals(normalizeProtocols([9000, 554], undefined, { 9000: "http", 80: "http" }), {
+    554: "rtsp",
+    9000: "http",
+  });
+  assertEquals(protocolOf({ protocols: { 554: "tcp" } }, 554), "tcp");
+  assertEquals(protocolOf({}, 554), "rtsp");
+  assertEquals(normalizeStreamPaths([554], { 554: "" }, { 554: "/live" }), {});
+  assertEquals(normalizeStreamPaths([554], { 8554: "/x" }, { 554: "/live" }), { 554: "/live" });
 });

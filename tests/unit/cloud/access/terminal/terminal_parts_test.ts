@@ -29,7 +29,6 @@ import {
   policyView,
 } from "../../../../../src/cloud/access/terminal/policy.ts";
 import { parseClientMessage } from "../../../../../src/shared/protocol/terminal.ts";
-import { isSshPort } from "../../../../../src/cloud/access/terminal/ssh_port.ts";
 import { Inbox } from "../../../../../src/cloud/access/terminal/inbox.ts";
 import { SessionTimers } from "../../../../../src/cloud/access/terminal/session_timers.ts";
 import { openSqliteStore } from "../../../../../src/cloud/store/sqlite.ts";
@@ -192,7 +191,6 @@ Deno.test("messages: the browser's schema; anything else is refused", () => {
       '{"type":"login","username":"","password":"x"}',
     ]
   ) assert(parseClientMessage(bad) === null, bad);
-  assert(isSshPort(22) && !isSshPort(2222));
 });
 
 Deno.test("inbox: takes by type, keeps the rest in order, bounded, closing wakes waiters", async () => {

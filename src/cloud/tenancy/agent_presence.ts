@@ -1,0 +1,15 @@
+/**
+ * The live presence of a list of agents, read one query per site (the store keeps presence by
+ * site) instead of one per agent, for the agents lists of the console and the API.
+ * @module
+ */
+import type { Agent, Presence, Store } from "../store/store.ts";
+
+/** Each agent's unexpired presence by agent id (absent: offline). */
+export async function presenceOf(store: Store, agents: Agent[]): Promise<Map<string, Presence>> {
+  const out = new Map<string, Presence>();
+  for (const site of new Set(agents.map((a) => a.siteId))) {
+    for (const pr of await store.listPresence(site)) out.set(pr.agentId, pr);
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+/**
+ * Camera thumbnails on the site page, served at /ui/thumbs.js. Most cameras have no snapshot URL
+ * the cloud knows, but every one the live view plays has pictures: for each `<canvas
+ * data-thumb="{handle}">` in view, the script opens the live view's WebSocket (`GET
+ * /api/live/{handle}?path=…`, the same access rules, and a joiner of a running camera session
+ * costs the camera nothing), feeds the init segment and the first pictures to a hidden video
+ * through Media Source Extensions, draws the first decodable picture (a keyframe: the live view
+ * starts every viewer on one) into the canvas and closes the socket. It repeats every 30 s while
+ * the thumbnail is on screen and the tab is visible, two cameras at a time, and never while
+ * hidden. `data-state` on the canvas (loading, ok, failed) and `data-at` (the time of the last
+ * picture) are what tests look at; `window.__ncThumbSeconds` shortens the period for them.
+ * @module
+ */
+
+/** The script. */
+export const THUMBS_JS = `
+const PERIOD = (window.__ncThumbSeconds || 30) * 1000;
+const PARALLEL = 2;
+const visible = new Set();
+const queue = [];
+let running = 0;
+
+function grab(canvas) {
+  return new Promise((resolve) => {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const path = canvas.dataset.path ? "?path=" + encodeURIComponent(canvas.dataset.path) : "";
+    const ws = new WebSocket(proto + "//" + location.host + "/api/live/" + encodeURIComponent(canvas.dataset.thumb) + path);
+    ws.binaryType = "arraybuffer";
+    const video = document.createElement("video");
+    video.muted = true; video.playsInline = true;
+    let sb = null, url = null, done = false;
+    const queued = [];
+    const finish = (state, reason) => {
+      if (done) return; done = true;
+      clearTimeout(timer);
+      try { ws.close(); } catch {}
+      if (url) URL.revokeObjectURL(url);
+      video.removeAttribute("src");
+      canvas.dataset.state = state;
+      if (reason) canvas.title = canvas.dataset.name + ": " + reason;
+      resolve();
+    };
+    const timer = setTimeout(() => finish("failed", "no picture within 15 s"), 15000);
+    const pump = () => {
+      if (!sb || sb.updating || !queued.length) return;
+      try { sb.appendBuffer(queued.shift()); } catch (e) { finish("failed", e.message); }
+    };
+    const draw = () => {
+      if (done || video.readyState < 2) return;
+      // Keep the camera's aspect ratio: the canvas is 160 px wide, as high as the picture says.
+      const h = Math.round(canvas.width * video.videoHeight / video.videoWidth);
+      if (h > 0 && h <= 4 * canvas.width && canvas.height !== h) canvas.height = h;
+      const g = canvas.getContext("2d");
+      g.drawImage(video, 0, 0, canvas.width, canvas.height);
+      canvas.dataset.at = String(Date.now());
+      canvas.title = canvas.dataset.name + ": picture of " + new Date().toLocaleTimeString();
+      finish("ok");
+    };
+    video.addEventListener("loadeddata", draw);
+    video.addEventListener("seeked", draw);
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === "string") {
+        const m = JSON.parse(ev.data);
+        if (m.type !== "init") return;
+        const type = 'video/mp4; codecs="' + m.codec + '"';
+        if (!window.MediaSource || !MediaSource.isTypeSupported(type)) return finish("failed", "this browser cannot decode " + m.codec);
+        const ms = new MediaSource();
+        url = URL.createObjectURL(ms);
+        video.src = url;
+        ms.addEventListener("sourceopen", () => {
+          sb = ms.addSourceBuffer(type); sb.mode = "segments";
+          sb.addEventListener("updateend", () => {
+            const b = sb.buffered;
+            if (b.length && video.currentTime < b.start(0)) video.currentTime = b.start(0);
+            draw(); pump();
+          });
+          pump();
+        }, { once: true });
+        return;
+      }
+      queued.push(ev.data);
+      pump();
+    };
+    ws.onclose = (ev) => finish("failed", ev.reason || "the camera's stream closed");
+    canvas.dataset.state = canvas.dataset.state === "ok" ? "ok" : "loading";
+  });
+}
+
+function next() {
+  while (running < PARALLEL && queue.length) {
+    const c = queue.shift();
+    running++;
+    c.dataset.busy = "1";
+    grab(c).finally(() => {
+      running--; delete c.dataset.busy;
+      c.dataset.due = String(Date.now() + PERIOD); next();
+    });
+  }
+}
+
+function tick() {
+  if (document.visibilityState !== "visible") return;
+  const now = Date.now();
+  for (const c of visible) {
+    if (!queue.includes(c) && Number(c.dataset.due || 0) <= now && c.dataset.busy !== "1") queue.push(c);
+  }
+  next();
+}
+
+const seen = new IntersectionObserver((entries) => {
+  for (const e of entries) (e.isIntersecting ? visible.add(e.target) : visible.delete(e.target));
+  tick();
+});
+for (const c of document.querySelectorAll("canvas[data-thumb]")) seen.observe(c);
+document.addEventListener("visibilitychange", tick);
+setInterval(tick, 1000);
+`;
