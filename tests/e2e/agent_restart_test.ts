@@ -36,20 +36,23 @@ Deno.test("agent SIGTERM restarts: opens right after and later all succeed", asy
     const workers = [worker(), worker(), worker()];
     const ups: { down: number; up: number }[] = [];
     let current = agent;
-    for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setTimeout(r, 5_000));
-      const down = Date.now();
-      assertEquals((await current.stop("SIGTERM")).code, 0);
-      current = await stack.runAgent(`${stack.dir}/agent-1`);
-      const up = Date.now();
-      ups.push({ down, up });
-      // At once: the first opens after the agent is back.
-      await Promise.all([once(), once()]);
+    try {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 5_000));
+        const down = Date.now();
+        assertEquals((await current.stop("SIGTERM")).code, 0, current.lines.slice(-5).join("\n"));
+        current = await stack.runAgent(`${stack.dir}/agent-1`);
+        const up = Date.now();
+        ups.push({ down, up });
+        // At once: the first opens after the agent is back.
+        await Promise.all([once(), once()]);
+      }
+      // And for a while after the last restart.
+      await new Promise((r) => setTimeout(r, 30_000));
+    } finally {
+      stop = true;
+      await Promise.all(workers);
     }
-    // And for a while after the last restart.
-    await new Promise((r) => setTimeout(r, 30_000));
-    stop = true;
-    await Promise.all(workers);
     const bad = attempts.filter((a) =>
       a.error !== null && !ups.some((w) => a.start <= w.up && a.end >= w.down)
     );
@@ -58,10 +61,15 @@ Deno.test("agent SIGTERM restarts: opens right after and later all succeed", asy
       attempts.filter((a) => a.start >= w.up && a.end - w.up < 60_000).length + " opens after"
     );
     assert(attempts.filter((a) => a.error === null).length > 20, summary.join("\n"));
+    // On failure, what the cloud said about data connections is the first thing to read.
+    const cloudSaid = stack.cloud.lines.filter((l) =>
+      /data connection|placed again|agent (dis)?connected/.test(l)
+    )
+      .slice(-20);
     assertEquals(
       bad.map((a) => `${a.start - ups[0].down} ms +${a.end - a.start} ms: ${a.error}`),
       [],
-      summary.join("\n"),
+      [...summary, ...cloudSaid].join("\n"),
     );
   });
 });
