@@ -303,8 +303,10 @@ export function startCamera(
       }
       case "/markup": {
         // A page whose markup the test chooses (a hostile firmware's meta refresh, say), in UTF-8
-        // or (utf16=1) in UTF-16LE with a byte order mark and no charset in the header.
+        // or (utf16=1) in UTF-16LE with a byte order mark and no charset in the header, or
+        // (notype=1) with no Content-Type at all.
         const markup = url.searchParams.get("html") ?? "";
+        if (url.searchParams.has("notype")) return new Response(new TextEncoder().encode(markup));
         if (!url.searchParams.has("utf16")) return html(markup);
         const bytes = new Uint8Array(2 + markup.length * 2);
         bytes.set([0xff, 0xfe]);

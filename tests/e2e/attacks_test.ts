@@ -420,6 +420,22 @@ Deno.test("attack 3: a meta refresh in device HTML never leaves the cloud's orig
         assertMatch(r.head, /^content-type: text\/html; charset=utf-8\r?$/im);
         assertStringIncludes(r.body, leaving(away));
       });
+      await t.step(
+        "an untyped page is sniffed as a browser would: rewritten, or nosniff",
+        async () => {
+          const get = (html: string) =>
+            curl([
+              "-H",
+              `authorization: Bearer ${q.apiToken}`,
+              `${base}/markup?${new URLSearchParams({ html, notype: "1" })}`,
+            ]);
+          const page = await get(`<html><meta http-equiv="refresh" content="0;url=${away}">`);
+          assertMatch(page.head, /^content-type: text\/html; charset=utf-8\r?$/im);
+          assertStringIncludes(page.body, leaving(away));
+          const other = await get(`x<meta http-equiv="refresh" content="0;url=${away}">`);
+          assertMatch(other.head, /^x-content-type-options: nosniff\r?$/im);
+        },
+      );
       await t.step("a refresh that stays on the device moves under /c/{h}/", async () => {
         const r = await markup(`<meta http-equiv="refresh" content="2; url=/doc/page.asp">`);
         assertStringIncludes(r.body, `content="2; url=/c/${handle}/doc/page.asp"`);

@@ -6,7 +6,8 @@
  * anything inside the page: the browser then reads exactly the text the rewrite saw. Without
  * that, a page in UTF-16 would hide its tags from a UTF-8 scan and show them to the browser, and
  * every page in a legacy encoding (GB2312, Shift_JIS, windows-1252 — common on cameras) would
- * lose its non-ASCII characters.
+ * lose its non-ASCII characters. A body served with no type at all is sniffed the way a browser
+ * sniffs it (`sniffsAsHtml`).
  * @module
  */
 
@@ -55,4 +56,41 @@ export function pageEncoding(contentType: string, bytes: Uint8Array): string {
 export function utf8ContentType(contentType: string): string {
   const base = contentType.replace(/;\s*charset\s*=\s*("?)[^";\s]*\1/gi, "").trim();
   return `${base || "text/html"}; charset=utf-8`;
+}
+
+const HTML_SIGNATURES = [
+  "<!doctype html",
+  "<html",
+  "<head",
+  "<script",
+  "<iframe",
+  "<h1",
+  "<div",
+  "<font",
+  "<table",
+  "<a",
+  "<style",
+  "<title",
+  "<b",
+  "<body",
+  "<br",
+  "<p",
+  "<!--",
+];
+
+/**
+ * Whether a browser would take `bytes`, served with no Content-Type, for HTML (the MIME sniffing
+ * standard's HTML signatures: after leading whitespace, one of the tags above followed by a space
+ * or `>`). The proxy rewrites such a page as HTML, and marks every other untyped body `nosniff`,
+ * so no page reaches the browser unread by the rewrite.
+ */
+export function sniffsAsHtml(bytes: Uint8Array): boolean {
+  let i = 0;
+  while (i < bytes.length && [0x09, 0x0a, 0x0c, 0x0d, 0x20].includes(bytes[i])) i++;
+  const head = new TextDecoder("latin1").decode(bytes.subarray(i, i + 16)).toLowerCase();
+  return HTML_SIGNATURES.some((sig) => {
+    if (!head.startsWith(sig)) return false;
+    const next = head[sig.length];
+    return next === " " || next === ">";
+  });
 }

@@ -40,7 +40,7 @@ import { rewriteCss, rewriteHtml } from "./rewrite.ts";
 import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
 import { leavingPage, leavingTarget } from "./leaving.ts";
-import { pageEncoding, utf8ContentType } from "./charset.ts";
+import { pageEncoding, sniffsAsHtml, utf8ContentType } from "./charset.ts";
 import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
 import { SECURITY_HEADERS } from "../../api/middleware/security_headers.ts";
@@ -558,7 +558,10 @@ async function relayResponse(
       tooBig ? "page too large to rewrite" : `page in an encoding the proxy cannot read`,
     );
   }
-  const rewrite = kind !== null && framing.kind !== "none" && !tooBig && readable;
+  // No type: a browser would sniff; a page that sniffs as HTML is read as one, the rest nosniff.
+  const typeless = !type.trim() || /^(unknown\/unknown|application\/unknown|\*\/\*)/.test(type);
+  const sniff = typeless && framing.kind === "length" && o.method !== "HEAD";
+  const rewrite = (kind !== null || sniff) && framing.kind !== "none" && !tooBig && readable;
 
   if (rewrite) {
     const parts: Uint8Array[] = [];
@@ -570,15 +573,16 @@ async function relayResponse(
     }
     const raw = Buffer.concat(parts);
     const plain = decode(raw, encoding);
-    if (!plain && kind === "html") throw new DeviceProtocolError("page could not be decoded");
+    const page = kind ?? (plain && sniffsAsHtml(plain) ? "html" : null);
+    if (!plain && page === "html") throw new DeviceProtocolError("page could not be decoded");
     let out: Uint8Array = raw;
     let decoded = false;
     const rawType = headerValue(head.headers, "content-type") ?? "";
-    if (plain) {
+    if (plain && page !== null) {
       // Decoded as the browser would, sent as UTF-8 (see charset.ts).
-      const text = new TextDecoder(kind === "html" ? pageEncoding(rawType, plain) : "utf-8")
+      const text = new TextDecoder(page === "html" ? pageEncoding(rawType, plain) : "utf-8")
         .decode(plain);
-      const rewritten = kind === "html"
+      const rewritten = page === "html"
         ? rewriteHtml(text, {
           prefix: o.prefix,
           device: o.device,
@@ -598,10 +602,11 @@ async function relayResponse(
       decoded,
     });
     headers.push(["Content-Length", String(out.length)]);
-    if (decoded && kind === "html") {
+    if (decoded && page === "html") {
       const i = headers.findIndex(([k]) => k.toLowerCase() === "content-type");
       if (i >= 0) headers[i] = [headers[i][0], utf8ContentType(rawType)];
-    }
+      else headers.push(["Content-Type", utf8ContentType(rawType)]);
+    } else if (typeless) headers.push(["X-Content-Type-Options", "nosniff"]);
     writeHead(res, head.status, head.reason, headers);
     res.end(out);
     finish(d, dc, head, framing, o.handleId);
@@ -610,6 +615,7 @@ async function relayResponse(
 
   const headers = responseHeadersToBrowser(head.headers, { device: o.device, prefix: o.prefix });
   if (framing.kind === "length") headers.push(["Content-Length", String(framing.length)]);
+  if (typeless) headers.push(["X-Content-Type-Options", "nosniff"]);
   writeHead(res, head.status, head.reason, headers);
   if (o.method === "HEAD" || framing.kind === "none") {
     res.end();

@@ -1,5 +1,9 @@
 import { assertEquals } from "../../../../_fixtures/assert.ts";
-import { pageEncoding, utf8ContentType } from "../../../../../src/cloud/access/proxy/charset.ts";
+import {
+  pageEncoding,
+  sniffsAsHtml,
+  utf8ContentType,
+} from "../../../../../src/cloud/access/proxy/charset.ts";
 import { rewriteHtml } from "../../../../../src/cloud/access/proxy/rewrite.ts";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -34,4 +38,13 @@ Deno.test("a UTF-16 page's meta refresh is seen, and a GB2312 page keeps its cha
     new TextDecoder(pageEncoding("text/html; charset=gb2312", gb)).decode(gb),
     "<p>中文</p>",
   );
+});
+
+Deno.test("untyped bodies: sniffed as HTML only where a browser would", () => {
+  assertEquals(sniffsAsHtml(ascii("  \n<HTML><meta>")), true);
+  assertEquals(sniffsAsHtml(ascii("<!DOCTYPE html>")), true);
+  assertEquals(sniffsAsHtml(ascii("<p>x")), true);
+  assertEquals(sniffsAsHtml(ascii("<pre>x")), false);
+  assertEquals(sniffsAsHtml(ascii("x<html>")), false);
+  assertEquals(sniffsAsHtml(new Uint8Array([0xff, 0xd8, 0xff])), false);
 });
