@@ -4,15 +4,18 @@
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
  * RTSP streams through the cloud's gateway, the live view's time to first picture, the console's
- * lists at 10,000 devices, agent idle RSS and CPU seconds per GB moved. Prints a markdown table
- * with each figure's ratio to `ssh -R` and to direct, and writes bench/results/latest.json (or
- * `--out=FILE`; `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,lists` for
- * some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
+ * lists at 10,000 devices, agent idle RSS (and the bare runtime's), interactive round trips under
+ * bulk, the WebSocket server candidates and CPU seconds per GB moved (per process too). Prints a
+ * markdown table with each figure's ratio to `ssh -R` and to direct, and writes
+ * bench/results/latest.json (or `--out=FILE`;
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists`
+ * for some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
  */
 import "reflect-metadata";
 import { measureDataPlanes } from "./dataplane.ts";
+import { measureWsServers } from "./ws_servers.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureLists } from "./lists.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
@@ -21,7 +24,7 @@ import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
 import { browserLatency, fanOut, timeToFirstPicture } from "./live.ts";
 import { type BenchPath, startWorld, type World } from "./world.ts";
-import { bulk, firstByte, openIdle, wrk } from "./workloads.ts";
+import { bulk, firstByte, interactiveUnderBulk, openIdle, wrk } from "./workloads.ts";
 import type { Stream } from "./streams.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -42,7 +45,8 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,http,rtsp,live,idle,dataplanes,failover,bridge,lists` runs just those sections
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists`
+ * runs just those sections
  * (default: all).
  */
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
@@ -84,6 +88,15 @@ async function bulkSection(paths: BenchPath[]): Promise<void> {
         note: p.procs?.label,
       });
     }
+    for (const part of r.cpuSplit) {
+      rows.push({
+        figure: "CPU per GB moved (bulk), one process",
+        path: `${p.name}: ${part.name}`,
+        value: part.secPerGB,
+        unit: "CPU s/GB",
+        better: "lower",
+      });
+    }
   }
 }
 
@@ -107,6 +120,21 @@ async function latencySection(paths: BenchPath[]): Promise<void> {
         better: "lower",
       },
     );
+  }
+}
+
+async function interactiveSection(paths: BenchPath[]): Promise<void> {
+  for (const p of paths.filter((p) => p.name !== "direct")) {
+    log(`interactive round trips under bulk ×${cfg.opens / 2}: ${p.name} …`);
+    const r = await interactiveUnderBulk(p.open.bulk, p.open.echo, cfg.opens / 2);
+    for (
+      const [figure, v] of [
+        ["interactive round trip p50, no bulk", r.quiet.p50],
+        ["interactive round trip p99, no bulk", r.quiet.p99],
+        ["interactive round trip p50, bulk both ways on the same connection", r.loaded.p50],
+        ["interactive round trip p99, bulk both ways on the same connection", r.loaded.p99],
+      ] as const
+    ) rows.push({ figure, path: p.name, value: v, unit: "ms", better: "lower" });
   }
 }
 
@@ -410,6 +438,36 @@ if (want("bridge")) {
   });
 }
 
+if (want("wsservers")) {
+  log(`WebSocket server candidates, ${cfg.bulk / MiB} MiB each way …`);
+  const ws = await measureWsServers(cfg.bulk);
+  for (
+    const [path, v] of [
+      ["(A) native front: own framing on a Deno connection (in use)", ws.native],
+      ["(B) Deno.serve + Deno.upgradeWebSocket (cannot pause reading)", ws.denoServe],
+      ["node:http + ws (before)", ws.nodeWs],
+    ] as const
+  ) {
+    for (const [dir, g] of [["client → server", v.up], ["server → client", v.down]] as const) {
+      rows.push({
+        figure: `WebSocket server candidate, in-process, ${dir}`,
+        path,
+        value: g,
+        unit: "Gbit/s",
+        better: "higher",
+      });
+    }
+    rows.push({
+      figure: "WebSocket server candidate, in-process, CPU per GB",
+      path,
+      value: v.cpuSecPerGB,
+      unit: "CPU s/GB",
+      better: "lower",
+      note: "client + server in one process; the client is the same for all",
+    });
+  }
+}
+
 if (want("dataplanes")) {
   log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
   const dp = await measureDataPlanes(cfg.bulk);
@@ -427,6 +485,26 @@ if (want("dataplanes")) {
       unit: "Gbit/s",
       better: "higher",
     });
+  }
+}
+
+/** VmRSS of a bare `deno` process that idles (what the runtime costs before any product code). */
+async function bareRuntimeRss(): Promise<number | null> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "setInterval(() => {}, 1e9); console.log('up')"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    await reader.read();
+    await settle(2000);
+    return rssKiB(child.pid);
+  } catch {
+    return null;
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
   }
 }
 
@@ -455,8 +533,31 @@ try {
       note: "no tunnel open",
     },
   );
+  // What the runtime alone costs: a bare deno process that idles, against the agent.
+  const runtime = await bareRuntimeRss();
+  if (runtime !== null) {
+    rows.push(
+      {
+        figure: "site-side process idle RSS",
+        path: "bare deno runtime",
+        value: runtime,
+        unit: "KiB",
+        better: "lower",
+        note: "deno eval, a timer, nothing else",
+      },
+      {
+        figure: "site-side process idle RSS",
+        path: "connector agent minus runtime",
+        value: rssKiB(world.agentPid) - runtime,
+        unit: "KiB",
+        better: "lower",
+        note: "the product's own share",
+      },
+    );
+  }
   if (want("bulk")) await bulkSection(world.paths);
   if (want("latency")) await latencySection(world.paths);
+  if (want("interactive")) await interactiveSection(world.paths);
   if (want("http")) await httpSection(world);
   if (want("rtsp")) await rtspSection(world, camera);
   if (want("live")) await liveSection(world, camera);

@@ -58,11 +58,25 @@ export class ProcGroup {
   #roots: number[];
   #tree: boolean;
 
-  /** `tree`: include every descendant of `roots` (read afresh each time). */
-  constructor(label: string, roots: number[], tree = false) {
+  /** What each root is ("cloud", "agent", …), for the per-process CPU rows. */
+  readonly names: string[];
+
+  /**
+   * `tree`: include every descendant of `roots` (read afresh each time). `names`: one per root
+   * (default: none, and no per-process rows).
+   */
+  constructor(label: string, roots: number[], tree = false, names: string[] = []) {
     this.label = label;
     this.#roots = roots;
     this.#tree = tree;
+    this.names = names;
+  }
+
+  /** CPU seconds of each root (with its descendants when `tree`), in the order of `roots`. */
+  cpuByRoot(): number[] {
+    return this.#roots.map((r) =>
+      (this.#tree ? processTree(r) : [r]).reduce((s, p) => s + cpuSeconds(p), 0)
+    );
   }
 
   /** The pids counted right now. */

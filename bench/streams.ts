@@ -4,8 +4,7 @@
  * messages, an empty message is the half-close). The workloads are written once against it.
  * @module
  */
-// @ts-types="@types/ws"
-import WebSocket from "ws";
+import { connectWebSocket } from "../src/shared/transport/ws_connect.ts";
 
 /** A bidirectional byte stream with half-close. */
 export interface Stream {
@@ -45,17 +44,16 @@ export async function tcpStream(hostname: string, port: number): Promise<Stream>
 }
 
 /**
- * A raw WebSocket tunnel. Frames are sent with an all-zero mask (no masking work on either
- * side; see websocket.ts in src/shared/transport for why that is safe here). Reading pauses
- * the socket while more than 1 MiB is queued, so a slow reader pushes back.
+ * A raw WebSocket tunnel, opened with the product's native client (`ws_connect.ts`, what the
+ * CLI uses) so the bench's own client is not what limits the figure. Frames are sent with an
+ * all-zero mask (no masking work on either side; see src/tunnel/connect.ts for why that is
+ * safe here). Reading pauses the socket while more than 1 MiB is queued, so a slow reader
+ * pushes back.
  */
-export function wsStream(url: string, token: string): Promise<Stream> {
-  const ws = new WebSocket(url, {
-    headers: { authorization: `Bearer ${token}` },
-    perMessageDeflate: false,
-    skipUTF8Validation: true,
-    generateMask: (mask: Uint8Array) => mask.fill(0),
-  } as WebSocket.ClientOptions);
+export async function wsStream(url: string, token: string): Promise<Stream> {
+  const r = await connectWebSocket(new URL(url), { authorization: `Bearer ${token}` }, true);
+  if (!r.ok) throw new Error(`tunnel refused: HTTP ${r.status} ${r.message}`);
+  const ws = r.ws;
   const queue: Uint8Array[] = [];
   let queued = 0;
   let ended = false;
@@ -81,45 +79,35 @@ export function wsStream(url: string, token: string): Promise<Stream> {
     ended = true;
     notify();
   });
-  return new Promise((resolve, reject) => {
-    ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
-      res.on("end", () => reject(new Error(`tunnel refused: HTTP ${res.statusCode} ${body}`)));
-    });
-    ws.once("open", () => {
-      ws.on("error", () => {});
-      resolve({
-        write(data) {
-          return new Promise<void>((ok, fail) => {
-            // Copy: the caller may reuse its buffer once we return.
-            const copy = data.slice();
-            if (ws.bufferedAmount < 4 << 20) {
-              ws.send(copy, { binary: true });
-              ok();
-            } else ws.send(copy, { binary: true }, (e) => (e ? fail(e) : ok()));
-          });
-        },
-        closeWrite() {
-          ws.send(new Uint8Array(0), { binary: true });
-          return Promise.resolve();
-        },
-        async read() {
-          while (queue.length === 0) {
-            if (ended) return null;
-            await new Promise<void>((r) => (wake = r));
-          }
-          const m = queue.shift()!;
-          queued -= m.byteLength;
-          if (paused && queued < 256 << 10) {
-            paused = false;
-            ws.resume();
-          }
-          return m;
-        },
-        close: () => ws.terminate(),
+  ws.on("error", () => {});
+  return {
+    write(data) {
+      return new Promise<void>((ok, fail) => {
+        // Copy: the caller may reuse its buffer once we return.
+        const copy = data.slice();
+        if (ws.bufferedAmount < 4 << 20) {
+          ws.send(copy, { binary: true });
+          ok();
+        } else ws.send(copy, { binary: true }, (e) => (e ? fail(e) : ok()));
       });
-    });
-  });
+    },
+    closeWrite() {
+      ws.send(new Uint8Array(0), { binary: true });
+      return Promise.resolve();
+    },
+    async read() {
+      while (queue.length === 0) {
+        if (ended) return null;
+        await new Promise<void>((r) => (wake = r));
+      }
+      const m = queue.shift()!;
+      queued -= m.byteLength;
+      if (paused && queued < 256 << 10) {
+        paused = false;
+        ws.resume();
+      }
+      return m;
+    },
+    close: () => ws.terminate(),
+  };
 }

@@ -15,6 +15,8 @@ export interface BulkResult {
   downGbps: number;
   /** CPU seconds of the tunnel's processes per GB moved (null for the direct path). */
   cpuSecPerGB: number | null;
+  /** The same per process of the group (its `names`), when it names them. */
+  cpuSplit: { name: string; secPerGB: number }[];
 }
 
 async function drain(s: Stream): Promise<number> {
@@ -27,6 +29,7 @@ async function drain(s: Stream): Promise<number> {
 export async function bulk(open: Opener, bytes: number, cpu?: ProcGroup): Promise<BulkResult> {
   const chunk = new Uint8Array(CHUNK).fill(0x5a);
   const cpu0 = cpu?.cpuSeconds() ?? 0;
+  const split0 = cpu?.cpuByRoot() ?? [];
   // Upload: 'U', the bytes, half-close, wait for the sink's one-byte answer.
   let s = await open();
   await s.write(new Uint8Array([0x55]));
@@ -49,8 +52,14 @@ export async function bulk(open: Opener, bytes: number, cpu?: ProcGroup): Promis
   const downGbps = (got * 8) / ((performance.now() - t0) / 1000) / 1e9;
   s.close();
   if (got !== bytes) throw new Error(`download got ${got} of ${bytes} bytes`);
-  const cpuSecPerGB = cpu ? (cpu.cpuSeconds() - cpu0) / ((2 * bytes) / 1e9) : null;
-  return { upGbps, downGbps, cpuSecPerGB };
+  const gb = (2 * bytes) / 1e9;
+  const cpuSecPerGB = cpu ? (cpu.cpuSeconds() - cpu0) / gb : null;
+  const split1 = cpu?.cpuByRoot() ?? [];
+  const cpuSplit = (cpu?.names ?? []).map((name, i) => ({
+    name,
+    secPerGB: (split1[i] - split0[i]) / gb,
+  }));
+  return { upGbps, downGbps, cpuSecPerGB, cpuSplit };
 }
 
 /** p50 and p99 in milliseconds of open + one byte there and back, `n` times in a row. */
@@ -134,4 +143,69 @@ export async function wrk(
   const errors = [non2xx ? `${non2xx} non-2xx` : "", sock ? `socket errors: ${sock}` : ""]
     .filter(Boolean).join("; ") || (out.success ? null : new TextDecoder().decode(out.stderr));
   return { rps, errors };
+}
+
+/**
+ * p50 and p99 in milliseconds of a 64-byte round trip on an echo stream while one bulk stream
+ * uploads and another downloads through the same path (for the tunnels: the same data connection;
+ * for `ssh -R`: the same SSH connection), `n` times in a row; and the same with no bulk first.
+ */
+export async function interactiveUnderBulk(
+  openBulk: Opener,
+  openEcho: Opener,
+  n: number,
+): Promise<{ quiet: { p50: number; p99: number }; loaded: { p50: number; p99: number } }> {
+  const echo = await openEcho();
+  const msg = new Uint8Array(64).fill(0x2a);
+  const rounds = async () => {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await echo.write(msg);
+      for (let got = 0; got < msg.byteLength;) {
+        const b = await echo.read();
+        if (!b) throw new Error("echo closed during the round trips");
+        got += b.byteLength;
+      }
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+    return { p50: at(0.5), p99: at(0.99) };
+  };
+  const quiet = await rounds();
+  const up = await openBulk();
+  const down = await openBulk();
+  let stop = false;
+  const chunk = new Uint8Array(CHUNK).fill(0x5a);
+  await up.write(new Uint8Array([0x55]));
+  const req = new Uint8Array(9);
+  req[0] = 0x44;
+  new DataView(req.buffer).setBigUint64(1, 1n << 50n);
+  await down.write(req);
+  let moved = 0;
+  const upLoop = (async () => {
+    while (!stop) {
+      await up.write(chunk);
+      moved += CHUNK;
+    }
+  })().catch(() => {});
+  const downLoop = (async () => {
+    while (!stop) {
+      const b = await down.read();
+      if (!b) break;
+      moved += b.byteLength;
+    }
+  })().catch(() => {});
+  const t0 = performance.now();
+  while (moved < 64 << 20 && performance.now() - t0 < 10_000) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const loaded = await rounds();
+  stop = true;
+  up.close();
+  down.close();
+  echo.close();
+  await Promise.all([upLoop, downLoop]);
+  return { quiet, loaded };
 }

@@ -121,7 +121,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
       await ssh.status;
     });
     for (const r of remote.values()) await waitAccepting(r, "ssh -R");
-    const sshGroup = new ProcGroup("sshd + ssh", [sshd.pid, ssh.pid], true);
+    const sshGroup = new ProcGroup("sshd + ssh", [sshd.pid, ssh.pid], true, ["sshd", "ssh"]);
 
     const ws = (h: string) => () =>
       wsStream(`ws://127.0.0.1:${stack.ports.http}/api/tunnel/${h}`, q.apiToken);
@@ -150,16 +150,20 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
           echo: () => tcpStream(ip, targets.echo),
         },
         httpUrl: `http://${ip}:${targets.http}/`,
-        procs: new ProcGroup("cloud + agent + CLI", [
-          stack.cloud.child.pid,
-          agent.child.pid,
-          cli.child.pid,
-        ]),
+        procs: new ProcGroup(
+          "cloud + agent + CLI",
+          [stack.cloud.child.pid, agent.child.pid, cli.child.pid],
+          false,
+          ["cloud", "agent", "CLI"],
+        ),
       },
       {
         name: "WebSocket tunnel",
         open: { bulk: ws(handles.bulk), echo: ws(handles.echo) },
-        procs: new ProcGroup("cloud + agent", [stack.cloud.child.pid, agent.child.pid]),
+        procs: new ProcGroup("cloud + agent", [stack.cloud.child.pid, agent.child.pid], false, [
+          "cloud",
+          "agent",
+        ]),
       },
     ];
     const extra = Object.fromEntries(extraNames.map((n) => {

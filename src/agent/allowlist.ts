@@ -38,6 +38,14 @@ export class Allowlist {
     return true;
   }
 
+  /** The pairs held (host as pushed, lower-cased). */
+  entries(): Pair[] {
+    return [...this.#pairs].map((k) => {
+      const i = k.lastIndexOf("|");
+      return { host: k.slice(0, i), port: Number(k.slice(i + 1)) };
+    });
+  }
+
   /** True when (host, port) is on the list, compared exactly (host case-insensitively). */
   allows(host: string, port: number): boolean {
     return this.#pairs.has(key(host, port));

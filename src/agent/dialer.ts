@@ -87,6 +87,20 @@ async function resolveOnce(host: string): Promise<string> {
   return (await lookup(host)).address;
 }
 
+/** Resolves a device host once and dials it with a timeout; DialError when it cannot. */
+export async function dialDevice(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<Deno.TcpConn> {
+  try {
+    return await connectTcp(await resolveOnce(host), port, timeoutMs);
+  } catch (e) {
+    if (e instanceof DialError) throw e;
+    throw new DialError((e as Error).message, "dial_failed");
+  }
+}
+
 /**
  * Handles one OPEN frame: refuses it (CLOSE with a code the cloud maps to the operator's error)
  * or dials the device, answers OPENED and pipes device ⇄ stream until both sides are done.
@@ -104,8 +118,7 @@ export async function openTunnel(
   const timeout = d.dialTimeoutMs ?? 10_000;
   let target: Deno.TcpConn;
   try {
-    const ip = await resolveOnce(host);
-    target = await connectTcp(ip, port, timeout);
+    target = await dialDevice(host, port, timeout);
   } catch (e) {
     const err = e as Error;
     d.log.info({ host, port, err: err.message }, "device dial failed");

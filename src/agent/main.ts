@@ -367,6 +367,7 @@ export async function agentMain(argv: string[]): Promise<number> {
       proxy,
       controlEndpoint: config.controlEndpoint,
       discoveryTargets: config.discoveryTargets,
+      reachabilityIntervalMs: config.reachabilityIntervalMs,
       onLink: (up, detail) => void link(up, detail),
       clock: clockFromEnv((m) => log.warn(m)),
     });

@@ -47,6 +47,14 @@ export const runOptions: Record<string, OptionSpec> = {
     default: "30s",
     help: "How often today's counters are written to stats.json in the state directory",
   },
+  "reachability-interval": {
+    type: "string",
+    env: "NC_REACHABILITY_INTERVAL",
+    arg: "DURATION",
+    default: "60s",
+    help:
+      "How often each allowlisted (host, port) is TCP-checked (jittered ±20 %, 8 at a time; only changes are reported; 0 turns it off)",
+  },
   "discovery-targets": {
     type: "string",
     env: "NC_DISCOVERY_TARGETS",
@@ -64,6 +72,7 @@ const schema = z.object({
   ).optional(),
   "trust-env": z.boolean().default(false),
   "stats-flush": duration.default(30_000),
+  "reachability-interval": z.union([z.literal("0").transform(() => 0), duration]).default(60_000),
   "discovery-targets": z.string().optional().transform((s, ctx) => {
     if (!s) return undefined;
     try {
@@ -82,6 +91,8 @@ export interface RunConfig {
   controlEndpoint?: string;
   trustEnv: boolean;
   statsFlushMs: number;
+  /** Time between reachability rounds (0: off). */
+  reachabilityIntervalMs: number;
   discoveryTargets?: ProbeTarget[];
 }
 
@@ -93,6 +104,7 @@ export function loadRunConfig(values: Record<string, unknown>): RunConfig {
     controlEndpoint: v["control-endpoint"],
     trustEnv: v["trust-env"],
     statsFlushMs: v["stats-flush"],
+    reachabilityIntervalMs: v["reachability-interval"],
     discoveryTargets: v["discovery-targets"],
   };
 }

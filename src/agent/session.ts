@@ -24,6 +24,7 @@ import type { DataPool } from "./data_pool.ts";
 import type { CloudRoute } from "./cloud_route.ts";
 import { discoveryWindow, probeOnvif, type ProbeTarget } from "./discovery/probe.ts";
 import type { CertRenewer } from "./renewal.ts";
+import type { ReachabilityMonitor } from "./reachability.ts";
 
 /** SNI name sent when the control endpoint is an IP literal. */
 const CONTROL_SNI = "control.nanodems.invalid";
@@ -75,6 +76,8 @@ export function startSession(o: {
   onWelcome?: (node: string) => void;
   /** Renews the certificate over this session (none: no renewal). */
   renewer?: CertRenewer;
+  /** Device reachability: its view goes out after Welcome, then its changes. */
+  reachability?: ReachabilityMonitor;
 }): Session {
   const { host, port } = o.route;
   const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -130,6 +133,7 @@ export function startSession(o: {
     finished = true;
     clearInterval(heartbeat);
     o.renewer?.end();
+    if (welcomed) o.reachability?.detach();
     call.removeAllListeners("data");
     call.on("error", () => {});
     call.cancel();
@@ -152,6 +156,7 @@ export function startSession(o: {
           w.heartbeatMs || HEARTBEAT_MS,
         );
         o.onWelcome?.(w.node);
+        o.reachability?.attach((r) => send({ reachability: r }));
         o.renewer?.welcome(o.state, send).catch((e) =>
           o.log.error({ err: (e as Error).message }, "certificate renewal failed")
         );
@@ -171,6 +176,7 @@ export function startSession(o: {
         const a = m.allowlist!;
         if (o.allowlist.update(a.version, a.entries)) {
           o.log.info({ version: a.version, entries: a.entries.length }, "allowlist updated");
+          o.reachability?.soon();
         } else {
           o.log.debug({ version: a.version, have: o.allowlist.version }, "ignored stale allowlist");
         }

@@ -23,6 +23,8 @@ import type { ProbeTarget } from "./discovery/probe.ts";
 import { CertRenewer } from "./renewal.ts";
 import { certInfo } from "../shared/crypto/pki.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
+import { ReachabilityMonitor } from "./reachability.ts";
+import { dialDevice } from "./dialer.ts";
 
 /** The agent's connection state. */
 export type ConnState = "connecting" | "connected" | "disconnected";
@@ -64,6 +66,8 @@ export interface SuperviseOptions {
   onLink?: (up: boolean, detail: string) => void;
   /** The agent's clock (certificate renewal and expiry); the wall clock by default. */
   clock?: Clock;
+  /** Time between two rounds of device reachability checks (default 60 s; 0: off). */
+  reachabilityIntervalMs?: number;
 }
 
 /** The line an agent whose certificate expired logs (once), as the cloud words it. */
@@ -84,6 +88,12 @@ export function supervise(o: SuperviseOptions): Supervisor {
   const stats = o.stats ?? new Stats();
   const allowlist = new Allowlist();
   const dataPool = new DataPool({ allowlist, stats, log: o.log });
+  const reachability = o.reachabilityIntervalMs === 0 ? undefined : new ReachabilityMonitor({
+    allowlist,
+    intervalMs: o.reachabilityIntervalMs,
+    probe: async (host, port, timeoutMs) => (await dialDevice(host, port, timeoutMs)).close(),
+  });
+  reachability?.start();
   const backoff = o.backoff ?? new Backoff();
   let state: ConnState = "connecting";
   let stopping = false;
@@ -143,6 +153,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       route: chosen,
       discoveryTargets: o.discoveryTargets,
       renewer,
+      reachability,
       onWelcome: (node) => {
         expiredLogged = false;
         state = "connected";
@@ -242,6 +253,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
       (current as { close(): void } | null)?.close();
       (wake as (() => void) | null)?.();
       await running;
+      await reachability?.stop();
       dataPool.close();
     },
   };

@@ -25,6 +25,9 @@ import { ensureHandle } from "./tenancy/handle.ts";
 import { deviceHostRefusal } from "./tenancy/device_host.ts";
 import { announceChange } from "./watcher.ts";
 import { openStore, storeUrl as storeUrlSchema } from "./store/open.ts";
+import { withAuditEvents } from "./events/audit_events.ts";
+import { createLogger } from "../shared/log.ts";
+import { EventProducer } from "./events/producer.ts";
 import { ensureCas } from "./pki.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
 import { promptPassword } from "../shared/password_prompt.ts";
@@ -836,7 +839,12 @@ export async function adminMain(argv: string[]): Promise<number> {
     { store: storeArg },
     specs,
   ).store;
-  const store = await openStore(storeUrl, dataDir);
+  const raw = await openStore(storeUrl, dataDir);
+  // What the CLI revokes raises the same events as the API (credential.revoked, …).
+  const store = withAuditEvents(
+    raw,
+    new EventProducer({ store: raw, log: createLogger({ role: "admin", level: "warn" }) }),
+  );
   try {
     await ensureCas({ dataDir });
     const result = await cmd.run(store, args, dataDir);

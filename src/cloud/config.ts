@@ -171,6 +171,32 @@ export const cloudOptions: Record<string, OptionSpec> = {
     env: "NC_ALLOW_LINK_LOCAL_DEVICES",
     help: "Accept devices at link-local or cloud metadata addresses (169.254.0.0/16, fe80::/10)",
   },
+  "offline-grace": {
+    type: "string",
+    env: "NC_OFFLINE_GRACE",
+    arg: "DURATION",
+    default: "30s",
+    help:
+      "How long an agent may be gone before agent.offline is raised (a reconnect inside it raises nothing)",
+  },
+  "allow-loopback-webhooks": {
+    type: "boolean",
+    env: "NC_ALLOW_LOOPBACK_WEBHOOKS",
+    help: "Development only: accept http:// webhook URLs on loopback addresses (127.0.0.0/8, ::1)",
+  },
+  "allow-private-webhooks": {
+    type: "boolean",
+    env: "NC_ALLOW_PRIVATE_WEBHOOKS",
+    help:
+      "Accept webhook URLs that resolve to private addresses (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10); link-local and metadata addresses stay refused",
+  },
+  "webhook-retry": {
+    type: "string",
+    env: "NC_WEBHOOK_RETRY",
+    arg: "DURATION",
+    default: "10s",
+    help: "First webhook retry delay; each next one doubles (at most 1 h apart) for up to 24 h",
+  },
   "trusted-proxies": {
     type: "string",
     env: "NC_TRUSTED_PROXIES",
@@ -265,6 +291,10 @@ export const cloudConfigSchema = z.object({
   ),
   "admin-api-key-file": z.string().min(1).optional(),
   "allow-link-local-devices": z.boolean().default(false),
+  "offline-grace": duration.prefault("30s"),
+  "allow-loopback-webhooks": z.boolean().default(false),
+  "allow-private-webhooks": z.boolean().default(false),
+  "webhook-retry": duration.prefault("10s"),
   "admin-api-key-cidrs": z.string().optional().transform((s, ctx) => {
     const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     if (list.length && !cidrList(list)) {
@@ -315,6 +345,12 @@ export const cloudConfigSchema = z.object({
   adminApiKey: c["admin-api-key"] ?? null,
   adminApiKeyFile: c["admin-api-key-file"] ?? null,
   allowLinkLocalDevices: c["allow-link-local-devices"],
+  offlineGraceMs: c["offline-grace"],
+  webhooks: {
+    allowLoopback: c["allow-loopback-webhooks"],
+    allowPrivate: c["allow-private-webhooks"],
+    retryMs: c["webhook-retry"],
+  },
   adminApiKeyCidrs: c["admin-api-key-cidrs"],
   trustedProxies: c["trusted-proxies"],
   rtsp: c.rtsp as ListenAddress,

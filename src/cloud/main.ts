@@ -39,6 +39,12 @@ import { OriginSigner } from "./access/proxy/origin.ts";
 import { watchChanges } from "./watcher.ts";
 import { startBackgroundJobs } from "./jobs/stats_jobs.ts";
 import { lockOwner } from "./jobs/leader.ts";
+import { EventProducer } from "./events/producer.ts";
+import { withAuditEvents } from "./events/audit_events.ts";
+import { recordReachability } from "./events/reachability.ts";
+import { startPresenceJob } from "./events/agent_availability.ts";
+import { startDeliverer } from "./events/deliverer.ts";
+import { WebhookSecrets } from "./events/webhook_secret.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -85,7 +91,11 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const store = withClippedAudit(await openStore(config.store, config.dataDir, clock));
+  const rawStore = withClippedAudit(await openStore(config.store, config.dataDir, clock));
+  const events = new EventProducer({ store: rawStore, log });
+  // Every audit entry that is also an event (enrollment used, credential revoked, device
+  // certificate changed) raises it here, whoever appends it.
+  const store = withAuditEvents(rawStore, events);
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -97,6 +107,11 @@ export async function startCloud(
   const secret = await loadCloudSecret(config.secretKeyFile ?? join(config.dataDir, SECRET_FILE));
   const secrets = await DeviceSecrets.create(secret);
   const signer = await RtspUrlSigner.create(secret);
+  const webhookSecrets = await WebhookSecrets.create(secret);
+  const webhookPolicy = {
+    allowLoopback: config.webhooks.allowLoopback,
+    allowPrivate: config.webhooks.allowPrivate,
+  };
   const registry = new Registry();
   const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs, log });
   const data = await startDataListener({
@@ -160,6 +175,7 @@ export async function startCloud(
       log,
       node: config.node,
     }),
+    onReachability: (s, report) => recordReachability({ store, events, clock }, s, report),
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
@@ -176,6 +192,7 @@ export async function startCloud(
   });
   const live = new LiveAccess();
   const app = createApp({
+    webhooks: { secrets: webhookSecrets, policy: webhookPolicy },
     live,
     authContext,
     store,
@@ -271,7 +288,25 @@ export async function startCloud(
     pushPolicy: () => control.pushCertificatePolicy(),
     log,
   });
-  const stopJobs = startBackgroundJobs({ store, clock, owner: lockOwner(config.node), log });
+  const owner = lockOwner(config.node);
+  const stopJobs = startBackgroundJobs({ store, clock, owner, log });
+  const stopDeliverer = startDeliverer({
+    store,
+    secrets: webhookSecrets,
+    clock,
+    owner,
+    policy: webhookPolicy,
+    firstRetryMs: config.webhooks.retryMs,
+    log,
+  });
+  const stopPresenceJob = startPresenceJob({
+    store,
+    events,
+    clock,
+    owner,
+    graceMs: config.offlineGraceMs,
+    log,
+  });
   httpPort = http.port;
   await recordPublicUrl(config.dataDir, publicUrl());
   if (!config.publicUrl && defaultPublicUrl(config.http.hostname, httpPort).guess) {
@@ -331,6 +366,8 @@ export async function startCloud(
       stopServerCertWatch();
       stopCaWatch();
       await stopJobs();
+      await stopPresenceJob();
+      await stopDeliverer();
       await control.close();
       await internal?.close();
       await metricsListener?.close();

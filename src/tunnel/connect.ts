@@ -1,12 +1,13 @@
 /**
- * Carries one accepted local TCP connection over a WebSocket tunnel of the cloud, with the
- * shared byte pump (backpressure both ways, half-close). A refusal before the upgrade comes back
+ * Carries one accepted local TCP connection over a WebSocket tunnel of the cloud (the native
+ * WebSocket of `ws_native.ts`), with the shared byte pump (backpressure both ways, half-close). A refusal before the upgrade comes back
  * as an HTTP status and the cloud's message, which the caller turns into a log line or an exit.
  * @module
  */
 // @ts-types="@types/ws"
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { pipeWebSocket } from "../shared/transport/websocket.ts";
+import { connectWebSocket } from "../shared/transport/ws_connect.ts";
 
 /** How a carried connection ended. */
 export type CarryResult =
@@ -28,10 +29,6 @@ export function maskFree(url: URL): boolean {
   return url.protocol === "wss:" || LOOPBACK.test(url.hostname);
 }
 
-function zeroMask(mask: Uint8Array): void {
-  mask.fill(0);
-}
-
 /** Calls `f` with the status and the cloud's message when the upgrade is refused. */
 export function onRefusal(ws: WebSocket, f: (status: number, message: string) => void): void {
   ws.on("unexpected-response", (_req, res) => {
@@ -47,39 +44,25 @@ export function onRefusal(ws: WebSocket, f: (status: number, message: string) =>
   });
 }
 
-/** Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done. */
-export function carry(
+/**
+ * Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done.
+ * The WebSocket is the native one (`ws_native.ts` on a Deno connection), not `ws`.
+ */
+export async function carry(
   conn: Deno.TcpConn,
   url: URL,
   headers: Record<string, string>,
 ): Promise<CarryResult> {
   conn.setNoDelay(true);
-  const drop = () => {
+  const opened = await connectWebSocket(url, headers, maskFree(url));
+  if (!opened.ok) {
     try {
       conn.close();
     } catch { /* closed */ }
-  };
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, {
-      headers,
-      perMessageDeflate: false,
-      ...(maskFree(url) ? { generateMask: zeroMask } : {}),
-    } as WebSocket.ClientOptions);
-    onRefusal(ws, (status, message) => {
-      drop();
-      resolve({ ok: false, status, message });
-    });
-    ws.on("error", (e) => {
-      drop();
-      resolve({ ok: false, status: 0, message: e.message });
-    });
-    ws.on("open", () => {
-      ws.removeAllListeners("error");
-      pipeWebSocket(ws, conn, { socketEnd: "eof" }).then((r) =>
-        resolve({ ok: true, up: r.wsToSocket, down: r.socketToWs, reason: r.closeReason })
-      );
-    });
-  });
+    return opened;
+  }
+  const r = await pipeWebSocket(opened.ws, conn, { socketEnd: "eof" });
+  return { ok: true, up: r.wsToSocket, down: r.socketToWs, reason: r.closeReason };
 }
 
 /** The ws:// or wss:// URL of a cloud path. */

@@ -22,11 +22,15 @@ export class Proc {
   #waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   readonly exited: Promise<Deno.CommandStatus>;
 
-  /** Spawns `deno run -A src/main.ts ...args`. */
+  /**
+   * Spawns `deno run -A src/main.ts ...args`. Agents check device reachability only when a test
+   * asks (`--reachability-interval`, which wins over the environment): a check is a TCP connect
+   * to the device, which tests that count or accept a device's connections would see.
+   */
   constructor(args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
-      env: { NO_COLOR: "1", ...env },
+      env: { NO_COLOR: "1", NC_REACHABILITY_INTERVAL: "0", ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

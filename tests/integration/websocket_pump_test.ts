@@ -29,6 +29,8 @@ import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { pipeWebSocket } from "../../src/shared/transport/websocket.ts";
 import { startDataListener } from "../../src/cloud/control/data_listener.ts";
 import { type ByteStream, MuxSession } from "../../src/shared/transport/mux_session.ts";
+import { acceptKey, NativeWebSocket } from "../../src/shared/transport/ws_native.ts";
+import { connectWebSocket } from "../../src/shared/transport/ws_connect.ts";
 
 const MiB = 1 << 20;
 const CHUNK = 256 << 10;
@@ -65,8 +67,13 @@ function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-/** Every hop of the chain, started; `close` stops them all and closes what is left. */
-async function startChain() {
+/**
+ * Every hop of the chain, started; `close` stops them all and closes what is left. `native`:
+ * the cloud's hop and the CLI's WebSocket are the native ones the product uses
+ * (`ws_native.ts` on Deno connections, as `native_front.ts` and `ws_connect.ts` do), else
+ * `node:http` + `ws` (what the cloud still uses for other upgrades).
+ */
+async function startChain(native = false) {
   const sockets = new Set<Duplex>();
   const track = <T extends Duplex>(s: T): T => {
     sockets.add(s);
@@ -150,7 +157,48 @@ async function startChain() {
       }));
     });
   });
-  const cloudPort = await listen(cloud);
+  const cloudPort = native ? 0 : await listen(cloud);
+  // The native cloud hop: read the upgrade request's head, answer 101, frame on the Deno conn.
+  const front = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const nativeSockets = new Set<NativeWebSocket>();
+  const fronting = (async () => {
+    for await (const conn of front) {
+      own(conn);
+      conn.setNoDelay(true);
+      pumps.push((async () => {
+        const buf = new Uint8Array(16 << 10);
+        let end = 0;
+        let at = -1;
+        while ((at = new TextDecoder().decode(buf.subarray(0, end)).indexOf("\r\n\r\n")) < 0) {
+          const n = await conn.read(buf.subarray(end));
+          if (n === null) return closeConn(conn);
+          end += n;
+        }
+        const key = /sec-websocket-key: *(\S+)/i.exec(new TextDecoder().decode(buf))![1];
+        const accept = acceptKey(key);
+        const stream = mux.openStream("127.0.0.1", echoPort);
+        try {
+          await stream.opened;
+        } catch {
+          return closeConn(conn);
+        }
+        await writeAll(
+          conn,
+          new TextEncoder().encode(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+              `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          ),
+        );
+        const ws = new NativeWebSocket(conn, { role: "server", head: buf.slice(at + 4, end) });
+        nativeSockets.add(ws);
+        await pipeWebSocket(ws, stream, {
+          describeError: () => "agent disconnected",
+          classifyEnd: () =>
+            Promise.resolve({ code: 1000, reason: "device closed the connection" }),
+        });
+      })());
+    }
+  })().catch(() => {});
 
   // The CLI: a local listener; each connection opens a WebSocket to the cloud and pumps.
   const cli = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -158,6 +206,17 @@ async function startChain() {
   const serve = (conn: Deno.TcpConn) => {
     own(conn);
     conn.setNoDelay(true);
+    if (native) {
+      const url = new URL(`ws://127.0.0.1:${(front.addr as Deno.NetAddr).port}/api/tunnel/h`);
+      pumps.push(
+        connectWebSocket(url, {}, true).then((r): Promise<unknown> | void => {
+          if (!r.ok) return closeConn(conn);
+          nativeSockets.add(r.ws);
+          return pipeWebSocket(r.ws, conn, { socketEnd: "eof" });
+        }),
+      );
+      return;
+    }
     const ws = new WebSocket(`ws://127.0.0.1:${cloudPort}/api/tunnel/h`, {
       perMessageDeflate: false,
     });
@@ -174,7 +233,10 @@ async function startChain() {
     cliPort: (cli.addr as Deno.NetAddr).port,
     async close() {
       cli.close();
+      front.close();
       await accepting;
+      await fronting;
+      for (const ws of nativeSockets) ws.terminate();
       for (const ws of clients) ws.terminate();
       for (const ws of wss.clients) ws.terminate();
       for (const c of conns) closeConn(c);
@@ -398,71 +460,141 @@ async function warmUp(port: number): Promise<void> {
   await expectEcho(port, { bytes: 64 * MiB, timeoutMs: 30_000 });
 }
 
-Deno.test("websocket pump: a slow reader holds memory, then gets every byte", async () => {
-  // What stays in flight sits in kernel socket buffers (loopback autotunes them to many MiB
-  // each; the nine socket directions of the loop were measured holding about 40-75 MiB), so the
-  // checks are that the writer stops and that the process does not hold the bytes.
-  const chain = await startChain();
-  try {
-    await warmUp(chain.cliPort);
-    assertBackpressure(await slowReader(chain.cliPort, 256 * MiB));
-  } finally {
-    await chain.close();
-  }
-});
+for (const native of [false, true]) {
+  const tag = native ? " (native WebSocket)" : "";
 
-Deno.test("websocket pump: a reader that stops mid-stream is held back, then gets every byte", async () => {
-  // The pause hits with every pump running at full speed and the WebSocket queues busy. 160 MiB,
-  // so that what is still to come after 32 MiB clearly exceeds what the kernel buffers hold.
-  const chain = await startChain();
-  try {
-    await warmUp(chain.cliPort);
-    assertBackpressure(await slowReader(chain.cliPort, 160 * MiB, 32 * MiB));
-  } finally {
-    await chain.close();
-  }
-});
+  Deno.test(`websocket pump${tag}: a slow reader holds memory, then gets every byte`, async () => {
+    // What stays in flight sits in kernel socket buffers (loopback autotunes them to many MiB
+    // each; the nine socket directions of the loop were measured holding about 40-75 MiB), so the
+    // checks are that the writer stops and that the process does not hold the bytes.
+    const chain = await startChain(native);
+    try {
+      await warmUp(chain.cliPort);
+      assertBackpressure(await slowReader(chain.cliPort, 256 * MiB));
+    } finally {
+      await chain.close();
+    }
+  });
 
-Deno.test("websocket pump: an end of stream that arrives while the reader is paused is kept", async () => {
-  // 4 MiB fits in the buffers along the way: the writer finishes and the echo's FIN travels
-  // back while nobody reads; it must still arrive after the pause. (Over node:tls this used to
-  // stall: the agent's FIN reached a native buffer while the cloud's socket was paused and was
-  // lost; the cloud now reads its Deno.TlsConn only when asked.)
-  const chain = await startChain();
-  try {
-    await expectEcho(chain.cliPort, { bytes: 4 * MiB, readPauseMs: 2_000, timeoutMs: 30_000 });
-  } finally {
-    await chain.close();
-  }
-});
+  Deno.test(`websocket pump${tag}: a reader that stops mid-stream is held back, then gets every byte`, async () => {
+    // The pause hits with every pump running at full speed and the WebSocket queues busy. 160 MiB,
+    // so that what is still to come after 32 MiB clearly exceeds what the kernel buffers hold.
+    const chain = await startChain(native);
+    try {
+      await warmUp(chain.cliPort);
+      assertBackpressure(await slowReader(chain.cliPort, 160 * MiB, 32 * MiB));
+    } finally {
+      await chain.close();
+    }
+  });
 
-Deno.test("websocket pump: 64 MiB echo through the whole chain", async () => {
-  const chain = await startChain();
-  try {
-    await expectEcho(chain.cliPort, { bytes: 64 * MiB, timeoutMs: 30_000 });
-  } finally {
-    await chain.close();
-  }
-});
+  Deno.test(`websocket pump${tag}: an end of stream that arrives while the reader is paused is kept`, async () => {
+    // 4 MiB fits in the buffers along the way: the writer finishes and the echo's FIN travels
+    // back while nobody reads; it must still arrive after the pause. (Over node:tls this used to
+    // stall: the agent's FIN reached a native buffer while the cloud's socket was paused and was
+    // lost; the cloud now reads its Deno.TlsConn only when asked.)
+    const chain = await startChain(native);
+    try {
+      await expectEcho(chain.cliPort, { bytes: 4 * MiB, readPauseMs: 2_000, timeoutMs: 30_000 });
+    } finally {
+      await chain.close();
+    }
+  });
 
-Deno.test("websocket pump: 256 MiB echo does not stall", async () => {
-  const chain = await startChain();
-  try {
-    await expectEcho(chain.cliPort, { bytes: 256 * MiB, timeoutMs: 60_000 });
-  } finally {
-    await chain.close();
-  }
-});
+  Deno.test(`websocket pump${tag}: 64 MiB echo through the whole chain`, async () => {
+    const chain = await startChain(native);
+    try {
+      await expectEcho(chain.cliPort, { bytes: 64 * MiB, timeoutMs: 30_000 });
+    } finally {
+      await chain.close();
+    }
+  });
 
-Deno.test("websocket pump: 20 concurrent 4 MiB echoes", async () => {
-  const chain = await startChain();
+  Deno.test(`websocket pump${tag}: 256 MiB echo does not stall`, async () => {
+    const chain = await startChain(native);
+    try {
+      await expectEcho(chain.cliPort, { bytes: 256 * MiB, timeoutMs: 60_000 });
+    } finally {
+      await chain.close();
+    }
+  });
+
+  Deno.test(`websocket pump${tag}: 20 concurrent 4 MiB echoes`, async () => {
+    const chain = await startChain(native);
+    try {
+      await Promise.all(
+        Array.from(
+          { length: 20 },
+          () => expectEcho(chain.cliPort, { bytes: 4 * MiB, timeoutMs: 30_000 }),
+        ),
+      );
+    } finally {
+      await chain.close();
+    }
+  });
+}
+
+Deno.test("websocket pump (native WebSocket): an interactive tunnel's round trip stays short while a bulk tunnel saturates the same data connection", async () => {
+  // Both tunnels ride the chain's one multiplexed data connection; the bulk one echoes without
+  // end, so both directions of that connection are saturated while the small round trips run.
+  const chain = await startChain(true);
   try {
-    await Promise.all(
-      Array.from(
-        { length: 20 },
-        () => expectEcho(chain.cliPort, { bytes: 4 * MiB, timeoutMs: 30_000 }),
-      ),
+    const inter = await Deno.connect({ hostname: "127.0.0.1", port: chain.cliPort });
+    inter.setNoDelay(true);
+    const msg = new Uint8Array(64).fill(7);
+    const back = new Uint8Array(64);
+    const roundTrips = async (n: number) => {
+      const rtts: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await writeAll(inter, msg);
+        for (let got = 0; got < msg.byteLength;) {
+          const k = await inter.read(back.subarray(got));
+          assert.ok(k !== null, "the interactive tunnel ended");
+          got += k;
+        }
+        rtts.push(performance.now() - t);
+      }
+      rtts.sort((a, b) => a - b);
+      return { p50: rtts[Math.floor(n * 0.5)], p99: rtts[Math.floor(n * 0.99)] };
+    };
+    // The same round trips with no bulk first: what the machine itself allows right now.
+    const quiet = await roundTrips(300);
+    const bulk = await Deno.connect({ hostname: "127.0.0.1", port: chain.cliPort });
+    bulk.setNoDelay(true);
+    let moved = 0;
+    let stop = false;
+    const pumpUp = (async () => {
+      while (!stop) moved += await bulk.write(BLOCKS[moved % BLOCKS.length]);
+    })().catch(() => {});
+    const pumpDown = (async () => {
+      const buf = new Uint8Array(CHUNK);
+      while (!stop) {
+        const n = await bulk.read(buf);
+        if (n === null) break;
+        moved += n;
+      }
+    })().catch(() => {});
+    const t0 = performance.now();
+    while (moved < 64 * MiB) {
+      assert.ok(performance.now() - t0 < 60_000, `bulk did not get going: ${moved} bytes`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const { p50, p99 } = await roundTrips(500);
+    const movedDuring = moved;
+    stop = true;
+    closeConn(bulk);
+    closeConn(inter);
+    await Promise.all([pumpUp, pumpDown]);
+    console.log(
+      `  interactive round trip: quiet p50 ${quiet.p50.toFixed(2)} ms, p99 ${
+        quiet.p99.toFixed(2)
+      } ms; under bulk p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms ` +
+        `(bulk moved ${(movedDuring / MiB).toFixed(0)} MiB in all)`,
     );
+    // A functional bound only (the machine is shared; issue 13's target is 20 ms): the small
+    // frames are never starved by the bulk ahead of them.
+    assert.ok(p99 < 2_000, `p99 ${p99} ms`);
   } finally {
     await chain.close();
   }

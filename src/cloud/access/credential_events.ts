@@ -10,6 +10,7 @@ import type { Store } from "../store/store.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { CHANGES_COUNTER } from "../watcher.ts";
 import { REVOKED_REASON, stillValid } from "./live.ts";
+import { pollingSse } from "../api/sse.ts";
 
 /** What the stream needs. */
 export interface CredentialEventsOptions {
@@ -28,71 +29,28 @@ export interface CredentialEventsOptions {
 
 /** The `text/event-stream` response. */
 export function credentialEvents(o: CredentialEventsOptions): Response {
-  const enc = new TextEncoder();
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => {
-        if (stopped) return;
-        try {
-          controller.enqueue(enc.encode(text));
-        } catch {
-          stop();
+  let lastCounter = -1;
+  let lastPlan = "";
+  return pollingSse({
+    signal: o.signal,
+    everyMs: o.everyMs,
+    keepaliveMs: o.keepaliveMs,
+    step: async ({ send, stop, tick }) => {
+      const counter = await o.store.incrementCounter(CHANGES_COUNTER, 0);
+      const changed = counter !== lastCounter;
+      // Expiry needs no change to happen: check validity every few seconds as well.
+      if (changed || tick % 5 === 0) {
+        if (!await stillValid(o.store, o.principal, o.now())) {
+          send("revoked", { message: REVOKED_REASON });
+          return stop();
         }
-      };
-      const stop = () => {
-        if (stopped) return;
-        stopped = true;
-        clearTimeout(timer);
-        try {
-          controller.close();
-        } catch { /* already closed */ }
-      };
-      o.signal?.addEventListener("abort", stop, { once: true });
-      const every = o.everyMs ?? 1_000;
-      const keepEvery = Math.max(1, Math.round((o.keepaliveMs ?? 15_000) / every));
-      let lastCounter = -1;
-      let lastPlan = "";
-      let tick = 0;
-      const step = async () => {
-        if (stopped) return;
-        try {
-          const counter = await o.store.incrementCounter(CHANGES_COUNTER, 0);
-          const changed = counter !== lastCounter;
-          // Expiry needs no change to happen: check validity every few seconds as well.
-          if (changed || tick % 5 === 0) {
-            if (!await stillValid(o.store, o.principal, o.now())) {
-              send(`event: revoked\ndata: ${JSON.stringify({ message: REVOKED_REASON })}\n\n`);
-              return stop();
-            }
-          }
-          if (changed && o.plan) {
-            const plan = JSON.stringify(await o.plan());
-            if (plan !== lastPlan) send(`event: plan\ndata: ${plan}\n\n`);
-            lastPlan = plan;
-          }
-          lastCounter = counter;
-          if (tick > 0 && tick % keepEvery === 0) send(": keepalive\n\n");
-        } catch {
-          // A store hiccup: try again on the next tick.
-        }
-        tick++;
-        if (!stopped) timer = setTimeout(step, every);
-      };
-      send(": connected\n\n");
-      step();
-    },
-    cancel() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  });
-  return new Response(stream, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
+      }
+      if (changed && o.plan) {
+        const plan = JSON.stringify(await o.plan());
+        if (plan !== lastPlan) send("plan", JSON.parse(plan));
+        lastPlan = plan;
+      }
+      lastCounter = counter;
     },
   });
 }

@@ -5,10 +5,12 @@
  * the bytes; an empty binary message is a half-close; the close reason says why a tunnel ended.
  * @module
  */
-// @ts-types="@types/ws"
-import type { WebSocket as WsSocket } from "ws";
 import { AppError } from "../../shared/errors.ts";
-import { pipeWebSocket, type WsPumpResult } from "../../shared/transport/websocket.ts";
+import {
+  pipeWebSocket,
+  type PumpSocket,
+  type WsPumpResult,
+} from "../../shared/transport/websocket.ts";
 import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import {
@@ -22,6 +24,8 @@ import { resolveLoopback } from "./plan.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { requireSameOriginUpgrade } from "./ws_origin.ts";
 import { logStoreFailure } from "../store/outage.ts";
+
+const OPEN = 1;
 
 /** How far a successful connect slides a CLI session's expiry. */
 export const CLI_SLIDE_MS = 30 * 86_400_000;
@@ -119,7 +123,7 @@ export async function prepareTunnel(
 }
 
 /** After the upgrade: pump bytes, audit open and close. */
-export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remote: string): void {
+export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket, remote: string): void {
   const started = d.clock.now();
   const { principal, target, tunnel } = p;
   const audit = (action: string, detail: Record<string, unknown>) =>
@@ -142,7 +146,7 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: WsSocket, remot
   audit("tunnel.open", { path: "websocket", remote });
   let counts: Readonly<WsPumpResult> | null = null;
   const unlive = d.live?.add(principal, (reason) => {
-    if (ws.readyState === ws.OPEN) ws.close(1008, reason);
+    if (ws.readyState === OPEN) ws.close(1008, reason);
     try {
       tunnel.socket.close();
     } catch { /* already closed */ }

@@ -50,6 +50,10 @@ import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import { eventRoutes } from "./events.ts";
+import { webhookRoutes } from "./webhooks.ts";
+import type { WebhookSecrets } from "../events/webhook_secret.ts";
+import type { WebhookUrlPolicy } from "../events/webhook_url.ts";
 
 /** What the HTTP app needs. */
 export interface AppDeps extends RouteDeps {
@@ -75,6 +79,8 @@ export interface AppDeps extends RouteDeps {
   rtspBase: () => string;
   /** Asks an agent connected to this node to run ONVIF discovery. */
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
+  /** Webhook signing secrets and the URL policy (`--allow-loopback-webhooks`, …). */
+  webhooks: { secrets: WebhookSecrets; policy: WebhookUrlPolicy };
 }
 
 /** How long `/healthz/ready` waits for the store before answering 503. */
@@ -240,6 +246,8 @@ export function createApp(d: AppDeps): Hono<Env> {
     }),
   );
   app.route("/", claimRoutes({ ...d, remote }));
+  app.route("/api", eventRoutes({ store: d.store, clock: d.clock }));
+  app.route("/api", webhookRoutes({ store: d.store, clock: d.clock, ...d.webhooks }));
 
   let doc: Record<string, unknown> | null = null;
   app.get("/api/openapi.json", (c) => c.json(doc ??= openApiDocument(app)));

@@ -1,8 +1,14 @@
 /**
- * The HTTP listener: node's http server (so WebSocket tunnels get a raw socket whose reads can
- * be paused — real backpressure from operator to device) serving the hono app for ordinary
- * requests and the `ws` library for tunnel upgrades. A refused upgrade gets a plain HTTP status
- * with `{error, message}` and the connection is closed; nothing reaches a device.
+ * The HTTP listener. The port is accepted by the native front (`native_front.ts`): WebSocket
+ * upgrades to the tunnel endpoints (`/api/tunnel/{h}`, the CLI's raw tunnel) are served there,
+ * framed on the Deno connection (`ws_native.ts`: reads only when asked, so a stalled device
+ * stalls the operator's sender), through the same policy functions as every other path
+ * (`prepareTunnel`, `serveTunnel`). Every other connection goes to node's http server with its
+ * real peer address: the hono app for ordinary requests, the browser proxy, and the `ws` library
+ * for the other upgrades (live view, terminal, proxied WebSockets; a tunnel upgrade on a
+ * connection that already carried a request also lands there, and is served the same way).
+ * A refused upgrade gets a plain HTTP status with `{error, message}` and the connection is
+ * closed; nothing reaches a device.
  * @module
  */
 import * as http from "node:http";
@@ -34,6 +40,9 @@ import {
   TERMINAL_PATH,
 } from "../access/terminal/serve.ts";
 import type { TerminalDeps } from "../access/terminal/session.ts";
+import { socketOf } from "../../shared/transport/conn_duplex.ts";
+import { acceptKey, NativeWebSocket } from "../../shared/transport/ws_native.ts";
+import { type Front, type RequestHead, startFront } from "./native_front.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -54,15 +63,34 @@ const REASONS: Record<number, string> = {
   504: "Gateway Timeout",
 };
 
+/** A refusal as a whole HTTP/1.1 response that closes the connection. */
+function refusal(status: number, body: unknown): string {
+  const text = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
+    "content-type: application/json\r\n" +
+    `content-length: ${new TextEncoder().encode(text).byteLength}\r\n` +
+    "connection: close\r\n\r\n" + text;
+}
+
 /** Answers a refused upgrade on the raw socket and closes it. */
 function refuse(socket: Duplex, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n` +
-      "content-type: application/json\r\n" +
-      `content-length: ${new TextEncoder().encode(text).byteLength}\r\n` +
-      "connection: close\r\n\r\n" + text,
-  );
+  socket.end(refusal(status, body));
+}
+
+/** The same on a connection the native front serves. */
+function refuseConn(conn: Deno.Conn, status: number, body: unknown): void {
+  const bytes = new TextEncoder().encode(refusal(status, body));
+  (async () => {
+    let off = 0;
+    while (off < bytes.byteLength) off += await conn.write(bytes.subarray(off));
+    await conn.closeWrite();
+    // Let the client read the answer before the socket goes (a close with unread input resets).
+    await new Promise((r) => setTimeout(r, 200));
+  })().catch(() => {}).finally(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  });
 }
 
 /** Whether a Host header can name an origin (the app builds request URLs from it). */
@@ -87,22 +115,51 @@ function decodeSegment(segment: string): string {
 
 /** The upgrade request as a fetch Request; a Host or target no URL can hold is a 400. */
 function toRequest(req: http.IncomingMessage): Request {
-  const headers = new Headers();
+  const fields: [string, string][] = [];
   for (const [k, v] of Object.entries(req.headers)) {
-    if (Array.isArray(v)) { for (const x of v) headers.append(k, x); }
-    else if (v !== undefined) headers.set(k, v);
+    if (Array.isArray(v)) { for (const x of v) fields.push([k, x]); }
+    else if (v !== undefined) fields.push([k, v]);
+  }
+  return requestOf(fields, req.url ?? "/");
+}
+
+/** A fetch Request from header fields and a request target; 400 when no URL can hold them. */
+function requestOf(fields: [string, string][], target: string): Request {
+  const headers = new Headers();
+  let host: string | undefined;
+  try {
+    for (const [k, v] of fields) {
+      if (k === "host") host ??= v;
+      headers.append(k, v);
+    }
+  } catch {
+    throw new AppError("bad_request", "malformed header field");
   }
   let url: URL;
   try {
-    url = new URL(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`);
+    url = new URL(`http://${host ?? "localhost"}${target}`);
   } catch {
     throw new AppError("bad_request", "malformed Host header or request target");
   }
   return new Request(url, { headers });
 }
 
+/** The tunnel an upgrade path asks for, or null when it is not a tunnel path. */
+function tunnelTarget(path: string): TunnelTarget | null {
+  const m = TUNNEL_PATH.exec(path);
+  if (m) return { handle: decodeSegment(m[1]) };
+  const raw = RAW_TUNNEL_PATH.exec(path);
+  if (raw) return { ip: raw[1], port: Number(raw[2]) };
+  return null;
+}
+
+/** A Sec-WebSocket-Key must be 16 bytes in base64. */
+function validKey(key: string | undefined): key is string {
+  return key !== undefined && /^[A-Za-z0-9+/]{22}==$/.test(key);
+}
+
 /** Starts the listener. */
-export function startHttpServer(opts: {
+export async function startHttpServer(opts: {
   listen: ListenAddress;
   fetch: Parameters<typeof getRequestListener>[0];
   route: RouteDeps;
@@ -218,12 +275,8 @@ export function startHttpServer(opts: {
         : { ip: cliTerm![1], port: Number(cliTerm![2]) };
       return await serveTerminalUpgrade(opts.terminal, wss, req, toRequest(req), socket, head, to);
     }
-    const m = TUNNEL_PATH.exec(path);
-    const raw = RAW_TUNNEL_PATH.exec(path);
-    let target: TunnelTarget;
-    if (m) target = { handle: decodeSegment(m[1]) };
-    else if (raw) target = { ip: raw[1], port: Number(raw[2]) };
-    else return refuse(socket, 404, { error: "not_found", message: "not found" });
+    const target = tunnelTarget(path);
+    if (!target) return refuse(socket, 404, { error: "not_found", message: "not found" });
     try {
       const prepared = await prepareTunnel(
         d,
@@ -247,21 +300,102 @@ export function startHttpServer(opts: {
       refuse(socket, status, body);
     }
   }
-  return new Promise((resolve, reject) => {
+  /**
+   * A tunnel upgrade on a connection the native front read: the same policy functions as the
+   * node path above (prepareTunnel, serveTunnel), then RFC 6455 framing on the Deno connection.
+   * Returns false for what node:http should answer instead (not a WebSocket upgrade, or a
+   * request for a device origin).
+   */
+  async function serveNative(conn: Deno.TcpConn, head: RequestHead, rest: Uint8Array) {
+    const get = (name: string) => head.headers.find(([k]) => k === name)?.[1];
+    if (!/^websocket$/i.test(get("upgrade") ?? "")) return false;
+    if (!/(^|,)\s*upgrade\s*(,|$)/i.test(get("connection") ?? "")) return false;
+    if (handleOfHost(get("host"), domain)) return false;
+    const remote = conn.remoteAddr.hostname;
+    try {
+      const target = tunnelTarget(head.target.split("?")[0]);
+      if (!target) return false;
+      const prepared = await prepareTunnel(d, requestOf(head.headers, head.target), target, remote);
+      const drop = () => {
+        prepared.tunnel.socket.close();
+        prepared.tunnel.done();
+      };
+      const key = get("sec-websocket-key");
+      if (!validKey(key) || get("sec-websocket-version") !== "13") {
+        drop();
+        refuseConn(conn, 400, {
+          error: "bad_request",
+          message: "missing or invalid Sec-WebSocket-Key or Sec-WebSocket-Version (13)",
+        });
+        return true;
+      }
+      // Like ws: the first subprotocol the client offers is the one selected.
+      const protocol = (get("sec-websocket-protocol") ?? "").split(",")[0].trim();
+      const answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+        `Connection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n` +
+        (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : "") + "\r\n";
+      try {
+        const bytes = new TextEncoder().encode(answer);
+        let off = 0;
+        while (off < bytes.byteLength) off += await conn.write(bytes.subarray(off));
+      } catch {
+        drop();
+        conn.close();
+        return true;
+      }
+      const ws = new NativeWebSocket(conn, { role: "server", head: rest });
+      ws.protocol = protocol;
+      native.add(ws);
+      ws.on("close", () => native.delete(ws));
+      serveTunnel(d, prepared, ws, remote);
+    } catch (e) {
+      const { status, body } = toErrorResponse(e);
+      if (isStoreOutage(e) || !(e instanceof AppError)) {
+        logStoreFailure(d.log, e, "tunnel upgrade failed");
+      }
+      refuseConn(conn, status, body);
+    }
+    return true;
+  }
+  const native = new Set<NativeWebSocket>();
+  // node:http listens only on a socket in a private directory (it must be listening to keep
+  // connections alive); the port itself is the native front's.
+  const dir = await Deno.makeTempDir({ prefix: "nc-http-" });
+  await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.listen.port, opts.listen.hostname, () => {
-      const addr = server.address();
-      resolve({
-        port: typeof addr === "object" && addr ? addr.port : opts.listen.port,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const c of wss.clients) c.terminate();
-            server.close(() => r());
-            server.closeAllConnections?.();
-            // Do not let a stuck keep-alive connection hold a shutdown.
-            setTimeout(r, 1_000);
-          }),
-      });
-    });
+    server.listen(`${dir}/http.sock`, () => resolve());
   });
+  let front: Front;
+  try {
+    front = startFront(opts.listen, {
+      claims: (method, target) => method === "GET" && isTunnelPath(target.split("?")[0]),
+      serve: serveNative,
+      handOff: (conn, read) => server.emit("connection", socketOf(conn, read)),
+      refuse: (conn, status, message) =>
+        refuseConn(conn, status, { error: "bad_request", message }),
+      fault: (e) => d.log.warn({ err: (e as Error)?.message ?? String(e) }, "connection failed"),
+    });
+  } catch (e) {
+    server.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  return {
+    port: front.port,
+    close: () =>
+      new Promise<void>((r) => {
+        front.close();
+        for (const ws of native) ws.terminate();
+        for (const c of wss.clients) c.terminate();
+        server.close(() => r());
+        server.closeAllConnections?.();
+        // Do not let a stuck keep-alive connection hold a shutdown.
+        setTimeout(r, 1_000);
+      }).finally(() => Deno.remove(dir, { recursive: true }).catch(() => {})),
+  };
+}
+
+/** Whether a path is one of the tunnel endpoints the native front serves. */
+function isTunnelPath(path: string): boolean {
+  return TUNNEL_PATH.test(path) || RAW_TUNNEL_PATH.test(path);
 }

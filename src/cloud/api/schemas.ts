@@ -8,6 +8,7 @@ import { terminalPolicyBody } from "../access/terminal/policy.ts";
 import { z } from "zod";
 import { cidrList } from "../tenancy/auth.ts";
 import { enrollRequest } from "./enroll.ts";
+import { EVENT_TYPES } from "../store/store.ts";
 import { pageQuery } from "./validate.ts";
 import { PORT_PROTOCOLS } from "../store/port_protocols.ts";
 
@@ -177,6 +178,26 @@ export const acceptHostKeyBody = z.object({
   fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/).optional(),
 }).strict();
 
+/** `POST /api/webhooks`: where to send which events. */
+export const webhookBody = z.object({
+  url: z.string().min(1).max(2048),
+  events: z.array(z.enum(EVENT_TYPES)).min(1, "choose at least one event type").max(
+    EVENT_TYPES.length,
+  ),
+}).strict();
+
+/** `POST /api/events/read`: these events, or every one when `seqs` is absent. */
+export const eventsReadBody = z.object({
+  seqs: z.array(z.number().int().min(1)).max(500).optional(),
+}).strict();
+
+/** `GET /api/events`: a page of the inbox, newest first. */
+export const eventsQuery = z.object({
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  unread: z.enum(["1", "true", "0", "false"]).optional(),
+});
+
 /** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
 export const BODIES: Record<string, z.ZodType> = {
   "POST /api/agents/enroll": enrollRequest,
@@ -201,6 +222,8 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/sites/:id/discovery": discoveryBody,
   "PUT /api/terminal/policy": terminalPolicyBody,
   "POST /api/devices/:id/ports/:port/host-key/accept": acceptHostKeyBody,
+  "POST /api/webhooks": webhookBody,
+  "POST /api/events/read": eventsReadBody,
 };
 
 /** Query strings by "METHOD /path". */
@@ -209,4 +232,5 @@ export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/audit": auditQuery,
   "GET /api/agents/:id/stats": agentStatsQuery,
   "GET /api/agents/:id/daily": agentDailyQuery,
+  "GET /api/events": eventsQuery,
 };

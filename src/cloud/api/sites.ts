@@ -19,6 +19,7 @@ import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody, page, query } from "./validate.ts";
 import { bulkBody, deviceBody, deviceListQuery, devicePatch, siteBody } from "./schemas.ts";
 import { deviceHostRefusal } from "../tenancy/device_host.ts";
+import { siteReachability } from "../events/reachability.ts";
 
 /** What the site routes need. */
 export interface SiteDeps {
@@ -197,12 +198,39 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const { limit, cursor, q } = query(c, deviceListQuery);
     const r = await store.queryDevices(p.tenantId, s.id, { search: q, offset: cursor, limit });
     const extras = await store.listDeviceExtras(p.tenantId, r.devices.map((x) => x.id));
+    const states = (await siteReachability(store, p.tenantId, s.id)).ports;
     const items = [];
     for (const dev of r.devices) {
-      items.push(await withHandles(store, clock, dev, p.actor, extras));
+      const reachability: Record<string, { up: boolean; since: number; error: string }> = {};
+      for (const st of states) {
+        if (st.host === dev.host.toLowerCase() && dev.ports.includes(st.port)) {
+          reachability[st.port] = { up: st.up, since: st.since, error: st.error };
+        }
+      }
+      items.push({ ...await withHandles(store, clock, dev, p.actor, extras), reachability });
     }
     const next = cursor + r.devices.length < r.total ? cursor + r.devices.length : null;
     return c.json({ items, next, total: r.total });
+  });
+  // Device reachability as the site's agents last reported it: "N of M ports up" and per port.
+  app.get("/sites/:id/reachability", auth, async (c) => {
+    const p = c.get("principal");
+    const s = await site(p, c.req.param("id"));
+    const r = await siteReachability(store, p.tenantId, s.id);
+    return c.json({
+      // With no agent online the states are the last known ones, not current.
+      agentOnline: (await store.listPresence(s.id)).some((x) => x.tenantId === p.tenantId),
+      up: r.up,
+      total: r.total,
+      checked: r.checked,
+      ports: r.ports.map((x) => ({
+        host: x.host,
+        port: x.port,
+        up: x.up,
+        since: x.since,
+        error: x.error,
+      })),
+    });
   });
   app.post("/sites/:id/devices", auth, async (c) => {
     const p = c.get("principal");

@@ -21,7 +21,7 @@ import { DiscoveryRequests } from "./discovery.ts";
 import { auditRefusedCertificate } from "./refused_certificate.ts";
 import { clip } from "../../shared/clip.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
-import type { DiscoveryResult } from "../../shared/protocol/control.ts";
+import type { DiscoveryResult, ReachabilityReport } from "../../shared/protocol/control.ts";
 import type { CertRenewal } from "./cert_renewal.ts";
 import type { TlsIdentity } from "./tls_identity.ts";
 
@@ -55,6 +55,8 @@ export interface ControlServerOptions {
   log: Logger;
   /** Certificate checks at Hello and renewals on the stream. */
   certs: CertRenewal;
+  /** Records an agent's device reachability report (none: reports are ignored). */
+  onReachability?: (s: AgentSession, report: ReachabilityReport) => Promise<unknown>;
 }
 
 type Call = ControlCall;
@@ -268,6 +270,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         }
         case "discoveryResult":
           discoveries.result(s.agentId, m.discoveryResult!);
+          break;
+        case "reachability":
+          await o.onReachability?.(s, m.reachability!);
           break;
         case "tunnelResult":
         case "tunnelClosed":

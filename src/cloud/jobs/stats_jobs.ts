@@ -9,7 +9,7 @@
  * - `stats-janitor`: daily, reconciles every day the hourly rows still cover, then drops hourly
  *   rows older than 30 days, daily rows older than 365 days, CLI sessions ended (expired or
  *   revoked) more than 30 days ago, and expired web sessions, unused enrollment tokens,
- *   presence leases and locks.
+ *   presence leases and locks; events older than 90 days and finished webhook deliveries.
  * The hourly rows themselves are written on each agent heartbeat by the node that holds the
  * agent (`Store.recordAgentCounters`, a per-agent compare-and-set), so no lock is needed there.
  * @module
@@ -24,7 +24,13 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /** Retention of hourly and daily rows (guide §9). */
-export const RETENTION = { hourlyDays: 30, dailyDays: 365, endedCliSessionDays: 30 } as const;
+export const RETENTION = {
+  hourlyDays: 30,
+  dailyDays: 365,
+  endedCliSessionDays: 30,
+  /** Events, and webhook deliveries that are done (guide-free; issue 15). */
+  eventDays: 90,
+} as const;
 
 /** An hour is rolled up this long after it ended (a late heartbeat may still land in it). */
 export const ROLLUP_GRACE_MS = 5 * 60_000;
@@ -114,7 +120,8 @@ async function statsJanitor(d: JobDeps): Promise<void> {
     dailyBefore: dayOf(now - RETENTION.dailyDays * DAY),
     cliSessionsBefore: now - RETENTION.endedCliSessionDays * DAY,
   });
-  d.log?.info({ purged }, "stats janitor ran");
+  const events = await d.store.purgeEvents(now - RETENTION.eventDays * DAY);
+  d.log?.info({ purged, events }, "stats janitor ran");
 }
 
 const RUN: Record<JobName, (d: JobDeps) => Promise<void>> = {

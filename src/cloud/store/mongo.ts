@@ -13,6 +13,16 @@
  * so on a real replica set a failover cannot roll them back.
  * @module
  */
+import type {
+  AgentAvailability,
+  DeliveryAttempt,
+  EventQuery,
+  NewDelivery,
+  NewTenantEvent,
+  PortState,
+  Webhook,
+  WebhookDelivery,
+} from "./store.ts";
 import { type Db, type Document, type InsertOneOptions, MongoClient } from "mongodb";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
@@ -43,6 +53,7 @@ import { asDevice, MongoDeviceLists } from "./mongo_device_lists.ts";
 import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import { MongoTerminal } from "./mongo_terminal.ts";
+import { MongoAlerts } from "./mongo_alerts.ts";
 import type {
   Agent,
   AgentCert,
@@ -151,6 +162,7 @@ class MongoStore extends MongoBase implements Store {
   readonly #stats: MongoStats;
   readonly #creds: MongoCredentials;
   readonly #terminal: MongoTerminal;
+  readonly #alerts: MongoAlerts;
   readonly #deviceLists: MongoDeviceLists;
 
   constructor(client: MongoClient, db: Db, clock: Clock) {
@@ -159,6 +171,7 @@ class MongoStore extends MongoBase implements Store {
     this.#stats = new MongoStats(db, clock);
     this.#creds = new MongoCredentials(db, clock);
     this.#terminal = new MongoTerminal(db, clock);
+    this.#alerts = new MongoAlerts(db, clock);
     this.#deviceLists = new MongoDeviceLists(db, clock);
   }
 
@@ -983,6 +996,81 @@ class MongoStore extends MongoBase implements Store {
       agent: created,
       device: { ...device, claimedAgentId: agent.id, updatedAt: now },
     };
+  }
+
+  // Reachability, events and webhooks (mongo_alerts.ts)
+
+  recordPortState(s: PortState) {
+    return this.#alerts.recordPortState(s);
+  }
+
+  listPortStates(tenantId: string, siteId: string) {
+    return this.#alerts.listPortStates(tenantId, siteId);
+  }
+
+  listAgentAvailability() {
+    return this.#alerts.listAgentAvailability();
+  }
+
+  putAgentAvailability(a: AgentAvailability) {
+    return this.#alerts.putAgentAvailability(a);
+  }
+
+  appendEvent(e: NewTenantEvent) {
+    return this.#alerts.appendEvent(e);
+  }
+
+  listEvents(tenantId: string, q?: EventQuery) {
+    return this.#alerts.listEvents(tenantId, q);
+  }
+
+  countUnreadEvents(tenantId: string) {
+    return this.#alerts.countUnreadEvents(tenantId);
+  }
+
+  markEventsRead(tenantId: string, seqs: number[] | "all") {
+    return this.#alerts.markEventsRead(tenantId, seqs);
+  }
+
+  createWebhook(w: Omit<Webhook, "id" | "createdAt">) {
+    return this.#alerts.createWebhook(w);
+  }
+
+  listWebhooks(tenantId: string) {
+    return this.#alerts.listWebhooks(tenantId);
+  }
+
+  getWebhook(tenantId: string, id: string) {
+    return this.#alerts.getWebhook(tenantId, id);
+  }
+
+  deleteWebhook(tenantId: string, id: string) {
+    return this.#alerts.deleteWebhook(tenantId, id);
+  }
+
+  createDelivery(d: NewDelivery) {
+    return this.#alerts.createDelivery(d);
+  }
+
+  claimDelivery(owner: string, leaseMs: number) {
+    return this.#alerts.claimDelivery(owner, leaseMs);
+  }
+
+  finishDeliveryAttempt(
+    id: string,
+    owner: string,
+    attempt: DeliveryAttempt,
+    next: { state: WebhookDelivery["state"]; nextAttemptAt: number },
+  ) {
+    return this.#alerts.finishDeliveryAttempt(id, owner, attempt, next);
+  }
+
+  listDeliveries(tenantId: string, webhookId: string, limit?: number) {
+    return this.#alerts.listDeliveries(tenantId, webhookId, limit);
+  }
+
+  purgeEvents(before: number) {
+    return this.#alerts.purgeEvents(before);
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,11 @@ export const C = {
   sshHostKeys: "ssh_host_keys",
   terminalPolicies: "terminal_policies",
   recordings: "terminal_recordings",
+  portStates: "port_states",
+  agentAvailability: "agent_availability",
+  events: "events",
+  webhooks: "webhooks",
+  deliveries: "webhook_deliveries",
 } as const;
 
 /**
@@ -73,6 +78,12 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.users, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
   [C.sshHostKeys, { deviceId: 1 }, { name: "device" }],
   [C.recordings, { tenantId: 1, endedAt: -1, ord: -1 }, { name: "tenant_ended" }],
+  [C.portStates, { tenantId: 1, siteId: 1 }, { name: "tenant_site" }],
+  [C.events, { key: 1 }, { unique: true, name: "key" }],
+  [C.events, { tenantId: 1, _id: -1 }, { name: "tenant_seq" }],
+  [C.webhooks, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
+  [C.deliveries, { state: 1, nextAttemptAt: 1 }, { name: "due" }],
+  [C.deliveries, { webhookId: 1, createdAt: -1, ord: -1 }, { name: "webhook" }],
 ];
 
 /** Creates every collection's indexes; safe to run on every start and from several nodes. */

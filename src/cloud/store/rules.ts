@@ -77,6 +77,11 @@ export function auditLimit(limit: number | undefined): number {
   return Math.min(Math.max(Math.trunc(limit ?? AUDIT_LIMITS.default), 1), AUDIT_LIMITS.max);
 }
 
+/** The page size of an event listing: default 50, between 1 and 500. */
+export function eventLimit(limit: number | undefined): number {
+  return Math.min(Math.max(Math.trunc(limit ?? 50), 1), 500);
+}
+
 /** Per-counter deltas of an agent's day-total report against the previous one (null: none). */
 export function counterDeltas(
   input: { day: string; bytesUp: number; bytesDown: number; tunnels: number },

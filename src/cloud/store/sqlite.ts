@@ -17,6 +17,7 @@ import {
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
+import { SqliteAlerts } from "./sqlite_alerts.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
 import {
   auditLimit,
@@ -38,6 +39,16 @@ import {
 } from "./rules.ts";
 
 export { LOOPBACK_CAPACITY, loopbackAddress };
+import type {
+  AgentAvailability,
+  DeliveryAttempt,
+  EventQuery,
+  NewDelivery,
+  NewTenantEvent,
+  PortState,
+  Webhook,
+  WebhookDelivery,
+} from "./store.ts";
 import type {
   Agent,
   AgentCert,
@@ -363,10 +374,17 @@ class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #clock: Clock;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #alerts: SqliteAlerts;
 
   constructor(db: DatabaseSync, clock: Clock) {
     this.#db = db;
     this.#clock = clock;
+    this.#alerts = new SqliteAlerts({
+      get: (sql, ...p) => this.#get(sql, ...p),
+      all: (sql, ...p) => this.#all(sql, ...p),
+      run: (sql, ...p) => this.#run(sql, ...p),
+      tx: (fn) => this.#tx(fn),
+    }, clock);
   }
 
   /** The prepared statement for `sql`, prepared once per connection. */
@@ -1808,6 +1826,81 @@ class SqliteStore implements Store {
         device: { ...device, claimedAgentId: created.id, updatedAt: now },
       };
     });
+  }
+
+  // Reachability, events and webhooks (sqlite_alerts.ts)
+
+  recordPortState(s: PortState) {
+    return this.#alerts.recordPortState(s);
+  }
+
+  listPortStates(tenantId: string, siteId: string) {
+    return this.#alerts.listPortStates(tenantId, siteId);
+  }
+
+  listAgentAvailability() {
+    return this.#alerts.listAgentAvailability();
+  }
+
+  putAgentAvailability(a: AgentAvailability) {
+    return this.#alerts.putAgentAvailability(a);
+  }
+
+  appendEvent(e: NewTenantEvent) {
+    return this.#alerts.appendEvent(e);
+  }
+
+  listEvents(tenantId: string, q?: EventQuery) {
+    return this.#alerts.listEvents(tenantId, q);
+  }
+
+  countUnreadEvents(tenantId: string) {
+    return this.#alerts.countUnreadEvents(tenantId);
+  }
+
+  markEventsRead(tenantId: string, seqs: number[] | "all") {
+    return this.#alerts.markEventsRead(tenantId, seqs);
+  }
+
+  createWebhook(w: Omit<Webhook, "id" | "createdAt">) {
+    return this.#alerts.createWebhook(w);
+  }
+
+  listWebhooks(tenantId: string) {
+    return this.#alerts.listWebhooks(tenantId);
+  }
+
+  getWebhook(tenantId: string, id: string) {
+    return this.#alerts.getWebhook(tenantId, id);
+  }
+
+  deleteWebhook(tenantId: string, id: string) {
+    return this.#alerts.deleteWebhook(tenantId, id);
+  }
+
+  createDelivery(d: NewDelivery) {
+    return this.#alerts.createDelivery(d);
+  }
+
+  claimDelivery(owner: string, leaseMs: number) {
+    return this.#alerts.claimDelivery(owner, leaseMs);
+  }
+
+  finishDeliveryAttempt(
+    id: string,
+    owner: string,
+    attempt: DeliveryAttempt,
+    next: { state: WebhookDelivery["state"]; nextAttemptAt: number },
+  ) {
+    return this.#alerts.finishDeliveryAttempt(id, owner, attempt, next);
+  }
+
+  listDeliveries(tenantId: string, webhookId: string, limit?: number) {
+    return this.#alerts.listDeliveries(tenantId, webhookId, limit);
+  }
+
+  purgeEvents(before: number) {
+    return this.#alerts.purgeEvents(before);
   }
 
   async close(): Promise<void> {

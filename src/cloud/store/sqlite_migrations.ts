@@ -396,4 +396,67 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX devices_tenant_site ON devices (tenant_id, site_id);
   `,
+  // 13: device reachability per (site, host, port), agent availability as the presence job
+  // decided it, the tenants' events (unique key per transition), webhooks and their deliveries.
+  `
+  CREATE TABLE port_states (
+    site_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    tenant_id TEXT NOT NULL,
+    up INTEGER NOT NULL,
+    since INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    PRIMARY KEY (site_id, host, port)
+  );
+
+  CREATE TABLE agent_availability (
+    agent_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    online INTEGER NOT NULL,
+    since INTEGER NOT NULL,
+    absent_since INTEGER
+  );
+
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    subject TEXT NOT NULL, -- JSON
+    actor TEXT NOT NULL,
+    detail TEXT NOT NULL, -- JSON
+    read_at INTEGER
+  );
+  CREATE INDEX events_tenant ON events (tenant_id, seq);
+
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL, -- JSON array
+    secret_seed TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+  );
+  CREATE INDEX webhooks_tenant ON webhooks (tenant_id, created_at);
+
+  CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts TEXT NOT NULL, -- JSON array
+    next_attempt_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    claimed_by TEXT
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+  CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);
+  `,
 ];

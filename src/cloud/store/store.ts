@@ -357,7 +357,7 @@ export interface Allowlist {
 }
 
 /** The storage interface. All methods are async so network backends fit. */
-export interface Store {
+export interface Store extends AlertStore {
   // Tenants
   createTenant(input: { name: string }): Promise<Tenant>;
   getTenant(id: string): Promise<Tenant | null>;
@@ -749,4 +749,216 @@ export interface TerminalRecording {
   endReason: string;
   /** The asciicast v2 document (header line, then one event per line). */
   cast: string;
+}
+
+// Reachability, events and webhooks (issue 15 items 5–8)
+
+/** The reachability an agent last reported for one (host, port) of its site. */
+export interface PortState {
+  tenantId: string;
+  siteId: string;
+  host: string;
+  port: number;
+  up: boolean;
+  /** Since when it has been in this state (cloud clock, epoch ms). */
+  since: number;
+  /** Why the last connect failed ("" when up). */
+  error: string;
+  /** The agent that reported it. */
+  agentId: string;
+}
+
+/** Outcome of {@linkcode Store.recordPortState}. */
+export interface PortStateChange {
+  /** Whether the state flipped (or was first seen); false: it was already so. */
+  changed: boolean;
+  /** The state before (null when first seen). */
+  previous: boolean | null;
+}
+
+/** Online/offline as the presence job last decided it, per agent. */
+export interface AgentAvailability {
+  agentId: string;
+  tenantId: string;
+  siteId: string;
+  online: boolean;
+  /** Since when it has been online/offline (epoch ms). */
+  since: number;
+  /** When the agent was first seen gone while online (the grace period runs), or null. */
+  absentSince: number | null;
+}
+
+/** The event types a tenant can see and subscribe webhooks to. */
+export const EVENT_TYPES = [
+  "agent.offline",
+  "agent.online",
+  "device.down",
+  "device.up",
+  "device.cert_changed",
+  "enrollment.used",
+  "credential.revoked",
+] as const;
+
+/** One event type. */
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** What an event is about: ids and names, whichever apply. */
+export interface EventSubject {
+  /** A display name of the subject ("Front door camera 10.0.0.5:554", an agent's host name…). */
+  name: string;
+  agentId?: string;
+  siteId?: string;
+  siteName?: string;
+  deviceId?: string;
+  host?: string;
+  port?: number;
+}
+
+/** One event of a tenant (the inbox and the webhooks' payload). */
+export interface TenantEvent {
+  /** Monotonic number assigned by the store (paging and the live stream). */
+  seq: number;
+  tenantId: string;
+  type: EventType;
+  at: number;
+  subject: EventSubject;
+  /** Who or what caused it: `system`, `agent:<id>`, `user:<id>`… */
+  actor: string;
+  /** Free-form JSON-serializable details. Never secrets. */
+  detail: Record<string, unknown>;
+  /** When someone in the tenant marked it read, or null. */
+  readAt: number | null;
+}
+
+/** What a producer supplies; `key` makes a second producer's insert of the same event a no-op. */
+export interface NewTenantEvent {
+  tenantId: string;
+  type: EventType;
+  subject: EventSubject;
+  actor: string;
+  detail: Record<string, unknown>;
+  /** Unique per (subject, transition, epoch), e.g. `device.down:<site>:<host>:<port>:<since>`. */
+  key: string;
+}
+
+/** Filter for {@linkcode Store.listEvents}; newest first. */
+export interface EventQuery {
+  /** Only events with seq < before. */
+  before?: number;
+  /** Only events with seq > after. */
+  after?: number;
+  /** Only unread events. */
+  unread?: boolean;
+  /** At most this many (default 50, max 500). */
+  limit?: number;
+}
+
+/**
+ * A tenant's webhook. Its signing secret is not stored: it is derived from the cloud secret and
+ * `secretSeed` (see events/webhook_secret.ts), so the database alone cannot sign.
+ */
+export interface Webhook {
+  id: string;
+  tenantId: string;
+  url: string;
+  events: EventType[];
+  /** Random, per webhook; with the cloud secret it gives the signing secret. Never returned. */
+  secretSeed: string;
+  createdAt: number;
+  /** Who created it (audit actor). */
+  createdBy: string;
+}
+
+/** One attempt at delivering a webhook. */
+export interface DeliveryAttempt {
+  at: number;
+  /** The HTTP status the receiver answered, or null when there was no answer. */
+  status: number | null;
+  /** Why it failed ("" on a 2xx). */
+  error: string;
+}
+
+/** One event (or test) to deliver to one webhook, with its attempts so far. */
+export interface WebhookDelivery {
+  /** `<webhook id>:<event seq>` (or `<webhook id>:test:<random>`). */
+  id: string;
+  tenantId: string;
+  webhookId: string;
+  eventType: string;
+  /** The JSON body sent (the same bytes on every attempt). */
+  body: string;
+  state: "pending" | "delivered" | "failed";
+  attempts: DeliveryAttempt[];
+  /** When the next attempt is due (pending), or the claim's end while one node holds it. */
+  nextAttemptAt: number;
+  createdAt: number;
+  /** The node owner holding the claim, or null. */
+  claimedBy: string | null;
+}
+
+/** What a caller supplies to queue a delivery. */
+export type NewDelivery = Pick<
+  WebhookDelivery,
+  "id" | "tenantId" | "webhookId" | "eventType" | "body"
+>;
+
+/** Reachability, events and webhooks; part of {@linkcode Store}. */
+export interface AlertStore {
+  /**
+   * Records an agent's report for (site, host, port) atomically: writes it and answers
+   * `changed: true` only when `up` differs from the stored state (or none was stored), so two
+   * reports of one flip (two nodes, two agents) produce one change. A report equal to the stored
+   * state refreshes nothing but the error and reporter.
+   */
+  recordPortState(s: PortState): Promise<PortStateChange>;
+  /** Tenant-scoped: the port states of a site. */
+  listPortStates(tenantId: string, siteId: string): Promise<PortState[]>;
+
+  /** Every agent's availability as last written (unscoped: the leader-locked presence job). */
+  listAgentAvailability(): Promise<AgentAvailability[]>;
+  /** Inserts or replaces an agent's availability. */
+  putAgentAvailability(a: AgentAvailability): Promise<void>;
+
+  /** Appends an event at clock.now(); null (nothing written) when its key was recorded before. */
+  appendEvent(e: NewTenantEvent): Promise<TenantEvent | null>;
+  /** Tenant-scoped events, newest first. */
+  listEvents(tenantId: string, q?: EventQuery): Promise<TenantEvent[]>;
+  /** How many of the tenant's events are unread. */
+  countUnreadEvents(tenantId: string): Promise<number>;
+  /** Marks the given events (or every one) of the tenant read at clock.now(); returns how many. */
+  markEventsRead(tenantId: string, seqs: number[] | "all"): Promise<number>;
+
+  /** Creates a webhook (id and time assigned). */
+  createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook>;
+  /** Tenant-scoped, oldest first. */
+  listWebhooks(tenantId: string): Promise<Webhook[]>;
+  /** Tenant-scoped: null when absent or another tenant's. */
+  getWebhook(tenantId: string, id: string): Promise<Webhook | null>;
+  /** Deletes a webhook with its deliveries; false when absent or another tenant's. */
+  deleteWebhook(tenantId: string, id: string): Promise<boolean>;
+
+  /** Queues a delivery due now; false (nothing written) when its id exists. */
+  createDelivery(d: NewDelivery): Promise<boolean>;
+  /**
+   * Claims the most overdue pending delivery for `owner` in one single-document operation:
+   * its nextAttemptAt moves to now + leaseMs, so no other node claims it until the lease ends.
+   */
+  claimDelivery(owner: string, leaseMs: number): Promise<WebhookDelivery | null>;
+  /**
+   * Records an attempt of a delivery `owner` holds and releases the claim with the next state.
+   * False (nothing written) when `owner` no longer holds it (its lease ended, another node took it).
+   */
+  finishDeliveryAttempt(
+    id: string,
+    owner: string,
+    attempt: DeliveryAttempt,
+    next: { state: WebhookDelivery["state"]; nextAttemptAt: number },
+  ): Promise<boolean>;
+  /** Tenant-scoped deliveries of a webhook, newest first (at most `limit`, default 50). */
+  listDeliveries(tenantId: string, webhookId: string, limit?: number): Promise<WebhookDelivery[]>;
+  /**
+   * Retention: deletes events older than `before` and finished (delivered or failed) deliveries
+   * queued before it; pending deliveries stay. Returns how many of each.
+   */
+  purgeEvents(before: number): Promise<{ events: number; deliveries: number }>;
 }

@@ -14,7 +14,11 @@ import { decodeBase64Url, encodeBase64Url, encodeHex } from "../../shared/encodi
 export const SECRET_FILE = "cloud-secret.key";
 
 /** What keys are derived for; each purpose gets its own key. */
-export type SecretPurpose = "device-credentials-v1" | "rtsp-url-v1" | "device-origin-v1";
+export type SecretPurpose =
+  | "device-credentials-v1"
+  | "rtsp-url-v1"
+  | "device-origin-v1"
+  | "webhook-secret-v1";
 
 /** The loaded secret. */
 export interface CloudSecret {

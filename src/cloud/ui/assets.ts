@@ -9,6 +9,7 @@
  */
 import { Hono } from "hono";
 import { LIVE_JS } from "./live_player.ts";
+import { EVENT_LABELS } from "../events/labels.ts";
 import { THUMBS_JS } from "./thumbnails.ts";
 
 /** The stylesheet. */
@@ -18,7 +19,7 @@ export const APP_CSS = `
 a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f5b700;outline-offset:2px}
 header.top{display:flex;align-items:center;gap:.6rem;background:#101828;color:#fff;padding:.6rem 1.2rem;flex-wrap:wrap}
 header.top .brand{font-weight:700;color:#fff;text-decoration:none;margin-right:.2rem;white-space:nowrap}
-header.top nav{display:flex;gap:.1rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .4rem;border-radius:4px;white-space:nowrap;font-size:.9rem}
+header.top nav{display:flex;gap:.1rem;flex-wrap:wrap;flex:1}header.top nav a{color:#d0d5dd;text-decoration:none;padding:.35rem .3rem;border-radius:4px;white-space:nowrap;font-size:.9rem}
 header.top nav a[aria-current=page],header.top nav a:hover{background:#344054;color:#fff}
 header.top .who{display:flex;gap:.5rem;align-items:center;font-size:.9rem}.who .email{max-width:8rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}header.top select{padding:.2rem}
 main{max-width:76rem;margin:1.2rem auto;padding:0 1rem}h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.6rem 0 .6rem}
@@ -33,6 +34,9 @@ label{display:block;font-weight:600;margin:.6rem 0 .25rem}input,select,textarea{
 input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.inline label{margin-top:0}
 .pill{display:inline-block;padding:.15rem .55rem;border-radius:999px;border:1px solid var(--accent);color:var(--accent);background:#eef3ff;font-size:.85rem;margin:0 .25rem .25rem 0;text-decoration:none;cursor:pointer}
 .cert-warn{color:var(--bad);font-weight:600}
+.port{display:inline-block;white-space:nowrap}.reach{font-size:.8rem;margin-right:.3rem}.reach.up{color:var(--ok)}.reach.down{color:var(--bad);font-weight:600}.reach.unknown{color:var(--muted)}
+.badge{display:inline-block;min-width:1.2rem;padding:0 .35rem;margin-left:.25rem;border-radius:999px;background:var(--bad);color:#fff;font-size:.75rem;text-align:center}.badge[hidden]{display:none}
+tr.unread td{font-weight:600}
 .pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}
 a.thumb{display:inline-block;vertical-align:middle;margin:0 .25rem .25rem 0}a.thumb canvas{display:block;width:160px;height:auto;border-radius:4px;background:#1d2939}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
 .warn{color:var(--warn);font-size:.9rem}.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
@@ -266,6 +270,33 @@ window.ncDiscovery = (data, form) => {
     } catch (err) { toast(err.message, true); }
   });
 };
+const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
+{ // The unread badge and the Events page follow the tenant's events live (server-sent events).
+  // Only while the tab is visible: a browser allows six connections per host, and every hidden
+  // console tab holding a stream would soon use them up.
+  const badge = document.querySelector("[data-unread]");
+  let es = null;
+  const open = () => {
+    if (es || !badge || !window.EventSource) return;
+    es = new EventSource("/api/events/stream");
+    es.addEventListener("unread", (m) => {
+      const n = JSON.parse(m.data).unread;
+      badge.textContent = n > 99 ? "99+" : String(n); badge.hidden = n === 0;
+    });
+    es.addEventListener("event", (m) => {
+      const e = JSON.parse(m.data);
+      const body = document.querySelector("#event-list[data-live] tbody"); if (!body) return;
+      document.querySelector("main .empty")?.remove();
+      const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
+      const err = e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "";
+      tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + '</td><td class="mono">' + esc(e.actor) + "</td>";
+      body.prepend(tr); labelCells(body.closest(".table-wrap") ?? document);
+    });
+  };
+  const close = () => { es?.close(); es = null; };
+  document.addEventListener("visibilitychange", () => (document.hidden ? close() : open()));
+  if (!document.hidden) open();
+}
 window.ncApi = api; window.ncToast = toast;
 `;
 

@@ -15,6 +15,7 @@ const NAV: { href: string; label: string; min?: "admin" | "superadmin" }[] = [
   { href: "/sites", label: "Sites" },
   { href: "/discover", label: "Discover", min: "admin" },
   { href: "/agents", label: "Agents" },
+  { href: "/events", label: "Events" },
   { href: "/audit", label: "Audit log" },
   { href: "/team", label: "Team", min: "admin" },
   { href: "/account/tokens", label: "Account" },
@@ -52,6 +53,9 @@ export function Layout(
             {NAV.filter((n) => !n.min || roleAtLeast(ctx.user.role, n.min)).map((n) => (
               <a href={n.href} aria-current={props.active === n.href ? "page" : undefined}>
                 {n.label}
+                {n.href === "/events"
+                  ? <span class="badge" data-unread hidden aria-live="polite"></span>
+                  : null}
               </a>
             ))}
           </nav>

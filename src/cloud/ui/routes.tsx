@@ -18,6 +18,8 @@ import { SiteAgents, SitePage, SitesPage } from "./pages/sites.tsx";
 import { AgentsPage, AgentsTable, type TrafficSource } from "./pages/agents.tsx";
 import { auditCsv, auditFilters, AuditPage, filteredAudit } from "./pages/audit.tsx";
 import { TokensPage } from "./pages/account.tsx";
+import { EventsPage } from "./pages/events.tsx";
+import { WebhooksPage } from "./pages/webhooks.tsx";
 import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
 import { TeamPage } from "./pages/team.tsx";
@@ -207,6 +209,26 @@ export function uiRoutes(d: UiDeps): Hono {
     }),
   );
   app.get("/account/tokens", page((_c, ctx) => TokensPage({ ctx, store: d.store, now: now() })));
+  app.get(
+    "/events",
+    page((c, ctx) => {
+      const before = Number(c.req.query("before"));
+      return EventsPage({
+        ctx,
+        store: d.store,
+        before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+      });
+    }),
+  );
+  app.get(
+    "/webhooks",
+    page(async (c, ctx) => {
+      if (!roleAtLeast(ctx.principal.role, "admin")) {
+        return notFound(c, ctx, "Webhooks need the admin role.");
+      }
+      return await WebhooksPage({ ctx, store: d.store });
+    }),
+  );
   app.get(
     "/team",
     page(async (c, ctx) => {

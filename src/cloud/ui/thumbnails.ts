@@ -56,8 +56,19 @@ function grab(canvas) {
       canvas.title = canvas.dataset.name + ": picture of " + new Date().toLocaleTimeString();
       finish("ok");
     };
-    video.addEventListener("loadeddata", draw);
-    video.addEventListener("seeked", draw);
+    // Draw a frame the browser has actually presented: right after "loadeddata" a canvas may
+    // still get a blank picture from a decoder that has not painted yet. The hidden video plays
+    // (muted) and the first presented frame is drawn; without requestVideoFrameCallback, the
+    // first "loadeddata"/"seeked" is the fallback.
+    const onFrame = () => {
+      if (!done && video.readyState < 2) video.requestVideoFrameCallback(onFrame);
+      else draw();
+    };
+    if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(onFrame);
+    else {
+      video.addEventListener("loadeddata", draw);
+      video.addEventListener("seeked", draw);
+    }
     ws.onmessage = (ev) => {
       if (typeof ev.data === "string") {
         const m = JSON.parse(ev.data);
@@ -72,7 +83,8 @@ function grab(canvas) {
           sb.addEventListener("updateend", () => {
             const b = sb.buffered;
             if (b.length && video.currentTime < b.start(0)) video.currentTime = b.start(0);
-            draw(); pump();
+            if (b.length && video.paused) video.play().catch(() => {});
+            pump();
           });
           pump();
         }, { once: true });

@@ -30,7 +30,8 @@ export const descriptor = {
                         "tunnelResult",
                         "tunnelClosed",
                         "discoveryResult",
-                        "renewRequest"
+                        "renewRequest",
+                        "reachability"
                       ]
                     }
                   },
@@ -62,6 +63,10 @@ export const descriptor = {
                       "type": "RenewRequest",
                       "id": 6,
                       "protoName": "renew_request"
+                    },
+                    "reachability": {
+                      "type": "ReachabilityReport",
+                      "id": 7
                     }
                   }
                 },
@@ -141,6 +146,44 @@ export const descriptor = {
                     "error": {
                       "type": "string",
                       "id": 4
+                    }
+                  }
+                },
+                "ReachabilityReport": {
+                  "fields": {
+                    "ports": {
+                      "rule": "repeated",
+                      "type": "PortReachability",
+                      "id": 1
+                    },
+                    "full": {
+                      "type": "bool",
+                      "id": 2
+                    }
+                  }
+                },
+                "PortReachability": {
+                  "fields": {
+                    "host": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "port": {
+                      "type": "uint32",
+                      "id": 2
+                    },
+                    "up": {
+                      "type": "bool",
+                      "id": 3
+                    },
+                    "sinceMs": {
+                      "type": "uint64",
+                      "id": 4,
+                      "protoName": "since_ms"
+                    },
+                    "error": {
+                      "type": "string",
+                      "id": 5
                     }
                   }
                 },
@@ -433,8 +476,9 @@ export interface AgentMessage {
   tunnelClosed?: TunnelClosed;
   discoveryResult?: DiscoveryResult;
   renewRequest?: RenewRequest;
+  reachability?: ReachabilityReport;
   /** Which member of the `msg` oneof is set. */
-  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult" | "renewRequest";
+  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult" | "renewRequest" | "reachability";
 }
 
 /** Message `nanodems.control.v1.Hello`. */
@@ -461,6 +505,21 @@ export interface TunnelResult {
   tunnelId: string;
   ok: boolean;
   code: string;
+  error: string;
+}
+
+/** Message `nanodems.control.v1.ReachabilityReport`. */
+export interface ReachabilityReport {
+  ports: PortReachability[];
+  full: boolean;
+}
+
+/** Message `nanodems.control.v1.PortReachability`. */
+export interface PortReachability {
+  host: string;
+  port: number;
+  up: boolean;
+  sinceMs: number;
   error: string;
 }
 

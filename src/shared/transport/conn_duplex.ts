@@ -37,3 +37,94 @@ export function duplexOf(conn: ByteStream): Duplex {
     },
   });
 }
+
+/** What node:http asks of a socket beyond a Duplex (addresses, timeouts, Nagle, keep-alive). */
+export interface SocketLike extends Duplex {
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  setTimeout(ms: number, cb?: () => void): SocketLike;
+  setNoDelay(on?: boolean): SocketLike;
+  setKeepAlive(on?: boolean, delay?: number): SocketLike;
+  destroySoon(): void;
+}
+
+/**
+ * A TCP connection accepted by Deno as the socket a `node:http` server expects on its
+ * "connection" event: `head` (bytes already read from it) comes first, the peer's address is
+ * the real one, writes of several chunks go out as one, and `setTimeout` is a real idle timer
+ * (node:http closes idle keep-alive connections with it).
+ */
+export function socketOf(conn: Deno.TcpConn, head: Uint8Array): SocketLike {
+  const buf = new Uint8Array(64 << 10);
+  let reading = false;
+  let idleMs = 0;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const touch = () => {
+    if (idleMs > 0) {
+      clearTimeout(idle);
+      idle = setTimeout(() => s.emit("timeout"), idleMs);
+    }
+  };
+  const writeAll = async (chunk: Uint8Array) => {
+    let off = 0;
+    while (off < chunk.length) off += await conn.write(chunk.subarray(off));
+    touch();
+  };
+  const s = new Duplex({
+    read() {
+      if (reading) return;
+      reading = true;
+      conn.read(buf).then((n) => {
+        reading = false;
+        touch();
+        this.push(n === null ? null : buf.slice(0, n));
+      }, (e) => this.destroy(e));
+    },
+    write(chunk: Uint8Array, _enc, cb) {
+      writeAll(chunk).then(() => cb(), cb);
+    },
+    writev(chunks: { chunk: Uint8Array }[], cb) {
+      let len = 0;
+      for (const c of chunks) len += c.chunk.length;
+      const out = new Uint8Array(len);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c.chunk, at);
+        at += c.chunk.length;
+      }
+      writeAll(out).then(() => cb(), cb);
+    },
+    final(cb) {
+      conn.closeWrite().then(() => cb(), () => cb());
+    },
+    destroy(err, cb) {
+      clearTimeout(idle);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      cb(err);
+    },
+  }) as SocketLike;
+  const remote = conn.remoteAddr, local = conn.localAddr;
+  s.remoteAddress = remote.hostname;
+  s.remotePort = remote.port;
+  s.localAddress = local.hostname;
+  s.localPort = local.port;
+  s.setTimeout = (ms: number, cb?: () => void) => {
+    idleMs = ms;
+    if (cb) s.once("timeout", cb);
+    if (ms === 0) clearTimeout(idle);
+    else touch();
+    return s;
+  };
+  s.setNoDelay = () => s;
+  s.setKeepAlive = () => s;
+  s.destroySoon = () => {
+    s.end();
+    s.once("finish", () => s.destroy());
+  };
+  if (head.byteLength > 0) s.unshift(head);
+  return s;
+}

@@ -10,10 +10,29 @@
  * byte has been sent. Errors close with 1011 and a reason a person can read.
  * @module
  */
-// @ts-types="@types/ws"
-import type { WebSocket as WsSocket } from "ws";
 import type { ByteStream } from "./byte_stream.ts";
 import { nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
+
+/**
+ * The WebSocket surface the pump uses: what a `ws` WebSocket and the native one
+ * (`ws_native.ts`, the tunnel endpoints) both offer.
+ */
+export interface PumpSocket {
+  readonly readyState: number;
+  /** Queues a message; `cb` runs once it is written. */
+  send(data: Uint8Array, options: { binary?: boolean }, cb?: (err?: Error) => void): void;
+  /** Stops reading the peer (backpressure). */
+  pause(): void;
+  /** Reads again. */
+  resume(): void;
+  /** Starts the closing handshake. */
+  close(code?: number, reason?: string): void;
+  /** Ends the connection at once. */
+  terminate(): void;
+  /** "message" (data, isBinary), "close" (code, reason), "error" (e). */
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+}
 
 /** Tunables of the WebSocket pump. */
 export interface WsPumpOptions {
@@ -64,7 +83,7 @@ export function closeReason(text: string): string {
 }
 
 /** Sends the half-close marker (an empty binary message). */
-export function sendEof(ws: WsSocket): void {
+export function sendEof(ws: PumpSocket): void {
   if (ws.readyState === OPEN) ws.send(EMPTY, { binary: true });
 }
 
@@ -81,7 +100,7 @@ async function writeAll(conn: ByteStream, data: Uint8Array): Promise<void> {
  * WebSocket, and pauses the WebSocket while writes to the connection are outstanding.
  */
 export function pipeWebSocket(
-  ws: WsSocket,
+  ws: PumpSocket,
   conn: ByteStream,
   opts: WsPumpOptions = {},
 ): Promise<WsPumpResult> {

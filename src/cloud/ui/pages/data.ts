@@ -5,7 +5,7 @@
  * from the browser, so the API's checks are the only ones.
  * @module
  */
-import type { Agent, Device, Site, SshHostKey, Store } from "../../store/store.ts";
+import type { Agent, Device, PortState, Site, SshHostKey, Store } from "../../store/store.ts";
 import { presenceOf } from "../../tenancy/agent_presence.ts";
 
 /** An agent as the UI shows it. */
@@ -46,6 +46,8 @@ export interface DeviceRow extends Device {
   hasCredentials: boolean;
   /** The SSH host keys pinned on its ports by the browser terminal (and any different offer). */
   hostKeys: SshHostKey[];
+  /** Each port's reachability as the site's agent last reported it (absent: not checked yet). */
+  reachability: Record<number, PortState>;
 }
 
 /** A site's devices with their handles. */
@@ -107,14 +109,26 @@ async function withLiveHandles(
     if (!handles.has(key)) handles.set(key, h.id); // newest first: the first one wins
   }
   const creds = new Set(extras.withCredentials);
+  const states = new Map<string, PortState>();
+  for (const siteId of new Set(devices.map((d) => d.siteId))) {
+    for (const st of await store.listPortStates(tenantId, siteId)) {
+      states.set(`${siteId}|${st.host}|${st.port}`, st);
+    }
+  }
   return devices.map((d) => {
     const own: Record<number, string | null> = {};
-    for (const p of d.ports) own[p] = handles.get(`${d.id} ${p}`) ?? null;
+    const reachability: Record<number, PortState> = {};
+    for (const p of d.ports) {
+      own[p] = handles.get(`${d.id} ${p}`) ?? null;
+      const st = states.get(`${d.siteId}|${d.host.toLowerCase()}|${p}`);
+      if (st) reachability[p] = st;
+    }
     return {
       ...d,
       handles: own,
       hasCredentials: creds.has(d.id),
       hostKeys: extras.hostKeys.filter((k) => k.deviceId === d.id && d.ports.includes(k.port)),
+      reachability,
     };
   });
 }

@@ -22,6 +22,7 @@ import {
   Status,
   Table,
 } from "../layout.tsx";
+import { siteReachability } from "../../events/reachability.ts";
 import { type AgentRow, agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { protocolOf } from "../../store/port_protocols.ts";
@@ -129,99 +130,168 @@ export async function SiteAgents(
   );
 }
 
-/** The port pills: each acts on the protocol chosen for its port. */
-function Pills(props: { d: DeviceRow }) {
-  const { d } = props;
+/**
+ * "N of M ports up" as the site's agents last reported (nothing before the first report); with
+ * no agent online, the last report is only the last known state, and says so.
+ */
+async function ReachSummary(
+  props: { store: Store; tenantId: string; siteId: string; agentOnline: boolean },
+) {
+  const r = await siteReachability(props.store, props.tenantId, props.siteId);
+  if (!r.checked) return null;
+  const down = r.checked - r.up;
+  if (!props.agentOnline) {
+    return (
+      <p id="reach-summary" class="warn" data-up={r.up} data-total={r.total}>
+        Reachability unknown: no agent of this site is online (last known: {r.up} of {r.total}{" "}
+        ports up)
+      </p>
+    );
+  }
+  return (
+    <p id="reach-summary" class={down ? "warn" : "muted"} data-up={r.up} data-total={r.total}>
+      {r.up} of {r.total} ports up{down ? ` (${down} down)` : ""}
+      {r.checked < r.total ? `; ${r.total - r.checked} not checked yet` : ""}
+    </p>
+  );
+}
+
+/**
+ * A port's reachability: "● up" / "○ down" with since when, or nothing before the first check;
+ * "? unknown" while no agent of the site is online (the last state in the tooltip).
+ */
+function Reach(
+  props: { state: DeviceRow["reachability"][number] | undefined; now: number; known: boolean },
+) {
+  const s = props.state;
+  if (!s) return null;
+  const since = new Date(s.since).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  if (!props.known) {
+    return (
+      <span
+        class="reach unknown"
+        data-reach="unknown"
+        title={`No agent of this site is online; last known ${s.up ? "up" : "down"} since ${since}`}
+      >
+        ? unknown
+      </span>
+    );
+  }
+  return (
+    <span
+      class={`reach ${s.up ? "up" : "down"}`}
+      data-reach={s.up ? "up" : "down"}
+      title={s.up ? `Reachable since ${since}` : `Unreachable since ${since}: ${s.error}`}
+    >
+      {s.up ? "● up" : "○ down"} <Ago at={s.since} now={props.now} />
+    </span>
+  );
+}
+
+function Pills(props: { d: DeviceRow; now?: number; agentOnline?: boolean }) {
   return (
     <>
-      {d.ports.map((p) => {
-        const proto = protocolOf(d, p);
-        const h = d.handles[p];
-        if (proto === "http" || proto === "https") {
-          return (
-            <a
-              class="pill"
-              href={`/api/devices/${d.id}/ports/${p}/open`}
-              target="_blank"
-              rel="noopener"
-              title="Open the device's web page in a new tab"
-              data-protocol={proto}
-            >
-              {p} {proto.toUpperCase()}
-            </a>
-          );
-        }
-        if (proto === "ssh" && h) {
-          return (
-            <a
-              class="pill ssh"
-              href={`/terminal/${h}`}
-              target="_blank"
-              rel="noopener"
-              title="Open a terminal to this device in a new tab"
-              data-protocol={proto}
-            >
-              {p} SSH Terminal
-            </a>
-          );
-        }
-        if (proto === "rtsp" && h) {
-          const path = d.streamPaths[p] ?? "";
-          return (
-            <>
-              <a
-                class="pill rtsp"
-                href="#"
-                data-rtsp={`/api/handles/${h}/rtsp-url`}
-                data-rtsp-path={path}
-                data-rtsp-name={`${d.label || d.host} :${p}`}
-                data-protocol={proto}
-                title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS (asks the stream path)"
-              >
-                {p} RTSP
-              </a>
-              <a
-                class="pill rtsp"
-                href={`/live/${h}${path ? `?${new URLSearchParams({ path })}` : ""}`}
-                target="_blank"
-                rel="noopener"
-                title={`Watch the camera live in the browser${path ? ` (${path})` : ""}`}
-              >
-                Live
-              </a>
-              {path && (
-                <a
-                  class="thumb"
-                  href={`/live/${h}?${new URLSearchParams({ path })}`}
-                  target="_blank"
-                  rel="noopener"
-                >
-                  <canvas
-                    width={160}
-                    height={90}
-                    data-thumb={h}
-                    data-path={path}
-                    data-name={`${d.label || d.host} :${p}`}
-                    role="img"
-                    aria-label={`Latest picture of ${d.label || d.host} :${p}`}
-                  />
-                </a>
-              )}
-            </>
-          );
-        }
-        return (
-          <span
-            class="pill other"
-            tabindex={0}
-            data-protocol={proto}
-            title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${d.loopbackIp}:${p}`}
-          >
-            {p} {proto.toUpperCase()}
-          </span>
-        );
-      })}
+      {props.d.ports.map((p) => (
+        <span class="port" data-port={p}>
+          <Reach
+            state={props.d.reachability[p]}
+            now={props.now ?? Date.now()}
+            known={props.agentOnline ?? true}
+          />
+          <Pill d={props.d} p={p} />
+        </span>
+      ))}
     </>
+  );
+}
+
+/** One port's pill: it acts on the protocol chosen for its port. */
+function Pill(props: { d: DeviceRow; p: number }) {
+  const { d, p } = props;
+  const proto = protocolOf(d, p);
+  const h = d.handles[p];
+  if (proto === "http" || proto === "https") {
+    return (
+      <a
+        class="pill"
+        href={`/api/devices/${d.id}/ports/${p}/open`}
+        target="_blank"
+        rel="noopener"
+        title="Open the device's web page in a new tab"
+        data-protocol={proto}
+      >
+        {p} {proto.toUpperCase()}
+      </a>
+    );
+  }
+  if (proto === "ssh" && h) {
+    return (
+      <a
+        class="pill ssh"
+        href={`/terminal/${h}`}
+        target="_blank"
+        rel="noopener"
+        title="Open a terminal to this device in a new tab"
+        data-protocol={proto}
+      >
+        {p} SSH Terminal
+      </a>
+    );
+  }
+  if (proto === "rtsp" && h) {
+    const path = d.streamPaths[p] ?? "";
+    return (
+      <>
+        <a
+          class="pill rtsp"
+          href="#"
+          data-rtsp={`/api/handles/${h}/rtsp-url`}
+          data-rtsp-path={path}
+          data-rtsp-name={`${d.label || d.host} :${p}`}
+          data-protocol={proto}
+          title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS (asks the stream path)"
+        >
+          {p} RTSP
+        </a>
+        <a
+          class="pill rtsp"
+          href={`/live/${h}${path ? `?${new URLSearchParams({ path })}` : ""}`}
+          target="_blank"
+          rel="noopener"
+          title={`Watch the camera live in the browser${path ? ` (${path})` : ""}`}
+        >
+          Live
+        </a>
+        {path && (
+          <a
+            class="thumb"
+            href={`/live/${h}?${new URLSearchParams({ path })}`}
+            target="_blank"
+            rel="noopener"
+          >
+            <canvas
+              width={160}
+              height={90}
+              data-thumb={h}
+              data-path={path}
+              data-name={`${d.label || d.host} :${p}`}
+              role="img"
+              aria-label={`Latest picture of ${d.label || d.host} :${p}`}
+            />
+          </a>
+        )}
+      </>
+    );
+  }
+  return (
+    <span
+      class="pill other"
+      tabindex={0}
+      data-protocol={proto}
+      title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${d.loopbackIp}:${p}`}
+    >
+      {p} {proto.toUpperCase()}
+    </span>
   );
 }
 
@@ -370,6 +440,8 @@ export async function SitePage(
   const operator = roleAtLeast(ctx.principal.role, "operator");
   const paged = await devicePage(store, t, site.id, props.query ?? {});
   const devices = paged.rows;
+  // Reachability is current only while an agent of the site reports it.
+  const agentOnline = (await store.listPresence(site.id)).some((p) => p.tenantId === t);
   const q = (props.query?.q ?? "").trim();
   const pageLink = (n: number) =>
     `/sites/${site.id}?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}#devices-h`;
@@ -515,6 +587,7 @@ export async function SitePage(
       </div>
 
       <h2 id="devices-h">Devices</h2>
+      {await ReachSummary({ store, tenantId: t, siteId: site.id, agentOnline })}
       {paged.all > 10 || q
         ? (
           <SearchBox
@@ -566,7 +639,7 @@ export async function SitePage(
                   <HostKeys d={d} admin={admin} />
                 </td>
                 <td>
-                  <Pills d={d} />
+                  <Pills d={d} now={props.now} agentOnline={agentOnline} />
                 </td>
                 <td class="mono">{d.loopbackIp}</td>
                 <td>

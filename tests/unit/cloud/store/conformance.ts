@@ -1964,4 +1964,257 @@ export function storeConformance(
       "nothing left to purge",
     );
   });
+
+  // Reachability, events and webhooks (issue 15 items 5–8)
+
+  const portReport = (w: World, up: boolean, since: number, agentId = "ag-1") => ({
+    tenantId: w.a.id,
+    siteId: w.siteA.id,
+    host: "10.0.0.5",
+    port: 554,
+    up,
+    since,
+    error: up ? "" : "connection refused",
+    agentId,
+  });
+
+  test("recordPortState: a flip is one change; the same state again changes nothing", async (store) => {
+    const w = await world(store);
+    assert.deepEqual(await store.recordPortState(portReport(w, true, 1)), {
+      changed: true,
+      previous: null,
+    });
+    assert.deepEqual(await store.recordPortState(portReport(w, true, 2)), {
+      changed: false,
+      previous: true,
+    });
+    assert.deepEqual(await store.recordPortState(portReport(w, false, 3)), {
+      changed: true,
+      previous: true,
+    });
+    assert.deepEqual(await store.recordPortState(portReport(w, false, 4, "ag-2")), {
+      changed: false,
+      previous: false,
+    });
+    const [s] = await store.listPortStates(w.a.id, w.siteA.id);
+    assert.deepEqual(
+      [s.up, s.since, s.error, s.agentId],
+      [false, 3, "connection refused", "ag-2"],
+      "since kept from the flip, reporter refreshed",
+    );
+    assert.deepEqual(await store.listPortStates(w.b.id, w.siteA.id), [], "tenant-scoped");
+  });
+
+  race("recordPortState of one flip from both nodes: exactly one change", async (s1, s2) => {
+    const w = await world(s1);
+    await s1.recordPortState(portReport(w, true, 1));
+    const r = await both(s1, s2, 10, (s, i) => s.recordPortState(portReport(w, false, 10 + i)));
+    assert.equal(r.filter((x) => x.changed).length, 1);
+  });
+
+  test("agent availability: put replaces, list returns every agent", async (store) => {
+    const a = { agentId: "ag-1", tenantId: "t", siteId: "s", online: true, since: 5 };
+    await store.putAgentAvailability({ ...a, absentSince: null });
+    await store.putAgentAvailability({ ...a, absentSince: 9 });
+    await store.putAgentAvailability({ ...a, agentId: "ag-2", online: false, absentSince: null });
+    assert.deepEqual(await store.listAgentAvailability(), [
+      { ...a, absentSince: 9 },
+      { ...a, agentId: "ag-2", online: false, absentSince: null },
+    ]);
+  });
+
+  const newEvent = (tenantId: string, key: string) => ({
+    tenantId,
+    type: "device.down" as const,
+    subject: { name: "Door (10.0.0.5:554)", host: "10.0.0.5", port: 554 },
+    actor: "agent:ag-1",
+    detail: { error: "connection refused", "a.b": 1 },
+    key,
+  });
+
+  test(
+    "events: appended once per key, listed newest first per tenant, read and unread",
+    async (store, clock) => {
+      const w = await world(store);
+      const e1 = await store.appendEvent(newEvent(w.a.id, "k1"));
+      assert.ok(e1);
+      assert.equal(e1.at, clock.now());
+      assert.equal(await store.appendEvent(newEvent(w.a.id, "k1")), null, "same key: nothing");
+      clock.advance(1000);
+      const e2 = (await store.appendEvent(newEvent(w.a.id, "k2")))!;
+      await store.appendEvent(newEvent(w.b.id, "k3"));
+      assert.ok(e2.seq > e1.seq);
+      const list = await store.listEvents(w.a.id);
+      assert.deepEqual(list.map((e) => e.seq), [e2.seq, e1.seq]);
+      assert.deepEqual(list[1], { ...e1, readAt: null });
+      assert.deepEqual(list[1].detail, { error: "connection refused", "a.b": 1 });
+      assert.deepEqual((await store.listEvents(w.a.id, { before: e2.seq })).map((e) => e.seq), [
+        e1.seq,
+      ]);
+      assert.deepEqual((await store.listEvents(w.a.id, { after: e1.seq })).map((e) => e.seq), [
+        e2.seq,
+      ]);
+      assert.equal((await store.listEvents(w.a.id, { limit: 1 })).length, 1);
+      assert.equal(await store.countUnreadEvents(w.a.id), 2);
+      assert.equal(await store.markEventsRead(w.b.id, [e1.seq]), 0, "another tenant's event");
+      assert.equal(await store.markEventsRead(w.a.id, [e1.seq]), 1);
+      assert.equal(await store.countUnreadEvents(w.a.id), 1);
+      assert.deepEqual((await store.listEvents(w.a.id, { unread: true })).map((e) => e.seq), [
+        e2.seq,
+      ]);
+      assert.equal(await store.markEventsRead(w.a.id, "all"), 1);
+      assert.equal(await store.countUnreadEvents(w.a.id), 0);
+      assert.equal(await store.countUnreadEvents(w.b.id), 1);
+      assert.equal((await store.listEvents(w.a.id))[0].readAt, clock.now());
+    },
+  );
+
+  race("appendEvent of one transition from both nodes: exactly one event", async (s1, s2) => {
+    const w = await world(s1);
+    const r = await both(s1, s2, 10, (s) => s.appendEvent(newEvent(w.a.id, "agent.offline:x:1")));
+    assert.equal(r.filter(Boolean).length, 1);
+    assert.equal((await s2.listEvents(w.a.id)).length, 1);
+  });
+
+  const hook = (tenantId: string) => ({
+    tenantId,
+    url: "https://hooks.example.com/in",
+    events: ["device.down" as const, "device.up" as const],
+    secretSeed: "sealed",
+    createdBy: "user:u1",
+  });
+
+  test("webhooks: tenant-scoped; deleting one removes its deliveries", async (store) => {
+    const w = await world(store);
+    const h = await store.createWebhook(hook(w.a.id));
+    assert.deepEqual(await store.getWebhook(w.a.id, h.id), h);
+    assert.equal(await store.getWebhook(w.b.id, h.id), null);
+    assert.deepEqual(await store.listWebhooks(w.a.id), [h]);
+    assert.deepEqual(await store.listWebhooks(w.b.id), []);
+    const d = { id: `${h.id}:1`, tenantId: w.a.id, webhookId: h.id, eventType: "x", body: "{}" };
+    assert.equal(await store.createDelivery(d), true);
+    assert.equal(await store.createDelivery(d), false, "same id: nothing");
+    assert.equal(
+      await store.createDelivery({ ...d, id: "other", tenantId: w.b.id }),
+      false,
+      "another tenant's webhook",
+    );
+    assert.equal(await store.deleteWebhook(w.b.id, h.id), false);
+    assert.equal(await store.deleteWebhook(w.a.id, h.id), true);
+    assert.deepEqual(await store.listDeliveries(w.a.id, h.id), []);
+    assert.equal(await store.claimDelivery("n1", 60_000), null);
+  });
+
+  test(
+    "deliveries: claimed under a lease, attempts recorded by the holder only",
+    async (store, clock) => {
+      const w = await world(store);
+      const h = await store.createWebhook(hook(w.a.id));
+      await store.createDelivery({
+        id: `${h.id}:1`,
+        tenantId: w.a.id,
+        webhookId: h.id,
+        eventType: "device.down",
+        body: '{"a":1}',
+      });
+      const c = await store.claimDelivery("n1", 60_000);
+      assert.ok(c);
+      assert.deepEqual([c.state, c.claimedBy, c.body, c.attempts], [
+        "pending",
+        "n1",
+        '{"a":1}',
+        [],
+      ]);
+      assert.equal(await store.claimDelivery("n2", 60_000), null, "held by n1");
+      const failed = { at: clock.now(), status: 500, error: "HTTP 500" };
+      assert.equal(
+        await store.finishDeliveryAttempt(c.id, "n2", failed, {
+          state: "pending",
+          nextAttemptAt: 0,
+        }),
+        false,
+        "not the holder",
+      );
+      assert.equal(
+        await store.finishDeliveryAttempt(c.id, "n1", failed, {
+          state: "pending",
+          nextAttemptAt: clock.now() + 1000,
+        }),
+        true,
+      );
+      assert.equal(await store.claimDelivery("n2", 60_000), null, "not due yet");
+      clock.advance(1000);
+      const again = (await store.claimDelivery("n2", 60_000))!;
+      assert.deepEqual(again.attempts, [failed]);
+      clock.advance(60_001);
+      const stolen = (await store.claimDelivery("n3", 60_000))!;
+      assert.equal(stolen.claimedBy, "n3", "an expired lease is claimed again");
+      const ok = { at: clock.now(), status: 204, error: "" };
+      assert.equal(
+        await store.finishDeliveryAttempt(again.id, "n2", ok, {
+          state: "delivered",
+          nextAttemptAt: 0,
+        }),
+        false,
+        "the old holder's result is refused",
+      );
+      assert.equal(
+        await store.finishDeliveryAttempt(stolen.id, "n3", ok, {
+          state: "delivered",
+          nextAttemptAt: 0,
+        }),
+        true,
+      );
+      const [d] = await store.listDeliveries(w.a.id, h.id);
+      assert.deepEqual([d.state, d.attempts.length, d.claimedBy], ["delivered", 2, null]);
+      assert.deepEqual(await store.listDeliveries(w.b.id, h.id), []);
+      assert.equal(await store.claimDelivery("n1", 60_000), null, "delivered is never claimed");
+    },
+  );
+
+  race("claimDelivery from both nodes: each delivery claimed once", async (s1, s2) => {
+    const w = await world(s1);
+    const h = await s1.createWebhook(hook(w.a.id));
+    for (let i = 0; i < 3; i++) {
+      await s1.createDelivery({
+        id: `${h.id}:${i}`,
+        tenantId: w.a.id,
+        webhookId: h.id,
+        eventType: "device.down",
+        body: "{}",
+      });
+    }
+    const got = await both(s1, s2, 10, (s, i) => s.claimDelivery(`n${i}`, 60_000));
+    const ids = got.filter((x) => x !== null).map((x) => x!.id);
+    assert.equal(ids.length, 3);
+    assert.equal(new Set(ids).size, 3);
+  });
+
+  test(
+    "purgeEvents: old events and finished deliveries go; pending deliveries stay",
+    async (store, clock) => {
+      const w = await world(store);
+      const h = await store.createWebhook(hook(w.a.id));
+      const d = (id: string) => ({
+        id,
+        tenantId: w.a.id,
+        webhookId: h.id,
+        eventType: "x",
+        body: "{}",
+      });
+      await store.appendEvent(newEvent(w.a.id, "old"));
+      await store.createDelivery(d("done"));
+      await store.createDelivery(d("waiting"));
+      const c = (await store.claimDelivery("n1", 1000))!;
+      const ok = { at: clock.now(), status: 204, error: "" };
+      await store.finishDeliveryAttempt(c.id, "n1", ok, { state: "delivered", nextAttemptAt: 0 });
+      clock.advance(10_000);
+      await store.appendEvent(newEvent(w.a.id, "new"));
+      assert.deepEqual(await store.purgeEvents(clock.now() - 5_000), { events: 1, deliveries: 1 });
+      assert.deepEqual((await store.listEvents(w.a.id)).length, 1);
+      assert.deepEqual((await store.listDeliveries(w.a.id, h.id)).map((x) => x.id), [
+        c.id === "done" ? "waiting" : "done",
+      ]);
+    },
+  );
 }

@@ -1,0 +1,50 @@
+/**
+ * `/api/events`: the tenant's inbox (issue 15 item 7) — a page of events newest first with the
+ * unread count, marking read (some or all; read state is shared by the tenant's users), and
+ * `GET /api/events/stream`, the server-sent event feed the console's unread badge and Events
+ * page follow (events/stream.ts). Any signed-in role may read; tenant-scoped by the credential.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Clock } from "../../shared/clock.ts";
+import type { Store } from "../store/store.ts";
+import { eventPayload } from "../events/producer.ts";
+import { eventStream } from "../events/stream.ts";
+import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody, query } from "./validate.ts";
+import { eventsQuery, eventsReadBody } from "./schemas.ts";
+
+/** The routes under /api (events). */
+export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
+  const app = new Hono<AuthVars>();
+  const auth = requireAuth(d.store);
+  app.get("/events", auth, async (c) => {
+    const p = c.get("principal");
+    const q = query(c, eventsQuery);
+    const unreadOnly = q.unread === "1" || q.unread === "true";
+    const items = await d.store.listEvents(p.tenantId, {
+      before: q.before,
+      limit: q.limit,
+      unread: unreadOnly,
+    });
+    return c.json({
+      items: items.map(eventPayload),
+      next: items.length === q.limit ? items[items.length - 1].seq : null,
+      unread: await d.store.countUnreadEvents(p.tenantId),
+    });
+  });
+  app.post("/events/read", auth, async (c) => {
+    const p = c.get("principal");
+    const body = await jsonBody(c, eventsReadBody);
+    const marked = await d.store.markEventsRead(p.tenantId, body.seqs ?? "all");
+    return c.json({ marked, unread: await d.store.countUnreadEvents(p.tenantId) });
+  });
+  app.get("/events/stream", auth, (c) =>
+    eventStream({
+      store: d.store,
+      principal: c.get("principal"),
+      now: () => d.clock.now(),
+      signal: c.req.raw.signal,
+    }));
+  return app;
+}

@@ -1,0 +1,148 @@
+/**
+ * `/api/webhooks`: a tenant's webhooks (issue 15 item 7), admins only. Creating one checks the
+ * URL (events/webhook_url.ts: 400 with the reason for a link-local, metadata, private or plain
+ * http address), returns its signing secret once, and is audited, as is deleting one. Each has a
+ * delivery log (attempts with status codes) and a "send test" that queues a `webhook.test`
+ * delivery the deliverer sends like any event.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Clock } from "../../shared/clock.ts";
+import { AppError } from "../../shared/errors.ts";
+import type { Store, Webhook, WebhookDelivery } from "../store/store.ts";
+import { checkWebhookUrl, WebhookUrlError, type WebhookUrlPolicy } from "../events/webhook_url.ts";
+import { WebhookSecrets } from "../events/webhook_secret.ts";
+import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody } from "./validate.ts";
+import { webhookBody } from "./schemas.ts";
+
+/** Webhooks one tenant may have (each event is sent once per webhook). */
+export const MAX_WEBHOOKS_PER_TENANT = 20;
+
+/** What the webhook routes need. */
+export interface WebhookDeps {
+  store: Store;
+  clock: Clock;
+  secrets: WebhookSecrets;
+  policy: WebhookUrlPolicy;
+}
+
+/** A webhook URL as the audit log keeps it: the origin only (paths often carry a token). */
+export function auditedUrl(url: string): string {
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return "";
+  }
+}
+
+const view = (w: Webhook) => ({
+  id: w.id,
+  url: w.url,
+  events: w.events,
+  createdAt: w.createdAt,
+  createdBy: w.createdBy,
+});
+
+const deliveryView = (x: WebhookDelivery) => ({
+  id: x.id,
+  eventType: x.eventType,
+  state: x.state,
+  createdAt: x.createdAt,
+  nextAttemptAt: x.state === "pending" ? x.nextAttemptAt : null,
+  attempts: x.attempts,
+});
+
+/** The routes under /api (webhooks). */
+export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
+  const app = new Hono<AuthVars>();
+  app.use("/webhooks", requireAuth(d.store, "admin"));
+  app.use("/webhooks/*", requireAuth(d.store, "admin"));
+  const hook = async (tenantId: string, id: string) => {
+    const w = await d.store.getWebhook(tenantId, id);
+    if (!w) throw new AppError("not_found", "no such webhook");
+    return w;
+  };
+  app.get("/webhooks", async (c) => {
+    const p = c.get("principal");
+    return c.json({ items: (await d.store.listWebhooks(p.tenantId)).map(view) });
+  });
+  app.post("/webhooks", async (c) => {
+    const p = c.get("principal");
+    const body = await jsonBody(c, webhookBody);
+    if ((await d.store.listWebhooks(p.tenantId)).length >= MAX_WEBHOOKS_PER_TENANT) {
+      throw new AppError(
+        "conflict",
+        `a tenant has at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`,
+      );
+    }
+    try {
+      await checkWebhookUrl(body.url, d.policy);
+    } catch (e) {
+      if (e instanceof WebhookUrlError) throw new AppError("bad_request", e.message);
+      throw e;
+    }
+    const w = await d.store.createWebhook({
+      tenantId: p.tenantId,
+      url: body.url,
+      events: [...new Set(body.events)],
+      secretSeed: WebhookSecrets.seed(),
+      createdBy: p.actor,
+    });
+    await d.store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "webhook.create",
+      target: w.id,
+      detail: { url: auditedUrl(w.url), events: w.events },
+    });
+    return c.json({
+      ...view(w),
+      secret: await d.secrets.secret(w),
+      note: "Copy the secret now: it is not shown again. Verify X-Nanodems-Signature with it.",
+    }, 201);
+  });
+  app.delete("/webhooks/:id", async (c) => {
+    const p = c.get("principal");
+    const w = await hook(p.tenantId, c.req.param("id"));
+    if (!(await d.store.deleteWebhook(p.tenantId, w.id))) {
+      throw new AppError("not_found", "no such webhook");
+    }
+    await d.store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "webhook.delete",
+      target: w.id,
+      detail: { url: auditedUrl(w.url) },
+    });
+    return c.json({ deleted: w.id });
+  });
+  app.get("/webhooks/:id/deliveries", async (c) => {
+    const p = c.get("principal");
+    const w = await hook(p.tenantId, c.req.param("id"));
+    return c.json({ items: (await d.store.listDeliveries(p.tenantId, w.id)).map(deliveryView) });
+  });
+  app.post("/webhooks/:id/test", async (c) => {
+    const p = c.get("principal");
+    const w = await hook(p.tenantId, c.req.param("id"));
+    const id = `${w.id}:test:${crypto.randomUUID().slice(0, 8)}`;
+    const body = JSON.stringify({
+      id: `evt_test_${id.slice(-8)}`,
+      type: "webhook.test",
+      at: new Date(d.clock.now()).toISOString(),
+      tenantId: p.tenantId,
+      subject: { name: "Test delivery" },
+      actor: p.actor,
+      detail: {},
+    });
+    await d.store.createDelivery({
+      id,
+      tenantId: p.tenantId,
+      webhookId: w.id,
+      eventType: "webhook.test",
+      body,
+    });
+    return c.json({ queued: id }, 202);
+  });
+  return app;
+}

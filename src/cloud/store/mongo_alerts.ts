@@ -1,0 +1,272 @@
+/**
+ * The MongoDB store's reachability, events and webhooks (issue 15 items 5–8), each write one
+ * single-document operation (FerretDB has no transactions): a port state flips with a filtered
+ * upsert (`up: {$ne: new}`; an unchanged state collides on `_id`, which means "no change"), an
+ * event's key is a unique index (a second producer's insert collides and writes nothing), and a
+ * delivery is claimed with `findOneAndUpdate` on a due document, so two nodes never hold one
+ * attempt. Split from `mongo.ts` to keep each part one concept.
+ * @module
+ */
+import type { Document } from "mongodb";
+import { newId } from "../../shared/ids.ts";
+import { C, isDuplicateKey, MongoBase, nextOrd, SECURE, upsert } from "./mongo_schema.ts";
+import { eventLimit } from "./rules.ts";
+import type {
+  AgentAvailability,
+  AlertStore,
+  DeliveryAttempt,
+  EventQuery,
+  NewDelivery,
+  NewTenantEvent,
+  PortState,
+  PortStateChange,
+  TenantEvent,
+  Webhook,
+  WebhookDelivery,
+} from "./store.ts";
+
+const portFields = ["tenantId", "siteId", "host", "port", "up", "since", "error", "agentId"];
+
+const portState = (d: Document): PortState =>
+  Object.fromEntries(portFields.map((k) => [k, d[k]])) as unknown as PortState;
+
+const toEvent = (d: Document): TenantEvent => ({
+  seq: d._id as unknown as number,
+  tenantId: d.tenantId,
+  type: d.type,
+  at: d.at,
+  subject: JSON.parse(d.subject),
+  actor: d.actor,
+  detail: JSON.parse(d.detail),
+  readAt: d.readAt ?? null,
+});
+
+const toWebhook = (d: Document): Webhook => ({
+  id: d._id as unknown as string,
+  tenantId: d.tenantId,
+  url: d.url,
+  events: d.events,
+  secretSeed: d.secretSeed,
+  createdAt: d.createdAt,
+  createdBy: d.createdBy,
+});
+
+const toDelivery = (d: Document): WebhookDelivery => ({
+  id: d._id as unknown as string,
+  tenantId: d.tenantId,
+  webhookId: d.webhookId,
+  eventType: d.eventType,
+  body: d.body,
+  state: d.state,
+  attempts: d.attempts ?? [],
+  nextAttemptAt: d.nextAttemptAt,
+  createdAt: d.createdAt,
+  claimedBy: d.claimedBy ?? null,
+});
+
+/** Reachability, events and webhooks over one database. */
+export class MongoAlerts extends MongoBase implements AlertStore {
+  async recordPortState(s: PortState): Promise<PortStateChange> {
+    const _id = `${s.siteId}|${s.host}|${s.port}`;
+    try {
+      const before = await this.c(C.portStates).findOneAndUpdate(
+        { _id: _id as never, up: { $ne: s.up } },
+        { $set: { ...s } },
+        { upsert: true, returnDocument: "before" },
+      );
+      return { changed: true, previous: before ? Boolean(before.up) : null };
+    } catch (e) {
+      if (!isDuplicateKey(e)) throw e;
+      // Stored with the same state: refresh the reporter and the reason only.
+      await this.c(C.portStates).updateOne(
+        { _id: _id as never, up: s.up },
+        { $set: { error: s.error, agentId: s.agentId } },
+      );
+      return { changed: false, previous: s.up };
+    }
+  }
+
+  async listPortStates(tenantId: string, siteId: string): Promise<PortState[]> {
+    const docs = await this.c(C.portStates).find({ tenantId, siteId }).sort({ host: 1, port: 1 })
+      .toArray();
+    return docs.map(portState);
+  }
+
+  async listAgentAvailability(): Promise<AgentAvailability[]> {
+    const docs = await this.c(C.agentAvailability).find({}).sort({ _id: 1 }).toArray();
+    return docs.map((d) => ({
+      agentId: d._id as unknown as string,
+      tenantId: d.tenantId,
+      siteId: d.siteId,
+      online: d.online,
+      since: d.since,
+      absentSince: d.absentSince ?? null,
+    }));
+  }
+
+  async putAgentAvailability(a: AgentAvailability): Promise<void> {
+    const { agentId, ...rest } = a;
+    await upsert(() =>
+      this.c(C.agentAvailability).updateOne({ _id: agentId as never }, { $set: rest }, {
+        upsert: true,
+      })
+    );
+  }
+
+  async appendEvent(e: NewTenantEvent): Promise<TenantEvent | null> {
+    const at = this.now();
+    const subject = JSON.parse(JSON.stringify(e.subject));
+    const detail = JSON.parse(JSON.stringify(e.detail ?? {}));
+    // The key is checked first so a duplicate costs no sequence number in the common case; the
+    // unique index decides a race (the loser's number is a gap, never a second event).
+    if (await this.c(C.events).findOne({ key: e.key })) return null;
+    const counter = await upsert(() =>
+      this.c(C.counters).findOneAndUpdate(
+        { _id: "events" as never },
+        { $inc: { value: 1 } },
+        { upsert: true, returnDocument: "after" },
+      )
+    );
+    const seq = counter!.value as number;
+    try {
+      // subject and detail are stored as JSON text: free-form keys are not all valid field names.
+      await this.c(C.events).insertOne({
+        _id: seq as never,
+        key: e.key,
+        tenantId: e.tenantId,
+        type: e.type,
+        at,
+        subject: JSON.stringify(subject),
+        actor: e.actor,
+        detail: JSON.stringify(detail),
+        readAt: null,
+      });
+    } catch (err) {
+      if (isDuplicateKey(err)) return null;
+      throw err;
+    }
+    return {
+      seq,
+      tenantId: e.tenantId,
+      type: e.type,
+      at,
+      subject,
+      actor: e.actor,
+      detail,
+      readAt: null,
+    };
+  }
+
+  async listEvents(tenantId: string, q: EventQuery = {}): Promise<TenantEvent[]> {
+    const seq: Document = {};
+    if (q.before !== undefined) seq.$lt = q.before;
+    if (q.after !== undefined) seq.$gt = q.after;
+    const filter: Document = { tenantId };
+    if (Object.keys(seq).length) filter._id = seq;
+    if (q.unread) filter.readAt = null;
+    const docs = await this.c(C.events).find(filter).sort({ _id: -1 }).limit(eventLimit(q.limit))
+      .toArray();
+    return docs.map(toEvent);
+  }
+
+  countUnreadEvents(tenantId: string): Promise<number> {
+    return this.c(C.events).countDocuments({ tenantId, readAt: null });
+  }
+
+  async markEventsRead(tenantId: string, seqs: number[] | "all"): Promise<number> {
+    const filter: Document = { tenantId, readAt: null };
+    if (seqs !== "all") filter._id = { $in: seqs };
+    const r = await this.c(C.events).updateMany(filter, { $set: { readAt: this.now() } });
+    return r.modifiedCount;
+  }
+
+  async createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook> {
+    const hook: Webhook = { ...w, id: newId("wh"), createdAt: this.now() };
+    const { id, ...rest } = hook;
+    await this.c(C.webhooks).insertOne({ _id: id as never, ...rest, ord: nextOrd() }, SECURE);
+    return hook;
+  }
+
+  async listWebhooks(tenantId: string): Promise<Webhook[]> {
+    const docs = await this.c(C.webhooks).find({ tenantId }).sort({ createdAt: 1, ord: 1 })
+      .toArray();
+    return docs.map(toWebhook);
+  }
+
+  async getWebhook(tenantId: string, id: string): Promise<Webhook | null> {
+    const d = await this.c(C.webhooks).findOne({ _id: id as never, tenantId });
+    return d ? toWebhook(d) : null;
+  }
+
+  async deleteWebhook(tenantId: string, id: string): Promise<boolean> {
+    const r = await this.c(C.webhooks).deleteOne({ _id: id as never, tenantId }, SECURE);
+    if (r.deletedCount === 0) return false;
+    await this.c(C.deliveries).deleteMany({ webhookId: id });
+    return true;
+  }
+
+  async createDelivery(d: NewDelivery): Promise<boolean> {
+    if (!(await this.getWebhook(d.tenantId, d.webhookId))) return false;
+    const now = this.now();
+    try {
+      await this.c(C.deliveries).insertOne({
+        _id: d.id as never,
+        tenantId: d.tenantId,
+        webhookId: d.webhookId,
+        eventType: d.eventType,
+        body: d.body,
+        state: "pending",
+        attempts: [],
+        nextAttemptAt: now,
+        createdAt: now,
+        claimedBy: null,
+        ord: nextOrd(),
+      });
+      return true;
+    } catch (e) {
+      if (isDuplicateKey(e)) return false;
+      throw e;
+    }
+  }
+
+  async claimDelivery(owner: string, leaseMs: number): Promise<WebhookDelivery | null> {
+    const now = this.now();
+    const d = await this.c(C.deliveries).findOneAndUpdate(
+      { state: "pending", nextAttemptAt: { $lte: now } },
+      { $set: { nextAttemptAt: now + leaseMs, claimedBy: owner } },
+      { sort: { nextAttemptAt: 1 }, returnDocument: "after" },
+    );
+    return d ? toDelivery(d) : null;
+  }
+
+  async finishDeliveryAttempt(
+    id: string,
+    owner: string,
+    attempt: DeliveryAttempt,
+    next: { state: WebhookDelivery["state"]; nextAttemptAt: number },
+  ): Promise<boolean> {
+    const r = await this.c(C.deliveries).updateOne(
+      { _id: id as never, claimedBy: owner, state: "pending" },
+      {
+        $push: { attempts: attempt } as never,
+        $set: { state: next.state, nextAttemptAt: next.nextAttemptAt, claimedBy: null },
+      },
+    );
+    return r.modifiedCount > 0;
+  }
+
+  async listDeliveries(tenantId: string, webhookId: string, limit = 50) {
+    const docs = await this.c(C.deliveries).find({ tenantId, webhookId })
+      .sort({ createdAt: -1, ord: -1 }).limit(Math.min(Math.max(1, limit), 500)).toArray();
+    return docs.map(toDelivery);
+  }
+
+  async purgeEvents(before: number): Promise<{ events: number; deliveries: number }> {
+    const e = await this.c(C.events).deleteMany({ at: { $lt: before } });
+    const d = await this.c(C.deliveries).deleteMany({
+      state: { $ne: "pending" },
+      createdAt: { $lt: before },
+    });
+    return { events: e.deletedCount, deliveries: d.deletedCount };
+  }
+}

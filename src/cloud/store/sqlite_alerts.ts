@@ -1,0 +1,389 @@
+/**
+ * The SQLite store's reachability, events and webhooks (issue 15 items 5–8): port states per
+ * (site, host, port) written with a compare-and-set so one flip is one change, agent availability,
+ * events with a unique key per transition (a second producer's insert is a no-op), webhooks, and
+ * deliveries claimed one at a time under a lease. Split from `sqlite.ts` to keep each part one
+ * concept; it shares the store's connection and clock.
+ * @module
+ */
+// deno-lint-ignore-file require-await -- node:sqlite is synchronous; the methods stay async.
+import type { SQLInputValue, SQLOutputValue } from "node:sqlite";
+import type { Clock } from "../../shared/clock.ts";
+import { newId } from "../../shared/ids.ts";
+import { eventLimit } from "./rules.ts";
+import type {
+  AgentAvailability,
+  AlertStore,
+  DeliveryAttempt,
+  EventQuery,
+  EventType,
+  NewDelivery,
+  NewTenantEvent,
+  PortState,
+  PortStateChange,
+  TenantEvent,
+  Webhook,
+  WebhookDelivery,
+} from "./store.ts";
+
+type Row = Record<string, SQLOutputValue>;
+
+const str = (v: SQLOutputValue): string => v as string;
+const num = (v: SQLOutputValue): number => Number(v);
+const numOrNull = (v: SQLOutputValue): number | null => v === null ? null : Number(v);
+
+function toPortState(r: Row): PortState {
+  return {
+    tenantId: str(r.tenant_id),
+    siteId: str(r.site_id),
+    host: str(r.host),
+    port: num(r.port),
+    up: num(r.up) === 1,
+    since: num(r.since),
+    error: str(r.error),
+    agentId: str(r.agent_id),
+  };
+}
+
+function toEvent(r: Row): TenantEvent {
+  return {
+    seq: num(r.seq),
+    tenantId: str(r.tenant_id),
+    type: str(r.type) as EventType,
+    at: num(r.at),
+    subject: JSON.parse(str(r.subject)),
+    actor: str(r.actor),
+    detail: JSON.parse(str(r.detail)),
+    readAt: numOrNull(r.read_at),
+  };
+}
+
+function toWebhook(r: Row): Webhook {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    url: str(r.url),
+    events: JSON.parse(str(r.events)),
+    secretSeed: str(r.secret_seed),
+    createdAt: num(r.created_at),
+    createdBy: str(r.created_by),
+  };
+}
+
+function toDelivery(r: Row): WebhookDelivery {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    webhookId: str(r.webhook_id),
+    eventType: str(r.event_type),
+    body: str(r.body),
+    state: str(r.state) as WebhookDelivery["state"],
+    attempts: JSON.parse(str(r.attempts)),
+    nextAttemptAt: num(r.next_attempt_at),
+    createdAt: num(r.created_at),
+    claimedBy: r.claimed_by === null ? null : str(r.claimed_by),
+  };
+}
+
+/** The statement helpers of the SQLite store this part runs on (one connection). */
+export interface SqliteAccess {
+  get(sql: string, ...p: SQLInputValue[]): Row | undefined;
+  all(sql: string, ...p: SQLInputValue[]): Row[];
+  /** Runs `sql`; returns how many rows it changed. */
+  run(sql: string, ...p: SQLInputValue[]): number;
+  /** Runs `fn` in one write transaction. */
+  tx<T>(fn: () => T): T;
+}
+
+/** Reachability, events and webhooks over the SQLite store's connection. */
+export class SqliteAlerts implements AlertStore {
+  readonly #db: SqliteAccess;
+  readonly #clock: Clock;
+
+  /** Binds to the store's statement helpers and clock. */
+  constructor(db: SqliteAccess, clock: Clock) {
+    this.#db = db;
+    this.#clock = clock;
+  }
+
+  #get(sql: string, ...p: SQLInputValue[]): Row | undefined {
+    return this.#db.get(sql, ...p);
+  }
+
+  #all(sql: string, ...p: SQLInputValue[]): Row[] {
+    return this.#db.all(sql, ...p);
+  }
+
+  #run(sql: string, ...p: SQLInputValue[]): number {
+    return this.#db.run(sql, ...p);
+  }
+
+  #tx<T>(fn: () => T): T {
+    return this.#db.tx(fn);
+  }
+
+  async recordPortState(s: PortState): Promise<PortStateChange> {
+    return this.#tx(() => {
+      const prev = this.#get(
+        "SELECT up FROM port_states WHERE site_id = ? AND host = ? AND port = ?",
+        s.siteId,
+        s.host,
+        s.port,
+      );
+      const previous = prev ? num(prev.up) === 1 : null;
+      if (previous === s.up) {
+        this.#run(
+          "UPDATE port_states SET error = ?, agent_id = ? WHERE site_id = ? AND host = ? AND port = ?",
+          s.error,
+          s.agentId,
+          s.siteId,
+          s.host,
+          s.port,
+        );
+        return { changed: false, previous };
+      }
+      this.#run(
+        `INSERT OR REPLACE INTO port_states
+           (site_id, host, port, tenant_id, up, since, error, agent_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        s.siteId,
+        s.host,
+        s.port,
+        s.tenantId,
+        s.up ? 1 : 0,
+        s.since,
+        s.error,
+        s.agentId,
+      );
+      return { changed: true, previous };
+    });
+  }
+
+  async listPortStates(tenantId: string, siteId: string): Promise<PortState[]> {
+    return this.#all(
+      "SELECT * FROM port_states WHERE tenant_id = ? AND site_id = ? ORDER BY host, port",
+      tenantId,
+      siteId,
+    ).map(toPortState);
+  }
+
+  async listAgentAvailability(): Promise<AgentAvailability[]> {
+    return this.#all("SELECT * FROM agent_availability ORDER BY agent_id").map((r) => ({
+      agentId: str(r.agent_id),
+      tenantId: str(r.tenant_id),
+      siteId: str(r.site_id),
+      online: num(r.online) === 1,
+      since: num(r.since),
+      absentSince: numOrNull(r.absent_since),
+    }));
+  }
+
+  async putAgentAvailability(a: AgentAvailability): Promise<void> {
+    this.#run(
+      `INSERT OR REPLACE INTO agent_availability
+         (agent_id, tenant_id, site_id, online, since, absent_since) VALUES (?, ?, ?, ?, ?, ?)`,
+      a.agentId,
+      a.tenantId,
+      a.siteId,
+      a.online ? 1 : 0,
+      a.since,
+      a.absentSince,
+    );
+  }
+
+  async appendEvent(e: NewTenantEvent): Promise<TenantEvent | null> {
+    const at = this.#clock.now();
+    const subject = JSON.parse(JSON.stringify(e.subject));
+    const detail = JSON.parse(JSON.stringify(e.detail ?? {}));
+    const r = this.#get(
+      `INSERT INTO events (key, tenant_id, type, at, subject, actor, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING seq`,
+      e.key,
+      e.tenantId,
+      e.type,
+      at,
+      JSON.stringify(subject),
+      e.actor,
+      JSON.stringify(detail),
+    );
+    if (!r) return null;
+    return {
+      seq: num(r.seq),
+      tenantId: e.tenantId,
+      type: e.type,
+      at,
+      subject,
+      actor: e.actor,
+      detail,
+      readAt: null,
+    };
+  }
+
+  async listEvents(tenantId: string, q: EventQuery = {}): Promise<TenantEvent[]> {
+    return this.#all(
+      `SELECT * FROM events WHERE tenant_id = ? AND seq < ? AND seq > ?
+         AND (? = 0 OR read_at IS NULL) ORDER BY seq DESC LIMIT ?`,
+      tenantId,
+      q.before ?? Number.MAX_SAFE_INTEGER,
+      q.after ?? 0,
+      q.unread ? 1 : 0,
+      eventLimit(q.limit),
+    ).map(toEvent);
+  }
+
+  async countUnreadEvents(tenantId: string): Promise<number> {
+    return num(
+      this.#get(
+        "SELECT COUNT(*) AS n FROM events WHERE tenant_id = ? AND read_at IS NULL",
+        tenantId,
+      )!.n,
+    );
+  }
+
+  async markEventsRead(tenantId: string, seqs: number[] | "all"): Promise<number> {
+    const now = this.#clock.now();
+    if (seqs === "all") {
+      return this.#run(
+        "UPDATE events SET read_at = ? WHERE tenant_id = ? AND read_at IS NULL",
+        now,
+        tenantId,
+      );
+    }
+    return this.#tx(() =>
+      seqs.reduce(
+        (n, seq) =>
+          n +
+          this.#run(
+            "UPDATE events SET read_at = ? WHERE tenant_id = ? AND seq = ? AND read_at IS NULL",
+            now,
+            tenantId,
+            seq,
+          ),
+        0,
+      )
+    );
+  }
+
+  async createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook> {
+    const hook: Webhook = { ...w, id: newId("wh"), createdAt: this.#clock.now() };
+    this.#run(
+      `INSERT INTO webhooks (id, tenant_id, url, events, secret_seed, created_at, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      hook.id,
+      hook.tenantId,
+      hook.url,
+      JSON.stringify(hook.events),
+      hook.secretSeed,
+      hook.createdAt,
+      hook.createdBy,
+    );
+    return hook;
+  }
+
+  async listWebhooks(tenantId: string): Promise<Webhook[]> {
+    return this.#all(
+      "SELECT * FROM webhooks WHERE tenant_id = ? ORDER BY created_at, rowid",
+      tenantId,
+    ).map(toWebhook);
+  }
+
+  async getWebhook(tenantId: string, id: string): Promise<Webhook | null> {
+    const r = this.#get("SELECT * FROM webhooks WHERE tenant_id = ? AND id = ?", tenantId, id);
+    return r ? toWebhook(r) : null;
+  }
+
+  async deleteWebhook(tenantId: string, id: string): Promise<boolean> {
+    return this.#tx(() => {
+      if (!this.#get("SELECT id FROM webhooks WHERE tenant_id = ? AND id = ?", tenantId, id)) {
+        return false;
+      }
+      this.#run("DELETE FROM webhook_deliveries WHERE webhook_id = ?", id);
+      return this.#run("DELETE FROM webhooks WHERE id = ?", id) > 0;
+    });
+  }
+
+  async createDelivery(d: NewDelivery): Promise<boolean> {
+    const now = this.#clock.now();
+    return this.#run(
+      `INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, event_type, body, state,
+         attempts, next_attempt_at, created_at, claimed_by)
+       SELECT ?, ?, ?, ?, ?, 'pending', '[]', ?, ?, NULL
+       WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND tenant_id = ?)
+       ON CONFLICT (id) DO NOTHING`,
+      d.id,
+      d.tenantId,
+      d.webhookId,
+      d.eventType,
+      d.body,
+      now,
+      now,
+      d.webhookId,
+      d.tenantId,
+    ) > 0;
+  }
+
+  async claimDelivery(owner: string, leaseMs: number): Promise<WebhookDelivery | null> {
+    const now = this.#clock.now();
+    return this.#tx(() => {
+      const r = this.#get(
+        `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+         ORDER BY next_attempt_at LIMIT 1`,
+        now,
+      );
+      if (!r) return null;
+      this.#run(
+        "UPDATE webhook_deliveries SET next_attempt_at = ?, claimed_by = ? WHERE id = ?",
+        now + leaseMs,
+        owner,
+        str(r.id),
+      );
+      return { ...toDelivery(r), nextAttemptAt: now + leaseMs, claimedBy: owner };
+    });
+  }
+
+  async finishDeliveryAttempt(
+    id: string,
+    owner: string,
+    attempt: DeliveryAttempt,
+    next: { state: WebhookDelivery["state"]; nextAttemptAt: number },
+  ): Promise<boolean> {
+    return this.#tx(() => {
+      const r = this.#get(
+        "SELECT attempts FROM webhook_deliveries WHERE id = ? AND claimed_by = ? AND state = 'pending'",
+        id,
+        owner,
+      );
+      if (!r) return false;
+      const attempts = [...JSON.parse(str(r.attempts)), attempt];
+      this.#run(
+        `UPDATE webhook_deliveries SET attempts = ?, state = ?, next_attempt_at = ?,
+           claimed_by = NULL WHERE id = ?`,
+        JSON.stringify(attempts),
+        next.state,
+        next.nextAttemptAt,
+        id,
+      );
+      return true;
+    });
+  }
+
+  async listDeliveries(tenantId: string, webhookId: string, limit = 50) {
+    return this.#all(
+      `SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND webhook_id = ?
+       ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+      tenantId,
+      webhookId,
+      Math.min(Math.max(1, limit), 500),
+    ).map(toDelivery);
+  }
+
+  async purgeEvents(before: number): Promise<{ events: number; deliveries: number }> {
+    return this.#tx(() => ({
+      events: this.#run("DELETE FROM events WHERE at < ?", before),
+      deliveries: this.#run(
+        "DELETE FROM webhook_deliveries WHERE state != 'pending' AND created_at < ?",
+        before,
+      ),
+    }));
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
+ * bold), older pages by `?before=`, "Mark all read"; new events appear at the top as they happen
+ * (the page follows `/api/events/stream`, as the unread badge in the navigation does).
+ * @module
+ */
+import type { Store, TenantEvent } from "../../store/store.ts";
+import { EVENT_LABELS } from "../../events/labels.ts";
+import { roleAtLeast } from "../../tenancy/roles.ts";
+import type { UiContext } from "../context.ts";
+import { At, Empty, Layout, Table } from "../layout.tsx";
+
+/** Events shown per page. */
+export const EVENTS_PER_PAGE = 50;
+
+function EventRow(props: { e: TenantEvent; key?: number }) {
+  const { e } = props;
+  const where = e.subject.siteName ? ` · ${e.subject.siteName}` : "";
+  const error = typeof e.detail.error === "string" ? e.detail.error : "";
+  return (
+    <tr data-event={e.seq} data-type={e.type} class={e.readAt === null ? "unread" : ""}>
+      <td>
+        <At at={e.at} />
+      </td>
+      <td>{EVENT_LABELS[e.type] ?? e.type}</td>
+      <td>
+        {e.subject.name}
+        {where}
+        {error ? <div class="muted">{error}</div> : null}
+      </td>
+      <td class="mono">{e.actor}</td>
+    </tr>
+  );
+}
+
+/** The page. */
+export async function EventsPage(props: { ctx: UiContext; store: Store; before?: number }) {
+  const t = props.ctx.principal.tenantId;
+  const events = await props.store.listEvents(t, {
+    before: props.before,
+    limit: EVENTS_PER_PAGE,
+  });
+  const unread = await props.store.countUnreadEvents(t);
+  const older = events.length === EVENTS_PER_PAGE ? events[events.length - 1].seq : null;
+  return (
+    <Layout ctx={props.ctx} title="Events" active="/events">
+      <h1>Events</h1>
+      <p class="muted">
+        Agents going offline (after a 30 s grace period) and coming back, device ports going down
+        and up, device certificates changing, enrollment tokens used and credentials revoked. New
+        events appear here as they happen; webhooks can send them elsewhere.
+      </p>
+      <div class="inline">
+        {roleAtLeast(props.ctx.principal.role, "admin")
+          ? <a class="button secondary" href="/webhooks">Webhooks</a>
+          : null}
+        <button
+          type="button"
+          class="secondary"
+          data-api="POST /api/events/read"
+          data-toast="All events marked read"
+          disabled={unread === 0}
+        >
+          Mark all read ({unread} unread)
+        </button>
+      </div>
+      {events.length || !props.before
+        ? (
+          <div id="event-list" data-live={props.before ? undefined : "1"}>
+            <Table head={["When", "Event", "Subject", "By"]}>
+              {events.map((e) => <EventRow key={e.seq} e={e} />)}
+            </Table>
+          </div>
+        )
+        : null}
+      {events.length ? null : <Empty>No events yet. They appear here as they happen.</Empty>}
+      {older
+        ? (
+          <p>
+            <a href={`/events?before=${older}`}>Older events →</a>
+          </p>
+        )
+        : null}
+    </Layout>
+  );
+}

@@ -1,0 +1,126 @@
+/**
+ * Webhooks (`/webhooks`, admins, issue 15 item 7): add one (URL and the event types it wants;
+ * the signing secret is shown once), and per webhook "Send test", "Delete" and its delivery log
+ * (each attempt's time and status code, the next retry while one is pending).
+ * @module
+ */
+import { EVENT_TYPES, type Store, type WebhookDelivery } from "../../store/store.ts";
+import type { UiContext } from "../context.ts";
+import { At, Empty, Layout, Table } from "../layout.tsx";
+import { EVENT_LABELS } from "../../events/labels.ts";
+
+/** Deliveries shown per webhook. */
+const LOG_ROWS = 10;
+
+function Attempts(props: { d: WebhookDelivery }) {
+  return (
+    <>
+      {props.d.attempts.map((a, i) => (
+        <div class="mono" data-attempt={i + 1}>
+          #{i + 1} <At at={a.at} /> {a.status ?? "no answer"}
+          {a.error ? <span class="muted">{a.error}</span> : null}
+        </div>
+      ))}
+    </>
+  );
+}
+
+/** The page. */
+export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
+  const t = props.ctx.principal.tenantId;
+  const hooks = await props.store.listWebhooks(t);
+  const logs = new Map<string, WebhookDelivery[]>();
+  for (const h of hooks) {
+    logs.set(h.id, await props.store.listDeliveries(t, h.id, LOG_ROWS));
+  }
+  return (
+    <Layout ctx={props.ctx} title="Webhooks" active="/events">
+      <p>
+        <a href="/events">← Events</a>
+      </p>
+      <h1>Webhooks</h1>
+      <p class="muted">
+        Each event of the chosen types is POSTed as JSON to the URL, signed in the{" "}
+        <code>X-Nanodems-Signature</code>{" "}
+        header (see README, "Reachability, events and webhooks"). A failed delivery is retried with
+        exponential backoff for 24 hours. URLs must be https and must not point at link-local,
+        metadata or private addresses.
+      </p>
+      <form
+        class="card"
+        data-api="POST /api/webhooks"
+        data-then="secret:secret:Webhook signing secret"
+        aria-label="New webhook"
+      >
+        <label for="webhook-url">URL</label>
+        <input
+          id="webhook-url"
+          name="url"
+          type="url"
+          required
+          maxlength={2048}
+          placeholder="https://alerts.example.com/nanodems"
+        />
+        <fieldset>
+          <legend>Events</legend>
+          {EVENT_TYPES.map((type) => (
+            <label style="font-weight:400">
+              <input type="checkbox" name="events" value={type} data-type="list" checked />{" "}
+              {EVENT_LABELS[type]} <code>{type}</code>
+            </label>
+          ))}
+        </fieldset>
+        <p>
+          <button type="submit">Add webhook</button>
+        </p>
+      </form>
+      {hooks.length ? null : <Empty>No webhooks yet.</Empty>}
+      {hooks.map((h) => (
+        <section class="card" data-webhook={h.id} aria-label={`Webhook ${h.url}`}>
+          <h2 style="margin-top:0" class="mono">{h.url}</h2>
+          <p class="muted">
+            {h.events.join(", ")} · added <At at={h.createdAt} />
+          </p>
+          <div class="inline">
+            <button
+              type="button"
+              class="small secondary"
+              data-api={`POST /api/webhooks/${h.id}/test`}
+              data-toast="Test delivery queued"
+            >
+              Send test
+            </button>
+            <button
+              type="button"
+              class="small danger"
+              data-api={`DELETE /api/webhooks/${h.id}`}
+              data-confirm={`Delete the webhook to ${h.url}? Its pending deliveries are dropped.`}
+              data-toast="Webhook deleted"
+            >
+              Delete
+            </button>
+          </div>
+          <h3>Deliveries</h3>
+          {logs.get(h.id)!.length
+            ? (
+              <Table head={["Event", "State", "Attempts", "Next attempt"]}>
+                {logs.get(h.id)!.map((d) => (
+                  <tr data-delivery={d.id} data-state={d.state}>
+                    <td>
+                      <code>{d.eventType}</code>
+                    </td>
+                    <td>{d.state}</td>
+                    <td>
+                      <Attempts d={d} />
+                    </td>
+                    <td>{d.state === "pending" ? <At at={d.nextAttemptAt} /> : "—"}</td>
+                  </tr>
+                ))}
+              </Table>
+            )
+            : <p class="muted">Nothing delivered yet.</p>}
+        </section>
+      ))}
+    </Layout>
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * The client side of a WebSocket handshake on a Deno connection (TCP, or TLS for `wss:`), for
+ * the tunnel CLI: the frames then go through `ws_native.ts`, so the CLI's bytes never pass
+ * through `ws` and Deno's Node-compatibility sockets either. A refusal (any status but 101)
+ * comes back as the status and the server's `{message}`.
+ * @module
+ */
+import { acceptKey, NativeWebSocket } from "./ws_native.ts";
+
+/** The outcome of a handshake. */
+export type WsConnectResult =
+  | { ok: true; ws: NativeWebSocket }
+  | { ok: false; status: number; message: string };
+
+const MAX_HEAD = 16 << 10;
+
+function b64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+async function writeAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < p.byteLength) off += await conn.write(p.subarray(off));
+}
+
+/** Reads the rest of a refusal's body (by Content-Length, or to the end) and its message. */
+async function refusalMessage(
+  conn: Deno.Conn,
+  fields: Map<string, string>,
+  body: Uint8Array,
+): Promise<string> {
+  const want = Number(fields.get("content-length") ?? "65536");
+  const parts = [body];
+  let have = body.byteLength;
+  const buf = new Uint8Array(16 << 10);
+  while (have < Math.min(want, 65536)) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    parts.push(buf.slice(0, n));
+    have += n;
+  }
+  const text = new TextDecoder().decode(
+    parts.length === 1 ? body : new Uint8Array(parts.flatMap((p) => [...p])),
+  );
+  try {
+    return JSON.parse(text).message ?? text;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Opens a WebSocket to `url` (ws: or wss:) with extra request `headers`. `zeroMask`: frames
+ * carry an all-zero masking key (see `src/tunnel/connect.ts` for when that is safe).
+ */
+export async function connectWebSocket(
+  url: URL,
+  headers: Record<string, string>,
+  zeroMask: boolean,
+): Promise<WsConnectResult> {
+  const tls = url.protocol === "wss:";
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || (tls ? 443 : 80));
+  let conn: Deno.Conn;
+  try {
+    const tcp = await Deno.connect({ hostname, port });
+    tcp.setNoDelay(true);
+    conn = tls ? await Deno.startTls(tcp, { hostname }) : tcp;
+  } catch (e) {
+    return { ok: false, status: 0, message: (e as Error).message };
+  }
+  const key = b64(crypto.getRandomValues(new Uint8Array(16)));
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+    `Sec-WebSocket-Key: ${key}\r\n${extra}\r\n`;
+  const fail = (status: number, message: string): WsConnectResult => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    return { ok: false, status, message };
+  };
+  try {
+    await writeAll(conn, new TextEncoder().encode(request));
+    const buf = new Uint8Array(MAX_HEAD);
+    let end = 0;
+    let headEnd = -1;
+    while (headEnd < 0) {
+      if (end === buf.byteLength) return fail(0, "response head too large");
+      const n = await conn.read(buf.subarray(end));
+      if (n === null) return fail(0, "connection closed during the WebSocket handshake");
+      end += n;
+      headEnd = new TextDecoder().decode(buf.subarray(0, end)).indexOf("\r\n\r\n");
+    }
+    const lines = new TextDecoder().decode(buf.subarray(0, headEnd)).split("\r\n");
+    const status = Number(lines[0].split(" ")[1]);
+    const fields = new Map<string, string>();
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(":");
+      if (i > 0) fields.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
+    }
+    const rest = buf.slice(headEnd + 4, end);
+    if (status !== 101) {
+      const message = await refusalMessage(conn, fields, rest);
+      return fail(status, message);
+    }
+    if (fields.get("sec-websocket-accept") !== acceptKey(key)) {
+      return fail(0, "invalid Sec-WebSocket-Accept from the server");
+    }
+    const ws = new NativeWebSocket(conn, { role: "client", head: rest, zeroMask });
+    ws.protocol = fields.get("sec-websocket-protocol") ?? "";
+    return { ok: true, ws };
+  } catch (e) {
+    return fail(0, (e as Error).message);
+  }
+}

@@ -1,0 +1,463 @@
+// Reachability, events and webhooks against the real processes (issue 15 items 5–8): a device
+// that stops answering shows down on the API and the site page and raises one device.down, a
+// local webhook receiver gets it signed; the agent killed raises one agent.offline after the
+// grace period, a restart inside it nothing; a receiver that fails three times gets the event
+// once after four attempts; a link-local webhook URL is refused at save.
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { Proc, type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { startFerretDb } from "../_fixtures/ferretdb.ts";
+
+/** A receiver's copy of the README's five-line check: HMAC-SHA-256 of "<t>.<body>", fresh t. */
+async function validSignature(secret: string, body: string, header: string | null) {
+  const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? "") ?? [];
+  if (!t || Math.abs(Date.now() / 1000 - Number(t)) > 300) return false;
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${t}.${body}`)),
+  );
+  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("") === v1;
+}
+
+/** A webhook receiver on loopback: records every request; answers 500 to the first `failFirst`. */
+class Receiver {
+  readonly got: { type: string; body: string; signature: string | null; status: number }[] = [];
+  failFirst = 0;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+
+  constructor() {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (req) => {
+        const body = await req.text();
+        const status = this.got.length < this.failFirst ? 500 : 204;
+        this.got.push({
+          type: JSON.parse(body).type,
+          body,
+          signature: req.headers.get("x-nanodems-signature"),
+          status,
+        });
+        return new Response(null, { status });
+      },
+    );
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}/hook`;
+  }
+
+  /** The deliveries answered 2xx, by event type. */
+  delivered(type: string) {
+    return this.got.filter((g) => g.type === type && g.status < 300);
+  }
+
+  /** The deliveries of `type` once there is one, else null (for `until`). */
+  some(type: string) {
+    const got = this.delivered(type);
+    return got.length ? got : null;
+  }
+
+  close(): Promise<void> {
+    return this.#server.shutdown();
+  }
+}
+
+/** Creates a webhook for `events`; returns its id and secret. */
+async function addWebhook(stack: Stack, q: Quickstart, url: string, events: string[]) {
+  const r = await api(stack, "POST", "/api/webhooks", q.apiToken, { url, events });
+  assertEquals(r.status, 201, JSON.stringify(r.json));
+  return { id: r.json.id as string, secret: r.json.secret as string };
+}
+
+/** Starts an agent with a short reachability interval. */
+function startAgent(stack: Stack, state: string): Proc {
+  const agent = new Proc([
+    "agent",
+    "run",
+    "--state",
+    state,
+    "--log-format",
+    "json",
+    "--reachability-interval",
+    "500ms",
+  ]);
+  stack.agents.push(agent);
+  return agent;
+}
+
+/** The cloud's flags for these tests: loopback webhooks, a short grace and retry. */
+const cloudArgs = (grace = "3s") => [
+  "--allow-loopback-webhooks",
+  "--offline-grace",
+  grace,
+  "--webhook-retry",
+  "300ms",
+];
+
+/** A TCP device on a fixed loopback port that can be stopped and started again. */
+class Device {
+  #listener: Deno.TcpListener | null = null;
+  port = 0;
+
+  start(): void {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.port = (this.#listener.addr as Deno.NetAddr).port;
+    const l = this.#listener;
+    (async () => {
+      try {
+        for await (const c of l) c.close();
+      } catch { /* closed */ }
+    })();
+  }
+
+  stop(): void {
+    this.#listener?.close();
+    this.#listener = null;
+  }
+}
+
+/** A JSON call to the cloud's API with an `nt_` token. */
+export async function api(
+  stack: Stack,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(stack.url + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : {} };
+}
+
+/** Polls `fn` until it returns a value (deadline `ms`, default 90 s). */
+async function until<T>(
+  fn: () => Promise<T | null | undefined | false>,
+  what: string,
+  ms = 90_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  while (true) {
+    const v = await fn().catch(() => null);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The port's reachability in the site's device list. */
+async function portState(stack: Stack, q: Quickstart, port: number) {
+  const r = await api(stack, "GET", `/api/sites/${q.siteId}/devices`, q.apiToken);
+  const items = r.json.items as { reachability: Record<string, { up: boolean; since: number }> }[];
+  return items[0]?.reachability[port] ?? null;
+}
+
+Deno.test("reachability: a stopped device shows down and raises one signed device.down; started, one device.up", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const dev = new Device();
+  dev.start();
+  const rx = new Receiver();
+  try {
+    const q = await stack.quickstart([dev.port]);
+    const hook = await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    const agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
+    await until(async () => (await portState(stack, q, dev.port))?.up, "port up");
+
+    dev.stop();
+    await until(async () => (await portState(stack, q, dev.port))?.up === false, "port down");
+    const [down] = await until(
+      () => Promise.resolve(rx.some("device.down")),
+      "device.down delivered",
+    );
+    assert(await validSignature(hook.secret, down.body, down.signature), "a valid signature");
+    const payload = JSON.parse(down.body);
+    assertEquals(payload.subject.port, dev.port);
+    assertEquals(payload.tenantId, q.tenantId);
+
+    const u = await stack.addUser(q.tenantId, "viewer");
+    const cookie = await stack.signIn(u.email, u.password);
+    const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    assert(page.includes("0 of 1 ports up"), "the site page's summary");
+    assert(page.includes('data-reach="down"'), "the port shows down");
+    // In Chromium: the port shows down, the page stays accessible.
+    const browser = await launchBrowser();
+    try {
+      const ctx = await browser.newContext();
+      await ctx.addCookies([{
+        name: cookie.split("=")[0],
+        value: cookie.slice(cookie.indexOf("=") + 1),
+        url: stack.url,
+      }]);
+      const tab = await ctx.newPage();
+      await tab.goto(`${stack.url}/sites/${q.siteId}`);
+      assert(await tab.isVisible('[data-reach="down"]'));
+      assertEquals(await accessibilityViolations(tab), []);
+      await tab.screenshot({ path: `${SCREENSHOTS}/alerts-site-down.png`, fullPage: true });
+    } finally {
+      await browser.close();
+    }
+    const summary = await api(stack, "GET", `/api/sites/${q.siteId}/reachability`, q.apiToken);
+    assertEquals([summary.json.up, summary.json.total], [0, 1]);
+    const inbox = await api(stack, "GET", "/api/events", q.apiToken);
+    // Newest first: the outage, and the agent's enrollment before it.
+    assertEquals((inbox.json.items as { type: string }[]).map((x) => x.type), [
+      "device.down",
+      "enrollment.used",
+    ]);
+    assertEquals(inbox.json.unread, 2);
+    const read = await api(stack, "POST", "/api/events/read", q.apiToken, {});
+    assertEquals([read.json.marked, read.json.unread], [2, 0]);
+
+    dev.start();
+    const [up] = await until(() => Promise.resolve(rx.some("device.up")), "device.up delivered");
+    assert(await validSignature(hook.secret, up.body, up.signature));
+    // A few more rounds of checks change nothing: still one of each.
+    await new Promise((r) => setTimeout(r, 2_000));
+    assertEquals(rx.delivered("device.down").length, 1);
+    assertEquals(rx.delivered("device.up").length, 1);
+    assertEquals(rx.got.length, 2);
+
+    // The agent gone: the states are only the last known ones, and the page says so.
+    await agent.stop("SIGKILL");
+    await until(async () => {
+      const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+        .text();
+      return page.includes('data-reach="unknown"') && page.includes("Reachability unknown");
+    }, "reachability unknown");
+    const last = await api(stack, "GET", `/api/sites/${q.siteId}/reachability`, q.apiToken);
+    assertEquals([last.json.agentOnline, last.json.up], [false, 1]);
+  } finally {
+    dev.stop();
+    await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("agent presence: killed, one agent.offline after the grace and one agent.online on return; a restart inside the grace raises nothing", async () => {
+  // A grace long enough for an agent restart on a loaded machine; the job looks every 3.75 s.
+  const GRACE_S = 15;
+  const TICK_MS = 3_750;
+  const stack = await Stack.start({
+    cloudArgs: cloudArgs(`${GRACE_S}s`),
+  });
+  const rx = new Receiver();
+  try {
+    const q = await stack.quickstart([9]);
+    await addWebhook(stack, q, rx.url, ["agent.offline", "agent.online"]);
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    let agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
+    await new Promise((r) => setTimeout(r, 2 * TICK_MS)); // the presence job sees it online
+
+    // Killed and back inside the grace: nothing, even once the grace has long passed.
+    const killedAt = Date.now();
+    await agent.stop("SIGKILL");
+    agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
+    const back = Date.now() - killedAt;
+    assert(back < GRACE_S * 1000, `the agent took ${back} ms to come back`);
+    await new Promise((r) => setTimeout(r, killedAt + GRACE_S * 1000 + 2 * TICK_MS - Date.now()));
+    assertEquals(rx.got.map((g) => g.type), [], "a restart inside the grace raises nothing");
+
+    // Killed for good: one agent.offline after the grace.
+    await agent.stop("SIGKILL");
+    const [off] = await until(() => Promise.resolve(rx.some("agent.offline")), "agent.offline");
+    const subject = JSON.parse(off.body).subject;
+    assertEquals(subject.siteId, q.siteId);
+    assert(subject.siteName && subject.name, "the site and the agent are named");
+    agent = startAgent(stack, e.state);
+    await agent.waitFor(/"control stream up"/);
+    await until(() => Promise.resolve(rx.some("agent.online")), "agent.online");
+    await new Promise((r) => setTimeout(r, 2 * TICK_MS));
+    assertEquals(rx.got.map((g) => g.type), ["agent.offline", "agent.online"]);
+  } finally {
+    await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 attempts; link-local, private and plain-http URLs are refused at save", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const rx = new Receiver();
+  rx.failFirst = 3;
+  try {
+    const q = await stack.quickstart([9]);
+    for (
+      const url of [
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fe80::1]/hook",
+        "https://10.0.0.7/hook",
+        "https://metadata.google.internal/hook",
+        "http://example.com/hook",
+        "https://0.0.0.0/hook",
+      ]
+    ) {
+      const r = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+        url,
+        events: ["device.down"],
+      });
+      assertEquals(r.status, 400, url);
+      assertEquals(r.json.error, "bad_request");
+      assert(typeof r.json.message === "string" && r.json.message.length > 0);
+    }
+    const bad = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+      url: "https://169.254.169.254/",
+      events: ["device.down"],
+    });
+    assert(String(bad.json.message).includes("link-local"), String(bad.json.message));
+
+    const hook = await addWebhook(stack, q, rx.url, ["device.down"]);
+    const test = await api(stack, "POST", `/api/webhooks/${hook.id}/test`, q.apiToken, {});
+    assertEquals(test.status, 202);
+    type Delivery = { id: string; state: string; attempts: { status: number | null }[] };
+    const log = await until(async () => {
+      const r = await api(stack, "GET", `/api/webhooks/${hook.id}/deliveries`, q.apiToken);
+      const items = r.json.items as Delivery[];
+      return items[0]?.state === "delivered" ? items : null;
+    }, "delivered");
+    assertEquals(log.length, 1);
+    assertEquals(log[0].attempts.map((a) => a.status), [500, 500, 500, 204]);
+    assertEquals(rx.got.length, 4);
+    assertEquals(rx.delivered("webhook.test").length, 1, "delivered once");
+    for (const g of rx.got) assert(await validSignature(hook.secret, g.body, g.signature));
+    assertEquals(new Set(rx.got.map((g) => g.body)).size, 1, "the same body on every attempt");
+
+    const audit = await api(stack, "GET", "/api/audit?action=webhook.create", q.apiToken);
+    assertEquals((audit.json.items as unknown[]).length, 1);
+    const del = await api(stack, "DELETE", `/api/webhooks/${hook.id}`, q.apiToken);
+    assertEquals(del.status, 200);
+    const gone = await api(stack, "GET", "/api/audit?action=webhook.delete", q.apiToken);
+    assertEquals((gone.json.items as unknown[]).length, 1);
+
+    // At most 20 webhooks per tenant.
+    for (let i = 0; i < 20; i++) await addWebhook(stack, q, `${rx.url}/${i}`, ["device.up"]);
+    const over = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+      url: rx.url,
+      events: ["device.up"],
+    });
+    assertEquals([over.status, over.json.error], [409, "conflict"]);
+  } finally {
+    await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("console: the Events page and the unread badge show an event as it happens; a webhook added on its page gets a test delivery", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const rx = new Receiver();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([9]);
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/login?next=/events`);
+    await page.fill("#email", admin.email);
+    await page.fill("#password", admin.password);
+    await Promise.all([page.waitForURL(`${stack.url}/events`), page.click("button[type=submit]")]);
+    assert((await page.textContent("main"))!.includes("No events yet"));
+    assert(await page.isHidden("[data-unread]"), "no unread events: no badge");
+    assertEquals(await accessibilityViolations(page), []);
+
+    // A credential revoked elsewhere (the API) appears on the open page, no reload.
+    const minted = await api(stack, "POST", "/api/account/tokens", q.apiToken, { name: "ci" });
+    await api(stack, "DELETE", `/api/account/tokens/${minted.json.id}`, q.apiToken);
+    await page.waitForSelector('#event-list tr[data-type="credential.revoked"]', {
+      timeout: 30_000,
+    });
+    await page.waitForFunction(
+      `document.querySelector("[data-unread]")?.textContent === "1"`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert(await page.isVisible("[data-unread]"));
+    await page.screenshot({ path: `${SCREENSHOTS}/alerts-events.png`, fullPage: true });
+
+    // Webhooks: added on the page (secret shown once), then "Send test" is delivered.
+    await page.click('main a[href="/webhooks"]');
+    await page.fill("#webhook-url", rx.url);
+    await page.click("text=Add webhook");
+    await page.waitForSelector("#secret-dialog[open]");
+    const secret = (await page.textContent("#secret-text"))!;
+    assert(secret.startsWith("whsec_"), secret);
+    await Promise.all([page.waitForLoadState(), page.click("#secret-dialog >> text=Done")]);
+    await page.waitForSelector("[data-webhook]");
+    assertEquals(await accessibilityViolations(page), []);
+    await page.click("[data-webhook] >> text=Send test");
+    const [test] = await until(() => Promise.resolve(rx.some("webhook.test")), "test delivery");
+    assert(await validSignature(secret, test.body, test.signature), "signed with the shown secret");
+    await page.reload();
+    await page.waitForSelector('[data-delivery][data-state="delivered"]');
+    await page.screenshot({ path: `${SCREENSHOTS}/alerts-webhooks.png`, fullPage: true });
+  } finally {
+    await browser.close();
+    await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("two nodes on one MongoDB store: one device.down and one agent.offline, each delivered once", async () => {
+  const ferret = await startFerretDb();
+  const n1 = await Stack.start({ store: ferret.url, cloudArgs: cloudArgs() });
+  const n2 = await Stack.start({ joining: n1, node: "node-2", cloudArgs: cloudArgs() });
+  const dev = new Device();
+  dev.start();
+  const rx = new Receiver();
+  try {
+    const q = await n1.quickstart([dev.port]);
+    await addWebhook(n1, q, rx.url, ["device.down", "agent.offline"]);
+    const e = await n1.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    // The agent lives on node-2; both nodes run the presence job and the deliverer.
+    const agent = new Proc([
+      "agent",
+      "run",
+      "--state",
+      e.state,
+      "--log-format",
+      "json",
+      "--control-endpoint",
+      `127.0.0.1:${n2.ports.control}`,
+      "--reachability-interval",
+      "500ms",
+    ]);
+    n2.agents.push(agent);
+    await agent.waitFor(/"control stream up"/);
+    await until(async () => (await portState(n1, q, dev.port))?.up, "port up, seen on node-1");
+    await new Promise((r) => setTimeout(r, 2_000)); // the presence job sees the agent online
+
+    dev.stop();
+    await until(() => Promise.resolve(rx.some("device.down")), "device.down");
+    await agent.stop("SIGKILL");
+    await until(() => Promise.resolve(rx.some("agent.offline")), "agent.offline");
+    // Both nodes had several ticks of their presence job and their deliverer since.
+    await new Promise((r) => setTimeout(r, 4_000));
+    assertEquals(rx.got.map((g) => g.type).sort(), ["agent.offline", "device.down"]);
+    const events = await api(n2, "GET", "/api/events", q.apiToken);
+    const types = (events.json.items as { type: string }[]).map((x) => x.type);
+    assertEquals(types.filter((t) => t === "agent.offline").length, 1);
+    assertEquals(types.filter((t) => t === "device.down").length, 1);
+  } finally {
+    dev.stop();
+    await rx.close();
+    await n2.stop();
+    await n1.stop();
+    await ferret.stop();
+  }
+});
