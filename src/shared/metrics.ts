@@ -114,6 +114,14 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 metrics.gauge("process_resident_memory_bytes", "Resident set size of this process in bytes")
   .collect(() => Deno.memoryUsage().rss);
+// The RSS split, to tell a leak (the live heap grows) from allocator high-water (RSS grows while
+// the heap after collection stays flat) in long fuzz and soak runs.
+metrics.gauge("process_heap_used_bytes", "JavaScript heap in use (live objects and garbage)")
+  .collect(() => Deno.memoryUsage().heapUsed);
+metrics.gauge("process_heap_total_bytes", "JavaScript heap reserved by V8")
+  .collect(() => Deno.memoryUsage().heapTotal);
+metrics.gauge("process_external_memory_bytes", "Memory of buffers outside the JavaScript heap")
+  .collect(() => Deno.memoryUsage().external);
 metrics.gauge("process_open_fds", "Open file descriptors of this process").collect(openFds);
 
 function openFds(): number {

@@ -301,6 +301,21 @@ export function startCamera(
           headers: out,
         });
       }
+      case "/markup": {
+        // A page whose markup the test chooses (a hostile firmware's meta refresh, say), in UTF-8
+        // or (utf16=1) in UTF-16LE with a byte order mark and no charset in the header, or
+        // (notype=1) with no Content-Type at all.
+        const markup = url.searchParams.get("html") ?? "";
+        if (url.searchParams.has("notype")) return new Response(new TextEncoder().encode(markup));
+        if (!url.searchParams.has("utf16")) return html(markup);
+        const bytes = new Uint8Array(2 + markup.length * 2);
+        bytes.set([0xff, 0xfe]);
+        for (let i = 0; i < markup.length; i++) {
+          bytes[2 + 2 * i] = markup.charCodeAt(i) & 0xff;
+          bytes[3 + 2 * i] = markup.charCodeAt(i) >> 8;
+        }
+        return new Response(bytes, { headers: { "content-type": "text/html" } });
+      }
       case "/slow":
         await new Promise((r) => setTimeout(r, 60_000));
         return new Response("late");

@@ -354,6 +354,131 @@ Deno.test("attack 3: device redirects never leave the cloud's origin", async (t)
   });
 });
 
+Deno.test("attack 3: a meta refresh in device HTML never leaves the cloud's origin", async (t) => {
+  // The "foreign" host: a loopback listener that records every connection (it must see none).
+  const foreign = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fport = (foreign.addr as Deno.NetAddr).port;
+  let dialed = 0;
+  (async () => {
+    for await (const c of foreign) {
+      dialed++;
+      c.close();
+    }
+  })();
+  try {
+    await withCamera(async ({ stack, handle, q, cookie }) => {
+      const base = `${stack.url}/c/${handle}`;
+      const away = `http://127.0.0.1:${fport}/`;
+      const markup = (html: string) =>
+        curl([
+          "-H",
+          `authorization: Bearer ${q.apiToken}`,
+          `${base}/markup?${new URLSearchParams({ html })}`,
+        ]);
+      const leaving = (to: string) =>
+        `/c/${handle}/.nc-leaving?to=${encodeURIComponent(to)}`.replace(/&/g, "&amp;");
+
+      await t.step(
+        "every spelling of a foreign meta refresh points at the cloud's page",
+        async () => {
+          const shapes: [string, string][] = [
+            [`<meta http-equiv="refresh" content="0;url=${away}">`, away],
+            [`<META HTTP-EQUIV=Refresh CONTENT='0; URL=${away}'>`, away],
+            [`<body><p>x</p><meta http-equiv=refresh content="0 ;url = '${away}'"></body>`, away],
+            [`<meta content="0;${away}" http-equiv="REFRESH">`, away],
+            [
+              `<meta http-equiv="refresh" content="0;url=//127.0.0.1:${fport}/">`,
+              `//127.0.0.1:${fport}/`,
+            ],
+            [
+              `<meta http-equiv="refresh" content="0;url=/\\127.0.0.1:${fport}/">`,
+              `/\\127.0.0.1:${fport}/`,
+            ],
+            [`<meta content="0;url=${away}>" http-equiv="refresh">`, `${away}>`],
+            [`<!--><meta http-equiv="refresh" content="0;url=${away}">-->`, away],
+            [
+              `<meta http-equiv="&#114;efresh" content="0;url=http&#58;//127.0.0.1:${fport}/">`,
+              away,
+            ],
+          ];
+          for (const [html, to] of shapes) {
+            const r = await markup(html);
+            assertEquals(r.status, 200, html);
+            assertStringIncludes(r.body, leaving(to), html);
+            assert(!/content=["']?[^"'>]*url\s*=\s*['"]?(?:http|\/\/|\/\\)/i.test(r.body), r.body);
+          }
+        },
+      );
+      await t.step("a UTF-16 page is read as the browser reads it and sent as UTF-8", async () => {
+        const html = `<meta http-equiv="refresh" content="0;url=${away}"><p>x</p>`;
+        const r = await curl([
+          "-H",
+          `authorization: Bearer ${q.apiToken}`,
+          `${base}/markup?${new URLSearchParams({ html, utf16: "1" })}`,
+        ]);
+        assertEquals(r.status, 200);
+        assertMatch(r.head, /^content-type: text\/html; charset=utf-8\r?$/im);
+        assertStringIncludes(r.body, leaving(away));
+      });
+      await t.step(
+        "an untyped page is sniffed as a browser would: rewritten, or nosniff",
+        async () => {
+          const get = (html: string) =>
+            curl([
+              "-H",
+              `authorization: Bearer ${q.apiToken}`,
+              `${base}/markup?${new URLSearchParams({ html, notype: "1" })}`,
+            ]);
+          const page = await get(`<html><meta http-equiv="refresh" content="0;url=${away}">`);
+          assertMatch(page.head, /^content-type: text\/html; charset=utf-8\r?$/im);
+          assertStringIncludes(page.body, leaving(away));
+          const other = await get(`x<meta http-equiv="refresh" content="0;url=${away}">`);
+          assertMatch(other.head, /^x-content-type-options: nosniff\r?$/im);
+        },
+      );
+      await t.step("a refresh that stays on the device moves under /c/{h}/", async () => {
+        const r = await markup(`<meta http-equiv="refresh" content="2; url=/doc/page.asp">`);
+        assertStringIncludes(r.body, `content="2; url=/c/${handle}/doc/page.asp"`);
+      });
+      await t.step("the cloud's page shows the address as text and follows nothing", async () => {
+        const r = await curl([
+          "-H",
+          `authorization: Bearer ${q.apiToken}`,
+          "-H",
+          "accept: text/html",
+          `${base}/.nc-leaving?to=${encodeURIComponent(away + "<b>")}`,
+        ]);
+        assertEquals(r.status, 200);
+        assertStringIncludes(r.body, `127.0.0.1:${fport}/&#60;b&#62;`);
+        assert(!/refresh|location/i.test(r.head), r.head);
+      });
+      await t.step("Chromium stays on the cloud's origin and never dials the address", async () => {
+        const { launchBrowser } = await import("../_fixtures/browser.ts");
+        const browser = await launchBrowser();
+        try {
+          const context = await browser.newContext();
+          const [name, value] = cookie.split(";")[0].split("=");
+          await context.addCookies([{ name, value, url: stack.url }]);
+          const page = await context.newPage();
+          const html = `<html><head><meta http-equiv="refresh" content="0;url=${away}"></head>` +
+            `<body>camera</body></html>`;
+          await page.goto(`${base}/markup?${new URLSearchParams({ html })}`);
+          await page.waitForURL(/\/\.nc-leaving\?/, { timeout: 15_000 });
+          assertEquals(new URL(page.url()).origin, stack.url);
+          assertStringIncludes(await page.textContent("body") ?? "", away);
+          await new Promise((r) => setTimeout(r, 500));
+          assertEquals(new URL(page.url()).origin, stack.url);
+        } finally {
+          await browser.close();
+        }
+        assertEquals(dialed, 0, "the foreign address was dialed");
+      });
+    });
+  } finally {
+    foreign.close();
+  }
+});
+
 Deno.test("attack 6: request bodies are limited before they are read", async (t) => {
   const stack = await Stack.start();
   try {

@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { Rng } from "./rng.ts";
 import { deviceViolations, type Finding, TARGETS } from "./targets.ts";
-import { cpuSeconds, rssKib, startWorld } from "./world.ts";
+import { cloudHeapMib, cpuSeconds, rssKib, startWorld } from "./world.ts";
 
 const HELP = `deno task fuzz [options] — fuzz the real cloud on loopback
 
@@ -121,12 +121,15 @@ export async function fuzz(opts: {
       if (Date.now() - lastProgress > 10_000) {
         lastProgress = Date.now();
         const execs = Object.entries(report.executions).map(([k, v]) => `${k} ${v}`).join(", ");
+        const heap = await cloudHeapMib(w.stack);
         log(
           `  ${
             Math.round((Date.now() - started) / 1000)
           } s: ${execs}; findings ${report.findings.length}; cloud RSS ${
             Math.round(rssKib(w.cloudPid) / 1024)
-          } MiB; ${Math.round(cpuSeconds("self"))} CPU s`,
+          } MiB (heap ${
+            heap ? `${heap.used}/${heap.total} MiB used/reserved, external ${heap.external}` : "?"
+          } MiB); ${Math.round(cpuSeconds("self"))} CPU s`,
         );
       }
     }

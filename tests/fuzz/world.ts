@@ -7,7 +7,7 @@
  * stream fuzzer presents.
  * @module
  */
-import { echoServer, type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { echoServer, type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
 import { loadState } from "../../src/agent/state.ts";
 import type { AgentState } from "../../src/agent/state.ts";
@@ -101,6 +101,32 @@ export function rssKib(pid: number): number {
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * The cloud's JavaScript heap in use and reserved and its external buffers, in MiB, from its
+ * `/metrics` (null when it does not answer): a leak raises the heap's floor; RSS growing while
+ * that floor stays flat is heap reservation or allocator high-water.
+ */
+export async function cloudHeapMib(
+  stack: Stack,
+): Promise<{ used: number; total: number; external: number } | null> {
+  try {
+    const res = await fetch(`${stack.url}/metrics`, {
+      headers: { "x-admin-api-key": TEST_ADMIN_KEY },
+      signal: AbortSignal.timeout(5_000),
+    });
+    const text = await res.text();
+    const g = (n: string) => Number(new RegExp(`^${n} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+    const mib = (b: number) => Math.round(b / 1048576);
+    return {
+      used: mib(g("process_heap_used_bytes")),
+      total: mib(g("process_heap_total_bytes")),
+      external: mib(g("process_external_memory_bytes")),
+    };
+  } catch {
+    return null;
   }
 }
 

@@ -118,6 +118,7 @@ async function world(opts: {
   streamsPerConn?: number;
   authTimeoutMs?: number;
   maxUnauthenticatedPerSource?: number;
+  openProbeMs?: number;
 } = {}) {
   const ca = await createCA({ commonName: "test agent CA" });
   const cert = await issueServerCert({ ca, commonName: "cloud", hostnames: ["127.0.0.1"] });
@@ -127,6 +128,7 @@ async function world(opts: {
     log,
     maxConns: opts.maxConns,
     streamsPerConn: opts.streamsPerConn,
+    openProbeMs: opts.openProbeMs,
   });
   const data = await startDataListener({
     listen: { hostname: "127.0.0.1", port: 0 },
@@ -207,6 +209,7 @@ async function world(opts: {
     sourcePort: sourceDev.port,
     sinkPort: sinkDev.port,
     agent,
+    route,
     dataPeers,
     open: (id: string, port: number) => broker.open(id, "127.0.0.1", port),
     async close() {
@@ -447,6 +450,73 @@ Deno.test("when the agent's control stream leaves, its data connections carry th
     await until(() => w.broker.connectionCount("a") === 0, "the idle connection closed");
     await until(() => w.dataPeers().length === 0, "its socket gone");
   } finally {
+    await w.close();
+  }
+});
+
+/** A data connection dialed with `ticket` whose far end never reads or answers (a dead process). */
+async function silentConn(w: Awaited<ReturnType<typeof world>>, ticket: Uint8Array) {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: w.data.port,
+    caCerts: [w.ca.certPem],
+  });
+  await writeAll(conn, encodeDataHeader(ticket));
+  return conn;
+}
+
+Deno.test("a restarted agent's new control stream gets a data connection of its own, even before the old stream's end is seen", async () => {
+  const w = await world();
+  const tickets: Uint8Array[] = [];
+  let old: Deno.TlsConn | null = null;
+  try {
+    // The old process: its connection is bound, then it stops answering (and its stream's end
+    // is never reported: the newer stream replaces it in the registry at once).
+    w.agent("g", (t) => tickets.push(t));
+    const first = (await until(() => tickets.shift(), "the first ticket"))!;
+    old = await silentConn(w, first);
+    await until(() => w.broker.connectionCount("g") === 1, "the old connection bound");
+    // The new process says Hello: the registry replaces the session, the broker is told.
+    w.agent("g");
+    const t = await w.open("g", w.echoPort);
+    const msg = pattern(4096, 7);
+    await writeAll(t.socket, msg);
+    assertEquals(await readN(t.socket, msg.byteLength), msg);
+    t.socket.close();
+    t.done();
+  } finally {
+    try {
+      old?.close();
+    } catch { /* closed */ }
+    await w.close();
+  }
+});
+
+Deno.test("a data connection whose agent is gone without a word is found at the first open, and the open placed on a fresh one", async () => {
+  const w = await world({ openProbeMs: 500 });
+  const tickets: Uint8Array[] = [];
+  let dead: Deno.TlsConn | null = null;
+  let real: DataPool | null = null;
+  try {
+    real = w.agent("h", (t) => {
+      // The first connection goes silent; the ones after it are the agent's real pool's.
+      if (!dead && tickets.length === 0) tickets.push(t);
+      else real!.add({ route: w.route, port: w.data.port, caPem: w.ca.certPem }, t).catch(() => {});
+    });
+    const first = (await until(() => tickets.shift(), "the first ticket"))!;
+    dead = await silentConn(w, first);
+    await until(() => w.broker.connectionCount("h") === 1, "the silent connection bound");
+    const t = await w.open("h", w.echoPort);
+    const msg = pattern(4096, 9);
+    await writeAll(t.socket, msg);
+    assertEquals(await readN(t.socket, msg.byteLength), msg);
+    assertEquals(w.broker.connectionCount("h"), 1, "the silent connection was closed");
+    t.socket.close();
+    t.done();
+  } finally {
+    try {
+      dead?.close();
+    } catch { /* closed */ }
     await w.close();
   }
 });

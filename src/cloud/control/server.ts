@@ -200,6 +200,10 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       session = s;
       const prev = o.registry.add(s);
       prev?.close(grpc.status.ABORTED, "replaced by a newer connection of the same agent");
+      // Presence before Welcome: once the agent hears Welcome (and logs "control stream up"),
+      // every node reading the store can route to it — a request entering another node a
+      // moment later must not be told "agent reconnecting".
+      await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
       s.send({
         welcome: {
           node: o.node,
@@ -211,7 +215,6 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       s.send({ certificatePolicy: await o.certs.policy(s.agentId, cert.renewNow) });
       o.broker.agentConnected(s.agentId);
       await pushTo(s);
-      await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
       if (
         agent.hostname !== hello.hostname || agent.version !== hello.version ||
         agent.os !== hello.os

@@ -6,8 +6,13 @@
  * tunnel as one OPEN frame on the least loaded connection, preferring one that carries no bulk.
  * The pool starts with one connection at Hello, grows by one per STREAMS_PER_CONN open tunnels
  * and whenever every connection carries bulk (up to MAX_CONNS), and a lost connection is
- * replaced while the agent's control stream is up. Policy (auth, tenancy,
- * allowlist) was decided before the broker is called; after it returns, only bytes flow.
+ * replaced while the agent's control stream is up. Connections belong to the control stream
+ * whose ticket they presented: when that stream ends, or a new one of the same agent says Hello
+ * (a restarted agent process), they are retired and the agent is asked for a fresh one, so an
+ * open never goes to a connection of a process that is gone. An open whose connection dies
+ * before the agent answered it (`mux_session.ts` probes a silent one at the first open) is placed
+ * again within its deadline. Policy (auth, tenancy, allowlist) was decided before the broker is
+ * called; after it returns, only bytes flow.
  * @module
  */
 import { AppError } from "../../shared/errors.ts";
@@ -27,6 +32,8 @@ import type { Registry } from "./registry.ts";
 export const STREAMS_PER_CONN = 64;
 /** Most data connections one agent keeps to one node. */
 export const MAX_CONNS = 4;
+/** How many connections one open is tried on (a connection may die before it answers). */
+const MAX_OPEN_ATTEMPTS = 3;
 
 /** An open tunnel's byte stream and identity. */
 export interface OpenedTunnel {
@@ -86,43 +93,63 @@ export class TunnelBroker {
   #pools = new Map<string, Pool>();
   #live = new Map<string, { agentId: string; stream: MuxStream }>();
   #seq = 0;
+  #openProbeMs: number | undefined;
 
   /**
    * Creates a broker over the node's registry; `timeoutMs` bounds each open, `maxConns` and
-   * `streamsPerConn` shape each agent's pool (defaults MAX_CONNS, STREAMS_PER_CONN).
+   * `streamsPerConn` shape each agent's pool (defaults MAX_CONNS, STREAMS_PER_CONN),
+   * `openProbeMs` how soon a silent connection is probed after an open (default OPEN_PROBE_MS).
    */
   constructor(
     registry: Registry,
-    opts: { timeoutMs: number; log?: Logger; maxConns?: number; streamsPerConn?: number },
+    opts: {
+      timeoutMs: number;
+      log?: Logger;
+      maxConns?: number;
+      streamsPerConn?: number;
+      openProbeMs?: number;
+    },
   ) {
     this.#registry = registry;
     this.#timeoutMs = opts.timeoutMs;
     this.#log = opts.log;
     this.#maxConns = opts.maxConns ?? MAX_CONNS;
     this.#streamsPerConn = opts.streamsPerConn ?? STREAMS_PER_CONN;
+    this.#openProbeMs = opts.openProbeMs;
   }
 
   /** Asks the agent to open (host, port); resolves with the tunnel's stream. */
   async open(agentId: string, host: string, port: number): Promise<OpenedTunnel> {
     if (!this.#registry.get(agentId)) throw new AppError("agent_offline");
     const deadline = AbortSignal.timeout(this.#timeoutMs);
-    const conn = await this.#connFor(agentId, deadline);
-    let stream: MuxStream;
-    try {
-      stream = conn.openStream(host, port);
-    } catch (e) {
-      throw e instanceof StreamError ? tunnelError({ code: e.code, error: e.message }) : e;
-    }
-    const onAbort = () => stream.close();
-    deadline.addEventListener("abort", onAbort);
-    try {
-      await stream.opened;
-    } catch (e) {
-      if (deadline.aborted) throw new AppError("device_timeout");
-      const se = e as StreamError;
-      throw tunnelError({ code: se.code, error: se.message });
-    } finally {
-      deadline.removeEventListener("abort", onAbort);
+    let stream: MuxStream | null = null;
+    // A connection that dies before the agent answered (it never saw the open, or its process
+    // is gone) is no answer: the open goes to another connection while the deadline allows.
+    for (let attempt = 0; !stream; attempt++) {
+      const conn = await this.#connFor(agentId, deadline);
+      let s: MuxStream;
+      try {
+        s = conn.openStream(host, port);
+      } catch (e) {
+        if (e instanceof StreamError && attempt < MAX_OPEN_ATTEMPTS - 1) continue;
+        throw e instanceof StreamError ? tunnelError({ code: e.code, error: e.message }) : e;
+      }
+      const onAbort = () => s.close();
+      deadline.addEventListener("abort", onAbort);
+      try {
+        await s.opened;
+        stream = s;
+      } catch (e) {
+        if (deadline.aborted) throw new AppError("device_timeout");
+        const se = e as StreamError;
+        if (se.lost && attempt < MAX_OPEN_ATTEMPTS - 1) {
+          this.#log?.info({ agent: agentId, reason: se.message }, "open placed again");
+          continue;
+        }
+        throw tunnelError({ code: se.code, error: se.message });
+      } finally {
+        deadline.removeEventListener("abort", onAbort);
+      }
     }
     const tunnelId = `tn-${(++this.#seq).toString(36)}-${stream.id}`;
     this.#live.set(tunnelId, { agentId, stream });
@@ -136,11 +163,17 @@ export class TunnelBroker {
     };
   }
 
-  /** The agent's control stream is up (Hello accepted): make sure it has a data connection. */
+  /**
+   * The agent's control stream is up (Hello accepted): connections and tickets from an earlier
+   * stream are retired (that stream's end may not have been seen yet — a newer stream replaces
+   * an older one at once — and the process behind them may be gone), and the agent is asked for
+   * a fresh connection on this stream.
+   */
   agentConnected(agentId: string): void {
     const pool = this.#pool(agentId);
+    this.#retire(agentId, pool);
     pool.draining = false;
-    if (pool.conns.size + pool.pending === 0) this.#request(agentId);
+    this.#request(agentId);
   }
 
   /**
@@ -160,6 +193,7 @@ export class TunnelBroker {
     const opened = Date.now();
     const session = new MuxSession(conn, {
       role: "cloud",
+      openProbeMs: this.#openProbeMs,
       // Bulk on every connection: have a quiet one ready for the next tunnel.
       onBusy: () => this.#grow(agentId),
       // The agent's control stream left this node: its last tunnel here ending ends this too.
@@ -197,10 +231,18 @@ export class TunnelBroker {
     const pool = this.#pools.get(agentId);
     if (!pool) return;
     this.#failWaiters(pool, new AppError("agent_offline"));
-    // Tickets went out on the stream that just ended; the next stream gets fresh ones.
+    this.#retire(agentId, pool);
+    pool.draining = true;
+  }
+
+  /**
+   * Ends a control stream's hold on the pool: its tickets are dropped (the next stream gets
+   * fresh ones) and its connections take no new tunnel — idle ones close, busy ones carry their
+   * tunnels to the end.
+   */
+  #retire(agentId: string, pool: Pool): void {
     this.#dropTickets(agentId);
     pool.pending = 0;
-    pool.draining = true;
     for (const c of [...pool.conns]) {
       pool.conns.delete(c);
       if (c.streamCount === 0) c.close("agent gone");

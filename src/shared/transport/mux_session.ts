@@ -41,8 +41,11 @@ export type { ByteStream };
 
 /** A stream refused or failed by the peer (or lost with its connection). */
 export class StreamError extends Error {
-  /** Creates the error with the CLOSE code and the reason the peer gave. */
-  constructor(readonly code: CloseCodeName, message: string) {
+  /**
+   * Creates the error with the CLOSE code and the reason the peer gave; `lost` when it was the
+   * connection that ended under the stream (the peer never answered it).
+   */
+  constructor(readonly code: CloseCodeName, message: string, readonly lost = false) {
     super(message);
     this.name = "StreamError";
   }
@@ -66,7 +69,22 @@ export interface MuxSessionOptions {
   keepaliveMs?: number;
   /** The last open stream ended (the connection carries none now). */
   onIdle?: () => void;
+  /**
+   * Cloud side: how long an OPEN may go without any frame from the peer before a PING asks
+   * whether it is there, and how long that PING may then go unanswered before the connection is
+   * dead (default OPEN_PROBE_MS).
+   */
+  openProbeMs?: number;
 }
+
+/**
+ * An OPEN followed by this long of silence from the agent gets a PING; as long again without
+ * any frame and the connection is dead. An agent answers a PING at once whatever its devices do,
+ * so a connection whose far end is gone (a process that died without its socket closing, a
+ * network that went away) is found at the first open instead of after DEAD_AFTER_MS, and the
+ * broker can still place the open on another connection within its deadline.
+ */
+export const OPEN_PROBE_MS = 5_000;
 
 /** A connection that moves this many DATA bytes within BUSY_WINDOW_MS carries bulk. */
 export const BUSY_BYTES = 4 << 20;
@@ -395,7 +413,7 @@ export class MuxStream implements ByteStream {
 
   /** The connection ended under this stream. */
   lost(reason: string): void {
-    this.#end(new StreamError("error", reason), false);
+    this.#end(new StreamError("error", reason, true), false);
   }
 }
 
@@ -419,6 +437,9 @@ export class MuxSession {
   /** PINGs closer together than this are a flood (an honest peer sends one per quiet interval). */
   #pingFloor: number;
   #keepalive: ReturnType<typeof setInterval>;
+  #lastPingSent = -Infinity;
+  /** The probe after an OPEN (see OPEN_PROBE_MS), while one is running. */
+  #probe: ReturnType<typeof setTimeout> | null = null;
   /** Settles when the connection is gone, with the reason. */
   readonly done: Promise<string>;
   #resolveDone!: (r: string) => void;
@@ -441,10 +462,39 @@ export class MuxSession {
     this.#keepalive = setInterval(() => {
       const quiet = performance.now() - this.#lastHeard;
       if (quiet >= 3 * every) this.close("data connection timed out (no answer to PING)");
-      else if (quiet >= every) this.writer.frame(FrameType.PING, 0, PING_PAYLOAD);
+      else if (quiet >= every && this.#pingAllowed()) this.#ping();
     }, Math.max(10, every / 2));
     Deno.unrefTimer(this.#keepalive);
     this.#readLoop();
+  }
+
+  /** PINGs are never closer than twice the peer's flood floor (a probe and a keepalive one). */
+  #pingAllowed(): boolean {
+    return performance.now() - this.#lastPingSent > 2 * this.#pingFloor;
+  }
+
+  #ping(): void {
+    this.#lastPingSent = performance.now();
+    this.writer.frame(FrameType.PING, 0, PING_PAYLOAD);
+  }
+
+  /** After an OPEN: the peer must show it is there (any frame) soon, or the connection is dead. */
+  #expectAnswer(): void {
+    if (this.#probe || this.#closed) return;
+    const sent = performance.now();
+    const ms = this.#opts.openProbeMs ?? OPEN_PROBE_MS;
+    const heard = () => this.#closed || this.#lastHeard >= sent;
+    this.#probe = setTimeout(() => {
+      this.#probe = null;
+      if (heard()) return;
+      if (this.#pingAllowed()) this.#ping();
+      this.#probe = setTimeout(() => {
+        this.#probe = null;
+        if (!heard()) this.close("data connection timed out (an open and a PING unanswered)");
+      }, ms);
+      Deno.unrefTimer(this.#probe);
+    }, ms);
+    Deno.unrefTimer(this.#probe);
   }
 
   /** Streams currently open on this connection. */
@@ -494,6 +544,7 @@ export class MuxSession {
     const s = new MuxStream(this, id, false);
     this.#streams.set(id, s);
     this.writer.frame(FrameType.OPEN, id, encodeOpen(host, port));
+    this.#expectAnswer();
     return s;
   }
 
@@ -510,6 +561,7 @@ export class MuxSession {
     this.#closed = true;
     this.#closeReason = reason;
     clearInterval(this.#keepalive);
+    if (this.#probe) clearTimeout(this.#probe);
     for (const s of [...this.#streams.values()]) s.lost(reason);
     this.#streams.clear();
     this.writer.fail(new Error(reason));

@@ -133,6 +133,12 @@ export function requestHeadersToDevice(
         p && !/^(license\.|user\.|bearer\.|nt_|ops_)/i.test(p)
       );
       if (kept.length) out.push([k, kept.join(", ")]);
+    } else if (n === "accept-encoding") {
+      // Only encodings the proxy can decode: an HTML page it cannot read is not passed on.
+      const kept = v.split(",").map((p) => p.trim()).filter((p) =>
+        /^(gzip|x-gzip|deflate|br|identity)(\s*;.*)?$/i.test(p)
+      );
+      if (kept.length) out.push([k, kept.join(", ")]);
     } else if (n === "origin") {
       out.push([k, v === o.cloudOrigin ? devOrigin : v]);
     } else if (n === "referer") {
@@ -213,17 +219,74 @@ export function urlToProxy(url: string, prefix: string, device: DeviceOrigin): s
   return placeUrl(url, prefix, device).url;
 }
 
-/** A `Refresh` header's parts: the delay and the URL (null when it only reloads). */
-export function parseRefresh(v: string): { delay: string; url: string | null } {
-  const m = /^\s*([\d.]*)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?$/is.exec(v);
-  if (!m) return { delay: "", url: v };
-  let url = (m[2] ?? "").trim();
+function isRefreshWs(c: string | undefined): boolean {
+  return c === " " || c === "\t" || c === "\n" || c === "\f" || c === "\r";
+}
+
+/**
+ * A `Refresh` value's parts as HTML's "shared declarative refresh steps" read them (the header
+ * and `<meta http-equiv=refresh content>` alike): `delay` is the time text, `url` the target
+ * (null when it only reloads), `valid` false when a browser following the standard would not
+ * refresh at all. `others` are further readings a browser might take (Chromium ends a quoted
+ * URL at its last quote, not its first; the raw remainder): where a refresh leads is judged on
+ * all of them, so a lenient parser cannot be steered past the check.
+ */
+export function parseRefresh(
+  v: string,
+): { delay: string; url: string | null; valid: boolean; others: string[] } {
+  const n = v.length;
+  let p = 0;
+  while (p < n && isRefreshWs(v[p])) p++;
+  const digits = /^[0-9]*/.exec(v.slice(p))![0];
+  const others: string[] = [];
+  // The lenient reading: the delay ends at the first separator, the URL is what follows.
+  const sep = v.slice(p).search(/[;,\t\n\f\r ]/);
+  if (sep >= 0) {
+    let rest = v.slice(p + sep).replace(/^[\t\n\f\r ]*[;,]?[\t\n\f\r ]*/, "");
+    others.push(rest);
+    const m = /^url[\t\n\f\r ]*=[\t\n\f\r ]*/i.exec(rest);
+    if (m) rest = rest.slice(m[0].length);
+    const q = rest[0];
+    if (q === '"' || q === "'") {
+      const last = rest.lastIndexOf(q);
+      rest = last > 0 ? rest.slice(1, last) : rest.slice(1);
+    }
+    others.push(rest.trim());
+  }
+  if (digits === "" && v[p] !== ".") return { delay: "", url: null, valid: false, others };
+  p += digits.length;
+  const delay = digits || "0";
+  while (p < n && (v[p] === "." || (v[p] >= "0" && v[p] <= "9"))) p++;
+  if (p < n) {
+    if (!isRefreshWs(v[p]) && v[p] !== ";" && v[p] !== ",") {
+      return { delay, url: null, valid: false, others };
+    }
+    while (p < n && isRefreshWs(v[p])) p++;
+    if (v[p] === ";" || v[p] === ",") p++;
+    while (p < n && isRefreshWs(v[p])) p++;
+  }
+  if (p >= n) return { delay, url: null, valid: true, others };
+  let url = v.slice(p);
+  const m = /^url[\t\n\f\r ]*=[\t\n\f\r ]*/i.exec(url);
+  if (m) url = url.slice(m[0].length);
   const q = url[0];
-  if (q === "'" || q === '"') {
+  if (q === '"' || q === "'") {
     url = url.slice(1);
     if (url.includes(q)) url = url.slice(0, url.indexOf(q));
   }
-  return { delay: m[1] || "0", url: url || null };
+  return { delay, url, valid: true, others };
+}
+
+/**
+ * Where a refresh value leads: null when it only reloads or stays on the device (every reading
+ * of it, see parseRefresh), else the foreign address to show instead of following it.
+ */
+export function foreignRefresh(v: string, prefix: string, device: DeviceOrigin): string | null {
+  const r = parseRefresh(v);
+  for (const u of [r.url, ...r.others]) {
+    if (u && placeUrl(u, prefix, device).foreign) return u;
+  }
+  return null;
 }
 
 /**
@@ -241,8 +304,8 @@ export function foreignRedirect(
     if (n === "location" && status >= 300 && status < 400) {
       if (placeUrl(v, o.prefix, o.device).foreign) return v;
     } else if (n === "refresh") {
-      const r = parseRefresh(v);
-      if (r.url !== null && placeUrl(r.url, o.prefix, o.device).foreign) return r.url;
+      const away = foreignRefresh(v, o.prefix, o.device);
+      if (away !== null) return away;
     }
   }
   return null;
@@ -292,12 +355,11 @@ export function responseHeadersToBrowser(
       const p = placeUrl(v, o.prefix, o.device);
       if (!p.foreign) out.push([k, p.url]);
     } else if (n === "refresh") {
+      // A foreign one never gets here (foreignRefresh); an invalid one refreshes nowhere.
       const r = parseRefresh(v);
+      if (foreignRefresh(v, o.prefix, o.device) !== null || !r.valid) continue;
       if (r.url === null) out.push([k, r.delay]);
-      else {
-        const p = placeUrl(r.url, o.prefix, o.device);
-        if (!p.foreign) out.push([k, `${r.delay};url=${p.url}`]);
-      }
+      else out.push([k, `${r.delay};url=${placeUrl(r.url, o.prefix, o.device).url}`]);
     } else if (n === "set-cookie") {
       const c = rewriteSetCookie(v, o.prefix);
       if (c) out.push([k, c]);

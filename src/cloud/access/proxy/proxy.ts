@@ -39,6 +39,8 @@ import type { DeviceConn, DeviceConnPool } from "./device_conn.ts";
 import { rewriteCss, rewriteHtml } from "./rewrite.ts";
 import { admissionCacheOf, admissionKey } from "./admit_cache.ts";
 import { shimTag } from "./shim.ts";
+import { leavingPage, leavingTarget } from "./leaving.ts";
+import { pageEncoding, sniffsAsHtml, utf8ContentType } from "./charset.ts";
 import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
 import { SECURITY_HEADERS } from "../../api/middleware/security_headers.ts";
@@ -175,12 +177,7 @@ function sendForeignRedirect(
   const message = CATALOGUE.foreign_redirect.message;
   const html = wantsHtml(req);
   const body = html
-    ? `<!doctype html><meta charset="utf-8"><title>Redirect not followed — Nanodems Connector` +
-      `</title><body style="font-family:sans-serif;max-width:40em;margin:4em auto">` +
-      `<h1>Redirect not followed</h1><p>The device sent the browser to an address outside ` +
-      `this device, which the proxy does not follow:</p><p><code>${
-        escapeHtml(location.slice(0, 2048))
-      }</code></p></body>`
+    ? leavingPage(location)
     : JSON.stringify({ error: "foreign_redirect", message, location: location.slice(0, 2048) });
   res.writeHead(status, {
     ...SECURITY_HEADERS,
@@ -272,13 +269,17 @@ export async function headWithin(dc: DeviceConn, ms: number): Promise<ResponseHe
   }
 }
 
+/** The largest decoded page the proxy rewrites (a small compressed body may inflate a lot). */
+const MAX_DECODED_BYTES = 2 * MAX_REWRITE_BYTES;
+
 function decode(body: Uint8Array, encoding: string): Uint8Array | null {
   const e = encoding.trim().toLowerCase();
+  const bound = { maxOutputLength: MAX_DECODED_BYTES };
   try {
     if (e === "" || e === "identity") return body;
-    if (e === "gzip" || e === "x-gzip") return zlib.gunzipSync(body);
-    if (e === "deflate") return zlib.inflateSync(body);
-    if (e === "br") return zlib.brotliDecompressSync(body);
+    if (e === "gzip" || e === "x-gzip") return zlib.gunzipSync(body, bound);
+    if (e === "deflate") return zlib.inflateSync(body, bound);
+    if (e === "br") return zlib.brotliDecompressSync(body, bound);
   } catch {
     return null;
   }
@@ -432,6 +433,12 @@ export async function exchange(
   let dc: DeviceConn | null = null;
   try {
     const method = (req.method ?? "GET").toUpperCase();
+    const away = leavingTarget(x.devicePath);
+    if (away !== null && (method === "GET" || method === "HEAD")) {
+      // The page a rewritten meta refresh points at: the cloud's, never the device's.
+      sendForeignRedirect(req, res, 200, away);
+      return;
+    }
     const hasBody = req.headers["content-length"] !== undefined
       ? Number(req.headers["content-length"]) > 0
       : req.headers["transfer-encoding"] !== undefined;
@@ -530,15 +537,31 @@ async function relayResponse(
   }
   const framing = responseFraming(o.method, head);
   const type = (headerValue(head.headers, "content-type") ?? "").toLowerCase();
-  const kind = type.startsWith("text/html") || type.startsWith("application/xhtml")
+  // XML documents (SVG, XHTML, XML) can hold an XHTML meta refresh too: read like HTML, with
+  // no raw-text elements and no shim for the ones that are not XHTML (a script would break them).
+  const xml = /^(application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml)\b/.test(
+    type,
+  );
+  const kind = type.startsWith("text/html") || xml
     ? "html"
     : type.startsWith("text/css")
     ? "css"
     : null;
   const encoding = headerValue(head.headers, "content-encoding") ?? "";
   const tooBig = framing.kind === "length" && framing.length > MAX_REWRITE_BYTES;
-  const rewrite = kind !== null && framing.kind !== "none" && !tooBig &&
-    ["", "identity", "gzip", "x-gzip", "deflate", "br"].includes(encoding.trim().toLowerCase());
+  const readable = ["", "identity", "gzip", "x-gzip", "deflate", "br"].includes(
+    encoding.trim().toLowerCase(),
+  );
+  if (kind === "html" && framing.kind !== "none" && (tooBig || !readable)) {
+    // An HTML page the proxy cannot rewrite could carry a meta refresh off the cloud's origin.
+    throw new DeviceProtocolError(
+      tooBig ? "page too large to rewrite" : `page in an encoding the proxy cannot read`,
+    );
+  }
+  // No type: a browser would sniff; a page that sniffs as HTML is read as one, the rest nosniff.
+  const typeless = !type.trim() || /^(unknown\/unknown|application\/unknown|\*\/\*)/.test(type);
+  const sniff = typeless && framing.kind === "length" && o.method !== "HEAD";
+  const rewrite = (kind !== null || sniff) && framing.kind !== "none" && !tooBig && readable;
 
   if (rewrite) {
     const parts: Uint8Array[] = [];
@@ -550,15 +573,21 @@ async function relayResponse(
     }
     const raw = Buffer.concat(parts);
     const plain = decode(raw, encoding);
+    const page = kind ?? (plain && sniffsAsHtml(plain) ? "html" : null);
+    if (!plain && page === "html") throw new DeviceProtocolError("page could not be decoded");
     let out: Uint8Array = raw;
     let decoded = false;
-    if (plain) {
-      const text = new TextDecoder().decode(plain);
-      const rewritten = kind === "html"
+    const rawType = headerValue(head.headers, "content-type") ?? "";
+    if (plain && page !== null) {
+      // Decoded as the browser would, sent as UTF-8 (see charset.ts).
+      const text = new TextDecoder(page === "html" ? pageEncoding(rawType, plain) : "utf-8")
+        .decode(plain);
+      const rewritten = page === "html"
         ? rewriteHtml(text, {
           prefix: o.prefix,
           device: o.device,
-          inject: shimTag({
+          xml,
+          inject: xml && !type.startsWith("application/xhtml") ? "" : shimTag({
             prefix: o.prefix,
             deviceAuthorities: [hostHeader(o.device), `${o.device.host}:${o.device.port}`],
           }),
@@ -573,6 +602,11 @@ async function relayResponse(
       decoded,
     });
     headers.push(["Content-Length", String(out.length)]);
+    if (decoded && page === "html") {
+      const i = headers.findIndex(([k]) => k.toLowerCase() === "content-type");
+      if (i >= 0) headers[i] = [headers[i][0], utf8ContentType(rawType)];
+      else headers.push(["Content-Type", utf8ContentType(rawType)]);
+    } else if (typeless) headers.push(["X-Content-Type-Options", "nosniff"]);
     writeHead(res, head.status, head.reason, headers);
     res.end(out);
     finish(d, dc, head, framing, o.handleId);
@@ -581,6 +615,7 @@ async function relayResponse(
 
   const headers = responseHeadersToBrowser(head.headers, { device: o.device, prefix: o.prefix });
   if (framing.kind === "length") headers.push(["Content-Length", String(framing.length)]);
+  if (typeless) headers.push(["X-Content-Type-Options", "nosniff"]);
   writeHead(res, head.status, head.reason, headers);
   if (o.method === "HEAD" || framing.kind === "none") {
     res.end();

@@ -1,13 +1,24 @@
 /**
  * Rewrites what a device serves so it works under `/c/{h}/`: URL-bearing HTML attributes
  * (href, src, action, formaction, poster, srcset, …), `<base href>`, `<meta http-equiv=refresh>`,
- * inline `style` and `<style>` blocks, and CSS `url()`/`@import`. Only root-relative paths and
- * absolute URLs naming the device move; relative URLs already resolve under the prefix. The work
- * is a scan of tags, not a full parse: script bodies are skipped (JavaScript is handled at run
- * time by the injected shim), and anything the scan does not understand is left as it was.
+ * inline `style` and `<style>` blocks, `<iframe srcdoc>`, and CSS `url()`/`@import`. Only
+ * root-relative paths and absolute URLs naming the device move; relative URLs already resolve
+ * under the prefix. A `<meta http-equiv=refresh>` that leads anywhere else — read as a browser
+ * reads it, in any spelling — is pointed at the cloud's "not followed" page instead
+ * (`leaving.ts`), so no device page can send the browser away from the cloud's origin by
+ * markup. Tags are found the way a browser's tokenizer finds them (`html_tokens.ts`); script
+ * bodies are left alone (JavaScript is handled at run time by the injected shim).
  * @module
  */
-import { type DeviceOrigin, urlToProxy } from "./headers.ts";
+import {
+  type DeviceOrigin,
+  foreignRefresh,
+  parseRefresh,
+  placeUrl,
+  urlToProxy,
+} from "./headers.ts";
+import { decodeAttr, type HtmlAttr, htmlTokens } from "./html_tokens.ts";
+import { leavingUrl } from "./leaving.ts";
 
 const URL_ATTRS = new Set([
   "href",
@@ -51,91 +62,99 @@ function rewriteSrcset(v: string, prefix: string, device: DeviceOrigin): string 
   }).join(", ");
 }
 
-const ATTR = /([^\s"'<>\/=]+)(\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
-
 function decodeEntities(s: string): string {
-  return s.replace(/&amp;/g, "&").replace(/&#x2f;|&#47;/gi, "/");
+  return decodeAttr(s).text;
 }
 
-function rewriteTag(tag: string, prefix: string, device: DeviceOrigin): string {
-  const m = /^<([a-zA-Z][a-zA-Z0-9:-]*)/.exec(tag);
-  if (!m) return tag;
-  const name = m[1].toLowerCase();
-  const head = m[0];
-  let body = tag.slice(head.length);
-  const isRefresh = name === "meta" && /http-equiv\s*=\s*["']?refresh/i.test(body);
-  body = body.replace(ATTR, (whole, attr: string, eqPart, dq, sq, bare) => {
-    if (!eqPart) return whole;
-    const a = attr.toLowerCase();
-    const value = dq ?? sq ?? bare ?? "";
-    const quote = dq !== undefined ? '"' : sq !== undefined ? "'" : '"';
+/** Whether a meta element's http-equiv (its first one, as browsers take it) may be a refresh. */
+function isRefreshMeta(attrs: HtmlAttr[]): boolean {
+  const he = attrs.find((a) => a.name === "http-equiv");
+  if (!he || he.value === null) return false;
+  const d = decodeAttr(he.value);
+  return d.uncertain || d.text.trim().toLowerCase() === "refresh";
+}
+
+/** The content of a refresh meta as it may reach the browser. */
+function refreshContent(raw: string, prefix: string, device: DeviceOrigin): string {
+  const { text, uncertain } = decodeAttr(raw);
+  const away = uncertain ? text : foreignRefresh(text, prefix, device);
+  const r = parseRefresh(text);
+  if (away !== null) return `${r.delay || "0"}; url=${leavingUrl(prefix, away)}`;
+  if (!r.valid || r.url === null) return text;
+  return `${r.delay}; url=${placeUrl(r.url, prefix, device).url}`;
+}
+
+function rewriteTag(
+  src: string,
+  tag: { name: string; attrs: HtmlAttr[]; start: number; end: number },
+  o: HtmlRewriteOptions,
+): string {
+  const { prefix, device } = o;
+  const refresh = tag.name === "meta" && isRefreshMeta(tag.attrs);
+  let out = "";
+  let at = tag.start;
+  for (const a of tag.attrs) {
+    if (a.value === null) continue;
+    const value = a.value;
     let next: string | null = null;
-    if (URL_ATTRS.has(a)) next = urlToProxy(decodeEntities(value), prefix, device);
-    else if (a === "srcset" || a === "imagesrcset") next = rewriteSrcset(value, prefix, device);
-    else if (a === "style") next = rewriteCss(value, prefix, device);
-    else if (a === "content" && isRefresh) {
-      next = value.replace(
-        /(url\s*=\s*)([^;]+)/i,
-        (_x: string, p1: string, u: string) =>
-          p1 + urlToProxy(u.trim().replace(/^['"]|['"]$/g, ""), prefix, device),
-      );
+    if (URL_ATTRS.has(a.name)) next = urlToProxy(decodeEntities(value), prefix, device);
+    else if (a.name === "srcset" || a.name === "imagesrcset") {
+      next = rewriteSrcset(decodeEntities(value), prefix, device);
+    } else if (a.name === "style") next = rewriteCss(decodeEntities(value), prefix, device);
+    else if (a.name === "content" && refresh) next = refreshContent(value, prefix, device);
+    else if (a.name === "srcdoc" && tag.name === "iframe") {
+      next = rewriteHtml(decodeEntities(value), o);
     }
-    if (next === null || next === value) return whole;
+    if (next === null || next === value) continue;
+    const name = src.slice(a.start, a.start + a.name.length);
+    if (!a.quote && /^[^\s"'=<>`&]+$/.test(next)) {
+      // Unquoted stays unquoted when it can (markup inside a script string keeps its quotes).
+      out += src.slice(at, a.start) + `${name}=${next}`;
+      at = a.end;
+      continue;
+    }
+    const quote = a.quote || '"';
     const escaped = next.replace(/&/g, "&amp;").replace(
       quote === '"' ? /"/g : /'/g,
       (c) => c === '"' ? "&quot;" : "&#39;",
     );
-    return `${attr}=${quote}${escaped}${quote}`;
-  });
-  return head + body;
+    out += src.slice(at, a.start) + `${name}=${quote}${escaped}${quote}`;
+    at = a.end;
+  }
+  return out + src.slice(at, tag.end);
 }
 
 /** Options of the HTML rewrite. */
 export interface HtmlRewriteOptions {
   prefix: string;
   device: DeviceOrigin;
-  /** Markup inserted first thing in the document (the run-time shim). */
+  /** Markup inserted first thing in the document (the run-time shim); "" for none. */
   inject: string;
+  /** An XML document (XHTML, SVG): no element's content is raw text. */
+  xml?: boolean;
 }
 
 /** Rewrites an HTML document and injects the shim before any of the page's own scripts. */
 export function rewriteHtml(html: string, o: HtmlRewriteOptions): string {
-  let out = "";
-  let i = 0;
+  const out: string[] = [];
   let injected = false;
   const inject = () => {
-    if (injected) return "";
+    if (injected) return;
     injected = true;
-    return o.inject;
+    out.push(o.inject);
   };
-  const tagRe = /<!--[\s\S]*?-->|<![^>]*>|<\/?[a-zA-Z][^>]*>/g;
-  let m: RegExpExecArray | null;
-  while ((m = tagRe.exec(html))) {
-    out += html.slice(i, m.index);
-    const tag = m[0];
-    i = m.index + tag.length;
-    if (tag.startsWith("<!")) {
-      out += tag;
-      continue;
-    }
-    const name = (/^<\/?([a-zA-Z][a-zA-Z0-9:-]*)/.exec(tag)?.[1] ?? "").toLowerCase();
-    const closing = tag.startsWith("</");
-    if (!closing && !injected && name !== "html" && name !== "head") {
+  for (const t of htmlTokens(html, o.xml)) {
+    if (t.kind === "start") {
       // The first element that is not <html>/<head>: the shim goes right before it.
-      out += inject();
-    }
-    out += closing ? tag : rewriteTag(tag, o.prefix, o.device);
-    if (!closing && name === "head") out += inject();
-    if (!closing && (name === "script" || name === "style" || name === "textarea")) {
-      const end = html.toLowerCase().indexOf(`</${name}`, i);
-      const stop = end < 0 ? html.length : end;
-      const inner = html.slice(i, stop);
-      out += name === "style" ? rewriteCss(inner, o.prefix, o.device) : inner;
-      i = stop;
-      tagRe.lastIndex = stop;
+      if (!injected && t.name !== "html" && t.name !== "head") inject();
+      out.push(rewriteTag(html, t, o));
+      if (t.name === "head") inject();
+    } else if (t.kind === "raw" && t.element === "style") {
+      out.push(rewriteCss(html.slice(t.start, t.end), o.prefix, o.device));
+    } else {
+      out.push(html.slice(t.start, t.end));
     }
   }
-  out += html.slice(i);
-  if (!injected) out = o.inject + out;
-  return out;
+  if (!injected && o.inject) out.unshift(o.inject);
+  return out.join("");
 }
