@@ -96,6 +96,21 @@ Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/, RTSP and CLI raw tunnel enter
 /** Agents in the node-kill test (the issue's figure). */
 const KILL_AGENTS = 20;
 
+/** The pids whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
+        out.push(Number(e.name));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 /** VmRSS of a process in MiB (0 when it is gone). */
 function rssMiB(pid: number): number {
   try {
@@ -150,14 +165,17 @@ Deno.test(`multinode: kill -9 of the node holding ${KILL_AGENTS} agents: all bac
         ),
       );
     }
-    // Every agent on node-1: node-2 is stopped while they start (each agent races both
-    // endpoints), then comes back on the same ports.
-    await n2.cloud.stop();
+    // Every agent on node-1: node-2 (the cloud and its control relay child) is frozen while they
+    // start, so its TLS never answers their race of both endpoints; it keeps its ports (a node
+    // stopped and restarted could find one of them taken on a busy machine).
+    const n2Pids = [n2.cloud.child.pid, ...childrenOf(n2.cloud.child.pid)];
+    for (const pid of n2Pids) Deno.kill(pid, "SIGSTOP");
     const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
     const agents = await Promise.all(
       states.map((s) => n1.runAgent(s, true, { NC_CONTROL_ENDPOINT: endpoints })),
-    );
-    await n2.startCloud();
+    ).finally(() => {
+      for (const pid of n2Pids) Deno.kill(pid, "SIGCONT");
+    });
     assertEquals(agents.filter((a) => agentNode(a) === n1.node).length, KILL_AGENTS);
     const rss = agents.map((a) => rssMiB(a.child.pid));
     console.log(
