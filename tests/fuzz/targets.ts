@@ -182,9 +182,13 @@ function httpRequest(w: World, rng: Rng, path?: string, bodyText?: string): Uint
 export function deviceViolations(w: World, from: number): Finding[] {
   const out: Finding[] = [];
   for (const hit of w.deviceHits.slice(from)) {
-    let decoded = hit.target;
+    // The path only: the proxy passes a query through as sent (`?q=../x` is a value, not a
+    // segment; a device's server splits at the first "?" before it resolves anything).
+    const q = hit.target.indexOf("?");
+    const path = q >= 0 ? hit.target.slice(0, q) : hit.target;
+    let decoded = path;
     try {
-      decoded = decodeURIComponent(hit.target);
+      decoded = decodeURIComponent(path);
     } catch { /* keep raw */ }
     if (/(^|\/)\.\.(\/|$)|\\/.test(decoded)) {
       out.push({ kind: "device saw a path escape", detail: hit.target, input: "" });
