@@ -804,7 +804,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /** What an event is about: ids and names, whichever apply. */
 export interface EventSubject {
-  /** A display name of the subject ("Front door camera 10.0.0.5:554", an agent's host name…). */
+  /** A display name of the subject ("Front door camera 127.0.0.5:554", an agent's host name…). */
   name: string;
   agentId?: string;
   siteId?: string;

@@ -7,7 +7,7 @@ import type { ReachabilityReport } from "../../../src/shared/protocol/control.ts
 
 function setup(down: Set<string>) {
   const allowlist = new Allowlist();
-  allowlist.update(1, [{ host: "10.0.0.5", port: 554 }, { host: "10.0.0.6", port: 80 }]);
+  allowlist.update(1, [{ host: "127.0.0.5", port: 554 }, { host: "127.0.0.6", port: 80 }]);
   const probed: string[] = [];
   const monitor = new ReachabilityMonitor({
     allowlist,
@@ -29,33 +29,33 @@ Deno.test("reachability: only changes are sent; nothing when nothing changed", a
   monitor.attach((r) => sent.push(r));
   assert.equal(sent.length, 0, "nothing known yet: no full report");
   await monitor.checkOnce();
-  assert.deepEqual(probed.sort(), ["10.0.0.5:554", "10.0.0.6:80"]);
+  assert.deepEqual(probed.sort(), ["127.0.0.5:554", "127.0.0.6:80"]);
   assert.equal(sent.length, 1);
   assert.equal(sent[0].ports.length, 2);
   assert.ok(sent[0].ports.every((p) => p.up));
   await monitor.checkOnce();
   assert.equal(sent.length, 1, "no change, no traffic");
-  down.add("10.0.0.5:554");
+  down.add("127.0.0.5:554");
   await monitor.checkOnce();
   await monitor.checkOnce();
   assert.equal(sent.length, 2, "one report for one flip (debounced)");
   assert.deepEqual(sent[1].ports.map((p) => [p.host, p.port, p.up, p.error]), [
-    ["10.0.0.5", 554, false, "connection refused"],
+    ["127.0.0.5", 554, false, "connection refused"],
   ]);
   assert.equal(sent[1].full, false);
 });
 
 Deno.test("reachability: the view goes out whole on attach; a removed pair is forgotten and not probed", async () => {
-  const { allowlist, monitor, probed, sent } = setup(new Set(["10.0.0.6:80"]));
+  const { allowlist, monitor, probed, sent } = setup(new Set(["127.0.0.6:80"]));
   await monitor.checkOnce();
   monitor.attach((r) => sent.push(r));
   assert.equal(sent.length, 1);
   assert.equal(sent[0].full, true);
   assert.equal(sent[0].ports.length, 2);
-  allowlist.update(2, [{ host: "10.0.0.5", port: 554 }]);
+  allowlist.update(2, [{ host: "127.0.0.5", port: 554 }]);
   probed.length = 0;
   await monitor.checkOnce();
-  assert.deepEqual(probed, ["10.0.0.5:554"]);
+  assert.deepEqual(probed, ["127.0.0.5:554"]);
   assert.deepEqual(monitor.view().map((p) => p.port), [554]);
   monitor.detach();
 });
