@@ -3,7 +3,7 @@
  * place for screenshots a reviewer can look at (`out/screenshots/`, git-ignored).
  * @module
  */
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** Where screenshots go. */
@@ -35,6 +35,22 @@ export async function closePage(page: Page): Promise<void> {
     if (closed || page.isClosed()) return;
   }
   throw new Error(`the page ${page.url()} did not close after 5 requests`);
+}
+
+/**
+ * Closes a browser context: its pages first, each with {@link closePage} (a context's own close can
+ * meet the same race with a page whose reload is committing), then the context, within 10 s or an
+ * error that says so (never a silent hang of the whole suite).
+ */
+export async function closeContext(context: BrowserContext): Promise<void> {
+  for (const page of context.pages()) await closePage(page);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([
+    context.close().then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
+  ]);
+  clearTimeout(timer);
+  if (!closed) throw new Error("the browser context did not close within 10 s");
 }
 
 /** One accessibility violation as axe-core reports it. */
