@@ -30,6 +30,7 @@ import { splitEndpoints } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
 import { startHealthServer } from "./health.ts";
+import { startIdleTrim } from "./idle_trim.ts";
 import { claim } from "./claim.ts";
 import { writeLinkStatus } from "./link_status.ts";
 import { SERVICE_HELP, serviceMain } from "./service/main.ts";
@@ -350,6 +351,8 @@ export async function agentMain(argv: string[]): Promise<number> {
     const stats = new Stats();
     await loadStats(dir, stats, log);
     const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });
+    // Memory back to the system whenever the agent goes quiet (idle_trim.ts).
+    const trim = startIdleTrim({ stats });
     const link = (up: boolean, detail: string) =>
       writeLinkStatus(dir, {
         up,
@@ -368,13 +371,17 @@ export async function agentMain(argv: string[]): Promise<number> {
       controlEndpoint: config.controlEndpoint,
       discoveryTargets: config.discoveryTargets,
       reachabilityIntervalMs: config.reachabilityIntervalMs,
-      onLink: (up, detail) => void link(up, detail),
+      onLink: (up, detail) => {
+        trim.bump();
+        void link(up, detail);
+      },
       clock: clockFromEnv((m) => log.warn(m)),
     });
     const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
     if (health) log.info({ port: health.port }, "health endpoint listening");
     await untilStopRequested();
     log.info("agent stopping");
+    trim.stop();
     await sup.stop();
     await health?.close();
     await flusher.stop();
