@@ -15,6 +15,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Stats } from "./stats.ts";
+import type { Logger } from "../shared/log.ts";
 
 /** Quiet time (no tunnel, no byte, no link change) before the collection. */
 export const IDLE_TRIM_QUIET_MS = 5_000;
@@ -49,12 +50,14 @@ export function fullCollector(): (() => void) | null {
 /**
  * Starts watching `stats`: every `quietMs` it compares the counters with the last look, and
  * when nothing moved, no tunnel is open and nothing was collected since the last activity, it
- * runs `collect` once. The timer never keeps the process alive.
+ * runs `collect` once (logged at debug level with the heap before and after). The timer never
+ * keeps the process alive.
  */
 export function startIdleTrim(opts: {
   stats: Stats;
   quietMs?: number;
   collect?: (() => void) | null;
+  log?: Logger;
 }): IdleTrim {
   const collect = opts.collect === undefined ? fullCollector() : opts.collect;
   const s = opts.stats;
@@ -71,8 +74,14 @@ export function startIdleTrim(opts: {
     }
     if (trimmed || !collect) return;
     trimmed = true;
+    const mib = (n: number) => Math.round(n / 104857.6) / 10;
+    const before = Deno.memoryUsage().heapUsed;
     collect();
     collections++;
+    opts.log?.debug(
+      { heapMiB: mib(before), afterMiB: mib(Deno.memoryUsage().heapUsed) },
+      "idle: memory trimmed",
+    );
   }, opts.quietMs ?? IDLE_TRIM_QUIET_MS);
   Deno.unrefTimer(timer);
   return {

@@ -356,7 +356,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     await loadStats(dir, stats, log);
     const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });
     // Memory back to the system whenever the agent goes quiet (idle_trim.ts).
-    const trim = startIdleTrim({ stats });
+    const trim = startIdleTrim({ stats, log });
     const link = (up: boolean, detail: string) =>
       writeLinkStatus(dir, {
         up,
