@@ -29,6 +29,22 @@ export class MeteredConn implements ByteStream {
     return n;
   }
 
+  /**
+   * The next bytes from the device side (at most `max`) in a buffer of their own, counting bytes
+   * down. Over a mux stream the pending read holds no buffer; otherwise it reads into a fresh one.
+   */
+  async readChunk(max: number): Promise<Uint8Array | null> {
+    let b: Uint8Array | null;
+    if (this.#inner.readChunk) b = await this.#inner.readChunk(max);
+    else {
+      const buf = new Uint8Array(max);
+      const n = await this.#inner.read(buf);
+      b = n === null ? null : buf.subarray(0, n);
+    }
+    if (b) tunnelBytes.inc(DOWN, b.byteLength);
+    return b;
+  }
+
   /** Writes toward the device, counting bytes up. */
   async write(p: Uint8Array): Promise<number> {
     const n = await this.#inner.write(p);

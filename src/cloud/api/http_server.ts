@@ -343,11 +343,7 @@ export async function startHttpServer(opts: {
         conn.close();
         return true;
       }
-      const ws = new NativeWebSocket(conn, { role: "server", head: rest });
-      ws.protocol = protocol;
-      native.add(ws);
-      ws.on("close", () => native.delete(ws));
-      serveTunnel(d, prepared, ws, remote);
+      serveTunnel(d, prepared, nativeSocket(conn, rest, protocol), remote);
     } catch (e) {
       const { status, body } = toErrorResponse(e);
       if (isStoreOutage(e) || !(e instanceof AppError)) {
@@ -358,6 +354,18 @@ export async function startHttpServer(opts: {
     return true;
   }
   const native = new Set<NativeWebSocket>();
+  /**
+   * The framed socket of an upgraded connection, tracked until it closes. Made here, outside
+   * `serveNative`, so its close listener keeps nothing of the request (its head, its parsed
+   * fields) alive for the tunnel's lifetime.
+   */
+  function nativeSocket(conn: Deno.TcpConn, rest: Uint8Array, protocol: string): NativeWebSocket {
+    const ws = new NativeWebSocket(conn, { role: "server", head: rest });
+    ws.protocol = protocol;
+    native.add(ws);
+    ws.on("close", () => native.delete(ws));
+    return ws;
+  }
   // node:http listens only on a socket in a private directory (it must be listening to keep
   // connections alive); the port itself is the native front's.
   const dir = await Deno.makeTempDir({ prefix: "nc-http-" });

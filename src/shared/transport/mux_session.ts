@@ -183,6 +183,14 @@ class FrameWriter {
   }
 }
 
+/** A stream's pending read: into `buf`, or (`readChunk`, buf null) into a buffer of up to `max`. */
+interface PendingRead {
+  buf: Uint8Array | null;
+  max: number;
+  resolve: (v: never) => void;
+  reject: (e: Error) => void;
+}
+
 /** One tunnel on a data connection. */
 export class MuxStream implements ByteStream {
   /** The stream id (unique within its connection). */
@@ -190,9 +198,7 @@ export class MuxStream implements ByteStream {
   #s: MuxSession;
   #queue: Uint8Array[] = [];
   #queued = 0;
-  #reader:
-    | { buf: Uint8Array; resolve: (n: number | null) => void; reject: (e: Error) => void }
-    | null = null;
+  #reader: PendingRead | null = null;
   #eof = false;
   #error: Error | null = null;
   #localFin = false;
@@ -241,10 +247,48 @@ export class MuxStream implements ByteStream {
   /** Reads into `p`; null at the peer's end of stream. */
   read(p: Uint8Array): Promise<number | null> {
     if (this.#queued > 0) return Promise.resolve(this.#drain(p));
+    return this.#wait(p, p.byteLength);
+  }
+
+  /**
+   * The next bytes (at most `max`) in a buffer of their own; null at the peer's end of stream.
+   * While it waits it holds no buffer (an idle tunnel's pending read costs only its promise).
+   */
+  readChunk(max: number): Promise<Uint8Array | null> {
+    if (this.#queued > 0) return Promise.resolve(this.#take(max));
+    return this.#wait(null, max);
+  }
+
+  /** With nothing queued: end of stream, the error, or a pending read the next DATA settles. */
+  #wait<T>(buf: Uint8Array | null, max: number): Promise<T | null> {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#eof || this.#closed) return Promise.resolve(null);
     if (this.#reader) return Promise.reject(new Error("concurrent read on a stream"));
-    return new Promise((resolve, reject) => (this.#reader = { buf: p, resolve, reject }));
+    return new Promise((
+      resolve,
+      reject,
+    ) => (this.#reader = { buf, max, resolve: resolve as never, reject }));
+  }
+
+  /** Queued bytes (at most `max`) in a new buffer; grants credit for them. */
+  #take(max: number): Uint8Array {
+    const head = this.#queue[0];
+    // The common case: the first queued chunk is what is asked for, handed over as it is.
+    if (head.byteLength <= max && (this.#queue.length === 1 || head.byteLength === max)) {
+      this.#queue.shift();
+      this.#queued -= head.byteLength;
+      this.#consumed(head.byteLength);
+      return head;
+    }
+    const out = new Uint8Array(Math.min(max, this.#queued));
+    this.#drain(out);
+    return out;
+  }
+
+  /** Settles the pending reader with what was queued (or, for `read`, copied into its buffer). */
+  #settleReader(r: PendingRead): void {
+    if (r.buf) r.resolve(this.#drain(r.buf) as never);
+    else r.resolve(this.#take(r.max) as never);
   }
 
   /** Writes up to `p.byteLength` bytes (as much as the peer's credit allows); returns how many. */
@@ -338,14 +382,16 @@ export class MuxStream implements ByteStream {
         const r = this.#reader;
         if (r && this.#queued === 0) {
           this.#reader = null;
-          const take = Math.min(len, r.buf.byteLength);
-          r.buf.set(take === len ? payload : payload.subarray(0, take));
+          const take = Math.min(len, r.max);
+          const part = take === len ? payload : payload.subarray(0, take);
+          // The payload is a view of the connection's read buffer: copied once, either way.
+          if (r.buf) r.buf.set(part);
           if (take < len) {
             this.#queue.push(payload.slice(take));
             this.#queued += len - take;
           }
           this.#consumed(take);
-          r.resolve(take);
+          r.resolve((r.buf ? take : part.slice()) as never);
         } else {
           this.#queue.push(payload.slice());
           this.#queued += len;
@@ -358,7 +404,7 @@ export class MuxStream implements ByteStream {
         if (this.#reader && this.#queued === 0) {
           const r = this.#reader;
           this.#reader = null;
-          r.resolve(null);
+          r.resolve(null as never);
         }
         return;
       case FrameType.WINDOW: {
@@ -402,9 +448,9 @@ export class MuxStream implements ByteStream {
     const r = this.#reader;
     this.#reader = null;
     if (r) {
-      if (this.#queued > 0) r.resolve(this.#drain(r.buf));
+      if (this.#queued > 0) this.#settleReader(r);
       else if (error) r.reject(error);
-      else r.resolve(null);
+      else r.resolve(null as never);
     }
     const w = this.#creditWaiter;
     this.#creditWaiter = null;

@@ -11,7 +11,7 @@
  * @module
  */
 import type { ByteStream } from "./byte_stream.ts";
-import { nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
+import { LARGE_READ, nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
 
 /**
  * The WebSocket surface the pump uses: what a `ws` WebSocket and the native one
@@ -185,16 +185,23 @@ export function pipeWebSocket(
             wakeReader = null;
             continue;
           }
-          // A fresh buffer per read (ws.send keeps it until written), small while quiet.
-          const buf = new Uint8Array(readSize);
-          const n = await conn.read(buf);
-          if (n === null) break;
+          // A fresh buffer per read (ws.send keeps it until written), small while quiet; a
+          // stream that hands out chunks of its own (a mux stream) holds none while idle.
+          let buf: Uint8Array | null;
+          if (conn.readChunk) buf = await conn.readChunk(LARGE_READ);
+          else {
+            buf = new Uint8Array(readSize);
+            const got = await conn.read(buf);
+            buf = got === null ? null : buf.subarray(0, got);
+          }
+          if (buf === null) break;
+          const n = buf.byteLength;
           readSize = nextReadSize(readSize, n);
           lastActivity = Date.now();
           if (ws.readyState !== OPEN) continue; // nowhere to deliver: discard
           r.socketToWs += n;
           queued += n;
-          ws.send(buf.subarray(0, n), { binary: true }, () => {
+          ws.send(buf, { binary: true }, () => {
             queued -= n;
             if (queued < low) wakeReader?.();
           });

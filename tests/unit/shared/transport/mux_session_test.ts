@@ -54,15 +54,21 @@ async function writeAll(s: MuxStream, data: Uint8Array): Promise<void> {
   while (off < data.byteLength) off += await s.write(data.subarray(off));
 }
 
-Deno.test("mux: a writer may have one window in flight; reading tops it up", async () => {
+/** A pair whose agent accepts every stream; its streams in `agentSide`, one stream opened. */
+async function openedPair() {
   const agentSide: MuxStream[] = [];
   const p = await pair((s) => {
     s.accept();
     agentSide.push(s);
   });
+  const s = p.cloud.openStream("dev", 80);
+  await s.opened;
+  return { p, s, agentSide };
+}
+
+Deno.test("mux: a writer may have one window in flight; reading tops it up", async () => {
+  const { p, s, agentSide } = await openedPair();
   try {
-    const s = p.cloud.openStream("dev", 80);
-    await s.opened;
     const total = INITIAL_WINDOW * 4;
     let written = 0;
     const data = new Uint8Array(total).map((_, i) => (i * 31 + 7) & 0xff);
@@ -190,4 +196,32 @@ Deno.test("mux keepalive: idle peers keep the connection with PING/PONG; a silen
   assertEquals(await lonely.done, "data connection timed out (no answer to PING)");
   d.close();
   await drain;
+});
+
+Deno.test("mux: readChunk hands over owned chunks in order, grants credit, ends with null", async () => {
+  const { p, s, agentSide } = await openedPair();
+  try {
+    // A pending readChunk (no buffer of the caller's) is answered by the next DATA.
+    const pending = s.readChunk(1 << 20);
+    await until(() => agentSide.length === 1, "the agent's stream");
+    await writeAll(agentSide[0], new Uint8Array([1, 2, 3]));
+    assertEquals(await pending, new Uint8Array([1, 2, 3]));
+    // More than a window in total, read in chunks of at most 1000 bytes: every byte, in order
+    // (the sender only gets past one window because reading grants credit).
+    const total = INITIAL_WINDOW * 2;
+    const data = new Uint8Array(total).map((_, i) => (i * 13 + 5) & 0xff);
+    const writer = writeAll(agentSide[0], data).then(() => agentSide[0].closeWrite());
+    const got = new Uint8Array(total);
+    let have = 0;
+    for (let c; (c = await s.readChunk(1000)) !== null;) {
+      assert(c.byteLength > 0 && c.byteLength <= 1000, `chunk of ${c.byteLength}`);
+      got.set(c, have);
+      have += c.byteLength;
+    }
+    await writer;
+    assertEquals(have, total);
+    assertEquals(got, data);
+  } finally {
+    p.close();
+  }
 });
