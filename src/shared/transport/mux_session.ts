@@ -183,6 +183,8 @@ class FrameWriter {
   }
 }
 
+function ignore(): void {}
+
 /** A stream's pending read: into `buf`, or (`readChunk`, buf null) into a buffer of up to `max`. */
 interface PendingRead {
   buf: Uint8Array | null;
@@ -221,9 +223,14 @@ export class MuxStream implements ByteStream {
     this.id = id;
     this.#isOpen = isOpen;
     this.opened = new Promise<void>((resolve, reject) => {
-      this.#settleOpen = (e) => e ? reject(e) : resolve();
+      this.#settleOpen = (e) => {
+        // Once settled, the stream keeps no closures of the open (idle streams are most).
+        this.#settleOpen = ignore;
+        if (e) reject(e);
+        else resolve();
+      };
     });
-    this.opened.catch(() => {});
+    this.opened.catch(ignore);
     if (isOpen) this.#settleOpen(null);
   }
 
@@ -277,6 +284,7 @@ export class MuxStream implements ByteStream {
     if (head.byteLength <= max && (this.#queue.length === 1 || head.byteLength === max)) {
       this.#queue.shift();
       this.#queued -= head.byteLength;
+      if (this.#queue.length === 0) this.#queue = [];
       this.#consumed(head.byteLength);
       return head;
     }
@@ -349,6 +357,8 @@ export class MuxStream implements ByteStream {
       else this.#queue[0] = head.subarray(take);
     }
     this.#queued -= n;
+    // An emptied queue gives back its grown backing store (idle streams are most streams).
+    if (this.#queue.length === 0) this.#queue = [];
     this.#consumed(n);
     return n;
   }

@@ -33,8 +33,13 @@ export function acceptKey(key: string): string {
 /** Largest message accepted (the `ws` server of the cloud used the same); larger: close 1009. */
 export const MAX_MESSAGE = 16 << 20;
 
-/** The read buffer starts small (idle tunnels hold only this) and grows while bulk flows. */
-const READ_START = 512;
+/**
+ * The read buffer starts small (an idle tunnel's pending read holds only this: a frame head and
+ * a few bytes; a larger payload is read straight into its own buffer), grows while bulk flows
+ * and shrinks back once reads are small again (SMALL_READS in a row).
+ */
+const READ_START = 64;
+const SMALL_READS = 4;
 const READ_MAX = 64 << 10;
 /** Batches up to this size are written from one reused buffer, allocated at the first one. */
 const OUT_BUF = 256 << 10;
@@ -78,8 +83,14 @@ export class NativeWebSocket {
   #role: "server" | "client";
   #zeroMask: boolean;
   #max: number;
-  #listeners: Record<string, Listener[]> = { message: [], close: [], error: [] };
+  #listeners: Record<string, Listener[] | undefined> = {
+    message: undefined,
+    close: undefined,
+    error: undefined,
+  };
   #rbuf = new Uint8Array(READ_START);
+  /** Reads in a row that used under an eighth of a grown buffer. */
+  #smallReads = 0;
   #rstart = 0;
   #rend = 0;
   #paused = false;
@@ -113,7 +124,9 @@ export class NativeWebSocket {
 
   /** Adds a listener: "message" (data, isBinary), "close" (code, reason bytes), "error" (e). */
   on(event: string, f: (...args: never[]) => void): this {
-    (this.#listeners[event] ??= []).push(f);
+    // Exact-size arrays: a pushed-to array keeps room for 16, and every idle tunnel has three.
+    const l = this.#listeners[event];
+    this.#listeners[event] = l ? [...l, f] : [f];
     return this;
   }
 
@@ -222,6 +235,8 @@ export class NativeWebSocket {
         await this.#writeAll(out.subarray(0, used));
         this.#sent(done);
       }
+      // An emptied queue gives back its grown backing store (idle sockets are most sockets).
+      if (this.#queue.length === 0) this.#queue = [];
     } catch (e) {
       this.#emit("error", e);
       this.#finish();
@@ -296,6 +311,8 @@ export class NativeWebSocket {
       const got = await this.#conn.read(this.#rbuf.subarray(this.#rend));
       if (got === null) return false;
       this.#rend += got;
+      if (got < this.#rbuf.byteLength >> 3) this.#smallReads++;
+      else this.#smallReads = 0;
       if (got === space && this.#rbuf.byteLength < READ_MAX) {
         // Busy: a bigger buffer from now on.
         const bigger = new Uint8Array(Math.min(READ_MAX, this.#rbuf.byteLength * 4));
@@ -316,7 +333,14 @@ export class NativeWebSocket {
           await new Promise<void>((w) => (this.#wake = w));
           continue;
         }
-        if (this.#rstart === this.#rend) this.#rstart = this.#rend = 0;
+        if (this.#rstart === this.#rend) {
+          this.#rstart = this.#rend = 0;
+          // Quiet again after bulk: the pending read should not pin a large buffer.
+          if (this.#smallReads >= SMALL_READS && this.#rbuf.byteLength > READ_START) {
+            this.#rbuf = new Uint8Array(READ_START);
+            this.#smallReads = 0;
+          }
+        }
         if (!(await this.#fill(2))) break;
         const b0 = this.#rbuf[this.#rstart];
         const b1 = this.#rbuf[this.#rstart + 1];
