@@ -2,7 +2,8 @@
  * `deno task bench [--quick]`: in one run on loopback, the same work through the direct path,
  * OpenSSH `ssh -R`, the CLI tunnel (`connector tunnel run`) and the raw WebSocket tunnel — bulk
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
- * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
+ * each costs (the cloud's split into JS heap and buffers, and the bare runtime's floor per idle
+ * connection; `bench/idle.ts` runs just the cloud's figures), small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
  * RTSP streams through the cloud's gateway, the live view's time to first picture, the console's
  * lists at 10,000 devices, agent idle RSS (and the bare runtime's), interactive round trips under
  * bulk, the WebSocket server candidates, CPU seconds per GB moved (per process too), and agents
@@ -18,6 +19,7 @@ import { measureDataPlanes } from "./dataplane.ts";
 import { measureWsServers } from "./ws_servers.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureLists } from "./lists.ts";
+import { measureFloor, memoryGauges } from "./idle.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { measureAgentsPerNode } from "./agents_per_node.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
@@ -169,6 +171,7 @@ async function idleSection(w: World): Promise<void> {
     const held: Stream[] = [];
     await settle();
     const base = { cloud: rssKiB(w.cloudPid), agent: rssKiB(w.agentPid), group: p.procs!.rssKiB() };
+    const baseGauges = p === ws && w.metricsUrl ? await memoryGauges(w.metricsUrl) : null;
     let error: string | null = null;
     for (const n of cfg.idle) {
       if (error) break;
@@ -201,11 +204,45 @@ async function idleSection(w: World): Promise<void> {
             note,
           });
         }
+        // Where the cloud's share is: the JavaScript heap (live objects and garbage not yet
+        // collected) and buffers outside it, from its /metrics.
+        const g = w.metricsUrl && baseGauges ? await memoryGauges(w.metricsUrl) : null;
+        if (g && baseGauges && k) {
+          for (
+            const [what, now, before] of [
+              ["JS heap", g.heap, baseGauges.heap],
+              ["external buffers", g.external, baseGauges.external],
+            ] as const
+          ) {
+            rows.push({
+              figure: `idle tunnels ×${n}: cloud ${what} per tunnel`,
+              path: p.name,
+              value: (now - before) / 1024 / k,
+              unit: "KiB",
+              better: "lower",
+              note:
+                "from the cloud's /metrics (garbage not yet collected included); part of its RSS",
+            });
+          }
+        }
       }
     }
     for (const s of held) s.close();
   }
   await settle(2000);
+  // The floor: what the runtime alone costs per idle connection (a bare deno process holding
+  // one pending 512-byte read on each TCP connection, nothing else per connection).
+  log(`bare runtime floor: ${cfg.idle.join(", ")} idle connections …`);
+  for (const f of await measureFloor(cfg.idle)) {
+    rows.push({
+      figure: `idle tunnels ×${f.n}: RSS per tunnel, cloud`,
+      path: "bare deno runtime (floor)",
+      value: f.rssKiB,
+      unit: "KiB",
+      better: "lower",
+      note: "one idle TCP connection with a pending read, nothing else",
+    });
+  }
 }
 
 async function rtspSection(w: World, camera: { port: number } | null): Promise<void> {

@@ -30,6 +30,12 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
     }
     assert(has(/^small HTTP GETs/, "browser proxy /c/{h}/"), "wrk through the browser proxy");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, agent/, "WebSocket tunnel"), "idle RSS");
+    assert(has(/^idle tunnels ×\d+: RSS per tunnel, cloud/, "WebSocket tunnel"), "cloud idle RSS");
+    assert(has(/^idle tunnels ×\d+: cloud JS heap/, "WebSocket tunnel"), "cloud idle heap");
+    assert(
+      has(/^idle tunnels ×\d+: RSS per tunnel, cloud/, "bare deno runtime (floor)"),
+      "the runtime's floor per idle connection",
+    );
     assert(has(/^site-side process idle RSS/, "connector agent"), "agent idle RSS");
     // The two-node sections and the agents-per-node simulator ran (figures not judged).
     assert(rows.some((r) => /^node killed → agents/.test(r.figure)), "failover rows");
