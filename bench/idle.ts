@@ -1,7 +1,8 @@
 /**
  * What an idle WebSocket tunnel costs the cloud, and what the runtime itself costs per idle
  * connection (the floor no product change can go under). `deno run -A bench/idle.ts [n...]`
- * (default 1000 10000) runs just this; the bench's `idle` section prints the same floor.
+ * (default 1000 10000; flags after the counts, e.g. `--tunnel-idle-timeout 30m`, go to the cloud)
+ * runs just this; the bench's `idle` section prints the same figures.
  *
  * - The floor: a bare `deno` process that accepts TCP connections and keeps one pending 512-byte
  *   `read()` on each (what an idle native WebSocket does), with nothing else per connection.
@@ -146,10 +147,14 @@ export async function measureCloudIdle(
 }
 
 if (import.meta.main) {
-  const counts = Deno.args.length ? Deno.args.map(Number) : [1000, 10000];
+  // Numbers are the counts; flags (e.g. `--tunnel-idle-timeout 30m`) go to the cloud.
+  const flagAt = Deno.args.findIndex((a) => a.startsWith("--"));
+  const numbers = flagAt < 0 ? Deno.args : Deno.args.slice(0, flagAt);
+  const cloudFlags = flagAt < 0 ? [] : Deno.args.slice(flagAt);
+  const counts = numbers.length ? numbers.map(Number) : [1000, 10000];
   const fd = await raiseFileLimit(Math.max(...counts) * 2 + 2000);
   if (fd.note) console.error(`open files limit: ${fd.note}`);
-  for (const f of await measureFloor(counts)) {
+  for (const f of Deno.env.get("NO_FLOOR") ? [] : await measureFloor(counts)) {
     console.log(
       `floor (bare deno, one pending 512-byte read): ${f.n} conns: ${
         f.rssKiB.toFixed(2)
@@ -164,7 +169,7 @@ if (import.meta.main) {
   const reader = targets.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const ports = JSON.parse((await reader.read()).value ?? "{}");
   reader.cancel().catch(() => {});
-  const stack = await Stack.start({ cloudArgs: ["--metrics", "127.0.0.1:0"] });
+  const stack = await Stack.start({ cloudArgs: ["--metrics", "127.0.0.1:0", ...cloudFlags] });
   try {
     const q = await stack.quickstart([ports.echo], "Idle");
     await stack.agentFor(q);

@@ -310,19 +310,24 @@ export class NativeWebSocket {
       const space = this.#rbuf.byteLength - this.#rend;
       const got = await this.#conn.read(this.#rbuf.subarray(this.#rend));
       if (got === null) return false;
-      this.#rend += got;
-      if (got < this.#rbuf.byteLength >> 3) this.#smallReads++;
-      else this.#smallReads = 0;
-      if (got === space && this.#rbuf.byteLength < READ_MAX) {
-        // Busy: a bigger buffer from now on.
-        const bigger = new Uint8Array(Math.min(READ_MAX, this.#rbuf.byteLength * 4));
-        bigger.set(this.#rbuf.subarray(this.#rstart, this.#rend));
-        this.#rend -= this.#rstart;
-        this.#rstart = 0;
-        this.#rbuf = bigger;
-      }
+      this.#afterRead(got, space);
     }
     return true;
+  }
+
+  /** Accounts a read of `got` bytes into `space`: grows the buffer when the read filled it. */
+  #afterRead(got: number, space: number): void {
+    this.#rend += got;
+    if (got < this.#rbuf.byteLength >> 3) this.#smallReads++;
+    else this.#smallReads = 0;
+    if (got === space && this.#rbuf.byteLength < READ_MAX) {
+      // Busy: a bigger buffer from now on.
+      const bigger = new Uint8Array(Math.min(READ_MAX, this.#rbuf.byteLength * 4));
+      bigger.set(this.#rbuf.subarray(this.#rstart, this.#rend));
+      this.#rend -= this.#rstart;
+      this.#rstart = 0;
+      this.#rbuf = bigger;
+    }
   }
 
   /** Reads frames until the connection ends; each whole message is emitted in order. */
@@ -340,8 +345,13 @@ export class NativeWebSocket {
             this.#rbuf = new Uint8Array(READ_START);
             this.#smallReads = 0;
           }
+          // Idle: wait for the next bytes right here, so a quiet socket has one pending
+          // async call (this loop) rather than a nested one as well.
+          const got = await this.#conn.read(this.#rbuf);
+          if (got === null) break;
+          this.#afterRead(got, this.#rbuf.byteLength);
         }
-        if (!(await this.#fill(2))) break;
+        if (this.#rend - this.#rstart < 2 && !(await this.#fill(2))) break;
         const b0 = this.#rbuf[this.#rstart];
         const b1 = this.#rbuf[this.#rstart + 1];
         const fin = (b0 & 0x80) !== 0;
@@ -356,7 +366,7 @@ export class NativeWebSocket {
           );
         }
         const hl = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
-        if (!(await this.#fill(hl))) break;
+        if (this.#rend - this.#rstart < hl && !(await this.#fill(hl))) break;
         const h = this.#rbuf.subarray(this.#rstart, this.#rstart + hl);
         let len = len7;
         if (len7 === 126) len = (h[2] << 8) | h[3];
