@@ -11,7 +11,7 @@ import {
   type PumpSocket,
   type WsPumpResult,
 } from "../../shared/transport/websocket.ts";
-import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
+import { authenticate, type Principal, type RequestFacts, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import {
   agentOnline,
@@ -59,7 +59,7 @@ function auditAnonymous(d: RouteDeps, remote: string): boolean {
 /** Authenticates and authorizes; throws AppError (401/403/404). */
 export async function authorizeTunnel(
   d: RouteDeps,
-  req: Request,
+  req: RequestFacts,
   target: TunnelTarget | string,
   remote: string,
 ): Promise<{ principal: Principal; target: Authorized }> {
@@ -105,7 +105,7 @@ export async function authorizeTunnel(
 /** Everything before the upgrade: auth, tenancy, agent choice, the agent's dial. */
 export async function prepareTunnel(
   d: RouteDeps,
-  req: Request,
+  req: RequestFacts,
   target: TunnelTarget | string,
   remote: string,
 ): Promise<PreparedTunnel> {
