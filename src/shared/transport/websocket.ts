@@ -134,7 +134,8 @@ class WsPump implements IdleWatched {
   #connClosed = false;
   /** Bytes handed to ws.send and not yet written out. */
   #queued = 0;
-  #wakeReader: (() => void) | null = null;
+  /** The reader stopped above the high-water mark and waits for sends to complete. */
+  #parked = false;
   /** Bytes received from the WebSocket not yet written to conn. */
   #pendingWrite = 0;
   #writes: Promise<void> = Promise.resolve();
@@ -160,7 +161,7 @@ class WsPump implements IdleWatched {
   start(): void {
     this.#opts.onStart?.(this.r);
     if (this.idleMs) idleSweep.add(this);
-    this.#readLoop();
+    this.#read();
     this.#ws.on(
       "message",
       (data: Uint8Array | ArrayBuffer | Uint8Array[], isBinary: boolean) =>
@@ -199,7 +200,6 @@ class WsPump implements IdleWatched {
     r.aToB = r.wsToSocket;
     r.bToA = r.socketToWs;
     this.#closeConn();
-    this.#wakeReader?.();
     if (this.#ws.readyState === OPEN) this.#ws.terminate();
     this.#resolve(r);
   }
@@ -226,48 +226,72 @@ class WsPump implements IdleWatched {
     this.#closeWs(1011, this.#opts.describeError?.(e) ?? e.message);
   }
 
-  /** conn → WebSocket: read only while the WebSocket's queue is below the high-water mark. */
-  async #readLoop(): Promise<void> {
-    const conn = this.#conn;
-    const r = this.r;
-    try {
-      while (!this.#done) {
-        if (this.#queued > this.#high) {
-          await new Promise<void>((w) => (this.#wakeReader = w));
-          this.#wakeReader = null;
-          continue;
-        }
-        // A fresh buffer per read (ws.send keeps it until written), small while quiet; a
-        // stream that hands out chunks of its own (a mux stream) holds none while idle.
-        let buf: Uint8Array | null;
-        if (conn.readChunk) buf = await conn.readChunk(LARGE_READ);
-        else {
-          buf = new Uint8Array(this.#readSize);
-          const got = await conn.read(buf);
-          buf = got === null ? null : buf.subarray(0, got);
-        }
-        if (buf === null) break;
-        const n = buf.byteLength;
-        this.#readSize = nextReadSize(this.#readSize, n);
-        this.lastActivity = Date.now();
-        if (this.#ws.readyState !== OPEN) continue; // nowhere to deliver: discard
-        r.socketToWs += n;
-        this.#queued += n;
-        this.#ws.send(buf, { binary: true }, () => {
-          this.#queued -= n;
-          if (this.#queued < this.#low) this.#wakeReader?.();
-        });
-      }
-      if (this.#done) return;
-      const opts = this.#opts;
-      if (opts.socketEnd === "eof") sendEof(this.#ws);
-      else if (opts.classifyEnd) {
-        const { code, reason } = await opts.classifyEnd();
-        this.#closeWs(code, reason);
-      } else this.#closeWs(1000, opts.endReason ?? "connection closed by peer");
-    } catch (e) {
-      if (!this.#done && !this.#connClosed) this.#failConn(e as Error);
+  /**
+   * conn → WebSocket: read only while the WebSocket's queue is below the high-water mark. Written
+   * with callbacks rather than as an async loop: an idle tunnel then waits on one promise of its
+   * stream, not on an async frame and the closures every `await` makes.
+   */
+  #read(): void {
+    if (this.#done) return;
+    if (this.#queued > this.#high) {
+      this.#parked = true; // a send's completion below the low-water mark reads again
+      return;
     }
+    const conn = this.#conn;
+    let next: Promise<Uint8Array | null>;
+    // A fresh buffer per read (ws.send keeps it until written), small while quiet; a stream that
+    // hands out chunks of its own (a mux stream) holds none while idle.
+    if (conn.readChunk) next = conn.readChunk(LARGE_READ);
+    else {
+      const buf = new Uint8Array(this.#readSize);
+      next = conn.read(buf).then((n) => (n === null ? null : buf.subarray(0, n)));
+    }
+    next.then(this.#onChunk, this.#onReadError);
+  }
+
+  #onChunk = (buf: Uint8Array | null): void => {
+    try {
+      this.#deliver(buf);
+    } catch (e) {
+      this.#onReadError(e);
+    }
+  };
+
+  #deliver(buf: Uint8Array | null): void {
+    if (this.#done) return;
+    if (buf === null) {
+      this.#ended().catch(this.#onReadError);
+      return;
+    }
+    const n = buf.byteLength;
+    this.#readSize = nextReadSize(this.#readSize, n);
+    this.lastActivity = Date.now();
+    if (this.#ws.readyState === OPEN) {
+      this.r.socketToWs += n;
+      this.#queued += n;
+      this.#ws.send(buf, { binary: true }, () => {
+        this.#queued -= n;
+        if (this.#parked && this.#queued < this.#low) {
+          this.#parked = false;
+          this.#read();
+        }
+      });
+    } // else nowhere to deliver: discard
+    this.#read();
+  }
+
+  #onReadError = (e: unknown): void => {
+    if (!this.#done && !this.#connClosed) this.#failConn(e as Error);
+  };
+
+  /** The socket side ended: what that means (see WsPumpOptions.socketEnd). */
+  async #ended(): Promise<void> {
+    const opts = this.#opts;
+    if (opts.socketEnd === "eof") sendEof(this.#ws);
+    else if (opts.classifyEnd) {
+      const { code, reason } = await opts.classifyEnd();
+      this.#closeWs(code, reason);
+    } else this.#closeWs(1000, opts.endReason ?? "connection closed by peer");
   }
 
   /** WebSocket → conn: writes in order; the WebSocket pauses while too much is outstanding. */
