@@ -38,6 +38,8 @@ export interface World {
   /** Extra device ports the caller asked for, by name. */
   extra: Record<string, { port: number; handle: string; sshPort: number }>;
   sshGroup: ProcGroup;
+  /** The sshd's port (its one SSH connection carries every `ssh -R` forward). */
+  sshdPort: number;
   stop(): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
       rtspPort,
       extra,
       sshGroup,
+      sshdPort: sshd.port,
       stop,
     };
   } catch (e) {
