@@ -46,6 +46,28 @@ async function shape(ports: number[], rate: string): Promise<void> {
   }
 }
 
+/** Bytes the shaped classes have sent so far. */
+async function shapedBytes(): Promise<number> {
+  const o = await new Deno.Command("tc", { args: ["-s", "class", "show", "dev", "lo"] }).output();
+  let sum = 0;
+  for (const m of new TextDecoder().decode(o.stdout).matchAll(/Sent (\d+) bytes/g)) {
+    sum += Number(m[1]);
+  }
+  return sum;
+}
+
+/** Waits until the shaped link stays idle (under 8 KB a second) for a second, at most 60 s. */
+async function drained(): Promise<void> {
+  const end = Date.now() + 60_000;
+  let last = await shapedBytes();
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = await shapedBytes();
+    if (now - last < 8_000) return;
+    last = now;
+  }
+}
+
 /**
  * Runs the measurement in a private network namespace: `n` round trips of 64 bytes per path
  * with `bulkStreams` uploads and as many downloads on the same shaped connection. Returns the
@@ -87,6 +109,9 @@ if (import.meta.main) {
       await shape([world.stack.ports.data, world.sshdPort], rate);
       const results: SlowLinkResult[] = [];
       for (const p of world.paths.filter((p) => p.name !== "direct")) {
+        // A closed bulk stream still delivers what its sockets held (megabytes on loopback, for
+        // seconds at this rate); the quiet figure waits until the link is idle.
+        await drained();
         const r = await interactiveUnderBulk(p.open.bulk, p.open.echo, Number(n), Number(k));
         results.push({ path: p.name, ...r });
       }

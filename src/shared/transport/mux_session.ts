@@ -381,8 +381,8 @@ export class MuxStream implements ByteStream {
     // Top up once half the window was read: few WINDOW frames, the sender never runs dry.
     if (this.#unacked >= INITIAL_WINDOW / 2) {
       this.#recvWindow += this.#unacked;
-      // In the bulk lane: WINDOW frames flow with bulk, and an urgent one would cost a second
-      // write per batch (measured: more CPU per GB) for no gain to interactive streams.
+      // In the bulk lane: WINDOW frames flow with bulk, and urgent ones would add a second write
+      // to most batches of a bulk stream for no gain to interactive streams.
       this.#s.writer.frame(FrameType.WINDOW, this.id, encodeWindow(this.#unacked));
       this.#unacked = 0;
     }
