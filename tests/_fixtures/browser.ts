@@ -3,7 +3,7 @@
  * place for screenshots a reviewer can look at (`out/screenshots/`, git-ignored).
  * @module
  */
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** Where screenshots go. */
@@ -16,6 +16,41 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-dev-shm-usage"],
   });
+}
+
+/**
+ * Closes a page, asking again when Chromium does not. Chromium can acknowledge a close that races
+ * a navigation commit (a reload, a meta refresh) without closing anything, and Playwright then
+ * waits for the page's end forever (microsoft/playwright#42068, #42366; a fresh-clone run here
+ * hung 10 minutes on it). Each request gets 2 s; the fifth failure is an error, not a hang.
+ */
+export async function closePage(page: Page): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      page.close().then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 2_000)),
+    ]);
+    clearTimeout(timer);
+    if (closed || page.isClosed()) return;
+  }
+  throw new Error(`the page ${page.url()} did not close after 5 requests`);
+}
+
+/**
+ * Closes a browser context: its pages first, each with {@link closePage} (a context's own close can
+ * meet the same race with a page whose reload is committing), then the context, within 10 s or an
+ * error that says so (never a silent hang of the whole suite).
+ */
+export async function closeContext(context: BrowserContext): Promise<void> {
+  for (const page of context.pages()) await closePage(page);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([
+    context.close().then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
+  ]);
+  clearTimeout(timer);
+  if (!closed) throw new Error("the browser context did not close within 10 s");
 }
 
 /** One accessibility violation as axe-core reports it. */
