@@ -160,10 +160,22 @@ class FrameWriter {
     return new Promise((resolve) => this.#spaceWaiters.push(resolve));
   }
 
-  /** Queues one frame (copying the payload); control frames may exceed the mark. */
-  frame(type: FrameTypeValue, stream: number, payload: Uint8Array = EMPTY, urgent = false): void {
-    if (this.#failed) return;
-    const lane = urgent ? this.#urgent : this.#bulk;
+  /**
+   * Queues one frame (copying the payload); control frames may exceed the mark. An urgent frame
+   * goes to the urgent lane only when there is something to pass (a connection that only idles
+   * never allocates that lane), except OPEN, which always does: stream ids must reach the peer
+   * in the order they were opened. Returns whether the frame went to the bulk lane.
+   */
+  frame(
+    type: FrameTypeValue,
+    stream: number,
+    payload: Uint8Array = EMPTY,
+    urgent = false,
+  ): boolean {
+    if (this.#failed) return false;
+    const lane = urgent && (this.#bulk.len > 0 || type === FrameType.OPEN)
+      ? this.#urgent
+      : this.#bulk;
     const size = FRAME_HEADER + payload.byteLength;
     if (lane.len + size > lane.cur.byteLength) {
       const bigger = new Uint8Array(
@@ -180,6 +192,7 @@ class FrameWriter {
       // Frames queued in the same turn go out in one write.
       queueMicrotask(() => this.#flush());
     }
+    return lane === this.#bulk;
   }
 
   /** Takes a lane's batch for writing (the next frames go to its spare buffer). */
@@ -328,9 +341,12 @@ export class MuxStream implements ByteStream {
    */
   #send(type: FrameTypeValue, payload: Uint8Array, urgent: boolean): void {
     const w = this.#s.writer;
-    const lane = urgent && this.#bulkGen !== w.gen;
-    if (!lane) this.#bulkGen = w.gen;
-    w.frame(type, this.id, payload, lane);
+    if (w.frame(type, this.id, payload, urgent && this.#bulkGen !== w.gen)) this.#bulkGen = w.gen;
+  }
+
+  /** Cloud side, called by the session only: queues this stream's OPEN (its first frame). */
+  sendOpen(host: string, port: number): void {
+    this.#send(FrameType.OPEN, encodeOpen(host, port), true);
   }
 
   /** Half-close: the peer reads end of stream after what was written. */
@@ -613,7 +629,7 @@ export class MuxSession {
     const id = ++this.#maxId;
     const s = new MuxStream(this, id, false);
     this.#streams.set(id, s);
-    this.writer.frame(FrameType.OPEN, id, encodeOpen(host, port), true);
+    s.sendOpen(host, port);
     this.#expectAnswer();
     return s;
   }
