@@ -48,7 +48,8 @@ Deno.test("live sessions: listed with who and what, terminated from the dashboar
     await page.screenshot({ path: `${SCREENSHOTS}/ui-live-sessions.png`, fullPage: true });
     await row.locator("text=Terminate").click();
     assertStringIncludes(await page.textContent("#confirm-text") ?? "", "WebSocket tunnel");
-    await page.click("#confirm-dialog >> text=Confirm");
+    // The dashboard reloads after the termination: wait for the reloaded page before closing it.
+    await Promise.all([page.waitForEvent("load"), page.click("#confirm-dialog >> text=Confirm")]);
     const c = await closed;
     assertEquals(c, { code: 1008, reason: "terminated by an admin" });
     await closeContext(context);
