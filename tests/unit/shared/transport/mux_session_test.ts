@@ -322,3 +322,41 @@ Deno.test("mux: a small write passes the bulk queued before it; a stream's own f
     agent.close();
   }
 });
+
+Deno.test("mux: OPENs reach the peer in stream-id order, and a withdrawn open's CLOSE after its OPEN, with bulk queued", async () => {
+  const g = gatedConn();
+  const cloud = new MuxSession(g.conn, { role: "cloud" });
+  try {
+    const first = cloud.openStream("127.0.0.1", 80);
+    await until(() => g.held === 1, "the first OPEN in the connection's write");
+    // Behind the held write: an OPEN, bulk (the cloud may write once the agent said OPENED; the
+    // session does not check, which lets the test queue it here), another OPEN.
+    const second = cloud.openStream("127.0.0.1", 81);
+    const bulk = first.write(new Uint8Array(64 << 10).fill(1));
+    const third = cloud.openStream("127.0.0.1", 82);
+    second.close();
+    await bulk;
+    let draining = true;
+    const drain = (async () => {
+      while (draining) {
+        g.release();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await until(
+      () => frames(g.written).some((f) => f.type === FrameType.DATA),
+      "the bulk DATA written",
+    );
+    draining = false;
+    await drain;
+    const out = frames(g.written);
+    const opens = out.filter((f) => f.type === FrameType.OPEN).map((f) => f.stream);
+    assertEquals(opens, [first.id, second.id, third.id]);
+    const openAt = out.findIndex((f) => f.type === FrameType.OPEN && f.stream === second.id);
+    const closeAt = out.findIndex((f) => f.type === FrameType.CLOSE && f.stream === second.id);
+    assert(openAt >= 0 && closeAt > openAt, JSON.stringify(out));
+    third.close();
+  } finally {
+    cloud.close();
+  }
+});
