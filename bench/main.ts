@@ -6,10 +6,10 @@
  * connection; `bench/idle.ts` runs just the cloud's figures), small HTTP GETs with wrk (also
  * through the browser proxy `/c/{h}/`), concurrent RTSP streams through the cloud's gateway, the live view's time to first picture, the console's
  * lists at 10,000 devices, agent idle RSS (and the bare runtime's), interactive round trips under
- * bulk, the WebSocket server candidates, CPU seconds per GB moved (per process too), and agents
+ * bulk (on loopback, and over a 50 Mbit/s link in a network namespace: `slow_link.ts`), the WebSocket server candidates, CPU seconds per GB moved (per process too), and agents
  * per node (simulated). Prints a markdown table with each figure's ratio to `ssh -R` and to
  * direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents`
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * for some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
@@ -22,6 +22,7 @@ import { measureLists } from "./lists.ts";
 import { measureFloor, memoryGauges } from "./idle.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { measureAgentsPerNode } from "./agents_per_node.ts";
+import { measureSlowLink } from "./slow_link.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
@@ -49,7 +50,7 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents`
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * runs just those sections
  * (default: all).
  */
@@ -540,6 +541,36 @@ if (want("wsservers")) {
       better: "lower",
       note: "client + server in one process; the client is the same for all",
     });
+  }
+}
+
+if (want("slowlink")) {
+  // Not in --quick: it starts a world of its own in a network namespace (about 2 minutes).
+  if (quick) skipped.push("slow link: not run with --quick");
+  else {
+    const rate = "50mbit";
+    const k = 3;
+    log(`interactive round trips over a ${rate} link under ${k} + ${k} bulk streams …`);
+    const r = await measureSlowLink(rate, k, 150);
+    if ("unavailable" in r) skipped.push(`slow link: not available: ${r.unavailable}`);
+    else {
+      for (const p of r) {
+        for (
+          const [figure, v] of [
+            [`interactive round trip p50 over a ${rate} link, no bulk`, p.quiet.p50],
+            [`interactive round trip p99 over a ${rate} link, no bulk`, p.quiet.p99],
+            [
+              `interactive round trip p50 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+              p.loaded.p50,
+            ],
+            [
+              `interactive round trip p99 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+              p.loaded.p99,
+            ],
+          ] as const
+        ) rows.push({ figure, path: p.path, value: v, unit: "ms", better: "lower" });
+      }
+    }
   }
 }
 

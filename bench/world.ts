@@ -40,6 +40,8 @@ export interface World {
   /** Extra device ports the caller asked for, by name. */
   extra: Record<string, { port: number; handle: string; sshPort: number }>;
   sshGroup: ProcGroup;
+  /** The sshd's port (its one SSH connection carries every `ssh -R` forward). */
+  sshdPort: number;
   stop(): Promise<void>;
 }
 
@@ -185,6 +187,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
       metricsUrl: stack.ports.metrics ? `http://127.0.0.1:${stack.ports.metrics}/metrics` : null,
       extra,
       sshGroup,
+      sshdPort: sshd.port,
       stop,
     };
   } catch (e) {
