@@ -4,7 +4,7 @@
  * packet to an {@link RtpH264Check} — counting bytes, frames and anything a decoder would choke
  * on, without decoding. A hundred of them in the bench process cost a fraction of one core, where
  * a hundred ffmpeg decoders at 2 Mbit/s would need more than the machine has. Credentials in the
- * URL go up front as Basic auth (the gateway's token form).
+ * URL go up front as Basic auth (the gateway's token form). PLAY carries no Range (see there).
  * @module
  */
 import { RtpH264Check } from "./rtp_check.ts";
@@ -100,6 +100,8 @@ export class RtspPlayer {
     ]);
     const session = setup.headers.get("session")?.split(";")[0];
     if (!session) throw new Error("SETUP answered without a Session");
+    // No Range: on a Range, GStreamer's RTSP server seeks the shared live pipeline, and every
+    // client already playing that camera loses a packet and sees its timestamps jump back.
     await request("PLAY", contentBase, [`Session: ${session}`]);
   }
 
