@@ -264,6 +264,12 @@ async function rtspSection(w: World, camera: Camera | null): Promise<void> {
       continue;
     }
     const c = (k: string) => r.cores[k].toFixed(3);
+    log(
+      `  ${name}: ${r.flowing}/${r.streams} flowing at ${r.mbpsMedian.toFixed(2)} Mbit/s ` +
+        `(lowest ${r.mbpsMin.toFixed(2)}), ${decodeErrors(r)} decode errors; CPU cores: ` +
+        Object.entries(r.cores).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ") +
+        `; machine busy ${r.machineCores.toFixed(2)}`,
+    );
     rows.push(
       {
         figure: `${what}: decode errors`,
@@ -273,7 +279,11 @@ async function rtspSection(w: World, camera: Camera | null): Promise<void> {
         better: "lower",
         note: `${r.flowing}/${r.streams} flowing; ${r.lost} RTP packets lost, ${r.malformed} ` +
           `malformed (all clients), ${r.decoderErrors} ffmpeg error lines (${r.decoders} ` +
-          `full decoders)${r.failed ? `; ${r.failed} clients failed` : ""}${
+          `full decoders${
+            r.decoderErrorsWhileJoining
+              ? `; ${r.decoderErrorsWhileJoining} more while they joined, not counted`
+              : ""
+          })${r.failed ? `; ${r.failed} clients failed` : ""}${
             r.sample ? `; first: ${r.sample.slice(0, 80)}` : ""
           }`,
       },

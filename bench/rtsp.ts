@@ -6,7 +6,7 @@
  * Two cores cannot decode a hundred 2 Mbit/s H.264 streams beside the product, so most clients
  * are light players (rtsp_player.ts) that check every RTP packet's sequence and H.264
  * packetization and count bytes and frames, and a few are ffmpeg processes that decode every
- * picture (their error lines at `-v error` are decode errors). Over a window that starts once
+ * picture (their error lines at `-v error` once all of them play are decode errors). Over a window that starts once
  * every client has a picture, it reads what the clients received and the CPU seconds (utime +
  * stime from /proc) of the processes on the path, the camera and the clients themselves. When the
  * camera fixture or the cloud's RTSP listener is missing, the section says so and is skipped.
@@ -95,6 +95,11 @@ export interface RtspResult {
   lost: number;
   malformed: number;
   decoderErrors: number;
+  /**
+   * ffmpeg error lines while the decoders were still joining (each ffmpeg PLAY makes the
+   * fixture seek, disturbing the decoders already playing): reported, not counted.
+   */
+  decoderErrorsWhileJoining: number;
   /** Clients that failed to start or ended early, and why (first one). */
   failed: number;
   /** The first problem of any kind, for the report. */
@@ -123,7 +128,8 @@ const MUXER_LINE = /^\[null @ /;
 /** An ffmpeg process decoding every picture of `url`, reporting decoded frames as it goes. */
 class Decoder {
   frames = 0;
-  errors: string[] = [];
+  /** ffmpeg's error lines, each with when it was read (performance.now()). */
+  errors: { at: number; line: string }[] = [];
   /** Set once ffmpeg has exited. */
   exited = false;
   readonly done: Promise<void>;
@@ -161,10 +167,22 @@ class Decoder {
         if (m) this.frames = Number(m[1]);
       }
     })();
-    const errors = new Response(child.stderr).text().then((t) => {
-      // The null muxer's complaints about timestamps are not decode errors.
-      this.errors = t.split("\n").filter((l) => l.trim() && !MUXER_LINE.test(l));
-    });
+    const errors = (async () => {
+      let rest = "";
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop()!;
+        // The null muxer's complaints about timestamps are not decode errors.
+        for (const line of lines) {
+          if (line.trim() && !MUXER_LINE.test(line)) {
+            this.errors.push({ at: performance.now(), line });
+          }
+        }
+      }
+      if (rest.trim() && !MUXER_LINE.test(rest)) {
+        this.errors.push({ at: performance.now(), line: rest });
+      }
+    })();
     this.done = Promise.all([progress, errors, child.status]).then(() => {
       this.exited = true;
     });
@@ -219,6 +237,8 @@ export async function measureRtsp(
       while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     };
     await waitFor(() => decs.every((d) => d.frames > 0 || d.exited));
+    // From here on no client sends a Range (see above): what the decoders report is the path's.
+    const joined = performance.now();
     const opening = Array.from({ length: light }, (_, i) => i);
     const worker = async () => {
       for (let i = opening.shift(); i !== undefined; i = opening.shift()) {
@@ -265,7 +285,9 @@ export async function measureRtsp(
       }
       if (p.check.counts.firstProblem) problems.push(p.check.counts.firstProblem);
     }
-    for (const d of decs) problems.push(...d.errors);
+    const counted = decs.flatMap((d) => d.errors.filter((e) => e.at >= joined));
+    const whileJoining = decs.reduce((s, d) => s + d.errors.length, 0) - counted.length;
+    problems.push(...counted.map((e) => e.line));
     if (exitedEarly) {
       failed += exitedEarly;
       problems.push(`${exitedEarly} ffmpeg decoder(s) exited before the window ended`);
@@ -283,7 +305,8 @@ export async function measureRtsp(
       framesDecoded,
       lost: players.reduce((s, p) => s + p.check.counts.lost, 0),
       malformed: players.reduce((s, p) => s + p.check.counts.malformed, 0),
-      decoderErrors: decs.reduce((s, d) => s + d.errors.length, 0),
+      decoderErrors: counted.length,
+      decoderErrorsWhileJoining: whileJoining,
       failed,
       sample: problems[0] ?? null,
       cores: Object.fromEntries(
