@@ -221,6 +221,7 @@ export async function measureRtsp(
   seconds: number,
   cpu: Record<string, () => number>,
 ): Promise<RtspResult> {
+  decoders = Math.min(decoders, streams);
   const players: RtspPlayer[] = [];
   const decs: Decoder[] = [];
   const problems: string[] = [];
