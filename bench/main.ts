@@ -4,8 +4,8 @@
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
  * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), 100 concurrent
  * 2 Mbit/s RTSP streams directly, through `ssh -R` and through the cloud's gateway
- * (`--rtsp-streams=N` for another count; rtsp.ts says how they are checked), the live view's time to first picture, the console's
- * lists at 10,000 devices, agent idle RSS (and the bare runtime's), interactive round trips under
+ * (`--rtsp-streams=N` for another count; rtsp.ts says how they are checked), the live view's
+ * time to first picture, the console's lists at 10,000 devices, agent idle RSS (and the bare runtime's), interactive round trips under
  * bulk, the WebSocket server candidates, CPU seconds per GB moved (per process too), and agents
  * per node (simulated). Prints a markdown table with each figure's ratio to `ssh -R` and to
  * direct, and writes bench/results/latest.json (or `--out=FILE`;
