@@ -18,6 +18,25 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
+/**
+ * Closes a page, asking again when Chromium does not. Chromium can acknowledge a close that races
+ * a navigation commit (a reload, a meta refresh) without closing anything, and Playwright then
+ * waits for the page's end forever (microsoft/playwright#42068, #42366; a fresh-clone run here
+ * hung 10 minutes on it). Each request gets 2 s; the fifth failure is an error, not a hang.
+ */
+export async function closePage(page: Page): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      page.close().then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 2_000)),
+    ]);
+    clearTimeout(timer);
+    if (closed || page.isClosed()) return;
+  }
+  throw new Error(`the page ${page.url()} did not close after 5 requests`);
+}
+
 /** One accessibility violation as axe-core reports it. */
 export interface A11yViolation {
   id: string;

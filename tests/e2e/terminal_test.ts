@@ -14,7 +14,12 @@ import { type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
 import { startMfaSshServer } from "../_fixtures/ssh_mfa_server.ts";
 import type { Browser, BrowserContext } from "playwright-core";
-import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import {
+  accessibilityViolations,
+  closePage,
+  launchBrowser,
+  SCREENSHOTS,
+} from "../_fixtures/browser.ts";
 import { csrfTokenFor } from "../../src/cloud/tenancy/auth.ts";
 
 /** What the terminal pages expose for tests: the xterm.js Terminal. */
@@ -282,7 +287,7 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
       await page.screenshot({ path: `${SCREENSHOTS}/terminal.png` });
 
       // Leaving the page ends the session; its recording is stored and audited.
-      await page.close();
+      await closePage(page);
       const recordingId = String(
         (await auditCount(w, "terminal.session", 1))[0].detail.recordingId,
       );
@@ -313,8 +318,9 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
       // An admin changes the tenant's terminal policy there.
       await list.click("text=Terminal policy of this tenant");
       await list.fill("#tp-maxPerDevice", "2");
-      await list.click("text=Save policy");
-      // (The page reloads after saving; the saved policy is what the API answers.)
+      // The page reloads after saving: wait for the reloaded page (closing a page while its
+      // reload commits can hang Chromium's close), then check what the API answers.
+      await Promise.all([list.waitForEvent("load"), list.click("text=Save policy")]);
       const saved = Date.now() + 30_000;
       for (;;) {
         const policy = await (await w.api("GET", "/api/terminal/policy")).json();
@@ -325,7 +331,7 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
         assert(Date.now() < saved, `policy not saved: ${JSON.stringify(policy)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
-      await list.close();
+      await closePage(list);
       const player = await context.newPage();
       player.on("response", async (r) => {
         try {

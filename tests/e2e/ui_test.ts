@@ -11,7 +11,12 @@ import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
-import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import {
+  accessibilityViolations,
+  closePage,
+  launchBrowser,
+  SCREENSHOTS,
+} from "../_fixtures/browser.ts";
 
 async function signIn(page: Page, url: string, email: string, password: string) {
   await page.goto(`${url}/`);
@@ -97,7 +102,7 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
     assertStringIncludes(tab.url(), "/c/h-");
     await tab.waitForFunction(`document.getElementById("xhr")?.textContent?.includes("rpc2-ok")`);
     await shot(tab, "04-camera-through-proxy");
-    await tab.close();
+    await closePage(tab);
 
     // CLI session: the command with its token is shown once, then only the session row.
     await page.click("text=Open CLI session");
