@@ -42,6 +42,10 @@ for (const target of targets) {
         target,
         "--output",
         output,
+        // The role's module: src/main.ts imports it by a variable (see ROLE_MODULES there), which
+        // deno compile does not follow, so each executable carries its own role's code only.
+        "--include",
+        `src/${role}/main.ts`,
         // Each executable starts in its role: `connector-agent run` = `connector agent run`.
         "src/main.ts",
         role,

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { certInfo, keyMatchesCert } from "../shared/crypto/pki.ts";
+import { certFacts, keyMatchesCert } from "../shared/crypto/cert_reader.ts";
 import { writeSecretFile } from "../shared/crypto/files.ts";
 
 /** The proven pair's file names. */
@@ -71,7 +71,7 @@ export async function loadPair(
   for (const cert of certs) {
     let issued: number;
     try {
-      issued = certInfo(cert.pem).notBefore.getTime();
+      issued = certFacts(cert.pem).notBefore.getTime();
     } catch {
       continue;
     }

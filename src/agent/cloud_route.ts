@@ -6,7 +6,7 @@
  * route; certificates are always checked against the endpoint's host name, not the address.
  * @module
  */
-import { splitPemCerts } from "../shared/crypto/pki.ts";
+import { splitPemCerts } from "../shared/crypto/cert_reader.ts";
 import {
   interleave,
   race,

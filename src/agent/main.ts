@@ -23,16 +23,13 @@ import {
 import { VERSION } from "../shared/version.ts";
 import { defaultStateDir, loadState } from "./state.ts";
 import { clockFromEnv } from "../shared/test_clock.ts";
-import { enroll, EnrollError } from "./enroll.ts";
 import { supervise } from "./supervisor.ts";
 import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
 import { splitEndpoints } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
-import { startHealthServer } from "./health.ts";
-import { claim } from "./claim.ts";
+import { startIdleTrim } from "./idle_trim.ts";
 import { writeLinkStatus } from "./link_status.ts";
-import { SERVICE_HELP, serviceMain } from "./service/main.ts";
 import { untilStopRequested } from "./service/stop.ts";
 import { WINDOWS_SERVICE } from "./service/paths.ts";
 import { commandHint } from "../shared/invocation.ts";
@@ -136,7 +133,12 @@ const claimOptions: Record<string, OptionSpec> = {
   ...common,
 };
 
-const HELP = `connector agent — the Nanodems Connector site agent
+// Enrollment, the service installers and the health endpoint are imported when their command
+// or flag is used: a running agent does not hold them (idle RSS, README "Performance").
+
+/** The help text (with the service commands' section). */
+const help = (serviceHelp: string) =>
+  `connector agent — the Nanodems Connector site agent
 
 Usage:
   connector agent enroll --cloud URL --token -       enroll this machine in a site (once)
@@ -163,7 +165,7 @@ ${renderOptions(claimOptions)}
 Options of run:
 ${renderOptions(allRunOptions)}
 
-${SERVICE_HELP}
+${serviceHelp}
 
 Example:
   connector agent enroll --cloud https://cloud.example.com --token-file /tmp/token
@@ -196,7 +198,7 @@ function logger(values: Record<string, unknown>) {
 export async function agentMain(argv: string[]): Promise<number> {
   const sub = argv[0];
   if (!sub || sub === "--help" || sub === "-h" || sub === "help") {
-    console.log(HELP);
+    console.log(help((await import("./service/main.ts")).SERVICE_HELP));
     return 0;
   }
   if (sub === "--version" || sub === "-V") {
@@ -237,6 +239,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     if (!token) {
       throw new UsageError("--token or --token-file is required (the site's enrollment token)");
     }
+    const { enroll, EnrollError } = await import("./enroll.ts");
     try {
       await enroll({
         cloud: values.cloud as string,
@@ -276,6 +279,8 @@ export async function agentMain(argv: string[]): Promise<number> {
     if (!values.serial) throw new UsageError("--serial is required (this device's serial)");
     if (!values["ca-pin"]) throw new UsageError("--ca-pin is required (the cloud CA pin)");
     applyTrustEnv(values["trust-env"] === true, "");
+    const { EnrollError } = await import("./enroll.ts");
+    const { claim } = await import("./claim.ts");
     try {
       await claim({
         cloud: values.cloud as string,
@@ -298,7 +303,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === "install" || sub === "uninstall" || sub === "status") {
-    return await serviceMain(sub, argv.slice(1));
+    return await (await import("./service/main.ts")).serviceMain(sub, argv.slice(1));
   }
   if (sub === "run") {
     const { values } = parseFlags(argv.slice(1), allRunOptions);
@@ -350,6 +355,8 @@ export async function agentMain(argv: string[]): Promise<number> {
     const stats = new Stats();
     await loadStats(dir, stats, log);
     const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });
+    // Memory back to the system whenever the agent goes quiet (idle_trim.ts).
+    const trim = startIdleTrim({ stats, log });
     const link = (up: boolean, detail: string) =>
       writeLinkStatus(dir, {
         up,
@@ -368,13 +375,19 @@ export async function agentMain(argv: string[]): Promise<number> {
       controlEndpoint: config.controlEndpoint,
       discoveryTargets: config.discoveryTargets,
       reachabilityIntervalMs: config.reachabilityIntervalMs,
-      onLink: (up, detail) => void link(up, detail),
+      onLink: (up, detail) => {
+        trim.bump();
+        void link(up, detail);
+      },
       clock: clockFromEnv((m) => log.warn(m)),
     });
-    const health = config.healthListen ? await startHealthServer(config.healthListen, sup) : null;
+    const health = config.healthListen
+      ? await (await import("./health.ts")).startHealthServer(config.healthListen, sup)
+      : null;
     if (health) log.info({ port: health.port }, "health endpoint listening");
     await untilStopRequested();
     log.info("agent stopping");
+    trim.stop();
     await sup.stop();
     await health?.close();
     await flusher.stop();

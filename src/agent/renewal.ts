@@ -10,14 +10,7 @@
  * 6 h); a refusal or no answer is retried later, never in a loop.
  * @module
  */
-import {
-  certInfo,
-  createCsr,
-  generateKeyPem,
-  issuedBy,
-  keyMatchesCert,
-  splitPemCerts,
-} from "../shared/crypto/pki.ts";
+import { certFacts, keyMatchesCert, splitPemCerts } from "../shared/crypto/cert_reader.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Logger } from "../shared/log.ts";
 import type { AgentMessage, CertificatePolicy, RenewResult } from "../shared/protocol/control.ts";
@@ -34,8 +27,16 @@ const ANSWER_MS = 60_000;
 /** Wait after a refused or unanswered renewal. */
 const RETRY_MS = HOUR_MS;
 
+/**
+ * The certificate toolkit, loaded when a certificate is made or checked (a renewal), not for
+ * reading dates: `cert_reader.ts` does that without `@peculiar/x509` (idle RSS, README
+ * "Performance").
+ */
+const pki = () => import("../shared/crypto/pki.ts");
+
 /** True when one of the CAs in the PEM bundle `caPem` issued `certPem`. */
 async function issuedByAny(certPem: string, caPem: string): Promise<boolean> {
+  const { issuedBy } = await pki();
   for (const ca of splitPemCerts(caPem)) if (await issuedBy(certPem, ca)) return true;
   return false;
 }
@@ -68,7 +69,7 @@ export class CertRenewer {
     if (state.pairSource === "next") {
       await promotePair(this.#o.stateDir, state);
       this.#o.log.info(
-        { serial: certInfo(state.certPem).serialHex },
+        { serial: certFacts(state.certPem).serialHex },
         "renewed certificate in use; the old one is removed",
       );
     }
@@ -107,6 +108,7 @@ export class CertRenewer {
       this.#timer = setTimeout(() => this.#plan(pending.state, true, pending.send), RETRY_MS);
       return;
     }
+    const { certInfo } = await pki();
     const info = (() => {
       try {
         return certInfo(r.certificate);
@@ -139,7 +141,7 @@ export class CertRenewer {
 
   #plan(state: AgentState, renewNow: boolean, send: (m: AgentMessage) => void): void {
     if (this.#renewed) return;
-    const info = certInfo(state.certPem);
+    const info = certFacts(state.certPem);
     const due = renewalDue(info.notBefore.getTime(), info.notAfter.getTime());
     const wait = due - this.#o.clock.now();
     if (renewNow || wait <= 0) {
@@ -159,11 +161,12 @@ export class CertRenewer {
   ): Promise<void> {
     if (this.#inflight || (this.#renewed && !evenIfRenewed)) return;
     this.#inflight = { keyPem: "", state, send };
+    const { createCsr, generateKeyPem } = await pki();
     const keyPem = await generateKeyPem();
     const csr = await createCsr({ keyPem, commonName: state.agentId });
     this.#inflight = { keyPem, state, send };
     this.#o.log.info(
-      { notAfter: certInfo(state.certPem).notAfter.toISOString() },
+      { notAfter: certFacts(state.certPem).notAfter.toISOString() },
       "renewing the certificate",
     );
     send({ renewRequest: { csr } });

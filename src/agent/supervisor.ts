@@ -21,7 +21,7 @@ import { type AgentState, loadState } from "./state.ts";
 import { chooseRoute, type CloudRoute, routeKey } from "./cloud_route.ts";
 import type { ProbeTarget } from "./discovery/probe.ts";
 import { CertRenewer } from "./renewal.ts";
-import { certInfo } from "../shared/crypto/pki.ts";
+import { certFacts } from "../shared/crypto/cert_reader.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { ReachabilityMonitor } from "./reachability.ts";
 import { dialDevice } from "./dialer.ts";
@@ -77,7 +77,7 @@ export const CERT_EXPIRED = "certificate expired: re-enroll";
 function certificateExpired(end: SessionEnd, certPem: string, now: number): boolean {
   if (end.reason.includes(CERT_EXPIRED)) return true;
   try {
-    return certInfo(certPem).notAfter.getTime() <= now;
+    return certFacts(certPem).notAfter.getTime() <= now;
   } catch {
     return false;
   }

@@ -9,7 +9,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 Deno.test("proxy in Chromium: a camera UI works under /c/{h}/ and a hostile page is contained", async () => {
   const stack = await Stack.start();
@@ -118,7 +118,7 @@ Deno.test("proxy in Chromium: a camera UI works under /c/{h}/ and a hostile page
     });
     assertEquals(me.status, 200);
     await me.body?.cancel();
-    await context.close();
+    await closeContext(context);
   } finally {
     await browser.close();
     await stack.stop();

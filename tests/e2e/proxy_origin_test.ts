@@ -10,7 +10,7 @@ import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
 import { freePort } from "../_fixtures/sshd.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 import { handleToLabel } from "../../src/cloud/access/proxy/origin.ts";
 
 /** One raw HTTP/1.1 exchange with a chosen Host header; returns status line and head. */
@@ -113,7 +113,7 @@ Deno.test("per-handle origins: hand-over, the camera at its own origin, a hostil
       headers: { authorization: `Bearer ${q.apiToken}` },
     })).json();
     assert(!JSON.stringify(tokens).includes("stolen"));
-    await context.close();
+    await closeContext(context);
 
     // Without the browser: a Bearer token works on the origin; anonymous calls do not; a grant is
     // good once; a forged cookie is nobody.

@@ -6,7 +6,7 @@
 import { assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 Deno.test("Chromium: a Basic-auth camera's WebSocket through /c/{h}/ with held credentials", async () => {
   const stack = await Stack.start();
@@ -43,7 +43,7 @@ Deno.test("Chromium: a Basic-auth camera's WebSocket through /c/{h}/ with held c
       await page.locator("#state", { hasText: /ws-basic-ok|ERR/ }).waitFor({ timeout: 15_000 });
       assertEquals(await page.textContent("#state"), "ws-basic-ok:event");
       await page.screenshot({ path: `${SCREENSHOTS}/ui-camera-ws-${width}.png` });
-      await context.close();
+      await closeContext(context);
     }
   } finally {
     await browser.close();

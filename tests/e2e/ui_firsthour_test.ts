@@ -9,7 +9,12 @@
 import type { Browser, Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import {
+  accessibilityViolations,
+  closeContext,
+  launchBrowser,
+  SCREENSHOTS,
+} from "../_fixtures/browser.ts";
 
 /** Closes the one-shot secret dialog and waits for the reload that follows. */
 async function closeSecret(page: import("playwright-core").Page) {
@@ -132,7 +137,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
       "no console errors (favicon included)",
     );
   } finally {
-    await context.close();
+    await closeContext(context);
   }
 }
 
@@ -199,7 +204,7 @@ Deno.test("UI first hour: add by address, skipped feedback, rename, delete site,
       headers: { authorization: `Bearer ${named.apiToken}` },
     }).then((r) => r.json());
     assertEquals(listed.items[0].label, "Gate PC");
-    await ctx.close();
+    await closeContext(ctx);
 
     // A superadmin's navigation fits one line at 1280 px.
     const root = await stack.addUser(named.tenantId, "superadmin");

@@ -5,7 +5,7 @@
  */
 import { assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { echoServer, Stack } from "../_fixtures/stack.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 Deno.test("live sessions: listed with who and what, terminated from the dashboard, audited", async () => {
   const stack = await Stack.start();
@@ -48,10 +48,11 @@ Deno.test("live sessions: listed with who and what, terminated from the dashboar
     await page.screenshot({ path: `${SCREENSHOTS}/ui-live-sessions.png`, fullPage: true });
     await row.locator("text=Terminate").click();
     assertStringIncludes(await page.textContent("#confirm-text") ?? "", "WebSocket tunnel");
-    await page.click("#confirm-dialog >> text=Confirm");
+    // The dashboard reloads after the termination: wait for the reloaded page before closing it.
+    await Promise.all([page.waitForEvent("load"), page.click("#confirm-dialog >> text=Confirm")]);
     const c = await closed;
     assertEquals(c, { code: 1008, reason: "terminated by an admin" });
-    await context.close();
+    await closeContext(context);
 
     const audit = await stack.admin<{ entries: { action: string; actor: string }[] }>(
       "audit",

@@ -7,7 +7,12 @@
 import type { Browser } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import {
+  accessibilityViolations,
+  closeContext,
+  launchBrowser,
+  SCREENSHOTS,
+} from "../_fixtures/browser.ts";
 
 /** Closes the one-shot secret dialog and waits for the reload that follows. */
 async function closeSecret(page: import("playwright-core").Page) {
@@ -32,7 +37,7 @@ async function setPassword(browser: Browser, link: string, password: string) {
     assertEquals(again?.status(), 404);
     assertStringIncludes(await page.textContent("main") ?? "", "expired or was already used");
   } finally {
-    await context.close();
+    await closeContext(context);
   }
 }
 
@@ -138,7 +143,7 @@ async function walk(browser: Browser, stack: Stack, width: number) {
       assert(actions.includes(a), `${a} audited`);
     }
   } finally {
-    await context.close();
+    await closeContext(context);
   }
 }
 

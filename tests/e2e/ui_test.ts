@@ -13,6 +13,7 @@ import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
 import {
   accessibilityViolations,
+  closeContext,
   closePage,
   launchBrowser,
   SCREENSHOTS,
@@ -181,7 +182,7 @@ Deno.test("UI walk: sign in, new site, agent online, add device, open it, CLI se
     const theirs = (await pageB.textContent("main")) ?? "";
     assert(!theirs.includes("site.create") && !theirs.includes(siteId), "audit leaked");
     await ctxB.close();
-    await context.close();
+    await closeContext(context);
   } finally {
     await browser.close();
     await stack.stop();

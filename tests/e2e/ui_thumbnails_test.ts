@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/rtsp.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 Deno.test("site page: a camera thumbnail shows a real picture and refreshes only while visible", async () => {
   const stack = await Stack.start();
@@ -82,7 +82,7 @@ Deno.test("site page: a camera thumbnail shows a real picture and refreshes only
     const hiddenAt = await at();
     await new Promise((r) => setTimeout(r, 6_000));
     assertEquals(await at(), hiddenAt, "a hidden tab fetched a new thumbnail");
-    await context.close();
+    await closeContext(context);
   } finally {
     await stack.stop();
   }

@@ -9,7 +9,7 @@ import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Proc, Stack } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
-import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 async function signIn(page: Page, url: string, email: string, password: string, path = "/") {
   await page.goto(`${url}${path}`);
@@ -166,7 +166,7 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     assertEquals(lic?.status(), 403);
     assertStringIncludes(await page.textContent("main") ?? "", "superadmins only");
     await ctxS.close();
-    await context.close();
+    await closeContext(context);
   } finally {
     await browser.close();
     await stack.stop();

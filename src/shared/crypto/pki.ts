@@ -22,6 +22,8 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { isIP } from "node:net";
 import { encodeHex } from "../encoding.ts";
+// Shared with the agent's light reader (cert_reader.ts), which a running agent uses instead.
+export { keyMatchesCert, splitPemCerts } from "./cert_reader.ts";
 
 /** A certificate and its private key, both PEM; `keyPem` is always PKCS#8. */
 export interface KeyAndCert {
@@ -474,31 +476,9 @@ export async function spkiPin(certPem: string): Promise<string> {
   return `sha256:${encodeHex(new Uint8Array(digest))}`;
 }
 
-/** The certificates of a PEM bundle, each as its own PEM text (other blocks are skipped). */
-export function splitPemCerts(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)?.map((
-    b,
-  ) => b + "\n") ?? [];
-}
-
 /** PEM text of a DER certificate (e.g. the peer certificate's `raw` bytes from a TLS stack). */
 export function certPemFromDer(der: Uint8Array): string {
   return pemEncode("CERTIFICATE", der);
-}
-
-/**
- * True when the PKCS#8 private key in `keyPem` is the key of `certPem` (their public keys are
- * the same). Any failure, including unparsable input, yields false.
- */
-export async function keyMatchesCert(keyPem: string, certPem: string): Promise<boolean> {
-  try {
-    const cert = parseCert(certPem);
-    const { keys } = await importEcKeyPem(keyPem);
-    const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
-    return bytesEqual(spki, new Uint8Array(cert.publicKey.rawData));
-  } catch {
-    return false;
-  }
 }
 
 /** The subject CN of a PEM certificate request, or null when it cannot be parsed. */

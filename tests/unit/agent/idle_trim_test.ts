@@ -1,0 +1,59 @@
+// The agent's idle trim: one full collection per quiet spell, none while a tunnel is open or
+// bytes move, and the collector really frees garbage in this runtime.
+import { assert, assertEquals } from "../../_fixtures/assert.ts";
+import { Stats } from "../../../src/agent/stats.ts";
+import { fullCollector, startIdleTrim } from "../../../src/agent/idle_trim.ts";
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("idle trim: collects once when quiet, not while a tunnel is open, again after activity", async () => {
+  const stats = new Stats();
+  let runs = 0;
+  let ticks = 0;
+  const trim = startIdleTrim({ stats, quietMs: 10, collect: () => runs++ });
+  // A tick counter on the same period, to let several quiet periods pass without sleeping blind.
+  const tick = setInterval(() => ticks++, 10);
+  try {
+    await until(() => runs === 1, "the first collection");
+    let seen = ticks;
+    await until(() => ticks >= seen + 5, "five more periods");
+    assertEquals(runs, 1, "one collection per quiet spell");
+
+    stats.activeStreams = 1;
+    stats.tunnelsOpened++;
+    seen = ticks;
+    await until(() => ticks >= seen + 5, "five periods with a tunnel open");
+    assertEquals(runs, 1, "nothing collected while a tunnel is open");
+
+    stats.activeStreams = 0;
+    stats.bytesUp += 100;
+    await until(() => runs === 2, "the collection after the tunnel closed");
+
+    trim.bump();
+    await until(() => runs === 3, "the collection after a link change");
+    assertEquals(trim.collections, 3);
+  } finally {
+    clearInterval(tick);
+    trim.stop();
+  }
+});
+
+Deno.test("idle trim: the full collector frees unreachable objects in this runtime", () => {
+  const collect = fullCollector();
+  assert(collect, "a full collector is available without flags");
+  collect();
+  const before = Deno.memoryUsage().heapUsed;
+  let garbage: unknown[] | null = Array.from({ length: 200_000 }, (_, i) => ({ i, s: `x${i}` }));
+  const held = Deno.memoryUsage().heapUsed;
+  assert(held > before + (4 << 20), "the garbage was allocated on the heap");
+  garbage = null;
+  collect();
+  assert(garbage === null);
+  assert(Deno.memoryUsage().heapUsed < held - (4 << 20), "the collection freed it");
+});
