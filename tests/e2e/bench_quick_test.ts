@@ -47,11 +47,21 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
       has(/^live view latency: glass to glass/, "live view"),
       `glass to glass: ${(report.skipped as string[]).join("; ")}`,
     );
-    // The RTSP section either ran or said why not.
+    // The RTSP section either ran or said why not; when it ran, every path has its decode errors
+    // and delivered bitrate, and the gateway the cloud's and agent's CPU.
+    const rtspRan = rows.some((r) => /^RTSP/.test(r.figure));
     assert(
-      rows.some((r) => /^RTSP/.test(r.figure)) ||
-        (report.skipped as string[]).some((s) => /^RTSP: not available: /.test(s)),
+      rtspRan || (report.skipped as string[]).some((s) => /^RTSP: not available: /.test(s)),
+      (report.skipped as string[]).join("; "),
     );
+    if (rtspRan) {
+      for (const path of ["direct", "ssh -R", "RTSP gateway :9554"]) {
+        assert(has(/^RTSP .*: decode errors$/, path), `RTSP decode errors via ${path}`);
+        assert(has(/^RTSP .*: received per stream/, path), `RTSP bitrate via ${path}`);
+      }
+      assert(has(/^RTSP .*: cloud CPU/, "RTSP gateway :9554"), "RTSP cloud CPU");
+      assert(has(/^RTSP .*: agent CPU/, "RTSP gateway :9554"), "RTSP agent CPU");
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
