@@ -2,13 +2,17 @@
  * `deno task bench [--quick]`: in one run on loopback, the same work through the direct path,
  * OpenSSH `ssh -R`, the CLI tunnel (`connector tunnel run`) and the raw WebSocket tunnel — bulk
  * one stream each way, open + first byte round trips, concurrent idle tunnels and the memory
- * each costs, small HTTP GETs with wrk (also through the browser proxy `/c/{h}/`), concurrent
- * RTSP streams through the cloud's gateway, the live view's time to first picture, the console's
- * lists at 10,000 devices, agent idle RSS (and the bare runtime's), interactive round trips under
- * bulk, the WebSocket server candidates, CPU seconds per GB moved (per process too), and agents
+ * each costs (the cloud's split into JS heap and buffers, and the bare runtime's floor per idle
+ * connection; `bench/idle.ts` runs just the cloud's figures), small HTTP GETs with wrk (also
+ * through the browser proxy `/c/{h}/`), 100 concurrent 2 Mbit/s RTSP streams directly, through
+ * `ssh -R` and through the cloud's gateway (`--rtsp-streams=N` for another count; rtsp.ts says
+ * how they are checked), the live view's time to first picture, the console's lists at 10,000
+ * devices, agent idle RSS (and the bare runtime's), interactive round trips under bulk (on
+ * loopback, and over a 50 Mbit/s link in a network namespace: `slow_link.ts`), the WebSocket
+ * server candidates, CPU seconds per GB moved (per process too), and agents
  * per node (simulated). Prints a markdown table with each figure's ratio to `ssh -R` and to
  * direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents`
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * for some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
@@ -18,11 +22,21 @@ import { measureDataPlanes } from "./dataplane.ts";
 import { measureWsServers } from "./ws_servers.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureLists } from "./lists.ts";
+import { measureFloor, memoryGauges } from "./idle.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { measureAgentsPerNode } from "./agents_per_node.ts";
+import { measureSlowLink } from "./slow_link.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
-import { CAMERA_PATH, readStreams, startCamera } from "./rtsp.ts";
+import {
+  type Camera,
+  CAMERA_2M_ARGS,
+  CAMERA_PATH,
+  decodeErrors,
+  measureRtsp,
+  type RtspResult,
+  startCamera,
+} from "./rtsp.ts";
 import { browserLatency, fanOut, timeToFirstPicture } from "./live.ts";
 import { type BenchPath, startWorld, type World } from "./world.ts";
 import { bulk, firstByte, interactiveUnderBulk, openIdle, wrk } from "./workloads.ts";
@@ -36,18 +50,30 @@ const out = outArg
   : new URL("./results/latest.json", import.meta.url).pathname;
 const MiB = 1 << 20;
 const cfg = quick
-  ? { bulk: 4 * MiB, opens: 50, idle: [50], wrkSeconds: 1, rtspStreams: 2, rtspSeconds: 2 }
+  ? {
+    bulk: 4 * MiB,
+    opens: 50,
+    idle: [50],
+    wrkSeconds: 1,
+    rtspStreams: 2,
+    rtspDecoders: 1,
+    rtspSeconds: 2,
+  }
   : {
     bulk: 256 * MiB,
     opens: 1000,
     idle: [1000, 10000],
     wrkSeconds: 5,
-    rtspStreams: 100,
+    rtspStreams: Number(
+      Deno.args.find((a) => a.startsWith("--rtsp-streams="))?.slice("--rtsp-streams=".length) ??
+        100,
+    ),
+    rtspDecoders: 4,
     rtspSeconds: 10,
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents`
+ * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * runs just those sections
  * (default: all).
  */
@@ -170,6 +196,7 @@ async function idleSection(w: World): Promise<void> {
     const held: Stream[] = [];
     await settle();
     const base = { cloud: rssKiB(w.cloudPid), agent: rssKiB(w.agentPid), group: p.procs!.rssKiB() };
+    const baseGauges = p === ws && w.metricsUrl ? await memoryGauges(w.metricsUrl) : null;
     let error: string | null = null;
     for (const n of cfg.idle) {
       if (error) break;
@@ -202,42 +229,166 @@ async function idleSection(w: World): Promise<void> {
             note,
           });
         }
+        // Where the cloud's share is: the JavaScript heap (live objects and garbage not yet
+        // collected) and buffers outside it, from its /metrics.
+        const g = w.metricsUrl && baseGauges ? await memoryGauges(w.metricsUrl) : null;
+        if (g && baseGauges && k) {
+          for (
+            const [what, now, before] of [
+              ["JS heap", g.heap, baseGauges.heap],
+              ["external buffers", g.external, baseGauges.external],
+            ] as const
+          ) {
+            rows.push({
+              figure: `idle tunnels ×${n}: cloud ${what} per tunnel`,
+              path: p.name,
+              value: (now - before) / 1024 / k,
+              unit: "KiB",
+              better: "lower",
+              note:
+                "from the cloud's /metrics (garbage not yet collected included); part of its RSS",
+            });
+          }
+        }
       }
     }
     for (const s of held) s.close();
   }
   await settle(2000);
+  // The floor: what the runtime alone costs per idle connection (a bare deno process holding
+  // one pending 512-byte read on each TCP connection, nothing else per connection).
+  log(`bare runtime floor: ${cfg.idle.join(", ")} idle connections …`);
+  for (const f of await measureFloor(cfg.idle)) {
+    rows.push({
+      figure: `idle tunnels ×${f.n}: RSS per tunnel, cloud`,
+      path: "bare deno runtime (floor)",
+      value: f.rssKiB,
+      unit: "KiB",
+      better: "lower",
+      note: "one idle TCP connection with a pending read, nothing else",
+    });
+  }
 }
 
-async function rtspSection(w: World, camera: { port: number } | null): Promise<void> {
-  if (!camera) return;
+async function rtspSection(w: World, camera: Camera | null): Promise<void> {
+  const cam = w.extra.rtsp2m;
+  if (!camera || !cam) return;
   if (w.rtspPort === null) {
     skipped.push("RTSP: not available: the cloud has no RTSP listener (--rtsp)");
     return;
   }
-  const cam = w.extra.rtsp;
-  const urls: [string, string][] = [
-    ["direct", `rtsp://127.0.0.1:${cam.port}/${CAMERA_PATH}`],
-    ["ssh -R", `rtsp://127.0.0.1:${cam.sshPort}/${CAMERA_PATH}`],
+  const tree = (pid: number) => () => processTree(pid).reduce((n, p) => n + cpuSeconds(p), 0);
+  const cameraCpu = tree(camera.pid);
+  const cloud = tree(w.cloudPid);
+  const agent = tree(w.agentPid);
+  const paths: [string, string, Record<string, () => number>][] = [
+    ["direct", `rtsp://127.0.0.1:${cam.port}/${CAMERA_PATH}`, { camera: cameraCpu }],
+    [
+      "ssh -R",
+      `rtsp://127.0.0.1:${cam.sshPort}/${CAMERA_PATH}`,
+      { camera: cameraCpu, relay: () => w.sshGroup.cpuSeconds() },
+    ],
     [
       "RTSP gateway :9554",
       `rtsp://bench:${w.apiToken}@127.0.0.1:${w.rtspPort}/${cam.handle}/${CAMERA_PATH}`,
+      { camera: cameraCpu, relay: () => cloud() + agent(), cloud, agent },
     ],
   ];
-  for (const [name, url] of urls) {
-    log(`RTSP ${cfg.rtspStreams} streams × ${cfg.rtspSeconds} s: ${name} …`);
-    const r = await readStreams(url, cfg.rtspStreams, cfg.rtspSeconds);
-    rows.push({
-      figure: `RTSP ×${cfg.rtspStreams} concurrent streams: decode errors`,
-      path: name,
-      value: r.decodeErrors,
-      unit: "errors",
-      better: "lower",
-      note:
-        `${r.ok}/${r.streams} streams decoded, ${r.frames} frames, ${r.muxerWarnings} muxer timestamp warnings${
-          r.sample ? `; first: ${r.sample.slice(0, 80)}` : ""
-        }`,
-    });
+  const n = cfg.rtspStreams;
+  const what = `RTSP ×${n} concurrent streams at 2 Mbit/s`;
+  for (const [name, url, cpu] of paths) {
+    log(`${what} (${cfg.rtspDecoders} decoded by ffmpeg) × ${cfg.rtspSeconds} s: ${name} …`);
+    let r: RtspResult;
+    try {
+      r = await measureRtsp(url, n, cfg.rtspDecoders, cfg.rtspSeconds, cpu);
+    } catch (e) {
+      skipped.push(`${what} via ${name}: ${(e as Error).message}`);
+      continue;
+    }
+    const c = (k: string) => r.cores[k].toFixed(3);
+    log(
+      `  ${name}: ${r.flowing}/${r.streams} flowing at ${r.mbpsMedian.toFixed(2)} Mbit/s ` +
+        `(lowest ${r.mbpsMin.toFixed(2)}), ${decodeErrors(r)} decode errors; CPU cores: ` +
+        Object.entries(r.cores).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ") +
+        `; machine busy ${r.machineCores.toFixed(2)}`,
+    );
+    rows.push(
+      {
+        figure: `${what}: decode errors`,
+        path: name,
+        value: decodeErrors(r),
+        unit: "errors",
+        better: "lower",
+        note: `${r.flowing}/${r.streams} flowing; ${r.lost} RTP packets lost, ${r.malformed} ` +
+          `malformed (all clients), ${r.decoderErrors} ffmpeg error lines (${r.decoders} ` +
+          `full decoders${
+            r.decoderErrorsWhileJoining
+              ? `; ${r.decoderErrorsWhileJoining} more while they joined, not counted`
+              : ""
+          })${r.failed ? `; ${r.failed} clients failed` : ""}${
+            r.sample ? `; first: ${r.sample.slice(0, 80)}` : ""
+          }`,
+      },
+      {
+        figure: `${what}: received per stream (median)`,
+        path: name,
+        value: r.mbpsMedian,
+        unit: "Mbit/s",
+        better: "higher",
+        note: `lowest ${r.mbpsMin.toFixed(2)}; ${r.fpsMedian.toFixed(1)} fps; over ${
+          r.seconds.toFixed(1)
+        } s`,
+      },
+      {
+        figure: `${what}: frames received and checked`,
+        path: name,
+        value: r.framesChecked,
+        unit: "frames",
+        better: "higher",
+        note: `${
+          n - r.decoders
+        } light clients; ffmpeg decoded ${r.framesDecoded} frames of ${r.decoders} streams`,
+      },
+      {
+        figure: `${what}: clients' CPU`,
+        path: name,
+        value: r.cores.clients,
+        unit: "cores",
+        better: "lower",
+        note: `light clients + ffmpeg decoders; camera ${c("camera")}; machine busy ${
+          r.machineCores.toFixed(2)
+        } of ${navigator.hardwareConcurrency} cores`,
+      },
+    );
+    if (cpu.relay) {
+      rows.push({
+        figure: `${what}: CPU of the path's processes`,
+        path: name,
+        value: r.cores.relay,
+        unit: "cores",
+        better: "lower",
+        note: name === "ssh -R" ? "sshd + ssh" : `cloud ${c("cloud")} + agent ${c("agent")}`,
+      });
+    }
+    if (cpu.cloud) {
+      rows.push(
+        {
+          figure: `${what}: cloud CPU (process tree)`,
+          path: name,
+          value: r.cores.cloud,
+          unit: "cores",
+          better: "lower",
+          note: "target ≤ 1 core",
+        },
+        {
+          figure: `${what}: agent CPU (process tree)`,
+          path: name,
+          value: r.cores.agent,
+          unit: "cores",
+          better: "lower",
+        },
+      );
+    }
   }
 }
 
@@ -506,6 +657,36 @@ if (want("wsservers")) {
   }
 }
 
+if (want("slowlink")) {
+  // Not in --quick: it starts a world of its own in a network namespace (about 2 minutes).
+  if (quick) skipped.push("slow link: not run with --quick");
+  else {
+    const rate = "50mbit";
+    const k = 3;
+    log(`interactive round trips over a ${rate} link under ${k} + ${k} bulk streams …`);
+    const r = await measureSlowLink(rate, k, 150);
+    if ("unavailable" in r) skipped.push(`slow link: not available: ${r.unavailable}`);
+    else {
+      for (const p of r) {
+        for (
+          const [figure, v] of [
+            [`interactive round trip p50 over a ${rate} link, no bulk`, p.quiet.p50],
+            [`interactive round trip p99 over a ${rate} link, no bulk`, p.quiet.p99],
+            [
+              `interactive round trip p50 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+              p.loaded.p50,
+            ],
+            [
+              `interactive round trip p99 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+              p.loaded.p99,
+            ],
+          ] as const
+        ) rows.push({ figure, path: p.path, value: v, unit: "ms", better: "lower" });
+      }
+    }
+  }
+}
+
 if (want("dataplanes")) {
   log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
   const dp = await measureDataPlanes(cfg.bulk);
@@ -553,8 +734,15 @@ async function bareRuntimeRss(): Promise<number | null> {
 const cam = await startCamera();
 if ("unavailable" in cam) skipped.push(`RTSP: not available: ${cam.unavailable}`);
 const camera = "unavailable" in cam ? null : cam;
+// The RTSP section's camera: 2 Mbit/s, started only for that section (idle until a client comes).
+const cam2m = camera && want("rtsp") ? await startCamera(CAMERA_2M_ARGS) : null;
+if (cam2m && "unavailable" in cam2m) skipped.push(`RTSP: not available: ${cam2m.unavailable}`);
+const camera2m = cam2m && !("unavailable" in cam2m) ? cam2m : null;
 log("starting targets, cloud, agent, CLI tunnel, sshd + ssh -R …");
-const world = await startWorld(camera ? { rtsp: camera.port } : {});
+const world = await startWorld({
+  ...(camera ? { rtsp: camera.port } : {}),
+  ...(camera2m ? { rtsp2m: camera2m.port } : {}),
+});
 try {
   // The agent gives its startup garbage back once it has been quiet for a while (idle_trim.ts):
   // an idle agent is measured after that, as it stays for most of its life.
@@ -603,12 +791,13 @@ try {
   if (want("latency")) await latencySection(world.paths);
   if (want("interactive")) await interactiveSection(world.paths);
   if (want("http")) await httpSection(world);
-  if (want("rtsp")) await rtspSection(world, camera);
+  if (want("rtsp")) await rtspSection(world, camera2m);
   if (want("live")) await liveSection(world, camera);
   if (want("idle")) await idleSection(world);
 } finally {
   await world.stop();
   await camera?.close();
+  await camera2m?.close();
 }
 
 const final = withRatios(rows);

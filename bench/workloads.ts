@@ -146,14 +146,16 @@ export async function wrk(
 }
 
 /**
- * p50 and p99 in milliseconds of a 64-byte round trip on an echo stream while one bulk stream
- * uploads and another downloads through the same path (for the tunnels: the same data connection;
- * for `ssh -R`: the same SSH connection), `n` times in a row; and the same with no bulk first.
+ * p50 and p99 in milliseconds of a 64-byte round trip on an echo stream while `bulkStreams`
+ * streams upload and as many download through the same path (for the tunnels: the same data
+ * connection; for `ssh -R`: the same SSH connection), `n` times in a row; and the same with no
+ * bulk first.
  */
 export async function interactiveUnderBulk(
   openBulk: Opener,
   openEcho: Opener,
   n: number,
+  bulkStreams = 1,
 ): Promise<{ quiet: { p50: number; p99: number }; loaded: { p50: number; p99: number } }> {
   const echo = await openEcho();
   const msg = new Uint8Array(64).fill(0x2a);
@@ -174,38 +176,45 @@ export async function interactiveUnderBulk(
     return { p50: at(0.5), p99: at(0.99) };
   };
   const quiet = await rounds();
-  const up = await openBulk();
-  const down = await openBulk();
   let stop = false;
-  const chunk = new Uint8Array(CHUNK).fill(0x5a);
-  await up.write(new Uint8Array([0x55]));
-  const req = new Uint8Array(9);
-  req[0] = 0x44;
-  new DataView(req.buffer).setBigUint64(1, 1n << 50n);
-  await down.write(req);
   let moved = 0;
-  const upLoop = (async () => {
-    while (!stop) {
-      await up.write(chunk);
-      moved += CHUNK;
-    }
-  })().catch(() => {});
-  const downLoop = (async () => {
-    while (!stop) {
-      const b = await down.read();
-      if (!b) break;
-      moved += b.byteLength;
-    }
-  })().catch(() => {});
+  const chunk = new Uint8Array(CHUNK).fill(0x5a);
+  const bulks: Stream[] = [];
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < bulkStreams; i++) {
+    const up = await openBulk();
+    const down = await openBulk();
+    bulks.push(up, down);
+    await up.write(new Uint8Array([0x55]));
+    const req = new Uint8Array(9);
+    req[0] = 0x44;
+    new DataView(req.buffer).setBigUint64(1, 1n << 50n);
+    await down.write(req);
+    loops.push(
+      (async () => {
+        while (!stop) {
+          await up.write(chunk);
+          moved += CHUNK;
+        }
+      })().catch(() => {}),
+      (async () => {
+        while (!stop) {
+          const b = await down.read();
+          if (!b) break;
+          moved += b.byteLength;
+        }
+      })().catch(() => {}),
+    );
+  }
+  // Bulk in full flow first (64 MiB moved, or 10 s on a slow link).
   const t0 = performance.now();
   while (moved < 64 << 20 && performance.now() - t0 < 10_000) {
     await new Promise((r) => setTimeout(r, 20));
   }
   const loaded = await rounds();
   stop = true;
-  up.close();
-  down.close();
+  for (const b of bulks) b.close();
   echo.close();
-  await Promise.all([upLoop, downLoop]);
+  await Promise.all(loops);
   return { quiet, loaded };
 }

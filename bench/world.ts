@@ -33,11 +33,15 @@ export interface World {
   handles: Record<TargetName, string>;
   cloudPid: number;
   agentPid: number;
+  /** The cloud's `/metrics` URL (its heap gauges), when it has a metrics listener. */
+  metricsUrl: string | null;
   /** The cloud's RTSP listener port, when the cloud has one. */
   rtspPort: number | null;
   /** Extra device ports the caller asked for, by name. */
   extra: Record<string, { port: number; handle: string; sshPort: number }>;
   sshGroup: ProcGroup;
+  /** The sshd's port (its one SSH connection carries every `ssh -R` forward). */
+  sshdPort: number;
   stop(): Promise<void>;
 }
 
@@ -75,7 +79,8 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
     reader.cancel().catch(() => {});
     const targets = JSON.parse(first.value ?? "{}") as Record<TargetName, number>;
 
-    const stack = await Stack.start();
+    // The metrics listener: the idle section reads the cloud's heap gauges from it.
+    const stack = await Stack.start({ cloudArgs: ["--metrics", "127.0.0.1:0"] });
     cleanup.push(() => stack.stop());
     const ready = JSON.parse(stack.cloud.lines.find((l) => /"cloud ready"/.test(l)) ?? "{}");
     const rtspPort = typeof ready.rtsp === "number" ? ready.rtsp : null;
@@ -179,8 +184,10 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
       cloudPid: stack.cloud.child.pid,
       agentPid: agent.child.pid,
       rtspPort,
+      metricsUrl: stack.ports.metrics ? `http://127.0.0.1:${stack.ports.metrics}/metrics` : null,
       extra,
       sshGroup,
+      sshdPort: sshd.port,
       stop,
     };
   } catch (e) {

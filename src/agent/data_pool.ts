@@ -7,6 +7,7 @@
  * @module
  */
 import { MuxSession } from "../shared/transport/mux_session.ts";
+import { setConnNotSentLowat } from "../shared/transport/notsent_lowat.ts";
 import { type DataEndpoint, dialDataConnection, type DialerDeps, openTunnel } from "./dialer.ts";
 
 /** The agent's live data connections (process-wide). */
@@ -22,6 +23,9 @@ export class DataPool {
   /** Dials one data connection with `ticket` and serves it until it ends. */
   async add(ep: DataEndpoint, ticket: Uint8Array): Promise<void> {
     const conn = await dialDataConnection(ep, ticket, this.#d.dialTimeoutMs);
+    // Bulk waits in the mux, where small frames can pass it, not in the kernel (notsent_lowat.ts).
+    const lowat = setConnNotSentLowat(conn);
+    if (lowat) this.#d.log.warn({ reason: lowat }, "data connection keeps the kernel's send queue");
     const session = new MuxSession(conn, {
       role: "agent",
       onOpen: (stream, host, port) => {

@@ -428,15 +428,19 @@ export class Stack {
     return { ...r, state };
   }
 
-  /** Starts `connector agent run` on a state directory and waits until it is connected. */
+  /**
+   * Starts `connector agent run` on a state directory and waits until it is connected (for at
+   * most `upWithinMs`: many agents booting at once on a loaded machine need a longer bound).
+   */
   async runAgent(
     state: string,
     waitUp = true,
     env: Record<string, string> = {},
+    upWithinMs = 20_000,
   ): Promise<Proc> {
     const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
     this.agents.push(p);
-    if (waitUp) await p.waitFor(/"control stream up"/);
+    if (waitUp) await p.waitFor(/"control stream up"/, upWithinMs);
     return p;
   }
 

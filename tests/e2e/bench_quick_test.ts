@@ -30,6 +30,12 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
     }
     assert(has(/^small HTTP GETs/, "browser proxy /c/{h}/"), "wrk through the browser proxy");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, agent/, "WebSocket tunnel"), "idle RSS");
+    assert(has(/^idle tunnels ×\d+: RSS per tunnel, cloud/, "WebSocket tunnel"), "cloud idle RSS");
+    assert(has(/^idle tunnels ×\d+: cloud JS heap/, "WebSocket tunnel"), "cloud idle heap");
+    assert(
+      has(/^idle tunnels ×\d+: RSS per tunnel, cloud/, "bare deno runtime (floor)"),
+      "the runtime's floor per idle connection",
+    );
     assert(has(/^site-side process idle RSS/, "connector agent"), "agent idle RSS");
     // The two-node sections and the agents-per-node simulator ran (figures not judged).
     assert(rows.some((r) => /^node killed → agents/.test(r.figure)), "failover rows");
@@ -41,11 +47,21 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
       has(/^live view latency: glass to glass/, "live view"),
       `glass to glass: ${(report.skipped as string[]).join("; ")}`,
     );
-    // The RTSP section either ran or said why not.
+    // The RTSP section either ran or said why not; when it ran, every path has its decode errors
+    // and delivered bitrate, and the gateway the cloud's and agent's CPU.
+    const rtspRan = rows.some((r) => /^RTSP/.test(r.figure));
     assert(
-      rows.some((r) => /^RTSP/.test(r.figure)) ||
-        (report.skipped as string[]).some((s) => /^RTSP: not available: /.test(s)),
+      rtspRan || (report.skipped as string[]).some((s) => /^RTSP: not available: /.test(s)),
+      (report.skipped as string[]).join("; "),
     );
+    if (rtspRan) {
+      for (const path of ["direct", "ssh -R", "RTSP gateway :9554"]) {
+        assert(has(/^RTSP .*: decode errors$/, path), `RTSP decode errors via ${path}`);
+        assert(has(/^RTSP .*: received per stream/, path), `RTSP bitrate via ${path}`);
+      }
+      assert(has(/^RTSP .*: cloud CPU/, "RTSP gateway :9554"), "RTSP cloud CPU");
+      assert(has(/^RTSP .*: agent CPU/, "RTSP gateway :9554"), "RTSP agent CPU");
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

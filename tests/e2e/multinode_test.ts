@@ -171,8 +171,10 @@ Deno.test(`multinode: kill -9 of the node holding ${KILL_AGENTS} agents: all bac
     const n2Pids = [n2.cloud.child.pid, ...childrenOf(n2.cloud.child.pid)];
     for (const pid of n2Pids) Deno.kill(pid, "SIGSTOP");
     const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
+    // 20 Deno processes booting at once on 2 shared cores: a generous functional bound for each
+    // agent's "control stream up" (the fixture's default is 20 s).
     const agents = await Promise.all(
-      states.map((s) => n1.runAgent(s, true, { NC_CONTROL_ENDPOINT: endpoints })),
+      states.map((s) => n1.runAgent(s, true, { NC_CONTROL_ENDPOINT: endpoints }, 90_000)),
     ).finally(() => {
       for (const pid of n2Pids) Deno.kill(pid, "SIGCONT");
     });

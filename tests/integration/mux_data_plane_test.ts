@@ -20,6 +20,7 @@ import {
 import { type MuxStream, StreamError } from "../../src/shared/transport/mux_session.ts";
 import { openLibc, sockAddr, socketFds } from "../../src/shared/transport/libc.ts";
 import { shutdownSocket } from "../../src/shared/transport/socket_shutdown.ts";
+import { DATA_NOTSENT_LOWAT, readNotSentLowat } from "../../src/shared/transport/notsent_lowat.ts";
 import { startDataListener } from "../../src/cloud/control/data_listener.ts";
 import { TunnelBroker } from "../../src/cloud/control/tunnels.ts";
 import { Registry } from "../../src/cloud/control/registry.ts";
@@ -335,6 +336,27 @@ Deno.test("an interactive tunnel stays responsive while bulk saturates the same 
     );
     // A functional bound only (the machine is shared): the echo is never starved by the bulk.
     assert(r.p99 < 2_000, `p99 ${r.p99} ms`);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("both ends of a real data connection keep at most DATA_NOTSENT_LOWAT unsent bytes in the kernel", async () => {
+  const w = await world({ maxConns: 1 });
+  try {
+    w.agent("a");
+    const t = await w.open("a", w.echoPort);
+    await writeAll(t.socket, new Uint8Array([7]));
+    assertEquals(await readN(t.socket, 1), new Uint8Array([7]));
+    const peers = w.dataPeers();
+    assertEquals(peers.length, 1);
+    if (Deno.build.os === "linux") {
+      // The cloud's accepted socket (inherited from its listener) and the agent's dialed one.
+      assertEquals(readNotSentLowat(w.data.port, peers[0]), DATA_NOTSENT_LOWAT, "cloud");
+      assertEquals(readNotSentLowat(peers[0], w.data.port), DATA_NOTSENT_LOWAT, "agent");
+    }
+    t.socket.close();
+    t.done();
   } finally {
     await w.close();
   }

@@ -11,6 +11,12 @@ import type { ByteStream } from "../../shared/transport/byte_stream.ts";
 const UP = { direction: "up" };
 const DOWN = { direction: "down" };
 
+/** Counts a chunk read from the device side (one shared function, not one per read). */
+function countDown(b: Uint8Array | null): Uint8Array | null {
+  if (b) tunnelBytes.inc(DOWN, b.byteLength);
+  return b;
+}
+
 /** Wraps a tunnel socket; the gauge of open tunnels rises now and falls at the first close. */
 export class MeteredConn implements ByteStream {
   #inner: ByteStream;
@@ -27,6 +33,16 @@ export class MeteredConn implements ByteStream {
     const n = await this.#inner.read(p);
     if (n) tunnelBytes.inc(DOWN, n);
     return n;
+  }
+
+  /**
+   * The next bytes from the device side (at most `max`) in a buffer of their own, counting bytes
+   * down. Over a mux stream the pending read holds no buffer; otherwise it reads into a fresh one.
+   */
+  readChunk(max: number): Promise<Uint8Array | null> {
+    if (this.#inner.readChunk) return this.#inner.readChunk(max).then(countDown);
+    const buf = new Uint8Array(max);
+    return this.#inner.read(buf).then((n) => countDown(n === null ? null : buf.subarray(0, n)));
   }
 
   /** Writes toward the device, counting bytes up. */

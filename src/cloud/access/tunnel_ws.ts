@@ -11,7 +11,7 @@ import {
   type PumpSocket,
   type WsPumpResult,
 } from "../../shared/transport/websocket.ts";
-import { authenticate, type Principal, TUNNEL_KINDS } from "../tenancy/auth.ts";
+import { authenticate, type Principal, type RequestFacts, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import {
   agentOnline,
@@ -59,7 +59,7 @@ function auditAnonymous(d: RouteDeps, remote: string): boolean {
 /** Authenticates and authorizes; throws AppError (401/403/404). */
 export async function authorizeTunnel(
   d: RouteDeps,
-  req: Request,
+  req: RequestFacts,
   target: TunnelTarget | string,
   remote: string,
 ): Promise<{ principal: Principal; target: Authorized }> {
@@ -105,7 +105,7 @@ export async function authorizeTunnel(
 /** Everything before the upgrade: auth, tenancy, agent choice, the agent's dial. */
 export async function prepareTunnel(
   d: RouteDeps,
-  req: Request,
+  req: RequestFacts,
   target: TunnelTarget | string,
   remote: string,
 ): Promise<PreparedTunnel> {
@@ -122,27 +122,15 @@ export async function prepareTunnel(
   return { principal, target: authorized, tunnel };
 }
 
-/** After the upgrade: pump bytes, audit open and close. */
+/**
+ * After the upgrade: pump bytes, audit open and close. What an idle tunnel keeps is only what
+ * its close needs (the audit's fields, the principal for revocation), not the request's
+ * records: there may be tens of thousands of idle tunnels on a node.
+ */
 export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket, remote: string): void {
   const started = d.clock.now();
-  const { principal, target, tunnel } = p;
-  const audit = (action: string, detail: Record<string, unknown>) =>
-    d.store.appendAudit({
-      tenantId: target.handle.tenantId,
-      actor: principal.actor,
-      action,
-      target: target.handle.id,
-      detail: {
-        device: target.device.id,
-        host: target.device.host,
-        port: target.handle.port,
-        agent: tunnel.agentId,
-        tunnel: tunnel.tunnelId,
-        via: principal.kind,
-        ...(principal.auditUser ? { user: principal.auditUser } : {}),
-        ...detail,
-      },
-    }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
+  const { principal, tunnel } = p;
+  const audit = tunnelAudit(d, p);
   audit("tunnel.open", { path: "websocket", remote });
   let counts: Readonly<WsPumpResult> | null = null;
   const unlive = d.live?.add(principal, (reason) => {
@@ -152,14 +140,14 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket, rem
     } catch { /* already closed */ }
   }, {
     kind: principal.kind === "cli_session" ? "CLI tunnel" : "WebSocket tunnel",
-    handleId: target.handle.id,
+    handleId: p.target.handle.id,
     startedAt: started,
     bytes: () => (counts ? counts.wsToSocket + counts.socketToWs : 0),
   });
   pipeWebSocket(ws, tunnel.socket, {
     onStart: (live) => (counts = live),
     idleMs: d.tunnelIdleTimeoutMs,
-    describeError: () => "agent disconnected",
+    describeError: agentDisconnected,
     // A data connection that ends together with its agent's control stream was cut, not
     // closed by the device: wait a moment and look.
     classifyEnd: async () => {
@@ -180,4 +168,37 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket, rem
       closeCode: r.closeCode,
     });
   });
+}
+
+function agentDisconnected(): string {
+  return "agent disconnected";
+}
+
+/** Writes a tunnel's audit events; keeps the few fields they name, not the records. */
+function tunnelAudit(
+  d: RouteDeps,
+  p: PreparedTunnel,
+): (action: string, detail: Record<string, unknown>) => void {
+  const { principal, target, tunnel } = p;
+  const tenantId = target.handle.tenantId;
+  const actor = principal.actor;
+  const handleId = target.handle.id;
+  const base = {
+    device: target.device.id,
+    host: target.device.host,
+    port: target.handle.port,
+    agent: tunnel.agentId,
+    tunnel: tunnel.tunnelId,
+    via: principal.kind,
+    ...(principal.auditUser ? { user: principal.auditUser } : {}),
+  };
+  return (action, detail) => {
+    d.store.appendAudit({
+      tenantId,
+      actor,
+      action,
+      target: handleId,
+      detail: { ...base, ...detail },
+    }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
+  };
 }

@@ -18,6 +18,7 @@ import { getRequestListener } from "@hono/node-server";
 // @ts-types="@types/ws"
 import { WebSocketServer } from "ws";
 import { AppError, toErrorResponse } from "../../shared/errors.ts";
+import type { RequestFacts } from "../tenancy/auth.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
@@ -142,6 +143,29 @@ function requestOf(fields: [string, string][], target: string): Request {
     throw new AppError("bad_request", "malformed Host header or request target");
   }
   return new Request(url, { headers });
+}
+
+/**
+ * What authentication reads of a tunnel upgrade's parsed head, without a fetch `Request`: the
+ * same checks (a field value with NUL, CR or LF, a Host or target that makes no URL: 400) and the
+ * same view (names case-insensitive, repeated fields joined with ", ").
+ */
+function headFacts(method: string, fields: [string, string][], target: string): RequestFacts {
+  const values = new Map<string, string>();
+  let host: string | undefined;
+  for (const [k, v] of fields) {
+    if (/[\0\r\n]/.test(v)) throw new AppError("bad_request", "malformed header field");
+    if (k === "host") host ??= v;
+    const had = values.get(k);
+    values.set(k, had === undefined ? v : `${had}, ${v}`);
+  }
+  let url: string;
+  try {
+    url = new URL(`http://${host ?? "localhost"}${target}`).href;
+  } catch {
+    throw new AppError("bad_request", "malformed Host header or request target");
+  }
+  return { method, url, headers: { get: (name) => values.get(name.toLowerCase()) ?? null } };
 }
 
 /** The tunnel an upgrade path asks for, or null when it is not a tunnel path. */
@@ -315,7 +339,8 @@ export async function startHttpServer(opts: {
     try {
       const target = tunnelTarget(head.target.split("?")[0]);
       if (!target) return false;
-      const prepared = await prepareTunnel(d, requestOf(head.headers, head.target), target, remote);
+      const facts = headFacts(head.method, head.headers, head.target);
+      const prepared = await prepareTunnel(d, facts, target, remote);
       const drop = () => {
         prepared.tunnel.socket.close();
         prepared.tunnel.done();
@@ -343,11 +368,7 @@ export async function startHttpServer(opts: {
         conn.close();
         return true;
       }
-      const ws = new NativeWebSocket(conn, { role: "server", head: rest });
-      ws.protocol = protocol;
-      native.add(ws);
-      ws.on("close", () => native.delete(ws));
-      serveTunnel(d, prepared, ws, remote);
+      serveTunnel(d, prepared, nativeSocket(conn, rest, protocol), remote);
     } catch (e) {
       const { status, body } = toErrorResponse(e);
       if (isStoreOutage(e) || !(e instanceof AppError)) {
@@ -358,6 +379,18 @@ export async function startHttpServer(opts: {
     return true;
   }
   const native = new Set<NativeWebSocket>();
+  /**
+   * The framed socket of an upgraded connection, tracked until it closes. Made here, outside
+   * `serveNative`, so its close listener keeps nothing of the request (its head, its parsed
+   * fields) alive for the tunnel's lifetime.
+   */
+  function nativeSocket(conn: Deno.TcpConn, rest: Uint8Array, protocol: string): NativeWebSocket {
+    const ws = new NativeWebSocket(conn, { role: "server", head: rest });
+    ws.protocol = protocol;
+    native.add(ws);
+    ws.on("close", () => native.delete(ws));
+    return ws;
+  }
   // node:http listens only on a socket in a private directory (it must be listening to keep
   // connections alive); the port itself is the native front's.
   const dir = await Deno.makeTempDir({ prefix: "nc-http-" });

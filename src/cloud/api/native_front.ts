@@ -72,7 +72,8 @@ export function parseHeaderLines(text: string): [string, string][] | null {
 
 /** Reads one connection's request line (and head when claimed) and routes it. */
 async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
-  let buf = new Uint8Array(4096);
+  // A tunnel upgrade's head (a bearer token, a few fields) fits; a browser's grows it once or twice.
+  let buf = new Uint8Array(1024);
   let end = 0;
   const timer = setTimeout(() => {
     try {

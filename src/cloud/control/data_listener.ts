@@ -22,6 +22,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { TunnelBroker } from "./tunnels.ts";
 import { setListenerNoDelay } from "../../shared/transport/nodelay.ts";
+import { setListenerNotSentLowat } from "../../shared/transport/notsent_lowat.ts";
 import { shutdownSockets } from "../../shared/transport/socket_shutdown.ts";
 
 /** Default bound on handshake + preface. */
@@ -76,6 +77,9 @@ export function startDataListener(opts: {
     // Without it every small write from the cloud waits for the agent's delayed ACK (nodelay.ts).
     const noDelay = setListenerNoDelay((l.addr as Deno.NetAddr).port);
     if (noDelay) opts.log.warn({ reason: noDelay }, "data connections keep Nagle's algorithm");
+    // Bulk waits in the mux, where small frames can pass it, not in the kernel (notsent_lowat.ts).
+    const lowat = setListenerNotSentLowat((l.addr as Deno.NetAddr).port);
+    if (lowat) opts.log.warn({ reason: lowat }, "data connections keep the kernel's send queue");
     return l;
   };
   let listener = listen(opts, opts.listen.port);

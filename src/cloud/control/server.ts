@@ -1,8 +1,9 @@
 /**
  * The control listener: gRPC over mTLS (agent CA) on the control port. It accepts a stream only
  * from a registered, non-revoked agent whose certificate CN matches its Hello, then sends
- * Welcome and the site's allowlist, keeps presence fresh on each heartbeat, relays tunnel
- * results to the broker, and can cut an agent off at once (revocation).
+ * Welcome, its certificate policy and the site's allowlist before asking it for a data
+ * connection (so no tunnel OPEN can overtake its first allowlist), keeps presence fresh on each
+ * heartbeat, relays tunnel results to the broker, and can cut an agent off at once (revocation).
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
@@ -12,7 +13,7 @@ import { HEARTBEAT_MS, PRESENCE_TTL_MS, PROTOCOL_VERSION } from "../../shared/pr
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
-import type { Store } from "../store/store.ts";
+import type { Allowlist, Store } from "../store/store.ts";
 import { AppError } from "../../shared/errors.ts";
 import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 import type { AgentSession, Registry } from "./registry.ts";
@@ -84,12 +85,22 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   const streamsPerCn = new Map<string, number>();
 
   const discoveries = new DiscoveryRequests();
-  const pushTo = async (s: AgentSession) => {
-    const al = await o.store.getAllowlist(s.siteId);
+  // Sessions whose Hello has sent Welcome and the first allowlist; a push to one still saying
+  // Hello is left to its Hello, which reads again if one came meanwhile (see onHello).
+  const welcomed = new WeakSet<AgentSession>();
+  const pushedDuringHello = new WeakSet<AgentSession>();
+  const sendAllowlist = (s: AgentSession, al: Allowlist) => {
     if (al.version <= s.allowlistVersion) return;
     s.allowlistVersion = al.version;
     s.send({ allowlist: { version: al.version, entries: al.entries } });
     o.log.debug({ agent: s.agentId, version: al.version }, "allowlist pushed");
+  };
+  const pushTo = async (s: AgentSession) => {
+    if (!welcomed.has(s)) {
+      pushedDuringHello.add(s);
+      return;
+    }
+    sendAllowlist(s, await o.store.getAllowlist(s.siteId));
   };
 
   const connect = (call: Call) => {
@@ -204,6 +215,15 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       // every node reading the store can route to it — a request entering another node a
       // moment later must not be told "agent reconnecting".
       await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
+      // The allowlist and the certificate policy precede the first OpenData, back to back after
+      // Welcome: a restarted agent holds no allowlist, and a tunnel OPEN on the data connection
+      // it dials must not overtake the list ("target not in allowlist" for a listed device).
+      // Read after the registry holds the session: a change committed later is pushed again.
+      const [al, policy] = await Promise.all([
+        o.store.getAllowlist(s.siteId),
+        o.certs.policy(s.agentId, cert.renewNow),
+      ]);
+      if (ended) return;
       s.send({
         welcome: {
           node: o.node,
@@ -212,9 +232,11 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           protocol: PROTOCOL_VERSION,
         },
       });
-      s.send({ certificatePolicy: await o.certs.policy(s.agentId, cert.renewNow) });
+      s.send({ certificatePolicy: policy });
+      sendAllowlist(s, al);
+      welcomed.add(s);
       o.broker.agentConnected(s.agentId);
-      await pushTo(s);
+      if (pushedDuringHello.delete(s)) await pushTo(s);
       if (
         agent.hostname !== hello.hostname || agent.version !== hello.version ||
         agent.os !== hello.os
@@ -310,7 +332,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         // A Hello that could not be checked (store unreachable) is refused, never admitted: the
         // agent retries with its backoff. An established stream outlives the outage; a missed
         // presence refresh is written again on the next heartbeat.
-        if (!session) {
+        if (!session || !welcomed.has(session)) {
           if (isStoreOutage(e)) deny(grpc.status.UNAVAILABLE, (e as Error).message);
           else deny(grpc.status.INTERNAL, "internal error");
         }

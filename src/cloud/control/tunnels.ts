@@ -121,7 +121,25 @@ export class TunnelBroker {
   /** Asks the agent to open (host, port); resolves with the tunnel's stream. */
   async open(agentId: string, host: string, port: number): Promise<OpenedTunnel> {
     if (!this.#registry.get(agentId)) throw new AppError("agent_offline");
-    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    // Not AbortSignal.timeout: its timer (and the signal) would outlive every open by the whole
+    // timeout; this one is cleared as soon as the open is answered.
+    const abort = new AbortController();
+    const deadline = abort.signal;
+    const timer = setTimeout(() => abort.abort(), this.#timeoutMs);
+    try {
+      return await this.#open(agentId, host, port, deadline);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** `open` within `deadline`. */
+  async #open(
+    agentId: string,
+    host: string,
+    port: number,
+    deadline: AbortSignal,
+  ): Promise<OpenedTunnel> {
     let stream: MuxStream | null = null;
     // A connection that dies before the agent answered (it never saw the open, or its process
     // is gone) is no answer: the open goes to another connection while the deadline allows.

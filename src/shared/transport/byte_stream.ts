@@ -15,4 +15,10 @@ export interface ByteStream {
   closeWrite(): Promise<void>;
   /** Ends the stream both ways. */
   close(): void;
+  /**
+   * Optional: resolves with the next bytes (at most `max`) in a buffer of their own, or null at
+   * the end of stream. A pending `readChunk` holds no buffer, so an idle reader costs nothing
+   * beyond its promise; streams that can only read into a caller's buffer leave it out.
+   */
+  readChunk?(max: number): Promise<Uint8Array | null>;
 }

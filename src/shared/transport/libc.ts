@@ -1,6 +1,7 @@
 /**
  * The few libc socket calls Deno has no API for, through FFI, opened once and shared: setting
- * TCP_NODELAY on a TLS listener (`nodelay.ts`) and shutting down a socket whose Deno resource
+ * TCP_NODELAY on a TLS listener (`nodelay.ts`), TCP_NOTSENT_LOWAT on the data connections
+ * (`notsent_lowat.ts`) and shutting down a socket whose Deno resource
  * is stuck in a TLS handshake (`socket_shutdown.ts`). Linux only; callers check the OS and
  * treat any failure as "not possible here".
  * @module
@@ -66,4 +67,34 @@ export function* socketFds(): Generator<number> {
     }
     if (link.startsWith("socket:")) yield fd;
   }
+}
+
+const SOL_SOCKET = 1;
+const SO_ACCEPTCONN = 30;
+
+/** An int socket option of `fd` (getsockopt), or null when it cannot be read. */
+export function intSockOpt(lib: Libc, fd: number, level: number, opt: number): number | null {
+  const val = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  const r = lib.symbols.getsockopt(
+    fd,
+    level,
+    opt,
+    new Uint8Array(val.buffer),
+    new Uint8Array(len.buffer),
+  );
+  return r === 0 ? val[0] : null;
+}
+
+/** Whether a socket descriptor is listening (accepted connections share its port). */
+function isListening(lib: Libc, fd: number): boolean {
+  return intSockOpt(lib, fd, SOL_SOCKET, SO_ACCEPTCONN) === 1;
+}
+
+/** The descriptor of this process's listening socket bound to `port`, or null. */
+export function listenerFd(lib: Libc, port: number): number | null {
+  for (const fd of socketFds()) {
+    if (sockAddr(lib, fd, "getsockname")?.port === port && isListening(lib, fd)) return fd;
+  }
+  return null;
 }

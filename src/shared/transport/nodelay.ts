@@ -11,26 +11,10 @@
  * @module
  */
 
-import { type Libc, openLibc, sockAddr, socketFds } from "./libc.ts";
+import { listenerFd, openLibc } from "./libc.ts";
 
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
-const SOL_SOCKET = 1;
-const SO_ACCEPTCONN = 30;
-
-/** Whether a socket descriptor is listening (accepted connections share its port). */
-function isListening(lib: Libc, fd: number): boolean {
-  const val = new Int32Array(1);
-  const len = new Uint32Array([4]);
-  const r = lib.symbols.getsockopt(
-    fd,
-    SOL_SOCKET,
-    SO_ACCEPTCONN,
-    new Uint8Array(val.buffer),
-    new Uint8Array(len.buffer),
-  );
-  return r === 0 && val[0] === 1;
-}
 
 /**
  * Sets TCP_NODELAY on this process's listening socket bound to `port`, so that the connections
@@ -40,13 +24,11 @@ export function setListenerNoDelay(port: number): string | null {
   if (Deno.build.os !== "linux") return `not supported on ${Deno.build.os}`;
   try {
     const lib = openLibc();
-    for (const fd of socketFds()) {
-      if (sockAddr(lib, fd, "getsockname")?.port !== port || !isListening(lib, fd)) continue;
-      const one = new Int32Array([1]);
-      const r = lib.symbols.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new Uint8Array(one.buffer), 4);
-      return r === 0 ? null : "setsockopt(TCP_NODELAY) failed";
-    }
-    return `no socket bound to port ${port}`;
+    const fd = listenerFd(lib, port);
+    if (fd === null) return `no socket bound to port ${port}`;
+    const one = new Int32Array([1]);
+    const r = lib.symbols.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new Uint8Array(one.buffer), 4);
+    return r === 0 ? null : "setsockopt(TCP_NODELAY) failed";
   } catch (e) {
     return (e as Error).message;
   }

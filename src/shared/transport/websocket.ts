@@ -11,7 +11,8 @@
  * @module
  */
 import type { ByteStream } from "./byte_stream.ts";
-import { nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
+import { LARGE_READ, nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
+import { idleSweep, type IdleWatched } from "./idle_sweep.ts";
 
 /**
  * The WebSocket surface the pump uses: what a `ws` WebSocket and the native one
@@ -104,155 +105,237 @@ export function pipeWebSocket(
   conn: ByteStream,
   opts: WsPumpOptions = {},
 ): Promise<WsPumpResult> {
-  const high = opts.highWater ?? 1 << 20;
-  const low = opts.lowWater ?? 256 << 10;
-  return new Promise((resolve) => {
-    const r: WsPumpResult = {
-      aToB: 0,
-      bToA: 0,
-      wsToSocket: 0,
-      socketToWs: 0,
-      error: null,
-      closeCode: 0,
-      closeReason: "",
-    };
-    opts.onStart?.(r);
-    let done = false;
-    let connClosed = false;
-    let queued = 0; // bytes handed to ws.send and not yet written out
-    let wakeReader: (() => void) | null = null;
-    let pendingWrite = 0; // bytes received from the WebSocket not yet written to conn
-    let writes = Promise.resolve();
-    let wsPaused = false;
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    let lastActivity = Date.now();
-    let idleTimer: ReturnType<typeof setInterval> | undefined;
-    const closeConn = () => {
-      if (connClosed) return;
-      connClosed = true;
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    };
-    const finish = () => {
-      if (done) return;
-      done = true;
-      timers.forEach(clearTimeout);
-      clearInterval(idleTimer);
-      r.aToB = r.wsToSocket;
-      r.bToA = r.socketToWs;
-      closeConn();
-      wakeReader?.();
-      if (ws.readyState === OPEN) ws.terminate();
-      resolve(r);
-    };
-    const unpauseWs = () => {
-      if (wsPaused) {
-        wsPaused = false;
-        ws.resume();
-      }
-    };
-    const closeWs = (code: number, reason: string) => {
-      // The close handshake needs the WebSocket to read again.
-      unpauseWs();
-      if (ws.readyState !== OPEN) return;
-      // ws sends queued frames before the close frame.
-      ws.close(code, closeReason(reason));
-      timers.push(setTimeout(() => ws.terminate(), 10_000));
-    };
-    const failConn = (e: Error) => {
-      r.error ??= e;
-      closeWs(1011, opts.describeError?.(e) ?? e.message);
-    };
+  return new Promise((resolve) => new WsPump(ws, conn, opts, resolve).start());
+}
 
-    if (opts.idleMs) {
-      const idleMs = opts.idleMs;
-      idleTimer = setInterval(() => {
-        if (Date.now() - lastActivity < idleMs) return;
-        clearInterval(idleTimer);
-        closeWs(1000, "idle timeout");
-        closeConn();
-      }, Math.max(50, Math.min(idleMs / 4, 5_000)));
+/**
+ * One pump's state. A class rather than closures over locals: an idle tunnel holds this object,
+ * its three WebSocket listeners and one pending read — a node holds tens of thousands of them.
+ */
+class WsPump implements IdleWatched {
+  readonly r: WsPumpResult = {
+    aToB: 0,
+    bToA: 0,
+    wsToSocket: 0,
+    socketToWs: 0,
+    error: null,
+    closeCode: 0,
+    closeReason: "",
+  };
+  readonly idleMs: number;
+  lastActivity = Date.now();
+  #ws: PumpSocket;
+  #conn: ByteStream;
+  #opts: WsPumpOptions;
+  #resolve: (r: WsPumpResult) => void;
+  #high: number;
+  #low: number;
+  #done = false;
+  #connClosed = false;
+  /** Bytes handed to ws.send and not yet written out. */
+  #queued = 0;
+  /** The reader stopped above the high-water mark and waits for sends to complete. */
+  #parked = false;
+  /** Bytes received from the WebSocket not yet written to conn. */
+  #pendingWrite = 0;
+  #writes: Promise<void> = Promise.resolve();
+  #wsPaused = false;
+  #timers: ReturnType<typeof setTimeout>[] | null = null;
+  #readSize = SMALL_READ;
+
+  constructor(
+    ws: PumpSocket,
+    conn: ByteStream,
+    opts: WsPumpOptions,
+    resolve: (r: WsPumpResult) => void,
+  ) {
+    this.#ws = ws;
+    this.#conn = conn;
+    this.#opts = opts;
+    this.#resolve = resolve;
+    this.#high = opts.highWater ?? 1 << 20;
+    this.#low = opts.lowWater ?? 256 << 10;
+    this.idleMs = opts.idleMs ?? 0;
+  }
+
+  start(): void {
+    this.#opts.onStart?.(this.r);
+    if (this.idleMs) idleSweep.add(this);
+    this.#read();
+    this.#ws.on(
+      "message",
+      (data: Uint8Array | ArrayBuffer | Uint8Array[], isBinary: boolean) =>
+        this.#onMessage(data, isBinary),
+    );
+    this.#ws.on("close", (code: number, reason: Uint8Array) => this.#onClose(code, reason));
+    this.#ws.on("error", (e: Error) => {
+      this.r.error ??= e;
+    });
+  }
+
+  /** The idle timeout passed (see idle_sweep.ts). */
+  onIdle(): void {
+    this.#closeWs(1000, "idle timeout");
+    this.#closeConn();
+  }
+
+  #later(fn: () => void, ms: number): void {
+    (this.#timers ??= []).push(setTimeout(fn, ms));
+  }
+
+  #closeConn(): void {
+    if (this.#connClosed) return;
+    this.#connClosed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#timers?.forEach(clearTimeout);
+    if (this.idleMs) idleSweep.delete(this);
+    const r = this.r;
+    r.aToB = r.wsToSocket;
+    r.bToA = r.socketToWs;
+    this.#closeConn();
+    if (this.#ws.readyState === OPEN) this.#ws.terminate();
+    this.#resolve(r);
+  }
+
+  #unpauseWs(): void {
+    if (this.#wsPaused) {
+      this.#wsPaused = false;
+      this.#ws.resume();
     }
+  }
 
-    // conn → WebSocket: read only while the WebSocket's queue is below the high-water mark.
-    let readSize = SMALL_READ;
-    (async () => {
-      try {
-        while (!done) {
-          if (queued > high) {
-            await new Promise<void>((w) => (wakeReader = w));
-            wakeReader = null;
-            continue;
-          }
-          // A fresh buffer per read (ws.send keeps it until written), small while quiet.
-          const buf = new Uint8Array(readSize);
-          const n = await conn.read(buf);
-          if (n === null) break;
-          readSize = nextReadSize(readSize, n);
-          lastActivity = Date.now();
-          if (ws.readyState !== OPEN) continue; // nowhere to deliver: discard
-          r.socketToWs += n;
-          queued += n;
-          ws.send(buf.subarray(0, n), { binary: true }, () => {
-            queued -= n;
-            if (queued < low) wakeReader?.();
-          });
+  #closeWs(code: number, reason: string): void {
+    // The close handshake needs the WebSocket to read again.
+    this.#unpauseWs();
+    const ws = this.#ws;
+    if (ws.readyState !== OPEN) return;
+    // ws sends queued frames before the close frame.
+    ws.close(code, closeReason(reason));
+    this.#later(() => ws.terminate(), 10_000);
+  }
+
+  #failConn(e: Error): void {
+    this.r.error ??= e;
+    this.#closeWs(1011, this.#opts.describeError?.(e) ?? e.message);
+  }
+
+  /**
+   * conn → WebSocket: read only while the WebSocket's queue is below the high-water mark. Written
+   * with callbacks rather than as an async loop: an idle tunnel then waits on one promise of its
+   * stream, not on an async frame and the closures every `await` makes.
+   */
+  #read(): void {
+    if (this.#done) return;
+    if (this.#queued > this.#high) {
+      this.#parked = true; // a send's completion below the low-water mark reads again
+      return;
+    }
+    const conn = this.#conn;
+    let next: Promise<Uint8Array | null>;
+    // A fresh buffer per read (ws.send keeps it until written), small while quiet; a stream that
+    // hands out chunks of its own (a mux stream) holds none while idle.
+    if (conn.readChunk) next = conn.readChunk(LARGE_READ);
+    else {
+      const buf = new Uint8Array(this.#readSize);
+      next = conn.read(buf).then((n) => (n === null ? null : buf.subarray(0, n)));
+    }
+    next.then(this.#onChunk, this.#onReadError);
+  }
+
+  #onChunk = (buf: Uint8Array | null): void => {
+    try {
+      this.#deliver(buf);
+    } catch (e) {
+      this.#onReadError(e);
+    }
+  };
+
+  #deliver(buf: Uint8Array | null): void {
+    if (this.#done) return;
+    if (buf === null) {
+      this.#ended().catch(this.#onReadError);
+      return;
+    }
+    const n = buf.byteLength;
+    this.#readSize = nextReadSize(this.#readSize, n);
+    this.lastActivity = Date.now();
+    if (this.#ws.readyState === OPEN) {
+      this.r.socketToWs += n;
+      this.#queued += n;
+      this.#ws.send(buf, { binary: true }, () => {
+        this.#queued -= n;
+        if (this.#parked && this.#queued < this.#low) {
+          this.#parked = false;
+          this.#read();
         }
-        if (done) return;
-        if (opts.socketEnd === "eof") sendEof(ws);
-        else if (opts.classifyEnd) {
-          const { code, reason } = await opts.classifyEnd();
-          closeWs(code, reason);
-        } else closeWs(1000, opts.endReason ?? "connection closed by peer");
-      } catch (e) {
-        if (!done && !connClosed) failConn(e as Error);
-      }
-    })();
+      });
+    } // else nowhere to deliver: discard
+    this.#read();
+  }
 
-    // WebSocket → conn: writes in order; the WebSocket pauses while too much is outstanding.
-    const enqueue = (job: () => Promise<void>) => {
-      writes = writes.then(job).catch((e) => {
-        if (!done && !connClosed) failConn(e as Error);
-      });
-    };
-    ws.on("message", (data: Uint8Array | ArrayBuffer | Uint8Array[], isBinary: boolean) => {
-      const parts = Array.isArray(data)
-        ? data
-        : [data instanceof ArrayBuffer ? new Uint8Array(data) : data];
-      let len = 0;
-      for (const b of parts) len += b.byteLength;
-      lastActivity = Date.now();
-      if (len === 0 && isBinary) {
-        enqueue(() => conn.closeWrite());
-        return;
-      }
-      r.wsToSocket += len;
-      pendingWrite += len;
-      if (pendingWrite > high && !wsPaused) {
-        wsPaused = true;
-        ws.pause();
-      }
-      enqueue(async () => {
-        for (const b of parts) await writeAll(conn, b);
-        pendingWrite -= len;
-        if (pendingWrite < low) unpauseWs();
-      });
+  #onReadError = (e: unknown): void => {
+    if (!this.#done && !this.#connClosed) this.#failConn(e as Error);
+  };
+
+  /** The socket side ended: what that means (see WsPumpOptions.socketEnd). */
+  async #ended(): Promise<void> {
+    const opts = this.#opts;
+    if (opts.socketEnd === "eof") sendEof(this.#ws);
+    else if (opts.classifyEnd) {
+      const { code, reason } = await opts.classifyEnd();
+      this.#closeWs(code, reason);
+    } else this.#closeWs(1000, opts.endReason ?? "connection closed by peer");
+  }
+
+  /** WebSocket → conn: writes in order; the WebSocket pauses while too much is outstanding. */
+  #enqueue(job: () => Promise<void>): void {
+    this.#writes = this.#writes.then(job).catch((e) => {
+      if (!this.#done && !this.#connClosed) this.#failConn(e as Error);
     });
-    ws.on("close", (code: number, reason: Uint8Array) => {
-      r.closeCode = code;
-      r.closeReason = new TextDecoder().decode(reason);
-      // Nothing more can be delivered to the WebSocket: flush what was received, send FIN,
-      // then close (what the far side still sends has nowhere to go).
-      enqueue(async () => {
-        await conn.closeWrite().catch(() => {});
-      });
-      const t = setTimeout(finish, 5_000);
-      timers.push(t);
-      writes.then(finish);
+  }
+
+  #onMessage(data: Uint8Array | ArrayBuffer | Uint8Array[], isBinary: boolean): void {
+    const parts = Array.isArray(data)
+      ? data
+      : [data instanceof ArrayBuffer ? new Uint8Array(data) : data];
+    let len = 0;
+    for (const b of parts) len += b.byteLength;
+    this.lastActivity = Date.now();
+    const conn = this.#conn;
+    if (len === 0 && isBinary) {
+      this.#enqueue(() => conn.closeWrite());
+      return;
+    }
+    this.r.wsToSocket += len;
+    this.#pendingWrite += len;
+    if (this.#pendingWrite > this.#high && !this.#wsPaused) {
+      this.#wsPaused = true;
+      this.#ws.pause();
+    }
+    this.#enqueue(async () => {
+      for (const b of parts) await writeAll(conn, b);
+      this.#pendingWrite -= len;
+      if (this.#pendingWrite < this.#low) this.#unpauseWs();
     });
-    ws.on("error", (e: Error) => {
-      r.error ??= e;
+  }
+
+  #onClose(code: number, reason: Uint8Array): void {
+    this.r.closeCode = code;
+    this.r.closeReason = new TextDecoder().decode(reason);
+    // Nothing more can be delivered to the WebSocket: flush what was received, send FIN,
+    // then close (what the far side still sends has nowhere to go).
+    const conn = this.#conn;
+    this.#enqueue(async () => {
+      await conn.closeWrite().catch(() => {});
     });
-  });
+    this.#later(() => this.#finish(), 5_000);
+    this.#writes.then(() => this.#finish());
+  }
 }

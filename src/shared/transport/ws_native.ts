@@ -33,8 +33,13 @@ export function acceptKey(key: string): string {
 /** Largest message accepted (the `ws` server of the cloud used the same); larger: close 1009. */
 export const MAX_MESSAGE = 16 << 20;
 
-/** The read buffer starts small (idle tunnels hold only this) and grows while bulk flows. */
-const READ_START = 512;
+/**
+ * The read buffer starts small (an idle tunnel's pending read holds only this: a frame head and
+ * a few bytes; a larger payload is read straight into its own buffer), grows while bulk flows
+ * and shrinks back once reads are small again (SMALL_READS in a row).
+ */
+const READ_START = 64;
+const SMALL_READS = 4;
 const READ_MAX = 64 << 10;
 /** Batches up to this size are written from one reused buffer, allocated at the first one. */
 const OUT_BUF = 256 << 10;
@@ -78,8 +83,14 @@ export class NativeWebSocket {
   #role: "server" | "client";
   #zeroMask: boolean;
   #max: number;
-  #listeners: Record<string, Listener[]> = { message: [], close: [], error: [] };
+  #listeners: Record<string, Listener[] | undefined> = {
+    message: undefined,
+    close: undefined,
+    error: undefined,
+  };
   #rbuf = new Uint8Array(READ_START);
+  /** Reads in a row that used under an eighth of a grown buffer. */
+  #smallReads = 0;
   #rstart = 0;
   #rend = 0;
   #paused = false;
@@ -113,7 +124,9 @@ export class NativeWebSocket {
 
   /** Adds a listener: "message" (data, isBinary), "close" (code, reason bytes), "error" (e). */
   on(event: string, f: (...args: never[]) => void): this {
-    (this.#listeners[event] ??= []).push(f);
+    // Exact-size arrays: a pushed-to array keeps room for 16, and every idle tunnel has three.
+    const l = this.#listeners[event];
+    this.#listeners[event] = l ? [...l, f] : [f];
     return this;
   }
 
@@ -222,6 +235,8 @@ export class NativeWebSocket {
         await this.#writeAll(out.subarray(0, used));
         this.#sent(done);
       }
+      // An emptied queue gives back its grown backing store (idle sockets are most sockets).
+      if (this.#queue.length === 0) this.#queue = [];
     } catch (e) {
       this.#emit("error", e);
       this.#finish();
@@ -295,17 +310,24 @@ export class NativeWebSocket {
       const space = this.#rbuf.byteLength - this.#rend;
       const got = await this.#conn.read(this.#rbuf.subarray(this.#rend));
       if (got === null) return false;
-      this.#rend += got;
-      if (got === space && this.#rbuf.byteLength < READ_MAX) {
-        // Busy: a bigger buffer from now on.
-        const bigger = new Uint8Array(Math.min(READ_MAX, this.#rbuf.byteLength * 4));
-        bigger.set(this.#rbuf.subarray(this.#rstart, this.#rend));
-        this.#rend -= this.#rstart;
-        this.#rstart = 0;
-        this.#rbuf = bigger;
-      }
+      this.#afterRead(got, space);
     }
     return true;
+  }
+
+  /** Accounts a read of `got` bytes into `space`: grows the buffer when the read filled it. */
+  #afterRead(got: number, space: number): void {
+    this.#rend += got;
+    if (got < this.#rbuf.byteLength >> 3) this.#smallReads++;
+    else this.#smallReads = 0;
+    if (got === space && this.#rbuf.byteLength < READ_MAX) {
+      // Busy: a bigger buffer from now on.
+      const bigger = new Uint8Array(Math.min(READ_MAX, this.#rbuf.byteLength * 4));
+      bigger.set(this.#rbuf.subarray(this.#rstart, this.#rend));
+      this.#rend -= this.#rstart;
+      this.#rstart = 0;
+      this.#rbuf = bigger;
+    }
   }
 
   /** Reads frames until the connection ends; each whole message is emitted in order. */
@@ -316,8 +338,20 @@ export class NativeWebSocket {
           await new Promise<void>((w) => (this.#wake = w));
           continue;
         }
-        if (this.#rstart === this.#rend) this.#rstart = this.#rend = 0;
-        if (!(await this.#fill(2))) break;
+        if (this.#rstart === this.#rend) {
+          this.#rstart = this.#rend = 0;
+          // Quiet again after bulk: the pending read should not pin a large buffer.
+          if (this.#smallReads >= SMALL_READS && this.#rbuf.byteLength > READ_START) {
+            this.#rbuf = new Uint8Array(READ_START);
+            this.#smallReads = 0;
+          }
+          // Idle: wait for the next bytes right here, so a quiet socket has one pending
+          // async call (this loop) rather than a nested one as well.
+          const got = await this.#conn.read(this.#rbuf);
+          if (got === null) break;
+          this.#afterRead(got, this.#rbuf.byteLength);
+        }
+        if (this.#rend - this.#rstart < 2 && !(await this.#fill(2))) break;
         const b0 = this.#rbuf[this.#rstart];
         const b1 = this.#rbuf[this.#rstart + 1];
         const fin = (b0 & 0x80) !== 0;
@@ -332,7 +366,7 @@ export class NativeWebSocket {
           );
         }
         const hl = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
-        if (!(await this.#fill(hl))) break;
+        if (this.#rend - this.#rstart < hl && !(await this.#fill(hl))) break;
         const h = this.#rbuf.subarray(this.#rstart, this.#rstart + hl);
         let len = len7;
         if (len7 === 126) len = (h[2] << 8) | h[3];

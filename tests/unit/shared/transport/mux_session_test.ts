@@ -3,7 +3,14 @@
  * half-close, refusals, and what a lost connection does to its streams.
  */
 import { assert, assertEquals, assertRejects } from "../../../_fixtures/assert.ts";
-import { INITIAL_WINDOW } from "../../../../src/shared/protocol/mux.ts";
+import {
+  encodeOpen,
+  FRAME_HEADER,
+  FrameType,
+  INITIAL_WINDOW,
+  readHeader,
+  writeHeader,
+} from "../../../../src/shared/protocol/mux.ts";
 import {
   MuxSession,
   type MuxStream,
@@ -54,15 +61,21 @@ async function writeAll(s: MuxStream, data: Uint8Array): Promise<void> {
   while (off < data.byteLength) off += await s.write(data.subarray(off));
 }
 
-Deno.test("mux: a writer may have one window in flight; reading tops it up", async () => {
+/** A pair whose agent accepts every stream; its streams in `agentSide`, one stream opened. */
+async function openedPair() {
   const agentSide: MuxStream[] = [];
   const p = await pair((s) => {
     s.accept();
     agentSide.push(s);
   });
+  const s = p.cloud.openStream("dev", 80);
+  await s.opened;
+  return { p, s, agentSide };
+}
+
+Deno.test("mux: a writer may have one window in flight; reading tops it up", async () => {
+  const { p, s, agentSide } = await openedPair();
   try {
-    const s = p.cloud.openStream("dev", 80);
-    await s.opened;
     const total = INITIAL_WINDOW * 4;
     let written = 0;
     const data = new Uint8Array(total).map((_, i) => (i * 31 + 7) & 0xff);
@@ -190,4 +203,194 @@ Deno.test("mux keepalive: idle peers keep the connection with PING/PONG; a silen
   assertEquals(await lonely.done, "data connection timed out (no answer to PING)");
   d.close();
   await drain;
+});
+
+Deno.test("mux: readChunk hands over owned chunks in order, grants credit, ends with null", async () => {
+  const { p, s, agentSide } = await openedPair();
+  try {
+    // A pending readChunk (no buffer of the caller's) is answered by the next DATA.
+    const pending = s.readChunk(1 << 20);
+    await until(() => agentSide.length === 1, "the agent's stream");
+    await writeAll(agentSide[0], new Uint8Array([1, 2, 3]));
+    assertEquals(await pending, new Uint8Array([1, 2, 3]));
+    // More than a window in total, read in chunks of at most 1000 bytes: every byte, in order
+    // (the sender only gets past one window because reading grants credit).
+    const total = INITIAL_WINDOW * 2;
+    const data = new Uint8Array(total).map((_, i) => (i * 13 + 5) & 0xff);
+    const writer = writeAll(agentSide[0], data).then(() => agentSide[0].closeWrite());
+    const got = new Uint8Array(total);
+    let have = 0;
+    for (let c; (c = await s.readChunk(1000)) !== null;) {
+      assert(c.byteLength > 0 && c.byteLength <= 1000, `chunk of ${c.byteLength}`);
+      got.set(c, have);
+      have += c.byteLength;
+    }
+    await writer;
+    assertEquals(have, total);
+    assertEquals(got, data);
+  } finally {
+    p.close();
+  }
+});
+
+/**
+ * A connection whose writes are recorded and held until released, and whose reads return the
+ * frames the test feeds: the session's output order can be read frame by frame.
+ */
+function gatedConn() {
+  const written: Uint8Array[] = [];
+  let release: (() => void) | null = null;
+  let held = 0;
+  const incoming: Uint8Array[] = [];
+  let reader: ((b: Uint8Array | null) => void) | null = null;
+  const conn = {
+    read(p: Uint8Array): Promise<number | null> {
+      const take = (b: Uint8Array | null) => {
+        if (!b) return null;
+        p.set(b);
+        return b.byteLength;
+      };
+      const next = incoming.shift();
+      if (next) return Promise.resolve(take(next));
+      return new Promise<number | null>((resolve) => (reader = (b) => resolve(take(b))));
+    },
+    write(p: Uint8Array): Promise<number> {
+      written.push(p.slice());
+      held++;
+      return new Promise((resolve) => (release = () => resolve(p.byteLength)));
+    },
+    closeWrite: () => Promise.resolve(),
+    close() {
+      reader?.(null);
+    },
+  };
+  return {
+    conn,
+    written,
+    get held() {
+      return held;
+    },
+    feed(b: Uint8Array) {
+      if (reader) {
+        const r = reader;
+        reader = null;
+        r(b);
+      } else incoming.push(b);
+    },
+    release() {
+      const r = release;
+      release = null;
+      r?.();
+    },
+  };
+}
+
+/** The (type, stream, length) of every frame in `bytes`. */
+function frames(bytes: Uint8Array[]): { type: number; stream: number; length: number }[] {
+  const all = new Uint8Array(bytes.reduce((n, b) => n + b.byteLength, 0));
+  let off = 0;
+  for (const b of bytes) {
+    all.set(b, off);
+    off += b.byteLength;
+  }
+  const out = [];
+  for (let at = 0; at < all.byteLength;) {
+    const h = readHeader(all, at);
+    out.push({ type: h.type, stream: h.stream, length: h.length });
+    at += FRAME_HEADER + h.length;
+  }
+  return out;
+}
+
+Deno.test("mux: a small write passes the bulk queued before it; a stream's own frames keep their order", async () => {
+  const g = gatedConn();
+  const opened: MuxStream[] = [];
+  const agent = new MuxSession(g.conn, { role: "agent", onOpen: (s) => opened.push(s) });
+  try {
+    for (const id of [1, 3]) {
+      const open = encodeOpen("127.0.0.1", 80);
+      const f = new Uint8Array(FRAME_HEADER + open.byteLength);
+      writeHeader(f, 0, FrameType.OPEN, id, open.byteLength);
+      f.set(open, FRAME_HEADER);
+      g.feed(f);
+    }
+    await until(() => opened.length === 2, "two streams opened");
+    const [bulk, interactive] = opened;
+    bulk.accept();
+    interactive.accept();
+    await until(() => g.held === 1, "the first batch in the connection's write");
+    // Bulk queues behind the held write (3 × 64 KiB), then its half-close; then a keystroke.
+    const bulkDone = writeAll(bulk, new Uint8Array(192 << 10).fill(1)).then(() =>
+      bulk.closeWrite()
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    await writeAll(interactive, new Uint8Array([42]));
+    // Let the connection take writes again, one at a time, until the bulk stream's FIN is out.
+    let draining = true;
+    const drain = (async () => {
+      while (draining) {
+        g.release();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await bulkDone;
+    await until(
+      () => frames(g.written).some((f) => f.type === FrameType.FIN),
+      "the bulk stream's FIN",
+    );
+    draining = false;
+    await drain;
+    const out = frames(g.written).filter((f) =>
+      f.type === FrameType.DATA || f.type === FrameType.FIN
+    );
+    const keystroke = out.findIndex((f) => f.stream === 3);
+    const bulkData = out.filter((f) => f.stream === 1 && f.type === FrameType.DATA);
+    assertEquals(bulkData.reduce((n, f) => n + f.length, 0), 192 << 10);
+    // The keystroke went out ahead of the bulk queued before it.
+    assert(keystroke < out.findIndex((f) => f.stream === 1), JSON.stringify(out));
+    // The bulk stream's FIN comes after all of its DATA.
+    const bulkFrames = out.filter((f) => f.stream === 1);
+    assertEquals(bulkFrames.at(-1)?.type, FrameType.FIN);
+    assertEquals(bulkFrames.filter((f) => f.type === FrameType.FIN).length, 1);
+  } finally {
+    agent.close();
+  }
+});
+
+Deno.test("mux: OPENs reach the peer in stream-id order, and a withdrawn open's CLOSE after its OPEN, with bulk queued", async () => {
+  const g = gatedConn();
+  const cloud = new MuxSession(g.conn, { role: "cloud" });
+  try {
+    const first = cloud.openStream("127.0.0.1", 80);
+    await until(() => g.held === 1, "the first OPEN in the connection's write");
+    // Behind the held write: an OPEN, bulk (the cloud may write once the agent said OPENED; the
+    // session does not check, which lets the test queue it here), another OPEN.
+    const second = cloud.openStream("127.0.0.1", 81);
+    const bulk = first.write(new Uint8Array(64 << 10).fill(1));
+    const third = cloud.openStream("127.0.0.1", 82);
+    second.close();
+    await bulk;
+    let draining = true;
+    const drain = (async () => {
+      while (draining) {
+        g.release();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await until(
+      () => frames(g.written).some((f) => f.type === FrameType.DATA),
+      "the bulk DATA written",
+    );
+    draining = false;
+    await drain;
+    const out = frames(g.written);
+    const opens = out.filter((f) => f.type === FrameType.OPEN).map((f) => f.stream);
+    assertEquals(opens, [first.id, second.id, third.id]);
+    const openAt = out.findIndex((f) => f.type === FrameType.OPEN && f.stream === second.id);
+    const closeAt = out.findIndex((f) => f.type === FrameType.CLOSE && f.stream === second.id);
+    assert(openAt >= 0 && closeAt > openAt, JSON.stringify(out));
+    third.close();
+  } finally {
+    cloud.close();
+  }
 });
