@@ -44,14 +44,19 @@ export async function startCamera(
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
   const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  while (!/listening \d+/.test(out)) {
+  // The whole line: with PYTHONUNBUFFERED the fixture's print writes "listening", the port and
+  // the newline separately, so a read may end inside the number.
+  while (!/listening \d+\n/.test(out)) {
     const { value, done } = await reader.read();
     if (done) break;
     out += value;
   }
   clearTimeout(timer);
-  reader.cancel().catch(() => {});
-  const m = /listening (\d+)/.exec(out);
+  // Drained, not cancelled: a write to a closed stdout kills the camera (BrokenPipeError).
+  const drained = (async () => {
+    while (!(await reader.read()).done) { /* nothing more is expected */ }
+  })().catch(() => {});
+  const m = /listening (\d+)\n/.exec(out);
   if (!m) {
     const err = await new Response(child.stderr).text().catch(() => "");
     return { unavailable: `rtsp_server.py did not start: ${err.trim().split("\n").pop()}` };
@@ -66,6 +71,7 @@ export async function startCamera(
         child.kill("SIGKILL");
       } catch { /* gone */ }
       await child.status;
+      await drained;
     },
   };
 }

@@ -24,13 +24,15 @@ export async function startCamera(opts: { digest?: string } = {}): Promise<RtspC
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
   const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  while (!/listening \d+/.test(out)) {
+  // The whole line: with PYTHONUNBUFFERED the fixture's print writes "listening", the port and
+  // the newline separately, so a read may end inside the number.
+  while (!/listening \d+\n/.test(out)) {
     const { value, done } = await reader.read();
     if (done) break;
     out += value;
   }
   clearTimeout(deadline);
-  const m = /listening (\d+)/.exec(out);
+  const m = /listening (\d+)\n/.exec(out);
   if (!m) {
     const err = await new Response(child.stderr).text();
     throw new Error(`rtsp_server.py did not start: ${out} ${err}`);
