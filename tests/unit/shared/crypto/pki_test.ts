@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
 import { join } from "node:path";
+import { openssl, type OpensslRun } from "../../../_fixtures/openssl.ts";
 import {
   certInfo,
   createCA,
@@ -18,33 +19,6 @@ import {
 // ---------------------------------------------------------------------------------------------
 // helpers: openssl as the independent verifier
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(cmd: string, args: string[], stdin?: string): Promise<Run> {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function openssl(args: string[], stdin?: string): Promise<Run> {
-  return await run("/usr/bin/openssl", args, stdin);
-}
-
 async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "pki_test_" });
   try {
@@ -55,7 +29,11 @@ async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 /** Runs `openssl verify -CAfile ca.pem leaf.pem` on files in a temp dir. */
-async function opensslVerify(caPem: string, leafPem: string, purpose?: string): Promise<Run> {
+async function opensslVerify(
+  caPem: string,
+  leafPem: string,
+  purpose?: string,
+): Promise<OpensslRun> {
   return await withTempDir(async (dir) => {
     await Deno.writeTextFile(join(dir, "ca.pem"), caPem);
     await Deno.writeTextFile(join(dir, "leaf.pem"), leafPem);
@@ -353,12 +331,26 @@ Deno.test("signClientCsr rejects garbage, and a CA whose key does not match its 
 // spkiPin and verifiedBy
 
 Deno.test("spkiPin equals openssl's SHA-256 of the DER SPKI and differs between CAs", async () => {
-  const r = await run("/bin/sh", [
-    "-c",
-    "openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum",
-  ], ca.certPem);
-  assert.equal(r.code, 0, r.stderr);
-  const expected = r.stdout.split(/\s+/)[0];
+  const pub = await openssl(["x509", "-pubkey", "-noout"], ca.certPem);
+  assert.equal(pub.code, 0, pub.stderr);
+  const expected = await withTempDir(async (dir) => {
+    await Deno.writeTextFile(join(dir, "pub.pem"), pub.stdout);
+    const der = join(dir, "spki.der");
+    const conv = await openssl([
+      "pkey",
+      "-pubin",
+      "-in",
+      join(dir, "pub.pem"),
+      "-outform",
+      "der",
+      "-out",
+      der,
+    ]);
+    assert.equal(conv.code, 0, conv.stderr);
+    const r = await openssl(["dgst", "-sha256", "-r", der]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split(/\s+/)[0];
+  });
   assert.match(expected, /^[0-9a-f]{64}$/);
   assert.equal(await spkiPin(ca.certPem), `sha256:${expected}`);
 
