@@ -82,6 +82,20 @@ const want = (section: string) => !only || only.includes(section);
 const rows: Row[] = [];
 const skipped: string[] = [];
 
+/**
+ * Runs one section; when it fails, the reason goes to `skipped` and the run goes on, so one
+ * section's fault (a limit of the machine, a peer that would not start) never loses the others.
+ */
+async function guarded(section: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    log(`${section}: failed: ${why}`);
+    skipped.push(`${section}: failed: ${why}`);
+  }
+}
+
 async function settle(ms = 1000): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
@@ -539,172 +553,195 @@ const fd = await raiseFileLimit(wantFds);
 if (fd.note) log(`open files limit: ${fd.note}`);
 
 if (want("failover")) {
-  const [agents, kills] = quick ? [2, 1] : [20, 20];
-  log(`failover: ${agents} agents, ${kills} node kills …`);
-  const samples = await measureFailover(agents, kills);
-  for (const [q, name] of [[0.5, "p50"], [0.99, "p99"]] as const) {
-    rows.push({
-      figure: `node killed → agents' control stream up on the survivor, ${name}`,
-      path: `${agents} agents × ${kills} kills`,
-      value: quantile(samples, q),
-      unit: "s",
-      better: "lower",
-    });
-  }
-}
-
-if (want("lists")) {
-  const [devices, reps] = quick ? [500, 3] : [10_000, 50];
-  log(`lists: a site with ${devices} devices, each list ×${reps} …`);
-  for (const t of await measureLists(devices, reps)) {
-    for (const [name, v] of [["p50", t.p50], ["p99", t.p99]] as const) {
+  await guarded("failover", async () => {
+    const [agents, kills] = quick ? [2, 1] : [20, 20];
+    log(`failover: ${agents} agents, ${kills} node kills …`);
+    const samples = await measureFailover(agents, kills);
+    for (const [q, name] of [[0.5, "p50"], [0.99, "p99"]] as const) {
       rows.push({
-        figure: `lists at ${devices.toLocaleString("en-US")} devices, ${name} per page`,
-        path: t.list,
-        value: v,
-        unit: "ms",
+        figure: `node killed → agents' control stream up on the survivor, ${name}`,
+        path: `${agents} agents × ${kills} kills`,
+        value: quantile(samples, q),
+        unit: "s",
         better: "lower",
-        note: `${Math.round(t.bytes / 1024)} KiB`,
       });
     }
-  }
-}
-
-if (want("bridge")) {
-  log(`bridge: WebSocket tunnel entering on the owning node vs its sibling …`);
-  const b = await measureBridgedVsDirect(cfg.bulk / 2);
-  for (const [path, v] of [["entering on the owner", b.direct], ["bridged", b.bridged]] as const) {
-    rows.push({
-      figure: "WS tunnel echo, two nodes",
-      path,
-      value: v,
-      unit: "Gbit/s",
-      better: "higher",
-    });
-  }
-  rows.push({
-    figure: "BridgeTunnel carrier, in-process, one way",
-    path: "framed node:tls (in use)",
-    value: await measureFramedBridge(cfg.bulk),
-    unit: "Gbit/s",
-    better: "higher",
   });
 }
 
-if (want("agents")) {
-  const [cap, step] = quick ? [20, 10] : [10_000, 1_000];
-  log(`agents per node: simulated agents until 2 GiB node RSS or ${cap} …`);
-  const r = await measureAgentsPerNode({ cap, step, rssLimitMiB: 2048, log });
-  // The last step where every stream held (a step that lost streams does not count).
-  const last = r.steps.filter((st) => st.dropped === 0).at(-1);
-  const path = "simulated agents, one node";
-  const note = `stopped by ${r.stoppedBy}`;
-  rows.push(
-    {
-      figure: "agents per node (≤ 2 GiB RSS)",
-      path,
-      value: last?.agents ?? 0,
-      unit: "agents",
-      better: "higher",
-      note,
-    },
-    {
-      figure: "node RSS per agent",
-      path,
-      value: last?.rssPerAgentKiB ?? null,
-      unit: "KiB",
-      better: "lower",
-      note: `at ${last?.agents ?? 0} agents`,
-    },
-    {
-      figure: "heartbeat lag p99",
-      path,
-      value: last?.heartbeatLagP99Ms ?? null,
-      unit: "ms",
-      better: "lower",
-      note: `at ${last?.agents ?? 0} agents`,
-    },
-  );
+if (want("lists")) {
+  await guarded("lists", async () => {
+    const [devices, reps] = quick ? [500, 3] : [10_000, 50];
+    log(`lists: a site with ${devices} devices, each list ×${reps} …`);
+    for (const t of await measureLists(devices, reps)) {
+      for (const [name, v] of [["p50", t.p50], ["p99", t.p99]] as const) {
+        rows.push({
+          figure: `lists at ${devices.toLocaleString("en-US")} devices, ${name} per page`,
+          path: t.list,
+          value: v,
+          unit: "ms",
+          better: "lower",
+          note: `${Math.round(t.bytes / 1024)} KiB`,
+        });
+      }
+    }
+  });
 }
 
-if (want("wsservers")) {
-  log(`WebSocket server candidates, ${cfg.bulk / MiB} MiB each way …`);
-  const ws = await measureWsServers(cfg.bulk);
-  for (
-    const [path, v] of [
-      ["(A) native front: own framing on a Deno connection (in use)", ws.native],
-      ["(B) Deno.serve + Deno.upgradeWebSocket (cannot pause reading)", ws.denoServe],
-      ["node:http + ws (before)", ws.nodeWs],
-    ] as const
-  ) {
-    for (const [dir, g] of [["client → server", v.up], ["server → client", v.down]] as const) {
+if (want("bridge")) {
+  await guarded("bridge", async () => {
+    log(`bridge: WebSocket tunnel entering on the owning node vs its sibling …`);
+    const b = await measureBridgedVsDirect(cfg.bulk / 2);
+    for (
+      const [path, v] of [["entering on the owner", b.direct], ["bridged", b.bridged]] as const
+    ) {
       rows.push({
-        figure: `WebSocket server candidate, in-process, ${dir}`,
+        figure: "WS tunnel echo, two nodes",
         path,
-        value: g,
+        value: v,
         unit: "Gbit/s",
         better: "higher",
       });
     }
     rows.push({
-      figure: "WebSocket server candidate, in-process, CPU per GB",
-      path,
-      value: v.cpuSecPerGB,
-      unit: "CPU s/GB",
-      better: "lower",
-      note: "client + server in one process; the client is the same for all",
-    });
-  }
-}
-
-if (want("slowlink")) {
-  // Not in --quick: it starts a world of its own in a network namespace (about 2 minutes).
-  if (quick) skipped.push("slow link: not run with --quick");
-  else {
-    const rate = "50mbit";
-    const k = 3;
-    log(`interactive round trips over a ${rate} link under ${k} + ${k} bulk streams …`);
-    const r = await measureSlowLink(rate, k, 150);
-    if ("unavailable" in r) skipped.push(`slow link: not available: ${r.unavailable}`);
-    else {
-      for (const p of r) {
-        for (
-          const [figure, v] of [
-            [`interactive round trip p50 over a ${rate} link, no bulk`, p.quiet.p50],
-            [`interactive round trip p99 over a ${rate} link, no bulk`, p.quiet.p99],
-            [
-              `interactive round trip p50 over a ${rate} link, ${k} up + ${k} down bulk on it`,
-              p.loaded.p50,
-            ],
-            [
-              `interactive round trip p99 over a ${rate} link, ${k} up + ${k} down bulk on it`,
-              p.loaded.p99,
-            ],
-          ] as const
-        ) rows.push({ figure, path: p.path, value: v, unit: "ms", better: "lower" });
-      }
-    }
-  }
-}
-
-if (want("dataplanes")) {
-  log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
-  const dp = await measureDataPlanes(cfg.bulk);
-  for (
-    const [path, v] of [
-      ["gRPC bidi stream, mTLS", dp.grpcMtls],
-      ["node:tls mTLS connection", dp.tlsMtls],
-      ["Deno TLS connection (in use)", dp.denoTls],
-    ] as const
-  ) {
-    rows.push({
-      figure: "data plane candidate, in-process, one way",
-      path,
-      value: v,
+      figure: "BridgeTunnel carrier, in-process, one way",
+      path: "framed node:tls (in use)",
+      value: await measureFramedBridge(cfg.bulk),
       unit: "Gbit/s",
       better: "higher",
     });
-  }
+  });
+}
+
+if (want("agents")) {
+  await guarded("agents", async () => {
+    const [goal, step] = quick ? [20, 10] : [10_000, 1_000];
+    // The simulated agents live in this process, two descriptors each (control stream and data
+    // connection): past the open-file limit they would fail for a reason of this machine's.
+    const cap = Math.min(goal, Math.floor((fd.limit - 1024) / 2 / step) * step);
+    if (cap < goal) {
+      log(`agents per node: capped at ${cap} by the open-file limit ${fd.limit} (2 per agent)`);
+    }
+    log(`agents per node: simulated agents until 2 GiB node RSS or ${cap} …`);
+    const r = await measureAgentsPerNode({ cap, step, rssLimitMiB: 2048, log });
+    // The last step where every stream held (a step that lost streams does not count).
+    const last = r.steps.filter((st) => st.dropped === 0).at(-1);
+    const path = "simulated agents, one node";
+    const note = `stopped by ${r.stoppedBy}` +
+      (cap < goal ? ` (capped by the open-file limit ${fd.limit})` : "");
+    rows.push(
+      {
+        figure: "agents per node (≤ 2 GiB RSS)",
+        path,
+        value: last?.agents ?? 0,
+        unit: "agents",
+        better: "higher",
+        note,
+      },
+      {
+        figure: "node RSS per agent",
+        path,
+        value: last?.rssPerAgentKiB ?? null,
+        unit: "KiB",
+        better: "lower",
+        note: `at ${last?.agents ?? 0} agents`,
+      },
+      {
+        figure: "heartbeat lag p99",
+        path,
+        value: last?.heartbeatLagP99Ms ?? null,
+        unit: "ms",
+        better: "lower",
+        note: `at ${last?.agents ?? 0} agents`,
+      },
+    );
+  });
+}
+
+if (want("wsservers")) {
+  await guarded("wsservers", async () => {
+    log(`WebSocket server candidates, ${cfg.bulk / MiB} MiB each way …`);
+    const ws = await measureWsServers(cfg.bulk);
+    for (
+      const [path, v] of [
+        ["(A) native front: own framing on a Deno connection (in use)", ws.native],
+        ["(B) Deno.serve + Deno.upgradeWebSocket (cannot pause reading)", ws.denoServe],
+        ["node:http + ws (before)", ws.nodeWs],
+      ] as const
+    ) {
+      for (const [dir, g] of [["client → server", v.up], ["server → client", v.down]] as const) {
+        rows.push({
+          figure: `WebSocket server candidate, in-process, ${dir}`,
+          path,
+          value: g,
+          unit: "Gbit/s",
+          better: "higher",
+        });
+      }
+      rows.push({
+        figure: "WebSocket server candidate, in-process, CPU per GB",
+        path,
+        value: v.cpuSecPerGB,
+        unit: "CPU s/GB",
+        better: "lower",
+        note: "client + server in one process; the client is the same for all",
+      });
+    }
+  });
+}
+
+if (want("slowlink")) {
+  await guarded("slowlink", async () => {
+    // Not in --quick: it starts a world of its own in a network namespace (about 2 minutes).
+    if (quick) skipped.push("slow link: not run with --quick");
+    else {
+      const rate = "50mbit";
+      const k = 3;
+      log(`interactive round trips over a ${rate} link under ${k} + ${k} bulk streams …`);
+      const r = await measureSlowLink(rate, k, 150);
+      if ("unavailable" in r) skipped.push(`slow link: not available: ${r.unavailable}`);
+      else {
+        for (const p of r) {
+          for (
+            const [figure, v] of [
+              [`interactive round trip p50 over a ${rate} link, no bulk`, p.quiet.p50],
+              [`interactive round trip p99 over a ${rate} link, no bulk`, p.quiet.p99],
+              [
+                `interactive round trip p50 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+                p.loaded.p50,
+              ],
+              [
+                `interactive round trip p99 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+                p.loaded.p99,
+              ],
+            ] as const
+          ) rows.push({ figure, path: p.path, value: v, unit: "ms", better: "lower" });
+        }
+      }
+    }
+  });
+}
+
+if (want("dataplanes")) {
+  await guarded("dataplanes", async () => {
+    log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
+    const dp = await measureDataPlanes(cfg.bulk);
+    for (
+      const [path, v] of [
+        ["gRPC bidi stream, mTLS", dp.grpcMtls],
+        ["node:tls mTLS connection", dp.tlsMtls],
+        ["Deno TLS connection (in use)", dp.denoTls],
+      ] as const
+    ) {
+      rows.push({
+        figure: "data plane candidate, in-process, one way",
+        path,
+        value: v,
+        unit: "Gbit/s",
+        better: "higher",
+      });
+    }
+  });
 }
 
 /**
@@ -787,13 +824,13 @@ try {
       },
     );
   }
-  if (want("bulk")) await bulkSection(world.paths);
-  if (want("latency")) await latencySection(world.paths);
-  if (want("interactive")) await interactiveSection(world.paths);
-  if (want("http")) await httpSection(world);
-  if (want("rtsp")) await rtspSection(world, camera2m);
-  if (want("live")) await liveSection(world, camera);
-  if (want("idle")) await idleSection(world);
+  if (want("bulk")) await guarded("bulk", () => bulkSection(world.paths));
+  if (want("latency")) await guarded("latency", () => latencySection(world.paths));
+  if (want("interactive")) await guarded("interactive", () => interactiveSection(world.paths));
+  if (want("http")) await guarded("http", () => httpSection(world));
+  if (want("rtsp")) await guarded("rtsp", () => rtspSection(world, camera2m));
+  if (want("live")) await guarded("live", () => liveSection(world, camera));
+  if (want("idle")) await guarded("idle", () => idleSection(world));
 } finally {
   await world.stop();
   await camera?.close();

@@ -21,6 +21,9 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
     assert(stdout.includes("| figure | path |"), stdout);
     const report = JSON.parse(await Deno.readTextFile(`${dir}/latest.json`));
     const rows = report.rows as { figure: string; path: string; value: number | null }[];
+    // A section that failed goes on the skipped list and the run goes on: none may fail here.
+    const failed = (report.skipped as string[]).filter((s) => /^\w+: failed: /.test(s));
+    assertEquals(failed, [], "bench sections that failed");
     const has = (figure: RegExp, path: string) =>
       rows.some((r) => figure.test(r.figure) && r.path === path && typeof r.value === "number");
     for (const path of ["direct", "ssh -R", "CLI tunnel", "WebSocket tunnel"]) {
