@@ -26,7 +26,7 @@ import { measureFloor, memoryGauges } from "./idle.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { measureAgentsPerNode } from "./agents_per_node.ts";
 import { measureSlowLink } from "./slow_link.ts";
-import { cpuSeconds, processTree, raiseFileLimit, rssKiB } from "./procfs.ts";
+import { cpuSeconds, processTree, raiseFileLimit, rssKiB, rssSplitKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import {
   type Camera,
@@ -749,7 +749,7 @@ if (want("dataplanes")) {
  * started the way the bench starts the agent (tests/_fixtures/stack.ts `Proc`): `deno run -A`
  * from the same directory.
  */
-async function bareRuntimeRss(): Promise<number | null> {
+async function bareRuntimeRss(): Promise<{ total: number; anon: number; file: number } | null> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("./bare_runtime.ts", import.meta.url).pathname],
     stdout: "piped",
@@ -759,7 +759,7 @@ async function bareRuntimeRss(): Promise<number | null> {
     const reader = child.stdout.getReader();
     await reader.read();
     await settle(2000);
-    return rssKiB(child.pid);
+    return { total: rssKiB(child.pid), ...rssSplitKiB(child.pid) };
   } catch {
     return null;
   } finally {
@@ -809,7 +809,7 @@ try {
       {
         figure: "site-side process idle RSS",
         path: "bare deno runtime",
-        value: runtime,
+        value: runtime.total,
         unit: "KiB",
         better: "lower",
         note: "deno run -A, a timer, nothing else",
@@ -817,10 +817,39 @@ try {
       {
         figure: "site-side process idle RSS",
         path: "connector agent minus runtime",
-        value: rssKiB(world.agentPid) - runtime,
+        value: rssKiB(world.agentPid) - runtime.total,
         unit: "KiB",
         better: "lower",
         note: "the product's own share",
+      },
+    );
+  }
+  // Of that RSS, what is the process's own (anonymous) and what is pages of the deno executable
+  // it touched (file-backed: shared with other deno processes, dropped under memory pressure).
+  const agentSplit = rssSplitKiB(world.agentPid);
+  const sshSplit = rssSplitKiB(world.paths[1].procs!.pids()[1]);
+  for (
+    const [path, split] of [
+      ["ssh -R", sshSplit],
+      ["connector agent", agentSplit],
+      ...(runtime ? [["bare deno runtime", runtime]] as const : []),
+    ] as const
+  ) {
+    rows.push(
+      {
+        figure: "site-side process idle RSS, private (anonymous)",
+        path,
+        value: split.anon,
+        unit: "KiB",
+        better: "lower",
+      },
+      {
+        figure: "site-side process idle RSS, file-backed (executable pages)",
+        path,
+        value: split.file,
+        unit: "KiB",
+        better: "lower",
+        note: "shared with other processes of the same executable; reclaimable",
       },
     );
   }

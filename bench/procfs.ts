@@ -17,6 +17,22 @@ export function rssKiB(pid: number): number {
   }
 }
 
+/**
+ * A process's resident memory split as the kernel counts it: `anon` is its own (heap, stacks,
+ * JIT code), `file` the pages of mapped files it touched — for a deno process mostly the deno
+ * executable's code and snapshot, shared with every other deno process and dropped by the kernel
+ * under memory pressure without being written anywhere. KiB; zeros when the process is gone.
+ */
+export function rssSplitKiB(pid: number): { anon: number; file: number } {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { anon: field("RssAnon"), file: field("RssFile") + field("RssShmem") };
+  } catch {
+    return { anon: 0, file: 0 };
+  }
+}
+
 /** user + system CPU seconds `pid` has used so far (0 when gone). */
 export function cpuSeconds(pid: number): number {
   try {
