@@ -10,6 +10,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { opensslOk } from "./openssl.ts";
 
 /** A request as the camera saw it. */
 export interface SeenRequest {
@@ -381,27 +382,23 @@ export function startCamera(
 /** A self-signed certificate for the HTTPS camera (openssl, PKCS#8 key). */
 export async function selfSigned(cn = "ipcam.local"): Promise<{ cert: string; key: string }> {
   const dir = await Deno.makeTempDir({ prefix: "nc-cam-" });
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      `${dir}/k.pem`,
-      "-out",
-      `${dir}/c.pem`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${cn}`,
-    ],
-    stderr: "null",
-  }).output();
-  if (!out.success) throw new Error("openssl failed to make a test certificate");
+  await opensslOk([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    `${dir}/k.pem`,
+    "-out",
+    `${dir}/c.pem`,
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${cn}`,
+  ]);
   const r = {
     cert: await Deno.readTextFile(`${dir}/c.pem`),
     key: await Deno.readTextFile(`${dir}/k.pem`),
