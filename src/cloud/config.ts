@@ -60,7 +60,8 @@ export const cloudOptions: Record<string, OptionSpec> = {
     env: "NC_DATA_LISTEN",
     arg: "HOST:PORT",
     default: "0.0.0.0:8444",
-    help: "Agent data channel (TLS, one connection per tunnel)",
+    help:
+      "Agent data channel (TLS; each agent keeps a few connections, tunnels multiplexed on them)",
   },
   internal: {
     type: "string",

@@ -18,7 +18,8 @@ import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secr
 import type { Feed, LiveHub, Viewer } from "../live/hub.ts";
 import { startCameraFeed } from "../live/camera_feed.ts";
 import { type Authorized, openTunnel, type RouteDeps } from "./route.ts";
-import { authorizeTunnel, CLI_SLIDE_MS } from "./tunnel_ws.ts";
+import { authorizeTunnel } from "./tunnel_ws.ts";
+import { slideOnConnect } from "../tenancy/session_slide.ts";
 
 /** The path pattern of the live view endpoint. */
 export const LIVE_PATH = /^\/api\/live\/([^/]+)$/;
@@ -100,7 +101,7 @@ export async function prepareLive(
   });
   // As on the other access paths, a successful connect slides a CLI session.
   if (principal.cliSessionHash) {
-    await d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS).catch((e) => {
+    await slideOnConnect(d, principal.cliSessionHash).catch((e) => {
       feed.release();
       throw e;
     });

@@ -24,11 +24,9 @@ import { resolveLoopback } from "./plan.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { requireSameOriginUpgrade } from "./ws_origin.ts";
 import { logStoreFailure } from "../store/outage.ts";
+import { slideOnConnect } from "../tenancy/session_slide.ts";
 
 const OPEN = 1;
-
-/** How far a successful connect slides a CLI session's expiry. */
-export const CLI_SLIDE_MS = 30 * 86_400_000;
 
 /** The path pattern of the tunnel endpoint. */
 export const TUNNEL_PATH = /^\/api\/tunnel\/([^/]+)$/;
@@ -117,7 +115,7 @@ export async function prepareTunnel(
   );
   // A successful connect slides a CLI session (30 days, never past its hard cap).
   if (principal.cliSessionHash) {
-    await d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS);
+    await slideOnConnect(d, principal.cliSessionHash);
   }
   return { principal, target: authorized, tunnel };
 }

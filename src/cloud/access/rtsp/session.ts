@@ -20,7 +20,7 @@ import { type DeviceSecrets, useDeviceCredentials } from "../../tenancy/device_s
 import type { OpenedTunnel } from "../../control/tunnels.ts";
 import { ChallengeAnswerer } from "../device_auth.ts";
 import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "../route.ts";
-import { CLI_SLIDE_MS } from "../tunnel_ws.ts";
+import { slideOnConnect } from "../../tenancy/session_slide.ts";
 import { gatewayToken, principalFromBasic, principalFromSignedUrl } from "./auth.ts";
 import { demux, WriteLock } from "./demux.ts";
 import { header, headers, response, type RtspMessage, serialize, setHeader } from "./message.ts";
@@ -201,7 +201,7 @@ export class RtspSession {
         null;
     const tunnel = await openTunnel(this.#d, target, "rtsp");
     if (principal.cliSessionHash) {
-      await this.#d.store.slideCliSession(principal.cliSessionHash, CLI_SLIDE_MS);
+      await slideOnConnect(this.#d, principal.cliSessionHash);
     }
     this.#principal = principal;
     this.#target = target;
