@@ -16,6 +16,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Stats } from "./stats.ts";
 import type { Logger } from "../shared/log.ts";
+import { chunkPool } from "../shared/transport/buffer_pool.ts";
 
 /** Quiet time (no tunnel, no byte, no link change) before the collection. */
 export const IDLE_TRIM_QUIET_MS = 5_000;
@@ -76,6 +77,8 @@ export function startIdleTrim(opts: {
     trimmed = true;
     const mib = (n: number) => Math.round(n / 104857.6) / 10;
     const before = Deno.memoryUsage().heapUsed;
+    // Free relay buffers kept for reuse go too: an idle agent keeps none.
+    chunkPool.clear();
     collect();
     collections++;
     opts.log?.debug(

@@ -36,6 +36,7 @@ import {
   writeHeader,
 } from "../protocol/mux.ts";
 import type { ByteStream } from "./byte_stream.ts";
+import { chunkPool } from "./buffer_pool.ts";
 
 export type { ByteStream };
 
@@ -351,7 +352,7 @@ export class MuxStream implements ByteStream {
       this.#consumed(head.byteLength);
       return head;
     }
-    const out = new Uint8Array(Math.min(max, this.#queued));
+    const out = chunkPool.take(Math.min(max, this.#queued));
     this.#drain(out);
     return out;
   }
@@ -435,8 +436,11 @@ export class MuxStream implements ByteStream {
       const take = Math.min(head.byteLength, p.byteLength - n);
       p.set(take === head.byteLength ? head : head.subarray(0, take), n);
       n += take;
-      if (take === head.byteLength) this.#queue.shift();
-      else this.#queue[0] = head.subarray(take);
+      if (take === head.byteLength) {
+        // A queued chunk is the stream's own copy: once read, its buffer can serve again.
+        this.#queue.shift();
+        chunkPool.give(head);
+      } else this.#queue[0] = head.subarray(take);
     }
     this.#queued -= n;
     // An emptied queue gives back its grown backing store (idle streams are most streams).
@@ -481,13 +485,13 @@ export class MuxStream implements ByteStream {
           // The payload is a view of the connection's read buffer: copied once, either way.
           if (r.buf) r.buf.set(part);
           if (take < len) {
-            this.#queue.push(payload.slice(take));
+            this.#queue.push(chunkPool.copy(payload.subarray(take)));
             this.#queued += len - take;
           }
           this.#consumed(take);
-          r.resolve((r.buf ? take : part.slice()) as never);
+          r.resolve((r.buf ? take : chunkPool.copy(part)) as never);
         } else {
-          this.#queue.push(payload.slice());
+          this.#queue.push(chunkPool.copy(payload));
           this.#queued += len;
         }
         return;

@@ -12,6 +12,7 @@
  */
 import type { ByteStream } from "./byte_stream.ts";
 import { LARGE_READ, nextReadSize, type PipeResult, SMALL_READ } from "./pipe.ts";
+import { chunkPool } from "./buffer_pool.ts";
 import { idleSweep, type IdleWatched } from "./idle_sweep.ts";
 
 /**
@@ -239,12 +240,17 @@ class WsPump implements IdleWatched {
     }
     const conn = this.#conn;
     let next: Promise<Uint8Array | null>;
-    // A fresh buffer per read (ws.send keeps it until written), small while quiet; a stream that
-    // hands out chunks of its own (a mux stream) holds none while idle.
+    // A buffer per read (ws.send keeps it until written, then it goes back to the chunk pool),
+    // small while quiet; a stream that hands out chunks of its own (a mux stream) holds none
+    // while idle.
     if (conn.readChunk) next = conn.readChunk(LARGE_READ);
     else {
-      const buf = new Uint8Array(this.#readSize);
-      next = conn.read(buf).then((n) => (n === null ? null : buf.subarray(0, n)));
+      const buf = chunkPool.take(this.#readSize);
+      next = conn.read(buf).then((n) => {
+        if (n !== null) return buf.subarray(0, n);
+        chunkPool.give(buf);
+        return null;
+      });
     }
     next.then(this.#onChunk, this.#onReadError);
   }
@@ -270,13 +276,15 @@ class WsPump implements IdleWatched {
       this.r.socketToWs += n;
       this.#queued += n;
       this.#ws.send(buf, { binary: true }, () => {
+        // Written (or dropped with the socket): nothing reads the chunk any more.
+        chunkPool.give(buf);
         this.#queued -= n;
         if (this.#parked && this.#queued < this.#low) {
           this.#parked = false;
           this.#read();
         }
       });
-    } // else nowhere to deliver: discard
+    } else chunkPool.give(buf); // nowhere to deliver: discard
     this.#read();
   }
 
@@ -320,7 +328,12 @@ class WsPump implements IdleWatched {
       this.#ws.pause();
     }
     this.#enqueue(async () => {
-      for (const b of parts) await writeAll(conn, b);
+      for (const b of parts) {
+        await writeAll(conn, b);
+        // Every ByteStream's write is done with its bytes once it resolves: the payload of a
+        // pooled message can serve again (the pool ignores buffers it did not make).
+        chunkPool.give(b);
+      }
       this.#pendingWrite -= len;
       if (this.#pendingWrite < this.#low) this.#unpauseWs();
     });

@@ -19,6 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ByteStream } from "./byte_stream.ts";
+import { chunkPool } from "./buffer_pool.ts";
 
 /** `readyState` values, as in the WebSocket API. */
 export const WS_OPEN = 1;
@@ -381,7 +382,12 @@ export class NativeWebSocket {
         if (len + pending > this.#max) return this.#fail(1009, "message too big");
         const key = masked ? h.slice(hl - 4, hl) : null;
         this.#rstart += hl;
-        const payload = len === 0 ? new Uint8Array(0) : new Uint8Array(len);
+        // Data frames' payloads come from the chunk pool; a relay hands them back once written.
+        const payload = len === 0
+          ? new Uint8Array(0)
+          : opcode & 0x8
+          ? new Uint8Array(len)
+          : chunkPool.take(len);
         const have = Math.min(len, this.#rend - this.#rstart);
         payload.set(this.#rbuf.subarray(this.#rstart, this.#rstart + have));
         this.#rstart += have;
