@@ -7,6 +7,7 @@
  */
 import { tunnelBytes, tunnelsOpen } from "../cloud_metrics.ts";
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
+import { chunkPool } from "../../shared/transport/buffer_pool.ts";
 
 const UP = { direction: "up" };
 const DOWN = { direction: "down" };
@@ -37,12 +38,17 @@ export class MeteredConn implements ByteStream {
 
   /**
    * The next bytes from the device side (at most `max`) in a buffer of their own, counting bytes
-   * down. Over a mux stream the pending read holds no buffer; otherwise it reads into a fresh one.
+   * down. Over a mux stream the pending read holds no buffer; otherwise (a BridgeTunnel) it reads
+   * into one from the chunk pool, which the relay hands back once the bytes are written.
    */
   readChunk(max: number): Promise<Uint8Array | null> {
     if (this.#inner.readChunk) return this.#inner.readChunk(max).then(countDown);
-    const buf = new Uint8Array(max);
-    return this.#inner.read(buf).then((n) => countDown(n === null ? null : buf.subarray(0, n)));
+    const buf = chunkPool.take(max);
+    return this.#inner.read(buf).then((n) => {
+      if (n !== null) return countDown(buf.subarray(0, n));
+      chunkPool.give(buf);
+      return null;
+    });
   }
 
   /** Writes toward the device, counting bytes up. */
