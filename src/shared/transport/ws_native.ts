@@ -47,6 +47,8 @@ const OUT_BUF = 256 << 10;
 /** Smaller batches get a buffer of their own size (an idle or interactive socket keeps none). */
 const SMALL_BATCH = 16 << 10;
 const EMPTY = new Uint8Array(0);
+/** No frames in flight (shared: an idle socket allocates nothing for it). */
+const NONE: readonly Outgoing[] = [];
 
 /** The events the pump listens to. */
 type Listener = (...args: never[]) => void;
@@ -97,6 +99,8 @@ export class NativeWebSocket {
   #paused = false;
   #wake: (() => void) | null = null;
   #queue: Outgoing[] = [];
+  /** Frames taken from the queue whose write is under way (their callbacks still owed). */
+  #inflight: readonly Outgoing[] = NONE;
   #writing = false;
   #out: Uint8Array | null = null;
   #closeSent = false;
@@ -203,12 +207,12 @@ export class NativeWebSocket {
         const firstSize = this.#headLen(first.data.byteLength) + first.data.byteLength;
         if (firstSize > OUT_BUF) {
           // Larger than the batch buffer: its head, then the payload as it is.
-          this.#queue.shift();
+          this.#inflight = [this.#queue.shift()!];
           const head = new Uint8Array(14);
           const hl = this.#writeHead(head, 0, first.opcode, first.data.byteLength);
           await this.#writeAll(head.subarray(0, hl));
           await this.#writeAll(this.#masked(first.data, head, hl - 4));
-          this.#sent([first]);
+          this.#sent();
           continue;
         }
         // How much goes in this batch.
@@ -223,7 +227,7 @@ export class NativeWebSocket {
         const out = total <= SMALL_BATCH
           ? new Uint8Array(total)
           : (this.#out ??= new Uint8Array(OUT_BUF));
-        const done = this.#queue.splice(0, count);
+        const done = this.#inflight = this.#queue.splice(0, count);
         let used = 0;
         for (const o of done) {
           used = this.#writeHead(out, used, o.opcode, o.data.byteLength);
@@ -234,7 +238,7 @@ export class NativeWebSocket {
           used += o.data.byteLength;
         }
         await this.#writeAll(out.subarray(0, used));
-        this.#sent(done);
+        this.#sent();
       }
       // An emptied queue gives back its grown backing store (idle sockets are most sockets).
       if (this.#queue.length === 0) this.#queue = [];
@@ -246,7 +250,10 @@ export class NativeWebSocket {
     }
   }
 
-  #sent(done: Outgoing[]): void {
+  /** The frames in flight were written: their callbacks run (once; `#finish` may have run them). */
+  #sent(): void {
+    const done = this.#inflight;
+    this.#inflight = NONE;
     for (const o of done) {
       this.bufferedAmount -= o.data.byteLength;
       o.cb?.();
@@ -474,6 +481,10 @@ export class NativeWebSocket {
       this.#conn.close();
     } catch { /* already closed */ }
     const err = new Error("WebSocket closed");
+    // Every send's callback runs: those queued, and those whose write the close cut short.
+    const inflight = this.#inflight;
+    this.#inflight = NONE;
+    for (const o of inflight) o.cb?.(err);
     for (const o of this.#queue.splice(0)) o.cb?.(err);
     this.resume();
     this.#emit("close", this.#code, this.#reason);

@@ -179,3 +179,36 @@ Deno.test("native WebSocket client: the handshake, messages both ways, a refusal
   assertEquals(refused, { ok: false, status: 403, message: "Target not in allowlist" });
   l.close();
 });
+
+Deno.test("native WebSocket: a send whose write the close cuts short still gets its callback", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: (l.addr as Deno.NetAddr).port }),
+    l.accept(),
+  ]);
+  l.close();
+  // The peer never reads: the first large message's write blocks once the kernel's buffers fill.
+  const ws = new NativeWebSocket(server, { role: "server", head: new Uint8Array(0) });
+  ws.on("error", () => {});
+  const results: (Error | undefined)[] = [];
+  const sent = (n: number) =>
+    new Promise<void>((r) =>
+      ws.send(new Uint8Array(n), { binary: true }, (e) => {
+        results.push(e);
+        r();
+      })
+    );
+  const all = [sent(16 << 20), sent(1 << 10), sent(1 << 20)];
+  await new Promise((r) => setTimeout(r, 100));
+  assertEquals(results.length, 0, "nothing was written yet: the peer reads nothing");
+  ws.terminate();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(all),
+    new Promise((_, j) => (timer = setTimeout(() => j(new Error("a callback never ran")), 5_000))),
+  ]);
+  clearTimeout(timer);
+  assertEquals(results.length, 3);
+  assert(results.every((e) => e instanceof Error), "each send learns it was not written");
+  client.close();
+});
