@@ -33,6 +33,26 @@ export async function assertRejects(fn: () => Promise<unknown>, msg?: string): P
   throw new nodeAssert.AssertionError({ message: msg ?? "expected a rejection" });
 }
 
+/** Asserts `fn` throws (an instance of `type`, when given); returns the error. */
+export function assertThrows(
+  fn: () => unknown,
+  type?: new (...args: never[]) => Error,
+  msg?: string,
+): Error {
+  try {
+    fn();
+  } catch (e) {
+    if (type && !(e instanceof type)) {
+      throw new nodeAssert.AssertionError({
+        message: msg ??
+          `expected ${type.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`,
+      });
+    }
+    return e as Error;
+  }
+  throw new nodeAssert.AssertionError({ message: msg ?? "expected an exception" });
+}
+
 /** Asserts that `actual` matches `re`. */
 export function assertMatch(actual: string, re: RegExp, msg?: string): void {
   if (!re.test(actual)) {

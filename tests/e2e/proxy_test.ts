@@ -455,3 +455,125 @@ Deno.test("proxy: HTTPS device with a self-signed certificate; first and changed
 function startCameraOn(port: number, tls: { cert: string; key: string }): Promise<Camera> {
   return startCamera({ tls, port });
 }
+
+/** One response parsed off a byte stream: status, head and body (length, chunked, or none). */
+interface WireResponse {
+  status: number;
+  head: string;
+  body: string;
+}
+
+/** Splits what came back on one connection into its responses (`methods`: what was asked). */
+function parseResponses(text: string, methods: string[]): WireResponse[] {
+  const out: WireResponse[] = [];
+  let at = 0;
+  for (const method of methods) {
+    const end = text.indexOf("\r\n\r\n", at);
+    if (end < 0) break;
+    const head = text.slice(at, end);
+    at = end + 4;
+    const status = Number(head.split(" ")[1]);
+    const len = /\r\ncontent-length: *(\d+)/i.exec(head);
+    let body = "";
+    if (method === "HEAD" || status === 204 || status === 304) body = "";
+    else if (len) {
+      body = text.slice(at, at + Number(len[1]));
+      at += Number(len[1]);
+    } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+      for (;;) {
+        const lineEnd = text.indexOf("\r\n", at);
+        const size = parseInt(text.slice(at, lineEnd), 16);
+        at = lineEnd + 2;
+        if (size === 0) {
+          at += 2;
+          break;
+        }
+        body += text.slice(at, at + size);
+        at += size + 2;
+      }
+    }
+    out.push({ status, head, body });
+  }
+  return out;
+}
+
+Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a POST and a close; idle ones end", async () => {
+  await withCamera(async ({ stack, cam, handle, token }) => {
+    const auth = `Authorization: Bearer ${token}\r\nHost: 127.0.0.1\r\n`;
+    const asks: [string, string][] = [
+      ["GET", "/ISAPI/System/deviceInfo"],
+      ["HEAD", "/img/logo.png"],
+      ["POST", "/upload"],
+      ["GET", "/RPC2"],
+      ["GET", "/headers"],
+    ];
+    // Bodiless /c/ requests are answered by the cloud's own HTTP/1.1 path; the POST (a body)
+    // hands the connection to node:http, which answers the rest. One write, all pipelined.
+    const text = `GET /c/${handle}/ISAPI/System/deviceInfo HTTP/1.1\r\n${auth}\r\n` +
+      `HEAD /c/${handle}/img/logo.png HTTP/1.1\r\n${auth}\r\n` +
+      `POST /c/${handle}/upload HTTP/1.1\r\n${auth}Content-Length: 3\r\n\r\nabc` +
+      `GET /c/${handle}/RPC2 HTTP/1.1\r\n${auth}\r\n` +
+      `GET /c/${handle}/headers HTTP/1.1\r\n${auth}X-Mixed-Case: Kept\r\nConnection: close\r\n\r\n`;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
+    const timer = setTimeout(() => conn.close(), 20_000);
+    let raw = "";
+    try {
+      await conn.write(new TextEncoder().encode(text));
+      const buf = new Uint8Array(64 << 10);
+      // The last request says Connection: close: the cloud ends the connection after it.
+      for (let n; (n = await conn.read(buf)) !== null;) {
+        raw += new TextDecoder().decode(buf.subarray(0, n));
+      }
+    } finally {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+    const res = parseResponses(raw, asks.map(([m]) => m));
+    assertEquals(res.map((r) => r.status), [200, 200, 200, 200, 200], raw.slice(0, 1500));
+    assertStringIncludes(res[0].body, "<model>DS-TEST</model>");
+    // HEAD: the head only (the next response parses right after it).
+    assertMatch(res[1].head, /\r\ncontent-type: image\/png\r\n/i);
+    assertEquals(JSON.parse(res[2].body), { received: 3 });
+    assertEquals(JSON.parse(res[3].body).session, "rpc2-ok");
+    // The device saw each request once (node:http runs pipelined requests side by side, so the
+    // order of the last three is the device's), and the cloud credential never.
+    const seen = cam.seen.slice(-asks.length).map((s) => `${s.method} ${s.path}`);
+    assertEquals(seen.toSorted(), asks.map(([m, p]) => `${m} ${p}`).toSorted());
+    const deviceHeaders = JSON.parse(res[4].body) as Record<string, string>;
+    assertEquals(deviceHeaders["x-mixed-case"], "Kept");
+    assert(!("authorization" in deviceHeaders), "the cloud credential reached the device");
+
+    // A kept-alive connection left idle is closed by the cloud (node:http's 5 s, on both paths).
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
+    try {
+      await idle.write(
+        new TextEncoder().encode(`GET /c/${handle}/RPC2 HTTP/1.1\r\n${auth}\r\n`),
+      );
+      const got = parseResponses(
+        await (async () => {
+          let s = "";
+          const buf = new Uint8Array(4096);
+          while (!/\r\n\r\n[\s\S]*rpc2-ok/.test(s)) {
+            const n = await idle.read(buf);
+            if (n === null) break;
+            s += new TextDecoder().decode(buf.subarray(0, n));
+          }
+          return s;
+        })(),
+        ["GET"],
+      );
+      assertEquals(got[0]?.status, 200);
+      const closed = await Promise.race([
+        idle.read(new Uint8Array(16)).then((n) => n === null).catch(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+      ]);
+      assert(closed, "an idle kept-alive connection stayed open");
+    } finally {
+      try {
+        idle.close();
+      } catch { /* closed */ }
+    }
+  });
+});

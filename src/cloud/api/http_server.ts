@@ -3,10 +3,12 @@
  * upgrades to the tunnel endpoints (`/api/tunnel/{h}`, the CLI's raw tunnel) are served there,
  * framed on the Deno connection (`ws_native.ts`: reads only when asked, so a stalled device
  * stalls the operator's sender), through the same policy functions as every other path
- * (`prepareTunnel`, `serveTunnel`). Every other connection goes to node's http server with its
- * real peer address: the hono app for ordinary requests, the browser proxy, and the `ws` library
- * for the other upgrades (live view, terminal, proxied WebSockets; a tunnel upgrade on a
- * connection that already carried a request also lands there, and is served the same way).
+ * (`prepareTunnel`, `serveTunnel`); so are browser proxy requests without a body (`/c/{h}/…`,
+ * answered by `serveProxy` through `native_http1.ts`, the connection kept alive for the next).
+ * Every other connection goes to node's http server with its real peer address: the hono app
+ * for ordinary requests, the browser proxy's requests with a body, and the `ws` library for the
+ * other upgrades (live view, terminal, proxied WebSockets; a tunnel upgrade on a connection that
+ * already carried a request also lands there, and is served the same way).
  * A refused upgrade gets a plain HTTP status with `{error, message}` and the connection is
  * closed; nothing reaches a device.
  * @module
@@ -44,6 +46,8 @@ import type { TerminalDeps } from "../access/terminal/session.ts";
 import { socketOf } from "../../shared/transport/conn_duplex.ts";
 import { acceptKey, NativeWebSocket } from "../../shared/transport/ws_native.ts";
 import { type Front, type RequestHead, startFront } from "./native_front.ts";
+import { Http1Request, Http1Response } from "./native_http1.ts";
+import type { ProxyRequest, ProxyResponse } from "../access/proxy/browser_io.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -205,18 +209,19 @@ export async function startHttpServer(opts: {
   const hono = getRequestListener(opts.fetch);
   // The proxy reads the raw request target (before any URL normalization) and streams both ways.
   const domain = opts.proxy.origins?.domain ?? null;
+  /** Whatever a handler throws or rejects with ends this request, never the node. */
+  const failedOn = (req: ProxyRequest, res: ProxyResponse, what: string) => (e: unknown) => {
+    const { status, body } = toErrorResponse(e);
+    if (status >= 500) logStoreFailure(d.log, e, what);
+    try {
+      if (res.headersSent) res.destroy();
+      else sendError(req, res, status, body.error, body.message);
+    } catch {
+      res.destroy();
+    }
+  };
   const server = http.createServer((req, res) => {
-    // Whatever a handler throws or rejects with ends this request, never the node.
-    const failed = (what: string) => (e: unknown) => {
-      const { status, body } = toErrorResponse(e);
-      if (status >= 500) logStoreFailure(d.log, e, what);
-      try {
-        if (res.headersSent) res.destroy();
-        else sendError(req, res, status, body.error, body.message);
-      } catch {
-        res.destroy();
-      }
-    };
+    const failed = (what: string) => failedOn(req, res, what);
     try {
       const deviceHandle = handleOfHost(req.headers.host, domain);
       if (deviceHandle) {
@@ -378,6 +383,34 @@ export async function startHttpServer(opts: {
     }
     return true;
   }
+  /**
+   * A browser proxy request the front read, answered on the Deno connection (`native_http1.ts`)
+   * by the same `serveProxy` as node:http's. Only a bodiless GET or HEAD over HTTP/1.1 with
+   * nothing unusual: the rest (bodies, Expect, upgrades, device origins, HTTP/1.0, a field value
+   * node:http would refuse) returns false and goes to node:http as it always did.
+   */
+  async function serveProxyNative(
+    conn: Deno.TcpConn,
+    head: RequestHead,
+    rest: Uint8Array,
+  ): Promise<boolean | Uint8Array> {
+    if (head.version !== "HTTP/1.1") return false;
+    let connection = "";
+    let host: string | undefined;
+    for (const [k, v] of head.headers) {
+      if (NOT_NATIVE.has(k) || /[\0\r\n]/.test(v)) return false;
+      if (k === "connection") connection += `${v},`;
+      else if (k === "host") host ??= v;
+    }
+    if (/(^|,)\s*upgrade\s*(,|$)/i.test(connection) || handleOfHost(host, domain)) return false;
+    const req = new Http1Request(head, conn.remoteAddr.hostname);
+    const keepAlive = !/(^|,)\s*close\s*(,|$)/i.test(connection);
+    const res = new Http1Response(conn, req, { keepAlive });
+    await serveProxy(opts.proxy, req, res).catch(failedOn(req, res, "proxy failed"));
+    // A request left unanswered would hang its browser: end the connection instead.
+    if (!res.answered) res.destroy();
+    return (await res.done) ? rest : true;
+  }
   const native = new Set<NativeWebSocket>();
   /**
    * The framed socket of an upgraded connection, tracked until it closes. Made here, outside
@@ -401,8 +434,13 @@ export async function startHttpServer(opts: {
   let front: Front;
   try {
     front = startFront(opts.listen, {
-      claims: (method, target) => method === "GET" && isTunnelPath(target.split("?")[0]),
-      serve: serveNative,
+      claims: (method, target) =>
+        (method === "GET" && isTunnelPath(target.split("?")[0])) ||
+        ((method === "GET" || method === "HEAD") && isProxyPath(target)),
+      serve: (conn, head, rest) =>
+        isTunnelPath(head.target.split("?")[0])
+          ? serveNative(conn, head, rest)
+          : serveProxyNative(conn, head, rest),
       handOff: (conn, read) => server.emit("connection", socketOf(conn, read)),
       refuse: (conn, status, message) =>
         refuseConn(conn, status, { error: "bad_request", message }),
@@ -427,6 +465,9 @@ export async function startHttpServer(opts: {
       }).finally(() => Deno.remove(dir, { recursive: true }).catch(() => {})),
   };
 }
+
+/** Fields that send a proxy request to node:http: a body, or a wish only it answers. */
+const NOT_NATIVE = new Set(["content-length", "transfer-encoding", "expect", "upgrade"]);
 
 /** Whether a path is one of the tunnel endpoints the native front serves. */
 function isTunnelPath(path: string): boolean {

@@ -2,21 +2,28 @@
  * The cloud's HTTP port, accepted by Deno itself. It reads the request line of each new
  * connection: a WebSocket upgrade to one of the tunnel endpoints is served natively (its head
  * parsed here, the WebSocket framed by `ws_native.ts` on the Deno connection, which reads only
- * when asked: real TCP backpressure, and no `node:http` + `ws` on the tunnel's bytes); every other
- * connection is handed, with the bytes already read, to the `node:http` server as before (the
- * app, the browser proxy, the live view, the terminal), which sees the real peer address.
- * Measured in README "Performance".
+ * when asked: real TCP backpressure, and no `node:http` + `ws` on the tunnel's bytes); a browser
+ * proxy request without a body is answered natively too (`native_http1.ts`), and the connection
+ * kept alive for the next request. Every other connection is handed, with the bytes already
+ * read, to the `node:http` server as before (the app, requests with bodies, the live view, the
+ * terminal), which sees the real peer address. Measured in README "Performance".
  * @module
  */
 import type { ListenAddress } from "../../shared/cli.ts";
+import { deadlinesOf } from "../../shared/deadlines.ts";
+import { latin1 } from "../../shared/encoding.ts";
 
 /** A parsed request head of a connection the front serves itself. */
 export interface RequestHead {
   method: string;
   /** The request target as sent. */
   target: string;
+  /** The protocol version as sent ("HTTP/1.1", "HTTP/1.0"). */
+  version: string;
   /** Header fields in order, names lower-cased. */
   headers: [string, string][];
+  /** Names as sent and values, alternating (node:http's `rawHeaders`). */
+  rawHeaders: string[];
 }
 
 /** What the front does with a connection. */
@@ -25,9 +32,15 @@ export interface FrontHandlers {
   claims(method: string, target: string): boolean;
   /**
    * Serves a claimed request; `rest` holds bytes read after the head. Returns false to hand the
-   * connection to node:http instead (`raw`: every byte read so far).
+   * connection to node:http instead (with every byte read of this request), true when the
+   * connection is taken (upgraded or closed), or the bytes read after this request when the
+   * connection is free for the next one (HTTP keep-alive).
    */
-  serve(conn: Deno.TcpConn, head: RequestHead, rest: Uint8Array): Promise<boolean> | boolean;
+  serve(
+    conn: Deno.TcpConn,
+    head: RequestHead,
+    rest: Uint8Array,
+  ): Promise<boolean | Uint8Array> | boolean | Uint8Array;
   /** Hands the connection to node:http with the bytes already read. */
   handOff(conn: Deno.TcpConn, read: Uint8Array): void;
   /** A request head the front refuses (too large, malformed): status and message. */
@@ -45,19 +58,27 @@ const MAX_HEAD = 16 << 10;
  * own headersTimeout, which takes over once a connection is handed on.
  */
 const HEAD_TIMEOUT_MS = 60_000;
+/** How long a kept-alive connection may stay silent between requests (node:http's default). */
+const KEEP_ALIVE_MS = 5_000;
 
 const CRLF = [13, 10];
 
+/** Where `seq` (starting with CR) first occurs in `buf[from, end)`; the CR search is native. */
 function indexOf(buf: Uint8Array, end: number, seq: number[], from = 0): number {
-  outer: for (let i = from; i + seq.length <= end; i++) {
-    for (let j = 0; j < seq.length; j++) if (buf[i + j] !== seq[j]) continue outer;
+  const view = buf.subarray(0, end);
+  outer: for (let i = view.indexOf(seq[0], from); i >= 0; i = view.indexOf(seq[0], i + 1)) {
+    if (i + seq.length > end) return -1;
+    for (let j = 1; j < seq.length; j++) if (buf[i + j] !== seq[j]) continue outer;
     return i;
   }
   return -1;
 }
 
-/** Parses header lines; null when one is malformed (no colon, folded, bad name). */
-export function parseHeaderLines(text: string): [string, string][] | null {
+/**
+ * Parses header lines; null when one is malformed (no colon, folded, bad name). `raw`, when
+ * given, receives the names as sent and the values, alternating.
+ */
+export function parseHeaderLines(text: string, raw?: string[]): [string, string][] | null {
   const out: [string, string][] = [];
   if (text === "") return out;
   for (const line of text.split("\r\n")) {
@@ -65,21 +86,32 @@ export function parseHeaderLines(text: string): [string, string][] | null {
     if (colon <= 0 || line[0] === " " || line[0] === "\t") return null;
     const name = line.slice(0, colon);
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return null;
-    out.push([name.toLowerCase(), line.slice(colon + 1).trim()]);
+    const value = line.slice(colon + 1).trim();
+    out.push([name.toLowerCase(), value]);
+    raw?.push(name, value);
   }
   return out;
 }
 
-/** Reads one connection's request line (and head when claimed) and routes it. */
+/**
+ * Reads each request line of one connection (and the head when claimed) and routes it, request
+ * after request while the natively served ones leave the connection free.
+ */
 async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
   // A tunnel upgrade's head (a bearer token, a few fields) fits; a browser's grows it once or twice.
   let buf = new Uint8Array(1024);
   let end = 0;
-  const timer = setTimeout(() => {
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }, HEAD_TIMEOUT_MS);
+  let waiting = false;
+  let cancel: (() => void) | undefined;
+  const arm = (ms: number) => {
+    cancel?.();
+    cancel = deadlinesOf(ms).start(() => {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    });
+  };
+  arm(HEAD_TIMEOUT_MS);
   try {
     const more = async (): Promise<boolean> => {
       if (end === buf.byteLength) {
@@ -87,42 +119,75 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
         bigger.set(buf);
         buf = bigger;
       }
-      const n = await conn.read(buf.subarray(end));
+      let n: number | null;
+      try {
+        n = await conn.read(buf.subarray(end));
+      } catch (e) {
+        // A kept-alive connection closed by its idle timer or by the peer: nothing to report.
+        if (waiting) return false;
+        throw e;
+      }
       if (n === null) return false;
+      if (waiting) {
+        // The next request began: it has the head's whole time, as the first did.
+        waiting = false;
+        arm(HEAD_TIMEOUT_MS);
+      }
       end += n;
       return true;
     };
-    let lineEnd = -1;
-    while ((lineEnd = indexOf(buf, end, CRLF)) < 0) {
-      if (end >= MAX_LINE) return h.handOff(conn, buf.slice(0, end));
-      if (!(await more())) return h.handOff(conn, buf.slice(0, end));
-    }
-    const line = new TextDecoder().decode(buf.subarray(0, lineEnd));
-    const parts = line.split(" ");
-    if (parts.length !== 3 || !parts[2].startsWith("HTTP/1.") || !h.claims(parts[0], parts[1])) {
-      return h.handOff(conn, buf.slice(0, end));
-    }
-    let headEnd = -1;
-    while ((headEnd = indexOf(buf, end, [...CRLF, ...CRLF], Math.max(0, lineEnd - 2))) < 0) {
-      if (end >= MAX_HEAD) return h.refuse(conn, 431, "request header fields too large");
-      if (!(await more())) {
-        try {
-          conn.close();
-        } catch { /* closed */ }
-        return;
+    const closeQuietly = () => {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    };
+    for (;;) {
+      let lineEnd = -1;
+      while ((lineEnd = indexOf(buf, end, CRLF)) < 0) {
+        if (end >= MAX_LINE) return h.handOff(conn, buf.slice(0, end));
+        if (!(await more())) {
+          // A kept-alive connection that ends between requests is simply over.
+          if (waiting) return closeQuietly();
+          return h.handOff(conn, buf.slice(0, end));
+        }
       }
+      const line = latin1(buf.subarray(0, lineEnd));
+      const parts = line.split(" ");
+      if (parts.length !== 3 || !parts[2].startsWith("HTTP/1.") || !h.claims(parts[0], parts[1])) {
+        return h.handOff(conn, buf.slice(0, end));
+      }
+      let headEnd = -1;
+      while ((headEnd = indexOf(buf, end, [...CRLF, ...CRLF], Math.max(0, lineEnd - 2))) < 0) {
+        if (end >= MAX_HEAD) return h.refuse(conn, 431, "request header fields too large");
+        if (!(await more())) return closeQuietly();
+      }
+      if (headEnd + 4 > MAX_HEAD) return h.refuse(conn, 431, "request header fields too large");
+      cancel?.();
+      cancel = undefined;
+      const rawHeaders: string[] = [];
+      const fields = headEnd > lineEnd
+        ? parseHeaderLines(latin1(buf.subarray(lineEnd + 2, headEnd)), rawHeaders)
+        : [];
+      if (!fields) return h.refuse(conn, 400, "malformed HTTP request");
+      const head: RequestHead = {
+        method: parts[0],
+        target: parts[1],
+        version: parts[2],
+        headers: fields,
+        rawHeaders,
+      };
+      const served = await h.serve(conn, head, buf.slice(headEnd + 4, end));
+      if (served === false) return h.handOff(conn, buf.slice(0, end));
+      if (served === true) return;
+      // Kept alive: what was read after the request starts the next one, in the same buffer.
+      if (served.byteLength > buf.byteLength) buf = new Uint8Array(served.byteLength * 2);
+      buf.set(served);
+      end = served.byteLength;
+      waiting = end === 0;
+      arm(waiting ? KEEP_ALIVE_MS : HEAD_TIMEOUT_MS);
     }
-    if (headEnd + 4 > MAX_HEAD) return h.refuse(conn, 431, "request header fields too large");
-    clearTimeout(timer);
-    const fields = headEnd > lineEnd
-      ? parseHeaderLines(new TextDecoder().decode(buf.subarray(lineEnd + 2, headEnd)))
-      : [];
-    if (!fields) return h.refuse(conn, 400, "malformed HTTP request");
-    const head: RequestHead = { method: parts[0], target: parts[1], headers: fields };
-    const served = await h.serve(conn, head, buf.slice(headEnd + 4, end));
-    if (!served) h.handOff(conn, buf.slice(0, end));
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
 }
 
@@ -135,6 +200,8 @@ export interface Front {
 /** Accepts on `listen` and routes every connection (see the module comment). */
 export function startFront(listen: ListenAddress, h: FrontHandlers): Front {
   const l = Deno.listen({ hostname: listen.hostname, port: listen.port });
+  // Connections the front still reads or serves (kept-alive ones included): closed with it.
+  const routing = new Set<Deno.TcpConn>();
   (async () => {
     for (;;) {
       let conn: Deno.TcpConn;
@@ -150,12 +217,13 @@ export function startFront(listen: ListenAddress, h: FrontHandlers): Front {
       try {
         conn.setNoDelay(true);
       } catch { /* closed already */ }
+      routing.add(conn);
       route(conn, h).catch((e) => {
         h.fault(e);
         try {
           conn.close();
         } catch { /* closed */ }
-      });
+      }).finally(() => routing.delete(conn));
     }
   })();
   return {
@@ -164,6 +232,12 @@ export function startFront(listen: ListenAddress, h: FrontHandlers): Front {
       try {
         l.close();
       } catch { /* closed */ }
+      for (const conn of routing) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      routing.clear();
     },
   };
 }

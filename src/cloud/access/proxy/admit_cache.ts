@@ -10,7 +10,7 @@
  * remembered.
  * @module
  */
-import type * as http from "node:http";
+import type { ProxyRequest } from "./browser_io.ts";
 import type { Principal } from "../../tenancy/auth.ts";
 import type { Authorized } from "../route.ts";
 
@@ -23,7 +23,7 @@ export interface Admission {
 const NEVER_CACHED = ["x-admin-api-key", "x-api-key", "x-license", "x-user-id"];
 
 /** The cache key of a request, or null when its admission must not be remembered. */
-export function admissionKey(req: http.IncomingMessage, handle: string): string | null {
+export function admissionKey(req: ProxyRequest, handle: string): string | null {
   const method = (req.method ?? "GET").toUpperCase();
   if (method !== "GET" && method !== "HEAD") return null;
   if (NEVER_CACHED.some((h) => req.headers[h] !== undefined)) return null;

@@ -8,6 +8,7 @@
  * allows it.
  * @module
  */
+import { latin1, utf8 } from "../../../shared/encoding.ts";
 
 /** What the client needs of a connection: Deno.Conn has it; node TLS sockets are adapted. */
 export interface ByteConn {
@@ -35,7 +36,6 @@ export class DeviceProtocolError extends Error {
 
 const MAX_HEAD = 64 << 10;
 const enc = new TextEncoder();
-const dec = new TextDecoder("latin1");
 
 /** A reader that buffers a connection so heads and chunk sizes can be read a line at a time. */
 export class BufferedReader {
@@ -78,25 +78,34 @@ export class BufferedReader {
     return true;
   }
 
+  /** The next line if it is already buffered (without CRLF/LF), else undefined; never waits. */
+  lineNow(): string | undefined {
+    const i = this.#buf.subarray(this.#start, this.#end).indexOf(10);
+    if (i < 0) return undefined;
+    const stop = this.#start + i;
+    const line = latin1(this.#buf.subarray(this.#start, stop));
+    this.#start = stop + 1;
+    return line.endsWith("\r") ? line.slice(0, -1) : line;
+  }
+
+  /** Exactly `n` bytes if they are already buffered (a fresh copy), else undefined. */
+  takeNow(n: number): Uint8Array | undefined {
+    if (this.#end - this.#start < n) return undefined;
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
   /** Reads one line (without CRLF/LF); null at end of stream before any byte. */
   async readLine(limit = MAX_HEAD): Promise<string | null> {
-    let scanned = this.#start;
     for (;;) {
-      const i = this.#buf.subarray(scanned, this.#end).indexOf(10);
-      if (i >= 0) {
-        const stop = scanned + i;
-        const line = dec.decode(this.#buf.subarray(this.#start, stop));
-        this.#start = stop + 1;
-        return line.endsWith("\r") ? line.slice(0, -1) : line;
-      }
-      scanned = this.#end;
+      const line = this.lineNow();
+      if (line !== undefined) return line;
       if (this.#end - this.#start > limit) throw new DeviceProtocolError("header line too long");
-      const startOffset = scanned - this.#start;
       if (!(await this.#fill())) {
         if (this.#end === this.#start) return null;
         throw new DeviceProtocolError("connection closed in the middle of a line");
       }
-      scanned = this.#start + startOffset;
     }
   }
 
@@ -145,7 +154,7 @@ export async function writeRequestHead(
 ): Promise<void> {
   let head = `${method} ${target} HTTP/1.1\r\n`;
   for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
-  await writeAll(conn, enc.encode(head + "\r\n"));
+  await writeAll(conn, utf8(head + "\r\n"));
 }
 
 /** Sends a request body from an async source, fixed length or chunked. */
@@ -168,14 +177,15 @@ const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 /** Reads a response head, skipping interim 1xx responses other than 101. */
 export async function readResponseHead(r: BufferedReader): Promise<ResponseHead> {
   for (;;) {
-    const line = await r.readLine();
+    // A head that arrived whole (nearly always) is read without waiting a turn per line.
+    const line = r.lineNow() ?? await r.readLine();
     if (line === null) throw new DeviceProtocolError("device closed the connection");
     const m = STATUS_LINE.exec(line);
     if (!m) throw new DeviceProtocolError("device sent something that is not HTTP");
     const headers: [string, string][] = [];
     let total = line.length;
     for (;;) {
-      const h = await r.readLine();
+      const h = r.lineNow() ?? await r.readLine();
       if (h === null) throw new DeviceProtocolError("device closed the connection in a head");
       if (h === "") break;
       total += h.length;

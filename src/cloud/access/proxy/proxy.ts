@@ -9,7 +9,7 @@
  * allowlist".
  * @module
  */
-import type * as http from "node:http";
+import type { ProxyRequest, ProxyResponse } from "./browser_io.ts";
 import * as zlib from "node:zlib";
 import { Buffer } from "node:buffer";
 import { AppError, CATALOGUE, toErrorResponse } from "../../../shared/errors.ts";
@@ -45,6 +45,7 @@ import type { DeviceLogin } from "./device_login.ts";
 import { handOver, type OriginSigner } from "./origin.ts";
 import { SECURITY_HEADERS } from "../../api/middleware/security_headers.ts";
 import { logStoreFailure } from "../../store/outage.ts";
+import { deadlinesOf } from "../../../shared/deadlines.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
@@ -66,7 +67,7 @@ const SMALL_BODY_BYTES = 64 << 10;
 const CLOUD_AUTH_HEADERS = ["cookie", "x-license", "x-user-id", "x-api-key", "x-admin-api-key"];
 
 /** Pairs of a node request's raw headers. */
-export function rawPairs(req: http.IncomingMessage): [string, string][] {
+export function rawPairs(req: ProxyRequest): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     out.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
@@ -75,7 +76,7 @@ export function rawPairs(req: http.IncomingMessage): [string, string][] {
 }
 
 /** The cloud's origin as this browser reached it. */
-export function cloudOrigin(req: http.IncomingMessage): string {
+export function cloudOrigin(req: ProxyRequest): string {
   const tlsSocket = (req.socket as { encrypted?: boolean }).encrypted;
   const proto = tlsSocket || req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
   return `${proto}://${req.headers.host ?? "localhost"}`;
@@ -97,7 +98,7 @@ export function hygiene(raw: [string, string][]): string | null {
 /** Authenticates the cloud credential of a proxied request (never the device's own). */
 export async function proxyPrincipal(
   d: RouteDeps,
-  req: http.IncomingMessage,
+  req: ProxyRequest,
   handle: string,
 ): Promise<Principal | null> {
   const headers = new Headers();
@@ -122,7 +123,7 @@ export async function proxyPrincipal(
   return principal;
 }
 
-function wantsHtml(req: http.IncomingMessage): boolean {
+function wantsHtml(req: ProxyRequest): boolean {
   return req.headers["sec-fetch-mode"] === "navigate" ||
     /text\/html/.test(req.headers.accept ?? "");
 }
@@ -140,8 +141,8 @@ export function errorPage(status: number, message: string): string {
 
 /** Answers an error: JSON `{error, message}`, or a small page for a browser navigation. */
 export function sendError(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   status: number,
   error: string,
   message: string,
@@ -169,8 +170,8 @@ export function sendError(
  * for API clients) that shows the address as text and does not follow it.
  */
 function sendForeignRedirect(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   status: number,
   location: string,
 ): void {
@@ -197,7 +198,7 @@ function failure(e: unknown): { status: number; error: string; message: string }
   return { status, error: body.error, message: body.message };
 }
 
-function headerGetter(req: http.IncomingMessage): (n: string) => string | null {
+function headerGetter(req: ProxyRequest): (n: string) => string | null {
   return (n) => {
     const v = req.headers[n];
     return typeof v === "string" ? v : Array.isArray(v) ? v[0] : null;
@@ -207,7 +208,7 @@ function headerGetter(req: http.IncomingMessage): (n: string) => string | null {
 /** The policy part shared by plain requests and WebSocket upgrades; throws or returns the target. */
 export async function admit(
   d: RouteDeps,
-  req: http.IncomingMessage,
+  req: ProxyRequest,
   handle: string,
 ): Promise<{ principal: Principal | null; target: Authorized | null; refusal?: string }> {
   const refusal = checkProxyRequest(handle, fetchFacts(req.method ?? "GET", headerGetter(req)));
@@ -256,16 +257,16 @@ export async function openAudited(
 
 /** Reads the response head within the timeout, or throws 504. */
 export async function headWithin(dc: DeviceConn, ms: number): Promise<ResponseHead> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: (() => void) | undefined;
   try {
     return await Promise.race([
       readResponseHead(dc.reader),
       new Promise<never>((_r, reject) => {
-        timer = setTimeout(() => reject(new AppError("device_timeout")), ms);
+        cancel = deadlinesOf(ms).start(() => reject(new AppError("device_timeout")));
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
 }
 
@@ -287,11 +288,12 @@ function decode(body: Uint8Array, encoding: string): Uint8Array | null {
 }
 
 function writeHead(
-  res: http.ServerResponse,
+  res: ProxyResponse,
   status: number,
   reason: string,
   headers: [string, string][],
 ): void {
+  if (res.writeHeadPairs) return res.writeHeadPairs(status, reason, headers);
   const grouped = new Map<string, { name: string; values: string[] }>();
   for (const [k, v] of headers) {
     const key = k.toLowerCase();
@@ -305,7 +307,7 @@ function writeHead(
   res.writeHead(status, reason || undefined);
 }
 
-function waitDrain(res: http.ServerResponse): Promise<boolean> {
+function waitDrain(res: ProxyResponse): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
       res.off("drain", onDrain);
@@ -319,15 +321,15 @@ function waitDrain(res: http.ServerResponse): Promise<boolean> {
   });
 }
 
-async function* requestBody(req: http.IncomingMessage): AsyncGenerator<Uint8Array> {
+async function* requestBody(req: ProxyRequest): AsyncGenerator<Uint8Array> {
   for await (const chunk of req) yield chunk as Uint8Array;
 }
 
 /** Serves one request under `/c/{handle}/` (path-prefix mode, or the hand-over to an origin). */
 export async function serveProxy(
   d: ProxyDeps,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
 ): Promise<void> {
   const rawTarget = req.url ?? "/";
   const parsed = parseProxyPath(rawTarget);
@@ -396,8 +398,8 @@ export async function serveProxy(
 
 function sendFailure(
   d: ProxyDeps,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   e: unknown,
 ): void {
   const f = failure(e);
@@ -425,8 +427,8 @@ export interface Admitted {
 /** One authorized exchange with the device: request out, response back (rewritten if needed). */
 export async function exchange(
   d: ProxyDeps,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   x: Admitted,
 ): Promise<void> {
   const { raw, prefix, principal, target } = x;
@@ -521,8 +523,8 @@ export async function exchange(
 
 async function relayResponse(
   d: ProxyDeps,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   dc: DeviceConn,
   head: ResponseHead,
   principal: Principal,
@@ -625,9 +627,14 @@ async function relayResponse(
   // A small body of known length goes out with the head in one write (a write per piece costs
   // a syscall each, and small responses are most of what a camera UI loads).
   if (framing.kind === "length" && framing.length <= SMALL_BODY_BYTES) {
-    const parts: Uint8Array[] = [];
-    for await (const part of readBody(dc.reader, framing)) parts.push(part);
-    res.end(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    // Nearly always here already, with the head.
+    let body = dc.reader.takeNow(framing.length);
+    if (!body) {
+      const parts: Uint8Array[] = [];
+      for await (const part of readBody(dc.reader, framing)) parts.push(part);
+      body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    }
+    res.end(body);
     finish(d, dc, head, framing, o.handleId);
     return;
   }

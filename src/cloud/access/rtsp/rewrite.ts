@@ -9,6 +9,7 @@
  */
 import { TOKEN_PARAM } from "./signed_url.ts";
 import { header, type RtspMessage, setHeader } from "./message.ts";
+import { latin1, latin1Bytes } from "../../../shared/encoding.ts";
 
 /** A client request URI taken apart. */
 export interface ClientUri {
@@ -77,13 +78,14 @@ export class RouteMap {
 
 /** Rewrites absolute `a=control:` URLs of an SDP body; other lines are kept byte for byte. */
 export function rewriteSdp(body: Uint8Array, map: (url: string) => string): Uint8Array {
-  const text = new TextDecoder("latin1").decode(body);
+  // Latin-1 both ways keeps every other byte as it was (UTF-8 session names included).
+  const text = latin1(body);
   const out = text.replace(
     /^(a=control:)(rtsps?:\/\/[^\r\n]*)$/gim,
     (_, k: string, url: string) => `${k}${map(url)}`,
   );
   if (out === text) return body;
-  return Uint8Array.from(out, (ch) => ch.charCodeAt(0) & 0xff);
+  return latin1Bytes(out);
 }
 
 /** Rewrites the `url=` of each RTP-Info entry. */

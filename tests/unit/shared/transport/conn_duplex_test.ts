@@ -4,22 +4,13 @@
  * stop when set to 0 — whatever the timer's internal bookkeeping.
  */
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
+import { tcpPair } from "../../../_fixtures/loopback.ts";
 import { socketOf } from "../../../../src/shared/transport/conn_duplex.ts";
-
-async function pair(): Promise<{ client: Deno.TcpConn; server: Deno.TcpConn }> {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const [client, server] = await Promise.all([
-    Deno.connect({ hostname: "127.0.0.1", port: (l.addr as Deno.NetAddr).port }),
-    l.accept(),
-  ]);
-  l.close();
-  return { client, server };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("socketOf: the idle timeout waits out activity, fires once quiet, and 0 stops it", async () => {
-  const { client, server } = await pair();
+  const { client, server } = await tcpPair();
   const s = socketOf(server, new TextEncoder().encode("head"));
   const seen: string[] = [];
   s.on("data", (b: Uint8Array) => seen.push(new TextDecoder().decode(b)));

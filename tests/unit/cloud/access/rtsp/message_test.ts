@@ -150,6 +150,21 @@ Deno.test("rtsp rewrite: SDP a=control and URL headers, with Content-Length foll
   assertEquals(Number(/Content-Length: (\d+)/.exec(out)![1]), body.length);
 });
 
+Deno.test("rtsp rewrite: an SDP with a UTF-8 session name keeps every byte of it", () => {
+  // "–" is E2 80 93 and "ő" C5 91: bytes 0x80–0x9F, which a windows-1252 read would change.
+  const sdp = "v=0\r\ns=Kamera Flur – Eingang ő\r\na=control:rtsp://192.0.2.7:554/live/\r\n";
+  const m: RtspMessage = {
+    start: { kind: "response", status: 200, reason: "OK" },
+    headers: [["Content-Type", "application/sdp"]],
+    body: enc(sdp),
+  };
+  const map = new RouteMap("127.0.0.1:9554", H, "192.0.2.7", 554);
+  rewriteMessage(m, (u) => map.toClient(u));
+  const text = new TextDecoder("utf-8", { fatal: true }).decode(m.body);
+  assert(text.includes("s=Kamera Flur – Eingang ő\r\n"), text);
+  assert(text.includes(`a=control:rtsp://127.0.0.1:9554/${H}/live/\r\n`), text);
+});
+
 Deno.test("rtsp gateway: transports and credentials", () => {
   assertEquals(tcpTransports("RTP/AVP;unicast;client_port=5000-5001"), null);
   assertEquals(tcpTransports("RTP/AVP/UDP;multicast"), null);
