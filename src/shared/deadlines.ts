@@ -4,7 +4,9 @@
  * the browser proxy about 14 % of its CPU under load (measured in README "Performance"). Timeouts
  * of one fixed length expire in the order they were started, so one interval timer per length
  * walks the oldest first and stops at the first not yet due: starting and cancelling are a Set
- * insert and delete, and no timer runs while none is pending.
+ * insert and delete, and no timer runs while none is pending. The clock is the wall clock (a
+ * call into V8, where `performance.now()` is one into the runtime): a step of that clock moves
+ * the timeouts pending across it by at most the step.
  * @module
  */
 

@@ -456,6 +456,28 @@ function startCameraOn(port: number, tls: { cert: string; key: string }): Promis
   return startCamera({ tls, port });
 }
 
+/** Writes `text` on a new connection and reads until the cloud closes it (20 s at most). */
+async function exchangeRaw(port: number, text: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), 20_000);
+  let out = "";
+  try {
+    await conn.write(new TextEncoder().encode(text));
+    const buf = new Uint8Array(64 << 10);
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      out += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  } catch {
+    /* closed by the timer */
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+  return out;
+}
+
 /** One response parsed off a byte stream: status, head and body (length, chunked, or none). */
 interface WireResponse {
   status: number;
@@ -497,7 +519,7 @@ function parseResponses(text: string, methods: string[]): WireResponse[] {
   return out;
 }
 
-Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a POST and a close; idle ones end", async () => {
+Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a POST and a close; HTTP/1.0 and idle ones end", async () => {
   await withCamera(async ({ stack, cam, handle, token }) => {
     const auth = `Authorization: Bearer ${token}\r\nHost: 127.0.0.1\r\n`;
     const asks: [string, string][] = [
@@ -514,22 +536,8 @@ Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a PO
       `POST /c/${handle}/upload HTTP/1.1\r\n${auth}Content-Length: 3\r\n\r\nabc` +
       `GET /c/${handle}/RPC2 HTTP/1.1\r\n${auth}\r\n` +
       `GET /c/${handle}/headers HTTP/1.1\r\n${auth}X-Mixed-Case: Kept\r\nConnection: close\r\n\r\n`;
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
-    const timer = setTimeout(() => conn.close(), 20_000);
-    let raw = "";
-    try {
-      await conn.write(new TextEncoder().encode(text));
-      const buf = new Uint8Array(64 << 10);
-      // The last request says Connection: close: the cloud ends the connection after it.
-      for (let n; (n = await conn.read(buf)) !== null;) {
-        raw += new TextDecoder().decode(buf.subarray(0, n));
-      }
-    } finally {
-      clearTimeout(timer);
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
+    // The last request says Connection: close: the cloud ends the connection after it.
+    const raw = await exchangeRaw(stack.ports.http, text);
     const res = parseResponses(raw, asks.map(([m]) => m));
     assertEquals(res.map((r) => r.status), [200, 200, 200, 200, 200], raw.slice(0, 1500));
     assertStringIncludes(res[0].body, "<model>DS-TEST</model>");
@@ -544,6 +552,14 @@ Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a PO
     const deviceHeaders = JSON.parse(res[4].body) as Record<string, string>;
     assertEquals(deviceHeaders["x-mixed-case"], "Kept");
     assert(!("authorization" in deviceHeaders), "the cloud credential reached the device");
+
+    // HTTP/1.0 (nginx's default upstream): answered, and the connection closed after it.
+    const old = await exchangeRaw(
+      stack.ports.http,
+      `GET /c/${handle}/RPC2 HTTP/1.0\r\n${auth}\r\n`,
+    );
+    assertMatch(old, /^HTTP\/1\.1 200 /);
+    assertStringIncludes(old, "rpc2-ok");
 
     // A kept-alive connection left idle is closed by the cloud (node:http's 5 s, on both paths).
     const idle = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });

@@ -385,8 +385,8 @@ export async function startHttpServer(opts: {
   }
   /**
    * A browser proxy request the front read, answered on the Deno connection (`native_http1.ts`)
-   * by the same `serveProxy` as node:http's. Only a bodiless GET or HEAD over HTTP/1.1 with
-   * nothing unusual: the rest (bodies, Expect, upgrades, device origins, HTTP/1.0, a field value
+   * by the same `serveProxy` as node:http's. Only a bodiless GET or HEAD over HTTP/1.1 or 1.0
+   * with nothing unusual: the rest (bodies, Expect, upgrades, device origins, a field value
    * node:http would refuse) returns false and goes to node:http as it always did.
    */
   async function serveProxyNative(
@@ -394,7 +394,9 @@ export async function startHttpServer(opts: {
     head: RequestHead,
     rest: Uint8Array,
   ): Promise<boolean | Uint8Array> {
-    if (head.version !== "HTTP/1.1") return false;
+    // HTTP/1.0 too: what a reverse proxy in front (nginx by default) speaks to the cloud.
+    const http10 = head.version === "HTTP/1.0";
+    if (!http10 && head.version !== "HTTP/1.1") return false;
     let connection = "";
     let host: string | undefined;
     for (const [k, v] of head.headers) {
@@ -404,8 +406,10 @@ export async function startHttpServer(opts: {
     }
     if (/(^|,)\s*upgrade\s*(,|$)/i.test(connection) || handleOfHost(host, domain)) return false;
     const req = new Http1Request(head, conn.remoteAddr.hostname);
-    const keepAlive = !/(^|,)\s*close\s*(,|$)/i.test(connection);
-    const res = new Http1Response(conn, req, { keepAlive });
+    const keepAlive = http10
+      ? /(^|,)\s*keep-alive\s*(,|$)/i.test(connection)
+      : !/(^|,)\s*close\s*(,|$)/i.test(connection);
+    const res = new Http1Response(conn, req, { keepAlive, http10 });
     await serveProxy(opts.proxy, req, res).catch(failedOn(req, res, "proxy failed"));
     // A request left unanswered would hang its browser: end the connection instead.
     if (!res.answered) res.destroy();

@@ -115,6 +115,7 @@ export class Http1Response implements ProxyResponse {
   #conn: Deno.Conn;
   #req: Http1Request;
   #keepAlive: boolean;
+  #http10: boolean;
   #headers = new Map<string, [string, string | string[]]>();
   #status = 200;
   #headBytes: Uint8Array | null = null;
@@ -135,7 +136,17 @@ export class Http1Response implements ProxyResponse {
   /** Resolves once the response is out (true: the connection may carry another request). */
   readonly done: Promise<boolean>;
 
-  constructor(conn: Deno.Conn, req: Http1Request, opts: { keepAlive: boolean }) {
+  /**
+   * `keepAlive`: the request lets the connection carry another (HTTP/1.1 without
+   * `Connection: close`, HTTP/1.0 with `Connection: keep-alive`); `http10`: the client speaks
+   * HTTP/1.0, so a body without a length is ended by closing, never chunked.
+   */
+  constructor(
+    conn: Deno.Conn,
+    req: Http1Request,
+    opts: { keepAlive: boolean; http10?: boolean },
+  ) {
+    this.#http10 = opts.http10 ?? false;
     this.#conn = conn;
     this.#req = req;
     this.#keepAlive = opts.keepAlive;
@@ -225,13 +236,17 @@ export class Http1Response implements ProxyResponse {
         length = true;
       }
     }
-    if (te !== null) this.#chunked = /chunked/i.test(te);
+    if (te !== null) this.#chunked = !this.#http10 && /chunked/i.test(te);
     else if (!length && !this.#bodyless) {
-      this.#chunked = true;
-      text += "Transfer-Encoding: chunked\r\n";
+      if (this.#http10) this.#keepAlive = false; // an HTTP/1.0 body without a length ends at close
+      else {
+        this.#chunked = true;
+        text += "Transfer-Encoding: chunked\r\n";
+      }
     }
     if (close) this.#keepAlive = false;
     else if (!this.#keepAlive) text += "Connection: close\r\n";
+    else if (this.#http10) text += "Connection: keep-alive\r\n";
     if (!date) text += `Date: ${httpDate()}\r\n`;
     this.#headBytes = latin1Bytes(text + "\r\n");
     this.headersSent = true;
