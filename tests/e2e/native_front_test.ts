@@ -2,7 +2,8 @@
  * The cloud's HTTP port as the native front serves it (`src/cloud/api/native_front.ts`): tunnel
  * upgrades it answers itself — malformed heads, a missing WebSocket key, an anonymous caller
  * audited under its real address — and everything else handed to node:http, keep-alive and the
- * peer's address included. Raw sockets, so the bytes on the wire are what is checked.
+ * peer's address included (a browser's connection is ended after node:http's answer, so its next
+ * request comes through the front again). Raw sockets, so the bytes on the wire are what is checked.
  */
 import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
@@ -104,6 +105,15 @@ Deno.test("native front: tunnel upgrades refused with the right status, the rest
       answered(2),
     );
     assertEquals((two.match(/HTTP\/1\.1 200 /g) ?? []).length, 2, two.slice(0, 300));
+    // A browser's request node:http answers ends its connection (the browser's next request then
+    // reaches the front again, and a /c/ one its native path): a second request is not answered.
+    const browser = await exchange(
+      port,
+      "GET /api/agents/ca HTTP/1.1\r\nHost: x\r\nSec-Fetch-Mode: navigate\r\n\r\n" +
+        "GET /api/agents/ca HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assertEquals((browser.match(/HTTP\/1\.1 200 /g) ?? []).length, 1, browser.slice(0, 300));
+    assertMatch(browser, /\r\nconnection: close\r\n/i);
     // A GET of a tunnel path without Upgrade is the app's to answer, as before: never a 500.
     const plain = await exchange(
       port,

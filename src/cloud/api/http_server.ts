@@ -222,6 +222,11 @@ export async function startHttpServer(opts: {
   };
   const server = http.createServer((req, res) => {
     const failed = (what: string) => failedOn(req, res, what);
+    // node:http keeps a connection it is handed: a browser that reused this one for /c/{h}/ would
+    // reach the proxy through node:http from now on. A browser's request (it sends Sec-Fetch-*)
+    // ends its connection instead, so the browser's next request comes through the front again.
+    // API clients keep theirs.
+    if (req.headers["sec-fetch-mode"] !== undefined) res.setHeader("connection", "close");
     try {
       const deviceHandle = handleOfHost(req.headers.host, domain);
       if (deviceHandle) {
