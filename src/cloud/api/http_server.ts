@@ -389,10 +389,11 @@ export async function startHttpServer(opts: {
     return true;
   }
   /**
-   * A browser proxy request the front read, answered on the Deno connection (`native_http1.ts`)
-   * by the same `serveProxy` as node:http's. Only a bodiless GET or HEAD over HTTP/1.1 or 1.0
-   * with nothing unusual: the rest (bodies, Expect, upgrades, device origins, a field value
-   * node:http would refuse) returns false and goes to node:http as it always did.
+   * A browser proxy request the front read — under `/c/{h}/`, or any path on a device origin
+   * (`--proxy-domain`) — answered on the Deno connection (`native_http1.ts`) by the same
+   * `serveProxy` / `serveOrigin` as node:http's. Only a bodiless GET or HEAD over HTTP/1.1 or 1.0
+   * with nothing unusual: the rest (bodies, Expect, upgrades, a field value node:http would
+   * refuse, the cloud's own pages) returns false and goes to node:http as it always did.
    */
   async function serveProxyNative(
     conn: Deno.TcpConn,
@@ -409,13 +410,18 @@ export async function startHttpServer(opts: {
       if (k === "connection") connection += `${v},`;
       else if (k === "host") host ??= v;
     }
-    if (/(^|,)\s*upgrade\s*(,|$)/i.test(connection) || handleOfHost(host, domain)) return false;
+    if (/(^|,)\s*upgrade\s*(,|$)/i.test(connection)) return false;
+    const deviceHandle = handleOfHost(host, domain);
+    if (!deviceHandle && !isProxyPath(head.target)) return false;
     const req = new Http1Request(head, conn.remoteAddr.hostname);
     const keepAlive = http10
       ? /(^|,)\s*keep-alive\s*(,|$)/i.test(connection)
       : !/(^|,)\s*close\s*(,|$)/i.test(connection);
     const res = new Http1Response(conn, req, { keepAlive, http10 });
-    await serveProxy(opts.proxy, req, res).catch(failedOn(req, res, "proxy failed"));
+    await (deviceHandle
+      ? serveOrigin(opts.proxy, req, res, deviceHandle, opts.cloudBase)
+      : serveProxy(opts.proxy, req, res))
+      .catch(failedOn(req, res, deviceHandle ? "device origin failed" : "proxy failed"));
     // A request left unanswered would hang its browser: end the connection instead.
     if (!res.answered) res.destroy();
     return (await res.done) ? rest : true;
@@ -443,9 +449,10 @@ export async function startHttpServer(opts: {
   let front: Front;
   try {
     front = startFront(opts.listen, {
+      // With device origins, any GET or HEAD may be one: its Host (in the head) decides.
       claims: (method, target) =>
         (method === "GET" && isTunnelPath(target.split("?")[0])) ||
-        ((method === "GET" || method === "HEAD") && isProxyPath(target)),
+        ((method === "GET" || method === "HEAD") && (domain !== null || isProxyPath(target))),
       serve: (conn, head, rest) =>
         isTunnelPath(head.target.split("?")[0])
           ? serveNative(conn, head, rest)

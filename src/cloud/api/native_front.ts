@@ -3,8 +3,9 @@
  * connection: a WebSocket upgrade to one of the tunnel endpoints is served natively (its head
  * parsed here, the WebSocket framed by `ws_native.ts` on the Deno connection, which reads only
  * when asked: real TCP backpressure, and no `node:http` + `ws` on the tunnel's bytes); a browser
- * proxy request without a body is answered natively too (`native_http1.ts`), and the connection
- * kept alive for the next request. Every other connection is handed, with the bytes already
+ * proxy request without a body (under `/c/`, or on a device origin: the Host decides, so with
+ * device origins every GET's head is read) is answered natively too (`native_http1.ts`), and
+ * the connection kept alive for the next request. Every other connection is handed, with the bytes already
  * read, to the `node:http` server as before (the app, requests with bodies, the live view, the
  * terminal), which sees the real peer address. Measured in README "Performance".
  * @module

@@ -11,6 +11,7 @@
 import type * as http from "node:http";
 import type { Duplex } from "node:stream";
 import type { Buffer } from "node:buffer";
+import type { ProxyRequest, ProxyResponse } from "./browser_io.ts";
 import { AppError } from "../../../shared/errors.ts";
 import { readCookie } from "../../tenancy/auth.ts";
 import type { Principal } from "../../tenancy/auth.ts";
@@ -43,13 +44,13 @@ function safePath(next: string | null): string {
   return /[\x00-\x1f\x7f]/.test(next) ? "/" : next;
 }
 
-function header(req: http.IncomingMessage, name: string): string | null {
+function header(req: ProxyRequest, name: string): string | null {
   const v = req.headers[name];
   return typeof v === "string" ? v : Array.isArray(v) ? v[0] : null;
 }
 
 /** Browser checks on a device origin: no service workers; from other sites, navigation only. */
-function browserRefusal(req: http.IncomingMessage): string | null {
+function browserRefusal(req: ProxyRequest): string | null {
   if (header(req, "service-worker")) return "service workers are not allowed under the proxy";
   const site = header(req, "sec-fetch-site");
   if (!site || site === "none" || site === "same-origin") return null;
@@ -66,7 +67,7 @@ function browserRefusal(req: http.IncomingMessage): string | null {
  */
 async function originPrincipal(
   d: ProxyDeps & { origins: { signer: OriginSigner } },
-  req: http.IncomingMessage,
+  req: ProxyRequest,
   handle: string,
 ): Promise<{ principal: Principal; viaCookie: boolean } | null> {
   const fromHeaders = await proxyPrincipal(d, req, handle);
@@ -86,7 +87,7 @@ async function originPrincipal(
 /** The checks every request on a device origin passes; a refusal, or what was admitted. */
 async function admitOrigin(
   d: ProxyDeps & { origins: { signer: OriginSigner } },
-  req: http.IncomingMessage,
+  req: ProxyRequest,
   handle: string,
 ): Promise<
   { refusal: { status: number; error: string; message: string } } | {
@@ -119,7 +120,7 @@ async function admitOrigin(
   };
 }
 
-function redirect(res: http.ServerResponse, location: string, cookie?: string): void {
+function redirect(res: ProxyResponse, location: string, cookie?: string): void {
   res.writeHead(302, {
     location,
     "cache-control": "no-store",
@@ -132,8 +133,8 @@ function redirect(res: http.ServerResponse, location: string, cookie?: string): 
 /** Serves a request on a device origin. */
 export async function serveOrigin(
   d: ProxyDeps,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   handle: string,
   cloudBase: () => string,
 ): Promise<void> {
