@@ -3,8 +3,10 @@
  * upgrades to the tunnel endpoints (`/api/tunnel/{h}`, the CLI's raw tunnel) are served there,
  * framed on the Deno connection (`ws_native.ts`: reads only when asked, so a stalled device
  * stalls the operator's sender), through the same policy functions as every other path
- * (`prepareTunnel`, `serveTunnel`); so are browser proxy requests without a body (`/c/{h}/…`,
- * answered by `serveProxy` through `native_http1.ts`, the connection kept alive for the next).
+ * (`prepareTunnel`, `serveTunnel`); so are browser proxy requests without a body (`/c/{h}/…`
+ * or a device origin's, answered by `serveProxy` / `serveOrigin` through `native_http1.ts`, the
+ * connection kept alive for the next). A browser's request node:http answers ends its
+ * connection, so the browser's next one comes through the front again.
  * Every other connection goes to node's http server with its real peer address: the hono app
  * for ordinary requests, the browser proxy's requests with a body, and the `ws` library for the
  * other upgrades (live view, terminal, proxied WebSockets; a tunnel upgrade on a connection that
