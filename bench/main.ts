@@ -12,7 +12,7 @@
  * server candidates, CPU seconds per GB moved (per process too), and agents
  * per node (simulated). Prints a markdown table with each figure's ratio to `ssh -R` and to
  * direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
+ * `--only=bulk,latency,wanopen,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * for some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
@@ -26,6 +26,7 @@ import { measureFloor, memoryGauges } from "./idle.ts";
 import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { measureAgentsPerNode } from "./agents_per_node.ts";
 import { measureSlowLink } from "./slow_link.ts";
+import { measureWanOpen } from "./wan_open.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB, rssSplitKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import {
@@ -73,7 +74,7 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
+ * `--only=bulk,latency,wanopen,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * runs just those sections
  * (default: all).
  */
@@ -157,6 +158,32 @@ async function latencySection(paths: BenchPath[]): Promise<void> {
       {
         figure: `open + first byte p99 (×${cfg.opens})`,
         path: p.name,
+        value: r.p99,
+        unit: "ms",
+        better: "lower",
+      },
+    );
+  }
+}
+
+/** The round trip of the emulated operator link in `wanopen`. */
+const WAN_RTT_MS = 40;
+
+async function wanOpenSection(w: World): Promise<void> {
+  const n = quick ? 5 : 100;
+  log(`open + first byte over a ${WAN_RTT_MS} ms link ×${n} …`);
+  for (const r of await measureWanOpen(w, WAN_RTT_MS, n)) {
+    rows.push(
+      {
+        figure: `open + first byte p50 over a ${WAN_RTT_MS} ms round-trip link (×${n})`,
+        path: r.path,
+        value: r.p50,
+        unit: "ms",
+        better: "lower",
+      },
+      {
+        figure: `open + first byte p99 over a ${WAN_RTT_MS} ms round-trip link (×${n})`,
+        path: r.path,
         value: r.p99,
         unit: "ms",
         better: "lower",
@@ -855,6 +882,7 @@ try {
   }
   if (want("bulk")) await guarded("bulk", () => bulkSection(world.paths));
   if (want("latency")) await guarded("latency", () => latencySection(world.paths));
+  if (want("wanopen")) await guarded("wanopen", () => wanOpenSection(world));
   if (want("interactive")) await guarded("interactive", () => interactiveSection(world.paths));
   if (want("http")) await guarded("http", () => httpSection(world));
   if (want("rtsp")) await guarded("rtsp", () => rtspSection(world, camera2m));

@@ -7,7 +7,8 @@
 // @ts-types="@types/ws"
 import type WebSocket from "ws";
 import { pipeWebSocket } from "../shared/transport/websocket.ts";
-import { connectWebSocket } from "../shared/transport/ws_connect.ts";
+import { connectWebSocket, dialFor } from "../shared/transport/ws_connect.ts";
+import { SpareDialer } from "./spare.ts";
 
 /** How a carried connection ended. */
 export type CarryResult =
@@ -46,15 +47,25 @@ export function onRefusal(ws: WebSocket, f: (status: number, message: string) =>
 
 /**
  * Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done.
- * The WebSocket is the native one (`ws_native.ts` on a Deno connection), not `ws`.
+ * The WebSocket is the native one (`ws_native.ts` on a Deno connection), not `ws`. With
+ * `spares`, its connection to the cloud is the one dialed ahead, when there is one.
  */
 export async function carry(
   conn: Deno.TcpConn,
   url: URL,
   headers: Record<string, string>,
+  spares?: SpareDialer,
 ): Promise<CarryResult> {
   conn.setNoDelay(true);
-  const opened = await connectWebSocket(url, headers, maskFree(url));
+  const opened = await connectWebSocket(
+    url,
+    headers,
+    maskFree(url),
+    spares && (() => spares.take()),
+  );
+  // The next open's connection is dialed now that this one was answered (a cloud that did not
+  // answer gets no spare: the next open tries for itself).
+  if (opened.ok || opened.status !== 0) spares?.refill();
   if (!opened.ok) {
     try {
       conn.close();
@@ -63,6 +74,12 @@ export async function carry(
   }
   const r = await pipeWebSocket(opened.ws, conn, { socketEnd: "eof" });
   return { ok: true, up: r.wsToSocket, down: r.socketToWs, reason: r.closeReason };
+}
+
+/** Connections dialed ahead to `cloud` (one spare at a time; see `spare.ts`). */
+export function sparesFor(cloud: URL): SpareDialer {
+  const url = wsUrl(cloud, "/");
+  return new SpareDialer(() => dialFor(url));
 }
 
 /** The ws:// or wss:// URL of a cloud path. */

@@ -18,7 +18,7 @@ import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
-import { carry, wsUrl } from "./connect.ts";
+import { carry, sparesFor, wsUrl } from "./connect.ts";
 import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
 import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
@@ -305,11 +305,12 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   }
   const port = (listener.addr as Deno.NetAddr).port;
   let stopEvents = () => {};
+  const spares = sparesFor(cloud);
   console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
   console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
   (async () => {
     for await (const conn of listener) {
-      carry(conn, url, { authorization: `Bearer ${token}` }).then((r) =>
+      carry(conn, url, { authorization: `Bearer ${token}` }, spares).then((r) =>
         r.ok
           ? log.info({ up: r.up, down: r.down, reason: r.reason || undefined }, "connection closed")
           : log.warn({ handle, status: r.status, reason: r.message }, "tunnel refused")
@@ -334,5 +335,6 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   });
   stopEvents();
   listener.close();
+  spares.close();
   return code;
 }

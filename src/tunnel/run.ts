@@ -8,7 +8,7 @@
  */
 import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
-import { carry, wsUrl } from "./connect.ts";
+import { carry, sparesFor, wsUrl } from "./connect.ts";
 import { Listeners } from "./listeners.ts";
 import { fetchPlan, type Plan, PlanError, planTable } from "./plan.ts";
 import { followEvents } from "./events.ts";
@@ -23,6 +23,7 @@ export async function runTunnel(
   const log = createLogger({ role: "tunnel" });
   installLastResort(log);
   const headers = { authorization: `Bearer ${o.token}` };
+  const spares = sparesFor(o.cloud);
   let finish!: (code: number) => void;
   const done = new Promise<number>((r) => (finish = r));
   const sessionEnded = (message: string) => {
@@ -54,7 +55,8 @@ export async function runTunnel(
     },
     accept: (conn, entry) => {
       const key = `${entry.ip}:${entry.port}`;
-      carry(conn, wsUrl(o.cloud, `/api/cli/raw-tunnel/${entry.ip}/${entry.port}`), headers).then(
+      const url = wsUrl(o.cloud, `/api/cli/raw-tunnel/${entry.ip}/${entry.port}`);
+      carry(conn, url, headers, spares).then(
         (r) => {
           if (r.ok) {
             log.info(
@@ -122,6 +124,7 @@ export async function runTunnel(
   clearInterval(timer);
   stopEvents();
   listeners.close();
+  spares.close();
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   return code;

@@ -31,6 +31,18 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
       assert(has(/^bulk download/, path), `bulk download via ${path}`);
       assert(has(/^open \+ first byte p50/, path), `open + first byte via ${path}`);
     }
+    // Opens over the emulated operator link: the CLI's connection dialed ahead, a fresh one.
+    for (
+      const path of [
+        "CLI tunnel (a connection dialed ahead)",
+        "WebSocket tunnel (a fresh connection each open)",
+      ]
+    ) {
+      assert(
+        has(/^open \+ first byte p50 over a \d+ ms round-trip link/, path),
+        `WAN open via ${path}`,
+      );
+    }
     assert(has(/^small HTTP GETs/, "browser proxy /c/{h}/"), "wrk through the browser proxy");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, agent/, "WebSocket tunnel"), "idle RSS");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, cloud/, "WebSocket tunnel"), "cloud idle RSS");

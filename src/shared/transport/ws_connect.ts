@@ -49,41 +49,91 @@ async function refusalMessage(
   }
 }
 
+/** A connection to the server, and whether it was dialed ahead (`spare.ts` of the CLI). */
+export interface OpenedConn {
+  conn: Deno.Conn;
+  /** Dialed before this request: the server (or a proxy between) may have closed it since. */
+  reused: boolean;
+}
+
+/** Dials `url`'s host: TCP with Nagle off, and TLS on it for `wss:`. */
+export async function dialFor(url: URL): Promise<Deno.Conn> {
+  const tls = url.protocol === "wss:";
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || (tls ? 443 : 80));
+  const tcp = await Deno.connect({ hostname, port });
+  tcp.setNoDelay(true);
+  if (!tls) return tcp;
+  try {
+    return await Deno.startTls(tcp, { hostname });
+  } catch (e) {
+    try {
+      tcp.close();
+    } catch { /* closed */ }
+    throw e;
+  }
+}
+
 /**
  * Opens a WebSocket to `url` (ws: or wss:) with extra request `headers`. `zeroMask`: frames
- * carry an all-zero masking key (see `src/tunnel/connect.ts` for when that is safe).
+ * carry an all-zero masking key (see `src/tunnel/connect.ts` for when that is safe). `open`
+ * gives the connection (default: a fresh dial). When it was dialed ahead and ends before any
+ * byte of a response (closed while it waited), the request is sent once more on a fresh dial,
+ * as browsers do for an idle kept-alive connection: the server never saw it.
  */
 export async function connectWebSocket(
   url: URL,
   headers: Record<string, string>,
   zeroMask: boolean,
+  open: () => Promise<OpenedConn> = async () => ({ conn: await dialFor(url), reused: false }),
 ): Promise<WsConnectResult> {
-  const tls = url.protocol === "wss:";
-  const hostname = url.hostname.replace(/^\[|\]$/g, "");
-  const port = Number(url.port || (tls ? 443 : 80));
-  let conn: Deno.Conn;
+  let opened: OpenedConn;
   try {
-    const tcp = await Deno.connect({ hostname, port });
-    tcp.setNoDelay(true);
-    conn = tls ? await Deno.startTls(tcp, { hostname }) : tcp;
+    opened = await open();
   } catch (e) {
     return { ok: false, status: 0, message: (e as Error).message };
   }
+  const r = await handshake(opened.conn, url, headers, zeroMask);
+  if (!("unanswered" in r) || !opened.reused) return r;
+  let conn: Deno.Conn;
+  try {
+    conn = await dialFor(url);
+  } catch (e) {
+    return { ok: false, status: 0, message: (e as Error).message };
+  }
+  return await handshake(conn, url, headers, zeroMask);
+}
+
+/** A handshake's outcome; `unanswered`: the connection failed before any byte of a response. */
+type Attempt = WsConnectResult | { ok: false; status: 0; message: string; unanswered: true };
+
+/** Sends the upgrade request on `conn` and reads the answer. */
+async function handshake(
+  conn: Deno.Conn,
+  url: URL,
+  headers: Record<string, string>,
+  zeroMask: boolean,
+): Promise<Attempt> {
   const key = b64(crypto.getRandomValues(new Uint8Array(16)));
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
   const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
     `Sec-WebSocket-Key: ${key}\r\n${extra}\r\n`;
-  const fail = (status: number, message: string): WsConnectResult => {
+  const close = () => {
     try {
       conn.close();
     } catch { /* closed */ }
-    return { ok: false, status, message };
+  };
+  let end = 0;
+  const fail = (status: number, message: string): Attempt => {
+    close();
+    return end > 0 || status !== 0
+      ? { ok: false, status, message }
+      : { ok: false, status: 0, message, unanswered: true };
   };
   try {
     await writeAll(conn, new TextEncoder().encode(request));
     const buf = new Uint8Array(MAX_HEAD);
-    let end = 0;
     let headEnd = -1;
     while (headEnd < 0) {
       if (end === buf.byteLength) return fail(0, "response head too large");
