@@ -40,7 +40,7 @@ import {
 } from "./rtsp.ts";
 import { browserLatency, fanOut, timeToFirstPicture } from "./live.ts";
 import { type BenchPath, startWorld, type World } from "./world.ts";
-import { bulk, firstByte, interactiveUnderBulk, openIdle, wrk } from "./workloads.ts";
+import { bulk, firstByte, interactiveUnderBulk, openIdle, toEnd, wrk } from "./workloads.ts";
 import type { Stream } from "./streams.ts";
 import { IDLE_TRIM_QUIET_MS } from "../src/agent/idle_trim.ts";
 
@@ -144,7 +144,19 @@ async function bulkSection(paths: BenchPath[]): Promise<void> {
 }
 
 async function latencySection(paths: BenchPath[]): Promise<void> {
+  const shorts = Math.max(5, cfg.opens / 10);
   for (const p of paths) {
+    log(`open + 1 000 bytes to the end of stream ×${shorts}: ${p.name} …`);
+    const e = await toEnd(p.open.bulk, shorts);
+    for (const [q, v] of [["p50", e.p50], ["p99", e.p99]] as const) {
+      rows.push({
+        figure: `open + 1 000 bytes to the end of stream ${q} (×${shorts})`,
+        path: p.name,
+        value: v,
+        unit: "ms",
+        better: "lower",
+      });
+    }
     log(`open + first byte ×${cfg.opens}: ${p.name} …`);
     const r = await firstByte(p.open.echo, cfg.opens);
     rows.push(

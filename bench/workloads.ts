@@ -62,6 +62,34 @@ export async function bulk(open: Opener, bytes: number, cpu?: ProcGroup): Promis
   return { upGbps, downGbps, cpuSecPerGB, cpuSplit };
 }
 
+/**
+ * p50 and p99 in milliseconds of a short download to its end: open, ask the bulk source for
+ * `bytes`, read until the end of stream that follows its close, `n` times in a row. What a
+ * one-shot exchange (a request whose answer ends with the connection) waits for.
+ */
+export async function toEnd(
+  open: Opener,
+  n: number,
+  bytes = 1000,
+): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  const req = new Uint8Array(9);
+  req[0] = 0x44;
+  new DataView(req.buffer).setBigUint64(1, BigInt(bytes));
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const s = await open();
+    await s.write(req);
+    const got = await drain(s);
+    times.push(performance.now() - t0);
+    s.close();
+    if (got !== bytes) throw new Error(`got ${got} of ${bytes} bytes before the end`);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 /** p50 and p99 in milliseconds of open + one byte there and back, `n` times in a row. */
 export async function firstByte(open: Opener, n: number): Promise<{ p50: number; p99: number }> {
   const times: number[] = [];

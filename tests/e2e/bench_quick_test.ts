@@ -30,6 +30,7 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
       assert(has(/^bulk upload/, path), `bulk upload via ${path}`);
       assert(has(/^bulk download/, path), `bulk download via ${path}`);
       assert(has(/^open \+ first byte p50/, path), `open + first byte via ${path}`);
+      assert(has(/^open \+ 1 000 bytes to the end of stream p50/, path), `to the end via ${path}`);
     }
     // Opens over the emulated operator link: the CLI's connection dialed ahead, a fresh one.
     for (

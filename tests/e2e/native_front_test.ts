@@ -6,33 +6,8 @@
  * request comes through the front again). Raw sockets, so the bytes on the wire are what is checked.
  */
 import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
+import { exchange } from "../_fixtures/loopback.ts";
 import { Stack } from "../_fixtures/stack.ts";
-
-/** Writes `text` and reads until the peer closes, `done` says enough came back, or 15 s pass. */
-async function exchange(
-  port: number,
-  text: string,
-  done: (out: string) => boolean = () => false,
-): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const timer = setTimeout(() => conn.close(), 15_000);
-  let out = "";
-  try {
-    await conn.write(new TextEncoder().encode(text));
-    const buf = new Uint8Array(16 << 10);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      out += new TextDecoder().decode(buf.subarray(0, n));
-      if (done(out)) break;
-    }
-  } catch { /* closed by the peer or the timer */ }
-  clearTimeout(timer);
-  try {
-    conn.close();
-  } catch { /* closed */ }
-  return out;
-}
 
 /** Whether `out` holds `n` whole responses with a Content-Length. */
 const answered = (n: number) => (out: string): boolean => {

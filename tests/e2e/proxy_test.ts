@@ -9,6 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
+import { exchange } from "../_fixtures/loopback.ts";
 import { type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { type Camera, FRAME, selfSigned, startCamera } from "../_fixtures/camera.ts";
 
@@ -456,28 +457,6 @@ function startCameraOn(port: number, tls: { cert: string; key: string }): Promis
   return startCamera({ tls, port });
 }
 
-/** Writes `text` on a new connection and reads until the cloud closes it (20 s at most). */
-async function exchangeRaw(port: number, text: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const timer = setTimeout(() => conn.close(), 20_000);
-  let out = "";
-  try {
-    await conn.write(new TextEncoder().encode(text));
-    const buf = new Uint8Array(64 << 10);
-    for (let n; (n = await conn.read(buf)) !== null;) {
-      out += new TextDecoder().decode(buf.subarray(0, n));
-    }
-  } catch {
-    /* closed by the timer */
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }
-  return out;
-}
-
 /** One response parsed off a byte stream: status, head and body (length, chunked, or none). */
 interface WireResponse {
   status: number;
@@ -537,7 +516,7 @@ Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a PO
       `GET /c/${handle}/RPC2 HTTP/1.1\r\n${auth}\r\n` +
       `GET /c/${handle}/headers HTTP/1.1\r\n${auth}X-Mixed-Case: Kept\r\nConnection: close\r\n\r\n`;
     // The last request says Connection: close: the cloud ends the connection after it.
-    const raw = await exchangeRaw(stack.ports.http, text);
+    const raw = await exchange(stack.ports.http, text);
     const res = parseResponses(raw, asks.map(([m]) => m));
     assertEquals(res.map((r) => r.status), [200, 200, 200, 200, 200], raw.slice(0, 1500));
     assertStringIncludes(res[0].body, "<model>DS-TEST</model>");
@@ -554,7 +533,7 @@ Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a PO
     assert(!("authorization" in deviceHeaders), "the cloud credential reached the device");
 
     // HTTP/1.0 (nginx's default upstream): answered, and the connection closed after it.
-    const old = await exchangeRaw(
+    const old = await exchange(
       stack.ports.http,
       `GET /c/${handle}/RPC2 HTTP/1.0\r\n${auth}\r\n`,
     );

@@ -153,7 +153,7 @@ async function startChain(native = false) {
     wss.handleUpgrade(req, socket as net.Socket, head as Buffer, (ws) => {
       pumps.push(pipeWebSocket(ws, stream, {
         describeError: () => "agent disconnected",
-        classifyEnd: () => Promise.resolve({ code: 1000, reason: "device closed the connection" }),
+        endReason: "device closed the connection",
       }));
     });
   });
@@ -193,8 +193,7 @@ async function startChain(native = false) {
         nativeSockets.add(ws);
         await pipeWebSocket(ws, stream, {
           describeError: () => "agent disconnected",
-          classifyEnd: () =>
-            Promise.resolve({ code: 1000, reason: "device closed the connection" }),
+          endReason: "device closed the connection",
         });
       })());
     }

@@ -113,17 +113,6 @@ export async function openTunnel(
   return { ...tunnel, socket: new MeteredConn(tunnel.socket) };
 }
 
-/**
- * Whether the agent still holds a control stream: here, or (multi-node) on a sibling per its
- * presence. Tells "the device closed" from "the agent went away" when a tunnel ends.
- */
-export async function agentOnline(d: RouteDeps, agentId: string): Promise<boolean> {
-  if (d.registry.get(agentId)) return true;
-  if (!d.bridge) return false;
-  const p = await d.store.getPresence(agentId).catch(() => null);
-  return p !== null && p.node !== d.node;
-}
-
 /** Opens a tunnel through an agent whose control stream this node holds. */
 export async function openLocal(
   d: Pick<RouteDeps, "registry" | "broker">,

@@ -13,13 +13,7 @@ import {
 } from "../../shared/transport/websocket.ts";
 import { authenticate, type Principal, type RequestFacts, TUNNEL_KINDS } from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
-import {
-  agentOnline,
-  type Authorized,
-  authorizeHandle,
-  openTunnel,
-  type RouteDeps,
-} from "./route.ts";
+import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
 import { resolveLoopback } from "./plan.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { requireSameOriginUpgrade } from "./ws_origin.ts";
@@ -146,14 +140,10 @@ export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket, rem
     onStart: (live) => (counts = live),
     idleMs: d.tunnelIdleTimeoutMs,
     describeError: agentDisconnected,
-    // A data connection that ends together with its agent's control stream was cut, not
-    // closed by the device: wait a moment and look.
-    classifyEnd: async () => {
-      await new Promise((r) => setTimeout(r, 250));
-      return (await agentOnline(d, tunnel.agentId))
-        ? { code: 1000, reason: "device closed the connection" }
-        : { code: 1011, reason: "agent disconnected" };
-    },
+    // The end of the tunnel's stream is the device's: a data connection or a bridge that is cut
+    // fails the stream with an error instead (1011, "agent disconnected"), and only the agent's
+    // FIN (or the bridge's END) after the device's own end reads as one.
+    endReason: "device closed the connection",
   }).then((r) => {
     unlive?.();
     tunnel.done();

@@ -50,6 +50,7 @@ import { acceptKey, NativeWebSocket } from "../../shared/transport/ws_native.ts"
 import { type Front, type RequestHead, startFront } from "./native_front.ts";
 import { Http1Request, Http1Response } from "./native_http1.ts";
 import type { ProxyRequest, ProxyResponse } from "../access/proxy/browser_io.ts";
+import { listHas } from "./header_list.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -142,13 +143,16 @@ function requestOf(fields: [string, string][], target: string): Request {
   } catch {
     throw new AppError("bad_request", "malformed header field");
   }
-  let url: URL;
+  return new Request(urlOf(host, target), { headers });
+}
+
+/** The URL the app sees for a request; a Host or target no URL can hold is the client's 400. */
+function urlOf(host: string | undefined, target: string): URL {
   try {
-    url = new URL(`http://${host ?? "localhost"}${target}`);
+    return new URL(`http://${host ?? "localhost"}${target}`);
   } catch {
     throw new AppError("bad_request", "malformed Host header or request target");
   }
-  return new Request(url, { headers });
 }
 
 /**
@@ -165,12 +169,7 @@ function headFacts(method: string, fields: [string, string][], target: string): 
     const had = values.get(k);
     values.set(k, had === undefined ? v : `${had}, ${v}`);
   }
-  let url: string;
-  try {
-    url = new URL(`http://${host ?? "localhost"}${target}`).href;
-  } catch {
-    throw new AppError("bad_request", "malformed Host header or request target");
-  }
+  const url = urlOf(host, target).href;
   return { method, url, headers: { get: (name) => values.get(name.toLowerCase()) ?? null } };
 }
 
@@ -345,7 +344,7 @@ export async function startHttpServer(opts: {
   async function serveNative(conn: Deno.TcpConn, head: RequestHead, rest: Uint8Array) {
     const get = (name: string) => head.headers.find(([k]) => k === name)?.[1];
     if (!/^websocket$/i.test(get("upgrade") ?? "")) return false;
-    if (!/(^|,)\s*upgrade\s*(,|$)/i.test(get("connection") ?? "")) return false;
+    if (!listHas(get("connection") ?? "", "upgrade")) return false;
     if (handleOfHost(get("host"), domain)) return false;
     const remote = conn.remoteAddr.hostname;
     try {
@@ -412,13 +411,11 @@ export async function startHttpServer(opts: {
       if (k === "connection") connection += `${v},`;
       else if (k === "host") host ??= v;
     }
-    if (/(^|,)\s*upgrade\s*(,|$)/i.test(connection)) return false;
+    if (listHas(connection, "upgrade")) return false;
     const deviceHandle = handleOfHost(host, domain);
     if (!deviceHandle && !isProxyPath(head.target)) return false;
     const req = new Http1Request(head, conn.remoteAddr.hostname);
-    const keepAlive = http10
-      ? /(^|,)\s*keep-alive\s*(,|$)/i.test(connection)
-      : !/(^|,)\s*close\s*(,|$)/i.test(connection);
+    const keepAlive = http10 ? listHas(connection, "keep-alive") : !listHas(connection, "close");
     const res = new Http1Response(conn, req, { keepAlive, http10 });
     await (deviceHandle
       ? serveOrigin(opts.proxy, req, res, deviceHandle, opts.cloudBase)

@@ -12,6 +12,7 @@ import { STATUS_CODES } from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import type { HeaderValues, ProxyRequest, ProxyResponse } from "../access/proxy/browser_io.ts";
 import { latin1Bytes } from "../../shared/encoding.ts";
+import { listHas } from "./header_list.ts";
 
 /** Fields node:http keeps only the first of when repeated. */
 const FIRST_ONLY = new Set([
@@ -222,7 +223,7 @@ export class Http1Response implements ProxyResponse {
       if (k === "content-length") length = true;
       else if (k === "transfer-encoding") te = value;
       else if (k === "date") date = true;
-      else if (k === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) close = true;
+      else if (k === "connection" && listHas(value, "close")) close = true;
       text += `${name}: ${value}\r\n`;
     };
     for (const [name, v] of this.#headers.values()) {

@@ -50,11 +50,6 @@ export interface WsPumpOptions {
    * reading until the far side closes).
    */
   socketEnd?: "close" | "eof";
-  /**
-   * With socketEnd "close": decides the close code and reason when the socket ends (e.g. to
-   * tell "device closed" from "agent disconnected"). Default 1000 with `endReason`.
-   */
-  classifyEnd?: () => Promise<{ code: number; reason: string }>;
   /** Turns a socket error into the reason shown to the WebSocket peer. */
   describeError?: (e: Error) => string;
   /** Close the tunnel ("idle timeout") after this long without a byte either way; null: never. */
@@ -266,7 +261,7 @@ class WsPump implements IdleWatched {
   #deliver(buf: Uint8Array | null): void {
     if (this.#done) return;
     if (buf === null) {
-      this.#ended().catch(this.#onReadError);
+      this.#ended();
       return;
     }
     const n = buf.byteLength;
@@ -293,13 +288,10 @@ class WsPump implements IdleWatched {
   };
 
   /** The socket side ended: what that means (see WsPumpOptions.socketEnd). */
-  async #ended(): Promise<void> {
+  #ended(): void {
     const opts = this.#opts;
     if (opts.socketEnd === "eof") sendEof(this.#ws);
-    else if (opts.classifyEnd) {
-      const { code, reason } = await opts.classifyEnd();
-      this.#closeWs(code, reason);
-    } else this.#closeWs(1000, opts.endReason ?? "connection closed by peer");
+    else this.#closeWs(1000, opts.endReason ?? "connection closed by peer");
   }
 
   /** WebSocket → conn: writes in order; the WebSocket pauses while too much is outstanding. */
