@@ -93,15 +93,16 @@ export async function connectWebSocket(
   } catch (e) {
     return { ok: false, status: 0, message: (e as Error).message };
   }
-  const r = await handshake(opened.conn, url, headers, zeroMask);
-  if (!("unanswered" in r) || !opened.reused) return r;
-  let conn: Deno.Conn;
-  try {
-    conn = await dialFor(url);
-  } catch (e) {
-    return { ok: false, status: 0, message: (e as Error).message };
+  let r = await handshake(opened.conn, url, headers, zeroMask);
+  if ("unanswered" in r && opened.reused) {
+    try {
+      r = await handshake(await dialFor(url), url, headers, zeroMask);
+    } catch (e) {
+      return { ok: false, status: 0, message: (e as Error).message };
+    }
   }
-  return await handshake(conn, url, headers, zeroMask);
+  // The caller sees the outcome only, not whether it was answered.
+  return r.ok ? r : { ok: false, status: r.status, message: r.message };
 }
 
 /** A handshake's outcome; `unanswered`: the connection failed before any byte of a response. */

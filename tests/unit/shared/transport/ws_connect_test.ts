@@ -80,6 +80,7 @@ Deno.test("a fresh connection closed unanswered is an error, not sent twice; a r
   );
   assertEquals(r.ok, false);
   assert(!r.ok && r.status === 0 && r.message.length > 0);
+  assertEquals(Object.keys(r).sort(), ["message", "ok", "status"]);
   assertEquals(s.seen.requests, 0);
   s.close();
 
