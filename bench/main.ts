@@ -12,7 +12,7 @@
  * server candidates, CPU seconds per GB moved (per process too), and agents
  * per node (simulated). Prints a markdown table with each figure's ratio to `ssh -R` and to
  * direct, and writes bench/results/latest.json (or `--out=FILE`;
- * `--only=bulk,latency,wanopen,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
+ * `--only=bulk,latency,wanopen,wanbulk,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * for some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
  * @module
@@ -27,6 +27,7 @@ import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
 import { measureAgentsPerNode } from "./agents_per_node.ts";
 import { measureSlowLink } from "./slow_link.ts";
 import { measureWanOpen } from "./wan_open.ts";
+import { measureWanBulk } from "./wan_bulk.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB, rssSplitKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
 import {
@@ -74,7 +75,7 @@ const cfg = quick
   };
 const log = (s: string) => console.error(s);
 /**
- * `--only=bulk,latency,wanopen,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
+ * `--only=bulk,latency,wanopen,wanbulk,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * runs just those sections
  * (default: all).
  */
@@ -201,6 +202,25 @@ async function wanOpenSection(w: World): Promise<void> {
         better: "lower",
       },
     );
+  }
+}
+
+/** The round trip between the agent and its cloud node in `wanbulk`. */
+const WAN_BULK_RTT_MS = 40;
+
+async function wanBulkSection(w: World): Promise<void> {
+  const bytes = quick ? 2 * MiB : 64 * MiB;
+  log(`bulk ${bytes / MiB} MiB each way over a ${WAN_BULK_RTT_MS} ms link …`);
+  for (const r of await measureWanBulk(w, WAN_BULK_RTT_MS, bytes)) {
+    for (const [dir, v] of [["upload", r.upGbps], ["download", r.downGbps]] as const) {
+      rows.push({
+        figure: `bulk ${dir} over a ${WAN_BULK_RTT_MS} ms round-trip link (1 stream)`,
+        path: r.path,
+        value: v,
+        unit: "Gbit/s",
+        better: "higher",
+      });
+    }
   }
 }
 
@@ -895,6 +915,7 @@ try {
   if (want("bulk")) await guarded("bulk", () => bulkSection(world.paths));
   if (want("latency")) await guarded("latency", () => latencySection(world.paths));
   if (want("wanopen")) await guarded("wanopen", () => wanOpenSection(world));
+  if (want("wanbulk")) await guarded("wanbulk", () => wanBulkSection(world));
   if (want("interactive")) await guarded("interactive", () => interactiveSection(world.paths));
   if (want("http")) await guarded("http", () => httpSection(world));
   if (want("rtsp")) await guarded("rtsp", () => rtspSection(world, camera2m));

@@ -42,10 +42,13 @@ export interface World {
   sshGroup: ProcGroup;
   /** The sshd's port (its one SSH connection carries every `ssh -R` forward). */
   sshdPort: number;
+  /** What an `ssh` client needs to log in to that sshd: its options and user. */
+  sshLogin: { args: string[]; user: string };
   stop(): Promise<void>;
 }
 
-async function waitAccepting(port: number, what: string): Promise<void> {
+/** Resolves once 127.0.0.1:`port` accepts a connection (throws after 20 s, naming `what`). */
+export async function waitAccepting(port: number, what: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
@@ -188,6 +191,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
       extra,
       sshGroup,
       sshdPort: sshd.port,
+      sshLogin: { args: sshd.sshArgs, user: sshd.user },
       stop,
     };
   } catch (e) {

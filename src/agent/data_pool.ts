@@ -28,6 +28,7 @@ export class DataPool {
     if (lowat) this.#d.log.warn({ reason: lowat }, "data connection keeps the kernel's send queue");
     const session = new MuxSession(conn, {
       role: "agent",
+      growWindows: ep.growWindows,
       onOpen: (stream, host, port) => {
         openTunnel(this.#d, stream, host, port).catch((e) => {
           this.#d.log.error({ err: (e as Error).message }, "tunnel failed");

@@ -22,6 +22,8 @@ export interface DataEndpoint {
   port: number;
   /** The pinned agent CA. */
   caPem: string;
+  /** The cloud speaks protocol 3 or later: stream windows may grow (`mux_session.ts`). */
+  growWindows?: boolean;
 }
 
 /** Dependencies of the dialer. */

@@ -14,7 +14,11 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { controlServiceDefinition } from "../shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../shared/protocol/control.ts";
-import { HEARTBEAT_MS, PROTOCOL_VERSION } from "../shared/protocol/wire.ts";
+import {
+  GROWING_WINDOWS_PROTOCOL,
+  HEARTBEAT_MS,
+  PROTOCOL_VERSION,
+} from "../shared/protocol/wire.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Logger } from "../shared/log.ts";
 import type { AgentState } from "./state.ts";
@@ -124,6 +128,7 @@ export function startSession(o: {
   const call = client.Connect();
   let welcomed = false;
   let dataPort = 0;
+  let growWindows = false;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let finished = false;
   let resolveDone!: (e: SessionEnd) => void;
@@ -150,6 +155,7 @@ export function startSession(o: {
         const w = m.welcome!;
         welcomed = true;
         dataPort = w.dataPort;
+        growWindows = w.protocol >= GROWING_WINDOWS_PROTOCOL;
         clearInterval(heartbeat);
         heartbeat = setInterval(
           () => send({ heartbeat: o.stats.snapshot() }),
@@ -184,7 +190,8 @@ export function startSession(o: {
       }
       case "openData": {
         const ticket = m.openData!.ticket;
-        o.dataPool.add({ route: o.route, port: dataPort, caPem: o.state.caPem }, ticket).catch(
+        const ep = { route: o.route, port: dataPort, caPem: o.state.caPem, growWindows };
+        o.dataPool.add(ep, ticket).catch(
           (e) => o.log.warn({ err: (e as Error).message }, "data connection to the cloud failed"),
         );
         break;

@@ -44,6 +44,20 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
         `WAN open via ${path}`,
       );
     }
+    // One stream over an emulated agent-to-cloud link: ssh -R and the data connection.
+    for (
+      const path of [
+        "ssh -R",
+        "data connection, 256 KiB windows",
+        "data connection, windows grow",
+      ]
+    ) {
+      assert(has(/^bulk upload over a \d+ ms round-trip link/, path), `WAN bulk up via ${path}`);
+      assert(
+        has(/^bulk download over a \d+ ms round-trip link/, path),
+        `WAN bulk down via ${path}`,
+      );
+    }
     assert(has(/^small HTTP GETs/, "browser proxy /c/{h}/"), "wrk through the browser proxy");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, agent/, "WebSocket tunnel"), "idle RSS");
     assert(has(/^idle tunnels ×\d+: RSS per tunnel, cloud/, "WebSocket tunnel"), "cloud idle RSS");

@@ -7,8 +7,9 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { createLogger } from "../../src/shared/log.ts";
-import { encodeDataHeader } from "../../src/shared/protocol/wire.ts";
+import { encodeDataHeader, PROTOCOL_VERSION } from "../../src/shared/protocol/wire.ts";
 import {
+  encodeClose,
   encodeOpen,
   FRAME_HEADER,
   FrameType,
@@ -158,7 +159,11 @@ async function world(opts: {
   };
 
   /** Registers an agent; `onData` replaces the real pool (a hostile agent). */
-  const agent = (id: string, onData?: (ticket: Uint8Array) => void) => {
+  const agent = (
+    id: string,
+    onData?: (ticket: Uint8Array) => void,
+    protocol = PROTOCOL_VERSION,
+  ) => {
     const allowlist = new Allowlist();
     allowlist.update(
       1,
@@ -177,12 +182,14 @@ async function world(opts: {
       tunnelsOpened: 0,
       allowlistVersion: 1,
       version: "test",
+      protocol,
       hostname: id,
       os: "linux",
       send(m: CloudMessage) {
         if (!m.openData) return;
         if (onData) return onData(m.openData.ticket);
-        pool.add({ route, port: data.port, caPem: ca.certPem }, m.openData.ticket).catch(() => {});
+        const ep = { route, port: data.port, caPem: ca.certPem, growWindows: true };
+        pool.add(ep, m.openData.ticket).catch(() => {});
       },
       close() {},
     });
@@ -555,7 +562,11 @@ async function endOf(c: Deno.Conn): Promise<number | null | "still open"> {
 }
 
 /** A compromised agent speaking raw frames on its data connection. */
-async function hostileConn(w: Awaited<ReturnType<typeof world>>, tickets: Uint8Array[]) {
+async function hostileConn(
+  w: Awaited<ReturnType<typeof world>>,
+  tickets: Uint8Array[],
+  id = "h",
+) {
   const ticket = (await until(() => tickets.shift(), "a ticket for the hostile agent"))!;
   const conn = await Deno.connectTls({
     hostname: "127.0.0.1",
@@ -563,7 +574,7 @@ async function hostileConn(w: Awaited<ReturnType<typeof world>>, tickets: Uint8A
     caCerts: [w.ca.certPem],
   });
   await writeAll(conn, encodeDataHeader(ticket));
-  await until(() => w.broker.connectionCount("h") === 1, "the hostile connection bound");
+  await until(() => w.broker.connectionCount(id) === 1, "the hostile connection bound");
   const frame = (
     type: number,
     stream: number,
@@ -586,18 +597,27 @@ async function hostileConn(w: Awaited<ReturnType<typeof world>>, tickets: Uint8A
     } catch { /* closed */ }
     return true;
   };
-  /** Reads the cloud's OPEN and answers OPENED; returns the stream id. */
-  const acceptOpen = async () => {
-    const head = new Uint8Array(FRAME_HEADER);
-    let have = 0;
-    while (have < FRAME_HEADER) have += (await conn.read(head.subarray(have)))!;
-    const h = readHeader(head, 0);
-    assertEquals(h.type, FrameType.OPEN);
-    const body = new Uint8Array(h.length);
-    have = 0;
-    while (have < h.length) have += (await conn.read(body.subarray(have)))!;
-    await writeAll(conn, frame(FrameType.OPENED, h.stream));
-    return h.stream;
+  /**
+   * Reads the cloud's OPEN and answers OPENED; returns the stream id. A PING before it (the
+   * cloud measuring the round trip of a protocol 3 agent) is answered as an agent would.
+   */
+  const acceptOpen = async (): Promise<number> => {
+    for (;;) {
+      const head = new Uint8Array(FRAME_HEADER);
+      let have = 0;
+      while (have < FRAME_HEADER) have += (await conn.read(head.subarray(have)))!;
+      const h = readHeader(head, 0);
+      const body = new Uint8Array(h.length);
+      have = 0;
+      while (have < h.length) have += (await conn.read(body.subarray(have)))!;
+      if (h.type === FrameType.PING) {
+        await writeAll(conn, frame(FrameType.PONG, 0, body));
+        continue;
+      }
+      assertEquals(h.type, FrameType.OPEN);
+      await writeAll(conn, frame(FrameType.OPENED, h.stream));
+      return h.stream;
+    }
   };
   return { conn, frame, closedByCloud, acceptOpen };
 }
@@ -679,6 +699,40 @@ Deno.test("hostile frames from a compromised agent close its connection and noth
     assertEquals(await readN(fresh.socket, 3), new Uint8Array([1, 2, 3]));
     fresh.socket.close();
     good.socket.close();
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("the cloud measures the round trip (to grow windows) only on data connections of a protocol 3 agent", async () => {
+  const w = await world({});
+  try {
+    /** The frame types the cloud sends first on a fresh data connection of `id`. */
+    const firstFrames = async (id: string, protocol: number) => {
+      const tickets: Uint8Array[] = [];
+      w.agent(id, (t) => tickets.push(t), protocol);
+      const h = await hostileConn(w, tickets, id);
+      const opening = w.open(id, w.echoPort).catch(() => null);
+      const types: number[] = [];
+      const head = new Uint8Array(FRAME_HEADER);
+      while (!types.includes(FrameType.OPEN)) {
+        let have = 0;
+        while (have < FRAME_HEADER) have += (await h.conn.read(head.subarray(have)))!;
+        const f = readHeader(head, 0);
+        const body = new Uint8Array(f.length);
+        for (have = 0; have < f.length;) have += (await h.conn.read(body.subarray(have)))!;
+        types.push(f.type);
+        if (f.type === FrameType.OPEN) {
+          // Refused, so the open settles at once.
+          await writeAll(h.conn, h.frame(FrameType.CLOSE, f.stream, encodeClose("error", "test")));
+        }
+      }
+      await opening;
+      h.conn.close();
+      return types;
+    };
+    assertEquals(await firstFrames("new", 3), [FrameType.PING, FrameType.OPEN]);
+    assertEquals(await firstFrames("old", 2), [FrameType.OPEN]);
   } finally {
     await w.close();
   }

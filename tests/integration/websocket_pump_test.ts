@@ -111,7 +111,8 @@ async function startChain(native = false) {
     broker: {
       bindData(t: Uint8Array, conn: ByteStream): boolean {
         if (hex(t) !== hex(ticket)) return false;
-        bindCloud(new MuxSession(conn, { role: "cloud" }));
+        // As between a cloud and an agent of protocol 3: stream windows may grow.
+        bindCloud(new MuxSession(conn, { role: "cloud", growWindows: true }));
         return true;
       },
     },
@@ -126,6 +127,7 @@ async function startChain(native = false) {
   await writeAll(agentConn, encodeDataHeader(ticket));
   const agentMux = new MuxSession(agentConn, {
     role: "agent",
+    growWindows: true,
     onOpen: (stream, _host, _port) => {
       pumps.push((async () => {
         const target = own(await Deno.connect({ hostname: "127.0.0.1", port: echoPort }));

@@ -20,6 +20,8 @@ export interface AgentSession {
   /** The newest allowlist version sent to (or reported by) the agent. */
   allowlistVersion: number;
   version: string;
+  /** The control protocol the agent speaks (its Hello). */
+  protocol: number;
   hostname: string;
   os: string;
   /** Sends a message on the control stream. */

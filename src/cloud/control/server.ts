@@ -9,7 +9,12 @@
 import * as grpc from "@grpc/grpc-js";
 import type { AgentMessage } from "../../shared/protocol/control.ts";
 import { type ControlCall, startControlRelay } from "./relay.ts";
-import { HEARTBEAT_MS, PRESENCE_TTL_MS, PROTOCOL_VERSION } from "../../shared/protocol/wire.ts";
+import {
+  HEARTBEAT_MS,
+  MIN_AGENT_PROTOCOL,
+  PRESENCE_TTL_MS,
+  PROTOCOL_VERSION,
+} from "../../shared/protocol/wire.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Clock } from "../../shared/clock.ts";
@@ -177,11 +182,11 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       if (hello.agentId && hello.agentId !== cn) {
         return deny(grpc.status.PERMISSION_DENIED, "agent id does not match certificate CN");
       }
-      if (hello.protocol < PROTOCOL_VERSION) {
+      if (hello.protocol < MIN_AGENT_PROTOCOL) {
         o.log.warn({ cn, protocol: hello.protocol }, "control stream refused: agent too old");
         return deny(
           grpc.status.FAILED_PRECONDITION,
-          `agent protocol ${hello.protocol} is too old (the cloud speaks ${PROTOCOL_VERSION}); update the agent`,
+          `agent protocol ${hello.protocol} is too old (the cloud speaks ${PROTOCOL_VERSION} and serves agents from ${MIN_AGENT_PROTOCOL}); update the agent`,
         );
       }
       const cert = await o.certs.hello(agent, peerDer(call));
@@ -198,6 +203,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         tunnelsOpened: 0,
         allowlistVersion: 0,
         version: hello.version,
+        protocol: hello.protocol,
         hostname: hello.hostname,
         os: hello.os,
         send: (msg) => {

@@ -17,7 +17,11 @@
  */
 import { AppError } from "../../shared/errors.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
-import { TICKET_SIZE, TICKET_TTL_MS } from "../../shared/protocol/wire.ts";
+import {
+  GROWING_WINDOWS_PROTOCOL,
+  TICKET_SIZE,
+  TICKET_TTL_MS,
+} from "../../shared/protocol/wire.ts";
 import type { TunnelResult } from "../../shared/protocol/control.ts";
 import {
   type ByteStream,
@@ -212,6 +216,8 @@ export class TunnelBroker {
     const session = new MuxSession(conn, {
       role: "cloud",
       openProbeMs: this.#openProbeMs,
+      // Windows grow toward an agent whose mux knows they may (protocol 3, wire.ts).
+      growWindows: (this.#registry.get(agentId)?.protocol ?? 0) >= GROWING_WINDOWS_PROTOCOL,
       // Bulk on every connection: have a quiet one ready for the next tunnel.
       onBusy: () => this.#grow(agentId),
       // The agent's control stream left this node: its last tunnel here ending ends this too.

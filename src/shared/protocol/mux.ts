@@ -31,6 +31,12 @@ export const MAX_PAYLOAD = 64 << 10;
 export const MAX_CONTROL_PAYLOAD = 1024;
 /** Credit each side grants each stream at open, in bytes (per direction). */
 export const INITIAL_WINDOW = 256 << 10;
+/**
+ * The most a stream's window grows to (protocol 3 peers; see "Growing windows" in
+ * `proto/mux.md`): what one stream may have in flight over a long link, and what a reader that
+ * stalls after bulk may have to hold. 4 MiB carries 800 Mbit/s over a 40 ms round trip.
+ */
+export const MAX_STREAM_WINDOW = 4 << 20;
 /** A window may never exceed this (2^31 − 1, as HTTP/2). */
 export const MAX_WINDOW = 0x7fffffff;
 

@@ -28,9 +28,15 @@ import { MUX_VERSION } from "./mux.ts";
 
 /**
  * Version of the control protocol; sent in Hello and Welcome. 2: tunnels are streams on
- * multiplexed data connections (OpenData, `mux.ts`); the cloud refuses agents below it.
+ * multiplexed data connections (OpenData, `mux.ts`). 3: a side may grow the window it grants a
+ * stream beyond INITIAL_WINDOW ("Growing windows" in `proto/mux.md`); each side does so only
+ * when the other said 3, since a sender of protocol 2 takes the extra credit for an idle stream.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+/** The oldest agent protocol the cloud serves (below it the control stream is refused). */
+export const MIN_AGENT_PROTOCOL = 2;
+/** The first protocol whose mux senders accept windows that grow (see PROTOCOL_VERSION). */
+export const GROWING_WINDOWS_PROTOCOL = 3;
 /** Version byte of the data channel preface: the framing of `mux.ts`. */
 export const DATA_VERSION = MUX_VERSION;
 /** Default cloud port of the agent control channel (gRPC over mTLS). */

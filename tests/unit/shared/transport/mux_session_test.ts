@@ -8,7 +8,6 @@ import {
   FRAME_HEADER,
   FrameType,
   INITIAL_WINDOW,
-  readHeader,
   writeHeader,
 } from "../../../../src/shared/protocol/mux.ts";
 import {
@@ -16,6 +15,7 @@ import {
   type MuxStream,
   StreamError,
 } from "../../../../src/shared/transport/mux_session.ts";
+import { frames, gatedConn } from "../../../_fixtures/mux_wire.ts";
 
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -232,75 +232,6 @@ Deno.test("mux: readChunk hands over owned chunks in order, grants credit, ends 
     p.close();
   }
 });
-
-/**
- * A connection whose writes are recorded and held until released, and whose reads return the
- * frames the test feeds: the session's output order can be read frame by frame.
- */
-function gatedConn() {
-  const written: Uint8Array[] = [];
-  let release: (() => void) | null = null;
-  let held = 0;
-  const incoming: Uint8Array[] = [];
-  let reader: ((b: Uint8Array | null) => void) | null = null;
-  const conn = {
-    read(p: Uint8Array): Promise<number | null> {
-      const take = (b: Uint8Array | null) => {
-        if (!b) return null;
-        p.set(b);
-        return b.byteLength;
-      };
-      const next = incoming.shift();
-      if (next) return Promise.resolve(take(next));
-      return new Promise<number | null>((resolve) => (reader = (b) => resolve(take(b))));
-    },
-    write(p: Uint8Array): Promise<number> {
-      written.push(p.slice());
-      held++;
-      return new Promise((resolve) => (release = () => resolve(p.byteLength)));
-    },
-    closeWrite: () => Promise.resolve(),
-    close() {
-      reader?.(null);
-    },
-  };
-  return {
-    conn,
-    written,
-    get held() {
-      return held;
-    },
-    feed(b: Uint8Array) {
-      if (reader) {
-        const r = reader;
-        reader = null;
-        r(b);
-      } else incoming.push(b);
-    },
-    release() {
-      const r = release;
-      release = null;
-      r?.();
-    },
-  };
-}
-
-/** The (type, stream, length) of every frame in `bytes`. */
-function frames(bytes: Uint8Array[]): { type: number; stream: number; length: number }[] {
-  const all = new Uint8Array(bytes.reduce((n, b) => n + b.byteLength, 0));
-  let off = 0;
-  for (const b of bytes) {
-    all.set(b, off);
-    off += b.byteLength;
-  }
-  const out = [];
-  for (let at = 0; at < all.byteLength;) {
-    const h = readHeader(all, at);
-    out.push({ type: h.type, stream: h.stream, length: h.length });
-    at += FRAME_HEADER + h.length;
-  }
-  return out;
-}
 
 Deno.test("mux: a small write passes the bulk queued before it; a stream's own frames keep their order", async () => {
   const g = gatedConn();

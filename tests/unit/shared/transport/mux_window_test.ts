@@ -1,0 +1,209 @@
+/**
+ * Growing windows (`proto/mux.md`): over a link with a round trip, a stream whose reader keeps
+ * up doubles the window it grants, up to MAX_STREAM_WINDOW, never over a short link, and never
+ * toward a peer that did not say it may (protocol 2); a reader that stalls after its window grew holds at most that window;
+ * a sender whose window grew still counts its bulk as bulk.
+ */
+import { assert, assertEquals } from "../../../_fixtures/assert.ts";
+import { delayProxy } from "../../../_fixtures/delay_link.ts";
+import { frameBytes, frames, gatedConn } from "../../../_fixtures/mux_wire.ts";
+import {
+  encodeOpen,
+  encodeWindow,
+  FrameType,
+  INITIAL_WINDOW,
+  MAX_STREAM_WINDOW,
+} from "../../../../src/shared/protocol/mux.ts";
+import { MuxSession, type MuxStream } from "../../../../src/shared/transport/mux_session.ts";
+
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A cloud and an agent session whose connection passes a link of `oneWayMs` each way; the agent
+ * accepts every stream. `grow`: what each side was told about its peer.
+ */
+async function longLink(
+  oneWayMs: number,
+  grow: { cloud: boolean; agent: boolean },
+  shortLinkMs?: number,
+) {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const link = delayProxy((l.addr as Deno.NetAddr).port, oneWayMs);
+  const [a, b] = await Promise.all([
+    l.accept(),
+    Deno.connect({ hostname: "127.0.0.1", port: link.port }),
+  ]);
+  l.close();
+  const accepted: MuxStream[] = [];
+  const cloud = new MuxSession(a, { role: "cloud", growWindows: grow.cloud, shortLinkMs });
+  const agent = new MuxSession(b, {
+    role: "agent",
+    growWindows: grow.agent,
+    shortLinkMs,
+    onOpen: (s) => {
+      s.accept();
+      accepted.push(s);
+    },
+  });
+  const s = cloud.openStream("dev", 80);
+  await s.opened;
+  await until(() => accepted.length === 1, "the agent's side of the stream");
+  return {
+    cloud,
+    agent,
+    up: s,
+    down: accepted[0],
+    close() {
+      cloud.close();
+      agent.close();
+      link.close();
+    },
+  };
+}
+
+async function writeAll(s: MuxStream, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.byteLength) off += await s.write(data.subarray(off));
+}
+
+/** Reads `n` bytes, checking each is `fill`. */
+async function readAll(s: MuxStream, n: number, fill: number): Promise<void> {
+  const buf = new Uint8Array(64 << 10);
+  for (let have = 0; have < n;) {
+    const got = await s.read(buf);
+    if (got === null) throw new Error(`end of stream after ${have} of ${n} bytes`);
+    for (let i = 0; i < got; i++) if (buf[i] !== fill) throw new Error(`byte ${have + i} wrong`);
+    have += got;
+  }
+}
+
+Deno.test("mux windows: over a 20 ms round trip a reader that keeps up grows its window, at most to MAX_STREAM_WINDOW", async () => {
+  const p = await longLink(10, { cloud: true, agent: true });
+  try {
+    assertEquals(p.down.window, INITIAL_WINDOW);
+    const total = 24 << 20;
+    await Promise.all([
+      writeAll(p.up, new Uint8Array(total).fill(7)),
+      readAll(p.down, total, 7),
+    ]);
+    // Every byte arrived within the credit granted (an overrun closes the connection).
+    assert(!p.agent.closed && !p.cloud.closed, "the connection is still up");
+    assert(p.down.window > INITIAL_WINDOW, `window grew (${p.down.window})`);
+    assert(p.down.window <= MAX_STREAM_WINDOW, `window within the cap (${p.down.window})`);
+    // The round trip came from a PING the cloud's side answered.
+    const rtt = p.agent.roundTrip();
+    assert(rtt !== null && rtt >= 15, `round trip measured over the link (${rtt} ms)`);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux windows: over a short link the window stays at INITIAL_WINDOW", async () => {
+  // A 20 ms round trip counted as short (the threshold moved to 100 ms for the test).
+  const p = await longLink(10, { cloud: true, agent: true }, 100);
+  try {
+    const total = 8 << 20;
+    await Promise.all([writeAll(p.up, new Uint8Array(total).fill(4)), readAll(p.down, total, 4)]);
+    assert(p.agent.roundTrip() !== null, "the round trip was measured");
+    assertEquals(p.down.window, INITIAL_WINDOW);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux windows: toward a peer of protocol 2 the window never grows", async () => {
+  const p = await longLink(10, { cloud: true, agent: false });
+  try {
+    const total = 8 << 20;
+    await Promise.all([
+      writeAll(p.up, new Uint8Array(total).fill(3)),
+      readAll(p.down, total, 3),
+    ]);
+    assertEquals(p.down.window, INITIAL_WINDOW);
+    assertEquals(p.agent.roundTrip(), null, "no round trip asked for");
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux windows: a reader that stalls after its window grew holds at most that window", async () => {
+  const p = await longLink(10, { cloud: true, agent: true });
+  try {
+    const first = 16 << 20;
+    await Promise.all([writeAll(p.up, new Uint8Array(first).fill(1)), readAll(p.down, first, 1)]);
+    const grown = p.down.window;
+    assert(grown > INITIAL_WINDOW, `window grew (${grown})`);
+    // The reader stops; the writer goes on until the credit is spent, then waits.
+    let written = 0;
+    let writing = true;
+    const chunk = new Uint8Array(64 << 10).fill(2);
+    const writer = (async () => {
+      while (writing) written += await p.up.write(chunk);
+    })().catch(() => {});
+    await until(() => p.down.buffered > 0, "bytes queued for the stalled reader");
+    let last = -1;
+    for (let stable = 0; stable < 5;) {
+      await new Promise((r) => setTimeout(r, 100));
+      stable = p.down.buffered === last ? stable + 1 : 0;
+      last = p.down.buffered;
+    }
+    assert(p.down.buffered <= grown, `buffered ${p.down.buffered} within the window ${grown}`);
+    assertEquals(p.down.window, grown, "a stalled reader's window does not grow");
+    assert(written <= grown, `the writer stopped within the credit (${written} of ${grown})`);
+    writing = false;
+    p.close();
+    await writer;
+  } finally {
+    p.close();
+  }
+});
+
+/** The stream ids of the DATA frames in `chunks`, in order. */
+function dataOf(chunks: Uint8Array[]): number[] {
+  return frames(chunks).filter((f) => f.type === FrameType.DATA).map((f) => f.stream);
+}
+
+Deno.test("mux windows: a sender whose window grew still queues its bulk behind the bulk before it", async () => {
+  const g = gatedConn();
+  const opened: MuxStream[] = [];
+  const agent = new MuxSession(g.conn, { role: "agent", onOpen: (s) => opened.push(s) });
+  try {
+    g.feed(frameBytes(FrameType.OPEN, 1, encodeOpen("127.0.0.1", 80)));
+    g.feed(frameBytes(FrameType.OPEN, 3, encodeOpen("127.0.0.1", 81)));
+    await until(() => opened.length === 2, "two streams opened");
+    const [grown, other] = opened;
+    grown.accept();
+    other.accept();
+    // The peer grows stream 1's window to 4 × INITIAL_WINDOW.
+    g.feed(frameBytes(FrameType.WINDOW, 1, encodeWindow(3 * INITIAL_WINDOW)));
+    await until(() => g.held === 1, "the OPENED frames in the connection's write");
+    await new Promise((r) => setTimeout(r, 20));
+    const before = g.written.length;
+    // Stream 3's bulk fills the batch being gathered; then stream 1 writes a full frame.
+    await other.write(new Uint8Array(64 << 10).fill(3));
+    const grownWrite = grown.write(new Uint8Array(64 << 10).fill(1));
+    await new Promise((r) => setTimeout(r, 20));
+    let draining = true;
+    const drain = (async () => {
+      while (draining) {
+        g.release();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await grownWrite;
+    await until(() => dataOf(g.written.slice(before)).length === 2, "both frames written");
+    draining = false;
+    await drain;
+    // Had its grown credit counted as nothing in flight, stream 1's 64 KiB would have gone in
+    // the urgent lane, ahead of the bulk queued before it.
+    assertEquals(dataOf(g.written.slice(before)), [3, 1]);
+  } finally {
+    agent.close();
+  }
+});
