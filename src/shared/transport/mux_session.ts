@@ -652,9 +652,7 @@ export class MuxSession {
   #lastPingSent = -Infinity;
   /** The probe after an OPEN (see OPEN_PROBE_MS), while one is running. */
   #probe: ReturnType<typeof setTimeout> | null = null;
-  /** The least of the recent round-trip samples in ms (null before the first). */
-  #rtt: number | null = null;
-  /** The last RTT_SAMPLES round trips, oldest first. */
+  /** The last RTT_SAMPLES round trips in ms, oldest first; the least of them is the round trip. */
   #rttSamples: number[] = [];
   /** When the last round-trip sample came (or the last asking PING went out). */
   #rttAsked = -Infinity;
@@ -730,10 +728,10 @@ export class MuxSession {
       this.#rttAsked = now;
       this.#ping(payload);
     }
-    return this.#rtt;
+    return this.#rttSamples.length ? Math.min(...this.#rttSamples) : null;
   }
 
-  /** A PONG arrived: when it answers the round-trip PING, the sample goes into the average. */
+  /** A PONG arrived: when it answers the round-trip PING, its time is one more sample. */
   #pong(payload: Uint8Array): void {
     const p = this.#rttPing;
     if (!p || payload.byteLength !== 8) return;
@@ -741,7 +739,6 @@ export class MuxSession {
     this.#rttPing = null;
     this.#rttSamples.push(Math.max(0.01, performance.now() - p.at));
     if (this.#rttSamples.length > RTT_SAMPLES) this.#rttSamples.shift();
-    this.#rtt = Math.min(...this.#rttSamples);
     this.#rttAsked = performance.now();
   }
 
