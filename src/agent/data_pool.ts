@@ -6,9 +6,15 @@
  * as before; a connection ends when the cloud closes it or the network does.
  * @module
  */
+import { metrics } from "../shared/metrics.ts";
 import { MuxSession } from "../shared/transport/mux_session.ts";
 import { setConnNotSentLowat } from "../shared/transport/notsent_lowat.ts";
 import { type DataEndpoint, dialDataConnection, type DialerDeps, openTunnel } from "./dialer.ts";
+
+const windowsGrown = metrics.counter(
+  "connector_agent_data_windows_grown_total",
+  "Times a tunnel's receive window doubled on a data connection (a node a long round trip away; uploads)",
+);
 
 /** The agent's live data connections (process-wide). */
 export class DataPool {
@@ -29,6 +35,7 @@ export class DataPool {
     const session = new MuxSession(conn, {
       role: "agent",
       growWindows: ep.growWindows,
+      onWindowGrown: () => windowsGrown.inc(),
       onOpen: (stream, host, port) => {
         openTunnel(this.#d, stream, host, port).catch((e) => {
           this.#d.log.error({ err: (e as Error).message }, "tunnel failed");

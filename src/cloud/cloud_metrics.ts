@@ -26,6 +26,14 @@ export const tunnelBytes = metrics.counter(
   "connector_tunnel_bytes_total",
   "Bytes carried by tunnels entered on this node, by direction (up: to the device)",
 );
+/**
+ * Stream windows that doubled on this node's agent data connections: nonzero only for agents a
+ * long round trip away (README "Kept: windows that grow over a long link").
+ */
+export const windowsGrown = metrics.counter(
+  "connector_data_windows_grown_total",
+  "Times a tunnel's receive window doubled on an agent data connection (agents a long round trip away; downloads)",
+);
 /** Bridges open on this node (either end). */
 export const bridgesOpen = metrics.gauge(
   "connector_interrelay_bridges_open",

@@ -63,6 +63,14 @@ export const cloudOptions: Record<string, OptionSpec> = {
     help:
       "Agent data channel (TLS; each agent keeps a few connections, tunnels multiplexed on them)",
   },
+  "data-public-port": {
+    type: "string",
+    env: "NC_DATA_PUBLIC_PORT",
+    arg: "PORT",
+    default: "the --data port",
+    help:
+      "The port agents dial for the data channel when a NAT, port mapping or TCP load balancer puts it elsewhere (told to each agent when it connects)",
+  },
   internal: {
     type: "string",
     env: "NC_INTERNAL_LISTEN",
@@ -260,6 +268,10 @@ export const cloudConfigSchema = z.object({
   http: listenAddress.prefault("0.0.0.0:8080"),
   control: listenAddress.prefault("0.0.0.0:8443"),
   data: listenAddress.prefault("0.0.0.0:8444"),
+  "data-public-port": z.coerce.number({ error: "expected a port number 1-65535" }).int(
+    "expected a port number 1-65535",
+  ).min(1, "expected a port number 1-65535").max(65535, "expected a port number 1-65535")
+    .optional(),
   "control-hostnames": hostList.prefault("localhost,127.0.0.1"),
   "control-endpoint": z.string().regex(
     /^(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})(?:,(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}))*$/,
@@ -331,6 +343,7 @@ export const cloudConfigSchema = z.object({
   http: c.http as ListenAddress,
   control: c.control as ListenAddress,
   data: c.data as ListenAddress,
+  dataPublicPort: c["data-public-port"] ?? null,
   controlHostnames: c["control-hostnames"],
   controlEndpoint: c["control-endpoint"],
   internal: c.internal as ListenAddress | null,

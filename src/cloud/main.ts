@@ -161,7 +161,8 @@ export async function startCloud(
     identity,
     node: config.node,
     endpoint: internalEndpoint,
-    dataPort: () => data.port,
+    // What agents dial: the bound port, unless a NAT or port mapping puts it elsewhere.
+    dataPort: () => config.dataPublicPort ?? data.port,
     store,
     registry,
     broker,
@@ -341,6 +342,7 @@ export async function startCloud(
     {
       node: config.node,
       ...ports,
+      ...(config.dataPublicPort ? { dataPublicPort: config.dataPublicPort } : {}),
       controlEndpoint,
       internalEndpoint,
       dataDir: config.dataDir,

@@ -46,16 +46,33 @@ async function delayed(
   }
 }
 
-/** A delaying proxy to 127.0.0.1:`upstream`, `oneWayMs` each way (see the module comment). */
-export function delayProxy(upstream: number, oneWayMs: number): { port: number; close(): void } {
+/** A running delaying proxy. */
+export interface DelayProxy {
+  /** Where it listens (127.0.0.1). */
+  readonly port: number;
+  /** Connections it accepted so far. */
+  readonly accepted: number;
+  /** Stops listening and cuts every connection. */
+  close(): void;
+}
+
+/**
+ * A delaying proxy to 127.0.0.1:`upstream`, `oneWayMs` each way (see the module comment). The
+ * upstream port may be given as a function, read at each connection: for a server that learns
+ * the proxy's port before it has its own.
+ */
+export function delayProxy(upstream: number | (() => number), oneWayMs: number): DelayProxy {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
+  let accepted = 0;
   (async () => {
     for await (const client of l) {
+      accepted++;
       // The handshake a real link costs: the client could send only one round trip from now.
       const from = performance.now() + 2 * oneWayMs;
       (async () => {
-        const server = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
+        const port = typeof upstream === "number" ? upstream : upstream();
+        const server = await Deno.connect({ hostname: "127.0.0.1", port });
         client.setNoDelay(true);
         server.setNoDelay(true);
         open.add(client).add(server);
@@ -69,11 +86,19 @@ export function delayProxy(upstream: number, oneWayMs: number): { port: number; 
             c.close();
           } catch { /* closed */ }
         }
-      })().catch(() => {});
+      })().catch(() => {
+        // The upstream refused: the client sees its connection end, as across a real link.
+        try {
+          client.close();
+        } catch { /* closed */ }
+      });
     }
   })().catch(() => {});
   return {
     port: (l.addr as Deno.NetAddr).port,
+    get accepted() {
+      return accepted;
+    },
     close() {
       try {
         l.close();

@@ -467,6 +467,7 @@ Deno.test("multinode: /metrics and /healthz on a separate listener without crede
         "connector_interrelay_bridge_opens_total",
         "connector_interrelay_bridge_bytes_total",
         "connector_interrelay_bridge_failures_total",
+        "connector_data_windows_grown_total",
         "connector_mongo_health_seconds",
         "process_resident_memory_bytes",
         "process_open_fds",

@@ -31,6 +31,7 @@ import {
 } from "../../shared/transport/mux_session.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Registry } from "./registry.ts";
+import { windowsGrown } from "../cloud_metrics.ts";
 
 /** Open tunnels per data connection before the pool grows. */
 export const STREAMS_PER_CONN = 64;
@@ -218,6 +219,7 @@ export class TunnelBroker {
       openProbeMs: this.#openProbeMs,
       // Windows grow toward an agent whose mux knows they may (protocol 3, wire.ts).
       growWindows: (this.#registry.get(agentId)?.protocol ?? 0) >= GROWING_WINDOWS_PROTOCOL,
+      onWindowGrown: () => windowsGrown.inc(),
       // Bulk on every connection: have a quiet one ready for the next tunnel.
       onBusy: () => this.#grow(agentId),
       // The agent's control stream left this node: its last tunnel here ending ends this too.

@@ -86,6 +86,8 @@ export interface MuxSessionOptions {
    * flight and would send its bulk in the urgent lane.
    */
   growWindows?: boolean;
+  /** A stream's window doubled (now `window` bytes): metrics count these. */
+  onWindowGrown?: (window: number) => void;
   /** Round trips under this are a short link (default SHORT_LINK_MS; tests move it). */
   shortLinkMs?: number;
   /**
@@ -522,6 +524,7 @@ export class MuxStream implements ByteStream {
     if (this.#window >= MAX_STREAM_WINDOW) return;
     if (elapsed * this.#window >= 2 * this.#unacked * rtt) return;
     this.#window = Math.min(2 * this.#window, MAX_STREAM_WINDOW);
+    this.#s.windowGrown(this.#window);
   }
 
   /** The window this side grants the stream now (INITIAL_WINDOW unless it grew). */
@@ -703,6 +706,11 @@ export class MuxSession {
   /** Whether streams may grow their windows on this connection (`growWindows`). */
   get growsWindows(): boolean {
     return this.#opts.growWindows === true;
+  }
+
+  /** A stream of this session doubled its window to `window` bytes (`onWindowGrown`). */
+  windowGrown(window: number): void {
+    this.#opts.onWindowGrown?.(window);
   }
 
   /** Round trips under this make the connection a short link (see SHORT_LINK_MS). */

@@ -9,6 +9,18 @@ Deno.test("cloud config: defaults, and a bad value names the field, flag and env
   assertEquals(c.control, { hostname: "0.0.0.0", port: 8443 });
   assertEquals(c.enrollmentTtlMs, 24 * 3600e3);
   assertEquals(c.controlHostnames, ["localhost", "127.0.0.1"]);
+  assertEquals(c.dataPublicPort, null);
+  assertEquals(loadCloudConfig({ "data-public-port": "443" }).dataPublicPort, 443);
+  for (const bad of ["0", "65536", "https", "44.5"]) {
+    try {
+      loadCloudConfig({ "data-public-port": bad });
+      throw new Error(`expected a UsageError for ${bad}`);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      assertStringIncludes(e.message, "--data-public-port / NC_DATA_PUBLIC_PORT");
+      assertStringIncludes(e.message, "expected a port number 1-65535");
+    }
+  }
   try {
     loadCloudConfig({ control: "nope", "enrollment-ttl": "soon" });
     throw new Error("expected a UsageError");
