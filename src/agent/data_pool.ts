@@ -8,6 +8,7 @@
  */
 import { metrics } from "../shared/metrics.ts";
 import { MuxSession } from "../shared/transport/mux_session.ts";
+import { TICKET_TTL_MS } from "../shared/protocol/wire.ts";
 import { setConnNotSentLowat } from "../shared/transport/notsent_lowat.ts";
 import { type DataEndpoint, dialDataConnection, type DialerDeps, openTunnel } from "./dialer.ts";
 
@@ -16,19 +17,52 @@ const windowsGrown = metrics.counter(
   "Times a tunnel's receive window doubled on a data connection (a node a long round trip away; uploads)",
 );
 
+/**
+ * Waits (each ±50 %) before the further tries of one data dial; none once the ticket would have
+ * expired (TICKET_TTL_MS).
+ */
+export const DATA_DIAL_RETRY_MS = [250, 1_000, 3_000];
+
 /** The agent's live data connections (process-wide). */
 export class DataPool {
   #d: DialerDeps;
   #conns = new Set<MuxSession>();
+  #closed = false;
 
   /** Creates an empty pool serving tunnels with the dialer's dependencies. */
   constructor(d: DialerDeps) {
     this.#d = d;
   }
 
-  /** Dials one data connection with `ticket` and serves it until it ends. */
-  async add(ep: DataEndpoint, ticket: Uint8Array): Promise<void> {
-    const conn = await dialDataConnection(ep, ticket, this.#d.dialTimeoutMs);
+  /**
+   * Dials one data connection with `ticket` and serves it until it ends. A try that fails — the
+   * dial, or a connection the node closes before its first frame (a protocol 3 node always sends
+   * one once it bound the ticket: its round-trip PING) — is made again (DATA_DIAL_RETRY_MS) while
+   * the ticket lives. A node that just restarted meets every agent at once and caps the
+   * connections one address may hold before their ticket (many sites behind one carrier NAT
+   * share an address), so such a refusal is passing, and an open waiting for this connection
+   * would otherwise wait until its deadline. Rejects when the first try and its retries fail
+   * before a session started; a retry's failure after that is logged here.
+   */
+  add(ep: DataEndpoint, ticket: Uint8Array): Promise<void> {
+    return this.#try(ep, ticket, 0, Date.now());
+  }
+
+  async #try(ep: DataEndpoint, ticket: Uint8Array, first: number, started: number) {
+    let conn: Deno.TlsConn;
+    let attempt = first;
+    for (;; attempt++) {
+      try {
+        conn = await dialDataConnection(ep, ticket, this.#d.dialTimeoutMs);
+        break;
+      } catch (e) {
+        if (!(await this.#backoff(attempt, started, (e as Error).message))) throw e;
+      }
+    }
+    if (this.#closed) {
+      conn.close();
+      return;
+    }
     // Bulk waits in the mux, where small frames can pass it, not in the kernel (notsent_lowat.ts).
     const lowat = setConnNotSentLowat(conn);
     if (lowat) this.#d.log.warn({ reason: lowat }, "data connection keeps the kernel's send queue");
@@ -44,11 +78,39 @@ export class DataPool {
       },
       onClose: (reason) => {
         this.#conns.delete(session);
+        // Closed by the node before a word: refused before or at its ticket. Try again.
+        if (ep.growWindows && !session.heard && !this.#closed) {
+          this.#backoff(attempt, started, reason).then((again) => {
+            if (!again) {
+              this.#d.log.warn({ reason }, "data connection to the cloud failed");
+              return;
+            }
+            return this.#try(ep, ticket, attempt + 1, started);
+          }).catch((e) =>
+            this.#d.log.warn({ err: (e as Error).message }, "data connection to the cloud failed")
+          );
+          return;
+        }
         this.#d.log.info({ reason, conns: this.#conns.size }, "data connection closed");
       },
     });
     this.#conns.add(session);
     this.#d.log.debug({ conns: this.#conns.size }, "data connection up");
+  }
+
+  /**
+   * Waits before try `attempt + 1` of one ticket (false: no more tries — retries used up, the
+   * ticket about to expire, or the pool closed).
+   */
+  async #backoff(attempt: number, started: number, why: string): Promise<boolean> {
+    const wait = DATA_DIAL_RETRY_MS[attempt];
+    if (wait === undefined || this.#closed) return false;
+    // Spread out: the agents refused together should not come back together.
+    const jittered = wait * (0.5 + Math.random());
+    if (Date.now() - started + jittered >= TICKET_TTL_MS) return false;
+    this.#d.log.debug({ err: why, attempt: attempt + 1 }, "data connection failed; trying again");
+    await new Promise((r) => setTimeout(r, jittered));
+    return !this.#closed;
   }
 
   /** Data connections currently open. */
@@ -58,6 +120,7 @@ export class DataPool {
 
   /** Closes every data connection (the agent is stopping). */
   close(): void {
+    this.#closed = true;
     for (const c of [...this.#conns]) c.close("agent stopping");
   }
 }

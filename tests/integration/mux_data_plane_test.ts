@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
-import { createLogger } from "../../src/shared/log.ts";
+import { createLogger, type Logger } from "../../src/shared/log.ts";
+import pino from "pino";
 import { encodeDataHeader, PROTOCOL_VERSION } from "../../src/shared/protocol/wire.ts";
 import {
   encodeClose,
@@ -121,6 +122,7 @@ async function world(opts: {
   authTimeoutMs?: number;
   maxUnauthenticatedPerSource?: number;
   openProbeMs?: number;
+  ticketTtlMs?: number;
 } = {}) {
   const ca = await createCA({ commonName: "test agent CA" });
   const cert = await issueServerCert({ ca, commonName: "cloud", hostnames: ["127.0.0.1"] });
@@ -131,6 +133,7 @@ async function world(opts: {
     maxConns: opts.maxConns,
     streamsPerConn: opts.streamsPerConn,
     openProbeMs: opts.openProbeMs,
+    ticketTtlMs: opts.ticketTtlMs,
   });
   const data = await startDataListener({
     listen: { hostname: "127.0.0.1", port: 0 },
@@ -163,13 +166,14 @@ async function world(opts: {
     id: string,
     onData?: (ticket: Uint8Array) => void,
     protocol = PROTOCOL_VERSION,
+    agentLog: Logger = log,
   ) => {
     const allowlist = new Allowlist();
     allowlist.update(
       1,
       [echoDev, sourceDev, sinkDev].map((d) => ({ host: "127.0.0.1", port: d.port })),
     );
-    const pool = new DataPool({ allowlist, stats: new Stats(), log });
+    const pool = new DataPool({ allowlist, stats: new Stats(), log: agentLog });
     pools.push(pool);
     registry.add({
       agentId: id,
@@ -770,6 +774,56 @@ Deno.test("finding 7: a silent connection to the data port is closed at the boun
     many.forEach((c) => c.close());
     await until(() => w.data.unauthenticated === 0, "all released");
     await until(() => w.dataPeers().length === 0, "no socket left on the data port");
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a data dial refused in a crowd is tried again with its ticket; the open waiting for it is served", async () => {
+  const w = await world({ maxUnauthenticatedPerSource: 1 });
+  const lines: string[] = [];
+  const agentLog = pino({ level: "debug" }, { write: (l: string) => void lines.push(l) });
+  try {
+    // Another client of the agent's address (a site behind the same NAT) holds the one place
+    // for a connection before its ticket.
+    const crowd = await Deno.connect({ hostname: "127.0.0.1", port: w.data.port });
+    await until(() => w.data.unauthenticated === 1, "the crowd's connection held");
+    w.agent("a", undefined, PROTOCOL_VERSION, agentLog);
+    const opening = w.open("a", w.echoPort);
+    opening.catch(() => {}); // awaited below; a failure above must not leave it unhandled
+    await until(
+      () => lines.some((l) => l.includes("data connection failed; trying again")),
+      "the agent's first dial refused",
+      5_000,
+    );
+    crowd.close();
+    const t = await opening;
+    await writeAll(t.socket, new Uint8Array([1, 2, 3]));
+    assertEquals(await readN(t.socket, 3), new Uint8Array([1, 2, 3]));
+    t.socket.close();
+    t.done();
+    assertEquals(w.broker.connectionCount("a"), 1);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a ticket that expires while opens wait for a connection is replaced by a new one", async () => {
+  const w = await world({ ticketTtlMs: 500 });
+  try {
+    let tickets = 0;
+    const pool = w.agent("a", (ticket) => {
+      // The first ticket's dial is lost on the way; the next is dialed as a real agent does.
+      if (++tickets === 1) return;
+      const ep = { route: w.route, port: w.data.port, caPem: w.ca.certPem, growWindows: true };
+      pool.add(ep, ticket).catch(() => {});
+    });
+    const t = await w.open("a", w.echoPort);
+    assertEquals(tickets, 2);
+    await writeAll(t.socket, new Uint8Array([9]));
+    assertEquals(await readN(t.socket, 1), new Uint8Array([9]));
+    t.socket.close();
+    t.done();
   } finally {
     await w.close();
   }

@@ -99,11 +99,13 @@ export class TunnelBroker {
   #live = new Map<string, { agentId: string; stream: MuxStream }>();
   #seq = 0;
   #openProbeMs: number | undefined;
+  #ticketTtlMs: number;
 
   /**
    * Creates a broker over the node's registry; `timeoutMs` bounds each open, `maxConns` and
    * `streamsPerConn` shape each agent's pool (defaults MAX_CONNS, STREAMS_PER_CONN),
-   * `openProbeMs` how soon a silent connection is probed after an open (default OPEN_PROBE_MS).
+   * `openProbeMs` how soon a silent connection is probed after an open (default OPEN_PROBE_MS),
+   * `ticketTtlMs` how long an agent has to dial with a ticket (default TICKET_TTL_MS).
    */
   constructor(
     registry: Registry,
@@ -113,6 +115,7 @@ export class TunnelBroker {
       maxConns?: number;
       streamsPerConn?: number;
       openProbeMs?: number;
+      ticketTtlMs?: number;
     },
   ) {
     this.#registry = registry;
@@ -121,6 +124,7 @@ export class TunnelBroker {
     this.#maxConns = opts.maxConns ?? MAX_CONNS;
     this.#streamsPerConn = opts.streamsPerConn ?? STREAMS_PER_CONN;
     this.#openProbeMs = opts.openProbeMs;
+    this.#ticketTtlMs = opts.ticketTtlMs ?? TICKET_TTL_MS;
   }
 
   /** Asks the agent to open (host, port); resolves with the tunnel's stream. */
@@ -393,7 +397,12 @@ export class TunnelBroker {
         if (!this.#tickets.delete(key)) return;
         pool.pending = Math.max(0, pool.pending - 1);
         this.#log?.warn({ agent: agentId }, "agent did not dial its data connection in time");
-      }, TICKET_TTL_MS),
+        // Opens are waiting for a connection that will not come: ask once more (the agent may
+        // have been refused in a crowd, or its dial lost); their own deadlines still hold.
+        if (pool.waiters.size > 0 && !pool.draining && this.#pools.get(agentId) === pool) {
+          this.#grow(agentId);
+        }
+      }, this.#ticketTtlMs),
     });
     session.send({ openData: { ticket } });
   }

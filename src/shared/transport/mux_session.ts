@@ -648,6 +648,7 @@ export class MuxSession {
   #windowBytes = 0;
   /** When the last frame arrived (any frame proves the peer alive). */
   #lastHeard = performance.now();
+  #heard = false;
   #lastPingAnswered = -Infinity;
   /** PINGs closer together than this are a flood (an honest peer sends one per quiet interval). */
   #pingFloor: number;
@@ -701,6 +702,11 @@ export class MuxSession {
   #ping(payload = PING_PAYLOAD): void {
     this.#lastPingSent = performance.now();
     this.writer.frame(FrameType.PING, 0, payload, true);
+  }
+
+  /** Whether any frame came from the peer yet. */
+  get heard(): boolean {
+    return this.#heard;
   }
 
   /** Whether streams may grow their windows on this connection (`growWindows`). */
@@ -846,6 +852,7 @@ export class MuxSession {
 
   #frame(type: number, id: number, payload: Uint8Array): void {
     this.#lastHeard = performance.now();
+    this.#heard = true;
     if (type === FrameType.PING) {
       // Answered at most once per #pingFloor: a peer flooding PINGs without reading our PONGs
       // could otherwise grow our output without bound.
