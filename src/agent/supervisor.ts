@@ -200,7 +200,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
             {
               reason,
               command:
-                `connector agent enroll --cloud ${agentState.cloudUrl} --token <enrollment token from the site page> --force` +
+                `connector agent enroll --cloud ${agentState.cloudUrl} --token-file <file with a fresh enrollment token from the site page> --force` +
                 (o.stateDir ? ` --state ${o.stateDir}` : ""),
             },
             `${CERT_EXPIRED}: this agent was offline past its certificate's expiry; enroll it again with a fresh token (command above)`,

@@ -151,6 +151,9 @@ Deno.test("an agent whose certificate expired while offline is refused at the TL
     assertEquals(agent.count(/"control stream up"/), 0);
     const line = JSON.parse(agent.lines.find((l) => /certificate expired/.test(l))!);
     assert(String(line.command).includes(`--cloud ${stack.url}`));
+    // The token goes in a file, never on a command line others can read in the process list.
+    assert(String(line.command).includes("--token-file "), line.command);
+    assert(!/--token /.test(String(line.command)), line.command);
   } finally {
     await stack.stop();
   }
