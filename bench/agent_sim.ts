@@ -5,9 +5,9 @@
  * agent id and certificate, signed by the agent CA), and holds its own mTLS gRPC control stream
  * (its own HTTP/2 connection: one control stream per certificate, well inside the cloud's bound
  * of 4) speaking the real protocol: Hello, then heartbeats at the interval Welcome gives, and the
- * idle data connection a real agent holds (it answers OpenData by dialing the data listener with
- * the ticket, with the agent's own dialer, and serves the multiplexed session — refusing any tunnel
- * opened on it). What it saves over real agent processes is everything else (one Deno runtime for
+ * idle data connection a real agent holds (it answers OpenData with the agent's own data pool:
+ * its dialer, the retries of a refused dial, the multiplexed session — whose empty allowlist
+ * refuses any tunnel opened on it). What it saves over real agent processes is everything else (one Deno runtime for
  * all, one key pair shared by all the CSRs, no tunnels).
  *
  * Heartbeat lag: each heartbeat carries its sequence number in `bytesUp`, which the cloud writes
@@ -22,8 +22,10 @@ import { controlServiceDefinition } from "../src/shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../src/shared/protocol/control.ts";
 import { HEARTBEAT_MS, PROTOCOL_VERSION } from "../src/shared/protocol/wire.ts";
 import { createCsr, generateKeyPem } from "../src/shared/crypto/pki.ts";
-import { MuxSession } from "../src/shared/transport/mux_session.ts";
-import { dialDataConnection } from "../src/agent/dialer.ts";
+import { DataPool } from "../src/agent/data_pool.ts";
+import { Allowlist } from "../src/agent/allowlist.ts";
+import { Stats } from "../src/agent/stats.ts";
+import type { Logger } from "../src/shared/log.ts";
 
 const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
 
@@ -129,14 +131,27 @@ export class SimAgent {
   #host: string;
   #caPem: string;
   #dataPort = 0;
-  #data = new Set<MuxSession>();
-  /** Data connections that could not be dialed, and the last reason. */
+  #data: DataPool;
+  /** Data connections that could not be dialed (after the pool's retries), and the last reason. */
   dataFailures = 0;
   dataError = "";
 
   /** Dials `host:port` with `id`'s certificate and `key`, sends Hello. */
   constructor(id: SimIdentity, key: SimKey, host: string, port: number) {
     this.agentId = id.agentId;
+    // What a real agent's pool logs, but for its failures (counted here), goes nowhere.
+    const quiet = () => {};
+    const log = {
+      debug: quiet,
+      info: quiet,
+      error: quiet,
+      warn: (o: { reason?: string; err?: string }, msg: string) => {
+        if (msg !== "data connection to the cloud failed") return;
+        this.dataFailures++;
+        this.dataError = o.reason ?? o.err ?? msg;
+      },
+    } as unknown as Logger;
+    this.#data = new DataPool({ allowlist: new Allowlist(), stats: new Stats(), log });
     this.#host = host;
     this.#caPem = id.caPem;
     const creds = grpc.credentials.createSsl(
@@ -205,19 +220,13 @@ export class SimAgent {
       address: { address: this.#host, family: 4 as const },
       proxy: null,
     };
-    dialSlot(() => dialDataConnection({ route, port: this.#dataPort, caPem: this.#caPem }, ticket))
-      .then((conn) => {
-        const session = new MuxSession(conn, {
-          role: "agent",
-          onOpen: (stream) => stream.close(),
-          onClose: () => this.#data.delete(session),
-        });
-        this.#data.add(session);
-        if (this.ended) session.close("agent stopping");
-      }).catch((e) => {
-        this.dataFailures++;
-        this.dataError = (e as Error).message;
-      });
+    const ep = { route, port: this.#dataPort, caPem: this.#caPem, growWindows: true };
+    dialSlot(() => this.#data.add(ep, ticket)).then(() => {
+      if (this.ended) this.#data.close();
+    }).catch((e) => {
+      this.dataFailures++;
+      this.dataError = (e as Error).message;
+    });
   }
 
   #beat() {
@@ -238,6 +247,6 @@ export class SimAgent {
     this.#call.on("error", () => {});
     this.#call.cancel();
     this.#client.close();
-    for (const d of [...this.#data]) d.close("agent stopping");
+    this.#data.close();
   }
 }
