@@ -139,18 +139,8 @@ export class SimAgent {
   /** Dials `host:port` with `id`'s certificate and `key`, sends Hello. */
   constructor(id: SimIdentity, key: SimKey, host: string, port: number) {
     this.agentId = id.agentId;
-    // What a real agent's pool logs, but for its failures (counted here), goes nowhere.
     const quiet = () => {};
-    const log = {
-      debug: quiet,
-      info: quiet,
-      error: quiet,
-      warn: (o: { reason?: string; err?: string }, msg: string) => {
-        if (msg !== "data connection to the cloud failed") return;
-        this.dataFailures++;
-        this.dataError = o.reason ?? o.err ?? msg;
-      },
-    } as unknown as Logger;
+    const log = { debug: quiet, info: quiet, warn: quiet, error: quiet } as unknown as Logger;
     this.#data = new DataPool({ allowlist: new Allowlist(), stats: new Stats(), log });
     this.#host = host;
     this.#caPem = id.caPem;
@@ -221,11 +211,13 @@ export class SimAgent {
       proxy: null,
     };
     const ep = { route, port: this.#dataPort, caPem: this.#caPem, growWindows: true };
-    dialSlot(() => this.#data.add(ep, ticket)).then(() => {
-      if (this.ended) this.#data.close();
-    }).catch((e) => {
+    const failed = (reason: string) => {
       this.dataFailures++;
-      this.dataError = (e as Error).message;
+      this.dataError = reason;
+      if (!this.ended) this.#call.write({ dataDialFailed: { ticket, reason } });
+    };
+    dialSlot(() => this.#data.add(ep, ticket, failed)).then(() => {
+      if (this.ended) this.#data.close();
     });
   }
 

@@ -23,6 +23,9 @@ const windowsGrown = metrics.counter(
  */
 export const DATA_DIAL_RETRY_MS = [250, 1_000, 3_000];
 
+/** A failed try that took longer than this (a timeout) is not made again. */
+const FAST_FAILURE_MS = 2_000;
+
 /** The agent's live data connections (process-wide). */
 export class DataPool {
   #d: DialerDeps;
@@ -35,28 +38,48 @@ export class DataPool {
   }
 
   /**
-   * Dials one data connection with `ticket` and serves it until it ends. A try that fails — the
-   * dial, or a connection the node closes before its first frame (a protocol 3 node always sends
-   * one once it bound the ticket: its round-trip PING) — is made again (DATA_DIAL_RETRY_MS) while
-   * the ticket lives. A node that just restarted meets every agent at once and caps the
-   * connections one address may hold before their ticket (many sites behind one carrier NAT
-   * share an address), so such a refusal is passing, and an open waiting for this connection
-   * would otherwise wait until its deadline. Rejects when the first try and its retries fail
-   * before a session started; a retry's failure after that is logged here.
+   * Dials one data connection with `ticket` and serves it until it ends. A try that fails fast —
+   * refused at the dial, or a connection the node closes before its first frame (a protocol 3
+   * node always sends one once it bound the ticket: its round-trip PING) — is made again
+   * (DATA_DIAL_RETRY_MS) while the ticket lives. A node that just restarted meets every agent at
+   * once and caps the connections one address may hold before their ticket (many sites behind one
+   * carrier NAT share an address), so such a refusal is passing, and an open waiting for this
+   * connection would otherwise wait until its deadline. A dial that times out is not tried again:
+   * a firewall that drops the data port will drop it again. When the tries are over, the failure
+   * is logged and `onFailed` gets why (with the address dialed), for the cloud: it then fails the
+   * opens that wait for this connection at once, with that reason. Never rejects.
    */
-  add(ep: DataEndpoint, ticket: Uint8Array): Promise<void> {
-    return this.#try(ep, ticket, 0, Date.now());
+  async add(
+    ep: DataEndpoint,
+    ticket: Uint8Array,
+    onFailed?: (reason: string) => void,
+  ): Promise<void> {
+    const failed = (why: string) => {
+      if (this.#closed) return;
+      const reason = `${ep.route.host}:${ep.port}: ${why}`;
+      this.#d.log.warn({ err: reason }, "data connection to the cloud failed");
+      onFailed?.(reason);
+    };
+    await this.#try(ep, ticket, 0, Date.now(), failed).catch((e) => failed((e as Error).message));
   }
 
-  async #try(ep: DataEndpoint, ticket: Uint8Array, first: number, started: number) {
+  async #try(
+    ep: DataEndpoint,
+    ticket: Uint8Array,
+    first: number,
+    started: number,
+    failed: (why: string) => void,
+  ): Promise<void> {
     let conn: Deno.TlsConn;
     let attempt = first;
     for (;; attempt++) {
+      const t0 = Date.now();
       try {
         conn = await dialDataConnection(ep, ticket, this.#d.dialTimeoutMs);
         break;
       } catch (e) {
-        if (!(await this.#backoff(attempt, started, (e as Error).message))) throw e;
+        const fast = Date.now() - t0 < FAST_FAILURE_MS;
+        if (!fast || !(await this.#backoff(attempt, started, (e as Error).message))) throw e;
       }
     }
     if (this.#closed) {
@@ -81,14 +104,9 @@ export class DataPool {
         // Closed by the node before a word: refused before or at its ticket. Try again.
         if (ep.growWindows && !session.heard && !this.#closed) {
           this.#backoff(attempt, started, reason).then((again) => {
-            if (!again) {
-              this.#d.log.warn({ reason }, "data connection to the cloud failed");
-              return;
-            }
-            return this.#try(ep, ticket, attempt + 1, started);
-          }).catch((e) =>
-            this.#d.log.warn({ err: (e as Error).message }, "data connection to the cloud failed")
-          );
+            if (!again) return failed(`closed by the cloud before its first frame (${reason})`);
+            return this.#try(ep, ticket, attempt + 1, started, failed);
+          }).catch((e) => failed((e as Error).message));
           return;
         }
         this.#d.log.info({ reason, conns: this.#conns.size }, "data connection closed");

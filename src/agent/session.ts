@@ -191,9 +191,9 @@ export function startSession(o: {
       case "openData": {
         const ticket = m.openData!.ticket;
         const ep = { route: o.route, port: dataPort, caPem: o.state.caPem, growWindows };
-        o.dataPool.add(ep, ticket).catch(
-          (e) => o.log.warn({ err: (e as Error).message }, "data connection to the cloud failed"),
-        );
+        // A dial that fails for good is told to the cloud, which fails the opens waiting for
+        // it with why (a firewall on the data port, say) instead of at their deadline.
+        o.dataPool.add(ep, ticket, (reason) => send({ dataDialFailed: { ticket, reason } }));
         break;
       }
       case "discoveryRequest": {

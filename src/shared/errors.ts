@@ -100,6 +100,12 @@ export const CATALOGUE = {
     message: "device unreachable",
   },
   agent_offline: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: "agent reconnecting" },
+  agent_data_unreachable: {
+    http: 502,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message:
+      "the agent is online but cannot open a data connection to the cloud; the site's network must allow outbound TCP to the cloud's data port",
+  },
   no_agent_yet: {
     http: 503,
     grpc: GrpcStatus.UNAVAILABLE,

@@ -7,7 +7,7 @@
  * agent's pool comes back for the next tunnel.
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { echoThrough, Stack } from "../_fixtures/stack.ts";
+import { echoServer, echoThrough, Stack, TunnelRefused } from "../_fixtures/stack.ts";
 
 /** The cloud's own sockets on `port` whose peer port is `peer` (any state), from `ss -p`. */
 async function cloudSockets(pid: number, port: number, peer: number): Promise<string[]> {
@@ -84,4 +84,37 @@ Deno.test("a data connection reset by the network closes its tunnels with 1011 '
     const out = await echoThrough(await stack.openTunnel(handle, q.apiToken), data);
     assertEquals(out.received, data);
   });
+});
+
+Deno.test("an agent whose data port is blocked: the open is refused with 502 saying why, not 'agent reconnecting' at its deadline", async () => {
+  // The data port as a site firewall that rejects it leaves it: the cloud advertises a port
+  // nothing listens on (what --data-public-port is for, pointed wrong on purpose).
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const blocked = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const stack = await Stack.start({
+    cloudArgs: ["--data-public-port", String(blocked), "--tunnel-open-timeout", "2m"],
+  });
+  try {
+    const echo = await echoServer();
+    stack.defer(echo.close);
+    const q = await stack.quickstart([echo.port]);
+    const agent = await stack.agentFor(q);
+    const refused = await stack.openTunnel(q.device.handles[echo.port], q.apiToken).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert(refused instanceof TunnelRefused, String(refused));
+    assertEquals(refused.status, 502);
+    assertEquals(refused.body.error, "agent_data_unreachable");
+    const message = refused.body.message ?? "";
+    assert(message.startsWith("the agent is online but cannot open a data connection"), message);
+    assert(message.includes(`127.0.0.1:${blocked}: `), message);
+    assert(/refused/i.test(message), message);
+    // Both ends say so in their logs.
+    await agent.waitFor(/"data connection to the cloud failed"/);
+    await stack.cloud.waitFor(/"agent could not open a data connection"/);
+  } finally {
+    await stack.stop();
+  }
 });

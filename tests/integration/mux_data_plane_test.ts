@@ -23,6 +23,7 @@ import { type MuxStream, StreamError } from "../../src/shared/transport/mux_sess
 import { openLibc, sockAddr, socketFds } from "../../src/shared/transport/libc.ts";
 import { shutdownSocket } from "../../src/shared/transport/socket_shutdown.ts";
 import { DATA_NOTSENT_LOWAT, readNotSentLowat } from "../../src/shared/transport/notsent_lowat.ts";
+import { AppError, CATALOGUE } from "../../src/shared/errors.ts";
 import { startDataListener } from "../../src/cloud/control/data_listener.ts";
 import { TunnelBroker } from "../../src/cloud/control/tunnels.ts";
 import { Registry } from "../../src/cloud/control/registry.ts";
@@ -193,7 +194,8 @@ async function world(opts: {
         if (!m.openData) return;
         if (onData) return onData(m.openData.ticket);
         const ep = { route, port: data.port, caPem: ca.certPem, growWindows: true };
-        pool.add(ep, m.openData.ticket).catch(() => {});
+        const ticket = m.openData.ticket;
+        pool.add(ep, ticket, (reason) => broker.dataDialFailed(id, ticket, reason));
       },
       close() {},
     });
@@ -816,7 +818,7 @@ Deno.test("a ticket that expires while opens wait for a connection is replaced b
       // The first ticket's dial is lost on the way; the next is dialed as a real agent does.
       if (++tickets === 1) return;
       const ep = { route: w.route, port: w.data.port, caPem: w.ca.certPem, growWindows: true };
-      pool.add(ep, ticket).catch(() => {});
+      pool.add(ep, ticket);
     });
     const t = await w.open("a", w.echoPort);
     assertEquals(tickets, 2);
@@ -824,6 +826,41 @@ Deno.test("a ticket that expires while opens wait for a connection is replaced b
     assertEquals(await readN(t.socket, 1), new Uint8Array([9]));
     t.socket.close();
     t.done();
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("an agent that cannot reach the data port fails the opens waiting for it at once, saying why", async () => {
+  const w = await world();
+  try {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closed = (l.addr as Deno.NetAddr).port;
+    l.close();
+    let tickets = 0;
+    const pool = w.agent("a", (ticket) => {
+      tickets++;
+      // The data port as a site firewall leaves it: refused.
+      const ep = { route: w.route, port: closed, caPem: w.ca.certPem, growWindows: true };
+      // (The first ticket comes while w.agent() runs, before `pool` is set.)
+      queueMicrotask(() =>
+        pool.add(ep, ticket, (reason) => w.broker.dataDialFailed("a", ticket, reason))
+      );
+    });
+    // Failures for tickets it was not given change nothing.
+    w.broker.dataDialFailed("a", new Uint8Array(16), "made up");
+    const err = await w.open("a", w.echoPort).then(() => null, (e: unknown) => e);
+    assert(err instanceof AppError, String(err));
+    assertEquals(err.code, "agent_data_unreachable");
+    assertEquals(err.httpStatus, 502);
+    assert(err.message.startsWith(CATALOGUE.agent_data_unreachable.message), err.message);
+    assert(err.message.includes(`127.0.0.1:${closed}: `), err.message);
+    assert(/refused/i.test(err.message), err.message);
+    // Each open asks the agent once more (the network may have been fixed meanwhile).
+    const before = tickets;
+    const again = await w.open("a", w.echoPort).then(() => null, (e: unknown) => e);
+    assertEquals((again as AppError).code, "agent_data_unreachable");
+    assertEquals(tickets, before + 1);
   } finally {
     await w.close();
   }

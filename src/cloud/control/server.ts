@@ -305,6 +305,14 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         case "reachability":
           await o.onReachability?.(s, m.reachability!);
           break;
+        case "dataDialFailed": {
+          const f = m.dataDialFailed!;
+          // Peer text: bounded, one line (it reaches operators in the open's error).
+          const reason = clip(f.reason.replace(/[\x00-\x1f\x7f]+/g, " ").trim() || "dial failed");
+          o.log.warn({ agent: s.agentId, reason }, "agent could not open a data connection");
+          o.broker.dataDialFailed(s.agentId, f.ticket, reason);
+          break;
+        }
         case "tunnelResult":
         case "tunnelClosed":
           break; // protocol 1 only: tunnels now open and close on the data connections

@@ -15,7 +15,7 @@
  * called; after it returns, only bytes flow.
  * @module
  */
-import { AppError } from "../../shared/errors.ts";
+import { AppError, CATALOGUE } from "../../shared/errors.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
 import {
   GROWING_WINDOWS_PROTOCOL,
@@ -254,6 +254,29 @@ export class TunnelBroker {
       w.resolve(session);
     }
     return true;
+  }
+
+  /**
+   * The agent could not dial the data connection for `ticket` (after its own retries; `reason`
+   * says what it met): the ticket is dropped, and when no other connection is up or on its way,
+   * the opens waiting for one fail now with that reason instead of at their deadline. A ticket
+   * this agent was not given is ignored.
+   */
+  dataDialFailed(agentId: string, ticket: Uint8Array, reason: string): void {
+    const key = encodeBase64Url(ticket);
+    const t = this.#tickets.get(key);
+    if (!t || t.agentId !== agentId) return;
+    this.#tickets.delete(key);
+    clearTimeout(t.timer);
+    const pool = this.#pools.get(agentId);
+    if (!pool) return;
+    pool.pending = Math.max(0, pool.pending - 1);
+    if (pool.pending > 0 || [...pool.conns].some((c) => !c.closed)) return;
+    const e = new AppError(
+      "agent_data_unreachable",
+      `${CATALOGUE.agent_data_unreachable.message} (${reason})`,
+    );
+    this.#failWaiters(pool, e);
   }
 
   /** The agent's control stream ended: fail waiting opens; live tunnels keep flowing. */

@@ -31,7 +31,8 @@ export const descriptor = {
                         "tunnelClosed",
                         "discoveryResult",
                         "renewRequest",
-                        "reachability"
+                        "reachability",
+                        "dataDialFailed"
                       ]
                     }
                   },
@@ -67,6 +68,23 @@ export const descriptor = {
                     "reachability": {
                       "type": "ReachabilityReport",
                       "id": 7
+                    },
+                    "dataDialFailed": {
+                      "type": "DataDialFailed",
+                      "id": 8,
+                      "protoName": "data_dial_failed"
+                    }
+                  }
+                },
+                "DataDialFailed": {
+                  "fields": {
+                    "ticket": {
+                      "type": "bytes",
+                      "id": 1
+                    },
+                    "reason": {
+                      "type": "string",
+                      "id": 2
                     }
                   }
                 },
@@ -477,8 +495,15 @@ export interface AgentMessage {
   discoveryResult?: DiscoveryResult;
   renewRequest?: RenewRequest;
   reachability?: ReachabilityReport;
+  dataDialFailed?: DataDialFailed;
   /** Which member of the `msg` oneof is set. */
-  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult" | "renewRequest" | "reachability";
+  msg?: "hello" | "heartbeat" | "tunnelResult" | "tunnelClosed" | "discoveryResult" | "renewRequest" | "reachability" | "dataDialFailed";
+}
+
+/** Message `nanodems.control.v1.DataDialFailed`. */
+export interface DataDialFailed {
+  ticket: Uint8Array;
+  reason: string;
 }
 
 /** Message `nanodems.control.v1.Hello`. */
