@@ -32,9 +32,15 @@ export class DataPool {
   #conns = new Set<MuxSession>();
   #closed = false;
 
-  /** Creates an empty pool serving tunnels with the dialer's dependencies. */
-  constructor(d: DialerDeps) {
+  #onDataLink: ((ok: boolean, reason: string) => void) | undefined;
+
+  /**
+   * Creates an empty pool serving tunnels with the dialer's dependencies; `onDataLink` hears
+   * each data connection that comes up (true) and each dial that failed for good (false, why).
+   */
+  constructor(d: DialerDeps, onDataLink?: (ok: boolean, reason: string) => void) {
     this.#d = d;
+    this.#onDataLink = onDataLink;
   }
 
   /**
@@ -58,6 +64,7 @@ export class DataPool {
       if (this.#closed) return;
       const reason = `${ep.route.host}:${ep.port}: ${why}`;
       this.#d.log.warn({ err: reason }, "data connection to the cloud failed");
+      this.#onDataLink?.(false, reason);
       onFailed?.(reason);
     };
     await this.#try(ep, ticket, 0, Date.now(), failed).catch((e) => failed((e as Error).message));
@@ -114,6 +121,7 @@ export class DataPool {
     });
     this.#conns.add(session);
     this.#d.log.debug({ conns: this.#conns.size }, "data connection up");
+    this.#onDataLink?.(true, "");
   }
 
   /**

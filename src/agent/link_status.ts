@@ -1,6 +1,9 @@
 /**
  * The agent's link to the cloud as a small file in its state directory (`link.json`): up or
- * down, through which cloud node, since when, and why it is down. The service itself is the only
+ * down, through which cloud node, since when, and why it is down; and whether its data channel
+ * (the connections tunnels ride on, to the cloud's data port) could be opened — a site firewall
+ * that lets the control port out but not the data port leaves an agent online that no tunnel
+ * can reach. The service itself is the only
  * writer; `connector agent status` and the installer read it, so a technician sees "online"
  * without the optional health endpoint and without reading logs.
  * @module
@@ -22,6 +25,17 @@ export interface LinkStatus {
   reason: string;
   /** The process that wrote it. */
   pid: number;
+  /** The data channel's last outcome (absent until the first data dial ended either way). */
+  data?: DataChannelStatus;
+}
+
+/** Whether the agent's last data connection could be opened. */
+export interface DataChannelStatus {
+  ok: boolean;
+  /** Epoch ms of the last change. */
+  since: number;
+  /** What the last failed dial met, with the address dialed ("" when ok). */
+  reason: string;
 }
 
 /** Writes the status (atomically; failures are the caller's to log). */
@@ -51,6 +65,17 @@ export function processAlive(pid: number): boolean {
     // EPERM: it exists but is not ours.
     return e instanceof Deno.errors.PermissionDenied;
   }
+}
+
+/** The data channel's line for `status`: "ok since …", "blocked since …: why", or unknown. */
+export function describeData(s: LinkStatus | null, alive: boolean): string {
+  const d = s?.data;
+  if (!d || !alive) return "unknown (no data connection tried yet)";
+  const since = new Date(d.since).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  return d.ok
+    ? `ok since ${since}`
+    : `blocked since ${since}: ${d.reason} — no tunnel can reach this site until this machine ` +
+      "may open outbound TCP connections to the cloud's data port";
 }
 
 /** One line for `status`: "up via node-1 since …", "down: …", or why it is unknown. */

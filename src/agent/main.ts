@@ -29,7 +29,7 @@ import { splitEndpoints } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
 import { startIdleTrim } from "./idle_trim.ts";
-import { writeLinkStatus } from "./link_status.ts";
+import { type LinkStatus, writeLinkStatus } from "./link_status.ts";
 import { untilStopRequested } from "./service/stop.ts";
 import { WINDOWS_SERVICE } from "./service/paths.ts";
 import { commandHint } from "../shared/invocation.ts";
@@ -357,14 +357,32 @@ export async function agentMain(argv: string[]): Promise<number> {
     const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });
     // Memory back to the system whenever the agent goes quiet (idle_trim.ts).
     const trim = startIdleTrim({ stats, log });
-    const link = (up: boolean, detail: string) =>
-      writeLinkStatus(dir, {
-        up,
-        node: up ? detail : null,
-        reason: up ? "" : detail,
-        since: Date.now(),
-        pid: Deno.pid,
-      }).catch((e) => log.warn({ err: (e as Error).message }, "cannot write link.json"));
+    // link.json: the control link and the data channel, written one after the other.
+    let now: LinkStatus = {
+      up: false,
+      node: null,
+      reason: "connecting",
+      since: Date.now(),
+      pid: Deno.pid,
+    };
+    let writing = Promise.resolve();
+    const save = () => {
+      const snapshot = now;
+      writing = writing.then(() => writeLinkStatus(dir, snapshot)).catch((e) =>
+        log.warn({ err: (e as Error).message }, "cannot write link.json")
+      );
+      return writing;
+    };
+    const link = (up: boolean, detail: string) => {
+      now = { ...now, up, node: up ? detail : null, reason: up ? "" : detail, since: Date.now() };
+      return save();
+    };
+    const dataLink = (ok: boolean, reason: string) => {
+      if (now.data?.ok === ok && now.data.reason === reason) return;
+      // (Key order matters to the installer, which reads "ok" then "since" with sed.)
+      now = { ...now, data: { ok, since: Date.now(), reason } };
+      void save();
+    };
     await link(false, "connecting");
     const sup = supervise({
       state,
@@ -379,6 +397,7 @@ export async function agentMain(argv: string[]): Promise<number> {
         trim.bump();
         void link(up, detail);
       },
+      onDataLink: dataLink,
       clock: clockFromEnv((m) => log.warn(m)),
     });
     const health = config.healthListen

@@ -64,6 +64,8 @@ export interface SuperviseOptions {
   controlEndpoint?: string;
   /** Told when the control stream comes up (with the cloud node) or goes down (with why). */
   onLink?: (up: boolean, detail: string) => void;
+  /** Told when a data connection comes up (true) or a data dial failed for good (false, why). */
+  onDataLink?: (ok: boolean, reason: string) => void;
   /** The agent's clock (certificate renewal and expiry); the wall clock by default. */
   clock?: Clock;
   /** Time between two rounds of device reachability checks (default 60 s; 0: off). */
@@ -87,7 +89,7 @@ function certificateExpired(end: SessionEnd, certPem: string, now: number): bool
 export function supervise(o: SuperviseOptions): Supervisor {
   const stats = o.stats ?? new Stats();
   const allowlist = new Allowlist();
-  const dataPool = new DataPool({ allowlist, stats, log: o.log });
+  const dataPool = new DataPool({ allowlist, stats, log: o.log }, o.onDataLink);
   const reachability = o.reachabilityIntervalMs === 0 ? undefined : new ReachabilityMonitor({
     allowlist,
     intervalMs: o.reachabilityIntervalMs,

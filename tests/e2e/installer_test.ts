@@ -77,6 +77,34 @@ async function waitOnline(stack: Stack, token: string, agentId: string, pid: num
   throw new Error(`agent ${agentId} (pid ${pid}) did not come online`);
 }
 
+/**
+ * A throwaway root (in a temp dir) whose agent is killed and files removed with the stack, and
+ * the agent executable `content` served by the stack's cloud.
+ */
+async function throwawayRoot(stack: Stack, content: string) {
+  const tmp = await Deno.makeTempDir({ prefix: "nc-installer-" });
+  const downloads = `${stack.dataDir}/downloads`;
+  await Deno.mkdir(downloads, { recursive: true });
+  await Deno.writeTextFile(`${downloads}/${AGENT_FILE}`, content);
+  const root = `${tmp}/root`;
+  const state = `${root}/var/lib/nanodems-agent`;
+  stack.defer(async () => {
+    killPidFile(`${state}/agent.pid`);
+    await Deno.remove(tmp, { recursive: true });
+  });
+  return { tmp, root, state, downloads };
+}
+
+/** Runs `connector-agent status` as installed under `root`. */
+async function agentStatus(root: string, state: string) {
+  const status = await new Deno.Command(`${root}/usr/local/bin/connector-agent`, {
+    args: ["status", "--state", state],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: status.code, text: new TextDecoder().decode(status.stdout) };
+}
+
 function killPidFile(path: string) {
   try {
     // An empty or garbled file must not become kill(0): that signals the whole process group,
@@ -88,19 +116,10 @@ function killPidFile(path: string) {
 
 Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades and keeps the id; tampered download refused", async () => {
   const stack = await Stack.start();
-  const tmp = await Deno.makeTempDir({ prefix: "nc-installer-" });
-  const root = `${tmp}/root`;
-  const state = `${root}/var/lib/nanodems-agent`;
-  stack.defer(async () => {
-    killPidFile(`${state}/agent.pid`);
-    await Deno.remove(tmp, { recursive: true });
-  });
+  const v1 = launcher("v1");
+  const { tmp, root, state, downloads } = await throwawayRoot(stack, v1);
   try {
     const q = await stack.quickstart([22]);
-    const downloads = `${stack.dataDir}/downloads`;
-    await Deno.mkdir(downloads, { recursive: true });
-    const v1 = launcher("v1");
-    await Deno.writeTextFile(`${downloads}/${AGENT_FILE}`, v1);
 
     // The admin downloads the site's installer with curl.
     const script = `${tmp}/installer.sh`;
@@ -125,6 +144,7 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
       first.out,
       "the agent is online (control stream up via cloud node node-1)",
     );
+    assertStringIncludes(first.out, "tunnels ready: the data channel to the cloud is open");
     assertStringIncludes(first.out, "logs:");
     assertStringIncludes(first.out, "status:");
     assertEquals(first.leaks, [], "the token appeared on a command line");
@@ -140,16 +160,13 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
     await waitOnline(stack, q.apiToken, id1, pid1);
 
     // `connector agent status` on that state directory reports the background agent.
-    const status = await new Deno.Command(`${root}/usr/local/bin/connector-agent`, {
-      args: ["status", "--state", state],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const statusText = new TextDecoder().decode(status.stdout);
+    const status = await agentStatus(root, state);
+    const statusText = status.text;
     assertEquals(status.code, 0, statusText);
     assertStringIncludes(statusText, id1);
     assertStringIncludes(statusText, `pid ${pid1} running`);
     assertStringIncludes(statusText, "control:  up via node-1 since");
+    assertStringIncludes(statusText, "data:     ok since");
 
     // The cloud gets a new executable; a fresh installer upgrades in place, keeping the id.
     const v2 = launcher("v2");
@@ -187,6 +204,40 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
     assertStringIncludes(tampered.out, "checksum mismatch");
     assertStringIncludes(tampered.out, "nothing was installed");
     assert(!(await exists(fresh)), "the tampered run wrote files");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("installer.sh: a site whose firewall blocks the data port — online, with a warning that says why; status says blocked", async () => {
+  // The data port as such a firewall leaves it: the cloud advertises a port nothing listens on.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const blocked = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const stack = await Stack.start({ cloudArgs: ["--data-public-port", String(blocked)] });
+  const { tmp, root, state } = await throwawayRoot(stack, launcher("v1"));
+  try {
+    const q = await stack.quickstart([22]);
+    const script = `${tmp}/installer.sh`;
+    assertEquals(
+      await curl(`${stack.url}/api/sites/${q.siteId}/installer.sh`, q.apiToken, script),
+      200,
+    );
+    const secret = /ENROLL_TOKEN='(enr_[A-Za-z0-9_-]+)\./.exec(await Deno.readTextFile(script))![1];
+    const r = await runInstaller(script, root, secret);
+    assertEquals(r.code, 0, r.out);
+    assertStringIncludes(r.out, "the agent is online (control stream up via cloud node node-1)");
+    assertStringIncludes(
+      r.out,
+      `WARNING: the agent cannot open its data channel to the cloud: 127.0.0.1:${blocked}: `,
+    );
+    assertStringIncludes(r.out, "outbound TCP connections to the cloud's data port");
+    assert(!r.out.includes("tunnels ready"), r.out);
+    const status = await agentStatus(root, state);
+    const statusText = status.text;
+    assertStringIncludes(statusText, "control:  up via node-1 since");
+    assertStringIncludes(statusText, `data:     blocked since `);
+    assertStringIncludes(statusText, `127.0.0.1:${blocked}: `);
   } finally {
     await stack.stop();
   }

@@ -17,7 +17,7 @@ import {
   WINDOWS_SERVICE,
 } from "./paths.ts";
 import { parseScQuery } from "./windows.ts";
-import { describeLink, processAlive, readLinkStatus } from "../link_status.ts";
+import { describeData, describeLink, processAlive, readLinkStatus } from "../link_status.ts";
 
 /** The options of install, uninstall and status. */
 export const serviceOptions: Record<string, OptionSpec> = {
@@ -236,6 +236,7 @@ export async function serviceMain(sub: string, argv: string[]): Promise<number> 
     );
     if (id) console.log(`cloud:    ${id.cloudUrl} (control ${id.controlEndpoint})`);
     console.log(`control:  ${describeLink(link, running)}`);
+    console.log(`data:     ${describeData(link, running)}`);
     console.log(`state:    ${state}`);
     console.log(`logs:     ${logs}`);
     return id && (svc.up || running) ? 0 : 3;

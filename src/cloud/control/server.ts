@@ -308,6 +308,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         case "dataDialFailed": {
           const f = m.dataDialFailed!;
           // Peer text: bounded, one line (it reaches operators in the open's error).
+          // deno-lint-ignore no-control-regex -- removing control characters is the point
           const reason = clip(f.reason.replace(/[\x00-\x1f\x7f]+/g, " ").trim() || "dial failed");
           o.log.warn({ agent: s.agentId, reason }, "agent could not open a data connection");
           o.broker.dataDialFailed(s.agentId, f.ticket, reason);

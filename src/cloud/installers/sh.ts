@@ -174,7 +174,7 @@ if [ "$MANAGER" = none ] || [ -z "$ROOT" ]; then
   ONLINE=
   while [ "$i" -lt 30 ]; do
     LINK=$(cat "$STATE_DIR/link.json" 2>/dev/null || true)
-    SINCE=$(printf '%s' "$LINK" | sed -n 's/.*"since":\([0-9]*\).*/\1/p')
+    SINCE=$(printf '%s' "$LINK" | sed -n 's/.*"since":\([0-9]*\),"pid".*/\1/p')
     case "$LINK" in
       *'"up":true'*)
         if [ -n "$SINCE" ] && [ $((SINCE / 1000)) -ge "$STARTED_AT" ]; then
@@ -188,6 +188,32 @@ if [ "$MANAGER" = none ] || [ -z "$ROOT" ]; then
   done
   if [ -n "$ONLINE" ]; then
     say "the agent is online (control stream up via cloud node $ONLINE)"
+    # Then its data channel (what tunnels ride on, to the cloud's data port): the first dial
+    # ends within seconds, either way (link.json's "data", written after this start).
+    i=0
+    DATA=
+    while [ "$i" -lt 20 ]; do
+      LINK=$(cat "$STATE_DIR/link.json" 2>/dev/null || true)
+      DSINCE=$(printf '%s' "$LINK" | sed -n 's/.*"data":{"ok":[a-z]*,"since":\([0-9]*\).*/\1/p')
+      if [ -n "$DSINCE" ] && [ $((DSINCE / 1000)) -ge "$STARTED_AT" ]; then
+        case "$LINK" in
+          *'"data":{"ok":true'*) DATA=ok ;;
+          *) DATA=$(printf '%s' "$LINK" | sed -n 's/.*"data":{"ok":false,"since":[0-9]*,"reason":"\(.*\)"}}.*/\1/p')
+             [ -n "$DATA" ] || DATA="dial failed" ;;
+        esac
+        break
+      fi
+      sleep 1
+      i=$((i + 1))
+    done
+    case "$DATA" in
+      ok) say "tunnels ready: the data channel to the cloud is open" ;;
+      "") say "the data channel to the cloud has not opened yet; see: $BIN status --state '$STATE_DIR'" ;;
+      *)
+        say "WARNING: the agent cannot open its data channel to the cloud: $DATA"
+        say "  no tunnel can reach this site until this machine may open outbound TCP connections to the cloud's data port"
+        ;;
+    esac
   else
     say "the agent has not reached the cloud yet; check the logs (below) and that this machine reaches $CLOUD_URL"
   fi
