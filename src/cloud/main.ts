@@ -42,6 +42,7 @@ import { lockOwner } from "./jobs/leader.ts";
 import { EventProducer } from "./events/producer.ts";
 import { withAuditEvents } from "./events/audit_events.ts";
 import { recordReachability } from "./events/reachability.ts";
+import { DataChannelWatch } from "./events/data_channel.ts";
 import { startPresenceJob } from "./events/agent_availability.ts";
 import { startDeliverer } from "./events/deliverer.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
@@ -113,7 +114,13 @@ export async function startCloud(
     allowPrivate: config.webhooks.allowPrivate,
   };
   const registry = new Registry();
-  const broker = new TunnelBroker(registry, { timeoutMs: config.tunnelOpenTimeoutMs, log });
+  // Agents online whose data connections cannot open: one agent.data_blocked per spell.
+  const dataChannel = new DataChannelWatch({ store, events, clock });
+  const broker = new TunnelBroker(registry, {
+    timeoutMs: config.tunnelOpenTimeoutMs,
+    log,
+    onDataBound: (agentId) => dataChannel.opened(agentId),
+  });
   const data = await startDataListener({
     listen: config.data,
     certPem: pki.server.certPem,
@@ -177,6 +184,7 @@ export async function startCloud(
       node: config.node,
     }),
     onReachability: (s, report) => recordReachability({ store, events, clock }, s, report),
+    onDataDialFailed: (s, reason) => dataChannel.failed(s, reason),
   });
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;

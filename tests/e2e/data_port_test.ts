@@ -114,6 +114,24 @@ Deno.test("an agent whose data port is blocked: the open is refused with 502 say
     // Both ends say so in their logs.
     await agent.waitFor(/"data connection to the cloud failed"/);
     await stack.cloud.waitFor(/"agent could not open a data connection"/);
+    // A second open fails the same way; the tenant's inbox has one agent.data_blocked for both.
+    const second = await stack.openTunnel(q.device.handles[echo.port], q.apiToken).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assertEquals((second as TunnelRefused).body.error, "agent_data_unreachable");
+    const inbox = await fetch(`${stack.url}/api/events`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    }).then((r) => r.json());
+    const blockedEvents = (inbox.items as {
+      type: string;
+      subject: { agentId?: string; siteId?: string };
+      detail: { error?: string };
+    }[]).filter((e) => e.type === "agent.data_blocked");
+    assertEquals(blockedEvents.length, 1, JSON.stringify(inbox.items));
+    assertEquals(blockedEvents[0].subject.siteId, q.siteId);
+    assert(blockedEvents[0].subject.agentId, "the event names the agent");
+    assert(blockedEvents[0].detail.error?.includes(`127.0.0.1:${blocked}: `), inbox.items);
   } finally {
     await stack.stop();
   }

@@ -63,6 +63,8 @@ export interface ControlServerOptions {
   certs: CertRenewal;
   /** Records an agent's device reachability report (none: reports are ignored). */
   onReachability?: (s: AgentSession, report: ReachabilityReport) => Promise<unknown>;
+  /** An agent could not open a data connection (after its retries; `reason` bounded, one line). */
+  onDataDialFailed?: (s: AgentSession, reason: string) => Promise<unknown>;
 }
 
 type Call = ControlCall;
@@ -312,6 +314,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           const reason = clip(f.reason.replace(/[\x00-\x1f\x7f]+/g, " ").trim() || "dial failed");
           o.log.warn({ agent: s.agentId, reason }, "agent could not open a data connection");
           o.broker.dataDialFailed(s.agentId, f.ticket, reason);
+          await o.onDataDialFailed?.(s, reason);
           break;
         }
         case "tunnelResult":

@@ -100,6 +100,7 @@ export class TunnelBroker {
   #seq = 0;
   #openProbeMs: number | undefined;
   #ticketTtlMs: number;
+  #onDataBound: ((agentId: string) => void) | undefined;
 
   /**
    * Creates a broker over the node's registry; `timeoutMs` bounds each open, `maxConns` and
@@ -116,6 +117,8 @@ export class TunnelBroker {
       streamsPerConn?: number;
       openProbeMs?: number;
       ticketTtlMs?: number;
+      /** A data connection of the agent was bound (its data channel works). */
+      onDataBound?: (agentId: string) => void;
     },
   ) {
     this.#registry = registry;
@@ -125,6 +128,7 @@ export class TunnelBroker {
     this.#streamsPerConn = opts.streamsPerConn ?? STREAMS_PER_CONN;
     this.#openProbeMs = opts.openProbeMs;
     this.#ticketTtlMs = opts.ticketTtlMs ?? TICKET_TTL_MS;
+    this.#onDataBound = opts.onDataBound;
   }
 
   /** Asks the agent to open (host, port); resolves with the tunnel's stream. */
@@ -249,6 +253,7 @@ export class TunnelBroker {
     });
     pool.conns.add(session);
     this.#log?.debug({ agent: agentId, conns: pool.conns.size }, "agent data connection bound");
+    this.#onDataBound?.(agentId);
     for (const w of [...pool.waiters]) {
       pool.waiters.delete(w);
       w.resolve(session);

@@ -9,6 +9,7 @@ import type { EventType } from "../store/store.ts";
 export const EVENT_LABELS: Record<EventType, string> = {
   "agent.offline": "Agent offline",
   "agent.online": "Agent back online",
+  "agent.data_blocked": "Agent online, data channel blocked",
   "device.down": "Device port down",
   "device.up": "Device port up",
   "device.cert_changed": "Device certificate changed",

@@ -792,6 +792,7 @@ export interface AgentAvailability {
 export const EVENT_TYPES = [
   "agent.offline",
   "agent.online",
+  "agent.data_blocked",
   "device.down",
   "device.up",
   "device.cert_changed",
