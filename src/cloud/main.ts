@@ -119,7 +119,7 @@ export async function startCloud(
   const broker = new TunnelBroker(registry, {
     timeoutMs: config.tunnelOpenTimeoutMs,
     log,
-    onDataBound: (agentId) => dataChannel.opened(agentId),
+    onDataBound: (agentId) => dataChannel.opened(registry.get(agentId)),
   });
   const data = await startDataListener({
     listen: config.data,

@@ -132,6 +132,18 @@ Deno.test("an agent whose data port is blocked: the open is refused with 502 say
     assertEquals(blockedEvents[0].subject.siteId, q.siteId);
     assert(blockedEvents[0].subject.agentId, "the event names the agent");
     assert(blockedEvents[0].detail.error?.includes(`127.0.0.1:${blocked}: `), inbox.items);
+    // The console and the API show the agent online with its data channel blocked, and why.
+    const agents = await fetch(`${stack.url}/api/agents`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    }).then((r) => r.json());
+    const row = agents.items[0] as { online: boolean; dataBlocked: string | null };
+    assertEquals(row.online, true);
+    assert(row.dataBlocked?.includes(`127.0.0.1:${blocked}: `), JSON.stringify(row));
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const cookie = await stack.signIn(viewer.email, viewer.password);
+    const html = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    assert(html.includes("data channel blocked: no tunnel reaches this site"), html);
   } finally {
     await stack.stop();
   }

@@ -49,6 +49,8 @@ export function agentRoutes(
         activeStreams: pr?.activeStreams ?? 0,
         // Kept once the agent is offline: its last recorded heartbeat.
         lastHeartbeat: pr?.lastHeartbeat ?? today?.at ?? null,
+        // Online, but its data connections cannot open (no tunnel reaches the site): why.
+        dataBlocked: pr?.dataBlocked || null,
         certificate: agentCertView(a, d.agentCaPin()),
         // Live: streams from presence; today's (UTC) totals from the last heartbeat.
         stats: {

@@ -24,6 +24,11 @@ export interface AgentSession {
   protocol: number;
   hostname: string;
   os: string;
+  /**
+   * Why the agent's data connections cannot be opened, as its last failed dial on this stream
+   * said ("" or absent while they can); see events/data_channel.ts.
+   */
+  dataBlocked?: string;
   /** Sends a message on the control stream. */
   send(msg: CloudMessage): void;
   /** Ends the stream with a gRPC status code and a reason. */

@@ -276,6 +276,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       activeStreams: s.activeStreams,
       bytesUp: s.bytesUp,
       bytesDown: s.bytesDown,
+      dataBlocked: s.dataBlocked ?? "",
     });
 
     const onMessage = async (m: AgentMessage) => {
@@ -315,6 +316,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
           o.log.warn({ agent: s.agentId, reason }, "agent could not open a data connection");
           o.broker.dataDialFailed(s.agentId, f.ticket, reason);
           await o.onDataDialFailed?.(s, reason);
+          // The console reads it from presence: now, not at the next heartbeat.
+          await o.store.putPresence(presenceOf(s), PRESENCE_TTL_MS);
           break;
         }
         case "tunnelResult":

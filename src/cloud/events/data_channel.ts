@@ -18,31 +18,32 @@ export interface DataChannelDeps {
   clock: { now(): number };
 }
 
-/** Who failed: the agent's session on this node. */
+/** Who failed: the agent's session on this node (its `dataBlocked` is the spell's state). */
 export interface DataChannelAgent {
   agentId: string;
   tenantId: string;
   siteId: string;
   hostname: string;
-  /** When its control stream came up (a new stream is a new spell). */
-  connectedAt: number;
+  dataBlocked?: string;
 }
 
-/** Raises `agent.data_blocked` once per spell of failed data dials, per agent. */
+/** Raises `agent.data_blocked` once per spell of failed data dials, per agent session. */
 export class DataChannelWatch {
   #d: DataChannelDeps;
-  /** Agents in a spell: the control stream it began on. */
-  #blocked = new Map<string, number>();
 
   /** A watch recording through `d`. */
   constructor(d: DataChannelDeps) {
     this.#d = d;
   }
 
-  /** An agent's data dial failed for good (`reason` as it said); the first of a spell is an event. */
+  /**
+   * An agent's data dial failed for good (`reason` as it said): the session keeps the reason,
+   * and the first failure of a spell is an event.
+   */
   async failed(a: DataChannelAgent, reason: string): Promise<void> {
-    if (this.#blocked.get(a.agentId) === a.connectedAt) return;
-    this.#blocked.set(a.agentId, a.connectedAt);
+    const first = !a.dataBlocked;
+    a.dataBlocked = reason;
+    if (!first) return;
     const since = this.#d.clock.now();
     const agent = await this.#d.store.getAgent(a.agentId).catch(() => null);
     await this.#d.events.emitQuietly({
@@ -60,12 +61,7 @@ export class DataChannelWatch {
   }
 
   /** One of the agent's data connections came up: its spell (if any) is over. */
-  opened(agentId: string): void {
-    this.#blocked.delete(agentId);
-  }
-
-  /** Whether the agent is in a spell of failed data dials. */
-  blocked(agentId: string): boolean {
-    return this.#blocked.has(agentId);
+  opened(a: DataChannelAgent | undefined): void {
+    if (a) a.dataBlocked = "";
   }
 }

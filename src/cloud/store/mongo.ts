@@ -857,6 +857,7 @@ class MongoStore extends MongoBase implements Store {
       activeStreams: update.activeStreams,
       bytesUp: update.bytesUp,
       bytesDown: update.bytesDown,
+      dataBlocked: update.dataBlocked ?? "",
     };
     await upsert(() =>
       this.c(C.presence).replaceOne({ _id: update.agentId as never }, presence, { upsert: true })
@@ -865,16 +866,21 @@ class MongoStore extends MongoBase implements Store {
   }
 
   async getPresence(agentId: string): Promise<Presence | null> {
-    return pickOrNull(
+    const p = pickOrNull<Presence>(
       await this.c(C.presence).findOne({ _id: agentId as never, expiresAt: { $gt: this.now() } }),
       FIELDS.presence,
     );
+    return p && withDataBlocked(p);
   }
 
-  listPresence(siteId: string): Promise<Presence[]> {
-    return this.list(C.presence, { siteId, expiresAt: { $gt: this.now() } }, FIELDS.presence, {
-      _id: 1,
-    });
+  async listPresence(siteId: string): Promise<Presence[]> {
+    const list = await this.list<Presence>(
+      C.presence,
+      { siteId, expiresAt: { $gt: this.now() } },
+      FIELDS.presence,
+      { _id: 1 },
+    );
+    return list.map(withDataBlocked);
   }
 
   async deletePresence(agentId: string, node: string): Promise<void> {
@@ -1081,4 +1087,9 @@ class MongoStore extends MongoBase implements Store {
 /** An agent stored before agents had a console name reads with an empty one. */
 function labelled(a: Agent): Agent {
   return { ...a, label: a.label ?? "" };
+}
+
+/** Presence written by a node from before `dataBlocked` has none: "" (nothing known). */
+function withDataBlocked(p: Presence): Presence {
+  return p.dataBlocked === null ? { ...p, dataBlocked: "" } : p;
 }

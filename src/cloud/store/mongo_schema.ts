@@ -179,6 +179,7 @@ export const FIELDS = {
     "activeStreams",
     "bytesUp",
     "bytesDown",
+    "dataBlocked",
   ],
   agentCounters: ["agentId", "tenantId", "day", "bytesUp", "bytesDown", "tunnels", "at"],
   hourly: ["agentId", "tenantId", "hour", "bytesUp", "bytesDown", "tunnels"],

@@ -362,6 +362,7 @@ function toPresence(r: Row): Presence {
     activeStreams: num(r.active_streams),
     bytesUp: num(r.bytes_up),
     bytesDown: num(r.bytes_down),
+    dataBlocked: str(r.data_blocked ?? ""),
   };
 }
 
@@ -1591,11 +1592,12 @@ class SqliteStore implements Store {
       activeStreams: update.activeStreams,
       bytesUp: update.bytesUp,
       bytesDown: update.bytesDown,
+      dataBlocked: update.dataBlocked ?? "",
     };
     this.#run(
       `INSERT OR REPLACE INTO presence (agent_id, tenant_id, site_id, node, endpoint,
-         last_heartbeat, expires_at, active_streams, bytes_up, bytes_down)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         last_heartbeat, expires_at, active_streams, bytes_up, bytes_down, data_blocked)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       presence.agentId,
       presence.tenantId,
       presence.siteId,
@@ -1606,6 +1608,7 @@ class SqliteStore implements Store {
       presence.activeStreams,
       presence.bytesUp,
       presence.bytesDown,
+      presence.dataBlocked,
     );
     return presence;
   }

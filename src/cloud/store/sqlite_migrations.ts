@@ -459,4 +459,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
   CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);
   `,
+  // 15: why an online agent's data connections cannot open (presence.dataBlocked).
+  `
+  ALTER TABLE presence ADD COLUMN data_blocked TEXT NOT NULL DEFAULT '';
+  `,
 ];

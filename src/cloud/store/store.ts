@@ -337,10 +337,20 @@ export interface Presence {
   activeStreams: number;
   bytesUp: number;
   bytesDown: number;
+  /**
+   * Why the agent's data connections cannot be opened, as its last failed dial said ("" while
+   * they can, or before it tried): online, yet no tunnel reaches its site.
+   */
+  dataBlocked: string;
 }
 
-/** What a caller supplies to write presence; the store sets lastHeartbeat and expiresAt. */
-export type PresenceUpdate = Omit<Presence, "lastHeartbeat" | "expiresAt">;
+/**
+ * What a caller supplies to write presence; the store sets lastHeartbeat and expiresAt
+ * (`dataBlocked` defaults to "").
+ */
+export type PresenceUpdate = Omit<Presence, "lastHeartbeat" | "expiresAt" | "dataBlocked"> & {
+  dataBlocked?: string;
+};
 
 /** One (host, port) pair an agent may dial. */
 export interface AllowlistEntry {

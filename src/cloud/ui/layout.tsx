@@ -179,11 +179,21 @@ export function BulkAddFields(props: { rangeHint: string }) {
 }
 
 /** Online/offline with text, not colour alone. */
-export function Status(props: { online: boolean }) {
+export function Status(props: { online: boolean; dataBlocked?: string | null }) {
   return (
-    <span class={`status ${props.online ? "online" : "offline"}`}>
-      {props.online ? "● online" : "○ offline"}
-    </span>
+    <>
+      <span class={`status ${props.online ? "online" : "offline"}`}>
+        {props.online ? "● online" : "○ offline"}
+      </span>
+      {props.online && props.dataBlocked
+        ? (
+          <div class="cert-warn data-blocked" title={props.dataBlocked}>
+            ⚠ data channel blocked: no tunnel reaches this site ({props.dataBlocked}). Allow
+            outbound TCP from the agent's PC to the cloud's data port.
+          </div>
+        )
+        : null}
+    </>
   );
 }
 

@@ -131,7 +131,7 @@ export async function AgentsTable(
           <tr data-agent={a.id}>
             <AgentName hostname={a.hostname} id={a.id} label={a.label} />
             <td>
-              <Status online={a.online} />
+              <Status online={a.online} dataBlocked={a.dataBlocked} />
             </td>
             <td>
               <a href={`/sites/${a.siteId}`}>{sites.get(a.siteId)?.name ?? a.siteId}</a>

@@ -15,6 +15,8 @@ export interface AgentRow extends Agent {
   activeStreams: number;
   /** The last heartbeat: live from presence, else the time of the last one recorded (offline). */
   lastHeartbeat: number | null;
+  /** Online, but its data connections cannot open: what its last dial met (else null). */
+  dataBlocked: string | null;
 }
 
 /** A tenant's agents (optionally one site's), not revoked, with presence. */
@@ -34,6 +36,7 @@ export async function agentRows(
       relay: pr?.node ?? null,
       activeStreams: pr?.activeStreams ?? 0,
       lastHeartbeat: pr?.lastHeartbeat ?? (await store.getAgentCounters(a.id))?.at ?? null,
+      dataBlocked: pr?.dataBlocked || null,
     });
   }
   return out;

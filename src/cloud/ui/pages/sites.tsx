@@ -116,7 +116,7 @@ export async function SiteAgents(
         <tr data-agent={a.id}>
           <AgentName hostname={a.hostname} id={a.id} label={a.label} />
           <td>
-            <Status online={a.online} />
+            <Status online={a.online} dataBlocked={a.dataBlocked} />
           </td>
           <td>{a.version || "—"}</td>
           <td>{a.relay ?? "—"}</td>

@@ -18,13 +18,14 @@ Deno.test("agent.data_blocked: once per spell; a bound connection or a new contr
     });
     let now = 1_000;
     const watch = new DataChannelWatch({ store, events, clock: { now: () => now } });
-    const agent = {
-      agentId: "ag-1",
-      tenantId: tenant.id,
-      siteId: "site-1",
-      hostname: "nvr-pc",
-      connectedAt: 500,
-    };
+    // The agent's session on the node (one per control stream).
+    const agent: {
+      agentId: string;
+      tenantId: string;
+      siteId: string;
+      hostname: string;
+      dataBlocked?: string;
+    } = { agentId: "ag-1", tenantId: tenant.id, siteId: "site-1", hostname: "nvr-pc" };
     const types = async () =>
       (await store.listEvents(tenant.id)).map((e) => `${e.type}:${e.detail.error}`);
 
@@ -32,22 +33,22 @@ Deno.test("agent.data_blocked: once per spell; a bound connection or a new contr
     now += 1_000;
     await watch.failed(agent, "cloud:8444: Connection refused");
     assert.deepEqual(await types(), ["agent.data_blocked:cloud:8444: Connection refused"]);
-    assert.equal(watch.blocked("ag-1"), true);
+    assert.equal(agent.dataBlocked, "cloud:8444: Connection refused");
     const [first] = await store.listEvents(tenant.id);
     assert.equal(first.subject.name, "nvr-pc");
     assert.equal(first.subject.agentId, "ag-1");
     assert.equal(first.actor, "agent:ag-1");
 
     // A data connection came up: the next failure starts a new spell.
-    watch.opened("ag-1");
-    assert.equal(watch.blocked("ag-1"), false);
+    watch.opened(agent);
+    assert.equal(agent.dataBlocked, "");
     now += 1_000;
     await watch.failed(agent, "cloud:8444: timed out");
     assert.equal((await types()).length, 2);
 
     // A new control stream of the agent is a new spell too.
     now += 1_000;
-    await watch.failed({ ...agent, connectedAt: 9_000 }, "cloud:8444: timed out");
+    await watch.failed({ ...agent, dataBlocked: undefined }, "cloud:8444: timed out");
     assert.deepEqual(await types(), [
       "agent.data_blocked:cloud:8444: timed out",
       "agent.data_blocked:cloud:8444: timed out",

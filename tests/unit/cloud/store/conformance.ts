@@ -1507,7 +1507,12 @@ export function storeConformance(
         bytesDown: 2000,
       };
       const p = await store.putPresence(up, 30_000);
-      assert.deepEqual(p, { ...up, lastHeartbeat: clock.now(), expiresAt: clock.now() + 30_000 });
+      assert.deepEqual(p, {
+        ...up,
+        lastHeartbeat: clock.now(),
+        expiresAt: clock.now() + 30_000,
+        dataBlocked: "",
+      });
       assert.deepEqual(await store.getPresence("agent-1"), p);
       assert.equal(await store.getPresence("agent-missing"), null);
       const p2 = await store.putPresence({ ...up, agentId: "agent-2", node: "node-b" }, 60_000);
@@ -1517,10 +1522,20 @@ export function storeConformance(
         ["agent-1", "agent-2"],
       );
 
-      // Renewal moves the expiry and replaces the counters.
+      // Renewal moves the expiry and replaces the counters (and what blocks the data channel).
       clock.advance(20_000);
+      const blocked = await store.putPresence(
+        { ...up, dataBlocked: "cloud:8444: Connection refused" },
+        30_000,
+      );
+      assert.equal((await store.getPresence("agent-1"))?.dataBlocked, blocked.dataBlocked);
+      assert.deepEqual(
+        (await store.listPresence(siteA.id)).map((x) => x.dataBlocked),
+        ["cloud:8444: Connection refused", ""],
+      );
       const renewed = await store.putPresence({ ...up, activeStreams: 0, bytesUp: 5 }, 30_000);
       assert.equal(renewed.lastHeartbeat, clock.now());
+      assert.equal(renewed.dataBlocked, "");
       assert.deepEqual(await store.getPresence("agent-1"), renewed);
 
       // Expiry: agent-3 (30 s, not renewed) is gone at +30 s; agent-1 lives to +50 s.
