@@ -16,6 +16,10 @@ const controlUp = metrics.gauge(
   "connector_agent_control_up",
   "1 while the agent's control stream to the cloud is up",
 );
+const dataBlocked = metrics.gauge(
+  "connector_agent_data_blocked",
+  "1 while the agent's data connections to the cloud cannot be opened (its last dial failed for good)",
+);
 const agentStreams = metrics.gauge("connector_agent_tunnels_open", "Tunnels this agent carries");
 const agentBytes = metrics.counter(
   "connector_agent_tunnel_bytes_total",
@@ -28,11 +32,29 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-/** The body and status of /healthz for a supervisor's current state. */
-export function healthOf(sup: Pick<Supervisor, "state" | "lastReason" | "connectedSince">): {
+/**
+ * The body and status of /healthz for a supervisor's current state: ready while the control
+ * stream is up and the data channel is not known to be blocked (an agent whose data connections
+ * cannot open carries no tunnel).
+ */
+export function healthOf(
+  sup: Pick<Supervisor, "state" | "lastReason" | "connectedSince"> & { dataBlocked?: string },
+): {
   status: number;
   body: Record<string, unknown>;
 } {
+  if (sup.state === "connected" && sup.dataBlocked) {
+    return {
+      status: 503,
+      body: {
+        status: "unavailable",
+        controlStream: "up",
+        dataChannel: "blocked",
+        reason: `data channel blocked: ${sup.dataBlocked}`,
+        version: VERSION,
+      },
+    };
+  }
   if (sup.state === "connected") {
     return {
       status: 200,
@@ -58,7 +80,7 @@ export function healthOf(sup: Pick<Supervisor, "state" | "lastReason" | "connect
 /** Starts the endpoint. */
 export function startHealthServer(
   listen: ListenAddress,
-  sup: Pick<Supervisor, "state" | "lastReason" | "connectedSince" | "stats">,
+  sup: Pick<Supervisor, "state" | "lastReason" | "connectedSince" | "stats" | "dataBlocked">,
 ): Promise<HealthServer> {
   return new Promise((resolve) => {
     const server = Deno.serve({
@@ -75,6 +97,7 @@ export function startHealthServer(
       }
       if (path === "/metrics") {
         controlUp.set({}, sup.state === "connected" ? 1 : 0);
+        dataBlocked.set({}, sup.dataBlocked ? 1 : 0);
         agentStreams.set({}, sup.stats.activeStreams);
         agentBytes.set({ direction: "up" }, sup.stats.bytesUp);
         agentBytes.set({ direction: "down" }, sup.stats.bytesDown);

@@ -41,6 +41,8 @@ export interface Supervisor {
   readonly route: CloudRoute | null;
   /** Epoch ms of the current session's Welcome, or null. */
   readonly connectedSince: number | null;
+  /** Why the last data dial failed for good, until a data connection comes up ("" then). */
+  readonly dataBlocked: string;
   /** Stops and resolves when the current session has ended. */
   stop(): Promise<void>;
 }
@@ -89,7 +91,11 @@ function certificateExpired(end: SessionEnd, certPem: string, now: number): bool
 export function supervise(o: SuperviseOptions): Supervisor {
   const stats = o.stats ?? new Stats();
   const allowlist = new Allowlist();
-  const dataPool = new DataPool({ allowlist, stats, log: o.log }, o.onDataLink);
+  let dataBlocked = "";
+  const dataPool = new DataPool({ allowlist, stats, log: o.log }, (ok, reason) => {
+    dataBlocked = ok ? "" : reason;
+    o.onDataLink?.(ok, reason);
+  });
   const reachability = o.reachabilityIntervalMs === 0 ? undefined : new ReachabilityMonitor({
     allowlist,
     intervalMs: o.reachabilityIntervalMs,
@@ -249,6 +255,9 @@ export function supervise(o: SuperviseOptions): Supervisor {
     },
     get connectedSince() {
       return connectedSince;
+    },
+    get dataBlocked() {
+      return dataBlocked;
     },
     async stop() {
       stopping = true;

@@ -99,7 +99,10 @@ Deno.test("an agent whose data port is blocked: the open is refused with 502 say
     const echo = await echoServer();
     stack.defer(echo.close);
     const q = await stack.quickstart([echo.port]);
-    const agent = await stack.agentFor(q);
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    const agent = await stack.runAgent(e.state, true, { NC_HEALTH_LISTEN: "127.0.0.1:0" });
+    const health = JSON.parse(await agent.waitFor(/"health endpoint listening"/)).port as number;
     const refused = await stack.openTunnel(q.device.handles[echo.port], q.apiToken).then(
       () => null,
       (e: unknown) => e,
@@ -132,6 +135,14 @@ Deno.test("an agent whose data port is blocked: the open is refused with 502 say
     assertEquals(blockedEvents[0].subject.siteId, q.siteId);
     assert(blockedEvents[0].subject.agentId, "the event names the agent");
     assert(blockedEvents[0].detail.error?.includes(`127.0.0.1:${blocked}: `), inbox.items);
+    // The agent's readiness probe and metrics say so too (it carries no tunnel).
+    const ready = await fetch(`http://127.0.0.1:${health}/healthz/ready`);
+    assertEquals(ready.status, 503);
+    const readyBody = await ready.json();
+    assertEquals([readyBody.controlStream, readyBody.dataChannel], ["up", "blocked"]);
+    assert(String(readyBody.reason).includes(`127.0.0.1:${blocked}: `), readyBody.reason);
+    const scrape = await (await fetch(`http://127.0.0.1:${health}/metrics`)).text();
+    assert(scrape.includes("\nconnector_agent_data_blocked 1\n"), scrape);
     // The console and the API show the agent online with its data channel blocked, and why.
     const agents = await fetch(`${stack.url}/api/agents`, {
       headers: { authorization: `Bearer ${q.apiToken}` },
