@@ -21,14 +21,15 @@ import {
 import { startFerretDb } from "./ferretdb.ts";
 
 /**
- * Two nodes of one cloud on one FerretDB: node-1 first, node-2 joined to it (with
- * `internalCaKey: false`, node-2 gets no internal CA key, only its node certificate).
+ * Two nodes of one cloud on one FerretDB: node-1 first (with `n1Args` as extra flags), node-2
+ * joined to it (with `internalCaKey: false`, node-2 gets no internal CA key, only its node
+ * certificate).
  */
 export async function twoNodes(
-  o: { internalCaKey?: boolean } = {},
+  o: { internalCaKey?: boolean; n1Args?: string[] } = {},
 ): Promise<{ n1: Stack; n2: Stack; stop(): Promise<void> }> {
   const ferret = await startFerretDb();
-  const n1 = await Stack.start({ store: ferret.url });
+  const n1 = await Stack.start({ store: ferret.url, cloudArgs: o.n1Args });
   const n2 = await Stack.start({ joining: n1, node: "node-2", internalCaKey: o.internalCaKey });
   return {
     n1,

@@ -652,3 +652,35 @@ Deno.test("multinode: a node given only its node certificate (admin node-cert) a
     await stop();
   }
 });
+
+Deno.test("multinode: an agent whose data port is blocked, opened through the other node: 502 agent_data_unreachable with why; the other node's /api/agents shows it", async () => {
+  // node-1 advertises a data port nothing listens on: its agents' data dials are refused.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const blocked = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const { n1, n2, stop } = await twoNodes({ n1Args: ["--data-public-port", String(blocked)] });
+  const echo = await echoServer();
+  n1.defer(echo.close);
+  try {
+    const q = await n1.quickstart([echo.port]);
+    await n1.agentFor(q); // control stream on node-1
+    // Entering node-2, bridged to node-1, which waits for a data connection that cannot come.
+    const refused = await n2.openTunnel(q.device.handles[echo.port], q.apiToken).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert(refused instanceof TunnelRefused, String(refused));
+    assertEquals([refused.status, refused.body.error], [502, "agent_data_unreachable"]);
+    assert(refused.body.message?.includes(`127.0.0.1:${blocked}: `), refused.body.message);
+    // node-2 reads node-1's presence from the shared store.
+    await until("node-2's /api/agents shows the blocked data channel", async () => {
+      const r = await fetch(`${n2.url}/api/agents`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      }).then((x) => x.json());
+      const a = r.items[0] as { online: boolean; relay: string; dataBlocked: string | null };
+      return a.online && a.relay === "node-1" && !!a.dataBlocked?.includes(`:${blocked}: `);
+    });
+  } finally {
+    await stop();
+  }
+});
