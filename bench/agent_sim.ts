@@ -31,10 +31,11 @@ const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition
 
 /**
  * Data dials in flight at once, all simulated agents together: they share one source address,
- * and the data listener closes a source's connections beyond 16 not yet past their handshake
- * and ticket (real agents dial from their own addresses).
+ * and the data listener closes a source's connections beyond its cap (64) not yet past their
+ * handshake and ticket (real agents dial from their own addresses). A dial holds its place until
+ * the node bound it (the agent's pool resolves then), so the node never holds more than these.
  */
-const DATA_DIALS_AT_ONCE = 8;
+const DATA_DIALS_AT_ONCE = 16;
 let dialing = 0;
 const dialQueue: (() => void)[] = [];
 async function dialSlot<T>(f: () => Promise<T>): Promise<T> {

@@ -141,6 +141,13 @@ export async function measureAgentsPerNode(o: {
       }
       if (dataWhy.size) {
         log(`  data dials failed: ${[...dataWhy].map(([w, n]) => `${w} (${n})`).join(", ")}`);
+        // What the node said about data connections (its warnings, counted by message).
+        const said = new Map<string, number>();
+        for (const l of stack.cloud.lines) {
+          const m = /"level":(?:40|50).*"msg":"([^"]*)"/.exec(l);
+          if (m && /data|ticket/.test(m[1])) said.set(m[1], (said.get(m[1]) ?? 0) + 1);
+        }
+        log(`  the node said: ${[...said].map(([w, n]) => `${w} (${n})`).join(", ") || "nothing"}`);
       }
       if (gone.length > 0) {
         const why = new Map<string, number>();

@@ -44,55 +44,67 @@ export class DataPool {
   }
 
   /**
-   * Dials one data connection with `ticket` and serves it until it ends. A try that fails fast —
-   * refused at the dial, or a connection the node closes before its first frame (a protocol 3
-   * node always sends one once it bound the ticket: its round-trip PING) — is made again
-   * (DATA_DIAL_RETRY_MS) while the ticket lives. A node that just restarted meets every agent at
-   * once and caps the connections one address may hold before their ticket (many sites behind one
-   * carrier NAT share an address), so such a refusal is passing, and an open waiting for this
-   * connection would otherwise wait until its deadline. A dial that times out is not tried again:
-   * a firewall that drops the data port will drop it again. When the tries are over, the failure
-   * is logged and `onFailed` gets why (with the address dialed), for the cloud: it then fails the
-   * opens that wait for this connection at once, with that reason. Never rejects.
+   * Dials one data connection with `ticket` and serves it until it ends; resolves once the node
+   * bound it (its first frame came: a protocol 3 node always sends one, its round-trip PING; at
+   * once toward an older node) or the tries are over. A try that fails fast — refused at the dial,
+   * or a connection the node closes before its first frame — is made again (DATA_DIAL_RETRY_MS)
+   * while the ticket lives. A node that just restarted meets every agent at once and caps the
+   * connections one address may hold before their ticket (many sites behind one carrier NAT
+   * share an address), so such a refusal is passing, and an open waiting for this connection
+   * would otherwise wait until its deadline. A dial that times out is not tried again: a firewall
+   * that drops the data port will drop it again. When the tries are over, the failure is logged
+   * and `onFailed` gets why (with the address dialed), for the cloud: it then fails the opens
+   * that wait for this connection at once, with that reason. Never rejects.
    */
   async add(
     ep: DataEndpoint,
     ticket: Uint8Array,
     onFailed?: (reason: string) => void,
   ): Promise<void> {
-    const failed = (why: string) => {
+    try {
+      await this.#try(ep, ticket);
+    } catch (e) {
       if (this.#closed) return;
-      const reason = `${ep.route.host}:${ep.port}: ${why}`;
+      const reason = `${ep.route.host}:${ep.port}: ${(e as Error).message}`;
       this.#d.log.warn({ err: reason }, "data connection to the cloud failed");
       this.#onDataLink?.(false, reason);
       onFailed?.(reason);
-    };
-    await this.#try(ep, ticket, 0, Date.now(), failed).catch((e) => failed((e as Error).message));
+    }
   }
 
-  async #try(
-    ep: DataEndpoint,
-    ticket: Uint8Array,
-    first: number,
-    started: number,
-    failed: (why: string) => void,
-  ): Promise<void> {
-    let conn: Deno.TlsConn;
-    let attempt = first;
-    for (;; attempt++) {
+  async #try(ep: DataEndpoint, ticket: Uint8Array): Promise<void> {
+    const started = Date.now();
+    for (let attempt = 0;; attempt++) {
       const t0 = Date.now();
+      let conn: Deno.TlsConn;
       try {
         conn = await dialDataConnection(ep, ticket, this.#d.dialTimeoutMs);
-        break;
       } catch (e) {
         const fast = Date.now() - t0 < FAST_FAILURE_MS;
         if (!fast || !(await this.#backoff(attempt, started, (e as Error).message))) throw e;
+        continue;
       }
-    }
-    if (this.#closed) {
-      conn.close();
+      if (this.#closed) {
+        conn.close();
+        return;
+      }
+      const session = this.#serve(conn, ep);
+      if (ep.growWindows) {
+        await Promise.race([session.heardFirst, session.done]);
+        if (!session.heard) {
+          // Closed by the node before a word: refused before or at its ticket. Try again.
+          const why = `closed by the cloud before its first frame (${await session.done})`;
+          if (!(await this.#backoff(attempt, started, why))) throw new Error(why);
+          continue;
+        }
+      }
+      this.#onDataLink?.(true, "");
       return;
     }
+  }
+
+  /** Serves the multiplexed session on a dialed data connection, as one of the pool's. */
+  #serve(conn: Deno.TlsConn, ep: DataEndpoint): MuxSession {
     // Bulk waits in the mux, where small frames can pass it, not in the kernel (notsent_lowat.ts).
     const lowat = setConnNotSentLowat(conn);
     if (lowat) this.#d.log.warn({ reason: lowat }, "data connection keeps the kernel's send queue");
@@ -108,20 +120,14 @@ export class DataPool {
       },
       onClose: (reason) => {
         this.#conns.delete(session);
-        // Closed by the node before a word: refused before or at its ticket. Try again.
-        if (ep.growWindows && !session.heard && !this.#closed) {
-          this.#backoff(attempt, started, reason).then((again) => {
-            if (!again) return failed(`closed by the cloud before its first frame (${reason})`);
-            return this.#try(ep, ticket, attempt + 1, started, failed);
-          }).catch((e) => failed((e as Error).message));
-          return;
-        }
+        // One that never heard a word is a refused try (see #try), not a connection that ended.
+        if (ep.growWindows && !session.heard) return;
         this.#d.log.info({ reason, conns: this.#conns.size }, "data connection closed");
       },
     });
     this.#conns.add(session);
     this.#d.log.debug({ conns: this.#conns.size }, "data connection up");
-    this.#onDataLink?.(true, "");
+    return session;
   }
 
   /**

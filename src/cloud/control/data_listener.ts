@@ -27,8 +27,13 @@ import { shutdownSockets } from "../../shared/transport/socket_shutdown.ts";
 
 /** Default bound on handshake + preface. */
 export const AUTH_TIMEOUT_MS = 10_000;
-/** Default cap on connections one address may hold before they present a ticket. */
-export const MAX_UNAUTHENTICATED_PER_SOURCE = 16;
+/**
+ * Default cap on connections one address may hold before they present a ticket. Bounded (each
+ * holds a TLS session), but not tight: many sites share a carrier NAT's address, and after a node
+ * restart all their agents dial at once, while the node, busy with every agent coming back, is
+ * slow to read their tickets (16 refused some in the bench's crowd; agents retry a refusal).
+ */
+export const MAX_UNAUTHENTICATED_PER_SOURCE = 64;
 
 /** A running data listener. */
 export interface DataListener {

@@ -671,6 +671,7 @@ export class MuxSession {
     this.#conn = conn;
     this.#opts = opts;
     this.done = new Promise((r) => (this.#resolveDone = r));
+    this.heardFirst = new Promise((r) => (this.#resolveHeard = r));
     this.writer = new FrameWriter(
       conn,
       // One stream alone: big batches, fewest writes. Several: small batches, so a frame that
@@ -708,6 +709,10 @@ export class MuxSession {
   get heard(): boolean {
     return this.#heard;
   }
+
+  /** Resolves at the peer's first frame (never, if the connection ends first: race `done`). */
+  readonly heardFirst: Promise<void>;
+  #resolveHeard!: () => void;
 
   /** Whether streams may grow their windows on this connection (`growWindows`). */
   get growsWindows(): boolean {
@@ -852,7 +857,10 @@ export class MuxSession {
 
   #frame(type: number, id: number, payload: Uint8Array): void {
     this.#lastHeard = performance.now();
-    this.#heard = true;
+    if (!this.#heard) {
+      this.#heard = true;
+      this.#resolveHeard();
+    }
     if (type === FrameType.PING) {
       // Answered at most once per #pingFloor: a peer flooding PINGs without reading our PONGs
       // could otherwise grow our output without bound.
