@@ -124,6 +124,7 @@ async function world(opts: {
   maxUnauthenticatedPerSource?: number;
   openProbeMs?: number;
   ticketTtlMs?: number;
+  redialMs?: number;
 } = {}) {
   const ca = await createCA({ commonName: "test agent CA" });
   const cert = await issueServerCert({ ca, commonName: "cloud", hostnames: ["127.0.0.1"] });
@@ -135,6 +136,7 @@ async function world(opts: {
     streamsPerConn: opts.streamsPerConn,
     openProbeMs: opts.openProbeMs,
     ticketTtlMs: opts.ticketTtlMs,
+    redialMs: opts.redialMs,
   });
   const data = await startDataListener({
     listen: { hostname: "127.0.0.1", port: 0 },
@@ -831,22 +833,40 @@ Deno.test("a ticket that expires while opens wait for a connection is replaced b
   }
 });
 
+/** A loopback port nothing listens on. */
+function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * Agent `id` of world `w` whose n-th data dial (from 1) goes to port `portFor(n)`, telling the
+ * broker when one fails for good, as a real agent's control stream does.
+ */
+function dialingAgent(
+  w: Awaited<ReturnType<typeof world>>,
+  id: string,
+  portFor: (n: number) => number,
+): { tickets(): number } {
+  let n = 0;
+  const pool = w.agent(id, (ticket) => {
+    const ep = { route: w.route, port: portFor(++n), caPem: w.ca.certPem, growWindows: true };
+    // (The first ticket comes while w.agent() runs, before `pool` is set.)
+    queueMicrotask(() =>
+      pool.add(ep, ticket, (reason) => w.broker.dataDialFailed(id, ticket, reason))
+    );
+  });
+  return { tickets: () => n };
+}
+
 Deno.test("an agent that cannot reach the data port fails the opens waiting for it at once, saying why", async () => {
   const w = await world();
   try {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const closed = (l.addr as Deno.NetAddr).port;
-    l.close();
-    let tickets = 0;
-    const pool = w.agent("a", (ticket) => {
-      tickets++;
-      // The data port as a site firewall leaves it: refused.
-      const ep = { route: w.route, port: closed, caPem: w.ca.certPem, growWindows: true };
-      // (The first ticket comes while w.agent() runs, before `pool` is set.)
-      queueMicrotask(() =>
-        pool.add(ep, ticket, (reason) => w.broker.dataDialFailed("a", ticket, reason))
-      );
-    });
+    // Every dial meets the data port as a site firewall that rejects it leaves it.
+    const closed = closedPort();
+    const agent = dialingAgent(w, "a", () => closed);
     // Failures for tickets it was not given change nothing.
     w.broker.dataDialFailed("a", new Uint8Array(16), "made up");
     const err = await w.open("a", w.echoPort).then(() => null, (e: unknown) => e);
@@ -857,10 +877,28 @@ Deno.test("an agent that cannot reach the data port fails the opens waiting for 
     assert(err.message.includes(`127.0.0.1:${closed}: `), err.message);
     assert(/refused/i.test(err.message), err.message);
     // Each open asks the agent once more (the network may have been fixed meanwhile).
-    const before = tickets;
+    const before = agent.tickets();
     const again = await w.open("a", w.echoPort).then(() => null, (e: unknown) => e);
     assertEquals((again as AppError).code, "agent_data_unreachable");
-    assertEquals(tickets, before + 1);
+    assertEquals(agent.tickets(), before + 1);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("an agent left without a data connection after a failed dial is asked again by the node, with no open", async () => {
+  const w = await world({ redialMs: 300 });
+  try {
+    // The first dial meets a blocked port (the site's firewall); then it was fixed.
+    const closed = closedPort();
+    const agent = dialingAgent(w, "a", (n) => n === 1 ? closed : w.data.port);
+    await until(() => w.broker.connectionCount("a") === 1, "a data connection, asked for again");
+    assertEquals(agent.tickets(), 2);
+    const t = await w.open("a", w.echoPort);
+    await writeAll(t.socket, new Uint8Array([5]));
+    assertEquals(await readN(t.socket, 1), new Uint8Array([5]));
+    t.socket.close();
+    t.done();
   } finally {
     await w.close();
   }

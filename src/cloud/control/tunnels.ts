@@ -74,6 +74,10 @@ interface Waiter {
 
 /** One agent's data connections on this node. */
 interface Pool {
+  /** A request for a connection scheduled after a failed dial (see REDIAL_FIRST_MS), or null. */
+  redial: ReturnType<typeof setTimeout> | null;
+  /** The wait before the next such request. */
+  redialMs: number;
   conns: Set<MuxSession>;
   /** Tickets sent and not yet presented. */
   pending: number;
@@ -86,6 +90,16 @@ interface Pool {
    */
   retired: Set<MuxSession>;
 }
+
+/**
+ * An agent left with no data connection after a failed dial (its ticket expired, or it said it
+ * could not dial) is asked again by the node after this, doubling up to REDIAL_MAX_MS: it gets
+ * its idle connection back without waiting for an operator's open, and a site that fixed its
+ * firewall sees "data channel blocked" clear by itself.
+ */
+export const REDIAL_FIRST_MS = 15_000;
+/** The longest wait between two such requests. */
+export const REDIAL_MAX_MS = 600_000;
 
 /** Opens tunnels through connected agents over their pooled data connections. */
 export class TunnelBroker {
@@ -101,6 +115,7 @@ export class TunnelBroker {
   #openProbeMs: number | undefined;
   #ticketTtlMs: number;
   #onDataBound: ((agentId: string) => void) | undefined;
+  #redialMs: number;
 
   /**
    * Creates a broker over the node's registry; `timeoutMs` bounds each open, `maxConns` and
@@ -119,6 +134,8 @@ export class TunnelBroker {
       ticketTtlMs?: number;
       /** A data connection of the agent was bound (its data channel works). */
       onDataBound?: (agentId: string) => void;
+      /** The first wait before asking again after a failed dial (default REDIAL_FIRST_MS). */
+      redialMs?: number;
     },
   ) {
     this.#registry = registry;
@@ -129,6 +146,7 @@ export class TunnelBroker {
     this.#openProbeMs = opts.openProbeMs;
     this.#ticketTtlMs = opts.ticketTtlMs ?? TICKET_TTL_MS;
     this.#onDataBound = opts.onDataBound;
+    this.#redialMs = opts.redialMs ?? REDIAL_FIRST_MS;
   }
 
   /** Asks the agent to open (host, port); resolves with the tunnel's stream. */
@@ -204,6 +222,8 @@ export class TunnelBroker {
     const pool = this.#pool(agentId);
     this.#retire(agentId, pool);
     pool.draining = false;
+    this.#cancelRedial(pool);
+    pool.redialMs = this.#redialMs;
     this.#request(agentId);
   }
 
@@ -253,6 +273,8 @@ export class TunnelBroker {
     });
     pool.conns.add(session);
     this.#log?.debug({ agent: agentId, conns: pool.conns.size }, "agent data connection bound");
+    this.#cancelRedial(pool);
+    pool.redialMs = this.#redialMs;
     this.#onDataBound?.(agentId);
     for (const w of [...pool.waiters]) {
       pool.waiters.delete(w);
@@ -277,6 +299,7 @@ export class TunnelBroker {
     if (!pool) return;
     pool.pending = Math.max(0, pool.pending - 1);
     if (pool.pending > 0 || [...pool.conns].some((c) => !c.closed)) return;
+    this.#scheduleRedial(agentId, pool);
     const e = new AppError(
       "agent_data_unreachable",
       `${CATALOGUE.agent_data_unreachable.message} (${reason})`,
@@ -288,6 +311,7 @@ export class TunnelBroker {
   agentGone(agentId: string): void {
     const pool = this.#pools.get(agentId);
     if (!pool) return;
+    this.#cancelRedial(pool);
     this.#failWaiters(pool, new AppError("agent_offline"));
     this.#retire(agentId, pool);
     pool.draining = true;
@@ -312,6 +336,7 @@ export class TunnelBroker {
   killAgent(agentId: string): void {
     const pool = this.#pools.get(agentId);
     if (!pool) return;
+    this.#cancelRedial(pool);
     this.#pools.delete(agentId);
     this.#failWaiters(pool, new AppError("agent_offline"));
     for (const c of [...pool.conns, ...pool.retired]) c.close("agent revoked");
@@ -337,10 +362,29 @@ export class TunnelBroker {
     return pool ? pool.conns.size + pool.retired.size : 0;
   }
 
+  /** Asks the agent for a connection again after the pool's current wait (then doubles it). */
+  #scheduleRedial(agentId: string, pool: Pool): void {
+    if (pool.redial || pool.draining) return;
+    const wait = pool.redialMs;
+    pool.redialMs = Math.min(2 * wait, REDIAL_MAX_MS);
+    pool.redial = setTimeout(() => {
+      pool.redial = null;
+      if (this.#pools.get(agentId) !== pool || pool.draining) return;
+      if (pool.pending === 0 && ![...pool.conns].some((c) => !c.closed)) this.#request(agentId);
+    }, wait);
+  }
+
+  #cancelRedial(pool: Pool): void {
+    if (pool.redial) clearTimeout(pool.redial);
+    pool.redial = null;
+  }
+
   #pool(agentId: string): Pool {
     let pool = this.#pools.get(agentId);
     if (!pool) {
       pool = {
+        redial: null,
+        redialMs: this.#redialMs,
         conns: new Set(),
         pending: 0,
         waiters: new Set(),
@@ -429,6 +473,8 @@ export class TunnelBroker {
         // have been refused in a crowd, or its dial lost); their own deadlines still hold.
         if (pool.waiters.size > 0 && !pool.draining && this.#pools.get(agentId) === pool) {
           this.#grow(agentId);
+        } else if (pool.pending === 0 && ![...pool.conns].some((c) => !c.closed)) {
+          this.#scheduleRedial(agentId, pool);
         }
       }, this.#ticketTtlMs),
     });
