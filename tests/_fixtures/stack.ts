@@ -444,6 +444,18 @@ export class Stack {
     return p;
   }
 
+  /**
+   * Enrolls and runs one agent with the quickstart's token and its health endpoint on; returns
+   * the agent and the endpoint's port (for /healthz and the agent's /metrics).
+   */
+  async agentWithHealth(q: Quickstart): Promise<{ agent: Proc; health: number }> {
+    const e = await this.enroll(q.enrollmentToken);
+    if (e.code !== 0) throw new Error(`enroll failed: ${e.stderr}`);
+    const agent = await this.runAgent(e.state, true, { NC_HEALTH_LISTEN: "127.0.0.1:0" });
+    const health = JSON.parse(await agent.waitFor(/"health endpoint listening"/)).port as number;
+    return { agent, health };
+  }
+
   /** A fresh one-shot enrollment token for the quickstart's site (`admin enroll-token`). */
   async enrollmentToken(q: Quickstart): Promise<string> {
     const r = await this.admin<{ token: string }>(
@@ -672,4 +684,12 @@ export function randomBytes(n: number): Uint8Array {
     crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
   }
   return out;
+}
+
+/** A loopback port nothing listens on (a data port as a site firewall that rejects leaves it). */
+export function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }

@@ -7,7 +7,7 @@
  * agent's pool comes back for the next tunnel.
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { echoServer, echoThrough, Stack, TunnelRefused } from "../_fixtures/stack.ts";
+import { closedPort, echoServer, echoThrough, Stack, TunnelRefused } from "../_fixtures/stack.ts";
 
 /** The cloud's own sockets on `port` whose peer port is `peer` (any state), from `ss -p`. */
 async function cloudSockets(pid: number, port: number, peer: number): Promise<string[]> {
@@ -89,9 +89,7 @@ Deno.test("a data connection reset by the network closes its tunnels with 1011 '
 Deno.test("an agent whose data port is blocked: the open is refused with 502 saying why, not 'agent reconnecting' at its deadline", async () => {
   // The data port as a site firewall that rejects it leaves it: the cloud advertises a port
   // nothing listens on (what --data-public-port is for, pointed wrong on purpose).
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const blocked = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const blocked = closedPort();
   const stack = await Stack.start({
     cloudArgs: ["--data-public-port", String(blocked), "--tunnel-open-timeout", "2m"],
   });
@@ -99,10 +97,7 @@ Deno.test("an agent whose data port is blocked: the open is refused with 502 say
     const echo = await echoServer();
     stack.defer(echo.close);
     const q = await stack.quickstart([echo.port]);
-    const e = await stack.enroll(q.enrollmentToken);
-    assertEquals(e.code, 0, e.stderr);
-    const agent = await stack.runAgent(e.state, true, { NC_HEALTH_LISTEN: "127.0.0.1:0" });
-    const health = JSON.parse(await agent.waitFor(/"health endpoint listening"/)).port as number;
+    const { agent, health } = await stack.agentWithHealth(q);
     const refused = await stack.openTunnel(q.device.handles[echo.port], q.apiToken).then(
       () => null,
       (e: unknown) => e,

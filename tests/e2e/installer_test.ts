@@ -7,7 +7,7 @@
 // tampered download is refused with nothing installed; re-running upgrades in place and keeps
 // the agent id; without executables the installer stops with the download endpoint's message.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { sha256, Stack } from "../_fixtures/stack.ts";
+import { closedPort, sha256, Stack } from "../_fixtures/stack.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const ARCH = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
@@ -211,9 +211,7 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
 
 Deno.test("installer.sh: a site whose firewall blocks the data port — online, with a warning that says why; status says blocked", async () => {
   // The data port as such a firewall leaves it: the cloud advertises a port nothing listens on.
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const blocked = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const blocked = closedPort();
   const stack = await Stack.start({ cloudArgs: ["--data-public-port", String(blocked)] });
   const { tmp, root, state } = await throwawayRoot(stack, launcher("v1"));
   try {

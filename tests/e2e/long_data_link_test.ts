@@ -30,10 +30,7 @@ Deno.test("long data link: the agent dials --data-public-port; 16 MiB each way a
     const echo = await echoServer();
     stack.defer(echo.close);
     const q = await stack.quickstart([echo.port]);
-    const e = await stack.enroll(q.enrollmentToken);
-    assertEquals(e.code, 0, e.stderr);
-    const agent = await stack.runAgent(e.state, true, { NC_HEALTH_LISTEN: "127.0.0.1:0" });
-    const health = JSON.parse(await agent.waitFor(/"health endpoint listening"/)).port as number;
+    const { agent, health } = await stack.agentWithHealth(q);
     const data = randomBytes(16 << 20);
     const ws = await stack.openTunnel(q.device.handles[echo.port], q.apiToken);
     const out = await echoThrough(ws, data);

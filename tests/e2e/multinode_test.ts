@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../_fixtures/assert.ts";
 import {
   agentNode,
   agentUpOn,
+  closedPort,
   echoServer,
   echoThrough,
   echoVia,
@@ -655,9 +656,7 @@ Deno.test("multinode: a node given only its node certificate (admin node-cert) a
 
 Deno.test("multinode: an agent whose data port is blocked, opened through the other node: 502 agent_data_unreachable with why; the other node's /api/agents shows it", async () => {
   // node-1 advertises a data port nothing listens on: its agents' data dials are refused.
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const blocked = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const blocked = closedPort();
   const { n1, n2, stop } = await twoNodes({ n1Args: ["--data-public-port", String(blocked)] });
   const echo = await echoServer();
   n1.defer(echo.close);

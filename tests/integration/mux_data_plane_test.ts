@@ -7,6 +7,7 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { createLogger, type Logger } from "../../src/shared/log.ts";
+import { closedPort } from "../_fixtures/stack.ts";
 import pino from "pino";
 import { encodeDataHeader, PROTOCOL_VERSION } from "../../src/shared/protocol/wire.ts";
 import {
@@ -832,14 +833,6 @@ Deno.test("a ticket that expires while opens wait for a connection is replaced b
     await w.close();
   }
 });
-
-/** A loopback port nothing listens on. */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /**
  * Agent `id` of world `w` whose n-th data dial (from 1) goes to port `portFor(n)`, telling the
