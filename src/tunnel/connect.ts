@@ -8,9 +8,13 @@
 import type WebSocket from "ws";
 import { pipeWebSocket } from "../shared/transport/websocket.ts";
 import { connectWebSocket, dialFor } from "../shared/transport/ws_connect.ts";
+import { EarlyReader } from "../shared/transport/early_data.ts";
 import { SpareDialer } from "./spare.ts";
 
-/** How a carried connection ended. */
+/**
+ * How a carried connection ended: bytes `up` (from the local client toward the device, its
+ * early bytes included) and `down`, and the close reason; or the refusal.
+ */
 export type CarryResult =
   | { ok: true; up: number; down: number; reason: string }
   | { ok: false; status: number; message: string };
@@ -45,35 +49,64 @@ export function onRefusal(ws: WebSocket, f: (status: number, message: string) =>
   });
 }
 
+/** How `carry` handles a client's first bytes (`early_data.ts`). */
+export interface EarlyOptions {
+  /** Carry them in the upgrade request (off: `--no-early-data`). */
+  enabled: boolean;
+  /**
+   * The device's protocol has the server speak first (SSH, FTP, SMTP, telnet): its client sends
+   * nothing before the banner, so no time is spent waiting for its bytes.
+   */
+  serverFirst?: boolean;
+}
+
+/** Ports whose protocols have the server speak first (see `EarlyOptions.serverFirst`). */
+export const SERVER_FIRST_PORTS: ReadonlySet<number> = new Set([21, 22, 23, 25, 110, 143, 587]);
+
 /**
  * Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done.
  * The WebSocket is the native one (`ws_native.ts` on a Deno connection), not `ws`. With
- * `spares`, its connection to the cloud is the one dialed ahead, when there is one.
+ * `spares`, its connection to the cloud is the one dialed ahead, when there is one. With
+ * `early.enabled`, the client's first bytes ride in the request when they are there in time
+ * (already, or within `SpareDialer.earlyWaitMs` on a slow link): one round trip to the cloud
+ * less before a client that speaks first is answered.
  */
 export async function carry(
   conn: Deno.TcpConn,
   url: URL,
   headers: Record<string, string>,
   spares?: SpareDialer,
+  early: EarlyOptions = { enabled: false },
 ): Promise<CarryResult> {
   conn.setNoDelay(true);
+  const reader = early.enabled ? new EarlyReader(conn) : undefined;
+  const waitMs = early.serverFirst ? 0 : spares?.earlyWaitMs ?? 0;
+  const t0 = performance.now();
   const opened = await connectWebSocket(
     url,
     headers,
     maskFree(url),
     spares && (() => spares.take()),
+    reader && (() => reader.first(waitMs)),
   );
-  // The next open's connection is dialed now that this one was answered (a cloud that did not
-  // answer gets no spare: the next open tries for itself).
-  if (opened.ok || opened.status !== 0) spares?.refill();
+  // The next open's connection is dialed now that this one was answered, unless it was already
+  // when this one was taken (a slow link, `spare.ts`); a cloud that did not answer gets no
+  // spare: the next open tries for itself.
+  if (opened.ok || opened.status !== 0) spares?.answered(performance.now() - t0);
   if (!opened.ok) {
     try {
       conn.close();
     } catch { /* closed */ }
     return opened;
   }
-  const r = await pipeWebSocket(opened.ws, conn, { socketEnd: "eof" });
-  return { ok: true, up: r.wsToSocket, down: r.socketToWs, reason: r.closeReason };
+  const socket = reader ? reader.stream(opened.earlyTaken > 0) : conn;
+  const r = await pipeWebSocket(opened.ws, socket, { socketEnd: "eof" });
+  return {
+    ok: true,
+    up: r.socketToWs + opened.earlyTaken,
+    down: r.wsToSocket,
+    reason: r.closeReason,
+  };
 }
 
 /** Connections dialed ahead to `cloud` (one spare at a time; see `spare.ts`). */

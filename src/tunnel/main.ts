@@ -45,6 +45,12 @@ const openOptions: Record<string, OptionSpec> = {
     default: "127.0.0.1:0",
     help: "Local loopback address to listen on",
   },
+  "no-early-data": {
+    type: "boolean",
+    env: "NC_NO_EARLY_DATA",
+    help:
+      "Do not carry a client's first bytes in the tunnel request (nanodems-early-data header): one round trip slower, for a proxy in front of the cloud that refuses the header",
+  },
 };
 
 const runOptions: Record<string, OptionSpec> = {
@@ -67,6 +73,12 @@ const runOptions: Record<string, OptionSpec> = {
     arg: "DURATION",
     default: "60s",
     help: "How often to refresh the bind plan",
+  },
+  "no-early-data": {
+    type: "boolean",
+    env: "NC_NO_EARLY_DATA",
+    help:
+      "Do not carry a client's first bytes in the tunnel request (nanodems-early-data header): one round trip slower, for a proxy in front of the cloud that refuses the header",
   },
 };
 
@@ -210,7 +222,9 @@ async function sessionCommand(sub: "run" | "status", argv: string[]): Promise<nu
   }
   const refreshMs = parseDuration((values.refresh as string | undefined) ?? "60s");
   if (!refreshMs) throw new UsageError("--refresh: expected a duration like 60s");
-  if (sub === "run") return await runTunnel({ cloud, token, refreshMs });
+  if (sub === "run") {
+    return await runTunnel({ cloud, token, refreshMs, earlyData: !values["no-early-data"] });
+  }
   try {
     const plan = await fetchPlan(cloud, token);
     const fmt = (t: number | null) => (t ? new Date(t).toISOString() : "?");
@@ -306,11 +320,13 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   const port = (listener.addr as Deno.NetAddr).port;
   let stopEvents = () => {};
   const spares = sparesFor(cloud);
+  const headers = { authorization: `Bearer ${token}` };
+  const early = { enabled: !values["no-early-data"] };
   console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
   console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
   (async () => {
     for await (const conn of listener) {
-      carry(conn, url, { authorization: `Bearer ${token}` }, spares).then((r) =>
+      carry(conn, url, headers, spares, early).then((r) =>
         r.ok
           ? log.info({ up: r.up, down: r.down, reason: r.reason || undefined }, "connection closed")
           : log.warn({ handle, status: r.status, reason: r.message }, "tunnel refused")

@@ -8,7 +8,7 @@
  */
 import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
-import { carry, sparesFor, wsUrl } from "./connect.ts";
+import { carry, SERVER_FIRST_PORTS, sparesFor, wsUrl } from "./connect.ts";
 import { Listeners } from "./listeners.ts";
 import { fetchPlan, type Plan, PlanError, planTable } from "./plan.ts";
 import { followEvents } from "./events.ts";
@@ -18,7 +18,7 @@ export const EXIT_SESSION_ENDED = 3;
 
 /** Runs until a signal (0) or until the session ends (EXIT_SESSION_ENDED). */
 export async function runTunnel(
-  o: { cloud: URL; token: string; refreshMs: number },
+  o: { cloud: URL; token: string; refreshMs: number; earlyData?: boolean },
 ): Promise<number> {
   const log = createLogger({ role: "tunnel" });
   installLastResort(log);
@@ -56,7 +56,10 @@ export async function runTunnel(
     accept: (conn, entry) => {
       const key = `${entry.ip}:${entry.port}`;
       const url = wsUrl(o.cloud, `/api/cli/raw-tunnel/${entry.ip}/${entry.port}`);
-      carry(conn, url, headers, spares).then(
+      carry(conn, url, headers, spares, {
+        enabled: o.earlyData ?? true,
+        serverFirst: SERVER_FIRST_PORTS.has(entry.port),
+      }).then(
         (r) => {
           if (r.ok) {
             log.info(

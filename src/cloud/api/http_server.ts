@@ -47,6 +47,12 @@ import {
 import type { TerminalDeps } from "../access/terminal/session.ts";
 import { socketOf } from "../../shared/transport/conn_duplex.ts";
 import { acceptKey, NativeWebSocket } from "../../shared/transport/ws_native.ts";
+import {
+  decodeEarlyData,
+  EARLY_DATA_HEADER,
+  EARLY_MAX,
+  withEarlyFrame,
+} from "../../shared/transport/early_data.ts";
 import { type Front, type RequestHead, startFront } from "./native_front.ts";
 import { Http1Request, Http1Response } from "./native_http1.ts";
 import type { ProxyRequest, ProxyResponse } from "../access/proxy/browser_io.ts";
@@ -85,6 +91,23 @@ function refuse(socket: Duplex, status: number, body: unknown): void {
   socket.end(refusal(status, body));
 }
 
+/** How long a refused connection's input is drained before it is closed. */
+const LINGER_MS = 200;
+
+/** Reads and drops `conn`'s input until its end or for `ms`, whichever comes first. */
+async function drain(conn: Deno.Conn, ms: number): Promise<void> {
+  const scratch = new Uint8Array(16 << 10);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<null>((r) => (timer = setTimeout(() => r(null), ms)));
+  try {
+    while ((await Promise.race([conn.read(scratch).catch(() => null), expired])) !== null) {
+      /* dropped */
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The same on a connection the native front serves. */
 function refuseConn(conn: Deno.Conn, status: number, body: unknown): void {
   const bytes = new TextEncoder().encode(refusal(status, body));
@@ -92,8 +115,10 @@ function refuseConn(conn: Deno.Conn, status: number, body: unknown): void {
     let off = 0;
     while (off < bytes.byteLength) off += await conn.write(bytes.subarray(off));
     await conn.closeWrite();
-    // Let the client read the answer before the socket goes (a close with unread input resets).
-    await new Promise((r) => setTimeout(r, 200));
+    // Let the client read the answer before the socket goes: a close with unread input resets
+    // the connection, which can take the answer with it. So what the client still sends (the
+    // CLI's early data, `early_data.ts`) is read and dropped for a moment, or to its end.
+    await drain(conn, LINGER_MS);
   })().catch(() => {}).finally(() => {
     try {
       conn.close();
@@ -350,6 +375,18 @@ export async function startHttpServer(opts: {
     try {
       const target = tunnelTarget(head.target.split("?")[0]);
       if (!target) return false;
+      // The client's first bytes, carried in the request (the CLI's early data): they go first
+      // into the tunnel, as a frame ahead of what the client sends next; the 101 confirms them.
+      // A malformed value is refused before any device is dialed.
+      const earlyHeader = get(EARLY_DATA_HEADER);
+      const early = earlyHeader === undefined ? null : decodeEarlyData(earlyHeader);
+      if (earlyHeader !== undefined && !early) {
+        refuseConn(conn, 400, {
+          error: "bad_request",
+          message: `invalid ${EARLY_DATA_HEADER} header: base64 of 1 to ${EARLY_MAX} bytes`,
+        });
+        return true;
+      }
       const facts = headFacts(head.method, head.headers, head.target);
       const prepared = await prepareTunnel(d, facts, target, remote);
       const drop = () => {
@@ -367,9 +404,11 @@ export async function startHttpServer(opts: {
       }
       // Like ws: the first subprotocol the client offers is the one selected.
       const protocol = (get("sec-websocket-protocol") ?? "").split(",")[0].trim();
+      if (early) rest = withEarlyFrame(early, rest);
       const answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
         `Connection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n` +
-        (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : "") + "\r\n";
+        (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : "") +
+        (early ? `${EARLY_DATA_HEADER}: ${early.byteLength}\r\n` : "") + "\r\n";
       try {
         const bytes = new TextEncoder().encode(answer);
         let off = 0;

@@ -6,11 +6,20 @@
  * @module
  */
 import { acceptKey, NativeWebSocket } from "./ws_native.ts";
+import { EARLY_DATA_HEADER, encodeEarlyData } from "./early_data.ts";
 
 /** The outcome of a handshake. */
 export type WsConnectResult =
-  | { ok: true; ws: NativeWebSocket }
+  | {
+    ok: true;
+    ws: NativeWebSocket;
+    /** How many early bytes sent with the request the server confirmed (`early_data.ts`). */
+    earlyTaken: number;
+  }
   | { ok: false; status: number; message: string };
+
+/** Early bytes for a request: the client's first bytes once the connection is ready. */
+export type EarlyBytes = () => Promise<Uint8Array | null>;
 
 const MAX_HEAD = 16 << 10;
 
@@ -79,13 +88,16 @@ export async function dialFor(url: URL): Promise<Deno.Conn> {
  * carry an all-zero masking key (see `src/tunnel/connect.ts` for when that is safe). `open`
  * gives the connection (default: a fresh dial). When it was dialed ahead and ends before any
  * byte of a response (closed while it waited), the request is sent once more on a fresh dial,
- * as browsers do for an idle kept-alive connection: the server never saw it.
+ * as browsers do for an idle kept-alive connection: the server never saw it. `early`, asked once
+ * the connection is ready, gives bytes to carry in the request (`early_data.ts`); the result
+ * says whether the server took them.
  */
 export async function connectWebSocket(
   url: URL,
   headers: Record<string, string>,
   zeroMask: boolean,
   open: () => Promise<OpenedConn> = async () => ({ conn: await dialFor(url), reused: false }),
+  early?: EarlyBytes,
 ): Promise<WsConnectResult> {
   let opened: OpenedConn;
   try {
@@ -93,10 +105,13 @@ export async function connectWebSocket(
   } catch (e) {
     return { ok: false, status: 0, message: (e as Error).message };
   }
-  let r = await handshake(opened.conn, url, headers, zeroMask);
+  const bytes = early ? await early() : null;
+  if (bytes) headers = { ...headers, [EARLY_DATA_HEADER]: encodeEarlyData(bytes) };
+  const sent = bytes?.byteLength ?? 0;
+  let r = await handshake(opened.conn, url, headers, zeroMask, sent);
   if ("unanswered" in r && opened.reused) {
     try {
-      r = await handshake(await dialFor(url), url, headers, zeroMask);
+      r = await handshake(await dialFor(url), url, headers, zeroMask, sent);
     } catch (e) {
       return { ok: false, status: 0, message: (e as Error).message };
     }
@@ -108,12 +123,13 @@ export async function connectWebSocket(
 /** A handshake's outcome; `unanswered`: the connection failed before any byte of a response. */
 type Attempt = WsConnectResult | { ok: false; status: 0; message: string; unanswered: true };
 
-/** Sends the upgrade request on `conn` and reads the answer. */
+/** Sends the upgrade request on `conn` and reads the answer; `early`: bytes in its header. */
 async function handshake(
   conn: Deno.Conn,
   url: URL,
   headers: Record<string, string>,
   zeroMask: boolean,
+  early: number,
 ): Promise<Attempt> {
   const key = b64(crypto.getRandomValues(new Uint8Array(16)));
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
@@ -160,7 +176,8 @@ async function handshake(
     }
     const ws = new NativeWebSocket(conn, { role: "client", head: rest, zeroMask });
     ws.protocol = fields.get("sec-websocket-protocol") ?? "";
-    return { ok: true, ws };
+    const taken = early > 0 && fields.get(EARLY_DATA_HEADER) === `${early}` ? early : 0;
+    return { ok: true, ws, earlyTaken: taken };
   } catch (e) {
     return fail(0, (e as Error).message);
   }

@@ -112,6 +112,10 @@ export class NativeWebSocket {
   #fragmentsBinary = true;
   #fragmentsLen = 0;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Messages read before a "message" listener was attached, in order. */
+  #held: [Uint8Array, boolean][] | null = null;
+  /** Reading stopped for held messages (not by `pause`). */
+  #holdPaused = false;
 
   constructor(conn: ByteStream, opts: NativeWsOptions) {
     this.#conn = conn;
@@ -132,6 +136,16 @@ export class NativeWebSocket {
     // Exact-size arrays: a pushed-to array keeps room for 16, and every idle tunnel has three.
     const l = this.#listeners[event];
     this.#listeners[event] = l ? [...l, f] : [f];
+    if (event === "message" && this.#held) {
+      // Messages that came before anyone listened (bytes read with the handshake): theirs now.
+      queueMicrotask(() => {
+        const held = this.#held ?? [];
+        this.#held = null;
+        for (const [data, binary] of held) this.#message(data, binary);
+        // Read on, unless the listener paused in the meantime (its own backpressure).
+        if (this.#holdPaused) this.resume();
+      });
+    }
     return this;
   }
 
@@ -144,11 +158,13 @@ export class NativeWebSocket {
   /** Stops reading the connection after the current frame (backpressure toward the peer). */
   pause(): void {
     this.#paused = true;
+    this.#holdPaused = false;
   }
 
   /** Reads again. */
   resume(): void {
     this.#paused = false;
+    this.#holdPaused = false;
     const w = this.#wake;
     this.#wake = null;
     w?.();
@@ -274,32 +290,7 @@ export class NativeWebSocket {
 
   /** Writes a frame head at `at`; returns where the payload starts. */
   #writeHead(buf: Uint8Array, at: number, opcode: number, len: number): number {
-    const mask = this.#role === "client" ? 0x80 : 0;
-    buf[at++] = 0x80 | opcode;
-    if (len < 126) buf[at++] = mask | len;
-    else if (len < 65536) {
-      buf[at++] = mask | 126;
-      buf[at++] = len >> 8;
-      buf[at++] = len & 0xff;
-    } else {
-      buf[at++] = mask | 127;
-      const hi = Math.floor(len / 2 ** 32);
-      const lo = len >>> 0;
-      buf[at++] = 0;
-      buf[at++] = 0;
-      buf[at++] = (hi >> 8) & 0xff;
-      buf[at++] = hi & 0xff;
-      buf[at++] = lo >>> 24;
-      buf[at++] = (lo >> 16) & 0xff;
-      buf[at++] = (lo >> 8) & 0xff;
-      buf[at++] = lo & 0xff;
-    }
-    if (mask) {
-      if (this.#zeroMask) buf.fill(0, at, at + 4);
-      else crypto.getRandomValues(buf.subarray(at, at + 4));
-      at += 4;
-    }
-    return at;
+    return writeFrameHead(buf, at, opcode, len, this.#role === "client", this.#zeroMask);
   }
 
   async #writeAll(p: Uint8Array): Promise<void> {
@@ -458,6 +449,13 @@ export class NativeWebSocket {
 
   #message(data: Uint8Array, binary: boolean): void {
     if (this.readyState === CLOSED) return;
+    if (!this.#listeners.message) {
+      // Nobody listens yet (a client's caller attaches its pump after the handshake returned,
+      // and the peer's first frames may have come with the answer): keep them, read no more.
+      (this.#held ??= []).push([data, binary]);
+      this.#paused = this.#holdPaused = true;
+      return;
+    }
     this.#emit("message", data, binary);
   }
 
@@ -489,6 +487,59 @@ export class NativeWebSocket {
     this.resume();
     this.#emit("close", this.#code, this.#reason);
   }
+}
+
+/**
+ * Writes a final frame's head at `at` of `buf` (room for 14 bytes); returns where the payload
+ * starts. `masked` (a client's frame): a masking key follows, all zero with `zeroMask`.
+ */
+function writeFrameHead(
+  buf: Uint8Array,
+  at: number,
+  opcode: number,
+  len: number,
+  masked: boolean,
+  zeroMask: boolean,
+): number {
+  const mask = masked ? 0x80 : 0;
+  buf[at++] = 0x80 | opcode;
+  if (len < 126) buf[at++] = mask | len;
+  else if (len < 65536) {
+    buf[at++] = mask | 126;
+    buf[at++] = len >> 8;
+    buf[at++] = len & 0xff;
+  } else {
+    buf[at++] = mask | 127;
+    const hi = Math.floor(len / 2 ** 32);
+    const lo = len >>> 0;
+    buf[at++] = 0;
+    buf[at++] = 0;
+    buf[at++] = (hi >> 8) & 0xff;
+    buf[at++] = hi & 0xff;
+    buf[at++] = lo >>> 24;
+    buf[at++] = (lo >> 16) & 0xff;
+    buf[at++] = (lo >> 8) & 0xff;
+    buf[at++] = lo & 0xff;
+  }
+  if (mask) {
+    if (zeroMask) buf.fill(0, at, at + 4);
+    else crypto.getRandomValues(buf.subarray(at, at + 4));
+    at += 4;
+  }
+  return at;
+}
+
+/**
+ * One binary message as a client sends it (masked; with an all-zero key when `zeroMask`), head
+ * and payload in one buffer: the cloud puts a client's early bytes (`early_data.ts`) ahead of
+ * what it reads next, as if the client had sent them first.
+ */
+export function clientBinaryFrame(data: Uint8Array, zeroMask: boolean): Uint8Array {
+  const out = new Uint8Array(14 + data.byteLength);
+  const at = writeFrameHead(out, 0, 2, data.byteLength, true, zeroMask);
+  out.set(data, at);
+  if (!zeroMask) xorMask(out.subarray(at, at + data.byteLength), out, at - 4);
+  return out.subarray(0, at + data.byteLength);
 }
 
 /** XORs `data` in place with the 4-byte key at `key[at..at+4]`. */

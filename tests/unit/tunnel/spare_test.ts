@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../_fixtures/assert.ts";
 import { Deadlines } from "../../../src/shared/deadlines.ts";
-import { SPARE_IDLE_MS, SpareDialer } from "../../../src/tunnel/spare.ts";
+import { EAGER_ANSWER_MS, SPARE_IDLE_MS, SpareDialer } from "../../../src/tunnel/spare.ts";
 
 /** A loopback listener that keeps every connection it accepts, in order. */
 function cloud() {
@@ -119,4 +119,27 @@ Deno.test("close() ends the spare and dials no more; a failed dial is reported a
   assert(!down.holding, "a spare whose dial failed is dropped");
   assert((await assertRejects(() => down.take())) instanceof Deno.errors.ConnectionRefused);
   down.close();
+});
+
+Deno.test("after a slow answer the next spare is dialed as soon as one is taken; after a fast one, only once answered", async () => {
+  const c = cloud();
+  const spares = new SpareDialer(c.dial, new Deadlines(SPARE_IDLE_MS, { now: () => 0 }));
+  const first = await spares.take();
+  spares.answered(EAGER_ANSWER_MS + 30); // a real network away
+  assert(spares.holding);
+  await c.count(2);
+  const taken = await spares.take();
+  assertEquals(taken.reused, true);
+  assert(spares.holding, "the next one is on its way before this open is answered");
+  await c.count(3);
+  spares.answered(1); // loopback-fast again
+  const again = await spares.take();
+  assertEquals(again.reused, true);
+  assert(!spares.holding, "on a fast link the next waits for the answer");
+  spares.answered(1);
+  assert(spares.holding);
+  await c.count(4);
+  for (const o of [first, taken, again]) o.conn.close();
+  spares.close();
+  c.close();
 });

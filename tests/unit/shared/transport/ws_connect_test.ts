@@ -99,3 +99,48 @@ Deno.test("a fresh connection closed unanswered is an error, not sent twice; a r
   assertEquals(refusing.seen.requests, 1);
   refusing.close();
 });
+
+Deno.test("a server's first message that comes with the 101 (a device that speaks first) reaches a listener attached later", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await l.accept();
+    const buf = new Uint8Array(8192);
+    let end = 0;
+    while (!new TextDecoder().decode(buf.subarray(0, end)).includes("\r\n\r\n")) {
+      end += (await conn.read(buf.subarray(end)))!;
+    }
+    const key = /sec-websocket-key: *(\S+)/i.exec(new TextDecoder().decode(buf))![1];
+    const banner = new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n");
+    const head = new TextEncoder().encode(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+    );
+    // One write: the answer and the banner's frame reach the client in the same read.
+    const out = new Uint8Array(head.byteLength + 2 + banner.byteLength);
+    out.set(head);
+    out.set([0x82, banner.byteLength], head.byteLength);
+    out.set(banner, head.byteLength + 2);
+    await conn.write(out);
+    return conn;
+  })();
+  const r = await connectWebSocket(
+    new URL(`ws://127.0.0.1:${(l.addr as Deno.NetAddr).port}/`),
+    {},
+    true,
+  );
+  assert(r.ok);
+  // The caller attaches its listener after more turns of the event loop.
+  await new Promise((res) => setTimeout(res, 20));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const got = await Promise.race([
+    new Promise<string>((res) =>
+      r.ws.on("message", (d: Uint8Array) => res(new TextDecoder().decode(d)))
+    ),
+    new Promise<string>((res) => (timer = setTimeout(() => res("(lost)"), 5_000))),
+  ]);
+  clearTimeout(timer);
+  assertEquals(got, "SSH-2.0-OpenSSH_9.2\r\n");
+  r.ws.terminate();
+  (await served).close();
+  l.close();
+});
