@@ -14,7 +14,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import { FramedConn, FrameType } from "./frames.ts";
-import { BRIDGE_VERSION, type BridgeOpen, bridgeResult } from "./messages.ts";
+import { BRIDGE_VERSION, type BridgeOpen, bridgeResult, resultError } from "./messages.ts";
 import { bridgeBytes, bridgeFailures, bridgeOpens, bridgesOpen } from "../cloud_metrics.ts";
 
 /** The internal CA certificate(s) to trust and this node's leaf on that CA. */
@@ -110,7 +110,14 @@ export class BridgeClient {
       if (!r.ok) {
         conn.close();
         conn = null;
-        throw new AppError(r.code, r.message);
+        const err = resultError(r);
+        if (err.detail?.peerCode) {
+          this.#o.log.warn(
+            { owner: owner.node, code: r.code, status: r.status, as: err.code },
+            "the owning node refused with an error code this node does not know (a newer version)",
+          );
+        }
+        throw err;
       }
       return { conn, value: r.value };
     } catch (e) {

@@ -18,7 +18,7 @@ import type { OpenedTunnel } from "../control/tunnels.ts";
 import { auditRefusedCertificate } from "../control/refused_certificate.ts";
 import { FramedConn, FrameType } from "./frames.ts";
 import type { InternalIdentity } from "./bridge_tunnel.ts";
-import { bridgeOpen } from "./messages.ts";
+import { bridgeOpen, failureResult } from "./messages.ts";
 import { bridgeBytes, bridgeOpens, bridgesOpen } from "../cloud_metrics.ts";
 
 /** A running internal listener. */
@@ -113,7 +113,7 @@ async function serve(o: InternalListenerOptions, socket: tls.TLSSocket): Promise
     msg = bridgeOpen.parse(first.body);
   } catch (e) {
     o.log.warn({ peer, err: (e as Error).message }, "bridge refused: bad OPEN");
-    conn.sendControl(FrameType.RESULT, { ok: false, code: "bad_request", message: "bad OPEN" });
+    conn.sendControl(FrameType.RESULT, failureResult(new AppError("bad_request", "bad OPEN")));
     socket.end();
     return;
   }
@@ -148,7 +148,6 @@ async function serve(o: InternalListenerOptions, socket: tls.TLSSocket): Promise
   }
 }
 
-function failure(e: unknown): { ok: false; code: string; message: string } {
-  const err = e instanceof AppError ? e : new AppError("agent_offline");
-  return { ok: false, code: err.code, message: err.message };
+function failure(e: unknown): ReturnType<typeof failureResult> {
+  return failureResult(e instanceof AppError ? e : new AppError("agent_offline"));
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { CATALOGUE } from "../../shared/errors.ts";
+import { AppError, CATALOGUE, type ErrorCode } from "../../shared/errors.ts";
 
 /** Bridge protocol version carried in every OPEN. */
 export const BRIDGE_VERSION = 1;
@@ -33,15 +33,43 @@ export const bridgeOpen = z.discriminatedUnion("op", [
 /** A parsed OPEN. */
 export type BridgeOpen = z.infer<typeof bridgeOpen>;
 
-const errorCode = z.string().refine((c) => c in CATALOGUE) as unknown as z.ZodType<
-  keyof typeof CATALOGUE
->;
-
-/** RESULT: success (then DATA flows, or `value` carries a discovery answer) or a catalogued error. */
+/**
+ * RESULT: success (then DATA flows, or `value` carries a discovery answer) or an error: its
+ * catalogue code, message and HTTP status. The code is any short string, not only the codes this
+ * node knows: a newer sibling (a rolling upgrade) may answer with a code added after this node
+ * was built, and its operator should still get that node's status and message, not "agent
+ * reconnecting" (`resultError`).
+ */
 export const bridgeResult = z.union([
   z.object({ ok: z.literal(true), value: z.unknown().optional() }),
-  z.object({ ok: z.literal(false), code: errorCode, message: z.string().max(2000) }),
+  z.object({
+    ok: z.literal(false),
+    code: z.string().min(1).max(64),
+    message: z.string().max(2000),
+    status: z.number().int().min(400).max(599).optional(),
+  }),
 ]);
 
 /** A parsed RESULT. */
 export type BridgeResult = z.infer<typeof bridgeResult>;
+
+/** The RESULT body of a refusal: the error's code, message and HTTP status. */
+export function failureResult(
+  err: AppError,
+): { ok: false; code: string; message: string; status: number } {
+  return { ok: false, code: err.code, message: err.message, status: err.httpStatus };
+}
+
+/**
+ * The error a refusing RESULT stands for. A code this node knows is itself; an unknown one (a
+ * newer node's) becomes the first catalogued code with the same HTTP status (502 when the peer
+ * sent none), keeping the peer's message, so the operator sees what the owner said.
+ */
+export function resultError(r: { code: string; message: string; status?: number }): AppError {
+  if (Object.hasOwn(CATALOGUE, r.code)) return new AppError(r.code as ErrorCode, r.message);
+  const status = r.status ?? 502;
+  const codes = Object.keys(CATALOGUE) as ErrorCode[];
+  const same = codes.find((c) => CATALOGUE[c].http === status) ??
+    (status < 500 ? "bad_request" : "device_unreachable");
+  return new AppError(same, r.message, { peerCode: r.code });
+}
