@@ -60,9 +60,6 @@ export interface EarlyOptions {
   serverFirst?: boolean;
 }
 
-/** Ports whose protocols have the server speak first (see `EarlyOptions.serverFirst`). */
-export const SERVER_FIRST_PORTS: ReadonlySet<number> = new Set([21, 22, 23, 25, 110, 143, 587]);
-
 /**
  * Opens the WebSocket at `url` with `headers` and pumps `conn` through it until both are done.
  * The WebSocket is the native one (`ws_native.ts` on a Deno connection), not `ws`. With

@@ -19,6 +19,7 @@ import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
 import { carry, sparesFor, wsUrl } from "./connect.ts";
+import { DEVICE_PORT_HEADER, SERVER_FIRST_PORTS } from "../shared/transport/early_data.ts";
 import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
 import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
@@ -248,8 +249,11 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** Asks the cloud whether this token may open this handle, for a clear error up front. */
-async function preflight(cloud: URL, handle: string, token: string): Promise<void> {
+/**
+ * Asks the cloud whether this token may open this handle, for a clear error up front; returns
+ * the device port behind it when the cloud names it (older clouds do not: null).
+ */
+async function preflight(cloud: URL, handle: string, token: string): Promise<number | null> {
   const res = await fetch(new URL(`/api/tunnel/${encodeURIComponent(handle)}`, cloud), {
     headers: { authorization: `Bearer ${token}` },
     signal: AbortSignal.timeout(15_000),
@@ -257,7 +261,10 @@ async function preflight(cloud: URL, handle: string, token: string): Promise<voi
     throw new UsageError(`cannot reach the cloud at ${cloud.origin}: ${(e as Error).message}`);
   });
   const body = await res.json().catch(() => ({})) as { message?: string };
-  if (res.status === 426) return;
+  if (res.status === 426) {
+    const port = Number(res.headers.get(DEVICE_PORT_HEADER));
+    return Number.isInteger(port) && port >= 1 && port <= 65535 ? port : null;
+  }
   throw new UsageError(`the cloud refused: ${res.status} ${body.message ?? res.statusText}`);
 }
 
@@ -306,7 +313,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   if (!isLoopback(host)) {
     throw new UsageError("--listen: only loopback addresses (127.x, ::1) are allowed");
   }
-  await preflight(cloud, handle, token);
+  const devicePort = await preflight(cloud, handle, token);
 
   const log = createLogger({ role: "tunnel" });
   installLastResort(log);
@@ -321,7 +328,10 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   let stopEvents = () => {};
   const spares = sparesFor(cloud);
   const headers = { authorization: `Bearer ${token}` };
-  const early = { enabled: !values["no-early-data"] };
+  const early = {
+    enabled: !values["no-early-data"],
+    serverFirst: devicePort !== null && SERVER_FIRST_PORTS.has(devicePort),
+  };
   console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
   console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
   (async () => {

@@ -8,7 +8,8 @@
  */
 import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
-import { carry, SERVER_FIRST_PORTS, sparesFor, wsUrl } from "./connect.ts";
+import { carry, sparesFor, wsUrl } from "./connect.ts";
+import { SERVER_FIRST_PORTS } from "../shared/transport/early_data.ts";
 import { Listeners } from "./listeners.ts";
 import { fetchPlan, type Plan, PlanError, planTable } from "./plan.ts";
 import { followEvents } from "./events.ts";

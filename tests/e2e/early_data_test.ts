@@ -5,7 +5,11 @@
 // open still tells the operator why.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { closedPort, echoServer, Proc, Stack } from "../_fixtures/stack.ts";
-import { decodeEarlyData, EARLY_DATA_HEADER } from "../../src/shared/transport/early_data.ts";
+import {
+  decodeEarlyData,
+  DEVICE_PORT_HEADER,
+  EARLY_DATA_HEADER,
+} from "../../src/shared/transport/early_data.ts";
 
 /**
  * A proxy in front of the cloud's HTTP port that holds each connection's first bytes from the
@@ -154,6 +158,14 @@ Deno.test("CLI early data: a client's first bytes ride in the upgrade request an
     assert(t2);
     assert(!t2.head.toLowerCase().includes(EARLY_DATA_HEADER), t2.head);
     assertEquals(t2.sentBeforeAnswer, t2.headLength, "the bytes follow the answer");
+
+    // The plain GET `tunnel open` checks with names the device port (no early wait toward SSH).
+    const check = await fetch(`${stack.url}/api/tunnel/${q.device.handles[echo.port]}`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    await check.body?.cancel();
+    assertEquals(check.status, 426);
+    assertEquals(check.headers.get(DEVICE_PORT_HEADER), String(echo.port));
 
     // A malformed header is the client's error, answered as one before any device is dialed.
     const accepted = echo.accepted();

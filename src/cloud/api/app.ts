@@ -52,6 +52,7 @@ import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 import { eventRoutes } from "./events.ts";
 import { webhookRoutes } from "./webhooks.ts";
+import { DEVICE_PORT_HEADER } from "../../shared/transport/early_data.ts";
 import type { WebhookSecrets } from "../events/webhook_secret.ts";
 import type { WebhookUrlPolicy } from "../events/webhook_url.ts";
 
@@ -143,13 +144,15 @@ export function createApp(d: AppDeps): Hono<Env> {
     return c.json(await enroll(d, body, remoteOf(c)));
   });
 
-  // Upgrades are taken by the HTTP server (http_server.ts); a plain GET learns whether it may.
+  // Upgrades are taken by the HTTP server (http_server.ts). A plain GET learns whether it may,
+  // and the device port behind the handle (`tunnel open` of the CLI then waits for no early data
+  // toward a port whose server speaks first: early_data.ts).
   app.get("/api/tunnel/:handle", async (c) => {
-    await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+    const { target } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
     return c.json(
       { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
       426,
-      { upgrade: "websocket" },
+      { upgrade: "websocket", [DEVICE_PORT_HEADER]: String(target.handle.port) },
     );
   });
 

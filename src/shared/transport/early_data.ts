@@ -23,6 +23,16 @@ import { clientBinaryFrame } from "./ws_native.ts";
 
 /** The request header that carries early bytes (base64), and the 101's confirmation (a count). */
 export const EARLY_DATA_HEADER = "nanodems-early-data";
+/**
+ * The header of the tunnel endpoint's plain-GET answer (426) naming the device port behind a
+ * handle: `tunnel open` learns from it whether the port's server speaks first.
+ */
+export const DEVICE_PORT_HEADER = "nanodems-device-port";
+/**
+ * Ports whose protocols have the server speak first (SSH, telnet, FTP, mail): their clients send
+ * nothing before the banner, so an open toward them waits for no early bytes.
+ */
+export const SERVER_FIRST_PORTS: ReadonlySet<number> = new Set([21, 22, 23, 25, 110, 143, 587]);
 /** At most this many bytes ride in the header (4 KiB of base64: under every proxy's limits). */
 export const EARLY_MAX = 3 << 10;
 
