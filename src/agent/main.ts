@@ -379,7 +379,6 @@ export async function agentMain(argv: string[]): Promise<number> {
     };
     const dataLink = (ok: boolean, reason: string) => {
       if (now.data?.ok === ok && now.data.reason === reason) return;
-      // (Key order matters to the installer, which reads "ok" then "since" with sed.)
       now = { ...now, data: { ok, since: Date.now(), reason } };
       void save();
     };

@@ -145,6 +145,10 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
       "the agent is online (control stream up via cloud node node-1)",
     );
     assertStringIncludes(first.out, "tunnels ready: the data channel to the cloud is open");
+    // The agent itself waited (`status --wait`, what the Windows installer runs too), then showed
+    // its status.
+    assertStringIncludes(first.out, "waiting up to 30 s for the agent to reach the cloud");
+    assertStringIncludes(first.out, "data:     ok since");
     assertStringIncludes(first.out, "logs:");
     assertStringIncludes(first.out, "status:");
     assertEquals(first.leaks, [], "the token appeared on a command line");
@@ -175,6 +179,8 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
     const again = await runInstaller(script, root, secret);
     assertEquals(again.code, 0, again.out);
     assertStringIncludes(again.out, "already enrolled");
+    // The new agent's own link, not the old one's (removed before the start), made it say so.
+    assertStringIncludes(again.out, "tunnels ready: the data channel to the cloud is open");
     assertEquals(await Deno.readTextFile(`${root}/usr/local/bin/connector-agent`), v2);
     const id2 = JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId;
     assertEquals(id2, id1);

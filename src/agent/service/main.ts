@@ -18,6 +18,8 @@ import {
 } from "./paths.ts";
 import { parseScQuery } from "./windows.ts";
 import { describeData, describeLink, processAlive, readLinkStatus } from "../link_status.ts";
+import { describeWait, waitForLink } from "../link_wait.ts";
+import { commandHint } from "../../shared/invocation.ts";
 
 /** The options of install, uninstall and status. */
 export const serviceOptions: Record<string, OptionSpec> = {
@@ -50,6 +52,13 @@ export const serviceOptions: Record<string, OptionSpec> = {
   },
   "dry-run": { type: "boolean", help: "install/uninstall: print the steps, change nothing" },
   purge: { type: "boolean", help: "uninstall: also delete the state directory (the identity)" },
+  wait: {
+    type: "string",
+    arg: "SECONDS",
+    help:
+      "status: first wait up to SECONDS for the agent to come online, then up to 20 s for its " +
+      "data channel (what the site installers do); exit 0 only when tunnels can reach this site",
+  },
 };
 
 /** Help for the service commands. */
@@ -57,6 +66,8 @@ export const SERVICE_HELP = `Service commands (run as root / Administrator):
   connector agent install     install and start the service (systemd, launchd or Windows)
   connector agent uninstall   stop and remove it (the identity stays unless --purge)
   connector agent status      service state, agent id, site, cloud, where the logs are
+  connector agent status --wait 30
+                              wait for a just-started agent: "tunnels ready", or why not
 
 Options of install, uninstall and status:
 ${renderOptions(serviceOptions)}`;
@@ -129,6 +140,16 @@ async function statusStateDir(given: string | undefined, os: ServiceOs): Promise
     if (await loadState(dir).catch(() => null)) return dir;
   }
   return candidates[0];
+}
+
+/** `--wait SECONDS`: null when absent; a whole number of seconds from 1 to 3600. */
+export function parseWait(v: string | undefined): number | null {
+  if (v === undefined) return null;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > 3600) {
+    throw new UsageError(`--wait: expected a whole number of seconds from 1 to 3600; got "${v}"`);
+  }
+  return n;
 }
 
 function defaultExec(os: ServiceOs): string {
@@ -208,12 +229,26 @@ export async function serviceMain(sub: string, argv: string[]): Promise<number> 
   const wanted = String(values.manager ?? "auto");
 
   if (sub === "status") {
+    const waitS = parseWait(values.wait as string | undefined);
     const state = await statusStateDir(values.state as string | undefined, os);
+    let waited: boolean | null = null;
+    const enrolled = await loadState(state).catch(() => null);
+    if (waitS !== null && !enrolled) {
+      console.log(`not enrolled (no identity in ${state}): no agent to wait for`);
+      waited = false;
+    } else if (waitS !== null && enrolled) {
+      const cloudUrl = enrolled.cloudUrl;
+      console.log(`waiting up to ${waitS} s for the agent to reach the cloud …`);
+      const w = await waitForLink(state, { onlineMs: waitS * 1000 });
+      const statusCommand = commandHint("agent", ["status"], { state });
+      for (const line of describeWait(w, { statusCommand, cloudUrl })) console.log(line);
+      waited = w.kind === "ready";
+    }
     const bg = wanted === "auto" || wanted === "none" ? await backgroundState(state) : null;
     const manager = bg ? null : statusManager(wanted, os, hasSystemd);
     const svc = bg ??
       (manager ? await serviceState(manager) : { line: "not installed as a service", up: false });
-    const id = await loadState(state).catch(() => null);
+    const id = enrolled;
     const link = await readLinkStatus(state);
     const running = link !== null && processAlive(link.pid);
     const logs = bg
@@ -239,6 +274,7 @@ export async function serviceMain(sub: string, argv: string[]): Promise<number> 
     console.log(`data:     ${describeData(link, running)}`);
     console.log(`state:    ${state}`);
     console.log(`logs:     ${logs}`);
+    if (waited !== null) return waited ? 0 : 3;
     return id && (svc.up || running) ? 0 : 3;
   }
 

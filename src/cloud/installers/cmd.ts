@@ -6,7 +6,9 @@
  * restricted to SYSTEM and Administrators (by SID, so it works in every language) before the
  * token file is written there; enrollment reads the token from that file, which is then deleted;
  * `connector-agent install` registers and starts the `NanodemsAgent` service through sc.exe.
- * Re-running it stops the service, replaces the executable and keeps the identity.
+ * Re-running it stops the service, replaces the executable and keeps the identity. It then waits
+ * (`connector-agent status --wait 30`, the same code the `.sh` installer runs) for the agent to
+ * come online and open its data channel, and says "tunnels ready" or why not.
  *
  * Windows is not available where this project is built: this text is tested by content only.
  * @module
@@ -62,11 +64,15 @@ if exist "%STATE_DIR%\agent.json" (
 )
 if errorlevel 1 exit /b 1
 
+rem The link status of an agent run before this one must not pass for the new agent's.
+del /f /q "%STATE_DIR%\link.json" >nul 2>&1
 "%EXE%" install --exec "%EXE%" --state "%STATE_DIR%"
 if errorlevel 1 (
   echo nanodems-agent: error: installing the service failed ^(see the message above^)
   exit /b 1
 )
+rem Online, then the data channel: the agent says "tunnels ready" or why not (as installer.sh).
+"%EXE%" status --state "%STATE_DIR%" --wait 30
 echo nanodems-agent: done: the agent is installed and the NanodemsAgent service started
 echo nanodems-agent:   status:    sc query NanodemsAgent   or   "%EXE%" status
 echo nanodems-agent:   logs:      %STATE_DIR%\logs\agent.log

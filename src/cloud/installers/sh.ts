@@ -100,7 +100,6 @@ sha256_of() {
   fi
 }
 
-STARTED_AT=$(date +%s)
 say "downloading the agent for $OS/$ARCH from $URL"
 CODE=$(fetch "$URL" "$TMP/agent")
 if [ "$CODE" != 200 ]; then
@@ -135,6 +134,8 @@ else
   TOKEN_FILE=
 fi
 
+# The link status of an agent run before this one must not pass for the new agent's.
+rm -f "$STATE_DIR/link.json"
 if [ "$MANAGER" = none ]; then
   PID_FILE="$STATE_DIR/agent.pid"
   if [ -f "$PID_FILE" ]; then
@@ -166,57 +167,11 @@ else
 fi
 
 AGENT_ID=$(sed -n 's/.*"agentId": *"\([^"]*\)".*/\1/p' "$STATE_DIR/agent.json")
-# Wait (up to 30 s) until the agent reports its control stream up, when it was started here:
-# the agent writes link.json in its state directory on every change of its link to the cloud.
+# Wait (up to 30 s) until the agent is online, then for its data channel, when it was started
+# here: the agent itself reads the link.json it keeps in its state directory (the Windows
+# installer does the same), and says "tunnels ready" or why not.
 if [ "$MANAGER" = none ] || [ -z "$ROOT" ]; then
-  say "waiting for the agent to reach the cloud …"
-  i=0
-  ONLINE=
-  while [ "$i" -lt 30 ]; do
-    LINK=$(cat "$STATE_DIR/link.json" 2>/dev/null || true)
-    SINCE=$(printf '%s' "$LINK" | sed -n 's/.*"since":\([0-9]*\),"pid".*/\1/p')
-    case "$LINK" in
-      *'"up":true'*)
-        if [ -n "$SINCE" ] && [ $((SINCE / 1000)) -ge "$STARTED_AT" ]; then
-          ONLINE=$(printf '%s' "$LINK" | sed -n 's/.*"node":"\([^"]*\)".*/\1/p')
-          break
-        fi
-        ;;
-    esac
-    sleep 1
-    i=$((i + 1))
-  done
-  if [ -n "$ONLINE" ]; then
-    say "the agent is online (control stream up via cloud node $ONLINE)"
-    # Then its data channel (what tunnels ride on, to the cloud's data port): the first dial
-    # ends within seconds, either way (link.json's "data", written after this start).
-    i=0
-    DATA=
-    while [ "$i" -lt 20 ]; do
-      LINK=$(cat "$STATE_DIR/link.json" 2>/dev/null || true)
-      DSINCE=$(printf '%s' "$LINK" | sed -n 's/.*"data":{"ok":[a-z]*,"since":\([0-9]*\).*/\1/p')
-      if [ -n "$DSINCE" ] && [ $((DSINCE / 1000)) -ge "$STARTED_AT" ]; then
-        case "$LINK" in
-          *'"data":{"ok":true'*) DATA=ok ;;
-          *) DATA=$(printf '%s' "$LINK" | sed -n 's/.*"data":{"ok":false,"since":[0-9]*,"reason":"\(.*\)"}}.*/\1/p')
-             [ -n "$DATA" ] || DATA="dial failed" ;;
-        esac
-        break
-      fi
-      sleep 1
-      i=$((i + 1))
-    done
-    case "$DATA" in
-      ok) say "tunnels ready: the data channel to the cloud is open" ;;
-      "") say "the data channel to the cloud has not opened yet; see: $BIN status --state '$STATE_DIR'" ;;
-      *)
-        say "WARNING: the agent cannot open its data channel to the cloud: $DATA"
-        say "  no tunnel can reach this site until this machine may open outbound TCP connections to the cloud's data port"
-        ;;
-    esac
-  else
-    say "the agent has not reached the cloud yet; check the logs (below) and that this machine reaches $CLOUD_URL"
-  fi
+  "$BIN" status --state "$STATE_DIR" --wait 30 || true
 fi
 say "done: agent $AGENT_ID is installed and started; it shows up online on the cloud within seconds"
 say "  status:    $BIN status --state '$STATE_DIR'"

@@ -6,6 +6,7 @@ import {
   assertEquals,
   assertRejects,
   assertStringIncludes,
+  assertThrows,
 } from "../../../_fixtures/assert.ts";
 import { run } from "../../../_fixtures/stack.ts";
 import { saveState } from "../../../../src/agent/state.ts";
@@ -17,7 +18,8 @@ import {
 } from "../../../../src/shared/crypto/pki.ts";
 import { systemdUnit } from "../../../../src/agent/service/systemd.ts";
 import { launchdPlist } from "../../../../src/agent/service/launchd.ts";
-import { chooseManager, statusManager } from "../../../../src/agent/service/main.ts";
+import { chooseManager, parseWait, statusManager } from "../../../../src/agent/service/main.ts";
+import { UsageError } from "../../../../src/shared/cli.ts";
 import { installPlan, uninstallPlan } from "../../../../src/agent/service/plan.ts";
 import { stopSignals } from "../../../../src/agent/service/stop.ts";
 
@@ -199,4 +201,12 @@ Deno.test("stop signals: SIGTERM where it exists, SIGBREAK on Windows (SIGTERM c
   assertEquals(stopSignals("linux"), ["SIGINT", "SIGTERM"]);
   assertEquals(stopSignals("darwin"), ["SIGINT", "SIGTERM"]);
   assertEquals(stopSignals("windows"), ["SIGINT", "SIGBREAK"]);
+});
+
+Deno.test("status --wait: whole seconds from 1 to 3600, a clear refusal otherwise", () => {
+  assertEquals(parseWait(undefined), null);
+  assertEquals(parseWait("30"), 30);
+  for (const bad of ["0", "-1", "1.5", "30s", "", "3601"]) {
+    assertThrows(() => parseWait(bad), UsageError, "--wait: expected a whole number of seconds");
+  }
 });

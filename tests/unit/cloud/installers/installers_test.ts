@@ -57,6 +57,10 @@ Deno.test("installer.sh: valid sh, the token once, only via a builtin into the 0
   assertStringIncludes(sh, "NC_INSTALL_ROOT");
   assertStringIncludes(sh, "NC_AGENT_DOWNLOAD_URL");
   assertStringIncludes(sh, "NC_SERVICE_MANAGER");
+  // The agent waits for itself (online, then the data channel), after a stale link.json is gone.
+  assert(sh.indexOf('rm -f "$STATE_DIR/link.json"') < sh.indexOf('nohup "$BIN" run'));
+  assert(sh.indexOf('rm -f "$STATE_DIR/link.json"') < sh.indexOf('"$BIN" install --manager'));
+  assertStringIncludes(sh, '"$BIN" status --state "$STATE_DIR" --wait 30 || true');
 });
 
 Deno.test("installer.cmd: CRLF, the token once, via echo into a file in the restricted state dir", () => {
@@ -88,6 +92,12 @@ Deno.test("installer.cmd: CRLF, the token once, via echo into a file in the rest
   assertStringIncludes(cmd, 'if exist "%STATE_DIR%\\agent.json"');
   assertStringIncludes(cmd, "sc query NanodemsAgent");
   assertStringIncludes(cmd, "%STATE_DIR%\\logs\\agent.log");
+  // A stale link.json is removed before the service starts; then the agent itself waits for
+  // online and the data channel and says so (the same code installer.sh runs, tested there).
+  assert(at("sc.exe stop NanodemsAgent") < at('del /f /q "%STATE_DIR%\\link.json"'));
+  assert(at('del /f /q "%STATE_DIR%\\link.json"') < at('"%EXE%" install --exec'));
+  assert(at('"%EXE%" install --exec') < at('"%EXE%" status --state "%STATE_DIR%" --wait 30'));
+  assert(at("--wait 30") < at("nanodems-agent: done:"));
 });
 
 Deno.test("installers refuse values that are not safe to embed", () => {
