@@ -2,13 +2,14 @@
 // has its first bytes carried in the tunnel's upgrade request (the nanodems-early-data header),
 // not sent after the cloud's answer — one round trip to the cloud less per connection — and they
 // reach the device once and intact. `--no-early-data` sends them after the answer. A refused
-// open still tells the operator why.
+// open still tells the operator why. Any WebSocket client may use the same header (a raw socket).
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { closedPort, echoServer, Proc, Stack } from "../_fixtures/stack.ts";
 import {
   decodeEarlyData,
   DEVICE_PORT_HEADER,
   EARLY_DATA_HEADER,
+  encodeEarlyData,
 } from "../../src/shared/transport/early_data.ts";
 
 /**
@@ -90,6 +91,18 @@ async function speakFirst(port: number, text: string): Promise<string> {
   await c.write(new TextEncoder().encode(text));
   await c.closeWrite();
   return await speakFirstOn(c);
+}
+
+/** Reads `c` (as latin1, one character per byte) until `done` says so or the peer ends. */
+async function readUntil(c: Deno.Conn, done: (text: string) => boolean): Promise<string> {
+  let text = "";
+  const buf = new Uint8Array(4096);
+  while (!done(text)) {
+    const n = await c.read(buf);
+    if (n === null) break;
+    for (let i = 0; i < n; i++) text += String.fromCharCode(buf[i]);
+  }
+  return text;
 }
 
 /** Reads `c` until the peer's end, then closes it. */
@@ -181,6 +194,33 @@ Deno.test("CLI early data: a client's first bytes ride in the upgrade request an
     assert(answer.includes('"error":"bad_request"'), answer);
     assert(answer.includes(`invalid ${EARLY_DATA_HEADER} header`), answer);
     assertEquals(echo.accepted(), accepted, "no device was dialed for it");
+
+    // Any WebSocket client may carry its first bytes the same way: the 101 confirms them, and
+    // the device's answer (the echo) is the first frame, without the client sending a frame.
+    const direct = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
+    await direct.write(new TextEncoder().encode(
+      `GET /api/tunnel/${q.device.handles[echo.port]} HTTP/1.1\r\nHost: cloud\r\n` +
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+        `Authorization: Bearer ${q.apiToken}\r\n` +
+        `${EARLY_DATA_HEADER}: ${encodeEarlyData(new TextEncoder().encode(request))}\r\n\r\n`,
+    ));
+    const seen = await readUntil(direct, (b) => {
+      const end = b.indexOf("\r\n\r\n");
+      return end >= 0 && b.length >= end + 4 + 2 + request.length;
+    });
+    direct.close();
+    const headEnd = seen.indexOf("\r\n\r\n") + 4;
+    const head101 = seen.slice(0, headEnd);
+    assert(head101.startsWith("HTTP/1.1 101 "), head101);
+    assert(
+      new RegExp(`^${EARLY_DATA_HEADER}: ${request.length}\r$`, "im").test(head101),
+      `the 101 confirms the bytes:\n${head101}`,
+    );
+    // An unmasked binary frame (0x82) of the request's length, carrying the device's echo.
+    assertEquals(seen.charCodeAt(headEnd), 0x82);
+    assertEquals(seen.charCodeAt(headEnd + 1), request.length);
+    assertEquals(seen.slice(headEnd + 2, headEnd + 2 + request.length), request);
 
     // A device port that refuses: the client's early bytes go nowhere, its connection ends,
     // and the CLI logs the cloud's reason as before.
