@@ -99,7 +99,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
 
     // The CLI tunnel on the device's loopback address.
     const session = await stack.cliSession(q);
-    const cli = new Proc(["tunnel", "run", "--cloud", stack.url, "--token", session.token]);
+    const cli = new Proc(["tunnel", "run", "--cloud", stack.url], { NC_TOKEN: session.token });
     cleanup.push(() => cli.stop("SIGKILL"));
     const ip = q.device.loopbackIp;
     for (const p of devicePorts) await cli.waitFor(new RegExp(`listening listen=${ip}:${p}\\b`));

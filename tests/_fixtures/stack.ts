@@ -415,16 +415,9 @@ export class Stack {
   /** Enrolls an agent state directory with a join token. */
   async enroll(token: string, name = `agent-${this.agents.length + 1}`) {
     const state = `${this.dir}/${name}`;
-    const r = await run([
-      "agent",
-      "enroll",
-      "--cloud",
-      this.url,
-      "--token",
-      token,
-      "--state",
-      state,
-    ]);
+    const r = await run(["agent", "enroll", "--cloud", this.url, "--state", state], {
+      NC_ENROLL_TOKEN: token,
+    });
     return { ...r, state };
   }
 

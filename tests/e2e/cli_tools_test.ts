@@ -30,7 +30,7 @@ Deno.test("ssh and iperf3 through the CLI tunnel", async () => {
       body: JSON.stringify({ siteIds: [q.siteId] }),
     });
     const session = await res.json();
-    const cli = new Proc(["tunnel", "run", "--cloud", stack.url, "--token", session.token]);
+    const cli = new Proc(["tunnel", "run", "--cloud", stack.url], { NC_TOKEN: session.token });
     stack.defer(() => cli.stop("SIGKILL"));
     const ip = q.device.loopbackIp;
     await cli.waitFor(new RegExp(`listening listen=${ip}:${sshd.port}`));

@@ -27,11 +27,9 @@ Deno.test("CLI tunnel run: plan, bytes, refresh add/remove, bind healing, revoke
       "run",
       "--cloud",
       stack.url,
-      "--token",
-      session.token,
       "--refresh",
       "500ms",
-    ]);
+    ], { NC_TOKEN: session.token });
     stack.defer(() => cli.stop("SIGKILL"));
     const ip1 = q.device.loopbackIp;
     await cli.waitFor(new RegExp(`listening listen=${ip1}:${echo.port}`));
@@ -92,7 +90,7 @@ Deno.test("CLI tunnel status and a raw tunnel to a pair outside the session", as
     });
     const session = await res.json();
     const { run } = await import("../_fixtures/stack.ts");
-    const st = await run(["tunnel", "status", "--cloud", stack.url, "--token", session.token]);
+    const st = await run(["tunnel", "status", "--cloud", stack.url], { NC_TOKEN: session.token });
     assertEquals(st.code, 0, st.stderr);
     assert(st.stdout.includes("session valid until"));
     assert(st.stdout.includes(`${q.device.loopbackIp}:22`));
@@ -106,14 +104,9 @@ Deno.test("CLI tunnel status and a raw tunnel to a pair outside the session", as
     });
     assertEquals(nt.status, 403, "the raw CLI tunnel needs a CLI session");
     await nt.body?.cancel();
-    const bad = await run([
-      "tunnel",
-      "status",
-      "--cloud",
-      stack.url,
-      "--token",
-      "ops_" + "x".repeat(43),
-    ]);
+    const bad = await run(["tunnel", "status", "--cloud", stack.url], {
+      NC_TOKEN: "ops_" + "x".repeat(43),
+    });
     assertEquals(bad.code, 3);
   } finally {
     await stack.stop();
@@ -149,7 +142,7 @@ Deno.test("CLI tunnel run follows the plan and revocation at once (event stream)
     };
     const session = await api("POST", "/api/cli/sessions", { siteIds: [q.siteId] });
     // The default refresh is 60 s: everything below must come from the event stream.
-    const cli = new Proc(["tunnel", "run", "--cloud", stack.url, "--token", session.token]);
+    const cli = new Proc(["tunnel", "run", "--cloud", stack.url], { NC_TOKEN: session.token });
     stack.defer(() => cli.stop("SIGKILL"));
     await cli.waitFor(new RegExp(`listening listen=${q.device.loopbackIp}:${echo.port}`));
     // Let the event stream connect (its first read of the change counter).
@@ -194,9 +187,7 @@ Deno.test("CLI tunnel open exits 3 when its token is revoked", async () => {
       q.device.handles[echo.port],
       "--cloud",
       stack.url,
-      "--token",
-      minted.token,
-    ]);
+    ], { NC_TOKEN: minted.token });
     stack.defer(() => cli.stop("SIGKILL"));
     await cli.waitFor(/listening on 127\.0\.0\.1:\d+/);
     await new Promise((r) => setTimeout(r, 1_500));

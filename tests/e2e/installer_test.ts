@@ -17,11 +17,17 @@ function launcher(marker: string): string {
   return `#!/bin/sh\n# test launcher ${marker}\nexec "${Deno.execPath()}" run -A "${ROOT}src/main.ts" agent "$@"\n`;
 }
 
+/** curl as an admin would run it; the token goes in on stdin (`-H @-`), never the command line. */
 async function curl(url: string, token: string, out: string): Promise<number> {
-  const r = await new Deno.Command("curl", {
-    args: ["-sS", "-o", out, "-w", "%{http_code}", "-H", `authorization: Bearer ${token}`, url],
+  const child = new Deno.Command("curl", {
+    args: ["-sS", "-o", out, "-w", "%{http_code}", "-H", "@-", url],
+    stdin: "piped",
     stdout: "piped",
-  }).output();
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(`authorization: Bearer ${token}\n`));
+  await w.close();
+  const r = await child.output();
   return Number(new TextDecoder().decode(r.stdout));
 }
 

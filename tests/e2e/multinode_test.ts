@@ -79,7 +79,7 @@ Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/, RTSP and CLI raw tunnel enter
 
     // The CLI raw tunnel (ops_ session) through node-2.
     const session = await n2.cliSession(q);
-    const cli = new Proc(["tunnel", "run", "--cloud", n2.url, "--token", session.token]);
+    const cli = new Proc(["tunnel", "run", "--cloud", n2.url], { NC_TOKEN: session.token });
     n2.defer(() => cli.stop("SIGKILL"));
     const ip = q.device.loopbackIp;
     await cli.waitFor(new RegExp(`listening listen=${ip}:${echo.port}`));

@@ -57,11 +57,9 @@ Deno.test("the tunnel CLI carries a TCP client's bytes both ways, with half-clos
       handle,
       "--cloud",
       stack.url,
-      "--token",
-      q.apiToken,
       "--listen",
       "127.0.0.1:0",
-    ]);
+    ], { NC_TOKEN: q.apiToken });
     stack.defer(() => cli.stop("SIGKILL"));
     const line = await cli.waitFor(/^\{"listen"/);
     const port = Number(JSON.parse(line).listen.split(":")[1]);
