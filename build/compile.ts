@@ -15,8 +15,13 @@ import { parseArgs } from "node:util";
 import { type DownloadKind, downloadName, PLATFORM_TARGETS } from "../src/shared/downloads.ts";
 
 const TARGETS = Object.keys(PLATFORM_TARGETS);
-const ROLES: { role: string; name: string; download?: DownloadKind }[] = [
-  { role: "cloud", name: "connector-cloud" },
+const ROLES: { role: string; name: string; download?: DownloadKind; workers?: string[] }[] = [
+  // Worker modules are loaded by URL at run time: deno compile carries them only when included.
+  {
+    role: "cloud",
+    name: "connector-cloud",
+    workers: ["src/cloud/store/sqlite_checkpoint_worker.ts"],
+  },
   { role: "agent", name: "connector-agent", download: "agent" },
   { role: "tunnel", name: "nanodems-tunnel", download: "tunnel" },
 ];
@@ -31,7 +36,7 @@ for (const t of targets) {
 }
 await Deno.mkdir("out/downloads", { recursive: true });
 for (const target of targets) {
-  for (const { role, name, download } of ROLES) {
+  for (const { role, name, download, workers = [] } of ROLES) {
     const output = `out/${target}/${name}${target.includes("windows") ? ".exe" : ""}`;
     console.error(`compiling ${name} for ${target} → ${output}`);
     const r = await new Deno.Command(Deno.execPath(), {
@@ -46,6 +51,7 @@ for (const target of targets) {
         // deno compile does not follow, so each executable carries its own role's code only.
         "--include",
         `src/${role}/main.ts`,
+        ...workers.flatMap((w) => ["--include", w]),
         // Each executable starts in its role: `connector-agent run` = `connector agent run`.
         "src/main.ts",
         role,

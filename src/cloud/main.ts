@@ -92,7 +92,16 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
-  const rawStore = withClippedAudit(await openStore(config.store, config.dataDir, clock));
+  const rawStore = withClippedAudit(
+    await openStore(config.store, config.dataDir, clock, {
+      // The embedded store's WAL checkpoints run in a worker, not inside a commit on this
+      // event loop (sqlite_checkpointer.ts).
+      backgroundCheckpoints: {
+        onFallback: (why) =>
+          log.warn({ err: why }, "store checkpoints back on the main thread (worker failed)"),
+      },
+    }),
+  );
   const events = new EventProducer({ store: rawStore, log });
   // Every audit entry that is also an event (enrollment used, credential revoked, device
   // certificate changed) raises it here, whoever appends it.

@@ -2,7 +2,7 @@
 // PyYAML) into the objects Compose and Kubernetes expect; every NC_* variable they set is one
 // the agent really reads (its --help lists them); the container copies the executable by the
 // name the build and the cloud use.
-import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
 import { downloadName } from "../../src/shared/downloads.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -155,7 +155,10 @@ Deno.test("install/connector-cloud.service: secrets from EnvironmentFile, verifi
 Deno.test("install/Containerfile.cloud copies the executable deno task compile builds", async () => {
   const text = await Deno.readTextFile(`${ROOT}install/Containerfile.cloud`);
   const compile = await Deno.readTextFile(`${ROOT}build/compile.ts`);
-  assertStringIncludes(compile, '{ role: "cloud", name: "connector-cloud" }');
+  assertMatch(compile, /role: "cloud",\s*name: "connector-cloud",/);
+  // The store's checkpoint worker is loaded by URL: the cloud's executable must carry it.
+  assertStringIncludes(compile, 'workers: ["src/cloud/store/sqlite_checkpoint_worker.ts"]');
+  assert((await Deno.stat(`${ROOT}src/cloud/store/sqlite_checkpoint_worker.ts`)).isFile);
   assertStringIncludes(compile, "const output = `out/${target}/${name}");
   assertStringIncludes(text, "COPY out/${TARGET}/connector-cloud /usr/local/bin/connector-cloud");
   assertStringIncludes(text, 'ENTRYPOINT ["/usr/local/bin/connector-cloud"]');

@@ -32,6 +32,7 @@ export async function openStore(
   url: string,
   dataDir: string,
   clock: Clock = systemClock,
+  opts: OpenStoreOptions = {},
 ): Promise<Store> {
   if (isMongoUrl(url)) {
     try {
@@ -43,12 +44,21 @@ export async function openStore(
     }
   }
   const path = url.slice("sqlite:".length);
-  if (path) return guardStore(await openSqliteStore({ path, clock }));
-  return guardStore(await openDataDir(dataDir, clock));
+  if (path) return guardStore(await openSqliteStore({ path, clock, ...opts }));
+  return guardStore(await openDataDir(dataDir, clock, opts));
+}
+
+/** How a serving cloud opens its store (the embedded one: checkpoints in a worker). */
+export interface OpenStoreOptions {
+  backgroundCheckpoints?: { onFallback?: (why: string) => void };
 }
 
 /** Opens the embedded store of a data directory. */
-export async function openDataDir(dataDir: string, clock: Clock = systemClock): Promise<Store> {
+export async function openDataDir(
+  dataDir: string,
+  clock: Clock = systemClock,
+  opts: OpenStoreOptions = {},
+): Promise<Store> {
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  return await openSqliteStore({ path: join(dataDir, "connector.db"), clock });
+  return await openSqliteStore({ path: join(dataDir, "connector.db"), clock, ...opts });
 }

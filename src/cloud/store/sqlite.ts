@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import { SqliteAlerts } from "./sqlite_alerts.ts";
+import { type Checkpointer, startCheckpointer } from "./sqlite_checkpointer.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
 import {
   auditLimit,
@@ -100,7 +101,15 @@ const BUSY_TIMEOUT_MS = 5000;
  * exists, or ":memory:") and brings its schema up to date. Fails when the file was written by a
  * newer version of the code. `opts.clock` (default: the wall clock) supplies every timestamp.
  */
-export async function openSqliteStore(opts: { path: string; clock?: Clock }): Promise<Store> {
+export async function openSqliteStore(opts: {
+  path: string;
+  clock?: Clock;
+  /**
+   * Checkpoint the WAL in a worker instead of inside commits (`sqlite_checkpointer.ts`; the
+   * serving cloud does, short-lived commands need not). `onFallback` hears of a failed worker.
+   */
+  backgroundCheckpoints?: { onFallback?: (why: string) => void };
+}): Promise<Store> {
   const db = new DatabaseSync(opts.path);
   try {
     // busy_timeout first, so even switching to WAL waits for a concurrent opener.
@@ -115,7 +124,11 @@ export async function openSqliteStore(opts: { path: string; clock?: Clock }): Pr
     db.close();
     throw e;
   }
-  return new SqliteStore(db, opts.clock ?? systemClock);
+  const checkpointer = opts.backgroundCheckpoints && opts.path !== ":memory:"
+    ? startCheckpointer(db, opts.path, opts.backgroundCheckpoints)
+    : null;
+  await checkpointer?.ready;
+  return new SqliteStore(db, opts.clock ?? systemClock, checkpointer);
 }
 
 /** Applies the missing migrations in one transaction; refuses a newer schema. */
@@ -376,9 +389,11 @@ class SqliteStore implements Store {
   readonly #clock: Clock;
   readonly #statements = new Map<string, StatementSync>();
   readonly #alerts: SqliteAlerts;
+  readonly #checkpointer: Checkpointer | null;
 
-  constructor(db: DatabaseSync, clock: Clock) {
+  constructor(db: DatabaseSync, clock: Clock, checkpointer: Checkpointer | null = null) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     this.#clock = clock;
     this.#alerts = new SqliteAlerts({
       get: (sql, ...p) => this.#get(sql, ...p),
@@ -1908,6 +1923,7 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.#db.isOpen) return;
+    await this.#checkpointer?.stop();
     this.#statements.clear();
     this.#db.close();
   }

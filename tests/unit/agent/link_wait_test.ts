@@ -2,6 +2,7 @@
 // real link.json in a temp directory: online and tunnels ready, online with the data channel
 // blocked (and why), online with no data outcome yet, not online (and the last reason), and a
 // file whose writer is gone is never taken for the new agent's.
+import { inTempDir } from "../../_fixtures/temp_dir.ts";
 import { assertEquals } from "../../_fixtures/assert.ts";
 import { type LinkStatus, writeLinkStatus } from "../../../src/agent/link_status.ts";
 import { describeWait, waitForLink } from "../../../src/agent/link_wait.ts";
@@ -13,17 +14,8 @@ function link(over: Partial<LinkStatus>): LinkStatus {
   return { up: true, node: "node-2", reason: "", since: Date.now(), pid: Deno.pid, ...over };
 }
 
-async function inTemp(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await f(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("link wait: online, then the data channel opens: tunnels ready", () =>
-  inTemp(async (dir) => {
+  inTempDir(async (dir) => {
     await writeLinkStatus(dir, link({ up: false, node: null, reason: "connecting" }));
     const later = (async () => {
       await new Promise((r) => setTimeout(r, 50));
@@ -41,7 +33,7 @@ Deno.test("link wait: online, then the data channel opens: tunnels ready", () =>
   }));
 
 Deno.test("link wait: online but the data port is blocked: a warning with the reason", () =>
-  inTemp(async (dir) => {
+  inTempDir(async (dir) => {
     const reason = "cloud.test:8444: Connection refused (os error 111)";
     await writeLinkStatus(dir, link({ data: { ok: false, since: Date.now(), reason } }));
     const w = await waitForLink(dir, { onlineMs: 1_000, ...FAST });
@@ -55,7 +47,7 @@ Deno.test("link wait: online but the data port is blocked: a warning with the re
   }));
 
 Deno.test("link wait: online with no data outcome in time: says where to look", () =>
-  inTemp(async (dir) => {
+  inTempDir(async (dir) => {
     await writeLinkStatus(dir, link({}));
     const w = await waitForLink(dir, { onlineMs: 1_000, ...FAST });
     assertEquals(w, { kind: "data_pending", node: "node-2" });
@@ -66,7 +58,7 @@ Deno.test("link wait: online with no data outcome in time: says where to look", 
   }));
 
 Deno.test("link wait: never online: the last reason and the cloud to check", () =>
-  inTemp(async (dir) => {
+  inTempDir(async (dir) => {
     assertEquals(await waitForLink(dir, { onlineMs: 50, ...FAST }), {
       kind: "offline",
       last: null,
@@ -82,7 +74,7 @@ Deno.test("link wait: never online: the last reason and the cloud to check", () 
   }));
 
 Deno.test("link wait: a file left by an agent that is gone does not pass for the new one", () =>
-  inTemp(async (dir) => {
+  inTempDir(async (dir) => {
     await writeLinkStatus(dir, link({ pid: 4_000_000, data: { ok: true, since: 1, reason: "" } }));
     const w = await waitForLink(dir, { onlineMs: 100, ...FAST, alive: (pid) => pid === Deno.pid });
     assertEquals(w, { kind: "offline", last: null });
