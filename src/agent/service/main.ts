@@ -237,11 +237,11 @@ export async function serviceMain(sub: string, argv: string[]): Promise<number> 
       console.log(`not enrolled (no identity in ${state}): no agent to wait for`);
       waited = false;
     } else if (waitS !== null && enrolled) {
-      const cloudUrl = enrolled.cloudUrl;
       console.log(`waiting up to ${waitS} s for the agent to reach the cloud …`);
       const w = await waitForLink(state, { onlineMs: waitS * 1000 });
       const statusCommand = commandHint("agent", ["status"], { state });
-      for (const line of describeWait(w, { statusCommand, cloudUrl })) console.log(line);
+      const hint = { statusCommand, cloudUrl: enrolled.cloudUrl };
+      for (const line of describeWait(w, hint)) console.log(line);
       waited = w.kind === "ready";
     }
     const bg = wanted === "auto" || wanted === "none" ? await backgroundState(state) : null;

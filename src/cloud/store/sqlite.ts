@@ -383,10 +383,10 @@ function isUniqueViolation(e: unknown): boolean {
   return e instanceof Error && /UNIQUE constraint failed/.test(e.message);
 }
 
-/** The {@linkcode Store} over one `node:sqlite` connection. */
 /** Agents per statement of the statistics jobs (a few milliseconds each; see #byAgentPages). */
 export const STATS_AGENT_PAGE = 100;
 
+/** The {@linkcode Store} over one `node:sqlite` connection. */
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #clock: Clock;
