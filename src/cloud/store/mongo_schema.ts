@@ -70,6 +70,7 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.apiKeys, { hash: 1 }, { unique: true, name: "hash" }],
   [C.licenses, { hash: 1 }, { unique: true, name: "hash" }],
   [C.audit, { tenantId: 1, _id: -1 }, { name: "tenant_seq" }],
+  [C.audit, { tenantId: 1, action: 1, _id: -1 }, { name: "tenant_action_seq" }],
   [C.presence, { siteId: 1, expiresAt: 1 }, { name: "site_expires" }],
   [C.hourly, { tenantId: 1, agentId: 1, hour: 1 }, { name: "tenant_agent_hour" }],
   [C.hourly, { hour: 1 }, { name: "hour" }],
@@ -81,9 +82,11 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.portStates, { tenantId: 1, siteId: 1 }, { name: "tenant_site" }],
   [C.events, { key: 1 }, { unique: true, name: "key" }],
   [C.events, { tenantId: 1, _id: -1 }, { name: "tenant_seq" }],
+  [C.events, { at: 1 }, { name: "at" }],
   [C.webhooks, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
   [C.deliveries, { state: 1, nextAttemptAt: 1 }, { name: "due" }],
   [C.deliveries, { webhookId: 1, createdAt: -1, ord: -1 }, { name: "webhook" }],
+  [C.deliveries, { createdAt: 1 }, { name: "created" }],
 ];
 
 /** Creates every collection's indexes; safe to run on every start and from several nodes. */

@@ -14,11 +14,16 @@ import {
   type SQLOutputValue,
   type StatementSync,
 } from "node:sqlite";
+import { setImmediate } from "node:timers";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import { SqliteAlerts } from "./sqlite_alerts.ts";
-import { type Checkpointer, startCheckpointer } from "./sqlite_checkpointer.ts";
+import {
+  type Checkpointer,
+  type CheckpointerOptions,
+  startCheckpointer,
+} from "./sqlite_checkpointer.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
 import {
   auditLimit,
@@ -93,6 +98,9 @@ import type {
   WebSession,
 } from "./store.ts";
 
+/** Statements that write and return rows (see `#get`). */
+const RETURNING = /\bRETURNING\b/;
+
 /** How long a connection waits for another connection's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -106,9 +114,10 @@ export async function openSqliteStore(opts: {
   clock?: Clock;
   /**
    * Checkpoint the WAL in a worker instead of inside commits (`sqlite_checkpointer.ts`; the
-   * serving cloud does, short-lived commands need not). `onFallback` hears of a failed worker.
+   * serving cloud does, short-lived commands need not). `onFallback` hears of a failed worker;
+   * `everyMs` and `restartAtBytes` (tests) change the worker's defaults.
    */
-  backgroundCheckpoints?: { onFallback?: (why: string) => void };
+  backgroundCheckpoints?: Pick<CheckpointerOptions, "onFallback" | "everyMs" | "restartAtBytes">;
 }): Promise<Store> {
   const db = new DatabaseSync(opts.path);
   try {
@@ -383,6 +392,17 @@ function isUniqueViolation(e: unknown): boolean {
   return e instanceof Error && /UNIQUE constraint failed/.test(e.message);
 }
 
+/** `column = ?` clauses and their values, for the columns given a value. */
+function equalities(
+  columns: [string, string | undefined][],
+): [string[], SQLInputValue[]] {
+  const set = columns.filter((c): c is [string, string] => c[1] !== undefined);
+  return [set.map(([c]) => `${c} = ?`), set.map(([, v]) => v)];
+}
+
+/** Candidate entries per statement of an audit scan by actor or target (a few ms; `listAudit`). */
+export const AUDIT_SCAN_WINDOW = 5_000;
+
 /** Agents per statement of the statistics jobs (a few milliseconds each; see #byAgentPages). */
 export const STATS_AGENT_PAGE = 100;
 
@@ -417,7 +437,10 @@ class SqliteStore implements Store {
   }
 
   #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.#q(sql).get(...params);
+    // A write with RETURNING is stepped to its end (all): left at its row, SQLite never calls
+    // the WAL hook after its commit, so the store's own checkpoints never ran and a trail of
+    // audit appends grew the WAL without bound.
+    return RETURNING.test(sql) ? this.#q(sql).all(...params)[0] : this.#q(sql).get(...params);
   }
 
   #all(sql: string, ...params: SQLInputValue[]): Row[] {
@@ -1575,24 +1598,36 @@ class SqliteStore implements Store {
   }
 
   async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
-    const where: string[] = [];
-    const params: SQLInputValue[] = [];
-    const filters: [string, string | number | undefined][] = [
-      ["tenant_id = ?", query.tenantId],
-      ["action = ?", query.action],
-      ["actor = ?", query.actor],
-      ["target = ?", query.target],
-      ["seq < ?", query.before],
-    ];
-    for (const [clause, value] of filters) {
-      if (value === undefined) continue;
-      where.push(clause);
-      params.push(value);
-    }
+    // The tenant and action have indexes and pick the candidates; the actor and the target have
+    // none (the trail only grows, and they would add half its size again) and filter them.
+    const { tenantId, action, actor, target } = query;
+    const [indexed, indexedParams] = equalities([["tenant_id", tenantId], ["action", action]]);
+    const [rest, restParams] = equalities([["actor", actor], ["target", target]]);
+    indexed.push("seq < ?");
     const limit = auditLimit(query.limit);
-    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY seq DESC LIMIT ?`;
-    return this.#all(sql, ...params, limit).map(toAuditEntry);
+    let before = query.before ?? Number.MAX_SAFE_INTEGER;
+    const candidates = `SELECT * FROM audit WHERE ${indexed.join(" AND ")} ORDER BY seq DESC`;
+    if (rest.length === 0) {
+      return this.#all(`${candidates} LIMIT ?`, ...indexedParams, before, limit).map(toAuditEntry);
+    }
+    // A rare actor or target made one statement read a big tenant's whole trail on the event
+    // loop (0.4 s per 2 million entries): read the candidates AUDIT_SCAN_WINDOW at a time (a
+    // few milliseconds), turning the event loop between windows.
+    const window = `${candidates} LIMIT ${AUDIT_SCAN_WINDOW}`;
+    const matches = `SELECT * FROM (${window}) WHERE ${
+      rest.join(" AND ")
+    } ORDER BY seq DESC LIMIT ?`;
+    const extent = `SELECT min(seq) AS lo, count(*) AS n FROM (${window})`;
+    const out: AuditEntry[] = [];
+    for (;;) {
+      const rows = this.#all(matches, ...indexedParams, before, ...restParams, limit - out.length);
+      for (const r of rows) out.push(toAuditEntry(r));
+      if (out.length >= limit) return out;
+      const e = this.#get(extent, ...indexedParams, before)!;
+      if (num(e.n) < AUDIT_SCAN_WINDOW) return out;
+      before = num(e.lo);
+      await new Promise((r) => setImmediate(r)); // after pending I/O and timers; ~5 µs
+    }
   }
 
   // Multi-node primitives

@@ -6,8 +6,8 @@
  * the node — data pumps, control streams, the browser proxy — about once a second (README
  * "Performance", "A checkpoint every second"). Here a worker with its own connection checkpoints
  * every `everyMs` (`sqlite_checkpoint_worker.ts`), and the cloud's connection stops checkpointing
- * once the worker is running. Should the worker fail, the connection checkpoints on its own
- * again, so the WAL never grows without bound.
+ * once the worker is running, and rewinds the WAL once it holds `WAL_RESTART_AT`. Should the
+ * worker fail, the connection checkpoints on its own again, so the WAL never grows without bound.
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
@@ -18,6 +18,11 @@ export const AUTO_CHECKPOINT_PAGES = 1000;
 export const CHECKPOINT_EVERY_MS = 200;
 /** A WAL larger than this is truncated back to it when it restarts (after a burst). */
 export const WAL_SIZE_LIMIT = 64 << 20;
+/**
+ * The worker rewinds the WAL (a RESTART checkpoint, see `sqlite_checkpoint_worker.ts`) once it
+ * holds this much, so the file stays about this size under any write rate.
+ */
+export const WAL_RESTART_AT = 16 << 20;
 
 /** Where the checkpoints run: the worker, or (before it is ready, or after it failed) inline. */
 export type CheckpointerState = "starting" | "background" | "inline";
@@ -31,6 +36,8 @@ export interface CheckpointerOptions {
   workerUrl?: URL;
   /** How long the worker may take to start (default 10 s). */
   readyWithinMs?: number;
+  /** The WAL size at which the worker rewinds it (default `WAL_RESTART_AT`). */
+  restartAtBytes?: number;
 }
 
 /** A running background checkpointer. */
@@ -84,7 +91,11 @@ export function startCheckpointer(
     e.preventDefault();
     inline(`the checkpoint worker failed: ${e.message}`);
   };
-  worker.postMessage({ path, everyMs: opts.everyMs ?? CHECKPOINT_EVERY_MS });
+  worker.postMessage({
+    path,
+    everyMs: opts.everyMs ?? CHECKPOINT_EVERY_MS,
+    restartAtBytes: opts.restartAtBytes ?? WAL_RESTART_AT,
+  });
   return {
     get state() {
       return state;

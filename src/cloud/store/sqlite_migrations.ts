@@ -459,8 +459,20 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
   CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);
   `,
-  // 15: why an online agent's data connections cannot open (presence.dataBlocked).
+  // 14: why an online agent's data connections cannot open (presence.dataBlocked).
   `
   ALTER TABLE presence ADD COLUMN data_blocked TEXT NOT NULL DEFAULT '';
+  `,
+  // 15: the retention purge (purgeEvents) finds old events and finished deliveries by time
+  // instead of scanning both tables on the event loop.
+  `
+  CREATE INDEX events_at ON events (at);
+  CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
+  `,
+  // 16: a tenant's audit entries by action, newest first. audit_action alone made a small
+  // tenant's filter read every tenant's entries of that action (tunnel opens: millions), and the
+  // tenant index alone a big tenant's whole trail for a rare action.
+  `
+  CREATE INDEX audit_tenant_action ON audit (tenant_id, action, seq);
   `,
 ];
