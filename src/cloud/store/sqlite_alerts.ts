@@ -30,8 +30,8 @@ import type {
 type Row = Record<string, SQLOutputValue>;
 
 /**
- * Rows per statement of the retention purge (`purgeEvents`): a few milliseconds each on the
- * `at` / `created_at` indexes (migration 15).
+ * Rows per statement of the retention purge (`purgeEvents`, on the `at` / `created_at` indexes
+ * of migration 15) and of marking all events read: a few milliseconds each.
  */
 export const PURGE_PAGE = 500;
 
@@ -227,13 +227,14 @@ export class SqliteAlerts implements AlertStore {
   }
 
   async listEvents(tenantId: string, q: EventQuery = {}): Promise<TenantEvent[]> {
+    // Two statements, so the unread one can use the partial index events_unread.
+    const unread = q.unread ? " AND read_at IS NULL" : "";
     return this.#all(
-      `SELECT * FROM events WHERE tenant_id = ? AND seq < ? AND seq > ?
-         AND (? = 0 OR read_at IS NULL) ORDER BY seq DESC LIMIT ?`,
+      `SELECT * FROM events WHERE tenant_id = ? AND seq < ? AND seq > ?${unread}
+         ORDER BY seq DESC LIMIT ?`,
       tenantId,
       q.before ?? Number.MAX_SAFE_INTEGER,
       q.after ?? 0,
-      q.unread ? 1 : 0,
       eventLimit(q.limit),
     ).map(toEvent);
   }
@@ -250,10 +251,18 @@ export class SqliteAlerts implements AlertStore {
   async markEventsRead(tenantId: string, seqs: number[] | "all"): Promise<number> {
     const now = this.#clock.now();
     if (seqs === "all") {
-      return this.#run(
-        "UPDATE events SET read_at = ? WHERE tenant_id = ? AND read_at IS NULL",
-        now,
-        tenantId,
+      // What is unread now, a page at a time (a tenant that never reads has 90 days of them).
+      const newest = this.#get("SELECT max(seq) AS s FROM events WHERE tenant_id = ?", tenantId)!;
+      if (newest.s === null) return 0;
+      return await this.#inPages(() =>
+        this.#run(
+          `UPDATE events SET read_at = ? WHERE seq IN (SELECT seq FROM events
+             WHERE tenant_id = ? AND read_at IS NULL AND seq <= ? LIMIT ?)`,
+          now,
+          tenantId,
+          num(newest.s),
+          PURGE_PAGE,
+        )
       );
     }
     return this.#tx(() =>
