@@ -13,6 +13,7 @@ import type { Registry } from "./control/registry.ts";
 import type { ControlServer } from "./control/server.ts";
 import type { LiveAccess } from "./access/live.ts";
 import { isStoreOutage } from "./store/outage.ts";
+import { timeSlicer } from "../shared/time_slice.ts";
 
 /** The name of the store counter that writers bump after a change agents must see. */
 export const CHANGES_COUNTER = "changes";
@@ -28,8 +29,14 @@ export async function reconcile(
   registry: Registry,
   control: ControlServer,
 ): Promise<void> {
-  for (const siteId of registry.sites()) await control.pushAllowlist(siteId);
+  // A read per connected site and agent: thousands on a busy node, so in slices.
+  const slice = timeSlicer();
+  for (const siteId of registry.sites()) {
+    await slice();
+    await control.pushAllowlist(siteId);
+  }
   for (const s of registry.all()) {
+    await slice();
     const a = await store.getAgent(s.agentId);
     if (!a || a.revokedAt !== null) control.kick(s.agentId, "agent revoked");
   }

@@ -9,6 +9,7 @@
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { Principal } from "../tenancy/auth.ts";
+import { timeSlicer } from "../../shared/time_slice.ts";
 
 /** The close reason operators see. */
 export const REVOKED_REASON = "credentials revoked";
@@ -118,7 +119,10 @@ export class LiveAccess {
   async revalidate(store: Store, now: number, log?: Logger): Promise<number> {
     const verdicts = new Map<string, boolean>();
     let closed = 0;
+    const slice = timeSlicer(); // a node may hold thousands of live connections
     for (const e of [...this.#entries]) {
+      await slice();
+      if (!this.#entries.has(e)) continue; // ended meanwhile
       const p = e.principal;
       const key = `${p.kind}:${p.sessionHash ?? p.cliSessionHash ?? p.credentialHash ?? ""}:${
         p.userId ?? ""

@@ -30,6 +30,7 @@ import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import type { DiscoveryResult, ReachabilityReport } from "../../shared/protocol/control.ts";
 import type { CertRenewal } from "./cert_renewal.ts";
 import type { TlsIdentity } from "./tls_identity.ts";
+import { timeSlicer } from "../../shared/time_slice.ts";
 
 /** A running control listener. */
 export interface ControlServer {
@@ -393,7 +394,9 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       for (const s of o.registry.bySite(siteId)) await pushTo(s);
     },
     async pushCertificatePolicy() {
+      const slice = timeSlicer();
       for (const s of o.registry.all()) {
+        await slice();
         s.send({ certificatePolicy: await o.certs.policy(s.agentId) });
       }
     },

@@ -13,7 +13,7 @@ import type { Logger } from "../../shared/log.ts";
 import { asLeader } from "../jobs/leader.ts";
 import type { Agent, AgentAvailability, Store } from "../store/store.ts";
 import type { EventProducer } from "./producer.ts";
-import { presenceOf } from "../tenancy/agent_presence.ts";
+import { timeSlicer } from "../../shared/time_slice.ts";
 
 /** The default grace period before a vanished agent counts as offline. */
 export const OFFLINE_GRACE_MS = 30_000;
@@ -27,6 +27,8 @@ export interface PresenceJobDeps {
   owner: string;
   graceMs: number;
   log?: Logger;
+  /** How long a pass may hold the event loop before it gives it a turn (`timeSlicer`). */
+  sliceMs?: number;
 }
 
 /** The transition one observation makes, as a pure function (unit-tested on its own). */
@@ -67,40 +69,65 @@ export function nextAvailability(
   };
 }
 
-/** One pass over every agent (the caller holds the lock). Returns the events raised. */
+/**
+ * One pass over every agent (the caller holds the lock). Returns the events raised. The pass
+ * gives the event loop a turn every few milliseconds (`timeSlicer`): it reads every tenant's
+ * agents and every site's presence, which held the node's event loop about 100 ms at 10 000
+ * agents on the embedded store, every 5 s.
+ */
 export async function checkAgentPresence(d: PresenceJobDeps): Promise<number> {
   const now = d.clock.now();
+  const slice = timeSlicer(d.sliceMs);
   const known = new Map((await d.store.listAgentAvailability()).map((a) => [a.agentId, a]));
   let raised = 0;
   for (const t of await d.store.listTenants()) {
-    const agents = (await d.store.listAgents(t.id)).filter((a) => a.revokedAt === null);
-    const presence = await presenceOf(d.store, agents);
-    for (const agent of agents) {
-      const present = presence.has(agent.id);
-      const prev = known.get(agent.id);
-      const { next, event } = nextAvailability(prev, agent, present, now, d.graceMs);
-      if (next) await d.store.putAgentAvailability(next);
-      if (!event) continue;
-      // The epoch is the state being left (its start time): one event per transition.
-      const epoch = prev!.since;
-      const ev = await d.events.emit({
-        tenantId: agent.tenantId,
-        type: event,
-        subject: {
-          name: agent.label || agent.hostname || agent.id,
-          agentId: agent.id,
-          siteId: agent.siteId,
-        },
-        actor: "system",
-        detail: event === "agent.offline"
-          ? { since: next!.since, graceMs: d.graceMs }
-          : { offlineSince: prev!.since, offlineMs: now - prev!.since },
-        key: `${event}:${agent.id}:${epoch}`,
-      });
-      if (ev) raised++;
+    await slice();
+    const bySite = new Map<string, Agent[]>();
+    for (const a of await d.store.listAgents(t.id)) {
+      if (a.revokedAt !== null) continue;
+      const site = bySite.get(a.siteId);
+      if (site) site.push(a);
+      else bySite.set(a.siteId, [a]);
+    }
+    for (const [siteId, agents] of bySite) {
+      await slice();
+      const present = new Set((await d.store.listPresence(siteId)).map((p) => p.agentId));
+      for (const agent of agents) {
+        raised += await observe(d, known.get(agent.id), agent, present, now);
+      }
     }
   }
   return raised;
+}
+
+/** One agent's observation: its availability written if it changed, its event raised (0 or 1). */
+async function observe(
+  d: PresenceJobDeps,
+  prev: AgentAvailability | undefined,
+  agent: Agent,
+  presence: Set<string>,
+  now: number,
+): Promise<number> {
+  const { next, event } = nextAvailability(prev, agent, presence.has(agent.id), now, d.graceMs);
+  if (next) await d.store.putAgentAvailability(next);
+  if (!event) return 0;
+  // The epoch is the state being left (its start time): one event per transition.
+  const epoch = prev!.since;
+  const ev = await d.events.emit({
+    tenantId: agent.tenantId,
+    type: event,
+    subject: {
+      name: agent.label || agent.hostname || agent.id,
+      agentId: agent.id,
+      siteId: agent.siteId,
+    },
+    actor: "system",
+    detail: event === "agent.offline"
+      ? { since: next!.since, graceMs: d.graceMs }
+      : { offlineSince: prev!.since, offlineMs: now - prev!.since },
+    key: `${event}:${agent.id}:${epoch}`,
+  });
+  return ev ? 1 : 0;
 }
 
 /** How often the job looks: a quarter of the grace, between 250 ms and 5 s. */
