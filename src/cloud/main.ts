@@ -100,6 +100,10 @@ export async function startCloud(
         onFallback: (why) =>
           log.warn({ err: why }, "store checkpoints back on the main thread (worker failed)"),
       },
+      onUpgrade: ({ from, to, tookMs }) =>
+        tookMs === undefined
+          ? log.info({ from, to }, "store: upgrading the schema (a large audit log takes seconds)")
+          : log.info({ from, to, ms: Math.round(tookMs) }, "store: schema upgraded"),
     }),
   );
   const events = new EventProducer({ store: rawStore, log });

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { type Clock, systemClock } from "../../shared/clock.ts";
-import { openSqliteStore } from "./sqlite.ts";
+import { openSqliteStore, type UpgradeListener } from "./sqlite.ts";
 import { isMongoUrl, openMongoStore } from "./mongo.ts";
 import { guardStore } from "./outage.ts";
 import type { Store } from "./store.ts";
@@ -51,6 +51,8 @@ export async function openStore(
 /** How a serving cloud opens its store (the embedded one: checkpoints in a worker). */
 export interface OpenStoreOptions {
   backgroundCheckpoints?: { onFallback?: (why: string) => void };
+  /** Told before and after the embedded store's schema is upgraded. */
+  onUpgrade?: UpgradeListener;
 }
 
 /** Opens the embedded store of a data directory. */

@@ -118,6 +118,8 @@ export async function openSqliteStore(opts: {
    * `everyMs` and `restartAtBytes` (tests) change the worker's defaults.
    */
   backgroundCheckpoints?: Pick<CheckpointerOptions, "onFallback" | "everyMs" | "restartAtBytes">;
+  /** Told before and after an existing database's schema is upgraded (see `migrate`). */
+  onUpgrade?: UpgradeListener;
 }): Promise<Store> {
   const db = new DatabaseSync(opts.path);
   try {
@@ -128,7 +130,7 @@ export async function openSqliteStore(opts: {
     // last commits (never corrupt the file).
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
-    migrate(db, opts.path);
+    migrate(db, opts.path, opts.onUpgrade);
   } catch (e) {
     db.close();
     throw e;
@@ -140,8 +142,14 @@ export async function openSqliteStore(opts: {
   return new SqliteStore(db, opts.clock ?? systemClock, checkpointer);
 }
 
+/**
+ * Hears of a schema upgrade of an existing database: once before (no `tookMs`), once after.
+ * Migrations run before the store serves anything, so a long one is worth a log line.
+ */
+export type UpgradeListener = (u: { from: number; to: number; tookMs?: number }) => void;
+
 /** Applies the missing migrations in one transaction; refuses a newer schema. */
-function migrate(db: DatabaseSync, path: string): void {
+function migrate(db: DatabaseSync, path: string, onUpgrade?: UpgradeListener): void {
   db.exec("BEGIN IMMEDIATE");
   try {
     const current = Number(db.prepare("PRAGMA user_version").get()!.user_version);
@@ -151,9 +159,17 @@ function migrate(db: DatabaseSync, path: string): void {
           `to version ${MIGRATIONS.length}; run a newer Nanodems Connector or restore a backup`,
       );
     }
+    // A new file (version 0) is created at once; an existing one may take a while (an index
+    // over years of audit entries), so its owner hears of it before and after.
+    const upgrade = current > 0 && current < MIGRATIONS.length;
+    const started = performance.now();
+    if (upgrade) onUpgrade?.({ from: current, to: MIGRATIONS.length });
     for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
     if (current < MIGRATIONS.length) db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
     db.exec("COMMIT");
+    if (upgrade) {
+      onUpgrade?.({ from: current, to: MIGRATIONS.length, tookMs: performance.now() - started });
+    }
   } catch (e) {
     if (db.isTransaction) db.exec("ROLLBACK");
     throw e;

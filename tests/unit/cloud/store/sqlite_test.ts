@@ -424,8 +424,18 @@ Deno.test("sqlite store: devices stored before ports had a protocol read the def
     );
     raw.exec("COMMIT");
     raw.close();
-    const store = await openSqliteStore({ path, clock: new ManualClock() });
+    const heard: { from: number; to: number; tookMs?: number }[] = [];
+    const store = await openSqliteStore({
+      path,
+      clock: new ManualClock(),
+      onUpgrade: (u) => heard.push(u),
+    });
     try {
+      // The owner hears of the upgrade before and after (the cloud logs both).
+      assert.deepEqual(heard[0], { from: 11, to: MIGRATIONS.length });
+      assert.equal(heard.length, 2);
+      assert.equal(heard[1].from, 11);
+      assert.equal(typeof heard[1].tookMs, "number");
       const d = await store.getDevice("t1", "d1");
       assert.deepEqual(d!.protocols, {
         22: "ssh",
@@ -448,5 +458,10 @@ Deno.test("sqlite store: devices stored before ports had a protocol read the def
     } finally {
       await store.close();
     }
+    // Up to date, or new: nothing to hear.
+    await (await openSqliteStore({ path, onUpgrade: (u) => heard.push(u) })).close();
+    await (await openSqliteStore({ path: `${dir}/new.db`, onUpgrade: (u) => heard.push(u) }))
+      .close();
+    assert.equal(heard.length, 2);
   });
 });
