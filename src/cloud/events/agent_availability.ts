@@ -14,6 +14,7 @@ import { asLeader } from "../jobs/leader.ts";
 import type { Agent, AgentAvailability, Store } from "../store/store.ts";
 import type { EventProducer } from "./producer.ts";
 import { timeSlicer } from "../../shared/time_slice.ts";
+import { presenceOf } from "../tenancy/agent_presence.ts";
 
 /** The default grace period before a vanished agent counts as offline. */
 export const OFFLINE_GRACE_MS = 30_000;
@@ -72,8 +73,8 @@ export function nextAvailability(
 /**
  * One pass over every agent (the caller holds the lock). Returns the events raised. The pass
  * gives the event loop a turn every few milliseconds (`timeSlicer`): it reads every tenant's
- * agents and every site's presence, which held the node's event loop about 100 ms at 10 000
- * agents on the embedded store, every 5 s.
+ * agents and every site's presence (`presenceOf`), which held the node's event loop about
+ * 100 ms at 10 000 agents on the embedded store, every 5 s.
  */
 export async function checkAgentPresence(d: PresenceJobDeps): Promise<number> {
   const now = d.clock.now();
@@ -82,19 +83,10 @@ export async function checkAgentPresence(d: PresenceJobDeps): Promise<number> {
   let raised = 0;
   for (const t of await d.store.listTenants()) {
     await slice();
-    const bySite = new Map<string, Agent[]>();
-    for (const a of await d.store.listAgents(t.id)) {
-      if (a.revokedAt !== null) continue;
-      const site = bySite.get(a.siteId);
-      if (site) site.push(a);
-      else bySite.set(a.siteId, [a]);
-    }
-    for (const [siteId, agents] of bySite) {
-      await slice();
-      const present = new Set((await d.store.listPresence(siteId)).map((p) => p.agentId));
-      for (const agent of agents) {
-        raised += await observe(d, known.get(agent.id), agent, present, now);
-      }
+    const agents = (await d.store.listAgents(t.id)).filter((a) => a.revokedAt === null);
+    const presence = await presenceOf(d.store, agents, slice);
+    for (const agent of agents) {
+      raised += await observe(d, known.get(agent.id), agent, presence.has(agent.id), now);
     }
   }
   return raised;
@@ -105,10 +97,10 @@ async function observe(
   d: PresenceJobDeps,
   prev: AgentAvailability | undefined,
   agent: Agent,
-  presence: Set<string>,
+  present: boolean,
   now: number,
 ): Promise<number> {
-  const { next, event } = nextAvailability(prev, agent, presence.has(agent.id), now, d.graceMs);
+  const { next, event } = nextAvailability(prev, agent, present, now, d.graceMs);
   if (next) await d.store.putAgentAvailability(next);
   if (!event) return 0;
   // The epoch is the state being left (its start time): one event per transition.

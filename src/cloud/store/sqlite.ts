@@ -14,9 +14,9 @@ import {
   type SQLOutputValue,
   type StatementSync,
 } from "node:sqlite";
-import { setImmediate } from "node:timers";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
+import { loopTurn } from "../../shared/time_slice.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import { SqliteAlerts } from "./sqlite_alerts.ts";
 import {
@@ -1642,7 +1642,7 @@ class SqliteStore implements Store {
       const e = this.#get(extent, ...indexedParams, before)!;
       if (num(e.n) < AUDIT_SCAN_WINDOW) return out;
       before = num(e.lo);
-      await new Promise((r) => setImmediate(r)); // after pending I/O and timers; ~5 µs
+      await loopTurn();
     }
   }
 

@@ -8,9 +8,9 @@
  */
 // deno-lint-ignore-file require-await -- node:sqlite is synchronous; the methods stay async.
 import type { SQLInputValue, SQLOutputValue } from "node:sqlite";
-import { setImmediate } from "node:timers";
 import type { Clock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
+import { loopTurn } from "../../shared/time_slice.ts";
 import { eventLimit } from "./rules.ts";
 import type {
   AgentAvailability,
@@ -422,7 +422,7 @@ export class SqliteAlerts implements AlertStore {
       const n = page();
       total += n;
       if (n < PURGE_PAGE) return total;
-      await new Promise((r) => setImmediate(r)); // after pending I/O and timers; ~5 µs
+      await loopTurn();
     }
   }
 }

@@ -48,16 +48,17 @@ scope.onmessage = (e) => {
   const restart = db.prepare("PRAGMA wal_checkpoint(RESTART)");
   const pageSize = Number(db.prepare("PRAGMA page_size").get()!.page_size);
   const restartAtFrames = Math.max(1, Math.floor(restartAtBytes / pageSize));
-  const frames = () => Number(checkpoint.all()[0].log);
+  /** A PASSIVE pass; the WAL's frames when it ended. */
+  const pass = () => Number(checkpoint.all()[0].log);
   const timer = setInterval(() => {
     try {
-      let log = frames();
+      let log = pass();
       if (log < restartAtFrames) return;
       // Passes back to back until one finds few new frames (commits made during the last
       // pass): only then may RESTART take the write lock, as it copies those frames under it.
       // Still busy after a few: the next tick tries again.
-      for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
-        const next = frames();
+      for (let i = 0; i < CATCH_UP_PASSES; i++) {
+        const next = pass();
         if (next - log <= RESTART_COPIES_AT_MOST) {
           restart.all(); // busy (a reader still on the WAL): the next tick tries again
           return;

@@ -5,10 +5,18 @@
  */
 import type { Agent, Presence, Store } from "../store/store.ts";
 
-/** Each agent's unexpired presence by agent id (absent: offline). */
-export async function presenceOf(store: Store, agents: Agent[]): Promise<Map<string, Presence>> {
+/**
+ * Each agent's unexpired presence by agent id (absent: offline). `between` is awaited before
+ * each site's read (a background pass gives the event loop turns there: `timeSlicer`).
+ */
+export async function presenceOf(
+  store: Store,
+  agents: Agent[],
+  between?: () => Promise<void>,
+): Promise<Map<string, Presence>> {
   const out = new Map<string, Presence>();
   for (const site of new Set(agents.map((a) => a.siteId))) {
+    await between?.();
     for (const pr of await store.listPresence(site)) out.set(pr.agentId, pr);
   }
   return out;
