@@ -1,11 +1,13 @@
 /**
- * Fast bulk seeding of a running stack's store (for the 10,000-device list test and the bench):
- * devices are created through the {@linkcode Store} interface, on a second connection to the
+ * Fast bulk seeding of a running stack's store (for the long-list tests and the bench): devices
+ * and agents are created through the {@linkcode Store} interface, on a second connection to the
  * cloud's own store (SQLite in WAL mode, or the same MongoDB), so they are real records with
  * loopback addresses and allowlist bumps, without 10,000 HTTP round trips.
  * @module
  */
 import { openStore } from "../../src/cloud/store/open.ts";
+import { systemClock } from "../../src/shared/clock.ts";
+import { registerAgent } from "./store_agents.ts";
 import type { Stack } from "./stack.ts";
 
 /**
@@ -36,6 +38,49 @@ export async function seedDevices(
         });
       }
     }));
+  } finally {
+    await store.close();
+  }
+  return performance.now() - started;
+}
+
+/**
+ * Adds `n` agents to a tenant through the store, the way enrollment makes them (ids `ag-seed-N`,
+ * host names `seed-N`, every 10th `gate-N`), round-robin over `siteIds`. The first `online` get
+ * an hour's presence lease on `node` with 2 active streams each; the last `revoked` are revoked.
+ * Returns how long it took (ms).
+ */
+export async function seedAgents(
+  stack: Stack,
+  tenantId: string,
+  siteIds: string[],
+  n: number,
+  o: { online?: number; revoked?: number; node?: string } = {},
+): Promise<number> {
+  const store = await openStore(stack.store ?? "sqlite:", stack.dataDir);
+  const started = performance.now();
+  try {
+    for (let i = 0; i < n; i++) {
+      const siteId = siteIds[i % siteIds.length];
+      const id = `ag-seed-${String(i).padStart(5, "0")}`;
+      await registerAgent(store, systemClock, { tenantId, siteId }, {
+        id,
+        hostname: i % 10 === 0 ? `gate-${i}` : `seed-${i}`,
+      });
+      if (i < (o.online ?? 0)) {
+        await store.putPresence({
+          agentId: id,
+          tenantId,
+          siteId,
+          node: o.node ?? "node-1",
+          endpoint: "",
+          activeStreams: 2,
+          bytesUp: 0,
+          bytesDown: 0,
+        }, 3_600_000);
+      }
+      if (i >= n - (o.revoked ?? 0)) await store.revokeAgent(tenantId, id);
+    }
   } finally {
     await store.close();
   }

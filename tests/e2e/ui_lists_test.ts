@@ -2,11 +2,12 @@
  * Long lists a user must find things in: a site with 1,023 devices shows them a hundred at a time
  * with a search box, so the page stays small (it was 2.5 MB); a site with 10,000 devices (seeded
  * through the store) answers one page of rows on every list; the audit log names its targets and
- * its actor filter takes an email. Timings are printed, never asserted (see `deno task bench`).
+ * its actor filter takes an email; a tenant of 1,234 agents gets its agents list a page at a time.
+ * Timings are printed, never asserted (see `deno task bench`).
  */
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { seedDevices } from "../_fixtures/seed.ts";
+import { seedAgents, seedDevices } from "../_fixtures/seed.ts";
 
 Deno.test("site page: 1,023 devices paged 100 at a time, searchable", async () => {
   const stack = await Stack.start();
@@ -102,6 +103,95 @@ Deno.test("10,000 devices: every list answers one page of rows, the site page st
     const search = JSON.parse(await get(`/api/sites/${q.siteId}/devices?q=10.0.39.15`, auth));
     assertEquals(search.items.map((d: { host: string }) => d.host), ["10.0.39.15"]);
     console.log(`seeded 10,000 devices in ${seeded.toFixed(0)} ms; ${timings.join("; ")}`);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the store; the dashboard, sites and API count without reading every agent", async () => {
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([22]);
+    await stack.agentFor(q); // one real agent, online, the oldest
+    const headers = { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" };
+    const site = async (name: string) => {
+      const r = await fetch(`${stack.url}/api/sites`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name }),
+      });
+      assertEquals(r.status, 201);
+      return (await r.json()).id as string;
+    };
+    const north = await site("Depot North");
+    const south = await site("Depot South");
+    // Round-robin over three sites; 150 online with 2 streams each; the last 4 revoked.
+    const seeded = await seedAgents(stack, q.tenantId, [q.siteId, north, south], 1_234, {
+      online: 150,
+      revoked: 4,
+    });
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const cookie = await stack.signIn(admin.email, admin.password);
+    const timings: string[] = [];
+    const get = async (path: string, h: Record<string, string> = { cookie }) => {
+      const started = performance.now();
+      const res = await fetch(`${stack.url}${path}`, { headers: h });
+      const body = await res.text();
+      timings.push(`${path}: ${(performance.now() - started).toFixed(0)} ms`);
+      assertEquals(res.status, 200, `${path}: ${body.slice(0, 200)}`);
+      return body;
+    };
+    const rows = (html: string) => (html.match(/<tr data-agent=/g) ?? []).length;
+
+    // 1 real + 1,230 seeded agents not revoked: 13 pages of 100, oldest first.
+    const first = await get("/agents");
+    assertEquals(rows(first), 100);
+    assertStringIncludes(first, "Showing 1–100 of 1231");
+    assertStringIncludes(first, 'href="/agents?page=2"');
+    assertEquals((first.match(/<dialog id="rename-agent-/g) ?? []).length, 100, "one page's");
+    assert(!first.includes("ag-seed-01230"), "revoked agents are not listed");
+    const second = await get("/agents?page=2");
+    assertStringIncludes(second, "Showing 101–200 of 1231");
+    assertStringIncludes(second, 'data-poll="/ui/fragments/agents?page=2"', "polls its own page");
+    assertStringIncludes(second, "ag-seed-00100", "the 101st agent is the 100th seeded");
+    const last = await get("/agents?page=13");
+    assertEquals(rows(last), 31);
+    assertStringIncludes(last, "Showing 1201–1231 of 1231");
+    assertStringIncludes(await get("/agents?page=99"), "Showing 1201–1231 of 1231");
+    const fragment = await get("/ui/fragments/agents?page=2");
+    assertEquals(rows(fragment), 100);
+    assertStringIncludes(fragment, "Showing 101–200 of 1231");
+
+    // Searched in the store: host name, site name; none.
+    const gates = await get("/agents?q=gate-12");
+    assertEquals(rows(gates), 4, "gate-120, -1200, -1210, -1220 (gate-1230 is revoked)");
+    assertStringIncludes(gates, "Showing 1–4 of 4 matching &quot;gate-12&quot;");
+    const bySite = await get(`/agents?q=${encodeURIComponent("depot north")}`);
+    assertStringIncludes(bySite, "Showing 1–100 of 410 matching &quot;depot north&quot;");
+    assertStringIncludes(await get("/ui/fragments/agents?q=nothing"), "No agent matches");
+
+    // Counted in the store: 151 online (150 seeded + the real one), 300 streams.
+    const dash = await get("/ui/fragments/dashboard");
+    assertStringIncludes(dash, '<div class="stat" id="stat-online">151</div>');
+    assertStringIncludes(dash, '<div class="stat" id="stat-offline">1080</div>');
+    assertStringIncludes(dash, '<div class="stat" id="stat-streams">300</div>');
+    const sites = await get("/sites");
+    assertStringIncludes(sites, "<td>51 / 411</td>", "the quickstart's site");
+    assertStringIncludes(sites, "<td>50 / 410</td>", "each depot");
+
+    // The API pages in the query; revoked agents are listed there.
+    const auth = { authorization: `Bearer ${q.apiToken}` };
+    const head = JSON.parse(await get("/api/agents?limit=100", auth));
+    assertEquals(head.items.length, 100);
+    assertEquals(head.next, 100);
+    assertEquals(head.items[0].online, true, "the real agent");
+    assertEquals(head.items[1].id, "ag-seed-00000");
+    assertEquals(head.items[1].activeStreams, 2);
+    const tail = JSON.parse(await get("/api/agents?limit=50&cursor=1200", auth));
+    assertEquals(tail.items.length, 35);
+    assertEquals(tail.next, null);
+    assertEquals(tail.items.filter((a: { revokedAt: number | null }) => a.revokedAt).length, 4);
+    console.log(`seeded 1,234 agents in ${seeded.toFixed(0)} ms; ${timings.join("; ")}`);
   } finally {
     await stack.stop();
   }

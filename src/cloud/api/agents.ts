@@ -15,7 +15,7 @@ import type { Clock } from "../../shared/clock.ts";
 import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { jsonBody, page, query } from "./validate.ts";
+import { jsonBody, pageQuery, query } from "./validate.ts";
 import { agentDailyQuery, agentPatch, agentStatsQuery, auditQuery } from "./schemas.ts";
 import { dayOf } from "../store/rules.ts";
 import { agentCertView } from "../agent_certs.ts";
@@ -37,11 +37,16 @@ export function agentRoutes(
   app.get("/agents", auth, async (c) => {
     const p = c.get("principal");
     const items = [];
-    const agents = await store.listAgents(p.tenantId);
-    const presence = await presenceOf(store, agents);
-    for (const a of agents) {
+    // One page read in the store, with its presence and totals in one query each: a tenant of
+    // thousands of agents is never read whole for one page.
+    const { limit, cursor } = query(c, pageQuery);
+    const r = await store.queryAgents(p.tenantId, { offset: cursor, limit });
+    const presence = await presenceOf(store, r.agents);
+    const totals = r.agents.length ? await store.getAgentCountersOf(r.agents.map((a) => a.id)) : [];
+    const counters = new Map(totals.map((t) => [t.agentId, t]));
+    for (const a of r.agents) {
       const pr = presence.get(a.id) ?? null;
-      const today = await store.getAgentCounters(a.id);
+      const today = counters.get(a.id) ?? null;
       items.push({
         ...a,
         online: pr !== null,
@@ -62,7 +67,7 @@ export function agentRoutes(
         },
       });
     }
-    return c.json(page(c, items));
+    return c.json({ items, next: cursor + limit < r.total ? cursor + limit : null });
   });
   /** The caller's tenant's agent named in the path, or 404. */
   const ownAgent = async (tenantId: string, id: string) => {

@@ -50,6 +50,7 @@ import {
 import { MongoStats } from "./mongo_stats.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
 import { asDevice, MongoDeviceLists } from "./mongo_device_lists.ts";
+import { labelled, MongoAgentLists, withDataBlocked } from "./mongo_agent_lists.ts";
 import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import { MongoTerminal } from "./mongo_terminal.ts";
@@ -58,8 +59,11 @@ import type {
   Agent,
   AgentCert,
   AgentCounters,
+  AgentCounts,
   AgentDailyStat,
   AgentHourlyStat,
+  AgentPage,
+  AgentQuery,
   Allowlist,
   AllowlistEntry,
   ApiKey,
@@ -164,6 +168,7 @@ class MongoStore extends MongoBase implements Store {
   readonly #terminal: MongoTerminal;
   readonly #alerts: MongoAlerts;
   readonly #deviceLists: MongoDeviceLists;
+  readonly #agentLists: MongoAgentLists;
 
   constructor(client: MongoClient, db: Db, clock: Clock) {
     super(db, clock);
@@ -173,6 +178,7 @@ class MongoStore extends MongoBase implements Store {
     this.#terminal = new MongoTerminal(db, clock);
     this.#alerts = new MongoAlerts(db, clock);
     this.#deviceLists = new MongoDeviceLists(db, clock);
+    this.#agentLists = new MongoAgentLists(db, clock);
   }
 
   /** Inserts a record with `_id` = its key and a creation-order tie-breaker. */
@@ -564,6 +570,18 @@ class MongoStore extends MongoBase implements Store {
       .map(labelled);
   }
 
+  queryAgents(tenantId: string, query: AgentQuery): Promise<AgentPage> {
+    return this.#agentLists.queryAgents(tenantId, query);
+  }
+
+  scanAgents(afterId: string | null, limit: number): Promise<Agent[]> {
+    return this.#agentLists.scanAgents(afterId, limit);
+  }
+
+  countAgentsBySite(tenantId: string): Promise<Record<string, AgentCounts>> {
+    return this.#agentLists.countAgentsBySite(tenantId);
+  }
+
   async renameAgent(tenantId: string, id: string, label: string): Promise<boolean> {
     const r = await this.c(C.agents).updateOne({ _id: id as never, tenantId }, { $set: { label } });
     return r.matchedCount > 0;
@@ -883,6 +901,10 @@ class MongoStore extends MongoBase implements Store {
     return list.map(withDataBlocked);
   }
 
+  getPresenceOf(agentIds: string[]): Promise<Presence[]> {
+    return this.#agentLists.getPresenceOf(agentIds);
+  }
+
   async deletePresence(agentId: string, node: string): Promise<void> {
     await this.c(C.presence).deleteOne({ _id: agentId as never, node });
   }
@@ -930,6 +952,10 @@ class MongoStore extends MongoBase implements Store {
 
   getAgentCounters(agentId: string): Promise<AgentCounters | null> {
     return this.#stats.getAgentCounters(agentId);
+  }
+
+  getAgentCountersOf(agentIds: string[]): Promise<AgentCounters[]> {
+    return this.#agentLists.getAgentCountersOf(agentIds);
   }
 
   listAgentHourlyStats(
@@ -1014,8 +1040,8 @@ class MongoStore extends MongoBase implements Store {
     return this.#alerts.listPortStates(tenantId, siteId);
   }
 
-  listAgentAvailability() {
-    return this.#alerts.listAgentAvailability();
+  listAgentAvailability(agentIds?: string[]) {
+    return this.#alerts.listAgentAvailability(agentIds);
   }
 
   putAgentAvailability(a: AgentAvailability) {
@@ -1082,14 +1108,4 @@ class MongoStore extends MongoBase implements Store {
   async close(): Promise<void> {
     await this.#client.close();
   }
-}
-
-/** An agent stored before agents had a console name reads with an empty one. */
-function labelled(a: Agent): Agent {
-  return { ...a, label: a.label ?? "" };
-}
-
-/** Presence written by a node from before `dataBlocked` has none: "" (nothing known). */
-function withDataBlocked(p: Presence): Presence {
-  return p.dataBlocked === null ? { ...p, dataBlocked: "" } : p;
 }

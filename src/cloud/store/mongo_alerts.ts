@@ -92,8 +92,9 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     return docs.map(portState);
   }
 
-  async listAgentAvailability(): Promise<AgentAvailability[]> {
-    const docs = await this.c(C.agentAvailability).find({}).sort({ _id: 1 }).toArray();
+  async listAgentAvailability(agentIds?: string[]): Promise<AgentAvailability[]> {
+    const filter = agentIds === undefined ? {} : { _id: { $in: agentIds as never[] } };
+    const docs = await this.c(C.agentAvailability).find(filter).sort({ _id: 1 }).toArray();
     return docs.map((d) => ({
       agentId: d._id as unknown as string,
       tenantId: d.tenantId,

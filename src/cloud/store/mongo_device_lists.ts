@@ -8,7 +8,7 @@
 import type { Document, Filter } from "mongodb";
 import { C, FIELDS, MongoBase, pick } from "./mongo_schema.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
-import { devicePageBounds, deviceSearch } from "./rules.ts";
+import { listSearch, pageBounds } from "./rules.ts";
 import type { Device, DeviceExtras, DevicePage, DeviceQuery, Handle, SshHostKey } from "./store.ts";
 
 /**
@@ -30,8 +30,8 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 export class MongoDeviceLists extends MongoBase {
   /** See {@linkcode Store.queryDevices}. */
   async queryDevices(tenantId: string, siteId: string, query: DeviceQuery): Promise<DevicePage> {
-    const { offset, limit } = devicePageBounds(query);
-    const search = deviceSearch(query.search);
+    const { offset, limit } = pageBounds(query);
+    const search = listSearch(query.search);
     const filter: Filter<Document> = { tenantId, siteId };
     if (search !== null) {
       const re = { $regex: escapeRegex(search), $options: "i" };

@@ -54,6 +54,7 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.sites, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
   [C.agents, { tenantId: 1, siteId: 1, createdAt: 1, ord: 1 }, { name: "tenant_site" }],
   [C.agents, { certNotAfter: 1, ord: 1 }, { name: "cert_not_after" }],
+  [C.agents, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant_created" }],
   [C.devices, { loopbackN: 1 }, { unique: true, name: "loopback_n" }],
   [C.devices, { loopbackIp: 1 }, { unique: true, name: "loopback_ip" }],
   // A device without a serial stores `serialKey: "none:<id>"`, so the unique index holds
@@ -72,6 +73,7 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.audit, { tenantId: 1, _id: -1 }, { name: "tenant_seq" }],
   [C.audit, { tenantId: 1, action: 1, _id: -1 }, { name: "tenant_action_seq" }],
   [C.presence, { siteId: 1, expiresAt: 1 }, { name: "site_expires" }],
+  [C.presence, { tenantId: 1, expiresAt: 1 }, { name: "tenant_expires" }],
   [C.hourly, { tenantId: 1, agentId: 1, hour: 1 }, { name: "tenant_agent_hour" }],
   [C.hourly, { hour: 1 }, { name: "hour" }],
   [C.daily, { tenantId: 1, agentId: 1, day: 1 }, { name: "tenant_agent_day" }],

@@ -145,23 +145,23 @@ export function newApiTokenRecord(
   };
 }
 
-/** Page sizes of {@linkcode Store.queryDevices}. */
-export const DEVICE_PAGE_LIMITS = { default: 100, max: 1000 } as const;
+/** Page sizes of the paged lists ({@linkcode Store.queryDevices}, {@linkcode Store.queryAgents}). */
+export const PAGE_LIMITS = { default: 100, max: 1000 } as const;
 
-/** A device query's offset and limit, bounded. */
-export function devicePageBounds(q: { offset?: number; limit?: number }): {
+/** A paged query's offset and limit, bounded. */
+export function pageBounds(q: { offset?: number; limit?: number }): {
   offset: number;
   limit: number;
 } {
   const limit = Math.min(
-    Math.max(1, Math.floor(q.limit ?? DEVICE_PAGE_LIMITS.default)),
-    DEVICE_PAGE_LIMITS.max,
+    Math.max(1, Math.floor(q.limit ?? PAGE_LIMITS.default)),
+    PAGE_LIMITS.max,
   );
   return { offset: Math.max(0, Math.floor(q.offset ?? 0)), limit };
 }
 
-/** A device search's text, trimmed and lower-cased; null when there is none. */
-export function deviceSearch(search: string | undefined): string | null {
+/** A list search's text, trimmed and lower-cased; null when there is none. */
+export function listSearch(search: string | undefined): string | null {
   const s = (search ?? "").trim().toLowerCase();
   return s === "" ? null : s;
 }

@@ -30,9 +30,8 @@ import {
   counterDeltas,
   dayOf,
   dayStart,
-  devicePageBounds,
-  deviceSearch,
   hourOf,
+  listSearch,
   LOOPBACK_CAPACITY,
   LOOPBACK_RANDOM_TRIES,
   loopbackAddress,
@@ -41,6 +40,7 @@ import {
   newUserRecord,
   normalizeEmail,
   normalizePorts,
+  pageBounds,
   randomLoopbackIndex,
 } from "./rules.ts";
 
@@ -59,8 +59,11 @@ import type {
   Agent,
   AgentCert,
   AgentCounters,
+  AgentCounts,
   AgentDailyStat,
   AgentHourlyStat,
+  AgentPage,
+  AgentQuery,
   Allowlist,
   AllowlistEntry,
   ApiKey,
@@ -777,8 +780,8 @@ class SqliteStore implements Store {
   }
 
   async queryDevices(tenantId: string, siteId: string, query: DeviceQuery): Promise<DevicePage> {
-    const { offset, limit } = devicePageBounds(query);
-    const search = deviceSearch(query.search);
+    const { offset, limit } = pageBounds(query);
+    const search = listSearch(query.search);
     let where = "tenant_id = ? AND site_id = ?";
     const params: SQLInputValue[] = [tenantId, siteId];
     if (search !== null) {
@@ -1017,6 +1020,66 @@ class SqliteStore implements Store {
         siteId,
       );
     return rows.map(toAgent);
+  }
+
+  async queryAgents(tenantId: string, query: AgentQuery): Promise<AgentPage> {
+    const { offset, limit } = pageBounds(query);
+    const search = listSearch(query.search);
+    let where = "tenant_id = ?";
+    const params: SQLInputValue[] = [tenantId];
+    if (query.siteId !== undefined) {
+      where += " AND site_id = ?";
+      params.push(query.siteId);
+    }
+    if (query.activeOnly) where += " AND revoked_at IS NULL";
+    if (search !== null) {
+      const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where += ` AND (label LIKE ? ESCAPE '\\' OR hostname LIKE ? ESCAPE '\\'
+        OR id LIKE ? ESCAPE '\\' OR version LIKE ? ESCAPE '\\'
+        OR site_id IN (SELECT id FROM sites WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'))`;
+      params.push(like, like, like, like, tenantId, like);
+    }
+    return this.#read(() => ({
+      agents: this.#all(
+        `SELECT * FROM agents WHERE ${where} ORDER BY created_at, rowid LIMIT ? OFFSET ?`,
+        ...params,
+        limit,
+        offset,
+      ).map(toAgent),
+      total: num(this.#get(`SELECT COUNT(*) AS n FROM agents WHERE ${where}`, ...params)!.n),
+    }));
+  }
+
+  async scanAgents(afterId: string | null, limit: number): Promise<Agent[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.#all(
+      "SELECT * FROM agents WHERE id > ? AND revoked_at IS NULL ORDER BY id LIMIT ?",
+      afterId ?? "",
+      n,
+    ).map(toAgent);
+  }
+
+  async countAgentsBySite(tenantId: string): Promise<Record<string, AgentCounts>> {
+    const out: Record<string, AgentCounts> = {};
+    for (
+      const r of this.#all(
+        `SELECT a.site_id, COUNT(*) AS n, COUNT(p.agent_id) AS online,
+                COALESCE(SUM(p.active_streams), 0) AS streams
+           FROM agents a LEFT JOIN presence p ON p.agent_id = a.id AND p.expires_at > ?
+          WHERE a.tenant_id = ? AND a.revoked_at IS NULL
+          GROUP BY a.site_id`,
+        this.#now(),
+        tenantId,
+      )
+    ) {
+      out[str(r.site_id)] = {
+        agents: num(r.n),
+        online: num(r.online),
+        activeStreams: num(r.streams),
+      };
+    }
+    return out;
   }
 
   async updateAgentInfo(
@@ -1699,6 +1762,15 @@ class SqliteStore implements Store {
     ).map(toPresence);
   }
 
+  async getPresenceOf(agentIds: string[]): Promise<Presence[]> {
+    return this.#all(
+      `SELECT * FROM presence
+        WHERE agent_id IN (SELECT value FROM json_each(?)) AND expires_at > ? ORDER BY agent_id`,
+      JSON.stringify(agentIds),
+      this.#now(),
+    ).map(toPresence);
+  }
+
   async deletePresence(agentId: string, node: string): Promise<void> {
     this.#run("DELETE FROM presence WHERE agent_id = ? AND node = ?", agentId, node);
   }
@@ -1776,6 +1848,14 @@ class SqliteStore implements Store {
   async getAgentCounters(agentId: string): Promise<AgentCounters | null> {
     const r = this.#get("SELECT * FROM agent_counters WHERE agent_id = ?", agentId);
     return r ? toAgentCounters(r) : null;
+  }
+
+  async getAgentCountersOf(agentIds: string[]): Promise<AgentCounters[]> {
+    return this.#all(
+      `SELECT * FROM agent_counters WHERE agent_id IN (SELECT value FROM json_each(?))
+        ORDER BY agent_id`,
+      JSON.stringify(agentIds),
+    ).map(toAgentCounters);
   }
 
   async listAgentHourlyStats(
@@ -1957,8 +2037,8 @@ class SqliteStore implements Store {
     return this.#alerts.listPortStates(tenantId, siteId);
   }
 
-  listAgentAvailability() {
-    return this.#alerts.listAgentAvailability();
+  listAgentAvailability(agentIds?: string[]) {
+    return this.#alerts.listAgentAvailability(agentIds);
   }
 
   putAgentAvailability(a: AgentAvailability) {

@@ -174,8 +174,15 @@ export class SqliteAlerts implements AlertStore {
     ).map(toPortState);
   }
 
-  async listAgentAvailability(): Promise<AgentAvailability[]> {
-    return this.#all("SELECT * FROM agent_availability ORDER BY agent_id").map((r) => ({
+  async listAgentAvailability(agentIds?: string[]): Promise<AgentAvailability[]> {
+    const rows = agentIds === undefined
+      ? this.#all("SELECT * FROM agent_availability ORDER BY agent_id")
+      : this.#all(
+        `SELECT * FROM agent_availability WHERE agent_id IN (SELECT value FROM json_each(?))
+          ORDER BY agent_id`,
+        JSON.stringify(agentIds),
+      );
+    return rows.map((r) => ({
       agentId: str(r.agent_id),
       tenantId: str(r.tenant_id),
       siteId: str(r.site_id),

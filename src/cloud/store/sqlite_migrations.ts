@@ -480,4 +480,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX events_unread ON events (tenant_id, seq) WHERE read_at IS NULL;
   `,
+  // 18: a tenant's agents a page at a time in list order (agents_site sorted all of a big
+  // tenant's agents for every page), and a tenant's live presence counted for the dashboard
+  // without reading every tenant's.
+  `
+  CREATE INDEX agents_tenant ON agents (tenant_id, created_at);
+  CREATE INDEX presence_tenant ON presence (tenant_id, expires_at);
+  `,
 ];

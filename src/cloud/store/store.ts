@@ -123,6 +123,33 @@ export interface DeviceExtras {
   hostKeys: SshHostKey[];
 }
 
+/** What {@linkcode Store.queryAgents} looks for. */
+export interface AgentQuery {
+  /** One site's agents only. */
+  siteId?: string;
+  /** Text in the agent's name, host name, id, version or its site's name (case-insensitive). */
+  search?: string;
+  /** Leave revoked agents out. */
+  activeOnly?: boolean;
+  offset?: number;
+  limit?: number;
+}
+
+/** A page of agents and how many match in all. */
+export interface AgentPage {
+  agents: Agent[];
+  total: number;
+}
+
+/** A site's agents in numbers (not revoked), for the dashboard and the sites list. */
+export interface AgentCounts {
+  agents: number;
+  /** Those with unexpired presence. */
+  online: number;
+  /** Their streams, from presence. */
+  activeStreams: number;
+}
+
 /** What a caller supplies to create a device; the store assigns id, loopback IP and times. */
 export interface NewDevice {
   tenantId: string;
@@ -456,6 +483,22 @@ export interface Store extends AlertStore {
   /** Unscoped: the control plane looks agents up by certificate CN. */
   getAgent(id: string): Promise<Agent | null>;
   listAgents(tenantId: string, siteId?: string): Promise<Agent[]>;
+  /**
+   * Tenant-scoped: a page of the tenant's agents matching `query`, oldest first, from `offset`,
+   * at most `limit` (default 100, at most 1000), with how many match in all. The console's and
+   * the API's lists read this instead of every agent of a big tenant.
+   */
+  queryAgents(tenantId: string, query: AgentQuery): Promise<AgentPage>;
+  /**
+   * Agents not revoked, of every tenant, ordered by id, after `afterId` (null: from the first),
+   * at most `limit`: background passes walk all agents a page at a time.
+   */
+  scanAgents(afterId: string | null, limit: number): Promise<Agent[]>;
+  /**
+   * A tenant's agents that are not revoked, counted per site with their presence, in one query
+   * (sites without such agents are absent).
+   */
+  countAgentsBySite(tenantId: string): Promise<Record<string, AgentCounts>>;
   /** Updates what the agent reports on Hello. */
   updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">): Promise<void>;
   /** Tenant-scoped: sets the agent's console name; false when absent or another tenant's. */
@@ -555,6 +598,8 @@ export interface Store extends AlertStore {
   getPresence(agentId: string): Promise<Presence | null>;
   /** Every unexpired presence of a site. */
   listPresence(siteId: string): Promise<Presence[]>;
+  /** The unexpired presence of these agents (absent ones are left out), in one query. */
+  getPresenceOf(agentIds: string[]): Promise<Presence[]>;
   /** Deletes the presence only when `node` still owns it (a newer owner's lease survives). */
   deletePresence(agentId: string, node: string): Promise<void>;
   /**
@@ -579,6 +624,8 @@ export interface Store extends AlertStore {
   ): Promise<{ bytesUp: number; bytesDown: number; tunnels: number }>;
   /** The totals the agent last reported, or null. */
   getAgentCounters(agentId: string): Promise<AgentCounters | null>;
+  /** The totals these agents last reported (those with none are left out), in one query. */
+  getAgentCountersOf(agentIds: string[]): Promise<AgentCounters[]>;
   /** Tenant-scoped hourly deltas of an agent with hour >= sinceMs, oldest first. */
   listAgentHourlyStats(
     tenantId: string,
@@ -925,8 +972,11 @@ export interface AlertStore {
   /** Tenant-scoped: the port states of a site. */
   listPortStates(tenantId: string, siteId: string): Promise<PortState[]>;
 
-  /** Every agent's availability as last written (unscoped: the leader-locked presence job). */
-  listAgentAvailability(): Promise<AgentAvailability[]>;
+  /**
+   * Every agent's availability as last written, or only that of `agentIds` (a page of the
+   * presence job's pass), by agent id (unscoped: the leader-locked presence job).
+   */
+  listAgentAvailability(agentIds?: string[]): Promise<AgentAvailability[]>;
   /** Inserts or replaces an agent's availability. */
   putAgentAvailability(a: AgentAvailability): Promise<void>;
 

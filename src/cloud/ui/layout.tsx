@@ -261,6 +261,50 @@ export function At(props: { at: number; class?: string }) {
   );
 }
 
+/**
+ * Where a paged list stands: "Showing 101–200 of 5 000 (matching "q")" with Previous / Next
+ * links, or `none` when a search matches nothing.
+ */
+export function PageRange(
+  props: {
+    id: string;
+    /** The page shown (from 1), how many there are, and how many items match in all. */
+    paged: { page: number; pages: number; total: number };
+    perPage: number;
+    shown: number;
+    q: string;
+    /** The sentence when a search matches nothing. */
+    none: string;
+    link: (page: number) => string;
+  },
+) {
+  const { page, pages, total } = props.paged;
+  const first = (page - 1) * props.perPage + 1;
+  return (
+    <p class="muted" id={props.id}>
+      {total
+        ? `Showing ${first}–${first + props.shown - 1} of ${total}${
+          props.q ? ` matching "${props.q}"` : ""
+        }`
+        : props.none}
+      {page > 1
+        ? (
+          <>
+            · <a href={props.link(page - 1)}>← Previous</a>
+          </>
+        )
+        : null}
+      {page < pages
+        ? (
+          <>
+            · <a href={props.link(page + 1)}>Next →</a>
+          </>
+        )
+        : null}
+    </p>
+  );
+}
+
 /** A GET search box for a list page (`?q=`), with "Show all" while a search is active. */
 export function SearchBox(
   props: { action: string; q: string; label: string; placeholder: string; anchor?: string },

@@ -15,7 +15,12 @@ import { assetRoutes } from "./assets.ts";
 import { Layout } from "./layout.tsx";
 import { DashboardPage, DashboardStats } from "./pages/dashboard.tsx";
 import { SiteAgents, SitePage, SitesPage } from "./pages/sites.tsx";
-import { AgentsPage, AgentsTable, type TrafficSource } from "./pages/agents.tsx";
+import {
+  type AgentsListProps,
+  AgentsPage,
+  AgentsTable,
+  type TrafficSource,
+} from "./pages/agents.tsx";
 import { auditCsv, auditFilters, AuditPage, filteredAudit } from "./pages/audit.tsx";
 import { TokensPage } from "./pages/account.tsx";
 import { EventsPage } from "./pages/events.tsx";
@@ -99,22 +104,33 @@ export function uiRoutes(d: UiDeps): Hono {
     page((_c, ctx) => DashboardPage({ ctx, store: d.store, now: now(), live: d.live })),
   );
   const q = (c: Context) => (c.req.query("q") ?? "").slice(0, 200);
+  /** What the agents page and its fragment are given: the search and page asked for. */
+  const agentsList = (c: Context, ctx: UiContext): AgentsListProps => ({
+    ctx,
+    store: d.store,
+    now: now(),
+    traffic,
+    q: q(c),
+    page: pageOf(c),
+    caPin: d.agentCaPin?.(),
+  });
+  /** `?page=` of a paged list (1 when absent or not a number). */
+  const pageOf = (c: Context) => {
+    const n = Number(c.req.query("page") ?? "1");
+    return Number.isFinite(n) ? n : 1;
+  };
   app.get("/sites", page((c, ctx) => SitesPage({ ctx, store: d.store, now: now(), q: q(c) })));
   app.get(
     "/sites/:id",
     page(async (c, ctx) => {
       const site = await d.store.getSite(ctx.principal.tenantId, c.req.param("id") ?? "");
       if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
-      const pageNo = Number(c.req.query("page") ?? "1");
       return SitePage({
         ctx,
         store: d.store,
         site,
         now: now(),
-        query: {
-          q: q(c),
-          page: Number.isFinite(pageNo) ? pageNo : 1,
-        },
+        query: { q: q(c), page: pageOf(c) },
       });
     }),
   );
@@ -178,9 +194,7 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/agents",
-    page((c, ctx) =>
-      AgentsPage({ ctx, store: d.store, now: now(), traffic, q: q(c), caPin: d.agentCaPin?.() })
-    ),
+    page((c, ctx) => AgentsPage(agentsList(c, ctx))),
   );
   app.get(
     "/audit",
@@ -284,9 +298,7 @@ export function uiRoutes(d: UiDeps): Hono {
   );
   app.get(
     "/ui/fragments/agents",
-    fragment((c, ctx) =>
-      AgentsTable({ ctx, store: d.store, now: now(), traffic, q: q(c), caPin: d.agentCaPin?.() })
-    ),
+    fragment((c, ctx) => AgentsTable(agentsList(c, ctx))),
   );
   app.get(
     "/ui/fragments/sites/:id/agents",

@@ -4,7 +4,7 @@
  * revoking asks for confirmation. The table refreshes itself every few seconds.
  * @module
  */
-import type { Store } from "../../store/store.ts";
+import type { Agent, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
 import {
   AgentName,
@@ -13,11 +13,12 @@ import {
   DialogButtons,
   Empty,
   Layout,
+  PageRange,
   SearchBox,
   Status,
   Table,
 } from "../layout.tsx";
-import { agentRows, sitesById } from "./data.ts";
+import { agentPage, AGENTS_PER_PAGE, sitesById } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { agentCertView } from "../../agent_certs.ts";
 import { CERT_WARN_MS } from "../../cert_expiry.ts";
@@ -81,145 +82,169 @@ function bytes(n: number): string {
   return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
 }
 
-/** The agents table (also a polled fragment). */
+/** What the agents list shows: a search and a page of it. */
+export interface AgentsListProps {
+  ctx: UiContext;
+  store: Store;
+  now: number;
+  traffic?: TrafficSource;
+  q?: string;
+  page?: number;
+  caPin?: string;
+}
+
+/** The list's own address for a search and page (the page, its fragment, its links). */
+function listQuery(q: string, page: number): string {
+  const p = new URLSearchParams({
+    ...(q ? { q } : {}),
+    ...(page > 1 ? { page: String(page) } : {}),
+  })
+    .toString();
+  return p ? `?${p}` : "";
+}
+
+/**
+ * The agents table, a page at a time (also a polled fragment). `paged` is the page when the
+ * caller already read it.
+ */
 export async function AgentsTable(
-  props: {
-    ctx: UiContext;
-    store: Store;
-    now: number;
-    traffic?: TrafficSource;
-    q?: string;
-    caPin?: string;
-  },
+  props: AgentsListProps & { paged?: Awaited<ReturnType<typeof agentPage>> },
 ) {
   const t = props.ctx.principal.tenantId;
-  const sites = await sitesById(props.store, t);
-  const q = (props.q ?? "").trim().toLowerCase();
-  const agents = (await agentRows(props.store, t)).filter((a) =>
-    !q ||
-    [a.label, a.hostname, a.id, a.version, sites.get(a.siteId)?.name ?? ""]
-      .some((f) => f.toLowerCase().includes(q))
-  );
-  if (q && !agents.length) return <p class="muted">No agent matches "{props.q}".</p>;
+  const q = (props.q ?? "").trim();
+  const paged = props.paged ?? await agentPage(props.store, t, { q, page: props.page });
+  const agents = paged.rows;
+  if (q && !paged.total) return <p class="muted">No agent matches "{q}".</p>;
   const admin = roleAtLeast(props.ctx.principal.role, "admin");
-  if (!agents.length) {
+  if (!paged.total) {
     return (
       <Empty>
         No agents yet — open a site and download its installer (<a href="/sites">Sites</a>).
       </Empty>
     );
   }
+  const sites = await sitesById(props.store, t);
+  const range = paged.pages > 1 || q
+    ? (
+      <PageRange
+        id="agent-range"
+        paged={paged}
+        perPage={AGENTS_PER_PAGE}
+        shown={agents.length}
+        q={q}
+        none=""
+        link={(n) => `/agents${listQuery(q, n)}`}
+      />
+    )
+    : null;
   return (
-    <Table
-      head={[
-        "Agent",
-        "Status",
-        "Site",
-        "Relay",
-        "Version",
-        "Certificate",
-        "Active streams",
-        "Last seen",
-        "Last 24 h",
-        "@actions",
-      ]}
-    >
-      {await Promise.all(agents.map(async (a) => {
-        const series = props.traffic ? await props.traffic(t, a.id) : [];
-        const total = series.reduce((s, x) => s + x, 0);
-        return (
-          <tr data-agent={a.id}>
-            <AgentName hostname={a.hostname} id={a.id} label={a.label} />
-            <td>
-              <Status online={a.online} dataBlocked={a.dataBlocked} />
-            </td>
-            <td>
-              <a href={`/sites/${a.siteId}`}>{sites.get(a.siteId)?.name ?? a.siteId}</a>
-            </td>
-            <td>{a.relay ?? "—"}</td>
-            <td>{a.version || "—"}</td>
-            <td>
-              <CertCell agent={a} caPin={props.caPin} now={props.now} />
-            </td>
-            <td>{a.activeStreams}</td>
-            <td>
-              <Ago at={a.lastHeartbeat} now={props.now} />
-            </td>
-            <td>
-              <Sparkline values={series} label={`${bytes(total)} in the last 24 hours`} />
-              {total ? <div class="muted">{bytes(total)}</div> : null}
-            </td>
-            <td>
-              {admin
-                ? (
-                  <button
-                    type="button"
-                    class="small secondary"
-                    data-open={`rename-agent-${a.id}`}
-                  >
-                    ✎ Rename
-                  </button>
-                )
-                : null}
-              {admin
-                ? (
-                  <button
-                    type="button"
-                    class="small danger"
-                    data-api={`POST /api/agents/${a.id}/revoke`}
-                    data-confirm={`Revoke agent ${
-                      a.hostname || a.id
-                    }? Its connection and tunnels are cut at once; the site needs a fresh installer to come back.`}
-                  >
-                    Revoke
-                  </button>
-                )
-                : null}
-            </td>
-          </tr>
-        );
-      }))}
-    </Table>
+    <>
+      {range}
+      <Table
+        head={[
+          "Agent",
+          "Status",
+          "Site",
+          "Relay",
+          "Version",
+          "Certificate",
+          "Active streams",
+          "Last seen",
+          "Last 24 h",
+          "@actions",
+        ]}
+      >
+        {await Promise.all(agents.map(async (a) => {
+          const series = props.traffic ? await props.traffic(t, a.id) : [];
+          const total = series.reduce((s, x) => s + x, 0);
+          return (
+            <tr data-agent={a.id}>
+              <AgentName hostname={a.hostname} id={a.id} label={a.label} />
+              <td>
+                <Status online={a.online} dataBlocked={a.dataBlocked} />
+              </td>
+              <td>
+                <a href={`/sites/${a.siteId}`}>{sites.get(a.siteId)?.name ?? a.siteId}</a>
+              </td>
+              <td>{a.relay ?? "—"}</td>
+              <td>{a.version || "—"}</td>
+              <td>
+                <CertCell agent={a} caPin={props.caPin} now={props.now} />
+              </td>
+              <td>{a.activeStreams}</td>
+              <td>
+                <Ago at={a.lastHeartbeat} now={props.now} />
+              </td>
+              <td>
+                <Sparkline values={series} label={`${bytes(total)} in the last 24 hours`} />
+                {total ? <div class="muted">{bytes(total)}</div> : null}
+              </td>
+              <td>
+                {admin
+                  ? (
+                    <button
+                      type="button"
+                      class="small secondary"
+                      data-open={`rename-agent-${a.id}`}
+                    >
+                      ✎ Rename
+                    </button>
+                  )
+                  : null}
+                {admin
+                  ? (
+                    <button
+                      type="button"
+                      class="small danger"
+                      data-api={`POST /api/agents/${a.id}/revoke`}
+                      data-confirm={`Revoke agent ${
+                        a.hostname || a.id
+                      }? Its connection and tunnels are cut at once; the site needs a fresh installer to come back.`}
+                    >
+                      Revoke
+                    </button>
+                  )
+                  : null}
+              </td>
+            </tr>
+          );
+        }))}
+      </Table>
+    </>
   );
 }
 
 /** The page. */
-export async function AgentsPage(
-  props: {
-    ctx: UiContext;
-    store: Store;
-    now: number;
-    traffic?: TrafficSource;
-    q?: string;
-    caPin?: string;
-  },
-) {
+export async function AgentsPage(props: AgentsListProps) {
+  const q = (props.q ?? "").trim();
+  const paged = await agentPage(props.store, props.ctx.principal.tenantId, {
+    q,
+    page: props.page,
+  });
   return (
     <Layout ctx={props.ctx} title="Agents" active="/agents">
       <h1>Agents</h1>
       <SearchBox
         action="/agents"
-        q={props.q ?? ""}
+        q={q}
         label="Find agents"
         placeholder="Find by name, host, site or version"
       />
-      <div
-        data-poll={`/ui/fragments/agents${props.q ? `?q=${encodeURIComponent(props.q)}` : ""}`}
-        id="agents-table"
-      >
-        {await AgentsTable(props)}
+      <div data-poll={`/ui/fragments/agents${listQuery(q, paged.page)}`} id="agents-table">
+        {await AgentsTable({ ...props, q, page: paged.page, paged })}
       </div>
-      {roleAtLeast(props.ctx.principal.role, "admin") ? await RenameDialogs(props) : null}
+      {roleAtLeast(props.ctx.principal.role, "admin")
+        ? <RenameDialogs agents={paged.rows} />
+        : null}
     </Layout>
   );
 }
 
-/** One rename dialog per agent, outside the live table (which is re-rendered every few seconds). */
-async function RenameDialogs(props: { ctx: UiContext; store: Store }) {
-  const agents = await props.store.listAgents(props.ctx.principal.tenantId);
+/** One rename dialog per agent of the page, outside the live table (re-rendered every few seconds). */
+function RenameDialogs(props: { agents: Agent[] }) {
   return (
     <>
-      {agents.filter((a) => a.revokedAt === null).map((a) => (
+      {props.agents.map((a) => (
         <dialog id={`rename-agent-${a.id}`} aria-labelledby={`rename-agent-h-${a.id}`}>
           <form data-api={`PATCH /api/agents/${a.id}`} data-toast="Agent renamed">
             <h2 id={`rename-agent-h-${a.id}`}>Rename {a.label || a.hostname || a.id}</h2>

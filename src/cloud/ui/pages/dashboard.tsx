@@ -9,17 +9,18 @@ import { Ago, Empty, Layout, Table } from "../layout.tsx";
 import type { LiveAccess } from "../../access/live.ts";
 import { namedLive } from "../../api/live_sessions.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
-import { agentRows } from "./data.ts";
 import { actorNames, AuditTable, targetNames } from "./audit.tsx";
 
 /** Live numbers, also served as a fragment for polling. */
 export async function DashboardStats(props: { store: Store; tenantId: string }) {
-  const agents = await agentRows(props.store, props.tenantId);
+  // Counted in the store, never a row per agent: the fragment is polled per open tab.
+  const counts = Object.values(await props.store.countAgentsBySite(props.tenantId));
   const sites = await props.store.listSites(props.tenantId);
   const devices = Object.values(await props.store.countDevicesBySite(props.tenantId))
     .reduce((n, c) => n + c, 0);
-  const online = agents.filter((a) => a.online).length;
-  const streams = agents.reduce((n, a) => n + a.activeStreams, 0);
+  const agents = counts.reduce((n, c) => n + c.agents, 0);
+  const online = counts.reduce((n, c) => n + c.online, 0);
+  const streams = counts.reduce((n, c) => n + c.activeStreams, 0);
   const stat = (n: number, label: string, id: string) => (
     <div class="card">
       <div class="stat" id={id}>{n}</div>
@@ -29,7 +30,7 @@ export async function DashboardStats(props: { store: Store; tenantId: string }) 
   return (
     <div class="grid">
       {stat(online, "agents online", "stat-online")}
-      {stat(agents.length - online, "agents offline", "stat-offline")}
+      {stat(agents - online, "agents offline", "stat-offline")}
       {stat(streams, "active streams", "stat-streams")}
       {stat(devices, "devices", "stat-devices")}
       {stat(sites.length, "sites", "stat-sites")}

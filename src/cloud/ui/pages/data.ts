@@ -19,27 +19,62 @@ export interface AgentRow extends Agent {
   dataBlocked: string | null;
 }
 
-/** A tenant's agents (optionally one site's), not revoked, with presence. */
-export async function agentRows(
-  store: Store,
-  tenantId: string,
-  siteId?: string,
-): Promise<AgentRow[]> {
-  const out: AgentRow[] = [];
-  const agents = (await store.listAgents(tenantId, siteId)).filter((a) => a.revokedAt === null);
+/** These agents as rows: their presence and last recorded heartbeats read once for all. */
+export async function rowsOf(store: Store, agents: Agent[]): Promise<AgentRow[]> {
   const presence = await presenceOf(store, agents);
-  for (const a of agents) {
+  const offline = agents.filter((a) => !presence.has(a.id)).map((a) => a.id);
+  const counters = new Map(
+    (offline.length ? await store.getAgentCountersOf(offline) : []).map((c) => [c.agentId, c]),
+  );
+  return agents.map((a) => {
     const pr = presence.get(a.id) ?? null;
-    out.push({
+    return {
       ...a,
       online: pr !== null,
       relay: pr?.node ?? null,
       activeStreams: pr?.activeStreams ?? 0,
-      lastHeartbeat: pr?.lastHeartbeat ?? (await store.getAgentCounters(a.id))?.at ?? null,
+      lastHeartbeat: pr?.lastHeartbeat ?? counters.get(a.id)?.at ?? null,
       dataBlocked: pr?.dataBlocked || null,
+    };
+  });
+}
+
+/** One site's agents, not revoked, with presence. */
+export async function siteAgentRows(
+  store: Store,
+  tenantId: string,
+  siteId: string,
+): Promise<AgentRow[]> {
+  const agents = await store.listAgents(tenantId, siteId);
+  return await rowsOf(store, agents.filter((a) => a.revokedAt === null));
+}
+
+/** Agents shown per page of the agents list. */
+export const AGENTS_PER_PAGE = 100;
+
+/**
+ * One page of the tenant's agents (not revoked) matching `q` (name, host name, id, version,
+ * site name), with presence; a page past the end reads the last one.
+ */
+export async function agentPage(
+  store: Store,
+  tenantId: string,
+  o: { q?: string; page?: number },
+): Promise<{ rows: AgentRow[]; total: number; page: number; pages: number }> {
+  const search = (o.q ?? "").trim();
+  const want = Math.max(1, Math.floor(o.page ?? 1));
+  const read = (page: number) =>
+    store.queryAgents(tenantId, {
+      search,
+      activeOnly: true,
+      offset: (page - 1) * AGENTS_PER_PAGE,
+      limit: AGENTS_PER_PAGE,
     });
-  }
-  return out;
+  let r = await read(want);
+  const pages = Math.max(1, Math.ceil(r.total / AGENTS_PER_PAGE));
+  const page = Math.min(want, pages);
+  if (page !== want) r = await read(page);
+  return { rows: await rowsOf(store, r.agents), total: r.total, page, pages };
 }
 
 /** A device with the live handle of each of its ports. */

@@ -17,13 +17,14 @@ import {
   DialogButtons,
   Empty,
   Layout,
+  PageRange,
   PORTS_HELP,
   SearchBox,
   Status,
   Table,
 } from "../layout.tsx";
 import { siteReachability } from "../../events/reachability.ts";
-import { type AgentRow, agentRows, devicePage, type DeviceRow, DEVICES_PER_PAGE } from "./data.ts";
+import { devicePage, type DeviceRow, DEVICES_PER_PAGE, siteAgentRows } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { protocolOf } from "../../store/port_protocols.ts";
 
@@ -38,10 +39,7 @@ export async function SitesPage(
   const admin = roleAtLeast(ctx.principal.role, "admin");
   // Counted in one query each, not one per site.
   const counts = await store.countDevicesBySite(ctx.principal.tenantId);
-  const agentsOf = new Map<string, AgentRow[]>();
-  for (const a of await agentRows(store, ctx.principal.tenantId)) {
-    agentsOf.set(a.siteId, [...(agentsOf.get(a.siteId) ?? []), a]);
-  }
+  const agentsOf = await store.countAgentsBySite(ctx.principal.tenantId);
   return (
     <Layout ctx={ctx} title="Sites" active="/sites">
       <h1>Sites</h1>
@@ -75,14 +73,14 @@ export async function SitesPage(
         ? (
           <Table head={["Site", "Agents online", "Devices", "Created"]}>
             {sites.map((s) => {
-              const agents = agentsOf.get(s.id) ?? [];
+              const agents = agentsOf[s.id] ?? { agents: 0, online: 0 };
               const devices = counts[s.id] ?? 0;
               return (
                 <tr>
                   <td>
                     <a href={`/sites/${s.id}`}>{s.name}</a>
                   </td>
-                  <td>{agents.filter((a) => a.online).length} / {agents.length}</td>
+                  <td>{agents.online} / {agents.agents}</td>
                   <td>{devices}</td>
                   <td>
                     <Ago at={s.createdAt} now={props.now} />
@@ -101,7 +99,7 @@ export async function SitesPage(
 export async function SiteAgents(
   props: { store: Store; tenantId: string; siteId: string; now: number },
 ) {
-  const agents = await agentRows(props.store, props.tenantId, props.siteId);
+  const agents = await siteAgentRows(props.store, props.tenantId, props.siteId);
   if (!agents.length) {
     return (
       <Empty>
@@ -601,27 +599,15 @@ export async function SitePage(
         : null}
       {paged.total > devices.length || q
         ? (
-          <p class="muted" id="device-range">
-            {paged.total
-              ? `Showing ${(paged.page - 1) * DEVICES_PER_PAGE + 1}–${
-                (paged.page - 1) * DEVICES_PER_PAGE + devices.length
-              } of ${paged.total}${q ? ` matching "${q}"` : ""}`
-              : `No device matches "${q}".`}
-            {paged.page > 1
-              ? (
-                <>
-                  · <a href={pageLink(paged.page - 1)}>← Previous</a>
-                </>
-              )
-              : null}
-            {paged.page < paged.pages
-              ? (
-                <>
-                  · <a href={pageLink(paged.page + 1)}>Next →</a>
-                </>
-              )
-              : null}
-          </p>
+          <PageRange
+            id="device-range"
+            paged={paged}
+            perPage={DEVICES_PER_PAGE}
+            shown={devices.length}
+            q={q}
+            none={`No device matches "${q}".`}
+            link={pageLink}
+          />
         )
         : null}
       {devices.length

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../../../../src/shared/clock.ts";
 import type { AuditEntry, Handle, Site, Store, Tenant } from "../../../../src/cloud/store/store.ts";
 import { SLOT_LEASE_MS, TerminalSlots } from "../../../../src/cloud/access/terminal/slots.ts";
+import { agentListsConformance } from "./conformance_agent_lists.ts";
 
 /** Two tenants with one site each: the usual starting point of a case. */
 interface World {
@@ -48,6 +49,8 @@ export function storeConformance(
       }
     });
   }
+
+  agentListsConformance(test);
 
   /** A case with two stores (two nodes) on one database, both on one clock. */
   function race(title: string, fn: (s1: Store, s2: Store, clock: ManualClock) => Promise<void>) {
@@ -2072,15 +2075,22 @@ export function storeConformance(
     assert.equal(r.filter((x) => x.changed).length, 1);
   });
 
-  test("agent availability: put replaces, list returns every agent", async (store) => {
+  test("agent availability: put replaces, list returns every agent or the ones asked", async (store) => {
     const a = { agentId: "ag-1", tenantId: "t", siteId: "s", online: true, since: 5 };
     await store.putAgentAvailability({ ...a, absentSince: null });
     await store.putAgentAvailability({ ...a, absentSince: 9 });
     await store.putAgentAvailability({ ...a, agentId: "ag-2", online: false, absentSince: null });
+    await store.putAgentAvailability({ ...a, agentId: "ag-3", absentSince: null });
     assert.deepEqual(await store.listAgentAvailability(), [
       { ...a, absentSince: 9 },
       { ...a, agentId: "ag-2", online: false, absentSince: null },
+      { ...a, agentId: "ag-3", absentSince: null },
     ]);
+    assert.deepEqual(await store.listAgentAvailability(["ag-3", "ag-9", "ag-1"]), [
+      { ...a, absentSince: 9 },
+      { ...a, agentId: "ag-3", absentSince: null },
+    ]);
+    assert.deepEqual(await store.listAgentAvailability([]), []);
   });
 
   const newEvent = (tenantId: string, key: string) => ({
