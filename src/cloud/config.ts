@@ -188,6 +188,14 @@ export const cloudOptions: Record<string, OptionSpec> = {
     help:
       "How long an agent may be gone before agent.offline is raised (a reconnect inside it raises nothing)",
   },
+  "audit-retention-days": {
+    type: "string",
+    env: "NC_AUDIT_RETENTION_DAYS",
+    arg: "DAYS",
+    default: "off",
+    help:
+      "Delete audit entries older than this many days (daily, by one node; each tenant's trail records audit.purge); off: keep the whole trail",
+  },
   "allow-loopback-webhooks": {
     type: "boolean",
     env: "NC_ALLOW_LOOPBACK_WEBHOOKS",
@@ -305,6 +313,14 @@ export const cloudConfigSchema = z.object({
   "admin-api-key-file": z.string().min(1).optional(),
   "allow-link-local-devices": z.boolean().default(false),
   "offline-grace": duration.prefault("30s"),
+  "audit-retention-days": z.string().default("off").transform((s, ctx) => {
+    if (s === "off") return null;
+    if (!/^[0-9]{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 36500) {
+      ctx.addIssue({ code: "custom", message: "expected a whole number of days (1-36500) or off" });
+      return z.NEVER;
+    }
+    return Number(s);
+  }),
   "allow-loopback-webhooks": z.boolean().default(false),
   "allow-private-webhooks": z.boolean().default(false),
   "webhook-retry": duration.prefault("10s"),
@@ -360,6 +376,7 @@ export const cloudConfigSchema = z.object({
   adminApiKeyFile: c["admin-api-key-file"] ?? null,
   allowLinkLocalDevices: c["allow-link-local-devices"],
   offlineGraceMs: c["offline-grace"],
+  auditRetentionDays: c["audit-retention-days"] as number | null,
   webhooks: {
     allowLoopback: c["allow-loopback-webhooks"],
     allowPrivate: c["allow-private-webhooks"],

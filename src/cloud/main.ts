@@ -311,7 +311,13 @@ export async function startCloud(
     log,
   });
   const owner = lockOwner(config.node);
-  const stopJobs = startBackgroundJobs({ store, clock, owner, log });
+  const stopJobs = startBackgroundJobs({
+    store,
+    clock,
+    owner,
+    log,
+    auditRetentionDays: config.auditRetentionDays,
+  });
   const stopDeliverer = startDeliverer({
     store,
     secrets: webhookSecrets,

@@ -9,7 +9,9 @@
  * - `stats-janitor`: daily, reconciles every day the hourly rows still cover, then drops hourly
  *   rows older than 30 days, daily rows older than 365 days, CLI sessions ended (expired or
  *   revoked) more than 30 days ago, and expired web sessions, unused enrollment tokens,
- *   presence leases and locks; events older than 90 days and finished webhook deliveries.
+ *   presence leases and locks; events older than 90 days and finished webhook deliveries; and,
+ *   with `--audit-retention-days`, audit entries older than that (each tenant's trail records
+ *   an `audit.purge`).
  * The hourly rows themselves are written on each agent heartbeat by the node that holds the
  * agent (`Store.recordAgentCounters`, a per-agent compare-and-set), so no lock is needed there.
  * @module
@@ -51,6 +53,8 @@ export interface JobDeps {
   /** This node's lock owner name (see `lockOwner`). */
   owner: string;
   log?: Logger;
+  /** `--audit-retention-days`: the janitor purges older audit entries (null/absent: keeps all). */
+  auditRetentionDays?: number | null;
 }
 
 /** Counter names holding the jobs' shared progress. */
@@ -121,7 +125,28 @@ async function statsJanitor(d: JobDeps): Promise<void> {
     cliSessionsBefore: now - RETENTION.endedCliSessionDays * DAY,
   });
   const events = await d.store.purgeEvents(now - RETENTION.eventDays * DAY);
-  d.log?.info({ purged, events }, "stats janitor ran");
+  const audit = d.auditRetentionDays ? await purgeAudit(d, d.auditRetentionDays) : null;
+  d.log?.info({ purged, events, audit }, "stats janitor ran");
+}
+
+/**
+ * The audit retention purge: entries older than `days` go, and each tenant whose trail lost
+ * entries gets one `audit.purge` entry saying how many and up to when, so its trail shows why
+ * it starts where it does. Returns how many went in all.
+ */
+async function purgeAudit(d: JobDeps, days: number): Promise<number> {
+  const before = d.clock.now() - days * DAY;
+  const r = await d.store.purgeAudit(before);
+  for (const [tenant, entries] of Object.entries(r.byTenant)) {
+    await d.store.appendAudit({
+      tenantId: tenant === "" ? null : tenant,
+      actor: "system",
+      action: "audit.purge",
+      target: "",
+      detail: { before, entries, retentionDays: days },
+    });
+  }
+  return r.entries;
 }
 
 const RUN: Record<JobName, (d: JobDeps) => Promise<void>> = {

@@ -27,6 +27,7 @@ import { type Db, type Document, type InsertOneOptions, MongoClient } from "mong
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import {
+  AUDIT_PURGE_PAGE,
   auditLimit,
   LOOPBACK_CAPACITY,
   LOOPBACK_RANDOM_TRIES,
@@ -69,6 +70,7 @@ import type {
   ApiKey,
   ApiToken,
   AuditEntry,
+  AuditPurge,
   AuditQuery,
   ClaimResult,
   CliSession,
@@ -436,6 +438,16 @@ class MongoStore extends MongoBase implements Store {
     return this.#deviceLists.listDeviceExtras(tenantId, deviceIds);
   }
 
+  async getAllowlistVersions(siteIds: string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    const docs = await this.c(C.sites).find(
+      { _id: { $in: siteIds as never[] } },
+      { projection: { _id: 1, allowlistVersion: 1 } },
+    ).toArray();
+    for (const d of docs) out[String(d._id)] = Number(d.allowlistVersion ?? 0);
+    return out;
+  }
+
   async getAllowlist(siteId: string): Promise<Allowlist> {
     const site = await this.c(C.sites).findOne({ _id: siteId as never });
     const devices = await this.c(C.devices).find({ siteId }, { projection: { host: 1, ports: 1 } })
@@ -562,6 +574,12 @@ class MongoStore extends MongoBase implements Store {
   async getAgent(id: string): Promise<Agent | null> {
     const a = pickOrNull<Agent>(await this.c(C.agents).findOne({ _id: id as never }), FIELDS.agent);
     return a && labelled(a);
+  }
+
+  async getAgentsById(ids: string[]): Promise<Agent[]> {
+    const docs = await this.c(C.agents).find({ _id: { $in: ids as never[] } }).sort({ _id: 1 })
+      .toArray();
+    return docs.map((d) => labelled(pick<Agent>(d, FIELDS.agent)));
   }
 
   async listAgents(tenantId: string, siteId?: string): Promise<Agent[]> {
@@ -843,6 +861,26 @@ class MongoStore extends MongoBase implements Store {
     // detail is stored as JSON text: free-form keys (dots, `$`) are not all valid field names.
     await this.c(C.audit).insertOne({ _id: seq as never, ...e, detail: JSON.stringify(detail) });
     return e;
+  }
+
+  async purgeAudit(before: number): Promise<AuditPurge> {
+    const out: AuditPurge = { entries: 0, byTenant: {} };
+    for (;;) {
+      const page = await this.c(C.audit).find({}, { projection: { _id: 1, tenantId: 1, at: 1 } })
+        .sort({ _id: 1 }).limit(AUDIT_PURGE_PAGE).toArray();
+      const keep = page.findIndex((d) => Number(d.at) >= before);
+      const old = keep === -1 ? page : page.slice(0, keep);
+      if (!old.length) return out;
+      // By id, not by range: another node may be writing an entry under a number it took
+      // before this page was read.
+      await this.c(C.audit).deleteMany({ _id: { $in: old.map((d) => d._id) } }, SECURE);
+      for (const d of old) {
+        const t = typeof d.tenantId === "string" ? d.tenantId : "";
+        out.byTenant[t] = (out.byTenant[t] ?? 0) + 1;
+      }
+      out.entries += old.length;
+      if (keep !== -1) return out;
+    }
   }
 
   async listAudit(query: AuditQuery): Promise<AuditEntry[]> {

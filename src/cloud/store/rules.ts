@@ -145,6 +145,9 @@ export function newApiTokenRecord(
   };
 }
 
+/** Entries per step of the audit retention purge (`Store.purgeAudit`; a few ms each). */
+export const AUDIT_PURGE_PAGE = 500;
+
 /** Page sizes of the paged lists ({@linkcode Store.queryDevices}, {@linkcode Store.queryAgents}). */
 export const PAGE_LIMITS = { default: 100, max: 1000 } as const;
 

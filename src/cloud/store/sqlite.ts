@@ -26,6 +26,7 @@ import {
 } from "./sqlite_checkpointer.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
 import {
+  AUDIT_PURGE_PAGE,
   auditLimit,
   counterDeltas,
   dayOf,
@@ -69,6 +70,7 @@ import type {
   ApiKey,
   ApiToken,
   AuditEntry,
+  AuditPurge,
   AuditQuery,
   ClaimResult,
   CliSession,
@@ -861,6 +863,17 @@ class SqliteStore implements Store {
     });
   }
 
+  async getAllowlistVersions(siteIds: string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (
+      const r of this.#all(
+        "SELECT id, allowlist_version FROM sites WHERE id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(siteIds),
+      )
+    ) out[str(r.id)] = num(r.allowlist_version);
+    return out;
+  }
+
   // Handles
 
   async createHandle(handle: Handle): Promise<Handle> {
@@ -1009,6 +1022,13 @@ class SqliteStore implements Store {
   async getAgent(id: string): Promise<Agent | null> {
     const r = this.#get("SELECT * FROM agents WHERE id = ?", id);
     return r ? toAgent(r) : null;
+  }
+
+  async getAgentsById(ids: string[]): Promise<Agent[]> {
+    return this.#all(
+      "SELECT * FROM agents WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+      JSON.stringify(ids),
+    ).map(toAgent);
   }
 
   async listAgents(tenantId: string, siteId?: string): Promise<Agent[]> {
@@ -1705,6 +1725,31 @@ class SqliteStore implements Store {
       const e = this.#get(extent, ...indexedParams, before)!;
       if (num(e.n) < AUDIT_SCAN_WINDOW) return out;
       before = num(e.lo);
+      await loopTurn();
+    }
+  }
+
+  async purgeAudit(before: number): Promise<AuditPurge> {
+    const out: AuditPurge = { entries: 0, byTenant: {} };
+    for (;;) {
+      const page = this.#all(
+        "SELECT seq, tenant_id, at FROM audit ORDER BY seq LIMIT ?",
+        AUDIT_PURGE_PAGE,
+      );
+      const keep = page.findIndex((r) => num(r.at) >= before);
+      const old = keep === -1 ? page : page.slice(0, keep);
+      if (!old.length) return out;
+      this.#tx(() => {
+        this.#run("UPDATE audit_purge_gate SET open = 1");
+        this.#run("DELETE FROM audit WHERE seq <= ?", num(old[old.length - 1].seq));
+        this.#run("UPDATE audit_purge_gate SET open = 0");
+      });
+      for (const r of old) {
+        const t = r.tenant_id === null ? "" : str(r.tenant_id);
+        out.byTenant[t] = (out.byTenant[t] ?? 0) + 1;
+      }
+      out.entries += old.length;
+      if (keep !== -1) return out;
       await loopTurn();
     }
   }

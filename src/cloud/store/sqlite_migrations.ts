@@ -487,4 +487,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX agents_tenant ON agents (tenant_id, created_at);
   CREATE INDEX presence_tenant ON presence (tenant_id, expires_at);
   `,
+  // 19: audit retention (--audit-retention-days). The trail stays append-only for every statement
+  // but the retention purge, which opens the gate inside its own write transaction (so no other
+  // connection ever sees it open) and closes it before committing.
+  `
+  CREATE TABLE audit_purge_gate (open INTEGER NOT NULL);
+  INSERT INTO audit_purge_gate (open) VALUES (0);
+  DROP TRIGGER audit_no_delete;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    WHEN COALESCE((SELECT open FROM audit_purge_gate), 0) = 0
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  `,
 ];

@@ -337,6 +337,13 @@ export interface AuditEntry {
 /** What a caller supplies to append an audit entry. */
 export type NewAuditEntry = Omit<AuditEntry, "seq" | "at">;
 
+/** What {@linkcode Store.purgeAudit} removed. */
+export interface AuditPurge {
+  entries: number;
+  /** Entries removed per tenant id ("" for entries of no tenant). */
+  byTenant: Record<string, number>;
+}
+
 /** Filter for {@linkcode Store.listAudit}; newest first. */
 export interface AuditQuery {
   /** Only this tenant's entries; omit for all tenants (superadmin). */
@@ -450,6 +457,11 @@ export interface Store extends AlertStore {
   listDeviceExtras(tenantId: string, deviceIds: string[]): Promise<DeviceExtras>;
   /** The site's current allowlist: every (host, port) of its devices. */
   getAllowlist(siteId: string): Promise<Allowlist>;
+  /**
+   * Unscoped, in one query: the allowlist version of each of these sites by id (absent sites
+   * are left out), so a node reads a whole allowlist only for a site whose version moved.
+   */
+  getAllowlistVersions(siteIds: string[]): Promise<Record<string, number>>;
 
   // Handles
   createHandle(handle: Handle): Promise<Handle>;
@@ -482,6 +494,8 @@ export interface Store extends AlertStore {
   consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult>;
   /** Unscoped: the control plane looks agents up by certificate CN. */
   getAgent(id: string): Promise<Agent | null>;
+  /** Unscoped, in one query: these agents (absent ones are left out), by id. */
+  getAgentsById(ids: string[]): Promise<Agent[]>;
   listAgents(tenantId: string, siteId?: string): Promise<Agent[]>;
   /**
    * Tenant-scoped: a page of the tenant's agents matching `query`, oldest first, from `offset`,
@@ -579,9 +593,17 @@ export interface Store extends AlertStore {
   listLicenses(tenantId: string): Promise<License[]>;
   revokeLicense(tenantId: string, id: string): Promise<boolean>;
 
-  // Audit (append-only)
+  // Audit (append-only; only the retention purge removes entries)
   appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+  /**
+   * The retention purge (`--audit-retention-days`): deletes the oldest entries, in sequence
+   * order, while they are older than `before`, and stops at the first that is not (an entry
+   * written under a clock that stepped back waits for the ones before it). A page at a time; it
+   * never holds the event loop for the whole trail. Returns how many went, in all and per tenant
+   * ("" for entries of no tenant).
+   */
+  purgeAudit(before: number): Promise<AuditPurge>;
 
   // Device credentials (sealed; removed with the device)
   /** Stores (inserts or replaces) a device's sealed credentials; false when the device is absent. */

@@ -32,6 +32,22 @@ Deno.test("cloud config: defaults, and a bad value names the field, flag and env
   }
 });
 
+Deno.test("cloud config: --audit-retention-days is off by default, a number of days, or refused", () => {
+  assertEquals(loadCloudConfig({}).auditRetentionDays, null);
+  assertEquals(loadCloudConfig({ "audit-retention-days": "off" }).auditRetentionDays, null);
+  assertEquals(loadCloudConfig({ "audit-retention-days": "400" }).auditRetentionDays, 400);
+  for (const bad of ["0", "-3", "2.5", "forever", "36501"]) {
+    try {
+      loadCloudConfig({ "audit-retention-days": bad });
+      throw new Error(`expected a UsageError for ${bad}`);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      assertStringIncludes(e.message, "--audit-retention-days / NC_AUDIT_RETENTION_DAYS");
+      assertStringIncludes(e.message, "expected a whole number of days (1-36500) or off");
+    }
+  }
+});
+
 Deno.test("connector: --help and --version for every role; bad input exits 2 with one line", async () => {
   for (
     const args of [["--help"], ["cloud", "--help"], ["agent", "--help"], ["tunnel", "--help"], [

@@ -1422,6 +1422,53 @@ export function storeConformance(
     assert.equal(await store.revokeLicense(a.id, "lic-missing"), false);
   });
 
+  test(
+    "purgeAudit: the oldest go, in order, while older than the cutoff; per tenant",
+    async (store, clock) => {
+      const { a, b } = await world(store);
+      const add = (tenantId: string | null, action: string) =>
+        store.appendAudit({ tenantId, actor: "system", action, target: "", detail: {} });
+      assert.deepEqual(await store.purgeAudit(clock.now() + 1), { entries: 0, byTenant: {} });
+      const t0 = clock.now();
+      await add(a.id, "e10"); // t0
+      clock.advance(10);
+      await add(b.id, "e20"); // t0 + 10
+      clock.advance(10);
+      await add(null, "e30"); // t0 + 20
+      clock.advance(-15); // the clock stepped back
+      await add(a.id, "e15"); // t0 + 5, after e30 in sequence
+      clock.advance(35);
+      const last = await add(b.id, "e40"); // t0 + 40
+      const actions = async () => (await store.listAudit({})).map((e) => e.action).reverse();
+
+      assert.deepEqual(await store.purgeAudit(t0 + 15), {
+        entries: 2,
+        byTenant: { [a.id]: 1, [b.id]: 1 },
+      });
+      assert.deepEqual(await actions(), ["e30", "e15", "e40"]);
+      assert.deepEqual(
+        await store.purgeAudit(t0 + 15),
+        { entries: 0, byTenant: {} },
+        "e15 is older but waits behind e30",
+      );
+      assert.deepEqual(await store.purgeAudit(t0 + 30), {
+        entries: 2,
+        byTenant: { "": 1, [a.id]: 1 },
+      });
+      assert.deepEqual(await actions(), ["e40"]);
+      const next = await add(a.id, "after");
+      assert.ok(next.seq > last.seq, "numbers are never reused");
+
+      // More than a few pages.
+      for (let i = 0; i < 1_234; i++) await add(i % 2 ? a.id : b.id, `bulk-${i}`);
+      clock.advance(1);
+      for (let i = 0; i < 3; i++) await add(a.id, `new-${i}`);
+      const r = await store.purgeAudit(clock.now());
+      assert.deepEqual(r, { entries: 1_236, byTenant: { [a.id]: 618, [b.id]: 618 } });
+      assert.deepEqual(await actions(), ["new-0", "new-1", "new-2"]);
+    },
+  );
+
   test("audit: append-only order, filters, pagination, limits", async (store, clock) => {
     const { a, b } = await world(store);
     const appended: AuditEntry[] = [];

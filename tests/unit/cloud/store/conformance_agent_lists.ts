@@ -203,4 +203,31 @@ export function agentListsConformance(test: Case): void {
       assert.deepEqual(await store.getAgentCountersOf([]), []);
     },
   );
+
+  test(
+    "getAgentsById and getAllowlistVersions: many ids in one call, unscoped",
+    async (store, clock) => {
+      const a = await store.createTenant({ name: "Acme" });
+      const b = await store.createTenant({ name: "Bolt" });
+      const sa = await store.createSite({ tenantId: a.id, name: "HQ" });
+      const sb = await store.createSite({ tenantId: b.id, name: "Depot" });
+      await registerAgent(store, clock, { tenantId: a.id, siteId: sa.id }, { id: "ag-2" });
+      await registerAgent(store, clock, { tenantId: b.id, siteId: sb.id }, { id: "ag-1" });
+      await store.revokeAgent(b.id, "ag-1");
+      assert.deepEqual(await store.getAgentsById(["ag-2", "ag-none", "ag-1"]), [
+        (await store.getAgent("ag-1"))!,
+        (await store.getAgent("ag-2"))!,
+      ]);
+      assert.deepEqual(await store.getAgentsById([]), []);
+
+      await store.createDevice({ tenantId: a.id, siteId: sa.id, host: "cam", ports: [80] });
+      await store.createDevice({ tenantId: a.id, siteId: sa.id, host: "nvr", ports: [554] });
+      assert.deepEqual(await store.getAllowlistVersions([sa.id, sb.id, "site-none"]), {
+        [sa.id]: (await store.getAllowlist(sa.id)).version,
+        [sb.id]: (await store.getAllowlist(sb.id)).version,
+      });
+      assert.ok((await store.getAllowlistVersions([sa.id]))[sa.id] >= 2, "bumped per device");
+      assert.deepEqual(await store.getAllowlistVersions([]), {});
+    },
+  );
 }

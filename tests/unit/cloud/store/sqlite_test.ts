@@ -337,17 +337,18 @@ Deno.test("sqlite store: records must agree on tenant and site; audit is append-
         "token tenant must match its user",
       );
 
-      await store.appendAudit({
-        tenantId: null,
-        actor: "system",
-        action: "a",
-        target: "",
-        detail: {},
-      });
+      const entry = { tenantId: null, actor: "system", action: "a", target: "", detail: {} };
+      await store.appendAudit(entry);
+      // The retention purge opens its gate only inside its own transaction.
+      clock.advance(1);
+      assert.equal((await store.purgeAudit(clock.now())).entries, 1);
+      await store.appendAudit(entry);
       const raw = new DatabaseSync(path);
       try {
         assert.throws(() => raw.exec("UPDATE audit SET action = 'b'"), /append-only/);
         assert.throws(() => raw.exec("DELETE FROM audit"), /append-only/);
+        raw.exec("DELETE FROM audit_purge_gate");
+        assert.throws(() => raw.exec("DELETE FROM audit"), /append-only/, "no gate row: closed");
       } finally {
         raw.close();
       }
