@@ -191,6 +191,14 @@ Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the
     assertEquals(tail.items.length, 35);
     assertEquals(tail.next, null);
     assertEquals(tail.items.filter((a: { revokedAt: number | null }) => a.revokedAt).length, 4);
+    assertEquals(head.total, 1_235);
+    const found = JSON.parse(await get("/api/agents?q=GATE-12&limit=2", auth));
+    assertEquals(found.total, 5, "gate-120, -1200, -1210, -1220 and the revoked gate-1230");
+    assertEquals(found.items.map((a: { hostname: string }) => a.hostname), [
+      "gate-120",
+      "gate-1200",
+    ]);
+    assertEquals(found.next, 2);
     console.log(`seeded 1,234 agents in ${seeded.toFixed(0)} ms; ${timings.join("; ")}`);
   } finally {
     await stack.stop();

@@ -15,8 +15,14 @@ import type { Clock } from "../../shared/clock.ts";
 import { announceChange } from "../watcher.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { jsonBody, pageQuery, query } from "./validate.ts";
-import { agentDailyQuery, agentPatch, agentStatsQuery, auditQuery } from "./schemas.ts";
+import { jsonBody, query } from "./validate.ts";
+import {
+  agentDailyQuery,
+  agentListQuery,
+  agentPatch,
+  agentStatsQuery,
+  auditQuery,
+} from "./schemas.ts";
 import { dayOf } from "../store/rules.ts";
 import { agentCertView } from "../agent_certs.ts";
 import { presenceOf } from "../tenancy/agent_presence.ts";
@@ -39,8 +45,8 @@ export function agentRoutes(
     const items = [];
     // One page read in the store, with its presence and totals in one query each: a tenant of
     // thousands of agents is never read whole for one page.
-    const { limit, cursor } = query(c, pageQuery);
-    const r = await store.queryAgents(p.tenantId, { offset: cursor, limit });
+    const { limit, cursor, q } = query(c, agentListQuery);
+    const r = await store.queryAgents(p.tenantId, { search: q, offset: cursor, limit });
     const presence = await presenceOf(store, r.agents);
     const totals = r.agents.length ? await store.getAgentCountersOf(r.agents.map((a) => a.id)) : [];
     const counters = new Map(totals.map((t) => [t.agentId, t]));
@@ -67,7 +73,8 @@ export function agentRoutes(
         },
       });
     }
-    return c.json({ items, next: cursor + limit < r.total ? cursor + limit : null });
+    const next = cursor + r.agents.length < r.total ? cursor + r.agents.length : null;
+    return c.json({ items, next, total: r.total });
   });
   /** The caller's tenant's agent named in the path, or 404. */
   const ownAgent = async (tenantId: string, id: string) => {
