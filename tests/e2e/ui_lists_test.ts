@@ -38,6 +38,9 @@ Deno.test("site page: 1,023 devices paged 100 at a time, searchable", async () =
     assertStringIncludes(last.html, "Showing 1001–1023 of 1023");
     const beyond = await get("?page=99");
     assertStringIncludes(beyond.html, "Showing 1001–1023 of 1023");
+    const huge = await get("?page=1e308");
+    assertEquals(huge.status, 200, "a page number past every offset is the last page");
+    assertStringIncludes(huge.html, "Showing 1001–1023 of 1023");
     const found = await get("?q=10.0.3.254");
     assertEquals((found.html.match(/<tr data-device=/g) ?? []).length, 1);
     assertStringIncludes(found.html, "matching &quot;10.0.3.254&quot;");
@@ -158,6 +161,8 @@ Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the
     assertEquals(rows(last), 31);
     assertStringIncludes(last, "Showing 1201–1231 of 1231");
     assertStringIncludes(await get("/agents?page=99"), "Showing 1201–1231 of 1231");
+    assertStringIncludes(await get("/agents?page=1e308"), "Showing 1201–1231 of 1231");
+    assertStringIncludes(await get("/agents?page=-4"), "Showing 1–100 of 1231");
     const fragment = await get("/ui/fragments/agents?page=2");
     assertEquals(rows(fragment), 100);
     assertStringIncludes(fragment, "Showing 101–200 of 1231");

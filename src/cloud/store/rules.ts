@@ -151,16 +151,20 @@ export const AUDIT_PURGE_PAGE = 500;
 /** Page sizes of the paged lists ({@linkcode Store.queryDevices}, {@linkcode Store.queryAgents}). */
 export const PAGE_LIMITS = { default: 100, max: 1000 } as const;
 
-/** A paged query's offset and limit, bounded. */
+/**
+ * A paged query's offset and limit, bounded to what the database binds: an offset past the last
+ * safe integer (a page number of 1e308 times the page size) reads as the end, not an error.
+ */
 export function pageBounds(q: { offset?: number; limit?: number }): {
   offset: number;
   limit: number;
 } {
-  const limit = Math.min(
-    Math.max(1, Math.floor(q.limit ?? PAGE_LIMITS.default)),
-    PAGE_LIMITS.max,
-  );
-  return { offset: Math.max(0, Math.floor(q.offset ?? 0)), limit };
+  const bound = (n: number, lo: number, hi: number, otherwise: number) =>
+    Number.isNaN(n) ? otherwise : Math.min(Math.max(lo, Math.floor(n)), hi);
+  return {
+    offset: bound(q.offset ?? 0, 0, Number.MAX_SAFE_INTEGER, 0),
+    limit: bound(q.limit ?? PAGE_LIMITS.default, 1, PAGE_LIMITS.max, PAGE_LIMITS.default),
+  };
 }
 
 /** A list search's text, trimmed and lower-cased; null when there is none. */

@@ -114,10 +114,10 @@ export function uiRoutes(d: UiDeps): Hono {
     page: pageOf(c),
     caPin: d.agentCaPin?.(),
   });
-  /** `?page=` of a paged list (1 when absent or not a number). */
+  /** `?page=` of a paged list (1 when absent or not a whole number; a huge one is the last). */
   const pageOf = (c: Context) => {
-    const n = Number(c.req.query("page") ?? "1");
-    return Number.isFinite(n) ? n : 1;
+    const n = Math.floor(Number(c.req.query("page") ?? "1"));
+    return Number.isNaN(n) || n < 1 ? 1 : Math.min(n, 1e9);
   };
   app.get("/sites", page((c, ctx) => SitesPage({ ctx, store: d.store, now: now(), q: q(c) })));
   app.get(

@@ -53,6 +53,14 @@ export function agentListsConformance(test: Case): void {
     const p3 = await store.queryAgents(a.id, { offset: 20, limit: 10 });
     assert.deepEqual(p3.agents.map((x) => x.id), made.slice(20).map((x) => x.id));
     assert.equal((await store.queryAgents(a.id, { offset: 99 })).agents.length, 0);
+    for (const offset of [Infinity, 1e300, 2 ** 63]) {
+      assert.deepEqual(
+        await store.queryAgents(a.id, { offset }),
+        { agents: [], total: 25 },
+        `offset ${offset} reads as the end`,
+      );
+    }
+    assert.equal((await store.queryAgents(a.id, { offset: NaN, limit: NaN })).agents.length, 25);
     assert.equal((await store.queryAgents(a.id, {})).agents.length, 25, "default page of 100");
     assert.deepEqual(
       await store.queryAgents(a.id, {}),
