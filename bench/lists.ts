@@ -1,12 +1,14 @@
 /**
- * The console's lists at scale (issue 14 item 17): a site with `devices` devices seeded through
- * the store, then every list a user pages through — the site page (first, middle and last page),
- * its search, the sites list, the agents list, the dashboard and the API's device pages — fetched
- * `reps` times each over HTTP with a signed-in cookie. Reports p50/p99 ms per page.
+ * The console's lists at scale (issue 14 item 17): a site with `devices` devices and a tenant of
+ * `agents` agents on 100 more sites (150 of them online) seeded through the store, then every
+ * list a user pages through — the site page (first, middle and last page), its search, the sites
+ * list, the agents list (first and middle page, a search), the dashboard's polled numbers and
+ * the API's device and agent pages — fetched `reps` times each over HTTP with a signed-in
+ * cookie. Reports p50/p99 ms per page.
  * @module
  */
 import { Stack } from "../tests/_fixtures/stack.ts";
-import { seedDevices } from "../tests/_fixtures/seed.ts";
+import { seedAgents, seedDevices } from "../tests/_fixtures/seed.ts";
 import { quantile } from "./failover.ts";
 
 /** One list's page times. */
@@ -18,12 +20,27 @@ export interface ListTiming {
   bytes: number;
 }
 
-/** Seeds a site with `devices` devices and times each list `reps` times. */
-export async function measureLists(devices: number, reps: number): Promise<ListTiming[]> {
+/** Seeds a site with `devices` devices and the tenant with `agents` agents; times each list. */
+export async function measureLists(
+  devices: number,
+  reps: number,
+  agents = devices,
+): Promise<ListTiming[]> {
   const stack = await Stack.start();
   try {
     const q = await stack.quickstart([22]);
     await seedDevices(stack, q.tenantId, q.siteId, devices);
+    const sites: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = await fetch(`${stack.url}/api/sites`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: `Depot ${i}` }),
+      });
+      if (r.status !== 201) throw new Error(`POST /api/sites: HTTP ${r.status}`);
+      sites.push((await r.json()).id);
+    }
+    await seedAgents(stack, q.tenantId, sites, agents, { online: Math.min(150, agents) });
     const viewer = await stack.addUser(q.tenantId, "viewer");
     const cookie = { cookie: await stack.signIn(viewer.email, viewer.password) };
     const bearer = { authorization: `Bearer ${q.apiToken}` };
@@ -34,14 +51,19 @@ export async function measureLists(devices: number, reps: number): Promise<ListT
       ["site page, last page", `/sites/${q.siteId}?page=${pages}`, cookie],
       ["site page, search", `/sites/${q.siteId}?q=gate%2099`, cookie],
       ["sites list", "/sites", cookie],
-      ["agents list", "/agents", cookie],
+      ["agents list, first page", "/agents", cookie],
+      ["agents list, middle page", `/agents?page=${Math.ceil(agents / 200)}`, cookie],
+      ["agents list, search", "/agents?q=gate-99", cookie],
       ["dashboard", "/", cookie],
+      ["dashboard numbers (polled)", "/ui/fragments/dashboard", cookie],
       [
         "API devices, a middle page",
         `/api/sites/${q.siteId}/devices?cursor=${devices >> 1}`,
         bearer,
       ],
       ["API devices, search", `/api/sites/${q.siteId}/devices?q=10.0.1.`, bearer],
+      ["API agents, a middle page", `/api/agents?cursor=${agents >> 1}`, bearer],
+      ["API agents, search", "/api/agents?q=gate-99", bearer],
     ];
     const out: ListTiming[] = [];
     for (const [list, path, headers] of lists) {
@@ -64,7 +86,8 @@ export async function measureLists(devices: number, reps: number): Promise<ListT
 
 if (import.meta.main) {
   const devices = Number(Deno.args[0] ?? 10_000);
-  for (const t of await measureLists(devices, Number(Deno.args[1] ?? 50))) {
+  const agents = Number(Deno.args[2] ?? devices);
+  for (const t of await measureLists(devices, Number(Deno.args[1] ?? 50), agents)) {
     console.log(
       `${t.list}: p50 ${t.p50.toFixed(1)} ms, p99 ${t.p99.toFixed(1)} ms, ${t.bytes} bytes`,
     );

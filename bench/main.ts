@@ -631,11 +631,13 @@ if (want("failover")) {
 if (want("lists")) {
   await guarded("lists", async () => {
     const [devices, reps] = quick ? [500, 3] : [10_000, 50];
-    log(`lists: a site with ${devices} devices, each list ×${reps} …`);
+    log(`lists: a site with ${devices} devices and ${devices} agents, each list ×${reps} …`);
     for (const t of await measureLists(devices, reps)) {
       for (const [name, v] of [["p50", t.p50], ["p99", t.p99]] as const) {
         rows.push({
-          figure: `lists at ${devices.toLocaleString("en-US")} devices, ${name} per page`,
+          figure: `lists at ${
+            devices.toLocaleString("en-US")
+          } devices and agents, ${name} per page`,
           path: t.list,
           value: v,
           unit: "ms",

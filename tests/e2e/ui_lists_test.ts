@@ -128,6 +128,7 @@ Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the
     };
     const north = await site("Depot North");
     const south = await site("Depot South");
+    for (let i = 0; i < 118; i++) await site(`Store ${i}`);
     // Round-robin over three sites; 150 online with 2 streams each; the last 4 revoked.
     const seeded = await seedAgents(stack, q.tenantId, [q.siteId, north, south], 1_234, {
       online: 150,
@@ -180,9 +181,20 @@ Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the
     assertStringIncludes(dash, '<div class="stat" id="stat-online">151</div>');
     assertStringIncludes(dash, '<div class="stat" id="stat-offline">1080</div>');
     assertStringIncludes(dash, '<div class="stat" id="stat-streams">300</div>');
+    assertStringIncludes(dash, '<div class="stat" id="stat-sites">121</div>');
     const sites = await get("/sites");
     assertStringIncludes(sites, "<td>51 / 411</td>", "the quickstart's site");
     assertStringIncludes(sites, "<td>50 / 410</td>", "each depot");
+    const siteRows = (html: string) => (html.match(/<a href="\/sites\/site-/g) ?? []).length;
+    assertEquals(siteRows(sites), 100);
+    assertStringIncludes(sites, "Showing 1–100 of 121");
+    const sites2 = await get("/sites?page=2");
+    assertEquals(siteRows(sites2), 21);
+    assertStringIncludes(sites2, "Showing 101–121 of 121");
+    const depots = await get("/sites?q=DEPOT");
+    assertEquals(siteRows(depots), 2);
+    assertStringIncludes(depots, "Showing 1–2 of 2 matching &quot;DEPOT&quot;");
+    assertStringIncludes(await get("/sites?q=nothing"), "No site matches &quot;nothing&quot;");
 
     // The API pages in the query; revoked agents are listed there.
     const auth = { authorization: `Bearer ${q.apiToken}` };
@@ -204,6 +216,10 @@ Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the
       "gate-1200",
     ]);
     assertEquals(found.next, 2);
+    const apiSites = JSON.parse(await get("/api/sites?limit=50&cursor=100", auth));
+    assertEquals([apiSites.items.length, apiSites.total, apiSites.next], [21, 121, null]);
+    const apiNorth = JSON.parse(await get("/api/sites?q=north", auth));
+    assertEquals(apiNorth.items.map((x: { id: string }) => x.id), [north]);
     console.log(`seeded 1,234 agents in ${seeded.toFixed(0)} ms; ${timings.join("; ")}`);
   } finally {
     await stack.stop();

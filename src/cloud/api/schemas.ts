@@ -102,7 +102,9 @@ export const devicePatch = deviceBody.omit({ serial: true }).extend({
 /** `GET /api/sites/{id}/devices`: a page (`limit`, `cursor`) of the devices matching `q`. */
 export const deviceListQuery = pageQuery.extend({ q: z.string().max(200).optional() });
 /** `GET /api/agents`: a page (`limit`, `cursor`) of the agents matching `q`. */
-export const agentListQuery = pageQuery.extend({ q: z.string().max(200).optional() });
+export const agentListQuery = deviceListQuery;
+/** `GET /api/sites`: a page (`limit`, `cursor`) of the sites whose name contains `q`. */
+export const siteListQuery = deviceListQuery;
 /** Bulk add by single IP, range or CIDR. */
 export const bulkBody = z.object({
   range: z.string().trim().min(1).max(100),
@@ -232,6 +234,7 @@ export const BODIES: Record<string, z.ZodType> = {
 export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/sites/:id/devices": deviceListQuery,
   "GET /api/agents": agentListQuery,
+  "GET /api/sites": siteListQuery,
   "GET /api/audit": auditQuery,
   "GET /api/agents/:id/stats": agentStatsQuery,
   "GET /api/agents/:id/daily": agentDailyQuery,

@@ -16,8 +16,15 @@ import { announceChange } from "../watcher.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
-import { jsonBody, page, query } from "./validate.ts";
-import { bulkBody, deviceBody, deviceListQuery, devicePatch, siteBody } from "./schemas.ts";
+import { jsonBody, query } from "./validate.ts";
+import {
+  bulkBody,
+  deviceBody,
+  deviceListQuery,
+  devicePatch,
+  siteBody,
+  siteListQuery,
+} from "./schemas.ts";
 import { deviceHostRefusal } from "../tenancy/device_host.ts";
 import { siteReachability } from "../events/reachability.ts";
 
@@ -110,11 +117,16 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     await announceChange(store);
   };
 
-  app.get(
-    "/sites",
-    auth,
-    async (c) => c.json(page(c, await store.listSites(c.get("principal").tenantId))),
-  );
+  app.get("/sites", auth, async (c) => {
+    const { limit, cursor, q } = query(c, siteListQuery);
+    const r = await store.querySites(c.get("principal").tenantId, {
+      search: q,
+      offset: cursor,
+      limit,
+    });
+    const next = cursor + r.sites.length < r.total ? cursor + r.sites.length : null;
+    return c.json({ items: r.sites, next, total: r.total });
+  });
   app.post("/sites", auth, async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");

@@ -29,11 +29,14 @@ import { newId } from "../../shared/ids.ts";
 import {
   AUDIT_PURGE_PAGE,
   auditLimit,
+  escapeRegex,
+  listSearch,
   LOOPBACK_CAPACITY,
   LOOPBACK_RANDOM_TRIES,
   loopbackAddress,
   newAgentRecord,
   normalizePorts,
+  pageBounds,
   randomLoopbackIndex,
 } from "./rules.ts";
 import {
@@ -92,6 +95,8 @@ import type {
   PurgeCounts,
   PurgeCutoffs,
   Site,
+  SitePage,
+  SiteQuery,
   SshHostKey,
   Store,
   Tenant,
@@ -240,6 +245,26 @@ class MongoStore extends MongoBase implements Store {
 
   listSites(tenantId: string): Promise<Site[]> {
     return this.list(C.sites, { tenantId }, FIELDS.site, { createdAt: 1, ord: 1 });
+  }
+
+  async querySites(tenantId: string, query: SiteQuery): Promise<SitePage> {
+    const { offset, limit } = pageBounds(query);
+    const search = listSearch(query.search);
+    const filter: Document = { tenantId };
+    if (search !== null) filter.name = { $regex: escapeRegex(search), $options: "i" };
+    const docs = await this.c(C.sites).find(filter).sort({ createdAt: 1, ord: 1 }).skip(offset)
+      .limit(limit).toArray();
+    return {
+      sites: docs.map((d) => pick<Site>(d, FIELDS.site)),
+      total: await this.c(C.sites).countDocuments(filter),
+    };
+  }
+
+  getSitesById(tenantId: string, ids: string[]): Promise<Site[]> {
+    return this.list(C.sites, { _id: { $in: ids as never[] }, tenantId }, FIELDS.site, {
+      createdAt: 1,
+      ord: 1,
+    });
   }
 
   async updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null> {

@@ -9,7 +9,7 @@
  */
 import type { Document, Filter } from "mongodb";
 import { C, FIELDS, MongoBase, pick } from "./mongo_schema.ts";
-import { listSearch, pageBounds } from "./rules.ts";
+import { escapeRegex, listSearch, pageBounds } from "./rules.ts";
 import type {
   Agent,
   AgentCounters,
@@ -18,8 +18,6 @@ import type {
   AgentQuery,
   Presence,
 } from "./store.ts";
-
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** How many ids one `$in` carries (a page of 1000 is one query; more are split). */
 const IN_CHUNK = 1000;

@@ -8,7 +8,7 @@
 import type { Document, Filter } from "mongodb";
 import { C, FIELDS, MongoBase, pick } from "./mongo_schema.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
-import { listSearch, pageBounds } from "./rules.ts";
+import { escapeRegex, listSearch, pageBounds } from "./rules.ts";
 import type { Device, DeviceExtras, DevicePage, DeviceQuery, Handle, SshHostKey } from "./store.ts";
 
 /**
@@ -23,8 +23,6 @@ export function asDevice(d: Device | null): Device | null {
     streamPaths: normalizeStreamPaths(d.ports, undefined, d.streamPaths ?? undefined),
   };
 }
-
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Paged device lists over one database. */
 export class MongoDeviceLists extends MongoBase {

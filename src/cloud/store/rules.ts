@@ -167,6 +167,11 @@ export function pageBounds(q: { offset?: number; limit?: number }): {
   };
 }
 
+/** `text` as a literal in a regular expression (MongoDB's `$regex` searches). */
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 /** A list search's text, trimmed and lower-cased; null when there is none. */
 export function listSearch(search: string | undefined): string | null {
   const s = (search ?? "").trim().toLowerCase();

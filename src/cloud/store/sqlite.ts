@@ -93,6 +93,8 @@ import type {
   PurgeCutoffs,
   Role,
   Site,
+  SitePage,
+  SiteQuery,
   SshHostKey,
   Store,
   Tenant,
@@ -421,6 +423,11 @@ function equalities(
   return [set.map(([c]) => `${c} = ?`), set.map(([, v]) => v)];
 }
 
+/** A LIKE pattern (with `ESCAPE '\\'`) matching `text` anywhere, its `%` and `_` literal. */
+function likeAnywhere(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 /** Candidate entries per statement of an audit scan by actor or target (a few ms; `listAudit`). */
 export const AUDIT_SCAN_WINDOW = 5_000;
 
@@ -559,6 +566,35 @@ class SqliteStore implements Store {
   async listSites(tenantId: string): Promise<Site[]> {
     return this.#all("SELECT * FROM sites WHERE tenant_id = ? ORDER BY created_at, rowid", tenantId)
       .map(toSite);
+  }
+
+  async querySites(tenantId: string, query: SiteQuery): Promise<SitePage> {
+    const { offset, limit } = pageBounds(query);
+    const search = listSearch(query.search);
+    let where = "tenant_id = ?";
+    const params: SQLInputValue[] = [tenantId];
+    if (search !== null) {
+      where += " AND name LIKE ? ESCAPE '\\'";
+      params.push(likeAnywhere(search));
+    }
+    return this.#read(() => ({
+      sites: this.#all(
+        `SELECT * FROM sites WHERE ${where} ORDER BY created_at, rowid LIMIT ? OFFSET ?`,
+        ...params,
+        limit,
+        offset,
+      ).map(toSite),
+      total: num(this.#get(`SELECT COUNT(*) AS n FROM sites WHERE ${where}`, ...params)!.n),
+    }));
+  }
+
+  async getSitesById(tenantId: string, ids: string[]): Promise<Site[]> {
+    return this.#all(
+      `SELECT * FROM sites WHERE id IN (SELECT value FROM json_each(?)) AND tenant_id = ?
+        ORDER BY created_at, rowid`,
+      JSON.stringify(ids),
+      tenantId,
+    ).map(toSite);
   }
 
   async updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null> {
@@ -787,7 +823,7 @@ class SqliteStore implements Store {
     let where = "tenant_id = ? AND site_id = ?";
     const params: SQLInputValue[] = [tenantId, siteId];
     if (search !== null) {
-      const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = likeAnywhere(search);
       where += ` AND (host LIKE ? ESCAPE '\\' OR label LIKE ? ESCAPE '\\'
         OR manufacturer LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\'
         OR loopback_ip LIKE ? ESCAPE '\\'
@@ -1053,7 +1089,7 @@ class SqliteStore implements Store {
     }
     if (query.activeOnly) where += " AND revoked_at IS NULL";
     if (search !== null) {
-      const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = likeAnywhere(search);
       where += ` AND (label LIKE ? ESCAPE '\\' OR hostname LIKE ? ESCAPE '\\'
         OR id LIKE ? ESCAPE '\\' OR version LIKE ? ESCAPE '\\'
         OR site_id IN (SELECT id FROM sites WHERE tenant_id = ? AND name LIKE ? ESCAPE '\\'))`;

@@ -123,6 +123,19 @@ export interface DeviceExtras {
   hostKeys: SshHostKey[];
 }
 
+/** What {@linkcode Store.querySites} looks for. */
+export interface SiteQuery {
+  search?: string;
+  offset?: number;
+  limit?: number;
+}
+
+/** A page of sites and how many match in all. */
+export interface SitePage {
+  sites: Site[];
+  total: number;
+}
+
 /** What {@linkcode Store.queryAgents} looks for. */
 export interface AgentQuery {
   /** One site's agents only. */
@@ -414,6 +427,13 @@ export interface Store extends AlertStore {
   /** Unscoped lookup, for the control plane (which knows only the agent). */
   getSiteById(id: string): Promise<Site | null>;
   listSites(tenantId: string): Promise<Site[]>;
+  /**
+   * A page of the tenant's sites whose name contains `search` (case-insensitive), oldest first,
+   * from `offset`, at most `limit` (default 100, at most 1000), with how many match in all.
+   */
+  querySites(tenantId: string, query: SiteQuery): Promise<SitePage>;
+  /** Tenant-scoped, in one query: these sites (absent or another tenant's left out). */
+  getSitesById(tenantId: string, ids: string[]): Promise<Site[]>;
   /** Tenant-scoped rename; null when absent or in another tenant. */
   updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null>;
   /**

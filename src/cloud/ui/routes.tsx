@@ -119,7 +119,10 @@ export function uiRoutes(d: UiDeps): Hono {
     const n = Math.floor(Number(c.req.query("page") ?? "1"));
     return Number.isNaN(n) || n < 1 ? 1 : Math.min(n, 1e9);
   };
-  app.get("/sites", page((c, ctx) => SitesPage({ ctx, store: d.store, now: now(), q: q(c) })));
+  app.get(
+    "/sites",
+    page((c, ctx) => SitesPage({ ctx, store: d.store, now: now(), q: q(c), page: pageOf(c) })),
+  );
   app.get(
     "/sites/:id",
     page(async (c, ctx) => {

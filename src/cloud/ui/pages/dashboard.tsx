@@ -15,7 +15,7 @@ import { actorNames, AuditTable, targetNames } from "./audit.tsx";
 export async function DashboardStats(props: { store: Store; tenantId: string }) {
   // Counted in the store, never a row per agent: the fragment is polled per open tab.
   const counts = Object.values(await props.store.countAgentsBySite(props.tenantId));
-  const sites = await props.store.listSites(props.tenantId);
+  const sites = (await props.store.querySites(props.tenantId, { limit: 1 })).total;
   const devices = Object.values(await props.store.countDevicesBySite(props.tenantId))
     .reduce((n, c) => n + c, 0);
   const agents = counts.reduce((n, c) => n + c.agents, 0);
@@ -33,7 +33,7 @@ export async function DashboardStats(props: { store: Store; tenantId: string }) 
       {stat(agents - online, "agents offline", "stat-offline")}
       {stat(streams, "active streams", "stat-streams")}
       {stat(devices, "devices", "stat-devices")}
-      {stat(sites.length, "sites", "stat-sites")}
+      {stat(sites, "sites", "stat-sites")}
     </div>
   );
 }
@@ -43,12 +43,12 @@ export async function DashboardPage(
   props: { ctx: UiContext; store: Store; now: number; live?: LiveAccess },
 ) {
   const { ctx, store } = props;
-  const sites = await store.listSites(ctx.principal.tenantId);
+  const sites = (await store.querySites(ctx.principal.tenantId, { limit: 1 })).total;
   const recent = await store.listAudit({ tenantId: ctx.principal.tenantId, limit: 10 });
   return (
     <Layout ctx={ctx} title="Dashboard" active="/">
       <h1>Dashboard</h1>
-      {sites.length === 0
+      {sites === 0
         ? (
           <div class="card">
             <Empty>

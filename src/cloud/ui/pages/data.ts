@@ -62,18 +62,11 @@ export async function agentPage(
   o: { q?: string; page?: number },
 ): Promise<{ rows: AgentRow[]; total: number; page: number; pages: number }> {
   const search = (o.q ?? "").trim();
-  const want = Math.max(1, Math.floor(o.page ?? 1));
-  const read = (page: number) =>
-    store.queryAgents(tenantId, {
-      search,
-      activeOnly: true,
-      offset: (page - 1) * AGENTS_PER_PAGE,
-      limit: AGENTS_PER_PAGE,
-    });
-  let r = await read(want);
-  const pages = Math.max(1, Math.ceil(r.total / AGENTS_PER_PAGE));
-  const page = Math.min(want, pages);
-  if (page !== want) r = await read(page);
+  const { result: r, page, pages } = await readPage(
+    o.page,
+    AGENTS_PER_PAGE,
+    (offset, limit) => store.queryAgents(tenantId, { search, activeOnly: true, offset, limit }),
+  );
   return { rows: await rowsOf(store, r.agents), total: r.total, page, pages };
 }
 
@@ -108,22 +101,11 @@ export async function devicePage(
   o: { q?: string; page?: number },
 ): Promise<{ rows: DeviceRow[]; total: number; all: number; page: number; pages: number }> {
   const q = (o.q ?? "").trim();
-  const want = Math.max(1, Math.floor(o.page ?? 1));
-  let r = await store.queryDevices(tenantId, siteId, {
-    search: q,
-    offset: (want - 1) * DEVICES_PER_PAGE,
-    limit: DEVICES_PER_PAGE,
-  });
-  const pages = Math.max(1, Math.ceil(r.total / DEVICES_PER_PAGE));
-  const page = Math.min(want, pages);
-  if (page !== want) {
-    // Past the end: the last page instead.
-    r = await store.queryDevices(tenantId, siteId, {
-      search: q,
-      offset: (page - 1) * DEVICES_PER_PAGE,
-      limit: DEVICES_PER_PAGE,
-    });
-  }
+  const { result: r, page, pages } = await readPage(
+    o.page,
+    DEVICES_PER_PAGE,
+    (offset, limit) => store.queryDevices(tenantId, siteId, { search: q, offset, limit }),
+  );
   const all = q ? (await store.countDevicesBySite(tenantId))[siteId] ?? 0 : r.total;
   return {
     rows: await withLiveHandles(store, tenantId, r.devices),
@@ -132,6 +114,43 @@ export async function devicePage(
     page,
     pages,
   };
+}
+
+/**
+ * Reads page `want` (from 1) of a list through `read` (offset, limit); a page past the end
+ * reads the last one instead.
+ */
+export async function readPage<P extends { total: number }>(
+  want: number | undefined,
+  perPage: number,
+  read: (offset: number, limit: number) => Promise<P>,
+): Promise<{ result: P; page: number; pages: number }> {
+  const n = Math.floor(want ?? 1);
+  const asked = Number.isNaN(n) ? 1 : Math.max(1, n);
+  let result = await read((asked - 1) * perPage, perPage);
+  const pages = Math.max(1, Math.ceil(result.total / perPage));
+  const page = Math.min(asked, pages);
+  if (page !== asked) result = await read((page - 1) * perPage, perPage);
+  return { result, page, pages };
+}
+
+/** Sites shown per page of the sites list. */
+export const SITES_PER_PAGE = 100;
+
+/** One page of the tenant's sites whose name contains `q`, and how many sites it has in all. */
+export async function sitePage(
+  store: Store,
+  tenantId: string,
+  o: { q?: string; page?: number },
+): Promise<{ sites: Site[]; total: number; all: number; page: number; pages: number }> {
+  const q = (o.q ?? "").trim();
+  const { result: r, page, pages } = await readPage(
+    o.page,
+    SITES_PER_PAGE,
+    (offset, limit) => store.querySites(tenantId, { search: q, offset, limit }),
+  );
+  const all = q ? (await store.querySites(tenantId, { limit: 1 })).total : r.total;
+  return { sites: r.sites, total: r.total, all, page, pages };
 }
 
 /** Devices with their live handles, held credentials and host keys: one store call, not one per device. */
@@ -171,7 +190,12 @@ async function withLiveHandles(
   });
 }
 
-/** Sites by id (for labels). */
-export async function sitesById(store: Store, tenantId: string): Promise<Map<string, Site>> {
-  return new Map((await store.listSites(tenantId)).map((s) => [s.id, s]));
+/** These sites of the tenant by id (for labels), read in one query. */
+export async function sitesById(
+  store: Store,
+  tenantId: string,
+  ids: string[],
+): Promise<Map<string, Site>> {
+  const sites = await store.getSitesById(tenantId, [...new Set(ids)]);
+  return new Map(sites.map((s) => [s.id, s]));
 }

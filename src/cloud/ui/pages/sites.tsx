@@ -24,18 +24,27 @@ import {
   Table,
 } from "../layout.tsx";
 import { siteReachability } from "../../events/reachability.ts";
-import { devicePage, type DeviceRow, DEVICES_PER_PAGE, siteAgentRows } from "./data.ts";
+import {
+  devicePage,
+  type DeviceRow,
+  DEVICES_PER_PAGE,
+  siteAgentRows,
+  sitePage,
+  SITES_PER_PAGE,
+} from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { protocolOf } from "../../store/port_protocols.ts";
 
 /** The list. */
 export async function SitesPage(
-  props: { ctx: UiContext; store: Store; now: number; q?: string },
+  props: { ctx: UiContext; store: Store; now: number; q?: string; page?: number },
 ) {
   const { ctx, store } = props;
-  const all = await store.listSites(ctx.principal.tenantId);
   const q = (props.q ?? "").trim();
-  const sites = q ? all.filter((s) => s.name.toLowerCase().includes(q.toLowerCase())) : all;
+  const paged = await sitePage(store, ctx.principal.tenantId, { q, page: props.page });
+  const sites = paged.sites;
+  const link = (n: number) =>
+    `/sites?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}`;
   const admin = roleAtLeast(ctx.principal.role, "admin");
   // Counted in one query each, not one per site.
   const counts = await store.countDevicesBySite(ctx.principal.tenantId);
@@ -65,10 +74,22 @@ export async function SitesPage(
           </form>
         )
         : null}
-      {all.length > 10 || q
+      {paged.all > 10 || q
         ? <SearchBox action="/sites" q={q} label="Find sites" placeholder="Find a site by name" />
         : null}
-      {q && !sites.length ? <p class="muted">No site matches "{q}".</p> : null}
+      {paged.pages > 1 || q
+        ? (
+          <PageRange
+            id="site-range"
+            paged={paged}
+            perPage={SITES_PER_PAGE}
+            shown={sites.length}
+            q={q}
+            none={`No site matches "${q}".`}
+            link={link}
+          />
+        )
+        : null}
       {sites.length
         ? (
           <Table head={["Site", "Agents online", "Devices", "Created"]}>
@@ -90,6 +111,8 @@ export async function SitesPage(
             })}
           </Table>
         )
+        : q
+        ? null
         : <Empty>No sites yet — create one above, then download its installer.</Empty>}
     </Layout>
   );

@@ -238,4 +238,58 @@ export function agentListsConformance(test: Case): void {
       assert.deepEqual(await store.getAllowlistVersions([]), {});
     },
   );
+
+  test("querySites and getSitesById: pages, name search, tenant scope", async (store, clock) => {
+    const a = await store.createTenant({ name: "Acme" });
+    const b = await store.createTenant({ name: "Bolt" });
+    const made = [];
+    for (let i = 0; i < 23; i++) {
+      made.push(
+        await store.createSite({
+          tenantId: a.id,
+          name: i === 5 ? "North_Depot 100%" : `Store ${i}`,
+        }),
+      );
+      clock.advance(i % 2);
+    }
+    const other = await store.createSite({ tenantId: b.id, name: "Store 1" });
+    assert.deepEqual(await store.querySites(a.id, { limit: 10 }), {
+      sites: made.slice(0, 10),
+      total: 23,
+    });
+    assert.deepEqual(
+      (await store.querySites(a.id, { offset: 20 })).sites.map((x) => x.id),
+      made.slice(20).map((x) => x.id),
+    );
+    assert.deepEqual(await store.querySites(a.id, {}), {
+      sites: await store.listSites(a.id),
+      total: 23,
+    });
+    const names = async (search: string) =>
+      (await store.querySites(a.id, { search })).sites.map((x) => x.name);
+    assert.deepEqual(await names("STORE 1"), [
+      "Store 1",
+      "Store 10",
+      "Store 11",
+      "Store 12",
+      "Store 13",
+      "Store 14",
+      "Store 15",
+      "Store 16",
+      "Store 17",
+      "Store 18",
+      "Store 19",
+    ]);
+    assert.deepEqual(await names("_depot 100%"), ["North_Depot 100%"], "% and _ literal");
+    assert.deepEqual(await names("e_1"), [], "_ is no wildcard");
+    assert.equal((await store.querySites(a.id, { search: "store", limit: 2 })).total, 22);
+    assert.deepEqual(await store.querySites(b.id, { search: "depot" }), { sites: [], total: 0 });
+
+    assert.deepEqual(
+      await store.getSitesById(a.id, [made[7].id, other.id, "site-none", made[2].id]),
+      [made[2], made[7]],
+      "oldest first; another tenant's site left out",
+    );
+    assert.deepEqual(await store.getSitesById(a.id, []), []);
+  });
 }
