@@ -47,7 +47,8 @@ export async function seedDevices(
 /**
  * Adds `n` agents to a tenant through the store, the way enrollment makes them (ids `ag-seed-N`,
  * host names `seed-N`, every 10th `gate-N`), round-robin over `siteIds`. The first `online` get
- * an hour's presence lease on `node` with 2 active streams each; the last `revoked` are revoked.
+ * an hour's presence lease on `node` with 2 active streams each, and `bytesUp` sent today (this
+ * hour) when given; the last `revoked` are revoked.
  * Returns how long it took (ms).
  */
 export async function seedAgents(
@@ -55,7 +56,7 @@ export async function seedAgents(
   tenantId: string,
   siteIds: string[],
   n: number,
-  o: { online?: number; revoked?: number; node?: string } = {},
+  o: { online?: number; revoked?: number; node?: string; bytesUp?: number } = {},
 ): Promise<number> {
   const store = await openStore(stack.store ?? "sqlite:", stack.dataDir);
   const started = performance.now();
@@ -78,6 +79,16 @@ export async function seedAgents(
           bytesUp: 0,
           bytesDown: 0,
         }, 3_600_000);
+        if (o.bytesUp) {
+          await store.recordAgentCounters({
+            agentId: id,
+            tenantId,
+            day: new Date().toISOString().slice(0, 10),
+            bytesUp: o.bytesUp,
+            bytesDown: 0,
+            tunnels: 1,
+          });
+        }
       }
       if (i >= n - (o.revoked ?? 0)) await store.revokeAgent(tenantId, id);
     }

@@ -133,6 +133,7 @@ Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the
     const seeded = await seedAgents(stack, q.tenantId, [q.siteId, north, south], 1_234, {
       online: 150,
       revoked: 4,
+      bytesUp: 3 * 1024 * 1024,
     });
     const admin = await stack.addUser(q.tenantId, "admin");
     const cookie = await stack.signIn(admin.email, admin.password);
@@ -154,6 +155,12 @@ Deno.test("1,234 agents: the agents list pages 100 at a time and searches in the
     assertStringIncludes(first, 'href="/agents?page=2"');
     assertEquals((first.match(/<dialog id="rename-agent-/g) ?? []).length, 100, "one page's");
     assert(!first.includes("ag-seed-01230"), "revoked agents are not listed");
+    // A page's sparklines come from one read of its agents' hours.
+    assertEquals(
+      (first.match(/aria-label="3\.0 MiB in the last 24 hours"/g) ?? []).length,
+      99,
+      "the 99 seeded agents on page 1 are online and sent 3 MiB this hour",
+    );
     const second = await get("/agents?page=2");
     assertStringIncludes(second, "Showing 101–200 of 1231");
     assertStringIncludes(second, 'data-poll="/ui/fragments/agents?page=2"', "polls its own page");

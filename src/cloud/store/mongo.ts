@@ -1029,6 +1029,14 @@ class MongoStore extends MongoBase implements Store {
     return this.#stats.listAgentHourlyStats(tenantId, agentId, sinceMs);
   }
 
+  listHourlyStatsOf(
+    tenantId: string,
+    agentIds: string[],
+    sinceMs: number,
+  ): Promise<AgentHourlyStat[]> {
+    return this.#stats.listHourlyStatsOf(tenantId, agentIds, sinceMs);
+  }
+
   addHourToDaily(hour: number): Promise<number> {
     return this.#stats.addHourToDaily(hour);
   }

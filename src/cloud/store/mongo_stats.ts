@@ -79,6 +79,20 @@ export class MongoStats extends MongoBase {
     });
   }
 
+  /** See {@linkcode Store.listHourlyStatsOf}. */
+  listHourlyStatsOf(
+    tenantId: string,
+    agentIds: string[],
+    sinceMs: number,
+  ): Promise<AgentHourlyStat[]> {
+    return this.list(
+      C.hourly,
+      { tenantId, agentId: { $in: agentIds }, hour: { $gte: sinceMs } },
+      FIELDS.hourly,
+      { agentId: 1, hour: 1 },
+    );
+  }
+
   async addHourToDaily(hour: number): Promise<number> {
     const day = dayOf(hour);
     const rows = await this.c(C.hourly).find({ hour }).toArray();

@@ -205,6 +205,17 @@ function toUserInvite(r: Row): UserInvite {
   };
 }
 
+function toHourlyStat(r: Row): AgentHourlyStat {
+  return {
+    agentId: str(r.agent_id),
+    tenantId: str(r.tenant_id),
+    hour: num(r.hour),
+    bytesUp: num(r.bytes_up),
+    bytesDown: num(r.bytes_down),
+    tunnels: num(r.tunnels),
+  };
+}
+
 function toSite(r: Row): Site {
   return {
     id: str(r.id),
@@ -1950,14 +1961,22 @@ class SqliteStore implements Store {
       tenantId,
       agentId,
       sinceMs,
-    ).map((r) => ({
-      agentId: str(r.agent_id),
-      tenantId: str(r.tenant_id),
-      hour: num(r.hour),
-      bytesUp: num(r.bytes_up),
-      bytesDown: num(r.bytes_down),
-      tunnels: num(r.tunnels),
-    }));
+    ).map(toHourlyStat);
+  }
+
+  async listHourlyStatsOf(
+    tenantId: string,
+    agentIds: string[],
+    sinceMs: number,
+  ): Promise<AgentHourlyStat[]> {
+    return this.#all(
+      `SELECT * FROM agent_stats_hourly
+        WHERE tenant_id = ? AND agent_id IN (SELECT value FROM json_each(?)) AND hour >= ?
+        ORDER BY agent_id, hour`,
+      tenantId,
+      JSON.stringify(agentIds),
+      sinceMs,
+    ).map(toHourlyStat);
   }
 
   // Background jobs

@@ -674,6 +674,15 @@ export interface Store extends AlertStore {
     agentId: string,
     sinceMs: number,
   ): Promise<AgentHourlyStat[]>;
+  /**
+   * Tenant-scoped, in one query: the hourly deltas of these agents with hour >= sinceMs, by
+   * agent id, then oldest first (a page of the agents list draws its sparklines from it).
+   */
+  listHourlyStatsOf(
+    tenantId: string,
+    agentIds: string[],
+    sinceMs: number,
+  ): Promise<AgentHourlyStat[]>;
 
   // Background jobs (guide §5.4, §9); each runs under its leader lock on one node at a time
   /**

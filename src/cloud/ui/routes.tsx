@@ -57,12 +57,18 @@ export function uiRoutes(d: UiDeps): Hono {
   const app = new Hono();
   app.route("/", assetRoutes());
   app.route("/", terminalAssetRoutes());
-  const traffic: TrafficSource = async (tenantId, agentId) => {
+  const traffic: TrafficSource = async (tenantId, agentIds) => {
     const now = d.clock.now();
     const since = now - (now % HOUR) - 23 * HOUR;
-    const rows = await d.store.listAgentHourlyStats(tenantId, agentId, since);
-    const by = new Map(rows.map((r) => [r.hour, r.bytesUp + r.bytesDown]));
-    return Array.from({ length: 24 }, (_, i) => by.get(since + i * HOUR) ?? 0);
+    const out = new Map<string, number[]>();
+    if (!agentIds.length) return out;
+    for (const r of await d.store.listHourlyStatsOf(tenantId, agentIds, since)) {
+      let series = out.get(r.agentId);
+      if (!series) out.set(r.agentId, series = new Array(24).fill(0));
+      const i = (r.hour - since) / HOUR;
+      if (i >= 0 && i < 24) series[i] += r.bytesUp + r.bytesDown;
+    }
+    return out;
   };
   const ctxOf = (c: Context) => uiContext(d.store, c.req.raw, d.remote(c));
   const page = (

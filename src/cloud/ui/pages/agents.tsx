@@ -50,8 +50,14 @@ export function CertCell(
   );
 }
 
-/** Hourly traffic of one agent, oldest first (bytes both ways); empty when unknown. */
-export type TrafficSource = (tenantId: string, agentId: string) => Promise<number[]>;
+/**
+ * Hourly traffic of these agents, each oldest first (bytes both ways), by agent id: one read for
+ * a page of the list.
+ */
+export type TrafficSource = (
+  tenantId: string,
+  agentIds: string[],
+) => Promise<Map<string, number[]>>;
 
 /** A tiny inline SVG sparkline. */
 export function Sparkline(props: { values: number[]; label: string }) {
@@ -126,6 +132,9 @@ export async function AgentsTable(
     );
   }
   const sites = await sitesById(props.store, t, agents.map((a) => a.siteId));
+  const traffic = props.traffic
+    ? await props.traffic(t, agents.map((a) => a.id))
+    : new Map<string, number[]>();
   const range = paged.pages > 1 || q
     ? (
       <PageRange
@@ -156,8 +165,8 @@ export async function AgentsTable(
           "@actions",
         ]}
       >
-        {await Promise.all(agents.map(async (a) => {
-          const series = props.traffic ? await props.traffic(t, a.id) : [];
+        {agents.map((a) => {
+          const series = traffic.get(a.id) ?? [];
           const total = series.reduce((s, x) => s + x, 0);
           return (
             <tr data-agent={a.id}>
@@ -210,7 +219,7 @@ export async function AgentsTable(
               </td>
             </tr>
           );
-        }))}
+        })}
       </Table>
     </>
   );

@@ -292,4 +292,43 @@ export function agentListsConformance(test: Case): void {
     );
     assert.deepEqual(await store.getSitesById(a.id, []), []);
   });
+
+  test(
+    "listHourlyStatsOf: a page of agents' hours in one call, tenant-scoped",
+    async (store, clock) => {
+      const a = await store.createTenant({ name: "Acme" });
+      const b = await store.createTenant({ name: "Bolt" });
+      const report = (agentId: string, tenantId: string, bytesUp: number) =>
+        store.recordAgentCounters({
+          agentId,
+          tenantId,
+          day: new Date(clock.now()).toISOString().slice(0, 10),
+          bytesUp,
+          bytesDown: 0,
+          tunnels: 0,
+        });
+      clock.set(Date.UTC(2026, 5, 1, 10, 30));
+      const since = Date.UTC(2026, 5, 1, 10);
+      await report("ag-2", a.id, 5);
+      await report("ag-1", a.id, 7);
+      await report("ag-b", b.id, 9);
+      clock.set(Date.UTC(2026, 5, 1, 11, 5));
+      await report("ag-1", a.id, 10);
+      const rows = await store.listHourlyStatsOf(a.id, ["ag-2", "ag-1", "ag-b", "ag-none"], since);
+      assert.deepEqual(rows, [
+        ...await store.listAgentHourlyStats(a.id, "ag-1", since),
+        ...await store.listAgentHourlyStats(a.id, "ag-2", since),
+      ]);
+      assert.deepEqual(rows.map((r) => [r.agentId, r.hour - since, r.bytesUp]), [
+        ["ag-1", 0, 7],
+        ["ag-1", 3_600_000, 3],
+        ["ag-2", 0, 5],
+      ]);
+      assert.deepEqual(
+        (await store.listHourlyStatsOf(a.id, ["ag-1"], since + 3_600_000)).map((r) => r.bytesUp),
+        [3],
+      );
+      assert.deepEqual(await store.listHourlyStatsOf(a.id, [], since), []);
+    },
+  );
 }
