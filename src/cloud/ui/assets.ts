@@ -114,6 +114,31 @@ document.addEventListener("submit", (e) => {
     h.value = new Date(i.value).toISOString(); i.disabled = true; i.after(h);
   }
 });
+// A site picker of a long list (input[data-site-search=ID]): typing asks the API for up to 20
+// sites whose name matches and lists them as checkboxes in #ID, beside the ones already ticked.
+let siteSearch = { timer: 0, seq: 0 };
+document.addEventListener("input", (e) => {
+  const i = e.target.closest?.("input[data-site-search]");
+  if (!i) return;
+  clearTimeout(siteSearch.timer);
+  siteSearch.timer = setTimeout(async () => {
+    const seq = ++siteSearch.seq;
+    const box = document.getElementById(i.dataset.siteSearch);
+    const q = i.value.trim();
+    const r = q ? await fetch("/api/sites?limit=20&q=" + encodeURIComponent(q), { headers: { accept: "application/json" } }).catch(() => null) : null;
+    const found = r?.ok ? (await r.json()).items : [];
+    if (seq !== siteSearch.seq) return; // a newer search answered or will
+    for (const l of [...box.querySelectorAll("label")]) if (!l.querySelector("input").checked) l.remove();
+    const have = new Set([...box.querySelectorAll("input")].map((x) => x.value));
+    for (const s of found) {
+      if (have.has(s.id)) continue;
+      const l = document.createElement("label"); l.style.fontWeight = "400";
+      const c = document.createElement("input");
+      c.type = "checkbox"; c.name = "siteIds"; c.dataset.type = "list"; c.value = s.id;
+      l.append(c, " " + s.name); box.append(l);
+    }
+  }, 200);
+});
 function fill(template, data) { return template.replace(/\\{(\\w+)\\}/g, (_, k) => encodeURIComponent(data[k] ?? "")); }
 function formJson(form) {
   const out = {};

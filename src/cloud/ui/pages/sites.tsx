@@ -35,6 +35,9 @@ import {
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { protocolOf } from "../../store/port_protocols.ts";
 
+/** Up to this many sites, the CLI dialog lists them all; past it, a search adds them. */
+export const SITE_PICKER_MAX = 50;
+
 /** The list. */
 export async function SitesPage(
   props: { ctx: UiContext; store: Store; now: number; q?: string; page?: number },
@@ -485,7 +488,9 @@ export async function SitePage(
     );
   const sessions = (await store.listCliSessions(t, { siteId: site.id }))
     .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
-  const allSites = await store.listSites(t);
+  // The CLI dialog lists every site to tick while there are few; past that, this site and a
+  // search that asks the API for the ones to add (10 000 checkboxes made the page megabytes).
+  const pickable = await store.querySites(t, { limit: SITE_PICKER_MAX });
   return (
     <Layout
       ctx={ctx}
@@ -735,18 +740,36 @@ export async function SitePage(
                   <h2 id="cli-h">Open CLI session</h2>
                   <fieldset>
                     <legend>Sites the session may reach</legend>
-                    {allSites.map((s) => (
-                      <label style="font-weight:400">
-                        <input
-                          type="checkbox"
-                          name="siteIds"
-                          data-type="list"
-                          value={s.id}
-                          checked={s.id === site.id}
-                        />{" "}
-                        {s.name}
-                      </label>
-                    ))}
+                    <div id="cli-sites">
+                      {(pickable.total <= SITE_PICKER_MAX ? pickable.sites : [site]).map((s) => (
+                        <label style="font-weight:400">
+                          <input
+                            type="checkbox"
+                            name="siteIds"
+                            data-type="list"
+                            value={s.id}
+                            checked={s.id === site.id}
+                          />{" "}
+                          {s.name}
+                        </label>
+                      ))}
+                    </div>
+                    {pickable.total > SITE_PICKER_MAX
+                      ? (
+                        <>
+                          <label for="cli-site-search">
+                            Add sites (of {pickable.total}): type a part of a name
+                          </label>
+                          <input
+                            id="cli-site-search"
+                            data-site-search="cli-sites"
+                            autocomplete="off"
+                            maxlength={200}
+                            placeholder="Warehouse"
+                          />
+                        </>
+                      )
+                      : null}
                   </fieldset>
                   <DialogButtons label="Create session" />
                 </form>
