@@ -8,7 +8,7 @@ import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
-import { SITE_PICKER_MAX } from "../../src/cloud/ui/pages/sites.tsx";
+import { SITE_PICKER_MAX } from "../../src/cloud/ui/pages/data.ts";
 
 /** Opens `url`, signs in on the page it is sent to, and waits to be back at `url`. */
 async function signIn(page: Page, url: string, user: { email: string; password: string }) {
@@ -35,7 +35,7 @@ Deno.test("CLI dialog: past SITE_PICKER_MAX sites, a search adds sites; the sess
       assertEquals(r.status, 201);
       made.set(name, (await r.json()).id);
     }
-    const operator = await stack.addUser(q.tenantId, "operator");
+    const operator = await stack.addUser(q.tenantId, "admin");
     const context = await browser.newContext();
     const page = await context.newPage();
     await signIn(page, `${stack.url}/sites/${q.siteId}`, operator);
@@ -70,6 +70,30 @@ Deno.test("CLI dialog: past SITE_PICKER_MAX sites, a search adds sites; the sess
       [...sessions[0].siteIds].sort(),
       [q.siteId, made.get("Warehouse 43")!, made.get("Depot 18")!].sort(),
     );
+
+    // The audit filter and the discovery page: the chosen site, and a search that fills the rest.
+    await page.goto(`${stack.url}/audit?site=${made.get("Warehouse 43")}`);
+    const options = () => page.locator("#f-site option").allTextContents();
+    assertEquals(await options(), ["Any", "Warehouse 43"]);
+    await page.fill("input[data-site-options=f-site]", "depot 1");
+    await page.locator("#f-site option", { hasText: "Depot 18" }).waitFor({ state: "attached" });
+    assertEquals(await options(), [
+      "Any",
+      "Warehouse 43",
+      "Depot 10",
+      "Depot 12",
+      "Depot 14",
+      "Depot 16",
+      "Depot 18",
+    ]);
+    await page.selectOption("#f-site", made.get("Depot 14")!);
+    await page.goto(`${stack.url}/discover`);
+    assertEquals(await page.locator("#disc-site option").allTextContents(), ["Site 1"]);
+    await page.fill("input[data-site-options=bulk-site]", "warehouse 5");
+    await page.locator("#bulk-site option", { hasText: "Warehouse 57" }).waitFor({
+      state: "attached",
+    });
+    assertEquals((await page.locator("#bulk-site option").allTextContents()).length, 6);
     await closeContext(context);
 
     // Few sites: every one listed, this one ticked (another tenant of 1 site).

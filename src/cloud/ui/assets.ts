@@ -114,20 +114,28 @@ document.addEventListener("submit", (e) => {
     h.value = new Date(i.value).toISOString(); i.disabled = true; i.after(h);
   }
 });
-// A site picker of a long list (input[data-site-search=ID]): typing asks the API for up to 20
-// sites whose name matches and lists them as checkboxes in #ID, beside the ones already ticked.
+// Site pickers of a long list: typing in input[data-site-search=ID] asks the API for up to 20
+// sites whose name matches and lists them as checkboxes in #ID beside the ones already ticked;
+// input[data-site-options=ID] puts them in the <select id=ID> beside "Any" and the one chosen.
 let siteSearch = { timer: 0, seq: 0 };
 document.addEventListener("input", (e) => {
-  const i = e.target.closest?.("input[data-site-search]");
+  const i = e.target.closest?.("input[data-site-search], input[data-site-options]");
   if (!i) return;
   clearTimeout(siteSearch.timer);
   siteSearch.timer = setTimeout(async () => {
     const seq = ++siteSearch.seq;
-    const box = document.getElementById(i.dataset.siteSearch);
     const q = i.value.trim();
     const r = q ? await fetch("/api/sites?limit=20&q=" + encodeURIComponent(q), { headers: { accept: "application/json" } }).catch(() => null) : null;
     const found = r?.ok ? (await r.json()).items : [];
     if (seq !== siteSearch.seq) return; // a newer search answered or will
+    if (i.dataset.siteOptions) {
+      const sel = document.getElementById(i.dataset.siteOptions);
+      for (const o of [...sel.options]) if (o.value && !o.selected) o.remove();
+      const have = new Set([...sel.options].map((o) => o.value));
+      for (const s of found) if (!have.has(s.id)) sel.add(new Option(s.name, s.id));
+      return;
+    }
+    const box = document.getElementById(i.dataset.siteSearch);
     for (const l of [...box.querySelectorAll("label")]) if (!l.querySelector("input").checked) l.remove();
     const have = new Set([...box.querySelectorAll("input")].map((x) => x.value));
     for (const s of found) {

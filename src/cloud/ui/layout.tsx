@@ -305,6 +305,48 @@ export function PageRange(
   );
 }
 
+/**
+ * A site `<select>` over what `sitePicker` (pages/data.ts) offers: every site while there are
+ * few; past that only the chosen one, with a search as you type beside it that fills the
+ * options from the API (`data-site-options`, in the app module).
+ */
+export function SiteSelect(
+  props: {
+    id: string;
+    name: string;
+    picker: {
+      sites: { id: string; name: string }[];
+      total: number;
+      chosen: { id: string } | null;
+      searchable: boolean;
+    };
+    /** An "Any" option (value ""), chosen when no site is. */
+    any?: boolean;
+  },
+) {
+  const { sites, total, chosen, searchable } = props.picker;
+  return (
+    <>
+      <select id={props.id} name={props.name}>
+        {props.any ? <option value="">Any</option> : null}
+        {sites.map((s) => <option value={s.id} selected={s.id === chosen?.id}>{s.name}</option>)}
+      </select>
+      {searchable
+        ? (
+          <input
+            class="site-find"
+            aria-label={`Find a site (of ${total})`}
+            data-site-options={props.id}
+            placeholder={`Find one of ${total} sites`}
+            autocomplete="off"
+            maxlength={200}
+          />
+        )
+        : null}
+    </>
+  );
+}
+
 /** A GET search box for a list page (`?q=`), with "Show all" while a search is active. */
 export function SearchBox(
   props: { action: string; q: string; label: string; placeholder: string; anchor?: string },

@@ -6,7 +6,8 @@
 import { z } from "zod";
 import type { AuditEntry, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { Ago, At, Empty, Layout, Table } from "../layout.tsx";
+import { Ago, At, Empty, Layout, SiteSelect, Table } from "../layout.tsx";
+import { sitePicker } from "./data.ts";
 
 /**
  * A filter time: with a zone as given; without one (a `datetime-local` value sent with
@@ -219,7 +220,7 @@ export async function AuditPage(
 ) {
   const { ctx, filters: f } = props;
   const { entries, next } = await filteredAudit(props.store, ctx.principal.tenantId, f);
-  const sites = await props.store.listSites(ctx.principal.tenantId);
+  const sites = await sitePicker(props.store, ctx.principal.tenantId, f.site);
   const val = (v: unknown) => (v === undefined ? "" : String(v));
   const nextQuery = new URLSearchParams(props.query);
   if (next !== null) nextQuery.set("before", String(next));
@@ -242,12 +243,7 @@ export async function AuditPage(
         </div>
         <div>
           <label for="f-site">Site</label>
-          <select id="f-site" name="site">
-            <option value="">Any</option>
-            {sites.map((s) => (
-              <option key={s.id} value={s.id} selected={s.id === f.site}>{s.name}</option>
-            ))}
-          </select>
+          <SiteSelect id="f-site" name="site" picker={sites} any />
         </div>
         <div>
           <label for="f-device">Device id</label>

@@ -134,6 +134,41 @@ export async function readPage<P extends { total: number }>(
   return { result, page, pages };
 }
 
+/** Up to this many sites, a site picker lists them all; past it, a search as you type finds them. */
+export const SITE_PICKER_MAX = 50;
+
+/** What a site picker offers (see {@linkcode sitePicker}). */
+export interface SitePicker {
+  /** Every site while there are few; past SITE_PICKER_MAX only the chosen one. */
+  sites: Site[];
+  /** How many sites the tenant has. */
+  total: number;
+  chosen: Site | null;
+  /** Past SITE_PICKER_MAX: the picker carries a search that finds the other sites. */
+  searchable: boolean;
+}
+
+/**
+ * The sites a picker lists: all of them up to SITE_PICKER_MAX, else only `chosen` (the others
+ * are found by the picker's search). `firstByDefault`: with none chosen, the oldest site is.
+ */
+export async function sitePicker(
+  store: Store,
+  tenantId: string,
+  chosen: string | undefined,
+  firstByDefault = false,
+): Promise<SitePicker> {
+  const r = await store.querySites(tenantId, { limit: SITE_PICKER_MAX });
+  const fallback = firstByDefault ? r.sites[0] ?? null : null;
+  if (r.total <= SITE_PICKER_MAX) {
+    const pick = r.sites.find((s) => s.id === chosen) ?? fallback;
+    return { sites: r.sites, total: r.total, chosen: pick, searchable: false };
+  }
+  const found = chosen ? (await store.getSitesById(tenantId, [chosen]))[0] ?? null : null;
+  const pick = found ?? fallback;
+  return { sites: pick ? [pick] : [], total: r.total, chosen: pick, searchable: true };
+}
+
 /** Sites shown per page of the sites list. */
 export const SITES_PER_PAGE = 100;
 

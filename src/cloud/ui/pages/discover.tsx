@@ -6,18 +6,18 @@
  */
 import type { Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
-import { BulkAddFields, Empty, Layout } from "../layout.tsx";
+import { BulkAddFields, Empty, Layout, SiteSelect } from "../layout.tsx";
+import { sitePicker } from "./data.ts";
 
 /** The page. */
 export async function DiscoverPage(
   props: { ctx: UiContext; store: Store; siteId: string | undefined },
 ) {
-  const sites = await props.store.listSites(props.ctx.principal.tenantId);
-  const chosen = sites.find((s) => s.id === props.siteId) ?? sites[0];
+  const picker = await sitePicker(props.store, props.ctx.principal.tenantId, props.siteId, true);
   return (
     <Layout ctx={props.ctx} title="Discover" active="/discover">
       <h1>Discover cameras</h1>
-      {sites.length === 0
+      {picker.total === 0
         ? (
           <Empty>
             No sites yet — <a href="/sites">create a site</a> and install its agent first.
@@ -35,11 +35,7 @@ export async function DiscoverPage(
             >
               <div>
                 <label for="disc-site">Site</label>
-                <select id="disc-site" name="site">
-                  {sites.map((s) => (
-                    <option value={s.id} selected={s.id === chosen?.id}>{s.name}</option>
-                  ))}
-                </select>
+                <SiteSelect id="disc-site" name="site" picker={picker} />
               </div>
               <button type="submit">Run discovery</button>
               <span class="muted">The site's agent listens for answers for about 3 seconds.</span>
@@ -56,11 +52,7 @@ export async function DiscoverPage(
               <div class="inline">
                 <div>
                   <label for="bulk-site">Site</label>
-                  <select id="bulk-site" name="site">
-                    {sites.map((s) => (
-                      <option value={s.id} selected={s.id === chosen?.id}>{s.name}</option>
-                    ))}
-                  </select>
+                  <SiteSelect id="bulk-site" name="site" picker={picker} />
                 </div>
                 <BulkAddFields rangeHint="192.0.2.10-20" />
               </div>

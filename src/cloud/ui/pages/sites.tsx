@@ -30,13 +30,11 @@ import {
   DEVICES_PER_PAGE,
   siteAgentRows,
   sitePage,
+  sitePicker,
   SITES_PER_PAGE,
 } from "./data.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import { protocolOf } from "../../store/port_protocols.ts";
-
-/** Up to this many sites, the CLI dialog lists them all; past it, a search adds them. */
-export const SITE_PICKER_MAX = 50;
 
 /** The list. */
 export async function SitesPage(
@@ -490,7 +488,7 @@ export async function SitePage(
     .filter((s) => s.revokedAt === null && s.expiresAt > props.now);
   // The CLI dialog lists every site to tick while there are few; past that, this site and a
   // search that asks the API for the ones to add (10 000 checkboxes made the page megabytes).
-  const pickable = await store.querySites(t, { limit: SITE_PICKER_MAX });
+  const pickable = await sitePicker(store, t, site.id);
   return (
     <Layout
       ctx={ctx}
@@ -741,7 +739,7 @@ export async function SitePage(
                   <fieldset>
                     <legend>Sites the session may reach</legend>
                     <div id="cli-sites">
-                      {(pickable.total <= SITE_PICKER_MAX ? pickable.sites : [site]).map((s) => (
+                      {pickable.sites.map((s) => (
                         <label style="font-weight:400">
                           <input
                             type="checkbox"
@@ -754,7 +752,7 @@ export async function SitePage(
                         </label>
                       ))}
                     </div>
-                    {pickable.total > SITE_PICKER_MAX
+                    {pickable.searchable
                       ? (
                         <>
                           <label for="cli-site-search">
