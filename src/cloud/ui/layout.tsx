@@ -329,7 +329,9 @@ export function SiteSelect(
     <>
       <select id={props.id} name={props.name}>
         {props.any ? <option value="">Any</option> : null}
-        {sites.map((s) => <option value={s.id} selected={s.id === chosen?.id}>{s.name}</option>)}
+        {sites.map((s) => (
+          <option key={s.id} value={s.id} selected={s.id === chosen?.id}>{s.name}</option>
+        ))}
       </select>
       {searchable
         ? (
