@@ -263,7 +263,7 @@ export function At(props: { at: number; class?: string }) {
 
 /**
  * Where a paged list stands: "Showing 101–200 of 5 000 (matching "q")" with Previous / Next
- * links, or `none` when a search matches nothing.
+ * links, or `none` when a search matches nothing; nothing at all for one page and no search.
  */
 export function PageRange(
   props: {
@@ -279,6 +279,7 @@ export function PageRange(
   },
 ) {
   const { page, pages, total } = props.paged;
+  if (pages <= 1 && !props.q) return null;
   const first = (page - 1) * props.perPage + 1;
   return (
     <p class="muted" id={props.id}>

@@ -135,8 +135,8 @@ export async function AgentsTable(
   const traffic = props.traffic
     ? await props.traffic(t, agents.map((a) => a.id))
     : new Map<string, number[]>();
-  const range = paged.pages > 1 || q
-    ? (
+  return (
+    <>
       <PageRange
         id="agent-range"
         paged={paged}
@@ -146,11 +146,6 @@ export async function AgentsTable(
         none=""
         link={(n) => `/agents${listQuery(q, n)}`}
       />
-    )
-    : null;
-  return (
-    <>
-      {range}
       <Table
         head={[
           "Agent",

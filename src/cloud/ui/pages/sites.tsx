@@ -78,19 +78,15 @@ export async function SitesPage(
       {paged.all > 10 || q
         ? <SearchBox action="/sites" q={q} label="Find sites" placeholder="Find a site by name" />
         : null}
-      {paged.pages > 1 || q
-        ? (
-          <PageRange
-            id="site-range"
-            paged={paged}
-            perPage={SITES_PER_PAGE}
-            shown={sites.length}
-            q={q}
-            none={`No site matches "${q}".`}
-            link={link}
-          />
-        )
-        : null}
+      <PageRange
+        id="site-range"
+        paged={paged}
+        perPage={SITES_PER_PAGE}
+        shown={sites.length}
+        q={q}
+        none={`No site matches "${q}".`}
+        link={link}
+      />
       {sites.length
         ? (
           <Table head={["Site", "Agents online", "Devices", "Created"]}>
@@ -623,19 +619,15 @@ export async function SitePage(
           />
         )
         : null}
-      {paged.total > devices.length || q
-        ? (
-          <PageRange
-            id="device-range"
-            paged={paged}
-            perPage={DEVICES_PER_PAGE}
-            shown={devices.length}
-            q={q}
-            none={`No device matches "${q}".`}
-            link={pageLink}
-          />
-        )
-        : null}
+      <PageRange
+        id="device-range"
+        paged={paged}
+        perPage={DEVICES_PER_PAGE}
+        shown={devices.length}
+        q={q}
+        none={`No device matches "${q}".`}
+        link={pageLink}
+      />
       {devices.length
         ? (
           <Table head={["Device", "Host", "Ports", "Loopback", "@actions"]}>
