@@ -16,6 +16,12 @@ export const REACHABILITY_INTERVAL_MS = 60_000;
 export const REACHABILITY_CONCURRENCY = 8;
 /** How long one connect may take before the pair counts as down. */
 export const REACHABILITY_TIMEOUT_MS = 3_000;
+/**
+ * The most pairs one report message carries; a bigger view or round goes as several. The cloud
+ * reads at most 4 096 pairs of one message, and records a message in steps, so a site of 10,000
+ * cameras is reported whole and its node never holds a message's worth of writes at once.
+ */
+export const REPORT_CHUNK = 1_000;
 
 /** Dials (host, port); resolves when connected (the connection is closed at once), else throws. */
 export type Probe = (host: string, port: number, timeoutMs: number) => Promise<void>;
@@ -90,8 +96,7 @@ export class ReachabilityMonitor {
   /** A control stream is up: sends it the whole view now and every change from now on. */
   attach(send: (r: ReachabilityReport) => void): void {
     this.#send = send;
-    const ports = this.view();
-    if (ports.length) send({ ports, full: true });
+    this.#report(this.view(), true);
   }
 
   /** The control stream is gone: changes are kept until the next {@linkcode attach}. */
@@ -139,8 +144,15 @@ export class ReachabilityMonitor {
       this.#state.set(key(p), s);
       changes.push(s);
     });
-    if (changes.length) this.#send?.({ ports: changes, full: false });
+    this.#report(changes, false);
     return changes;
+  }
+
+  /** Sends `ports` (nothing when empty) in messages of at most {@linkcode REPORT_CHUNK}. */
+  #report(ports: PortReachability[], full: boolean): void {
+    for (let i = 0; i < ports.length && this.#send; i += REPORT_CHUNK) {
+      this.#send({ ports: ports.slice(i, i + REPORT_CHUNK), full });
+    }
   }
 
   #schedule(ms: number): void {

@@ -11,8 +11,9 @@ import { registerAgent } from "./store_agents.ts";
 import type { Stack } from "./stack.ts";
 
 /**
- * Adds `n` devices (10.x.y.z, ports 80 and 554, every 10th named "Gate N") to a site of the
- * stack's cloud, `parallel` creations at a time; returns how long it took (ms).
+ * Adds `n` devices (by default 10.x.y.z — never dialled: keep them off a site with a running
+ * agent — ports 80 and 554, every 10th named "Gate N") to a site of the stack's cloud, `parallel`
+ * creations at a time; returns how long it took (ms). `shape` gives other hosts and ports.
  */
 export async function seedDevices(
   stack: Stack,
@@ -20,6 +21,10 @@ export async function seedDevices(
   siteId: string,
   n: number,
   parallel = 8,
+  shape: { host: (i: number) => string; ports: number[] } = {
+    host: (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    ports: [80, 554],
+  },
 ): Promise<number> {
   const store = await openStore(stack.store ?? "sqlite:", stack.dataDir);
   const started = performance.now();
@@ -31,8 +36,8 @@ export async function seedDevices(
         await store.createDevice({
           tenantId,
           siteId,
-          host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-          ports: [80, 554],
+          host: shape.host(i),
+          ports: shape.ports,
           label: i % 10 === 0 ? `Gate ${i}` : "",
           model: "Seeded",
         });

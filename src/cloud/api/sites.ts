@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
-import type { Device, DeviceExtras, Store } from "../store/store.ts";
+import type { Device, DeviceExtras, PortState, Store } from "../store/store.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
 import { mintEnrollmentToken } from "../tenancy/enrollment.ts";
 import { expandAddresses, portsFor, RangeInputError } from "../tenancy/ip_range.ts";
@@ -210,14 +210,18 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const { limit, cursor, q } = query(c, deviceListQuery);
     const r = await store.queryDevices(p.tenantId, s.id, { search: q, offset: cursor, limit });
     const extras = await store.listDeviceExtras(p.tenantId, r.devices.map((x) => x.id));
-    const states = (await siteReachability(store, p.tenantId, s.id)).ports;
+    // The page's own states (by host), not the whole site's.
+    const hosts = [...new Set(r.devices.map((x) => x.host.toLowerCase()))];
+    const states = new Map<string, PortState>();
+    for (const st of await store.getPortStatesOf(p.tenantId, s.id, hosts)) {
+      states.set(`${st.host}|${st.port}`, st);
+    }
     const items = [];
     for (const dev of r.devices) {
       const reachability: Record<string, { up: boolean; since: number; error: string }> = {};
-      for (const st of states) {
-        if (st.host === dev.host.toLowerCase() && dev.ports.includes(st.port)) {
-          reachability[st.port] = { up: st.up, since: st.since, error: st.error };
-        }
+      for (const port of dev.ports) {
+        const st = states.get(`${dev.host.toLowerCase()}|${port}`);
+        if (st) reachability[port] = { up: st.up, since: st.since, error: st.error };
       }
       items.push({ ...await withHandles(store, clock, dev, p.actor, extras), reachability });
     }

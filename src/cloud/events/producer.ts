@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "../../shared/log.ts";
-import type { NewTenantEvent, Store, TenantEvent } from "../store/store.ts";
+import type { NewTenantEvent, Store, TenantEvent, Webhook } from "../store/store.ts";
 
 /** The JSON a webhook receives for one event (also the inbox API's item). */
 export function eventPayload(e: TenantEvent): Record<string, unknown> {
@@ -30,6 +30,12 @@ export function eventBody(e: TenantEvent): string {
   return JSON.stringify(body);
 }
 
+/** What one emit or batch read once: site names (undefined: no such site), webhooks by tenant. */
+interface Reads {
+  sites: Map<string, string | undefined>;
+  hooks: Map<string, Webhook[]>;
+}
+
 /** Appends events and queues their webhook deliveries. */
 export class EventProducer {
   readonly #store: Store;
@@ -46,13 +52,42 @@ export class EventProducer {
    * recorded before (another node, a retry).
    */
   async emit(e: NewTenantEvent): Promise<TenantEvent | null> {
+    return await this.#emit(e, { sites: new Map(), hooks: new Map() });
+  }
+
+  /**
+   * {@linkcode emit} for a batch (a reachability report's flips): each site's name and each
+   * tenant's webhooks are read once for the batch, not once per event; `between` is awaited
+   * before each event (a time slicer, so a long batch gives the event loop its turns). Returns
+   * how many were recorded (not recorded before).
+   */
+  async emitAll(
+    events: NewTenantEvent[],
+    between: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<number> {
+    const reads: Reads = { sites: new Map(), hooks: new Map() };
+    let n = 0;
+    for (const e of events) {
+      await between();
+      if (await this.#emit(e, reads)) n++;
+    }
+    return n;
+  }
+
+  async #emit(e: NewTenantEvent, reads: Reads): Promise<TenantEvent | null> {
     if (e.subject.siteId && !e.subject.siteName) {
-      const site = await this.#store.getSite(e.tenantId, e.subject.siteId);
-      if (site) e = { ...e, subject: { ...e.subject, siteName: site.name } };
+      const key = `${e.tenantId}|${e.subject.siteId}`;
+      if (!reads.sites.has(key)) {
+        reads.sites.set(key, (await this.#store.getSite(e.tenantId, e.subject.siteId))?.name);
+      }
+      const siteName = reads.sites.get(key);
+      if (siteName !== undefined) e = { ...e, subject: { ...e.subject, siteName } };
     }
     const ev = await this.#store.appendEvent(e);
     if (!ev) return null;
-    for (const w of await this.#store.listWebhooks(ev.tenantId)) {
+    let hooks = reads.hooks.get(ev.tenantId);
+    if (!hooks) reads.hooks.set(ev.tenantId, hooks = await this.#store.listWebhooks(ev.tenantId));
+    for (const w of hooks) {
       if (!w.events.includes(ev.type)) continue;
       await this.#store.createDelivery({
         id: `${w.id}:${ev.seq}`,

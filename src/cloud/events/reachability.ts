@@ -10,7 +10,8 @@
 import type { Clock } from "../../shared/clock.ts";
 import { clip } from "../../shared/clip.ts";
 import type { ReachabilityReport } from "../../shared/protocol/control.ts";
-import type { Device, PortState, Store } from "../store/store.ts";
+import { loopTurn, timeSlicer } from "../../shared/time_slice.ts";
+import type { Device, NewTenantEvent, PortState, Store } from "../store/store.ts";
 import type { EventProducer } from "./producer.ts";
 
 /** The most pairs one report may carry (a site's allowlist is far smaller). */
@@ -36,22 +37,53 @@ export function portName(d: Device | undefined, host: string, port: number): str
   return name ? `${name} (${host}:${port})` : `${host}:${port}`;
 }
 
-/** Records one report; returns the number of state changes it made. */
+/**
+ * Pairs recorded per step of a report: one store read of the step's devices, one write (a single
+ * transaction on SQLite) and the step's events, then a turn of the event loop. A site-wide report
+ * (an agent back after a reconnect, a switch of cameras gone at once) is thousands of pairs, and
+ * written in one go it held the node (every tunnel, stream and request) for most of a second.
+ */
+export const REACHABILITY_STEP = 250;
+
+/**
+ * Records one report; returns the number of state changes it made. A pair is recorded only
+ * while a device of the site has it (the allowlist): a stale report of a removed pair is dropped.
+ */
 export async function recordReachability(
   d: ReachabilityDeps,
   who: Reporter,
   report: ReachabilityReport,
 ): Promise<number> {
   const ports = report.ports.slice(0, MAX_REPORTED_PORTS);
-  if (!ports.length) return 0;
-  const allow = await d.store.getAllowlist(who.siteId);
-  const allowed = new Set(allow.entries.map((e) => `${e.host.toLowerCase()}|${e.port}`));
-  let devices: Device[] | null = null;
+  const slice = timeSlicer();
   let changes = 0;
+  for (let i = 0; i < ports.length; i += REACHABILITY_STEP) {
+    if (i) await loopTurn();
+    changes += await recordStep(d, who, ports.slice(i, i + REACHABILITY_STEP), slice);
+  }
+  return changes;
+}
+
+/** One step of a report: its pairs' devices read, states written, flips raised as events. */
+async function recordStep(
+  d: ReachabilityDeps,
+  who: Reporter,
+  ports: ReachabilityReport["ports"],
+  slice: () => Promise<void>,
+): Promise<number> {
+  const hosts = [...new Set(ports.map((p) => p.host))];
+  const byPair = new Map<string, Device>();
+  for (const dev of await d.store.getDevicesByHost(who.tenantId, who.siteId, hosts)) {
+    for (const port of dev.ports) {
+      const key = `${dev.host.toLowerCase()}|${port}`;
+      if (!byPair.has(key)) byPair.set(key, dev); // oldest first: the first one names it
+    }
+  }
+  const states: PortState[] = [];
   for (const p of ports) {
     const host = p.host.toLowerCase();
-    if (!allowed.has(`${host}|${p.port}`)) continue; // stale report of a removed pair
-    const state: PortState = {
+    if (!byPair.has(`${host}|${p.port}`)) continue; // stale report of a removed pair
+    states.push({
       tenantId: who.tenantId,
       siteId: who.siteId,
       host,
@@ -60,33 +92,42 @@ export async function recordReachability(
       since: d.clock.now(),
       error: p.up ? "" : clip(p.error || "connect failed"),
       agentId: who.agentId,
-    };
-    const r = await d.store.recordPortState(state);
-    if (!r.changed) continue;
+    });
+  }
+  const results = await d.store.recordPortStates(states);
+  const events: NewTenantEvent[] = [];
+  let changes = 0;
+  results.forEach((r, i) => {
+    if (!r.changed) return;
     changes++;
-    if (r.previous === null && p.up) continue;
-    devices ??= await d.store.listDevices(who.tenantId, who.siteId);
-    const dev = devices.find((x) => x.host.toLowerCase() === host && x.ports.includes(p.port));
-    await d.events.emit({
+    const s = states[i];
+    if (r.previous === null && s.up) return; // first seen up: no news
+    const dev = byPair.get(`${s.host}|${s.port}`);
+    events.push({
       tenantId: who.tenantId,
-      type: p.up ? "device.up" : "device.down",
+      type: s.up ? "device.up" : "device.down",
       subject: {
-        name: portName(dev, host, p.port),
+        name: portName(dev, s.host, s.port),
         deviceId: dev?.id,
         siteId: who.siteId,
-        host,
-        port: p.port,
+        host: s.host,
+        port: s.port,
         agentId: who.agentId,
       },
       actor: `agent:${who.agentId}`,
-      detail: p.up ? {} : { error: state.error },
-      key: `device.${p.up ? "up" : "down"}:${who.siteId}|${host}|${p.port}:${state.since}`,
+      detail: s.up ? {} : { error: s.error },
+      key: `device.${s.up ? "up" : "down"}:${who.siteId}|${s.host}|${s.port}:${s.since}`,
     });
-  }
+  });
+  if (events.length) await d.events.emitAll(events, slice);
   return changes;
 }
 
-/** A site's reachability for the console and the API: per pair, and "N of M ports up". */
+/**
+ * A site's reachability with every pair's state, for `GET /api/sites/{id}/reachability`: the
+ * numbers as {@linkcode Store.countPortStates} counts them (the console reads only those), and
+ * the states of the allowlisted pairs.
+ */
 export async function siteReachability(
   store: Store,
   tenantId: string,
@@ -96,15 +137,11 @@ export async function siteReachability(
   const states = new Map(
     (await store.listPortStates(tenantId, siteId)).map((s) => [`${s.host}|${s.port}`, s]),
   );
+  const pairs = new Set(allow.entries.map((e) => `${e.host.toLowerCase()}|${e.port}`));
   const ports: PortState[] = [];
-  for (const e of allow.entries) {
-    const s = states.get(`${e.host.toLowerCase()}|${e.port}`);
+  for (const key of pairs) {
+    const s = states.get(key);
     if (s) ports.push(s);
   }
-  return {
-    up: ports.filter((s) => s.up).length,
-    total: allow.entries.length,
-    checked: ports.length,
-    ports,
-  };
+  return { up: ports.filter((s) => s.up).length, total: pairs.size, checked: ports.length, ports };
 }

@@ -23,7 +23,7 @@ import type {
   Webhook,
   WebhookDelivery,
 } from "./store.ts";
-import { type Db, type Document, type InsertOneOptions, MongoClient } from "mongodb";
+import { type Db, type Document, type Filter, type InsertOneOptions, MongoClient } from "mongodb";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import {
@@ -403,6 +403,32 @@ class MongoStore extends MongoBase implements Store {
       createdAt: 1,
       ord: 1,
     })).map((d) => asDevice(d)!);
+  }
+
+  async getDevicesByHost(tenantId: string, siteId: string, hosts: string[]): Promise<Device[]> {
+    if (!hosts.length) return [];
+    // Equality first (the site_host index): a report names hosts as the agent's allowlist has
+    // them, which is as stored. Only when a host is not found so is the read made again with a
+    // case-insensitive match for those hosts.
+    const wanted = new Set(hosts.map((h) => h.toLowerCase()));
+    const exact = { host: { $in: [...new Set([...hosts, ...wanted])] } };
+    const read = (filter: Filter<Document>) =>
+      this.list<Device>(C.devices, { siteId, tenantId, ...filter }, FIELDS.device, {
+        createdAt: 1,
+        ord: 1,
+      });
+    let found = await read(exact);
+    const seen = new Set(found.map((d) => d.host.toLowerCase()));
+    const missing = [...wanted].filter((h) => !seen.has(h));
+    if (missing.length) {
+      found = await read({
+        $or: [
+          exact,
+          ...missing.map((h) => ({ host: { $regex: `^${escapeRegex(h)}$`, $options: "i" } })),
+        ],
+      });
+    }
+    return found.map((d) => asDevice(d)!).filter((d) => wanted.has(d.host.toLowerCase()));
   }
 
   async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
@@ -1105,6 +1131,18 @@ class MongoStore extends MongoBase implements Store {
 
   recordPortState(s: PortState) {
     return this.#alerts.recordPortState(s);
+  }
+
+  recordPortStates(states: PortState[]) {
+    return this.#alerts.recordPortStates(states);
+  }
+
+  getPortStatesOf(tenantId: string, siteId: string, hosts: string[]) {
+    return this.#alerts.getPortStatesOf(tenantId, siteId, hosts);
+  }
+
+  countPortStates(tenantId: string, siteId: string) {
+    return this.#alerts.countPortStates(tenantId, siteId);
   }
 
   listPortStates(tenantId: string, siteId: string) {

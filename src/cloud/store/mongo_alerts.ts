@@ -20,6 +20,7 @@ import type {
   NewTenantEvent,
   PortState,
   PortStateChange,
+  PortStateCounts,
   TenantEvent,
   Webhook,
   WebhookDelivery,
@@ -84,6 +85,67 @@ export class MongoAlerts extends MongoBase implements AlertStore {
       );
       return { changed: false, previous: s.up };
     }
+  }
+
+  async recordPortStates(states: PortState[]): Promise<PortStateChange[]> {
+    if (!states.length) return [];
+    const id = (s: PortState) => `${s.siteId}|${s.host}|${s.port}`;
+    const stored = new Map<string, boolean>();
+    const ids = [...new Set(states.map(id))];
+    for (const d of await this.c(C.portStates).find({ _id: { $in: ids as never[] } }).toArray()) {
+      stored.set(d._id as unknown as string, Boolean(d.up));
+    }
+    // Pairs stored with the same state only refresh reason and reporter: one update per
+    // (state, reason, reporter) — an agent's report has a handful — instead of one per pair.
+    const out: (PortStateChange | undefined)[] = new Array(states.length);
+    const groups = new Map<string, number[]>();
+    states.forEach((s, i) => {
+      if (stored.get(id(s)) !== s.up) return;
+      const k = JSON.stringify([s.up, s.error, s.agentId]);
+      groups.set(k, [...groups.get(k) ?? [], i]);
+    });
+    for (const idx of groups.values()) {
+      const s = states[idx[0]];
+      const r = await this.c(C.portStates).updateMany(
+        { _id: { $in: idx.map((i) => id(states[i])) as never[] }, up: s.up },
+        { $set: { error: s.error, agentId: s.agentId } },
+      );
+      // All still as read: no change. Otherwise another report flipped one meanwhile; each of
+      // the group then goes through the compare-and-set below, which decides it exactly.
+      if (r.matchedCount === new Set(idx.map((i) => id(states[i]))).size) {
+        for (const i of idx) out[i] = { changed: false, previous: s.up };
+      }
+    }
+    for (let i = 0; i < states.length; i++) out[i] ??= await this.recordPortState(states[i]);
+    return out as PortStateChange[];
+  }
+
+  async countPortStates(tenantId: string, siteId: string): Promise<PortStateCounts> {
+    // Two projected reads counted here (FerretDB has no $lookup): the site's pairs, its states.
+    const pairs = new Set<string>();
+    const devices = this.c(C.devices).find({ siteId, tenantId }, {
+      projection: { _id: 0, host: 1, ports: 1 },
+    });
+    for await (const d of devices) {
+      for (const port of d.ports as number[]) pairs.add(`${String(d.host).toLowerCase()}|${port}`);
+    }
+    let checked = 0, up = 0;
+    const states = this.c(C.portStates).find({ tenantId, siteId }, {
+      projection: { _id: 0, host: 1, port: 1, up: 1 },
+    });
+    for await (const s of states) {
+      if (!pairs.has(`${s.host}|${s.port}`)) continue;
+      checked++;
+      if (s.up) up++;
+    }
+    return { total: pairs.size, checked, up };
+  }
+
+  async getPortStatesOf(tenantId: string, siteId: string, hosts: string[]): Promise<PortState[]> {
+    if (!hosts.length) return [];
+    const docs = await this.c(C.portStates).find({ siteId, tenantId, host: { $in: hosts } })
+      .sort({ host: 1, port: 1 }).toArray();
+    return docs.map(portState);
   }
 
   async listPortStates(tenantId: string, siteId: string): Promise<PortState[]> {

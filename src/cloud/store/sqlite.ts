@@ -772,6 +772,19 @@ class SqliteStore implements Store {
     ).map(toDevice);
   }
 
+  async getDevicesByHost(tenantId: string, siteId: string, hosts: string[]): Promise<Device[]> {
+    if (!hosts.length) return [];
+    return this.#all(
+      // Named: without statistics the planner reads the whole site by devices_site instead.
+      `SELECT * FROM devices INDEXED BY devices_site_host WHERE site_id = ? AND tenant_id = ?
+          AND lower(host) IN (SELECT lower(value) FROM json_each(?))
+        ORDER BY created_at, rowid`,
+      siteId,
+      tenantId,
+      JSON.stringify(hosts),
+    ).map(toDevice);
+  }
+
   async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
     const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
     return this.#tx(() => {
@@ -2131,6 +2144,18 @@ class SqliteStore implements Store {
 
   recordPortState(s: PortState) {
     return this.#alerts.recordPortState(s);
+  }
+
+  recordPortStates(states: PortState[]) {
+    return this.#alerts.recordPortStates(states);
+  }
+
+  getPortStatesOf(tenantId: string, siteId: string, hosts: string[]) {
+    return this.#alerts.getPortStatesOf(tenantId, siteId, hosts);
+  }
+
+  countPortStates(tenantId: string, siteId: string) {
+    return this.#alerts.countPortStates(tenantId, siteId);
   }
 
   listPortStates(tenantId: string, siteId: string) {

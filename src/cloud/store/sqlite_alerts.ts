@@ -22,6 +22,7 @@ import type {
   NewTenantEvent,
   PortState,
   PortStateChange,
+  PortStateCounts,
   TenantEvent,
   Webhook,
   WebhookDelivery,
@@ -130,40 +131,79 @@ export class SqliteAlerts implements AlertStore {
   }
 
   async recordPortState(s: PortState): Promise<PortStateChange> {
-    return this.#tx(() => {
-      const prev = this.#get(
-        "SELECT up FROM port_states WHERE site_id = ? AND host = ? AND port = ?",
-        s.siteId,
-        s.host,
-        s.port,
-      );
-      const previous = prev ? num(prev.up) === 1 : null;
-      if (previous === s.up) {
-        this.#run(
-          "UPDATE port_states SET error = ?, agent_id = ? WHERE site_id = ? AND host = ? AND port = ?",
-          s.error,
-          s.agentId,
-          s.siteId,
-          s.host,
-          s.port,
-        );
-        return { changed: false, previous };
-      }
+    return this.#tx(() => this.#compareAndSet(s));
+  }
+
+  async recordPortStates(states: PortState[]): Promise<PortStateChange[]> {
+    if (!states.length) return [];
+    return this.#tx(() => states.map((s) => this.#compareAndSet(s)));
+  }
+
+  /** One pair's compare-and-set, inside the caller's write transaction. */
+  #compareAndSet(s: PortState): PortStateChange {
+    const prev = this.#get(
+      "SELECT up FROM port_states WHERE site_id = ? AND host = ? AND port = ?",
+      s.siteId,
+      s.host,
+      s.port,
+    );
+    const previous = prev ? num(prev.up) === 1 : null;
+    if (previous === s.up) {
       this.#run(
-        `INSERT OR REPLACE INTO port_states
-           (site_id, host, port, tenant_id, up, since, error, agent_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        s.siteId,
-        s.host,
-        s.port,
-        s.tenantId,
-        s.up ? 1 : 0,
-        s.since,
+        "UPDATE port_states SET error = ?, agent_id = ? WHERE site_id = ? AND host = ? AND port = ?",
         s.error,
         s.agentId,
+        s.siteId,
+        s.host,
+        s.port,
       );
-      return { changed: true, previous };
-    });
+      return { changed: false, previous };
+    }
+    this.#run(
+      `INSERT OR REPLACE INTO port_states
+         (site_id, host, port, tenant_id, up, since, error, agent_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      s.siteId,
+      s.host,
+      s.port,
+      s.tenantId,
+      s.up ? 1 : 0,
+      s.since,
+      s.error,
+      s.agentId,
+    );
+    return { changed: true, previous };
+  }
+
+  async countPortStates(tenantId: string, siteId: string): Promise<PortStateCounts> {
+    // The allowlist's pairs (as getAllowlist builds it), each looked up by port_states' key.
+    const r = this.#get(
+      `WITH pairs AS (
+         SELECT DISTINCT lower(d.host) AS host, p.value AS port
+           FROM devices AS d, json_each(d.ports) AS p
+          WHERE d.site_id = ? AND d.tenant_id = ?)
+       SELECT (SELECT COUNT(*) FROM pairs) AS total, COUNT(s.up) AS checked,
+              COALESCE(SUM(s.up), 0) AS up
+         FROM pairs JOIN port_states AS s
+           ON s.site_id = ? AND s.host = pairs.host AND s.port = pairs.port AND s.tenant_id = ?`,
+      siteId,
+      tenantId,
+      siteId,
+      tenantId,
+    )!;
+    return { total: num(r.total), checked: num(r.checked), up: num(r.up) };
+  }
+
+  async getPortStatesOf(tenantId: string, siteId: string, hosts: string[]): Promise<PortState[]> {
+    if (!hosts.length) return [];
+    return this.#all(
+      `SELECT * FROM port_states WHERE site_id = ? AND tenant_id = ?
+          AND host IN (SELECT value FROM json_each(?))
+        ORDER BY host, port`,
+      siteId,
+      tenantId,
+      JSON.stringify(hosts),
+    ).map(toPortState);
   }
 
   async listPortStates(tenantId: string, siteId: string): Promise<PortState[]> {

@@ -498,4 +498,9 @@ export const MIGRATIONS: readonly string[] = [
     WHEN COALESCE((SELECT open FROM audit_purge_gate), 0) = 0
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
   `,
+  // 20: a site's devices by host, as a reachability report names them (case-insensitively):
+  // devices_site read all of a 10,000-device site's rows for each page of a report.
+  `
+  CREATE INDEX devices_site_host ON devices (site_id, lower(host));
+  `,
 ];

@@ -454,6 +454,11 @@ export interface Store extends AlertStore {
   getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null>;
   listDevices(tenantId: string, siteId: string): Promise<Device[]>;
   /**
+   * Tenant-scoped: the site's devices whose host is one of `hosts` (compared case-insensitively),
+   * oldest first — the few a reachability report names, without reading the whole site.
+   */
+  getDevicesByHost(tenantId: string, siteId: string, hosts: string[]): Promise<Device[]>;
+  /**
    * Replaces fields given; bumps the allowlist version when host or ports change. Null if absent.
    * `protocols` and `streamPaths` are merged into the current maps (an empty path forgets one);
    * a port kept keeps its protocol unless named, a new port gets its default.
@@ -876,6 +881,13 @@ export interface PortState {
   agentId: string;
 }
 
+/** A site's reachability in numbers ({@linkcode Store.countPortStates}). */
+export interface PortStateCounts {
+  total: number;
+  checked: number;
+  up: number;
+}
+
 /** Outcome of {@linkcode Store.recordPortState}. */
 export interface PortStateChange {
   /** Whether the state flipped (or was first seen); false: it was already so. */
@@ -1020,8 +1032,26 @@ export interface AlertStore {
    * state refreshes nothing but the error and reporter.
    */
   recordPortState(s: PortState): Promise<PortStateChange>;
+  /**
+   * {@linkcode recordPortState} for many pairs at once, with the same guarantee per pair; answers
+   * in the order given. One write transaction on SQLite; on MongoDB one read of the stored
+   * states, one write for the pairs whose state did not change and a compare-and-set for each
+   * of the others. Callers keep a call to a few hundred pairs (a SQLite write holds the node).
+   */
+  recordPortStates(states: PortState[]): Promise<PortStateChange[]>;
   /** Tenant-scoped: the port states of a site. */
   listPortStates(tenantId: string, siteId: string): Promise<PortState[]>;
+  /**
+   * Tenant-scoped: a site's "N of M ports up" without reading its pairs: `total` allowlisted
+   * (host, port) pairs (hosts compared case-insensitively), `checked` of them with a stored
+   * state, `up` of those up. States of pairs no longer allowlisted are not counted.
+   */
+  countPortStates(tenantId: string, siteId: string): Promise<PortStateCounts>;
+  /**
+   * Tenant-scoped: the port states of a site's `hosts` (lowercase, as states are stored), so a
+   * page of devices reads its own states and not the whole site's.
+   */
+  getPortStatesOf(tenantId: string, siteId: string, hosts: string[]): Promise<PortState[]>;
 
   /**
    * Every agent's availability as last written, or only that of `agentIds` (a page of the

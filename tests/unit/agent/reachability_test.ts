@@ -2,7 +2,12 @@
 // the whole view goes out once on attach, the concurrency bound holds, the jitter stays in ±20 %.
 import assert from "node:assert/strict";
 import { Allowlist } from "../../../src/agent/allowlist.ts";
-import { boundedEach, jittered, ReachabilityMonitor } from "../../../src/agent/reachability.ts";
+import {
+  boundedEach,
+  jittered,
+  ReachabilityMonitor,
+  REPORT_CHUNK,
+} from "../../../src/agent/reachability.ts";
 import type { ReachabilityReport } from "../../../src/shared/protocol/control.ts";
 
 function setup(down: Set<string>) {
@@ -73,4 +78,36 @@ Deno.test("reachability: at most `limit` probes in flight; the jitter stays with
   assert.equal(jittered(60_000, () => 0), 48_000);
   assert.equal(jittered(60_000, () => 0.999999), 72_000);
   assert.equal(jittered(10, () => 0.5), 100, "never below 100 ms");
+});
+
+Deno.test("reachability: a site of 2 500 pairs is reported in messages of at most 1 000", async () => {
+  const allowlist = new Allowlist();
+  allowlist.update(
+    1,
+    Array.from({ length: 2_500 }, (_, i) => ({ host: `127.0.${i >> 8}.${i & 255}`, port: 554 })),
+  );
+  const monitor = new ReachabilityMonitor({
+    allowlist,
+    probe: (_h, port) => port ? Promise.resolve() : Promise.reject(new Error("refused")),
+    concurrency: 64,
+    now: () => 1000,
+  });
+  const sent: ReachabilityReport[] = [];
+  monitor.attach((r) => sent.push(r));
+  await monitor.checkOnce();
+  assert.deepEqual(sent.map((r) => [r.ports.length, r.full]), [
+    [REPORT_CHUNK, false],
+    [REPORT_CHUNK, false],
+    [500, false],
+  ]);
+  assert.equal(new Set(sent.flatMap((r) => r.ports.map((p) => p.host))).size, 2_500);
+  // Reconnected: the whole view again, in the same chunks.
+  sent.length = 0;
+  monitor.detach();
+  monitor.attach((r) => sent.push(r));
+  assert.deepEqual(sent.map((r) => [r.ports.length, r.full]), [
+    [REPORT_CHUNK, true],
+    [REPORT_CHUNK, true],
+    [500, true],
+  ]);
 });

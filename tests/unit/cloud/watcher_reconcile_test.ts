@@ -8,26 +8,10 @@ import { inTempDir } from "../../_fixtures/temp_dir.ts";
 import { registerAgent } from "../../_fixtures/store_agents.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { openSqliteStore } from "../../../src/cloud/store/sqlite.ts";
-import type { Store } from "../../../src/cloud/store/store.ts";
 import { type AgentSession, Registry } from "../../../src/cloud/control/registry.ts";
 import type { ControlServer } from "../../../src/cloud/control/server.ts";
 import { reconcile, RECONCILE_PAGE } from "../../../src/cloud/watcher.ts";
-
-/** The store, counting every call by method name. */
-function counted(store: Store): { store: Store; calls: Map<string, number> } {
-  const calls = new Map<string, number>();
-  const proxy = new Proxy(store, {
-    get(target, name, receiver) {
-      const v = Reflect.get(target, name, receiver);
-      if (typeof v !== "function") return v;
-      return (...args: unknown[]) => {
-        calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
-        return v.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, calls };
-}
+import { counted } from "../../_fixtures/counted_store.ts";
 
 Deno.test("reconcile: pushes only moved allowlists, cuts off revoked agents, reads in pages", () =>
   inTempDir(async (dir) => {

@@ -23,7 +23,6 @@ import {
   Status,
   Table,
 } from "../layout.tsx";
-import { siteReachability } from "../../events/reachability.ts";
 import {
   devicePage,
   type DeviceRow,
@@ -155,7 +154,7 @@ export async function SiteAgents(
 async function ReachSummary(
   props: { store: Store; tenantId: string; siteId: string; agentOnline: boolean },
 ) {
-  const r = await siteReachability(props.store, props.tenantId, props.siteId);
+  const r = await props.store.countPortStates(props.tenantId, props.siteId);
   if (!r.checked) return null;
   const down = r.checked - r.up;
   if (!props.agentOnline) {

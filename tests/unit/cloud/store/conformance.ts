@@ -10,6 +10,7 @@ import { ManualClock } from "../../../../src/shared/clock.ts";
 import type { AuditEntry, Handle, Site, Store, Tenant } from "../../../../src/cloud/store/store.ts";
 import { SLOT_LEASE_MS, TerminalSlots } from "../../../../src/cloud/access/terminal/slots.ts";
 import { agentListsConformance } from "./conformance_agent_lists.ts";
+import { portStatesConformance } from "./conformance_port_states.ts";
 
 /** Two tenants with one site each: the usual starting point of a case. */
 interface World {
@@ -63,6 +64,8 @@ export function storeConformance(
       }
     });
   }
+
+  portStatesConformance(test, race);
 
   /** `n` calls alternating between the two stores, all started at once. */
   const both = <T>(s1: Store, s2: Store, n: number, call: (s: Store, i: number) => Promise<T>) =>

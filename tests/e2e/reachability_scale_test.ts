@@ -1,0 +1,89 @@
+// Reachability of a big site against the real processes: a real agent checks 5 201 allowlisted
+// pairs (one real device, 2 600 seeded ones on closed ports of 127.77.x.y — loopback, refused at
+// once) and the cloud records every one of them — before, a report was cut at its first 4 096
+// pairs and the rest of the site never showed. The site page and the API then say "1 of 5201
+// ports up", a page of devices in the middle of the list has its states, each down pair raised
+// one device.down, and the agent's whole view sent again after a restart changes nothing.
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { seedDevices } from "../_fixtures/seed.ts";
+import { until } from "../_fixtures/two_nodes.ts";
+
+/** GET `path` of the cloud's API with the quickstart's token; the JSON answer. */
+async function get(stack: Stack, path: string, token: string) {
+  const res = await fetch(stack.url + path, { headers: { authorization: `Bearer ${token}` } });
+  assertEquals(res.status, 200, path);
+  return await res.json();
+}
+
+const SEEDED = 2_600;
+/** Ports nothing listens on: the seeded hosts answer each check with a refusal. */
+const CLOSED = [1, 2];
+
+Deno.test("reachability: a site of 5 201 pairs is recorded whole and shown whole", async () => {
+  const stack = await Stack.start();
+  const device = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    try {
+      for await (const c of device) c.close();
+    } catch { /* closed */ }
+  })();
+  try {
+    const port = (device.addr as Deno.NetAddr).port;
+    const q = await stack.quickstart([port]);
+    await seedDevices(stack, q.tenantId, q.siteId, SEEDED, 8, {
+      host: (i) => `127.77.${i >> 8}.${i & 255}`,
+      ports: CLOSED,
+    });
+    const total = 1 + SEEDED * CLOSED.length;
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    const env = { NC_REACHABILITY_INTERVAL: "2s" };
+    let agent = await stack.runAgent(e.state, true, env);
+
+    const summary = async () => await get(stack, `/api/sites/${q.siteId}/reachability`, q.apiToken);
+    await until("every pair checked", async () => (await summary()).checked === total, 120_000);
+    const s = await summary();
+    assertEquals([s.up, s.total, s.checked, s.agentOnline], [1, total, total, true]);
+
+    const u = await stack.addUser(q.tenantId, "viewer");
+    const cookie = await stack.signIn(u.email, u.password);
+    const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    assert(page.includes(`1 of ${total} ports up (${total - 1} down)`), "the site's summary");
+    // Page 14 of the devices, past the first 4 096 pairs: each port shows down.
+    const page14 = await (await fetch(`${stack.url}/sites/${q.siteId}?page=14`, {
+      headers: { cookie },
+    })).text();
+    assertEquals(page14.match(/data-reach="down"/g)?.length, 200, "100 devices, 2 ports each");
+    const mid = await get(
+      stack,
+      `/api/sites/${q.siteId}/devices?cursor=2500&limit=100`,
+      q.apiToken,
+    );
+    const items = mid.items as { host: string; reachability: Record<string, unknown> }[];
+    assertEquals(items.length, 100);
+    for (const d of items) {
+      const r = d.reachability as Record<string, { up: boolean; error: string }>;
+      assertEquals(Object.keys(r).sort(), ["1", "2"], d.host);
+      assert(!r["1"].up && r["1"].error !== "", `${d.host}:1 down with its reason`);
+    }
+
+    // One device.down per down pair (the real device, first seen up, raised nothing).
+    const unread = async () =>
+      (await get(stack, "/api/events?limit=1", q.apiToken)).unread as number;
+    await until("every device.down recorded", async () => await unread() === total, 60_000);
+
+    // The agent restarted: its whole view again (after a new round), and nothing changes.
+    await agent.stop("SIGTERM");
+    agent = await stack.runAgent(e.state, true, env);
+    await agent.waitFor(/"control stream up"/);
+    await new Promise((r) => setTimeout(r, 6_000)); // two rounds of checks and their reports
+    assertEquals(await unread(), total, "no new event");
+    const again = await summary();
+    assertEquals([again.up, again.checked], [1, total]);
+  } finally {
+    device.close();
+    await stack.stop();
+  }
+});
