@@ -103,36 +103,104 @@ export async function attemptDelivery(
   return attempt;
 }
 
-/** Claims and sends due deliveries until none is left; returns how many were attempted. */
-export async function deliverDue(d: DelivererDeps): Promise<number> {
-  let sent = 0;
-  while (true) {
-    const batch: WebhookDelivery[] = [];
-    for (let i = 0; i < PARALLEL; i++) {
-      const del = await d.store.claimDelivery(d.owner, DELIVERY_LEASE_MS);
-      if (!del) break;
-      batch.push(del);
+/**
+ * This node's deliveries in flight: at most {@linkcode PARALLEL}, each slot claiming and sending
+ * one delivery after another on its own, so a receiver that takes its whole response timeout
+ * holds one slot, not the others. A slot claims first a delivery of a webhook no slot is sending
+ * to; only when none is due, another of a webhook already in flight, and one webhook never holds
+ * every slot. So a tenant whose site just raised 10 000 events fills the idle slots, and another
+ * tenant's delivery still goes out at once. (Before, the node claimed the four most overdue
+ * deliveries, whoever's, and waited for all four before claiming again: a backlog to a slow
+ * receiver delayed every tenant's webhooks by hours.)
+ */
+export class DeliveryPool {
+  readonly #d: DelivererDeps;
+  readonly #parallel: number;
+  /** The most slots one webhook may hold: all but one, so another webhook always has one. */
+  readonly #perWebhook: number;
+  readonly #inFlight = new Map<string, number>();
+  readonly #slots = new Set<Promise<void>>();
+  /** Claims one at a time, so each sees the webhooks the claims before it took. */
+  #claiming: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+  /** Attempts made so far. */
+  sent = 0;
+
+  /** A pool over `d` with `parallel` slots. */
+  constructor(d: DelivererDeps, parallel = PARALLEL) {
+    this.#d = d;
+    this.#parallel = parallel;
+    this.#perWebhook = Math.max(1, parallel - 1);
+  }
+
+  /** Starts a slot in each free one; resolves when those slots found nothing more due. */
+  fill(): Promise<void> {
+    const started: Promise<void>[] = [];
+    while (!this.#stopped && this.#slots.size < this.#parallel) {
+      const slot: Promise<void> = this.#work().finally(() => this.#slots.delete(slot));
+      this.#slots.add(slot);
+      started.push(slot);
     }
-    if (!batch.length) return sent;
-    await Promise.all(batch.map((del) => attemptDelivery(d, del)));
-    sent += batch.length;
+    return Promise.all(started).then(() => {});
+  }
+
+  /** Claims nothing more; resolves when the attempts in flight have ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(this.#slots);
+  }
+
+  async #work(): Promise<void> {
+    try {
+      while (!this.#stopped) {
+        const claim = this.#claiming.then(() => this.#claim());
+        this.#claiming = claim.catch(() => {});
+        const del = await claim;
+        if (!del) return;
+        try {
+          await attemptDelivery(this.#d, del);
+          this.sent++;
+        } finally {
+          const n = this.#inFlight.get(del.webhookId)! - 1;
+          if (n) this.#inFlight.set(del.webhookId, n);
+          else this.#inFlight.delete(del.webhookId);
+        }
+      }
+    } catch (e) {
+      this.#d.log.warn({ err: (e as Error).message }, "webhook delivery failed");
+    }
+  }
+
+  /** The next delivery for a slot, counted in flight before the next claim starts. */
+  async #claim(): Promise<WebhookDelivery | null> {
+    if (this.#stopped) return null;
+    const { store, owner } = this.#d;
+    const busy = [...this.#inFlight.keys()];
+    const full = busy.filter((id) => this.#inFlight.get(id)! >= this.#perWebhook);
+    // A webhook no slot is sending to; else any webhook short of its share of the slots.
+    let del = busy.length ? await store.claimDelivery(owner, DELIVERY_LEASE_MS, busy) : null;
+    del ??= await store.claimDelivery(owner, DELIVERY_LEASE_MS, full);
+    if (del) this.#inFlight.set(del.webhookId, (this.#inFlight.get(del.webhookId) ?? 0) + 1);
+    return del;
   }
 }
 
-/** Runs {@linkcode deliverDue} every `everyMs` until the returned function stops it. */
+/** Claims and sends due deliveries until none is left; returns how many were attempted. */
+export async function deliverDue(d: DelivererDeps): Promise<number> {
+  const pool = new DeliveryPool(d);
+  await pool.fill();
+  return pool.sent;
+}
+
+/**
+ * Looks for due deliveries every `everyMs` (free slots start claiming) until the returned
+ * function stops it; stopping waits for the attempts in flight.
+ */
 export function startDeliverer(d: DelivererDeps): () => Promise<void> {
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
-  const tick = () => {
-    if (stopped || running) return;
-    running = deliverDue(d)
-      .catch((e) => d.log.warn({ err: (e as Error).message }, "webhook delivery failed"))
-      .finally(() => running = null);
-  };
-  const timer = setInterval(tick, d.everyMs ?? 1_000);
+  const pool = new DeliveryPool(d);
+  const timer = setInterval(() => void pool.fill(), d.everyMs ?? 1_000);
   return async () => {
-    stopped = true;
     clearInterval(timer);
-    await running;
+    await pool.stop();
   };
 }

@@ -1193,8 +1193,8 @@ class MongoStore extends MongoBase implements Store {
     return this.#alerts.createDelivery(d);
   }
 
-  claimDelivery(owner: string, leaseMs: number) {
-    return this.#alerts.claimDelivery(owner, leaseMs);
+  claimDelivery(owner: string, leaseMs: number, skipWebhooks?: string[]) {
+    return this.#alerts.claimDelivery(owner, leaseMs, skipWebhooks);
   }
 
   finishDeliveryAttempt(

@@ -292,10 +292,15 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     }
   }
 
-  async claimDelivery(owner: string, leaseMs: number): Promise<WebhookDelivery | null> {
+  async claimDelivery(
+    owner: string,
+    leaseMs: number,
+    skipWebhooks: string[] = [],
+  ): Promise<WebhookDelivery | null> {
     const now = this.now();
+    const skip = skipWebhooks.length ? { webhookId: { $nin: skipWebhooks } } : {};
     const d = await this.c(C.deliveries).findOneAndUpdate(
-      { state: "pending", nextAttemptAt: { $lte: now } },
+      { state: "pending", nextAttemptAt: { $lte: now }, ...skip },
       { $set: { nextAttemptAt: now + leaseMs, claimedBy: owner } },
       { sort: { nextAttemptAt: 1 }, returnDocument: "after" },
     );

@@ -2206,8 +2206,8 @@ class SqliteStore implements Store {
     return this.#alerts.createDelivery(d);
   }
 
-  claimDelivery(owner: string, leaseMs: number) {
-    return this.#alerts.claimDelivery(owner, leaseMs);
+  claimDelivery(owner: string, leaseMs: number, skipWebhooks?: string[]) {
+    return this.#alerts.claimDelivery(owner, leaseMs, skipWebhooks);
   }
 
   finishDeliveryAttempt(

@@ -385,14 +385,20 @@ export class SqliteAlerts implements AlertStore {
     ) > 0;
   }
 
-  async claimDelivery(owner: string, leaseMs: number): Promise<WebhookDelivery | null> {
+  async claimDelivery(
+    owner: string,
+    leaseMs: number,
+    skipWebhooks: string[] = [],
+  ): Promise<WebhookDelivery | null> {
     const now = this.#clock.now();
     return this.#tx(() => {
-      const r = this.#get(
-        `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
-         ORDER BY next_attempt_at LIMIT 1`,
-        now,
-      );
+      const r = skipWebhooks.length
+        ? this.#oldestDueOfOthers(now, new Set(skipWebhooks))
+        : this.#get(
+          `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+           ORDER BY next_attempt_at LIMIT 1`,
+          now,
+        );
       if (!r) return null;
       this.#run(
         "UPDATE webhook_deliveries SET next_attempt_at = ?, claimed_by = ? WHERE id = ?",
@@ -402,6 +408,34 @@ export class SqliteAlerts implements AlertStore {
       );
       return { ...toDelivery(r), nextAttemptAt: now + leaseMs, claimedBy: owner };
     });
+  }
+
+  /**
+   * The most overdue pending delivery of a webhook not in `skip`. Walks the webhooks that have
+   * pending deliveries with one seek each on webhook_deliveries_pending (migration 21), so the
+   * cost follows the number of such webhooks, never the size of one receiver's backlog.
+   */
+  #oldestDueOfOthers(now: number, skip: Set<string>): Row | undefined {
+    let best: Row | undefined;
+    let after = "";
+    while (true) {
+      const hook = this.#get(
+        `SELECT webhook_id FROM webhook_deliveries WHERE state = 'pending' AND webhook_id > ?
+         ORDER BY webhook_id LIMIT 1`,
+        after,
+      );
+      if (!hook) return best;
+      after = str(hook.webhook_id);
+      if (skip.has(after)) continue;
+      const due = this.#get(
+        `SELECT * FROM webhook_deliveries
+          WHERE state = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
+          ORDER BY next_attempt_at LIMIT 1`,
+        after,
+        now,
+      );
+      if (due && (!best || num(due.next_attempt_at) < num(best.next_attempt_at))) best = due;
+    }
   }
 
   async finishDeliveryAttempt(

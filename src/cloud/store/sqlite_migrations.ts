@@ -503,4 +503,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX devices_site_host ON devices (site_id, lower(host));
   `,
+  // 21: pending deliveries by webhook, oldest due first: a claim that leaves out the webhooks a
+  // node is sending to seeks each other webhook's oldest, instead of reading past a backlog.
+  `
+  CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (state, webhook_id, next_attempt_at);
+  `,
 ];

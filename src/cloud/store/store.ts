@@ -1084,8 +1084,14 @@ export interface AlertStore {
   /**
    * Claims the most overdue pending delivery for `owner` in one single-document operation:
    * its nextAttemptAt moves to now + leaseMs, so no other node claims it until the lease ends.
+   * Deliveries of the webhooks in `skipWebhooks` (those the node is sending to already) are
+   * left out, however overdue: one receiver's backlog never stands before another's delivery.
    */
-  claimDelivery(owner: string, leaseMs: number): Promise<WebhookDelivery | null>;
+  claimDelivery(
+    owner: string,
+    leaseMs: number,
+    skipWebhooks?: string[],
+  ): Promise<WebhookDelivery | null>;
   /**
    * Records an attempt of a delivery `owner` holds and releases the claim with the next state.
    * False (nothing written) when `owner` no longer holds it (its lease ended, another node took it).

@@ -2311,6 +2311,48 @@ export function storeConformance(
   });
 
   test(
+    "claimDelivery: webhooks left out are skipped however overdue; others in due order",
+    async (store, clock) => {
+      const w = await world(store);
+      const busy = await store.createWebhook(hook(w.a.id));
+      const quiet = await store.createWebhook(hook(w.b.id));
+      const third = await store.createWebhook(hook(w.b.id));
+      const queue = async (h: { id: string; tenantId: string }, n: number) => {
+        for (let i = 0; i < n; i++) {
+          await store.createDelivery({
+            id: `${h.id}:${i}`,
+            tenantId: h.tenantId,
+            webhookId: h.id,
+            eventType: "device.down",
+            body: "{}",
+          });
+          clock.advance(10);
+        }
+      };
+      await queue(busy, 700); // a backlog, all older than the others
+      await queue(third, 1);
+      await queue(quiet, 2);
+      const c1 = (await store.claimDelivery("n1", 60_000, [busy.id]))!;
+      assert.equal(c1.id, `${third.id}:0`, "the most overdue of the other webhooks");
+      const c2 = (await store.claimDelivery("n1", 60_000, [busy.id, third.id]))!;
+      assert.equal(c2.id, `${quiet.id}:0`);
+      assert.equal(
+        await store.claimDelivery("n1", 60_000, [busy.id, quiet.id, third.id]),
+        null,
+        "every webhook left out",
+      );
+      assert.equal((await store.claimDelivery("n1", 60_000))!.id, `${busy.id}:0`, "none left out");
+      assert.equal((await store.claimDelivery("n1", 60_000, []))!.id, `${busy.id}:1`);
+      assert.equal(
+        (await store.claimDelivery("n1", 60_000, [busy.id]))!.id,
+        `${quiet.id}:1`,
+        "a claimed delivery is not due",
+      );
+      assert.equal(await store.claimDelivery("n1", 60_000, [busy.id]), null);
+    },
+  );
+
+  test(
     "purgeEvents: old events and finished deliveries go; pending deliveries stay",
     async (store, clock) => {
       const w = await world(store);

@@ -1,0 +1,135 @@
+// Webhook delivery across tenants, on a real embedded store with real receivers on loopback: a
+// tenant's backlog to a receiver that does not answer holds at most all but one of the node's
+// slots, another tenant's delivery goes out while it hangs (queued before the backlog drained,
+// and queued later), and once the receiver answers the backlog drains, each delivery once.
+import assert from "node:assert/strict";
+import { openStore } from "../../../../src/cloud/store/open.ts";
+import { systemClock } from "../../../../src/shared/clock.ts";
+import { createLogger } from "../../../../src/shared/log.ts";
+import { cloudSecretFrom } from "../../../../src/cloud/tenancy/cloud_secret.ts";
+import { WebhookSecrets } from "../../../../src/cloud/events/webhook_secret.ts";
+import { DeliveryPool } from "../../../../src/cloud/events/deliverer.ts";
+import type { Store, Webhook } from "../../../../src/cloud/store/store.ts";
+
+/** A loopback receiver: records delivery ids; holds every request while `hold` is set. */
+class Receiver {
+  readonly got: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  #release: (() => void) | null = null;
+  #held: Promise<void> | null = null;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+
+  constructor(hold = false) {
+    if (hold) this.#held = new Promise((r) => this.#release = r);
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (req) => {
+        this.inFlight++;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        await req.text();
+        await this.#held;
+        this.got.push(req.headers.get("x-nanodems-delivery") ?? "");
+        this.inFlight--;
+        return new Response(null, { status: 204 });
+      },
+    );
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}/in`;
+  }
+
+  /** Answers every request from now on. */
+  release(): void {
+    this.#held = null;
+    this.#release?.();
+  }
+
+  close(): Promise<void> {
+    return this.#server.shutdown();
+  }
+}
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function queue(store: Store, h: Webhook, n: number, from = 0): Promise<void> {
+  for (let i = from; i < from + n; i++) {
+    await store.createDelivery({
+      id: `${h.id}:${i}`,
+      tenantId: h.tenantId,
+      webhookId: h.id,
+      eventType: "device.down",
+      body: `{"n":${i}}`,
+    });
+  }
+}
+
+Deno.test("deliveries: one tenant's backlog to a hung receiver never holds another tenant's webhook", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-deliver-" });
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir);
+  const hung = new Receiver(true);
+  const other = new Receiver();
+  let pool: DeliveryPool | null = null;
+  try {
+    const a = await store.createTenant({ name: "Acme" });
+    const b = await store.createTenant({ name: "Bolt" });
+    const hook = (tenantId: string, url: string) =>
+      store.createWebhook({
+        tenantId,
+        url,
+        events: ["device.down"],
+        secretSeed: WebhookSecrets.seed(),
+        createdBy: "user:u1",
+      });
+    const storm = await hook(a.id, hung.url);
+    const calm = await hook(b.id, other.url);
+    await queue(store, storm, 40); // a site of Acme just went down
+    await queue(store, calm, 1);
+    pool = new DeliveryPool({
+      store,
+      secrets: await WebhookSecrets.create(
+        await cloudSecretFrom(crypto.getRandomValues(new Uint8Array(32))),
+      ),
+      clock: systemClock,
+      owner: "node-1",
+      policy: { allowLoopback: true, allowPrivate: false },
+      firstRetryMs: 60_000,
+      log: createLogger({ role: "test", level: "silent" }),
+    }, 4);
+    const first = pool.fill();
+    await until("Bolt's delivery", () => other.got.length === 1);
+    await until("Acme's receiver holding three", () => hung.inFlight === 3);
+    assert.deepEqual(other.got, [`${calm.id}:0`]);
+    assert.equal(hung.got.length, 0, "none of Acme's answered yet");
+
+    // Queued while Acme's backlog still hangs: the next look (the node's 1 s tick) sends it.
+    await queue(store, calm, 1, 1);
+    const second = pool.fill();
+    await until("Bolt's second delivery", () => other.got.length === 2);
+    assert.equal(hung.maxInFlight, 3, "one webhook never holds every slot");
+
+    hung.release();
+    await Promise.all([first, second]);
+    await pool.fill(); // whatever a slot left for the next look
+    assert.equal(hung.got.length, 40);
+    assert.equal(new Set(hung.got).size, 40, "each once");
+    assert.equal(hung.maxInFlight, 3);
+    const states = (await store.listDeliveries(a.id, storm.id, 100)).map((d) => d.state);
+    assert.deepEqual(new Set(states), new Set(["delivered"]));
+    assert.equal(states.length, 40);
+  } finally {
+    hung.release();
+    await pool?.stop();
+    await hung.close();
+    await other.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
