@@ -167,7 +167,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const p = c.get("principal");
     requireRole(p.role, "admin");
     const s = await site(p, c.req.param("id"));
-    const devices = (await store.countDevicesBySite(p.tenantId))[s.id] ?? 0;
+    const devices = (await store.countDevicesBySite(p.tenantId, [s.id]))[s.id] ?? 0;
     const r = await store.deleteSite(p.tenantId, s.id);
     if (r === "not_found") throw new AppError("not_found", "no such site");
     if (r === "has_agents") {

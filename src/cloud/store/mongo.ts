@@ -481,8 +481,8 @@ class MongoStore extends MongoBase implements Store {
     return this.#deviceLists.queryDevices(tenantId, siteId, query);
   }
 
-  countDevicesBySite(tenantId: string): Promise<Record<string, number>> {
-    return this.#deviceLists.countDevicesBySite(tenantId);
+  countDevicesBySite(tenantId: string, siteIds?: string[]): Promise<Record<string, number>> {
+    return this.#deviceLists.countDevicesBySite(tenantId, siteIds);
   }
 
   listDeviceExtras(tenantId: string, deviceIds: string[]): Promise<DeviceExtras> {
@@ -647,8 +647,8 @@ class MongoStore extends MongoBase implements Store {
     return this.#agentLists.scanAgents(afterId, limit);
   }
 
-  countAgentsBySite(tenantId: string): Promise<Record<string, AgentCounts>> {
-    return this.#agentLists.countAgentsBySite(tenantId);
+  countAgentsBySite(tenantId: string, siteIds?: string[]): Promise<Record<string, AgentCounts>> {
+    return this.#agentLists.countAgentsBySite(tenantId, siteIds);
   }
 
   async renameAgent(tenantId: string, id: string, label: string): Promise<boolean> {

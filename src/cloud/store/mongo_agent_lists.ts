@@ -72,17 +72,21 @@ export class MongoAgentLists extends MongoBase {
   }
 
   /** See {@linkcode Store.countAgentsBySite}. */
-  async countAgentsBySite(tenantId: string): Promise<Record<string, AgentCounts>> {
+  async countAgentsBySite(
+    tenantId: string,
+    siteIds?: string[],
+  ): Promise<Record<string, AgentCounts>> {
     const out: Record<string, AgentCounts> = {};
+    const only = siteIds === undefined ? {} : { siteId: { $in: siteIds } };
     const groups = await this.c(C.agents).aggregate([
-      { $match: { tenantId, revokedAt: null } },
+      { $match: { tenantId, revokedAt: null, ...only } },
       { $group: { _id: "$siteId", n: { $sum: 1 } } },
     ]).toArray();
     for (const g of groups) {
       out[String(g._id)] = { agents: Number(g.n), online: 0, activeStreams: 0 };
     }
     const live = await this.c(C.presence).find(
-      { tenantId, expiresAt: { $gt: this.now() } },
+      { tenantId, expiresAt: { $gt: this.now() }, ...only },
       { projection: { _id: 1, siteId: 1, activeStreams: 1 } },
     ).toArray();
     // Presence of a revoked agent (a heartbeat racing the revocation) does not count.

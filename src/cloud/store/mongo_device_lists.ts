@@ -47,10 +47,11 @@ export class MongoDeviceLists extends MongoBase {
   }
 
   /** See {@linkcode Store.countDevicesBySite}. */
-  async countDevicesBySite(tenantId: string): Promise<Record<string, number>> {
+  async countDevicesBySite(tenantId: string, siteIds?: string[]): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
+    const only = siteIds === undefined ? {} : { siteId: { $in: siteIds } };
     const groups = await this.c(C.devices).aggregate([
-      { $match: { tenantId } },
+      { $match: { tenantId, ...only } },
       { $group: { _id: "$siteId", n: { $sum: 1 } } },
     ]).toArray();
     for (const g of groups) out[String(g._id)] = Number(g.n);

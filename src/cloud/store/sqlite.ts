@@ -866,14 +866,20 @@ class SqliteStore implements Store {
     }));
   }
 
-  async countDevicesBySite(tenantId: string): Promise<Record<string, number>> {
+  async countDevicesBySite(tenantId: string, siteIds?: string[]): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (
-      const r of this.#all(
+    const rows = siteIds === undefined
+      ? this.#all(
         "SELECT site_id, COUNT(*) AS n FROM devices WHERE tenant_id = ? GROUP BY site_id",
         tenantId,
       )
-    ) out[str(r.site_id)] = num(r.n);
+      : this.#all(
+        `SELECT site_id, COUNT(*) AS n FROM devices
+          WHERE tenant_id = ? AND site_id IN (SELECT value FROM json_each(?)) GROUP BY site_id`,
+        tenantId,
+        JSON.stringify(siteIds),
+      );
+    for (const r of rows) out[str(r.site_id)] = num(r.n);
     return out;
   }
 
@@ -1140,17 +1146,22 @@ class SqliteStore implements Store {
     ).map(toAgent);
   }
 
-  async countAgentsBySite(tenantId: string): Promise<Record<string, AgentCounts>> {
+  async countAgentsBySite(
+    tenantId: string,
+    siteIds?: string[],
+  ): Promise<Record<string, AgentCounts>> {
     const out: Record<string, AgentCounts> = {};
+    const only = siteIds === undefined ? "" : "AND a.site_id IN (SELECT value FROM json_each(?))";
     for (
       const r of this.#all(
         `SELECT a.site_id, COUNT(*) AS n, COUNT(p.agent_id) AS online,
                 COALESCE(SUM(p.active_streams), 0) AS streams
            FROM agents a LEFT JOIN presence p ON p.agent_id = a.id AND p.expires_at > ?
-          WHERE a.tenant_id = ? AND a.revoked_at IS NULL
+          WHERE a.tenant_id = ? AND a.revoked_at IS NULL ${only}
           GROUP BY a.site_id`,
         this.#now(),
         tenantId,
+        ...(siteIds === undefined ? [] : [JSON.stringify(siteIds)]),
       )
     ) {
       out[str(r.site_id)] = {

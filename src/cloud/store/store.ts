@@ -473,8 +473,12 @@ export interface Store extends AlertStore {
    * how many match in all.
    */
   queryDevices(tenantId: string, siteId: string, query: DeviceQuery): Promise<DevicePage>;
-  /** How many devices each site of the tenant has (sites without devices are absent). */
-  countDevicesBySite(tenantId: string): Promise<Record<string, number>>;
+  /**
+   * How many devices each site of the tenant has (sites without devices are absent); only of
+   * `siteIds` when given (a page of the sites list, one site), so a big tenant is not counted
+   * whole for them.
+   */
+  countDevicesBySite(tenantId: string, siteIds?: string[]): Promise<Record<string, number>>;
   /**
    * Tenant-scoped, in one call per kind (never a query per device): the live handles of these
    * devices (newest first), which of them have credentials held, and their pinned SSH host keys.
@@ -535,9 +539,9 @@ export interface Store extends AlertStore {
   scanAgents(afterId: string | null, limit: number): Promise<Agent[]>;
   /**
    * A tenant's agents that are not revoked, counted per site with their presence, in one query
-   * (sites without such agents are absent).
+   * (sites without such agents are absent); only of `siteIds` when given.
    */
-  countAgentsBySite(tenantId: string): Promise<Record<string, AgentCounts>>;
+  countAgentsBySite(tenantId: string, siteIds?: string[]): Promise<Record<string, AgentCounts>>;
   /** Updates what the agent reports on Hello. */
   updateAgentInfo(id: string, info: Pick<Agent, "hostname" | "version" | "os">): Promise<void>;
   /** Tenant-scoped: sets the agent's console name; false when absent or another tenant's. */

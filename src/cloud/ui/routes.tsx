@@ -29,10 +29,9 @@ import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
 import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
-import { LiveGridPage, LivePage } from "./pages/live.tsx";
+import { GRID_MAX, LiveGridPage, LivePage } from "./pages/live.tsx";
 import { liveQuery } from "../access/live_ws.ts";
-import { protocolOf } from "../store/port_protocols.ts";
-import { deviceRows } from "./pages/data.ts";
+import { cameraPage } from "./pages/data.ts";
 import { terminalAssetRoutes } from "./terminal_assets.ts";
 import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
 import { maySeeRecording } from "../api/terminal.ts";
@@ -174,22 +173,38 @@ export function uiRoutes(d: UiDeps): Hono {
       if (!site) return notFound(c, ctx, "There is no such site in your tenant.");
       const given = c.req.query("path");
       const q = liveQuery.safeParse({ path: given });
+      const paged = await cameraPage(
+        d.store,
+        ctx.principal.tenantId,
+        site.id,
+        pageOf(c),
+        GRID_MAX,
+      );
       const cameras = [];
-      for (const dev of await deviceRows(d.store, ctx.principal.tenantId, site.id)) {
-        for (const p of dev.ports) {
-          const handle = dev.handles[p];
-          if (!handle || protocolOf(dev, p) !== "rtsp") continue;
-          // Each camera on its remembered stream path unless ?path= names one for all.
-          const own = liveQuery.safeParse({ path: dev.streamPaths[p] });
-          cameras.push({
-            handle,
-            label: `${dev.label || dev.host} :${p}`,
-            path: given === undefined && own.success ? own.data.path : undefined,
-          });
-        }
+      for (const { device: dev, port: p } of paged.cameras) {
+        const handle = dev.handles[p];
+        if (!handle) continue; // revoked or expired: the site page offers a new one
+        // Each camera on its remembered stream path unless ?path= names one for all.
+        const own = liveQuery.safeParse({ path: dev.streamPaths[p] });
+        cameras.push({
+          handle,
+          label: `${dev.label || dev.host} :${p}`,
+          path: given === undefined && own.success ? own.data.path : undefined,
+        });
       }
       embeddable(c);
-      return LiveGridPage({ siteName: site.name, cameras, path: q.success ? q.data.path : "/" });
+      const link = (n: number) =>
+        `/sites/${site.id}/live?${new URLSearchParams({
+          ...(given === undefined ? {} : { path: given }),
+          page: String(n),
+        })}`;
+      return LiveGridPage({
+        siteName: site.name,
+        cameras,
+        path: q.success ? q.data.path : "/",
+        paged,
+        link,
+      });
     }),
   );
   app.get(

@@ -7,6 +7,7 @@
  */
 import type { Agent, Device, PortState, Site, SshHostKey, Store } from "../../store/store.ts";
 import { presenceOf } from "../../tenancy/agent_presence.ts";
+import { protocolOf } from "../../store/port_protocols.ts";
 
 /** An agent as the UI shows it. */
 export interface AgentRow extends Agent {
@@ -81,13 +82,42 @@ export interface DeviceRow extends Device {
   reachability: Record<number, PortState>;
 }
 
-/** A site's devices with their handles. */
-export async function deviceRows(
+/** One page of a site's cameras (its RTSP ports, in device order) and where it stands. */
+export interface CameraPage {
+  cameras: { device: DeviceRow; port: number }[];
+  page: number;
+  pages: number;
+  total: number;
+}
+
+/**
+ * Page `want` (from 1; past the last reads the last) of a site's cameras for its live grid, at
+ * most `perPage`: the site's devices are read without their handles, and handles only for the
+ * page's devices, so a site of hundreds of cameras shows each of them, a page at a time.
+ */
+export async function cameraPage(
   store: Store,
   tenantId: string,
   siteId: string,
-): Promise<DeviceRow[]> {
-  return await withLiveHandles(store, tenantId, await store.listDevices(tenantId, siteId));
+  want: number,
+  perPage: number,
+): Promise<CameraPage> {
+  const all = (await store.listDevices(tenantId, siteId)).flatMap((device) =>
+    device.ports.filter((p) => protocolOf(device, p) === "rtsp").map((port) => ({ device, port }))
+  );
+  const pages = Math.max(1, Math.ceil(all.length / perPage));
+  const page = Math.min(Math.max(1, Math.floor(want) || 1), pages);
+  const shown = all.slice((page - 1) * perPage, page * perPage);
+  const rows = new Map(
+    (await withLiveHandles(store, tenantId, [...new Set(shown.map((c) => c.device))]))
+      .map((r) => [r.id, r]),
+  );
+  return {
+    cameras: shown.map((c) => ({ device: rows.get(c.device.id)!, port: c.port })),
+    page,
+    pages,
+    total: all.length,
+  };
 }
 
 /** Devices shown per page of a site. */
@@ -106,7 +136,7 @@ export async function devicePage(
     DEVICES_PER_PAGE,
     (offset, limit) => store.queryDevices(tenantId, siteId, { search: q, offset, limit }),
   );
-  const all = q ? (await store.countDevicesBySite(tenantId))[siteId] ?? 0 : r.total;
+  const all = q ? (await store.countDevicesBySite(tenantId, [siteId]))[siteId] ?? 0 : r.total;
   return {
     rows: await withLiveHandles(store, tenantId, r.devices),
     total: r.total,

@@ -1,12 +1,12 @@
 /**
  * Live view pages: `/live/{handle}?path=/stream` plays one camera (a bare page, embeddable in the
- * cloud's own pages), and `/sites/{id}/live?path=/stream` a grid of up to 16 RTSP cameras of a
- * site. The pages carry no stream themselves: the player script (live_player.ts) opens the
+ * cloud's own pages), and `/sites/{id}/live?path=/stream&page=N` a grid of a site's RTSP
+ * cameras, 16 per page. The pages carry no stream themselves: the player script (live_player.ts) opens the
  * live WebSocket, where access is decided. Without `path` the single page asks for it.
  * @module
  */
 
-/** Most cameras one grid plays at once. */
+/** Most cameras one grid page plays at once. */
 export const GRID_MAX = 16;
 
 /** One camera tile. */
@@ -79,23 +79,45 @@ export function LivePage(props: { handle: string; path: string | null; label: st
 }
 
 /**
- * Up to GRID_MAX cameras of a site, each on its own stream path when it has one (remembered from
- * its RTSP pill), else on `path`.
+ * A page of a site's cameras (at most GRID_MAX), each on its own stream path when it has one
+ * (remembered from its RTSP pill), else on `path`; with more than one page, which cameras these
+ * are of how many, and links to the pages before and after.
  */
 export function LiveGridPage(
   props: {
     siteName: string;
     cameras: { handle: string; label: string; path?: string }[];
     path: string;
+    paged: { page: number; pages: number; total: number };
+    link: (page: number) => string;
   },
 ) {
   const shown = props.cameras.slice(0, GRID_MAX);
+  const { page, pages, total } = props.paged;
+  const first = (page - 1) * GRID_MAX + 1;
   return (
     <Bare title={`Live: ${props.siteName}`}>
-      <p style="padding:0 .5rem">
-        {props.siteName}: {shown.length} camera(s), stream path <code>{props.path}</code>
+      <p style="padding:0 .5rem" id="grid-range">
+        {props.siteName}: {pages > 1
+          ? `cameras ${first}–${Math.min(first + GRID_MAX - 1, total)} of ${total}`
+          : `${shown.length} camera(s)`}, stream path <code>{props.path}</code>
         {shown.some((c) => c.path) ? " unless a camera has its own" : ""}
-        {props.cameras.length > GRID_MAX ? ` (first ${GRID_MAX} of ${props.cameras.length})` : ""}
+        {page > 1
+          ? (
+            <>
+              {" · "}
+              <a href={props.link(page - 1)}>← Previous</a>
+            </>
+          )
+          : null}
+        {page < pages
+          ? (
+            <>
+              {" · "}
+              <a href={props.link(page + 1)}>Next →</a>
+            </>
+          )
+          : null}
       </p>
       <div class="live-grid">
         {shown.map((c) => (

@@ -46,9 +46,10 @@ export async function SitesPage(
   const link = (n: number) =>
     `/sites?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}`;
   const admin = roleAtLeast(ctx.principal.role, "admin");
-  // Counted in one query each, not one per site.
-  const counts = await store.countDevicesBySite(ctx.principal.tenantId);
-  const agentsOf = await store.countAgentsBySite(ctx.principal.tenantId);
+  // This page's sites counted in one query each, not one per site nor the whole tenant.
+  const ids = sites.map((s) => s.id);
+  const counts = await store.countDevicesBySite(ctx.principal.tenantId, ids);
+  const agentsOf = await store.countAgentsBySite(ctx.principal.tenantId, ids);
   return (
     <Layout ctx={ctx} title="Sites" active="/sites">
       <h1>Sites</h1>

@@ -484,6 +484,12 @@ export function storeConformance(
       assert.deepEqual(await store.queryDevices(b.id, siteA.id, {}), { devices: [], total: 0 });
       assert.deepEqual(await store.countDevicesBySite(a.id), { [siteA.id]: 25, [siteA2.id]: 1 });
       assert.deepEqual(await store.countDevicesBySite(b.id), { [siteB.id]: 1 });
+      assert.deepEqual(
+        await store.countDevicesBySite(a.id, [siteA2.id, siteB.id, "site-none"]),
+        { [siteA2.id]: 1 },
+        "only the sites asked for, of this tenant",
+      );
+      assert.deepEqual(await store.countDevicesBySite(a.id, []), {});
     },
   );
 

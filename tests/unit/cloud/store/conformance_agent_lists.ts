@@ -168,6 +168,13 @@ export function agentListsConformance(test: Case): void {
         [sa2.id]: n(1, 1, 2),
       });
       assert.deepEqual(await store.countAgentsBySite(b.id), { [sb.id]: n(1, 1, 7) });
+      assert.deepEqual(
+        await store.countAgentsBySite(a.id, [sa2.id, sb.id]),
+        { [sa2.id]: n(1, 1, 2) },
+        "only the sites asked for, of this tenant",
+      );
+      assert.deepEqual(await store.countAgentsBySite(a.id, [sa.id]), { [sa.id]: n(2, 2, 4) });
+      assert.deepEqual(await store.countAgentsBySite(a.id, []), {});
 
       assert.deepEqual(
         (await store.getPresenceOf(["ag-4", "ag-1", "ag-missing", "ag-b"])).map((p) => p.agentId),
