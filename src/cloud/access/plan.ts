@@ -11,26 +11,40 @@ import type { RouteDeps } from "./route.ts";
 import type { PlanEntry } from "../../shared/protocol/plan.ts";
 
 /** The plan of a CLI session: its sites' devices' loopback pairs, sorted by IP then port. */
-export async function buildPlan(d: RouteDeps, p: Principal): Promise<PlanEntry[]> {
+export async function buildPlan(
+  d: Pick<RouteDeps, "store">,
+  p: Pick<Principal, "tenantId" | "siteIds">,
+): Promise<PlanEntry[]> {
+  // Two queries whatever the number of sites (a session over every site of a big tenant read
+  // each site and its devices apart, on every CLI's refresh).
+  const sites = new Map(
+    (await d.store.getSitesById(p.tenantId, p.siteIds ?? [])).map((s) => [s.id, s]),
+  );
   const out: PlanEntry[] = [];
-  for (const siteId of p.siteIds ?? []) {
-    const site = await d.store.getSite(p.tenantId, siteId);
-    if (!site) continue;
-    for (const dev of await d.store.listDevices(p.tenantId, siteId)) {
-      for (const port of dev.ports) {
-        out.push({
-          ip: dev.loopbackIp,
-          port,
-          siteId,
-          site: site.name,
-          deviceId: dev.id,
-          device: dev.label || dev.host,
-        });
-      }
+  for (const dev of await d.store.listDevicesOfSites(p.tenantId, [...sites.keys()])) {
+    const site = sites.get(dev.siteId)!;
+    for (const port of dev.ports) {
+      out.push({
+        ip: dev.loopbackIp,
+        port,
+        siteId: site.id,
+        site: site.name,
+        deviceId: dev.id,
+        device: dev.label || dev.host,
+      });
     }
   }
-  const key = (e: PlanEntry) => e.ip.split(".").map((x) => x.padStart(3, "0")).join(".");
-  return out.sort((a, b) => key(a).localeCompare(key(b)) || a.port - b.port);
+  // Each entry's place computed once (address as a number, then port): a comparator that built
+  // padded strings per comparison took 100 ms of the node's loop for a plan of 10 000 entries.
+  const keyed = out.map((e) => ({ e, k: ipNumber(e.ip) * 65_536 + e.port }));
+  return keyed.sort((a, b) => a.k - b.k).map((x) => x.e);
+}
+
+/** An IPv4 address as a number (a loopback address of the plan: always four octets). */
+function ipNumber(ip: string): number {
+  let n = 0;
+  for (const octet of ip.split(".")) n = n * 256 + Number(octet);
+  return n;
 }
 
 /** The handle of the device port behind (ip, port) in the session's scope; 404 otherwise. */

@@ -405,6 +405,16 @@ class MongoStore extends MongoBase implements Store {
     })).map((d) => asDevice(d)!);
   }
 
+  async listDevicesOfSites(tenantId: string, siteIds: string[]): Promise<Device[]> {
+    if (!siteIds.length) return [];
+    return (await this.list<Device>(
+      C.devices,
+      { tenantId, siteId: { $in: siteIds } },
+      FIELDS.device,
+      { createdAt: 1, ord: 1 },
+    )).map((d) => asDevice(d)!);
+  }
+
   async getDevicesByHost(tenantId: string, siteId: string, hosts: string[]): Promise<Device[]> {
     if (!hosts.length) return [];
     // Equality first (the site_host index): a report names hosts as the agent's allowlist has

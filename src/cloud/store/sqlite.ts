@@ -772,6 +772,16 @@ class SqliteStore implements Store {
     ).map(toDevice);
   }
 
+  async listDevicesOfSites(tenantId: string, siteIds: string[]): Promise<Device[]> {
+    if (!siteIds.length) return [];
+    return this.#all(
+      `SELECT * FROM devices WHERE tenant_id = ? AND site_id IN (SELECT value FROM json_each(?))
+        ORDER BY created_at, rowid`,
+      tenantId,
+      JSON.stringify(siteIds),
+    ).map(toDevice);
+  }
+
   async getDevicesByHost(tenantId: string, siteId: string, hosts: string[]): Promise<Device[]> {
     if (!hosts.length) return [];
     return this.#all(

@@ -453,6 +453,8 @@ export interface Store extends AlertStore {
   /** The tenant's device with this loopback address (unique cloud-wide), or null. */
   getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null>;
   listDevices(tenantId: string, siteId: string): Promise<Device[]>;
+  /** Tenant-scoped, in one query: the devices of these sites, oldest first. */
+  listDevicesOfSites(tenantId: string, siteIds: string[]): Promise<Device[]>;
   /**
    * Tenant-scoped: the site's devices whose host is one of `hosts` (compared case-insensitively),
    * oldest first — the few a reachability report names, without reading the whole site.

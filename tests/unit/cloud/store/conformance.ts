@@ -490,6 +490,15 @@ export function storeConformance(
         "only the sites asked for, of this tenant",
       );
       assert.deepEqual(await store.countDevicesBySite(a.id, []), {});
+      const ofSites = await store.listDevicesOfSites(a.id, [siteA2.id, siteA.id, siteB.id, "x"]);
+      assert.equal(ofSites.length, 26, "both of this tenant's sites, not the other's");
+      assert.deepEqual(
+        ofSites.map((d) => d.id),
+        [...await store.listDevices(a.id, siteA.id), ...await store.listDevices(a.id, siteA2.id)]
+          .sort((x, y) => x.createdAt - y.createdAt).map((d) => d.id),
+        "oldest first",
+      );
+      assert.deepEqual(await store.listDevicesOfSites(a.id, []), []);
     },
   );
 
