@@ -76,16 +76,23 @@ export async function startTestCloud(extra: Record<string, string> = {}): Promis
   };
 }
 
-/** A new tenant and site in the test cloud, and an agent enrolled in it (state in `dir`). */
-export async function enrollAgent(tc: TestCloud, dir: string) {
+/**
+ * A new tenant and site in the test cloud (or the site `into`), and an agent enrolled in it
+ * (state in `dir`).
+ */
+export async function enrollAgent(
+  tc: TestCloud,
+  dir: string,
+  into?: { tenantId: string; siteId: string },
+) {
   const s = tc.cloud.store;
-  const t = await s.createTenant({ name: "HE" });
-  const site = await s.createSite({ tenantId: t.id, name: "HQ" });
+  const tenantId = into?.tenantId ?? (await s.createTenant({ name: "HE" })).id;
+  const siteId = into?.siteId ?? (await s.createSite({ tenantId, name: "HQ" })).id;
   const secret = mintToken("enr");
   await s.createEnrollmentToken({
     hash: await hashToken(secret),
-    tenantId: t.id,
-    siteId: site.id,
+    tenantId,
+    siteId,
     createdAt: tc.clock.now(),
     expiresAt: tc.clock.now() + 3600_000,
   });

@@ -210,3 +210,49 @@ Deno.test("control order: an allowlist change pushed while a Hello is being answ
     await site.stop();
   }
 });
+
+Deno.test("control: a burst of device changes reaches each agent of the site with two allowlist reads", async () => {
+  const site = await siteWithDevice();
+  const dir2 = await Deno.makeTempDir();
+  const second = await enrollAgent(site.tc, dir2, {
+    tenantId: site.tenantId,
+    siteId: site.state.siteId,
+  });
+  // The real store, its allowlist reads counted (not slowed).
+  const counting = slowAllowlistStore(site.tc.cloud.store, () => Promise.resolve());
+  const control = await controlOver(site.tc, counting.store);
+  const agents = [
+    connectAsAgent(site.state, control.port),
+    connectAsAgent(second, control.port),
+  ];
+  try {
+    await until(
+      "both agents' first allowlist",
+      () => agents.every((a) => a.seen.some((m) => m.startsWith("allowlist")) || a.ended() !== ""),
+    );
+    const before = counting.reads.length;
+    // An integration adds ten cameras at once, each followed by its push (as the API does).
+    await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      await site.tc.cloud.store.createDevice({
+        tenantId: site.tenantId,
+        siteId: site.state.siteId,
+        host: `192.0.2.${20 + i}`,
+        ports: [554],
+      });
+      await control.pushAllowlist(site.state.siteId);
+    }));
+    const v = (await site.tc.cloud.store.getAllowlist(site.state.siteId)).version;
+    await until(
+      "the last version on both agents",
+      () => agents.every((a) => a.seen.includes(`allowlist v${v}`) || a.ended() !== ""),
+    );
+    for (const a of agents) assertEquals(a.ended(), "");
+    const reads = counting.reads.length - before;
+    assert(reads >= 1 && reads <= 2, `${reads} allowlist reads for 10 pushes to 2 agents`);
+  } finally {
+    for (const a of agents) a.close();
+    await control.close();
+    await site.stop();
+    await Deno.remove(dir2, { recursive: true });
+  }
+});

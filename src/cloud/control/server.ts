@@ -31,6 +31,7 @@ import type { DiscoveryResult, ReachabilityReport } from "../../shared/protocol/
 import type { CertRenewal } from "./cert_renewal.ts";
 import type { TlsIdentity } from "./tls_identity.ts";
 import { timeSlicer } from "../../shared/time_slice.ts";
+import { CoalescedRuns } from "./coalesce.ts";
 
 /** A running control listener. */
 export interface ControlServer {
@@ -110,6 +111,18 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     }
     sendAllowlist(s, await o.store.getAllowlist(s.siteId));
   };
+  // A site's push reads its allowlist once for all of its agents here, and a burst of changes
+  // (an integration adding cameras one by one) coalesces into a push under way and one after it.
+  const sitePushes = new CoalescedRuns<string>(async (siteId) => {
+    const ready = [];
+    for (const s of o.registry.bySite(siteId)) {
+      if (welcomed.has(s)) ready.push(s);
+      else pushedDuringHello.add(s);
+    }
+    if (!ready.length) return;
+    const al = await o.store.getAllowlist(siteId);
+    for (const s of ready) sendAllowlist(s, al);
+  });
 
   const connect = (call: Call) => {
     const cn = String(call.getAuthContext()?.sslPeerCertificate?.subject?.CN ?? "");
@@ -390,8 +403,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     get port() {
       return relay.port;
     },
-    async pushAllowlist(siteId) {
-      for (const s of o.registry.bySite(siteId)) await pushTo(s);
+    pushAllowlist(siteId) {
+      return sitePushes.request(siteId);
     },
     async pushCertificatePolicy() {
       const slice = timeSlicer();
