@@ -53,7 +53,7 @@ export const runOptions: Record<string, OptionSpec> = {
     arg: "DURATION",
     default: "60s",
     help:
-      "How often each allowlisted (host, port) is TCP-checked (jittered ±20 %, 8 at a time; only changes are reported; 0 turns it off)",
+      "How often each allowlisted (host, port) is TCP-checked (jittered ±20 %, 8 at a time, up to 64 on a big site; only changes are reported; 0 turns it off)",
   },
   "discovery-targets": {
     type: "string",

@@ -7,6 +7,7 @@ import {
   jittered,
   ReachabilityMonitor,
   REPORT_CHUNK,
+  roundConcurrency,
 } from "../../../src/agent/reachability.ts";
 import type { ReachabilityReport } from "../../../src/shared/protocol/control.ts";
 
@@ -110,4 +111,31 @@ Deno.test("reachability: a site of 2 500 pairs is reported in messages of at mos
     [REPORT_CHUNK, true],
     [500, true],
   ]);
+});
+
+Deno.test("reachability: a round's connects in flight grow with the site, from 8 to 64", async () => {
+  assert.equal(roundConcurrency(10, 60_000, 3_000), 8, "a small site: 8");
+  assert.equal(roundConcurrency(400, 60_000, 3_000), 20, "400 pairs that all time out: 60 s");
+  assert.equal(roundConcurrency(20_000, 60_000, 3_000), 64, "never past 64");
+  assert.equal(roundConcurrency(20_000, 0, 3_000), 64);
+  // What a monitor does with a site of 1 000 pairs that each take a moment to answer.
+  const allowlist = new Allowlist();
+  allowlist.update(
+    1,
+    Array.from({ length: 1_000 }, (_, i) => ({ host: `127.0.${i >> 8}.${i & 255}`, port: 80 })),
+  );
+  let inFlight = 0;
+  let most = 0;
+  const monitor = new ReachabilityMonitor({
+    allowlist,
+    probe: async () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+    },
+  });
+  await monitor.checkOnce();
+  assert.equal(most, roundConcurrency(1_000, 60_000, 3_000));
+  assert.equal(most, 50);
 });
