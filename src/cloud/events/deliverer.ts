@@ -123,8 +123,6 @@ export class DeliveryPool {
   /** Claims one at a time, so each sees the webhooks the claims before it took. */
   #claiming: Promise<unknown> = Promise.resolve();
   #stopped = false;
-  /** Attempts made so far. */
-  sent = 0;
 
   /** A pool over `d` with `parallel` slots. */
   constructor(d: DelivererDeps, parallel = PARALLEL) {
@@ -159,7 +157,6 @@ export class DeliveryPool {
         if (!del) return;
         try {
           await attemptDelivery(this.#d, del);
-          this.sent++;
         } finally {
           const n = this.#inFlight.get(del.webhookId)! - 1;
           if (n) this.#inFlight.set(del.webhookId, n);
@@ -183,13 +180,6 @@ export class DeliveryPool {
     if (del) this.#inFlight.set(del.webhookId, (this.#inFlight.get(del.webhookId) ?? 0) + 1);
     return del;
   }
-}
-
-/** Claims and sends due deliveries until none is left; returns how many were attempted. */
-export async function deliverDue(d: DelivererDeps): Promise<number> {
-  const pool = new DeliveryPool(d);
-  await pool.fill();
-  return pool.sent;
 }
 
 /**
