@@ -13,6 +13,7 @@ import {
 } from "../shared/cli.ts";
 import { readSecret } from "../shared/secret_input.ts";
 import { installLastResort } from "../shared/last_resort.ts";
+import { raiseOpenFileLimit } from "../shared/open_files.ts";
 import {
   createLogger,
   LOG_FORMATS,
@@ -336,6 +337,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
     const log = logger(values);
     installLastResort(log);
+    raiseOpenFileLimit(); // each tunnel takes a descriptor for its device
     const config = loadRunConfig(values);
     const dir = (values.state as string | undefined) ?? defaultStateDir();
     const state = await loadState(dir);

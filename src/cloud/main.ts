@@ -8,6 +8,7 @@
 import { parseFlags, renderOptions, UsageError } from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
+import { raiseOpenFileLimit } from "../shared/open_files.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
@@ -62,6 +63,8 @@ import { startMetricsListener } from "./api/health.ts";
 import { agentsConnected } from "./cloud_metrics.ts";
 import { AppError } from "../shared/errors.ts";
 
+/** Below this many open files the cloud warns at start (a node serves thousands of agents). */
+const LOW_OPEN_FILES = 16_384;
 /** A running cloud. */
 export interface Cloud {
   config: CloudConfig;
@@ -458,6 +461,18 @@ export async function cloudMain(argv: string[]): Promise<number> {
   const config = loadCloudConfig({ ...values, "admin-api-key": adminKey ?? undefined });
   const log = createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   installLastResort(log);
+  // Each agent holds two descriptors on its node (control stream, data connection).
+  const files = raiseOpenFileLimit();
+  if (files && files.after < LOW_OPEN_FILES) {
+    log.warn(
+      { openFiles: files.after },
+      `this process may hold only ${files.after} open files (the hard limit): each agent takes ` +
+        `two (its control stream and data connection) and each operator's connection one, so ` +
+        `this node serves fewer than ${Math.floor(files.after / 2)} agents; raise it ` +
+        `(LimitNOFILE=65536 in the service, as install/connector-cloud.service sets, or ` +
+        `ulimit -Hn as root)`,
+    );
+  }
   const cloud = await startCloud(config, { log, clock: clockFromEnv((m) => log.warn(m)) });
   if (config.logFormat === "plain") {
     const quickstartHint = commandHint(

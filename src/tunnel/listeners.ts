@@ -5,8 +5,17 @@
  * heals without a restart. Where the OS lacks the 127.0.0.X alias (macOS has only 127.0.0.1
  * until `ifconfig lo0 alias` adds more), the pair falls back to a free port on 127.0.0.1 and
  * the mapping is reported, so the tool can still be pointed somewhere that works.
+ *
+ * Every listener is a file descriptor, so the set binds at most `limit` of them (run.ts gives
+ * what the process's open-file limit leaves after a reserve for the connections it carries): the
+ * pairs already bound stay, then the plan's order decides, and `sync` says how many it left out,
+ * for one clear message instead of a failed bind per pair. A bind that meets the descriptor limit
+ * anyway (connections took them) ends that sync's binding the same way. Accepting survives
+ * running out of descriptors (shared/transport/accept_loop.ts).
  * @module
  */
+import { acceptLoop } from "../shared/transport/accept_loop.ts";
+import { isOutOfDescriptors } from "../shared/open_files.ts";
 import type { PlanEntry } from "./plan.ts";
 
 /** What the listener set reports. */
@@ -15,6 +24,8 @@ export interface ListenerEvents {
   failed(key: string, err: Error, first: boolean): void;
   closed(key: string): void;
   accept(conn: Deno.TcpConn, entry: PlanEntry): void;
+  /** Accepting on a bound pair failed for a moment (out of descriptors); it goes on. */
+  acceptFailed?(key: string, err: Error): void;
   /** The pair's alias is missing; it is served on `fallback` (127.0.0.1:port) instead. */
   fallback?(key: string, fallback: string, err: Error): void;
 }
@@ -28,17 +39,54 @@ export function isMissingAddress(err: Error): boolean {
     /not available|EADDRNOTAVAIL|Cannot assign requested address/i.test(err.message);
 }
 
+/**
+ * Descriptors the CLI keeps for everything but its listeners: each connection it carries holds
+ * two (the one it accepted and its tunnel to the cloud), then the plan's event stream, the spare
+ * connections dialed ahead and the runtime's own. A quarter of the limit, at least 128 (64
+ * connections at once) and at most 4 096.
+ */
+export function descriptorReserve(limit: number): number {
+  return Math.min(4_096, Math.max(128, Math.floor(limit / 4)));
+}
+
+/**
+ * How many listeners the CLI may hold: the open-file `limit` less the descriptors already open
+ * and the reserve. Unlimited where the limit is unknown (Windows has none for sockets).
+ */
+export function listenerBudget(limit: number | null, open: number | null): number {
+  if (limit === null) return Infinity;
+  return Math.max(0, limit - (open ?? 64) - descriptorReserve(limit));
+}
+
+/** What one {@linkcode Listeners.sync} left out for want of file descriptors. */
+export interface SyncResult {
+  /** Pairs of the plan. */
+  wanted: number;
+  /** Pairs of the plan not bound because the descriptor budget (or the limit itself) ran out. */
+  unbound: number;
+  /** The first of them in the plan's order (the table's), or null. */
+  firstUnbound: string | null;
+}
+
 /** Listeners keyed by "ip:port". */
 export class Listeners {
   #live = new Map<string, Deno.TcpListener>();
   #failing = new Set<string>();
   #events: ListenerEvents;
   #listen: ListenFn;
+  #limit: number;
 
-  /** Creates an empty set. */
-  constructor(events: ListenerEvents, listen: ListenFn = (a) => Deno.listen(a)) {
+  /**
+   * Creates an empty set that holds at most `limit` listeners (by default no limit).
+   */
+  constructor(
+    events: ListenerEvents,
+    listen: ListenFn = (a) => Deno.listen(a),
+    limit = Infinity,
+  ) {
     this.#events = events;
     this.#listen = listen;
+    this.#limit = limit;
   }
 
   /** Pairs currently bound. */
@@ -46,8 +94,11 @@ export class Listeners {
     return [...this.#live.keys()];
   }
 
-  /** Binds what the plan has and we lack; closes what we have and the plan lacks. */
-  sync(entries: PlanEntry[]): void {
+  /**
+   * Binds what the plan has and we lack, within the limit; closes what we have and the plan
+   * lacks. Returns how many pairs of the plan were left out for want of descriptors.
+   */
+  sync(entries: PlanEntry[]): SyncResult {
     const want = new Map(entries.map((e) => [`${e.ip}:${e.port}`, e]));
     for (const [key, l] of this.#live) {
       if (want.has(key)) continue;
@@ -55,12 +106,27 @@ export class Listeners {
       this.#live.delete(key);
       this.#events.closed(key);
     }
+    let unbound = 0;
+    let firstUnbound: string | null = null;
+    let outOfDescriptors = false;
     for (const [key, entry] of want) {
       if (this.#live.has(key)) continue;
+      if (outOfDescriptors || this.#live.size >= this.#limit) {
+        unbound++;
+        firstUnbound ??= key;
+        this.#failing.delete(key);
+        continue;
+      }
       let l: Deno.TcpListener;
       try {
         l = this.#listen({ hostname: entry.ip, port: entry.port });
       } catch (e) {
+        if (isOutOfDescriptors(e)) {
+          outOfDescriptors = true;
+          unbound++;
+          firstUnbound ??= key;
+          continue;
+        }
         const fallback = isMissingAddress(e as Error) ? this.#fallback() : null;
         if (!fallback) {
           this.#events.failed(key, e as Error, !this.#failing.has(key));
@@ -74,12 +140,13 @@ export class Listeners {
       this.#failing.delete(key);
       this.#live.set(key, l);
       this.#events.bound(key);
-      (async () => {
-        try {
-          for await (const conn of l) this.#events.accept(conn, entry);
-        } catch { /* closed */ }
-      })();
+      acceptLoop(
+        l,
+        (conn) => this.#events.accept(conn, entry),
+        (err) => this.#events.acceptFailed?.(key, err),
+      );
     }
+    return { wanted: want.size, unbound, firstUnbound };
   }
 
   #fallback(): Deno.TcpListener | null {

@@ -19,6 +19,7 @@ import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
 import { carry, sparesFor, wsUrl } from "./connect.ts";
+import { acceptLoop } from "../shared/transport/accept_loop.ts";
 import { DEVICE_PORT_HEADER, SERVER_FIRST_PORTS } from "../shared/transport/early_data.ts";
 import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
 import { followEvents } from "./events.ts";
@@ -334,15 +335,22 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   };
   console.error(`listening on ${host}:${port} → ${handle} via ${cloud.origin}`);
   console.log(JSON.stringify({ listen: `${host}:${port}`, handle }));
-  (async () => {
-    for await (const conn of listener) {
+  // Out of descriptors for a moment (many connections at once): accepting goes on after it.
+  let warned = 0;
+  acceptLoop(
+    listener,
+    (conn) =>
       carry(conn, url, headers, spares, early).then((r) =>
         r.ok
           ? log.info({ up: r.up, down: r.down, reason: r.reason || undefined }, "connection closed")
           : log.warn({ handle, status: r.status, reason: r.message }, "tunnel refused")
-      );
-    }
-  })().catch(() => {});
+      ),
+    (e) => {
+      if (Date.now() - warned < 5_000) return;
+      warned = Date.now();
+      log.warn({ err: e.message }, "accept failed; accepting again");
+    },
+  );
   // Revocation of the token reaches us on the event stream: stop listening, exit 3.
   const code = await new Promise<number>((resolve) => {
     Deno.addSignalListener("SIGINT", () => resolve(0));

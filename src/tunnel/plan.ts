@@ -38,6 +38,7 @@ export async function fetchPlan(cloud: URL, token: string): Promise<Plan> {
 export function planTable(entries: PlanEntry[]): string {
   if (!entries.length) return "  (no devices in this session's sites yet)";
   const rows = entries.map((e) => [`${e.ip}:${e.port}`, `${e.site} / ${e.device}`]);
-  const w = Math.max(...rows.map((r) => r[0].length));
+  // Not Math.max(...rows): a spread of 100 000 arguments overflows the stack.
+  const w = rows.reduce((m, r) => Math.max(m, r[0].length), 0);
   return rows.map(([a, b]) => `  ${a.padEnd(w)}  →  ${b}`).join("\n");
 }

@@ -26,10 +26,12 @@ export class Proc {
    * Spawns `deno run -A src/main.ts ...args`. Agents check device reachability only when a test
    * asks (`--reachability-interval`, which wins over the environment): a check is a TCP connect
    * to the device, which tests that count or accept a device's connections would see.
+   * `prefix` runs it under another command (`["prlimit", "--nofile=400:400", "--"]`).
    */
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, ...args],
+  constructor(args: string[], env: Record<string, string> = {}, prefix: string[] = []) {
+    const argv = [...prefix, Deno.execPath(), "run", "-A", MAIN, ...args];
+    this.child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
       env: { NO_COLOR: "1", NC_REACHABILITY_INTERVAL: "0", ...env },
       stdin: "null",
       stdout: "piped",

@@ -24,12 +24,7 @@ Deno.test("ssh and iperf3 through the CLI tunnel", async () => {
   try {
     const q = await stack.quickstart([sshd.port, iperfPort]);
     await stack.agentFor(q);
-    const res = await fetch(`${stack.url}/api/cli/sessions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ siteIds: [q.siteId] }),
-    });
-    const session = await res.json();
+    const session = await stack.cliSession(q);
     const cli = new Proc(["tunnel", "run", "--cloud", stack.url], { NC_TOKEN: session.token });
     stack.defer(() => cli.stop("SIGKILL"));
     const ip = q.device.loopbackIp;

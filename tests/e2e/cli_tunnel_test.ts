@@ -83,12 +83,7 @@ Deno.test("CLI tunnel status and a raw tunnel to a pair outside the session", as
   const stack = await Stack.start();
   try {
     const q = await stack.quickstart([22]);
-    const res = await fetch(`${stack.url}/api/cli/sessions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ siteIds: [q.siteId] }),
-    });
-    const session = await res.json();
+    const session = await stack.cliSession(q);
     const { run } = await import("../_fixtures/stack.ts");
     const st = await run(["tunnel", "status", "--cloud", stack.url], { NC_TOKEN: session.token });
     assertEquals(st.code, 0, st.stderr);

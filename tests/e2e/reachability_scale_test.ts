@@ -3,7 +3,8 @@
 // once) and the cloud records every one of them — before, a report was cut at its first 4 096
 // pairs and the rest of the site never showed. The site page and the API then say "1 of 5201
 // ports up", a page of devices in the middle of the list has its states, each down pair raised
-// one device.down, and the agent's whole view sent again after a restart changes nothing.
+// one device.down, the API lists the down pairs a page at a time, and the agent's whole view sent
+// again after a restart changes nothing.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { seedDevices } from "../_fixtures/seed.ts";
@@ -68,6 +69,35 @@ Deno.test("reachability: a site of 5 201 pairs is recorded whole and shown whole
       assertEquals(Object.keys(r).sort(), ["1", "2"], d.host);
       assert(!r["1"].up && r["1"].error !== "", `${d.host}:1 down with its reason`);
     }
+
+    // The pairs themselves a page at a time: what is down, then what is up.
+    const walk = async (state: string) => {
+      const got: { host: string; port: number; up: boolean }[] = [];
+      let cursor = "";
+      for (let pages = 0; pages < 10; pages++) {
+        const r = await get(
+          stack,
+          `/api/sites/${q.siteId}/reachability?state=${state}${cursor && `&cursor=${cursor}`}`,
+          q.apiToken,
+        );
+        assert(r.ports.length <= 1_000);
+        got.push(...r.ports);
+        if (!r.next) return { got, pages: pages + 1 };
+        cursor = r.next;
+      }
+      throw new Error("no last page");
+    };
+    const down = await walk("down");
+    assertEquals([down.got.length, down.pages], [total - 1, 6]);
+    assert(down.got.every((x) => !x.up));
+    assertEquals(new Set(down.got.map((x) => `${x.host}:${x.port}`)).size, total - 1, "each once");
+    const up = await walk("up");
+    assertEquals(up.got.map((x) => [x.host, x.port]), [["127.0.0.1", port]]);
+    const bad = await fetch(`${stack.url}/api/sites/${q.siteId}/reachability?cursor=abc`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    assertEquals(bad.status, 400);
+    assertEquals((await bad.json()).error, "bad_request");
 
     // One device.down per down pair (the real device, first seen up, raised nothing).
     const unread = async () =>

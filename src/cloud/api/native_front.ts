@@ -13,6 +13,7 @@
 import type { ListenAddress } from "../../shared/cli.ts";
 import { deadlinesOf } from "../../shared/deadlines.ts";
 import { latin1 } from "../../shared/encoding.ts";
+import { acceptLoop } from "../../shared/transport/accept_loop.ts";
 
 /** A parsed request head of a connection the front serves itself. */
 export interface RequestHead {
@@ -203,30 +204,19 @@ export function startFront(listen: ListenAddress, h: FrontHandlers): Front {
   const l = Deno.listen({ hostname: listen.hostname, port: listen.port });
   // Connections the front still reads or serves (kept-alive ones included): closed with it.
   const routing = new Set<Deno.TcpConn>();
-  (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
+  // Out of descriptors and the like: keep accepting once the moment passes.
+  acceptLoop(l, (conn) => {
+    try {
+      conn.setNoDelay(true);
+    } catch { /* closed already */ }
+    routing.add(conn);
+    route(conn, h).catch((e) => {
+      h.fault(e);
       try {
-        conn = await l.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
-        // Out of descriptors and the like: keep accepting once the moment passes.
-        h.fault(e);
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      try {
-        conn.setNoDelay(true);
-      } catch { /* closed already */ }
-      routing.add(conn);
-      route(conn, h).catch((e) => {
-        h.fault(e);
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      }).finally(() => routing.delete(conn));
-    }
-  })();
+        conn.close();
+      } catch { /* closed */ }
+    }).finally(() => routing.delete(conn));
+  }, (e) => h.fault(e));
   return {
     port: (l.addr as Deno.NetAddr).port,
     close: () => {

@@ -105,6 +105,27 @@ export const deviceListQuery = pageQuery.extend({ q: z.string().max(200).optiona
 export const agentListQuery = deviceListQuery;
 /** `GET /api/sites`: a page (`limit`, `cursor`) of the sites whose name contains `q`. */
 export const siteListQuery = deviceListQuery;
+/** The `next` of a reachability page: the pair it ended with, opaque to clients (base64url). */
+export function reachabilityCursor(pair: { host: string; port: number }): string {
+  return btoa(JSON.stringify([pair.host, pair.port])).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+/**
+ * `GET /api/sites/{id}/reachability`: a page of the site's port states (`limit`, at most and by
+ * default 1000; `cursor`, the previous page's `next`; `state=up|down` for only those).
+ */
+export const reachabilityQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/).transform((s, ctx) => {
+    try {
+      const [host, port] = JSON.parse(atob(s.replace(/-/g, "+").replace(/_/g, "/")));
+      if (typeof host === "string" && Number.isInteger(port)) return { host, port: port as number };
+    } catch { /* below */ }
+    ctx.addIssue({ code: "custom", message: "not a cursor this list gave (use its next)" });
+    return z.NEVER;
+  }).optional(),
+  state: z.enum(["up", "down"]).optional(),
+});
 /** Bulk add by single IP, range or CIDR. */
 export const bulkBody = z.object({
   range: z.string().trim().min(1).max(100),
@@ -233,6 +254,7 @@ export const BODIES: Record<string, z.ZodType> = {
 /** Query strings by "METHOD /path". */
 export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/sites/:id/devices": deviceListQuery,
+  "GET /api/sites/:id/reachability": reachabilityQuery,
   "GET /api/agents": agentListQuery,
   "GET /api/sites": siteListQuery,
   "GET /api/audit": auditQuery,

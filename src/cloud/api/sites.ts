@@ -22,6 +22,8 @@ import {
   deviceBody,
   deviceListQuery,
   devicePatch,
+  reachabilityCursor,
+  reachabilityQuery,
   siteBody,
   siteListQuery,
 } from "./schemas.ts";
@@ -228,11 +230,17 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const next = cursor + r.devices.length < r.total ? cursor + r.devices.length : null;
     return c.json({ items, next, total: r.total });
   });
-  // Device reachability as the site's agents last reported it: "N of M ports up" and per port.
+  // Device reachability as the site's agents last reported it: "N of M ports up" and per port,
+  // a page at a time (`?limit=&cursor=`, `?state=down` for what is down).
   app.get("/sites/:id/reachability", auth, async (c) => {
     const p = c.get("principal");
     const s = await site(p, c.req.param("id"));
-    const r = await siteReachability(store, p.tenantId, s.id);
+    const { limit, cursor, state } = query(c, reachabilityQuery);
+    const r = await siteReachability(store, p.tenantId, s.id, {
+      limit,
+      after: cursor,
+      up: state === undefined ? undefined : state === "up",
+    });
     return c.json({
       // With no agent online the states are the last known ones, not current.
       agentOnline: (await store.listPresence(s.id)).some((x) => x.tenantId === p.tenantId),
@@ -246,6 +254,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
         since: x.since,
         error: x.error,
       })),
+      next: r.next && reachabilityCursor(r.next),
     });
   });
   app.post("/sites/:id/devices", auth, async (c) => {

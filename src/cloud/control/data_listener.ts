@@ -24,6 +24,7 @@ import type { TunnelBroker } from "./tunnels.ts";
 import { setListenerNoDelay } from "../../shared/transport/nodelay.ts";
 import { setListenerNotSentLowat } from "../../shared/transport/notsent_lowat.ts";
 import { shutdownSockets } from "../../shared/transport/socket_shutdown.ts";
+import { acceptLoop } from "../../shared/transport/accept_loop.ts";
 
 /** Default bound on handshake + preface. */
 export const AUTH_TIMEOUT_MS = 10_000;
@@ -152,21 +153,15 @@ export function startDataListener(opts: {
     if (!bound && !timedOut) kill(conn);
   };
 
-  const serve = async (l: Deno.TlsListener) => {
-    for (;;) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await l.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource) return;
-        opts.log.debug({ err: (e as Error).message }, "data channel accept failed");
-        continue;
-      }
-      accept(conn).catch((e) =>
-        opts.log.warn({ err: (e as Error).message }, "data connection handling failed")
-      );
-    }
-  };
+  const serve = (l: Deno.TlsListener) =>
+    acceptLoop(
+      l,
+      (conn) =>
+        accept(conn).catch((e) =>
+          opts.log.warn({ err: (e as Error).message }, "data connection handling failed")
+        ),
+      (e) => opts.log.debug({ err: e.message }, "data channel accept failed"),
+    );
   let loop = serve(listener);
   let closed = false;
   return Promise.resolve({

@@ -6,7 +6,9 @@
  * event's JSON signed (signature.ts) to the checked addresses only (pinned_post.ts) with a 10 s
  * response timeout and no redirects followed, and
  * records the status; a failure is retried with exponential backoff (backoff.ts) for 24 hours.
- * The state lives in the store, so a restart goes on where it stopped.
+ * The state lives in the store, so a restart goes on where it stopped. A webhook whose receiver
+ * failed {@linkcode TRIP_AFTER} attempts in a row rests on this node, then gets one attempt at a
+ * time until one succeeds (the pool's breaker, below).
  * @module
  */
 import type { Clock } from "../../shared/clock.ts";
@@ -25,6 +27,12 @@ export const DELIVERY_LEASE_MS = 60_000;
 export const RESPONSE_TIMEOUT_MS = 10_000;
 /** Deliveries sent at once by one node. */
 const PARALLEL = 4;
+/** Failed attempts in a row (any of its deliveries, on this node) after which a webhook rests. */
+export const TRIP_AFTER = 5;
+/** The first rest; each failed probe doubles it, up to {@linkcode MAX_REST_MS}. */
+export const REST_MS = 30_000;
+/** The longest rest. */
+export const MAX_REST_MS = 10 * 60_000;
 
 /** What the deliverer needs. */
 export interface DelivererDeps {
@@ -112,6 +120,16 @@ export async function attemptDelivery(
  * tenant's delivery still goes out at once. (Before, the node claimed the four most overdue
  * deliveries, whoever's, and waited for all four before claiming again: a backlog to a slow
  * receiver delayed every tenant's webhooks by hours.)
+ *
+ * A breaker per webhook: after {@linkcode TRIP_AFTER} failed attempts in a row, none of its
+ * deliveries is claimed for a rest ({@linkcode REST_MS}), then one probe at a time — one delivery
+ * attempted as due — and each probe that fails doubles the rest (at most {@linkcode MAX_REST_MS});
+ * the first that succeeds ends it and the backlog goes out at full speed. A receiver that is gone
+ * for a day otherwise kept three of the node's four slots timing out for that whole day (20 000
+ * queued deliveries, 30 attempts each in 24 hours, 10 s per timeout), and each tenant's
+ * delivery waited for a slot behind it. The deliveries themselves keep their schedule: a rest only
+ * holds them back (and a delivery past its 24 hours is marked failed at its next attempt, as
+ * before). In memory, per node: each node probes on its own.
  */
 export class DeliveryPool {
   readonly #d: DelivererDeps;
@@ -120,6 +138,8 @@ export class DeliveryPool {
   readonly #perWebhook: number;
   readonly #inFlight = new Map<string, number>();
   readonly #slots = new Set<Promise<void>>();
+  /** Webhooks failing in a row: how many, and until when they rest. */
+  readonly #failing = new Map<string, { failures: number; restMs: number; restUntil: number }>();
   /** Claims one at a time, so each sees the webhooks the claims before it took. */
   #claiming: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -156,7 +176,8 @@ export class DeliveryPool {
         const del = await claim;
         if (!del) return;
         try {
-          await attemptDelivery(this.#d, del);
+          const attempt = await attemptDelivery(this.#d, del);
+          this.#record(del, attempt);
         } finally {
           const n = this.#inFlight.get(del.webhookId)! - 1;
           if (n) this.#inFlight.set(del.webhookId, n);
@@ -168,15 +189,59 @@ export class DeliveryPool {
     }
   }
 
+  /** Whether `webhookId` is resting, or probing with its one attempt in flight. */
+  #held(webhookId: string): boolean {
+    const f = this.#failing.get(webhookId);
+    if (!f || f.failures < TRIP_AFTER) return false;
+    return f.restUntil > this.#d.clock.now() || this.#inFlight.has(webhookId);
+  }
+
+  /** Counts an attempt's outcome toward its webhook's breaker. */
+  #record(del: WebhookDelivery, attempt: DeliveryAttempt): void {
+    const id = del.webhookId;
+    const f = this.#failing.get(id);
+    if (attempt.status !== null && attempt.error === "") {
+      if (f && f.failures >= TRIP_AFTER) {
+        this.#d.log.info({ webhook: id, failures: f.failures }, "webhook answers again");
+      }
+      this.#failing.delete(id);
+      return;
+    }
+    const now = this.#d.clock.now();
+    const g = f ?? { failures: 0, restMs: 0, restUntil: 0 };
+    g.failures++;
+    this.#failing.set(id, g);
+    if (g.failures < TRIP_AFTER) return;
+    // An attempt that began before the current rest was set (one of the slots in flight when it
+    // tripped) adds nothing; the first to trip it, or a failed probe, starts a longer rest.
+    if (g.restUntil > attempt.at) return;
+    g.restMs = g.restMs ? Math.min(MAX_REST_MS, g.restMs * 2) : REST_MS;
+    g.restUntil = now + g.restMs;
+    this.#d.log.warn(
+      {
+        webhook: id,
+        tenant: del.tenantId,
+        failures: g.failures,
+        error: attempt.error,
+        until: new Date(g.restUntil).toISOString(),
+      },
+      "webhook resting: its receiver failed every recent attempt; one attempt after the rest",
+    );
+  }
+
   /** The next delivery for a slot, counted in flight before the next claim starts. */
   async #claim(): Promise<WebhookDelivery | null> {
     if (this.#stopped) return null;
     const { store, owner } = this.#d;
     const busy = [...this.#inFlight.keys()];
+    const held = [...this.#failing.keys()].filter((id) => this.#held(id));
     const full = busy.filter((id) => this.#inFlight.get(id)! >= this.#perWebhook);
-    // A webhook no slot is sending to; else any webhook short of its share of the slots.
-    let del = busy.length ? await store.claimDelivery(owner, DELIVERY_LEASE_MS, busy) : null;
-    del ??= await store.claimDelivery(owner, DELIVERY_LEASE_MS, full);
+    // A webhook no slot is sending to; else any webhook short of its share of the slots. Never
+    // a resting one, and a probing one only while its probe is not in flight.
+    let del = busy.length
+      ? await store.claimDelivery(owner, DELIVERY_LEASE_MS, [...new Set([...busy, ...held])])
+      : null;
+    del ??= await store.claimDelivery(owner, DELIVERY_LEASE_MS, [...new Set([...full, ...held])]);
     if (del) this.#inFlight.set(del.webhookId, (this.#inFlight.get(del.webhookId) ?? 0) + 1);
     return del;
   }

@@ -20,6 +20,7 @@ import type {
   NewDelivery,
   NewTenantEvent,
   PortState,
+  PortStatePageQuery,
   Webhook,
   WebhookDelivery,
 } from "./store.ts";
@@ -183,7 +184,11 @@ class MongoStore extends MongoBase implements Store {
     this.#stats = new MongoStats(db, clock);
     this.#creds = new MongoCredentials(db, clock);
     this.#terminal = new MongoTerminal(db, clock);
-    this.#alerts = new MongoAlerts(db, clock);
+    this.#alerts = new MongoAlerts(
+      db,
+      clock,
+      (tenantId, siteId, hosts) => this.getDevicesByHost(tenantId, siteId, hosts),
+    );
     this.#deviceLists = new MongoDeviceLists(db, clock);
     this.#agentLists = new MongoAgentLists(db, clock);
   }
@@ -1155,8 +1160,8 @@ class MongoStore extends MongoBase implements Store {
     return this.#alerts.countPortStates(tenantId, siteId);
   }
 
-  listPortStates(tenantId: string, siteId: string) {
-    return this.#alerts.listPortStates(tenantId, siteId);
+  pagePortStates(tenantId: string, siteId: string, q: PortStatePageQuery) {
+    return this.#alerts.pagePortStates(tenantId, siteId, q);
   }
 
   listAgentAvailability(agentIds?: string[]) {

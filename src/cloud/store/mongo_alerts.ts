@@ -7,7 +7,8 @@
  * attempt. Split from `mongo.ts` to keep each part one concept.
  * @module
  */
-import type { Document } from "mongodb";
+import type { Db, Document } from "mongodb";
+import type { Clock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { C, isDuplicateKey, MongoBase, nextOrd, SECURE, upsert } from "./mongo_schema.ts";
 import { eventLimit } from "./rules.ts";
@@ -15,16 +16,21 @@ import type {
   AgentAvailability,
   AlertStore,
   DeliveryAttempt,
+  Device,
   EventQuery,
   NewDelivery,
   NewTenantEvent,
   PortState,
   PortStateChange,
   PortStateCounts,
+  PortStatePageQuery,
   TenantEvent,
   Webhook,
   WebhookDelivery,
 } from "./store.ts";
+
+/** The store's device lookup (`Store.getDevicesByHost`: case-insensitive, on site_host). */
+type DevicesByHost = (tenantId: string, siteId: string, hosts: string[]) => Promise<Device[]>;
 
 const portFields = ["tenantId", "siteId", "host", "port", "up", "since", "error", "agentId"];
 
@@ -67,6 +73,14 @@ const toDelivery = (d: Document): WebhookDelivery => ({
 
 /** Reachability, events and webhooks over one database. */
 export class MongoAlerts extends MongoBase implements AlertStore {
+  readonly #devicesByHost: DevicesByHost;
+
+  /** Binds the part to a database, a clock and the store's device lookup by host. */
+  constructor(db: Db, clock: Clock, devicesByHost: DevicesByHost) {
+    super(db, clock);
+    this.#devicesByHost = devicesByHost;
+  }
+
   async recordPortState(s: PortState): Promise<PortStateChange> {
     const _id = `${s.siteId}|${s.host}|${s.port}`;
     try {
@@ -148,10 +162,37 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     return docs.map(portState);
   }
 
-  async listPortStates(tenantId: string, siteId: string): Promise<PortState[]> {
-    const docs = await this.c(C.portStates).find({ tenantId, siteId }).sort({ host: 1, port: 1 })
-      .toArray();
-    return docs.map(portState);
+  async pagePortStates(
+    tenantId: string,
+    siteId: string,
+    q: PortStatePageQuery,
+  ): Promise<PortState[]> {
+    // A page of states on site_host, then their hosts' devices (FerretDB has no $lookup): the
+    // states of pairs no longer allowlisted are dropped and the next raw page read to fill in.
+    const out: PortState[] = [];
+    let after = q.after;
+    for (;;) {
+      const filter: Record<string, unknown> = { siteId, tenantId };
+      if (q.up !== undefined) filter.up = q.up;
+      if (after) {
+        filter.$or = [{ host: { $gt: after.host } }, {
+          host: after.host,
+          port: { $gt: after.port },
+        }];
+      }
+      const want = q.limit - out.length;
+      const docs = await this.c(C.portStates).find(filter).sort({ host: 1, port: 1 }).limit(want)
+        .toArray();
+      const states = docs.map(portState);
+      const hosts = [...new Set(states.map((s) => s.host))];
+      const pairs = new Set<string>();
+      for (const d of await this.#devicesByHost(tenantId, siteId, hosts)) {
+        for (const port of d.ports) pairs.add(`${d.host.toLowerCase()}|${port}`);
+      }
+      out.push(...states.filter((s) => pairs.has(`${s.host}|${s.port}`)));
+      if (states.length < want || out.length >= q.limit) return out;
+      after = { host: states.at(-1)!.host, port: states.at(-1)!.port };
+    }
   }
 
   async listAgentAvailability(agentIds?: string[]): Promise<AgentAvailability[]> {

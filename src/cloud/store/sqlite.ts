@@ -53,6 +53,7 @@ import type {
   NewDelivery,
   NewTenantEvent,
   PortState,
+  PortStatePageQuery,
   Webhook,
   WebhookDelivery,
 } from "./store.ts";
@@ -2179,8 +2180,8 @@ class SqliteStore implements Store {
     return this.#alerts.countPortStates(tenantId, siteId);
   }
 
-  listPortStates(tenantId: string, siteId: string) {
-    return this.#alerts.listPortStates(tenantId, siteId);
+  pagePortStates(tenantId: string, siteId: string, q: PortStatePageQuery) {
+    return this.#alerts.pagePortStates(tenantId, siteId, q);
   }
 
   listAgentAvailability(agentIds?: string[]) {

@@ -23,6 +23,7 @@ import type {
   PortState,
   PortStateChange,
   PortStateCounts,
+  PortStatePageQuery,
   TenantEvent,
   Webhook,
   WebhookDelivery,
@@ -206,11 +207,32 @@ export class SqliteAlerts implements AlertStore {
     ).map(toPortState);
   }
 
-  async listPortStates(tenantId: string, siteId: string): Promise<PortState[]> {
+  async pagePortStates(
+    tenantId: string,
+    siteId: string,
+    q: PortStatePageQuery,
+  ): Promise<PortState[]> {
+    // The primary key (site_id, host, port) walks the page; each state's pair is looked up on
+    // the devices of its host (devices_site_host), so the page costs its own rows, not the site.
+    const after = q.after ?? { host: "", port: -1 };
     return this.#all(
-      "SELECT * FROM port_states WHERE tenant_id = ? AND site_id = ? ORDER BY host, port",
-      tenantId,
+      `SELECT s.* FROM port_states AS s
+        WHERE s.site_id = ? AND s.tenant_id = ?
+          AND (s.host > ? OR (s.host = ? AND s.port > ?))
+          AND (? IS NULL OR s.up = ?)
+          AND EXISTS (SELECT 1 FROM devices AS d INDEXED BY devices_site_host, json_each(d.ports) AS p
+                       WHERE d.site_id = s.site_id AND lower(d.host) = s.host
+                         AND d.tenant_id = s.tenant_id AND p.value = s.port)
+        ORDER BY s.host, s.port
+        LIMIT ?`,
       siteId,
+      tenantId,
+      after.host,
+      after.host,
+      after.port,
+      q.up === undefined ? null : q.up ? 1 : 0,
+      q.up === undefined ? null : q.up ? 1 : 0,
+      q.limit,
     ).map(toPortState);
   }
 

@@ -894,6 +894,16 @@ export interface PortStateCounts {
   up: number;
 }
 
+/** A page of a site's port states ({@linkcode Store.pagePortStates}). */
+export interface PortStatePageQuery {
+  /** The (host, port) the previous page ended with; the page starts after it. */
+  after?: { host: string; port: number };
+  /** Only up (true) or only down (false) states. */
+  up?: boolean;
+  /** The most states in the page. */
+  limit: number;
+}
+
 /** Outcome of {@linkcode Store.recordPortState}. */
 export interface PortStateChange {
   /** Whether the state flipped (or was first seen); false: it was already so. */
@@ -1045,8 +1055,13 @@ export interface AlertStore {
    * of the others. Callers keep a call to a few hundred pairs (a SQLite write holds the node).
    */
   recordPortStates(states: PortState[]): Promise<PortStateChange[]>;
-  /** Tenant-scoped: the port states of a site. */
-  listPortStates(tenantId: string, siteId: string): Promise<PortState[]>;
+  /**
+   * Tenant-scoped: a page of a site's port states in (host, port) order — at most `limit`,
+   * after `after`, only up or only down ones when `up` is given — of allowlisted pairs only (as
+   * {@linkcode countPortStates} counts them: the states of a removed device are left out).
+   * Fewer than `limit` means the last page.
+   */
+  pagePortStates(tenantId: string, siteId: string, q: PortStatePageQuery): Promise<PortState[]>;
   /**
    * Tenant-scoped: a site's "N of M ports up" without reading its pairs: `total` allowlisted
    * (host, port) pairs (hosts compared case-insensitively), `checked` of them with a stored

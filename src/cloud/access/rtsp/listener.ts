@@ -6,6 +6,7 @@
  */
 import type { ListenAddress } from "../../../shared/cli.ts";
 import { type RtspDeps, RtspSession } from "./session.ts";
+import { acceptLoop } from "../../../shared/transport/accept_loop.ts";
 
 /** A running gateway. */
 export interface RtspGateway {
@@ -35,21 +36,12 @@ export function startRtspGateway(listen: ListenAddress, d: RtspDeps): RtspGatewa
     });
     sessions.add(s);
   };
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
-        // EMFILE and friends: keep accepting once the pressure is gone.
-        d.log.warn({ err: (e as Error).message }, "rtsp accept failed");
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      serve(conn);
-    }
-  })();
+  // EMFILE and friends: keep accepting once the pressure is gone.
+  const accepting = acceptLoop(
+    listener,
+    serve,
+    (e) => d.log.warn({ err: e.message }, "rtsp accept failed"),
+  );
   return {
     port: (listener.addr as Deno.NetAddr).port,
     async close() {

@@ -1,14 +1,17 @@
 // Webhook delivery across tenants, on a real embedded store with real receivers on loopback: a
 // tenant's backlog to a receiver that does not answer holds at most all but one of the node's
 // slots, another tenant's delivery goes out while it hangs (queued before the backlog drained,
-// and queued later), and once the receiver answers the backlog drains, each delivery once.
+// and queued later), and once the receiver answers the backlog drains, each delivery once. A
+// receiver that fails every attempt rests, is probed one attempt at a time, and its backlog goes
+// out once a probe succeeds.
 import assert from "node:assert/strict";
 import { openStore } from "../../../../src/cloud/store/open.ts";
 import { systemClock } from "../../../../src/shared/clock.ts";
 import { createLogger } from "../../../../src/shared/log.ts";
 import { cloudSecretFrom } from "../../../../src/cloud/tenancy/cloud_secret.ts";
 import { WebhookSecrets } from "../../../../src/cloud/events/webhook_secret.ts";
-import { DeliveryPool } from "../../../../src/cloud/events/deliverer.ts";
+import pino from "pino";
+import { DeliveryPool, REST_MS, TRIP_AFTER } from "../../../../src/cloud/events/deliverer.ts";
 import type { Store, Webhook } from "../../../../src/cloud/store/store.ts";
 
 /** A loopback receiver: records delivery ids; holds every request while `hold` is set. */
@@ -71,6 +74,21 @@ async function queue(store: Store, h: Webhook, n: number, from = 0): Promise<voi
   }
 }
 
+/** Two tenants, Acme and Bolt, each with a webhook for device.down at its URL. */
+async function twoTenants(store: Store, acmeUrl: string, boltUrl: string) {
+  const a = await store.createTenant({ name: "Acme" });
+  const b = await store.createTenant({ name: "Bolt" });
+  const hook = (tenantId: string, url: string) =>
+    store.createWebhook({
+      tenantId,
+      url,
+      events: ["device.down"],
+      secretSeed: WebhookSecrets.seed(),
+      createdBy: "user:u1",
+    });
+  return { a, b, acme: await hook(a.id, acmeUrl), bolt: await hook(b.id, boltUrl) };
+}
+
 Deno.test("deliveries: one tenant's backlog to a hung receiver never holds another tenant's webhook", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nanodems-deliver-" });
   const store = await openStore(`sqlite:${dir}/cloud.db`, dir);
@@ -78,18 +96,7 @@ Deno.test("deliveries: one tenant's backlog to a hung receiver never holds anoth
   const other = new Receiver();
   let pool: DeliveryPool | null = null;
   try {
-    const a = await store.createTenant({ name: "Acme" });
-    const b = await store.createTenant({ name: "Bolt" });
-    const hook = (tenantId: string, url: string) =>
-      store.createWebhook({
-        tenantId,
-        url,
-        events: ["device.down"],
-        secretSeed: WebhookSecrets.seed(),
-        createdBy: "user:u1",
-      });
-    const storm = await hook(a.id, hung.url);
-    const calm = await hook(b.id, other.url);
+    const { a, acme: storm, bolt: calm } = await twoTenants(store, hung.url, other.url);
     await queue(store, storm, 40); // a site of Acme just went down
     await queue(store, calm, 1);
     pool = new DeliveryPool({
@@ -128,6 +135,84 @@ Deno.test("deliveries: one tenant's backlog to a hung receiver never holds anoth
     hung.release();
     await pool?.stop();
     await hung.close();
+    await other.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deliveries: a receiver that fails every attempt rests after five, then one probe at a time; the first success sends the backlog", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-breaker-" });
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir);
+  // Nothing listens on the dead receiver's port yet: every attempt is refused at once.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const deadPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const other = new Receiver();
+  let revived: Deno.HttpServer | null = null;
+  const revivedGot: string[] = [];
+  // The breaker's time: the wall clock plus what the test skips (the store's is the wall clock).
+  let skipped = 0;
+  const clock = { now: () => Date.now() + skipped };
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: "info" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  let pool: DeliveryPool | null = null;
+  try {
+    const { a, acme: dead, bolt: calm } = await twoTenants(
+      store,
+      `http://127.0.0.1:${deadPort}/in`,
+      other.url,
+    );
+    await queue(store, dead, 30);
+    pool = new DeliveryPool({
+      store,
+      secrets: await WebhookSecrets.create(
+        await cloudSecretFrom(crypto.getRandomValues(new Uint8Array(32))),
+      ),
+      clock,
+      owner: "node-1",
+      policy: { allowLoopback: true, allowPrivate: false },
+      firstRetryMs: 3_600_000, // a failed delivery's own retry stays out of this test
+      log,
+    }, 4);
+    const attempts = async () =>
+      (await store.listDeliveries(a.id, dead.id, 100)).reduce((n, d) => n + d.attempts.length, 0);
+
+    await pool.fill();
+    const tripped = await attempts();
+    // Five in a row trip it; the two other slots' attempts already under way may end after.
+    assert.ok(tripped >= TRIP_AFTER && tripped <= TRIP_AFTER + 2, `${tripped} attempts`);
+    assert.equal(lines.filter((l) => String(l.msg).startsWith("webhook resting")).length, 1);
+    // Resting: nothing of it is claimed, and another tenant's delivery goes out meanwhile.
+    await queue(store, calm, 1);
+    await pool.fill();
+    assert.equal(await attempts(), tripped);
+    assert.deepEqual(other.got, [`${calm.id}:0`]);
+
+    // The rest over: one probe, which fails and doubles the rest.
+    skipped += REST_MS;
+    await pool.fill();
+    assert.equal(await attempts(), tripped + 1, "one probe");
+    skipped += REST_MS; // half of the doubled rest: still resting
+    await pool.fill();
+    assert.equal(await attempts(), tripped + 1);
+    assert.equal(lines.filter((l) => String(l.msg).startsWith("webhook resting")).length, 2);
+
+    // The receiver is back: the next probe succeeds and the backlog goes out.
+    revived = Deno.serve({ hostname: "127.0.0.1", port: deadPort, onListen: () => {} }, (req) => {
+      revivedGot.push(req.headers.get("x-nanodems-delivery") ?? "");
+      return new Response(null, { status: 204 });
+    });
+    skipped += REST_MS;
+    await pool.fill();
+    const failedOnce = (await store.listDeliveries(a.id, dead.id, 100))
+      .filter((d) => d.state === "pending").length;
+    assert.equal(failedOnce, tripped + 1, "those that failed wait for their own retry");
+    assert.equal(revivedGot.length, 30 - failedOnce, "every delivery never tried went out");
+    assert.ok(lines.some((l) => l.msg === "webhook answers again"));
+  } finally {
+    await pool?.stop();
+    await revived?.shutdown();
     await other.close();
     await store.close();
     await Deno.remove(dir, { recursive: true });

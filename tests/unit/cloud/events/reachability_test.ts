@@ -111,13 +111,18 @@ Deno.test("reachability: a 1 200-pair report is recorded whole, in steps, with o
     }
     assert.ok(raised.some((e) => /^Gate \d+ /.test(e.subject.name)), "labels used");
     assert.ok(raised.some((e) => e.subject.host === "gate-7.local"), "a host matched in any case");
-    const r = await siteReachability(raw, tenant.id, site.id);
+    const r = await siteReachability(raw, tenant.id, site.id, { limit: 1_000 });
     assert.deepEqual([r.up, r.total, r.checked, r.ports.length], [
       1_200 - flips,
       1_200,
       1_200,
-      1_200,
+      1_000,
     ]);
+    assert.ok(r.next);
+    const rest = await siteReachability(raw, tenant.id, site.id, { limit: 1_000, after: r.next });
+    assert.deepEqual([rest.ports.length, rest.next], [200, null]);
+    const onlyDown = await siteReachability(raw, tenant.id, site.id, { limit: 1_000, up: false });
+    assert.equal(onlyDown.ports.length, flips);
   } finally {
     await raw.close();
     await Deno.remove(dir, { recursive: true });

@@ -2124,13 +2124,17 @@ export function storeConformance(
       changed: false,
       previous: false,
     });
-    const [s] = await store.listPortStates(w.a.id, w.siteA.id);
+    const [s] = await store.getPortStatesOf(w.a.id, w.siteA.id, ["10.0.0.5"]);
     assert.deepEqual(
       [s.up, s.since, s.error, s.agentId],
       [false, 3, "connection refused", "ag-2"],
       "since kept from the flip, reporter refreshed",
     );
-    assert.deepEqual(await store.listPortStates(w.b.id, w.siteA.id), [], "tenant-scoped");
+    assert.deepEqual(
+      await store.getPortStatesOf(w.b.id, w.siteA.id, ["10.0.0.5"]),
+      [],
+      "tenant-scoped",
+    );
   });
 
   race("recordPortState of one flip from both nodes: exactly one change", async (s1, s2) => {

@@ -1,6 +1,7 @@
 /**
  * Conformance cases for reachability at site scale ({@linkcode Store.recordPortStates},
  * {@linkcode Store.getPortStatesOf}, {@linkcode Store.countPortStates},
+ * {@linkcode Store.pagePortStates},
  * {@linkcode Store.getDevicesByHost}), registered by `storeConformance` for every backend: a
  * batch keeps the single compare-and-set's guarantee per pair, and the reads of a page of
  * devices or of a site's numbers agree with what the whole site's states say.
@@ -78,7 +79,7 @@ export function portStatesConformance(test: Case, race: Race): void {
       { changed: false, previous: false },
       { changed: true, previous: null },
     ]);
-    const all = await store.listPortStates(a.id, hq.id);
+    const all = await store.getPortStatesOf(a.id, hq.id, ["10.9.0.1", "10.9.0.2"]);
     assert.deepEqual(
       all.map((x) => [x.host, x.port, x.up, x.since, x.error, x.agentId]),
       [
@@ -175,6 +176,61 @@ export function portStatesConformance(test: Case, race: Race): void {
     assert.deepEqual(await store.countPortStates(a.id, hq.id), { total: 7, checked: 3, up: 2 });
     assert.deepEqual(await store.countPortStates(b.id, hq.id), { total: 0, checked: 0, up: 0 });
     assert.deepEqual(await store.countPortStates(b.id, depot.id), { total: 0, checked: 0, up: 0 });
+  });
+
+  test("pagePortStates: pages in (host, port) order, allowlisted pairs only, up or down", async (store) => {
+    const { a, b, hq, depot, devices } = await site(store, 6);
+    const states = [
+      state(a.id, hq.id, "cam-lobby.local", 80, true),
+      state(a.id, hq.id, "cam-lobby.local", 554, false),
+      state(a.id, hq.id, "10.9.0.1", 554, true),
+      state(a.id, hq.id, "10.9.0.1", 80, false),
+      state(a.id, hq.id, "10.9.0.2", 80, true),
+      state(a.id, hq.id, "10.9.0.3", 80, false),
+      state(a.id, hq.id, "10.9.0.3", 554, false),
+      state(a.id, hq.id, "10.9.0.4", 9999, true), // not on the allowlist
+      state(a.id, hq.id, "10.9.0.5", 80, true),
+      state(b.id, depot.id, "10.9.0.1", 80, true),
+    ];
+    await store.recordPortStates(states);
+    await store.deleteDevice(a.id, devices[2].id); // 10.9.0.2: its state stays, not listed
+    const key = (x: PortState) => `${x.host}:${x.port}:${x.up ? "up" : "down"}`;
+    const walk = async (limit: number, up?: boolean) => {
+      const out: string[] = [];
+      let after: { host: string; port: number } | undefined;
+      for (let pages = 0; pages < 20; pages++) {
+        const page = await store.pagePortStates(a.id, hq.id, { after, up, limit });
+        assert.ok(page.length <= limit);
+        out.push(...page.map(key));
+        if (page.length < limit) return out;
+        after = { host: page.at(-1)!.host, port: page.at(-1)!.port };
+      }
+      throw new Error("no last page");
+    };
+    const all = [
+      "10.9.0.1:80:down",
+      "10.9.0.1:554:up",
+      "10.9.0.3:80:down",
+      "10.9.0.3:554:down",
+      "10.9.0.5:80:up",
+      "cam-lobby.local:80:up",
+      "cam-lobby.local:554:down",
+    ];
+    assert.deepEqual(await walk(100), all);
+    assert.deepEqual(await walk(2), all, "the same in pages of 2");
+    assert.deepEqual(await walk(1), all, "and of 1, across the removed device's state");
+    assert.deepEqual(await walk(2, false), all.filter((k) => k.endsWith("down")));
+    assert.deepEqual(await walk(2, true), all.filter((k) => k.endsWith("up")));
+    // The count and the pages agree.
+    const counts = await store.countPortStates(a.id, hq.id);
+    assert.equal(counts.checked, all.length);
+    assert.equal(counts.up, all.filter((k) => k.endsWith("up")).length);
+    assert.deepEqual(await store.pagePortStates(b.id, hq.id, { limit: 10 }), [], "tenant-scoped");
+    assert.deepEqual(
+      (await store.pagePortStates(b.id, depot.id, { limit: 10 })).map(key),
+      [],
+      "Bolt's depot has no device: its state is not listed",
+    );
   });
 
   test("getDevicesByHost: case-insensitive, oldest first, tenant-scoped", async (store) => {
