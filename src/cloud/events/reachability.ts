@@ -4,7 +4,8 @@
  * state written with the store's compare-and-set, and a flip raises `device.down` /
  * `device.up` — one per flip even when two agents of the site or two nodes report it, because
  * only the write that changed the state raises it. A port first seen up raises nothing (that
- * is no news); one first seen down raises `device.down`.
+ * is no news); one first seen down raises `device.down`. Many flips the same way at once (a
+ * switch of cameras losing power) raise one grouped event ({@linkcode GROUP_MIN}).
  * @module
  */
 import type { Clock } from "../../shared/clock.ts";
@@ -51,6 +52,15 @@ export function portName(d: Device | undefined, host: string, port: number): str
  * written in one go it held the node (every tunnel, stream and request) for most of a second.
  */
 export const REACHABILITY_STEP = 250;
+
+/**
+ * Flips the same way in one step of a report from which they are raised as one grouped event:
+ * `device.down` (or `device.up`) with the site as its subject, `subject.count` ports, and every
+ * one of them in `detail.ports` (a step has at most {@linkcode REACHABILITY_STEP}). A switch of
+ * 24 cameras that lost power was 48 events and 48 webhook deliveries (one per port); a site of
+ * 10 000 cameras behind it, 20 000 (now 80).
+ */
+export const GROUP_MIN = 10;
 
 /**
  * Records one report; returns the number of state changes it made. A pair is recorded only
@@ -126,8 +136,49 @@ async function recordStep(
       key: `device.${s.up ? "up" : "down"}:${who.siteId}|${s.host}|${s.port}:${s.since}`,
     });
   });
-  if (events.length) await d.events.emitAll(events, slice);
+  if (events.length) await d.events.emitAll(grouped(events, who), slice);
   return changes;
+}
+
+/** A step's events, with each direction of {@linkcode GROUP_MIN} flips or more as one event. */
+function grouped(events: NewTenantEvent[], who: Reporter): NewTenantEvent[] {
+  const out: NewTenantEvent[] = [];
+  for (const type of ["device.down", "device.up"] as const) {
+    const flips = events.filter((e) => e.type === type);
+    if (flips.length < GROUP_MIN) {
+      out.push(...flips);
+      continue;
+    }
+    const n = flips.length;
+    const shown = flips.slice(0, 3).map((e) => e.subject.name).join(", ");
+    const first = flips[0];
+    out.push({
+      tenantId: who.tenantId,
+      type,
+      subject: {
+        name: `${n} device ports ${type === "device.down" ? "down" : "up"}: ${shown} and ${
+          n - 3
+        } more`,
+        siteId: who.siteId,
+        agentId: who.agentId,
+        count: n,
+      },
+      actor: first.actor,
+      detail: {
+        ...(type === "device.down" ? { error: first.detail.error } : {}),
+        ports: flips.map((e) => ({
+          name: e.subject.name,
+          deviceId: e.subject.deviceId,
+          host: e.subject.host,
+          port: e.subject.port,
+          ...(type === "device.down" ? { error: e.detail.error } : {}),
+        })),
+      },
+      // The first flip's key stands for the group: each flip is in one step of one write.
+      key: `${first.key}:group`,
+    });
+  }
+  return out;
 }
 
 /**

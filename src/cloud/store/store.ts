@@ -949,6 +949,8 @@ export interface EventSubject {
   deviceId?: string;
   host?: string;
   port?: number;
+  /** A grouped device.down / device.up: how many device ports it stands for (detail.ports). */
+  count?: number;
 }
 
 /** One event of a tenant (the inbox and the webhooks' payload). */
