@@ -130,8 +130,43 @@ export class MongoAlerts extends MongoBase implements AlertStore {
         for (const i of idx) out[i] = { changed: false, previous: s.up };
       }
     }
+    // Pairs never stored (a site's first report: thousands) go in one insert instead of one
+    // upsert each; one that another node inserted meanwhile fails with a duplicate key and goes
+    // through the compare-and-set below. A pair named twice in the batch is inserted once, its
+    // second report compared with the first like any other.
+    const fresh = new Map<string, number>();
+    states.forEach((s, i) => {
+      if (!stored.has(id(s)) && !fresh.has(id(s))) fresh.set(id(s), i);
+    });
+    if (fresh.size) {
+      const idx = [...fresh.values()];
+      const failed = await this.#insertFresh(
+        idx.map((i) => ({ _id: id(states[i]), ...states[i] })),
+      );
+      idx.forEach((i, k) => {
+        if (!failed.has(k)) out[i] = { changed: true, previous: null };
+      });
+    }
     for (let i = 0; i < states.length; i++) out[i] ??= await this.recordPortState(states[i]);
     return out as PortStateChange[];
+  }
+
+  /** Inserts `docs` unordered; the indexes of those already there (duplicate key). */
+  async #insertFresh(docs: Document[]): Promise<Set<number>> {
+    try {
+      await this.c(C.portStates).insertMany(docs as never[], { ordered: false });
+      return new Set();
+    } catch (e) {
+      const errors = (e as { writeErrors?: { index: number; code: number }[] | object })
+        .writeErrors;
+      const list = Array.isArray(errors)
+        ? errors
+        : errors
+        ? [errors as { index: number; code: number }]
+        : [];
+      if (!list.length || list.some((w) => w.code !== 11000)) throw e;
+      return new Set(list.map((w) => w.index));
+    }
   }
 
   async countPortStates(tenantId: string, siteId: string): Promise<PortStateCounts> {

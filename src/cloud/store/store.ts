@@ -1053,8 +1053,9 @@ export interface AlertStore {
   /**
    * {@linkcode recordPortState} for many pairs at once, with the same guarantee per pair; answers
    * in the order given. One write transaction on SQLite; on MongoDB one read of the stored
-   * states, one write for the pairs whose state did not change and a compare-and-set for each
-   * of the others. Callers keep a call to a few hundred pairs (a SQLite write holds the node).
+   * states, one write for the pairs whose state did not change, one insert for the pairs never
+   * stored and a compare-and-set for each of the others (flips, and inserts another node won).
+   * Callers keep a call to a few hundred pairs (a SQLite write holds the node).
    */
   recordPortStates(states: PortState[]): Promise<PortStateChange[]>;
   /**

@@ -133,6 +133,35 @@ export function portStatesConformance(test: Case, race: Race): void {
     assert.deepEqual(await s2.countPortStates(a.id, hq.id), { total: 102, checked: 100, up: 0 });
   });
 
+  race(
+    "recordPortStates of pairs both nodes see first at once: each pair first seen once",
+    async (s1, s2) => {
+      const { a, hq } = await site(s1, 51);
+      const batch = (since: number) =>
+        Array.from(
+          { length: 100 },
+          (_, i) =>
+            state(a.id, hq.id, `10.9.0.${(i >> 1) + 1}`, i % 2 ? 554 : 80, false, { since }),
+        );
+      const r = await Promise.all([
+        s1.recordPortStates(batch(10)),
+        s2.recordPortStates(batch(11)),
+        s1.recordPortStates(batch(12)),
+        s2.recordPortStates(batch(13)),
+      ]);
+      for (let i = 0; i < 100; i++) {
+        const pair = r.map((x) => x[i]);
+        assert.deepEqual(
+          pair.filter((c) => c.changed),
+          [{ changed: true, previous: null }],
+          `pair ${i}: first seen once`,
+        );
+        assert.equal(pair.filter((c) => !c.changed && c.previous === false).length, 3);
+      }
+      assert.deepEqual(await s2.countPortStates(a.id, hq.id), { total: 102, checked: 100, up: 0 });
+    },
+  );
+
   test("getPortStatesOf: a page's hosts only, tenant-scoped", async (store) => {
     const { a, b, hq, depot } = await site(store, 5);
     await store.recordPortStates([
