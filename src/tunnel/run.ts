@@ -5,7 +5,9 @@
  * within seconds (events.ts), with a refresh every 60 s as the fallback; a revoked or expired
  * session ends the process with exit code 3 and a clear message. A session with more device ports
  * than the process's open-file limit leaves room for is bound as far as it goes, and the CLI says
- * so once, with the limit and what to do (listeners.ts).
+ * so once, with the limit and what to do (listeners.ts). Each pair bound is logged when a plan
+ * change binds a few; when it binds many (the first plan of a big session), one line says how
+ * many, since the table already lists them.
  * @module
  */
 import { createLogger } from "../shared/log.ts";
@@ -16,6 +18,9 @@ import { descriptorReserve, listenerBudget, Listeners, type SyncResult } from ".
 import { openDescriptors, openFileLimit, raiseOpenFileLimit } from "../shared/open_files.ts";
 import { fetchPlan, type Plan, PlanError, planTable } from "./plan.ts";
 import { followEvents } from "./events.ts";
+
+/** A sync that binds more pairs than this logs one line for them, not one per pair. */
+export const LISTED_BINDS = 20;
 
 /** Exit code when the session is revoked or expired. */
 export const EXIT_SESSION_ENDED = 3;
@@ -42,9 +47,26 @@ export async function runTunnel(
   const limit = openFileLimit();
   const budget = listenerBudget(limit, openDescriptors());
   let acceptWarned = 0;
+  // Pairs a sync bound: each logged when few, one line when many (the table lists them).
+  const justBound: string[] = [];
+  const logBound = () => {
+    if (justBound.length > LISTED_BINDS) {
+      const all = listeners.bound.length;
+      log.info(
+        { pairs: justBound.length, listening: all },
+        all === justBound.length
+          ? `listening on ${all} pairs (each in the table)`
+          : `listening on ${justBound.length} more pairs, ${all} in all`,
+      );
+      for (const key of justBound) log.debug({ listen: key }, "listening");
+    } else {
+      for (const key of justBound) log.info({ listen: key }, "listening");
+    }
+    justBound.length = 0;
+  };
   const listeners = new Listeners(
     {
-      bound: (key) => log.info({ listen: key }, "listening"),
+      bound: (key) => justBound.push(key),
       closed: (key) => log.info({ listen: key }, "no longer in the plan; stopped listening"),
       fallback: (key, at) => {
         const ip = key.split(":")[0];
@@ -128,7 +150,9 @@ export async function runTunnel(
   const apply = (seq: number, entries: Plan["entries"]) => {
     if (seq < applied) return;
     applied = seq;
-    report(listeners.sync(entries));
+    const r = listeners.sync(entries);
+    logBound();
+    report(r);
   };
   let refreshing = false;
   const refresh = async (first: boolean) => {
