@@ -102,6 +102,21 @@ async function settle(ms = 1000): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * Waits until the agent has a device just added (its allowlist pushed): a tunnel to the handle
+ * opens only then. The live player opens its camera once and does not retry, so a page opened
+ * before the push reached the agent — after a fixed 1 s wait, which a loaded machine outran —
+ * never played.
+ */
+async function allowlisted(w: World, handle: string): Promise<void> {
+  for (let waited = 0;; waited += 200) {
+    const ws = await w.stack.openTunnel(handle, w.apiToken).then((ws) => ws, () => null);
+    if (ws) return ws.close();
+    if (waited > 30_000) throw new Error(`the tunnel to ${handle} never opened`);
+    await settle(200);
+  }
+}
+
 async function bulkSection(paths: BenchPath[]): Promise<void> {
   for (const p of paths) {
     log(`bulk ${cfg.bulk / MiB} MiB each way: ${p.name} …`);
@@ -505,7 +520,7 @@ async function liveSection(w: World, camera: { port: number } | null): Promise<v
         headers: { authorization: `Bearer ${w.apiToken}`, "content-type": "application/json" },
         body: JSON.stringify({ host: "127.0.0.1", ports: [clockCam.port], label: "clock camera" }),
       })).json();
-      await settle(1000); // the agent's allowlist
+      await allowlisted(w, dev.handles[clockCam.port]);
       const user = await w.stack.addUser(site.tenantId);
       const cookie = await w.stack.signIn(user.email, user.password);
       const seconds = quick ? 2 : 10;
@@ -574,7 +589,7 @@ async function liveSection(w: World, camera: { port: number } | null): Promise<v
       label: "bench cameras",
     });
     const handle = dev.handles[fan.port];
-    await settle(1000); // the agent's allowlist
+    await allowlisted(w, handle);
     const urls = [1, 2, 3, 4].map((n) =>
       `ws://127.0.0.1:${w.stack.ports.http}/api/live/${handle}?path=/live/cam${n}`
     );
