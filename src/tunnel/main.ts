@@ -124,8 +124,8 @@ RTSP player. Listeners are on loopback only (never reachable from your LAN). Cha
 CLI within seconds on an event stream (the plan is also refreshed every 60 s): new cameras appear,
 removed ones stop accepting. A port already taken is retried on every refresh. Each listener is
 an open file: under a low hard limit (ulimit -Hn) the CLI listens on as many pairs as fit and
-says once how many and how to raise it. When the session
-(run) or the token (open) is revoked or expires the CLI exits with code 3.
+says once how many and how to raise it. When the session (run) or the token (open) is revoked
+or expires the CLI exits with code 3.
 
 Options of run and status:
 ${renderOptions(runOptions)}
