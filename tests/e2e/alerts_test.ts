@@ -293,7 +293,7 @@ Deno.test("agent presence: killed, one agent.offline after the grace and one age
   }
 });
 
-Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 attempts; link-local, private and plain-http URLs are refused at save", async () => {
+Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 attempts; a dead one shows failing since its first attempt; link-local, private and plain-http URLs are refused at save", async () => {
   const stack = await Stack.start({ cloudArgs: cloudArgs() });
   const rx = new Receiver();
   rx.failFirst = 3;
@@ -338,6 +338,20 @@ Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 atte
     assertEquals(rx.delivered("webhook.test").length, 1, "delivered once");
     for (const g of rx.got) assert(await validSignature(hook.secret, g.body, g.signature));
     assertEquals(new Set(rx.got.map((g) => g.body)).size, 1, "the same body on every attempt");
+    type Health = {
+      state: string;
+      failedInRow: number;
+      failingSince: number | null;
+      lastOkAt: number | null;
+      summary: string;
+    };
+    const healthOf = async (id: string) => {
+      const r = await api(stack, "GET", "/api/webhooks", q.apiToken);
+      return (r.json.items as { id: string; health: Health }[]).find((w) => w.id === id)!.health;
+    };
+    const ok = await healthOf(hook.id);
+    assertEquals([ok.state, ok.failedInRow], ["ok", 0], ok.summary);
+    assert(ok.summary.startsWith("Delivering: the last attempt succeeded at "), ok.summary);
 
     const audit = await api(stack, "GET", "/api/audit?action=webhook.create", q.apiToken);
     assertEquals((audit.json.items as unknown[]).length, 1);
@@ -345,6 +359,30 @@ Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 atte
     assertEquals(del.status, 200);
     const gone = await api(stack, "GET", "/api/audit?action=webhook.delete", q.apiToken);
     assertEquals((gone.json.items as unknown[]).length, 1);
+
+    // A receiver that answers 500 every time: the webhook says so, and since when.
+    const dead = new Receiver();
+    dead.failFirst = Infinity;
+    try {
+      const failing = await addWebhook(stack, q, `${dead.url}/dead`, ["device.down"]);
+      await api(stack, "POST", `/api/webhooks/${failing.id}/test`, q.apiToken, {});
+      const h = await until(async () => {
+        const x = await healthOf(failing.id);
+        return x.failedInRow >= 2 ? x : null;
+      }, "two failed attempts");
+      assertEquals(h.state, "failing");
+      assertEquals(h.lastOkAt, null);
+      const log = await api(stack, "GET", `/api/webhooks/${failing.id}/deliveries`, q.apiToken);
+      const first = (log.json.items as { attempts: { at: number }[] }[])[0].attempts[0];
+      assertEquals(h.failingSince, first.at, "since its first failed attempt");
+      assert(
+        /^Failing since \S+Z, \d+ attempts in a row \(HTTP 500\)\./.test(h.summary),
+        h.summary,
+      );
+      await api(stack, "DELETE", `/api/webhooks/${failing.id}`, q.apiToken);
+    } finally {
+      await dead.close();
+    }
 
     // At most 20 webhooks per tenant.
     for (let i = 0; i < 20; i++) await addWebhook(stack, q, `${rx.url}/${i}`, ["device.up"]);
@@ -404,6 +442,11 @@ Deno.test("console: the Events page and the unread badge show an event as it hap
     assert(await validSignature(secret, test.body, test.signature), "signed with the shown secret");
     await page.reload();
     await page.waitForSelector('[data-delivery][data-state="delivered"]');
+    assert(
+      (await page.textContent("[data-webhook] [data-health=ok]"))!.includes(
+        "Delivering: the last attempt succeeded",
+      ),
+    );
     await page.screenshot({ path: `${SCREENSHOTS}/alerts-webhooks.png`, fullPage: true });
   } finally {
     await browser.close();

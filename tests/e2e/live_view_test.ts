@@ -2,8 +2,10 @@
 // cloud holds its credentials) reached through a counting TCP proxy, Chromium playing
 // `/live/{handle}` through Media Source Extensions. The picture moves (currentTime advances,
 // more than 20 frames presented in 2 s), a second viewer shares the one RTSP session at the
-// camera, signing out stops the picture within 2 s, a revoked API token cuts a WebSocket viewer,
-// and refusals are plain HTTP statuses before any upgrade.
+// camera, the player comes back by itself after the agent reconnects (and says why it waits)
+// and stops on a refusal that waiting cannot fix, signing out stops the picture within 2 s, a
+// revoked API token cuts a WebSocket viewer, and refusals are plain HTTP statuses before any
+// upgrade.
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import type { Page } from "playwright-core";
@@ -45,7 +47,9 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
   try {
     // Port 554 (nothing listens there) makes the console show the RTSP pills.
     const q = await stack.quickstart([proxy.port, 554]);
-    await stack.agentFor(q);
+    const enrolled = await stack.enroll(q.enrollmentToken);
+    assertEquals(enrolled.code, 0, enrolled.stderr);
+    let agent = await stack.runAgent(enrolled.state);
     const handle = q.device.handles[proxy.port];
     const api = (method: string, path: string, body?: unknown, headers = {}) =>
       fetch(`${stack.url}${path}`, {
@@ -116,6 +120,68 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       assertEquals(proxy.accepted(), 1, "still one RTSP connection at the camera");
       await second.close();
     });
+
+    await t.step("the picture comes back by itself when the agent reconnects", async () => {
+      const status = () => first.textContent(".live-status");
+      const ready = () =>
+        fetch(`${stack.url}/api/live/${handle}?path=${encodeURIComponent(cam.path)}`, {
+          headers: { authorization: `Bearer ${q.apiToken}` },
+        }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      assertEquals((await ready()).status, 426, "a GET without upgrade: the cloud would serve it");
+      await agent.stop();
+      // The player first loses its stream, then learns from the cloud why it cannot start again.
+      await first.waitForSelector("video[data-state=retrying]", { timeout: 10_000 });
+      await first.waitForSelector('video[data-reason="agent reconnecting"]', { timeout: 20_000 });
+      assertStringIncludes((await status()) ?? "", "agent reconnecting");
+      assert(/Reconnecting in \d+ s: agent reconnecting\./.test((await status()) ?? ""));
+      assertEquals(await ready(), {
+        status: 503,
+        body: { error: "agent_offline", message: "agent reconnecting" },
+      });
+      // Over the picture, not below it where a full-width camera pushes it off screen.
+      const box = await first.locator(".live-status").boundingBox();
+      const view = first.viewportSize()!;
+      assert(box && box.y >= 0 && box.y + box.height <= view.height, JSON.stringify(box));
+      await first.screenshot({ path: `${SCREENSHOTS}/live-03-reconnecting.png` });
+      agent = await stack.runAgent(enrolled.state);
+      // Attempts wait 1, 2, 4, 8, 15 s: the agent is back within the first few.
+      await first.waitForSelector("video[data-state=playing]", { timeout: 45_000 });
+      await first.waitForFunction(
+        `document.querySelector("video[data-live]").currentTime > 0`,
+        null,
+        { timeout: 30_000 },
+      );
+      const m = await measure(first, 2_000);
+      assert(m.frames > 20, `frames presented in 2 s after the agent came back: ${m.frames}`);
+      assertEquals(proxy.accepted(), 2, "one new RTSP connection at the camera");
+    });
+
+    await t.step(
+      "a refusal waiting cannot fix stops the player with the cloud's words",
+      async () => {
+        // A page of the cloud's origin (the cookie rides along) with a player for a handle that
+        // does not exist: the upgrade is refused, the player asks why and stops, no retry.
+        const page = await context.newPage();
+        await page.route(`${stack.url}/player-probe`, (r) =>
+          r.fulfill({
+            contentType: "text/html",
+            body: `<!doctype html><figure><video data-live="h_nope" data-path="/x" muted></video>
+            <figcaption><span class="live-status"></span></figcaption></figure>
+            <script type="module" src="/ui/live.js"></script>`,
+          }));
+        await page.goto(`${stack.url}/player-probe`);
+        await page.waitForSelector("video[data-state=closed]", { timeout: 10_000 });
+        assertEquals(await page.getAttribute("video", "data-reason"), "unknown handle");
+        assertEquals(await page.textContent(".live-status"), "Stopped: unknown handle.");
+        await new Promise((r) => setTimeout(r, 1_500));
+        assertEquals(
+          await page.getAttribute("video", "data-state"),
+          "closed",
+          "no attempt after a refusal",
+        );
+        await page.close();
+      },
+    );
 
     await t.step("console: Live pill on RTSP ports, site grid, path form, audit", async () => {
       const site = await context.newPage();

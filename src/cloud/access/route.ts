@@ -82,34 +82,44 @@ export async function authorizeHandle(
   return { handle, device };
 }
 
+/** The agent chosen for a handle, and the sibling node's presence when another node holds it. */
+export interface ChosenAgent {
+  agentId: string;
+  owner?: Presence;
+}
+
 /**
- * Picks the agent for an authorized handle (sticky with failover, over every node's agents) and
- * opens the tunnel: through the local broker when this node holds the agent's control stream,
- * otherwise over a BridgeTunnel to the node presence names. Every access path (WebSocket and CLI
- * tunnels, `/c/{h}/`, RTSP) comes through here.
+ * Picks the agent for an authorized handle: sticky with failover, over every node's agents.
+ * Throws 503 `agent reconnecting` (or "no agent has connected … yet") when the site has none
+ * online. Opens nothing: the live view asks it to say why a player cannot start.
+ */
+export async function pickAgent(d: RouteDeps, a: Authorized): Promise<ChosenAgent> {
+  const pinned = a.handle.agentId;
+  if (pinned && d.registry.get(pinned)) return { agentId: pinned }; // reads no presence
+  const online = await onlineAgents(d, a.handle.siteId);
+  const agentId = chooseAgent(pinned, online);
+  if (!agentId) throw await noAgentError(d.store, a.handle.tenantId, a.handle.siteId);
+  return { agentId, owner: online.find((c) => c.agentId === agentId)?.presence };
+}
+
+/**
+ * Picks the agent for an authorized handle (pickAgent) and opens the tunnel: through the local
+ * broker when this node holds the agent's control stream, otherwise over a BridgeTunnel to the
+ * node presence names. Every access path (WebSocket and CLI tunnels, `/c/{h}/`, RTSP) comes
+ * through here.
  */
 export async function openTunnel(
   d: RouteDeps,
   a: Authorized,
   path: AccessPath,
 ): Promise<OpenedTunnel> {
-  const pinned = a.handle.agentId;
-  let agentId: string | null;
-  let owner: Presence | undefined;
-  if (pinned && d.registry.get(pinned)) {
-    agentId = pinned; // the common case reads no presence
-  } else {
-    const online = await onlineAgents(d, a.handle.siteId);
-    agentId = chooseAgent(pinned, online);
-    owner = online.find((c) => c.agentId === agentId)?.presence;
-  }
-  if (!agentId) throw await noAgentError(d.store, a.handle.tenantId, a.handle.siteId);
+  const { agentId, owner } = await pickAgent(d, a);
   const tunnel = owner
     ? await d.bridge!.openTunnel(owner, agentId, a.device.host, a.handle.port)
     : await openLocal(d, agentId, a.device.host, a.handle.port);
   tunnelOpens.inc({ path });
   // Pin to the first agent that actually served the handle (not one that failed to).
-  if (pinned === null) await d.store.pinHandle(a.handle.id, agentId);
+  if (a.handle.agentId === null) await d.store.pinHandle(a.handle.id, agentId);
   return { ...tunnel, socket: new MeteredConn(tunnel.socket) };
 }
 

@@ -14,7 +14,8 @@ import { isStoreOutage, logStoreFailure } from "../store/outage.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
-import type { RouteDeps } from "../access/route.ts";
+import { pickAgent, type RouteDeps } from "../access/route.ts";
+import { liveQuery } from "../access/live_ws.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
@@ -153,6 +154,21 @@ export function createApp(d: AppDeps): Hono<Env> {
       { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
       426,
       { upgrade: "websocket", [DEVICE_PORT_HEADER]: String(target.handle.port) },
+    );
+  });
+
+  // The same for the live view, which also asks for an agent online: a browser never sees why
+  // an upgrade was refused (its WebSocket just closes), so the player asks here and says it
+  // (503 `agent reconnecting`: it retries; 403: it stops). Nothing is opened at the camera.
+  app.get("/api/live/:handle", async (c) => {
+    const q = liveQuery.safeParse(c.req.query());
+    if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+    const { target } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+    await pickAgent(d, target);
+    return c.json(
+      { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
+      426,
+      { upgrade: "websocket" },
     );
   });
 

@@ -2,8 +2,9 @@
  * `/api/webhooks`: a tenant's webhooks (issue 15 item 7), admins only. Creating one checks the
  * URL (events/webhook_url.ts: 400 with the reason for a link-local, metadata, private or plain
  * http address), returns its signing secret once, and is audited, as is deleting one. Each has a
- * delivery log (attempts with status codes) and a "send test" that queues a `webhook.test`
- * delivery the deliverer sends like any event.
+ * delivery log (attempts with status codes), a health read from its newest deliveries (the list's
+ * `health`: failing since when, how many attempts in a row, why) and a "send test" that queues a
+ * `webhook.test` delivery the deliverer sends like any event.
  * @module
  */
 import { Hono } from "hono";
@@ -12,6 +13,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { Store, Webhook, WebhookDelivery } from "../store/store.ts";
 import { checkWebhookUrl, WebhookUrlError, type WebhookUrlPolicy } from "../events/webhook_url.ts";
 import { WebhookSecrets } from "../events/webhook_secret.ts";
+import { describeHealth, HEALTH_DELIVERIES, webhookHealth } from "../events/webhook_health.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { webhookBody } from "./schemas.ts";
@@ -65,7 +67,14 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
   };
   app.get("/webhooks", async (c) => {
     const p = c.get("principal");
-    return c.json({ items: (await d.store.listWebhooks(p.tenantId)).map(view) });
+    const items = [];
+    for (const w of await d.store.listWebhooks(p.tenantId)) {
+      const recent = await d.store.listDeliveries(p.tenantId, w.id, HEALTH_DELIVERIES);
+      const health = webhookHealth(recent, recent.length < HEALTH_DELIVERIES);
+      const summary = describeHealth(health, (ms) => new Date(ms).toISOString());
+      items.push({ ...view(w), health: { ...health, summary } });
+    }
+    return c.json({ items });
   });
   app.post("/webhooks", async (c) => {
     const p = c.get("principal");

@@ -4,25 +4,65 @@
  * Source Extensions (`video/mp4; codecs="avc1.PPCCLL"` from the camera's SPS). It stays near the
  * live edge (jumps forward when more than half a second behind), trims old buffer, and says plainly
  * why it stopped (revoked credentials, camera gone, a browser without MSE such as iOS Safari).
- * `data-state` on the video (connecting, playing, closed, unsupported) is what tests look at.
+ *
+ * A wall monitor must not need a person to press reload: when the stream ends for a reason that
+ * passes (the agent reconnecting, the camera session ended, the cloud node restarting or gone
+ * behind its load balancer), the player tries again after 1, 2, 4, 8, 15, then every 30 s, and
+ * says why and when. A browser never learns why an upgrade was refused (its WebSocket just
+ * closes), so after one the player asks the same URL without upgrading: 426 means the cloud would
+ * serve it (the camera did not answer), 503 is the guide's "agent reconnecting", and a refusal that
+ * will not pass by waiting (401, 403, 404, 400) stops it with the cloud's own message, as do
+ * revoked credentials (close code 1008) and a playback error. Hidden tabs wait until shown.
+ * `data-state` on the video (connecting, playing, retrying, closed, unsupported) and `data-reason`
+ * are what tests look at.
  * @module
  */
 
+/** Seconds between attempts, the last one repeated. */
+export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
+
 /** The script. */
 export const LIVE_JS = `
+const RETRY = ${JSON.stringify(RETRY_SECONDS)};
 function say(video, text) {
   const s = video.closest("figure")?.querySelector(".live-status");
   if (s) s.textContent = text;
 }
-function play(video) {
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const url = proto + "//" + location.host + "/api/live/" + encodeURIComponent(video.dataset.live) +
+function liveUrl(video, proto) {
+  return proto + "//" + location.host + "/api/live/" + encodeURIComponent(video.dataset.live) +
     "?path=" + encodeURIComponent(video.dataset.path || "/");
-  video.dataset.state = "connecting"; say(video, "Connecting…");
-  const ws = new WebSocket(url);
+}
+// Why a refused upgrade was refused, and whether waiting can help.
+async function why(video) {
+  try {
+    const r = await fetch(liveUrl(video, location.protocol), { credentials: "same-origin", headers: { accept: "application/json" } });
+    if (r.status === 426) return { retry: true, text: "the camera did not answer" };
+    const b = await r.json().catch(() => ({}));
+    return { retry: r.status >= 500 || r.status === 429, text: b.message || "HTTP " + r.status };
+  } catch {
+    return { retry: true, text: "the cloud cannot be reached" };
+  }
+}
+function stop(video, text) {
+  video.dataset.state = "closed"; video.dataset.reason = text;
+  say(video, "Stopped: " + text + ".");
+}
+function retry(video, attempt, text) {
+  const wait = RETRY[Math.min(attempt, RETRY.length - 1)];
+  video.dataset.state = "retrying"; video.dataset.reason = text;
+  video.dataset.attempts = String(attempt + 1);
+  say(video, "Reconnecting in " + wait + " s: " + text + ".");
+  setTimeout(function again() {
+    if (document.hidden) return document.addEventListener("visibilitychange", again, { once: true });
+    play(video, attempt + 1);
+  }, wait * 1000);
+}
+function play(video, attempt = 0) {
+  video.dataset.state = "connecting"; say(video, attempt ? "Reconnecting…" : "Connecting…");
+  const ws = new WebSocket(liveUrl(video, location.protocol === "https:" ? "wss:" : "ws:"));
   ws.binaryType = "arraybuffer";
-  let sb = null; const queue = [];
-  const pump = () => { if (sb && !sb.updating && queue.length) { try { sb.appendBuffer(queue.shift()); } catch (e) { say(video, "Playback error: " + e.message); ws.close(); } } };
+  let sb = null, opened = false, playingSince = 0, failed = null; const queue = [];
+  const pump = () => { if (sb && !sb.updating && queue.length) { try { sb.appendBuffer(queue.shift()); } catch (e) { failed = "playback error: " + e.message; ws.close(); } } };
   const follow = () => {
     const b = video.buffered; if (!b.length) return;
     const end = b.end(b.length - 1);
@@ -30,6 +70,7 @@ function play(video) {
     if (video.paused) video.play().catch(() => {});
     if (!sb.updating && video.currentTime - b.start(0) > 20) sb.remove(b.start(0), video.currentTime - 5);
   };
+  ws.onopen = () => { opened = true; };
   ws.onmessage = (ev) => {
     if (typeof ev.data === "string") {
       const m = JSON.parse(ev.data);
@@ -41,23 +82,32 @@ function play(video) {
         ws.close(); return;
       }
       const ms = new MediaSource();
+      if (video.src) URL.revokeObjectURL(video.src);
       video.src = URL.createObjectURL(ms);
       ms.addEventListener("sourceopen", () => {
         sb = ms.addSourceBuffer(type); sb.mode = "segments";
         sb.addEventListener("updateend", () => { follow(); pump(); });
         pump();
       }, { once: true });
-      video.dataset.state = "playing"; say(video, m.width + "×" + m.height + " " + m.codec);
+      video.dataset.state = "playing"; video.dataset.reason = ""; playingSince = Date.now();
+      say(video, m.width + "×" + m.height + " " + m.codec);
       return;
     }
     queue.push(ev.data);
     if (queue.length > 120) queue.splice(0, queue.length - 60);
     pump();
   };
-  ws.onclose = (ev) => {
-    if (video.dataset.state !== "unsupported") video.dataset.state = "closed";
-    video.dataset.reason = ev.reason || "";
-    say(video, "Stopped: " + (ev.reason || "the connection closed") + ".");
+  ws.onclose = async (ev) => {
+    if (video.dataset.state === "unsupported") return;
+    if (failed) return stop(video, failed);
+    // Revoked credentials, a sign-out, an admin's termination: waiting will not bring it back.
+    if (ev.code === 1008) return stop(video, ev.reason || "credentials revoked");
+    // A stream that played a while starts its count again.
+    const next = playingSince && Date.now() - playingSince > 10000 ? 0 : attempt;
+    if (opened) return retry(video, next, ev.reason || "the connection to the cloud was lost");
+    const w = await why(video);
+    if (!w.retry) return stop(video, w.text);
+    retry(video, next, w.text);
   };
 }
 for (const v of document.querySelectorAll("video[data-live]")) play(v);

@@ -33,6 +33,9 @@ const STYLE = `body{margin:0;background:#101828;color:#e4e7ec;font-family:system
 .live-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:.5rem;padding:.5rem}
 .live-tile{margin:0}.live-tile video{width:100%;background:#000;aspect-ratio:4/3;display:block}
 .live-tile figcaption{padding:.25rem .4rem;font-size:.9rem}.muted{color:#98a2b3}
+.live-tile{position:relative}.live-tile video:not([data-state=playing]){opacity:.45}
+.live-tile:has(video:not([data-state=playing])) .live-status{position:absolute;top:.5rem;left:.5rem;right:.5rem;
+background:rgba(16,24,40,.85);color:#fff;padding:.4rem .6rem;border-radius:4px;font-size:1rem}
 form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:.3rem}a{color:#9db4ff}`;
 
 /** A bare page around its content. */

@@ -1,16 +1,56 @@
 /**
  * Webhooks (`/webhooks`, admins, issue 15 item 7): add one (URL and the event types it wants;
- * the signing secret is shown once), and per webhook "Send test", "Delete" and its delivery log
- * (each attempt's time and status code, the next retry while one is pending).
+ * the signing secret is shown once), and per webhook its health (delivering, or failing since
+ * when, how many attempts in a row and why), "Send test", "Delete" and its delivery log (each
+ * attempt's time and status code, the next retry while one is pending).
  * @module
  */
 import { EVENT_TYPES, type Store, type WebhookDelivery } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, Table } from "../layout.tsx";
 import { EVENT_LABELS } from "../../events/labels.ts";
+import {
+  HEALTH_DELIVERIES,
+  type WebhookHealth,
+  webhookHealth,
+} from "../../events/webhook_health.ts";
 
 /** Deliveries shown per webhook. */
 const LOG_ROWS = 10;
+
+/** The webhook's health in one line (events/webhook_health.ts). */
+function Health(props: { h: WebhookHealth }) {
+  const h = props.h;
+  if (h.state === "idle") return <p class="muted" data-health="idle">Nothing attempted yet.</p>;
+  if (h.state === "ok") {
+    return (
+      <p data-health="ok">
+        <span class="status online">Delivering:</span> the last attempt succeeded{" "}
+        <At at={h.lastOkAt!} />.
+      </p>
+    );
+  }
+  const e = h.lastError!;
+  const n = h.failedInRow;
+  return (
+    <p data-health="failing" role="status">
+      <span class="status offline">Failing</span> since <At at={h.failingSince!} />,{" "}
+      {h.atLeast ? "at least " : ""}
+      {n} attempt{n === 1 ? "" : "s"} in a row:{" "}
+      <span class="mono">{e.error || (e.status === null ? "no answer" : `HTTP ${e.status}`)}</span>.
+      {h.throttled
+        ? " New deliveries are held back: one attempt at a time until one succeeds."
+        : null}
+      {h.nextAttemptAt !== null
+        ? (
+          <>
+            {" "}Next attempt <At at={h.nextAttemptAt} />.
+          </>
+        )
+        : null}
+    </p>
+  );
+}
 
 function Attempts(props: { d: WebhookDelivery }) {
   return (
@@ -31,7 +71,7 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
   const hooks = await props.store.listWebhooks(t);
   const logs = new Map<string, WebhookDelivery[]>();
   for (const h of hooks) {
-    logs.set(h.id, await props.store.listDeliveries(t, h.id, LOG_ROWS));
+    logs.set(h.id, await props.store.listDeliveries(t, h.id, HEALTH_DELIVERIES));
   }
   return (
     <Layout ctx={props.ctx} title="Webhooks" active="/events">
@@ -78,6 +118,9 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
       {hooks.map((h) => (
         <section class="card" data-webhook={h.id} aria-label={`Webhook ${h.url}`}>
           <h2 style="margin-top:0" class="mono">{h.url}</h2>
+          <Health
+            h={webhookHealth(logs.get(h.id)!, logs.get(h.id)!.length < HEALTH_DELIVERIES)}
+          />
           <p class="muted">
             {h.events.join(", ")} · added <At at={h.createdAt} />
           </p>
@@ -104,7 +147,7 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
           {logs.get(h.id)!.length
             ? (
               <Table head={["Event", "State", "Attempts", "Next attempt"]}>
-                {logs.get(h.id)!.map((d) => (
+                {logs.get(h.id)!.slice(0, LOG_ROWS).map((d) => (
                   <tr data-delivery={d.id} data-state={d.state}>
                     <td>
                       <code>{d.eventType}</code>
