@@ -19,7 +19,8 @@ import { duration } from "../shared/duration.ts";
 import { systemClock } from "../shared/clock.ts";
 import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
-import type { Device, Store } from "./store/store.ts";
+import type { Device, NodeRecord, Store } from "./store/store.ts";
+import { isRunning } from "./nodes.ts";
 import { isPortProtocol, PORT_PROTOCOLS, type PortProtocol } from "./store/port_protocols.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { deviceHostRefusal } from "./tenancy/device_host.ts";
@@ -623,6 +624,50 @@ const COMMANDS: Record<string, Command> = {
       };
     },
   },
+  nodes: {
+    summary:
+      "List the cloud nodes sharing this store: version, last seen, and the settings in which running nodes differ",
+    options: {},
+    schema: z.object({}),
+    async run(store) {
+      const now = Date.now();
+      const nodes = await store.listNodes();
+      return {
+        nodes: nodes.map((n) => ({
+          name: n.name,
+          running: isRunning(n, now),
+          version: n.version,
+          startedAt: new Date(n.startedAt).toISOString(),
+          seenAt: new Date(n.seenAt).toISOString(),
+          internal: n.internal || "(none)",
+          settings: n.settings,
+        })),
+        differences: nodeDifferences(nodes.filter((n) => isRunning(n, now))),
+      };
+    },
+  },
+  "node forget": {
+    summary: "Remove a decommissioned node from `nodes` (a running node announces itself again)",
+    options: { node: { type: "string", arg: "NAME", help: "The node's --node name (required)" } },
+    schema: z.object({ node: z.string().min(1).max(63) }),
+    async run(store, a) {
+      const name = a.node as string;
+      if (!(await store.deleteNode(name))) {
+        const known = (await store.listNodes()).map((n) => n.name);
+        throw new UsageError(
+          `no node "${name}" in the store (known: ${known.length ? known.join(", ") : "none"})`,
+        );
+      }
+      await store.appendAudit({
+        tenantId: null,
+        actor: "admin-cli",
+        action: "node.forget",
+        target: name,
+        detail: {},
+      });
+      return { forgotten: name };
+    },
+  },
   audit: {
     summary: "Show the audit log, newest first",
     options: {
@@ -833,6 +878,17 @@ async function addPorts(store: Store, d: Device, spec: PortSpec) {
     loopbackIp: cur.loopbackIp,
     handles,
   };
+}
+
+/** Per setting that running nodes do not agree on: "audit-retention-days: node-1 90, node-2 off". */
+function nodeDifferences(running: NodeRecord[]): string[] {
+  const keys = new Set(running.flatMap((n) => Object.keys(n.settings)));
+  const out: string[] = [];
+  for (const k of [...keys].sort()) {
+    const values = running.map((n) => `${n.name} ${n.settings[k] ?? "(unknown)"}`);
+    if (new Set(running.map((n) => n.settings[k])).size > 1) out.push(`${k}: ${values.join(", ")}`);
+  }
+  return out;
 }
 
 function adminHelp(): string {

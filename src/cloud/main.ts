@@ -46,6 +46,7 @@ import { recordReachability } from "./events/reachability.ts";
 import { DataChannelWatch } from "./events/data_channel.ts";
 import { startPresenceJob } from "./events/agent_availability.ts";
 import { startDeliverer } from "./events/deliverer.ts";
+import { sharedSettings, startNodeRegistry } from "./nodes.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
@@ -330,6 +331,18 @@ export async function startCloud(
     firstRetryMs: config.webhooks.retryMs,
     log,
   });
+  const stopNodeRegistry = await startNodeRegistry({
+    store,
+    clock,
+    log,
+    self: {
+      name: config.node,
+      version: VERSION,
+      startedAt: clock.now(),
+      internal: internalEndpoint,
+      settings: sharedSettings(config),
+    },
+  });
   const stopPresenceJob = startPresenceJob({
     store,
     events,
@@ -397,6 +410,7 @@ export async function startCloud(
       stopCertWatch();
       stopServerCertWatch();
       stopCaWatch();
+      stopNodeRegistry();
       await stopJobs();
       await stopPresenceJob();
       await stopDeliverer();

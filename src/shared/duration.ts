@@ -26,3 +26,11 @@ export const duration = z.string().transform((s, ctx) => {
   }
   return ms;
 });
+
+/** Milliseconds as the largest unit that divides them exactly ("24h", "90s", "250ms"). */
+export function formatDuration(ms: number): string {
+  for (const unit of ["d", "h", "m", "s"]) {
+    if (ms > 0 && ms % UNITS[unit] === 0) return `${ms / UNITS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

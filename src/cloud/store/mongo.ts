@@ -91,6 +91,7 @@ import type {
   NewAgent,
   NewAuditEntry,
   NewDevice,
+  NodeRecord,
   Presence,
   PresenceUpdate,
   PurgeCounts,
@@ -1044,6 +1045,33 @@ class MongoStore extends MongoBase implements Store {
       )
     );
     return r!.value as number;
+  }
+
+  async putNode(node: Omit<NodeRecord, "seenAt">): Promise<NodeRecord> {
+    const seenAt = this.now();
+    const { name, ...rest } = node;
+    await this.c(C.nodes).replaceOne(
+      { _id: name as never },
+      { ...rest, settings: { ...node.settings }, seenAt },
+      { upsert: true },
+    );
+    return { ...node, settings: { ...node.settings }, seenAt };
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    const docs = await this.c(C.nodes).find({}).sort({ _id: 1 }).toArray();
+    return docs.map((d) => ({
+      name: String(d._id),
+      version: d.version as string,
+      startedAt: d.startedAt as number,
+      seenAt: d.seenAt as number,
+      internal: d.internal as string,
+      settings: d.settings as Record<string, string>,
+    }));
+  }
+
+  async deleteNode(name: string): Promise<boolean> {
+    return (await this.c(C.nodes).deleteOne({ _id: name as never })).deletedCount > 0;
   }
 
   // Agent stats and background jobs (mongo_stats.ts)

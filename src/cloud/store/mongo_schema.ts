@@ -40,6 +40,7 @@ export const C = {
   events: "events",
   webhooks: "webhooks",
   deliveries: "webhook_deliveries",
+  nodes: "nodes",
 } as const;
 
 /**

@@ -88,6 +88,7 @@ import type {
   NewAgent,
   NewAuditEntry,
   NewDevice,
+  NodeRecord,
   Presence,
   PresenceUpdate,
   PurgeCounts,
@@ -1930,6 +1931,39 @@ class SqliteStore implements Store {
       by,
     )!;
     return num(r.value);
+  }
+
+  async putNode(node: Omit<NodeRecord, "seenAt">): Promise<NodeRecord> {
+    const seenAt = this.#now();
+    this.#run(
+      `INSERT INTO nodes (name, version, started_at, seen_at, internal, settings)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET version = excluded.version,
+        started_at = excluded.started_at, seen_at = excluded.seen_at,
+        internal = excluded.internal, settings = excluded.settings`,
+      node.name,
+      node.version,
+      node.startedAt,
+      seenAt,
+      node.internal,
+      JSON.stringify(node.settings),
+    );
+    return { ...node, settings: { ...node.settings }, seenAt };
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    return this.#all("SELECT * FROM nodes ORDER BY name").map((r) => ({
+      name: String(r.name),
+      version: String(r.version),
+      startedAt: num(r.started_at),
+      seenAt: num(r.seen_at),
+      internal: String(r.internal),
+      settings: JSON.parse(String(r.settings)) as Record<string, string>,
+    }));
+  }
+
+  async deleteNode(name: string): Promise<boolean> {
+    return this.#run("DELETE FROM nodes WHERE name = ?", name) > 0;
   }
 
   // Agent stats

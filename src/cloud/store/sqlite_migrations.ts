@@ -508,4 +508,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (state, webhook_id, next_attempt_at);
   `,
+  // 22: the node registry: each cloud node's version and shared settings, announced every few
+  // seconds, so a node (and `admin nodes`) can tell when two nodes disagree.
+  `
+  CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL,
+    internal TEXT NOT NULL,
+    settings TEXT NOT NULL
+  );
+  `,
 ];

@@ -370,6 +370,23 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/**
+ * A cloud node as it last announced itself (the node registry, cloud/nodes.ts): which nodes run,
+ * which version, and the settings every node of one deployment must share.
+ */
+export interface NodeRecord {
+  /** Its `--node` name. */
+  name: string;
+  version: string;
+  startedAt: number;
+  /** When it last announced itself (the store's clock). */
+  seenAt: number;
+  /** Where siblings reach its internal listener ("" when it has none). */
+  internal: string;
+  /** The shared settings as this node runs them, flag name → value. */
+  settings: Record<string, string>;
+}
+
 /** An agent's "I'm online via node X" lease, renewed on each heartbeat. */
 export interface Presence {
   agentId: string;
@@ -664,6 +681,12 @@ export interface Store extends AlertStore {
   releaseLock(name: string, owner: string): Promise<void>;
   /** Atomically adds `by` (default 1) to the named counter and returns the new value. */
   incrementCounter(name: string, by?: number): Promise<number>;
+  /** Writes this node's record (insert or replace) with seenAt = clock.now(). */
+  putNode(node: Omit<NodeRecord, "seenAt">): Promise<NodeRecord>;
+  /** Every node that ever announced itself, by name (callers judge seenAt). */
+  listNodes(): Promise<NodeRecord[]>;
+  /** Forgets a node (decommissioned); false when there was no such record. */
+  deleteNode(name: string): Promise<boolean>;
 
   // Agent stats (guide §9)
   /**

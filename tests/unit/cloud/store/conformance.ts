@@ -93,6 +93,49 @@ export function storeConformance(
   });
 
   race(
+    "node registry: each node's record, seen by the other; replaced, forgotten",
+    async (s1, s2, clock) => {
+      assert.deepEqual(await s1.listNodes(), []);
+      const settings = { "audit-retention-days": "90", "offline-grace": "60000" };
+      const n2 = await s2.putNode({
+        name: "node-2",
+        version: "0.1.0",
+        startedAt: 1_000,
+        internal: "10.0.0.3:7443",
+        settings,
+      });
+      assert.equal(n2.seenAt, clock.now());
+      await s1.putNode({
+        name: "node-1",
+        version: "0.1.0",
+        startedAt: 500,
+        internal: "",
+        settings,
+      });
+      clock.advance(5_000);
+      // Announced again, with another setting: the record is replaced, not added.
+      await s2.putNode({
+        name: "node-2",
+        version: "0.1.1",
+        startedAt: 4_000,
+        internal: "10.0.0.3:7443",
+        settings: { ...settings, "audit-retention-days": "off" },
+      });
+      const seen = await s1.listNodes();
+      assert.deepEqual(seen.map((n) => [n.name, n.version, n.startedAt, n.seenAt]), [
+        ["node-1", "0.1.0", 500, clock.now() - 5_000],
+        ["node-2", "0.1.1", 4_000, clock.now()],
+      ]);
+      assert.deepEqual(seen[0].settings, settings);
+      assert.equal(seen[1].settings["audit-retention-days"], "off");
+      assert.equal(seen[1].internal, "10.0.0.3:7443");
+      assert.equal(await s2.deleteNode("node-1"), true);
+      assert.equal(await s2.deleteNode("node-1"), false);
+      assert.deepEqual((await s1.listNodes()).map((n) => n.name), ["node-2"]);
+    },
+  );
+
+  race(
     "terminal session slots: the limits hold across nodes; a killed node's slots expire",
     async (s1, s2, clock) => {
       const nodes = [new TerminalSlots(s1), new TerminalSlots(s2)];

@@ -1,0 +1,124 @@
+/**
+ * The node registry. Nodes of one deployment share the store but each reads its own flags, and
+ * some of those decide what the whole deployment does: the leader-locked jobs (the audit
+ * retention purge, agent offline/online after `--offline-grace`) run on whichever node holds the
+ * lock, with that node's values; enrollment tokens, certificates and webhooks behave per node. Two
+ * nodes started with different values give answers that change with the node a request meets.
+ * So each node announces itself (name, version, start, internal endpoint and those shared
+ * settings) every {@linkcode ANNOUNCE_EVERY_MS}, reads its siblings, and warns once per
+ * difference, naming both values; `connector cloud admin nodes` lists them for the operator.
+ * @module
+ */
+import type { Clock } from "../shared/clock.ts";
+import type { Logger } from "../shared/log.ts";
+import type { NodeRecord, Store } from "./store/store.ts";
+import { logStoreFailure } from "./store/outage.ts";
+import type { CloudConfig } from "./config.ts";
+import { formatDuration } from "../shared/duration.ts";
+
+/** How often a node announces itself. */
+export const ANNOUNCE_EVERY_MS = 15_000;
+/** A node not seen for this long is not running (three missed announcements). */
+export const NODE_STALE_MS = 3 * ANNOUNCE_EVERY_MS;
+
+/** The flags every node of one deployment must run with the same value, as flag → value. */
+export function sharedSettings(c: CloudConfig): Record<string, string> {
+  return {
+    "audit-retention-days": c.auditRetentionDays === null ? "off" : String(c.auditRetentionDays),
+    "offline-grace": formatDuration(c.offlineGraceMs),
+    "enrollment-ttl": formatDuration(c.enrollmentTtlMs),
+    "agent-cert-days": String(c.agentCertDays),
+    "tunnel-idle-timeout": c.tunnelIdleTimeoutMs === null
+      ? "off"
+      : formatDuration(c.tunnelIdleTimeoutMs),
+    "webhook-retry": formatDuration(c.webhooks.retryMs),
+    "allow-private-webhooks": String(c.webhooks.allowPrivate),
+    "allow-loopback-webhooks": String(c.webhooks.allowLoopback),
+    "allow-link-local-devices": String(c.allowLinkLocalDevices),
+    "proxy-domain": c.proxyDomain ?? "",
+    "public-url": c.publicUrl ?? "",
+  };
+}
+
+/** One setting a running sibling runs with another value than this node. */
+export interface Drift {
+  node: string;
+  setting: string;
+  here: string;
+  there: string;
+}
+
+/** Whether a node announced itself recently enough to be running. */
+export function isRunning(n: NodeRecord, now: number): boolean {
+  return now - n.seenAt <= NODE_STALE_MS;
+}
+
+/** The settings in which running siblings differ from `self` (a setting one side lacks too). */
+export function settingDrift(
+  self: Pick<NodeRecord, "name" | "settings">,
+  nodes: NodeRecord[],
+  now: number,
+): Drift[] {
+  const out: Drift[] = [];
+  for (const n of nodes) {
+    if (n.name === self.name || !isRunning(n, now)) continue;
+    const keys = new Set([...Object.keys(self.settings), ...Object.keys(n.settings)]);
+    for (const k of [...keys].sort()) {
+      const here = self.settings[k] ?? "(not known to this version)";
+      const there = n.settings[k] ?? "(not known to its version)";
+      if (here !== there) out.push({ node: n.name, setting: k, here, there });
+    }
+  }
+  return out;
+}
+
+/** What the registry needs. */
+export interface NodeRegistryDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** This node as it announces itself. */
+  self: Omit<NodeRecord, "seenAt">;
+  everyMs?: number;
+}
+
+/**
+ * Announces this node now and every `everyMs`, and warns once for each sibling setting (and
+ * version) that differs from this node's. Returns a function that stops it; the first
+ * announcement is awaited, so a node is listed as soon as it is ready.
+ */
+export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => void> {
+  const warned = new Set<string>();
+  const once = (key: string, fn: () => void) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    fn();
+  };
+  const tick = async () => {
+    try {
+      await d.store.putNode(d.self);
+      const now = d.clock.now();
+      const nodes = await d.store.listNodes();
+      for (const x of settingDrift(d.self, nodes, now)) {
+        once(`${x.node}\0${x.setting}\0${x.there}\0${x.here}`, () =>
+          d.log.warn(
+            { node: x.node, setting: x.setting, there: x.there, here: x.here },
+            `node "${x.node}" runs with --${x.setting} ${x.there}, this node (${d.self.name}) with ${x.here}: give every node the same value (leader-locked jobs follow whichever node leads; requests get the answer of the node they reach)`,
+          ));
+      }
+      for (const n of nodes) {
+        if (n.name === d.self.name || !isRunning(n, now) || n.version === d.self.version) continue;
+        once(`${n.name}\0version\0${n.version}`, () =>
+          d.log.info(
+            { node: n.name, there: n.version, here: d.self.version },
+            `node "${n.name}" runs version ${n.version}, this node ${d.self.version} (expected during a rolling upgrade)`,
+          ));
+      }
+    } catch (e) {
+      logStoreFailure(d.log, e, "node announcement failed");
+    }
+  };
+  await tick();
+  const timer = setInterval(() => void tick(), d.everyMs ?? ANNOUNCE_EVERY_MS);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,57 @@
+// The node registry end to end: two real cloud processes on one store, started with different
+// --audit-retention-days. The second node warns at start, naming both values; `admin nodes`
+// lists both running with that difference; `admin node forget` removes the stopped one (an
+// unknown name is refused, naming the known ones).
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { run, Stack } from "../_fixtures/stack.ts";
+
+type Nodes = {
+  nodes: { name: string; running: boolean; version: string; settings: Record<string, string> }[];
+  differences: string[];
+};
+
+Deno.test("node registry: two nodes with different shared settings warn and are listed; a stopped one is forgotten", async () => {
+  const n1 = await Stack.start({ cloudArgs: ["--audit-retention-days", "90"] });
+  let n2: Stack | null = null;
+  try {
+    n2 = await Stack.start({ joining: n1, node: "node-2" });
+    const line = JSON.parse(await n2.cloud.waitFor(/runs with --audit-retention-days/, 10_000));
+    assertEquals(line.level, 40, "a warning");
+    assertStringIncludes(
+      line.msg,
+      'node "node-1" runs with --audit-retention-days 90, this node (node-2) with off: give every node the same value',
+    );
+    assertEquals(n2.cloud.count(/runs with --/), 1, "one setting differs: one warning");
+
+    const listed = await n1.admin<Nodes>("nodes");
+    assertEquals(listed.nodes.map((n) => [n.name, n.running]), [["node-1", true], [
+      "node-2",
+      true,
+    ]]);
+    assertEquals(listed.nodes[0].settings["audit-retention-days"], "90");
+    assertEquals(listed.nodes[1].settings["offline-grace"], "30s");
+    assertEquals(listed.differences, ["audit-retention-days: node-1 90, node-2 off"]);
+
+    await n2.stop();
+    n2 = null;
+    const unknown = await run([
+      "cloud",
+      "admin",
+      "node",
+      "forget",
+      "--node",
+      "node-9",
+      "--data-dir",
+      n1.dataDir,
+    ], n1.store ? { NC_STORE: n1.store } : {});
+    assert(unknown.code !== 0);
+    assertStringIncludes(unknown.stderr, 'no node "node-9" in the store (known: node-1, node-2)');
+    assertEquals(await n1.admin("node", "forget", "--node", "node-2"), { forgotten: "node-2" });
+    const after = await n1.admin<Nodes>("nodes");
+    assertEquals(after.nodes.map((n) => n.name), ["node-1"]);
+    assertEquals(after.differences, []);
+  } finally {
+    await n2?.stop();
+    await n1.stop();
+  }
+});

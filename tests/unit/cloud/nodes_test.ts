@@ -1,0 +1,89 @@
+// The node registry on a real SQLite store and a manual clock: two nodes' registries on one
+// database announce themselves; each warns once per differing setting, naming both values, and
+// not again on the next announcements; a node that stopped announcing is not compared; a
+// different version is said once, at info level.
+import { assert, assertEquals } from "../../_fixtures/assert.ts";
+import { ManualClock } from "../../../src/shared/clock.ts";
+import { createLogger } from "../../../src/shared/log.ts";
+import { formatDuration } from "../../../src/shared/duration.ts";
+import { openSqliteStore } from "../../../src/cloud/store/sqlite.ts";
+import type { NodeRecord } from "../../../src/cloud/store/store.ts";
+import { NODE_STALE_MS, settingDrift, startNodeRegistry } from "../../../src/cloud/nodes.ts";
+
+const node = (name: string, settings: Record<string, string>, seenAt = 0): NodeRecord => ({
+  name,
+  version: "0.1.0",
+  startedAt: 0,
+  seenAt,
+  internal: "",
+  settings,
+});
+
+Deno.test("settingDrift: running siblings' differing settings, a setting one side lacks too", () => {
+  const self = node("node-1", { a: "1", b: "2" });
+  const others = [
+    self,
+    node("node-2", { a: "1", b: "3", c: "x" }),
+    node("node-3", { a: "9", b: "2" }, -NODE_STALE_MS - 1), // stopped: not compared
+  ];
+  assertEquals(settingDrift(self, others, 0), [
+    { node: "node-2", setting: "b", here: "2", there: "3" },
+    { node: "node-2", setting: "c", here: "(not known to this version)", there: "x" },
+  ]);
+});
+
+Deno.test("formatDuration: the largest unit that divides exactly", () => {
+  assertEquals(
+    [86_400_000, 30_000, 90_000, 3_600_000, 250, 1_500].map(formatDuration),
+    ["1d", "30s", "90s", "1h", "250ms", "1500ms"],
+  );
+});
+
+Deno.test("node registry: each node warns once per difference with both values; versions at info", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-nodes-" });
+  const clock = new ManualClock();
+  const s1 = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const s2 = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const logOf = (n: string) => `${dir}/${n}.log`;
+  const registry = (store: typeof s1, name: string, version: string, retention: string) =>
+    startNodeRegistry({
+      store,
+      clock,
+      log: createLogger({ role: "test", format: "json", file: logOf(name) }),
+      self: {
+        name,
+        version,
+        startedAt: clock.now(),
+        internal: "",
+        settings: { "audit-retention-days": retention, "offline-grace": "30s" },
+      },
+      everyMs: 20,
+    });
+  const lines = async (n: string) =>
+    (await Deno.readTextFile(logOf(n)).catch(() => "")).trim().split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
+  const stop1 = await registry(s1, "node-1", "0.1.0", "90");
+  const stop2 = await registry(s2, "node-2", "0.1.1", "off");
+  try {
+    // Several announcements each (20 ms apart) on an unmoving clock: still one warning each.
+    await new Promise((r) => setTimeout(r, 200));
+    const warn1 = (await lines("node-1")).filter((l) => l.level === 40);
+    const warn2 = (await lines("node-2")).filter((l) => l.level === 40);
+    assertEquals(warn1.map((l) => l.msg), [
+      'node "node-2" runs with --audit-retention-days off, this node (node-1) with 90: give every node the same value (leader-locked jobs follow whichever node leads; requests get the answer of the node they reach)',
+    ]);
+    assertEquals(warn2.length, 1);
+    assert(warn2[0].msg.startsWith('node "node-1" runs with --audit-retention-days 90, this node'));
+    const info1 = (await lines("node-1")).filter((l) => l.level === 30).map((l) => l.msg);
+    assertEquals(info1, [
+      'node "node-2" runs version 0.1.1, this node 0.1.0 (expected during a rolling upgrade)',
+    ]);
+    assertEquals((await s1.listNodes()).map((n) => n.name), ["node-1", "node-2"]);
+  } finally {
+    stop1();
+    stop2();
+    await s1.close();
+    await s2.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
