@@ -69,3 +69,13 @@ export const caExpiry = metrics.gauge(
   "connector_ca_expiry_seconds",
   "Seconds until each CA certificate in use expires",
 );
+/** Cloud nodes sharing the store that announced themselves within 45 s (nodes.ts). */
+export const nodesRunning = metrics.gauge(
+  "connector_nodes_running",
+  "Cloud nodes sharing this node's store that announced themselves within 45 s, this one included",
+);
+/** Shared settings in which a running sibling differs from this node (nodes.ts). */
+export const nodeSettingDifferences = metrics.gauge(
+  "connector_node_setting_differences",
+  "Shared settings (audit retention, offline grace, …) in which a running sibling node differs from this one: alert on > 0",
+);

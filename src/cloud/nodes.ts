@@ -6,7 +6,8 @@
  * nodes started with different values give answers that change with the node a request meets.
  * So each node announces itself (name, version, start, internal endpoint and those shared
  * settings) every {@linkcode ANNOUNCE_EVERY_MS}, reads its siblings, and warns once per
- * difference, naming both values; `connector cloud admin nodes` lists them for the operator.
+ * difference, naming both values; `connector cloud admin nodes` lists them for the operator, and
+ * `/metrics` carries `connector_nodes_running` and `connector_node_setting_differences`.
  * @module
  */
 import type { Clock } from "../shared/clock.ts";
@@ -15,6 +16,7 @@ import type { NodeRecord, Store } from "./store/store.ts";
 import { logStoreFailure } from "./store/outage.ts";
 import type { CloudConfig } from "./config.ts";
 import { formatDuration } from "../shared/duration.ts";
+import { nodeSettingDifferences, nodesRunning } from "./cloud_metrics.ts";
 
 /** How often a node announces itself. */
 export const ANNOUNCE_EVERY_MS = 15_000;
@@ -99,7 +101,10 @@ export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => void
       await d.store.putNode(d.self);
       const now = d.clock.now();
       const nodes = await d.store.listNodes();
-      for (const x of settingDrift(d.self, nodes, now)) {
+      const drift = settingDrift(d.self, nodes, now);
+      nodesRunning.set({}, nodes.filter((n) => isRunning(n, now)).length);
+      nodeSettingDifferences.set({}, drift.length);
+      for (const x of drift) {
         once(`${x.node}\0${x.setting}\0${x.there}\0${x.here}`, () =>
           d.log.warn(
             { node: x.node, setting: x.setting, there: x.there, here: x.here },

@@ -1,9 +1,10 @@
 // The node registry end to end: two real cloud processes on one store, started with different
 // --audit-retention-days. The second node warns at start, naming both values; `admin nodes`
-// lists both running with that difference; `admin node forget` removes the stopped one (an
-// unknown name is refused, naming the known ones).
+// lists both running with that difference, /metrics counts it for an alert rule, and
+// `admin node forget` removes the stopped one (an unknown name is refused, naming the known ones).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { run, Stack } from "../_fixtures/stack.ts";
+import { metric } from "../_fixtures/two_nodes.ts";
 
 type Nodes = {
   nodes: { name: string; running: boolean; version: string; settings: Record<string, string> }[];
@@ -22,6 +23,9 @@ Deno.test("node registry: two nodes with different shared settings warn and are 
       'node "node-1" runs with --audit-retention-days 90, this node (node-2) with off: give every node the same value',
     );
     assertEquals(n2.cloud.count(/runs with --/), 1, "one setting differs: one warning");
+    // What an alert rule watches.
+    assertEquals(await metric(n2, "connector_nodes_running"), 2);
+    assertEquals(await metric(n2, "connector_node_setting_differences"), 1);
 
     const listed = await n1.admin<Nodes>("nodes");
     assertEquals(listed.nodes.map((n) => [n.name, n.running]), [["node-1", true], [

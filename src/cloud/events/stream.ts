@@ -1,16 +1,22 @@
 /**
  * The console's live inbox feed (issue 15 item 7): one server-sent event stream per open page,
  * `event: unread` (the tenant's unread count, when it changes) and `event: event` (each new
- * event, oldest first). It reads the store (events after the last one sent), so events produced
+ * event, oldest first; none skipped — a burst of more than {@linkcode MAX_EVENTS_PER_READ} in one
+ * read is `event: gap` instead, and the page offers a reload). It reads the store (events after the last one sent), so events produced
  * on another node arrive the same way, within about a second. The stream ends when the
  * credential it was opened with is no longer valid.
  * @module
  */
-import type { Store } from "../store/store.ts";
+import type { Store, TenantEvent } from "../store/store.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { stillValid } from "../access/live.ts";
 import { eventPayload } from "./producer.ts";
 import { pollingSse } from "../api/sse.ts";
+
+/** Events read per query (the store's largest page). */
+const PAGE = 500;
+/** Most events one read sends one by one; a burst of more is one `gap` (the page reloads). */
+export const MAX_EVENTS_PER_READ = 1_000;
 
 /** What the stream needs. */
 export interface EventStreamOptions {
@@ -40,10 +46,26 @@ export function eventStream(o: EventStreamOptions): Response {
     },
     step: async ({ send, stop, tick }) => {
       if (tick % 5 === 0 && !await stillValid(o.store, o.principal, o.now())) return stop();
-      const fresh = await o.store.listEvents(tenantId, { after: last, limit: 100 });
-      for (const e of fresh.reverse()) {
-        send("event", eventPayload(e));
-        last = Math.max(last, e.seq);
+      // Every event since the last one sent, oldest first (the store answers newest first, a
+      // page at a time). Before, one read of the newest 100 skipped the rest of a burst (300
+      // agents offline at once showed 100 on an open page). More than a page can usefully add
+      // is one `gap` instead: the page offers a reload.
+      const fresh: TenantEvent[] = [];
+      let before: number | undefined;
+      for (;;) {
+        const page = await o.store.listEvents(tenantId, { after: last, before, limit: PAGE });
+        fresh.push(...page);
+        if (page.length < PAGE || fresh.length >= MAX_EVENTS_PER_READ) break;
+        before = page[page.length - 1].seq;
+      }
+      if (fresh.length >= MAX_EVENTS_PER_READ) {
+        send("gap", { atLeast: fresh.length });
+        last = fresh[0].seq;
+      } else {
+        for (const e of fresh.reverse()) {
+          send("event", eventPayload(e));
+          last = Math.max(last, e.seq);
+        }
       }
       const unread = await o.store.countUnreadEvents(tenantId);
       if (unread !== lastUnread) send("unread", { unread });

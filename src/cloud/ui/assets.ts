@@ -325,6 +325,12 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + '</td><td class="mono">' + esc(e.actor) + "</td>";
       body.prepend(tr); labelCells(body.closest(".table-wrap") ?? document);
     });
+    es.addEventListener("gap", (m) => {
+      const list = document.querySelector("#event-list[data-live]"); if (!list || document.querySelector("[data-gap]")) return;
+      const p = document.createElement("p"); p.className = "warn"; p.dataset.gap = ""; p.setAttribute("role", "status");
+      p.innerHTML = "At least " + Number(JSON.parse(m.data).atLeast).toLocaleString() + ' new events arrived at once, more than this page adds one by one: <a href="">reload</a> to see them.';
+      list.before(p);
+    });
   };
   const close = () => { es?.close(); es = null; };
   document.addEventListener("visibilitychange", () => (document.hidden ? close() : open()));
