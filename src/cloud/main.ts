@@ -217,9 +217,11 @@ export async function startCloud(
     trustedProxies: config.trustedProxies,
   });
   const live = new LiveAccess();
+  const liveHub = new LiveHub();
   const app = createApp({
     webhooks: { secrets: webhookSecrets, policy: webhookPolicy },
     live,
+    liveHub,
     authContext,
     store,
     pki,
@@ -266,7 +268,6 @@ export async function startCloud(
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
   });
-  const liveHub = new LiveHub();
   const http = await startHttpServer({
     listen: config.http,
     fetch: (req, env) => app.fetch(req, env),

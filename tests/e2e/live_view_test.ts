@@ -2,8 +2,9 @@
 // cloud holds its credentials) reached through a counting TCP proxy, Chromium playing
 // `/live/{handle}` through Media Source Extensions. The picture moves (currentTime advances,
 // more than 20 frames presented in 2 s), a second viewer shares the one RTSP session at the
-// camera, the player comes back by itself after the agent reconnects (and says why it waits)
-// and stops on a refusal that waiting cannot fix, signing out stops the picture within 2 s, a
+// camera, the player comes back by itself after the agent reconnects (and says why it waits),
+// shows the camera's own refusal of a wrong stream path, and stops on a refusal that waiting
+// cannot fix (a revoked handle), signing out stops the picture within 2 s, a
 // revoked API token cuts a WebSocket viewer, and refusals are plain HTTP statuses before any
 // upgrade.
 // @ts-types="@types/ws"
@@ -157,28 +158,14 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
     });
 
     await t.step(
-      "a refusal waiting cannot fix stops the player with the cloud's words",
+      "a stream path the camera does not have: the player says what it answered",
       async () => {
-        // A page of the cloud's origin (the cookie rides along) with a player for a handle that
-        // does not exist: the upgrade is refused, the player asks why and stops, no retry.
         const page = await context.newPage();
-        await page.route(`${stack.url}/player-probe`, (r) =>
-          r.fulfill({
-            contentType: "text/html",
-            body: `<!doctype html><figure><video data-live="h_nope" data-path="/x" muted></video>
-            <figcaption><span class="live-status"></span></figcaption></figure>
-            <script type="module" src="/ui/live.js"></script>`,
-          }));
-        await page.goto(`${stack.url}/player-probe`);
-        await page.waitForSelector("video[data-state=closed]", { timeout: 10_000 });
-        assertEquals(await page.getAttribute("video", "data-reason"), "unknown handle");
-        assertEquals(await page.textContent(".live-status"), "Stopped: unknown handle.");
-        await new Promise((r) => setTimeout(r, 1_500));
-        assertEquals(
-          await page.getAttribute("video", "data-state"),
-          "closed",
-          "no attempt after a refusal",
-        );
+        await page.goto(`${stack.url}/live/${handle}?path=/no-such-stream`);
+        await page.waitForSelector("video[data-state=retrying]", { timeout: 20_000 });
+        const reason = (await page.getAttribute("video", "data-reason")) ?? "";
+        assertEquals(reason, "the camera answered DESCRIBE with 404 Not Found");
+        assertStringIncludes((await page.textContent(".live-status")) ?? "", reason);
         await page.close();
       },
     );
@@ -205,6 +192,30 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       assert(audit.items.length >= 2, JSON.stringify(audit));
       assertEquals(audit.items[0].detail.stream, cam.path);
     });
+
+    await t.step(
+      "a camera whose handle is revoked while its page retries: the player stops with the cloud's words",
+      async () => {
+        // Port 554 has no server: the page retries, saying the device refused; once an admin
+        // revokes the handle, waiting cannot help and the player stops.
+        const h554 = q.device.handles[554];
+        const page = await context.newPage();
+        await page.goto(`${stack.url}/live/${h554}?path=/x`);
+        await page.waitForSelector("video[data-state=retrying]", { timeout: 20_000 });
+        const revoked = await api("DELETE", `/api/handles/${h554}`);
+        assertEquals(revoked.status, 200, revoked.text);
+        await page.waitForSelector("video[data-state=closed]", { timeout: 30_000 });
+        assertEquals(await page.getAttribute("video", "data-reason"), "unknown handle");
+        assertEquals(await page.textContent(".live-status"), "Stopped: unknown handle.");
+        await new Promise((r) => setTimeout(r, 1_500));
+        assertEquals(
+          await page.getAttribute("video", "data-state"),
+          "closed",
+          "no attempt after a refusal",
+        );
+        await page.close();
+      },
+    );
 
     await t.step(
       "refusals before the upgrade: no credential, another origin, bad path",

@@ -527,6 +527,14 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
     const viewerCookie = await w.stack.signIn(viewer.email, viewer.password);
     const viewerCsrf = await csrfTokenFor(viewerCookie.split("=")[1]);
     assertEquals(await refused({ cookie: viewerCookie, csrf: viewerCsrf }), 403);
+    // Their page says so instead of a terminal that only reads "disconnected".
+    const page = await fetch(`${w.stack.url}/terminal/${w.handle}`, {
+      headers: { cookie: viewerCookie },
+    });
+    const html = await page.text();
+    assertEquals(page.status, 200);
+    assertStringIncludes(html, "Opening a terminal needs the operator role; you are a viewer.");
+    assert(!html.includes("data-terminal"), "no terminal on a viewer's page");
 
     const del = await w.api(
       "DELETE",

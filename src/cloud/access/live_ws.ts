@@ -46,6 +46,11 @@ export interface PreparedLive {
   path: string;
 }
 
+/** The hub's key of a camera session: one per (handle, stream path) on a node. */
+export function liveKey(handleId: string, path: string): string {
+  return `${handleId} ${path}`;
+}
+
 /** The camera's URL as the camera sees it. */
 export function cameraUrl(host: string, port: number, path: string): string {
   return `rtsp://${host.includes(":") ? `[${host}]` : host}:${port}${path}`;
@@ -62,7 +67,7 @@ export async function prepareLive(
   if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
   const { principal, target } = await authorizeTunnel(d, req, handle, remote);
   const path = q.data.path;
-  const feed = await d.hub.acquire(`${target.handle.id} ${path}`, async (sink) => {
+  const feed = await d.hub.acquire(liveKey(target.handle.id, path), async (sink) => {
     const tunnel = await openTunnel(d, target, "live");
     const release = () => {
       try {

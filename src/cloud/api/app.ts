@@ -15,7 +15,8 @@ import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import { pickAgent, type RouteDeps } from "../access/route.ts";
-import { liveQuery } from "../access/live_ws.ts";
+import type { LiveHub } from "../live/hub.ts";
+import { liveKey, liveQuery } from "../access/live_ws.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
@@ -81,6 +82,8 @@ export interface AppDeps extends RouteDeps {
   rtspBase: () => string;
   /** Asks an agent connected to this node to run ONVIF discovery. */
   discover?: (agentId: string, windowMs: number) => Promise<DiscoveryResult>;
+  /** The live view's camera sessions (the readiness GET reports their last refusal). */
+  liveHub?: LiveHub;
   /** Webhook signing secrets and the URL policy (`--allow-loopback-webhooks`, …). */
   webhooks: { secrets: WebhookSecrets; policy: WebhookUrlPolicy };
 }
@@ -165,6 +168,9 @@ export function createApp(d: AppDeps): Hono<Env> {
     if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
     const { target } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
     await pickAgent(d, target);
+    // The camera's own refusal of the last attempt on this node (404 for the path, credentials).
+    const failed = d.liveHub?.recentFailure(liveKey(target.handle.id, q.data.path));
+    if (failed instanceof AppError) throw failed;
     return c.json(
       { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
       426,

@@ -173,9 +173,16 @@ export class Feed {
   }
 }
 
+/** How long a failed camera open is remembered for the player's "why" (live readiness). */
+export const FAILURE_MEMORY_MS = 60_000;
+/** Failed opens remembered at most (the oldest go first). */
+const MAX_FAILURES = 1_000;
+
 /** The feeds of this node, by key (handle and stream path). */
 export class LiveHub {
   #feeds = new Map<string, Feed>();
+  /** Why the last open of a key failed, and when; a key whose camera played is not here. */
+  #failures = new Map<string, { at: number; error: unknown }>();
 
   /** How many camera sessions are open. */
   get size(): number {
@@ -200,8 +207,29 @@ export class LiveHub {
       await f.ready();
     } catch (e) {
       f.release();
+      this.#failures.delete(key);
+      this.#failures.set(key, { at: Date.now(), error: e });
+      if (this.#failures.size > MAX_FAILURES) {
+        this.#failures.delete(this.#failures.keys().next().value!);
+      }
       throw e;
     }
+    this.#failures.delete(key);
     return f;
+  }
+
+  /**
+   * Why the last open of `key` failed (the camera's refusal: 404 for the path, credentials), if
+   * it failed within {@linkcode FAILURE_MEMORY_MS} and nothing played since; else null. A
+   * browser never sees why its upgrade was refused, so the player asks (the live readiness GET).
+   */
+  recentFailure(key: string, now = Date.now()): unknown | null {
+    const f = this.#failures.get(key);
+    if (!f) return null;
+    if (now - f.at > FAILURE_MEMORY_MS) {
+      this.#failures.delete(key);
+      return null;
+    }
+    return f.error;
   }
 }

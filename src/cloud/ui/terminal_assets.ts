@@ -28,7 +28,8 @@ const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/terminal/" + encodeURIComponent(box.dataset.terminal), ["nc-terminal", "csrf." + csrf]);
 ws.binaryType = "arraybuffer";
 const send = (m) => { if (ws.readyState === 1) ws.send(JSON.stringify(m)); };
-ws.onopen = () => { status("connecting…"); send({ type: "hello", cols: term.cols, rows: term.rows }); };
+let opened = false;
+ws.onopen = () => { opened = true; status("connecting…"); send({ type: "hello", cols: term.cols, rows: term.rows }); };
 ws.onmessage = (ev) => {
   if (typeof ev.data !== "string") { term.write(new Uint8Array(ev.data)); return; }
   const m = JSON.parse(ev.data);
@@ -40,7 +41,10 @@ ws.onmessage = (ev) => {
 };
 ws.onclose = (ev) => {
   term.options.disableStdin = true;
-  if (!box.dataset.ended) { box.dataset.ended = "closed"; status(ev.reason || "disconnected", "error"); }
+  // A refused upgrade (signed out elsewhere, the cloud unreachable) closes before it opens, and
+  // the browser does not say why.
+  const why = opened ? ev.reason || "disconnected" : "the cloud refused the terminal or could not be reached: reload the page (sign in again if asked)";
+  if (!box.dataset.ended) { box.dataset.ended = "closed"; status(why, "error"); }
 };
 // A large paste goes in pieces (the cloud takes at most 64 KiB of input per message).
 term.onData((data) => { for (let i = 0; i < data.length; i += 8192) send({ type: "input", data: data.slice(i, i + 8192) }); });

@@ -23,6 +23,25 @@ const TERMINAL_HEAD = (module: string) => (
 export function TerminalPage(props: { ctx: UiContext; handle: Handle; device: Device }) {
   const { device, handle } = props;
   const name = device.label || device.host;
+  const role = props.ctx.principal.role;
+  // The cloud refuses a viewer's terminal before its WebSocket opens, and a browser never learns
+  // why (its socket just closes): say it here instead of a terminal that reads "disconnected".
+  if (!roleAtLeast(role, "operator")) {
+    return (
+      <Layout ctx={props.ctx} title={`Terminal ${name}`} active="/sites">
+        <h1>
+          Terminal — {name}:{handle.port}
+        </h1>
+        <p class="card" role="status" data-refused="role">
+          Opening a terminal needs the operator role; you are a{" "}
+          {role}. An admin of your tenant can change your role (Team page).
+        </p>
+        <p>
+          <a href={`/sites/${device.siteId}`}>Back to the site</a>
+        </p>
+      </Layout>
+    );
+  }
   return (
     <Layout
       ctx={props.ctx}

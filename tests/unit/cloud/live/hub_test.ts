@@ -4,6 +4,7 @@
 // join and leaves nothing behind.
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import {
+  FAILURE_MEMORY_MS,
   type FeedSink,
   LiveHub,
   SLOW_VIEWER_BYTES,
@@ -125,6 +126,24 @@ Deno.test("hub: the camera ending closes every viewer; a failed open leaves noth
   }
   assert(err instanceof AppError && err.code === "camera_refused");
   assertEquals(hub.size, 0);
+});
+
+Deno.test("hub: the last failed open of a key is remembered for a minute, until one plays", async () => {
+  const hub = new LiveHub();
+  const refused = new AppError("camera_refused", "the camera answered DESCRIBE with 404 Not Found");
+  await hub.acquire("h1 /nope", () => Promise.reject(refused)).catch(() => {});
+  assertEquals(hub.recentFailure("h1 /nope"), refused);
+  assertEquals(hub.recentFailure("h1 /other"), null, "per stream path");
+  assertEquals(
+    hub.recentFailure("h1 /nope", Date.now() + FAILURE_MEMORY_MS + 1),
+    null,
+    "forgotten",
+  );
+  await hub.acquire("h1 /nope", () => Promise.reject(refused)).catch(() => {});
+  const cam = camera();
+  const f = await hub.acquire("h1 /nope", cam.open);
+  assertEquals(hub.recentFailure("h1 /nope"), null, "it plays now");
+  f.release();
 });
 
 Deno.test("hub: originMs is the earliest arrival minus decode time", async () => {
