@@ -23,6 +23,9 @@ export const ANNOUNCE_EVERY_MS = 15_000;
 /** A node not seen for this long is not running (three missed announcements). */
 export const NODE_STALE_MS = 3 * ANNOUNCE_EVERY_MS;
 
+/** A flag given no value (reads well in "runs with --public-url (not set)"). */
+const NOT_SET = "(not set)";
+
 /** The flags every node of one deployment must run with the same value, as flag → value. */
 export function sharedSettings(c: CloudConfig): Record<string, string> {
   return {
@@ -37,8 +40,8 @@ export function sharedSettings(c: CloudConfig): Record<string, string> {
     "allow-private-webhooks": String(c.webhooks.allowPrivate),
     "allow-loopback-webhooks": String(c.webhooks.allowLoopback),
     "allow-link-local-devices": String(c.allowLinkLocalDevices),
-    "proxy-domain": c.proxyDomain ?? "",
-    "public-url": c.publicUrl ?? "",
+    "proxy-domain": c.proxyDomain ?? NOT_SET,
+    "public-url": c.publicUrl ?? NOT_SET,
   };
 }
 

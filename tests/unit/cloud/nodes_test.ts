@@ -8,7 +8,13 @@ import { createLogger } from "../../../src/shared/log.ts";
 import { formatDuration } from "../../../src/shared/duration.ts";
 import { openSqliteStore } from "../../../src/cloud/store/sqlite.ts";
 import type { NodeRecord } from "../../../src/cloud/store/store.ts";
-import { NODE_STALE_MS, settingDrift, startNodeRegistry } from "../../../src/cloud/nodes.ts";
+import {
+  NODE_STALE_MS,
+  settingDrift,
+  sharedSettings,
+  startNodeRegistry,
+} from "../../../src/cloud/nodes.ts";
+import { loadCloudConfig } from "../../../src/cloud/config.ts";
 
 const node = (name: string, settings: Record<string, string>, seenAt = 0): NodeRecord => ({
   name,
@@ -29,6 +35,29 @@ Deno.test("settingDrift: running siblings' differing settings, a setting one sid
   assertEquals(settingDrift(self, others, 0), [
     { node: "node-2", setting: "b", here: "2", there: "3" },
     { node: "node-2", setting: "c", here: "(not known to this version)", there: "x" },
+  ]);
+});
+
+Deno.test("sharedSettings: the defaults in the units the flags take", () => {
+  assertEquals(sharedSettings(loadCloudConfig({})), {
+    "audit-retention-days": "off",
+    "offline-grace": "30s",
+    "enrollment-ttl": "1d",
+    "agent-cert-days": "30",
+    "tunnel-idle-timeout": "off",
+    "webhook-retry": "10s",
+    "allow-private-webhooks": "false",
+    "allow-loopback-webhooks": "false",
+    "allow-link-local-devices": "false",
+    "proxy-domain": "(not set)",
+    "public-url": "(not set)",
+  });
+  const set = sharedSettings(
+    loadCloudConfig({ "audit-retention-days": "90", "public-url": "https://cloud.example.com" }),
+  );
+  assertEquals([set["audit-retention-days"], set["public-url"]], [
+    "90",
+    "https://cloud.example.com",
   ]);
 });
 
