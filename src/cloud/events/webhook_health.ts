@@ -57,19 +57,27 @@ export function webhookHealth(deliveries: WebhookDelivery[], complete: boolean):
   };
 }
 
+/** The words of a failing streak, shared by the API's sentence and the page. */
+export function failureWords(h: WebhookHealth): { streak: string; why: string; held: string } {
+  const e = h.lastError!;
+  const n = h.failedInRow;
+  return {
+    streak: `${h.atLeast ? "at least " : ""}${n} attempt${n === 1 ? "" : "s"} in a row`,
+    why: e.error || (e.status === null ? "no answer" : `HTTP ${e.status}`),
+    held: h.throttled
+      ? "New deliveries are held back: one attempt at a time until one succeeds."
+      : "",
+  };
+}
+
 /** What an admin reads: one sentence. */
 export function describeHealth(h: WebhookHealth, at: (ms: number) => string): string {
   if (h.state === "idle") return "Nothing attempted yet.";
   if (h.state === "ok") return `Delivering: the last attempt succeeded at ${at(h.lastOkAt!)}.`;
-  const e = h.lastError!;
-  const why = e.error || (e.status === null ? "no answer" : `HTTP ${e.status}`);
-  const n = `${h.atLeast ? "at least " : ""}${h.failedInRow} attempt${
-    h.failedInRow === 1 ? "" : "s"
-  } in a row`;
-  const held = h.throttled
-    ? " New deliveries are held back: one attempt at a time until one succeeds."
-    : "";
-  return `Failing since ${at(h.failingSince!)}, ${n} (${why}).${held}`;
+  const w = failureWords(h);
+  return `Failing since ${at(h.failingSince!)}, ${w.streak} (${w.why}).${
+    w.held ? ` ${w.held}` : ""
+  }`;
 }
 
 const succeeded = (a: { status: number | null; error: string }) =>

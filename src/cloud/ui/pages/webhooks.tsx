@@ -10,6 +10,7 @@ import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, Table } from "../layout.tsx";
 import { EVENT_LABELS } from "../../events/labels.ts";
 import {
+  failureWords,
   HEALTH_DELIVERIES,
   type WebhookHealth,
   webhookHealth,
@@ -30,17 +31,12 @@ function Health(props: { h: WebhookHealth }) {
       </p>
     );
   }
-  const e = h.lastError!;
-  const n = h.failedInRow;
+  const w = failureWords(h);
   return (
     <p data-health="failing" role="status">
-      <span class="status offline">Failing</span> since <At at={h.failingSince!} />,{" "}
-      {h.atLeast ? "at least " : ""}
-      {n} attempt{n === 1 ? "" : "s"} in a row:{" "}
-      <span class="mono">{e.error || (e.status === null ? "no answer" : `HTTP ${e.status}`)}</span>.
-      {h.throttled
-        ? " New deliveries are held back: one attempt at a time until one succeeds."
-        : null}
+      <span class="status offline">Failing</span> since <At at={h.failingSince!} />, {w.streak}:
+      {" "}
+      <span class="mono">{w.why}</span>.{w.held ? ` ${w.held}` : null}
       {h.nextAttemptAt !== null
         ? (
           <>
