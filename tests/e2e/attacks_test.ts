@@ -1234,7 +1234,9 @@ Deno.test("held: attacks that already failed at review time keep failing", async
       copied.close();
     });
     await t.step("off-list targets in every spelling: the agent dials nothing", async () => {
-      const db = new DatabaseSync(`${stack.dataDir}/connector.db`);
+      // The running cloud writes too (heartbeats, presence, its node record every 15 s): wait for
+      // its lock as the cloud's own connections do, instead of failing on "database is locked".
+      const db = new DatabaseSync(`${stack.dataDir}/connector.db`, { timeout: 5_000 });
       const before = echo.accepted();
       for (
         const host of [
