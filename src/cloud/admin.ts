@@ -647,7 +647,8 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "node forget": {
-    summary: "Remove a decommissioned node from `nodes` (a running node announces itself again)",
+    summary:
+      "Remove a decommissioned node from `nodes` now (running nodes forget one not seen for 7 days; a running node announces itself again)",
     options: { node: { type: "string", arg: "NAME", help: "The node's --node name (required)" } },
     schema: z.object({ node: z.string().min(1).max(63) }),
     async run(store, a) {

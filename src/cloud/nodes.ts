@@ -23,6 +23,13 @@ export const ANNOUNCE_EVERY_MS = 15_000;
 /** A node not seen for this long is not running (three missed announcements). */
 export const NODE_STALE_MS = 3 * ANNOUNCE_EVERY_MS;
 
+/**
+ * A node not seen for this long was decommissioned (or renamed): the running nodes forget it, so
+ * `admin nodes` lists what the deployment is, not every name it ever ran under. A node that comes
+ * back announces itself again.
+ */
+export const NODE_FORGET_MS = 7 * 86_400_000;
+
 /** A flag given no value (reads well in "runs with --public-url (not set)"). */
 const NOT_SET = "(not set)";
 
@@ -88,8 +95,9 @@ export interface NodeRegistryDeps {
 }
 
 /**
- * Announces this node now and every `everyMs`, and warns once for each sibling setting (and
- * version) that differs from this node's. Returns a function that stops it; the first
+ * Announces this node now and every `everyMs`, warns once for each sibling setting (and
+ * version) that differs from this node's, and forgets siblings not seen for
+ * {@linkcode NODE_FORGET_MS}. Returns a function that stops it; the first
  * announcement is awaited, so a node is listed as soon as it is ready.
  */
 export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => void> {
@@ -103,7 +111,22 @@ export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => void
     try {
       await d.store.putNode(d.self);
       const now = d.clock.now();
-      const nodes = await d.store.listNodes();
+      const nodes = [];
+      for (const n of await d.store.listNodes()) {
+        if (n.name === d.self.name || now - n.seenAt <= NODE_FORGET_MS) {
+          nodes.push(n);
+          continue;
+        }
+        // Several nodes may forget it at once: the one whose delete removed it says so.
+        if (await d.store.deleteNode(n.name)) {
+          d.log.info(
+            { node: n.name, seenAt: new Date(n.seenAt).toISOString() },
+            `forgot node "${n.name}": not seen for ${formatDuration(NODE_FORGET_MS)} (last seen ${
+              new Date(n.seenAt).toISOString()
+            }); it is listed again if it starts`,
+          );
+        }
+      }
       const drift = settingDrift(d.self, nodes, now);
       nodesRunning.set({}, nodes.filter((n) => isRunning(n, now)).length);
       nodeSettingDifferences.set({}, drift.length);

@@ -22,6 +22,12 @@ import type { PlanEntry } from "./plan.ts";
 export interface ListenerEvents {
   bound(key: string): void;
   failed(key: string, err: Error, first: boolean): void;
+  /**
+   * The pair's listener is closed and its port free: reported when its accept loop ended, not at
+   * `close()` — the runtime keeps the socket until the pending accept is cancelled, a turn of the
+   * event loop later, and a "stopped listening" said before that could be checked (or the port
+   * bound again) while the kernel still had it listening.
+   */
   closed(key: string): void;
   accept(conn: Deno.TcpConn, entry: PlanEntry): void;
   /** Accepting on a bound pair failed for a moment (out of descriptors); it goes on. */
@@ -71,6 +77,8 @@ export interface SyncResult {
 /** Listeners keyed by "ip:port". */
 export class Listeners {
   #live = new Map<string, Deno.TcpListener>();
+  /** Each bound pair's accept loop, which ends once its socket is released. */
+  #loops = new Map<string, Promise<void>>();
   #failing = new Set<string>();
   #events: ListenerEvents;
   #listen: ListenFn;
@@ -104,7 +112,9 @@ export class Listeners {
       if (want.has(key)) continue;
       l.close();
       this.#live.delete(key);
-      this.#events.closed(key);
+      const ended = this.#loops.get(key);
+      this.#loops.delete(key);
+      void (ended ?? Promise.resolve()).then(() => this.#events.closed(key));
     }
     let unbound = 0;
     let firstUnbound: string | null = null;
@@ -140,10 +150,13 @@ export class Listeners {
       this.#failing.delete(key);
       this.#live.set(key, l);
       this.#events.bound(key);
-      acceptLoop(
-        l,
-        (conn) => this.#events.accept(conn, entry),
-        (err) => this.#events.acceptFailed?.(key, err),
+      this.#loops.set(
+        key,
+        acceptLoop(
+          l,
+          (conn) => this.#events.accept(conn, entry),
+          (err) => this.#events.acceptFailed?.(key, err),
+        ),
       );
     }
     return { wanted: want.size, unbound, firstUnbound };
@@ -161,5 +174,6 @@ export class Listeners {
   close(): void {
     for (const l of this.#live.values()) l.close();
     this.#live.clear();
+    this.#loops.clear();
   }
 }

@@ -7,6 +7,8 @@ import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Proc, type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 import { startFerretDb } from "../_fixtures/ferretdb.ts";
+import { openStore } from "../../src/cloud/store/open.ts";
+import { MAX_EVENTS_PER_READ } from "../../src/cloud/events/stream.ts";
 
 /** A receiver's copy of the README's five-line check: HMAC-SHA-256 of "<t>.<body>", fresh t. */
 async function validSignature(secret: string, body: string, header: string | null) {
@@ -426,6 +428,84 @@ Deno.test("console: the Events page and the unread badge show an event as it hap
     );
     assert(await page.isVisible("[data-unread]"));
     await page.screenshot({ path: `${SCREENSHOTS}/alerts-events.png`, fullPage: true });
+
+    // A hidden tab closes its stream; shown again, it adds what happened meanwhile. (Headless
+    // Chromium keeps every tab visible: the page is told, as a browser would tell it.)
+    const visible = (yes: boolean) =>
+      page.evaluate(`(() => {
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => ${!yes} });
+        Object.defineProperty(document, "visibilityState", {
+          configurable: true,
+          get: () => "${yes ? "visible" : "hidden"}",
+        });
+        document.dispatchEvent(new Event("visibilitychange"));
+      })()`);
+    const revokeOne = async () => {
+      const t = await api(stack, "POST", "/api/account/tokens", q.apiToken, { name: "ci" });
+      await api(stack, "DELETE", `/api/account/tokens/${t.json.id}`, q.apiToken);
+    };
+    const revokedRows = () =>
+      page.locator('#event-list tr[data-type="credential.revoked"]').count();
+    await visible(false);
+    await revokeOne();
+    await until(async () => {
+      const r = await api(stack, "GET", "/api/events", q.apiToken);
+      return (r.json.items as unknown[]).length === 2;
+    }, "the second event stored");
+    await visible(true);
+    await page.waitForFunction(
+      `document.querySelectorAll('#event-list tr[data-type="credential.revoked"]').length === 2`,
+      undefined,
+      { timeout: 30_000 },
+    );
+
+    // More than the page adds one by one arrived while hidden: one banner offers a reload.
+    await visible(false);
+    const store = await openStore(stack.store ?? "sqlite:", stack.dataDir);
+    try {
+      for (let i = 0; i < MAX_EVENTS_PER_READ; i++) {
+        await store.appendEvent({
+          key: `storm-${i}`,
+          tenantId: q.tenantId,
+          type: "agent.offline",
+          subject: { name: `storm ${i}` },
+          actor: "system",
+          detail: {},
+        });
+      }
+    } finally {
+      await store.close();
+    }
+    await visible(true);
+    await page.waitForSelector("[data-gap]", { timeout: 30_000 });
+    assertEquals(
+      await page.textContent("[data-gap]"),
+      "At least 1,000 new events arrived at once, more than this page adds one by one: reload to see them.",
+    );
+    assertEquals(await page.locator('#event-list tr[data-type="agent.offline"]').count(), 0);
+    await page.screenshot({ path: `${SCREENSHOTS}/alerts-events-gap.png`, fullPage: true });
+    // Hidden and shown again, the page resumes after the burst (no second banner, no rows of
+    // it), and what happens next is added as before.
+    await visible(false);
+    await visible(true);
+    await revokeOne();
+    await page.waitForFunction(
+      `document.querySelectorAll('#event-list tr[data-type="credential.revoked"]').length === 3`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assertEquals([await page.locator("[data-gap]").count(), await revokedRows()], [1, 3]);
+    // "Mark all read" follows the count, as the badge does (it said its count at page load).
+    await page.waitForFunction(
+      `document.querySelector("[data-mark-read]").textContent === "Mark all read (1003 unread)"`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert(await page.isEnabled("[data-mark-read]"));
+    assertEquals(await page.locator('#event-list tr[data-type="agent.offline"]').count(), 0);
+    await page.click("[data-gap] a");
+    await page.waitForSelector('#event-list tr[data-type="agent.offline"]');
+    assertEquals(await page.locator("[data-gap]").count(), 0);
 
     // Webhooks: added on the page (secret shown once), then "Send test" is delivered.
     await page.click('main a[href="/webhooks"]');

@@ -535,6 +535,18 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
     assertEquals(page.status, 200);
     assertStringIncludes(html, "Opening a terminal needs the operator role; you are a viewer.");
     assert(!html.includes("data-terminal"), "no terminal on a viewer's page");
+    // The site page does not send a viewer there: its SSH pill opens nothing and says why.
+    const asSsh = await w.api("PATCH", `/api/devices/${w.q.device.deviceId}`, {
+      protocols: { [w.sshd.port]: "ssh" },
+    });
+    assert(asSsh.status < 300, await asSsh.text());
+    const sitePage = async (cookie: string) =>
+      await (await fetch(`${w.stack.url}/sites/${w.q.siteId}`, { headers: { cookie } })).text();
+    const viewerSite = await sitePage(viewerCookie);
+    assert(!viewerSite.includes(`/terminal/${w.handle}`), "no terminal link for a viewer");
+    assertStringIncludes(viewerSite, `${w.sshd.port} SSH</span>`);
+    assertStringIncludes(viewerSite, "Opening a terminal needs the operator role");
+    assertStringIncludes(await sitePage(w.cookie), `href="/terminal/${w.handle}"`);
 
     const del = await w.api(
       "DELETE",

@@ -1,7 +1,8 @@
 /**
  * Camera thumbnails on the site page: an RTSP port whose stream path is known shows the camera's
  * latest picture (decoded in the browser from the live view's first keyframe, through the agent's
- * tunnel), refreshes it while the page is visible, and stops refreshing while the tab is hidden.
+ * tunnel), refreshes it while the page is visible, and stops refreshing while the tab is hidden;
+ * a stream path the camera does not have is said on the canvas with the camera's answer.
  * Chromium against GStreamer's camera; the period is shortened to 2 s for the test.
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
@@ -82,6 +83,40 @@ Deno.test("site page: a camera thumbnail shows a real picture and refreshes only
     const hiddenAt = await at();
     await new Promise((r) => setTimeout(r, 6_000));
     assertEquals(await at(), hiddenAt, "a hidden tab fetched a new thumbnail");
+
+    // A stream path the camera does not have: the thumbnail says what the camera answered, on
+    // the canvas itself (the upgrade was refused: the page asks why without upgrading).
+    const wrong = await fetch(`${stack.url}/api/devices/${q.device.deviceId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ streamPaths: { [cam.port]: "/no-such-stream" } }),
+    });
+    assertEquals(wrong.status, 200, await wrong.text());
+    const other = await context.newPage();
+    await other.goto(`${stack.url}/sites/${q.siteId}`);
+    const failed = other.locator("canvas[data-thumb]");
+    await failed.scrollIntoViewIfNeeded();
+    await other.waitForSelector("canvas[data-thumb][data-state=failed]", { timeout: 30_000 });
+    assertEquals(
+      await failed.getAttribute("data-reason"),
+      "the camera answered DESCRIBE with 404 Not Found",
+    );
+    assertEquals(
+      await failed.getAttribute("title"),
+      `${await failed.getAttribute(
+        "data-name",
+      )}: no picture: the camera answered DESCRIBE with 404 Not Found`,
+    );
+    // Written on the canvas: light text on the dark box.
+    const light = await other.evaluate(`(() => {
+      const c = document.querySelector("canvas[data-thumb]");
+      const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) if (px[i] > 200 && px[i + 1] > 200 && px[i + 2] > 200) n++;
+      return n;
+    })()`) as number;
+    assert(light > 50, `the reason is drawn on the canvas (${light} light pixels)`);
+    await other.screenshot({ path: `${SCREENSHOTS}/ui-thumbnail-failed.png` });
     await closeContext(context);
   } finally {
     await stack.stop();

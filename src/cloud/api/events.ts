@@ -12,7 +12,7 @@ import { eventPayload } from "../events/producer.ts";
 import { eventStream } from "../events/stream.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody, query } from "./validate.ts";
-import { eventsQuery, eventsReadBody } from "./schemas.ts";
+import { eventsQuery, eventsReadBody, eventStreamQuery } from "./schemas.ts";
 
 /** The routes under /api (events). */
 export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
@@ -44,6 +44,7 @@ export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
       store: d.store,
       principal: c.get("principal"),
       now: () => d.clock.now(),
+      after: query(c, eventStreamQuery).after,
       signal: c.req.raw.signal,
     }));
   return app;

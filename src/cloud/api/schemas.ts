@@ -223,6 +223,11 @@ export const eventsQuery = z.object({
   unread: z.enum(["1", "true", "0", "false"]).optional(),
 });
 
+/** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */
+export const eventStreamQuery = z.object({
+  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
 /** Request bodies by "METHOD /path" (hono path syntax), for the OpenAPI document. */
 export const BODIES: Record<string, z.ZodType> = {
   "POST /api/agents/enroll": enrollRequest,
@@ -261,4 +266,5 @@ export const QUERIES: Record<string, z.ZodObject> = {
   "GET /api/agents/:id/stats": agentStatsQuery,
   "GET /api/agents/:id/daily": agentDailyQuery,
   "GET /api/events": eventsQuery,
+  "GET /api/events/stream": eventStreamQuery,
 };

@@ -25,6 +25,12 @@ export interface EventStreamOptions {
   now: () => number;
   /** Ends the stream when the client goes away. */
   signal?: AbortSignal;
+  /**
+   * Resume after this event (the newest a page already shows, when its tab is shown again after
+   * being hidden): the events since then are sent (or one `gap`). Without it, or past the newest
+   * event, the feed starts at the newest.
+   */
+  after?: number;
   /** How often the store is read (default 1 s). */
   everyMs?: number;
   /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
@@ -40,9 +46,10 @@ export function eventStream(o: EventStreamOptions): Response {
     signal: o.signal,
     everyMs: o.everyMs,
     keepaliveMs: o.keepaliveMs,
-    // New events only: the page rendered the ones before.
+    // New events only: the page rendered the ones before (up to `after`, when it says).
     init: async () => {
-      last = (await o.store.listEvents(tenantId, { limit: 1 }))[0]?.seq ?? 0;
+      const newest = (await o.store.listEvents(tenantId, { limit: 1 }))[0]?.seq ?? 0;
+      last = o.after === undefined ? newest : Math.min(o.after, newest);
     },
     step: async ({ send, stop, tick }) => {
       if (tick % 5 === 0 && !await stillValid(o.store, o.principal, o.now())) return stop();
@@ -59,8 +66,8 @@ export function eventStream(o: EventStreamOptions): Response {
         before = page[page.length - 1].seq;
       }
       if (fresh.length >= MAX_EVENTS_PER_READ) {
-        send("gap", { atLeast: fresh.length });
         last = fresh[0].seq;
+        send("gap", { atLeast: fresh.length, upTo: last });
       } else {
         for (const e of fresh.reverse()) {
           send("event", eventPayload(e));

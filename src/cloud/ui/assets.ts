@@ -311,14 +311,20 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
   let es = null;
   const open = () => {
     if (es || !badge || !window.EventSource) return;
-    es = new EventSource("/api/events/stream");
+    // The Events page resumes after the newest event it shows: what happened while the tab was
+    // hidden (the stream closed) is added when it is shown again.
+    const live = document.querySelector("#event-list[data-live]");
+    es = new EventSource("/api/events/stream" + (live ? "?after=" + encodeURIComponent(live.dataset.after || "0") : ""));
     es.addEventListener("unread", (m) => {
       const n = JSON.parse(m.data).unread;
       badge.textContent = n > 99 ? "99+" : String(n); badge.hidden = n === 0;
+      const mark = document.querySelector("[data-mark-read]");
+      if (mark) { mark.textContent = "Mark all read (" + n + " unread)"; mark.disabled = n === 0; }
     });
     es.addEventListener("event", (m) => {
       const e = JSON.parse(m.data);
-      const body = document.querySelector("#event-list[data-live] tbody"); if (!body) return;
+      const list = document.querySelector("#event-list[data-live]"); if (list) list.dataset.after = String(Math.max(Number(list.dataset.after || 0), e.seq));
+      const body = list?.querySelector("tbody"); if (!body) return;
       document.querySelector("main .empty")?.remove();
       const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
       const err = e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "";
@@ -326,7 +332,9 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       body.prepend(tr); labelCells(body.closest(".table-wrap") ?? document);
     });
     es.addEventListener("gap", (m) => {
-      const list = document.querySelector("#event-list[data-live]"); if (!list || document.querySelector("[data-gap]")) return;
+      const list = document.querySelector("#event-list[data-live]"); if (!list) return;
+      list.dataset.after = String(Math.max(Number(list.dataset.after || 0), Number(JSON.parse(m.data).upTo) || 0));
+      if (document.querySelector("[data-gap]")) return;
       const p = document.createElement("p"); p.className = "warn"; p.dataset.gap = ""; p.setAttribute("role", "status");
       p.innerHTML = "At least " + Number(JSON.parse(m.data).atLeast).toLocaleString() + ' new events arrived at once, more than this page adds one by one: <a href="">reload</a> to see them.';
       list.before(p);

@@ -7,8 +7,11 @@
  * through Media Source Extensions, draws the first decodable picture (a keyframe: the live view
  * starts every viewer on one) into the canvas and closes the socket. It repeats every 30 s while
  * the thumbnail is on screen and the tab is visible, two cameras at a time, and never while
- * hidden. `data-state` on the canvas (loading, ok, failed) and `data-at` (the time of the last
- * picture) are what tests look at; `window.__ncThumbSeconds` shortens the period for them.
+ * hidden. A thumbnail that gets no picture says why on the canvas itself (over the last picture,
+ * or in place of one): a browser never learns why an upgrade was refused, so it asks the same URL
+ * without upgrading, as the live player does ("agent reconnecting", the camera's 404 for the
+ * path). `data-state` on the canvas (loading, ok, failed), `data-reason` and `data-at` (the time
+ * of the last picture) are what tests look at; `window.__ncThumbSeconds` shortens the period.
  * @module
  */
 
@@ -20,15 +23,52 @@ const visible = new Set();
 const queue = [];
 let running = 0;
 
+function liveUrl(canvas) {
+  const path = canvas.dataset.path ? "?path=" + encodeURIComponent(canvas.dataset.path) : "";
+  return "/api/live/" + encodeURIComponent(canvas.dataset.thumb) + path;
+}
+
+// Why a refused upgrade was refused (the cloud's own words).
+async function refusal(canvas) {
+  try {
+    const r = await fetch(liveUrl(canvas), { credentials: "same-origin", headers: { accept: "application/json" } });
+    if (r.status === 426) return "the camera did not answer";
+    const b = await r.json().catch(() => ({}));
+    return b.message || "HTTP " + r.status;
+  } catch {
+    return "the cloud cannot be reached";
+  }
+}
+
+// "No picture: <why>" on the canvas: across the bottom of the last picture, or the whole box.
+function sayOnCanvas(canvas, text) {
+  const g = canvas.getContext("2d");
+  const W = canvas.width, pad = 6, line = 13;
+  g.font = "11px system-ui, sans-serif";
+  const lines = [];
+  let cur = "";
+  for (const word of ("No picture: " + text).split(" ")) {
+    const t = cur ? cur + " " + word : word;
+    if (cur && g.measureText(t).width > W - 2 * pad) { lines.push(cur); cur = word; } else cur = t;
+  }
+  if (cur) lines.push(cur);
+  const shown = lines.slice(0, Math.max(1, Math.floor((canvas.height - pad) / line)));
+  const h = canvas.dataset.at ? shown.length * line + pad : canvas.height;
+  g.fillStyle = canvas.dataset.at ? "rgba(16,24,40,.78)" : "#101828";
+  g.fillRect(0, canvas.height - h, W, h);
+  g.fillStyle = "#fff";
+  g.textBaseline = "top";
+  shown.forEach((l, i) => g.fillText(l, pad, canvas.height - h + pad / 2 + i * line));
+}
+
 function grab(canvas) {
   return new Promise((resolve) => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const path = canvas.dataset.path ? "?path=" + encodeURIComponent(canvas.dataset.path) : "";
-    const ws = new WebSocket(proto + "//" + location.host + "/api/live/" + encodeURIComponent(canvas.dataset.thumb) + path);
+    const ws = new WebSocket(proto + "//" + location.host + liveUrl(canvas));
     ws.binaryType = "arraybuffer";
     const video = document.createElement("video");
     video.muted = true; video.playsInline = true;
-    let sb = null, url = null, done = false;
+    let sb = null, url = null, done = false, opened = false;
     const queued = [];
     const finish = (state, reason) => {
       if (done) return; done = true;
@@ -37,7 +77,11 @@ function grab(canvas) {
       if (url) URL.revokeObjectURL(url);
       video.removeAttribute("src");
       canvas.dataset.state = state;
-      if (reason) canvas.title = canvas.dataset.name + ": " + reason;
+      if (state === "failed") {
+        canvas.dataset.reason = reason;
+        canvas.title = canvas.dataset.name + ": no picture: " + reason;
+        sayOnCanvas(canvas, reason);
+      } else delete canvas.dataset.reason;
       resolve();
     };
     const timer = setTimeout(() => finish("failed", "no picture within 15 s"), 15000);
@@ -93,7 +137,12 @@ function grab(canvas) {
       queued.push(ev.data);
       pump();
     };
-    ws.onclose = (ev) => finish("failed", ev.reason || "the camera's stream closed");
+    ws.onopen = () => { opened = true; };
+    ws.onclose = (ev) => {
+      if (done) return;
+      if (ev.reason || opened) return finish("failed", ev.reason || "the camera's stream closed");
+      refusal(canvas).then((text) => finish("failed", text));
+    };
     canvas.dataset.state = canvas.dataset.state === "ok" ? "ok" : "loading";
   });
 }

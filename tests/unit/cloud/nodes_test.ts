@@ -1,7 +1,7 @@
 // The node registry on a real SQLite store and a manual clock: two nodes' registries on one
 // database announce themselves; each warns once per differing setting, naming both values, and
 // not again on the next announcements; a node that stopped announcing is not compared; a
-// different version is said once, at info level.
+// different version is said once, at info level; one not seen for 7 days is forgotten.
 import { assert, assertEquals } from "../../_fixtures/assert.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { createLogger } from "../../../src/shared/log.ts";
@@ -9,6 +9,7 @@ import { formatDuration } from "../../../src/shared/duration.ts";
 import { openSqliteStore } from "../../../src/cloud/store/sqlite.ts";
 import type { NodeRecord } from "../../../src/cloud/store/store.ts";
 import {
+  NODE_FORGET_MS,
   NODE_STALE_MS,
   settingDrift,
   sharedSettings,
@@ -113,6 +114,44 @@ Deno.test("node registry: each node warns once per difference with both values; 
     stop2();
     await s1.close();
     await s2.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("node registry: a node not seen for 7 days is forgotten, once, with a line; a stopped one younger stays", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-nodes-" });
+  const clock = new ManualClock();
+  const store = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const log = `${dir}/node-1.log`;
+  const self = { name: "node-1", version: "0.1.0", internal: "", settings: {} };
+  let stop = () => {};
+  try {
+    await store.putNode({ ...self, name: "node-old", startedAt: clock.now() });
+    clock.advance(NODE_FORGET_MS - NODE_STALE_MS);
+    await store.putNode({ ...self, name: "node-recent", startedAt: clock.now() });
+    clock.advance(NODE_STALE_MS + 1);
+    stop = await startNodeRegistry({
+      store,
+      clock,
+      log: createLogger({ role: "test", format: "json", file: log }),
+      self: { ...self, startedAt: clock.now() },
+      everyMs: 20,
+    });
+    // node-old was last seen 7 days and 1 ms ago; node-recent 45 s and 1 ms ago (stopped).
+    assertEquals((await store.listNodes()).map((n) => n.name), ["node-1", "node-recent"]);
+    await new Promise((r) => setTimeout(r, 100));
+    const lines = (await Deno.readTextFile(log)).trim().split("\n")
+      .map((l) => JSON.parse(l) as { level: number; msg: string; node?: string });
+    const forgot = lines.filter((l) => l.msg.startsWith("forgot node"));
+    assertEquals(forgot.length, 1);
+    assertEquals(forgot[0].level, 30);
+    assertEquals(
+      forgot[0].msg,
+      'forgot node "node-old": not seen for 7d (last seen 2026-01-01T00:00:00.000Z); it is listed again if it starts',
+    );
+  } finally {
+    stop();
+    await store.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -38,7 +38,34 @@ Deno.test("listeners: a missing loopback alias falls back to 127.0.0.1 and still
   l.sync([entry]);
   assertEquals(events.length, 2);
   l.sync([]);
+  await until(() => events.length === 3);
   assertEquals(events[2], "closed 127.0.0.7:554");
+  l.close();
+});
+
+/** Waits (a turn of the event loop at a time, 5 s at most) for `check` to hold. */
+async function until(check: () => boolean): Promise<void> {
+  const end = Date.now() + 5_000;
+  while (!check()) {
+    assert(Date.now() < end, "not within 5 s");
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+Deno.test("listeners: a pair reported closed is free (its port binds again at once)", async () => {
+  const closed: string[] = [];
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const l = new Listeners({ ...quiet, closed: (k) => closed.push(k) });
+  l.sync([pair("127.0.0.1", port)]);
+  assertEquals(l.bound, [`127.0.0.1:${port}`]);
+  l.sync([]);
+  // The runtime releases the socket when the pending accept is cancelled, not at close():
+  // "stopped listening" said at close() could be checked while the kernel still listened.
+  await until(() => closed.length === 1);
+  const again = Deno.listen({ hostname: "127.0.0.1", port });
+  again.close();
   l.close();
 });
 

@@ -59,6 +59,7 @@ export async function EventsPage(props: { ctx: UiContext; store: Store; before?:
           class="secondary"
           data-api="POST /api/events/read"
           data-toast="All events marked read"
+          data-mark-read
           disabled={unread === 0}
         >
           Mark all read ({unread} unread)
@@ -66,7 +67,11 @@ export async function EventsPage(props: { ctx: UiContext; store: Store; before?:
       </div>
       {events.length || !props.before
         ? (
-          <div id="event-list" data-live={props.before ? undefined : "1"}>
+          <div
+            id="event-list"
+            data-live={props.before ? undefined : "1"}
+            data-after={props.before ? undefined : String(events[0]?.seq ?? 0)}
+          >
             <Table head={["When", "Event", "Subject", "By"]}>
               {events.map((e) => <EventRow key={e.seq} e={e} />)}
             </Table>

@@ -206,7 +206,9 @@ function Reach(
   );
 }
 
-function Pills(props: { d: DeviceRow; now?: number; agentOnline?: boolean }) {
+function Pills(
+  props: { d: DeviceRow; now?: number; agentOnline?: boolean; operator: boolean },
+) {
   return (
     <>
       {props.d.ports.map((p) => (
@@ -216,15 +218,18 @@ function Pills(props: { d: DeviceRow; now?: number; agentOnline?: boolean }) {
             now={props.now ?? Date.now()}
             known={props.agentOnline ?? true}
           />
-          <Pill d={props.d} p={p} />
+          <Pill d={props.d} p={p} operator={props.operator} />
         </span>
       ))}
     </>
   );
 }
 
-/** One port's pill: it acts on the protocol chosen for its port. */
-function Pill(props: { d: DeviceRow; p: number }) {
+/**
+ * One port's pill: it acts on the protocol chosen for its port. A viewer's SSH pill opens
+ * nothing (the terminal needs the operator role) and says so, instead of a page that refuses.
+ */
+function Pill(props: { d: DeviceRow; p: number; operator: boolean }) {
   const { d, p } = props;
   const proto = protocolOf(d, p);
   const h = d.handles[p];
@@ -240,6 +245,19 @@ function Pill(props: { d: DeviceRow; p: number }) {
       >
         {p} {proto.toUpperCase()}
       </a>
+    );
+  }
+  if (proto === "ssh" && h && !props.operator) {
+    return (
+      <span
+        class="pill other"
+        tabindex={0}
+        data-protocol={proto}
+        data-refused="role"
+        title="Opening a terminal needs the operator role: an admin of your tenant can change your role (Team page)"
+      >
+        {p} SSH
+      </span>
     );
   }
   if (proto === "ssh" && h) {
@@ -643,7 +661,7 @@ export async function SitePage(
                   <HostKeys d={d} admin={admin} />
                 </td>
                 <td>
-                  <Pills d={d} now={props.now} agentOnline={agentOnline} />
+                  <Pills d={d} now={props.now} agentOnline={agentOnline} operator={operator} />
                 </td>
                 <td class="mono">{d.loopbackIp}</td>
                 <td>
