@@ -227,6 +227,9 @@ export async function startCloud(
     pki,
     registry,
     broker,
+    // The app's own routes that reach an agent (the live view's readiness question, camera
+    // snapshots) do it as the access paths do: through the node that holds its control stream.
+    bridge,
     clock,
     log,
     node: config.node,

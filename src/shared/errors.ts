@@ -199,6 +199,16 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * An error written down by one node (its code and message, e.g. a live-view failure in the store)
+ * as another node answers it; a code this version does not know is a 502 with the same message.
+ */
+export function storedAppError(e: { code: string; message: string }): AppError {
+  return Object.hasOwn(CATALOGUE, e.code)
+    ? new AppError(e.code as ErrorCode, e.message)
+    : new AppError("camera_refused", e.message);
+}
+
 /** The JSON body of every error response: `{error, message}`. */
 export interface ErrorBody {
   error: ErrorCode;

@@ -52,6 +52,9 @@ Deno.test("reachability: a site of 5 201 pairs is recorded whole and shown whole
     const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
       .text();
     assert(page.includes(`1 of ${total} ports up (${total - 1} down)`), "the site's summary");
+    // A viewer cannot open CLI sessions: the port's pill does not tell them to.
+    assert(page.includes("which needs the operator role"), "a viewer's pill names the role");
+    assert(!page.includes("Use the CLI tunnel"), "no CLI instructions for a viewer");
     // Page 14 of the devices, past the first 4 096 pairs: each port shows down.
     const page14 = await (await fetch(`${stack.url}/sites/${q.siteId}?page=14`, {
       headers: { cookie },

@@ -20,6 +20,7 @@ import { startCameraFeed } from "../live/camera_feed.ts";
 import { type Authorized, openTunnel, type RouteDeps } from "./route.ts";
 import { authorizeTunnel } from "./tunnel_ws.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
+import { logStoreFailure } from "../store/outage.ts";
 
 /** The path pattern of the live view endpoint. */
 export const LIVE_PATH = /^\/api\/live\/([^/]+)$/;
@@ -67,7 +68,8 @@ export async function prepareLive(
   if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
   const { principal, target } = await authorizeTunnel(d, req, handle, remote);
   const path = q.data.path;
-  const feed = await d.hub.acquire(liveKey(target.handle.id, path), async (sink) => {
+  const key = liveKey(target.handle.id, path);
+  const feed = await d.hub.acquire(key, async (sink) => {
     const tunnel = await openTunnel(d, target, "live");
     const release = () => {
       try {
@@ -92,6 +94,10 @@ export async function prepareLive(
         sink,
         () => d.clock.now(),
       );
+      // It plays: any node's memory of its last failure is out of date.
+      d.store.deleteLiveFailure(key).catch((e) =>
+        logStoreFailure(d.log, e, "live view failure not forgotten")
+      );
       return {
         ended: src.ended,
         close: () => {
@@ -101,6 +107,13 @@ export async function prepareLive(
       };
     } catch (e) {
       release();
+      // The browser asks why (its upgrade is refused), maybe of another node: keep the answer
+      // where every node reads it.
+      if (e instanceof AppError) {
+        await d.store.putLiveFailure({ key, code: e.code, message: e.message }).catch((err) =>
+          logStoreFailure(d.log, err, "live view failure not stored")
+        );
+      }
       throw e;
     }
   });

@@ -23,7 +23,8 @@ import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
 import { credentialEvents } from "../access/credential_events.ts";
 import { authenticate } from "../tenancy/auth.ts";
-import { AppError } from "../../shared/errors.ts";
+import { AppError, storedAppError } from "../../shared/errors.ts";
+import { FAILURE_MEMORY_MS } from "../live/hub.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
 import { jsonBody } from "./validate.ts";
 import { createSignIn, sessionRoutes } from "./session_routes.ts";
@@ -168,9 +169,13 @@ export function createApp(d: AppDeps): Hono<Env> {
     if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
     const { target } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
     await pickAgent(d, target);
-    // The camera's own refusal of the last attempt on this node (404 for the path, credentials).
-    const failed = d.liveHub?.recentFailure(liveKey(target.handle.id, q.data.path));
+    // The camera's own refusal of the last attempt (404 for the path, credentials): this node's,
+    // or another's (behind a load balancer the upgrade and this question may meet two nodes).
+    const key = liveKey(target.handle.id, q.data.path);
+    const failed = d.liveHub?.recentFailure(key);
     if (failed instanceof AppError) throw failed;
+    const elsewhere = await d.store.getLiveFailure(key, d.clock.now() - FAILURE_MEMORY_MS);
+    if (elsewhere) throw storedAppError(elsewhere);
     return c.json(
       { error: "upgrade_required", message: "this endpoint speaks WebSocket; send an upgrade" },
       426,

@@ -13,6 +13,7 @@
  * so on a real replica set a failover cannot roll them back.
  * @module
  */
+import { LIVE_FAILURE_KEEP_MS, type LiveFailure } from "./store.ts";
 import type {
   AgentAvailability,
   DeliveryAttempt,
@@ -1072,6 +1073,25 @@ class MongoStore extends MongoBase implements Store {
 
   async deleteNode(name: string): Promise<boolean> {
     return (await this.c(C.nodes).deleteOne({ _id: name as never })).deletedCount > 0;
+  }
+
+  async putLiveFailure(f: Omit<LiveFailure, "at">): Promise<void> {
+    const at = this.now();
+    await this.c(C.liveFailures).deleteMany({ at: { $lt: at - LIVE_FAILURE_KEEP_MS } });
+    await this.c(C.liveFailures).replaceOne(
+      { _id: f.key as never },
+      { code: f.code, message: f.message, at },
+      { upsert: true },
+    );
+  }
+
+  async getLiveFailure(key: string, since: number): Promise<LiveFailure | null> {
+    const d = await this.c(C.liveFailures).findOne({ _id: key as never, at: { $gte: since } });
+    return d ? { key, code: String(d.code), message: String(d.message), at: d.at as number } : null;
+  }
+
+  async deleteLiveFailure(key: string): Promise<void> {
+    await this.c(C.liveFailures).deleteOne({ _id: key as never });
   }
 
   // Agent stats and background jobs (mongo_stats.ts)

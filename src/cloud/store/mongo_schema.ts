@@ -41,6 +41,7 @@ export const C = {
   webhooks: "webhooks",
   deliveries: "webhook_deliveries",
   nodes: "nodes",
+  liveFailures: "live_failures",
 } as const;
 
 /**

@@ -46,6 +46,7 @@ import {
 } from "./rules.ts";
 
 export { LOOPBACK_CAPACITY, loopbackAddress };
+import { LIVE_FAILURE_KEEP_MS, type LiveFailure } from "./store.ts";
 import type {
   AgentAvailability,
   DeliveryAttempt,
@@ -1964,6 +1965,31 @@ class SqliteStore implements Store {
 
   async deleteNode(name: string): Promise<boolean> {
     return this.#run("DELETE FROM nodes WHERE name = ?", name) > 0;
+  }
+
+  async putLiveFailure(f: Omit<LiveFailure, "at">): Promise<void> {
+    const now = this.#now();
+    this.#tx(() => {
+      this.#run("DELETE FROM live_failures WHERE at < ?", now - LIVE_FAILURE_KEEP_MS);
+      this.#run(
+        `INSERT INTO live_failures (key, code, message, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET code = excluded.code, message = excluded.message,
+          at = excluded.at`,
+        f.key,
+        f.code,
+        f.message,
+        now,
+      );
+    });
+  }
+
+  async getLiveFailure(key: string, since: number): Promise<LiveFailure | null> {
+    const r = this.#get("SELECT * FROM live_failures WHERE key = ? AND at >= ?", key, since);
+    return r ? { key, code: String(r.code), message: String(r.message), at: num(r.at) } : null;
+  }
+
+  async deleteLiveFailure(key: string): Promise<void> {
+    this.#run("DELETE FROM live_failures WHERE key = ?", key);
   }
 
   // Agent stats

@@ -520,4 +520,14 @@ export const MIGRATIONS: readonly string[] = [
     settings TEXT NOT NULL
   );
   `,
+  // 23: why a live-view camera session last failed to open, for whichever node the browser's
+  // question reaches (kept minutes, not more).
+  `
+  CREATE TABLE live_failures (
+    key TEXT PRIMARY KEY,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  `,
 ];

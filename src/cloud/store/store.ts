@@ -387,6 +387,24 @@ export interface NodeRecord {
   settings: Record<string, string>;
 }
 
+/**
+ * Why a live-view camera session (live_ws.ts `liveKey`: handle and stream path) last failed to
+ * open: the camera's own refusal ("the camera answered DESCRIBE with 404 Not Found"). A browser
+ * never learns why its upgrade was refused and asks again without upgrading; behind a load
+ * balancer that question may reach another node, which reads the answer here.
+ */
+export interface LiveFailure {
+  key: string;
+  /** The error's catalogue code (shared/errors.ts). */
+  code: string;
+  message: string;
+  /** When it failed (the store's clock). */
+  at: number;
+}
+
+/** How long a stored {@linkcode LiveFailure} is kept at most (a put drops the older ones). */
+export const LIVE_FAILURE_KEEP_MS = 10 * 60_000;
+
 /** An agent's "I'm online via node X" lease, renewed on each heartbeat. */
 export interface Presence {
   agentId: string;
@@ -687,6 +705,15 @@ export interface Store extends AlertStore {
   listNodes(): Promise<NodeRecord[]>;
   /** Forgets a node (decommissioned); false when there was no such record. */
   deleteNode(name: string): Promise<boolean>;
+  /**
+   * Remembers why the live view's camera session `f.key` failed to open, at clock.now(),
+   * replacing the key's last; drops failures older than {@linkcode LIVE_FAILURE_KEEP_MS}.
+   */
+  putLiveFailure(f: Omit<LiveFailure, "at">): Promise<void>;
+  /** The key's remembered failure if it happened at or after `since`, else null. */
+  getLiveFailure(key: string, since: number): Promise<LiveFailure | null>;
+  /** Forgets the key's failure (its camera played). */
+  deleteLiveFailure(key: string): Promise<void>;
 
   // Agent stats (guide §9)
   /**

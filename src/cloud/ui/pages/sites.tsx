@@ -324,7 +324,9 @@ function Pill(props: { d: DeviceRow; p: number; operator: boolean }) {
       class="pill other"
       tabindex={0}
       data-protocol={proto}
-      title={`Use the CLI tunnel: nanodems-tunnel run, then connect to ${d.loopbackIp}:${p}`}
+      title={props.operator
+        ? `Use the CLI tunnel: nanodems-tunnel run, then connect to ${d.loopbackIp}:${p}`
+        : `Reached with the CLI tunnel (${d.loopbackIp}:${p}), which needs the operator role`}
     >
       {p} {proto.toUpperCase()}
     </span>

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../../src/shared/clock.ts";
 import type { AuditEntry, Handle, Site, Store, Tenant } from "../../../../src/cloud/store/store.ts";
+import { LIVE_FAILURE_KEEP_MS } from "../../../../src/cloud/store/store.ts";
 import { SLOT_LEASE_MS, TerminalSlots } from "../../../../src/cloud/access/terminal/slots.ts";
 import { agentListsConformance } from "./conformance_agent_lists.ts";
 import { portStatesConformance } from "./conformance_port_states.ts";
@@ -132,6 +133,40 @@ export function storeConformance(
       assert.equal(await s2.deleteNode("node-1"), true);
       assert.equal(await s2.deleteNode("node-1"), false);
       assert.deepEqual((await s1.listNodes()).map((n) => n.name), ["node-2"]);
+    },
+  );
+
+  race(
+    "live failures: one node's camera refusal read by the other; replaced, aged, forgotten",
+    async (s1, s2, clock) => {
+      const key = "h-cam /Streaming/Channels/101";
+      assert.equal(await s2.getLiveFailure(key, 0), null);
+      const t0 = clock.now();
+      await s1.putLiveFailure({ key, code: "camera_refused", message: "the camera answered 404" });
+      assert.deepEqual(await s2.getLiveFailure(key, t0), {
+        key,
+        code: "camera_refused",
+        message: "the camera answered 404",
+        at: t0,
+      });
+      clock.advance(1_000);
+      await s2.putLiveFailure({ key, code: "camera_refused", message: "credentials refused" });
+      assert.deepEqual(
+        await s1.getLiveFailure(key, t0),
+        { key, code: "camera_refused", message: "credentials refused", at: t0 + 1_000 },
+        "replaced, not added",
+      );
+      // Older than the caller's memory: not an answer.
+      assert.equal(await s1.getLiveFailure(key, t0 + 1_001), null);
+      await s1.deleteLiveFailure(key);
+      assert.equal(await s2.getLiveFailure(key, 0), null);
+      await s1.deleteLiveFailure(key); // forgetting nothing is fine
+      // A put drops what is older than LIVE_FAILURE_KEEP_MS (other keys too).
+      await s1.putLiveFailure({ key: "old", code: "camera_refused", message: "x" });
+      clock.advance(LIVE_FAILURE_KEEP_MS + 1);
+      await s2.putLiveFailure({ key: "new", code: "camera_refused", message: "y" });
+      assert.equal(await s1.getLiveFailure("old", 0), null);
+      assert.equal((await s1.getLiveFailure("new", 0))?.message, "y");
     },
   );
 
