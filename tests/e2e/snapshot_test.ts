@@ -2,7 +2,8 @@
 // snapshot URL fetched through the tunnel with the cloud-held credentials — from the camera's web
 // handle and from its RTSP handle (the device's web port is used) — and every refusal as the
 // operator sees it: no path (501, says why), no web port (501), no credentials (502), not a
-// JPEG (502), another tenant (403).
+// JPEG (502), another tenant (403). A second cloud node on the same store serves the picture
+// too, through the node that holds the agent.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
@@ -16,8 +17,8 @@ Deno.test("snapshot.jpg: the camera's own snapshot URL through the tunnel, with 
     await stack.agentFor(q);
     const web = q.device.handles[cam.port];
     const rtsp = q.device.handles[554];
-    const get = async (handle: string, query: string, token = q.apiToken) => {
-      const r = await fetch(`${stack.url}/api/handles/${handle}/snapshot.jpg${query}`, {
+    const get = async (handle: string, query: string, token = q.apiToken, base = stack.url) => {
+      const r = await fetch(`${base}/api/handles/${handle}/snapshot.jpg${query}`, {
         headers: { authorization: `Bearer ${token}` },
       });
       const bytes = new Uint8Array(await r.arrayBuffer());
@@ -51,6 +52,20 @@ Deno.test("snapshot.jpg: the camera's own snapshot URL through the tunnel, with 
       const seen = cam.seen.filter((s) => s.path === "/ISAPI/Streaming/channels/101/picture");
       assert(seen.some((s) => (s.headers.authorization ?? "").startsWith("Digest ")), "Digest");
     });
+
+    await t.step(
+      "from a second node of the cloud: the agent it does not hold is reached",
+      async () => {
+        const n2 = await Stack.start({ joining: stack, node: "node-2" });
+        try {
+          const r = await get(web, pic, q.apiToken, n2.url);
+          assertEquals([r.status, r.type], [200, "image/jpeg"], new TextDecoder().decode(r.bytes));
+          assertEquals([...r.bytes], [...FRAME]);
+        } finally {
+          await n2.stop();
+        }
+      },
+    );
 
     await t.step("refusals: no path, not a JPEG, bad path, another tenant", async () => {
       const none = await get(web, "");
