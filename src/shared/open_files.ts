@@ -7,15 +7,12 @@
  * after bind and then every connection. Accept loops tell running out of descriptors (EMFILE,
  * ENFILE: wait and accept again) from a closed listener (stop).
  *
- * The limit is read and raised with libc's getrlimit/setrlimit through Deno's FFI
- * (`--allow-ffi`, part of `-A` and of the compiled executables).
+ * The limit is read and raised with libc's getrlimit/setrlimit through Deno's FFI (`libc.ts`,
+ * `--allow-ffi`, part of `-A` and of the compiled executables).
  * @module
  */
 
-type Rlimit = {
-  getrlimit: { parameters: ["i32", "buffer"]; result: "i32" };
-  setrlimit: { parameters: ["i32", "buffer"]; result: "i32" };
-};
+import { type Libc, openLibc } from "./libc.ts";
 
 /** macOS refuses a soft limit above OPEN_MAX (10 240) however high the hard limit is. */
 const DARWIN_OPEN_MAX = 10_240n;
@@ -23,25 +20,17 @@ const DARWIN_OPEN_MAX = 10_240n;
 const asNumber = (v: bigint): number =>
   v >= BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
 
-/** Runs `fn` with libc's rlimit calls and RLIMIT_NOFILE; null where that is not possible. */
-function withRlimit<T>(fn: (lib: Deno.DynamicLibrary<Rlimit>, resource: number) => T): T | null {
+/** Runs `fn` with libc and RLIMIT_NOFILE; null where that is not possible. */
+function withRlimit<T>(fn: (lib: Libc, resource: number) => T): T | null {
   const os = Deno.build.os;
-  const path = os === "linux" ? "libc.so.6" : os === "darwin" ? "libSystem.B.dylib" : null;
-  if (!path) return null;
-  let lib: Deno.DynamicLibrary<Rlimit>;
+  if (os !== "linux" && os !== "darwin") return null;
+  let lib: Libc;
   try {
-    lib = Deno.dlopen<Rlimit>(path, {
-      getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-      setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-    });
+    lib = openLibc();
   } catch {
     return null;
   }
-  try {
-    return fn(lib, os === "linux" ? 7 : 8);
-  } finally {
-    lib.close();
-  }
+  return fn(lib, os === "linux" ? 7 : 8);
 }
 
 /**

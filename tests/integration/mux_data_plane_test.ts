@@ -21,7 +21,8 @@ import {
   writeHeader,
 } from "../../src/shared/protocol/mux.ts";
 import { type MuxStream, StreamError } from "../../src/shared/transport/mux_session.ts";
-import { openLibc, sockAddr, socketFds } from "../../src/shared/transport/libc.ts";
+import { openLibc } from "../../src/shared/libc.ts";
+import { sockAddr, socketFds } from "../../src/shared/transport/socket_info.ts";
 import { shutdownSocket } from "../../src/shared/transport/socket_shutdown.ts";
 import { DATA_NOTSENT_LOWAT, readNotSentLowat } from "../../src/shared/transport/notsent_lowat.ts";
 import { AppError, CATALOGUE } from "../../src/shared/errors.ts";

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { listenerFd, openLibc } from "./libc.ts";
+import { openLibc } from "../libc.ts";
+import { listenerFd } from "./socket_info.ts";
 
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;

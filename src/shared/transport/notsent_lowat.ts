@@ -13,7 +13,8 @@
  * possible (another OS, no FFI permission) nothing changes and the caller logs why.
  * @module
  */
-import { intSockOpt, type Libc, listenerFd, openLibc, sockAddr, socketFds } from "./libc.ts";
+import { type Libc, openLibc } from "../libc.ts";
+import { intSockOpt, listenerFd, sockAddr, socketFds } from "./socket_info.ts";
 
 const IPPROTO_TCP = 6;
 const TCP_NOTSENT_LOWAT = 25;

@@ -8,7 +8,8 @@
  * process's descriptors by its local port and its peer's address and port.
  * @module
  */
-import { openLibc, sockAddr, socketFds } from "./libc.ts";
+import { openLibc } from "../libc.ts";
+import { sockAddr, socketFds } from "./socket_info.ts";
 
 const SHUT_RDWR = 2;
 

@@ -1,34 +1,15 @@
 /**
- * The few libc socket calls Deno has no API for, through FFI, opened once and shared: setting
- * TCP_NODELAY on a TLS listener (`nodelay.ts`), TCP_NOTSENT_LOWAT on the data connections
- * (`notsent_lowat.ts`) and shutting down a socket whose Deno resource
- * is stuck in a TLS handshake (`socket_shutdown.ts`). Linux only; callers check the OS and
- * treat any failure as "not possible here".
+ * What a socket descriptor is, read through libc (`shared/libc.ts`): its local and peer address,
+ * an int option, whether it listens; and this process's socket descriptors. The transport finds
+ * the descriptor behind a Deno connection or listener this way, to set TCP_NODELAY on a TLS
+ * listener (`nodelay.ts`), TCP_NOTSENT_LOWAT on the data connections (`notsent_lowat.ts`) and to
+ * shut down a socket whose Deno resource is stuck in a TLS handshake (`socket_shutdown.ts`).
+ * Linux only (`/proc/self/fd`, Linux's sockaddr layout); callers check the OS and treat any
+ * failure as "not possible here".
  * @module
  */
 
-/** The libc symbols used. */
-export type Libc = Deno.DynamicLibrary<{
-  getsockname: { parameters: ["i32", "buffer", "buffer"]; result: "i32" };
-  getpeername: { parameters: ["i32", "buffer", "buffer"]; result: "i32" };
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"]; result: "i32" };
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"]; result: "i32" };
-  shutdown: { parameters: ["i32", "i32"]; result: "i32" };
-}>;
-
-let libc: Libc | null = null;
-
-/** Opens libc once (throws where FFI or libc.so.6 is not available). */
-export function openLibc(): Libc {
-  libc ??= Deno.dlopen("libc.so.6", {
-    getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-    getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-    setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-    shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  });
-  return libc;
-}
+import type { Libc } from "../libc.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
