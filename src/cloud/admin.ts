@@ -21,6 +21,7 @@ import { hashToken, mintToken } from "../shared/crypto/token.ts";
 import { mintEnrollmentToken } from "./tenancy/enrollment.ts";
 import type { Device, NodeRecord, Store } from "./store/store.ts";
 import { isRunning } from "./nodes.ts";
+import { formatHuman } from "./admin_output.ts";
 import { isPortProtocol, PORT_PROTOCOLS, type PortProtocol } from "./store/port_protocols.ts";
 import { ensureHandle } from "./tenancy/handle.ts";
 import { deviceHostRefusal } from "./tenancy/device_host.ts";
@@ -965,19 +966,9 @@ export async function adminMain(argv: string[]): Promise<number> {
   return 0;
 }
 
-function printHuman(result: Record<string, unknown>, indent = ""): void {
-  for (const [k, v] of Object.entries(result)) {
-    if (Array.isArray(v)) {
-      console.log(`${indent}${k}: ${v.length === 0 ? "(none)" : ""}`);
-      for (const item of v) {
-        console.log(`${indent}  - ${typeof item === "string" ? item : JSON.stringify(item)}`);
-      }
-    } else if (v && typeof v === "object") {
-      console.log(`${indent}${k}:`);
-      printHuman(v as Record<string, unknown>, indent + "  ");
-    } else console.log(`${indent}${k}: ${v}`);
-  }
-  if (!indent && ("token" in result || "apiToken" in result || "enrollmentToken" in result)) {
+function printHuman(result: Record<string, unknown>): void {
+  for (const line of formatHuman(result)) console.log(line);
+  if ("token" in result || "apiToken" in result || "enrollmentToken" in result) {
     console.log("\nCopy the token now: it is not shown again (only its hash is stored).");
   }
 }

@@ -1,7 +1,8 @@
 // The node registry end to end: two real cloud processes on one store, started with different
 // --audit-retention-days. The second node warns at start, naming both values; `admin nodes`
-// lists both running with that difference, /metrics counts it for an alert rule, and
-// `admin node forget` removes the stopped one (an unknown name is refused, naming the known ones).
+// lists both running with that difference (as JSON, and as indented blocks for a person),
+// /metrics counts it for an alert rule, and `admin node forget` removes the stopped one (an
+// unknown name is refused, naming the known ones).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { run, Stack } from "../_fixtures/stack.ts";
 import { metric } from "../_fixtures/two_nodes.ts";
@@ -35,6 +36,19 @@ Deno.test("node registry: two nodes with different shared settings warn and are 
     assertEquals(listed.nodes[0].settings["audit-retention-days"], "90");
     assertEquals(listed.nodes[1].settings["offline-grace"], "30s");
     assertEquals(listed.differences, ["audit-retention-days: node-1 90, node-2 off"]);
+    // Without --json, for a person: each node a block, its settings indented under it.
+    const plain = await run(
+      ["cloud", "admin", "nodes", "--data-dir", n1.dataDir],
+      n1.store ? { NC_STORE: n1.store } : {},
+    );
+    assertEquals(plain.code, 0, plain.stderr);
+    assertStringIncludes(plain.stdout, "nodes:\n  - name: node-1\n    running: true\n");
+    assertStringIncludes(plain.stdout, "  - name: node-2\n");
+    assertStringIncludes(plain.stdout, "    settings:\n      audit-retention-days: 90\n");
+    assertStringIncludes(
+      plain.stdout,
+      "differences:\n  - audit-retention-days: node-1 90, node-2 off\n",
+    );
 
     await n2.stop();
     n2 = null;
