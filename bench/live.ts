@@ -219,7 +219,17 @@ export async function browserLatency(
     }]);
     const page = await context.newPage();
     await page.goto(pageUrl);
-    await page.waitForSelector("video[data-state=playing][data-origin]", { timeout: 30_000 });
+    // Up to a minute: the player's own retries (1, 2, 4, 8, 15 s) fit in it twice over. When it
+    // does not play, the error says what the player showed (its state, why, the status line).
+    await page.waitForSelector("video[data-state=playing][data-origin]", { timeout: 60_000 })
+      .catch(async (e) => {
+        const shown = await page.evaluate(`(() => {
+          const v = document.querySelector("video[data-live]");
+          const s = v?.closest("figure")?.querySelector(".live-status");
+          return JSON.stringify({ ...v?.dataset, status: s?.textContent });
+        })()`).catch(() => "(the page did not answer)");
+        throw new Error(`the player did not play within 60 s: ${shown} (${(e as Error).message})`);
+      });
     await page.waitForFunction(`document.querySelector("video[data-live]").currentTime > 0`);
     await new Promise((r) => setTimeout(r, 1000)); // past the start-up catch-up
     const m = await page.evaluate(measureScript(seconds, clock)) as {

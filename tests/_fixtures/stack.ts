@@ -8,6 +8,7 @@ import * as net from "node:net";
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import { type FerretDb, startFerretDb } from "./ferretdb.ts";
+import { restartablePorts } from "./ports.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
@@ -38,9 +39,14 @@ export class Proc {
       stderr: "piped",
     }).spawn();
     this.exited = this.child.status;
-    this.#collect(this.child.stdout);
-    this.#collect(this.child.stderr);
+    this.#output = Promise.all([
+      this.#collect(this.child.stdout),
+      this.#collect(this.child.stderr),
+    ]).then(() => {}, () => {});
   }
+
+  /** Settles once the process has exited and all its output is in `lines`. */
+  readonly #output: Promise<void>;
 
   async #collect(stream: ReadableStream<Uint8Array>) {
     let buf = "";
@@ -61,24 +67,33 @@ export class Proc {
     }
   }
 
-  /** Waits for a log line matching `re` (already seen lines count); fails after `ms`. */
+  /**
+   * Waits for a log line matching `re` (already seen lines count); fails after `ms`, or at once
+   * when the process exits without printing one.
+   */
   waitFor(re: RegExp, ms = 20_000): Promise<string> {
     const seen = this.lines.find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        reject(
-          new Error(
-            `timed out waiting for ${re}; last lines:\n${this.lines.slice(-15).join("\n")}`,
-          ),
-        );
-      }, ms);
-      this.#waiters.push({
-        re,
-        resolve: (l) => {
-          clearTimeout(t);
-          resolve(l);
-        },
+      let settled = false;
+      const fail = (why: string) => {
+        if (settled) return;
+        settled = true;
+        this.#waiters = this.#waiters.filter((w) => w.re !== re || w.resolve !== done);
+        reject(new Error(`${why} ${re}; last lines:\n${this.lines.slice(-15).join("\n")}`));
+      };
+      const t = setTimeout(() => fail("timed out waiting for"), ms);
+      const done = (l: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(t);
+        resolve(l);
+      };
+      this.#waiters.push({ re, resolve: done });
+      this.#output.then(async () => {
+        const code = (await this.exited).code;
+        clearTimeout(t);
+        fail(`exited (code ${code}) before printing`);
       });
     });
   }
@@ -292,40 +307,68 @@ export class Stack {
     return `http://127.0.0.1:${this.ports.http}`;
   }
 
-  /** (Re)starts the cloud process, on the same ports when it ran before. */
+  /**
+   * (Re)starts the cloud process, on the same ports when it ran before (agents enrolled with it
+   * dial them again). The first start takes ports below the kernel's ephemeral range
+   * (`restartablePorts`): freed during a restart, a port from that range could be taken by any
+   * test running in parallel. A start refused with "Address already in use" tries again: a first
+   * start on other ports, a restart on the same ones once the connection holding one has gone.
+   */
   async startCloud(): Promise<void> {
-    const p = this.ports;
-    this.cloud = new Proc([
-      "cloud",
-      "--node",
-      this.node,
-      "--data-dir",
-      this.dataDir,
-      "--http",
-      `127.0.0.1:${p?.http ?? 0}`,
-      "--control",
-      `127.0.0.1:${p?.control ?? 0}`,
-      "--data",
-      `127.0.0.1:${p?.data ?? 0}`,
-      "--rtsp",
-      `127.0.0.1:${p?.rtsp ?? 0}`,
-      "--internal",
-      `127.0.0.1:${p?.internal ?? 0}`,
-      "--control-hostnames",
-      "127.0.0.1,localhost",
-      "--log-format",
-      "json",
-      ...this.cloudArgs,
-    ], { NC_ADMIN_API_KEY: TEST_ADMIN_KEY, ...this.#env, ...this.cloudEnv });
-    const ready = JSON.parse(await this.cloud.waitFor(/"cloud ready"/, 30_000));
-    this.ports = {
-      http: ready.http,
-      control: ready.control,
-      data: ready.data,
-      rtsp: ready.rtsp,
-      internal: ready.internal,
-      metrics: ready.metrics,
-    };
+    const restart = this.ports !== undefined;
+    for (let attempt = 1;; attempt++) {
+      const [http, control, data, rtsp, internal] = this.ports
+        ? [
+          this.ports.http,
+          this.ports.control,
+          this.ports.data,
+          this.ports.rtsp,
+          this.ports.internal,
+        ]
+        : restartablePorts(5);
+      this.cloud = new Proc([
+        "cloud",
+        "--node",
+        this.node,
+        "--data-dir",
+        this.dataDir,
+        "--http",
+        `127.0.0.1:${http}`,
+        "--control",
+        `127.0.0.1:${control}`,
+        "--data",
+        `127.0.0.1:${data}`,
+        "--rtsp",
+        `127.0.0.1:${rtsp}`,
+        "--internal",
+        `127.0.0.1:${internal}`,
+        "--control-hostnames",
+        "127.0.0.1,localhost",
+        "--log-format",
+        "json",
+        ...this.cloudArgs,
+      ], { NC_ADMIN_API_KEY: TEST_ADMIN_KEY, ...this.#env, ...this.cloudEnv });
+      let line: string;
+      try {
+        line = await this.cloud.waitFor(/"cloud ready"/, 30_000);
+      } catch (e) {
+        const inUse = this.cloud.lines.some((l) => /Address already in use|AddrInUse/.test(l));
+        if (!inUse || attempt >= (restart ? 20 : 5)) throw e;
+        await this.cloud.stop("SIGKILL");
+        if (restart) await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      const ready = JSON.parse(line);
+      this.ports = {
+        http: ready.http,
+        control: ready.control,
+        data: ready.data,
+        rtsp: ready.rtsp,
+        internal: ready.internal,
+        metrics: ready.metrics,
+      };
+      return;
+    }
   }
 
   /** Runs `connector cloud admin ...args --json` against this cloud's data directory. */

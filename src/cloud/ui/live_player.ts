@@ -17,12 +17,13 @@
  * are what tests look at.
  * @module
  */
+import { REFUSAL_JS } from "./refusal.ts";
 
 /** Seconds between attempts, the last one repeated. */
 export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
 
 /** The script. */
-export const LIVE_JS = `
+export const LIVE_JS = `${REFUSAL_JS}
 const RETRY = ${JSON.stringify(RETRY_SECONDS)};
 function say(video, text) {
   const s = video.closest("figure")?.querySelector(".live-status");
@@ -31,17 +32,6 @@ function say(video, text) {
 function liveUrl(video, proto) {
   return proto + "//" + location.host + "/api/live/" + encodeURIComponent(video.dataset.live) +
     "?path=" + encodeURIComponent(video.dataset.path || "/");
-}
-// Why a refused upgrade was refused, and whether waiting can help.
-async function why(video) {
-  try {
-    const r = await fetch(liveUrl(video, location.protocol), { credentials: "same-origin", headers: { accept: "application/json" } });
-    if (r.status === 426) return { retry: true, text: "the camera did not answer" };
-    const b = await r.json().catch(() => ({}));
-    return { retry: r.status >= 500 || r.status === 429, text: b.message || "HTTP " + r.status };
-  } catch {
-    return { retry: true, text: "the cloud cannot be reached" };
-  }
 }
 function stop(video, text) {
   video.dataset.state = "closed"; video.dataset.reason = text;
@@ -105,7 +95,7 @@ function play(video, attempt = 0) {
     // A stream that played a while starts its count again.
     const next = playingSince && Date.now() - playingSince > 10000 ? 0 : attempt;
     if (opened) return retry(video, next, ev.reason || "the connection to the cloud was lost");
-    const w = await why(video);
+    const w = await refusalOf(liveUrl(video, location.protocol));
     if (!w.retry) return stop(video, w.text);
     retry(video, next, w.text);
   };

@@ -14,9 +14,10 @@
  * of the last picture) are what tests look at; `window.__ncThumbSeconds` shortens the period.
  * @module
  */
+import { REFUSAL_JS } from "./refusal.ts";
 
 /** The script. */
-export const THUMBS_JS = `
+export const THUMBS_JS = `${REFUSAL_JS}
 const PERIOD = (window.__ncThumbSeconds || 30) * 1000;
 const PARALLEL = 2;
 const visible = new Set();
@@ -26,18 +27,6 @@ let running = 0;
 function liveUrl(canvas) {
   const path = canvas.dataset.path ? "?path=" + encodeURIComponent(canvas.dataset.path) : "";
   return "/api/live/" + encodeURIComponent(canvas.dataset.thumb) + path;
-}
-
-// Why a refused upgrade was refused (the cloud's own words).
-async function refusal(canvas) {
-  try {
-    const r = await fetch(liveUrl(canvas), { credentials: "same-origin", headers: { accept: "application/json" } });
-    if (r.status === 426) return "the camera did not answer";
-    const b = await r.json().catch(() => ({}));
-    return b.message || "HTTP " + r.status;
-  } catch {
-    return "the cloud cannot be reached";
-  }
 }
 
 // "No picture: <why>" on the canvas: across the bottom of the last picture, or the whole box.
@@ -141,7 +130,7 @@ function grab(canvas) {
     ws.onclose = (ev) => {
       if (done) return;
       if (ev.reason || opened) return finish("failed", ev.reason || "the camera's stream closed");
-      refusal(canvas).then((text) => finish("failed", text));
+      refusalOf(liveUrl(canvas)).then((w) => finish("failed", w.text));
     };
     canvas.dataset.state = canvas.dataset.state === "ok" ? "ok" : "loading";
   });
