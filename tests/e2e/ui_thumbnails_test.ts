@@ -107,6 +107,13 @@ Deno.test("site page: a camera thumbnail shows a real picture and refreshes only
         "data-name",
       )}: no picture: the camera answered DESCRIBE with 404 Not Found`,
     );
+    // A screen reader hears the same, not "Latest picture of".
+    assertEquals(
+      await failed.getAttribute("aria-label"),
+      `No picture from ${await failed.getAttribute(
+        "data-name",
+      )}: the camera answered DESCRIBE with 404 Not Found`,
+    );
     // Written on the canvas: light text on the dark box.
     const light = await other.evaluate(`(() => {
       const c = document.querySelector("canvas[data-thumb]");

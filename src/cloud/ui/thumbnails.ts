@@ -10,8 +10,9 @@
  * hidden. A thumbnail that gets no picture says why on the canvas itself (over the last picture,
  * or in place of one): a browser never learns why an upgrade was refused, so it asks the same URL
  * without upgrading, as the live player does ("agent reconnecting", the camera's 404 for the
- * path). `data-state` on the canvas (loading, ok, failed), `data-reason` and `data-at` (the time
- * of the last picture) are what tests look at; `window.__ncThumbSeconds` shortens the period.
+ * path); so does its `aria-label`, for a screen reader. `data-state` on the canvas (loading, ok,
+ * failed), `data-reason` and `data-at` (the time of the last picture) are what tests look at;
+ * `window.__ncThumbSeconds` shortens the period.
  * @module
  */
 import { REFUSAL_JS } from "./refusal.ts";
@@ -69,8 +70,12 @@ function grab(canvas) {
       if (state === "failed") {
         canvas.dataset.reason = reason;
         canvas.title = canvas.dataset.name + ": no picture: " + reason;
+        canvas.setAttribute("aria-label", "No picture from " + canvas.dataset.name + ": " + reason);
         sayOnCanvas(canvas, reason);
-      } else delete canvas.dataset.reason;
+      } else {
+        delete canvas.dataset.reason;
+        canvas.setAttribute("aria-label", "Latest picture of " + canvas.dataset.name);
+      }
       resolve();
     };
     const timer = setTimeout(() => finish("failed", "no picture within 15 s"), 15000);
