@@ -1,6 +1,7 @@
 /**
  * The console's lists at scale (issue 14 item 17): a site with `devices` devices and a tenant of
- * `agents` agents on 100 more sites (150 of them online) seeded through the store, then every
+ * `agents` agents on 100 more sites (150 of them online) seeded through the store, with a
+ * reachability state for each of the site's pairs (one device in ten down), then every
  * list a user pages through — the site page (first, middle and last page), its search, the sites
  * list, the agents list (first and middle page, a search), the dashboard's polled numbers and
  * the API's device and agent pages — fetched `reps` times each over HTTP with a signed-in
@@ -8,7 +9,7 @@
  * @module
  */
 import { Stack } from "../tests/_fixtures/stack.ts";
-import { seedAgents, seedDevices } from "../tests/_fixtures/seed.ts";
+import { seedAgents, seedDevices, seedPortStates } from "../tests/_fixtures/seed.ts";
 import { quantile } from "./failover.ts";
 
 /** One list's page times. */
@@ -30,6 +31,8 @@ export async function measureLists(
   try {
     const q = await stack.quickstart([22]);
     await seedDevices(stack, q.tenantId, q.siteId, devices);
+    // Every pair checked, one device in ten down: the site page counts them on every load.
+    await seedPortStates(stack, q.tenantId, q.siteId, devices);
     const sites: string[] = [];
     for (let i = 0; i < 100; i++) {
       const r = await fetch(`${stack.url}/api/sites`, {
@@ -62,6 +65,8 @@ export async function measureLists(
         bearer,
       ],
       ["API devices, search", `/api/sites/${q.siteId}/devices?q=10.0.1.`, bearer],
+      ["API reachability, first page", `/api/sites/${q.siteId}/reachability`, bearer],
+      ["API reachability, down only", `/api/sites/${q.siteId}/reachability?state=down`, bearer],
       ["API agents, a middle page", `/api/agents?cursor=${agents >> 1}`, bearer],
       ["API agents, search", "/api/agents?q=gate-99", bearer],
     ];

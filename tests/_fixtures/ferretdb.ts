@@ -18,6 +18,7 @@
  * @module
  */
 import * as net from "node:net";
+import { restartablePorts } from "./ports.ts";
 
 /** The FerretDB release the tests run against. */
 export const FERRETDB_VERSION = "v1.24.2";
@@ -147,17 +148,6 @@ async function patchWrites(dir: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, "127.0.0.1");
@@ -241,7 +231,8 @@ export async function startFerretDb(): Promise<FerretDb> {
   const bin = await ensureFerretDb();
   const dir = await Deno.makeTempDir({ prefix: "nanodems-ferretdb-" });
   for (let attempt = 0;; attempt++) {
-    const port = await freePort();
+    // Below the ephemeral range: nothing else takes it while resume() restarts the server.
+    const [port] = restartablePorts(1);
     let server = spawnServer(bin, dir, port);
     if (await waitListening(server, port)) {
       // Should the test file end without calling stop (a --filter that skips it), the server

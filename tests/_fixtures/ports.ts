@@ -1,11 +1,11 @@
 /**
- * Ports for a test process that restarts on the same addresses. The kernel hands out port-0
- * listeners and the local end of every outgoing connection from its ephemeral range
- * (`net.ipv4.ip_local_port_range`); a port from that range, freed while a cloud restarts, can be
- * taken in that second by any test running in parallel, and the restart fails with "Address
- * already in use". Ports below the range are never handed out that way: only another caller of
- * this module could take one, a chance of one in several thousand per port, which the cloud
- * fixture's retry covers.
+ * Ports for a test process that restarts on the same addresses (a cloud node, FerretDB). The
+ * kernel hands out port-0 listeners and the local end of every outgoing connection from its
+ * ephemeral range (`net.ipv4.ip_local_port_range`); a port from that range, freed while a server
+ * restarts, can be taken in that second by any test running in parallel, and the restart fails
+ * with "Address already in use". Ports below the range are never handed out that way: only
+ * another caller of this module could take one, a chance of one in several thousand per port,
+ * which the callers' retries cover.
  * @module
  */
 

@@ -50,6 +50,50 @@ export async function seedDevices(
 }
 
 /**
+ * Records a reachability state for every (host, port) of the first `n` devices `seedDevices`
+ * made with its default shape (hosts 10.x.y.z, ports 80 and 554), as an agent's reports would,
+ * in steps of 500 pairs: every `downEvery`-th device's pairs down, the others up. Returns how
+ * long it took (ms).
+ */
+export async function seedPortStates(
+  stack: Stack,
+  tenantId: string,
+  siteId: string,
+  n: number,
+  downEvery = 10,
+): Promise<number> {
+  const store = await openStore(stack.store ?? "sqlite:", stack.dataDir);
+  const started = performance.now();
+  try {
+    const now = systemClock.now();
+    let batch: Parameters<typeof store.recordPortStates>[0] = [];
+    for (let i = 0; i < n; i++) {
+      const host = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      const up = i % downEvery !== 0;
+      for (const port of [80, 554]) {
+        batch.push({
+          tenantId,
+          siteId,
+          host,
+          port,
+          up,
+          since: now,
+          error: up ? "" : "connection refused",
+          agentId: "ag-seed-reporter",
+        });
+      }
+      if (batch.length >= 500 || i === n - 1) {
+        await store.recordPortStates(batch);
+        batch = [];
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return performance.now() - started;
+}
+
+/**
  * Adds `n` agents to a tenant through the store, the way enrollment makes them (ids `ag-seed-N`,
  * host names `seed-N`, every 10th `gate-N`), round-robin over `siteIds`. The first `online` get
  * an hour's presence lease on `node` with 2 active streams each, and `bytesUp` sent today (this

@@ -8,13 +8,28 @@ import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { restartablePorts } from "../_fixtures/ports.ts";
 import { Proc, Stack } from "../_fixtures/stack.ts";
 
-Deno.test("the fixture restarts a cloud on its ports once another holder lets one go", async () => {
+/** Listens on `port` as soon as the stopped cloud's control relay child has let it go. */
+async function squat(port: number): Promise<Deno.Listener> {
+  for (let i = 0;; i++) {
+    try {
+      return Deno.listen({ hostname: "127.0.0.1", port });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse) || i >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+Deno.test("the fixture restarts a cloud on its ports once other holders let them go", async () => {
   const stack = await Stack.start();
   try {
     const before = { ...stack.ports };
     await stack.cloud.stop();
-    const squatter = Deno.listen({ hostname: "127.0.0.1", port: before.http });
-    setTimeout(() => squatter.close(), 1500);
+    // Two holders: the HTTP port (Deno's "Address already in use") and the control port, which
+    // the control relay child binds (Node's "EADDRINUSE").
+    const squatters = await Promise.all([before.http, before.control].map(squat));
+    setTimeout(() => squatters[0].close(), 1500);
+    setTimeout(() => squatters[1].close(), 3000);
     await stack.startCloud();
     assertEquals(stack.ports.http, before.http);
     assertEquals(stack.ports.control, before.control);
