@@ -86,6 +86,8 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.recordings, { tenantId: 1, endedAt: -1, ord: -1 }, { name: "tenant_ended" }],
   [C.portStates, { tenantId: 1, siteId: 1 }, { name: "tenant_site" }],
   [C.portStates, { siteId: 1, host: 1 }, { name: "site_host" }],
+  // A site's down (or up) pairs in (host, port) order: the reachability API's `?state=down`.
+  [C.portStates, { siteId: 1, up: 1, host: 1, port: 1 }, { name: "site_up_host" }],
   [C.events, { key: 1 }, { unique: true, name: "key" }],
   [C.events, { tenantId: 1, _id: -1 }, { name: "tenant_seq" }],
   [C.events, { at: 1 }, { name: "at" }],

@@ -104,6 +104,26 @@ export interface SqliteAccess {
   tx<T>(fn: () => T): T;
 }
 
+/**
+ * The SQL of {@linkcode Store.pagePortStates} (`filtered`: only up or only down states, one more
+ * parameter after the site), exported for the query-plan test. The primary key (site_id, host,
+ * port) walks the page, or port_states_site_up in the same order when filtered; each state's pair
+ * is looked up on the devices of its host (devices_site_host), so a page costs its own rows, not
+ * the site's. `s.host || ''` carries no column affinity: compared with the bare column, SQLite
+ * used devices_site_host for the site alone and read every device of the site for each state
+ * (290 ms for a page of 1 000 down states at 10 000 devices; 3.6 ms with it).
+ */
+export function pagePortStatesSql(filtered: boolean): string {
+  return `SELECT s.* FROM port_states AS s
+        WHERE s.site_id = ? ${filtered ? "AND s.up = ?" : ""} AND s.tenant_id = ?
+          AND (s.host > ? OR (s.host = ? AND s.port > ?))
+          AND EXISTS (SELECT 1 FROM devices AS d INDEXED BY devices_site_host, json_each(d.ports) AS p
+                       WHERE d.site_id = s.site_id AND lower(d.host) = s.host || ''
+                         AND d.tenant_id = s.tenant_id AND p.value = s.port)
+        ORDER BY s.host, s.port
+        LIMIT ?`;
+}
+
 /** Reachability, events and webhooks over the SQLite store's connection. */
 export class SqliteAlerts implements AlertStore {
   readonly #db: SqliteAccess;
@@ -212,26 +232,16 @@ export class SqliteAlerts implements AlertStore {
     siteId: string,
     q: PortStatePageQuery,
   ): Promise<PortState[]> {
-    // The primary key (site_id, host, port) walks the page; each state's pair is looked up on
-    // the devices of its host (devices_site_host), so the page costs its own rows, not the site.
     const after = q.after ?? { host: "", port: -1 };
+    const up = q.up === undefined ? [] : [q.up ? 1 : 0];
     return this.#all(
-      `SELECT s.* FROM port_states AS s
-        WHERE s.site_id = ? AND s.tenant_id = ?
-          AND (s.host > ? OR (s.host = ? AND s.port > ?))
-          AND (? IS NULL OR s.up = ?)
-          AND EXISTS (SELECT 1 FROM devices AS d INDEXED BY devices_site_host, json_each(d.ports) AS p
-                       WHERE d.site_id = s.site_id AND lower(d.host) = s.host
-                         AND d.tenant_id = s.tenant_id AND p.value = s.port)
-        ORDER BY s.host, s.port
-        LIMIT ?`,
+      pagePortStatesSql(q.up !== undefined),
       siteId,
+      ...up,
       tenantId,
       after.host,
       after.host,
       after.port,
-      q.up === undefined ? null : q.up ? 1 : 0,
-      q.up === undefined ? null : q.up ? 1 : 0,
       q.limit,
     ).map(toPortState);
   }
