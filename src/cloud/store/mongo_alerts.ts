@@ -202,8 +202,9 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     siteId: string,
     q: PortStatePageQuery,
   ): Promise<PortState[]> {
-    // A page of states on site_host, then their hosts' devices (FerretDB has no $lookup): the
-    // states of pairs no longer allowlisted are dropped and the next raw page read to fill in.
+    // A page of states on site_host (site_up_host for only up or only down states), then their
+    // hosts' devices (FerretDB has no $lookup): the states of pairs no longer allowlisted are
+    // dropped and the next raw page read to fill in.
     const out: PortState[] = [];
     let after = q.after;
     for (;;) {
