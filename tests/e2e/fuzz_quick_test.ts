@@ -7,14 +7,16 @@
 // Deno's own node:http2 (nghttp2 assertion `stream->closed_next == NULL`, denoland/deno#36788)
 // when an agent's GOAWAY arrived; the control relay now drops that frame before nghttp2 sees it
 // (src/cloud/control/goaway_filter.ts), and a relay ending would show here as an ERROR line.
+// `datamux` is a compromised agent on its data connection: hostile mux frames must close that
+// connection (and the tunnels on it) and nothing else.
 import { assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream and internal-listener inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener and compromised-agent inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
-    targets: ["http", "enroll", "rtsp", "frames", "control", "interrelay"],
+    targets: ["http", "enroll", "rtsp", "frames", "control", "interrelay", "datamux"],
     rssBoundMib: 256,
     jobs: 4,
     out: "out/fuzz/quick.json",

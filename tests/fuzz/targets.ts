@@ -2,8 +2,9 @@
  * The fuzz targets: each turns a seeded random source into one hostile exchange with the real
  * cloud and reports what its oracle saw. HTTP/1.1 requests (the parser, the proxy's request
  * checks, upgrades, the JSON endpoints), enrollment and claim bodies, stateful RTSP sessions,
- * WebSocket frames on an open tunnel and garbage on the data port, and control-stream messages
- * sent with a valid agent certificate. Process-wide oracles (the node still runs, nothing reached
+ * WebSocket frames on an open tunnel and garbage on the data port, control-stream messages
+ * sent with a valid agent certificate, the internal listener's frames (interrelay_target.ts) and
+ * a compromised agent's mux frames (datamux_target.ts). Process-wide oracles (the node still runs, nothing reached
  * the last-resort handler, memory within a bound, devices saw nothing they must not) are checked
  * by main.ts between cases.
  * @module
@@ -17,6 +18,7 @@ import { DATA_HEADER_SIZE, PROTOCOL_VERSION } from "../../src/shared/protocol/wi
 import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { completeResponse, exchange, type World, writeAll } from "./world.ts";
 import { interrelay } from "./interrelay_target.ts";
+import { datamux } from "./datamux_target.ts";
 
 /** What one case found wrong (nothing when it held). */
 export interface Finding {
@@ -528,4 +530,4 @@ const control: Target = {
 };
 
 /** Every target, by name. */
-export const TARGETS: Target[] = [http, enroll, rtsp, frames, control, interrelay];
+export const TARGETS: Target[] = [http, enroll, rtsp, frames, control, interrelay, datamux];
