@@ -9,7 +9,8 @@
  * Oracle, besides main.ts's (the node runs, nothing reached the last-resort handler, no ERROR
  * line): a frame that breaks the framing itself (the checks `readHeader` makes on every frame)
  * closes that data connection within 3 s, and an operator's tunnel carried on it ends with it —
- * the node closes the compromised connection and nothing else.
+ * the node closes the compromised connection and nothing else. A case's frames name the stream
+ * ids its node chose, so `--case N` replays the case's choices, not always its exact bytes.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -39,25 +40,66 @@ interface Rogue {
   caPem: string;
   /** The newest fresh ticket (taken), or null when none came within `ms`. */
   ticket(ms: number): Promise<Uint8Array | null>;
-  /** Runs `fn` when no other case of this target runs (they share one agent's pool). */
-  turn<T>(fn: () => Promise<T>, waitMs: number): Promise<T | null>;
 }
 
-const rogues = new WeakMap<World, Promise<Rogue>>();
+/**
+ * A case has a rogue to itself (its tunnels and data connections are the case's), so rogues are
+ * made as cases need them, up to MAX_ROGUES; a case finding none free within a second is skipped.
+ */
+const MAX_ROGUES = 4;
 
-function rogue(w: World): Promise<Rogue> {
-  let r = rogues.get(w);
-  if (!r) {
-    r = makeRogue(w);
-    rogues.set(w, r);
+interface Rogues {
+  free: Rogue[];
+  made: number;
+  waiting: Set<(r: Rogue) => void>;
+}
+
+const pools = new WeakMap<World, Rogues>();
+
+/** A rogue of `w` for one case (null: all busy), to be given back with {@link giveBack}. */
+async function takeRogue(w: World): Promise<Rogue | null> {
+  let pool = pools.get(w);
+  if (!pool) {
+    pool = { free: [], made: 0, waiting: new Set() };
+    pools.set(w, pool);
   }
-  return r;
+  const p = pool;
+  const free = p.free.pop();
+  if (free) return free;
+  if (p.made < MAX_ROGUES) {
+    p.made++;
+    try {
+      return await makeRogue(w, p.made);
+    } catch (e) {
+      p.made--;
+      throw e;
+    }
+  }
+  return await new Promise<Rogue | null>((resolve) => {
+    const take = (r: Rogue) => {
+      clearTimeout(timer);
+      p.waiting.delete(take);
+      resolve(r);
+    };
+    const timer = setTimeout(() => {
+      p.waiting.delete(take);
+      resolve(null);
+    }, 1_000);
+    p.waiting.add(take);
+  });
 }
 
-async function makeRogue(w: World): Promise<Rogue> {
+function giveBack(w: World, r: Rogue): void {
+  const p = pools.get(w)!;
+  const [next] = p.waiting;
+  if (next) next(r);
+  else p.free.push(r);
+}
+
+async function makeRogue(w: World, n: number): Promise<Rogue> {
   // Port 9 (discard): the rogue never dials its device; the node only has to ask it to.
   const q = await w.stack.quickstart([9], "Gamma");
-  const enrolled = await w.stack.enroll(q.enrollmentToken, "rogue-agent");
+  const enrolled = await w.stack.enroll(q.enrollmentToken, `rogue-agent-${n}`);
   if (enrolled.code !== 0) throw new Error(`enrolling the rogue agent failed: ${enrolled.stderr}`);
   const state = await loadState(enrolled.state);
   if (!state) throw new Error("no rogue agent state");
@@ -112,7 +154,6 @@ async function makeRogue(w: World): Promise<Rogue> {
     client.close();
     return Promise.resolve();
   });
-  let queue: Promise<unknown> = Promise.resolve();
   return {
     handle: q.device.handles[9],
     apiToken: q.apiToken,
@@ -136,19 +177,6 @@ async function makeRogue(w: World): Promise<Rogue> {
           arrived.add(done);
         });
       }
-    },
-    turn(fn, waitMs) {
-      let waited: ReturnType<typeof setTimeout> | undefined;
-      const mine = queue.then(() => {
-        clearTimeout(waited);
-        return fn();
-      });
-      queue = mine.catch(() => {});
-      // A case that cannot have its turn in time is skipped, not left to the case timeout.
-      return Promise.race([
-        mine,
-        new Promise<null>((resolve) => (waited = setTimeout(() => resolve(null), waitMs))),
-      ]).finally(() => clearTimeout(waited));
     },
   };
 }
@@ -380,9 +408,13 @@ function show(parts: Uint8Array[]): string {
 export const datamux: Target = {
   name: "datamux",
   async run(w, rng) {
-    const r = await rogue(w);
-    const found = await r.turn(() => oneCase(w, r, rng), 2_000);
-    return found ?? [];
+    const r = await takeRogue(w);
+    if (!r) return [];
+    try {
+      return await oneCase(w, r, rng);
+    } finally {
+      giveBack(w, r);
+    }
   },
 };
 

@@ -15,6 +15,7 @@ import * as tls from "node:tls";
 import { controlServiceDefinition, encodeAgentMessage } from "../../src/shared/protocol/control.ts";
 import type { AgentMessage } from "../../src/shared/protocol/control.ts";
 import { DATA_HEADER_SIZE, PROTOCOL_VERSION } from "../../src/shared/protocol/wire.ts";
+import { EARLY_DATA_HEADER, EARLY_MAX } from "../../src/shared/transport/early_data.ts";
 import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { completeResponse, exchange, type World, writeAll } from "./world.ts";
 import { interrelay } from "./interrelay_target.ts";
@@ -144,14 +145,19 @@ function credentials(w: World, rng: Rng): string[] {
 
 function httpRequest(w: World, rng: Rng, path?: string, bodyText?: string): Uint8Array {
   const method = rng.pick(["GET", "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]);
-  let target = path ?? rng.pick(routes(w));
+  // One in ten: an upgrade to a tunnel the caller may open, often with early data.
+  const tunnel = path === undefined && rng.chance(0.1);
+  let target = path ??
+    (tunnel
+      ? rng.pick([`/api/tunnel/${w.handles.echo}`, `/api/tunnel/${w.handles.http}`])
+      : rng.pick(routes(w)));
   if (rng.chance(0.3)) {
     const at = rng.int(target.length + 1);
     target = target.slice(0, at) + rng.pick(NASTY) + target.slice(at);
   }
   const headers = [`Host: ${rng.chance(0.9) ? "127.0.0.1" : rng.pick(NASTY)}`];
-  headers.push(...credentials(w, rng));
-  if (rng.chance(0.3)) {
+  headers.push(...(tunnel ? [`Authorization: Bearer ${w.a.apiToken}`] : credentials(w, rng)));
+  if (tunnel || rng.chance(0.3)) {
     headers.push(
       "Connection: Upgrade",
       "Upgrade: websocket",
@@ -159,6 +165,19 @@ function httpRequest(w: World, rng: Rng, path?: string, bodyText?: string): Uint
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
     );
     if (rng.chance(0.5)) headers.push(`Origin: ${rng.pick(["null", "http://evil.example"])}`);
+    if (rng.chance(tunnel ? 0.7 : 0.3)) {
+      // Early data (the CLI's first client bytes, carried in the upgrade): good, bad, too long.
+      headers.push(`${EARLY_DATA_HEADER}: ${
+        rng.pick([
+          Buffer.from(rng.bytes(1 + rng.int(EARLY_MAX))).toString("base64"),
+          btoa("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+          Buffer.from(rng.bytes(EARLY_MAX + 1)).toString("base64"),
+          rng.pick(NASTY),
+          "====",
+          "",
+        ])
+      }`);
+    }
   } else {
     headers.push("Connection: close");
   }
