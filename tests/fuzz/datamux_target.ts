@@ -8,7 +8,7 @@
  *
  * Oracle, besides main.ts's (the node runs, nothing reached the last-resort handler, no ERROR
  * line): a frame that breaks the framing itself (the checks `readHeader` makes on every frame)
- * closes that data connection within 3 s, and an operator's tunnel carried on it ends with it —
+ * closes that data connection, and an operator's tunnel carried on it ends with it, within 5 s —
  * the node closes the compromised connection and nothing else. A case's frames name the stream
  * ids its node chose, so `--case N` replays the case's choices, not always its exact bytes.
  * @module
@@ -26,8 +26,11 @@ import type { Finding, Target } from "./targets.ts";
 
 const ControlClient = grpc.makeGenericClientConstructor(controlServiceDefinition, "Control");
 
-/** How long a violation may take to close the data connection, and the tunnel on it. */
-const CLOSE_WITHIN_MS = 3_000;
+/**
+ * How long a violation may take to close the data connection and the tunnel on it, together
+ * (generous: the quick run shares two cores with the rest of the suite; a case has 15 s in all).
+ */
+const CLOSE_WITHIN_MS = 5_000;
 /** A ticket the node sent is good for 15 s; older than this is not tried. */
 const TICKET_FRESH_MS = 12_000;
 
@@ -424,7 +427,7 @@ async function oneCase(w: World, r: Rogue, rng: Rng): Promise<Finding[]> {
   const op = operator(w.stack.ports.http, r.handle, r.apiToken);
   let conn: Deno.TlsConn | null = null;
   try {
-    const ticket = await r.ticket(3_000);
+    const ticket = await r.ticket(2_000);
     if (!ticket) return [];
     conn = await Deno.connectTls({
       hostname: "127.0.0.1",
@@ -536,6 +539,7 @@ async function oneCase(w: World, r: Rogue, rng: Rng): Promise<Finding[]> {
     parts.push(bad.bytes);
     const answered = op.head().startsWith("HTTP/1.1 101");
     await send(bad.bytes);
+    const deadline = Date.now() + CLOSE_WITHIN_MS;
     if (!await until(() => closed, CLOSE_WITHIN_MS)) {
       return [{
         kind: `a framing violation (${bad.what}) did not close the data connection`,
@@ -544,11 +548,12 @@ async function oneCase(w: World, r: Rogue, rng: Rng): Promise<Finding[]> {
       }];
     }
     // The tunnel the node had answered (101) was carried on that connection: it ends too.
-    if (answered && !await until(op.ended, CLOSE_WITHIN_MS)) {
+    if (answered && !await until(op.ended, Math.max(0, deadline - Date.now()))) {
       return [{
         kind: "an operator's tunnel outlived its data connection",
-        detail: `the WebSocket was still open ${CLOSE_WITHIN_MS} ms after the node closed the ` +
-          `data connection for ${bad.what}`,
+        detail:
+          `the WebSocket was still open ${CLOSE_WITHIN_MS} ms after the frame (${bad.what}), ` +
+          "though the node had closed the data connection",
         input: show(parts),
       }];
     }
