@@ -34,9 +34,9 @@ const CLOSE_WITHIN_MS = 5_000;
 /** A ticket the node sent is good for 15 s; older than this is not tried. */
 const TICKET_FRESH_MS = 12_000;
 
-/** The compromised agent of one world. */
+/** A compromised agent of one world. */
 interface Rogue {
-  /** Tenant C's handle of the rogue's device, and an API token of tenant C. */
+  /** The handle of the rogue's device, and an API token, in the rogue's own tenant. */
   handle: string;
   apiToken: string;
   /** The agent CA the rogue pinned at enrollment (the data port's certificate chains to it). */

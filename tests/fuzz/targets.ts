@@ -2,11 +2,11 @@
  * The fuzz targets: each turns a seeded random source into one hostile exchange with the real
  * cloud and reports what its oracle saw. HTTP/1.1 requests (the parser, the proxy's request
  * checks, upgrades, the JSON endpoints), enrollment and claim bodies, stateful RTSP sessions,
- * WebSocket frames on an open tunnel and garbage on the data port, control-stream messages
- * sent with a valid agent certificate, the internal listener's frames (interrelay_target.ts) and
- * a compromised agent's mux frames (datamux_target.ts). Process-wide oracles (the node still runs, nothing reached
- * the last-resort handler, memory within a bound, devices saw nothing they must not) are checked
- * by main.ts between cases.
+ * WebSocket frames on an open tunnel and garbage on the data port, control-stream messages sent
+ * with a valid agent certificate, the internal listener's frames (interrelay_target.ts) and a
+ * compromised agent's mux frames (datamux_target.ts). Process-wide oracles (the node still runs,
+ * nothing reached the last-resort handler, memory within a bound, devices saw nothing they must
+ * not) are checked by main.ts between cases.
  * @module
  */
 import { Buffer } from "node:buffer";
