@@ -9,7 +9,7 @@
 // (src/cloud/control/goaway_filter.ts), and a relay ending would show here as an ERROR line.
 // `datamux` is a compromised agent on its data connection: hostile mux frames must close that
 // connection (and the tunnels on it) and nothing else.
-import { assertEquals } from "../_fixtures/assert.ts";
+import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 
 Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener and compromised-agent inputs find nothing", async () => {
@@ -23,9 +23,18 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
     log: (l) => Deno.env.get("NC_TEST_VERBOSE") && console.error(l),
   });
   const total = Object.values(report.executions).reduce((a, b) => a + b, 0);
-  console.error(`fuzz quick: ${total} executions, ${report.findings.length} findings`);
+  console.error(
+    `fuzz quick: ${total} executions, ${report.findings.length} findings, datamux checks ${
+      JSON.stringify(report.checks.datamux)
+    }`,
+  );
   assertEquals(
     report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
     [],
+  );
+  // The rogue agent really got its tunnels and connections: its oracle ran, not only its cases.
+  assert(
+    (report.checks.datamux?.violation ?? 0) >= 1,
+    `no datamux case reached its violation check (${JSON.stringify(report.checks.datamux)})`,
   );
 });

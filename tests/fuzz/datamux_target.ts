@@ -407,21 +407,36 @@ function show(parts: Uint8Array[]): string {
   ).join(" ");
 }
 
+/** Cases of a world that reached each check. */
+const counts = new WeakMap<World, Record<string, number>>();
+
+function count(w: World, check: string): void {
+  let c = counts.get(w);
+  if (!c) counts.set(w, c = {});
+  c[check] = (c[check] ?? 0) + 1;
+}
+
 /** The `datamux` target. */
 export const datamux: Target = {
   name: "datamux",
+  checks: (w) => ({ ...counts.get(w) }),
   async run(w, rng) {
     const r = await takeRogue(w);
     if (!r) return [];
     try {
-      return await oneCase(w, r, rng);
+      return await oneCase(w, r, rng, (check) => count(w, check));
     } finally {
       giveBack(w, r);
     }
   },
 };
 
-async function oneCase(w: World, r: Rogue, rng: Rng): Promise<Finding[]> {
+async function oneCase(
+  w: World,
+  r: Rogue,
+  rng: Rng,
+  reached: (check: string) => void,
+): Promise<Finding[]> {
   // An operator opens a tunnel to the rogue's device: the node asks the rogue for a data
   // connection (if it has none) and sends an OPEN on it.
   const op = operator(w.stack.ports.http, r.handle, r.apiToken);
@@ -504,6 +519,7 @@ async function oneCase(w: World, r: Rogue, rng: Rng): Promise<Finding[]> {
         }
       }
       const input = concat(...parts);
+      reached("chaos");
       await send(rng.chance(0.3) ? mutate(rng, input) : input);
       await until(() => closed, 200 + rng.int(300));
       return [];
@@ -528,6 +544,7 @@ async function oneCase(w: World, r: Rogue, rng: Rng): Promise<Finding[]> {
     await send(concat(...parts));
     if (rng.chance(0.5)) await until(() => op.head().startsWith("HTTP/1.1 101"), 1_000);
     await new Promise((res) => setTimeout(res, 50));
+    reached("well-formed start");
     if (closed) {
       return [{
         kind: "well-formed frames closed the data connection",
@@ -540,6 +557,8 @@ async function oneCase(w: World, r: Rogue, rng: Rng): Promise<Finding[]> {
     const answered = op.head().startsWith("HTTP/1.1 101");
     await send(bad.bytes);
     const deadline = Date.now() + CLOSE_WITHIN_MS;
+    reached("violation");
+    if (answered) reached("violation under an answered tunnel");
     if (!await until(() => closed, CLOSE_WITHIN_MS)) {
       return [{
         kind: `a framing violation (${bad.what}) did not close the data connection`,

@@ -35,6 +35,8 @@ export interface FuzzReport {
   rssKib: { warm: number; end: number };
   /** CPU seconds spent by the fuzzer and every process it started (cloud, relay, agent). */
   cpuSeconds: number;
+  /** Per target with checks of its own: how many cases reached each ({@link Target.checks}). */
+  checks: Record<string, Record<string, number>>;
 }
 
 /** Runs the fuzzer; returns the report (also written to `out`). */
@@ -65,6 +67,7 @@ export async function fuzz(opts: {
     findings: [],
     rssKib: { warm: 0, end: 0 },
     cpuSeconds: 0,
+    checks: {},
   };
   const errorLines = /"level":(50|60)/;
   let errorsSeen = w.stack.cloud.count(errorLines);
@@ -139,6 +142,7 @@ export async function fuzz(opts: {
     await Promise.all(Array.from({ length: jobs }, worker));
   } finally {
     report.rssKib.end = rssKib(w.cloudPid);
+    for (const t of targets) if (t.checks) report.checks[t.name] = t.checks(w);
     report.cpuSeconds = Math.round(
       // "self" counts the fuzzer and every process it started: cloud, relay, agent, devices.
       cpuSeconds("self"),
@@ -163,6 +167,10 @@ export async function fuzz(opts: {
       Math.round(report.rssKib.warm / 1024)
     } → ${Math.round(report.rssKib.end / 1024)} MiB, seed ${opts.seed}`,
   );
+  for (const [target, checks] of Object.entries(report.checks)) {
+    const list = Object.entries(checks).map(([k, v]) => `${k} ${v}`).join(", ");
+    log(`  ${target}: cases that reached each check: ${list || "none"}`);
+  }
   await Deno.mkdir(opts.out.replace(/\/[^/]*$/, ""), { recursive: true }).catch(() => {});
   await Deno.writeTextFile(opts.out, JSON.stringify(report, null, 2));
   return report;

@@ -33,6 +33,11 @@ export interface Finding {
 export interface Target {
   name: string;
   run(w: World, rng: Rng): Promise<Finding[]>;
+  /**
+   * How many cases reached each of the target's own checks so far (a case may end before its
+   * check: no ticket, no open), so a run shows its oracle was exercised, not only called.
+   */
+  checks?(w: World): Record<string, number>;
 }
 
 const enc = new TextEncoder();
