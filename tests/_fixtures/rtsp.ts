@@ -11,6 +11,8 @@ export interface RtspCamera {
   port: number;
   /** The stream's path on the camera. */
   path: string;
+  /** The camera's process (a test may stop it: a camera that hangs). */
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startCamera(opts: { digest?: string } = {}): Promise<RtspC
   return {
     port: Number(m[1]),
     path: "/live/cam1",
+    pid: child.pid,
     async close() {
       try {
         child.kill("SIGKILL");

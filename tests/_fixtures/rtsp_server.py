@@ -81,10 +81,13 @@ def feed_clock(_factory, media) -> None:
     media.connect("unprepared", lambda *_: live.update(on=False))
 
     def push() -> bool:
+        # Until the media is unprepared, whatever one push returned: a push that meets a flush
+        # (FLUSHING while the pipeline changes state) must not end the camera's pictures for good.
         if not live["on"]:
             return False
         frame = clock_frame(int(width), int(height), int(time.time() * 1000) & 0xFFFFFFFF)
-        return src.emit("push-buffer", Gst.Buffer.new_wrapped(frame)) == Gst.FlowReturn.OK
+        src.emit("push-buffer", Gst.Buffer.new_wrapped(frame))
+        return True
 
     GLib.timeout_add(1000 // FPS, push)
 

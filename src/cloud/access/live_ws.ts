@@ -98,6 +98,12 @@ export async function prepareLive(
       d.store.deleteLiveFailure(key).catch((e) =>
         logStoreFailure(d.log, e, "live view failure not forgotten")
       );
+      // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
+      src.ended.then((reason) => {
+        if (reason.startsWith("no picture")) {
+          d.log.warn({ handle: target.handle.id, path, reason }, "camera session ended");
+        }
+      });
       return {
         ended: src.ended,
         close: () => {

@@ -1,6 +1,10 @@
 /**
  * One camera session as the hub's feed source: RTSP over a connected stream (the agent's
  * tunnel), RTP H.264 depacketized into access units, remuxed into fMP4 segments for the sink.
+ * A camera that stops sending pictures while its RTSP session stays up (a hung encoder, a stalled
+ * pipeline: it may still answer keep-alives) would leave every viewer on a frozen picture with no
+ * word; after {@link SILENCE_MS} without one the session ends with a reason, so the players say
+ * why and reconnect, which opens a fresh session.
  * @module
  */
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
@@ -10,16 +14,27 @@ import { Remuxer } from "./remuxer.ts";
 import { H264Depacketizer } from "./rtp_h264.ts";
 import { RtspClient } from "./rtsp_client.ts";
 
-/** Starts the camera session on `conn`; resolves once the camera plays. */
+/** A playing session without a picture for this long ends ("no picture from the camera …"). */
+export const SILENCE_MS = 10_000;
+
+/**
+ * Starts the camera session on `conn`; resolves once the camera plays. `now` stamps each
+ * picture's arrival (latency figures); `silenceMs` overrides {@link SILENCE_MS} (tests).
+ */
 export async function startCameraFeed(
   conn: ByteStream,
   url: string,
   credentials: () => Promise<DeviceCredentials | null>,
   sink: FeedSink,
   now?: () => number,
+  silenceMs = SILENCE_MS,
 ): Promise<FeedSource> {
+  let lastPicture = performance.now();
   const remux = new Remuxer((i) => sink.init(i), (s) => sink.segment(s));
-  const depack = new H264Depacketizer((au) => remux.push(au, now?.()));
+  const depack = new H264Depacketizer((au) => {
+    lastPicture = performance.now();
+    remux.push(au, now?.());
+  });
   let payloadType: number | null = null;
   const client = new RtspClient(conn, {
     url,
@@ -36,8 +51,21 @@ export async function startCameraFeed(
     client.close();
     throw e;
   }
+  lastPicture = performance.now();
+  let silent: string | null = null;
+  const watchdog = setInterval(() => {
+    if (performance.now() - lastPicture < silenceMs) return;
+    const s = silenceMs / 1000;
+    silent = `no picture from the camera for ${s} second${s === 1 ? "" : "s"}`;
+    client.close();
+  }, Math.min(1_000, Math.max(50, silenceMs / 4)));
+  const ended = client.ended.then(() => silent ?? "the camera closed the stream");
+  ended.finally(() => clearInterval(watchdog));
   return {
-    ended: client.ended.then(() => "the camera closed the stream"),
-    close: () => client.close(),
+    ended,
+    close: () => {
+      clearInterval(watchdog);
+      client.close();
+    },
   };
 }

@@ -1,7 +1,8 @@
 // The live view's camera session against the real GStreamer camera (behind Digest auth, answered
 // with the credentials the caller holds): RTSP over TCP interleaved, depacketized and remuxed to
 // fMP4, which ffprobe decodes as H.264 at the camera's size. A second test: wrong credentials
-// are refused with a clear message.
+// are refused with a clear message. A third: a camera that hangs (its process stopped, its
+// connection open) ends the session with a reason the players show, instead of a frozen picture.
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
 import { startCamera } from "../../../_fixtures/rtsp.ts";
 import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
@@ -83,6 +84,37 @@ Deno.test("camera feed: wrong camera credentials are refused with a clear messag
     assertEquals(err.code, "camera_refused");
     assertStringIncludes(err.message, "credentials");
   } finally {
+    await cam.close();
+  }
+});
+
+Deno.test("camera feed: a camera that stops sending pictures ends the session, saying so", async () => {
+  const cam = await startCamera();
+  let stopped = false;
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
+    let segments = 0;
+    let flowing!: () => void;
+    const flows = new Promise<void>((r) => (flowing = r));
+    const feed = await startCameraFeed(
+      conn,
+      `rtsp://127.0.0.1:${cam.port}${cam.path}`,
+      () => Promise.resolve(null),
+      { init: () => {}, segment: () => ++segments === 5 && flowing() },
+      undefined,
+      1_500,
+    );
+    // A guard, not a timing: a test that fails says so instead of hanging.
+    const guard = (ms: number, what: string) =>
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(what)), ms));
+    await Promise.race([flows, guard(30_000, "no pictures before the camera hung")]);
+    // The camera hangs: its process stops, its TCP connection stays open, nothing arrives.
+    Deno.kill(cam.pid, "SIGSTOP");
+    stopped = true;
+    const reason = await Promise.race([feed.ended, guard(30_000, "the session never ended")]);
+    assertEquals(reason, "no picture from the camera for 1.5 seconds");
+  } finally {
+    if (stopped) Deno.kill(cam.pid, "SIGCONT");
     await cam.close();
   }
 });
