@@ -138,26 +138,55 @@ export async function rtspExchange(
   }
 }
 
-/** A TCP proxy in front of a camera that counts the connections (RTSP sessions) it carries. */
-export function countingProxy(
-  port: number,
-): { port: number; accepted: () => number; open: () => number; close(): Promise<void> } {
+/**
+ * A TCP proxy in front of a camera that counts the connections (RTSP sessions) it carries.
+ * `mute()` makes the camera fall silent on the connections open now: what it sends them is read
+ * and dropped, the connections stay up (a hung camera); new connections are carried as before.
+ */
+export function countingProxy(port: number): {
+  port: number;
+  accepted: () => number;
+  open: () => number;
+  mute: () => void;
+  close(): Promise<void>;
+} {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   let accepted = 0;
   let open = 0;
   const conns = new Set<Deno.Conn>();
+  const carried = new Set<Deno.Conn>();
+  const muted = new Set<Deno.Conn>();
+  const closeQuietly = (x: Deno.Conn) => {
+    try {
+      x.close();
+    } catch { /* closed */ }
+  };
   const serve = async (c: Deno.Conn) => {
     accepted++;
     open++;
     conns.add(c);
+    carried.add(c);
     try {
       const up = await Deno.connect({ hostname: "127.0.0.1", port });
       conns.add(up);
-      await Promise.allSettled([c.readable.pipeTo(up.writable), up.readable.pipeTo(c.writable)]);
+      const toCamera = c.readable.pipeTo(up.writable).finally(() => closeQuietly(up));
+      const fromCamera = (async () => {
+        const buf = new Uint8Array(64 << 10);
+        for (;;) {
+          const n = await up.read(buf);
+          if (n === null) break;
+          if (muted.has(c)) continue;
+          let off = 0;
+          while (off < n) off += await c.write(buf.subarray(off, n));
+        }
+      })().finally(() => closeQuietly(c));
+      await Promise.allSettled([toCamera, fromCamera]);
     } catch {
       /* either side gone */
     } finally {
       open--;
+      carried.delete(c);
+      muted.delete(c);
     }
   };
   (async () => {
@@ -167,13 +196,12 @@ export function countingProxy(
     port: (listener.addr as Deno.NetAddr).port,
     accepted: () => accepted,
     open: () => open,
+    mute: () => {
+      for (const c of carried) muted.add(c);
+    },
     close() {
       listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      for (const c of conns) closeQuietly(c);
       return Promise.resolve();
     },
   };

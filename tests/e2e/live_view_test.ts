@@ -2,7 +2,8 @@
 // cloud holds its credentials) reached through a counting TCP proxy, Chromium playing
 // `/live/{handle}` through Media Source Extensions. The picture moves (currentTime advances,
 // more than 20 frames presented in 2 s), a second viewer shares the one RTSP session at the
-// camera, the player comes back by itself after the agent reconnects (and says why it waits),
+// camera, the player comes back by itself after the agent reconnects (and says why it waits) and
+// after the camera falls silent (the cloud ends the session after 10 s without a picture),
 // shows the camera's own refusal of a wrong stream path, and stops on a refusal that waiting
 // cannot fix (a revoked handle), signing out stops the picture within 2 s, a
 // revoked API token cuts a WebSocket viewer, and refusals are plain HTTP statuses before any
@@ -27,6 +28,18 @@ function measure(page: Page, ms: number): Promise<{ frames: number; advanced: nu
     v.requestVideoFrameCallback(tick);
     setTimeout(() => resolve({ frames, advanced: v.currentTime - t0 }), ${ms});
   })`);
+}
+
+/** The page plays again (within `ms`) and the picture moves: > 20 frames in 2 s. */
+async function playsAgain(page: Page, after: string, ms: number): Promise<void> {
+  await page.waitForSelector("video[data-state=playing]", { timeout: ms });
+  await page.waitForFunction(
+    `document.querySelector("video[data-live]").currentTime > 0`,
+    null,
+    { timeout: 30_000 },
+  );
+  const m = await measure(page, 2_000);
+  assert(m.frames > 20, `frames presented in 2 s after ${after}: ${m.frames}`);
 }
 
 async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000) {
@@ -146,16 +159,22 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       await first.screenshot({ path: `${SCREENSHOTS}/live-03-reconnecting.png` });
       agent = await stack.runAgent(enrolled.state);
       // Attempts wait 1, 2, 4, 8, 15 s: the agent is back within the first few.
-      await first.waitForSelector("video[data-state=playing]", { timeout: 45_000 });
-      await first.waitForFunction(
-        `document.querySelector("video[data-live]").currentTime > 0`,
-        null,
-        { timeout: 30_000 },
-      );
-      const m = await measure(first, 2_000);
-      assert(m.frames > 20, `frames presented in 2 s after the agent came back: ${m.frames}`);
+      await playsAgain(first, "the agent came back", 45_000);
       assertEquals(proxy.accepted(), 2, "one new RTSP connection at the camera");
     });
+
+    await t.step(
+      "a camera that stops sending pictures: the player says so, then plays again",
+      async () => {
+        // The camera hangs: its RTSP connection stays up, nothing comes through it.
+        proxy.mute();
+        const reason = "no picture from the camera for 10 seconds";
+        await first.waitForSelector(`video[data-reason="${reason}"]`, { timeout: 30_000 });
+        assertStringIncludes((await first.textContent(".live-status")) ?? "", reason);
+        await playsAgain(first, "the camera came back", 30_000);
+        assertEquals(proxy.accepted(), 3, "a fresh RTSP connection at the camera");
+      },
+    );
 
     await t.step(
       "a stream path the camera does not have: the player says what it answered",

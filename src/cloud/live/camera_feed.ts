@@ -55,6 +55,7 @@ export async function startCameraFeed(
   let silent: string | null = null;
   const watchdog = setInterval(() => {
     if (performance.now() - lastPicture < silenceMs) return;
+    clearInterval(watchdog);
     const s = silenceMs / 1000;
     silent = `no picture from the camera for ${s} second${s === 1 ? "" : "s"}`;
     client.close();
