@@ -3,7 +3,8 @@
 // `/live/{handle}` through Media Source Extensions. The picture moves (currentTime advances,
 // more than 20 frames presented in 2 s), a second viewer shares the one RTSP session at the
 // camera, the player comes back by itself after the agent reconnects (and says why it waits) and
-// after the camera falls silent (the cloud ends the session after 10 s without a picture),
+// after the camera falls silent (the cloud ends the session after 10 s without a picture) and
+// after the cloud goes quiet without closing (the player gives the connection up),
 // shows the camera's own refusal of a wrong stream path, and stops on a refusal that waiting
 // cannot fix (a revoked handle), signing out stops the picture within 2 s, a
 // revoked API token cuts a WebSocket viewer, and refusals are plain HTTP statuses before any
@@ -173,6 +174,29 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
         assertStringIncludes((await first.textContent(".live-status")) ?? "", reason);
         await playsAgain(first, "the camera came back", 30_000);
         assertEquals(proxy.accepted(), 3, "a fresh RTSP connection at the camera");
+      },
+    );
+
+    await t.step(
+      "a cloud that goes quiet without closing: the player gives up, then plays again",
+      async () => {
+        const page = await context.newPage();
+        // The stall limit is 30 s; this page says 3 s so the step stays short.
+        await page.addInitScript("window.__ncLiveStallSeconds = 3");
+        await page.goto(liveUrl);
+        await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+        // The node hangs: its connections stay open (no FIN, no RST) and nothing comes.
+        const pid = stack.cloud.child.pid;
+        Deno.kill(pid, "SIGSTOP");
+        try {
+          const reason = "no word from the cloud for 3 s";
+          await page.waitForSelector(`video[data-reason="${reason}"]`, { timeout: 20_000 });
+          assertStringIncludes((await page.textContent(".live-status")) ?? "", reason);
+        } finally {
+          Deno.kill(pid, "SIGCONT");
+        }
+        await playsAgain(page, "the cloud came back", 45_000);
+        await page.close();
       },
     );
 

@@ -13,8 +13,13 @@
  * serve it (the camera did not answer), 503 is the guide's "agent reconnecting", and a refusal that
  * will not pass by waiting (401, 403, 404, 400) stops it with the cloud's own message, as do
  * revoked credentials (close code 1008) and a playback error. Hidden tabs wait until shown.
- * `data-state` on the video (connecting, playing, retrying, closed, unsupported) and `data-reason`
- * are what tests look at.
+ * A connection that goes quiet without closing (a cloud node that lost power or hangs: no FIN
+ * reaches the browser, whose socket would wait many minutes) is given up after
+ * {@link STALL_SECONDS} without a message, connecting included, and retried the same way; the
+ * cloud itself never leaves a healthy viewer that long without a picture (a silent camera's
+ * session ends after 10 s). `data-state` on the video (connecting, playing, retrying, closed,
+ * unsupported) and `data-reason` are what tests look at; `window.__ncLiveStallSeconds` shortens
+ * the stall limit.
  * @module
  */
 import { REFUSAL_JS } from "./refusal.ts";
@@ -22,9 +27,13 @@ import { REFUSAL_JS } from "./refusal.ts";
 /** Seconds between attempts, the last one repeated. */
 export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
 
+/** Seconds without a message after which the player gives a connection up and reconnects. */
+export const STALL_SECONDS = 30;
+
 /** The script. */
 export const LIVE_JS = `${REFUSAL_JS}
 const RETRY = ${JSON.stringify(RETRY_SECONDS)};
+const STALL = window.__ncLiveStallSeconds || ${STALL_SECONDS};
 function say(video, text) {
   const s = video.closest("figure")?.querySelector(".live-status");
   if (s) s.textContent = text;
@@ -60,8 +69,18 @@ function play(video, attempt = 0) {
     if (video.paused) video.play().catch(() => {});
     if (!sb.updating && video.currentTime - b.start(0) > 20) sb.remove(b.start(0), video.currentTime - 5);
   };
-  ws.onopen = () => { opened = true; };
+  let heard = Date.now();
+  const stall = setInterval(() => {
+    if (Date.now() - heard < STALL * 1000) return;
+    // A dead peer never completes a close handshake: leave this socket and start over now.
+    clearInterval(stall);
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try { ws.close(); } catch {}
+    retry(video, playingSince && Date.now() - playingSince > 10000 ? 0 : attempt, "no word from the cloud for " + STALL + " s");
+  }, 1000);
+  ws.onopen = () => { opened = true; heard = Date.now(); };
   ws.onmessage = (ev) => {
+    heard = Date.now();
     if (typeof ev.data === "string") {
       const m = JSON.parse(ev.data);
       if (m.type === "origin") { video.dataset.origin = String(m.originMs); return; }
@@ -88,6 +107,7 @@ function play(video, attempt = 0) {
     pump();
   };
   ws.onclose = async (ev) => {
+    clearInterval(stall);
     if (video.dataset.state === "unsupported") return;
     if (failed) return stop(video, failed);
     // Revoked credentials, a sign-out, an admin's termination: waiting will not bring it back.
