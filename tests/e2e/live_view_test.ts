@@ -172,6 +172,11 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
         const reason = "no picture from the camera for 10 seconds";
         await first.waitForSelector(`video[data-reason="${reason}"]`, { timeout: 30_000 });
         assertStringIncludes((await first.textContent(".live-status")) ?? "", reason);
+        // Ops read why in the cloud's log, with the camera's handle.
+        assert(
+          stack.cloud.lines.some((l) => l.includes('"camera session ended"') && l.includes(handle)),
+          "a warning in the cloud's log",
+        );
         await playsAgain(first, "the camera came back", 30_000);
         assertEquals(proxy.accepted(), 3, "a fresh RTSP connection at the camera");
       },

@@ -16,7 +16,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secrets.ts";
 import type { Feed, LiveHub, Viewer } from "../live/hub.ts";
-import { startCameraFeed } from "../live/camera_feed.ts";
+import { silenceReason, startCameraFeed } from "../live/camera_feed.ts";
 import { type Authorized, openTunnel, type RouteDeps } from "./route.ts";
 import { authorizeTunnel } from "./tunnel_ws.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
@@ -100,7 +100,7 @@ export async function prepareLive(
       );
       // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
       src.ended.then((reason) => {
-        if (reason.startsWith("no picture")) {
+        if (reason === silenceReason()) {
           d.log.warn({ handle: target.handle.id, path, reason }, "camera session ended");
         }
       });

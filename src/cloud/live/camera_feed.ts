@@ -14,8 +14,14 @@ import { Remuxer } from "./remuxer.ts";
 import { H264Depacketizer } from "./rtp_h264.ts";
 import { RtspClient } from "./rtsp_client.ts";
 
-/** A playing session without a picture for this long ends ("no picture from the camera …"). */
+/** A playing session without a picture for this long ends, with {@link silenceReason}. */
 export const SILENCE_MS = 10_000;
+
+/** Why a session that had no picture for `ms` ended (what viewers show). */
+export function silenceReason(ms = SILENCE_MS): string {
+  const s = ms / 1000;
+  return `no picture from the camera for ${s} second${s === 1 ? "" : "s"}`;
+}
 
 /**
  * Starts the camera session on `conn`; resolves once the camera plays. `now` stamps each
@@ -56,8 +62,7 @@ export async function startCameraFeed(
   const watchdog = setInterval(() => {
     if (performance.now() - lastPicture < silenceMs) return;
     clearInterval(watchdog);
-    const s = silenceMs / 1000;
-    silent = `no picture from the camera for ${s} second${s === 1 ? "" : "s"}`;
+    silent = silenceReason(silenceMs);
     client.close();
   }, Math.min(1_000, Math.max(50, silenceMs / 4)));
   const ended = client.ended.then(() => silent ?? "the camera closed the stream");

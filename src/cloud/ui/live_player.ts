@@ -69,6 +69,8 @@ function play(video, attempt = 0) {
     if (video.paused) video.play().catch(() => {});
     if (!sb.updating && video.currentTime - b.start(0) > 20) sb.remove(b.start(0), video.currentTime - 5);
   };
+  // A stream that played a while starts its count of attempts again.
+  const nextAttempt = () => playingSince && Date.now() - playingSince > 10000 ? 0 : attempt;
   let heard = Date.now();
   const stall = setInterval(() => {
     if (Date.now() - heard < STALL * 1000) return;
@@ -76,7 +78,7 @@ function play(video, attempt = 0) {
     clearInterval(stall);
     ws.onopen = ws.onmessage = ws.onclose = null;
     try { ws.close(); } catch {}
-    retry(video, playingSince && Date.now() - playingSince > 10000 ? 0 : attempt, "no word from the cloud for " + STALL + " s");
+    retry(video, nextAttempt(), "no word from the cloud for " + STALL + " s");
   }, 1000);
   ws.onopen = () => { opened = true; heard = Date.now(); };
   ws.onmessage = (ev) => {
@@ -112,8 +114,7 @@ function play(video, attempt = 0) {
     if (failed) return stop(video, failed);
     // Revoked credentials, a sign-out, an admin's termination: waiting will not bring it back.
     if (ev.code === 1008) return stop(video, ev.reason || "credentials revoked");
-    // A stream that played a while starts its count again.
-    const next = playingSince && Date.now() - playingSince > 10000 ? 0 : attempt;
+    const next = nextAttempt();
     if (opened) return retry(video, next, ev.reason || "the connection to the cloud was lost");
     const w = await refusalOf(liveUrl(video, location.protocol));
     if (!w.retry) return stop(video, w.text);
