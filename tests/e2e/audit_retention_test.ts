@@ -3,11 +3,14 @@
  * store whose audit trail holds entries from 40 and 400 days ago is restarted with the flag
  * set to 30; its daily janitor (which runs a second after start when due) removes the old
  * entries, keeps the recent ones, and the tenant's trail, read through the API as a user would,
- * shows one `audit.purge` entry with what went.
+ * shows one `audit.purge` entry with what went. The first cloud has led its jobs before it is
+ * stopped, so this also shows a graceful stop hands the job locks over: the restarted cloud
+ * (a new lock owner) leads at once, not when the old lease runs out 90 s later.
  */
 import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
+import { until } from "../_fixtures/two_nodes.ts";
 
 const DAY = 86_400_000;
 
@@ -31,6 +34,18 @@ Deno.test("--audit-retention-days 30: a restarted cloud purges older audit entri
         db.close();
       }
     };
+    // The first cloud's first tick (a second after start) takes the job locks and books the
+    // janitor's next run.
+    const janitorBooked = () => {
+      const db = new DatabaseSync(`${stack.dataDir}/connector.db`, { readOnly: true });
+      try {
+        return db.prepare("SELECT value FROM counters WHERE name = ?")
+          .get("job:stats-janitor:next-run") !== undefined;
+      } finally {
+        db.close();
+      }
+    };
+    await until("the first cloud ran its jobs", janitorBooked, 20_000);
     await stack.cloud.stop();
     // Entries written long ago, before the quickstart's (the store stamps new entries with the
     // current time and the next number, so they are put in directly, numbered below the
@@ -50,9 +65,9 @@ Deno.test("--audit-retention-days 30: a restarted cloud purges older audit entri
     const before = await trail();
     stack.cloudArgs = ["--audit-retention-days", "30"];
     await stack.startCloud();
-    const until = Date.now() + 20_000;
+    const deadline = Date.now() + 20_000;
     while (!(await actions()).includes("audit.purge")) {
-      if (Date.now() > until) throw new Error(`no audit.purge: ${await actions()}`);
+      if (Date.now() > deadline) throw new Error(`no audit.purge: ${await actions()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const purge = await (await fetch(`${stack.url}/api/audit?action=audit.purge`, { headers }))

@@ -10,7 +10,7 @@
  */
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import { asLeader } from "../jobs/leader.ts";
+import { asLeader, resign } from "../jobs/leader.ts";
 import type { Agent, AgentAvailability, Store } from "../store/store.ts";
 import type { EventProducer } from "./producer.ts";
 import { timeSlicer } from "../../shared/time_slice.ts";
@@ -132,18 +132,24 @@ async function observe(
   return ev ? 1 : 0;
 }
 
+/** The presence job's lock name (one node at a time raises the events). */
+export const PRESENCE_JOB = "agent-presence";
+
 /** How often the job looks: a quarter of the grace, between 250 ms and 5 s. */
 export function presenceTickMs(graceMs: number): number {
   return Math.min(5_000, Math.max(250, Math.floor(graceMs / 4)));
 }
 
-/** Runs the job on every node's schedule; only the lock holder does the pass. */
+/**
+ * Runs the job on every node's schedule; only the lock holder does the pass. Stopping waits for
+ * a pass in flight and resigns the lock, so another node watches presence from its next tick.
+ */
 export function startPresenceJob(d: PresenceJobDeps): () => Promise<void> {
   let running: Promise<unknown> | null = null;
   let stopped = false;
   const tick = () => {
     if (stopped || running) return;
-    running = asLeader(d.store, "agent-presence", d.owner, async () => {
+    running = asLeader(d.store, PRESENCE_JOB, d.owner, async () => {
       await checkAgentPresence(d);
     }).catch((e) => d.log?.warn({ err: (e as Error).message }, "agent presence job failed"))
       .finally(() => running = null);
@@ -153,5 +159,6 @@ export function startPresenceJob(d: PresenceJobDeps): () => Promise<void> {
     stopped = true;
     clearInterval(timer);
     await running;
+    await resign(d.store, [PRESENCE_JOB], d.owner);
   };
 }

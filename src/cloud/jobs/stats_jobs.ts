@@ -20,7 +20,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { dayOf, dayStart, hourOf } from "../store/rules.ts";
 import type { Store } from "../store/store.ts";
-import { asLeader } from "./leader.ts";
+import { asLeader, resign } from "./leader.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -173,7 +173,9 @@ export async function runJobsOnce(d: JobDeps, only?: readonly JobName[]): Promis
 
 /**
  * Runs {@linkcode runJobsOnce} once shortly after start (catching up after downtime) and then
- * every `intervalMs` (default 60 s) until the returned function stops it.
+ * every `intervalMs` (default 60 s) until the returned function stops it; stopping waits for a
+ * tick in flight and then resigns the job locks, so another node (or this one restarted) leads
+ * at once.
  */
 export function startBackgroundJobs(d: JobDeps & { intervalMs?: number }): () => Promise<void> {
   let running: Promise<unknown> | null = null;
@@ -189,5 +191,6 @@ export function startBackgroundJobs(d: JobDeps & { intervalMs?: number }): () =>
     clearTimeout(first);
     clearInterval(timer);
     await running;
+    await resign(d.store, JOB_NAMES, d.owner);
   };
 }
