@@ -51,19 +51,6 @@ export async function metric(n: Stack, name: string, labels = ""): Promise<numbe
   return line ? Number(line.split(" ")[1]) : 0;
 }
 
-/** Waits until `check` holds (polling), failing after `ms` with `what`. */
-export async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  ms = 30_000,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /**
  * An mTLS handshake with `certPem`/`keyPem` against 127.0.0.1:`port` trusting `caPem`: null when
  * the server kept the connection, else why it was refused.

@@ -2,7 +2,7 @@
 // has connected, not while a tunnel is open, and once more after the tunnel has closed.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { echoServer, randomBytes, Stack } from "../_fixtures/stack.ts";
-import { until } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 import { IDLE_TRIM_QUIET_MS } from "../../src/agent/idle_trim.ts";
 
 const TRIMMED = /"idle: memory trimmed"/;

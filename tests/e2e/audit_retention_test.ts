@@ -10,7 +10,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { until } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 
 const DAY = 86_400_000;
 

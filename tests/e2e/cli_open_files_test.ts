@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { echoVia, Proc, Stack } from "../_fixtures/stack.ts";
 import { seedDevices } from "../_fixtures/seed.ts";
-import { until } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 
 /** Whether an echo of `size` bytes through ip:port comes back whole within `ms`. */
 async function echoWithin(ip: string, port: number, size: number, ms: number): Promise<boolean> {

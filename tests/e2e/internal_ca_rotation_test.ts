@@ -5,7 +5,8 @@
 // dropped CA is refused on the internal listener. Also a rollback from update-clients.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { type Stack, steadyTunnel } from "../_fixtures/stack.ts";
-import { agentOnEach, copyRotation, handshake, twoNodes, until } from "../_fixtures/two_nodes.ts";
+import { agentOnEach, copyRotation, handshake, twoNodes } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 import { issuedBy } from "../../src/shared/crypto/pki.ts";
 
 interface InternalStatus {

@@ -11,7 +11,7 @@ import WebSocket from "ws";
 import { assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/rtsp.ts";
-import { until } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 
 /** Opens the live view's WebSocket on `stack` with a bearer token: the status of its answer. */
 function upgrade(stack: Stack, handle: string, path: string, token: string): Promise<number> {

@@ -16,6 +16,7 @@ import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.
 import { Stack } from "../_fixtures/stack.ts";
 import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
 import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { until } from "../_fixtures/until.ts";
 
 const CAM_USER = "camuser";
 const CAM_PASS = "Cam-Pa55word!";
@@ -41,14 +42,6 @@ async function playsAgain(page: Page, after: string, ms: number): Promise<void> 
   );
   const m = await measure(page, 2_000);
   assert(m.frames > 20, `frames presented in 2 s after ${after}: ${m.frames}`);
-}
-
-async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan-out; revocation", async (t) => {
@@ -342,7 +335,7 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
         else if (JSON.parse(data.toString()).type === "init") initText = data.toString();
         else origins++;
       });
-      await waitFor("media bytes", () => bytes > 10_000);
+      await until("media bytes", () => bytes > 10_000, 20_000, 100);
       assert(/"codec":"avc1\.[0-9A-F]{6}"/.test(initText), initText);
       assert(origins >= 1, "the stream's origin time is announced for latency figures");
       const revokedAt = Date.now();
@@ -370,7 +363,7 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       );
       await first.screenshot({ path: `${SCREENSHOTS}/live-02-revoked.png` });
       // The last viewer gone, the camera session closes too.
-      await waitFor("the camera session to close", () => proxy.open() === 0);
+      await until("the camera session to close", () => proxy.open() === 0, 20_000, 100);
     });
 
     await t.step(
@@ -387,7 +380,7 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
         await r.body?.cancel();
         assertEquals(r.status, 400, "no Sec-WebSocket-Key");
         assert(proxy.accepted() >= 2, "the camera session was opened for it");
-        await waitFor("the camera session to close", () => proxy.open() === 0);
+        await until("the camera session to close", () => proxy.open() === 0, 20_000, 100);
       },
     );
   } finally {

@@ -21,7 +21,8 @@ import {
 } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { ffprobe, startCamera } from "../_fixtures/rtsp.ts";
-import { agentOnEach, handshake, metric, twoNodes, until } from "../_fixtures/two_nodes.ts";
+import { agentOnEach, handshake, metric, twoNodes } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 import { openStore } from "../../src/cloud/store/open.ts";
 
 /** A tiny HTTP device. */

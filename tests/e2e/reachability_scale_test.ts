@@ -8,7 +8,7 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { seedDevices } from "../_fixtures/seed.ts";
-import { until } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 
 /** GET `path` of the cloud's API with the quickstart's token; the JSON answer. */
 async function get(stack: Stack, path: string, token: string) {

@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { enrollAgent, startTestCloud, type TestCloud } from "../_fixtures/cloud.ts";
-import { until } from "../_fixtures/two_nodes.ts";
+import { until } from "../_fixtures/until.ts";
 import { createLogger } from "../../src/shared/log.ts";
 import type { AgentState } from "../../src/agent/state.ts";
 import {

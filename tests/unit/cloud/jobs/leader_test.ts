@@ -5,7 +5,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { inTempDir } from "../../../_fixtures/temp_dir.ts";
-import { until } from "../../../_fixtures/two_nodes.ts";
+import { until } from "../../../_fixtures/until.ts";
 import { ManualClock } from "../../../../src/shared/clock.ts";
 import { openSqliteStore } from "../../../../src/cloud/store/sqlite.ts";
 import {

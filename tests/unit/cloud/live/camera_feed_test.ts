@@ -9,7 +9,7 @@ import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
 import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
 import { concat } from "../../../../src/cloud/live/rtp_h264.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
-import { until } from "../../../_fixtures/two_nodes.ts";
+import { until } from "../../../_fixtures/until.ts";
 
 Deno.test("camera feed: Digest camera to fMP4 that ffprobe decodes", async () => {
   const cam = await startCamera({ digest: "camuser:Cam-Pa55word!" });
