@@ -10,7 +10,7 @@
  */
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import { asLeader, resign } from "../jobs/leader.ts";
+import { asLeader, startLeaderTicks } from "../jobs/leader.ts";
 import type { Agent, AgentAvailability, Store } from "../store/store.ts";
 import type { EventProducer } from "./producer.ts";
 import { timeSlicer } from "../../shared/time_slice.ts";
@@ -141,24 +141,18 @@ export function presenceTickMs(graceMs: number): number {
 }
 
 /**
- * Runs the job on every node's schedule; only the lock holder does the pass. Stopping waits for
- * a pass in flight and resigns the lock, so another node watches presence from its next tick.
+ * Runs the job on every node's schedule; only the lock holder does the pass. Stopping resigns the
+ * lock ({@linkcode startLeaderTicks}), so another node watches presence from its next tick.
  */
 export function startPresenceJob(d: PresenceJobDeps): () => Promise<void> {
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
-  const tick = () => {
-    if (stopped || running) return;
-    running = asLeader(d.store, PRESENCE_JOB, d.owner, async () => {
-      await checkAgentPresence(d);
-    }).catch((e) => d.log?.warn({ err: (e as Error).message }, "agent presence job failed"))
-      .finally(() => running = null);
-  };
-  const timer = setInterval(tick, presenceTickMs(d.graceMs));
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-    await resign(d.store, [PRESENCE_JOB], d.owner);
-  };
+  return startLeaderTicks({
+    store: d.store,
+    owner: d.owner,
+    locks: [PRESENCE_JOB],
+    run: () =>
+      asLeader(d.store, PRESENCE_JOB, d.owner, async () => {
+        await checkAgentPresence(d);
+      }).catch((e) => d.log?.warn({ err: (e as Error).message }, "agent presence job failed")),
+    everyMs: presenceTickMs(d.graceMs),
+  });
 }

@@ -45,3 +45,41 @@ export async function resign(
 ): Promise<void> {
   await Promise.all(names.map((n) => store.releaseLock(`lock:${n}`, owner).catch(() => {})));
 }
+
+/** A leader-locked job run on every node's schedule ({@linkcode startLeaderTicks}). */
+export interface LeaderTicks {
+  store: Store;
+  /** This node's lock owner name ({@linkcode lockOwner}). */
+  owner: string;
+  /** The locks `run` may take (`asLeader` names): resigned when the ticks stop. */
+  locks: readonly string[];
+  /** One tick: tries to lead and does the job if it does; must not reject (log instead). */
+  run: () => Promise<unknown>;
+  /** The schedule every node keeps (the lock decides who does the work). */
+  everyMs: number;
+  /** A first tick this soon after start (catching up after downtime); absent: none. */
+  firstAfterMs?: number;
+}
+
+/**
+ * Runs `run` every `everyMs` (a slow tick is not stacked on) until the returned function stops
+ * it; stopping waits for a tick in flight and then resigns `locks`, so another node, or this one
+ * restarted, leads on its next tick.
+ */
+export function startLeaderTicks(o: LeaderTicks): () => Promise<void> {
+  let running: Promise<unknown> | null = null;
+  let stopped = false;
+  const tick = () => {
+    if (stopped || running) return;
+    running = o.run().finally(() => running = null);
+  };
+  const first = o.firstAfterMs === undefined ? undefined : setTimeout(tick, o.firstAfterMs);
+  const timer = setInterval(tick, o.everyMs);
+  return async () => {
+    stopped = true;
+    clearTimeout(first);
+    clearInterval(timer);
+    await running;
+    await resign(o.store, o.locks, o.owner);
+  };
+}

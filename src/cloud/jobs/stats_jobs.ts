@@ -20,7 +20,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { dayOf, dayStart, hourOf } from "../store/rules.ts";
 import type { Store } from "../store/store.ts";
-import { asLeader, resign } from "./leader.ts";
+import { asLeader, startLeaderTicks } from "./leader.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -173,24 +173,16 @@ export async function runJobsOnce(d: JobDeps, only?: readonly JobName[]): Promis
 
 /**
  * Runs {@linkcode runJobsOnce} once shortly after start (catching up after downtime) and then
- * every `intervalMs` (default 60 s) until the returned function stops it; stopping waits for a
- * tick in flight and then resigns the job locks, so another node (or this one restarted) leads
- * at once.
+ * every `intervalMs` (default 60 s) until the returned function stops it ({@linkcode
+ * startLeaderTicks}: stopping resigns the job locks).
  */
 export function startBackgroundJobs(d: JobDeps & { intervalMs?: number }): () => Promise<void> {
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
-  const tick = () => {
-    if (stopped || running) return; // a slow tick is not stacked on
-    running = runJobsOnce(d).finally(() => running = null);
-  };
-  const first = setTimeout(tick, 1_000);
-  const timer = setInterval(tick, d.intervalMs ?? 60_000);
-  return async () => {
-    stopped = true;
-    clearTimeout(first);
-    clearInterval(timer);
-    await running;
-    await resign(d.store, JOB_NAMES, d.owner);
-  };
+  return startLeaderTicks({
+    store: d.store,
+    owner: d.owner,
+    locks: JOB_NAMES,
+    run: () => runJobsOnce(d),
+    everyMs: d.intervalMs ?? 60_000,
+    firstAfterMs: 1_000,
+  });
 }
