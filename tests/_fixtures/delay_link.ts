@@ -30,7 +30,15 @@ async function delayed(
       while (off < next.data.byteLength) off += await dst.write(next.data.subarray(off));
     }
     await dst.closeWrite();
-  })();
+  })().catch(() => {
+    // The far end is gone (a write met EPIPE or a reset) while chunks were still in flight to
+    // it: cut the connection this direction reads from too, as a reset across a real link
+    // would, so the reader ends instead of the rejection going unheard.
+    queue.length = 0;
+    try {
+      src.close();
+    } catch { /* closed */ }
+  });
   try {
     for (;;) {
       const buf = new Uint8Array(64 << 10);
@@ -52,6 +60,8 @@ export interface DelayProxy {
   readonly port: number;
   /** Connections it accepted so far. */
   readonly accepted: number;
+  /** Connections it carries now (accepted and not yet ended both ways). */
+  readonly carrying: number;
   /** Stops listening and cuts every connection. */
   close(): void;
 }
@@ -65,11 +75,13 @@ export function delayProxy(upstream: number | (() => number), oneWayMs: number):
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
   let accepted = 0;
+  let carrying = 0;
   (async () => {
     for await (const client of l) {
       accepted++;
       // The handshake a real link costs: the client could send only one round trip from now.
       const from = performance.now() + 2 * oneWayMs;
+      carrying++;
       (async () => {
         const port = typeof upstream === "number" ? upstream : upstream();
         const server = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -91,13 +103,16 @@ export function delayProxy(upstream: number | (() => number), oneWayMs: number):
         try {
           client.close();
         } catch { /* closed */ }
-      });
+      }).finally(() => carrying--);
     }
   })().catch(() => {});
   return {
     port: (l.addr as Deno.NetAddr).port,
     get accepted() {
       return accepted;
+    },
+    get carrying() {
+      return carrying;
     },
     close() {
       try {
