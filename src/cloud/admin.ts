@@ -640,6 +640,8 @@ const COMMANDS: Record<string, Command> = {
           version: n.version,
           startedAt: new Date(n.startedAt).toISOString(),
           seenAt: new Date(n.seenAt).toISOString(),
+          // Only a node that said it stopped (graceful stop); a crashed one is just not running.
+          ...(n.stoppedAt === null ? {} : { stoppedAt: new Date(n.stoppedAt).toISOString() }),
           internal: n.internal || "(none)",
           settings: n.settings,
         })),

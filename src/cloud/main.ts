@@ -414,7 +414,6 @@ export async function startCloud(
       stopCertWatch();
       stopServerCertWatch();
       stopCaWatch();
-      stopNodeRegistry();
       await stopJobs();
       await stopPresenceJob();
       await stopDeliverer();
@@ -425,6 +424,7 @@ export async function startCloud(
       await data.close();
       await rtsp.close();
       await http.close();
+      await stopNodeRegistry(); // last before the store: the node served until here
       await store.close();
       log.info("cloud stopped");
     },

@@ -60,9 +60,12 @@ export interface Drift {
   there: string;
 }
 
-/** Whether a node announced itself recently enough to be running. */
+/**
+ * Whether a node runs: it announced itself recently enough, and has not said it stopped since
+ * (a crashed node says nothing: staleness tells, after {@linkcode NODE_STALE_MS}).
+ */
 export function isRunning(n: NodeRecord, now: number): boolean {
-  return now - n.seenAt <= NODE_STALE_MS;
+  return n.stoppedAt === null && now - n.seenAt <= NODE_STALE_MS;
 }
 
 /** The settings in which running siblings differ from `self` (a setting one side lacks too). */
@@ -90,17 +93,20 @@ export interface NodeRegistryDeps {
   clock: Clock;
   log: Logger;
   /** This node as it announces itself. */
-  self: Omit<NodeRecord, "seenAt">;
+  self: Omit<NodeRecord, "seenAt" | "stoppedAt">;
   everyMs?: number;
 }
 
 /**
  * Announces this node now and every `everyMs`, warns once for each sibling setting (and
  * version) that differs from this node's, and forgets siblings not seen for
- * {@linkcode NODE_FORGET_MS}. Returns a function that stops it; the first
- * announcement is awaited, so a node is listed as soon as it is ready.
+ * {@linkcode NODE_FORGET_MS}. The first announcement is awaited, so a node is listed as soon as
+ * it is ready. Returns the node's graceful stop: it ends the announcements (waiting for one in
+ * flight, which would otherwise undo the mark) and marks the node stopped, so `admin nodes` and
+ * the siblings stop counting it at once; a store that cannot be reached then leaves it to
+ * staleness, as after a crash.
  */
-export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => void> {
+export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => Promise<void>> {
   const warned = new Set<string>();
   const once = (key: string, fn: () => void) => {
     if (warned.has(key)) return;
@@ -149,7 +155,23 @@ export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => void
       logStoreFailure(d.log, e, "node announcement failed");
     }
   };
-  await tick();
-  const timer = setInterval(() => void tick(), d.everyMs ?? ANNOUNCE_EVERY_MS);
-  return () => clearInterval(timer);
+  let inFlight: Promise<void> | null = null;
+  const run = () => {
+    inFlight ??= tick().finally(() => inFlight = null);
+    return inFlight;
+  };
+  await run();
+  const timer = setInterval(() => void run(), d.everyMs ?? ANNOUNCE_EVERY_MS);
+  let stopping: Promise<void> | null = null;
+  return () =>
+    stopping ??= (async () => {
+      clearInterval(timer);
+      await inFlight;
+      try {
+        await d.store.markNodeStopped(d.self.name);
+        d.log.info({ node: d.self.name }, `node "${d.self.name}" marked stopped in the registry`);
+      } catch (e) {
+        logStoreFailure(d.log, e, "could not mark this node stopped (siblings see it go stale)");
+      }
+    })();
 }

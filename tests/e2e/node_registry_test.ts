@@ -1,18 +1,24 @@
 // The node registry end to end: two real cloud processes on one store, started with different
 // --audit-retention-days. The second node warns at start, naming both values; `admin nodes`
 // lists both running with that difference (as JSON, and as indented blocks for a person),
-// /metrics counts it for an alert rule, and `admin node forget` removes the stopped one (an
-// unknown name is refused, naming the known ones).
+// /metrics counts it for an alert rule; the second node's graceful stop lists it as stopped at
+// once, and `admin node forget` removes it (an unknown name is refused, naming the known ones).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { run, Stack } from "../_fixtures/stack.ts";
 import { metric } from "../_fixtures/two_nodes.ts";
 
 type Nodes = {
-  nodes: { name: string; running: boolean; version: string; settings: Record<string, string> }[];
+  nodes: {
+    name: string;
+    running: boolean;
+    version: string;
+    stoppedAt?: string;
+    settings: Record<string, string>;
+  }[];
   differences: string[];
 };
 
-Deno.test("node registry: two nodes with different shared settings warn and are listed; a stopped one is forgotten", async () => {
+Deno.test("node registry: two nodes with different shared settings warn and are listed; a stopped one is listed stopped at once, then forgotten", async () => {
   const n1 = await Stack.start({ cloudArgs: ["--audit-retention-days", "90"] });
   let n2: Stack | null = null;
   try {
@@ -50,8 +56,22 @@ Deno.test("node registry: two nodes with different shared settings warn and are 
       "differences:\n  - audit-retention-days: node-1 90, node-2 off\n",
     );
 
+    const before = Date.now();
+    const exit = await n2.cloud.stop("SIGTERM"); // what systemd or Ctrl-C sends
+    assertEquals(exit.code, 0, "a graceful stop exits 0");
+    assertEquals(n2.cloud.count(/marked stopped in the registry/), 1);
     await n2.stop();
     n2 = null;
+    // A graceful stop says so: listed as not running at once (a crash takes 45 s), with when.
+    const stopped = await n1.admin<Nodes>("nodes");
+    assertEquals(stopped.nodes.map((n) => [n.name, n.running]), [["node-1", true], [
+      "node-2",
+      false,
+    ]]);
+    assertEquals(stopped.nodes[0].stoppedAt, undefined);
+    const at = Date.parse(stopped.nodes[1].stoppedAt ?? "");
+    assert(at >= before - 1_000 && at <= Date.now(), `stoppedAt ${stopped.nodes[1].stoppedAt}`);
+    assertEquals(stopped.differences, [], "a stopped node's settings are not compared");
     const unknown = await run([
       "cloud",
       "admin",

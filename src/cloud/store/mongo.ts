@@ -1048,15 +1048,23 @@ class MongoStore extends MongoBase implements Store {
     return r!.value as number;
   }
 
-  async putNode(node: Omit<NodeRecord, "seenAt">): Promise<NodeRecord> {
+  async putNode(node: Omit<NodeRecord, "seenAt" | "stoppedAt">): Promise<NodeRecord> {
     const seenAt = this.now();
     const { name, ...rest } = node;
     await this.c(C.nodes).replaceOne(
       { _id: name as never },
-      { ...rest, settings: { ...node.settings }, seenAt },
+      { ...rest, settings: { ...node.settings }, seenAt, stoppedAt: null },
       { upsert: true },
     );
-    return { ...node, settings: { ...node.settings }, seenAt };
+    return { ...node, settings: { ...node.settings }, seenAt, stoppedAt: null };
+  }
+
+  async markNodeStopped(name: string): Promise<boolean> {
+    const r = await this.c(C.nodes).updateOne(
+      { _id: name as never },
+      { $set: { stoppedAt: this.now() } },
+    );
+    return r.matchedCount > 0;
   }
 
   async listNodes(): Promise<NodeRecord[]> {
@@ -1066,6 +1074,8 @@ class MongoStore extends MongoBase implements Store {
       version: d.version as string,
       startedAt: d.startedAt as number,
       seenAt: d.seenAt as number,
+      // Records written before stoppedAt existed lack the field: running, or stale.
+      stoppedAt: typeof d.stoppedAt === "number" ? d.stoppedAt : null,
       internal: d.internal as string,
       settings: d.settings as Record<string, string>,
     }));

@@ -1934,14 +1934,14 @@ class SqliteStore implements Store {
     return num(r.value);
   }
 
-  async putNode(node: Omit<NodeRecord, "seenAt">): Promise<NodeRecord> {
+  async putNode(node: Omit<NodeRecord, "seenAt" | "stoppedAt">): Promise<NodeRecord> {
     const seenAt = this.#now();
     this.#run(
-      `INSERT INTO nodes (name, version, started_at, seen_at, internal, settings)
-       VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO nodes (name, version, started_at, seen_at, internal, settings, stopped_at)
+       VALUES (?, ?, ?, ?, ?, ?, NULL)
        ON CONFLICT (name) DO UPDATE SET version = excluded.version,
         started_at = excluded.started_at, seen_at = excluded.seen_at,
-        internal = excluded.internal, settings = excluded.settings`,
+        internal = excluded.internal, settings = excluded.settings, stopped_at = NULL`,
       node.name,
       node.version,
       node.startedAt,
@@ -1949,7 +1949,11 @@ class SqliteStore implements Store {
       node.internal,
       JSON.stringify(node.settings),
     );
-    return { ...node, settings: { ...node.settings }, seenAt };
+    return { ...node, settings: { ...node.settings }, seenAt, stoppedAt: null };
+  }
+
+  async markNodeStopped(name: string): Promise<boolean> {
+    return this.#run("UPDATE nodes SET stopped_at = ? WHERE name = ?", this.#now(), name) > 0;
   }
 
   async listNodes(): Promise<NodeRecord[]> {
@@ -1958,6 +1962,7 @@ class SqliteStore implements Store {
       version: String(r.version),
       startedAt: num(r.started_at),
       seenAt: num(r.seen_at),
+      stoppedAt: r.stopped_at === null ? null : num(r.stopped_at),
       internal: String(r.internal),
       settings: JSON.parse(String(r.settings)) as Record<string, string>,
     }));

@@ -381,6 +381,11 @@ export interface NodeRecord {
   startedAt: number;
   /** When it last announced itself (the store's clock). */
   seenAt: number;
+  /**
+   * When it said it stopped (a graceful stop: `SIGTERM`, Ctrl-C), by the store's clock; null
+   * while it runs, or after a crash, which only staleness tells. Its next announcement clears it.
+   */
+  stoppedAt: number | null;
   /** Where siblings reach its internal listener ("" when it has none). */
   internal: string;
   /** The shared settings as this node runs them, flag name → value. */
@@ -699,8 +704,13 @@ export interface Store extends AlertStore {
   releaseLock(name: string, owner: string): Promise<void>;
   /** Atomically adds `by` (default 1) to the named counter and returns the new value. */
   incrementCounter(name: string, by?: number): Promise<number>;
-  /** Writes this node's record (insert or replace) with seenAt = clock.now(). */
-  putNode(node: Omit<NodeRecord, "seenAt">): Promise<NodeRecord>;
+  /** Writes this node's record (insert or replace) with seenAt = clock.now(), stoppedAt null. */
+  putNode(node: Omit<NodeRecord, "seenAt" | "stoppedAt">): Promise<NodeRecord>;
+  /**
+   * Records that the node stopped gracefully (stoppedAt = clock.now()); false when there is no
+   * such record.
+   */
+  markNodeStopped(name: string): Promise<boolean>;
   /** Every node that ever announced itself, by name (callers judge seenAt). */
   listNodes(): Promise<NodeRecord[]>;
   /** Forgets a node (decommissioned); false when there was no such record. */

@@ -1,7 +1,8 @@
 // The node registry on a real SQLite store and a manual clock: two nodes' registries on one
 // database announce themselves; each warns once per differing setting, naming both values, and
-// not again on the next announcements; a node that stopped announcing is not compared; a
-// different version is said once, at info level; one not seen for 7 days is forgotten.
+// not again on the next announcements; a node that stopped announcing, or said it stopped, is not
+// compared; a different version is said once, at info level; one not seen for 7 days is
+// forgotten; a graceful stop marks the node stopped at once, and its next start clears the mark.
 import { assert, assertEquals } from "../../_fixtures/assert.ts";
 import { ManualClock } from "../../../src/shared/clock.ts";
 import { createLogger } from "../../../src/shared/log.ts";
@@ -9,6 +10,7 @@ import { formatDuration } from "../../../src/shared/duration.ts";
 import { openSqliteStore } from "../../../src/cloud/store/sqlite.ts";
 import type { NodeRecord } from "../../../src/cloud/store/store.ts";
 import {
+  isRunning,
   NODE_FORGET_MS,
   NODE_STALE_MS,
   settingDrift,
@@ -22,6 +24,7 @@ const node = (name: string, settings: Record<string, string>, seenAt = 0): NodeR
   version: "0.1.0",
   startedAt: 0,
   seenAt,
+  stoppedAt: null,
   internal: "",
   settings,
 });
@@ -31,7 +34,8 @@ Deno.test("settingDrift: running siblings' differing settings, a setting one sid
   const others = [
     self,
     node("node-2", { a: "1", b: "3", c: "x" }),
-    node("node-3", { a: "9", b: "2" }, -NODE_STALE_MS - 1), // stopped: not compared
+    node("node-3", { a: "9", b: "2" }, -NODE_STALE_MS - 1), // not seen: not compared
+    { ...node("node-4", { a: "7" }), stoppedAt: 0 }, // said it stopped: not compared
   ];
   assertEquals(settingDrift(self, others, 0), [
     { node: "node-2", setting: "b", here: "2", there: "3" },
@@ -69,11 +73,23 @@ Deno.test("formatDuration: the largest unit that divides exactly", () => {
   );
 });
 
-Deno.test("node registry: each node warns once per difference with both values; versions at info", async () => {
+/** Two nodes' stores on one SQLite database and one manual clock; `end` stops and removes all. */
+async function oneDatabase() {
   const dir = await Deno.makeTempDir({ prefix: "nc-nodes-" });
   const clock = new ManualClock();
   const s1 = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
   const s2 = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const end = async (...stops: (() => Promise<void>)[]) => {
+    for (const stop of stops) await stop();
+    await s1.close();
+    await s2.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return { dir, clock, s1, s2, end };
+}
+
+Deno.test("node registry: each node warns once per difference with both values; versions at info", async () => {
+  const { dir, clock, s1, s2, end } = await oneDatabase();
   const logOf = (n: string) => `${dir}/${n}.log`;
   const registry = (store: typeof s1, name: string, version: string, retention: string) =>
     startNodeRegistry({
@@ -110,11 +126,7 @@ Deno.test("node registry: each node warns once per difference with both values; 
     ]);
     assertEquals((await s1.listNodes()).map((n) => n.name), ["node-1", "node-2"]);
   } finally {
-    stop1();
-    stop2();
-    await s1.close();
-    await s2.close();
-    await Deno.remove(dir, { recursive: true });
+    await end(stop1, stop2);
   }
 });
 
@@ -124,7 +136,7 @@ Deno.test("node registry: a node not seen for 7 days is forgotten, once, with a 
   const store = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
   const log = `${dir}/node-1.log`;
   const self = { name: "node-1", version: "0.1.0", internal: "", settings: {} };
-  let stop = () => {};
+  let stop = () => Promise.resolve();
   try {
     await store.putNode({ ...self, name: "node-old", startedAt: clock.now() });
     clock.advance(NODE_FORGET_MS - NODE_STALE_MS);
@@ -150,8 +162,48 @@ Deno.test("node registry: a node not seen for 7 days is forgotten, once, with a 
       'forgot node "node-old": not seen for 7d (last seen 2026-01-01T00:00:00.000Z); it is listed again if it starts',
     );
   } finally {
-    stop();
+    await stop();
     await store.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("node registry: a graceful stop marks the node stopped at once; its next start clears the mark", async () => {
+  const { dir, clock, s1, s2, end } = await oneDatabase();
+  const log = `${dir}/nodes.log`;
+  const start = (store: typeof s1, name: string) =>
+    startNodeRegistry({
+      store,
+      clock,
+      log: createLogger({ role: "test", format: "json", file: log }),
+      self: { name, version: "0.1.0", startedAt: clock.now(), internal: "", settings: {} },
+      everyMs: 10,
+    });
+  const running = async () =>
+    (await s1.listNodes()).filter((n) => isRunning(n, clock.now())).map((n) => n.name);
+  const stop1 = await start(s1, "node-1");
+  let stop2 = await start(s2, "node-2");
+  try {
+    assertEquals(await running(), ["node-1", "node-2"]);
+    clock.advance(1_000);
+    await stop2();
+    await stop2(); // a second stop (signal twice) does nothing more
+    // Within the 45 s a crashed node stays listed as running, a stopped one is not.
+    assertEquals(await running(), ["node-1"]);
+    const rec = (await s1.listNodes()).find((n) => n.name === "node-2")!;
+    assertEquals(rec.stoppedAt, clock.now());
+    // No announcement in flight or later undoes the mark.
+    await new Promise((r) => setTimeout(r, 60));
+    assertEquals(await running(), ["node-1"]);
+    const said = (await Deno.readTextFile(log)).trim().split("\n")
+      .map((l) => JSON.parse(l) as { msg: string })
+      .filter((l) => l.msg.includes("marked stopped"));
+    assertEquals(said.map((l) => l.msg), ['node "node-2" marked stopped in the registry']);
+    // Started again: running, the mark gone.
+    stop2 = await start(s2, "node-2");
+    assertEquals(await running(), ["node-1", "node-2"]);
+    assertEquals((await s1.listNodes()).map((n) => n.stoppedAt), [null, null]);
+  } finally {
+    await end(stop1, stop2);
   }
 });

@@ -94,7 +94,7 @@ export function storeConformance(
   });
 
   race(
-    "node registry: each node's record, seen by the other; replaced, forgotten",
+    "node registry: each node's record, seen by the other; replaced, marked stopped, forgotten",
     async (s1, s2, clock) => {
       assert.deepEqual(await s1.listNodes(), []);
       const settings = { "audit-retention-days": "90", "offline-grace": "60000" };
@@ -130,6 +130,20 @@ export function storeConformance(
       assert.deepEqual(seen[0].settings, settings);
       assert.equal(seen[1].settings["audit-retention-days"], "off");
       assert.equal(seen[1].internal, "10.0.0.3:7443");
+      assert.deepEqual(seen.map((n) => n.stoppedAt), [null, null]);
+      // A graceful stop is recorded by the store's clock; the next announcement clears it.
+      clock.advance(1_000);
+      assert.equal(await s1.markNodeStopped("node-2"), true);
+      assert.equal(await s1.markNodeStopped("node-9"), false);
+      assert.deepEqual((await s2.listNodes()).map((n) => n.stoppedAt), [null, clock.now()]);
+      await s2.putNode({
+        name: "node-2",
+        version: "0.1.1",
+        startedAt: clock.now(),
+        internal: "10.0.0.3:7443",
+        settings,
+      });
+      assert.deepEqual((await s1.listNodes()).map((n) => n.stoppedAt), [null, null]);
       assert.equal(await s2.deleteNode("node-1"), true);
       assert.equal(await s2.deleteNode("node-1"), false);
       assert.deepEqual((await s1.listNodes()).map((n) => n.name), ["node-2"]);
