@@ -6,20 +6,11 @@
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { ffprobe, rtspExchange, startCamera } from "../_fixtures/rtsp.ts";
+import { untilValue } from "../_fixtures/until.ts";
 
 const req = (method: string, url: string, cseq: number, extra = "") =>
   `${method} ${url} RTSP/1.0\r\nCSeq: ${cseq}\r\n${extra}\r\n`;
 const basic = (token: string) => `Authorization: Basic ${btoa(`op:${token}`)}\r\n`;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Digest, held credentials, refusals", async (t) => {
   const stack = await Stack.start();
@@ -192,12 +183,12 @@ Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Di
       assertEquals(dead.status, 401);
 
       await agent.stop("SIGKILL");
-      const offline = await waitFor("503 after the agent is gone", async () => {
+      const offline = await untilValue("503 after the agent is gone", async () => {
         const [r] = await rtspExchange(stack.ports.rtsp, [
           req("DESCRIBE", url, 1, basic(q.apiToken)),
         ]);
         return r.status === 503 ? r : null;
-      });
+      }, 20_000);
       assertEquals(offline.reason, "agent reconnecting");
     });
   } finally {

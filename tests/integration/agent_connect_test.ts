@@ -8,17 +8,11 @@ import { createLogger } from "../../src/shared/log.ts";
 import { saveState } from "../../src/agent/state.ts";
 import { supervise, type Supervisor } from "../../src/agent/supervisor.ts";
 import { parseProxyUrl } from "../../src/shared/transport/proxy.ts";
+import { until } from "../_fixtures/until.ts";
 
 const log = createLogger({ role: "test", level: "silent" });
 
 /** Waits until `cond` holds (deadline 20 s). */
-async function until(cond: () => boolean, what: string) {
-  const end = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 Deno.test("Happy Eyeballs: the black-holed IPv6 address loses, the agent connects via 127.0.0.1", async () => {
   const tc = await startTestCloud({ "control-hostnames": "cloud.test,127.0.0.1" });
@@ -46,7 +40,7 @@ Deno.test("Happy Eyeballs: the black-holed IPv6 address loses, the agent connect
         ]);
       },
     });
-    await until(() => sup!.state === "connected", "control stream up");
+    await until("control stream up", () => sup!.state === "connected", 20_000, 25);
     assertEquals(sup.route?.address?.address, "127.0.0.1");
     assertEquals(asked, ["cloud.test"]);
     assert(held.length >= 1, "IPv6 was tried first and reached the black hole");
@@ -123,7 +117,12 @@ Deno.test("proxy: the control stream goes through HTTP CONNECT with Basic auth f
       log,
       proxy: parseProxyUrl(`http://scott:tiger@127.0.0.1:${proxy.port}`),
     });
-    await until(() => sup!.state === "connected", "control stream up through the proxy");
+    await until(
+      "control stream up through the proxy",
+      () => sup!.state === "connected",
+      20_000,
+      25,
+    );
     assertEquals(sup.route?.proxy?.port, proxy.port);
     assertEquals(proxy.seen[0], {
       target: tc.cloud.controlEndpoint,

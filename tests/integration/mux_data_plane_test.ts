@@ -33,18 +33,9 @@ import type { CloudMessage } from "../../src/shared/protocol/control.ts";
 import { DataPool } from "../../src/agent/data_pool.ts";
 import { Allowlist } from "../../src/agent/allowlist.ts";
 import { Stats } from "../../src/agent/stats.ts";
+import { until, untilValue } from "../_fixtures/until.ts";
 
 const log = createLogger({ role: "test", level: "silent" });
-
-async function until<T>(f: () => T | Promise<T>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function writeAll(c: { write(p: Uint8Array): Promise<number> }, d: Uint8Array) {
   let off = 0;
@@ -299,7 +290,7 @@ async function interactiveUnderBulk(
     const chunk = new Uint8Array(64 << 10).fill(2);
     while (!stop) moved += await up.socket.write(chunk);
   })();
-  await until(() => moved > 32 << 20, "bulk flowing");
+  await until("bulk flowing", () => moved > 32 << 20, 15_000, 20);
   await beforeEcho?.();
   const inter = await w.open("a", w.echoPort);
   const rtts: number[] = [];
@@ -325,7 +316,7 @@ Deno.test("the pool grows by one data connection per 64 open tunnels, up to 4; e
     w.agent("a");
     const tunnels = [];
     for (let i = 0; i < 300; i++) tunnels.push(await w.open("a", w.echoPort));
-    await until(() => w.broker.connectionCount("a") === 4, "four connections");
+    await until("four connections", () => w.broker.connectionCount("a") === 4, 15_000, 20);
     const more = await Promise.all(Array.from({ length: 100 }, () => w.open("a", w.echoPort)));
     assertEquals(w.broker.connectionCount("a"), 4);
     assertEquals(w.dataPeers().length, 4);
@@ -386,7 +377,12 @@ Deno.test("bulk on every data connection grows the pool; the next interactive tu
     const r = await interactiveUnderBulk(
       w,
       () =>
-        until(() => w.broker.connectionCount("a") >= 2, "a second connection for the busy agent"),
+        until(
+          "a second connection for the busy agent",
+          () => w.broker.connectionCount("a") >= 2,
+          15_000,
+          20,
+        ),
     );
     console.log(
       `pool: interactive round trip under bulk p50 ${r.p50.toFixed(2)} ms, p99 ${
@@ -410,7 +406,7 @@ Deno.test("a stalled tunnel holds one window and does not slow the others on its
     assertEquals(got, data);
     // The broker's local tunnels are mux streams (a bridged one would be a BridgeTunnel).
     const held = stalled.socket as MuxStream;
-    await until(() => held.buffered === INITIAL_WINDOW, "the stalled window full");
+    await until("the stalled window full", () => held.buffered === INITIAL_WINDOW, 15_000, 20);
     assertEquals(held.buffered, INITIAL_WINDOW);
     // The stalled tunnel still works once read.
     assertEquals((await readN(stalled.socket, 1 << 20)).byteLength, 1 << 20);
@@ -454,7 +450,7 @@ Deno.test("a data connection dropped mid-transfer closes exactly its tunnels; th
     await writeAll(other.socket, msg);
     assertEquals(await readN(other.socket, msg.byteLength), msg);
     // The broker asks for a replacement, the agent dials it, new tunnels work.
-    await until(() => w.broker.connectionCount("a") === 1, "agent a's pool back");
+    await until("agent a's pool back", () => w.broker.connectionCount("a") === 1, 15_000, 20);
     const again = await w.open("a", w.echoPort);
     await writeAll(again.socket, msg);
     assertEquals(await readN(again.socket, msg.byteLength), msg);
@@ -481,13 +477,23 @@ Deno.test("when the agent's control stream leaves, its data connections carry th
     assertEquals(w.broker.connectionCount("a"), 2);
     live.socket.close();
     live.done();
-    await until(() => w.broker.connectionCount("a") === 1, "the retired connection closed");
+    await until(
+      "the retired connection closed",
+      () => w.broker.connectionCount("a") === 1,
+      15_000,
+      20,
+    );
     await writeAll(fresh.socket, msg);
     assertEquals(await readN(fresh.socket, msg.byteLength), msg);
     fresh.socket.close();
     w.broker.agentGone("a");
-    await until(() => w.broker.connectionCount("a") === 0, "the idle connection closed");
-    await until(() => w.dataPeers().length === 0, "its socket gone");
+    await until(
+      "the idle connection closed",
+      () => w.broker.connectionCount("a") === 0,
+      15_000,
+      20,
+    );
+    await until("its socket gone", () => w.dataPeers().length === 0, 15_000, 20);
   } finally {
     await w.close();
   }
@@ -512,9 +518,9 @@ Deno.test("a restarted agent's new control stream gets a data connection of its 
     // The old process: its connection is bound, then it stops answering (and its stream's end
     // is never reported: the newer stream replaces it in the registry at once).
     w.agent("g", (t) => tickets.push(t));
-    const first = (await until(() => tickets.shift(), "the first ticket"))!;
+    const first = (await untilValue("the first ticket", () => tickets.shift(), 15_000, 20))!;
     old = await silentConn(w, first);
-    await until(() => w.broker.connectionCount("g") === 1, "the old connection bound");
+    await until("the old connection bound", () => w.broker.connectionCount("g") === 1, 15_000, 20);
     // The new process says Hello: the registry replaces the session, the broker is told.
     w.agent("g");
     const t = await w.open("g", w.echoPort);
@@ -542,9 +548,14 @@ Deno.test("a data connection whose agent is gone without a word is found at the 
       if (!dead && tickets.length === 0) tickets.push(t);
       else real!.add({ route: w.route, port: w.data.port, caPem: w.ca.certPem }, t).catch(() => {});
     });
-    const first = (await until(() => tickets.shift(), "the first ticket"))!;
+    const first = (await untilValue("the first ticket", () => tickets.shift(), 15_000, 20))!;
     dead = await silentConn(w, first);
-    await until(() => w.broker.connectionCount("h") === 1, "the silent connection bound");
+    await until(
+      "the silent connection bound",
+      () => w.broker.connectionCount("h") === 1,
+      15_000,
+      20,
+    );
     const t = await w.open("h", w.echoPort);
     const msg = pattern(4096, 9);
     await writeAll(t.socket, msg);
@@ -577,14 +588,15 @@ async function hostileConn(
   tickets: Uint8Array[],
   id = "h",
 ) {
-  const ticket = (await until(() => tickets.shift(), "a ticket for the hostile agent"))!;
+  const ticket =
+    (await untilValue("a ticket for the hostile agent", () => tickets.shift(), 15_000, 20))!;
   const conn = await Deno.connectTls({
     hostname: "127.0.0.1",
     port: w.data.port,
     caCerts: [w.ca.certPem],
   });
   await writeAll(conn, encodeDataHeader(ticket));
-  await until(() => w.broker.connectionCount(id) === 1, "the hostile connection bound");
+  await until("the hostile connection bound", () => w.broker.connectionCount(id) === 1, 15_000, 20);
   const frame = (
     type: number,
     stream: number,
@@ -688,7 +700,12 @@ Deno.test("hostile frames from a compromised agent close its connection and noth
       const opening = w.open("h", w.echoPort).catch((e) => e as Error);
       await act(h);
       await h.closedByCloud();
-      await until(() => w.broker.connectionCount("h") === 0, `${what}: connection dropped`);
+      await until(
+        `${what}: connection dropped`,
+        () => w.broker.connectionCount("h") === 0,
+        15_000,
+        20,
+      );
       const tunnel = await opening;
       if (!(tunnel instanceof Error)) {
         // What arrived within the credit is delivered; then the tunnel ends with the error.
@@ -754,11 +771,16 @@ Deno.test("finding 7: a silent connection to the data port is closed at the boun
     // A TCP client that never sends a ClientHello.
     const silent = await Deno.connect({ hostname: "127.0.0.1", port: w.data.port });
     const silentPort = (silent.localAddr as Deno.NetAddr).port;
-    await until(() => w.dataPeers().includes(silentPort), "the cloud's socket for it");
+    await until("the cloud's socket for it", () => w.dataPeers().includes(silentPort), 15_000, 20);
     // The cloud ends it: the client sees the end, and the cloud holds no socket for it.
     assertEquals(await endOf(silent), null);
     silent.close();
-    await until(() => !w.dataPeers().includes(silentPort), "the cloud's socket released");
+    await until(
+      "the cloud's socket released",
+      () => !w.dataPeers().includes(silentPort),
+      15_000,
+      20,
+    );
 
     // A TLS client that finishes the handshake and never sends the preface: the same.
     const quiet = await Deno.connectTls({
@@ -774,12 +796,12 @@ Deno.test("finding 7: a silent connection to the data port is closed at the boun
     const many = await Promise.all(
       Array.from({ length: 10 }, () => Deno.connect({ hostname: "127.0.0.1", port: w.data.port })),
     );
-    await until(() => w.data.unauthenticated > 0, "some held");
+    await until("some held", () => w.data.unauthenticated > 0, 15_000, 20);
     assert(w.data.unauthenticated <= 4, `${w.data.unauthenticated} held`);
     for (const end of await Promise.all(many.map(endOf))) assertEquals(end, null);
     many.forEach((c) => c.close());
-    await until(() => w.data.unauthenticated === 0, "all released");
-    await until(() => w.dataPeers().length === 0, "no socket left on the data port");
+    await until("all released", () => w.data.unauthenticated === 0, 15_000, 20);
+    await until("no socket left on the data port", () => w.dataPeers().length === 0, 15_000, 20);
   } finally {
     await w.close();
   }
@@ -793,14 +815,15 @@ Deno.test("a data dial refused in a crowd is tried again with its ticket; the op
     // Another client of the agent's address (a site behind the same NAT) holds the one place
     // for a connection before its ticket.
     const crowd = await Deno.connect({ hostname: "127.0.0.1", port: w.data.port });
-    await until(() => w.data.unauthenticated === 1, "the crowd's connection held");
+    await until("the crowd's connection held", () => w.data.unauthenticated === 1, 15_000, 20);
     w.agent("a", undefined, PROTOCOL_VERSION, agentLog);
     const opening = w.open("a", w.echoPort);
     opening.catch(() => {}); // awaited below; a failure above must not leave it unhandled
     await until(
-      () => lines.some((l) => l.includes("data connection failed; trying again")),
       "the agent's first dial refused",
+      () => lines.some((l) => l.includes("data connection failed; trying again")),
       5_000,
+      20,
     );
     crowd.close();
     const t = await opening;
@@ -886,7 +909,12 @@ Deno.test("an agent left without a data connection after a failed dial is asked 
     // The first dial meets a blocked port (the site's firewall); then it was fixed.
     const closed = closedPort();
     const agent = dialingAgent(w, "a", (n) => n === 1 ? closed : w.data.port);
-    await until(() => w.broker.connectionCount("a") === 1, "a data connection, asked for again");
+    await until(
+      "a data connection, asked for again",
+      () => w.broker.connectionCount("a") === 1,
+      15_000,
+      20,
+    );
     assertEquals(agent.tickets(), 2);
     const t = await w.open("a", w.echoPort);
     await writeAll(t.socket, new Uint8Array([5]));

@@ -9,6 +9,7 @@ import { createLogger } from "../../src/shared/log.ts";
 import { supervise, type Supervisor } from "../../src/agent/supervisor.ts";
 import { certInfo, issuedBy, spkiPin, splitPemCerts } from "../../src/shared/crypto/pki.ts";
 import { loadAgentCas, rotateCa } from "../../src/cloud/ca_rotation.ts";
+import { until } from "../_fixtures/until.ts";
 
 const log = createLogger({ role: "test", level: "silent" });
 const DAY = 86_400_000;
@@ -27,14 +28,6 @@ function servedSerial(port: number, caPem: string, client?: { key: string; cert:
 /** A serial as comparable hex (node:tls drops a leading zero nibble). */
 const hex = (serial: string) => serial.toLowerCase().replace(/^0+/, "");
 
-async function until(cond: () => boolean, what: string) {
-  const end = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 Deno.test("server and node certificates renew before expiry; listeners serve them with no restart", async () => {
   const tc = await startTestCloud();
   const dir = await Deno.makeTempDir();
@@ -43,7 +36,7 @@ Deno.test("server and node certificates renew before expiry; listeners serve the
   try {
     const state = await enrollAgent(tc, dir);
     sup = supervise({ state, stateDir: dir, log });
-    await until(() => sup!.state === "connected", "control stream up");
+    await until("control stream up", () => sup!.state === "connected", 20_000, 25);
     const since = sup.connectedSince;
 
     const ca = tc.cloud.pki.agentCa.certPem;
@@ -66,11 +59,12 @@ Deno.test("server and node certificates renew before expiry; listeners serve the
     const nodeKey = await Deno.stat(`${tc.cloud.config.dataDir}/tls/node.key`);
     assertEquals(nodeKey.mode! & 0o777, 0o600);
     // The control listener runs in the relay process, which gets the new pair a moment later.
-    const deadline = Date.now() + 20_000;
-    while (await servedSerial(tc.cloud.ports.control, ca, client) !== newServer) {
-      if (Date.now() > deadline) throw new Error("control listener still serves the old pair");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      "the control listener serving the new pair",
+      async () => await servedSerial(tc.cloud.ports.control, ca, client) === newServer,
+      20_000,
+      50,
+    );
     assertEquals(await servedSerial(tc.cloud.ports.data, ca), newServer);
 
     // The stream that was open is untouched; a new agent connection accepts the new chain.
@@ -79,7 +73,12 @@ Deno.test("server and node certificates renew before expiry; listeners serve the
     await sup.stop();
     sup = undefined;
     again = supervise({ state, stateDir: dir, log });
-    await until(() => again!.state === "connected", "reconnected on the renewed server cert");
+    await until(
+      "reconnected on the renewed server cert",
+      () => again!.state === "connected",
+      20_000,
+      25,
+    );
   } finally {
     await sup?.stop();
     await again?.stop();
@@ -96,13 +95,15 @@ Deno.test("internal CA rotation: the running cloud trusts both, then re-issues i
     const oldCa = pki.internalCa.certPem;
     const { newPin } = await rotateCa(dataDir, "internal", "init");
     await until(
-      () => splitPemCerts(pki.internalTrustPem).length === 2,
       "both internal CAs trusted",
+      () => splitPemCerts(pki.internalTrustPem).length === 2,
+      20_000,
+      25,
     );
     assert(await issuedBy(pki.node.certPem, oldCa), "node still on the old CA");
     await rotateCa(dataDir, "internal", "update-clients");
     await rotateCa(dataDir, "internal", "update-servers");
-    await until(() => pki.internalCa.certPem !== oldCa, "primary internal CA switched");
+    await until("primary internal CA switched", () => pki.internalCa.certPem !== oldCa, 20_000, 25);
     assertEquals(await spkiPin(pki.internalCa.certPem), newPin);
     const nodeOnNew = async () => await issuedBy(pki.node.certPem, pki.internalCa.certPem);
     const end = Date.now() + 20_000;
@@ -113,7 +114,12 @@ Deno.test("internal CA rotation: the running cloud trusts both, then re-issues i
     const onDisk = await Deno.readTextFile(`${dataDir}/tls/node.pem`);
     assert(await issuedBy(onDisk, pki.internalCa.certPem));
     await rotateCa(dataDir, "internal", "standby");
-    await until(() => splitPemCerts(pki.internalTrustPem).length === 1, "old internal CA dropped");
+    await until(
+      "old internal CA dropped",
+      () => splitPemCerts(pki.internalTrustPem).length === 1,
+      20_000,
+      25,
+    );
     // The agent CA was not touched.
     assertEquals((await loadAgentCas(dataDir)).phase, "standby");
   } finally {

@@ -5,14 +5,7 @@ import { assertEquals } from "../_fixtures/assert.ts";
 import { enrollAgent, startTestCloud } from "../_fixtures/cloud.ts";
 import { createLogger } from "../../src/shared/log.ts";
 import { supervise } from "../../src/agent/supervisor.ts";
-
-async function until(cond: () => boolean, what: string, ms = 20_000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { until } from "../_fixtures/until.ts";
 
 Deno.test("watcher: a revocation that lost its change signal still cuts the agent off within a minute", async () => {
   const tc = await startTestCloud();
@@ -22,7 +15,12 @@ Deno.test("watcher: a revocation that lost its change signal still cuts the agen
   try {
     const state = await enrollAgent(tc, dir);
     sup = supervise({ state, stateDir: dir, log: createLogger({ role: "test", level: "silent" }) });
-    await until(() => tc.cloud.registry.get(state.agentId) !== undefined, "agent connected");
+    await until(
+      "agent connected",
+      () => tc.cloud.registry.get(state.agentId) !== undefined,
+      20_000,
+      25,
+    );
 
     // Let the watcher's first tick (which always reconciles) pass, so only the periodic one can
     // see what follows.
@@ -32,7 +30,12 @@ Deno.test("watcher: a revocation that lost its change signal still cuts the agen
     const { tenantId } = (await s.getAgent(state.agentId))!;
     assertEquals(await s.revokeAgent(tenantId, state.agentId), true);
     tc.clock.advance(61_000);
-    await until(() => tc.cloud.registry.get(state.agentId) === undefined, "agent cut off", 10_000);
+    await until(
+      "agent cut off",
+      () => tc.cloud.registry.get(state.agentId) === undefined,
+      10_000,
+      25,
+    );
   } finally {
     await sup?.stop();
     await tc.stop();

@@ -3,14 +3,7 @@
 import { assert, assertEquals } from "../../_fixtures/assert.ts";
 import { Stats } from "../../../src/agent/stats.ts";
 import { fullCollector, startIdleTrim } from "../../../src/agent/idle_trim.ts";
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { until } from "../../_fixtures/until.ts";
 
 Deno.test("idle trim: collects once when quiet, not while a tunnel is open, again after activity", async () => {
   const stats = new Stats();
@@ -20,23 +13,23 @@ Deno.test("idle trim: collects once when quiet, not while a tunnel is open, agai
   // A tick counter on the same period, to let several quiet periods pass without sleeping blind.
   const tick = setInterval(() => ticks++, 10);
   try {
-    await until(() => runs === 1, "the first collection");
+    await until("the first collection", () => runs === 1, 10_000, 5);
     let seen = ticks;
-    await until(() => ticks >= seen + 5, "five more periods");
+    await until("five more periods", () => ticks >= seen + 5, 10_000, 5);
     assertEquals(runs, 1, "one collection per quiet spell");
 
     stats.activeStreams = 1;
     stats.tunnelsOpened++;
     seen = ticks;
-    await until(() => ticks >= seen + 5, "five periods with a tunnel open");
+    await until("five periods with a tunnel open", () => ticks >= seen + 5, 10_000, 5);
     assertEquals(runs, 1, "nothing collected while a tunnel is open");
 
     stats.activeStreams = 0;
     stats.bytesUp += 100;
-    await until(() => runs === 2, "the collection after the tunnel closed");
+    await until("the collection after the tunnel closed", () => runs === 2, 10_000, 5);
 
     trim.bump();
-    await until(() => runs === 3, "the collection after a link change");
+    await until("the collection after a link change", () => runs === 3, 10_000, 5);
     assertEquals(trim.collections, 3);
   } finally {
     clearInterval(tick);

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../../_fixtures/assert.ts";
 import { descriptorReserve, listenerBudget, Listeners } from "../../../src/tunnel/listeners.ts";
 import type { PlanEntry } from "../../../src/tunnel/plan.ts";
+import { until } from "../../_fixtures/until.ts";
 
 Deno.test("listeners: a missing loopback alias falls back to 127.0.0.1 and still accepts", async () => {
   const events: string[] = [];
@@ -38,19 +39,10 @@ Deno.test("listeners: a missing loopback alias falls back to 127.0.0.1 and still
   l.sync([entry]);
   assertEquals(events.length, 2);
   l.sync([]);
-  await until(() => events.length === 3);
+  await until("the third event", () => events.length === 3, 5_000, 1);
   assertEquals(events[2], "closed 127.0.0.7:554");
   l.close();
 });
-
-/** Waits (a turn of the event loop at a time, 5 s at most) for `check` to hold. */
-async function until(check: () => boolean): Promise<void> {
-  const end = Date.now() + 5_000;
-  while (!check()) {
-    assert(Date.now() < end, "not within 5 s");
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
 
 Deno.test("listeners: a pair reported closed is free (its port binds again at once)", async () => {
   const closed: string[] = [];
@@ -63,7 +55,7 @@ Deno.test("listeners: a pair reported closed is free (its port binds again at on
   l.sync([]);
   // The runtime releases the socket when the pending accept is cancelled, not at close():
   // "stopped listening" said at close() could be checked while the kernel still listened.
-  await until(() => closed.length === 1);
+  await until("the pair reported closed", () => closed.length === 1, 5_000, 1);
   const again = Deno.listen({ hostname: "127.0.0.1", port });
   again.close();
   l.close();

@@ -20,6 +20,7 @@ import {
 import { driverTimeouts } from "../../../../src/cloud/store/mongo.ts";
 import { startFerretDb } from "../../../_fixtures/ferretdb.ts";
 import type { Store } from "../../../../src/cloud/store/store.ts";
+import { until } from "../../../_fixtures/until.ts";
 
 async function refusal(p: Promise<unknown>): Promise<AppError> {
   try {
@@ -127,13 +128,12 @@ Deno.test("MongoDB killed under an open store: fast 503s, probe fails, all back 
     assert.equal((await refusal(probeStore(store, 1_000))).code, "store_unavailable");
 
     await ferret.resume();
-    const deadline = Date.now() + 30_000;
-    let back = false;
-    while (!back && Date.now() < deadline) {
-      back = await probeStore(store).then(() => true, () => false);
-      if (!back) await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.ok(back, "the same store works again without reopening");
+    await until(
+      "the same store working again without reopening",
+      () => probeStore(store).then(() => true, () => false),
+      30_000,
+      250,
+    );
     assert.equal((await store.getTenant(t.id))?.name, "Before");
   } finally {
     await store.close();

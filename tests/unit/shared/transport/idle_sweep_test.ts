@@ -5,14 +5,7 @@
  */
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { IdleSweep, sweepInterval } from "../../../../src/shared/transport/idle_sweep.ts";
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "../../../_fixtures/until.ts";
 
 Deno.test("idle sweep: a quiet tunnel is closed once after its timeout, a busy one stays", async () => {
   const sweep = new IdleSweep();
@@ -24,7 +17,7 @@ Deno.test("idle sweep: a quiet tunnel is closed once after its timeout, a busy o
   sweep.add(busy);
   const keepBusy = setInterval(() => (busy.lastActivity = Date.now()), 20);
   try {
-    await until(() => quietCalls > 0, "the quiet tunnel's timeout");
+    await until("the quiet tunnel's timeout", () => quietCalls > 0, 10_000, 10);
     // Within a generous bound of its 200 ms (a loaded machine), and only once.
     assert(Date.now() - quiet.lastActivity < 5_000);
     await new Promise((r) => setTimeout(r, 400));

@@ -16,14 +16,7 @@ import {
   StreamError,
 } from "../../../../src/shared/transport/mux_session.ts";
 import { frames, gatedConn } from "../../../_fixtures/mux_wire.ts";
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "../../../_fixtures/until.ts";
 
 /** A cloud and an agent session over one loopback TCP connection. */
 async function pair(onOpen: (s: MuxStream, host: string, port: number) => void) {
@@ -82,7 +75,7 @@ Deno.test("mux: a writer may have one window in flight; reading tops it up", asy
     const writer = (async () => {
       while (written < total) written += await s.write(data.subarray(written));
     })();
-    await until(() => agentSide[0]?.buffered === INITIAL_WINDOW, "one window buffered");
+    await until("one window buffered", () => agentSide[0]?.buffered === INITIAL_WINDOW, 10_000, 10);
     // The writer is held at exactly one window while nobody reads.
     await new Promise((r) => setTimeout(r, 100));
     assertEquals(written, INITIAL_WINDOW);
@@ -149,7 +142,7 @@ Deno.test("mux: half-close each way, then close; refusals carry the agent's code
     assertEquals(new TextDecoder().decode(await readN(s, 3)), "bye");
     assertEquals(await s.read(new Uint8Array(10)), null);
     s.close();
-    await until(() => p.agent.streamCount === 0, "the agent forgot the stream");
+    await until("the agent forgot the stream", () => p.agent.streamCount === 0, 10_000, 10);
     assertEquals(p.cloud.streamCount, 0);
   } finally {
     p.close();
@@ -210,7 +203,7 @@ Deno.test("mux: readChunk hands over owned chunks in order, grants credit, ends 
   try {
     // A pending readChunk (no buffer of the caller's) is answered by the next DATA.
     const pending = s.readChunk(1 << 20);
-    await until(() => agentSide.length === 1, "the agent's stream");
+    await until("the agent's stream", () => agentSide.length === 1, 10_000, 10);
     await writeAll(agentSide[0], new Uint8Array([1, 2, 3]));
     assertEquals(await pending, new Uint8Array([1, 2, 3]));
     // More than a window in total, read in chunks of at most 1000 bytes: every byte, in order
@@ -245,11 +238,11 @@ Deno.test("mux: a small write passes the bulk queued before it; a stream's own f
       f.set(open, FRAME_HEADER);
       g.feed(f);
     }
-    await until(() => opened.length === 2, "two streams opened");
+    await until("two streams opened", () => opened.length === 2, 10_000, 10);
     const [bulk, interactive] = opened;
     bulk.accept();
     interactive.accept();
-    await until(() => g.held === 1, "the first batch in the connection's write");
+    await until("the first batch in the connection's write", () => g.held === 1, 10_000, 10);
     // Bulk queues behind the held write (3 × 64 KiB), then its half-close; then a keystroke.
     const bulkDone = writeAll(bulk, new Uint8Array(192 << 10).fill(1)).then(() =>
       bulk.closeWrite()
@@ -266,8 +259,10 @@ Deno.test("mux: a small write passes the bulk queued before it; a stream's own f
     })();
     await bulkDone;
     await until(
-      () => frames(g.written).some((f) => f.type === FrameType.FIN),
       "the bulk stream's FIN",
+      () => frames(g.written).some((f) => f.type === FrameType.FIN),
+      10_000,
+      10,
     );
     draining = false;
     await drain;
@@ -293,7 +288,7 @@ Deno.test("mux: OPENs reach the peer in stream-id order, and a withdrawn open's 
   const cloud = new MuxSession(g.conn, { role: "cloud" });
   try {
     const first = cloud.openStream("127.0.0.1", 80);
-    await until(() => g.held === 1, "the first OPEN in the connection's write");
+    await until("the first OPEN in the connection's write", () => g.held === 1, 10_000, 10);
     // Behind the held write: an OPEN, bulk (the cloud may write once the agent said OPENED; the
     // session does not check, which lets the test queue it here), another OPEN.
     const second = cloud.openStream("127.0.0.1", 81);
@@ -309,8 +304,10 @@ Deno.test("mux: OPENs reach the peer in stream-id order, and a withdrawn open's 
       }
     })();
     await until(
-      () => frames(g.written).some((f) => f.type === FrameType.DATA),
       "the bulk DATA written",
+      () => frames(g.written).some((f) => f.type === FrameType.DATA),
+      10_000,
+      10,
     );
     draining = false;
     await drain;

@@ -15,14 +15,7 @@ import {
   MAX_STREAM_WINDOW,
 } from "../../../../src/shared/protocol/mux.ts";
 import { MuxSession, type MuxStream } from "../../../../src/shared/transport/mux_session.ts";
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "../../../_fixtures/until.ts";
 
 /**
  * A cloud and an agent session whose connection passes a link of `oneWayMs` each way; the agent
@@ -53,7 +46,7 @@ async function longLink(
   });
   const s = cloud.openStream("dev", 80);
   await s.opened;
-  await until(() => accepted.length === 1, "the agent's side of the stream");
+  await until("the agent's side of the stream", () => accepted.length === 1, 20_000, 10);
   return {
     cloud,
     agent,
@@ -146,7 +139,7 @@ Deno.test("mux windows: a reader that stalls after its window grew holds at most
     const writer = (async () => {
       while (writing) written += await p.up.write(chunk);
     })().catch(() => {});
-    await until(() => p.down.buffered > 0, "bytes queued for the stalled reader");
+    await until("bytes queued for the stalled reader", () => p.down.buffered > 0, 20_000, 10);
     let last = -1;
     for (let stable = 0; stable < 5;) {
       await new Promise((r) => setTimeout(r, 100));
@@ -176,13 +169,13 @@ Deno.test("mux windows: a sender whose window grew still queues its bulk behind 
   try {
     g.feed(frameBytes(FrameType.OPEN, 1, encodeOpen("127.0.0.1", 80)));
     g.feed(frameBytes(FrameType.OPEN, 3, encodeOpen("127.0.0.1", 81)));
-    await until(() => opened.length === 2, "two streams opened");
+    await until("two streams opened", () => opened.length === 2, 20_000, 10);
     const [grown, other] = opened;
     grown.accept();
     other.accept();
     // The peer grows stream 1's window to 4 × INITIAL_WINDOW.
     g.feed(frameBytes(FrameType.WINDOW, 1, encodeWindow(3 * INITIAL_WINDOW)));
-    await until(() => g.held === 1, "the OPENED frames in the connection's write");
+    await until("the OPENED frames in the connection's write", () => g.held === 1, 20_000, 10);
     await new Promise((r) => setTimeout(r, 20));
     const before = g.written.length;
     // Stream 3's bulk fills the batch being gathered; then stream 1 writes a full frame.
@@ -197,7 +190,12 @@ Deno.test("mux windows: a sender whose window grew still queues its bulk behind 
       }
     })();
     await grownWrite;
-    await until(() => dataOf(g.written.slice(before)).length === 2, "both frames written");
+    await until(
+      "both frames written",
+      () => dataOf(g.written.slice(before)).length === 2,
+      20_000,
+      10,
+    );
     draining = false;
     await drain;
     // Had its grown credit counted as nothing in flight, stream 1's 64 KiB would have gone in
