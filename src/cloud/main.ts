@@ -59,7 +59,12 @@ import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
 import { openLocal } from "./access/route.ts";
 import { BridgeClient } from "./interrelay/bridge_tunnel.ts";
-import { type InternalListener, startInternalListener } from "./interrelay/internal_listener.ts";
+import {
+  type InternalListener,
+  type InternalListenerOptions,
+  startInternalListener,
+} from "./interrelay/internal_listener.ts";
+import { shareLive } from "./access/live_ws.ts";
 import { startMetricsListener } from "./api/health.ts";
 import { agentsConnected } from "./cloud_metrics.ts";
 import { AppError } from "../shared/errors.ts";
@@ -154,6 +159,9 @@ export async function startCloud(
     keyPem: pki.node.keyPem,
   });
   let internal: InternalListener | null = null;
+  // A sibling's live viewer is served once the routes exist (below); until then, as if offline.
+  let shareLiveHere: InternalListenerOptions["openLive"] = () =>
+    Promise.reject(new AppError("agent_offline"));
   if (config.internal) {
     internal = await startInternalListener({
       listen: config.internal,
@@ -165,6 +173,7 @@ export async function startCloud(
         if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
       },
       discoverLocal: localDiscover,
+      openLive: (req) => shareLiveHere(req),
       store,
       log,
     });
@@ -267,6 +276,7 @@ export async function startCloud(
     node: config.node,
     bridge,
   };
+  shareLiveHere = (req) => shareLive({ ...route, hub: liveHub, secrets }, req);
   const pool = new DeviceConnPool({
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),

@@ -6,11 +6,16 @@
 // the camera's own words for a refusal node-1 met (it knew only its own failures and said 426,
 // "the camera did not answer"): without credentials, then for a path the camera lacks. Once the
 // camera plays a path, its remembered refusal is forgotten on every node.
+//
+// And one camera session for the deployment: viewers of one camera entering both nodes are fed
+// by the node that holds the agent, which plays the camera once (counted by a TCP proxy in front
+// of it); what a viewer on the sibling got decodes with ffprobe; it keeps playing when the owner's
+// own viewer leaves, and the camera session closes when the last viewer anywhere leaves.
 // @ts-types="@types/ws"
 import WebSocket from "ws";
-import { assertEquals } from "../_fixtures/assert.ts";
+import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { startCamera } from "../_fixtures/rtsp.ts";
+import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
 import { until } from "../_fixtures/until.ts";
 
 /** Opens the live view's WebSocket on `stack` with a bearer token: the status of its answer. */
@@ -89,6 +94,91 @@ Deno.test("live view on two nodes: the camera's refusal on one node is the answe
     assertEquals(await upgrade(n1, handle, cam.path, q.apiToken), 101);
     assertEquals((await ask(n2, handle, cam.path, q.apiToken)).status, 426);
     assertEquals((await ask(n2, handle, "/no-such-stream", q.apiToken)).status, 502);
+  } finally {
+    await n2?.stop();
+    await n1.stop();
+  }
+});
+
+/** A live viewer: the init message, the binary messages (init segment, then pictures). */
+function watch(stack: Stack, handle: string, path: string, token: string) {
+  const url = `${stack.url.replace(/^http/, "ws")}/api/live/${handle}?path=${
+    encodeURIComponent(path)
+  }`;
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+  const binary: Uint8Array[] = [];
+  let init: { codec: string; width: number } | null = null;
+  let closed: string | null = null;
+  ws.on("message", (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) {
+      const m = JSON.parse(data.toString());
+      if (m.type === "init") init = m;
+      return;
+    }
+    binary.push(new Uint8Array(data));
+  });
+  ws.on("close", (_code: number, reason: Buffer) => closed = reason.toString());
+  ws.on("error", () => {});
+  return {
+    binary,
+    init: () => init,
+    closed: () => closed,
+    close: () => ws.close(),
+  };
+}
+
+Deno.test("live view on two nodes: one camera session feeds the viewers of both", async () => {
+  const n1 = await Stack.start();
+  const cam = await startCamera();
+  const proxy = countingProxy(cam.port);
+  n1.defer(cam.close);
+  n1.defer(proxy.close);
+  let n2: Stack | null = null;
+  try {
+    const q = await n1.quickstart([proxy.port]);
+    await n1.agentFor(q);
+    n2 = await Stack.start({ joining: n1, node: "node-2" });
+    const handle = q.device.handles[proxy.port];
+    await until(
+      "node-2 sees the agent",
+      async () => (await ask(n2!, handle, cam.path, q.apiToken)).status === 426,
+    );
+
+    // First on the sibling, then on the agent's own node: one RTSP session at the camera.
+    const onSibling = watch(n2, handle, cam.path, q.apiToken);
+    await until("pictures on node-2", () => onSibling.binary.length >= 10);
+    const onOwner = watch(n1, handle, cam.path, q.apiToken);
+    await until("pictures on node-1", () => onOwner.binary.length >= 10);
+    assertEquals(proxy.accepted(), 1, "one camera session for viewers on two nodes");
+    assertEquals(onSibling.init()?.codec, onOwner.init()?.codec);
+
+    // What the sibling's viewer got is a stream a player decodes.
+    const file = await Deno.makeTempFile({ suffix: ".mp4" });
+    n1.defer(() => Deno.remove(file));
+    const all = onSibling.binary.slice();
+    const bytes = new Uint8Array(all.reduce((n, b) => n + b.byteLength, 0));
+    let off = 0;
+    for (const b of all) bytes.set(b, (off += b.byteLength) - b.byteLength);
+    await Deno.writeFile(file, bytes);
+    const probe = await new Deno.Command("ffprobe", {
+      args: ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries"]
+        .concat(["stream=codec_name,width,nb_read_frames", "-of", "json", file]),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stream = JSON.parse(new TextDecoder().decode(probe.stdout)).streams?.[0];
+    assertEquals(stream?.codec_name, "h264", new TextDecoder().decode(probe.stderr));
+    assert(Number(stream.nb_read_frames) >= 5, `frames decoded: ${stream.nb_read_frames}`);
+
+    // The owner's own viewer leaves: the sibling's keeps playing on the same session.
+    onOwner.close();
+    const had = onSibling.binary.length;
+    await until("more pictures on node-2", () => onSibling.binary.length >= had + 10);
+    assertEquals(onSibling.closed(), null);
+    assertEquals(proxy.accepted(), 1);
+    // The last viewer anywhere leaves: the camera session closes.
+    onSibling.close();
+    await until("the camera session closed", () => proxy.open() === 0, 15_000);
   } finally {
     await n2?.stop();
     await n1.stop();

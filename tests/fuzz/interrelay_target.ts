@@ -67,8 +67,21 @@ function frame(type: number, payload: Uint8Array, len = payload.byteLength): Uin
   return concat(head, payload);
 }
 
-function open(rng: Rng, s: Sibling): Uint8Array {
-  const base: Record<string, unknown> = rng.chance(0.5)
+function open(rng: Rng, s: Sibling, w: World): Uint8Array {
+  const live = {
+    v: 1,
+    op: "live",
+    agentId: rng.chance(0.7) ? s.agentId : rng.pick(NASTY),
+    // A handle of the agent's tenant (devices that are no camera: the owner's RTSP client meets
+    // an echo, a web server, a device that answers 200 to anything), the other tenant's, or none.
+    handleId: rng.chance(0.7)
+      ? rng.pick([w.handles.echo, w.handles.http, w.handles.rtsp])
+      : rng.pick([w.foreignHandle, ...NASTY]),
+    path: rng.pick(["/", "/stream1", "/../x", "", "x", "/\u0000", "/" + "a".repeat(600)]),
+    actor: rng.pick(["user:fuzz", "", "x".repeat(300)]),
+    from: "fuzz-sibling",
+  };
+  const base: Record<string, unknown> = rng.chance(0.2) ? live : rng.chance(0.5)
     ? {
       v: 1,
       op: "tunnel",
@@ -114,7 +127,7 @@ export const interrelay: Target = {
     }
     const sib = await sibling(w);
     const parts: Uint8Array[] = [];
-    if (rng.chance(0.8)) parts.push(frame(1, open(rng, sib)));
+    if (rng.chance(0.8)) parts.push(frame(1, open(rng, sib, w)));
     for (let i = rng.int(5); i > 0; i--) {
       const type = rng.pick([1, 2, 3, 3, 3, 4, 5, rng.int(256)]);
       const payload = type === 5 && rng.chance(0.7)

@@ -15,9 +15,19 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secrets.ts";
-import type { Feed, LiveHub, Viewer } from "../live/hub.ts";
+import type { Feed, FeedSink, FeedSource, LiveHub, Viewer } from "../live/hub.ts";
 import { silenceReason, startCameraFeed } from "../live/camera_feed.ts";
-import { type Authorized, openTunnel, type RouteDeps } from "./route.ts";
+import {
+  type Authorized,
+  type ChosenAgent,
+  openTunnel,
+  pickAgent,
+  resolveHandle,
+  type RouteDeps,
+} from "./route.ts";
+import type { Presence } from "../store/store.ts";
+import { type BridgeClient, isOlderOwner } from "../interrelay/bridge_tunnel.ts";
+import { remoteFeedSource } from "../interrelay/live_feed.ts";
 import { authorizeTunnel } from "./tunnel_ws.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
 import { logStoreFailure } from "../store/outage.ts";
@@ -70,58 +80,23 @@ export async function prepareLive(
   const path = q.data.path;
   const key = liveKey(target.handle.id, path);
   const feed = await d.hub.acquire(key, async (sink) => {
-    const tunnel = await openTunnel(d, target, "live");
-    const release = () => {
-      try {
-        tunnel.socket.close();
-      } catch { /* closed */ }
-      tunnel.done();
-      const s = d.registry.get(tunnel.agentId);
-      if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
-    };
-    try {
-      const src = await startCameraFeed(
-        tunnel.socket,
-        cameraUrl(target.device.host, target.handle.port, path),
-        () =>
-          useDeviceCredentials(d.store, d.secrets, {
-            tenantId: target.handle.tenantId,
-            deviceId: target.device.id,
-            actor: principal.actor,
-            via: "live",
-            handle: target.handle.id,
-          }),
+    const chosen = await pickAgent(d, target);
+    if (chosen.owner && d.bridge) {
+      // The node holding the agent plays the camera for the whole deployment: subscribe to it
+      // (a camera's refusal there is remembered there, where every node reads it).
+      const shared = await subscribe(
+        d,
+        d.bridge,
+        chosen.owner,
+        chosen.agentId,
+        target,
+        path,
+        principal.actor,
         sink,
-        () => d.clock.now(),
       );
-      // It plays: any node's memory of its last failure is out of date.
-      d.store.deleteLiveFailure(key).catch((e) =>
-        logStoreFailure(d.log, e, "live view failure not forgotten")
-      );
-      // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
-      src.ended.then((reason) => {
-        if (reason === silenceReason()) {
-          d.log.warn({ handle: target.handle.id, path, reason }, "camera session ended");
-        }
-      });
-      return {
-        ended: src.ended,
-        close: () => {
-          src.close();
-          release();
-        },
-      };
-    } catch (e) {
-      release();
-      // The browser asks why (its upgrade is refused), maybe of another node: keep the answer
-      // where every node reads it.
-      if (e instanceof AppError) {
-        await d.store.putLiveFailure({ key, code: e.code, message: e.message }).catch((err) =>
-          logStoreFailure(d.log, err, "live view failure not stored")
-        );
-      }
-      throw e;
+      if (shared) return shared;
     }
+    return await playCamera(d, target, path, principal.actor, sink, chosen);
   });
   // As on the other access paths, a successful connect slides a CLI session.
   if (principal.cliSessionHash) {
@@ -131,6 +106,122 @@ export async function prepareLive(
     });
   }
   return { principal, target, feed, path };
+}
+
+/**
+ * A sibling's viewer (interrelay/live_feed.ts): joins this node's camera session for
+ * (handle, path), or plays the camera through `agentId`, which this node holds. The sibling
+ * decided access; this node resolves the handle and uses the camera's credentials for `actor`.
+ */
+export async function shareLive(
+  d: RouteDeps & LiveViewDeps,
+  req: { agentId: string; handleId: string; path: string; actor: string },
+): Promise<Feed> {
+  const target = await resolveHandle(d, req.handleId);
+  return await d.hub.acquire(
+    liveKey(target.handle.id, req.path),
+    (sink) => playCamera(d, target, req.path, req.actor, sink, { agentId: req.agentId }),
+  );
+}
+
+/**
+ * Subscribes to the camera session the agent's node plays; null when that node is of a version
+ * that cannot share one (the caller then plays the camera here, through a bridged tunnel).
+ */
+async function subscribe(
+  d: RouteDeps,
+  bridge: BridgeClient,
+  owner: Presence,
+  agentId: string,
+  target: Authorized,
+  path: string,
+  actor: string,
+  sink: FeedSink,
+): Promise<FeedSource | null> {
+  let conn;
+  try {
+    conn = await bridge.openLive(owner, agentId, target.handle.id, path, actor);
+  } catch (e) {
+    if (isOlderOwner(e)) return null;
+    throw e;
+  }
+  if (target.handle.agentId === null) await d.store.pinHandle(target.handle.id, agentId);
+  forgetFailure(d, liveKey(target.handle.id, path));
+  return remoteFeedSource(conn, sink, (why) =>
+    d.log.warn(
+      { owner: owner.node, handle: target.handle.id, path, err: why },
+      "a sibling node sent a live feed this node cannot read",
+    ));
+}
+
+/**
+ * Plays the camera on this node, through the tunnel the chosen agent opens. Once it plays, any
+ * node's memory of the last failure is out of date and goes; the camera's refusal is kept where
+ * every node reads it, since the browser whose upgrade it refused asks why, maybe of another node.
+ */
+async function playCamera(
+  d: RouteDeps & LiveViewDeps,
+  target: Authorized,
+  path: string,
+  actor: string,
+  sink: FeedSink,
+  chosen: ChosenAgent,
+): Promise<FeedSource> {
+  const key = liveKey(target.handle.id, path);
+  const tunnel = await openTunnel(d, target, "live", chosen);
+  const release = () => {
+    try {
+      tunnel.socket.close();
+    } catch { /* closed */ }
+    tunnel.done();
+    const s = d.registry.get(tunnel.agentId);
+    if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+  };
+  try {
+    const src = await startCameraFeed(
+      tunnel.socket,
+      cameraUrl(target.device.host, target.handle.port, path),
+      () =>
+        useDeviceCredentials(d.store, d.secrets, {
+          tenantId: target.handle.tenantId,
+          deviceId: target.device.id,
+          actor,
+          via: "live",
+          handle: target.handle.id,
+        }),
+      sink,
+      () => d.clock.now(),
+    );
+    forgetFailure(d, key);
+    // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
+    src.ended.then((reason) => {
+      if (reason === silenceReason()) {
+        d.log.warn({ handle: target.handle.id, path, reason }, "camera session ended");
+      }
+    });
+    return {
+      ended: src.ended,
+      close: () => {
+        src.close();
+        release();
+      },
+    };
+  } catch (e) {
+    release();
+    if (e instanceof AppError) {
+      await d.store.putLiveFailure({ key, code: e.code, message: e.message }).catch((err) =>
+        logStoreFailure(d.log, err, "live view failure not stored")
+      );
+    }
+    throw e;
+  }
+}
+
+/** The camera session `key` plays: a failure remembered for it is out of date. */
+function forgetFailure(d: RouteDeps, key: string): void {
+  d.store.deleteLiveFailure(key).catch((e) =>
+    logStoreFailure(d.log, e, "live view failure not forgotten")
+  );
 }
 
 /** After the upgrade: attach the viewer, audit, register for revocation. */
@@ -167,14 +258,14 @@ export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket, remote: s
       }));
       ws.send(i.bytes);
     },
-    send: (b) => {
+    send: (s) => {
       if (ws.readyState !== ws.OPEN) return;
       // The stream's origin is known (and refined) only once pictures flow: tell the page.
       if (p.feed.originMs !== sentOrigin) {
         sentOrigin = p.feed.originMs;
         ws.send(JSON.stringify({ type: "origin", originMs: sentOrigin }));
       }
-      ws.send(b);
+      ws.send(s.bytes);
     },
     buffered: () => ws.bufferedAmount,
     close: (reason) => close(1011, reason),

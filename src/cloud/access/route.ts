@@ -54,10 +54,7 @@ export async function authorizeHandle(
   principal: Principal,
   handleId: string,
 ): Promise<Authorized> {
-  const handle = isHandleShape(handleId) ? await d.store.getHandle(handleId) : null;
-  if (!handle || !isLive(handle, d.clock.now())) {
-    throw new AppError("unknown_handle");
-  }
+  const handle = await liveHandle(d, handleId);
   const deny = async (reason: string, err: AppError): Promise<never> => {
     await d.store.appendAudit({
       tenantId: principal.tenantId,
@@ -77,9 +74,28 @@ export async function authorizeHandle(
       new AppError("forbidden", "this CLI session does not include the device's site"),
     );
   }
+  return { handle, device: await handleDevice(d, handle) };
+}
+
+/**
+ * Resolves a handle without a caller to check: for a sibling node that decided policy before it
+ * asked this node (the live view's shared camera session). Throws 404 `unknown handle`.
+ */
+export async function resolveHandle(d: RouteDeps, handleId: string): Promise<Authorized> {
+  const handle = await liveHandle(d, handleId);
+  return { handle, device: await handleDevice(d, handle) };
+}
+
+async function liveHandle(d: RouteDeps, handleId: string): Promise<Handle> {
+  const handle = isHandleShape(handleId) ? await d.store.getHandle(handleId) : null;
+  if (!handle || !isLive(handle, d.clock.now())) throw new AppError("unknown_handle");
+  return handle;
+}
+
+async function handleDevice(d: RouteDeps, handle: Handle): Promise<Device> {
   const device = await d.store.getDevice(handle.tenantId, handle.deviceId);
   if (!device || !device.ports.includes(handle.port)) throw new AppError("unknown_handle");
-  return { handle, device };
+  return device;
 }
 
 /** The agent chosen for a handle, and the sibling node's presence when another node holds it. */
@@ -103,17 +119,18 @@ export async function pickAgent(d: RouteDeps, a: Authorized): Promise<ChosenAgen
 }
 
 /**
- * Picks the agent for an authorized handle (pickAgent) and opens the tunnel: through the local
- * broker when this node holds the agent's control stream, otherwise over a BridgeTunnel to the
- * node presence names. Every access path (WebSocket and CLI tunnels, `/c/{h}/`, RTSP) comes
- * through here.
+ * Picks the agent for an authorized handle (pickAgent; or takes `chosen`, already picked) and
+ * opens the tunnel: through the local broker when this node holds the agent's control stream,
+ * otherwise over a BridgeTunnel to the node presence names. Every access path (WebSocket and CLI
+ * tunnels, `/c/{h}/`, RTSP) comes through here.
  */
 export async function openTunnel(
   d: RouteDeps,
   a: Authorized,
   path: AccessPath,
+  chosen?: ChosenAgent,
 ): Promise<OpenedTunnel> {
-  const { agentId, owner } = await pickAgent(d, a);
+  const { agentId, owner } = chosen ?? await pickAgent(d, a);
   const tunnel = owner
     ? await d.bridge!.openTunnel(owner, agentId, a.device.host, a.handle.port)
     : await openLocal(d, agentId, a.device.host, a.handle.port);

@@ -24,6 +24,17 @@ export interface InternalIdentity {
   keyPem: string;
 }
 
+/** The message of a refused OPEN (internal_listener.ts). */
+export const OLDER_OWNER = "bad OPEN";
+
+/**
+ * Whether a refusal is the one a node answers an OPEN it cannot parse: from a sibling of an
+ * older version, an `op` added since. The entry node then does it the older way.
+ */
+export function isOlderOwner(e: unknown): boolean {
+  return e instanceof AppError && e.code === "bad_request" && e.message === OLDER_OWNER;
+}
+
 /** Where an agent lives: its owning node and that node's internal endpoint. */
 export interface Owner {
   node: string;
@@ -79,6 +90,33 @@ export class BridgeClient {
         bridgesOpen.dec({ side: "out" });
       },
     };
+  }
+
+  /**
+   * Subscribes to the camera session `owner` plays (or starts) for (handle, path) through
+   * `agentId`: resolves once the camera plays there, with the connection its feed arrives on
+   * (interrelay/live_feed.ts). The owner's refusal keeps its code (the camera's 404, its
+   * credentials); an owner of an older version, which knows no `live`, refuses with
+   * {@linkcode OLDER_OWNER}.
+   */
+  async openLive(
+    owner: Owner,
+    agentId: string,
+    handleId: string,
+    path: string,
+    actor: string,
+  ): Promise<FramedConn> {
+    const { conn } = await this.#request(owner, {
+      v: BRIDGE_VERSION,
+      op: "live",
+      agentId,
+      handleId,
+      path,
+      actor,
+      from: this.#o.node,
+    });
+    bridgeOpens.inc({ side: "out" });
+    return conn;
   }
 
   /** Runs ONVIF discovery on an agent connected to `owner`. */

@@ -3,7 +3,8 @@
  * certificates of the internal CA — sibling cloud nodes, never agents (the agent CA shares no
  * trust with it). Each connection carries one BridgeTunnel (proto/bridge.md): an OPEN asking this
  * node to open a tunnel to an agent whose control stream it holds (or to run ONVIF discovery on
- * it), a RESULT, then framed bytes both ways with a credit window. Refused handshakes are audited.
+ * it, or to share the live view's camera session it plays through it), a RESULT, then framed bytes
+ * both ways with a credit window. Refused handshakes are audited.
  * @module
  */
 import * as tls from "node:tls";
@@ -14,11 +15,13 @@ import { AppError } from "../../shared/errors.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
 import { pipeConns } from "../../shared/transport/pipe.ts";
 import type { Store } from "../store/store.ts";
-import type { OpenedTunnel } from "../control/tunnels.ts";
 import { auditRefusedCertificate } from "../control/refused_certificate.ts";
 import { FramedConn, FrameType } from "./frames.ts";
-import type { InternalIdentity } from "./bridge_tunnel.ts";
-import { bridgeOpen, failureResult } from "./messages.ts";
+import { type InternalIdentity, OLDER_OWNER } from "./bridge_tunnel.ts";
+import { feedForwarder } from "./live_feed.ts";
+import type { Feed } from "../live/hub.ts";
+import type { OpenedTunnel } from "../control/tunnels.ts";
+import { type BridgeOpen, bridgeOpen, failureResult } from "./messages.ts";
 import { bridgeBytes, bridgeOpens, bridgesOpen } from "../cloud_metrics.ts";
 
 /** A running internal listener. */
@@ -43,6 +46,13 @@ export interface InternalListenerOptions {
   closedLocal(agentId: string): void;
   /** Runs discovery on an agent connected to this node. */
   discoverLocal(agentId: string, windowMs: number): Promise<DiscoveryResult>;
+  /**
+   * Joins (or starts, through a local agent) this node's camera session for a sibling's viewer:
+   * resolves with the feed, a reference taken, once the camera plays (interrelay/live_feed.ts).
+   */
+  openLive(
+    req: { agentId: string; handleId: string; path: string; actor: string },
+  ): Promise<Feed>;
   store: Store;
   log: Logger;
 }
@@ -113,7 +123,7 @@ async function serve(o: InternalListenerOptions, socket: tls.TLSSocket): Promise
     msg = bridgeOpen.parse(first.body);
   } catch (e) {
     o.log.warn({ peer, err: (e as Error).message }, "bridge refused: bad OPEN");
-    conn.sendControl(FrameType.RESULT, failureResult(new AppError("bad_request", "bad OPEN")));
+    conn.sendControl(FrameType.RESULT, failureResult(new AppError("bad_request", OLDER_OWNER)));
     socket.end();
     return;
   }
@@ -127,17 +137,9 @@ async function serve(o: InternalListenerOptions, socket: tls.TLSSocket): Promise
     socket.end();
     return;
   }
-  let tunnel: OpenedTunnel;
-  try {
-    tunnel = await o.openLocal(msg.agentId, msg.host, msg.port);
-  } catch (e) {
-    conn.sendControl(FrameType.RESULT, failure(e));
-    socket.end();
-    return;
-  }
-  conn.sendControl(FrameType.RESULT, { ok: true });
-  bridgeOpens.inc({ side: "in" });
-  bridgesOpen.inc({ side: "in" });
+  if (msg.op === "live") return await serveLive(o, conn, socket, msg, peer);
+  const tunnel = await answer(conn, socket, () => o.openLocal(msg.agentId, msg.host, msg.port));
+  if (!tunnel) return;
   o.log.debug({ peer, from: msg.from, agent: msg.agentId, tunnel: tunnel.tunnelId }, "bridge open");
   try {
     await pipeConns(conn, tunnel.socket);
@@ -146,6 +148,54 @@ async function serve(o: InternalListenerOptions, socket: tls.TLSSocket): Promise
     tunnel.done();
     o.closedLocal(msg.agentId);
   }
+}
+
+/**
+ * A sibling's viewer of a camera this node plays: the feed's forwarder is one more viewer here,
+ * detached when the sibling goes (its last viewer left, or it stopped) or the session ends.
+ */
+async function serveLive(
+  o: InternalListenerOptions,
+  conn: FramedConn,
+  socket: tls.TLSSocket,
+  msg: Extract<BridgeOpen, { op: "live" }>,
+  peer: string,
+): Promise<void> {
+  const feed = await answer(conn, socket, () => o.openLive(msg));
+  if (!feed) return;
+  o.log.debug({ peer, from: msg.from, handle: msg.handleId, path: msg.path }, "live feed shared");
+  const { viewer, done } = feedForwarder(conn);
+  try {
+    feed.attach(viewer);
+    await done;
+  } finally {
+    feed.detach(viewer);
+    bridgesOpen.dec({ side: "in" });
+    if (!conn.isClosed) conn.close();
+  }
+}
+
+/**
+ * Runs what the OPEN asked for and answers it: RESULT ok (the bridge counted open) with what it
+ * opened, or the refusal, the connection ended and null.
+ */
+async function answer<T>(
+  conn: FramedConn,
+  socket: tls.TLSSocket,
+  open: () => Promise<T>,
+): Promise<T | null> {
+  let opened: T;
+  try {
+    opened = await open();
+  } catch (e) {
+    conn.sendControl(FrameType.RESULT, failure(e));
+    socket.end();
+    return null;
+  }
+  conn.sendControl(FrameType.RESULT, { ok: true });
+  bridgeOpens.inc({ side: "in" });
+  bridgesOpen.inc({ side: "in" });
+  return opened;
 }
 
 function failure(e: unknown): ReturnType<typeof failureResult> {

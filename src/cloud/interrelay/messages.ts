@@ -28,6 +28,19 @@ export const bridgeOpen = z.discriminatedUnion("op", [
     windowMs: z.number().int().min(100).max(60_000),
     from: z.string().min(1).max(64),
   }),
+  z.object({
+    v: z.literal(BRIDGE_VERSION),
+    op: z.literal("live"),
+    /** The agent the entry node chose (connected to the owner). */
+    agentId: z.string().min(1).max(100),
+    /** The camera's handle (the entry node checked the viewer may use it). */
+    handleId: z.string().min(1).max(100),
+    /** The stream path, as the live view's `?path=` takes it. */
+    path: z.string().max(512).regex(/^\/[\x21-\x7e]*$/),
+    /** Who watches, for the audit of the camera credentials' use. */
+    actor: z.string().min(1).max(200),
+    from: z.string().min(1).max(64),
+  }),
 ]);
 
 /** A parsed OPEN. */

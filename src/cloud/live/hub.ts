@@ -13,8 +13,11 @@ import type { Init, Segment } from "./remuxer.ts";
 export interface Viewer {
   /** Sends the init segment (once, before any media segment). */
   init(i: Init): void;
-  /** Sends a media segment. */
-  send(bytes: Uint8Array): void;
+  /**
+   * Sends a media segment (its bytes; a sibling node's forwarder also passes on whether it is a
+   * keyframe and its times, so the feed there starts its viewers on a keyframe too).
+   */
+  send(s: Segment): void;
   /** Bytes queued and not yet sent. */
   buffered(): number;
   /** Ends the viewer with a reason it can show. */
@@ -156,7 +159,7 @@ export class Feed {
       return;
     }
     st.waitingKey = false;
-    v.send(s.bytes);
+    v.send(s);
   }
 
   #end(reason: string): void {

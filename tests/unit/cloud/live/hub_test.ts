@@ -10,7 +10,7 @@ import {
   SLOW_VIEWER_BYTES,
   type Viewer,
 } from "../../../../src/cloud/live/hub.ts";
-import type { Init } from "../../../../src/cloud/live/remuxer.ts";
+import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
 
 const INIT: Init = { bytes: new Uint8Array([0]), codec: "avc1.42C00D", width: 320, height: 240 };
@@ -29,8 +29,8 @@ class TestViewer implements Viewer {
   init() {
     this.inits++;
   }
-  send(b: Uint8Array) {
-    this.got.push(b[0]);
+  send(s: Segment) {
+    this.got.push(s.bytes[0]);
   }
   buffered() {
     return this.queued;
