@@ -1,10 +1,12 @@
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { AppError, CATALOGUE } from "../../../../src/shared/errors.ts";
 import {
+  bridgeOpen,
   bridgeResult,
   failureResult,
   resultError,
 } from "../../../../src/cloud/interrelay/messages.ts";
+import { isOlderOwner, OLDER_OWNER } from "../../../../src/cloud/interrelay/bridge_tunnel.ts";
 
 Deno.test("bridge RESULT: a refusal carries its code, message and HTTP status", () => {
   const r = failureResult(new AppError("agent_data_unreachable", "blocked: refused"));
@@ -57,4 +59,32 @@ Deno.test("bridge RESULT: what a sibling may not send is refused", () => {
   ) {
     assertEquals(bridgeResult.safeParse(bad).success, false, JSON.stringify(bad).slice(0, 60));
   }
+});
+
+Deno.test("bridge OPEN live: validated; an op a node does not know is refused the way the asking node reads as an older owner", () => {
+  const live = {
+    v: 1,
+    op: "live",
+    agentId: "ag_1",
+    handleId: "h-abc",
+    path: "/Streaming/Channels/101",
+    actor: "user:u-1",
+    from: "node-2",
+  } as const;
+  assertEquals(bridgeOpen.parse(live), live);
+  for (
+    const bad of [{ path: "stream" }, { path: "/a b" }, { path: "/" + "x".repeat(600) }, {
+      actor: "",
+    }, { handleId: "" }]
+  ) {
+    assert(!bridgeOpen.safeParse({ ...live, ...bad }).success, JSON.stringify(bad));
+  }
+  // What a node of this version answers an OPEN it cannot parse (internal_listener.ts), as the
+  // asking node reads it back: the sign to do it the older way (play the camera itself).
+  assert(!bridgeOpen.safeParse({ ...live, op: "live-v2" }).success);
+  const refusal = bridgeResult.parse(failureResult(new AppError("bad_request", OLDER_OWNER)));
+  assert(!refusal.ok);
+  assert(isOlderOwner(resultError(refusal)));
+  assert(!isOlderOwner(resultError(failureResult(new AppError("camera_refused")))));
+  assert(!isOlderOwner(new Error(OLDER_OWNER)));
 });
