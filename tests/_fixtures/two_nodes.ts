@@ -147,3 +147,34 @@ export async function agentOnEach(n1: Stack, n2: Stack) {
   };
   return { agents, ways, bridgesWork };
 }
+
+/** The pids whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
+        out.push(Number(e.name));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/**
+ * Runs `fn` while `node` (the cloud and its control relay child) is frozen (SIGSTOP), so agents
+ * given both nodes' control endpoints all come up on the other one: the frozen node's TLS never
+ * answers their race. It keeps its ports (a node stopped and restarted could find one of them
+ * taken on a busy machine).
+ */
+export async function whileFrozen<T>(node: Stack, fn: () => Promise<T>): Promise<T> {
+  const pids = [node.cloud.child.pid, ...childrenOf(node.cloud.child.pid)];
+  for (const pid of pids) Deno.kill(pid, "SIGSTOP");
+  try {
+    return await fn();
+  } finally {
+    for (const pid of pids) Deno.kill(pid, "SIGCONT");
+  }
+}

@@ -10,11 +10,14 @@
 // And one camera session for the deployment: viewers of one camera entering both nodes are fed
 // by the node that holds the agent, which plays the camera once (counted by a TCP proxy in front
 // of it); what a viewer on the sibling got decodes with ffprobe; it keeps playing when the owner's
-// own viewer leaves, and the camera session closes when the last viewer anywhere leaves.
+// own viewer leaves, and the camera session closes when the last viewer anywhere leaves. When the
+// owner is killed, a sibling's viewer is told why, and plays again through the agent's new node.
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { Stack } from "../_fixtures/stack.ts";
+import { agentUpOn, Stack } from "../_fixtures/stack.ts";
+import { whileFrozen } from "../_fixtures/two_nodes.ts";
+import { OWNER_GONE } from "../../src/cloud/interrelay/live_feed.ts";
 import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
 import { until } from "../_fixtures/until.ts";
 
@@ -127,21 +130,37 @@ function watch(stack: Stack, handle: string, path: string, token: string) {
   };
 }
 
-Deno.test("live view on two nodes: one camera session feeds the viewers of both", async () => {
+/**
+ * Two nodes on one store, GStreamer's camera behind a connection-counting proxy, a device for it
+ * (the quickstart's, not yet enrolled); `stop` ends it all.
+ */
+async function cameraOnTwoNodes() {
   const n1 = await Stack.start();
   const cam = await startCamera();
   const proxy = countingProxy(cam.port);
   n1.defer(cam.close);
   n1.defer(proxy.close);
-  let n2: Stack | null = null;
   try {
     const q = await n1.quickstart([proxy.port]);
+    const n2 = await Stack.start({ joining: n1, node: "node-2" });
+    const stop = async () => {
+      await n2.stop();
+      await n1.stop();
+    };
+    return { n1, n2, cam, proxy, q, handle: q.device.handles[proxy.port], stop };
+  } catch (e) {
+    await n1.stop();
+    throw e;
+  }
+}
+
+Deno.test("live view on two nodes: one camera session feeds the viewers of both", async () => {
+  const { n1, n2, cam, proxy, q, handle, stop } = await cameraOnTwoNodes();
+  try {
     await n1.agentFor(q);
-    n2 = await Stack.start({ joining: n1, node: "node-2" });
-    const handle = q.device.handles[proxy.port];
     await until(
       "node-2 sees the agent",
-      async () => (await ask(n2!, handle, cam.path, q.apiToken)).status === 426,
+      async () => (await ask(n2, handle, cam.path, q.apiToken)).status === 426,
     );
 
     // First on the sibling, then on the agent's own node: one RTSP session at the camera.
@@ -180,7 +199,43 @@ Deno.test("live view on two nodes: one camera session feeds the viewers of both"
     onSibling.close();
     await until("the camera session closed", () => proxy.open() === 0, 15_000);
   } finally {
-    await n2?.stop();
-    await n1.stop();
+    await stop();
+  }
+});
+
+Deno.test("live view on two nodes: the node playing the camera killed, a sibling's viewer says why and plays again", async () => {
+  const { n1, n2, cam, proxy, q, handle, stop } = await cameraOnTwoNodes();
+  try {
+    const e = await n1.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    // The agent knows both nodes and comes up on node-1.
+    const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
+    const agent = await whileFrozen(
+      n2,
+      () => n1.runAgent(e.state, true, { NC_CONTROL_ENDPOINT: endpoints }),
+    );
+    await until(
+      "node-2 sees the agent",
+      async () => (await ask(n2, handle, cam.path, q.apiToken)).status === 426,
+    );
+    const viewer = watch(n2, handle, cam.path, q.apiToken);
+    await until("pictures on node-2 from node-1", () => viewer.binary.length >= 5);
+
+    const killedAt = Date.now();
+    await n1.cloud.stop("SIGKILL");
+    await until("the viewer told why", () => viewer.closed() !== null, 15_000);
+    assertEquals(viewer.closed(), OWNER_GONE);
+    // The agent comes back on node-2; a player's next attempt plays there.
+    await agentUpOn(agent, n2.node, killedAt, 60_000);
+    await until(
+      "node-2 ready to play",
+      async () => (await ask(n2, handle, cam.path, q.apiToken)).status === 426,
+    );
+    const again = watch(n2, handle, cam.path, q.apiToken);
+    await until("pictures on node-2 again", () => again.binary.length >= 5);
+    assertEquals(proxy.accepted(), 2, "a session through node-1, then one through node-2");
+    again.close();
+  } finally {
+    await stop();
   }
 });

@@ -21,7 +21,7 @@ import {
 } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { ffprobe, startCamera } from "../_fixtures/rtsp.ts";
-import { agentOnEach, handshake, metric, twoNodes } from "../_fixtures/two_nodes.ts";
+import { agentOnEach, handshake, metric, twoNodes, whileFrozen } from "../_fixtures/two_nodes.ts";
 import { until } from "../_fixtures/until.ts";
 import { openStore } from "../../src/cloud/store/open.ts";
 
@@ -98,21 +98,6 @@ Deno.test("multinode: WS tunnel (64 MiB), /c/{h}/, RTSP and CLI raw tunnel enter
 /** Agents in the node-kill test (the issue's figure). */
 const KILL_AGENTS = 20;
 
-/** The pids whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
-        out.push(Number(e.name));
-      }
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
 /** VmRSS of a process in MiB (0 when it is gone). */
 function rssMiB(pid: number): number {
   try {
@@ -167,19 +152,17 @@ Deno.test(`multinode: kill -9 of the node holding ${KILL_AGENTS} agents: all bac
         ),
       );
     }
-    // Every agent on node-1: node-2 (the cloud and its control relay child) is frozen while they
-    // start, so its TLS never answers their race of both endpoints; it keeps its ports (a node
-    // stopped and restarted could find one of them taken on a busy machine).
-    const n2Pids = [n2.cloud.child.pid, ...childrenOf(n2.cloud.child.pid)];
-    for (const pid of n2Pids) Deno.kill(pid, "SIGSTOP");
+    // Every agent on node-1: node-2 is frozen while they start.
     const endpoints = `127.0.0.1:${n1.ports.control},127.0.0.1:${n2.ports.control}`;
     // 20 Deno processes booting at once on 2 shared cores: a generous functional bound for each
     // agent's "control stream up" (the fixture's default is 20 s).
-    const agents = await Promise.all(
-      states.map((s) => n1.runAgent(s, true, { NC_CONTROL_ENDPOINT: endpoints }, 90_000)),
-    ).finally(() => {
-      for (const pid of n2Pids) Deno.kill(pid, "SIGCONT");
-    });
+    const agents = await whileFrozen(
+      n2,
+      () =>
+        Promise.all(
+          states.map((s) => n1.runAgent(s, true, { NC_CONTROL_ENDPOINT: endpoints }, 90_000)),
+        ),
+    );
     assertEquals(agents.filter((a) => agentNode(a) === n1.node).length, KILL_AGENTS);
     const rss = agents.map((a) => rssMiB(a.child.pid));
     console.log(
