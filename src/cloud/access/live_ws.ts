@@ -3,8 +3,9 @@
  * tunnel endpoint and the RTSP gateway (session cookie only from the cloud's own origin, or a
  * bearer credential; tenant; CLI-session site scope — `authorizeTunnel`), decided before the
  * upgrade so a refusal is a plain HTTP status. The camera is reached through the agent's tunnel
- * and played by this node once per (handle, path) for every viewer (live/hub.ts), with the
- * cloud-held camera credentials. After the upgrade the first message is a JSON text
+ * and played once per (handle, path) for every viewer (live/hub.ts), with the cloud-held camera
+ * credentials, by the node that holds the agent: a sibling subscribes to that node's session
+ * (interrelay/live_feed.ts) rather than open a second one at the camera. After the upgrade the first message is a JSON text
  * `{type:"init", codec, width, height}`, then the init segment and media segments as binary
  * messages; each viewer is registered in the live-access registry so revocation cuts it.
  * @module
