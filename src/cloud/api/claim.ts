@@ -15,7 +15,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
-import { RateLimiter } from "../tenancy/rate_limit.ts";
+import { SharedRateLimiter } from "../tenancy/shared_rate_limit.ts";
 import { csrFields, identityResponse, prepareAgent } from "./enroll.ts";
 import { jsonBody } from "./validate.ts";
 
@@ -41,10 +41,11 @@ export interface ClaimDeps {
 /** The /claim route. */
 export function claimRoutes(d: ClaimDeps): Hono {
   const app = new Hono();
-  const perIp = new RateLimiter(CLAIMS_PER_MINUTE, 60_000, d.clock);
+  // In the store: behind a load balancer, every node counts in the same window.
+  const perIp = new SharedRateLimiter(d.store, "claim-ip", CLAIMS_PER_MINUTE, 60_000);
   app.post("/claim", async (c) => {
     const remote = d.remote(c);
-    if (!perIp.take(remote)) throw new AppError("rate_limited");
+    if (!await perIp.take(remote)) throw new AppError("rate_limited");
     const body = await jsonBody(c, claimRequest);
     const { agent, certPem } = await prepareAgent(d.pki, body);
     const agentId = agent.id;

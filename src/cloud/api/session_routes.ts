@@ -14,7 +14,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { csrfTokenFor, SESSION_COOKIE } from "../tenancy/auth.ts";
 import { verifyPassword } from "../tenancy/password.ts";
-import { RateLimiter } from "../tenancy/rate_limit.ts";
+import { SharedRateLimiter } from "../tenancy/shared_rate_limit.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody, page } from "./validate.ts";
@@ -47,17 +47,20 @@ export type SignIn = (
 export const SIGN_IN_FAILURES_PER_MINUTE = 5;
 
 /**
- * Builds the sign-in shared by the JSON API and the sign-in page (one set of limits). Only
- * failures count, per account and per address. An address over its limit is refused outright.
+ * Builds the sign-in shared by the JSON API and the sign-in page (one set of limits, shared by
+ * every node through the store). Only failures count, per account and per address. An address over its limit is refused outright.
  * An account over its limit is locked for the addresses that failed on it, but a correct password
  * from an address that has not failed on it still signs in (as the big identity providers do),
  * so nobody can lock a user out by guessing wrong on purpose; a wrong one from anywhere is refused
  * while the lock holds.
  */
 export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
-  const perAccount = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
-  const perIp = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
-  const perAccountIp = new RateLimiter(SIGN_IN_FAILURES_PER_MINUTE, 60_000, d.clock);
+  // In the store: every node of a deployment counts in the same windows.
+  const limit = (name: string) =>
+    new SharedRateLimiter(d.store, name, SIGN_IN_FAILURES_PER_MINUTE, 60_000);
+  const perAccount = limit("signin-account");
+  const perIp = limit("signin-ip");
+  const perAccountIp = limit("signin-account-ip");
   const limited = async (email: string, ip: string) => {
     // Each refused attempt costs the sender nothing: its audit row is sampled per address.
     if (auditAnonymousRefusal(d.store, ip, d.clock.now())) {
@@ -74,16 +77,16 @@ export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
   return async (rawEmail, password, ip, secure) => {
     const email = rawEmail.toLowerCase();
     const pair = `${email}\n${ip}`;
-    if (perIp.over(ip)) throw await limited(email, ip);
-    const locked = perAccount.over(email);
-    if (locked && perAccountIp.hits(pair) > 0) throw await limited(email, ip);
+    if (await perIp.over(ip)) throw await limited(email, ip);
+    const locked = await perAccount.over(email);
+    if (locked && await perAccountIp.hits(pair) > 0) throw await limited(email, ip);
     const user = await d.store.getUserByEmail(email);
     const ok = user && user.disabledAt === null &&
       await verifyPassword(password, user.passwordHash);
     if (!user || !ok) {
-      perIp.take(ip);
-      perAccount.take(email);
-      perAccountIp.take(pair);
+      await perIp.take(ip);
+      await perAccount.take(email);
+      await perAccountIp.take(pair);
       if (locked) throw await limited(email, ip);
       await d.store.appendAudit({
         tenantId: user?.tenantId ?? null,

@@ -1037,6 +1037,35 @@ class MongoStore extends MongoBase implements Store {
     await this.c(C.locks).deleteOne({ _id: name as never, owner });
   }
 
+  async hitRateWindow(key: string, windowMs: number): Promise<number> {
+    const now = this.now();
+    const windows = this.c(C.rateWindows);
+    // One more hit in the current window; else a new window over none or an old one. Two nodes
+    // making one at once collide on _id (the loser counts in the winner's window on retry).
+    return await upsert(async () => {
+      const cur = await windows.findOneAndUpdate(
+        { _id: key as never, start: { $gt: now - windowMs } },
+        { $inc: { n: 1 } },
+        { returnDocument: "after" },
+      );
+      if (cur) return cur.n as number;
+      const fresh = await windows.findOneAndUpdate(
+        { _id: key as never, start: { $lte: now - windowMs } },
+        { $set: { start: now, n: 1, expiresAt: now + windowMs } },
+        { upsert: true, returnDocument: "after" },
+      );
+      return fresh!.n as number;
+    });
+  }
+
+  async rateWindowHits(key: string, windowMs: number): Promise<number> {
+    const w = await this.c(C.rateWindows).findOne({
+      _id: key as never,
+      start: { $gt: this.now() - windowMs },
+    });
+    return w ? w.n as number : 0;
+  }
+
   async incrementCounter(name: string, by = 1): Promise<number> {
     const r = await upsert(() =>
       this.c(C.counters).findOneAndUpdate(

@@ -42,6 +42,7 @@ export const C = {
   deliveries: "webhook_deliveries",
   nodes: "nodes",
   liveFailures: "live_failures",
+  rateWindows: "rate_windows",
 } as const;
 
 /**
@@ -77,6 +78,7 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.audit, { tenantId: 1, action: 1, _id: -1 }, { name: "tenant_action_seq" }],
   [C.presence, { siteId: 1, expiresAt: 1 }, { name: "site_expires" }],
   [C.presence, { tenantId: 1, expiresAt: 1 }, { name: "tenant_expires" }],
+  [C.rateWindows, { expiresAt: 1 }, { name: "expires" }],
   [C.hourly, { tenantId: 1, agentId: 1, hour: 1 }, { name: "tenant_agent_hour" }],
   [C.hourly, { hour: 1 }, { name: "hour" }],
   [C.daily, { tenantId: 1, agentId: 1, day: 1 }, { name: "tenant_agent_day" }],

@@ -165,6 +165,7 @@ export class MongoStats extends MongoBase {
       enrollmentTokens: await del(C.enrollmentTokens, { usedAt: null, expiresAt: { $lte: now } }),
       presence: await del(C.presence, { expiresAt: { $lte: now } }),
       locks: await del(C.locks, { expiresAt: { $lte: now } }),
+      rateWindows: await del(C.rateWindows, { expiresAt: { $lte: now } }),
     };
   }
 }

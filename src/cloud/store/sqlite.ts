@@ -1923,6 +1923,36 @@ class SqliteStore implements Store {
     this.#run("DELETE FROM locks WHERE name = ? AND owner = ?", name, owner);
   }
 
+  async hitRateWindow(key: string, windowMs: number): Promise<number> {
+    // One upsert: a new window, or one more hit in the current one (SET reads the old row).
+    const now = this.#now();
+    const r = this.#get(
+      `INSERT INTO rate_windows (key, start, n, expires_at) VALUES (?, ?, 1, ?)
+       ON CONFLICT (key) DO UPDATE SET
+        n = CASE WHEN rate_windows.start <= ? THEN 1 ELSE rate_windows.n + 1 END,
+        expires_at = CASE WHEN rate_windows.start <= ? THEN excluded.expires_at
+          ELSE rate_windows.expires_at END,
+        start = CASE WHEN rate_windows.start <= ? THEN excluded.start ELSE rate_windows.start END
+       RETURNING n`,
+      key,
+      now,
+      now + windowMs,
+      now - windowMs,
+      now - windowMs,
+      now - windowMs,
+    )!;
+    return num(r.n);
+  }
+
+  async rateWindowHits(key: string, windowMs: number): Promise<number> {
+    const r = this.#get(
+      "SELECT n FROM rate_windows WHERE key = ? AND start > ?",
+      key,
+      this.#now() - windowMs,
+    );
+    return r ? num(r.n) : 0;
+  }
+
   async incrementCounter(name: string, by = 1): Promise<number> {
     const r = this.#get(
       `INSERT INTO counters (name, value) VALUES (?, ?)
@@ -2192,6 +2222,7 @@ class SqliteStore implements Store {
       ),
       presence: this.#run("DELETE FROM presence WHERE expires_at <= ?", now),
       locks: this.#run("DELETE FROM locks WHERE expires_at <= ?", now),
+      rateWindows: this.#run("DELETE FROM rate_windows WHERE expires_at <= ?", now),
     }));
   }
 

@@ -540,4 +540,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE nodes ADD COLUMN stopped_at INTEGER;
   `,
+  // 26: rate-limit windows every node counts in (sign-in failures, claims): in memory, each
+  // node of a deployment allowed the limit again, so a guesser behind a load balancer had N times
+  // the tries and an account locked on one node was not on another.
+  `
+  CREATE TABLE rate_windows (
+    key TEXT PRIMARY KEY,
+    start INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX rate_windows_expires ON rate_windows (expires_at);
+  `,
 ];

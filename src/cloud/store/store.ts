@@ -702,6 +702,15 @@ export interface Store extends AlertStore {
   acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases the lock only if `owner` holds it. */
   releaseLock(name: string, owner: string): Promise<void>;
+  /**
+   * Counts one hit on `key` in its fixed window of `windowMs` and returns the hits in it, this
+   * one included: a key with no window, or one started `windowMs` or more ago (clock.now()),
+   * starts a new window here with 1. Atomic across nodes: limits shared by every node (sign-in
+   * failures) count once whichever node a request reaches.
+   */
+  hitRateWindow(key: string, windowMs: number): Promise<number>;
+  /** The hits on `key` in its current window of `windowMs` (0 without one); counts nothing. */
+  rateWindowHits(key: string, windowMs: number): Promise<number>;
   /** Atomically adds `by` (default 1) to the named counter and returns the new value. */
   incrementCounter(name: string, by?: number): Promise<number>;
   /** Writes this node's record (insert or replace) with seenAt = clock.now(), stoppedAt null. */
@@ -777,7 +786,7 @@ export interface Store extends AlertStore {
    * Deletes what is past retention: hourly rows with hour < hourlyBefore, daily rows with
    * day < dailyBefore, CLI sessions that expired or were revoked before cliSessionsBefore, and,
    * at clock.now(), expired web sessions, expired unused enrollment tokens, expired presence
-   * leases and expired locks.
+   * leases, expired locks and ended rate-limit windows.
    */
   purgeExpired(cutoffs: PurgeCutoffs): Promise<PurgeCounts>;
 
@@ -869,6 +878,8 @@ export interface PurgeCounts {
   enrollmentTokens: number;
   presence: number;
   locks: number;
+  /** Rate-limit windows that ended (hitRateWindow). */
+  rateWindows: number;
 }
 
 /** Outcome of {@linkcode Store.claimDevice}. */

@@ -1,6 +1,8 @@
 /**
- * A fixed-window rate limiter (e.g. sign-in: 5 per minute per account and per IP). In memory
- * per node; time from the injected clock so tests need no sleeping.
+ * A fixed-window rate limiter in memory, per node: for budgets that need not be shared (the
+ * sampling of anonymous refusals' audit rows). Limits that must hold across the nodes of a
+ * deployment (sign-in, claims) are `shared_rate_limit.ts`. Time from the injected clock so tests
+ * need no sleeping.
  * @module
  */
 import type { Clock } from "../../shared/clock.ts";

@@ -93,6 +93,32 @@ export function storeConformance(
     assert.equal(next.filter(Boolean).length, 1);
   });
 
+  race("rate windows: every hit from both nodes counted once; a new window after windowMs", async (
+    s1,
+    s2,
+    clock,
+  ) => {
+    const counts = await both(s1, s2, 30, (s) => s.hitRateWindow("signin-account:k", 60_000));
+    assert.deepEqual(
+      counts.slice().sort((a, b) => a - b),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+      "each hit got its own count",
+    );
+    assert.equal(await s1.rateWindowHits("signin-account:k", 60_000), 30);
+    assert.equal(await s2.rateWindowHits("signin-account:other", 60_000), 0);
+    clock.advance(59_999);
+    assert.equal(await s2.hitRateWindow("signin-account:k", 60_000), 31, "still the same window");
+    clock.advance(1); // the window started 60 s ago: over
+    assert.equal(await s1.rateWindowHits("signin-account:k", 60_000), 0);
+    const fresh = await both(s1, s2, 10, (s) => s.hitRateWindow("signin-account:k", 60_000));
+    assert.deepEqual(fresh.slice().sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(await s2.rateWindowHits("signin-account:k", 60_000), 10);
+    // Keys are separate, and the window length is the caller's.
+    assert.equal(await s1.hitRateWindow("claim-ip:k", 1_000), 1);
+    clock.advance(1_000);
+    assert.equal(await s2.hitRateWindow("claim-ip:k", 1_000), 1);
+  });
+
   race(
     "node registry: each node's record, seen by the other; replaced, marked stopped, forgotten",
     async (s1, s2, clock) => {
@@ -2124,6 +2150,8 @@ export function storeConformance(
     await store.putPresence({ ...up, agentId: "p-live", node: "n1" }, 2 * HOUR);
     await store.acquireLock("old", "n1", 1);
     await store.acquireLock("live", "n1", 2 * HOUR);
+    await store.hitRateWindow("signin-ip:old", 60_000); // ends long before the purge
+    await store.hitRateWindow("signin-ip:live", 2 * HOUR);
     const cli = (hash: string, expiresAt: number) =>
       store.createCliSession({
         hash,
@@ -2153,6 +2181,7 @@ export function storeConformance(
       enrollmentTokens: 1,
       presence: 1,
       locks: 1,
+      rateWindows: 1,
     });
     assert.deepEqual(
       (await store.listAgentHourlyStats(a.id, "ag-1", 0)).map((r) => r.hour),
@@ -2180,6 +2209,7 @@ export function storeConformance(
         enrollmentTokens: 0,
         presence: 0,
         locks: 0,
+        rateWindows: 0,
       },
       "nothing left to purge",
     );
