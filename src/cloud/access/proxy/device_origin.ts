@@ -146,7 +146,7 @@ export async function serveOrigin(
     if (rawTarget.split("?")[0] === GRANT_PATH) {
       const u = new URL(rawTarget, "http://device.invalid");
       const now = d.clock.now();
-      const claims = await origins.signer.consumeGrant(u.searchParams.get("g") ?? "", now);
+      const claims = await origins.signer.consumeGrant(u.searchParams.get("g") ?? "", now, d.store);
       if (
         !claims || claims.handle !== handle || !await stillValid(d.store, principalOf(claims), now)
       ) {

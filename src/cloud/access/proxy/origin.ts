@@ -15,6 +15,7 @@
 import { decodeBase64Url, encodeBase64Url, encodeHex } from "../../../shared/encoding.ts";
 import type { CloudSecret } from "../../tenancy/cloud_secret.ts";
 import type { Principal } from "../../tenancy/auth.ts";
+import type { Store } from "../../store/store.ts";
 
 /** The device origin's cookie. */
 export const DEVICE_COOKIE = "nc_dev";
@@ -82,7 +83,6 @@ export interface OriginClaims {
 /** Signs and checks grants and device cookies with a key derived from the cloud secret. */
 export class OriginSigner {
   #key: CryptoKey;
-  #used = new Map<string, number>();
 
   private constructor(key: CryptoKey) {
     this.#key = key;
@@ -128,13 +128,20 @@ export class OriginSigner {
     }
   }
 
-  /** Consumes a grant: valid, unexpired and never used on this node before. */
-  async consumeGrant(token: string, now: number): Promise<OriginClaims | null> {
+  /**
+   * Consumes a grant: valid, unexpired and never used before on any node — its use is recorded
+   * in the store `once` (a rate window of one that lasts until the grant expires), so a grant
+   * replayed to a sibling node behind the load balancer is refused as on the node that took it.
+   */
+  async consumeGrant(
+    token: string,
+    now: number,
+    once: Pick<Store, "hitRateWindow">,
+  ): Promise<OriginClaims | null> {
     const claims = await this.verify("grant", token, now);
-    if (!claims?.jti || this.#used.has(claims.jti)) return null;
-    for (const [id, exp] of this.#used) if (exp <= now) this.#used.delete(id);
-    this.#used.set(claims.jti, claims.exp);
-    return claims;
+    if (!claims?.jti) return null;
+    const uses = await once.hitRateWindow(`origin-grant:${claims.jti}`, claims.exp - now);
+    return uses === 1 ? claims : null;
   }
 }
 

@@ -6,6 +6,8 @@ import {
   OriginSigner,
 } from "../../../../../src/cloud/access/proxy/origin.ts";
 import { cloudSecretFrom } from "../../../../../src/cloud/tenancy/cloud_secret.ts";
+import { openSqliteStore } from "../../../../../src/cloud/store/sqlite.ts";
+import { ManualClock } from "../../../../../src/shared/clock.ts";
 
 Deno.test("device origin labels: case-insensitive, reversible, only handles", () => {
   const h = "h-Ab_9-zXyQwErTyUiOpAsDg";
@@ -24,10 +26,15 @@ Deno.test("device origin labels: case-insensitive, reversible, only handles", ()
   assertEquals(handleOfHost(`${label}.devices.example`, null), null);
 });
 
-Deno.test("grants are signed, expire, and are good once; cookies do not pass as grants", async () => {
-  const signer = await OriginSigner.create(
-    await cloudSecretFrom(crypto.getRandomValues(new Uint8Array(32))),
-  );
+Deno.test("grants are signed, expire, and are good once on any node; cookies do not pass as grants", async () => {
+  // Two nodes: one cloud secret, one store (a real SQLite database, the store's clock at 500).
+  const secret = await cloudSecretFrom(crypto.getRandomValues(new Uint8Array(32)));
+  const signer = await OriginSigner.create(secret);
+  const sibling = await OriginSigner.create(secret);
+  const dir = await Deno.makeTempDir({ prefix: "nc-origin-" });
+  const clock = new ManualClock(500);
+  const store = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
+  const siblingStore = await openSqliteStore({ path: `${dir}/cloud.db`, clock });
   const principal = {
     kind: "session" as const,
     tenantId: "t1",
@@ -36,10 +43,17 @@ Deno.test("grants are signed, expire, and are good once; cookies do not pass as 
     actor: "user:u1",
   };
   const g = await signer.sign("grant", { handle: "h-x", exp: 1_000, jti: "j1", principal });
-  assertEquals((await signer.consumeGrant(g, 500))?.handle, "h-x");
-  assertEquals(await signer.consumeGrant(g, 600), null, "used twice");
-  const late = await signer.sign("grant", { handle: "h-x", exp: 1_000, jti: "j2", principal });
-  assertEquals(await signer.consumeGrant(late, 1_000), null, "expired");
+  try {
+    assertEquals((await signer.consumeGrant(g, 500, store))?.handle, "h-x");
+    assertEquals(await signer.consumeGrant(g, 600, store), null, "used twice");
+    assertEquals(await sibling.consumeGrant(g, 600, siblingStore), null, "replayed to a sibling");
+    const late = await signer.sign("grant", { handle: "h-x", exp: 1_000, jti: "j2", principal });
+    assertEquals(await signer.consumeGrant(late, 1_000, store), null, "expired");
+  } finally {
+    await store.close();
+    await siblingStore.close();
+    await Deno.remove(dir, { recursive: true });
+  }
   const cookie = await signer.sign("cookie", { handle: "h-x", exp: 1_000, principal });
   assertEquals(await signer.verify("grant", cookie, 0), null);
   assertEquals((await signer.verify("cookie", cookie, 0))?.principal.userId, "u1");
