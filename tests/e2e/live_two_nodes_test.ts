@@ -16,7 +16,7 @@
 import WebSocket from "ws";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { agentUpOn, Stack } from "../_fixtures/stack.ts";
-import { whileFrozen } from "../_fixtures/two_nodes.ts";
+import { metric, whileFrozen } from "../_fixtures/two_nodes.ts";
 import { OWNER_GONE } from "../../src/cloud/interrelay/live_feed.ts";
 import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
 import { until } from "../_fixtures/until.ts";
@@ -169,6 +169,10 @@ Deno.test("live view on two nodes: one camera session feeds the viewers of both"
     const onOwner = watch(n1, handle, cam.path, q.apiToken);
     await until("pictures on node-1", () => onOwner.binary.length >= 10);
     assertEquals(proxy.accepted(), 1, "one camera session for viewers on two nodes");
+    // What ops see: one bridge open, out of node-2 and into node-1.
+    const bridges = (n: Stack, side: string) =>
+      metric(n, "connector_interrelay_bridges_open", `{side="${side}"}`);
+    assertEquals([await bridges(n2, "out"), await bridges(n1, "in")], [1, 1]);
     assertEquals(onSibling.init()?.codec, onOwner.init()?.codec);
 
     // What the sibling's viewer got is a stream a player decodes.
@@ -198,6 +202,10 @@ Deno.test("live view on two nodes: one camera session feeds the viewers of both"
     // The last viewer anywhere leaves: the camera session closes.
     onSibling.close();
     await until("the camera session closed", () => proxy.open() === 0, 15_000);
+    await until(
+      "no bridge open",
+      async () => await bridges(n2, "out") + await bridges(n1, "in") === 0,
+    );
   } finally {
     await stop();
   }

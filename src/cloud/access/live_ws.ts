@@ -139,20 +139,27 @@ async function subscribe(
   actor: string,
   sink: FeedSink,
 ): Promise<FeedSource | null> {
-  let conn;
+  let sub;
   try {
-    conn = await bridge.openLive(owner, agentId, target.handle.id, path, actor);
+    sub = await bridge.openLive(owner, agentId, target.handle.id, path, actor);
   } catch (e) {
     if (isOlderOwner(e)) return null;
     throw e;
   }
-  if (target.handle.agentId === null) await d.store.pinHandle(target.handle.id, agentId);
-  forgetFailure(d, liveKey(target.handle.id, path));
-  return remoteFeedSource(conn, sink, (why) =>
+  const src = remoteFeedSource(sub.conn, sink, (why) =>
     d.log.warn(
       { owner: owner.node, handle: target.handle.id, path, err: why },
       "a sibling node sent a live feed this node cannot read",
     ));
+  src.ended.finally(sub.done);
+  forgetFailure(d, liveKey(target.handle.id, path));
+  if (target.handle.agentId === null) {
+    await d.store.pinHandle(target.handle.id, agentId).catch((e) => {
+      src.close();
+      throw e;
+    });
+  }
+  return src;
 }
 
 /**

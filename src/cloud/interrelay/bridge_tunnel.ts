@@ -97,7 +97,7 @@ export class BridgeClient {
    * `agentId`: resolves once the camera plays there, with the connection its feed arrives on
    * (interrelay/live_feed.ts). The owner's refusal keeps its code (the camera's 404, its
    * credentials); an owner of an older version, which knows no `live`, refuses with
-   * {@linkcode OLDER_OWNER}.
+   * {@linkcode OLDER_OWNER}. Call `done` once the subscription ended (the open-bridges gauge).
    */
   async openLive(
     owner: Owner,
@@ -105,7 +105,7 @@ export class BridgeClient {
     handleId: string,
     path: string,
     actor: string,
-  ): Promise<FramedConn> {
+  ): Promise<{ conn: FramedConn; done: () => void }> {
     const { conn } = await this.#request(owner, {
       v: BRIDGE_VERSION,
       op: "live",
@@ -116,7 +116,16 @@ export class BridgeClient {
       from: this.#o.node,
     });
     bridgeOpens.inc({ side: "out" });
-    return conn;
+    bridgesOpen.inc({ side: "out" });
+    let done = false;
+    return {
+      conn,
+      done: () => {
+        if (done) return;
+        done = true;
+        bridgesOpen.dec({ side: "out" });
+      },
+    };
   }
 
   /** Runs ONVIF discovery on an agent connected to `owner`. */
