@@ -58,7 +58,10 @@ export interface PreparedLive {
   path: string;
 }
 
-/** The hub's key of a camera session: one per (handle, stream path) on a node. */
+/**
+ * The key of a camera session: one per (handle, stream path) in the deployment, played by the
+ * node that holds the agent (the hub's key there; a sibling's subscription adds the owner).
+ */
 export function liveKey(handleId: string, path: string): string {
   return `${handleId} ${path}`;
 }
@@ -79,16 +82,20 @@ export async function prepareLive(
   if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
   const { principal, target } = await authorizeTunnel(d, req, handle, remote);
   const path = q.data.path;
-  const key = liveKey(target.handle.id, path);
+  const chosen = await pickAgent(d, target);
+  const owner = chosen.owner && d.bridge ? chosen.owner : null;
+  // A subscription to a sibling's session is a feed of its own here: only a camera played here
+  // is the one a sibling joins (shareLive), so two nodes that each believe the other holds the
+  // agent (presence not yet caught up) never subscribe to each other in a loop.
+  const key = liveKey(target.handle.id, path) + (owner ? ` via ${owner.node}` : "");
   const feed = await d.hub.acquire(key, async (sink) => {
-    const chosen = await pickAgent(d, target);
-    if (chosen.owner && d.bridge) {
+    if (owner) {
       // The node holding the agent plays the camera for the whole deployment: subscribe to it
       // (a camera's refusal there is remembered there, where every node reads it).
       const shared = await subscribe(
         d,
-        d.bridge,
-        chosen.owner,
+        d.bridge!,
+        owner,
         chosen.agentId,
         target,
         path,
