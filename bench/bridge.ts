@@ -107,6 +107,53 @@ export async function measureBridgedVsDirect(
   }
 }
 
+/**
+ * The live view's time to first picture through the node that holds the agent and through its
+ * sibling, which subscribes to the owner's camera session (interrelay/live_feed.ts): cold (the
+ * viewer's open starts the session, through the bridge for the sibling) and warm (a second viewer
+ * joins), p50 of `runs` each, in ms; null with the reason when the camera fixture is missing.
+ */
+export async function measureLiveThroughSibling(
+  runs: number,
+): Promise<
+  { owner: { cold: number; warm: number }; sibling: { cold: number; warm: number } } | string
+> {
+  const { Stack } = await import("../tests/_fixtures/stack.ts");
+  const { startCamera, CAMERA_PATH } = await import("./rtsp.ts");
+  const { timeToFirstPicture } = await import("./live.ts");
+  const cam = await startCamera();
+  if ("unavailable" in cam) return cam.unavailable;
+  const n1 = await Stack.start();
+  try {
+    const n2 = await Stack.start({ joining: n1, node: "node-2" });
+    try {
+      const q = await n1.quickstart([cam.port]);
+      await n1.agentFor(q);
+      const handle = q.device.handles[cam.port];
+      const url = (n: typeof n1) =>
+        `${n.url.replace(/^http/, "ws")}/api/live/${handle}?path=/${CAMERA_PATH}`;
+      // node-2 reads the agent's presence from the store: wait until it would serve.
+      for (let i = 0; i < 100; i++) {
+        const r = await fetch(url(n2).replace(/^ws/, "http"), {
+          headers: { authorization: `Bearer ${q.apiToken}` },
+        });
+        await r.body?.cancel();
+        if (r.status === 426) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return {
+        owner: await timeToFirstPicture(url(n1), q.apiToken, runs),
+        sibling: await timeToFirstPicture(url(n2), q.apiToken, runs),
+      };
+    } finally {
+      await n2.stop();
+    }
+  } finally {
+    await n1.stop();
+    await cam.close();
+  }
+}
+
 if (import.meta.main) {
   const { measureDataPlanes } = await import("./dataplane.ts");
   const mib = Number(Deno.args[0] ?? 256);

@@ -23,7 +23,11 @@ import { measureWsServers } from "./ws_servers.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureLists } from "./lists.ts";
 import { measureFloor, memoryGauges } from "./idle.ts";
-import { measureBridgedVsDirect, measureFramedBridge } from "./bridge.ts";
+import {
+  measureBridgedVsDirect,
+  measureFramedBridge,
+  measureLiveThroughSibling,
+} from "./bridge.ts";
 import { measureAgentsPerNode } from "./agents_per_node.ts";
 import { measureSlowLink } from "./slow_link.ts";
 import { measureWanOpen } from "./wan_open.ts";
@@ -686,6 +690,27 @@ if (want("bridge")) {
       unit: "Gbit/s",
       better: "higher",
     });
+    const runs = quick ? 1 : 10;
+    log(`bridge: live view through the agent's node vs its sibling, ${runs} run(s) …`);
+    const live = await measureLiveThroughSibling(runs);
+    if (typeof live === "string") skipped.push(`live view through a sibling: ${live}`);
+    else {
+      const via = [["the agent's node", live.owner], ["its sibling", live.sibling]] as const;
+      for (const [at, v] of via) {
+        for (const [when, value] of [["cold", v.cold], ["warm", v.warm]] as const) {
+          rows.push({
+            figure: "live view, time to first picture (p50), two nodes",
+            path: `via ${at}, ${when}`,
+            value,
+            unit: "ms",
+            better: "lower",
+            ...(at === "its sibling" && when === "cold"
+              ? { note: "subscribes to the camera session the agent's node plays" }
+              : {}),
+          });
+        }
+      }
+    }
   });
 }
 
