@@ -5,9 +5,10 @@
  * upgrade so a refusal is a plain HTTP status. The camera is reached through the agent's tunnel
  * and played once per (handle, path) for every viewer (live/hub.ts), with the cloud-held camera
  * credentials, by the node that holds the agent: a sibling subscribes to that node's session
- * (interrelay/live_feed.ts) rather than open a second one at the camera. After the upgrade the first message is a JSON text
- * `{type:"init", codec, width, height}`, then the init segment and media segments as binary
- * messages; each viewer is registered in the live-access registry so revocation cuts it.
+ * (interrelay/live_feed.ts) rather than open a second one at the camera. After the upgrade the
+ * first message is a JSON text `{type:"init", codec, width, height}`, then the init segment and
+ * media segments as binary messages; each viewer is registered in the live-access registry so
+ * revocation cuts it.
  * @module
  */
 // @ts-types="@types/ws"
@@ -83,19 +84,19 @@ export async function prepareLive(
   const { principal, target } = await authorizeTunnel(d, req, handle, remote);
   const path = q.data.path;
   const chosen = await pickAgent(d, target);
-  const owner = chosen.owner && d.bridge ? chosen.owner : null;
+  const sibling = chosen.owner && d.bridge ? { owner: chosen.owner, bridge: d.bridge } : null;
   // A subscription to a sibling's session is a feed of its own here: only a camera played here
   // is the one a sibling joins (shareLive), so two nodes that each believe the other holds the
   // agent (presence not yet caught up) never subscribe to each other in a loop.
-  const key = liveKey(target.handle.id, path) + (owner ? ` via ${owner.node}` : "");
+  const key = liveKey(target.handle.id, path) + (sibling ? ` via ${sibling.owner.node}` : "");
   const feed = await d.hub.acquire(key, async (sink) => {
-    if (owner) {
+    if (sibling) {
       // The node holding the agent plays the camera for the whole deployment: subscribe to it
       // (a camera's refusal there is remembered there, where every node reads it).
       const shared = await subscribe(
         d,
-        d.bridge!,
-        owner,
+        sibling.bridge,
+        sibling.owner,
         chosen.agentId,
         target,
         path,
