@@ -48,11 +48,11 @@ export const SIGN_IN_FAILURES_PER_MINUTE = 5;
 
 /**
  * Builds the sign-in shared by the JSON API and the sign-in page (one set of limits, shared by
- * every node through the store). Only failures count, per account and per address. An address over its limit is refused outright.
- * An account over its limit is locked for the addresses that failed on it, but a correct password
- * from an address that has not failed on it still signs in (as the big identity providers do),
- * so nobody can lock a user out by guessing wrong on purpose; a wrong one from anywhere is refused
- * while the lock holds.
+ * every node through the store). Only failures count, per account and per address. An address
+ * over its limit is refused outright. An account over its limit is locked for the addresses that
+ * failed on it, but a correct password from an address that has not failed on it still signs in
+ * (as the big identity providers do), so nobody can lock a user out by guessing wrong on purpose;
+ * a wrong one from anywhere is refused while the lock holds.
  */
 export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
   // In the store: every node of a deployment counts in the same windows.

@@ -52,6 +52,21 @@ export interface BridgeClientOptions {
   log: Logger;
 }
 
+/**
+ * Counts one bridge opened out of this node (the opens counter and the open-bridges gauge);
+ * returns its `done`, which takes it off the gauge once, however often it is called.
+ */
+function countedOpen(): () => void {
+  bridgeOpens.inc({ side: "out" });
+  bridgesOpen.inc({ side: "out" });
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    bridgesOpen.dec({ side: "out" });
+  };
+}
+
 /** Opens BridgeTunnels to sibling nodes. */
 export class BridgeClient {
   #o: BridgeClientOptions;
@@ -77,18 +92,11 @@ export class BridgeClient {
       port,
       from: this.#o.node,
     });
-    bridgeOpens.inc({ side: "out" });
-    bridgesOpen.inc({ side: "out" });
-    let done = false;
     return {
       tunnelId: `br-${(++this.#seq).toString(36)}-${owner.node}`,
       agentId,
       socket: conn,
-      done: () => {
-        if (done) return;
-        done = true;
-        bridgesOpen.dec({ side: "out" });
-      },
+      done: countedOpen(),
     };
   }
 
@@ -115,17 +123,7 @@ export class BridgeClient {
       actor,
       from: this.#o.node,
     });
-    bridgeOpens.inc({ side: "out" });
-    bridgesOpen.inc({ side: "out" });
-    let done = false;
-    return {
-      conn,
-      done: () => {
-        if (done) return;
-        done = true;
-        bridgesOpen.dec({ side: "out" });
-      },
-    };
+    return { conn, done: countedOpen() };
   }
 
   /** Runs ONVIF discovery on an agent connected to `owner`. */

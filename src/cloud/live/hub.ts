@@ -1,9 +1,10 @@
 /**
  * Live view fan-out: one camera session per (handle, stream path) on this node feeds every
- * viewer of it (a sibling node subscribed to it counts as one viewer: interrelay/live_feed.ts). The first viewer opens the session; the last one leaving closes it. A viewer
- * joining gets the init segment and the pictures since the last keyframe (so it starts at once,
- * on a decodable picture); a viewer whose socket buffers more than a bound skips to the next
- * keyframe instead of queueing without end.
+ * viewer of it (a sibling node subscribed to it counts as one viewer: interrelay/live_feed.ts).
+ * The first viewer opens the session; the last one leaving closes it. A viewer joining gets the
+ * init segment and the pictures since the last keyframe (so it starts at once, on a decodable
+ * picture); a viewer whose socket buffers more than a bound skips to the next keyframe instead of
+ * queueing without end.
  * @module
  */
 import { TIMESCALE } from "./fmp4.ts";
