@@ -1020,6 +1020,55 @@ Deno.test("attack 10: the smaller ones", async (t) => {
       assertEquals(await login("wrong again", "127.0.0.2"), 429, "a wrong one is refused");
       assertEquals(await login(user.password, "127.0.0.3"), 200, "the owner gets in");
     });
+    await t.step("behind a trusted proxy the limits count the client", async () => {
+      // The steps above limited 127.0.0.1, this proxy's own address. Counted by the socket, every
+      // user behind a load balancer would now be locked out by one guesser.
+      assertEquals(await login(user.password), 429, "the proxy's address itself is limited");
+      const r = await curl([
+        "-H",
+        "content-type: application/json",
+        "-H",
+        "x-forwarded-for: 198.51.100.8",
+        "--data",
+        JSON.stringify({ email: user.email, password: user.password }),
+        `${stack.url}/api/auth/login`,
+      ]);
+      assertEquals(r.status, 200, "another client behind the same proxy signs in");
+    });
+    await t.step("an IPv6 /64 is one client to the sign-in limits", async () => {
+      // Behind the trusted proxy (127.0.0.1), X-Forwarded-For names the client. One host on
+      // IPv6 makes up new addresses in its /64 at will: each failure from a new one still
+      // counts against the one network, and new addresses in it are limited too.
+      const guessed = await stack.addUser(q.tenantId);
+      const from = (client: string, password: string) =>
+        curl([
+          "-H",
+          "content-type: application/json",
+          "-H",
+          `x-forwarded-for: ${client}`,
+          "--data",
+          JSON.stringify({ email: guessed.email, password }),
+          `${stack.url}/api/auth/login`,
+        ]).then((r) => r.status);
+      for (let i = 0; i < 5; i++) {
+        assertEquals(await from(`2001:db8:1:2::${i + 1}`, "wrong password"), 401, `try ${i}`);
+      }
+      assertEquals(
+        await from("2001:db8:1:2:dead:beef:0:1", guessed.password),
+        429,
+        "a new address in the guessing /64 is the same client: limited, and the account lock holds for it",
+      );
+      assertEquals(
+        await from("2001:db8:1:3::1", "wrong again"),
+        429,
+        "the locked account refuses a wrong password from another network",
+      );
+      assertEquals(
+        await from("2001:db8:1:4::1", guessed.password),
+        200,
+        "the owner, on a network that never failed, gets in",
+      );
+    });
     await t.step("garbage X-Forwarded-For from a trusted proxy is a 400", async () => {
       const r = await fetch(`${stack.url}/api/tunnel/${handle}`, {
         headers: { "x-admin-api-key": TEST_ADMIN_KEY, "x-forwarded-for": "not-an-ip, <script>" },

@@ -22,7 +22,7 @@ import type { Principal } from "../tenancy/auth.ts";
 import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
 import { credentialEvents } from "../access/credential_events.ts";
-import { authenticate } from "../tenancy/auth.ts";
+import { authenticate, clientAddress } from "../tenancy/auth.ts";
 import { AppError, storedAppError } from "../../shared/errors.ts";
 import { FAILURE_MEMORY_MS } from "../live/hub.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
@@ -98,6 +98,16 @@ function remoteOf(c: Context<Env>): string {
   return c.env?.incoming?.socket?.remoteAddress ?? "unknown";
 }
 
+/**
+ * The client's address as the limits and audit rows of sign-in, claim and enrollment count it:
+ * the socket's, or X-Forwarded-For's from a `--trusted-proxies` proxy, as every credential
+ * check reads it (`clientAddress`). Behind a load balancer the socket's address is the
+ * balancer's: counted by it, one guesser's failures would lock every user out of signing in.
+ */
+function clientOf(d: AppDeps, c: Context<Env>): string {
+  return clientAddress(c.req.raw, { ...d.authContext?.(), remote: remoteOf(c) });
+}
+
 /** Authenticates a CLI session (ops_… only). */
 async function authorizeCli(d: AppDeps, req: Request, remote: string) {
   const principal = await authenticate(d.store, req, {
@@ -146,7 +156,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   );
   app.post("/api/agents/enroll", async (c) => {
     const body = await jsonBody(c, enrollRequest);
-    return c.json(await enroll(d, body, remoteOf(c)));
+    return c.json(await enroll(d, body, clientOf(d, c)));
   });
 
   // Upgrades are taken by the HTTP server (http_server.ts). A plain GET learns whether it may,
@@ -200,7 +210,7 @@ export function createApp(d: AppDeps): Hono<Env> {
     });
   });
 
-  const remote = (c: unknown) => remoteOf(c as Context<Env>);
+  const remote = (c: unknown) => clientOf(d, c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
   app.route("/", loginPage({ signIn, remote }));
   app.route("/", inviteRoutes({ store: d.store, clock: d.clock }));

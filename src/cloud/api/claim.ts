@@ -16,6 +16,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import { SharedRateLimiter } from "../tenancy/shared_rate_limit.ts";
+import { addressKey } from "../tenancy/address_key.ts";
 import { csrFields, identityResponse, prepareAgent } from "./enroll.ts";
 import { jsonBody } from "./validate.ts";
 
@@ -45,7 +46,7 @@ export function claimRoutes(d: ClaimDeps): Hono {
   const perIp = new SharedRateLimiter(d.store, "claim-ip", CLAIMS_PER_MINUTE, 60_000);
   app.post("/claim", async (c) => {
     const remote = d.remote(c);
-    if (!await perIp.take(remote)) throw new AppError("rate_limited");
+    if (!await perIp.take(addressKey(remote))) throw new AppError("rate_limited");
     const body = await jsonBody(c, claimRequest);
     const { agent, certPem } = await prepareAgent(d.pki, body);
     const agentId = agent.id;

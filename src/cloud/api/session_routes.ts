@@ -15,6 +15,7 @@ import type { Store } from "../store/store.ts";
 import { csrfTokenFor, SESSION_COOKIE } from "../tenancy/auth.ts";
 import { verifyPassword } from "../tenancy/password.ts";
 import { SharedRateLimiter } from "../tenancy/shared_rate_limit.ts";
+import { addressKey } from "../tenancy/address_key.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { type AuthVars, requireAuth, userIdOf } from "./middleware/auth.ts";
 import { jsonBody, page } from "./validate.ts";
@@ -76,15 +77,17 @@ export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
   };
   return async (rawEmail, password, ip, secure) => {
     const email = rawEmail.toLowerCase();
-    const pair = `${email}\n${ip}`;
-    if (await perIp.over(ip)) throw await limited(email, ip);
+    // Per client: an IPv4 address, or an IPv6 /64 (address_key.ts).
+    const client = addressKey(ip);
+    const pair = `${email}\n${client}`;
+    if (await perIp.over(client)) throw await limited(email, ip);
     const locked = await perAccount.over(email);
     if (locked && await perAccountIp.hits(pair) > 0) throw await limited(email, ip);
     const user = await d.store.getUserByEmail(email);
     const ok = user && user.disabledAt === null &&
       await verifyPassword(password, user.passwordHash);
     if (!user || !ok) {
-      await perIp.take(ip);
+      await perIp.take(client);
       await perAccount.take(email);
       await perAccountIp.take(pair);
       if (locked) throw await limited(email, ip);

@@ -2,10 +2,12 @@
  * Sampling of refusals that need no identity. An anonymous tunnel request, a wrong admin key or
  * an RTSP player with a bad credential costs the sender nothing, while each audit row costs the
  * store and every tenant admin who reads the log; so such refusals are audited at most
- * {@link ANONYMOUS_DENY_AUDITS_PER_MINUTE} times per source address per minute, per store (one
- * budget shared by every path), and what is skipped is counted in the node's log at debug.
+ * {@link ANONYMOUS_DENY_AUDITS_PER_MINUTE} times per source address (an IPv6 /64 counting as one:
+ * `address_key.ts`) per minute, per store (one budget shared by every path), and what is skipped
+ * is counted in the node's log at debug.
  * @module
  */
+import { addressKey } from "./address_key.ts";
 import { RateLimiter } from "./rate_limit.ts";
 
 /** How many refusals without an identity are audited per address per minute. */
@@ -28,5 +30,5 @@ export function auditAnonymousRefusal(scope: object, remote: string, now: number
     samplers.set(scope, s);
   }
   s.now = now;
-  return s.limiter.take(remote || "unknown");
+  return s.limiter.take(addressKey(remote) || "unknown");
 }
