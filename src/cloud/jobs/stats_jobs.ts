@@ -11,7 +11,11 @@
  *   revoked) more than 30 days ago, and expired web sessions, unused enrollment tokens,
  *   presence leases and locks; events older than 90 days and finished webhook deliveries; and,
  *   with `--audit-retention-days`, audit entries older than that (each tenant's trail records
- *   an `audit.purge`).
+ *   an `audit.purge`);
+ * - `expiry-sweep`: hourly, drops the expired records that only take room (web sessions, unused
+ *   enrollment tokens, presence leases, locks, ended rate-limit windows) between two janitor
+ *   runs: a guesser spraying addresses leaves up to three rate-limit rows per failed sign-in, so
+ *   a day of them would pile up until the janitor; an hour of them at most does now.
  * The hourly rows themselves are written on each agent heartbeat by the node that holds the
  * agent (`Store.recordAgentCounters`, a per-agent compare-and-set), so no lock is needed there.
  * @module
@@ -41,7 +45,12 @@ export const ROLLUP_GRACE_MS = 5 * 60_000;
 const MAX_HOURS_PER_TICK = 48;
 
 /** The jobs, in the order a tick runs them. */
-export const JOB_NAMES = ["hourly-rollup", "daily-rollup", "stats-janitor"] as const;
+export const JOB_NAMES = [
+  "hourly-rollup",
+  "daily-rollup",
+  "stats-janitor",
+  "expiry-sweep",
+] as const;
 
 /** A job's name. */
 export type JobName = (typeof JOB_NAMES)[number];
@@ -129,6 +138,18 @@ async function statsJanitor(d: JobDeps): Promise<void> {
   d.log?.info({ purged, events, audit }, "stats janitor ran");
 }
 
+async function expirySweep(d: JobDeps): Promise<void> {
+  if (!(await bookIfDue(d, "expiry-sweep", HOUR))) return;
+  // Only what expired: the statistics' rows (cut-offs that match nothing here) are the
+  // janitor's, which reconciles each day before it drops its hourly rows.
+  const purged = await d.store.purgeExpired({
+    hourlyBefore: 0,
+    dailyBefore: "",
+    cliSessionsBefore: d.clock.now() - RETENTION.endedCliSessionDays * DAY,
+  });
+  if (Object.values(purged).some((n) => n > 0)) d.log?.info({ purged }, "expired records swept");
+}
+
 /**
  * The audit retention purge: entries older than `days` go, and each tenant whose trail lost
  * entries gets one `audit.purge` entry saying how many and up to when, so its trail shows why
@@ -153,6 +174,7 @@ const RUN: Record<JobName, (d: JobDeps) => Promise<void>> = {
   "hourly-rollup": hourlyRollup,
   "daily-rollup": dailyRollup,
   "stats-janitor": statsJanitor,
+  "expiry-sweep": expirySweep,
 };
 
 /**

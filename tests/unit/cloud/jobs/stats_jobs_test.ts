@@ -4,10 +4,11 @@
  * boundary, and the daily totals equal what one node alone computes and what the agents
  * reported; exactly one node leads each job per tick, the leader keeps its lock by renewing it
  * and loses it to the other node 90 s after it stops; the janitor keeps only what is within
- * retention.
+ * retention, and the hourly sweep drops ended rate-limit windows between two janitor runs.
  * @module
  */
 import assert from "node:assert/strict";
+import pino from "pino";
 import { ManualClock } from "../../../../src/shared/clock.ts";
 import { openSqliteStore } from "../../../../src/cloud/store/sqlite.ts";
 import { openMongoStore } from "../../../../src/cloud/store/mongo.ts";
@@ -140,6 +141,36 @@ async function scenario(openNodes: OpenNodes): Promise<void> {
       const days = (await dailyOf(s)).filter((d) => d.day < today).map((d) => d.day);
       assert.equal(days.length, 6, "daily rows are kept for a year");
     }
+
+    // Ended rate-limit windows go within the hour, not at the next daily janitor: the sweep
+    // drops them (and leaves the statistics' rows to the janitor).
+    const lines: { msg?: string; purged?: { rateWindows: number; hourly: number } }[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    for (let i = 0; i < 3; i++) await a.hitRateWindow(`signin-ip:guess-${i}`, MIN);
+    await a.hitRateWindow("signin-ip:still-open", 10 * MIN);
+    const before = await a.listAgentHourlyStats(TENANT, "ag-1", 0);
+    clock.advance(2 * MIN);
+    const sweep = async () => {
+      lines.length = 0;
+      const led = await Promise.all(nodes.map((n) => runJobsOnce({ ...n, log }, ["expiry-sweep"])));
+      assert.equal(led.flat().length, 1, "one node leads the sweep");
+      return lines.find((l) => l.msg === "expired records swept")?.purged ?? null;
+    };
+    const swept = await sweep();
+    assert.equal(swept?.rateWindows, 3, JSON.stringify(lines));
+    assert.equal(swept?.hourly, 0, "the statistics' rows are the janitor's");
+    assert.deepEqual(await a.listAgentHourlyStats(TENANT, "ag-1", 0), before);
+    assert.equal(
+      await a.rateWindowHits("signin-ip:still-open", 10 * MIN),
+      1,
+      "an open window stays",
+    );
+    // Hourly: a window that ends half an hour later waits for the next run.
+    await a.hitRateWindow("signin-ip:later", MIN);
+    clock.advance(30 * MIN);
+    assert.equal(await sweep(), null, "not due yet");
+    clock.advance(31 * MIN);
+    assert.equal((await sweep())?.rateWindows, 2, "the later window and the long one");
   } finally {
     for (const s of [a, b, one]) await s.close();
   }
