@@ -11,6 +11,7 @@ import * as tls from "node:tls";
 import { Buffer } from "node:buffer";
 import { createCA, issueNodeCert } from "../src/shared/crypto/pki.ts";
 import { FramedConn } from "../src/cloud/interrelay/frames.ts";
+import type { PictureLag } from "./live.ts";
 
 /** Gbit/s of `bytes` one way through a FramedConn pair (mTLS on a fresh internal CA). */
 export async function measureFramedBridge(bytes: number): Promise<number> {
@@ -111,16 +112,24 @@ export async function measureBridgedVsDirect(
  * The live view's time to first picture through the node that holds the agent and through its
  * sibling, which subscribes to the owner's camera session (interrelay/live_feed.ts): cold (the
  * viewer's open starts the session, through the bridge for the sibling) and warm (a second viewer
- * joins), p50 of `runs` each, in ms; null with the reason when the camera fixture is missing.
+ * joins), p50 of `runs` each, in ms; and, over `lagSeconds` with a viewer on each node, how
+ * much later each picture reaches the sibling's viewer than the owner's (bench/live.ts
+ * `pictureLag`). The reason, when the camera fixture is missing.
  */
 export async function measureLiveThroughSibling(
   runs: number,
+  lagSeconds: number,
 ): Promise<
-  { owner: { cold: number; warm: number }; sibling: { cold: number; warm: number } } | string
+  | {
+    owner: { cold: number; warm: number };
+    sibling: { cold: number; warm: number };
+    lag: PictureLag;
+  }
+  | string
 > {
   const { Stack } = await import("../tests/_fixtures/stack.ts");
   const { startCamera, CAMERA_PATH } = await import("./rtsp.ts");
-  const { timeToFirstPicture } = await import("./live.ts");
+  const { timeToFirstPicture, pictureLag } = await import("./live.ts");
   const cam = await startCamera();
   if ("unavailable" in cam) return cam.unavailable;
   const n1 = await Stack.start();
@@ -144,6 +153,7 @@ export async function measureLiveThroughSibling(
       return {
         owner: await timeToFirstPicture(url(n1), q.apiToken, runs),
         sibling: await timeToFirstPicture(url(n2), q.apiToken, runs),
+        lag: await pictureLag(url(n1), url(n2), q.apiToken, lagSeconds),
       };
     } finally {
       await n2.stop();

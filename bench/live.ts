@@ -8,6 +8,7 @@
  */
 // @ts-types="@types/ws"
 import WebSocket from "ws";
+import type { Buffer } from "node:buffer";
 
 /** Milliseconds from connect to the first media segment; the socket stays open until `close`. */
 export function firstPicture(
@@ -36,6 +37,67 @@ export function firstPicture(
       reject(new Error(`refused: ${res.statusCode}`));
     });
   });
+}
+
+/** What {@link pictureLag} measured: how much later pictures reached viewer B than viewer A. */
+export interface PictureLag {
+  /** B's arrival minus A's, ms, over the pictures both got. */
+  p50: number;
+  p95: number;
+  /** Pictures both viewers got. */
+  pictures: number;
+}
+
+/**
+ * Two WebSocket viewers of one camera, `a` and `b` (e.g. on the node that plays it and on a
+ * sibling that subscribes to it), watching together for `seconds`: for each picture both got
+ * (matched by its last 32 bytes, the picture's own coded data), how much later it reached `b`.
+ * The same pictures at the same time, so what the player does with them does not enter.
+ */
+export async function pictureLag(
+  a: string,
+  b: string,
+  token: string,
+  seconds: number,
+): Promise<PictureLag> {
+  const watch = (url: string) => {
+    const seen = new Map<string, number>();
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    let binaries = 0;
+    const ready = new Promise<void>((resolve, reject) => {
+      ws.on("message", (data, isBinary) => {
+        const at = performance.now();
+        if (!isBinary || ++binaries === 1) return; // the init segment
+        const bytes = data as Buffer;
+        seen.set(bytes.subarray(bytes.byteLength - 32).toString("hex"), at);
+        resolve();
+      });
+      ws.on("error", reject);
+      ws.on("unexpected-response", (_req, res) => reject(new Error(`refused: ${res.statusCode}`)));
+    });
+    return { seen, ready, close: () => ws.close() };
+  };
+  const va = watch(a);
+  await va.ready;
+  const vb = watch(b);
+  try {
+    await vb.ready;
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+  } finally {
+    va.close();
+    vb.close();
+  }
+  const lags: number[] = [];
+  for (const [key, at] of vb.seen) {
+    const first = va.seen.get(key);
+    if (first !== undefined) lags.push(at - first);
+  }
+  lags.sort((x, y) => x - y);
+  return {
+    p50: lags[Math.floor(lags.length / 2)] ?? NaN,
+    p95: lags[Math.floor(lags.length * 0.95)] ?? NaN,
+    pictures: lags.length,
+  };
 }
 
 /** The median of some numbers. */

@@ -692,9 +692,17 @@ if (want("bridge")) {
     });
     const runs = quick ? 1 : 10;
     log(`bridge: live view through the agent's node vs its sibling, ${runs} run(s) …`);
-    const live = await measureLiveThroughSibling(runs);
+    const live = await measureLiveThroughSibling(runs, quick ? 2 : 20);
     if (typeof live === "string") skipped.push(`live view through a sibling: ${live}`);
     else {
+      rows.push({
+        figure: "live view, each picture later at the sibling's viewer than the owner's (p50)",
+        path: "via its sibling",
+        value: live.lag.p50,
+        unit: "ms",
+        better: "lower",
+        note: `p95 ${live.lag.p95.toFixed(1)} ms over ${live.lag.pictures} pictures both got`,
+      });
       const via = [["the agent's node", live.owner], ["its sibling", live.sibling]] as const;
       for (const [at, v] of via) {
         for (const [when, value] of [["cold", v.cold], ["warm", v.warm]] as const) {

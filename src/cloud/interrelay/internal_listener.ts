@@ -74,6 +74,10 @@ export async function startInternalListener(
     rejectUnauthorized: true,
     minVersion: "TLSv1.3",
   }, (socket) => {
+    // As the dialing side does (bridge_tunnel.ts): this side writes the device's bytes, where a
+    // small write behind an unacknowledged one would otherwise wait for the sibling's delayed
+    // ACK (Nagle). A live picture is one write and measured the same either way (README).
+    socket.setNoDelay(true);
     open.add(socket);
     socket.on("close", () => open.delete(socket));
     serve(o, socket).catch((e) => {
