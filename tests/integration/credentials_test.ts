@@ -102,6 +102,19 @@ Deno.test("credential matrix on /api/tunnel/{handle}: own 426, other tenant 403,
       anonAudits.length <= ANONYMOUS_DENY_AUDITS_PER_MINUTE,
       `${anonAudits.length} anonymous denials audited`,
     );
+    // Behind the trusted proxy (this test connects from 127.0.0.1), each client has its own
+    // budget and is the one named: the flood above used up 127.0.0.1's.
+    assertEquals((await tunnel(A.handle, { "x-forwarded-for": "198.51.100.9" })).status, 401);
+    const named = await w.cloud.store.listAudit({ action: "tunnel.deny", limit: 1000 });
+    assert(named.some((e) => e.actor === "ip:198.51.100.9"), "the forwarded client is audited");
+    // An IPv6 /64 is one client: new addresses in it share its budget.
+    for (let i = 0; i < 40; i++) {
+      const h = { "x-forwarded-for": `2001:db8:5:6::${(i + 1).toString(16)}` };
+      assertEquals((await tunnel(A.handle, h)).status, 401);
+    }
+    const v6 = (await w.cloud.store.listAudit({ action: "tunnel.deny", limit: 1000 }))
+      .filter((e) => e.actor.startsWith("ip:2001:db8:5:6:"));
+    assertEquals(v6.length, ANONYMOUS_DENY_AUDITS_PER_MINUTE, "one budget for the /64");
     // The admin key crosses tenants (and is audited).
     assertEquals((await tunnel(B.handle, { "x-admin-api-key": ADMIN_KEY })).status, 426);
     assertEquals((await tunnel(B.handle, { "x-admin-api-key": ADMIN_KEY + "x" })).status, 401);

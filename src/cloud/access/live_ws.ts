@@ -57,6 +57,8 @@ export interface PreparedLive {
   target: Authorized;
   feed: Feed;
   path: string;
+  /** The client's address, as audited (tunnel_ws.ts `authorizeTunnel`). */
+  client: string;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function prepareLive(
 ): Promise<PreparedLive> {
   const q = liveQuery.safeParse(Object.fromEntries(new URL(req.url).searchParams));
   if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
-  const { principal, target } = await authorizeTunnel(d, req, handle, remote);
+  const { principal, target, client } = await authorizeTunnel(d, req, handle, remote);
   const path = q.data.path;
   const chosen = await pickAgent(d, target);
   const sibling = chosen.owner && d.bridge ? { owner: chosen.owner, bridge: d.bridge } : null;
@@ -114,7 +116,7 @@ export async function prepareLive(
       throw e;
     });
   }
-  return { principal, target, feed, path };
+  return { principal, target, feed, path, client };
 }
 
 /**
@@ -241,7 +243,7 @@ function forgetFailure(d: RouteDeps, key: string): void {
 }
 
 /** After the upgrade: attach the viewer, audit, register for revocation. */
-export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket, remote: string): void {
+export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket): void {
   const started = d.clock.now();
   const audit = (action: string, detail: Record<string, unknown>) =>
     d.store.appendAudit({
@@ -287,7 +289,7 @@ export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket, remote: s
     close: (reason) => close(1011, reason),
   };
   const unlive = d.live?.add(p.principal, (reason) => close(1008, reason));
-  audit("live.open", { remote });
+  audit("live.open", { remote: p.client });
   ws.on("message", () => {}); // viewers have nothing to say
   ws.on("close", () => {
     unlive?.();

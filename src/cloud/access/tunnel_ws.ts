@@ -11,7 +11,13 @@ import {
   type PumpSocket,
   type WsPumpResult,
 } from "../../shared/transport/websocket.ts";
-import { authenticate, type Principal, type RequestFacts, TUNNEL_KINDS } from "../tenancy/auth.ts";
+import {
+  authenticate,
+  clientAddress,
+  type Principal,
+  type RequestFacts,
+  TUNNEL_KINDS,
+} from "../tenancy/auth.ts";
 import type { OpenedTunnel } from "../control/tunnels.ts";
 import { type Authorized, authorizeHandle, openTunnel, type RouteDeps } from "./route.ts";
 import { resolveLoopback } from "./plan.ts";
@@ -33,6 +39,8 @@ export interface PreparedTunnel {
   principal: Principal;
   target: Authorized;
   tunnel: OpenedTunnel;
+  /** The client's address, as audited (see {@linkcode authorizeTunnel}). */
+  client: string;
 }
 
 /** What an operator asks for: a handle, or (for the CLI) a device's loopback IP and port. */
@@ -48,20 +56,28 @@ function auditAnonymous(d: RouteDeps, remote: string): boolean {
   return false;
 }
 
-/** Authenticates and authorizes; throws AppError (401/403/404). */
+/**
+ * Authenticates and authorizes `remote` (the socket's address); throws AppError (401/403/404).
+ * Also returns the client's address as audits record it: the socket's, or the X-Forwarded-For of
+ * a `--trusted-proxies` proxy (behind a load balancer the socket's is the balancer's).
+ */
 export async function authorizeTunnel(
   d: RouteDeps,
   req: RequestFacts,
   target: TunnelTarget | string,
   remote: string,
-): Promise<{ principal: Principal; target: Authorized }> {
+): Promise<{ principal: Principal; target: Authorized; client: string }> {
   const t: TunnelTarget = typeof target === "string" ? { handle: target } : target;
   const label = "handle" in t ? t.handle.slice(0, 64) : `${t.ip}:${t.port}`;
+  let client = remote;
+  try {
+    client = clientAddress(req, { ...d.authContext?.(), remote });
+  } catch { /* a malformed X-Forwarded-For: authenticate refuses it below */ }
   const deny = async (e: AppError) => {
-    if (!auditAnonymous(d, remote)) return e;
+    if (!auditAnonymous(d, client)) return e;
     await d.store.appendAudit({
       tenantId: null,
-      actor: `ip:${remote}`,
+      actor: `ip:${client}`,
       action: "tunnel.deny",
       target: label,
       detail: { reason: e.code, message: e.message },
@@ -86,12 +102,14 @@ export async function authorizeTunnel(
   if (principal.kind === "session") {
     requireSameOriginUpgrade(req.headers.get("origin"), req.headers.get("host") ?? undefined);
   }
-  if ("handle" in t) return { principal, target: await authorizeHandle(d, principal, t.handle) };
+  if ("handle" in t) {
+    return { principal, target: await authorizeHandle(d, principal, t.handle), client };
+  }
   if (principal.kind !== "cli_session") {
     throw new AppError("forbidden", "the raw CLI tunnel needs a CLI session (ops_…)");
   }
   const handle = await resolveLoopback(d, principal, t.ip, t.port);
-  return { principal, target: await authorizeHandle(d, principal, handle) };
+  return { principal, target: await authorizeHandle(d, principal, handle), client };
 }
 
 /** Everything before the upgrade: auth, tenancy, agent choice, the agent's dial. */
@@ -101,7 +119,7 @@ export async function prepareTunnel(
   target: TunnelTarget | string,
   remote: string,
 ): Promise<PreparedTunnel> {
-  const { principal, target: authorized } = await authorizeTunnel(d, req, target, remote);
+  const { principal, target: authorized, client } = await authorizeTunnel(d, req, target, remote);
   const tunnel = await openTunnel(
     d,
     authorized,
@@ -111,7 +129,7 @@ export async function prepareTunnel(
   if (principal.cliSessionHash) {
     await slideOnConnect(d, principal.cliSessionHash);
   }
-  return { principal, target: authorized, tunnel };
+  return { principal, target: authorized, tunnel, client };
 }
 
 /**
@@ -119,11 +137,11 @@ export async function prepareTunnel(
  * its close needs (the audit's fields, the principal for revocation), not the request's
  * records: there may be tens of thousands of idle tunnels on a node.
  */
-export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket, remote: string): void {
+export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket): void {
   const started = d.clock.now();
   const { principal, tunnel } = p;
   const audit = tunnelAudit(d, p);
-  audit("tunnel.open", { path: "websocket", remote });
+  audit("tunnel.open", { path: "websocket", remote: p.client });
   let counts: Readonly<WsPumpResult> | null = null;
   const unlive = d.live?.add(principal, (reason) => {
     if (ws.readyState === OPEN) ws.close(1008, reason);

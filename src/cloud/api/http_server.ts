@@ -323,7 +323,7 @@ export async function startHttpServer(opts: {
       });
       wss.handleUpgrade(req, socket, head, (ws) => {
         served = true;
-        serveLive(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
+        serveLive(d, prepared, ws);
       });
       return;
     }
@@ -350,7 +350,7 @@ export async function startHttpServer(opts: {
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        serveTunnel(d, prepared, ws, req.socket.remoteAddress ?? "unknown");
+        serveTunnel(d, prepared, ws);
       });
     } catch (e) {
       const { status, body } = toErrorResponse(e);
@@ -418,7 +418,7 @@ export async function startHttpServer(opts: {
         conn.close();
         return true;
       }
-      serveTunnel(d, prepared, nativeSocket(conn, rest, protocol), remote);
+      serveTunnel(d, prepared, nativeSocket(conn, rest, protocol));
     } catch (e) {
       const { status, body } = toErrorResponse(e);
       if (isStoreOutage(e) || !(e instanceof AppError)) {
