@@ -218,7 +218,8 @@ export const cloudOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_TRUSTED_PROXIES",
     arg: "CIDRS",
-    help: "Reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs",
+    help:
+      "Reverse proxies and load balancers whose X-Forwarded-For is believed, comma-separated CIDRs (set it behind one: sign-in limits and audit then count clients, not the balancer)",
   },
   rtsp: {
     type: "string",
