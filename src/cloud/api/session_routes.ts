@@ -13,7 +13,7 @@ import { hashToken } from "../../shared/crypto/token.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { csrfTokenFor, SESSION_COOKIE } from "../tenancy/auth.ts";
-import { verifyPassword } from "../tenancy/password.ts";
+import { checkSignInPassword } from "../tenancy/password.ts";
 import { SharedRateLimiter } from "../tenancy/shared_rate_limit.ts";
 import { addressKey } from "../tenancy/address_key.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
@@ -55,7 +55,12 @@ export const SIGN_IN_FAILURES_PER_MINUTE = 5;
  * (as the big identity providers do), so nobody can lock a user out by guessing wrong on purpose;
  * a wrong one from anywhere is refused while the lock holds.
  */
-export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
+export function createSignIn(d: {
+  store: Store;
+  clock: Clock;
+  /** The password check (default `checkSignInPassword`; tests count its calls). */
+  checkPassword?: (password: string, stored: string | null) => Promise<boolean>;
+}): SignIn {
   // In the store: every node of a deployment counts in the same windows.
   const limit = (name: string) =>
     new SharedRateLimiter(d.store, name, SIGN_IN_FAILURES_PER_MINUTE, 60_000);
@@ -84,8 +89,9 @@ export function createSignIn(d: { store: Store; clock: Clock }): SignIn {
     const locked = await perAccount.over(email);
     if (locked && await perAccountIp.hits(pair) > 0) throw await limited(email, ip);
     const user = await d.store.getUserByEmail(email);
-    const ok = user && user.disabledAt === null &&
-      await verifyPassword(password, user.passwordHash);
+    // One password check for every attempt, a user or not (password.ts: no timing oracle).
+    const usable = user && user.disabledAt === null ? user.passwordHash : null;
+    const ok = await (d.checkPassword ?? checkSignInPassword)(password, usable);
     if (!user || !ok) {
       await perIp.take(client);
       await perAccount.take(email);

@@ -10,6 +10,8 @@ const N = 16384;
 const R = 8;
 const P = 1;
 const KEYLEN = 32;
+/** A stored hash: `scrypt$N$r$p$salt$hash`. */
+const STORED = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 
 function derive(pw: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -32,7 +34,7 @@ export async function hashPassword(pw: string): Promise<string> {
 
 /** Checks a password against a stored hash in constant time; false for "" (no password set). */
 export async function verifyPassword(pw: string, stored: string): Promise<boolean> {
-  const m = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(stored);
+  const m = STORED.exec(stored);
   if (!m) return false;
   const want = Buffer.from(m[5], "base64");
   const got = await derive(
@@ -43,6 +45,22 @@ export async function verifyPassword(pw: string, stored: string): Promise<boolea
     Number(m[3]),
   );
   return got.byteLength === want.byteLength && timingSafeEqual(got, want);
+}
+
+let decoy: Promise<string> | null = null;
+
+/**
+ * Checks a sign-in's password against `stored`, or — when there is no usable hash (no such user,
+ * a disabled one, an invitation not taken up) — against a decoy hash no password matches, so a
+ * refusal costs the same time either way and its timing does not tell a guesser which addresses
+ * have an account. Always false without a usable hash.
+ */
+export async function checkSignInPassword(pw: string, stored: string | null): Promise<boolean> {
+  if (stored && STORED.test(stored)) return await verifyPassword(pw, stored);
+  // Made once per process, with the same cost parameters as every stored hash.
+  decoy ??= hashPassword(Buffer.from(randomBytes(32)).toString("base64"));
+  await verifyPassword(pw, await decoy);
+  return false;
 }
 
 /** The shortest sign-in password accepted (the CLI, invites and resets alike). */
