@@ -7,6 +7,7 @@ import { MongoClient } from "mongodb";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { startFerretDb } from "../_fixtures/ferretdb.ts";
 import { echoThrough, randomBytes, sha256, Stack } from "../_fixtures/stack.ts";
+import { JOB_NAMES } from "../../src/cloud/jobs/stats_jobs.ts";
 
 Deno.test("a cloud on --store mongodb:// enrolls an agent and tunnels through it, across a restart", async () => {
   const ferret = await startFerretDb();
@@ -36,14 +37,14 @@ Deno.test("a cloud on --store mongodb:// enrolls an agent and tunnels through it
         // The background jobs ran under their leader locks, held by this node.
         const deadline = Date.now() + 15_000;
         let owners: string[] = [];
-        while (owners.length < 3 && Date.now() < deadline) {
+        while (owners.length < JOB_NAMES.length && Date.now() < deadline) {
           owners = (await db.collection("locks").find().toArray()).map((l) =>
             `${l._id} ${l.owner}`
           );
           await new Promise((res) => setTimeout(res, 200));
         }
-        assertEquals(owners.length, 3, `job locks: ${owners}`);
-        for (const job of ["hourly-rollup", "daily-rollup", "stats-janitor"]) {
+        assertEquals(owners.length, JOB_NAMES.length, `job locks: ${owners}`);
+        for (const job of JOB_NAMES) {
           assert(owners.some((o) => o.startsWith(`lock:${job} node-1/`)), `${job} led by node-1`);
         }
       } finally {
