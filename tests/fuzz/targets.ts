@@ -197,6 +197,25 @@ function httpRequest(w: World, rng: Rng, path?: string, bodyText?: string): Uint
   if (framing === 3) headers.push(`Content-Length: ${rng.pick(["-1", "1e3", "99999999999"])}`);
   if (body) headers.push("Content-Type: application/json");
   if (rng.chance(0.1)) headers.push(`X-Long: ${"x".repeat(rng.pick([100, 9000, 70000]))}`);
+  if (rng.chance(0.3)) {
+    // The client as a trusted proxy names it (the world trusts 127.0.0.1): IPv4, IPv6 in every
+    // spelling, chains, and garbage.
+    headers.push(`X-Forwarded-For: ${
+      rng.pick([
+        `198.51.100.${rng.int(256)}`,
+        `2001:db8:${rng.int(65536).toString(16)}::${rng.int(65536).toString(16)}`,
+        "::ffff:198.51.100.7",
+        "fe80::1%eth0",
+        "64:ff9b::192.0.2.33",
+        "::",
+        "198.51.100.1, 127.0.0.1",
+        "2001:db8::1, 2001:db8::2",
+        rng.pick(NASTY),
+        "",
+        ",,,",
+      ])
+    }`);
+  }
   let bytes: Uint8Array = enc.encode(
     `${method} ${target} HTTP/1.1\r\n${headers.join("\r\n")}\r\n\r\n${body}`,
   );

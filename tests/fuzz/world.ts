@@ -51,7 +51,9 @@ function httpDevice(hits: DeviceHit[]): { port: number; close(): Promise<void> }
 
 /** Starts the world. */
 export async function startWorld(log: (line: string) => void): Promise<World> {
-  const stack = await Stack.start();
+  // The fuzzer connects from 127.0.0.1, a trusted proxy here: the X-Forwarded-For it sends
+  // decides the client every limit and audit row counts (clientAddress, address_key.ts).
+  const stack = await Stack.start({ cloudArgs: ["--trusted-proxies", "127.0.0.1/32"] });
   const hits: DeviceHit[] = [];
   const http = httpDevice(hits);
   const rtsp = fakeRtspDevice();
