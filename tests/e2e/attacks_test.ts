@@ -635,7 +635,7 @@ Deno.test("attack 5: identity-less refusals are sampled per address and clipped"
         const text = await rawExchange(
           stack.ports.rtsp,
           `OPTIONS rtsp://127.0.0.1:${stack.ports.rtsp}/${handle}/x RTSP/1.0\r\nCSeq: 1\r\n` +
-            `Authorization: Basic ${btoa("x:nt_" + "a".repeat(40))}\r\n\r\n`,
+            `Authorization: Basic ${btoa("x:nt_" + "a".repeat(43))}\r\n\r\n`,
           { untilHead: true },
         );
         assertMatch(text, /^RTSP\/1\.0 401 /);

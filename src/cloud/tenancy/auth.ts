@@ -160,6 +160,12 @@ function inList(list: BlockList, ip: string): boolean {
   return isIP(bare) !== 0 && list.check(bare, type);
 }
 
+/** Whether `remote` (a socket's address) is one of the `--trusted-proxies` CIDRs. */
+export function fromTrustedProxy(remote: string, trustedProxies: string[] | undefined): boolean {
+  const proxies = trustedProxies?.length ? cidrList(trustedProxies) : null;
+  return proxies !== null && inList(proxies, remote);
+}
+
 /** The caller's address: the socket's, or X-Forwarded-For's last hop from a trusted proxy. */
 export function clientAddress(req: RequestFacts, ctx: AuthContext): string {
   const remote = ctx.remote ?? "";

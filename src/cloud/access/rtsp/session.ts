@@ -15,7 +15,9 @@
  */
 import { AppError } from "../../../shared/errors.ts";
 import { auditAnonymousRefusal } from "../../tenancy/anonymous_audit.ts";
-import type { Principal } from "../../tenancy/auth.ts";
+import { fromTrustedProxy, type Principal } from "../../tenancy/auth.ts";
+import type { ByteStream } from "../../../shared/transport/byte_stream.ts";
+import { ProxyHeaderError, readProxyHeader } from "../proxy_protocol.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../../tenancy/device_secrets.ts";
 import type { OpenedTunnel } from "../../control/tunnels.ts";
 import { ChallengeAnswerer } from "../device_auth.ts";
@@ -95,7 +97,19 @@ export class RtspSession {
       if (!this.#tunnel) this.#close();
     }, this.#d.firstRequestTimeoutMs ?? 30_000);
     try {
-      await demux(this.#client, {
+      let src: ByteStream = this.#client;
+      if (fromTrustedProxy(this.#remote, this.#d.authContext?.().trustedProxies)) {
+        // A balancer in --trusted-proxies may name the player in a PROXY header (proxy_protocol.ts).
+        const h = await readProxyHeader(this.#client).catch((e) => {
+          if (!(e instanceof ProxyHeaderError)) throw e;
+          this.#d.log.warn({ remote: this.#remote, err: e.message }, "rtsp: bad PROXY header");
+          return null;
+        });
+        if (!h) return;
+        if (h.client) this.#remote = h.client;
+        src = h.stream;
+      }
+      await demux(src, {
         message: (m) => this.#fromClient(m),
         frameTarget: () =>
           this.#tunnel ? { conn: this.#tunnel.socket, lock: this.#deviceLock } : null,

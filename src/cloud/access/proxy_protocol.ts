@@ -1,0 +1,162 @@
+/**
+ * The PROXY protocol (HAProxy's, versions 1 and 2) on the RTSP gateway's TCP listener. A TCP
+ * load balancer in front of the gateway hides the players' addresses: every connection comes from
+ * the balancer, so refusals were audited and sampled per balancer, and a partner key pinned to a
+ * network could not be checked. A balancer configured to send a PROXY header (`send-proxy` or
+ * `send-proxy-v2` in HAProxy; NGINX `proxy_protocol on`; most cloud balancers) names the player
+ * in its first bytes. The header is believed only from a peer in `--trusted-proxies`, and only
+ * when there is one (RTSP never starts with `PROXY ` or v2's signature), so one setting serves
+ * balancers that send it and proxies that do not.
+ * Spec: https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt
+ * @module
+ */
+import { isIP } from "node:net";
+import type { ByteStream } from "../../shared/transport/byte_stream.ts";
+
+const V1_PREFIX = new TextEncoder().encode("PROXY ");
+const V2_SIGNATURE = new Uint8Array([
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a,
+]);
+/** A v1 line is at most 107 bytes, CRLF included. */
+const V1_MAX = 107;
+/** A v2 header's own length field allows 64 KiB; addresses and the TLVs balancers add fit in 4. */
+const V2_MAX_BODY = 4096;
+
+/** A header that starts as a PROXY header and is not one. */
+export class ProxyHeaderError extends Error {}
+
+/** What the first bytes of a connection from a trusted proxy said. */
+export interface ProxyHeader {
+  /**
+   * The client the proxy names; null when there was no header, or it names none (v1 `UNKNOWN`,
+   * v2 `LOCAL`: the balancer's own health check), so the socket's address stands.
+   */
+  client: string | null;
+  /** The connection's bytes after the header (those read past it come first). */
+  stream: ByteStream;
+}
+
+function startsWith(buf: Uint8Array, prefix: Uint8Array): boolean | null {
+  const n = Math.min(buf.length, prefix.length);
+  for (let i = 0; i < n; i++) if (buf[i] !== prefix[i]) return false;
+  return n === prefix.length ? true : null; // null: too few bytes to tell yet
+}
+
+/**
+ * Reads a PROXY header (v1 or v2) at the start of `conn`, if there is one. Throws
+ * {@linkcode ProxyHeaderError} for a malformed header or one that names an address that is not
+ * an IP address; the caller closes the connection (with no answer: the peer is a balancer).
+ */
+export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
+  let buf = new Uint8Array(0);
+  const more = async (): Promise<boolean> => {
+    const chunk = new Uint8Array(512);
+    const n = await conn.read(chunk);
+    if (n === null) return false;
+    const next = new Uint8Array(buf.length + n);
+    next.set(buf);
+    next.set(chunk.subarray(0, n), buf.length);
+    buf = next;
+    return true;
+  };
+  const plain = () => ({ client: null, stream: prefixed(conn, buf) });
+  for (;;) {
+    const v1 = startsWith(buf, V1_PREFIX);
+    const v2 = startsWith(buf, V2_SIGNATURE);
+    if (v1 === false && v2 === false) return plain();
+    if (v1 === true) return await readV1();
+    if (v2 === true) return await readV2();
+    if (!await more()) return plain();
+  }
+
+  async function readV1(): Promise<ProxyHeader> {
+    let end: number;
+    while ((end = indexOfCrlf(buf)) < 0) {
+      if (buf.length >= V1_MAX) throw new ProxyHeaderError("a PROXY line longer than 107 bytes");
+      if (!await more()) throw new ProxyHeaderError("the connection ended inside a PROXY line");
+    }
+    if (end + 2 > V1_MAX) throw new ProxyHeaderError("a PROXY line longer than 107 bytes");
+    const line = new TextDecoder().decode(buf.subarray(0, end));
+    const rest = buf.subarray(end + 2);
+    const f = line.split(" ");
+    if (f[1] === "UNKNOWN") return { client: null, stream: prefixed(conn, rest) };
+    const family = f[1] === "TCP4" ? 4 : f[1] === "TCP6" ? 6 : 0;
+    const port = (s: string | undefined) => /^\d{1,5}$/.test(s ?? "") && Number(s) <= 65_535;
+    if (
+      f.length !== 6 || !family || isIP(f[2]) !== family || isIP(f[3]) !== family ||
+      !port(f[4]) || !port(f[5])
+    ) {
+      throw new ProxyHeaderError(`a malformed PROXY line: ${JSON.stringify(line.slice(0, 107))}`);
+    }
+    return { client: f[2], stream: prefixed(conn, rest) };
+  }
+
+  async function readV2(): Promise<ProxyHeader> {
+    while (buf.length < 16) {
+      if (!await more()) throw new ProxyHeaderError("the connection ended inside a PROXY header");
+    }
+    const view = new DataView(buf.buffer, buf.byteOffset);
+    const verCmd = buf[12];
+    const family = buf[13];
+    const len = view.getUint16(14);
+    if (verCmd >> 4 !== 2) throw new ProxyHeaderError(`PROXY header version ${verCmd >> 4}`);
+    if (len > V2_MAX_BODY) throw new ProxyHeaderError(`a PROXY header of ${len} bytes`);
+    while (buf.length < 16 + len) {
+      if (!await more()) throw new ProxyHeaderError("the connection ended inside a PROXY header");
+    }
+    const rest = buf.subarray(16 + len);
+    const command = verCmd & 0x0f;
+    if (command === 0) return { client: null, stream: prefixed(conn, rest) }; // LOCAL
+    if (command !== 1) throw new ProxyHeaderError(`PROXY header command ${command}`);
+    const body = buf.subarray(16, 16 + len);
+    // TCP or UDP over IPv4 (0x11, 0x12) or IPv6 (0x21, 0x22); UNSPEC and UNIX name no IP client.
+    if ((family === 0x11 || family === 0x12) && len >= 12) {
+      return { client: Array.from(body.subarray(0, 4)).join("."), stream: prefixed(conn, rest) };
+    }
+    if ((family === 0x21 || family === 0x22) && len >= 36) {
+      const v = new DataView(body.buffer, body.byteOffset);
+      const groups = Array.from({ length: 8 }, (_, i) => v.getUint16(i * 2).toString(16));
+      return { client: groups.join(":"), stream: prefixed(conn, rest) };
+    }
+    if (family >> 4 === 0 || family >> 4 === 3) {
+      return { client: null, stream: prefixed(conn, rest) };
+    }
+    throw new ProxyHeaderError(
+      `a PROXY header for family 0x${family.toString(16)} of ${len} bytes`,
+    );
+  }
+}
+
+function indexOfCrlf(buf: Uint8Array): number {
+  for (let i = 0; i + 1 < buf.length; i++) if (buf[i] === 13 && buf[i + 1] === 10) return i;
+  return -1;
+}
+
+/** `conn` with `head` in front of what it reads next (writes and closes go straight to it). */
+function prefixed(conn: ByteStream, head: Uint8Array): ByteStream {
+  if (!head.length) return conn;
+  let left: Uint8Array = head;
+  return {
+    read(p) {
+      if (!left.length) return conn.read(p);
+      const n = Math.min(p.length, left.length);
+      p.set(left.subarray(0, n));
+      left = left.subarray(n);
+      return Promise.resolve(n);
+    },
+    write: (p) => conn.write(p),
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+  };
+}
