@@ -314,6 +314,21 @@ const rtsp: Target = {
       `Authorization: Basic ${rng.pick(NASTY)}\r\n`,
     ]);
     const parts: Uint8Array[] = [];
+    if (rng.chance(0.3)) {
+      // The world trusts 127.0.0.1 as a proxy: a balancer's PROXY header first, good or not.
+      const sig = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+      parts.push(rng.pick([
+        enc.encode(`PROXY TCP4 198.51.100.${rng.int(256)} 127.0.0.1 ${rng.int(65536)} 9554\r\n`),
+        enc.encode("PROXY TCP6 2001:db8::1 ::1 1 2\r\n"),
+        enc.encode("PROXY UNKNOWN\r\n"),
+        enc.encode(`PROXY ${rng.pick(NASTY)}\r\n`),
+        enc.encode(`PROXY TCP4 ${"9".repeat(rng.int(200))}`),
+        new Uint8Array([...sig, 0x21, 0x11, 0, 12, 198, 51, 100, 7, 127, 0, 0, 1, 0, 1, 0, 2]),
+        new Uint8Array([...sig, 0x20, 0x00, 0, 0]),
+        mutate(rng, new Uint8Array([...sig, 0x21, 0x21, 0, 36, ...rng.bytes(36)])),
+        new Uint8Array([...sig, rng.int(256), rng.int(256), rng.int(256), rng.int(256)]),
+      ]));
+    }
     const n = 1 + rng.int(5);
     for (let i = 1; i <= n; i++) {
       const kind = rng.int(8);
