@@ -49,6 +49,8 @@ export function sharedSettings(c: CloudConfig): Record<string, string> {
     "allow-link-local-devices": String(c.allowLinkLocalDevices),
     "proxy-domain": c.proxyDomain ?? NOT_SET,
     "public-url": c.publicUrl ?? NOT_SET,
+    // Behind one balancer, a node that does not trust it counts every client as the balancer.
+    "trusted-proxies": c.trustedProxies.length ? [...c.trustedProxies].sort().join(",") : NOT_SET,
   };
 }
 

@@ -56,13 +56,19 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
     "allow-link-local-devices": "false",
     "proxy-domain": "(not set)",
     "public-url": "(not set)",
+    "trusted-proxies": "(not set)",
   });
   const set = sharedSettings(
-    loadCloudConfig({ "audit-retention-days": "90", "public-url": "https://cloud.example.com" }),
+    loadCloudConfig({
+      "audit-retention-days": "90",
+      "public-url": "https://cloud.example.com",
+      "trusted-proxies": "203.0.113.7/32, 198.51.100.0/24",
+    }),
   );
-  assertEquals([set["audit-retention-days"], set["public-url"]], [
+  assertEquals([set["audit-retention-days"], set["public-url"], set["trusted-proxies"]], [
     "90",
     "https://cloud.example.com",
+    "198.51.100.0/24,203.0.113.7/32",
   ]);
 });
 
