@@ -16,6 +16,7 @@ import { controlServiceDefinition, encodeAgentMessage } from "../../src/shared/p
 import type { AgentMessage } from "../../src/shared/protocol/control.ts";
 import { DATA_HEADER_SIZE, PROTOCOL_VERSION } from "../../src/shared/protocol/wire.ts";
 import { EARLY_DATA_HEADER, EARLY_MAX } from "../../src/shared/transport/early_data.ts";
+import { V2_SIGNATURE } from "../../src/cloud/access/proxy_protocol.ts";
 import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { completeResponse, exchange, type World, writeAll } from "./world.ts";
 import { interrelay } from "./interrelay_target.ts";
@@ -316,7 +317,7 @@ const rtsp: Target = {
     const parts: Uint8Array[] = [];
     if (rng.chance(0.3)) {
       // The world trusts 127.0.0.1 as a proxy: a balancer's PROXY header first, good or not.
-      const sig = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+      const sig = [...V2_SIGNATURE];
       parts.push(rng.pick([
         enc.encode(`PROXY TCP4 198.51.100.${rng.int(256)} 127.0.0.1 ${rng.int(65536)} 9554\r\n`),
         enc.encode("PROXY TCP6 2001:db8::1 ::1 1 2\r\n"),

@@ -14,20 +14,8 @@ import { isIP } from "node:net";
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
 
 const V1_PREFIX = new TextEncoder().encode("PROXY ");
-const V2_SIGNATURE = new Uint8Array([
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a,
-]);
+/** The first 12 bytes of every version 2 header. */
+export const V2_SIGNATURE = new TextEncoder().encode("\r\n\r\n\0\r\nQUIT\n");
 /** A v1 line is at most 107 bytes, CRLF included. */
 const V1_MAX = 107;
 /** A v2 header's own length field allows 64 KiB; addresses and the TLVs balancers add fit in 4. */

@@ -13,7 +13,7 @@ import { hashToken } from "../../shared/crypto/token.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { csrfTokenFor, SESSION_COOKIE } from "../tenancy/auth.ts";
-import { checkSignInPassword } from "../tenancy/password.ts";
+import { checkSignInPassword, prepareSignInDecoy } from "../tenancy/password.ts";
 import { SharedRateLimiter } from "../tenancy/shared_rate_limit.ts";
 import { addressKey } from "../tenancy/address_key.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
@@ -61,6 +61,7 @@ export function createSignIn(d: {
   /** The password check (default `checkSignInPassword`; tests count its calls). */
   checkPassword?: (password: string, stored: string | null) => Promise<boolean>;
 }): SignIn {
+  prepareSignInDecoy().catch(() => {}); // a failure is met again, and reported, at sign-in
   // In the store: every node of a deployment counts in the same windows.
   const limit = (name: string) =>
     new SharedRateLimiter(d.store, name, SIGN_IN_FAILURES_PER_MINUTE, 60_000);

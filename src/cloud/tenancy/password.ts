@@ -50,6 +50,17 @@ export async function verifyPassword(pw: string, stored: string): Promise<boolea
 let decoy: Promise<string> | null = null;
 
 /**
+ * Makes the decoy hash of {@linkcode checkSignInPassword} ahead of the first sign-in (the sign-in
+ * calls it when built), so not even the first refusal of a process takes longer than the rest.
+ */
+export function prepareSignInDecoy(): Promise<string> {
+  return decoy ??= hashPassword(randomBytes(32).toString("base64")).catch((e) => {
+    decoy = null; // made again at the next sign-in
+    throw e;
+  });
+}
+
+/**
  * Checks a sign-in's password against `stored`, or — when there is no usable hash (no such user,
  * a disabled one, an invitation not taken up) — against a decoy hash no password matches, so a
  * refusal costs the same time either way and its timing does not tell a guesser which addresses
@@ -58,8 +69,7 @@ let decoy: Promise<string> | null = null;
 export async function checkSignInPassword(pw: string, stored: string | null): Promise<boolean> {
   if (stored && STORED.test(stored)) return await verifyPassword(pw, stored);
   // Made once per process, with the same cost parameters as every stored hash.
-  decoy ??= hashPassword(Buffer.from(randomBytes(32)).toString("base64"));
-  await verifyPassword(pw, await decoy);
+  await verifyPassword(pw, await prepareSignInDecoy());
   return false;
 }
 

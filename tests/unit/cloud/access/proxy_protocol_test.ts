@@ -3,12 +3,16 @@
 // the request must come out intact; no header at all passes the bytes through; malformed
 // headers are refused.
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
-import { ProxyHeaderError, readProxyHeader } from "../../../../src/cloud/access/proxy_protocol.ts";
+import {
+  ProxyHeaderError,
+  readProxyHeader,
+  V2_SIGNATURE,
+} from "../../../../src/cloud/access/proxy_protocol.ts";
 import type { ByteStream } from "../../../../src/shared/transport/byte_stream.ts";
 
 const enc = new TextEncoder();
 const REQUEST = "OPTIONS rtsp://cloud:9554/h-x/ RTSP/1.0\r\nCSeq: 1\r\n\r\n";
-const SIG = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const SIG = [...V2_SIGNATURE];
 
 /** A stream that reads `bytes` in pieces of `piece` bytes (0: all at once), then ends. */
 function source(bytes: Uint8Array, piece: number): ByteStream {
