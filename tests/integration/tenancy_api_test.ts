@@ -106,6 +106,26 @@ Deno.test("sign-in: 5 attempts per minute per account and per IP", async () => {
   }
 });
 
+Deno.test("sign-in: guesses sent at once are limited as one after another", async () => {
+  const w = await world();
+  try {
+    // 30 requests on 30 connections at once, the right password last: 5 are checked (401), the
+    // others wait (429) — not 30 checks while the first ones are still being checked.
+    const answers = await Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) => w.login("viewer@a.test", i < 29 ? `guess ${i}` : PASSWORD),
+      ),
+    );
+    const count = (status: number) => answers.filter((a) => a.status === status).length;
+    assertEquals([count(401), count(429), count(200)], [5, 25, 0]);
+    w.clock.advance(60_000);
+    assertEquals((await w.login("viewer@a.test")).status, 200);
+  } finally {
+    await w.stop();
+  }
+});
+
 Deno.test("credentials: conflicting identities 400, token in query 400, API token lifecycle", async () => {
   const w = await world();
   try {

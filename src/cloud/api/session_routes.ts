@@ -53,7 +53,8 @@ export const SIGN_IN_FAILURES_PER_MINUTE = 5;
  * over its limit is refused outright. An account over its limit is locked for the addresses that
  * failed on it, but a correct password from an address that has not failed on it still signs in
  * (as the big identity providers do), so nobody can lock a user out by guessing wrong on purpose;
- * a wrong one from anywhere is refused while the lock holds.
+ * a wrong one from anywhere is refused while the lock holds. Each attempt holds its place in the
+ * counts while its password is checked, so simultaneous attempts are limited as sequential ones.
  */
 export function createSignIn(d: {
   store: Store;
@@ -86,16 +87,37 @@ export function createSignIn(d: {
     // Per client: an IPv4 address, or an IPv6 /64 (address_key.ts).
     const client = addressKey(ip);
     const pair = `${email}\n${client}`;
-    if (await perIp.over(client)) throw await limited(email, ip);
-    const locked = await perAccount.over(email);
-    if (locked && await perAccountIp.hits(pair) > 0) throw await limited(email, ip);
-    const user = await d.store.getUserByEmail(email);
-    // One password check for every attempt, a user or not (password.ts: no timing oracle).
-    const usable = user && user.disabledAt === null ? user.passwordHash : null;
-    const ok = await (d.checkPassword ?? checkSignInPassword)(password, usable);
+    // Every attempt is counted before its password is checked and handed back unless the
+    // password was checked and wrong: attempts sent at once then see each other. (Looking first
+    // and counting after the check let any number of simultaneous guesses through while the
+    // first ones were being checked: 30 at once, 30 checks.)
+    if (!await perIp.take(client)) {
+      await perIp.untake(client);
+      throw await limited(email, ip);
+    }
+    const locked = !await perAccount.take(email);
+    if (locked && await perAccountIp.hits(pair) > 0) {
+      await perIp.untake(client);
+      await perAccount.untake(email);
+      throw await limited(email, ip);
+    }
+    let user: Awaited<ReturnType<Store["getUserByEmail"]>> = null;
+    let ok = false;
+    let checked = false;
+    try {
+      user = await d.store.getUserByEmail(email);
+      // One password check for every attempt, a user or not (password.ts: no timing oracle).
+      const usable = user && user.disabledAt === null ? user.passwordHash : null;
+      ok = await (d.checkPassword ?? checkSignInPassword)(password, usable);
+      checked = true;
+    } finally {
+      // Only failures count: a right password, or a check that could not run, hands its back.
+      if (ok || !checked) {
+        await perIp.untake(client);
+        await perAccount.untake(email);
+      }
+    }
     if (!user || !ok) {
-      await perIp.take(client);
-      await perAccount.take(email);
       await perAccountIp.take(pair);
       if (locked) throw await limited(email, ip);
       await d.store.appendAudit({

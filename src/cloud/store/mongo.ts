@@ -1066,6 +1066,13 @@ class MongoStore extends MongoBase implements Store {
     return w ? w.n as number : 0;
   }
 
+  async unhitRateWindow(key: string, windowMs: number): Promise<void> {
+    await this.c(C.rateWindows).updateOne(
+      { _id: key as never, start: { $gt: this.now() - windowMs }, n: { $gt: 0 } },
+      { $inc: { n: -1 } },
+    );
+  }
+
   async incrementCounter(name: string, by = 1): Promise<number> {
     const r = await upsert(() =>
       this.c(C.counters).findOneAndUpdate(

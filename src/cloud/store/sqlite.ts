@@ -1953,6 +1953,14 @@ class SqliteStore implements Store {
     return r ? num(r.n) : 0;
   }
 
+  async unhitRateWindow(key: string, windowMs: number): Promise<void> {
+    this.#run(
+      "UPDATE rate_windows SET n = n - 1 WHERE key = ? AND start > ? AND n > 0",
+      key,
+      this.#now() - windowMs,
+    );
+  }
+
   async incrementCounter(name: string, by = 1): Promise<number> {
     const r = this.#get(
       `INSERT INTO counters (name, value) VALUES (?, ?)

@@ -711,6 +711,12 @@ export interface Store extends AlertStore {
   hitRateWindow(key: string, windowMs: number): Promise<number>;
   /** The hits on `key` in its current window of `windowMs` (0 without one); counts nothing. */
   rateWindowHits(key: string, windowMs: number): Promise<number>;
+  /**
+   * Takes back one hit on `key` in its current window of `windowMs` (a hit counted ahead that
+   * turned out not to count, as a sign-in whose password was right). Nothing when the window has
+   * ended or there is none; the count never goes below 0. Atomic across nodes.
+   */
+  unhitRateWindow(key: string, windowMs: number): Promise<void>;
   /** Atomically adds `by` (default 1) to the named counter and returns the new value. */
   incrementCounter(name: string, by?: number): Promise<number>;
   /** Writes this node's record (insert or replace) with seenAt = clock.now(), stoppedAt null. */

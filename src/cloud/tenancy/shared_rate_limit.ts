@@ -24,18 +24,22 @@ export class SharedRateLimiter {
     return `${this.#name}:${createHash("sha256").update(key).digest("hex")}`;
   }
 
-  /** Records an attempt; false when the key is over its limit in the current window. */
+  /**
+   * Records an attempt; false when the key is over its limit in the current window. Take before
+   * the work the limit guards, not after it: attempts made at once then see each other (hand
+   * back, with `untake`, an attempt that turned out not to count).
+   */
   async take(key: string): Promise<boolean> {
     return await this.#store.hitRateWindow(this.#key(key), this.windowMs) <= this.limit;
+  }
+
+  /** Takes back an attempt recorded by `take` that turned out not to count. */
+  untake(key: string): Promise<void> {
+    return this.#store.unhitRateWindow(this.#key(key), this.windowMs);
   }
 
   /** How many attempts the key has in the current window (nothing is recorded). */
   hits(key: string): Promise<number> {
     return this.#store.rateWindowHits(this.#key(key), this.windowMs);
-  }
-
-  /** Whether the key has used up its limit in the current window (nothing is recorded). */
-  async over(key: string): Promise<boolean> {
-    return await this.hits(key) >= this.limit;
   }
 }

@@ -120,6 +120,27 @@ export function storeConformance(
   });
 
   race(
+    "rate windows: hits taken back from both nodes, never below zero, never an ended window",
+    async (
+      s1,
+      s2,
+      clock,
+    ) => {
+      await both(s1, s2, 10, (s) => s.hitRateWindow("signin-ip:k", 60_000));
+      await both(s1, s2, 6, (s) => s.unhitRateWindow("signin-ip:k", 60_000));
+      assert.equal(await s1.rateWindowHits("signin-ip:k", 60_000), 4, "each taken back once");
+      await both(s1, s2, 10, (s) => s.unhitRateWindow("signin-ip:k", 60_000));
+      assert.equal(await s2.rateWindowHits("signin-ip:k", 60_000), 0, "not below zero");
+      assert.equal(await s1.hitRateWindow("signin-ip:k", 60_000), 1, "the same window counts on");
+      await s1.unhitRateWindow("signin-ip:none", 60_000); // no window: nothing happens
+      assert.equal(await s2.rateWindowHits("signin-ip:none", 60_000), 0);
+      clock.advance(60_000); // ended: taking back touches nothing, the next hit starts a window
+      await s2.unhitRateWindow("signin-ip:k", 60_000);
+      assert.equal(await s1.hitRateWindow("signin-ip:k", 60_000), 1);
+    },
+  );
+
+  race(
     "node registry: each node's record, seen by the other; replaced, marked stopped, forgotten",
     async (s1, s2, clock) => {
       assert.deepEqual(await s1.listNodes(), []);
