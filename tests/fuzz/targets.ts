@@ -252,10 +252,30 @@ export function deviceViolations(w: World, from: number): Finding[] {
   return out;
 }
 
+/**
+ * A balancer's PROXY protocol header (the world trusts 127.0.0.1 as a proxy, so the cloud reads
+ * one at the start of its HTTP and RTSP connections): v1 and v2, good, malformed and cut short.
+ */
+function proxyHeader(rng: Rng, port: number): Uint8Array {
+  const sig = [...V2_SIGNATURE];
+  return rng.pick([
+    enc.encode(`PROXY TCP4 198.51.100.${rng.int(256)} 127.0.0.1 ${rng.int(65536)} ${port}\r\n`),
+    enc.encode("PROXY TCP6 2001:db8::1 ::1 1 2\r\n"),
+    enc.encode("PROXY UNKNOWN\r\n"),
+    enc.encode(`PROXY ${rng.pick(NASTY)}\r\n`),
+    enc.encode(`PROXY TCP4 ${"9".repeat(rng.int(200))}`),
+    new Uint8Array([...sig, 0x21, 0x11, 0, 12, 198, 51, 100, 7, 127, 0, 0, 1, 0, 1, 0, 2]),
+    new Uint8Array([...sig, 0x20, 0x00, 0, 0]),
+    mutate(rng, new Uint8Array([...sig, 0x21, 0x21, 0, 36, ...rng.bytes(36)])),
+    new Uint8Array([...sig, rng.int(256), rng.int(256), rng.int(256), rng.int(256)]),
+  ]);
+}
+
 const http: Target = {
   name: "http",
   async run(w, rng) {
-    const input = httpRequest(w, rng);
+    let input = httpRequest(w, rng);
+    if (rng.chance(0.2)) input = concat(proxyHeader(rng, w.stack.ports.http), input);
     const split = rng.chance(0.2) ? rng.int(input.length) : undefined;
     const answer = await exchange(w.stack.ports.http, input, {
       split,
@@ -315,21 +335,7 @@ const rtsp: Target = {
       `Authorization: Basic ${rng.pick(NASTY)}\r\n`,
     ]);
     const parts: Uint8Array[] = [];
-    if (rng.chance(0.3)) {
-      // The world trusts 127.0.0.1 as a proxy: a balancer's PROXY header first, good or not.
-      const sig = [...V2_SIGNATURE];
-      parts.push(rng.pick([
-        enc.encode(`PROXY TCP4 198.51.100.${rng.int(256)} 127.0.0.1 ${rng.int(65536)} 9554\r\n`),
-        enc.encode("PROXY TCP6 2001:db8::1 ::1 1 2\r\n"),
-        enc.encode("PROXY UNKNOWN\r\n"),
-        enc.encode(`PROXY ${rng.pick(NASTY)}\r\n`),
-        enc.encode(`PROXY TCP4 ${"9".repeat(rng.int(200))}`),
-        new Uint8Array([...sig, 0x21, 0x11, 0, 12, 198, 51, 100, 7, 127, 0, 0, 1, 0, 1, 0, 2]),
-        new Uint8Array([...sig, 0x20, 0x00, 0, 0]),
-        mutate(rng, new Uint8Array([...sig, 0x21, 0x21, 0, 36, ...rng.bytes(36)])),
-        new Uint8Array([...sig, rng.int(256), rng.int(256), rng.int(256), rng.int(256)]),
-      ]));
-    }
+    if (rng.chance(0.3)) parts.push(proxyHeader(rng, w.stack.ports.rtsp));
     const n = 1 + rng.int(5);
     for (let i = 1; i <= n; i++) {
       const kind = rng.int(8);

@@ -1,11 +1,12 @@
 /**
- * The PROXY protocol (HAProxy's, versions 1 and 2) on the RTSP gateway's TCP listener. A TCP
- * load balancer in front of the gateway hides the players' addresses: every connection comes from
- * the balancer, so refusals were audited and sampled per balancer, and a partner key pinned to a
- * network could not be checked. A balancer configured to send a PROXY header (`send-proxy` or
- * `send-proxy-v2` in HAProxy; NGINX `proxy_protocol on`; most cloud balancers) names the player
- * in its first bytes. The header is believed only from a peer in `--trusted-proxies`, and only
- * when there is one (RTSP never starts with `PROXY ` or v2's signature), so one setting serves
+ * The PROXY protocol (HAProxy's, versions 1 and 2) on the RTSP gateway's and the HTTP port's TCP
+ * listeners. A TCP load balancer in front of them hides the clients' addresses: every connection
+ * comes from the balancer, so refusals were audited and sampled per balancer, the sign-in limits
+ * counted every client as one, and a partner key pinned to a network could not be checked. A
+ * balancer configured to send a PROXY header (`send-proxy` or `send-proxy-v2` in HAProxy; NGINX
+ * `proxy_protocol on`; a TCP or TLS listener of most cloud balancers) names the client in its
+ * first bytes. The header is believed only from a peer in `--trusted-proxies`, and only when there
+ * is one (neither RTSP nor HTTP starts with `PROXY ` or v2's signature), so one setting serves
  * balancers that send it and proxies that do not.
  * Spec: https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt
  * @module
@@ -41,12 +42,31 @@ function startsWith(buf: Uint8Array, prefix: Uint8Array): boolean | null {
   return n === prefix.length ? true : null; // null: too few bytes to tell yet
 }
 
+/** What the first bytes of a connection from a trusted proxy said, and what came after them. */
+export interface ProxyPrefix {
+  /** As {@linkcode ProxyHeader}'s `client`. */
+  client: string | null;
+  /** The bytes read past the header (or all bytes read, when there was none). */
+  rest: Uint8Array;
+}
+
 /**
  * Reads a PROXY header (v1 or v2) at the start of `conn`, if there is one. Throws
  * {@linkcode ProxyHeaderError} for a malformed header or one that names an address that is not
  * an IP address; the caller closes the connection (with no answer: the peer is a balancer).
  */
 export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
+  const { client, rest } = await readProxyPrefix(conn);
+  return { client, stream: prefixed(conn, rest) };
+}
+
+/**
+ * As {@linkcode readProxyHeader}, for a caller that reads the connection itself: the bytes read
+ * past the header are handed back instead of put in front of the stream.
+ */
+export async function readProxyPrefix(
+  conn: Pick<ByteStream, "read">,
+): Promise<ProxyPrefix> {
   let buf = new Uint8Array(0);
   const more = async (): Promise<boolean> => {
     const chunk = new Uint8Array(512);
@@ -58,7 +78,7 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
     buf = next;
     return true;
   };
-  const plain = () => ({ client: null, stream: prefixed(conn, buf) });
+  const plain = (): ProxyPrefix => ({ client: null, rest: buf });
   for (;;) {
     const v1 = startsWith(buf, V1_PREFIX);
     const v2 = startsWith(buf, V2_SIGNATURE);
@@ -68,7 +88,7 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
     if (!await more()) return plain();
   }
 
-  async function readV1(): Promise<ProxyHeader> {
+  async function readV1(): Promise<ProxyPrefix> {
     let end: number;
     while ((end = indexOfCrlf(buf)) < 0) {
       if (buf.length >= V1_MAX) throw new ProxyHeaderError("a PROXY line longer than 107 bytes");
@@ -78,7 +98,7 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
     const line = new TextDecoder().decode(buf.subarray(0, end));
     const rest = buf.subarray(end + 2);
     const f = line.split(" ");
-    if (f[1] === "UNKNOWN") return { client: null, stream: prefixed(conn, rest) };
+    if (f[1] === "UNKNOWN") return { client: null, rest };
     const family = f[1] === "TCP4" ? 4 : f[1] === "TCP6" ? 6 : 0;
     const port = (s: string | undefined) => /^\d{1,5}$/.test(s ?? "") && Number(s) <= 65_535;
     if (
@@ -87,10 +107,10 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
     ) {
       throw new ProxyHeaderError(`a malformed PROXY line: ${JSON.stringify(line.slice(0, 107))}`);
     }
-    return { client: f[2], stream: prefixed(conn, rest) };
+    return { client: family === 6 ? canonicalIpv6(f[2]) : f[2], rest };
   }
 
-  async function readV2(): Promise<ProxyHeader> {
+  async function readV2(): Promise<ProxyPrefix> {
     while (buf.length < 16) {
       if (!await more()) throw new ProxyHeaderError("the connection ended inside a PROXY header");
     }
@@ -105,25 +125,33 @@ export async function readProxyHeader(conn: ByteStream): Promise<ProxyHeader> {
     }
     const rest = buf.subarray(16 + len);
     const command = verCmd & 0x0f;
-    if (command === 0) return { client: null, stream: prefixed(conn, rest) }; // LOCAL
+    if (command === 0) return { client: null, rest }; // LOCAL
     if (command !== 1) throw new ProxyHeaderError(`PROXY header command ${command}`);
     const body = buf.subarray(16, 16 + len);
     // TCP or UDP over IPv4 (0x11, 0x12) or IPv6 (0x21, 0x22); UNSPEC and UNIX name no IP client.
     if ((family === 0x11 || family === 0x12) && len >= 12) {
-      return { client: Array.from(body.subarray(0, 4)).join("."), stream: prefixed(conn, rest) };
+      return { client: Array.from(body.subarray(0, 4)).join("."), rest };
     }
     if ((family === 0x21 || family === 0x22) && len >= 36) {
       const v = new DataView(body.buffer, body.byteOffset);
       const groups = Array.from({ length: 8 }, (_, i) => v.getUint16(i * 2).toString(16));
-      return { client: groups.join(":"), stream: prefixed(conn, rest) };
+      return { client: canonicalIpv6(groups.join(":")), rest };
     }
     if (family >> 4 === 0 || family >> 4 === 3) {
-      return { client: null, stream: prefixed(conn, rest) };
+      return { client: null, rest };
     }
     throw new ProxyHeaderError(
       `a PROXY header for family 0x${family.toString(16)} of ${len} bytes`,
     );
   }
+}
+
+/**
+ * An IPv6 address as sockets and audit rows write it (RFC 5952: "2001:db8::7", not
+ * "2001:0db8:0:0:0:0:0:7"); the URL parser is the WHATWG standard's own serializer.
+ */
+function canonicalIpv6(addr: string): string {
+  return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
 }
 
 function indexOfCrlf(buf: Uint8Array): number {

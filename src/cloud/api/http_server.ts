@@ -22,7 +22,7 @@ import { getRequestListener } from "@hono/node-server";
 // @ts-types="@types/ws"
 import { WebSocketServer } from "ws";
 import { AppError, toErrorResponse } from "../../shared/errors.ts";
-import type { RequestFacts } from "../tenancy/auth.ts";
+import { fromTrustedProxy, type RequestFacts } from "../tenancy/auth.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
 import type { RouteDeps } from "../access/route.ts";
 import { isProxyPath } from "../access/proxy/path.ts";
@@ -366,12 +366,16 @@ export async function startHttpServer(opts: {
    * Returns false for what node:http should answer instead (not a WebSocket upgrade, or a
    * request for a device origin).
    */
-  async function serveNative(conn: Deno.TcpConn, head: RequestHead, rest: Uint8Array) {
+  async function serveNative(
+    conn: Deno.TcpConn,
+    head: RequestHead,
+    rest: Uint8Array,
+    remote: string,
+  ) {
     const get = (name: string) => head.headers.find(([k]) => k === name)?.[1];
     if (!/^websocket$/i.test(get("upgrade") ?? "")) return false;
     if (!listHas(get("connection") ?? "", "upgrade")) return false;
     if (handleOfHost(get("host"), domain)) return false;
-    const remote = conn.remoteAddr.hostname;
     try {
       const target = tunnelTarget(head.target.split("?")[0]);
       if (!target) return false;
@@ -439,6 +443,7 @@ export async function startHttpServer(opts: {
     conn: Deno.TcpConn,
     head: RequestHead,
     rest: Uint8Array,
+    remote: string,
   ): Promise<boolean | Uint8Array> {
     // HTTP/1.0 too: what a reverse proxy in front (nginx by default) speaks to the cloud.
     const http10 = head.version === "HTTP/1.0";
@@ -453,7 +458,7 @@ export async function startHttpServer(opts: {
     if (listHas(connection, "upgrade")) return false;
     const deviceHandle = handleOfHost(host, domain);
     if (!deviceHandle && !isProxyPath(head.target)) return false;
-    const req = new Http1Request(head, conn.remoteAddr.hostname);
+    const req = new Http1Request(head, remote);
     const keepAlive = http10 ? listHas(connection, "keep-alive") : !listHas(connection, "close");
     const res = new Http1Response(conn, req, { keepAlive, http10 });
     await (deviceHandle
@@ -491,11 +496,14 @@ export async function startHttpServer(opts: {
       claims: (method, target) =>
         (method === "GET" && isTunnelPath(target.split("?")[0])) ||
         ((method === "GET" || method === "HEAD") && (domain !== null || isProxyPath(target))),
-      serve: (conn, head, rest) =>
+      serve: (conn, head, rest, peer) =>
         isTunnelPath(head.target.split("?")[0])
-          ? serveNative(conn, head, rest)
-          : serveProxyNative(conn, head, rest),
-      handOff: (conn, read) => server.emit("connection", socketOf(conn, read)),
+          ? serveNative(conn, head, rest, peer)
+          : serveProxyNative(conn, head, rest, peer),
+      handOff: (conn, read, peer) => server.emit("connection", socketOf(conn, read, peer)),
+      trustsProxyHeader: (addr) => fromTrustedProxy(addr, d.authContext?.().trustedProxies),
+      badProxyHeader: (addr, message) =>
+        d.log.warn({ remote: addr, err: message }, "http: bad PROXY header"),
       refuse: (conn, status, message) =>
         refuseConn(conn, status, { error: "bad_request", message }),
       fault: (e) => d.log.warn({ err: (e as Error)?.message ?? String(e) }, "connection failed"),

@@ -7,13 +7,16 @@
  * device origins every GET's head is read) is answered natively too (`native_http1.ts`), and
  * the connection kept alive for the next request. Every other connection is handed, with the bytes already
  * read, to the `node:http` server as before (the app, requests with bodies, the live view, the
- * terminal), which sees the real peer address. Measured in README "Performance".
+ * terminal), which sees the real peer address. A connection from a trusted balancer may start
+ * with a PROXY protocol header (`proxy_protocol.ts`): the client it names is then the peer for
+ * every request of the connection, served here or by node:http. Measured in README "Performance".
  * @module
  */
 import type { ListenAddress } from "../../shared/cli.ts";
 import { deadlinesOf } from "../../shared/deadlines.ts";
 import { latin1 } from "../../shared/encoding.ts";
 import { acceptLoop } from "../../shared/transport/accept_loop.ts";
+import { ProxyHeaderError, readProxyPrefix } from "../access/proxy_protocol.ts";
 
 /** A parsed request head of a connection the front serves itself. */
 export interface RequestHead {
@@ -33,18 +36,27 @@ export interface FrontHandlers {
   /** Whether a request line's target is served natively (read the whole head first). */
   claims(method: string, target: string): boolean;
   /**
-   * Serves a claimed request; `rest` holds bytes read after the head. Returns false to hand the
-   * connection to node:http instead (with every byte read of this request), true when the
-   * connection is taken (upgraded or closed), or the bytes read after this request when the
+   * Serves a claimed request; `rest` holds bytes read after the head, `peer` is the client's
+   * address (the socket's, or the one a trusted balancer's PROXY header named). Returns false to
+   * hand the connection to node:http instead (with every byte read of this request), true when
+   * the connection is taken (upgraded or closed), or the bytes read after this request when the
    * connection is free for the next one (HTTP keep-alive).
    */
   serve(
     conn: Deno.TcpConn,
     head: RequestHead,
     rest: Uint8Array,
+    peer: string,
   ): Promise<boolean | Uint8Array> | boolean | Uint8Array;
-  /** Hands the connection to node:http with the bytes already read. */
-  handOff(conn: Deno.TcpConn, read: Uint8Array): void;
+  /** Hands the connection to node:http with the bytes already read; `peer` as for `serve`. */
+  handOff(conn: Deno.TcpConn, read: Uint8Array, peer: string): void;
+  /**
+   * Whether a connection from `addr` may start with a PROXY protocol header (a peer in
+   * `--trusted-proxies`); none is read when this is absent.
+   */
+  trustsProxyHeader?(addr: string): boolean;
+  /** A trusted peer's PROXY header that is not one: the connection is closed without an answer. */
+  badProxyHeader?(addr: string, message: string): void;
   /** A request head the front refuses (too large, malformed): status and message. */
   refuse(conn: Deno.TcpConn, status: number, message: string): void;
   /** Logs a fault of one connection (never ends the listener). */
@@ -114,7 +126,26 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
     });
   };
   arm(HEAD_TIMEOUT_MS);
+  let peer = conn.remoteAddr.hostname;
   try {
+    if (h.trustsProxyHeader?.(peer)) {
+      // A balancer's header names the client; what it sent after the header starts the request.
+      let named;
+      try {
+        named = await readProxyPrefix(conn);
+      } catch (e) {
+        if (!(e instanceof ProxyHeaderError)) throw e;
+        h.badProxyHeader?.(peer, e.message);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+        return;
+      }
+      if (named.client) peer = named.client;
+      if (named.rest.byteLength > buf.byteLength) buf = new Uint8Array(named.rest.byteLength * 2);
+      buf.set(named.rest);
+      end = named.rest.byteLength;
+    }
     const more = async (): Promise<boolean> => {
       if (end === buf.byteLength) {
         const bigger = new Uint8Array(buf.byteLength * 2);
@@ -146,17 +177,17 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
     for (;;) {
       let lineEnd = -1;
       while ((lineEnd = indexOf(buf, end, CRLF)) < 0) {
-        if (end >= MAX_LINE) return h.handOff(conn, buf.slice(0, end));
+        if (end >= MAX_LINE) return h.handOff(conn, buf.slice(0, end), peer);
         if (!(await more())) {
           // A kept-alive connection that ends between requests is simply over.
           if (waiting) return closeQuietly();
-          return h.handOff(conn, buf.slice(0, end));
+          return h.handOff(conn, buf.slice(0, end), peer);
         }
       }
       const line = latin1(buf.subarray(0, lineEnd));
       const parts = line.split(" ");
       if (parts.length !== 3 || !parts[2].startsWith("HTTP/1.") || !h.claims(parts[0], parts[1])) {
-        return h.handOff(conn, buf.slice(0, end));
+        return h.handOff(conn, buf.slice(0, end), peer);
       }
       let headEnd = -1;
       while ((headEnd = indexOf(buf, end, [...CRLF, ...CRLF], Math.max(0, lineEnd - 2))) < 0) {
@@ -178,8 +209,8 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
         headers: fields,
         rawHeaders,
       };
-      const served = await h.serve(conn, head, buf.slice(headEnd + 4, end));
-      if (served === false) return h.handOff(conn, buf.slice(0, end));
+      const served = await h.serve(conn, head, buf.slice(headEnd + 4, end), peer);
+      if (served === false) return h.handOff(conn, buf.slice(0, end), peer);
       if (served === true) return;
       // Kept alive: what was read after the request starts the next one, in the same buffer.
       if (served.byteLength > buf.byteLength) buf = new Uint8Array(served.byteLength * 2);

@@ -53,11 +53,11 @@ export interface SocketLike extends Duplex {
 /**
  * A TCP connection accepted by Deno as the socket a `node:http` server expects on its
  * "connection" event: `head` (bytes already read from it) comes first, the peer's address is
- * the real one, writes of several chunks go out as one, and `setTimeout` is a real idle timer
+ * the real one (or `peer`, the client a trusted balancer named in front of it), writes of several chunks go out as one, and `setTimeout` is a real idle timer
  * (node:http closes idle keep-alive connections with it: it fires `idleMs` after the last read or
  * write, as node's own sockets do).
  */
-export function socketOf(conn: Deno.TcpConn, head: Uint8Array): SocketLike {
+export function socketOf(conn: Deno.TcpConn, head: Uint8Array, peer?: string): SocketLike {
   const buf = new Uint8Array(64 << 10);
   let reading = false;
   // The idle timer is armed once and moved only when it fires; activity just records when it
@@ -120,7 +120,7 @@ export function socketOf(conn: Deno.TcpConn, head: Uint8Array): SocketLike {
     },
   }) as SocketLike;
   const remote = conn.remoteAddr, local = conn.localAddr;
-  s.remoteAddress = remote.hostname;
+  s.remoteAddress = peer ?? remote.hostname;
   s.remotePort = remote.port;
   s.localAddress = local.hostname;
   s.localPort = local.port;

@@ -62,7 +62,7 @@ Deno.test("PROXY protocol: v1 and v2 name the client; the request behind comes o
     ["v1 TCP4", enc.encode("PROXY TCP4 198.51.100.7 192.0.2.1 56324 9554\r\n"), "198.51.100.7"],
     [
       "v1 TCP6",
-      enc.encode("PROXY TCP6 2001:db8:1:2::a 2001:db8::1 56324 9554\r\n"),
+      enc.encode("PROXY TCP6 2001:0DB8:1:2:0:0:0:a 2001:db8::1 56324 9554\r\n"),
       "2001:db8:1:2::a",
     ],
     ["v1 UNKNOWN", enc.encode("PROXY UNKNOWN\r\n"), null],
@@ -75,7 +75,7 @@ Deno.test("PROXY protocol: v1 and v2 name the client; the request behind comes o
     [
       "v2 TCP6 with a TLV",
       v2(1, 0x21, [...ip6, ...Array(16).fill(0), 0xdc, 0x04, 0x25, 0x52, 0x05, 0, 2, 0xab, 0xcd]),
-      "2001:db8:1:2:0:0:0:a",
+      "2001:db8:1:2::a",
     ],
     ["v2 LOCAL (a health check)", v2(0, 0x00, []), null],
     ["v2 UNSPEC", v2(1, 0x00, []), null],
