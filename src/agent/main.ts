@@ -147,9 +147,9 @@ Usage:
   connector agent claim --cloud URL --serial S --ca-pin PIN
                                                       an embedded agent claims its device by serial
 
-The agent dials out to the cloud (control channel over mTLS + gRPC, one TLS data connection per
-tunnel) and never listens (except the optional --health-listen endpoint). It dials only the
-(host, port) pairs on its site's allowlist.
+The agent dials out to the cloud (control channel over mTLS + gRPC; a few TLS data connections,
+each carrying many tunnels) and never listens (except the optional --health-listen endpoint). It
+dials only the (host, port) pairs on its site's allowlist.
 
 enroll makes this agent's private key here (it never leaves the machine), checks that the cloud's
 CA matches the pin carried in the token, and stores key, certificate and CA (mode 0600) in the

@@ -896,7 +896,8 @@ function nodeDifferences(running: NodeRecord[]): string[] {
 }
 
 function adminHelp(): string {
-  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(16)}${c.summary}`);
+  const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`);
   return `connector cloud admin — manage the cloud from the shell
 
 Usage:

@@ -30,3 +30,18 @@ Deno.test("an invalid NC_LOG_LEVEL names the variable", async () => {
   assertStringIncludes(r.stderr, "NC_LOG_LEVEL");
   assertStringIncludes(r.stderr, '"loud"');
 });
+
+Deno.test("every help's command list keeps its two columns apart", async () => {
+  for (const cmd of [[], ["cloud"], ["cloud", "admin"], ["agent"], ["tunnel"]]) {
+    const r = await run([...cmd, "--help"]);
+    assertEquals(r.code, 0, r.stderr);
+    // A row of a command list: two spaces, lower-case words, then the summary with a capital.
+    // A name longer than its column ran into the summary ("user reset-passwordSet a user's…").
+    const rows = r.stdout.split("\n")
+      .filter((l) => /^ {2}[a-z][a-z-]*(?: [a-z][a-z-]*)* *[A-Z][a-z]/.test(l));
+    assert(cmd.length < 2 || rows.length > 10, `${cmd.join(" ")}: ${rows.length} rows`);
+    for (const row of rows) {
+      assert(/^ {2}[a-z][a-z-]*(?: [a-z][a-z-]*)* {2,}[A-Z]/.test(row), `${cmd.join(" ")}: ${row}`);
+    }
+  }
+});
