@@ -224,6 +224,8 @@ export class Stack {
    * comes from NC_ADMIN_API_KEY, which this can override).
    */
   cloudEnv: Record<string, string> = {};
+  /** A command the cloud runs under (`["prlimit", "--fsize=…", "--"]`); none by default. */
+  cloudPrefix: string[] = [];
 
   /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
   store: string | null = null;
@@ -249,6 +251,8 @@ export class Stack {
       cloudArgs?: string[];
       store?: string;
       cloudEnv?: Record<string, string>;
+      /** Runs the cloud under a command (see `Stack.cloudPrefix`). */
+      cloudPrefix?: string[];
       joining?: Stack;
       node?: string;
       /**
@@ -261,6 +265,7 @@ export class Stack {
     const s = new Stack(await Deno.makeTempDir({ prefix: "nc-e2e-" }));
     s.cloudArgs = opts.cloudArgs ?? [];
     s.cloudEnv = opts.cloudEnv ?? {};
+    s.cloudPrefix = opts.cloudPrefix ?? [];
     if (opts.node) s.node = opts.node;
     s.store = opts.store ?? opts.joining?.store ?? null;
     if (!s.store && !opts.joining && Deno.env.get("NC_TEST_STORE") === "ferretdb") {
@@ -326,28 +331,32 @@ export class Stack {
           this.ports.internal,
         ]
         : restartablePorts(5);
-      this.cloud = new Proc([
-        "cloud",
-        "--node",
-        this.node,
-        "--data-dir",
-        this.dataDir,
-        "--http",
-        `127.0.0.1:${http}`,
-        "--control",
-        `127.0.0.1:${control}`,
-        "--data",
-        `127.0.0.1:${data}`,
-        "--rtsp",
-        `127.0.0.1:${rtsp}`,
-        "--internal",
-        `127.0.0.1:${internal}`,
-        "--control-hostnames",
-        "127.0.0.1,localhost",
-        "--log-format",
-        "json",
-        ...this.cloudArgs,
-      ], { NC_ADMIN_API_KEY: TEST_ADMIN_KEY, ...this.#env, ...this.cloudEnv });
+      this.cloud = new Proc(
+        [
+          "cloud",
+          "--node",
+          this.node,
+          "--data-dir",
+          this.dataDir,
+          "--http",
+          `127.0.0.1:${http}`,
+          "--control",
+          `127.0.0.1:${control}`,
+          "--data",
+          `127.0.0.1:${data}`,
+          "--rtsp",
+          `127.0.0.1:${rtsp}`,
+          "--internal",
+          `127.0.0.1:${internal}`,
+          "--control-hostnames",
+          "127.0.0.1,localhost",
+          "--log-format",
+          "json",
+          ...this.cloudArgs,
+        ],
+        { NC_ADMIN_API_KEY: TEST_ADMIN_KEY, ...this.#env, ...this.cloudEnv },
+        this.cloudPrefix,
+      );
       let line: string;
       try {
         line = await this.cloud.waitFor(/"cloud ready"/, 30_000);

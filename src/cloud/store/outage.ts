@@ -2,7 +2,8 @@
  * Store outages as values. When the database is unreachable (MongoDB down, a network partition,
  * a replica set without a primary, SQLite locked past its busy timeout), every store call fails
  * with the one catalogue error `store_unavailable` (HTTP 503, gRPC UNAVAILABLE, "the cloud cannot
- * reach its database; try again shortly") instead of a driver error that would surface as a 500.
+ * reach its database; try again shortly") instead of a driver error that would surface as a 500;
+ * so does an embedded database whose disk is full or failing.
  * This module is the one place that recognizes such failures: {@linkcode guardStore} wraps the
  * store every cloud process opens, so an authentication, allowlist or revocation check that
  * cannot reach the database throws — and a thrown check denies (fails closed), while tunnels
@@ -46,9 +47,25 @@ const UNAVAILABLE_SERVER_CODES = new Set([
 /** WriteConcernFailed / WriteConcernTimeout: no majority acknowledged within `wtimeoutMS`. */
 const WRITE_CONCERN_TIMEOUT = 64;
 
-/** SQLite result codes for a database held by another writer past the busy timeout. */
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
+/**
+ * SQLite primary result codes that mean the database cannot be used right now: held by another
+ * writer past the busy timeout (BUSY, LOCKED), or its storage failing — the disk is full (FULL),
+ * an I/O error (IOERR: ENOSPC while writing the WAL, a failing or detached disk), the files or
+ * their file system became read-only (READONLY), or a file cannot be opened (CANTOPEN). Each
+ * passes when the operator frees space or mends the disk, with no restart.
+ */
+const SQLITE_UNAVAILABLE = new Set([
+  5, // SQLITE_BUSY
+  6, // SQLITE_LOCKED
+  8, // SQLITE_READONLY
+  10, // SQLITE_IOERR
+  13, // SQLITE_FULL
+  14, // SQLITE_CANTOPEN
+]);
+
+/** The same, as exec() reports them (a message, no errcode). */
+const SQLITE_UNAVAILABLE_MESSAGE =
+  /^(database (table )?is locked|database or disk is full|disk I\/O error|attempt to write a readonly database|unable to open database file)/;
 
 /**
  * Socket errors that reach a store call unwrapped. Under Deno the driver sometimes surfaces the
@@ -88,13 +105,13 @@ function isOutageError(e: unknown): boolean {
   if (SOCKET_ERROR_CODES.has(String((e as { code?: unknown }).code))) return true;
   // The driver's wait-queue timeout is not exported as a class.
   if (e.name === "MongoWaitQueueTimeoutError") return true;
-  // node:sqlite: { code: "ERR_SQLITE_ERROR", errcode: 5 | 6, errstr: "database is locked" }
+  // node:sqlite: { code: "ERR_SQLITE_ERROR", errcode: 13, errstr: "database or disk is full" }
   // (statements carry errcode; exec() gives only the message).
   const sqlite = e as Error & { code?: string; errcode?: number };
   if (sqlite.code === "ERR_SQLITE_ERROR") {
-    if (sqlite.errcode === undefined) return /^database (table )?is locked/.test(e.message);
-    const primary = sqlite.errcode & 0xff; // extended codes keep the primary in the low byte
-    return primary === SQLITE_BUSY || primary === SQLITE_LOCKED;
+    if (sqlite.errcode === undefined) return SQLITE_UNAVAILABLE_MESSAGE.test(e.message);
+    // Extended codes (SQLITE_IOERR_WRITE = 778) keep the primary in the low byte.
+    return SQLITE_UNAVAILABLE.has(sqlite.errcode & 0xff);
   }
   return false;
 }
@@ -102,7 +119,7 @@ function isOutageError(e: unknown): boolean {
 /**
  * Whether `e` (or anything in its `cause` chain) means the store is unreachable right now: the
  * driver could not select a server or lost its connection, the operation timed out, the replica
- * set has no primary, or SQLite stayed locked past its busy timeout.
+ * set has no primary, SQLite stayed locked past its busy timeout, or its disk is full or failing.
  */
 export function isStoreOutage(e: unknown): boolean {
   for (let cur = e, depth = 0; cur && depth < 8; depth++) {
@@ -197,6 +214,9 @@ export function logStoreFailure(
 ): void {
   const err = (e as Error)?.message ?? String(e);
   if (!isStoreOutage(e)) return log.error({ ...fields, err }, what);
+  // What the database said ("database or disk is full"): the operator's lead, never a client's.
+  const cause = e instanceof AppError ? e.detail?.cause : undefined;
+  if (cause !== undefined) fields = { ...fields, cause };
   const last = lastOutageLog.get(what);
   if (last && now - last.at < OUTAGE_LOG_EVERY_MS) {
     last.suppressed++;

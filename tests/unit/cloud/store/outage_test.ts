@@ -98,6 +98,55 @@ Deno.test("a SQLite file locked past the busy timeout is store_unavailable", asy
   }
 });
 
+Deno.test("a SQLite database whose disk is full is store_unavailable; its cause is logged", async () => {
+  // A real SQLITE_FULL from node:sqlite: the connection may not grow the file past its pages
+  // (what a full disk gives every write). tests/e2e/store_disk_full_test.ts fills a real limit.
+  const db = new DatabaseSync(":memory:");
+  db.exec("CREATE TABLE t (x TEXT)");
+  const pages = Number(db.prepare("PRAGMA page_count").get()!.page_count);
+  db.exec(`PRAGMA max_page_count = ${pages + 2}`);
+  const insert = db.prepare("INSERT INTO t (x) VALUES (?)");
+  let full: unknown;
+  try {
+    for (let i = 0; i < 100; i++) insert.run("x".repeat(4000));
+  } catch (e) {
+    full = e;
+  }
+  let execFull: unknown; // exec() reports only the message
+  try {
+    db.exec(`INSERT INTO t (x) VALUES ('${"y".repeat(8000)}')`);
+  } catch (e) {
+    execFull = e;
+  }
+  db.close();
+  for (const e of [full, execFull]) {
+    assert.match(String((e as Error)?.message), /database or disk is full/);
+    assert.ok(isStoreOutage(e), String(e));
+    const mapped = asStoreError(e) as AppError;
+    assert.equal(mapped.code, "store_unavailable");
+    assert.equal(mapped.message, CATALOGUE.store_unavailable.message, "clients see the catalogue");
+    const lines: Record<string, unknown>[] = [];
+    const log = {
+      warn: (f: Record<string, unknown>) => lines.push(f),
+      error: (f: Record<string, unknown>) => lines.push({ ...f, level: "error" }),
+    } as unknown as Parameters<typeof logStoreFailure>[0];
+    logStoreFailure(log, mapped, `write ${crypto.randomUUID()}`);
+    assert.match(String(lines[0]?.cause), /database or disk is full/, JSON.stringify(lines));
+    assert.equal(lines[0]?.level, undefined, "a warning, not an error");
+  }
+  // Not every SQLite error is an outage: a constraint is the caller's.
+  const db2 = new DatabaseSync(":memory:");
+  db2.exec("CREATE TABLE u (x TEXT UNIQUE); INSERT INTO u VALUES ('a')");
+  let dup: unknown;
+  try {
+    db2.prepare("INSERT INTO u VALUES (?)").run("a");
+  } catch (e) {
+    dup = e;
+  }
+  db2.close();
+  assert.ok(dup instanceof Error && !isStoreOutage(dup), String(dup));
+});
+
 Deno.test("a guarded store passes results and non-outage errors through", async () => {
   const fake = {
     getTenant: (id: string) => Promise.resolve({ id, name: "T", createdAt: 1 }),
