@@ -98,7 +98,7 @@ Deno.test("a SQLite file locked past the busy timeout is store_unavailable", asy
   }
 });
 
-Deno.test("a SQLite database whose disk is full is store_unavailable; its cause is logged", async () => {
+Deno.test("a SQLite database whose disk is full is store_unavailable; its cause is logged", () => {
   // A real SQLITE_FULL from node:sqlite: the connection may not grow the file past its pages
   // (what a full disk gives every write). tests/e2e/store_disk_full_test.ts fills a real limit.
   const db = new DatabaseSync(":memory:");
