@@ -3,6 +3,10 @@
  * agent CA against the pin carried in (or beside) the token BEFORE sending the token, makes the
  * private key here (it never leaves this machine), sends only a CSR, checks that what comes back
  * chains to the pinned CA, and stores key, certificate and CA 0600.
+ * The key is written (`enroll.key`, 0600) before the token is sent, and a later attempt uses it
+ * again: if the answer is lost or cannot be saved, running the same command again proves the
+ * same key, and the cloud hands this machine its identity again instead of "token already used".
+ * A key that cannot be written stops enrollment before the token is spent.
  * Plain HTTP is accepted only to a loopback cloud (development).
  * @module
  */
@@ -15,6 +19,8 @@ import {
   verifiedBy,
 } from "../shared/crypto/pki.ts";
 import { parseJoinToken, parsePin } from "../shared/crypto/token.ts";
+import { writeSecretFile } from "../shared/crypto/files.ts";
+import { join as joinPath } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
 import { type AgentState, loadState, saveState } from "./state.ts";
@@ -104,6 +110,7 @@ export async function enroll(opts: {
     path: "/api/agents/enroll",
     body: { token: join.token },
     say,
+    repeatable: true,
   });
 }
 
@@ -115,6 +122,25 @@ export async function refuseIfEnrolled(stateDir: string): Promise<void> {
       `already enrolled as ${existing.agentId} (state in ${stateDir}); use --force to replace it`,
     );
   }
+}
+
+/** The key of an enrollment under way, kept in the state directory until the identity is saved. */
+export const PENDING_KEY_FILE = "enroll.key";
+
+/** An earlier attempt's key, when one was kept whole; else null. */
+async function pendingKey(stateDir: string): Promise<string | null> {
+  try {
+    const pem = await Deno.readTextFile(joinPath(stateDir, PENDING_KEY_FILE));
+    await createCsr({ keyPem: pem, commonName: "enrolling-agent" }); // usable, not torn
+    return pem;
+  } catch {
+    return null;
+  }
+}
+
+/** An OS error's message without Deno's "(os error N)" tail. */
+function osMessage(e: unknown): string {
+  return ((e as Error)?.message ?? String(e)).replace(/ \(os error \d+\)$/, "");
 }
 
 /**
@@ -130,6 +156,8 @@ export async function obtainIdentity(o: {
   path: string;
   body: Record<string, unknown>;
   say: (line: string) => void;
+  /** Whether the cloud answers a repeat of this request with the same identity (enrollment). */
+  repeatable?: boolean;
 }): Promise<AgentState> {
   const { url, pins, say } = o;
   say(`checking the cloud at ${url.origin} against the pinned CA`);
@@ -154,8 +182,22 @@ export async function obtainIdentity(o: {
   }
   const pin = got;
 
-  say("creating this agent's private key (it never leaves this machine)");
-  const keyPem = await generateKeyPem();
+  let keyPem = await pendingKey(o.stateDir);
+  if (keyPem) say("using this agent's private key from the earlier attempt");
+  else {
+    say("creating this agent's private key (it never leaves this machine)");
+    keyPem = await generateKeyPem();
+    try {
+      await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+      await writeSecretFile(joinPath(o.stateDir, PENDING_KEY_FILE), keyPem);
+    } catch (e) {
+      throw new EnrollError(
+        `cannot write this agent's key in ${o.stateDir}: ${osMessage(e)}. Nothing was sent and ` +
+          "the token is unused: free some space (or fix the directory's permissions) and run " +
+          "the same command again",
+      );
+    }
+  }
   const csr = await createCsr({ keyPem, commonName: "enrolling-agent" });
   const r = await call(new URL(o.path, url), {
     method: "POST",
@@ -185,7 +227,19 @@ export async function obtainIdentity(o: {
     certPem: r.certificate,
     caPem: trusted.length ? trusted.join("") : r.caCertificate,
   };
-  await saveState(o.stateDir, state);
+  try {
+    await saveState(o.stateDir, state);
+  } catch (e) {
+    throw new EnrollError(
+      `the cloud enrolled this machine as ${state.agentId}, but its identity cannot be saved in ` +
+        `${o.stateDir}: ${osMessage(e)}. Free some space (or fix the directory's permissions) ` +
+        "and run the same command again: " + (o.repeatable
+          ? "with the same token, until it expires, the cloud hands this machine its identity again"
+          : "if the cloud answers that it is already claimed, an admin revokes its agent and " +
+            "re-adds the device"),
+    );
+  }
+  await Deno.remove(joinPath(o.stateDir, PENDING_KEY_FILE)).catch(() => {});
   say(`enrolled as ${state.agentId} (site ${state.siteId}); state in ${o.stateDir}`);
   return state;
 }

@@ -88,17 +88,27 @@ export async function enrollAgent(
   const s = tc.cloud.store;
   const tenantId = into?.tenantId ?? (await s.createTenant({ name: "HE" })).id;
   const siteId = into?.siteId ?? (await s.createSite({ tenantId, name: "HQ" })).id;
+  const secret = await enrollmentSecret(tc, tenantId, siteId);
+  return await enroll({
+    cloud: tc.base,
+    token: formatJoinToken(secret, tc.cloud.pki.agentCaPin),
+    stateDir: dir,
+  });
+}
+
+/** A fresh enrollment token's secret (enr_…) for the site, valid for an hour of the test clock. */
+export async function enrollmentSecret(
+  tc: TestCloud,
+  tenantId: string,
+  siteId: string,
+): Promise<string> {
   const secret = mintToken("enr");
-  await s.createEnrollmentToken({
+  await tc.cloud.store.createEnrollmentToken({
     hash: await hashToken(secret),
     tenantId,
     siteId,
     createdAt: tc.clock.now(),
     expiresAt: tc.clock.now() + 3600_000,
   });
-  return await enroll({
-    cloud: tc.base,
-    token: formatJoinToken(secret, tc.cloud.pki.agentCaPin),
-    stateDir: dir,
-  });
+  return secret;
 }

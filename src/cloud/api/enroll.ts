@@ -2,7 +2,11 @@
  * `POST /api/agents/enroll`: an installer exchanges a site's one-shot enrollment token and a CSR
  * (made on the agent machine; the key never leaves it) for a certificate whose CN is the new
  * agent's id, plus the agent CA and the control endpoint. Reused, expired or unknown tokens get
- * 401 with a clear message and an audit entry; nothing is half-written.
+ * 401 with a clear message and an audit entry; nothing is half-written. One repeat is not a
+ * reuse: the machine that used the token — the same key, proven by its CSR's signature — may ask
+ * again until the token expires and gets the same agent with a fresh certificate, because its
+ * first answer can be lost after the token was spent (a dropped connection, a full disk, a
+ * crash) and a one-shot token would otherwise leave the technician with nothing.
  * Also `GET /api/agents/ca`: the agent CA certificate, which the agent checks against the pin in
  * its token BEFORE it sends the token anywhere.
  * @module
@@ -11,7 +15,7 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { newId } from "../../shared/ids.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
-import { PkiError } from "../../shared/crypto/pki.ts";
+import { PkiError, spkiPin } from "../../shared/crypto/pki.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { NewAgent, Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
@@ -128,7 +132,12 @@ export async function enroll(
   if (!await deps.store.getEnrollmentToken(hash)) return await refuse("unknown");
   const { agent, certPem } = await prepareAgent(deps.pki, body);
   const agentId = agent.id;
-  const r = await deps.store.consumeEnrollmentToken(hash, agent);
+  const keyPin = await spkiPin(certPem);
+  const r = await deps.store.consumeEnrollmentToken(hash, { ...agent, keyPin });
+  if (!r.ok && r.reason === "used") {
+    const again = await repeatEnrollment(deps, hash, keyPin, body, remote);
+    if (again) return again;
+  }
   if (!r.ok) return await refuse(r.reason);
   await deps.store.appendAudit({
     tenantId: r.agent.tenantId,
@@ -149,4 +158,44 @@ export async function enroll(
     "agent enrolled",
   );
   return identityResponse(deps, agentId, r.agent.siteId, certPem);
+}
+
+/**
+ * The same machine enrolling again with a token it used (see the module comment): its agent with
+ * a fresh certificate for the same key, or null (then the token is "already used") when the key
+ * differs, the token has expired, or the agent is gone or revoked.
+ */
+async function repeatEnrollment(
+  deps: Parameters<typeof enroll>[0],
+  hash: string,
+  keyPin: string,
+  body: z.infer<typeof enrollRequest>,
+  remote: string,
+): Promise<EnrollResponse | null> {
+  const token = await deps.store.getEnrollmentToken(hash);
+  const now = (deps.clock ?? systemClock).now();
+  if (!token?.agentId || token.keyPin !== keyPin || token.expiresAt <= now) return null;
+  const agent = await deps.store.getAgent(token.agentId);
+  if (!agent || agent.revokedAt !== null) return null;
+  const signed = await deps.pki.agentCerts.issue(body.csr, agent.id);
+  // Recorded only while the agent is not revoked: a revocation racing this wins.
+  if (!await deps.store.recordAgentCert(agent.id, signed)) return null;
+  await deps.store.appendAudit({
+    tenantId: agent.tenantId,
+    actor: `agent:${agent.id}`,
+    action: "agent.enroll_repeat",
+    target: agent.id,
+    detail: {
+      site: agent.siteId,
+      hostname: body.hostname,
+      serial: signed.serial,
+      previousSerial: agent.certSerial,
+      remote,
+    },
+  });
+  deps.log.info(
+    { agent: agent.id, site: agent.siteId, hostname: body.hostname },
+    "agent enrolled again with its token and key (its first answer was lost)",
+  );
+  return identityResponse(deps, agent.id, agent.siteId, signed.certPem);
 }

@@ -569,9 +569,18 @@ class MongoStore extends MongoBase implements Store {
 
   // Enrollment and agents
 
-  async createEnrollmentToken(token: Omit<EnrollmentToken, "usedAt" | "agentId">): Promise<void> {
+  async createEnrollmentToken(
+    token: Omit<EnrollmentToken, "usedAt" | "agentId" | "keyPin">,
+  ): Promise<void> {
     await this.c(C.enrollmentTokens).insertOne(
-      { _id: token.hash as never, ...token, usedAt: null, agentId: null, ord: nextOrd() },
+      {
+        _id: token.hash as never,
+        ...token,
+        usedAt: null,
+        agentId: null,
+        keyPin: null,
+        ord: nextOrd(),
+      },
       SECURE,
     );
   }
@@ -608,7 +617,7 @@ class MongoStore extends MongoBase implements Store {
     // granted (the certificate is signed only after this returns).
     const claimed = await this.c(C.enrollmentTokens).findOneAndUpdate(
       { _id: hash as never, usedAt: null, expiresAt: { $gt: now } },
-      { $set: { usedAt: now, agentId: agent.id } },
+      { $set: { usedAt: now, agentId: agent.id, keyPin: agent.keyPin ?? null } },
       { returnDocument: "after", ...SECURE },
     );
     if (!claimed) {
@@ -627,7 +636,7 @@ class MongoStore extends MongoBase implements Store {
       // The agent could not be written (e.g. its id exists): give the token back.
       await this.c(C.enrollmentTokens).updateOne(
         { _id: hash as never, agentId: agent.id },
-        { $set: { usedAt: null, agentId: null } },
+        { $set: { usedAt: null, agentId: null, keyPin: null } },
         SECURE,
       );
       throw e;

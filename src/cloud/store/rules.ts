@@ -57,8 +57,10 @@ export function newAgentRecord(
   where: { tenantId: string; siteId: string },
   now: number,
 ): Agent {
+  // The key's pin belongs to the enrollment token, not to the agent (renewals change keys).
+  const { keyPin: _keyPin, ...fields } = agent;
   return {
-    ...agent,
+    ...fields,
     certNotAfter: agent.certNotAfter ?? null,
     certCa: agent.certCa ?? null,
     tenantId: where.tenantId,

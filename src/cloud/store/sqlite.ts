@@ -303,6 +303,7 @@ function toEnrollmentToken(r: Row): EnrollmentToken {
     expiresAt: num(r.expires_at),
     usedAt: numOrNull(r.used_at),
     agentId: strOrNull(r.agent_id),
+    keyPin: strOrNull(r.key_pin),
   };
 }
 
@@ -1011,7 +1012,7 @@ class SqliteStore implements Store {
   // Enrollment and agents
 
   async createEnrollmentToken(
-    token: Omit<EnrollmentToken, "usedAt" | "agentId">,
+    token: Omit<EnrollmentToken, "usedAt" | "agentId" | "keyPin">,
   ): Promise<void> {
     this.#run(
       `INSERT INTO enrollment_tokens (hash, tenant_id, site_id, created_at, expires_at)
@@ -1061,9 +1062,10 @@ class SqliteStore implements Store {
       const created = newAgentRecord(agent, token, now);
       this.#insertAgent(created);
       this.#run(
-        "UPDATE enrollment_tokens SET used_at = ?, agent_id = ? WHERE hash = ?",
+        "UPDATE enrollment_tokens SET used_at = ?, agent_id = ?, key_pin = ? WHERE hash = ?",
         now,
         created.id,
+        agent.keyPin ?? null,
         hash,
       );
       return { ok: true, agent: created };

@@ -552,4 +552,9 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX rate_windows_expires ON rate_windows (expires_at);
   `,
+  // 27: the key an enrollment token was used with, so an installer whose answer was lost (a
+  // dropped connection, a full disk) gets its identity again instead of "already used".
+  `
+  ALTER TABLE enrollment_tokens ADD COLUMN key_pin TEXT;
+  `,
 ];

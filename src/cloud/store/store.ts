@@ -205,6 +205,12 @@ export interface EnrollmentToken {
   usedAt: number | null;
   /** The agent created when the token was used. */
   agentId: string | null;
+  /**
+   * `sha256:<hex>` pin of the public key the token was used with: until the token expires, the
+   * machine holding that key may fetch its identity again (its first answer lost on the way).
+   * Null while unused, and for tokens used before this was kept.
+   */
+  keyPin: string | null;
 }
 
 /** The agent record created when an enrollment token is consumed. */
@@ -219,6 +225,8 @@ export interface NewAgent {
   certNotAfter?: number;
   /** Pin of the CA issuing it. */
   certCa?: string;
+  /** Pin of the certificate's public key (kept on the enrollment token: see its `keyPin`). */
+  keyPin?: string;
 }
 
 /** Outcome of {@linkcode Store.consumeEnrollmentToken}. */
@@ -548,7 +556,9 @@ export interface Store extends AlertStore {
   pinHandle(id: string, agentId: string): Promise<boolean>;
 
   // Enrollment and agents
-  createEnrollmentToken(token: Omit<EnrollmentToken, "usedAt" | "agentId">): Promise<void>;
+  createEnrollmentToken(
+    token: Omit<EnrollmentToken, "usedAt" | "agentId" | "keyPin">,
+  ): Promise<void>;
   /** Unscoped lookup by hash (to audit a refused enrollment in the token's tenant). */
   getEnrollmentToken(hash: string): Promise<EnrollmentToken | null>;
   /** Lists a site's enrollment tokens (hashes only), newest first. */
@@ -559,8 +569,9 @@ export interface Store extends AlertStore {
    */
   revokeEnrollmentToken(tenantId: string, hash: string): Promise<boolean>;
   /**
-   * Atomically checks the token (known, unused, not expired at clock.now()), marks it used and
-   * creates the agent in the token's tenant and site. A failed check writes nothing.
+   * Atomically checks the token (known, unused, not expired at clock.now()), marks it used (with
+   * `agent.keyPin`) and creates the agent in the token's tenant and site. A failed check writes
+   * nothing.
    */
   consumeEnrollmentToken(hash: string, agent: NewAgent): Promise<ConsumeResult>;
   /** Unscoped: the control plane looks agents up by certificate CN. */

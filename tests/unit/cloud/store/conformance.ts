@@ -927,14 +927,15 @@ export function storeConformance(
     await store.createEnrollmentToken(t1);
     await store.createEnrollmentToken(t2);
     assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), [
-      { ...t2, usedAt: null, agentId: null },
-      { ...t1, usedAt: null, agentId: null },
+      { ...t2, usedAt: null, agentId: null, keyPin: null },
+      { ...t1, usedAt: null, agentId: null, keyPin: null },
     ]);
     assert.deepEqual(await store.listEnrollmentTokens(b.id, siteA.id), []);
     assert.deepEqual(await store.getEnrollmentToken(t1.hash), {
       ...t1,
       usedAt: null,
       agentId: null,
+      keyPin: null,
     });
     assert.equal(await store.getEnrollmentToken("c".repeat(64)), null);
   });
@@ -1037,7 +1038,12 @@ export function storeConformance(
       await store.createEnrollmentToken(token);
       clock.advance(5);
 
-      const ok = await store.consumeEnrollmentToken(token.hash, agentInfo("agent-ok"));
+      assert.equal((await store.getEnrollmentToken(token.hash))?.keyPin, null, "unused: no key");
+      const keyPin = `sha256:${"ab".repeat(32)}`;
+      const ok = await store.consumeEnrollmentToken(token.hash, {
+        ...agentInfo("agent-ok"),
+        keyPin,
+      });
       assert.ok(ok.ok);
       assert.deepEqual(ok.agent, {
         ...agentInfo("agent-ok"),
@@ -1054,15 +1060,20 @@ export function storeConformance(
       assert.equal(await store.renameAgent(a.id, "agent-ok", "Gate PC"), true);
       assert.deepEqual(await store.getAgent("agent-ok"), { ...ok.agent, label: "Gate PC" });
       assert.equal(await store.renameAgent(a.id, "agent-missing", "X"), false);
+      // The key the token was used with stays with the token (the agent's keys change on renewal).
       assert.deepEqual(await store.listEnrollmentTokens(a.id, siteA.id), [
-        { ...token, usedAt: clock.now(), agentId: "agent-ok" },
+        { ...token, usedAt: clock.now(), agentId: "agent-ok", keyPin },
       ]);
 
       assert.deepEqual(
-        await store.consumeEnrollmentToken(token.hash, agentInfo("agent-again")),
+        await store.consumeEnrollmentToken(token.hash, {
+          ...agentInfo("agent-again"),
+          keyPin: `sha256:${"cd".repeat(32)}`,
+        }),
         { ok: false, reason: "used" },
       );
       assert.equal(await store.getAgent("agent-again"), null, "a used token creates no agent");
+      assert.equal((await store.getEnrollmentToken(token.hash))?.keyPin, keyPin, "kept as it was");
 
       const short = {
         ...token,
