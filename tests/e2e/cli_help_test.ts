@@ -45,3 +45,20 @@ Deno.test("every help's command list keeps its two columns apart", async () => {
     }
   }
 });
+
+Deno.test("a data directory that cannot be created names the setting to change", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-datadir-" });
+  try {
+    // A file where a directory must go: mkdir fails as on a read-only file system.
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const loopback = ["--http", "--control", "--data", "--rtsp", "--internal"]
+      .flatMap((flag) => [flag, "127.0.0.1:0"]);
+    const r = await run(["cloud", "--data-dir", `${dir}/file/data`, ...loopback]);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, `cannot create the data directory ${dir}/file/data`);
+    assertStringIncludes(r.stderr, "give --data-dir (NC_DATA_DIR) a directory this user can write");
+    assert(!r.stderr.includes("    at "), "no stack trace");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -61,6 +61,17 @@ export async function openDataDir(
   clock: Clock = systemClock,
   opts: OpenStoreOptions = {},
 ): Promise<Store> {
-  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    // A read-only file system, a directory owned by another user (a first run as root, then
+    // the service's own user): say which setting to change, not only the system call.
+    throw new Error(
+      `cannot create the data directory ${dataDir}: ${
+        ((e as Error).message ?? String(e)).replace(/ \(os error \d+\)/, "")
+      }; give --data-dir (NC_DATA_DIR) a directory this user can write`,
+      { cause: e },
+    );
+  }
   return await openSqliteStore({ path: join(dataDir, "connector.db"), clock, ...opts });
 }
