@@ -45,6 +45,26 @@ export function defaultStateDir(
 
 const FILES = { ...CURRENT_FILES, ca: "ca.pem", identity: "agent.json" };
 
+/**
+ * `agent.json` read back; a damaged file (edited by hand, a disk that failed) is one line that
+ * names the file and the way out, not a JSON parser's position or a list of schema issues.
+ */
+function parseIdentity(raw: string, path: string): AgentIdentity {
+  let why: string;
+  try {
+    const r = agentIdentitySchema.safeParse(JSON.parse(raw));
+    if (r.success) return r.data;
+    const issue = r.error.issues[0];
+    why = `${issue.path.join(".") || "the file"}: ${issue.message}`;
+  } catch {
+    why = "not valid JSON";
+  }
+  throw new Error(
+    `the agent's identity file ${path} is damaged (${why}); restore the state directory from ` +
+      "a backup, or enroll again with --force and a fresh token",
+  );
+}
+
 /** Writes the enrolled state (key first, identity last: a crash leaves no half identity). */
 export async function saveState(dir: string, s: AgentState): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -79,7 +99,7 @@ export async function loadState(
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-  const identity = agentIdentitySchema.parse(JSON.parse(raw));
+  const identity = parseIdentity(raw, join(dir, FILES.identity));
   const pair = await loadPair(dir, opts);
   if (!pair) throw new Error(`no private key in ${dir} matches a certificate there; re-enroll`);
   return {
