@@ -7,6 +7,7 @@
  */
 import pino from "pino";
 import { clipDeep } from "./clip.ts";
+import { LogSink } from "./log_sink.ts";
 
 /** The longest string a log line carries per field (longer ones are cut with a marker). */
 export const LOG_CLIP_CHARS = 1024;
@@ -79,12 +80,17 @@ export const LOG_FILE_ROTATE_BYTES = 10 << 20;
  * LOG_FILE_ROTATE_BYTES to `<file>.1` — for a Windows service, which has no stderr.
  */
 export function openLogFile(path: string): Deno.FsFile {
-  const dir = path.replace(/[\\/][^\\/]*$/, "");
-  if (dir && dir !== path) Deno.mkdirSync(dir, { recursive: true });
   try {
-    if (Deno.statSync(path).size > LOG_FILE_ROTATE_BYTES) Deno.renameSync(path, `${path}.1`);
-  } catch { /* no file yet */ }
-  return Deno.openSync(path, { append: true, create: true });
+    const dir = path.replace(/[\\/][^\\/]*$/, "");
+    if (dir && dir !== path) Deno.mkdirSync(dir, { recursive: true });
+    try {
+      if (Deno.statSync(path).size > LOG_FILE_ROTATE_BYTES) Deno.renameSync(path, `${path}.1`);
+    } catch { /* no file yet */ }
+    return Deno.openSync(path, { append: true, create: true });
+  } catch (e) {
+    const why = ((e as Error)?.message ?? String(e)).replace(/ \(os error \d+\)/, "");
+    throw new Error(`cannot open the log file ${path}: ${why}`, { cause: e });
+  }
 }
 
 /** Creates the root logger of a role, writing to stderr (or to `file` when given). */
@@ -93,9 +99,21 @@ export function createLogger(
 ): Logger {
   const format = opts.format ?? "plain";
   const out = opts.file ? openLogFile(opts.file) : Deno.stderr;
+  // A log that cannot be written (a full disk, a closed stderr) never stops the program.
+  const sink = new LogSink(out, (lost, reason) => {
+    const line = JSON.stringify({
+      level: 40,
+      time: Date.now(),
+      role: opts.role,
+      msg: "log lines lost: the log could not be written",
+      lost,
+      err: reason,
+    }) + "\n";
+    return format === "plain" ? formatPlain(line) : line;
+  });
   const stream = {
     write(line: string) {
-      out.writeSync(encoder.encode(format === "plain" ? formatPlain(line) : line));
+      sink.write(encoder.encode(format === "plain" ? formatPlain(line) : line));
     },
   };
   return pino(

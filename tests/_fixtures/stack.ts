@@ -551,7 +551,9 @@ export class Stack {
 
   /**
    * The common end-to-end setup in one call: a cloud, a TCP echo target, a tenant whose one
-   * device is that target, and a running agent; everything is stopped after `fn`.
+   * device is that target, and a running agent; everything is stopped after `fn`. `runAgent`
+   * starts the enrolled agent another way (other settings, under a command); what it returns is
+   * stopped with the stack when it is in `stack.agents`.
    */
   static async withEchoSite<T>(
     fn: (
@@ -563,14 +565,16 @@ export class Stack {
         handle: string;
       },
     ) => Promise<T>,
-    opts: { store?: string } = {},
+    opts: { store?: string; runAgent?: (stack: Stack, state: string) => Promise<Proc> } = {},
   ): Promise<T> {
-    const stack = await Stack.start(opts);
+    const stack = await Stack.start({ store: opts.store });
     const echo = await echoServer();
     stack.defer(echo.close);
     try {
       const q = await stack.quickstart([echo.port]);
-      const agent = await stack.agentFor(q);
+      const e = await stack.enroll(q.enrollmentToken);
+      if (e.code !== 0) throw new Error(`enroll failed: ${e.stderr}`);
+      const agent = await (opts.runAgent ?? ((s, state) => s.runAgent(state)))(stack, e.state);
       return await fn({ stack, echo, q, agent, handle: q.device.handles[echo.port] });
     } finally {
       await stack.stop();

@@ -1,28 +1,21 @@
 // A real agent gives its memory back when it goes quiet (src/agent/idle_trim.ts): once after it
 // has connected, not while a tunnel is open, and once more after the tunnel has closed.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { echoServer, randomBytes, Stack } from "../_fixtures/stack.ts";
+import { randomBytes, Stack } from "../_fixtures/stack.ts";
 import { until } from "../_fixtures/until.ts";
 import { IDLE_TRIM_QUIET_MS } from "../../src/agent/idle_trim.ts";
 
 const TRIMMED = /"idle: memory trimmed"/;
 
 Deno.test("agent idle trim: one collection after connecting, none with a tunnel open, one after it closed", async () => {
-  const stack = await Stack.start();
-  const echo = await echoServer();
-  stack.defer(echo.close);
-  try {
-    const q = await stack.quickstart([echo.port]);
-    const e = await stack.enroll(q.enrollmentToken);
-    assertEquals(e.code, 0, e.stderr);
-    const agent = await stack.runAgent(e.state, true, { NC_LOG_LEVEL: "debug" });
+  await Stack.withEchoSite(async ({ stack, q, agent, handle }) => {
     const trims = () => agent.lines.filter((l) => TRIMMED.test(l));
     await until("the collection after connecting", () => trims().length === 1);
     const first = JSON.parse(trims()[0]);
     assert(first.afterMiB <= first.heapMiB, JSON.stringify(first));
 
     // A tunnel that moves bytes, then stays open without traffic: no collection meanwhile.
-    const ws = await stack.openTunnel(q.device.handles[echo.port], q.apiToken);
+    const ws = await stack.openTunnel(handle, q.apiToken);
     const data = randomBytes(4 << 20);
     let echoed = 0;
     ws.on("message", (m: Uint8Array) => (echoed += m.byteLength));
@@ -32,7 +25,5 @@ Deno.test("agent idle trim: one collection after connecting, none with a tunnel 
     assertEquals(trims().length, 1, "no collection while a tunnel is open");
     ws.close();
     await until("the collection after the tunnel closed", () => trims().length === 2);
-  } finally {
-    await stack.stop();
-  }
+  }, { runAgent: (stack, state) => stack.runAgent(state, true, { NC_LOG_LEVEL: "debug" }) });
 });
