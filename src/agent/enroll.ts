@@ -20,6 +20,7 @@ import {
 } from "../shared/crypto/pki.ts";
 import { parseJoinToken, parsePin } from "../shared/crypto/token.ts";
 import { writeSecretFile } from "../shared/crypto/files.ts";
+import { osMessage } from "../shared/os_error.ts";
 import { join as joinPath } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
@@ -136,11 +137,6 @@ async function pendingKey(stateDir: string): Promise<string | null> {
   } catch {
     return null;
   }
-}
-
-/** An OS error's message without Deno's "(os error N)" tail. */
-function osMessage(e: unknown): string {
-  return ((e as Error)?.message ?? String(e)).replace(/ \(os error \d+\)$/, "");
 }
 
 /**

@@ -8,6 +8,7 @@
 import pino from "pino";
 import { clipDeep } from "./clip.ts";
 import { LogSink } from "./log_sink.ts";
+import { osMessage } from "./os_error.ts";
 
 /** The longest string a log line carries per field (longer ones are cut with a marker). */
 export const LOG_CLIP_CHARS = 1024;
@@ -88,8 +89,7 @@ export function openLogFile(path: string): Deno.FsFile {
     } catch { /* no file yet */ }
     return Deno.openSync(path, { append: true, create: true });
   } catch (e) {
-    const why = ((e as Error)?.message ?? String(e)).replace(/ \(os error \d+\)/, "");
-    throw new Error(`cannot open the log file ${path}: ${why}`, { cause: e });
+    throw new Error(`cannot open the log file ${path}: ${osMessage(e)}`, { cause: e });
   }
 }
 
@@ -99,7 +99,7 @@ export function createLogger(
 ): Logger {
   const format = opts.format ?? "plain";
   const out = opts.file ? openLogFile(opts.file) : Deno.stderr;
-  // A log that cannot be written (a full disk, a closed stderr) never stops the program.
+  // A log that cannot be written (a full disk under --log-file) never stops the program.
   const sink = new LogSink(out, (lost, reason) => {
     const line = JSON.stringify({
       level: 40,

@@ -1,12 +1,13 @@
 /**
  * Where log lines are written, made so that a log that cannot be written never stops the
- * program that logs. A full disk under an agent's `--log-file` (a Windows service's only log),
- * or a closed stderr, made every later log call throw — and an agent that logs while handling an
- * error then died of the log, not of the error. Lines that cannot be written are counted and
+ * program that logs. A full disk under an agent's `--log-file` (a Windows service's only log)
+ * made every later log call throw — and an agent that logs while handling an error then died of
+ * the log, not of the error. Whatever the writer (a file, stderr), a failed write is the sink's. Lines that cannot be written are counted and
  * dropped; once writing works again, a warning says how many were lost and why, before the next
  * line. A short write is finished, not truncated.
  * @module
  */
+import { osMessage } from "./os_error.ts";
 
 /** What a sink writes to: a file or stderr (`Deno.FsFile`, `Deno.stderr`). */
 export interface SyncWriter {
@@ -56,7 +57,7 @@ export class LogSink {
       }
       return true;
     } catch (e) {
-      this.#reason = ((e as Error)?.message ?? String(e)).replace(/ \(os error \d+\)$/, "");
+      this.#reason = osMessage(e);
       return false;
     }
   }

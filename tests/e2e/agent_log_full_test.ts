@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { echoThrough, Proc, Stack } from "../_fixtures/stack.ts";
 import { until } from "../_fixtures/until.ts";
+import { fullDiskAt } from "../_fixtures/full_disk.ts";
 
 /** Room for the first lines (the control stream coming up), not for what follows. */
 const LOG_LIMIT = 1500;
@@ -33,15 +34,7 @@ Deno.test("an agent whose log file cannot grow keeps serving tunnels", async () 
       const agent = new Proc(
         ["agent", "run", "--state", state, "--log-file", log, "--log-level", "debug"],
         {},
-        [
-          "sh",
-          "-c",
-          'trap "" XFSZ; exec "$@"',
-          "sh",
-          "prlimit",
-          `--fsize=${LOG_LIMIT}:unlimited`,
-          "--",
-        ],
+        fullDiskAt(LOG_LIMIT),
       );
       stack.agents.push(agent);
       return Promise.resolve(agent);

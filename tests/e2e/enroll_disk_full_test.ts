@@ -6,17 +6,14 @@
 // it gets the same agent (the same key proves it is the same machine), which then connects.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
+import { fullDiskAt } from "../_fixtures/full_disk.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
 /** `connector agent enroll` with the token on stdin's stand-in (NC_ENROLL_TOKEN), under `limit`. */
 async function enrollUnder(limit: number | null, stack: Stack, token: string, state: string) {
   const args = [Deno.execPath(), "run", "-A", MAIN, "agent", "enroll", "--cloud", stack.url];
-  // SIGXFSZ ignored (inherited through exec): a write past the limit fails as ENOSPC does.
-  const argv = limit === null
-    ? args
-    : ["sh", "-c", 'trap "" XFSZ; exec "$@"', "sh", "prlimit", `--fsize=${limit}:unlimited`, "--"]
-      .concat(args);
+  const argv = limit === null ? args : fullDiskAt(limit).concat(args);
   const out = await new Deno.Command(argv[0], {
     args: [...argv.slice(1), "--state", state],
     env: { NO_COLOR: "1", NC_ENROLL_TOKEN: token },

@@ -6,21 +6,14 @@
 // and with SIGXFSZ ignored (inherited through exec) that is a failed write, as ENOSPC is.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
+import { fullDiskAt } from "../_fixtures/full_disk.ts";
 
 /** Room for the fresh database and its WAL, not for a thousand more devices. */
 const FILE_LIMIT = 1_500_000;
 
 Deno.test("the embedded database's disk fills up: 503s and a warning with the cause, then writes again", async () => {
   const stack = await Stack.start({
-    cloudPrefix: [
-      "sh",
-      "-c",
-      'trap "" XFSZ; exec "$@"',
-      "sh",
-      "prlimit",
-      `--fsize=${FILE_LIMIT}:unlimited`,
-      "--",
-    ],
+    cloudPrefix: fullDiskAt(FILE_LIMIT),
   });
   try {
     const q = await stack.quickstart([80]);

@@ -12,6 +12,7 @@ import { type Clock, systemClock } from "../../shared/clock.ts";
 import { openSqliteStore, type UpgradeListener } from "./sqlite.ts";
 import { isMongoUrl, openMongoStore } from "./mongo.ts";
 import { guardStore } from "./outage.ts";
+import { osMessage } from "../../shared/os_error.ts";
 import type { Store } from "./store.ts";
 
 /** The `--store` value: `sqlite:`, `sqlite:PATH`, `mongodb://…` or `mongodb+srv://…`. */
@@ -67,9 +68,8 @@ export async function openDataDir(
     // A read-only file system, a directory owned by another user (a first run as root, then
     // the service's own user): say which setting to change, not only the system call.
     throw new Error(
-      `cannot create the data directory ${dataDir}: ${
-        ((e as Error).message ?? String(e)).replace(/ \(os error \d+\)/, "")
-      }; give --data-dir (NC_DATA_DIR) a directory this user can write`,
+      `cannot create the data directory ${dataDir}: ${osMessage(e)}; ` +
+        "give --data-dir (NC_DATA_DIR) a directory this user can write",
       { cause: e },
     );
   }
