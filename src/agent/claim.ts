@@ -3,7 +3,10 @@
  * claims itself by its manufacturer serial. It has no enrollment token, so it must know the
  * cloud CA's pin beforehand (baked into the firmware image, or `--ca-pin`); the rest is
  * enrollment's: key made here, CSR sent with the serial to `POST /claim`, certificate checked
- * against the pin, state stored 0600. Then `connector agent run` works as for any agent.
+ * against the pin, state stored 0600. Then `connector agent run` works as for any agent. Like
+ * enrollment, the key is kept (`enroll.key`) until the identity is saved, and the cloud answers
+ * the same device claiming again with the same key with its identity again, so a claim whose
+ * answer was lost is finished by running the same command again.
  * @module
  */
 import { parsePin } from "../shared/crypto/token.ts";
@@ -37,5 +40,6 @@ export async function claim(opts: {
     path: "/claim",
     body: { serial: opts.serial },
     say: opts.log ?? (() => {}),
+    repeat: "this device kept its key, and the cloud hands the same key its identity again",
   });
 }

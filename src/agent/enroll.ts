@@ -111,7 +111,8 @@ export async function enroll(opts: {
     path: "/api/agents/enroll",
     body: { token: join.token },
     say,
-    repeatable: true,
+    repeat:
+      "with the same token, until it expires, the cloud hands this machine its identity again",
   });
 }
 
@@ -152,8 +153,8 @@ export async function obtainIdentity(o: {
   path: string;
   body: Record<string, unknown>;
   say: (line: string) => void;
-  /** Whether the cloud answers a repeat of this request with the same identity (enrollment). */
-  repeatable?: boolean;
+  /** When the cloud answers a repeat of this request with the same identity, for the user. */
+  repeat: string;
 }): Promise<AgentState> {
   const { url, pins, say } = o;
   say(`checking the cloud at ${url.origin} against the pinned CA`);
@@ -229,10 +230,7 @@ export async function obtainIdentity(o: {
     throw new EnrollError(
       `the cloud enrolled this machine as ${state.agentId}, but its identity cannot be saved in ` +
         `${o.stateDir}: ${osMessage(e)}. Free some space (or fix the directory's permissions) ` +
-        "and run the same command again: " + (o.repeatable
-          ? "with the same token, until it expires, the cloud hands this machine its identity again"
-          : "if the cloud answers that it is already claimed, an admin revokes its agent and " +
-            "re-adds the device"),
+        `and run the same command again: ${o.repeat}`,
     );
   }
   await Deno.remove(joinPath(o.stateDir, PENDING_KEY_FILE)).catch(() => {});

@@ -4,7 +4,12 @@
  * with that serial, the device is bound to a new agent of the device's site and the agent gets a
  * certificate like an enrolled one; it then runs the same control stream. An unknown serial is
  * 403, an already claimed one 409; both are audited (`agent.claim.refused`), and claims are
- * rate-limited per client address so serials cannot be guessed quickly.
+ * rate-limited per client address so serials cannot be guessed quickly. One repeat is not a
+ * second claim: the device that claimed the serial — the same key, proven by its CSR's signature
+ * — gets its agent again with a fresh certificate while that agent is not revoked and its newest
+ * certificate has not expired (what the key could renew over the control stream anyway), because
+ * a claim's answer can be lost (a dropped connection, a power cut, a full flash) and the device
+ * would otherwise need an admin to revoke and re-add it.
  * @module
  */
 import { Hono } from "hono";
@@ -13,11 +18,18 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
-import type { Store } from "../store/store.ts";
+import type { ClaimResult, Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import { SharedRateLimiter } from "../tenancy/shared_rate_limit.ts";
 import { addressKey } from "../tenancy/address_key.ts";
-import { csrFields, identityResponse, prepareAgent } from "./enroll.ts";
+import {
+  csrFields,
+  type EnrollResponse,
+  identityResponse,
+  prepareAgent,
+  reissue,
+} from "./enroll.ts";
+import { spkiPin } from "../../shared/crypto/pki.ts";
 import { jsonBody } from "./validate.ts";
 
 /** Claims per client address per minute. */
@@ -50,7 +62,12 @@ export function claimRoutes(d: ClaimDeps): Hono {
     const body = await jsonBody(c, claimRequest);
     const { agent, certPem } = await prepareAgent(d.pki, body);
     const agentId = agent.id;
-    const r = await d.store.claimDevice(body.serial, agent);
+    const keyPin = await spkiPin(certPem);
+    const r = await d.store.claimDevice(body.serial, { ...agent, keyPin });
+    if (!r.ok && r.reason === "claimed" && r.keyPin === keyPin) {
+      const again = await repeatClaim(d, r, body, remote);
+      if (again) return c.json(again);
+    }
     if (!r.ok) {
       await d.store.appendAudit({
         tenantId: r.reason === "claimed" ? r.tenantId : null,
@@ -80,4 +97,41 @@ export function claimRoutes(d: ClaimDeps): Hono {
     return c.json(identityResponse(d, agentId, r.agent.siteId, certPem));
   });
   return app;
+}
+
+/**
+ * The device that claimed a serial claiming it again with the same key (see the module
+ * comment): its agent with a fresh certificate for that key, or null (then the serial is
+ * "already claimed") when the agent is gone or revoked or its newest certificate has expired.
+ */
+async function repeatClaim(
+  d: ClaimDeps,
+  r: Extract<ClaimResult, { reason: "claimed" }>,
+  body: z.infer<typeof claimRequest>,
+  remote: string,
+): Promise<EnrollResponse | null> {
+  if (!r.agentId) return null;
+  const again = await reissue(d, r.agentId, body.csr, d.clock.now());
+  if (!again) return null;
+  const { agent, signed } = again;
+  await d.store.appendAudit({
+    tenantId: agent.tenantId,
+    actor: `agent:${agent.id}`,
+    action: "agent.claim_repeat",
+    target: agent.id,
+    detail: {
+      device: r.deviceId,
+      site: agent.siteId,
+      serial: body.serial,
+      hostname: body.hostname,
+      certSerial: signed.serial,
+      previousCertSerial: agent.certSerial,
+      remote,
+    },
+  });
+  d.log.info(
+    { agent: agent.id, device: r.deviceId, site: agent.siteId },
+    "device claimed again with its key (its first answer was lost)",
+  );
+  return identityResponse(d, agent.id, agent.siteId, signed.certPem);
 }

@@ -17,7 +17,8 @@ import { newId } from "../../shared/ids.ts";
 import { hashToken } from "../../shared/crypto/token.ts";
 import { PkiError, spkiPin } from "../../shared/crypto/pki.ts";
 import type { Logger } from "../../shared/log.ts";
-import type { NewAgent, Store } from "../store/store.ts";
+import type { Agent, NewAgent, Store } from "../store/store.ts";
+import type { IssuedAgentCert } from "../agent_certs.ts";
 import type { CloudPki } from "../pki.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
@@ -161,6 +162,28 @@ export async function enroll(
 }
 
 /**
+ * A fresh certificate for an agent whose first answer was lost (enrollment's and claim's repeat),
+ * signed for the repeat's CSR; null when the agent is gone or revoked, or when `notExpiredAt` is
+ * given and the agent's newest certificate had expired by then.
+ */
+export async function reissue(
+  deps: { store: Store; pki: CloudPki },
+  agentId: string,
+  csr: string,
+  notExpiredAt?: number,
+): Promise<{ agent: Agent; signed: IssuedAgentCert } | null> {
+  const agent = await deps.store.getAgent(agentId);
+  if (!agent || agent.revokedAt !== null) return null;
+  if (notExpiredAt !== undefined && agent.certNotAfter !== null) {
+    if (agent.certNotAfter <= notExpiredAt) return null;
+  }
+  const signed = await deps.pki.agentCerts.issue(csr, agent.id);
+  // Recorded only while the agent is not revoked: a revocation racing this wins.
+  if (!await deps.store.recordAgentCert(agent.id, signed)) return null;
+  return { agent, signed };
+}
+
+/**
  * The same machine enrolling again with a token it used (see the module comment): its agent with
  * a fresh certificate for the same key, or null (then the token is "already used") when the key
  * differs, the token has expired, or the agent is gone or revoked.
@@ -175,11 +198,9 @@ async function repeatEnrollment(
   const token = await deps.store.getEnrollmentToken(hash);
   const now = (deps.clock ?? systemClock).now();
   if (!token?.agentId || token.keyPin !== keyPin || token.expiresAt <= now) return null;
-  const agent = await deps.store.getAgent(token.agentId);
-  if (!agent || agent.revokedAt !== null) return null;
-  const signed = await deps.pki.agentCerts.issue(body.csr, agent.id);
-  // Recorded only while the agent is not revoked: a revocation racing this wins.
-  if (!await deps.store.recordAgentCert(agent.id, signed)) return null;
+  const again = await reissue(deps, token.agentId, body.csr);
+  if (!again) return null;
+  const { agent, signed } = again;
   await deps.store.appendAudit({
     tenantId: agent.tenantId,
     actor: `agent:${agent.id}`,

@@ -1218,13 +1218,22 @@ class MongoStore extends MongoBase implements Store {
     // certificate is signed only after this returns); the admin re-adds the device to re-arm it.
     const before = await this.c(C.devices).findOneAndUpdate(
       { serialKey: serial, serial, claimedAgentId: null },
-      { $set: { claimedAgentId: agent.id, updatedAt: now } },
+      // The key's pin stays in the document only: FIELDS.device never reads it into a Device.
+      { $set: { claimedAgentId: agent.id, claimKeyPin: agent.keyPin ?? null, updatedAt: now } },
       { returnDocument: "before", ...SECURE },
     );
     if (!before) {
-      const d = await this.getDeviceBySerial(serial);
+      const doc = await this.c(C.devices).findOne({ serialKey: serial, serial });
+      const d = asDevice(pickOrNull(doc, FIELDS.device));
       if (!d) return { ok: false, reason: "unknown" };
-      return { ok: false, reason: "claimed", tenantId: d.tenantId, deviceId: d.id };
+      return {
+        ok: false,
+        reason: "claimed",
+        tenantId: d.tenantId,
+        deviceId: d.id,
+        agentId: d.claimedAgentId,
+        keyPin: typeof doc?.claimKeyPin === "string" ? doc.claimKeyPin : null,
+      };
     }
     const device = asDevice(pick<Device>(before, FIELDS.device))!;
     const created = newAgentRecord(agent, device, now);
@@ -1233,7 +1242,7 @@ class MongoStore extends MongoBase implements Store {
     } catch (e) {
       await this.c(C.devices).updateOne(
         { _id: device.id as never, claimedAgentId: agent.id },
-        { $set: { claimedAgentId: null } },
+        { $set: { claimedAgentId: null, claimKeyPin: null } },
         SECURE,
       );
       throw e;

@@ -2249,14 +2249,22 @@ class SqliteStore implements Store {
       if (!r) return { ok: false, reason: "unknown" };
       const device = toDevice(r);
       if (device.claimedAgentId !== null) {
-        return { ok: false, reason: "claimed", tenantId: device.tenantId, deviceId: device.id };
+        return {
+          ok: false,
+          reason: "claimed",
+          tenantId: device.tenantId,
+          deviceId: device.id,
+          agentId: device.claimedAgentId,
+          keyPin: strOrNull(r.claim_key_pin),
+        };
       }
       const now = this.#now();
       const created = newAgentRecord(agent, device, now);
       this.#insertAgent(created);
       this.#run(
-        "UPDATE devices SET claimed_agent_id = ?, updated_at = ? WHERE id = ?",
+        "UPDATE devices SET claimed_agent_id = ?, claim_key_pin = ?, updated_at = ? WHERE id = ?",
         created.id,
+        agent.keyPin ?? null,
         now,
         device.id,
       );

@@ -557,4 +557,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE enrollment_tokens ADD COLUMN key_pin TEXT;
   `,
+  // 28: the key an embedded agent claimed its device with, so a claim whose answer was lost gets
+  // its identity again instead of "serial already claimed".
+  `
+  ALTER TABLE devices ADD COLUMN claim_key_pin TEXT;
+  `,
 ];

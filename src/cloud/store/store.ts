@@ -225,7 +225,10 @@ export interface NewAgent {
   certNotAfter?: number;
   /** Pin of the CA issuing it. */
   certCa?: string;
-  /** Pin of the certificate's public key (kept on the enrollment token: see its `keyPin`). */
+  /**
+   * Pin of the certificate's public key (kept on the enrollment token, see its `keyPin`, or
+   * with a device's claim), never on the agent record.
+   */
   keyPin?: string;
 }
 
@@ -812,7 +815,8 @@ export interface Store extends AlertStore {
   getDeviceBySerial(serial: string): Promise<Device | null>;
   /**
    * Atomically binds the device with this serial to a new agent of the device's tenant and site
-   * (the agent record is created as enrollment does). Refuses an unknown or claimed serial.
+   * (the agent record is created as enrollment does) and keeps `agent.keyPin` with the claim.
+   * Refuses an unknown or claimed serial (a claimed one says by which agent and key).
    */
   claimDevice(serial: string, agent: NewAgent): Promise<ClaimResult>;
 
@@ -903,7 +907,19 @@ export interface PurgeCounts {
 export type ClaimResult =
   | { ok: true; agent: Agent; device: Device }
   | { ok: false; reason: "unknown" }
-  | { ok: false; reason: "claimed"; tenantId: string; deviceId: string };
+  | {
+    ok: false;
+    reason: "claimed";
+    tenantId: string;
+    deviceId: string;
+    /** The agent that claimed it (null only after a claim interrupted half-way, see Mongo's). */
+    agentId: string | null;
+    /**
+     * Pin of the public key that claimed it (the claiming {@linkcode NewAgent.keyPin}), so the
+     * same device asking again with the same key gets its identity again; null when not kept.
+     */
+    keyPin: string | null;
+  };
 
 /**
  * The host key an SSH port of a device presented first (trust on first use, as OpenSSH's

@@ -2046,18 +2046,43 @@ export function storeConformance(
     };
     assert.deepEqual(await store.claimDevice("nope", agent), { ok: false, reason: "unknown" });
     assert.equal(await store.getAgent("ag-emb"), null, "a refused claim writes nothing");
-    const r = await store.claimDevice("DS-2CD2143G0-I20240001", agent);
+    const keyPin = `sha256:${"ab".repeat(32)}`;
+    const r = await store.claimDevice("DS-2CD2143G0-I20240001", { ...agent, keyPin });
     assert.ok(r.ok);
     assert.equal(r.agent.tenantId, a.id);
     assert.equal(r.agent.siteId, siteA.id);
     assert.equal(r.device.claimedAgentId, "ag-emb");
     assert.deepEqual(await store.getAgent("ag-emb"), r.agent);
-    assert.equal((await store.getDevice(a.id, dev.id))?.claimedAgentId, "ag-emb");
+    assert.equal("keyPin" in r.agent, false, "the key's pin is kept with the claim only");
+    const claimed = await store.getDevice(a.id, dev.id);
+    assert.deepEqual(claimed, { ...dev, claimedAgentId: "ag-emb", updatedAt: claimed!.updatedAt });
+    assert.deepEqual(await store.getDeviceBySerial("DS-2CD2143G0-I20240001"), claimed);
+    // A second claim says by which agent and key the serial was claimed (the repeat's check).
     assert.deepEqual(
-      await store.claimDevice("DS-2CD2143G0-I20240001", { ...agent, id: "ag-emb2" }),
-      { ok: false, reason: "claimed", tenantId: a.id, deviceId: dev.id },
+      await store.claimDevice("DS-2CD2143G0-I20240001", { ...agent, id: "ag-emb2", keyPin }),
+      {
+        ok: false,
+        reason: "claimed",
+        tenantId: a.id,
+        deviceId: dev.id,
+        agentId: "ag-emb",
+        keyPin,
+      },
     );
     assert.equal(await store.getAgent("ag-emb2"), null);
+    // A claim made without a key's pin reports none.
+    await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.32",
+      ports: [80],
+      serial: "AC1000-2026-000042",
+    });
+    assert.ok((await store.claimDevice("AC1000-2026-000042", { ...agent, id: "ag-emb3" })).ok);
+    const again = await store.claimDevice("AC1000-2026-000042", { ...agent, id: "ag-emb4" });
+    assert.ok(!again.ok && again.reason === "claimed");
+    assert.equal(again.agentId, "ag-emb3");
+    assert.equal(again.keyPin, null);
   });
 
   test(
