@@ -5,7 +5,8 @@
 // directory like a compiled one. Proves: checksum verified, enrollment through a file (the
 // token is never on any process's command line, the file is gone), the agent comes online; a
 // tampered download is refused with nothing installed; re-running upgrades in place and keeps
-// the agent id; without executables the installer stops with the download endpoint's message.
+// the agent id; without executables the installer stops with the download endpoint's message;
+// a one-line install whose enrollment answer was lost is finished by the same one-liner again.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { closedPort, sha256, Stack } from "../_fixtures/stack.ts";
 
@@ -216,6 +217,57 @@ Deno.test("installer.sh: verify, enroll through a file, online; re-run upgrades 
     assertStringIncludes(tampered.out, "checksum mismatch");
     assertStringIncludes(tampered.out, "nothing was installed");
     assert(!(await exists(fresh)), "the tampered run wrote files");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("one-line install whose enrollment answer could not be saved: the same command again finishes it", async () => {
+  const stack = await Stack.start();
+  const { tmp, root, state } = await throwawayRoot(stack, launcher("v1"));
+  try {
+    const q = await stack.quickstart([22]);
+    const made = await fetch(`${stack.url}/api/sites/${q.siteId}/install-command`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    assertEquals(made.status, 201);
+    const { linux, token } = await made.json() as { linux: string; token: string };
+    const link = /'(http[^']+\/api\/install\/[^']+\.sh)'/.exec(linux)![1];
+    const secret = token.split(".")[0];
+    // What `curl -fsSL '<link>' | sudo sh` runs, fetched and run as the test's root can.
+    const oneLiner = async () => {
+      const r = await fetch(link);
+      assertEquals(r.status, 200, `the link answered ${r.status}`);
+      await Deno.writeTextFile(`${tmp}/one-line.sh`, await r.text());
+      return await runInstaller(`${tmp}/one-line.sh`, root, secret);
+    };
+
+    // The cloud enrolls the machine, and the identity cannot be saved: a directory stands where
+    // the certificate goes (what a full disk or a read-only file system does to the same write).
+    await Deno.mkdir(`${state}/agent.pem`, { recursive: true });
+    const first = await oneLiner();
+    assertEquals(first.code, 1, first.out);
+    assertStringIncludes(first.out, "but its identity cannot be saved");
+    assertStringIncludes(first.out, "run the same command again");
+    assertStringIncludes(first.out, "the agent is installed but not enrolled");
+    const agentId = /enrolled this machine as (ag-[^,\s]+),/.exec(first.out)![1];
+
+    // The technician frees the space and runs the same one-liner: the link still answers for
+    // the used token, and the cloud hands this machine the identity it made.
+    await Deno.remove(`${state}/agent.pem`, { recursive: true });
+    const second = await oneLiner();
+    assertEquals(second.code, 0, second.out);
+    assertStringIncludes(second.out, "using this agent's private key from the earlier attempt");
+    assertStringIncludes(
+      second.out,
+      "the agent is online (control stream up via cloud node node-1)",
+    );
+    assertEquals(JSON.parse(await Deno.readTextFile(`${state}/agent.json`)).agentId, agentId);
+    const pid = Number(await Deno.readTextFile(`${state}/agent.pid`));
+    const agents = await waitOnline(stack, q.apiToken, agentId, pid);
+    assertEquals(agents.map((a) => a.id), [agentId], "one agent, not two");
+    assertEquals([...first.leaks, ...second.leaks], [], "the token appeared on a command line");
   } finally {
     await stack.stop();
   }

@@ -4,7 +4,8 @@
 // sent again with the same token gets the same agent and a fresh certificate for that key,
 // audited as a repeat; another key with that token is still "already used", and so is the same
 // key once the token has expired or the agent was revoked. And through the agent's own enroll
-// command: a first attempt that cannot save what the cloud sent, then the same command again.
+// command: a first attempt that cannot save what the cloud sent, then the same command again. The
+// one-line install link keeps answering for such a token, and only for such a token.
 import { assert, assertEquals, assertMatch } from "../_fixtures/assert.ts";
 import { formatJoinToken } from "../../src/shared/crypto/token.ts";
 import { createCsr, generateKeyPem, spkiPin, verifiedBy } from "../../src/shared/crypto/pki.ts";
@@ -111,6 +112,52 @@ Deno.test("the agent's enroll run again after its answer could not be saved: the
       await Deno.stat(`${stateDir}/${PENDING_KEY_FILE}`).catch(() => (gone = true));
       assert(gone, "the pending key is gone once the identity is saved");
     });
+  } finally {
+    await t.stop();
+  }
+});
+
+Deno.test("the one-line install link of a used token still serves the machine that used it", async () => {
+  const t = await startTestCloud();
+  try {
+    const { tenantId, token } = await site(t);
+    const link = (secret: string) =>
+      `/api/install/${formatJoinToken(secret, t.cloud.pki.agentCaPin)}.sh`;
+    const enrollWith = async (secret: string) => {
+      const r = await t.call("POST", "/api/agents/enroll", {}, {
+        token: secret,
+        csr: await createCsr({ keyPem: await generateKeyPem(), commonName: "enrolling-agent" }),
+        hostname: "gate-pc",
+        os: "linux/x86_64",
+        version: "0.1.0",
+      });
+      assertEquals(r.status, 200, r.text);
+      return r.json.agentId as string;
+    };
+    // Used, its agent live, the token not expired: the link answers (running it again on the
+    // machine whose answer was lost finishes there; anywhere else the cloud says "already used").
+    const used = await token();
+    await enrollWith(used);
+    const again = await t.call("GET", link(used));
+    assertEquals(again.status, 200, again.text);
+    assert(again.text.includes(formatJoinToken(used, t.cloud.pki.agentCaPin)), "the same token");
+
+    // Used by an agent since revoked: refused as used.
+    const revoked = await token();
+    await t.cloud.store.revokeAgent(tenantId, await enrollWith(revoked));
+    const gone = await t.call("GET", link(revoked));
+    assertEquals(gone.status, 401);
+    assertMatch(String(gone.json.message), /already been used/);
+
+    // Once the hour has passed: a used token is "used", an unused one "expired".
+    const unused = await token();
+    t.clock.advance(HOUR);
+    const late = await t.call("GET", link(used));
+    assertEquals(late.status, 401);
+    assertMatch(String(late.json.message), /already been used/);
+    const lapsed = await t.call("GET", link(unused));
+    assertEquals(lapsed.status, 401);
+    assertMatch(String(lapsed.json.message), /expired/);
   } finally {
     await t.stop();
   }

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import { downloadName } from "../../shared/downloads.ts";
 import type { Clock } from "../../shared/clock.ts";
-import type { Store } from "../store/store.ts";
+import type { EnrollmentToken, Store } from "../store/store.ts";
 import { mintEnrollmentToken } from "../tenancy/enrollment.ts";
 import { hashToken, parseJoinToken } from "../../shared/crypto/token.ts";
 import { requireRole } from "../tenancy/roles.ts";
@@ -122,15 +122,21 @@ export function installerRoutes(d: InstallerDeps): Hono<AuthVars> {
     return c.json({ revoked: hash });
   });
   // Public: the token in the path is the credential (one-shot, short-lived, what any installer
-  // carries). A used or expired token gets the catalogue's refusal, never an installer.
+  // carries). An expired token gets the catalogue's refusal, never an installer; so does a used
+  // one, unless the machine that used it may still finish with it: enrollment answers the key
+  // it was used with again until the token expires (enroll.ts), and the agent's advice when its
+  // answer was lost is "run the same command again" — for a one-line install, this link.
   app.get("/install/:file", async (c) => {
     const m = /^(enr_[A-Za-z0-9_-]{43}\.[0-9a-f]{64})\.(sh|cmd)$/.exec(c.req.param("file"));
     const join = m ? parseJoinToken(m[1]) : null;
     if (!m || !join) throw new AppError("not_found", "no such install link");
     const rec = await d.store.getEnrollmentToken(await hashToken(join.token));
     if (!rec) throw new AppError("not_found", "no such install link");
-    if (rec.usedAt !== null) throw new AppError("enrollment_token_used");
-    if (rec.expiresAt <= d.clock.now()) throw new AppError("enrollment_token_expired");
+    const expired = rec.expiresAt <= d.clock.now();
+    if (rec.usedAt !== null && (expired || !await finishable(d.store, rec))) {
+      throw new AppError("enrollment_token_used");
+    }
+    if (expired) throw new AppError("enrollment_token_expired");
     const site = await d.store.getSiteById(rec.siteId);
     const files = new Map((await listDownloads(d.downloadsDir)).map((f) => [f.name, f.sha256]));
     const kind = KINDS[m[2] as keyof typeof KINDS];
@@ -144,6 +150,17 @@ export function installerRoutes(d: InstallerDeps): Hono<AuthVars> {
     return c.body(text, 200, { "content-type": kind.type, "cache-control": "no-store" });
   });
   return app;
+}
+
+/**
+ * Whether a used token can still finish its own enrollment: it kept the key it was used with
+ * and its agent exists and is not revoked (the cloud's repeat conditions, bar the expiry the
+ * caller checks).
+ */
+async function finishable(store: Store, rec: EnrollmentToken): Promise<boolean> {
+  if (!rec.agentId || !rec.keyPin) return false;
+  const agent = await store.getAgent(rec.agentId);
+  return agent !== null && agent.revokedAt === null;
 }
 
 /**
