@@ -6,7 +6,7 @@
  * Secrets (enrollment and API tokens) are printed once and stored only as hashes.
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import {
   type OptionSpec,
@@ -38,6 +38,8 @@ import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
 import { promptPassword } from "../shared/password_prompt.ts";
 import { commandHint } from "../shared/invocation.ts";
 import { recordedPublicUrl } from "./public_url.ts";
+import { makeBackup } from "./backup/backup.ts";
+import { restoreBackup } from "./backup/restore.ts";
 import {
   CA_KINDS,
   type CaKind,
@@ -145,6 +147,91 @@ interface Command {
     dataDir: string,
   ): Promise<Record<string, unknown>>;
 }
+
+/** A command on the data directory's files, run without opening (or migrating) the store. */
+interface FileCommand extends Omit<Command, "run"> {
+  files: (args: Record<string, unknown>, dataDir: string) => Promise<Record<string, unknown>>;
+}
+
+function isFileCommand(c: Command | FileCommand): c is FileCommand {
+  return "files" in c;
+}
+
+/** Progress of a long file command, on standard error (standard output is the result). */
+const progress = (line: string) => console.error(line);
+
+const FILE_COMMANDS: Record<string, FileCommand> = {
+  backup: {
+    summary:
+      "Copy the embedded database (consistently, while the cloud runs), the CA and node keys and the cloud secret into a new directory",
+    options: {
+      out: {
+        type: "string",
+        arg: "DIR",
+        help: "A new (or empty) directory for the backup (required)",
+      },
+      "secret-key-file": {
+        type: "string",
+        env: "NC_SECRET_KEY_FILE",
+        arg: "FILE",
+        help:
+          "The cloud secret, when the cloud runs with --secret-key-file (default <data-dir>/cloud-secret.key)",
+      },
+    },
+    schema: z.object({ out: z.string().min(1), "secret-key-file": z.string().min(1).optional() }),
+    async files(a, dataDir) {
+      const m = await makeBackup({
+        dataDir,
+        out: a.out as string,
+        secretKeyFile: a["secret-key-file"] as string | undefined,
+        say: progress,
+      });
+      return {
+        backup: resolve(a.out as string),
+        createdAt: m.createdAt,
+        schemaVersion: m.schemaVersion,
+        counts: m.counts,
+        files: m.files.length,
+        bytes: m.files.reduce((n, f) => n + f.size, 0),
+        note: "It holds the CA keys and the cloud secret: keep it as private as the data " +
+          "directory. Compiled executables (downloads/) are not in it.",
+      };
+    },
+  },
+  restore: {
+    summary:
+      "Put a backup back as the data directory (checked first; a directory holding a cloud only with --force, its files set aside)",
+    options: {
+      from: { type: "string", arg: "DIR", help: "The backup's directory (required)" },
+      force: {
+        type: "boolean",
+        help:
+          "Replace a data directory that holds a cloud (stopped); its files move to before-restore-<time>/",
+      },
+    },
+    schema: z.object({ from: z.string().min(1), force: z.boolean().optional() }),
+    async files(a, dataDir) {
+      const r = await restoreBackup({
+        from: a.from as string,
+        dataDir,
+        force: a.force as boolean | undefined,
+        say: progress,
+      });
+      return {
+        restored: r.dataDir,
+        backupOf: r.manifest.createdAt,
+        schemaVersion: r.manifest.schemaVersion,
+        counts: r.manifest.counts,
+        ...(r.setAside ? { setAside: r.setAside } : {}),
+        next: `start the cloud on it: connector cloud --data-dir ${r.dataDir}`,
+        note: `What changed after ${r.manifest.createdAt} is not in it: agents enrolled since ` +
+          "enroll again, and agents, users and tokens revoked since are valid again — revoke " +
+          "them again. The cloud secret is in the data directory (cloud-secret.key): a cloud " +
+          "started with --secret-key-file needs it there.",
+      };
+    },
+  },
+};
 
 async function joinToken(
   store: Store,
@@ -896,8 +983,9 @@ function nodeDifferences(running: NodeRecord[]): string[] {
 }
 
 function adminHelp(): string {
-  const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
-  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`);
+  const all = { ...COMMANDS, ...FILE_COMMANDS };
+  const w = Math.max(...Object.keys(all).map((n) => n.length)) + 2;
+  const rows = Object.entries(all).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`);
   return `connector cloud admin — manage the cloud from the shell
 
 Usage:
@@ -924,7 +1012,9 @@ Quick start (a tenant with one SSH device on 127.0.0.1:22):
 /** Entry point of `connector cloud admin`. */
 export async function adminMain(argv: string[]): Promise<number> {
   const name = argv[0] && COMMANDS[`${argv[0]} ${argv[1]}`] ? `${argv[0]} ${argv[1]}` : argv[0];
-  const cmd = name ? COMMANDS[name] : undefined;
+  const cmd: Command | FileCommand | undefined = name
+    ? COMMANDS[name] ?? FILE_COMMANDS[name]
+    : undefined;
   if (!cmd) {
     if (!name || name === "--help" || name === "-h" || name === "help") {
       console.log(adminHelp());
@@ -952,6 +1042,20 @@ export async function adminMain(argv: string[]): Promise<number> {
     { store: storeArg },
     specs,
   ).store;
+  if (isFileCommand(cmd)) {
+    if (storeUrl !== "sqlite:") {
+      throw new UsageError(
+        `${name} works on the embedded store in the data directory (--store sqlite:); a ` +
+          "MongoDB store is backed up and restored with mongodump / mongorestore, and each " +
+          "node's data directory (ca/, tls/, cloud-secret.key) copied beside it",
+      );
+    }
+    // A BackupError is the operator's message as it is: "error: …", exit 1.
+    const result = await cmd.files(args, dataDir);
+    if (json) console.log(JSON.stringify(result, null, 2));
+    else printHuman(result);
+    return 0;
+  }
   const raw = await openStore(storeUrl, dataDir);
   // What the CLI revokes raises the same events as the API (credential.revoked, …).
   const store = withAuditEvents(

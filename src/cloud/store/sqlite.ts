@@ -166,7 +166,8 @@ function migrate(db: DatabaseSync, path: string, onUpgrade?: UpgradeListener): v
     if (current > MIGRATIONS.length) {
       throw new Error(
         `store database ${path} has schema version ${current}, but this build knows only up ` +
-          `to version ${MIGRATIONS.length}; run a newer Nanodems Connector or restore a backup`,
+          `to version ${MIGRATIONS.length}; run a newer Nanodems Connector or restore a backup ` +
+          "made by this one (connector cloud admin restore)",
       );
     }
     // A new file (version 0) is created at once; an existing one may take a while (an index
