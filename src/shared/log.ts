@@ -8,7 +8,7 @@
 import pino from "pino";
 import { clipDeep } from "./clip.ts";
 import { LogSink } from "./log_sink.ts";
-import { osMessage } from "./os_error.ts";
+import { LogFile } from "./log_file.ts";
 
 /** The longest string a log line carries per field (longer ones are cut with a marker). */
 export const LOG_CLIP_CHARS = 1024;
@@ -73,32 +73,12 @@ export function formatPlain(line: string): string {
   return `${t} ${lvl} ${msg ?? ""}${parts.length ? " " + parts.join(" ") : ""}\n`;
 }
 
-/** A log file is moved aside to `<file>.1` when it is larger than this at start. */
-export const LOG_FILE_ROTATE_BYTES = 10 << 20;
-
-/**
- * Opens a log file for appending (creating its directory), first moving a file larger than
- * LOG_FILE_ROTATE_BYTES to `<file>.1` — for a Windows service, which has no stderr.
- */
-export function openLogFile(path: string): Deno.FsFile {
-  try {
-    const dir = path.replace(/[\\/][^\\/]*$/, "");
-    if (dir && dir !== path) Deno.mkdirSync(dir, { recursive: true });
-    try {
-      if (Deno.statSync(path).size > LOG_FILE_ROTATE_BYTES) Deno.renameSync(path, `${path}.1`);
-    } catch { /* no file yet */ }
-    return Deno.openSync(path, { append: true, create: true });
-  } catch (e) {
-    throw new Error(`cannot open the log file ${path}: ${osMessage(e)}`, { cause: e });
-  }
-}
-
 /** Creates the root logger of a role, writing to stderr (or to `file` when given). */
 export function createLogger(
   opts: { role: string; level?: LogLevel; format?: LogFormat; file?: string },
 ): Logger {
   const format = opts.format ?? "plain";
-  const out = opts.file ? openLogFile(opts.file) : Deno.stderr;
+  const out = opts.file ? LogFile.open(opts.file) : Deno.stderr;
   // A log that cannot be written (a full disk under --log-file) never stops the program.
   const sink = new LogSink(out, (lost, reason) => {
     const line = JSON.stringify({

@@ -1,7 +1,9 @@
 /**
  * The launchd daemon of the agent on macOS (`/Library/LaunchDaemons/com.nanodems.agent.plist`):
- * started at boot, kept alive (relaunched after a crash, at most every 5 s), stdout and stderr
- * appended to /Library/Logs/Nanodems/agent.log.
+ * started at boot, kept alive (relaunched after a crash, at most every 5 s), logging to
+ * /Library/Logs/Nanodems/agent.log with `--log-file` (moved to `agent.log.1` past 10 MiB while it
+ * runs: launchd never rotates), where launchd also appends stdout and stderr (what comes before
+ * the log is open, or a crash's last words).
  * @module
  */
 import { LAUNCHD_LABEL } from "./paths.ts";
@@ -12,7 +14,7 @@ function xml(text: string): string {
 
 /** The plist text for an executable, a state directory and a log file. */
 export function launchdPlist(o: { exec: string; state: string; logFile: string }): string {
-  const args = [o.exec, "run", "--state", o.state]
+  const args = [o.exec, "run", "--state", o.state, "--log-file", o.logFile]
     .map((a) => `    <string>${xml(a)}</string>`);
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',

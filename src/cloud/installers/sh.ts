@@ -149,7 +149,10 @@ if [ "$MANAGER" = none ]; then
       done
     fi
   fi
-  nohup "$BIN" run --state "$STATE_DIR" >>"$STATE_DIR/agent.log" 2>&1 </dev/null &
+  # --log-file keeps the log bounded (agent.log.1 past 10 MiB); the redirect catches what comes
+  # before the log is open, or a crash's last words.
+  nohup "$BIN" run --state "$STATE_DIR" --log-file "$STATE_DIR/agent.log" \
+    >>"$STATE_DIR/agent.log" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
   say "started the agent in the background (pid $!); NC_SERVICE_MANAGER=none: it will NOT start at boot"
   LOGS="$STATE_DIR/agent.log"

@@ -30,6 +30,8 @@ Deno.test("launchd plist: label, arguments, KeepAlive, logs — as plistlib read
       "run",
       "--state",
       "/Library/Application Support/Nanodems/Agent",
+      "--log-file",
+      "/Library/Logs/Nanodems/agent.log",
     ],
     RunAtLoad: true,
     KeepAlive: true,
