@@ -293,6 +293,7 @@ export async function startCloud(
       origins: config.proxyDomain
         ? { domain: config.proxyDomain, signer: await OriginSigner.create(secret) }
         : undefined,
+      publicUrl,
     },
     cloudBase: () => publicUrl(),
     liveView: { hub: liveHub, secrets },

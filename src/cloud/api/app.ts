@@ -212,7 +212,7 @@ export function createApp(d: AppDeps): Hono<Env> {
 
   const remote = (c: unknown) => clientOf(d, c as Context<Env>);
   const signIn = createSignIn({ store: d.store, clock: d.clock });
-  app.route("/", loginPage({ signIn, remote }));
+  app.route("/", loginPage({ signIn, remote, publicUrl: d.publicUrl }));
   app.route("/", inviteRoutes({ store: d.store, clock: d.clock }));
   const uiDeps = {
     store: d.store,
@@ -223,7 +223,10 @@ export function createApp(d: AppDeps): Hono<Env> {
     agentCaPin: () => d.pki.agentCerts.renewalsPin,
   };
   app.route("/", uiRoutes(uiDeps));
-  app.route("/api/auth", sessionRoutes({ store: d.store, clock: d.clock, remote, signIn }));
+  app.route(
+    "/api/auth",
+    sessionRoutes({ store: d.store, clock: d.clock, remote, signIn, publicUrl: d.publicUrl }),
+  );
   app.route("/api/account/tokens", tokenRoutes(d.store));
   app.route(
     "/api",

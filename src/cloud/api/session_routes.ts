@@ -5,7 +5,8 @@
  * in `X-CSRF-Token` on every state change. `POST /api/auth/logout`, `GET /api/auth/me`.
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { reachedOverHttps } from "./browser_scheme.ts";
 import { announceChange } from "../watcher.ts";
 import { AppError } from "../../shared/errors.ts";
 import { encodeBase64Url } from "../../shared/encoding.ts";
@@ -158,14 +159,24 @@ export function createSignIn(d: {
   };
 }
 
-/** Whether the browser reached the cloud over TLS (directly or through a proxy). */
-export function isSecureRequest(url: string, forwardedProto: string | undefined): boolean {
-  return new URL(url).protocol === "https:" || forwardedProto === "https";
+/** Whether the browser reached the cloud over https (browser_scheme.ts). */
+export function isSecureRequest(c: Context, publicUrl: string): boolean {
+  return reachedOverHttps({
+    host: c.req.header("host"),
+    forwardedProto: c.req.header("x-forwarded-proto"),
+    encrypted: new URL(c.req.url).protocol === "https:",
+  }, publicUrl);
 }
 
 /** The routes under /api/auth. */
 export function sessionRoutes(
-  d: { store: Store; clock: Clock; remote: (c: unknown) => string; signIn: SignIn },
+  d: {
+    store: Store;
+    clock: Clock;
+    remote: (c: unknown) => string;
+    signIn: SignIn;
+    publicUrl: () => string;
+  },
 ): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
 
@@ -175,7 +186,7 @@ export function sessionRoutes(
       body.email,
       body.password,
       d.remote(c),
-      isSecureRequest(c.req.url, c.req.header("x-forwarded-proto")),
+      isSecureRequest(c, d.publicUrl()),
     );
     c.header("set-cookie", done.setCookie);
     return c.json({ user: done.user, csrfToken: done.csrfToken, expiresAt: done.expiresAt });

@@ -85,7 +85,9 @@ function Page(props: { next: string; error?: string; email?: string; notice?: st
 }
 
 /** The sign-in routes. */
-export function loginPage(d: { signIn: SignIn; remote: (c: unknown) => string }): Hono {
+export function loginPage(
+  d: { signIn: SignIn; remote: (c: unknown) => string; publicUrl: () => string },
+): Hono {
   const app = new Hono();
   app.get(
     "/login",
@@ -125,7 +127,7 @@ export function loginPage(d: { signIn: SignIn; remote: (c: unknown) => string })
         email,
         password,
         d.remote(c),
-        isSecureRequest(c.req.url, c.req.header("x-forwarded-proto")),
+        isSecureRequest(c, d.publicUrl()),
       );
       c.header("set-cookie", done.setCookie);
       return c.redirect(next, 303);

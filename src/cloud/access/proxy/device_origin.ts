@@ -36,6 +36,7 @@ import {
   type OriginSigner,
   principalOf,
 } from "./origin.ts";
+import { nodeRequestOverHttps } from "../../api/browser_scheme.ts";
 
 /** A same-origin relative path to continue at, or "/". */
 function safePath(next: string | null): string {
@@ -158,8 +159,7 @@ export async function serveOrigin(
           "This link has expired or was already used; open the device again from its site page.",
         );
       }
-      const secure = (req.socket as { encrypted?: boolean }).encrypted ||
-        req.headers["x-forwarded-proto"] === "https";
+      const secure = nodeRequestOverHttps(req, cloudBase(), origins.domain);
       const value = await origins.signer.sign("cookie", {
         handle,
         exp: now + DEVICE_COOKIE_TTL_MS,

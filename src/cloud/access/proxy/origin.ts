@@ -16,6 +16,7 @@ import { decodeBase64Url, encodeBase64Url, encodeHex } from "../../../shared/enc
 import type { CloudSecret } from "../../tenancy/cloud_secret.ts";
 import type { Principal } from "../../tenancy/auth.ts";
 import type { Store } from "../../store/store.ts";
+import { nodeRequestOverHttps } from "../../api/browser_scheme.ts";
 
 /** The device origin's cookie. */
 export const DEVICE_COOKIE = "nc_dev";
@@ -171,13 +172,13 @@ export function deviceOriginUrl(
   req: { headers: Record<string, string | string[] | undefined>; socket: unknown },
   domain: string,
   handle: string,
+  publicUrl: string,
 ): string | null {
   const label = handleToLabel(handle);
   if (!label) return null;
   const host = String(req.headers.host ?? "");
   const port = /:(\d+)$/.exec(host)?.[1];
-  const secure = (req.socket as { encrypted?: boolean }).encrypted ||
-    req.headers["x-forwarded-proto"] === "https";
+  const secure = nodeRequestOverHttps(req, publicUrl, domain);
   return `${secure ? "https" : "http"}://${label}.${domain}${port ? `:${port}` : ""}`;
 }
 
@@ -186,14 +187,18 @@ export function deviceOriginUrl(
  * for this principal and handle, which the device origin exchanges for its own cookie.
  */
 export async function handOver(
-  d: { origins?: { domain: string; signer: OriginSigner }; clock: { now(): number } },
+  d: {
+    origins?: { domain: string; signer: OriginSigner };
+    clock: { now(): number };
+    publicUrl: () => string;
+  },
   req: { headers: Record<string, string | string[] | undefined>; socket: unknown },
   principal: Principal,
   handle: string,
   devicePath: string,
 ): Promise<string | null> {
   if (!d.origins) return null;
-  const base = deviceOriginUrl(req, d.origins.domain, handle);
+  const base = deviceOriginUrl(req, d.origins.domain, handle, d.publicUrl());
   if (!base) return null;
   const grant = await d.origins.signer.sign("grant", {
     handle,

@@ -46,6 +46,7 @@ import { handOver, type OriginSigner } from "./origin.ts";
 import { SECURITY_HEADERS } from "../../api/middleware/security_headers.ts";
 import { logStoreFailure } from "../../store/outage.ts";
 import { deadlinesOf } from "../../../shared/deadlines.ts";
+import { nodeRequestOverHttps } from "../../api/browser_scheme.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
@@ -56,6 +57,8 @@ export interface ProxyDeps extends RouteDeps {
   login?: DeviceLogin;
   /** Per-handle origins (`--proxy-domain`); absent: path-prefix mode only. */
   origins?: { domain: string; signer: OriginSigner };
+  /** The cloud's `--public-url` (which scheme the browser used: browser_scheme.ts). */
+  publicUrl: () => string;
 }
 
 /** The largest HTML/CSS body the proxy buffers to rewrite; larger ones pass untouched. */
@@ -75,10 +78,9 @@ export function rawPairs(req: ProxyRequest): [string, string][] {
   return out;
 }
 
-/** The cloud's origin as this browser reached it. */
-export function cloudOrigin(req: ProxyRequest): string {
-  const tlsSocket = (req.socket as { encrypted?: boolean }).encrypted;
-  const proto = tlsSocket || req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
+/** The cloud's origin as this browser reached it (`publicUrl`: see browser_scheme.ts). */
+export function cloudOrigin(req: ProxyRequest, publicUrl: string): string {
+  const proto = nodeRequestOverHttps(req, publicUrl) ? "https" : "http";
   return `${proto}://${req.headers.host ?? "localhost"}`;
 }
 
@@ -459,7 +461,7 @@ export async function exchange(
       const headers = requestHeadersToDevice(raw, {
         device,
         prefix,
-        cloudOrigin: cloudOrigin(req),
+        cloudOrigin: cloudOrigin(req, d.publicUrl()),
       });
       if (hasBody) {
         if (req.headers["content-length"] !== undefined) {
@@ -501,7 +503,7 @@ export async function exchange(
         const headers = requestHeadersToDevice(raw, {
           device,
           prefix,
-          cloudOrigin: cloudOrigin(req),
+          cloudOrigin: cloudOrigin(req, d.publicUrl()),
         });
         headers.push(["Authorization", value]);
         await writeRequestHead(dc.conn, method, x.devicePath, headers);

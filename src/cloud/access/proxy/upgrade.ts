@@ -108,7 +108,7 @@ export async function upgradeTo(
       const headers = requestHeadersToDevice(x.raw, {
         device,
         prefix: x.prefix,
-        cloudOrigin: cloudOrigin(req),
+        cloudOrigin: cloudOrigin(req, d.publicUrl()),
         upgrade: true,
       });
       const auth = authorization ??

@@ -32,6 +32,7 @@ Deno.test("sign-in form: a post from another site's page is refused", async () =
       return Promise.reject(new Error("not reached"));
     },
     remote: () => "127.0.0.1",
+    publicUrl: () => "http://cloud.example",
   });
   const res = await app.request("http://cloud.example/login", {
     method: "POST",
