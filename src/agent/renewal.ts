@@ -7,7 +7,10 @@
  * reconnect and replaces the old one once it has connected; a renewed pair that has connected is
  * promoted at that Welcome. The policy also carries the CA bundle to trust (a rotation), which is
  * written to `ca.pem`. Before two thirds of the life it waits (re-checking at least every
- * 6 h); a refusal or no answer is retried later, never in a loop.
+ * 6 h); a refusal or no answer is retried later, never in a loop. A renewed pair or CA bundle
+ * that cannot be written (a full disk) is asked for again after 10 s, then twice as long each
+ * time up to an hour, within the same session: a session lasts weeks, and a certificate whose
+ * renewal was dropped would expire under it and leave the site unreachable until re-enrolled.
  * @module
  */
 import { certFacts, keyMatchesCert, splitPemCerts } from "../shared/crypto/cert_reader.ts";
@@ -16,6 +19,7 @@ import type { Logger } from "../shared/log.ts";
 import type { AgentMessage, CertificatePolicy, RenewResult } from "../shared/protocol/control.ts";
 import { join } from "node:path";
 import { writeSecretFile } from "../shared/crypto/files.ts";
+import { osMessage } from "../shared/os_error.ts";
 import type { AgentState } from "./state.ts";
 import { promotePair, saveNextPair } from "./cert_files.ts";
 
@@ -26,6 +30,8 @@ const MAX_WAIT_MS = 6 * HOUR_MS;
 const ANSWER_MS = 60_000;
 /** Wait after a refused or unanswered renewal. */
 const RETRY_MS = HOUR_MS;
+/** The first wait after a renewal whose result could not be written (then doubled, to RETRY_MS). */
+export const WRITE_RETRY_FIRST_MS = 10_000;
 
 /**
  * The certificate toolkit, loaded when a certificate is made or checked (a renewal), not for
@@ -53,6 +59,9 @@ export class CertRenewer {
   #inflight: { keyPem: string; state: AgentState; send: (m: AgentMessage) => void } | null = null;
   /** Set once a renewed pair is on disk, until a session connects with it. */
   #renewed = false;
+  /** The retry after a failed write, and the wait before the next one (0: none failed). */
+  #writeRetry: ReturnType<typeof setTimeout> | undefined;
+  #writeWait = 0;
 
   /** A renewer writing into `stateDir`. */
   constructor(o: { stateDir: string; log: Logger; clock: Clock }) {
@@ -88,7 +97,13 @@ export class CertRenewer {
     const bundle = splitPemCerts(p.caCertificates);
     if (bundle.length && bundle.join("") !== splitPemCerts(state.caPem).join("")) {
       // It came over the control stream, whose server chained to the CAs this agent trusts.
-      await writeSecretFile(join(this.#o.stateDir, "ca.pem"), bundle.join(""));
+      try {
+        await writeSecretFile(join(this.#o.stateDir, "ca.pem"), bundle.join(""));
+      } catch (e) {
+        this.#writeFailed("the trusted agent CAs", e, () => this.policy(p, state, send));
+        return;
+      }
+      this.#writeWait = 0;
       state.caPem = bundle.join("");
       this.#o.log.info({ cas: bundle.length }, "trusted agent CAs updated");
     }
@@ -124,7 +139,17 @@ export class CertRenewer {
       log.error("the renewed certificate does not match this agent or its CA; keeping the old one");
       return;
     }
-    await saveNextPair(stateDir, { keyPem: pending.keyPem, certPem: r.certificate });
+    try {
+      await saveNextPair(stateDir, { keyPem: pending.keyPem, certPem: r.certificate });
+    } catch (e) {
+      this.#writeFailed(
+        "the renewed certificate",
+        e,
+        () => this.#request(pending.state, pending.send, true),
+      );
+      return;
+    }
+    this.#writeWait = 0;
     this.#renewed = true;
     log.info(
       { serial: info.serialHex, notAfter: info.notAfter.toISOString() },
@@ -132,11 +157,32 @@ export class CertRenewer {
     );
   }
 
-  /** The session ended: forget its timer and any unanswered request. */
+  /** The session ended: forget its timers and any unanswered request. */
   end(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#writeRetry);
+    this.#writeRetry = undefined;
     this.#inflight = null;
+  }
+
+  /** Logs a write that failed and runs `again` later (see the module comment). */
+  #writeFailed(what: string, e: unknown, again: () => Promise<void>): void {
+    this.#writeWait = Math.min(
+      this.#writeWait ? this.#writeWait * 2 : WRITE_RETRY_FIRST_MS,
+      RETRY_MS,
+    );
+    this.#o.log.error(
+      { err: osMessage(e), retryInS: this.#writeWait / 1000 },
+      `${what} cannot be saved in the state directory (is its disk full?); asking again later`,
+    );
+    clearTimeout(this.#writeRetry);
+    this.#writeRetry = setTimeout(() => {
+      this.#writeRetry = undefined;
+      again().catch((err) =>
+        this.#o.log.error({ err: (err as Error).message }, "certificate renewal failed")
+      );
+    }, this.#writeWait);
   }
 
   #plan(state: AgentState, renewNow: boolean, send: (m: AgentMessage) => void): void {

@@ -3,11 +3,12 @@
  * their next connection with no site visit; an agent killed with SIGKILL at any point of
  * writing or promoting its renewed pair starts again on a consistent pair (old or new); an agent
  * whose certificate expired while it was offline is refused by TLS and logs the re-enroll line
- * once.
+ * once; a renewed pair that cannot be saved (a full disk) is asked for again in the same session.
  * Time is moved with the cloud's test-only clock offset file (see cert_renewal_test.ts).
  */
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { type Proc, Stack } from "../_fixtures/stack.ts";
+import { Proc, Stack } from "../_fixtures/stack.ts";
+import { fullDiskAt } from "../_fixtures/full_disk.ts";
 import { certInfo, createCsr, keyMatchesCert, signClientCsr } from "../../src/shared/crypto/pki.ts";
 import { loadPair } from "../../src/agent/cert_files.ts";
 
@@ -154,6 +155,53 @@ Deno.test("an agent whose certificate expired while offline is refused at the TL
     // The token goes in a file, never on a command line others can read in the process list.
     assert(String(line.command).includes("--token-file "), line.command);
     assert(!/--token /.test(String(line.command)), line.command);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("a renewed certificate that cannot be saved (a full disk) is asked for again in the same session", async () => {
+  const stack = await Stack.start({ cloudArgs: ["--agent-cert-days", "825"] });
+  try {
+    const q = await stack.quickstart([22]);
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    // The agent's disk is full: no file of its may grow past 300 bytes (a certificate is ~700).
+    const agent = new Proc(
+      ["agent", "run", "--state", e.state, "--log-format", "json"],
+      {},
+      fullDiskAt(300),
+    );
+    stack.agents.push(agent);
+    await agent.waitFor(/"control stream up"/);
+
+    // The cloud now issues 30-day certificates: the agent renews at once, and cannot save it.
+    await stack.cloud.stop();
+    stack.cloudArgs = [];
+    await stack.startCloud();
+    await agent.waitFor(/"the renewed certificate cannot be saved in the state directory/, 45_000);
+    const line = JSON.parse(
+      agent.lines.find((l) => /renewed certificate cannot be saved/.test(l))!,
+    );
+    assertEquals(line.retryInS, 10);
+    assert(/File too large|too large/i.test(line.err), line.err);
+    const ups = agent.count(/"control stream up"/);
+
+    // Space is freed; without a reconnect, the agent asks again and keeps the new pair.
+    const lift = await new Deno.Command("prlimit", {
+      args: ["--pid", String(agent.child.pid), "--fsize=unlimited:unlimited"],
+    }).output();
+    assertEquals(lift.code, 0, new TextDecoder().decode(lift.stderr));
+    await agent.waitFor(
+      /"certificate renewed; the new one is used from the next connection"/,
+      45_000,
+    );
+    assertEquals(agent.count(/"control stream up"/), ups, "renewed in the same session");
+    const pem = await Deno.readTextFile(`${e.state}/agent.next.pem`);
+    const renewed = certInfo(pem);
+    const days = (renewed.notAfter.getTime() - renewed.notBefore.getTime()) / DAY;
+    assert(days > 29.9 && days < 30.1, `a 30-day certificate, got ${days}`);
+    assert(await keyMatchesCert(await Deno.readTextFile(`${e.state}/agent.next.key`), pem));
   } finally {
     await stack.stop();
   }
