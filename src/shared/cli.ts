@@ -79,7 +79,9 @@ export function validateConfig<T extends z.ZodType>(
     const field = String(i.path[0] ?? "");
     const s = specs[field];
     const where = s ? `--${kebab(field)}${s.env ? ` / ${s.env}` : ""}` : field;
-    return `  ${where}: ${i.message}`;
+    // A flag left out is "required", not zod's "expected string, received undefined".
+    const missing = i.code === "invalid_type" && i.path.length === 1 && values[field] === undefined;
+    return `  ${where}: ${missing ? "required (see --help)" : i.message}`;
   });
   throw new UsageError(`invalid configuration:\n${lines.join("\n")}`);
 }

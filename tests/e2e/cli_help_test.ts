@@ -62,3 +62,17 @@ Deno.test("a data directory that cannot be created names the setting to change",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a required flag left out says it is required, naming the flag", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-required-" });
+  try {
+    for (const [cmd, flag] of [[["tenant", "create"], "--name"], [["backup"], "--out"]]) {
+      const r = await run(["cloud", "admin", ...cmd as string[], "--data-dir", `${dir}/data`]);
+      assertEquals(r.code, 2, r.stderr);
+      assertStringIncludes(r.stderr, `${flag}: required (see --help)`);
+      assert(!r.stderr.includes("received undefined"), r.stderr);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
