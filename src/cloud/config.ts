@@ -219,7 +219,7 @@ export const cloudOptions: Record<string, OptionSpec> = {
     env: "NC_TRUSTED_PROXIES",
     arg: "CIDRS",
     help:
-      "Reverse proxies and load balancers whose X-Forwarded-For (HTTP) and PROXY protocol header (HTTP and RTSP) are believed, comma-separated CIDRs (set it behind one: sign-in limits and audit then count clients, not the balancer)",
+      "Reverse proxies and load balancers whose X-Forwarded-For (HTTP) and PROXY protocol header (HTTP and RTSP) are believed, comma-separated CIDRs (set it behind one: sign-in limits and audit then count clients, not the balancer; on the data port such an address may hold 1024 connections before their tickets, not 64)",
   },
   rtsp: {
     type: "string",

@@ -115,6 +115,8 @@ async function world(opts: {
   streamsPerConn?: number;
   authTimeoutMs?: number;
   maxUnauthenticatedPerSource?: number;
+  trustedSource?: (ip: string) => boolean;
+  maxUnauthenticatedPerTrustedSource?: number;
   openProbeMs?: number;
   ticketTtlMs?: number;
   redialMs?: number;
@@ -139,6 +141,8 @@ async function world(opts: {
     log,
     authTimeoutMs: opts.authTimeoutMs,
     maxUnauthenticatedPerSource: opts.maxUnauthenticatedPerSource,
+    trustedSource: opts.trustedSource,
+    maxUnauthenticatedPerTrustedSource: opts.maxUnauthenticatedPerTrustedSource,
   });
   const devices = [
     device(echo),
@@ -802,6 +806,35 @@ Deno.test("finding 7: a silent connection to the data port is closed at the boun
     many.forEach((c) => c.close());
     await until("all released", () => w.data.unauthenticated === 0, 15_000, 20);
     await until("no socket left on the data port", () => w.dataPeers().length === 0, 15_000, 20);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a balancer in --trusted-proxies may hold more unauthenticated connections than one site", async () => {
+  // Every agent behind a TCP balancer arrives from its address: the per-source cap would refuse
+  // most of a fleet reconnecting at once. Here the balancer is 127.0.0.1 (cap 6, others 2).
+  const w = await world({
+    authTimeoutMs: 5_000,
+    maxUnauthenticatedPerSource: 2,
+    trustedSource: (ip) => ip === "127.0.0.1",
+    maxUnauthenticatedPerTrustedSource: 6,
+  });
+  try {
+    const many = await Promise.all(
+      Array.from({ length: 10 }, () => Deno.connect({ hostname: "127.0.0.1", port: w.data.port })),
+    );
+    await until(
+      "six held (more than one site's two)",
+      () => w.data.unauthenticated === 6,
+      15_000,
+      20,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assertEquals(w.data.unauthenticated, 6, "never more than the balancer's cap");
+    for (const end of await Promise.all(many.map(endOf))) assertEquals(end, null);
+    many.forEach((c) => c.close());
+    await until("all released", () => w.data.unauthenticated === 0, 15_000, 20);
   } finally {
     await w.close();
   }

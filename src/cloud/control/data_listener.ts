@@ -35,6 +35,12 @@ export const AUTH_TIMEOUT_MS = 10_000;
  * slow to read their tickets (16 refused some in the bench's crowd; agents retry a refusal).
  */
 export const MAX_UNAUTHENTICATED_PER_SOURCE = 64;
+/**
+ * The cap for an address in `--trusted-proxies`: a TCP balancer in front of the data port that
+ * hides the agents' addresses brings every agent through its own, and a node restart brings them
+ * all at once — 64 would refuse most of a fleet's dials at the moment it reconnects.
+ */
+export const MAX_UNAUTHENTICATED_PER_TRUSTED_SOURCE = 1024;
 
 /** A running data listener. */
 export interface DataListener {
@@ -70,9 +76,14 @@ export function startDataListener(opts: {
   log: Logger;
   authTimeoutMs?: number;
   maxUnauthenticatedPerSource?: number;
+  /** Whether an address is a balancer in `--trusted-proxies` (then the trusted cap applies). */
+  trustedSource?: (ip: string) => boolean;
+  maxUnauthenticatedPerTrustedSource?: number;
 }): Promise<DataListener> {
   const authTimeoutMs = opts.authTimeoutMs ?? AUTH_TIMEOUT_MS;
   const perSource = opts.maxUnauthenticatedPerSource ?? MAX_UNAUTHENTICATED_PER_SOURCE;
+  const perTrusted = opts.maxUnauthenticatedPerTrustedSource ??
+    MAX_UNAUTHENTICATED_PER_TRUSTED_SOURCE;
   const listen = (pair: { certPem: string; keyPem: string }, port: number) => {
     const l = Deno.listenTls({
       hostname: opts.listen.hostname,
@@ -117,7 +128,7 @@ export function startDataListener(opts: {
     const remote = conn.remoteAddr as Deno.NetAddr;
     const source = remote.hostname;
     const count = bySource.get(source) ?? 0;
-    if (count >= perSource) {
+    if (count >= (opts.trustedSource?.(source) ? perTrusted : perSource)) {
       opts.log.debug({ remote: source }, "data connection refused: too many unauthenticated");
       kill(conn);
       return;
