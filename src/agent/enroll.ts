@@ -25,6 +25,7 @@ import { join as joinPath } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
 import { type AgentState, loadState, saveState } from "./state.ts";
+import { clockSkew, skewProblem } from "./clock_skew.ts";
 
 /** Why enrollment failed, in words for the technician. */
 export class EnrollError extends Error {
@@ -59,7 +60,11 @@ export function checkCloudUrl(text: string): URL {
   throw new UsageError(`--cloud: expected an http(s) URL, got "${text}"`);
 }
 
-async function call(url: URL, init?: RequestInit): Promise<unknown> {
+/** The body of the cloud's answer (JSON) and its `Date` header. */
+async function call(
+  url: URL,
+  init?: RequestInit,
+): Promise<{ body: Record<string, unknown>; date: string | null }> {
   let res: Response;
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
@@ -76,7 +81,7 @@ async function call(url: URL, init?: RequestInit): Promise<unknown> {
       `the cloud refused: ${res.status} ${String(body.message ?? text.slice(0, 200))}`,
     );
   }
-  return body;
+  return { body, date: res.headers.get("date") };
 }
 
 /** Enrolls this machine; returns the stored state. */
@@ -158,10 +163,13 @@ export async function obtainIdentity(o: {
 }): Promise<AgentState> {
   const { url, pins, say } = o;
   say(`checking the cloud at ${url.origin} against the pinned CA`);
-  const ca = await call(new URL("/api/agents/ca", url)) as {
-    caCertificate?: string;
-    caCertificates?: string;
-  };
+  const answer = await call(new URL("/api/agents/ca", url));
+  const ca = answer.body as { caCertificate?: string; caCertificates?: string; time?: string };
+  // Before anything is sent: a clock the cloud's certificates cannot be valid by (clock_skew.ts;
+  // the cloud's own time, or its Date header from a cloud older than that field).
+  const now = Date.now();
+  const problem = skewProblem(clockSkew(ca.time ?? answer.date, now), now);
+  if (problem) throw new EnrollError(`${problem}; nothing was sent and the token is unused`);
   if (typeof ca.caCertificate !== "string") {
     throw new EnrollError("the cloud sent no CA certificate");
   }
@@ -196,7 +204,7 @@ export async function obtainIdentity(o: {
     }
   }
   const csr = await createCsr({ keyPem, commonName: "enrolling-agent" });
-  const r = await call(new URL(o.path, url), {
+  const r = (await call(new URL(o.path, url), {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
@@ -206,7 +214,7 @@ export async function obtainIdentity(o: {
       os: `${Deno.build.os}/${Deno.build.arch}`,
       version: VERSION,
     }),
-  }) as Record<string, string>;
+  })).body as Record<string, string>;
   if (await spkiPin(r.caCertificate ?? "").catch(() => "") !== pin) {
     throw new EnrollError("the cloud answered with a CA that does not match the pin; refusing");
   }

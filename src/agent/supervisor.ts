@@ -23,6 +23,7 @@ import type { ProbeTarget } from "./discovery/probe.ts";
 import { CertRenewer } from "./renewal.ts";
 import { certFacts } from "../shared/crypto/cert_reader.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
+import { clockHint } from "./clock_skew.ts";
 import { ReachabilityMonitor } from "./reachability.ts";
 import { dialDevice } from "./dialer.ts";
 
@@ -77,6 +78,14 @@ export interface SuperviseOptions {
 /** The line an agent whose certificate expired logs (once), as the cloud words it. */
 export const CERT_EXPIRED = "certificate expired: re-enroll";
 
+/**
+ * A failure's reason without its numbers, to log a failure once rather than at every attempt
+ * (rustls counts the seconds in "not valid before … (172499 seconds in future)").
+ */
+function sameFailure(reason: string): string {
+  return reason.replace(/\d+/g, "#");
+}
+
 /** True when a session end or the agent's own certificate says the certificate has expired. */
 function certificateExpired(end: SessionEnd, certPem: string, now: number): boolean {
   if (end.reason.includes(CERT_EXPIRED)) return true;
@@ -107,6 +116,8 @@ export function supervise(o: SuperviseOptions): Supervisor {
   let stopping = false;
   let current: { close(): void; done: Promise<SessionEnd> } | null = null;
   let lastReason = "";
+  /** The last failure logged, numbers left out (see sameFailure). */
+  let lastFailure = "";
   let route: CloudRoute | null = null;
   let connectedSince: number | null = null;
   let agentState = o.state;
@@ -166,6 +177,7 @@ export function supervise(o: SuperviseOptions): Supervisor {
         expiredLogged = false;
         state = "connected";
         lastReason = "";
+        lastFailure = "";
         connectedSince = Date.now();
         backoff.reset();
         if (chosen.address) demoted.delete(routeKey({ ...chosen.address, port: chosen.port }));
@@ -216,16 +228,18 @@ export function supervise(o: SuperviseOptions): Supervisor {
         }
       } else if (state === "connected") {
         o.log.warn({ reason }, "control stream lost; reconnecting");
-      } else if (reason !== lastReason) {
+      } else if (sameFailure(reason) !== lastFailure) {
         const refused = end.code === 7;
-        o.log[refused ? "error" : "warn"](
+        const clock = clockHint(reason, Date.now());
+        o.log[refused || clock ? "error" : "warn"](
           { reason },
           refused
             ? "control stream refused by the cloud; re-enroll with a fresh installer if this agent was revoked"
-            : "control stream cannot connect; retrying",
+            : clock ?? "control stream cannot connect; retrying",
         );
       }
       lastReason = reason;
+      lastFailure = sameFailure(reason);
       state = "disconnected";
       o.onLink?.(false, end.reason);
       const delay = backoff.next();

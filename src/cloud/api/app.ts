@@ -152,6 +152,9 @@ export function createApp(d: AppDeps): Hono<Env> {
         // Every agent CA trusted now (two during a rotation); an enrolling agent keeps the ones
         // its token pins.
         caCertificates: d.pki.agentTrustPem,
+        // The clock certificates are issued by: an enrolling agent checks its own against it
+        // before it sends its token (agent/clock_skew.ts).
+        time: new Date(d.clock.now()).toISOString(),
       }),
   );
   app.post("/api/agents/enroll", async (c) => {
