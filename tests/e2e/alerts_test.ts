@@ -386,8 +386,22 @@ Deno.test("webhooks: a receiver failing 3 times gets the event once after 4 atte
       await dead.close();
     }
 
-    // At most 20 webhooks per tenant.
-    for (let i = 0; i < 20; i++) await addWebhook(stack, q, `${rx.url}/${i}`, ["device.up"]);
+    // At most 20 webhooks per tenant, also for creates sent at once (the cap was a look, then a
+    // create: 18 + 10 at once made 28).
+    for (let i = 0; i < 18; i++) await addWebhook(stack, q, `${rx.url}/${i}`, ["device.up"]);
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        api(stack, "POST", "/api/webhooks", q.apiToken, {
+          url: `${rx.url}/burst-${i}`,
+          events: ["device.up"],
+        })),
+    );
+    assertEquals(burst.filter((r) => r.status === 201).length, 2);
+    for (const r of burst.filter((r) => r.status !== 201)) {
+      assertEquals([r.status, r.json.error], [409, "conflict"]);
+    }
+    const listed = await api(stack, "GET", "/api/webhooks", q.apiToken);
+    assertEquals((listed.json.items as unknown[]).length, 20);
     const over = await api(stack, "POST", "/api/webhooks", q.apiToken, {
       url: rx.url,
       events: ["device.up"],

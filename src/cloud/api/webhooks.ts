@@ -79,25 +79,28 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
   app.post("/webhooks", async (c) => {
     const p = c.get("principal");
     const body = await jsonBody(c, webhookBody);
-    if ((await d.store.listWebhooks(p.tenantId)).length >= MAX_WEBHOOKS_PER_TENANT) {
-      throw new AppError(
+    const full = () =>
+      new AppError(
         "conflict",
         `a tenant has at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`,
       );
-    }
+    // A look first, so a full tenant is told before its URL is resolved; the store's create
+    // holds the cap for creates sent at once.
+    if ((await d.store.listWebhooks(p.tenantId)).length >= MAX_WEBHOOKS_PER_TENANT) throw full();
     try {
       await checkWebhookUrl(body.url, d.policy);
     } catch (e) {
       if (e instanceof WebhookUrlError) throw new AppError("bad_request", e.message);
       throw e;
     }
-    const w = await d.store.createWebhook({
+    const w = await d.store.createWebhookUnder({
       tenantId: p.tenantId,
       url: body.url,
       events: [...new Set(body.events)],
       secretSeed: WebhookSecrets.seed(),
       createdBy: p.actor,
-    });
+    }, MAX_WEBHOOKS_PER_TENANT);
+    if (!w) throw full();
     await d.store.appendAudit({
       tenantId: p.tenantId,
       actor: p.actor,

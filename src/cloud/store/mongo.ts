@@ -28,6 +28,7 @@ import type {
 import { type Db, type Document, type Filter, type InsertOneOptions, MongoClient } from "mongodb";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
+import { AppError } from "../../shared/errors.ts";
 import {
   AUDIT_PURGE_PAGE,
   auditLimit,
@@ -171,6 +172,9 @@ export async function openMongoStore(
 }
 
 /** The store over one MongoDB database. */
+/** How long the lock of a webhook create is held at most (a crashed holder's). */
+const WEBHOOK_LOCK_MS = 10_000;
+
 class MongoStore extends MongoBase implements Store {
   readonly #client: MongoClient;
   readonly #stats: MongoStats;
@@ -1302,6 +1306,32 @@ class MongoStore extends MongoBase implements Store {
 
   createWebhook(w: Omit<Webhook, "id" | "createdAt">) {
     return this.#alerts.createWebhook(w);
+  }
+
+  /**
+   * Counting and inserting are two operations here (no multi-document transactions), so they
+   * run under the tenant's lock: two creates racing at the cap see each other's insert. A holder
+   * that crashed frees the lock after 10 s; a create waits that long at most.
+   */
+  async createWebhookUnder(w: Omit<Webhook, "id" | "createdAt">, max: number) {
+    const name = `webhook-create:${w.tenantId}`;
+    const owner = newId("lk");
+    const deadline = Date.now() + WEBHOOK_LOCK_MS + 2_000;
+    while (!await this.acquireLock(name, owner, WEBHOOK_LOCK_MS)) {
+      if (Date.now() > deadline) {
+        throw new AppError(
+          "conflict",
+          "another webhook of this tenant is being created; try again",
+        );
+      }
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+    }
+    try {
+      if (await this.c(C.webhooks).countDocuments({ tenantId: w.tenantId }) >= max) return null;
+      return await this.#alerts.createWebhook(w);
+    } finally {
+      await this.releaseLock(name, owner);
+    }
   }
 
   listWebhooks(tenantId: string) {

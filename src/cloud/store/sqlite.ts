@@ -2327,6 +2327,10 @@ class SqliteStore implements Store {
     return this.#alerts.createWebhook(w);
   }
 
+  createWebhookUnder(w: Omit<Webhook, "id" | "createdAt">, max: number) {
+    return this.#alerts.createWebhookUnder(w, max);
+  }
+
   listWebhooks(tenantId: string) {
     return this.#alerts.listWebhooks(tenantId);
   }

@@ -360,6 +360,10 @@ export class SqliteAlerts implements AlertStore {
   }
 
   async createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook> {
+    return this.#insertWebhook(w);
+  }
+
+  #insertWebhook(w: Omit<Webhook, "id" | "createdAt">): Webhook {
     const hook: Webhook = { ...w, id: newId("wh"), createdAt: this.#clock.now() };
     this.#run(
       `INSERT INTO webhooks (id, tenant_id, url, events, secret_seed, created_at, created_by)
@@ -373,6 +377,17 @@ export class SqliteAlerts implements AlertStore {
       hook.createdBy,
     );
     return hook;
+  }
+
+  async createWebhookUnder(
+    w: Omit<Webhook, "id" | "createdAt">,
+    max: number,
+  ): Promise<Webhook | null> {
+    // One transaction: the count and the insert see the same rows (SQLite serializes writers).
+    const full = () =>
+      Number(this.#get("SELECT count(*) AS n FROM webhooks WHERE tenant_id = ?", w.tenantId)!.n) >=
+        max;
+    return this.#tx(() => full() ? null : this.#insertWebhook(w));
   }
 
   async listWebhooks(tenantId: string): Promise<Webhook[]> {

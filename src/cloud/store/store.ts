@@ -717,6 +717,11 @@ export interface Store extends AlertStore {
   /** Releases the lock only if `owner` holds it. */
   releaseLock(name: string, owner: string): Promise<void>;
   /**
+   * Creates a webhook (as AlertStore's `createWebhook`) unless its tenant has `max` already: null then, and nothing kept. Holds
+   * for creates racing on every node (two at 19 of 20 give one webhook and one null).
+   */
+  createWebhookUnder(w: Omit<Webhook, "id" | "createdAt">, max: number): Promise<Webhook | null>;
+  /**
    * Counts one hit on `key` in its fixed window of `windowMs` and returns the hits in it, this
    * one included: a key with no window, or one started `windowMs` or more ago (clock.now()),
    * starts a new window here with 1. Atomic across nodes: limits shared by every node (sign-in

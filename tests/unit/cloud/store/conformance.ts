@@ -2490,6 +2490,24 @@ export function storeConformance(
     },
   );
 
+  race(
+    "createWebhookUnder from both nodes at once: the cap holds, the rest refused",
+    async (s1, s2) => {
+      const w = await world(s1);
+      for (let i = 0; i < 3; i++) await s1.createWebhook(hook(w.a.id));
+      await s1.createWebhook(hook(w.b.id)); // another tenant's count nothing
+      const made = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? s1 : s2).createWebhookUnder(hook(w.a.id), 8)),
+      );
+      assert.equal(made.filter((h) => h !== null).length, 5, "up to the cap of 8");
+      const kept = await s1.listWebhooks(w.a.id);
+      assert.equal(kept.length, 8);
+      for (const h of made) if (h) assert.ok(kept.some((k) => k.id === h.id), "a kept one listed");
+      assert.equal(await s2.createWebhookUnder(hook(w.a.id), 8), null, "full");
+      assert.ok(await s2.createWebhookUnder(hook(w.b.id), 8), "the other tenant has room");
+    },
+  );
+
   race("claimDelivery from both nodes: each delivery claimed once", async (s1, s2) => {
     const w = await world(s1);
     const h = await s1.createWebhook(hook(w.a.id));
