@@ -223,11 +223,11 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
         schemaVersion: r.manifest.schemaVersion,
         counts: r.manifest.counts,
         ...(r.setAside ? { setAside: r.setAside } : {}),
-        next: `start the cloud on it: connector cloud --data-dir ${r.dataDir}`,
+        next: `start the cloud on it: ${commandHint("cloud", [], { "data-dir": r.dataDir })}`,
         note: `What changed after ${r.manifest.createdAt} is not in it: agents enrolled since ` +
           "enroll again, and agents, users and tokens revoked since are valid again — revoke " +
-          "them again. The cloud secret is in the data directory (cloud-secret.key): a cloud " +
-          "started with --secret-key-file needs it there.",
+          "them again. The cloud secret is restored as cloud-secret.key in the data directory; " +
+          "a cloud started with --secret-key-file reads another file: copy it there.",
       };
     },
   },

@@ -58,7 +58,7 @@ Deno.test("backup while serving, disk lost, restore: the agent reconnects and tu
     assertMatch(restored.stderr, /every checksum matches/);
     const r = JSON.parse(restored.stdout);
     assertEquals(r.backupOf, summary.createdAt);
-    assertMatch(r.next, /connector cloud --data-dir /);
+    assertMatch(r.next, /^start the cloud on it: .* cloud --data-dir \S+cloud$/);
     assertEquals((await Deno.stat(stack.dataDir)).mode! & 0o777, 0o700);
 
     // The cloud on the restored directory: the agent comes back by itself.
