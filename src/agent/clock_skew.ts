@@ -5,13 +5,16 @@
  * "not valid yet" (the cloud backdates them five minutes, no more) or as expired early. The
  * technician saw "the certificate the cloud issued does not chain to the pinned CA" — a message
  * that points at an attacker, not at the clock. Enrollment now compares the clocks before it
- * sends the token and says what is wrong.
+ * sends the token: behind, it stops and says so; far ahead, it warns and goes on.
  * @module
  */
 
 /** How far behind the cloud this clock may be: certificates are backdated 5 min (pki.ts). */
 export const BEHIND_TOLERANCE_MS = 4 * 60_000;
-/** How far ahead it may be: certificates would look expired, and be renewed, that much early. */
+/**
+ * How far ahead it may be before a warning: certificates then look expired, and are renewed,
+ * that much early — the agent still works, so this is not refused.
+ */
 export const AHEAD_TOLERANCE_MS = 24 * 3_600_000;
 
 /** This clock minus the cloud's (ms; positive: ahead), or null when `date` is not a date. */
@@ -31,19 +34,28 @@ export function humanSpan(ms: number): string {
 }
 
 /**
- * Why this clock cannot take the cloud's certificates (null when it can): `skew` from
- * {@linkcode clockSkew}, `localNow` this clock's time.
+ * Why this clock cannot take the cloud's certificates (null when it can): behind by more than
+ * the certificates' backdating. `skew` from {@linkcode clockSkew}, `localNow` this clock's time.
  */
 export function skewProblem(skew: number | null, localNow: number): string | null {
-  if (skew === null || (skew >= -BEHIND_TOLERANCE_MS && skew <= AHEAD_TOLERANCE_MS)) return null;
+  if (skew === null || skew >= -BEHIND_TOLERANCE_MS) return null;
+  return `${skewWords(skew, localNow)}: certificates the cloud issues now would not be valid ` +
+    "here yet. Set the clock right (turn on time synchronisation, NTP) and run the same command " +
+    "again";
+}
+
+/** A warning for a clock more than a day ahead (null otherwise): it works, but renews early. */
+export function skewWarning(skew: number | null, localNow: number): string | null {
+  if (skew === null || skew <= AHEAD_TOLERANCE_MS) return null;
+  return `warning: ${skewWords(skew, localNow)}: certificates will look expired, and be renewed, ` +
+    "that much early here; set the clock right (turn on time synchronisation, NTP)";
+}
+
+function skewWords(skew: number, localNow: number): string {
   const here = new Date(localNow).toISOString().replace(/\.\d+Z$/, "Z");
   const cloud = new Date(localNow - skew).toISOString().replace(/\.\d+Z$/, "Z");
-  const what = skew < 0
-    ? "certificates the cloud issues now would not be valid here yet"
-    : "certificates the cloud issues would look expired here long before they are";
   return `this machine's clock is ${humanSpan(skew)} ${skew < 0 ? "behind" : "ahead of"} the ` +
-    `cloud's (here ${here}, the cloud ${cloud}): ${what}. Set the clock right (turn on time ` +
-    "synchronisation, NTP) and run the same command again";
+    `cloud's (here ${here}, the cloud ${cloud})`;
 }
 
 /**

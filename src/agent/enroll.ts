@@ -25,7 +25,7 @@ import { join as joinPath } from "node:path";
 import { UsageError } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
 import { type AgentState, loadState, saveState } from "./state.ts";
-import { clockSkew, skewProblem } from "./clock_skew.ts";
+import { clockSkew, skewProblem, skewWarning } from "./clock_skew.ts";
 
 /** Why enrollment failed, in words for the technician. */
 export class EnrollError extends Error {
@@ -168,8 +168,11 @@ export async function obtainIdentity(o: {
   // Before anything is sent: a clock the cloud's certificates cannot be valid by (clock_skew.ts;
   // the cloud's own time, or its Date header from a cloud older than that field).
   const now = Date.now();
-  const problem = skewProblem(clockSkew(ca.time ?? answer.date, now), now);
+  const skew = clockSkew(ca.time ?? answer.date, now);
+  const problem = skewProblem(skew, now);
   if (problem) throw new EnrollError(`${problem}; nothing was sent and the token is unused`);
+  const warning = skewWarning(skew, now);
+  if (warning) say(warning);
   if (typeof ca.caCertificate !== "string") {
     throw new EnrollError("the cloud sent no CA certificate");
   }
