@@ -90,6 +90,13 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
     const extraNames = Object.keys(extraPorts);
     const devicePorts = [targets.bulk, targets.echo, targets.http, ...Object.values(extraPorts)];
     const q = await stack.quickstart(devicePorts, "Bench");
+    // The agent runs on an executable of its own, as on a site PC, where nothing else maps its
+    // pages: idle, it gives them back (agent/page_out.ts), which pages shared with the cloud's
+    // and the CLI's processes here could not be.
+    const own = await Deno.makeTempDir({ prefix: "nc-bench-agent-" });
+    cleanup.push(() => Deno.remove(own, { recursive: true }));
+    stack.agentExecutable = `${own}/deno`;
+    await Deno.copyFile(Deno.execPath(), stack.agentExecutable);
     const agent = await stack.agentFor(q);
     const handles = {
       bulk: q.device.handles[targets.bulk],

@@ -9,7 +9,8 @@
  *
  * So: after every change (a tunnel opened or moved bytes, the control link came or went), once
  * nothing has happened for a quiet period and no tunnel is open, run one full collection. An
- * agent that stays busy is never collected by this; an idle one once per quiet spell.
+ * agent that stays busy is never collected by this; an idle one once per quiet spell. Once the
+ * spell has lasted longer (30 s), the executable's pages it touched go back too (page_out.ts).
  * @module
  */
 import { setFlagsFromString } from "node:v8";
@@ -17,9 +18,14 @@ import { runInNewContext } from "node:vm";
 import type { Stats } from "./stats.ts";
 import type { Logger } from "../shared/log.ts";
 import { chunkPool } from "../shared/transport/buffer_pool.ts";
+import { type PagedOut, pageOutExecutable } from "./page_out.ts";
+
+const mib = (n: number) => Math.round(n / 104857.6) / 10;
 
 /** Quiet time (no tunnel, no byte, no link change) before the collection. */
 export const IDLE_TRIM_QUIET_MS = 5_000;
+/** Quiet time before the executable's pages are given back (page_out.ts). */
+export const IDLE_PAGE_OUT_QUIET_MS = 30_000;
 
 /** A running idle trimmer. */
 export interface IdleTrim {
@@ -27,6 +33,8 @@ export interface IdleTrim {
   bump(): void;
   /** Full collections run so far. */
   readonly collections: number;
+  /** Page-outs run so far. */
+  readonly pageOuts: number;
   /** Stops the timer. */
   stop(): void;
 }
@@ -58,8 +66,16 @@ export function startIdleTrim(opts: {
   stats: Stats;
   quietMs?: number;
   collect?: (() => void) | null;
+  /** Gives the executable's pages back (default page_out.ts; null: never). */
+  pageOut?: (() => PagedOut | string) | null;
+  pageOutQuietMs?: number;
   log?: Logger;
 }): IdleTrim {
+  const pageOut = opts.pageOut === undefined ? pageOutExecutable : opts.pageOut;
+  const pageOutQuietMs = opts.pageOutQuietMs ?? IDLE_PAGE_OUT_QUIET_MS;
+  let quietSince = Date.now();
+  let pagedOut = false;
+  let pageOuts = 0;
   const collect = opts.collect === undefined ? fullCollector() : opts.collect;
   const s = opts.stats;
   const sample = () => `${s.activeStreams}/${s.tunnelsOpened}/${s.bytesUp}/${s.bytesDown}`;
@@ -71,11 +87,29 @@ export function startIdleTrim(opts: {
     if (now !== last || s.activeStreams > 0) {
       last = now;
       trimmed = false;
+      pagedOut = false;
+      quietSince = Date.now();
+      return;
+    }
+    if (trimmed && !pagedOut && pageOut && Date.now() - quietSince >= pageOutQuietMs) {
+      pagedOut = true;
+      const r = pageOut();
+      if (typeof r === "string") opts.log?.debug({ reason: r }, "idle: executable pages kept");
+      else {
+        pageOuts++;
+        opts.log?.debug(
+          {
+            mappings: r.mappings,
+            fileMiB: mib(r.fileKiBBefore * 1024),
+            afterMiB: mib(r.fileKiBAfter * 1024),
+          },
+          "idle: executable pages given back",
+        );
+      }
       return;
     }
     if (trimmed || !collect) return;
     trimmed = true;
-    const mib = (n: number) => Math.round(n / 104857.6) / 10;
     const before = Deno.memoryUsage().heapUsed;
     // Free relay buffers kept for reuse go too: an idle agent keeps none.
     chunkPool.clear();
@@ -91,9 +125,13 @@ export function startIdleTrim(opts: {
     bump() {
       last = "";
       trimmed = false;
+      pagedOut = false;
     },
     get collections() {
       return collections;
+    },
+    get pageOuts() {
+      return pageOuts;
     },
     stop() {
       clearInterval(timer);

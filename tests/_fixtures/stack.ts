@@ -27,10 +27,16 @@ export class Proc {
    * Spawns `deno run -A src/main.ts ...args`. Agents check device reachability only when a test
    * asks (`--reachability-interval`, which wins over the environment): a check is a TCP connect
    * to the device, which tests that count or accept a device's connections would see.
-   * `prefix` runs it under another command (`["prlimit", "--nofile=400:400", "--"]`).
+   * `prefix` runs it under another command (`["prlimit", "--nofile=400:400", "--"]`); `exec`
+   * is the deno executable (default this one's).
    */
-  constructor(args: string[], env: Record<string, string> = {}, prefix: string[] = []) {
-    const argv = [...prefix, Deno.execPath(), "run", "-A", MAIN, ...args];
+  constructor(
+    args: string[],
+    env: Record<string, string> = {},
+    prefix: string[] = [],
+    exec = Deno.execPath(),
+  ) {
+    const argv = [...prefix, exec, "run", "-A", MAIN, ...args];
     this.child = new Deno.Command(argv[0], {
       args: argv.slice(1),
       env: { NO_COLOR: "1", NC_REACHABILITY_INTERVAL: "0", ...env },
@@ -226,6 +232,11 @@ export class Stack {
   cloudEnv: Record<string, string> = {};
   /** A command the cloud runs under (`["prlimit", "--fsize=…", "--"]`); none by default. */
   cloudPrefix: string[] = [];
+  /**
+   * The deno executable agents run on (default this one's). The bench gives the agent a copy of
+   * its own, as a site PC's agent has: nothing else maps its pages (agent/page_out.ts).
+   */
+  agentExecutable: string = Deno.execPath();
 
   /** The cloud's and the admin CLI's store (NC_STORE): the data dir's SQLite unless set. */
   store: string | null = null;
@@ -487,7 +498,12 @@ export class Stack {
     env: Record<string, string> = {},
     upWithinMs = 20_000,
   ): Promise<Proc> {
-    const p = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
+    const p = new Proc(
+      ["agent", "run", "--state", state, "--log-format", "json"],
+      env,
+      [],
+      this.agentExecutable,
+    );
     this.agents.push(p);
     if (waitUp) await p.waitFor(/"control stream up"/, upWithinMs);
     return p;

@@ -1,5 +1,6 @@
 // The agent's idle trim: one full collection per quiet spell, none while a tunnel is open or
-// bytes move, and the collector really frees garbage in this runtime.
+// bytes move, and the collector really frees garbage in this runtime; the executable's pages go
+// back once per longer quiet spell.
 import { assert, assertEquals } from "../../_fixtures/assert.ts";
 import { Stats } from "../../../src/agent/stats.ts";
 import { fullCollector, startIdleTrim } from "../../../src/agent/idle_trim.ts";
@@ -9,7 +10,7 @@ Deno.test("idle trim: collects once when quiet, not while a tunnel is open, agai
   const stats = new Stats();
   let runs = 0;
   let ticks = 0;
-  const trim = startIdleTrim({ stats, quietMs: 10, collect: () => runs++ });
+  const trim = startIdleTrim({ stats, quietMs: 10, collect: () => runs++, pageOut: null });
   // A tick counter on the same period, to let several quiet periods pass without sleeping blind.
   const tick = setInterval(() => ticks++, 10);
   try {
@@ -31,6 +32,39 @@ Deno.test("idle trim: collects once when quiet, not while a tunnel is open, agai
     trim.bump();
     await until("the collection after a link change", () => runs === 3, 10_000, 5);
     assertEquals(trim.collections, 3);
+  } finally {
+    clearInterval(tick);
+    trim.stop();
+  }
+});
+
+Deno.test("idle trim: the executable's pages go back once after the longer quiet, again after activity", async () => {
+  const stats = new Stats();
+  let runs = 0;
+  let pageOuts = 0;
+  let ticks = 0;
+  const trim = startIdleTrim({
+    stats,
+    quietMs: 10,
+    collect: () => runs++,
+    pageOut: () => {
+      pageOuts++;
+      return { mappings: 1, bytes: 4096, fileKiBBefore: 8, fileKiBAfter: 4 };
+    },
+    pageOutQuietMs: 100,
+  });
+  const tick = setInterval(() => ticks++, 10);
+  try {
+    await until("the collection", () => runs === 1, 10_000, 5);
+    assertEquals(pageOuts, 0, "not before the longer quiet");
+    await until("the page-out", () => pageOuts === 1, 10_000, 5);
+    const seen = ticks;
+    await until("twenty more periods", () => ticks >= seen + 20, 10_000, 5);
+    assertEquals([runs, pageOuts], [1, 1], "once per quiet spell");
+
+    stats.bytesDown += 1; // a burst, then quiet again: both again
+    await until("the second page-out", () => pageOuts === 2, 10_000, 5);
+    assertEquals([runs, trim.pageOuts], [2, 2]);
   } finally {
     clearInterval(tick);
     trim.stop();
