@@ -59,8 +59,9 @@ export function fullCollector(): (() => void) | null {
 /**
  * Starts watching `stats`: every `quietMs` it compares the counters with the last look, and
  * when nothing moved, no tunnel is open and nothing was collected since the last activity, it
- * runs `collect` once (logged at debug level with the heap before and after). The timer never
- * keeps the process alive.
+ * runs `collect` once (logged at debug level with the heap before and after); once that quiet
+ * has lasted `pageOutQuietMs`, it runs `pageOut` once (page_out.ts). The timer never keeps the
+ * process alive.
  */
 export function startIdleTrim(opts: {
   stats: Stats;
@@ -91,9 +92,16 @@ export function startIdleTrim(opts: {
       quietSince = Date.now();
       return;
     }
-    if (trimmed && !pagedOut && pageOut && Date.now() - quietSince >= pageOutQuietMs) {
+    if (
+      (trimmed || !collect) && !pagedOut && pageOut && Date.now() - quietSince >= pageOutQuietMs
+    ) {
       pagedOut = true;
-      const r = pageOut();
+      let r: PagedOut | string;
+      try {
+        r = pageOut();
+      } catch (e) {
+        r = (e as Error).message; // never the agent's end: a page-out is only an advice
+      }
       if (typeof r === "string") opts.log?.debug({ reason: r }, "idle: executable pages kept");
       else {
         pageOuts++;
