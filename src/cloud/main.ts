@@ -16,7 +16,7 @@ import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
 import { openStore, redactStoreUrl } from "./store/open.ts";
 import { withClippedAudit } from "./store/clipped_audit.ts";
 import { AdminKeys } from "./tenancy/admin_keys.ts";
-import { fromTrustedProxy } from "./tenancy/auth.ts";
+import { trustedProxyTest } from "./tenancy/auth.ts";
 import { readSecret } from "../shared/secret_input.ts";
 import type { Store } from "./store/store.ts";
 import { type CloudPki, ensurePki } from "./pki.ts";
@@ -150,7 +150,7 @@ export async function startCloud(
     keyPem: pki.server.keyPem,
     broker,
     log,
-    trustedSource: (ip) => fromTrustedProxy(ip, config.trustedProxies),
+    trustedSource: trustedProxyTest(config.trustedProxies),
   });
   const identity = new TlsIdentity(pki.agentTrustPem, pki.server);
   const localDiscover = (agentId: string, windowMs: number) => control.discover(agentId, windowMs);

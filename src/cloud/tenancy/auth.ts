@@ -162,8 +162,16 @@ function inList(list: BlockList, ip: string): boolean {
 
 /** Whether `remote` (a socket's address) is one of the `--trusted-proxies` CIDRs. */
 export function fromTrustedProxy(remote: string, trustedProxies: string[] | undefined): boolean {
+  return trustedProxyTest(trustedProxies)(remote);
+}
+
+/**
+ * {@linkcode fromTrustedProxy} with the CIDRs parsed once, for a path that asks per connection
+ * (the data port's accept).
+ */
+export function trustedProxyTest(trustedProxies: string[] | undefined): (ip: string) => boolean {
   const proxies = trustedProxies?.length ? cidrList(trustedProxies) : null;
-  return proxies !== null && inList(proxies, remote);
+  return (ip) => proxies !== null && inList(proxies, ip);
 }
 
 /** The caller's address: the socket's, or X-Forwarded-For's last hop from a trusted proxy. */

@@ -9,13 +9,13 @@ Deno.test("reached over https: X-Forwarded-Proto, or the https public URL's host
     [{ host: "cloud.example.test" }, pub, undefined, true],
     [{ host: "CLOUD.example.test:443" }, pub, undefined, true],
     [{ host: "cloud.example.test:8080" }, pub, undefined, false], // the node's own port
-    [{ host: "10.0.0.5:8080" }, pub, undefined, false], // the node by its address
+    [{ host: "node-1.internal:8080" }, pub, undefined, false], // the node by its own name
     [{ host: "cloud.example.test" }, "http://cloud.example.test", undefined, false],
     [{ host: "cloud.example.test:8443" }, "https://cloud.example.test:8443", undefined, true],
-    [{ host: "10.0.0.5", forwardedProto: "https" }, "http://x", undefined, true],
-    [{ host: "10.0.0.5", forwardedProto: "https, http" }, "http://x", undefined, true],
-    [{ host: "10.0.0.5", forwardedProto: "http" }, "http://x", undefined, false],
-    [{ host: "10.0.0.5", encrypted: true }, "http://x", undefined, true],
+    [{ host: "node-1.internal", forwardedProto: "https" }, "http://x", undefined, true],
+    [{ host: "node-1.internal", forwardedProto: "https, http" }, "http://x", undefined, true],
+    [{ host: "node-1.internal", forwardedProto: "http" }, "http://x", undefined, false],
+    [{ host: "node-1.internal", encrypted: true }, "http://x", undefined, true],
     [{}, pub, undefined, false],
     [{ host: "bad host" }, pub, undefined, false],
     // Device origins under --proxy-domain, on the public URL's port.
