@@ -28,3 +28,22 @@ Deno.test("reached over https: X-Forwarded-Proto, or the https public URL's host
     assertEquals(reachedOverHttps(r, publicUrl, domain), want, JSON.stringify([r, publicUrl]));
   }
 });
+
+Deno.test("reached over https: remembered hosts answer as before, however many a client sends", () => {
+  // Hosts are parsed once and remembered (a bounded memo): a repeat, a different public URL for
+  // the same host, and more hosts than are remembered all keep their answers.
+  const pub = "https://cloud.example.test";
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 600; i++) {
+      const host = `h-${i}.dev.example.test`;
+      assertEquals(reachedOverHttps({ host }, pub, "dev.example.test"), true, host);
+      assertEquals(reachedOverHttps({ host }, pub, "other.example.test"), false, host);
+      assertEquals(
+        reachedOverHttps({ host }, "http://cloud.example.test", "dev.example.test"),
+        false,
+      );
+    }
+    assertEquals(reachedOverHttps({ host: "cloud.example.test" }, pub), true);
+    assertEquals(reachedOverHttps({ host: "cloud.example.test" }, "https://other.test"), false);
+  }
+});
