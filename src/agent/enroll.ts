@@ -26,6 +26,7 @@ import { UsageError } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
 import { type AgentState, loadState, saveState } from "./state.ts";
 import { clockSkew, skewProblem, skewWarning } from "./clock_skew.ts";
+import { reachFailure } from "../shared/reach_error.ts";
 
 /** Why enrollment failed, in words for the technician. */
 export class EnrollError extends Error {
@@ -69,7 +70,7 @@ async function call(
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
   } catch (e) {
-    throw new EnrollError(`cannot reach the cloud at ${url.origin}: ${(e as Error).message}`);
+    throw new EnrollError(`cannot reach the cloud at ${url.origin}: ${reachFailure(e)}`);
   }
   const text = await res.text();
   let body: Record<string, unknown> = {};

@@ -9,7 +9,9 @@ import type WebSocket from "ws";
 import { pipeWebSocket } from "../shared/transport/websocket.ts";
 import { connectWebSocket, dialFor } from "../shared/transport/ws_connect.ts";
 import { EarlyReader } from "../shared/transport/early_data.ts";
+import { reachFailure } from "../shared/reach_error.ts";
 import { SpareDialer } from "./spare.ts";
+import { CA_FLAG, extraCaCerts } from "./trust.ts";
 
 /**
  * How a carried connection ended: bytes `up` (from the local client toward the device, its
@@ -83,7 +85,9 @@ export async function carry(
     url,
     headers,
     maskFree(url),
-    spares && (() => spares.take()),
+    spares
+      ? () => spares.take()
+      : async () => ({ conn: await dialFor(url, extraCaCerts()), reused: false }),
     reader && (() => reader.first(waitMs)),
   );
   // The next open's connection is dialed now that this one was answered, unless it was already
@@ -94,6 +98,10 @@ export async function carry(
     try {
       conn.close();
     } catch { /* closed */ }
+    // Not dialed at all: the reason in words (a certificate by a wrong clock, an unknown authority).
+    if (opened.status === 0) {
+      return { ...opened, message: reachFailure(opened.message, Date.now(), { caFlag: CA_FLAG }) };
+    }
     return opened;
   }
   const socket = reader ? reader.stream(opened.earlyTaken > 0) : conn;
@@ -109,7 +117,7 @@ export async function carry(
 /** Connections dialed ahead to `cloud` (one spare at a time; see `spare.ts`). */
 export function sparesFor(cloud: URL): SpareDialer {
   const url = wsUrl(cloud, "/");
-  return new SpareDialer(() => dialFor(url));
+  return new SpareDialer(() => dialFor(url, extraCaCerts()));
 }
 
 /** The ws:// or wss:// URL of a cloud path. */

@@ -5,6 +5,8 @@
  * opened again after a short pause; the periodic plan refresh stays as the fallback.
  * @module
  */
+import { reachFailure } from "../shared/reach_error.ts";
+import { cloudFetch } from "./trust.ts";
 
 /** What the stream reports. */
 export interface EventHandlers {
@@ -53,7 +55,7 @@ export function followEvents(
   (async () => {
     while (!ac.signal.aborted) {
       try {
-        const res = await fetch(url, {
+        const res = await cloudFetch(url, {
           headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
           signal: ac.signal,
         });
@@ -75,7 +77,7 @@ export function followEvents(
         }
       } catch (e) {
         if (ac.signal.aborted) return;
-        on.trouble?.(`event stream broke: ${(e as Error).message}`);
+        on.trouble?.(`event stream broke: ${reachFailure(e)}`);
       }
       await new Promise((r) => setTimeout(r, retryMs));
     }

@@ -25,6 +25,17 @@ import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
 import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
 import { sshSession, terminalPath } from "./ssh.ts";
+import { reachFailure } from "../shared/reach_error.ts";
+import { CA_FLAG, cloudFetch, trustCaFile } from "./trust.ts";
+
+/** `--ca-file`, the same for every command (see trust.ts). */
+const CA_FILE_OPTION: OptionSpec = {
+  type: "string",
+  env: "NC_CA_FILE",
+  arg: "FILE",
+  help:
+    "Also trust the certificate authorities in this PEM file for the cloud's HTTPS (a company proxy that inspects TLS, or a cloud on a private certificate)",
+};
 
 const openOptions: Record<string, OptionSpec> = {
   cloud: { type: "string", env: "NC_CLOUD_URL", arg: "URL", help: "The cloud's URL (required)" },
@@ -34,6 +45,7 @@ const openOptions: Record<string, OptionSpec> = {
     arg: "TOKEN",
     help: "Your API token nt_… (required; - reads it from standard input)",
   },
+  "ca-file": CA_FILE_OPTION,
   "token-file": {
     type: "string",
     env: "NC_TOKEN_FILE",
@@ -63,6 +75,7 @@ const runOptions: Record<string, OptionSpec> = {
     arg: "TOKEN",
     help: "The CLI session token ops_… from 'Open CLI session' (required; - reads stdin)",
   },
+  "ca-file": CA_FILE_OPTION,
   "token-file": {
     type: "string",
     env: "NC_TOKEN_FILE",
@@ -93,6 +106,7 @@ const sshOptions: Record<string, OptionSpec> = {
     help:
       "Your API token nt_… or a CLI session token ops_… (required; not -: stdin is the shell's)",
   },
+  "ca-file": CA_FILE_OPTION,
   "token-file": {
     type: "string",
     env: "NC_TOKEN_FILE",
@@ -169,6 +183,7 @@ async function sshCommand(argv: string[]): Promise<number> {
   if (values.help) return (console.log(HELP), 0);
   if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   const cloud = parseCloud(values.cloud);
+  if (values["ca-file"]) await trustCaFile(values["ca-file"] as string);
   if (values.token === "-") {
     throw new UsageError(
       "ssh reads your keystrokes from standard input: give the token with " +
@@ -218,6 +233,7 @@ async function sessionCommand(sub: "run" | "status", argv: string[]): Promise<nu
   }
   if (values.version) return (console.log(`nanodems-tunnel ${VERSION}`), 0);
   const cloud = parseCloud(values.cloud);
+  if (values["ca-file"]) await trustCaFile(values["ca-file"] as string);
   const token = await tokenOf(values, argv);
   if (!token || !/^ops_[A-Za-z0-9_-]{43}$/.test(token)) {
     throw new UsageError(
@@ -257,11 +273,15 @@ function isLoopback(host: string): boolean {
  * the device port behind it when the cloud names it (older clouds do not: null).
  */
 async function preflight(cloud: URL, handle: string, token: string): Promise<number | null> {
-  const res = await fetch(new URL(`/api/tunnel/${encodeURIComponent(handle)}`, cloud), {
+  const res = await cloudFetch(new URL(`/api/tunnel/${encodeURIComponent(handle)}`, cloud), {
     headers: { authorization: `Bearer ${token}` },
     signal: AbortSignal.timeout(15_000),
   }).catch((e) => {
-    throw new UsageError(`cannot reach the cloud at ${cloud.origin}: ${(e as Error).message}`);
+    throw new UsageError(
+      `cannot reach the cloud at ${cloud.origin}: ${
+        reachFailure(e, Date.now(), { caFlag: CA_FLAG })
+      }`,
+    );
   });
   const body = await res.json().catch(() => ({})) as { message?: string };
   if (res.status === 426) {
@@ -310,6 +330,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   } catch {
     throw new UsageError(`--cloud: expected a URL, got "${values.cloud}"`);
   }
+  if (values["ca-file"]) await trustCaFile(values["ca-file"] as string);
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec((values.listen as string) ?? "127.0.0.1:0");
   if (!m) throw new UsageError("--listen: expected HOST:PORT");
   const host = m[1] ?? m[2];

@@ -4,6 +4,8 @@
  * @module
  */
 import type { Plan, PlanEntry } from "../shared/protocol/plan.ts";
+import { reachFailure } from "../shared/reach_error.ts";
+import { CA_FLAG, cloudFetch } from "./trust.ts";
 
 export type { Plan, PlanEntry };
 
@@ -22,12 +24,17 @@ export class PlanError extends Error {
 export async function fetchPlan(cloud: URL, token: string): Promise<Plan> {
   let res: Response;
   try {
-    res = await fetch(new URL("/api/cli/sessions/plan", cloud), {
+    res = await cloudFetch(new URL("/api/cli/sessions/plan", cloud), {
       headers: { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(15_000),
     });
   } catch (e) {
-    throw new PlanError(0, `cannot reach the cloud at ${cloud.origin}: ${(e as Error).message}`);
+    throw new PlanError(
+      0,
+      `cannot reach the cloud at ${cloud.origin}: ${
+        reachFailure(e, Date.now(), { caFlag: CA_FLAG })
+      }`,
+    );
   }
   const body = await res.json().catch(() => ({})) as Plan & { message?: string };
   if (!res.ok) throw new PlanError(res.status, body.message ?? res.statusText);

@@ -14,6 +14,8 @@ import { UsageError } from "../shared/cli.ts";
 import { type ServerMessage, TERMINAL_PROTOCOL } from "../shared/protocol/terminal.ts";
 import { onRefusal, wsUrl } from "./connect.ts";
 import { fetchPlan } from "./plan.ts";
+import { reachFailure } from "../shared/reach_error.ts";
+import { CA_FLAG, extraCaCerts } from "./trust.ts";
 
 /** Where the terminal WebSocket goes for a DEVICE argument. */
 export async function terminalPath(cloud: URL, token: string, device: string): Promise<string> {
@@ -80,9 +82,11 @@ export function sshSession(cloud: URL, token: string, path: string): Promise<num
   const err = (s: string) => Deno.stderr.writeSync(new TextEncoder().encode(`${s}\r\n`));
   const enc = new TextEncoder();
   return new Promise<number>((resolve) => {
+    const ca = extraCaCerts();
     const ws = new WebSocket(wsUrl(cloud, path), [TERMINAL_PROTOCOL], {
       headers: { authorization: `Bearer ${token}` },
       perMessageDeflate: false,
+      ...(ca.length ? { ca } : {}),
     });
     let code = 0;
     let stopInput = false;
@@ -105,7 +109,11 @@ export function sshSession(cloud: URL, token: string, path: string): Promise<num
       finish(status === 401 ? 3 : 1);
     });
     ws.on("error", (e: Error) => {
-      err(`error: ${e.message}`);
+      err(
+        `error: cannot reach the cloud at ${cloud.origin}: ${
+          reachFailure(e, Date.now(), { caFlag: CA_FLAG })
+        }`,
+      );
       finish(1);
     });
     ws.on("open", () => send({ type: "hello", ...size() }));

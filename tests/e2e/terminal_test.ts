@@ -13,6 +13,7 @@ import WebSocket from "ws";
 import { type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
 import { startMfaSshServer } from "../_fixtures/ssh_mfa_server.ts";
+import { startTlsFront } from "../_fixtures/tls_front.ts";
 import type { Browser, BrowserContext } from "playwright-core";
 import {
   accessibilityViolations,
@@ -602,7 +603,13 @@ Deno.test("browser terminal: refusals before the upgrade; without held credentia
 });
 
 /** Runs `connector tunnel ssh …` (token in NC_TOKEN) with `input` on its stdin (not a terminal). */
-async function tunnelSsh(w: World, args: string[], token: string, input: string) {
+async function tunnelSsh(
+  w: World,
+  args: string[],
+  token: string,
+  input: string,
+  cloud = w.stack.url,
+) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -612,7 +619,7 @@ async function tunnelSsh(w: World, args: string[], token: string, input: string)
       "ssh",
       ...args,
       "--cloud",
-      w.stack.url,
+      cloud,
     ],
     env: { NO_COLOR: "1", NC_TOKEN: token },
     stdin: "piped",
@@ -668,6 +675,31 @@ Deno.test("nanodems-tunnel ssh: the same credential-injected session from a term
     const refused = await tunnelSsh(w, [w.handle], `nt_${"x".repeat(43)}`, "");
     assertEquals(refused.code, 3);
     assertMatch(refused.stderr, /401 authentication required/);
+  });
+});
+
+Deno.test("nanodems-tunnel ssh behind a TLS-inspecting proxy: the unknown authority named; with --ca-file the session runs", async () => {
+  await withWorld(async (w) => {
+    const front = await startTlsFront(w.stack.ports.http);
+    try {
+      const refused = await tunnelSsh(w, [w.handle], w.q.apiToken, "", front.url);
+      assertEquals(refused.code, 1, refused.stderr);
+      assertStringIncludes(refused.stderr, `cannot reach the cloud at ${front.url}`);
+      assertStringIncludes(refused.stderr, "not from an authority this computer trusts");
+      const caFile = `${w.stack.dir}/company-ca.pem`;
+      await Deno.writeTextFile(caFile, front.caPem);
+      const ok = await tunnelSsh(
+        w,
+        [w.handle, "--ca-file", caFile],
+        w.q.apiToken,
+        "echo tls-$((6*7))\nexit\n",
+        front.url,
+      );
+      assertEquals(ok.code, 0, ok.stderr);
+      assertMatch(ok.stdout, /^tls-42\r?$/m);
+    } finally {
+      await front.close();
+    }
   });
 });
 

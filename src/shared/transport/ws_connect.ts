@@ -65,8 +65,11 @@ export interface OpenedConn {
   reused: boolean;
 }
 
-/** Dials `url`'s host: TCP with Nagle off, and TLS on it for `wss:`. */
-export async function dialFor(url: URL): Promise<Deno.Conn> {
+/**
+ * Dials `url`'s host: TCP with Nagle off, and TLS on it for `wss:`, trusting the runtime's
+ * authorities and `caCerts`.
+ */
+export async function dialFor(url: URL, caCerts: string[] = []): Promise<Deno.Conn> {
   const tls = url.protocol === "wss:";
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port || (tls ? 443 : 80));
@@ -74,7 +77,7 @@ export async function dialFor(url: URL): Promise<Deno.Conn> {
   tcp.setNoDelay(true);
   if (!tls) return tcp;
   try {
-    return await Deno.startTls(tcp, { hostname });
+    return await Deno.startTls(tcp, caCerts.length ? { hostname, caCerts } : { hostname });
   } catch (e) {
     try {
       tcp.close();

@@ -1,0 +1,88 @@
+/**
+ * A TLS front on loopback, as a balancer or a company's TLS-inspecting proxy stands before the
+ * cloud: it ends TLS with a certificate of its own authority (not one the runtime trusts) and
+ * passes each connection's bytes to `upstream` (the cloud's plain HTTP port). `validFrom` moves
+ * the certificate's validity, so a client's clock can be "behind" (a certificate not valid yet)
+ * or "ahead" (one that expired) without touching any clock.
+ * @module
+ */
+import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
+
+/** A running front. */
+export interface TlsFront {
+  port: number;
+  /** `https://127.0.0.1:port`. */
+  url: string;
+  /** The PEM of the authority that signed the front's certificate. */
+  caPem: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a front for `upstream` (a loopback port); its certificate names 127.0.0.1 and is valid
+ * for 30 days from `validFrom` (default: now).
+ */
+export async function startTlsFront(
+  upstream: number,
+  opts: { validFrom?: number } = {},
+): Promise<TlsFront> {
+  const ca = await createCA({ commonName: "Company TLS inspection (test)" });
+  const leaf = await issueServerCert({
+    ca,
+    commonName: "127.0.0.1",
+    hostnames: ["127.0.0.1"],
+    validDays: 30,
+    now: opts.validFrom,
+  });
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+  });
+  const open = new Set<Deno.Conn>();
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    try {
+      await from.readable.pipeTo(to.writable, { preventClose: true });
+    } catch { /* either end went away */ }
+    try {
+      await (to as Deno.TcpConn).closeWrite();
+    } catch { /* closed */ }
+  };
+  const served = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        let up: Deno.TcpConn | undefined;
+        open.add(conn);
+        try {
+          await conn.handshake();
+          up = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
+          open.add(up);
+          await Promise.all([pipe(conn, up), pipe(up, conn)]);
+        } catch { /* a client that refused the certificate */ }
+        for (const c of [conn, up]) {
+          if (!c) continue;
+          open.delete(c);
+          try {
+            c.close();
+          } catch { /* closed */ }
+        }
+      })();
+    }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    port,
+    url: `https://127.0.0.1:${port}`,
+    caPem: ca.certPem,
+    async close() {
+      listener.close();
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await served.catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// The cloud's HTTPS as operators and site PCs meet it: behind a proxy that inspects TLS (a
+// company laptop) its certificate comes from an authority the CLI does not know, and a machine
+// whose clock is far off finds it not valid yet or expired. The real cloud, agent and CLI behind
+// a TLS front on loopback (tests/_fixtures/tls_front.ts). Each failure is named with what to do
+// (it was "fetch failed"), and `--ca-file` makes the CLI trust the authority for everything it
+// does: status, run's tunnels and open's.
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { echoServer, echoVia, Proc, run, Stack } from "../_fixtures/stack.ts";
+import { startTlsFront } from "../_fixtures/tls_front.ts";
+
+const DAY = 86_400_000;
+
+Deno.test("behind a TLS-inspecting proxy: the CLI names the unknown authority, and works with --ca-file", async () => {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  const front = await startTlsFront(stack.ports.http);
+  stack.defer(front.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    const session = await stack.cliSession(q);
+    const caFile = `${stack.dir}/company-ca.pem`;
+    await Deno.writeTextFile(caFile, front.caPem);
+
+    const refused = await run(["tunnel", "status", "--cloud", front.url], {
+      NC_TOKEN: session.token,
+    });
+    assertEquals(refused.code, 1, refused.stderr);
+    assertStringIncludes(refused.stderr, `cannot reach the cloud at ${front.url}`);
+    assertStringIncludes(
+      refused.stderr,
+      "its certificate is not from an authority this computer trusts",
+    );
+    assertStringIncludes(refused.stderr, "give that authority's certificate with --ca-file FILE");
+    assert(!refused.stderr.includes("fetch failed"), refused.stderr);
+
+    // With the authority: status, then run's listeners carry bytes over wss:// through the front.
+    const status = await run(["tunnel", "status", "--cloud", front.url, "--ca-file", caFile], {
+      NC_TOKEN: session.token,
+    });
+    assertEquals(status.code, 0, status.stderr);
+    assertStringIncludes(status.stdout, "session valid until");
+    const cli = new Proc(["tunnel", "run", "--cloud", front.url], {
+      NC_TOKEN: session.token,
+      NC_CA_FILE: caFile,
+    });
+    stack.defer(() => cli.stop("SIGKILL"));
+    const ip = q.device.loopbackIp;
+    await cli.waitFor(new RegExp(`listening listen=${ip}:${echo.port}`));
+    assert(await echoVia(ip, echo.port, 1 << 20), "1 MiB both ways through the CLI tunnel");
+
+    // open: the API token's tunnel to one handle, through the same front.
+    const open = new Proc([
+      "tunnel",
+      "open",
+      q.device.handles[echo.port],
+      "--cloud",
+      front.url,
+      "--ca-file",
+      caFile,
+      "--listen",
+      "127.0.0.1:0",
+    ], { NC_TOKEN: q.apiToken });
+    stack.defer(() => open.stop("SIGKILL"));
+    const line = await open.waitFor(/listening.*127\.0\.0\.1:\d+/);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+    assert(await echoVia("127.0.0.1", port, 256 << 10), "bytes through tunnel open");
+
+    // Without it, run says why its tunnels fail rather than carrying nothing silently.
+    const bad = await run(["tunnel", "open", q.device.handles[echo.port], "--cloud", front.url], {
+      NC_TOKEN: q.apiToken,
+    });
+    assertEquals(bad.code, 2, bad.stderr);
+    assertStringIncludes(bad.stderr, "not from an authority this computer trusts");
+
+    // A file that holds no certificate is refused before anything is dialed.
+    const notPem = await run(
+      ["tunnel", "status", "--cloud", front.url, "--ca-file", `${stack.dataDir}/public-url`],
+      { NC_TOKEN: session.token },
+    );
+    assertEquals(notPem.code, 2, notPem.stderr);
+    assertStringIncludes(notPem.stderr, "holds no PEM certificate");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("a clock far off: the CLI and the agent's enrollment name the clock, not 'fetch failed'", async () => {
+  const stack = await Stack.start();
+  // As a machine two days behind sees a certificate issued yesterday; and one years ahead.
+  const future = await startTlsFront(stack.ports.http, { validFrom: Date.now() + 2 * DAY });
+  stack.defer(future.close);
+  const past = await startTlsFront(stack.ports.http, { validFrom: Date.now() - 400 * DAY });
+  stack.defer(past.close);
+  try {
+    const q = await stack.quickstart([22]);
+    const session = await stack.cliSession(q);
+    for (const [front, words] of [[future, "is not valid yet"], [past, "has expired"]] as const) {
+      const caFile = `${stack.dir}/ca-${front.port}.pem`;
+      await Deno.writeTextFile(caFile, front.caPem);
+      const r = await run(["tunnel", "status", "--cloud", front.url, "--ca-file", caFile], {
+        NC_TOKEN: session.token,
+      });
+      assertEquals(r.code, 1, r.stderr);
+      assertStringIncludes(r.stderr, `its certificate ${words} by this computer's clock (here `);
+      assertStringIncludes(r.stderr, "turn on time synchronisation, NTP");
+
+      // The site PC's installer: `agent enroll` against the same front (the runtime's trust
+      // extended with DENO_CERT, as the front's authority were a public one).
+      const e = await run(
+        ["agent", "enroll", "--cloud", front.url, "--state", `${stack.dir}/a-${front.port}`],
+        { NC_ENROLL_TOKEN: q.enrollmentToken, DENO_CERT: caFile },
+      );
+      assertEquals(e.code, 1, e.stderr);
+      assertStringIncludes(e.stderr, `its certificate ${words} by this computer's clock`);
+    }
+    // The token was never sent: it still enrolls, straight to the cloud.
+    const ok = await stack.enroll(q.enrollmentToken);
+    assertEquals(ok.code, 0, ok.stderr);
+  } finally {
+    await stack.stop();
+  }
+});
