@@ -32,6 +32,7 @@ import { renewServerCerts, watchServerCerts } from "./server_cert_renewal.ts";
 import type { KeyAndCert } from "../shared/crypto/pki.ts";
 import { createApp } from "./api/app.ts";
 import { startHttpServer } from "./api/http_server.ts";
+import { listening } from "./listen_error.ts";
 import { DeviceConnPool } from "./access/proxy/device_conn.ts";
 import { deviceCertificateRecorder } from "./access/proxy/device_certificate.ts";
 import { DeviceLogin } from "./access/proxy/device_login.ts";
@@ -144,16 +145,20 @@ export async function startCloud(
     log,
     onDataBound: (agentId) => dataChannel.opened(registry.get(agentId)),
   });
-  const data = await startDataListener({
-    listen: config.data,
-    certPem: pki.server.certPem,
-    keyPem: pki.server.keyPem,
-    broker,
-    log,
-    trustedSource: trustedProxyTest(config.trustedProxies),
-  });
+  const data = await listening("data", config.data, () =>
+    startDataListener({
+      listen: config.data,
+      certPem: pki.server.certPem,
+      keyPem: pki.server.keyPem,
+      broker,
+      log,
+      trustedSource: trustedProxyTest(config.trustedProxies),
+    }));
   const identity = new TlsIdentity(pki.agentTrustPem, pki.server);
-  const localDiscover = (agentId: string, windowMs: number) => control.discover(agentId, windowMs);
+  const localDiscover = (
+    agentId: string,
+    windowMs: number,
+  ): ReturnType<ControlServer["discover"]> => control.discover(agentId, windowMs);
   // Read per connection: a renewed node certificate or a rotated internal CA applies at once.
   const internalIdentity = () => ({
     caPem: pki.internalTrustPem,
@@ -165,20 +170,22 @@ export async function startCloud(
   let shareLiveHere: InternalListenerOptions["openLive"] = () =>
     Promise.reject(new AppError("agent_offline"));
   if (config.internal) {
-    internal = await startInternalListener({
-      listen: config.internal,
-      identity: internalIdentity,
-      node: config.node,
-      openLocal: (agentId, host, port) => openLocal({ registry, broker }, agentId, host, port),
-      closedLocal: (agentId) => {
-        const s = registry.get(agentId);
-        if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
-      },
-      discoverLocal: localDiscover,
-      openLive: (req) => shareLiveHere(req),
-      store,
-      log,
-    });
+    const at = config.internal;
+    internal = await listening("internal", at, () =>
+      startInternalListener({
+        listen: at,
+        identity: internalIdentity,
+        node: config.node,
+        openLocal: (agentId, host, port) => openLocal({ registry, broker }, agentId, host, port),
+        closedLocal: (agentId) => {
+          const s = registry.get(agentId);
+          if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+        },
+        discoverLocal: localDiscover,
+        openLive: (req) => shareLiveHere(req),
+        store,
+        log,
+      }));
   }
   const internalEndpoint = internal
     ? config.internalEndpoint ?? `${bracketed(config.controlHostnames[0])}:${internal.port}`
@@ -191,29 +198,34 @@ export async function startCloud(
       log,
     })
     : undefined;
-  const control = await startControlServer({
-    listen: config.control,
-    identity,
-    node: config.node,
-    endpoint: internalEndpoint,
-    // What agents dial: the bound port, unless a NAT or port mapping puts it elsewhere.
-    dataPort: () => config.dataPublicPort ?? data.port,
-    store,
-    registry,
-    broker,
-    clock,
-    log,
-    certs: new CertRenewal({
-      store,
-      issuer: pki.agentCerts,
-      caPem: () => pki.agentTrustPem,
-      clock,
-      log,
-      node: config.node,
-    }),
-    onReachability: (s, report) => recordReachability({ store, events, clock }, s, report),
-    onDataDialFailed: (s, reason) => dataChannel.failed(s, reason),
-  });
+  const control: ControlServer = await listening(
+    "control",
+    config.control,
+    () =>
+      startControlServer({
+        listen: config.control,
+        identity,
+        node: config.node,
+        endpoint: internalEndpoint,
+        // What agents dial: the bound port, unless a NAT or port mapping puts it elsewhere.
+        dataPort: () => config.dataPublicPort ?? data.port,
+        store,
+        registry,
+        broker,
+        clock,
+        log,
+        certs: new CertRenewal({
+          store,
+          issuer: pki.agentCerts,
+          caPem: () => pki.agentTrustPem,
+          clock,
+          log,
+          node: config.node,
+        }),
+        onReachability: (s, report) => recordReachability({ store, events, clock }, s, report),
+        onDataDialFailed: (s, reason) => dataChannel.failed(s, reason),
+      }),
+  );
   const controlEndpoint = config.controlEndpoint ??
     `${config.controlHostnames[0]}:${control.port}`;
   const adminKeys = await AdminKeys.create({
@@ -283,24 +295,25 @@ export async function startCloud(
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
   });
-  const http = await startHttpServer({
-    listen: config.http,
-    fetch: (req, env) => app.fetch(req, env),
-    route,
-    proxy: {
-      ...route,
-      pool,
-      responseTimeoutMs: config.proxyTimeoutMs,
-      login: new DeviceLogin({ store, secrets }),
-      origins: config.proxyDomain
-        ? { domain: config.proxyDomain, signer: await OriginSigner.create(secret) }
-        : undefined,
-      publicUrl,
-    },
-    cloudBase: () => publicUrl(),
-    liveView: { hub: liveHub, secrets },
-    terminal: { ...route, secrets, slots: new TerminalSlots(store, log) },
-  });
+  const http = await listening("http", config.http, async () =>
+    startHttpServer({
+      listen: config.http,
+      fetch: (req, env) => app.fetch(req, env),
+      route,
+      proxy: {
+        ...route,
+        pool,
+        responseTimeoutMs: config.proxyTimeoutMs,
+        login: new DeviceLogin({ store, secrets }),
+        origins: config.proxyDomain
+          ? { domain: config.proxyDomain, signer: await OriginSigner.create(secret) }
+          : undefined,
+        publicUrl,
+      },
+      cloudBase: () => publicUrl(),
+      liveView: { hub: liveHub, secrets },
+      terminal: { ...route, secrets, slots: new TerminalSlots(store, log) },
+    }));
   const stopWatch = watchChanges({
     store,
     registry,
@@ -376,19 +389,21 @@ export async function startCloud(
       "no --public-url: links and commands the cloud mints name this guess; set --public-url to the address users reach",
     );
   }
-  rtsp = startRtspGateway(config.rtsp, {
-    ...route,
-    responseTimeoutMs: config.proxyTimeoutMs,
-    secrets,
-    signer,
-  });
+  rtsp = await listening("rtsp", config.rtsp, () =>
+    startRtspGateway(config.rtsp, {
+      ...route,
+      responseTimeoutMs: config.proxyTimeoutMs,
+      secrets,
+      signer,
+    }));
   agentsConnected.collect(() => registry.all().length);
   const metricsListener = config.metrics
-    ? await startMetricsListener(config.metrics, {
-      store,
-      node: config.node,
-      agents: () => registry.all().length,
-    })
+    ? await listening("metrics", config.metrics, () =>
+      startMetricsListener(config.metrics!, {
+        store,
+        node: config.node,
+        agents: () => registry.all().length,
+      }))
     : null;
   const ports = {
     http: http.port,

@@ -372,9 +372,7 @@ export class Stack {
       try {
         line = await this.cloud.waitFor(/"cloud ready"/, 30_000);
       } catch (e) {
-        const inUse = this.cloud.lines.some((l) =>
-          /address already in use|AddrInUse|EADDRINUSE/i.test(l)
-        );
+        const inUse = this.cloud.lines.some((l) => /already in use|AddrInUse|EADDRINUSE/i.test(l));
         if (!inUse || attempt >= (restart ? 20 : 5)) throw e;
         await this.cloud.stop("SIGKILL");
         if (restart) await new Promise((r) => setTimeout(r, 500));

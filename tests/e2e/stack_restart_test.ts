@@ -25,8 +25,8 @@ Deno.test("the fixture restarts a cloud on its ports once other holders let them
   try {
     const before = { ...stack.ports };
     await stack.cloud.stop();
-    // Two holders: the HTTP port (Deno's "Address already in use") and the control port, which
-    // the control relay child binds (Node's "EADDRINUSE").
+    // Two holders: the HTTP port (a Deno listener) and the control port, which the control
+    // relay child binds (node's); the cloud names either as "already in use" (listen_error.ts).
     const squatters = await Promise.all([before.http, before.control].map(squat));
     setTimeout(() => squatters[0].close(), 1500);
     setTimeout(() => squatters[1].close(), 3000);

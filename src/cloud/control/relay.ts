@@ -15,6 +15,7 @@ import type { Logger } from "../../shared/log.ts";
 import { encodeDeny, encodeRelayFrame, readRelayFrames, RelayFrame } from "./relay_wire.ts";
 import type { RelayConfig } from "./relay_child.ts";
 import type { TlsIdentity } from "./tls_identity.ts";
+import { refusalOfExit } from "../listen_error.ts";
 
 /** What the control logic sees of one agent stream. */
 export type ControlCall = grpc.ServerDuplexStream<AgentMessage, CloudMessage>;
@@ -204,7 +205,14 @@ export async function startControlRelay(o: {
         calls.clear();
         const status = await proc.status;
         if (!ready) {
-          reject(new Error(`the control listener did not start (exit ${status.code})`));
+          const refusal = refusalOfExit(status.code);
+          reject(
+            refusal
+              ? Object.assign(new Error(`the control listener's bind was refused: ${refusal}`), {
+                code: refusal,
+              })
+              : new Error(`the control listener did not start (exit ${status.code})`),
+          );
           return;
         }
         if (closing) return;

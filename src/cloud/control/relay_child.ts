@@ -27,6 +27,7 @@ import {
   RelayFrame,
 } from "./relay_wire.ts";
 import { TlsIdentity } from "./tls_identity.ts";
+import { bindRefusal, RELAY_BIND_EXIT } from "../listen_error.ts";
 
 /** What the cloud sends the relay at start. */
 export interface RelayConfig {
@@ -171,6 +172,9 @@ export async function relayMain(): Promise<number> {
       apply(f);
     }
   } catch (e) {
+    // A refused bind is said by the cloud, which knows the flag (listen_error.ts).
+    const refusal = bindRefusal(e);
+    if (refusal) return RELAY_BIND_EXIT[refusal];
     console.error(`control relay: ${(e as Error).message}`);
   }
   // The cloud closed our stdin: leave at once. No graceful shutdown on purpose — it would send
