@@ -55,7 +55,11 @@ export function parseFlags(
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, ""));
+    const message = (e as Error).message.replace(/\. To specify.*$/s, "");
+    const unknown = /^Unknown option '(--?)([^']*)'$/.exec(message);
+    if (!unknown) throw new UsageError(message);
+    const near = unknown[1] === "--" ? nearestOption(unknown[2], Object.keys(options)) : null;
+    throw new UsageError(`${message} (${near ? `did you mean --${near}? ` : ""}see --help)`);
   }
   const values = { ...parsed.values } as Record<string, string | boolean | string[] | undefined>;
   for (const [name, s] of Object.entries(specs)) {
@@ -65,6 +69,76 @@ export function parseFlags(
     }
   }
   return { values, positionals: parsed.positionals };
+}
+
+/**
+ * Names people reach for from other tools, and the option each means here (used only when that
+ * option exists in the command at hand).
+ */
+const OPTION_ALIASES: Record<string, string[]> = {
+  listen: ["http"],
+  bind: ["http", "listen"],
+  port: ["http", "listen"],
+  "data-directory": ["data-dir"],
+  datadir: ["data-dir"],
+  dir: ["data-dir", "state"],
+  "state-dir": ["state"],
+  url: ["cloud", "store"],
+  server: ["cloud"],
+  mongo: ["store"],
+  mongodb: ["store"],
+  database: ["store"],
+  db: ["store"],
+  verbose: ["log-level"],
+  debug: ["log-level"],
+  "log-file-path": ["log-file"],
+  "token-stdin": ["token"],
+  ca: ["ca-file"],
+  cacert: ["ca-file"],
+  "ca-cert": ["ca-file"],
+};
+
+/**
+ * Edit distance between `a` and `b` (insertions, deletions, substitutions, and a swap of two
+ * neighbours — the commonest typo — counting one each), capped at 3.
+ */
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  const d = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return Math.min(d[a.length][b.length], 3);
+}
+
+/**
+ * The option of `known` an unknown `--name` most likely meant: a known alias, a spelling one or
+ * two edits away (one for short names), or a name it begins or ends; null when none is close.
+ */
+export function nearestOption(name: string, known: string[]): string | null {
+  const lower = name.toLowerCase().replace(/_/g, "-");
+  const alias = OPTION_ALIASES[lower]?.find((o) => known.includes(o));
+  if (alias) return alias;
+  let best: string | null = null;
+  let bestD = lower.length <= 4 ? 2 : 3;
+  for (const k of known) {
+    const d = distance(lower, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  if (best) return best;
+  if (lower.length >= 4) {
+    return known.find((k) => k.startsWith(lower) || lower.startsWith(k) && k.length >= 4) ?? null;
+  }
+  return null;
 }
 
 /** Validates parsed values with a zod schema; a failure names each field, its flag and env var. */

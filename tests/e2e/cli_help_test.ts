@@ -76,3 +76,23 @@ Deno.test("a required flag left out says it is required, naming the flag", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a mistyped or borrowed option name suggests the one it likely meant", async () => {
+  for (
+    const [args, want] of [
+      [
+        ["cloud", "--listen", "0.0.0.0:8080"],
+        "Unknown option '--listen' (did you mean --http? see --help)",
+      ],
+      [["cloud", "--data-directory", "/tmp/x"], "(did you mean --data-dir? see --help)"],
+      [["agent", "run", "--stat", "/tmp/x"], "(did you mean --state? see --help)"],
+      [["tunnel", "run", "--cacert", "ca.pem"], "(did you mean --ca-file? see --help)"],
+      [["cloud", "admin", "tenant", "create", "--nmae", "A"], "(did you mean --name? see --help)"],
+      [["cloud", "--frobnicate"], "Unknown option '--frobnicate' (see --help)"],
+    ] as const
+  ) {
+    const r = await run([...args]);
+    assertEquals(r.code, 2, r.stderr);
+    assertStringIncludes(r.stderr, want);
+  }
+});
