@@ -78,6 +78,10 @@ export function reachFailure(e: unknown, now: number = Date.now(), hints: ReachH
   }
   const refused = /invalid peer certificate: ([^|]*)/i.exec(text);
   if (refused) return `its certificate was refused (${refused[1].trim()})`;
+  if (/proxy authentication required/i.test(text)) {
+    return "the proxy (HTTPS_PROXY or HTTP_PROXY) asks for credentials: put them in its URL, " +
+      "http://user:password@host:port";
+  }
   if (/connection refused/i.test(text)) {
     return "connection refused: nothing listens there; check the URL's port and that the cloud " +
       "is running";

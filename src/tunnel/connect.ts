@@ -4,12 +4,13 @@
  * as an HTTP status and the cloud's message, which the caller turns into a log line or an exit.
  * @module
  */
-// @ts-types="@types/ws"
-import type WebSocket from "ws";
 import { pipeWebSocket } from "../shared/transport/websocket.ts";
 import { connectWebSocket, dialFor } from "../shared/transport/ws_connect.ts";
 import { EarlyReader } from "../shared/transport/early_data.ts";
 import { reachFailure } from "../shared/reach_error.ts";
+import { ProxyError, proxyFor, proxyShown } from "../shared/transport/http_proxy.ts";
+import { UsageError } from "../shared/cli.ts";
+import type { Logger } from "../shared/log.ts";
 import { SpareDialer } from "./spare.ts";
 import { CA_FLAG, extraCaCerts } from "./trust.ts";
 
@@ -34,21 +35,6 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
  */
 export function maskFree(url: URL): boolean {
   return url.protocol === "wss:" || LOOPBACK.test(url.hostname);
-}
-
-/** Calls `f` with the status and the cloud's message when the upgrade is refused. */
-export function onRefusal(ws: WebSocket, f: (status: number, message: string) => void): void {
-  ws.on("unexpected-response", (_req, res) => {
-    let body = "";
-    res.on("data", (c: Uint8Array) => (body += new TextDecoder().decode(c)));
-    res.on("end", () => {
-      let message = body;
-      try {
-        message = JSON.parse(body).message ?? body;
-      } catch { /* not JSON */ }
-      f(res.statusCode ?? 0, message);
-    });
-  });
 }
 
 /** How `carry` handles a client's first bytes (`early_data.ts`). */
@@ -81,14 +67,14 @@ export async function carry(
   const reader = early.enabled ? new EarlyReader(conn) : undefined;
   const waitMs = early.serverFirst ? 0 : spares?.earlyWaitMs ?? 0;
   const t0 = performance.now();
+  const dial = () => dialFor(url, extraCaCerts());
   const opened = await connectWebSocket(
     url,
     headers,
     maskFree(url),
-    spares
-      ? () => spares.take()
-      : async () => ({ conn: await dialFor(url, extraCaCerts()), reused: false }),
+    spares ? () => spares.take() : async () => ({ conn: await dial(), reused: false }),
     reader && (() => reader.first(waitMs)),
+    dial,
   );
   // The next open's connection is dialed now that this one was answered, unless it was already
   // when this one was taken (a slow link, `spare.ts`); a cloud that did not answer gets no
@@ -98,11 +84,7 @@ export async function carry(
     try {
       conn.close();
     } catch { /* closed */ }
-    // Not dialed at all: the reason in words (a certificate by a wrong clock, an unknown authority).
-    if (opened.status === 0) {
-      return { ...opened, message: reachFailure(opened.message, Date.now(), { caFlag: CA_FLAG }) };
-    }
-    return opened;
+    return { ok: false, status: opened.status, message: failureWords(opened) };
   }
   const socket = reader ? reader.stream(opened.earlyTaken > 0) : conn;
   const r = await pipeWebSocket(opened.ws, socket, { socketEnd: "eof" });
@@ -112,6 +94,16 @@ export async function carry(
     down: r.wsToSocket,
     reason: r.closeReason,
   };
+}
+
+/**
+ * What to tell the operator of a WebSocket to the cloud that did not open: the cloud's own
+ * message for a refusal; for a connection never made, the reason in words (a certificate by a
+ * wrong clock, an unknown authority: `reach_error.ts`), or the proxy's refusal as it is.
+ */
+export function failureWords(r: { status: number; message: string; error?: unknown }): string {
+  if (r.status !== 0 || r.error instanceof ProxyError) return r.message;
+  return reachFailure(r.error ?? r.message, Date.now(), { caFlag: CA_FLAG });
 }
 
 /** Connections dialed ahead to `cloud` (one spare at a time; see `spare.ts`). */
@@ -125,4 +117,18 @@ export function wsUrl(cloud: URL, path: string): URL {
   const u = new URL(path, cloud);
   u.protocol = cloud.protocol === "https:" ? "wss:" : "ws:";
   return u;
+}
+
+/**
+ * Says once in the log when the environment routes the cloud through a proxy (`HTTPS_PROXY`,
+ * `HTTP_PROXY`, `NO_PROXY`: `http_proxy.ts`); a malformed proxy setting is the operator's error.
+ */
+export function announceProxy(cloud: URL, log: Logger): void {
+  let proxy: URL | null;
+  try {
+    proxy = proxyFor(wsUrl(cloud, "/"));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (proxy) log.info({ proxy: proxyShown(proxy) }, "reaching the cloud through a proxy");
 }

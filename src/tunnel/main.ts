@@ -18,7 +18,7 @@ import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { VERSION } from "../shared/version.ts";
-import { carry, sparesFor, wsUrl } from "./connect.ts";
+import { announceProxy, carry, sparesFor, wsUrl } from "./connect.ts";
 import { acceptLoop } from "../shared/transport/accept_loop.ts";
 import { DEVICE_PORT_HEADER, SERVER_FIRST_PORTS } from "../shared/transport/early_data.ts";
 import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
@@ -341,6 +341,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
 
   const log = createLogger({ role: "tunnel" });
   installLastResort(log);
+  announceProxy(cloud, log);
   const url = wsUrl(cloud, `/api/tunnel/${handle}`);
   let listener: Deno.TcpListener;
   try {

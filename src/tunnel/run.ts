@@ -12,7 +12,7 @@
  */
 import { createLogger } from "../shared/log.ts";
 import { installLastResort } from "../shared/last_resort.ts";
-import { carry, sparesFor, wsUrl } from "./connect.ts";
+import { announceProxy, carry, sparesFor, wsUrl } from "./connect.ts";
 import { SERVER_FIRST_PORTS } from "../shared/transport/early_data.ts";
 import { descriptorReserve, listenerBudget, Listeners, type SyncResult } from "./listeners.ts";
 import { openDescriptors, openFileLimit, raiseOpenFileLimit } from "../shared/open_files.ts";
@@ -31,6 +31,7 @@ export async function runTunnel(
 ): Promise<number> {
   const log = createLogger({ role: "tunnel" });
   installLastResort(log);
+  announceProxy(o.cloud, log);
   const headers = { authorization: `Bearer ${o.token}` };
   const spares = sparesFor(o.cloud);
   let finish!: (code: number) => void;

@@ -8,14 +8,12 @@
  * default) or its name from the session's plan.
  * @module
  */
-// @ts-types="@types/ws"
-import WebSocket from "ws";
 import { UsageError } from "../shared/cli.ts";
 import { type ServerMessage, TERMINAL_PROTOCOL } from "../shared/protocol/terminal.ts";
-import { onRefusal, wsUrl } from "./connect.ts";
+import { connectWebSocket, dialFor } from "../shared/transport/ws_connect.ts";
+import { failureWords, maskFree, wsUrl } from "./connect.ts";
 import { fetchPlan } from "./plan.ts";
-import { reachFailure } from "../shared/reach_error.ts";
-import { CA_FLAG, extraCaCerts } from "./trust.ts";
+import { extraCaCerts } from "./trust.ts";
 
 /** Where the terminal WebSocket goes for a DEVICE argument. */
 export async function terminalPath(cloud: URL, token: string, device: string): Promise<string> {
@@ -77,21 +75,36 @@ async function readLine(secret: boolean): Promise<string> {
 }
 
 /** Runs the session; returns the exit code (0 when the shell ended, 1 on a refusal, 3 revoked). */
-export function sshSession(cloud: URL, token: string, path: string): Promise<number> {
+export async function sshSession(cloud: URL, token: string, path: string): Promise<number> {
   const tty = Deno.stdin.isTerminal();
   const err = (s: string) => Deno.stderr.writeSync(new TextEncoder().encode(`${s}\r\n`));
   const enc = new TextEncoder();
-  return new Promise<number>((resolve) => {
-    const ca = extraCaCerts();
-    const ws = new WebSocket(wsUrl(cloud, path), [TERMINAL_PROTOCOL], {
-      headers: { authorization: `Bearer ${token}` },
-      perMessageDeflate: false,
-      ...(ca.length ? { ca } : {}),
-    });
+  // The same WebSocket client as the tunnels (ws_native.ts on a Deno connection): the same
+  // proxy (HTTPS_PROXY) and the same trust (--ca-file).
+  const url = wsUrl(cloud, path);
+  const dial = () => dialFor(url, extraCaCerts());
+  const opened = await connectWebSocket(
+    url,
+    { authorization: `Bearer ${token}`, "sec-websocket-protocol": TERMINAL_PROTOCOL },
+    maskFree(url),
+    async () => ({ conn: await dial(), reused: false }),
+    undefined,
+    dial,
+  );
+  if (!opened.ok) {
+    if (opened.status === 0) {
+      err(`error: cannot reach the cloud at ${cloud.origin}: ${failureWords(opened)}`);
+      return 1;
+    }
+    err(`error: the cloud refused: ${opened.status} ${opened.message}`);
+    return opened.status === 401 ? 3 : 1;
+  }
+  const ws = opened.ws;
+  return await new Promise<number>((resolve) => {
     let code = 0;
     let stopInput = false;
     const send = (m: unknown) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+      if (ws.readyState === ws.OPEN) ws.send(enc.encode(JSON.stringify(m)), { binary: false });
     };
     const onResize = () => send({ type: "resize", ...size() });
     const finish = (c: number) => {
@@ -104,19 +117,11 @@ export function sshSession(cloud: URL, token: string, path: string): Promise<num
       }
       resolve(c);
     };
-    onRefusal(ws, (status, message) => {
-      err(`error: the cloud refused: ${status} ${message}`);
-      finish(status === 401 ? 3 : 1);
-    });
     ws.on("error", (e: Error) => {
-      err(
-        `error: cannot reach the cloud at ${cloud.origin}: ${
-          reachFailure(e, Date.now(), { caFlag: CA_FLAG })
-        }`,
-      );
-      finish(1);
+      err(`error: the connection to the cloud failed: ${e.message}`);
+      code = 1;
     });
-    ws.on("open", () => send({ type: "hello", ...size() }));
+    send({ type: "hello", ...size() });
     // Keystrokes flow once the shell is up (before that, stdin is the login prompt's).
     let inputStarted = false;
     const startInput = async () => {

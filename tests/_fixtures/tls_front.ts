@@ -6,6 +6,7 @@
  * or "ahead" (one that expired) without touching any clock.
  * @module
  */
+import { closeConns, joinConns } from "./conn_relay.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 
 /** A running front. */
@@ -41,14 +42,6 @@ export async function startTlsFront(
     key: leaf.keyPem,
   });
   const open = new Set<Deno.Conn>();
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
-    try {
-      await from.readable.pipeTo(to.writable, { preventClose: true });
-    } catch { /* either end went away */ }
-    try {
-      await (to as Deno.TcpConn).closeWrite();
-    } catch { /* closed */ }
-  };
   const served = (async () => {
     for await (const conn of listener) {
       (async () => {
@@ -58,7 +51,7 @@ export async function startTlsFront(
           await conn.handshake();
           up = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
           open.add(up);
-          await Promise.all([pipe(conn, up), pipe(up, conn)]);
+          await joinConns(conn, up);
         } catch { /* a client that refused the certificate */ }
         for (const c of [conn, up]) {
           if (!c) continue;
@@ -77,11 +70,7 @@ export async function startTlsFront(
     caPem: ca.certPem,
     async close() {
       listener.close();
-      for (const c of open) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      closeConns(open);
       await served.catch(() => {});
     },
   };

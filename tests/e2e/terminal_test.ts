@@ -14,6 +14,7 @@ import { type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
 import { startMfaSshServer } from "../_fixtures/ssh_mfa_server.ts";
 import { startTlsFront } from "../_fixtures/tls_front.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 import type { Browser, BrowserContext } from "playwright-core";
 import {
   accessibilityViolations,
@@ -609,6 +610,7 @@ async function tunnelSsh(
   token: string,
   input: string,
   cloud = w.stack.url,
+  env: Record<string, string> = {},
 ) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -621,7 +623,7 @@ async function tunnelSsh(
       "--cloud",
       cloud,
     ],
-    env: { NO_COLOR: "1", NC_TOKEN: token },
+    env: { NO_COLOR: "1", NC_TOKEN: token, ...env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -678,9 +680,10 @@ Deno.test("nanodems-tunnel ssh: the same credential-injected session from a term
   });
 });
 
-Deno.test("nanodems-tunnel ssh behind a TLS-inspecting proxy: the unknown authority named; with --ca-file the session runs", async () => {
+Deno.test("nanodems-tunnel ssh behind a TLS-inspecting proxy: the unknown authority named; with --ca-file the session runs, also through an HTTP proxy", async () => {
   await withWorld(async (w) => {
     const front = await startTlsFront(w.stack.ports.http);
+    const proxy = startConnectProxy();
     try {
       const refused = await tunnelSsh(w, [w.handle], w.q.apiToken, "", front.url);
       assertEquals(refused.code, 1, refused.stderr);
@@ -697,8 +700,21 @@ Deno.test("nanodems-tunnel ssh behind a TLS-inspecting proxy: the unknown author
       );
       assertEquals(ok.code, 0, ok.stderr);
       assertMatch(ok.stdout, /^tls-42\r?$/m);
+      // And through a company's HTTP proxy (HTTPS_PROXY), as the tunnels go.
+      const viaProxy = await tunnelSsh(
+        w,
+        [w.handle, "--ca-file", caFile],
+        w.q.apiToken,
+        "echo proxy-$((6*7))\nexit\n",
+        front.url,
+        { HTTPS_PROXY: proxy.url },
+      );
+      assertEquals(viaProxy.code, 0, viaProxy.stderr);
+      assertMatch(viaProxy.stdout, /^proxy-42\r?$/m);
+      assertEquals(proxy.carried, [`127.0.0.1:${front.port}`]);
     } finally {
       await front.close();
+      await proxy.close();
     }
   });
 });

@@ -7,6 +7,7 @@
  */
 import { acceptKey, NativeWebSocket } from "./ws_native.ts";
 import { EARLY_DATA_HEADER, encodeEarlyData } from "./early_data.ts";
+import { connectVia, proxyFor } from "./http_proxy.ts";
 
 /** The outcome of a handshake. */
 export type WsConnectResult =
@@ -16,7 +17,13 @@ export type WsConnectResult =
     /** How many early bytes sent with the request the server confirmed (`early_data.ts`). */
     earlyTaken: number;
   }
-  | { ok: false; status: number; message: string };
+  | {
+    ok: false;
+    status: number;
+    message: string;
+    /** What was thrown when the connection could not be made (status 0). */
+    error?: unknown;
+  };
 
 /** Early bytes for a request: the client's first bytes once the connection is ready. */
 export type EarlyBytes = () => Promise<Uint8Array | null>;
@@ -66,14 +73,18 @@ export interface OpenedConn {
 }
 
 /**
- * Dials `url`'s host: TCP with Nagle off, and TLS on it for `wss:`, trusting the runtime's
+ * Dials `url`'s host: TCP with Nagle off — through the HTTP proxy the environment names for it,
+ * as `fetch` would (`http_proxy.ts`) — and TLS on it for `wss:`, trusting the runtime's
  * authorities and `caCerts`.
  */
 export async function dialFor(url: URL, caCerts: string[] = []): Promise<Deno.Conn> {
   const tls = url.protocol === "wss:";
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port || (tls ? 443 : 80));
-  const tcp = await Deno.connect({ hostname, port });
+  const proxy = proxyFor(url);
+  const tcp = proxy
+    ? await connectVia(proxy, hostname, port)
+    : await Deno.connect({ hostname, port });
   tcp.setNoDelay(true);
   if (!tls) return tcp;
   try {
@@ -91,7 +102,8 @@ export async function dialFor(url: URL, caCerts: string[] = []): Promise<Deno.Co
  * carry an all-zero masking key (see `src/tunnel/connect.ts` for when that is safe). `open`
  * gives the connection (default: a fresh dial). When it was dialed ahead and ends before any
  * byte of a response (closed while it waited), the request is sent once more on a fresh dial,
- * as browsers do for an idle kept-alive connection: the server never saw it. `early`, asked once
+ * as browsers do for an idle kept-alive connection: the server never saw it (`redial` gives the
+ * fresh connection; default: a dial with the runtime's trust). `early`, asked once
  * the connection is ready, gives bytes to carry in the request (`early_data.ts`); the result
  * says whether the server took them.
  */
@@ -101,12 +113,13 @@ export async function connectWebSocket(
   zeroMask: boolean,
   open: () => Promise<OpenedConn> = async () => ({ conn: await dialFor(url), reused: false }),
   early?: EarlyBytes,
+  redial: () => Promise<Deno.Conn> = () => dialFor(url),
 ): Promise<WsConnectResult> {
   let opened: OpenedConn;
   try {
     opened = await open();
   } catch (e) {
-    return { ok: false, status: 0, message: (e as Error).message };
+    return { ok: false, status: 0, message: (e as Error).message, error: e };
   }
   const bytes = early ? await early() : null;
   if (bytes) headers = { ...headers, [EARLY_DATA_HEADER]: encodeEarlyData(bytes) };
@@ -114,9 +127,9 @@ export async function connectWebSocket(
   let r = await handshake(opened.conn, url, headers, zeroMask, sent);
   if ("unanswered" in r && opened.reused) {
     try {
-      r = await handshake(await dialFor(url), url, headers, zeroMask, sent);
+      r = await handshake(await redial(), url, headers, zeroMask, sent);
     } catch (e) {
-      return { ok: false, status: 0, message: (e as Error).message };
+      return { ok: false, status: 0, message: (e as Error).message, error: e };
     }
   }
   // The caller sees the outcome only, not whether it was answered.

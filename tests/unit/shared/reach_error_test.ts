@@ -105,6 +105,10 @@ Deno.test("reach failure: a wrong name, a refused port, a name that does not res
     reachFailure(new DOMException("Signal timed out.", "TimeoutError")),
     "no answer in time",
   );
+  assertStringIncludes(
+    reachFailure(fetchFailed("client error (Connect): proxy authentication required")),
+    "the proxy (HTTPS_PROXY or HTTP_PROXY) asks for credentials: put them in its URL",
+  );
 });
 
 Deno.test("reach failure: anything else is the innermost cause without the HTTP client's prefixes", () => {

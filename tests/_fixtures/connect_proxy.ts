@@ -1,0 +1,93 @@
+/**
+ * An HTTP proxy on loopback that speaks only CONNECT, as a company's outbound proxy does for
+ * HTTPS: it asks for Basic credentials when given some (407 otherwise), dials the named
+ * host:port and passes bytes both ways. It records each CONNECT target, so a test sees what went
+ * through it.
+ * @module
+ */
+import { closeConns, joinConns } from "./conn_relay.ts";
+
+/** A running proxy. */
+export interface ConnectProxy {
+  port: number;
+  /** `http://127.0.0.1:port`, with the credentials when the proxy wants them. */
+  url: string;
+  /** The host:port of each CONNECT it carried, in order. */
+  carried: string[];
+  /** How many requests it refused (407, or not CONNECT). */
+  refused(): number;
+  close(): Promise<void>;
+}
+
+/** Starts the proxy; `auth` makes it require `user:password`. */
+export function startConnectProxy(auth?: { user: string; password: string }): ConnectProxy {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const carried: string[] = [];
+  let refusals = 0;
+  const open = new Set<Deno.Conn>();
+  const want = auth ? `Basic ${btoa(`${auth.user}:${auth.password}`)}` : null;
+  const answer = async (c: Deno.Conn, text: string) => {
+    await c.write(new TextEncoder().encode(text)).catch(() => {});
+  };
+  const serve = async (c: Deno.Conn) => {
+    open.add(c);
+    let up: Deno.TcpConn | undefined;
+    try {
+      // The head, byte by byte: what follows it is the client's TLS or WebSocket request.
+      const bytes: number[] = [];
+      const one = new Uint8Array(1);
+      while (bytes.length < 8192 && !/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) {
+        if ((await c.read(one)) === null) return;
+        bytes.push(one[0]);
+      }
+      const head = String.fromCharCode(...bytes).split("\r\n");
+      const m = /^CONNECT (\S+):(\d+) HTTP\/1\.1$/.exec(head[0]);
+      if (!m) {
+        refusals++;
+        return await answer(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+      }
+      const given = head.find((l) => /^proxy-authorization:/i.test(l))?.replace(/^[^:]*:\s*/, "");
+      if (want && given !== want) {
+        refusals++;
+        return await answer(
+          c,
+          'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n',
+        );
+      }
+      up = await Deno.connect({ hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
+      open.add(up);
+      carried.push(`${m[1]}:${m[2]}`);
+      await answer(c, "HTTP/1.1 200 Connection established\r\n\r\n");
+      await joinConns(c, up);
+    } catch {
+      /* a client or target that went away */
+    } finally {
+      for (const x of [c, up]) {
+        if (!x) continue;
+        open.delete(x);
+        try {
+          x.close();
+        } catch { /* closed */ }
+      }
+    }
+  };
+  const served = (async () => {
+    for await (const c of listener) serve(c);
+  })();
+  return {
+    port,
+    url: auth
+      ? `http://${encodeURIComponent(auth.user)}:${
+        encodeURIComponent(auth.password)
+      }@127.0.0.1:${port}`
+      : `http://127.0.0.1:${port}`,
+    carried,
+    refused: () => refusals,
+    async close() {
+      listener.close();
+      closeConns(open);
+      await served.catch(() => {});
+    },
+  };
+}

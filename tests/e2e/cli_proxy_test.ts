@@ -1,0 +1,81 @@
+// An operator on a company network whose only way out is an HTTP proxy (CONNECT) that wants
+// credentials: the real cloud behind a TLS front, the real CLI with HTTPS_PROXY set. `fetch`
+// followed HTTPS_PROXY and the tunnels did not, so `status` worked and every tunnel failed; now
+// the tunnels go through the same proxy (the proxy's record shows them), the credentials in the
+// proxy URL are never logged, NO_PROXY is honoured, and a proxy that refuses is named.
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { echoServer, echoVia, Proc, run, Stack } from "../_fixtures/stack.ts";
+import { startTlsFront } from "../_fixtures/tls_front.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
+
+Deno.test("behind an HTTP proxy with credentials: the CLI's tunnels go through it", async () => {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  const front = await startTlsFront(stack.ports.http);
+  stack.defer(front.close);
+  const proxy = startConnectProxy({ user: "ops", password: "Proxy-Secret-1" });
+  stack.defer(proxy.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    const session = await stack.cliSession(q);
+    const caFile = `${stack.dir}/company-ca.pem`;
+    await Deno.writeTextFile(caFile, front.caPem);
+    const env = { NC_TOKEN: session.token, NC_CA_FILE: caFile, HTTPS_PROXY: proxy.url };
+
+    const cli = new Proc(["tunnel", "run", "--cloud", front.url], env);
+    stack.defer(() => cli.stop("SIGKILL"));
+    const ip = q.device.loopbackIp;
+    await cli.waitFor(new RegExp(`listening listen=${ip}:${echo.port}`));
+    const through = proxy.carried.length;
+    assert(await echoVia(ip, echo.port, 1 << 20), "1 MiB both ways through the proxy");
+    assert(proxy.carried.length > through, "the tunnel went through the proxy");
+    assert(proxy.carried.every((t) => t === `127.0.0.1:${front.port}`), proxy.carried.join());
+    const said = cli.lines.find((l) => l.includes("reaching the cloud through a proxy"));
+    assert(said, cli.lines.join("\n"));
+    assertStringIncludes(said, `http://127.0.0.1:${proxy.port}`);
+    assertEquals(
+      cli.lines.some((l) => l.includes("Proxy-Secret-1")),
+      false,
+      "no credentials logged",
+    );
+
+    // NO_PROXY: straight to the cloud, the proxy (here a dead one) never asked.
+    const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = (dead.addr as Deno.NetAddr).port;
+    dead.close();
+    const direct = new Proc([
+      "tunnel",
+      "open",
+      q.device.handles[echo.port],
+      "--cloud",
+      front.url,
+      "--listen",
+      "127.0.0.1:0",
+    ], {
+      NC_TOKEN: q.apiToken,
+      NC_CA_FILE: caFile,
+      HTTPS_PROXY: `http://127.0.0.1:${deadPort}`,
+      NO_PROXY: "localhost,127.0.0.0/8",
+    });
+    stack.defer(() => direct.stop("SIGKILL"));
+    const line = await direct.waitFor(/listening.*127\.0\.0\.1:\d+/);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+    assert(await echoVia("127.0.0.1", port, 64 << 10), "NO_PROXY: direct");
+
+    // The proxy without the credentials: the CLI says the proxy refused, not "fetch failed".
+    const refused = await run(["tunnel", "status", "--cloud", front.url], {
+      ...env,
+      HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`,
+    });
+    assertEquals(refused.code, 1, refused.stderr);
+    assertStringIncludes(
+      refused.stderr,
+      "the proxy (HTTPS_PROXY or HTTP_PROXY) asks for credentials",
+    );
+    assertEquals(refused.stderr.includes("fetch failed"), false, refused.stderr);
+  } finally {
+    await stack.stop();
+  }
+});
