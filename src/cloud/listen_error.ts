@@ -63,8 +63,9 @@ export function bindFailure(flag: string, at: ListenAddress, e: unknown): Error 
           "another HOST:PORT",
       );
     case "EACCES":
+      // The system's words too: a start can also be refused a file (its temporary directory).
       return new Error(
-        `${head}: permission denied` +
+        `${head}: permission denied (${(e as Error)?.message ?? e})` +
           (at.port > 0 && at.port < 1024
             ? "; ports below 1024 need root or the CAP_NET_BIND_SERVICE capability, or give " +
               `--${flag} a port from 1024 up`
