@@ -73,7 +73,9 @@ Deno.test("CLI tunnel run: plan, bytes, refresh add/remove, bind healing, revoke
     await api("DELETE", `/api/cli/sessions/${session.id}`);
     const status = await cli.exited;
     assertEquals(status.code, 3);
-    assert(cli.lines.some((l) => l.includes("The CLI session has ended")));
+    // The exit can be seen before the last of its output is read: wait for the line itself (it
+    // fails once all output is in without it).
+    await cli.waitFor(/The CLI session has ended/);
   } finally {
     await stack.stop();
   }
@@ -196,7 +198,7 @@ Deno.test("CLI tunnel open exits 3 when its token is revoked", async () => {
     cli.exited.then((s) => (code = s.code));
     await within(PROMPT_MS, "exit after revocation", () => code !== null);
     assertEquals(code, 3);
-    assert(cli.lines.some((l) => l.includes("The token was revoked")));
+    await cli.waitFor(/The token was revoked/);
   } finally {
     await stack.stop();
   }
