@@ -5,10 +5,10 @@
  * @module
  */
 import { pipeWebSocket } from "../shared/transport/websocket.ts";
-import { connectWebSocket, dialFor } from "../shared/transport/ws_connect.ts";
+import { connectWebSocket, dialFor, wsProxy } from "../shared/transport/ws_connect.ts";
 import { EarlyReader } from "../shared/transport/early_data.ts";
 import { reachFailure } from "../shared/reach_error.ts";
-import { ProxyError, proxyFor, proxyShown } from "../shared/transport/http_proxy.ts";
+import { ProxyError } from "../shared/transport/proxy.ts";
 import { UsageError } from "../shared/cli.ts";
 import type { Logger } from "../shared/log.ts";
 import { SpareDialer } from "./spare.ts";
@@ -121,14 +121,16 @@ export function wsUrl(cloud: URL, path: string): URL {
 
 /**
  * Says once in the log when the environment routes the cloud through a proxy (`HTTPS_PROXY`,
- * `HTTP_PROXY`, `NO_PROXY`: `http_proxy.ts`); a malformed proxy setting is the operator's error.
+ * `HTTP_PROXY`, `NO_PROXY`: `wsProxy`); a malformed proxy setting is the operator's error.
  */
 export function announceProxy(cloud: URL, log: Logger): void {
-  let proxy: URL | null;
+  let proxy;
   try {
-    proxy = proxyFor(wsUrl(cloud, "/"));
+    proxy = wsProxy(wsUrl(cloud, "/"));
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(
+      `${cloud.protocol === "https:" ? "HTTPS" : "HTTP"}_PROXY: ${(e as Error).message}`,
+    );
   }
-  if (proxy) log.info({ proxy: proxyShown(proxy) }, "reaching the cloud through a proxy");
+  if (proxy) log.info({ proxy: proxy.display }, "reaching the cloud through a proxy");
 }

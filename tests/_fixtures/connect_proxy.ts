@@ -1,11 +1,11 @@
 /**
  * An HTTP proxy on loopback that speaks only CONNECT, as a company's outbound proxy does for
  * HTTPS: it asks for Basic credentials when given some (407 otherwise), dials the named
- * host:port and passes bytes both ways. It records each CONNECT target, so a test sees what went
+ * host:port — on loopback only (403 otherwise) — and passes bytes both ways. It records each CONNECT target, so a test sees what went
  * through it.
  * @module
  */
-import { closeConns, joinConns } from "./conn_relay.ts";
+import { pipeConns } from "../../src/shared/transport/pipe.ts";
 
 /** A running proxy. */
 export interface ConnectProxy {
@@ -47,6 +47,11 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
         refusals++;
         return await answer(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
       }
+      // Loopback only: nothing a test starts may reach beyond this machine through it.
+      if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(m[1])) {
+        refusals++;
+        return await answer(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+      }
       const given = head.find((l) => /^proxy-authorization:/i.test(l))?.replace(/^[^:]*:\s*/, "");
       if (want && given !== want) {
         refusals++;
@@ -59,7 +64,7 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
       open.add(up);
       carried.push(`${m[1]}:${m[2]}`);
       await answer(c, "HTTP/1.1 200 Connection established\r\n\r\n");
-      await joinConns(c, up);
+      await pipeConns(c, up);
     } catch {
       /* a client or target that went away */
     } finally {
@@ -86,7 +91,11 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
     refused: () => refusals,
     async close() {
       listener.close();
-      closeConns(open);
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
       await served.catch(() => {});
     },
   };

@@ -6,7 +6,7 @@
  * or "ahead" (one that expired) without touching any clock.
  * @module
  */
-import { closeConns, joinConns } from "./conn_relay.ts";
+import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 
 /** A running front. */
@@ -51,7 +51,7 @@ export async function startTlsFront(
           await conn.handshake();
           up = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
           open.add(up);
-          await joinConns(conn, up);
+          await pipeConns(conn, up);
         } catch { /* a client that refused the certificate */ }
         for (const c of [conn, up]) {
           if (!c) continue;
@@ -70,7 +70,11 @@ export async function startTlsFront(
     caPem: ca.certPem,
     async close() {
       listener.close();
-      closeConns(open);
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
       await served.catch(() => {});
     },
   };

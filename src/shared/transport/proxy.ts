@@ -1,11 +1,14 @@
 /**
- * Outbound HTTP proxies for clients that dial out (the agent behind a corporate firewall):
- * which proxy applies to a host (`HTTPS_PROXY` / `https_proxy`, minus `NO_PROXY` / `no_proxy`,
- * read only when the operator opts in), and an HTTP CONNECT tunnel through it with Basic auth
- * from the proxy URL's userinfo. The tunnel is a plain TCP connection the caller then runs TLS
- * over, so the proxy sees only the host name and port, never the traffic.
+ * Outbound HTTP proxies for clients that dial out (the agent behind a corporate firewall, the
+ * tunnel CLI on a company network): which proxy applies to a host (`HTTPS_PROXY` /
+ * `https_proxy`, or `HTTP_PROXY` / `http_proxy` for a plain-HTTP cloud, minus `NO_PROXY` /
+ * `no_proxy`; the agent reads them only when the operator opts in, the CLI as `fetch` does), and
+ * an HTTP CONNECT tunnel through it with Basic auth from the proxy URL's userinfo. The tunnel is a
+ * plain TCP connection the caller then runs TLS over, so the proxy sees only the host name and
+ * port, never the traffic.
  * @module
  */
+import { BlockList, isIP } from "node:net";
 
 /** A proxy to reach a host through. */
 export interface ProxyConfig {
@@ -50,29 +53,52 @@ export function parseProxyUrl(text: string): ProxyConfig {
   return { display: `http://${url.host}`, host, port, ...(auth ? { auth } : {}) };
 }
 
-/** True when `host` matches a NO_PROXY list (`*`, exact names, `.suffix`/`suffix`, IPs). */
+/**
+ * True when `host` matches a NO_PROXY list: `*`, exact names, `.suffix`/`suffix`, IP addresses
+ * and CIDRs (`10.0.0.0/8`); a port on an entry does not narrow it.
+ */
 export function bypassesProxy(host: string, noProxy: string | undefined): boolean {
   if (!noProxy) return false;
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  const h = host.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase();
   for (const raw of noProxy.split(/[,\s]+/)) {
-    const entry = raw.trim().toLowerCase().replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    let entry = raw.trim().toLowerCase();
     if (!entry) continue;
     if (entry === "*") return true;
+    const cidr = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+    if (cidr) {
+      if (isIP(cidr[1]) && isIP(h) && inSubnet(h, cidr[1], Number(cidr[2]))) return true;
+      continue;
+    }
+    entry = entry.replace(/^\[([^\]]+)\](?::\d+)?$/, "$1");
+    if (!isIP(entry)) entry = entry.replace(/:\d+$/, "");
     const suffix = entry.replace(/^\*?\./, "");
-    if (h === suffix || h.endsWith(`.${suffix}`)) return true;
+    if (h === suffix || (!isIP(h) && h.endsWith(`.${suffix}`))) return true;
   }
   return false;
 }
 
+/** Whether the address `ip` is in `net/bits` (false for a malformed subnet). */
+function inSubnet(ip: string, net: string, bits: number): boolean {
+  const list = new BlockList();
+  try {
+    list.addSubnet(net, bits, isIP(net) === 6 ? "ipv6" : "ipv4");
+    return list.check(ip, isIP(ip) === 6 ? "ipv6" : "ipv4");
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The proxy for an HTTPS-like connection to `host` from the environment, or null: `HTTPS_PROXY`
- * (or `https_proxy`) unless `NO_PROXY` (or `no_proxy`) lists the host.
+ * The proxy for a connection to `host` from the environment, or null: `HTTPS_PROXY` (or
+ * `https_proxy`) for an HTTPS-like one, `HTTP_PROXY` (or `http_proxy`) when `plain` (a cloud on
+ * http://, as `fetch` chooses), unless `NO_PROXY` (or `no_proxy`) lists the host.
  */
 export function proxyFromEnv(
   host: string,
   env: Record<string, string | undefined>,
+  plain = false,
 ): ProxyConfig | null {
-  const url = env.HTTPS_PROXY || env.https_proxy;
+  const url = plain ? env.HTTP_PROXY || env.http_proxy : env.HTTPS_PROXY || env.https_proxy;
   if (!url) return null;
   if (bypassesProxy(host, env.NO_PROXY ?? env.no_proxy)) return null;
   return parseProxyUrl(url);
@@ -134,7 +160,10 @@ export async function connectViaProxy(
     if (code !== 200) {
       throw new ProxyError(
         code === 407
-          ? `the proxy ${proxy.display} wants credentials (407); put them in the proxy URL`
+          ? `the proxy ${proxy.display} wants credentials (407); ` +
+            (proxy.auth
+              ? "it refused those in the proxy URL"
+              : "put them in the proxy URL, http://user:password@host:port")
           : `the proxy ${proxy.display} refused CONNECT ${authority}: ${status.slice(0, 100)}`,
       );
     }

@@ -7,7 +7,7 @@
  */
 import { acceptKey, NativeWebSocket } from "./ws_native.ts";
 import { EARLY_DATA_HEADER, encodeEarlyData } from "./early_data.ts";
-import { connectVia, proxyFor } from "./http_proxy.ts";
+import { connectViaProxy, type ProxyConfig, proxyFromEnv } from "./proxy.ts";
 
 /** The outcome of a handshake. */
 export type WsConnectResult =
@@ -72,18 +72,33 @@ export interface OpenedConn {
   reused: boolean;
 }
 
+let envAtStart: Record<string, string> | undefined;
+
+/**
+ * The proxy the environment names for a WebSocket to `url`, read as the runtime's `fetch` reads
+ * it — `HTTPS_PROXY` for wss:, `HTTP_PROXY` for ws:, minus `NO_PROXY`, with no exception for
+ * loopback — so a client's requests and its WebSockets take the same way out (the environment
+ * is read once). Throws `ProxyError` for a value that is no http:// proxy URL.
+ */
+export function wsProxy(
+  url: URL,
+  env: Record<string, string | undefined> = envAtStart ??= Deno.env.toObject(),
+): ProxyConfig | null {
+  return proxyFromEnv(url.hostname, env, url.protocol === "ws:");
+}
+
 /**
  * Dials `url`'s host: TCP with Nagle off — through the HTTP proxy the environment names for it,
- * as `fetch` would (`http_proxy.ts`) — and TLS on it for `wss:`, trusting the runtime's
+ * as `fetch` would ({@linkcode wsProxy}) — and TLS on it for `wss:`, trusting the runtime's
  * authorities and `caCerts`.
  */
 export async function dialFor(url: URL, caCerts: string[] = []): Promise<Deno.Conn> {
   const tls = url.protocol === "wss:";
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port || (tls ? 443 : 80));
-  const proxy = proxyFor(url);
+  const proxy = wsProxy(url);
   const tcp = proxy
-    ? await connectVia(proxy, hostname, port)
+    ? await connectViaProxy(proxy, hostname, port)
     : await Deno.connect({ hostname, port });
   tcp.setNoDelay(true);
   if (!tls) return tcp;
