@@ -337,11 +337,10 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   if (!isLoopback(host)) {
     throw new UsageError("--listen: only loopback addresses (127.x, ::1) are allowed");
   }
-  const devicePort = await preflight(cloud, handle, token);
-
   const log = createLogger({ role: "tunnel" });
   installLastResort(log);
   announceProxy(cloud, log);
+  const devicePort = await preflight(cloud, handle, token);
   const url = wsUrl(cloud, `/api/tunnel/${handle}`);
   let listener: Deno.TcpListener;
   try {
