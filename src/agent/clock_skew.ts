@@ -8,6 +8,7 @@
  * sends the token: behind, it stops and says so; far ahead, it warns and goes on.
  * @module
  */
+import { certificateClockFailure } from "../shared/reach_error.ts";
 
 /** How far behind the cloud this clock may be: certificates are backdated 5 min (pki.ts). */
 export const BEHIND_TOLERANCE_MS = 4 * 60_000;
@@ -64,12 +65,13 @@ function skewWords(skew: number, localNow: number): string {
  */
 export function clockHint(reason: string, localNow: number): string | null {
   const here = new Date(localNow).toISOString().replace(/\.\d+Z$/, "Z");
-  if (/certificate not valid yet/i.test(reason)) {
+  const failure = certificateClockFailure(reason);
+  if (failure === "not_yet_valid") {
     return `the cloud's certificate is not valid yet by this machine's clock (here ${here}): the ` +
       "clock is behind; set it right (turn on time synchronisation, NTP) and the agent connects " +
       "by itself";
   }
-  if (/peer certificate: certificate expired/i.test(reason)) {
+  if (failure === "expired") {
     return `the cloud's certificate has expired by this machine's clock (here ${here}): if the ` +
       "clock is ahead, set it right (turn on time synchronisation, NTP) and the agent connects " +
       "by itself";

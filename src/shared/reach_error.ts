@@ -29,6 +29,22 @@ function messages(e: unknown): string[] {
   return out;
 }
 
+/**
+ * Whether a TLS failure's words (rustls's, or node:tls's) say the peer's certificate is not valid
+ * yet or has expired by this clock: what a clock far off looks like from the client.
+ */
+export function certificateClockFailure(text: string): "not_yet_valid" | "expired" | null {
+  if (/certificate not valid yet|certificate is not yet valid|CERT_NOT_YET_VALID/i.test(text)) {
+    return "not_yet_valid";
+  }
+  if (
+    /peer certificate: certificate expired|certificate has expired|CERT_HAS_EXPIRED/i.test(text)
+  ) {
+    return "expired";
+  }
+  return null;
+}
+
 /** The instant in the form people read dates in logs (UTC, to the second). */
 function isoSecond(t: number): string {
   return new Date(t).toISOString().replace(/\.\d+Z$/, "Z");
@@ -43,13 +59,12 @@ export function reachFailure(e: unknown, now: number = Date.now(), hints: ReachH
   const all = messages(e);
   const text = all.join(" | ");
   const here = isoSecond(now);
-  if (/certificate not valid yet|certificate is not yet valid|CERT_NOT_YET_VALID/i.test(text)) {
+  const clock = certificateClockFailure(text);
+  if (clock === "not_yet_valid") {
     return `its certificate is not valid yet by this computer's clock (here ${here}): the clock ` +
       "is behind; set it right (turn on time synchronisation, NTP) and try again";
   }
-  if (
-    /peer certificate: certificate expired|certificate has expired|CERT_HAS_EXPIRED/i.test(text)
-  ) {
+  if (clock === "expired") {
     return `its certificate has expired by this computer's clock (here ${here}): if the clock is ` +
       "ahead, set it right (turn on time synchronisation, NTP); if it is right, the cloud's " +
       "certificate needs renewing (tell whoever runs the cloud)";

@@ -130,6 +130,12 @@ The token (ops_… for run and status, nt_… for open, either for ssh) comes fr
 warning, because every local user can read a command line. (ssh reads its keystrokes from
 standard input, so give it the token by file or NC_TOKEN.)
 
+On a network whose way out is an HTTP proxy, the CLI follows HTTPS_PROXY (HTTP_PROXY for an
+http:// cloud) and NO_PROXY, for its requests and its tunnels alike, with the credentials the
+proxy URL carries (http://user:password@proxy:3128). Behind a proxy that inspects TLS, give its
+certificate authority with --ca-file FILE. When the cloud cannot be reached the CLI says why (a
+wrong clock, an unknown authority, a refused port, …).
+
 The workflow: on the site page click "Open CLI session", pick the sites, copy the command it
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every
 device port of those sites — each device has its own loopback address — and prints the table.

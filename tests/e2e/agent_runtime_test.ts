@@ -13,7 +13,7 @@ import {
   type TunnelRefused,
 } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
-import { pipeConns } from "../../src/shared/transport/pipe.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
 /** A JSON call to the cloud's API with an `nt_` token. */
 async function api(
@@ -274,58 +274,10 @@ Deno.test("claim: an embedded agent claims its pre-registered serial and comes o
   }
 });
 
-/**
- * An HTTP CONNECT proxy that records the targets it carried and refuses anything that is not
- * loopback (the agent's runtime may try to reach the internet through it: it must not get there).
- */
-function recordingProxy() {
-  const targets: string[] = [];
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const serve = async (client: Deno.Conn) => {
-    conns.add(client);
-    const buf = new Uint8Array(4096);
-    let head = "";
-    while (!head.includes("\r\n\r\n")) {
-      const n = await client.read(buf);
-      if (n === null) return client.close();
-      head += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    const target = head.split(" ")[1] ?? "";
-    const i = target.lastIndexOf(":");
-    const host = target.slice(0, i);
-    if (!/^127\.|^localhost$/.test(host)) {
-      await client.write(new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\n\r\n"));
-      return client.close();
-    }
-    targets.push(target);
-    const up = await Deno.connect({ hostname: host, port: Number(target.slice(i + 1)) });
-    conns.add(up);
-    await client.write(new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n"));
-    await pipeConns(client, up);
-  };
-  (async () => {
-    for await (const c of listener) serve(c).catch(() => {});
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    targets,
-    close: () => {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      return Promise.resolve();
-    },
-  };
-}
-
 Deno.test("proxy: with NC_TRUST_ENV=1 the control stream and every data connection go through HTTPS_PROXY; without it the proxy is ignored", async () => {
   await Stack.withEchoSite(async ({ stack, q, agent, handle }) => {
     await agent.stop("SIGKILL");
-    const proxy = recordingProxy();
+    const proxy = startConnectProxy();
     stack.defer(proxy.close);
     const state = `${stack.dir}/agent-1`;
     const env = { HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: "" };
@@ -333,7 +285,7 @@ Deno.test("proxy: with NC_TRUST_ENV=1 the control stream and every data connecti
     const plain = new Proc(["agent", "run", "--state", state, "--log-format", "json"], env);
     stack.agents.push(plain);
     await plain.waitFor(/"control stream up"/);
-    assertEquals(proxy.targets, []);
+    assertEquals(proxy.carried, []);
     await plain.stop("SIGKILL");
 
     const viaProxy = new Proc(["agent", "run", "--state", state, "--log-format", "json"], {
@@ -347,7 +299,7 @@ Deno.test("proxy: with NC_TRUST_ENV=1 the control stream and every data connecti
     const data = randomBytes(64 << 10);
     const got = await echoThrough(ws, data);
     assertEquals(got.received.byteLength, data.byteLength, `${got.code} ${got.reason}`);
-    assertEquals(proxy.targets, [
+    assertEquals(proxy.carried, [
       `127.0.0.1:${stack.ports.control}`,
       `127.0.0.1:${stack.ports.data}`,
     ]);

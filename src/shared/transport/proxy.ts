@@ -55,7 +55,7 @@ export function parseProxyUrl(text: string): ProxyConfig {
 
 /**
  * True when `host` matches a NO_PROXY list: `*`, exact names, `.suffix`/`suffix`, IP addresses
- * and CIDRs (`10.0.0.0/8`); a port on an entry does not narrow it.
+ * and CIDRs (`127.0.0.0/8`); a port on an entry does not narrow it.
  */
 export function bypassesProxy(host: string, noProxy: string | undefined): boolean {
   if (!noProxy) return false;
