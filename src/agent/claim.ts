@@ -22,6 +22,8 @@ export async function claim(opts: {
   cloud: string;
   serial: string;
   caPin: string;
+  /** A PEM file of authorities the cloud's HTTPS certificate may chain to (`--ca-file`). */
+  caFile?: string;
   stateDir: string;
   force?: boolean;
   log?: (line: string) => void;
@@ -39,6 +41,7 @@ export async function claim(opts: {
     stateDir: opts.stateDir,
     path: "/claim",
     body: { serial: opts.serial },
+    caFile: opts.caFile,
     say: opts.log ?? (() => {}),
     repeat: "this device kept its key, and the cloud hands the same key its identity again",
   });

@@ -27,6 +27,7 @@ import { VERSION } from "../shared/version.ts";
 import { type AgentState, loadState, saveState } from "./state.ts";
 import { clockSkew, skewProblem, skewWarning } from "./clock_skew.ts";
 import { reachFailure } from "../shared/reach_error.ts";
+import { CA_FLAG, cloudHttpClient, readCaFile } from "../shared/crypto/trust_roots.ts";
 
 /** Why enrollment failed, in words for the technician. */
 export class EnrollError extends Error {
@@ -64,13 +65,22 @@ export function checkCloudUrl(text: string): URL {
 /** The body of the cloud's answer (JSON) and its `Date` header. */
 async function call(
   url: URL,
-  init?: RequestInit,
+  init: RequestInit = {},
+  client?: Deno.HttpClient,
 ): Promise<{ body: Record<string, unknown>; date: string | null }> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+    res = await fetch(url, {
+      ...init,
+      signal: AbortSignal.timeout(30_000),
+      ...(client ? { client } : {}),
+    } as RequestInit);
   } catch (e) {
-    throw new EnrollError(`cannot reach the cloud at ${url.origin}: ${reachFailure(e)}`);
+    throw new EnrollError(
+      `cannot reach the cloud at ${url.origin}: ${
+        reachFailure(e, Date.now(), { caFlag: CA_FLAG })
+      }`,
+    );
   }
   const text = await res.text();
   let body: Record<string, unknown> = {};
@@ -90,6 +100,8 @@ export async function enroll(opts: {
   cloud: string;
   token: string;
   caPin?: string;
+  /** A PEM file of authorities the cloud's HTTPS certificate may chain to (`--ca-file`). */
+  caFile?: string;
   stateDir: string;
   force?: boolean;
   log?: (line: string) => void;
@@ -116,6 +128,7 @@ export async function enroll(opts: {
     stateDir: opts.stateDir,
     path: "/api/agents/enroll",
     body: { token: join.token },
+    caFile: opts.caFile,
     say,
     repeat:
       "with the same token, until it expires, the cloud hands this machine its identity again",
@@ -158,13 +171,30 @@ export async function obtainIdentity(o: {
   stateDir: string;
   path: string;
   body: Record<string, unknown>;
+  /** `--ca-file`: authorities the cloud's HTTPS certificate may chain to, besides the built-in. */
+  caFile?: string;
   say: (line: string) => void;
   /** When the cloud answers a repeat of this request with the same identity, for the user. */
   repeat: string;
 }): Promise<AgentState> {
+  // The cloud's HTTPS may chain to this computer's authorities and the file's (trust_roots.ts);
+  // the agent CA itself is still only what the pin says.
+  const file = o.caFile ? await readCaFile(o.caFile) : undefined;
+  const client = o.url.protocol === "https:" ? cloudHttpClient(file) : undefined;
+  try {
+    return await identity(o, client);
+  } finally {
+    client?.close();
+  }
+}
+
+async function identity(
+  o: Parameters<typeof obtainIdentity>[0],
+  client: Deno.HttpClient | undefined,
+): Promise<AgentState> {
   const { url, pins, say } = o;
   say(`checking the cloud at ${url.origin} against the pinned CA`);
-  const answer = await call(new URL("/api/agents/ca", url));
+  const answer = await call(new URL("/api/agents/ca", url), {}, client);
   const ca = answer.body as { caCertificate?: string; caCertificates?: string; time?: string };
   // Before anything is sent: a clock the cloud's certificates cannot be valid by (clock_skew.ts;
   // the cloud's own time, or its Date header from a cloud older than that field).
@@ -218,7 +248,7 @@ export async function obtainIdentity(o: {
       os: `${Deno.build.os}/${Deno.build.arch}`,
       version: VERSION,
     }),
-  })).body as Record<string, string>;
+  }, client)).body as Record<string, string>;
   if (await spkiPin(r.caCertificate ?? "").catch(() => "") !== pin) {
     throw new EnrollError("the cloud answered with a CA that does not match the pin; refusing");
   }

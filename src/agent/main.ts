@@ -84,6 +84,14 @@ const enrollOptions: Record<string, OptionSpec> = {
     arg: "sha256:HEX",
     help: "The cloud CA pin, when the token does not carry it",
   },
+  "ca-file": {
+    type: "string",
+    env: "NC_CA_FILE",
+    arg: "FILE",
+    help: "Also trust the authorities in this PEM file for the cloud's HTTPS (a proxy that " +
+      "inspects TLS, or a cloud on a private certificate); the agent CA is still checked " +
+      "against the pin",
+  },
   force: { type: "boolean", help: "Replace an existing enrollment" },
   "if-needed": {
     type: "boolean",
@@ -129,6 +137,7 @@ const claimOptions: Record<string, OptionSpec> = {
     arg: "sha256:HEX",
     help: "The cloud CA pin (required: a claim has no token to carry it)",
   },
+  "ca-file": enrollOptions["ca-file"],
   force: enrollOptions.force,
   "trust-env": runOptions["trust-env"],
   ...common,
@@ -246,6 +255,7 @@ export async function agentMain(argv: string[]): Promise<number> {
         cloud: values.cloud as string,
         token,
         caPin: values["ca-pin"] as string | undefined,
+        caFile: values["ca-file"] as string | undefined,
         stateDir,
         force: values.force as boolean | undefined,
         log: (line) => console.error(line),
@@ -287,6 +297,7 @@ export async function agentMain(argv: string[]): Promise<number> {
         cloud: values.cloud as string,
         serial: values.serial as string,
         caPin: values["ca-pin"] as string,
+        caFile: values["ca-file"] as string | undefined,
         stateDir: (values.state as string | undefined) ?? defaultStateDir(),
         force: values.force as boolean | undefined,
         log: (line) => console.error(line),

@@ -67,7 +67,7 @@ export async function carry(
   const reader = early.enabled ? new EarlyReader(conn) : undefined;
   const waitMs = early.serverFirst ? 0 : spares?.earlyWaitMs ?? 0;
   const t0 = performance.now();
-  const dial = () => dialFor(url, extraCaCerts());
+  const dial = () => dialFor(url, extraCaCerts);
   const opened = await connectWebSocket(
     url,
     headers,
@@ -109,7 +109,7 @@ export function failureWords(r: { status: number; message: string; error?: unkno
 /** Connections dialed ahead to `cloud` (one spare at a time; see `spare.ts`). */
 export function sparesFor(cloud: URL): SpareDialer {
   const url = wsUrl(cloud, "/");
-  return new SpareDialer(() => dialFor(url, extraCaCerts()));
+  return new SpareDialer(() => dialFor(url, extraCaCerts));
 }
 
 /** The ws:// or wss:// URL of a cloud path. */

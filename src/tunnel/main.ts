@@ -34,7 +34,7 @@ const CA_FILE_OPTION: OptionSpec = {
   env: "NC_CA_FILE",
   arg: "FILE",
   help:
-    "Also trust the certificate authorities in this PEM file for the cloud's HTTPS (a company proxy that inspects TLS, or a cloud on a private certificate)",
+    "Also trust the certificate authorities in this PEM file for the cloud's HTTPS (a cloud on a private certificate, or a proxy's authority this computer does not trust)",
 };
 
 const openOptions: Record<string, OptionSpec> = {
@@ -132,9 +132,11 @@ standard input, so give it the token by file or NC_TOKEN.)
 
 On a network whose way out is an HTTP proxy, the CLI follows HTTPS_PROXY (HTTP_PROXY for an
 http:// cloud) and NO_PROXY, for its requests and its tunnels alike, with the credentials the
-proxy URL carries (http://user:password@proxy:3128). Behind a proxy that inspects TLS, give its
-certificate authority with --ca-file FILE. When the cloud cannot be reached the CLI says why (a
-wrong clock, an unknown authority, a refused port, …).
+proxy URL carries (http://user:password@proxy:3128). The cloud's certificate may chain to the
+authorities built in and to those this computer trusts (its certificate store, as the browser
+and curl use: a company's TLS-inspecting proxy works when its IT put its authority there); give
+any other with --ca-file FILE. When the cloud cannot be reached the CLI says why (a wrong clock,
+an unknown authority, a refused port, …).
 
 The workflow: on the site page click "Open CLI session", pick the sites, copy the command it
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every

@@ -82,7 +82,7 @@ export async function sshSession(cloud: URL, token: string, path: string): Promi
   // The same WebSocket client as the tunnels (ws_native.ts on a Deno connection): the same
   // proxy (HTTPS_PROXY) and the same trust (--ca-file).
   const url = wsUrl(cloud, path);
-  const dial = () => dialFor(url, extraCaCerts());
+  const dial = () => dialFor(url, extraCaCerts);
   const opened = await connectWebSocket(
     url,
     { authorization: `Bearer ${token}`, "sec-websocket-protocol": TERMINAL_PROTOCOL },

@@ -8,6 +8,7 @@
  */
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
+import { echoServer, Stack } from "./stack.ts";
 
 /** A running front. */
 export interface TlsFront {
@@ -78,4 +79,28 @@ export async function startTlsFront(
       await served.catch(() => {});
     },
   };
+}
+
+/** A stack with an echo target behind a TLS front, and the front's authority in a file. */
+export interface FrontedStack {
+  stack: Stack;
+  echo: { port: number };
+  front: TlsFront;
+  /** `company-ca.pem` in the stack's directory: the front's authority, for `--ca-file`. */
+  caFile: string;
+}
+
+/**
+ * Starts a stack, an echo target and a TLS front before the cloud's HTTP port (each closed with
+ * the stack), and writes the front's authority to a file. The caller stops the stack.
+ */
+export async function startFrontedStack(): Promise<FrontedStack> {
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  const front = await startTlsFront(stack.ports.http);
+  stack.defer(front.close);
+  const caFile = `${stack.dir}/company-ca.pem`;
+  await Deno.writeTextFile(caFile, front.caPem);
+  return { stack, echo, front, caFile };
 }

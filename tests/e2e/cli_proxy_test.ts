@@ -4,24 +4,18 @@
 // the tunnels go through the same proxy (the proxy's record shows them), the credentials in the
 // proxy URL are never logged, NO_PROXY is honoured, and a proxy that refuses is named.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoServer, echoVia, Proc, run, Stack } from "../_fixtures/stack.ts";
-import { startTlsFront } from "../_fixtures/tls_front.ts";
+import { echoVia, Proc, run } from "../_fixtures/stack.ts";
+import { startFrontedStack } from "../_fixtures/tls_front.ts";
 import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
 Deno.test("behind an HTTP proxy with credentials: the CLI's tunnels go through it", async () => {
-  const stack = await Stack.start();
-  const echo = await echoServer();
-  stack.defer(echo.close);
-  const front = await startTlsFront(stack.ports.http);
-  stack.defer(front.close);
+  const { stack, echo, front, caFile } = await startFrontedStack();
   const proxy = startConnectProxy({ user: "ops", password: "Proxy-Secret-1" });
   stack.defer(proxy.close);
   try {
     const q = await stack.quickstart([echo.port]);
     await stack.agentFor(q);
     const session = await stack.cliSession(q);
-    const caFile = `${stack.dir}/company-ca.pem`;
-    await Deno.writeTextFile(caFile, front.caPem);
     const env = { NC_TOKEN: session.token, NC_CA_FILE: caFile, HTTPS_PROXY: proxy.url };
 
     const cli = new Proc(["tunnel", "run", "--cloud", front.url], env);

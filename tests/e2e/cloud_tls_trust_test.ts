@@ -3,25 +3,21 @@
 // whose clock is far off finds it not valid yet or expired. The real cloud, agent and CLI behind
 // a TLS front on loopback (tests/_fixtures/tls_front.ts). Each failure is named with what to do
 // (it was "fetch failed"), and `--ca-file` makes the CLI trust the authority for everything it
-// does: status, run's tunnels and open's.
+// does: status, run's tunnels and open's. An authority in this computer's own store (where a
+// company's IT puts its proxy's; here `SSL_CERT_FILE`, which Linux's store honours) needs no flag,
+// for the CLI and the agent's enrollment alike.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoServer, echoVia, Proc, run, Stack } from "../_fixtures/stack.ts";
-import { startTlsFront } from "../_fixtures/tls_front.ts";
+import { echoVia, Proc, run, Stack } from "../_fixtures/stack.ts";
+import { startFrontedStack, startTlsFront } from "../_fixtures/tls_front.ts";
 
 const DAY = 86_400_000;
 
 Deno.test("behind a TLS-inspecting proxy: the CLI names the unknown authority, and works with --ca-file", async () => {
-  const stack = await Stack.start();
-  const echo = await echoServer();
-  stack.defer(echo.close);
-  const front = await startTlsFront(stack.ports.http);
-  stack.defer(front.close);
+  const { stack, echo, front, caFile } = await startFrontedStack();
   try {
     const q = await stack.quickstart([echo.port]);
     await stack.agentFor(q);
     const session = await stack.cliSession(q);
-    const caFile = `${stack.dir}/company-ca.pem`;
-    await Deno.writeTextFile(caFile, front.caPem);
 
     const refused = await run(["tunnel", "status", "--cloud", front.url], {
       NC_TOKEN: session.token,
@@ -81,6 +77,73 @@ Deno.test("behind a TLS-inspecting proxy: the CLI names the unknown authority, a
     );
     assertEquals(notPem.code, 2, notPem.stderr);
     assertStringIncludes(notPem.stderr, "holds no PEM certificate");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("an authority this computer trusts is trusted with no flag; agent enroll takes --ca-file", async () => {
+  const { stack, echo, front, caFile } = await startFrontedStack();
+  try {
+    const q = await stack.quickstart([echo.port]);
+    // The computer's store holds the company's authority, as its IT set it up.
+    const store = { SSL_CERT_FILE: caFile, SSL_CERT_DIR: `${stack.dir}/no-such-dir` };
+
+    // The site PC: enrollment through the front, the token carried over the inspected HTTPS.
+    const enrolled = await run(
+      ["agent", "enroll", "--cloud", front.url, "--state", `${stack.dir}/agent-store`],
+      { NC_ENROLL_TOKEN: q.enrollmentToken, ...store },
+    );
+    assertEquals(enrolled.code, 0, enrolled.stderr);
+    assertStringIncludes(enrolled.stderr, "enrolled");
+
+    // Without the store, `agent enroll` names the flag it takes; with the flag it enrolls.
+    const token = await stack.enrollmentToken(q);
+    const unknown = await run(
+      ["agent", "enroll", "--cloud", front.url, "--state", `${stack.dir}/agent-file`],
+      { NC_ENROLL_TOKEN: token },
+    );
+    assertEquals(unknown.code, 1, unknown.stderr);
+    assertStringIncludes(unknown.stderr, "not from an authority this computer trusts");
+    assertStringIncludes(unknown.stderr, "give that authority's certificate with --ca-file FILE");
+    const withFile = await run(
+      [
+        "agent",
+        "enroll",
+        "--cloud",
+        front.url,
+        "--state",
+        `${stack.dir}/agent-file`,
+        "--ca-file",
+        caFile,
+      ],
+      { NC_ENROLL_TOKEN: token },
+    );
+    assertEquals(withFile.code, 0, withFile.stderr);
+    const notPem = await run(
+      ["agent", "enroll", "--cloud", front.url, "--state", `${stack.dir}/agent-x`],
+      { NC_ENROLL_TOKEN: token, NC_CA_FILE: `${stack.dataDir}/public-url` },
+    );
+    assertEquals(notPem.code, 2, notPem.stderr);
+    assertStringIncludes(notPem.stderr, "holds no PEM certificate");
+
+    // The operator's laptop: status and run's tunnels over wss:// through the front, no flag.
+    await stack.runAgent(`${stack.dir}/agent-store`);
+    const session = await stack.cliSession(q);
+    const status = await run(["tunnel", "status", "--cloud", front.url], {
+      NC_TOKEN: session.token,
+      ...store,
+    });
+    assertEquals(status.code, 0, status.stderr);
+    assertStringIncludes(status.stdout, "session valid until");
+    const cli = new Proc(["tunnel", "run", "--cloud", front.url], {
+      NC_TOKEN: session.token,
+      ...store,
+    });
+    stack.defer(() => cli.stop("SIGKILL"));
+    const ip = q.device.loopbackIp;
+    await cli.waitFor(new RegExp(`listening listen=${ip}:${echo.port}`));
+    assert(await echoVia(ip, echo.port, 256 << 10), "bytes through the CLI tunnel");
   } finally {
     await stack.stop();
   }

@@ -90,9 +90,12 @@ export function wsProxy(
 /**
  * Dials `url`'s host: TCP with Nagle off — through the HTTP proxy the environment names for it,
  * as `fetch` would ({@linkcode wsProxy}) — and TLS on it for `wss:`, trusting the runtime's
- * authorities and `caCerts`.
+ * authorities and those `caCerts` gives (asked only for `wss:`).
  */
-export async function dialFor(url: URL, caCerts: string[] = []): Promise<Deno.Conn> {
+export async function dialFor(
+  url: URL,
+  caCerts: () => string[] = () => [],
+): Promise<Deno.Conn> {
   const tls = url.protocol === "wss:";
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port || (tls ? 443 : 80));
@@ -103,7 +106,8 @@ export async function dialFor(url: URL, caCerts: string[] = []): Promise<Deno.Co
   tcp.setNoDelay(true);
   if (!tls) return tcp;
   try {
-    return await Deno.startTls(tcp, caCerts.length ? { hostname, caCerts } : { hostname });
+    const extra = caCerts();
+    return await Deno.startTls(tcp, extra.length ? { hostname, caCerts: extra } : { hostname });
   } catch (e) {
     try {
       tcp.close();
