@@ -24,6 +24,7 @@ import { CertRenewer } from "./renewal.ts";
 import { certFacts } from "../shared/crypto/cert_reader.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { clockHint } from "./clock_skew.ts";
+import { controlFailureWords } from "./control_failure.ts";
 import { ReachabilityMonitor } from "./reachability.ts";
 import { dialDevice } from "./dialer.ts";
 
@@ -213,7 +214,13 @@ export function supervise(o: SuperviseOptions): Supervisor {
       connectedSince = null;
       if (stopping) break;
       const reason = `${end.reason} (code ${end.code})`;
-      if (!end.welcomed && certificateExpired(end, agentState.certPem, clock.now())) {
+      const expired = !end.welcomed &&
+        certificateExpired(end, agentState.certPem, clock.now());
+      // What this machine can do about a connection that failed (not the cloud's own answers).
+      const words = expired || state === "connected" || end.code === 7
+        ? null
+        : controlFailureWords(end.reason, o.controlEndpoint ?? agentState.controlEndpoint);
+      if (expired) {
         if (!expiredLogged) {
           expiredLogged = true;
           o.log.error(
@@ -235,13 +242,13 @@ export function supervise(o: SuperviseOptions): Supervisor {
           { reason },
           refused
             ? "control stream refused by the cloud; re-enroll with a fresh installer if this agent was revoked"
-            : clock ?? "control stream cannot connect; retrying",
+            : clock ?? `control stream cannot connect${words ? `: ${words}` : ""}; retrying`,
         );
       }
       lastReason = reason;
       lastFailure = sameFailure(reason);
       state = "disconnected";
-      o.onLink?.(false, end.reason);
+      o.onLink?.(false, words ?? end.reason);
       const delay = backoff.next();
       o.log.debug({ delayMs: delay }, "waiting before reconnect");
       await new Promise<void>((r) => {

@@ -321,6 +321,21 @@ Deno.test("agent status after the README's enroll + run: identity, cloud, link, 
     const none = await run(["agent", "status", "--state", e.state, "--manager", "none"]);
     assertEquals(none.code, 0, none.stdout + none.stderr);
     assertStringIncludes(none.stdout, "service:  not installed as a service");
+    // The cloud gone: the log and the status say what this machine can check, not only the
+    // runtime's "Connection refused (os error 111)".
+    await stack.cloud.stop("SIGKILL");
+    const line = await agent.waitFor(/control stream cannot connect: /, 30_000);
+    assert(/: \S+:\d+ refused the connection: the cloud does not listen there/.test(line), line);
+    assertStringIncludes(line, "this machine must be allowed outbound TCP to");
+    assertStringIncludes(line, "Connection refused"); // the runtime's reason stays beside it
+    const down = await until(async () => {
+      const r = await run(["agent", "status", "--state", e.state]);
+      return r.stdout.includes("refused the connection") && r;
+    }, "agent status with the reason");
+    assert(
+      /control: +down since .*: \S+:\d+ refused the connection/.test(down.stdout),
+      down.stdout,
+    );
     await agent.stop();
     const stopped = await run(["agent", "status", "--state", e.state]);
     assertEquals(stopped.code, 3, "not running: exit 3, still no crash");
