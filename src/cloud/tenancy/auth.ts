@@ -154,6 +154,18 @@ export function cidrList(cidrs: string[]): BlockList | null {
   return list;
 }
 
+const parsed = new WeakMap<readonly string[], BlockList | null>();
+
+/**
+ * {@linkcode cidrList} of a setting's list, parsed once per list: the `--trusted-proxies` and
+ * admin-key lists are the configuration's own arrays, asked on every request.
+ */
+function settingList(cidrs: readonly string[]): BlockList | null {
+  let list = parsed.get(cidrs);
+  if (list === undefined) parsed.set(cidrs, list = cidrList([...cidrs]));
+  return list;
+}
+
 function inList(list: BlockList, ip: string): boolean {
   const bare = ip.replace(/^::ffff:/, "");
   const type = isIP(bare) === 6 ? "ipv6" : "ipv4";
@@ -170,14 +182,14 @@ export function fromTrustedProxy(remote: string, trustedProxies: string[] | unde
  * (the data port's accept).
  */
 export function trustedProxyTest(trustedProxies: string[] | undefined): (ip: string) => boolean {
-  const proxies = trustedProxies?.length ? cidrList(trustedProxies) : null;
+  const proxies = trustedProxies?.length ? settingList(trustedProxies) : null;
   return (ip) => proxies !== null && inList(proxies, ip);
 }
 
 /** The caller's address: the socket's, or X-Forwarded-For's last hop from a trusted proxy. */
 export function clientAddress(req: RequestFacts, ctx: AuthContext): string {
   const remote = ctx.remote ?? "";
-  const proxies = ctx.trustedProxies?.length ? cidrList(ctx.trustedProxies) : null;
+  const proxies = ctx.trustedProxies?.length ? settingList(ctx.trustedProxies) : null;
   const xff = req.headers.get("x-forwarded-for");
   if (proxies && xff && inList(proxies, remote)) {
     const hops = xff.split(",").map((h) => h.trim()).filter(Boolean);
@@ -385,7 +397,7 @@ export async function authenticate(
     let ok = false;
     for (const h of ctx.adminKeyHashes ?? []) ok = constantTimeEqual(sent, h) || ok;
     const ip = clientAddress(req, ctx);
-    const where = ctx.adminKeyCidrs?.length ? cidrList(ctx.adminKeyCidrs) : null;
+    const where = ctx.adminKeyCidrs?.length ? settingList(ctx.adminKeyCidrs) : null;
     const fromElsewhere = ok && where !== null && !inList(where, ip);
     if (fromElsewhere) ok = false;
     // A wrong key is an identity-less refusal: sampled per address (anonymous_audit.ts).
