@@ -9,6 +9,7 @@ import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixture
 import { startFerretDb } from "../_fixtures/ferretdb.ts";
 import { openStore } from "../../src/cloud/store/open.ts";
 import { MAX_EVENTS_PER_READ } from "../../src/cloud/events/stream.ts";
+import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 
 /** A receiver's copy of the README's five-line check: HMAC-SHA-256 of "<t>.<body>", fresh t. */
 async function validSignature(secret: string, body: string, header: string | null) {
@@ -32,10 +33,13 @@ class Receiver {
   readonly got: { type: string; body: string; signature: string | null; status: number }[] = [];
   failFirst = 0;
   #server: Deno.HttpServer<Deno.NetAddr>;
+  #scheme: string;
 
-  constructor() {
+  /** `tls`: the receiver's certificate and key (https), else plain http. */
+  constructor(tls?: { cert: string; key: string }) {
+    this.#scheme = tls ? "https" : "http";
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...tls },
       async (req) => {
         const body = await req.text();
         const status = this.got.length < this.failFirst ? 500 : 204;
@@ -51,7 +55,7 @@ class Receiver {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}/hook`;
+    return `${this.#scheme}://127.0.0.1:${this.#server.addr.port}/hook`;
   }
 
   /** The deliveries answered 2xx, by event type. */
@@ -292,6 +296,62 @@ Deno.test("agent presence: killed, one agent.offline after the grace and one age
   } finally {
     await rx.close();
     await stack.stop();
+  }
+});
+
+Deno.test("webhooks over https: a receiver whose authority the machine's store holds is delivered to; one it does not trust fails, named", async () => {
+  // The company's internal authority, as its IT puts it in the machine's store (Linux's store
+  // honours SSL_CERT_FILE); another authority that nothing here trusts.
+  const dir = await Deno.makeTempDir({ prefix: "nc-hook-ca-" });
+  const company = await createCA({ commonName: "Company internal CA (test)" });
+  const stranger = await createCA({ commonName: "Unknown CA (test)" });
+  await Deno.writeTextFile(`${dir}/store.pem`, company.certPem);
+  const leaf = (ca: typeof company) =>
+    issueServerCert({ ca, commonName: "127.0.0.1", hostnames: ["127.0.0.1"] });
+  const trusted = new Receiver(
+    await leaf(company).then((l) => ({ cert: l.certPem, key: l.keyPem })),
+  );
+  const untrusted = new Receiver(
+    await leaf(stranger).then((l) => ({ cert: l.certPem, key: l.keyPem })),
+  );
+  const stack = await Stack.start({
+    cloudArgs: cloudArgs(),
+    cloudEnv: { SSL_CERT_FILE: `${dir}/store.pem`, SSL_CERT_DIR: `${dir}/none` },
+  });
+  try {
+    const q = await stack.quickstart([9]);
+    type Delivery = { state: string; attempts: { status: number | null; error?: string }[] };
+    const deliveries = async (id: string) =>
+      ((await api(stack, "GET", `/api/webhooks/${id}/deliveries`, q.apiToken)).json
+        .items as Delivery[])[0];
+    const hook = await addWebhook(stack, q, trusted.url, ["device.down"]);
+    assertEquals(
+      (await api(stack, "POST", `/api/webhooks/${hook.id}/test`, q.apiToken, {})).status,
+      202,
+    );
+    await until(() => Promise.resolve(trusted.some("webhook.test")), "delivered over https");
+    assertEquals(
+      (await until(async () => {
+        const d = await deliveries(hook.id);
+        return d?.state === "delivered" && d;
+      }, "recorded as delivered")).attempts.map((a) => a.status),
+      [204],
+    );
+
+    const other = await addWebhook(stack, q, untrusted.url, ["device.down"]);
+    await api(stack, "POST", `/api/webhooks/${other.id}/test`, q.apiToken, {});
+    const failed = await until(async () => {
+      const d = await deliveries(other.id);
+      return d && d.attempts.length > 0 ? d : null;
+    }, "a failed attempt");
+    assertEquals(failed.attempts[0].status, null);
+    assert(/certificate|issuer/i.test(failed.attempts[0].error ?? ""), JSON.stringify(failed));
+    assertEquals(untrusted.got.length, 0, "nothing reached the receiver nobody trusts");
+  } finally {
+    await stack.stop();
+    await trusted.close();
+    await untrusted.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -3,14 +3,18 @@
  * not resolved again at connect time (node:http's `lookup` answers with the checked addresses),
  * so a DNS answer that changes between the check and the connect (rebinding) cannot point the
  * request at the cloud's own network. TLS still verifies the certificate against the host name
- * (SNI and verification use the name, the socket the pinned address). No redirect is followed;
+ * (SNI and verification use the name, the socket the pinned address), trusting the runtime's
+ * authorities and the machine's own store (where a company's IT puts the authority of its
+ * internal receivers, for a cloud run with `--allow-private-webhooks`). No redirect is followed;
  * the answer's body is drained, never read into memory.
  * @module
  */
 import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
+import { rootCertificates } from "node:tls";
 import { Buffer } from "node:buffer";
+import { systemCaCerts } from "../../shared/crypto/trust_roots.ts";
 
 /** Why a POST got no HTTP answer. */
 export class PostError extends Error {
@@ -27,6 +31,21 @@ type LookupCallback = (
   family?: number,
 ) => void;
 
+let roots: string[] | undefined | null = null;
+
+/**
+ * The authorities a receiver's certificate may chain to: the built-in list and the machine's
+ * store (`trust_roots.ts`); undefined (the built-in list) when the store adds nothing. node:https
+ * takes `ca` instead of its defaults, hence both.
+ */
+function webhookRoots(): string[] | undefined {
+  if (roots === null) {
+    const extra = systemCaCerts();
+    roots = extra.length ? [...rootCertificates, ...extra] : undefined;
+  }
+  return roots;
+}
+
 /** POSTs `body` to `url` over one of `addresses`; resolves with the status code. */
 export function postPinned(o: {
   url: URL;
@@ -34,7 +53,7 @@ export function postPinned(o: {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
-  /** Extra CA certificates to trust (tests). */
+  /** The CA certificates to trust instead (tests); default: {@linkcode webhookRoots}. */
   ca?: string;
 }): Promise<number> {
   const pinned = o.addresses.map((address) => ({ address, family: isIP(address) || 4 }));
@@ -53,7 +72,7 @@ export function postPinned(o: {
       method: "POST",
       headers: { ...o.headers, "content-length": String(payload.byteLength) },
       lookup: lookup as never,
-      ...(tls ? { servername: isIP(host) ? undefined : host, ca: o.ca } : {}),
+      ...(tls ? { servername: isIP(host) ? undefined : host, ca: o.ca ?? webhookRoots() } : {}),
     }, (res) => {
       clearTimeout(timer);
       res.resume(); // drain; the receiver's body is not kept
