@@ -1,8 +1,9 @@
 /**
  * An HTTP proxy on loopback that speaks only CONNECT, as a company's outbound proxy does for
  * HTTPS: it asks for Basic credentials when given some (407 otherwise), dials the named
- * host:port — on loopback only (403 otherwise) — and passes bytes both ways. It records each CONNECT target, so a test sees what went
- * through it.
+ * host:port — on loopback only (403 otherwise) — and passes bytes both ways. It records each
+ * CONNECT target it carried and the credentials each CONNECT sent, so a test sees what went
+ * through it and how it was asked.
  * @module
  */
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
@@ -14,6 +15,8 @@ export interface ConnectProxy {
   url: string;
   /** The host:port of each CONNECT it carried, in order. */
   carried: string[];
+  /** The `Proxy-Authorization` each CONNECT sent ("" when none), in order, refused ones too. */
+  credentials: string[];
   /** How many requests it refused (407, or not CONNECT). */
   refused(): number;
   close(): Promise<void>;
@@ -24,6 +27,7 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const carried: string[] = [];
+  const credentials: string[] = [];
   let refusals = 0;
   const open = new Set<Deno.Conn>();
   const want = auth ? `Basic ${btoa(`${auth.user}:${auth.password}`)}` : null;
@@ -53,6 +57,7 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
         return await answer(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
       }
       const given = head.find((l) => /^proxy-authorization:/i.test(l))?.replace(/^[^:]*:\s*/, "");
+      credentials.push(given ?? "");
       if (want && given !== want) {
         refusals++;
         return await answer(
@@ -88,6 +93,7 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
       }@127.0.0.1:${port}`
       : `http://127.0.0.1:${port}`,
     carried,
+    credentials,
     refused: () => refusals,
     async close() {
       listener.close();

@@ -9,10 +9,9 @@ import { saveState } from "../../src/agent/state.ts";
 import { supervise, type Supervisor } from "../../src/agent/supervisor.ts";
 import { parseProxyUrl } from "../../src/shared/transport/proxy.ts";
 import { until } from "../_fixtures/until.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
 const log = createLogger({ role: "test", level: "silent" });
-
-/** Waits until `cond` holds (deadline 20 s). */
 
 Deno.test("Happy Eyeballs: the black-holed IPv6 address loses, the agent connects via 127.0.0.1", async () => {
   const tc = await startTestCloud({ "control-hostnames": "cloud.test,127.0.0.1" });
@@ -54,61 +53,10 @@ Deno.test("Happy Eyeballs: the black-holed IPv6 address loses, the agent connect
   }
 });
 
-/** A minimal HTTP CONNECT proxy that records each request's target and credentials. */
-async function connectProxy() {
-  const seen: { target: string; auth: string }[] = [];
-  const socks = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    socks.add(client);
-    client.on("error", () => {});
-    let head = "";
-    const onData = (chunk: Uint8Array) => {
-      head += new TextDecoder().decode(chunk);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      client.off("data", onData);
-      const lines = head.slice(0, end).split("\r\n");
-      const [method, target] = lines[0].split(" ");
-      const auth = lines.find((l) => /^proxy-authorization:/i.test(l))?.split(": ")[1] ?? "";
-      seen.push({ target, auth });
-      // Loopback only: nothing a test starts may reach beyond this machine.
-      const loopback = /^(127\.|localhost:|\[::1\])/.test(target);
-      if (method !== "CONNECT" || !loopback || auth !== "Basic " + btoa("scott:tiger")) {
-        client.end("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
-        return;
-      }
-      const [host, port] = [
-        target.slice(0, target.lastIndexOf(":")),
-        target.slice(target.lastIndexOf(":") + 1),
-      ];
-      const up = net.connect(Number(port), host.replace(/^\[|\]$/g, ""), () => {
-        client.write("HTTP/1.1 200 Connection established\r\n\r\n");
-        const rest = head.slice(end + 4);
-        if (rest) up.write(rest);
-        client.pipe(up);
-        up.pipe(client);
-      });
-      socks.add(up);
-      up.on("error", () => client.destroy());
-    };
-    client.on("data", onData);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of socks) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
 Deno.test("proxy: the control stream goes through HTTP CONNECT with Basic auth from the URL", async () => {
   const tc = await startTestCloud();
   const dir = await Deno.makeTempDir();
-  const proxy = await connectProxy();
+  const proxy = startConnectProxy({ user: "scott", password: "tiger" });
   let sup: Supervisor | undefined;
   try {
     const state = await enrollAgent(tc, dir);
@@ -124,10 +72,8 @@ Deno.test("proxy: the control stream goes through HTTP CONNECT with Basic auth f
       25,
     );
     assertEquals(sup.route?.proxy?.port, proxy.port);
-    assertEquals(proxy.seen[0], {
-      target: tc.cloud.controlEndpoint,
-      auth: "Basic " + btoa("scott:tiger"),
-    });
+    assertEquals(proxy.carried[0], tc.cloud.controlEndpoint);
+    assertEquals(proxy.credentials[0], "Basic " + btoa("scott:tiger"));
   } finally {
     await sup?.stop();
     await proxy.close();
