@@ -97,6 +97,10 @@ export function reachFailure(e: unknown, now: number = Date.now(), hints: ReachH
     return "the proxy (HTTPS_PROXY or HTTP_PROXY) asks for credentials: put them in its URL, " +
       "http://user:password@host:port";
   }
+  if (/proxy server unreachable/i.test(text)) {
+    return "the proxy (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) does not answer: check its address " +
+      "and that it runs";
+  }
   if (/connection refused/i.test(text)) {
     return "connection refused: nothing listens there; check the URL's port and that the cloud " +
       "is running";

@@ -130,13 +130,14 @@ The token (ops_… for run and status, nt_… for open, either for ssh) comes fr
 warning, because every local user can read a command line. (ssh reads its keystrokes from
 standard input, so give it the token by file or NC_TOKEN.)
 
-On a network whose way out is an HTTP proxy, the CLI follows HTTPS_PROXY (HTTP_PROXY for an
-http:// cloud) and NO_PROXY, for its requests and its tunnels alike, with the credentials the
-proxy URL carries (http://user:password@proxy:3128). The cloud's certificate may chain to the
-authorities built in and to those this computer trusts (its certificate store, as the browser
-and curl use: a company's TLS-inspecting proxy works when its IT put its authority there); give
-any other with --ca-file FILE. When the cloud cannot be reached the CLI says why (a wrong clock,
-an unknown authority, a refused port, …).
+On a network whose way out is a proxy, the CLI follows HTTPS_PROXY (HTTP_PROXY for an http://
+cloud, else ALL_PROXY) and NO_PROXY, for its requests and its tunnels alike, with the credentials
+the proxy URL carries: an HTTP proxy (http://user:password@proxy:3128) or a SOCKS5 one
+(socks5h://127.0.0.1:1080, e.g. \`ssh -N -D 1080 jump-host\` where the only way out is an SSH
+jump host). The cloud's certificate may chain to the authorities built in and to those this
+computer trusts (its certificate store, as the browser and curl use: a company's TLS-inspecting
+proxy works when its IT put its authority there); give any other with --ca-file FILE. When the
+cloud cannot be reached the CLI says why (a wrong clock, an unknown authority, a refused port, …).
 
 The workflow: on the site page click "Open CLI session", pick the sites, copy the command it
 shows (the token is shown once) and run it here. The CLI listens on 127.0.0.X:PORT for every

@@ -7,6 +7,7 @@
  * @module
  */
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
+import { serveConns } from "./conn_server.ts";
 
 /** A running proxy. */
 export interface ConnectProxy {
@@ -24,67 +25,48 @@ export interface ConnectProxy {
 
 /** Starts the proxy; `auth` makes it require `user:password`. */
 export function startConnectProxy(auth?: { user: string; password: string }): ConnectProxy {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
   const carried: string[] = [];
   const credentials: string[] = [];
   let refusals = 0;
-  const open = new Set<Deno.Conn>();
   const want = auth ? `Basic ${btoa(`${auth.user}:${auth.password}`)}` : null;
   const answer = async (c: Deno.Conn, text: string) => {
     await c.write(new TextEncoder().encode(text)).catch(() => {});
   };
-  const serve = async (c: Deno.Conn) => {
-    open.add(c);
-    let up: Deno.TcpConn | undefined;
-    try {
-      // The head, byte by byte: what follows it is the client's TLS or WebSocket request.
-      const bytes: number[] = [];
-      const one = new Uint8Array(1);
-      while (bytes.length < 8192 && !/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) {
-        if ((await c.read(one)) === null) return;
-        bytes.push(one[0]);
-      }
-      const head = String.fromCharCode(...bytes).split("\r\n");
-      const m = /^CONNECT (\S+):(\d+) HTTP\/1\.1$/.exec(head[0]);
-      if (!m) {
-        refusals++;
-        return await answer(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
-      }
-      // Loopback only: nothing a test starts may reach beyond this machine through it.
-      if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(m[1])) {
-        refusals++;
-        return await answer(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
-      }
-      const given = head.find((l) => /^proxy-authorization:/i.test(l))?.replace(/^[^:]*:\s*/, "");
-      credentials.push(given ?? "");
-      if (want && given !== want) {
-        refusals++;
-        return await answer(
-          c,
-          'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n',
-        );
-      }
-      up = await Deno.connect({ hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
-      open.add(up);
-      carried.push(`${m[1]}:${m[2]}`);
-      await answer(c, "HTTP/1.1 200 Connection established\r\n\r\n");
-      await pipeConns(c, up);
-    } catch {
-      /* a client or target that went away */
-    } finally {
-      for (const x of [c, up]) {
-        if (!x) continue;
-        open.delete(x);
-        try {
-          x.close();
-        } catch { /* closed */ }
-      }
+  const server = serveConns(Deno.listen({ hostname: "127.0.0.1", port: 0 }), async (c, track) => {
+    // The head, byte by byte: what follows it is the client's TLS or WebSocket request.
+    const bytes: number[] = [];
+    const one = new Uint8Array(1);
+    while (bytes.length < 8192 && !/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) {
+      if ((await c.read(one)) === null) return;
+      bytes.push(one[0]);
     }
-  };
-  const served = (async () => {
-    for await (const c of listener) serve(c);
-  })();
+    const head = String.fromCharCode(...bytes).split("\r\n");
+    const m = /^CONNECT (\S+):(\d+) HTTP\/1\.1$/.exec(head[0]);
+    if (!m) {
+      refusals++;
+      return await answer(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+    }
+    // Loopback only: nothing a test starts may reach beyond this machine through it.
+    if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(m[1])) {
+      refusals++;
+      return await answer(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    }
+    const given = head.find((l) => /^proxy-authorization:/i.test(l))?.replace(/^[^:]*:\s*/, "");
+    credentials.push(given ?? "");
+    if (want && given !== want) {
+      refusals++;
+      return await answer(
+        c,
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n',
+      );
+    }
+    const up = await Deno.connect({ hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
+    track(up);
+    carried.push(`${m[1]}:${m[2]}`);
+    await answer(c, "HTTP/1.1 200 Connection established\r\n\r\n");
+    await pipeConns(c, up);
+  });
+  const port = server.port;
   return {
     port,
     url: auth
@@ -95,14 +77,6 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
     carried,
     credentials,
     refused: () => refusals,
-    async close() {
-      listener.close();
-      for (const c of open) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      await served.catch(() => {});
-    },
+    close: server.close,
   };
 }

@@ -9,6 +9,7 @@
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { echoServer, Stack } from "./stack.ts";
+import { serveConns } from "./conn_server.ts";
 
 /** A running front. */
 export interface TlsFront {
@@ -42,42 +43,17 @@ export async function startTlsFront(
     cert: leaf.certPem,
     key: leaf.keyPem,
   });
-  const open = new Set<Deno.Conn>();
-  const served = (async () => {
-    for await (const conn of listener) {
-      (async () => {
-        let up: Deno.TcpConn | undefined;
-        open.add(conn);
-        try {
-          await conn.handshake();
-          up = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
-          open.add(up);
-          await pipeConns(conn, up);
-        } catch { /* a client that refused the certificate */ }
-        for (const c of [conn, up]) {
-          if (!c) continue;
-          open.delete(c);
-          try {
-            c.close();
-          } catch { /* closed */ }
-        }
-      })();
-    }
-  })();
-  const port = (listener.addr as Deno.NetAddr).port;
+  const server = serveConns(listener, async (conn, track) => {
+    await conn.handshake();
+    const up = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
+    track(up);
+    await pipeConns(conn, up);
+  });
   return {
-    port,
-    url: `https://127.0.0.1:${port}`,
+    port: server.port,
+    url: `https://127.0.0.1:${server.port}`,
     caPem: ca.certPem,
-    async close() {
-      listener.close();
-      for (const c of open) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      await served.catch(() => {});
-    },
+    close: server.close,
   };
 }
 

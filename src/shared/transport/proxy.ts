@@ -1,11 +1,13 @@
 /**
- * Outbound HTTP proxies for clients that dial out (the agent behind a corporate firewall, the
- * tunnel CLI on a company network): which proxy applies to a host (`HTTPS_PROXY` /
- * `https_proxy`, or `HTTP_PROXY` / `http_proxy` for a plain-HTTP cloud, minus `NO_PROXY` /
- * `no_proxy`; the agent reads them only when the operator opts in, the CLI as `fetch` does), and
- * an HTTP CONNECT tunnel through it with Basic auth from the proxy URL's userinfo. The tunnel is a
- * plain TCP connection the caller then runs TLS over, so the proxy sees only the host name and
- * port, never the traffic.
+ * Outbound proxies for clients that dial out (the agent behind a corporate firewall, the tunnel
+ * CLI on a company network): which proxy applies to a host (`HTTPS_PROXY` / `https_proxy`, or
+ * `HTTP_PROXY` / `http_proxy` for a plain-HTTP cloud, minus `NO_PROXY` / `no_proxy`; the agent
+ * reads them only when the operator opts in, the CLI as `fetch` does, `ALL_PROXY` too), and a
+ * tunnel through it: HTTP CONNECT with Basic auth from the proxy URL's userinfo, or — for the
+ * CLI, as `fetch` also takes one — SOCKS5 (RFC 1928, user/password per RFC 1929: what
+ * `ssh -D` gives an operator whose only way out is an SSH jump host). The tunnel is a plain TCP
+ * connection the caller then runs TLS over, so the proxy sees only the host name and port, never
+ * the traffic.
  * @module
  */
 import { BlockList, isIP } from "node:net";
@@ -18,6 +20,16 @@ export interface ProxyConfig {
   port: number;
   /** Basic credentials from the URL's userinfo, decoded. */
   auth?: { username: string; password: string };
+  /** A SOCKS5 proxy (`socks5://`, `socks5h://`); absent: HTTP CONNECT. */
+  socks?: true;
+}
+
+/** Which kinds of proxy a caller can go through. */
+export interface ProxyKinds {
+  /** SOCKS5 too (the CLI; the agent's control channel, grpc-js's, speaks only HTTP CONNECT). */
+  socks?: boolean;
+  /** `ALL_PROXY` / `all_proxy` when the scheme's own variable is unset, as `fetch` reads it. */
+  all?: boolean;
 }
 
 /** Why a proxy could not be used. */
@@ -29,28 +41,41 @@ export class ProxyError extends Error {
   }
 }
 
-/** Parses a proxy URL (`http://user:pass@host:port`; a bare `host:port` means http). */
-export function parseProxyUrl(text: string): ProxyConfig {
+/**
+ * Parses a proxy URL (`http://user:pass@host:port`; a bare `host:port` means http); with
+ * `kinds.socks`, `socks5://` and `socks5h://` too (the name is always sent to the proxy to
+ * resolve, as `fetch` does for both).
+ */
+export function parseProxyUrl(text: string, kinds: ProxyKinds = {}): ProxyConfig {
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
   } catch {
     throw new ProxyError(`proxy: expected a URL like http://proxy.example.com:3128, got "${text}"`);
   }
-  if (url.protocol !== "http:") {
+  const socks = url.protocol === "socks5:" || url.protocol === "socks5h:";
+  if (url.protocol !== "http:" && !(socks && kinds.socks)) {
     throw new ProxyError(
-      `proxy: only http:// proxies (HTTP CONNECT) are supported, got ${url.protocol}`,
+      kinds.socks
+        ? `proxy: only http:// (HTTP CONNECT) and socks5:// proxies are supported, got ${url.protocol}`
+        : `proxy: only http:// proxies (HTTP CONNECT) are supported, got ${url.protocol}`,
     );
   }
   const host = url.hostname.replace(/^\[|\]$/g, "");
-  const port = url.port ? Number(url.port) : 80;
+  const port = url.port ? Number(url.port) : socks ? 1080 : 80;
   const auth = url.username
     ? {
       username: decodeURIComponent(url.username),
       password: decodeURIComponent(url.password),
     }
     : undefined;
-  return { display: `http://${url.host}`, host, port, ...(auth ? { auth } : {}) };
+  return {
+    display: `${socks ? "socks5" : "http"}://${url.host}${url.port ? "" : socks ? ":1080" : ""}`,
+    host,
+    port,
+    ...(auth ? { auth } : {}),
+    ...(socks ? { socks: true as const } : {}),
+  };
 }
 
 /**
@@ -91,17 +116,20 @@ function inSubnet(ip: string, net: string, bits: number): boolean {
 /**
  * The proxy for a connection to `host` from the environment, or null: `HTTPS_PROXY` (or
  * `https_proxy`) for an HTTPS-like one, `HTTP_PROXY` (or `http_proxy`) when `plain` (a cloud on
- * http://, as `fetch` chooses), unless `NO_PROXY` (or `no_proxy`) lists the host.
+ * http://, as `fetch` chooses), else with `kinds.all` `ALL_PROXY` (or `all_proxy`), unless
+ * `NO_PROXY` (or `no_proxy`) lists the host.
  */
 export function proxyFromEnv(
   host: string,
   env: Record<string, string | undefined>,
   plain = false,
+  kinds: ProxyKinds = {},
 ): ProxyConfig | null {
-  const url = plain ? env.HTTP_PROXY || env.http_proxy : env.HTTPS_PROXY || env.https_proxy;
+  const url = (plain ? env.HTTP_PROXY || env.http_proxy : env.HTTPS_PROXY || env.https_proxy) ||
+    (kinds.all ? env.ALL_PROXY || env.all_proxy : undefined);
   if (!url) return null;
   if (bypassesProxy(host, env.NO_PROXY ?? env.no_proxy)) return null;
-  return parseProxyUrl(url);
+  return parseProxyUrl(url, kinds);
 }
 
 /** The value of a Proxy-Authorization header for Basic credentials. */
@@ -114,8 +142,9 @@ export function basicAuthHeader(auth: { username: string; password: string }): s
 const MAX_HEAD = 16 << 10;
 
 /**
- * Opens a TCP connection to `host:port` through the proxy with HTTP CONNECT. Resolves with the
- * connection positioned right after the proxy's 200 response (nothing of the tunnel consumed).
+ * Opens a TCP connection to `host:port` through the proxy with HTTP CONNECT (or SOCKS5's
+ * CONNECT). Resolves with the connection positioned right after the proxy's answer (nothing of
+ * the tunnel consumed).
  */
 export async function connectViaProxy(
   proxy: ProxyConfig,
@@ -132,6 +161,7 @@ export async function connectViaProxy(
   const abort = () => conn.close();
   signal?.addEventListener("abort", abort, { once: true });
   try {
+    if (proxy.socks) return await socks5Connect(conn, proxy, host, port);
     const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     const head = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n` +
       (proxy.auth ? `Proxy-Authorization: ${basicAuthHeader(proxy.auth)}\r\n` : "") + "\r\n";
@@ -177,4 +207,114 @@ export async function connectViaProxy(
   } finally {
     signal?.removeEventListener("abort", abort);
   }
+}
+
+/** Reads exactly `n` bytes from `conn` (the proxy's answer, never more). */
+async function readExactly(conn: Deno.Conn, n: number, proxy: ProxyConfig): Promise<Uint8Array> {
+  const buf = new Uint8Array(n);
+  for (let off = 0; off < n;) {
+    const r = await conn.read(buf.subarray(off));
+    if (r === null) throw new ProxyError(`the proxy ${proxy.display} closed the connection`);
+    off += r;
+  }
+  return buf;
+}
+
+/** RFC 1928's reply codes, as a person reads them. */
+const SOCKS_REPLIES: Record<number, string> = {
+  1: "general failure",
+  2: "not allowed by its rules",
+  3: "network unreachable",
+  4: "host unreachable",
+  5: "connection refused",
+  6: "TTL expired",
+  7: "command not supported",
+  8: "address type not supported",
+};
+
+/** The 16 bytes of an IPv6 address in text (`isIP` already said it is one). */
+function ipv6Bytes(text: string): number[] {
+  const [head, tail = ""] = text.includes("::") ? text.split("::") : [text, undefined];
+  const groups = (part: string) => part ? part.split(":") : [];
+  const expand = (g: string[]) =>
+    g.flatMap((x) => {
+      if (x.includes(".")) return x.split(".").map(Number); // an embedded IPv4 tail
+      const v = parseInt(x, 16);
+      return [v >> 8, v & 255];
+    });
+  const left = expand(groups(head));
+  const right = expand(groups(tail));
+  return [...left, ...new Array(16 - left.length - right.length).fill(0), ...right];
+}
+
+/**
+ * SOCKS5 on `conn` (RFC 1928): no authentication, or user/password (RFC 1929) when the proxy URL
+ * carries them, then CONNECT to `host:port` — a name as a name (the proxy resolves it), an
+ * address as an address. Resolves with `conn` right after the reply.
+ */
+async function socks5Connect(
+  conn: Deno.TcpConn,
+  proxy: ProxyConfig,
+  host: string,
+  port: number,
+): Promise<Deno.TcpConn> {
+  const send = async (bytes: number[]) => {
+    const b = new Uint8Array(bytes);
+    for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
+  };
+  const name = new TextEncoder().encode(host);
+  if (!isIP(host) && (name.length === 0 || name.length > 255)) {
+    throw new ProxyError(`the host name ${host} is too long for a SOCKS5 proxy`);
+  }
+  await send(proxy.auth ? [5, 2, 0, 2] : [5, 1, 0]);
+  const [version, method] = await readExactly(conn, 2, proxy);
+  if (version !== 5) {
+    throw new ProxyError(`the proxy ${proxy.display} does not speak SOCKS5`);
+  }
+  if (method === 0xff || (method === 2 && !proxy.auth) || (method !== 0 && method !== 2)) {
+    throw new ProxyError(
+      `the SOCKS proxy ${proxy.display} accepts none of the ways this client can log in; ` +
+        (proxy.auth
+          ? "it refused user/password"
+          : "if it wants credentials, put them in its URL, socks5://user:password@host:port"),
+    );
+  }
+  if (method === 2) {
+    const user = new TextEncoder().encode(proxy.auth!.username);
+    const pass = new TextEncoder().encode(proxy.auth!.password);
+    if (user.length > 255 || pass.length > 255) {
+      throw new ProxyError("SOCKS5 credentials are at most 255 bytes each");
+    }
+    await send([1, user.length, ...user, pass.length, ...pass]);
+    const [, status] = await readExactly(conn, 2, proxy);
+    if (status !== 0) {
+      throw new ProxyError(`the SOCKS proxy ${proxy.display} refused the credentials in its URL`);
+    }
+  }
+  const family = isIP(host);
+  const address = family === 4
+    ? [1, ...host.split(".").map(Number)]
+    : family === 6
+    ? [4, ...ipv6Bytes(host)]
+    : [3, name.length, ...name];
+  await send([5, 1, 0, ...address, port >> 8, port & 255]);
+  const [v, reply, , type] = await readExactly(conn, 4, proxy);
+  if (v !== 5) throw new ProxyError(`the proxy ${proxy.display} does not speak SOCKS5`);
+  const bound = type === 1
+    ? 4
+    : type === 4
+    ? 16
+    : type === 3
+    ? (await readExactly(conn, 1, proxy))[0]
+    : -1;
+  if (bound < 0) throw new ProxyError(`the proxy ${proxy.display} sent a malformed SOCKS5 reply`);
+  await readExactly(conn, bound + 2, proxy);
+  if (reply !== 0) {
+    const authority = family === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+    throw new ProxyError(
+      `the SOCKS proxy ${proxy.display} could not connect to ${authority}: ` +
+        (SOCKS_REPLIES[reply] ?? `error ${reply}`),
+    );
+  }
+  return conn;
 }

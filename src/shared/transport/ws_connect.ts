@@ -76,15 +76,16 @@ let envAtStart: Record<string, string> | undefined;
 
 /**
  * The proxy the environment names for a WebSocket to `url`, read as the runtime's `fetch` reads
- * it — `HTTPS_PROXY` for wss:, `HTTP_PROXY` for ws:, minus `NO_PROXY`, with no exception for
- * loopback — so a client's requests and its WebSockets take the same way out (the environment
- * is read once). Throws `ProxyError` for a value that is no http:// proxy URL.
+ * it — `HTTPS_PROXY` for wss:, `HTTP_PROXY` for ws:, else `ALL_PROXY`, minus `NO_PROXY`, with no
+ * exception for loopback; an HTTP or a SOCKS5 proxy — so a client's requests and its WebSockets
+ * take the same way out (the environment is read once). Throws `ProxyError` for a value that is
+ * neither.
  */
 export function wsProxy(
   url: URL,
   env: Record<string, string | undefined> = envAtStart ??= Deno.env.toObject(),
 ): ProxyConfig | null {
-  return proxyFromEnv(url.hostname, env, url.protocol === "ws:");
+  return proxyFromEnv(url.hostname, env, url.protocol === "ws:", { socks: true, all: true });
 }
 
 /**

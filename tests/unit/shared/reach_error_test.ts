@@ -130,3 +130,14 @@ Deno.test("reach failure: anything else is the innermost cause without the HTTP 
   (a as { cause?: unknown }).cause = b;
   assertEquals(reachFailure(a), "b");
 });
+
+Deno.test("reachFailure: a proxy that does not answer is named as the proxy, not the cloud", () => {
+  const e = new TypeError("fetch failed", {
+    cause: new Error("client error (Connect): Proxy server unreachable"),
+  });
+  assertEquals(
+    reachFailure(e),
+    "the proxy (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) does not answer: check its address and " +
+      "that it runs",
+  );
+});

@@ -1,5 +1,6 @@
 // Proxy selection from the environment and proxy URL parsing; a CONNECT through a real proxy on
-// loopback (tests/_fixtures/connect_proxy.ts): bytes both ways, credentials, each refusal named.
+// loopback (tests/_fixtures/connect_proxy.ts) and through a SOCKS5 one (socks_proxy.ts): bytes both
+// ways, credentials, each refusal named.
 import {
   assert,
   assertEquals,
@@ -16,6 +17,23 @@ import {
 } from "../../../../src/shared/transport/proxy.ts";
 import { wsProxy } from "../../../../src/shared/transport/ws_connect.ts";
 import { startConnectProxy } from "../../../_fixtures/connect_proxy.ts";
+import { startSocksProxy } from "../../../_fixtures/socks_proxy.ts";
+
+/** A one-shot echo on `hostname`: each connection's first read is written back, then closed. */
+function echo(hostname: string) {
+  const l = Deno.listen({ hostname, port: 0 });
+  const done = (async () => {
+    for await (const c of l) {
+      (async () => {
+        const b = new Uint8Array(64);
+        const n = await c.read(b);
+        if (n) await c.write(b.subarray(0, n));
+        c.close();
+      })();
+    }
+  })();
+  return { port: (l.addr as Deno.NetAddr).port, close: () => (l.close(), done.catch(() => {})) };
+}
 
 Deno.test("parseProxyUrl: host, port, decoded Basic credentials; only http://", () => {
   assertEquals(parseProxyUrl("http://us%40er:p%3Ass@proxy.example.com:3128"), {
@@ -93,18 +111,8 @@ Deno.test("proxyFromEnv: HTTP_PROXY for a plain-HTTP cloud; wsProxy reads them a
 });
 
 Deno.test("connectViaProxy: bytes through a real CONNECT proxy; credentials; refusals named", async () => {
-  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tport = (target.addr as Deno.NetAddr).port;
-  const echoed = (async () => {
-    for await (const c of target) {
-      (async () => {
-        const b = new Uint8Array(64);
-        const n = await c.read(b);
-        if (n) await c.write(b.subarray(0, n));
-        c.close();
-      })();
-    }
-  })();
+  const target = echo("127.0.0.1");
+  const tport = target.port;
   const open = startConnectProxy();
   const locked = startConnectProxy({ user: "ops", password: "p@ss word" });
   try {
@@ -140,7 +148,110 @@ Deno.test("connectViaProxy: bytes through a real CONNECT proxy; credentials; ref
   } finally {
     await open.close();
     await locked.close();
-    target.close();
-    await echoed.catch(() => {});
+    await target.close();
   }
 });
+
+Deno.test("parseProxyUrl: socks5:// and socks5h:// for a caller that takes SOCKS (the CLI); the agent's refuses them", () => {
+  assertEquals(parseProxyUrl("socks5h://op%40s:pw@127.0.0.1:1080", { socks: true }), {
+    display: "socks5://127.0.0.1:1080",
+    host: "127.0.0.1",
+    port: 1080,
+    auth: { username: "op@s", password: "pw" },
+    socks: true,
+  });
+  assertEquals(parseProxyUrl("socks5://127.0.0.1", { socks: true }).port, 1080);
+  assertEquals(
+    parseProxyUrl("socks5://127.0.0.1", { socks: true }).display,
+    "socks5://127.0.0.1:1080",
+  );
+  const agent = assertThrowsProxy(() => parseProxyUrl("socks5://127.0.0.1:1080"));
+  assertStringIncludes(agent, "only http:// proxies (HTTP CONNECT) are supported, got socks5:");
+  const cli = assertThrowsProxy(() => parseProxyUrl("socks4://127.0.0.1:1080", { socks: true }));
+  assertStringIncludes(cli, "only http:// (HTTP CONNECT) and socks5:// proxies are supported");
+});
+
+Deno.test("proxyFromEnv: ALL_PROXY when the scheme's own variable is unset, for the CLI as fetch reads it", () => {
+  const env = { ALL_PROXY: "socks5h://127.0.0.1:1080" };
+  assertEquals(
+    wsProxy(new URL("wss://cloud.example.com/"), env)?.display,
+    "socks5://127.0.0.1:1080",
+  );
+  assertEquals(
+    wsProxy(new URL("ws://cloud.example.com/"), { all_proxy: "http://p:3128" })?.port,
+    3128,
+  );
+  const both = { ALL_PROXY: "socks5://127.0.0.1:1080", HTTPS_PROXY: "http://p:3128" };
+  assertEquals(wsProxy(new URL("wss://cloud.example.com/"), both)?.display, "http://p:3128");
+  assertEquals(
+    wsProxy(new URL("wss://cloud.example.com/"), { ...env, NO_PROXY: "example.com" }),
+    null,
+  );
+  // The agent reads HTTPS_PROXY only (its control channel's proxy is grpc-js's, HTTP CONNECT).
+  assertEquals(proxyFromEnv("cloud.example.com", env), null);
+});
+
+Deno.test("connectViaProxy: SOCKS5 — bytes through, user/password, names, IPv4 and IPv6 sent as such, refusals named", async () => {
+  const v4 = echo("127.0.0.1");
+  const v6 = echo("::1");
+  const open = startSocksProxy();
+  const locked = startSocksProxy({ user: "ops", password: "p@ss word" });
+  const roundTrip = async (proxy: string, host: string, port: number) => {
+    const conn = await connectViaProxy(parseProxyUrl(proxy, { socks: true }), host, port);
+    await conn.write(new TextEncoder().encode("hello"));
+    const b = new Uint8Array(16);
+    const n = await conn.read(b);
+    conn.close();
+    return new TextDecoder().decode(b.subarray(0, n ?? 0));
+  };
+  try {
+    assertEquals(await roundTrip(open.url, "127.0.0.1", v4.port), "hello");
+    assertEquals(await roundTrip(open.url, "localhost", v4.port), "hello");
+    assertEquals(await roundTrip(open.url, "::1", v6.port), "hello");
+    assertEquals(open.requests, [
+      `ipv4 127.0.0.1:${v4.port}`,
+      `name localhost:${v4.port}`,
+      `ipv6 [0:0:0:0:0:0:0:1]:${v6.port}`,
+    ]);
+    assertEquals(await roundTrip(locked.url, "127.0.0.1", v4.port), "hello");
+    const noCreds = await assertRejects(() =>
+      roundTrip(`socks5://127.0.0.1:${locked.port}`, "127.0.0.1", v4.port)
+    );
+    assert(noCreds instanceof ProxyError);
+    assertStringIncludes(noCreds.message, "put them in its URL, socks5://user:password@host:port");
+    const wrong = await assertRejects(() =>
+      roundTrip(`socks5://ops:nope@127.0.0.1:${locked.port}`, "127.0.0.1", v4.port)
+    );
+    assertStringIncludes(wrong.message, "refused the credentials in its URL");
+    assertEquals(wrong.message.includes("nope"), false, "the password is never shown");
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closedPort = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    const refused = await assertRejects(() => roundTrip(open.url, "127.0.0.1", closedPort));
+    assertStringIncludes(
+      refused.message,
+      `the SOCKS proxy socks5://127.0.0.1:${open.port} could not connect to 127.0.0.1:${closedPort}: connection refused`,
+    );
+    const ruled = await assertRejects(() => roundTrip(open.url, "cloud.example.com", 443));
+    assertStringIncludes(
+      ruled.message,
+      "could not connect to cloud.example.com:443: not allowed by its rules",
+    );
+  } finally {
+    await open.close();
+    await locked.close();
+    await v4.close();
+    await v6.close();
+  }
+});
+
+/** The message of the ProxyError `fn` throws. */
+function assertThrowsProxy(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert(e instanceof ProxyError, String(e));
+    return e.message;
+  }
+  throw new Error("expected a ProxyError");
+}
