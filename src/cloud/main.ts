@@ -14,6 +14,7 @@ import { clockFromEnv } from "../shared/test_clock.ts";
 import { VERSION } from "../shared/version.ts";
 import { type CloudConfig, cloudOptions, loadCloudConfig } from "./config.ts";
 import { openStore, redactStoreUrl } from "./store/open.ts";
+import { isMongoUrl } from "./store/mongo.ts";
 import { withClippedAudit } from "./store/clipped_audit.ts";
 import { AdminKeys } from "./tenancy/admin_keys.ts";
 import { trustedProxyTest } from "./tenancy/auth.ts";
@@ -103,6 +104,10 @@ export async function startCloud(
   const log = opts.log ??
     createLogger({ role: "cloud", level: config.logLevel, format: config.logFormat });
   const clock = opts.clock ?? systemClock;
+  if (isMongoUrl(config.store)) {
+    // Opening waits for the database (up to 10 s, mongo.ts): say what the node is waiting for.
+    log.info({ store: redactStoreUrl(config.store) }, "connecting to the shared store");
+  }
   const rawStore = withClippedAudit(
     await openStore(config.store, config.dataDir, clock, {
       // The embedded store's WAL checkpoints run in a worker, not inside a commit on this

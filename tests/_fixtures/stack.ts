@@ -14,6 +14,16 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
 
 /** The break-glass admin key every test cloud runs with. */
+/** Each of the cloud's five listeners on a free loopback port: a node started only to see it fail. */
+export const ANY_LOOPBACK_PORTS: readonly string[] = [
+  "--http",
+  "--control",
+  "--data",
+  "--rtsp",
+  "--internal",
+]
+  .flatMap((flag) => [flag, "127.0.0.1:0"]);
+
 export const TEST_ADMIN_KEY = "test-admin-key-7Hq2Lw9Zp4Xc1Vb8Nm3Kd6Fg";
 
 /** A spawned connector process with its log lines collected. */

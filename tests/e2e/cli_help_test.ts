@@ -3,7 +3,7 @@
  * NC_LOG_LEVEL names the environment variable as well as the flag.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { run } from "../_fixtures/stack.ts";
+import { ANY_LOOPBACK_PORTS, run } from "../_fixtures/stack.ts";
 
 Deno.test("each subcommand's --help is its own, with an example", async () => {
   for (
@@ -51,9 +51,7 @@ Deno.test("a data directory that cannot be created names the setting to change",
   try {
     // A file where a directory must go: mkdir fails as on a read-only file system.
     await Deno.writeTextFile(`${dir}/file`, "");
-    const loopback = ["--http", "--control", "--data", "--rtsp", "--internal"]
-      .flatMap((flag) => [flag, "127.0.0.1:0"]);
-    const r = await run(["cloud", "--data-dir", `${dir}/file/data`, ...loopback]);
+    const r = await run(["cloud", "--data-dir", `${dir}/file/data`, ...ANY_LOOPBACK_PORTS]);
     assertEquals(r.code, 1, r.stderr);
     assertStringIncludes(r.stderr, `cannot create the data directory ${dir}/file/data`);
     assertStringIncludes(r.stderr, "give --data-dir (NC_DATA_DIR) a directory this user can write");

@@ -5,7 +5,7 @@
 // the pair still looked bound. Now the CLI listens on as many pairs as the limit leaves room for,
 // says so once with the limit and what to do, and accepts again once descriptors come back.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { echoVia, Proc, Stack } from "../_fixtures/stack.ts";
+import { ANY_LOOPBACK_PORTS, echoVia, Proc, Stack } from "../_fixtures/stack.ts";
 import { seedDevices } from "../_fixtures/seed.ts";
 import { until } from "../_fixtures/until.ts";
 
@@ -141,10 +141,7 @@ Deno.test("cloud under a low open-file limit says at start how many agents that 
       dir,
       "--log-format",
       "json",
-      ...["--http", "--control", "--data", "--rtsp", "--internal"].flatMap((f) => [
-        f,
-        "127.0.0.1:0",
-      ]),
+      ...ANY_LOOPBACK_PORTS,
     ],
     {},
     ["prlimit", "--nofile=4096:4096", "--"],

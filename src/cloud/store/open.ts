@@ -28,6 +28,28 @@ export function redactStoreUrl(url: string): string {
   return url.replace(/^(mongodb(?:\+srv)?:\/\/[^:/@]+:)[^@]*@/, "$1***@");
 }
 
+/**
+ * What the person who runs the node can check, for the driver's reason a MongoDB could not be
+ * opened (null when there is nothing better than the reason itself).
+ */
+export function mongoOpenHint(reason: string): string | null {
+  if (/ECONNREFUSED|connection refused/i.test(reason)) {
+    return "nothing listens there: is MongoDB running, on that host and port, and reachable " +
+      "from this node? Check --store / NC_STORE";
+  }
+  if (/ENOTFOUND|EAI_AGAIN|querySrv|getaddrinfo/i.test(reason)) {
+    return "the host name does not resolve from this node: check --store / NC_STORE and DNS";
+  }
+  if (/Authentication failed|auth(entication)? error|bad auth/i.test(reason)) {
+    return "the database refused the user name or password in the URI (or its authSource)";
+  }
+  if (/timed out|ETIMEDOUT|Server selection/i.test(reason)) {
+    return "no answer in time: a firewall between this node and the database, or the wrong " +
+      "address";
+  }
+  return null;
+}
+
 /** Opens the store `url` names (default `sqlite:`, the data directory's embedded database). */
 export async function openStore(
   url: string,
@@ -39,9 +61,12 @@ export async function openStore(
     try {
       return guardStore(await openMongoStore({ url, clock }));
     } catch (e) {
-      throw new Error(`cannot open the store ${redactStoreUrl(url)}: ${(e as Error).message}`, {
-        cause: e,
-      });
+      const hint = mongoOpenHint((e as Error).message);
+      throw new Error(
+        `cannot open the store ${redactStoreUrl(url)}: ${(e as Error).message}` +
+          (hint ? ` (${hint})` : ""),
+        { cause: e },
+      );
     }
   }
   const path = url.slice("sqlite:".length);

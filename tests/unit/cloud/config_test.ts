@@ -1,8 +1,8 @@
-import { assertEquals, assertStringIncludes } from "../../_fixtures/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../_fixtures/assert.ts";
 import { loadCloudConfig } from "../../../src/cloud/config.ts";
 import { redactStoreUrl } from "../../../src/cloud/store/open.ts";
 import { UsageError } from "../../../src/shared/cli.ts";
-import { run } from "../../_fixtures/stack.ts";
+import { ANY_LOOPBACK_PORTS, run } from "../../_fixtures/stack.ts";
 
 Deno.test("cloud config: defaults, and a bad value names the field, flag and env var", () => {
   const c = loadCloudConfig({});
@@ -176,7 +176,32 @@ Deno.test("connector cloud admin: an unreachable MongoDB store fails with the UR
     ], { NC_STORE: "mongodb://ops:hunter2secret@127.0.0.1:1/nanodems" });
     assertEquals(r.code === 0, false);
     assertStringIncludes(r.stderr, "cannot open the store mongodb://ops:***@127.0.0.1:1/nanodems");
+    assertStringIncludes(
+      r.stderr,
+      "nothing listens there: is MongoDB running, on that host and port",
+    );
     assertEquals(r.stderr.includes("hunter2secret"), false, "the password is never printed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("connector cloud on an unreachable MongoDB: says what it waits for, then what to check", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-store-" });
+  try {
+    const r = await run([
+      "cloud",
+      "--data-dir",
+      dir,
+      "--node",
+      "node-1",
+      ...ANY_LOOPBACK_PORTS,
+    ], { NC_STORE: "mongodb://127.0.0.1:1/nanodems" });
+    assertEquals(r.code === 0, false);
+    const waiting = r.stderr.indexOf("connecting to the shared store");
+    const failed = r.stderr.indexOf("cannot open the store mongodb://127.0.0.1:1/nanodems");
+    assert(waiting >= 0 && failed > waiting, r.stderr);
+    assertStringIncludes(r.stderr, "is MongoDB running, on that host and port, and reachable");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
