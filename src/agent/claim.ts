@@ -24,6 +24,8 @@ export async function claim(opts: {
   caPin: string;
   /** A PEM file of authorities the cloud's HTTPS certificate may chain to (`--ca-file`). */
   caFile?: string;
+  /** `--proxy`: the HTTP proxy to claim through, kept for `agent run`. */
+  proxy?: string;
   stateDir: string;
   force?: boolean;
   log?: (line: string) => void;
@@ -42,6 +44,7 @@ export async function claim(opts: {
     path: "/claim",
     body: { serial: opts.serial },
     caFile: opts.caFile,
+    proxy: opts.proxy,
     say: opts.log ?? (() => {}),
     repeat: "this device kept its key, and the cloud hands the same key its identity again",
   });

@@ -27,8 +27,8 @@ export function controlFailureWords(reason: string, endpoint: string): string | 
   }
   if (/timed out|ETIMEDOUT|TimeoutError/i.test(reason)) {
     return `no answer from ${endpoint}: a firewall drops the connection; this machine must be ` +
-      "allowed outbound TCP to it (where the only way out is an HTTP proxy, run the agent with " +
-      "--trust-env and HTTPS_PROXY set)";
+      "allowed outbound TCP to it (where the only way out is an HTTP proxy, give it: " +
+      "agent run --proxy URL, or NC_PROXY)";
   }
   if (
     /UnknownIssuer|self[- ]signed|unable to verify|unable to get local issuer/i.test(reason)

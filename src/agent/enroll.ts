@@ -28,6 +28,7 @@ import { type AgentState, loadState, saveState } from "./state.ts";
 import { clockSkew, skewProblem, skewWarning } from "./clock_skew.ts";
 import { reachFailure } from "../shared/reach_error.ts";
 import { CA_FLAG, cloudHttpClient, readCaFile } from "../shared/crypto/trust_roots.ts";
+import { NO_PROXY_VALUE, parseProxyFlag, saveProxySetting } from "./proxy_setting.ts";
 
 /** Why enrollment failed, in words for the technician. */
 export class EnrollError extends Error {
@@ -102,6 +103,8 @@ export async function enroll(opts: {
   caPin?: string;
   /** A PEM file of authorities the cloud's HTTPS certificate may chain to (`--ca-file`). */
   caFile?: string;
+  /** `--proxy`: the HTTP proxy to enroll through, kept for `agent run` ("off": none). */
+  proxy?: string;
   stateDir: string;
   force?: boolean;
   log?: (line: string) => void;
@@ -129,6 +132,7 @@ export async function enroll(opts: {
     path: "/api/agents/enroll",
     body: { token: join.token },
     caFile: opts.caFile,
+    proxy: opts.proxy,
     say,
     repeat:
       "with the same token, until it expires, the cloud hands this machine its identity again",
@@ -173,6 +177,8 @@ export async function obtainIdentity(o: {
   body: Record<string, unknown>;
   /** `--ca-file`: authorities the cloud's HTTPS certificate may chain to, besides the built-in. */
   caFile?: string;
+  /** `--proxy`: the proxy URL to go through ("off" or absent: none, or the environment's). */
+  proxy?: string;
   say: (line: string) => void;
   /** When the cloud answers a repeat of this request with the same identity, for the user. */
   repeat: string;
@@ -180,9 +186,22 @@ export async function obtainIdentity(o: {
   // The cloud's HTTPS may chain to this computer's authorities and the file's (trust_roots.ts);
   // the agent CA itself is still only what the pin says.
   const file = o.caFile ? await readCaFile(o.caFile) : undefined;
-  const client = o.url.protocol === "https:" ? cloudHttpClient(file) : undefined;
+  const proxyUrl = o.proxy && o.proxy !== NO_PROXY_VALUE ? o.proxy : null;
+  const proxy = proxyUrl ? parseProxyFlag(proxyUrl) : undefined;
+  if (proxy) o.say(`reaching the cloud through the proxy ${proxy.display}`);
+  const client = o.url.protocol === "https:" || proxy ? cloudHttpClient(file, proxy) : undefined;
   try {
-    return await identity(o, client);
+    const state = await identity(o, client);
+    // What enrollment went through is what `agent run` goes through (proxy_setting.ts).
+    try {
+      await saveProxySetting(o.stateDir, proxyUrl);
+    } catch (e) {
+      throw new EnrollError(
+        `enrolled, but cannot keep the proxy setting in ${o.stateDir}: ${osMessage(e)}; run ` +
+          "the agent with --proxy URL (NC_PROXY)",
+      );
+    }
+    return state;
   } finally {
     client?.close();
   }

@@ -26,6 +26,7 @@ import { defaultStateDir, loadState } from "./state.ts";
 import { clockFromEnv } from "../shared/test_clock.ts";
 import { supervise } from "./supervisor.ts";
 import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
+import { chooseProxy } from "./proxy_setting.ts";
 import { splitEndpoints } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
@@ -92,6 +93,14 @@ const enrollOptions: Record<string, OptionSpec> = {
       "inspects TLS, or a cloud on a private certificate); the agent CA is still checked " +
       "against the pin",
   },
+  proxy: {
+    type: "string",
+    env: "NC_PROXY",
+    arg: "URL",
+    help: "Enroll through this HTTP proxy (http://[user:password@]host:port) and keep it, 0600, " +
+      "for agent run (the installers pass the https_proxy they downloaded through; NC_PROXY " +
+      "keeps a password off the command line)",
+  },
   force: { type: "boolean", help: "Replace an existing enrollment" },
   "if-needed": {
     type: "boolean",
@@ -138,6 +147,7 @@ const claimOptions: Record<string, OptionSpec> = {
     help: "The cloud CA pin (required: a claim has no token to carry it)",
   },
   "ca-file": enrollOptions["ca-file"],
+  proxy: enrollOptions.proxy,
   force: enrollOptions.force,
   "trust-env": runOptions["trust-env"],
   ...common,
@@ -256,6 +266,7 @@ export async function agentMain(argv: string[]): Promise<number> {
         token,
         caPin: values["ca-pin"] as string | undefined,
         caFile: values["ca-file"] as string | undefined,
+        proxy: values.proxy as string | undefined,
         stateDir,
         force: values.force as boolean | undefined,
         log: (line) => console.error(line),
@@ -298,6 +309,7 @@ export async function agentMain(argv: string[]): Promise<number> {
         serial: values.serial as string,
         caPin: values["ca-pin"] as string,
         caFile: values["ca-file"] as string | undefined,
+        proxy: values.proxy as string | undefined,
         stateDir: (values.state as string | undefined) ?? defaultStateDir(),
         force: values.force as boolean | undefined,
         log: (line) => console.error(line),
@@ -363,8 +375,16 @@ export async function agentMain(argv: string[]): Promise<number> {
     }
     log.info({ agent: state.agentId, version: VERSION, state: dir }, "agent starting");
     const endpoints = config.controlEndpoint ?? state.controlEndpoint;
-    const proxy = applyTrustEnv(config.trustEnv, splitEndpoints(endpoints)[0].host);
-    if (proxy) log.info({ proxy: proxy.display }, "using the outbound proxy from the environment");
+    // Always applied: with trust off it clears the proxy variables from this process.
+    const fromEnv = applyTrustEnv(config.trustEnv, splitEndpoints(endpoints)[0].host);
+    const chosen = await chooseProxy({ flag: config.proxy, stateDir: dir, fromEnv: () => fromEnv });
+    const proxy = chosen?.proxy ?? null;
+    if (chosen) {
+      log.info(
+        { proxy: chosen.proxy.display, from: chosen.source },
+        "reaching the cloud through a proxy",
+      );
+    }
     const stats = new Stats();
     await loadStats(dir, stats, log);
     const flusher = startStatsFlusher({ dir, stats, intervalMs: config.statsFlushMs, log });

@@ -34,6 +34,14 @@ export const runOptions: Record<string, OptionSpec> = {
     help:
       "Control endpoints to race (every address of each; the first to answer wins, the others are failovers)",
   },
+  proxy: {
+    type: "string",
+    env: "NC_PROXY",
+    arg: "URL",
+    default: "the one given at enrollment",
+    help:
+      "The outbound HTTP proxy (http://[user:password@]host:port; CONNECT) for every connection to the cloud; off: none",
+  },
   "trust-env": {
     type: "boolean",
     env: "NC_TRUST_ENV",
@@ -70,6 +78,7 @@ const schema = z.object({
     /^(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})(?:,(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}))*$/,
     "expected HOST:PORT or a comma-separated list of them",
   ).optional(),
+  proxy: z.string().min(1).optional(),
   "trust-env": z.boolean().default(false),
   "stats-flush": duration.default(30_000),
   "reachability-interval": z.union([z.literal("0").transform(() => 0), duration]).default(60_000),
@@ -89,6 +98,8 @@ export interface RunConfig {
   healthListen?: ListenAddress;
   /** Control endpoints overriding the enrolled one. */
   controlEndpoint?: string;
+  /** `--proxy`: a proxy URL, or "off"; absent: the saved one (proxy_setting.ts). */
+  proxy?: string;
   trustEnv: boolean;
   statsFlushMs: number;
   /** Time between reachability rounds (0: off). */
@@ -102,6 +113,7 @@ export function loadRunConfig(values: Record<string, unknown>): RunConfig {
   return {
     healthListen: v["health-listen"],
     controlEndpoint: v["control-endpoint"],
+    proxy: v.proxy,
     trustEnv: v["trust-env"],
     statsFlushMs: v["stats-flush"],
     reachabilityIntervalMs: v["reachability-interval"],

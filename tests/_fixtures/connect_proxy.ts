@@ -1,9 +1,9 @@
 /**
- * An HTTP proxy on loopback that speaks only CONNECT, as a company's outbound proxy does for
- * HTTPS: it asks for Basic credentials when given some (407 otherwise), dials the named
- * host:port — on loopback only (403 otherwise) — and passes bytes both ways. It records each
- * CONNECT target it carried and the credentials each CONNECT sent, so a test sees what went
- * through it and how it was asked.
+ * An HTTP proxy on loopback, as a company's outbound proxy: CONNECT for HTTPS, and a plain-HTTP
+ * request in absolute form forwarded. It asks for Basic credentials when given some (407
+ * otherwise), dials the named host:port — on loopback only (403 otherwise) — and passes bytes
+ * both ways. It records each target it carried and the credentials each request sent, so a test
+ * sees what went through it and how it was asked.
  * @module
  */
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
@@ -41,7 +41,14 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
       bytes.push(one[0]);
     }
     const head = String.fromCharCode(...bytes).split("\r\n");
-    const m = /^CONNECT (\S+):(\d+) HTTP\/1\.1$/.exec(head[0]);
+    // A plain-HTTP request in absolute form (GET http://host:port/path): forwarded, as an HTTP
+    // proxy does for http:// URLs, with the request line in origin form and no proxy headers.
+    const forward = /^([A-Z]+) http:\/\/(\[[^\]]+\]|[^/:]+):(\d+)(\/\S*) (HTTP\/1\.[01])$/.exec(
+      head[0],
+    );
+    const m = forward
+      ? [head[0], forward[2], forward[3]]
+      : /^CONNECT (\S+):(\d+) HTTP\/1\.1$/.exec(head[0]);
     if (!m) {
       refusals++;
       return await answer(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
@@ -63,7 +70,15 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
     const up = await Deno.connect({ hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
     track(up);
     carried.push(`${m[1]}:${m[2]}`);
-    await answer(c, "HTTP/1.1 200 Connection established\r\n\r\n");
+    if (forward) {
+      const fields = head.slice(1).filter((l) => l && !/^proxy-/i.test(l));
+      await answer(
+        up,
+        [`${forward[1]} ${forward[4]} ${forward[5]}`, ...fields, "", ""].join("\r\n"),
+      );
+    } else {
+      await answer(c, "HTTP/1.1 200 Connection established\r\n\r\n");
+    }
     await pipeConns(c, up);
   });
   const port = server.port;

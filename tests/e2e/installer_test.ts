@@ -9,6 +9,7 @@
 // a one-line install whose enrollment answer was lost is finished by the same one-liner again.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { closedPort, sha256, Stack } from "../_fixtures/stack.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const ARCH = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
@@ -53,10 +54,16 @@ async function watchCommandLines(secret: string, until: Promise<unknown>) {
 }
 
 /** Runs the installer while watching every process's command line for the token. */
-async function runInstaller(script: string, root: string, secret: string, manager = "none") {
+async function runInstaller(
+  script: string,
+  root: string,
+  secret: string,
+  manager = "none",
+  env: Record<string, string> = {},
+) {
   const out = new Deno.Command("sh", {
     args: [script],
-    env: { NC_INSTALL_ROOT: root, NC_SERVICE_MANAGER: manager, NO_COLOR: "1" },
+    env: { NC_INSTALL_ROOT: root, NC_SERVICE_MANAGER: manager, NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -110,6 +117,18 @@ async function agentStatus(root: string, state: string) {
     stderr: "piped",
   }).output();
   return { code: status.code, text: new TextDecoder().decode(status.stdout) };
+}
+
+/** A quickstart site's installer.sh, downloaded by an admin into `tmp`, and its token. */
+async function siteInstaller(stack: Stack, tmp: string) {
+  const q = await stack.quickstart([22]);
+  const script = `${tmp}/installer.sh`;
+  assertEquals(
+    await curl(`${stack.url}/api/sites/${q.siteId}/installer.sh`, q.apiToken, script),
+    200,
+  );
+  const secret = /ENROLL_TOKEN='(enr_[A-Za-z0-9_-]+)\./.exec(await Deno.readTextFile(script))![1];
+  return { q, script, secret };
 }
 
 function killPidFile(path: string) {
@@ -279,13 +298,7 @@ Deno.test("installer.sh: a site whose firewall blocks the data port — online, 
   const stack = await Stack.start({ cloudArgs: ["--data-public-port", String(blocked)] });
   const { tmp, root, state } = await throwawayRoot(stack, launcher("v1"));
   try {
-    const q = await stack.quickstart([22]);
-    const script = `${tmp}/installer.sh`;
-    assertEquals(
-      await curl(`${stack.url}/api/sites/${q.siteId}/installer.sh`, q.apiToken, script),
-      200,
-    );
-    const secret = /ENROLL_TOKEN='(enr_[A-Za-z0-9_-]+)\./.exec(await Deno.readTextFile(script))![1];
+    const { script, secret } = await siteInstaller(stack, tmp);
     const r = await runInstaller(script, root, secret);
     assertEquals(r.code, 0, r.out);
     assertStringIncludes(r.out, "the agent is online (control stream up via cloud node node-1)");
@@ -300,6 +313,44 @@ Deno.test("installer.sh: a site whose firewall blocks the data port — online, 
     assertStringIncludes(statusText, "control:  up via node-1 since");
     assertStringIncludes(statusText, `data:     blocked since `);
     assertStringIncludes(statusText, `127.0.0.1:${blocked}: `);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("installer.sh behind an HTTP proxy: the https_proxy of the download is the agent's, kept for the service", async () => {
+  const stack = await Stack.start();
+  const { tmp, root, state } = await throwawayRoot(stack, launcher("v1"));
+  const proxy = startConnectProxy({ user: "site", password: "Proxy-Secret-3" });
+  stack.defer(proxy.close);
+  try {
+    const { script, secret } = await siteInstaller(stack, tmp);
+    const r = await runInstaller(script, root, secret, "none", {
+      https_proxy: proxy.url,
+      DENO_NO_UPDATE_CHECK: "1",
+    });
+    assertEquals(r.code, 0, r.out);
+    assertStringIncludes(r.out, "the agent will reach the cloud through the proxy in https_proxy");
+    assertStringIncludes(r.out, "tunnels ready: the data channel to the cloud is open");
+    assertEquals(r.out.includes("Proxy-Secret-3"), false, "the password is never printed");
+    assertEquals(
+      [...new Set(proxy.carried)].sort(),
+      [
+        stack.url.replace("http://", ""),
+        `127.0.0.1:${stack.ports.control}`,
+        `127.0.0.1:${stack.ports.data}`,
+      ]
+        .sort(),
+      "the enrollment, the control stream and the data connection all went through the proxy",
+    );
+    assertEquals((await Deno.stat(`${state}/proxy.url`)).mode! & 0o777, 0o600);
+    const status = await agentStatus(root, state);
+    assertStringIncludes(status.text, "control:  up via node-1 since");
+    assertStringIncludes(
+      status.text,
+      `proxy:    http://127.0.0.1:${proxy.port} (given at enrollment`,
+    );
+    assertEquals(status.text.includes("Proxy-Secret-3"), false);
   } finally {
     await stack.stop();
   }

@@ -5,6 +5,8 @@
  * are). Where there is no service manager it says so and what to do instead.
  * @module
  */
+import { loadProxySetting } from "../proxy_setting.ts";
+import { parseProxyUrl } from "../../shared/transport/proxy.ts";
 import { basename, join } from "node:path";
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../../shared/cli.ts";
 import { defaultStateDir, loadState } from "../state.ts";
@@ -270,6 +272,14 @@ export async function serviceMain(sub: string, argv: string[]): Promise<number> 
       }`,
     );
     if (id) console.log(`cloud:    ${id.cloudUrl} (control ${id.controlEndpoint})`);
+    const savedProxy = await loadProxySetting(state);
+    if (savedProxy) {
+      let shown = "(not a proxy URL: agent run refuses it)";
+      try {
+        shown = parseProxyUrl(savedProxy).display; // never the password
+      } catch { /* shown as unusable */ }
+      console.log(`proxy:    ${shown} (given at enrollment; --proxy off overrides)`);
+    }
     console.log(`control:  ${describeLink(link, running)}`);
     console.log(`data:     ${describeData(link, running)}`);
     console.log(`state:    ${state}`);

@@ -81,6 +81,9 @@ echo nanodems-agent:   uninstall: "%EXE%" uninstall
 exit /b 0
 
 :enroll
+rem A site whose way out is an HTTP proxy: HTTPS_PROXY is the agent's too, kept for the service.
+if not defined NC_PROXY if defined HTTPS_PROXY set "NC_PROXY=%HTTPS_PROXY%"
+if defined NC_PROXY echo nanodems-agent: the agent will reach the cloud through the proxy in NC_PROXY / HTTPS_PROXY ^(kept for the service^)
 set "TOKEN_FILE=%STATE_DIR%\enroll-token"
 rem The token is written here as text, never set as a variable that child processes inherit.
 >"%TOKEN_FILE%" echo __ENROLL_TOKEN__

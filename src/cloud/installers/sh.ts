@@ -125,6 +125,15 @@ say "installed $BIN"
 if [ -f "$STATE_DIR/agent.json" ]; then
   say "already enrolled (state in $STATE_DIR): keeping this agent's identity, upgrading in place"
 else
+  # A site whose way out is an HTTP proxy: the https_proxy this download went through is the
+  # agent's too. Enrollment keeps it (0600) for the service, which does not inherit this shell;
+  # it goes by environment, never on a command line (its URL may hold a password).
+  if [ -z "$NC_PROXY" ]; then
+    NC_PROXY=$https_proxy
+    [ -n "$NC_PROXY" ] || NC_PROXY=$HTTPS_PROXY
+    [ -n "$NC_PROXY" ] && say "the agent will reach the cloud through the proxy in https_proxy (kept for the service)"
+  fi
+  [ -n "$NC_PROXY" ] && export NC_PROXY
   TOKEN_FILE="$STATE_DIR/.enroll-token"
   (umask 077 && printf '%s\n' "$ENROLL_TOKEN" >"$TOKEN_FILE") || die "cannot write $TOKEN_FILE"
   if ! "$BIN" enroll --cloud "$CLOUD_URL" --token-file "$TOKEN_FILE" --state "$STATE_DIR"; then

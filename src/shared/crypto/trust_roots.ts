@@ -11,6 +11,7 @@
 import tls from "node:tls";
 import { splitPemCerts } from "./cert_reader.ts";
 import { UsageError } from "../cli.ts";
+import type { ProxyConfig } from "../transport/proxy.ts";
 
 /** The flag, as named in errors that advise it. */
 export const CA_FLAG = "--ca-file FILE";
@@ -74,16 +75,19 @@ export async function readCaFile(path: string): Promise<CaFile> {
 
 /**
  * An HTTP client for `fetch` to the cloud that trusts this computer's authorities and `file`'s
- * besides the built-in ones (it follows the proxy variables as plain `fetch` does); undefined
- * when there is nothing to add. A computer's certificate the runtime cannot use leaves the
- * computer's store out, never the file.
+ * besides the built-in ones, and goes through `proxy` when given (else it follows the proxy
+ * variables as plain `fetch` does); undefined when there is nothing to add. A computer's
+ * certificate the runtime cannot use leaves the computer's store out, never the file.
  */
-export function cloudHttpClient(file?: CaFile): Deno.HttpClient | undefined {
+export function cloudHttpClient(file?: CaFile, proxy?: ProxyConfig): Deno.HttpClient | undefined {
   const own = file?.certs ?? [];
+  const via = proxy
+    ? { proxy: { url: proxy.display, ...(proxy.auth ? { basicAuth: proxy.auth } : {}) } }
+    : {};
   for (const certs of [[...systemCaCerts(), ...own], own]) {
-    if (!certs.length) continue;
+    if (!certs.length && !proxy) continue;
     try {
-      return Deno.createHttpClient({ caCerts: certs });
+      return Deno.createHttpClient({ ...(certs.length ? { caCerts: certs } : {}), ...via });
     } catch { /* the next, smaller set */ }
   }
   return undefined;

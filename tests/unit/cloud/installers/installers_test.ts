@@ -98,6 +98,13 @@ Deno.test("installer.cmd: CRLF, the token once, via echo into a file in the rest
   assert(at('del /f /q "%STATE_DIR%\\link.json"') < at('"%EXE%" install --exec'));
   assert(at('"%EXE%" install --exec') < at('"%EXE%" status --state "%STATE_DIR%" --wait 30'));
   assert(at("--wait 30") < at("nanodems-agent: done:"));
+  // A site behind a proxy: HTTPS_PROXY becomes the enrollment's NC_PROXY (kept for the
+  // service), by environment, never on the enroll command line.
+  assert(
+    at('if not defined NC_PROXY if defined HTTPS_PROXY set "NC_PROXY=%HTTPS_PROXY%"') <
+      at('"%EXE%" enroll --cloud'),
+  );
+  assert(!cmd.includes("--proxy"), "no proxy URL on a command line");
 });
 
 Deno.test("installers refuse values that are not safe to embed", () => {
