@@ -191,7 +191,7 @@ export async function obtainIdentity(o: {
   if (proxy) o.say(`reaching the cloud through the proxy ${proxy.display}`);
   const client = o.url.protocol === "https:" || proxy ? cloudHttpClient(file, proxy) : undefined;
   try {
-    const state = await identity(o, client);
+    const state = await requestIdentity(o, client);
     // What enrollment went through is what `agent run` goes through (proxy_setting.ts).
     try {
       await saveProxySetting(o.stateDir, proxyUrl);
@@ -207,7 +207,8 @@ export async function obtainIdentity(o: {
   }
 }
 
-async function identity(
+/** The exchange itself: the CA against the pin, a CSR out, the identity checked and saved. */
+async function requestIdentity(
   o: Parameters<typeof obtainIdentity>[0],
   client: Deno.HttpClient | undefined,
 ): Promise<AgentState> {

@@ -51,7 +51,11 @@ export function parseProxyUrl(text: string, kinds: ProxyKinds = {}): ProxyConfig
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
   } catch {
-    throw new ProxyError(`proxy: expected a URL like http://proxy.example.com:3128, got "${text}"`);
+    // The value as given, but never a password in it.
+    const shown = text.replace(/^([^@]*:\/\/)?[^@/]*@/, "$1***@");
+    throw new ProxyError(
+      `proxy: expected a URL like http://proxy.example.com:3128, got "${shown}"`,
+    );
   }
   const socks = url.protocol === "socks5:" || url.protocol === "socks5h:";
   if (url.protocol !== "http:" && !(socks && kinds.socks)) {

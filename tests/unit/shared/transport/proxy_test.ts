@@ -255,3 +255,9 @@ function assertThrowsProxy(fn: () => unknown): string {
   }
   throw new Error("expected a ProxyError");
 }
+
+Deno.test("parseProxyUrl: a malformed value is quoted without the password in it", () => {
+  const said = assertThrowsProxy(() => parseProxyUrl("http://ops:s3cret@proxy host:3128"));
+  assertStringIncludes(said, 'got "http://***@proxy host:3128"');
+  assertEquals(said.includes("s3cret"), false);
+});
