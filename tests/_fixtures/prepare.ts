@@ -54,6 +54,11 @@ const NEEDED: { bin: string; pkg: string; why: string; check?: string }[] = [
   },
   { bin: "wrk", pkg: "wrk", why: "small HTTP GETs in the bench (its quick run is a test)" },
   {
+    bin: "caddy",
+    pkg: "caddy",
+    why: "install/Caddyfile run for real: HTTPS in front of a node, as the guide deploys it",
+  },
+  {
     bin: "prlimit",
     pkg: "util-linux",
     why: "the bench raises its open-file limit for idle tunnels",

@@ -763,6 +763,26 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+/**
+ * Starts `tunnel open HANDLE --cloud CLOUD --listen 127.0.0.1:0` (then `extra`) with `env`, stopped
+ * with the stack; resolves once it listens, with the port it took.
+ */
+export async function tunnelOpen(
+  stack: Stack,
+  handle: string,
+  cloud: string,
+  env: Record<string, string>,
+  extra: string[] = [],
+): Promise<{ proc: Proc; port: number }> {
+  const proc = new Proc(
+    ["tunnel", "open", handle, "--cloud", cloud, "--listen", "127.0.0.1:0", ...extra],
+    env,
+  );
+  stack.defer(() => proc.stop("SIGKILL"));
+  const line = await proc.waitFor(/listening.*127\.0\.0\.1:\d+/);
+  return { proc, port: Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]) };
+}
+
 /** A loopback port nothing listens on (a data port as a site firewall that rejects leaves it). */
 export function closedPort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -5,7 +5,7 @@
 // proxy URL are never logged, NO_PROXY is honoured, and a proxy that refuses is named. An
 // operator whose way out is an SSH jump host (`ssh -D`, SOCKS5 in ALL_PROXY) is carried the same.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoVia, Proc, run } from "../_fixtures/stack.ts";
+import { echoVia, Proc, run, tunnelOpen } from "../_fixtures/stack.ts";
 import { startFrontedStack } from "../_fixtures/tls_front.ts";
 import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 import { freePort, startSshd } from "../_fixtures/sshd.ts";
@@ -42,23 +42,12 @@ Deno.test("behind an HTTP proxy with credentials: the CLI's tunnels go through i
     const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const deadPort = (dead.addr as Deno.NetAddr).port;
     dead.close();
-    const direct = new Proc([
-      "tunnel",
-      "open",
-      q.device.handles[echo.port],
-      "--cloud",
-      front.url,
-      "--listen",
-      "127.0.0.1:0",
-    ], {
+    const { port } = await tunnelOpen(stack, q.device.handles[echo.port], front.url, {
       NC_TOKEN: q.apiToken,
       NC_CA_FILE: caFile,
       HTTPS_PROXY: `http://127.0.0.1:${deadPort}`,
       NO_PROXY: "localhost,127.0.0.0/8",
     });
-    stack.defer(() => direct.stop("SIGKILL"));
-    const line = await direct.waitFor(/listening.*127\.0\.0\.1:\d+/);
-    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
     assert(await echoVia("127.0.0.1", port, 64 << 10), "NO_PROXY: direct");
 
     // The proxy without the credentials: the CLI says the proxy refused, not "fetch failed".

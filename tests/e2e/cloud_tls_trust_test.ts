@@ -7,7 +7,7 @@
 // company's IT puts its proxy's; here `SSL_CERT_FILE`, which Linux's store honours) needs no flag,
 // for the CLI and the agent's enrollment alike.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoVia, Proc, run, Stack } from "../_fixtures/stack.ts";
+import { echoVia, Proc, run, Stack, tunnelOpen } from "../_fixtures/stack.ts";
 import { startFrontedStack, startTlsFront } from "../_fixtures/tls_front.ts";
 
 const DAY = 86_400_000;
@@ -47,20 +47,13 @@ Deno.test("behind a TLS-inspecting proxy: the CLI names the unknown authority, a
     assert(await echoVia(ip, echo.port, 1 << 20), "1 MiB both ways through the CLI tunnel");
 
     // open: the API token's tunnel to one handle, through the same front.
-    const open = new Proc([
-      "tunnel",
-      "open",
+    const { port } = await tunnelOpen(
+      stack,
       q.device.handles[echo.port],
-      "--cloud",
       front.url,
-      "--ca-file",
-      caFile,
-      "--listen",
-      "127.0.0.1:0",
-    ], { NC_TOKEN: q.apiToken });
-    stack.defer(() => open.stop("SIGKILL"));
-    const line = await open.waitFor(/listening.*127\.0\.0\.1:\d+/);
-    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+      { NC_TOKEN: q.apiToken },
+      ["--ca-file", caFile],
+    );
     assert(await echoVia("127.0.0.1", port, 256 << 10), "bytes through tunnel open");
 
     // Without it, run says why its tunnels fail rather than carrying nothing silently.
