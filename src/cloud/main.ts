@@ -475,6 +475,11 @@ The first start creates the data directory with the embedded database, the agent
 internal CA (keys 0600). No database to install. Agents dial the control and data ports; give
 their host names with --control-hostnames so the server certificate matches.
 
+The HTTP port speaks plain HTTP: in production put HTTPS in front of it (install/Caddyfile does,
+with a certificate Caddy obtains and renews), listen on 127.0.0.1 (--http 127.0.0.1:8080), and set
+--public-url https://… and --trusted-proxies 127.0.0.1/32. The agent, RTSP and internal ports are
+published directly: they speak their own TLS (or RTSP).
+
 Options:
 ${renderOptions(cloudOptions)}
 
