@@ -2,7 +2,8 @@
  * The cloud's public URL when `--public-url` is not given: derived from the address the web
  * listener actually bound (`127.0.0.1` stays `127.0.0.1`; a wildcard address becomes
  * `localhost`, which is a guess the cloud warns about). The running cloud records the URL in its
- * data directory so that `cloud admin` prints hints (`agent enroll --cloud …`) that match.
+ * data directory so that `cloud admin` prints hints (`agent enroll --cloud …`) that match. A
+ * public URL that is plain http to another machine is warned about: secrets would cross in clear.
  * @module
  */
 import { join } from "node:path";
@@ -28,4 +29,15 @@ export async function recordedPublicUrl(dataDir: string): Promise<string> {
     if (/^https?:\/\/\S+$/.test(url)) return url;
   } catch { /* not started yet */ }
   return "http://localhost:8080";
+}
+
+/** Whether `url` is http:// to a host other than this machine (loopback is development). */
+export function plainOverNetwork(url: string): boolean {
+  try {
+    const u = new URL(url);
+    const h = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    return u.protocol === "http:" && h !== "localhost" && h !== "::1" && !/^127\./.test(h);
+  } catch {
+    return false;
+  }
 }

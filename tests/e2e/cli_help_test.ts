@@ -3,7 +3,7 @@
  * NC_LOG_LEVEL names the environment variable as well as the flag.
  */
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { ANY_LOOPBACK_PORTS, run } from "../_fixtures/stack.ts";
+import { ANY_LOOPBACK_PORTS, Proc, run } from "../_fixtures/stack.ts";
 
 Deno.test("each subcommand's --help is its own, with an example", async () => {
   for (
@@ -92,5 +92,24 @@ Deno.test("a mistyped or borrowed option name suggests the one it likely meant",
     const r = await run([...args]);
     assertEquals(r.code, 2, r.stderr);
     assertStringIncludes(r.stderr, want);
+  }
+});
+
+Deno.test("a node whose public URL is plain http to the network warns that secrets would cross in clear", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-plain-" });
+  const cloud = new Proc([
+    "cloud",
+    "--data-dir",
+    dir,
+    "--public-url",
+    "http://connector.example.com",
+    ...ANY_LOOPBACK_PORTS,
+  ]);
+  try {
+    const line = await cloud.waitFor(/the public URL is plain http/);
+    assertStringIncludes(line, "put HTTPS in front of the HTTP port (install/Caddyfile)");
+  } finally {
+    await cloud.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

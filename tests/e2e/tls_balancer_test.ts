@@ -25,6 +25,8 @@ Deno.test("behind a TLS-ending TCP balancer: device sees its own Origin and Refe
   const cam = await startCamera();
   stack.defer(cam.close);
   try {
+    // An https public URL: no warning that secrets would cross the network in clear.
+    assertEquals(stack.cloud.lines.some((l) => l.includes("the public URL is plain http")), false);
     const q = await stack.quickstart([cam.port], "Cam");
     await stack.agentFor(q);
     const handle = q.device.handles[cam.port];
