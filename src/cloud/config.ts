@@ -96,8 +96,9 @@ export const cloudOptions: Record<string, OptionSpec> = {
     type: "string",
     env: "NC_CONTROL_HOSTNAMES",
     arg: "LIST",
-    default: "localhost,127.0.0.1",
-    help: "Names and IPs in the control certificate, comma-separated",
+    default: "the --public-url host, localhost,127.0.0.1",
+    help:
+      "Names and IPs in the control certificate, comma-separated; the first is where agents dial unless --control-endpoint says",
   },
   "control-endpoint": {
     type: "string",
@@ -268,6 +269,26 @@ export const cloudOptions: Record<string, OptionSpec> = {
 const hostList = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9.:-]+$/, "expected host names or IPs")).min(1));
 
+/**
+ * The control certificate's names when `--control-hostnames` is not given: the public URL's host
+ * first (where the agents that enroll through it will dial the control port), then the loopback
+ * names. A public URL that names this machine only (or none) gives the loopback names alone.
+ * Without this, a node given `--public-url https://connector.example.com` and nothing else told
+ * every agent to dial `localhost`: they enrolled, then never connected.
+ */
+export function defaultControlHostnames(publicUrl: string | undefined): string[] {
+  const loopback = ["localhost", "127.0.0.1"];
+  if (!publicUrl) return loopback;
+  let host: string;
+  try {
+    host = new URL(publicUrl).hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  } catch {
+    return loopback;
+  }
+  if (!host || loopback.includes(host) || host === "::1" || /^127\./.test(host)) return loopback;
+  return [host, ...loopback];
+}
+
 /** The schema of the cloud's configuration (keys are the flag names). */
 export const cloudConfigSchema = z.object({
   "data-dir": z.string().min(1).default("./data"),
@@ -281,7 +302,7 @@ export const cloudConfigSchema = z.object({
     "expected a port number 1-65535",
   ).min(1, "expected a port number 1-65535").max(65535, "expected a port number 1-65535")
     .optional(),
-  "control-hostnames": hostList.prefault("localhost,127.0.0.1"),
+  "control-hostnames": hostList.optional(),
   "control-endpoint": z.string().regex(
     /^(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})(?:,(?:[^\s:,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}))*$/,
     "expected HOST:PORT or a comma-separated list of them",
@@ -361,7 +382,7 @@ export const cloudConfigSchema = z.object({
   control: c.control as ListenAddress,
   data: c.data as ListenAddress,
   dataPublicPort: c["data-public-port"] ?? null,
-  controlHostnames: c["control-hostnames"],
+  controlHostnames: c["control-hostnames"] ?? defaultControlHostnames(c["public-url"]),
   controlEndpoint: c["control-endpoint"],
   internal: c.internal as ListenAddress | null,
   internalEndpoint: c["internal-endpoint"] ?? null,

@@ -56,7 +56,12 @@ import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
 import { LiveHub } from "./live/hub.ts";
 import { DeviceSecrets } from "./tenancy/device_secrets.ts";
-import { defaultPublicUrl, plainOverNetwork, recordPublicUrl } from "./public_url.ts";
+import {
+  controlOnLoopbackOnly,
+  defaultPublicUrl,
+  plainOverNetwork,
+  recordPublicUrl,
+} from "./public_url.ts";
 import { commandHint } from "../shared/invocation.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
@@ -393,7 +398,14 @@ export async function startCloud(
       { publicUrl: publicUrl() },
       "no --public-url: links and commands the cloud mints name this guess; set --public-url to the address users reach",
     );
-  } else if (plainOverNetwork(publicUrl())) {
+  }
+  if (controlOnLoopbackOnly(controlEndpoint, publicUrl())) {
+    log.warn(
+      { controlEndpoint, publicUrl: publicUrl() },
+      "agents that enroll will be told to dial the control channel on their own machine (a loopback address): set --control-hostnames to the name they reach this node by (it goes in the control certificate), or --control-endpoint",
+    );
+  }
+  if (config.publicUrl && plainOverNetwork(publicUrl())) {
     log.warn(
       { publicUrl: publicUrl() },
       "the public URL is plain http: passwords, tokens and tunnels would cross the network unencrypted; put HTTPS in front of the HTTP port (install/Caddyfile) and set --public-url https://…",

@@ -35,9 +35,29 @@ export async function recordedPublicUrl(dataDir: string): Promise<string> {
 export function plainOverNetwork(url: string): boolean {
   try {
     const u = new URL(url);
-    const h = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-    return u.protocol === "http:" && h !== "localhost" && h !== "::1" && !/^127\./.test(h);
+    return u.protocol === "http:" && !isLoopback(u.hostname);
   } catch {
     return false;
   }
+}
+
+/** Whether `host` (a name or an address, bracketed or not) is this machine's loopback. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\./.test(h);
+}
+
+/**
+ * Whether agents that enroll through `publicUrl` (another machine's name) would be told to dial
+ * the control channel on their own loopback: every `HOST:PORT` of `controlEndpoint` is one.
+ */
+export function controlOnLoopbackOnly(controlEndpoint: string, publicUrl: string): boolean {
+  let host: string;
+  try {
+    host = new URL(publicUrl).hostname;
+  } catch {
+    return false;
+  }
+  if (isLoopback(host)) return false;
+  return controlEndpoint.split(",").every((ep) => isLoopback(ep.trim().replace(/:\d+$/, "")));
 }

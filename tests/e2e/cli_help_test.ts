@@ -113,3 +113,43 @@ Deno.test("a node whose public URL is plain http to the network warns that secre
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a node given only its public URL tells agents to dial that name; told to dial loopback, it warns", async () => {
+  for (
+    const [extra, endpoint, warned] of [
+      [[], /"controlEndpoint":"connector\.example\.com:\d+"/, false],
+      [["--control-hostnames", "localhost"], /"controlEndpoint":"localhost:\d+"/, true],
+    ] as const
+  ) {
+    const dir = await Deno.makeTempDir({ prefix: "nc-control-" });
+    const cloud = new Proc([
+      "cloud",
+      "--data-dir",
+      dir,
+      "--log-format",
+      "json",
+      "--public-url",
+      "https://connector.example.com",
+      ...extra,
+      ...ANY_LOOPBACK_PORTS,
+    ]);
+    try {
+      const ready = await cloud.waitFor(/"cloud ready"/);
+      assert(endpoint.test(ready), ready);
+      if (!warned) {
+        const issued = cloud.lines.find((l) => l.includes("issued control server certificate"));
+        assertStringIncludes(issued ?? "", '"hostnames":["connector.example.com","localhost"');
+      }
+      assertEquals(
+        cloud.lines.some((l) =>
+          l.includes("told to dial the control channel on their own machine")
+        ),
+        warned,
+        cloud.lines.join("\n"),
+      );
+    } finally {
+      await cloud.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});

@@ -32,6 +32,25 @@ Deno.test("cloud config: defaults, and a bad value names the field, flag and env
   }
 });
 
+Deno.test("cloud config: the control certificate names the public URL's host unless --control-hostnames says", () => {
+  const names = (values: Record<string, string>) => loadCloudConfig(values).controlHostnames;
+  assertEquals(names({ "public-url": "https://connector.example.com" }), [
+    "connector.example.com",
+    "localhost",
+    "127.0.0.1",
+  ]);
+  assertEquals(names({ "public-url": "https://[2001:db8::7]:8443/" })[0], "2001:db8::7");
+  assertEquals(names({ "public-url": "http://127.0.0.1:8080" }), ["localhost", "127.0.0.1"]);
+  assertEquals(names({ "public-url": "http://localhost:8080" }), ["localhost", "127.0.0.1"]);
+  assertEquals(
+    names({
+      "public-url": "https://connector.example.com",
+      "control-hostnames": "agents.example.com",
+    }),
+    ["agents.example.com"],
+  );
+});
+
 Deno.test("cloud config: --audit-retention-days is off by default, a number of days, or refused", () => {
   assertEquals(loadCloudConfig({}).auditRetentionDays, null);
   assertEquals(loadCloudConfig({ "audit-retention-days": "off" }).auditRetentionDays, null);
