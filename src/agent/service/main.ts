@@ -5,10 +5,10 @@
  * are). Where there is no service manager it says so and what to do instead.
  * @module
  */
-import { loadProxySetting } from "../proxy_setting.ts";
-import { parseProxyUrl } from "../../shared/transport/proxy.ts";
 import { basename, join } from "node:path";
 import { type OptionSpec, parseFlags, renderOptions, UsageError } from "../../shared/cli.ts";
+import { loadProxySetting } from "../proxy_setting.ts";
+import { parseProxyUrl } from "../../shared/transport/proxy.ts";
 import { defaultStateDir, loadState } from "../state.ts";
 import { executePlan, installPlan, type Manager, MANAGERS, osOf, uninstallPlan } from "./plan.ts";
 import {
