@@ -304,6 +304,14 @@ async function socks5Connect(
   await send([5, 1, 0, ...address, port >> 8, port & 255]);
   const [v, reply, , type] = await readExactly(conn, 4, proxy);
   if (v !== 5) throw new ProxyError(`the proxy ${proxy.display} does not speak SOCKS5`);
+  if (reply !== 0) {
+    // The rest of a refusal is not read: some proxies close right after its first bytes.
+    const authority = family === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+    throw new ProxyError(
+      `the SOCKS proxy ${proxy.display} could not connect to ${authority}: ` +
+        (SOCKS_REPLIES[reply] ?? `error ${reply}`),
+    );
+  }
   const bound = type === 1
     ? 4
     : type === 4
@@ -313,12 +321,5 @@ async function socks5Connect(
     : -1;
   if (bound < 0) throw new ProxyError(`the proxy ${proxy.display} sent a malformed SOCKS5 reply`);
   await readExactly(conn, bound + 2, proxy);
-  if (reply !== 0) {
-    const authority = family === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-    throw new ProxyError(
-      `the SOCKS proxy ${proxy.display} could not connect to ${authority}: ` +
-        (SOCKS_REPLIES[reply] ?? `error ${reply}`),
-    );
-  }
   return conn;
 }
