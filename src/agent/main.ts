@@ -26,7 +26,7 @@ import { defaultStateDir, loadState } from "./state.ts";
 import { clockFromEnv } from "../shared/test_clock.ts";
 import { supervise } from "./supervisor.ts";
 import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
-import { chooseProxy } from "./proxy_setting.ts";
+import { chooseProxy, unusedProxyNote } from "./proxy_setting.ts";
 import { splitEndpoints } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
@@ -242,6 +242,10 @@ export async function agentMain(argv: string[]): Promise<number> {
         0);
     }
     if (values.version) return (console.log(`connector agent ${VERSION}`), 0);
+    const proxyNote = unusedProxyNote(Deno.env.toObject(), {
+      trustEnv: values["trust-env"] === true,
+      proxy: values.proxy as string | undefined,
+    });
     applyTrustEnv(values["trust-env"] === true, "");
     const stateDir = (values.state as string | undefined) ?? defaultStateDir();
     if (values["if-needed"] && await loadState(stateDir)) {
@@ -274,6 +278,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     } catch (e) {
       if (e instanceof EnrollError) {
         console.error(`enrollment failed: ${e.message}`);
+        if (proxyNote && e.message.startsWith("cannot reach the cloud")) console.error(proxyNote);
         return 1;
       }
       throw e;
@@ -300,6 +305,10 @@ export async function agentMain(argv: string[]): Promise<number> {
     if (!values.cloud) throw new UsageError("--cloud is required (the cloud's URL)");
     if (!values.serial) throw new UsageError("--serial is required (this device's serial)");
     if (!values["ca-pin"]) throw new UsageError("--ca-pin is required (the cloud CA pin)");
+    const proxyNote = unusedProxyNote(Deno.env.toObject(), {
+      trustEnv: values["trust-env"] === true,
+      proxy: values.proxy as string | undefined,
+    });
     applyTrustEnv(values["trust-env"] === true, "");
     const { EnrollError } = await import("./enroll.ts");
     const { claim } = await import("./claim.ts");
@@ -317,6 +326,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     } catch (e) {
       if (e instanceof EnrollError) {
         console.error(`claim failed: ${e.message}`);
+        if (proxyNote && e.message.startsWith("cannot reach the cloud")) console.error(proxyNote);
         return 1;
       }
       throw e;

@@ -82,3 +82,20 @@ export async function chooseProxy(o: {
   const env = o.fromEnv();
   return env ? { proxy: env, source: "environment" } : null;
 }
+
+/**
+ * What to tell a technician whose enrollment could not reach the cloud while this shell has a
+ * proxy variable the agent did not use (it reads them only with `--trust-env`, and keeps a proxy
+ * only from `--proxy`): null when there is none, or the agent was told about a proxy.
+ */
+export function unusedProxyNote(
+  env: Record<string, string | undefined>,
+  told: { trustEnv: boolean; proxy?: string },
+): string | null {
+  if (told.trustEnv || told.proxy !== undefined) return null;
+  const name = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"].find((k) => env[k]);
+  if (!name) return null;
+  return `note: ${name} is set here, but the agent goes through a proxy only when told: run ` +
+    `the same command with NC_PROXY set to that proxy (NC_PROXY="$${name}"); the agent keeps it ` +
+    "for its service";
+}

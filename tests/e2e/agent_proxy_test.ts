@@ -5,7 +5,7 @@
 // connections, with no environment at all; `--proxy off` goes direct. The password is never
 // printed.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { echoThrough, Proc, randomBytes, run } from "../_fixtures/stack.ts";
+import { closedPort, echoThrough, Proc, randomBytes, run } from "../_fixtures/stack.ts";
 import { startFrontedStack } from "../_fixtures/tls_front.ts";
 import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
@@ -15,6 +15,26 @@ Deno.test("agent behind an HTTP proxy: enrolled through --proxy, which agent run
   stack.defer(proxy.close);
   try {
     const q = await stack.quickstart([echo.port]);
+    // A technician whose shell has https_proxy, enrolling by hand without telling the agent:
+    // the cloud unreachable directly (here a closed port), and the note says what to do.
+    const untold = await run(
+      [
+        "agent",
+        "enroll",
+        "--cloud",
+        `https://127.0.0.1:${closedPort()}`,
+        "--state",
+        `${stack.dir}/x`,
+      ],
+      { NC_ENROLL_TOKEN: q.enrollmentToken, https_proxy: proxy.url },
+    );
+    assertEquals(untold.code, 1, untold.stderr);
+    assertStringIncludes(
+      untold.stderr,
+      "note: https_proxy is set here, but the agent goes through a proxy only when told",
+    );
+    assertStringIncludes(untold.stderr, 'NC_PROXY="$https_proxy"');
+    assertEquals(untold.stderr.includes("Proxy-Secret-2"), false);
     const state = `${stack.dir}/agent-proxied`;
     const e = await run(["agent", "enroll", "--cloud", front.url, "--state", state], {
       NC_ENROLL_TOKEN: q.enrollmentToken,
