@@ -23,11 +23,12 @@ export interface TlsFront {
 
 /**
  * Starts a front for `upstream` (a loopback port); its certificate names 127.0.0.1 and is valid
- * for 30 days from `validFrom` (default: now).
+ * for 30 days from `validFrom` (default: now). `blockWebSockets`: as some inspecting proxies do,
+ * a connection whose first request asks for a WebSocket gets the proxy's own 403 page.
  */
 export async function startTlsFront(
   upstream: number,
-  opts: { validFrom?: number } = {},
+  opts: { validFrom?: number; blockWebSockets?: boolean } = {},
 ): Promise<TlsFront> {
   const ca = await createCA({ commonName: "Company TLS inspection (test)" });
   const leaf = await issueServerCert({
@@ -45,8 +46,23 @@ export async function startTlsFront(
   });
   const server = serveConns(listener, async (conn, track) => {
     await conn.handshake();
+    let head: Uint8Array = new Uint8Array(0);
+    if (opts.blockWebSockets) {
+      head = await readHead(conn);
+      if (/\r\nupgrade:\s*websocket/i.test(new TextDecoder().decode(head))) {
+        const page = "<html><head><title>Blocked</title><style>h1{color:red}</style></head>" +
+          "<body><h1>Access denied</h1><p>WebSocket connections are not allowed by company " +
+          "policy.</p></body></html>";
+        await conn.write(new TextEncoder().encode(
+          "HTTP/1.1 403 Forbidden\r\nServer: InspectingProxy\r\nContent-Type: text/html\r\n" +
+            `Content-Length: ${page.length}\r\nConnection: close\r\n\r\n${page}`,
+        ));
+        return;
+      }
+    }
     const up = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
     track(up);
+    if (head.length) await up.write(head);
     await pipeConns(conn, up);
   });
   return {
@@ -55,6 +71,17 @@ export async function startTlsFront(
     caPem: ca.certPem,
     close: server.close,
   };
+}
+
+/** A connection's first request head, read byte by byte (nothing after it is consumed). */
+async function readHead(conn: Deno.Conn): Promise<Uint8Array> {
+  const bytes: number[] = [];
+  const one = new Uint8Array(1);
+  while (bytes.length < 16_384 && !/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) {
+    if ((await conn.read(one)) === null) break;
+    bytes.push(one[0]);
+  }
+  return new Uint8Array(bytes);
 }
 
 /** A stack with an echo target behind a TLS front, and the front's authority in a file. */

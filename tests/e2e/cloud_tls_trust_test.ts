@@ -142,6 +142,39 @@ Deno.test("an authority this computer trusts is trusted with no flag; agent enro
   }
 });
 
+Deno.test("a TLS-inspecting proxy that blocks WebSockets: status works, and the tunnel says the proxy refused it", async () => {
+  const { stack, echo, caFile } = await startFrontedStack();
+  const blocking = await startTlsFront(stack.ports.http, { blockWebSockets: true });
+  stack.defer(blocking.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    await stack.agentFor(q);
+    await Deno.writeTextFile(caFile, blocking.caPem);
+    const session = await stack.cliSession(q);
+    const status = await run(["tunnel", "status", "--cloud", blocking.url, "--ca-file", caFile], {
+      NC_TOKEN: session.token,
+    });
+    assertEquals(status.code, 0, status.stderr);
+    // The tunnel opens its WebSocket when a client connects: the proxy's 403 page, named.
+    const { proc, port } = await tunnelOpen(
+      stack,
+      q.device.handles[echo.port],
+      blocking.url,
+      { NC_TOKEN: q.apiToken },
+      ["--ca-file", caFile],
+    );
+    const client = await Deno.connect({ hostname: "127.0.0.1", port });
+    stack.defer(() => Promise.resolve(client.close()));
+    const said = await proc.waitFor(/from something that is not the cloud/);
+    assertStringIncludes(said, "HTTP 403 (Server: InspectingProxy)");
+    assertStringIncludes(said, "does not let WebSockets through");
+    assertStringIncludes(said, "Blocked Access denied WebSocket connections are not allowed");
+    assert(!said.includes("<html"), said);
+  } finally {
+    await stack.stop();
+  }
+});
+
 Deno.test("a clock far off: the CLI and the agent's enrollment name the clock, not 'fetch failed'", async () => {
   const stack = await Stack.start();
   // As a machine two days behind sees a certificate issued yesterday; and one years ahead.

@@ -42,6 +42,7 @@ async function writeAll(conn: Deno.Conn, p: Uint8Array): Promise<void> {
 /** Reads the rest of a refusal's body (by Content-Length, or to the end) and its message. */
 async function refusalMessage(
   conn: Deno.Conn,
+  status: number,
   fields: Map<string, string>,
   body: Uint8Array,
 ): Promise<string> {
@@ -59,10 +60,25 @@ async function refusalMessage(
     parts.length === 1 ? body : new Uint8Array(parts.flatMap((p) => [...p])),
   );
   try {
-    return JSON.parse(text).message ?? text;
-  } catch {
-    return text;
-  }
+    const message = JSON.parse(text).message;
+    if (typeof message === "string") return message; // the cloud's own words
+  } catch { /* not the cloud's answer */ }
+  return notTheCloud(status, fields.get("server"), text);
+}
+
+/**
+ * A refusal that is not the cloud's (its errors are JSON with a message): a company proxy that
+ * inspects TLS and blocks WebSockets answers with its own page, which said as it came was a
+ * screenful of HTML. Named as such, with the page's first words.
+ */
+export function notTheCloud(status: number, server: string | undefined, body: string): string {
+  const words = body.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, " ")
+    .replace(/<[^>]*>/g, " ").replace(/&nbsp;/g, " ").replace(/\s+/g, " ").trim();
+  const snippet = words.length > 160 ? `${words.slice(0, 160)}…` : words;
+  return `HTTP ${status}${server ? ` (Server: ${server.slice(0, 60)})` : ""} from something ` +
+    "that is not the cloud: a proxy or firewall between here and the cloud that does not let " +
+    "WebSockets through, or a --cloud URL that is not a Nanodems cloud" +
+    (snippet ? `; it said: "${snippet}"` : "");
 }
 
 /** A connection to the server, and whether it was dialed ahead (`spare.ts` of the CLI). */
@@ -204,7 +220,7 @@ async function handshake(
     }
     const rest = buf.slice(headEnd + 4, end);
     if (status !== 101) {
-      const message = await refusalMessage(conn, fields, rest);
+      const message = await refusalMessage(conn, status, fields, rest);
       return fail(status, message);
     }
     if (fields.get("sec-websocket-accept") !== acceptKey(key)) {
