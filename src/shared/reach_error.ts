@@ -126,3 +126,27 @@ function innermost(all: string[]): string {
     .replace(/^client error \([A-Za-z]+\): /i, "")
     .trim() || last;
 }
+
+/**
+ * An answer that is not the cloud's (its answers are JSON; its errors carry a message): a company
+ * proxy that inspects TLS and blocks WebSockets, or a network's sign-in page, answers with its own
+ * page, which said as it came was a screenful of HTML — or, with a 200, taken for the cloud's.
+ * Named as such, with the page's first words. `websocket`: the answer was to an upgrade.
+ */
+export function notTheCloud(
+  status: number,
+  server: string | undefined | null,
+  body: string,
+  o: { websocket?: boolean } = {},
+): string {
+  const words = body.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, " ")
+    .replace(/<[^>]*>/g, " ").replace(/&nbsp;/g, " ").replace(/\s+/g, " ").trim();
+  const snippet = words.length > 160 ? `${words.slice(0, 160)}…` : words;
+  return `HTTP ${status}${server ? ` (Server: ${server.slice(0, 60)})` : ""} from something ` +
+    "that is not the cloud: " +
+    (o.websocket
+      ? "a proxy or firewall between here and the cloud that does not let WebSockets through"
+      : "a proxy or firewall between here and the cloud, or this network's sign-in page") +
+    ", or a --cloud URL that is not a Nanodems cloud" +
+    (snippet ? `; it said: "${snippet}"` : "");
+}

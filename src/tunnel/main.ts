@@ -25,7 +25,7 @@ import { EXIT_SESSION_ENDED, runTunnel } from "./run.ts";
 import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
 import { sshSession, terminalPath } from "./ssh.ts";
-import { reachFailure } from "../shared/reach_error.ts";
+import { notTheCloud, reachFailure } from "../shared/reach_error.ts";
 import { CA_FLAG, cloudFetch, trustCaFile } from "./trust.ts";
 
 /** `--ca-file`, the same for every command (see trust.ts). */
@@ -292,12 +292,20 @@ async function preflight(cloud: URL, handle: string, token: string): Promise<num
       }`,
     );
   });
-  const body = await res.json().catch(() => ({})) as { message?: string };
+  const text = await res.text().catch(() => "");
   if (res.status === 426) {
     const port = Number(res.headers.get(DEVICE_PORT_HEADER));
     return Number.isInteger(port) && port >= 1 && port <= 65535 ? port : null;
   }
-  throw new UsageError(`the cloud refused: ${res.status} ${body.message ?? res.statusText}`);
+  let message: unknown;
+  try {
+    message = JSON.parse(text).message;
+  } catch { /* not the cloud's answer */ }
+  throw new UsageError(
+    typeof message === "string"
+      ? `the cloud refused: ${res.status} ${message}`
+      : notTheCloud(res.status, res.headers.get("server"), text),
+  );
 }
 
 /** Entry point of `connector tunnel`. */

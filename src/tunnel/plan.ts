@@ -4,7 +4,7 @@
  * @module
  */
 import type { Plan, PlanEntry } from "../shared/protocol/plan.ts";
-import { reachFailure } from "../shared/reach_error.ts";
+import { notTheCloud, reachFailure } from "../shared/reach_error.ts";
 import { CA_FLAG, cloudFetch } from "./trust.ts";
 
 export type { Plan, PlanEntry };
@@ -36,8 +36,22 @@ export async function fetchPlan(cloud: URL, token: string): Promise<Plan> {
       }`,
     );
   }
-  const body = await res.json().catch(() => ({})) as Plan & { message?: string };
-  if (!res.ok) throw new PlanError(res.status, body.message ?? res.statusText);
+  const text = await res.text().catch(() => "");
+  let body: (Plan & { message?: unknown }) | undefined;
+  try {
+    body = JSON.parse(text);
+  } catch { /* not the cloud's answer */ }
+  const server = res.headers.get("server");
+  if (!res.ok) {
+    throw new PlanError(
+      res.status,
+      typeof body?.message === "string" ? body.message : notTheCloud(res.status, server, text),
+    );
+  }
+  // A 200 that is no plan (a network's sign-in page, a web server at a wrong --cloud URL).
+  if (!Array.isArray(body?.entries) || typeof body?.session !== "object" || !body.session) {
+    throw new PlanError(0, notTheCloud(res.status, server, text));
+  }
   return body;
 }
 

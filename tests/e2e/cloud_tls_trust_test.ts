@@ -211,3 +211,41 @@ Deno.test("a clock far off: the CLI and the agent's enrollment name the clock, n
     await stack.stop();
   }
 });
+
+Deno.test("a network's sign-in page answering for the cloud (200, HTML): named, not taken for a plan", async () => {
+  const portal = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () =>
+      new Response(
+        "<html><body><h1>Welcome to Hotel Wi-Fi</h1><p>Sign in to continue</p></body></html>",
+        {
+          headers: { "content-type": "text/html", server: "CaptivePortal" },
+        },
+      ),
+  );
+  try {
+    const cloud = `http://127.0.0.1:${portal.addr.port}`;
+    const token = `ops_${"A".repeat(43)}`;
+    for (const cmd of [["tunnel", "status"], ["tunnel", "run"]]) {
+      const r = await run([...cmd, "--cloud", cloud], { NC_TOKEN: token });
+      assertEquals(r.code, 1, r.stderr);
+      assertStringIncludes(
+        r.stderr,
+        "HTTP 200 (Server: CaptivePortal) from something that is not the cloud",
+      );
+      assertStringIncludes(r.stderr, "this network's sign-in page");
+      assertStringIncludes(r.stderr, 'it said: "Welcome to Hotel Wi-Fi Sign in to continue"');
+      assert(!/TypeError|at .*\.ts:\d+/.test(r.stderr), r.stderr);
+    }
+    const open = await run(["tunnel", "open", "h-AAAAAAAAAAAAAAAAAAAAAA", "--cloud", cloud], {
+      NC_TOKEN: `nt_${"A".repeat(43)}`,
+    });
+    assertEquals(open.code, 2, open.stderr);
+    assertStringIncludes(
+      open.stderr,
+      "HTTP 200 (Server: CaptivePortal) from something that is not the cloud",
+    );
+  } finally {
+    await portal.shutdown();
+  }
+});

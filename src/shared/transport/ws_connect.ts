@@ -5,6 +5,7 @@
  * comes back as the status and the server's `{message}`.
  * @module
  */
+import { notTheCloud } from "../reach_error.ts";
 import { acceptKey, NativeWebSocket } from "./ws_native.ts";
 import { EARLY_DATA_HEADER, encodeEarlyData } from "./early_data.ts";
 import { connectViaProxy, type ProxyConfig, proxyFromEnv } from "./proxy.ts";
@@ -63,22 +64,7 @@ async function refusalMessage(
     const message = JSON.parse(text).message;
     if (typeof message === "string") return message; // the cloud's own words
   } catch { /* not the cloud's answer */ }
-  return notTheCloud(status, fields.get("server"), text);
-}
-
-/**
- * A refusal that is not the cloud's (its errors are JSON with a message): a company proxy that
- * inspects TLS and blocks WebSockets answers with its own page, which said as it came was a
- * screenful of HTML. Named as such, with the page's first words.
- */
-export function notTheCloud(status: number, server: string | undefined, body: string): string {
-  const words = body.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, " ")
-    .replace(/<[^>]*>/g, " ").replace(/&nbsp;/g, " ").replace(/\s+/g, " ").trim();
-  const snippet = words.length > 160 ? `${words.slice(0, 160)}…` : words;
-  return `HTTP ${status}${server ? ` (Server: ${server.slice(0, 60)})` : ""} from something ` +
-    "that is not the cloud: a proxy or firewall between here and the cloud that does not let " +
-    "WebSockets through, or a --cloud URL that is not a Nanodems cloud" +
-    (snippet ? `; it said: "${snippet}"` : "");
+  return notTheCloud(status, fields.get("server"), text, { websocket: true });
 }
 
 /** A connection to the server, and whether it was dialed ahead (`spare.ts` of the CLI). */

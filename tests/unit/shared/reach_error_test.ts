@@ -5,7 +5,7 @@
  * tests/e2e/cloud_tls_trust_test.ts.
  */
 import { assertEquals, assertStringIncludes } from "../../_fixtures/assert.ts";
-import { reachFailure } from "../../../src/shared/reach_error.ts";
+import { notTheCloud, reachFailure } from "../../../src/shared/reach_error.ts";
 
 const NOW = Date.UTC(2026, 11, 5, 6, 0, 0);
 
@@ -139,5 +139,25 @@ Deno.test("reachFailure: a proxy that does not answer is named as the proxy, not
     reachFailure(e),
     "the proxy (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) does not answer: check its address and " +
       "that it runs",
+  );
+});
+
+Deno.test("notTheCloud: a proxy's page is named as not the cloud's answer, with its first words", () => {
+  const said = notTheCloud(
+    403,
+    "Zscaler/6.2",
+    "<html><head><script>var x = 1;</script><style>p{}</style></head><body><h1>Website blocked</h1>" +
+      "<p>Not allowed&nbsp;to browse</p></body></html>",
+    { websocket: true },
+  );
+  assertStringIncludes(said, "that does not let WebSockets through");
+  assertStringIncludes(said, "HTTP 403 (Server: Zscaler/6.2) from something that is not the cloud");
+  assertStringIncludes(said, 'it said: "Website blocked Not allowed to browse"');
+  assertEquals(said.includes("var x"), false);
+  assertStringIncludes(notTheCloud(200, null, ""), "or this network's sign-in page");
+  assertEquals(notTheCloud(200, undefined, "").endsWith("not a Nanodems cloud"), true);
+  assertEquals(
+    notTheCloud(502, undefined, "x".repeat(500)).includes(`"${"x".repeat(160)}…"`),
+    true,
   );
 });
