@@ -26,7 +26,7 @@ import { UsageError } from "../shared/cli.ts";
 import { VERSION } from "../shared/version.ts";
 import { type AgentState, loadState, saveState } from "./state.ts";
 import { clockSkew, skewProblem, skewWarning } from "./clock_skew.ts";
-import { reachFailure } from "../shared/reach_error.ts";
+import { notTheCloud, reachFailure } from "../shared/reach_error.ts";
 import { CA_FLAG, cloudHttpClient, readCaFile } from "../shared/crypto/trust_roots.ts";
 import { NO_PROXY_VALUE, parseProxyFlag, saveProxySetting } from "./proxy_setting.ts";
 
@@ -87,7 +87,14 @@ async function call(
   let body: Record<string, unknown> = {};
   try {
     body = JSON.parse(text);
-  } catch { /* not JSON */ }
+  } catch {
+    // A network's sign-in page, a proxy's block page, a web server at a wrong --cloud URL.
+    throw new EnrollError(
+      `cannot reach the cloud at ${url.origin}: ${
+        notTheCloud(res.status, res.headers.get("server"), text)
+      }`,
+    );
+  }
   if (!res.ok) {
     throw new EnrollError(
       `the cloud refused: ${res.status} ${String(body.message ?? text.slice(0, 200))}`,

@@ -245,6 +245,20 @@ Deno.test("a network's sign-in page answering for the cloud (200, HTML): named, 
       open.stderr,
       "HTTP 200 (Server: CaptivePortal) from something that is not the cloud",
     );
+    // The site PC's enrollment: the same words, and nothing sent (the token is unused).
+    const dir = await Deno.makeTempDir({ prefix: "nc-portal-" });
+    try {
+      const e = await run(["agent", "enroll", "--cloud", cloud, "--state", dir], {
+        NC_ENROLL_TOKEN: `enr_${"A".repeat(43)}.${"0".repeat(64)}`,
+      });
+      assertEquals(e.code, 1, e.stderr);
+      assertStringIncludes(
+        e.stderr,
+        `cannot reach the cloud at ${cloud}: HTTP 200 (Server: CaptivePortal)`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   } finally {
     await portal.shutdown();
   }
