@@ -137,6 +137,31 @@ Deno.test("Caddy in front of a node (install/Caddyfile): health, enrollment, CLI
     await signIn.body?.cancel();
     assertEquals(signIn.status, 200, cookie);
     assertStringIncludes(cookie.toLowerCase(), "secure");
+    const forgotten = (l: string) => l.includes("is not in --trusted-proxies");
+    assertEquals(stack.cloud.lines.some(forgotten), false, "Caddy is trusted here");
+  } finally {
+    await stack.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("Caddy in front with --trusted-proxies forgotten: the node says so, once", async () => {
+  const stack = await Stack.start();
+  const dir = await Deno.makeTempDir({ prefix: "nc-caddy-" });
+  try {
+    const caddy = await startCaddy(dir, stack.ports.http);
+    stack.defer(caddy.stop);
+    const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(caddy.rootCa)] });
+    stack.defer(() => Promise.resolve(client.close()));
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${caddy.url}/healthz/ready`, { client } as RequestInit);
+      assertEquals(r.status, 200);
+      await r.body?.cancel();
+    }
+    const said = await stack.cloud.waitFor(/is not in --trusted-proxies/);
+    assertStringIncludes(said, "requests from 127.0.0.1 carry X-Forwarded-For");
+    assertStringIncludes(said, "add it to --trusted-proxies (NC_TRUSTED_PROXIES)");
+    assertEquals(stack.cloud.lines.filter((l) => l.includes("--trusted-proxies:")).length, 1);
   } finally {
     await stack.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

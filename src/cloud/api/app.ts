@@ -4,6 +4,7 @@
  * of the error catalogue — never a stack trace.
  * @module
  */
+import { ForwardedHint } from "./forwarded_hint.ts";
 import { Hono } from "hono";
 import { live, probeReady, scrape } from "./health.ts";
 import { requireAuth } from "./middleware/auth.ts";
@@ -22,7 +23,7 @@ import type { Principal } from "../tenancy/auth.ts";
 import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { buildPlan } from "../access/plan.ts";
 import { credentialEvents } from "../access/credential_events.ts";
-import { authenticate, clientAddress } from "../tenancy/auth.ts";
+import { authenticate, clientAddress, fromTrustedProxy } from "../tenancy/auth.ts";
 import { AppError, storedAppError } from "../../shared/errors.ts";
 import { FAILURE_MEMORY_MS } from "../live/hub.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
@@ -127,6 +128,15 @@ export function createApp(d: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.use("*", securityHeaders());
   app.use("*", limitBody());
+  const hint = new ForwardedHint(d.log);
+  app.use("*", async (c, next) => {
+    const forwarded = c.req.header("x-forwarded-for") ?? null;
+    if (forwarded) {
+      const remote = remoteOf(c).replace(/^::ffff:/, "");
+      hint.note(remote, forwarded, fromTrustedProxy(remote, d.authContext?.().trustedProxies));
+    }
+    await next();
+  });
 
   const health = { store: d.store, node: d.node, agents: () => d.registry.all().length };
   app.get("/healthz/live", (c) => c.json(live(health).body));
