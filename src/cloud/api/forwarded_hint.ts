@@ -4,7 +4,8 @@
  * (rightly) ignored and every client counts as the proxy — one guesser's wrong passwords then lock
  * every user out of signing in, and the audit names the proxy for everyone. Nothing shows this
  * until it bites, so the first request that carries `X-Forwarded-For` from an untrusted peer logs
- * a warning naming that peer and the setting (once per peer, for at most 64 peers).
+ * a warning naming that peer and the setting (once per peer, for the first 8: clients behind their
+ * own proxies send it too, when the node faces them directly).
  * @module
  */
 import type { Logger } from "../../shared/log.ts";
@@ -24,7 +25,7 @@ export class ForwardedHint {
    * `trusted` whether the peer is a `--trusted-proxies` address.
    */
   note(remote: string, forwarded: string | null, trusted: boolean): void {
-    if (!forwarded || trusted || this.#warned.has(remote) || this.#warned.size >= 64) return;
+    if (!forwarded || trusted || this.#warned.has(remote) || this.#warned.size >= 8) return;
     this.#warned.add(remote);
     this.#log.warn(
       { peer: remote },
