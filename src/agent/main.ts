@@ -176,6 +176,11 @@ state directory. run uses them and reconnects on its own (backoff up to 15 s). T
 from standard input (--token -), a file (--token-file) or NC_ENROLL_TOKEN; typed on the command
 line it works, with a warning, because every local user can read a command line.
 
+Where the only way out is an HTTP proxy, enroll with NC_PROXY=http://[user:password@]host:port
+(or --proxy): the agent enrolls through it and keeps it, 0600, for run (a service inherits no
+shell); the installers pass on the https_proxy their download used. The cloud's HTTPS may chain
+to this computer's certificate store (a company's TLS-inspecting authority) or to --ca-file.
+
 Options of enroll:
 ${renderOptions(enrollOptions)}
 
