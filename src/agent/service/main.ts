@@ -67,7 +67,7 @@ export const serviceOptions: Record<string, OptionSpec> = {
 export const SERVICE_HELP = `Service commands (run as root / Administrator):
   connector agent install     install and start the service (systemd, launchd or Windows)
   connector agent uninstall   stop and remove it (the identity stays unless --purge)
-  connector agent status      service state, agent id, site, cloud, where the logs are
+  connector agent status      service state, agent id, site, cloud, link, proxy, logs
   connector agent status --wait 30
                               wait for a just-started agent: "tunnels ready", or why not
 
