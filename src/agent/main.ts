@@ -26,7 +26,13 @@ import { defaultStateDir, loadState } from "./state.ts";
 import { clockFromEnv } from "../shared/test_clock.ts";
 import { supervise } from "./supervisor.ts";
 import { applyTrustEnv, loadRunConfig, runOptions } from "./run_config.ts";
-import { chooseProxy, unusedProxyNote } from "./proxy_setting.ts";
+import {
+  chooseProxy,
+  NO_PROXY_VALUE,
+  parseProxyFlag,
+  saveProxySetting,
+  unusedProxyNote,
+} from "./proxy_setting.ts";
 import { splitEndpoints } from "./session.ts";
 import { Stats } from "./stats.ts";
 import { loadStats, startStatsFlusher } from "./stats_file.ts";
@@ -105,7 +111,8 @@ const enrollOptions: Record<string, OptionSpec> = {
   "if-needed": {
     type: "boolean",
     env: "NC_ENROLL_IF_NEEDED",
-    help: "Do nothing (exit 0) when already enrolled (containers: enroll on first start)",
+    help:
+      "Do nothing (exit 0) when already enrolled (containers: enroll on first start); with --proxy, keep that proxy",
   },
   "trust-env": runOptions["trust-env"],
   ...common,
@@ -254,7 +261,16 @@ export async function agentMain(argv: string[]): Promise<number> {
     applyTrustEnv(values["trust-env"] === true, "");
     const stateDir = (values.state as string | undefined) ?? defaultStateDir();
     if (values["if-needed"] && await loadState(stateDir)) {
-      console.error(`already enrolled (state in ${stateDir}); nothing to do`);
+      // An installer run again where a proxy is now needed: the proxy is kept all the same.
+      const given = values.proxy as string | undefined;
+      if (given !== undefined) {
+        const kept = given === NO_PROXY_VALUE ? null : parseProxyFlag(given);
+        await saveProxySetting(stateDir, kept ? given : null);
+        console.error(
+          kept ? `kept the proxy ${kept.display} for agent run` : "removed the saved proxy",
+        );
+      }
+      console.error(`already enrolled (state in ${stateDir}); nothing else to do`);
       return 0;
     }
     const token = await readSecret({

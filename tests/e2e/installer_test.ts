@@ -356,6 +356,36 @@ Deno.test("installer.sh behind an HTTP proxy: the https_proxy of the download is
   }
 });
 
+Deno.test("installer.sh run again where the way out is now a proxy: the agent keeps it and comes back through it", async () => {
+  const stack = await Stack.start();
+  const { tmp, root, state } = await throwawayRoot(stack, launcher("v1"));
+  const proxy = startConnectProxy();
+  stack.defer(proxy.close);
+  try {
+    const { script, secret } = await siteInstaller(stack, tmp);
+    const first = await runInstaller(script, root, secret);
+    assertEquals(first.code, 0, first.out);
+    assert(!(await exists(`${state}/proxy.url`)), "no proxy at first");
+    assertEquals(proxy.carried, []);
+
+    const again = await runInstaller(script, root, secret, "none", {
+      https_proxy: proxy.url,
+      DENO_NO_UPDATE_CHECK: "1",
+    });
+    assertEquals(again.code, 0, again.out);
+    assertStringIncludes(again.out, "already enrolled");
+    assertStringIncludes(again.out, `kept the proxy http://127.0.0.1:${proxy.port} for agent run`);
+    assertStringIncludes(again.out, "tunnels ready: the data channel to the cloud is open");
+    assertEquals(
+      [...new Set(proxy.carried)].sort(),
+      [`127.0.0.1:${stack.ports.control}`, `127.0.0.1:${stack.ports.data}`].sort(),
+    );
+    assertEquals((await Deno.stat(`${state}/proxy.url`)).mode! & 0o777, 0o600);
+  } finally {
+    await stack.stop();
+  }
+});
+
 Deno.test("installer.sh: a cloud without executables — the endpoint says so and the installer stops with it", async () => {
   const stack = await Stack.start();
   const tmp = await Deno.makeTempDir({ prefix: "nc-installer-" });

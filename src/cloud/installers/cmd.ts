@@ -59,6 +59,7 @@ if errorlevel 1 (
 
 if exist "%STATE_DIR%\agent.json" (
   echo nanodems-agent: already enrolled: keeping this agent's identity, upgrading in place
+  call :keep_proxy
 ) else (
   call :enroll
 )
@@ -78,6 +79,17 @@ echo nanodems-agent:   status:    sc query NanodemsAgent   or   "%EXE%" status
 echo nanodems-agent:   logs:      %STATE_DIR%\logs\agent.log
 echo nanodems-agent:   upgrade:   run this installer again
 echo nanodems-agent:   uninstall: "%EXE%" uninstall
+exit /b 0
+
+:keep_proxy
+rem Run again where the way out is now a proxy: the agent keeps it, as at enrollment.
+if not defined NC_PROXY if defined HTTPS_PROXY set "NC_PROXY=%HTTPS_PROXY%"
+if not defined NC_PROXY exit /b 0
+"%EXE%" enroll --if-needed --cloud "%CLOUD_URL%" --state "%STATE_DIR%"
+if errorlevel 1 (
+  echo nanodems-agent: error: the proxy in HTTPS_PROXY cannot be used ^(see the message above^)
+  exit /b 1
+)
 exit /b 0
 
 :enroll

@@ -124,6 +124,14 @@ say "installed $BIN"
 
 if [ -f "$STATE_DIR/agent.json" ]; then
   say "already enrolled (state in $STATE_DIR): keeping this agent's identity, upgrading in place"
+  # Run again where the way out is now a proxy: the agent keeps it, as at enrollment.
+  P=$NC_PROXY
+  [ -n "$P" ] || P=$https_proxy
+  [ -n "$P" ] || P=$HTTPS_PROXY
+  if [ -n "$P" ]; then
+    NC_PROXY=$P "$BIN" enroll --if-needed --cloud "$CLOUD_URL" --state "$STATE_DIR" ||
+      die "the proxy in https_proxy cannot be used (see the message above)"
+  fi
 else
   # A site whose way out is an HTTP proxy: the https_proxy this download went through is the
   # agent's too. Enrollment keeps it (0600) for the service, which does not inherit this shell;

@@ -105,6 +105,12 @@ Deno.test("installer.cmd: CRLF, the token once, via echo into a file in the rest
       at('"%EXE%" enroll --cloud'),
   );
   assert(!cmd.includes("--proxy"), "no proxy URL on a command line");
+  // Run again on an enrolled machine: the proxy is kept all the same (enroll --if-needed).
+  assert(at("call :keep_proxy") < at("call :enroll"));
+  assert(
+    at('"%EXE%" enroll --if-needed --cloud "%CLOUD_URL%" --state "%STATE_DIR%"') <
+      at("\r\n:enroll\r\n"),
+  );
 });
 
 Deno.test("installers refuse values that are not safe to embed", () => {
