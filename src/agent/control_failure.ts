@@ -1,7 +1,7 @@
 /**
  * Why the control stream could not connect, in words a site technician can act on. The agent
  * logged "control stream cannot connect; retrying" with the runtime's reason beside it — "every
- * address failed (10.0.0.5: Connection refused (os error 111))", or grpc-js's "No connection
+ * address failed (127.0.0.1: Connection refused (os error 111))", or grpc-js's "No connection
  * established. Last error: …" through a proxy — which says what happened but not what to do on
  * this machine: open the firewall, fix the DNS, or exempt the control port from a proxy that
  * inspects TLS. The same words go to `link.json`, so `connector agent status` and the installer's

@@ -27,6 +27,7 @@ import { VERSION } from "../shared/version.ts";
 import { type AgentState, loadState, saveState } from "./state.ts";
 import { clockSkew, skewProblem, skewWarning } from "./clock_skew.ts";
 import { notTheCloud, reachFailure } from "../shared/reach_error.ts";
+import { isLoopbackHost } from "../shared/loopback.ts";
 import { CA_FLAG, cloudHttpClient, readCaFile } from "../shared/crypto/trust_roots.ts";
 import { NO_PROXY_VALUE, parseProxyFlag, saveProxySetting } from "./proxy_setting.ts";
 
@@ -37,12 +38,6 @@ export class EnrollError extends Error {
     super(message);
     this.name = "EnrollError";
   }
-}
-
-/** True for localhost, 127.0.0.0/8 and ::1. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 /** Checks the cloud URL: https anywhere, http only on loopback. */

@@ -3,6 +3,7 @@
  * one zod schema so a bad value stops the start with a message naming the field.
  * @module
  */
+import { isLoopbackHost } from "../shared/loopback.ts";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -285,7 +286,7 @@ export function defaultControlHostnames(publicUrl: string | undefined): string[]
   } catch {
     return loopback;
   }
-  if (!host || loopback.includes(host) || host === "::1" || /^127\./.test(host)) return loopback;
+  if (!host || isLoopbackHost(host)) return loopback;
   return [host, ...loopback];
 }
 

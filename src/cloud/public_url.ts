@@ -7,6 +7,7 @@
  * @module
  */
 import { join } from "node:path";
+import { isLoopbackHost } from "../shared/loopback.ts";
 
 const FILE = "public-url";
 
@@ -35,16 +36,10 @@ export async function recordedPublicUrl(dataDir: string): Promise<string> {
 export function plainOverNetwork(url: string): boolean {
   try {
     const u = new URL(url);
-    return u.protocol === "http:" && !isLoopback(u.hostname);
+    return u.protocol === "http:" && !isLoopbackHost(u.hostname);
   } catch {
     return false;
   }
-}
-
-/** Whether `host` (a name or an address, bracketed or not) is this machine's loopback. */
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\./.test(h);
 }
 
 /**
@@ -58,6 +53,6 @@ export function controlOnLoopbackOnly(controlEndpoint: string, publicUrl: string
   } catch {
     return false;
   }
-  if (isLoopback(host)) return false;
-  return controlEndpoint.split(",").every((ep) => isLoopback(ep.trim().replace(/:\d+$/, "")));
+  if (isLoopbackHost(host)) return false;
+  return controlEndpoint.split(",").every((ep) => isLoopbackHost(ep.trim().replace(/:\d+$/, "")));
 }

@@ -26,6 +26,7 @@ import { followEvents } from "./events.ts";
 import { fetchPlan, PlanError, planTable } from "./plan.ts";
 import { sshSession, terminalPath } from "./ssh.ts";
 import { notTheCloud, reachFailure } from "../shared/reach_error.ts";
+import { isLoopbackHost } from "../shared/loopback.ts";
 import { CA_FLAG, cloudFetch, trustCaFile } from "./trust.ts";
 
 /** `--ca-file`, the same for every command (see trust.ts). */
@@ -273,10 +274,6 @@ async function sessionCommand(sub: "run" | "status", argv: string[]): Promise<nu
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /**
  * Asks the cloud whether this token may open this handle, for a clear error up front; returns
  * the device port behind it when the cloud names it (older clouds do not: null).
@@ -351,7 +348,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec((values.listen as string) ?? "127.0.0.1:0");
   if (!m) throw new UsageError("--listen: expected HOST:PORT");
   const host = m[1] ?? m[2];
-  if (!isLoopback(host)) {
+  if (!isLoopbackHost(host)) {
     throw new UsageError("--listen: only loopback addresses (127.x, ::1) are allowed");
   }
   const log = createLogger({ role: "tunnel" });
