@@ -2,7 +2,7 @@
  * The serving loop the test's relays share (the CONNECT proxy, the SOCKS5 proxy, the TLS front):
  * each accepted connection goes to `serve`, and every connection it opens for it is tracked, so
  * that all of them are closed when `serve` ends and when the server closes — a test that stops
- * its proxy mid-transfer leaves no socket behind.
+ * its proxy mid-transfer leaves no socket behind. Also the request-head reading two of them do.
  * @module
  */
 
@@ -46,4 +46,18 @@ export function serveConns<C extends Deno.Conn>(
       await served.catch(() => {});
     },
   };
+}
+
+/**
+ * A connection's first request head, read byte by byte up to its blank line (at most 16 KiB):
+ * what follows it is the client's TLS or tunnel, and none of it is consumed.
+ */
+export async function readHead(conn: Deno.Conn): Promise<Uint8Array> {
+  const bytes: number[] = [];
+  const one = new Uint8Array(1);
+  while (bytes.length < 16_384 && !/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) {
+    if ((await conn.read(one)) === null) break;
+    bytes.push(one[0]);
+  }
+  return new Uint8Array(bytes);
 }

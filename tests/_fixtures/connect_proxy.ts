@@ -7,7 +7,7 @@
  * @module
  */
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
-import { serveConns } from "./conn_server.ts";
+import { readHead, serveConns } from "./conn_server.ts";
 
 /** A running proxy. */
 export interface ConnectProxy {
@@ -33,13 +33,8 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
     await c.write(new TextEncoder().encode(text)).catch(() => {});
   };
   const server = serveConns(Deno.listen({ hostname: "127.0.0.1", port: 0 }), async (c, track) => {
-    // The head, byte by byte: what follows it is the client's TLS or WebSocket request.
-    const bytes: number[] = [];
-    const one = new Uint8Array(1);
-    while (bytes.length < 8192 && !/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) {
-      if ((await c.read(one)) === null) return;
-      bytes.push(one[0]);
-    }
+    const bytes = await readHead(c);
+    if (!/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) return;
     const head = String.fromCharCode(...bytes).split("\r\n");
     // A plain-HTTP request in absolute form (GET http://host:port/path): forwarded, as an HTTP
     // proxy does for http:// URLs, with the request line in origin form and no proxy headers.

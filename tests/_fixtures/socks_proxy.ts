@@ -7,6 +7,7 @@
  */
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { serveConns } from "./conn_server.ts";
+import { readExactly } from "../../src/shared/transport/read_exactly.ts";
 
 /** A running proxy. */
 export interface SocksProxy {
@@ -19,13 +20,9 @@ export interface SocksProxy {
 }
 
 async function readN(c: Deno.Conn, n: number): Promise<Uint8Array> {
-  const b = new Uint8Array(n);
-  for (let off = 0; off < n;) {
-    const r = await c.read(b.subarray(off));
-    if (r === null) throw new Error("closed");
-    off += r;
-  }
-  return b;
+  const got = await readExactly(c, n);
+  if (!got) throw new Error("closed");
+  return got;
 }
 
 /** Starts the proxy; `auth` makes it require user/password. */

@@ -9,7 +9,7 @@
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { echoServer, Stack } from "./stack.ts";
-import { serveConns } from "./conn_server.ts";
+import { readHead, serveConns } from "./conn_server.ts";
 
 /** A running front. */
 export interface TlsFront {
@@ -71,17 +71,6 @@ export async function startTlsFront(
     caPem: ca.certPem,
     close: server.close,
   };
-}
-
-/** A connection's first request head, read byte by byte (nothing after it is consumed). */
-async function readHead(conn: Deno.Conn): Promise<Uint8Array> {
-  const bytes: number[] = [];
-  const one = new Uint8Array(1);
-  while (bytes.length < 16_384 && !/\r\n\r\n$/.test(String.fromCharCode(...bytes.slice(-4)))) {
-    if ((await conn.read(one)) === null) break;
-    bytes.push(one[0]);
-  }
-  return new Uint8Array(bytes);
 }
 
 /** A stack with an echo target behind a TLS front, and the front's authority in a file. */

@@ -17,6 +17,7 @@
  * (`socket_shutdown.ts`) and its descriptor released.
  * @module
  */
+import { readExactly } from "../../shared/transport/read_exactly.ts";
 import { DATA_HEADER_SIZE, decodeDataHeader } from "../../shared/protocol/wire.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ListenAddress } from "../../shared/cli.ts";
@@ -53,18 +54,6 @@ export interface DataListener {
    */
   setIdentity(pair: { certPem: string; keyPem: string }): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Reads exactly `n` bytes (null when the peer closed first). */
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array | null> {
-  const buf = new Uint8Array(n);
-  let have = 0;
-  while (have < n) {
-    const got = await conn.read(buf.subarray(have));
-    if (got === null) return null;
-    have += got;
-  }
-  return buf;
 }
 
 /** Starts the data listener. */

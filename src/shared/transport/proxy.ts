@@ -11,6 +11,7 @@
  * @module
  */
 import { BlockList, isIP } from "node:net";
+import { readExactly } from "./read_exactly.ts";
 
 /** A proxy to reach a host through. */
 export interface ProxyConfig {
@@ -213,15 +214,11 @@ export async function connectViaProxy(
   }
 }
 
-/** Reads exactly `n` bytes from `conn` (the proxy's answer, never more). */
-async function readExactly(conn: Deno.Conn, n: number, proxy: ProxyConfig): Promise<Uint8Array> {
-  const buf = new Uint8Array(n);
-  for (let off = 0; off < n;) {
-    const r = await conn.read(buf.subarray(off));
-    if (r === null) throw new ProxyError(`the proxy ${proxy.display} closed the connection`);
-    off += r;
-  }
-  return buf;
+/** Reads exactly `n` bytes of the proxy's answer, never more. */
+async function answer(conn: Deno.Conn, n: number, proxy: ProxyConfig): Promise<Uint8Array> {
+  const got = await readExactly(conn, n);
+  if (!got) throw new ProxyError(`the proxy ${proxy.display} closed the connection`);
+  return got;
 }
 
 /** RFC 1928's reply codes, as a person reads them. */
@@ -271,7 +268,7 @@ async function socks5Connect(
     throw new ProxyError(`the host name ${host} is too long for a SOCKS5 proxy`);
   }
   await send(proxy.auth ? [5, 2, 0, 2] : [5, 1, 0]);
-  const [version, method] = await readExactly(conn, 2, proxy);
+  const [version, method] = await answer(conn, 2, proxy);
   if (version !== 5) {
     throw new ProxyError(`the proxy ${proxy.display} does not speak SOCKS5`);
   }
@@ -290,7 +287,7 @@ async function socks5Connect(
       throw new ProxyError("SOCKS5 credentials are at most 255 bytes each");
     }
     await send([1, user.length, ...user, pass.length, ...pass]);
-    const [, status] = await readExactly(conn, 2, proxy);
+    const [, status] = await answer(conn, 2, proxy);
     if (status !== 0) {
       throw new ProxyError(`the SOCKS proxy ${proxy.display} refused the credentials in its URL`);
     }
@@ -302,7 +299,7 @@ async function socks5Connect(
     ? [4, ...ipv6Bytes(host)]
     : [3, name.length, ...name];
   await send([5, 1, 0, ...address, port >> 8, port & 255]);
-  const [v, reply, , type] = await readExactly(conn, 4, proxy);
+  const [v, reply, , type] = await answer(conn, 4, proxy);
   if (v !== 5) throw new ProxyError(`the proxy ${proxy.display} does not speak SOCKS5`);
   if (reply !== 0) {
     // The rest of a refusal is not read: some proxies close right after its first bytes.
@@ -317,9 +314,9 @@ async function socks5Connect(
     : type === 4
     ? 16
     : type === 3
-    ? (await readExactly(conn, 1, proxy))[0]
+    ? (await answer(conn, 1, proxy))[0]
     : -1;
   if (bound < 0) throw new ProxyError(`the proxy ${proxy.display} sent a malformed SOCKS5 reply`);
-  await readExactly(conn, bound + 2, proxy);
+  await answer(conn, bound + 2, proxy);
   return conn;
 }
