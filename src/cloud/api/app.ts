@@ -133,7 +133,11 @@ export function createApp(d: AppDeps): Hono<Env> {
     const forwarded = c.req.header("x-forwarded-for") ?? null;
     if (forwarded) {
       const remote = remoteOf(c).replace(/^::ffff:/, "");
-      hint.note(remote, forwarded, fromTrustedProxy(remote, d.authContext?.().trustedProxies));
+      hint.note(
+        remote,
+        forwarded,
+        () => fromTrustedProxy(remote, d.authContext?.().trustedProxies),
+      );
     }
     await next();
   });

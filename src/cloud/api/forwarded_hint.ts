@@ -10,9 +10,10 @@
  */
 import type { Logger } from "../../shared/log.ts";
 
-/** Remembers the peers already warned about. */
+/** Remembers the peers already looked at (the trusted list is fixed while the node runs). */
 export class ForwardedHint {
-  #warned = new Set<string>();
+  #seen = new Set<string>();
+  #warned = 0;
   #log: Logger;
 
   /** Creates the hint for `log`. */
@@ -22,11 +23,13 @@ export class ForwardedHint {
 
   /**
    * Looks at one request: `remote` its socket's peer, `forwarded` its X-Forwarded-For (or null),
-   * `trusted` whether the peer is a `--trusted-proxies` address.
+   * `trusted()` whether the peer is a `--trusted-proxies` address (asked once per peer).
    */
-  note(remote: string, forwarded: string | null, trusted: boolean): void {
-    if (!forwarded || trusted || this.#warned.has(remote) || this.#warned.size >= 8) return;
-    this.#warned.add(remote);
+  note(remote: string, forwarded: string | null, trusted: () => boolean): void {
+    if (!forwarded || this.#seen.has(remote) || this.#seen.size >= 1_024) return;
+    this.#seen.add(remote);
+    if (trusted() || this.#warned >= 8) return;
+    this.#warned++;
     this.#log.warn(
       { peer: remote },
       `requests from ${remote} carry X-Forwarded-For, but ${remote} is not in ` +
