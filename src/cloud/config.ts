@@ -16,6 +16,8 @@ import {
 import { duration } from "../shared/duration.ts";
 import { cidrList } from "./tenancy/auth.ts";
 import { storeUrl } from "./store/open.ts";
+import { parseWebhookProxy } from "./events/webhook_proxy.ts";
+import { ProxyError } from "../shared/transport/proxy.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../shared/log.ts";
 
 /** Flags and environment variables of `connector cloud`. */
@@ -216,6 +218,13 @@ export const cloudOptions: Record<string, OptionSpec> = {
     default: "10s",
     help: "First webhook retry delay; each next one doubles (at most 1 h apart) for up to 24 h",
   },
+  "webhook-proxy": {
+    type: "string",
+    env: "NC_WEBHOOK_PROXY",
+    arg: "URL",
+    help:
+      "Send webhooks through this outbound HTTP proxy (http://[user:password@]host:port; prefer NC_WEBHOOK_PROXY when it holds a password): it is asked to CONNECT to the receiver's checked address, TLS runs end to end; NO_PROXY lists receivers reached directly; off: direct (the default)",
+  },
   "trusted-proxies": {
     type: "string",
     env: "NC_TRUSTED_PROXIES",
@@ -347,6 +356,15 @@ export const cloudConfigSchema = z.object({
   "allow-loopback-webhooks": z.boolean().default(false),
   "allow-private-webhooks": z.boolean().default(false),
   "webhook-retry": duration.prefault("10s"),
+  "webhook-proxy": z.string().optional().transform((s, ctx) => {
+    try {
+      return parseWebhookProxy(s);
+    } catch (e) {
+      if (!(e instanceof ProxyError)) throw e;
+      ctx.addIssue({ code: "custom", message: e.message });
+      return z.NEVER;
+    }
+  }),
   "admin-api-key-cidrs": z.string().optional().transform((s, ctx) => {
     const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     if (list.length && !cidrList(list)) {
@@ -404,6 +422,7 @@ export const cloudConfigSchema = z.object({
     allowLoopback: c["allow-loopback-webhooks"],
     allowPrivate: c["allow-private-webhooks"],
     retryMs: c["webhook-retry"],
+    proxy: c["webhook-proxy"],
   },
   adminApiKeyCidrs: c["admin-api-key-cidrs"],
   trustedProxies: c["trusted-proxies"],

@@ -51,6 +51,7 @@ import { startPresenceJob } from "./events/agent_availability.ts";
 import { startDeliverer } from "./events/deliverer.ts";
 import { sharedSettings, startNodeRegistry } from "./nodes.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
+import { noProxyFrom, unusedEnvProxyNote } from "./events/webhook_proxy.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -368,6 +369,8 @@ export async function startCloud(
     clock,
     owner,
     policy: webhookPolicy,
+    proxy: config.webhooks.proxy,
+    noProxy: noProxyFrom(Deno.env.toObject()),
     firstRetryMs: config.webhooks.retryMs,
     log,
   });
@@ -405,6 +408,8 @@ export async function startCloud(
       "agents that enroll will be told to dial the control channel on their own machine (a loopback address): set --control-hostnames to the name they reach this node by (it goes in the control certificate), or --control-endpoint",
     );
   }
+  const envProxyNote = unusedEnvProxyNote(config.webhooks.proxy, Deno.env.toObject());
+  if (envProxyNote) log.warn(envProxyNote);
   if (config.publicUrl && plainOverNetwork(publicUrl())) {
     log.warn(
       { publicUrl: publicUrl() },

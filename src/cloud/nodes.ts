@@ -46,6 +46,9 @@ export function sharedSettings(c: CloudConfig): Record<string, string> {
     "webhook-retry": formatDuration(c.webhooks.retryMs),
     "allow-private-webhooks": String(c.webhooks.allowPrivate),
     "allow-loopback-webhooks": String(c.webhooks.allowLoopback),
+    // Whether, not which: nodes in two data centres go out through their own proxies, but a node
+    // without one where its sibling needs one fails every delivery it claims.
+    "webhook-proxy": c.webhooks.proxy ? "(set)" : NOT_SET,
     "allow-link-local-devices": String(c.allowLinkLocalDevices),
     "proxy-domain": c.proxyDomain ?? NOT_SET,
     "public-url": c.publicUrl ?? NOT_SET,

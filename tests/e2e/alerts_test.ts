@@ -10,6 +10,7 @@ import { startFerretDb } from "../_fixtures/ferretdb.ts";
 import { openStore } from "../../src/cloud/store/open.ts";
 import { MAX_EVENTS_PER_READ } from "../../src/cloud/events/stream.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
 /** A receiver's copy of the README's five-line check: HMAC-SHA-256 of "<t>.<body>", fresh t. */
 async function validSignature(secret: string, body: string, header: string | null) {
@@ -299,44 +300,59 @@ Deno.test("agent presence: killed, one agent.offline after the grace and one age
   }
 });
 
-Deno.test("webhooks over https: a receiver whose authority the machine's store holds is delivered to; one it does not trust fails, named", async () => {
-  // The company's internal authority, as its IT puts it in the machine's store (Linux's store
-  // honours SSL_CERT_FILE); another authority that nothing here trusts.
+/**
+ * The company's internal authority, as its IT puts it in the machine's store (Linux's store
+ * honours SSL_CERT_FILE): the cloud's environment for it, and https receivers on loopback.
+ */
+async function companyAuthority() {
   const dir = await Deno.makeTempDir({ prefix: "nc-hook-ca-" });
   const company = await createCA({ commonName: "Company internal CA (test)" });
-  const stranger = await createCA({ commonName: "Unknown CA (test)" });
   await Deno.writeTextFile(`${dir}/store.pem`, company.certPem);
-  const leaf = (ca: typeof company) =>
-    issueServerCert({ ca, commonName: "127.0.0.1", hostnames: ["127.0.0.1"] });
-  const trusted = new Receiver(
-    await leaf(company).then((l) => ({ cert: l.certPem, key: l.keyPem })),
+  return {
+    env: { SSL_CERT_FILE: `${dir}/store.pem`, SSL_CERT_DIR: `${dir}/none` },
+    /** A receiver whose certificate for 127.0.0.1 comes from `ca` (default: the company's). */
+    async receiver(ca = company): Promise<Receiver> {
+      const leaf = await issueServerCert({ ca, commonName: "127.0.0.1", hostnames: ["127.0.0.1"] });
+      return new Receiver({ cert: leaf.certPem, key: leaf.keyPem });
+    },
+    remove: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** What a webhook's deliveries page says of its latest delivery. */
+type Delivery = { state: string; attempts: { status: number | null; error?: string }[] };
+
+/** The latest delivery of webhook `id`. */
+async function latestDelivery(stack: Stack, q: Quickstart, id: string): Promise<Delivery> {
+  return ((await api(stack, "GET", `/api/webhooks/${id}/deliveries`, q.apiToken)).json
+    .items as Delivery[])[0];
+}
+
+/** Sends webhook `id` a test event; resolves with its statuses once it is recorded delivered. */
+async function testDelivered(stack: Stack, q: Quickstart, id: string): Promise<(number | null)[]> {
+  assertEquals(
+    (await api(stack, "POST", `/api/webhooks/${id}/test`, q.apiToken, {})).status,
+    202,
   );
-  const untrusted = new Receiver(
-    await leaf(stranger).then((l) => ({ cert: l.certPem, key: l.keyPem })),
-  );
-  const stack = await Stack.start({
-    cloudArgs: cloudArgs(),
-    cloudEnv: { SSL_CERT_FILE: `${dir}/store.pem`, SSL_CERT_DIR: `${dir}/none` },
-  });
+  return (await until(async () => {
+    const d = await latestDelivery(stack, q, id);
+    return d?.state === "delivered" && d;
+  }, "recorded as delivered")).attempts.map((a) => a.status);
+}
+
+Deno.test("webhooks over https: a receiver whose authority the machine's store holds is delivered to; one it does not trust fails, named", async () => {
+  // Another authority that nothing here trusts.
+  const company = await companyAuthority();
+  const stranger = await createCA({ commonName: "Unknown CA (test)" });
+  const trusted = await company.receiver();
+  const untrusted = await company.receiver(stranger);
+  const stack = await Stack.start({ cloudArgs: cloudArgs(), cloudEnv: company.env });
   try {
     const q = await stack.quickstart([9]);
-    type Delivery = { state: string; attempts: { status: number | null; error?: string }[] };
-    const deliveries = async (id: string) =>
-      ((await api(stack, "GET", `/api/webhooks/${id}/deliveries`, q.apiToken)).json
-        .items as Delivery[])[0];
+    const deliveries = (id: string) => latestDelivery(stack, q, id);
     const hook = await addWebhook(stack, q, trusted.url, ["device.down"]);
-    assertEquals(
-      (await api(stack, "POST", `/api/webhooks/${hook.id}/test`, q.apiToken, {})).status,
-      202,
-    );
-    await until(() => Promise.resolve(trusted.some("webhook.test")), "delivered over https");
-    assertEquals(
-      (await until(async () => {
-        const d = await deliveries(hook.id);
-        return d?.state === "delivered" && d;
-      }, "recorded as delivered")).attempts.map((a) => a.status),
-      [204],
-    );
+    assertEquals(await testDelivered(stack, q, hook.id), [204]);
+    assert(trusted.some("webhook.test"), "delivered over https");
 
     const other = await addWebhook(stack, q, untrusted.url, ["device.down"]);
     await api(stack, "POST", `/api/webhooks/${other.id}/test`, q.apiToken, {});
@@ -351,7 +367,36 @@ Deno.test("webhooks over https: a receiver whose authority the machine's store h
     await stack.stop();
     await trusted.close();
     await untrusted.close();
-    await Deno.remove(dir, { recursive: true });
+    await company.remove();
+  }
+});
+
+Deno.test("webhooks through the company's outbound proxy (NC_WEBHOOK_PROXY with credentials): delivered, signed, over one CONNECT to the checked address; the password in no log line", async () => {
+  const company = await companyAuthority();
+  const receiver = await company.receiver();
+  const proxy = startConnectProxy({ user: "egress", password: "pr0xy-pass" });
+  const stack = await Stack.start({
+    cloudArgs: cloudArgs(),
+    cloudEnv: { ...company.env, NC_WEBHOOK_PROXY: proxy.url },
+  });
+  try {
+    const q = await stack.quickstart([9]);
+    const hook = await addWebhook(stack, q, receiver.url, ["device.down"]);
+    assertEquals(await testDelivered(stack, q, hook.id), [204]);
+    const got = receiver.delivered("webhook.test");
+    assertEquals(got.length, 1);
+    assert(await validSignature(hook.secret, got[0].body, got[0].signature), "signed");
+    assertEquals(proxy.carried, [new URL(receiver.url).host], "one CONNECT, to the address");
+    assertEquals(proxy.credentials, [`Basic ${btoa("egress:pr0xy-pass")}`]);
+    assert(
+      !stack.cloud.lines.some((l) => l.includes("pr0xy-pass")),
+      "the proxy's password is in no log line",
+    );
+  } finally {
+    await stack.stop();
+    await proxy.close();
+    await receiver.close();
+    await company.remove();
   }
 });
 

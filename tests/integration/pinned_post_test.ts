@@ -1,9 +1,13 @@
 // A webhook POST connects to the checked address only: the host name is never resolved again,
 // TLS is verified against the name (a certificate for another name fails), redirects are not
-// followed, a silent receiver times out.
+// followed, a silent receiver times out. Through an outbound proxy the proxy is asked for the
+// checked address, never the name, with the proxy URL's credentials, and TLS is still verified
+// against the name; a proxy that refuses or is not there is named in the error.
 import assert from "node:assert/strict";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { PostError, postPinned } from "../../src/cloud/events/pinned_post.ts";
+import { parseProxyUrl, type ProxyConfig } from "../../src/shared/transport/proxy.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
 async function tlsReceiver(hostnames: string[]) {
   const ca = await createCA({ commonName: "test hooks CA" });
@@ -22,7 +26,7 @@ async function tlsReceiver(hostnames: string[]) {
   return { ca: ca.certPem, port: server.addr.port, seen, close: () => server.shutdown() };
 }
 
-const post = (url: string, ca: string, timeoutMs = 5_000) =>
+const post = (url: string, ca: string, timeoutMs = 5_000, proxy?: ProxyConfig) =>
   postPinned({
     url: new URL(url),
     addresses: ["127.0.0.1"],
@@ -30,6 +34,7 @@ const post = (url: string, ca: string, timeoutMs = 5_000) =>
     body: '{"type":"webhook.test"}',
     timeoutMs,
     ca,
+    proxy,
   });
 
 Deno.test("pinned POST: https to a name that does not resolve reaches the pinned address, verified by name", async () => {
@@ -51,19 +56,149 @@ Deno.test("pinned POST: https to a name that does not resolve reaches the pinned
   }
 });
 
-Deno.test("pinned POST: a receiver that never answers times out", async () => {
+/** A peer on loopback that accepts connections and never says a word. */
+function silentPeer() {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
   (async () => {
     for await (const c of l) held.push(c);
   })().catch(() => {});
+  return {
+    port: (l.addr as Deno.NetAddr).port,
+    close() {
+      l.close();
+      for (const c of held) c.close();
+    },
+  };
+}
+
+Deno.test("pinned POST: a receiver that never answers times out", async () => {
+  const peer = silentPeer();
   try {
     await assert.rejects(
-      post(`http://hooks.nanodems.invalid:${(l.addr as Deno.NetAddr).port}/`, "", 500),
+      post(`http://hooks.nanodems.invalid:${peer.port}/`, "", 500),
       /no answer within 0.5 s/,
     );
   } finally {
-    l.close();
-    for (const c of held) c.close();
+    peer.close();
+  }
+});
+
+Deno.test("pinned POST through an outbound proxy: CONNECT to the checked address with the proxy's credentials, TLS verified against the name", async () => {
+  const rx = await tlsReceiver(["hooks.nanodems.invalid"]);
+  const proxy = startConnectProxy({ user: "egress", password: "s3cret:pw" });
+  try {
+    const via = parseProxyUrl(proxy.url);
+    assert.equal(
+      await post(`https://hooks.nanodems.invalid:${rx.port}/in`, rx.ca, 5_000, via),
+      204,
+    );
+    assert.deepEqual(proxy.carried, [`127.0.0.1:${rx.port}`], "the address, never the name");
+    assert.deepEqual(proxy.credentials, [`Basic ${btoa("egress:s3cret:pw")}`]);
+    assert.deepEqual(rx.seen, [{
+      host: `hooks.nanodems.invalid:${rx.port}`,
+      body: '{"type":"webhook.test"}',
+    }]);
+    await assert.rejects(
+      post(`https://other.nanodems.invalid:${rx.port}/in`, rx.ca, 5_000, via),
+      PostError,
+      "a certificate for another name is refused through the proxy too",
+    );
+    assert.equal(rx.seen.length, 1);
+  } finally {
+    await proxy.close();
+    await rx.close();
+  }
+});
+
+Deno.test("pinned POST through an outbound proxy to an address: the certificate is checked against that address", async () => {
+  const rx = await tlsReceiver(["127.0.0.1"]);
+  const proxy = startConnectProxy();
+  try {
+    const via = parseProxyUrl(proxy.url);
+    assert.equal(await post(`https://127.0.0.1:${rx.port}/in`, rx.ca, 5_000, via), 204);
+    assert.deepEqual(proxy.carried, [`127.0.0.1:${rx.port}`]);
+    const other = await tlsReceiver(["127.0.0.2"]);
+    try {
+      await assert.rejects(
+        post(`https://127.0.0.1:${other.port}/in`, other.ca, 5_000, via),
+        /does not match|altnames/,
+      );
+      assert.equal(other.seen.length, 0);
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await proxy.close();
+    await rx.close();
+  }
+});
+
+Deno.test("pinned POST through an outbound proxy: refused credentials, a refused CONNECT and a proxy that is not there are each named", async () => {
+  const rx = await tlsReceiver(["hooks.nanodems.invalid"]);
+  const proxy = startConnectProxy({ user: "egress", password: "right" });
+  const url = `https://hooks.nanodems.invalid:${rx.port}/in`;
+  try {
+    const display = `http://127.0.0.1:${proxy.port}`;
+    await assert.rejects(
+      post(url, rx.ca, 5_000, parseProxyUrl(`http://egress:wrong@127.0.0.1:${proxy.port}`)),
+      (e: Error) => {
+        assert.ok(e instanceof PostError);
+        assert.equal(
+          e.message,
+          `the proxy ${display} wants credentials (407); it refused those in the proxy URL`,
+        );
+        assert.ok(!e.message.includes("wrong"), "no password in the delivery log");
+        return true;
+      },
+    );
+    await assert.rejects(
+      post(url, rx.ca, 5_000, parseProxyUrl(display)),
+      /wants credentials \(407\); put them in the proxy URL/,
+    );
+    // The fixture proxy refuses, without dialing it, any address not on loopback (403): the
+    // refusal quotes its answer.
+    await assert.rejects(
+      postPinned({
+        url: new URL(url),
+        addresses: ["0.0.0.0"],
+        headers: {},
+        body: "{}",
+        timeoutMs: 5_000,
+        ca: rx.ca,
+        proxy: parseProxyUrl(proxy.url),
+      }),
+      new RegExp(
+        `^PostError: the proxy ${display} refused CONNECT 0\\.0\\.0\\.0:${rx.port}: HTTP/1\\.1 403`,
+      ),
+    );
+    const gone = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (gone.addr as Deno.NetAddr).port;
+    gone.close();
+    await assert.rejects(
+      post(url, rx.ca, 5_000, parseProxyUrl(`http://127.0.0.1:${port}`)),
+      new RegExp(`cannot reach the proxy http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
+    );
+    assert.equal(rx.seen.length, 0, "nothing reached the receiver");
+  } finally {
+    await proxy.close();
+    await rx.close();
+  }
+});
+
+Deno.test("pinned POST through an outbound proxy that never answers CONNECT times out within the POST's deadline", async () => {
+  const peer = silentPeer();
+  try {
+    await assert.rejects(
+      post(
+        "https://hooks.nanodems.invalid:9/",
+        "",
+        500,
+        parseProxyUrl(`http://127.0.0.1:${peer.port}`),
+      ),
+      /no answer within 0.5 s/,
+    );
+  } finally {
+    peer.close();
   }
 });

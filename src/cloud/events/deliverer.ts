@@ -20,6 +20,8 @@ import { SIGNATURE_HEADER, signPayload } from "./signature.ts";
 import { checkWebhookUrl, type WebhookUrlPolicy } from "./webhook_url.ts";
 import type { WebhookSecrets } from "./webhook_secret.ts";
 import { postPinned } from "./pinned_post.ts";
+import { webhookProxyFor } from "./webhook_proxy.ts";
+import type { ProxyConfig } from "../../shared/transport/proxy.ts";
 
 /** How long a claim keeps other nodes off a delivery (well above the response timeout). */
 export const DELIVERY_LEASE_MS = 60_000;
@@ -42,6 +44,10 @@ export interface DelivererDeps {
   /** This node's owner name (jobs/leader.ts `lockOwner`). */
   owner: string;
   policy: WebhookUrlPolicy;
+  /** `--webhook-proxy`: the outbound proxy https receivers are reached through. */
+  proxy?: ProxyConfig | null;
+  /** The receivers reached directly, in `NO_PROXY`'s form (the cloud's `NO_PROXY`). */
+  noProxy?: string;
   /** The first retry delay (`--webhook-retry`). */
   firstRetryMs: number;
   log: Logger;
@@ -65,6 +71,7 @@ export async function attemptDelivery(
     const status = await postPinned({
       url,
       addresses,
+      proxy: webhookProxyFor(d.proxy, url, addresses, d.noProxy),
       body: del.body,
       timeoutMs: d.timeoutMs ?? RESPONSE_TIMEOUT_MS,
       headers: {

@@ -5,16 +5,24 @@
  * request at the cloud's own network. TLS still verifies the certificate against the host name
  * (SNI and verification use the name, the socket the pinned address), trusting the runtime's
  * authorities and the machine's own store (where a company's IT puts the authority of its
- * internal receivers, for a cloud run with `--allow-private-webhooks`). No redirect is followed;
- * the answer's body is drained, never read into memory.
+ * internal receivers, for a cloud run with `--allow-private-webhooks`). Through an outbound
+ * proxy (webhook_proxy.ts) the proxy is asked to CONNECT to the first pinned address and TLS runs
+ * over that tunnel, still verified against the name. No redirect is followed; the answer's body
+ * is drained, never read into memory.
  * @module
  */
 import http from "node:http";
 import https from "node:https";
-import { isIP } from "node:net";
-import { rootCertificates } from "node:tls";
+import { isIP, type Socket } from "node:net";
+import { connect as tlsConnect, rootCertificates } from "node:tls";
 import { Buffer } from "node:buffer";
 import { systemCaCerts } from "../../shared/crypto/trust_roots.ts";
+import {
+  basicAuthHeader,
+  connectAuthority,
+  connectRefusal,
+  type ProxyConfig,
+} from "../../shared/transport/proxy.ts";
 
 /** Why a POST got no HTTP answer. */
 export class PostError extends Error {
@@ -46,8 +54,48 @@ function webhookRoots(): string[] | undefined {
   return roots;
 }
 
+/**
+ * A TCP tunnel through `proxy` to `address:port` (HTTP CONNECT, Basic credentials from the proxy
+ * URL), ready for TLS; rejects with a {@linkcode PostError} that says why, or when `signal` ends.
+ */
+function tunnelThrough(
+  proxy: ProxyConfig,
+  address: string,
+  port: number,
+  signal: AbortSignal,
+): Promise<Socket> {
+  const authority = connectAuthority(address, port);
+  return new Promise<Socket>((resolve, reject) => {
+    const req = http.request({
+      host: proxy.host,
+      port: proxy.port,
+      method: "CONNECT",
+      path: authority,
+      headers: {
+        host: authority,
+        ...(proxy.auth ? { "proxy-authorization": basicAuthHeader(proxy.auth) } : {}),
+      },
+      signal,
+    });
+    req.on("connect", (res, socket) => {
+      if (res.statusCode === 200) return resolve(socket);
+      socket.destroy();
+      const status = `HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage ?? ""}`.trim();
+      reject(new PostError(connectRefusal(proxy, authority, res.statusCode ?? 0, status).message));
+    });
+    req.on("error", (e) => {
+      reject(
+        new PostError(
+          signal.aborted ? "aborted" : `cannot reach the proxy ${proxy.display}: ${e.message}`,
+        ),
+      );
+    });
+    req.end();
+  });
+}
+
 /** POSTs `body` to `url` over one of `addresses`; resolves with the status code. */
-export function postPinned(o: {
+export async function postPinned(o: {
   url: URL;
   addresses: string[];
   headers: Record<string, string>;
@@ -55,24 +103,72 @@ export function postPinned(o: {
   timeoutMs: number;
   /** The CA certificates to trust instead (tests); default: {@linkcode webhookRoots}. */
   ca?: string;
+  /** An outbound proxy for an https URL (webhook_proxy.ts `webhookProxyFor`). */
+  proxy?: ProxyConfig | null;
 }): Promise<number> {
+  const tls = o.url.protocol === "https:";
+  const to: Target = {
+    host: o.url.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(o.url.port) || (tls ? 443 : 80),
+    tls,
+    ca: o.ca ?? webhookRoots(),
+  };
+  if (!tls || !o.proxy) return await send(o, to);
+  // One deadline for the proxy's tunnel and the receiver's answer.
+  const started = Date.now();
+  const signal = AbortSignal.timeout(o.timeoutMs);
+  const socket = await tunnelThrough(o.proxy, o.addresses[0], to.port, signal).catch((e) => {
+    if (signal.aborted) throw new PostError(`no answer within ${o.timeoutMs / 1000} s`);
+    throw e;
+  });
+  return await send(
+    { ...o, timeoutMs: Math.max(1, o.timeoutMs - (Date.now() - started)) },
+    to,
+    // `host` is what the certificate is checked against (an address has no SNI to give).
+    () =>
+      tlsConnect({ socket, host: to.host, servername: servername(to.host), ca: to.ca as never }),
+  );
+}
+
+/** Where a POST goes: the URL's host and port, and for https the authorities trusted. */
+interface Target {
+  host: string;
+  port: number;
+  tls: boolean;
+  ca: string | string[] | undefined;
+}
+
+/** The name TLS sends and verifies (none for an address). */
+const servername = (host: string) => isIP(host) ? undefined : host;
+
+/** The request itself, on the pinned addresses or on `connection` when given (a proxy's tunnel). */
+function send(
+  o: {
+    addresses: string[];
+    url: URL;
+    headers: Record<string, string>;
+    body: string;
+    timeoutMs: number;
+  },
+  { host, port, tls, ca }: Target,
+  connection?: () => Socket,
+): Promise<number> {
   const pinned = o.addresses.map((address) => ({ address, family: isIP(address) || 4 }));
   const lookup = (_host: string, opts: { all?: boolean }, cb: LookupCallback) => {
     if (opts?.all) cb(null, pinned);
     else cb(null, pinned[0].address, pinned[0].family);
   };
-  const tls = o.url.protocol === "https:";
-  const host = o.url.hostname.replace(/^\[|\]$/g, "");
   const payload = Buffer.from(o.body);
   return new Promise<number>((resolve, reject) => {
     const req = (tls ? https : http).request({
       host,
-      port: Number(o.url.port) || (tls ? 443 : 80),
+      port,
       path: `${o.url.pathname}${o.url.search}`,
       method: "POST",
       headers: { ...o.headers, "content-length": String(payload.byteLength) },
       lookup: lookup as never,
-      ...(tls ? { servername: isIP(host) ? undefined : host, ca: o.ca ?? webhookRoots() } : {}),
+      ...(tls ? { servername: servername(host), ca } : {}),
+      ...(connection ? { createConnection: connection } : {}),
     }, (res) => {
       clearTimeout(timer);
       res.resume(); // drain; the receiver's body is not kept

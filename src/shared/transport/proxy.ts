@@ -143,6 +143,31 @@ export function basicAuthHeader(auth: { username: string; password: string }): s
   return `Basic ${btoa(String.fromCharCode(...bytes))}`;
 }
 
+/** The `host:port` of a CONNECT request line (an IPv6 address in brackets). */
+export function connectAuthority(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Why a proxy answered CONNECT with `code` (not 200), in words: a 407 says where credentials
+ * go (or that those given were refused); anything else quotes the proxy's status line.
+ */
+export function connectRefusal(
+  proxy: ProxyConfig,
+  authority: string,
+  code: number,
+  status: string,
+): ProxyError {
+  return new ProxyError(
+    code === 407
+      ? `the proxy ${proxy.display} wants credentials (407); ` +
+        (proxy.auth
+          ? "it refused those in the proxy URL"
+          : "put them in the proxy URL, http://user:password@host:port")
+      : `the proxy ${proxy.display} refused CONNECT ${authority}: ${status.slice(0, 100)}`,
+  );
+}
+
 /** Largest proxy response head accepted. */
 const MAX_HEAD = 16 << 10;
 
@@ -167,7 +192,7 @@ export async function connectViaProxy(
   signal?.addEventListener("abort", abort, { once: true });
   try {
     if (proxy.socks) return await socks5Connect(conn, proxy, host, port);
-    const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const authority = connectAuthority(host, port);
     const head = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n` +
       (proxy.auth ? `Proxy-Authorization: ${basicAuthHeader(proxy.auth)}\r\n` : "") + "\r\n";
     const req = new TextEncoder().encode(head);
@@ -192,16 +217,7 @@ export async function connectViaProxy(
     }
     const status = new TextDecoder().decode(buf.subarray(0, n)).split("\r\n")[0];
     const code = Number(/^HTTP\/1\.[01] (\d{3})/.exec(status)?.[1] ?? 0);
-    if (code !== 200) {
-      throw new ProxyError(
-        code === 407
-          ? `the proxy ${proxy.display} wants credentials (407); ` +
-            (proxy.auth
-              ? "it refused those in the proxy URL"
-              : "put them in the proxy URL, http://user:password@host:port")
-          : `the proxy ${proxy.display} refused CONNECT ${authority}: ${status.slice(0, 100)}`,
-      );
-    }
+    if (code !== 200) throw connectRefusal(proxy, authority, code, status);
     return conn;
   } catch (e) {
     try {

@@ -53,6 +53,7 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
     "webhook-retry": "10s",
     "allow-private-webhooks": "false",
     "allow-loopback-webhooks": "false",
+    "webhook-proxy": "(not set)",
     "allow-link-local-devices": "false",
     "proxy-domain": "(not set)",
     "public-url": "(not set)",
@@ -63,12 +64,19 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
       "audit-retention-days": "90",
       "public-url": "https://cloud.example.com",
       "trusted-proxies": "203.0.113.7/32, 198.51.100.0/24",
+      "webhook-proxy": "http://egress:secret@proxy.example.com:3128",
     }),
   );
-  assertEquals([set["audit-retention-days"], set["public-url"], set["trusted-proxies"]], [
+  assertEquals([
+    set["audit-retention-days"],
+    set["public-url"],
+    set["trusted-proxies"],
+    set["webhook-proxy"],
+  ], [
     "90",
     "https://cloud.example.com",
     "198.51.100.0/24,203.0.113.7/32",
+    "(set)",
   ]);
 });
 
