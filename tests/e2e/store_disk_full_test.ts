@@ -60,8 +60,9 @@ Deno.test("the embedded database's disk fills up: 503s and a warning with the ca
     assert(!lines.some((l) => l.stack !== undefined), "no stack trace in the log");
 
     // Room again (the limit lifted on the running process): the same requests go through. A
-    // bulk add is a batch of devices, each written whole: what a refused one had added is
-    // reported as already there, and the retry adds the rest.
+    // bulk add writes its devices all or none; their handles are minted after, each on its own,
+    // so a batch refused while minting them had added its devices: those are reported as
+    // already there (their handles minted when listed), and the retry adds the rest.
     const lift = await new Deno.Command("prlimit", {
       args: ["--pid", String(stack.cloud.child.pid), "--fsize=unlimited:unlimited"],
     }).output();

@@ -292,28 +292,20 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const ports = body.ports ?? portsFor(body.protocols);
     onlyPorts(ports, { portProtocols: body.portProtocols });
     const existing = new Set((await store.listDevices(p.tenantId, s.id)).map((x) => x.host));
+    const skippedHosts = hosts.filter((h) => existing.has(h));
+    // All or none: a failure part-way (the store lost, the loopback range full) adds nothing, so
+    // a retry adds the whole range rather than "skipping" half of it.
+    const devices = await store.createDevices(
+      hosts.filter((h) => !existing.has(h)).map((host) => ({
+        tenantId: p.tenantId,
+        siteId: s.id,
+        host,
+        ports,
+        protocols: body.portProtocols,
+      })),
+    );
     const created = [];
-    const skippedHosts: string[] = [];
-    for (const h of hosts) {
-      if (existing.has(h)) {
-        skippedHosts.push(h);
-        continue;
-      }
-      created.push(
-        await withHandles(
-          store,
-          clock,
-          await store.createDevice({
-            tenantId: p.tenantId,
-            siteId: s.id,
-            host: h,
-            ports,
-            protocols: body.portProtocols,
-          }),
-          p.actor,
-        ),
-      );
-    }
+    for (const dev of devices) created.push(await withHandles(store, clock, dev, p.actor));
     await changed(p, "device.bulk_create", s.id, s.id, {
       range: body.range,
       created: created.length,

@@ -36,8 +36,8 @@ import {
   listSearch,
   LOOPBACK_CAPACITY,
   LOOPBACK_RANDOM_TRIES,
-  loopbackAddress,
   newAgentRecord,
+  newDeviceRecord,
   normalizePorts,
   pageBounds,
   randomLoopbackIndex,
@@ -333,29 +333,42 @@ class MongoStore extends MongoBase implements Store {
   // or on reconnect).
 
   async createDevice(input: NewDevice): Promise<Device> {
-    const ports = normalizePorts(input.ports);
-    if (!(await this.getSite(input.tenantId, input.siteId))) {
-      throw new Error(`site ${input.siteId} not found in tenant ${input.tenantId}`);
+    return (await this.createDevices([input]))[0];
+  }
+
+  async createDevices(inputs: NewDevice[]): Promise<Device[]> {
+    const sites = new Map(inputs.map((i) => [`${i.tenantId}/${i.siteId}`, i]));
+    for (const { tenantId, siteId } of sites.values()) {
+      if (!(await this.getSite(tenantId, siteId))) {
+        throw new Error(`site ${siteId} not found in tenant ${tenantId}`);
+      }
     }
+    // No multi-document transaction (FerretDB, the tests' MongoDB, has none): the devices go in
+    // one by one, and a failure deletes those already in before it is thrown. Each site's
+    // version is bumped after, also after such an undo, since an agent may have read the list
+    // in between.
+    const made: Device[] = [];
+    try {
+      for (const input of inputs) made.push(await this.#insertDevice(input));
+    } catch (e) {
+      if (made.length) {
+        await this.c(C.devices).deleteMany(
+          { _id: { $in: made.map((d) => d.id) } as never },
+          SECURE,
+        );
+      }
+      throw e;
+    } finally {
+      for (const siteId of new Set(made.map((d) => d.siteId))) {
+        await this.bumpAllowlistVersion(siteId);
+      }
+    }
+    return made;
+  }
+
+  /** Inserts one device (its site checked), without the version bump. */
+  async #insertDevice(input: NewDevice): Promise<Device> {
     const now = this.now();
-    const id = newId("dev");
-    const base = {
-      id,
-      tenantId: input.tenantId,
-      siteId: input.siteId,
-      host: input.host,
-      ports,
-      protocols: normalizeProtocols(ports, input.protocols),
-      streamPaths: {},
-      manufacturer: input.manufacturer ?? "",
-      model: input.model ?? "",
-      label: input.label ?? "",
-      notes: input.notes ?? "",
-      createdAt: now,
-      updatedAt: now,
-      serial: input.serial ?? null,
-      claimedAgentId: null,
-    };
     // Step 1 picks a loopback index (at random, so addresses reveal nothing across tenants; the
     // lowest free one once random picks keep colliding); step 2 inserts the device, whose unique
     // index on the index makes a concurrent taker of the same address fail and pick again. A
@@ -364,18 +377,17 @@ class MongoStore extends MongoBase implements Store {
       const n = attempt < LOOPBACK_RANDOM_TRIES
         ? randomLoopbackIndex()
         : await this.#lowestFreeLoopback();
-      const device: Device = { ...base, loopbackIp: loopbackAddress(n) };
+      const device = newDeviceRecord(input, n, now);
       try {
-        await this.#insert(C.devices, id, device, {
+        await this.#insert(C.devices, device.id, device, {
           loopbackN: n,
-          serialKey: device.serial ?? `none:${id}`,
+          serialKey: device.serial ?? `none:${device.id}`,
         }, SECURE);
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
         if (await this.c(C.devices).findOne({ loopbackN: n })) continue; // taken: pick again
         throw new Error(`a device with serial ${device.serial} already exists`, { cause: e });
       }
-      await this.bumpAllowlistVersion(device.siteId);
       return device;
     }
     throw new Error("could not assign a loopback address (too much contention)");

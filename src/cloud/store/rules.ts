@@ -1,10 +1,12 @@
 /**
  * The record rules every {@linkcode Store} backend applies the same way (so SQLite and MongoDB
- * cannot drift): the loopback address space, port and email normalization, and the shape of an
- * agent created by enrollment or claim.
+ * cannot drift): the loopback address space, port and email normalization, and the shape of a
+ * new device and of an agent created by enrollment or claim.
  * @module
  */
-import type { Agent, ApiToken, NewAgent, User } from "./store.ts";
+import { newId } from "../../shared/ids.ts";
+import { normalizeProtocols } from "./port_protocols.ts";
+import type { Agent, ApiToken, Device, NewAgent, NewDevice, User } from "./store.ts";
 
 /**
  * How many loopback addresses exist: 127.0.X.Y with X in 0..255 and Y in 1..254, minus
@@ -68,6 +70,32 @@ export function newAgentRecord(
     label: "",
     createdAt: now,
     revokedAt: null,
+  };
+}
+
+/**
+ * The record of a new device at loopback index `n`: ports sorted and unique, each port's
+ * protocol (the given one, else the port's usual one), empty text fields, unclaimed.
+ */
+export function newDeviceRecord(input: NewDevice, n: number, now: number): Device {
+  const ports = normalizePorts(input.ports);
+  return {
+    id: newId("dev"),
+    tenantId: input.tenantId,
+    siteId: input.siteId,
+    host: input.host,
+    ports,
+    protocols: normalizeProtocols(ports, input.protocols),
+    streamPaths: {},
+    manufacturer: input.manufacturer ?? "",
+    model: input.model ?? "",
+    label: input.label ?? "",
+    notes: input.notes ?? "",
+    loopbackIp: loopbackAddress(n),
+    createdAt: now,
+    updatedAt: now,
+    serial: input.serial ?? null,
+    claimedAgentId: null,
   };
 }
 

@@ -38,6 +38,7 @@ import {
   loopbackAddress,
   newAgentRecord,
   newApiTokenRecord,
+  newDeviceRecord,
   newUserRecord,
   normalizeEmail,
   normalizePorts,
@@ -683,52 +684,48 @@ class SqliteStore implements Store {
   // Devices
 
   async createDevice(input: NewDevice): Promise<Device> {
-    const ports = normalizePorts(input.ports);
+    return (await this.createDevices([input]))[0];
+  }
+
+  async createDevices(inputs: NewDevice[]): Promise<Device[]> {
     return this.#tx(() => {
-      this.#bump(input.siteId, input.tenantId);
-      const now = this.#now();
-      const n = this.#allocateLoopback();
-      const device: Device = {
-        id: newId("dev"),
-        tenantId: input.tenantId,
-        siteId: input.siteId,
-        host: input.host,
-        ports,
-        protocols: normalizeProtocols(ports, input.protocols),
-        streamPaths: {},
-        manufacturer: input.manufacturer ?? "",
-        model: input.model ?? "",
-        label: input.label ?? "",
-        notes: input.notes ?? "",
-        loopbackIp: loopbackAddress(n),
-        createdAt: now,
-        updatedAt: now,
-        serial: input.serial ?? null,
-        claimedAgentId: null,
-      };
-      this.#run(
-        `INSERT INTO devices (id, tenant_id, site_id, host, ports, protocols, stream_paths,
-           manufacturer, model, label, notes, loopback_n, loopback_ip, created_at, updated_at,
-           serial)
-         VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        device.id,
-        device.tenantId,
-        device.siteId,
-        device.host,
-        JSON.stringify(device.ports),
-        JSON.stringify(device.protocols),
-        device.manufacturer,
-        device.model,
-        device.label,
-        device.notes,
-        n,
-        device.loopbackIp,
-        device.createdAt,
-        device.updatedAt,
-        device.serial,
-      );
-      return device;
+      const bumped = new Set<string>();
+      return inputs.map((input) => {
+        if (!bumped.has(input.siteId)) {
+          this.#bump(input.siteId, input.tenantId);
+          bumped.add(input.siteId);
+        }
+        return this.#insertDevice(input);
+      });
     });
+  }
+
+  /** Inserts one device; call inside a transaction that bumps its site's version. */
+  #insertDevice(input: NewDevice): Device {
+    const n = this.#allocateLoopback();
+    const device = newDeviceRecord(input, n, this.#now());
+    this.#run(
+      `INSERT INTO devices (id, tenant_id, site_id, host, ports, protocols, stream_paths,
+         manufacturer, model, label, notes, loopback_n, loopback_ip, created_at, updated_at,
+         serial)
+       VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      device.id,
+      device.tenantId,
+      device.siteId,
+      device.host,
+      JSON.stringify(device.ports),
+      JSON.stringify(device.protocols),
+      device.manufacturer,
+      device.model,
+      device.label,
+      device.notes,
+      n,
+      device.loopbackIp,
+      device.createdAt,
+      device.updatedAt,
+      device.serial,
+    );
+    return device;
   }
 
   /**

@@ -500,6 +500,13 @@ export interface Store extends AlertStore {
   // right after the change on MongoDB, whose getAllowlist reads the version first)
   /** Creates a device, assigns a unique loopback IP, bumps the allowlist version. */
   createDevice(input: NewDevice): Promise<Device>;
+  /**
+   * Creates several devices at once (bulk add), in order, all or none: a failure part-way
+   * leaves none of them (one transaction on SQLite; on MongoDB those already inserted are
+   * deleted again before the error is thrown, so only a crash in between leaves some). Each
+   * site's allowlist version is bumped once for the lot.
+   */
+  createDevices(inputs: NewDevice[]): Promise<Device[]>;
   getDevice(tenantId: string, id: string): Promise<Device | null>;
   /** The tenant's device with this loopback address (unique cloud-wide), or null. */
   getDeviceByLoopback(tenantId: string, loopbackIp: string): Promise<Device | null>;

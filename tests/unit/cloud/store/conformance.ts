@@ -543,6 +543,53 @@ export function storeConformance(
     assert.deepEqual(await store.getDevice(a.id, d.id), x);
   });
 
+  test("devices: createDevices (bulk add) is all or none, in order, one bump per site", async (store) => {
+    const { a, siteA } = await world(store);
+    const annex = await store.createSite({ tenantId: a.id, name: "Annex" });
+    const at = (host: string, serial?: string) => ({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host,
+      ports: [80, 554],
+      ...(serial ? { serial } : {}),
+    });
+    assert.deepEqual(await store.createDevices([]), []);
+    const made = await store.createDevices([at("192.0.2.40"), at("192.0.2.41"), at("192.0.2.42")]);
+    assert.deepEqual(made.map((d) => d.host), ["192.0.2.40", "192.0.2.41", "192.0.2.42"]);
+    assert.equal(new Set(made.map((d) => d.loopbackIp)).size, 3, "three loopback addresses");
+    assert.deepEqual(made[1], await store.getDevice(a.id, made[1].id));
+    const v = (await store.getAllowlist(siteA.id)).version;
+    assert.equal(v, 1, "one bump for the lot");
+    // A failure part-way — the third device's serial is taken, an unknown protocol, a site not
+    // of that tenant — leaves none of the batch, and the devices before it stay as they were.
+    await store.createDevice({ ...at("192.0.2.50", "SN-TAKEN") });
+    const before = (await store.listDevices(a.id, siteA.id)).map((d) => d.id).sort();
+    for (
+      const batch of [
+        [at("192.0.2.60"), at("192.0.2.61"), at("192.0.2.62", "SN-TAKEN"), at("192.0.2.63")],
+        [at("192.0.2.60"), { ...at("192.0.2.61"), protocols: { 80: "gopher" as never } }],
+        [at("192.0.2.60"), { ...at("192.0.2.61"), tenantId: "t-other" }],
+      ]
+    ) {
+      await assert.rejects(store.createDevices(batch));
+      assert.deepEqual(
+        (await store.listDevices(a.id, siteA.id)).map((d) => d.id).sort(),
+        before,
+        "nothing of the batch is left",
+      );
+    }
+    const next = await store.createDevices([at("192.0.2.60"), {
+      ...at("192.0.2.70"),
+      siteId: annex.id,
+    }]);
+    assert.deepEqual(next.map((d) => d.siteId), [siteA.id, annex.id]);
+    assert.deepEqual(
+      (await store.listDevices(a.id, annex.id)).map((d) => d.host),
+      ["192.0.2.70"],
+    );
+    assert.equal((await store.getAllowlist(annex.id)).version, 1);
+  });
+
   test("devices: an unknown protocol is refused and writes nothing", async (store) => {
     const { a, siteA } = await world(store);
     await assert.rejects(store.createDevice({
