@@ -52,6 +52,7 @@ import { startDeliverer } from "./events/deliverer.ts";
 import { sharedSettings, startNodeRegistry } from "./nodes.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
 import { noProxyFrom, unusedEnvProxyNote } from "./events/webhook_proxy.ts";
+import { joinRefusal } from "./joining.ts";
 import { adminMain } from "./admin.ts";
 import { join } from "node:path";
 import { loadCloudSecret, SECRET_FILE } from "./tenancy/cloud_secret.ts";
@@ -132,6 +133,17 @@ export async function startCloud(
   // Every audit entry that is also an event (enrollment used, credential revoked, device
   // certificate changed) raises it here, whoever appends it.
   const store = withAuditEvents(rawStore, events);
+  const secretPath = config.secretKeyFile ?? join(config.dataDir, SECRET_FILE);
+  const refusal = await joinRefusal(
+    store,
+    config.node,
+    { dataDir: config.dataDir, secretPath },
+    clock.now(),
+  );
+  if (refusal) {
+    await rawStore.close();
+    throw new Error(refusal);
+  }
   const pki = await ensurePki({
     dataDir: config.dataDir,
     node: config.node,
@@ -140,7 +152,7 @@ export async function startCloud(
     agentCertDays: config.agentCertDays,
     clock,
   });
-  const secret = await loadCloudSecret(config.secretKeyFile ?? join(config.dataDir, SECRET_FILE));
+  const secret = await loadCloudSecret(secretPath);
   const secrets = await DeviceSecrets.create(secret);
   const signer = await RtspUrlSigner.create(secret);
   const webhookSecrets = await WebhookSecrets.create(secret);

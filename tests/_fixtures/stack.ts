@@ -114,6 +114,12 @@ export class Proc {
     });
   }
 
+  /** Settles once the process has exited and all its output is in `lines`; its status. */
+  async ended(): Promise<Deno.CommandStatus> {
+    await this.#output;
+    return await this.exited;
+  }
+
   /** Counts log lines matching `re` seen so far. */
   count(re: RegExp): number {
     return this.lines.filter((l) => re.test(l)).length;

@@ -606,29 +606,54 @@ Deno.test("multinode: a node given only its node certificate (admin node-cert) a
     const { bridgesWork } = await agentOnEach(n1, n2);
     await bridgesWork("with node-2 on an issued certificate");
     // Without a certificate for its name, the key-less node refuses to start and says what to do.
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../../src/main.ts", import.meta.url).pathname,
-        "cloud",
-        "--node",
-        "node-3",
-        "--data-dir",
-        n2.dataDir,
-        ...ANY_LOOPBACK_PORTS,
-      ],
-      env: { NC_STORE: n2.store!, NC_ADMIN_API_KEY: TEST_ADMIN_KEY },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(r.stderr) + new TextDecoder().decode(r.stdout);
-    assert(r.code !== 0, text);
+    const text = await refusedStart("node-3", n2.dataDir, n2.store!);
     assert(text.includes("admin node-cert --node node-3 --out DIR"), text);
+
+    // A node started on the cloud's store with a data directory of its own and none of the
+    // shared files refuses too, before making any: it names each missing file and the copy.
+    const fresh = await Deno.makeTempDir({ prefix: "nc-join-" });
+    try {
+      const joining = await refusedStart("node-4", fresh, n1.store!);
+      assert(/node "node-[12]" already belongs to this cloud \(same store/.test(joining), joining);
+      for (const f of ["ca/agent-ca.pem", "ca/agent-ca.key", "ca/internal-ca.pem"]) {
+        assert(joining.includes(`\n  ${fresh}/${f}\n`), joining);
+      }
+      assert(joining.includes(`scp -p '<host of node-`), joining);
+      assertEquals(
+        (await Array.fromAsync(Deno.readDir(fresh))).map((e) => e.name).filter((n) =>
+          n !== "connector.db" && !n.startsWith("connector.db-")
+        ),
+        [],
+        "no CA, secret or certificate made",
+      );
+    } finally {
+      await Deno.remove(fresh, { recursive: true });
+    }
   } finally {
     await stop();
   }
 });
+
+/**
+ * Starts `connector cloud` as `node` on `dataDir` and `store`; it must refuse, exiting non-zero
+ * on its own within 60 s (a node that starts instead is stopped and fails the test): its output.
+ */
+async function refusedStart(node: string, dataDir: string, store: string): Promise<string> {
+  const cloud = new Proc(
+    ["cloud", "--node", node, "--data-dir", dataDir, ...ANY_LOOPBACK_PORTS],
+    { NC_STORE: store, NC_ADMIN_API_KEY: TEST_ADMIN_KEY },
+  );
+  let started = false;
+  const timer = setTimeout(() => {
+    started = true;
+    cloud.stop("SIGKILL");
+  }, 60_000);
+  const status = await cloud.ended().finally(() => clearTimeout(timer));
+  const text = cloud.lines.join("\n");
+  assert(!started, `it started instead of refusing:\n${text}`);
+  assert(status.code !== 0, text);
+  return text;
+}
 
 Deno.test("multinode: an agent whose data port is blocked, opened through the other node: 502 agent_data_unreachable with why; the other node's /api/agents shows it", async () => {
   // node-1 advertises a data port nothing listens on: its agents' data dials are refused.
