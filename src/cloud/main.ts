@@ -395,7 +395,13 @@ export async function startCloud(
       version: VERSION,
       startedAt: clock.now(),
       internal: internalEndpoint,
-      settings: sharedSettings(config),
+      // Read at each announcement: the agent CA pins change with a rotation's phases.
+      get settings() {
+        return sharedSettings(config, {
+          secretKeyId: secret.keyId,
+          agentCaPins: pki.agentTokenPins,
+        });
+      },
     },
   });
   const stopPresenceJob = startPresenceJob({

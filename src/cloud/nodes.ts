@@ -33,8 +33,51 @@ export const NODE_FORGET_MS = 7 * 86_400_000;
 /** A flag given no value (reads well in "runs with --public-url (not set)"). */
 const NOT_SET = "(not set)";
 
-/** The flags every node of one deployment must run with the same value, as flag → value. */
-export function sharedSettings(c: CloudConfig): Record<string, string> {
+/**
+ * What every node of one cloud must hold alike beside its flags, by fingerprint (never a key):
+ * the cloud secret and the agent CA certificates.
+ */
+export interface SharedIdentity {
+  /** The cloud secret's key id (cloud_secret.ts `keyId`). */
+  secretKeyId: string;
+  /** The pins of the agent CA(s) trusted now (pki.ts `agentTokenPins`, comma-separated). */
+  agentCaPins: string;
+}
+
+/**
+ * The settings that are not flags: a node with another cloud secret or agent CA is told what it
+ * breaks, and which files to copy, instead of "give every node the same value".
+ */
+const IDENTITY: Record<string, { what: string; fix: string }> = {
+  "cloud-secret": {
+    what: "cloud secret",
+    fix: "copy one node's cloud-secret.key to the others and restart them (README \"Several " +
+      'cloud nodes"): until then device credentials saved through one node do not open on ' +
+      "the other, and webhook signatures and signed RTSP URLs differ by node",
+  },
+  "agent-ca": {
+    what: "agent CA",
+    fix: "copy ca/agent-ca.pem and ca/agent-ca.key from one node to the others and restart them " +
+      "(in a CA rotation, after each phase): until then agents enrolled through one node are " +
+      "refused by the other",
+  },
+};
+
+/** The warning for one difference: the flag's, or what a differing identity breaks. */
+export function driftWarning(self: string, x: Drift): string {
+  const id = IDENTITY[x.setting];
+  if (id) {
+    return `node "${x.node}" has another ${id.what} (${x.there}) than this node (${self}, ` +
+      `${x.here}): ${id.fix}`;
+  }
+  return `node "${x.node}" runs with --${x.setting} ${x.there}, this node (${self}) with ${x.here}: give every node the same value (leader-locked jobs follow whichever node leads; requests get the answer of the node they reach)`;
+}
+
+/**
+ * The flags every node of one deployment must run with the same value, as flag → value; with
+ * `identity`, also its cloud secret and agent CA fingerprints.
+ */
+export function sharedSettings(c: CloudConfig, identity?: SharedIdentity): Record<string, string> {
   return {
     "audit-retention-days": c.auditRetentionDays === null ? "off" : String(c.auditRetentionDays),
     "offline-grace": formatDuration(c.offlineGraceMs),
@@ -54,6 +97,13 @@ export function sharedSettings(c: CloudConfig): Record<string, string> {
     "public-url": c.publicUrl ?? NOT_SET,
     // Behind one balancer, a node that does not trust it counts every client as the balancer.
     "trusted-proxies": c.trustedProxies.length ? [...c.trustedProxies].sort().join(",") : NOT_SET,
+    ...(identity
+      ? {
+        "cloud-secret": `key ${identity.secretKeyId}`,
+        // The trust set, in a fixed order: nodes a phase apart in a rotation trust the same CAs.
+        "agent-ca": identity.agentCaPins.split(",").map((p) => p.slice(0, 23)).sort().join(","),
+      }
+      : {}),
   };
 }
 
@@ -84,6 +134,8 @@ export function settingDrift(
     if (n.name === self.name || !isRunning(n, now)) continue;
     const keys = new Set([...Object.keys(self.settings), ...Object.keys(n.settings)]);
     for (const k of [...keys].sort()) {
+      // A version that does not announce its secret or CA (a rolling upgrade) differs in nothing.
+      if (IDENTITY[k] && !(k in self.settings && k in n.settings)) continue;
       const here = self.settings[k] ?? "(not known to this version)";
       const there = n.settings[k] ?? "(not known to its version)";
       if (here !== there) out.push({ node: n.name, setting: k, here, there });
@@ -97,7 +149,10 @@ export interface NodeRegistryDeps {
   store: Store;
   clock: Clock;
   log: Logger;
-  /** This node as it announces itself. */
+  /**
+   * This node as it announces itself; `settings` is read at every announcement (a getter there
+   * follows a CA rotation the running node takes on).
+   */
   self: Omit<NodeRecord, "seenAt" | "stoppedAt">;
   everyMs?: number;
 }
@@ -145,7 +200,7 @@ export async function startNodeRegistry(d: NodeRegistryDeps): Promise<() => Prom
         once(`${x.node}\0${x.setting}\0${x.there}\0${x.here}`, () =>
           d.log.warn(
             { node: x.node, setting: x.setting, there: x.there, here: x.here },
-            `node "${x.node}" runs with --${x.setting} ${x.there}, this node (${d.self.name}) with ${x.here}: give every node the same value (leader-locked jobs follow whichever node leads; requests get the answer of the node they reach)`,
+            driftWarning(d.self.name, x),
           ));
       }
       for (const n of nodes) {

@@ -93,3 +93,32 @@ Deno.test("node registry: two nodes with different shared settings warn and are 
     await n1.stop();
   }
 });
+
+Deno.test("node registry: a node with another cloud secret than its sibling is told which file to copy, and admin nodes lists the difference", async () => {
+  const n1 = await Stack.start();
+  let n2: Stack | null = null;
+  try {
+    n2 = await Stack.start({ joining: n1, node: "node-2" });
+    assertEquals(n2.cloud.count(/has another/), 0, "joined as README says: the same secret and CA");
+    // node-2's secret replaced by one of its own (a copy forgotten, a volume not mounted).
+    await n2.cloud.stop("SIGTERM");
+    const own = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+      .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    await Deno.writeTextFile(`${n2.dataDir}/cloud-secret.key`, `${own}\n`, { mode: 0o600 });
+    await n2.startCloud();
+    const line = JSON.parse(await n2.cloud.waitFor(/has another cloud secret/, 10_000));
+    assertEquals(line.level, 40);
+    assert(
+      /^node "node-1" has another cloud secret \(key [0-9a-f]{8}\) than this node \(node-2, key [0-9a-f]{8}\): copy one node's cloud-secret\.key to the others and restart them/
+        .test(line.msg),
+      line.msg,
+    );
+    assertEquals(n2.cloud.count(/has another agent CA/), 0, "the CA files are the same");
+    const listed = await n1.admin<Nodes>("nodes");
+    assertEquals(listed.differences.length, 1, JSON.stringify(listed.differences));
+    assert(listed.differences[0].startsWith("cloud-secret: node-1 key "), listed.differences[0]);
+  } finally {
+    await n2?.stop();
+    await n1.stop();
+  }
+});

@@ -10,6 +10,7 @@ import { formatDuration } from "../../../src/shared/duration.ts";
 import { openSqliteStore } from "../../../src/cloud/store/sqlite.ts";
 import type { NodeRecord } from "../../../src/cloud/store/store.ts";
 import {
+  driftWarning,
   isRunning,
   NODE_FORGET_MS,
   NODE_STALE_MS,
@@ -78,6 +79,48 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
     "198.51.100.0/24,203.0.113.7/32",
     "(set)",
   ]);
+});
+
+Deno.test("shared identity: the cloud secret and agent CA by fingerprint; a node with others is told which files to copy, a version without them is not compared", () => {
+  const pinA = `sha256:${"a".repeat(64)}`;
+  const pinB = `sha256:${"b".repeat(64)}`;
+  const mine = sharedSettings(loadCloudConfig({}), {
+    secretKeyId: "1a2b3c4d",
+    agentCaPins: `${pinB},${pinA}`,
+  });
+  assertEquals(mine["cloud-secret"], "key 1a2b3c4d");
+  assertEquals(mine["agent-ca"], `sha256:${"a".repeat(16)},sha256:${"b".repeat(16)}`);
+  assertEquals(
+    sharedSettings(loadCloudConfig({}), {
+      secretKeyId: "1a2b3c4d",
+      agentCaPins: `${pinA},${pinB}`,
+    })[
+      "agent-ca"
+    ],
+    mine["agent-ca"],
+    "the trust set, whichever CA is primary",
+  );
+  const { ["cloud-secret"]: _s, ["agent-ca"]: _c, ...flags } = mine;
+  const self = node("node-2", mine);
+  const drift = settingDrift(self, [
+    self,
+    node("node-1", { ...mine, "cloud-secret": "key 9f8e7d6c", "agent-ca": "sha256:cc" }),
+    node("node-0", flags), // an older version, announcing neither
+  ], 0);
+  assertEquals(drift.map((d) => [d.node, d.setting]), [
+    ["node-1", "agent-ca"],
+    ["node-1", "cloud-secret"],
+  ]);
+  assertEquals(
+    driftWarning("node-2", drift[1]),
+    'node "node-1" has another cloud secret (key 9f8e7d6c) than this node (node-2, key 1a2b3c4d): copy one node\'s cloud-secret.key to the others and restart them (README "Several cloud nodes"): until then device credentials saved through one node do not open on the other, and webhook signatures and signed RTSP URLs differ by node',
+  );
+  assert(
+    driftWarning("node-2", drift[0]).startsWith(
+      'node "node-1" has another agent CA (sha256:cc) than this node (node-2, sha256:',
+    ),
+  );
+  assert(driftWarning("node-2", drift[0]).includes("copy ca/agent-ca.pem and ca/agent-ca.key"));
 });
 
 Deno.test("formatDuration: the largest unit that divides exactly", () => {
