@@ -58,8 +58,8 @@ const IDENTITY: Record<string, { what: string; fix: string }> = {
   "agent-ca": {
     what: "agent CA",
     fix: "copy ca/agent-ca.pem and ca/agent-ca.key from one node to the others and restart them " +
-      "(in a rotation: ca/agent-ca*.{pem,key}, then ca/agent-rotation.json, after each phase, " +
-      'README "Rotating the agent CA"): until then agents enrolled through one node are ' +
+      "(in a rotation, after each phase: ca/agent-ca*.{pem,key}, then ca/agent-rotation.json, " +
+      'which running nodes take on without a restart; README "Rotating the agent CA"): until then agents enrolled through one node are ' +
       "refused by the other",
   },
 };
