@@ -20,10 +20,30 @@ export interface StartedAs {
   mainModule: string;
   /** The working directory the hint will be pasted into. */
   cwd: string;
+  /**
+   * The Deno version npx ran this process with (`npx -y deno@2.9.6 task start`, README's first
+   * command on a machine with only Node and npm), where `deno` alone is not a command the
+   * person's shell knows; absent otherwise.
+   */
+  npxDeno?: string;
+}
+
+/** Whether npm started this process (`npx …` / `npm exec …` set `npm_command=exec`). */
+function underNpx(): boolean {
+  try {
+    return Deno.env.get("npm_command") === "exec";
+  } catch {
+    return false; // no permission to read the environment: not said
+  }
 }
 
 function current(): StartedAs {
-  return { execPath: Deno.execPath(), mainModule: Deno.mainModule, cwd: Deno.cwd() };
+  return {
+    execPath: Deno.execPath(),
+    mainModule: Deno.mainModule,
+    cwd: Deno.cwd(),
+    ...(underNpx() ? { npxDeno: Deno.version.deno } : {}),
+  };
 }
 
 /** Quotes one argument for a POSIX shell when it needs it. */
@@ -33,8 +53,8 @@ export function shellQuote(arg: string): string {
 
 /**
  * The words that start `role` the way this process was started: `deno run -A src/main.ts agent`
- * under Deno (path relative to the working directory), `connector-agent` for a compiled
- * executable of that role.
+ * under Deno (path relative to the working directory; `npx -y deno@VERSION run -A …` when npx
+ * started it), `connector-agent` for a compiled executable of that role.
  */
 export function programFor(role: Role, startedAs: StartedAs = current()): string {
   const exe = startedAs.execPath.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
@@ -42,7 +62,8 @@ export function programFor(role: Role, startedAs: StartedAs = current()): string
     const file = fileURLToPath(startedAs.mainModule);
     const rel = relative(startedAs.cwd, file).replaceAll("\\", "/");
     const main = rel.startsWith("..") ? file : rel;
-    return `deno run -A ${shellQuote(main)} ${role}`;
+    const deno = startedAs.npxDeno ? `npx -y deno@${startedAs.npxDeno}` : "deno";
+    return `${deno} run -A ${shellQuote(main)} ${role}`;
   }
   // A compiled executable runs in the role it was built for (`connector-agent run`).
   return shellQuote(exe);

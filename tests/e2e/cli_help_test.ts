@@ -153,3 +153,28 @@ Deno.test("a node given only its public URL tells agents to dial that name; told
     }
   }
 });
+
+Deno.test("the cloud's first hint can be pasted as printed: started by npx (no deno on PATH), it says npx too", async () => {
+  for (
+    const [env, program] of [
+      [{ npm_command: "exec" }, `npx -y deno@${Deno.version.deno} run -A `],
+      [{ npm_command: "" }, "deno run -A "], // not npx, even when the suite itself runs under it
+    ] as const
+  ) {
+    const dir = await Deno.makeTempDir({ prefix: "nc-hint-" });
+    const cloud = new Proc(
+      ["cloud", "--data-dir", dir, "--log-format", "plain", ...ANY_LOOPBACK_PORTS],
+      env,
+    );
+    try {
+      const next = await cloud.waitFor(/^Next: /);
+      assert(
+        next.startsWith(`Next: ${program}`) && next.includes("cloud admin quickstart --email"),
+        next,
+      );
+    } finally {
+      await cloud.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});

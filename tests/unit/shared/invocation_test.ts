@@ -20,6 +20,19 @@ Deno.test("from a checkout: deno run -A with the path relative to the working di
   );
 });
 
+Deno.test("started by npx (README's first command, no deno on PATH): the hint starts with npx too", () => {
+  const npx = {
+    ...checkout,
+    execPath: "/root/.npm/_npx/9f2/node_modules/deno/deno",
+    npxDeno: "2.9.6",
+  };
+  assertEquals(programFor("cloud", npx), "npx -y deno@2.9.6 run -A src/main.ts cloud");
+  assertEquals(
+    commandHint("cloud", ["admin", "quickstart", "--password-stdin"], {}, npx),
+    "npx -y deno@2.9.6 run -A src/main.ts cloud admin quickstart --password-stdin",
+  );
+});
+
 Deno.test("a compiled executable is named as it is; it starts in its role", () => {
   const compiled = {
     execPath: "/opt/nanodems/connector-agent",
