@@ -47,6 +47,30 @@ Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Di
       assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
     });
 
+    await t.step(
+      "a stream path with a query (Dahua's ?channel=1&subtype=0): minted, remembered, played",
+      async () => {
+        const path = "/live/cam1?channel=1&subtype=0";
+        const r = await api("POST", `/api/handles/${hOpen}/rtsp-url`, { path });
+        assertEquals(r.status, 201, r.text);
+        const { url } = JSON.parse(r.text) as { url: string };
+        assert(url.endsWith(`/live/cam1?channel=1&subtype=0`), url);
+        const p = await ffprobe(url);
+        assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+        const listed = JSON.parse(
+          (await api("GET", `/api/sites/${q.siteId}/devices`)).text,
+        ) as { items: { streamPaths: Record<string, string> }[] };
+        assertEquals(listed.items[0].streamPaths[open.port], path, "remembered with its query");
+        // The next URL without a path uses the remembered one, query and all.
+        const again = JSON.parse((await api("POST", `/api/handles/${hOpen}/rtsp-url`, {})).text);
+        assert(again.url.endsWith(`/live/cam1?channel=1&subtype=0`), again.url);
+        const bad = await api("POST", `/api/handles/${hOpen}/rtsp-url`, { path: "/live/cam1#x" });
+        assertEquals(bad.status, 400, bad.text);
+        assertStringIncludes(bad.text, "a path without spaces or fragment");
+        await api("POST", `/api/handles/${hOpen}/rtsp-url`, { path: "live/cam1" }); // as before
+      },
+    );
+
     await t.step("Basic auth with an nt_ or ops_ token as the password", async () => {
       const p = await ffprobe(`rtsp://op:${q.apiToken}@${gw}/${hOpen}/live/cam1`);
       assertEquals([p.codec, p.width], ["h264", 320], p.stderr);

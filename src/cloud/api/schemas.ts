@@ -34,10 +34,14 @@ const protocolMap = z.record(
   z.string().regex(/^[1-9][0-9]{0,4}$/, "expected a port number as the key"),
   portProtocol,
 ).transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [Number(k), v])));
-/** A device-side RTSP stream path (`/Streaming/Channels/101`), without spaces, query or fragment. */
+/**
+ * A device-side RTSP stream path as it follows the camera's address in its RTSP URL, query
+ * included (`/Streaming/Channels/101`, Dahua's `/cam/realmonitor?channel=1&subtype=0`): no
+ * spaces, no fragment.
+ */
 const streamPath = z.string().max(2000).regex(
-  /^[^\s?#]*$/,
-  "a path without spaces, query or fragment",
+  /^[^\s#]*$/,
+  "a path without spaces or fragment",
 );
 const siteIds = z.array(z.string().min(1).max(64)).max(100);
 

@@ -351,7 +351,7 @@ function RtspDialog() {
         />
         <p class="muted">
           E.g. Hikvision <code>/Streaming/Channels/101</code>, Dahua{" "}
-          <code>/cam/realmonitor?channel=1</code> without the query, Axis{" "}
+          <code>/cam/realmonitor?channel=1&amp;subtype=0</code>, Axis{" "}
           <code>/axis-media/media.amp</code>. Remembered for this port.
         </p>
         <DialogButtons label="Copy RTSP URL" />
