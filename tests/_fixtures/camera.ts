@@ -4,13 +4,14 @@
  * absolute self-URL in a redirect, a session cookie set with Path=/ and a Domain, JavaScript that
  * builds root-relative API URLs at run time and calls them with fetch, XMLHttpRequest, WebSocket
  * and EventSource (Hikvision's /ISAPI, Dahua's /RPC2), a `location` assignment, Basic auth, an
- * MJPEG stream, a Digest-protected snapshot URL, a streamed upload, a slow endpoint, and a
- * hostile page. Every request it receives is recorded, so tests can assert what reached the
- * device (and what did not).
+ * MJPEG stream, a Digest-protected snapshot URL, ONVIF media services when asked
+ * (onvif_service.ts), a streamed upload, a slow endpoint, and a hostile page. Every request it
+ * receives is recorded, so tests can assert what reached the device (and what did not).
  * @module
  */
 import { createHash } from "node:crypto";
 import { opensslOk } from "./openssl.ts";
+import { onvifAnswer, type OnvifOptions } from "./onvif_service.ts";
 
 /** A request as the camera saw it. */
 export interface SeenRequest {
@@ -127,7 +128,7 @@ const SW_JS = `self.addEventListener("fetch", () => {});`;
 
 /** Starts the camera. */
 export function startCamera(
-  opts: { tls?: { cert: string; key: string }; port?: number } = {},
+  opts: { tls?: { cert: string; key: string }; port?: number; onvif?: OnvifOptions } = {},
 ): Promise<Camera> {
   const seen: SeenRequest[] = [];
   const ac = new AbortController();
@@ -136,10 +137,21 @@ export function startCamera(
     const headers: Record<string, string> = {};
     req.headers.forEach((v, k) => (headers[k] = v));
     let bodyBytes = 0;
+    const kept: Uint8Array[] = [];
+    const keep = !!opts.onvif && url.pathname.startsWith("/onvif/");
     if (req.body && req.headers.get("upgrade") === null) {
-      for await (const c of req.body) bodyBytes += c.length;
+      for await (const c of req.body) {
+        bodyBytes += c.length;
+        if (keep) kept.push(c);
+      }
     }
     seen.push({ method: req.method, path: url.pathname + url.search, headers, bodyBytes });
+    if (keep) {
+      const dec = new TextDecoder();
+      const text = kept.map((c) => dec.decode(c, { stream: true })).join("") + dec.decode();
+      const soap = onvifAnswer(url.pathname, text, opts.onvif!);
+      if (soap) return soap;
+    }
     const self = `${opts.tls ? "https" : "http"}://${url.host}`;
     const html = (s: string, init: ResponseInit = {}) =>
       new Response(s, {
@@ -250,6 +262,7 @@ export function startCamera(
         }
         return html(page("Digest", `<p id="state">digest-ok</p>`));
       }
+      case "/onvif-http/snapshot": // the snapshot URI ONVIF gives (onvif_service.ts)
       case "/ISAPI/Streaming/channels/101/picture": {
         // The camera's snapshot URL, behind the same Digest as /digest.
         if (!checkDigest(req.method, req.headers.get("authorization") ?? "")) {

@@ -419,6 +419,23 @@ export class Stack {
 
   #tenantNames = new Map<string, number>();
 
+  /** Has the cloud hold the quickstart device's own credentials (an admin's PUT, must be 200). */
+  async holdCredentials(
+    q: Quickstart,
+    creds: { username: string; password: string },
+  ): Promise<void> {
+    const r = await fetch(
+      `${this.url}/api/sites/${q.siteId}/devices/${q.device.deviceId}/credentials`,
+      {
+        method: "PUT",
+        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+        body: JSON.stringify(creds),
+      },
+    );
+    const text = await r.text();
+    if (r.status !== 200) throw new Error(`holding the device's credentials: ${r.status} ${text}`);
+  }
+
   /**
    * A new tenant + site + admin user + API token + one device on the given ports + join token.
    * quickstart adds to an existing tenant of the same name, so a repeated name here gets a

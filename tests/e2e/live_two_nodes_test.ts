@@ -76,15 +76,7 @@ Deno.test("live view on two nodes: the camera's refusal on one node is the answe
       },
     });
     // An admin sets them. A stream path the camera lacks: its 404, said on node-2.
-    const put = await fetch(
-      `${n1.url}/api/sites/${q.siteId}/devices/${q.device.deviceId}/credentials`,
-      {
-        method: "PUT",
-        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ username: "viewer", password: "cam-secret" }),
-      },
-    );
-    assertEquals(put.status, 200, await put.text());
+    await n1.holdCredentials(q, { username: "viewer", password: "cam-secret" });
     assertEquals(await upgrade(n1, handle, "/no-such-stream", q.apiToken), 502);
     assertEquals(await ask(n2, handle, "/no-such-stream", q.apiToken), {
       status: 502,

@@ -4,11 +4,14 @@
  * device credentials that are write-only; the RTSP pill's signed URL; revoking an agent with a
  * confirmation; an expired session sent to sign in and back to the same page; an antiforgery
  * mismatch answered with the guide's words; and the superadmin's tenant picker and licenses.
+ * The RTSP pill's "Ask the camera (ONVIF)" fills in the stream path a camera gives.
  */
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Proc, Stack } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
+import { startCamera } from "../_fixtures/camera.ts";
+import { ONVIF_STREAM_PATH } from "../_fixtures/onvif_service.ts";
 import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 async function signIn(page: Page, url: string, email: string, password: string, path = "/") {
@@ -166,6 +169,51 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     assertEquals(lic?.status(), 403);
     assertStringIncludes(await page.textContent("main") ?? "", "superadmins only");
     await ctxS.close();
+    await closeContext(context);
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
+
+Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream path the camera gives, and the URL carries it', async () => {
+  const cam = await startCamera({ onvif: {} });
+  const stack = await Stack.start();
+  stack.defer(cam.close);
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([cam.port, 554], "Cameras");
+    await stack.agentFor(q);
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, stack.url, admin.email, admin.password, `/sites/${q.siteId}`);
+    const pill = page.locator("tr[data-device]", { hasText: "127.0.0.1" }).first()
+      .locator("text=554 RTSP");
+
+    // No credentials held yet: the camera's refusal, in the operator's words, as a toast.
+    await pill.click();
+    await page.waitForSelector("#rtsp-dialog[open]");
+    await page.click("#rtsp-dialog >> text=Ask the camera (ONVIF)");
+    assertStringIncludes(
+      await (await page.waitForSelector(".toast.error")).textContent() ?? "",
+      "the camera wants credentials for trt:GetProfiles: save its user name and password",
+    );
+    assertEquals(await page.inputValue("#rtsp-path"), "");
+    await page.click("#rtsp-dialog >> text=Cancel");
+
+    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    await pill.click();
+    await page.waitForSelector("#rtsp-dialog[open]");
+    await page.click("#rtsp-dialog >> text=Ask the camera (ONVIF)");
+    await page.waitForFunction(
+      `document.querySelector("#rtsp-path").value === ${JSON.stringify(ONVIF_STREAM_PATH)}`,
+    );
+    await page.screenshot({ path: `${SCREENSHOTS}/ui-14-onvif-path.png` });
+    await page.click("#rtsp-dialog >> text=Copy RTSP URL");
+    await page.waitForSelector("#secret-dialog[open]");
+    const url = (await page.textContent("#secret-text"))!;
+    assert(url.endsWith(ONVIF_STREAM_PATH), url);
     await closeContext(context);
   } finally {
     await browser.close();

@@ -7,6 +7,7 @@
  * and string, and returns null for anything it does not like — it never throws.
  * @module
  */
+import { xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
 
 /** The IPv4 and IPv6 multicast groups and port of WS-Discovery. */
 export const WS_DISCOVERY_V4 = { address: "239.255.255.250", port: 3702 } as const;
@@ -53,45 +54,6 @@ export function buildProbe(messageId: string): string {
     `</s:Envelope>`;
 }
 
-/** All texts of elements with local name `name` (any prefix), at most `max`, each bounded. */
-function texts(xml: string, name: string, max: number, maxLen = 4096): string[] {
-  const re = new RegExp(
-    `<(?:[A-Za-z_][\\w.-]{0,40}:)?${name}(?:\\s[^<>]{0,1024})?>([^<]{0,${maxLen}})</(?:[A-Za-z_][\\w.-]{0,40}:)?${name}\\s*>`,
-    "g",
-  );
-  const out: string[] = [];
-  for (const m of xml.matchAll(re)) {
-    out.push(decodeEntities(m[1].trim()));
-    if (out.length >= max) break;
-  }
-  return out;
-}
-
-/** Bodies of elements with local name `name` (any prefix), at most `max`. */
-function blocks(xml: string, name: string, max: number): string[] {
-  const re = new RegExp(
-    `<((?:[A-Za-z_][\\w.-]{0,40}:)?)${name}(?:\\s[^<>]{0,1024})?>([\\s\\S]{0,16384}?)</\\1${name}\\s*>`,
-    "g",
-  );
-  const out: string[] = [];
-  for (const m of xml.matchAll(re)) {
-    out.push(m[2]);
-    if (out.length >= max) break;
-  }
-  return out;
-}
-
-/** The five predefined XML entities and numeric references; anything else stays as is. */
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
-    if (e[0] === "#") {
-      const cp = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : "";
-    }
-    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e as "amp"];
-  });
-}
-
 /** Printable, bounded text for display. */
 function clean(s: string): string {
   // deno-lint-ignore no-control-regex
@@ -135,15 +97,15 @@ export function parseProbeMatches(data: Uint8Array, messageId: string): ProbeMat
   }
   if (!/^\s*(?:<\?xml[^>]{0,200}\?>\s*)?</.test(xml)) return null;
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return null;
-  const relates = texts(xml, "RelatesTo", 2, 256);
+  const relates = xmlTexts(xml, "RelatesTo", 2, 256);
   if (relates.length !== 1 || relates[0] !== messageId) return null;
   const out: ProbeMatch[] = [];
-  for (const body of blocks(xml, "ProbeMatch", MAX_MATCHES)) {
-    const xaddrs = (texts(body, "XAddrs", 1)[0] ?? "").split(/\s+/)
+  for (const body of xmlBlocks(xml, "ProbeMatch", MAX_MATCHES)) {
+    const xaddrs = (xmlTexts(body, "XAddrs", 1)[0] ?? "").split(/\s+/)
       .filter((u) => /^https?:\/\/[^\s<>"]{1,500}$/i.test(u))
       .slice(0, MAX_XADDRS);
-    const scopes = (texts(body, "Scopes", 1, 16384)[0] ?? "").split(/\s+/).filter(Boolean);
-    const endpoint = clean(texts(body, "Address", 1, 512)[0] ?? "");
+    const scopes = (xmlTexts(body, "Scopes", 1, 16384)[0] ?? "").split(/\s+/).filter(Boolean);
+    const endpoint = clean(xmlTexts(body, "Address", 1, 512)[0] ?? "");
     if (!endpoint && xaddrs.length === 0) continue;
     out.push({ endpoint, xaddrs, ...parseScopes(scopes) });
   }

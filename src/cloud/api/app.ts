@@ -51,6 +51,7 @@ import type { RtspUrlSigner } from "../access/rtsp/signed_url.ts";
 import { deviceCredentialRoutes } from "./device_credentials.ts";
 import { terminalApiRoutes } from "./terminal.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
+import { cameraPathRoutes } from "./camera_paths.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -297,6 +298,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", liveRoutes({ store: d.store, live: d.live }));
   app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
   app.route("/api", rtspUrlRoutes(d));
+  app.route("/api", cameraPathRoutes(d));
   app.route(
     "/api",
     discoveryRoutes({

@@ -264,6 +264,17 @@ async function mintRtsp(pill, path) {
     showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + ".");
   } catch (err) { toast(err.message, true); }
 }
+// "Ask the camera (ONVIF)": the cloud asks it for its stream path, remembers it, and it fills the box.
+document.addEventListener("click", async (e) => {
+  const b = e.target.closest("[data-onvif-ask]"); if (!b || !rtspPill) return;
+  const input = b.closest("form").querySelector("[name=path]");
+  b.disabled = true; b.setAttribute("aria-busy", "true");
+  try {
+    const data = await api("POST", rtspPill.dataset.rtsp.slice(0, -"rtsp-url".length) + "onvif");
+    if (data.streamPath) { input.value = data.streamPath; rtspPill.dataset.rtspPath = data.streamPath; toast("The camera gave its stream path: " + data.streamPath); }
+    else toast("The camera answered over ONVIF but gave no stream path", true);
+  } catch (err) { toast(err.message, true); } finally { b.disabled = false; b.removeAttribute("aria-busy"); }
+});
 document.addEventListener("submit", (e) => {
   const f = e.target.closest("#rtsp-form"); if (!f || !rtspPill) return;
   e.preventDefault(); f.closest("dialog").close();

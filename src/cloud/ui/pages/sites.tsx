@@ -342,17 +342,23 @@ function RtspDialog() {
           RTSP URL for <span class="rtsp-target"></span>
         </h2>
         <label for="rtsp-path">Stream path on the camera</label>
-        <input
-          id="rtsp-path"
-          name="path"
-          maxlength={2000}
-          placeholder="/Streaming/Channels/101"
-          autocomplete="off"
-        />
+        <div class="inline">
+          <input
+            id="rtsp-path"
+            name="path"
+            maxlength={2000}
+            placeholder="/Streaming/Channels/101"
+            autocomplete="off"
+          />
+          <button type="button" class="secondary" data-onvif-ask>
+            Ask the camera (ONVIF)
+          </button>
+        </div>
         <p class="muted">
           E.g. Hikvision <code>/Streaming/Channels/101</code>, Dahua{" "}
           <code>/cam/realmonitor?channel=1&amp;subtype=0</code>, Axis{" "}
-          <code>/axis-media/media.amp</code>. Remembered for this port.
+          <code>/axis-media/media.amp</code>. Remembered for this port. "Ask the camera" fills it in
+          from the camera's ONVIF answer (the cloud must hold the camera's credentials).
         </p>
         <DialogButtons label="Copy RTSP URL" />
       </form>

@@ -1,0 +1,75 @@
+/**
+ * Reading small SOAP answers without an XML library: what a camera says over WS-Discovery (the
+ * agent) and ONVIF (the cloud) is a few elements of plain text, and the sender is a device on
+ * someone's LAN, so nothing here trusts it: elements are matched by local name (any prefix) with
+ * bounded regular expressions, every list and text is capped, and the five predefined entities
+ * and numeric references are the only ones decoded (a reader refuses DTDs before calling these).
+ * @module
+ */
+
+/** All texts of elements with local name `name` (any prefix), at most `max`, each bounded. */
+export function xmlTexts(xml: string, name: string, max: number, maxLen = 4096): string[] {
+  const re = new RegExp(
+    `<(?:[A-Za-z_][\\w.-]{0,40}:)?${name}(?:\\s[^<>]{0,1024})?>([^<]{0,${maxLen}})</(?:[A-Za-z_][\\w.-]{0,40}:)?${name}\\s*>`,
+    "g",
+  );
+  const out: string[] = [];
+  for (const m of xml.matchAll(re)) {
+    out.push(decodeXmlEntities(m[1].trim()));
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** Bodies of elements with local name `name` (any prefix), at most `max`. */
+export function xmlBlocks(xml: string, name: string, max: number): string[] {
+  const re = new RegExp(
+    `<((?:[A-Za-z_][\\w.-]{0,40}:)?)${name}(?:\\s[^<>]{0,1024})?>([\\s\\S]{0,16384}?)</\\1${name}\\s*>`,
+    "g",
+  );
+  const out: string[] = [];
+  for (const m of xml.matchAll(re)) {
+    out.push(m[2]);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/**
+ * The values of attribute `attr` on the opening tags of elements with local name `name` (any
+ * prefix), at most `max`, each bounded (`<trt:Profiles token="Profile_1">` → `Profile_1`).
+ */
+export function xmlAttributes(
+  xml: string,
+  name: string,
+  attr: string,
+  max: number,
+  maxLen = 256,
+): string[] {
+  const tag = new RegExp(`<(?:[A-Za-z_][\\w.-]{0,40}:)?${name}(\\s[^<>]{0,1024})?/?>`, "g");
+  const value = new RegExp(`\\s${attr}\\s*=\\s*(?:"([^"<]{0,${maxLen}})"|'([^'<]{0,${maxLen}})')`);
+  const out: string[] = [];
+  for (const m of xml.matchAll(tag)) {
+    const v = value.exec(m[1] ?? "");
+    if (!v) continue;
+    out.push(decodeXmlEntities(v[1] ?? v[2]));
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** The five predefined XML entities and numeric references; anything else stays as is. */
+export function decodeXmlEntities(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
+    if (e[0] === "#") {
+      const cp = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : "";
+    }
+    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e as "amp"];
+  });
+}
+
+/** `text` escaped for XML element content and attribute values. */
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,125 @@
+/**
+ * A camera's ONVIF device and media services, as the fake camera (camera.ts) serves them when
+ * asked to: `GetSystemDateAndTime` and `GetCapabilities` without credentials on
+ * `/onvif/device_service`, and `GetProfiles`, `GetStreamUri`, `GetSnapshotUri` on the media
+ * service (at the address the capabilities give) only with a WS-Security UsernameToken whose
+ * password digest is right for admin:12345 and whose `Created` is within 5 s of the camera's own
+ * clock — which may be set off from the machine's, as on a camera nobody set the time on. The
+ * URIs it gives name the camera's LAN address (`camera.invalid`), which nothing may dial.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { Buffer } from "node:buffer";
+
+/** How the fake camera speaks ONVIF. */
+export interface OnvifOptions {
+  /** The camera's clock minus the machine's (default 0). */
+  clockOffsetMs?: number;
+  /** The stream path its URI gives (default Hikvision's, with its query). */
+  streamPath?: string;
+  /** The media service's path (default `/onvif/Media`, which the capabilities give). */
+  mediaPath?: string;
+}
+
+/** The snapshot path the fake camera's GetSnapshotUri gives (served, behind Digest, by camera.ts). */
+export const ONVIF_SNAPSHOT_PATH = "/onvif-http/snapshot?Profile_1";
+/** The default stream path. */
+export const ONVIF_STREAM_PATH = "/Streaming/Channels/101?transportmode=unicast&profile=Profile_1";
+
+const envelope = (body: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope ` +
+  `xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" ` +
+  `xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" ` +
+  `xmlns:tt="http://www.onvif.org/ver10/schema"><SOAP-ENV:Body>${body}</SOAP-ENV:Body></SOAP-ENV:Envelope>`;
+
+const soap = (body: string, status = 200) =>
+  new Response(envelope(body), {
+    status,
+    headers: { "content-type": "application/soap+xml; charset=utf-8" },
+  });
+
+const notAuthorized = () =>
+  soap(
+    `<SOAP-ENV:Fault><SOAP-ENV:Code><SOAP-ENV:Value>SOAP-ENV:Sender</SOAP-ENV:Value>` +
+      `<SOAP-ENV:Subcode><SOAP-ENV:Value>ter:NotAuthorized</SOAP-ENV:Value></SOAP-ENV:Subcode>` +
+      `</SOAP-ENV:Code><SOAP-ENV:Reason><SOAP-ENV:Text xml:lang="en">Sender not Authorized` +
+      `</SOAP-ENV:Text></SOAP-ENV:Reason></SOAP-ENV:Fault>`,
+    400,
+  );
+
+const text = (xml: string, name: string) =>
+  new RegExp(`<(?:\\w+:)?${name}(?:\\s[^>]*)?>([^<]*)</(?:\\w+:)?${name}>`).exec(xml)?.[1] ?? null;
+
+/** Whether the envelope carries a right UsernameToken for admin:12345 dated by `clock`. */
+function signed(xml: string, clock: number): boolean {
+  const user = text(xml, "Username");
+  const password = text(xml, "Password");
+  const nonce = text(xml, "Nonce");
+  const created = text(xml, "Created");
+  if (user !== "admin" || !password || !nonce || !created) return false;
+  if (Math.abs(Date.parse(created) - clock) > 5_000) return false;
+  const want = createHash("sha1").update(Buffer.from(nonce, "base64")).update(created)
+    .update("12345").digest("base64");
+  return password === want;
+}
+
+/**
+ * The answer to an ONVIF request at `path` with `body`, or null when `path` is not an ONVIF
+ * service of this camera.
+ */
+export function onvifAnswer(path: string, body: string, o: OnvifOptions): Response | null {
+  const media = o.mediaPath ?? "/onvif/Media";
+  if (path !== "/onvif/device_service" && path !== media) return null;
+  const clock = Date.now() + (o.clockOffsetMs ?? 0);
+  const call = /<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)/.exec(body)?.[1] ?? "";
+  if (path === "/onvif/device_service") {
+    if (call === "GetSystemDateAndTime") {
+      const t = new Date(clock);
+      return soap(
+        `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>NTP` +
+          `</tt:DateTimeType><tt:UTCDateTime><tt:Time><tt:Hour>${t.getUTCHours()}</tt:Hour>` +
+          `<tt:Minute>${t.getUTCMinutes()}</tt:Minute><tt:Second>${t.getUTCSeconds()}` +
+          `</tt:Second></tt:Time><tt:Date><tt:Year>${t.getUTCFullYear()}</tt:Year><tt:Month>` +
+          `${t.getUTCMonth() + 1}</tt:Month><tt:Day>${t.getUTCDate()}</tt:Day></tt:Date>` +
+          `</tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>`,
+      );
+    }
+    if (call === "GetCapabilities") {
+      return soap(
+        `<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Media><tt:XAddr>` +
+          `http://camera.invalid${media}</tt:XAddr></tt:Media></tds:Capabilities>` +
+          `</tds:GetCapabilitiesResponse>`,
+      );
+    }
+    return soap("<SOAP-ENV:Fault/>", 400);
+  }
+  if (!signed(body, clock)) return notAuthorized();
+  if (call === "GetProfiles") {
+    return soap(
+      `<trt:GetProfilesResponse><trt:Profiles fixed="true" token="Profile_1"><tt:Name>mainStream` +
+        `</tt:Name></trt:Profiles><trt:Profiles fixed="true" token="Profile_2"><tt:Name>subStream` +
+        `</tt:Name></trt:Profiles></trt:GetProfilesResponse>`,
+    );
+  }
+  const profile = text(body, "ProfileToken");
+  if (profile !== "Profile_1") return soap("<SOAP-ENV:Fault/>", 400);
+  const uri = (u: string) =>
+    `<trt:MediaUri><tt:Uri>${
+      u.replaceAll("&", "&amp;")
+    }</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect></trt:MediaUri>`;
+  if (call === "GetStreamUri") {
+    return soap(
+      `<trt:GetStreamUriResponse>${
+        uri(`rtsp://camera.invalid:554${o.streamPath ?? ONVIF_STREAM_PATH}`)
+      }</trt:GetStreamUriResponse>`,
+    );
+  }
+  if (call === "GetSnapshotUri") {
+    return soap(
+      `<trt:GetSnapshotUriResponse>${
+        uri(`http://camera.invalid${ONVIF_SNAPSHOT_PATH}`)
+      }</trt:GetSnapshotUriResponse>`,
+    );
+  }
+  return soap("<SOAP-ENV:Fault/>", 400);
+}
