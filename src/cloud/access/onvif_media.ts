@@ -146,7 +146,9 @@ export class OnvifMedia {
     const reason = answer.status === 200
       ? ""
       : xmlTexts(xml, "Text", 1, 300)[0] ?? xmlTexts(xml, "Value", 2, 200).join(" ");
-    if (answer.status === 401 || /NotAuthorized|not authori[sz]ed/i.test(xml.slice(0, 8192))) {
+    const refused = answer.status === 401 ||
+      (answer.status !== 200 && /NotAuthorized|not authori[sz]ed/i.test(xml.slice(0, 8192)));
+    if (refused) {
       throw new OnvifError(
         creds
           ? `the camera refused the credentials the cloud holds for ${action}` +
