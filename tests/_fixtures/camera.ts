@@ -128,7 +128,13 @@ const SW_JS = `self.addEventListener("fetch", () => {});`;
 
 /** Starts the camera. */
 export function startCamera(
-  opts: { tls?: { cert: string; key: string }; port?: number; onvif?: OnvifOptions } = {},
+  opts: {
+    tls?: { cert: string; key: string };
+    port?: number;
+    onvif?: OnvifOptions;
+    /** The loopback address it listens on (default 127.0.0.1: another device of a site). */
+    hostname?: string;
+  } = {},
 ): Promise<Camera> {
   const seen: SeenRequest[] = [];
   const ac = new AbortController();
@@ -369,7 +375,7 @@ export function startCamera(
   const server = opts.tls
     ? Deno.serve({
       port: opts.port ?? 0,
-      hostname: "127.0.0.1",
+      hostname: opts.hostname ?? "127.0.0.1",
       cert: opts.tls.cert,
       key: opts.tls.key,
       signal: ac.signal,
@@ -377,7 +383,7 @@ export function startCamera(
     }, handler)
     : Deno.serve({
       port: opts.port ?? 0,
-      hostname: "127.0.0.1",
+      hostname: opts.hostname ?? "127.0.0.1",
       signal: ac.signal,
       onListen: () => {},
     }, handler);

@@ -500,14 +500,22 @@ export class Stack {
 
   /** Signs in over the API; returns the session cookie pair (`nc_session=…`). */
   async signIn(email: string, password: string): Promise<string> {
+    return (await this.session(email, password)).cookie;
+  }
+
+  /** Signs in; the session cookie (`name=value`) and its antiforgery token, for API calls. */
+  async session(email: string, password: string): Promise<{ cookie: string; csrf: string }> {
     const res = await fetch(`${this.url}/api/auth/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ email, password }),
     });
-    await res.body?.cancel();
+    const body = await res.json().catch(() => ({}));
     if (res.status !== 200) throw new Error(`sign-in failed: ${res.status}`);
-    return (res.headers.get("set-cookie") ?? "").split(";")[0];
+    return {
+      cookie: (res.headers.get("set-cookie") ?? "").split(";")[0],
+      csrf: body.csrfToken as string,
+    };
   }
 
   /** Enrolls an agent state directory with a join token. */

@@ -4,7 +4,8 @@
  * device credentials that are write-only; the RTSP pill's signed URL; revoking an agent with a
  * confirmation; an expired session sent to sign in and back to the same page; an antiforgery
  * mismatch answered with the guide's words; and the superadmin's tenant picker and licenses.
- * The RTSP pill's "Ask the camera (ONVIF)" fills in the stream path a camera gives.
+ * The RTSP pill's "Ask the camera (ONVIF)" fills in the stream path a camera gives; the site's
+ * "Ask the cameras" says why one did not.
  */
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
@@ -201,6 +202,15 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     );
     assertEquals(await page.inputValue("#rtsp-path"), "");
     await page.click("#rtsp-dialog >> text=Cancel");
+    // The site-wide ask says how many told, and the first reason one did not.
+    await Promise.all([
+      page.waitForEvent("load"),
+      page.click("text=Ask the cameras for their stream paths (ONVIF)"),
+    ]);
+    assertStringIncludes(
+      await (await page.waitForSelector(".toast")).textContent() ?? "",
+      "0 of 1 cameras gave their stream path; 127.0.0.1 :554: the camera wants credentials",
+    );
 
     await stack.holdCredentials(q, { username: "admin", password: "12345" });
     await pill.click();
@@ -214,6 +224,10 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     await page.waitForSelector("#secret-dialog[open]");
     const url = (await page.textContent("#secret-text"))!;
     assert(url.endsWith(ONVIF_STREAM_PATH), url);
+    await page.click("#secret-dialog >> text=Done");
+    // Every RTSP port's stream path known: the site-wide button is gone.
+    await page.reload();
+    assertEquals(await page.locator("text=Ask the cameras for their stream paths").count(), 0);
     await closeContext(context);
   } finally {
     await browser.close();

@@ -1,49 +1,125 @@
 /**
- * `POST /api/handles/{handle}/onvif`: asks the camera, over ONVIF through its tunnel, where its
- * video and its picture are (access/onvif_media.ts), so that the operator does not have to know
- * the vendor's stream path. For a handle on an RTSP port the stream path it gives is remembered
- * for that port, as a path typed into the RTSP pill is (the next RTSP URL, the Live view and the
- * thumbnails use it). The same access rules as the handle's other uses; audited `device.onvif`.
+ * Asking cameras, over ONVIF through their tunnels, where their video and picture are
+ * (access/onvif_media.ts), so that an operator does not have to know each vendor's stream path:
+ * `POST /api/handles/{handle}/onvif` asks one camera; `POST /api/sites/{id}/onvif` asks every
+ * RTSP port of a site whose stream path is not known yet (a site just filled by discovery), a
+ * few cameras at a time, each within its own deadline. A stream path a camera gives is remembered
+ * for its RTSP port, as a path typed into the RTSP pill is (the next RTSP URL, the Live view, the
+ * grid and the thumbnails use it). The same access rules as the handle's other uses (the site's:
+ * admin); each ask audited `device.onvif`.
  * @module
  */
 import { Hono } from "hono";
+import { AppError } from "../../shared/errors.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { requireRole } from "../tenancy/roles.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import { authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTarget } from "../access/device_http.ts";
-import { type MediaPaths, OnvifMedia, onvifRefusal } from "../access/onvif_media.ts";
+import { type MediaPaths, OnvifError, OnvifMedia, onvifRefusal } from "../access/onvif_media.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+
+/** Cameras asked at once by one site-wide ask. */
+const PARALLEL = 4;
+/** RTSP ports asked by one site-wide ask; the answer says how many are left for the next. */
+export const SITE_ASK_MAX = 64;
+/** How long one camera has to tell. */
+const CAMERA_DEADLINE_MS = 20_000;
+
+/** What one camera told, and whether its stream path is now remembered for the handle's port. */
+type Told = MediaPaths & { remembered: boolean };
+
+/** Asks the camera behind `handleId`; remembers the stream path for an RTSP handle. */
+async function askCamera(d: DeviceHttpDeps, p: Principal, handleId: string): Promise<Told> {
+  const asked = await authorizeHandle(d, p, handleId);
+  const target = await webTarget(d, p, asked, "its ONVIF service");
+  const paths = await new OnvifMedia(new DeviceHttp(d, p, target, "onvif"), () => d.clock.now())
+    .mediaPaths();
+  const { handle, device } = asked;
+  const rtsp = protocolOf(device, handle.port) === "rtsp";
+  const change = rtsp && paths.streamPath !== null &&
+    device.streamPaths[handle.port] !== paths.streamPath;
+  if (change) {
+    await d.store.updateDevice(handle.tenantId, device.id, {
+      streamPaths: { [handle.port]: paths.streamPath! },
+    });
+  }
+  await d.store.appendAudit({
+    tenantId: handle.tenantId,
+    actor: p.actor,
+    action: "device.onvif",
+    target: handle.id,
+    detail: { ...paths, remembered: change },
+  });
+  return { ...paths, remembered: rtsp && paths.streamPath !== null };
+}
+
+/** `fn` within `ms`, else the camera's silence as an OnvifError. */
+function withinDeadline<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    fn(),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new OnvifError(`the camera did not answer within ${ms / 1000} s`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 /** The routes under /api. */
 export function cameraPathRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
   app.post("/handles/:handle/onvif", requireAuth(d.store), async (c) => {
-    const p = c.get("principal");
-    const asked = await authorizeHandle(d, p, c.req.param("handle"));
-    const target = await webTarget(d, p, asked, "its ONVIF service");
-    let paths: MediaPaths;
     try {
-      paths = await new OnvifMedia(new DeviceHttp(d, p, target, "onvif"), () => d.clock.now())
-        .mediaPaths();
+      return c.json(await askCamera(d, c.get("principal"), c.req.param("handle")));
     } catch (e) {
       onvifRefusal(e, "where its video is");
     }
-    const { handle, device } = asked;
-    const rtsp = protocolOf(device, handle.port) === "rtsp";
-    const remember = rtsp && paths.streamPath !== null &&
-      device.streamPaths[handle.port] !== paths.streamPath;
-    if (remember) {
-      await d.store.updateDevice(handle.tenantId, device.id, {
-        streamPaths: { [handle.port]: paths.streamPath! },
-      });
+  });
+  app.post("/sites/:id/onvif", requireAuth(d.store), async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const site = await d.store.getSite(p.tenantId, c.req.param("id"));
+    if (!site || (p.siteIds && !p.siteIds.includes(site.id))) {
+      throw new AppError("not_found", "no such site");
     }
-    await d.store.appendAudit({
-      tenantId: handle.tenantId,
-      actor: p.actor,
-      action: "device.onvif",
-      target: handle.id,
-      detail: { ...paths, remembered: remember },
+    const unknown: { deviceId: string; host: string; label: string; port: number }[] = [];
+    for (const dev of await d.store.listDevices(p.tenantId, site.id)) {
+      for (const port of dev.ports) {
+        if (protocolOf(dev, port) !== "rtsp" || dev.streamPaths[port]) continue;
+        unknown.push({ deviceId: dev.id, host: dev.host, label: dev.label, port });
+      }
+    }
+    const batch = unknown.slice(0, SITE_ASK_MAX);
+    const items: (typeof batch[number] & { streamPath?: string; error?: string })[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < batch.length) {
+        const cam = batch[next++];
+        const item: typeof items[number] = { ...cam };
+        items.push(item);
+        try {
+          const h = await d.store.findHandle(cam.deviceId, cam.port);
+          if (!h) throw new OnvifError("the port has no handle");
+          const told = await withinDeadline(() => askCamera(d, p, h.id), CAMERA_DEADLINE_MS);
+          if (told.streamPath) item.streamPath = told.streamPath;
+          else item.error = "the camera answered but gave no stream path";
+        } catch (e) {
+          if (!(e instanceof OnvifError || e instanceof AppError)) throw e;
+          item.error = e.message;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, batch.length) }, worker));
+    const found = items.filter((i) => i.streamPath).length;
+    return c.json({
+      asked: items.length,
+      found,
+      remaining: unknown.length - batch.length,
+      items: items.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port),
     });
-    return c.json({ ...paths, remembered: rtsp && paths.streamPath !== null });
   });
   return app;
 }

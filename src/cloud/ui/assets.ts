@@ -264,6 +264,14 @@ async function mintRtsp(pill, path) {
     showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + ".");
   } catch (err) { toast(err.message, true); }
 }
+// "Ask the cameras for their stream paths": what the site-wide ask found, and the first reason one did not.
+window.ncOnvifAsked = (data) => {
+  const failed = (data.items || []).filter((i) => i.error);
+  let text = data.asked ? data.found + " of " + data.asked + " cameras gave their stream path" : "Every RTSP port has its stream path already";
+  if (failed.length) text += "; " + failed[0].host + " :" + failed[0].port + ": " + failed[0].error + (failed.length > 1 ? " (and " + (failed.length - 1) + " more)" : "");
+  if (data.remaining) text += "; " + data.remaining + " more to ask: press the button again";
+  toastAcross(text); location.reload();
+};
 // "Ask the camera (ONVIF)": the cloud asks it for its stream path, remembers it, and it fills the box.
 document.addEventListener("click", async (e) => {
   const b = e.target.closest("[data-onvif-ask]"); if (!b || !rtspPill) return;

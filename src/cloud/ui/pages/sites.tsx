@@ -634,6 +634,24 @@ export async function SitePage(
 
       <h2 id="devices-h">Devices</h2>
       {await ReachSummary({ store, tenantId: t, siteId: site.id, agentOnline })}
+      {admin &&
+          devices.some((d) => d.ports.some((p) => protocolOf(d, p) === "rtsp" && !d.streamPaths[p]))
+        ? (
+          <p>
+            <button
+              type="button"
+              class="secondary"
+              data-api={`POST /api/sites/${site.id}/onvif`}
+              data-then="call:ncOnvifAsked"
+            >
+              Ask the cameras for their stream paths (ONVIF)
+            </button>{" "}
+            <span class="muted">
+              for every RTSP port without one; cameras need their credentials held first
+            </span>
+          </p>
+        )
+        : null}
       {paged.all > 10 || q
         ? (
           <SearchBox

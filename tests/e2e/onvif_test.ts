@@ -1,0 +1,175 @@
+// ONVIF end to end: a real cloud and agent, the fake camera's ONVIF services through the tunnel.
+// One camera, its clock an hour off, tells its stream path (remembered for its RTSP port, used by
+// the next RTSP URL) and its snapshot URL (used when no path is given) once the cloud holds its
+// credentials; without them, or with wrong ones, the refusal says what to do; another tenant gets
+// 403 and nothing reaches the camera. A site-wide ask goes to every RTSP port without a stream
+// path: one camera tells, one wants credentials, one device has no web port, each said; asked
+// again, only the ones still unknown; a viewer may not, another tenant sees no such site.
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { FRAME, startCamera } from "../_fixtures/camera.ts";
+import { ONVIF_SNAPSHOT_PATH, ONVIF_STREAM_PATH } from "../_fixtures/onvif_service.ts";
+
+Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port) and its snapshot URL", async (t) => {
+  const stack = await Stack.start();
+  // A camera nobody set the clock on: an hour behind (its WS-Security window is 5 s).
+  const cam = await startCamera({ onvif: { clockOffsetMs: -3_600_000 } });
+  stack.defer(cam.close);
+  try {
+    const q = await stack.quickstart([cam.port, 554]);
+    await stack.agentFor(q);
+    const rtsp = q.device.handles[554];
+    const call = (method: string, path: string, body?: unknown) =>
+      fetch(`${stack.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, json: await r.json() }));
+
+    await t.step("without credentials the camera's refusal is said", async () => {
+      const r = await call("POST", `/api/handles/${rtsp}/onvif`);
+      assertEquals(r.status, 502, JSON.stringify(r.json));
+      assertEquals(
+        r.json.message,
+        "the camera did not tell where its video is over ONVIF: the camera wants credentials " +
+          "for trt:GetProfiles: save its user name and password with the device's Credentials " +
+          "button",
+      );
+    });
+
+    const hold = (password: string) => stack.holdCredentials(q, { username: "admin", password });
+    await t.step("wrong credentials: the camera's refusal says what to check", async () => {
+      await hold("not-the-password");
+      const r = await call("POST", `/api/handles/${rtsp}/onvif`);
+      assertEquals(r.status, 502, JSON.stringify(r.json));
+      assertEquals(
+        r.json.message,
+        "the camera did not tell where its video is over ONVIF: the camera refused the " +
+          "credentials the cloud holds for trt:GetProfiles (Sender not Authorized): check the " +
+          "user name and password, and that the camera has that user for ONVIF (many keep " +
+          "ONVIF users apart from web users)",
+      );
+    });
+    await hold("12345");
+
+    await t.step("the stream path: told, remembered, in the next RTSP URL", async () => {
+      const r = await call("POST", `/api/handles/${rtsp}/onvif`);
+      assertEquals(r.status, 200, JSON.stringify(r.json));
+      assertEquals(r.json, {
+        profile: "Profile_1",
+        streamPath: ONVIF_STREAM_PATH,
+        snapshotPath: ONVIF_SNAPSHOT_PATH,
+        remembered: true,
+      });
+      const listed = await call("GET", `/api/sites/${q.siteId}/devices`);
+      assertEquals(listed.json.items[0].streamPaths, { 554: ONVIF_STREAM_PATH });
+      const minted = await call("POST", `/api/handles/${rtsp}/rtsp-url`, {});
+      assertEquals(minted.status, 201);
+      assert((minted.json.url as string).endsWith(ONVIF_STREAM_PATH), minted.json.url);
+      // The questions went to the camera's web port; none named its LAN address.
+      const asked = cam.seen.filter((x) => x.path.startsWith("/onvif/"));
+      assertEquals(
+        [...new Set(asked.map((x) => x.path))].sort(),
+        ["/onvif/Media", "/onvif/device_service"],
+      );
+      const audit = await call("GET", "/api/audit?action=device.onvif");
+      assertEquals(audit.json.items[0].detail.streamPath, ONVIF_STREAM_PATH);
+    });
+
+    await t.step("the snapshot without a path: the URL ONVIF gives, through Digest", async () => {
+      const r = await fetch(`${stack.url}/api/handles/${rtsp}/snapshot.jpg`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      assertEquals([r.status, r.headers.get("content-type")], [200, "image/jpeg"]);
+      assertEquals([...bytes], [...FRAME]);
+      const got = cam.seen.filter((x) => x.path === ONVIF_SNAPSHOT_PATH);
+      assert(got.some((x) => (x.headers.authorization ?? "").startsWith("Digest ")), "Digest");
+    });
+
+    await t.step("another tenant's token: 403, nothing asked", async () => {
+      const before = cam.seen.length;
+      const other = await stack.quickstart([80], "Other");
+      const r = await fetch(`${stack.url}/api/handles/${rtsp}/onvif`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${other.apiToken}` },
+      });
+      assertEquals(r.status, 403);
+      await r.body?.cancel();
+      assertEquals(cam.seen.length, before);
+    });
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; each camera's answer or reason", async () => {
+  const stack = await Stack.start();
+  const told = await startCamera({ onvif: {} });
+  const locked = await startCamera({ onvif: {}, hostname: "127.0.0.2" });
+  stack.defer(told.close);
+  stack.defer(locked.close);
+  try {
+    const q = await stack.quickstart([told.port, 554], "Cameras");
+    await stack.agentFor(q);
+    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    const call = (method: string, path: string, body?: unknown, token = q.apiToken) =>
+      fetch(`${stack.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, json: await r.json() }));
+    for (
+      const dev of [{ host: "127.0.0.2", ports: [locked.port, 554] }, {
+        host: "127.0.0.3",
+        ports: [8554],
+      }]
+    ) {
+      const r = await call("POST", `/api/sites/${q.siteId}/devices`, {
+        ...dev,
+        protocols: Object.fromEntries(
+          dev.ports.filter((p) => p !== locked.port).map((p) => [p, "rtsp"]),
+        ),
+      });
+      assertEquals(r.status, 201, JSON.stringify(r.json));
+    }
+    const ask = await call("POST", `/api/sites/${q.siteId}/onvif`, {});
+    assertEquals(ask.status, 200, JSON.stringify(ask.json));
+    assertEquals([ask.json.asked, ask.json.found, ask.json.remaining], [3, 1, 0]);
+    const by = (host: string) =>
+      ask.json.items.find((i: { host: string }) => i.host === host) as {
+        port: number;
+        streamPath?: string;
+        error?: string;
+      };
+    assertEquals(by("127.0.0.1").streamPath, ONVIF_STREAM_PATH);
+    assertEquals(by("127.0.0.1").port, 554);
+    assert(
+      by("127.0.0.2").error?.startsWith("the camera wants credentials"),
+      by("127.0.0.2").error,
+    );
+    assertEquals(
+      by("127.0.0.3").error,
+      "the device has no web port allowlisted, so its ONVIF service cannot be reached",
+    );
+    // Asked again: only the two still unknown.
+    const again = await call("POST", `/api/sites/${q.siteId}/onvif`, {});
+    assertEquals([again.json.asked, again.json.found], [2, 0]);
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const { cookie, csrf } = await stack.session(viewer.email, viewer.password);
+    const refused = await fetch(`${stack.url}/api/sites/${q.siteId}/onvif`, {
+      method: "POST",
+      headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
+      body: "{}",
+    });
+    assertEquals(
+      [refused.status, (await refused.json()).message],
+      [403, "this needs the admin role; you are viewer"],
+    );
+    const other = await stack.quickstart([80], "Other");
+    const foreign = await call("POST", `/api/sites/${q.siteId}/onvif`, {}, other.apiToken);
+    assertEquals([foreign.status, foreign.json.message], [404, "no such site"]);
+  } finally {
+    await stack.stop();
+  }
+});
