@@ -3,8 +3,9 @@
 // the next RTSP URL) and its snapshot URL (used when no path is given) once the cloud holds its
 // credentials; without them, or with wrong ones, the refusal says what to do; another tenant gets
 // 403 and nothing reaches the camera. A site-wide ask goes to every RTSP port without a stream
-// path: one camera tells, one wants credentials, one device has no web port, each said; asked
-// again, only the ones still unknown; a viewer may not, another tenant sees no such site.
+// path: one camera tells, one wants credentials, one device has no web port, each said; the
+// site's one password set for every device without credentials, asked again, only the ones still
+// unknown, and the second camera tells; a viewer may not, another tenant sees no such site.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
@@ -152,9 +153,19 @@ Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; eac
       by("127.0.0.3").error,
       "the device has no web port allowlisted, so its ONVIF service cannot be reached",
     );
-    // Asked again: only the two still unknown.
+    // The site's cameras share one password: set once for every device without credentials
+    // (the first keeps its own), then asked again: only the two still unknown, one now tells.
+    const same = await call("PUT", `/api/sites/${q.siteId}/credentials`, {
+      username: "admin",
+      password: "12345",
+    });
+    assertEquals(same.json, { siteId: q.siteId, set: 2, kept: 1 });
     const again = await call("POST", `/api/sites/${q.siteId}/onvif`, {});
-    assertEquals([again.json.asked, again.json.found], [2, 0]);
+    assertEquals([again.json.asked, again.json.found], [2, 1]);
+    assertEquals(
+      again.json.items.map((i: { host: string; streamPath?: string }) => [i.host, i.streamPath]),
+      [["127.0.0.2", ONVIF_STREAM_PATH], ["127.0.0.3", undefined]],
+    );
     const viewer = await stack.addUser(q.tenantId, "viewer");
     const { cookie, csrf } = await stack.session(viewer.email, viewer.password);
     const refused = await fetch(`${stack.url}/api/sites/${q.siteId}/onvif`, {

@@ -5,7 +5,7 @@
  * confirmation; an expired session sent to sign in and back to the same page; an antiforgery
  * mismatch answered with the guide's words; and the superadmin's tenant picker and licenses.
  * The RTSP pill's "Ask the camera (ONVIF)" fills in the stream path a camera gives; the site's
- * "Ask the cameras" says why one did not.
+ * "Ask the cameras" says why one did not, and "Same credentials for every device" sets them.
  */
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
@@ -212,7 +212,20 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
       "0 of 1 cameras gave their stream path; 127.0.0.1 :554: the camera wants credentials",
     );
 
-    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    // The site's one camera password, from the site page: every device without credentials.
+    await page.click("text=Same credentials for every device");
+    await page.fill("#site-creds-user", "admin");
+    await page.fill("#site-creds-password", "12345");
+    await Promise.all([
+      page.waitForEvent("load"),
+      page.click("#site-creds >> text=Save for every device"),
+    ]);
+    assertStringIncludes(
+      await (await page.waitForSelector(".toast")).textContent() ?? "",
+      "Credentials saved; devices given them: 1",
+    );
+    assertStringIncludes(await page.textContent("main") ?? "", "credentials held by the cloud");
+    assert(!(await page.content()).includes("12345"), "never shown back");
     await pill.click();
     await page.waitForSelector("#rtsp-dialog[open]");
     await page.click("#rtsp-dialog >> text=Ask the camera (ONVIF)");

@@ -1,9 +1,13 @@
 // The device credential API and the RTSP URL minting route against an in-process cloud: roles,
-// tenant and site scope, validation, write-only answers, and what a signed URL is bound to.
+// tenant and site scope, validation, write-only answers, and what a signed URL is bound to; the
+// same credentials for a whole site (those without, or with replace all), opened as sealed.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { hashToken, mintToken } from "../../src/shared/crypto/token.ts";
 import { startTestCloud } from "../_fixtures/cloud.ts";
 import type { Role } from "../../src/cloud/store/store.ts";
+import { DeviceSecrets } from "../../src/cloud/tenancy/device_secrets.ts";
+import { loadCloudSecret, SECRET_FILE } from "../../src/cloud/tenancy/cloud_secret.ts";
+import { join } from "node:path";
 
 Deno.test("device credentials API and RTSP URL minting: roles, scope, write-only", async () => {
   const tc = await startTestCloud();
@@ -87,6 +91,42 @@ Deno.test("device credentials API and RTSP URL minting: roles, scope, write-only
       url,
     );
     assertEquals(ok.json.expiresAt, Math.floor((tc.clock.now() + 3_600_000) / 1000) * 1000);
+
+    // The same credentials for every device of a site: those without any, or with replace all.
+    const more = [];
+    for (const host of ["192.0.2.21", "192.0.2.22"]) {
+      more.push(
+        (await tc.call("POST", `/api/sites/${site.id}/devices`, admin, { host, ports: [554] }))
+          .json.id as string,
+      );
+    }
+    await tc.call("PUT", path, admin, { username: "own", password: "Own-pass-1" });
+    const sitePath = `/api/sites/${site.id}/credentials`;
+    const same = { username: "admin", password: "Site-wide-9" };
+    assertEquals((await tc.call("PUT", sitePath, {}, same)).status, 401);
+    assertEquals((await tc.call("PUT", sitePath, viewer, same)).status, 403, "admin only");
+    assertEquals((await tc.call("PUT", sitePath, adminB, same)).status, 404, "other tenant");
+    for (const bad of [{ username: "a" }, { username: "a:b", password: "x" }, { password: "x" }]) {
+      assertEquals((await tc.call("PUT", sitePath, admin, bad)).status, 400, JSON.stringify(bad));
+    }
+    // Opened with the cloud's own secret, as the proxy and the gateway do.
+    const secrets = await DeviceSecrets.create(
+      await loadCloudSecret(join(tc.cloud.config.dataDir, SECRET_FILE)),
+    );
+    const opened = async (id: string) =>
+      (await secrets.open(a.id, id, (await s.getDeviceCredentials(a.id, id))!.sealed)).password;
+    const missing = await tc.call("PUT", sitePath, admin, same);
+    assertEquals(missing.json, { siteId: site.id, set: 2, kept: 1 });
+    assertEquals(await opened(dev.id), "Own-pass-1", "a device's own credentials are kept");
+    for (const id of more) assertEquals(await opened(id), "Site-wide-9");
+    assert(!missing.text.includes("Site-wide-9"), "never answered back");
+    const all = await tc.call("PUT", sitePath, admin, { ...same, replace: true });
+    assertEquals(all.json, { siteId: site.id, set: 3, kept: 0 });
+    assertEquals(await opened(dev.id), "Site-wide-9");
+    const trail = await tc.call("GET", `/api/audit?action=device.credentials.set&limit=10`, admin);
+    const items = trail.json.items as { detail: { site?: string } }[];
+    assertEquals(items.filter((i) => i.detail.site === site.id).length, 5);
+    assert(!trail.text.includes("Site-wide-9"));
   } finally {
     await tc.stop();
   }

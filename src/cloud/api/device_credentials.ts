@@ -3,7 +3,8 @@
  * password, held by the cloud so the proxy and the RTSP gateway can answer the device's
  * challenge (admin only). Write-only: stored sealed (tenancy/device_secrets.ts), never returned
  * — device answers say only `hasCredentials`. Setting and removing are audited, never with the
- * secret.
+ * secret. `PUT /api/sites/{id}/credentials` gives the same ones to every device of a site that
+ * has none (or, with `replace`, to every one): cameras installed with one password, set once.
  * @module
  */
 import { Hono } from "hono";
@@ -14,7 +15,7 @@ import { requireRole } from "../tenancy/roles.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
-import { deviceCredentialsBody } from "./schemas.ts";
+import { deviceCredentialsBody, siteCredentialsBody } from "./schemas.ts";
 
 /** What the routes need. */
 export interface DeviceCredentialDeps {
@@ -37,14 +38,37 @@ export function deviceCredentialRoutes(d: DeviceCredentialDeps): Hono<AuthVars> 
     if (!dev || dev.siteId !== siteId) throw new AppError("not_found", "no such device");
     return dev;
   };
-  const audit = (p: Principal, action: string, deviceId: string) =>
+  const audit = (p: Principal, action: string, deviceId: string, detail = {}) =>
     d.store.appendAudit({
       tenantId: p.tenantId,
       actor: p.actor,
       action,
       target: deviceId,
-      detail: {},
+      detail,
     });
+
+  app.put("/sites/:id/credentials", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const site = await d.store.getSite(p.tenantId, c.req.param("id"));
+    if (!site || (p.siteIds && !p.siteIds.includes(site.id))) {
+      throw new AppError("not_found", "no such site");
+    }
+    const { replace, ...creds } = await jsonBody(c, siteCredentialsBody);
+    const devices = await d.store.listDevices(p.tenantId, site.id);
+    const held = new Set(
+      (await d.store.listDeviceExtras(p.tenantId, devices.map((x) => x.id))).withCredentials,
+    );
+    let set = 0;
+    for (const dev of devices) {
+      if (!replace && held.has(dev.id)) continue;
+      const sealed = await d.secrets.seal(p.tenantId, dev.id, creds);
+      if (!await d.store.putDeviceCredentials(p.tenantId, dev.id, sealed)) continue; // deleted meanwhile
+      await audit(p, "device.credentials.set", dev.id, { site: site.id });
+      set++;
+    }
+    return c.json({ siteId: site.id, set, kept: devices.length - set });
+  });
 
   app.put("/sites/:id/devices/:deviceId/credentials", auth, async (c) => {
     const p = c.get("principal");

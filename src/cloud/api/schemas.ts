@@ -182,6 +182,15 @@ export const deviceCredentialsBody = z.object({
   message: "give a password, a private key or both",
   path: ["password"],
 });
+/**
+ * The same credentials for every device of a site (cameras installed with one password): the
+ * devices without any, or with `replace` every one.
+ */
+export const siteCredentialsBody = z.object({
+  username: z.string().min(1).max(256).refine((u) => !u.includes(":"), "must not contain ':'"),
+  password: z.string().min(1, "give the password").max(1024),
+  replace: z.boolean().default(false),
+});
 /** Mint a signed RTSP URL: the device-side path to open, lifetime (default 12 h, at most 7 days). */
 export const rtspUrlBody = z.object({
   /** Given: also remembered as the port's stream path (an empty one forgets it). */
@@ -252,6 +261,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/admin/tenants": onboardBody,
   "POST /api/admin/tenants/:tenantId/licenses": licenseBody,
   "PUT /api/sites/:id/devices/:deviceId/credentials": deviceCredentialsBody,
+  "PUT /api/sites/:id/credentials": siteCredentialsBody,
   "POST /api/handles/:handle/rtsp-url": rtspUrlBody,
   "POST /api/sites/:id/discovery": discoveryBody,
   "PUT /api/terminal/policy": terminalPolicyBody,

@@ -407,6 +407,24 @@ function HostKeys(props: { d: DeviceRow; admin: boolean }) {
  * The device edit and credentials dialogs, rendered once per page (not once per row, which made
  * a page of 100 devices 290 KB): each row's button fills them from its `data-fill`.
  */
+/** A device's user name and password inputs (`{id}-user`, `{id}-password`): write-only fields. */
+function CredentialFields(props: { id: string; passwordRequired: boolean }) {
+  return (
+    <>
+      <label for={`${props.id}-user`}>Username</label>
+      <input id={`${props.id}-user`} name="username" autocomplete="off" required />
+      <label for={`${props.id}-password`}>Password</label>
+      <input
+        id={`${props.id}-password`}
+        name="password"
+        type="password"
+        autocomplete="new-password"
+        required={props.passwordRequired}
+      />
+    </>
+  );
+}
+
 function DeviceDialogs() {
   return (
     <>
@@ -442,15 +460,7 @@ function DeviceDialogs() {
             Held encrypted by the cloud and used to answer the camera's password prompt and to log
             in to SSH terminals, so operators never see them. They cannot be read back.
           </p>
-          <label for="cred-device-user">Username</label>
-          <input id="cred-device-user" name="username" autocomplete="off" required />
-          <label for="cred-device-password">Password</label>
-          <input
-            id="cred-device-password"
-            name="password"
-            type="password"
-            autocomplete="new-password"
-          />
+          <CredentialFields id="cred-device" passwordRequired={false} />
           <label for="cred-device-key">SSH private key (optional, unencrypted)</label>
           <textarea
             id="cred-device-key"
@@ -462,6 +472,23 @@ function DeviceDialogs() {
           >
           </textarea>
           <DialogButtons label="Save credentials" />
+        </form>
+      </dialog>
+      <dialog id="site-creds" aria-labelledby="site-creds-h">
+        <form
+          data-api="PUT /api/sites/-/credentials"
+          data-toast="Credentials saved; devices given them: {set}"
+        >
+          <h2 id="site-creds-h">Same credentials for the site's devices</h2>
+          <p class="muted">
+            For cameras installed with one password: given to every device of this site that has
+            none yet, held encrypted like a device's own, never shown again.
+          </p>
+          <CredentialFields id="site-creds" passwordRequired />
+          <label style="font-weight:400">
+            <input type="checkbox" name="replace" /> Also replace credentials devices already have
+          </label>
+          <DialogButtons label="Save for every device" />
         </form>
       </dialog>
     </>
@@ -649,6 +676,20 @@ export async function SitePage(
             <span class="muted">
               for every RTSP port without one; cameras need their credentials held first
             </span>
+          </p>
+        )
+        : null}
+      {admin && devices.length
+        ? (
+          <p>
+            <button
+              type="button"
+              class="secondary"
+              data-open="site-creds"
+              data-fill={JSON.stringify({ "@api": `PUT /api/sites/${site.id}/credentials` })}
+            >
+              Same credentials for every device
+            </button>
           </p>
         )
         : null}
