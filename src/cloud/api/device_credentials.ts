@@ -56,9 +56,13 @@ export function deviceCredentialRoutes(d: DeviceCredentialDeps): Hono<AuthVars> 
     }
     const { replace, ...creds } = await jsonBody(c, siteCredentialsBody);
     const devices = await d.store.listDevices(p.tenantId, site.id);
-    const held = new Set(
-      (await d.store.listDeviceExtras(p.tenantId, devices.map((x) => x.id))).withCredentials,
-    );
+    const held = new Set<string>();
+    for (let i = 0; i < devices.length; i += 500) { // a page of ids per query
+      const ids = devices.slice(i, i + 500).map((x) => x.id);
+      for (const id of (await d.store.listDeviceExtras(p.tenantId, ids)).withCredentials) {
+        held.add(id);
+      }
+    }
     let set = 0;
     for (const dev of devices) {
       if (!replace && held.has(dev.id)) continue;
