@@ -55,11 +55,34 @@ export async function fetchPlan(cloud: URL, token: string): Promise<Plan> {
   return body;
 }
 
+/**
+ * What to paste to use a pair, by its port's protocol: the URL for a browser or a player (a
+ * camera's stream path when the cloud knows it), the ssh command; "" for plain TCP.
+ */
+export function useOf(e: PlanEntry): string {
+  const at = (scheme: string, usual: number) =>
+    `${scheme}://${e.ip}${e.port === usual ? "" : `:${e.port}`}`;
+  switch (e.protocol) {
+    case "http":
+      return `${at("http", 80)}/`;
+    case "https":
+      return `${at("https", 443)}/`;
+    case "rtsp":
+      return `${at("rtsp", 554)}${e.path ?? "/<stream path>"}`;
+    case "ssh":
+      return `ssh ${e.port === 22 ? "" : `-p ${e.port} `}<user>@${e.ip}`;
+    default:
+      return "";
+  }
+}
+
 /** Renders the plan as the table the CLI prints at start. */
 export function planTable(entries: PlanEntry[]): string {
   if (!entries.length) return "  (no devices in this session's sites yet)";
-  const rows = entries.map((e) => [`${e.ip}:${e.port}`, `${e.site} / ${e.device}`]);
+  const rows = entries.map((e) => [`${e.ip}:${e.port}`, `${e.site} / ${e.device}`, useOf(e)]);
   // Not Math.max(...rows): a spread of 100 000 arguments overflows the stack.
   const w = rows.reduce((m, r) => Math.max(m, r[0].length), 0);
-  return rows.map(([a, b]) => `  ${a.padEnd(w)}  →  ${b}`).join("\n");
+  const w2 = rows.reduce((m, r) => Math.max(m, r[1].length), 0);
+  return rows.map(([a, b, c]) => `  ${a.padEnd(w)}  →  ${c ? `${b.padEnd(w2)}  ${c}` : b}`)
+    .join("\n");
 }

@@ -91,6 +91,8 @@ Deno.test("CLI tunnel status and a raw tunnel to a pair outside the session", as
     assertEquals(st.code, 0, st.stderr);
     assert(st.stdout.includes("session valid until"));
     assert(st.stdout.includes(`${q.device.loopbackIp}:22`));
+    // What to paste: port 22 is SSH.
+    assert(st.stdout.includes(`ssh <user>@${q.device.loopbackIp}`), st.stdout);
     const unknown = await fetch(`${stack.url}/api/cli/raw-tunnel/127.0.9.9/22`, {
       headers: { authorization: `Bearer ${session.token}` },
     });

@@ -5,9 +5,10 @@
 // 403 and nothing reaches the camera. A site-wide ask goes to every RTSP port without a stream
 // path: one camera tells, one wants credentials, one device has no web port, each said; the
 // site's one password set for every device without credentials, asked again, only the ones still
-// unknown, and the second camera tells; a viewer may not, another tenant sees no such site.
+// unknown, and the second camera tells; the CLI's table shows the RTSP URL with the path; a
+// viewer may not, another tenant sees no such site.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
-import { Stack } from "../_fixtures/stack.ts";
+import { run, Stack } from "../_fixtures/stack.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
 import { ONVIF_SNAPSHOT_PATH, ONVIF_STREAM_PATH } from "../_fixtures/onvif_service.ts";
 
@@ -166,6 +167,11 @@ Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; eac
       again.json.items.map((i: { host: string; streamPath?: string }) => [i.host, i.streamPath]),
       [["127.0.0.2", ONVIF_STREAM_PATH], ["127.0.0.3", undefined]],
     );
+    // The operator's CLI prints the URL to paste into a player, with the path the camera gave.
+    const session = await stack.cliSession(q);
+    const st = await run(["tunnel", "status", "--cloud", stack.url], { NC_TOKEN: session.token });
+    assertEquals(st.code, 0, st.stderr);
+    assert(st.stdout.includes(`rtsp://${q.device.loopbackIp}${ONVIF_STREAM_PATH}`), st.stdout);
     const viewer = await stack.addUser(q.tenantId, "viewer");
     const { cookie, csrf } = await stack.session(viewer.email, viewer.password);
     const refused = await fetch(`${stack.url}/api/sites/${q.siteId}/onvif`, {

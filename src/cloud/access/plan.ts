@@ -1,6 +1,7 @@
 /**
  * The CLI tunnel's bind plan (guide §7): every (loopback IP, port) of the devices in a CLI
- * session's sites, with the site and device it stands for; and the reverse, a (loopback IP,
+ * session's sites, with the site and device it stands for, the port's protocol and a camera's
+ * stream path (so the CLI can print the URL to open); and the reverse, a (loopback IP,
  * port) the CLI accepted a connection on, back to the device port's handle.
  * @module
  */
@@ -9,6 +10,7 @@ import type { Principal } from "../tenancy/auth.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
 import type { RouteDeps } from "./route.ts";
 import type { PlanEntry } from "../../shared/protocol/plan.ts";
+import { protocolOf } from "../store/port_protocols.ts";
 
 /** The plan of a CLI session: its sites' devices' loopback pairs, sorted by IP then port. */
 export async function buildPlan(
@@ -31,6 +33,8 @@ export async function buildPlan(
         site: site.name,
         deviceId: dev.id,
         device: dev.label || dev.host,
+        protocol: protocolOf(dev, port),
+        ...(dev.streamPaths[port] ? { path: dev.streamPaths[port] } : {}),
       });
     }
   }

@@ -12,6 +12,10 @@ export interface PlanEntry {
   site: string;
   deviceId: string;
   device: string;
+  /** The port's protocol (http, https, rtsp, ssh, tcp); absent from older clouds. */
+  protocol?: string;
+  /** The camera's stream path for an RTSP port, when the cloud knows it. */
+  path?: string;
 }
 
 /** The plan and the session's lifetime. */
