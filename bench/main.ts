@@ -18,6 +18,7 @@
  * @module
  */
 import "reflect-metadata";
+import { toolArgs } from "../tests/_fixtures/tool_args.ts";
 import { measureDataPlanes } from "./dataplane.ts";
 import { measureWsServers } from "./ws_servers.ts";
 import { measureFailover, quantile } from "./failover.ts";
@@ -49,11 +50,45 @@ import { bulk, firstByte, interactiveUnderBulk, openIdle, toEnd, wrk } from "./w
 import type { Stream } from "./streams.ts";
 import { IDLE_PAGE_OUT_QUIET_MS, IDLE_TRIM_QUIET_MS } from "../src/agent/idle_trim.ts";
 
-const quick = Deno.args.includes("--quick");
-const outArg = Deno.args.find((a) => a.startsWith("--out="));
-const out = outArg
-  ? outArg.slice("--out=".length)
-  : new URL("./results/latest.json", import.meta.url).pathname;
+/** The sections `--only` may name. */
+const SECTIONS = [
+  "bulk",
+  "latency",
+  "wanopen",
+  "wanbulk",
+  "interactive",
+  "http",
+  "rtsp",
+  "live",
+  "idle",
+  "dataplanes",
+  "wsservers",
+  "failover",
+  "bridge",
+  "lists",
+  "agents",
+  "slowlink",
+];
+const args = toolArgs("deno task bench", {
+  quick: { type: "boolean" },
+  out: { type: "string" },
+  only: { type: "string" },
+  "rtsp-streams": { type: "string" },
+  help: { type: "boolean", short: "h" },
+});
+if (args.help) {
+  console.log(`deno task bench [options] — the data plane against ssh -R and the direct path
+
+  --quick             tiny sizes: proves the bench runs (no figure is meant)
+  --only=LIST         just these sections, comma-separated: ${SECTIONS.join(", ")}
+  --rtsp-streams=N    concurrent RTSP streams (default 100)
+  --out=FILE          the JSON results (default bench/results/latest.json)
+
+Prints a markdown table of every figure with its ratio to ssh -R and to direct.`);
+  Deno.exit(0);
+}
+const quick = args.quick === true;
+const out = args.out ?? new URL("./results/latest.json", import.meta.url).pathname;
 const MiB = 1 << 20;
 const cfg = quick
   ? {
@@ -70,10 +105,7 @@ const cfg = quick
     opens: 1000,
     idle: [1000, 10000],
     wrkSeconds: 5,
-    rtspStreams: Number(
-      Deno.args.find((a) => a.startsWith("--rtsp-streams="))?.slice("--rtsp-streams=".length) ??
-        100,
-    ),
+    rtspStreams: Number(args["rtsp-streams"] ?? 100),
     rtspDecoders: 4,
     rtspSeconds: 10,
   };
@@ -83,7 +115,23 @@ const log = (s: string) => console.error(s);
  * runs just those sections
  * (default: all).
  */
-const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const only = args.only?.split(",");
+const strange = only?.filter((x) => !SECTIONS.includes(x)) ?? [];
+if (strange.length) {
+  console.error(
+    `deno task bench: --only: no section ${strange.join(", ")}; the sections: ${
+      SECTIONS.join(", ")
+    }`,
+  );
+  Deno.exit(2);
+}
+const streamsArg = args["rtsp-streams"];
+if (
+  streamsArg !== undefined && !(Number.isInteger(Number(streamsArg)) && Number(streamsArg) >= 1)
+) {
+  console.error(`deno task bench: --rtsp-streams: expected a whole number ≥ 1`);
+  Deno.exit(2);
+}
 const want = (section: string) => !only || only.includes(section);
 const rows: Row[] = [];
 const skipped: string[] = [];

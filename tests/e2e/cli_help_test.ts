@@ -178,3 +178,36 @@ Deno.test("the cloud's first hint can be pasted as printed: started by npx (no d
     }
   }
 });
+
+Deno.test("the project's own tools refuse a mistyped option in one line, exit 2, and start nothing", async () => {
+  for (
+    const [tool, file, arg, words] of [
+      ["bench", "bench/main.ts", "--onyl=bulk", "Unknown option '--onyl' (did you mean --only?)"],
+      ["bench", "bench/main.ts", "--only=bulk,nope", "--only: no section nope; the sections: bulk"],
+      [
+        "fuzz",
+        "tests/fuzz/main.ts",
+        "--targets",
+        "Unknown option '--targets' (did you mean --target?)",
+      ],
+      [
+        "soak",
+        "tests/soak/main.ts",
+        "--minute",
+        "Unknown option '--minute' (did you mean --minutes?)",
+      ],
+    ]
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(`../../${file}`, import.meta.url).pathname, arg],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr).trim();
+    assertEquals(out.code, 2, `${tool} ${arg}: ${err}`);
+    assert(err.startsWith(`deno task ${tool}: `), err);
+    assertStringIncludes(err, words);
+    assertEquals(err.split("\n").length, 1, `one line, no stack trace: ${err}`);
+  }
+});

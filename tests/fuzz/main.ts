@@ -7,7 +7,7 @@
  * generated from (seed, target, case number), so a finding replays with the command it prints.
  * @module
  */
-import { parseArgs } from "node:util";
+import { toolArgs } from "../_fixtures/tool_args.ts";
 import { Rng } from "./rng.ts";
 import { deviceViolations, type Finding, TARGETS } from "./targets.ts";
 import { cloudHeapMib, cpuSeconds, rssKib, startWorld } from "./world.ts";
@@ -185,19 +185,16 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      seconds: { type: "string" },
-      minutes: { type: "string" },
-      seed: { type: "string" },
-      target: { type: "string" },
-      case: { type: "string" },
-      "rss-bound-mib": { type: "string", default: "256" },
-      jobs: { type: "string", default: "4" },
-      out: { type: "string", default: "out/fuzz/latest.json" },
-      help: { type: "boolean", short: "h" },
-    },
+  const values = toolArgs("deno task fuzz", {
+    seconds: { type: "string" },
+    minutes: { type: "string" },
+    seed: { type: "string" },
+    target: { type: "string" },
+    case: { type: "string" },
+    "rss-bound-mib": { type: "string", default: "256" },
+    jobs: { type: "string", default: "4" },
+    out: { type: "string", default: "out/fuzz/latest.json" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(HELP);

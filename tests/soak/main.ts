@@ -10,7 +10,7 @@
  * @module
  */
 import "reflect-metadata";
-import { parseArgs } from "node:util";
+import { toolArgs } from "../_fixtures/tool_args.ts";
 import { Ledger } from "./outcomes.ts";
 import {
   agentRestart,
@@ -46,19 +46,15 @@ run): RSS of the cloud and of the never-restarted agent grows < max(10%, 20 MiB)
 the load settle within ${BOUNDS.fdSlack} of before it; no unexpected outcome; no "survived" log
 line. Exit code 0 when it passes, 1 when it fails, 2 on bad arguments.`;
 
-const { values: args } = parseArgs({
-  args: Deno.args,
-  options: {
-    help: { type: "boolean", short: "h" },
-    minutes: { type: "string", default: "10" },
-    seed: { type: "string" },
-    out: { type: "string", default: "out/soak/latest.json" },
-    "sample-seconds": { type: "string", default: "10" },
-    rate: { type: "string", default: "2" },
-    concurrency: { type: "string", default: "4" },
-    "restart-signals": { type: "string", default: "SIGTERM,SIGKILL" },
-  },
-  strict: true,
+const args = toolArgs("deno task soak", {
+  help: { type: "boolean", short: "h" },
+  minutes: { type: "string", default: "10" },
+  seed: { type: "string" },
+  out: { type: "string", default: "out/soak/latest.json" },
+  "sample-seconds": { type: "string", default: "10" },
+  rate: { type: "string", default: "2" },
+  concurrency: { type: "string", default: "4" },
+  "restart-signals": { type: "string", default: "SIGTERM,SIGKILL" },
 });
 if (args.help) {
   console.log(HELP);
