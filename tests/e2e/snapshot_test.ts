@@ -74,6 +74,15 @@ Deno.test("snapshot.jpg: the camera's own snapshot URL through the tunnel, with 
         502,
         "the camera's answer is not a JPEG picture",
       ]);
+      // A video stream given as the snapshot URL (an MJPEG stream 100 s long): refused by its
+      // head, not read for 8 MiB first.
+      const started = Date.now();
+      const mjpeg = await get(web, `?path=${encodeURIComponent("/mjpeg?frames=1000&gap=100")}`);
+      assertEquals([mjpeg.status, json(mjpeg.bytes).message], [
+        502,
+        "the camera's answer is not a JPEG picture",
+      ]);
+      assert(Date.now() - started < 60_000, "answered before the stream ended");
       const bad = await get(web, "?path=nope");
       assertEquals([bad.status, json(bad.bytes).error], [400, "bad_request"]);
       const other = await stack.quickstart([80], "Other");

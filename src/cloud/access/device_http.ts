@@ -96,12 +96,19 @@ export class DeviceHttp {
   /**
    * Sends one request and reads the answer; a 401 is answered with the held credentials (twice
    * at most) and returned as it is when they do not help. `tooLarge` is the 502's words for an
-   * answer over `maxBytes`.
+   * answer over `maxBytes`; `head` may refuse an answer by its head alone (throw), before its
+   * body is read (an endless MJPEG stream where a picture was expected).
    */
   async request(
     method: string,
     path: string,
-    o: { headers?: [string, string][]; body?: Uint8Array; maxBytes: number; tooLarge: string },
+    o: {
+      headers?: [string, string][];
+      body?: Uint8Array;
+      maxBytes: number;
+      tooLarge: string;
+      head?: (status: number, headers: [string, string][]) => void;
+    },
   ): Promise<DeviceAnswer> {
     const t = this.#target;
     let pool = pools.get(this.#d);
@@ -127,6 +134,7 @@ export class DeviceHttp {
           }
         }
         const head = await readResponseHead(dc.reader);
+        o.head?.(head.status, head.headers);
         const parts: Uint8Array[] = [];
         let size = 0;
         for await (const part of readBody(dc.reader, responseFraming(method, head))) {

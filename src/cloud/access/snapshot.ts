@@ -61,10 +61,17 @@ export async function fetchSnapshot(
       );
     }
   }
+  const notJpeg = (headers: [string, string][]) =>
+    !(headerValue(headers, "content-type") ?? "").toLowerCase().startsWith("image/jpeg");
   const answer = await http.request("GET", path, {
     headers: [["Accept", "image/jpeg"]],
     maxBytes: MAX_SNAPSHOT_BYTES,
     tooLarge: "the camera's picture is larger than 8 MiB",
+    head: (status, headers) => {
+      if (status === 200 && notJpeg(headers)) {
+        throw new AppError("camera_refused", "the camera's answer is not a JPEG picture");
+      }
+    },
   });
   if (answer.status === 401) {
     throw new AppError(
@@ -77,10 +84,6 @@ export async function fetchSnapshot(
       "camera_refused",
       `the camera answered the snapshot URL with ${answer.status}`,
     );
-  }
-  const type = (headerValue(answer.headers, "content-type") ?? "").toLowerCase();
-  if (!type.startsWith("image/jpeg")) {
-    throw new AppError("camera_refused", "the camera's answer is not a JPEG picture");
   }
   return answer.body;
 }
