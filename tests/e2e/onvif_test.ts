@@ -1,5 +1,6 @@
 // ONVIF end to end: a real cloud and agent, the fake camera's ONVIF services through the tunnel.
-// One camera, its clock an hour off, tells its stream path (remembered for its RTSP port, used by
+// One camera, its clock an hour off and its ONVIF on another port than its web pages, tells its
+// stream path (remembered for its RTSP port, used by
 // the next RTSP URL) and its snapshot URL (used when no path is given) once the cloud holds its
 // credentials; without them, or with wrong ones, the refusal says what to do; another tenant gets
 // 403 and nothing reaches the camera. A site-wide ask goes to every RTSP port without a stream
@@ -14,11 +15,15 @@ import { ONVIF_SNAPSHOT_PATH, ONVIF_STREAM_PATH } from "../_fixtures/onvif_servi
 
 Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port) and its snapshot URL", async (t) => {
   const stack = await Stack.start();
-  // A camera nobody set the clock on: an hour behind (its WS-Security window is 5 s).
+  // A camera nobody set the clock on: an hour behind (its WS-Security window is 5 s). Its web
+  // pages are on one port (marked HTTP, tried first) and its ONVIF service on another, as
+  // Reolink's are on 80 and 8000.
   const cam = await startCamera({ onvif: { clockOffsetMs: -3_600_000 } });
+  const web = await startCamera();
   stack.defer(cam.close);
+  stack.defer(web.close);
   try {
-    const q = await stack.quickstart([cam.port, 554]);
+    const q = await stack.quickstart([cam.port, web.port, 554]);
     await stack.agentFor(q);
     const rtsp = q.device.handles[554];
     const call = (method: string, path: string, body?: unknown) =>
@@ -27,6 +32,10 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
         headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       }).then(async (r) => ({ status: r.status, json: await r.json() }));
+    const marked = await call("PATCH", `/api/devices/${q.device.deviceId}`, {
+      protocols: { [web.port]: "http" },
+    });
+    assertEquals(marked.status, 200, JSON.stringify(marked.json));
 
     await t.step("without credentials the camera's refusal is said", async () => {
       const r = await call("POST", `/api/handles/${rtsp}/onvif`);
@@ -68,7 +77,9 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
       const minted = await call("POST", `/api/handles/${rtsp}/rtsp-url`, {});
       assertEquals(minted.status, 201);
       assert((minted.json.url as string).endsWith(ONVIF_STREAM_PATH), minted.json.url);
-      // The questions went to the camera's web port; none named its LAN address.
+      // The web port was asked first and has no ONVIF; the questions went on to the other port,
+      // and none named the camera's LAN address.
+      assertEquals([...new Set(web.seen.map((x) => x.path))], ["/onvif/device_service"]);
       const asked = cam.seen.filter((x) => x.path.startsWith("/onvif/"));
       assertEquals(
         [...new Set(asked.map((x) => x.path))].sort(),
@@ -85,7 +96,8 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
       const bytes = new Uint8Array(await r.arrayBuffer());
       assertEquals([r.status, r.headers.get("content-type")], [200, "image/jpeg"]);
       assertEquals([...bytes], [...FRAME]);
-      const got = cam.seen.filter((x) => x.path === ONVIF_SNAPSHOT_PATH);
+      // The picture from the camera's web port, where ONVIF's URI points (on port 80 as a rule).
+      const got = web.seen.filter((x) => x.path === ONVIF_SNAPSHOT_PATH);
       assert(got.some((x) => (x.headers.authorization ?? "").startsWith("Digest ")), "Digest");
     });
 

@@ -42,27 +42,34 @@ const isWeb = (device: Authorized["device"], port: number) =>
   ["http", "https"].includes(protocolOf(device, port));
 
 /**
- * The camera's web port for a handle: itself unless it is marked RTSP or SSH, else the device's
- * first port marked HTTP or HTTPS, else its first plain TCP port; `what` names the thing looked
- * for in the 501 when there is none ("its snapshot URL").
+ * The camera's web ports for a handle, in the order to try them: the handle's own port unless it
+ * is marked RTSP or SSH, else the device's ports marked HTTP or HTTPS, then its plain TCP ports
+ * (a camera may serve ONVIF on another port than its web pages: Reolink's 8000). `what` names
+ * the thing looked for in the 501 when there is none ("its snapshot URL").
  */
-export async function webTarget(
+export async function webTargets(
   d: RouteDeps,
   p: Principal,
   a: Authorized,
   what: string,
-): Promise<Authorized> {
-  if (!["rtsp", "ssh"].includes(protocolOf(a.device, a.handle.port))) return a;
-  const port = a.device.ports.find((x) => isWeb(a.device, x)) ??
-    a.device.ports.find((x) => protocolOf(a.device, x) === "tcp");
-  const h = port === undefined ? null : await d.store.findHandle(a.device.id, port);
-  if (!h) {
+): Promise<Authorized[]> {
+  if (!["rtsp", "ssh"].includes(protocolOf(a.device, a.handle.port))) return [a];
+  const ports = [
+    ...a.device.ports.filter((x) => isWeb(a.device, x)),
+    ...a.device.ports.filter((x) => protocolOf(a.device, x) === "tcp"),
+  ];
+  const out: Authorized[] = [];
+  for (const port of ports) {
+    const h = await d.store.findHandle(a.device.id, port);
+    if (h) out.push(await authorizeHandle(d, p, h.id));
+  }
+  if (!out.length) {
     throw new AppError(
       "not_implemented",
       `the device has no web port allowlisted, so ${what} cannot be reached`,
     );
   }
-  return await authorizeHandle(d, p, h.id);
+  return out;
 }
 
 /** Requests to one device's web port on behalf of one operator, for one purpose (`via`). */
@@ -74,7 +81,7 @@ export class DeviceHttp {
   #credentials: Promise<DeviceCredentials | null> | null = null;
   #answerer: ChallengeAnswerer | null = null;
 
-  /** Requests to `target`'s port (a web port: see {@linkcode webTarget}). */
+  /** Requests to `target`'s port (a web port: see {@linkcode webTargets}). */
   constructor(d: DeviceHttpDeps, principal: Principal, target: Authorized, via: string) {
     this.#d = d;
     this.#principal = principal;

@@ -40,10 +40,13 @@ export interface MediaPaths {
 
 /** Why the camera could not be asked; the message is for the operator. */
 export class OnvifError extends Error {
+  /** True when the port has no ONVIF service at all (another port of the camera may). */
+  readonly noService: boolean;
   /** Creates the error. */
-  constructor(message: string) {
+  constructor(message: string, noService = false) {
     super(message);
     this.name = "OnvifError";
+    this.noService = noService;
   }
 }
 
@@ -163,6 +166,7 @@ export class OnvifMedia {
         answer.status === 404
           ? `the camera has no ONVIF service at ${path} (HTTP 404)`
           : `the camera refused ${action} (HTTP ${answer.status}${reason ? `: ${reason}` : ""})`,
+        answer.status === 404 && path === DEVICE_SERVICE,
       );
     }
     return xml;
@@ -179,8 +183,7 @@ export class OnvifMedia {
       const t = cameraTime(await this.#call(DEVICE_SERVICE, "<tds:GetSystemDateAndTime/>", false));
       if (t !== null) this.#skew = t - this.#now();
     } catch (e) {
-      if (!(e instanceof OnvifError)) throw e;
-      if (/HTTP 404/.test(e.message)) throw e; // no ONVIF at all
+      if (!(e instanceof OnvifError) || e.noService) throw e; // no ONVIF on this port at all
     }
     let media = MEDIA_SERVICE;
     try {
@@ -214,6 +217,24 @@ export class OnvifMedia {
       return u ? pathOfUri(u) : null;
     };
     return { profile, streamPath: uri(stream), snapshotPath: uri(snapshot) };
+  }
+}
+
+/**
+ * The paths the camera tells over the first of `targets` (its web ports, device_http.ts
+ * `webTargets`) that has an ONVIF service; `http` makes the requests to one of them.
+ */
+export async function askOverPorts<T>(
+  targets: T[],
+  http: (target: T) => DeviceHttp,
+  now: () => number,
+): Promise<MediaPaths> {
+  for (let i = 0;; i++) {
+    try {
+      return await new OnvifMedia(http(targets[i]), now).mediaPaths();
+    } catch (e) {
+      if (!(e instanceof OnvifError && e.noService && i + 1 < targets.length)) throw e;
+    }
   }
 }
 

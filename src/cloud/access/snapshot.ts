@@ -14,8 +14,8 @@ import { AppError } from "../../shared/errors.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { headerValue } from "./proxy/http1.ts";
 import type { Authorized } from "./route.ts";
-import { DeviceHttp, type DeviceHttpDeps, webTarget } from "./device_http.ts";
-import { OnvifError, OnvifMedia } from "./onvif_media.ts";
+import { DeviceHttp, type DeviceHttpDeps, webTargets } from "./device_http.ts";
+import { askOverPorts, OnvifError } from "./onvif_media.ts";
 
 /** The largest picture passed on. */
 export const MAX_SNAPSHOT_BYTES = 8 << 20;
@@ -46,12 +46,17 @@ export async function fetchSnapshot(
   authorized: Authorized,
   path: string | undefined,
 ): Promise<Uint8Array> {
-  const target = await webTarget(d, principal, authorized, "its snapshot URL");
-  const http = new DeviceHttp(d, principal, target, "snapshot");
+  const targets = await webTargets(d, principal, authorized, "its snapshot URL");
+  // The picture comes from the camera's first web port; ONVIF may answer on another.
+  const http = new DeviceHttp(d, principal, targets[0], "snapshot");
   if (!path) {
     try {
-      path = (await new OnvifMedia(http, () => d.clock.now()).mediaPaths()).snapshotPath ??
-        undefined;
+      const told = await askOverPorts(
+        targets,
+        (t) => t === targets[0] ? http : new DeviceHttp(d, principal, t, "snapshot"),
+        () => d.clock.now(),
+      );
+      path = told.snapshotPath ?? undefined;
       if (!path) throw new OnvifError("it gave no snapshot URI for its first profile");
     } catch (e) {
       if (!(e instanceof OnvifError)) throw e;

@@ -15,8 +15,8 @@ import type { Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import { authorizeHandle } from "../access/route.ts";
-import { DeviceHttp, type DeviceHttpDeps, webTarget } from "../access/device_http.ts";
-import { type MediaPaths, OnvifError, OnvifMedia, onvifRefusal } from "../access/onvif_media.ts";
+import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
+import { askOverPorts, type MediaPaths, OnvifError, onvifRefusal } from "../access/onvif_media.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 
 /** Cameras asked at once by one site-wide ask. */
@@ -32,9 +32,12 @@ type Told = MediaPaths & { remembered: boolean };
 /** Asks the camera behind `handleId`; remembers the stream path for an RTSP handle. */
 async function askCamera(d: DeviceHttpDeps, p: Principal, handleId: string): Promise<Told> {
   const asked = await authorizeHandle(d, p, handleId);
-  const target = await webTarget(d, p, asked, "its ONVIF service");
-  const paths = await new OnvifMedia(new DeviceHttp(d, p, target, "onvif"), () => d.clock.now())
-    .mediaPaths();
+  const targets = await webTargets(d, p, asked, "its ONVIF service");
+  const paths = await askOverPorts(
+    targets,
+    (t) => new DeviceHttp(d, p, t, "onvif"),
+    () => d.clock.now(),
+  );
   const { handle, device } = asked;
   const rtsp = protocolOf(device, handle.port) === "rtsp";
   const change = rtsp && paths.streamPath !== null &&
