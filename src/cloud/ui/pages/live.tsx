@@ -68,6 +68,10 @@ export function LivePage(props: { handle: string; path: string | null; label: st
             <input name="path" value="/" required pattern="/[!-~]*" />
           </label>
           <button type="submit">Play</button>
+          <p class="muted">
+            Not known? The camera can say it: "Ask the camera (ONVIF)" in its RTSP pill on the site
+            page remembers it for this port, and Live then plays at once.
+          </p>
         </form>
       </Bare>
     );
