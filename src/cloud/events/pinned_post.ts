@@ -56,13 +56,13 @@ function webhookRoots(): string[] | undefined {
 
 /**
  * A TCP tunnel through `proxy` to `address:port` (HTTP CONNECT, Basic credentials from the proxy
- * URL), ready for TLS; rejects with a {@linkcode PostError} that says why, or when `signal` ends.
+ * URL), ready for TLS; rejects with a {@linkcode PostError} that says why, or after `timeoutMs`.
  */
 function tunnelThrough(
   proxy: ProxyConfig,
   address: string,
   port: number,
-  signal: AbortSignal,
+  timeoutMs: number,
 ): Promise<Socket> {
   const authority = connectAuthority(address, port);
   return new Promise<Socket>((resolve, reject) => {
@@ -75,20 +75,22 @@ function tunnelThrough(
         host: authority,
         ...(proxy.auth ? { "proxy-authorization": basicAuthHeader(proxy.auth) } : {}),
       },
-      signal,
     });
+    // Only until the proxy answers: the tunnel it gives is the request's from then on.
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new PostError(`no answer within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
     req.on("connect", (res, socket) => {
+      clearTimeout(timer);
       if (res.statusCode === 200) return resolve(socket);
       socket.destroy();
       const status = `HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage ?? ""}`.trim();
       reject(new PostError(connectRefusal(proxy, authority, res.statusCode ?? 0, status).message));
     });
     req.on("error", (e) => {
-      reject(
-        new PostError(
-          signal.aborted ? "aborted" : `cannot reach the proxy ${proxy.display}: ${e.message}`,
-        ),
-      );
+      clearTimeout(timer);
+      reject(new PostError(`cannot reach the proxy ${proxy.display}: ${e.message}`));
     });
     req.end();
   });
@@ -116,11 +118,7 @@ export async function postPinned(o: {
   if (!tls || !o.proxy) return await send(o, to);
   // One deadline for the proxy's tunnel and the receiver's answer.
   const started = Date.now();
-  const signal = AbortSignal.timeout(o.timeoutMs);
-  const socket = await tunnelThrough(o.proxy, o.addresses[0], to.port, signal).catch((e) => {
-    if (signal.aborted) throw new PostError(`no answer within ${o.timeoutMs / 1000} s`);
-    throw e;
-  });
+  const socket = await tunnelThrough(o.proxy, o.addresses[0], to.port, o.timeoutMs);
   return await send(
     { ...o, timeoutMs: Math.max(1, o.timeoutMs - (Date.now() - started)) },
     to,
