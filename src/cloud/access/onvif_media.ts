@@ -124,11 +124,9 @@ export class OnvifMedia {
   async #call(path: string, body: string, signed: boolean): Promise<string> {
     let header = "";
     const creds = signed ? await this.#http.credentials() : null;
-    if (signed) {
-      if (creds) {
-        const created = new Date(this.#now() + this.#skew).toISOString().replace(/\.\d+Z$/, "Z");
-        header = wsSecurityHeader(creds, created);
-      }
+    if (creds) {
+      const created = new Date(this.#now() + this.#skew).toISOString().replace(/\.\d+Z$/, "Z");
+      header = wsSecurityHeader(creds, created);
     }
     const action = /^<(\w+:\w+)/.exec(body)?.[1] ?? "call";
     const answer = await this.#http.request("POST", path, {
