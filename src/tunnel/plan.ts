@@ -76,10 +76,23 @@ export function useOf(e: PlanEntry): string {
   }
 }
 
+/**
+ * Text from the cloud (names an admin typed) as it may reach the operator's terminal: control
+ * characters, escape sequences among them, shown as `?` rather than obeyed.
+ */
+export function printable(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+}
+
 /** Renders the plan as the table the CLI prints at start. */
 export function planTable(entries: PlanEntry[]): string {
   if (!entries.length) return "  (no devices in this session's sites yet)";
-  const rows = entries.map((e) => [`${e.ip}:${e.port}`, `${e.site} / ${e.device}`, useOf(e)]);
+  const rows = entries.map((e) => [
+    `${e.ip}:${e.port}`,
+    printable(`${e.site} / ${e.device}`),
+    printable(useOf(e)),
+  ]);
   // Not Math.max(...rows): a spread of 100 000 arguments overflows the stack.
   const w = rows.reduce((m, r) => Math.max(m, r[0].length), 0);
   const w2 = rows.reduce((m, r) => Math.max(m, r[1].length), 0);

@@ -75,6 +75,11 @@ Deno.test("device credentials API and RTSP URL minting: roles, scope, write-only
     assertEquals((await mint(admin, {}, "h-AAAAAAAAAAAAAAAAAAAAAA")).status, 404);
     assertEquals((await mint(admin, { ttlSeconds: 10 })).status, 400);
     assertEquals((await mint(admin, { path: "a b" })).status, 400);
+    assertEquals(
+      (await mint(admin, { path: "/live\u001b[2J" })).status,
+      400,
+      "no control characters: stream paths reach consoles and terminals",
+    );
     const ops = (await tc.call("POST", "/api/cli/sessions", admin, { siteIds: [site.id] })).json;
     assertEquals(
       (await mint({ authorization: `Bearer ${ops.token}` })).status,

@@ -36,11 +36,11 @@ const protocolMap = z.record(
 ).transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [Number(k), v])));
 /**
  * A device-side RTSP stream path as it follows the camera's address in its RTSP URL, query
- * included (`/Streaming/Channels/101`, Dahua's `/cam/realmonitor?channel=1&subtype=0`): no
- * spaces, no fragment.
+ * included (`/Streaming/Channels/101`, Dahua's `/cam/realmonitor?channel=1&subtype=0`): printable
+ * ASCII, no spaces, no fragment (it is printed in consoles and terminals).
  */
 const streamPath = z.string().max(2000).regex(
-  /^[^\s#]*$/,
+  /^[\x21-\x22\x24-\x7e]*$/,
   "a path without spaces or fragment",
 );
 const siteIds = z.array(z.string().min(1).max(64)).max(100);

@@ -53,3 +53,10 @@ Deno.test("plan table: columns aligned; a pair with nothing to paste ends at its
   );
   assertEquals(planTable([]), "  (no devices in this session's sites yet)");
 });
+
+Deno.test("plan table: a name with a terminal escape sequence is shown, not obeyed", () => {
+  const table = planTable([
+    entry("127.0.0.5", 80, "Cam\u001b]0;pwned\u0007\u001b[2J", { protocol: "http" }),
+  ]);
+  assertEquals(table, "  127.0.0.5:80  →  HQ / Cam?]0;pwned??[2J  http://127.0.0.5/");
+});
