@@ -661,27 +661,9 @@ export async function SitePage(
 
       <h2 id="devices-h">Devices</h2>
       {await ReachSummary({ store, tenantId: t, siteId: site.id, agentOnline })}
-      {admin &&
-          devices.some((d) => d.ports.some((p) => protocolOf(d, p) === "rtsp" && !d.streamPaths[p]))
-        ? (
-          <p>
-            <button
-              type="button"
-              class="secondary"
-              data-api={`POST /api/sites/${site.id}/onvif`}
-              data-then="call:ncOnvifAsked"
-            >
-              Ask the cameras for their stream paths (ONVIF)
-            </button>{" "}
-            <span class="muted">
-              for every RTSP port without one; cameras need their credentials held first
-            </span>
-          </p>
-        )
-        : null}
       {admin && devices.length
         ? (
-          <p>
+          <div class="inline" style="margin-bottom:.75rem;align-items:center">
             <button
               type="button"
               class="secondary"
@@ -690,7 +672,26 @@ export async function SitePage(
             >
               Same credentials for every device
             </button>
-          </p>
+            {devices.some((d) =>
+                d.ports.some((p) => protocolOf(d, p) === "rtsp" && !d.streamPaths[p])
+              )
+              ? (
+                <>
+                  <button
+                    type="button"
+                    class="secondary"
+                    data-api={`POST /api/sites/${site.id}/onvif`}
+                    data-then="call:ncOnvifAsked"
+                  >
+                    Ask the cameras for their stream paths (ONVIF)
+                  </button>
+                  <span class="muted">
+                    for every RTSP port without one, once the cloud holds the cameras' credentials
+                  </span>
+                </>
+              )
+              : null}
+          </div>
         )
         : null}
       {paged.all > 10 || q
