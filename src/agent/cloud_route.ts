@@ -43,13 +43,15 @@ export async function dialCloudTcp(
 
 /**
  * Opens a TLS connection to `port` of the cloud along the route; the server must chain to
- * `caPem` (Deno also accepts publicly trusted roots) and name the endpoint's host.
+ * `caPem` (Deno also accepts its publicly trusted roots) and name `serverName`, or else the
+ * endpoint's host.
  */
 export async function dialCloudTls(
   route: CloudRoute,
   port: number,
   caPem: string,
   signal?: AbortSignal,
+  serverName?: string,
 ): Promise<Deno.TlsConn> {
   const tcp = await dialCloudTcp(route, port, signal);
   const abort = () => {
@@ -59,7 +61,10 @@ export async function dialCloudTls(
   };
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    const conn = await Deno.startTls(tcp, { hostname: route.host, caCerts: splitPemCerts(caPem) });
+    const conn = await Deno.startTls(tcp, {
+      hostname: serverName ?? route.host,
+      caCerts: splitPemCerts(caPem),
+    });
     try {
       await conn.handshake();
     } catch (e) {

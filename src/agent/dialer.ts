@@ -24,6 +24,11 @@ export interface DataEndpoint {
   caPem: string;
   /** The cloud speaks protocol 3 or later: stream windows may grow (`mux_session.ts`). */
   growWindows?: boolean;
+  /**
+   * The name to ask for and check on the data listener's certificate instead of the route's
+   * host: `DATA_SERVER_NAME` from a node of protocol 4 or later (see there why).
+   */
+  serverName?: string;
 }
 
 /** Dependencies of the dialer. */
@@ -61,9 +66,9 @@ async function connectTcp(host: string, port: number, timeoutMs: number): Promis
 
 /**
  * Dials one data connection of the pool: TLS to the cloud's data listener, whose certificate
- * must name the control endpoint's host and chain to the pinned agent CA (Deno also accepts
- * publicly trusted roots here, the same trust the operator's own HTTPS leg has; the control
- * channel accepts only the pinned CA), then the preface with the one-time ticket from OpenData.
+ * must chain to the pinned agent CA and name `ep.serverName` — a name no public authority may
+ * certify, since Deno's TLS client also trusts its public roots — or, from a node older than
+ * protocol 4, the control endpoint's host; then the preface with the one-time ticket.
  */
 export async function dialDataConnection(
   ep: DataEndpoint,
@@ -71,7 +76,13 @@ export async function dialDataConnection(
   timeoutMs = 10_000,
 ): Promise<Deno.TlsConn> {
   // The session's route (Happy Eyeballs winner or proxy); Nagle is off on its TCP socket.
-  const conn = await dialCloudTls(ep.route, ep.port, ep.caPem, AbortSignal.timeout(timeoutMs));
+  const conn = await dialCloudTls(
+    ep.route,
+    ep.port,
+    ep.caPem,
+    AbortSignal.timeout(timeoutMs),
+    ep.serverName,
+  );
   try {
     const header = encodeDataHeader(ticket);
     let off = 0;

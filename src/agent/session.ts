@@ -15,6 +15,8 @@ import * as tls from "node:tls";
 import { controlServiceDefinition } from "../shared/protocol/control.ts";
 import type { AgentMessage, CloudMessage } from "../shared/protocol/control.ts";
 import {
+  DATA_SERVER_NAME,
+  DATA_SERVER_NAME_PROTOCOL,
   GROWING_WINDOWS_PROTOCOL,
   HEARTBEAT_MS,
   PROTOCOL_VERSION,
@@ -129,6 +131,7 @@ export function startSession(o: {
   let welcomed = false;
   let dataPort = 0;
   let growWindows = false;
+  let dataServerName: string | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let finished = false;
   let resolveDone!: (e: SessionEnd) => void;
@@ -156,6 +159,7 @@ export function startSession(o: {
         welcomed = true;
         dataPort = w.dataPort;
         growWindows = w.protocol >= GROWING_WINDOWS_PROTOCOL;
+        dataServerName = w.protocol >= DATA_SERVER_NAME_PROTOCOL ? DATA_SERVER_NAME : undefined;
         clearInterval(heartbeat);
         heartbeat = setInterval(
           () => send({ heartbeat: o.stats.snapshot() }),
@@ -190,7 +194,13 @@ export function startSession(o: {
       }
       case "openData": {
         const ticket = m.openData!.ticket;
-        const ep = { route: o.route, port: dataPort, caPem: o.state.caPem, growWindows };
+        const ep = {
+          route: o.route,
+          port: dataPort,
+          caPem: o.state.caPem,
+          growWindows,
+          serverName: dataServerName,
+        };
         // A dial that fails for good is told to the cloud, which fails the opens waiting for
         // it with why (a firewall on the data port, say) instead of at their deadline.
         o.dataPool.add(ep, ticket, (reason) => send({ dataDialFailed: { ticket, reason } }));

@@ -19,7 +19,13 @@ import { type AgentCas, loadAgentCas, loadCas, tokenPins } from "./ca_rotation.t
 import type { Logger } from "../shared/log.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { AgentCertIssuer, DEFAULT_AGENT_CERT_DAYS } from "./agent_certs.ts";
-import { certDue, issueControlCert, issueNodeLeaf, writePair } from "./server_cert_renewal.ts";
+import {
+  certDue,
+  controlCertNames,
+  issueControlCert,
+  issueNodeLeaf,
+  writePair,
+} from "./server_cert_renewal.ts";
 
 /** Everything TLS the cloud needs, loaded. */
 export interface CloudPki {
@@ -111,7 +117,8 @@ export async function ensurePki(
   let server = await readPair(tlsDir, "control");
   const now = (opts.clock ?? systemClock).now();
   if (
-    !server || !sameNames(server.certPem, opts.hostnames) || certDue(server.certPem, now) ||
+    !server || !sameNames(server.certPem, controlCertNames(opts.hostnames)) ||
+    certDue(server.certPem, now) ||
     !await issuedBy(server.certPem, agentCa.certPem)
   ) {
     server = await issueControlCert(agentCa, opts.hostnames);

@@ -18,6 +18,7 @@ import {
 import { writePublicFile, writeSecretFile } from "../shared/crypto/files.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Logger } from "../shared/log.ts";
+import { DATA_SERVER_NAME } from "../shared/protocol/wire.ts";
 
 const DAY_MS = 86_400_000;
 const CHECK_MS = 3_600_000;
@@ -36,9 +37,21 @@ export async function writePair(dir: string, name: string, pair: KeyAndCert): Pr
   await writePublicFile(join(dir, `${name}.pem`), pair.certPem);
 }
 
+/**
+ * The names of the control/data server certificate: the node's host names, then the data
+ * connection's own name (`DATA_SERVER_NAME`, which only the pinned agent CA can certify).
+ */
+export function controlCertNames(hostnames: string[]): string[] {
+  return [...new Set([...hostnames, DATA_SERVER_NAME])];
+}
+
 /** Issues the control/data server certificate for `hostnames` on the agent CA. */
 export async function issueControlCert(agentCa: KeyAndCert, hostnames: string[]) {
-  return await issueServerCert({ ca: agentCa, commonName: hostnames[0], hostnames });
+  return await issueServerCert({
+    ca: agentCa,
+    commonName: hostnames[0],
+    hostnames: controlCertNames(hostnames),
+  });
 }
 
 /** Issues this node's certificate on the internal CA. */

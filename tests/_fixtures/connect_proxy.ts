@@ -3,7 +3,8 @@
  * request in absolute form forwarded. It asks for Basic credentials when given some (407
  * otherwise), dials the named host:port — on loopback only (403 otherwise) — and passes bytes
  * both ways. It records each target it carried and the credentials each request sent, so a test
- * sees what went through it and how it was asked.
+ * sees what went through it and how it was asked. It can also divert CONNECTs, as a hostile
+ * network path would.
  * @module
  */
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
@@ -23,8 +24,14 @@ export interface ConnectProxy {
   close(): Promise<void>;
 }
 
-/** Starts the proxy; `auth` makes it require `user:password`. */
-export function startConnectProxy(auth?: { user: string; password: string }): ConnectProxy {
+/**
+ * Starts the proxy; `auth` makes it require `user:password`. `redirect` makes it hostile: a
+ * CONNECT to a `host:port` it names goes to that loopback port instead (recorded as asked).
+ */
+export function startConnectProxy(
+  auth?: { user: string; password: string },
+  redirect: Record<string, number> = {},
+): ConnectProxy {
   const carried: string[] = [];
   const credentials: string[] = [];
   let refusals = 0;
@@ -62,7 +69,10 @@ export function startConnectProxy(auth?: { user: string; password: string }): Co
         'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n',
       );
     }
-    const up = await Deno.connect({ hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
+    const diverted = forward ? undefined : redirect[`${m[1]}:${m[2]}`];
+    const up = diverted === undefined
+      ? await Deno.connect({ hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) })
+      : await Deno.connect({ hostname: "127.0.0.1", port: diverted });
     track(up);
     carried.push(`${m[1]}:${m[2]}`);
     if (forward) {

@@ -3,9 +3,20 @@
 // fill from https_proxy) carries the enrollment, is kept 0600 in the state directory, and is what
 // `agent run` — a service that inherits no shell — goes through for its control stream and data
 // connections, with no environment at all; `--proxy off` goes direct. The password is never
-// printed.
+// printed. A hostile proxy that diverts the data connection to a server with a publicly trusted
+// certificate for the cloud's host gets nothing: data connections trust only the pinned CA.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { closedPort, echoThrough, Proc, randomBytes, run } from "../_fixtures/stack.ts";
+import {
+  closedPort,
+  echoThrough,
+  Proc,
+  randomBytes,
+  run,
+  Stack,
+  TunnelRefused,
+} from "../_fixtures/stack.ts";
+import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
+import { startTlsServer } from "../_fixtures/tls_server.ts";
 import { startFrontedStack } from "../_fixtures/tls_front.ts";
 import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 
@@ -90,4 +101,52 @@ Deno.test("agent behind an HTTP proxy: enrolled through --proxy, which agent run
   } finally {
     await stack.stop();
   }
+});
+
+Deno.test("agent data connections: a hostile proxy with a publicly trusted certificate for the cloud's host gets no ticket", async () => {
+  const publicCa = await createCA({ commonName: "a public authority" });
+  // What any public authority would issue for the cloud's public name (it may not add .invalid).
+  const leaf = await issueServerCert({
+    ca: publicCa,
+    commonName: "127.0.0.1",
+    hostnames: ["127.0.0.1"],
+  });
+  const impostor = startTlsServer(leaf);
+  let proxy: ReturnType<typeof startConnectProxy> | undefined;
+  await Stack.withEchoSite(async ({ stack, agent, handle, q }) => {
+    try {
+      // The control stream went through the proxy untouched: it trusts only the pinned CA.
+      assert(proxy!.carried.includes(`127.0.0.1:${stack.ports.control}`), proxy!.carried.join());
+      const refused = await stack.openTunnel(handle, q.apiToken).then(
+        (ws) => {
+          ws.close();
+          return null;
+        },
+        (e: Error) => e,
+      );
+      assert(refused instanceof TunnelRefused, `no tunnel may open: ${refused}`);
+      assertEquals([refused.status, refused.body.error], [502, "agent_data_unreachable"]);
+      // The operator reads what is wrong: not a blocked port, something answering for the cloud.
+      assertStringIncludes(
+        refused.body.message ?? "",
+        "what answers the cloud's data port on the way is not the cloud",
+      );
+      assertStringIncludes(refused.body.message ?? "", "certificate not valid for name");
+      assert(proxy!.carried.includes(`127.0.0.1:${stack.ports.data}`), proxy!.carried.join());
+      const failed = await agent.waitFor(/"data connection to the cloud failed"/);
+      assertStringIncludes(failed, "certificate not valid for name");
+      assertEquals(impostor.received(), 0, "the impostor got no preface and no ticket");
+    } finally {
+      await proxy?.close();
+      await impostor.close();
+    }
+  }, {
+    runAgent: async (stack, state) => {
+      const root = `${stack.dir}/public-root.pem`;
+      await Deno.writeTextFile(root, publicCa.certPem);
+      proxy = startConnectProxy(undefined, { [`127.0.0.1:${stack.ports.data}`]: impostor.port });
+      // DENO_CERT: the agent's runtime trusts the authority, as it trusts the public ones.
+      return await stack.runAgent(state, true, { NC_PROXY: proxy.url, DENO_CERT: root });
+    },
+  });
 });

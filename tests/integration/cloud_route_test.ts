@@ -3,25 +3,12 @@
 import { assertEquals, assertRejects } from "../_fixtures/assert.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { chooseRoute, routeKey } from "../../src/agent/cloud_route.ts";
+import { startTlsServer } from "../_fixtures/tls_server.ts";
 
 async function tlsNode(ca: { certPem: string; keyPem: string }) {
-  const leaf = await issueServerCert({ ca, commonName: "127.0.0.1", hostnames: ["127.0.0.1"] });
-  const l = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: leaf.certPem,
-    key: leaf.keyPem,
-  });
-  const accepting = (async () => {
-    for await (const c of l) c.handshake().catch(() => {}).finally(() => c.close());
-  })().catch(() => {});
-  return {
-    port: (l.addr as Deno.NetAddr).port,
-    async close() {
-      l.close();
-      await accepting;
-    },
-  };
+  return startTlsServer(
+    await issueServerCert({ ca, commonName: "127.0.0.1", hostnames: ["127.0.0.1"] }),
+  );
 }
 
 function deadPort(): number {

@@ -300,11 +300,7 @@ export class TunnelBroker {
     pool.pending = Math.max(0, pool.pending - 1);
     if (pool.pending > 0 || [...pool.conns].some((c) => !c.closed)) return;
     this.#scheduleRedial(agentId, pool);
-    const e = new AppError(
-      "agent_data_unreachable",
-      `${CATALOGUE.agent_data_unreachable.message} (${reason})`,
-    );
-    this.#failWaiters(pool, e);
+    this.#failWaiters(pool, dataUnreachable(reason));
   }
 
   /** The agent's control stream ended: fail waiting opens; live tunnels keep flowing. */
@@ -480,4 +476,20 @@ export class TunnelBroker {
     });
     session.send({ openData: { ticket } });
   }
+}
+
+/**
+ * Why an open failed when the agent could not dial the data port, in the catalogue's words — or,
+ * when the agent refused the certificate that answered there, the words for what that means: the
+ * TCP connection got through, but something on the way (a TLS-inspecting proxy or firewall, or an
+ * impostor) answered for the cloud, and the agent trusts only the pinned CA on that leg.
+ */
+export function dataUnreachable(reason: string): AppError {
+  const message = /certificate/i.test(reason)
+    ? "the agent is online but will not open a data connection to the cloud: what answers the " +
+      "cloud's data port on the way is not the cloud (its certificate is not from the cloud's agent " +
+      "CA: a TLS-inspecting proxy or firewall?); the site's network must pass the data port through " +
+      "unchanged"
+    : CATALOGUE.agent_data_unreachable.message;
+  return new AppError("agent_data_unreachable", `${message} (${reason})`);
 }

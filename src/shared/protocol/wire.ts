@@ -31,12 +31,25 @@ import { MUX_VERSION } from "./mux.ts";
  * multiplexed data connections (OpenData, `mux.ts`). 3: a side may grow the window it grants a
  * stream beyond INITIAL_WINDOW ("Growing windows" in `proto/mux.md`); each side does so only
  * when the other said 3, since a sender of protocol 2 takes the extra credit for an idle stream.
+ * 4: the data listener's certificate also names DATA_SERVER_NAME, and an agent welcomed by a
+ * node of protocol 4 checks that name on its data connections instead of the control host's.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** The oldest agent protocol the cloud serves (below it the control stream is refused). */
 export const MIN_AGENT_PROTOCOL = 2;
 /** The first protocol whose mux senders accept windows that grow (see PROTOCOL_VERSION). */
 export const GROWING_WINDOWS_PROTOCOL = 3;
+/** The first protocol whose data listener certificate names DATA_SERVER_NAME. */
+export const DATA_SERVER_NAME_PROTOCOL = 4;
+/**
+ * The name an agent asks for and checks on a data connection to a node of protocol 4 or later.
+ * Deno's TLS client trusts its built-in public roots as well as the pinned agent CA it is given
+ * (the control channel's `node:tls` trusts only the pinned CA), so a certificate for the cloud's
+ * public host name from any public authority would pass on the data leg. No public authority may
+ * certify a name under `.invalid` (RFC 6761; the CA/Browser Forum's rules forbid internal names),
+ * so with this name only the pinned agent CA can vouch for the data listener.
+ */
+export const DATA_SERVER_NAME = "agent-data.nanodems-connector.invalid";
 /** Version byte of the data channel preface: the framing of `mux.ts`. */
 export const DATA_VERSION = MUX_VERSION;
 /** Default cloud port of the agent control channel (gRPC over mTLS). */
