@@ -19,12 +19,17 @@ export interface OnvifOptions {
   streamPath?: string;
   /** The media service's path (default `/onvif/Media`, which the capabilities give). */
   mediaPath?: string;
+  /** The second profile's stream path (default Hikvision's sub-stream); null: one profile only. */
+  subStreamPath?: string | null;
 }
 
 /** The snapshot path the fake camera's GetSnapshotUri gives (served, behind Digest, by camera.ts). */
 export const ONVIF_SNAPSHOT_PATH = "/onvif-http/snapshot?Profile_1";
 /** The default stream path. */
 export const ONVIF_STREAM_PATH = "/Streaming/Channels/101?transportmode=unicast&profile=Profile_1";
+/** The default sub-stream path (the second profile's). */
+export const ONVIF_SUB_STREAM_PATH =
+  "/Streaming/Channels/102?transportmode=unicast&profile=Profile_2";
 
 const envelope = (body: string) =>
   `<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope ` +
@@ -94,19 +99,30 @@ export function onvifAnswer(path: string, body: string, o: OnvifOptions): Respon
     return soap("<SOAP-ENV:Fault/>", 400);
   }
   if (!signed(body, clock)) return notAuthorized();
+  const sub = o.subStreamPath === undefined ? ONVIF_SUB_STREAM_PATH : o.subStreamPath;
   if (call === "GetProfiles") {
     return soap(
       `<trt:GetProfilesResponse><trt:Profiles fixed="true" token="Profile_1"><tt:Name>mainStream` +
-        `</tt:Name></trt:Profiles><trt:Profiles fixed="true" token="Profile_2"><tt:Name>subStream` +
-        `</tt:Name></trt:Profiles></trt:GetProfilesResponse>`,
+        `</tt:Name></trt:Profiles>${
+          sub === null
+            ? ""
+            : `<trt:Profiles fixed="true" token="Profile_2"><tt:Name>subStream</tt:Name></trt:Profiles>`
+        }</trt:GetProfilesResponse>`,
     );
   }
   const profile = text(body, "ProfileToken");
-  if (profile !== "Profile_1") return soap("<SOAP-ENV:Fault/>", 400);
   const uri = (u: string) =>
     `<trt:MediaUri><tt:Uri>${
       u.replaceAll("&", "&amp;")
     }</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect></trt:MediaUri>`;
+  if (call === "GetStreamUri" && profile === "Profile_2" && sub !== null) {
+    return soap(
+      `<trt:GetStreamUriResponse>${
+        uri(`rtsp://camera.invalid:554${sub}`)
+      }</trt:GetStreamUriResponse>`,
+    );
+  }
+  if (profile !== "Profile_1") return soap("<SOAP-ENV:Fault/>", 400);
   if (call === "GetStreamUri") {
     return soap(
       `<trt:GetStreamUriResponse>${

@@ -1,7 +1,7 @@
 // ONVIF end to end: a real cloud and agent, the fake camera's ONVIF services through the tunnel.
 // One camera, its clock an hour off and its ONVIF on another port than its web pages, tells its
 // stream path (remembered for its RTSP port, used by
-// the next RTSP URL) and its snapshot URL (used when no path is given) once the cloud holds its
+// the next RTSP URL), its second profile's (the sub-stream the grid plays) and its snapshot URL (used when no path is given) once the cloud holds its
 // credentials; without them, or with wrong ones, the refusal says what to do; another tenant gets
 // 403 and nothing reaches the camera. A site-wide ask goes to every RTSP port without a stream
 // path: one camera tells, one wants credentials, one device has no web port, each said; the
@@ -11,7 +11,11 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { run, Stack } from "../_fixtures/stack.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
-import { ONVIF_SNAPSHOT_PATH, ONVIF_STREAM_PATH } from "../_fixtures/onvif_service.ts";
+import {
+  ONVIF_SNAPSHOT_PATH,
+  ONVIF_STREAM_PATH,
+  ONVIF_SUB_STREAM_PATH,
+} from "../_fixtures/onvif_service.ts";
 
 Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port) and its snapshot URL", async (t) => {
   const stack = await Stack.start();
@@ -70,10 +74,13 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
         profile: "Profile_1",
         streamPath: ONVIF_STREAM_PATH,
         snapshotPath: ONVIF_SNAPSHOT_PATH,
+        subStreamPath: ONVIF_SUB_STREAM_PATH,
         remembered: true,
       });
       const listed = await call("GET", `/api/sites/${q.siteId}/devices`);
       assertEquals(listed.json.items[0].streamPaths, { 554: ONVIF_STREAM_PATH });
+      // The second profile, the sub-stream, is remembered as what the grid plays.
+      assertEquals(listed.json.items[0].subStreamPaths, { 554: ONVIF_SUB_STREAM_PATH });
       const minted = await call("POST", `/api/handles/${rtsp}/rtsp-url`, {});
       assertEquals(minted.status, 201);
       assert((minted.json.url as string).endsWith(ONVIF_STREAM_PATH), minted.json.url);
@@ -87,7 +94,45 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
       );
       const audit = await call("GET", "/api/audit?action=device.onvif");
       assertEquals(audit.json.items[0].detail.streamPath, ONVIF_STREAM_PATH);
+      assertEquals(audit.json.items[0].detail.subStreamPath, ONVIF_SUB_STREAM_PATH);
     });
+
+    await t.step(
+      "the sub-stream typed in the RTSP dialog is remembered; an empty one forgets it",
+      async () => {
+        const sub = async () =>
+          (await call("GET", `/api/sites/${q.siteId}/devices`)).json.items[0].subStreamPaths;
+        const typed = await call("POST", `/api/handles/${rtsp}/rtsp-url`, {
+          path: ONVIF_STREAM_PATH,
+          subPath: "/Streaming/Channels/103",
+        });
+        assertEquals(typed.status, 201, JSON.stringify(typed.json));
+        assert(
+          (typed.json.url as string).endsWith(ONVIF_STREAM_PATH),
+          "the URL is the main stream's",
+        );
+        assertEquals(await sub(), { 554: "/Streaming/Channels/103" });
+        const bad = await call("POST", `/api/handles/${rtsp}/rtsp-url`, { subPath: "/a#b" });
+        assertEquals([bad.status, bad.json.error], [400, "bad_request"]);
+        assertEquals(await sub(), { 554: "/Streaming/Channels/103" });
+        await call("POST", `/api/handles/${rtsp}/rtsp-url`, {
+          path: ONVIF_STREAM_PATH,
+          subPath: "",
+        });
+        assertEquals(await sub(), {});
+        const patched = await call("PATCH", `/api/devices/${q.device.deviceId}`, {
+          subStreamPaths: { 554: ONVIF_SUB_STREAM_PATH },
+        });
+        assertEquals(patched.json.subStreamPaths, { 554: ONVIF_SUB_STREAM_PATH });
+        const stray = await call("PATCH", `/api/devices/${q.device.deviceId}`, {
+          subStreamPaths: { 8554: "/x" },
+        });
+        assertEquals(
+          [stray.status, stray.json.message],
+          [400, "subStreamPaths: port 8554 is not one of the device's ports"],
+        );
+      },
+    );
 
     await t.step("the snapshot without a path: the URL ONVIF gives, through Digest", async () => {
       const r = await fetch(`${stack.url}/api/handles/${rtsp}/snapshot.jpg`, {
@@ -120,7 +165,8 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
 Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; each camera's answer or reason", async () => {
   const stack = await Stack.start();
   const told = await startCamera({ onvif: {} });
-  const locked = await startCamera({ onvif: {}, hostname: "127.0.0.2" });
+  // One profile only: its main stream is what the grid plays.
+  const locked = await startCamera({ onvif: { subStreamPath: null }, hostname: "127.0.0.2" });
   stack.defer(told.close);
   stack.defer(locked.close);
   try {
@@ -179,6 +225,21 @@ Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; eac
       again.json.items.map((i: { host: string; streamPath?: string }) => [i.host, i.streamPath]),
       [["127.0.0.2", ONVIF_STREAM_PATH], ["127.0.0.3", undefined]],
     );
+    const listed = await call("GET", `/api/sites/${q.siteId}/devices?limit=10`);
+    const subs = Object.fromEntries(
+      listed.json.items.map((d: { host: string; subStreamPaths: unknown }) => [
+        d.host,
+        d.subStreamPaths,
+      ]),
+    );
+    assertEquals(subs, {
+      "127.0.0.1": { 554: ONVIF_SUB_STREAM_PATH },
+      "127.0.0.2": { 554: ONVIF_STREAM_PATH },
+      "127.0.0.3": {},
+    });
+    // Asked once more: only the device that cannot be asked; the one-profile camera is done.
+    const third = await call("POST", `/api/sites/${q.siteId}/onvif`, {});
+    assertEquals(third.json.items.map((i: { host: string }) => i.host), ["127.0.0.3"]);
     // The operator's CLI prints the URL to paste into a player, with the path the camera gave.
     const session = await stack.cliSession(q);
     const st = await run(["tunnel", "status", "--cloud", stack.url], { NC_TOKEN: session.token });

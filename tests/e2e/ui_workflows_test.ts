@@ -12,7 +12,7 @@ import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.
 import { Proc, Stack } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { startCamera } from "../_fixtures/camera.ts";
-import { ONVIF_STREAM_PATH } from "../_fixtures/onvif_service.ts";
+import { ONVIF_STREAM_PATH, ONVIF_SUB_STREAM_PATH } from "../_fixtures/onvif_service.ts";
 import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 
 async function signIn(page: Page, url: string, email: string, password: string, path = "/") {
@@ -232,6 +232,8 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     await page.waitForFunction(
       `document.querySelector("#rtsp-path").value === ${JSON.stringify(ONVIF_STREAM_PATH)}`,
     );
+    // Its second profile fills the sub-stream box: what the grid and the thumbnails will play.
+    assertEquals(await page.inputValue("#rtsp-sub"), ONVIF_SUB_STREAM_PATH);
     await page.screenshot({ path: `${SCREENSHOTS}/ui-14-onvif-path.png` });
     await page.click("#rtsp-dialog >> text=Copy RTSP URL");
     await page.waitForSelector("#secret-dialog[open]");
@@ -241,6 +243,26 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     // Every RTSP port's stream path known: the site-wide button is gone.
     await page.reload();
     assertEquals(await page.locator("text=Ask the cameras for their stream paths").count(), 0);
+    // The thumbnail and the live grid play the lighter sub-stream; the Live pill the main one.
+    const handle = q.device.handles[554];
+    assertEquals(
+      await page.getAttribute(`canvas[data-thumb="${handle}"]`, "data-path"),
+      ONVIF_SUB_STREAM_PATH,
+    );
+    assertStringIncludes(
+      (await page.getAttribute(`a.pill[href^="/live/${handle}"]`, "href"))!,
+      new URLSearchParams({ path: ONVIF_STREAM_PATH }).toString(),
+    );
+    await page.goto(`${stack.url}/sites/${q.siteId}/live`);
+    assertEquals(
+      await page.getAttribute(`video[data-live="${handle}"]`, "data-path"),
+      ONVIF_SUB_STREAM_PATH,
+    );
+    // A tile's name opens that camera alone, on its main stream.
+    assertEquals(
+      await page.getAttribute(`figure.live-tile a[href="/live/${handle}"]`, "target"),
+      "_blank",
+    );
     await closeContext(context);
   } finally {
     await browser.close();

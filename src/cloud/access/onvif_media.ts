@@ -1,7 +1,9 @@
 /**
  * Asking a camera, over ONVIF, where its video and its picture are: the stream path for its RTSP
  * URL (`GetStreamUri`) and its snapshot URL (`GetSnapshotUri`), for the first media profile
- * (cameras list their main stream first). An operator should not have to know that Hikvision says
+ * (cameras list their main stream first), and the stream path of the second profile (their
+ * sub-stream, which the live grid and the thumbnails play: a grid of main streams would fill a
+ * site's uplink). An operator should not have to know that Hikvision says
  * `/Streaming/Channels/101` and Dahua `/cam/realmonitor?channel=1&subtype=0`: the camera knows.
  *
  * The questions go to the camera's web port through the tunnel (device_http.ts): the clock and
@@ -34,6 +36,11 @@ export interface MediaPaths {
   profile: string;
   /** Path and query of its RTSP stream URI, or null when it gave none. */
   streamPath: string | null;
+  /**
+   * Path and query of the second profile's RTSP stream URI (the sub-stream), or null when the
+   * camera has one profile, gave no URI for it, or gave the main one again.
+   */
+  subStreamPath: string | null;
   /** Path and query of its snapshot URI, or null when it gave none. */
   snapshotPath: string | null;
 }
@@ -171,8 +178,9 @@ export class OnvifMedia {
   }
 
   /**
-   * The paths of the first media profile: its RTSP stream path and its snapshot path. Throws
-   * OnvifError when the camera does not speak ONVIF or refuses.
+   * The paths of the first media profile (its RTSP stream path and its snapshot path) and the
+   * second profile's stream path. Throws OnvifError when the camera does not speak ONVIF or
+   * refuses.
    */
   async mediaPaths(): Promise<MediaPaths> {
     // The camera's clock first (unsigned, as the ONVIF core spec allows), so that the token is
@@ -196,25 +204,28 @@ export class OnvifMedia {
       if (!(e instanceof OnvifError)) throw e;
     }
     const profiles = await this.#call(media, "<trt:GetProfiles/>", true);
-    const profile = xmlAttributes(profiles, "Profiles", "token", 1)[0];
+    const [profile, second] = xmlAttributes(profiles, "Profiles", "token", 2);
     if (!profile) throw new OnvifError("the camera lists no media profile over ONVIF");
-    const token = `<trt:ProfileToken>${escapeXml(profile)}</trt:ProfileToken>`;
-    const stream = await this.#call(
-      media,
-      `<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport>` +
-        `<tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>${token}</trt:GetStreamUri>`,
-      true,
-    ).catch((e) => e instanceof OnvifError ? "" : Promise.reject(e));
-    const snapshot = await this.#call(
-      media,
-      `<trt:GetSnapshotUri>${token}</trt:GetSnapshotUri>`,
-      true,
-    ).catch((e) => e instanceof OnvifError ? "" : Promise.reject(e));
+    const token = (p: string) => `<trt:ProfileToken>${escapeXml(p)}</trt:ProfileToken>`;
+    const answer = (xml: string) =>
+      this.#call(media, xml, true).catch((e) => e instanceof OnvifError ? "" : Promise.reject(e));
+    const streamUri = (p: string) =>
+      answer(
+        `<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport>` +
+          `<tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>${
+            token(p)
+          }</trt:GetStreamUri>`,
+      );
     const uri = (xml: string) => {
       const u = xmlTexts(xmlBlocks(xml, "MediaUri", 1)[0] ?? xml, "Uri", 1, 2048)[0];
       return u ? pathOfUri(u) : null;
     };
-    return { profile, streamPath: uri(stream), snapshotPath: uri(snapshot) };
+    const streamPath = uri(await streamUri(profile));
+    const snapshotPath = uri(
+      await answer(`<trt:GetSnapshotUri>${token(profile)}</trt:GetSnapshotUri>`),
+    );
+    const sub = second && second !== profile ? uri(await streamUri(second)) : null;
+    return { profile, streamPath, snapshotPath, subStreamPath: sub === streamPath ? null : sub };
   }
 }
 

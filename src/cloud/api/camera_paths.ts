@@ -2,10 +2,11 @@
  * Asking cameras, over ONVIF through their tunnels, where their video and picture are
  * (access/onvif_media.ts), so that an operator does not have to know each vendor's stream path:
  * `POST /api/handles/{handle}/onvif` asks one camera; `POST /api/sites/{id}/onvif` asks every
- * RTSP port of a site whose stream path is not known yet (a site just filled by discovery), a
- * few cameras at a time, each within its own deadline. A stream path a camera gives is remembered
- * for its RTSP port, as a path typed into the RTSP pill is (the next RTSP URL, the Live view, the
- * grid and the thumbnails use it). The same access rules as the handle's other uses (the site's:
+ * RTSP port of a site whose stream path or sub-stream path is not known yet (a site just filled by
+ * discovery), a few cameras at a time, each within its own deadline. A stream path a camera gives
+ * is remembered for its RTSP port, as a path typed into the RTSP pill is (the next RTSP URL and the
+ * Live view use it); its second profile's, the sub-stream, is remembered as the port's grid stream
+ * (the live grid and the thumbnails play it), or the main one when the camera has no second. The same access rules as the handle's other uses (the site's:
  * admin); each ask audited `device.onvif`.
  * @module
  */
@@ -39,12 +40,17 @@ async function askCamera(d: DeviceHttpDeps, p: Principal, handleId: string): Pro
     () => d.clock.now(),
   );
   const { handle, device } = asked;
-  const rtsp = protocolOf(device, handle.port) === "rtsp";
-  const change = rtsp && paths.streamPath !== null &&
-    device.streamPaths[handle.port] !== paths.streamPath;
-  if (change) {
+  const port = handle.port;
+  const rtsp = protocolOf(device, port) === "rtsp";
+  const change = rtsp && paths.streamPath !== null && device.streamPaths[port] !== paths.streamPath;
+  // The grid's stream: the camera's sub-stream, or its main one when it has a single profile (so
+  // that a site-wide ask does not ask it again).
+  const grid = paths.subStreamPath ?? paths.streamPath;
+  const gridChange = rtsp && grid !== null && device.subStreamPaths[port] !== grid;
+  if (change || gridChange) {
     await d.store.updateDevice(handle.tenantId, device.id, {
-      streamPaths: { [handle.port]: paths.streamPath! },
+      ...(change ? { streamPaths: { [port]: paths.streamPath! } } : {}),
+      ...(gridChange ? { subStreamPaths: { [port]: grid! } } : {}),
     });
   }
   await d.store.appendAudit({
@@ -52,7 +58,7 @@ async function askCamera(d: DeviceHttpDeps, p: Principal, handleId: string): Pro
     actor: p.actor,
     action: "device.onvif",
     target: handle.id,
-    detail: { ...paths, remembered: change },
+    detail: { ...paths, remembered: change || gridChange },
   });
   return { ...paths, remembered: rtsp && paths.streamPath !== null };
 }
@@ -91,12 +97,17 @@ export function cameraPathRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
     const unknown: { deviceId: string; host: string; label: string; port: number }[] = [];
     for (const dev of await d.store.listDevices(p.tenantId, site.id)) {
       for (const port of dev.ports) {
-        if (protocolOf(dev, port) !== "rtsp" || dev.streamPaths[port]) continue;
+        if (protocolOf(dev, port) !== "rtsp") continue;
+        if (dev.streamPaths[port] && dev.subStreamPaths[port]) continue;
         unknown.push({ deviceId: dev.id, host: dev.host, label: dev.label, port });
       }
     }
     const batch = unknown.slice(0, SITE_ASK_MAX);
-    const items: (typeof batch[number] & { streamPath?: string; error?: string })[] = [];
+    const items: (typeof batch[number] & {
+      streamPath?: string;
+      subStreamPath?: string;
+      error?: string;
+    })[] = [];
     let next = 0;
     const worker = async () => {
       while (next < batch.length) {
@@ -109,6 +120,7 @@ export function cameraPathRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
           const told = await withinDeadline(() => askCamera(d, p, h.id), CAMERA_DEADLINE_MS);
           if (told.streamPath) item.streamPath = told.streamPath;
           else item.error = "the camera answered but gave no stream path";
+          if (told.subStreamPath) item.subStreamPath = told.subStreamPath;
         } catch (e) {
           if (!(e instanceof OnvifError || e instanceof AppError)) throw e;
           item.error = e.message;

@@ -4,7 +4,8 @@
  * a user's API token) and to the handle, 12 h by default, and useless once that user or token
  * loses access (checked by the gateway at each connection). Audited as `rtsp_url.mint`. A path
  * given is remembered as the port's stream path (the console's RTSP pill offers it next time);
- * without one, the remembered path is used.
+ * without one, the remembered path is used. A `subPath` given is remembered as the port's
+ * sub-stream (what the live grid and the thumbnails play).
  * @module
  */
 import { Hono } from "hono";
@@ -15,6 +16,7 @@ import { hashToken } from "../../shared/crypto/token.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { rtspUrlBody } from "./schemas.ts";
+import type { DevicePatch } from "../store/store.ts";
 
 /** What the route needs. */
 export interface RtspUrlDeps extends RouteDeps {
@@ -53,18 +55,30 @@ export function rtspUrlRoutes(d: RtspUrlDeps): Hono<AuthVars> {
       expiresAt,
     });
     const path = (body.path ?? device.streamPaths[handle.port] ?? "").replace(/^\/+/, "");
+    const sub = body.subPath?.replace(/^\/+/, "");
+    const patch: DevicePatch = {};
     if (body.path !== undefined && (device.streamPaths[handle.port] ?? "") !== `/${path}`) {
       // The path asked for is remembered for the port: the next URL and the Live view use it.
-      await d.store.updateDevice(handle.tenantId, device.id, {
-        streamPaths: { [handle.port]: path ? `/${path}` : "" },
-      });
+      patch.streamPaths = { [handle.port]: path ? `/${path}` : "" };
+    }
+    if (sub !== undefined && (device.subStreamPaths[handle.port] ?? "") !== (sub && `/${sub}`)) {
+      // The sub-stream given is remembered too: the grid and the thumbnails play it.
+      patch.subStreamPaths = { [handle.port]: sub ? `/${sub}` : "" };
+    }
+    if (patch.streamPaths || patch.subStreamPaths) {
+      await d.store.updateDevice(handle.tenantId, device.id, patch);
     }
     await d.store.appendAudit({
       tenantId: handle.tenantId,
       actor: p.actor,
       action: "rtsp_url.mint",
       target: handle.id,
-      detail: { expiresAt, boundToToken: p.kind === "api_token", path: `/${path}` },
+      detail: {
+        expiresAt,
+        boundToToken: p.kind === "api_token",
+        path: `/${path}`,
+        ...(sub === undefined ? {} : { subPath: sub && `/${sub}` }),
+      },
     });
     return c.json({ url: `${d.rtspBase()}/${handle.id}.${token}/${path}`, expiresAt }, 201);
   });

@@ -93,12 +93,15 @@ export const deviceBody = z.object({
     "expected 4 to 64 letters, digits, dots, dashes or underscores",
   ).optional(),
 });
+/** Stream paths by port (`{"554": "/path"}`); an empty path forgets the port's path. */
+const pathsByPort = z.record(z.string().regex(/^[1-9][0-9]{0,4}$/), streamPath)
+  .transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [Number(k), v])));
 /** Device edit (the serial is set at creation only). */
 export const devicePatch = deviceBody.omit({ serial: true }).extend({
   /** RTSP stream paths by port; an empty path forgets the port's path. */
-  streamPaths: z.record(z.string().regex(/^[1-9][0-9]{0,4}$/), streamPath)
-    .transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [Number(k), v])))
-    .optional(),
+  streamPaths: pathsByPort.optional(),
+  /** The cameras' sub-stream paths by port (the live grid and thumbnails play them). */
+  subStreamPaths: pathsByPort.optional(),
 }).partial().refine(
   (p) => Object.keys(p).length > 0,
   "nothing to change",
@@ -195,6 +198,11 @@ export const siteCredentialsBody = z.object({
 export const rtspUrlBody = z.object({
   /** Given: also remembered as the port's stream path (an empty one forgets it). */
   path: streamPath.optional(),
+  /**
+   * Given: remembered as the port's sub-stream path, which the live grid and the thumbnails play
+   * (an empty one forgets it); the URL minted is still the main stream's (`path`).
+   */
+  subPath: streamPath.optional(),
   ttlSeconds: z.number().int().min(60).max(7 * 86_400).optional(),
 });
 /** Run ONVIF discovery on a site's agent. */

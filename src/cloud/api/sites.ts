@@ -345,6 +345,7 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     onlyPorts(body.ports ?? cur.ports, {
       protocols: body.protocols,
       streamPaths: body.streamPaths,
+      subStreamPaths: body.subStreamPaths,
     });
     const dev = await store.updateDevice(p.tenantId, cur.id, body);
     if (!dev) throw new AppError("not_found", "no such device");

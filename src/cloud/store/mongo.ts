@@ -480,6 +480,11 @@ class MongoStore extends MongoBase implements Store {
       set.ports = nextPorts;
       set.protocols = normalizeProtocols(nextPorts, patch.protocols, cur.protocols);
       set.streamPaths = normalizeStreamPaths(nextPorts, patch.streamPaths, cur.streamPaths);
+      set.subStreamPaths = normalizeStreamPaths(
+        nextPorts,
+        patch.subStreamPaths,
+        cur.subStreamPaths,
+      );
       const r = await this.c(C.devices).updateOne(
         { _id: id as never, tenantId, updatedAt: raw.updatedAt, ports: raw.ports },
         { $set: set },

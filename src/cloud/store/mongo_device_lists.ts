@@ -13,7 +13,7 @@ import type { Device, DeviceExtras, DevicePage, DeviceQuery, Handle, SshHostKey 
 
 /**
  * A device as stored, with its port maps normalized: a device stored before ports had a
- * protocol reads each port's default, and a missing stream path map reads empty.
+ * protocol reads each port's default, and a missing stream path map (main or sub) reads empty.
  */
 export function asDevice(d: Device | null): Device | null {
   if (!d) return null;
@@ -21,6 +21,7 @@ export function asDevice(d: Device | null): Device | null {
     ...d,
     protocols: normalizeProtocols(d.ports, undefined, d.protocols ?? undefined),
     streamPaths: normalizeStreamPaths(d.ports, undefined, d.streamPaths ?? undefined),
+    subStreamPaths: normalizeStreamPaths(d.ports, undefined, d.subStreamPaths ?? undefined),
   };
 }
 

@@ -138,6 +138,7 @@ export const FIELDS = {
     "ports",
     "protocols",
     "streamPaths",
+    "subStreamPaths",
     "manufacturer",
     "model",
     "label",

@@ -87,6 +87,7 @@ export function newDeviceRecord(input: NewDevice, n: number, now: number): Devic
     ports,
     protocols: normalizeProtocols(ports, input.protocols),
     streamPaths: {},
+    subStreamPaths: {},
     manufacturer: input.manufacturer ?? "",
     model: input.model ?? "",
     label: input.label ?? "",

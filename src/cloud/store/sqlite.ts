@@ -258,6 +258,11 @@ function toDevice(r: Row): Device {
     ports,
     protocols: normalizeProtocols(ports, undefined, JSON.parse(str(r.protocols ?? "{}"))),
     streamPaths: normalizeStreamPaths(ports, undefined, JSON.parse(str(r.stream_paths ?? "{}"))),
+    subStreamPaths: normalizeStreamPaths(
+      ports,
+      undefined,
+      JSON.parse(str(r.sub_stream_paths ?? "{}")),
+    ),
     manufacturer: str(r.manufacturer),
     model: str(r.model),
     label: str(r.label),
@@ -810,6 +815,7 @@ class SqliteStore implements Store {
         ports: nextPorts,
         protocols: normalizeProtocols(nextPorts, patch.protocols, cur.protocols),
         streamPaths: normalizeStreamPaths(nextPorts, patch.streamPaths, cur.streamPaths),
+        subStreamPaths: normalizeStreamPaths(nextPorts, patch.subStreamPaths, cur.subStreamPaths),
         manufacturer: patch.manufacturer ?? cur.manufacturer,
         model: patch.model ?? cur.model,
         label: patch.label ?? cur.label,
@@ -817,13 +823,14 @@ class SqliteStore implements Store {
         updatedAt: this.#now(),
       };
       this.#run(
-        `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?, manufacturer = ?,
-           model = ?, label = ?, notes = ?, updated_at = ?
+        `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?,
+           sub_stream_paths = ?, manufacturer = ?, model = ?, label = ?, notes = ?, updated_at = ?
          WHERE id = ?`,
         next.host,
         JSON.stringify(next.ports),
         JSON.stringify(next.protocols),
         JSON.stringify(next.streamPaths),
+        JSON.stringify(next.subStreamPaths),
         next.manufacturer,
         next.model,
         next.label,

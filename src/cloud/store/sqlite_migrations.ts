@@ -562,4 +562,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN claim_key_pin TEXT;
   `,
+  // 29: a camera's sub-stream path per RTSP port (JSON object port -> path), which the live grid
+  // and the thumbnails play instead of the main stream.
+  `
+  ALTER TABLE devices ADD COLUMN sub_stream_paths TEXT NOT NULL DEFAULT '{}';
+  `,
 ];

@@ -76,6 +76,12 @@ export interface Device {
   protocols: Record<number, PortProtocol>;
   /** The RTSP stream path remembered per port (e.g. `/Streaming/Channels/101`); absent: none. */
   streamPaths: Record<number, string>;
+  /**
+   * The camera's lighter second stream per RTSP port (its sub-stream, e.g.
+   * `/Streaming/Channels/102`), which the live grid and the thumbnails play instead of the main
+   * stream; absent: they play the main one.
+   */
+  subStreamPaths: Record<number, string>;
   manufacturer: string;
   model: string;
   label: string;
@@ -97,7 +103,15 @@ export interface Device {
 export type DevicePatch = Partial<
   Pick<
     Device,
-    "host" | "ports" | "manufacturer" | "model" | "label" | "notes" | "protocols" | "streamPaths"
+    | "host"
+    | "ports"
+    | "manufacturer"
+    | "model"
+    | "label"
+    | "notes"
+    | "protocols"
+    | "streamPaths"
+    | "subStreamPaths"
   >
 >;
 
@@ -520,7 +534,8 @@ export interface Store extends AlertStore {
   getDevicesByHost(tenantId: string, siteId: string, hosts: string[]): Promise<Device[]>;
   /**
    * Replaces fields given; bumps the allowlist version when host or ports change. Null if absent.
-   * `protocols` and `streamPaths` are merged into the current maps (an empty path forgets one);
+   * `protocols`, `streamPaths` and `subStreamPaths` are merged into the current maps (an empty
+   * path forgets one);
    * a port kept keeps its protocol unless named, a new port gets its default.
    */
   updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null>;

@@ -251,15 +251,16 @@ document.addEventListener("click", async (e) => {
     rtspPill = r;
     d.querySelector(".rtsp-target").textContent = r.dataset.rtspName || "";
     d.querySelector("[name=path]").value = r.dataset.rtspPath || "";
+    d.querySelector("[name=subpath]").value = r.dataset.rtspSub || "";
     d.showModal();
   }
 });
 let rtspPill = null;
-/** Mints a signed RTSP URL with the stream path asked for (the server remembers it) and shows it. */
-async function mintRtsp(pill, path) {
+/** Mints a signed RTSP URL with the stream path asked for (the server remembers it, and the sub-stream path given) and shows it. */
+async function mintRtsp(pill, path, subPath) {
   try {
-    const data = await api("POST", pill.dataset.rtsp, path === undefined ? {} : { path });
-    if (path !== undefined) pill.dataset.rtspPath = path;
+    const data = await api("POST", pill.dataset.rtsp, path === undefined ? {} : { path, subPath });
+    if (path !== undefined) { pill.dataset.rtspPath = path; pill.dataset.rtspSub = subPath; }
     await navigator.clipboard?.writeText(data.url).catch(() => {});
     showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + ".");
   } catch (err) { toast(err.message, true); }
@@ -276,17 +277,19 @@ window.ncOnvifAsked = (data) => {
 document.addEventListener("click", async (e) => {
   const b = e.target.closest("[data-onvif-ask]"); if (!b || !rtspPill) return;
   const input = b.closest("form").querySelector("[name=path]");
+  const sub = b.closest("form").querySelector("[name=subpath]");
   b.disabled = true; b.setAttribute("aria-busy", "true");
   try {
     const data = await api("POST", rtspPill.dataset.rtsp.slice(0, -"rtsp-url".length) + "onvif");
-    if (data.streamPath) { input.value = data.streamPath; rtspPill.dataset.rtspPath = data.streamPath; toast("The camera gave its stream path: " + data.streamPath); }
+    if (data.subStreamPath || data.streamPath) { sub.value = data.subStreamPath || data.streamPath; rtspPill.dataset.rtspSub = sub.value; }
+    if (data.streamPath) { input.value = data.streamPath; rtspPill.dataset.rtspPath = data.streamPath; toast("The camera gave its stream path: " + data.streamPath + (data.subStreamPath ? " (sub-stream " + data.subStreamPath + ")" : "")); }
     else toast("The camera answered over ONVIF but gave no stream path", true);
   } catch (err) { toast(err.message, true); } finally { b.disabled = false; b.removeAttribute("aria-busy"); }
 });
 document.addEventListener("submit", (e) => {
   const f = e.target.closest("#rtsp-form"); if (!f || !rtspPill) return;
   e.preventDefault(); f.closest("dialog").close();
-  mintRtsp(rtspPill, f.querySelector("[name=path]").value.trim());
+  mintRtsp(rtspPill, f.querySelector("[name=path]").value.trim(), f.querySelector("[name=subpath]").value.trim());
 });
 document.addEventListener("change", (e) => {
   const s = e.target.closest("select[data-tenant-picker]"); if (!s) return;

@@ -184,8 +184,9 @@ export function uiRoutes(d: UiDeps): Hono {
       for (const { device: dev, port: p } of paged.cameras) {
         const handle = dev.handles[p];
         if (!handle) continue; // revoked or expired: the site page offers a new one
-        // Each camera on its remembered stream path unless ?path= names one for all.
-        const own = liveQuery.safeParse({ path: dev.streamPaths[p] });
+        // Each camera on its remembered sub-stream (lighter: a grid of main streams fills a site's
+        // uplink), else its stream path, unless ?path= names one for all.
+        const own = liveQuery.safeParse({ path: dev.subStreamPaths[p] ?? dev.streamPaths[p] });
         cameras.push({
           handle,
           label: `${dev.label || dev.host} :${p}`,

@@ -23,7 +23,8 @@ function Tile(props: { key?: string; handle: string; path: string; label: string
       >
       </video>
       <figcaption>
-        {props.label} <span class="live-status muted" role="status"></span>
+        <a href={`/live/${props.handle}`} target="_blank" rel="noopener">{props.label}</a>{" "}
+        <span class="live-status muted" role="status"></span>
       </figcaption>
     </figure>
   );

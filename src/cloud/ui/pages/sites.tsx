@@ -276,6 +276,8 @@ function Pill(props: { d: DeviceRow; p: number; operator: boolean }) {
   }
   if (proto === "rtsp" && h) {
     const path = d.streamPaths[p] ?? "";
+    // The thumbnail decodes a picture of the lighter sub-stream when the camera has one.
+    const small = d.subStreamPaths[p] ?? path;
     return (
       <>
         <a
@@ -283,6 +285,7 @@ function Pill(props: { d: DeviceRow; p: number; operator: boolean }) {
           href="#"
           data-rtsp={`/api/handles/${h}/rtsp-url`}
           data-rtsp-path={path}
+          data-rtsp-sub={d.subStreamPaths[p] ?? ""}
           data-rtsp-name={`${d.label || d.host} :${p}`}
           data-protocol={proto}
           title="Copy a signed rtsp:// URL for VLC, ffmpeg or your VMS (asks the stream path)"
@@ -309,7 +312,7 @@ function Pill(props: { d: DeviceRow; p: number; operator: boolean }) {
               width={160}
               height={90}
               data-thumb={h}
-              data-path={path}
+              data-path={small}
               data-name={`${d.label || d.host} :${p}`}
               role="img"
               aria-label={`Latest picture of ${d.label || d.host} :${p}`}
@@ -359,6 +362,18 @@ function RtspDialog() {
           <code>/cam/realmonitor?channel=1&amp;subtype=0</code>, Axis{" "}
           <code>/axis-media/media.amp</code>. Remembered for this port. "Ask the camera" fills it in
           from the camera's ONVIF answer (the cloud must hold the camera's credentials).
+        </p>
+        <label for="rtsp-sub">Sub-stream path (for the live grid and thumbnails)</label>
+        <input
+          id="rtsp-sub"
+          name="subpath"
+          maxlength={2000}
+          placeholder="/Streaming/Channels/102"
+          autocomplete="off"
+        />
+        <p class="muted">
+          The camera's lighter second stream, so that a grid of cameras does not fill the site's
+          uplink with main streams. Empty: the grid plays the main stream.
         </p>
         <DialogButtons label="Copy RTSP URL" />
       </form>
@@ -673,7 +688,9 @@ export async function SitePage(
               Same credentials for every device
             </button>
             {devices.some((d) =>
-                d.ports.some((p) => protocolOf(d, p) === "rtsp" && !d.streamPaths[p])
+                d.ports.some((p) =>
+                  protocolOf(d, p) === "rtsp" && !(d.streamPaths[p] && d.subStreamPaths[p])
+                )
               )
               ? (
                 <>

@@ -414,6 +414,7 @@ export function storeConformance(
       ports: [80, 554, 8000],
       protocols: { 80: "http", 554: "rtsp", 8000: "tcp" },
       streamPaths: {},
+      subStreamPaths: {},
       manufacturer: "",
       model: "",
       label: "",
@@ -540,6 +541,42 @@ export function storeConformance(
     assert.deepEqual(w!.streamPaths, { 8554: "/a" });
     const x = await store.updateDevice(a.id, d.id, { streamPaths: { 8554: "" } });
     assert.deepEqual(x!.streamPaths, {}, "an empty path forgets it");
+    assert.deepEqual(await store.getDevice(a.id, d.id), x);
+  });
+
+  test("devices: a camera's sub-stream path is remembered per port beside the main one", async (store) => {
+    const { a, siteA } = await world(store);
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.31",
+      ports: [80, 554],
+    });
+    assert.deepEqual(d.subStreamPaths, {});
+    const u = await store.updateDevice(a.id, d.id, {
+      streamPaths: { 554: "/Streaming/Channels/101" },
+      subStreamPaths: { 554: "/Streaming/Channels/102" },
+    });
+    assert.deepEqual(u!.streamPaths, { 554: "/Streaming/Channels/101" });
+    assert.deepEqual(u!.subStreamPaths, { 554: "/Streaming/Channels/102" });
+    assert.deepEqual(await store.getDevice(a.id, d.id), u);
+    assert.deepEqual((await store.listDevices(a.id, siteA.id))[0].subStreamPaths, {
+      554: "/Streaming/Channels/102",
+    });
+    const page = await store.queryDevices(a.id, siteA.id, {});
+    assert.deepEqual(page.devices[0].subStreamPaths, { 554: "/Streaming/Channels/102" });
+    // Changing the main path or another field keeps it; an empty one forgets only it.
+    const v = await store.updateDevice(a.id, d.id, {
+      streamPaths: { 554: "/main" },
+      label: "Gate",
+    });
+    assert.deepEqual(v!.subStreamPaths, { 554: "/Streaming/Channels/102" });
+    const w = await store.updateDevice(a.id, d.id, { subStreamPaths: { 554: "" } });
+    assert.deepEqual([w!.streamPaths, w!.subStreamPaths], [{ 554: "/main" }, {}]);
+    // A removed port takes it with it.
+    await store.updateDevice(a.id, d.id, { subStreamPaths: { 554: "/sub" } });
+    const x = await store.updateDevice(a.id, d.id, { ports: [80] });
+    assert.deepEqual(x!.subStreamPaths, {});
     assert.deepEqual(await store.getDevice(a.id, d.id), x);
   });
 
