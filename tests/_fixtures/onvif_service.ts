@@ -21,6 +21,8 @@ export interface OnvifOptions {
   mediaPath?: string;
   /** The second profile's stream path (default Hikvision's sub-stream); null: one profile only. */
   subStreamPath?: string | null;
+  /** The port the snapshot URI names (default none: port 80). Read at each request. */
+  snapshotPort?: number;
 }
 
 /** The snapshot path the fake camera's GetSnapshotUri gives (served, behind Digest, by camera.ts). */
@@ -133,7 +135,11 @@ export function onvifAnswer(path: string, body: string, o: OnvifOptions): Respon
   if (call === "GetSnapshotUri") {
     return soap(
       `<trt:GetSnapshotUriResponse>${
-        uri(`http://camera.invalid${ONVIF_SNAPSHOT_PATH}`)
+        uri(
+          `http://camera.invalid${
+            o.snapshotPort ? `:${o.snapshotPort}` : ""
+          }${ONVIF_SNAPSHOT_PATH}`,
+        )
       }</trt:GetSnapshotUriResponse>`,
     );
   }

@@ -15,6 +15,7 @@ import {
   ONVIF_SNAPSHOT_PATH,
   ONVIF_STREAM_PATH,
   ONVIF_SUB_STREAM_PATH,
+  type OnvifOptions,
 } from "../_fixtures/onvif_service.ts";
 
 Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port) and its snapshot URL", async (t) => {
@@ -22,7 +23,8 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
   // A camera nobody set the clock on: an hour behind (its WS-Security window is 5 s). Its web
   // pages are on one port (marked HTTP, tried first) and its ONVIF service on another, as
   // Reolink's are on 80 and 8000.
-  const cam = await startCamera({ onvif: { clockOffsetMs: -3_600_000 } });
+  const onvif: OnvifOptions = { clockOffsetMs: -3_600_000 };
+  const cam = await startCamera({ onvif });
   const web = await startCamera();
   stack.defer(cam.close);
   stack.defer(web.close);
@@ -74,6 +76,7 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
         profile: "Profile_1",
         streamPath: ONVIF_STREAM_PATH,
         snapshotPath: ONVIF_SNAPSHOT_PATH,
+        snapshotPort: 80,
         subStreamPath: ONVIF_SUB_STREAM_PATH,
         remembered: true,
       });
@@ -144,7 +147,22 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
       // The picture from the camera's web port, where ONVIF's URI points (on port 80 as a rule).
       const got = web.seen.filter((x) => x.path === ONVIF_SNAPSHOT_PATH);
       assert(got.some((x) => (x.headers.authorization ?? "").startsWith("Digest ")), "Digest");
+      assertEquals(cam.seen.filter((x) => x.path === ONVIF_SNAPSHOT_PATH).length, 0);
     });
+
+    await t.step(
+      "a snapshot URI naming an allowlisted port: the picture comes from it",
+      async () => {
+        onvif.snapshotPort = cam.port;
+        const before = web.seen.filter((x) => x.path === ONVIF_SNAPSHOT_PATH).length;
+        const r = await fetch(`${stack.url}/api/handles/${rtsp}/snapshot.jpg`, {
+          headers: { authorization: `Bearer ${q.apiToken}` },
+        });
+        assertEquals([r.status, [...new Uint8Array(await r.arrayBuffer())]], [200, [...FRAME]]);
+        assert(cam.seen.some((x) => x.path === ONVIF_SNAPSHOT_PATH), "asked on the port named");
+        assertEquals(web.seen.filter((x) => x.path === ONVIF_SNAPSHOT_PATH).length, before);
+      },
+    );
 
     await t.step("another tenant's token: 403, nothing asked", async () => {
       const before = cam.seen.length;

@@ -43,6 +43,8 @@ export interface MediaPaths {
   subStreamPath: string | null;
   /** Path and query of its snapshot URI, or null when it gave none. */
   snapshotPath: string | null;
+  /** The port its snapshot URI names (or its scheme's: 80, 443), or null when it gave none. */
+  snapshotPort: number | null;
 }
 
 /** Why the camera could not be asked; the message is for the operator. */
@@ -94,6 +96,18 @@ export function pathOfUri(uri: string): string | null {
   if (!m) return null;
   const path = (m[1] ?? "/") + (m[2] ?? "");
   return /^\/[\x21-\x7e]{0,1023}$/.test(path) ? path : null;
+}
+
+/**
+ * The port a camera's `http(s)://` URI names, else its scheme's default (80, 443); null for
+ * another scheme or a URI that is not one. The host in it is never used (see the module).
+ */
+export function portOfUri(uri: string): number | null {
+  const m = /^(https?):\/\/(?:[^/?#\s@]*@)?(?:\[[^\]]*\]|[^/?#\s:]*)(?::(\d{1,5}))?(?:[/?]|$)/i
+    .exec(uri.trim());
+  if (!m) return null;
+  const port = m[2] ? Number(m[2]) : m[1].toLowerCase() === "https" ? 443 : 80;
+  return port >= 1 && port <= 65535 ? port : null;
 }
 
 /** The camera's UTC time from a GetSystemDateAndTime answer, or null. */
@@ -216,16 +230,24 @@ export class OnvifMedia {
             token(p)
           }</trt:GetStreamUri>`,
       );
+    const rawUri = (xml: string) =>
+      xmlTexts(xmlBlocks(xml, "MediaUri", 1)[0] ?? xml, "Uri", 1, 2048)[0];
     const uri = (xml: string) => {
-      const u = xmlTexts(xmlBlocks(xml, "MediaUri", 1)[0] ?? xml, "Uri", 1, 2048)[0];
+      const u = rawUri(xml);
       return u ? pathOfUri(u) : null;
     };
     const streamPath = uri(await streamUri(profile));
-    const snapshotPath = uri(
-      await answer(`<trt:GetSnapshotUri>${token(profile)}</trt:GetSnapshotUri>`),
-    );
+    const snapshot = await answer(`<trt:GetSnapshotUri>${token(profile)}</trt:GetSnapshotUri>`);
+    const snapshotPath = uri(snapshot);
+    const snapshotPort = snapshotPath ? portOfUri(rawUri(snapshot) ?? "") : null;
     const sub = second && second !== profile ? uri(await streamUri(second)) : null;
-    return { profile, streamPath, snapshotPath, subStreamPath: sub === streamPath ? null : sub };
+    return {
+      profile,
+      streamPath,
+      snapshotPath,
+      snapshotPort,
+      subStreamPath: sub === streamPath ? null : sub,
+    };
   }
 }
 

@@ -4,8 +4,8 @@
  * Axis `/axis-cgi/jpg/image.cgi`, …), fetched through the agent's tunnel on the camera's web
  * port with the cloud-held credentials answering its Basic/Digest challenge (device_http.ts).
  * Without `path` the camera is asked for its snapshot URL over ONVIF (onvif_media.ts). The handle
- * may be the camera's web port or its RTSP port (then the device's first web port is used, under
- * the same tenant and site-scope checks). Only a JPEG answer is passed on, so this is no general
+ * may be the camera's web port or its RTSP port (then the device's first web port is used, or the
+ * allowlisted port ONVIF's snapshot URI names, under the same tenant and site-scope checks). Only a JPEG answer is passed on, so this is no general
  * proxy. The cloud decodes no video.
  * @module
  */
@@ -47,17 +47,22 @@ export async function fetchSnapshot(
   path: string | undefined,
 ): Promise<Uint8Array> {
   const targets = await webTargets(d, principal, authorized, "its snapshot URL");
-  // The picture comes from the camera's first web port; ONVIF may answer on another.
-  const http = new DeviceHttp(d, principal, targets[0], "snapshot");
+  // The picture comes from the camera's first web port, or the allowlisted port ONVIF's snapshot
+  // URI names; ONVIF may answer on another.
+  const https = new Map<Authorized, DeviceHttp>();
+  const httpOf = (t: Authorized) => {
+    let h = https.get(t);
+    if (!h) https.set(t, h = new DeviceHttp(d, principal, t, "snapshot"));
+    return h;
+  };
+  let http = httpOf(targets[0]);
   if (!path) {
     try {
-      const told = await askOverPorts(
-        targets,
-        (t) => t === targets[0] ? http : new DeviceHttp(d, principal, t, "snapshot"),
-        () => d.clock.now(),
-      );
+      const told = await askOverPorts(targets, httpOf, () => d.clock.now());
       path = told.snapshotPath ?? undefined;
       if (!path) throw new OnvifError("it gave no snapshot URI for its first profile");
+      const named = targets.find((t) => t.handle.port === told.snapshotPort);
+      if (named) http = httpOf(named);
     } catch (e) {
       if (!(e instanceof OnvifError)) throw e;
       throw new AppError(

@@ -6,6 +6,7 @@ import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import {
   cameraTime,
   pathOfUri,
+  portOfUri,
   wsSecurityHeader,
 } from "../../../../src/cloud/access/onvif_media.ts";
 
@@ -45,6 +46,19 @@ Deno.test("ONVIF: only the path and query of a URI the camera gives are kept", (
   assertEquals(pathOfUri("http://cam.invalid/a b"), null, "a space");
   assertEquals(pathOfUri("/relative"), null);
   assertEquals(pathOfUri(`http://cam.invalid/${"x".repeat(2000)}`), null, "too long");
+});
+
+Deno.test("ONVIF: the port a snapshot URI names, else its scheme's; never from another scheme", () => {
+  assertEquals(portOfUri("http://192.168.1.64/onvif-http/snapshot?Profile_1"), 80);
+  assertEquals(portOfUri("https://cam.invalid/snap.jpg"), 443);
+  assertEquals(portOfUri("http://cam.invalid:8080/snap.jpg"), 8080);
+  assertEquals(portOfUri("HTTP://[fe80::1]:8000?x"), 8000);
+  assertEquals(portOfUri("http://user:pw@cam.invalid:81/a"), 81);
+  assertEquals(portOfUri("http://cam.invalid:8080"), 8080);
+  assertEquals(portOfUri("rtsp://cam.invalid:554/a"), null);
+  assertEquals(portOfUri("http://cam.invalid:0/a"), null);
+  assertEquals(portOfUri("http://cam.invalid:99999/a"), null);
+  assertEquals(portOfUri("/snap.jpg"), null);
 });
 
 Deno.test("ONVIF: the camera's clock from GetSystemDateAndTime, null when it gives none", () => {
