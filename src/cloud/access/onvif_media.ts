@@ -6,29 +6,22 @@
  * site's uplink). An operator should not have to know that Hikvision says
  * `/Streaming/Channels/101` and Dahua `/cam/realmonitor?channel=1&subtype=0`: the camera knows.
  *
- * The questions go to the camera's web port through the tunnel (device_http.ts): the clock and
- * the media service's address from the device service (`GetSystemDateAndTime`,
- * `GetCapabilities`, which cameras answer without credentials), then `GetProfiles` and the two
- * URIs from the media service, signed with a WS-Security UsernameToken (the password digest over
- * a fresh nonce and the camera's own time, since a camera whose clock is off refuses a token
- * dated by ours) from the cloud-held credentials, and an HTTP Digest challenge answered too.
+ * The questions go to the camera's web port through the tunnel (device_http.ts, onvif_soap.ts):
+ * the clock and the media service's address from the device service (`GetSystemDateAndTime`,
+ * `GetCapabilities`, which cameras answer without credentials), then `GetProfiles` and the URIs
+ * from the media service, signed with a WS-Security UsernameToken from the cloud-held
+ * credentials, and an HTTP Digest challenge answered too.
  * Only the path and query of each URI are kept: the host in it is the camera's LAN address,
  * which the cloud never dials (the tunnel does, by the device's allowlisted address).
  * @module
  */
-import { createHash } from "node:crypto";
-import { Buffer } from "node:buffer";
 import { AppError } from "../../shared/errors.ts";
 import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
-import type { DeviceCredentials } from "./device_auth.ts";
 import type { DeviceHttp } from "./device_http.ts";
+import { OnvifError, OnvifSoap, pathOfUri } from "./onvif_soap.ts";
 
-/** Where the device service is on every ONVIF camera. */
-export const DEVICE_SERVICE = "/onvif/device_service";
 /** The media service when the camera does not say (the common default). */
 export const MEDIA_SERVICE = "/onvif/media_service";
-/** Largest SOAP answer read. */
-const MAX_SOAP_BYTES = 256 << 10;
 
 /** What the camera said. */
 export interface MediaPaths {
@@ -47,57 +40,6 @@ export interface MediaPaths {
   snapshotPort: number | null;
 }
 
-/** Why the camera could not be asked; the message is for the operator. */
-export class OnvifError extends Error {
-  /** True when the port has no ONVIF service at all (another port of the camera may). */
-  readonly noService: boolean;
-  /** Creates the error. */
-  constructor(message: string, noService = false) {
-    super(message);
-    this.name = "OnvifError";
-    this.noService = noService;
-  }
-}
-
-/**
- * The WS-Security header for `creds` at `created` (the camera's time, ISO 8601 UTC): the
- * password digest is Base64(SHA-1(nonce + created + password)) as the UsernameToken profile says.
- */
-export function wsSecurityHeader(
-  creds: DeviceCredentials,
-  created: string,
-  nonce: Uint8Array = crypto.getRandomValues(new Uint8Array(16)),
-): string {
-  const digest = createHash("sha1").update(nonce).update(created).update(creds.password).digest();
-  const wss = "http://docs.oasis-open.org/wss/2004/01";
-  return `<s:Header><wsse:Security s:mustUnderstand="1"` +
-    ` xmlns:wsse="${wss}/oasis-200401-wss-wssecurity-secext-1.0.xsd"` +
-    ` xmlns:wsu="${wss}/oasis-200401-wss-wssecurity-utility-1.0.xsd"><wsse:UsernameToken>` +
-    `<wsse:Username>${escapeXml(creds.username)}</wsse:Username>` +
-    `<wsse:Password Type="${wss}/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">` +
-    `${digest.toString("base64")}</wsse:Password>` +
-    `<wsse:Nonce EncodingType="${wss}/oasis-200401-wss-soap-message-security-1.0#Base64Binary">` +
-    `${Buffer.from(nonce).toString("base64")}</wsse:Nonce><wsu:Created>${created}</wsu:Created>` +
-    `</wsse:UsernameToken></wsse:Security></s:Header>`;
-}
-
-/** A SOAP 1.2 envelope around `body`, with `header` (may be ""). */
-function envelope(header: string, body: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>` +
-    `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"` +
-    ` xmlns:tds="http://www.onvif.org/ver10/device/wsdl"` +
-    ` xmlns:trt="http://www.onvif.org/ver10/media/wsdl"` +
-    ` xmlns:tt="http://www.onvif.org/ver10/schema">${header}<s:Body>${body}</s:Body></s:Envelope>`;
-}
-
-/** The path and query of a URI the camera gave (its host is its LAN address: not kept). */
-export function pathOfUri(uri: string): string | null {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\s]*(\/[^\s#]*)?(\?[^\s#]*)?$/i.exec(uri.trim());
-  if (!m) return null;
-  const path = (m[1] ?? "/") + (m[2] ?? "");
-  return /^\/[\x21-\x7e]{0,1023}$/.test(path) ? path : null;
-}
-
 /**
  * The port a camera's `http(s)://` URI names, else its scheme's default (80, 443); null for
  * another scheme or a URI that is not one. The host in it is never used (see the module).
@@ -110,85 +52,13 @@ export function portOfUri(uri: string): number | null {
   return port >= 1 && port <= 65535 ? port : null;
 }
 
-/** The camera's UTC time from a GetSystemDateAndTime answer, or null. */
-export function cameraTime(xml: string): number | null {
-  const utc = xmlBlocks(xml, "UTCDateTime", 1)[0];
-  if (!utc) return null;
-  const n = (name: string, inside: string) => Number(xmlTexts(inside, name, 1, 8)[0]);
-  const date = xmlBlocks(utc, "Date", 1)[0] ?? "";
-  const time = xmlBlocks(utc, "Time", 1)[0] ?? "";
-  const t = Date.UTC(
-    n("Year", date),
-    n("Month", date) - 1,
-    n("Day", date),
-    n("Hour", time),
-    n("Minute", time),
-    n("Second", time),
-  );
-  return Number.isFinite(t) ? t : null;
-}
-
-/** One ONVIF conversation with a camera, over `http` (its web port). */
+/** One ONVIF conversation with a camera about its media, over `http` (its web port). */
 export class OnvifMedia {
-  readonly #http: DeviceHttp;
-  readonly #now: () => number;
-  /** The camera's clock minus ours, once known. */
-  #skew = 0;
+  readonly #soap: OnvifSoap;
 
   /** A conversation over `http`; `now` is the cloud's clock. */
   constructor(http: DeviceHttp, now: () => number) {
-    this.#http = http;
-    this.#now = now;
-  }
-
-  /** Posts one SOAP call; the answer's XML, or OnvifError with the camera's fault reason. */
-  async #call(path: string, body: string, signed: boolean): Promise<string> {
-    let header = "";
-    const creds = signed ? await this.#http.credentials() : null;
-    if (creds) {
-      const created = new Date(this.#now() + this.#skew).toISOString().replace(/\.\d+Z$/, "Z");
-      header = wsSecurityHeader(creds, created);
-    }
-    const action = /^<(\w+:\w+)/.exec(body)?.[1] ?? "call";
-    const answer = await this.#http.request("POST", path, {
-      headers: [["Content-Type", "application/soap+xml; charset=utf-8"]],
-      body: new TextEncoder().encode(envelope(header, body)),
-      maxBytes: MAX_SOAP_BYTES,
-      tooLarge: `the camera's ONVIF answer to ${action} is larger than 256 KiB`,
-    });
-    let xml: string;
-    try {
-      xml = new TextDecoder("utf-8", { fatal: true }).decode(answer.body);
-    } catch {
-      throw new OnvifError(`the camera's ONVIF answer to ${action} is not UTF-8 text`);
-    }
-    if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
-      throw new OnvifError(`the camera's ONVIF answer to ${action} declares a DTD`);
-    }
-    const reason = answer.status === 200
-      ? ""
-      : xmlTexts(xml, "Text", 1, 300)[0] ?? xmlTexts(xml, "Value", 2, 200).join(" ");
-    const refused = answer.status === 401 ||
-      (answer.status !== 200 && /NotAuthorized|not authori[sz]ed/i.test(xml.slice(0, 8192)));
-    if (refused) {
-      throw new OnvifError(
-        creds
-          ? `the camera refused the credentials the cloud holds for ${action}` +
-            `${reason ? ` (${reason})` : ""}: check the user name and password, and that ` +
-            `the camera has that user for ONVIF (many keep ONVIF users apart from web users)`
-          : `the camera wants credentials for ${action}: save its user name and password ` +
-            `with the device's Credentials button`,
-      );
-    }
-    if (answer.status !== 200) {
-      throw new OnvifError(
-        answer.status === 404
-          ? `the camera has no ONVIF service at ${path} (HTTP 404)`
-          : `the camera refused ${action} (HTTP ${answer.status}${reason ? `: ${reason}` : ""})`,
-        answer.status === 404 && path === DEVICE_SERVICE,
-      );
-    }
-    return xml;
+    this.#soap = new OnvifSoap(http, now);
   }
 
   /**
@@ -197,32 +67,16 @@ export class OnvifMedia {
    * refuses.
    */
   async mediaPaths(): Promise<MediaPaths> {
-    // The camera's clock first (unsigned, as the ONVIF core spec allows), so that the token is
-    // dated by it; a camera that does not answer keeps ours.
-    try {
-      const t = cameraTime(await this.#call(DEVICE_SERVICE, "<tds:GetSystemDateAndTime/>", false));
-      if (t !== null) this.#skew = t - this.#now();
-    } catch (e) {
-      if (!(e instanceof OnvifError) || e.noService) throw e; // no ONVIF on this port at all
-    }
-    let media = MEDIA_SERVICE;
-    try {
-      const caps = await this.#call(
-        DEVICE_SERVICE,
-        "<tds:GetCapabilities><tds:Category>Media</tds:Category></tds:GetCapabilities>",
-        true,
-      );
-      const xaddr = xmlTexts(xmlBlocks(caps, "Media", 1)[0] ?? "", "XAddr", 1, 1024)[0];
-      media = (xaddr && pathOfUri(xaddr)?.replace(/\?.*$/, "")) || MEDIA_SERVICE;
-    } catch (e) {
-      if (!(e instanceof OnvifError)) throw e;
-    }
-    const profiles = await this.#call(media, "<trt:GetProfiles/>", true);
+    await this.#soap.syncClock();
+    const media = await this.#soap.service("Media", MEDIA_SERVICE);
+    const profiles = await this.#soap.call(media, "<trt:GetProfiles/>", true);
     const [profile, second] = xmlAttributes(profiles, "Profiles", "token", 2);
     if (!profile) throw new OnvifError("the camera lists no media profile over ONVIF");
     const token = (p: string) => `<trt:ProfileToken>${escapeXml(p)}</trt:ProfileToken>`;
     const answer = (xml: string) =>
-      this.#call(media, xml, true).catch((e) => e instanceof OnvifError ? "" : Promise.reject(e));
+      this.#soap.call(media, xml, true).catch((e) =>
+        e instanceof OnvifError ? "" : Promise.reject(e)
+      );
     const streamUri = (p: string) =>
       answer(
         `<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport>` +

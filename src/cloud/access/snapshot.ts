@@ -15,7 +15,8 @@ import type { Principal } from "../tenancy/auth.ts";
 import { headerValue } from "./proxy/http1.ts";
 import type { Authorized } from "./route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "./device_http.ts";
-import { askOverPorts, OnvifError } from "./onvif_media.ts";
+import { askOverPorts } from "./onvif_media.ts";
+import { OnvifError } from "./onvif_soap.ts";
 
 /** The largest picture passed on. */
 export const MAX_SNAPSHOT_BYTES = 8 << 20;

@@ -17,7 +17,8 @@ import { requireRole } from "../tenancy/roles.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import { authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
-import { askOverPorts, type MediaPaths, OnvifError, onvifRefusal } from "../access/onvif_media.ts";
+import { askOverPorts, type MediaPaths, onvifRefusal } from "../access/onvif_media.ts";
+import { OnvifError } from "../access/onvif_soap.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 
 /** Cameras asked at once by one site-wide ask. */
