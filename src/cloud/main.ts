@@ -48,6 +48,7 @@ import { withAuditEvents } from "./events/audit_events.ts";
 import { recordReachability } from "./events/reachability.ts";
 import { DataChannelWatch } from "./events/data_channel.ts";
 import { startPresenceJob } from "./events/agent_availability.ts";
+import { type MotionWatch, startMotionWatch } from "./events/motion_watch.ts";
 import { startDeliverer } from "./events/deliverer.ts";
 import { sharedSettings, startNodeRegistry } from "./nodes.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
@@ -264,7 +265,9 @@ export async function startCloud(
   });
   const live = new LiveAccess();
   const liveHub = new LiveHub();
+  let motionWatch: MotionWatch | undefined = undefined; // started below, once the lock owner is known
   const app = createApp({
+    motion: () => motionWatch,
     webhooks: { secrets: webhookSecrets, policy: webhookPolicy },
     live,
     liveHub,
@@ -368,6 +371,7 @@ export async function startCloud(
     log,
   });
   const owner = lockOwner(config.node);
+  motionWatch = startMotionWatch({ ...route, secrets, events, owner });
   const stopJobs = startBackgroundJobs({
     store,
     clock,
@@ -487,6 +491,7 @@ export async function startCloud(
       stopCertWatch();
       stopServerCertWatch();
       stopCaWatch();
+      await motionWatch?.stop();
       await stopJobs();
       await stopPresenceJob();
       await stopDeliverer();

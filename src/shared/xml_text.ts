@@ -58,6 +58,34 @@ export function xmlAttributes(
   return out;
 }
 
+/**
+ * The attributes `attrs` of each opening tag of elements with local name `name` (any prefix), at
+ * most `max` tags, each value bounded; an attribute a tag lacks is absent from its record
+ * (`<tt:SimpleItem Name="IsMotion" Value="true"/>` → `{Name: "IsMotion", Value: "true"}`).
+ */
+export function xmlTags(
+  xml: string,
+  name: string,
+  attrs: string[],
+  max: number,
+  maxLen = 256,
+): Record<string, string>[] {
+  const tag = new RegExp(`<(?:[A-Za-z_][\\w.-]{0,40}:)?${name}(\\s[^<>]{0,1024})?/?>`, "g");
+  const out: Record<string, string>[] = [];
+  for (const m of xml.matchAll(tag)) {
+    const rec: Record<string, string> = {};
+    for (const attr of attrs) {
+      const v = new RegExp(
+        `\\s${attr}\\s*=\\s*(?:"([^"<]{0,${maxLen}})"|'([^'<]{0,${maxLen}})')`,
+      ).exec(m[1] ?? "");
+      if (v) rec[attr] = decodeXmlEntities(v[1] ?? v[2]);
+    }
+    out.push(rec);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
 /** The five predefined XML entities and numeric references; anything else stays as is. */
 export function decodeXmlEntities(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|amp|lt|gt|quot|apos);/g, (_m, e: string) => {

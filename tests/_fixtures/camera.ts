@@ -155,7 +155,7 @@ export function startCamera(
     if (keep) {
       const dec = new TextDecoder();
       const text = kept.map((c) => dec.decode(c, { stream: true })).join("") + dec.decode();
-      const soap = onvifAnswer(url.pathname, text, opts.onvif!);
+      const soap = await onvifAnswer(url.pathname, text, opts.onvif!);
       if (soap) return soap;
     }
     const self = `${opts.tls ? "https" : "http"}://${url.host}`;
@@ -392,6 +392,7 @@ export function startCamera(
     scheme: opts.tls ? "https" : "http",
     seen,
     close: async () => {
+      opts.onvif?.events?.close();
       ac.abort();
       await server.finished.catch(() => {});
     },

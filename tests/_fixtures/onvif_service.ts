@@ -5,7 +5,8 @@
  * service (at the address the capabilities give) only with a WS-Security UsernameToken whose
  * password digest is right for admin:12345 and whose `Created` is within 5 s of the camera's own
  * clock — which may be set off from the machine's, as on a camera nobody set the time on. The
- * URIs it gives name the camera's LAN address (`camera.invalid`), which nothing may dial.
+ * URIs it gives name the camera's LAN address (`camera.invalid`), which nothing may dial. Given a
+ * `CameraEvents`, it also serves pull-point event subscriptions the test drives.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -23,6 +24,60 @@ export interface OnvifOptions {
   subStreamPath?: string | null;
   /** The port the snapshot URI names (default none: port 80). Read at each request. */
   snapshotPort?: number;
+  /** The camera's events service (pull points); absent: it has none (404). */
+  events?: CameraEvents;
+}
+
+/**
+ * A camera's ONVIF events as a test drives them: `motion(true)` queues a notification on the
+ * topic `tns1:RuleEngine/CellMotionDetector/Motion`, which the next `PullMessages` (or one
+ * waiting, at most its timeout) returns. It counts what subscribers did.
+ */
+export class CameraEvents {
+  /** Pull points created, pulls answered, renewals, unsubscriptions. */
+  readonly counts = { subscribed: 0, pulls: 0, renewed: 0, unsubscribed: 0 };
+  #queue: string[] = [];
+  #waiters: (() => void)[] = [];
+  #closed = false;
+
+  /** Reports motion starting (true) or ending (false). */
+  motion(on: boolean): void {
+    const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    this.#queue.push(
+      `<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">` +
+        `tns1:RuleEngine/CellMotionDetector/Motion</wsnt:Topic><wsnt:Message><tt:Message UtcTime="${at}" ` +
+        `PropertyOperation="Changed"><tt:Source><tt:SimpleItem Name="VideoSourceConfigurationToken" ` +
+        `Value="VideoSourceToken"/><tt:SimpleItem Name="Rule" Value="MyMotionDetectorRule"/></tt:Source>` +
+        `<tt:Data><tt:SimpleItem Name="IsMotion" Value="${on}"/></tt:Data></tt:Message></wsnt:Message>` +
+        `</wsnt:NotificationMessage>`,
+    );
+    this.#wake();
+  }
+
+  /** Answers waiting pulls at once (the camera stops). */
+  close(): void {
+    this.#closed = true;
+    this.#wake();
+  }
+
+  /** The notifications queued now, or after at most `ms` when none are. */
+  async take(ms: number): Promise<string> {
+    if (!this.#queue.length && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        this.#waiters.push(done);
+        function done() {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    }
+    return this.#queue.splice(0).join("");
+  }
+
+  #wake() {
+    for (const w of this.#waiters.splice(0)) w();
+  }
 }
 
 /** The snapshot path the fake camera's GetSnapshotUri gives (served, behind Digest, by camera.ts). */
@@ -37,6 +92,7 @@ const envelope = (body: string) =>
   `<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope ` +
   `xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" ` +
   `xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" ` +
+  `xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" ` +
   `xmlns:tt="http://www.onvif.org/ver10/schema"><SOAP-ENV:Body>${body}</SOAP-ENV:Body></SOAP-ENV:Envelope>`;
 
 const soap = (body: string, status = 200) =>
@@ -74,9 +130,14 @@ function signed(xml: string, clock: number): boolean {
  * The answer to an ONVIF request at `path` with `body`, or null when `path` is not an ONVIF
  * service of this camera.
  */
-export function onvifAnswer(path: string, body: string, o: OnvifOptions): Response | null {
+export async function onvifAnswer(
+  path: string,
+  body: string,
+  o: OnvifOptions,
+): Promise<Response | null> {
   const media = o.mediaPath ?? "/onvif/Media";
-  if (path !== "/onvif/device_service" && path !== media) return null;
+  const events = o.events ? ["/onvif/Events", "/onvif/Subscription"] : [];
+  if (path !== "/onvif/device_service" && path !== media && !events.includes(path)) return null;
   const clock = Date.now() + (o.clockOffsetMs ?? 0);
   const call = /<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)/.exec(body)?.[1] ?? "";
   if (path === "/onvif/device_service") {
@@ -94,13 +155,43 @@ export function onvifAnswer(path: string, body: string, o: OnvifOptions): Respon
     if (call === "GetCapabilities") {
       return soap(
         `<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Media><tt:XAddr>` +
-          `http://camera.invalid${media}</tt:XAddr></tt:Media></tds:Capabilities>` +
-          `</tds:GetCapabilitiesResponse>`,
+          `http://camera.invalid${media}</tt:XAddr></tt:Media>${
+            o.events
+              ? `<tt:Events><tt:XAddr>http://camera.invalid/onvif/Events</tt:XAddr>` +
+                `<tt:WSPullPointSupport>true</tt:WSPullPointSupport></tt:Events>`
+              : ""
+          }</tds:Capabilities></tds:GetCapabilitiesResponse>`,
       );
     }
     return soap("<SOAP-ENV:Fault/>", 400);
   }
   if (!signed(body, clock)) return notAuthorized();
+  if (o.events && path === "/onvif/Events" && call === "CreatePullPointSubscription") {
+    const n = ++o.events.counts.subscribed;
+    return soap(
+      `<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa5:Address ` +
+        `xmlns:wsa5="http://www.w3.org/2005/08/addressing">http://camera.invalid/onvif/` +
+        `Subscription?Idx=${n}</wsa5:Address></tev:SubscriptionReference>` +
+        `</tev:CreatePullPointSubscriptionResponse>`,
+    );
+  }
+  if (o.events && path === "/onvif/Subscription") {
+    if (call === "PullMessages") {
+      const seconds = Number(/PT(\d+)S/.exec(text(body, "Timeout") ?? "")?.[1] ?? "1");
+      const messages = await o.events.take(Math.min(seconds, 10) * 1000);
+      o.events.counts.pulls++;
+      return soap(`<tev:PullMessagesResponse>${messages}</tev:PullMessagesResponse>`);
+    }
+    if (call === "Renew") {
+      o.events.counts.renewed++;
+      return soap("<wsnt:RenewResponse/>");
+    }
+    if (call === "Unsubscribe") {
+      o.events.counts.unsubscribed++;
+      return soap("<wsnt:UnsubscribeResponse/>");
+    }
+    return soap("<SOAP-ENV:Fault/>", 400);
+  }
   const sub = o.subStreamPath === undefined ? ONVIF_SUB_STREAM_PATH : o.subStreamPath;
   if (call === "GetProfiles") {
     return soap(

@@ -579,6 +579,24 @@ export class Stack {
     return await this.runAgent(e.state);
   }
 
+  /**
+   * A JSON call to the API with a bearer token (`nt_…`): the status and the parsed body (`{}`
+   * when empty), which a test reads as the API documents it.
+   */
+  async api(method: string, path: string, token: string, body?: unknown) {
+    const r = await fetch(`${this.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    // deno-lint-ignore no-explicit-any
+    return { status: r.status, json: (text ? JSON.parse(text) : {}) as any };
+  }
+
   /** Opens a raw WebSocket tunnel; resolves when open or rejects with status and message. */
   openTunnel(
     handle: string,

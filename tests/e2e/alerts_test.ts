@@ -5,6 +5,7 @@
 // once after four attempts; a link-local webhook URL is refused at save.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Proc, type Quickstart, Stack } from "../_fixtures/stack.ts";
+import { Receiver } from "../_fixtures/webhook_receiver.ts";
 import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 import { startFerretDb } from "../_fixtures/ferretdb.ts";
 import { openStore } from "../../src/cloud/store/open.ts";
@@ -27,52 +28,6 @@ async function validSignature(secret: string, body: string, header: string | nul
     await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${t}.${body}`)),
   );
   return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("") === v1;
-}
-
-/** A webhook receiver on loopback: records every request; answers 500 to the first `failFirst`. */
-class Receiver {
-  readonly got: { type: string; body: string; signature: string | null; status: number }[] = [];
-  failFirst = 0;
-  #server: Deno.HttpServer<Deno.NetAddr>;
-  #scheme: string;
-
-  /** `tls`: the receiver's certificate and key (https), else plain http. */
-  constructor(tls?: { cert: string; key: string }) {
-    this.#scheme = tls ? "https" : "http";
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...tls },
-      async (req) => {
-        const body = await req.text();
-        const status = this.got.length < this.failFirst ? 500 : 204;
-        this.got.push({
-          type: JSON.parse(body).type,
-          body,
-          signature: req.headers.get("x-nanodems-signature"),
-          status,
-        });
-        return new Response(null, { status });
-      },
-    );
-  }
-
-  get url(): string {
-    return `${this.#scheme}://127.0.0.1:${this.#server.addr.port}/hook`;
-  }
-
-  /** The deliveries answered 2xx, by event type. */
-  delivered(type: string) {
-    return this.got.filter((g) => g.type === type && g.status < 300);
-  }
-
-  /** The deliveries of `type` once there is one, else null (for `until`). */
-  some(type: string) {
-    const got = this.delivered(type);
-    return got.length ? got : null;
-  }
-
-  close(): Promise<void> {
-    return this.#server.shutdown();
-  }
 }
 
 /** Creates a webhook for `events`; returns its id and secret. */
@@ -137,16 +92,7 @@ export async function api(
   token: string,
   body?: unknown,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(stack.url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {} };
+  return await stack.api(method, path, token, body);
 }
 
 /** Polls `fn` until it returns a value (deadline `ms`, default 90 s). */

@@ -33,11 +33,7 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
     await stack.agentFor(q);
     const rtsp = q.device.handles[554];
     const call = (method: string, path: string, body?: unknown) =>
-      fetch(`${stack.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${q.apiToken}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }).then(async (r) => ({ status: r.status, json: await r.json() }));
+      stack.api(method, path, q.apiToken, body);
     const marked = await call("PATCH", `/api/devices/${q.device.deviceId}`, {
       protocols: { [web.port]: "http" },
     });
@@ -192,11 +188,7 @@ Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; eac
     await stack.agentFor(q);
     await stack.holdCredentials(q, { username: "admin", password: "12345" });
     const call = (method: string, path: string, body?: unknown, token = q.apiToken) =>
-      fetch(`${stack.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }).then(async (r) => ({ status: r.status, json: await r.json() }));
+      stack.api(method, path, token, body);
     for (
       const dev of [{ host: "127.0.0.2", ports: [locked.port, 554] }, {
         host: "127.0.0.3",

@@ -58,6 +58,9 @@ function envelope(header: string, body: string): string {
     `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"` +
     ` xmlns:tds="http://www.onvif.org/ver10/device/wsdl"` +
     ` xmlns:trt="http://www.onvif.org/ver10/media/wsdl"` +
+    ` xmlns:tev="http://www.onvif.org/ver10/events/wsdl"` +
+    ` xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"` +
+    ` xmlns:wsa="http://www.w3.org/2005/08/addressing"` +
     ` xmlns:tt="http://www.onvif.org/ver10/schema">${header}<s:Body>${body}</s:Body></s:Envelope>`;
 }
 
@@ -135,13 +138,29 @@ export class OnvifSoap {
     }
   }
 
-  /** Posts one SOAP call; the answer's XML, or OnvifError with the camera's fault reason. */
-  async call(path: string, body: string, signed: boolean): Promise<string> {
+  /**
+   * Posts one SOAP call; the answer's XML, or OnvifError with the camera's fault reason.
+   * `addressing` adds the WS-Addressing `Action` and `To` that a subscription's calls carry
+   * (many cameras route them by these).
+   */
+  async call(
+    path: string,
+    body: string,
+    signed: boolean,
+    addressing?: { action: string; to: string },
+  ): Promise<string> {
     let header = "";
     const creds = signed ? await this.#http.credentials() : null;
     if (creds) {
       const created = new Date(this.#now() + this.#skew).toISOString().replace(/\.\d+Z$/, "Z");
       header = wsSecurityHeader(creds, created);
+    }
+    if (addressing) {
+      const wsa = `<wsa:Action>${escapeXml(addressing.action)}</wsa:Action>` +
+        `<wsa:To>${escapeXml(addressing.to)}</wsa:To>`;
+      header = header
+        ? header.replace("</s:Header>", `${wsa}</s:Header>`)
+        : `<s:Header>${wsa}</s:Header>`;
     }
     const action = /^<(\w+:\w+)/.exec(body)?.[1] ?? "call";
     const answer = await this.#http.request("POST", path, {

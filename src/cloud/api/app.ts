@@ -4,6 +4,7 @@
  * of the error catalogue — never a stack trace.
  * @module
  */
+import type { MotionWatch } from "../events/motion_watch.ts";
 import { ForwardedHint } from "./forwarded_hint.ts";
 import { Hono } from "hono";
 import { live, probeReady, scrape } from "./health.ts";
@@ -74,6 +75,8 @@ export interface AppDeps extends RouteDeps {
   /** Accept devices at link-local / metadata addresses (`--allow-link-local-devices`). */
   allowLinkLocalDevices?: boolean;
   kick: (agentId: string, reason: string) => void;
+  /** The motion alerts' watch, once started. */
+  motion?: () => Pick<MotionWatch, "poke" | "status"> | undefined;
   log: Logger;
   /** Where the compiled executables for /download are. */
   downloadsDir: string;
@@ -239,6 +242,7 @@ export function createApp(d: AppDeps): Hono<Env> {
     downloadsDir: d.downloadsDir,
     live: d.live,
     agentCaPin: () => d.pki.agentCerts.renewalsPin,
+    motion: d.motion,
   };
   app.route("/", uiRoutes(uiDeps));
   app.route(
@@ -258,6 +262,7 @@ export function createApp(d: AppDeps): Hono<Env> {
       enrollmentTtlMs: d.enrollmentTtlMs,
       pushAllowlist: d.pushAllowlist,
       allowLinkLocalDevices: d.allowLinkLocalDevices ?? false,
+      motion: d.motion,
     }),
   );
   app.route(

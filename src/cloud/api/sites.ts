@@ -29,6 +29,7 @@ import {
 } from "./schemas.ts";
 import { deviceHostRefusal } from "../tenancy/device_host.ts";
 import { siteReachability } from "../events/reachability.ts";
+import type { MotionWatch } from "../events/motion_watch.ts";
 
 /** What the site routes need. */
 export interface SiteDeps {
@@ -39,6 +40,8 @@ export interface SiteDeps {
   pushAllowlist: (siteId: string) => Promise<void>;
   /** Accept devices at link-local / metadata addresses. */
   allowLinkLocalDevices?: boolean;
+  /** The motion alerts' watch, once started (events/motion_watch.ts). */
+  motion?: () => Pick<MotionWatch, "poke" | "status"> | undefined;
 }
 
 /**
@@ -349,9 +352,22 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     });
     const dev = await store.updateDevice(p.tenantId, cur.id, body);
     if (!dev) throw new AppError("not_found", "no such device");
+    if (body.motionAlerts !== undefined && body.motionAlerts !== cur.motionAlerts) {
+      d.motion?.()?.poke();
+    }
     const out = await withHandles(store, clock, dev, p.actor);
     await changed(p, "device.update", dev.id, dev.siteId, body);
     return c.json(out);
+  });
+  // Whether the device's motion alerts are on, and what the watching node knows of them.
+  app.get("/devices/:id/motion", auth, async (c) => {
+    const p = c.get("principal");
+    const dev = await store.getDevice(p.tenantId, c.req.param("id"));
+    if (!dev || (p.siteIds && !p.siteIds.includes(dev.siteId))) {
+      throw new AppError("not_found", "no such device");
+    }
+    const status = dev.motionAlerts ? d.motion?.()?.status(dev.id) ?? null : null;
+    return c.json({ deviceId: dev.id, motionAlerts: dev.motionAlerts, status });
   });
   // The site page's port pill: mint the handle if needed, then open the device in the proxy.
   app.get("/devices/:id/ports/:port/open", auth, async (c) => {

@@ -15,4 +15,5 @@ export const EVENT_LABELS: Record<EventType, string> = {
   "device.cert_changed": "Device certificate changed",
   "enrollment.used": "Enrollment token used",
   "credential.revoked": "Credential revoked",
+  "camera.motion": "Motion detected",
 };

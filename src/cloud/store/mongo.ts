@@ -464,6 +464,13 @@ class MongoStore extends MongoBase implements Store {
     return found.map((d) => asDevice(d)!).filter((d) => wanted.has(d.host.toLowerCase()));
   }
 
+  async listMotionAlertDevices(limit: number): Promise<Device[]> {
+    if (limit < 1) return [];
+    const docs = await this.c(C.devices).find({ motionAlerts: true })
+      .sort({ createdAt: 1, ord: 1 }).limit(Math.floor(limit)).toArray();
+    return docs.map((d) => asDevice(pick<Device>(d, FIELDS.device))!);
+  }
+
   async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
     const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
     // The maps depend on the current ports and values: read, then update only if the document
@@ -474,7 +481,9 @@ class MongoStore extends MongoBase implements Store {
       const cur = asDevice(pick<Device>(raw, FIELDS.device))!;
       const nextPorts = ports ?? cur.ports;
       const set: Document = { updatedAt: this.now() };
-      for (const k of ["host", "manufacturer", "model", "label", "notes"] as const) {
+      for (
+        const k of ["host", "manufacturer", "model", "label", "notes", "motionAlerts"] as const
+      ) {
         if (patch[k] !== undefined) set[k] = patch[k];
       }
       set.ports = nextPorts;

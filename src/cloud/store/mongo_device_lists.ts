@@ -22,6 +22,7 @@ export function asDevice(d: Device | null): Device | null {
     protocols: normalizeProtocols(d.ports, undefined, d.protocols ?? undefined),
     streamPaths: normalizeStreamPaths(d.ports, undefined, d.streamPaths ?? undefined),
     subStreamPaths: normalizeStreamPaths(d.ports, undefined, d.subStreamPaths ?? undefined),
+    motionAlerts: d.motionAlerts === true,
   };
 }
 

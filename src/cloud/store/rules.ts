@@ -88,6 +88,7 @@ export function newDeviceRecord(input: NewDevice, n: number, now: number): Devic
     protocols: normalizeProtocols(ports, input.protocols),
     streamPaths: {},
     subStreamPaths: {},
+    motionAlerts: false,
     manufacturer: input.manufacturer ?? "",
     model: input.model ?? "",
     label: input.label ?? "",

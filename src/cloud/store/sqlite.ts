@@ -263,6 +263,7 @@ function toDevice(r: Row): Device {
       undefined,
       JSON.parse(str(r.sub_stream_paths ?? "{}")),
     ),
+    motionAlerts: num(r.motion_alerts ?? 0) === 1,
     manufacturer: str(r.manufacturer),
     model: str(r.model),
     label: str(r.label),
@@ -802,6 +803,14 @@ class SqliteStore implements Store {
     ).map(toDevice);
   }
 
+  async listMotionAlertDevices(limit: number): Promise<Device[]> {
+    return this.#all(
+      `SELECT * FROM devices INDEXED BY devices_motion_alerts WHERE motion_alerts = 1
+        ORDER BY created_at, rowid LIMIT ?`,
+      Math.max(0, Math.floor(limit)),
+    ).map(toDevice);
+  }
+
   async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
     const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
     return this.#tx(() => {
@@ -816,6 +825,7 @@ class SqliteStore implements Store {
         protocols: normalizeProtocols(nextPorts, patch.protocols, cur.protocols),
         streamPaths: normalizeStreamPaths(nextPorts, patch.streamPaths, cur.streamPaths),
         subStreamPaths: normalizeStreamPaths(nextPorts, patch.subStreamPaths, cur.subStreamPaths),
+        motionAlerts: patch.motionAlerts ?? cur.motionAlerts,
         manufacturer: patch.manufacturer ?? cur.manufacturer,
         model: patch.model ?? cur.model,
         label: patch.label ?? cur.label,
@@ -824,13 +834,15 @@ class SqliteStore implements Store {
       };
       this.#run(
         `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?,
-           sub_stream_paths = ?, manufacturer = ?, model = ?, label = ?, notes = ?, updated_at = ?
+           sub_stream_paths = ?, motion_alerts = ?, manufacturer = ?, model = ?, label = ?,
+           notes = ?, updated_at = ?
          WHERE id = ?`,
         next.host,
         JSON.stringify(next.ports),
         JSON.stringify(next.protocols),
         JSON.stringify(next.streamPaths),
         JSON.stringify(next.subStreamPaths),
+        next.motionAlerts ? 1 : 0,
         next.manufacturer,
         next.model,
         next.label,

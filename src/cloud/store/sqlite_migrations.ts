@@ -567,4 +567,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN sub_stream_paths TEXT NOT NULL DEFAULT '{}';
   `,
+  // 30: motion alerts per device (the cloud subscribes to the camera's ONVIF events), with an
+  // index holding only the devices that have them on.
+  `
+  ALTER TABLE devices ADD COLUMN motion_alerts INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX devices_motion_alerts ON devices (created_at) WHERE motion_alerts = 1;
+  `,
 ];

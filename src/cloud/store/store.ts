@@ -82,6 +82,11 @@ export interface Device {
    * stream; absent: they play the main one.
    */
   subStreamPaths: Record<number, string>;
+  /**
+   * Whether the cloud subscribes to the camera's ONVIF events and raises `camera.motion` when it
+   * reports motion (events/motion_watch.ts).
+   */
+  motionAlerts: boolean;
   manufacturer: string;
   model: string;
   label: string;
@@ -112,6 +117,7 @@ export type DevicePatch = Partial<
     | "protocols"
     | "streamPaths"
     | "subStreamPaths"
+    | "motionAlerts"
   >
 >;
 
@@ -532,6 +538,11 @@ export interface Store extends AlertStore {
    * oldest first — the few a reachability report names, without reading the whole site.
    */
   getDevicesByHost(tenantId: string, siteId: string, hosts: string[]): Promise<Device[]>;
+  /**
+   * Every tenant's devices with motion alerts on, oldest first, at most `limit` (the motion
+   * watch's list; few devices have them on, and an index finds exactly those).
+   */
+  listMotionAlertDevices(limit: number): Promise<Device[]>;
   /**
    * Replaces fields given; bumps the allowlist version when host or ports change. Null if absent.
    * `protocols`, `streamPaths` and `subStreamPaths` are merged into the current maps (an empty
@@ -1065,6 +1076,7 @@ export const EVENT_TYPES = [
   "device.cert_changed",
   "enrollment.used",
   "credential.revoked",
+  "camera.motion",
 ] as const;
 
 /** One event type. */

@@ -5,6 +5,7 @@
  * for the page's polling. Nothing here changes state: pages call the JSON API for that.
  * @module
  */
+import type { MotionWatch } from "../events/motion_watch.ts";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Clock } from "../../shared/clock.ts";
@@ -47,6 +48,8 @@ export interface UiDeps {
   live?: LiveAccess;
   /** Pin of the current agent CA (the Agents page says which CA issued each certificate). */
   agentCaPin?: () => string;
+  /** The motion alerts' watch (the site page says how each camera's is doing). */
+  motion?: () => Pick<MotionWatch, "status"> | undefined;
 }
 
 const HOUR = 3_600_000;
@@ -138,6 +141,7 @@ export function uiRoutes(d: UiDeps): Hono {
         store: d.store,
         site,
         now: now(),
+        motion: (id) => d.motion?.()?.status(id) ?? null,
         query: { q: q(c), page: pageOf(c) },
       });
     }),

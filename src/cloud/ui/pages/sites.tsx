@@ -7,6 +7,7 @@
  * downloads.
  * @module
  */
+import type { MotionStatus } from "../../events/motion_watch.ts";
 import type { Site, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
 import {
@@ -381,6 +382,25 @@ function RtspDialog() {
   );
 }
 
+/** A device is a camera when one of its ports speaks RTSP. */
+function isCamera(d: DeviceRow): boolean {
+  return d.ports.some((p) => protocolOf(d, p) === "rtsp");
+}
+
+/** How a camera's motion alerts are doing, as the watching node knows it. */
+function MotionLine(props: { status: MotionStatus | null }) {
+  const s = props.status;
+  if (!s) return <div class="muted">motion alerts on</div>;
+  if (s.state === "failing") {
+    return <div class="muted" data-motion="failing">motion alerts on, not working: {s.error}</div>;
+  }
+  return (
+    <div class="muted" data-motion={s.state}>
+      motion alerts on ({s.state === "watching" ? "subscribed" : "subscribing…"})
+    </div>
+  );
+}
+
 /** The SSH host keys pinned on a device's ports, a changed one flagged, with the admin's accept. */
 function HostKeys(props: { d: DeviceRow; admin: boolean }) {
   return (
@@ -518,6 +538,8 @@ export async function SitePage(
     site: Site;
     now: number;
     query?: { q?: string; page?: number };
+    /** What the motion watch knows of a device with alerts on (null: not watched here). */
+    motion?: (deviceId: string) => MotionStatus | null;
   },
 ) {
   const { ctx, store, site } = props;
@@ -743,6 +765,7 @@ export async function SitePage(
                 <td>
                   <span class="mono">{d.host}</span>
                   {d.hasCredentials ? <div class="muted">credentials held by the cloud</div> : null}
+                  {d.motionAlerts ? <MotionLine status={props.motion?.(d.id) ?? null} /> : null}
                   <HostKeys d={d} admin={admin} />
                 </td>
                 <td>
@@ -778,6 +801,23 @@ export async function SitePage(
                         >
                           Credentials
                         </button>
+                        {isCamera(d)
+                          ? (
+                            <button
+                              type="button"
+                              class="small secondary"
+                              data-api={`PATCH /api/devices/${d.id}`}
+                              data-body={JSON.stringify({ motionAlerts: !d.motionAlerts })}
+                              data-toast={d.motionAlerts
+                                ? "Motion alerts off"
+                                : "Motion alerts on: the cloud subscribes to the camera's ONVIF events"}
+                              aria-pressed={d.motionAlerts ? "true" : "false"}
+                              title="Raise a 'Motion detected' event (console and webhooks) when the camera reports motion over ONVIF; the cloud must hold its credentials"
+                            >
+                              {d.motionAlerts ? "Motion alerts: on" : "Motion alerts: off"}
+                            </button>
+                          )
+                          : null}
                         <button
                           type="button"
                           class="small danger"

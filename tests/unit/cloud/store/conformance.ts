@@ -415,6 +415,7 @@ export function storeConformance(
       protocols: { 80: "http", 554: "rtsp", 8000: "tcp" },
       streamPaths: {},
       subStreamPaths: {},
+      motionAlerts: false,
       manufacturer: "",
       model: "",
       label: "",
@@ -578,6 +579,37 @@ export function storeConformance(
     const x = await store.updateDevice(a.id, d.id, { ports: [80] });
     assert.deepEqual(x!.subStreamPaths, {});
     assert.deepEqual(await store.getDevice(a.id, d.id), x);
+  });
+
+  test("devices: motion alerts per device; every tenant's devices that have them on, oldest first", async (store) => {
+    const { a, b, siteA, siteB } = await world(store);
+    const add = (tenantId: string, siteId: string, host: string) =>
+      store.createDevice({ tenantId, siteId, host, ports: [80, 554] });
+    const d1 = await add(a.id, siteA.id, "192.0.2.41");
+    const d2 = await add(b.id, siteB.id, "192.0.2.42");
+    const d3 = await add(a.id, siteA.id, "192.0.2.43");
+    assert.deepEqual(d1.motionAlerts, false);
+    assert.deepEqual(await store.listMotionAlertDevices(10), []);
+    const on = await store.updateDevice(a.id, d1.id, { motionAlerts: true });
+    assert.deepEqual(on!.motionAlerts, true);
+    assert.deepEqual((await store.getDevice(a.id, d1.id))!.motionAlerts, true);
+    await store.updateDevice(b.id, d2.id, { motionAlerts: true });
+    await store.updateDevice(a.id, d3.id, { motionAlerts: true });
+    // Another change keeps it; another tenant's id does not reach it.
+    assert.deepEqual(
+      (await store.updateDevice(a.id, d1.id, { label: "Gate" }))!.motionAlerts,
+      true,
+    );
+    assert.deepEqual(await store.updateDevice(b.id, d1.id, { motionAlerts: false }), null);
+    const ids = async (n: number) => (await store.listMotionAlertDevices(n)).map((d) => d.id);
+    assert.deepEqual(await ids(10), [d1.id, d2.id, d3.id]);
+    assert.deepEqual(await ids(2), [d1.id, d2.id]);
+    assert.deepEqual(await ids(0), []);
+    assert.deepEqual((await store.listMotionAlertDevices(10))[0].label, "Gate");
+    await store.updateDevice(b.id, d2.id, { motionAlerts: false });
+    assert.deepEqual(await ids(10), [d1.id, d3.id]);
+    await store.deleteDevice(a.id, d1.id);
+    assert.deepEqual(await ids(10), [d3.id]);
   });
 
   test("devices: createDevices (bulk add) is all or none, in order, one bump per site", async (store) => {

@@ -1,0 +1,304 @@
+/**
+ * Motion alerts: for every device whose motion alerts are on, the cloud keeps an ONVIF pull-point
+ * subscription to the camera through its tunnel (access/onvif_events.ts) and raises a
+ * `camera.motion` event when the camera reports motion starting — into the tenant's events, its
+ * console badge and its webhooks, like any other event. A camera that keeps reporting motion
+ * raises at most one event per DEBOUNCE_MS.
+ *
+ * One node watches every camera (the `motion-watch` leader lock), so a camera is never subscribed
+ * to twice; the tunnels reach agents held by sibling nodes as every other use does. Each tick the
+ * leader reads the devices with alerts on and starts or stops watchers to match; a node that loses
+ * the lock stops its watchers. A watcher that fails (no credentials, no ONVIF events, the agent
+ * away) logs why, keeps it for the device's `GET /api/devices/{id}/motion`, and tries again later.
+ * @module
+ */
+import type { Device } from "../store/store.ts";
+import type { Principal } from "../tenancy/auth.ts";
+import { AppError } from "../../shared/errors.ts";
+import { type Authorized, authorizeHandle } from "../access/route.ts";
+import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
+import { type CameraNotice, OnvifEvents, SUBSCRIPTION_S } from "../access/onvif_events.ts";
+import { OnvifError } from "../access/onvif_soap.ts";
+import { asLeader, startLeaderTicks } from "../jobs/leader.ts";
+import { ensureHandle } from "../tenancy/handle.ts";
+import { protocolOf } from "../store/port_protocols.ts";
+import type { EventProducer } from "./producer.ts";
+
+/** The leader lock's name. */
+export const MOTION_LOCK = "motion-watch";
+/** At most one `camera.motion` per device this often. */
+export const DEBOUNCE_MS = 60_000;
+/** Devices watched by one cloud at most. */
+export const MAX_WATCHED = 2_000;
+/** How long one PullMessages waits for the camera. */
+const PULL_S = 10;
+/** A call the camera does not answer within this fails the subscription. */
+const CALL_DEADLINE_MS = (PULL_S + 15) * 1000;
+/** Renewed this long before the subscription would end. */
+const RENEW_BEFORE_MS = (SUBSCRIPTION_S / 2) * 1000;
+
+/** What a watcher last knew, for the device's motion status. */
+export interface MotionStatus {
+  /** `watching` (subscribed), `starting`, or `failing` (see `error`). */
+  state: "starting" | "watching" | "failing";
+  /** Why the last subscription failed, in the camera's or the cloud's words. */
+  error?: string;
+  /** When the camera last reported motion starting (ms), or null. */
+  lastMotionAt: number | null;
+  /** Since when (ms) the state holds. */
+  since: number;
+}
+
+/** What the watch needs. */
+export interface MotionWatchDeps extends DeviceHttpDeps {
+  events: EventProducer;
+  /** This node's lock owner name. */
+  owner: string;
+  /** How often each node tries to lead and reconciles (default 10 s). */
+  everyMs?: number;
+  /** The wait after the n-th failed subscription (default 5 s doubling, at most 5 min). */
+  retryMs?: (n: number) => number;
+}
+
+/** The running watch. */
+export interface MotionWatch {
+  /** Reconciles now (a device's alerts were switched here). */
+  poke(): void;
+  /** What the watcher of `deviceId` knows, or null when this node does not watch it. */
+  status(deviceId: string): MotionStatus | null;
+  stop(): Promise<void>;
+}
+
+interface Watcher {
+  key: string;
+  abort: AbortController;
+  done: Promise<void>;
+  status: MotionStatus;
+}
+
+/** The principal a watcher acts as: the system, as an admin of the device's tenant. */
+function systemPrincipal(tenantId: string): Principal {
+  return { kind: "api_key", tenantId, userId: null, role: "admin", actor: "system:motion" };
+}
+
+/** `p` within `ms`, else an OnvifError naming `what`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new OnvifError(`the camera did not answer ${what} within ${ms / 1000} s`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * The device's web ports to ask, as the handle of its RTSP port (else its first) reaches them
+ * (webTargets; a handle is minted, and audited, when the port has none).
+ */
+async function targetsOf(d: MotionWatchDeps, p: Principal, device: Device): Promise<Authorized[]> {
+  const port = device.ports.find((x) => protocolOf(device, x) === "rtsp") ?? device.ports[0];
+  if (port === undefined) throw new AppError("not_found", "the device has no port");
+  const h = await ensureHandle(d.store, d.clock, {
+    tenantId: device.tenantId,
+    siteId: device.siteId,
+    deviceId: device.id,
+    port,
+  }, (minted) =>
+    d.store.appendAudit({
+      tenantId: device.tenantId,
+      actor: p.actor,
+      action: "handle.mint",
+      target: minted.id,
+      detail: { device: device.id, port },
+    }));
+  return await webTargets(d, p, await authorizeHandle(d, p, h.id), "its ONVIF events");
+}
+
+/** Starts the watch on this node. */
+export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
+  const watchers = new Map<string, Watcher>();
+  const retry = d.retryMs ?? ((n: number) => Math.min(300_000, 5_000 * 2 ** Math.min(n - 1, 6)));
+  const now = () => d.clock.now();
+
+  /** Raises `camera.motion` for what `n` told of `device` at `at`. */
+  const raise = async (device: Device, port: number, n: CameraNotice, at: number) => {
+    await d.events.emit({
+      tenantId: device.tenantId,
+      type: "camera.motion",
+      subject: {
+        name: `${device.label || device.host}`,
+        siteId: device.siteId,
+        deviceId: device.id,
+        host: device.host,
+        port,
+      },
+      actor: "system",
+      detail: {
+        topic: n.topic,
+        ...(n.at === null ? {} : { cameraTime: new Date(n.at).toISOString() }),
+      },
+      key: `camera.motion:${device.id}:${at}`,
+    });
+  };
+
+  const run = async (device: Device, w: Watcher) => {
+    const signal = w.abort.signal;
+    const p = systemPrincipal(device.tenantId);
+    let failures = 0;
+    let lastEventAt = -Infinity;
+    while (!signal.aborted) {
+      let events: OnvifEvents | null = null;
+      let port = 0;
+      try {
+        const targets = await targetsOf(d, p, device);
+        for (let i = 0; !events; i++) {
+          const e = new OnvifEvents(new DeviceHttp(d, p, targets[i], "motion"), now);
+          try {
+            await within(e.subscribe(), CALL_DEADLINE_MS, "the subscription");
+            events = e;
+            port = targets[i].handle.port;
+          } catch (err) {
+            if (!(err instanceof OnvifError && err.noService && i + 1 < targets.length)) throw err;
+          }
+        }
+        failures = 0;
+        w.status = { ...w.status, state: "watching", error: undefined, since: now() };
+        d.log.info({ deviceId: device.id, host: device.host }, "motion alerts: subscribed");
+        let renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
+        let moving = false;
+        while (!signal.aborted) {
+          const notices = await within(events.pull(PULL_S), CALL_DEADLINE_MS, "PullMessages");
+          for (const n of notices) {
+            if (n.motion === null) continue;
+            const started = n.motion && !moving;
+            moving = n.motion;
+            if (!started || signal.aborted) continue;
+            const at = now();
+            if (at - lastEventAt >= DEBOUNCE_MS) {
+              lastEventAt = at;
+              await raise(device, port, n, at);
+            }
+            w.status = { ...w.status, lastMotionAt: at };
+          }
+          if (now() >= renewAt) {
+            await within(events.renew(), CALL_DEADLINE_MS, "the renewal");
+            renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        const message = (err as Error).message;
+        w.status = { ...w.status, state: "failing", error: message, since: now() };
+        d.log.warn(
+          { deviceId: device.id, host: device.host, err: message },
+          "motion alerts: failed",
+        );
+      } finally {
+        if (events?.subscribed) {
+          await within(events.unsubscribe(), 5_000, "the unsubscription").catch(() => {});
+        }
+      }
+      await pause(retry(Math.max(1, failures)), signal);
+    }
+  };
+
+  const start = (device: Device, key: string) => {
+    const w: Watcher = {
+      key,
+      abort: new AbortController(),
+      done: Promise.resolve(),
+      status: { state: "starting", lastMotionAt: null, since: now() },
+    };
+    w.done = run(device, w).catch((e) =>
+      d.log.error({ deviceId: device.id, err: (e as Error).message }, "motion watcher ended")
+    );
+    watchers.set(device.id, w);
+  };
+  const stopOne = (id: string) => {
+    const w = watchers.get(id);
+    watchers.delete(id);
+    w?.abort.abort();
+    return w?.done ?? Promise.resolve();
+  };
+
+  const reconcile = async () => {
+    const devices = await d.store.listMotionAlertDevices(MAX_WATCHED);
+    const wanted = new Map(devices.map((dev) => [dev.id, dev]));
+    for (const id of [...watchers.keys()]) {
+      const dev = wanted.get(id);
+      // A device whose address or ports changed is watched afresh.
+      if (!dev || watchers.get(id)!.key !== `${dev.host}|${dev.ports.join(",")}`) stopOne(id);
+    }
+    for (const dev of devices) {
+      if (!watchers.has(dev.id)) start(dev, `${dev.host}|${dev.ports.join(",")}`);
+    }
+  };
+  const tick = async () => {
+    try {
+      const led = await asLeader(d.store, MOTION_LOCK, d.owner, reconcile);
+      if (!led) { for (const id of [...watchers.keys()]) stopOne(id); }
+    } catch (e) {
+      d.log.warn({ err: (e as Error).message }, "motion alerts: could not reconcile");
+    }
+  };
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+  // A poke during a tick runs one more after it: the tick may have read the list before the
+  // change that poked.
+  const poke = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = tick().finally(() => {
+      running = null;
+      if (again) {
+        again = false;
+        poke();
+      }
+    });
+  };
+  const stopTicks = startLeaderTicks({
+    store: d.store,
+    owner: d.owner,
+    locks: [MOTION_LOCK],
+    run: tick,
+    everyMs: d.everyMs ?? 10_000,
+    firstAfterMs: 1_000,
+  });
+  return {
+    poke,
+    status: (id) => watchers.get(id)?.status ?? null,
+    async stop() {
+      stopped = true;
+      again = false;
+      await running;
+      await stopTicks();
+      // A pull in flight ends within its deadline; the node does not wait that long to stop.
+      const done = Promise.all([...watchers.keys()].map(stopOne));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([done, new Promise((r) => timer = setTimeout(r, 2_000))]);
+      clearTimeout(timer);
+    },
+  };
+}

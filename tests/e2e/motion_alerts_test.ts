@@ -1,0 +1,130 @@
+// Motion alerts end to end: the real cloud and agent, a camera whose ONVIF events are driven by
+// the test. Switched on for a camera whose credentials the cloud does not hold yet, the device
+// says why it is not working; with them, the cloud subscribes through the tunnel, and motion the
+// camera reports becomes one `camera.motion` event — in the events API, on the site page, signed
+// to a webhook — and motion again within a minute no second one. Another tenant cannot read the
+// device's status; switched off, the cloud unsubscribes.
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { startCamera } from "../_fixtures/camera.ts";
+import { CameraEvents } from "../_fixtures/onvif_service.ts";
+import { Receiver } from "../_fixtures/webhook_receiver.ts";
+import { until, untilValue } from "../_fixtures/until.ts";
+
+Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion event (API, site page, webhook); off unsubscribes", async () => {
+  const events = new CameraEvents();
+  const cam = await startCamera({ onvif: { events } });
+  const stack = await Stack.start({ cloudArgs: ["--allow-loopback-webhooks"] });
+  const receiver = new Receiver();
+  stack.defer(cam.close);
+  stack.defer(() => receiver.close());
+  try {
+    const q = await stack.quickstart([cam.port, 554], "Cameras");
+    await stack.agentFor(q);
+    const call = (method: string, path: string, body?: unknown, token = q.apiToken) =>
+      stack.api(method, path, token, body);
+    const hook = await call("POST", "/api/webhooks", {
+      url: receiver.url,
+      events: ["camera.motion"],
+    });
+    assertEquals(hook.status, 201, JSON.stringify(hook.json));
+    const device = `/api/devices/${q.device.deviceId}`;
+    const status = async () => (await call("GET", `${device}/motion`)).json;
+
+    // On, but the cloud holds no credentials: the device says why, in the camera's words.
+    const on = await call("PATCH", device, { motionAlerts: true });
+    assertEquals([on.status, on.json.motionAlerts], [200, true]);
+    const failing = await untilValue(
+      "the watcher's failure",
+      async () => {
+        const s = await status();
+        return s.status?.state === "failing" ? s : null;
+      },
+      20_000,
+      100,
+    );
+    assertStringIncludes(failing.status.error, "the camera wants credentials");
+    assertEquals(events.counts.subscribed, 0);
+
+    // With credentials (switched off and on, so it tries at once): subscribed.
+    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    assertEquals((await call("PATCH", device, { motionAlerts: false })).status, 200);
+    assertEquals((await call("PATCH", device, { motionAlerts: true })).status, 200);
+    await until(
+      "subscribed",
+      async () => (await status()).status?.state === "watching",
+      20_000,
+      100,
+    );
+    assertEquals(events.counts.subscribed, 1);
+    const { cookie } = await stack.session(
+      ...(await (async () => {
+        const u = await stack.addUser(q.tenantId, "viewer");
+        return [u.email, u.password] as const;
+      })()),
+    );
+    const sitePage = await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } });
+    assertStringIncludes(await sitePage.text(), "motion alerts on (subscribed)");
+
+    // Motion: one event, with the device and the camera's topic, delivered signed.
+    events.motion(true);
+    const got = await untilValue(
+      "a camera.motion event",
+      async () => {
+        const list = await call("GET", "/api/events");
+        const motion = list.json.items.filter((e: { type: string }) => e.type === "camera.motion");
+        return motion.length ? motion : null;
+      },
+      20_000,
+      100,
+    );
+    assertEquals(got.length, 1);
+    assertEquals(got[0].subject.deviceId, q.device.deviceId);
+    assertEquals(got[0].subject.siteId, q.siteId);
+    assertEquals(got[0].detail.topic, "tns1:RuleEngine/CellMotionDetector/Motion");
+    assert((await status()).status.lastMotionAt > 0);
+    const delivered = await untilValue(
+      "the webhook",
+      () => receiver.some("camera.motion"),
+      20_000,
+      100,
+    );
+    assertEquals(JSON.parse(delivered[0].body).subject.deviceId, q.device.deviceId);
+    assert(delivered[0].signature?.startsWith("t="), delivered[0].signature ?? "unsigned");
+
+    // Motion ending and starting again within a minute: read by the cloud, no second event.
+    const first = (await status()).status.lastMotionAt;
+    events.motion(false);
+    events.motion(true);
+    await until(
+      "the second start read",
+      async () => {
+        return (await status()).status.lastMotionAt > first;
+      },
+      20_000,
+      100,
+    );
+    const again = await call("GET", "/api/events");
+    assertEquals(
+      again.json.items.filter((e: { type: string }) => e.type === "camera.motion").length,
+      1,
+    );
+
+    // Another tenant: no such device.
+    const other = await stack.quickstart([80], "Other");
+    const foreign = await call("GET", `${device}/motion`, undefined, other.apiToken);
+    assertEquals([foreign.status, foreign.json.message], [404, "no such device"]);
+
+    // Off: the cloud unsubscribes.
+    assertEquals((await call("PATCH", device, { motionAlerts: false })).status, 200);
+    await until("unsubscribed", () => events.counts.unsubscribed === 1, 30_000, 100);
+    assertEquals(events.counts.subscribed, 1);
+    assertEquals(await status(), {
+      deviceId: q.device.deviceId,
+      motionAlerts: false,
+      status: null,
+    });
+  } finally {
+    await stack.stop();
+  }
+});
