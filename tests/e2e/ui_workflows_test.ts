@@ -216,6 +216,8 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     await page.click("text=Same credentials for every device");
     await page.fill("#site-creds-user", "admin");
     await page.fill("#site-creds-password", "12345");
+    // For the cameras only (here the one device, a camera): the key box stays empty.
+    await page.selectOption("#site-creds-only", "rtsp");
     await Promise.all([
       page.waitForEvent("load"),
       page.click("#site-creds >> text=Save for every device"),

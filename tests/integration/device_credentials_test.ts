@@ -132,6 +132,38 @@ Deno.test("device credentials API and RTSP URL minting: roles, scope, write-only
     const items = trail.json.items as { detail: { site?: string } }[];
     assertEquals(items.filter((i) => i.detail.site === site.id).length, 5);
     assert(!trail.text.includes("Site-wide-9"));
+
+    // One SSH key for the site's SSH servers only: the cameras keep their password.
+    const server = (await tc.call("POST", `/api/sites/${site.id}/devices`, admin, {
+      host: "192.0.2.23",
+      ports: [22],
+    })).json.id as string;
+    const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n" +
+      "-----END OPENSSH PRIVATE KEY-----\n";
+    for (
+      const bad of [
+        { username: "ops", privateKey: "ssh-ed25519 AAAA" },
+        { username: "ops", privateKey: key, only: "telnet" },
+      ]
+    ) {
+      const r = await tc.call("PUT", sitePath, admin, bad);
+      assertEquals(r.status, 400, JSON.stringify(bad));
+    }
+    const keyed = await tc.call("PUT", sitePath, admin, {
+      username: "ops",
+      privateKey: key,
+      only: "SSH",
+      replace: true,
+    });
+    assertEquals(keyed.json, { siteId: site.id, set: 1, kept: 0, other: 3 });
+    const serverCreds = await secrets.open(
+      a.id,
+      server,
+      (await s.getDeviceCredentials(a.id, server))!.sealed,
+    );
+    assertEquals([serverCreds.username, serverCreds.privateKey], ["ops", key]);
+    for (const id of [dev.id, ...more]) assertEquals(await opened(id), "Site-wide-9");
+    assert(!keyed.text.includes("b3BlbnNzaC1rZXktdjEAAAAA"), "never answered back");
   } finally {
     await tc.stop();
   }

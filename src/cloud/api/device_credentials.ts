@@ -4,10 +4,12 @@
  * challenge (admin only). Write-only: stored sealed (tenancy/device_secrets.ts), never returned
  * — device answers say only `hasCredentials`. Setting and removing are audited, never with the
  * secret. `PUT /api/sites/{id}/credentials` gives the same ones to every device of a site that
- * has none (or, with `replace`, to every one): cameras installed with one password, set once.
+ * has none (or, with `replace`, to every one; with `only`, to the devices with a port of that
+ * protocol): cameras installed with one password, servers with one SSH key, set once.
  * @module
  */
 import { Hono } from "hono";
+import { protocolOf } from "../store/port_protocols.ts";
 import { AppError } from "../../shared/errors.ts";
 import type { Store } from "../store/store.ts";
 import type { DeviceSecrets } from "../tenancy/device_secrets.ts";
@@ -54,8 +56,9 @@ export function deviceCredentialRoutes(d: DeviceCredentialDeps): Hono<AuthVars> 
     if (!site || (p.siteIds && !p.siteIds.includes(site.id))) {
       throw new AppError("not_found", "no such site");
     }
-    const { replace, ...creds } = await jsonBody(c, siteCredentialsBody);
-    const devices = await d.store.listDevices(p.tenantId, site.id);
+    const { replace, only, ...creds } = await jsonBody(c, siteCredentialsBody);
+    const all = await d.store.listDevices(p.tenantId, site.id);
+    const devices = only ? all.filter((x) => x.ports.some((n) => protocolOf(x, n) === only)) : all;
     const held = new Set<string>();
     for (let i = 0; i < devices.length; i += 500) { // a page of ids per query
       const ids = devices.slice(i, i + 500).map((x) => x.id);
@@ -71,7 +74,12 @@ export function deviceCredentialRoutes(d: DeviceCredentialDeps): Hono<AuthVars> 
       await audit(p, "device.credentials.set", dev.id, { site: site.id });
       set++;
     }
-    return c.json({ siteId: site.id, set, kept: devices.length - set });
+    return c.json({
+      siteId: site.id,
+      set,
+      kept: devices.length - set,
+      ...(only ? { other: all.length - devices.length } : {}),
+    });
   });
 
   app.put("/sites/:id/devices/:deviceId/credentials", auth, async (c) => {

@@ -174,28 +174,33 @@ export const auditQuery = z.object({
   all: z.enum(["1", "true"]).optional(),
 });
 
+/** An SSH private key (OpenSSH or PEM, unencrypted) for the browser terminal. */
+const privateKey = z.string().max(16_384).refine(
+  (k) => /^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(k.trim()),
+  "must be an unencrypted private key in OpenSSH or PEM form",
+);
+/** Credentials need a password or a key. */
+const hasPasswordOrKey = (b: { password: string; privateKey?: string }) =>
+  b.password !== "" || b.privateKey !== undefined;
+const passwordOrKey = { message: "give a password, a private key or both", path: ["password"] };
 /** A device's own credentials, held by the cloud (write-only). */
 export const deviceCredentialsBody = z.object({
   username: z.string().max(256).refine((u) => !u.includes(":"), "must not contain ':'"),
   password: z.string().max(1024).default(""),
-  /** An SSH private key (OpenSSH or PEM, unencrypted) for the browser terminal. */
-  privateKey: z.string().max(16_384).refine(
-    (k) => /^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(k.trim()),
-    "must be an unencrypted private key in OpenSSH or PEM form",
-  ).optional(),
-}).refine((b) => b.password !== "" || b.privateKey !== undefined, {
-  message: "give a password, a private key or both",
-  path: ["password"],
-});
+  privateKey: privateKey.optional(),
+}).refine(hasPasswordOrKey, passwordOrKey);
 /**
- * The same credentials for every device of a site (cameras installed with one password): the
- * devices without any, or with `replace` every one.
+ * The same credentials for every device of a site (cameras installed with one password, servers
+ * with one key): the devices without any, or with `replace` every one; with `only`, just the
+ * devices that have a port of that protocol (`rtsp`: the cameras, `ssh`: the SSH servers).
  */
 export const siteCredentialsBody = z.object({
   username: z.string().min(1).max(256).refine((u) => !u.includes(":"), "must not contain ':'"),
-  password: z.string().min(1, "give the password").max(1024),
+  password: z.string().max(1024).default(""),
+  privateKey: privateKey.optional(),
   replace: z.boolean().default(false),
-});
+  only: portProtocol.optional(),
+}).refine(hasPasswordOrKey, passwordOrKey);
 /** Mint a signed RTSP URL: the device-side path to open, lifetime (default 12 h, at most 7 days). */
 export const rtspUrlBody = z.object({
   /** Given: also remembered as the port's stream path (an empty one forgets it). */

@@ -442,8 +442,8 @@ function HostKeys(props: { d: DeviceRow; admin: boolean }) {
  * The device edit and credentials dialogs, rendered once per page (not once per row, which made
  * a page of 100 devices 290 KB): each row's button fills them from its `data-fill`.
  */
-/** A device's user name and password inputs (`{id}-user`, `{id}-password`): write-only fields. */
-function CredentialFields(props: { id: string; passwordRequired: boolean }) {
+/** A device's user name, password and SSH key inputs (`{id}-user`, `-password`, `-key`). */
+function CredentialFields(props: { id: string }) {
   return (
     <>
       <label for={`${props.id}-user`}>Username</label>
@@ -454,8 +454,17 @@ function CredentialFields(props: { id: string; passwordRequired: boolean }) {
         name="password"
         type="password"
         autocomplete="new-password"
-        required={props.passwordRequired}
       />
+      <label for={`${props.id}-key`}>SSH private key (optional, unencrypted)</label>
+      <textarea
+        id={`${props.id}-key`}
+        name="privateKey"
+        rows={4}
+        autocomplete="off"
+        spellcheck={false}
+        placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+      >
+      </textarea>
     </>
   );
 }
@@ -495,17 +504,7 @@ function DeviceDialogs() {
             Held encrypted by the cloud and used to answer the camera's password prompt and to log
             in to SSH terminals, so operators never see them. They cannot be read back.
           </p>
-          <CredentialFields id="cred-device" passwordRequired={false} />
-          <label for="cred-device-key">SSH private key (optional, unencrypted)</label>
-          <textarea
-            id="cred-device-key"
-            name="privateKey"
-            rows={4}
-            autocomplete="off"
-            spellcheck={false}
-            placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
-          >
-          </textarea>
+          <CredentialFields id="cred-device" />
           <DialogButtons label="Save credentials" />
         </form>
       </dialog>
@@ -516,10 +515,19 @@ function DeviceDialogs() {
         >
           <h2 id="site-creds-h">Same credentials for the site's devices</h2>
           <p class="muted">
-            For cameras installed with one password: given to every device of this site that has
-            none yet, held encrypted like a device's own, never shown again.
+            For cameras installed with one password, or servers with one SSH key: given to every
+            device of this site that has none yet, held encrypted like a device's own, never shown
+            again.
           </p>
-          <CredentialFields id="site-creds" passwordRequired />
+          <label for="site-creds-only">Give them to</label>
+          <select id="site-creds-only" name="only">
+            <option value="">every device</option>
+            <option value="rtsp">the cameras (devices with an RTSP port)</option>
+            <option value="ssh">the SSH servers (devices with an SSH port)</option>
+            <option value="http">web devices (an HTTP port)</option>
+            <option value="https">web devices (an HTTPS port)</option>
+          </select>
+          <CredentialFields id="site-creds" />
           <label style="font-weight:400">
             <input type="checkbox" name="replace" /> Also replace credentials devices already have
           </label>
