@@ -202,6 +202,14 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     );
     assertEquals(await page.inputValue("#rtsp-path"), "");
     await page.click("#rtsp-dialog >> text=Cancel");
+    // The Live page of a camera whose path is not known asks the camera too, and says why not.
+    const handle = q.device.handles[554];
+    const live = await context.newPage();
+    await live.goto(`${stack.url}/live/${handle}`);
+    await live.click("text=Ask the camera (ONVIF)");
+    await live.waitForFunction(
+      `document.querySelector("#onvif-said").textContent.includes("the camera wants credentials")`,
+    );
     // The site-wide ask says how many told, and the first reason one did not.
     await Promise.all([
       page.waitForEvent("load"),
@@ -228,6 +236,14 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     );
     assertStringIncludes(await page.textContent("main") ?? "", "credentials held by the cloud");
     assert(!(await page.content()).includes("12345"), "never shown back");
+    // With them, the Live page's button plays the path the camera gives.
+    await live.click("text=Ask the camera (ONVIF)");
+    await live.waitForSelector(`video[data-live="${handle}"]`);
+    assertEquals(
+      await live.getAttribute(`video[data-live="${handle}"]`, "data-path"),
+      ONVIF_STREAM_PATH,
+    );
+    await live.close();
     await pill.click();
     await page.waitForSelector("#rtsp-dialog[open]");
     await page.click("#rtsp-dialog >> text=Ask the camera (ONVIF)");
@@ -246,7 +262,6 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     await page.reload();
     assertEquals(await page.locator("text=Ask the cameras for their stream paths").count(), 0);
     // The thumbnail and the live grid play the lighter sub-stream; the Live pill the main one.
-    const handle = q.device.handles[554];
     assertEquals(
       await page.getAttribute(`canvas[data-thumb="${handle}"]`, "data-path"),
       ONVIF_SUB_STREAM_PATH,

@@ -122,4 +122,19 @@ function play(video, attempt = 0) {
   };
 }
 for (const v of document.querySelectorAll("video[data-live]")) play(v);
+// "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
+for (const b of document.querySelectorAll("button[data-onvif]")) {
+  b.addEventListener("click", async () => {
+    const said = document.getElementById("onvif-said");
+    b.disabled = true; b.setAttribute("aria-busy", "true");
+    try {
+      const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+      const r = await fetch(b.dataset.onvif, { method: "POST", credentials: "same-origin", headers: { "x-csrf-token": csrf } });
+      const j = await r.json().catch(() => ({}));
+      if (r.ok && j.streamPath) { location.search = "?" + new URLSearchParams({ path: j.streamPath }); return; }
+      said.textContent = r.ok ? "The camera answered over ONVIF but gave no stream path." : (j.message || "HTTP " + r.status);
+    } catch (e) { said.textContent = e.message; }
+    finally { b.disabled = false; b.removeAttribute("aria-busy"); }
+  });
+}
 `;

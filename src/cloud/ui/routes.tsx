@@ -164,6 +164,7 @@ export function uiRoutes(d: UiDeps): Hono {
       const q = liveQuery.safeParse({ path: raw });
       embeddable(c);
       return LivePage({
+        csrf: ctx.csrf,
         handle: h.id,
         path: raw === undefined || !q.success ? null : q.data.path,
         label: `${device?.label || device?.host || "camera"} :${h.port}`,

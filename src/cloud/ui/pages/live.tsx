@@ -39,14 +39,15 @@ const STYLE = `body{margin:0;background:#101828;color:#e4e7ec;font-family:system
 background:rgba(16,24,40,.85);color:#fff;padding:.4rem .6rem;border-radius:4px;font-size:1rem}
 form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:.3rem}a{color:#9db4ff}`;
 
-/** A bare page around its content. */
-function Bare(props: { title: string; children?: unknown }) {
+/** A bare page around its content; `csrf` for a page whose script calls the API. */
+function Bare(props: { title: string; csrf?: string; children?: unknown }) {
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} — Nanodems Connector</title>
+        {props.csrf ? <meta name="csrf-token" content={props.csrf} /> : null}
         <style>{STYLE}</style>
         <script type="module" src="/ui/live.js"></script>
       </head>
@@ -57,21 +58,29 @@ function Bare(props: { title: string; children?: unknown }) {
   );
 }
 
-/** One camera; without a stream path, a form asking for it. */
-export function LivePage(props: { handle: string; path: string | null; label: string }) {
+/**
+ * One camera; without a stream path, a form asking for it, with a button that asks the camera
+ * over ONVIF (`csrf`: the session's antiforgery token, for that call).
+ */
+export function LivePage(
+  props: { handle: string; path: string | null; label: string; csrf?: string },
+) {
   if (props.path === null) {
     return (
-      <Bare title={`Live: ${props.label}`}>
+      <Bare title={`Live: ${props.label}`} csrf={props.csrf}>
         <form method="get">
           <h1>Live: {props.label}</h1>
           <label>
             Stream path on the camera (as in its RTSP URL)
             <input name="path" value="/" required pattern="/[!-~]*" />
           </label>
-          <button type="submit">Play</button>
-          <p class="muted">
-            Not known? The camera can say it: "Ask the camera (ONVIF)" in its RTSP pill on the site
-            page remembers it for this port, and Live then plays at once.
+          <button type="submit">Play</button>{" "}
+          <button type="button" data-onvif={`/api/handles/${props.handle}/onvif`}>
+            Ask the camera (ONVIF)
+          </button>
+          <p class="muted" id="onvif-said" role="status">
+            Not known? The camera can say it over ONVIF (the cloud must hold its credentials): the
+            path it gives is remembered for this port, and Live plays it at once.
           </p>
         </form>
       </Bare>
