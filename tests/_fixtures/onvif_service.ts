@@ -26,6 +26,8 @@ export interface OnvifOptions {
   snapshotPort?: number;
   /** The camera's events service (pull points); absent: it has none (404). */
   events?: CameraEvents;
+  /** Calls the camera takes and never answers (`GetProfiles`…), as a camera whose server hangs. */
+  hang?: string[];
 }
 
 /**
@@ -134,6 +136,7 @@ export async function onvifAnswer(
   path: string,
   body: string,
   o: OnvifOptions,
+  signal?: AbortSignal,
 ): Promise<Response | null> {
   const media = o.mediaPath ?? "/onvif/Media";
   const events = o.events ? ["/onvif/Events", "/onvif/Subscription"] : [];
@@ -166,6 +169,11 @@ export async function onvifAnswer(
     return soap("<SOAP-ENV:Fault/>", 400);
   }
   if (!signed(body, clock)) return notAuthorized();
+  if (o.hang?.includes(call)) {
+    // Until the camera stops (its server aborts the request): never, as far as the caller knows.
+    await new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve()));
+    return soap("<SOAP-ENV:Fault/>", 500);
+  }
   if (o.events && path === "/onvif/Events" && call === "CreatePullPointSubscription") {
     const n = ++o.events.counts.subscribed;
     return soap(

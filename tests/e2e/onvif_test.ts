@@ -10,6 +10,7 @@
 // viewer may not, another tenant sees no such site.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { run, Stack } from "../_fixtures/stack.ts";
+import { until } from "../_fixtures/until.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
 import {
   ONVIF_SNAPSHOT_PATH,
@@ -269,6 +270,36 @@ Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; eac
     const other = await stack.quickstart([80], "Other");
     const foreign = await call("POST", `/api/sites/${q.siteId}/onvif`, {}, other.apiToken);
     assertEquals([foreign.status, foreign.json.message], [404, "no such site"]);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("ONVIF: a camera that takes a question and never answers: 502 within the call's deadline; the agent lets the connection go", async () => {
+  const cam = await startCamera({ onvif: { hang: ["GetProfiles"] } });
+  const stack = await Stack.start();
+  stack.defer(cam.close);
+  try {
+    const q = await stack.quickstart([cam.port, 554]);
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    const agent = await stack.runAgent(e.state, true, { NC_LOG_LEVEL: "debug" });
+    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    const r = await stack.api("POST", `/api/handles/${q.device.handles[554]}/onvif`, q.apiToken);
+    assertEquals(r.status, 502, JSON.stringify(r.json));
+    assertEquals(
+      r.json.message,
+      "the camera did not tell where its video is over ONVIF: the camera did not answer within 20 s",
+    );
+    // The cloud closed the tunnel; the agent closed its connection to the camera rather than
+    // wait on a device that will never answer (every tunnel it opened is closed).
+    await until(
+      "every tunnel closed at the agent",
+      () => agent.count(/"tunnel closed"/) === agent.count(/"tunnel open"/),
+      10_000,
+      50,
+    );
+    assert(agent.count(/"tunnel open"/) >= 3, agent.lines.join("\n"));
   } finally {
     await stack.stop();
   }

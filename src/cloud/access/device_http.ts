@@ -104,7 +104,9 @@ export class DeviceHttp {
    * Sends one request and reads the answer; a 401 is answered with the held credentials (twice
    * at most) and returned as it is when they do not help. `tooLarge` is the 502's words for an
    * answer over `maxBytes`; `head` may refuse an answer by its head alone (throw), before its
-   * body is read (an endless MJPEG stream where a picture was expected).
+   * body is read (an endless MJPEG stream where a picture was expected). `deadlineMs` bounds
+   * each attempt: a camera that has not answered whole by then has its connection closed (and
+   * its tunnel with it) and the request fails with `camera_refused`, saying so.
    */
   async request(
     method: string,
@@ -115,6 +117,7 @@ export class DeviceHttp {
       maxBytes: number;
       tooLarge: string;
       head?: (status: number, headers: [string, string][]) => void;
+      deadlineMs?: number;
     },
   ): Promise<DeviceAnswer> {
     const t = this.#target;
@@ -124,6 +127,11 @@ export class DeviceHttp {
     const host = t.device.host.includes(":") ? `[${t.device.host}]` : t.device.host;
     for (let attempt = 0;; attempt++) {
       const dc = await pool.open(t, origin.scheme);
+      let late = false;
+      const deadline = o.deadlineMs === undefined ? undefined : setTimeout(() => {
+        late = true;
+        pool!.close(dc);
+      }, o.deadlineMs);
       try {
         const headers: [string, string][] = [
           ["Host", `${host}:${t.handle.port}`],
@@ -158,9 +166,16 @@ export class DeviceHttp {
         }
         return { status: head.status, headers: head.headers, body: concat(parts) };
       } catch (e) {
+        if (late) {
+          throw new AppError(
+            "camera_refused",
+            `the camera did not answer within ${o.deadlineMs! / 1000} s`,
+          );
+        }
         if (e instanceof DeviceProtocolError) throw new AppError("camera_refused", e.message);
         throw e;
       } finally {
+        clearTimeout(deadline);
         pool.close(dc);
       }
     }

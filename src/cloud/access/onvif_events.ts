@@ -107,6 +107,7 @@ export class OnvifEvents {
         `${MESSAGE_LIMIT}</tev:MessageLimit></tev:PullMessages>`,
       true,
       { action: `${WSDL}/PullPointSubscription/PullMessagesRequest`, to: this.#to },
+      (timeoutS + 15) * 1000,
     );
     return readNotices(xml);
   }

@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
+import { AppError } from "../../shared/errors.ts";
 import { escapeXml, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
 import type { DeviceCredentials } from "./device_auth.ts";
 import type { DeviceHttp } from "./device_http.ts";
@@ -17,6 +18,8 @@ import type { DeviceHttp } from "./device_http.ts";
 export const DEVICE_SERVICE = "/onvif/device_service";
 /** Largest SOAP answer read. */
 const MAX_SOAP_BYTES = 256 << 10;
+/** How long one call may take by default (a long poll gives its own). */
+const CALL_DEADLINE_MS = 20_000;
 
 /** Why the camera could not be asked; the message is for the operator. */
 export class OnvifError extends Error {
@@ -141,13 +144,15 @@ export class OnvifSoap {
   /**
    * Posts one SOAP call; the answer's XML, or OnvifError with the camera's fault reason.
    * `addressing` adds the WS-Addressing `Action` and `To` that a subscription's calls carry
-   * (many cameras route them by these).
+   * (many cameras route them by these). A camera that has not answered whole within
+   * `deadlineMs` (default 20 s) fails the call, its connection closed.
    */
   async call(
     path: string,
     body: string,
     signed: boolean,
     addressing?: { action: string; to: string },
+    deadlineMs = CALL_DEADLINE_MS,
   ): Promise<string> {
     let header = "";
     const creds = signed ? await this.#http.credentials() : null;
@@ -167,7 +172,11 @@ export class OnvifSoap {
       headers: [["Content-Type", "application/soap+xml; charset=utf-8"]],
       body: new TextEncoder().encode(envelope(header, body)),
       maxBytes: MAX_SOAP_BYTES,
+      deadlineMs,
       tooLarge: `the camera's ONVIF answer to ${action} is larger than 256 KiB`,
+    }).catch((e) => {
+      // What the camera did wrong (too late, too large, not HTTP) is the camera's refusal.
+      throw e instanceof AppError && e.code === "camera_refused" ? new OnvifError(e.message) : e;
     });
     let xml: string;
     try {

@@ -21,4 +21,10 @@ export interface ByteStream {
    * beyond its promise; streams that can only read into a caller's buffer leave it out.
    */
   readChunk?(max: number): Promise<Uint8Array | null>;
+  /**
+   * Optional: true once the peer closed the stream both ways (not just its writing half), so
+   * nothing written to it will ever be read: a pump whose read side ended so closes the other
+   * end for good instead of half-closing it and waiting on it.
+   */
+  closedByPeer?(): boolean;
 }

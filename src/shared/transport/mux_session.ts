@@ -297,6 +297,8 @@ export class MuxStream implements ByteStream {
   #error: Error | null = null;
   #localFin = false;
   #closed = false;
+  /** The stream was ended on this side (close, a failure here), not by the peer. */
+  #endedHere = false;
   /** Credit granted to the peer and not yet used (what we accept before the next WINDOW). */
   #recvWindow = INITIAL_WINDOW;
   /** Bytes consumed by our reader since the last WINDOW we sent. */
@@ -455,6 +457,11 @@ export class MuxStream implements ByteStream {
     this.#abort("normal", "closed");
   }
 
+  /** Whether the peer closed the stream both ways (a CLOSE, not a FIN). */
+  closedByPeer(): boolean {
+    return this.#closed && !this.#endedHere;
+  }
+
   #checkWritable(): void {
     if (this.#error) throw this.#error;
     if (this.#closed) throw new Deno.errors.BadResource("stream closed");
@@ -607,6 +614,7 @@ export class MuxStream implements ByteStream {
   #end(error: Error | null, local: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#endedHere = local;
     this.#s.forget(this.id);
     if (error && !local) this.#error = error;
     if (local) {

@@ -16,6 +16,7 @@ import {
   StreamError,
 } from "../../../../src/shared/transport/mux_session.ts";
 import { frames, gatedConn } from "../../../_fixtures/mux_wire.ts";
+import { pipeConns } from "../../../../src/shared/transport/pipe.ts";
 import { until } from "../../../_fixtures/until.ts";
 
 /** A cloud and an agent session over one loopback TCP connection. */
@@ -320,5 +321,69 @@ Deno.test("mux: OPENs reach the peer in stream-id order, and a withdrawn open's 
     third.close();
   } finally {
     cloud.close();
+  }
+});
+
+Deno.test("mux + pipe: a stream the cloud closes both ways lets the device go; one it half-closes waits for the device's answer", async () => {
+  // The agent's side of a tunnel: its stream piped to a device on loopback that never answers
+  // until told to.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const devices: Deno.Conn[] = [];
+  const piped: Promise<unknown>[] = [];
+  const p = await pair((s) => {
+    s.accept();
+    piped.push(
+      Deno.connect({ hostname: "127.0.0.1", port: (l.addr as Deno.NetAddr).port })
+        .then((c) => pipeConns(c, s)),
+    );
+  });
+  try {
+    const deviceEnd = async () => {
+      const c = await l.accept();
+      devices.push(c);
+      return c;
+    };
+    const readAll = async (c: Deno.Conn) => {
+      const out: number[] = [];
+      const buf = new Uint8Array(64);
+      for (let n; (n = await c.read(buf)) !== null;) out.push(...buf.subarray(0, n));
+      return new TextDecoder().decode(new Uint8Array(out));
+    };
+
+    // Closed both ways: the device reads the request, then the end, and the pipe is over.
+    const s1 = p.cloud.openStream("dev", 80);
+    await s1.opened;
+    const d1 = await deviceEnd();
+    await writeAll(s1, new TextEncoder().encode("GET"));
+    s1.close();
+    assertEquals(await readAll(d1), "GET");
+    // The pipe is over although the device never answered nor closed (it would wait forever).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const over = await Promise.race([
+      piped[0].then(() => "released"),
+      new Promise<string>((r) => timer = setTimeout(() => r("still held after 10 s"), 10_000)),
+    ]).finally(() => clearTimeout(timer));
+    assertEquals(over, "released");
+
+    // Half-closed: the device reads the end, answers, and the answer comes through.
+    const s2 = p.cloud.openStream("dev", 80);
+    await s2.opened;
+    const d2 = await deviceEnd();
+    await writeAll(s2, new TextEncoder().encode("GET"));
+    await s2.closeWrite();
+    assertEquals(await readAll(d2), "GET");
+    await d2.write(new TextEncoder().encode("late answer"));
+    d2.close();
+    assertEquals(new TextDecoder().decode(await readN(s2, 11)), "late answer");
+    assertEquals(await s2.read(new Uint8Array(8)), null);
+    await piped[1];
+  } finally {
+    for (const c of devices) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    l.close();
+    p.close();
   }
 });
