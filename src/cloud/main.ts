@@ -371,7 +371,7 @@ export async function startCloud(
     log,
   });
   const owner = lockOwner(config.node);
-  motionWatch = startMotionWatch({ ...route, secrets, events, owner });
+  motionWatch = startMotionWatch({ ...route, secrets, events, owner, publicUrl });
   const stopJobs = startBackgroundJobs({
     store,
     clock,

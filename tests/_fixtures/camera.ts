@@ -155,7 +155,7 @@ export function startCamera(
     if (keep) {
       const dec = new TextDecoder();
       const text = kept.map((c) => dec.decode(c, { stream: true })).join("") + dec.decode();
-      const soap = await onvifAnswer(url.pathname, text, opts.onvif!, req.signal);
+      const soap = await onvifAnswer(url.pathname, text, opts.onvif!, () => req.signal);
       if (soap) return soap;
     }
     const self = `${opts.tls ? "https" : "http"}://${url.host}`;

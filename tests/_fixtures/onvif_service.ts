@@ -136,7 +136,7 @@ export async function onvifAnswer(
   path: string,
   body: string,
   o: OnvifOptions,
-  signal?: AbortSignal,
+  signal?: () => AbortSignal,
 ): Promise<Response | null> {
   const media = o.mediaPath ?? "/onvif/Media";
   const events = o.events ? ["/onvif/Events", "/onvif/Subscription"] : [];
@@ -171,7 +171,8 @@ export async function onvifAnswer(
   if (!signed(body, clock)) return notAuthorized();
   if (o.hang?.includes(call)) {
     // Until the camera stops (its server aborts the request): never, as far as the caller knows.
-    await new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve()));
+    // (The request's signal is read only here: Deno warns about any request whose signal is read.)
+    await new Promise<void>((resolve) => signal?.().addEventListener("abort", () => resolve()));
     return soap("<SOAP-ENV:Fault/>", 500);
   }
   if (o.events && path === "/onvif/Events" && call === "CreatePullPointSubscription") {

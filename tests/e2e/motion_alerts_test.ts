@@ -82,6 +82,8 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertEquals(got[0].subject.deviceId, q.device.deviceId);
     assertEquals(got[0].subject.siteId, q.siteId);
     assertEquals(got[0].detail.topic, "tns1:RuleEngine/CellMotionDetector/Motion");
+    // The link an operator follows to watch it: the camera's RTSP port's live view.
+    assertEquals(got[0].detail.liveUrl, `${stack.url}/live/${q.device.handles[554]}`);
     assert((await status()).status.lastMotionAt > 0);
     const delivered = await untilValue(
       "the webhook",

@@ -54,6 +54,8 @@ export interface MotionWatchDeps extends DeviceHttpDeps {
   events: EventProducer;
   /** This node's lock owner name. */
   owner: string;
+  /** The cloud's base URL as operators reach it (for the event's link to the live view). */
+  publicUrl?: () => string;
   /** How often each node tries to lead and reconciles (default 10 s). */
   everyMs?: number;
   /** The wait after the n-th failed subscription (default 5 s doubling, at most 5 min). */
@@ -110,9 +112,13 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * The device's web ports to ask, as the handle of its RTSP port (else its first) reaches them
- * (webTargets; a handle is minted, and audited, when the port has none).
+ * (webTargets; a handle is minted, and audited, when the port has none), and that handle.
  */
-async function targetsOf(d: MotionWatchDeps, p: Principal, device: Device): Promise<Authorized[]> {
+async function targetsOf(
+  d: MotionWatchDeps,
+  p: Principal,
+  device: Device,
+): Promise<{ targets: Authorized[]; handle: string; rtsp: boolean }> {
   const port = device.ports.find((x) => protocolOf(device, x) === "rtsp") ?? device.ports[0];
   if (port === undefined) throw new AppError("not_found", "the device has no port");
   const h = await ensureHandle(d.store, d.clock, {
@@ -128,7 +134,8 @@ async function targetsOf(d: MotionWatchDeps, p: Principal, device: Device): Prom
       target: minted.id,
       detail: { device: device.id, port },
     }));
-  return await webTargets(d, p, await authorizeHandle(d, p, h.id), "its ONVIF events");
+  const targets = await webTargets(d, p, await authorizeHandle(d, p, h.id), "its ONVIF events");
+  return { targets, handle: h.id, rtsp: protocolOf(device, port) === "rtsp" };
 }
 
 /** Starts the watch on this node. */
@@ -138,7 +145,13 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const now = () => d.clock.now();
 
   /** Raises `camera.motion` for what `n` told of `device` at `at`. */
-  const raise = async (device: Device, port: number, n: CameraNotice, at: number) => {
+  const raise = async (
+    device: Device,
+    port: number,
+    n: CameraNotice,
+    at: number,
+    live: string | null,
+  ) => {
     await d.events.emit({
       tenantId: device.tenantId,
       type: "camera.motion",
@@ -153,6 +166,8 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       detail: {
         topic: n.topic,
         ...(n.at === null ? {} : { cameraTime: new Date(n.at).toISOString() }),
+        // Where an operator who reads the alert watches the camera (signed-in users of the tenant).
+        ...(live ? { liveUrl: live } : {}),
       },
       key: `camera.motion:${device.id}:${at}`,
     });
@@ -166,8 +181,10 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     while (!signal.aborted) {
       let events: OnvifEvents | null = null;
       let port = 0;
+      let live: string | null = null;
       try {
-        const targets = await targetsOf(d, p, device);
+        const { targets, handle, rtsp } = await targetsOf(d, p, device);
+        live = rtsp && d.publicUrl ? `${d.publicUrl()}/live/${handle}` : null;
         for (let i = 0; !events; i++) {
           const e = new OnvifEvents(new DeviceHttp(d, p, targets[i], "motion"), now);
           try {
@@ -193,7 +210,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
             const at = now();
             if (at - lastEventAt >= DEBOUNCE_MS) {
               lastEventAt = at;
-              await raise(device, port, n, at);
+              await raise(device, port, n, at, live);
             }
             w.status = { ...w.status, lastMotionAt: at };
           }
