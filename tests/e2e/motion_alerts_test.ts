@@ -1,14 +1,16 @@
 // Motion alerts end to end: the real cloud and agent, a camera whose ONVIF events are driven by
 // the test. Switched on for a camera whose credentials the cloud does not hold yet, the device
 // says why it is not working; with them, the cloud subscribes through the tunnel, and motion the
-// camera reports becomes one `camera.motion` event — in the events API, on the site page, signed
-// to a webhook — and motion again within a minute no second one. Another tenant cannot read the
-// device's status; switched off, the cloud unsubscribes.
+// camera reports becomes one `camera.motion` event — in the events API, on the site page, on an
+// open Events page in Chromium with its live view link, signed to a webhook — and motion again
+// within a minute no second one. Another tenant cannot read the device's status; switched off,
+// the cloud unsubscribes.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
 import { CameraEvents } from "../_fixtures/onvif_service.ts";
 import { Receiver } from "../_fixtures/webhook_receiver.ts";
+import { closeContext, launchBrowser } from "../_fixtures/browser.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 
 Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion event (API, site page, webhook); off unsubscribes", async () => {
@@ -66,8 +68,24 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     const sitePage = await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } });
     assertStringIncludes(await sitePage.text(), "motion alerts on (subscribed)");
 
+    // The viewer's Events page is open when it happens (it follows the tenant's events live).
+    const browser = await launchBrowser();
+    stack.defer(() => browser.close());
+    const context = await browser.newContext();
+    const eq = cookie.indexOf("=");
+    await context.addCookies([
+      { name: cookie.slice(0, eq), value: cookie.slice(eq + 1), url: stack.url },
+    ]);
+    const page = await context.newPage();
+    await page.goto(`${stack.url}/events`);
+
     // Motion: one event, with the device and the camera's topic, delivered signed.
     events.motion(true);
+    // It appears on the open page with its link to the live view.
+    await page.waitForSelector(
+      `#event-list tr[data-type="camera.motion"] a[href="/live/${q.device.handles[554]}"]`,
+    );
+    await closeContext(context);
     const got = await untilValue(
       "a camera.motion event",
       async () => {
@@ -91,6 +109,10 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       20_000,
       100,
     );
+    // The console's Events page links it to the live view.
+    const inbox = await (await fetch(`${stack.url}/events`, { headers: { cookie } })).text();
+    assertStringIncludes(inbox, "Motion detected");
+    assertStringIncludes(inbox, `<a href="/live/${q.device.handles[554]}" target="_blank"`);
     assertEquals(JSON.parse(delivered[0].body).subject.deviceId, q.device.deviceId);
     assert(delivered[0].signature?.startsWith("t="), delivered[0].signature ?? "unsigned");
 

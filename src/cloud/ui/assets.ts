@@ -350,7 +350,9 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       document.querySelector("main .empty")?.remove();
       const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
       const err = e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "";
-      tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + '</td><td class="mono">' + esc(e.actor) + "</td>";
+      const live = e.detail && typeof e.detail.liveUrl === "string" ? new RegExp("^https?://[^/]+(/live/[A-Za-z0-9_-]{1,64})$").exec(e.detail.liveUrl)?.[1] : null;
+      const watch = live ? '<div><a href="' + esc(live) + '" target="_blank" rel="noopener">Watch live</a></div>' : "";
+      tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + watch + '</td><td class="mono">' + esc(e.actor) + "</td>";
       body.prepend(tr); labelCells(body.closest(".table-wrap") ?? document);
     });
     es.addEventListener("gap", (m) => {

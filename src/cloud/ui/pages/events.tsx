@@ -13,10 +13,18 @@ import { At, Empty, Layout, Table } from "../layout.tsx";
 /** Events shown per page. */
 export const EVENTS_PER_PAGE = 50;
 
+/** The console path of an event's live view link (`camera.motion`), or null. */
+export function livePathOf(detail: Record<string, unknown>): string | null {
+  if (typeof detail.liveUrl !== "string") return null;
+  const path = /^https?:\/\/[^/]+(\/live\/[A-Za-z0-9_-]{1,64})$/.exec(detail.liveUrl)?.[1];
+  return path ?? null;
+}
+
 function EventRow(props: { e: TenantEvent; key?: number }) {
   const { e } = props;
   const where = e.subject.siteName ? ` · ${e.subject.siteName}` : "";
   const error = typeof e.detail.error === "string" ? e.detail.error : "";
+  const live = livePathOf(e.detail);
   return (
     <tr data-event={e.seq} data-type={e.type} class={e.readAt === null ? "unread" : ""}>
       <td>
@@ -27,6 +35,13 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
         {e.subject.name}
         {where}
         {error ? <div class="muted">{error}</div> : null}
+        {live
+          ? (
+            <div>
+              <a href={live} target="_blank" rel="noopener">Watch live</a>
+            </div>
+          )
+          : null}
       </td>
       <td class="mono">{e.actor}</td>
     </tr>
@@ -47,8 +62,9 @@ export async function EventsPage(props: { ctx: UiContext; store: Store; before?:
       <h1>Events</h1>
       <p class="muted">
         Agents going offline (after a 30 s grace period) and coming back, device ports going down
-        and up, device certificates changing, enrollment tokens used and credentials revoked. New
-        events appear here as they happen; webhooks can send them elsewhere.
+        and up, device certificates changing, enrollment tokens used, credentials revoked and
+        cameras reporting motion (their motion alerts on). New events appear here as they happen;
+        webhooks can send them elsewhere.
       </p>
       <div class="inline">
         {roleAtLeast(props.ctx.principal.role, "admin")
