@@ -59,12 +59,8 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       100,
     );
     assertEquals(events.counts.subscribed, 1);
-    const { cookie } = await stack.session(
-      ...(await (async () => {
-        const u = await stack.addUser(q.tenantId, "viewer");
-        return [u.email, u.password] as const;
-      })()),
-    );
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const { cookie, csrf } = await stack.session(viewer.email, viewer.password);
     const sitePage = await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } });
     assertStringIncludes(await sitePage.text(), "motion alerts on (subscribed)");
 
@@ -148,6 +144,36 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       motionAlerts: false,
       status: null,
     });
+
+    // Every camera of a site at once (a device with no RTSP port is no camera).
+    const site = `/api/sites/${q.siteId}/motion-alerts`;
+    const gate = await call("POST", `/api/sites/${q.siteId}/devices`, {
+      host: "127.0.0.9",
+      ports: [80],
+    });
+    assertEquals(gate.status, 201, JSON.stringify(gate.json));
+    const all = await call("PUT", site, { on: true });
+    assertEquals(all.json, { siteId: q.siteId, on: true, cameras: 1, switched: 1 });
+    assertEquals((await status()).motionAlerts, true);
+    assertEquals(
+      (await call("GET", `/api/devices/${gate.json.id}/motion`)).json.motionAlerts,
+      false,
+    );
+    assertEquals((await call("PUT", site, { on: true })).json.switched, 0);
+    assertEquals((await stack.api("PUT", site, "nt_not-a-token", { on: false })).status, 401);
+    const byViewer = await fetch(`${stack.url}${site}`, {
+      method: "PUT",
+      headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
+      body: JSON.stringify({ on: false }),
+    });
+    assertEquals(
+      [byViewer.status, (await byViewer.json()).message],
+      [403, "this needs the admin role; you are viewer"],
+    );
+    assertEquals((await call("PUT", site, { on: "yes" })).status, 400);
+    assertEquals((await call("PUT", site, { on: false }, other.apiToken)).status, 404);
+    assertEquals((await call("PUT", site, { on: false })).json.switched, 1);
+    assertEquals((await status()).motionAlerts, false);
   } finally {
     await stack.stop();
   }

@@ -201,6 +201,8 @@ export const siteCredentialsBody = z.object({
   replace: z.boolean().default(false),
   only: portProtocol.optional(),
 }).refine(hasPasswordOrKey, passwordOrKey);
+/** Motion alerts on or off for every camera of a site (devices with an RTSP port). */
+export const siteMotionBody = z.object({ on: z.boolean() });
 /** Mint a signed RTSP URL: the device-side path to open, lifetime (default 12 h, at most 7 days). */
 export const rtspUrlBody = z.object({
   /** Given: also remembered as the port's stream path (an empty one forgets it). */
@@ -277,6 +279,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/admin/tenants/:tenantId/licenses": licenseBody,
   "PUT /api/sites/:id/devices/:deviceId/credentials": deviceCredentialsBody,
   "PUT /api/sites/:id/credentials": siteCredentialsBody,
+  "PUT /api/sites/:id/motion-alerts": siteMotionBody,
   "POST /api/handles/:handle/rtsp-url": rtspUrlBody,
   "POST /api/sites/:id/discovery": discoveryBody,
   "PUT /api/terminal/policy": terminalPolicyBody,

@@ -26,7 +26,9 @@ import {
   reachabilityQuery,
   siteBody,
   siteListQuery,
+  siteMotionBody,
 } from "./schemas.ts";
+import { protocolOf } from "../store/port_protocols.ts";
 import { deviceHostRefusal } from "../tenancy/device_host.ts";
 import { siteReachability } from "../events/reachability.ts";
 import type { MotionWatch } from "../events/motion_watch.ts";
@@ -358,6 +360,30 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     const out = await withHandles(store, clock, dev, p.actor);
     await changed(p, "device.update", dev.id, dev.siteId, body);
     return c.json(out);
+  });
+  // Motion alerts on or off for every camera of a site at once (a site of thirty cameras).
+  app.put("/sites/:id/motion-alerts", auth, async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const s = await site(p, c.req.param("id"));
+    if (p.siteIds && !p.siteIds.includes(s.id)) throw new AppError("not_found", "no such site");
+    const { on } = await jsonBody(c, siteMotionBody);
+    const cameras = (await store.listDevices(p.tenantId, s.id))
+      .filter((dev) => dev.ports.some((port) => protocolOf(dev, port) === "rtsp"));
+    let switched = 0;
+    for (const dev of cameras) {
+      if (dev.motionAlerts === on) continue;
+      if (await store.updateDevice(p.tenantId, dev.id, { motionAlerts: on })) switched++;
+    }
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "site.motion_alerts",
+      target: s.id,
+      detail: { on, cameras: cameras.length, switched },
+    });
+    if (switched) d.motion?.()?.poke();
+    return c.json({ siteId: s.id, on, cameras: cameras.length, switched });
   });
   // Whether the device's motion alerts are on, and what the watching node knows of them.
   app.get("/devices/:id/motion", auth, async (c) => {

@@ -717,6 +717,24 @@ export async function SitePage(
             >
               Same credentials for every device
             </button>
+            {devices.some(isCamera)
+              ? (
+                <button
+                  type="button"
+                  class="secondary"
+                  data-api={`PUT /api/sites/${site.id}/motion-alerts`}
+                  data-body={JSON.stringify({
+                    on: !devices.filter(isCamera).every((d) => d.motionAlerts),
+                  })}
+                  data-toast="Motion alerts switched for {switched} of {cameras} cameras"
+                  title="Raise a 'Motion detected' event when any camera of the site reports motion over ONVIF (the cloud must hold their credentials)"
+                >
+                  {devices.filter(isCamera).every((d) => d.motionAlerts)
+                    ? "Motion alerts off for every camera"
+                    : "Motion alerts on for every camera"}
+                </button>
+              )
+              : null}
             {devices.some((d) =>
                 d.ports.some((p) =>
                   protocolOf(d, p) === "rtsp" && !(d.streamPaths[p] && d.subStreamPaths[p])
