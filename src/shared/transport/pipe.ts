@@ -39,9 +39,9 @@ export function nextReadSize(current: number, got: number): number {
 }
 
 /**
- * Copies src → dst until src's EOF, then half-closes dst — or, when src's peer closed it both
- * ways (nothing written back will be read), ends the pipe (Interrupted: both sides are closed).
- * Calls `count` per chunk.
+ * Copies src → dst until src's EOF, then half-closes dst; when src's peer closed it both ways
+ * (nothing written back will be read), it then ends the pipe (Interrupted: both sides are
+ * closed). Calls `count` per chunk.
  */
 async function copy(src: ByteStream, dst: ByteStream, count: (n: number) => void): Promise<void> {
   let buf = new Uint8Array(SMALL_READ);
@@ -54,9 +54,10 @@ async function copy(src: ByteStream, dst: ByteStream, count: (n: number) => void
     const size = nextReadSize(buf.byteLength, n);
     if (size !== buf.byteLength) buf = new Uint8Array(size);
   }
-  // A device that would keep its half open forever (it never answers) is not waited on.
-  if (src.closedByPeer?.()) throw new Deno.errors.Interrupted("closed both ways by the peer");
   await dst.closeWrite();
+  // The end goes on first (a FIN, read as an end); then, when src's peer closed it both ways, the
+  // other direction is not waited on: a device that never answers would hold it forever.
+  if (src.closedByPeer?.()) throw new Deno.errors.Interrupted("closed both ways by the peer");
 }
 
 function close(c: ByteStream): void {
