@@ -18,7 +18,7 @@
 import { AppError } from "../../shared/errors.ts";
 import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
 import type { DeviceHttp } from "./device_http.ts";
-import { OnvifError, OnvifSoap, pathOfUri } from "./onvif_soap.ts";
+import { OnvifError, OnvifSoap, overOnvifPorts, pathOfUri } from "./onvif_soap.ts";
 
 /** The media service when the camera does not say (the common default). */
 export const MEDIA_SERVICE = "/onvif/media_service";
@@ -114,13 +114,7 @@ export async function askOverPorts<T>(
   http: (target: T) => DeviceHttp,
   now: () => number,
 ): Promise<MediaPaths> {
-  for (let i = 0;; i++) {
-    try {
-      return await new OnvifMedia(http(targets[i]), now).mediaPaths();
-    } catch (e) {
-      if (!(e instanceof OnvifError && e.noService && i + 1 < targets.length)) throw e;
-    }
-  }
+  return await overOnvifPorts(targets, (t) => new OnvifMedia(http(t), now).mediaPaths());
 }
 
 /** An OnvifError as the API's answer: 502, the camera's words. */

@@ -213,3 +213,35 @@ export class OnvifSoap {
     return xml;
   }
 }
+
+/**
+ * `ask` over the first of `targets` (a camera's web ports, device_http.ts `webTargets`) that has
+ * an ONVIF service: a port without one (OnvifError `noService`) passes to the next; any other
+ * answer or refusal is the camera's.
+ */
+export async function overOnvifPorts<T, R>(
+  targets: T[],
+  ask: (target: T) => Promise<R>,
+): Promise<R> {
+  for (let i = 0;; i++) {
+    try {
+      return await ask(targets[i]);
+    } catch (e) {
+      if (!(e instanceof OnvifError && e.noService && i + 1 < targets.length)) throw e;
+    }
+  }
+}
+
+/** `p` within `ms`, else an OnvifError saying the camera did not answer `what` in time. */
+export function onvifWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new OnvifError(`the camera did not ${what} within ${ms / 1000} s`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

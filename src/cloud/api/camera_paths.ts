@@ -18,7 +18,7 @@ import { protocolOf } from "../store/port_protocols.ts";
 import { authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
 import { askOverPorts, type MediaPaths, onvifRefusal } from "../access/onvif_media.ts";
-import { OnvifError } from "../access/onvif_soap.ts";
+import { OnvifError, onvifWithin } from "../access/onvif_soap.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 
 /** Cameras asked at once by one site-wide ask. */
@@ -64,20 +64,6 @@ async function askCamera(d: DeviceHttpDeps, p: Principal, handleId: string): Pro
   return { ...paths, remembered: rtsp && paths.streamPath !== null };
 }
 
-/** `fn` within `ms`, else the camera's silence as an OnvifError. */
-function withinDeadline<T>(fn: () => Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    fn(),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new OnvifError(`the camera did not answer within ${ms / 1000} s`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** The routes under /api. */
 export function cameraPathRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
@@ -118,7 +104,7 @@ export function cameraPathRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
         try {
           const h = await d.store.findHandle(cam.deviceId, cam.port);
           if (!h) throw new OnvifError("the port has no handle");
-          const told = await withinDeadline(() => askCamera(d, p, h.id), CAMERA_DEADLINE_MS);
+          const told = await onvifWithin(askCamera(d, p, h.id), CAMERA_DEADLINE_MS, "answer");
           if (told.streamPath) item.streamPath = told.streamPath;
           else item.error = "the camera answered but gave no stream path";
           if (told.subStreamPath) item.subStreamPath = told.subStreamPath;

@@ -18,7 +18,7 @@ import { AppError } from "../../shared/errors.ts";
 import { type Authorized, authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
 import { type CameraNotice, OnvifEvents, SUBSCRIPTION_S } from "../access/onvif_events.ts";
-import { OnvifError } from "../access/onvif_soap.ts";
+import { onvifWithin, overOnvifPorts } from "../access/onvif_soap.ts";
 import { asLeader, startLeaderTicks } from "../jobs/leader.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
 import { protocolOf } from "../store/port_protocols.ts";
@@ -32,8 +32,8 @@ export const DEBOUNCE_MS = 60_000;
 export const MAX_WATCHED = 2_000;
 /** How long one PullMessages waits for the camera. */
 const PULL_S = 10;
-/** A call the camera does not answer within this fails the subscription. */
-const CALL_DEADLINE_MS = (PULL_S + 15) * 1000;
+/** Subscribing (the clock, the capabilities, the pull point) within this, or it failed. */
+const SUBSCRIBE_DEADLINE_MS = 25_000;
 /** Renewed this long before the subscription would end. */
 const RENEW_BEFORE_MS = (SUBSCRIPTION_S / 2) * 1000;
 
@@ -81,20 +81,6 @@ interface Watcher {
 /** The principal a watcher acts as: the system, as an admin of the device's tenant. */
 function systemPrincipal(tenantId: string): Principal {
   return { kind: "api_key", tenantId, userId: null, role: "admin", actor: "system:motion" };
-}
-
-/** `p` within `ms`, else an OnvifError naming `what`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new OnvifError(`the camera did not answer ${what} within ${ms / 1000} s`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -185,23 +171,21 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       try {
         const { targets, handle, rtsp } = await targetsOf(d, p, device);
         live = rtsp && d.publicUrl ? `${d.publicUrl()}/live/${handle}` : null;
-        for (let i = 0; !events; i++) {
-          const e = new OnvifEvents(new DeviceHttp(d, p, targets[i], "motion"), now);
-          try {
-            await within(e.subscribe(), CALL_DEADLINE_MS, "the subscription");
-            events = e;
-            port = targets[i].handle.port;
-          } catch (err) {
-            if (!(err instanceof OnvifError && err.noService && i + 1 < targets.length)) throw err;
-          }
-        }
+        const subscribed = await overOnvifPorts(targets, async (t) => {
+          const e = new OnvifEvents(new DeviceHttp(d, p, t, "motion"), now);
+          await onvifWithin(e.subscribe(), SUBSCRIBE_DEADLINE_MS, "subscribe to its events");
+          return { e, port: t.handle.port };
+        });
+        events = subscribed.e;
+        port = subscribed.port;
         failures = 0;
         w.status = { ...w.status, state: "watching", error: undefined, since: now() };
         d.log.info({ deviceId: device.id, host: device.host }, "motion alerts: subscribed");
         let renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
         let moving = false;
         while (!signal.aborted) {
-          const notices = await within(events.pull(PULL_S), CALL_DEADLINE_MS, "PullMessages");
+          // Each call has its deadline (onvif_soap.ts): a silent camera fails the pull.
+          const notices = await events.pull(PULL_S);
           for (const n of notices) {
             if (n.motion === null) continue;
             const started = n.motion && !moving;
@@ -215,7 +199,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
             w.status = { ...w.status, lastMotionAt: at };
           }
           if (now() >= renewAt) {
-            await within(events.renew(), CALL_DEADLINE_MS, "the renewal");
+            await events.renew();
             renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
           }
         }
@@ -230,7 +214,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         );
       } finally {
         if (events?.subscribed) {
-          await within(events.unsubscribe(), 5_000, "the unsubscription").catch(() => {});
+          await onvifWithin(events.unsubscribe(), 5_000, "unsubscribe").catch(() => {});
         }
       }
       await pause(retry(Math.max(1, failures)), signal);

@@ -3,7 +3,7 @@ import { assertEquals } from "../../../_fixtures/assert.ts";
 import { portOfUri } from "../../../../src/cloud/access/onvif_media.ts";
 
 Deno.test("ONVIF: the port a snapshot URI names, else its scheme's; never from another scheme", () => {
-  assertEquals(portOfUri("http://192.168.1.64/onvif-http/snapshot?Profile_1"), 80);
+  assertEquals(portOfUri("http://camera.invalid/onvif-http/snapshot?Profile_1"), 80);
   assertEquals(portOfUri("https://cam.invalid/snap.jpg"), 443);
   assertEquals(portOfUri("http://cam.invalid:8080/snap.jpg"), 8080);
   assertEquals(portOfUri("HTTP://[fe80::1]:8000?x"), 8000);
