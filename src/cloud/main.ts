@@ -371,7 +371,14 @@ export async function startCloud(
     log,
   });
   const owner = lockOwner(config.node);
-  motionWatch = startMotionWatch({ ...route, secrets, events, owner, publicUrl });
+  motionWatch = startMotionWatch({
+    ...route,
+    secrets,
+    events,
+    owner,
+    node: config.node,
+    publicUrl,
+  });
   const stopJobs = startBackgroundJobs({
     store,
     clock,

@@ -4,7 +4,7 @@
 // camera reports becomes one `camera.motion` event — in the events API, on the site page, on an
 // open Events page in Chromium with its live view link, signed to a webhook — and motion again
 // within a minute no second one. Another tenant cannot read the device's status; switched off,
-// the cloud unsubscribes.
+// the cloud unsubscribes. On two nodes one watches, and both say how (the store holds it).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
@@ -12,6 +12,7 @@ import { CameraEvents } from "../_fixtures/onvif_service.ts";
 import { Receiver } from "../_fixtures/webhook_receiver.ts";
 import { closeContext, launchBrowser } from "../_fixtures/browser.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
+import { twoNodes } from "../_fixtures/two_nodes.ts";
 
 Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion event (API, site page, webhook); off unsubscribes", async () => {
   const events = new CameraEvents();
@@ -176,5 +177,96 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertEquals((await status()).motionAlerts, false);
   } finally {
     await stack.stop();
+  }
+});
+
+Deno.test("motion alerts on two nodes: one node watches; both say how, and a rename names the next event", async () => {
+  const events = new CameraEvents();
+  const cam = await startCamera({ onvif: { events } });
+  const { n1, n2, stop } = await twoNodes();
+  n1.defer(cam.close);
+  try {
+    const q = await n1.quickstart([cam.port, 554], "Cameras");
+    await n1.agentFor(q);
+    await n1.holdCredentials(q, { username: "admin", password: "12345" });
+    const device = `/api/devices/${q.device.deviceId}`;
+    const status = async (n: Stack) => (await n.api("GET", `${device}/motion`, q.apiToken)).json;
+
+    // Switched on through node-2; whichever node leads subscribes, once.
+    const on = await n2.api("PATCH", device, q.apiToken, { motionAlerts: true });
+    assertEquals([on.status, on.json.motionAlerts], [200, true]);
+    const watching = await untilValue(
+      "watching, as node-2 reads it",
+      async () => {
+        const s = await status(n2);
+        return s.status?.state === "watching" ? s.status : null;
+      },
+      30_000,
+      100,
+    );
+    assertEquals(events.counts.subscribed, 1);
+    assert(["node-1", "node-2"].includes(watching.node), watching.node);
+    // Both nodes say the same, and the node that does not watch says it too (from the store).
+    const n1Says = (await status(n1)).status;
+    assertEquals([n1Says.state, n1Says.node], ["watching", watching.node]);
+    const bystander = watching.node === "node-1" ? n2 : n1;
+    const admin = await bystander.addUser(q.tenantId, "admin");
+    const { cookie } = await bystander.session(admin.email, admin.password);
+    const page = await (await fetch(`${bystander.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    assertStringIncludes(page, "motion alerts on (subscribed)");
+    assertStringIncludes(page, `title="watched by ${watching.node}"`);
+
+    // Renamed after it was subscribed: the next event has the new name.
+    const renamed = await bystander.api("PATCH", device, q.apiToken, { label: "Loading dock" });
+    assertEquals(renamed.status, 200, JSON.stringify(renamed.json));
+    events.motion(true);
+    const got = await untilValue(
+      "a camera.motion event",
+      async () => {
+        const list = await n2.api("GET", "/api/events", q.apiToken);
+        const motion = list.json.items.filter((e: { type: string }) => e.type === "camera.motion");
+        return motion.length ? motion : null;
+      },
+      20_000,
+      100,
+    );
+    assertEquals(got[0].subject.name, "Loading dock");
+    // The time of the motion reaches the bystander too.
+    await until(
+      "the bystander reads the motion's time",
+      async () => (await status(bystander)).status?.lastMotionAt > 0,
+      20_000,
+      100,
+    );
+    assertEquals(
+      events.counts.subscribed,
+      1,
+      "still one subscription: the rename changed no address",
+    );
+
+    // Off through the node that does not watch: the watching node unsubscribes and forgets.
+    assertEquals(
+      (await bystander.api("PATCH", device, q.apiToken, { motionAlerts: false })).status,
+      200,
+    );
+    await until("unsubscribed", () => events.counts.unsubscribed === 1, 30_000, 100);
+    for (const n of [n1, n2]) {
+      assertEquals((await status(n)).status, null);
+    }
+    // On again: the stored status is the new watcher's, not a leftover.
+    assertEquals(
+      (await n1.api("PATCH", device, q.apiToken, { motionAlerts: true })).status,
+      200,
+    );
+    await until(
+      "watching again, read on the bystander",
+      async () => (await status(bystander)).status?.state === "watching",
+      30_000,
+      100,
+    );
+    assertEquals(events.counts.subscribed, 2);
+  } finally {
+    await stop();
   }
 });

@@ -76,7 +76,7 @@ export interface AppDeps extends RouteDeps {
   allowLinkLocalDevices?: boolean;
   kick: (agentId: string, reason: string) => void;
   /** The motion alerts' watch, once started. */
-  motion?: () => Pick<MotionWatch, "poke" | "status"> | undefined;
+  motion?: () => Pick<MotionWatch, "poke" | "statuses"> | undefined;
   log: Logger;
   /** Where the compiled executables for /download are. */
   downloadsDir: string;

@@ -43,7 +43,7 @@ export interface SiteDeps {
   /** Accept devices at link-local / metadata addresses. */
   allowLinkLocalDevices?: boolean;
   /** The motion alerts' watch, once started (events/motion_watch.ts). */
-  motion?: () => Pick<MotionWatch, "poke" | "status"> | undefined;
+  motion?: () => Pick<MotionWatch, "poke" | "statuses"> | undefined;
 }
 
 /**
@@ -392,7 +392,8 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     if (!dev || (p.siteIds && !p.siteIds.includes(dev.siteId))) {
       throw new AppError("not_found", "no such device");
     }
-    const status = dev.motionAlerts ? d.motion?.()?.status(dev.id) ?? null : null;
+    const known = dev.motionAlerts ? await d.motion?.()?.statuses([dev.id]) : undefined;
+    const status = known?.get(dev.id) ?? null;
     return c.json({ deviceId: dev.id, motionAlerts: dev.motionAlerts, status });
   });
   // The site page's port pill: mint the handle if needed, then open the device in the proxy.

@@ -9,10 +9,12 @@
  * to twice; the tunnels reach agents held by sibling nodes as every other use does. Each tick the
  * leader reads the devices with alerts on and starts or stops watchers to match; a node that loses
  * the lock stops its watchers. A watcher that fails (no credentials, no ONVIF events, the agent
- * away) logs why, keeps it for the device's `GET /api/devices/{id}/motion`, and tries again later.
+ * away) logs why and tries again later. What each watcher knows is written to the store
+ * (`putMotionStatus`), so the device's `GET /api/devices/{id}/motion` and its site page say it on
+ * every node, not only on the one that watches.
  * @module
  */
-import type { Device } from "../store/store.ts";
+import type { Device, MotionStatusRecord } from "../store/store.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
 import { type Authorized, authorizeHandle } from "../access/route.ts";
@@ -36,6 +38,8 @@ const PULL_S = 10;
 const SUBSCRIBE_DEADLINE_MS = 25_000;
 /** Renewed this long before the subscription would end. */
 const RENEW_BEFORE_MS = (SUBSCRIPTION_S / 2) * 1000;
+/** A camera's motion start is written to the store at most this often (the status's time). */
+const MOTION_WRITE_MS = 5_000;
 
 /** What a watcher last knew, for the device's motion status. */
 export interface MotionStatus {
@@ -47,6 +51,8 @@ export interface MotionStatus {
   lastMotionAt: number | null;
   /** Since when (ms) the state holds. */
   since: number;
+  /** The node that watches the camera. */
+  node: string;
 }
 
 /** What the watch needs. */
@@ -54,6 +60,8 @@ export interface MotionWatchDeps extends DeviceHttpDeps {
   events: EventProducer;
   /** This node's lock owner name. */
   owner: string;
+  /** This node's name (`--node`), which the status names. */
+  node: string;
   /** The cloud's base URL as operators reach it (for the event's link to the live view). */
   publicUrl?: () => string;
   /** How often each node tries to lead and reconciles (default 10 s). */
@@ -66,16 +74,26 @@ export interface MotionWatchDeps extends DeviceHttpDeps {
 export interface MotionWatch {
   /** Reconciles now (a device's alerts were switched here). */
   poke(): void;
-  /** What the watcher of `deviceId` knows, or null when this node does not watch it. */
-  status(deviceId: string): MotionStatus | null;
+  /**
+   * What the watchers of `deviceIds` know, by device: this node's own watchers as they are, the
+   * others' as the watching node last wrote them. A device nobody watches yet has none.
+   */
+  statuses(deviceIds: string[]): Promise<Map<string, MotionStatus>>;
   stop(): Promise<void>;
 }
 
 interface Watcher {
   key: string;
+  /** This watcher's id in the store's record (a newer watcher's record is not its to forget). */
+  watch: string;
   abort: AbortController;
   done: Promise<void>;
   status: MotionStatus;
+  /** The last write of `status` to the store (they go one after the other). */
+  written: Promise<void>;
+  /** When `status` was last written, and whether it changed since. */
+  writtenAt: number;
+  dirty: boolean;
 }
 
 /** The principal a watcher acts as: the system, as an admin of the device's tenant. */
@@ -138,11 +156,13 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     at: number,
     live: string | null,
   ) => {
+    // Named as the camera is now (a rename does not restart its watcher).
+    const named = (await d.store.getDevice(device.tenantId, device.id)) ?? device;
     await d.events.emit({
       tenantId: device.tenantId,
       type: "camera.motion",
       subject: {
-        name: `${device.label || device.host}`,
+        name: `${named.label || named.host}`,
         siteId: device.siteId,
         deviceId: device.id,
         host: device.host,
@@ -157,6 +177,32 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       },
       key: `camera.motion:${device.id}:${at}`,
     });
+  };
+
+  /** Sets the watcher's status; written to the store now, or (`lazy`) once MOTION_WRITE_MS passed. */
+  const setStatus = (device: Device, w: Watcher, next: MotionStatus, lazy = false) => {
+    w.status = next;
+    w.dirty = true;
+    if (lazy && now() - w.writtenAt < MOTION_WRITE_MS) return;
+    flush(device, w);
+  };
+  const flush = (device: Device, w: Watcher) => {
+    if (!w.dirty || w.abort.signal.aborted) return;
+    w.dirty = false;
+    w.writtenAt = now();
+    const { error, ...rest } = w.status;
+    const record: MotionStatusRecord = {
+      deviceId: device.id,
+      watch: w.watch,
+      ...rest,
+      ...(error === undefined ? {} : { error }),
+    };
+    w.written = w.written.then(() => d.store.putMotionStatus(record)).catch((e) =>
+      d.log.warn(
+        { deviceId: device.id, err: (e as Error).message },
+        "motion alerts: status not saved",
+      )
+    );
   };
 
   const run = async (device: Device, w: Watcher) => {
@@ -179,7 +225,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         events = subscribed.e;
         port = subscribed.port;
         failures = 0;
-        w.status = { ...w.status, state: "watching", error: undefined, since: now() };
+        setStatus(device, w, { ...w.status, state: "watching", error: undefined, since: now() });
         d.log.info({ deviceId: device.id, host: device.host }, "motion alerts: subscribed");
         let renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
         let moving = false;
@@ -196,8 +242,9 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
               lastEventAt = at;
               await raise(device, port, n, at, live);
             }
-            w.status = { ...w.status, lastMotionAt: at };
+            setStatus(device, w, { ...w.status, lastMotionAt: at }, true);
           }
+          flush(device, w);
           if (now() >= renewAt) {
             await events.renew();
             renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
@@ -207,7 +254,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         if (signal.aborted) break;
         failures++;
         const message = (err as Error).message;
-        w.status = { ...w.status, state: "failing", error: message, since: now() };
+        setStatus(device, w, { ...w.status, state: "failing", error: message, since: now() });
         d.log.warn(
           { deviceId: device.id, host: device.host, err: message },
           "motion alerts: failed",
@@ -224,20 +271,35 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const start = (device: Device, key: string) => {
     const w: Watcher = {
       key,
+      watch: crypto.randomUUID(),
       abort: new AbortController(),
       done: Promise.resolve(),
-      status: { state: "starting", lastMotionAt: null, since: now() },
+      status: { state: "starting", lastMotionAt: null, since: now(), node: d.node },
+      written: Promise.resolve(),
+      writtenAt: 0,
+      dirty: true,
     };
+    flush(device, w);
     w.done = run(device, w).catch((e) =>
       d.log.error({ deviceId: device.id, err: (e as Error).message }, "motion watcher ended")
     );
     watchers.set(device.id, w);
   };
-  const stopOne = (id: string) => {
+  /**
+   * Stops the device's watcher; `forget` (its alerts are off, or it is gone) also removes the
+   * status it wrote. A node that lost the lock keeps it: the new leader's watcher replaces it.
+   */
+  const stopOne = (id: string, forget: boolean) => {
     const w = watchers.get(id);
+    if (!w) return Promise.resolve();
     watchers.delete(id);
-    w?.abort.abort();
-    return w?.done ?? Promise.resolve();
+    w.abort.abort();
+    return w.done.then(() => w.written).then(() => {
+      if (!forget) return;
+      return d.store.deleteMotionStatus(id, w.watch).catch((e) =>
+        d.log.warn({ deviceId: id, err: (e as Error).message }, "motion alerts: status not removed")
+      );
+    });
   };
 
   const reconcile = async () => {
@@ -246,7 +308,8 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     for (const id of [...watchers.keys()]) {
       const dev = wanted.get(id);
       // A device whose address or ports changed is watched afresh.
-      if (!dev || watchers.get(id)!.key !== `${dev.host}|${dev.ports.join(",")}`) stopOne(id);
+      if (!dev) stopOne(id, true);
+      else if (watchers.get(id)!.key !== `${dev.host}|${dev.ports.join(",")}`) stopOne(id, false);
     }
     for (const dev of devices) {
       if (!watchers.has(dev.id)) start(dev, `${dev.host}|${dev.ports.join(",")}`);
@@ -255,7 +318,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const tick = async () => {
     try {
       const led = await asLeader(d.store, MOTION_LOCK, d.owner, reconcile);
-      if (!led) { for (const id of [...watchers.keys()]) stopOne(id); }
+      if (!led) { for (const id of [...watchers.keys()]) stopOne(id, false); }
     } catch (e) {
       d.log.warn({ err: (e as Error).message }, "motion alerts: could not reconcile");
     }
@@ -289,14 +352,26 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   });
   return {
     poke,
-    status: (id) => watchers.get(id)?.status ?? null,
+    async statuses(ids) {
+      const out = new Map<string, MotionStatus>();
+      const elsewhere: string[] = [];
+      for (const id of ids) {
+        const w = watchers.get(id);
+        if (w) out.set(id, w.status);
+        else elsewhere.push(id);
+      }
+      for (const { deviceId, watch: _, ...status } of await d.store.getMotionStatuses(elsewhere)) {
+        out.set(deviceId, status);
+      }
+      return out;
+    },
     async stop() {
       stopped = true;
       again = false;
       await running;
       await stopTicks();
       // A pull in flight ends within its deadline; the node does not wait that long to stop.
-      const done = Promise.all([...watchers.keys()].map(stopOne));
+      const done = Promise.all([...watchers.keys()].map((id) => stopOne(id, false)));
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([done, new Promise((r) => timer = setTimeout(r, 2_000))]);
       clearTimeout(timer);

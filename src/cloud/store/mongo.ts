@@ -13,7 +13,7 @@
  * so on a real replica set a failover cannot roll them back.
  * @module
  */
-import { LIVE_FAILURE_KEEP_MS, type LiveFailure } from "./store.ts";
+import { LIVE_FAILURE_KEEP_MS, type LiveFailure, type MotionStatusRecord } from "./store.ts";
 import type {
   AgentAvailability,
   DeliveryAttempt,
@@ -518,6 +518,7 @@ class MongoStore extends MongoBase implements Store {
     await this.c(C.handles).deleteMany({ deviceId: id }, SECURE);
     await this.c(C.deviceCredentials).deleteOne({ _id: id as never }, SECURE);
     await this.c(C.sshHostKeys).deleteMany({ deviceId: id }, SECURE);
+    await this.c(C.motionStatus).deleteOne({ _id: id as never });
     const r = await this.c(C.devices).deleteOne({ _id: id as never, tenantId }, SECURE);
     if (r.deletedCount === 0) return false; // a concurrent delete won
     await this.bumpAllowlistVersion(d.siteId as string);
@@ -1177,6 +1178,36 @@ class MongoStore extends MongoBase implements Store {
 
   async deleteLiveFailure(key: string): Promise<void> {
     await this.c(C.liveFailures).deleteOne({ _id: key as never });
+  }
+
+  // Motion status
+
+  async putMotionStatus(m: MotionStatusRecord): Promise<void> {
+    const { deviceId, error, ...rest } = m;
+    await this.c(C.motionStatus).replaceOne(
+      { _id: deviceId as never },
+      { ...rest, error: error ?? null },
+      { upsert: true },
+    );
+  }
+
+  async getMotionStatuses(deviceIds: string[]): Promise<MotionStatusRecord[]> {
+    if (deviceIds.length === 0) return [];
+    const docs = await this.c(C.motionStatus).find({ _id: { $in: deviceIds as never[] } })
+      .toArray();
+    return docs.map((d) => ({
+      deviceId: String(d._id),
+      state: d.state as MotionStatusRecord["state"],
+      ...(d.error == null ? {} : { error: String(d.error) }),
+      lastMotionAt: (d.lastMotionAt as number | null) ?? null,
+      since: d.since as number,
+      node: String(d.node),
+      watch: String(d.watch),
+    }));
+  }
+
+  async deleteMotionStatus(deviceId: string, watch: string): Promise<void> {
+    await this.c(C.motionStatus).deleteOne({ _id: deviceId as never, watch });
   }
 
   // Agent stats and background jobs (mongo_stats.ts)

@@ -42,6 +42,7 @@ export const C = {
   deliveries: "webhook_deliveries",
   nodes: "nodes",
   liveFailures: "live_failures",
+  motionStatus: "motion_status",
   rateWindows: "rate_windows",
 } as const;
 

@@ -87,6 +87,7 @@ import type {
   EnrollmentToken,
   Handle,
   License,
+  MotionStatusRecord,
   NewAgent,
   NewAuditEntry,
   NewDevice,
@@ -866,6 +867,7 @@ class SqliteStore implements Store {
       );
       if (!r) return false;
       this.#run("DELETE FROM handles WHERE device_id = ?", id);
+      this.#run("DELETE FROM motion_status WHERE device_id = ?", id);
       this.#run("DELETE FROM devices WHERE id = ?", id);
       this.#bump(str(r.site_id));
       return true;
@@ -2052,6 +2054,52 @@ class SqliteStore implements Store {
 
   async deleteLiveFailure(key: string): Promise<void> {
     this.#run("DELETE FROM live_failures WHERE key = ?", key);
+  }
+
+  // Motion status
+
+  async putMotionStatus(m: MotionStatusRecord): Promise<void> {
+    this.#run(
+      `INSERT INTO motion_status (device_id, state, error, last_motion_at, since, node, watch)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, error = excluded.error,
+        last_motion_at = excluded.last_motion_at, since = excluded.since, node = excluded.node,
+        watch = excluded.watch`,
+      m.deviceId,
+      m.state,
+      m.error ?? null,
+      m.lastMotionAt,
+      m.since,
+      m.node,
+      m.watch,
+    );
+  }
+
+  async getMotionStatuses(deviceIds: string[]): Promise<MotionStatusRecord[]> {
+    const out: MotionStatusRecord[] = [];
+    for (let i = 0; i < deviceIds.length; i += 500) {
+      const ids = deviceIds.slice(i, i + 500);
+      const rows = this.#all(
+        `SELECT * FROM motion_status WHERE device_id IN (${ids.map(() => "?").join(",")})`,
+        ...ids,
+      );
+      for (const r of rows) {
+        out.push({
+          deviceId: str(r.device_id),
+          state: str(r.state) as MotionStatusRecord["state"],
+          ...(r.error === null ? {} : { error: str(r.error) }),
+          lastMotionAt: r.last_motion_at === null ? null : num(r.last_motion_at),
+          since: num(r.since),
+          node: str(r.node),
+          watch: str(r.watch),
+        });
+      }
+    }
+    return out;
+  }
+
+  async deleteMotionStatus(deviceId: string, watch: string): Promise<void> {
+    this.#run("DELETE FROM motion_status WHERE device_id = ? AND watch = ?", deviceId, watch);
   }
 
   // Agent stats

@@ -573,4 +573,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN motion_alerts INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX devices_motion_alerts ON devices (created_at) WHERE motion_alerts = 1;
   `,
+  // 31: how each camera's motion alerts are doing, written by the node that watches them and read
+  // by every node.
+  `
+  CREATE TABLE motion_status (
+    device_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    error TEXT,
+    last_motion_at INTEGER,
+    since INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    watch TEXT NOT NULL
+  );
+  `,
 ];

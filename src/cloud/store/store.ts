@@ -441,6 +441,26 @@ export interface LiveFailure {
 /** How long a stored {@linkcode LiveFailure} is kept at most (a put drops the older ones). */
 export const LIVE_FAILURE_KEEP_MS = 10 * 60_000;
 
+/**
+ * How a camera's motion alerts are doing, as the node that watches it (events/motion_watch.ts)
+ * last wrote it: one node watches every camera, and every node's API and console read this.
+ */
+export interface MotionStatusRecord {
+  deviceId: string;
+  /** `starting`, `watching` (subscribed) or `failing` (see `error`). */
+  state: "starting" | "watching" | "failing";
+  /** Why the last subscription failed, in the camera's or the cloud's words. */
+  error?: string;
+  /** When the camera last reported motion starting (ms), or null. */
+  lastMotionAt: number | null;
+  /** Since when (ms) the state holds. */
+  since: number;
+  /** The node that watches the camera. */
+  node: string;
+  /** The watcher that wrote it (a new one per subscription lifetime): see deleteMotionStatus. */
+  watch: string;
+}
+
 /** An agent's "I'm online via node X" lease, renewed on each heartbeat. */
 export interface Presence {
   agentId: string;
@@ -791,6 +811,16 @@ export interface Store extends AlertStore {
   getLiveFailure(key: string, since: number): Promise<LiveFailure | null>;
   /** Forgets the key's failure (its camera played). */
   deleteLiveFailure(key: string): Promise<void>;
+
+  /** Records a camera's motion status, replacing the device's last (whichever watcher wrote it). */
+  putMotionStatus(s: MotionStatusRecord): Promise<void>;
+  /** The motion statuses recorded for those of `deviceIds` that have one (any order). */
+  getMotionStatuses(deviceIds: string[]): Promise<MotionStatusRecord[]>;
+  /**
+   * Forgets the device's motion status if watcher `watch` wrote it last (a newer watcher's stays).
+   * Deleting a device forgets it too.
+   */
+  deleteMotionStatus(deviceId: string, watch: string): Promise<void>;
 
   // Agent stats (guide §9)
   /**

@@ -49,7 +49,7 @@ export interface UiDeps {
   /** Pin of the current agent CA (the Agents page says which CA issued each certificate). */
   agentCaPin?: () => string;
   /** The motion alerts' watch (the site page says how each camera's is doing). */
-  motion?: () => Pick<MotionWatch, "status"> | undefined;
+  motion?: () => Pick<MotionWatch, "statuses"> | undefined;
 }
 
 const HOUR = 3_600_000;
@@ -141,7 +141,7 @@ export function uiRoutes(d: UiDeps): Hono {
         store: d.store,
         site,
         now: now(),
-        motion: (id) => d.motion?.()?.status(id) ?? null,
+        motion: async (ids) => (await d.motion?.()?.statuses(ids)) ?? new Map(),
         query: { q: q(c), page: pageOf(c) },
       });
     }),

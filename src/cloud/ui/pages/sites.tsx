@@ -387,15 +387,20 @@ function isCamera(d: DeviceRow): boolean {
   return d.ports.some((p) => protocolOf(d, p) === "rtsp");
 }
 
-/** How a camera's motion alerts are doing, as the watching node knows it. */
+/** How a camera's motion alerts are doing, as the node that watches it last said. */
 function MotionLine(props: { status: MotionStatus | null }) {
   const s = props.status;
   if (!s) return <div class="muted">motion alerts on</div>;
+  const by = `watched by ${s.node}`;
   if (s.state === "failing") {
-    return <div class="muted" data-motion="failing">motion alerts on, not working: {s.error}</div>;
+    return (
+      <div class="muted" data-motion="failing" title={by}>
+        motion alerts on, not working: {s.error}
+      </div>
+    );
   }
   return (
-    <div class="muted" data-motion={s.state}>
+    <div class="muted" data-motion={s.state} title={by}>
       motion alerts on ({s.state === "watching" ? "subscribed" : "subscribing…"})
     </div>
   );
@@ -546,8 +551,8 @@ export async function SitePage(
     site: Site;
     now: number;
     query?: { q?: string; page?: number };
-    /** What the motion watch knows of a device with alerts on (null: not watched here). */
-    motion?: (deviceId: string) => MotionStatus | null;
+    /** What the motion watch knows of the devices with alerts on (by device id). */
+    motion?: (deviceIds: string[]) => Promise<Map<string, MotionStatus>>;
   },
 ) {
   const { ctx, store, site } = props;
@@ -556,6 +561,7 @@ export async function SitePage(
   const operator = roleAtLeast(ctx.principal.role, "operator");
   const paged = await devicePage(store, t, site.id, props.query ?? {});
   const devices = paged.rows;
+  const motion = await props.motion?.(devices.filter((d) => d.motionAlerts).map((d) => d.id));
   // Reachability is current only while an agent of the site reports it.
   const agentOnline = (await store.listPresence(site.id)).some((p) => p.tenantId === t);
   const q = (props.query?.q ?? "").trim();
@@ -791,7 +797,7 @@ export async function SitePage(
                 <td>
                   <span class="mono">{d.host}</span>
                   {d.hasCredentials ? <div class="muted">credentials held by the cloud</div> : null}
-                  {d.motionAlerts ? <MotionLine status={props.motion?.(d.id) ?? null} /> : null}
+                  {d.motionAlerts ? <MotionLine status={motion?.get(d.id) ?? null} /> : null}
                   <HostKeys d={d} admin={admin} />
                 </td>
                 <td>

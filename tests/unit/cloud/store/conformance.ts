@@ -232,6 +232,53 @@ export function storeConformance(
   );
 
   race(
+    "motion status: the watching node's record read by the other; replaced; a newer watcher's kept",
+    async (s1, s2) => {
+      const { a, siteA } = await world(s1);
+      const add = (host: string) =>
+        s1.createDevice({ tenantId: a.id, siteId: siteA.id, host, ports: [554] });
+      const d1 = await add("192.0.2.71");
+      const d2 = await add("192.0.2.72");
+      assert.deepEqual(await s2.getMotionStatuses([d1.id, d2.id]), []);
+      assert.deepEqual(await s2.getMotionStatuses([]), []);
+      const failing = {
+        deviceId: d1.id,
+        state: "failing" as const,
+        error: "the camera wants credentials",
+        lastMotionAt: null,
+        since: 1_000,
+        node: "node-1",
+        watch: "w1",
+      };
+      await s1.putMotionStatus(failing);
+      assert.deepEqual(await s2.getMotionStatuses([d1.id, d2.id]), [failing]);
+      // Replaced, not added; no error once watching.
+      const watching = {
+        deviceId: d1.id,
+        state: "watching" as const,
+        lastMotionAt: 5_000,
+        since: 2_000,
+        node: "node-2",
+        watch: "w2",
+      };
+      await s2.putMotionStatus(watching);
+      assert.deepEqual(await s1.getMotionStatuses([d1.id]), [watching]);
+      await s2.putMotionStatus({ ...watching, deviceId: d2.id, watch: "w3" });
+      const both = await s1.getMotionStatuses([d2.id, d1.id, "no-such-device"]);
+      assert.deepEqual(both.map((m) => m.deviceId).sort(), [d1.id, d2.id].sort());
+      // The watcher that wrote it last is the one whose stop forgets it.
+      await s1.deleteMotionStatus(d1.id, "w1");
+      assert.deepEqual(await s2.getMotionStatuses([d1.id]), [watching], "w2's record stays");
+      await s1.deleteMotionStatus(d1.id, "w2");
+      assert.deepEqual(await s2.getMotionStatuses([d1.id]), []);
+      await s1.deleteMotionStatus(d1.id, "w2"); // forgetting nothing is fine
+      // Deleting the device forgets its status.
+      assert.equal(await s2.deleteDevice(a.id, d2.id), true);
+      assert.deepEqual(await s1.getMotionStatuses([d2.id]), []);
+    },
+  );
+
+  race(
     "terminal session slots: the limits hold across nodes; a killed node's slots expire",
     async (s1, s2, clock) => {
       const nodes = [new TerminalSlots(s1), new TerminalSlots(s2)];
