@@ -16,10 +16,19 @@ export interface RtspCamera {
   close(): Promise<void>;
 }
 
-/** Starts GStreamer's RTSP server on a free loopback port (optionally with Digest auth). */
-export async function startCamera(opts: { digest?: string } = {}): Promise<RtspCamera> {
+/**
+ * Starts GStreamer's RTSP server on a free loopback port (optionally with Digest auth, and with
+ * `mounts` streams: /live/cam1 … /live/camN).
+ */
+export async function startCamera(
+  opts: { digest?: string; mounts?: number } = {},
+): Promise<RtspCamera> {
   const child = new Deno.Command("/usr/bin/python3", {
-    args: [SERVER, ...(opts.digest ? ["--digest", opts.digest] : [])],
+    args: [
+      SERVER,
+      ...(opts.digest ? ["--digest", opts.digest] : []),
+      ...(opts.mounts ? ["--mounts", String(opts.mounts)] : []),
+    ],
     stdout: "piped",
     stderr: "piped",
   }).spawn();

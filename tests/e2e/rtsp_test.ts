@@ -14,7 +14,7 @@ const basic = (token: string) => `Authorization: Basic ${btoa(`op:${token}`)}\r\
 
 Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Digest, held credentials, refusals", async (t) => {
   const stack = await Stack.start();
-  const open = await startCamera();
+  const open = await startCamera({ mounts: 2 });
   const locked = await startCamera({ digest: "camuser:Cam-Pa55word!" });
   stack.defer(open.close);
   stack.defer(locked.close);
@@ -68,6 +68,32 @@ Deno.test("rtsp gateway: H.264 through :9554 with signed URLs, tokens, camera Di
         assertEquals(bad.status, 400, bad.text);
         assertStringIncludes(bad.text, "a path without spaces or fragment");
         await api("POST", `/api/handles/${hOpen}/rtsp-url`, { path: "live/cam1" }); // as before
+      },
+    );
+
+    await t.step(
+      "a sub-stream: its signed URL beside the main one, played; remembered for the next",
+      async () => {
+        const mintSub = async (body: unknown) => {
+          const r = await api("POST", `/api/handles/${hOpen}/rtsp-url`, body);
+          assertEquals(r.status, 201, r.text);
+          return JSON.parse(r.text) as { url: string; subUrl?: string };
+        };
+        assertEquals((await mintSub({})).subUrl, undefined, "no sub-stream known yet");
+        const both = await mintSub({ path: "live/cam1", subPath: "/live/cam2" });
+        assert(both.url.endsWith("/live/cam1"), both.url);
+        // The same signature, on the sub-stream's path.
+        assertEquals(both.subUrl, both.url.replace(/live\/cam1$/, "live/cam2"));
+        const p = await ffprobe(both.subUrl!);
+        assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+        // The next URL carries the remembered sub-stream.
+        assertEquals((await mintSub({})).subUrl?.endsWith("/live/cam2"), true);
+        // A sub-stream that is the main stream (a one-profile camera) is not repeated.
+        assertEquals(
+          (await mintSub({ path: "live/cam1", subPath: "live/cam1" })).subUrl,
+          undefined,
+        );
+        assertEquals((await mintSub({ path: "live/cam1", subPath: "" })).subUrl, undefined);
       },
     );
 

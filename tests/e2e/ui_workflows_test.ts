@@ -257,6 +257,9 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     await page.waitForSelector("#secret-dialog[open]");
     const url = (await page.textContent("#secret-text"))!;
     assert(url.endsWith(ONVIF_STREAM_PATH), url);
+    // The sub-stream's signed URL beside it, for a recorder's second stream.
+    const subUrl = url.slice(0, -ONVIF_STREAM_PATH.length) + ONVIF_SUB_STREAM_PATH;
+    assertStringIncludes((await page.textContent("#secret-dialog .note"))!, subUrl);
     await page.click("#secret-dialog >> text=Done");
     // Every RTSP port's stream path known: the site-wide button is gone.
     await page.reload();

@@ -5,7 +5,9 @@
  * loses access (checked by the gateway at each connection). Audited as `rtsp_url.mint`. A path
  * given is remembered as the port's stream path (the console's RTSP pill offers it next time);
  * without one, the remembered path is used. A `subPath` given is remembered as the port's
- * sub-stream (what the live grid and the thumbnails play).
+ * sub-stream (what the live grid and the thumbnails play). When the port has a sub-stream other
+ * than the main one, the answer also carries `subUrl`: the same signature on the sub-stream's
+ * path, for a recorder that takes a second, lighter stream per camera.
  * @module
  */
 import { Hono } from "hono";
@@ -80,7 +82,14 @@ export function rtspUrlRoutes(d: RtspUrlDeps): Hono<AuthVars> {
         ...(sub === undefined ? {} : { subPath: sub && `/${sub}` }),
       },
     });
-    return c.json({ url: `${d.rtspBase()}/${handle.id}.${token}/${path}`, expiresAt }, 201);
+    const base = `${d.rtspBase()}/${handle.id}.${token}/`;
+    // The sub-stream as given now, else as remembered; none when it is the main stream itself.
+    const subPath = sub ?? (device.subStreamPaths[handle.port] ?? "").replace(/^\/+/, "");
+    return c.json({
+      url: base + path,
+      ...(subPath && subPath !== path ? { subUrl: base + subPath } : {}),
+      expiresAt,
+    }, 201);
   });
   return app;
 }

@@ -262,7 +262,8 @@ async function mintRtsp(pill, path, subPath) {
     const data = await api("POST", pill.dataset.rtsp, path === undefined ? {} : { path, subPath });
     if (path !== undefined) { pill.dataset.rtspPath = path; pill.dataset.rtspSub = subPath; }
     await navigator.clipboard?.writeText(data.url).catch(() => {});
-    showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + ".");
+    const sub = data.subUrl ? " For a recorder's second, lighter stream, the camera's sub-stream: " + data.subUrl : "";
+    showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + "." + sub);
   } catch (err) { toast(err.message, true); }
 }
 // "Ask the cameras for their stream paths": what the site-wide ask found, and the first reason one did not.
