@@ -57,7 +57,8 @@ export async function fetchPlan(cloud: URL, token: string): Promise<Plan> {
 
 /**
  * What to paste to use a pair, by its port's protocol: the URL for a browser or a player (a
- * camera's stream path when the cloud knows it), the ssh command; "" for plain TCP.
+ * camera's stream path when the cloud knows it, and its sub-stream's URL beside it), the ssh
+ * command; "" for plain TCP.
  */
 export function useOf(e: PlanEntry): string {
   const at = (scheme: string, usual: number) =>
@@ -68,7 +69,8 @@ export function useOf(e: PlanEntry): string {
     case "https":
       return `${at("https", 443)}/`;
     case "rtsp":
-      return `${at("rtsp", 554)}${e.path ?? "/<stream path>"}`;
+      return `${at("rtsp", 554)}${e.path ?? "/<stream path>"}` +
+        (e.subPath ? `  (sub-stream ${at("rtsp", 554)}${e.subPath})` : "");
     case "ssh":
       return `ssh ${e.port === 22 ? "" : `-p ${e.port} `}<user>@${e.ip}`;
     default:

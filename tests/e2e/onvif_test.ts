@@ -8,7 +8,7 @@
 // site's one password set for every device without credentials, asked again, only the ones still
 // unknown, and the second camera tells; the CLI's table shows the RTSP URL with the path; a
 // viewer may not, another tenant sees no such site.
-import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { run, Stack } from "../_fixtures/stack.ts";
 import { until } from "../_fixtures/until.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
@@ -256,6 +256,10 @@ Deno.test("ONVIF, site-wide: every RTSP port without a stream path is asked; eac
     const st = await run(["tunnel", "status", "--cloud", stack.url], { NC_TOKEN: session.token });
     assertEquals(st.code, 0, st.stderr);
     assert(st.stdout.includes(`rtsp://${q.device.loopbackIp}${ONVIF_STREAM_PATH}`), st.stdout);
+    // And the sub-stream's beside it; not for the one-profile camera, whose sub is its main.
+    const sub = `(sub-stream rtsp://${q.device.loopbackIp}${ONVIF_SUB_STREAM_PATH})`;
+    assertStringIncludes(st.stdout, sub);
+    assertEquals(st.stdout.split("sub-stream").length, 2, st.stdout);
     const viewer = await stack.addUser(q.tenantId, "viewer");
     const { cookie, csrf } = await stack.session(viewer.email, viewer.password);
     const refused = await fetch(`${stack.url}/api/sites/${q.siteId}/onvif`, {

@@ -35,6 +35,9 @@ export async function buildPlan(
         device: dev.label || dev.host,
         protocol: protocolOf(dev, port),
         ...(dev.streamPaths[port] ? { path: dev.streamPaths[port] } : {}),
+        ...(dev.subStreamPaths[port] && dev.subStreamPaths[port] !== dev.streamPaths[port]
+          ? { subPath: dev.subStreamPaths[port] }
+          : {}),
       });
     }
   }

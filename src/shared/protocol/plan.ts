@@ -16,6 +16,8 @@ export interface PlanEntry {
   protocol?: string;
   /** The camera's stream path for an RTSP port, when the cloud knows it. */
   path?: string;
+  /** The camera's sub-stream path (a lighter second stream), when known and not `path`. */
+  subPath?: string;
 }
 
 /** The plan and the session's lifetime. */

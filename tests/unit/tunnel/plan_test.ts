@@ -26,6 +26,10 @@ Deno.test("plan table: what to paste, by the port's protocol", () => {
     "rtsp://127.0.0.5/cam/realmonitor?channel=1",
   );
   assertEquals(
+    useOf(entry("127.0.0.5", 8554, "Cam", { protocol: "rtsp", path: "/101", subPath: "/102" })),
+    "rtsp://127.0.0.5:8554/101  (sub-stream rtsp://127.0.0.5:8554/102)",
+  );
+  assertEquals(
     useOf(entry("127.0.0.5", 8554, "Cam", { protocol: "rtsp" })),
     "rtsp://127.0.0.5:8554/<stream path>",
   );
