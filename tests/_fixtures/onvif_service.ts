@@ -44,13 +44,29 @@ export class CameraEvents {
 
   /** Reports motion starting (true) or ending (false). */
   motion(on: boolean): void {
+    this.#notify(
+      "tns1:RuleEngine/CellMotionDetector/Motion",
+      "MyMotionDetectorRule",
+      "IsMotion",
+      on,
+    );
+  }
+
+  /** Reports tampering (ONVIF's global scene change: the camera covered or turned) or its end. */
+  tamper(on: boolean): void {
+    this.#notify("tns1:VideoSource/GlobalSceneChange/ImagingService", null, "State", on);
+  }
+
+  #notify(topic: string, rule: string | null, item: string, on: boolean) {
     const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
     this.#queue.push(
       `<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">` +
-        `tns1:RuleEngine/CellMotionDetector/Motion</wsnt:Topic><wsnt:Message><tt:Message UtcTime="${at}" ` +
+        `${topic}</wsnt:Topic><wsnt:Message><tt:Message UtcTime="${at}" ` +
         `PropertyOperation="Changed"><tt:Source><tt:SimpleItem Name="VideoSourceConfigurationToken" ` +
-        `Value="VideoSourceToken"/><tt:SimpleItem Name="Rule" Value="MyMotionDetectorRule"/></tt:Source>` +
-        `<tt:Data><tt:SimpleItem Name="IsMotion" Value="${on}"/></tt:Data></tt:Message></wsnt:Message>` +
+        `Value="VideoSourceToken"/>${
+          rule ? `<tt:SimpleItem Name="Rule" Value="${rule}"/>` : ""
+        }</tt:Source>` +
+        `<tt:Data><tt:SimpleItem Name="${item}" Value="${on}"/></tt:Data></tt:Message></wsnt:Message>` +
         `</wsnt:NotificationMessage>`,
     );
     this.#wake();

@@ -3,8 +3,9 @@
 // says why it is not working; with them, the cloud subscribes through the tunnel, and motion the
 // camera reports becomes one `camera.motion` event — in the events API, on the site page, on an
 // open Events page in Chromium with its live view link, signed to a webhook — and motion again
-// within a minute no second one. Another tenant cannot read the device's status; switched off,
-// the cloud unsubscribes. On two nodes one watches, and both say how (the store holds it).
+// within a minute no second one; tampering its own `camera.tamper`. Another tenant cannot read
+// the device's status; switched off, the cloud unsubscribes. On two nodes one watches, and both
+// say how (the store holds it).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
@@ -13,6 +14,20 @@ import { Receiver } from "../_fixtures/webhook_receiver.ts";
 import { closeContext, launchBrowser } from "../_fixtures/browser.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { twoNodes } from "../_fixtures/two_nodes.ts";
+
+/** The tenant's events of `type` once there is one (within 20 s), newest first. */
+function eventsOf(stack: Stack, token: string, type: string) {
+  return untilValue(
+    `a ${type} event`,
+    async () => {
+      const list = await stack.api("GET", "/api/events", token);
+      const found = list.json.items.filter((e: { type: string }) => e.type === type);
+      return found.length ? found : null;
+    },
+    20_000,
+    100,
+  );
+}
 
 Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion event (API, site page, webhook); off unsubscribes", async () => {
   const events = new CameraEvents();
@@ -83,16 +98,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       `#event-list tr[data-type="camera.motion"] a[href="/live/${q.device.handles[554]}"]`,
     );
     await closeContext(context);
-    const got = await untilValue(
-      "a camera.motion event",
-      async () => {
-        const list = await call("GET", "/api/events");
-        const motion = list.json.items.filter((e: { type: string }) => e.type === "camera.motion");
-        return motion.length ? motion : null;
-      },
-      20_000,
-      100,
-    );
+    const got = await eventsOf(stack, q.apiToken, "camera.motion");
     assertEquals(got.length, 1);
     assertEquals(got[0].subject.deviceId, q.device.deviceId);
     assertEquals(got[0].subject.siteId, q.siteId);
@@ -125,11 +131,17 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       20_000,
       100,
     );
-    const again = await call("GET", "/api/events");
-    assertEquals(
-      again.json.items.filter((e: { type: string }) => e.type === "camera.motion").length,
-      1,
-    );
+    assertEquals((await eventsOf(stack, q.apiToken, "camera.motion")).length, 1);
+
+    // Tampering (the camera covered or turned): an event of its own, motion's minute or not.
+    events.tamper(true);
+    const tampered = await eventsOf(stack, q.apiToken, "camera.tamper");
+    assertEquals(tampered.length, 1);
+    assertEquals(tampered[0].subject.deviceId, q.device.deviceId);
+    assertEquals(tampered[0].detail.topic, "tns1:VideoSource/GlobalSceneChange/ImagingService");
+    assertEquals(tampered[0].detail.liveUrl, `${stack.url}/live/${q.device.handles[554]}`);
+    const inbox2 = await (await fetch(`${stack.url}/events`, { headers: { cookie } })).text();
+    assertStringIncludes(inbox2, "Camera tampered with");
 
     // Another tenant: no such device.
     const other = await stack.quickstart([80], "Other");
@@ -221,16 +233,7 @@ Deno.test("motion alerts on two nodes: one node watches; both say how, and a ren
     const renamed = await bystander.api("PATCH", device, q.apiToken, { label: "Loading dock" });
     assertEquals(renamed.status, 200, JSON.stringify(renamed.json));
     events.motion(true);
-    const got = await untilValue(
-      "a camera.motion event",
-      async () => {
-        const list = await n2.api("GET", "/api/events", q.apiToken);
-        const motion = list.json.items.filter((e: { type: string }) => e.type === "camera.motion");
-        return motion.length ? motion : null;
-      },
-      20_000,
-      100,
-    );
+    const got = await eventsOf(n2, q.apiToken, "camera.motion");
     assertEquals(got[0].subject.name, "Loading dock");
     // The time of the motion reaches the bystander too.
     await until(

@@ -7,7 +7,9 @@
  *
  * Motion is read from the topics cameras use for it — `tns1:VideoSource/MotionAlarm` (`State`),
  * `tns1:RuleEngine/CellMotionDetector/Motion` (`IsMotion`), and the other `…/Motion…` rules — and
- * their data item's `true`/`false`.
+ * their data item's `true`/`false`; tampering (the camera covered, turned or sprayed) from
+ * ONVIF's `tns1:VideoSource/GlobalSceneChange/…` (`State`) and the vendors'
+ * `…/TamperDetector/Tamper` (`IsTamper`) and `…/Tampering` topics, the same way.
  * @module
  */
 import { xmlBlocks, xmlTags, xmlTexts } from "../../shared/xml_text.ts";
@@ -31,11 +33,30 @@ export interface CameraNotice {
   at: number | null;
   /** For a motion topic: whether there is motion now; null for any other topic. */
   motion: boolean | null;
+  /** For a tampering topic: whether the camera is tampered with now; null for any other. */
+  tamper: boolean | null;
 }
 
 /** Whether a topic is one of the ways cameras report motion. */
 export function isMotionTopic(topic: string): boolean {
   return /(^|[/:])(MotionAlarm|Motion|MotionDetector|MotionRegionDetector)(\/|$)/i.test(topic);
+}
+
+/** Whether a topic is one of the ways cameras report tampering. */
+export function isTamperTopic(topic: string): boolean {
+  return /(^|[/:])(GlobalSceneChange|Tamper|Tampering|TamperDetector)(\/|$)/i.test(topic);
+}
+
+/**
+ * The on/off state a notification's data carries: the item of one of `names`, else its only item;
+ * `true`/`1` or `false`/`0`, anything else unknown (null).
+ */
+function stateOf(block: string, names: RegExp): boolean | null {
+  const items = xmlTags(xmlBlocks(block, "Data", 1)[0] ?? "", "SimpleItem", ["Name", "Value"], 8);
+  const item = items.find((i) => names.test(i.Name ?? "")) ??
+    (items.length === 1 ? items[0] : undefined);
+  const v = item?.Value?.toLowerCase();
+  return v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : null;
 }
 
 /** The notifications in a PullMessages answer (at most MESSAGE_LIMIT). */
@@ -44,22 +65,13 @@ export function readNotices(xml: string): CameraNotice[] {
     const topic = xmlTexts(block, "Topic", 1, 256)[0] ?? "";
     const utc = xmlTags(block, "Message", ["UtcTime"], 4).find((t) => t.UtcTime)?.UtcTime;
     const at = utc ? Date.parse(utc) : NaN;
-    let motion: boolean | null = null;
-    if (isMotionTopic(topic)) {
-      const items = xmlTags(
-        xmlBlocks(block, "Data", 1)[0] ?? "",
-        "SimpleItem",
-        ["Name", "Value"],
-        8,
-      );
-      const item = items.find((i) =>
-        /^(IsMotion|State|Motion|MotionActive)$/i.test(i.Name ?? "")
-      ) ??
-        (items.length === 1 ? items[0] : undefined);
-      const v = item?.Value?.toLowerCase();
-      motion = v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : null;
-    }
-    return { topic, at: Number.isFinite(at) ? at : null, motion };
+    const motion = isMotionTopic(topic)
+      ? stateOf(block, /^(IsMotion|State|Motion|MotionActive)$/i)
+      : null;
+    const tamper = isTamperTopic(topic)
+      ? stateOf(block, /^(IsTamper|State|Tamper|Tampering|Active)$/i)
+      : null;
+    return { topic, at: Number.isFinite(at) ? at : null, motion, tamper };
   });
 }
 

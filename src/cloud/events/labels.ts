@@ -16,4 +16,5 @@ export const EVENT_LABELS: Record<EventType, string> = {
   "enrollment.used": "Enrollment token used",
   "credential.revoked": "Credential revoked",
   "camera.motion": "Motion detected",
+  "camera.tamper": "Camera tampered with",
 };

@@ -1,9 +1,10 @@
 /**
  * Motion alerts: for every device whose motion alerts are on, the cloud keeps an ONVIF pull-point
  * subscription to the camera through its tunnel (access/onvif_events.ts) and raises a
- * `camera.motion` event when the camera reports motion starting — into the tenant's events, its
- * console badge and its webhooks, like any other event. A camera that keeps reporting motion
- * raises at most one event per DEBOUNCE_MS.
+ * `camera.motion` event when the camera reports motion starting, `camera.tamper` when it reports
+ * being tampered with (covered, turned, sprayed) — into the tenant's events, its console badge and
+ * its webhooks, like any other event. A camera that keeps reporting either raises at most one
+ * event of each per DEBOUNCE_MS.
  *
  * One node watches every camera (the `motion-watch` leader lock), so a camera is never subscribed
  * to twice; the tunnels reach agents held by sibling nodes as every other use does. Each tick the
@@ -26,9 +27,13 @@ import { ensureHandle } from "../tenancy/handle.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import type { EventProducer } from "./producer.ts";
 
+/** What a camera reports that raises an event (`camera.motion`, `camera.tamper`). */
+type Alarm = "motion" | "tamper";
+const ALARMS: readonly Alarm[] = ["motion", "tamper"];
+
 /** The leader lock's name. */
 export const MOTION_LOCK = "motion-watch";
-/** At most one `camera.motion` per device this often. */
+/** At most one `camera.motion` (and one `camera.tamper`) per device this often. */
 export const DEBOUNCE_MS = 60_000;
 /** Devices watched by one cloud at most. */
 export const MAX_WATCHED = 2_000;
@@ -150,6 +155,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
 
   /** Raises `camera.motion` for what `n` told of `device` at `at`. */
   const raise = async (
+    kind: Alarm,
     device: Device,
     port: number,
     n: CameraNotice,
@@ -160,7 +166,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     const named = (await d.store.getDevice(device.tenantId, device.id)) ?? device;
     await d.events.emit({
       tenantId: device.tenantId,
-      type: "camera.motion",
+      type: `camera.${kind}`,
       subject: {
         name: `${named.label || named.host}`,
         siteId: device.siteId,
@@ -175,7 +181,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         // Where an operator who reads the alert watches the camera (signed-in users of the tenant).
         ...(live ? { liveUrl: live } : {}),
       },
-      key: `camera.motion:${device.id}:${at}`,
+      key: `camera.${kind}:${device.id}:${at}`,
     });
   };
 
@@ -209,7 +215,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     const signal = w.abort.signal;
     const p = systemPrincipal(device.tenantId);
     let failures = 0;
-    let lastEventAt = -Infinity;
+    const lastEventAt: Record<Alarm, number> = { motion: -Infinity, tamper: -Infinity };
     while (!signal.aborted) {
       let events: OnvifEvents | null = null;
       let port = 0;
@@ -228,21 +234,24 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         setStatus(device, w, { ...w.status, state: "watching", error: undefined, since: now() });
         d.log.info({ deviceId: device.id, host: device.host }, "motion alerts: subscribed");
         let renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
-        let moving = false;
+        const active: Record<Alarm, boolean> = { motion: false, tamper: false };
         while (!signal.aborted) {
           // Each call has its deadline (onvif_soap.ts): a silent camera fails the pull.
           const notices = await events.pull(PULL_S);
           for (const n of notices) {
-            if (n.motion === null) continue;
-            const started = n.motion && !moving;
-            moving = n.motion;
-            if (!started || signal.aborted) continue;
-            const at = now();
-            if (at - lastEventAt >= DEBOUNCE_MS) {
-              lastEventAt = at;
-              await raise(device, port, n, at, live);
+            for (const kind of ALARMS) {
+              const on = n[kind];
+              if (on === null) continue;
+              const started = on && !active[kind];
+              active[kind] = on;
+              if (!started || signal.aborted) continue;
+              const at = now();
+              if (at - lastEventAt[kind] >= DEBOUNCE_MS) {
+                lastEventAt[kind] = at;
+                await raise(kind, device, port, n, at, live);
+              }
+              if (kind === "motion") setStatus(device, w, { ...w.status, lastMotionAt: at }, true);
             }
-            setStatus(device, w, { ...w.status, lastMotionAt: at }, true);
           }
           flush(device, w);
           if (now() >= renewAt) {

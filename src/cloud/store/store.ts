@@ -84,7 +84,7 @@ export interface Device {
   subStreamPaths: Record<number, string>;
   /**
    * Whether the cloud subscribes to the camera's ONVIF events and raises `camera.motion` when it
-   * reports motion (events/motion_watch.ts).
+   * reports motion, `camera.tamper` when it reports tampering (events/motion_watch.ts).
    */
   motionAlerts: boolean;
   manufacturer: string;
@@ -1107,6 +1107,7 @@ export const EVENT_TYPES = [
   "enrollment.used",
   "credential.revoked",
   "camera.motion",
+  "camera.tamper",
 ] as const;
 
 /** One event type. */

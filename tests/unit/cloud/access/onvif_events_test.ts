@@ -1,8 +1,13 @@
 // Reading a camera's PullMessages answer: motion from the topics cameras use for it (the cell
 // motion detector's IsMotion, the video source's MotionAlarm State), the camera's time of it,
-// other topics passed with no motion, and a camera's odd values read as unknown.
+// other topics passed with no motion, and a camera's odd values read as unknown; tampering from
+// ONVIF's global scene change and the vendors' tamper detectors, the same way.
 import { assertEquals } from "../../../_fixtures/assert.ts";
-import { isMotionTopic, readNotices } from "../../../../src/cloud/access/onvif_events.ts";
+import {
+  isMotionTopic,
+  isTamperTopic,
+  readNotices,
+} from "../../../../src/cloud/access/onvif_events.ts";
 
 const notice = (topic: string, data: string, utc = "2026-12-05T10:00:00Z") =>
   `<wsnt:NotificationMessage><wsnt:Topic Dialect="x">${topic}</wsnt:Topic><wsnt:Message>` +
@@ -24,23 +29,27 @@ Deno.test("ONVIF events: motion topics and their state, the camera's time, other
       topic: "tns1:RuleEngine/CellMotionDetector/Motion",
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: true,
+      tamper: null,
     },
-    { topic: "tns1:VideoSource/MotionAlarm", at: null, motion: false },
+    { topic: "tns1:VideoSource/MotionAlarm", at: null, motion: false, tamper: null },
     {
       topic: "tns1:VideoSource/ImageTooBlurry/ImagingService",
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: null,
+      tamper: null,
     },
     // One data item of another name: its value is the state.
     {
       topic: "tns1:RuleEngine/MyRuleDetector/Motion",
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: true,
+      tamper: null,
     },
     {
       topic: "tns1:RuleEngine/CellMotionDetector/Motion",
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: null,
+      tamper: null,
     },
   ]);
   assertEquals(readNotices("<tev:PullMessagesResponse/>"), []);
@@ -62,4 +71,36 @@ Deno.test("ONVIF events: which topics are motion", () => {
       "tns1:MotionlessThing",
     ]
   ) assertEquals(isMotionTopic(t), false, t);
+});
+
+Deno.test("ONVIF events: tampering topics and their state", () => {
+  const xml =
+    `<tev:PullMessagesResponse>${
+      notice("tns1:VideoSource/GlobalSceneChange/ImagingService", item("State", "true"))
+    }${notice("tns1:RuleEngine/TamperDetector/Tamper", item("IsTamper", "false"))}${
+      notice("tnsaxis:VideoSource/Tampering", item("Active", "1"))
+    }${notice("tns1:VideoSource/GlobalSceneChange/ImagingService", item("State", "sometimes"))}` +
+    `</tev:PullMessagesResponse>`;
+  assertEquals(readNotices(xml).map((n) => [n.topic, n.motion, n.tamper]), [
+    ["tns1:VideoSource/GlobalSceneChange/ImagingService", null, true],
+    ["tns1:RuleEngine/TamperDetector/Tamper", null, false],
+    ["tnsaxis:VideoSource/Tampering", null, true],
+    ["tns1:VideoSource/GlobalSceneChange/ImagingService", null, null],
+  ]);
+  for (
+    const t of [
+      "tns1:VideoSource/GlobalSceneChange/ImagingService",
+      "tns1:VideoSource/GlobalSceneChange/AnalyticsService",
+      "tns1:RuleEngine/TamperDetector/Tamper",
+      "tnsaxis:VideoSource/Tampering",
+    ]
+  ) assertEquals(isTamperTopic(t), true, t);
+  for (
+    const t of [
+      "tns1:VideoSource/MotionAlarm",
+      "tns1:VideoSource/ImageTooDark/ImagingService",
+      "tns1:Device/Trigger/DigitalInput",
+      "tns1:TamperproofThing",
+    ]
+  ) assertEquals(isTamperTopic(t), false, t);
 });
