@@ -200,6 +200,14 @@ export const cloudOptions: Record<string, OptionSpec> = {
     help:
       "Delete audit entries older than this many days (daily, by one node; each tenant's trail records audit.purge); off: keep the whole trail",
   },
+  "motion-max-cameras": {
+    type: "string",
+    env: "NC_MOTION_MAX_CAMERAS",
+    arg: "N",
+    default: "2000",
+    help:
+      "The most cameras whose motion alerts the cloud watches (one node keeps every subscription); a camera past it says so on its site page",
+  },
   "allow-loopback-webhooks": {
     type: "boolean",
     env: "NC_ALLOW_LOOPBACK_WEBHOOKS",
@@ -353,6 +361,13 @@ export const cloudConfigSchema = z.object({
     }
     return Number(s);
   }),
+  "motion-max-cameras": z.string().default("2000").transform((s, ctx) => {
+    if (!/^[0-9]{1,6}$/.test(s) || Number(s) < 1 || Number(s) > 100_000) {
+      ctx.addIssue({ code: "custom", message: "expected a whole number of cameras (1-100000)" });
+      return z.NEVER;
+    }
+    return Number(s);
+  }),
   "allow-loopback-webhooks": z.boolean().default(false),
   "allow-private-webhooks": z.boolean().default(false),
   "webhook-retry": duration.prefault("10s"),
@@ -418,6 +433,7 @@ export const cloudConfigSchema = z.object({
   allowLinkLocalDevices: c["allow-link-local-devices"],
   offlineGraceMs: c["offline-grace"],
   auditRetentionDays: c["audit-retention-days"] as number | null,
+  motionMaxCameras: c["motion-max-cameras"] as number,
   webhooks: {
     allowLoopback: c["allow-loopback-webhooks"],
     allowPrivate: c["allow-private-webhooks"],

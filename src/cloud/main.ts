@@ -377,6 +377,7 @@ export async function startCloud(
     events,
     owner,
     node: config.node,
+    maxWatched: config.motionMaxCameras,
     publicUrl,
   });
   const stopJobs = startBackgroundJobs({

@@ -82,6 +82,7 @@ export function sharedSettings(c: CloudConfig, identity?: SharedIdentity): Recor
   return {
     "audit-retention-days": c.auditRetentionDays === null ? "off" : String(c.auditRetentionDays),
     "offline-grace": formatDuration(c.offlineGraceMs),
+    "motion-max-cameras": String(c.motionMaxCameras),
     "enrollment-ttl": formatDuration(c.enrollmentTtlMs),
     "agent-cert-days": String(c.agentCertDays),
     "tunnel-idle-timeout": c.tunnelIdleTimeoutMs === null

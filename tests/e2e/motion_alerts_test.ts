@@ -273,3 +273,66 @@ Deno.test("motion alerts on two nodes: one node watches; both say how, and a ren
     await stop();
   }
 });
+
+Deno.test("motion alerts past --motion-max-cameras: the newest camera says it is not watched, until a slot frees", async () => {
+  const stack = await Stack.start({ cloudArgs: ["--motion-max-cameras", "1"] });
+  try {
+    const q = await stack.quickstart([554], "Cameras");
+    const added = await stack.api("POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+      host: "127.0.0.9",
+      ports: [554],
+    });
+    assertEquals(added.status, 201, JSON.stringify(added.json));
+    const first = q.device.deviceId;
+    const second = added.json.id as string;
+    const statusOf = async (id: string) =>
+      (await stack.api("GET", `/api/devices/${id}/motion`, q.apiToken)).json.status;
+    const limited = (s: { error?: string } | null) => s?.error?.includes("--motion-max-cameras");
+    const all = await stack.api("PUT", `/api/sites/${q.siteId}/motion-alerts`, q.apiToken, {
+      on: true,
+    });
+    assertEquals(all.json.switched, 2);
+
+    // The newer camera is past the limit of one, and says so (the API and its site page).
+    const over = await untilValue(
+      "the limit told",
+      async () => {
+        const s = await statusOf(second);
+        return limited(s) ? s : null;
+      },
+      20_000,
+      100,
+    );
+    assertEquals(over.state, "failing");
+    assertStringIncludes(
+      over.error,
+      "not watched: motion alerts are on for more cameras than this cloud watches (1, --motion-max-cameras); switch some off, or raise the limit",
+    );
+    // The older one is watched: it fails for its own reason (no agent here), not for the limit.
+    const watched = await untilValue("the first's status", () => statusOf(first), 20_000, 100);
+    assert(!limited(watched), JSON.stringify(watched));
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const { cookie } = await stack.session(admin.email, admin.password);
+    const page = await (await fetch(`${stack.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    assertStringIncludes(page, "motion alerts on, not working: not watched: motion alerts are on");
+
+    // The older one switched off: the newer takes its place.
+    const off = await stack.api("PATCH", `/api/devices/${first}`, q.apiToken, {
+      motionAlerts: false,
+    });
+    assertEquals(off.status, 200);
+    await until(
+      "the second watched",
+      async () => {
+        const s = await statusOf(second);
+        return s !== null && !limited(s);
+      },
+      20_000,
+      100,
+    );
+    assertEquals(await statusOf(first), null);
+  } finally {
+    await stack.stop();
+  }
+});

@@ -35,8 +35,12 @@ const ALARMS: readonly Alarm[] = ["motion", "tamper"];
 export const MOTION_LOCK = "motion-watch";
 /** At most one `camera.motion` (and one `camera.tamper`) per device this often. */
 export const DEBOUNCE_MS = 60_000;
-/** Devices watched by one cloud at most. */
+/** Devices watched by one cloud at most, by default (`--motion-max-cameras`). */
 export const MAX_WATCHED = 2_000;
+/** Devices past the limit told why they are not watched, at most (the rest are not listed). */
+const OVER_LISTED = 10_000;
+/** The watch id of the status written for a device past the limit. */
+const OVER = "over-limit";
 /** How long one PullMessages waits for the camera. */
 const PULL_S = 10;
 /** Subscribing (the clock, the capabilities, the pull point) within this, or it failed. */
@@ -71,6 +75,8 @@ export interface MotionWatchDeps extends DeviceHttpDeps {
   publicUrl?: () => string;
   /** How often each node tries to lead and reconciles (default 10 s). */
   everyMs?: number;
+  /** Devices watched at most (default MAX_WATCHED); the next are told why they are not. */
+  maxWatched?: number;
   /** The wait after the n-th failed subscription (default 5 s doubling, at most 5 min). */
   retryMs?: (n: number) => number;
 }
@@ -311,8 +317,13 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     });
   };
 
+  const max = d.maxWatched ?? MAX_WATCHED;
+  /** Devices past the limit whose status says so (written once each). */
+  const over = new Set<string>();
   const reconcile = async () => {
-    const devices = await d.store.listMotionAlertDevices(MAX_WATCHED);
+    const listed = await d.store.listMotionAlertDevices(max + OVER_LISTED);
+    const devices = listed.slice(0, max);
+    await tellOver(listed.slice(max));
     const wanted = new Map(devices.map((dev) => [dev.id, dev]));
     for (const id of [...watchers.keys()]) {
       const dev = wanted.get(id);
@@ -324,10 +335,48 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       if (!watchers.has(dev.id)) start(dev, `${dev.host}|${dev.ports.join(",")}`);
     }
   };
+  /**
+   * Says on each device past the limit that it is not watched, and why; forgets it for the
+   * devices no longer past it (a watcher's own status replaces it; alerts off removes it).
+   */
+  const tellOver = async (past: Device[]) => {
+    const now_ = now();
+    const ids = new Set(past.map((dev) => dev.id));
+    for (const id of [...over]) {
+      if (ids.has(id)) continue;
+      over.delete(id);
+      await d.store.deleteMotionStatus(id, OVER);
+    }
+    let added = 0;
+    for (const dev of past) {
+      if (over.has(dev.id)) continue;
+      over.add(dev.id);
+      added++;
+      await d.store.putMotionStatus({
+        deviceId: dev.id,
+        state: "failing",
+        error: `not watched: motion alerts are on for more cameras than this cloud watches ` +
+          `(${max}, --motion-max-cameras); switch some off, or raise the limit`,
+        lastMotionAt: null,
+        since: now_,
+        node: d.node,
+        watch: OVER,
+      });
+    }
+    if (added) {
+      d.log.warn(
+        { watched: max, past: past.length },
+        "motion alerts: more cameras than --motion-max-cameras; the newest are not watched",
+      );
+    }
+  };
   const tick = async () => {
     try {
       const led = await asLeader(d.store, MOTION_LOCK, d.owner, reconcile);
-      if (!led) { for (const id of [...watchers.keys()]) stopOne(id, false); }
+      if (!led) {
+        for (const id of [...watchers.keys()]) stopOne(id, false);
+        over.clear();
+      }
     } catch (e) {
       d.log.warn({ err: (e as Error).message }, "motion alerts: could not reconcile");
     }

@@ -51,20 +51,41 @@ Deno.test("cloud config: the control certificate names the public URL's host unl
   );
 });
 
+/** Each of `bads` as `flag` is a UsageError naming the flag and its env var, and what it expects. */
+function refused(flag: string, bads: string[], names: string, expected: string): void {
+  for (const bad of bads) {
+    try {
+      loadCloudConfig({ [flag]: bad });
+      throw new Error(`expected a UsageError for ${bad}`);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      assertStringIncludes(e.message, names);
+      assertStringIncludes(e.message, expected);
+    }
+  }
+}
+
 Deno.test("cloud config: --audit-retention-days is off by default, a number of days, or refused", () => {
   assertEquals(loadCloudConfig({}).auditRetentionDays, null);
   assertEquals(loadCloudConfig({ "audit-retention-days": "off" }).auditRetentionDays, null);
   assertEquals(loadCloudConfig({ "audit-retention-days": "400" }).auditRetentionDays, 400);
-  for (const bad of ["0", "-3", "2.5", "forever", "36501"]) {
-    try {
-      loadCloudConfig({ "audit-retention-days": bad });
-      throw new Error(`expected a UsageError for ${bad}`);
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      assertStringIncludes(e.message, "--audit-retention-days / NC_AUDIT_RETENTION_DAYS");
-      assertStringIncludes(e.message, "expected a whole number of days (1-36500) or off");
-    }
-  }
+  refused(
+    "audit-retention-days",
+    ["0", "-3", "2.5", "forever", "36501"],
+    "--audit-retention-days / NC_AUDIT_RETENTION_DAYS",
+    "expected a whole number of days (1-36500) or off",
+  );
+});
+
+Deno.test("cloud config: --motion-max-cameras is 2000 by default, a number of cameras, or refused", () => {
+  assertEquals(loadCloudConfig({}).motionMaxCameras, 2000);
+  assertEquals(loadCloudConfig({ "motion-max-cameras": "5000" }).motionMaxCameras, 5000);
+  refused(
+    "motion-max-cameras",
+    ["0", "-1", "2.5", "many", "100001"],
+    "--motion-max-cameras / NC_MOTION_MAX_CAMERAS",
+    "expected a whole number of cameras (1-100000)",
+  );
 });
 
 Deno.test("connector: --help and --version for every role; bad input exits 2 with one line", async () => {

@@ -48,6 +48,7 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
   assertEquals(sharedSettings(loadCloudConfig({})), {
     "audit-retention-days": "off",
     "offline-grace": "30s",
+    "motion-max-cameras": "2000",
     "enrollment-ttl": "1d",
     "agent-cert-days": "30",
     "tunnel-idle-timeout": "off",
