@@ -2,13 +2,15 @@
 // the test. Switched on for a camera whose credentials the cloud does not hold yet, the device
 // says why it is not working; with them, the cloud subscribes through the tunnel, and motion the
 // camera reports becomes one `camera.motion` event — in the events API, on the site page, on an
-// open Events page in Chromium with its live view link, signed to a webhook — and motion again
+// open Events page in Chromium with its live view link and the camera's picture of that moment,
+// signed to a webhook — and motion again
 // within a minute no second one; tampering its own `camera.tamper`. Another tenant cannot read
 // the device's status; switched off, the cloud unsubscribes. On two nodes one watches, and both
 // say how (the store holds it).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { startCamera } from "../_fixtures/camera.ts";
+import { FRAME, startCamera } from "../_fixtures/camera.ts";
+import { NO_PICTURE } from "../../src/cloud/api/event_snapshots.ts";
 import { CameraEvents } from "../_fixtures/onvif_service.ts";
 import { Receiver } from "../_fixtures/webhook_receiver.ts";
 import { closeContext, launchBrowser } from "../_fixtures/browser.ts";
@@ -97,6 +99,17 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     await page.waitForSelector(
       `#event-list tr[data-type="camera.motion"] a[href="/live/${q.device.handles[554]}"]`,
     );
+    // And with what the camera saw, which the viewer's browser loads.
+    const src = await page.getAttribute(
+      `#event-list tr[data-type="camera.motion"] img[alt="What the camera saw"]`,
+      "src",
+    );
+    assert(src?.startsWith("/api/event-snapshots/"), String(src));
+    const loaded = await page.evaluate(async (url: string) => {
+      const r = await fetch(url);
+      return [r.status, r.headers.get("content-type"), [...new Uint8Array(await r.arrayBuffer())]];
+    }, src!);
+    assertEquals(loaded, [200, "image/jpeg", [...FRAME]]);
     await closeContext(context);
     const got = await eventsOf(stack, q.apiToken, "camera.motion");
     assertEquals(got.length, 1);
@@ -105,6 +118,16 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertEquals(got[0].detail.topic, "tns1:RuleEngine/CellMotionDetector/Motion");
     // The link an operator follows to watch it: the camera's RTSP port's live view.
     assertEquals(got[0].detail.liveUrl, `${stack.url}/live/${q.device.handles[554]}`);
+    // The camera's picture at that moment, kept for the tenant: the API token reads it, another
+    // tenant's does not, an id that names nothing is no picture.
+    const picture = `/api/event-snapshots/${got[0].detail.snapshot}.jpg`;
+    assertEquals(src, picture);
+    assertEquals(got[0].detail.snapshotUrl, `${stack.url}${picture}`);
+    const jpeg = await fetch(`${stack.url}${picture}`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    assertEquals(jpeg.headers.get("content-type"), "image/jpeg");
+    assertEquals(new Uint8Array(await jpeg.arrayBuffer()), FRAME);
     assert((await status()).status.lastMotionAt > 0);
     const delivered = await untilValue(
       "the webhook",
@@ -117,6 +140,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertStringIncludes(inbox, "Motion detected");
     assertStringIncludes(inbox, `<a href="/live/${q.device.handles[554]}" target="_blank"`);
     assertEquals(JSON.parse(delivered[0].body).subject.deviceId, q.device.deviceId);
+    assertEquals(JSON.parse(delivered[0].body).detail.snapshotUrl, `${stack.url}${picture}`);
     assert(delivered[0].signature?.startsWith("t="), delivered[0].signature ?? "unsigned");
 
     // Motion ending and starting again within a minute: read by the cloud, no second event.
@@ -143,8 +167,12 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     const inbox2 = await (await fetch(`${stack.url}/events`, { headers: { cookie } })).text();
     assertStringIncludes(inbox2, "Camera tampered with");
 
-    // Another tenant: no such device.
+    // Another tenant: no such device, and no such picture.
     const other = await stack.quickstart([80], "Other");
+    for (const path of [picture, "/api/event-snapshots/no-such.jpg", "/api/event-snapshots/x"]) {
+      const refused = await stack.api("GET", path, other.apiToken);
+      assertEquals([refused.status, refused.json.message], [404, NO_PICTURE], path);
+    }
     const foreign = await call("GET", `${device}/motion`, undefined, other.apiToken);
     assertEquals([foreign.status, foreign.json.message], [404, "no such device"]);
 

@@ -22,6 +22,7 @@ import { liveKey, liveQuery } from "../access/live_ws.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
+import { eventSnapshotRoutes } from "./event_snapshots.ts";
 import { buildPlan } from "../access/plan.ts";
 import { credentialEvents } from "../access/credential_events.ts";
 import { authenticate, clientAddress, fromTrustedProxy } from "../tenancy/auth.ts";
@@ -314,6 +315,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   );
   app.route("/", claimRoutes({ ...d, remote }));
   app.route("/api", eventRoutes({ store: d.store, clock: d.clock }));
+  app.route("/api", eventSnapshotRoutes(d.store));
   app.route("/api", webhookRoutes({ store: d.store, clock: d.clock, ...d.webhooks }));
 
   let doc: Record<string, unknown> | null = null;

@@ -15,7 +15,8 @@
  * every node, not only on the one that watches.
  * @module
  */
-import type { Device, MotionStatusRecord } from "../store/store.ts";
+import { type Device, MAX_EVENT_SNAPSHOT_BYTES, type MotionStatusRecord } from "../store/store.ts";
+import { fetchSnapshot } from "../access/snapshot.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
 import { type Authorized, authorizeHandle } from "../access/route.ts";
@@ -47,6 +48,8 @@ const PULL_S = 10;
 const SUBSCRIBE_DEADLINE_MS = 25_000;
 /** Renewed this long before the subscription would end. */
 const RENEW_BEFORE_MS = (SUBSCRIPTION_S / 2) * 1000;
+/** The camera's picture for an event within this, or the event goes without one. */
+const SNAPSHOT_DEADLINE_MS = 8_000;
 /** A camera's motion start is written to the store at most this often (the status's time). */
 const MOTION_WRITE_MS = 5_000;
 
@@ -133,7 +136,7 @@ async function targetsOf(
   d: MotionWatchDeps,
   p: Principal,
   device: Device,
-): Promise<{ targets: Authorized[]; handle: string; rtsp: boolean }> {
+): Promise<{ targets: Authorized[]; handle: string; rtsp: boolean; authorized: Authorized }> {
   const port = device.ports.find((x) => protocolOf(device, x) === "rtsp") ?? device.ports[0];
   if (port === undefined) throw new AppError("not_found", "the device has no port");
   const h = await ensureHandle(d.store, d.clock, {
@@ -149,8 +152,9 @@ async function targetsOf(
       target: minted.id,
       detail: { device: device.id, port },
     }));
-  const targets = await webTargets(d, p, await authorizeHandle(d, p, h.id), "its ONVIF events");
-  return { targets, handle: h.id, rtsp: protocolOf(device, port) === "rtsp" };
+  const authorized = await authorizeHandle(d, p, h.id);
+  const targets = await webTargets(d, p, authorized, "its ONVIF events");
+  return { targets, handle: h.id, rtsp: protocolOf(device, port) === "rtsp", authorized };
 }
 
 /** Starts the watch on this node. */
@@ -160,6 +164,41 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const now = () => d.clock.now();
 
   /** Raises `camera.motion` for what `n` told of `device` at `at`. */
+  /**
+   * The camera's picture now, kept for the event (its id), or null when the camera gives none in
+   * time (no snapshot URL, a refusal, too large): the event then goes without.
+   */
+  const snapshot = async (device: Device, authorized: Authorized): Promise<string | null> => {
+    try {
+      const p = systemPrincipal(device.tenantId);
+      const jpeg = await onvifWithin(
+        fetchSnapshot(d, p, authorized, undefined),
+        SNAPSHOT_DEADLINE_MS,
+        "give its picture",
+      );
+      if (jpeg.byteLength > MAX_EVENT_SNAPSHOT_BYTES) {
+        throw new Error(
+          `its picture is ${jpeg.byteLength} bytes, over ${MAX_EVENT_SNAPSHOT_BYTES}`,
+        );
+      }
+      const id = crypto.randomUUID();
+      await d.store.putEventSnapshot({
+        id,
+        tenantId: device.tenantId,
+        siteId: device.siteId,
+        deviceId: device.id,
+        jpeg,
+      });
+      return id;
+    } catch (e) {
+      d.log.info(
+        { deviceId: device.id, err: (e as Error).message },
+        "motion alerts: the event goes without the camera's picture",
+      );
+      return null;
+    }
+  };
+
   const raise = async (
     kind: Alarm,
     device: Device,
@@ -167,9 +206,12 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     n: CameraNotice,
     at: number,
     live: string | null,
+    authorized: Authorized,
   ) => {
     // Named as the camera is now (a rename does not restart its watcher).
     const named = (await d.store.getDevice(device.tenantId, device.id)) ?? device;
+    // What the camera saw, taken before the event so the event never names a missing picture.
+    const picture = await snapshot(device, authorized);
     await d.events.emit({
       tenantId: device.tenantId,
       type: `camera.${kind}`,
@@ -186,6 +228,11 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         ...(n.at === null ? {} : { cameraTime: new Date(n.at).toISOString() }),
         // Where an operator who reads the alert watches the camera (signed-in users of the tenant).
         ...(live ? { liveUrl: live } : {}),
+        // What it saw (api/event_snapshots.ts; the tenant's users and tokens).
+        ...(picture ? { snapshot: picture } : {}),
+        ...(picture && d.publicUrl
+          ? { snapshotUrl: `${d.publicUrl()}/api/event-snapshots/${picture}.jpg` }
+          : {}),
       },
       key: `camera.${kind}:${device.id}:${at}`,
     });
@@ -227,7 +274,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       let port = 0;
       let live: string | null = null;
       try {
-        const { targets, handle, rtsp } = await targetsOf(d, p, device);
+        const { targets, handle, rtsp, authorized } = await targetsOf(d, p, device);
         live = rtsp && d.publicUrl ? `${d.publicUrl()}/live/${handle}` : null;
         const subscribed = await overOnvifPorts(targets, async (t) => {
           const e = new OnvifEvents(new DeviceHttp(d, p, t, "motion"), now);
@@ -254,7 +301,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
               const at = now();
               if (at - lastEventAt[kind] >= DEBOUNCE_MS) {
                 lastEventAt[kind] = at;
-                await raise(kind, device, port, n, at, live);
+                await raise(kind, device, port, n, at, live, authorized);
               }
               if (kind === "motion") setStatus(device, w, { ...w.status, lastMotionAt: at }, true);
             }

@@ -13,7 +13,14 @@
  * so on a real replica set a failover cannot roll them back.
  * @module
  */
-import { LIVE_FAILURE_KEEP_MS, type LiveFailure, type MotionStatusRecord } from "./store.ts";
+import {
+  type EventSnapshot,
+  LIVE_FAILURE_KEEP_MS,
+  type LiveFailure,
+  type MotionStatusRecord,
+  SNAPSHOT_KEEP_MS,
+  SNAPSHOTS_PER_DEVICE,
+} from "./store.ts";
 import type {
   AgentAvailability,
   DeliveryAttempt,
@@ -25,7 +32,14 @@ import type {
   Webhook,
   WebhookDelivery,
 } from "./store.ts";
-import { type Db, type Document, type Filter, type InsertOneOptions, MongoClient } from "mongodb";
+import {
+  Binary,
+  type Db,
+  type Document,
+  type Filter,
+  type InsertOneOptions,
+  MongoClient,
+} from "mongodb";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { newId } from "../../shared/ids.ts";
 import { AppError } from "../../shared/errors.ts";
@@ -519,6 +533,7 @@ class MongoStore extends MongoBase implements Store {
     await this.c(C.deviceCredentials).deleteOne({ _id: id as never }, SECURE);
     await this.c(C.sshHostKeys).deleteMany({ deviceId: id }, SECURE);
     await this.c(C.motionStatus).deleteOne({ _id: id as never });
+    await this.c(C.eventSnapshots).deleteMany({ deviceId: id });
     const r = await this.c(C.devices).deleteOne({ _id: id as never, tenantId }, SECURE);
     if (r.deletedCount === 0) return false; // a concurrent delete won
     await this.bumpAllowlistVersion(d.siteId as string);
@@ -1178,6 +1193,39 @@ class MongoStore extends MongoBase implements Store {
 
   async deleteLiveFailure(key: string): Promise<void> {
     await this.c(C.liveFailures).deleteOne({ _id: key as never });
+  }
+
+  // Event snapshots
+
+  async putEventSnapshot(s: Omit<EventSnapshot, "at">): Promise<void> {
+    const at = this.now();
+    const col = this.c(C.eventSnapshots);
+    await col.deleteMany({ at: { $lt: at - SNAPSHOT_KEEP_MS } });
+    await col.insertOne({
+      _id: s.id as never,
+      tenantId: s.tenantId,
+      siteId: s.siteId,
+      deviceId: s.deviceId,
+      at,
+      jpeg: new Binary(s.jpeg),
+    });
+    // The device's newest SNAPSHOTS_PER_DEVICE stay (ids only: the pictures are not read).
+    const keep = await col.find({ deviceId: s.deviceId }, { projection: { _id: 1 } })
+      .sort({ at: -1, _id: -1 }).limit(SNAPSHOTS_PER_DEVICE).toArray();
+    await col.deleteMany({ deviceId: s.deviceId, _id: { $nin: keep.map((k) => k._id) } });
+  }
+
+  async getEventSnapshot(tenantId: string, id: string): Promise<EventSnapshot | null> {
+    const d = await this.c(C.eventSnapshots).findOne({ _id: id as never, tenantId });
+    if (!d) return null;
+    return {
+      id,
+      tenantId,
+      siteId: String(d.siteId),
+      deviceId: String(d.deviceId),
+      at: d.at as number,
+      jpeg: new Uint8Array((d.jpeg as Binary).buffer),
+    };
   }
 
   // Motion status

@@ -43,6 +43,7 @@ export const C = {
   nodes: "nodes",
   liveFailures: "live_failures",
   motionStatus: "motion_status",
+  eventSnapshots: "event_snapshots",
   rateWindows: "rate_windows",
 } as const;
 
@@ -81,6 +82,8 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.presence, { siteId: 1, expiresAt: 1 }, { name: "site_expires" }],
   [C.presence, { tenantId: 1, expiresAt: 1 }, { name: "tenant_expires" }],
   [C.rateWindows, { expiresAt: 1 }, { name: "expires" }],
+  [C.eventSnapshots, { deviceId: 1, at: -1 }, { name: "device_at" }],
+  [C.eventSnapshots, { at: 1 }, { name: "at" }],
   [C.hourly, { tenantId: 1, agentId: 1, hour: 1 }, { name: "tenant_agent_hour" }],
   [C.hourly, { hour: 1 }, { name: "hour" }],
   [C.daily, { tenantId: 1, agentId: 1, day: 1 }, { name: "tenant_agent_day" }],

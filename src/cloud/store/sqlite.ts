@@ -47,7 +47,12 @@ import {
 } from "./rules.ts";
 
 export { LOOPBACK_CAPACITY, loopbackAddress };
-import { LIVE_FAILURE_KEEP_MS, type LiveFailure } from "./store.ts";
+import {
+  LIVE_FAILURE_KEEP_MS,
+  type LiveFailure,
+  SNAPSHOT_KEEP_MS,
+  SNAPSHOTS_PER_DEVICE,
+} from "./store.ts";
 import type {
   AgentAvailability,
   DeliveryAttempt,
@@ -85,6 +90,7 @@ import type {
   DevicePatch,
   DeviceQuery,
   EnrollmentToken,
+  EventSnapshot,
   Handle,
   License,
   MotionStatusRecord,
@@ -868,6 +874,7 @@ class SqliteStore implements Store {
       if (!r) return false;
       this.#run("DELETE FROM handles WHERE device_id = ?", id);
       this.#run("DELETE FROM motion_status WHERE device_id = ?", id);
+      this.#run("DELETE FROM event_snapshots WHERE device_id = ?", id);
       this.#run("DELETE FROM devices WHERE id = ?", id);
       this.#bump(str(r.site_id));
       return true;
@@ -2054,6 +2061,49 @@ class SqliteStore implements Store {
 
   async deleteLiveFailure(key: string): Promise<void> {
     this.#run("DELETE FROM live_failures WHERE key = ?", key);
+  }
+
+  // Event snapshots
+
+  async putEventSnapshot(s: Omit<EventSnapshot, "at">): Promise<void> {
+    const now = this.#now();
+    this.#tx(() => {
+      this.#run("DELETE FROM event_snapshots WHERE at < ?", now - SNAPSHOT_KEEP_MS);
+      this.#run(
+        `INSERT INTO event_snapshots (id, tenant_id, site_id, device_id, at, jpeg)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+        s.id,
+        s.tenantId,
+        s.siteId,
+        s.deviceId,
+        now,
+        s.jpeg,
+      );
+      this.#run(
+        `DELETE FROM event_snapshots WHERE device_id = ? AND id NOT IN
+          (SELECT id FROM event_snapshots WHERE device_id = ? ORDER BY at DESC, rowid DESC LIMIT ?)`,
+        s.deviceId,
+        s.deviceId,
+        SNAPSHOTS_PER_DEVICE,
+      );
+    });
+  }
+
+  async getEventSnapshot(tenantId: string, id: string): Promise<EventSnapshot | null> {
+    const r = this.#get(
+      "SELECT * FROM event_snapshots WHERE id = ? AND tenant_id = ?",
+      id,
+      tenantId,
+    );
+    if (!r) return null;
+    return {
+      id,
+      tenantId,
+      siteId: str(r.site_id),
+      deviceId: str(r.device_id),
+      at: num(r.at),
+      jpeg: new Uint8Array(r.jpeg as Uint8Array),
+    };
   }
 
   // Motion status

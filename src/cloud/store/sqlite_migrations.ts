@@ -586,4 +586,17 @@ export const MIGRATIONS: readonly string[] = [
     watch TEXT NOT NULL
   );
   `,
+  // 32: the camera's picture at a motion or tamper event, a few per device, kept a week.
+  `
+  CREATE TABLE event_snapshots (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    jpeg BLOB NOT NULL
+  );
+  CREATE INDEX event_snapshots_device ON event_snapshots (device_id, at);
+  CREATE INDEX event_snapshots_at ON event_snapshots (at);
+  `,
 ];

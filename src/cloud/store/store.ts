@@ -461,6 +461,27 @@ export interface MotionStatusRecord {
   watch: string;
 }
 
+/**
+ * The camera's picture at a `camera.motion` or `camera.tamper` event (the event's
+ * `detail.snapshot` names it): what moved, for the operator who reads the alert later.
+ */
+export interface EventSnapshot {
+  id: string;
+  tenantId: string;
+  siteId: string;
+  deviceId: string;
+  /** When it was taken (the store's clock). */
+  at: number;
+  jpeg: Uint8Array;
+}
+
+/** Pictures kept per device at most (a put drops its older ones). */
+export const SNAPSHOTS_PER_DEVICE = 10;
+/** How long a picture is kept at most (a put drops older ones, any device's). */
+export const SNAPSHOT_KEEP_MS = 7 * 86_400_000;
+/** The largest picture kept. */
+export const MAX_EVENT_SNAPSHOT_BYTES = 1 << 20;
+
 /** An agent's "I'm online via node X" lease, renewed on each heartbeat. */
 export interface Presence {
   agentId: string;
@@ -821,6 +842,14 @@ export interface Store extends AlertStore {
    * Deleting a device forgets it too.
    */
   deleteMotionStatus(deviceId: string, watch: string): Promise<void>;
+
+  /**
+   * Keeps an event's picture, taken at clock.now(); drops the device's pictures past the newest
+   * {@linkcode SNAPSHOTS_PER_DEVICE} and every picture older than {@linkcode SNAPSHOT_KEEP_MS}.
+   */
+  putEventSnapshot(s: Omit<EventSnapshot, "at">): Promise<void>;
+  /** The tenant's picture `id`, or null (another tenant's, dropped, or never taken). */
+  getEventSnapshot(tenantId: string, id: string): Promise<EventSnapshot | null>;
 
   // Agent stats (guide §9)
   /**

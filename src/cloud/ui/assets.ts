@@ -38,6 +38,7 @@ input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-
 .badge{display:inline-block;min-width:1.2rem;padding:0 .35rem;margin-left:.25rem;border-radius:999px;background:var(--bad);color:#fff;font-size:.75rem;text-align:center}.badge[hidden]{display:none}
 tr.unread td{font-weight:600}
 .pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}
+.event-picture{display:block;margin-top:.3rem}.event-picture img{display:block;max-width:160px;height:auto;border-radius:4px;border:1px solid #d0d5dd}
 a.thumb{display:inline-block;vertical-align:middle;margin:0 .25rem .25rem 0}a.thumb canvas{display:block;width:160px;height:auto;border-radius:4px;background:#1d2939}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
 .warn{color:var(--warn);font-size:.9rem}.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;white-space:pre-wrap;margin:.5rem 0}
@@ -353,7 +354,9 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       const err = e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "";
       const live = e.detail && typeof e.detail.liveUrl === "string" ? new RegExp("^https?://[^/]+(/live/[A-Za-z0-9_-]{1,64})$").exec(e.detail.liveUrl)?.[1] : null;
       const watch = live ? '<div><a href="' + esc(live) + '" target="_blank" rel="noopener">Watch live</a></div>' : "";
-      tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + watch + '</td><td class="mono">' + esc(e.actor) + "</td>";
+      const snap = e.detail && typeof e.detail.snapshot === "string" && /^[A-Za-z0-9-]{1,64}$/.test(e.detail.snapshot) ? "/api/event-snapshots/" + e.detail.snapshot + ".jpg" : null;
+      const picture = snap ? '<a href="' + snap + '" target="_blank" rel="noopener" class="event-picture"><img src="' + snap + '" alt="What the camera saw" loading="lazy" width="160"></a>' : "";
+      tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + watch + picture + '</td><td class="mono">' + esc(e.actor) + "</td>";
       body.prepend(tr); labelCells(body.closest(".table-wrap") ?? document);
     });
     es.addEventListener("gap", (m) => {

@@ -20,11 +20,20 @@ export function livePathOf(detail: Record<string, unknown>): string | null {
   return path ?? null;
 }
 
+/** The console path of an event's picture (`detail.snapshot`: what the camera saw), or null. */
+export function snapshotPathOf(detail: Record<string, unknown>): string | null {
+  const id = detail.snapshot;
+  return typeof id === "string" && /^[A-Za-z0-9-]{1,64}$/.test(id)
+    ? `/api/event-snapshots/${id}.jpg`
+    : null;
+}
+
 function EventRow(props: { e: TenantEvent; key?: number }) {
   const { e } = props;
   const where = e.subject.siteName ? ` · ${e.subject.siteName}` : "";
   const error = typeof e.detail.error === "string" ? e.detail.error : "";
   const live = livePathOf(e.detail);
+  const picture = snapshotPathOf(e.detail);
   return (
     <tr data-event={e.seq} data-type={e.type} class={e.readAt === null ? "unread" : ""}>
       <td>
@@ -40,6 +49,13 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
             <div>
               <a href={live} target="_blank" rel="noopener">Watch live</a>
             </div>
+          )
+          : null}
+        {picture
+          ? (
+            <a href={picture} target="_blank" rel="noopener" class="event-picture">
+              <img src={picture} alt="What the camera saw" loading="lazy" width="160" />
+            </a>
           )
           : null}
       </td>

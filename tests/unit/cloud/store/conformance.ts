@@ -8,7 +8,11 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../../src/shared/clock.ts";
 import type { AuditEntry, Handle, Site, Store, Tenant } from "../../../../src/cloud/store/store.ts";
-import { LIVE_FAILURE_KEEP_MS } from "../../../../src/cloud/store/store.ts";
+import {
+  LIVE_FAILURE_KEEP_MS,
+  SNAPSHOT_KEEP_MS,
+  SNAPSHOTS_PER_DEVICE,
+} from "../../../../src/cloud/store/store.ts";
 import { SLOT_LEASE_MS, TerminalSlots } from "../../../../src/cloud/access/terminal/slots.ts";
 import { agentListsConformance } from "./conformance_agent_lists.ts";
 import { portStatesConformance } from "./conformance_port_states.ts";
@@ -275,6 +279,63 @@ export function storeConformance(
       // Deleting the device forgets its status.
       assert.equal(await s2.deleteDevice(a.id, d2.id), true);
       assert.deepEqual(await s1.getMotionStatuses([d2.id]), []);
+    },
+  );
+
+  race(
+    "event snapshots: kept per tenant, the device's newest only, a week at most; gone with the device",
+    async (s1, s2, clock) => {
+      const { a, b, siteA } = await world(s1);
+      const cam = await s1.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "192.0.2.81",
+        ports: [554],
+      });
+      const other = await s1.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "192.0.2.82",
+        ports: [554],
+      });
+      const jpeg = (n: number) => new Uint8Array([0xff, 0xd8, n, 0, 255, 0xff, 0xd9]);
+      const put = (s: Store, id: string, deviceId: string, n: number) =>
+        s.putEventSnapshot({ id, tenantId: a.id, siteId: siteA.id, deviceId, jpeg: jpeg(n) });
+      const t0 = clock.now();
+      await put(s1, "snap-0", cam.id, 0);
+      assert.deepEqual(await s2.getEventSnapshot(a.id, "snap-0"), {
+        id: "snap-0",
+        tenantId: a.id,
+        siteId: siteA.id,
+        deviceId: cam.id,
+        at: t0,
+        jpeg: jpeg(0),
+      });
+      // Another tenant's id is no answer.
+      assert.equal(await s2.getEventSnapshot(b.id, "snap-0"), null);
+      assert.equal(await s2.getEventSnapshot(a.id, "no-such"), null);
+      // The device's newest SNAPSHOTS_PER_DEVICE stay; another device's are not counted.
+      await put(s2, "keep-other", other.id, 1);
+      for (let i = 1; i <= SNAPSHOTS_PER_DEVICE; i++) {
+        clock.advance(1_000);
+        await put(i % 2 ? s1 : s2, `snap-${i}`, cam.id, i);
+      }
+      assert.equal(await s1.getEventSnapshot(a.id, "snap-0"), null, "the oldest dropped");
+      assert.deepEqual((await s1.getEventSnapshot(a.id, "snap-1"))?.jpeg, jpeg(1));
+      assert.ok(await s1.getEventSnapshot(a.id, `snap-${SNAPSHOTS_PER_DEVICE}`));
+      assert.ok(await s1.getEventSnapshot(a.id, "keep-other"));
+      // Older than a week: dropped by the next put, whichever device's.
+      clock.advance(SNAPSHOT_KEEP_MS - 1_000);
+      await put(s2, "late", other.id, 2);
+      assert.equal(await s1.getEventSnapshot(a.id, "snap-1"), null);
+      assert.equal(await s1.getEventSnapshot(a.id, "keep-other"), null);
+      assert.ok(
+        await s1.getEventSnapshot(a.id, `snap-${SNAPSHOTS_PER_DEVICE}`),
+        "a week to the ms",
+      );
+      // Deleting the device deletes its pictures.
+      assert.equal(await s2.deleteDevice(a.id, other.id), true);
+      assert.equal(await s1.getEventSnapshot(a.id, "late"), null);
     },
   );
 
