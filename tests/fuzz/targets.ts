@@ -129,6 +129,8 @@ function routes(w: World): string[] {
     `/api/handles/${h.http}/onvif`,
     `/api/sites/${w.a.siteId}/onvif`,
     `/api/sites/${w.a.siteId}/credentials`,
+    `/api/sites/${w.a.siteId}/motion-alerts`,
+    "/api/event-snapshots/no-such.jpg",
     "/login?next=/sites",
     "/",
     "/healthz/ready",
