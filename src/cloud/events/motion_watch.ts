@@ -163,7 +163,6 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const retry = d.retryMs ?? ((n: number) => Math.min(300_000, 5_000 * 2 ** Math.min(n - 1, 6)));
   const now = () => d.clock.now();
 
-  /** Raises `camera.motion` for what `n` told of `device` at `at`. */
   /**
    * The camera's picture now, kept for the event (its id), or null when the camera gives none in
    * time (no snapshot URL, a refusal, too large): the event then goes without.
@@ -199,6 +198,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     }
   };
 
+  /** Raises `camera.motion` or `camera.tamper` for what `n` told of `device` at `at`. */
   const raise = async (
     kind: Alarm,
     device: Device,
