@@ -275,6 +275,9 @@ Deno.test("motion alerts on two nodes: one node watches; both say how, and a ren
       1,
       "still one subscription: the rename changed no address",
     );
+    const after = await (await fetch(`${bystander.url}/sites/${q.siteId}`, { headers: { cookie } }))
+      .text();
+    assertStringIncludes(after, "motion alerts on (subscribed) · last motion <time");
 
     // Off through the node that does not watch: the watching node unsubscribes and forgets.
     assertEquals(

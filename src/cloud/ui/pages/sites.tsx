@@ -402,6 +402,14 @@ function MotionLine(props: { status: MotionStatus | null }) {
   return (
     <div class="muted" data-motion={s.state} title={by}>
       motion alerts on ({s.state === "watching" ? "subscribed" : "subscribing…"})
+      {s.lastMotionAt !== null
+        ? (
+          <>
+            {" · last motion "}
+            <At at={s.lastMotionAt} />
+          </>
+        )
+        : null}
     </div>
   );
 }
