@@ -92,6 +92,9 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     ]);
     const page = await context.newPage();
     await page.goto(`${stack.url}/events`);
+    // And one on the camera alerts of one kind only: tampering.
+    const tamperPage = await context.newPage();
+    await tamperPage.goto(`${stack.url}/events?type=camera.tamper`);
 
     // Motion: one event, with the device and the camera's topic, delivered signed.
     events.motion(true);
@@ -110,7 +113,6 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       return [r.status, r.headers.get("content-type"), [...new Uint8Array(await r.arrayBuffer())]];
     }, src!);
     assertEquals(loaded, [200, "image/jpeg", [...FRAME]]);
-    await closeContext(context);
     const got = await eventsOf(stack, q.apiToken, "camera.motion");
     assertEquals(got.length, 1);
     assertEquals(got[0].subject.deviceId, q.device.deviceId);
@@ -166,6 +168,33 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertEquals(tampered[0].detail.liveUrl, `${stack.url}/live/${q.device.handles[554]}`);
     const inbox2 = await (await fetch(`${stack.url}/events`, { headers: { cookie } })).text();
     assertStringIncludes(inbox2, "Camera tampered with");
+    // The page that shows tampering only added it, and not the motion before it.
+    await tamperPage.waitForSelector(`#event-list tr[data-type="camera.tamper"]`);
+    assertEquals(await tamperPage.locator(`#event-list tr[data-type="camera.motion"]`).count(), 0);
+    await closeContext(context);
+    // The API and the page, of some types only: the enrollment of the agent is not a camera alert.
+    const cameraOnly = await call("GET", "/api/events?type=camera.motion,camera.tamper");
+    assertEquals(
+      cameraOnly.json.items.map((e: { type: string }) => e.type),
+      ["camera.tamper", "camera.motion"],
+    );
+    assert(
+      (await call("GET", "/api/events")).json.items.some((e: { type: string }) =>
+        !e.type.startsWith("camera.")
+      ),
+      "other events exist",
+    );
+    const bogus = await call("GET", "/api/events?type=camera.motion,camera.bogus");
+    assertEquals(bogus.status, 400);
+    assertStringIncludes(bogus.json.message, '"camera.bogus" is none');
+    const filtered = await (await fetch(`${stack.url}/events?type=camera.motion,camera.tamper`, {
+      headers: { cookie },
+    })).text();
+    assertStringIncludes(filtered, 'aria-current="page">Camera alerts</a>');
+    assertEquals(
+      [...filtered.matchAll(/<tr data-event="\d+" data-type="([a-z._]+)"/g)].map((m) => m[1]),
+      ["camera.tamper", "camera.motion"],
+    );
 
     // Another tenant: no such device, and no such picture.
     const other = await stack.quickstart([80], "Other");

@@ -26,6 +26,7 @@ export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
       before: q.before,
       limit: q.limit,
       unread: unreadOnly,
+      types: q.type,
     });
     return c.json({
       items: items.map(eventPayload),

@@ -8,7 +8,7 @@ import { terminalPolicyBody } from "../access/terminal/policy.ts";
 import { z } from "zod";
 import { cidrList } from "../tenancy/auth.ts";
 import { enrollRequest } from "./enroll.ts";
-import { EVENT_TYPES } from "../store/store.ts";
+import { EVENT_TYPES, type EventType } from "../store/store.ts";
 import { pageQuery } from "./validate.ts";
 import { PORT_PROTOCOLS } from "../store/port_protocols.ts";
 
@@ -246,11 +246,28 @@ export const eventsReadBody = z.object({
   seqs: z.array(z.number().int().min(1)).max(500).optional(),
 }).strict();
 
-/** `GET /api/events`: a page of the inbox, newest first. */
+/** Event types, comma-separated (`camera.motion,camera.tamper`), each one of EVENT_TYPES. */
+export const eventTypeList = z.string().max(1000).transform((s, ctx) => {
+  const types = [...new Set(s.split(",").map((t) => t.trim()).filter(Boolean))];
+  const known: readonly string[] = EVENT_TYPES;
+  const unknown = types.find((t) => !known.includes(t));
+  if (unknown !== undefined || types.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected event types, comma-separated, of ${EVENT_TYPES.join(", ")}` +
+        (unknown === undefined ? "" : `; "${unknown.slice(0, 40)}" is none`),
+    });
+    return z.NEVER;
+  }
+  return types as EventType[];
+});
+
+/** `GET /api/events`: a page of the inbox, newest first (of some types only, with `type`). */
 export const eventsQuery = z.object({
   before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   unread: z.enum(["1", "true", "0", "false"]).optional(),
+  type: eventTypeList.optional(),
 });
 
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */

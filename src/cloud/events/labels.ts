@@ -5,6 +5,14 @@
  */
 import type { EventType } from "../store/store.ts";
 
+/** The Events page's filters: a name for some types together. */
+export const EVENT_GROUPS: readonly { name: string; types: readonly EventType[] }[] = [
+  { name: "Camera alerts", types: ["camera.motion", "camera.tamper"] },
+  { name: "Agents", types: ["agent.offline", "agent.online", "agent.data_blocked"] },
+  { name: "Devices", types: ["device.down", "device.up", "device.cert_changed"] },
+  { name: "Access", types: ["enrollment.used", "credential.revoked"] },
+];
+
 /** Each event type in words. */
 export const EVENT_LABELS: Record<EventType, string> = {
   "agent.offline": "Agent offline",

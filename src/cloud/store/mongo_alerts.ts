@@ -304,6 +304,7 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     const filter: Document = { tenantId };
     if (Object.keys(seq).length) filter._id = seq;
     if (q.unread) filter.readAt = null;
+    if (q.types) filter.type = { $in: [...q.types] };
     const docs = await this.c(C.events).find(filter).sort({ _id: -1 }).limit(eventLimit(q.limit))
       .toArray();
     return docs.map(toEvent);

@@ -308,12 +308,14 @@ export class SqliteAlerts implements AlertStore {
   async listEvents(tenantId: string, q: EventQuery = {}): Promise<TenantEvent[]> {
     // Two statements, so the unread one can use the partial index events_unread.
     const unread = q.unread ? " AND read_at IS NULL" : "";
+    const types = q.types ? ` AND type IN (${q.types.map(() => "?").join(",") || "NULL"})` : "";
     return this.#all(
-      `SELECT * FROM events WHERE tenant_id = ? AND seq < ? AND seq > ?${unread}
+      `SELECT * FROM events WHERE tenant_id = ? AND seq < ? AND seq > ?${unread}${types}
          ORDER BY seq DESC LIMIT ?`,
       tenantId,
       q.before ?? Number.MAX_SAFE_INTEGER,
       q.after ?? 0,
+      ...(q.types ?? []),
       eventLimit(q.limit),
     ).map(toEvent);
   }

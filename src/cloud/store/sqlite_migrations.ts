@@ -599,4 +599,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX event_snapshots_device ON event_snapshots (device_id, at);
   CREATE INDEX event_snapshots_at ON event_snapshots (at);
   `,
+  // 33: a tenant's events of some types (the Events page's "Camera alerts"), newest first.
+  `
+  CREATE INDEX events_tenant_type ON events (tenant_id, type, seq);
+  `,
 ];

@@ -1191,6 +1191,8 @@ export interface EventQuery {
   after?: number;
   /** Only unread events. */
   unread?: boolean;
+  /** Only events of these types (absent: every type). */
+  types?: readonly EventType[];
   /** At most this many (default 50, max 500). */
   limit?: number;
 }

@@ -39,6 +39,7 @@ input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-
 tr.unread td{font-weight:600}
 .pill.rtsp{border-color:#6941c6;color:#6941c6;background:#f4f0ff}
 .event-picture{display:block;margin-top:.3rem}.event-picture img{display:block;max-width:160px;height:auto;border-radius:4px;border:1px solid #d0d5dd}
+nav.inline a[aria-current=page]{font-weight:600;color:inherit;text-decoration:none}
 a.thumb{display:inline-block;vertical-align:middle;margin:0 .25rem .25rem 0}a.thumb canvas{display:block;width:160px;height:auto;border-radius:4px;background:#1d2939}.pill.other{border-color:var(--muted);color:var(--muted);background:#f2f4f7;cursor:help}
 .warn{color:var(--warn);font-size:.9rem}.status{font-weight:600}.status.online{color:var(--ok)}.status.offline{color:var(--bad)}.muted{color:var(--muted)}.empty{color:var(--muted);padding:1rem;text-align:center}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}.secret{display:block;background:#101828;color:#e4e7ec;padding:.7rem;border-radius:6px;word-break:break-all;white-space:pre-wrap;margin:.5rem 0}
@@ -349,6 +350,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       const e = JSON.parse(m.data);
       const list = document.querySelector("#event-list[data-live]"); if (list) list.dataset.after = String(Math.max(Number(list.dataset.after || 0), e.seq));
       const body = list?.querySelector("tbody"); if (!body) return;
+      if (list.dataset.types && !list.dataset.types.split(",").includes(e.type)) return;
       document.querySelector("main .empty")?.remove();
       const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
       const err = e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "";

@@ -25,6 +25,7 @@ import {
 import { auditCsv, auditFilters, AuditPage, filteredAudit } from "./pages/audit.tsx";
 import { TokensPage } from "./pages/account.tsx";
 import { EventsPage } from "./pages/events.tsx";
+import { eventTypeList } from "../api/schemas.ts";
 import { WebhooksPage } from "./pages/webhooks.tsx";
 import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
@@ -257,10 +258,13 @@ export function uiRoutes(d: UiDeps): Hono {
     "/events",
     page((c, ctx) => {
       const before = Number(c.req.query("before"));
+      // A filter the page did not offer (a hand-edited address) shows every event.
+      const types = eventTypeList.safeParse(c.req.query("type") ?? "");
       return EventsPage({
         ctx,
         store: d.store,
         before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+        types: types.success ? types.data : undefined,
       });
     }),
   );

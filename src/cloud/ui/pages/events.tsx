@@ -4,8 +4,8 @@
  * (the page follows `/api/events/stream`, as the unread badge in the navigation does).
  * @module
  */
-import type { Store, TenantEvent } from "../../store/store.ts";
-import { EVENT_LABELS } from "../../events/labels.ts";
+import type { EventType, Store, TenantEvent } from "../../store/store.ts";
+import { EVENT_GROUPS, EVENT_LABELS } from "../../events/labels.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, Table } from "../layout.tsx";
@@ -65,12 +65,16 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
 }
 
 /** The page. */
-export async function EventsPage(props: { ctx: UiContext; store: Store; before?: number }) {
+export async function EventsPage(
+  props: { ctx: UiContext; store: Store; before?: number; types?: readonly EventType[] },
+) {
   const t = props.ctx.principal.tenantId;
   const events = await props.store.listEvents(t, {
     before: props.before,
     limit: EVENTS_PER_PAGE,
+    types: props.types,
   });
+  const filter = props.types?.join(",");
   const unread = await props.store.countUnreadEvents(t);
   const older = events.length === EVENTS_PER_PAGE ? events[events.length - 1].seq : null;
   return (
@@ -79,9 +83,20 @@ export async function EventsPage(props: { ctx: UiContext; store: Store; before?:
       <p class="muted">
         Agents going offline (after a 30 s grace period) and coming back, device ports going down
         and up, device certificates changing, enrollment tokens used, credentials revoked and
-        cameras reporting motion (their motion alerts on). New events appear here as they happen;
-        webhooks can send them elsewhere.
+        cameras reporting motion or tampering (their motion alerts on). New events appear here as
+        they happen; webhooks can send them elsewhere.
       </p>
+      <nav class="inline" aria-label="Which events">
+        <a href="/events" aria-current={filter ? undefined : "page"}>All events</a>
+        {EVENT_GROUPS.map((g) => (
+          <a
+            href={`/events?type=${g.types.join(",")}`}
+            aria-current={filter === g.types.join(",") ? "page" : undefined}
+          >
+            {g.name}
+          </a>
+        ))}
+      </nav>
       <div class="inline">
         {roleAtLeast(props.ctx.principal.role, "admin")
           ? <a class="button secondary" href="/webhooks">Webhooks</a>
@@ -103,6 +118,7 @@ export async function EventsPage(props: { ctx: UiContext; store: Store; before?:
             id="event-list"
             data-live={props.before ? undefined : "1"}
             data-after={props.before ? undefined : String(events[0]?.seq ?? 0)}
+            data-types={filter}
           >
             <Table head={["When", "Event", "Subject", "By"]}>
               {events.map((e) => <EventRow key={e.seq} e={e} />)}
@@ -110,11 +126,15 @@ export async function EventsPage(props: { ctx: UiContext; store: Store; before?:
           </div>
         )
         : null}
-      {events.length ? null : <Empty>No events yet. They appear here as they happen.</Empty>}
+      {events.length ? null : (
+        <Empty>
+          {filter ? "No such events yet." : "No events yet."} They appear here as they happen.
+        </Empty>
+      )}
       {older
         ? (
           <p>
-            <a href={`/events?before=${older}`}>Older events →</a>
+            <a href={`/events?before=${older}${filter ? `&type=${filter}` : ""}`}>Older events →</a>
           </p>
         )
         : null}

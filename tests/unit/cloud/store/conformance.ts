@@ -2611,6 +2611,30 @@ export function storeConformance(
     },
   );
 
+  test("events: of some types only, newest first, with the other filters", async (store) => {
+    const w = await world(store);
+    const add = async (key: string, type: "device.down" | "camera.motion" | "camera.tamper") =>
+      (await store.appendEvent({ ...newEvent(w.a.id, key), type }))!.seq;
+    const down = await add("t1", "device.down");
+    const motion = await add("t2", "camera.motion");
+    const tamper = await add("t3", "camera.tamper");
+    const motion2 = await add("t4", "camera.motion");
+    await store.appendEvent({ ...newEvent(w.b.id, "t5"), type: "camera.motion" });
+    const seqs = async (q: Parameters<Store["listEvents"]>[1]) =>
+      (await store.listEvents(w.a.id, q)).map((e) => e.seq);
+    assert.deepEqual(await seqs({ types: ["camera.motion", "camera.tamper"] }), [
+      motion2,
+      tamper,
+      motion,
+    ]);
+    assert.deepEqual(await seqs({ types: ["device.down"] }), [down]);
+    assert.deepEqual(await seqs({ types: [] }), [], "no type: nothing");
+    assert.deepEqual(await seqs({ types: ["camera.motion"], before: motion2 }), [motion]);
+    assert.deepEqual(await seqs({ types: ["camera.motion"], limit: 1 }), [motion2]);
+    await store.markEventsRead(w.a.id, [motion2]);
+    assert.deepEqual(await seqs({ types: ["camera.motion"], unread: true }), [motion]);
+  });
+
   race("appendEvent of one transition from both nodes: exactly one event", async (s1, s2) => {
     const w = await world(s1);
     const r = await both(s1, s2, 10, (s) => s.appendEvent(newEvent(w.a.id, "agent.offline:x:1")));
