@@ -57,15 +57,21 @@ export class CameraEvents {
     this.#notify("tns1:VideoSource/GlobalSceneChange/ImagingService", null, "State", on);
   }
 
-  #notify(topic: string, rule: string | null, item: string, on: boolean) {
+  /** Reports one of its alarm inputs (a door contact) active (true) or back to normal (false). */
+  input(token: string, on: boolean): void {
+    this.#notify("tns1:Device/Trigger/DigitalInput", null, "LogicalState", on, token);
+  }
+
+  #notify(topic: string, rule: string | null, item: string, on: boolean, input?: string) {
     const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    const source = input
+      ? `<tt:SimpleItem Name="InputToken" Value="${input}"/>`
+      : `<tt:SimpleItem Name="VideoSourceConfigurationToken" Value="VideoSourceToken"/>` +
+        (rule ? `<tt:SimpleItem Name="Rule" Value="${rule}"/>` : "");
     this.#queue.push(
       `<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">` +
         `${topic}</wsnt:Topic><wsnt:Message><tt:Message UtcTime="${at}" ` +
-        `PropertyOperation="Changed"><tt:Source><tt:SimpleItem Name="VideoSourceConfigurationToken" ` +
-        `Value="VideoSourceToken"/>${
-          rule ? `<tt:SimpleItem Name="Rule" Value="${rule}"/>` : ""
-        }</tt:Source>` +
+        `PropertyOperation="Changed"><tt:Source>${source}</tt:Source>` +
         `<tt:Data><tt:SimpleItem Name="${item}" Value="${on}"/></tt:Data></tt:Message></wsnt:Message>` +
         `</wsnt:NotificationMessage>`,
     );

@@ -168,6 +168,11 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertEquals(tampered[0].detail.liveUrl, `${stack.url}/live/${q.device.handles[554]}`);
     const inbox2 = await (await fetch(`${stack.url}/events`, { headers: { cookie } })).text();
     assertStringIncludes(inbox2, "Camera tampered with");
+    // An alarm input wired to the camera (a door contact) becoming active: its own event, naming it.
+    events.input("DI_1", true);
+    const input = await eventsOf(stack, q.apiToken, "camera.input");
+    assertEquals([input.length, input[0].detail.input], [1, "DI_1"]);
+    assertEquals(input[0].detail.liveUrl, `${stack.url}/live/${q.device.handles[554]}`);
     // The page that shows tampering only added it, and not the motion before it.
     await tamperPage.waitForSelector(`#event-list tr[data-type="camera.tamper"]`);
     assertEquals(await tamperPage.locator(`#event-list tr[data-type="camera.motion"]`).count(), 0);
@@ -187,14 +192,16 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     const bogus = await call("GET", "/api/events?type=camera.motion,camera.bogus");
     assertEquals(bogus.status, 400);
     assertStringIncludes(bogus.json.message, '"camera.bogus" is none');
-    const filtered = await (await fetch(`${stack.url}/events?type=camera.motion,camera.tamper`, {
+    const group = "camera.motion,camera.tamper,camera.input";
+    const filtered = await (await fetch(`${stack.url}/events?type=${group}`, {
       headers: { cookie },
     })).text();
     assertStringIncludes(filtered, 'aria-current="page">Camera alerts</a>');
     assertEquals(
       [...filtered.matchAll(/<tr data-event="\d+" data-type="([a-z._]+)"/g)].map((m) => m[1]),
-      ["camera.tamper", "camera.motion"],
+      ["camera.input", "camera.tamper", "camera.motion"],
     );
+    assertStringIncludes(filtered, "Camera alarm input");
 
     // Another tenant: no such device, and no such picture.
     const other = await stack.quickstart([80], "Other");

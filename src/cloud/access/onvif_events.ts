@@ -9,7 +9,9 @@
  * `tns1:RuleEngine/CellMotionDetector/Motion` (`IsMotion`), and the other `…/Motion…` rules — and
  * their data item's `true`/`false`; tampering (the camera covered, turned or sprayed) from
  * ONVIF's `tns1:VideoSource/GlobalSceneChange/…` (`State`) and the vendors'
- * `…/TamperDetector/Tamper` (`IsTamper`) and `…/Tampering` topics, the same way.
+ * `…/TamperDetector/Tamper` (`IsTamper`) and `…/Tampering` topics, the same way; and the camera's
+ * alarm inputs (a door contact, a detector wired to it) from `tns1:Device/Trigger/DigitalInput`
+ * (`LogicalState`, the input named by its `InputToken`) and Axis's `…/IO/Port` (`state`, `port`).
  * @module
  */
 import { xmlBlocks, xmlTags, xmlTexts } from "../../shared/xml_text.ts";
@@ -35,6 +37,10 @@ export interface CameraNotice {
   motion: boolean | null;
   /** For a tampering topic: whether the camera is tampered with now; null for any other. */
   tamper: boolean | null;
+  /** For an alarm input's topic: whether the input is active now; null for any other. */
+  input: boolean | null;
+  /** Which input, as the camera names it (its `InputToken` or `port` source item), if it does. */
+  inputName?: string;
 }
 
 /** Whether a topic is one of the ways cameras report motion. */
@@ -45,6 +51,11 @@ export function isMotionTopic(topic: string): boolean {
 /** Whether a topic is one of the ways cameras report tampering. */
 export function isTamperTopic(topic: string): boolean {
   return /(^|[/:])(GlobalSceneChange|Tamper|Tampering|TamperDetector)(\/|$)/i.test(topic);
+}
+
+/** Whether a topic is one of the ways cameras report an alarm input's state. */
+export function isInputTopic(topic: string): boolean {
+  return /(^|[/:])DigitalInput(\/|$)|(^|[/:])IO\/Port(\/|$)/i.test(topic);
 }
 
 /**
@@ -71,7 +82,20 @@ export function readNotices(xml: string): CameraNotice[] {
     const tamper = isTamperTopic(topic)
       ? stateOf(block, /^(IsTamper|State|Tamper|Tampering|Active)$/i)
       : null;
-    return { topic, at: Number.isFinite(at) ? at : null, motion, tamper };
+    const inputTopic = isInputTopic(topic);
+    const input = inputTopic ? stateOf(block, /^(LogicalState|State|Active)$/i) : null;
+    const inputName = inputTopic
+      ? xmlTags(xmlBlocks(block, "Source", 1)[0] ?? "", "SimpleItem", ["Name", "Value"], 8)
+        .find((i) => /^(InputToken|port|Input)$/i.test(i.Name ?? ""))?.Value?.slice(0, 64)
+      : undefined;
+    return {
+      topic,
+      at: Number.isFinite(at) ? at : null,
+      motion,
+      tamper,
+      input,
+      ...(inputName ? { inputName } : {}),
+    };
   });
 }
 

@@ -102,7 +102,7 @@ export const devicePatch = deviceBody.omit({ serial: true }).extend({
   streamPaths: pathsByPort.optional(),
   /** The cameras' sub-stream paths by port (the live grid and thumbnails play them). */
   subStreamPaths: pathsByPort.optional(),
-  /** Subscribe to the camera's ONVIF events: `camera.motion` on motion, `camera.tamper`. */
+  /** Subscribe to the camera's ONVIF events: `camera.motion`, `camera.tamper`, `camera.input`. */
   motionAlerts: z.boolean().optional(),
 }).partial().refine(
   (p) => Object.keys(p).length > 0,

@@ -7,7 +7,7 @@ import type { EventType } from "../store/store.ts";
 
 /** The Events page's filters: a name for some types together. */
 export const EVENT_GROUPS: readonly { name: string; types: readonly EventType[] }[] = [
-  { name: "Camera alerts", types: ["camera.motion", "camera.tamper"] },
+  { name: "Camera alerts", types: ["camera.motion", "camera.tamper", "camera.input"] },
   { name: "Agents", types: ["agent.offline", "agent.online", "agent.data_blocked"] },
   { name: "Devices", types: ["device.down", "device.up", "device.cert_changed"] },
   { name: "Access", types: ["enrollment.used", "credential.revoked"] },
@@ -25,4 +25,5 @@ export const EVENT_LABELS: Record<EventType, string> = {
   "credential.revoked": "Credential revoked",
   "camera.motion": "Motion detected",
   "camera.tamper": "Camera tampered with",
+  "camera.input": "Camera alarm input",
 };

@@ -2,9 +2,10 @@
  * Motion alerts: for every device whose motion alerts are on, the cloud keeps an ONVIF pull-point
  * subscription to the camera through its tunnel (access/onvif_events.ts) and raises a
  * `camera.motion` event when the camera reports motion starting, `camera.tamper` when it reports
- * being tampered with (covered, turned, sprayed) — into the tenant's events, its console badge and
- * its webhooks, like any other event. A camera that keeps reporting either raises at most one
- * event of each per DEBOUNCE_MS.
+ * being tampered with (covered, turned, sprayed), `camera.input` when one of its alarm inputs (a
+ * door contact, a detector wired to it) becomes active — into the tenant's events, its console
+ * badge and its webhooks, like any other event. A camera that keeps reporting one raises at most
+ * one event of it (of each input) per DEBOUNCE_MS.
  *
  * One node watches every camera (the `motion-watch` leader lock), so a camera is never subscribed
  * to twice; the tunnels reach agents held by sibling nodes as every other use does. Each tick the
@@ -28,9 +29,9 @@ import { ensureHandle } from "../tenancy/handle.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import type { EventProducer } from "./producer.ts";
 
-/** What a camera reports that raises an event (`camera.motion`, `camera.tamper`). */
-type Alarm = "motion" | "tamper";
-const ALARMS: readonly Alarm[] = ["motion", "tamper"];
+/** What a camera reports that raises an event (`camera.motion`, `camera.tamper`, `camera.input`). */
+type Alarm = "motion" | "tamper" | "input";
+const ALARMS: readonly Alarm[] = ["motion", "tamper", "input"];
 
 /** The leader lock's name. */
 export const MOTION_LOCK = "motion-watch";
@@ -225,6 +226,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       actor: "system",
       detail: {
         topic: n.topic,
+        ...(kind === "input" && n.inputName ? { input: n.inputName } : {}),
         ...(n.at === null ? {} : { cameraTime: new Date(n.at).toISOString() }),
         // Where an operator who reads the alert watches the camera (signed-in users of the tenant).
         ...(live ? { liveUrl: live } : {}),
@@ -234,7 +236,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
           ? { snapshotUrl: `${d.publicUrl()}/api/event-snapshots/${picture}.jpg` }
           : {}),
       },
-      key: `camera.${kind}:${device.id}:${at}`,
+      key: `camera.${kind}:${device.id}:${kind === "input" ? `${n.inputName ?? ""}:` : ""}${at}`,
     });
   };
 
@@ -268,7 +270,8 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     const signal = w.abort.signal;
     const p = systemPrincipal(device.tenantId);
     let failures = 0;
-    const lastEventAt: Record<Alarm, number> = { motion: -Infinity, tamper: -Infinity };
+    // By alarm, and for inputs by input: when its last event was raised.
+    const lastEventAt = new Map<string, number>();
     while (!signal.aborted) {
       let events: OnvifEvents | null = null;
       let port = 0;
@@ -287,7 +290,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         setStatus(device, w, { ...w.status, state: "watching", error: undefined, since: now() });
         d.log.info({ deviceId: device.id, host: device.host }, "motion alerts: subscribed");
         let renewAt = now() + SUBSCRIPTION_S * 1000 - RENEW_BEFORE_MS;
-        const active: Record<Alarm, boolean> = { motion: false, tamper: false };
+        const active = new Set<string>();
         while (!signal.aborted) {
           // Each call has its deadline (onvif_soap.ts): a silent camera fails the pull.
           const notices = await events.pull(PULL_S);
@@ -295,12 +298,14 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
             for (const kind of ALARMS) {
               const on = n[kind];
               if (on === null) continue;
-              const started = on && !active[kind];
-              active[kind] = on;
+              const which = kind === "input" ? `input:${n.inputName ?? ""}` : kind;
+              const started = on && !active.has(which);
+              if (on) active.add(which);
+              else active.delete(which);
               if (!started || signal.aborted) continue;
               const at = now();
-              if (at - lastEventAt[kind] >= DEBOUNCE_MS) {
-                lastEventAt[kind] = at;
+              if (at - (lastEventAt.get(which) ?? -Infinity) >= DEBOUNCE_MS) {
+                lastEventAt.set(which, at);
                 await raise(kind, device, port, n, at, live, authorized);
               }
               if (kind === "motion") setStatus(device, w, { ...w.status, lastMotionAt: at }, true);

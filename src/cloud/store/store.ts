@@ -84,7 +84,8 @@ export interface Device {
   subStreamPaths: Record<number, string>;
   /**
    * Whether the cloud subscribes to the camera's ONVIF events and raises `camera.motion` when it
-   * reports motion, `camera.tamper` when it reports tampering (events/motion_watch.ts).
+   * reports motion, `camera.tamper` when it reports tampering, `camera.input` when an alarm input
+   * becomes active (events/motion_watch.ts).
    */
   motionAlerts: boolean;
   manufacturer: string;
@@ -1137,6 +1138,7 @@ export const EVENT_TYPES = [
   "credential.revoked",
   "camera.motion",
   "camera.tamper",
+  "camera.input",
 ] as const;
 
 /** One event type. */

@@ -83,8 +83,8 @@ export async function EventsPage(
       <p class="muted">
         Agents going offline (after a 30 s grace period) and coming back, device ports going down
         and up, device certificates changing, enrollment tokens used, credentials revoked and
-        cameras reporting motion or tampering (their motion alerts on). New events appear here as
-        they happen; webhooks can send them elsewhere.
+        cameras reporting motion, tampering or an alarm input (their motion alerts on). New events
+        appear here as they happen; webhooks can send them elsewhere.
       </p>
       <nav class="inline" aria-label="Which events">
         <a href="/events" aria-current={filter ? undefined : "page"}>All events</a>

@@ -741,7 +741,7 @@ export async function SitePage(
                     on: !devices.filter(isCamera).every((d) => d.motionAlerts),
                   })}
                   data-toast="Motion alerts switched for {switched} of {cameras} cameras"
-                  title="Raise a 'Motion detected' event when any camera of the site reports motion over ONVIF, 'Camera tampered with' when one is covered or turned (the cloud must hold their credentials)"
+                  title="Raise a 'Motion detected' event when any camera of the site reports motion over ONVIF, 'Camera tampered with' when one is covered or turned, 'Camera alarm input' when a contact wired to one trips (the cloud must hold their credentials)"
                 >
                   {devices.filter(isCamera).every((d) => d.motionAlerts)
                     ? "Motion alerts off for every camera"
@@ -852,7 +852,7 @@ export async function SitePage(
                                 ? "Motion alerts off"
                                 : "Motion alerts on: the cloud subscribes to the camera's ONVIF events"}
                               aria-pressed={d.motionAlerts ? "true" : "false"}
-                              title="Raise a 'Motion detected' event (console and webhooks) when the camera reports motion over ONVIF, 'Camera tampered with' when it is covered or turned; the cloud must hold its credentials"
+                              title="Raise a 'Motion detected' event (console and webhooks) when the camera reports motion over ONVIF, 'Camera tampered with' when it is covered or turned, 'Camera alarm input' when a contact wired to it trips; the cloud must hold its credentials"
                             >
                               {d.motionAlerts ? "Motion alerts: on" : "Motion alerts: off"}
                             </button>

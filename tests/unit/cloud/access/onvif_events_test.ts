@@ -4,6 +4,7 @@
 // ONVIF's global scene change and the vendors' tamper detectors, the same way.
 import { assertEquals } from "../../../_fixtures/assert.ts";
 import {
+  isInputTopic,
   isMotionTopic,
   isTamperTopic,
   readNotices,
@@ -30,13 +31,15 @@ Deno.test("ONVIF events: motion topics and their state, the camera's time, other
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: true,
       tamper: null,
+      input: null,
     },
-    { topic: "tns1:VideoSource/MotionAlarm", at: null, motion: false, tamper: null },
+    { topic: "tns1:VideoSource/MotionAlarm", at: null, motion: false, tamper: null, input: null },
     {
       topic: "tns1:VideoSource/ImageTooBlurry/ImagingService",
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: null,
       tamper: null,
+      input: null,
     },
     // One data item of another name: its value is the state.
     {
@@ -44,12 +47,14 @@ Deno.test("ONVIF events: motion topics and their state, the camera's time, other
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: true,
       tamper: null,
+      input: null,
     },
     {
       topic: "tns1:RuleEngine/CellMotionDetector/Motion",
       at: Date.parse("2026-12-05T10:00:00Z"),
       motion: null,
       tamper: null,
+      input: null,
     },
   ]);
   assertEquals(readNotices("<tev:PullMessagesResponse/>"), []);
@@ -103,4 +108,37 @@ Deno.test("ONVIF events: tampering topics and their state", () => {
       "tns1:TamperproofThing",
     ]
   ) assertEquals(isTamperTopic(t), false, t);
+});
+
+Deno.test("ONVIF events: alarm inputs, their state and which input", () => {
+  const axis = (port: string, state: string) =>
+    `<wsnt:NotificationMessage><wsnt:Topic Dialect="x">tns1:Device/tnsaxis:IO/Port</wsnt:Topic>` +
+    `<wsnt:Message><tt:Message UtcTime="2026-12-05T10:00:00Z"><tt:Source><tt:SimpleItem ` +
+    `Name="port" Value="${port}"/></tt:Source><tt:Data><tt:SimpleItem Name="state" ` +
+    `Value="${state}"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>`;
+  const onvif = (token: string, state: string) =>
+    notice("tns1:Device/Trigger/DigitalInput", item("LogicalState", state)).replace(
+      `Name="VideoSourceConfigurationToken" Value="VideoSource_1"`,
+      `Name="InputToken" Value="${token}"`,
+    );
+  const xml =
+    `<tev:PullMessagesResponse>${onvif("DI_1", "true")}${onvif("DI_2", "false")}${axis("1", "1")}${
+      notice("tns1:Device/Trigger/DigitalInput", item("LogicalState", "true"))
+    }` +
+    `</tev:PullMessagesResponse>`;
+  assertEquals(
+    readNotices(xml).map((n) => [n.input, n.inputName ?? null, n.motion, n.tamper]),
+    [[true, "DI_1", null, null], [false, "DI_2", null, null], [true, "1", null, null], [
+      true,
+      null,
+      null,
+      null,
+    ]],
+  );
+  for (const t of ["tns1:Device/Trigger/DigitalInput", "tns1:Device/tnsaxis:IO/Port"]) {
+    assertEquals(isInputTopic(t), true, t);
+  }
+  for (const t of ["tns1:Device/Trigger/Relay", "tns1:VideoSource/MotionAlarm", "tns1:Port"]) {
+    assertEquals(isInputTopic(t), false, t);
+  }
 });
