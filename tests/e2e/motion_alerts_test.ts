@@ -173,6 +173,15 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     const input = await eventsOf(stack, q.apiToken, "camera.input");
     assertEquals([input.length, input[0].detail.input], [1, "DI_1"]);
     assertEquals(input[0].detail.liveUrl, `${stack.url}/live/${q.device.handles[554]}`);
+    // Three pictures (motion, tampering, the input): the held credentials were opened for them,
+    // and audited, once — not once per alert.
+    assert(input[0].detail.snapshot && tampered[0].detail.snapshot, "each alert has its picture");
+    const uses = await call("GET", "/api/audit?action=device.credentials.use&limit=100");
+    assertEquals(
+      uses.json.items.filter((e: { detail: { via?: string } }) => e.detail.via === "snapshot")
+        .length,
+      1,
+    );
     // The page that shows tampering only added it, and not the motion before it.
     await tamperPage.waitForSelector(`#event-list tr[data-type="camera.tamper"]`);
     assertEquals(await tamperPage.locator(`#event-list tr[data-type="camera.motion"]`).count(), 0);

@@ -17,7 +17,7 @@
  * @module
  */
 import { type Device, MAX_EVENT_SNAPSHOT_BYTES, type MotionStatusRecord } from "../store/store.ts";
-import { fetchSnapshot } from "../access/snapshot.ts";
+import { CameraSnapshots } from "../access/snapshot.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
 import { type Authorized, authorizeHandle } from "../access/route.ts";
@@ -137,7 +137,7 @@ async function targetsOf(
   d: MotionWatchDeps,
   p: Principal,
   device: Device,
-): Promise<{ targets: Authorized[]; handle: string; rtsp: boolean; authorized: Authorized }> {
+): Promise<{ targets: Authorized[]; handle: string; rtsp: boolean }> {
   const port = device.ports.find((x) => protocolOf(device, x) === "rtsp") ?? device.ports[0];
   if (port === undefined) throw new AppError("not_found", "the device has no port");
   const h = await ensureHandle(d.store, d.clock, {
@@ -153,9 +153,8 @@ async function targetsOf(
       target: minted.id,
       detail: { device: device.id, port },
     }));
-  const authorized = await authorizeHandle(d, p, h.id);
-  const targets = await webTargets(d, p, authorized, "its ONVIF events");
-  return { targets, handle: h.id, rtsp: protocolOf(device, port) === "rtsp", authorized };
+  const targets = await webTargets(d, p, await authorizeHandle(d, p, h.id), "its ONVIF events");
+  return { targets, handle: h.id, rtsp: protocolOf(device, port) === "rtsp" };
 }
 
 /** Starts the watch on this node. */
@@ -168,11 +167,10 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
    * The camera's picture now, kept for the event (its id), or null when the camera gives none in
    * time (no snapshot URL, a refusal, too large): the event then goes without.
    */
-  const snapshot = async (device: Device, authorized: Authorized): Promise<string | null> => {
+  const snapshot = async (device: Device, pictures: CameraSnapshots): Promise<string | null> => {
     try {
-      const p = systemPrincipal(device.tenantId);
       const jpeg = await onvifWithin(
-        fetchSnapshot(d, p, authorized, undefined),
+        pictures.take(),
         SNAPSHOT_DEADLINE_MS,
         "give its picture",
       );
@@ -207,12 +205,12 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     n: CameraNotice,
     at: number,
     live: string | null,
-    authorized: Authorized,
+    pictures: CameraSnapshots,
   ) => {
     // Named as the camera is now (a rename does not restart its watcher).
     const named = (await d.store.getDevice(device.tenantId, device.id)) ?? device;
     // What the camera saw, taken before the event so the event never names a missing picture.
-    const picture = await snapshot(device, authorized);
+    const picture = await snapshot(device, pictures);
     await d.events.emit({
       tenantId: device.tenantId,
       type: `camera.${kind}`,
@@ -277,7 +275,9 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       let port = 0;
       let live: string | null = null;
       try {
-        const { targets, handle, rtsp, authorized } = await targetsOf(d, p, device);
+        const { targets, handle, rtsp } = await targetsOf(d, p, device);
+        // The subscription's pictures: the snapshot URL asked, and credentials opened, once.
+        const pictures = new CameraSnapshots(d, p, targets);
         live = rtsp && d.publicUrl ? `${d.publicUrl()}/live/${handle}` : null;
         const subscribed = await overOnvifPorts(targets, async (t) => {
           const e = new OnvifEvents(new DeviceHttp(d, p, t, "motion"), now);
@@ -306,7 +306,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
               const at = now();
               if (at - (lastEventAt.get(which) ?? -Infinity) >= DEBOUNCE_MS) {
                 lastEventAt.set(which, at);
-                await raise(kind, device, port, n, at, live, authorized);
+                await raise(kind, device, port, n, at, live, pictures);
               }
               if (kind === "motion") setStatus(device, w, { ...w.status, lastMotionAt: at }, true);
             }
