@@ -308,6 +308,14 @@ Deno.test("motion alerts on two nodes: one node watches; both say how, and a ren
     events.motion(true);
     const got = await eventsOf(n2, q.apiToken, "camera.motion");
     assertEquals(got[0].subject.name, "Loading dock");
+    // Its picture is in the store: the node that does not watch serves it too.
+    const picture = await fetch(
+      `${bystander.url}/api/event-snapshots/${got[0].detail.snapshot}.jpg`,
+      {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      },
+    );
+    assertEquals(new Uint8Array(await picture.arrayBuffer()), FRAME);
     // The time of the motion reaches the bystander too.
     await until(
       "the bystander reads the motion's time",
