@@ -852,7 +852,7 @@ export async function SitePage(
                                 ? "Motion alerts off"
                                 : "Motion alerts on: the cloud subscribes to the camera's ONVIF events"}
                               aria-pressed={d.motionAlerts ? "true" : "false"}
-                              title="Raise a 'Motion detected' event (console and webhooks) when the camera reports motion over ONVIF, 'Camera tampered with' when it is covered or turned, 'Camera alarm input' when a contact wired to it trips; the cloud must hold its credentials"
+                              title="Events (console, webhooks) when the camera reports motion, tampering or an alarm input over ONVIF; the cloud must hold its credentials"
                             >
                               {d.motionAlerts ? "Motion alerts: on" : "Motion alerts: off"}
                             </button>
