@@ -1,6 +1,6 @@
 /**
  * `GET /api/event-snapshots/{id}.jpg`: the camera's picture taken when it raised a
- * `camera.motion` or `camera.tamper` event (the event's `detail.snapshot`, and `snapshotUrl`).
+ * `camera.motion`, `camera.tamper` or `camera.input` event (its `detail.snapshot`, `snapshotUrl`).
  * An operator who reads the alert later sees what moved, not what the camera sees now. Pictures
  * belong to the tenant and the site of their camera: another tenant's id, or a site outside a CLI
  * session's scope, is as unknown as one never taken. The store keeps a few per camera, a week.

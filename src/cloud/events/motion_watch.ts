@@ -197,7 +197,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     }
   };
 
-  /** Raises `camera.motion` or `camera.tamper` for what `n` told of `device` at `at`. */
+  /** Raises `camera.motion`, `camera.tamper` or `camera.input` for what `n` told of `device` at `at`. */
   const raise = async (
     kind: Alarm,
     device: Device,

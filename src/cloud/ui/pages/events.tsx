@@ -13,7 +13,7 @@ import { At, Empty, Layout, Table } from "../layout.tsx";
 /** Events shown per page. */
 export const EVENTS_PER_PAGE = 50;
 
-/** The console path of an event's live view link (`camera.motion`, `camera.tamper`), or null. */
+/** The console path of an event's live view link (a camera's alert), or null. */
 export function livePathOf(detail: Record<string, unknown>): string | null {
   if (typeof detail.liveUrl !== "string") return null;
   const path = /^https?:\/\/[^/]+(\/live\/[A-Za-z0-9_-]{1,64})$/.exec(detail.liveUrl)?.[1];
