@@ -67,6 +67,7 @@ import {
 } from "./public_url.ts";
 import { commandHint } from "../shared/invocation.ts";
 import { RtspUrlSigner } from "./access/rtsp/signed_url.ts";
+import { PictureLinks } from "./events/picture_links.ts";
 import { type RtspGateway, startRtspGateway } from "./access/rtsp/listener.ts";
 import { openLocal } from "./access/route.ts";
 import { BridgeClient } from "./interrelay/bridge_tunnel.ts";
@@ -157,6 +158,7 @@ export async function startCloud(
   const secrets = await DeviceSecrets.create(secret);
   const signer = await RtspUrlSigner.create(secret);
   const webhookSecrets = await WebhookSecrets.create(secret);
+  const pictureLinks = await PictureLinks.create(secret);
   const webhookPolicy = {
     allowLoopback: config.webhooks.allowLoopback,
     allowPrivate: config.webhooks.allowPrivate,
@@ -291,6 +293,7 @@ export async function startCloud(
     downloadsDir: config.downloadsDir,
     secrets,
     signer,
+    pictureLinks,
     rtspBase: () =>
       config.rtspPublicUrl ??
         `rtsp://${new URL(publicUrl()).hostname}:${rtsp.port}`,
@@ -373,6 +376,7 @@ export async function startCloud(
   const owner = lockOwner(config.node);
   motionWatch = startMotionWatch({
     ...route,
+    pictureLinks,
     secrets,
     events,
     owner,

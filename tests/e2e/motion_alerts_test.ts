@@ -10,7 +10,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
-import { NO_PICTURE } from "../../src/cloud/api/event_snapshots.ts";
+import { BAD_PICTURE_LINK, NO_PICTURE } from "../../src/cloud/api/event_snapshots.ts";
 import { CameraEvents } from "../_fixtures/onvif_service.ts";
 import { Receiver } from "../_fixtures/webhook_receiver.ts";
 import { closeContext, launchBrowser } from "../_fixtures/browser.ts";
@@ -124,7 +124,14 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     // tenant's does not, an id that names nothing is no picture.
     const picture = `/api/event-snapshots/${got[0].detail.snapshot}.jpg`;
     assertEquals(src, picture);
-    assertEquals(got[0].detail.snapshotUrl, `${stack.url}${picture}`);
+    // Its link for a webhook receiver opens it without signing in; altered, it opens nothing.
+    const link = got[0].detail.snapshotUrl as string;
+    assert(link.startsWith(`${stack.url}${picture}?t=${q.tenantId}&exp=`), link);
+    const open = await fetch(link);
+    assertEquals([open.status, open.headers.get("content-type")], [200, "image/jpeg"]);
+    assertEquals(new Uint8Array(await open.arrayBuffer()), FRAME);
+    const altered = await fetch(link.replace(/exp=(\d+)/, (_m, n) => `exp=${Number(n) + 60}`));
+    assertEquals([altered.status, (await altered.json()).message], [403, BAD_PICTURE_LINK]);
     const jpeg = await fetch(`${stack.url}${picture}`, {
       headers: { authorization: `Bearer ${q.apiToken}` },
     });
@@ -142,7 +149,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertStringIncludes(inbox, "Motion detected");
     assertStringIncludes(inbox, `<a href="/live/${q.device.handles[554]}" target="_blank"`);
     assertEquals(JSON.parse(delivered[0].body).subject.deviceId, q.device.deviceId);
-    assertEquals(JSON.parse(delivered[0].body).detail.snapshotUrl, `${stack.url}${picture}`);
+    assertEquals(JSON.parse(delivered[0].body).detail.snapshotUrl, link);
     assert(delivered[0].signature?.startsWith("t="), delivered[0].signature ?? "unsigned");
 
     // Motion ending and starting again within a minute: read by the cloud, no second event.
@@ -308,7 +315,15 @@ Deno.test("motion alerts on two nodes: one node watches; both say how, and a ren
     events.motion(true);
     const got = await eventsOf(n2, q.apiToken, "camera.motion");
     assertEquals(got[0].subject.name, "Loading dock");
-    // Its picture is in the store: the node that does not watch serves it too.
+    // Its picture is in the store: the node that does not watch serves it too, to a signed-in
+    // caller and through the link the watching node signed.
+    const linked = await fetch(
+      (got[0].detail.snapshotUrl as string).replace(n2.url, bystander.url).replace(
+        n1.url,
+        bystander.url,
+      ),
+    );
+    assertEquals(new Uint8Array(await linked.arrayBuffer()), FRAME);
     const picture = await fetch(
       `${bystander.url}/api/event-snapshots/${got[0].detail.snapshot}.jpg`,
       {

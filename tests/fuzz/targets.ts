@@ -131,6 +131,7 @@ function routes(w: World): string[] {
     `/api/sites/${w.a.siteId}/credentials`,
     `/api/sites/${w.a.siteId}/motion-alerts`,
     "/api/event-snapshots/no-such.jpg",
+    "/api/event-snapshots/no-such.jpg?t=t_1&exp=99999999999&sig=AAAA",
     "/login?next=/sites",
     "/",
     "/healthz/ready",

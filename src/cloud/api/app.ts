@@ -23,6 +23,7 @@ import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
 import { eventSnapshotRoutes } from "./event_snapshots.ts";
+import type { PictureLinks } from "../events/picture_links.ts";
 import { buildPlan } from "../access/plan.ts";
 import { credentialEvents } from "../access/credential_events.ts";
 import { authenticate, clientAddress, fromTrustedProxy } from "../tenancy/auth.ts";
@@ -93,6 +94,8 @@ export interface AppDeps extends RouteDeps {
   liveHub?: LiveHub;
   /** Webhook signing secrets and the URL policy (`--allow-loopback-webhooks`, …). */
   webhooks: { secrets: WebhookSecrets; policy: WebhookUrlPolicy };
+  /** Verifies the links to alert pictures that work without signing in. */
+  pictureLinks?: PictureLinks;
 }
 
 /** How long `/healthz/ready` waits for the store before answering 503. */
@@ -315,7 +318,10 @@ export function createApp(d: AppDeps): Hono<Env> {
   );
   app.route("/", claimRoutes({ ...d, remote }));
   app.route("/api", eventRoutes({ store: d.store, clock: d.clock }));
-  app.route("/api", eventSnapshotRoutes(d.store));
+  app.route(
+    "/api",
+    eventSnapshotRoutes({ store: d.store, clock: d.clock, links: d.pictureLinks }),
+  );
   app.route("/api", webhookRoutes({ store: d.store, clock: d.clock, ...d.webhooks }));
 
   let doc: Record<string, unknown> | null = null;

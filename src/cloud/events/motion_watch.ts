@@ -18,6 +18,7 @@
  */
 import { type Device, MAX_EVENT_SNAPSHOT_BYTES, type MotionStatusRecord } from "../store/store.ts";
 import { CameraSnapshots } from "../access/snapshot.ts";
+import { PICTURE_LINK_MS, type PictureLinks } from "./picture_links.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { AppError } from "../../shared/errors.ts";
 import { type Authorized, authorizeHandle } from "../access/route.ts";
@@ -79,6 +80,8 @@ export interface MotionWatchDeps extends DeviceHttpDeps {
   publicUrl?: () => string;
   /** How often each node tries to lead and reconciles (default 10 s). */
   everyMs?: number;
+  /** Signs the alert pictures' links that work without signing in (`detail.snapshotUrl`). */
+  pictureLinks?: PictureLinks;
   /** Devices watched at most (default MAX_WATCHED); the next are told why they are not. */
   maxWatched?: number;
   /** The wait after the n-th failed subscription (default 5 s doubling, at most 5 min). */
@@ -211,6 +214,13 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     const named = (await d.store.getDevice(device.tenantId, device.id)) ?? device;
     // What the camera saw, taken before the event so the event never names a missing picture.
     const picture = await snapshot(device, pictures);
+    // Its link for a webhook receiver: one that opens it without signing in, for a day.
+    const link = picture && d.publicUrl
+      ? `${d.publicUrl()}/api/event-snapshots/${picture}.jpg` +
+        (d.pictureLinks
+          ? `?${await d.pictureLinks.sign(device.tenantId, picture, now() + PICTURE_LINK_MS)}`
+          : "")
+      : null;
     await d.events.emit({
       tenantId: device.tenantId,
       type: `camera.${kind}`,
@@ -230,9 +240,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
         ...(live ? { liveUrl: live } : {}),
         // What it saw (api/event_snapshots.ts; the tenant's users and tokens).
         ...(picture ? { snapshot: picture } : {}),
-        ...(picture && d.publicUrl
-          ? { snapshotUrl: `${d.publicUrl()}/api/event-snapshots/${picture}.jpg` }
-          : {}),
+        ...(link ? { snapshotUrl: link } : {}),
       },
       key: `camera.${kind}:${device.id}:${kind === "input" ? `${n.inputName ?? ""}:` : ""}${at}`,
     });

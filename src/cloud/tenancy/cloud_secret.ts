@@ -18,7 +18,8 @@ export type SecretPurpose =
   | "device-credentials-v1"
   | "rtsp-url-v1"
   | "device-origin-v1"
-  | "webhook-secret-v1";
+  | "webhook-secret-v1"
+  | "picture-link-v1";
 
 /** The loaded secret. */
 export interface CloudSecret {
