@@ -848,11 +848,9 @@ export async function SitePage(
                               class="small secondary"
                               data-api={`PATCH /api/devices/${d.id}`}
                               data-body={JSON.stringify({ motionAlerts: !d.motionAlerts })}
-                              data-toast={d.motionAlerts
-                                ? "Motion alerts off"
-                                : "Motion alerts on: the cloud subscribes to the camera's ONVIF events"}
+                              data-toast={d.motionAlerts ? "Motion alerts off" : "Motion alerts on"}
                               aria-pressed={d.motionAlerts ? "true" : "false"}
-                              title="Events (console, webhooks) when the camera reports motion, tampering or an alarm input over ONVIF; the cloud must hold its credentials"
+                              title="Motion, tampering and alarm input events over ONVIF (needs its credentials)"
                             >
                               {d.motionAlerts ? "Motion alerts: on" : "Motion alerts: off"}
                             </button>
