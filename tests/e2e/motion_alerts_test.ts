@@ -189,6 +189,23 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
         .length,
       1,
     );
+    // The camera's own page lists its latest alerts, each with its picture; so does the API.
+    const livePage = await (await fetch(`${stack.url}/live/${q.device.handles[554]}`, {
+      headers: { cookie },
+    })).text();
+    assertStringIncludes(livePage, "Recent alerts");
+    assertEquals(
+      [...livePage.matchAll(/<li data-event="\d+" data-type="([a-z._]+)"/g)].map((m) => m[1]),
+      ["camera.input", "camera.tamper", "camera.motion"],
+    );
+    assertStringIncludes(livePage, `<img src="${picture}"`);
+    assertStringIncludes(livePage, "Camera alarm input (DI_1)");
+    const ofDevice = await call(
+      "GET",
+      `/api/events?device=${q.device.deviceId}&type=camera.motion`,
+    );
+    assertEquals(ofDevice.json.items.map((e: { seq: number }) => e.seq), [got[0].seq]);
+    assertEquals((await call("GET", "/api/events?device=..%2F")).status, 400);
     // The page that shows tampering only added it, and not the motion before it.
     await tamperPage.waitForSelector(`#event-list tr[data-type="camera.tamper"]`);
     assertEquals(await tamperPage.locator(`#event-list tr[data-type="camera.motion"]`).count(), 0);

@@ -27,6 +27,7 @@ export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
       limit: q.limit,
       unread: unreadOnly,
       types: q.type,
+      deviceId: q.device,
     });
     return c.json({
       items: items.map(eventPayload),

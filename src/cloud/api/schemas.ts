@@ -268,6 +268,8 @@ export const eventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   unread: z.enum(["1", "true", "0", "false"]).optional(),
   type: eventTypeList.optional(),
+  /** Only the events about this device. */
+  device: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "device: a device id").optional(),
 });
 
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */

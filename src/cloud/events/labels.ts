@@ -5,9 +5,16 @@
  */
 import type { EventType } from "../store/store.ts";
 
+/** What a camera reports itself (its motion alerts on). */
+export const CAMERA_ALERTS: readonly EventType[] = [
+  "camera.motion",
+  "camera.tamper",
+  "camera.input",
+];
+
 /** The Events page's filters: a name for some types together. */
 export const EVENT_GROUPS: readonly { name: string; types: readonly EventType[] }[] = [
-  { name: "Camera alerts", types: ["camera.motion", "camera.tamper", "camera.input"] },
+  { name: "Camera alerts", types: CAMERA_ALERTS },
   { name: "Agents", types: ["agent.offline", "agent.online", "agent.data_blocked"] },
   { name: "Devices", types: ["device.down", "device.up", "device.cert_changed"] },
   { name: "Access", types: ["enrollment.used", "credential.revoked"] },

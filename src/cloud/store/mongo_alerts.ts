@@ -277,6 +277,8 @@ export class MongoAlerts extends MongoBase implements AlertStore {
         type: e.type,
         at,
         subject: JSON.stringify(subject),
+        // Beside the JSON, for the device's own events (a camera's recent alerts).
+        deviceId: typeof subject.deviceId === "string" ? subject.deviceId : null,
         actor: e.actor,
         detail: JSON.stringify(detail),
         readAt: null,
@@ -305,6 +307,7 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     if (Object.keys(seq).length) filter._id = seq;
     if (q.unread) filter.readAt = null;
     if (q.types) filter.type = { $in: [...q.types] };
+    if (q.deviceId !== undefined) filter.deviceId = q.deviceId;
     const docs = await this.c(C.events).find(filter).sort({ _id: -1 }).limit(eventLimit(q.limit))
       .toArray();
     return docs.map(toEvent);

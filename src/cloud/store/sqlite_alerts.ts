@@ -309,13 +309,15 @@ export class SqliteAlerts implements AlertStore {
     // Two statements, so the unread one can use the partial index events_unread.
     const unread = q.unread ? " AND read_at IS NULL" : "";
     const types = q.types ? ` AND type IN (${q.types.map(() => "?").join(",") || "NULL"})` : "";
+    const device = q.deviceId === undefined ? "" : " AND device_id = ?";
     return this.#all(
-      `SELECT * FROM events WHERE tenant_id = ? AND seq < ? AND seq > ?${unread}${types}
+      `SELECT * FROM events WHERE tenant_id = ? AND seq < ? AND seq > ?${unread}${types}${device}
          ORDER BY seq DESC LIMIT ?`,
       tenantId,
       q.before ?? Number.MAX_SAFE_INTEGER,
       q.after ?? 0,
       ...(q.types ?? []),
+      ...(q.deviceId === undefined ? [] : [q.deviceId]),
       eventLimit(q.limit),
     ).map(toEvent);
   }

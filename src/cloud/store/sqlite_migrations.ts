@@ -603,4 +603,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX events_tenant_type ON events (tenant_id, type, seq);
   `,
+  // 34: a device's own events (a camera's recent alerts on its live page): the subject's device
+  // id as a column computed from the JSON (every event, the old ones too), indexed per tenant.
+  `
+  ALTER TABLE events ADD COLUMN device_id TEXT
+    GENERATED ALWAYS AS (json_extract(subject, '$.deviceId')) VIRTUAL;
+  CREATE INDEX events_tenant_device ON events (tenant_id, device_id, seq);
+  `,
 ];

@@ -1195,6 +1195,8 @@ export interface EventQuery {
   unread?: boolean;
   /** Only events of these types (absent: every type). */
   types?: readonly EventType[];
+  /** Only events about this device (`subject.deviceId`). */
+  deviceId?: string;
   /** At most this many (default 50, max 500). */
   limit?: number;
 }

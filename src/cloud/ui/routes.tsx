@@ -31,7 +31,8 @@ import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
 import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
-import { GRID_MAX, LiveGridPage, LivePage } from "./pages/live.tsx";
+import { GRID_MAX, LiveGridPage, LivePage, RECENT_ALERTS } from "./pages/live.tsx";
+import { CAMERA_ALERTS } from "../events/labels.ts";
 import { liveQuery } from "../access/live_ws.ts";
 import { cameraPage } from "./pages/data.ts";
 import { terminalAssetRoutes } from "./terminal_assets.ts";
@@ -164,11 +165,18 @@ export function uiRoutes(d: UiDeps): Hono {
       const raw = c.req.query("path") ?? device?.streamPaths[h.port];
       const q = liveQuery.safeParse({ path: raw });
       embeddable(c);
+      // Its latest alerts (motion, tampering, inputs), each with what it saw then.
+      const alerts = await d.store.listEvents(h.tenantId, {
+        deviceId: h.deviceId,
+        types: CAMERA_ALERTS,
+        limit: RECENT_ALERTS,
+      });
       return LivePage({
         csrf: ctx.csrf,
         handle: h.id,
         path: raw === undefined || !q.success ? null : q.data.path,
         label: `${device?.label || device?.host || "camera"} :${h.port}`,
+        alerts,
       });
     }),
   );

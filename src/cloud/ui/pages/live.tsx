@@ -2,12 +2,57 @@
  * Live view pages: `/live/{handle}?path=/stream` plays one camera (a bare page, embeddable in the
  * cloud's own pages), and `/sites/{id}/live?path=/stream&page=N` a grid of a site's RTSP
  * cameras, 16 per page. The pages carry no stream themselves: the player script (live_player.ts) opens the
- * live WebSocket, where access is decided. Without `path` the single page asks for it.
+ * live WebSocket, where access is decided. Without `path` the single page asks for it. Under
+ * the single camera, its latest alerts (motion, tampering, inputs), each with what it saw then.
  * @module
  */
+import type { TenantEvent } from "../../store/store.ts";
+import { CAMERA_ALERTS, EVENT_LABELS } from "../../events/labels.ts";
+import { snapshotPathOf } from "./events.tsx";
 
 /** Most cameras one grid page plays at once. */
 export const GRID_MAX = 16;
+/** The camera's alerts the single camera's page lists. */
+export const RECENT_ALERTS = 6;
+
+/** The camera's latest alerts under its picture: when, what, and what it saw then. */
+function RecentAlerts(props: { alerts: TenantEvent[] }) {
+  if (!props.alerts.length) return null;
+  return (
+    <section class="recent-alerts" aria-label="Recent alerts">
+      <h2>Recent alerts</h2>
+      <ul>
+        {props.alerts.map((e) => {
+          const picture = snapshotPathOf(e.detail);
+          return (
+            <li data-event={e.seq} data-type={e.type}>
+              {picture
+                ? (
+                  <a href={picture} target="_blank" rel="noopener">
+                    <img src={picture} alt="What the camera saw" loading="lazy" width="120" />
+                  </a>
+                )
+                : null}
+              <span>
+                {EVENT_LABELS[e.type] ?? e.type}
+                {typeof e.detail.input === "string" ? ` (${e.detail.input})` : ""}
+                <br />
+                <time datetime={new Date(e.at).toISOString()} data-local>
+                  {new Date(e.at).toISOString().replace("T", " ").slice(0, 19)} UTC
+                </time>
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+      <p class="muted">
+        <a href={`/events?type=${CAMERA_ALERTS.join(",")}`} target="_blank">
+          Every camera alert
+        </a>
+      </p>
+    </section>
+  );
+}
 
 /** One camera tile. */
 function Tile(props: { key?: string; handle: string; path: string; label: string }) {
@@ -37,7 +82,11 @@ const STYLE = `body{margin:0;background:#101828;color:#e4e7ec;font-family:system
 .live-tile{position:relative}.live-tile video:not([data-state=playing]){opacity:.45}
 .live-tile:has(video:not([data-state=playing])) .live-status{position:absolute;top:.5rem;left:.5rem;right:.5rem;
 background:rgba(16,24,40,.85);color:#fff;padding:.4rem .6rem;border-radius:4px;font-size:1rem}
-form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:.3rem}a{color:#9db4ff}`;
+form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:.3rem}a{color:#9db4ff}
+.recent-alerts{padding:0 .5rem .5rem}.recent-alerts h2{font-size:1rem;margin:.5rem 0}
+.recent-alerts ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.5rem}
+.recent-alerts li{display:flex;gap:.4rem;align-items:flex-start;font-size:.85rem}
+.recent-alerts img{display:block;border-radius:3px;background:#000}`;
 
 /** A bare page around its content; `csrf` for a page whose script calls the API. */
 function Bare(props: { title: string; csrf?: string; children?: unknown }) {
@@ -63,7 +112,14 @@ function Bare(props: { title: string; csrf?: string; children?: unknown }) {
  * over ONVIF (`csrf`: the session's antiforgery token, for that call).
  */
 export function LivePage(
-  props: { handle: string; path: string | null; label: string; csrf?: string },
+  props: {
+    handle: string;
+    path: string | null;
+    label: string;
+    csrf?: string;
+    /** The camera's latest alerts (newest first), listed under it. */
+    alerts?: TenantEvent[];
+  },
 ) {
   if (props.path === null) {
     return (
@@ -83,6 +139,7 @@ export function LivePage(
             path it gives is remembered for this port, and Live plays it at once.
           </p>
         </form>
+        <RecentAlerts alerts={props.alerts ?? []} />
       </Bare>
     );
   }
@@ -91,6 +148,7 @@ export function LivePage(
       <div class="live-grid">
         <Tile handle={props.handle} path={props.path} label={props.label} />
       </div>
+      <RecentAlerts alerts={props.alerts ?? []} />
     </Bare>
   );
 }

@@ -2635,6 +2635,34 @@ export function storeConformance(
     assert.deepEqual(await seqs({ types: ["camera.motion"], unread: true }), [motion]);
   });
 
+  test("events: about one device only (its subject's deviceId), with the other filters", async (store) => {
+    const w = await world(store);
+    const add = async (
+      key: string,
+      deviceId: string | undefined,
+      type: "device.down" | "camera.motion",
+    ) =>
+      (await store.appendEvent({
+        ...newEvent(w.a.id, key),
+        type,
+        subject: { name: "Door", ...(deviceId ? { deviceId } : {}) },
+      }))!.seq;
+    const d1a = await add("d1", "dev-1", "camera.motion");
+    await add("d2", "dev-2", "camera.motion");
+    const d1b = await add("d3", "dev-1", "device.down");
+    await add("d4", undefined, "device.down");
+    await store.appendEvent({
+      ...newEvent(w.b.id, "d5"),
+      subject: { name: "Door", deviceId: "dev-1" },
+    });
+    const seqs = async (q: Parameters<Store["listEvents"]>[1]) =>
+      (await store.listEvents(w.a.id, q)).map((e) => e.seq);
+    assert.deepEqual(await seqs({ deviceId: "dev-1" }), [d1b, d1a], "not another tenant's");
+    assert.deepEqual(await seqs({ deviceId: "dev-1", types: ["camera.motion"] }), [d1a]);
+    assert.deepEqual(await seqs({ deviceId: "dev-1", limit: 1 }), [d1b]);
+    assert.deepEqual(await seqs({ deviceId: "dev-9" }), []);
+  });
+
   race("appendEvent of one transition from both nodes: exactly one event", async (s1, s2) => {
     const w = await world(s1);
     const r = await both(s1, s2, 10, (s) => s.appendEvent(newEvent(w.a.id, "agent.offline:x:1")));
