@@ -234,7 +234,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       [...filtered.matchAll(/<tr data-event="\d+" data-type="([a-z._]+)"/g)].map((m) => m[1]),
       ["camera.input", "camera.tamper", "camera.motion"],
     );
-    assertStringIncludes(filtered, "Camera alarm input");
+    assertStringIncludes(filtered, "Camera alarm input (DI_1)");
 
     // Another tenant: no such device, and no such picture.
     const other = await stack.quickstart([80], "Other");

@@ -358,7 +358,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       const watch = live ? '<div><a href="' + esc(live) + '" target="_blank" rel="noopener">Watch live</a></div>' : "";
       const snap = e.detail && typeof e.detail.snapshot === "string" && /^[A-Za-z0-9-]{1,64}$/.test(e.detail.snapshot) ? "/api/event-snapshots/" + e.detail.snapshot + ".jpg" : null;
       const picture = snap ? '<a href="' + snap + '" target="_blank" rel="noopener" class="event-picture"><img src="' + snap + '" alt="What the camera saw" loading="lazy" width="160"></a>' : "";
-      tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + watch + picture + '</td><td class="mono">' + esc(e.actor) + "</td>";
+      tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + (e.detail && typeof e.detail.input === "string" ? " (" + esc(e.detail.input) + ")" : "") + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + watch + picture + '</td><td class="mono">' + esc(e.actor) + "</td>";
       body.prepend(tr); labelCells(body.closest(".table-wrap") ?? document);
     });
     es.addEventListener("gap", (m) => {

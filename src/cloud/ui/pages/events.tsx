@@ -39,7 +39,10 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
       <td>
         <At at={e.at} />
       </td>
-      <td>{EVENT_LABELS[e.type] ?? e.type}</td>
+      <td>
+        {EVENT_LABELS[e.type] ?? e.type}
+        {typeof e.detail.input === "string" ? ` (${e.detail.input})` : ""}
+      </td>
       <td>
         {e.subject.name}
         {where}
