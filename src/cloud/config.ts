@@ -17,6 +17,7 @@ import { duration } from "../shared/duration.ts";
 import { cidrList } from "./tenancy/auth.ts";
 import { storeUrl } from "./store/open.ts";
 import { parseWebhookProxy } from "./events/webhook_proxy.ts";
+import { parseSmtpUrl, SmtpUrlError } from "./events/smtp_url.ts";
 import { ProxyError } from "../shared/transport/proxy.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../shared/log.ts";
 
@@ -233,6 +234,21 @@ export const cloudOptions: Record<string, OptionSpec> = {
     help:
       "Send webhooks through this outbound HTTP proxy (http://[user:password@]host:port; prefer NC_WEBHOOK_PROXY when it holds a password): it is asked to CONNECT to the receiver's checked address, TLS runs end to end; NO_PROXY lists receivers reached directly; off: direct (the default)",
   },
+  smtp: {
+    type: "string",
+    env: "NC_SMTP_URL",
+    arg: "URL",
+    help:
+      "The mail server for email alerts (webhooks to mailto: addresses): smtp://[user:password@]host[:587] with STARTTLS required (plain only to loopback), or smtps://…[:465]; prefer NC_SMTP_URL, it holds a password; unset: no email alerts",
+  },
+  "mail-from": {
+    type: "string",
+    env: "NC_MAIL_FROM",
+    arg: "ADDRESS",
+    default: "alerts@<the public URL's host>",
+    help:
+      'The sender of email alerts, e.g. "Nanodems Connector <alerts@example.com>" (a sender the mail server lets this cloud use)',
+  },
   "trusted-proxies": {
     type: "string",
     env: "NC_TRUSTED_PROXIES",
@@ -380,6 +396,19 @@ export const cloudConfigSchema = z.object({
       return z.NEVER;
     }
   }),
+  smtp: z.string().optional().transform((s, ctx) => {
+    try {
+      return parseSmtpUrl(s);
+    } catch (e) {
+      if (!(e instanceof SmtpUrlError)) throw e;
+      ctx.addIssue({ code: "custom", message: e.message });
+      return z.NEVER;
+    }
+  }),
+  "mail-from": z.string().trim().min(3).max(254).refine(
+    (s) => !/[\r\n]/.test(s) && /@/.test(s),
+    'expected an address, or "Name <address>"',
+  ).optional(),
   "admin-api-key-cidrs": z.string().optional().transform((s, ctx) => {
     const list = (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
     if (list.length && !cidrList(list)) {
@@ -439,6 +468,8 @@ export const cloudConfigSchema = z.object({
     allowPrivate: c["allow-private-webhooks"],
     retryMs: c["webhook-retry"],
     proxy: c["webhook-proxy"],
+    smtp: c.smtp,
+    mailFrom: c["mail-from"] ?? null,
   },
   adminApiKeyCidrs: c["admin-api-key-cidrs"],
   trustedProxies: c["trusted-proxies"],

@@ -50,6 +50,7 @@ import { DataChannelWatch } from "./events/data_channel.ts";
 import { startPresenceJob } from "./events/agent_availability.ts";
 import { type MotionWatch, startMotionWatch } from "./events/motion_watch.ts";
 import { startDeliverer } from "./events/deliverer.ts";
+import { checkMailServer, defaultMailFrom, Mailer } from "./events/mailer.ts";
 import { sharedSettings, startNodeRegistry } from "./nodes.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
 import { noProxyFrom, unusedEnvProxyNote } from "./events/webhook_proxy.ts";
@@ -270,7 +271,7 @@ export async function startCloud(
   let motionWatch: MotionWatch | undefined = undefined; // started below, once the lock owner is known
   const app = createApp({
     motion: () => motionWatch,
-    webhooks: { secrets: webhookSecrets, policy: webhookPolicy },
+    webhooks: { secrets: webhookSecrets, policy: webhookPolicy, mail: !!config.webhooks.smtp },
     live,
     liveHub,
     authContext,
@@ -391,6 +392,10 @@ export async function startCloud(
     log,
     auditRetentionDays: config.auditRetentionDays,
   });
+  const mailer = config.webhooks.smtp
+    ? new Mailer(config.webhooks.smtp, config.webhooks.mailFrom ?? defaultMailFrom(publicUrl()))
+    : null;
+  if (mailer) checkMailServer(mailer, log);
   const stopDeliverer = startDeliverer({
     store,
     secrets: webhookSecrets,
@@ -400,6 +405,8 @@ export async function startCloud(
     proxy: config.webhooks.proxy,
     noProxy: noProxyFrom(Deno.env.toObject()),
     firstRetryMs: config.webhooks.retryMs,
+    mailer,
+    consoleUrl: publicUrl,
     log,
   });
   const stopNodeRegistry = await startNodeRegistry({

@@ -94,6 +94,8 @@ export function sharedSettings(c: CloudConfig, identity?: SharedIdentity): Recor
     // Whether, not which: nodes in two data centres go out through their own proxies, but a node
     // without one where its sibling needs one fails every delivery it claims.
     "webhook-proxy": c.webhooks.proxy ? "(set)" : NOT_SET,
+    // Whether, not which, again: a node without a mail server fails every email it claims.
+    smtp: c.webhooks.smtp ? "(set)" : NOT_SET,
     "allow-link-local-devices": String(c.allowLinkLocalDevices),
     "proxy-domain": c.proxyDomain ?? NOT_SET,
     "public-url": c.publicUrl ?? NOT_SET,

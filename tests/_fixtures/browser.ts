@@ -18,6 +18,22 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
+/**
+ * A browser context signed in with a session `cookie` (`name=value`, as `Stack.signIn` returns it)
+ * for the cloud at `url`; `options` as `browser.newContext` takes them.
+ */
+export async function signedInContext(
+  browser: Browser,
+  url: string,
+  cookie: string,
+  options: Parameters<Browser["newContext"]>[0] = {},
+): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  const eq = cookie.indexOf("=");
+  await context.addCookies([{ name: cookie.slice(0, eq), value: cookie.slice(eq + 1), url }]);
+  return context;
+}
+
 /** Whether the promise settles within `ms` (its outcome is left to its owner). */
 async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -52,6 +52,12 @@ const NEEDED: { bin: string; pkg: string; why: string; check?: string }[] = [
     why: "GStreamer's RTSP server as the camera (tests/_fixtures/rtsp_server.py; x264enc is in " +
       "-ugly)",
   },
+  {
+    bin: "aiosmtpd (Python)",
+    check: `/usr/bin/python3 -c "import aiosmtpd"`,
+    pkg: "python3-aiosmtpd",
+    why: "a real mail server for email alerts (tests/_fixtures/smtp_server.py)",
+  },
   { bin: "wrk", pkg: "wrk", why: "small HTTP GETs in the bench (its quick run is a test)" },
   {
     bin: "caddy",

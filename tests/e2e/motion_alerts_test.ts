@@ -3,7 +3,7 @@
 // says why it is not working; with them, the cloud subscribes through the tunnel, and motion the
 // camera reports becomes one `camera.motion` event — in the events API, on the site page, on an
 // open Events page in Chromium with its live view link and the camera's picture of that moment,
-// signed to a webhook — and motion again
+// signed to a webhook, as an email with the picture attached — and motion again
 // within a minute no second one; tampering its own `camera.tamper`. Another tenant cannot read
 // the device's status; switched off, the cloud unsubscribes. On two nodes one watches, and both
 // say how (the store holds it).
@@ -13,7 +13,8 @@ import { FRAME, startCamera } from "../_fixtures/camera.ts";
 import { BAD_PICTURE_LINK, NO_PICTURE } from "../../src/cloud/api/event_snapshots.ts";
 import { CameraEvents } from "../_fixtures/onvif_service.ts";
 import { Receiver } from "../_fixtures/webhook_receiver.ts";
-import { closeContext, launchBrowser } from "../_fixtures/browser.ts";
+import { MailServer } from "../_fixtures/smtp.ts";
+import { closeContext, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { twoNodes } from "../_fixtures/two_nodes.ts";
 
@@ -34,10 +35,15 @@ function eventsOf(stack: Stack, token: string, type: string) {
 Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion event (API, site page, webhook); off unsubscribes", async () => {
   const events = new CameraEvents();
   const cam = await startCamera({ onvif: { events } });
-  const stack = await Stack.start({ cloudArgs: ["--allow-loopback-webhooks"] });
+  const mail = await MailServer.start();
+  const stack = await Stack.start({
+    cloudArgs: ["--allow-loopback-webhooks"],
+    cloudEnv: { NC_SMTP_URL: mail.url() },
+  });
   const receiver = new Receiver();
   stack.defer(cam.close);
   stack.defer(() => receiver.close());
+  stack.defer(() => mail.close());
   try {
     const q = await stack.quickstart([cam.port, 554], "Cameras");
     await stack.agentFor(q);
@@ -48,6 +54,12 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
       events: ["camera.motion"],
     });
     assertEquals(hook.status, 201, JSON.stringify(hook.json));
+    // And as email, to the person on call.
+    const emailHook = await call("POST", "/api/webhooks", {
+      url: "mailto:oncall@example.com",
+      events: ["camera.motion"],
+    });
+    assertEquals(emailHook.status, 201, JSON.stringify(emailHook.json));
     const device = `/api/devices/${q.device.deviceId}`;
     const status = async () => (await call("GET", `${device}/motion`)).json;
 
@@ -85,11 +97,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     // The viewer's Events page is open when it happens (it follows the tenant's events live).
     const browser = await launchBrowser();
     stack.defer(() => browser.close());
-    const context = await browser.newContext();
-    const eq = cookie.indexOf("=");
-    await context.addCookies([
-      { name: cookie.slice(0, eq), value: cookie.slice(eq + 1), url: stack.url },
-    ]);
+    const context = await signedInContext(browser, stack.url, cookie);
     const page = await context.newPage();
     await page.goto(`${stack.url}/events`);
     // And one on the camera alerts of one kind only: tampering.
@@ -151,6 +159,18 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertEquals(JSON.parse(delivered[0].body).subject.deviceId, q.device.deviceId);
     assertEquals(JSON.parse(delivered[0].body).detail.snapshotUrl, link);
     assert(delivered[0].signature?.startsWith("t="), delivered[0].signature ?? "unsigned");
+    // The email carries the picture itself, shown in the message, and the live view's link.
+    const [email] = await untilValue(
+      "the motion email",
+      () => Promise.resolve(mail.withSubject("Motion detected: ")),
+      20_000,
+      100,
+    );
+    assertEquals(email.to, ["oncall@example.com"]);
+    assertEquals(email.attachments.map((a) => [a.type, a.cid]), [["image/jpeg", "<picture>"]]);
+    assertEquals(MailServer.bytes(email.attachments[0]), FRAME);
+    assertStringIncludes(email.html!, 'src="cid:picture"');
+    assertStringIncludes(email.text!, `Watch live: ${stack.url}/live/${q.device.handles[554]}`);
 
     // Motion ending and starting again within a minute: read by the cloud, no second event.
     const first = (await status()).status.lastMotionAt;

@@ -8,7 +8,7 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/rtsp.ts";
-import { closeContext, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import { closeContext, launchBrowser, SCREENSHOTS, signedInContext } from "../_fixtures/browser.ts";
 
 Deno.test("site page: a camera thumbnail shows a real picture and refreshes only while visible", async () => {
   const stack = await Stack.start();
@@ -31,13 +31,9 @@ Deno.test("site page: a camera thumbnail shows a real picture and refreshes only
 
     const user = await stack.addUser(q.tenantId);
     const cookie = await stack.signIn(user.email, user.password);
-    const eq = cookie.indexOf("=");
-    const context = await browser.newContext({ viewport: { width: 1280, height: 400 } });
-    await context.addCookies([{
-      name: cookie.slice(0, eq),
-      value: cookie.slice(eq + 1),
-      url: stack.url,
-    }]);
+    const context = await signedInContext(browser, stack.url, cookie, {
+      viewport: { width: 1280, height: 400 },
+    });
     await context.addInitScript("window.__ncThumbSeconds = 2;");
     const page = await context.newPage();
     await page.goto(`${stack.url}/sites/${q.siteId}`);

@@ -93,7 +93,7 @@ export interface AppDeps extends RouteDeps {
   /** The live view's camera sessions (the readiness GET reports their last refusal). */
   liveHub?: LiveHub;
   /** Webhook signing secrets and the URL policy (`--allow-loopback-webhooks`, …). */
-  webhooks: { secrets: WebhookSecrets; policy: WebhookUrlPolicy };
+  webhooks: { secrets: WebhookSecrets; policy: WebhookUrlPolicy; mail: boolean };
   /** Verifies the links to alert pictures that work without signing in. */
   pictureLinks?: PictureLinks;
 }
@@ -247,6 +247,7 @@ export function createApp(d: AppDeps): Hono<Env> {
     live: d.live,
     agentCaPin: () => d.pki.agentCerts.renewalsPin,
     motion: d.motion,
+    mail: d.webhooks.mail,
   };
   app.route("/", uiRoutes(uiDeps));
   app.route(

@@ -4,7 +4,9 @@
  * http address), returns its signing secret once, and is audited, as is deleting one. Each has a
  * delivery log (attempts with status codes), a health read from its newest deliveries (the list's
  * `health`: failing since when, how many attempts in a row, why) and a "send test" that queues a
- * `webhook.test` delivery the deliverer sends like any event.
+ * `webhook.test` delivery the deliverer sends like any event. A `mailto:` URL makes it an email
+ * alert (events/mail_target.ts): taken only when the cloud has a mail server (`--smtp`), its
+ * addresses checked and stored in one form, and no signing secret (an email is not signed).
  * @module
  */
 import { Hono } from "hono";
@@ -16,6 +18,7 @@ import { WebhookSecrets } from "../events/webhook_secret.ts";
 import { describeHealth, HEALTH_DELIVERIES, webhookHealth } from "../events/webhook_health.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
+import { isMailTarget, MailTargetError, normalMailTarget } from "../events/mail_target.ts";
 import { webhookBody } from "./schemas.ts";
 
 /** Webhooks one tenant may have (each event is sent once per webhook). */
@@ -27,7 +30,13 @@ export interface WebhookDeps {
   clock: Clock;
   secrets: WebhookSecrets;
   policy: WebhookUrlPolicy;
+  /** Whether this cloud sends email (`--smtp`): without it a `mailto:` URL is refused. */
+  mail: boolean;
 }
+
+/** Why a `mailto:` webhook is refused on a cloud that sends no email. */
+export const NO_MAIL_SERVER =
+  "email alerts need this cloud's mail server: its operator starts every node with --smtp (NC_SMTP_URL); until then, use an https webhook";
 
 /** A webhook URL as the audit log keeps it: the origin only (paths often carry a token). */
 export function auditedUrl(url: string): string {
@@ -40,6 +49,7 @@ export function auditedUrl(url: string): string {
 
 const view = (w: Webhook) => ({
   id: w.id,
+  kind: isMailTarget(w.url) ? "email" : "webhook",
   url: w.url,
   events: w.events,
   createdAt: w.createdAt,
@@ -87,15 +97,21 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
     // A look first, so a full tenant is told before its URL is resolved; the store's create
     // holds the cap for creates sent at once.
     if ((await d.store.listWebhooks(p.tenantId)).length >= MAX_WEBHOOKS_PER_TENANT) throw full();
+    let url = body.url;
     try {
-      await checkWebhookUrl(body.url, d.policy);
+      if (isMailTarget(url)) {
+        if (!d.mail) throw new AppError("bad_request", NO_MAIL_SERVER);
+        url = normalMailTarget(url);
+      } else await checkWebhookUrl(url, d.policy);
     } catch (e) {
-      if (e instanceof WebhookUrlError) throw new AppError("bad_request", e.message);
+      if (e instanceof WebhookUrlError || e instanceof MailTargetError) {
+        throw new AppError("bad_request", e.message);
+      }
       throw e;
     }
     const w = await d.store.createWebhookUnder({
       tenantId: p.tenantId,
-      url: body.url,
+      url,
       events: [...new Set(body.events)],
       secretSeed: WebhookSecrets.seed(),
       createdBy: p.actor,
@@ -108,6 +124,13 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       target: w.id,
       detail: { url: auditedUrl(w.url), events: w.events },
     });
+    if (isMailTarget(w.url)) {
+      return c.json({
+        ...view(w),
+        note: `Email alerts go to ${w.url.slice("mailto:".length).replaceAll(",", ", ")}. ` +
+          "Send a test to check that they arrive.",
+      }, 201);
+    }
     return c.json({
       ...view(w),
       secret: await d.secrets.secret(w),

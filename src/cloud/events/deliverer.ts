@@ -8,7 +8,10 @@
  * records the status; a failure is retried with exponential backoff (backoff.ts) for 24 hours.
  * The state lives in the store, so a restart goes on where it stopped. A webhook whose receiver
  * failed {@linkcode TRIP_AFTER} attempts in a row rests on this node, then gets one attempt at a
- * time until one succeeds (the pool's breaker, below).
+ * time until one succeeds (the pool's breaker, below). A webhook whose URL is `mailto:` is an email
+ * alert: the same queue, retries and breaker, the attempt sent through the mail server
+ * (mailer.ts) as the event in words (alert_mail.ts) with the camera's picture attached, and its
+ * status the server's reply code.
  * @module
  */
 import type { Clock } from "../../shared/clock.ts";
@@ -22,6 +25,9 @@ import type { WebhookSecrets } from "./webhook_secret.ts";
 import { postPinned } from "./pinned_post.ts";
 import { webhookProxyFor } from "./webhook_proxy.ts";
 import type { ProxyConfig } from "../../shared/transport/proxy.ts";
+import { isMailTarget, mailRecipients } from "./mail_target.ts";
+import { type Mailer, MailError } from "./mailer.ts";
+import { alertMail } from "./alert_mail.ts";
 
 /** How long a claim keeps other nodes off a delivery (well above the response timeout). */
 export const DELIVERY_LEASE_MS = 60_000;
@@ -50,6 +56,10 @@ export interface DelivererDeps {
   noProxy?: string;
   /** The first retry delay (`--webhook-retry`). */
   firstRetryMs: number;
+  /** `--smtp`: the mail server email alerts go through; none: they fail, saying so. */
+  mailer?: Mailer | null;
+  /** The console's address, for the links in an email (`--public-url`). */
+  consoleUrl?: () => string;
   log: Logger;
   /** How often the store is asked for due deliveries (default 1 s). */
   everyMs?: number;
@@ -65,35 +75,38 @@ export async function attemptDelivery(
   let attempt: DeliveryAttempt;
   const hook = await d.store.getWebhook(del.tenantId, del.webhookId);
   if (!hook) return { at, status: null, error: "webhook deleted" }; // its deliveries went with it
-  try {
-    const { url, addresses } = await checkWebhookUrl(hook.url, d.policy);
-    const secret = await d.secrets.secret(hook);
-    const status = await postPinned({
-      url,
-      addresses,
-      proxy: webhookProxyFor(d.proxy, url, addresses, d.noProxy),
-      body: del.body,
-      timeoutMs: d.timeoutMs ?? RESPONSE_TIMEOUT_MS,
-      headers: {
-        "content-type": "application/json",
-        "user-agent": `nanodems-connector/${VERSION} webhook`,
-        [SIGNATURE_HEADER]: await signPayload(secret, del.body, d.clock.now()),
-        "x-nanodems-event": del.eventType,
-        "x-nanodems-delivery": del.id,
-      },
-    });
-    const ok = status >= 200 && status < 300;
-    attempt = {
-      at,
-      status,
-      error: ok
-        ? ""
-        : status >= 300 && status < 400
-        ? `HTTP ${status} (redirects are not followed)`
-        : `HTTP ${status}`,
-    };
-  } catch (e) {
-    attempt = { at, status: null, error: (e as Error).message.slice(0, 300) };
+  if (isMailTarget(hook.url)) attempt = await attemptMail(d, del, hook.url, at);
+  else {
+    try {
+      const { url, addresses } = await checkWebhookUrl(hook.url, d.policy);
+      const secret = await d.secrets.secret(hook);
+      const status = await postPinned({
+        url,
+        addresses,
+        proxy: webhookProxyFor(d.proxy, url, addresses, d.noProxy),
+        body: del.body,
+        timeoutMs: d.timeoutMs ?? RESPONSE_TIMEOUT_MS,
+        headers: {
+          "content-type": "application/json",
+          "user-agent": `nanodems-connector/${VERSION} webhook`,
+          [SIGNATURE_HEADER]: await signPayload(secret, del.body, d.clock.now()),
+          "x-nanodems-event": del.eventType,
+          "x-nanodems-delivery": del.id,
+        },
+      });
+      const ok = status >= 200 && status < 300;
+      attempt = {
+        at,
+        status,
+        error: ok
+          ? ""
+          : status >= 300 && status < 400
+          ? `HTTP ${status} (redirects are not followed)`
+          : `HTTP ${status}`,
+      };
+    } catch (e) {
+      attempt = { at, status: null, error: (e as Error).message.slice(0, 300) };
+    }
   }
   const n = del.attempts.length + 1;
   const delivered = attempt.status !== null && attempt.error === "";
@@ -113,9 +126,54 @@ export async function attemptDelivery(
       next: next.state,
       recorded,
     },
-    delivered ? "webhook delivered" : "webhook attempt failed",
+    isMailTarget(hook.url)
+      ? (delivered ? "email alert sent" : "email alert attempt failed")
+      : delivered
+      ? "webhook delivered"
+      : "webhook attempt failed",
   );
   return attempt;
+}
+
+/** One attempt of an email alert: the event in words to the `mailto:` URL's addresses. */
+async function attemptMail(
+  d: DelivererDeps,
+  del: WebhookDelivery,
+  target: string,
+  at: number,
+): Promise<DeliveryAttempt> {
+  try {
+    if (!d.mailer) {
+      throw new Error(
+        "this node has no mail server: email alerts need --smtp (NC_SMTP_URL) on every node",
+      );
+    }
+    const to = mailRecipients(target);
+    const picture = await pictureOf(d.store, del);
+    const sent = await d.mailer.send(to, alertMail(del.body, d.consoleUrl?.() ?? "", picture), {
+      "X-Nanodems-Event": del.eventType,
+      "X-Nanodems-Delivery": del.id,
+    });
+    return { at, status: sent.code, error: "" };
+  } catch (e) {
+    return {
+      at,
+      status: e instanceof MailError ? e.code : null,
+      error: (e as Error).message.slice(0, 300),
+    };
+  }
+}
+
+/** The camera's picture of a delivery's event (`detail.snapshot`), when the store still has it. */
+async function pictureOf(store: Store, del: WebhookDelivery): Promise<Uint8Array | undefined> {
+  let id: unknown;
+  try {
+    id = (JSON.parse(del.body) as { detail?: { snapshot?: unknown } }).detail?.snapshot;
+  } catch {
+    return undefined;
+  }
+  if (typeof id !== "string") return undefined;
+  return (await store.getEventSnapshot(del.tenantId, id))?.jpeg;
 }
 
 /**

@@ -202,6 +202,7 @@ async function after(el, data) {
   if (then.startsWith("redirect:")) location.href = fill(then.slice(9), data);
   else if (then.startsWith("secret:")) {
     const [, field, title] = then.split(":");
+    if (data[field] == null) { toastAcross(data.note || "Saved"); location.reload(); return; }
     showSecret(title || "Copy this now", data[field]);
     document.getElementById("secret-dialog").addEventListener("close", () => location.reload(), { once: true });
   } else if (then.startsWith("call:")) window[then.slice(5)]?.(data, el);

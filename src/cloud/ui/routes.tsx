@@ -52,6 +52,8 @@ export interface UiDeps {
   agentCaPin?: () => string;
   /** The motion alerts' watch (the site page says how each camera's is doing). */
   motion?: () => Pick<MotionWatch, "statuses"> | undefined;
+  /** Whether this cloud sends email alerts (`--smtp`). */
+  mail?: boolean;
 }
 
 const HOUR = 3_600_000;
@@ -282,7 +284,7 @@ export function uiRoutes(d: UiDeps): Hono {
       if (!roleAtLeast(ctx.principal.role, "admin")) {
         return notFound(c, ctx, "Webhooks need the admin role.");
       }
-      return await WebhooksPage({ ctx, store: d.store });
+      return await WebhooksPage({ ctx, store: d.store, mail: d.mail ?? false });
     }),
   );
   app.get(

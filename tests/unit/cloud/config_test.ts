@@ -88,6 +88,29 @@ Deno.test("cloud config: --motion-max-cameras is 2000 by default, a number of ca
   );
 });
 
+Deno.test("cloud config: --smtp is off by default, a mail server, or refused; --mail-from an address", () => {
+  assertEquals(loadCloudConfig({}).webhooks.smtp, null);
+  assertEquals(loadCloudConfig({}).webhooks.mailFrom, null);
+  const c = loadCloudConfig({
+    smtp: "smtps://u:p@mail.example.com",
+    "mail-from": "Cams <cams@example.com>",
+  });
+  assertEquals([c.webhooks.smtp?.host, c.webhooks.smtp?.port], ["mail.example.com", 465]);
+  assertEquals(c.webhooks.mailFrom, "Cams <cams@example.com>");
+  refused(
+    "smtp",
+    ["http://mail.example.com"],
+    "--smtp / NC_SMTP_URL",
+    "expected smtp:// or smtps://",
+  );
+  refused(
+    "mail-from",
+    ["nobody", "a@b\r\nBcc: x@y"],
+    "--mail-from / NC_MAIL_FROM",
+    'expected an address, or "Name <address>"',
+  );
+});
+
 Deno.test("connector: --help and --version for every role; bad input exits 2 with one line", async () => {
   for (
     const args of [["--help"], ["cloud", "--help"], ["agent", "--help"], ["tunnel", "--help"], [

@@ -56,6 +56,7 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
     "allow-private-webhooks": "false",
     "allow-loopback-webhooks": "false",
     "webhook-proxy": "(not set)",
+    smtp: "(not set)",
     "allow-link-local-devices": "false",
     "proxy-domain": "(not set)",
     "public-url": "(not set)",
@@ -67,6 +68,7 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
       "public-url": "https://cloud.example.com",
       "trusted-proxies": "203.0.113.7/32, 198.51.100.0/24",
       "webhook-proxy": "http://egress:secret@proxy.example.com:3128",
+      smtp: "smtp://alerts:secret@mail.example.com",
     }),
   );
   assertEquals([
@@ -74,10 +76,12 @@ Deno.test("sharedSettings: the defaults in the units the flags take", () => {
     set["public-url"],
     set["trusted-proxies"],
     set["webhook-proxy"],
+    set.smtp,
   ], [
     "90",
     "https://cloud.example.com",
     "198.51.100.0/24,203.0.113.7/32",
+    "(set)",
     "(set)",
   ]);
 });

@@ -102,7 +102,7 @@ export async function EventsPage(
       </nav>
       <div class="inline">
         {roleAtLeast(props.ctx.principal.role, "admin")
-          ? <a class="button secondary" href="/webhooks">Webhooks</a>
+          ? <a class="button secondary" href="/webhooks">Webhooks and email</a>
           : null}
         <button
           type="button"

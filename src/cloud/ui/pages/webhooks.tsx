@@ -2,10 +2,12 @@
  * Webhooks (`/webhooks`, admins, issue 15 item 7): add one (URL and the event types it wants;
  * the signing secret is shown once), and per webhook its health (delivering, or failing since
  * when, how many attempts in a row and why), "Send test", "Delete" and its delivery log (each
- * attempt's time and status code, the next retry while one is pending).
+ * attempt's time and status code, the next retry while one is pending). With the cloud's mail
+ * server (`--smtp`) the same list takes `mailto:` addresses: email alerts.
  * @module
  */
 import { EVENT_TYPES, type Store, type WebhookDelivery } from "../../store/store.ts";
+import { isMailTarget } from "../../events/mail_target.ts";
 import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, Table } from "../layout.tsx";
 import { EVENT_LABELS } from "../../events/labels.ts";
@@ -62,7 +64,7 @@ function Attempts(props: { d: WebhookDelivery }) {
 }
 
 /** The page. */
-export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
+export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: boolean }) {
   const t = props.ctx.principal.tenantId;
   const hooks = await props.store.listWebhooks(t);
   const logs = new Map<string, WebhookDelivery[]>();
@@ -70,17 +72,25 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
     logs.set(h.id, await props.store.listDeliveries(t, h.id, HEALTH_DELIVERIES));
   }
   return (
-    <Layout ctx={props.ctx} title="Webhooks" active="/events">
+    <Layout ctx={props.ctx} title="Webhooks and email" active="/events">
       <p>
         <a href="/events">← Events</a>
       </p>
-      <h1>Webhooks</h1>
+      <h1>Webhooks and email</h1>
       <p class="muted">
         Each event of the chosen types is POSTed as JSON to the URL, signed in the{" "}
         <code>X-Nanodems-Signature</code>{" "}
         header (see README, "Reachability, events and webhooks"). A failed delivery is retried with
         exponential backoff for 24 hours. URLs must be https and must not point at link-local,
-        metadata or private addresses.
+        metadata or private addresses. {props.mail
+          ? (
+            <>
+              For email, enter <code>mailto:</code>{" "}
+              and up to 10 addresses, comma-separated: each event comes as an email, a camera's
+              alert with its picture.
+            </>
+          )
+          : "Email alerts need the cloud's mail server (its operator sets --smtp)."}
       </p>
       <form
         class="card"
@@ -88,14 +98,16 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
         data-then="secret:secret:Webhook signing secret"
         aria-label="New webhook"
       >
-        <label for="webhook-url">URL</label>
+        <label for="webhook-url">{props.mail ? "URL, or mailto: and addresses" : "URL"}</label>
         <input
           id="webhook-url"
           name="url"
           type="url"
           required
           maxlength={2048}
-          placeholder="https://alerts.example.com/nanodems"
+          placeholder={props.mail
+            ? "https://alerts.example.com/nanodems or mailto:ops@example.com"
+            : "https://alerts.example.com/nanodems"}
         />
         <fieldset>
           <legend>Events</legend>
@@ -112,7 +124,11 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
       </form>
       {hooks.length ? null : <Empty>No webhooks yet.</Empty>}
       {hooks.map((h) => (
-        <section class="card" data-webhook={h.id} aria-label={`Webhook ${h.url}`}>
+        <section
+          class="card"
+          data-webhook={h.id}
+          aria-label={isMailTarget(h.url) ? `Email to ${h.url.slice(7)}` : `Webhook ${h.url}`}
+        >
           <h2 style="margin-top:0" class="mono">{h.url}</h2>
           <Health
             h={webhookHealth(logs.get(h.id)!, logs.get(h.id)!.length < HEALTH_DELIVERIES)}
@@ -133,7 +149,9 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store }) {
               type="button"
               class="small danger"
               data-api={`DELETE /api/webhooks/${h.id}`}
-              data-confirm={`Delete the webhook to ${h.url}? Its pending deliveries are dropped.`}
+              data-confirm={`Delete the ${
+                isMailTarget(h.url) ? "email alerts" : "webhook"
+              } to ${h.url}? Its pending deliveries are dropped.`}
               data-toast="Webhook deleted"
             >
               Delete

@@ -1,0 +1,219 @@
+// Email alerts end to end: the real cloud with NC_SMTP_URL (a password in the environment, never
+// on a command line) and a real mail server (aiosmtpd) that offers STARTTLS with a certificate
+// from the company's authority in the machine's store, and requires sign-in. An admin adds
+// `mailto:` addresses as a webhook; "Send test" and a device going down each arrive as an email
+// over TLS, signed in, from the default sender; the delivery log shows the server's 250; in
+// Chromium, addresses added on the page get their test. A cloud
+// without a mail server refuses `mailto:` with what to do; a bad address is a 400 naming it.
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { MailServer } from "../_fixtures/smtp.ts";
+import { until, untilValue } from "../_fixtures/until.ts";
+import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
+import { NO_MAIL_SERVER } from "../../src/cloud/api/webhooks.ts";
+import { accessibilityViolations, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
+
+const AUTH = { user: "alerts@example.com", password: `pw-${crypto.randomUUID()}` };
+
+Deno.test("email alerts: mailto: webhooks send the test and a device.down as email over STARTTLS with sign-in; the log shows 250; a cloud without --smtp refuses mailto:", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nc-mail-ca-" });
+  const company = await createCA({ commonName: "Company internal CA (test)" });
+  await Deno.writeTextFile(`${dir}/store.pem`, company.certPem);
+  const leaf = await issueServerCert({
+    ca: company,
+    commonName: "127.0.0.1",
+    hostnames: ["127.0.0.1"],
+  });
+  const mail = await MailServer.start({
+    tls: { cert: leaf.certPem, key: leaf.keyPem },
+    auth: AUTH,
+  });
+  const stack = await Stack.start({
+    cloudArgs: ["--webhook-retry", "300ms"],
+    cloudEnv: {
+      NC_SMTP_URL: mail.url(AUTH),
+      SSL_CERT_FILE: `${dir}/store.pem`,
+      SSL_CERT_DIR: `${dir}/none`,
+    },
+  });
+  const plain = await Stack.start();
+  stack.defer(() => mail.close());
+  stack.defer(() => Deno.remove(dir, { recursive: true }));
+  try {
+    // The start says where mail goes and that the server took the sign-in; no password.
+    await stack.cloud.waitFor(/the mail server is ready for email alerts/);
+    assert(
+      !stack.cloud.lines.some((l) => l.includes(AUTH.password)),
+      "the password is in no log line",
+    );
+
+    // A device port that is up, to be stopped later.
+    const device = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let deviceOpen = true;
+    stack.defer(() => Promise.resolve(deviceOpen && device.close()));
+    (async () => {
+      try {
+        for await (const c of device) c.close();
+      } catch { /* closed */ }
+    })();
+    const q = await stack.quickstart([device.addr.port]);
+    const call = (method: string, path: string, body?: unknown) =>
+      stack.api(method, path, q.apiToken, body);
+    const bad = await call("POST", "/api/webhooks", {
+      url: "mailto:ops@example.com%0D%0ABcc:x@example.com",
+      events: ["device.down"],
+    });
+    assertEquals(bad.status, 400);
+    assertStringIncludes(bad.json.message, "is not an email address");
+
+    const hook = await call("POST", "/api/webhooks", {
+      url: "mailto:Ops@Example.com, oncall@example.com",
+      events: ["device.down"],
+    });
+    assertEquals(hook.status, 201, JSON.stringify(hook.json));
+    assertEquals(hook.json.kind, "email");
+    assertEquals(hook.json.url, "mailto:Ops@example.com,oncall@example.com");
+    assertEquals(hook.json.secret, undefined, "an email is not signed: no secret to show");
+    assertStringIncludes(hook.json.note, "Email alerts go to Ops@example.com, oncall@example.com");
+
+    assertEquals((await call("POST", `/api/webhooks/${hook.json.id}/test`, {})).status, 202);
+    const [test] = await untilValue(
+      "the test email",
+      () => Promise.resolve(mail.withSubject("test email")),
+      20_000,
+      100,
+    );
+    assertEquals(test.tls, true, "over STARTTLS");
+    assertEquals(test.login, AUTH.user);
+    assertEquals(test.to, ["Ops@example.com", "oncall@example.com"]);
+    assertEquals(test.headers.from, "Nanodems Connector <alerts@[127.0.0.1]>");
+    assertEquals(test.headers["x-nanodems-event"], "webhook.test");
+    assertStringIncludes(test.text!, "email alerts to this address work");
+    assertStringIncludes(test.text!, `Events: ${stack.url}/events`);
+
+    const log = async () =>
+      (await call("GET", `/api/webhooks/${hook.json.id}/deliveries`)).json.items as {
+        eventType: string;
+        state: string;
+        attempts: { status: number | null; error: string }[];
+      }[];
+    await until(
+      "the test recorded delivered with the server's 250",
+      async () =>
+        (await log()).some((d) => d.state === "delivered" && d.attempts[0].status === 250),
+      20_000,
+      100,
+    );
+
+    // The device's port stops answering: one device.down, as an email.
+    const e = await stack.enroll(q.enrollmentToken);
+    assertEquals(e.code, 0, e.stderr);
+    await stack.runAgent(e.state, true, { NC_REACHABILITY_INTERVAL: "500ms" });
+    await until(
+      "the port up",
+      async () => (await call("GET", `/api/sites/${q.siteId}/reachability`)).json.up === 1,
+      20_000,
+      100,
+    );
+    device.close();
+    deviceOpen = false;
+    const [down] = await untilValue(
+      "the device.down email",
+      () => Promise.resolve(mail.withSubject("Device port down")),
+      20_000,
+      100,
+    );
+    assertStringIncludes(down.headers.subject, `Device port down: `);
+    assertStringIncludes(down.text!, "Device port down");
+    assertEquals(down.headers["auto-submitted"], "auto-generated");
+    const list = (await call("GET", "/api/webhooks")).json.items;
+    assertEquals(list[0].kind, "email");
+    assertEquals(list[0].health.state, "ok");
+
+    // The console's page offers mailto: on this cloud.
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const cookie = await stack.signIn(admin.email, admin.password);
+    const page = await (await fetch(`${stack.url}/webhooks`, { headers: { cookie } })).text();
+    assertStringIncludes(page, "Webhooks and email");
+    assertStringIncludes(page, 'aria-label="Email to Ops@example.com,oncall@example.com"');
+    // In Chromium: addresses added on the page (no secret to show: it says where mail goes),
+    // and its "Send test" arrives.
+    const browser = await launchBrowser();
+    stack.defer(() => browser.close());
+    const context = await signedInContext(browser, stack.url, cookie);
+    const tab = await context.newPage();
+    await tab.goto(`${stack.url}/webhooks`);
+    await tab.fill("#webhook-url", "mailto:team@example.com");
+    await tab.click("text=Add webhook");
+    const added = '[data-webhook][aria-label="Email to team@example.com"]';
+    await tab.waitForSelector(added);
+    await tab.waitForSelector("text=Email alerts go to team@example.com");
+    assertEquals(await tab.locator("#secret-dialog[open]").count(), 0);
+    assertEquals(await accessibilityViolations(tab), []);
+    await tab.click(`${added} >> text=Send test`);
+    const [fromPage] = await untilValue(
+      "the page's test email",
+      () =>
+        Promise.resolve(
+          mail.got.filter((m) => m.to.includes("team@example.com")).length
+            ? mail.got.filter((m) => m.to.includes("team@example.com"))
+            : null,
+        ),
+      20_000,
+      100,
+    );
+    assertEquals(fromPage.headers.subject, "Nanodems Connector: test email");
+
+    // A cloud without --smtp: mailto: is refused with what to do.
+    const p = await plain.quickstart([9]);
+    const refused = await plain.api("POST", "/api/webhooks", p.apiToken, {
+      url: "mailto:ops@example.com",
+      events: ["device.down"],
+    });
+    assertEquals([refused.status, refused.json.message], [400, NO_MAIL_SERVER]);
+  } finally {
+    await plain.stop();
+    await stack.stop();
+  }
+});
+
+Deno.test("email alerts: a wrong password is said at start and on the delivery, with the server's 535", async () => {
+  const mail = await MailServer.start({ auth: AUTH });
+  const stack = await Stack.start({
+    cloudArgs: ["--webhook-retry", "300ms"],
+    cloudEnv: {
+      NC_SMTP_URL: mail.url({ user: AUTH.user, password: "not-the-password" }),
+      NC_MAIL_FROM: "Cameras <cameras@example.com>",
+    },
+  });
+  stack.defer(() => mail.close());
+  try {
+    const line = await stack.cloud.waitFor(/the mail server cannot be used yet/);
+    assertStringIncludes(line, "refused the sign-in (535");
+    const q = await stack.quickstart([9]);
+    const hook = await stack.api("POST", "/api/webhooks", q.apiToken, {
+      url: "mailto:ops@example.com",
+      events: ["device.down"],
+    });
+    assertEquals(hook.status, 201);
+    await stack.api("POST", `/api/webhooks/${hook.json.id}/test`, q.apiToken, {});
+    const health = await untilValue(
+      "the webhook failing",
+      async () => {
+        const h = (await stack.api("GET", "/api/webhooks", q.apiToken)).json.items[0].health;
+        return h.state === "failing" ? h : null;
+      },
+      20_000,
+      100,
+    );
+    assertEquals(health.lastError.status, 535);
+    assertStringIncludes(health.summary, "refused the sign-in (535");
+    assertEquals(mail.got.length, 0);
+    assert(
+      !stack.cloud.lines.some((l) => l.includes("not-the-password")),
+      "the password is in no log line",
+    );
+  } finally {
+    await stack.stop();
+  }
+});
