@@ -269,9 +269,17 @@ export async function startCloud(
   const live = new LiveAccess();
   const liveHub = new LiveHub();
   let motionWatch: MotionWatch | undefined = undefined; // started below, once the lock owner is known
+  // The default sender names the public URL, known once the HTTP port listens: read at each send.
+  const mailer = config.webhooks.smtp
+    ? new Mailer(
+      config.webhooks.smtp,
+      () => config.webhooks.mailFrom ?? defaultMailFrom(publicUrl()),
+    )
+    : null;
   const app = createApp({
+    mailer,
     motion: () => motionWatch,
-    webhooks: { secrets: webhookSecrets, policy: webhookPolicy, mail: !!config.webhooks.smtp },
+    webhooks: { secrets: webhookSecrets, policy: webhookPolicy, mail: !!mailer },
     live,
     liveHub,
     authContext,
@@ -392,9 +400,6 @@ export async function startCloud(
     log,
     auditRetentionDays: config.auditRetentionDays,
   });
-  const mailer = config.webhooks.smtp
-    ? new Mailer(config.webhooks.smtp, config.webhooks.mailFrom ?? defaultMailFrom(publicUrl()))
-    : null;
   if (mailer) checkMailServer(mailer, log);
   const stopDeliverer = startDeliverer({
     store,

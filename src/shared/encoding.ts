@@ -63,3 +63,8 @@ export function utf8(text: string): Uint8Array {
   }
   return out;
 }
+
+/** `s` safe as HTML text or a quoted attribute value (`& < > " '` as character references). */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -3,7 +3,8 @@
 // from the company's authority in the machine's store, and requires sign-in. An admin adds
 // `mailto:` addresses as a webhook; "Send test" and a device going down each arrive as an email
 // over TLS, signed in, from the default sender; the delivery log shows the server's 250; in
-// Chromium, addresses added on the page get their test. A cloud
+// Chromium, addresses added on the page get their test. Invitations and password links go to
+// their person by email, and the invite dialog says so. A cloud
 // without a mail server refuses `mailto:` with what to do; a bad address is a 400 naming it.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
@@ -164,6 +165,55 @@ Deno.test("email alerts: mailto: webhooks send the test and a device.down as ema
     );
     assertEquals(fromPage.headers.subject, "Nanodems Connector: test email");
 
+    // Invitations and password links go to their person by email too.
+    const invite = await call("POST", "/api/users", {
+      email: "new.colleague@example.com",
+      role: "operator",
+    });
+    assertEquals([invite.status, invite.json.emailed], [201, true], JSON.stringify(invite.json));
+    assertStringIncludes(invite.json.note, "An email with this link went to new.colleague@");
+    const [invitation] = await untilValue(
+      "the invitation",
+      () => Promise.resolve(mail.withSubject("You are invited to Demo on Nanodems Connector")),
+      20_000,
+      100,
+    );
+    assertEquals(invitation.to, ["new.colleague@example.com"]);
+    assertStringIncludes(
+      invitation.text!,
+      `Set your password and sign in: ${invite.json.inviteUrl}`,
+    );
+    assertStringIncludes(
+      invitation.text!,
+      "invited you to Demo on Nanodems Connector, as operator",
+    );
+    const opened = await fetch(invite.json.inviteUrl);
+    assertEquals(opened.status, 200);
+    await opened.body?.cancel();
+    const reset = await call("POST", `/api/users/${invite.json.user.id}/password-link`, {});
+    assertEquals([reset.status, reset.json.emailed], [201, true]);
+    await untilValue(
+      "the password link",
+      () => Promise.resolve(mail.withSubject("Set a new password for Demo")),
+      20_000,
+      100,
+    );
+    // In Chromium, the Team page's invite dialog says where the link went.
+    await tab.goto(`${stack.url}/team`);
+    await tab.fill("#invite-email", "second@example.com");
+    await tab.click('form[aria-label="Invite a user"] button[type=submit]');
+    await tab.waitForSelector("#secret-dialog[open]");
+    assertStringIncludes(
+      (await tab.textContent("#secret-dialog .note"))!,
+      "An email with this link went to second@example.com",
+    );
+    await untilValue(
+      "the page's invitation",
+      () => Promise.resolve(mail.got.some((m) => m.to.includes("second@example.com")) || null),
+      20_000,
+      100,
+    );
+
     // A cloud without --smtp: mailto: is refused with what to do.
     const p = await plain.quickstart([9]);
     const refused = await plain.api("POST", "/api/webhooks", p.apiToken, {
@@ -177,7 +227,7 @@ Deno.test("email alerts: mailto: webhooks send the test and a device.down as ema
   }
 });
 
-Deno.test("email alerts: a wrong password is said at start and on the delivery, with the server's 535", async () => {
+Deno.test("email alerts: a wrong password is said at start, on the delivery with the server's 535, and on an invitation (its link still given)", async () => {
   const mail = await MailServer.start({ auth: AUTH });
   const stack = await Stack.start({
     cloudArgs: ["--webhook-retry", "300ms"],
@@ -209,6 +259,15 @@ Deno.test("email alerts: a wrong password is said at start and on the delivery, 
     assertEquals(health.lastError.status, 535);
     assertStringIncludes(health.summary, "refused the sign-in (535");
     assertEquals(mail.got.length, 0);
+    // An invitation still gives the admin its link, and says the email did not go.
+    const invite = await stack.api("POST", "/api/users", q.apiToken, {
+      email: "new.colleague@example.com",
+      role: "viewer",
+    });
+    assertEquals([invite.status, invite.json.emailed], [201, false]);
+    assertStringIncludes(invite.json.emailError, "refused the sign-in (535");
+    assertStringIncludes(invite.json.note, "could not be sent");
+    assert(invite.json.inviteUrl.startsWith(`${stack.url}/`), invite.json.inviteUrl);
     assert(
       !stack.cloud.lines.some((l) => l.includes("not-the-password")),
       "the password is in no log line",

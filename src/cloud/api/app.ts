@@ -4,6 +4,7 @@
  * of the error catalogue — never a stack trace.
  * @module
  */
+import type { Mailer } from "../events/mailer.ts";
 import type { MotionWatch } from "../events/motion_watch.ts";
 import { ForwardedHint } from "./forwarded_hint.ts";
 import { Hono } from "hono";
@@ -94,6 +95,8 @@ export interface AppDeps extends RouteDeps {
   liveHub?: LiveHub;
   /** Webhook signing secrets and the URL policy (`--allow-loopback-webhooks`, …). */
   webhooks: { secrets: WebhookSecrets; policy: WebhookUrlPolicy; mail: boolean };
+  /** `--smtp`: invitations and password links also go to their person by email. */
+  mailer?: Mailer | null;
   /** Verifies the links to alert pictures that work without signing in. */
   pictureLinks?: PictureLinks;
 }
@@ -304,7 +307,10 @@ export function createApp(d: AppDeps): Hono<Env> {
       downloadsDir: d.downloadsDir,
     }),
   );
-  app.route("/api", teamRoutes({ store: d.store, clock: d.clock, publicUrl: d.publicUrl }));
+  app.route(
+    "/api",
+    teamRoutes({ store: d.store, clock: d.clock, publicUrl: d.publicUrl, mailer: d.mailer }),
+  );
   app.route("/api", liveRoutes({ store: d.store, live: d.live }));
   app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
   app.route("/api", rtspUrlRoutes(d));

@@ -2,7 +2,9 @@
  * `/api/users`: the tenant's team for its admins — who is there with which role, when they last
  * signed in; invite someone (a one-time link that sets the password, shown once), change a role,
  * disable or enable, hand out a password-reset link. Admins cannot change themselves here (no
- * locking yourself out) and only a superadmin grants or changes the superadmin role.
+ * locking yourself out) and only a superadmin grants or changes the superadmin role. With the
+ * cloud's mail server (`--smtp`) the link also goes to the person by email (invite_mail.ts); the
+ * answer says whether the server took it, and the admin still gets the link to pass on.
  * @module
  */
 import { Hono } from "hono";
@@ -17,12 +19,16 @@ import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { inviteBody, userPatch } from "./schemas.ts";
 import type { Principal } from "../tenancy/auth.ts";
+import type { Mailer } from "../events/mailer.ts";
+import { inviteMail } from "../tenancy/invite_mail.ts";
 
 /** What the team routes need. */
 export interface TeamDeps {
   store: Store;
   clock: Clock;
   publicUrl: () => string;
+  /** `--smtp`: the links also go to their person by email. */
+  mailer?: Mailer | null;
 }
 
 /** When each user of the tenant last signed in (from the audit log). */
@@ -75,6 +81,43 @@ export function teamRoutes(d: TeamDeps): Hono<AuthVars> {
     });
     return { url: `${d.publicUrl()}${path}`, expiresAt };
   };
+  /**
+   * Emails `u` its link when the cloud has a mail server: what the answer adds (`emailed`, and
+   * the server's refusal as `emailError`) and the note for the admin.
+   */
+  const mailLink = async (
+    p: Principal,
+    u: User,
+    l: { url: string; expiresAt: number },
+    reset: boolean,
+  ): Promise<{ emailed?: boolean; emailError?: string; note?: string }> => {
+    if (!d.mailer) return {};
+    const by = p.userId ? (await store.getUser(p.userId))?.email : undefined;
+    try {
+      await d.mailer.send(
+        [u.email],
+        inviteMail({
+          ...l,
+          tenant: (await store.getTenant(p.tenantId))?.name ?? p.tenantId,
+          role: u.role,
+          by: by ?? "An administrator",
+          reset,
+        }),
+      );
+      return {
+        emailed: true,
+        note: `An email with this link went to ${u.email}. It works once and is not shown again.`,
+      };
+    } catch (e) {
+      const why = (e as Error).message;
+      return {
+        emailed: false,
+        emailError: why,
+        note: `The email to ${u.email} could not be sent (${why}): send them this link yourself. ` +
+          "It works once and is not shown again.",
+      };
+    }
+  };
 
   app.get("/users", admin, async (c) => {
     const p = c.get("principal");
@@ -95,12 +138,17 @@ export function teamRoutes(d: TeamDeps): Hono<AuthVars> {
       role: body.role,
     });
     const invite = await link(p, u);
-    await audit(p, "user.invite", u, { role: u.role });
+    const mail = await mailLink(p, u, invite, false);
+    await audit(p, "user.invite", u, {
+      role: u.role,
+      ...(mail.emailed === undefined ? {} : { emailed: mail.emailed }),
+    });
     return c.json({
       user: teamRow(u, new Map()),
       inviteUrl: invite.url,
       expiresAt: invite.expiresAt,
       note: "Send this link to the user: it sets their password once and is not shown again.",
+      ...mail,
     }, 201);
   });
   app.patch("/users/:id", admin, async (c) => {
@@ -133,11 +181,18 @@ export function teamRoutes(d: TeamDeps): Hono<AuthVars> {
     const u = await member(p, c.req.param("id"));
     if (u.role === "superadmin") requireRole(p.role, "superadmin");
     const reset = await link(p, u);
-    await audit(p, "user.password_link", u);
+    const mail = await mailLink(p, u, reset, true);
+    await audit(
+      p,
+      "user.password_link",
+      u,
+      mail.emailed === undefined ? {} : { emailed: mail.emailed },
+    );
     return c.json({
       inviteUrl: reset.url,
       expiresAt: reset.expiresAt,
       note: "Send this link to the user: it sets a new password once and is not shown again.",
+      ...mail,
     }, 201);
   });
   return app;

@@ -10,15 +10,8 @@
  */
 import { EVENT_LABELS } from "./labels.ts";
 import type { EventType } from "../store/store.ts";
-
-/** The message, before the mail server's addresses. */
-export interface AlertMail {
-  subject: string;
-  text: string;
-  html: string;
-  /** The camera's picture, shown in the HTML by its content id `picture`. */
-  picture?: Uint8Array;
-}
+import type { MailMessage } from "./mailer.ts";
+import { escapeHtml as esc } from "../../shared/encoding.ts";
 
 /** The part of the webhook body an email reads. */
 interface Body {
@@ -31,11 +24,6 @@ interface Body {
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
-/** `s` for HTML text and attribute values. */
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /** A header value: one line, bounded (a device's name is the tenant's to choose). */
 function oneLine(s: string, max: number): string {
   const line = s.replace(/[\r\n\t]+/g, " ").trim();
@@ -46,7 +34,7 @@ function oneLine(s: string, max: number): string {
  * The email for one event body (JSON); `consoleUrl` is the cloud's public URL (the links), and
  * `picture` the camera's picture when the event has one.
  */
-export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array): AlertMail {
+export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array): MailMessage {
   const e = JSON.parse(body) as Body;
   const type = str(e.type);
   const detail = e.detail && typeof e.detail === "object" ? e.detail : {};

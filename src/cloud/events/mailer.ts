@@ -14,11 +14,19 @@ import nodemailer from "nodemailer";
 import { systemCaCerts } from "../../shared/crypto/trust_roots.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { SmtpConfig } from "./smtp_url.ts";
-import type { AlertMail } from "./alert_mail.ts";
 import type { Logger } from "../../shared/log.ts";
 
 /** How long the server has for the connection, its greeting and each reply. */
 export const SMTP_TIMEOUT_MS = 10_000;
+
+/** One message, before the mail server's addresses. */
+export interface MailMessage {
+  subject: string;
+  text: string;
+  html: string;
+  /** A JPEG picture, attached and shown in the HTML by its content id `picture`. */
+  picture?: Uint8Array;
+}
 
 /** What the server answered a message it accepted. */
 export interface MailSent {
@@ -52,11 +60,14 @@ interface SmtpFailure {
 /** Sends messages through one mail server. */
 export class Mailer {
   readonly #smtp: SmtpConfig;
-  readonly #from: string;
+  readonly #from: string | (() => string);
   readonly #timeoutMs: number;
 
-  /** A mailer through `smtp`, with `from` as the sender. */
-  constructor(smtp: SmtpConfig, from: string, timeoutMs = SMTP_TIMEOUT_MS) {
+  /**
+   * A mailer through `smtp`, with `from` as the sender (a function: read at each message, for a
+   * default that names the public URL known once the cloud listens).
+   */
+  constructor(smtp: SmtpConfig, from: string | (() => string), timeoutMs = SMTP_TIMEOUT_MS) {
     this.#smtp = smtp;
     this.#from = from;
     this.#timeoutMs = timeoutMs;
@@ -69,7 +80,7 @@ export class Mailer {
 
   /** The sender. */
   get from(): string {
-    return this.#from;
+    return typeof this.#from === "string" ? this.#from : this.#from();
   }
 
   #transport() {
@@ -97,13 +108,13 @@ export class Mailer {
   /** Sends `mail` to `to`; rejects with a {@linkcode MailError} that says why. */
   async send(
     to: string[],
-    mail: AlertMail,
+    mail: MailMessage,
     headers: Record<string, string> = {},
   ): Promise<MailSent> {
     const transport = this.#transport();
     try {
       const info = await transport.sendMail({
-        from: this.#from,
+        from: this.from,
         to,
         subject: mail.subject,
         text: mail.text,

@@ -75,7 +75,7 @@ import { labelled, MongoAgentLists, withDataBlocked } from "./mongo_agent_lists.
 import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import { MongoTerminal } from "./mongo_terminal.ts";
-import { MongoAlerts } from "./mongo_alerts.ts";
+import { backfillEventDevices, MongoAlerts } from "./mongo_alerts.ts";
 import type {
   Agent,
   AgentCert,
@@ -175,7 +175,9 @@ export async function openMongoStore(
       const named = /^mongodb(?:\+srv)?:\/\/[^/?]+\/([^?]+)/.exec(opts.url)?.[1];
       const use = client.db(named ? decodeURIComponent(named) : "nanodems");
       await ensureIndexes(use);
-      return new MongoStore(client, use, opts.clock ?? systemClock);
+      const store = new MongoStore(client, use, opts.clock ?? systemClock);
+      store.startBackfill(use);
+      return store;
     } catch (e) {
       await client.close().catch(() => {});
       // A fresh client per attempt: a failed connect leaves its topology closed.
@@ -191,6 +193,8 @@ const WEBHOOK_LOCK_MS = 10_000;
 
 class MongoStore extends MongoBase implements Store {
   readonly #client: MongoClient;
+  #backfill: Promise<number> = Promise.resolve(0);
+  #closing = false;
   readonly #stats: MongoStats;
   readonly #creds: MongoCredentials;
   readonly #terminal: MongoTerminal;
@@ -1476,7 +1480,18 @@ class MongoStore extends MongoBase implements Store {
     return this.#alerts.purgeEvents(before);
   }
 
+  /**
+   * Starts the events' `deviceId` backfill (mongo_alerts.ts) in the background: a large
+   * collection must not hold the start; until it is done, a camera's older alerts are missing
+   * from its own list only. `close` stops it between two steps (the next start goes on).
+   */
+  startBackfill(db: Db): void {
+    this.#backfill = backfillEventDevices(db, () => this.#closing).catch(() => 0);
+  }
+
   async close(): Promise<void> {
+    this.#closing = true;
+    await this.#backfill;
     await this.#client.close();
   }
 }

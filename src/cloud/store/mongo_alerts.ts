@@ -29,6 +29,60 @@ import type {
   WebhookDelivery,
 } from "./store.ts";
 
+/** The counters document that says every event has its `deviceId` field. */
+export const EVENT_DEVICES_DONE = "events-device-ids";
+/** Events read per step of the backfill. */
+const BACKFILL_BATCH = 1_000;
+
+/**
+ * Gives the events stored before events carried a `deviceId` field (a camera's recent alerts,
+ * `?device=`) that field, from their subject, so a camera's Live page lists its older alerts too.
+ * Walks the collection once in `_id` order (the primary index: no scan per step), writes only
+ * documents that lack the field, and records when it has finished, so a later start reads one
+ * document. Idempotent and resumable: two nodes starting together, or a start stopped halfway,
+ * write the same values; `stop` is asked between steps. Returns how many it wrote.
+ */
+export async function backfillEventDevices(
+  db: Db,
+  stop: () => boolean = () => false,
+): Promise<number> {
+  const done = await db.collection(C.counters).findOne({ _id: EVENT_DEVICES_DONE as never });
+  if (done) return 0;
+  const events = db.collection(C.events);
+  let after = -Infinity;
+  let written = 0;
+  for (;;) {
+    if (stop()) return written;
+    const batch = await events.find({ _id: { $gt: after as never } }, {
+      projection: { subject: 1, deviceId: 1 },
+      sort: { _id: 1 },
+      limit: BACKFILL_BATCH,
+    }).toArray();
+    if (!batch.length) break;
+    after = batch[batch.length - 1]._id as unknown as number;
+    const ops = batch.filter((d) => !("deviceId" in d)).map((d) => {
+      let deviceId: string | null = null;
+      try {
+        const id = JSON.parse(d.subject)?.deviceId;
+        if (typeof id === "string") deviceId = id;
+      } catch { /* an unreadable subject names no device */ }
+      return {
+        updateOne: {
+          filter: { _id: d._id, deviceId: { $exists: false } },
+          update: { $set: { deviceId } },
+        },
+      };
+    });
+    if (ops.length) written += (await events.bulkWrite(ops, { ordered: false })).modifiedCount;
+  }
+  await db.collection(C.counters).updateOne(
+    { _id: EVENT_DEVICES_DONE as never },
+    { $set: { value: 1 } },
+    { upsert: true },
+  );
+  return written;
+}
+
 /** The store's device lookup (`Store.getDevicesByHost`: case-insensitive, on site_host). */
 type DevicesByHost = (tenantId: string, siteId: string, hosts: string[]) => Promise<Device[]>;
 

@@ -203,7 +203,7 @@ async function after(el, data) {
   else if (then.startsWith("secret:")) {
     const [, field, title] = then.split(":");
     if (data[field] == null) { toastAcross(data.note || "Saved"); location.reload(); return; }
-    showSecret(title || "Copy this now", data[field]);
+    showSecret(title || "Copy this now", data[field], data.note);
     document.getElementById("secret-dialog").addEventListener("close", () => location.reload(), { once: true });
   } else if (then.startsWith("call:")) window[then.slice(5)]?.(data, el);
   else if (then === "reload") location.reload();

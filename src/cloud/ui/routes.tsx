@@ -39,6 +39,7 @@ import { terminalAssetRoutes } from "./terminal_assets.ts";
 import { RecordingPage, RecordingsPage, TerminalPage } from "./pages/terminal.tsx";
 import { maySeeRecording } from "../api/terminal.ts";
 import { isLive } from "../tenancy/handle.ts";
+import { escapeHtml } from "../../shared/encoding.ts";
 
 /** What the UI needs. */
 export interface UiDeps {
@@ -293,7 +294,7 @@ export function uiRoutes(d: UiDeps): Hono {
       if (!roleAtLeast(ctx.principal.role, "admin")) {
         return refusal(c, ctx, "The team page is for admins of this tenant.", 403);
       }
-      return await TeamPage({ ctx, store: d.store, now: now() });
+      return await TeamPage({ ctx, store: d.store, now: now(), mail: d.mail });
     }),
   );
   app.get(
@@ -390,8 +391,4 @@ export async function uiNotFound(d: UiDeps, c: Context): Promise<Response> {
     ),
     404,
   );
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

@@ -6,6 +6,7 @@
  * (`{prefix}/.nc-leaving?to=…`), which the proxy serves itself without asking the device.
  * @module
  */
+import { escapeHtml } from "../../../shared/encoding.ts";
 
 /** The path under a handle's prefix where the proxy serves the page (never sent to the device). */
 export const LEAVING_PATH = "/.nc-leaving";
@@ -31,10 +32,6 @@ export function leavingTarget(devicePath: string): string | null {
   } catch {
     return "";
   }
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** The page's HTML for the foreign address `location`. */

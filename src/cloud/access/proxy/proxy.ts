@@ -47,6 +47,7 @@ import { SECURITY_HEADERS } from "../../api/middleware/security_headers.ts";
 import { logStoreFailure } from "../../store/outage.ts";
 import { deadlinesOf } from "../../../shared/deadlines.ts";
 import { nodeRequestOverHttps } from "../../api/browser_scheme.ts";
+import { escapeHtml } from "../../../shared/encoding.ts";
 
 /** What the proxy needs. */
 export interface ProxyDeps extends RouteDeps {
@@ -128,10 +129,6 @@ export async function proxyPrincipal(
 function wantsHtml(req: ProxyRequest): boolean {
   return req.headers["sec-fetch-mode"] === "navigate" ||
     /text\/html/.test(req.headers.accept ?? "");
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** The small page a browser navigation gets instead of `{error, message}`. */

@@ -1,7 +1,8 @@
 /**
  * Team (`/team`, admins): the tenant's users with role, state and last sign-in; invite someone
  * (the one-time link that sets their password is shown once), change a role, disable or enable,
- * hand out a password-reset link. Every action is a call to `/api/users` (team.ts).
+ * hand out a password-reset link (both also emailed with the cloud's mail server). Every action is
+ * a call to `/api/users` (team.ts).
  * @module
  */
 import type { Store } from "../../store/store.ts";
@@ -12,7 +13,9 @@ import { lastSignIns, teamRow } from "../../api/team.ts";
 const ROLES = ["viewer", "operator", "admin", "superadmin"] as const;
 
 /** The page. */
-export async function TeamPage(props: { ctx: UiContext; store: Store; now: number }) {
+export async function TeamPage(
+  props: { ctx: UiContext; store: Store; now: number; mail?: boolean },
+) {
   const { ctx, store } = props;
   const t = ctx.principal.tenantId;
   const last = await lastSignIns(store, t);
@@ -24,7 +27,9 @@ export async function TeamPage(props: { ctx: UiContext; store: Store; now: numbe
       <form
         class="card inline"
         data-api="POST /api/users"
-        data-then="secret:inviteUrl:Invite link (send it to the new user)"
+        data-then={props.mail
+          ? "secret:inviteUrl:Invite link (also emailed to the new user)"
+          : "secret:inviteUrl:Invite link (send it to the new user)"}
         aria-label="Invite a user"
       >
         <div>
@@ -40,8 +45,9 @@ export async function TeamPage(props: { ctx: UiContext; store: Store; now: numbe
         <button type="submit">Invite</button>
       </form>
       <p class="muted">
-        The invite is a one-time link (7 days) that lets the user set a password. Disabling a user
-        ends their sessions, API tokens and open tunnels within a second.
+        The invite is a one-time link (7 days) that lets the user set a password
+        {props.mail ? "; it goes to their email address too" : ""}. Disabling a user ends their
+        sessions, API tokens and open tunnels within a second.
       </p>
       <Table head={["User", "Role", "State", "Last sign-in", "@actions"]}>
         {rows.map((u) => {
@@ -82,7 +88,9 @@ export async function TeamPage(props: { ctx: UiContext; store: Store; now: numbe
                       type="button"
                       class="small secondary"
                       data-api={`POST /api/users/${u.id}/password-link`}
-                      data-then="secret:inviteUrl:Password link (send it to the user)"
+                      data-then={props.mail
+                        ? "secret:inviteUrl:Password link (also emailed to the user)"
+                        : "secret:inviteUrl:Password link (send it to the user)"}
                     >
                       Reset password
                     </button>

@@ -196,6 +196,62 @@ Deno.test("mongo store: a device stored before ports had a protocol reads the de
   }
 });
 
+Deno.test("mongo store: events stored before they carried deviceId get it at the next start, so ?device= lists them", async () => {
+  const url = freshDbUrl();
+  const first = await openMongoStore({ url, clock: new ManualClock() });
+  let t;
+  let site;
+  try {
+    t = await first.createTenant({ name: "Acme" });
+    site = await first.createSite({ tenantId: t.id, name: "HQ" });
+    await first.appendEvent({
+      tenantId: t.id,
+      type: "camera.motion",
+      subject: { name: "Door", siteId: site.id, deviceId: "dev-new" },
+      actor: "system",
+      detail: {},
+      key: "new",
+    });
+  } finally {
+    await first.close();
+  }
+  // What the previous version wrote: no deviceId field, and no record of the backfill.
+  const old = (seq: number, subject: Record<string, unknown>) => ({
+    _id: seq as never,
+    key: `old-${seq}`,
+    tenantId: t.id,
+    type: "camera.motion",
+    at: 1,
+    subject: JSON.stringify(subject),
+    actor: "system",
+    detail: "{}",
+    readAt: null,
+  });
+  await raw(url, async (db) => {
+    await db.collection("events").insertMany([
+      old(-3, { name: "Door", siteId: site.id, deviceId: "dev-old" }),
+      old(-2, { name: "Agent", siteId: site.id }),
+      old(-1, { name: "Door", siteId: site.id, deviceId: "dev-old" }),
+    ]);
+    await db.collection("counters").deleteOne({ _id: "events-device-ids" as never });
+  });
+  const second = await openMongoStore({ url, clock: new ManualClock() });
+  try {
+    let listed: number[] = [];
+    for (let i = 0; i < 100 && listed.length < 2; i++) {
+      listed = (await second.listEvents(t.id, { deviceId: "dev-old" })).map((e) => e.seq);
+      if (listed.length < 2) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(listed, [-1, -3]);
+    assert.equal((await second.listEvents(t.id, { deviceId: "dev-new" })).length, 1);
+    const docs = await raw(url, (db) => db.collection("events").find({}).toArray());
+    assert.ok(docs.every((d) => "deviceId" in d), "every event has the field");
+    assert.equal(docs.find((d) => d._id === (-2 as never))!.deviceId, null);
+  } finally {
+    await second.close();
+  }
+});
+
 Deno.test("mongo store: (stop the server)", async () => {
   await ferret.stop();
 });
