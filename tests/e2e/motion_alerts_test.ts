@@ -220,6 +220,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     );
     assertStringIncludes(livePage, `<img src="${picture}"`);
     assertStringIncludes(livePage, "Camera alarm input (DI_1)");
+    assert(!livePage.includes("data-quiet"), "a viewer cannot change how often alerts come");
     const ofDevice = await call(
       "GET",
       `/api/events?device=${q.device.deviceId}&type=camera.motion`,
@@ -256,6 +257,41 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     );
     assertStringIncludes(filtered, "Camera alarm input (DI_1)");
 
+    // How often its alerts may come, chosen by an admin on the camera's Live page: every time.
+    // The running subscription takes it: the next start of motion is an event at once.
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const adminContext = await signedInContext(
+      browser,
+      stack.url,
+      await stack.signIn(admin.email, admin.password),
+    );
+    const live = await adminContext.newPage();
+    await live.goto(`${stack.url}/live/${q.device.handles[554]}`);
+    assertEquals(await live.inputValue("select[data-quiet]"), "60");
+    await live.selectOption("select[data-quiet]", "0");
+    await live.waitForSelector("text=Saved: alerts every time.");
+    await closeContext(adminContext);
+    assertEquals((await status()).alertQuietSeconds, 0);
+    assertEquals((await call("PATCH", device, { alertQuietSeconds: 86_401 })).status, 400);
+    const motions = async () => (await eventsOf(stack, q.apiToken, "camera.motion")).length;
+    // (The watcher reads the change at its next reconcile: moments after the save.)
+    await until(
+      "the quiet period applied: a second camera.motion within the minute",
+      async () => {
+        events.motion(false);
+        events.motion(true);
+        return await untilValue("", async () => (await motions()) > 1 || null, 8_000, 100)
+          .catch(() => false);
+      },
+      40_000,
+      0,
+    );
+    // And the next start is one more, at once.
+    const before = await motions();
+    events.motion(false);
+    events.motion(true);
+    await until("the next start's event", async () => (await motions()) > before, 20_000, 100);
+
     // Another tenant: no such device, and no such picture.
     const other = await stack.quickstart([80], "Other");
     for (const path of [picture, "/api/event-snapshots/no-such.jpg", "/api/event-snapshots/x"]) {
@@ -272,6 +308,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
     assertEquals(await status(), {
       deviceId: q.device.deviceId,
       motionAlerts: false,
+      alertQuietSeconds: 0,
       status: null,
     });
 

@@ -8,7 +8,7 @@ import { terminalPolicyBody } from "../access/terminal/policy.ts";
 import { z } from "zod";
 import { cidrList } from "../tenancy/auth.ts";
 import { enrollRequest } from "./enroll.ts";
-import { EVENT_TYPES, type EventType } from "../store/store.ts";
+import { EVENT_TYPES, type EventType, MAX_ALERT_QUIET_S } from "../store/store.ts";
 import { pageQuery } from "./validate.ts";
 import { PORT_PROTOCOLS } from "../store/port_protocols.ts";
 
@@ -104,6 +104,8 @@ export const devicePatch = deviceBody.omit({ serial: true }).extend({
   subStreamPaths: pathsByPort.optional(),
   /** Subscribe to the camera's ONVIF events: `camera.motion`, `camera.tamper`, `camera.input`. */
   motionAlerts: z.boolean().optional(),
+  /** After a camera alert, how long the same alert raises nothing new (seconds; 0: every time). */
+  alertQuietSeconds: z.number().int().min(0).max(MAX_ALERT_QUIET_S).optional(),
 }).partial().refine(
   (p) => Object.keys(p).length > 0,
   "nothing to change",

@@ -354,7 +354,10 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     });
     const dev = await store.updateDevice(p.tenantId, cur.id, body);
     if (!dev) throw new AppError("not_found", "no such device");
-    if (body.motionAlerts !== undefined && body.motionAlerts !== cur.motionAlerts) {
+    if (
+      (body.motionAlerts !== undefined && body.motionAlerts !== cur.motionAlerts) ||
+      (body.alertQuietSeconds !== undefined && body.alertQuietSeconds !== cur.alertQuietSeconds)
+    ) {
       d.motion?.()?.poke();
     }
     const out = await withHandles(store, clock, dev, p.actor);
@@ -394,7 +397,12 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     }
     const known = dev.motionAlerts ? await d.motion?.()?.statuses([dev.id]) : undefined;
     const status = known?.get(dev.id) ?? null;
-    return c.json({ deviceId: dev.id, motionAlerts: dev.motionAlerts, status });
+    return c.json({
+      deviceId: dev.id,
+      motionAlerts: dev.motionAlerts,
+      alertQuietSeconds: dev.alertQuietSeconds,
+      status,
+    });
   });
   // The site page's port pill: mint the handle if needed, then open the device in the proxy.
   app.get("/devices/:id/ports/:port/open", auth, async (c) => {

@@ -5,7 +5,8 @@
  * being tampered with (covered, turned, sprayed), `camera.input` when one of its alarm inputs (a
  * door contact, a detector wired to it) becomes active — into the tenant's events, its console
  * badge and its webhooks, like any other event. A camera that keeps reporting one raises at most
- * one event of it (of each input) per DEBOUNCE_MS.
+ * one event of it (of each input) per its quiet period (the device's `alertQuietSeconds`, a minute
+ * unless set; 0: every start).
  *
  * One node watches every camera (the `motion-watch` leader lock), so a camera is never subscribed
  * to twice; the tunnels reach agents held by sibling nodes as every other use does. Each tick the
@@ -36,8 +37,6 @@ const ALARMS: readonly Alarm[] = ["motion", "tamper", "input"];
 
 /** The leader lock's name. */
 export const MOTION_LOCK = "motion-watch";
-/** At most one `camera.motion` (and one `camera.tamper`) per device this often. */
-export const DEBOUNCE_MS = 60_000;
 /** Devices watched by one cloud at most, by default (`--motion-max-cameras`). */
 export const MAX_WATCHED = 2_000;
 /** Devices past the limit told why they are not watched, at most (the rest are not listed). */
@@ -112,6 +111,11 @@ interface Watcher {
   /** When `status` was last written, and whether it changed since. */
   writtenAt: number;
   dirty: boolean;
+  /**
+   * The device's quiet period after an alert (`alertQuietSeconds`), in ms: read again at each
+   * reconcile, so a change applies to the running subscription.
+   */
+  quietMs: number;
 }
 
 /** The principal a watcher acts as: the system, as an admin of the device's tenant. */
@@ -312,7 +316,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
               else active.delete(which);
               if (!started || signal.aborted) continue;
               const at = now();
-              if (at - (lastEventAt.get(which) ?? -Infinity) >= DEBOUNCE_MS) {
+              if (at - (lastEventAt.get(which) ?? -Infinity) >= w.quietMs) {
                 lastEventAt.set(which, at);
                 await raise(kind, device, port, n, at, live, pictures);
               }
@@ -353,6 +357,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       written: Promise.resolve(),
       writtenAt: 0,
       dirty: true,
+      quietMs: device.alertQuietSeconds * 1000,
     };
     flush(device, w);
     w.done = run(device, w).catch((e) =>
@@ -390,6 +395,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       // A device whose address or ports changed is watched afresh.
       if (!dev) stopOne(id, true);
       else if (watchers.get(id)!.key !== `${dev.host}|${dev.ports.join(",")}`) stopOne(id, false);
+      else watchers.get(id)!.quietMs = dev.alertQuietSeconds * 1000;
     }
     for (const dev of devices) {
       if (!watchers.has(dev.id)) start(dev, `${dev.host}|${dev.ports.join(",")}`);

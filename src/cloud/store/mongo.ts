@@ -500,7 +500,15 @@ class MongoStore extends MongoBase implements Store {
       const nextPorts = ports ?? cur.ports;
       const set: Document = { updatedAt: this.now() };
       for (
-        const k of ["host", "manufacturer", "model", "label", "notes", "motionAlerts"] as const
+        const k of [
+          "host",
+          "manufacturer",
+          "model",
+          "label",
+          "notes",
+          "motionAlerts",
+          "alertQuietSeconds",
+        ] as const
       ) {
         if (patch[k] !== undefined) set[k] = patch[k];
       }

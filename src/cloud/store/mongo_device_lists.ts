@@ -10,6 +10,7 @@ import { C, FIELDS, MongoBase, pick } from "./mongo_schema.ts";
 import { normalizeProtocols, normalizeStreamPaths } from "./port_protocols.ts";
 import { escapeRegex, listSearch, pageBounds } from "./rules.ts";
 import type { Device, DeviceExtras, DevicePage, DeviceQuery, Handle, SshHostKey } from "./store.ts";
+import { DEFAULT_ALERT_QUIET_S } from "./store.ts";
 
 /**
  * A device as stored, with its port maps normalized: a device stored before ports had a
@@ -23,6 +24,10 @@ export function asDevice(d: Device | null): Device | null {
     streamPaths: normalizeStreamPaths(d.ports, undefined, d.streamPaths ?? undefined),
     subStreamPaths: normalizeStreamPaths(d.ports, undefined, d.subStreamPaths ?? undefined),
     motionAlerts: d.motionAlerts === true,
+    // A device stored before the setting: the minute it always was.
+    alertQuietSeconds: typeof d.alertQuietSeconds === "number"
+      ? d.alertQuietSeconds
+      : DEFAULT_ALERT_QUIET_S,
   };
 }
 

@@ -147,6 +147,7 @@ export const FIELDS = {
     "streamPaths",
     "subStreamPaths",
     "motionAlerts",
+    "alertQuietSeconds",
     "manufacturer",
     "model",
     "label",

@@ -7,6 +7,7 @@
 import { newId } from "../../shared/ids.ts";
 import { normalizeProtocols } from "./port_protocols.ts";
 import type { Agent, ApiToken, Device, NewAgent, NewDevice, User } from "./store.ts";
+import { DEFAULT_ALERT_QUIET_S } from "./store.ts";
 
 /**
  * How many loopback addresses exist: 127.0.X.Y with X in 0..255 and Y in 1..254, minus
@@ -89,6 +90,7 @@ export function newDeviceRecord(input: NewDevice, n: number, now: number): Devic
     streamPaths: {},
     subStreamPaths: {},
     motionAlerts: false,
+    alertQuietSeconds: DEFAULT_ALERT_QUIET_S,
     manufacturer: input.manufacturer ?? "",
     model: input.model ?? "",
     label: input.label ?? "",

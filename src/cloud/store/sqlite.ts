@@ -48,6 +48,7 @@ import {
 
 export { LOOPBACK_CAPACITY, loopbackAddress };
 import {
+  DEFAULT_ALERT_QUIET_S,
   LIVE_FAILURE_KEEP_MS,
   type LiveFailure,
   SNAPSHOT_KEEP_MS,
@@ -271,6 +272,7 @@ function toDevice(r: Row): Device {
       JSON.parse(str(r.sub_stream_paths ?? "{}")),
     ),
     motionAlerts: num(r.motion_alerts ?? 0) === 1,
+    alertQuietSeconds: num(r.alert_quiet_s ?? DEFAULT_ALERT_QUIET_S),
     manufacturer: str(r.manufacturer),
     model: str(r.model),
     label: str(r.label),
@@ -833,6 +835,7 @@ class SqliteStore implements Store {
         streamPaths: normalizeStreamPaths(nextPorts, patch.streamPaths, cur.streamPaths),
         subStreamPaths: normalizeStreamPaths(nextPorts, patch.subStreamPaths, cur.subStreamPaths),
         motionAlerts: patch.motionAlerts ?? cur.motionAlerts,
+        alertQuietSeconds: patch.alertQuietSeconds ?? cur.alertQuietSeconds,
         manufacturer: patch.manufacturer ?? cur.manufacturer,
         model: patch.model ?? cur.model,
         label: patch.label ?? cur.label,
@@ -841,8 +844,8 @@ class SqliteStore implements Store {
       };
       this.#run(
         `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?,
-           sub_stream_paths = ?, motion_alerts = ?, manufacturer = ?, model = ?, label = ?,
-           notes = ?, updated_at = ?
+           sub_stream_paths = ?, motion_alerts = ?, alert_quiet_s = ?, manufacturer = ?, model = ?,
+           label = ?, notes = ?, updated_at = ?
          WHERE id = ?`,
         next.host,
         JSON.stringify(next.ports),
@@ -850,6 +853,7 @@ class SqliteStore implements Store {
         JSON.stringify(next.streamPaths),
         JSON.stringify(next.subStreamPaths),
         next.motionAlerts ? 1 : 0,
+        next.alertQuietSeconds,
         next.manufacturer,
         next.model,
         next.label,

@@ -610,4 +610,8 @@ export const MIGRATIONS: readonly string[] = [
     GENERATED ALWAYS AS (json_extract(subject, '$.deviceId')) VIRTUAL;
   CREATE INDEX events_tenant_device ON events (tenant_id, device_id, seq);
   `,
+  // 35: a camera's quiet period after an alert, in seconds (the minute it always was).
+  `
+  ALTER TABLE devices ADD COLUMN alert_quiet_s INTEGER NOT NULL DEFAULT 60;
+  `,
 ];

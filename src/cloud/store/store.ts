@@ -88,6 +88,12 @@ export interface Device {
    * becomes active (events/motion_watch.ts).
    */
   motionAlerts: boolean;
+  /**
+   * After a camera alert (motion, tampering, an alarm input), how long the same alert of this
+   * camera raises no new event, in seconds ({@linkcode DEFAULT_ALERT_QUIET_S} unless set; 0:
+   * every time it starts).
+   */
+  alertQuietSeconds: number;
   manufacturer: string;
   model: string;
   label: string;
@@ -119,8 +125,14 @@ export type DevicePatch = Partial<
     | "streamPaths"
     | "subStreamPaths"
     | "motionAlerts"
+    | "alertQuietSeconds"
   >
 >;
+
+/** A camera's quiet period after an alert unless set: one event a minute per alert at most. */
+export const DEFAULT_ALERT_QUIET_S = 60;
+/** The longest quiet period (a day). */
+export const MAX_ALERT_QUIET_S = 86_400;
 
 /** What {@linkcode Store.queryDevices} looks for. */
 export interface DeviceQuery {

@@ -122,6 +122,24 @@ function play(video, attempt = 0) {
   };
 }
 for (const v of document.querySelectorAll("video[data-live]")) play(v);
+// How often the camera's alerts may come: saved as soon as it is chosen.
+for (const s of document.querySelectorAll("select[data-quiet]")) {
+  s.addEventListener("change", async () => {
+    const said = document.getElementById("quiet-said");
+    s.disabled = true;
+    try {
+      const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+      const r = await fetch(s.dataset.quiet, {
+        method: "PATCH", credentials: "same-origin",
+        headers: { "x-csrf-token": csrf, "content-type": "application/json" },
+        body: JSON.stringify({ alertQuietSeconds: Number(s.value) }),
+      });
+      const j = await r.json().catch(() => ({}));
+      said.textContent = r.ok ? "Saved: alerts " + s.selectedOptions[0].textContent + "." : (j.message || "HTTP " + r.status);
+    } catch (e) { said.textContent = e.message; }
+    finally { s.disabled = false; }
+  });
+}
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {
   b.addEventListener("click", async () => {

@@ -3,7 +3,8 @@
  * cloud's own pages), and `/sites/{id}/live?path=/stream&page=N` a grid of a site's RTSP
  * cameras, 16 per page. The pages carry no stream themselves: the player script (live_player.ts) opens the
  * live WebSocket, where access is decided. Without `path` the single page asks for it. Under
- * the single camera, its latest alerts (motion, tampering, inputs), each with what it saw then.
+ * the single camera, its latest alerts (motion, tampering, inputs), each with what it saw then,
+ * and for an admin how often they may come (the camera's quiet period after an alert).
  * @module
  */
 import type { TenantEvent } from "../../store/store.ts";
@@ -54,6 +55,50 @@ function RecentAlerts(props: { alerts: TenantEvent[] }) {
   );
 }
 
+/** The quiet periods offered, in seconds, with their words. */
+const QUIET_CHOICES: [number, string][] = [
+  [0, "every time"],
+  [60, "at most once a minute"],
+  [300, "at most every 5 minutes"],
+  [900, "at most every 15 minutes"],
+  [3600, "at most once an hour"],
+];
+
+/** A quiet period in words ("at most every 2 minutes"), for one set through the API. */
+export function quietWords(s: number): string {
+  const known = QUIET_CHOICES.find(([v]) => v === s);
+  if (known) return known[1];
+  if (s % 3600 === 0) return `at most every ${s / 3600} hours`;
+  if (s % 60 === 0) return `at most every ${s / 60} minutes`;
+  return `at most every ${s} seconds`;
+}
+
+/**
+ * How often this camera's alerts may come (its `alertQuietSeconds`): a choice that saves at once
+ * (live_player.ts), for the tenant's admins, while its alerts are on.
+ */
+function AlertQuiet(props: { deviceId: string; seconds: number }) {
+  const choices = QUIET_CHOICES.some(([v]) => v === props.seconds)
+    ? QUIET_CHOICES
+    : [...QUIET_CHOICES, [props.seconds, quietWords(props.seconds)] as [number, string]]
+      .sort((a, b) => a[0] - b[0]);
+  return (
+    <p class="alert-quiet">
+      <label>
+        Alerts from this camera:{" "}
+        <select name="alertQuietSeconds" data-quiet={`/api/devices/${props.deviceId}`}>
+          {choices.map(([v, words]) => (
+            <option value={String(v)} selected={v === props.seconds}>{words}</option>
+          ))}
+        </select>
+      </label>{" "}
+      <span class="muted" id="quiet-said" role="status">
+        (each kind: motion, tampering, each input)
+      </span>
+    </p>
+  );
+}
+
 /** One camera tile. */
 function Tile(props: { key?: string; handle: string; path: string; label: string }) {
   return (
@@ -86,7 +131,8 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .recent-alerts{padding:0 .5rem .5rem}.recent-alerts h2{font-size:1rem;margin:.5rem 0}
 .recent-alerts ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.5rem}
 .recent-alerts li{display:flex;gap:.4rem;align-items:flex-start;font-size:.85rem}
-.recent-alerts img{display:block;border-radius:3px;background:#000}`;
+.recent-alerts img{display:block;border-radius:3px;background:#000}
+.alert-quiet{padding:0 .5rem;margin:.5rem 0}.alert-quiet select{font:inherit;padding:.2rem}`;
 
 /** A bare page around its content; `csrf` for a page whose script calls the API. */
 function Bare(props: { title: string; csrf?: string; children?: unknown }) {
@@ -119,8 +165,11 @@ export function LivePage(
     csrf?: string;
     /** The camera's latest alerts (newest first), listed under it. */
     alerts?: TenantEvent[];
+    /** For an admin, while its alerts are on: the camera's quiet period, to change. */
+    quiet?: { deviceId: string; seconds: number };
   },
 ) {
+  const quiet = props.quiet ? <AlertQuiet {...props.quiet} /> : null;
   if (props.path === null) {
     return (
       <Bare title={`Live: ${props.label}`} csrf={props.csrf}>
@@ -139,15 +188,17 @@ export function LivePage(
             path it gives is remembered for this port, and Live plays it at once.
           </p>
         </form>
+        {quiet}
         <RecentAlerts alerts={props.alerts ?? []} />
       </Bare>
     );
   }
   return (
-    <Bare title={`Live: ${props.label}`}>
+    <Bare title={`Live: ${props.label}`} csrf={props.csrf}>
       <div class="live-grid">
         <Tile handle={props.handle} path={props.path} label={props.label} />
       </div>
+      {quiet}
       <RecentAlerts alerts={props.alerts ?? []} />
     </Bare>
   );

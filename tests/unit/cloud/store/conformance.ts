@@ -524,6 +524,7 @@ export function storeConformance(
       streamPaths: {},
       subStreamPaths: {},
       motionAlerts: false,
+      alertQuietSeconds: 60,
       manufacturer: "",
       model: "",
       label: "",
@@ -718,6 +719,31 @@ export function storeConformance(
     assert.deepEqual(await ids(10), [d1.id, d3.id]);
     await store.deleteDevice(a.id, d1.id);
     assert.deepEqual(await ids(10), [d3.id]);
+  });
+
+  test("devices: a camera's quiet period after an alert is a minute, set per device, kept by other changes", async (store) => {
+    const { a, b, siteA } = await world(store);
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.44",
+      ports: [554],
+    });
+    assert.equal(d.alertQuietSeconds, 60);
+    assert.equal(
+      (await store.updateDevice(a.id, d.id, { alertQuietSeconds: 900 }))!.alertQuietSeconds,
+      900,
+    );
+    assert.equal((await store.getDevice(a.id, d.id))!.alertQuietSeconds, 900);
+    await store.updateDevice(a.id, d.id, { motionAlerts: true, label: "Vault" });
+    assert.equal((await store.listMotionAlertDevices(10))[0].alertQuietSeconds, 900);
+    assert.equal(
+      (await store.updateDevice(a.id, d.id, { alertQuietSeconds: 0 }))!.alertQuietSeconds,
+      0,
+    );
+    assert.equal((await store.getDevice(a.id, d.id))!.alertQuietSeconds, 0);
+    assert.equal(await store.updateDevice(b.id, d.id, { alertQuietSeconds: 5 }), null);
+    assert.equal((await store.getDevice(a.id, d.id))!.alertQuietSeconds, 0);
   });
 
   test("devices: createDevices (bulk add) is all or none, in order, one bump per site", async (store) => {
