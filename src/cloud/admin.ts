@@ -38,6 +38,10 @@ import { hashPassword, MIN_PASSWORD_LENGTH } from "./tenancy/password.ts";
 import { promptPassword } from "../shared/password_prompt.ts";
 import { commandHint } from "../shared/invocation.ts";
 import { recordedPublicUrl } from "./public_url.ts";
+import { parseSmtpUrl, SmtpUrlError } from "./events/smtp_url.ts";
+import { mailRecipients, MailTargetError } from "./events/mail_target.ts";
+import { defaultMailFrom, Mailer } from "./events/mailer.ts";
+import { alertMail } from "./events/alert_mail.ts";
 import { makeBackup } from "./backup/backup.ts";
 import { restoreBackup } from "./backup/restore.ts";
 import {
@@ -151,6 +155,8 @@ interface Command {
 /** A command on the data directory's files, run without opening (or migrating) the store. */
 interface FileCommand extends Omit<Command, "run"> {
   files: (args: Record<string, unknown>, dataDir: string) => Promise<Record<string, unknown>>;
+  /** It works whatever the store is (it reads no database file). */
+  anyStore?: true;
 }
 
 function isFileCommand(c: Command | FileCommand): c is FileCommand {
@@ -161,6 +167,71 @@ function isFileCommand(c: Command | FileCommand): c is FileCommand {
 const progress = (line: string) => console.error(line);
 
 const FILE_COMMANDS: Record<string, FileCommand> = {
+  "mail test": {
+    summary:
+      "Send a test email through the mail server the cloud is given (--smtp / NC_SMTP_URL), before alerts and invitations depend on it",
+    options: {
+      to: { type: "string", arg: "ADDRESS", help: "Where to send it (required)" },
+      smtp: {
+        type: "string",
+        env: "NC_SMTP_URL",
+        arg: "URL",
+        help: "The mail server, as the cloud's --smtp (prefer NC_SMTP_URL: it holds a password)",
+      },
+      "mail-from": {
+        type: "string",
+        env: "NC_MAIL_FROM",
+        arg: "ADDRESS",
+        help: "The sender, as the cloud's --mail-from (default alerts@<the public URL's host>)",
+      },
+    },
+    schema: z.object({
+      to: z.string().min(1, "--to: where to send the test email"),
+      smtp: z.string().optional(),
+      "mail-from": z.string().optional(),
+    }),
+    anyStore: true,
+    async files(a, dataDir) {
+      let smtp;
+      let to;
+      try {
+        smtp = parseSmtpUrl(a.smtp as string | undefined);
+        to = mailRecipients(`mailto:${a.to as string}`);
+      } catch (e) {
+        if (e instanceof SmtpUrlError) throw new UsageError(`--smtp / NC_SMTP_URL: ${e.message}`);
+        if (e instanceof MailTargetError) throw new UsageError(`--to: ${e.message}`);
+        throw e;
+      }
+      if (!smtp) {
+        throw new UsageError(
+          "no mail server: give the cloud's own, in NC_SMTP_URL (or --smtp URL)",
+        );
+      }
+      const publicUrl = await recordedPublicUrl(dataDir);
+      const from = (a["mail-from"] as string | undefined) ?? defaultMailFrom(publicUrl);
+      progress(`sending a test email to ${to.join(", ")} through ${smtp.display} as ${from}…`);
+      const sent = await new Mailer(smtp, from).send(
+        to,
+        alertMail(
+          JSON.stringify({
+            type: "webhook.test",
+            at: new Date().toISOString(),
+            actor: "connector cloud admin mail test",
+            subject: { name: "Test email" },
+          }),
+          publicUrl,
+        ),
+      );
+      return {
+        sent: to.join(", "),
+        server: smtp.display,
+        from,
+        reply: sent.response,
+        note: "The server took it; if it does not arrive, look in the spam folder and at the " +
+          "server's own log (a sender it may not use is often dropped after it was taken).",
+      };
+    },
+  },
   backup: {
     summary:
       "Copy the embedded database (consistently, while the cloud runs), the CA and node keys and the cloud secret into a new directory",
@@ -1011,7 +1082,8 @@ Quick start (a tenant with one SSH device on 127.0.0.1:22):
 
 /** Entry point of `connector cloud admin`. */
 export async function adminMain(argv: string[]): Promise<number> {
-  const name = argv[0] && COMMANDS[`${argv[0]} ${argv[1]}`] ? `${argv[0]} ${argv[1]}` : argv[0];
+  const two = `${argv[0]} ${argv[1]}`;
+  const name = argv[0] && (COMMANDS[two] ?? FILE_COMMANDS[two]) ? two : argv[0];
   const cmd: Command | FileCommand | undefined = name
     ? COMMANDS[name] ?? FILE_COMMANDS[name]
     : undefined;
@@ -1043,7 +1115,7 @@ export async function adminMain(argv: string[]): Promise<number> {
     specs,
   ).store;
   if (isFileCommand(cmd)) {
-    if (storeUrl !== "sqlite:") {
+    if (storeUrl !== "sqlite:" && !cmd.anyStore) {
       throw new UsageError(
         `${name} works on the embedded store in the data directory (--store sqlite:); a ` +
           "MongoDB store is backed up and restored with mongodump / mongorestore, and each " +

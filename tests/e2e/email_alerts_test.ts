@@ -276,3 +276,68 @@ Deno.test("email alerts: a wrong password is said at start, on the delivery with
     await stack.stop();
   }
 });
+
+/** `connector cloud admin mail test …` with `env`: its exit code and output. */
+async function mailTest(args: string[], env: Record<string, string>) {
+  const dir = await Deno.makeTempDir({ prefix: "nc-mail-test-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../src/main.ts", import.meta.url).pathname,
+        "cloud",
+        "admin",
+        "mail",
+        "test",
+        "--data-dir",
+        dir,
+        ...args,
+      ],
+      env: { NC_STORE: "mongodb://127.0.0.1:9/unused", ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("connector cloud admin mail test: sends one through NC_SMTP_URL (any store), says the server's reply; a wrong password or no server is said, the password never", async () => {
+  const mail = await MailServer.start({ auth: AUTH });
+  try {
+    const ok = await mailTest(["--to", "ops@example.com"], {
+      NC_SMTP_URL: mail.url(AUTH),
+      NC_MAIL_FROM: "Cameras <cameras@example.com>",
+    });
+    assertEquals(ok.code, 0, ok.stderr);
+    assertStringIncludes(ok.stderr, "sending a test email to ops@example.com through smtp://");
+    assertStringIncludes(ok.stdout, "ops@example.com");
+    assertStringIncludes(ok.stdout, "250");
+    assertEquals(mail.got.length, 1);
+    assertEquals(mail.got[0].headers.subject, "Nanodems Connector: test email");
+    assertEquals(mail.got[0].from, "cameras@example.com");
+    assertEquals(mail.got[0].login, AUTH.user);
+
+    const wrong = await mailTest(["--to", "ops@example.com"], {
+      NC_SMTP_URL: mail.url({ user: AUTH.user, password: "not-the-password" }),
+    });
+    assertEquals(wrong.code, 1);
+    assertStringIncludes(wrong.stderr, "refused the sign-in (535");
+    assert(!`${wrong.stdout}${wrong.stderr}`.includes("not-the-password"), "no password shown");
+
+    const none = await mailTest(["--to", "ops@example.com"], {});
+    assertEquals(none.code, 2);
+    assertStringIncludes(none.stderr, "no mail server: give the cloud's own, in NC_SMTP_URL");
+    const bad = await mailTest(["--to", "ops@example.com%0ABcc:x@example.com"], {
+      NC_SMTP_URL: mail.url(AUTH),
+    });
+    assertEquals(bad.code, 2);
+    assertStringIncludes(bad.stderr, "--to:");
+    assertEquals(mail.got.length, 1);
+  } finally {
+    await mail.close();
+  }
+});

@@ -87,7 +87,7 @@ export async function EventsPage(
         Agents going offline (after a 30 s grace period) and coming back, device ports going down
         and up, device certificates changing, enrollment tokens used, credentials revoked and
         cameras reporting motion, tampering or an alarm input (their motion alerts on). New events
-        appear here as they happen; webhooks can send them elsewhere.
+        appear here as they happen; webhooks and email can send them elsewhere.
       </p>
       <nav class="inline" aria-label="Which events">
         <a href="/events" aria-current={filter ? undefined : "page"}>All events</a>
