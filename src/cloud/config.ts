@@ -207,7 +207,7 @@ export const cloudOptions: Record<string, OptionSpec> = {
     arg: "N",
     default: "2000",
     help:
-      "The most cameras whose motion alerts the cloud watches (one node keeps every subscription); a camera past it says so on its site page",
+      "The most cameras whose motion alerts the cloud watches, all nodes together (the subscriptions are spread over the running nodes); a camera past it says so on its site page",
   },
   "allow-loopback-webhooks": {
     type: "boolean",

@@ -3,7 +3,7 @@
 // enrolled, and an operator's WebSocket tunnel carrying bytes both ways; after a cloud restart
 // everything is still there and the agent's tunnels work again; an agent revoked by the admin
 // CLI (another process) is cut off through the store's change counter.
-import { MOTION_LOCK } from "../../src/cloud/events/motion_watch.ts";
+import { MOTION_SHARD_LOCKS } from "../../src/cloud/events/motion_shards.ts";
 import { MongoClient } from "mongodb";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { startFerretDb } from "../_fixtures/ferretdb.ts";
@@ -35,9 +35,9 @@ Deno.test("a cloud on --store mongodb:// enrolls an agent and tunnels through it
           (await db.collection("audit").countDocuments({ action: "tunnel.open" })) >= 1,
           "the tunnel was audited in MongoDB",
         );
-        // The background jobs (and the motion watch) ran under their leader locks, held by
-        // this node.
-        const jobs = [...JOB_NAMES, MOTION_LOCK];
+        // The background jobs (and the motion watch's shards, all of them: it is the only node)
+        // ran under their leader locks, held by this node.
+        const jobs = [...JOB_NAMES, ...MOTION_SHARD_LOCKS];
         const led = (owners: string[], job: string) =>
           owners.some((o) => o.startsWith(`lock:${job} node-1/`));
         const deadline = Date.now() + 15_000;

@@ -17,6 +17,23 @@ import { MailServer } from "../_fixtures/smtp.ts";
 import { closeContext, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { twoNodes } from "../_fixtures/two_nodes.ts";
+import { MOTION_SHARD_LOCKS, shardOf, shardsOf } from "../../src/cloud/events/motion_shards.ts";
+import { MongoClient } from "mongodb";
+
+/** The node holding each motion shard's lock in the store at `url` (a MongoDB URI), by shard. */
+async function shardHolders(url: string): Promise<string[]> {
+  const client = new MongoClient(url);
+  try {
+    const locks = await client.db().collection("locks").find({
+      _id: { $in: MOTION_SHARD_LOCKS.map((l) => `lock:${l}`) as never[] },
+    }).toArray();
+    return MOTION_SHARD_LOCKS.map((l) =>
+      String(locks.find((x) => x._id === (`lock:${l}` as never))?.owner ?? "").split("/")[0]
+    );
+  } finally {
+    await client.close();
+  }
+}
 
 /** The tenant's events of `type` once there is one (within 20 s), newest first. */
 function eventsOf(stack: Stack, token: string, type: string) {
@@ -346,7 +363,7 @@ Deno.test("motion alerts: the camera's ONVIF motion becomes one camera.motion ev
   }
 });
 
-Deno.test("motion alerts on two nodes: one node watches; both say how, and a rename names the next event", async () => {
+Deno.test("motion alerts on two nodes: one node watches a camera, both say how, a rename names the next event; the cameras are split between the nodes", async () => {
   const events = new CameraEvents();
   const cam = await startCamera({ onvif: { events } });
   const { n1, n2, stop } = await twoNodes();
@@ -357,6 +374,17 @@ Deno.test("motion alerts on two nodes: one node watches; both say how, and a ren
     await n1.holdCredentials(q, { username: "admin", password: "12345" });
     const device = `/api/devices/${q.device.deviceId}`;
     const status = async (n: Stack) => (await n.api("GET", `${device}/motion`, q.apiToken)).json;
+    // node-1, alone at first, held every shard; once node-2 runs, each holds its four.
+    await until(
+      "the shards split between the nodes",
+      async () => {
+        const held = await shardHolders(n1.store!);
+        return held.filter((h) => h === "node-1").length === 4 &&
+          held.filter((h) => h === "node-2").length === 4;
+      },
+      60_000,
+      200,
+    );
 
     // Switched on through node-2; whichever node leads subscribes, once.
     const on = await n2.api("PATCH", device, q.apiToken, { motionAlerts: true });
@@ -431,17 +459,52 @@ Deno.test("motion alerts on two nodes: one node watches; both say how, and a ren
       assertEquals((await status(n)).status, null);
     }
     // On again: the stored status is the new watcher's, not a leftover.
+    const reOn = Date.now();
     assertEquals(
       (await n1.api("PATCH", device, q.apiToken, { motionAlerts: true })).status,
       200,
     );
     await until(
       "watching again, read on the bystander",
-      async () => (await status(bystander)).status?.state === "watching",
+      async () => {
+        const s = (await status(bystander)).status;
+        return s?.state === "watching" && s.since >= reOn;
+      },
       30_000,
       100,
     );
     assertEquals(events.counts.subscribed, 2);
+
+    // More cameras: each node watches those of its shards (node-1 the even ones, node-2 the
+    // odd), and says so in each camera's status. (These addresses answer nothing: their watchers
+    // fail, and the status names the node that tried.)
+    const nodes = ["node-1", "node-2"];
+    const owner = (id: string) =>
+      shardsOf("node-1", nodes).includes(shardOf(id)) ? "node-1" : "node-2";
+    const expected = new Map([[q.device.deviceId, owner(q.device.deviceId)]]);
+    for (let host = 20; new Set(expected.values()).size < 2 || expected.size < 3; host++) {
+      const added = await n1.api("POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+        host: `127.0.0.${host}`,
+        ports: [554],
+      });
+      assertEquals(added.status, 201, JSON.stringify(added.json));
+      expected.set(added.json.id, owner(added.json.id));
+    }
+    const all = await n2.api("PUT", `/api/sites/${q.siteId}/motion-alerts`, q.apiToken, {
+      on: true,
+    });
+    assertEquals(all.json.switched, expected.size - 1);
+    for (const [id, node] of expected) {
+      await until(
+        `camera ${id} (shard ${shardOf(id)}) watched by ${node}`,
+        async () =>
+          (await n1.api("GET", `/api/devices/${id}/motion`, q.apiToken)).json.status?.node ===
+            node,
+        30_000,
+        100,
+      );
+    }
+    assertEquals(events.counts.subscribed, 2, "the real camera: still its one subscription");
   } finally {
     await stop();
   }

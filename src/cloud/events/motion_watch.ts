@@ -8,10 +8,12 @@
  * one event of it (of each input) per its quiet period (the device's `alertQuietSeconds`, a minute
  * unless set; 0: every start).
  *
- * One node watches every camera (the `motion-watch` leader lock), so a camera is never subscribed
- * to twice; the tunnels reach agents held by sibling nodes as every other use does. Each tick the
- * leader reads the devices with alerts on and starts or stops watchers to match; a node that loses
- * the lock stops its watchers. A watcher that fails (no credentials, no ONVIF events, the agent
+ * The cameras are split among the running nodes (motion_shards.ts: a shard's lock held by the node
+ * it belongs to), so a camera is never subscribed to twice and every node carries its part; the
+ * tunnels reach agents held by sibling nodes as every other use does. Each tick a node renews its
+ * shards, reads the devices with alerts on (the first `--motion-max-cameras` of them, for the
+ * whole deployment) and starts or stops the watchers of its shards to match; a shard it lets go
+ * or loses stops its watchers. A watcher that fails (no credentials, no ONVIF events, the agent
  * away) logs why and tries again later. What each watcher knows is written to the store
  * (`putMotionStatus`), so the device's `GET /api/devices/{id}/motion` and its site page say it on
  * every node, not only on the one that watches.
@@ -26,7 +28,8 @@ import { type Authorized, authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
 import { type CameraNotice, OnvifEvents, SUBSCRIPTION_S } from "../access/onvif_events.ts";
 import { onvifWithin, overOnvifPorts } from "../access/onvif_soap.ts";
-import { asLeader, startLeaderTicks } from "../jobs/leader.ts";
+import { startLeaderTicks } from "../jobs/leader.ts";
+import { MOTION_SHARD_LOCKS, ShardClaim, shardOf } from "./motion_shards.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import type { EventProducer } from "./producer.ts";
@@ -35,8 +38,6 @@ import type { EventProducer } from "./producer.ts";
 type Alarm = "motion" | "tamper" | "input";
 const ALARMS: readonly Alarm[] = ["motion", "tamper", "input"];
 
-/** The leader lock's name. */
-export const MOTION_LOCK = "motion-watch";
 /** Devices watched by one cloud at most, by default (`--motion-max-cameras`). */
 export const MAX_WATCHED = 2_000;
 /** Devices past the limit told why they are not watched, at most (the rest are not listed). */
@@ -123,9 +124,12 @@ function systemPrincipal(tenantId: string): Principal {
   return { kind: "api_key", tenantId, userId: null, role: "admin", actor: "system:motion" };
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
+/** Resolves after `ms`, or at once when `signal` aborts (or has aborted already). */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    // An aborted signal fires no more: a stopped watcher waited out its whole retry pause
+    // (5 s and more) before it ended and its status was removed.
+    if (signal.aborted) return resolve();
     const t = setTimeout(done, ms);
     function done() {
       clearTimeout(t);
@@ -385,15 +389,19 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const max = d.maxWatched ?? MAX_WATCHED;
   /** Devices past the limit whose status says so (written once each). */
   const over = new Set<string>();
-  const reconcile = async () => {
+  const claim = new ShardClaim({ store: d.store, node: d.node, owner: d.owner, now });
+  const reconcile = async (held: ReadonlySet<number>) => {
     const listed = await d.store.listMotionAlertDevices(max + OVER_LISTED);
-    const devices = listed.slice(0, max);
-    await tellOver(listed.slice(max));
+    const mine = (dev: Device) => held.has(shardOf(dev.id));
+    const devices = listed.slice(0, max).filter(mine);
+    await tellOver(listed.slice(max), mine);
     const wanted = new Map(devices.map((dev) => [dev.id, dev]));
+    const on = new Set(listed.map((dev) => dev.id));
     for (const id of [...watchers.keys()]) {
       const dev = wanted.get(id);
-      // A device whose address or ports changed is watched afresh.
-      if (!dev) stopOne(id, true);
+      // Alerts off or the device gone: its status goes too. Another node's now (a shard that
+      // moved, or past the limit): that node says how it is.
+      if (!dev) stopOne(id, !on.has(id));
       else if (watchers.get(id)!.key !== `${dev.host}|${dev.ports.join(",")}`) stopOne(id, false);
       else watchers.get(id)!.quietMs = dev.alertQuietSeconds * 1000;
     }
@@ -402,20 +410,22 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     }
   };
   /**
-   * Says on each device past the limit that it is not watched, and why; forgets it for the
-   * devices no longer past it (a watcher's own status replaces it; alerts off removes it).
+   * Says on each device of this node's shards past the limit that it is not watched, and why;
+   * forgets it for the devices no longer past it (a watcher's own status replaces it; alerts off
+   * removes it). A device whose shard moved is left to its new node, which says it again.
    */
-  const tellOver = async (past: Device[]) => {
+  const tellOver = async (past: Device[], mine: (dev: Device) => boolean) => {
     const now_ = now();
     const ids = new Set(past.map((dev) => dev.id));
+    const ours = new Set(past.filter(mine).map((dev) => dev.id));
     for (const id of [...over]) {
-      if (ids.has(id)) continue;
+      if (ours.has(id)) continue;
       over.delete(id);
-      await d.store.deleteMotionStatus(id, OVER);
+      if (!ids.has(id)) await d.store.deleteMotionStatus(id, OVER);
     }
     let added = 0;
     for (const dev of past) {
-      if (over.has(dev.id)) continue;
+      if (!mine(dev) || over.has(dev.id)) continue;
       over.add(dev.id);
       added++;
       await d.store.putMotionStatus({
@@ -438,11 +448,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   };
   const tick = async () => {
     try {
-      const led = await asLeader(d.store, MOTION_LOCK, d.owner, reconcile);
-      if (!led) {
-        for (const id of [...watchers.keys()]) stopOne(id, false);
-        over.clear();
-      }
+      await reconcile(await claim.claim());
     } catch (e) {
       d.log.warn({ err: (e as Error).message }, "motion alerts: could not reconcile");
     }
@@ -469,7 +475,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const stopTicks = startLeaderTicks({
     store: d.store,
     owner: d.owner,
-    locks: [MOTION_LOCK],
+    locks: MOTION_SHARD_LOCKS,
     run: tick,
     everyMs: d.everyMs ?? 10_000,
     firstAfterMs: 1_000,
