@@ -43,9 +43,11 @@ Deno.test("a cloud on --store mongodb:// enrolls an agent and tunnels through it
         const deadline = Date.now() + 15_000;
         let owners: string[] = [];
         while (!jobs.every((j) => led(owners, j)) && Date.now() < deadline) {
-          owners = (await db.collection("locks").find().toArray()).map((l) =>
-            `${l._id} ${l.owner}`
-          );
+          // (`lock:motion-watch`, the version before's one lock, is only ever taken for a
+          // moment each tick, to see that no node of that version holds it.)
+          owners =
+            (await db.collection("locks").find({ _id: { $ne: "lock:motion-watch" as never } })
+              .toArray()).map((l) => `${l._id} ${l.owner}`);
           await new Promise((res) => setTimeout(res, 200));
         }
         assertEquals(owners.length, jobs.length, `job locks: ${owners}`);

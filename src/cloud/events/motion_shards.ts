@@ -7,7 +7,9 @@
  * shard's cameras only while it also holds the shard's lock — so during a hand-over (a node
  * joining, or leaving gracefully) the old owner lets go before the new one starts, and a camera
  * is never subscribed to twice. A node that dies is out of the order once its registry record is
- * stale (45 s) and its locks expire (90 s): its shards then move, as the single lock did.
+ * stale (45 s) and its locks expire (90 s): its shards then move, as the single lock did. While
+ * a node of the version before holds that single lock (a rolling upgrade), this node watches
+ * nothing: that node watches every camera.
  * @module
  */
 import type { Store } from "../store/store.ts";
@@ -18,6 +20,9 @@ import { isRunning } from "../nodes.ts";
 export const MOTION_SHARDS = 8;
 /** The leader locks' common name (`motion-watch/0` …). */
 export const MOTION_LOCK = "motion-watch";
+
+/** How long after a first "held" the one lock of the version before is asked about again. */
+const LEGACY_RETRY_MS = 100;
 
 /** The lock names of the shards (as `asLeader` names them, without `lock:`). */
 export const MOTION_SHARD_LOCKS: readonly string[] = Array.from(
@@ -66,7 +71,19 @@ export class ShardClaim {
     const now = this.#now();
     const running = (await this.#store.listNodes()).filter((n) => isRunning(n, now))
       .map((n) => n.name);
-    const mine = new Set(shardsOf(this.#node, running));
+    // A node of the version before shards watches every camera under the one lock: while one
+    // holds it, watch none (each camera would be watched twice). Taken for a moment only, so
+    // the nodes of this version never keep it from each other.
+    // A sibling of this version holds it for the same moment: asked again after that moment.
+    const legacy = `lock:${MOTION_LOCK}`;
+    const free = async () => {
+      if (!(await this.#store.acquireLock(legacy, this.#owner, 1))) return false;
+      await this.#store.releaseLock(legacy, this.#owner);
+      return true;
+    };
+    const before = !(await free()) &&
+      !(await new Promise((r) => setTimeout(r, LEGACY_RETRY_MS)).then(free));
+    const mine = new Set(before ? [] : shardsOf(this.#node, running));
     for (let i = 0; i < MOTION_SHARDS; i++) {
       const lock = `lock:${MOTION_SHARD_LOCKS[i]}`;
       if (mine.has(i)) {

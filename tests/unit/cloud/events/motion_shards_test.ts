@@ -63,3 +63,33 @@ Deno.test("motion shards: a joining node takes its part once the other lets go; 
       await store.close();
     }
   }));
+
+Deno.test("motion shards: while a node of the version before holds its one lock, none is claimed", () =>
+  inTempDir(async (dir) => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 5, 12));
+    const store = await openSqliteStore({ path: `${dir}/c.db`, clock });
+    try {
+      const claim = new ShardClaim({
+        store,
+        node: "node-2",
+        owner: "node-2/1/x",
+        now: () => clock.now(),
+      });
+      await announce(store, "node-2");
+      assert(await store.acquireLock("lock:motion-watch", "node-1/9/old", JOB_LOCK_TTL_MS));
+      assertEquals([...await claim.claim()], []);
+      // It stopped (its lock expired, or it resigned): this node takes its shards.
+      clock.advance(JOB_LOCK_TTL_MS);
+      await announce(store, "node-2");
+      assertEquals([...await claim.claim()].sort(), [0, 1, 2, 3, 4, 5, 6, 7]);
+      // An old node back: this node lets go of every shard.
+      assert(await store.acquireLock("lock:motion-watch", "node-1/9/old", JOB_LOCK_TTL_MS));
+      assertEquals([...await claim.claim()], []);
+      assert(
+        await store.acquireLock("lock:motion-watch/3", "node-1/9/old", JOB_LOCK_TTL_MS),
+        "its shards' locks are free",
+      );
+    } finally {
+      await store.close();
+    }
+  }));
