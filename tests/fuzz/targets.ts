@@ -130,6 +130,10 @@ function routes(w: World): string[] {
     `/api/sites/${w.a.siteId}/onvif`,
     `/api/sites/${w.a.siteId}/credentials`,
     `/api/sites/${w.a.siteId}/motion-alerts`,
+    `/api/devices/${w.a.device.deviceId}`,
+    `/api/devices/${w.a.device.deviceId}/motion`,
+    "/api/webhooks",
+    "/api/users",
     "/api/event-snapshots/no-such.jpg",
     "/api/event-snapshots/no-such.jpg?t=t_1&exp=99999999999&sig=AAAA",
     "/login?next=/sites",
@@ -195,7 +199,15 @@ function httpRequest(w: World, rng: Rng, path?: string, bodyText?: string): Uint
   }
   const body = bodyText ??
     (rng.chance(0.5)
-      ? JSON.stringify({ email: "a@b.c", password: rng.pick(NASTY), siteIds: [rng.pick(NASTY)] })
+      ? JSON.stringify(
+        rng.pick([
+          { email: "a@b.c", password: rng.pick(NASTY), siteIds: [rng.pick(NASTY)] },
+          // An email alert (this cloud has no mail server) and a camera's quiet period.
+          { url: `mailto:${rng.pick(NASTY)}@example.com`, events: ["device.down"] },
+          { alertQuietSeconds: rng.pick([0, -1, 86_401, 1e300, "60", null]) },
+          { email: `${rng.pick(NASTY)}@example.com`, role: "viewer" },
+        ]),
+      )
       : "");
   const framing = rng.int(5);
   if (framing === 0 || body) headers.push(`Content-Length: ${enc.encode(body).length}`);
