@@ -76,6 +76,9 @@ Deno.test("email alerts: mailto: webhooks send the test and a device.down as ema
     assertEquals(hook.json.url, "mailto:Ops@example.com,oncall@example.com");
     assertEquals(hook.json.secret, undefined, "an email is not signed: no secret to show");
     assertStringIncludes(hook.json.note, "Email alerts go to Ops@example.com, oncall@example.com");
+    // The audit log keeps the addresses' domains, as it keeps a webhook's origin only.
+    const created = await call("GET", "/api/audit?action=webhook.create&limit=5");
+    assertEquals(created.json.items[0].detail.url, "mailto:…@example.com");
 
     assertEquals((await call("POST", `/api/webhooks/${hook.json.id}/test`, {})).status, 202);
     const [test] = await untilValue(

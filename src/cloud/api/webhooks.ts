@@ -38,8 +38,15 @@ export interface WebhookDeps {
 export const NO_MAIL_SERVER =
   "email alerts need this cloud's mail server: its operator starts every node with --smtp (NC_SMTP_URL); until then, use an https webhook";
 
-/** A webhook URL as the audit log keeps it: the origin only (paths often carry a token). */
+/**
+ * A webhook URL as the audit log keeps it: the origin only (paths often carry a token); for email,
+ * the addresses' domains.
+ */
 export function auditedUrl(url: string): string {
+  if (isMailTarget(url)) {
+    const domains = url.slice("mailto:".length).split(",").map((a) => a.slice(a.lastIndexOf("@")));
+    return `mailto:…${[...new Set(domains)].join(",…")}`;
+  }
   try {
     return `${new URL(url).origin}/…`;
   } catch {
