@@ -222,8 +222,10 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
           publicUrl,
         ),
       );
+      const took = to.filter((t) => !sent.refused.some((r) => r.split(" ")[0] === t));
       return {
-        sent: to.join(", "),
+        sent: took.join(", "),
+        ...(sent.refused.length ? { refused: sent.refused } : {}),
         server: smtp.display,
         from,
         reply: sent.response,

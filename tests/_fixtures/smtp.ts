@@ -26,8 +26,10 @@ export interface MailServerOptions {
   tls?: { cert: string; key: string; implicit?: boolean };
   /** Sign-in required. */
   auth?: { user: string; password: string };
-  /** A recipient the server refuses (550). */
+  /** A recipient the server refuses for good (550). */
   reject?: string;
+  /** A recipient the server defers (450, greylisting: try again later). */
+  defer?: string;
 }
 
 /** A running mail server. */
@@ -66,6 +68,7 @@ export class MailServer {
     }
     if (o.auth) Object.assign(env, { SMTP_USER: o.auth.user, SMTP_PASSWORD: o.auth.password });
     if (o.reject) env.SMTP_REJECT = o.reject;
+    if (o.defer) env.SMTP_DEFER = o.defer;
     const child = new Deno.Command("/usr/bin/python3", {
       args: [new URL("./smtp_server.py", import.meta.url).pathname],
       env,

@@ -9,7 +9,8 @@ independent reading of what the cloud wrote. Driven by the environment
   SMTP_TLS_CERT, SMTP_TLS_KEY  a certificate: STARTTLS offered and required (or, with
                                SMTP_IMPLICIT_TLS=1, TLS from the first byte)
   SMTP_USER, SMTP_PASSWORD     sign-in required (AUTH PLAIN/LOGIN)
-  SMTP_REJECT                  a recipient refused with 550
+  SMTP_REJECT                  a recipient refused with 550 (for good)
+  SMTP_DEFER                   a recipient deferred with 450 (try again later: greylisting)
 """
 import asyncio
 import base64
@@ -29,6 +30,7 @@ IMPLICIT = os.environ.get("SMTP_IMPLICIT_TLS") == "1"
 USER = os.environ.get("SMTP_USER")
 PASSWORD = os.environ.get("SMTP_PASSWORD")
 REJECT = os.environ.get("SMTP_REJECT", "").lower()
+DEFER = os.environ.get("SMTP_DEFER", "").lower()
 
 # Sign-in over plain TCP is what some tests ask for on purpose: no warning about it in the output.
 warnings.filterwarnings("ignore")
@@ -39,6 +41,8 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if REJECT and address.lower() == REJECT:
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        if DEFER and address.lower() == DEFER:
+            return "450 4.2.0 <%s>: Recipient address rejected: Greylisted" % address
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

@@ -83,8 +83,12 @@ Deno.test("mailer: a device's name cannot add a header, and HTML in it is text",
   }
 });
 
-Deno.test("mailer: each refusal says why — a wrong password (535), a refused recipient (550), no STARTTLS where it is required, nothing listening", async () => {
-  const server = await MailServer.start({ auth: AUTH, reject: "gone@example.com" });
+Deno.test("mailer: each refusal says why — a wrong password (535), a refused recipient (550, final), a deferred one (450, not final), one of two refused (sent to the other, named), no STARTTLS where it is required, nothing listening", async () => {
+  const server = await MailServer.start({
+    auth: AUTH,
+    reject: "gone@example.com",
+    defer: "later@example.com",
+  });
   try {
     const mail = alertMail(motion, "https://c.example.com");
     const wrong = new Mailer(
@@ -96,6 +100,7 @@ Deno.test("mailer: each refusal says why — a wrong password (535), a refused r
       "refused the sign-in (535",
     );
     assertEquals(e1.code, 535);
+    assertEquals(e1.permanent, false, "a refused sign-in is the cloud's setting: it may be fixed");
     assertStringIncludes(
       e1.message,
       `the mail server smtp://${encodeURIComponent(AUTH.user)}@127.0.0.1:`,
@@ -109,6 +114,13 @@ Deno.test("mailer: each refusal says why — a wrong password (535), a refused r
       "refused gone@example.com (550 5.1.1",
     );
     assertEquals(e2.code, 550);
+    assertEquals(e2.permanent, true, "a 550 to the only recipient is final");
+    const e3 = await refused(
+      () => right.send(["later@example.com"], mail),
+      "refused later@example.com (450 4.2.0",
+    );
+    assertEquals(e3.code, 450);
+    assertEquals(e3.permanent, false, "a 450 (greylisting) asks to try again later");
 
     // STARTTLS required (what smtp:// to any host but loopback means): the server offers none.
     const clear = new Mailer(
@@ -120,6 +132,14 @@ Deno.test("mailer: each refusal says why — a wrong password (535), a refused r
       "does not offer STARTTLS, and alerts are not sent in the clear",
     );
     assertEquals(server.got.length, 0);
+
+    // One address of two refused: the message goes to the other, and the refused one is named.
+    const sent = await right.send(["ops@example.com", "gone@example.com"], mail);
+    assertEquals(sent.code, 250);
+    assertEquals(sent.refused.length, 1);
+    assertStringIncludes(sent.refused[0], "gone@example.com (550 5.1.1");
+    assertEquals(server.got.length, 1);
+    assertEquals(server.got[0].to, ["ops@example.com"]);
 
     const [port] = restartablePorts(1);
     const none = new Mailer(parseSmtpUrl(`smtp://127.0.0.1:${port}`)!, "alerts@example.com");

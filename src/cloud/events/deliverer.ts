@@ -73,9 +73,10 @@ export async function attemptDelivery(
 ): Promise<DeliveryAttempt> {
   const at = d.clock.now();
   let attempt: DeliveryAttempt;
+  let final = false;
   const hook = await d.store.getWebhook(del.tenantId, del.webhookId);
   if (!hook) return { at, status: null, error: "webhook deleted" }; // its deliveries went with it
-  if (isMailTarget(hook.url)) attempt = await attemptMail(d, del, hook.url, at);
+  if (isMailTarget(hook.url)) ({ attempt, final } = await attemptMail(d, del, hook.url, at));
   else {
     try {
       const { url, addresses } = await checkWebhookUrl(hook.url, d.policy);
@@ -110,7 +111,9 @@ export async function attemptDelivery(
   }
   const n = del.attempts.length + 1;
   const delivered = attempt.status !== null && attempt.error === "";
-  const retryAt = delivered ? null : nextAttemptAt(d.firstRetryMs, n, del.createdAt, d.clock.now());
+  const retryAt = delivered || final
+    ? null
+    : nextAttemptAt(d.firstRetryMs, n, del.createdAt, d.clock.now());
   const next = delivered
     ? { state: "delivered" as const, nextAttemptAt: 0 }
     : retryAt === null
@@ -123,6 +126,7 @@ export async function attemptDelivery(
       attempt: n,
       status: attempt.status,
       error: attempt.error || undefined,
+      note: attempt.note,
       next: next.state,
       recorded,
     },
@@ -135,13 +139,19 @@ export async function attemptDelivery(
   return attempt;
 }
 
-/** One attempt of an email alert: the event in words to the `mailto:` URL's addresses. */
+/**
+ * One attempt of an email alert: the event in words to the `mailto:` URL's addresses; `final`
+ * when the server's refusal is its last word on this message (a 5xx to the recipients or the
+ * message: retrying for a day would only knock at the same door, and a server that sees it may
+ * list the cloud as a spammer). Addresses refused while the others got it are in the note, not a
+ * failure: a retry would send the others the same alert again.
+ */
 async function attemptMail(
   d: DelivererDeps,
   del: WebhookDelivery,
   target: string,
   at: number,
-): Promise<DeliveryAttempt> {
+): Promise<{ attempt: DeliveryAttempt; final: boolean }> {
   try {
     if (!d.mailer) {
       throw new Error(
@@ -154,12 +164,23 @@ async function attemptMail(
       "X-Nanodems-Event": del.eventType,
       "X-Nanodems-Delivery": del.id,
     });
-    return { at, status: sent.code, error: "" };
+    const attempt: DeliveryAttempt = { at, status: sent.code, error: "" };
+    if (sent.refused.length) {
+      attempt.note = `not sent to ${sent.refused.join(", ")}`.slice(0, 600);
+    }
+    return { attempt, final: false };
   } catch (e) {
+    const final = e instanceof MailError && e.permanent;
     return {
-      at,
-      status: e instanceof MailError ? e.code : null,
-      error: (e as Error).message.slice(0, 300),
+      attempt: {
+        at,
+        status: e instanceof MailError ? e.code : null,
+        error: (e as Error).message.slice(0, 300),
+        ...(final
+          ? { note: "not retried: the mail server's 5xx reply is final for this message" }
+          : {}),
+      },
+      final,
     };
   }
 }

@@ -33,6 +33,11 @@ export interface MailSent {
   /** The SMTP reply code (250). */
   code: number;
   response: string;
+  /**
+   * The recipients the server refused while it took the message for the others, each with its
+   * reply (`b@example.com (550 5.1.1 User unknown)`): the message went out, not to them.
+   */
+  refused: string[];
 }
 
 /** A message the server did not take, with the reason and its reply code (null: no reply). */
@@ -40,21 +45,38 @@ export class MailError extends Error {
   override name = "MailError";
   /** The server's reply code, when it answered. */
   readonly code: number | null;
+  /**
+   * Whether sending the same message again cannot help: the server refused its recipients or
+   * the message itself with a 5xx reply, which RFC 5321 makes final. A refused sign-in, sender
+   * or connection is the cloud's own setting and may be fixed while the alert waits, so it is
+   * not final.
+   */
+  readonly permanent: boolean;
 
-  /** A failure with the words an admin reads and the server's reply code. */
-  constructor(message: string, code: number | null) {
+  /** A failure with the words an admin reads, the server's reply code and whether it is final. */
+  constructor(message: string, code: number | null, permanent = false) {
     super(message);
     this.code = code;
+    this.permanent = permanent;
   }
 }
 
 /** The shape of nodemailer's errors that this module reads. */
 interface SmtpFailure {
   code?: string;
+  /** The command the reply answered (`RCPT TO`, `DATA`, `MAIL FROM`, `AUTH PLAIN`…). */
+  command?: string;
   responseCode?: number;
   response?: string;
   message?: string;
   rejected?: string[];
+}
+
+/** What nodemailer answers a message it sent. */
+interface SmtpInfo {
+  response?: string;
+  rejected?: unknown[];
+  rejectedErrors?: SmtpFailure[];
 }
 
 /** Sends messages through one mail server. */
@@ -137,7 +159,11 @@ export class Mailer {
           : {}),
       });
       const response = String(info.response ?? "");
-      return { code: Number(/^(\d{3})/.exec(response)?.[1] ?? 250), response };
+      return {
+        code: Number(/^(\d{3})/.exec(response)?.[1] ?? 250),
+        response,
+        refused: refusedRecipients(info as SmtpInfo),
+      };
     } catch (e) {
       throw this.#explain(e as SmtpFailure);
     } finally {
@@ -174,12 +200,19 @@ export class Mailer {
       case "EENVELOPE":
         return new MailError(
           `the mail server ${where} refused ${
-            e.rejected?.length ? e.rejected.join(", ") : "the sender or the recipients"
+            e.rejected?.length
+              ? e.rejected.join(", ")
+              : e.command === "MAIL FROM"
+              ? `the sender ${this.from}`
+              : e.command === "DATA"
+              ? "the message"
+              : "the sender or the recipients"
           }${said}`,
           code,
+          final(e),
         );
       case "EMESSAGE":
-        return new MailError(`the mail server ${where} refused the message${said}`, code);
+        return new MailError(`the mail server ${where} refused the message${said}`, code, final(e));
       case "ETLS":
         return new MailError(
           /STARTTLS/i.test(raw) || /not.*support/i.test(raw)
@@ -240,6 +273,21 @@ export function checkMailServer(mailer: Mailer, log: Logger): void {
         "the mail server cannot be used yet: email alerts fail until it can",
       ),
   );
+}
+
+/** Whether a failure is the server's final word on this message (a 5xx to RCPT TO or DATA). */
+function final(e: SmtpFailure): boolean {
+  const code = e.responseCode ?? 0;
+  return code >= 500 && code < 600 && (e.command === "RCPT TO" || e.command === "DATA");
+}
+
+/** The recipients refused in a message that went out to the others, each with its reply. */
+function refusedRecipients(info: SmtpInfo): string[] {
+  const errors = info.rejectedErrors ?? [];
+  return (info.rejected ?? []).map((r, i) => {
+    const reply = oneLine(errors[i]?.response ?? "");
+    return `${String(r)}${reply ? ` (${reply})` : ""}`;
+  });
 }
 
 /** A reply or message as one bounded line. */

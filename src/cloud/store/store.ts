@@ -1236,6 +1236,11 @@ export interface DeliveryAttempt {
   status: number | null;
   /** Why it failed ("" on a 2xx). */
   error: string;
+  /**
+   * What the admin should know beside the outcome: an email that went out but not to every
+   * address (each refused one with the server's reply), or why a failure is not retried.
+   */
+  note?: string;
 }
 
 /** One event (or test) to deliver to one webhook, with its attempts so far. */

@@ -56,7 +56,8 @@ function Attempts(props: { d: WebhookDelivery }) {
       {props.d.attempts.map((a, i) => (
         <div class="mono" data-attempt={i + 1}>
           #{i + 1} <At at={a.at} /> {a.status ?? "no answer"}
-          {a.error ? <span class="muted">{a.error}</span> : null}
+          {a.error ? <span class="muted">{` ${a.error}`}</span> : null}
+          {a.note ? <span class="muted" data-note>{` (${a.note})`}</span> : null}
         </div>
       ))}
     </>
@@ -87,7 +88,8 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
             <>
               For email, enter <code>mailto:</code>{" "}
               and up to 10 addresses, comma-separated: each event comes as an email, a camera's
-              alert with its picture.
+              alert with its picture. An email the mail server refuses for good (a 5xx reply to its
+              addresses) is not retried.
             </>
           )
           : "Email alerts need the cloud's mail server (its operator sets --smtp)."}

@@ -3,7 +3,8 @@
 // slots, another tenant's delivery goes out while it hangs (queued before the backlog drained,
 // and queued later), and once the receiver answers the backlog drains, each delivery once. A
 // receiver that fails every attempt rests, is probed one attempt at a time, and its backlog goes
-// out once a probe succeeds.
+// out once a probe succeeds. An email the mail server refuses for good is not retried; one it
+// defers is.
 import assert from "node:assert/strict";
 import { openStore } from "../../../../src/cloud/store/open.ts";
 import { systemClock } from "../../../../src/shared/clock.ts";
@@ -11,8 +12,16 @@ import { createLogger } from "../../../../src/shared/log.ts";
 import { cloudSecretFrom } from "../../../../src/cloud/tenancy/cloud_secret.ts";
 import { WebhookSecrets } from "../../../../src/cloud/events/webhook_secret.ts";
 import pino from "pino";
-import { DeliveryPool, REST_MS, TRIP_AFTER } from "../../../../src/cloud/events/deliverer.ts";
+import {
+  type DelivererDeps,
+  DeliveryPool,
+  REST_MS,
+  TRIP_AFTER,
+} from "../../../../src/cloud/events/deliverer.ts";
 import type { Store, Webhook } from "../../../../src/cloud/store/store.ts";
+import { Mailer } from "../../../../src/cloud/events/mailer.ts";
+import { parseSmtpUrl } from "../../../../src/cloud/events/smtp_url.ts";
+import { MailServer } from "../../../_fixtures/smtp.ts";
 
 /** A loopback receiver: records delivery ids; holds every request while `hold` is set. */
 class Receiver {
@@ -62,6 +71,22 @@ async function until(what: string, check: () => boolean, ms = 15_000): Promise<v
   }
 }
 
+/** Node-1's pool of 4 slots on `store` (loopback receivers allowed; retries a minute apart). */
+async function poolOf(store: Store, o: Partial<DelivererDeps> = {}): Promise<DeliveryPool> {
+  return new DeliveryPool({
+    store,
+    secrets: await WebhookSecrets.create(
+      await cloudSecretFrom(crypto.getRandomValues(new Uint8Array(32))),
+    ),
+    clock: systemClock,
+    owner: "node-1",
+    policy: { allowLoopback: true, allowPrivate: false },
+    firstRetryMs: 60_000,
+    log: createLogger({ role: "test", level: "silent" }),
+    ...o,
+  }, 4);
+}
+
 async function queue(store: Store, h: Webhook, n: number, from = 0): Promise<void> {
   for (let i = from; i < from + n; i++) {
     await store.createDelivery({
@@ -99,17 +124,7 @@ Deno.test("deliveries: one tenant's backlog to a hung receiver never holds anoth
     const { a, acme: storm, bolt: calm } = await twoTenants(store, hung.url, other.url);
     await queue(store, storm, 40); // a site of Acme just went down
     await queue(store, calm, 1);
-    pool = new DeliveryPool({
-      store,
-      secrets: await WebhookSecrets.create(
-        await cloudSecretFrom(crypto.getRandomValues(new Uint8Array(32))),
-      ),
-      clock: systemClock,
-      owner: "node-1",
-      policy: { allowLoopback: true, allowPrivate: false },
-      firstRetryMs: 60_000,
-      log: createLogger({ role: "test", level: "silent" }),
-    }, 4);
+    pool = await poolOf(store);
     const first = pool.fill();
     await until("Bolt's delivery", () => other.got.length === 1);
     await until("Acme's receiver holding three", () => hung.inFlight === 3);
@@ -164,17 +179,8 @@ Deno.test("deliveries: a receiver that fails every attempt rests after five, the
       other.url,
     );
     await queue(store, dead, 30);
-    pool = new DeliveryPool({
-      store,
-      secrets: await WebhookSecrets.create(
-        await cloudSecretFrom(crypto.getRandomValues(new Uint8Array(32))),
-      ),
-      clock,
-      owner: "node-1",
-      policy: { allowLoopback: true, allowPrivate: false },
-      firstRetryMs: 3_600_000, // a failed delivery's own retry stays out of this test
-      log,
-    }, 4);
+    // A failed delivery's own retry (an hour) stays out of this test.
+    pool = await poolOf(store, { clock, firstRetryMs: 3_600_000, log });
     const attempts = async () =>
       (await store.listDeliveries(a.id, dead.id, 100)).reduce((n, d) => n + d.attempts.length, 0);
 
@@ -214,6 +220,54 @@ Deno.test("deliveries: a receiver that fails every attempt rests after five, the
     await pool?.stop();
     await revived?.shutdown();
     await other.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deliveries: an email refused for good (550) fails at its first attempt, not retried for a day; a deferred one (450) waits for its retry; one of two addresses refused is delivered, the refused one named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-mail-final-" });
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir);
+  const server = await MailServer.start({ reject: "gone@example.com", defer: "later@example.com" });
+  let pool: DeliveryPool | null = null;
+  try {
+    const t = await store.createTenant({ name: "Acme" });
+    const hook = (url: string) =>
+      store.createWebhook({
+        tenantId: t.id,
+        url,
+        events: ["device.down"],
+        secretSeed: WebhookSecrets.seed(),
+        createdBy: "user:u1",
+      });
+    const gone = await hook("mailto:gone@example.com");
+    const later = await hook("mailto:later@example.com");
+    const both = await hook("mailto:ops@example.com,gone@example.com");
+    for (const h of [gone, later, both]) await queue(store, h, 1);
+    pool = await poolOf(store, {
+      mailer: new Mailer(parseSmtpUrl(server.url())!, "alerts@example.com"),
+    });
+    await pool.fill();
+    const [g] = await store.listDeliveries(t.id, gone.id, 10);
+    assert.equal(g.state, "failed", "a 550 is final: the delivery is not retried");
+    assert.equal(g.attempts.length, 1);
+    assert.equal(g.attempts[0].status, 550);
+    assert.match(g.attempts[0].error, /refused gone@example\.com \(550 5\.1\.1/);
+    assert.match(g.attempts[0].note ?? "", /not retried: .*5xx reply is final/);
+
+    const [l] = await store.listDeliveries(t.id, later.id, 10);
+    assert.equal(l.state, "pending", "a 450 asks to try again later");
+    assert.equal(l.attempts[0].status, 450);
+    assert.equal(l.attempts[0].note, undefined);
+
+    const [b] = await store.listDeliveries(t.id, both.id, 10);
+    assert.equal(b.state, "delivered", "the message went to the address that took it");
+    assert.equal(b.attempts[0].status, 250);
+    assert.match(b.attempts[0].note ?? "", /^not sent to gone@example\.com \(550 5\.1\.1/);
+    assert.deepEqual(server.got.map((m) => m.to), [["ops@example.com"]]);
+  } finally {
+    await pool?.stop();
+    await server.close();
     await store.close();
     await Deno.remove(dir, { recursive: true });
   }
