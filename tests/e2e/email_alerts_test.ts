@@ -5,13 +5,18 @@
 // over TLS, signed in, from the default sender; the delivery log shows the server's 250; in
 // Chromium, addresses added on the page get their test. Invitations and password links go to
 // their person by email, and the invite dialog says so. A cloud
-// without a mail server refuses `mailto:` with what to do; a bad address is a 400 naming it.
+// without a mail server refuses `mailto:` with what to do; a bad address is a 400 naming it. A
+// tenant's sends by hand (tests, emailed links) stop at the hour's budget, another tenant's not.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { MailServer } from "../_fixtures/smtp.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { NO_MAIL_SERVER } from "../../src/cloud/api/webhooks.ts";
+import {
+  SEND_BUDGET_SPENT,
+  SENDS_PER_TENANT_PER_HOUR,
+} from "../../src/cloud/tenancy/send_budget.ts";
 import { accessibilityViolations, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
 
 const AUTH = { user: "alerts@example.com", password: `pw-${crypto.randomUUID()}` };
@@ -342,5 +347,66 @@ Deno.test("connector cloud admin mail test: sends one through NC_SMTP_URL (any s
     assertEquals(mail.got.length, 1);
   } finally {
     await mail.close();
+  }
+});
+
+Deno.test("a tenant's sends by hand: after 100 test deliveries and emailed links within the hour, 'Send test' is a 429 saying so and an invitation's link is given, not emailed; another tenant's budget is its own", async () => {
+  const mail = await MailServer.start();
+  const stack = await Stack.start({ cloudEnv: { NC_SMTP_URL: mail.url() } });
+  stack.defer(() => mail.close());
+  try {
+    const a = await stack.quickstart([9], "Acme");
+    const b = await stack.quickstart([9], "Bolt");
+    const hookOf = async (token: string) => {
+      const r = await stack.api("POST", "/api/webhooks", token, {
+        url: "mailto:ops@example.com",
+        events: ["device.down"],
+      });
+      assertEquals(r.status, 201);
+      return r.json.id as string;
+    };
+    const hook = await hookOf(a.apiToken);
+    const first = await stack.api("POST", "/api/users", a.apiToken, {
+      email: "first@example.com",
+      role: "viewer",
+    });
+    assertEquals([first.status, first.json.emailed], [201, true]);
+    for (let i = 1; i < SENDS_PER_TENANT_PER_HOUR; i++) {
+      const r = await stack.api("POST", `/api/webhooks/${hook}/test`, a.apiToken, {});
+      assertEquals(r.status, 202, `test ${i}`);
+    }
+    const over = await stack.api("POST", `/api/webhooks/${hook}/test`, a.apiToken, {});
+    assertEquals(over.status, 429);
+    assertEquals(over.json.error, "rate_limited");
+    assertEquals(over.json.message, SEND_BUDGET_SPENT);
+    const late = await stack.api("POST", "/api/users", a.apiToken, {
+      email: "late@example.com",
+      role: "viewer",
+    });
+    assertEquals([late.status, late.json.emailed], [201, false], "made, not emailed");
+    assertEquals(late.json.emailError, SEND_BUDGET_SPENT);
+    assertStringIncludes(late.json.note, "send them this link yourself");
+    assert(late.json.inviteUrl.startsWith(`${stack.url}/`), late.json.inviteUrl);
+
+    // Bolt's admins have their own hour.
+    const other = await stack.api(
+      "POST",
+      `/api/webhooks/${await hookOf(b.apiToken)}/test`,
+      b.apiToken,
+      {},
+    );
+    assertEquals(other.status, 202);
+    // What was sent arrives; nothing over the budget was.
+    await until(
+      "the invitation and the tests",
+      () => mail.got.length === SENDS_PER_TENANT_PER_HOUR + 1,
+      30_000,
+    );
+    assert(
+      !mail.got.some((m) => m.to.includes("late@example.com")),
+      "the late invite is not mailed",
+    );
+  } finally {
+    await stack.stop();
   }
 });

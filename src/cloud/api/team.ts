@@ -4,7 +4,9 @@
  * disable or enable, hand out a password-reset link. Admins cannot change themselves here (no
  * locking yourself out) and only a superadmin grants or changes the superadmin role. With the
  * cloud's mail server (`--smtp`) the link also goes to the person by email (invite_mail.ts); the
- * answer says whether the server took it, and the admin still gets the link to pass on.
+ * answer says whether the server took it, and the admin still gets the link to pass on. Each email
+ * counts in the tenant's budget of sends by hand (tenancy/send_budget.ts): once it is spent the
+ * link is still made and given, not emailed, and the answer says why.
  * @module
  */
 import { Hono } from "hono";
@@ -21,6 +23,7 @@ import { inviteBody, userPatch } from "./schemas.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import type { Mailer } from "../events/mailer.ts";
 import { inviteMail } from "../tenancy/invite_mail.ts";
+import { SEND_BUDGET_SPENT, SendBudget } from "../tenancy/send_budget.ts";
 
 /** What the team routes need. */
 export interface TeamDeps {
@@ -60,6 +63,7 @@ export function teamRoutes(d: TeamDeps): Hono<AuthVars> {
   const { store } = d;
   const app = new Hono<AuthVars>();
   const admin = requireAuth(store, "admin");
+  const budget = new SendBudget(store);
   const member = async (p: Principal, id: string) => {
     const u = idParam.safeParse(id).success ? await store.getUser(id) : null;
     if (!u || u.tenantId !== p.tenantId) throw new AppError("not_found", "no such user");
@@ -93,6 +97,13 @@ export function teamRoutes(d: TeamDeps): Hono<AuthVars> {
   ): Promise<{ emailed?: boolean; emailError?: string; note?: string }> => {
     if (!d.mailer) return {};
     const by = p.userId ? (await store.getUser(p.userId))?.email : undefined;
+    const unsent = (why: string) => ({
+      emailed: false,
+      emailError: why,
+      note: `The email to ${u.email} could not be sent (${why}): send them this link yourself. ` +
+        "It works once and is not shown again.",
+    });
+    if (!await budget.take(p.tenantId)) return unsent(SEND_BUDGET_SPENT);
     try {
       await d.mailer.send(
         [u.email],
@@ -109,13 +120,7 @@ export function teamRoutes(d: TeamDeps): Hono<AuthVars> {
         note: `An email with this link went to ${u.email}. It works once and is not shown again.`,
       };
     } catch (e) {
-      const why = (e as Error).message;
-      return {
-        emailed: false,
-        emailError: why,
-        note: `The email to ${u.email} could not be sent (${why}): send them this link yourself. ` +
-          "It works once and is not shown again.",
-      };
+      return unsent((e as Error).message);
     }
   };
 

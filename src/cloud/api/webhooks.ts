@@ -4,7 +4,8 @@
  * http address), returns its signing secret once, and is audited, as is deleting one. Each has a
  * delivery log (attempts with status codes), a health read from its newest deliveries (the list's
  * `health`: failing since when, how many attempts in a row, why) and a "send test" that queues a
- * `webhook.test` delivery the deliverer sends like any event. A `mailto:` URL makes it an email
+ * `webhook.test` delivery the deliverer sends like any event (counted in the tenant's budget of sends
+ * by hand, tenancy/send_budget.ts: a 429 once it is spent). A `mailto:` URL makes it an email
  * alert (events/mail_target.ts): taken only when the cloud has a mail server (`--smtp`), its
  * addresses checked and stored in one form, and no signing secret (an email is not signed).
  * @module
@@ -20,6 +21,7 @@ import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { isMailTarget, MailTargetError, normalMailTarget } from "../events/mail_target.ts";
 import { webhookBody } from "./schemas.ts";
+import { SendBudget } from "../tenancy/send_budget.ts";
 
 /** Webhooks one tenant may have (each event is sent once per webhook). */
 export const MAX_WEBHOOKS_PER_TENANT = 20;
@@ -77,6 +79,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
   app.use("/webhooks", requireAuth(d.store, "admin"));
   app.use("/webhooks/*", requireAuth(d.store, "admin"));
+  const budget = new SendBudget(d.store);
   const hook = async (tenantId: string, id: string) => {
     const w = await d.store.getWebhook(tenantId, id);
     if (!w) throw new AppError("not_found", "no such webhook");
@@ -167,6 +170,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
   app.post("/webhooks/:id/test", async (c) => {
     const p = c.get("principal");
     const w = await hook(p.tenantId, c.req.param("id"));
+    await budget.spend(p.tenantId);
     const id = `${w.id}:test:${crypto.randomUUID().slice(0, 8)}`;
     const body = JSON.stringify({
       id: `evt_test_${id.slice(-8)}`,
