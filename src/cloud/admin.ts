@@ -40,7 +40,9 @@ import { commandHint } from "../shared/invocation.ts";
 import { recordedPublicUrl } from "./public_url.ts";
 import { parseSmtpUrl, SmtpUrlError } from "./events/smtp_url.ts";
 import { mailRecipients, MailTargetError } from "./events/mail_target.ts";
-import { defaultMailFrom, Mailer } from "./events/mailer.ts";
+import { defaultMailFrom, Mailer, mailProxyFor } from "./events/mailer.ts";
+import { noProxyFrom, parseWebhookProxy } from "./events/webhook_proxy.ts";
+import { ProxyError } from "../shared/transport/proxy.ts";
 import { alertMail } from "./events/alert_mail.ts";
 import { makeBackup } from "./backup/backup.ts";
 import { restoreBackup } from "./backup/restore.ts";
@@ -184,22 +186,35 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
         arg: "ADDRESS",
         help: "The sender, as the cloud's --mail-from (default alerts@<the public URL's host>)",
       },
+      "webhook-proxy": {
+        type: "string",
+        env: "NC_WEBHOOK_PROXY",
+        arg: "URL",
+        help:
+          "The outbound proxy, as the cloud's --webhook-proxy: the mail server is reached through it unless it is on loopback or in NO_PROXY",
+      },
     },
     schema: z.object({
       to: z.string().min(1, "--to: where to send the test email"),
       smtp: z.string().optional(),
       "mail-from": z.string().optional(),
+      "webhook-proxy": z.string().optional(),
     }),
     anyStore: true,
     async files(a, dataDir) {
       let smtp;
       let to;
+      let proxy;
       try {
         smtp = parseSmtpUrl(a.smtp as string | undefined);
         to = mailRecipients(`mailto:${a.to as string}`);
+        proxy = parseWebhookProxy(a["webhook-proxy"] as string | undefined);
       } catch (e) {
         if (e instanceof SmtpUrlError) throw new UsageError(`--smtp / NC_SMTP_URL: ${e.message}`);
         if (e instanceof MailTargetError) throw new UsageError(`--to: ${e.message}`);
+        if (e instanceof ProxyError) {
+          throw new UsageError(`--webhook-proxy / NC_WEBHOOK_PROXY: ${e.message}`);
+        }
         throw e;
       }
       if (!smtp) {
@@ -209,8 +224,15 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
       }
       const publicUrl = await recordedPublicUrl(dataDir);
       const from = (a["mail-from"] as string | undefined) ?? defaultMailFrom(publicUrl);
-      progress(`sending a test email to ${to.join(", ")} through ${smtp.display} as ${from}…`);
-      const sent = await new Mailer(smtp, from).send(
+      const mailer = new Mailer(smtp, from, {
+        proxy: mailProxyFor(proxy, smtp, noProxyFrom(Deno.env.toObject())),
+      });
+      progress(
+        `sending a test email to ${to.join(", ")} through ${smtp.display}${
+          mailer.proxy ? ` (by the proxy ${mailer.proxy})` : ""
+        } as ${from}…`,
+      );
+      const sent = await mailer.send(
         to,
         alertMail(
           JSON.stringify({
@@ -227,6 +249,7 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
         sent: took.join(", "),
         ...(sent.refused.length ? { refused: sent.refused } : {}),
         server: smtp.display,
+        ...(mailer.proxy ? { proxy: mailer.proxy } : {}),
         from,
         reply: sent.response,
         note: "The server took it; if it does not arrive, look in the spam folder and at the " +

@@ -232,7 +232,7 @@ export const cloudOptions: Record<string, OptionSpec> = {
     env: "NC_WEBHOOK_PROXY",
     arg: "URL",
     help:
-      "Send webhooks through this outbound HTTP proxy (http://[user:password@]host:port; prefer NC_WEBHOOK_PROXY when it holds a password): it is asked to CONNECT to the receiver's checked address, TLS runs end to end; NO_PROXY lists receivers reached directly; off: direct (the default)",
+      "Send webhooks through this outbound HTTP proxy (http://[user:password@]host:port; prefer NC_WEBHOOK_PROXY when it holds a password): it is asked to CONNECT to the receiver's checked address, TLS runs end to end; email to the --smtp server goes through it too (by name), unless the server is on loopback; NO_PROXY lists receivers and mail servers reached directly; off: direct (the default)",
   },
   smtp: {
     type: "string",

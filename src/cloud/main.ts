@@ -50,7 +50,7 @@ import { DataChannelWatch } from "./events/data_channel.ts";
 import { startPresenceJob } from "./events/agent_availability.ts";
 import { type MotionWatch, startMotionWatch } from "./events/motion_watch.ts";
 import { startDeliverer } from "./events/deliverer.ts";
-import { checkMailServer, defaultMailFrom, Mailer } from "./events/mailer.ts";
+import { checkMailServer, defaultMailFrom, Mailer, mailProxyFor } from "./events/mailer.ts";
 import { sharedSettings, startNodeRegistry } from "./nodes.ts";
 import { WebhookSecrets } from "./events/webhook_secret.ts";
 import { noProxyFrom, unusedEnvProxyNote } from "./events/webhook_proxy.ts";
@@ -274,6 +274,14 @@ export async function startCloud(
     ? new Mailer(
       config.webhooks.smtp,
       () => config.webhooks.mailFrom ?? defaultMailFrom(publicUrl()),
+      {
+        // The company's outbound proxy carries email too, unless the relay is local.
+        proxy: mailProxyFor(
+          config.webhooks.proxy,
+          config.webhooks.smtp,
+          noProxyFrom(Deno.env.toObject()),
+        ),
+      },
     )
     : null;
   const app = createApp({

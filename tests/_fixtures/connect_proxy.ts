@@ -25,8 +25,10 @@ export interface ConnectProxy {
 }
 
 /**
- * Starts the proxy; `auth` makes it require `user:password`. `redirect` makes it hostile: a
- * CONNECT to a `host:port` it names goes to that loopback port instead (recorded as asked).
+ * Starts the proxy; `auth` makes it require `user:password`. `redirect`: a CONNECT to a
+ * `host:port` it names goes to that loopback port instead (recorded as asked) — a hostile path,
+ * or a server whose name exists only behind the proxy (`mail.example.com:587`), as a company's
+ * mail relay does.
  */
 export function startConnectProxy(
   auth?: { user: string; password: string },
@@ -55,8 +57,10 @@ export function startConnectProxy(
       refusals++;
       return await answer(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
     }
-    // Loopback only: nothing a test starts may reach beyond this machine through it.
-    if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(m[1])) {
+    const diverted = forward ? undefined : redirect[`${m[1]}:${m[2]}`];
+    // Loopback only: nothing a test starts may reach beyond this machine through it (a diverted
+    // name goes to a loopback port).
+    if (diverted === undefined && !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(m[1])) {
       refusals++;
       return await answer(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
     }
@@ -69,7 +73,6 @@ export function startConnectProxy(
         'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n',
       );
     }
-    const diverted = forward ? undefined : redirect[`${m[1]}:${m[2]}`];
     const up = diverted === undefined
       ? await Deno.connect({ hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) })
       : await Deno.connect({ hostname: "127.0.0.1", port: diverted });

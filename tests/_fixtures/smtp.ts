@@ -108,6 +108,21 @@ export class MailServer {
     return `${scheme}://${who}127.0.0.1:${this.port}`;
   }
 
+  /**
+   * The messages accepted so far once there are at least `n`: the server's line about a message
+   * can reach this process a moment after the sender read its 250.
+   */
+  async received(n: number, ms = 10_000): Promise<ReceivedMail[]> {
+    const end = Date.now() + ms;
+    while (this.got.length < n) {
+      if (Date.now() > end) {
+        throw new Error(`the mail server got ${this.got.length} messages in ${ms} ms, not ${n}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.got;
+  }
+
   /** The messages whose subject includes `text`, else null (for `until`). */
   withSubject(text: string): ReceivedMail[] | null {
     const found = this.got.filter((m) => (m.headers.subject ?? "").includes(text));

@@ -11,6 +11,7 @@ import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.
 import { Stack } from "../_fixtures/stack.ts";
 import { MailServer } from "../_fixtures/smtp.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
+import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { NO_MAIL_SERVER } from "../../src/cloud/api/webhooks.ts";
 import {
@@ -21,19 +22,34 @@ import { accessibilityViolations, launchBrowser, signedInContext } from "../_fix
 
 const AUTH = { user: "alerts@example.com", password: `pw-${crypto.randomUUID()}` };
 
-Deno.test("email alerts: mailto: webhooks send the test and a device.down as email over STARTTLS with sign-in; the log shows 250; a cloud without --smtp refuses mailto:", async () => {
+/** A `mailto:ops@example.com` webhook for device.down, added with `token`: its id. */
+async function mailtoHook(stack: Stack, token: string): Promise<string> {
+  const r = await stack.api("POST", "/api/webhooks", token, {
+    url: "mailto:ops@example.com",
+    events: ["device.down"],
+  });
+  assertEquals(r.status, 201);
+  return r.json.id as string;
+}
+
+/**
+ * A mail server that offers STARTTLS with a certificate for `name` from the company's authority
+ * (`dir/store.pem`, for the cloud's SSL_CERT_FILE) and requires sign-in with AUTH.
+ */
+async function companyMailServer(name: string): Promise<{ dir: string; mail: MailServer }> {
   const dir = await Deno.makeTempDir({ prefix: "nc-mail-ca-" });
   const company = await createCA({ commonName: "Company internal CA (test)" });
   await Deno.writeTextFile(`${dir}/store.pem`, company.certPem);
-  const leaf = await issueServerCert({
-    ca: company,
-    commonName: "127.0.0.1",
-    hostnames: ["127.0.0.1"],
-  });
+  const leaf = await issueServerCert({ ca: company, commonName: name, hostnames: [name] });
   const mail = await MailServer.start({
     tls: { cert: leaf.certPem, key: leaf.keyPem },
     auth: AUTH,
   });
+  return { dir, mail };
+}
+
+Deno.test("email alerts: mailto: webhooks send the test and a device.down as email over STARTTLS with sign-in; the log shows 250; a cloud without --smtp refuses mailto:", async () => {
+  const { dir, mail } = await companyMailServer("127.0.0.1");
   const stack = await Stack.start({
     cloudArgs: ["--webhook-retry", "300ms"],
     cloudEnv: {
@@ -249,12 +265,12 @@ Deno.test("email alerts: a wrong password is said at start, on the delivery with
     const line = await stack.cloud.waitFor(/the mail server cannot be used yet/);
     assertStringIncludes(line, "refused the sign-in (535");
     const q = await stack.quickstart([9]);
-    const hook = await stack.api("POST", "/api/webhooks", q.apiToken, {
-      url: "mailto:ops@example.com",
-      events: ["device.down"],
-    });
-    assertEquals(hook.status, 201);
-    await stack.api("POST", `/api/webhooks/${hook.json.id}/test`, q.apiToken, {});
+    await stack.api(
+      "POST",
+      `/api/webhooks/${await mailtoHook(stack, q.apiToken)}/test`,
+      q.apiToken,
+      {},
+    );
     const health = await untilValue(
       "the webhook failing",
       async () => {
@@ -324,7 +340,7 @@ Deno.test("connector cloud admin mail test: sends one through NC_SMTP_URL (any s
     assertStringIncludes(ok.stderr, "sending a test email to ops@example.com through smtp://");
     assertStringIncludes(ok.stdout, "ops@example.com");
     assertStringIncludes(ok.stdout, "250");
-    assertEquals(mail.got.length, 1);
+    assertEquals((await mail.received(1)).length, 1);
     assertEquals(mail.got[0].headers.subject, "Nanodems Connector: test email");
     assertEquals(mail.got[0].from, "cameras@example.com");
     assertEquals(mail.got[0].login, AUTH.user);
@@ -357,14 +373,7 @@ Deno.test("a tenant's sends by hand: after 100 test deliveries and emailed links
   try {
     const a = await stack.quickstart([9], "Acme");
     const b = await stack.quickstart([9], "Bolt");
-    const hookOf = async (token: string) => {
-      const r = await stack.api("POST", "/api/webhooks", token, {
-        url: "mailto:ops@example.com",
-        events: ["device.down"],
-      });
-      assertEquals(r.status, 201);
-      return r.json.id as string;
-    };
+    const hookOf = (token: string) => mailtoHook(stack, token);
     const hook = await hookOf(a.apiToken);
     const first = await stack.api("POST", "/api/users", a.apiToken, {
       email: "first@example.com",
@@ -406,6 +415,66 @@ Deno.test("a tenant's sends by hand: after 100 test deliveries and emailed links
       !mail.got.some((m) => m.to.includes("late@example.com")),
       "the late invite is not mailed",
     );
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("email through the company's outbound proxy (NC_WEBHOOK_PROXY with credentials): the cloud reaches a mail relay whose name exists only behind the proxy, STARTTLS verified against that name; admin mail test too; a wrong proxy password is said (407), no password in any output", async () => {
+  const { dir, mail } = await companyMailServer("mail.corp.test");
+  const proxyAuth = { user: "cloud", password: "pr0xy:p@ss/1" };
+  // The relay's name resolves nowhere: only the proxy knows where it is.
+  const proxy = startConnectProxy(proxyAuth, { "mail.corp.test:587": mail.port });
+  const env = {
+    NC_SMTP_URL: `smtp://${encodeURIComponent(AUTH.user)}:${
+      encodeURIComponent(AUTH.password)
+    }@mail.corp.test:587`,
+    NC_WEBHOOK_PROXY: proxy.url,
+    SSL_CERT_FILE: `${dir}/store.pem`,
+    SSL_CERT_DIR: `${dir}/none`,
+  };
+  const stack = await Stack.start({ cloudEnv: env });
+  stack.defer(() => mail.close());
+  stack.defer(() => proxy.close());
+  stack.defer(() => Deno.remove(dir, { recursive: true }));
+  try {
+    await stack.cloud.waitFor(/the mail server is ready for email alerts/);
+    const q = await stack.quickstart([9]);
+    await stack.api(
+      "POST",
+      `/api/webhooks/${await mailtoHook(stack, q.apiToken)}/test`,
+      q.apiToken,
+      {},
+    );
+    await until("the test email", () => mail.got.length === 1, 20_000, 100);
+    assertEquals(mail.got[0].to, ["ops@example.com"]);
+    assert(mail.got[0].tls, "STARTTLS through the tunnel");
+    assertEquals(mail.got[0].login, AUTH.user);
+    assert(proxy.carried.length >= 2, "the start's check and the test went through the proxy");
+    assert(proxy.carried.every((c) => c === "mail.corp.test:587"), proxy.carried.join());
+    const basic = `Basic ${btoa(`${proxyAuth.user}:${proxyAuth.password}`)}`;
+    assert(proxy.credentials.every((c) => c === basic), "the proxy's credentials, decoded right");
+
+    const sent = await mailTest(["--to", "ops@example.com"], env);
+    assertEquals(sent.code, 0, sent.stderr);
+    assertStringIncludes(sent.stderr, `(by the proxy http://127.0.0.1:${proxy.port})`);
+    assertEquals((await mail.received(2)).length, 2);
+
+    const wrong = await mailTest(["--to", "ops@example.com"], {
+      ...env,
+      NC_WEBHOOK_PROXY: `http://cloud:not-the-password@127.0.0.1:${proxy.port}`,
+    });
+    assertEquals(wrong.code, 1);
+    assertStringIncludes(
+      wrong.stderr,
+      `the proxy http://127.0.0.1:${proxy.port} did not open a way to the mail server smtp://`,
+    );
+    assertStringIncludes(wrong.stderr, "it wants other credentials (407)");
+    const everything = [...stack.cloud.lines, sent.stdout, sent.stderr, wrong.stdout, wrong.stderr]
+      .join("\n");
+    for (const secret of [proxyAuth.password, AUTH.password, "not-the-password"]) {
+      assert(!everything.includes(secret), "no password in any output");
+    }
   } finally {
     await stack.stop();
   }

@@ -39,7 +39,7 @@ Deno.test("mailer: an alert arrives as the cloud wrote it (subject, text, HTML, 
       { "X-Nanodems-Event": "camera.motion" },
     );
     assertEquals(sent.code, 250);
-    assertEquals(server.got.length, 1);
+    assertEquals((await server.received(1)).length, 1);
     const m = server.got[0];
     assertEquals(m.login, AUTH.user);
     assertEquals(m.from, "alerts@example.com");
@@ -72,7 +72,7 @@ Deno.test("mailer: a device's name cannot add a header, and HTML in it is text",
     });
     const mailer = new Mailer(parseSmtpUrl(server.url())!, "alerts@example.com");
     await mailer.send(["ops@example.com"], alertMail(body, "https://c.example.com"));
-    const m = server.got[0];
+    const [m] = await server.received(1);
     assertEquals(m.to, ["ops@example.com"]);
     assertEquals(m.headers.bcc, undefined);
     assertEquals(m.headers.subject, "Device port down: Cam Bcc: victim@example.com <b>x</b>");
@@ -138,7 +138,7 @@ Deno.test("mailer: each refusal says why — a wrong password (535), a refused r
     assertEquals(sent.code, 250);
     assertEquals(sent.refused.length, 1);
     assertStringIncludes(sent.refused[0], "gone@example.com (550 5.1.1");
-    assertEquals(server.got.length, 1);
+    assertEquals((await server.received(1)).length, 1);
     assertEquals(server.got[0].to, ["ops@example.com"]);
 
     const [port] = restartablePorts(1);

@@ -5,7 +5,10 @@
  * reason in this product's words with the server's own reply beside it — "the mail server refused
  * the sign-in (535 …)", "cannot reach the mail server smtp://mail.example.com:587: connection
  * refused" — never a stack. The server's certificate may chain to the runtime's authorities or to
- * the machine's store, as for webhooks (trust_roots.ts).
+ * the machine's store, as for webhooks (trust_roots.ts). Given the company's outbound proxy
+ * (`--webhook-proxy`, see {@linkcode mailProxyFor}) it asks the proxy to CONNECT to the server's
+ * name and port, and runs SMTP — STARTTLS or TLS from the first byte, verified against the name —
+ * through that tunnel, as a webhook's HTTPS does.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -15,6 +18,8 @@ import { systemCaCerts } from "../../shared/crypto/trust_roots.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { SmtpConfig } from "./smtp_url.ts";
 import type { Logger } from "../../shared/log.ts";
+import { bypassesProxy, type ProxyConfig } from "../../shared/transport/proxy.ts";
+import { isLoopbackHost } from "../../shared/loopback.ts";
 
 /** How long the server has for the connection, its greeting and each reply. */
 export const SMTP_TIMEOUT_MS = 10_000;
@@ -84,20 +89,32 @@ export class Mailer {
   readonly #smtp: SmtpConfig;
   readonly #from: string | (() => string);
   readonly #timeoutMs: number;
+  readonly #proxy: ProxyConfig | null;
 
   /**
    * A mailer through `smtp`, with `from` as the sender (a function: read at each message, for a
-   * default that names the public URL known once the cloud listens).
+   * default that names the public URL known once the cloud listens), reaching the server through
+   * `proxy` when one is given (HTTP CONNECT).
    */
-  constructor(smtp: SmtpConfig, from: string | (() => string), timeoutMs = SMTP_TIMEOUT_MS) {
+  constructor(
+    smtp: SmtpConfig,
+    from: string | (() => string),
+    o: { timeoutMs?: number; proxy?: ProxyConfig | null } = {},
+  ) {
     this.#smtp = smtp;
     this.#from = from;
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs = o.timeoutMs ?? SMTP_TIMEOUT_MS;
+    this.#proxy = o.proxy ?? null;
   }
 
   /** The server, without credentials. */
   get display(): string {
     return this.#smtp.display;
+  }
+
+  /** The proxy the server is reached through, without credentials; null: direct. */
+  get proxy(): string | null {
+    return this.#proxy?.display ?? null;
   }
 
   /** The sender. */
@@ -124,6 +141,7 @@ export class Mailer {
       },
       disableFileAccess: true,
       disableUrlAccess: true,
+      ...(this.#proxy ? { proxy: proxyUrl(this.#proxy) } : {}),
     });
   }
 
@@ -227,15 +245,35 @@ export class Mailer {
         );
       case "ETIMEDOUT":
         return new MailError(
-          `the mail server ${where} did not answer within ${this.#timeoutMs / 1000} s`,
+          `the mail server ${where} did not answer within ${this.#timeoutMs / 1000} s${
+            this.#proxy ? ` through the proxy ${this.#proxy.display}` : ""
+          }`,
           null,
         );
+      case "EPROXY": {
+        const status = /proxy: (\d{3})/.exec(raw)?.[1];
+        return new MailError(
+          `the proxy ${this.#proxy?.display} did not open a way to the mail server ${where}: ${
+            status === "407"
+              ? "it wants other credentials (407)"
+              : status
+              ? `it answered ${status}`
+              : raw
+          }`,
+          null,
+        );
+      }
     }
     if (/certificate|self[- ]signed|issuer/i.test(raw)) {
       return new MailError(`the mail server ${where}'s certificate is not trusted: ${raw}`, null);
     }
     if (/ECONNREFUSED|refused/i.test(raw) && !e.responseCode) {
-      return new MailError(`cannot reach the mail server ${where}: connection refused`, null);
+      return new MailError(
+        this.#proxy
+          ? `cannot reach the proxy ${this.#proxy.display} for the mail server ${where}: connection refused`
+          : `cannot reach the mail server ${where}: connection refused`,
+        null,
+      );
     }
     return new MailError(
       code ? `the mail server ${where} answered${said}` : `mail to ${where} failed: ${raw}`,
@@ -264,7 +302,10 @@ export function defaultMailFrom(publicUrl: string): string {
  * on the first alert's failed delivery.
  */
 export function checkMailServer(mailer: Mailer, log: Logger): void {
-  log.info({ smtp: mailer.display, from: mailer.from }, "email alerts go through this mail server");
+  log.info(
+    { smtp: mailer.display, from: mailer.from, ...(mailer.proxy ? { proxy: mailer.proxy } : {}) },
+    "email alerts go through this mail server",
+  );
   mailer.check().then(
     () => log.info({ smtp: mailer.display }, "the mail server is ready for email alerts"),
     (e) =>
@@ -273,6 +314,29 @@ export function checkMailServer(mailer: Mailer, log: Logger): void {
         "the mail server cannot be used yet: email alerts fail until it can",
       ),
   );
+}
+
+/** The proxy as the URL nodemailer takes: `http://user:password@host:port`, each part encoded. */
+function proxyUrl(p: ProxyConfig): string {
+  const who = p.auth
+    ? `${encodeURIComponent(p.auth.username)}:${encodeURIComponent(p.auth.password)}@`
+    : "";
+  const host = p.host.includes(":") ? `[${p.host}]` : p.host;
+  return `http://${who}${host}:${p.port}`;
+}
+
+/**
+ * The proxy the mail server is reached through: the webhooks' (`--webhook-proxy`) unless the
+ * server is on this machine's loopback (a local relay) or `NO_PROXY` names it — a relay on the
+ * cloud's own network.
+ */
+export function mailProxyFor(
+  proxy: ProxyConfig | null | undefined,
+  smtp: SmtpConfig,
+  noProxy: string | undefined,
+): ProxyConfig | null {
+  if (!proxy || isLoopbackHost(smtp.host) || bypassesProxy(smtp.host, noProxy)) return null;
+  return proxy;
 }
 
 /** Whether a failure is the server's final word on this message (a 5xx to RCPT TO or DATA). */

@@ -264,7 +264,7 @@ Deno.test("deliveries: an email refused for good (550) fails at its first attemp
     assert.equal(b.state, "delivered", "the message went to the address that took it");
     assert.equal(b.attempts[0].status, 250);
     assert.match(b.attempts[0].note ?? "", /^not sent to gone@example\.com \(550 5\.1\.1/);
-    assert.deepEqual(server.got.map((m) => m.to), [["ops@example.com"]]);
+    assert.deepEqual((await server.received(1)).map((m) => m.to), [["ops@example.com"]]);
   } finally {
     await pool?.stop();
     await server.close();
