@@ -30,6 +30,26 @@ function oneLine(s: string, max: number): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/** The lines every alert email ends with: the Events page, and where the address is removed. */
+function footerText(consoleUrl: string): string[] {
+  return [
+    "",
+    `Events: ${consoleUrl}/events`,
+    `This address is on the tenant's "Webhooks and email" page (${consoleUrl}/webhooks); an admin removes it there.`,
+  ];
+}
+
+/** {@linkcode footerText} in HTML. */
+function footerHtml(consoleUrl: string): string {
+  return `<p style="color:#666;font-size:small"><a href="${
+    esc(`${consoleUrl}/events`)
+  }">Events</a> · ` +
+    `This address is on the tenant's <a href="${
+      esc(`${consoleUrl}/webhooks`)
+    }">Webhooks and email</a> ` +
+    "page; an admin removes it there.</p>";
+}
+
 /**
  * The email for one event body (JSON); `consoleUrl` is the cloud's public URL (the links), and
  * `picture` the camera's picture when the event has one.
@@ -46,7 +66,6 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
   const error = str(detail.error);
   const live = /^https?:\/\//.test(str(detail.liveUrl)) ? str(detail.liveUrl) : "";
   const at = str(e.at);
-  const events = `${consoleUrl}/events`;
   const subject = test
     ? "Nanodems Connector: test email"
     : oneLine(`${what}: ${name}${site ? ` (${site})` : ""}`, 150);
@@ -66,12 +85,7 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
       ...(picture ? ["", "What the camera saw is attached."] : []),
       ...(live ? ["", `Watch live: ${live}`] : []),
     ];
-  const footer = [
-    "",
-    `Events: ${events}`,
-    `This address is on the tenant's "Webhooks and email" page (${consoleUrl}/webhooks); an admin removes it there.`,
-  ];
-  const text = [...lines, ...footer].join("\n") + "\n";
+  const text = [...lines, ...footerText(consoleUrl)].join("\n") + "\n";
 
   const p = (s: string) => `<p>${esc(s)}</p>`;
   const html = [
@@ -84,12 +98,101 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
       picture ? '<p><img src="cid:picture" alt="What the camera saw" width="640"></p>' : "",
       live ? `<p><a href="${esc(live)}">Watch live</a></p>` : "",
     ].join(""),
-    `<p style="color:#666;font-size:small"><a href="${esc(events)}">Events</a> · `,
-    `This address is on the tenant's <a href="${
-      esc(`${consoleUrl}/webhooks`)
-    }">Webhooks and email</a> `,
-    "page; an admin removes it there.</p>",
+    footerHtml(consoleUrl),
     "</body></html>",
   ].join("");
   return { subject, text, html, ...(picture ? { picture } : {}) };
+}
+
+/** A digest's window and what it holds (mail_digest.ts `readDigest`). */
+export interface DigestMailInput {
+  start: number;
+  end: number;
+  /** The window's events to list, oldest first. */
+  rows: {
+    at: number;
+    type: string;
+    subject: { name?: unknown; siteName?: unknown };
+    detail?: Record<string, unknown>;
+  }[];
+  /** How many of each event type the window holds. */
+  kinds: Record<string, number>;
+  total: number;
+  /** The count stopped short of the window's end (more than `total`). */
+  atLeast: boolean;
+  /** How many events the address gets as emails of their own per window. */
+  each: number;
+  /** The window's length in minutes. */
+  minutes: number;
+}
+
+/** `HH:MM` (or `HH:MM:SS`) in UTC. */
+const clock = (ms: number, seconds = false) =>
+  new Date(ms).toISOString().slice(11, seconds ? 19 : 16);
+
+/**
+ * The summary email of a window in which an address was sent its few alerts of their own and more
+ * events came (mail_digest.ts): how many of which kind in the subject, each event on a line of the
+ * body (what, which device on which site, the error, when), and the Events page for the rest.
+ */
+export function digestMail(d: DigestMailInput, consoleUrl: string): MailMessage {
+  const count = `${d.total}${d.atLeast ? "+" : ""}`;
+  const byKind = Object.entries(d.kinds).sort((a, b) => b[1] - a[1])
+    .map(([type, n]) => `${EVENT_LABELS[type as EventType] ?? type} ×${n}`).join(", ");
+  const span = `${clock(d.start)}–${clock(d.end)} UTC`;
+  const subject = oneLine(`${count} alerts ${span}: ${byKind}`, 150);
+  const rows = d.rows.map((r) => {
+    const name = str(r.subject?.name);
+    const site = str(r.subject?.siteName);
+    const error = str(r.detail?.error);
+    return {
+      at: clock(r.at, true),
+      what: EVENT_LABELS[r.type as EventType] ?? r.type,
+      who: `${name}${site ? ` (${site})` : ""}`,
+      error,
+    };
+  });
+  const more = d.total - rows.length;
+  const events = `${consoleUrl}/events`;
+  const intro = [
+    `${count} alerts between ${clock(d.start)} and ${clock(d.end)} UTC on ${
+      new Date(d.start).toISOString().slice(0, 10)
+    }.`,
+    `This address gets at most ${d.each} alerts as emails of their own in ${d.minutes} minutes; ` +
+    "the others of those minutes come together in one email like this one, at their end.",
+  ];
+  const text = [
+    ...intro,
+    "",
+    ...rows.map((r) =>
+      `${r.at}  ${oneLine(`${r.what}: ${r.who}`, 200)}${
+        r.error ? ` — ${oneLine(r.error, 200)}` : ""
+      }`
+    ),
+    ...(more > 0 || d.atLeast
+      ? ["", `…and ${more}${d.atLeast ? "+" : ""} more on the Events page.`]
+      : []),
+    ...footerText(consoleUrl),
+  ].join("\n") + "\n";
+  const cell = 'style="padding:2px 8px;vertical-align:top"';
+  const html = [
+    '<!doctype html><html><body style="font-family:sans-serif">',
+    `<h2 style="margin:0 0 8px">${esc(`${count} alerts ${span}`)}</h2>`,
+    `<p>${esc(intro[1])}</p>`,
+    '<table style="border-collapse:collapse">',
+    ...rows.map((r) =>
+      `<tr><td ${cell}>${esc(r.at)}</td><td ${cell}><b>${esc(r.what)}</b></td><td ${cell}>${
+        esc(r.who)
+      }</td><td ${cell}>${esc(r.error)}</td></tr>`
+    ),
+    "</table>",
+    more > 0 || d.atLeast
+      ? `<p>…and ${more}${d.atLeast ? "+" : ""} more on the <a href="${
+        esc(events)
+      }">Events</a> page.</p>`
+      : "",
+    footerHtml(consoleUrl),
+    "</body></html>",
+  ].join("");
+  return { subject, text, html };
 }

@@ -17,7 +17,7 @@
 import type { Clock } from "../../shared/clock.ts";
 import type { Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
-import type { DeliveryAttempt, Store, WebhookDelivery } from "../store/store.ts";
+import type { DeliveryAttempt, Store, Webhook, WebhookDelivery } from "../store/store.ts";
 import { nextAttemptAt } from "./backoff.ts";
 import { SIGNATURE_HEADER, signPayload } from "./signature.ts";
 import { checkWebhookUrl, type WebhookUrlPolicy } from "./webhook_url.ts";
@@ -27,7 +27,8 @@ import { webhookProxyFor } from "./webhook_proxy.ts";
 import type { ProxyConfig } from "../../shared/transport/proxy.ts";
 import { isMailTarget, mailRecipients } from "./mail_target.ts";
 import { type Mailer, MailError } from "./mailer.ts";
-import { alertMail } from "./alert_mail.ts";
+import { alertMail, digestMail } from "./alert_mail.ts";
+import { DIGEST_WINDOW_MS, MAIL_EACH_PER_WINDOW, parseDigest, readDigest } from "./mail_digest.ts";
 
 /** How long a claim keeps other nodes off a delivery (well above the response timeout). */
 export const DELIVERY_LEASE_MS = 60_000;
@@ -74,9 +75,10 @@ export async function attemptDelivery(
   const at = d.clock.now();
   let attempt: DeliveryAttempt;
   let final = false;
+  let nothing = false;
   const hook = await d.store.getWebhook(del.tenantId, del.webhookId);
   if (!hook) return { at, status: null, error: "webhook deleted" }; // its deliveries went with it
-  if (isMailTarget(hook.url)) ({ attempt, final } = await attemptMail(d, del, hook.url, at));
+  if (isMailTarget(hook.url)) ({ attempt, final, nothing } = await attemptMail(d, del, hook, at));
   else {
     try {
       const { url, addresses } = await checkWebhookUrl(hook.url, d.policy);
@@ -110,7 +112,7 @@ export async function attemptDelivery(
     }
   }
   const n = del.attempts.length + 1;
-  const delivered = attempt.status !== null && attempt.error === "";
+  const delivered = nothing || (attempt.status !== null && attempt.error === "");
   const retryAt = delivered || final
     ? null
     : nextAttemptAt(d.firstRetryMs, n, del.createdAt, d.clock.now());
@@ -149,18 +151,34 @@ export async function attemptDelivery(
 async function attemptMail(
   d: DelivererDeps,
   del: WebhookDelivery,
-  target: string,
+  hook: Webhook,
   at: number,
-): Promise<{ attempt: DeliveryAttempt; final: boolean }> {
+): Promise<{ attempt: DeliveryAttempt; final: boolean; nothing: boolean }> {
   try {
     if (!d.mailer) {
       throw new Error(
         "this node has no mail server: email alerts need --smtp (NC_SMTP_URL) on every node",
       );
     }
-    const to = mailRecipients(target);
-    const picture = await pictureOf(d.store, del);
-    const sent = await d.mailer.send(to, alertMail(del.body, d.consoleUrl?.() ?? "", picture), {
+    const to = mailRecipients(hook.url);
+    const digest = parseDigest(del.body);
+    const consoleUrl = d.consoleUrl?.() ?? "";
+    const window = digest ? await readDigest(d.store, hook, digest) : null;
+    if (window?.total === 0) {
+      // Its events were deleted, or the webhook no longer takes their types: nothing to say.
+      const note = "nothing to send: no event of the webhook's types in the window any more";
+      return { attempt: { at, status: null, error: "", note }, final: false, nothing: true };
+    }
+    const mail = digest && window
+      ? digestMail({
+        ...window,
+        start: digest.start,
+        end: digest.end,
+        each: MAIL_EACH_PER_WINDOW,
+        minutes: DIGEST_WINDOW_MS / 60_000,
+      }, consoleUrl)
+      : alertMail(del.body, consoleUrl, await pictureOf(d.store, del));
+    const sent = await d.mailer.send(to, mail, {
       "X-Nanodems-Event": del.eventType,
       "X-Nanodems-Delivery": del.id,
     });
@@ -168,7 +186,7 @@ async function attemptMail(
     if (sent.refused.length) {
       attempt.note = `not sent to ${sent.refused.join(", ")}`.slice(0, 600);
     }
-    return { attempt, final: false };
+    return { attempt, final: false, nothing: false };
   } catch (e) {
     const final = e instanceof MailError && e.permanent;
     return {
@@ -181,6 +199,7 @@ async function attemptMail(
           : {}),
       },
       final,
+      nothing: false,
     };
   }
 }

@@ -415,7 +415,7 @@ export class MongoAlerts extends MongoBase implements AlertStore {
         body: d.body,
         state: "pending",
         attempts: [],
-        nextAttemptAt: now,
+        nextAttemptAt: d.dueAt ?? now,
         createdAt: now,
         claimedBy: null,
         ord: nextOrd(),

@@ -429,7 +429,7 @@ export class SqliteAlerts implements AlertStore {
       d.webhookId,
       d.eventType,
       d.body,
-      now,
+      d.dueAt ?? now,
       now,
       d.webhookId,
       d.tenantId,

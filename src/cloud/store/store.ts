@@ -1262,10 +1262,12 @@ export interface WebhookDelivery {
 }
 
 /** What a caller supplies to queue a delivery. */
-export type NewDelivery = Pick<
-  WebhookDelivery,
-  "id" | "tenantId" | "webhookId" | "eventType" | "body"
->;
+export type NewDelivery =
+  & Pick<WebhookDelivery, "id" | "tenantId" | "webhookId" | "eventType" | "body">
+  & {
+    /** When it is first due (default now): an email digest waits for its window's end. */
+    dueAt?: number;
+  };
 
 /** Reachability, events and webhooks; part of {@linkcode Store}. */
 export interface AlertStore {
@@ -1329,7 +1331,7 @@ export interface AlertStore {
   /** Deletes a webhook with its deliveries; false when absent or another tenant's. */
   deleteWebhook(tenantId: string, id: string): Promise<boolean>;
 
-  /** Queues a delivery due now; false (nothing written) when its id exists. */
+  /** Queues a delivery due now (or at `dueAt`); false (nothing written) when its id exists. */
   createDelivery(d: NewDelivery): Promise<boolean>;
   /**
    * Claims the most overdue pending delivery for `owner` in one single-document operation:

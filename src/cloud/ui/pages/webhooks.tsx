@@ -88,8 +88,9 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
             <>
               For email, enter <code>mailto:</code>{" "}
               and up to 10 addresses, comma-separated: each event comes as an email, a camera's
-              alert with its picture. An email the mail server refuses for good (a 5xx reply to its
-              addresses) is not retried.
+              alert with its picture. At most 5 events in 10 minutes come as emails of their own;
+              the others of those minutes come together in one summary at their end. An email the
+              mail server refuses for good (a 5xx reply to its addresses) is not retried.
             </>
           )
           : "Email alerts need the cloud's mail server (its operator sets --smtp)."}

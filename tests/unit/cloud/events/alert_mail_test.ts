@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
-import { alertMail } from "../../../../src/cloud/events/alert_mail.ts";
+import { alertMail, digestMail } from "../../../../src/cloud/events/alert_mail.ts";
 
 const event = (o: Record<string, unknown>) =>
   JSON.stringify({
@@ -43,4 +43,36 @@ Deno.test("alert mail: a live link only when it is a web address", () => {
   assert(!bad.text.includes("Watch live"));
   const good = alertMail(event({ detail: { liveUrl: "https://c/live/h1" } }), "https://c");
   assertStringIncludes(good.html, '<a href="https://c/live/h1">Watch live</a>');
+});
+
+Deno.test("digest mail: the count and kinds in the subject, a line per listed event, the rest counted; a count that stopped short says so", () => {
+  const start = Date.UTC(2026, 11, 5, 14, 0);
+  const row = (i: number) => ({
+    at: start + i * 1000,
+    type: "device.down",
+    subject: { name: `Cam\r\nBcc: x@example.com ${i}`, siteName: "Depot" },
+    detail: { error: "connection refused" },
+  });
+  const window = { start, end: start + 600_000, each: 5, minutes: 10 };
+  const m = digestMail({
+    ...window,
+    rows: [row(0), row(1)],
+    kinds: { "device.down": 40, "camera.motion": 3 },
+    total: 43,
+    atLeast: false,
+  }, "https://c.example");
+  assertEquals(m.subject, "43 alerts 14:00–14:10 UTC: Device port down ×40, Motion detected ×3");
+  assertStringIncludes(
+    m.text,
+    "14:00:01  Device port down: Cam Bcc: x@example.com 1 (Depot) — connection refused\n",
+  );
+  assertStringIncludes(m.text, "…and 41 more on the Events page.");
+  assertStringIncludes(m.html, 'the <a href="https://c.example/events">Events</a> page');
+  assertEquals(m.picture, undefined);
+  const many = digestMail(
+    { ...window, rows: [row(0)], kinds: { "device.down": 5000 }, total: 5000, atLeast: true },
+    "https://c.example",
+  );
+  assert(many.subject.startsWith("5000+ alerts 14:00–14:10 UTC"), many.subject);
+  assertStringIncludes(many.text, "…and 4999+ more");
 });

@@ -4,10 +4,10 @@
 // and queued later), and once the receiver answers the backlog drains, each delivery once. A
 // receiver that fails every attempt rests, is probed one attempt at a time, and its backlog goes
 // out once a probe succeeds. An email the mail server refuses for good is not retried; one it
-// defers is.
+// defers is. A flood to an email alert becomes a few emails and one digest.
 import assert from "node:assert/strict";
 import { openStore } from "../../../../src/cloud/store/open.ts";
-import { systemClock } from "../../../../src/shared/clock.ts";
+import { ManualClock, systemClock } from "../../../../src/shared/clock.ts";
 import { createLogger } from "../../../../src/shared/log.ts";
 import { cloudSecretFrom } from "../../../../src/cloud/tenancy/cloud_secret.ts";
 import { WebhookSecrets } from "../../../../src/cloud/events/webhook_secret.ts";
@@ -22,6 +22,10 @@ import type { Store, Webhook } from "../../../../src/cloud/store/store.ts";
 import { Mailer } from "../../../../src/cloud/events/mailer.ts";
 import { parseSmtpUrl } from "../../../../src/cloud/events/smtp_url.ts";
 import { MailServer } from "../../../_fixtures/smtp.ts";
+import { addWebhook } from "../../../_fixtures/webhooks.ts";
+import { EventProducer } from "../../../../src/cloud/events/producer.ts";
+import { MAIL_EACH_PER_WINDOW } from "../../../../src/cloud/events/mail_digest.ts";
+import { assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
 
 /** A loopback receiver: records delivery ids; holds every request while `hold` is set. */
 class Receiver {
@@ -103,14 +107,7 @@ async function queue(store: Store, h: Webhook, n: number, from = 0): Promise<voi
 async function twoTenants(store: Store, acmeUrl: string, boltUrl: string) {
   const a = await store.createTenant({ name: "Acme" });
   const b = await store.createTenant({ name: "Bolt" });
-  const hook = (tenantId: string, url: string) =>
-    store.createWebhook({
-      tenantId,
-      url,
-      events: ["device.down"],
-      secretSeed: WebhookSecrets.seed(),
-      createdBy: "user:u1",
-    });
+  const hook = (tenantId: string, url: string) => addWebhook(store, tenantId, url);
   return { a, b, acme: await hook(a.id, acmeUrl), bolt: await hook(b.id, boltUrl) };
 }
 
@@ -232,14 +229,7 @@ Deno.test("deliveries: an email refused for good (550) fails at its first attemp
   let pool: DeliveryPool | null = null;
   try {
     const t = await store.createTenant({ name: "Acme" });
-    const hook = (url: string) =>
-      store.createWebhook({
-        tenantId: t.id,
-        url,
-        events: ["device.down"],
-        secretSeed: WebhookSecrets.seed(),
-        createdBy: "user:u1",
-      });
+    const hook = (url: string) => addWebhook(store, t.id, url);
     const gone = await hook("mailto:gone@example.com");
     const later = await hook("mailto:later@example.com");
     const both = await hook("mailto:ops@example.com,gone@example.com");
@@ -265,6 +255,69 @@ Deno.test("deliveries: an email refused for good (550) fails at its first attemp
     assert.equal(b.attempts[0].status, 250);
     assert.match(b.attempts[0].note ?? "", /^not sent to gone@example\.com \(550 5\.1\.1/);
     assert.deepEqual((await server.received(1)).map((m) => m.to), [["ops@example.com"]]);
+  } finally {
+    await pool?.stop();
+    await server.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deliveries: a flood to an email alert — five emails of their own, then at the window's end one digest that lists every event of the window, read back by Python's parser", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-digest-mail-" });
+  const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 1));
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
+  const server = await MailServer.start();
+  let pool: DeliveryPool | null = null;
+  try {
+    const t = await store.createTenant({ name: "Acme" });
+    const site = await store.createSite({ tenantId: t.id, name: "Depot" });
+    await addWebhook(store, t.id, "mailto:ops@example.com", ["device.down", "camera.motion"]);
+    const events = new EventProducer({
+      store,
+      log: createLogger({ role: "test", level: "silent" }),
+    });
+    for (let i = 0; i < 12; i++) {
+      await events.emit({
+        tenantId: t.id,
+        type: i < 9 ? "device.down" : "camera.motion",
+        subject: { name: `Cam <${i}>`, siteId: site.id },
+        actor: "system",
+        detail: i < 9 ? { error: "connection refused" } : {},
+        key: `e:${i}`,
+      });
+      clock.advance(20_000);
+    }
+    pool = await poolOf(store, {
+      clock,
+      mailer: new Mailer(parseSmtpUrl(server.url())!, "alerts@example.com"),
+      consoleUrl: () => "https://cloud.example.com",
+    });
+    await pool.fill();
+    await server.received(MAIL_EACH_PER_WINDOW);
+    assertEquals(server.got.length, MAIL_EACH_PER_WINDOW, "no digest before the window's end");
+
+    clock.set(Date.UTC(2026, 11, 5, 14, 10));
+    await pool.fill();
+    const [digest] = (await server.received(MAIL_EACH_PER_WINDOW + 1)).slice(-1);
+    assertEquals(
+      digest.headers.subject,
+      "12 alerts 14:00–14:10 UTC: Device port down ×9, Motion detected ×3",
+    );
+    assertEquals(digest.headers["x-nanodems-event"], "alert.digest");
+    const lines = digest.text!.split(/\r?\n/);
+    assertEquals(lines.filter((l) => /^14:0\d:\d\d {2}/.test(l)).length, 12, digest.text!);
+    assert(
+      lines.includes("14:01:00  Device port down: Cam <0> (Depot) — connection refused"),
+      digest.text!,
+    );
+    assert(lines.includes("14:04:40  Motion detected: Cam <11> (Depot)"));
+    assertStringIncludes(digest.text!, "at most 5 alerts as emails of their own in 10 minutes");
+    assertStringIncludes(digest.html!, "Cam &#60;11&#62; (Depot)");
+    assert(!digest.html!.includes("Cam <11>"), "a name is text in the HTML");
+    const [d] = (await store.listDeliveries(t.id, (await store.listWebhooks(t.id))[0].id, 50))
+      .filter((x) => x.eventType === "alert.digest");
+    assertEquals([d.state, d.attempts[0].status], ["delivered", 250]);
   } finally {
     await pool?.stop();
     await server.close();

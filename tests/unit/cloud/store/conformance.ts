@@ -2726,6 +2726,31 @@ export function storeConformance(
   });
 
   test(
+    "deliveries: one queued with dueAt is claimed from then, not before",
+    async (store, clock) => {
+      const w = await world(store);
+      const h = await store.createWebhook(hook(w.a.id));
+      const due = clock.now() + 600_000;
+      assert.equal(
+        await store.createDelivery({
+          id: `${h.id}:digest:1`,
+          tenantId: w.a.id,
+          webhookId: h.id,
+          eventType: "alert.digest",
+          body: "{}",
+          dueAt: due,
+        }),
+        true,
+      );
+      const [d] = await store.listDeliveries(w.a.id, h.id);
+      assert.deepEqual([d.state, d.nextAttemptAt], ["pending", due]);
+      assert.equal(await store.claimDelivery("n1", 60_000), null, "not due yet");
+      clock.advance(600_000);
+      assert.equal((await store.claimDelivery("n1", 60_000))?.id, `${h.id}:digest:1`);
+    },
+  );
+
+  test(
     "deliveries: claimed under a lease, attempts recorded by the holder only",
     async (store, clock) => {
       const w = await world(store);

@@ -1,0 +1,141 @@
+/**
+ * Keeps an email alert from flooding its inbox. A site that loses power raises forty
+ * `device.down` at once, and a busy street makes every camera's motion start within a minute of
+ * the others': forty emails in a row bury the one that matters and teach people to filter the
+ * sender away. So each `mailto:` webhook sends at most {@linkcode MAIL_EACH_PER_WINDOW} events
+ * as emails of their own in each {@linkcode DIGEST_WINDOW_MS} (aligned, in the store's time); the
+ * events past that are not mailed one by one, and one summary — a digest — goes out at the
+ * window's end listing every event of the webhook's types in that window. The count is kept in
+ * the store (`hitRateWindow`), so it holds across the nodes, and the digest is one delivery with
+ * a fixed id per window (`<webhook>:digest:<window>`): however many nodes queue it, it is queued
+ * once, and it goes through the same queue, retries and log as any delivery. Https webhooks are
+ * not held back: a receiver program takes a burst, and a person does not.
+ * @module
+ */
+import type { NewDelivery, Store, TenantEvent, Webhook } from "../store/store.ts";
+
+/** Emails of their own a `mailto:` webhook sends per window; the rest go in the digest. */
+export const MAIL_EACH_PER_WINDOW = 5;
+
+/** The window the count is kept in; the digest goes out at its end. */
+export const DIGEST_WINDOW_MS = 10 * 60_000;
+
+/** The event type of a digest delivery (never an event of its own). */
+export const DIGEST_TYPE = "alert.digest";
+
+/** What a digest delivery's body holds: its window (the events are read when it is sent). */
+export interface DigestBody {
+  type: typeof DIGEST_TYPE;
+  tenantId: string;
+  /** The window, ms since the epoch: events with `start <= at < end`. */
+  start: number;
+  end: number;
+}
+
+/** The window `at` falls in. */
+export function digestWindow(at: number): { index: number; start: number; end: number } {
+  const index = Math.floor(at / DIGEST_WINDOW_MS);
+  return { index, start: index * DIGEST_WINDOW_MS, end: (index + 1) * DIGEST_WINDOW_MS };
+}
+
+/** The count of a webhook's emails in a window, as the store keeps it. */
+export function windowKey(webhookId: string, index: number): string {
+  return `mail-each:${webhookId}:${index}`;
+}
+
+/**
+ * What to queue for event `ev` to the `mailto:` webhook `hook`, given the hit count `n` the store
+ * answered for the window (1 for the window's first event): its own email while `n` is within
+ * {@linkcode MAIL_EACH_PER_WINDOW}, else the window's digest, due at the window's end.
+ */
+export function mailDelivery(
+  hook: Webhook,
+  ev: TenantEvent,
+  n: number,
+  body: string,
+): NewDelivery {
+  if (n <= MAIL_EACH_PER_WINDOW) {
+    return {
+      id: `${hook.id}:${ev.seq}`,
+      tenantId: ev.tenantId,
+      webhookId: hook.id,
+      eventType: ev.type,
+      body,
+    };
+  }
+  const w = digestWindow(ev.at);
+  const digest: DigestBody = {
+    type: DIGEST_TYPE,
+    tenantId: ev.tenantId,
+    start: w.start,
+    end: w.end,
+  };
+  return {
+    id: `${hook.id}:digest:${w.index}`,
+    tenantId: ev.tenantId,
+    webhookId: hook.id,
+    eventType: DIGEST_TYPE,
+    body: JSON.stringify(digest),
+    dueAt: w.end,
+  };
+}
+
+/** A digest delivery's body, or null when `body` is not one. */
+export function parseDigest(body: string): DigestBody | null {
+  try {
+    const b = JSON.parse(body) as Partial<DigestBody>;
+    return b.type === DIGEST_TYPE && typeof b.start === "number" && typeof b.end === "number" &&
+        typeof b.tenantId === "string"
+      ? b as DigestBody
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The most rows a digest lists; the rest are counted and left to the Events page. */
+export const DIGEST_ROWS = 100;
+
+/** How many events a digest reads at most to count its window (a count past it is "at least"). */
+export const DIGEST_READ_MAX = 5_000;
+
+/** A digest's window as read from the store. */
+export interface DigestEvents {
+  /** The window's first {@linkcode DIGEST_ROWS} events of the webhook's types, oldest first. */
+  rows: TenantEvent[];
+  /** How many the window holds. */
+  total: number;
+  /** How many of each event type the window holds. */
+  kinds: Record<string, number>;
+  /** Whether the count stopped at {@linkcode DIGEST_READ_MAX} (the window holds more). */
+  atLeast: boolean;
+}
+
+/** The events of `hook`'s types in `d`'s window, read in pages, newest first, from the store. */
+export async function readDigest(
+  store: Store,
+  hook: Webhook,
+  d: DigestBody,
+): Promise<DigestEvents> {
+  const inWindow: TenantEvent[] = [];
+  let read = 0;
+  let before: number | undefined;
+  for (;;) {
+    const page = await store.listEvents(d.tenantId, {
+      types: hook.events,
+      limit: 500,
+      ...(before !== undefined ? { before } : {}),
+    });
+    for (const e of page) if (e.at >= d.start && e.at < d.end) inWindow.push(e);
+    read += page.length;
+    if (page.length < 500 || page[page.length - 1].at < d.start || read >= DIGEST_READ_MAX) {
+      const atLeast = read >= DIGEST_READ_MAX && page.length === 500 &&
+        page[page.length - 1].at >= d.start;
+      inWindow.reverse();
+      const kinds: Record<string, number> = {};
+      for (const e of inWindow) kinds[e.type] = (kinds[e.type] ?? 0) + 1;
+      return { rows: inWindow.slice(0, DIGEST_ROWS), total: inWindow.length, kinds, atLeast };
+    }
+    before = page[page.length - 1].seq;
+  }
+}

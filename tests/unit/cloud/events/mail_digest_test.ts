@@ -1,0 +1,112 @@
+// An email alert's flood control, on a real embedded store with an injected clock: each mailto:
+// webhook gets its first few events of a window as emails of their own, and one digest (one
+// delivery however many events and however often it is queued) due at the window's end; an https
+// webhook gets every event; another address list counts on its own; the next window starts over.
+import { assert, assertEquals } from "../../../_fixtures/assert.ts";
+import { openStore } from "../../../../src/cloud/store/open.ts";
+import { ManualClock } from "../../../../src/shared/clock.ts";
+import { createLogger } from "../../../../src/shared/log.ts";
+import { EventProducer } from "../../../../src/cloud/events/producer.ts";
+import {
+  DIGEST_TYPE,
+  DIGEST_WINDOW_MS,
+  digestWindow,
+  MAIL_EACH_PER_WINDOW,
+  parseDigest,
+} from "../../../../src/cloud/events/mail_digest.ts";
+import { addWebhook } from "../../../_fixtures/webhooks.ts";
+import type { Store } from "../../../../src/cloud/store/store.ts";
+
+Deno.test("digest window: aligned, ten minutes, the end excluded", () => {
+  const t = Date.UTC(2026, 11, 5, 14, 7, 30);
+  const w = digestWindow(t);
+  assertEquals([w.start, w.end], [Date.UTC(2026, 11, 5, 14, 0), Date.UTC(2026, 11, 5, 14, 10)]);
+  assertEquals(digestWindow(w.end).index, w.index + 1);
+  assertEquals(DIGEST_WINDOW_MS, 600_000);
+  assertEquals(parseDigest('{"type":"device.down"}'), null);
+  assertEquals(parseDigest("not json"), null);
+});
+
+/** A tenant with two mailto: webhooks and an https one, all for device.down. */
+async function world(store: Store) {
+  const t = await store.createTenant({ name: "Acme" });
+  const hook = (url: string) => addWebhook(store, t.id, url);
+  return {
+    t,
+    ops: await hook("mailto:ops@example.com"),
+    boss: await hook("mailto:boss@example.com"),
+    https: await hook("https://hooks.example.com/in"),
+  };
+}
+
+/** Emits `n` device.down events for devices `from`…, one second apart. */
+async function downs(
+  events: EventProducer,
+  clock: ManualClock,
+  tenantId: string,
+  n: number,
+  from = 0,
+) {
+  for (let i = from; i < from + n; i++) {
+    await events.emit({
+      tenantId,
+      type: "device.down",
+      subject: { name: `Cam ${i}` },
+      actor: "system",
+      detail: {},
+      key: `down:${i}`,
+    });
+    clock.advance(1000);
+  }
+}
+
+Deno.test("email alerts: past the window's few, one digest due at its end; https gets every event; each address list counts on its own; the next window starts over", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-digest-" });
+  // 14:01:00: the window 14:00–14:10.
+  const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 1));
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
+  try {
+    const w = await world(store);
+    const events = new EventProducer({
+      store,
+      log: createLogger({ role: "test", level: "silent" }),
+    });
+    await downs(events, clock, w.t.id, 9);
+    const list = async (id: string) => await store.listDeliveries(w.t.id, id, 100);
+
+    const ops = await list(w.ops.id);
+    const own = ops.filter((d) => d.eventType === "device.down");
+    const digests = ops.filter((d) => d.eventType === DIGEST_TYPE);
+    assertEquals(own.length, MAIL_EACH_PER_WINDOW, "the first five as emails of their own");
+    assertEquals(digests.length, 1, "one digest for the other four");
+    const body = parseDigest(digests[0].body)!;
+    assertEquals([body.start, body.end], [
+      Date.UTC(2026, 11, 5, 14, 0),
+      Date.UTC(2026, 11, 5, 14, 10),
+    ]);
+    assertEquals(digests[0].nextAttemptAt, body.end, "due at the window's end");
+    assertEquals((await list(w.boss.id)).length, MAIL_EACH_PER_WINDOW + 1, "its own count");
+    assertEquals((await list(w.https.id)).length, 9, "an https receiver gets every event");
+
+    // The digest is not claimed before the window ends; then it is.
+    const claimed: string[] = [];
+    for (let d; (d = await store.claimDelivery("n1", 60_000, [w.https.id, w.boss.id]));) {
+      claimed.push(d.eventType);
+    }
+    assert(!claimed.includes(DIGEST_TYPE), "not due yet");
+    clock.set(body.end);
+    const due: string[] = [];
+    for (let d; (d = await store.claimDelivery("n1", 60_000, [w.https.id, w.boss.id]));) {
+      due.push(d.id);
+    }
+    assert(due.includes(digests[0].id), "due at the window's end");
+
+    // The next window: emails of their own again.
+    await downs(events, clock, w.t.id, 2, 100);
+    const next = (await list(w.ops.id)).filter((d) => d.eventType === "device.down");
+    assertEquals(next.length, MAIL_EACH_PER_WINDOW + 2);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
