@@ -84,6 +84,16 @@ class Device {
   }
 }
 
+/** Enrolls and starts an agent for `q`'s site; resolves once it reports `dev`'s port up. */
+async function agentSeeingUp(stack: Stack, q: Quickstart, dev: Device): Promise<Proc> {
+  const e = await stack.enroll(q.enrollmentToken);
+  assertEquals(e.code, 0, e.stderr);
+  const agent = startAgent(stack, e.state);
+  await agent.waitFor(/"control stream up"/);
+  await until(async () => (await portState(stack, q, dev.port))?.up, "port up");
+  return agent;
+}
+
 /** A JSON call to the cloud's API with an `nt_` token. */
 export async function api(
   stack: Stack,
@@ -125,11 +135,7 @@ Deno.test("reachability: a stopped device shows down and raises one signed devic
   try {
     const q = await stack.quickstart([dev.port]);
     const hook = await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
-    const e = await stack.enroll(q.enrollmentToken);
-    assertEquals(e.code, 0, e.stderr);
-    const agent = startAgent(stack, e.state);
-    await agent.waitFor(/"control stream up"/);
-    await until(async () => (await portState(stack, q, dev.port))?.up, "port up");
+    const agent = await agentSeeingUp(stack, q, dev);
 
     dev.stop();
     await until(async () => (await portState(stack, q, dev.port))?.up === false, "port down");
@@ -647,5 +653,72 @@ Deno.test("two nodes on one MongoDB store: one device.down and one agent.offline
     await n2.stop();
     await n1.stop();
     await ferret.stop();
+  }
+});
+
+Deno.test("chat webhooks: a device.down reaches Slack, Discord, Teams and Google Chat receivers as each one's message (the event's words, the console's link), still signed; the list says what each sends", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const dev = new Device();
+  dev.start();
+  const formats = ["slack", "discord", "teams", "googlechat"] as const;
+  const rx = Object.fromEntries([...formats, "json"].map((f) => [f, new Receiver()]));
+  try {
+    const q = await stack.quickstart([dev.port]);
+    const hooks: Record<string, { id: string; secret: string }> = {};
+    for (const f of formats) {
+      const r = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+        url: rx[f].url,
+        events: ["device.down"],
+        format: f,
+      });
+      assertEquals(r.status, 201, JSON.stringify(r.json));
+      assertEquals([r.json.format, r.json.sendsAs], [f, f]);
+      assert(String(r.json.note).includes("Send a test"), String(r.json.note));
+      hooks[f] = { id: r.json.id as string, secret: r.json.secret as string };
+    }
+    hooks.json = await addWebhook(stack, q, rx.json.url, ["device.down"]);
+    const bad = await api(stack, "POST", "/api/webhooks", q.apiToken, {
+      url: rx.json.url,
+      events: ["device.down"],
+      format: "irc",
+    });
+    assertEquals([bad.status, bad.json.error], [400, "bad_request"]);
+    const list = await api(stack, "GET", "/api/webhooks", q.apiToken);
+    assertEquals(
+      (list.json.items as { format: string; sendsAs: string }[]).map((h) => h.sendsAs),
+      [...formats, "json"],
+    );
+
+    await agentSeeingUp(stack, q, dev);
+    dev.stop();
+    for (const f of [...formats, "json"]) {
+      await until(() => Promise.resolve(rx[f].got.length > 0), `the ${f} receiver's POST`);
+    }
+    const event = JSON.parse(rx.json.got[0].body);
+    const name = `${event.subject.name} (${event.subject.siteName})`;
+    for (const f of formats) {
+      const got = rx[f].got[0];
+      assert(await validSignature(hooks[f].secret, got.body, got.signature), `${f}: signed`);
+    }
+    const slack = JSON.parse(rx.slack.got[0].body);
+    assertEquals(Object.keys(slack), ["text"]);
+    assert(slack.text.startsWith(`*Device port down*: ${name}\n`), slack.text);
+    assert(slack.text.endsWith(`<${stack.url}/events|Events>`), slack.text);
+    const discord = JSON.parse(rx.discord.got[0].body);
+    assert(discord.content.startsWith("**Device port down**: "), discord.content);
+    assertEquals(discord.allowed_mentions, { parse: [] });
+    const teams = JSON.parse(rx.teams.got[0].body);
+    const card = teams.attachments[0].content;
+    assertEquals(card.body.slice(0, 2).map((b: { text: string }) => b.text), [
+      "Device port down",
+      name,
+    ]);
+    assertEquals(card.actions.at(-1).url, `${stack.url}/events`);
+    const chat = JSON.parse(rx.googlechat.got[0].body);
+    assert(chat.text.startsWith(`*Device port down*: `), chat.text);
+  } finally {
+    dev.stop();
+    for (const r of Object.values(rx)) await r.close();
+    await stack.stop();
   }
 });

@@ -8,7 +8,7 @@ import { terminalPolicyBody } from "../access/terminal/policy.ts";
 import { z } from "zod";
 import { cidrList } from "../tenancy/auth.ts";
 import { enrollRequest } from "./enroll.ts";
-import { EVENT_TYPES, type EventType, MAX_ALERT_QUIET_S } from "../store/store.ts";
+import { EVENT_TYPES, type EventType, MAX_ALERT_QUIET_S, WEBHOOK_FORMATS } from "../store/store.ts";
 import { pageQuery } from "./validate.ts";
 import { PORT_PROTOCOLS } from "../store/port_protocols.ts";
 
@@ -241,6 +241,8 @@ export const webhookBody = z.object({
   events: z.array(z.enum(EVENT_TYPES)).min(1, "choose at least one event type").max(
     EVENT_TYPES.length,
   ),
+  /** What its POST carries (chat_message.ts); default `auto`. */
+  format: z.enum(WEBHOOK_FORMATS).optional(),
 }).strict();
 
 /** `POST /api/events/read`: these events, or every one when `seqs` is absent. */

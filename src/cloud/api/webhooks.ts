@@ -8,6 +8,8 @@
  * by hand, tenancy/send_budget.ts: a 429 once it is spent). A `mailto:` URL makes it an email
  * alert (events/mail_target.ts): taken only when the cloud has a mail server (`--smtp`), its
  * addresses checked and stored in one form, and no signing secret (an email is not signed).
+ * `format` makes an https webhook post a chat service's message (events/chat_message.ts) — by
+ * default whichever the URL's host names (Slack, Discord, Teams, Google Chat), else the JSON.
  * @module
  */
 import { Hono } from "hono";
@@ -22,6 +24,7 @@ import { jsonBody } from "./validate.ts";
 import { isMailTarget, MailTargetError, normalMailTarget } from "../events/mail_target.ts";
 import { webhookBody } from "./schemas.ts";
 import { SendBudget } from "../tenancy/send_budget.ts";
+import { FORMAT_NAMES, sentFormat } from "../events/chat_message.ts";
 
 /** Webhooks one tenant may have (each event is sent once per webhook). */
 export const MAX_WEBHOOKS_PER_TENANT = 20;
@@ -61,6 +64,9 @@ const view = (w: Webhook) => ({
   kind: isMailTarget(w.url) ? "email" : "webhook",
   url: w.url,
   events: w.events,
+  format: w.format ?? "auto",
+  /** What its POST carries once `auto` is decided (an email: `email`). */
+  sendsAs: isMailTarget(w.url) ? "email" : sentFormat(w),
   createdAt: w.createdAt,
   createdBy: w.createdBy,
 });
@@ -111,6 +117,12 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
     try {
       if (isMailTarget(url)) {
         if (!d.mail) throw new AppError("bad_request", NO_MAIL_SERVER);
+        if ((body.format ?? "auto") !== "auto") {
+          throw new AppError(
+            "bad_request",
+            "format is for https webhooks: an email alert is always an email",
+          );
+        }
         url = normalMailTarget(url);
       } else await checkWebhookUrl(url, d.policy);
     } catch (e) {
@@ -123,6 +135,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       tenantId: p.tenantId,
       url,
       events: [...new Set(body.events)],
+      format: body.format ?? "auto",
       secretSeed: WebhookSecrets.seed(),
       createdBy: p.actor,
     }, MAX_WEBHOOKS_PER_TENANT);
@@ -132,7 +145,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       actor: p.actor,
       action: "webhook.create",
       target: w.id,
-      detail: { url: auditedUrl(w.url), events: w.events },
+      detail: { url: auditedUrl(w.url), events: w.events, format: w.format ?? "auto" },
     });
     if (isMailTarget(w.url)) {
       return c.json({
@@ -141,10 +154,14 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
           "Send a test to check that they arrive.",
       }, 201);
     }
+    const chat = sentFormat(w);
     return c.json({
       ...view(w),
       secret: await d.secrets.secret(w),
-      note: "Copy the secret now: it is not shown again. Verify X-Nanodems-Signature with it.",
+      note: chat === "json"
+        ? "Copy the secret now: it is not shown again. Verify X-Nanodems-Signature with it."
+        : `Alerts go as ${FORMAT_NAMES[chat]} messages. Send a test to check that they arrive. ` +
+          "(The secret still signs each POST, for a receiver that checks X-Nanodems-Signature.)",
     }, 201);
   });
   app.delete("/webhooks/:id", async (c) => {

@@ -12,15 +12,7 @@ import { EVENT_LABELS } from "./labels.ts";
 import type { EventType } from "../store/store.ts";
 import type { MailMessage } from "./mailer.ts";
 import { escapeHtml as esc } from "../../shared/encoding.ts";
-
-/** The part of the webhook body an email reads. */
-interface Body {
-  type?: string;
-  at?: string;
-  actor?: string;
-  subject?: { name?: unknown; siteName?: unknown };
-  detail?: Record<string, unknown>;
-}
+import { alertWords, headline } from "./alert_words.ts";
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
@@ -55,33 +47,23 @@ function footerHtml(consoleUrl: string): string {
  * `picture` the camera's picture when the event has one.
  */
 export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array): MailMessage {
-  const e = JSON.parse(body) as Body;
-  const type = str(e.type);
-  const detail = e.detail && typeof e.detail === "object" ? e.detail : {};
-  const test = type === "webhook.test";
-  const what = test ? "Test email" : (EVENT_LABELS[type as EventType] ?? type) +
-    (str(detail.input) ? ` (${str(detail.input)})` : "");
-  const name = str(e.subject?.name);
-  const site = str(e.subject?.siteName);
-  const error = str(detail.error);
-  const live = /^https?:\/\//.test(str(detail.liveUrl)) ? str(detail.liveUrl) : "";
-  const at = str(e.at);
-  const subject = test
-    ? "Nanodems Connector: test email"
-    : oneLine(`${what}: ${name}${site ? ` (${site})` : ""}`, 150);
+  const w = alertWords(body);
+  const { test, name, site, error, live, at } = w;
+  const what = test ? "Test email" : w.what;
+  const subject = test ? "Nanodems Connector: test email" : oneLine(headline(w), 150);
 
   const lines = test
     ? [
       "This is a test email from Nanodems Connector: email alerts to this address work.",
       "",
-      `Sent at ${at} by ${str(e.actor) || "the console"}.`,
+      `Sent at ${at} by ${w.actor || "the console"}.`,
     ]
     : [
       what,
       "",
       `${name}${site ? ` · site ${site}` : ""}`,
       ...(error ? [error] : []),
-      `At ${at}${str(e.actor) && e.actor !== "system" ? ` by ${e.actor}` : ""}`,
+      `At ${at}${w.actor && w.actor !== "system" ? ` by ${w.actor}` : ""}`,
       ...(picture ? ["", "What the camera saw is attached."] : []),
       ...(live ? ["", `Watch live: ${live}`] : []),
     ];

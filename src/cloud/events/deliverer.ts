@@ -28,6 +28,7 @@ import type { ProxyConfig } from "../../shared/transport/proxy.ts";
 import { isMailTarget, mailRecipients } from "./mail_target.ts";
 import { type Mailer, MailError } from "./mailer.ts";
 import { alertMail, digestMail } from "./alert_mail.ts";
+import { chatBody, sentFormat } from "./chat_message.ts";
 import { DIGEST_WINDOW_MS, MAIL_EACH_PER_WINDOW, parseDigest, readDigest } from "./mail_digest.ts";
 
 /** How long a claim keeps other nodes off a delivery (well above the response timeout). */
@@ -83,16 +84,18 @@ export async function attemptDelivery(
     try {
       const { url, addresses } = await checkWebhookUrl(hook.url, d.policy);
       const secret = await d.secrets.secret(hook);
+      // The signed JSON event, or a chat service's message (chat_message.ts).
+      const body = chatBody(sentFormat(hook), del.body, d.consoleUrl?.() ?? "");
       const status = await postPinned({
         url,
         addresses,
         proxy: webhookProxyFor(d.proxy, url, addresses, d.noProxy),
-        body: del.body,
+        body,
         timeoutMs: d.timeoutMs ?? RESPONSE_TIMEOUT_MS,
         headers: {
           "content-type": "application/json",
           "user-agent": `nanodems-connector/${VERSION} webhook`,
-          [SIGNATURE_HEADER]: await signPayload(secret, del.body, d.clock.now()),
+          [SIGNATURE_HEADER]: await signPayload(secret, body, d.clock.now()),
           "x-nanodems-event": del.eventType,
           "x-nanodems-delivery": del.id,
         },

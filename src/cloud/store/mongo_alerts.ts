@@ -107,6 +107,7 @@ const toWebhook = (d: Document): Webhook => ({
   tenantId: d.tenantId,
   url: d.url,
   events: d.events,
+  format: d.format ?? "auto",
   secretSeed: d.secretSeed,
   createdAt: d.createdAt,
   createdBy: d.createdBy,
@@ -379,7 +380,12 @@ export class MongoAlerts extends MongoBase implements AlertStore {
   }
 
   async createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook> {
-    const hook: Webhook = { ...w, id: newId("wh"), createdAt: this.now() };
+    const hook: Webhook = {
+      ...w,
+      format: w.format ?? "auto",
+      id: newId("wh"),
+      createdAt: this.now(),
+    };
     const { id, ...rest } = hook;
     await this.c(C.webhooks).insertOne({ _id: id as never, ...rest, ord: nextOrd() }, SECURE);
     return hook;

@@ -27,6 +27,7 @@ import type {
   TenantEvent,
   Webhook,
   WebhookDelivery,
+  WebhookFormat,
 } from "./store.ts";
 
 type Row = Record<string, SQLOutputValue>;
@@ -73,6 +74,7 @@ function toWebhook(r: Row): Webhook {
     tenantId: str(r.tenant_id),
     url: str(r.url),
     events: JSON.parse(str(r.events)),
+    format: (str(r.format) || "auto") as WebhookFormat,
     secretSeed: str(r.secret_seed),
     createdAt: num(r.created_at),
     createdBy: str(r.created_by),
@@ -368,14 +370,21 @@ export class SqliteAlerts implements AlertStore {
   }
 
   #insertWebhook(w: Omit<Webhook, "id" | "createdAt">): Webhook {
-    const hook: Webhook = { ...w, id: newId("wh"), createdAt: this.#clock.now() };
+    const hook: Webhook = {
+      ...w,
+      format: w.format ?? "auto",
+      id: newId("wh"),
+      createdAt: this.#clock.now(),
+    };
     this.#run(
-      `INSERT INTO webhooks (id, tenant_id, url, events, secret_seed, created_at, created_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO webhooks (id, tenant_id, url, events, format, secret_seed, created_at,
+         created_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       hook.id,
       hook.tenantId,
       hook.url,
       JSON.stringify(hook.events),
+      hook.format ?? "auto",
       hook.secretSeed,
       hook.createdAt,
       hook.createdBy,

@@ -614,4 +614,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN alert_quiet_s INTEGER NOT NULL DEFAULT 60;
   `,
+  // 36: what a webhook's POST carries: the JSON event or a chat service's message.
+  `
+  ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'auto';
+  `,
 ];

@@ -1217,11 +1217,24 @@ export interface EventQuery {
  * A tenant's webhook. Its signing secret is not stored: it is derived from the cloud secret and
  * `secretSeed` (see events/webhook_secret.ts), so the database alone cannot sign.
  */
+/**
+ * What a webhook's POST carries (chat_message.ts): the signed JSON event (`json`), or a chat
+ * service's message — Slack (and the services that take Slack's, such as Mattermost), Discord,
+ * Microsoft Teams (a workflow's Adaptive Card), Google Chat. `auto`: a chat service's by the
+ * URL's host, else the JSON event.
+ */
+export const WEBHOOK_FORMATS = ["auto", "json", "slack", "discord", "teams", "googlechat"] as const;
+
+/** One of {@linkcode WEBHOOK_FORMATS}. */
+export type WebhookFormat = typeof WEBHOOK_FORMATS[number];
+
 export interface Webhook {
   id: string;
   tenantId: string;
   url: string;
   events: EventType[];
+  /** What its POST carries; absent when created: `auto`. Always set when read. */
+  format?: WebhookFormat;
   /** Random, per webhook; with the cloud secret it gives the signing secret. Never returned. */
   secretSeed: string;
   createdAt: number;

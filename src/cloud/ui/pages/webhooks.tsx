@@ -6,8 +6,14 @@
  * server (`--smtp`) the same list takes `mailto:` addresses: email alerts.
  * @module
  */
-import { EVENT_TYPES, type Store, type WebhookDelivery } from "../../store/store.ts";
+import {
+  EVENT_TYPES,
+  type Store,
+  WEBHOOK_FORMATS,
+  type WebhookDelivery,
+} from "../../store/store.ts";
 import { isMailTarget } from "../../events/mail_target.ts";
+import { FORMAT_NAMES, sentFormat } from "../../events/chat_message.ts";
 import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, Table } from "../layout.tsx";
 import { EVENT_LABELS } from "../../events/labels.ts";
@@ -81,9 +87,10 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
       <p class="muted">
         Each event of the chosen types is POSTed as JSON to the URL, signed in the{" "}
         <code>X-Nanodems-Signature</code>{" "}
-        header (see README, "Reachability, events and webhooks"). A failed delivery is retried with
-        exponential backoff for 24 hours. URLs must be https and must not point at link-local,
-        metadata or private addresses. {props.mail
+        header (see README, "Reachability, events and webhooks"); a Slack, Discord, Microsoft Teams
+        or Google Chat incoming-webhook URL gets a message in the channel instead. A failed delivery
+        is retried with exponential backoff for 24 hours. URLs must be https and must not point at
+        link-local, metadata or private addresses. {props.mail
           ? (
             <>
               For email, enter <code>mailto:</code>{" "}
@@ -112,6 +119,10 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
             ? "https://alerts.example.com/nanodems or mailto:ops@example.com"
             : "https://alerts.example.com/nanodems"}
         />
+        <label for="webhook-format">Sends</label>
+        <select id="webhook-format" name="format">
+          {WEBHOOK_FORMATS.map((f) => <option key={f} value={f}>{FORMAT_NAMES[f]}</option>)}
+        </select>
         <fieldset>
           <legend>Events</legend>
           {EVENT_TYPES.map((type) => (
@@ -137,7 +148,9 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
             h={webhookHealth(logs.get(h.id)!, logs.get(h.id)!.length < HEALTH_DELIVERIES)}
           />
           <p class="muted">
-            {h.events.join(", ")} · added <At at={h.createdAt} />
+            {isMailTarget(h.url) ? "Email" : FORMAT_NAMES[sentFormat(h)]} · {h.events.join(", ")}
+            {" "}
+            · added <At at={h.createdAt} />
           </p>
           <div class="inline">
             <button

@@ -2707,8 +2707,12 @@ export function storeConformance(
   test("webhooks: tenant-scoped; deleting one removes its deliveries", async (store) => {
     const w = await world(store);
     const h = await store.createWebhook(hook(w.a.id));
+    assert.equal(h.format, "auto", "created without a format: auto");
     assert.deepEqual(await store.getWebhook(w.a.id, h.id), h);
     assert.equal(await store.getWebhook(w.b.id, h.id), null);
+    const chat = await store.createWebhook({ ...hook(w.b.id), format: "slack" });
+    assert.equal((await store.getWebhook(w.b.id, chat.id))?.format, "slack");
+    assert.equal(await store.deleteWebhook(w.b.id, chat.id), true);
     assert.deepEqual(await store.listWebhooks(w.a.id), [h]);
     assert.deepEqual(await store.listWebhooks(w.b.id), []);
     const d = { id: `${h.id}:1`, tenantId: w.a.id, webhookId: h.id, eventType: "x", body: "{}" };

@@ -1,0 +1,115 @@
+// Alerts as chat messages: which format a webhook's URL gets by itself, and each service's
+// message — the Events page's words, the links, and a tenant's hostile device name kept as text
+// (no @everyone in Discord, no <!channel> or link in Slack, no mention in Google Chat).
+import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
+import { chatBody, sentFormat } from "../../../../src/cloud/events/chat_message.ts";
+
+const event = (o: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    id: "evt_1",
+    type: "device.down",
+    at: "2026-12-05T10:00:00.000Z",
+    tenantId: "t-1",
+    subject: { name: "NVR :554", siteName: "Depot" },
+    actor: "system",
+    detail: { error: "connection refused" },
+    ...o,
+  });
+
+const hostile = event({
+  subject: { name: "<!channel> @everyone *x* <https://evil.example|click> & co", siteName: "D" },
+});
+
+Deno.test("sentFormat: a chat service by its host under auto; an explicit format wins; else JSON", () => {
+  const f = (url: string, format?: "auto" | "json" | "slack") => sentFormat({ url, format });
+  assertEquals(f("https://hooks.slack.com/services/T0/B0/x"), "slack");
+  assertEquals(f("https://discord.com/api/webhooks/1/x"), "discord");
+  assertEquals(f("https://discordapp.com/api/webhooks/1/x"), "discord");
+  assertEquals(f("https://acme.webhook.office.com/webhookb2/x"), "teams");
+  assertEquals(f("https://prod-01.westus.logic.azure.com:443/workflows/x"), "teams");
+  assertEquals(f("https://x.environment.api.powerplatform.com/powerautomate/x"), "teams");
+  assertEquals(f("https://chat.googleapis.com/v1/spaces/x/messages?key=k"), "googlechat");
+  assertEquals(f("https://alerts.example.com/in"), "json");
+  assertEquals(f("https://hooks.slack.com.evil.example/x"), "json", "the host, not a prefix");
+  assertEquals(f("https://hooks.slack.com/services/x", "json"), "json");
+  assertEquals(f("https://mattermost.example.com/hooks/x", "slack"), "slack");
+  assertEquals(f("https://alerts.example.com/in", "auto"), "json");
+});
+
+Deno.test("chatBody: json is the event itself", () => {
+  assertEquals(chatBody("json", event(), "https://c.example"), event());
+});
+
+Deno.test("chatBody: Slack — what, where, the error, when, links; a name's markup is text", () => {
+  const { text } = JSON.parse(chatBody("slack", event(), "https://c.example"));
+  assertEquals(
+    text,
+    "*Device port down*: NVR :554 (Depot)\nconnection refused\n2026-12-05T10:00:00.000Z\n" +
+      "<https://c.example/events|Events>",
+  );
+  const bad = JSON.parse(chatBody("slack", hostile, "https://c.example")).text as string;
+  assertStringIncludes(bad, "&lt;!channel&gt;");
+  assertStringIncludes(bad, "&lt;https://evil.example|click&gt; &amp; co");
+  assert(!bad.includes("<!channel>") && !bad.includes("<https://evil"));
+  const live = JSON.parse(chatBody(
+    "slack",
+    event({ type: "camera.motion", detail: { liveUrl: "https://c.example/live/h1" } }),
+    "https://c.example",
+  )).text as string;
+  assertStringIncludes(
+    live,
+    "<https://c.example/live/h1|Watch live> · <https://c.example/events|Events>",
+  );
+  const test = JSON.parse(chatBody("slack", event({ type: "webhook.test" }), "https://c")).text;
+  assertEquals(
+    test,
+    "Test from Nanodems Connector: alerts to this channel work. <https://c/events|Events>",
+  );
+});
+
+Deno.test("chatBody: Discord — no mention can fire, markdown in a name is escaped", () => {
+  const b = JSON.parse(chatBody("discord", hostile, "https://c.example"));
+  assertEquals(b.allowed_mentions, { parse: [] });
+  const content = b.content as string;
+  assert(content.startsWith("**Device port down**: "), content);
+  assertStringIncludes(content, "\\<!channel\\> \\@everyone \\*x\\*");
+  assertStringIncludes(content, "\n2026-12-05T10:00:00.000Z\n");
+  assertStringIncludes(content, "[Events](<https://c.example/events>)");
+  const long = JSON.parse(chatBody(
+    "discord",
+    event({ subject: { name: "x".repeat(5000) } }),
+    "https://c",
+  )).content as string;
+  assert(long.length <= 2000, "Discord takes 2000 characters");
+});
+
+Deno.test("chatBody: Teams — one Adaptive Card with text blocks and link buttons", () => {
+  const b = JSON.parse(chatBody(
+    "teams",
+    event({ detail: { error: "connection refused", liveUrl: "https://c.example/live/h1" } }),
+    "https://c.example",
+  ));
+  assertEquals(b.type, "message");
+  const card = b.attachments[0];
+  assertEquals(card.contentType, "application/vnd.microsoft.card.adaptive");
+  assertEquals(card.content.type, "AdaptiveCard");
+  assertEquals(
+    card.content.body.map((x: { text: string }) => x.text),
+    ["Device port down", "NVR :554 (Depot)", "connection refused", "2026-12-05T10:00:00.000Z"],
+  );
+  assertEquals(
+    card.content.actions.map((a: { title: string; url: string }) => [a.title, a.url]),
+    [["Watch live", "https://c.example/live/h1"], ["Events", "https://c.example/events"]],
+  );
+});
+
+Deno.test("chatBody: Google Chat — a name's angle brackets cannot make a link or a mention", () => {
+  const { text } = JSON.parse(chatBody("googlechat", hostile, "https://c.example"));
+  assert(
+    text.startsWith(
+      "*Device port down*: ‹!channel› @everyone ∗x∗ ‹https://evil.example|click› & co (D)",
+    ),
+    text,
+  );
+  assert(text.endsWith("<https://c.example/events|Events>"));
+});
