@@ -8,13 +8,9 @@
  * both kinds of receiver.
  * @module
  */
-import { EVENT_LABELS } from "./labels.ts";
-import type { EventType } from "../store/store.ts";
 import type { MailMessage } from "./mailer.ts";
 import { escapeHtml as esc } from "../../shared/encoding.ts";
-import { alertWords, headline } from "./alert_words.ts";
-
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
+import { alertWords, type DigestInput, digestWords, headline } from "./alert_words.ts";
 
 /** A header value: one line, bounded (a device's name is the tenant's to choose). */
 function oneLine(s: string, max: number): string {
@@ -86,95 +82,41 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
   return { subject, text, html, ...(picture ? { picture } : {}) };
 }
 
-/** A digest's window and what it holds (mail_digest.ts `readDigest`). */
-export interface DigestMailInput {
-  start: number;
-  end: number;
-  /** The window's events to list, oldest first. */
-  rows: {
-    at: number;
-    type: string;
-    subject: { name?: unknown; siteName?: unknown };
-    detail?: Record<string, unknown>;
-  }[];
-  /** How many of each event type the window holds. */
-  kinds: Record<string, number>;
-  total: number;
-  /** The count stopped short of the window's end (more than `total`). */
-  atLeast: boolean;
-  /** How many events the address gets as emails of their own per window. */
-  each: number;
-  /** The window's length in minutes. */
-  minutes: number;
-}
-
-/** `HH:MM` (or `HH:MM:SS`) in UTC. */
-const clock = (ms: number, seconds = false) =>
-  new Date(ms).toISOString().slice(11, seconds ? 19 : 16);
-
 /**
  * The summary email of a window in which an address was sent its few alerts of their own and more
- * events came (mail_digest.ts): how many of which kind in the subject, each event on a line of the
+ * events came (alert_digest.ts): how many of which kind in the subject, each event on a line of the
  * body (what, which device on which site, the error, when), and the Events page for the rest.
  */
-export function digestMail(d: DigestMailInput, consoleUrl: string): MailMessage {
-  const count = `${d.total}${d.atLeast ? "+" : ""}`;
-  const byKind = Object.entries(d.kinds).sort((a, b) => b[1] - a[1])
-    .map(([type, n]) => `${EVENT_LABELS[type as EventType] ?? type} ×${n}`).join(", ");
-  const span = `${clock(d.start)}–${clock(d.end)} UTC`;
-  const subject = oneLine(`${count} alerts ${span}: ${byKind}`, 150);
-  const rows = d.rows.map((r) => {
-    const name = str(r.subject?.name);
-    const site = str(r.subject?.siteName);
-    const error = str(r.detail?.error);
-    return {
-      at: clock(r.at, true),
-      what: EVENT_LABELS[r.type as EventType] ?? r.type,
-      who: `${name}${site ? ` (${site})` : ""}`,
-      error,
-    };
-  });
-  const more = d.total - rows.length;
+export function digestMail(d: DigestInput, consoleUrl: string): MailMessage {
+  const w = digestWords(d, "address", "emails");
   const events = `${consoleUrl}/events`;
-  const intro = [
-    `${count} alerts between ${clock(d.start)} and ${clock(d.end)} UTC on ${
-      new Date(d.start).toISOString().slice(0, 10)
-    }.`,
-    `This address gets at most ${d.each} alerts as emails of their own in ${d.minutes} minutes; ` +
-    "the others of those minutes come together in one email like this one, at their end.",
-  ];
   const text = [
-    ...intro,
+    w.intro,
+    w.rule,
     "",
-    ...rows.map((r) =>
-      `${r.at}  ${oneLine(`${r.what}: ${r.who}`, 200)}${
+    ...w.rows.map((r) =>
+      `${r.at}  ${oneLine(`${r.what}: ${r.about}`, 200)}${
         r.error ? ` — ${oneLine(r.error, 200)}` : ""
       }`
     ),
-    ...(more > 0 || d.atLeast
-      ? ["", `…and ${more}${d.atLeast ? "+" : ""} more on the Events page.`]
-      : []),
+    ...(w.more ? ["", `…and ${w.more} more on the Events page.`] : []),
     ...footerText(consoleUrl),
   ].join("\n") + "\n";
   const cell = 'style="padding:2px 8px;vertical-align:top"';
   const html = [
     '<!doctype html><html><body style="font-family:sans-serif">',
-    `<h2 style="margin:0 0 8px">${esc(`${count} alerts ${span}`)}</h2>`,
-    `<p>${esc(intro[1])}</p>`,
+    `<h2 style="margin:0 0 8px">${esc(w.title)}</h2>`,
+    `<p>${esc(w.rule)}</p>`,
     '<table style="border-collapse:collapse">',
-    ...rows.map((r) =>
+    ...w.rows.map((r) =>
       `<tr><td ${cell}>${esc(r.at)}</td><td ${cell}><b>${esc(r.what)}</b></td><td ${cell}>${
-        esc(r.who)
+        esc(r.about)
       }</td><td ${cell}>${esc(r.error)}</td></tr>`
     ),
     "</table>",
-    more > 0 || d.atLeast
-      ? `<p>…and ${more}${d.atLeast ? "+" : ""} more on the <a href="${
-        esc(events)
-      }">Events</a> page.</p>`
-      : "",
+    w.more ? `<p>…and ${w.more} more on the <a href="${esc(events)}">Events</a> page.</p>` : "",
     footerHtml(consoleUrl),
     "</body></html>",
   ].join("");
-  return { subject, text, html };
+  return { subject: oneLine(`${w.title}: ${w.kinds}`, 150), text, html };
 }

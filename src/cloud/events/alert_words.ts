@@ -1,5 +1,6 @@
 /**
- * An event's webhook body (producer.ts `eventBody`) in the words the Events page's row uses —
+ * An event's webhook body (producer.ts `eventBody`), or a digest's window of events
+ * (alert_digest.ts), in the words the Events page's row uses —
  * what happened, to which device or agent on which site, the error, when, by whom, the live view
  * — read once for every way an alert reaches a person: an email (alert_mail.ts) and a chat
  * message (chat_message.ts). Every field is a plain string; the tenant chose the names, so each
@@ -70,4 +71,75 @@ export function about(w: AlertWords): string {
 /** `What: name (site)` — the one line an alert is known by (an email's subject, a chat line). */
 export function headline(w: AlertWords): string {
   return `${w.what}: ${about(w)}`;
+}
+
+/** A digest's window and what it holds (alert_digest.ts `readDigest`). */
+export interface DigestInput {
+  start: number;
+  end: number;
+  /** The window's events to list, oldest first. */
+  rows: {
+    at: number;
+    type: string;
+    subject: { name?: unknown; siteName?: unknown };
+    detail?: Record<string, unknown>;
+  }[];
+  /** How many of each event type the window holds. */
+  kinds: Record<string, number>;
+  total: number;
+  /** The count stopped short of the window's end (more than `total`). */
+  atLeast: boolean;
+  /** How many events the destination gets as messages of their own per window. */
+  each: number;
+  /** The window's length in minutes. */
+  minutes: number;
+}
+
+/** A digest in words. */
+export interface DigestWords {
+  /** `12 alerts 14:00–14:10 UTC`. */
+  title: string;
+  /** `Device port down ×9, Motion detected ×3`, the most first. */
+  kinds: string;
+  /** `12 alerts between 14:00 and 14:10 UTC on 2026-12-05.` */
+  intro: string;
+  /** Why these come together: at most so many of their own in so many minutes. */
+  rule: string;
+  /** Each listed event: `HH:MM:SS`, what, `name (site)`, the error or "". */
+  rows: { at: string; what: string; about: string; error: string }[];
+  /** How many more the Events page has (`41`, `4999+`), or "" when every one is listed. */
+  more: string;
+}
+
+/** `HH:MM` (or `HH:MM:SS`) in UTC. */
+const clock = (ms: number, seconds = false) =>
+  new Date(ms).toISOString().slice(11, seconds ? 19 : 16);
+
+/**
+ * The words of a digest for a destination called `where` (`address`, `channel`) whose own
+ * messages are `messages` (`emails`, `messages`).
+ */
+export function digestWords(d: DigestInput, where: string, messages: string): DigestWords {
+  const count = `${d.total}${d.atLeast ? "+" : ""}`;
+  const more = d.total - d.rows.length;
+  return {
+    title: `${count} alerts ${clock(d.start)}–${clock(d.end)} UTC`,
+    kinds: Object.entries(d.kinds).sort((a, b) => b[1] - a[1])
+      .map(([type, n]) => `${EVENT_LABELS[type as EventType] ?? type} ×${n}`).join(", "),
+    intro: `${count} alerts between ${clock(d.start)} and ${clock(d.end)} UTC on ${
+      new Date(d.start).toISOString().slice(0, 10)
+    }.`,
+    rule:
+      `This ${where} gets at most ${d.each} alerts as ${messages} of their own in ${d.minutes} ` +
+      `minutes; the others of those minutes come together in one like this, at their end.`,
+    rows: d.rows.map((r) => ({
+      at: clock(r.at, true),
+      what: EVENT_LABELS[r.type as EventType] ?? r.type,
+      about: `${str(r.subject?.name)}${
+        str(r.subject?.siteName) ? ` (${str(r.subject?.siteName)})` : ""
+      }`,
+      error: str(r.detail?.error),
+    })),
+    more: more > 0 || d.atLeast ? `${more}${d.atLeast ? "+" : ""}` : "",
+  };
 }

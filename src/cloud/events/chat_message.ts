@@ -11,7 +11,14 @@
  * @module
  */
 import type { Webhook, WebhookFormat } from "../store/store.ts";
-import { about, type AlertWords, alertWords } from "./alert_words.ts";
+import {
+  about,
+  type AlertWords,
+  alertWords,
+  type DigestInput,
+  type DigestWords,
+  digestWords,
+} from "./alert_words.ts";
 
 /** The formats a POST can carry once `auto` is decided. */
 export type SentFormat = Exclude<WebhookFormat, "auto">;
@@ -97,17 +104,23 @@ function angleLinks(w: AlertWords, events: string, esc: (s: string) => string): 
 }
 
 /** Slack's mrkdwn: `&`, `<` and `>` as entities (no mention, no link from a name). */
+const slackEsc = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** Discord's markdown escaped (mentions are off in the body anyway). */
+const discordEsc = (s: string) => s.replace(/([\\*_~`|>#\[\]()<@])/g, "\\$1");
+
+/** Google Chat's `<` and `>` (its link and mention markup) and `*` never from a name. */
+const googleEsc = (s: string) => s.replace(/</g, "‹").replace(/>/g, "›").replace(/\*/g, "∗");
+
+/** Slack's message. */
 function slack(w: AlertWords, events: string): string {
-  return angleLinks(
-    w,
-    events,
-    (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"),
-  );
+  return angleLinks(w, events, slackEsc);
 }
 
 /** Discord's markdown: its markup characters escaped; mentions are off in the body anyway. */
 function discord(w: AlertWords, events: string): string {
-  const esc = (s: string) => s.replace(/([\\*_~`|>#\[\]()<@])/g, "\\$1");
+  const esc = discordEsc;
   if (w.test) return `${TEST_LINE} [Events](<${events}>)`;
   const links = [...(w.live ? [`[Watch live](<${w.live}>)`] : []), `[Events](<${events}>)`];
   return [
@@ -119,11 +132,7 @@ function discord(w: AlertWords, events: string): string {
 
 /** Google Chat's text: `<` and `>` (its link and mention markup) cannot come from a name. */
 function googleChat(w: AlertWords, events: string): string {
-  return angleLinks(
-    w,
-    events,
-    (s) => s.replace(/</g, "‹").replace(/>/g, "›").replace(/\*/g, "∗"),
-  );
+  return angleLinks(w, events, googleEsc);
 }
 
 /** A Teams workflow's message: one Adaptive Card, plain text blocks, buttons for the links. */
@@ -143,6 +152,11 @@ function teams(w: AlertWords, events: string): Record<string, unknown> {
     ...(w.live ? [{ type: "Action.OpenUrl", title: "Watch live", url: w.live }] : []),
     { type: "Action.OpenUrl", title: "Events", url: events },
   ];
+  return card(body, actions);
+}
+
+/** A Teams message of one Adaptive Card with `body` blocks and `actions` buttons. */
+function card(body: unknown[], actions: unknown[]): Record<string, unknown> {
   return {
     type: "message",
     attachments: [{
@@ -157,4 +171,66 @@ function teams(w: AlertWords, events: string): Record<string, unknown> {
       },
     }],
   };
+}
+
+/** The most characters each service shows of one message (Slack truncates at 40 000). */
+const LIMITS: Record<Exclude<SentFormat, "json" | "teams">, number> = {
+  slack: 30_000,
+  discord: 2_000,
+  googlechat: 4_000,
+};
+
+/** The most rows a Teams card lists (a card is at most 28 KB). */
+const TEAMS_ROWS = 30;
+
+/**
+ * A digest (alert_digest.ts) as the chat service's one message: the count and kinds, a line per
+ * event as many as the service shows, how many more the Events page has, and why they came
+ * together. For `json` (no person reads it) the digest's own body, `body`.
+ */
+export function chatDigest(
+  format: SentFormat,
+  d: DigestInput,
+  consoleUrl: string,
+  body: string,
+): string {
+  if (format === "json") return body;
+  const w = digestWords(d, "channel", "messages");
+  const events = `${consoleUrl}/events`;
+  const line = (r: DigestWords["rows"][number]) =>
+    `${r.at}  ${r.what}: ${r.about}${r.error ? ` — ${r.error}` : ""}`;
+  if (format === "teams") {
+    const rows = w.rows.slice(0, TEAMS_ROWS);
+    const more = d.total - rows.length;
+    return JSON.stringify(card([
+      { type: "TextBlock", text: w.title, weight: "Bolder", size: "Medium", wrap: true },
+      { type: "TextBlock", text: w.kinds, wrap: true },
+      ...rows.map((r) => ({ type: "TextBlock", text: line(r), wrap: true, spacing: "None" })),
+      ...(more > 0 || d.atLeast
+        ? [{ type: "TextBlock", text: `…and ${more}${d.atLeast ? "+" : ""} more`, wrap: true }]
+        : []),
+      { type: "TextBlock", text: w.rule, wrap: true, isSubtle: true },
+    ], [{ type: "Action.OpenUrl", title: "Events", url: events }]));
+  }
+  const esc = format === "slack" ? slackEsc : format === "discord" ? discordEsc : googleEsc;
+  const bold = format === "discord" ? "**" : "*";
+  const link = format === "discord" ? `[Events](<${events}>)` : `<${events}|Events>`;
+  const head = `${bold}${esc(w.title)}${bold}: ${esc(w.kinds)}`;
+  const tail = (more: number) =>
+    more > 0 || d.atLeast ? `…and ${more}${d.atLeast ? "+" : ""} more: ${link}` : link;
+  const rule = format === "discord" ? `-# ${esc(w.rule)}` : `_${esc(w.rule)}_`;
+  // As many lines as the service shows, with room kept for the last two.
+  const budget = LIMITS[format] - head.length - rule.length - 200;
+  const lines: string[] = [];
+  let used = 0;
+  for (const r of w.rows) {
+    const l = esc(line(r));
+    if (used + l.length + 1 > budget) break;
+    lines.push(l);
+    used += l.length + 1;
+  }
+  const text = [head, ...lines, tail(d.total - lines.length), rule].join("\n");
+  return JSON.stringify(
+    format === "discord" ? { content: text, allowed_mentions: { parse: [] } } : { text },
+  );
 }

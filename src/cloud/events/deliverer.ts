@@ -28,8 +28,9 @@ import type { ProxyConfig } from "../../shared/transport/proxy.ts";
 import { isMailTarget, mailRecipients } from "./mail_target.ts";
 import { type Mailer, MailError } from "./mailer.ts";
 import { alertMail, digestMail } from "./alert_mail.ts";
-import { chatBody, sentFormat } from "./chat_message.ts";
-import { DIGEST_WINDOW_MS, MAIL_EACH_PER_WINDOW, parseDigest, readDigest } from "./mail_digest.ts";
+import { chatBody, chatDigest, sentFormat } from "./chat_message.ts";
+import { digestInput, parseDigest } from "./alert_digest.ts";
+import type { DigestInput } from "./alert_words.ts";
 
 /** How long a claim keeps other nodes off a delivery (well above the response timeout). */
 export const DELIVERY_LEASE_MS = 60_000;
@@ -79,13 +80,26 @@ export async function attemptDelivery(
   let nothing = false;
   const hook = await d.store.getWebhook(del.tenantId, del.webhookId);
   if (!hook) return { at, status: null, error: "webhook deleted" }; // its deliveries went with it
-  if (isMailTarget(hook.url)) ({ attempt, final, nothing } = await attemptMail(d, del, hook, at));
-  else {
+  // A digest (alert_digest.ts) is written from its window's events, read now.
+  const digest = parseDigest(del.body);
+  const window = digest ? await digestInput(d.store, hook, digest) : null;
+  const consoleUrl = d.consoleUrl?.() ?? "";
+  if (window?.total === 0) {
+    // Its events were deleted, or the webhook no longer takes their types: nothing to say.
+    const note = "nothing to send: no event of the webhook's types in the window any more";
+    attempt = { at, status: null, error: "", note };
+    nothing = true;
+  } else if (isMailTarget(hook.url)) {
+    ({ attempt, final } = await attemptMail(d, del, hook, at, window));
+  } else {
     try {
       const { url, addresses } = await checkWebhookUrl(hook.url, d.policy);
       const secret = await d.secrets.secret(hook);
       // The signed JSON event, or a chat service's message (chat_message.ts).
-      const body = chatBody(sentFormat(hook), del.body, d.consoleUrl?.() ?? "");
+      const format = sentFormat(hook);
+      const body = window
+        ? chatDigest(format, window, consoleUrl, del.body)
+        : chatBody(format, del.body, consoleUrl);
       const status = await postPinned({
         url,
         addresses,
@@ -156,7 +170,8 @@ async function attemptMail(
   del: WebhookDelivery,
   hook: Webhook,
   at: number,
-): Promise<{ attempt: DeliveryAttempt; final: boolean; nothing: boolean }> {
+  window: DigestInput | null,
+): Promise<{ attempt: DeliveryAttempt; final: boolean }> {
   try {
     if (!d.mailer) {
       throw new Error(
@@ -164,22 +179,9 @@ async function attemptMail(
       );
     }
     const to = mailRecipients(hook.url);
-    const digest = parseDigest(del.body);
     const consoleUrl = d.consoleUrl?.() ?? "";
-    const window = digest ? await readDigest(d.store, hook, digest) : null;
-    if (window?.total === 0) {
-      // Its events were deleted, or the webhook no longer takes their types: nothing to say.
-      const note = "nothing to send: no event of the webhook's types in the window any more";
-      return { attempt: { at, status: null, error: "", note }, final: false, nothing: true };
-    }
-    const mail = digest && window
-      ? digestMail({
-        ...window,
-        start: digest.start,
-        end: digest.end,
-        each: MAIL_EACH_PER_WINDOW,
-        minutes: DIGEST_WINDOW_MS / 60_000,
-      }, consoleUrl)
+    const mail = window
+      ? digestMail(window, consoleUrl)
       : alertMail(del.body, consoleUrl, await pictureOf(d.store, del));
     const sent = await d.mailer.send(to, mail, {
       "X-Nanodems-Event": del.eventType,
@@ -189,7 +191,7 @@ async function attemptMail(
     if (sent.refused.length) {
       attempt.note = `not sent to ${sent.refused.join(", ")}`.slice(0, 600);
     }
-    return { attempt, final: false, nothing: false };
+    return { attempt, final: false };
   } catch (e) {
     const final = e instanceof MailError && e.permanent;
     return {
@@ -202,7 +204,6 @@ async function attemptMail(
           : {}),
       },
       final,
-      nothing: false,
     };
   }
 }

@@ -2,15 +2,20 @@
  * Where every tenant event enters (issue 15 item 6): the event is appended to the store under
  * its unique key (so a second node producing the same transition writes nothing), and one
  * delivery is queued per webhook of the tenant that chose its type (`<webhook>:<seq>`, so a
- * retried queueing is a no-op too); to an email alert, past a few in a window, the window's one
- * digest instead (mail_digest.ts). Delivery itself is the deliverer's (deliverer.ts); the
+ * retried queueing is a no-op too); to an email or chat alert, past a few in a window, the
+ * window's one digest instead (alert_digest.ts). Delivery itself is the deliverer's (deliverer.ts); the
  * console learns of new events by reading the store (stream.ts), so every node sees them.
  * @module
  */
 import type { Logger } from "../../shared/log.ts";
 import type { NewTenantEvent, Store, TenantEvent, Webhook } from "../store/store.ts";
-import { isMailTarget } from "./mail_target.ts";
-import { DIGEST_WINDOW_MS, digestWindow, mailDelivery, windowKey } from "./mail_digest.ts";
+import {
+  DIGEST_WINDOW_MS,
+  digestWindow,
+  personDelivery,
+  readByPerson,
+  windowKey,
+} from "./alert_digest.ts";
 
 /** The JSON a webhook receives for one event (also the inbox API's item). */
 export function eventPayload(e: TenantEvent): Record<string, unknown> {
@@ -92,13 +97,13 @@ export class EventProducer {
     if (!hooks) reads.hooks.set(ev.tenantId, hooks = await this.#store.listWebhooks(ev.tenantId));
     for (const w of hooks) {
       if (!w.events.includes(ev.type)) continue;
-      if (isMailTarget(w.url)) {
-        // An email alert: its own email, or (past the window's few) the window's digest.
+      if (readByPerson(w)) {
+        // An email or chat alert: its own message, or (past the window's few) the window's digest.
         const n = await this.#store.hitRateWindow(
           windowKey(w.id, digestWindow(ev.at).index),
           DIGEST_WINDOW_MS,
         );
-        await this.#store.createDelivery(mailDelivery(w, ev, n, eventBody(ev)));
+        await this.#store.createDelivery(personDelivery(w, ev, n, eventBody(ev)));
         continue;
       }
       await this.#store.createDelivery({

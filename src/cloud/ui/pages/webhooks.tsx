@@ -88,8 +88,9 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
         Each event of the chosen types is POSTed as JSON to the URL, signed in the{" "}
         <code>X-Nanodems-Signature</code>{" "}
         header (see README, "Reachability, events and webhooks"); a Slack, Discord, Microsoft Teams
-        or Google Chat incoming-webhook URL gets a message in the channel instead. A failed delivery
-        is retried with exponential backoff for 24 hours. URLs must be https and must not point at
+        or Google Chat incoming-webhook URL gets a message in the channel instead (at most 5 in 10
+        minutes; the others of those minutes in one summary at their end). A failed delivery is
+        retried with exponential backoff for 24 hours. URLs must be https and must not point at
         link-local, metadata or private addresses. {props.mail
           ? (
             <>

@@ -2,7 +2,7 @@
 // message — the Events page's words, the links, and a tenant's hostile device name kept as text
 // (no @everyone in Discord, no <!channel> or link in Slack, no mention in Google Chat).
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
-import { chatBody, sentFormat } from "../../../../src/cloud/events/chat_message.ts";
+import { chatBody, chatDigest, sentFormat } from "../../../../src/cloud/events/chat_message.ts";
 
 const event = (o: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -112,4 +112,51 @@ Deno.test("chatBody: Google Chat — a name's angle brackets cannot make a link 
     text,
   );
   assert(text.endsWith("<https://c.example/events|Events>"));
+});
+
+Deno.test("chatDigest: one message per service, as many lines as it shows, the rest counted; JSON keeps the digest's body", () => {
+  const start = Date.UTC(2026, 11, 5, 14, 0);
+  const rows = Array.from({ length: 100 }, (_, i) => ({
+    at: start + i * 1000,
+    type: "device.down",
+    subject: { name: `Camera @everyone ${"x".repeat(40)} ${i}`, siteName: "Depot" },
+    detail: { error: "connection refused" },
+  }));
+  const d = {
+    start,
+    end: start + 600_000,
+    rows,
+    kinds: { "device.down": 140 },
+    total: 140,
+    atLeast: false,
+    each: 5,
+    minutes: 10,
+  };
+  const discord = JSON.parse(chatDigest("discord", d, "https://c", "{}"));
+  assert(discord.content.length <= 2000, String(discord.content.length));
+  assertEquals(discord.allowed_mentions, { parse: [] });
+  const lines = (discord.content as string).split("\n");
+  assertEquals(lines[0], "**140 alerts 14:00–14:10 UTC**: Device port down ×140");
+  const listed = lines.filter((l) => l.startsWith("14:")).length;
+  assert(listed > 5 && listed < 100, String(listed));
+  assertStringIncludes(discord.content, `…and ${140 - listed} more: [Events](<https://c/events>)`);
+  assertStringIncludes(discord.content, "\\@everyone");
+
+  const slack = JSON.parse(chatDigest("slack", d, "https://c", "{}")).text as string;
+  assertEquals(slack.split("\n").filter((l) => l.startsWith("14:")).length, 100);
+  assertStringIncludes(slack, "…and 40 more: <https://c/events|Events>");
+
+  const chat = JSON.parse(chatDigest("googlechat", d, "https://c", "{}")).text as string;
+  assert(chat.length <= 4000, String(chat.length));
+
+  const teams = JSON.parse(chatDigest("teams", d, "https://c", "{}"));
+  const body = teams.attachments[0].content.body as { text: string }[];
+  assertEquals(body[0].text, "140 alerts 14:00–14:10 UTC");
+  assertEquals(body.filter((b) => b.text.startsWith("14:")).length, 30);
+  assert(body.some((b) => b.text === "…and 110 more"));
+
+  assertEquals(
+    chatDigest("json", d, "https://c", '{"type":"alert.digest"}'),
+    '{"type":"alert.digest"}',
+  );
 });

@@ -23,8 +23,9 @@ import { Mailer } from "../../../../src/cloud/events/mailer.ts";
 import { parseSmtpUrl } from "../../../../src/cloud/events/smtp_url.ts";
 import { MailServer } from "../../../_fixtures/smtp.ts";
 import { addWebhook } from "../../../_fixtures/webhooks.ts";
+import { Receiver as ChatReceiver } from "../../../_fixtures/webhook_receiver.ts";
 import { EventProducer } from "../../../../src/cloud/events/producer.ts";
-import { MAIL_EACH_PER_WINDOW } from "../../../../src/cloud/events/mail_digest.ts";
+import { EACH_PER_WINDOW } from "../../../../src/cloud/events/alert_digest.ts";
 import { assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
 
 /** A loopback receiver: records delivery ids; holds every request while `hold` is set. */
@@ -263,16 +264,25 @@ Deno.test("deliveries: an email refused for good (550) fails at its first attemp
   }
 });
 
-Deno.test("deliveries: a flood to an email alert — five emails of their own, then at the window's end one digest that lists every event of the window, read back by Python's parser", async () => {
+Deno.test("deliveries: a flood to an email alert and a Slack channel — five messages of their own each, then at the window's end one digest that lists every event of the window (the email read back by Python's parser)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nanodems-digest-mail-" });
   const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 1));
   const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
   const server = await MailServer.start();
+  const channel = new ChatReceiver();
   let pool: DeliveryPool | null = null;
   try {
     const t = await store.createTenant({ name: "Acme" });
     const site = await store.createSite({ tenantId: t.id, name: "Depot" });
     await addWebhook(store, t.id, "mailto:ops@example.com", ["device.down", "camera.motion"]);
+    await store.createWebhook({
+      tenantId: t.id,
+      url: channel.url,
+      events: ["device.down", "camera.motion"],
+      format: "slack",
+      secretSeed: WebhookSecrets.seed(),
+      createdBy: "user:u1",
+    });
     const events = new EventProducer({
       store,
       log: createLogger({ role: "test", level: "silent" }),
@@ -294,12 +304,14 @@ Deno.test("deliveries: a flood to an email alert — five emails of their own, t
       consoleUrl: () => "https://cloud.example.com",
     });
     await pool.fill();
-    await server.received(MAIL_EACH_PER_WINDOW);
-    assertEquals(server.got.length, MAIL_EACH_PER_WINDOW, "no digest before the window's end");
+    await server.received(EACH_PER_WINDOW);
+    assertEquals(server.got.length, EACH_PER_WINDOW, "no digest before the window's end");
+    assertEquals(channel.got.length, EACH_PER_WINDOW, "nor in the channel");
+    assert(JSON.parse(channel.got[0].body).text.startsWith("*Device port down*: Cam &lt;0&gt;"));
 
     clock.set(Date.UTC(2026, 11, 5, 14, 10));
     await pool.fill();
-    const [digest] = (await server.received(MAIL_EACH_PER_WINDOW + 1)).slice(-1);
+    const [digest] = (await server.received(EACH_PER_WINDOW + 1)).slice(-1);
     assertEquals(
       digest.headers.subject,
       "12 alerts 14:00–14:10 UTC: Device port down ×9, Motion detected ×3",
@@ -314,6 +326,20 @@ Deno.test("deliveries: a flood to an email alert — five emails of their own, t
     assert(lines.includes("14:04:40  Motion detected: Cam <11> (Depot)"));
     assertStringIncludes(digest.text!, "at most 5 alerts as emails of their own in 10 minutes");
     assertStringIncludes(digest.html!, "Cam &#60;11&#62; (Depot)");
+    const slack = JSON.parse(channel.got.at(-1)!.body).text as string;
+    assertEquals(channel.got.length, EACH_PER_WINDOW + 1);
+    const chatLines = slack.split("\n");
+    assertEquals(
+      chatLines[0],
+      "*12 alerts 14:00–14:10 UTC*: Device port down ×9, Motion detected ×3",
+    );
+    assertEquals(
+      chatLines[1],
+      "14:01:00  Device port down: Cam &lt;0&gt; (Depot) — connection refused",
+    );
+    assertEquals(chatLines.filter((l) => /^14:0\d:\d\d {2}/.test(l)).length, 12);
+    assertEquals(chatLines.at(-2), "<https://cloud.example.com/events|Events>");
+    assertStringIncludes(slack, "_This channel gets at most 5 alerts as messages of their own");
     assert(!digest.html!.includes("Cam <11>"), "a name is text in the HTML");
     const [d] = (await store.listDeliveries(t.id, (await store.listWebhooks(t.id))[0].id, 50))
       .filter((x) => x.eventType === "alert.digest");
@@ -321,6 +347,7 @@ Deno.test("deliveries: a flood to an email alert — five emails of their own, t
   } finally {
     await pool?.stop();
     await server.close();
+    await channel.close();
     await store.close();
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,21 +1,25 @@
 /**
- * Keeps an email alert from flooding its inbox. A site that loses power raises forty
- * `device.down` at once, and a busy street makes every camera's motion start within a minute of
- * the others': forty emails in a row bury the one that matters and teach people to filter the
- * sender away. So each `mailto:` webhook sends at most {@linkcode MAIL_EACH_PER_WINDOW} events
- * as emails of their own in each {@linkcode DIGEST_WINDOW_MS} (aligned, in the store's time); the
- * events past that are not mailed one by one, and one summary — a digest — goes out at the
- * window's end listing every event of the webhook's types in that window. The count is kept in
- * the store (`hitRateWindow`), so it holds across the nodes, and the digest is one delivery with
- * a fixed id per window (`<webhook>:digest:<window>`): however many nodes queue it, it is queued
- * once, and it goes through the same queue, retries and log as any delivery. Https webhooks are
- * not held back: a receiver program takes a burst, and a person does not.
+ * Keeps alerts that a person reads — an email (`mailto:`) or a chat channel (chat_message.ts) —
+ * from flooding them. A site that loses power raises forty `device.down` at once, and a busy
+ * street makes every camera's motion start within a minute of the others': forty messages in a
+ * row bury the one that matters and teach people to mute the sender (and a chat service throttles
+ * the burst). So each such webhook gets at most {@linkcode EACH_PER_WINDOW} events as messages of
+ * their own in each {@linkcode DIGEST_WINDOW_MS} (aligned, in the store's time); the events past
+ * that are not sent one by one, and one summary — a digest — goes out at the window's end listing
+ * every event of the webhook's types in that window. The count is kept in the store
+ * (`hitRateWindow`), so it holds across the nodes, and the digest is one delivery with a fixed id
+ * per window (`<webhook>:digest:<window>`): however many nodes queue it, it is queued once, and it
+ * goes through the same queue, retries and log as any delivery. Webhooks that post the JSON event
+ * are not held back: a receiver program takes a burst, and a person does not.
  * @module
  */
 import type { NewDelivery, Store, TenantEvent, Webhook } from "../store/store.ts";
+import { isMailTarget } from "./mail_target.ts";
+import { sentFormat } from "./chat_message.ts";
+import type { DigestInput } from "./alert_words.ts";
 
-/** Emails of their own a `mailto:` webhook sends per window; the rest go in the digest. */
-export const MAIL_EACH_PER_WINDOW = 5;
+/** Messages of their own a person's webhook gets per window; the rest go in the digest. */
+export const EACH_PER_WINDOW = 5;
 
 /** The window the count is kept in; the digest goes out at its end. */
 export const DIGEST_WINDOW_MS = 10 * 60_000;
@@ -44,17 +48,17 @@ export function windowKey(webhookId: string, index: number): string {
 }
 
 /**
- * What to queue for event `ev` to the `mailto:` webhook `hook`, given the hit count `n` the store
+ * What to queue for event `ev` to the webhook `hook` a person reads (email, chat), given the hit count `n` the store
  * answered for the window (1 for the window's first event): its own email while `n` is within
- * {@linkcode MAIL_EACH_PER_WINDOW}, else the window's digest, due at the window's end.
+ * {@linkcode EACH_PER_WINDOW}, else the window's digest, due at the window's end.
  */
-export function mailDelivery(
+export function personDelivery(
   hook: Webhook,
   ev: TenantEvent,
   n: number,
   body: string,
 ): NewDelivery {
-  if (n <= MAIL_EACH_PER_WINDOW) {
+  if (n <= EACH_PER_WINDOW) {
     return {
       id: `${hook.id}:${ev.seq}`,
       tenantId: ev.tenantId,
@@ -99,6 +103,11 @@ export const DIGEST_ROWS = 100;
 /** How many events a digest reads at most to count its window (a count past it is "at least"). */
 export const DIGEST_READ_MAX = 5_000;
 
+/** Whether `hook` is read by a person (an email or a chat channel): its flood becomes a digest. */
+export function readByPerson(hook: Pick<Webhook, "url" | "format">): boolean {
+  return isMailTarget(hook.url) || sentFormat(hook) !== "json";
+}
+
 /** A digest's window as read from the store. */
 export interface DigestEvents {
   /** The window's first {@linkcode DIGEST_ROWS} events of the webhook's types, oldest first. */
@@ -138,4 +147,19 @@ export async function readDigest(
     }
     before = page[page.length - 1].seq;
   }
+}
+
+/** A digest delivery's window as its message is written from (alert_words.ts `digestWords`). */
+export async function digestInput(
+  store: Store,
+  hook: Webhook,
+  d: DigestBody,
+): Promise<DigestInput> {
+  return {
+    ...await readDigest(store, hook, d),
+    start: d.start,
+    end: d.end,
+    each: EACH_PER_WINDOW,
+    minutes: DIGEST_WINDOW_MS / 60_000,
+  };
 }

@@ -1,4 +1,4 @@
-// An email alert's flood control, on a real embedded store with an injected clock: each mailto:
+// Flood control for the alerts a person reads (email, chat), on a real embedded store with an injected clock: each mailto:
 // webhook gets its first few events of a window as emails of their own, and one digest (one
 // delivery however many events and however often it is queued) due at the window's end; an https
 // webhook gets every event; another address list counts on its own; the next window starts over.
@@ -11,9 +11,9 @@ import {
   DIGEST_TYPE,
   DIGEST_WINDOW_MS,
   digestWindow,
-  MAIL_EACH_PER_WINDOW,
+  EACH_PER_WINDOW,
   parseDigest,
-} from "../../../../src/cloud/events/mail_digest.ts";
+} from "../../../../src/cloud/events/alert_digest.ts";
 import { addWebhook } from "../../../_fixtures/webhooks.ts";
 import type { Store } from "../../../../src/cloud/store/store.ts";
 
@@ -27,7 +27,7 @@ Deno.test("digest window: aligned, ten minutes, the end excluded", () => {
   assertEquals(parseDigest("not json"), null);
 });
 
-/** A tenant with two mailto: webhooks and an https one, all for device.down. */
+/** A tenant with two mailto: webhooks, an https one and a Slack channel, all for device.down. */
 async function world(store: Store) {
   const t = await store.createTenant({ name: "Acme" });
   const hook = (url: string) => addWebhook(store, t.id, url);
@@ -36,6 +36,8 @@ async function world(store: Store) {
     ops: await hook("mailto:ops@example.com"),
     boss: await hook("mailto:boss@example.com"),
     https: await hook("https://hooks.example.com/in"),
+    // A Slack channel (by its host): a person reads it, as an inbox.
+    slack: await hook("https://hooks.slack.com/services/T0/B0/x"),
   };
 }
 
@@ -77,7 +79,7 @@ Deno.test("email alerts: past the window's few, one digest due at its end; https
     const ops = await list(w.ops.id);
     const own = ops.filter((d) => d.eventType === "device.down");
     const digests = ops.filter((d) => d.eventType === DIGEST_TYPE);
-    assertEquals(own.length, MAIL_EACH_PER_WINDOW, "the first five as emails of their own");
+    assertEquals(own.length, EACH_PER_WINDOW, "the first five as emails of their own");
     assertEquals(digests.length, 1, "one digest for the other four");
     const body = parseDigest(digests[0].body)!;
     assertEquals([body.start, body.end], [
@@ -85,18 +87,29 @@ Deno.test("email alerts: past the window's few, one digest due at its end; https
       Date.UTC(2026, 11, 5, 14, 10),
     ]);
     assertEquals(digests[0].nextAttemptAt, body.end, "due at the window's end");
-    assertEquals((await list(w.boss.id)).length, MAIL_EACH_PER_WINDOW + 1, "its own count");
+    assertEquals((await list(w.boss.id)).length, EACH_PER_WINDOW + 1, "its own count");
     assertEquals((await list(w.https.id)).length, 9, "an https receiver gets every event");
+    assertEquals(
+      (await list(w.slack.id)).map((d) => d.eventType).sort(),
+      [...Array(EACH_PER_WINDOW).fill("device.down"), DIGEST_TYPE].sort(),
+      "a chat channel: five of its own and the digest",
+    );
 
     // The digest is not claimed before the window ends; then it is.
     const claimed: string[] = [];
-    for (let d; (d = await store.claimDelivery("n1", 60_000, [w.https.id, w.boss.id]));) {
+    for (
+      let d;
+      (d = await store.claimDelivery("n1", 60_000, [w.https.id, w.boss.id, w.slack.id]));
+    ) {
       claimed.push(d.eventType);
     }
     assert(!claimed.includes(DIGEST_TYPE), "not due yet");
     clock.set(body.end);
     const due: string[] = [];
-    for (let d; (d = await store.claimDelivery("n1", 60_000, [w.https.id, w.boss.id]));) {
+    for (
+      let d;
+      (d = await store.claimDelivery("n1", 60_000, [w.https.id, w.boss.id, w.slack.id]));
+    ) {
       due.push(d.id);
     }
     assert(due.includes(digests[0].id), "due at the window's end");
@@ -104,7 +117,7 @@ Deno.test("email alerts: past the window's few, one digest due at its end; https
     // The next window: emails of their own again.
     await downs(events, clock, w.t.id, 2, 100);
     const next = (await list(w.ops.id)).filter((d) => d.eventType === "device.down");
-    assertEquals(next.length, MAIL_EACH_PER_WINDOW + 2);
+    assertEquals(next.length, EACH_PER_WINDOW + 2);
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
