@@ -132,7 +132,7 @@ export async function startCloud(
           : log.info({ from, to, ms: Math.round(tookMs) }, "store: schema upgraded"),
     }),
   );
-  const events = new EventProducer({ store: rawStore, log });
+  const events = new EventProducer({ store: rawStore, log, clock });
   // Every audit entry that is also an event (enrollment used, credential revoked, device
   // certificate changed) raises it here, whoever appends it.
   const store = withAuditEvents(rawStore, events);

@@ -6,7 +6,12 @@
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Proc, type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { Receiver } from "../_fixtures/webhook_receiver.ts";
-import { accessibilityViolations, launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
+import {
+  accessibilityViolations,
+  launchBrowser,
+  SCREENSHOTS,
+  signedInContext,
+} from "../_fixtures/browser.ts";
 import { startFerretDb } from "../_fixtures/ferretdb.ts";
 import { openStore } from "../../src/cloud/store/open.ts";
 import { MAX_EVENTS_PER_READ } from "../../src/cloud/events/stream.ts";
@@ -719,6 +724,73 @@ Deno.test("chat webhooks: a device.down reaches Slack, Discord, Teams and Google
   } finally {
     dev.stop();
     for (const r of Object.values(rx)) await r.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("site maintenance: an operator pauses a site's alerts on its page; a device.down meanwhile is on the Events page, marked, and not sent; resumed, the device.up is sent; a viewer cannot pause, a week is the most", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const dev = new Device();
+  dev.start();
+  const rx = new Receiver();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([dev.port]);
+    await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
+    const operator = await stack.addUser(q.tenantId, "operator");
+    const cookie = await stack.signIn(operator.email, operator.password);
+    const tab = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    await tab.goto(`${stack.url}/sites/${q.siteId}`);
+    await tab.click('[data-alerts="on"] button:has-text("1 hour")');
+    await tab.waitForSelector('[data-alerts="paused"]');
+    const said = (await tab.textContent('[data-alerts="paused"]'))!;
+    assert(said.includes("Alerts paused until"), said);
+    assert(said.includes(`by ${operator.email}`), said);
+    assertEquals(await accessibilityViolations(tab), []);
+    const site = await api(stack, "GET", `/api/sites/${q.siteId}`, q.apiToken);
+    const pausedUntil = site.json.alertsPausedUntil as number;
+    assert(Math.abs(pausedUntil - (Date.now() + 3_600_000)) < 120_000, String(pausedUntil));
+    assertEquals(site.json.alertsPausedBy, `user:${operator.userId}`);
+
+    await agentSeeingUp(stack, q, dev);
+    dev.stop();
+    const down = await until(async () => {
+      const r = await api(stack, "GET", "/api/events?type=device.down", q.apiToken);
+      return (r.json.items as { detail: Record<string, unknown> }[])[0];
+    }, "the device.down recorded");
+    assertEquals(down.detail.alertsPaused, true);
+    await tab.goto(`${stack.url}/events`);
+    assertEquals(
+      (await tab.textContent('tr[data-type="device.down"] [data-paused]'))?.trim(),
+      "Alerts paused for the site: not sent",
+    );
+
+    // A viewer may not pause or resume; an operator may not pause for more than a week.
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const v = await stack.session(viewer.email, viewer.password);
+    const asViewer = await fetch(`${stack.url}/api/sites/${q.siteId}/alerts/resume`, {
+      method: "POST",
+      headers: { cookie: v.cookie, "x-csrf-token": v.csrf },
+    });
+    assertEquals(asViewer.status, 403);
+    await asViewer.body?.cancel();
+    const week = await api(stack, "POST", `/api/sites/${q.siteId}/alerts/pause`, q.apiToken, {
+      minutes: 7 * 24 * 60 + 1,
+    });
+    assertEquals([week.status, week.json.error], [400, "bad_request"]);
+
+    await tab.goto(`${stack.url}/sites/${q.siteId}`);
+    await tab.click('[data-alerts="paused"] button:has-text("Resume alerts")');
+    await tab.waitForSelector('[data-alerts="on"]');
+    dev.start();
+    await until(() => Promise.resolve(rx.some("device.up")), "device.up delivered");
+    assertEquals(rx.got.filter((g) => g.type === "device.down").length, 0, "the outage not sent");
+    const audit = await api(stack, "GET", "/api/audit?action=site.alerts_pause", q.apiToken);
+    assertEquals((audit.json.items as { actor: string }[])[0]?.actor, `user:${operator.userId}`);
+  } finally {
+    await browser.close();
+    dev.stop();
+    await rx.close();
     await stack.stop();
   }
 });

@@ -204,6 +204,12 @@ function httpRequest(w: World, rng: Rng, path?: string, bodyText?: string): Uint
           { email: "a@b.c", password: rng.pick(NASTY), siteIds: [rng.pick(NASTY)] },
           // An email alert (this cloud has no mail server) and a camera's quiet period.
           { url: `mailto:${rng.pick(NASTY)}@example.com`, events: ["device.down"] },
+          // A chat webhook: a format, a bad one, one on an email.
+          {
+            url: rng.pick(["https://127.0.0.1:9/hook", "mailto:a@example.com"]),
+            events: ["device.down"],
+            format: rng.pick(["slack", "teams", "irc", "", null, 7, rng.pick(NASTY)]),
+          },
           { alertQuietSeconds: rng.pick([0, -1, 86_401, 1e300, "60", null]) },
           { email: `${rng.pick(NASTY)}@example.com`, role: "viewer" },
         ]),

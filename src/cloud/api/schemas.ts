@@ -57,6 +57,17 @@ export const tokenBody = z.object({ name: z.string().trim().min(1).max(100) });
 /** New site. */
 export const siteBody = z.object({ name: z.string().trim().min(1).max(200) });
 
+/** The longest a site's alerts can be paused, in minutes (a week). */
+export const MAX_ALERTS_PAUSE_MIN = 7 * 24 * 60;
+
+/** `POST /api/sites/{id}/alerts/pause`: for how many minutes (maintenance). */
+export const alertsPauseBody = z.object({
+  minutes: z.number().int().min(1).max(
+    MAX_ALERTS_PAUSE_MIN,
+    `at most ${MAX_ALERTS_PAUSE_MIN} minutes (a week): pause again when it ends`,
+  ),
+}).strict();
+
 /** `PATCH /api/agents/{id}`: the agent's console name. */
 export const agentPatch = z.object({ name: z.string().trim().min(1).max(200) });
 
@@ -289,6 +300,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/account/tokens": tokenBody,
   "POST /api/sites": siteBody,
   "PATCH /api/sites/:id": siteBody,
+  "POST /api/sites/:id/alerts/pause": alertsPauseBody,
   "POST /api/users": inviteBody,
   "PATCH /api/users/:id": userPatch,
   "PATCH /api/agents/:id": agentPatch,

@@ -5,7 +5,7 @@
  * nodes, and mint a handle for every new port.
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { Device, DeviceExtras, PortState, Store } from "../store/store.ts";
@@ -18,6 +18,7 @@ import { requireRole } from "../tenancy/roles.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody, query } from "./validate.ts";
 import {
+  alertsPauseBody,
   bulkBody,
   deviceBody,
   deviceListQuery,
@@ -170,6 +171,37 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     });
     return c.json(s);
   });
+  // Maintenance: the site's events are still recorded, and nothing goes to webhooks, email or
+  // chat until the pause ends or someone resumes (events/producer.ts). Operators may: the
+  // technician on site is who knows the cameras are about to go down.
+  const alertsPause = (resume: boolean) => async (c: Context<AuthVars>) => {
+    const p = c.get("principal");
+    requireRole(p.role, "operator");
+    const before = await site(p, c.req.param("id") ?? "");
+    if (p.siteIds && !p.siteIds.includes(before.id)) {
+      throw new AppError("not_found", "no such site");
+    }
+    const minutes = resume ? 0 : (await jsonBody(c, alertsPauseBody)).minutes;
+    const until = clock.now() + minutes * 60_000;
+    const s = await store.setSiteAlertsPause(
+      p.tenantId,
+      before.id,
+      resume ? null : { until, by: p.actor },
+    );
+    if (!s) throw new AppError("not_found", "no such site");
+    await store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: resume ? "site.alerts_resume" : "site.alerts_pause",
+      target: s.id,
+      detail: resume
+        ? { name: s.name, wasUntil: before.alertsPausedUntil }
+        : { name: s.name, minutes, until: new Date(until).toISOString() },
+    });
+    return c.json(s);
+  };
+  app.post("/sites/:id/alerts/pause", auth, alertsPause(false));
+  app.post("/sites/:id/alerts/resume", auth, alertsPause(true));
   app.delete("/sites/:id", auth, async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");

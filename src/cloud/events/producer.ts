@@ -3,12 +3,14 @@
  * its unique key (so a second node producing the same transition writes nothing), and one
  * delivery is queued per webhook of the tenant that chose its type (`<webhook>:<seq>`, so a
  * retried queueing is a no-op too); to an email or chat alert, past a few in a window, the
- * window's one digest instead (alert_digest.ts). Delivery itself is the deliverer's (deliverer.ts); the
+ * window's one digest instead (alert_digest.ts). A site whose alerts are paused (maintenance)
+ * has its events recorded, marked `alertsPaused`, and nothing queued. Delivery itself is the deliverer's (deliverer.ts); the
  * console learns of new events by reading the store (stream.ts), so every node sees them.
  * @module
  */
 import type { Logger } from "../../shared/log.ts";
-import type { NewTenantEvent, Store, TenantEvent, Webhook } from "../store/store.ts";
+import type { NewTenantEvent, Site, Store, TenantEvent, Webhook } from "../store/store.ts";
+import { type Clock, systemClock } from "../../shared/clock.ts";
 import {
   DIGEST_WINDOW_MS,
   digestWindow,
@@ -40,7 +42,7 @@ export function eventBody(e: TenantEvent): string {
 
 /** What one emit or batch read once: site names (undefined: no such site), webhooks by tenant. */
 interface Reads {
-  sites: Map<string, string | undefined>;
+  sites: Map<string, Site | null>;
   hooks: Map<string, Webhook[]>;
 }
 
@@ -48,11 +50,16 @@ interface Reads {
 export class EventProducer {
   readonly #store: Store;
   readonly #log: Logger;
+  readonly #clock: Clock;
 
-  /** A producer over `store` (the raw store, not one that turns audit entries into events). */
-  constructor(o: { store: Store; log: Logger }) {
+  /**
+   * A producer over `store` (the raw store, not one that turns audit entries into events); the
+   * clock says whether a site's alerts are paused (default the system's).
+   */
+  constructor(o: { store: Store; log: Logger; clock?: Clock }) {
     this.#store = o.store;
     this.#log = o.log;
+    this.#clock = o.clock ?? systemClock;
   }
 
   /**
@@ -83,16 +90,27 @@ export class EventProducer {
   }
 
   async #emit(e: NewTenantEvent, reads: Reads): Promise<TenantEvent | null> {
-    if (e.subject.siteId && !e.subject.siteName) {
+    let site: Site | null = null;
+    if (e.subject.siteId) {
       const key = `${e.tenantId}|${e.subject.siteId}`;
       if (!reads.sites.has(key)) {
-        reads.sites.set(key, (await this.#store.getSite(e.tenantId, e.subject.siteId))?.name);
+        reads.sites.set(key, await this.#store.getSite(e.tenantId, e.subject.siteId));
       }
-      const siteName = reads.sites.get(key);
-      if (siteName !== undefined) e = { ...e, subject: { ...e.subject, siteName } };
+      site = reads.sites.get(key) ?? null;
+      if (site && !e.subject.siteName) e = { ...e, subject: { ...e.subject, siteName: site.name } };
     }
+    // A site in maintenance: the event is recorded (and says so), nothing is sent.
+    const paused = site?.alertsPausedUntil != null && site.alertsPausedUntil > this.#clock.now();
+    if (paused) e = { ...e, detail: { ...e.detail, alertsPaused: true } };
     const ev = await this.#store.appendEvent(e);
     if (!ev) return null;
+    if (paused) {
+      this.#log.info(
+        { tenant: ev.tenantId, type: ev.type, seq: ev.seq, site: site!.id },
+        "event during the site's paused alerts: recorded, not sent",
+      );
+      return ev;
+    }
     let hooks = reads.hooks.get(ev.tenantId);
     if (!hooks) reads.hooks.set(ev.tenantId, hooks = await this.#store.listWebhooks(ev.tenantId));
     for (const w of hooks) {

@@ -259,6 +259,8 @@ class MongoStore extends MongoBase implements Store {
       name: input.name,
       allowlistVersion: 0,
       createdAt: this.now(),
+      alertsPausedUntil: null,
+      alertsPausedBy: null,
     };
     await this.#insert(C.sites, site.id, site);
     return site;
@@ -294,6 +296,21 @@ class MongoStore extends MongoBase implements Store {
       createdAt: 1,
       ord: 1,
     });
+  }
+
+  async setSiteAlertsPause(
+    tenantId: string,
+    id: string,
+    pause: { until: number; by: string } | null,
+  ): Promise<Site | null> {
+    return pickOrNull(
+      await this.c(C.sites).findOneAndUpdate(
+        { _id: id as never, tenantId },
+        { $set: { alertsPausedUntil: pause?.until ?? null, alertsPausedBy: pause?.by ?? null } },
+        { returnDocument: "after" },
+      ),
+      FIELDS.site,
+    );
   }
 
   async updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null> {

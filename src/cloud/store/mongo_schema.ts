@@ -122,7 +122,15 @@ export function isDuplicateKey(e: unknown): boolean {
 /** The record fields of each stored type, in declaration order (documents carry more). */
 export const FIELDS = {
   tenant: ["id", "name", "createdAt"],
-  site: ["id", "tenantId", "name", "allowlistVersion", "createdAt"],
+  site: [
+    "id",
+    "tenantId",
+    "name",
+    "allowlistVersion",
+    "createdAt",
+    "alertsPausedUntil",
+    "alertsPausedBy",
+  ],
   agent: [
     "id",
     "tenantId",

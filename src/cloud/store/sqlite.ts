@@ -236,6 +236,8 @@ function toSite(r: Row): Site {
     name: str(r.name),
     allowlistVersion: num(r.allowlist_version),
     createdAt: num(r.created_at),
+    alertsPausedUntil: r.alerts_paused_until == null ? null : num(r.alerts_paused_until),
+    alertsPausedBy: r.alerts_paused_by == null ? null : str(r.alerts_paused_by),
   };
 }
 
@@ -573,6 +575,8 @@ class SqliteStore implements Store {
       name: input.name,
       allowlistVersion: 0,
       createdAt: this.#now(),
+      alertsPausedUntil: null,
+      alertsPausedBy: null,
     };
     this.#run(
       "INSERT INTO sites (id, tenant_id, name, allowlist_version, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -627,6 +631,22 @@ class SqliteStore implements Store {
       JSON.stringify(ids),
       tenantId,
     ).map(toSite);
+  }
+
+  async setSiteAlertsPause(
+    tenantId: string,
+    id: string,
+    pause: { until: number; by: string } | null,
+  ): Promise<Site | null> {
+    const r = this.#get(
+      `UPDATE sites SET alerts_paused_until = ?, alerts_paused_by = ?
+       WHERE id = ? AND tenant_id = ? RETURNING *`,
+      pause?.until ?? null,
+      pause?.by ?? null,
+      id,
+      tenantId,
+    );
+    return r ? toSite(r) : null;
   }
 
   async updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null> {

@@ -618,4 +618,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE webhooks ADD COLUMN format TEXT NOT NULL DEFAULT 'auto';
   `,
+  // 37: a site's alerts paused for maintenance: until when, and by whom.
+  `
+  ALTER TABLE sites ADD COLUMN alerts_paused_until INTEGER;
+  ALTER TABLE sites ADD COLUMN alerts_paused_by TEXT;
+  `,
 ];

@@ -30,6 +30,13 @@ export interface Site {
   /** Monotonic per-site counter, bumped on every device add / edit / remove. */
   allowlistVersion: number;
   createdAt: number;
+  /**
+   * Until when its alerts are paused (maintenance: the site's events are recorded, nothing is
+   * sent to webhooks, email or chat), or null.
+   */
+  alertsPausedUntil: number | null;
+  /** Who paused them (audit actor), or null. */
+  alertsPausedBy: string | null;
 }
 
 /** A registered agent; its id is the CN of its client certificate. */
@@ -561,6 +568,15 @@ export interface Store extends AlertStore {
   getSitesById(tenantId: string, ids: string[]): Promise<Site[]>;
   /** Tenant-scoped rename; null when absent or in another tenant. */
   updateSite(tenantId: string, id: string, patch: { name: string }): Promise<Site | null>;
+  /**
+   * Pauses the site's alerts until `pause.until` (by `pause.by`), or resumes them (null); the site
+   * after, or null when absent or another tenant's.
+   */
+  setSiteAlertsPause(
+    tenantId: string,
+    id: string,
+    pause: { until: number; by: string } | null,
+  ): Promise<Site | null>;
   /**
    * Deletes a site with its devices (and their handles and credentials), enrollment tokens and
    * revoked agents, in one transaction. Refused ("has_agents", nothing written) while an agent

@@ -354,7 +354,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       if (list.dataset.types && !list.dataset.types.split(",").includes(e.type)) return;
       document.querySelector("main .empty")?.remove();
       const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
-      const err = e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "";
+      const err = (e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "") + (e.detail && e.detail.alertsPaused === true ? '<div class="muted" data-paused>Alerts paused for the site: not sent</div>' : "");
       const live = e.detail && typeof e.detail.liveUrl === "string" ? new RegExp("^https?://[^/]+(/live/[A-Za-z0-9_-]{1,64})$").exec(e.detail.liveUrl)?.[1] : null;
       const watch = live ? '<div><a href="' + esc(live) + '" target="_blank" rel="noopener">Watch live</a></div>' : "";
       const snap = e.detail && typeof e.detail.snapshot === "string" && /^[A-Za-z0-9-]{1,64}$/.test(e.detail.snapshot) ? "/api/event-snapshots/" + e.detail.snapshot + ".jpg" : null;

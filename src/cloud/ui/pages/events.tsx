@@ -47,6 +47,9 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
         {e.subject.name}
         {where}
         {error ? <div class="muted">{error}</div> : null}
+        {e.detail.alertsPaused === true
+          ? <div class="muted" data-paused>Alerts paused for the site: not sent</div>
+          : null}
         {live
           ? (
             <div>

@@ -552,6 +552,55 @@ function DeviceDialogs() {
 }
 
 /** The site page. */
+/**
+ * Whether the site's alerts are on, or paused for maintenance (until when, by whom) — and for an
+ * operator, the buttons that pause them for a while or resume them.
+ */
+function AlertsPause(
+  props: { site: Site; now: number; by: string | null; operator: boolean },
+) {
+  const { site } = props;
+  const until = site.alertsPausedUntil;
+  if (until !== null && until > props.now) {
+    return (
+      <p data-alerts="paused" role="status">
+        <span class="status offline">Alerts paused</span> until <At at={until} />
+        {props.by ? ` by ${props.by}` : ""}: its events are recorded, nothing goes to webhooks,
+        email or chat. {props.operator
+          ? (
+            <button
+              type="button"
+              class="small secondary"
+              data-api={`POST /api/sites/${site.id}/alerts/resume`}
+              data-toast="Alerts resumed"
+            >
+              Resume alerts
+            </button>
+          )
+          : null}
+      </p>
+    );
+  }
+  if (!props.operator) return null;
+  const choices: [number, string][] = [[60, "1 hour"], [240, "4 hours"], [1440, "1 day"]];
+  return (
+    <p data-alerts="on" class="inline" style="align-items:center">
+      <span class="muted">Maintenance? Pause this site's alerts for</span>
+      {choices.map(([minutes, label]) => (
+        <button
+          type="button"
+          class="small secondary"
+          data-api={`POST /api/sites/${site.id}/alerts/pause`}
+          data-body={JSON.stringify({ minutes })}
+          data-toast={`Alerts paused for ${label}`}
+        >
+          {label}
+        </button>
+      ))}
+    </p>
+  );
+}
+
 export async function SitePage(
   props: {
     ctx: UiContext;
@@ -597,6 +646,10 @@ export async function SitePage(
   // The CLI dialog lists every site to tick while there are few; past that, this site and a
   // search that asks the API for the ones to add (10 000 checkboxes made the page megabytes).
   const pickable = await sitePicker(store, t, site.id);
+  const by = site.alertsPausedBy;
+  const pausedBy = by?.startsWith("user:")
+    ? (await store.getUser(by.slice("user:".length)))?.email ?? by
+    : by;
   return (
     <Layout
       ctx={ctx}
@@ -635,6 +688,7 @@ export async function SitePage(
           </div>
         )
         : null}
+      <AlertsPause site={site} now={props.now} by={pausedBy} operator={operator} />
       <p>
         <a href={`/sites/${site.id}/live`} target="_blank" rel="noopener">
           Live view of this site's cameras

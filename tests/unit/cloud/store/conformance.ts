@@ -2704,6 +2704,28 @@ export function storeConformance(
     createdBy: "user:u1",
   });
 
+  test(
+    "sites: alerts paused until a time by someone, resumed; tenant-scoped",
+    async (store, clock) => {
+      const w = await world(store);
+      const s = await store.createSite({ tenantId: w.a.id, name: "Depot" });
+      assert.deepEqual([s.alertsPausedUntil, s.alertsPausedBy], [null, null]);
+      assert.deepEqual(await store.getSite(w.a.id, s.id), s);
+      const until = clock.now() + 3_600_000;
+      assert.equal(
+        await store.setSiteAlertsPause(w.b.id, s.id, { until, by: "user:u2" }),
+        null,
+        "another tenant's site",
+      );
+      const paused = await store.setSiteAlertsPause(w.a.id, s.id, { until, by: "user:u1" });
+      assert.deepEqual([paused?.alertsPausedUntil, paused?.alertsPausedBy], [until, "user:u1"]);
+      assert.deepEqual(await store.getSite(w.a.id, s.id), paused);
+      const resumed = await store.setSiteAlertsPause(w.a.id, s.id, null);
+      assert.deepEqual([resumed?.alertsPausedUntil, resumed?.alertsPausedBy], [null, null]);
+      assert.equal(resumed?.name, "Depot");
+    },
+  );
+
   test("webhooks: tenant-scoped; deleting one removes its deliveries", async (store) => {
     const w = await world(store);
     const h = await store.createWebhook(hook(w.a.id));

@@ -1,0 +1,65 @@
+// A site in maintenance, on a real embedded store with an injected clock: while its alerts are
+// paused its events are recorded (marked alertsPaused) and nothing is queued for any webhook,
+// email or chat; another site's events go out as usual; once the pause ends, or on resume, the
+// site's events go out again.
+import { assert, assertEquals } from "../../../_fixtures/assert.ts";
+import { openStore } from "../../../../src/cloud/store/open.ts";
+import { ManualClock } from "../../../../src/shared/clock.ts";
+import { createLogger } from "../../../../src/shared/log.ts";
+import { EventProducer } from "../../../../src/cloud/events/producer.ts";
+import { addWebhook } from "../../../_fixtures/webhooks.ts";
+
+Deno.test("events of a site whose alerts are paused: recorded and marked, nothing queued; another site's queued; after the pause or a resume, queued again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-pause-" });
+  const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 0));
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
+  try {
+    const t = await store.createTenant({ name: "Acme" });
+    const depot = await store.createSite({ tenantId: t.id, name: "Depot" });
+    const hq = await store.createSite({ tenantId: t.id, name: "HQ" });
+    const hook = await addWebhook(store, t.id, "https://hooks.example.com/in");
+    const events = new EventProducer({
+      store,
+      clock,
+      log: createLogger({ role: "test", level: "silent" }),
+    });
+    let n = 0;
+    const down = (siteId: string) =>
+      events.emit({
+        tenantId: t.id,
+        type: "device.down",
+        subject: { name: `Cam ${n}`, siteId },
+        actor: "system",
+        detail: {},
+        key: `down:${n++}`,
+      });
+    const queued = async () => (await store.listDeliveries(t.id, hook.id, 100)).length;
+
+    await store.setSiteAlertsPause(t.id, depot.id, {
+      until: clock.now() + 3_600_000,
+      by: "user:u1",
+    });
+    const during = await down(depot.id);
+    assertEquals(during?.detail.alertsPaused, true, "the event says its alerts were paused");
+    assertEquals(during?.subject.siteName, "Depot");
+    assertEquals(await queued(), 0, "nothing queued for the paused site");
+    const other = await down(hq.id);
+    assert(!("alertsPaused" in (other?.detail ?? {})));
+    assertEquals(await queued(), 1, "another site's event goes out");
+
+    clock.advance(3_600_000); // the pause has ended
+    await down(depot.id);
+    assertEquals(await queued(), 2);
+
+    await store.setSiteAlertsPause(t.id, depot.id, { until: clock.now() + 60_000, by: "u" });
+    await down(depot.id);
+    assertEquals(await queued(), 2);
+    await store.setSiteAlertsPause(t.id, depot.id, null); // resumed by hand
+    await down(depot.id);
+    assertEquals(await queued(), 3);
+    assertEquals((await store.listEvents(t.id)).length, 5, "every event recorded");
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
