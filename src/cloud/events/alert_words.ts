@@ -26,6 +26,11 @@ export interface AlertWords {
   error: string;
   /** The camera's live view, when the event links one (a web address only). */
   live: string;
+  /**
+   * What the camera saw: a link that opens the picture without signing in, for a day
+   * (picture_links.ts), when the event has one (a web address only), or "".
+   */
+  picture: string;
   /** When, as the body says it (ISO 8601). */
   at: string;
   /** Who or what caused it (`system`, `user:…`). */
@@ -58,6 +63,7 @@ export function alertWords(body: string): AlertWords {
     site: str(e.subject?.siteName),
     error: str(detail.error),
     live: /^https?:\/\//.test(str(detail.liveUrl)) ? str(detail.liveUrl) : "",
+    picture: /^https?:\/\//.test(str(detail.snapshotUrl)) ? str(detail.snapshotUrl) : "",
     at: str(e.at),
     actor: str(e.actor),
   };

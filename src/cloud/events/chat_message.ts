@@ -5,7 +5,8 @@
  * Without it an operator who pastes a Slack URL gets `invalid_payload` on every delivery, and a
  * team that lives in chat needs a program in between to turn the signed JSON into a line. The
  * words are the Events page's (alert_words.ts): what happened, to what, where, the error, when,
- * and links to the live view and the console. The tenant chose the device and site names, so
+ * and links to the live view, the camera's picture of that moment (a link that works for a day;
+ * Slack unfurls it, Discord and Teams show it) and the console. The tenant chose the device and site names, so
  * each format escapes them for its own markup — a name cannot mention `@everyone` in Discord or
  * `<!channel>` in Slack, nor turn into a link.
  * @module
@@ -70,6 +71,10 @@ export function chatBody(format: SentFormat, body: string, consoleUrl: string): 
       return JSON.stringify({
         content: discord(w, events).slice(0, 2000),
         allowed_mentions: { parse: [] },
+        // The picture shown under the message (Discord fetches it; none when it cannot).
+        ...(w.picture
+          ? { embeds: [{ title: "What the camera saw", image: { url: w.picture } }] }
+          : {}),
       });
     case "teams":
       return JSON.stringify(teams(w, events));
@@ -95,7 +100,11 @@ function details(w: AlertWords): string[] {
  */
 function angleLinks(w: AlertWords, events: string, esc: (s: string) => string): string {
   if (w.test) return `${TEST_LINE} <${events}|Events>`;
-  const links = [...(w.live ? [`<${w.live}|Watch live>`] : []), `<${events}|Events>`];
+  const links = [
+    ...(w.live ? [`<${w.live}|Watch live>`] : []),
+    ...(w.picture ? [`<${w.picture}|What the camera saw>`] : []),
+    `<${events}|Events>`,
+  ];
   return [
     `*${esc(w.what)}*: ${esc(about(w))}`,
     ...details(w).map(esc),
@@ -147,6 +156,9 @@ function teams(w: AlertWords, events: string): Record<string, unknown> {
     block(w.what, { weight: "Bolder", size: "Medium" }),
     block(about(w)),
     ...details(w).map((d) => block(d, { isSubtle: true })),
+    ...(w.picture
+      ? [{ type: "Image", url: w.picture, altText: "What the camera saw", size: "Large" }]
+      : []),
   ];
   const actions = [
     ...(w.live ? [{ type: "Action.OpenUrl", title: "Watch live", url: w.live }] : []),

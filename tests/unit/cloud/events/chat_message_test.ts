@@ -160,3 +160,29 @@ Deno.test("chatDigest: one message per service, as many lines as it shows, the r
     '{"type":"alert.digest"}',
   );
 });
+
+Deno.test("chatBody: a camera alert's picture — a link Slack and Google Chat unfurl, Discord's embed, a Teams image; never a link that is not a web address", () => {
+  const url = "https://c.example/api/event-snapshots/s-1.jpg?t=t-1&exp=1&sig=x";
+  const motion = event({ type: "camera.motion", detail: { snapshot: "s-1", snapshotUrl: url } });
+  assertStringIncludes(
+    JSON.parse(chatBody("slack", motion, "https://c.example")).text,
+    `<${url}|What the camera saw>`,
+  );
+  assertStringIncludes(
+    JSON.parse(chatBody("googlechat", motion, "https://c.example")).text,
+    `<${url}|What the camera saw>`,
+  );
+  assertEquals(JSON.parse(chatBody("discord", motion, "https://c.example")).embeds, [
+    { title: "What the camera saw", image: { url } },
+  ]);
+  const card = JSON.parse(chatBody("teams", motion, "https://c.example")).attachments[0].content;
+  assertEquals(card.body.at(-1), {
+    type: "Image",
+    url,
+    altText: "What the camera saw",
+    size: "Large",
+  });
+  const odd = event({ detail: { snapshotUrl: "javascript:alert(1)" } });
+  assert(!JSON.parse(chatBody("slack", odd, "https://c")).text.includes("javascript:"));
+  assertEquals(JSON.parse(chatBody("discord", odd, "https://c")).embeds, undefined);
+});
