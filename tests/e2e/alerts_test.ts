@@ -794,3 +794,71 @@ Deno.test("site maintenance: an operator pauses a site's alerts on its page; a d
     await stack.stop();
   }
 });
+
+Deno.test("webhooks: an admin edits a webhook's events and format on its page (its URL, secret and log stay); the API refuses an empty change and another tenant's webhook; audited", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const rx = new Receiver();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([9]);
+    const other = await stack.quickstart([9], "Other");
+    const hook = await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
+    await api(stack, "POST", `/api/webhooks/${hook.id}/test`, q.apiToken, {});
+    await until(() => Promise.resolve(rx.got.length === 1), "the test delivered");
+
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const cookie = await stack.signIn(admin.email, admin.password);
+    const tab = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    await tab.goto(`${stack.url}/webhooks`);
+    const card = `[data-webhook="${hook.id}"]`;
+    await tab.click(`${card} button:has-text("Edit")`);
+    const dialog = `#edit-${hook.id}`;
+    await tab.uncheck(`${dialog} input[value="device.up"]`);
+    await tab.check(`${dialog} input[value="camera.motion"]`);
+    await tab.selectOption(`${dialog} select[name="format"]`, "discord");
+    assertEquals(await accessibilityViolations(tab), []);
+    await Promise.all([
+      tab.waitForNavigation(),
+      tab.click(`${dialog} button:has-text("Save")`),
+    ]);
+    const listed = (await api(stack, "GET", "/api/webhooks", q.apiToken)).json.items as {
+      id: string;
+      url: string;
+      events: string[];
+      format: string;
+      sendsAs: string;
+    }[];
+    assertEquals(listed.length, 1);
+    assertEquals(
+      [listed[0].id, listed[0].url, listed[0].events, listed[0].format, listed[0].sendsAs],
+      [hook.id, rx.url, ["device.down", "camera.motion"], "discord", "discord"],
+    );
+    assert(
+      (await tab.textContent(card))!.includes("Discord · device.down, camera.motion"),
+      "the card says what it sends now",
+    );
+    const log = await api(stack, "GET", `/api/webhooks/${hook.id}/deliveries`, q.apiToken);
+    assertEquals((log.json.items as unknown[]).length, 1, "its delivery log stays");
+
+    // A test now arrives as a Discord message, signed with the same secret.
+    await api(stack, "POST", `/api/webhooks/${hook.id}/test`, q.apiToken, {});
+    await until(() => Promise.resolve(rx.got.length === 2), "the second test delivered");
+    const second = rx.got[1];
+    assert(JSON.parse(second.body).content.startsWith("Test from Nanodems Connector"));
+    assert(await validSignature(hook.secret, second.body, second.signature), "the same secret");
+
+    const patch = (id: string, token: string, body: unknown) =>
+      api(stack, "PATCH", `/api/webhooks/${id}`, token, body);
+    assertEquals((await patch(hook.id, q.apiToken, {})).status, 400);
+    assertEquals((await patch(hook.id, q.apiToken, { events: [] })).status, 400);
+    assertEquals((await patch(hook.id, other.apiToken, { format: "slack" })).status, 404);
+    const audit = await api(stack, "GET", "/api/audit?action=webhook.update", q.apiToken);
+    const entry = (audit.json.items as { detail: Record<string, unknown> }[])[0];
+    assertEquals(entry.detail.to, { events: ["device.down", "camera.motion"], format: "discord" });
+    assertEquals(entry.detail.from, { events: ["device.down", "device.up"], format: "auto" });
+  } finally {
+    await browser.close();
+    await rx.close();
+    await stack.stop();
+  }
+});

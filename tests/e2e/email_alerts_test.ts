@@ -13,7 +13,7 @@ import { MailServer } from "../_fixtures/smtp.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
-import { NO_MAIL_SERVER } from "../../src/cloud/api/webhooks.ts";
+import { NO_MAIL_FORMAT, NO_MAIL_SERVER } from "../../src/cloud/api/webhooks.ts";
 import {
   SEND_BUDGET_SPENT,
   SENDS_PER_TENANT_PER_HOUR,
@@ -366,7 +366,7 @@ Deno.test("connector cloud admin mail test: sends one through NC_SMTP_URL (any s
   }
 });
 
-Deno.test("a tenant's sends by hand: after 100 test deliveries and emailed links within the hour, 'Send test' is a 429 saying so and an invitation's link is given, not emailed; another tenant's budget is its own", async () => {
+Deno.test("a tenant's sends by hand: after 100 test deliveries and emailed links within the hour, 'Send test' is a 429 saying so and an invitation's link is given, not emailed; another tenant's budget is its own; an email alert takes no format", async () => {
   const mail = await MailServer.start();
   const stack = await Stack.start({ cloudEnv: { NC_SMTP_URL: mail.url() } });
   stack.defer(() => mail.close());
@@ -375,6 +375,17 @@ Deno.test("a tenant's sends by hand: after 100 test deliveries and emailed links
     const b = await stack.quickstart([9], "Bolt");
     const hookOf = (token: string) => mailtoHook(stack, token);
     const hook = await hookOf(a.apiToken);
+    // An email alert takes no format, at creation or later.
+    const chat = await stack.api("PATCH", `/api/webhooks/${hook}`, a.apiToken, { format: "slack" });
+    assertEquals([chat.status, chat.json.message], [400, NO_MAIL_FORMAT]);
+    const edited = await stack.api("PATCH", `/api/webhooks/${hook}`, a.apiToken, {
+      events: ["device.up"],
+    });
+    assertEquals([edited.status, edited.json.events, edited.json.sendsAs], [
+      200,
+      ["device.up"],
+      "email",
+    ]);
     const first = await stack.api("POST", "/api/users", a.apiToken, {
       email: "first@example.com",
       role: "viewer",

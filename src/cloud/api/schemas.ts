@@ -256,6 +256,16 @@ export const webhookBody = z.object({
   format: z.enum(WEBHOOK_FORMATS).optional(),
 }).strict();
 
+/** `PATCH /api/webhooks/{id}`: its event types, its format, or both (its URL stays). */
+export const webhookPatch = z.object({
+  events: z.array(z.enum(EVENT_TYPES)).min(1, "choose at least one event type").max(
+    EVENT_TYPES.length,
+  ).optional(),
+  format: z.enum(WEBHOOK_FORMATS).optional(),
+}).strict().refine((b) => b.events !== undefined || b.format !== undefined, {
+  message: "give events, format or both",
+});
+
 /** `POST /api/events/read`: these events, or every one when `seqs` is absent. */
 export const eventsReadBody = z.object({
   seqs: z.array(z.number().int().min(1)).max(500).optional(),
@@ -320,6 +330,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "PUT /api/terminal/policy": terminalPolicyBody,
   "POST /api/devices/:id/ports/:port/host-key/accept": acceptHostKeyBody,
   "POST /api/webhooks": webhookBody,
+  "PATCH /api/webhooks/:id": webhookPatch,
   "POST /api/events/read": eventsReadBody,
 };
 

@@ -22,7 +22,7 @@ import { describeHealth, HEALTH_DELIVERIES, webhookHealth } from "../events/webh
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { isMailTarget, MailTargetError, normalMailTarget } from "../events/mail_target.ts";
-import { webhookBody } from "./schemas.ts";
+import { webhookBody, webhookPatch } from "./schemas.ts";
 import { SendBudget } from "../tenancy/send_budget.ts";
 import { FORMAT_NAMES, sentFormat } from "../events/chat_message.ts";
 
@@ -42,6 +42,9 @@ export interface WebhookDeps {
 /** Why a `mailto:` webhook is refused on a cloud that sends no email. */
 export const NO_MAIL_SERVER =
   "email alerts need this cloud's mail server: its operator starts every node with --smtp (NC_SMTP_URL); until then, use an https webhook";
+
+/** Why an email alert takes no format. */
+export const NO_MAIL_FORMAT = "format is for https webhooks: an email alert is always an email";
 
 /**
  * A webhook URL as the audit log keeps it: the origin only (paths often carry a token); for email,
@@ -118,10 +121,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       if (isMailTarget(url)) {
         if (!d.mail) throw new AppError("bad_request", NO_MAIL_SERVER);
         if ((body.format ?? "auto") !== "auto") {
-          throw new AppError(
-            "bad_request",
-            "format is for https webhooks: an email alert is always an email",
-          );
+          throw new AppError("bad_request", NO_MAIL_FORMAT);
         }
         url = normalMailTarget(url);
       } else await checkWebhookUrl(url, d.policy);
@@ -163,6 +163,31 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
         : `Alerts go as ${FORMAT_NAMES[chat]} messages. Send a test to check that they arrive. ` +
           "(The secret still signs each POST, for a receiver that checks X-Nanodems-Signature.)",
     }, 201);
+  });
+  app.patch("/webhooks/:id", async (c) => {
+    const p = c.get("principal");
+    const before = await hook(p.tenantId, c.req.param("id"));
+    const body = await jsonBody(c, webhookPatch);
+    if (isMailTarget(before.url) && (body.format ?? "auto") !== "auto") {
+      throw new AppError("bad_request", NO_MAIL_FORMAT);
+    }
+    const w = await d.store.updateWebhook(p.tenantId, before.id, {
+      ...(body.events ? { events: [...new Set(body.events)] } : {}),
+      ...(body.format ? { format: body.format } : {}),
+    });
+    if (!w) throw new AppError("not_found", "no such webhook");
+    await d.store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action: "webhook.update",
+      target: w.id,
+      detail: {
+        url: auditedUrl(w.url),
+        from: { events: before.events, format: before.format ?? "auto" },
+        to: { events: w.events, format: w.format ?? "auto" },
+      },
+    });
+    return c.json(view(w));
   });
   app.delete("/webhooks/:id", async (c) => {
     const p = c.get("principal");

@@ -15,11 +15,13 @@
  */
 import {
   type EventSnapshot,
+  type EventType,
   LIVE_FAILURE_KEEP_MS,
   type LiveFailure,
   type MotionStatusRecord,
   SNAPSHOT_KEEP_MS,
   SNAPSHOTS_PER_DEVICE,
+  type WebhookFormat,
 } from "./store.ts";
 import type {
   AgentAvailability,
@@ -1474,6 +1476,14 @@ class MongoStore extends MongoBase implements Store {
 
   getWebhook(tenantId: string, id: string) {
     return this.#alerts.getWebhook(tenantId, id);
+  }
+
+  updateWebhook(
+    tenantId: string,
+    id: string,
+    patch: { events?: EventType[]; format?: WebhookFormat },
+  ) {
+    return this.#alerts.updateWebhook(tenantId, id, patch);
   }
 
   deleteWebhook(tenantId: string, id: string) {

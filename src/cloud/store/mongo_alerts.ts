@@ -18,6 +18,7 @@ import type {
   DeliveryAttempt,
   Device,
   EventQuery,
+  EventType,
   NewDelivery,
   NewTenantEvent,
   PortState,
@@ -27,6 +28,7 @@ import type {
   TenantEvent,
   Webhook,
   WebhookDelivery,
+  WebhookFormat,
 } from "./store.ts";
 
 /** The counters document that says every event has its `deviceId` field. */
@@ -399,6 +401,24 @@ export class MongoAlerts extends MongoBase implements AlertStore {
 
   async getWebhook(tenantId: string, id: string): Promise<Webhook | null> {
     const d = await this.c(C.webhooks).findOne({ _id: id as never, tenantId });
+    return d ? toWebhook(d) : null;
+  }
+
+  async updateWebhook(
+    tenantId: string,
+    id: string,
+    patch: { events?: EventType[]; format?: WebhookFormat },
+  ): Promise<Webhook | null> {
+    const set = {
+      ...(patch.events ? { events: patch.events } : {}),
+      ...(patch.format ? { format: patch.format } : {}),
+    };
+    if (!Object.keys(set).length) return await this.getWebhook(tenantId, id);
+    const d = await this.c(C.webhooks).findOneAndUpdate(
+      { _id: id as never, tenantId },
+      { $set: set },
+      { returnDocument: "after", ...SECURE },
+    );
     return d ? toWebhook(d) : null;
   }
 

@@ -49,10 +49,12 @@ import {
 export { LOOPBACK_CAPACITY, loopbackAddress };
 import {
   DEFAULT_ALERT_QUIET_S,
+  type EventType,
   LIVE_FAILURE_KEEP_MS,
   type LiveFailure,
   SNAPSHOT_KEEP_MS,
   SNAPSHOTS_PER_DEVICE,
+  type WebhookFormat,
 } from "./store.ts";
 import type {
   AgentAvailability,
@@ -2475,6 +2477,14 @@ class SqliteStore implements Store {
 
   getWebhook(tenantId: string, id: string) {
     return this.#alerts.getWebhook(tenantId, id);
+  }
+
+  updateWebhook(
+    tenantId: string,
+    id: string,
+    patch: { events?: EventType[]; format?: WebhookFormat },
+  ) {
+    return this.#alerts.updateWebhook(tenantId, id, patch);
   }
 
   deleteWebhook(tenantId: string, id: string) {

@@ -415,6 +415,22 @@ export class SqliteAlerts implements AlertStore {
     return r ? toWebhook(r) : null;
   }
 
+  async updateWebhook(
+    tenantId: string,
+    id: string,
+    patch: { events?: EventType[]; format?: WebhookFormat },
+  ): Promise<Webhook | null> {
+    const r = this.#get(
+      `UPDATE webhooks SET events = coalesce(?, events), format = coalesce(?, format)
+       WHERE tenant_id = ? AND id = ? RETURNING *`,
+      patch.events ? JSON.stringify(patch.events) : null,
+      patch.format ?? null,
+      tenantId,
+      id,
+    );
+    return r ? toWebhook(r) : null;
+  }
+
   async deleteWebhook(tenantId: string, id: string): Promise<boolean> {
     return this.#tx(() => {
       if (!this.#get("SELECT id FROM webhooks WHERE tenant_id = ? AND id = ?", tenantId, id)) {

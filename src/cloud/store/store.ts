@@ -1357,6 +1357,15 @@ export interface AlertStore {
   listWebhooks(tenantId: string): Promise<Webhook[]>;
   /** Tenant-scoped: null when absent or another tenant's. */
   getWebhook(tenantId: string, id: string): Promise<Webhook | null>;
+  /**
+   * Changes a webhook's event types or format (its URL and secret stay); the webhook after, or
+   * null when absent or another tenant's.
+   */
+  updateWebhook(
+    tenantId: string,
+    id: string,
+    patch: { events?: EventType[]; format?: WebhookFormat },
+  ): Promise<Webhook | null>;
   /** Deletes a webhook with its deliveries; false when absent or another tenant's. */
   deleteWebhook(tenantId: string, id: string): Promise<boolean>;
 

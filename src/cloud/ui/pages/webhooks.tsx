@@ -8,6 +8,7 @@
  */
 import {
   EVENT_TYPES,
+  type EventType,
   type Store,
   WEBHOOK_FORMATS,
   type WebhookDelivery,
@@ -15,7 +16,7 @@ import {
 import { isMailTarget } from "../../events/mail_target.ts";
 import { FORMAT_NAMES, sentFormat } from "../../events/chat_message.ts";
 import type { UiContext } from "../context.ts";
-import { At, Empty, Layout, Table } from "../layout.tsx";
+import { At, DialogButtons, Empty, Layout, Table } from "../layout.tsx";
 import { EVENT_LABELS } from "../../events/labels.ts";
 import {
   failureWords,
@@ -53,6 +54,27 @@ function Health(props: { h: WebhookHealth }) {
         )
         : null}
     </p>
+  );
+}
+
+/** The event types to tick, those in `checked` ticked. */
+function EventChoice(props: { checked: readonly EventType[] }) {
+  return (
+    <fieldset>
+      <legend>Events</legend>
+      {EVENT_TYPES.map((type) => (
+        <label style="font-weight:400">
+          <input
+            type="checkbox"
+            name="events"
+            value={type}
+            data-type="list"
+            checked={props.checked.includes(type)}
+          />{" "}
+          {EVENT_LABELS[type]} <code>{type}</code>
+        </label>
+      ))}
+    </fieldset>
   );
 }
 
@@ -124,15 +146,7 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
         <select id="webhook-format" name="format">
           {WEBHOOK_FORMATS.map((f) => <option key={f} value={f}>{FORMAT_NAMES[f]}</option>)}
         </select>
-        <fieldset>
-          <legend>Events</legend>
-          {EVENT_TYPES.map((type) => (
-            <label style="font-weight:400">
-              <input type="checkbox" name="events" value={type} data-type="list" checked />{" "}
-              {EVENT_LABELS[type]} <code>{type}</code>
-            </label>
-          ))}
-        </fieldset>
+        <EventChoice checked={EVENT_TYPES} />
         <p>
           <button type="submit">Add webhook</button>
         </p>
@@ -162,6 +176,9 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
             >
               Send test
             </button>
+            <button type="button" class="small secondary" data-open={`edit-${h.id}`}>
+              Edit
+            </button>
             <button
               type="button"
               class="small danger"
@@ -174,6 +191,25 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
               Delete
             </button>
           </div>
+          <dialog id={`edit-${h.id}`} aria-labelledby={`edit-${h.id}-h`}>
+            <form data-api={`PATCH /api/webhooks/${h.id}`} data-toast="Webhook saved">
+              <h2 id={`edit-${h.id}-h`} class="mono">{h.url}</h2>
+              {isMailTarget(h.url) ? null : (
+                <>
+                  <label for={`edit-${h.id}-format`}>Sends</label>
+                  <select id={`edit-${h.id}-format`} name="format">
+                    {WEBHOOK_FORMATS.map((f) => (
+                      <option key={f} value={f} selected={(h.format ?? "auto") === f}>
+                        {FORMAT_NAMES[f]}
+                      </option>
+                    ))}
+                  </select>
+                </>
+              )}
+              <EventChoice checked={h.events} />
+              <DialogButtons label="Save" />
+            </form>
+          </dialog>
           <h3>Deliveries</h3>
           {logs.get(h.id)!.length
             ? (

@@ -2734,6 +2734,20 @@ export function storeConformance(
     assert.equal(await store.getWebhook(w.b.id, h.id), null);
     const chat = await store.createWebhook({ ...hook(w.b.id), format: "slack" });
     assert.equal((await store.getWebhook(w.b.id, chat.id))?.format, "slack");
+    assert.equal(await store.updateWebhook(w.a.id, chat.id, { format: "json" }), null, "B's");
+    const edited = await store.updateWebhook(w.b.id, chat.id, {
+      events: ["device.up", "camera.motion"],
+    });
+    assert.deepEqual(
+      [edited?.events, edited?.format, edited?.url, edited?.secretSeed],
+      [["device.up", "camera.motion"], "slack", chat.url, chat.secretSeed],
+    );
+    const reformatted = await store.updateWebhook(w.b.id, chat.id, { format: "discord" });
+    assert.deepEqual([reformatted?.events, reformatted?.format], [
+      ["device.up", "camera.motion"],
+      "discord",
+    ]);
+    assert.deepEqual(await store.getWebhook(w.b.id, chat.id), reformatted);
     assert.equal(await store.deleteWebhook(w.b.id, chat.id), true);
     assert.deepEqual(await store.listWebhooks(w.a.id), [h]);
     assert.deepEqual(await store.listWebhooks(w.b.id), []);
