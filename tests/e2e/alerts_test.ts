@@ -795,7 +795,7 @@ Deno.test("site maintenance: an operator pauses a site's alerts on its page; a d
   }
 });
 
-Deno.test("webhooks: an admin edits a webhook's events and format on its page (its URL, secret and log stay); the API refuses an empty change and another tenant's webhook; audited", async () => {
+Deno.test("webhooks: an admin edits a webhook's events, format and active hours on its page (its URL, secret and log stay); the API refuses an empty change and another tenant's webhook; audited", async () => {
   const stack = await Stack.start({ cloudArgs: cloudArgs() });
   const rx = new Receiver();
   const browser = await launchBrowser();
@@ -816,6 +816,10 @@ Deno.test("webhooks: an admin edits a webhook's events and format on its page (i
     await tab.uncheck(`${dialog} input[value="device.up"]`);
     await tab.check(`${dialog} input[value="camera.motion"]`);
     await tab.selectOption(`${dialog} select[name="format"]`, "discord");
+    await tab.fill(`${dialog} input[name="schedule.from"]`, "18:00");
+    await tab.fill(`${dialog} input[name="schedule.to"]`, "08:00");
+    await tab.fill(`${dialog} input[name="schedule.timeZone"]`, "Europe/Berlin");
+    await tab.uncheck(`${dialog} input[name="schedule.days"][value="0"]`);
     assertEquals(await accessibilityViolations(tab), []);
     await Promise.all([
       tab.waitForNavigation(),
@@ -833,9 +837,18 @@ Deno.test("webhooks: an admin edits a webhook's events and format on its page (i
       [listed[0].id, listed[0].url, listed[0].events, listed[0].format, listed[0].sendsAs],
       [hook.id, rx.url, ["device.down", "camera.motion"], "discord", "discord"],
     );
+    const said = (await tab.textContent(card))!.replace(/\s+/g, " ");
     assert(
-      (await tab.textContent(card))!.includes("Discord · device.down, camera.motion"),
-      "the card says what it sends now",
+      said.includes(
+        "Discord · device.down, camera.motion · only Mon, Tue, Wed, Thu, Fri, Sat 18:00–08:00 (Europe/Berlin)",
+      ),
+      said,
+    );
+    assertEquals(
+      ((await api(stack, "GET", "/api/webhooks", q.apiToken)).json.items as {
+        activeHours: string;
+      }[])[0].activeHours,
+      "Mon, Tue, Wed, Thu, Fri, Sat 18:00–08:00 (Europe/Berlin)",
     );
     const log = await api(stack, "GET", `/api/webhooks/${hook.id}/deliveries`, q.apiToken);
     assertEquals((log.json.items as unknown[]).length, 1, "its delivery log stays");
@@ -854,8 +867,29 @@ Deno.test("webhooks: an admin edits a webhook's events and format on its page (i
     assertEquals((await patch(hook.id, other.apiToken, { format: "slack" })).status, 404);
     const audit = await api(stack, "GET", "/api/audit?action=webhook.update", q.apiToken);
     const entry = (audit.json.items as { detail: Record<string, unknown> }[])[0];
-    assertEquals(entry.detail.to, { events: ["device.down", "camera.motion"], format: "discord" });
-    assertEquals(entry.detail.from, { events: ["device.down", "device.up"], format: "auto" });
+    assertEquals(entry.detail.to, {
+      events: ["device.down", "camera.motion"],
+      format: "discord",
+      schedule: { days: [1, 2, 3, 4, 5, 6], from: "18:00", to: "08:00", timeZone: "Europe/Berlin" },
+    });
+    assertEquals(entry.detail.from, {
+      events: ["device.down", "device.up"],
+      format: "auto",
+      schedule: null,
+    });
+    // Active hours are checked: a zone or a time that is not one is a 400 that names it.
+    const zone = await patch(hook.id, q.apiToken, {
+      schedule: { days: [1], from: "18:00", to: "08:00", timeZone: "Mars/Olympus" },
+    });
+    assertEquals(zone.status, 400);
+    assert(String(zone.json.message).includes("timeZone: a time zone such as Europe/Berlin"));
+    const time = await patch(hook.id, q.apiToken, {
+      schedule: { days: [1], from: "25:00", to: "08:00", timeZone: "UTC" },
+    });
+    assertEquals(time.status, 400);
+    // Cleared: always again.
+    const cleared = await patch(hook.id, q.apiToken, { schedule: null });
+    assertEquals([cleared.json.schedule, cleared.json.activeHours], [null, null]);
   } finally {
     await browser.close();
     await rx.close();

@@ -11,6 +11,7 @@ import { enrollRequest } from "./enroll.ts";
 import { EVENT_TYPES, type EventType, MAX_ALERT_QUIET_S, WEBHOOK_FORMATS } from "../store/store.ts";
 import { pageQuery } from "./validate.ts";
 import { PORT_PROTOCOLS } from "../store/port_protocols.ts";
+import { HHMM, isTimeZone } from "../events/schedule.ts";
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().trim().min(1).max(253).regex(
@@ -247,6 +248,24 @@ export const acceptHostKeyBody = z.object({
 }).strict();
 
 /** `POST /api/webhooks`: where to send which events. */
+/**
+ * A webhook's active hours (events/schedule.ts). Given without `from` and `to` (the console's
+ * form with the hours left empty) it means none: always.
+ */
+export const webhookSchedule = z.preprocess(
+  (v) => v && typeof v === "object" && !("from" in v) && !("to" in v) ? null : v,
+  z.object({
+    days: z.array(z.coerce.number().int().min(0).max(6)).min(1, "choose at least one day")
+      .max(7).transform((d) => [...new Set(d)].sort((a, b) => a - b)),
+    from: z.string().regex(HHMM, "from: a time like 18:00"),
+    to: z.string().regex(HHMM, "to: a time like 08:00"),
+    timeZone: z.string().max(64).refine(
+      isTimeZone,
+      "timeZone: a time zone such as Europe/Berlin or UTC",
+    ),
+  }).strict().nullable(),
+);
+
 export const webhookBody = z.object({
   url: z.string().min(1).max(2048),
   events: z.array(z.enum(EVENT_TYPES)).min(1, "choose at least one event type").max(
@@ -254,17 +273,21 @@ export const webhookBody = z.object({
   ),
   /** What its POST carries (chat_message.ts); default `auto`. */
   format: z.enum(WEBHOOK_FORMATS).optional(),
+  /** Its active hours; absent or null: always. */
+  schedule: webhookSchedule.optional(),
 }).strict();
 
-/** `PATCH /api/webhooks/{id}`: its event types, its format, or both (its URL stays). */
+/** `PATCH /api/webhooks/{id}`: its event types, format or active hours (its URL stays). */
 export const webhookPatch = z.object({
   events: z.array(z.enum(EVENT_TYPES)).min(1, "choose at least one event type").max(
     EVENT_TYPES.length,
   ).optional(),
   format: z.enum(WEBHOOK_FORMATS).optional(),
-}).strict().refine((b) => b.events !== undefined || b.format !== undefined, {
-  message: "give events, format or both",
-});
+  schedule: webhookSchedule.optional(),
+}).strict().refine(
+  (b) => b.events !== undefined || b.format !== undefined || b.schedule !== undefined,
+  { message: "give events, format or schedule to change" },
+);
 
 /** `POST /api/events/read`: these events, or every one when `seqs` is absent. */
 export const eventsReadBody = z.object({

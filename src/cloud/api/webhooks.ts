@@ -25,6 +25,7 @@ import { isMailTarget, MailTargetError, normalMailTarget } from "../events/mail_
 import { webhookBody, webhookPatch } from "./schemas.ts";
 import { SendBudget } from "../tenancy/send_budget.ts";
 import { FORMAT_NAMES, sentFormat } from "../events/chat_message.ts";
+import { describeSchedule } from "../events/schedule.ts";
 
 /** Webhooks one tenant may have (each event is sent once per webhook). */
 export const MAX_WEBHOOKS_PER_TENANT = 20;
@@ -70,6 +71,9 @@ const view = (w: Webhook) => ({
   format: w.format ?? "auto",
   /** What its POST carries once `auto` is decided (an email: `email`). */
   sendsAs: isMailTarget(w.url) ? "email" : sentFormat(w),
+  schedule: w.schedule ?? null,
+  /** Its active hours in words (`Mon, Fri 18:00–08:00 (Europe/Berlin)`), or null: always. */
+  activeHours: w.schedule ? describeSchedule(w.schedule) : null,
   createdAt: w.createdAt,
   createdBy: w.createdBy,
 });
@@ -136,6 +140,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       url,
       events: [...new Set(body.events)],
       format: body.format ?? "auto",
+      schedule: body.schedule ?? null,
       secretSeed: WebhookSecrets.seed(),
       createdBy: p.actor,
     }, MAX_WEBHOOKS_PER_TENANT);
@@ -174,6 +179,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
     const w = await d.store.updateWebhook(p.tenantId, before.id, {
       ...(body.events ? { events: [...new Set(body.events)] } : {}),
       ...(body.format ? { format: body.format } : {}),
+      ...(body.schedule !== undefined ? { schedule: body.schedule } : {}),
     });
     if (!w) throw new AppError("not_found", "no such webhook");
     await d.store.appendAudit({
@@ -183,8 +189,12 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       target: w.id,
       detail: {
         url: auditedUrl(w.url),
-        from: { events: before.events, format: before.format ?? "auto" },
-        to: { events: w.events, format: w.format ?? "auto" },
+        from: {
+          events: before.events,
+          format: before.format ?? "auto",
+          schedule: before.schedule ?? null,
+        },
+        to: { events: w.events, format: w.format ?? "auto", schedule: w.schedule ?? null },
       },
     });
     return c.json(view(w));

@@ -4,13 +4,15 @@
  * delivery is queued per webhook of the tenant that chose its type (`<webhook>:<seq>`, so a
  * retried queueing is a no-op too); to an email or chat alert, past a few in a window, the
  * window's one digest instead (alert_digest.ts). A site whose alerts are paused (maintenance)
- * has its events recorded, marked `alertsPaused`, and nothing queued. Delivery itself is the deliverer's (deliverer.ts); the
+ * has its events recorded, marked `alertsPaused`, and nothing queued; a webhook outside its
+ * active hours (schedule.ts) gets nothing. Delivery itself is the deliverer's (deliverer.ts); the
  * console learns of new events by reading the store (stream.ts), so every node sees them.
  * @module
  */
 import type { Logger } from "../../shared/log.ts";
 import type { NewTenantEvent, Site, Store, TenantEvent, Webhook } from "../store/store.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
+import { scheduleActive } from "./schedule.ts";
 import {
   DIGEST_WINDOW_MS,
   digestWindow,
@@ -115,6 +117,8 @@ export class EventProducer {
     if (!hooks) reads.hooks.set(ev.tenantId, hooks = await this.#store.listWebhooks(ev.tenantId));
     for (const w of hooks) {
       if (!w.events.includes(ev.type)) continue;
+      // Outside its active hours (schedule.ts) the event is not sent to it.
+      if (!scheduleActive(w.schedule, ev.at)) continue;
       if (readByPerson(w)) {
         // An email or chat alert: its own message, or (past the window's few) the window's digest.
         const n = await this.#store.hitRateWindow(

@@ -15,13 +15,12 @@
  */
 import {
   type EventSnapshot,
-  type EventType,
   LIVE_FAILURE_KEEP_MS,
   type LiveFailure,
   type MotionStatusRecord,
   SNAPSHOT_KEEP_MS,
   SNAPSHOTS_PER_DEVICE,
-  type WebhookFormat,
+  type WebhookPatch,
 } from "./store.ts";
 import type {
   AgentAvailability,
@@ -1481,7 +1480,7 @@ class MongoStore extends MongoBase implements Store {
   updateWebhook(
     tenantId: string,
     id: string,
-    patch: { events?: EventType[]; format?: WebhookFormat },
+    patch: WebhookPatch,
   ) {
     return this.#alerts.updateWebhook(tenantId, id, patch);
   }

@@ -18,7 +18,6 @@ import type {
   DeliveryAttempt,
   Device,
   EventQuery,
-  EventType,
   NewDelivery,
   NewTenantEvent,
   PortState,
@@ -28,7 +27,7 @@ import type {
   TenantEvent,
   Webhook,
   WebhookDelivery,
-  WebhookFormat,
+  WebhookPatch,
 } from "./store.ts";
 
 /** The counters document that says every event has its `deviceId` field. */
@@ -110,6 +109,7 @@ const toWebhook = (d: Document): Webhook => ({
   url: d.url,
   events: d.events,
   format: d.format ?? "auto",
+  schedule: d.schedule ?? null,
   secretSeed: d.secretSeed,
   createdAt: d.createdAt,
   createdBy: d.createdBy,
@@ -385,6 +385,7 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     const hook: Webhook = {
       ...w,
       format: w.format ?? "auto",
+      schedule: w.schedule ?? null,
       id: newId("wh"),
       createdAt: this.now(),
     };
@@ -407,11 +408,12 @@ export class MongoAlerts extends MongoBase implements AlertStore {
   async updateWebhook(
     tenantId: string,
     id: string,
-    patch: { events?: EventType[]; format?: WebhookFormat },
+    patch: WebhookPatch,
   ): Promise<Webhook | null> {
     const set = {
       ...(patch.events ? { events: patch.events } : {}),
       ...(patch.format ? { format: patch.format } : {}),
+      ...(patch.schedule !== undefined ? { schedule: patch.schedule } : {}),
     };
     if (!Object.keys(set).length) return await this.getWebhook(tenantId, id);
     const d = await this.c(C.webhooks).findOneAndUpdate(

@@ -49,12 +49,11 @@ import {
 export { LOOPBACK_CAPACITY, loopbackAddress };
 import {
   DEFAULT_ALERT_QUIET_S,
-  type EventType,
   LIVE_FAILURE_KEEP_MS,
   type LiveFailure,
   SNAPSHOT_KEEP_MS,
   SNAPSHOTS_PER_DEVICE,
-  type WebhookFormat,
+  type WebhookPatch,
 } from "./store.ts";
 import type {
   AgentAvailability,
@@ -2482,7 +2481,7 @@ class SqliteStore implements Store {
   updateWebhook(
     tenantId: string,
     id: string,
-    patch: { events?: EventType[]; format?: WebhookFormat },
+    patch: WebhookPatch,
   ) {
     return this.#alerts.updateWebhook(tenantId, id, patch);
   }

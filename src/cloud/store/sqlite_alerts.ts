@@ -28,6 +28,7 @@ import type {
   Webhook,
   WebhookDelivery,
   WebhookFormat,
+  WebhookPatch,
 } from "./store.ts";
 
 type Row = Record<string, SQLOutputValue>;
@@ -75,6 +76,7 @@ function toWebhook(r: Row): Webhook {
     url: str(r.url),
     events: JSON.parse(str(r.events)),
     format: (str(r.format) || "auto") as WebhookFormat,
+    schedule: r.schedule == null ? null : JSON.parse(str(r.schedule)),
     secretSeed: str(r.secret_seed),
     createdAt: num(r.created_at),
     createdBy: str(r.created_by),
@@ -373,18 +375,20 @@ export class SqliteAlerts implements AlertStore {
     const hook: Webhook = {
       ...w,
       format: w.format ?? "auto",
+      schedule: w.schedule ?? null,
       id: newId("wh"),
       createdAt: this.#clock.now(),
     };
     this.#run(
-      `INSERT INTO webhooks (id, tenant_id, url, events, format, secret_seed, created_at,
-         created_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO webhooks (id, tenant_id, url, events, format, schedule, secret_seed,
+         created_at, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       hook.id,
       hook.tenantId,
       hook.url,
       JSON.stringify(hook.events),
       hook.format ?? "auto",
+      hook.schedule ? JSON.stringify(hook.schedule) : null,
       hook.secretSeed,
       hook.createdAt,
       hook.createdBy,
@@ -418,13 +422,16 @@ export class SqliteAlerts implements AlertStore {
   async updateWebhook(
     tenantId: string,
     id: string,
-    patch: { events?: EventType[]; format?: WebhookFormat },
+    patch: WebhookPatch,
   ): Promise<Webhook | null> {
     const r = this.#get(
-      `UPDATE webhooks SET events = coalesce(?, events), format = coalesce(?, format)
+      `UPDATE webhooks SET events = coalesce(?, events), format = coalesce(?, format),
+         schedule = CASE WHEN ? THEN ? ELSE schedule END
        WHERE tenant_id = ? AND id = ? RETURNING *`,
       patch.events ? JSON.stringify(patch.events) : null,
       patch.format ?? null,
+      patch.schedule !== undefined ? 1 : 0,
+      patch.schedule ? JSON.stringify(patch.schedule) : null,
       tenantId,
       id,
     );

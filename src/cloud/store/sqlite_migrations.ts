@@ -623,4 +623,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sites ADD COLUMN alerts_paused_until INTEGER;
   ALTER TABLE sites ADD COLUMN alerts_paused_by TEXT;
   `,
+  // 38: a webhook's active hours (JSON), or NULL: always.
+  `
+  ALTER TABLE webhooks ADD COLUMN schedule TEXT;
+  `,
 ];

@@ -1244,6 +1244,25 @@ export const WEBHOOK_FORMATS = ["auto", "json", "slack", "discord", "teams", "go
 /** One of {@linkcode WEBHOOK_FORMATS}. */
 export type WebhookFormat = typeof WEBHOOK_FORMATS[number];
 
+/** What can change on a webhook (its URL and secret cannot). */
+export interface WebhookPatch {
+  events?: EventType[];
+  format?: WebhookFormat;
+  /** New active hours; null: always. */
+  schedule?: WebhookSchedule | null;
+}
+
+/** A webhook's active hours (events/schedule.ts): outside them nothing is sent to it. */
+export interface WebhookSchedule {
+  /** The days whose window it is, 0 = Sunday. */
+  days: number[];
+  /** `HH:MM` wall-clock times; `to` before `from` runs overnight, equal is the whole day. */
+  from: string;
+  to: string;
+  /** An IANA time zone (`Europe/Berlin`, `UTC`). */
+  timeZone: string;
+}
+
 export interface Webhook {
   id: string;
   tenantId: string;
@@ -1251,6 +1270,8 @@ export interface Webhook {
   events: EventType[];
   /** What its POST carries; absent when created: `auto`. Always set when read. */
   format?: WebhookFormat;
+  /** Its active hours; null or absent: always. Always set (maybe null) when read. */
+  schedule?: WebhookSchedule | null;
   /** Random, per webhook; with the cloud secret it gives the signing secret. Never returned. */
   secretSeed: string;
   createdAt: number;
@@ -1358,13 +1379,14 @@ export interface AlertStore {
   /** Tenant-scoped: null when absent or another tenant's. */
   getWebhook(tenantId: string, id: string): Promise<Webhook | null>;
   /**
-   * Changes a webhook's event types or format (its URL and secret stay); the webhook after, or
+   * Changes a webhook's event types, format or active hours (its URL and secret stay); the
+   * webhook after, or
    * null when absent or another tenant's.
    */
   updateWebhook(
     tenantId: string,
     id: string,
-    patch: { events?: EventType[]; format?: WebhookFormat },
+    patch: WebhookPatch,
   ): Promise<Webhook | null>;
   /** Deletes a webhook with its deliveries; false when absent or another tenant's. */
   deleteWebhook(tenantId: string, id: string): Promise<boolean>;

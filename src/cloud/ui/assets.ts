@@ -94,6 +94,8 @@ function labelCells(root) {
   }
 }
 labelCells(document);
+// A time zone field left empty starts as the browser's own zone.
+for (const el of document.querySelectorAll("input[data-default-tz]")) if (!el.value) { el.value = el.defaultValue = Intl.DateTimeFormat().resolvedOptions().timeZone; }
 function localizeTimes(root) {
   for (const t of root.querySelectorAll("time[datetime]")) {
     const ms = Date.parse(t.getAttribute("datetime")); if (!Number.isFinite(ms)) continue;
@@ -176,6 +178,11 @@ function formJson(form) {
     else if (kind === "list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean);
     else if (kind === "int") out[el.name] = Number(v);
     else out[el.name] = v;
+  }
+  // "schedule.from" and the like: one level of nesting ({schedule: {from}}).
+  for (const k of Object.keys(out)) {
+    const dot = k.indexOf("."); if (dot < 0) continue;
+    const head = k.slice(0, dot); out[head] = out[head] ?? {}; out[head][k.slice(dot + 1)] = out[k]; delete out[k];
   }
   return out;
 }

@@ -12,7 +12,9 @@ import {
   type Store,
   WEBHOOK_FORMATS,
   type WebhookDelivery,
+  type WebhookSchedule,
 } from "../../store/store.ts";
+import { DAY_NAMES, describeSchedule } from "../../events/schedule.ts";
 import { isMailTarget } from "../../events/mail_target.ts";
 import { FORMAT_NAMES, sentFormat } from "../../events/chat_message.ts";
 import type { UiContext } from "../context.ts";
@@ -54,6 +56,51 @@ function Health(props: { h: WebhookHealth }) {
         )
         : null}
     </p>
+  );
+}
+
+/**
+ * A webhook's active hours: from, to, the days, the zone (empty times: always). `id` makes the
+ * fields' ids unique on the page.
+ */
+function ScheduleChoice(props: { id: string; schedule: WebhookSchedule | null }) {
+  const s = props.schedule;
+  return (
+    <fieldset>
+      <legend>Active hours (optional: empty means always)</legend>
+      <div class="inline" style="align-items:end">
+        <div>
+          <label for={`${props.id}-from`}>From</label>
+          <input id={`${props.id}-from`} name="schedule.from" type="time" value={s?.from ?? ""} />
+        </div>
+        <div>
+          <label for={`${props.id}-to`}>To</label>
+          <input id={`${props.id}-to`} name="schedule.to" type="time" value={s?.to ?? ""} />
+        </div>
+        <div>
+          <label for={`${props.id}-tz`}>Time zone</label>
+          <input
+            id={`${props.id}-tz`}
+            name="schedule.timeZone"
+            list="time-zones"
+            value={s?.timeZone ?? ""}
+            data-default-tz
+          />
+        </div>
+      </div>
+      {DAY_NAMES.map((name, day) => (
+        <label style="font-weight:400;display:inline-block;margin-right:.75rem">
+          <input
+            type="checkbox"
+            name="schedule.days"
+            value={String(day)}
+            data-type="list"
+            checked={s ? s.days.includes(day) : true}
+          />{" "}
+          {name}
+        </label>
+      ))}
+    </fieldset>
   );
 }
 
@@ -147,10 +194,14 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
           {WEBHOOK_FORMATS.map((f) => <option key={f} value={f}>{FORMAT_NAMES[f]}</option>)}
         </select>
         <EventChoice checked={EVENT_TYPES} />
+        <ScheduleChoice id="new-webhook" schedule={null} />
         <p>
           <button type="submit">Add webhook</button>
         </p>
       </form>
+      <datalist id="time-zones">
+        {Intl.supportedValuesOf("timeZone").map((tz) => <option key={tz} value={tz} />)}
+      </datalist>
       {hooks.length ? null : <Empty>No webhooks yet.</Empty>}
       {hooks.map((h) => (
         <section
@@ -163,9 +214,10 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
             h={webhookHealth(logs.get(h.id)!, logs.get(h.id)!.length < HEALTH_DELIVERIES)}
           />
           <p class="muted">
-            {isMailTarget(h.url) ? "Email" : FORMAT_NAMES[sentFormat(h)]} · {h.events.join(", ")}
+            {isMailTarget(h.url) ? "Email" : FORMAT_NAMES[sentFormat(h)]} · {h.events.join(", ")} ·
             {" "}
-            · added <At at={h.createdAt} />
+            {h.schedule ? `only ${describeSchedule(h.schedule)}` : "always"} · added{" "}
+            <At at={h.createdAt} />
           </p>
           <div class="inline">
             <button
@@ -207,6 +259,7 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
                 </>
               )}
               <EventChoice checked={h.events} />
+              <ScheduleChoice id={`edit-${h.id}`} schedule={h.schedule ?? null} />
               <DialogButtons label="Save" />
             </form>
           </dialog>

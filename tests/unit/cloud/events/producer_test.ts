@@ -63,3 +63,50 @@ Deno.test("events of a site whose alerts are paused: recorded and marked, nothin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a webhook with active hours gets only the events inside them; the others all", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-hours-" });
+  // Friday 2026-12-04, 17:00 UTC.
+  const clock = new ManualClock(Date.UTC(2026, 11, 4, 17, 0));
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
+  try {
+    const t = await store.createTenant({ name: "Acme" });
+    const nights = await store.createWebhook({
+      tenantId: t.id,
+      url: "mailto:guard@example.com",
+      events: ["camera.motion"],
+      schedule: { days: [1, 2, 3, 4, 5], from: "18:00", to: "08:00", timeZone: "UTC" },
+      secretSeed: "seed",
+      createdBy: "user:u1",
+    });
+    const always = await addWebhook(store, t.id, "https://hooks.example.com/in", ["camera.motion"]);
+    const events = new EventProducer({
+      store,
+      clock,
+      log: createLogger({ role: "test", level: "silent" }),
+    });
+    const motion = (i: number) =>
+      events.emit({
+        tenantId: t.id,
+        type: "camera.motion",
+        subject: { name: "Door" },
+        actor: "system",
+        detail: {},
+        key: `m:${i}`,
+      });
+    await motion(0); // Friday 17:00: before the night
+    clock.advance(2 * 3_600_000);
+    await motion(1); // Friday 19:00
+    clock.advance(12 * 3_600_000);
+    await motion(2); // Saturday 07:00: Friday's night still
+    clock.advance(12 * 3_600_000);
+    await motion(3); // Saturday 19:00: no night chosen on Saturdays
+    const count = async (id: string) => (await store.listDeliveries(t.id, id, 100)).length;
+    assertEquals(await count(nights.id), 2);
+    assertEquals(await count(always.id), 4);
+    assertEquals((await store.listEvents(t.id)).length, 4, "every event recorded");
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

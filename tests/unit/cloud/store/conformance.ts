@@ -2748,6 +2748,20 @@ export function storeConformance(
       "discord",
     ]);
     assert.deepEqual(await store.getWebhook(w.b.id, chat.id), reformatted);
+    assert.equal(reformatted?.schedule, null, "no active hours: always");
+    const schedule = { days: [1, 5], from: "18:00", to: "08:00", timeZone: "Europe/Berlin" };
+    const nights = await store.updateWebhook(w.b.id, chat.id, { schedule });
+    assert.deepEqual([nights?.schedule, nights?.format], [schedule, "discord"]);
+    assert.deepEqual((await store.getWebhook(w.b.id, chat.id))?.schedule, schedule);
+    assert.deepEqual(
+      (await store.updateWebhook(w.b.id, chat.id, { events: ["device.down"] }))?.schedule,
+      schedule,
+      "a change of events keeps the hours",
+    );
+    assert.equal((await store.updateWebhook(w.b.id, chat.id, { schedule: null }))?.schedule, null);
+    const born = await store.createWebhook({ ...hook(w.a.id), schedule });
+    assert.deepEqual((await store.getWebhook(w.a.id, born.id))?.schedule, schedule);
+    assert.equal(await store.deleteWebhook(w.a.id, born.id), true);
     assert.equal(await store.deleteWebhook(w.b.id, chat.id), true);
     assert.deepEqual(await store.listWebhooks(w.a.id), [h]);
     assert.deepEqual(await store.listWebhooks(w.b.id), []);
