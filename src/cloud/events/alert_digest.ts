@@ -16,6 +16,7 @@
 import type { NewDelivery, Store, TenantEvent, Webhook } from "../store/store.ts";
 import { isMailTarget } from "./mail_target.ts";
 import { sentFormat } from "./chat_message.ts";
+import { scheduleActive } from "./schedule.ts";
 import type { DigestInput } from "./alert_words.ts";
 
 /** Messages of their own a person's webhook gets per window; the rest go in the digest. */
@@ -120,7 +121,10 @@ export interface DigestEvents {
   atLeast: boolean;
 }
 
-/** The events of `hook`'s types in `d`'s window, read in pages, newest first, from the store. */
+/**
+ * The events of `hook`'s types in `d`'s window that it would have been sent (none of a paused
+ * site, none outside its active hours), read in pages, newest first, from the store.
+ */
 export async function readDigest(
   store: Store,
   hook: Webhook,
@@ -135,7 +139,12 @@ export async function readDigest(
       limit: 500,
       ...(before !== undefined ? { before } : {}),
     });
-    for (const e of page) if (e.at >= d.start && e.at < d.end) inWindow.push(e);
+    for (const e of page) {
+      // The window's events this webhook would have been sent: not a paused site's, not outside
+      // its active hours.
+      if (e.at < d.start || e.at >= d.end || e.detail.alertsPaused === true) continue;
+      if (scheduleActive(hook.schedule, e.at)) inWindow.push(e);
+    }
     read += page.length;
     if (page.length < 500 || page[page.length - 1].at < d.start || read >= DIGEST_READ_MAX) {
       const atLeast = read >= DIGEST_READ_MAX && page.length === 500 &&

@@ -13,6 +13,7 @@ import {
   digestWindow,
   EACH_PER_WINDOW,
   parseDigest,
+  readDigest,
 } from "../../../../src/cloud/events/alert_digest.ts";
 import { addWebhook } from "../../../_fixtures/webhooks.ts";
 import type { Store } from "../../../../src/cloud/store/store.ts";
@@ -118,6 +119,53 @@ Deno.test("email alerts: past the window's few, one digest due at its end; https
     await downs(events, clock, w.t.id, 2, 100);
     const next = (await list(w.ops.id)).filter((d) => d.eventType === "device.down");
     assertEquals(next.length, EACH_PER_WINDOW + 2);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a digest lists the window's events its webhook would have been sent: not a paused site's, not outside its active hours", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-digest-read-" });
+  const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 0));
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
+  try {
+    const t = await store.createTenant({ name: "Acme" });
+    const site = await store.createSite({ tenantId: t.id, name: "Depot" });
+    // Active only from 14:05 on (UTC, every day).
+    const hook = await store.createWebhook({
+      tenantId: t.id,
+      url: "mailto:ops@example.com",
+      events: ["device.down"],
+      schedule: { days: [0, 1, 2, 3, 4, 5, 6], from: "14:05", to: "23:00", timeZone: "UTC" },
+      secretSeed: "seed",
+      createdBy: "user:u1",
+    });
+    const add = (i: number, detail: Record<string, unknown> = {}) =>
+      store.appendEvent({
+        tenantId: t.id,
+        type: "device.down",
+        subject: { name: `Cam ${i}`, siteId: site.id },
+        actor: "system",
+        detail,
+        key: `e:${i}`,
+      });
+    await add(0); // 14:00: outside its hours
+    clock.set(Date.UTC(2026, 11, 5, 14, 6));
+    await add(1);
+    await add(2, { alertsPaused: true });
+    await add(3);
+    clock.set(Date.UTC(2026, 11, 5, 14, 11));
+    await add(4); // the next window
+    const w = digestWindow(Date.UTC(2026, 11, 5, 14, 6));
+    const read = await readDigest(store, hook, {
+      type: DIGEST_TYPE,
+      tenantId: t.id,
+      start: w.start,
+      end: w.end,
+    });
+    assertEquals(read.rows.map((e) => e.subject.name), ["Cam 1", "Cam 3"]);
+    assertEquals([read.total, read.kinds, read.atLeast], [2, { "device.down": 2 }, false]);
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
