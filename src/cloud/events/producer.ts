@@ -42,7 +42,7 @@ export function eventBody(e: TenantEvent): string {
   return JSON.stringify(body);
 }
 
-/** What one emit or batch read once: site names (undefined: no such site), webhooks by tenant. */
+/** What one emit or batch read once: sites (null: no such site), webhooks by tenant. */
 interface Reads {
   sites: Map<string, Site | null>;
   hooks: Map<string, Webhook[]>;

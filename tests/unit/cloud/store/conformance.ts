@@ -487,6 +487,8 @@ export function storeConformance(
       name: "HQ",
       allowlistVersion: 0,
       createdAt: clock.now(),
+      alertsPausedUntil: null,
+      alertsPausedBy: null,
     });
     assert.deepEqual(await store.getSite(a.id, siteA.id), siteA);
     assert.equal(await store.getSite(b.id, siteA.id), null, "another tenant's site is null");
@@ -864,7 +866,14 @@ export function storeConformance(
       assert.deepEqual(await ids("_"), [made[3].id], "_ is no wildcard");
       assert.deepEqual(await ids("axis"), [made[4].id], "by model");
       assert.deepEqual(await ids("8554"), [made[7].id], "by port");
-      assert.deepEqual(await ids(made[9].loopbackIp), [made[9].id], "by loopback address");
+      // By loopback address: a search is a substring, so 127.0.5.2 also finds a 127.0.5.24.
+      const nine = made[9];
+      const byLoopback = await store.queryDevices(a.id, siteA.id, { search: nine.loopbackIp });
+      assert.ok(byLoopback.devices.some((d) => d.id === nine.id), "by loopback address");
+      assert.ok(
+        byLoopback.devices.every((d) => d.loopbackIp.includes(nine.loopbackIp)),
+        "only addresses that hold it",
+      );
       assert.deepEqual(await ids("nothing-like-this"), []);
       const searched = await store.queryDevices(a.id, siteA.id, { search: "192.0.2.1", limit: 3 });
       assert.equal(searched.total, 11, "192.0.2.1 and 192.0.2.10-19");
