@@ -751,6 +751,11 @@ Deno.test("site maintenance: an operator pauses a site's alerts on its page; a d
     const pausedUntil = site.json.alertsPausedUntil as number;
     assert(Math.abs(pausedUntil - (Date.now() + 3_600_000)) < 120_000, String(pausedUntil));
     assertEquals(site.json.alertsPausedBy, `user:${operator.userId}`);
+    await tab.goto(`${stack.url}/sites`);
+    assert(
+      (await tab.textContent("[data-alerts-paused]"))!.includes("Alerts paused until"),
+      "the Sites list says so",
+    );
 
     await agentSeeingUp(stack, q, dev);
     dev.stop();

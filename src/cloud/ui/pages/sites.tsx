@@ -98,6 +98,13 @@ export async function SitesPage(
                 <tr>
                   <td>
                     <a href={`/sites/${s.id}`}>{s.name}</a>
+                    {s.alertsPausedUntil !== null && s.alertsPausedUntil > props.now
+                      ? (
+                        <div class="muted" data-alerts-paused>
+                          Alerts paused until <At at={s.alertsPausedUntil} />
+                        </div>
+                      )
+                      : null}
                   </td>
                   <td>{agents.online} / {agents.agents}</td>
                   <td>{devices}</td>
