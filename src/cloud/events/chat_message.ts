@@ -48,7 +48,7 @@ export function sentFormat(hook: Pick<Webhook, "url" | "format">): SentFormat {
 
 /** The names the console gives each format (the Webhooks page, the API's `sendsAs`). */
 export const FORMAT_NAMES: Record<WebhookFormat, string> = {
-  auto: "Automatic (a chat service by its address, else JSON)",
+  auto: "Automatic (by the address)",
   json: "JSON event, signed",
   slack: "Slack (or Mattermost)",
   discord: "Discord",
