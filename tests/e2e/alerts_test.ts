@@ -870,6 +870,12 @@ Deno.test("webhooks: an admin edits a webhook's events, format and active hours 
     assertEquals((await patch(hook.id, q.apiToken, {})).status, 400);
     assertEquals((await patch(hook.id, q.apiToken, { events: [] })).status, 400);
     assertEquals((await patch(hook.id, other.apiToken, { format: "slack" })).status, 404);
+    const created = await api(stack, "GET", "/api/audit?action=webhook.create", q.apiToken);
+    assertEquals(
+      (created.json.items as { detail: Record<string, unknown> }[])[0].detail.schedule,
+      null,
+      "the create's entry says its hours (none)",
+    );
     const audit = await api(stack, "GET", "/api/audit?action=webhook.update", q.apiToken);
     const entry = (audit.json.items as { detail: Record<string, unknown> }[])[0];
     assertEquals(entry.detail.to, {

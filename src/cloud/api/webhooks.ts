@@ -150,7 +150,12 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       actor: p.actor,
       action: "webhook.create",
       target: w.id,
-      detail: { url: auditedUrl(w.url), events: w.events, format: w.format ?? "auto" },
+      detail: {
+        url: auditedUrl(w.url),
+        events: w.events,
+        format: w.format ?? "auto",
+        schedule: w.schedule ?? null,
+      },
     });
     if (isMailTarget(w.url)) {
       return c.json({
