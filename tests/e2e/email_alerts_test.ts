@@ -8,7 +8,7 @@
 // without a mail server refuses `mailto:` with what to do; a bad address is a 400 naming it. A
 // tenant's sends by hand (tests, emailed links) stop at the hour's budget, another tenant's not.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
-import { Stack } from "../_fixtures/stack.ts";
+import { run, Stack } from "../_fixtures/stack.ts";
 import { MailServer } from "../_fixtures/smtp.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
@@ -305,25 +305,10 @@ Deno.test("email alerts: a wrong password is said at start, on the delivery with
 async function mailTest(args: string[], env: Record<string, string>) {
   const dir = await Deno.makeTempDir({ prefix: "nc-mail-test-" });
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../../src/main.ts", import.meta.url).pathname,
-        "cloud",
-        "admin",
-        "mail",
-        "test",
-        "--data-dir",
-        dir,
-        ...args,
-      ],
-      env: { NC_STORE: "mongodb://127.0.0.1:9/unused", ...env },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+    return await run(
+      ["cloud", "admin", "mail", "test", "--data-dir", dir, ...args],
+      { NC_STORE: "mongodb://127.0.0.1:9/unused", ...env },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
