@@ -1,6 +1,6 @@
 /**
  * `/api/events`: the tenant's inbox (issue 15 item 7) — a page of events newest first with the
- * unread count, marking read (some or all; read state is shared by the tenant's users), and
+ * unread count (of some types, about one site or one device), marking read (some or all; read state is shared by the tenant's users), and
  * `GET /api/events/stream`, the server-sent event feed the console's unread badge and Events
  * page follow (events/stream.ts). Any signed-in role may read; tenant-scoped by the credential.
  * @module
@@ -28,6 +28,7 @@ export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
       unread: unreadOnly,
       types: q.type,
       deviceId: q.device,
+      siteId: q.site,
     });
     return c.json({
       items: items.map(eventPayload),

@@ -318,6 +318,8 @@ export const eventsQuery = z.object({
   type: eventTypeList.optional(),
   /** Only the events about this device. */
   device: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "device: a device id").optional(),
+  /** Only the events about this site (its agent, devices and cameras). */
+  site: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "site: a site id").optional(),
 });
 
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */

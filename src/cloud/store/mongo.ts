@@ -76,7 +76,7 @@ import { labelled, MongoAgentLists, withDataBlocked } from "./mongo_agent_lists.
 import { isStoreOutage } from "./outage.ts";
 import { MongoCredentials } from "./mongo_credentials.ts";
 import { MongoTerminal } from "./mongo_terminal.ts";
-import { backfillEventDevices, MongoAlerts } from "./mongo_alerts.ts";
+import { backfillEventSubjectIds, MongoAlerts } from "./mongo_alerts.ts";
 import type {
   Agent,
   AgentCert,
@@ -1515,12 +1515,12 @@ class MongoStore extends MongoBase implements Store {
   }
 
   /**
-   * Starts the events' `deviceId` backfill (mongo_alerts.ts) in the background: a large
-   * collection must not hold the start; until it is done, a camera's older alerts are missing
-   * from its own list only. `close` stops it between two steps (the next start goes on).
+   * Starts the events' `deviceId` and `siteId` backfill (mongo_alerts.ts) in the background: a large
+   * collection must not hold the start; until it is done, older events are missing from a
+   * camera's own list and from a site's only. `close` stops it between two steps (the next start goes on).
    */
   startBackfill(db: Db): void {
-    this.#backfill = backfillEventDevices(db, () => this.#closing).catch(() => 0);
+    this.#backfill = backfillEventSubjectIds(db, () => this.#closing).catch(() => 0);
   }
 
   async close(): Promise<void> {

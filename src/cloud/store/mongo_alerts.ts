@@ -30,24 +30,38 @@ import type {
   WebhookPatch,
 } from "./store.ts";
 
-/** The counters document that says every event has its `deviceId` field. */
-export const EVENT_DEVICES_DONE = "events-device-ids";
+/**
+ * The counters document that says every event has its `deviceId` and `siteId` fields (an older
+ * one, `events-device-ids`, said it of `deviceId` alone: a deployment that has it walks once more
+ * for `siteId`).
+ */
+export const EVENT_SUBJECT_IDS_DONE = "events-subject-ids";
 /** Events read per step of the backfill. */
 const BACKFILL_BATCH = 1_000;
+/** The subject's ids every event carries as fields of its own, so a query can use an index. */
+const SUBJECT_IDS = ["deviceId", "siteId"] as const;
+
+/** An event's subject ids as its fields (null where the subject names none). */
+function subjectIds(subject: unknown): Record<(typeof SUBJECT_IDS)[number], string | null> {
+  const s = (subject ?? {}) as Record<string, unknown>;
+  const id = (v: unknown) => (typeof v === "string" ? v : null);
+  return { deviceId: id(s.deviceId), siteId: id(s.siteId) };
+}
 
 /**
  * Gives the events stored before events carried a `deviceId` field (a camera's recent alerts,
- * `?device=`) that field, from their subject, so a camera's Live page lists its older alerts too.
- * Walks the collection once in `_id` order (the primary index: no scan per step), writes only
- * documents that lack the field, and records when it has finished, so a later start reads one
- * document. Idempotent and resumable: two nodes starting together, or a start stopped halfway,
- * write the same values; `stop` is asked between steps. Returns how many it wrote.
+ * `?device=`) or a `siteId` field (the Events page's site filter, `?site=`) those fields, from
+ * their subject, so a camera's Live page and a site's events list the older ones too. Walks the
+ * collection once in `_id` order (the primary index: no scan per step), writes only documents
+ * that lack a field, and records when it has finished, so a later start reads one document.
+ * Idempotent and resumable: two nodes starting together, or a start stopped halfway, write the
+ * same values (a subject never changes); `stop` is asked between steps. Returns how many it wrote.
  */
-export async function backfillEventDevices(
+export async function backfillEventSubjectIds(
   db: Db,
   stop: () => boolean = () => false,
 ): Promise<number> {
-  const done = await db.collection(C.counters).findOne({ _id: EVENT_DEVICES_DONE as never });
+  const done = await db.collection(C.counters).findOne({ _id: EVENT_SUBJECT_IDS_DONE as never });
   if (done) return 0;
   const events = db.collection(C.events);
   let after = -Infinity;
@@ -55,29 +69,29 @@ export async function backfillEventDevices(
   for (;;) {
     if (stop()) return written;
     const batch = await events.find({ _id: { $gt: after as never } }, {
-      projection: { subject: 1, deviceId: 1 },
+      projection: { subject: 1, deviceId: 1, siteId: 1 },
       sort: { _id: 1 },
       limit: BACKFILL_BATCH,
     }).toArray();
     if (!batch.length) break;
     after = batch[batch.length - 1]._id as unknown as number;
-    const ops = batch.filter((d) => !("deviceId" in d)).map((d) => {
-      let deviceId: string | null = null;
+    const ops = batch.filter((d) => SUBJECT_IDS.some((f) => !(f in d))).map((d) => {
+      let ids = subjectIds(null);
       try {
-        const id = JSON.parse(d.subject)?.deviceId;
-        if (typeof id === "string") deviceId = id;
-      } catch { /* an unreadable subject names no device */ }
+        ids = subjectIds(JSON.parse(d.subject));
+      } catch { /* an unreadable subject names no device or site */ }
+      const missing = SUBJECT_IDS.filter((f) => !(f in d));
       return {
         updateOne: {
-          filter: { _id: d._id, deviceId: { $exists: false } },
-          update: { $set: { deviceId } },
+          filter: { _id: d._id },
+          update: { $set: Object.fromEntries(missing.map((f) => [f, ids[f]])) },
         },
       };
     });
     if (ops.length) written += (await events.bulkWrite(ops, { ordered: false })).modifiedCount;
   }
   await db.collection(C.counters).updateOne(
-    { _id: EVENT_DEVICES_DONE as never },
+    { _id: EVENT_SUBJECT_IDS_DONE as never },
     { $set: { value: 1 } },
     { upsert: true },
   );
@@ -334,8 +348,8 @@ export class MongoAlerts extends MongoBase implements AlertStore {
         type: e.type,
         at,
         subject: JSON.stringify(subject),
-        // Beside the JSON, for the device's own events (a camera's recent alerts).
-        deviceId: typeof subject.deviceId === "string" ? subject.deviceId : null,
+        // Beside the JSON, for a device's own events (a camera's recent alerts) and a site's.
+        ...subjectIds(subject),
         actor: e.actor,
         detail: JSON.stringify(detail),
         readAt: null,
@@ -365,6 +379,7 @@ export class MongoAlerts extends MongoBase implements AlertStore {
     if (q.unread) filter.readAt = null;
     if (q.types) filter.type = { $in: [...q.types] };
     if (q.deviceId !== undefined) filter.deviceId = q.deviceId;
+    if (q.siteId !== undefined) filter.siteId = q.siteId;
     const docs = await this.c(C.events).find(filter).sort({ _id: -1 }).limit(eventLimit(q.limit))
       .toArray();
     return docs.map(toEvent);

@@ -101,6 +101,7 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.events, { tenantId: 1, readAt: 1, _id: -1 }, { name: "tenant_unread" }],
   [C.events, { tenantId: 1, type: 1, _id: -1 }, { name: "tenant_type" }],
   [C.events, { tenantId: 1, deviceId: 1, _id: -1 }, { name: "tenant_device" }],
+  [C.events, { tenantId: 1, siteId: 1, _id: -1 }, { name: "tenant_site" }],
   [C.webhooks, { tenantId: 1, createdAt: 1, ord: 1 }, { name: "tenant" }],
   [C.deliveries, { state: 1, nextAttemptAt: 1 }, { name: "due" }],
   [C.deliveries, { webhookId: 1, createdAt: -1, ord: -1 }, { name: "webhook" }],

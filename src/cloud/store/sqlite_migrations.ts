@@ -627,4 +627,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE webhooks ADD COLUMN schedule TEXT;
   `,
+  // 39: a site's events (the Events page's site filter): the subject's site id as a column
+  // computed from the JSON (every event, the old ones too), indexed per tenant, as 34 did for
+  // the device.
+  `
+  ALTER TABLE events ADD COLUMN site_id TEXT
+    GENERATED ALWAYS AS (json_extract(subject, '$.siteId')) VIRTUAL;
+  CREATE INDEX events_tenant_site ON events (tenant_id, site_id, seq);
+  `,
 ];

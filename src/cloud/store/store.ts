@@ -1225,6 +1225,8 @@ export interface EventQuery {
   types?: readonly EventType[];
   /** Only events about this device (`subject.deviceId`). */
   deviceId?: string;
+  /** Only events about this site (`subject.siteId`: its agent, devices and cameras). */
+  siteId?: string;
   /** At most this many (default 50, max 500). */
   limit?: number;
 }

@@ -31,7 +31,7 @@ button,.button{display:inline-block;font:inherit;padding:.45rem .9rem;border-rad
 button.secondary,.button.secondary{background:#fff;color:var(--accent)}button.danger{background:var(--bad);border-color:var(--bad)}button.small{padding:.2rem .5rem;font-size:.85rem}
 button:disabled{opacity:.6;cursor:wait}
 label{display:block;font-weight:600;margin:.6rem 0 .25rem}input,select,textarea{font:inherit;padding:.45rem;border:1px solid #8a93a6;border-radius:4px;width:100%;max-width:28rem}
-input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.inline label{margin-top:0}
+input[type=checkbox]{width:auto}.inline{display:flex;gap:.6rem;align-items:flex-end;flex-wrap:wrap}.inline label{margin-top:0}.site-filter{align-items:center}.site-filter label{margin:0}.site-filter select{width:auto;min-width:12rem}
 .pill{display:inline-block;padding:.15rem .55rem;border-radius:999px;border:1px solid var(--accent);color:var(--accent);background:#eef3ff;font-size:.85rem;margin:0 .25rem .25rem 0;text-decoration:none;cursor:pointer}
 .cert-warn{color:var(--bad);font-weight:600}
 .port{display:inline-block;white-space:nowrap}.reach{font-size:.8rem;margin-right:.3rem}.reach.up{color:var(--ok)}.reach.down{color:var(--bad);font-weight:600}.reach.unknown{color:var(--muted)}
@@ -359,6 +359,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       const list = document.querySelector("#event-list[data-live]"); if (list) list.dataset.after = String(Math.max(Number(list.dataset.after || 0), e.seq));
       const body = list?.querySelector("tbody"); if (!body) return;
       if (list.dataset.types && !list.dataset.types.split(",").includes(e.type)) return;
+      if (list.dataset.site && e.subject.siteId !== list.dataset.site) return;
       document.querySelector("main .empty")?.remove();
       const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
       const err = (e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "") + (e.detail && e.detail.alertsPaused === true ? '<div class="muted" data-paused>Alerts paused for the site: not sent</div>' : "");

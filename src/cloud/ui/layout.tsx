@@ -323,13 +323,15 @@ export function SiteSelect(
     };
     /** An "Any" option (value ""), chosen when no site is. */
     any?: boolean;
+    /** The words of that option (default "Any"). */
+    anyLabel?: string;
   },
 ) {
   const { sites, total, chosen, searchable } = props.picker;
   return (
     <>
       <select id={props.id} name={props.name}>
-        {props.any ? <option value="">Any</option> : null}
+        {props.any ? <option value="">{props.anyLabel ?? "Any"}</option> : null}
         {sites.map((s) => (
           <option key={s.id} value={s.id} selected={s.id === chosen?.id}>{s.name}</option>
         ))}

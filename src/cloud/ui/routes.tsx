@@ -279,6 +279,9 @@ export function uiRoutes(d: UiDeps): Hono {
         store: d.store,
         before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
         types: types.success ? types.data : undefined,
+        siteId: /^[A-Za-z0-9_-]{1,64}$/.test(c.req.query("site") ?? "")
+          ? c.req.query("site")
+          : undefined,
       });
     }),
   );

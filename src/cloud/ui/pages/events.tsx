@@ -1,14 +1,16 @@
 /**
  * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
- * bold), older pages by `?before=`, "Mark all read"; new events appear at the top as they happen
- * (the page follows `/api/events/stream`, as the unread badge in the navigation does).
+ * bold), of some types (`?type=`) or about one site (`?site=`: a technician's view of the site
+ * they look after), older pages by `?before=`, "Mark all read"; new events appear at the top as
+ * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
  * @module
  */
 import type { EventType, Store, TenantEvent } from "../../store/store.ts";
 import { EVENT_GROUPS, EVENT_LABELS } from "../../events/labels.ts";
 import { roleAtLeast } from "../../tenancy/roles.ts";
 import type { UiContext } from "../context.ts";
-import { At, Empty, Layout, Table } from "../layout.tsx";
+import { At, Empty, Layout, SiteSelect, Table } from "../layout.tsx";
+import { sitePicker } from "./data.ts";
 
 /** Events shown per page. */
 export const EVENTS_PER_PAGE = 50;
@@ -70,15 +72,35 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
   );
 }
 
+/** The address of the Events page with these filters (none given: every event). */
+export function eventsHref(f: { type?: string; site?: string; before?: number }): string {
+  const q = new URLSearchParams();
+  if (f.type) q.set("type", f.type);
+  if (f.site) q.set("site", f.site);
+  if (f.before) q.set("before", String(f.before));
+  const s = q.toString().replaceAll("%2C", ",");
+  return s ? `/events?${s}` : "/events";
+}
+
 /** The page. */
 export async function EventsPage(
-  props: { ctx: UiContext; store: Store; before?: number; types?: readonly EventType[] },
+  props: {
+    ctx: UiContext;
+    store: Store;
+    before?: number;
+    types?: readonly EventType[];
+    /** Only this site's events (a site of another tenant, or none: every site's). */
+    siteId?: string;
+  },
 ) {
   const t = props.ctx.principal.tenantId;
+  const sites = await sitePicker(props.store, t, props.siteId);
+  const site = sites.chosen;
   const events = await props.store.listEvents(t, {
     before: props.before,
     limit: EVENTS_PER_PAGE,
     types: props.types,
+    siteId: site?.id,
   });
   const filter = props.types?.join(",");
   const unread = await props.store.countUnreadEvents(t);
@@ -93,16 +115,34 @@ export async function EventsPage(
         appear here as they happen; webhooks and email can send them elsewhere.
       </p>
       <nav class="inline" aria-label="Which events">
-        <a href="/events" aria-current={filter ? undefined : "page"}>All events</a>
+        <a href={eventsHref({ site: site?.id })} aria-current={filter ? undefined : "page"}>
+          All events
+        </a>
         {EVENT_GROUPS.map((g) => (
           <a
-            href={`/events?type=${g.types.join(",")}`}
+            href={eventsHref({ type: g.types.join(","), site: site?.id })}
             aria-current={filter === g.types.join(",") ? "page" : undefined}
           >
             {g.name}
           </a>
         ))}
       </nav>
+      {sites.total > 1 || site
+        ? (
+          <form
+            method="get"
+            action="/events"
+            class="inline site-filter"
+            aria-label="Site"
+          >
+            {filter ? <input type="hidden" name="type" value={filter} /> : null}
+            <label for="events-site">Site</label>
+            <SiteSelect id="events-site" name="site" picker={sites} any anyLabel="All sites" />
+            <button type="submit" class="secondary">Show</button>
+            {site ? <a href={eventsHref({ type: filter })}>Every site</a> : null}
+          </form>
+        )
+        : null}
       <div class="inline">
         {roleAtLeast(props.ctx.principal.role, "admin")
           ? <a class="button secondary" href="/webhooks">Webhooks and email</a>
@@ -125,6 +165,7 @@ export async function EventsPage(
             data-live={props.before ? undefined : "1"}
             data-after={props.before ? undefined : String(events[0]?.seq ?? 0)}
             data-types={filter}
+            data-site={site?.id}
           >
             <Table head={["When", "Event", "Subject", "By"]}>
               {events.map((e) => <EventRow key={e.seq} e={e} />)}
@@ -134,13 +175,14 @@ export async function EventsPage(
         : null}
       {events.length ? null : (
         <Empty>
-          {filter ? "No such events yet." : "No events yet."} They appear here as they happen.
+          {filter || site ? "No such events yet." : "No events yet."}{" "}
+          They appear here as they happen.
         </Empty>
       )}
       {older
         ? (
           <p>
-            <a href={`/events?before=${older}${filter ? `&type=${filter}` : ""}`}>Older events →</a>
+            <a href={eventsHref({ type: filter, site: site?.id, before: older })}>Older events →</a>
           </p>
         )
         : null}

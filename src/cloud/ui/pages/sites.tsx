@@ -700,7 +700,8 @@ export async function SitePage(
         <a href={`/sites/${site.id}/live`} target="_blank" rel="noopener">
           Live view of this site's cameras
         </a>{" "}
-        (up to 16; add <code>?path=/stream</code> for the cameras' stream path)
+        (up to 16; add <code>?path=/stream</code> for the cameras' stream path) ·{" "}
+        <a href={`/events?site=${site.id}`}>This site's events</a>
       </p>
 
       <section class="card" aria-labelledby="enroll-h">

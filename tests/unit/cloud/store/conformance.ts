@@ -2698,6 +2698,38 @@ export function storeConformance(
     assert.deepEqual(await seqs({ deviceId: "dev-9" }), []);
   });
 
+  test("events: about one site only (its subject's siteId), with the other filters", async (store) => {
+    const w = await world(store);
+    const add = async (
+      key: string,
+      subject: { siteId?: string; deviceId?: string },
+      type: "agent.offline" | "camera.motion",
+    ) =>
+      (await store.appendEvent({
+        ...newEvent(w.a.id, key),
+        type,
+        subject: { name: "Door", ...subject },
+      }))!.seq;
+    const agent = await add("s1", { siteId: w.siteA.id }, "agent.offline");
+    await add("s2", { siteId: w.siteB.id, deviceId: "dev-2" }, "camera.motion");
+    const motion = await add("s3", { siteId: w.siteA.id, deviceId: "dev-1" }, "camera.motion");
+    await add("s4", {}, "agent.offline");
+    await store.appendEvent({
+      ...newEvent(w.b.id, "s5"),
+      subject: { name: "Door", siteId: w.siteA.id },
+    });
+    const seqs = async (q: Parameters<Store["listEvents"]>[1]) =>
+      (await store.listEvents(w.a.id, q)).map((e) => e.seq);
+    assert.deepEqual(await seqs({ siteId: w.siteA.id }), [motion, agent], "not another tenant's");
+    assert.deepEqual(await seqs({ siteId: w.siteA.id, types: ["camera.motion"] }), [motion]);
+    assert.deepEqual(await seqs({ siteId: w.siteA.id, deviceId: "dev-1" }), [motion]);
+    assert.deepEqual(await seqs({ siteId: w.siteA.id, before: motion }), [agent]);
+    assert.deepEqual(await seqs({ siteId: w.siteA.id, limit: 1 }), [motion]);
+    await store.markEventsRead(w.a.id, [motion]);
+    assert.deepEqual(await seqs({ siteId: w.siteA.id, unread: true }), [agent]);
+    assert.deepEqual(await seqs({ siteId: "site-unknown" }), []);
+  });
+
   race("appendEvent of one transition from both nodes: exactly one event", async (s1, s2) => {
     const w = await world(s1);
     const r = await both(s1, s2, 10, (s) => s.appendEvent(newEvent(w.a.id, "agent.offline:x:1")));

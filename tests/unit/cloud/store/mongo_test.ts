@@ -196,15 +196,16 @@ Deno.test("mongo store: a device stored before ports had a protocol reads the de
   }
 });
 
-Deno.test("mongo store: events stored before they carried deviceId get it at the next start, so ?device= lists them", async () => {
+Deno.test("mongo store: events stored before they carried deviceId and siteId get them at the next start, so ?device= and ?site= list them", async () => {
   const url = freshDbUrl();
   const first = await openMongoStore({ url, clock: new ManualClock() });
   let t;
   let site;
+  let fresh;
   try {
     t = await first.createTenant({ name: "Acme" });
     site = await first.createSite({ tenantId: t.id, name: "HQ" });
-    await first.appendEvent({
+    fresh = await first.appendEvent({
       tenantId: t.id,
       type: "camera.motion",
       subject: { name: "Door", siteId: site.id, deviceId: "dev-new" },
@@ -215,8 +216,9 @@ Deno.test("mongo store: events stored before they carried deviceId get it at the
   } finally {
     await first.close();
   }
-  // What the previous version wrote: no deviceId field, and no record of the backfill.
-  const old = (seq: number, subject: Record<string, unknown>) => ({
+  // What the versions before wrote: no deviceId field (the oldest), or deviceId without siteId
+  // and the older backfill's record; and no record of this backfill.
+  const old = (seq: number, subject: Record<string, unknown>, fields = {}) => ({
     _id: seq as never,
     key: `old-${seq}`,
     tenantId: t.id,
@@ -226,14 +228,21 @@ Deno.test("mongo store: events stored before they carried deviceId get it at the
     actor: "system",
     detail: "{}",
     readAt: null,
+    ...fields,
   });
   await raw(url, async (db) => {
     await db.collection("events").insertMany([
+      old(-4, { name: "Elsewhere", siteId: "site-other" }, { deviceId: null }),
       old(-3, { name: "Door", siteId: site.id, deviceId: "dev-old" }),
       old(-2, { name: "Agent", siteId: site.id }),
-      old(-1, { name: "Door", siteId: site.id, deviceId: "dev-old" }),
+      old(-1, { name: "Door", siteId: site.id, deviceId: "dev-old" }, { deviceId: "dev-old" }),
     ]);
-    await db.collection("counters").deleteOne({ _id: "events-device-ids" as never });
+    await db.collection("counters").deleteOne({ _id: "events-subject-ids" as never });
+    await db.collection("counters").updateOne(
+      { _id: "events-device-ids" as never },
+      { $set: { value: 1 } },
+      { upsert: true },
+    );
   });
   const second = await openMongoStore({ url, clock: new ManualClock() });
   try {
@@ -244,9 +253,20 @@ Deno.test("mongo store: events stored before they carried deviceId get it at the
     }
     assert.deepEqual(listed, [-1, -3]);
     assert.equal((await second.listEvents(t.id, { deviceId: "dev-new" })).length, 1);
+    let bySite: number[] = [];
+    for (let i = 0; i < 100 && bySite.length < 4; i++) {
+      bySite = (await second.listEvents(t.id, { siteId: site.id })).map((e) => e.seq);
+      if (bySite.length < 4) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(
+      bySite,
+      [fresh!.seq, -1, -2, -3],
+      "the new event and the three old ones of the site",
+    );
     const docs = await raw(url, (db) => db.collection("events").find({}).toArray());
-    assert.ok(docs.every((d) => "deviceId" in d), "every event has the field");
+    assert.ok(docs.every((d) => "deviceId" in d && "siteId" in d), "every event has the fields");
     assert.equal(docs.find((d) => d._id === (-2 as never))!.deviceId, null);
+    assert.equal(docs.find((d) => d._id === (-4 as never))!.siteId, "site-other");
   } finally {
     await second.close();
   }
