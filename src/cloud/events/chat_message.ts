@@ -196,6 +196,31 @@ const LIMITS: Record<Exclude<SentFormat, "json" | "teams">, number> = {
 const TEAMS_ROWS = 30;
 
 /**
+ * A digest as a JSON webhook gets it — only one switched from a chat format while its digest was
+ * pending (a JSON webhook is never held back): the window's reference (`type`, `start`, `end`)
+ * with the counts and the window's events, so the program reads what happened, not a reference it
+ * cannot look up.
+ */
+function jsonDigest(d: DigestInput, body: string): string {
+  let ref: Record<string, unknown> = {};
+  try {
+    ref = JSON.parse(body);
+  } catch { /* the counts and the events say it all */ }
+  return JSON.stringify({
+    ...ref,
+    total: d.total,
+    atLeast: d.atLeast,
+    kinds: d.kinds,
+    events: d.rows.map((r) => ({
+      at: new Date(r.at).toISOString(),
+      type: r.type,
+      subject: r.subject,
+      detail: r.detail ?? {},
+    })),
+  });
+}
+
+/**
  * A digest (alert_digest.ts) as the chat service's one message: the count and kinds, a line per
  * event as many as the service shows, how many more the Events page has, and why they came
  * together. For `json` (no person reads it) the digest's own body, `body`.
@@ -206,7 +231,7 @@ export function chatDigest(
   consoleUrl: string,
   body: string,
 ): string {
-  if (format === "json") return body;
+  if (format === "json") return jsonDigest(d, body);
   const w = digestWords(d, "channel", "messages");
   const events = `${consoleUrl}/events`;
   const line = (r: DigestWords["rows"][number]) =>

@@ -114,7 +114,7 @@ Deno.test("chatBody: Google Chat — a name's angle brackets cannot make a link 
   assert(text.endsWith("<https://c.example/events|Events>"));
 });
 
-Deno.test("chatDigest: one message per service, as many lines as it shows, the rest counted; JSON keeps the digest's body", () => {
+Deno.test("chatDigest: one message per service, as many lines as it shows, the rest counted; JSON gets the window's events", () => {
   const start = Date.UTC(2026, 11, 5, 14, 0);
   const rows = Array.from({ length: 100 }, (_, i) => ({
     at: start + i * 1000,
@@ -155,10 +155,23 @@ Deno.test("chatDigest: one message per service, as many lines as it shows, the r
   assertEquals(body.filter((b) => b.text.startsWith("14:")).length, 30);
   assert(body.some((b) => b.text === "…and 110 more"));
 
-  assertEquals(
-    chatDigest("json", d, "https://c", '{"type":"alert.digest"}'),
-    '{"type":"alert.digest"}',
+  // A webhook switched to JSON while its digest was pending: the window with its events.
+  const json = JSON.parse(
+    chatDigest("json", d, "https://c", `{"type":"alert.digest","start":${start}}`),
   );
+  assertEquals([json.type, json.start, json.total, json.kinds], [
+    "alert.digest",
+    start,
+    140,
+    { "device.down": 140 },
+  ]);
+  assertEquals(json.events.length, 100);
+  assertEquals(json.events[1], {
+    at: "2026-12-05T14:00:01.000Z",
+    type: "device.down",
+    subject: rows[1].subject,
+    detail: { error: "connection refused" },
+  });
 });
 
 Deno.test("chatBody: a camera alert's picture — a link Slack and Google Chat unfurl, Discord's embed, a Teams image; never a link that is not a web address", () => {
