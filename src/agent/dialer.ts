@@ -124,7 +124,7 @@ export async function openTunnel(
   host: string,
   port: number,
 ): Promise<void> {
-  if (!d.allowlist.allows(host, port)) {
+  if (!await d.allowlist.allowsSoon(host, port)) {
     d.log.warn({ host, port, stream: stream.id }, "refused: target not in allowlist");
     return stream.refuse("target_not_allowed", "target not in allowlist");
   }
