@@ -1,6 +1,7 @@
 // The Events page and `GET /api/events` about one site (`?site=`): a technician who looks after
 // one site of many sees that site's events only — from its page's link, the page's site picker or
-// the API — older pages and new events included, and nothing of another site or tenant.
+// the API — older pages and new events included, and nothing of another site or tenant. And each
+// user's own read state: a colleague's "Mark all read" does not empty my inbox.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import {
@@ -97,6 +98,79 @@ Deno.test("events about one site: the API and the Events page (from the site's p
     await Promise.all([page.waitForURL(`${stack.url}/events`), page.click("text=Every site")]);
     assertEquals((await rows()).length, 5);
     assertEquals(await page.inputValue("#events-site"), "");
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("read state per user: one user's Mark all read leaves a colleague's badge and rows unread; a user added later starts with nothing unread; an event after is unread for all", async () => {
+  const stack = await Stack.start();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([9]);
+    const alice = await stack.addUser(q.tenantId, "admin");
+    const bob = await stack.addUser(q.tenantId, "viewer");
+    const revokeOne = async () => {
+      const t = await stack.api("POST", "/api/account/tokens", q.apiToken, { name: "ci" });
+      await stack.api("DELETE", `/api/account/tokens/${t.json.id}`, q.apiToken);
+    };
+    await revokeOne();
+    await revokeOne();
+    const unreadOf = async (cookie: string) => {
+      const r = await fetch(`${stack.url}/api/events?limit=10`, { headers: { cookie } });
+      const body = await r.json();
+      assertEquals(r.status, 200, JSON.stringify(body));
+      return [body.unread, body.items.filter((e: { read: boolean }) => !e.read).length];
+    };
+    const aliceCookie = await stack.signIn(alice.email, alice.password);
+    const bobCookie = await stack.signIn(bob.email, bob.password);
+    assertEquals(await unreadOf(bobCookie), [2, 2]);
+
+    // Alice marks all read on her Events page.
+    const a = await (await signedInContext(browser, stack.url, aliceCookie)).newPage();
+    await a.goto(`${stack.url}/events`);
+    assertEquals(await a.textContent("[data-mark-read]"), "Mark all read (2 unread)");
+    await Promise.all([a.waitForEvent("load"), a.click("[data-mark-read]")]);
+    await a.waitForFunction(
+      `document.querySelector("[data-mark-read]")?.disabled === true`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assertEquals(await a.locator("#event-list tr.unread").count(), 0);
+    assert(await a.isHidden("[data-unread]"), "her badge is gone");
+    assertEquals(await unreadOf(aliceCookie), [0, 0]);
+
+    // Bob's inbox is untouched: his badge, his bold rows, the API.
+    const b = await (await signedInContext(browser, stack.url, bobCookie)).newPage();
+    await b.goto(`${stack.url}/events`);
+    assertEquals(await b.locator("#event-list tr.unread").count(), 2);
+    await b.waitForFunction(
+      `document.querySelector("[data-unread]")?.textContent === "2"`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assertEquals(await unreadOf(bobCookie), [2, 2]);
+
+    // Carol joins now: what happened before her is not unread for her.
+    const carol = await stack.addUser(q.tenantId, "viewer");
+    const carolCookie = await stack.signIn(carol.email, carol.password);
+    assertEquals(await unreadOf(carolCookie), [0, 0]);
+
+    // A new event is unread for everyone, and both open pages' badges follow.
+    await revokeOne();
+    await a.waitForFunction(
+      `document.querySelector("[data-unread]")?.textContent === "1"`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    await b.waitForFunction(
+      `document.querySelector("[data-unread]")?.textContent === "3"`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assertEquals(await unreadOf(carolCookie), [1, 1]);
+    assertEquals(await accessibilityViolations(b), []);
   } finally {
     await browser.close();
     await stack.stop();

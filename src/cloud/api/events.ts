@@ -1,6 +1,7 @@
 /**
  * `/api/events`: the tenant's inbox (issue 15 item 7) — a page of events newest first with the
- * unread count (of some types, about one site or one device), marking read (some or all; read state is shared by the tenant's users), and
+ * unread count (of some types, about one site or one device), marking read (some or all; each
+ * user has their own read state, events/reader.ts), and
  * `GET /api/events/stream`, the server-sent event feed the console's unread badge and Events
  * page follow (events/stream.ts). Any signed-in role may read; tenant-scoped by the credential.
  * @module
@@ -10,6 +11,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { eventPayload } from "../events/producer.ts";
 import { eventStream } from "../events/stream.ts";
+import { eventReader } from "../events/reader.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody, query } from "./validate.ts";
 import { eventsQuery, eventsReadBody, eventStreamQuery } from "./schemas.ts";
@@ -22,7 +24,9 @@ export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
     const p = c.get("principal");
     const q = query(c, eventsQuery);
     const unreadOnly = q.unread === "1" || q.unread === "true";
+    const reader = await eventReader(d.store, p);
     const items = await d.store.listEvents(p.tenantId, {
+      reader,
       before: q.before,
       limit: q.limit,
       unread: unreadOnly,
@@ -33,14 +37,15 @@ export function eventRoutes(d: { store: Store; clock: Clock }): Hono<AuthVars> {
     return c.json({
       items: items.map(eventPayload),
       next: items.length === q.limit ? items[items.length - 1].seq : null,
-      unread: await d.store.countUnreadEvents(p.tenantId),
+      unread: await d.store.countUnreadEvents(p.tenantId, reader),
     });
   });
   app.post("/events/read", auth, async (c) => {
     const p = c.get("principal");
     const body = await jsonBody(c, eventsReadBody);
-    const marked = await d.store.markEventsRead(p.tenantId, body.seqs ?? "all");
-    return c.json({ marked, unread: await d.store.countUnreadEvents(p.tenantId) });
+    const reader = await eventReader(d.store, p);
+    const marked = await d.store.markEventsRead(p.tenantId, reader, body.seqs ?? "all");
+    return c.json({ marked, unread: await d.store.countUnreadEvents(p.tenantId, reader) });
   });
   app.get("/events/stream", auth, (c) =>
     eventStream({

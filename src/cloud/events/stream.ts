@@ -1,17 +1,18 @@
 /**
  * The console's live inbox feed (issue 15 item 7): one server-sent event stream per open page,
- * `event: unread` (the tenant's unread count, when it changes) and `event: event` (each new
+ * `event: unread` (the reader's unread count, when it changes: events/reader.ts) and `event: event` (each new
  * event, oldest first; none skipped — a burst of more than {@linkcode MAX_EVENTS_PER_READ} in one
  * read is `event: gap` instead, and the page offers a reload). It reads the store (events after the last one sent), so events produced
  * on another node arrive the same way, within about a second. The stream ends when the
  * credential it was opened with is no longer valid.
  * @module
  */
-import type { Store, TenantEvent } from "../store/store.ts";
+import type { EventReader, Store, TenantEvent } from "../store/store.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { stillValid } from "../access/live.ts";
 import { eventPayload } from "./producer.ts";
 import { pollingSse } from "../api/sse.ts";
+import { eventReader } from "./reader.ts";
 
 /** Events read per query (the store's largest page). */
 const PAGE = 500;
@@ -42,6 +43,7 @@ export function eventStream(o: EventStreamOptions): Response {
   const tenantId = o.principal.tenantId;
   let last = 0;
   let lastUnread = -1;
+  let reader: EventReader | undefined;
   return pollingSse({
     signal: o.signal,
     everyMs: o.everyMs,
@@ -74,7 +76,8 @@ export function eventStream(o: EventStreamOptions): Response {
           last = Math.max(last, e.seq);
         }
       }
-      const unread = await o.store.countUnreadEvents(tenantId);
+      reader ??= await eventReader(o.store, o.principal);
+      const unread = await o.store.countUnreadEvents(tenantId, reader);
       if (unread !== lastUnread) send("unread", { unread });
       lastUnread = unread;
     },

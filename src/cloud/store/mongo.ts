@@ -26,6 +26,7 @@ import type {
   AgentAvailability,
   DeliveryAttempt,
   EventQuery,
+  EventReader,
   NewDelivery,
   NewTenantEvent,
   PortState,
@@ -1431,12 +1432,12 @@ class MongoStore extends MongoBase implements Store {
     return this.#alerts.listEvents(tenantId, q);
   }
 
-  countUnreadEvents(tenantId: string) {
-    return this.#alerts.countUnreadEvents(tenantId);
+  countUnreadEvents(tenantId: string, reader: EventReader) {
+    return this.#alerts.countUnreadEvents(tenantId, reader);
   }
 
-  markEventsRead(tenantId: string, seqs: number[] | "all") {
-    return this.#alerts.markEventsRead(tenantId, seqs);
+  markEventsRead(tenantId: string, reader: EventReader, seqs: number[] | "all") {
+    return this.#alerts.markEventsRead(tenantId, reader, seqs);
   }
 
   createWebhook(w: Omit<Webhook, "id" | "createdAt">) {

@@ -18,6 +18,7 @@ import type {
   DeliveryAttempt,
   Device,
   EventQuery,
+  EventReader,
   NewDelivery,
   NewTenantEvent,
   PortState,
@@ -371,29 +372,135 @@ export class MongoAlerts extends MongoBase implements AlertStore {
   }
 
   async listEvents(tenantId: string, q: EventQuery = {}): Promise<TenantEvent[]> {
+    const reader = q.reader ? await this.#reader(tenantId, q.reader) : null;
     const seq: Document = {};
     if (q.before !== undefined) seq.$lt = q.before;
     if (q.after !== undefined) seq.$gt = q.after;
     const filter: Document = { tenantId };
+    if (q.unread) {
+      filter.readAt = null;
+      if (q.reader && reader) {
+        // Unread for this reader: above its watermark and not marked one by one.
+        seq.$gt = Math.max(seq.$gt ?? -Infinity, reader.upto);
+        seq.$nin = await this.#marked(tenantId, q.reader.id, reader.upto);
+      }
+    }
     if (Object.keys(seq).length) filter._id = seq;
-    if (q.unread) filter.readAt = null;
     if (q.types) filter.type = { $in: [...q.types] };
     if (q.deviceId !== undefined) filter.deviceId = q.deviceId;
     if (q.siteId !== undefined) filter.siteId = q.siteId;
     const docs = await this.c(C.events).find(filter).sort({ _id: -1 }).limit(eventLimit(q.limit))
       .toArray();
-    return docs.map(toEvent);
+    const events = docs.map(toEvent);
+    if (!q.reader || !reader) return events;
+    // Read for this reader: under its watermark, or marked one by one.
+    const unread = events.filter((e) => e.readAt === null);
+    for (const e of unread) if (e.seq <= reader.upto) e.readAt = reader.uptoAt;
+    const above = unread.filter((e) => e.seq > reader.upto);
+    if (above.length) {
+      const marks = await this.c(C.eventReads).find({
+        tenantId,
+        reader: q.reader.id,
+        seq: { $in: above.map((e) => e.seq) },
+      }).toArray();
+      const at = new Map(marks.map((m) => [m.seq as number, m.readAt as number]));
+      for (const e of above) e.readAt = at.get(e.seq) ?? null;
+    }
+    return events;
   }
 
-  countUnreadEvents(tenantId: string): Promise<number> {
-    return this.c(C.events).countDocuments({ tenantId, readAt: null });
+  /** The seqs above `upto` that the reader marked read one by one. */
+  async #marked(tenantId: string, reader: string, upto: number): Promise<number[]> {
+    const marks = await this.c(C.eventReads).find(
+      { tenantId, reader, seq: { $gt: upto } },
+      { projection: { seq: 1 } },
+    ).toArray();
+    return marks.map((m) => m.seq as number);
   }
 
-  async markEventsRead(tenantId: string, seqs: number[] | "all"): Promise<number> {
-    const filter: Document = { tenantId, readAt: null };
-    if (seqs !== "all") filter._id = { $in: seqs };
-    const r = await this.c(C.events).updateMany(filter, { $set: { readAt: this.now() } });
-    return r.modifiedCount;
+  /**
+   * The reader's watermark, made on its first use: the newest event from before `since` (a new
+   * user has read nothing of what came after its account, everything before). Two nodes making
+   * it at once write the same values.
+   */
+  async #reader(tenantId: string, reader: EventReader): Promise<{ upto: number; uptoAt: number }> {
+    const _id = `${tenantId}|${reader.id}`;
+    let d = await this.c(C.eventReaders).findOne({ _id: _id as never });
+    if (!d) {
+      const [before] = reader.since > 0
+        ? await this.c(C.events).find({ tenantId, at: { $lt: reader.since } }, {
+          projection: { _id: 1 },
+        }).sort({ _id: -1 }).limit(1).toArray()
+        : [];
+      try {
+        await this.c(C.eventReaders).updateOne({ _id: _id as never }, {
+          $setOnInsert: {
+            tenantId,
+            reader: reader.id,
+            readUpto: before ? before._id as unknown as number : 0,
+            readUptoAt: reader.since,
+          },
+        }, { upsert: true });
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+      }
+      d = (await this.c(C.eventReaders).findOne({ _id: _id as never }))!;
+    }
+    return { upto: d.readUpto as number, uptoAt: d.readUptoAt as number };
+  }
+
+  async countUnreadEvents(tenantId: string, reader: EventReader): Promise<number> {
+    const { upto } = await this.#reader(tenantId, reader);
+    // Marks are made only for events unread tenant-wide and above the watermark, and go with
+    // their events (purgeEvents): the difference is this reader's unread.
+    const [unread, marked] = await Promise.all([
+      this.c(C.events).countDocuments({ tenantId, readAt: null, _id: { $gt: upto as never } }),
+      this.c(C.eventReads).countDocuments({ tenantId, reader: reader.id, seq: { $gt: upto } }),
+    ]);
+    return Math.max(0, unread - marked);
+  }
+
+  async markEventsRead(
+    tenantId: string,
+    reader: EventReader,
+    seqs: number[] | "all",
+  ): Promise<number> {
+    const now = this.now();
+    const { upto } = await this.#reader(tenantId, reader);
+    if (seqs === "all") {
+      // One write, however many there are: the watermark moves to the newest event there is
+      // now; one arriving after stays unread.
+      const [newest] = await this.c(C.events).find({ tenantId }, { projection: { _id: 1 } })
+        .sort({ _id: -1 }).limit(1).toArray();
+      const top = newest ? newest._id as unknown as number : 0;
+      if (top <= upto) return 0;
+      const marked = await this.countUnreadEvents(tenantId, reader);
+      await this.c(C.eventReaders).updateOne(
+        { _id: `${tenantId}|${reader.id}` as never, readUpto: { $lt: top } },
+        { $set: { readUpto: top, readUptoAt: now } },
+      );
+      await this.c(C.eventReads).deleteMany({ tenantId, reader: reader.id, seq: { $lte: top } });
+      return marked;
+    }
+    const events = await this.c(C.events).find(
+      { tenantId, readAt: null, _id: { $in: seqs as never[], $gt: upto as never } },
+      { projection: { _id: 1, at: 1 } },
+    ).toArray();
+    if (!events.length) return 0;
+    const r = await this.c(C.eventReads).bulkWrite(
+      events.map((e) => {
+        const seq = e._id as unknown as number;
+        return {
+          updateOne: {
+            filter: { _id: `${tenantId}|${reader.id}|${seq}` as never },
+            update: { $setOnInsert: { tenantId, reader: reader.id, seq, at: e.at, readAt: now } },
+            upsert: true,
+          },
+        };
+      }),
+      { ordered: false },
+    );
+    return r.upsertedCount;
   }
 
   async createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook> {
@@ -509,6 +616,8 @@ export class MongoAlerts extends MongoBase implements AlertStore {
 
   async purgeEvents(before: number): Promise<{ events: number; deliveries: number }> {
     const e = await this.c(C.events).deleteMany({ at: { $lt: before } });
+    // Marks of events that are gone (the events' own times).
+    await this.c(C.eventReads).deleteMany({ at: { $lt: before } });
     const d = await this.c(C.deliveries).deleteMany({
       state: { $ne: "pending" },
       createdAt: { $lt: before },

@@ -59,6 +59,7 @@ import type {
   AgentAvailability,
   DeliveryAttempt,
   EventQuery,
+  EventReader,
   NewDelivery,
   NewTenantEvent,
   PortState,
@@ -2454,12 +2455,12 @@ class SqliteStore implements Store {
     return this.#alerts.listEvents(tenantId, q);
   }
 
-  countUnreadEvents(tenantId: string) {
-    return this.#alerts.countUnreadEvents(tenantId);
+  countUnreadEvents(tenantId: string, reader: EventReader) {
+    return this.#alerts.countUnreadEvents(tenantId, reader);
   }
 
-  markEventsRead(tenantId: string, seqs: number[] | "all") {
-    return this.#alerts.markEventsRead(tenantId, seqs);
+  markEventsRead(tenantId: string, reader: EventReader, seqs: number[] | "all") {
+    return this.#alerts.markEventsRead(tenantId, reader, seqs);
   }
 
   createWebhook(w: Omit<Webhook, "id" | "createdAt">) {

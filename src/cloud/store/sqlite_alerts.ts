@@ -17,6 +17,7 @@ import type {
   AlertStore,
   DeliveryAttempt,
   EventQuery,
+  EventReader,
   EventType,
   NewDelivery,
   NewTenantEvent,
@@ -99,16 +100,26 @@ function toDelivery(r: Row): WebhookDelivery {
 }
 
 /**
+ * A reader's unread count (parameters: tenant, watermark, tenant, reader): the events unread
+ * tenant-wide (the partial index events_unread) above the reader's watermark, less the ones it
+ * marked one by one. Exported for the query-plan test.
+ */
+export const UNREAD_COUNT_SQL =
+  `SELECT COUNT(*) AS n FROM events WHERE tenant_id = ? AND read_at IS NULL AND seq > ?
+     AND seq NOT IN (SELECT seq FROM event_reads WHERE tenant_id = ? AND reader = ?)`;
+
+/**
  * The statement {@linkcode SqliteAlerts.listEvents} runs for a query (null: it matches nothing).
  * Only the conditions asked for, so SQLite can use the index that fits: a bound on seq that was
  * always there (`seq < MAX`) made it walk events_tenant for a site's, a device's or some types'
  * events — all 90 days of the tenant's for a quiet camera. And `type IN (…)` cannot read
  * events_tenant_type in seq order, so some types are one newest-first page per type, merged.
- * Exported for the test that reads its query plans.
+ * `readUpto`: the reader's watermark, for `unread`. Exported for the test that reads its plans.
  */
 export function eventsQuery(
   tenantId: string,
   q: EventQuery,
+  readUpto = 0,
 ): { sql: string; params: SQLInputValue[] } | null {
   const where = ["tenant_id = ?"];
   const args: SQLInputValue[] = [tenantId];
@@ -118,7 +129,15 @@ export function eventsQuery(
   };
   if (q.before !== undefined) add("seq < ?", q.before);
   if (q.after !== undefined) add("seq > ?", q.after);
-  if (q.unread) add("read_at IS NULL"); // the partial index events_unread
+  if (q.unread) {
+    add("read_at IS NULL"); // the partial index events_unread
+    if (q.reader) {
+      // Unread for this reader: above its watermark and not marked one by one.
+      add("seq > ?", readUpto);
+      where.push("seq NOT IN (SELECT seq FROM event_reads WHERE tenant_id = ? AND reader = ?)");
+      args.push(tenantId, q.reader.id);
+    }
+  }
   if (q.deviceId !== undefined) add("device_id = ?", q.deviceId);
   if (q.siteId !== undefined) add("site_id = ?", q.siteId);
   const limit = eventLimit(q.limit);
@@ -347,49 +366,128 @@ export class SqliteAlerts implements AlertStore {
   }
 
   async listEvents(tenantId: string, q: EventQuery = {}): Promise<TenantEvent[]> {
-    const query = eventsQuery(tenantId, q);
-    return query ? this.#all(query.sql, ...query.params).map(toEvent) : [];
+    const reader = q.reader ? this.#reader(tenantId, q.reader) : null;
+    const query = eventsQuery(tenantId, q, reader?.upto);
+    const events = query ? this.#all(query.sql, ...query.params).map(toEvent) : [];
+    if (!q.reader || !reader || !events.length) return events;
+    // Read for this reader: under its watermark, or marked one by one.
+    const unread = events.filter((e) => e.readAt === null);
+    for (const e of unread) if (e.seq <= reader.upto) e.readAt = reader.uptoAt;
+    const above = unread.filter((e) => e.seq > reader.upto);
+    if (above.length) {
+      const marks = new Map(
+        this.#all(
+          `SELECT seq, read_at FROM event_reads WHERE tenant_id = ? AND reader = ?
+             AND seq IN (SELECT value FROM json_each(?))`,
+          tenantId,
+          q.reader.id,
+          JSON.stringify(above.map((e) => e.seq)),
+        ).map((r) => [num(r.seq), num(r.read_at)]),
+      );
+      for (const e of above) e.readAt = marks.get(e.seq) ?? null;
+    }
+    return events;
   }
 
-  async countUnreadEvents(tenantId: string): Promise<number> {
+  /**
+   * The reader's watermark, made on its first use: the newest event from before `since` (a new
+   * user has read nothing of what came after its account, everything before).
+   */
+  #reader(tenantId: string, reader: EventReader): { upto: number; uptoAt: number } {
+    const row = () =>
+      this.#get(
+        "SELECT read_upto, read_upto_at FROM event_readers WHERE tenant_id = ? AND reader = ?",
+        tenantId,
+        reader.id,
+      );
+    let r = row();
+    if (!r) {
+      // The newest event from before `since`: walks back from the newest over what came after.
+      const before = reader.since > 0
+        ? this.#get(
+          `SELECT seq FROM events WHERE tenant_id = ? AND at < ? ORDER BY seq DESC LIMIT 1`,
+          tenantId,
+          reader.since,
+        )
+        : undefined;
+      this.#run(
+        `INSERT INTO event_readers (tenant_id, reader, read_upto, read_upto_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT DO NOTHING`,
+        tenantId,
+        reader.id,
+        before ? num(before.seq) : 0,
+        reader.since,
+      );
+      r = row()!;
+    }
+    return { upto: num(r.read_upto), uptoAt: num(r.read_upto_at) };
+  }
+
+  async countUnreadEvents(tenantId: string, reader: EventReader): Promise<number> {
+    return this.#countUnread(tenantId, reader);
+  }
+
+  #countUnread(tenantId: string, reader: EventReader): number {
+    const { upto } = this.#reader(tenantId, reader);
     return num(
       this.#get(
-        "SELECT COUNT(*) AS n FROM events WHERE tenant_id = ? AND read_at IS NULL",
+        UNREAD_COUNT_SQL,
         tenantId,
+        upto,
+        tenantId,
+        reader.id,
       )!.n,
     );
   }
 
-  async markEventsRead(tenantId: string, seqs: number[] | "all"): Promise<number> {
+  async markEventsRead(
+    tenantId: string,
+    reader: EventReader,
+    seqs: number[] | "all",
+  ): Promise<number> {
     const now = this.#clock.now();
-    if (seqs === "all") {
-      // What is unread now, a page at a time (a tenant that never reads has 90 days of them).
-      const newest = this.#get("SELECT max(seq) AS s FROM events WHERE tenant_id = ?", tenantId)!;
-      if (newest.s === null) return 0;
-      return await this.#inPages(() =>
+    return this.#tx(() => {
+      const { upto } = this.#reader(tenantId, reader);
+      if (seqs === "all") {
+        // One write, however many there are (a tenant that never reads has 90 days of them):
+        // the watermark moves to the newest event there is now; one arriving after stays unread.
+        const newest = this.#get("SELECT max(seq) AS s FROM events WHERE tenant_id = ?", tenantId)!;
+        if (newest.s === null || num(newest.s) <= upto) return 0;
+        const marked = this.#countUnread(tenantId, reader);
         this.#run(
-          `UPDATE events SET read_at = ? WHERE seq IN (SELECT seq FROM events
-             WHERE tenant_id = ? AND read_at IS NULL AND seq <= ? LIMIT ?)`,
+          `UPDATE event_readers SET read_upto = ?, read_upto_at = ?
+             WHERE tenant_id = ? AND reader = ? AND read_upto < ?`,
+          num(newest.s),
           now,
           tenantId,
+          reader.id,
           num(newest.s),
-          PURGE_PAGE,
-        )
-      );
-    }
-    return this.#tx(() =>
-      seqs.reduce(
+        );
+        this.#run(
+          "DELETE FROM event_reads WHERE tenant_id = ? AND reader = ? AND seq <= ?",
+          tenantId,
+          reader.id,
+          num(newest.s),
+        );
+        return marked;
+      }
+      return seqs.reduce(
         (n, seq) =>
           n +
           this.#run(
-            "UPDATE events SET read_at = ? WHERE tenant_id = ? AND seq = ? AND read_at IS NULL",
+            `INSERT INTO event_reads (tenant_id, reader, seq, at, read_at)
+               SELECT tenant_id, ?, seq, at, ? FROM events
+                WHERE tenant_id = ? AND seq = ? AND seq > ? AND read_at IS NULL
+               ON CONFLICT DO NOTHING`,
+            reader.id,
             now,
             tenantId,
             seq,
+            upto,
           ),
         0,
-      )
-    );
+      );
+    });
   }
 
   async createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook> {
@@ -589,6 +687,15 @@ export class SqliteAlerts implements AlertStore {
     const events = await this.#inPages(() =>
       this.#run(
         "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE at < ? LIMIT ?)",
+        before,
+        PURGE_PAGE,
+      )
+    );
+    // Marks of events that are gone (the events' own times).
+    await this.#inPages(() =>
+      this.#run(
+        `DELETE FROM event_reads WHERE (tenant_id, reader, seq) IN
+          (SELECT tenant_id, reader, seq FROM event_reads WHERE at < ? LIMIT ?)`,
         before,
         PURGE_PAGE,
       )

@@ -635,4 +635,26 @@ export const MIGRATIONS: readonly string[] = [
     GENERATED ALWAYS AS (json_extract(subject, '$.siteId')) VIRTUAL;
   CREATE INDEX events_tenant_site ON events (tenant_id, site_id, seq);
   `,
+  // 40: read state per reader (a user, or another credential): every event up to read_upto is
+  // read (one write marks all), and event_reads holds the ones marked one by one above it. An
+  // event's read_at stays what the tenant read before this (it counts as read for everyone) and
+  // is written no more.
+  `
+  CREATE TABLE event_readers (
+    tenant_id TEXT NOT NULL,
+    reader TEXT NOT NULL,
+    read_upto INTEGER NOT NULL,
+    read_upto_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, reader)
+  ) WITHOUT ROWID;
+  CREATE TABLE event_reads (
+    tenant_id TEXT NOT NULL,
+    reader TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    read_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, reader, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX event_reads_at ON event_reads (at);
+  `,
 ];

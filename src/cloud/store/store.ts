@@ -1198,8 +1198,24 @@ export interface TenantEvent {
   actor: string;
   /** Free-form JSON-serializable details. Never secrets. */
   detail: Record<string, unknown>;
-  /** When someone in the tenant marked it read, or null. */
+  /**
+   * When the reader the events were listed for ({@linkcode EventQuery.reader}) marked it read —
+   * or, for an event read before read state was kept per reader, when someone in the tenant did —
+   * else null.
+   */
   readAt: number | null;
+}
+
+/**
+ * Whose read state an event list, an unread count or a mark is about: each user of a tenant has
+ * their own (a colleague's "Mark all read" does not empty my inbox). `id` is `user:<id>` for a
+ * user, else the credential's actor (`key:<id>`, `license:<id>`…). Events from before `since` —
+ * a user's account creation, 0 for the others — count as read, so a new colleague does not
+ * start with 90 days of unread events.
+ */
+export interface EventReader {
+  id: string;
+  since: number;
 }
 
 /** What a producer supplies; `key` makes a second producer's insert of the same event a no-op. */
@@ -1215,6 +1231,8 @@ export interface NewTenantEvent {
 
 /** Filter for {@linkcode Store.listEvents}; newest first. */
 export interface EventQuery {
+  /** Whose read state `readAt` and `unread` reflect (absent: only what was read tenant-wide). */
+  reader?: EventReader;
   /** Only events with seq < before. */
   before?: number;
   /** Only events with seq > after. */
@@ -1369,10 +1387,17 @@ export interface AlertStore {
   appendEvent(e: NewTenantEvent): Promise<TenantEvent | null>;
   /** Tenant-scoped events, newest first. */
   listEvents(tenantId: string, q?: EventQuery): Promise<TenantEvent[]>;
-  /** How many of the tenant's events are unread. */
-  countUnreadEvents(tenantId: string): Promise<number>;
-  /** Marks the given events (or every one) of the tenant read at clock.now(); returns how many. */
-  markEventsRead(tenantId: string, seqs: number[] | "all"): Promise<number>;
+  /** How many of the tenant's events are unread for `reader`. */
+  countUnreadEvents(tenantId: string, reader: EventReader): Promise<number>;
+  /**
+   * Marks the given events (or every one there is now) of the tenant read for `reader` at
+   * clock.now(); returns how many were unread for it. Other readers' state is not touched.
+   */
+  markEventsRead(
+    tenantId: string,
+    reader: EventReader,
+    seqs: number[] | "all",
+  ): Promise<number>;
 
   /** Creates a webhook (id and time assigned). */
   createWebhook(w: Omit<Webhook, "id" | "createdAt">): Promise<Webhook>;

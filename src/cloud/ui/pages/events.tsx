@@ -1,6 +1,6 @@
 /**
  * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
- * bold), of some types (`?type=`) or about one site (`?site=`: a technician's view of the site
+ * bold: unread for the user looking — each user has their own read state), of some types (`?type=`) or about one site (`?site=`: a technician's view of the site
  * they look after), older pages by `?before=`, "Mark all read"; new events appear at the top as
  * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
  * @module
@@ -11,6 +11,7 @@ import { roleAtLeast } from "../../tenancy/roles.ts";
 import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, SiteSelect, Table } from "../layout.tsx";
 import { sitePicker } from "./data.ts";
+import { eventReader } from "../../events/reader.ts";
 
 /** Events shown per page. */
 export const EVENTS_PER_PAGE = 50;
@@ -96,14 +97,16 @@ export async function EventsPage(
   const t = props.ctx.principal.tenantId;
   const sites = await sitePicker(props.store, t, props.siteId);
   const site = sites.chosen;
+  const reader = await eventReader(props.store, props.ctx.principal);
   const events = await props.store.listEvents(t, {
+    reader,
     before: props.before,
     limit: EVENTS_PER_PAGE,
     types: props.types,
     siteId: site?.id,
   });
   const filter = props.types?.join(",");
-  const unread = await props.store.countUnreadEvents(t);
+  const unread = await props.store.countUnreadEvents(t, reader);
   const older = events.length === EVENTS_PER_PAGE ? events[events.length - 1].seq : null;
   return (
     <Layout ctx={props.ctx} title="Events" active="/events">

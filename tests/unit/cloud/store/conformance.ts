@@ -2632,17 +2632,65 @@ export function storeConformance(
         e2.seq,
       ]);
       assert.equal((await store.listEvents(w.a.id, { limit: 1 })).length, 1);
-      assert.equal(await store.countUnreadEvents(w.a.id), 2);
-      assert.equal(await store.markEventsRead(w.b.id, [e1.seq]), 0, "another tenant's event");
-      assert.equal(await store.markEventsRead(w.a.id, [e1.seq]), 1);
-      assert.equal(await store.countUnreadEvents(w.a.id), 1);
-      assert.deepEqual((await store.listEvents(w.a.id, { unread: true })).map((e) => e.seq), [
-        e2.seq,
-      ]);
-      assert.equal(await store.markEventsRead(w.a.id, "all"), 1);
-      assert.equal(await store.countUnreadEvents(w.a.id), 0);
-      assert.equal(await store.countUnreadEvents(w.b.id), 1);
-      assert.equal((await store.listEvents(w.a.id))[0].readAt, clock.now());
+      const me = { id: "user:u-1", since: 0 };
+      assert.equal(await store.countUnreadEvents(w.a.id, me), 2);
+      assert.equal(await store.markEventsRead(w.b.id, me, [e1.seq]), 0, "another tenant's event");
+      assert.equal(await store.markEventsRead(w.a.id, me, [e1.seq]), 1);
+      assert.equal(await store.markEventsRead(w.a.id, me, [e1.seq]), 0, "read already");
+      assert.equal(await store.countUnreadEvents(w.a.id, me), 1);
+      assert.deepEqual(
+        (await store.listEvents(w.a.id, { reader: me, unread: true })).map((e) => e.seq),
+        [e2.seq],
+      );
+      assert.equal(await store.markEventsRead(w.a.id, me, "all"), 1);
+      assert.equal(await store.countUnreadEvents(w.a.id, me), 0);
+      assert.equal(await store.countUnreadEvents(w.b.id, me), 1);
+      assert.equal((await store.listEvents(w.a.id, { reader: me }))[0].readAt, clock.now());
+    },
+  );
+
+  test(
+    "events: each reader has its own read state; a new one has read what came before it; one mark-all is a single step and a later event stays unread; purged events take their marks",
+    async (store, clock) => {
+      const w = await world(store);
+      const add = async (key: string) => (await store.appendEvent(newEvent(w.a.id, key)))!.seq;
+      const e1 = await add("r1");
+      clock.advance(1000);
+      const e2 = await add("r2");
+      const e3 = await add("r3");
+      const alice = { id: "user:alice", since: 0 };
+      const bob = { id: "user:bob", since: 0 };
+      const unread = async (r: typeof alice) =>
+        (await store.listEvents(w.a.id, { reader: r, unread: true })).map((e) => e.seq);
+      assert.equal(await store.markEventsRead(w.a.id, alice, [e2]), 1);
+      assert.deepEqual(await unread(alice), [e3, e1]);
+      assert.deepEqual(await unread(bob), [e3, e2, e1], "alice's mark is hers");
+      const listed = await store.listEvents(w.a.id, { reader: alice });
+      assert.deepEqual(listed.map((e) => e.readAt !== null), [false, true, false]);
+      assert.deepEqual(
+        (await store.listEvents(w.a.id, { reader: bob })).map((e) => e.readAt),
+        [null, null, null],
+      );
+      assert.equal(await store.markEventsRead(w.a.id, bob, "all"), 3);
+      assert.equal(await store.countUnreadEvents(w.a.id, bob), 0);
+      assert.equal(await store.countUnreadEvents(w.a.id, alice), 2, "bob's mark-all is his");
+      const e4 = await add("r4");
+      assert.deepEqual(await unread(bob), [e4], "an event after the mark-all stays unread");
+      assert.equal(await store.markEventsRead(w.a.id, bob, "all"), 1);
+      assert.equal(await store.markEventsRead(w.a.id, bob, "all"), 0, "nothing new");
+      // A user who joined after e1: e1 was before their time, the rest is unread.
+      const carol = { id: "user:carol", since: clock.now() - 500 };
+      assert.deepEqual(await unread(carol), [e4, e3, e2]);
+      assert.equal(await store.countUnreadEvents(w.a.id, carol), 3);
+      assert.equal((await store.listEvents(w.a.id, { reader: carol }))[3].readAt, carol.since);
+      // Purging the old events takes alice's mark with them: her count stays right.
+      assert.equal(await store.markEventsRead(w.a.id, alice, [e1]), 1);
+      assert.equal(await store.countUnreadEvents(w.a.id, alice), 2);
+      clock.advance(1000);
+      await store.purgeEvents(clock.now() - 1500);
+      assert.deepEqual((await store.listEvents(w.a.id)).map((e) => e.seq), [e4, e3, e2]);
+      assert.deepEqual(await unread(alice), [e4, e3]);
+      assert.equal(await store.countUnreadEvents(w.a.id, alice), 2);
     },
   );
 
@@ -2666,8 +2714,16 @@ export function storeConformance(
     assert.deepEqual(await seqs({ types: [] }), [], "no type: nothing");
     assert.deepEqual(await seqs({ types: ["camera.motion"], before: motion2 }), [motion]);
     assert.deepEqual(await seqs({ types: ["camera.motion"], limit: 1 }), [motion2]);
-    await store.markEventsRead(w.a.id, [motion2]);
-    assert.deepEqual(await seqs({ types: ["camera.motion"], unread: true }), [motion]);
+    const reader = { id: "user:u-1", since: 0 };
+    await store.markEventsRead(w.a.id, reader, [motion2]);
+    assert.deepEqual(await seqs({ types: ["camera.motion"], unread: true, reader }), [motion]);
+    assert.deepEqual(
+      await seqs({ types: ["camera.motion", "device.down"], unread: true, reader }),
+      [
+        motion,
+        down,
+      ],
+    );
   });
 
   test("events: about one device only (its subject's deviceId), with the other filters", async (store) => {
@@ -2725,8 +2781,9 @@ export function storeConformance(
     assert.deepEqual(await seqs({ siteId: w.siteA.id, deviceId: "dev-1" }), [motion]);
     assert.deepEqual(await seqs({ siteId: w.siteA.id, before: motion }), [agent]);
     assert.deepEqual(await seqs({ siteId: w.siteA.id, limit: 1 }), [motion]);
-    await store.markEventsRead(w.a.id, [motion]);
-    assert.deepEqual(await seqs({ siteId: w.siteA.id, unread: true }), [agent]);
+    const reader = { id: "user:u-1", since: 0 };
+    await store.markEventsRead(w.a.id, reader, [motion]);
+    assert.deepEqual(await seqs({ siteId: w.siteA.id, unread: true, reader }), [agent]);
     assert.deepEqual(await seqs({ siteId: "site-unknown" }), []);
   });
 
