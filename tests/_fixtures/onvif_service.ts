@@ -6,7 +6,9 @@
  * password digest is right for admin:12345 and whose `Created` is within 5 s of the camera's own
  * clock — which may be set off from the machine's, as on a camera nobody set the time on. The
  * URIs it gives name the camera's LAN address (`camera.invalid`), which nothing may dial. Given a
- * `CameraEvents`, it also serves pull-point event subscriptions the test drives.
+ * `CameraEvents`, it also serves pull-point event subscriptions the test drives; given a
+ * `CameraPtz`, a PTZ service (`ContinuousMove`, `Stop`) on its first profile that records each
+ * move and stop.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -28,6 +30,17 @@ export interface OnvifOptions {
   events?: CameraEvents;
   /** Calls the camera takes and never answers (`GetProfiles`…), as a camera whose server hangs. */
   hang?: string[];
+  /** The camera's pan/tilt/zoom head (a PTZ service); absent: it has none. */
+  ptz?: CameraPtz;
+}
+
+/** A camera's pan/tilt/zoom head as a test reads it: every move and stop it was told, in order. */
+export class CameraPtz {
+  /** `move` with its velocity and timeout (ISO 8601, `PT2S`), or `stop`, with the profile. */
+  readonly told: (
+    | { call: "move"; profile: string; pan: number; tilt: number; zoom: number; timeout: string }
+    | { call: "stop"; profile: string }
+  )[] = [];
 }
 
 /**
@@ -162,6 +175,7 @@ export async function onvifAnswer(
 ): Promise<Response | null> {
   const media = o.mediaPath ?? "/onvif/Media";
   const events = o.events ? ["/onvif/Events", "/onvif/Subscription"] : [];
+  if (o.ptz) events.push("/onvif/PTZ");
   if (path !== "/onvif/device_service" && path !== media && !events.includes(path)) return null;
   const clock = Date.now() + (o.clockOffsetMs ?? 0);
   const call = /<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)/.exec(body)?.[1] ?? "";
@@ -185,6 +199,8 @@ export async function onvifAnswer(
               ? `<tt:Events><tt:XAddr>http://camera.invalid/onvif/Events</tt:XAddr>` +
                 `<tt:WSPullPointSupport>true</tt:WSPullPointSupport></tt:Events>`
               : ""
+          }${
+            o.ptz ? `<tt:PTZ><tt:XAddr>http://camera.invalid/onvif/PTZ</tt:XAddr></tt:PTZ>` : ""
           }</tds:Capabilities></tds:GetCapabilitiesResponse>`,
       );
     }
@@ -223,11 +239,38 @@ export async function onvifAnswer(
     }
     return soap("<SOAP-ENV:Fault/>", 400);
   }
+  if (o.ptz && path === "/onvif/PTZ") {
+    const profile = text(body, "ProfileToken") ?? "";
+    if (profile !== "Profile_1") return soap("<SOAP-ENV:Fault/>", 400);
+    if (call === "ContinuousMove") {
+      const attr = (el: string, a: string) =>
+        Number(new RegExp(`<(?:\\w+:)?${el}\\b[^>]*\\s${a}="([^"]*)"`).exec(body)?.[1] ?? "0");
+      o.ptz.told.push({
+        call: "move",
+        profile,
+        pan: attr("PanTilt", "x"),
+        tilt: attr("PanTilt", "y"),
+        zoom: attr("Zoom", "x"),
+        timeout: text(body, "Timeout") ?? "",
+      });
+      return soap(
+        '<tptz:ContinuousMoveResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>',
+      );
+    }
+    if (call === "Stop") {
+      o.ptz.told.push({ call: "stop", profile });
+      return soap('<tptz:StopResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>');
+    }
+    return soap("<SOAP-ENV:Fault/>", 400);
+  }
   const sub = o.subStreamPath === undefined ? ONVIF_SUB_STREAM_PATH : o.subStreamPath;
   if (call === "GetProfiles") {
+    const ptzConfig = o.ptz
+      ? `<tt:PTZConfiguration token="PTZ_1"><tt:Name>PTZ</tt:Name></tt:PTZConfiguration>`
+      : "";
     return soap(
       `<trt:GetProfilesResponse><trt:Profiles fixed="true" token="Profile_1"><tt:Name>mainStream` +
-        `</tt:Name></trt:Profiles>${
+        `</tt:Name>${ptzConfig}</trt:Profiles>${
           sub === null
             ? ""
             : `<trt:Profiles fixed="true" token="Profile_2"><tt:Name>subStream</tt:Name></trt:Profiles>`

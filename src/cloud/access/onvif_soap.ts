@@ -4,7 +4,8 @@
  * nonce and the camera's own time, since a camera whose clock is off refuses a token dated by
  * ours), the camera's clock (`GetSystemDateAndTime`, unsigned), where a service is
  * (`GetCapabilities`), and the camera's refusals in words an operator can act on. The media
- * questions (onvif_media.ts) and the event subscriptions (onvif_events.ts) are built on it.
+ * questions (onvif_media.ts), the event subscriptions (onvif_events.ts) and pan/tilt/zoom
+ * (onvif_ptz.ts) are built on it.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -61,6 +62,7 @@ function envelope(header: string, body: string): string {
     `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"` +
     ` xmlns:tds="http://www.onvif.org/ver10/device/wsdl"` +
     ` xmlns:trt="http://www.onvif.org/ver10/media/wsdl"` +
+    ` xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"` +
     ` xmlns:tev="http://www.onvif.org/ver10/events/wsdl"` +
     ` xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"` +
     ` xmlns:wsa="http://www.w3.org/2005/08/addressing"` +
@@ -100,10 +102,16 @@ export class OnvifSoap {
   /** The camera's clock minus ours, once known. */
   #skew = 0;
 
-  /** Calls over `http`; `now` is the cloud's clock. */
-  constructor(http: DeviceHttp, now: () => number) {
+  /** Calls over `http`; `now` is the cloud's clock; `skew`, the camera's known from before. */
+  constructor(http: DeviceHttp, now: () => number, skew = 0) {
     this.#http = http;
     this.#now = now;
+    this.#skew = skew;
+  }
+
+  /** The camera's clock minus ours (0 until syncClock read it). */
+  get skew(): number {
+    return this.#skew;
   }
 
   /**

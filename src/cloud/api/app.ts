@@ -56,6 +56,7 @@ import { deviceCredentialRoutes } from "./device_credentials.ts";
 import { terminalApiRoutes } from "./terminal.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { cameraPathRoutes } from "./camera_paths.ts";
+import { ptzRoutes } from "./ptz.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -315,6 +316,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", deviceCredentialRoutes({ store: d.store, secrets: d.secrets }));
   app.route("/api", rtspUrlRoutes(d));
   app.route("/api", cameraPathRoutes(d));
+  app.route("/api", ptzRoutes(d));
   app.route(
     "/api",
     discoveryRoutes({

@@ -322,6 +322,20 @@ export const eventsQuery = z.object({
   site: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "site: a site id").optional(),
 });
 
+/** A speed of a pan/tilt/zoom move: −1 (left, down, out) to 1 (right, up, in). */
+const ptzSpeed = z.number().min(-1, "a speed from -1 to 1").max(1, "a speed from -1 to 1")
+  .default(0);
+
+/**
+ * `POST /api/handles/{handle}/ptz`: move at a velocity (the camera stops by itself after 2 s
+ * unless told again), or stop.
+ */
+export const ptzBody = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("move"), pan: ptzSpeed, tilt: ptzSpeed, zoom: ptzSpeed })
+    .strict(),
+  z.object({ action: z.literal("stop") }).strict(),
+]);
+
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */
 export const eventStreamQuery = z.object({
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -336,6 +350,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/sites": siteBody,
   "PATCH /api/sites/:id": siteBody,
   "POST /api/sites/:id/alerts/pause": alertsPauseBody,
+  "POST /api/handles/:handle/ptz": ptzBody,
   "POST /api/users": inviteBody,
   "PATCH /api/users/:id": userPatch,
   "PATCH /api/agents/:id": agentPatch,

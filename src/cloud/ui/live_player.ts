@@ -140,6 +140,62 @@ for (const s of document.querySelectorAll("select[data-quiet]")) {
     finally { s.disabled = false; }
   });
 }
+// Pan, tilt, zoom: asked first whether the camera can (a stop); then each pad button moves it
+// while held — the move repeated each second, as the camera stops by itself 2 s after the last —
+// and stops it when let go, left or the page hidden.
+for (const box of document.querySelectorAll("[data-ptz]")) {
+  const said = box.querySelector("#ptz-said");
+  // One call at a time, in order: a stop never overtakes the move before it.
+  let last = Promise.resolve();
+  const send = (body) => {
+    const p = last.catch(() => {}).then(() => post(body));
+    last = p;
+    return p;
+  };
+  const post = async (body) => {
+    const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+    const r = await fetch(box.dataset.ptz, {
+      method: "POST", credentials: "same-origin",
+      headers: { "x-csrf-token": csrf, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || "HTTP " + r.status);
+  };
+  const start = box.querySelector("[data-ptz-start]");
+  start.addEventListener("click", async () => {
+    start.disabled = true; start.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera…";
+    try {
+      await send({ action: "stop" });
+      start.hidden = true;
+      for (const el of box.querySelectorAll(".ptz-pad, .ptz-zoom")) el.hidden = false;
+      said.textContent = "Hold a button to move the camera; it stops when you let go.";
+    } catch (e) { said.textContent = e.message; start.disabled = false; }
+    finally { start.removeAttribute("aria-busy"); }
+  });
+  let held = null;
+  const release = () => {
+    if (!held) return;
+    clearInterval(held.timer); held.button.setAttribute("aria-pressed", "false"); held = null;
+    send({ action: "stop" }).catch((e) => { said.textContent = e.message; });
+  };
+  const press = (button) => {
+    if (held?.button === button) return;
+    release();
+    const body = { action: "move", ...JSON.parse(button.dataset.ptzMove) };
+    const go = () => send(body).catch((e) => { said.textContent = e.message; release(); });
+    held = { button, timer: setInterval(go, 1000) };
+    button.setAttribute("aria-pressed", "true");
+    go();
+  };
+  for (const b of box.querySelectorAll("[data-ptz-move]")) {
+    b.addEventListener("pointerdown", (e) => { e.preventDefault(); b.setPointerCapture?.(e.pointerId); press(b); });
+    for (const ev of ["pointerup", "pointercancel", "lostpointercapture"]) b.addEventListener(ev, release);
+    b.addEventListener("keydown", (e) => { if ((e.key === "Enter" || e.key === " ") && !e.repeat) { e.preventDefault(); press(b); } });
+    b.addEventListener("keyup", (e) => { if (e.key === "Enter" || e.key === " ") release(); });
+    b.addEventListener("blur", release);
+  }
+  document.addEventListener("visibilitychange", () => { if (document.hidden) release(); });
+}
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {
   b.addEventListener("click", async () => {

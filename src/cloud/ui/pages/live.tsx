@@ -99,6 +99,49 @@ function AlertQuiet(props: { deviceId: string; seconds: number }) {
   );
 }
 
+/** The speed of a move from the pad (of ONVIF's −1..1). */
+const PTZ_SPEED = 0.5;
+
+/**
+ * Pan, tilt and zoom (api/ptz.ts), for an operator: first a button that asks the camera whether
+ * it can move (a stop), then, when it can, a pad whose buttons move it while held (pointer or
+ * keyboard) and stop it when let go.
+ */
+function PtzPad(props: { handle: string }) {
+  const move = (label: string, name: string, pan: number, tilt: number, zoom: number) => (
+    <button
+      type="button"
+      aria-label={name}
+      title={name}
+      data-ptz-move={JSON.stringify({ pan, tilt, zoom })}
+    >
+      {label}
+    </button>
+  );
+  const s = PTZ_SPEED;
+  return (
+    <section class="ptz" data-ptz={`/api/handles/${props.handle}/ptz`} aria-label="Pan, tilt, zoom">
+      <button type="button" data-ptz-start>Pan / tilt / zoom</button>
+      <div class="ptz-pad" hidden>
+        <span></span>
+        {move("▲", "Tilt up", 0, s, 0)}
+        <span></span>
+        {move("◀", "Pan left", -s, 0, 0)}
+        <span></span>
+        {move("▶", "Pan right", s, 0, 0)}
+        <span></span>
+        {move("▼", "Tilt down", 0, -s, 0)}
+        <span></span>
+      </div>
+      <div class="ptz-zoom" hidden>
+        {move("−", "Zoom out", 0, 0, -s)}
+        {move("+", "Zoom in", 0, 0, s)}
+      </div>
+      <span class="muted" id="ptz-said" role="status"></span>
+    </section>
+  );
+}
+
 /** One camera tile. */
 function Tile(props: { key?: string; handle: string; path: string; label: string }) {
   return (
@@ -132,7 +175,11 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .recent-alerts ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.5rem}
 .recent-alerts li{display:flex;gap:.4rem;align-items:flex-start;font-size:.85rem}
 .recent-alerts img{display:block;border-radius:3px;background:#000}
-.alert-quiet{padding:0 .5rem;margin:.5rem 0}.alert-quiet select{font:inherit;padding:.2rem}`;
+.alert-quiet{padding:0 .5rem;margin:.5rem 0}.alert-quiet select{font:inherit;padding:.2rem}
+.ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
+.ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
+background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
+.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem}.ptz [hidden]{display:none}`;
 
 /** A bare page around its content; `csrf` for a page whose script calls the API. */
 function Bare(props: { title: string; csrf?: string; children?: unknown }) {
@@ -167,6 +214,8 @@ export function LivePage(
     alerts?: TenantEvent[];
     /** For an admin, while its alerts are on: the camera's quiet period, to change. */
     quiet?: { deviceId: string; seconds: number };
+    /** For an operator: the pan/tilt/zoom pad (shown once the camera says it can move). */
+    ptz?: boolean;
   },
 ) {
   const quiet = props.quiet ? <AlertQuiet {...props.quiet} /> : null;
@@ -198,6 +247,7 @@ export function LivePage(
       <div class="live-grid">
         <Tile handle={props.handle} path={props.path} label={props.label} />
       </div>
+      {props.ptz ? <PtzPad handle={props.handle} /> : null}
       {quiet}
       <RecentAlerts alerts={props.alerts ?? []} />
     </Bare>

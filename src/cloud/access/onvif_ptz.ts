@@ -1,0 +1,157 @@
+/**
+ * Turning a camera over ONVIF through its tunnel: pan, tilt and zoom from the live view, so an
+ * operator can look at the gate the alarm was about without the camera's own web page or
+ * the vendor's app. A move is `ContinuousMove` with a velocity and a short timeout — the camera
+ * stops by itself when no newer move or `Stop` arrives (a browser closed mid-press, a lost
+ * link) — and the live view repeats it while the button is held, then sends `Stop`.
+ *
+ * Where the camera's PTZ service is and which media profile it moves (the first whose profile
+ * has a PTZ configuration) is asked once (`GetCapabilities`, `GetProfiles`, over onvif_soap.ts
+ * with the cloud-held credentials) and kept with the camera's clock skew for a minute
+ * ({@linkcode PtzPlaces}), so a held button costs one call per repeat, not four.
+ * @module
+ */
+import { escapeXml, xmlAttributes, xmlBlocks } from "../../shared/xml_text.ts";
+import type { DeviceHttp } from "./device_http.ts";
+import { MEDIA_SERVICE } from "./onvif_media.ts";
+import { OnvifError, OnvifSoap } from "./onvif_soap.ts";
+
+/** Where PTZ is when the camera does not say. */
+export const PTZ_SERVICE = "/onvif/ptz_service";
+/** How long a move lasts on the camera without a newer one (the live view repeats each second). */
+export const PTZ_MOVE_TIMEOUT_S = 2;
+/** How long a camera's PTZ place is kept. */
+export const PTZ_PLACE_TTL_MS = 60_000;
+/** Most cameras whose place is kept. */
+const MAX_PLACES = 1_000;
+
+/** A velocity: pan (− left, + right), tilt (− down, + up), zoom (− out, + in), each in −1..1. */
+export interface PtzVelocity {
+  pan: number;
+  tilt: number;
+  zoom: number;
+}
+
+/** Where a camera's PTZ is: its service path, the profile it moves, the camera's clock skew. */
+export interface PtzPlace {
+  service: string;
+  profile: string;
+  skew: number;
+}
+
+/** A number as ONVIF's xs:float, clamped to −1..1 and rounded (no exponent, no `-0`). */
+function speed(v: number): string {
+  const x = Math.round(Math.max(-1, Math.min(1, v)) * 1000) / 1000;
+  return String(x === 0 ? 0 : x);
+}
+
+/** The body of a ContinuousMove of `profile` at `v`, lasting at most `timeoutS` seconds. */
+export function continuousMoveBody(profile: string, v: PtzVelocity, timeoutS: number): string {
+  return `<tptz:ContinuousMove><tptz:ProfileToken>${escapeXml(profile)}</tptz:ProfileToken>` +
+    `<tptz:Velocity><tt:PanTilt x="${speed(v.pan)}" y="${speed(v.tilt)}"/>` +
+    `<tt:Zoom x="${speed(v.zoom)}"/></tptz:Velocity>` +
+    `<tptz:Timeout>PT${Math.max(1, Math.round(timeoutS))}S</tptz:Timeout></tptz:ContinuousMove>`;
+}
+
+/** The body of a Stop of `profile`'s pan, tilt and zoom. */
+export function stopBody(profile: string): string {
+  return `<tptz:Stop><tptz:ProfileToken>${escapeXml(profile)}</tptz:ProfileToken>` +
+    `<tptz:PanTilt>true</tptz:PanTilt><tptz:Zoom>true</tptz:Zoom></tptz:Stop>`;
+}
+
+/** The token of the first profile in a GetProfiles answer that has a PTZ configuration. */
+export function ptzProfile(profiles: string): string | null {
+  const tokens = xmlAttributes(profiles, "Profiles", "token", 16);
+  const bodies = xmlBlocks(profiles, "Profiles", 16);
+  for (let i = 0; i < Math.min(tokens.length, bodies.length); i++) {
+    if (/<(?:[\w.-]+:)?PTZConfiguration[\s>/]/.test(bodies[i])) return tokens[i];
+  }
+  return null;
+}
+
+/** One camera's PTZ over `http` (its web port). */
+export class OnvifPtz {
+  readonly #http: DeviceHttp;
+  readonly #now: () => number;
+
+  /** PTZ over `http`; `now` is the cloud's clock. */
+  constructor(http: DeviceHttp, now: () => number) {
+    this.#http = http;
+    this.#now = now;
+  }
+
+  /** Asks the camera where its PTZ is; OnvifError when it has none or refuses. */
+  async locate(): Promise<PtzPlace> {
+    const soap = new OnvifSoap(this.#http, this.#now);
+    await soap.syncClock();
+    const service = await soap.service("PTZ", "");
+    if (!service) {
+      throw new OnvifError("the camera has no PTZ service over ONVIF: it cannot pan, tilt or zoom");
+    }
+    const media = await soap.service("Media", MEDIA_SERVICE);
+    const profile = ptzProfile(await soap.call(media, "<trt:GetProfiles/>", true));
+    if (!profile) {
+      throw new OnvifError(
+        "the camera's media profiles have no PTZ configuration: it cannot pan, tilt or zoom",
+      );
+    }
+    return { service, profile, skew: soap.skew };
+  }
+
+  /** Moves at `v` (for at most PTZ_MOVE_TIMEOUT_S unless told again). */
+  async move(place: PtzPlace, v: PtzVelocity): Promise<void> {
+    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      place.service,
+      continuousMoveBody(place.profile, v, PTZ_MOVE_TIMEOUT_S),
+      true,
+    );
+  }
+
+  /** Stops pan, tilt and zoom. */
+  async stop(place: PtzPlace): Promise<void> {
+    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      place.service,
+      stopBody(place.profile),
+      true,
+    );
+  }
+}
+
+/**
+ * The PTZ places of the cameras moved lately, for PTZ_PLACE_TTL_MS each (by device and port),
+ * at most MAX_PLACES (the oldest go first). A call that fails forgets its camera's place, so the
+ * next one asks again (a camera reset, its credentials changed).
+ */
+export class PtzPlaces {
+  readonly #places = new Map<string, { place: PtzPlace; until: number }>();
+  readonly #now: () => number;
+
+  /** Places read by `now` (the cloud's clock). */
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  /** The place kept for `key`, or null. */
+  get(key: string): PtzPlace | null {
+    const p = this.#places.get(key);
+    if (!p || p.until <= this.#now()) {
+      this.#places.delete(key);
+      return null;
+    }
+    return p.place;
+  }
+
+  /** Keeps `place` for `key`. */
+  set(key: string, place: PtzPlace): void {
+    this.#places.delete(key);
+    this.#places.set(key, { place, until: this.#now() + PTZ_PLACE_TTL_MS });
+    if (this.#places.size > MAX_PLACES) {
+      this.#places.delete(this.#places.keys().next().value!);
+    }
+  }
+
+  /** Forgets `key`'s place. */
+  forget(key: string): void {
+    this.#places.delete(key);
+  }
+}

@@ -1,0 +1,154 @@
+// Pan, tilt and zoom from the live view, end to end: a real cloud and agent, the fake camera's
+// ONVIF PTZ service through the tunnel (its clock an hour off). The API moves and stops it
+// (ContinuousMove with a 2 s timeout on the profile that has PTZ, then Stop), refuses speeds out
+// of range and unknown actions with a 400 before anything reaches the camera, a viewer (403) and
+// another tenant (403); a camera without PTZ is a 502 in words. In Chromium an operator asks the
+// camera on its live page, holds "Pan right" (the move repeated while held, a stop when let go)
+// and "Zoom in" from the keyboard; a viewer's page has no pad. Each call is audited as a use of
+// the cloud-held credentials via `ptz`.
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { until } from "../_fixtures/until.ts";
+import { startCamera } from "../_fixtures/camera.ts";
+import { CameraPtz } from "../_fixtures/onvif_service.ts";
+import {
+  accessibilityViolations,
+  launchBrowser,
+  SCREENSHOTS,
+  signedInContext,
+} from "../_fixtures/browser.ts";
+
+Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVIF through its tunnel; bad input, a viewer, another tenant and a camera without PTZ are refused", async () => {
+  const stack = await Stack.start();
+  const ptz = new CameraPtz();
+  const cam = await startCamera({ onvif: { ptz, clockOffsetMs: -3_600_000 } });
+  const fixed = await startCamera({ onvif: {}, hostname: "127.0.0.2" });
+  stack.defer(cam.close);
+  stack.defer(fixed.close);
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([cam.port, 554], "PTZ");
+    await stack.agentFor(q);
+    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    const rtsp = q.device.handles[554];
+    const call = (path: string, body: unknown, token = q.apiToken) =>
+      stack.api("POST", path, token, body);
+    const ptzOf = (handle: string) => `/api/handles/${handle}/ptz`;
+
+    // The API: a move, then a stop, each told to the profile that has PTZ.
+    const moved = await call(ptzOf(rtsp), { action: "move", pan: 0.5 });
+    assertEquals([moved.status, moved.json], [200, { ok: true, action: "move" }]);
+    const stopped = await call(ptzOf(rtsp), { action: "stop" });
+    assertEquals(stopped.status, 200, JSON.stringify(stopped.json));
+    assertEquals(ptz.told, [
+      { call: "move", profile: "Profile_1", pan: 0.5, tilt: 0, zoom: 0, timeout: "PT2S" },
+      { call: "stop", profile: "Profile_1" },
+    ]);
+
+    // Refused before anything reaches the camera.
+    for (const bad of [{ action: "move", pan: 2 }, { action: "spin" }, { action: "stop", x: 1 }]) {
+      const r = await call(ptzOf(rtsp), bad);
+      assertEquals([r.status, r.json.error], [400, "bad_request"], JSON.stringify(r.json));
+    }
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const { cookie: viewerCookie, csrf } = await stack.session(viewer.email, viewer.password);
+    const asViewer = await fetch(`${stack.url}${ptzOf(rtsp)}`, {
+      method: "POST",
+      headers: { cookie: viewerCookie, "x-csrf-token": csrf, "content-type": "application/json" },
+      body: JSON.stringify({ action: "stop" }),
+    });
+    const viewerSaid = await asViewer.json();
+    assertEquals(asViewer.status, 403, JSON.stringify(viewerSaid));
+    assertEquals(viewerSaid.message, "this needs the operator role; you are viewer");
+    const other = await stack.quickstart([9], "Other");
+    const foreign = await call(ptzOf(rtsp), { action: "stop" }, other.apiToken);
+    assertEquals(foreign.status, 403, JSON.stringify(foreign.json));
+    assertEquals(ptz.told.length, 2, "nothing more reached the camera");
+
+    // A camera that cannot move says so.
+    const added = await call(`/api/sites/${q.siteId}/devices`, {
+      host: "127.0.0.2",
+      ports: [fixed.port, 554],
+      protocols: { 554: "rtsp" },
+    });
+    assertEquals(added.status, 201, JSON.stringify(added.json));
+    await stack.api(
+      "PUT",
+      `/api/sites/${q.siteId}/devices/${added.json.id}/credentials`,
+      q.apiToken,
+      { username: "admin", password: "12345" },
+    );
+    const handles = added.json.handles as Record<string, string>;
+    const cannot = await call(ptzOf(handles["554"]), { action: "stop" });
+    assertEquals(cannot.status, 502, JSON.stringify(cannot.json));
+    assertEquals(
+      cannot.json.message,
+      "the camera did not stop over ONVIF: the camera has no PTZ service over ONVIF: it cannot " +
+        "pan, tilt or zoom",
+    );
+
+    // The live view: an operator asks, then holds "Pan right", then "Zoom in" from the keyboard.
+    const operator = await stack.addUser(q.tenantId, "operator");
+    const cookie = await stack.signIn(operator.email, operator.password);
+    const page = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    await page.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
+    assert(await page.isHidden(".ptz-pad"), "no pad before the camera said it can move");
+    await page.click("text=Pan / tilt / zoom");
+    await page.waitForSelector(".ptz-pad:not([hidden])");
+    assertEquals(
+      await page.textContent("#ptz-said"),
+      "Hold a button to move the camera; it stops when you let go.",
+    );
+    const told = ptz.told.length;
+    await page.hover("[aria-label='Pan right']");
+    await page.mouse.down();
+    // Held: moved, and moved again while held (the camera would stop 2 s after the last).
+    await until(
+      "the move repeated while held",
+      () => ptz.told.slice(told).filter((x) => x.call === "move").length >= 2,
+    );
+    await page.mouse.up();
+    await until("a stop when let go", () => ptz.told.at(-1)?.call === "stop");
+    const moves = ptz.told.slice(told).filter((x) => x.call === "move");
+    assert(
+      moves.every((m) => m.pan === 0.5 && m.tilt === 0 && m.zoom === 0),
+      JSON.stringify(moves),
+    );
+    await page.screenshot({ path: `${SCREENSHOTS}/live-ptz.png`, fullPage: true });
+
+    const before = ptz.told.length;
+    await page.focus("[aria-label='Zoom in']");
+    await page.keyboard.down("Enter");
+    await until("a zoom from the keyboard", () => ptz.told.length > before);
+    await page.keyboard.up("Enter");
+    await until("a stop when the key is let go", () => ptz.told.at(-1)?.call === "stop");
+    const zoom = ptz.told.slice(before).find((x) => x.call === "move");
+    assertEquals(zoom, {
+      call: "move",
+      profile: "Profile_1",
+      pan: 0,
+      tilt: 0,
+      zoom: 0.5,
+      timeout: "PT2S",
+    });
+    assertEquals(await accessibilityViolations(page), []);
+
+    // A viewer's live view has no pad.
+    const viewerPage = await (await signedInContext(browser, stack.url, viewerCookie)).newPage();
+    await viewerPage.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
+    assertEquals(await viewerPage.locator("[data-ptz]").count(), 0);
+
+    // Each call used the cloud-held credentials, audited via ptz.
+    const audit = await stack.api(
+      "GET",
+      "/api/audit?action=device.credentials.use",
+      q.apiToken,
+    );
+    const viaPtz = (audit.json.items as { detail: { via: string } }[])
+      .filter((e) => e.detail.via === "ptz");
+    assert(viaPtz.length >= 4, String(viaPtz.length));
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});

@@ -1,0 +1,60 @@
+import { assert, assertEquals } from "../../../_fixtures/assert.ts";
+import { ManualClock } from "../../../../src/shared/clock.ts";
+import {
+  continuousMoveBody,
+  PTZ_PLACE_TTL_MS,
+  PtzPlaces,
+  ptzProfile,
+  stopBody,
+} from "../../../../src/cloud/access/onvif_ptz.ts";
+
+Deno.test("continuousMoveBody and stopBody: ONVIF's velocity clamped to -1..1, a timeout in whole seconds, the token escaped", () => {
+  assertEquals(
+    continuousMoveBody("Profile_1", { pan: 0.5, tilt: -2, zoom: -0 }, 2),
+    `<tptz:ContinuousMove><tptz:ProfileToken>Profile_1</tptz:ProfileToken><tptz:Velocity>` +
+      `<tt:PanTilt x="0.5" y="-1"/><tt:Zoom x="0"/></tptz:Velocity><tptz:Timeout>PT2S` +
+      `</tptz:Timeout></tptz:ContinuousMove>`,
+  );
+  assert(
+    continuousMoveBody("a", { pan: 1e-9, tilt: 0.33333, zoom: 0 }, 0.2).includes(
+      `<tt:PanTilt x="0" y="0.333"/>`,
+    ),
+  );
+  assert(continuousMoveBody("a", { pan: 0, tilt: 0, zoom: 0 }, 0.2).includes("PT1S"));
+  assertEquals(
+    stopBody(`<x>&"`),
+    `<tptz:Stop><tptz:ProfileToken>&#60;x&#62;&#38;&#34;</tptz:ProfileToken>` +
+      `<tptz:PanTilt>true</tptz:PanTilt><tptz:Zoom>true</tptz:Zoom></tptz:Stop>`,
+  );
+});
+
+Deno.test("ptzProfile: the first profile whose body has a PTZ configuration, else null", () => {
+  const profiles = `<trt:GetProfilesResponse>` +
+    `<trt:Profiles token="main"><tt:Name>main</tt:Name></trt:Profiles>` +
+    `<trt:Profiles fixed="true" token="ptz"><tt:Name>p</tt:Name>` +
+    `<tt:PTZConfiguration token="c"><tt:Name>x</tt:Name></tt:PTZConfiguration></trt:Profiles>` +
+    `<trt:Profiles token="other"><tt:PTZConfiguration token="d"/></trt:Profiles>` +
+    `</trt:GetProfilesResponse>`;
+  assertEquals(ptzProfile(profiles), "ptz");
+  assertEquals(ptzProfile(`<trt:Profiles token="a"><tt:Name>a</tt:Name></trt:Profiles>`), null);
+  assertEquals(
+    ptzProfile(`<trt:Profiles token="a"><tt:PTZConfigurationOptions/></trt:Profiles>`),
+    null,
+    "another element's name that starts alike",
+  );
+});
+
+Deno.test("PtzPlaces: a camera's place is kept for a minute, forgotten on demand", () => {
+  const clock = new ManualClock(1_000);
+  const places = new PtzPlaces(() => clock.now());
+  const place = { service: "/onvif/PTZ", profile: "Profile_1", skew: -3_600_000 };
+  assertEquals(places.get("d:554"), null);
+  places.set("d:554", place);
+  clock.advance(PTZ_PLACE_TTL_MS - 1);
+  assertEquals(places.get("d:554"), place);
+  clock.advance(1);
+  assertEquals(places.get("d:554"), null, "a minute later it is asked again");
+  places.set("d:554", place);
+  places.forget("d:554");
+  assertEquals(places.get("d:554"), null);
+});
