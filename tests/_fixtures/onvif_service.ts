@@ -34,13 +34,23 @@ export interface OnvifOptions {
   ptz?: CameraPtz;
 }
 
-/** A camera's pan/tilt/zoom head as a test reads it: every move and stop it was told, in order. */
+/**
+ * A camera's pan/tilt/zoom head as a test reads it: every move, stop and preset it was told, in
+ * order, and the presets it keeps ("Gate", "Car park & gate", and one without a name).
+ */
 export class CameraPtz {
-  /** `move` with its velocity and timeout (ISO 8601, `PT2S`), or `stop`, with the profile. */
+  /** `move` with its velocity and timeout (ISO 8601, `PT2S`), `stop`, `preset`, with the profile. */
   readonly told: (
     | { call: "move"; profile: string; pan: number; tilt: number; zoom: number; timeout: string }
     | { call: "stop"; profile: string }
+    | { call: "preset"; profile: string; preset: string }
   )[] = [];
+  /** The presets it lists: token and name (null: none given). */
+  readonly presets: { token: string; name: string | null }[] = [
+    { token: "1", name: "Gate" },
+    { token: "2", name: "Car park & gate" },
+    { token: "3", name: null },
+  ];
 }
 
 /**
@@ -256,6 +266,23 @@ export async function onvifAnswer(
       return soap(
         '<tptz:ContinuousMoveResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>',
       );
+    }
+    if (call === "GetPresets") {
+      const presets = o.ptz.presets.map((p) =>
+        `<tptz:Preset token="${p.token}">${
+          p.name === null ? "" : `<tt:Name>${p.name.replaceAll("&", "&amp;")}</tt:Name>`
+        }<tt:PTZPosition><tt:PanTilt x="0" y="0"/></tt:PTZPosition></tptz:Preset>`
+      ).join("");
+      return soap(
+        `<tptz:GetPresetsResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl">${presets}` +
+          `</tptz:GetPresetsResponse>`,
+      );
+    }
+    if (call === "GotoPreset") {
+      const preset = text(body, "PresetToken") ?? "";
+      if (!o.ptz.presets.some((p) => p.token === preset)) return soap("<SOAP-ENV:Fault/>", 400);
+      o.ptz.told.push({ call: "preset", profile, preset });
+      return soap(`<tptz:GotoPresetResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>`);
     }
     if (call === "Stop") {
       o.ptz.told.push({ call: "stop", profile });

@@ -1,11 +1,12 @@
 // Pan, tilt and zoom from the live view, end to end: a real cloud and agent, the fake camera's
 // ONVIF PTZ service through the tunnel (its clock an hour off). The API moves and stops it
-// (ContinuousMove with a 2 s timeout on the profile that has PTZ, then Stop), refuses speeds out
-// of range and unknown actions with a 400 before anything reaches the camera, a viewer (403) and
-// another tenant (403); a camera without PTZ is a 502 in words. In Chromium an operator asks the
-// camera on its live page, holds "Pan right" (the move repeated while held, a stop when let go)
-// and "Zoom in" from the keyboard; a viewer's page has no pad. Each call is audited as a use of
-// the cloud-held credentials via `ptz`.
+// (ContinuousMove with a 2 s timeout on the profile that has PTZ, then Stop) and lists and goes
+// to its presets (an unknown one is the camera's refusal); it refuses speeds out of range and
+// unknown actions with a 400 before anything reaches the camera, a viewer (403) and another
+// tenant (403); a camera without PTZ is a 502 in words. In Chromium an operator asks the camera
+// on its live page, holds "Pan right" (the move repeated while held, a stop when let go), "Zoom
+// in" from the keyboard, and sends it to the preset "Gate"; a viewer's page has no pad. Each call
+// is audited as a use of the cloud-held credentials via `ptz`.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { until } from "../_fixtures/until.ts";
@@ -45,8 +46,39 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
       { call: "stop", profile: "Profile_1" },
     ]);
 
+    // Its presets, listed by name, and one gone to.
+    const listed = await stack.api("GET", `${ptzOf(rtsp)}/presets`, q.apiToken);
+    assertEquals(listed.status, 200, JSON.stringify(listed.json));
+    assertEquals(listed.json.presets, [
+      { token: "1", name: "Gate" },
+      { token: "2", name: "Car park & gate" },
+      { token: "3", name: "3" },
+    ]);
+    const went = await call(ptzOf(rtsp), { action: "preset", preset: "2" });
+    assertEquals([went.status, went.json], [200, { ok: true, action: "preset" }]);
+    assertEquals(ptz.told.at(-1), { call: "preset", profile: "Profile_1", preset: "2" });
+    const unknown = await call(ptzOf(rtsp), { action: "preset", preset: "99" });
+    assertEquals(unknown.status, 502, JSON.stringify(unknown.json));
+    assert(
+      String(unknown.json.message).startsWith(
+        "the camera did not go to its preset over ONVIF: the camera refused tptz:GotoPreset",
+      ),
+      String(unknown.json.message),
+    );
+    const again = await call(ptzOf(rtsp), { action: "stop" });
+    assertEquals(again.status, 200, "the next call asks the camera again after a refusal");
+
     // Refused before anything reaches the camera.
-    for (const bad of [{ action: "move", pan: 2 }, { action: "spin" }, { action: "stop", x: 1 }]) {
+    const toldBefore = ptz.told.length;
+    for (
+      const bad of [
+        { action: "move", pan: 2 },
+        { action: "spin" },
+        { action: "stop", x: 1 },
+        { action: "preset", preset: "" },
+        { action: "preset", preset: "a b" },
+      ]
+    ) {
       const r = await call(ptzOf(rtsp), bad);
       assertEquals([r.status, r.json.error], [400, "bad_request"], JSON.stringify(r.json));
     }
@@ -63,7 +95,7 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     const other = await stack.quickstart([9], "Other");
     const foreign = await call(ptzOf(rtsp), { action: "stop" }, other.apiToken);
     assertEquals(foreign.status, 403, JSON.stringify(foreign.json));
-    assertEquals(ptz.told.length, 2, "nothing more reached the camera");
+    assertEquals(ptz.told.length, toldBefore, "nothing more reached the camera");
 
     // A camera that cannot move says so.
     const added = await call(`/api/sites/${q.siteId}/devices`, {
@@ -131,6 +163,20 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
       zoom: 0.5,
       timeout: "PT2S",
     });
+    // A preset by its name.
+    await page.waitForSelector(".ptz-presets:not([hidden])");
+    assertEquals(await page.locator("#ptz-preset option").allTextContents(), [
+      "Gate",
+      "Car park & gate",
+      "3",
+    ]);
+    await page.selectOption("#ptz-preset", { label: "Gate" });
+    await page.click("[data-ptz-goto]");
+    await until("the camera sent to Gate", () => ptz.told.at(-1)?.call === "preset");
+    assertEquals(ptz.told.at(-1), { call: "preset", profile: "Profile_1", preset: "1" });
+    await page.waitForFunction(
+      `document.querySelector("#ptz-said").textContent === "Going to Gate."`,
+    );
     assertEquals(await accessibilityViolations(page), []);
 
     // A viewer's live view has no pad.

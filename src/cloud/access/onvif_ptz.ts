@@ -3,7 +3,8 @@
  * operator can look at the gate the alarm was about without the camera's own web page or
  * the vendor's app. A move is `ContinuousMove` with a velocity and a short timeout — the camera
  * stops by itself when no newer move or `Stop` arrives (a browser closed mid-press, a lost
- * link) — and the live view repeats it while the button is held, then sends `Stop`.
+ * link) — and the live view repeats it while the button is held, then sends `Stop`. The camera's
+ * presets (`GetPresets`: "Gate", "Car park") are listed and gone to (`GotoPreset`) by name.
  *
  * Where the camera's PTZ service is and which media profile it moves (the first whose profile
  * has a PTZ configuration) is asked once (`GetCapabilities`, `GetProfiles`, over onvif_soap.ts
@@ -11,7 +12,7 @@
  * ({@linkcode PtzPlaces}), so a held button costs one call per repeat, not four.
  * @module
  */
-import { escapeXml, xmlAttributes, xmlBlocks } from "../../shared/xml_text.ts";
+import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
 import type { DeviceHttp } from "./device_http.ts";
 import { MEDIA_SERVICE } from "./onvif_media.ts";
 import { OnvifError, OnvifSoap } from "./onvif_soap.ts";
@@ -59,6 +60,45 @@ export function stopBody(profile: string): string {
     `<tptz:PanTilt>true</tptz:PanTilt><tptz:Zoom>true</tptz:Zoom></tptz:Stop>`;
 }
 
+/** Most presets listed (cameras keep up to 256; a list past this is cut). */
+export const MAX_PRESETS = 256;
+
+/** A position the camera keeps, by its token and the name it was given. */
+export interface PtzPreset {
+  token: string;
+  name: string;
+}
+
+/** The body of a GetPresets of `profile`. */
+export function getPresetsBody(profile: string): string {
+  return `<tptz:GetPresets><tptz:ProfileToken>${escapeXml(profile)}</tptz:ProfileToken>` +
+    `</tptz:GetPresets>`;
+}
+
+/** The body of a GotoPreset of `profile` to `preset` (the camera's own speed). */
+export function gotoPresetBody(profile: string, preset: string): string {
+  return `<tptz:GotoPreset><tptz:ProfileToken>${escapeXml(profile)}</tptz:ProfileToken>` +
+    `<tptz:PresetToken>${escapeXml(preset)}</tptz:PresetToken></tptz:GotoPreset>`;
+}
+
+/**
+ * The presets in a GetPresets answer, in its order: each preset's token and name (its token when
+ * it has none). A preset without a token cannot be gone to and is left out.
+ */
+export function presetsOf(xml: string): PtzPreset[] {
+  const tags = [...xml.matchAll(/<(?:[\w.-]{1,40}:)?Preset(\s[^<>]{0,1024}?)?(\/?)>/g)];
+  const bodies = xmlBlocks(xml, "Preset", MAX_PRESETS);
+  const out: PtzPreset[] = [];
+  let body = 0;
+  for (const [, attrs, empty] of tags.slice(0, MAX_PRESETS)) {
+    const inner = empty ? "" : bodies[body++] ?? "";
+    const token = xmlAttributes(`<Preset${attrs ?? ""}>`, "Preset", "token", 1, 64)[0];
+    if (!token) continue;
+    out.push({ token, name: xmlTexts(inner, "Name", 1, 200)[0]?.trim() || token });
+  }
+  return out;
+}
+
 /** The token of the first profile in a GetProfiles answer that has a PTZ configuration. */
 export function ptzProfile(profiles: string): string | null {
   const tokens = xmlAttributes(profiles, "Profiles", "token", 16);
@@ -103,6 +143,26 @@ export class OnvifPtz {
     await new OnvifSoap(this.#http, this.#now, place.skew).call(
       place.service,
       continuousMoveBody(place.profile, v, PTZ_MOVE_TIMEOUT_S),
+      true,
+    );
+  }
+
+  /** The camera's presets. */
+  async presets(place: PtzPlace): Promise<PtzPreset[]> {
+    return presetsOf(
+      await new OnvifSoap(this.#http, this.#now, place.skew).call(
+        place.service,
+        getPresetsBody(place.profile),
+        true,
+      ),
+    );
+  }
+
+  /** Goes to the preset `token`. */
+  async gotoPreset(place: PtzPlace, token: string): Promise<void> {
+    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      place.service,
+      gotoPresetBody(place.profile, token),
       true,
     );
   }

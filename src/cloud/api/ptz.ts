@@ -2,20 +2,22 @@
  * `POST /api/handles/{handle}/ptz`: pan, tilt and zoom a camera from its live view
  * (access/onvif_ptz.ts) — `{"action":"move","pan":0.5,"tilt":0,"zoom":0}` moves it for at most
  * 2 s unless told again, `{"action":"stop"}` stops it (and, asked first, tells whether the camera
- * can move: the live view shows its pad only then). The operator role at least (a viewer watches,
+ * can move: the live view shows its pad only then), `{"action":"preset","preset":"1"}` sends it to
+ * a position it keeps; `GET /api/handles/{handle}/ptz/presets` lists those (`{presets: [{token,
+ * name}]}`). The operator role at least (a viewer watches,
  * an operator may point the camera elsewhere), and the handle's own access rules. Each call uses
  * the cloud-held credentials, so each is in the audit log as `device.credentials.use` via `ptz`.
  * A camera that cannot is a 502 in its words (no PTZ service, no PTZ profile, credentials refused);
  * a camera without a web port allowlisted, a 501.
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { requireRole } from "../tenancy/roles.ts";
 import { authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
 import { AppError } from "../../shared/errors.ts";
 import { OnvifError, onvifWithin, overOnvifPorts } from "../access/onvif_soap.ts";
-import { OnvifPtz, PtzPlaces } from "../access/onvif_ptz.ts";
+import { OnvifPtz, type PtzPlace, PtzPlaces } from "../access/onvif_ptz.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { ptzBody } from "./schemas.ts";
@@ -28,22 +30,25 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
   const now = () => d.clock.now();
   const places = new PtzPlaces(now);
-  app.post("/handles/:handle/ptz", requireAuth(d.store), async (c) => {
+  /** Runs `fn` with the camera's PTZ place over the handle's web ports; 502 in its words. */
+  const withPtz = async <T>(
+    c: Context<AuthVars>,
+    what: string,
+    fn: (ptz: OnvifPtz, place: PtzPlace) => Promise<T>,
+  ): Promise<T> => {
     const p = c.get("principal");
     requireRole(p.role, "operator");
-    const body = await jsonBody(c, ptzBody);
-    const asked = await authorizeHandle(d, p, c.req.param("handle"));
+    const asked = await authorizeHandle(d, p, c.req.param("handle")!);
     const targets = await webTargets(d, p, asked, "its PTZ service");
     try {
-      await onvifWithin(
+      return await onvifWithin(
         overOnvifPorts(targets, async (t) => {
           const key = `${t.device.id}:${t.handle.port}`;
           const ptz = new OnvifPtz(new DeviceHttp(d, p, t, "ptz"), now);
           const place = places.get(key) ?? await ptz.locate();
           places.set(key, place);
           try {
-            if (body.action === "move") await ptz.move(place, body);
-            else await ptz.stop(place);
+            return await fn(ptz, place);
           } catch (e) {
             places.forget(key);
             throw e;
@@ -54,12 +59,32 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
       );
     } catch (e) {
       if (!(e instanceof OnvifError)) throw e;
-      throw new AppError(
-        "camera_refused",
-        `the camera did not ${body.action === "move" ? "move" : "stop"} over ONVIF: ${e.message}`,
-      );
+      throw new AppError("camera_refused", `the camera did not ${what} over ONVIF: ${e.message}`);
     }
+  };
+  app.post("/handles/:handle/ptz", requireAuth(d.store), async (c) => {
+    requireRole(c.get("principal").role, "operator");
+    const body = await jsonBody(c, ptzBody);
+    const what = body.action === "move"
+      ? "move"
+      : body.action === "stop"
+      ? "stop"
+      : "go to its preset";
+    await withPtz(
+      c,
+      what,
+      (ptz, place) =>
+        body.action === "move"
+          ? ptz.move(place, body)
+          : body.action === "stop"
+          ? ptz.stop(place)
+          : ptz.gotoPreset(place, body.preset),
+    );
     return c.json({ ok: true, action: body.action });
+  });
+  app.get("/handles/:handle/ptz/presets", requireAuth(d.store), async (c) => {
+    const presets = await withPtz(c, "list its presets", (ptz, place) => ptz.presets(place));
+    return c.json({ presets });
   });
   return app;
 }

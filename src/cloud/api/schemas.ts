@@ -328,12 +328,16 @@ const ptzSpeed = z.number().min(-1, "a speed from -1 to 1").max(1, "a speed from
 
 /**
  * `POST /api/handles/{handle}/ptz`: move at a velocity (the camera stops by itself after 2 s
- * unless told again), or stop.
+ * unless told again), stop, or go to a preset (its token, from `GET …/ptz/presets`).
  */
 export const ptzBody = z.discriminatedUnion("action", [
   z.object({ action: z.literal("move"), pan: ptzSpeed, tilt: ptzSpeed, zoom: ptzSpeed })
     .strict(),
   z.object({ action: z.literal("stop") }).strict(),
+  z.object({
+    action: z.literal("preset"),
+    preset: z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, "preset: a preset's token"),
+  }).strict(),
 ]);
 
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */

@@ -169,8 +169,23 @@ for (const box of document.querySelectorAll("[data-ptz]")) {
       start.hidden = true;
       for (const el of box.querySelectorAll(".ptz-pad, .ptz-zoom")) el.hidden = false;
       said.textContent = "Hold a button to move the camera; it stops when you let go.";
-    } catch (e) { said.textContent = e.message; start.disabled = false; }
+    } catch (e) { said.textContent = e.message; start.disabled = false; return; }
     finally { start.removeAttribute("aria-busy"); }
+    // The positions the camera keeps, by the names they were given.
+    try {
+      const r = await fetch(box.dataset.ptz + "/presets", { credentials: "same-origin" });
+      const presets = r.ok ? (await r.json()).presets : [];
+      if (!presets.length) return;
+      const select = box.querySelector("#ptz-preset");
+      for (const p of presets) { const o = document.createElement("option"); o.value = p.token; o.textContent = p.name; select.append(o); }
+      box.querySelector(".ptz-presets").hidden = false;
+    } catch {}
+  });
+  box.querySelector("[data-ptz-goto]").addEventListener("click", async () => {
+    const select = box.querySelector("#ptz-preset");
+    const name = select.selectedOptions[0]?.textContent ?? "";
+    try { await send({ action: "preset", preset: select.value }); said.textContent = "Going to " + name + "."; }
+    catch (e) { said.textContent = e.message; }
   });
   let held = null;
   const release = () => {

@@ -105,7 +105,7 @@ const PTZ_SPEED = 0.5;
 /**
  * Pan, tilt and zoom (api/ptz.ts), for an operator: first a button that asks the camera whether
  * it can move (a stop), then, when it can, a pad whose buttons move it while held (pointer or
- * keyboard) and stop it when let go.
+ * keyboard) and stop it when let go, and the positions the camera keeps (its presets) to go to.
  */
 function PtzPad(props: { handle: string }) {
   const move = (label: string, name: string, pan: number, tilt: number, zoom: number) => (
@@ -136,6 +136,11 @@ function PtzPad(props: { handle: string }) {
       <div class="ptz-zoom" hidden>
         {move("−", "Zoom out", 0, 0, -s)}
         {move("+", "Zoom in", 0, 0, s)}
+      </div>
+      <div class="ptz-presets" hidden>
+        <label for="ptz-preset">Preset</label>
+        <select id="ptz-preset"></select>
+        <button type="button" data-ptz-goto>Go</button>
       </div>
       <span class="muted" id="ptz-said" role="status"></span>
     </section>
@@ -179,7 +184,8 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem}.ptz [hidden]{display:none}`;
+.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem}.ptz-presets{display:flex;gap:.4rem;align-items:center}.ptz-presets label{margin:0}
+.ptz-presets select{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
 /** A bare page around its content; `csrf` for a page whose script calls the API. */
 function Bare(props: { title: string; csrf?: string; children?: unknown }) {

@@ -2,6 +2,8 @@ import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { ManualClock } from "../../../../src/shared/clock.ts";
 import {
   continuousMoveBody,
+  gotoPresetBody,
+  presetsOf,
   PTZ_PLACE_TTL_MS,
   PtzPlaces,
   ptzProfile,
@@ -57,4 +59,25 @@ Deno.test("PtzPlaces: a camera's place is kept for a minute, forgotten on demand
   places.set("d:554", place);
   places.forget("d:554");
   assertEquals(places.get("d:554"), null);
+});
+
+Deno.test("presetsOf: each preset's token and name in the camera's order; a nameless one by its token, a tokenless one left out", () => {
+  const xml = `<tptz:GetPresetsResponse>` +
+    `<tptz:Preset token="1"><tt:Name>Gate</tt:Name><tt:PTZPosition><tt:PanTilt x="0.1" y="0"/>` +
+    `</tt:PTZPosition></tptz:Preset>` +
+    `<tptz:Preset token="2"/>` +
+    `<tptz:Preset><tt:Name>No token</tt:Name></tptz:Preset>` +
+    `<tptz:Preset token="car&amp;park"><tt:Name> Car &amp; park </tt:Name></tptz:Preset>` +
+    `</tptz:GetPresetsResponse>`;
+  assertEquals(presetsOf(xml), [
+    { token: "1", name: "Gate" },
+    { token: "2", name: "2" },
+    { token: "car&park", name: "Car & park" },
+  ]);
+  assertEquals(presetsOf("<tptz:GetPresetsResponse/>"), []);
+  assertEquals(
+    gotoPresetBody("Profile_1", "car&park"),
+    `<tptz:GotoPreset><tptz:ProfileToken>Profile_1</tptz:ProfileToken>` +
+      `<tptz:PresetToken>car&#38;park</tptz:PresetToken></tptz:GotoPreset>`,
+  );
 });
