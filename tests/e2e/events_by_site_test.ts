@@ -98,6 +98,26 @@ Deno.test("events about one site: the API and the Events page (from the site's p
     await Promise.all([page.waitForURL(`${stack.url}/events`), page.click("text=Every site")]);
     assertEquals((await rows()).length, 5);
     assertEquals(await page.inputValue("#events-site"), "");
+
+    // Export CSV: the filter's events, a line each.
+    await page.selectOption("#events-site", depotId);
+    await Promise.all([page.waitForURL(new RegExp(`site=${depotId}`)), page.click("text=Show")]);
+    const href = await page.getAttribute("text=Export CSV", "href");
+    assertEquals(href, `/events.csv?site=${depotId}`);
+    const csv = await (await fetch(`${stack.url}${href}`, { headers: { cookie } })).text();
+    const lines = csv.trimEnd().split("\r\n");
+    assertEquals(lines[0], "seq,at,type,event,subject,site,host,port,error,actor,read");
+    assertEquals(lines.length, 3, csv);
+    assert(
+      lines.slice(1).every((l) =>
+        l.includes(",enrollment.used,Enrollment token used,") &&
+        l.includes(",Depot,")
+      ),
+      csv,
+    );
+    const everything = await (await fetch(`${stack.url}/events.csv`, { headers: { cookie } }))
+      .text();
+    assertEquals(everything.trimEnd().split("\r\n").length, 6, "every site's and the rest");
   } finally {
     await browser.close();
     await stack.stop();

@@ -8,6 +8,7 @@ import type { AuditEntry, Store } from "../../store/store.ts";
 import type { UiContext } from "../context.ts";
 import { Ago, At, Empty, Layout, SiteSelect, Table } from "../layout.tsx";
 import { sitePicker } from "./data.ts";
+import { csvDocument } from "../csv.ts";
 
 /**
  * A filter time: with a zone as given; without one (a `datetime-local` value sent with
@@ -197,21 +198,17 @@ export function AuditTable(
 
 /** CSV of entries. */
 export function auditCsv(entries: AuditEntry[]): string {
-  const cell = (v: string) => /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-  // A cell starting with = + - @ would be a formula in a spreadsheet: neutralize it.
-  const safe = (v: string) => cell(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
-  const rows = entries.map((e) =>
-    [
+  return csvDocument(
+    ["seq", "at", "actor", "action", "target", "detail"],
+    entries.map((e) => [
       String(e.seq),
       new Date(e.at).toISOString(),
       e.actor,
       e.action,
       e.target,
       JSON.stringify(e.detail),
-    ]
-      .map(safe).join(",")
+    ]),
   );
-  return ["seq,at,actor,action,target,detail", ...rows].join("\r\n") + "\r\n";
 }
 
 /** The page. */

@@ -1,5 +1,6 @@
 import { assertEquals } from "../../../_fixtures/assert.ts";
 import { auditCsv } from "../../../../src/cloud/ui/pages/audit.tsx";
+import { eventsCsv } from "../../../../src/cloud/ui/pages/events.tsx";
 import {
   defaultProtocol,
   normalizeProtocols,
@@ -39,4 +40,23 @@ Deno.test("port protocols: defaults from the number, chosen ones kept, maps foll
   assertEquals(protocolOf({}, 554), "rtsp");
   assertEquals(normalizeStreamPaths([554], { 554: "" }, { 554: "/live" }), {});
   assertEquals(normalizeStreamPaths([554], { 8554: "/x" }, { 554: "/live" }), { 554: "/live" });
+});
+
+Deno.test("events CSV: the page's words, the subject's ids, formulas neutralized, read per reader", () => {
+  const csv = eventsCsv([{
+    seq: 9,
+    tenantId: "t",
+    type: "camera.input",
+    at: Date.UTC(2026, 11, 5, 14),
+    subject: { name: "=cmd|' /C calc'!A0", siteName: "Depot, north", host: "127.0.0.5", port: 80 },
+    actor: "system",
+    detail: { input: "Door", error: "line\nbreak" },
+    readAt: null,
+  }]);
+  assertEquals(
+    csv,
+    "seq,at,type,event,subject,site,host,port,error,actor,read\r\n" +
+      `9,2026-12-05T14:00:00.000Z,camera.input,Camera alarm input (Door),'=cmd|' /C calc'!A0,` +
+      `"Depot, north",127.0.0.5,80,"line\nbreak",system,no\r\n`,
+  );
 });
