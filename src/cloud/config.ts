@@ -201,6 +201,14 @@ export const cloudOptions: Record<string, OptionSpec> = {
     help:
       "Delete audit entries older than this many days (daily, by one node; each tenant's trail records audit.purge); off: keep the whole trail",
   },
+  "event-retention-days": {
+    type: "string",
+    env: "NC_EVENT_RETENTION_DAYS",
+    arg: "DAYS",
+    default: "90",
+    help:
+      "Delete events (the Events page, alert history) and finished webhook deliveries older than this many days (daily, by one node)",
+  },
   "motion-max-cameras": {
     type: "string",
     env: "NC_MOTION_MAX_CAMERAS",
@@ -377,6 +385,13 @@ export const cloudConfigSchema = z.object({
     }
     return Number(s);
   }),
+  "event-retention-days": z.string().default("90").transform((s, ctx) => {
+    if (!/^[0-9]{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 36500) {
+      ctx.addIssue({ code: "custom", message: "expected a whole number of days (1-36500)" });
+      return z.NEVER;
+    }
+    return Number(s);
+  }),
   "motion-max-cameras": z.string().default("2000").transform((s, ctx) => {
     if (!/^[0-9]{1,6}$/.test(s) || Number(s) < 1 || Number(s) > 100_000) {
       ctx.addIssue({ code: "custom", message: "expected a whole number of cameras (1-100000)" });
@@ -462,6 +477,7 @@ export const cloudConfigSchema = z.object({
   allowLinkLocalDevices: c["allow-link-local-devices"],
   offlineGraceMs: c["offline-grace"],
   auditRetentionDays: c["audit-retention-days"] as number | null,
+  eventRetentionDays: c["event-retention-days"] as number,
   motionMaxCameras: c["motion-max-cameras"] as number,
   webhooks: {
     allowLoopback: c["allow-loopback-webhooks"],

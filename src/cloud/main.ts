@@ -407,6 +407,7 @@ export async function startCloud(
     owner,
     log,
     auditRetentionDays: config.auditRetentionDays,
+    eventRetentionDays: config.eventRetentionDays,
   });
   if (mailer) checkMailServer(mailer, log);
   const stopDeliverer = startDeliverer({

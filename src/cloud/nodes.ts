@@ -81,6 +81,7 @@ export function driftWarning(self: string, x: Drift): string {
 export function sharedSettings(c: CloudConfig, identity?: SharedIdentity): Record<string, string> {
   return {
     "audit-retention-days": c.auditRetentionDays === null ? "off" : String(c.auditRetentionDays),
+    "event-retention-days": String(c.eventRetentionDays),
     "offline-grace": formatDuration(c.offlineGraceMs),
     "motion-max-cameras": String(c.motionMaxCameras),
     "enrollment-ttl": formatDuration(c.enrollmentTtlMs),

@@ -34,7 +34,7 @@ export const RETENTION = {
   hourlyDays: 30,
   dailyDays: 365,
   endedCliSessionDays: 30,
-  /** Events, and webhook deliveries that are done (guide-free; issue 15). */
+  /** Events, and webhook deliveries that are done (issue 15), unless `--event-retention-days`. */
   eventDays: 90,
 } as const;
 
@@ -64,6 +64,8 @@ export interface JobDeps {
   log?: Logger;
   /** `--audit-retention-days`: the janitor purges older audit entries (null/absent: keeps all). */
   auditRetentionDays?: number | null;
+  /** `--event-retention-days`: the janitor purges older events (absent: RETENTION.eventDays). */
+  eventRetentionDays?: number;
 }
 
 /** Counter names holding the jobs' shared progress. */
@@ -133,7 +135,9 @@ async function statsJanitor(d: JobDeps): Promise<void> {
     dailyBefore: dayOf(now - RETENTION.dailyDays * DAY),
     cliSessionsBefore: now - RETENTION.endedCliSessionDays * DAY,
   });
-  const events = await d.store.purgeEvents(now - RETENTION.eventDays * DAY);
+  const events = await d.store.purgeEvents(
+    now - (d.eventRetentionDays ?? RETENTION.eventDays) * DAY,
+  );
   const audit = d.auditRetentionDays ? await purgeAudit(d, d.auditRetentionDays) : null;
   d.log?.info({ purged, events, audit }, "stats janitor ran");
 }

@@ -65,6 +65,17 @@ function refused(flag: string, bads: string[], names: string, expected: string):
   }
 }
 
+Deno.test("cloud config: --event-retention-days is 90 by default, a number of days, or refused", () => {
+  assertEquals(loadCloudConfig({}).eventRetentionDays, 90);
+  assertEquals(loadCloudConfig({ "event-retention-days": "30" }).eventRetentionDays, 30);
+  refused(
+    "event-retention-days",
+    ["0", "off", "2.5", "36501"],
+    "--event-retention-days / NC_EVENT_RETENTION_DAYS",
+    "expected a whole number of days (1-36500)",
+  );
+});
+
 Deno.test("cloud config: --audit-retention-days is off by default, a number of days, or refused", () => {
   assertEquals(loadCloudConfig({}).auditRetentionDays, null);
   assertEquals(loadCloudConfig({ "audit-retention-days": "off" }).auditRetentionDays, null);

@@ -47,6 +47,7 @@ Deno.test("settingDrift: running siblings' differing settings, a setting one sid
 Deno.test("sharedSettings: the defaults in the units the flags take", () => {
   assertEquals(sharedSettings(loadCloudConfig({})), {
     "audit-retention-days": "off",
+    "event-retention-days": "90",
     "offline-grace": "30s",
     "motion-max-cameras": "2000",
     "enrollment-ttl": "1d",
