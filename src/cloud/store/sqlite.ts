@@ -2512,8 +2512,15 @@ class SqliteStore implements Store {
     return this.#alerts.listDeliveries(tenantId, webhookId, limit);
   }
 
-  purgeEvents(before: number) {
-    return this.#alerts.purgeEvents(before);
+  async purgeEvents(before: number) {
+    const r = await this.#alerts.purgeEvents(before);
+    // A camera's picture goes with its event, and after SNAPSHOT_KEEP_MS even when no new
+    // picture came to drop it (putEventSnapshot's own sweep).
+    this.#run(
+      "DELETE FROM event_snapshots WHERE at < ?",
+      Math.max(before, this.#now() - SNAPSHOT_KEEP_MS),
+    );
+    return r;
   }
 
   async close(): Promise<void> {

@@ -1445,7 +1445,8 @@ export interface AlertStore {
   listDeliveries(tenantId: string, webhookId: string, limit?: number): Promise<WebhookDelivery[]>;
   /**
    * Retention: deletes events older than `before` and finished (delivered or failed) deliveries
-   * queued before it; pending deliveries stay. Returns how many of each.
+   * queued before it; pending deliveries stay. Cameras' pictures taken before `before`, or more
+   * than SNAPSHOT_KEEP_MS ago, go too. Returns how many events and deliveries went.
    */
   purgeEvents(before: number): Promise<{ events: number; deliveries: number }>;
 }

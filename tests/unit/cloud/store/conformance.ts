@@ -3071,6 +3071,31 @@ export function storeConformance(
       await store.appendEvent(newEvent(w.a.id, "new"));
       assert.deepEqual(await store.purgeEvents(clock.now() - 5_000), { events: 1, deliveries: 1 });
       assert.deepEqual((await store.listEvents(w.a.id)).length, 1);
+      // A picture goes with its event's time; one older than a week goes even when no new one
+      // came to drop it.
+      const cam = await store.createDevice({
+        tenantId: w.a.id,
+        siteId: w.siteA.id,
+        host: "192.0.2.90",
+        ports: [554],
+      });
+      const picture = (id: string) =>
+        store.putEventSnapshot({
+          id,
+          tenantId: w.a.id,
+          siteId: w.siteA.id,
+          deviceId: cam.id,
+          jpeg: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]),
+        });
+      await picture("snap-old");
+      clock.advance(10_000);
+      await picture("snap-new");
+      await store.purgeEvents(clock.now() - 5_000);
+      assert.equal(await store.getEventSnapshot(w.a.id, "snap-old"), null, "went with its time");
+      assert.ok(await store.getEventSnapshot(w.a.id, "snap-new"));
+      clock.advance(SNAPSHOT_KEEP_MS + 1);
+      await store.purgeEvents(0);
+      assert.equal(await store.getEventSnapshot(w.a.id, "snap-new"), null, "a week on, gone");
       assert.deepEqual((await store.listDeliveries(w.a.id, h.id)).map((x) => x.id), [
         c.id === "done" ? "waiting" : "done",
       ]);
