@@ -127,6 +127,11 @@ function routes(w: World): string[] {
     "/api/admin/tenants",
     `/api/handles/${h.rtsp}/rtsp-url`,
     `/api/handles/${h.http}/onvif`,
+    `/api/handles/${h.rtsp}/ptz`,
+    `/api/handles/${h.rtsp}/ptz/presets`,
+    `/api/events?site=${w.a.siteId}&unread=1`,
+    `/api/events/read`,
+    `/events.csv?site=${w.a.siteId}`,
     `/api/sites/${w.a.siteId}/onvif`,
     `/api/sites/${w.a.siteId}/credentials`,
     `/api/sites/${w.a.siteId}/motion-alerts`,
@@ -212,6 +217,14 @@ function httpRequest(w: World, rng: Rng, path?: string, bodyText?: string): Uint
           },
           { alertQuietSeconds: rng.pick([0, -1, 86_401, 1e300, "60", null]) },
           { email: `${rng.pick(NASTY)}@example.com`, role: "viewer" },
+          // A camera's pan/tilt/zoom: moves in and out of range, presets, other actions.
+          {
+            action: rng.pick(["move", "stop", "preset", "spin", "", null]),
+            pan: rng.pick([0.5, -1, 2, 1e300, "1", null]),
+            preset: rng.pick(["1", "", rng.pick(NASTY), 7]),
+          },
+          // Marking events read: some, all, nonsense.
+          { seqs: rng.pick([[1, 2], [], [-1, 1e300], ["x"], null]) },
         ]),
       )
       : "");
