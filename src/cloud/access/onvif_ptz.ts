@@ -17,8 +17,6 @@ import type { DeviceHttp } from "./device_http.ts";
 import { MEDIA_SERVICE } from "./onvif_media.ts";
 import { OnvifError, OnvifSoap } from "./onvif_soap.ts";
 
-/** Where PTZ is when the camera does not say. */
-export const PTZ_SERVICE = "/onvif/ptz_service";
 /** How long a move lasts on the camera without a newer one (the live view repeats each second). */
 export const PTZ_MOVE_TIMEOUT_S = 2;
 /** How long a camera's PTZ place is kept. */

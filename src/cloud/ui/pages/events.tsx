@@ -1,8 +1,10 @@
 /**
  * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
- * bold: unread for the user looking — each user has their own read state), of some types (`?type=`) or about one site (`?site=`: a technician's view of the site
- * they look after), older pages by `?before=`, "Mark all read"; new events appear at the top as
- * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
+ * bold: unread for the user looking — each user has their own read state), of some types
+ * (`?type=`) or about one site (`?site=`: a technician's view of the site they look after), older
+ * pages by `?before=`, "Mark all read", "Export CSV" (`/events.csv`, the same filters); new
+ * events appear at the top as they happen (the page follows `/api/events/stream`, as the unread
+ * badge in the navigation does).
  * @module
  */
 import type { EventReader, EventType, Store, TenantEvent } from "../../store/store.ts";
