@@ -28,7 +28,11 @@ import { encodeDataHeader, TICKET_SIZE } from "../../src/shared/protocol/wire.ts
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
 import { pipeWebSocket } from "../../src/shared/transport/websocket.ts";
 import { startDataListener } from "../../src/cloud/control/data_listener.ts";
-import { type ByteStream, MuxSession } from "../../src/shared/transport/mux_session.ts";
+import {
+  type ByteStream,
+  MuxSession,
+  type MuxStream,
+} from "../../src/shared/transport/mux_session.ts";
 import { acceptKey, NativeWebSocket } from "../../src/shared/transport/ws_native.ts";
 import { connectWebSocket } from "../../src/shared/transport/ws_connect.ts";
 
@@ -83,6 +87,8 @@ async function startChain(native = false) {
   const conns = new Set<Deno.Conn>();
   const own = <T extends Deno.Conn>(c: T): T => (conns.add(c), c);
   const pumps: Promise<unknown>[] = [];
+  // What a stall report shows: each hop's byte counts, its mux stream's flow, its WebSocket.
+  const hops: Hop[] = [];
 
   // The device: a TCP echo server that answers FIN with FIN.
   const echo = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -129,11 +135,17 @@ async function startChain(native = false) {
     role: "agent",
     growWindows: true,
     onOpen: (stream, _host, _port) => {
+      const moved = { up: 0, down: 0 };
+      hops.push({ name: "agent", bytes: () => [moved.up, moved.down], stream });
       pumps.push((async () => {
         const target = own(await Deno.connect({ hostname: "127.0.0.1", port: echoPort }));
         target.setNoDelay(true);
-        if (stream.accept()) await pipeConns(target, stream);
-        else target.close();
+        if (stream.accept()) {
+          await pipeConns(target, stream, (toStream, toDevice) => {
+            moved.down += toStream;
+            moved.up += toDevice;
+          });
+        } else target.close();
       })());
     },
   });
@@ -156,6 +168,8 @@ async function startChain(native = false) {
       pumps.push(pipeWebSocket(ws, stream, {
         describeError: () => "agent disconnected",
         endReason: "device closed the connection",
+        onStart: (live) =>
+          hops.push({ name: "cloud", bytes: () => [live.wsToSocket, live.socketToWs], stream }),
       }));
     });
   });
@@ -196,6 +210,13 @@ async function startChain(native = false) {
         await pipeWebSocket(ws, stream, {
           describeError: () => "agent disconnected",
           endReason: "device closed the connection",
+          onStart: (live) =>
+            hops.push({
+              name: "cloud",
+              bytes: () => [live.wsToSocket, live.socketToWs],
+              stream,
+              native: ws,
+            }),
         });
       })());
     }
@@ -213,7 +234,15 @@ async function startChain(native = false) {
         connectWebSocket(url, {}, true).then((r): Promise<unknown> | void => {
           if (!r.ok) return closeConn(conn);
           nativeSockets.add(r.ws);
-          return pipeWebSocket(r.ws, conn, { socketEnd: "eof" });
+          return pipeWebSocket(r.ws, conn, {
+            socketEnd: "eof",
+            onStart: (live) =>
+              hops.push({
+                name: "CLI",
+                bytes: () => [live.socketToWs, live.wsToSocket],
+                native: r.ws,
+              }),
+          });
         }),
       );
       return;
@@ -224,22 +253,30 @@ async function startChain(native = false) {
     clients.add(ws);
     ws.on("close", () => clients.delete(ws));
     ws.on("error", () => closeConn(conn));
-    ws.on("open", () => pumps.push(pipeWebSocket(ws, conn, { socketEnd: "eof" })));
+    ws.on("open", () =>
+      pumps.push(pipeWebSocket(ws, conn, {
+        socketEnd: "eof",
+        onStart: (live) =>
+          hops.push({ name: "CLI", bytes: () => [live.socketToWs, live.wsToSocket], ws }),
+      })));
   };
   const accepting = (async () => {
     for await (const conn of cli) serve(conn);
   })().catch(() => {});
 
+  const ports = new Set([
+    echoPort,
+    data.port,
+    cloudPort,
+    (front.addr as Deno.NetAddr).port,
+    (cli.addr as Deno.NetAddr).port,
+  ].filter((p) => p > 0));
   return {
     cliPort: (cli.addr as Deno.NetAddr).port,
+    /** Where every hop's bytes stand, and the kernel's queues: what a stall report shows. */
+    describe: () => describeHops(hops, ports),
     /** Every listening port of the chain: each of its connections has one end on one of them. */
-    ports: new Set([
-      echoPort,
-      data.port,
-      cloudPort,
-      (front.addr as Deno.NetAddr).port,
-      (cli.addr as Deno.NetAddr).port,
-    ].filter((p) => p > 0)),
+    ports,
     async close() {
       cli.close();
       front.close();
@@ -259,8 +296,55 @@ async function startChain(native = false) {
   };
 }
 
+/** One hop of the chain as a stall report shows it. */
+interface Hop {
+  name: string;
+  /** Bytes this hop passed on so far: toward the device (up), toward the client (down). */
+  bytes: () => [number, number];
+  stream?: MuxStream;
+  native?: NativeWebSocket;
+  ws?: WebSocket;
+}
+
+/** Each hop's bytes each way, its stream's flow, its WebSocket's queue, and the kernel's queues. */
+function describeHops(hops: Hop[], ports: Set<number>): string {
+  const lines = hops.map((h) => {
+    const parts = [h.name + ":"];
+    const [up, down] = h.bytes();
+    parts.push(`${up} up, ${down} down;`);
+    if (h.stream) parts.push(`stream ${JSON.stringify(h.stream.flow)}`);
+    if (h.native) {
+      parts.push(`ws buffered ${h.native.bufferedAmount}, paused ${h.native.paused}`);
+    }
+    if (h.ws) parts.push(`ws buffered ${h.ws.bufferedAmount}, paused ${h.ws.isPaused}`);
+    return "  " + parts.join(" ");
+  });
+  const queues = chainSockets(ports).filter((q) => q.tx || q.rx)
+    .map((q) => `    ${q.local} → ${q.remote}: ${q.tx}, ${q.rx}`);
+  return [...lines, "  kernel queues (local → remote: send, receive):", ...queues].join("\n");
+}
+
+/** Every TCP socket of the chain with its send and receive queue (`/proc/net/tcp`). */
+function chainSockets(
+  ports: Set<number>,
+): { local: number; remote: number; tx: number; rx: number }[] {
+  const out = [];
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const local = parseInt(f[1].split(":")[1], 16);
+    const remote = parseInt(f[2].split(":")[1], 16);
+    if (!ports.has(local) && !ports.has(remote)) continue;
+    const [tx, rx] = f[4].split(":").map((h) => parseInt(h, 16));
+    out.push({ local, remote, tx, rx });
+  }
+  return out;
+}
+
 interface EchoOptions {
   bytes: number;
+  /** What the chain's hops hold, for the stall report. */
+  describe?: () => string;
   /** Stop reading for this long once `readPauseAfter` bytes came back. */
   readPauseMs?: number;
   /** When to stop reading: after this many bytes came back (default: the first byte). */
@@ -290,7 +374,7 @@ async function echoThrough(
   const watchdog = setTimeout(() => {
     stalled = new Error(
       `echo of ${o.bytes / MiB} MiB stalled: after ${o.timeoutMs} ms sent ${sent} bytes, ` +
-        `received ${received} bytes back`,
+        `received ${received} bytes back` + (o.describe ? `; the chain:\n${o.describe()}` : ""),
     );
     closeConn(conn);
   }, o.timeoutMs);
@@ -365,17 +449,7 @@ function isolateMemory(): number {
  * (`net.ipv4.tcp_rmem` allows 32 MiB per receiving socket on some machines), not on the product.
  */
 function kernelQueued(ports: Set<number>): number {
-  let total = 0;
-  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 5) continue;
-    const local = parseInt(f[1].split(":")[1], 16);
-    const remote = parseInt(f[2].split(":")[1], 16);
-    if (!ports.has(local) && !ports.has(remote)) continue;
-    const [tx, rx] = f[4].split(":").map((h) => parseInt(h, 16));
-    total += tx + rx;
-  }
-  return total;
+  return chainSockets(ports).reduce((total, q) => total + q.tx + q.rx, 0);
 }
 
 interface SlowReaderStats {
@@ -407,7 +481,7 @@ interface SlowReaderStats {
  * memory and progress meanwhile.
  */
 async function slowReader(
-  chain: { cliPort: number; ports: Set<number> },
+  chain: { cliPort: number; ports: Set<number>; describe: () => string },
   bytes: number,
   pauseAfter?: number,
 ): Promise<SlowReaderStats> {
@@ -425,6 +499,7 @@ async function slowReader(
   // on the product, so the pause adapts instead of guessing a duration.
   let stalledFor = 0;
   await expectEcho(port, {
+    describe: chain.describe,
     bytes,
     readPauseMs: 1,
     readPauseAfter: pauseAfter,
@@ -499,8 +574,8 @@ function assertBackpressure(r: SlowReaderStats): void {
  * allocations even without a pause (measured: a plain 128 MiB echo as the process's first),
  * which would drown the reading; push that much through first.
  */
-async function warmUp(port: number): Promise<void> {
-  await expectEcho(port, { bytes: 64 * MiB, timeoutMs: 30_000 });
+async function warmUp(chain: { cliPort: number; describe: () => string }): Promise<void> {
+  await expectEcho(chain.cliPort, { describe: chain.describe, bytes: 64 * MiB, timeoutMs: 30_000 });
 }
 
 for (const native of [false, true]) {
@@ -512,7 +587,7 @@ for (const native of [false, true]) {
     // checks are that the writer stops and that the process does not hold the bytes.
     const chain = await startChain(native);
     try {
-      await warmUp(chain.cliPort);
+      await warmUp(chain);
       assertBackpressure(await slowReader(chain, 256 * MiB));
     } finally {
       await chain.close();
@@ -524,7 +599,7 @@ for (const native of [false, true]) {
     // so that what is still to come after 32 MiB clearly exceeds what the kernel buffers hold.
     const chain = await startChain(native);
     try {
-      await warmUp(chain.cliPort);
+      await warmUp(chain);
       assertBackpressure(await slowReader(chain, 160 * MiB, 32 * MiB));
     } finally {
       await chain.close();
@@ -538,7 +613,12 @@ for (const native of [false, true]) {
     // lost; the cloud now reads its Deno.TlsConn only when asked.)
     const chain = await startChain(native);
     try {
-      await expectEcho(chain.cliPort, { bytes: 4 * MiB, readPauseMs: 2_000, timeoutMs: 30_000 });
+      await expectEcho(chain.cliPort, {
+        describe: chain.describe,
+        bytes: 4 * MiB,
+        readPauseMs: 2_000,
+        timeoutMs: 30_000,
+      });
     } finally {
       await chain.close();
     }
@@ -547,7 +627,11 @@ for (const native of [false, true]) {
   Deno.test(`websocket pump${tag}: 64 MiB echo through the whole chain`, async () => {
     const chain = await startChain(native);
     try {
-      await expectEcho(chain.cliPort, { bytes: 64 * MiB, timeoutMs: 30_000 });
+      await expectEcho(chain.cliPort, {
+        describe: chain.describe,
+        bytes: 64 * MiB,
+        timeoutMs: 30_000,
+      });
     } finally {
       await chain.close();
     }
@@ -556,7 +640,11 @@ for (const native of [false, true]) {
   Deno.test(`websocket pump${tag}: 256 MiB echo does not stall`, async () => {
     const chain = await startChain(native);
     try {
-      await expectEcho(chain.cliPort, { bytes: 256 * MiB, timeoutMs: 60_000 });
+      await expectEcho(chain.cliPort, {
+        describe: chain.describe,
+        bytes: 256 * MiB,
+        timeoutMs: 60_000,
+      });
     } finally {
       await chain.close();
     }
@@ -568,7 +656,12 @@ for (const native of [false, true]) {
       await Promise.all(
         Array.from(
           { length: 20 },
-          () => expectEcho(chain.cliPort, { bytes: 4 * MiB, timeoutMs: 30_000 }),
+          () =>
+            expectEcho(chain.cliPort, {
+              describe: chain.describe,
+              bytes: 4 * MiB,
+              timeoutMs: 30_000,
+            }),
         ),
       );
     } finally {

@@ -285,6 +285,24 @@ interface PendingRead {
   reject: (e: Error) => void;
 }
 
+/** A stream's flow state (MuxStream.flow): what a stall report shows. */
+export interface MuxStreamFlow {
+  /** Credit the peer granted and we have not used. */
+  sendWindow: number;
+  /** Credit we granted and the peer has not used. */
+  recvWindow: number;
+  /** Bytes received and not yet read. */
+  queued: number;
+  /** A read waits for DATA. */
+  readPending: boolean;
+  /** A write waits for a WINDOW. */
+  creditPending: boolean;
+  /** The peer's FIN arrived. */
+  eof: boolean;
+  /** The stream ended. */
+  closed: boolean;
+}
+
 /** One tunnel on a data connection. */
 export class MuxStream implements ByteStream {
   /** The stream id (unique within its connection). */
@@ -537,6 +555,22 @@ export class MuxStream implements ByteStream {
   /** The window this side grants the stream now (INITIAL_WINDOW unless it grew). */
   get window(): number {
     return this.#window;
+  }
+
+  /**
+   * Where this stream's flow stands, for diagnostics (a stalled transfer says which side waits
+   * on what): credit each way, what waits for the reader, and who is waiting.
+   */
+  get flow(): MuxStreamFlow {
+    return {
+      sendWindow: this.#sendWindow,
+      recvWindow: this.#recvWindow,
+      queued: this.#queued,
+      readPending: this.#reader !== null,
+      creditPending: this.#creditWaiter !== null,
+      eof: this.#eof,
+      closed: this.#closed,
+    };
   }
 
   /** Frames for this stream, from the session's reader. */

@@ -161,6 +161,11 @@ export class NativeWebSocket {
     this.#holdPaused = false;
   }
 
+  /** Whether reading is paused (pause() without a resume() yet). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Reads again. */
   resume(): void {
     this.#paused = false;

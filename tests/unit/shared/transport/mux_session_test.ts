@@ -81,10 +81,34 @@ Deno.test("mux: a writer may have one window in flight; reading tops it up", asy
     await new Promise((r) => setTimeout(r, 100));
     assertEquals(written, INITIAL_WINDOW);
     assertEquals(agentSide[0].buffered, INITIAL_WINDOW);
+    // What a stall report shows of it: the writer waits for credit, the reader's side holds it.
+    const held = { eof: false, closed: false };
+    assertEquals(s.flow, {
+      ...held,
+      sendWindow: 0,
+      recvWindow: INITIAL_WINDOW,
+      queued: 0,
+      readPending: false,
+      creditPending: true,
+    });
+    assertEquals(agentSide[0].flow, {
+      ...held,
+      sendWindow: INITIAL_WINDOW,
+      recvWindow: 0,
+      queued: INITIAL_WINDOW,
+      readPending: false,
+      creditPending: false,
+    });
     const got = await readN(agentSide[0], total);
     await writer;
     assertEquals(got, data);
     assert(agentSide[0].buffered === 0);
+    // Every byte read: a read now waits for DATA.
+    const next = agentSide[0].read(new Uint8Array(1));
+    assert(agentSide[0].flow.readPending);
+    s.close();
+    assertEquals(await next, null);
+    assert(agentSide[0].flow.closed);
   } finally {
     p.close();
   }
