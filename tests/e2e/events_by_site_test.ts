@@ -13,23 +13,29 @@ import {
 
 type Ev = { type: string; subject: { siteId?: string; siteName?: string } };
 
+/**
+ * A tenant with two sites (the quickstart's and "Depot"), and `enrollOn(site, name)`, which
+ * enrolls one more agent on a site: an `enrollment.used` event about it.
+ */
+async function twoSites(stack: Stack) {
+  const q = await stack.quickstart([9]);
+  const depot = await stack.api("POST", "/api/sites", q.apiToken, { name: "Depot" });
+  assertEquals(depot.status, 201, JSON.stringify(depot.json));
+  let enrolled = 0;
+  const enrollOn = async (siteId: string, name = `agent-${++enrolled}`) => {
+    const t = await stack.api("POST", `/api/sites/${siteId}/enrollment-tokens`, q.apiToken, {});
+    assertEquals(t.status, 201, JSON.stringify(t.json));
+    const e = await stack.enroll(t.json.token as string, name);
+    assertEquals(e.code, 0, e.stderr);
+  };
+  return { q, token: q.apiToken, depotId: depot.json.id as string, enrollOn };
+}
+
 Deno.test("events about one site: the API and the Events page (from the site's page, the picker, live) list that site's events only; a bad id is a 400; another tenant sees none", async () => {
   const stack = await Stack.start();
   const browser = await launchBrowser();
   try {
-    const q = await stack.quickstart([9]);
-    const token = q.apiToken;
-    const depot = await stack.api("POST", "/api/sites", token, { name: "Depot" });
-    assertEquals(depot.status, 201, JSON.stringify(depot.json));
-    const depotId = depot.json.id as string;
-    /** Enrolls one more agent on a site (an `enrollment.used` event about it). */
-    let enrolled = 0;
-    const enrollOn = async (siteId: string) => {
-      const t = await stack.api("POST", `/api/sites/${siteId}/enrollment-tokens`, token, {});
-      assertEquals(t.status, 201, JSON.stringify(t.json));
-      const e = await stack.enroll(t.json.token as string, `agent-${++enrolled}`);
-      assertEquals(e.code, 0, e.stderr);
-    };
+    const { q, token, depotId, enrollOn } = await twoSites(stack);
     await enrollOn(q.siteId);
     await enrollOn(depotId);
     // An event about no site (a credential revoked).
@@ -191,6 +197,89 @@ Deno.test("read state per user: one user's Mark all read leaves a colleague's ba
     );
     assertEquals(await unreadOf(carolCookie), [1, 1]);
     assertEquals(await accessibilityViolations(b), []);
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("Mark these read on a filtered Events page: that site's events only; the rest stay unread; a new one of the site enables it again; the API's filter and its refusals", async () => {
+  const stack = await Stack.start();
+  const browser = await launchBrowser();
+  try {
+    const { q, token, depotId, enrollOn } = await twoSites(stack);
+    await enrollOn(q.siteId, "hq-1");
+    await enrollOn(depotId, "depot-1");
+    await enrollOn(depotId, "depot-2");
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const cookie = await stack.signIn(admin.email, admin.password);
+    const unread = async (query: string) => {
+      const r = await fetch(`${stack.url}/api/events${query}`, { headers: { cookie } });
+      const body = await r.json();
+      assertEquals(r.status, 200, JSON.stringify(body));
+      return [body.unread, body.items.filter((e: { read: boolean }) => !e.read).length];
+    };
+    // The admin was added after those events: a later one each, unread for the admin.
+    await enrollOn(q.siteId, "hq-2");
+    await enrollOn(depotId, "depot-3");
+    await enrollOn(depotId, "depot-4");
+    assertEquals(await unread(""), [3, 3]);
+
+    const page = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    await page.goto(`${stack.url}/events?site=${depotId}`);
+    const mark = page.locator("[data-mark-read]");
+    assertEquals((await mark.textContent())?.trim(), "Mark these read");
+    assertEquals(await mark.isEnabled(), true);
+    assertEquals(await page.locator("#event-list tr.unread").count(), 2);
+    await Promise.all([page.waitForEvent("load"), mark.click()]);
+    await page.waitForSelector("text=2 events marked read", { timeout: 30_000 });
+    assertEquals(await page.locator("#event-list tr.unread").count(), 0);
+    assertEquals(await mark.isEnabled(), false);
+    // HQ's is still unread: the badge, the API, the unfiltered page's button.
+    await page.waitForFunction(
+      `document.querySelector("[data-unread]")?.textContent === "1"`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assertEquals(await unread(""), [1, 1]);
+    assertEquals(await unread(`?site=${depotId}`), [1, 0]);
+
+    // A new event of this site: added live, and the button can mark it.
+    await enrollOn(depotId, "depot-5");
+    await page.waitForFunction(
+      `document.querySelector("[data-mark-read]")?.disabled === false`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assertEquals(await page.locator("#event-list tr.unread").count(), 1);
+    assertEquals(await accessibilityViolations(page), []);
+    await page.goto(`${stack.url}/events`);
+    assertEquals(
+      (await page.locator("[data-mark-read]").textContent())?.trim(),
+      "Mark all read (2 unread)",
+    );
+
+    // The API: a filter marks the token's own unread events of it (the token reads as its user,
+    // who saw all seven events arrive), and says whether more are left.
+    const post = (body: unknown, t = token) => stack.api("POST", "/api/events/read", t, body);
+    const byHq = await post({ site: q.siteId, type: "enrollment.used" });
+    assertEquals([byHq.status, byHq.json], [200, { marked: 2, more: false, unread: 5 }]);
+    const again = await post({ site: q.siteId });
+    assertEquals(again.json.marked, 0);
+    // seqs and a filter together, an unknown type, a bad site id: 400s that say why.
+    const both = await post({ seqs: [1], site: depotId });
+    assertEquals([both.status, both.json.error], [400, "bad_request"]);
+    assert(String(both.json.message).includes("not both"), String(both.json.message));
+    const badType = await post({ type: "camera.sneeze" });
+    assertEquals([badType.status, badType.json.error], [400, "bad_request"]);
+    assert(String(badType.json.message).includes("camera.sneeze"), String(badType.json.message));
+    const badSite = await post({ site: "../x" });
+    assertEquals(badSite.status, 400);
+    // Another tenant naming this tenant's site marks nothing, here or there.
+    const other = await stack.quickstart([9], "Other");
+    const foreign = await post({ site: depotId }, other.apiToken);
+    assertEquals([foreign.status, foreign.json.marked], [200, 0]);
+    assertEquals((await post({ site: depotId })).json, { marked: 5, more: false, unread: 0 });
   } finally {
     await browser.close();
     await stack.stop();

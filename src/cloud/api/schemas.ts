@@ -289,11 +289,6 @@ export const webhookPatch = z.object({
   { message: "give events, format or schedule to change" },
 );
 
-/** `POST /api/events/read`: these events, or every one when `seqs` is absent. */
-export const eventsReadBody = z.object({
-  seqs: z.array(z.number().int().min(1)).max(500).optional(),
-}).strict();
-
 /** Event types, comma-separated (`camera.motion,camera.tamper`), each one of EVENT_TYPES. */
 export const eventTypeList = z.string().max(1000).transform((s, ctx) => {
   const types = [...new Set(s.split(",").map((t) => t.trim()).filter(Boolean))];
@@ -310,6 +305,11 @@ export const eventTypeList = z.string().max(1000).transform((s, ctx) => {
   return types as EventType[];
 });
 
+/** A device id in an events filter. */
+const eventDeviceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "device: a device id");
+/** A site id in an events filter. */
+const eventSiteId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "site: a site id");
+
 /** `GET /api/events`: a page of the inbox, newest first (of some types only, with `type`). */
 export const eventsQuery = z.object({
   before: z.coerce.number().int().min(1).optional(),
@@ -317,10 +317,25 @@ export const eventsQuery = z.object({
   unread: z.enum(["1", "true", "0", "false"]).optional(),
   type: eventTypeList.optional(),
   /** Only the events about this device. */
-  device: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "device: a device id").optional(),
+  device: eventDeviceId.optional(),
   /** Only the events about this site (its agent, devices and cameras). */
-  site: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "site: a site id").optional(),
+  site: eventSiteId.optional(),
 });
+
+/**
+ * `POST /api/events/read`: these events (`seqs`); or the unread events of a filter, as
+ * `GET /api/events` takes it (`type`, `site`, `device`: what a filtered Events page shows); or,
+ * with neither, every event.
+ */
+export const eventsReadBody = z.object({
+  seqs: z.array(z.number().int().min(1)).max(500).optional(),
+  type: eventTypeList.optional(),
+  site: eventSiteId.optional(),
+  device: eventDeviceId.optional(),
+}).strict().refine(
+  (b) => !b.seqs || (b.type === undefined && b.site === undefined && b.device === undefined),
+  { message: "give seqs or a filter (type, site, device), not both" },
+);
 
 /** A speed of a pan/tilt/zoom move: −1 (left, down, out) to 1 (right, up, in). */
 const ptzSpeed = z.number().min(-1, "a speed from -1 to 1").max(1, "a speed from -1 to 1")

@@ -276,6 +276,11 @@ async function mintRtsp(pill, path, subPath) {
     showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + "." + sub);
   } catch (err) { toast(err.message, true); }
 }
+// "Mark these read" on a filtered Events page: how many, and whether to press again.
+window.ncEventsMarked = (data) => {
+  const text = data.marked === 0 ? "Nothing here was unread" : (data.marked === 1 ? "1 event" : data.marked.toLocaleString() + " events") + " marked read";
+  toastAcross(text + (data.more ? "; more are unread here: press the button again" : "")); location.reload();
+};
 // "Ask the cameras for their stream paths": what the site-wide ask found, and the first reason one did not.
 window.ncOnvifAsked = (data) => {
   const failed = (data.items || []).filter((i) => i.error);
@@ -352,7 +357,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       const n = JSON.parse(m.data).unread;
       badge.textContent = n > 99 ? "99+" : String(n); badge.hidden = n === 0;
       const mark = document.querySelector("[data-mark-read]");
-      if (mark) { mark.textContent = "Mark all read (" + n + " unread)"; mark.disabled = n === 0; }
+      if (mark?.dataset.markRead === "all") { mark.textContent = "Mark all read (" + n + " unread)"; mark.disabled = n === 0; }
     });
     es.addEventListener("event", (m) => {
       const e = JSON.parse(m.data);
@@ -369,6 +374,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       const picture = snap ? '<a href="' + snap + '" target="_blank" rel="noopener" class="event-picture"><img src="' + snap + '" alt="What the camera saw" loading="lazy" width="160"></a>' : "";
       tr.innerHTML = '<td><time data-local datetime="' + esc(e.at) + '">' + esc(localTime(Date.parse(e.at))) + "</time></td><td>" + esc(EVENT_LABELS[e.type] || e.type) + (e.detail && typeof e.detail.input === "string" ? " (" + esc(e.detail.input) + ")" : "") + "</td><td>" + esc(e.subject.name) + (e.subject.siteName ? " · " + esc(e.subject.siteName) : "") + err + watch + picture + '</td><td class="mono">' + esc(e.actor) + "</td>";
       body.prepend(tr); labelCells(body.closest(".table-wrap") ?? document);
+      const these = document.querySelector('[data-mark-read="these"]'); if (these) these.disabled = false;
     });
     es.addEventListener("gap", (m) => {
       const list = document.querySelector("#event-list[data-live]"); if (!list) return;

@@ -2,9 +2,9 @@
  * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
  * bold: unread for the user looking — each user has their own read state), of some types
  * (`?type=`) or about one site (`?site=`: a technician's view of the site they look after), older
- * pages by `?before=`, "Mark all read", "Export CSV" (`/events.csv`, the same filters); new
- * events appear at the top as they happen (the page follows `/api/events/stream`, as the unread
- * badge in the navigation does).
+ * pages by `?before=`, "Mark all read" (on a filtered page "Mark these read": that filter's
+ * events only), "Export CSV" (`/events.csv`, the same filters); new events appear at the top as
+ * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
  * @module
  */
 import type { EventReader, EventType, Store, TenantEvent } from "../../store/store.ts";
@@ -15,29 +15,21 @@ import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, SiteSelect, Table } from "../layout.tsx";
 import { sitePicker } from "./data.ts";
 import { eventReader } from "../../events/reader.ts";
+import { eventsMatching } from "../../events/matching.ts";
 
 /** Events shown per page. */
 export const EVENTS_PER_PAGE = 50;
 /** Most events one CSV export holds (the newest; a filter by site or type narrows it). */
 export const EVENTS_CSV_MAX = 10_000;
 
-/**
- * The events an export holds: the filter's newest, up to EVENTS_CSV_MAX, read a page of 500 at a
- * time (the store's largest).
- */
+/** The events an export holds: the filter's newest, up to EVENTS_CSV_MAX. */
 export async function eventsForCsv(
   store: Store,
   tenantId: string,
   q: { types?: readonly EventType[]; siteId?: string; reader: EventReader },
 ): Promise<TenantEvent[]> {
   const out: TenantEvent[] = [];
-  let before: number | undefined;
-  while (out.length < EVENTS_CSV_MAX) {
-    const page = await store.listEvents(tenantId, { ...q, before, limit: 500 });
-    out.push(...page.slice(0, EVENTS_CSV_MAX - out.length));
-    if (page.length < 500) break;
-    before = page[page.length - 1].seq;
-  }
+  for await (const page of eventsMatching(store, tenantId, q, EVENTS_CSV_MAX)) out.push(...page);
   return out;
 }
 
@@ -167,6 +159,14 @@ export async function EventsPage(
   });
   const filter = props.types?.join(",");
   const unread = await props.store.countUnreadEvents(t, reader);
+  // A filtered page marks its own unread events only: is there one (on any of its pages)?
+  const unreadHere = (filter || site) && (await props.store.listEvents(t, {
+        reader,
+        unread: true,
+        limit: 1,
+        types: props.types,
+        siteId: site?.id,
+      })).length > 0;
   const older = events.length === EVENTS_PER_PAGE ? events[events.length - 1].seq : null;
   return (
     <Layout ctx={props.ctx} title="Events" active="/events">
@@ -217,16 +217,33 @@ export async function EventsPage(
         >
           Export CSV
         </a>
-        <button
-          type="button"
-          class="secondary"
-          data-api="POST /api/events/read"
-          data-toast="All events marked read"
-          data-mark-read
-          disabled={unread === 0}
-        >
-          Mark all read ({unread} unread)
-        </button>
+        {filter || site
+          ? (
+            <button
+              type="button"
+              class="secondary"
+              data-api="POST /api/events/read"
+              data-body={JSON.stringify({ type: filter, site: site?.id })}
+              data-then="call:ncEventsMarked"
+              data-mark-read="these"
+              title="Marks read the unread events this page's filter shows, on every page of it"
+              disabled={!unreadHere}
+            >
+              Mark these read
+            </button>
+          )
+          : (
+            <button
+              type="button"
+              class="secondary"
+              data-api="POST /api/events/read"
+              data-toast="All events marked read"
+              data-mark-read="all"
+              disabled={unread === 0}
+            >
+              Mark all read ({unread} unread)
+            </button>
+          )}
       </div>
       {events.length || !props.before
         ? (
