@@ -108,9 +108,13 @@ Deno.test("events about one site: the API and the Events page (from the site's p
     // Export CSV: the filter's events, a line each.
     await page.selectOption("#events-site", depotId);
     await Promise.all([page.waitForURL(new RegExp(`site=${depotId}`)), page.click("text=Show")]);
-    const href = await page.getAttribute("text=Export CSV", "href");
-    assertEquals(href, `/events.csv?site=${depotId}`);
-    const csv = await (await fetch(`${stack.url}${href}`, { headers: { cookie } })).text();
+    await page.click("summary:text('Export CSV')");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click("button:text('Download CSV')"),
+    ]);
+    assertEquals(new URL(download.url()).search, `?site=${depotId}`);
+    const csv = await Deno.readTextFile(await download.path());
     const lines = csv.trimEnd().split("\r\n");
     assertEquals(lines[0], "seq,at,type,event,subject,site,host,port,error,actor,read");
     assertEquals(lines.length, 3, csv);
@@ -280,6 +284,76 @@ Deno.test("Mark these read on a filtered Events page: that site's events only; t
     const foreign = await post({ site: depotId }, other.apiToken);
     assertEquals([foreign.status, foreign.json.marked], [200, 0]);
     assertEquals((await post({ site: depotId })).json, { marked: 5, more: false, unread: 0 });
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("Export CSV of a time range: the viewer's local From and To (Tokyo) become instants; exact to the millisecond through the address; a second export from the same page; a range that is not one is a 400", async () => {
+  const stack = await Stack.start();
+  const browser = await launchBrowser();
+  try {
+    const { q, depotId, enrollOn } = await twoSites(stack);
+    await enrollOn(depotId, "depot-1");
+    await new Promise((r) => setTimeout(r, 20));
+    const between = Date.now();
+    await new Promise((r) => setTimeout(r, 20));
+    await enrollOn(depotId, "depot-2");
+    await enrollOn(q.siteId, "hq-1");
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const cookie = await stack.signIn(admin.email, admin.password);
+    const csvLines = (csv: string) => csv.trimEnd().split("\r\n").slice(1);
+    const get = async (query: string) => {
+      const r = await fetch(`${stack.url}/events.csv${query}`, { headers: { cookie } });
+      return { status: r.status, text: await r.text() };
+    };
+
+    // Through the address, to the millisecond: from the instant between the two depot events.
+    const after = await get(`?site=${depotId}&from=${new Date(between).toISOString()}`);
+    assertEquals(after.status, 200);
+    assertEquals(csvLines(after.text).length, 1, after.text);
+    assert(csvLines(after.text)[0].includes(",Depot,"), after.text);
+    const before = await get(`?site=${depotId}&to=${new Date(between).toISOString()}`);
+    assertEquals(csvLines(before.text).length, 1, before.text);
+    assertEquals(
+      (await get(`?from=${new Date(between).toISOString()}`)).text.split("\r\n")
+        .filter(Boolean).length,
+      3,
+      "both sites' events after it, and the header",
+    );
+
+    // In the browser, in Tokyo (UTC+9): From and To are local times of the viewer.
+    const context = await signedInContext(browser, stack.url, cookie, { timezoneId: "Asia/Tokyo" });
+    const page = await context.newPage();
+    await page.goto(`${stack.url}/events?site=${depotId}`);
+    const tokyo = (ms: number) => new Date(ms + 9 * 3_600_000).toISOString().slice(0, 16);
+    await page.click("summary:text('Export CSV')");
+    assertEquals(
+      await page.textContent(".events-export p"),
+      "The newest 10,000 events this filter shows, of the time range if given (your time zone).",
+    );
+    const exportCsv = async (from: number, to: number) => {
+      await page.fill("#export-from", tokyo(from));
+      await page.fill("#export-to", tokyo(to));
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.click("button:text('Download CSV')"),
+      ]);
+      return csvLines(await Deno.readTextFile(await download.path()));
+    };
+    // The last hour to the next (read as UTC, these would be 9 hours ahead: none).
+    const hour = 3_600_000;
+    assertEquals((await exportCsv(Date.now() - hour, Date.now() + hour)).length, 2);
+    // Again from the same page: the next hour only, which holds nothing yet.
+    assertEquals(await exportCsv(Date.now() + hour, Date.now() + 2 * hour), []);
+    await page.screenshot({ path: `${SCREENSHOTS}/events-export.png`, fullPage: true });
+    assertEquals(await accessibilityViolations(page), []);
+
+    // A time that is not one: a 400 that says so, not every event.
+    const bad = await get("?from=yesterday");
+    assertEquals(bad.status, 400);
+    assert(bad.text.includes("From and To must be dates and times"), bad.text);
   } finally {
     await browser.close();
     await stack.stop();

@@ -79,6 +79,13 @@ Deno.test("console layout: local times, nothing clipped at 390 px, one-line supe
     const ago = tz.locator("main time:not([data-local])").first();
     assertEquals(await ago.getAttribute("title"), tokyo((await ago.getAttribute("datetime"))!));
     await tz.screenshot({ path: `${SCREENSHOTS}/ui-layout-audit-tokyo.png`, fullPage: true });
+    // A From in Tokyo time is sent as its instant; an empty To is left out of the address.
+    await tz.fill("#f-from", "2026-03-01T09:30");
+    await Promise.all([tz.waitForURL(/from=/), tz.click("text=Filter")]);
+    const sent = new URL(tz.url()).searchParams;
+    assertEquals(sent.get("from"), "2026-03-01T00:30:00.000Z");
+    assertEquals(sent.has("to"), false);
+    assertEquals(await tz.inputValue("#f-from"), "2026-03-01T09:30");
     // The same page without JavaScript: UTC, said so.
     const cookie = await stack.signIn(admin.email, admin.password);
     const html = await (await fetch(`${stack.url}/audit`, { headers: { cookie } })).text();

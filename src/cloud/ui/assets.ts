@@ -113,9 +113,13 @@ function localizeTimes(root) {
 localizeTimes(document);
 document.addEventListener("submit", (e) => {
   for (const i of e.target.querySelectorAll?.("input[data-utc]") ?? []) {
-    if (!i.value) continue;
+    // An empty one is left out of the address (and back for the next submit).
+    if (!i.value) { if (!i.disabled) { i.disabled = true; setTimeout(() => { i.disabled = false; }); } continue; }
     const h = document.createElement("input"); h.type = "hidden"; h.name = i.name;
     h.value = new Date(i.value).toISOString(); i.disabled = true; i.after(h);
+    // The form's data is taken once this handler returns: put the input back for the next
+    // submit (a download, such as the events export, leaves the page as it is).
+    setTimeout(() => { h.remove(); i.disabled = false; });
   }
 });
 // Site pickers of a long list: typing in input[data-site-search=ID] asks the API for up to 20

@@ -23,6 +23,7 @@ import {
   type TrafficSource,
 } from "./pages/agents.tsx";
 import { auditCsv, auditFilters, AuditPage, filteredAudit } from "./pages/audit.tsx";
+import { filterTime } from "./time_filter.tsx";
 import { TokensPage } from "./pages/account.tsx";
 import { eventsCsv, eventsForCsv, EventsPage } from "./pages/events.tsx";
 import { eventReader } from "../events/reader.ts";
@@ -97,11 +98,12 @@ export function uiRoutes(d: UiDeps): Hono {
       c.header("cache-control", "no-store");
       return c.html(String(await render(c, ctx)));
     };
-  const refusal = (c: Context, ctx: UiContext, what: string, status: 403 | 404) =>
+  const REFUSED = { 400: "Not understood", 403: "Not allowed", 404: "Not found" } as const;
+  const refusal = (c: Context, ctx: UiContext, what: string, status: 400 | 403 | 404) =>
     c.html(
       "<!doctype html>" + String(
-        <Layout ctx={ctx} title={status === 403 ? "Not allowed" : "Not found"} active="">
-          <h1>{status === 403 ? "Not allowed" : "Not found"}</h1>
+        <Layout ctx={ctx} title={REFUSED[status]} active="">
+          <h1>{REFUSED[status]}</h1>
           <p>{what}</p>
           <p>
             <a href="/">Back to the dashboard</a>
@@ -290,12 +292,20 @@ export function uiRoutes(d: UiDeps): Hono {
   app.get(
     "/events.csv",
     page(async (c, ctx) => {
-      // The Events page's filters, as its link gives them (one it did not offer: every event).
+      // The Events page's filters, as its form gives them (one it did not offer: every event).
       const types = eventTypeList.safeParse(c.req.query("type") ?? "");
       const site = c.req.query("site") ?? "";
+      // A time range that is not one says so rather than exporting everything.
+      const from = filterTime("from").safeParse(c.req.query("from"));
+      const to = filterTime("to").safeParse(c.req.query("to"));
+      if (!from.success || !to.success) {
+        return refusal(c, ctx, "From and To must be dates and times (or empty).", 400);
+      }
       const events = await eventsForCsv(d.store, ctx.principal.tenantId, {
         types: types.success ? types.data : undefined,
         siteId: /^[A-Za-z0-9_-]{1,64}$/.test(site) ? site : undefined,
+        from: from.data,
+        to: to.data,
         reader: await eventReader(d.store, ctx.principal),
       });
       return c.body(eventsCsv(events), 200, {

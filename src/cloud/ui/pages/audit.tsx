@@ -9,30 +9,7 @@ import type { UiContext } from "../context.ts";
 import { Ago, At, Empty, Layout, SiteSelect, Table } from "../layout.tsx";
 import { sitePicker } from "./data.ts";
 import { csvDocument } from "../csv.ts";
-
-/**
- * A filter time: with a zone as given; without one (a `datetime-local` value sent with
- * JavaScript off) in UTC. With JavaScript, app.js sends the viewer's local time as UTC ISO.
- */
-function parseUtc(s: string): number {
-  return Date.parse(/(?:[zZ]|[+-]\d\d:?\d\d)$/.test(s) || !s.includes("T") ? s : `${s}Z`);
-}
-
-/** A from/to filter: rendered in UTC, shown and sent in the viewer's time zone by app.js. */
-function TimeFilter(props: { name: string; label: string; at: number | undefined }) {
-  return (
-    <div>
-      <label for={`f-${props.name}`}>{props.label}</label>
-      <input
-        id={`f-${props.name}`}
-        name={props.name}
-        type="datetime-local"
-        value={props.at === undefined ? "" : new Date(props.at).toISOString().slice(0, 16)}
-        data-utc
-      />
-    </div>
-  );
-}
+import { filterTime, TimeFilter } from "../time_filter.tsx";
 
 /** The page's query, validated. */
 export const auditFilters = z.object({
@@ -40,10 +17,8 @@ export const auditFilters = z.object({
   action: z.string().max(100).optional().transform((s) => s || undefined),
   site: z.string().max(64).optional().transform((s) => s || undefined),
   device: z.string().max(64).optional().transform((s) => s || undefined),
-  from: z.string().max(40).optional().transform((s) => (s ? parseUtc(s) : undefined))
-    .refine((n) => n === undefined || Number.isFinite(n), "from: expected a date"),
-  to: z.string().max(40).optional().transform((s) => (s ? parseUtc(s) : undefined))
-    .refine((n) => n === undefined || Number.isFinite(n), "to: expected a date"),
+  from: filterTime("from"),
+  to: filterTime("to"),
   before: z.coerce.number().int().positive().optional(),
 });
 

@@ -3,7 +3,7 @@
  * bold: unread for the user looking — each user has their own read state), of some types
  * (`?type=`) or about one site (`?site=`: a technician's view of the site they look after), older
  * pages by `?before=`, "Mark all read" (on a filtered page "Mark these read": that filter's
- * events only), "Export CSV" (`/events.csv`, the same filters); new events appear at the top as
+ * events only), "Export CSV" (`/events.csv`, the same filters and a time range); new events appear at the top as
  * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
  * @module
  */
@@ -15,18 +15,19 @@ import type { UiContext } from "../context.ts";
 import { At, Empty, Layout, SiteSelect, Table } from "../layout.tsx";
 import { sitePicker } from "./data.ts";
 import { eventReader } from "../../events/reader.ts";
-import { eventsMatching } from "../../events/matching.ts";
+import { type EventFilter, eventsMatching } from "../../events/matching.ts";
+import { TimeFilter } from "../time_filter.tsx";
 
 /** Events shown per page. */
 export const EVENTS_PER_PAGE = 50;
 /** Most events one CSV export holds (the newest; a filter by site or type narrows it). */
 export const EVENTS_CSV_MAX = 10_000;
 
-/** The events an export holds: the filter's newest, up to EVENTS_CSV_MAX. */
+/** The events an export holds: the filter's newest (of its time range), up to EVENTS_CSV_MAX. */
 export async function eventsForCsv(
   store: Store,
   tenantId: string,
-  q: { types?: readonly EventType[]; siteId?: string; reader: EventReader },
+  q: EventFilter & { reader: EventReader },
 ): Promise<TenantEvent[]> {
   const out: TenantEvent[] = [];
   for await (const page of eventsMatching(store, tenantId, q, EVENTS_CSV_MAX)) out.push(...page);
@@ -206,17 +207,25 @@ export async function EventsPage(
           </form>
         )
         : null}
+      <details class="events-export">
+        <summary>Export CSV</summary>
+        <form method="get" action="/events.csv" class="inline" aria-label="Export CSV">
+          {filter ? <input type="hidden" name="type" value={filter} /> : null}
+          {site ? <input type="hidden" name="site" value={site.id} /> : null}
+          <TimeFilter name="from" label="From" at={undefined} idPrefix="export" />
+          <TimeFilter name="to" label="To" at={undefined} idPrefix="export" />
+          <button type="submit" class="secondary">Download CSV</button>
+        </form>
+        <p class="muted">
+          {`The newest ${EVENTS_CSV_MAX.toLocaleString("en-US")} events ${
+            filter || site ? "this filter shows" : "there are"
+          }, of the time range if given (your time zone).`}
+        </p>
+      </details>
       <div class="inline">
         {roleAtLeast(props.ctx.principal.role, "admin")
           ? <a class="button secondary" href="/webhooks">Webhooks and email</a>
           : null}
-        <a
-          class="button secondary"
-          href={`${eventsHref({ type: filter, site: site?.id }).replace("/events", "/events.csv")}`}
-          download="events.csv"
-        >
-          Export CSV
-        </a>
         {filter || site
           ? (
             <button
