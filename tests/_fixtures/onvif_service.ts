@@ -7,8 +7,8 @@
  * clock — which may be set off from the machine's, as on a camera nobody set the time on. The
  * URIs it gives name the camera's LAN address (`camera.invalid`), which nothing may dial. Given a
  * `CameraEvents`, it also serves pull-point event subscriptions the test drives; given a
- * `CameraPtz`, a PTZ service (`ContinuousMove`, `Stop`) on its first profile that records each
- * move and stop.
+ * `CameraPtz`, a PTZ service (`ContinuousMove`, `Stop`, presets listed, gone to, saved and removed)
+ * on its first profile that records each call.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -35,8 +35,9 @@ export interface OnvifOptions {
 }
 
 /**
- * A camera's pan/tilt/zoom head as a test reads it: every move, stop and preset it was told, in
- * order, and the presets it keeps ("Gate", "Car park & gate", and one without a name).
+ * A camera's pan/tilt/zoom head as a test reads it: every move, stop, preset gone to, saved or
+ * removed it was told, in order, and the presets it keeps ("Gate", "Car park & gate", and one
+ * without a name, at first).
  */
 export class CameraPtz {
   /** `move` with its velocity and timeout (ISO 8601, `PT2S`), `stop`, `preset`, with the profile. */
@@ -44,6 +45,8 @@ export class CameraPtz {
     | { call: "move"; profile: string; pan: number; tilt: number; zoom: number; timeout: string }
     | { call: "stop"; profile: string }
     | { call: "preset"; profile: string; preset: string }
+    | { call: "save"; profile: string; name: string; preset: string | null }
+    | { call: "remove"; profile: string; preset: string }
   )[] = [];
   /** The presets it lists: token and name (null: none given). */
   readonly presets: { token: string; name: string | null }[] = [
@@ -283,6 +286,34 @@ export async function onvifAnswer(
       if (!o.ptz.presets.some((p) => p.token === preset)) return soap("<SOAP-ENV:Fault/>", 400);
       o.ptz.told.push({ call: "preset", profile, preset });
       return soap(`<tptz:GotoPresetResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>`);
+    }
+    if (call === "SetPreset") {
+      // Over the preset named by its token, else a new one (the next number).
+      const name = (text(body, "PresetName") ?? "")
+        .replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)))
+        .replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+      const asked = text(body, "PresetToken");
+      if (asked !== null && !o.ptz.presets.some((p) => p.token === asked)) {
+        return soap("<SOAP-ENV:Fault/>", 400);
+      }
+      const token = asked ??
+        String(Math.max(0, ...o.ptz.presets.map((p) => Number(p.token) || 0)) + 1);
+      const kept = o.ptz.presets.find((p) => p.token === token);
+      if (kept) kept.name = name;
+      else o.ptz.presets.push({ token, name });
+      o.ptz.told.push({ call: "save", profile, name, preset: asked });
+      return soap(
+        `<tptz:SetPresetResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl">` +
+          `<tptz:PresetToken>${token}</tptz:PresetToken></tptz:SetPresetResponse>`,
+      );
+    }
+    if (call === "RemovePreset") {
+      const preset = text(body, "PresetToken") ?? "";
+      const at = o.ptz.presets.findIndex((p) => p.token === preset);
+      if (at < 0) return soap("<SOAP-ENV:Fault/>", 400);
+      o.ptz.presets.splice(at, 1);
+      o.ptz.told.push({ call: "remove", profile, preset });
+      return soap('<tptz:RemovePresetResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>');
     }
     if (call === "Stop") {
       o.ptz.told.push({ call: "stop", profile });

@@ -5,7 +5,9 @@
 // unknown actions with a 400 before anything reaches the camera, a viewer (403) and another
 // tenant (403); a camera without PTZ is a 502 in words. In Chromium an operator asks the camera
 // on its live page, holds "Pan right" (the move repeated while held, a stop when let go), "Zoom
-// in" from the keyboard, and sends it to the preset "Gate"; a viewer's page has no pad. Each call
+// in" from the keyboard, sends it to the preset "Gate", saves and removes a preset, and tilts it
+// at the slow speed (kept by the browser for the next visit); a viewer's page has no pad. Presets
+// saved (over the one of the same name) and removed through the API are audited. Each call
 // is audited as a use of the cloud-held credentials via `ptz`.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
@@ -68,6 +70,51 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     const again = await call(ptzOf(rtsp), { action: "stop" });
     assertEquals(again.status, 200, "the next call asks the camera again after a refusal");
 
+    // Where it points, saved by a name: a new preset, then over the one of the same name; a
+    // preset removed. Each in the audit log with who did it.
+    const saved = await call(ptzOf(rtsp), { action: "save", name: " Dock & yard " });
+    assertEquals([saved.status, saved.json], [200, {
+      ok: true,
+      action: "save",
+      preset: { token: "4", name: "Dock & yard", replaced: false },
+    }]);
+    assertEquals(ptz.told.at(-1), {
+      call: "save",
+      profile: "Profile_1",
+      name: "Dock & yard",
+      preset: null,
+    });
+    const over = await call(ptzOf(rtsp), { action: "save", name: "Gate" });
+    assertEquals(over.json.preset, { token: "1", name: "Gate", replaced: true });
+    assertEquals(ptz.told.at(-1), {
+      call: "save",
+      profile: "Profile_1",
+      name: "Gate",
+      preset: "1",
+    });
+    const removed = await call(ptzOf(rtsp), { action: "remove", preset: "4" });
+    assertEquals([removed.status, removed.json], [200, { ok: true, action: "remove" }]);
+    assertEquals(
+      (await stack.api("GET", `${ptzOf(rtsp)}/presets`, q.apiToken)).json.presets,
+      listed.json.presets,
+    );
+    const gone = await call(ptzOf(rtsp), { action: "remove", preset: "4" });
+    assertEquals(gone.status, 502, JSON.stringify(gone.json));
+    assert(
+      String(gone.json.message).startsWith("the camera did not remove the preset over ONVIF"),
+      String(gone.json.message),
+    );
+    const presetAudit = async (action: string) =>
+      ((await stack.api("GET", `/api/audit?action=${action}`, q.apiToken)).json.items as {
+        actor: string;
+        detail: Record<string, unknown>;
+      }[]).map((e) => e.detail);
+    assertEquals(await presetAudit("device.ptz_preset_save"), [
+      { handle: rtsp, token: "1", name: "Gate", replaced: true },
+      { handle: rtsp, token: "4", name: "Dock & yard", replaced: false },
+    ]);
+    assertEquals(await presetAudit("device.ptz_preset_remove"), [{ handle: rtsp, token: "4" }]);
+
     // Refused before anything reaches the camera.
     const toldBefore = ptz.told.length;
     for (
@@ -77,6 +124,10 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
         { action: "stop", x: 1 },
         { action: "preset", preset: "" },
         { action: "preset", preset: "a b" },
+        { action: "save", name: "  " },
+        { action: "save", name: "Gate\n2" },
+        { action: "save", name: "x".repeat(65) },
+        { action: "remove" },
       ]
     ) {
       const r = await call(ptzOf(rtsp), bad);
@@ -177,7 +228,46 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     await page.waitForFunction(
       `document.querySelector("#ptz-said").textContent === "Going to Gate."`,
     );
+    // Saved from the page: the new preset is listed and chosen; then removed (confirmed).
+    await page.fill("#ptz-save-name", "Loading bay");
+    await page.click(".ptz-save button");
+    await page.waitForFunction(
+      `document.querySelector("#ptz-said").textContent === "Saved as “Loading bay”."`,
+    );
+    assertEquals(
+      await page.locator("#ptz-preset option:checked").textContent(),
+      "Loading bay",
+    );
+    page.once("dialog", (d) => d.accept());
+    await page.click("[data-ptz-remove]");
+    await page.waitForFunction(
+      `document.querySelector("#ptz-said").textContent === "Removed “Loading bay”."`,
+    );
+    assertEquals(await page.locator("#ptz-preset option").allTextContents(), [
+      "Gate",
+      "Car park & gate",
+      "3",
+    ]);
     assertEquals(await accessibilityViolations(page), []);
+
+    // Slow, to aim: the moves go at 0.2, and this browser keeps the choice for the next camera.
+    assertEquals(await page.inputValue("#ptz-speed"), "0.5");
+    await page.selectOption("#ptz-speed", { label: "Slow" });
+    const slow = ptz.told.length;
+    await page.hover("[aria-label='Tilt down']");
+    await page.mouse.down();
+    await until("a slow tilt", () => ptz.told.slice(slow).some((x) => x.call === "move"));
+    await page.mouse.up();
+    await until("a stop after the slow tilt", () => ptz.told.at(-1)?.call === "stop");
+    const tilts = ptz.told.slice(slow).filter((x) => x.call === "move");
+    assert(
+      tilts.every((m) => m.pan === 0 && m.tilt === -0.2 && m.zoom === 0),
+      JSON.stringify(tilts),
+    );
+    await page.reload();
+    await page.click("text=Pan / tilt / zoom");
+    await page.waitForSelector(".ptz-pad:not([hidden])");
+    assertEquals(await page.inputValue("#ptz-speed"), "0.2");
 
     // A viewer's live view has no pad.
     const viewerPage = await (await signedInContext(browser, stack.url, viewerCookie)).newPage();
@@ -192,7 +282,7 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     );
     const viaPtz = (audit.json.items as { detail: { via: string } }[])
       .filter((e) => e.detail.via === "ptz");
-    assert(viaPtz.length >= 4, String(viaPtz.length));
+    assert(viaPtz.length >= 10, String(viaPtz.length));
   } finally {
     await browser.close();
     await stack.stop();

@@ -4,7 +4,9 @@
  * the vendor's app. A move is `ContinuousMove` with a velocity and a short timeout — the camera
  * stops by itself when no newer move or `Stop` arrives (a browser closed mid-press, a lost
  * link) — and the live view repeats it while the button is held, then sends `Stop`. The camera's
- * presets (`GetPresets`: "Gate", "Car park") are listed and gone to (`GotoPreset`) by name.
+ * presets (`GetPresets`: "Gate", "Car park") are listed and gone to (`GotoPreset`) by name, and
+ * where it points now is saved as one (`SetPreset`, over the one of the same name) or one is
+ * forgotten (`RemovePreset`).
  *
  * Where the camera's PTZ service is and which media profile it moves (the first whose profile
  * has a PTZ configuration) is asked once (`GetCapabilities`, `GetProfiles`, over onvif_soap.ts
@@ -77,6 +79,28 @@ export function getPresetsBody(profile: string): string {
 export function gotoPresetBody(profile: string, preset: string): string {
   return `<tptz:GotoPreset><tptz:ProfileToken>${escapeXml(profile)}</tptz:ProfileToken>` +
     `<tptz:PresetToken>${escapeXml(preset)}</tptz:PresetToken></tptz:GotoPreset>`;
+}
+
+/**
+ * The body of a SetPreset of `profile`: the camera keeps where it points now as `name`, under
+ * `token` when given (that preset is overwritten), else under a new token it chooses.
+ */
+export function setPresetBody(profile: string, name: string, token?: string): string {
+  return `<tptz:SetPreset><tptz:ProfileToken>${escapeXml(profile)}</tptz:ProfileToken>` +
+    `<tptz:PresetName>${escapeXml(name)}</tptz:PresetName>` +
+    (token === undefined ? "" : `<tptz:PresetToken>${escapeXml(token)}</tptz:PresetToken>`) +
+    `</tptz:SetPreset>`;
+}
+
+/** The body of a RemovePreset of `profile`'s preset `token`. */
+export function removePresetBody(profile: string, token: string): string {
+  return `<tptz:RemovePreset><tptz:ProfileToken>${escapeXml(profile)}</tptz:ProfileToken>` +
+    `<tptz:PresetToken>${escapeXml(token)}</tptz:PresetToken></tptz:RemovePreset>`;
+}
+
+/** A preset saved: its token and name, and whether it took the place of one of the same name. */
+export interface SavedPreset extends PtzPreset {
+  replaced: boolean;
 }
 
 /**
@@ -161,6 +185,31 @@ export class OnvifPtz {
     await new OnvifSoap(this.#http, this.#now, place.skew).call(
       place.service,
       gotoPresetBody(place.profile, token),
+      true,
+    );
+  }
+
+  /**
+   * Keeps where the camera points now as the preset `name`: the one of that name is overwritten
+   * (operators re-aim "Gate" rather than collect "Gate", "Gate 2"…), else a new one is made.
+   */
+  async savePreset(place: PtzPlace, name: string): Promise<SavedPreset> {
+    const same = (await this.presets(place)).find((p) => p.name === name);
+    const answer = await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      place.service,
+      setPresetBody(place.profile, name, same?.token),
+      true,
+    );
+    const token = xmlTexts(answer, "PresetToken", 1, 64)[0]?.trim() || same?.token;
+    if (!token) throw new OnvifError("the camera saved the preset but did not say its token");
+    return { token, name, replaced: same !== undefined };
+  }
+
+  /** Forgets the preset `token`. */
+  async removePreset(place: PtzPlace, token: string): Promise<void> {
+    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      place.service,
+      removePresetBody(place.profile, token),
       true,
     );
   }

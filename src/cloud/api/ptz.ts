@@ -4,8 +4,11 @@
  * 2 s unless told again, `{"action":"stop"}` stops it (and, asked first, tells whether the camera
  * can move: the live view shows its pad only then), `{"action":"preset","preset":"1"}` sends it to
  * a position it keeps; `GET /api/handles/{handle}/ptz/presets` lists those (`{presets: [{token,
- * name}]}`). The operator role at least (a viewer watches,
- * an operator may point the camera elsewhere), and the handle's own access rules. Each call uses
+ * name}]}`); `{"action":"save","name":"Gate"}` keeps where it points now as "Gate" (over the one of
+ * that name; answered with `preset: {token, name, replaced}`) and `{"action":"remove","preset":"4"}`
+ * forgets one, each audited (`device.ptz_preset_save`, `device.ptz_preset_remove`). The operator
+ * role at least (a viewer watches, an operator may point the camera elsewhere), and the handle's
+ * own access rules. Each call uses
  * the cloud-held credentials, so each is in the audit log as `device.credentials.use` via `ptz`.
  * A camera that cannot is a 502 in its words (no PTZ service, no PTZ profile, credentials refused);
  * a camera without a web port allowlisted, a 501.
@@ -34,7 +37,7 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const withPtz = async <T>(
     c: Context<AuthVars>,
     what: string,
-    fn: (ptz: OnvifPtz, place: PtzPlace) => Promise<T>,
+    fn: (ptz: OnvifPtz, place: PtzPlace, deviceId: string) => Promise<T>,
   ): Promise<T> => {
     const p = c.get("principal");
     requireRole(p.role, "operator");
@@ -48,7 +51,7 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
           const place = places.get(key) ?? await ptz.locate();
           places.set(key, place);
           try {
-            return await fn(ptz, place);
+            return await fn(ptz, place, t.device.id);
           } catch (e) {
             places.forget(key);
             throw e;
@@ -63,23 +66,43 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
     }
   };
   app.post("/handles/:handle/ptz", requireAuth(d.store), async (c) => {
-    requireRole(c.get("principal").role, "operator");
+    const p = c.get("principal");
+    requireRole(p.role, "operator");
     const body = await jsonBody(c, ptzBody);
-    const what = body.action === "move"
-      ? "move"
-      : body.action === "stop"
-      ? "stop"
-      : "go to its preset";
-    await withPtz(
-      c,
-      what,
-      (ptz, place) =>
-        body.action === "move"
-          ? ptz.move(place, body)
-          : body.action === "stop"
-          ? ptz.stop(place)
-          : ptz.gotoPreset(place, body.preset),
-    );
+    /** A preset saved or removed changes the camera: who did it is in the audit log. */
+    const audit = (deviceId: string, action: string, detail: Record<string, unknown>) =>
+      d.store.appendAudit({
+        tenantId: p.tenantId,
+        actor: p.actor,
+        action,
+        target: deviceId,
+        detail: { handle: c.req.param("handle"), ...detail },
+      });
+    switch (body.action) {
+      case "move":
+        await withPtz(c, "move", (ptz, place) => ptz.move(place, body));
+        break;
+      case "stop":
+        await withPtz(c, "stop", (ptz, place) => ptz.stop(place));
+        break;
+      case "preset":
+        await withPtz(c, "go to its preset", (ptz, place) => ptz.gotoPreset(place, body.preset));
+        break;
+      case "save": {
+        const saved = await withPtz(c, "save the preset", async (ptz, place, deviceId) => {
+          const s = await ptz.savePreset(place, body.name);
+          await audit(deviceId, "device.ptz_preset_save", { ...s });
+          return s;
+        });
+        return c.json({ ok: true, action: body.action, preset: saved });
+      }
+      case "remove":
+        await withPtz(c, "remove the preset", async (ptz, place, deviceId) => {
+          await ptz.removePreset(place, body.preset);
+          await audit(deviceId, "device.ptz_preset_remove", { token: body.preset });
+        });
+        break;
+    }
     return c.json({ ok: true, action: body.action });
   });
   app.get("/handles/:handle/ptz/presets", requireAuth(d.store), async (c) => {

@@ -341,18 +341,25 @@ export const eventsReadBody = z.object({
 const ptzSpeed = z.number().min(-1, "a speed from -1 to 1").max(1, "a speed from -1 to 1")
   .default(0);
 
+/** A camera's token for one of its presets (from `GET …/ptz/presets`). */
+const presetToken = z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, "preset: a preset's token");
+
 /**
  * `POST /api/handles/{handle}/ptz`: move at a velocity (the camera stops by itself after 2 s
- * unless told again), stop, or go to a preset (its token, from `GET …/ptz/presets`).
+ * unless told again), stop, go to a preset (its token, from `GET …/ptz/presets`), save where it
+ * points as a preset of a name (over the one of that name), or remove a preset.
  */
 export const ptzBody = z.discriminatedUnion("action", [
   z.object({ action: z.literal("move"), pan: ptzSpeed, tilt: ptzSpeed, zoom: ptzSpeed })
     .strict(),
   z.object({ action: z.literal("stop") }).strict(),
+  z.object({ action: z.literal("preset"), preset: presetToken }).strict(),
   z.object({
-    action: z.literal("preset"),
-    preset: z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, "preset: a preset's token"),
+    action: z.literal("save"),
+    name: z.string().trim().min(1, "name: the preset's name").max(64)
+      .regex(/^[^\p{Cc}]+$/u, "name: no control characters"),
   }).strict(),
+  z.object({ action: z.literal("remove"), preset: presetToken }).strict(),
 ]);
 
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */

@@ -141,8 +141,8 @@ for (const s of document.querySelectorAll("select[data-quiet]")) {
   });
 }
 // Pan, tilt, zoom: asked first whether the camera can (a stop); then each pad button moves it
-// while held — the move repeated each second, as the camera stops by itself 2 s after the last —
-// and stops it when let go, left or the page hidden.
+// while held, at the speed chosen — the move repeated each second, as the camera stops by itself
+// 2 s after the last — and stops it when let go, left or the page hidden.
 for (const box of document.querySelectorAll("[data-ptz]")) {
   const said = box.querySelector("#ptz-said");
   // One call at a time, in order: a stop never overtakes the move before it.
@@ -159,7 +159,19 @@ for (const box of document.querySelectorAll("[data-ptz]")) {
       headers: { "x-csrf-token": csrf, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
+    const j = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(j.message || "HTTP " + r.status);
+    return j;
+  };
+  // The positions the camera keeps, by the names they were given (select: the one to pick).
+  const list = box.querySelector("#ptz-preset");
+  const loadPresets = async (select) => {
+    const r = await fetch(box.dataset.ptz + "/presets", { credentials: "same-origin" });
     if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || "HTTP " + r.status);
+    const presets = (await r.json()).presets;
+    list.replaceChildren(...presets.map((p) => { const o = document.createElement("option"); o.value = p.token; o.textContent = p.name; return o; }));
+    if (select !== undefined) list.value = select;
+    box.querySelector(".ptz-presets").hidden = presets.length === 0;
   };
   const start = box.querySelector("[data-ptz-start]");
   start.addEventListener("click", async () => {
@@ -171,22 +183,35 @@ for (const box of document.querySelectorAll("[data-ptz]")) {
       said.textContent = "Hold a button to move the camera; it stops when you let go.";
     } catch (e) { said.textContent = e.message; start.disabled = false; return; }
     finally { start.removeAttribute("aria-busy"); }
-    // The positions the camera keeps, by the names they were given.
+    try { await loadPresets(); box.querySelector(".ptz-save").hidden = false; } catch {}
+  });
+  // Where the camera points now, kept by a name (over the preset of that name).
+  box.querySelector(".ptz-save").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const input = box.querySelector("#ptz-save-name");
+    const name = input.value.trim(); if (!name) return;
     try {
-      const r = await fetch(box.dataset.ptz + "/presets", { credentials: "same-origin" });
-      const presets = r.ok ? (await r.json()).presets : [];
-      if (!presets.length) return;
-      const select = box.querySelector("#ptz-preset");
-      for (const p of presets) { const o = document.createElement("option"); o.value = p.token; o.textContent = p.name; select.append(o); }
-      box.querySelector(".ptz-presets").hidden = false;
-    } catch {}
+      const { preset } = await send({ action: "save", name });
+      said.textContent = preset.replaced ? "“" + name + "” now points here." : "Saved as “" + name + "”.";
+      input.value = "";
+      await loadPresets(preset.token);
+    } catch (err) { said.textContent = err.message; }
+  });
+  box.querySelector("[data-ptz-remove]").addEventListener("click", async () => {
+    const name = list.selectedOptions[0]?.textContent ?? ""; if (!list.value) return;
+    if (!confirm("Remove the preset “" + name + "” from the camera?")) return;
+    try { await send({ action: "remove", preset: list.value }); said.textContent = "Removed “" + name + "”."; await loadPresets(); }
+    catch (err) { said.textContent = err.message; }
   });
   box.querySelector("[data-ptz-goto]").addEventListener("click", async () => {
-    const select = box.querySelector("#ptz-preset");
-    const name = select.selectedOptions[0]?.textContent ?? "";
-    try { await send({ action: "preset", preset: select.value }); said.textContent = "Going to " + name + "."; }
+    const name = list.selectedOptions[0]?.textContent ?? "";
+    try { await send({ action: "preset", preset: list.value }); said.textContent = "Going to " + name + "."; }
     catch (e) { said.textContent = e.message; }
   });
+  // The speed this browser chose last, kept for the next camera.
+  const speed = box.querySelector("#ptz-speed");
+  try { const kept = localStorage.getItem("nc-ptz-speed"); if (kept && [...speed.options].some((o) => o.value === kept)) speed.value = kept; } catch {}
+  speed.addEventListener("change", () => { try { localStorage.setItem("nc-ptz-speed", speed.value); } catch {} });
   let held = null;
   const release = () => {
     if (!held) return;
@@ -196,8 +221,13 @@ for (const box of document.querySelectorAll("[data-ptz]")) {
   const press = (button) => {
     if (held?.button === button) return;
     release();
-    const body = { action: "move", ...JSON.parse(button.dataset.ptzMove) };
-    const go = () => send(body).catch((e) => { said.textContent = e.message; release(); });
+    const dir = JSON.parse(button.dataset.ptzMove);
+    // At the speed chosen when each repeat goes out (a change while held applies at once).
+    const go = () => {
+      const v = Number(speed.value) || 0.5;
+      const body = { action: "move", pan: dir.pan * v, tilt: dir.tilt * v, zoom: dir.zoom * v };
+      return send(body).catch((e) => { said.textContent = e.message; release(); });
+    };
     held = { button, timer: setInterval(go, 1000) };
     button.setAttribute("aria-pressed", "true");
     go();

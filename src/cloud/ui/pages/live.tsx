@@ -99,15 +99,20 @@ function AlertQuiet(props: { deviceId: string; seconds: number }) {
   );
 }
 
-/** The speed of a move from the pad (of ONVIF's −1..1). */
-const PTZ_SPEED = 0.5;
+/**
+ * The speeds a pad's move may go at (of ONVIF's −1..1): slow to aim at a plate or a face, fast to
+ * swing to the other side of a yard. The first one the page offers is the default.
+ */
+export const PTZ_SPEEDS = [["Normal", 0.5], ["Slow", 0.2], ["Fast", 1]] as const;
 
 /**
  * Pan, tilt and zoom (api/ptz.ts), for an operator: first a button that asks the camera whether
  * it can move (a stop), then, when it can, a pad whose buttons move it while held (pointer or
- * keyboard) and stop it when let go, and the positions the camera keeps (its presets) to go to.
+ * keyboard) and stop it when let go, and the positions the camera keeps (its presets) to go to,
+ * to save where it points as one (by name) and to remove one.
  */
 function PtzPad(props: { handle: string }) {
+  // Each button holds a direction; the page scales it by the speed chosen.
   const move = (label: string, name: string, pan: number, tilt: number, zoom: number) => (
     <button
       type="button"
@@ -118,7 +123,7 @@ function PtzPad(props: { handle: string }) {
       {label}
     </button>
   );
-  const s = PTZ_SPEED;
+  const s = 1;
   return (
     <section class="ptz" data-ptz={`/api/handles/${props.handle}/ptz`} aria-label="Pan, tilt, zoom">
       <button type="button" data-ptz-start>Pan / tilt / zoom</button>
@@ -136,12 +141,22 @@ function PtzPad(props: { handle: string }) {
       <div class="ptz-zoom" hidden>
         {move("−", "Zoom out", 0, 0, -s)}
         {move("+", "Zoom in", 0, 0, s)}
+        <label for="ptz-speed">Speed</label>
+        <select id="ptz-speed">
+          {PTZ_SPEEDS.map(([name, speed]) => <option value={String(speed)}>{name}</option>)}
+        </select>
       </div>
       <div class="ptz-presets" hidden>
         <label for="ptz-preset">Preset</label>
         <select id="ptz-preset"></select>
         <button type="button" data-ptz-goto>Go</button>
+        <button type="button" data-ptz-remove>Remove</button>
       </div>
+      <form class="ptz-save" hidden>
+        <label for="ptz-save-name">Save this view as</label>
+        <input id="ptz-save-name" maxlength={64} required placeholder="Gate" autocomplete="off" />
+        <button type="submit">Save</button>
+      </form>
       <span class="muted" id="ptz-said" role="status"></span>
     </section>
   );
@@ -184,8 +199,9 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem}.ptz-presets{display:flex;gap:.4rem;align-items:center}.ptz-presets label{margin:0}
-.ptz-presets select{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
+.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.ptz-save input{font:inherit;padding:.3rem;width:10rem}
+.ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
 /** A bare page around its content; `csrf` for a page whose script calls the API. */
 function Bare(props: { title: string; csrf?: string; children?: unknown }) {

@@ -7,6 +7,8 @@ import {
   PTZ_PLACE_TTL_MS,
   PtzPlaces,
   ptzProfile,
+  removePresetBody,
+  setPresetBody,
   stopBody,
 } from "../../../../src/cloud/access/onvif_ptz.ts";
 
@@ -79,5 +81,24 @@ Deno.test("presetsOf: each preset's token and name in the camera's order; a name
     gotoPresetBody("Profile_1", "car&park"),
     `<tptz:GotoPreset><tptz:ProfileToken>Profile_1</tptz:ProfileToken>` +
       `<tptz:PresetToken>car&#38;park</tptz:PresetToken></tptz:GotoPreset>`,
+  );
+});
+
+Deno.test("setPresetBody and removePresetBody: the name and tokens escaped; a token only to overwrite", () => {
+  assertEquals(
+    setPresetBody("Profile_1", "Gate <north> & yard"),
+    `<tptz:SetPreset><tptz:ProfileToken>Profile_1</tptz:ProfileToken>` +
+      `<tptz:PresetName>Gate &#60;north&#62; &#38; yard</tptz:PresetName></tptz:SetPreset>`,
+  );
+  assertEquals(
+    setPresetBody("Profile_1", "Gate", "1"),
+    `<tptz:SetPreset><tptz:ProfileToken>Profile_1</tptz:ProfileToken>` +
+      `<tptz:PresetName>Gate</tptz:PresetName><tptz:PresetToken>1</tptz:PresetToken>` +
+      `</tptz:SetPreset>`,
+  );
+  assertEquals(
+    removePresetBody("Profile_1", "car&park"),
+    `<tptz:RemovePreset><tptz:ProfileToken>Profile_1</tptz:ProfileToken>` +
+      `<tptz:PresetToken>car&#38;park</tptz:PresetToken></tptz:RemovePreset>`,
   );
 });
