@@ -48,6 +48,11 @@ export class CameraPtz {
     | { call: "save"; profile: string; name: string; preset: string | null }
     | { call: "remove"; profile: string; preset: string }
   )[] = [];
+  /**
+   * Whether `GetCapabilities` names the PTZ service (true) or only `GetServices` does (false: as
+   * cameras that list only the older categories in their capabilities).
+   */
+  inCapabilities = true;
   /** The presets it lists: token and name (null: none given). */
   readonly presets: { token: string; name: string | null }[] = [
     { token: "1", name: "Gate" },
@@ -213,8 +218,25 @@ export async function onvifAnswer(
                 `<tt:WSPullPointSupport>true</tt:WSPullPointSupport></tt:Events>`
               : ""
           }${
-            o.ptz ? `<tt:PTZ><tt:XAddr>http://camera.invalid/onvif/PTZ</tt:XAddr></tt:PTZ>` : ""
+            o.ptz?.inCapabilities
+              ? `<tt:PTZ><tt:XAddr>http://camera.invalid/onvif/PTZ</tt:XAddr></tt:PTZ>`
+              : ""
           }</tds:Capabilities></tds:GetCapabilitiesResponse>`,
+      );
+    }
+    if (call === "GetServices") {
+      const service = (ns: string, at: string) =>
+        `<tds:Service><tds:Namespace>${ns}</tds:Namespace><tds:XAddr>http://camera.invalid${at}` +
+        `</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version>` +
+        `</tds:Service>`;
+      return soap(
+        `<tds:GetServicesResponse>${
+          service("http://www.onvif.org/ver10/device/wsdl", "/onvif/device_service")
+        }${service("http://www.onvif.org/ver10/media/wsdl", media)}${
+          o.events ? service("http://www.onvif.org/ver10/events/wsdl", "/onvif/Events") : ""
+        }${
+          o.ptz ? service("http://www.onvif.org/ver20/ptz/wsdl", "/onvif/PTZ") : ""
+        }</tds:GetServicesResponse>`,
       );
     }
     return soap("<SOAP-ENV:Fault/>", 400);

@@ -3,7 +3,8 @@
 // (ContinuousMove with a 2 s timeout on the profile that has PTZ, then Stop) and lists and goes
 // to its presets (an unknown one is the camera's refusal); it refuses speeds out of range and
 // unknown actions with a 400 before anything reaches the camera, a viewer (403) and another
-// tenant (403); a camera without PTZ is a 502 in words. In Chromium an operator asks the camera
+// tenant (403); a camera without PTZ is a 502 in words; one whose PTZ service only GetServices
+// names (not GetCapabilities) moves. In Chromium an operator asks the camera
 // on its live page, holds "Pan right" (the move repeated while held, a stop when let go), "Zoom
 // in" from the keyboard, sends it to the preset "Gate", saves and removes a preset, and tilts it
 // at the slow speed (kept by the browser for the next visit); a viewer's page has no pad. Presets
@@ -26,8 +27,13 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
   const ptz = new CameraPtz();
   const cam = await startCamera({ onvif: { ptz, clockOffsetMs: -3_600_000 } });
   const fixed = await startCamera({ onvif: {}, hostname: "127.0.0.2" });
+  // A camera whose capabilities leave PTZ out; only its services list it.
+  const quiet = new CameraPtz();
+  quiet.inCapabilities = false;
+  const unlisted = await startCamera({ onvif: { ptz: quiet }, hostname: "127.0.0.3" });
   stack.defer(cam.close);
   stack.defer(fixed.close);
+  stack.defer(unlisted.close);
   const browser = await launchBrowser();
   try {
     const q = await stack.quickstart([cam.port, 554], "PTZ");
@@ -148,27 +154,41 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     assertEquals(foreign.status, 403, JSON.stringify(foreign.json));
     assertEquals(ptz.told.length, toldBefore, "nothing more reached the camera");
 
+    /** Adds a camera at `host` (its web port and RTSP) with the cloud-held credentials: its RTSP handle. */
+    const addCamera = async (host: string, webPort: number) => {
+      const added = await call(`/api/sites/${q.siteId}/devices`, {
+        host,
+        ports: [webPort, 554],
+        protocols: { 554: "rtsp" },
+      });
+      assertEquals(added.status, 201, JSON.stringify(added.json));
+      await stack.api(
+        "PUT",
+        `/api/sites/${q.siteId}/devices/${added.json.id}/credentials`,
+        q.apiToken,
+        { username: "admin", password: "12345" },
+      );
+      return (added.json.handles as Record<string, string>)["554"];
+    };
+
     // A camera that cannot move says so.
-    const added = await call(`/api/sites/${q.siteId}/devices`, {
-      host: "127.0.0.2",
-      ports: [fixed.port, 554],
-      protocols: { 554: "rtsp" },
-    });
-    assertEquals(added.status, 201, JSON.stringify(added.json));
-    await stack.api(
-      "PUT",
-      `/api/sites/${q.siteId}/devices/${added.json.id}/credentials`,
-      q.apiToken,
-      { username: "admin", password: "12345" },
-    );
-    const handles = added.json.handles as Record<string, string>;
-    const cannot = await call(ptzOf(handles["554"]), { action: "stop" });
+    const cannot = await call(ptzOf(await addCamera("127.0.0.2", fixed.port)), { action: "stop" });
     assertEquals(cannot.status, 502, JSON.stringify(cannot.json));
     assertEquals(
       cannot.json.message,
       "the camera did not stop over ONVIF: the camera has no PTZ service over ONVIF: it cannot " +
         "pan, tilt or zoom",
     );
+
+    // One whose PTZ service only GetServices names moves as well.
+    const viaServices = await call(ptzOf(await addCamera("127.0.0.3", unlisted.port)), {
+      action: "move",
+      tilt: 1,
+    });
+    assertEquals(viaServices.status, 200, JSON.stringify(viaServices.json));
+    assertEquals(quiet.told, [
+      { call: "move", profile: "Profile_1", pan: 0, tilt: 1, zoom: 0, timeout: "PT2S" },
+    ]);
 
     // The live view: an operator asks, then holds "Pan right", then "Zoom in" from the keyboard.
     const operator = await stack.addUser(q.tenantId, "operator");

@@ -17,6 +17,13 @@ import type { DeviceHttp } from "./device_http.ts";
 
 /** Where the device service is on every ONVIF camera. */
 export const DEVICE_SERVICE = "/onvif/device_service";
+
+/** The namespace each service is listed under in a `GetServices` answer. */
+export const SERVICE_NAMESPACES = {
+  Media: "http://www.onvif.org/ver10/media/wsdl",
+  Events: "http://www.onvif.org/ver10/events/wsdl",
+  PTZ: "http://www.onvif.org/ver20/ptz/wsdl",
+} as const;
 /** Largest SOAP answer read. */
 const MAX_SOAP_BYTES = 256 << 10;
 /** How long one call may take by default (a long poll gives its own). */
@@ -129,10 +136,13 @@ export class OnvifSoap {
   }
 
   /**
-   * The path of the camera's `category` service (`Media`, `Events`) as its capabilities give it,
-   * or `fallback` when they do not.
+   * The path of the camera's `category` service (`Media`, `Events`, `PTZ`) as its capabilities
+   * give it; where they do not (some cameras list only the older categories there), as its
+   * services do (`GetServices`, by the service's namespace); else `fallback`.
    */
-  async service(category: string, fallback: string): Promise<string> {
+  async service(category: keyof typeof SERVICE_NAMESPACES, fallback: string): Promise<string> {
+    const path = (xaddr: string | undefined) =>
+      (xaddr && pathOfUri(xaddr)?.replace(/\?.*$/, "")) || null;
     try {
       const caps = await this.call(
         DEVICE_SERVICE,
@@ -141,12 +151,28 @@ export class OnvifSoap {
         }</tds:Category></tds:GetCapabilities>`,
         true,
       );
-      const xaddr = xmlTexts(xmlBlocks(caps, category, 1)[0] ?? "", "XAddr", 1, 1024)[0];
-      return (xaddr && pathOfUri(xaddr)?.replace(/\?.*$/, "")) || fallback;
+      const found = path(xmlTexts(xmlBlocks(caps, category, 1)[0] ?? "", "XAddr", 1, 1024)[0]);
+      if (found) return found;
     } catch (e) {
       if (!(e instanceof OnvifError)) throw e;
-      return fallback;
     }
+    try {
+      const services = await this.call(
+        DEVICE_SERVICE,
+        "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>",
+        true,
+      );
+      for (const block of xmlBlocks(services, "Service", 64)) {
+        if (xmlTexts(block, "Namespace", 1, 256)[0]?.trim() !== SERVICE_NAMESPACES[category]) {
+          continue;
+        }
+        const found = path(xmlTexts(block, "XAddr", 1, 1024)[0]?.trim());
+        if (found) return found;
+      }
+    } catch (e) {
+      if (!(e instanceof OnvifError)) throw e;
+    }
+    return fallback;
   }
 
   /**

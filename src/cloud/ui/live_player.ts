@@ -192,15 +192,15 @@ for (const box of document.querySelectorAll("[data-ptz]")) {
     const name = input.value.trim(); if (!name) return;
     try {
       const { preset } = await send({ action: "save", name });
-      said.textContent = preset.replaced ? "“" + name + "” now points here." : "Saved as “" + name + "”.";
       input.value = "";
       await loadPresets(preset.token);
+      said.textContent = preset.replaced ? "“" + name + "” now points here." : "Saved as “" + name + "”.";
     } catch (err) { said.textContent = err.message; }
   });
   box.querySelector("[data-ptz-remove]").addEventListener("click", async () => {
     const name = list.selectedOptions[0]?.textContent ?? ""; if (!list.value) return;
     if (!confirm("Remove the preset “" + name + "” from the camera?")) return;
-    try { await send({ action: "remove", preset: list.value }); said.textContent = "Removed “" + name + "”."; await loadPresets(); }
+    try { await send({ action: "remove", preset: list.value }); await loadPresets(); said.textContent = "Removed “" + name + "”."; }
     catch (err) { said.textContent = err.message; }
   });
   box.querySelector("[data-ptz-goto]").addEventListener("click", async () => {
