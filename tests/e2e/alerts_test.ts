@@ -800,7 +800,7 @@ Deno.test("site maintenance: an operator pauses a site's alerts on its page; a d
   }
 });
 
-Deno.test("webhooks: an admin edits a webhook's events, format and active hours on its page (its URL, secret and log stay); the API refuses an empty change and another tenant's webhook; audited", async () => {
+Deno.test("webhooks: an admin edits a webhook's events, format, active hours and (as a chat channel) its flood digest on its page (its URL, secret and log stay); the API refuses an empty change, a digest it does not allow and another tenant's webhook; audited", async () => {
   const stack = await Stack.start({ cloudArgs: cloudArgs() });
   const rx = new Receiver();
   const browser = await launchBrowser();
@@ -882,12 +882,55 @@ Deno.test("webhooks: an admin edits a webhook's events, format and active hours 
       events: ["device.down", "camera.motion"],
       format: "discord",
       schedule: { days: [1, 2, 3, 4, 5, 6], from: "18:00", to: "08:00", timeZone: "Europe/Berlin" },
+      digest: null,
     });
     assertEquals(entry.detail.from, {
       events: ["device.down", "device.up"],
       format: "auto",
       schedule: null,
+      digest: null,
     });
+
+    // Now a chat channel: how it holds back a flood is chosen on its page too.
+    await tab.click(`${card} button:has-text("Edit")`);
+    assertEquals(
+      await tab.locator(`${dialog} select[name="digest"] option:checked`).textContent(),
+      "5 in 10 minutes on their own, then one summary (default)",
+    );
+    await tab.selectOption(`${dialog} select[name="digest"]`, {
+      label: "20 in 60 minutes on their own, then one summary",
+    });
+    await Promise.all([
+      tab.waitForNavigation(),
+      tab.click(`${dialog} button:has-text("Save")`),
+    ]);
+    const calmer = ((await api(stack, "GET", "/api/webhooks", q.apiToken)).json.items as {
+      digest: unknown;
+      floods: string;
+    }[])[0];
+    assertEquals([calmer.digest, calmer.floods], [
+      { each: 20, minutes: 60 },
+      "20 in 60 minutes on their own, the rest in one summary at their end",
+    ]);
+    assert(
+      (await tab.textContent(card))!.replace(/\s+/g, " ").includes(
+        "in a flood: 20 in 60 minutes on their own, the rest in one summary at their end",
+      ),
+    );
+    // Through the API: off, then the default again; a choice it does not allow is a 400.
+    const off = await patch(hook.id, q.apiToken, { digest: "off" });
+    assertEquals([off.json.digest, off.json.floods], ["off", "every event on its own"]);
+    assertEquals((await patch(hook.id, q.apiToken, { digest: null })).json.digest, null);
+    const badWindow = await patch(hook.id, q.apiToken, { digest: { each: 5, minutes: 7 } });
+    assertEquals(badWindow.status, 400);
+    assert(
+      String(badWindow.json.message).includes("minutes: one of 5, 10, 15, 30, 60"),
+      String(badWindow.json.message),
+    );
+    assertEquals(
+      (await patch(hook.id, q.apiToken, { digest: { each: 0, minutes: 10 } })).status,
+      400,
+    );
     // Active hours are checked: a zone or a time that is not one is a 400 that names it.
     const zone = await patch(hook.id, q.apiToken, {
       schedule: { days: [1], from: "18:00", to: "08:00", timeZone: "Mars/Olympus" },

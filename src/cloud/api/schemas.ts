@@ -12,6 +12,7 @@ import { EVENT_TYPES, type EventType, MAX_ALERT_QUIET_S, WEBHOOK_FORMATS } from 
 import { pageQuery } from "./validate.ts";
 import { PORT_PROTOCOLS } from "../store/port_protocols.ts";
 import { HHMM, isTimeZone } from "../events/schedule.ts";
+import { DIGEST_EACH_MAX, DIGEST_MINUTES } from "../events/alert_digest.ts";
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().trim().min(1).max(253).regex(
@@ -266,6 +267,25 @@ export const webhookSchedule = z.preprocess(
   }).strict().nullable(),
 );
 
+/**
+ * How a webhook a person reads holds back a flood: `{each, minutes}` (at most `each` messages of
+ * their own per window of `minutes`, the rest in one summary), `"off"` (every event on its own),
+ * or null (the default, 5 in 10 minutes).
+ */
+export const webhookDigest = z.union([
+  z.literal("off"),
+  z.object({
+    each: z.number().int().min(1, "each: at least 1").max(
+      DIGEST_EACH_MAX,
+      `each: at most ${DIGEST_EACH_MAX}`,
+    ),
+    minutes: z.number().int().refine(
+      (m) => (DIGEST_MINUTES as readonly number[]).includes(m),
+      `minutes: one of ${DIGEST_MINUTES.join(", ")}`,
+    ),
+  }).strict(),
+]).nullable();
+
 export const webhookBody = z.object({
   url: z.string().min(1).max(2048),
   events: z.array(z.enum(EVENT_TYPES)).min(1, "choose at least one event type").max(
@@ -275,18 +295,23 @@ export const webhookBody = z.object({
   format: z.enum(WEBHOOK_FORMATS).optional(),
   /** Its active hours; absent or null: always. */
   schedule: webhookSchedule.optional(),
+  /** How it holds back a flood (email and chat); absent or null: the default. */
+  digest: webhookDigest.optional(),
 }).strict();
 
-/** `PATCH /api/webhooks/{id}`: its event types, format or active hours (its URL stays). */
+/** `PATCH /api/webhooks/{id}`: its event types, format, active hours or digest (its URL stays). */
 export const webhookPatch = z.object({
   events: z.array(z.enum(EVENT_TYPES)).min(1, "choose at least one event type").max(
     EVENT_TYPES.length,
   ).optional(),
   format: z.enum(WEBHOOK_FORMATS).optional(),
   schedule: webhookSchedule.optional(),
+  digest: webhookDigest.optional(),
 }).strict().refine(
-  (b) => b.events !== undefined || b.format !== undefined || b.schedule !== undefined,
-  { message: "give events, format or schedule to change" },
+  (b) =>
+    b.events !== undefined || b.format !== undefined || b.schedule !== undefined ||
+    b.digest !== undefined,
+  { message: "give events, format, schedule or digest to change" },
 );
 
 /** Event types, comma-separated (`camera.motion,camera.tamper`), each one of EVENT_TYPES. */

@@ -26,6 +26,7 @@ import { webhookBody, webhookPatch } from "./schemas.ts";
 import { SendBudget } from "../tenancy/send_budget.ts";
 import { FORMAT_NAMES, sentFormat } from "../events/chat_message.ts";
 import { describeSchedule } from "../events/schedule.ts";
+import { describeDigest } from "../events/alert_digest.ts";
 
 /** Webhooks one tenant may have (each event is sent once per webhook). */
 export const MAX_WEBHOOKS_PER_TENANT = 20;
@@ -74,6 +75,10 @@ const view = (w: Webhook) => ({
   schedule: w.schedule ?? null,
   /** Its active hours in words (`Mon, Fri 18:00–08:00 (Europe/Berlin)`), or null: always. */
   activeHours: w.schedule ? describeSchedule(w.schedule) : null,
+  /** How it holds back a flood (an email or chat webhook): null is the default (5 in 10 minutes). */
+  digest: w.digest ?? null,
+  /** That in words; null for a webhook a program reads (JSON: nothing is held back). */
+  floods: describeDigest(w),
   createdAt: w.createdAt,
   createdBy: w.createdBy,
 });
@@ -141,6 +146,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       events: [...new Set(body.events)],
       format: body.format ?? "auto",
       schedule: body.schedule ?? null,
+      digest: body.digest ?? null,
       secretSeed: WebhookSecrets.seed(),
       createdBy: p.actor,
     }, MAX_WEBHOOKS_PER_TENANT);
@@ -155,6 +161,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
         events: w.events,
         format: w.format ?? "auto",
         schedule: w.schedule ?? null,
+        digest: w.digest ?? null,
       },
     });
     if (isMailTarget(w.url)) {
@@ -185,6 +192,7 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
       ...(body.events ? { events: [...new Set(body.events)] } : {}),
       ...(body.format ? { format: body.format } : {}),
       ...(body.schedule !== undefined ? { schedule: body.schedule } : {}),
+      ...(body.digest !== undefined ? { digest: body.digest } : {}),
     });
     if (!w) throw new AppError("not_found", "no such webhook");
     await d.store.appendAudit({
@@ -198,8 +206,14 @@ export function webhookRoutes(d: WebhookDeps): Hono<AuthVars> {
           events: before.events,
           format: before.format ?? "auto",
           schedule: before.schedule ?? null,
+          digest: before.digest ?? null,
         },
-        to: { events: w.events, format: w.format ?? "auto", schedule: w.schedule ?? null },
+        to: {
+          events: w.events,
+          format: w.format ?? "auto",
+          schedule: w.schedule ?? null,
+          digest: w.digest ?? null,
+        },
       },
     });
     return c.json(view(w));

@@ -4,7 +4,8 @@
  * street makes every camera's motion start within a minute of the others': forty messages in a
  * row bury the one that matters and teach people to mute the sender (and a chat service throttles
  * the burst). So each such webhook gets at most {@linkcode EACH_PER_WINDOW} events as messages of
- * their own in each {@linkcode DIGEST_WINDOW_MS} (aligned, in the store's time); the events past
+ * their own in each {@linkcode DIGEST_WINDOW_MS} (aligned, in the store's time; or what the webhook
+ * chose: `digest`, {@linkcode digestOf}, or none held back at all); the events past
  * that are not sent one by one, and one summary — a digest — goes out at the window's end listing
  * every event of the webhook's types in that window. The count is kept in the store
  * (`hitRateWindow`), so it holds across the nodes, and the digest is one delivery with a fixed id
@@ -19,11 +20,23 @@ import { sentFormat } from "./chat_message.ts";
 import { scheduleActive } from "./schedule.ts";
 import type { DigestInput } from "./alert_words.ts";
 
-/** Messages of their own a person's webhook gets per window; the rest go in the digest. */
+/** Messages of their own a person's webhook gets per window by default; the rest go in the digest. */
 export const EACH_PER_WINDOW = 5;
 
-/** The window the count is kept in; the digest goes out at its end. */
+/** The window the count is kept in by default; the digest goes out at its end. */
 export const DIGEST_WINDOW_MS = 10 * 60_000;
+
+/** The windows a webhook may choose, minutes (each divides an hour: windows start on the clock). */
+export const DIGEST_MINUTES = [5, 10, 15, 30, 60] as const;
+
+/** The most messages of their own a webhook may choose per window. */
+export const DIGEST_EACH_MAX = 100;
+
+/** A webhook's digest as it applies: its own or the default; null when it has it off. */
+export function digestOf(hook: Pick<Webhook, "digest">): { each: number; minutes: number } | null {
+  if (hook.digest === "off") return null;
+  return hook.digest ?? { each: EACH_PER_WINDOW, minutes: DIGEST_WINDOW_MS / 60_000 };
+}
 
 /** The event type of a digest delivery (never an event of its own). */
 export const DIGEST_TYPE = "alert.digest";
@@ -37,21 +50,43 @@ export interface DigestBody {
   end: number;
 }
 
-/** The window `at` falls in. */
-export function digestWindow(at: number): { index: number; start: number; end: number } {
-  const index = Math.floor(at / DIGEST_WINDOW_MS);
-  return { index, start: index * DIGEST_WINDOW_MS, end: (index + 1) * DIGEST_WINDOW_MS };
+/**
+ * How `hook` holds back a flood, in words (`5 in 10 minutes on their own, the rest in a summary`),
+ * or null when nothing is held back because a program reads it (JSON).
+ */
+export function describeDigest(hook: Pick<Webhook, "url" | "format" | "digest">): string | null {
+  if (!readByPerson(hook)) return null;
+  const d = digestOf(hook);
+  return d
+    ? `${d.each} in ${d.minutes} minutes on their own, the rest in one summary at their end`
+    : "every event on its own";
 }
 
-/** The count of a webhook's emails in a window, as the store keeps it. */
-export function windowKey(webhookId: string, index: number): string {
-  return `mail-each:${webhookId}:${index}`;
+/** The window of `minutes` (default 10) that `at` falls in. */
+export function digestWindow(
+  at: number,
+  minutes = DIGEST_WINDOW_MS / 60_000,
+): { index: number; start: number; end: number } {
+  const ms = minutes * 60_000;
+  const index = Math.floor(at / ms);
+  return { index, start: index * ms, end: (index + 1) * ms };
 }
 
 /**
- * What to queue for event `ev` to the webhook `hook` a person reads (email, chat), given the hit count `n` the store
- * answered for the window (1 for the window's first event): its own email while `n` is within
- * {@linkcode EACH_PER_WINDOW}, else the window's digest, due at the window's end.
+ * The count of a webhook's messages in a window, as the store keeps it (a window of another
+ * length than the default says so: its indexes count other windows).
+ */
+export function windowKey(webhookId: string, index: number, minutes = 10): string {
+  return minutes === 10
+    ? `mail-each:${webhookId}:${index}`
+    : `mail-each:${webhookId}:${minutes}m:${index}`;
+}
+
+/**
+ * What to queue for event `ev` to the webhook `hook` a person reads (email, chat), given the hit
+ * count `n` the store answered for the hook's window (1 for the window's first event): its own
+ * message while `n` is within the hook's `each` (always, with its digest off), else the window's
+ * digest, due at the window's end.
  */
 export function personDelivery(
   hook: Webhook,
@@ -59,7 +94,8 @@ export function personDelivery(
   n: number,
   body: string,
 ): NewDelivery {
-  if (n <= EACH_PER_WINDOW) {
+  const digest = digestOf(hook);
+  if (!digest || n <= digest.each) {
     return {
       id: `${hook.id}:${ev.seq}`,
       tenantId: ev.tenantId,
@@ -68,19 +104,21 @@ export function personDelivery(
       body,
     };
   }
-  const w = digestWindow(ev.at);
-  const digest: DigestBody = {
+  const w = digestWindow(ev.at, digest.minutes);
+  const d: DigestBody = {
     type: DIGEST_TYPE,
     tenantId: ev.tenantId,
     start: w.start,
     end: w.end,
   };
   return {
-    id: `${hook.id}:digest:${w.index}`,
+    id: digest.minutes === 10
+      ? `${hook.id}:digest:${w.index}`
+      : `${hook.id}:digest:${digest.minutes}m:${w.index}`,
     tenantId: ev.tenantId,
     webhookId: hook.id,
     eventType: DIGEST_TYPE,
-    body: JSON.stringify(digest),
+    body: JSON.stringify(d),
     dueAt: w.end,
   };
 }
@@ -168,7 +206,8 @@ export async function digestInput(
     ...await readDigest(store, hook, d),
     start: d.start,
     end: d.end,
-    each: EACH_PER_WINDOW,
-    minutes: DIGEST_WINDOW_MS / 60_000,
+    // The window the digest covers, and how many the hook sends on their own in one now.
+    each: digestOf(hook)?.each ?? EACH_PER_WINDOW,
+    minutes: Math.round((d.end - d.start) / 60_000),
   };
 }

@@ -13,13 +13,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { NewTenantEvent, Site, Store, TenantEvent, Webhook } from "../store/store.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { scheduleActive } from "./schedule.ts";
-import {
-  DIGEST_WINDOW_MS,
-  digestWindow,
-  personDelivery,
-  readByPerson,
-  windowKey,
-} from "./alert_digest.ts";
+import { digestOf, digestWindow, personDelivery, readByPerson, windowKey } from "./alert_digest.ts";
 
 /** The JSON a webhook receives for one event (also the inbox API's item). */
 export function eventPayload(e: TenantEvent): Record<string, unknown> {
@@ -119,11 +113,12 @@ export class EventProducer {
       if (!w.events.includes(ev.type)) continue;
       // Outside its active hours (schedule.ts) the event is not sent to it.
       if (!scheduleActive(w.schedule, ev.at)) continue;
-      if (readByPerson(w)) {
+      const digest = readByPerson(w) ? digestOf(w) : null;
+      if (digest) {
         // An email or chat alert: its own message, or (past the window's few) the window's digest.
         const n = await this.#store.hitRateWindow(
-          windowKey(w.id, digestWindow(ev.at).index),
-          DIGEST_WINDOW_MS,
+          windowKey(w.id, digestWindow(ev.at, digest.minutes).index, digest.minutes),
+          digest.minutes * 60_000,
         );
         await this.#store.createDelivery(personDelivery(w, ev, n, eventBody(ev)));
         continue;

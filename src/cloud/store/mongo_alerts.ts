@@ -125,6 +125,7 @@ const toWebhook = (d: Document): Webhook => ({
   events: d.events,
   format: d.format ?? "auto",
   schedule: d.schedule ?? null,
+  digest: d.digest ?? null,
   secretSeed: d.secretSeed,
   createdAt: d.createdAt,
   createdBy: d.createdBy,
@@ -508,6 +509,7 @@ export class MongoAlerts extends MongoBase implements AlertStore {
       ...w,
       format: w.format ?? "auto",
       schedule: w.schedule ?? null,
+      digest: w.digest ?? null,
       id: newId("wh"),
       createdAt: this.now(),
     };
@@ -536,6 +538,7 @@ export class MongoAlerts extends MongoBase implements AlertStore {
       ...(patch.events ? { events: patch.events } : {}),
       ...(patch.format ? { format: patch.format } : {}),
       ...(patch.schedule !== undefined ? { schedule: patch.schedule } : {}),
+      ...(patch.digest !== undefined ? { digest: patch.digest } : {}),
     };
     if (!Object.keys(set).length) return await this.getWebhook(tenantId, id);
     const d = await this.c(C.webhooks).findOneAndUpdate(

@@ -78,6 +78,7 @@ function toWebhook(r: Row): Webhook {
     events: JSON.parse(str(r.events)),
     format: (str(r.format) || "auto") as WebhookFormat,
     schedule: r.schedule == null ? null : JSON.parse(str(r.schedule)),
+    digest: r.digest == null ? null : JSON.parse(str(r.digest)),
     secretSeed: str(r.secret_seed),
     createdAt: num(r.created_at),
     createdBy: str(r.created_by),
@@ -499,19 +500,21 @@ export class SqliteAlerts implements AlertStore {
       ...w,
       format: w.format ?? "auto",
       schedule: w.schedule ?? null,
+      digest: w.digest ?? null,
       id: newId("wh"),
       createdAt: this.#clock.now(),
     };
     this.#run(
-      `INSERT INTO webhooks (id, tenant_id, url, events, format, schedule, secret_seed,
+      `INSERT INTO webhooks (id, tenant_id, url, events, format, schedule, digest, secret_seed,
          created_at, created_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       hook.id,
       hook.tenantId,
       hook.url,
       JSON.stringify(hook.events),
       hook.format ?? "auto",
       hook.schedule ? JSON.stringify(hook.schedule) : null,
+      hook.digest ? JSON.stringify(hook.digest) : null,
       hook.secretSeed,
       hook.createdAt,
       hook.createdBy,
@@ -549,12 +552,15 @@ export class SqliteAlerts implements AlertStore {
   ): Promise<Webhook | null> {
     const r = this.#get(
       `UPDATE webhooks SET events = coalesce(?, events), format = coalesce(?, format),
-         schedule = CASE WHEN ? THEN ? ELSE schedule END
+         schedule = CASE WHEN ? THEN ? ELSE schedule END,
+         digest = CASE WHEN ? THEN ? ELSE digest END
        WHERE tenant_id = ? AND id = ? RETURNING *`,
       patch.events ? JSON.stringify(patch.events) : null,
       patch.format ?? null,
       patch.schedule !== undefined ? 1 : 0,
       patch.schedule ? JSON.stringify(patch.schedule) : null,
+      patch.digest !== undefined ? 1 : 0,
+      patch.digest ? JSON.stringify(patch.digest) : null,
       tenantId,
       id,
     );

@@ -657,4 +657,9 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX event_reads_at ON event_reads (at);
   `,
+  // 41: how a webhook a person reads holds back a flood (JSON: {each, minutes} or "off"), or
+  // NULL: the default.
+  `
+  ALTER TABLE webhooks ADD COLUMN digest TEXT;
+  `,
 ];

@@ -1270,7 +1270,17 @@ export interface WebhookPatch {
   format?: WebhookFormat;
   /** New active hours; null: always. */
   schedule?: WebhookSchedule | null;
+  /** How it holds back a flood; null: the default. */
+  digest?: WebhookDigest | null;
 }
+
+/**
+ * How a webhook a person reads (an email, a chat channel) holds back a flood
+ * (events/alert_digest.ts): at most `each` events as messages of their own in each window of
+ * `minutes`, the rest in one summary at the window's end; or `"off"`: every event a message of
+ * its own. Null or absent: the default (5 in 10 minutes).
+ */
+export type WebhookDigest = { each: number; minutes: number } | "off";
 
 /** A webhook's active hours (events/schedule.ts): outside them nothing is sent to it. */
 export interface WebhookSchedule {
@@ -1292,6 +1302,8 @@ export interface Webhook {
   format?: WebhookFormat;
   /** Its active hours; null or absent: always. Always set (maybe null) when read. */
   schedule?: WebhookSchedule | null;
+  /** How it holds back a flood; null or absent: the default. Always set (maybe null) when read. */
+  digest?: WebhookDigest | null;
   /** Random, per webhook; with the cloud secret it gives the signing secret. Never returned. */
   secretSeed: string;
   createdAt: number;

@@ -181,6 +181,7 @@ function formJson(form) {
     }
     else if (kind === "list") out[el.name] = v.split(/[\\s,]+/).filter(Boolean);
     else if (kind === "int") out[el.name] = Number(v);
+    else if (kind === "json") out[el.name] = JSON.parse(v);
     else out[el.name] = v;
   }
   // "schedule.from" and the like: one level of nesting ({schedule: {from}}).

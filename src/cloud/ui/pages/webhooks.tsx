@@ -3,7 +3,8 @@
  * the signing secret is shown once), and per webhook its health (delivering, or failing since
  * when, how many attempts in a row and why), "Send test", "Delete" and its delivery log (each
  * attempt's time and status code, the next retry while one is pending). With the cloud's mail
- * server (`--smtp`) the same list takes `mailto:` addresses: email alerts.
+ * server (`--smtp`) the same list takes `mailto:` addresses: email alerts. An email or chat
+ * webhook chooses how it holds back a flood (the digest).
  * @module
  */
 import {
@@ -12,11 +13,13 @@ import {
   type Store,
   WEBHOOK_FORMATS,
   type WebhookDelivery,
+  type WebhookDigest,
   type WebhookSchedule,
 } from "../../store/store.ts";
 import { DAY_NAMES, describeSchedule } from "../../events/schedule.ts";
 import { isMailTarget } from "../../events/mail_target.ts";
 import { FORMAT_NAMES, sentFormat } from "../../events/chat_message.ts";
+import { describeDigest, readByPerson } from "../../events/alert_digest.ts";
 import type { UiContext } from "../context.ts";
 import { At, DialogButtons, Empty, Layout, Table } from "../layout.tsx";
 import { EVENT_LABELS } from "../../events/labels.ts";
@@ -56,6 +59,43 @@ function Health(props: { h: WebhookHealth }) {
         )
         : null}
     </p>
+  );
+}
+
+/** The floods a webhook may choose on the page (the API takes any each and window it allows). */
+const DIGEST_CHOICES: (WebhookDigest | null)[] = [
+  null,
+  { each: 10, minutes: 10 },
+  { each: 5, minutes: 30 },
+  { each: 20, minutes: 60 },
+  "off",
+];
+
+/** A flood choice in words. */
+function digestWords(d: WebhookDigest | null): string {
+  if (d === null) return "5 in 10 minutes on their own, then one summary (default)";
+  if (d === "off") return "every event on its own, however many";
+  return `${d.each} in ${d.minutes} minutes on their own, then one summary`;
+}
+
+/**
+ * How an email or chat webhook holds back a flood (events/alert_digest.ts): its own choice is
+ * kept in the list when the API set one the page does not offer. `id` makes the ids unique.
+ */
+function DigestChoice(props: { id: string; digest: WebhookDigest | null }) {
+  const key = (d: WebhookDigest | null) => JSON.stringify(d);
+  const choices = DIGEST_CHOICES.some((d) => key(d) === key(props.digest))
+    ? DIGEST_CHOICES
+    : [...DIGEST_CHOICES, props.digest];
+  return (
+    <>
+      <label for={`${props.id}-digest`}>In a flood (email and chat)</label>
+      <select id={`${props.id}-digest`} name="digest" data-type="json">
+        {choices.map((d) => (
+          <option value={key(d)} selected={key(d) === key(props.digest)}>{digestWords(d)}</option>
+        ))}
+      </select>
+    </>
   );
 }
 
@@ -157,17 +197,17 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
         Each event of the chosen types is POSTed as JSON to the URL, signed in the{" "}
         <code>X-Nanodems-Signature</code>{" "}
         header (see README, "Reachability, events and webhooks"); a Slack, Discord, Microsoft Teams
-        or Google Chat incoming-webhook URL gets a message in the channel instead (at most 5 in 10
-        minutes; the others of those minutes in one summary at their end). A failed delivery is
-        retried with exponential backoff for 24 hours. URLs must be https and must not point at
-        link-local, metadata or private addresses. {props.mail
+        or Google Chat incoming-webhook URL gets a message in the channel instead (by default at
+        most 5 in 10 minutes; the others of those minutes in one summary at their end: "In a flood"
+        chooses). A failed delivery is retried with exponential backoff for 24 hours. URLs must be
+        https and must not point at link-local, metadata or private addresses. {props.mail
           ? (
             <>
               For email, enter <code>mailto:</code>{" "}
               and up to 10 addresses, comma-separated: each event comes as an email, a camera's
-              alert with its picture. At most 5 events in 10 minutes come as emails of their own;
-              the others of those minutes come together in one summary at their end. An email the
-              mail server refuses for good (a 5xx reply to its addresses) is not retried.
+              alert with its picture. By default at most 5 events in 10 minutes come as emails of
+              their own; the others of those minutes come together in one summary at their end. An
+              email the mail server refuses for good (a 5xx reply to its addresses) is not retried.
             </>
           )
           : "Email alerts need the cloud's mail server (its operator sets --smtp)."}
@@ -195,6 +235,7 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
         </select>
         <EventChoice checked={EVENT_TYPES} />
         <ScheduleChoice id="new-webhook" schedule={null} />
+        <DigestChoice id="new-webhook" digest={null} />
         <p>
           <button type="submit">Add webhook</button>
         </p>
@@ -216,7 +257,8 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
           <p class="muted">
             {isMailTarget(h.url) ? "Email" : FORMAT_NAMES[sentFormat(h)]} · {h.events.join(", ")} ·
             {" "}
-            {h.schedule ? `only ${describeSchedule(h.schedule)}` : "always"} · added{" "}
+            {h.schedule ? `only ${describeSchedule(h.schedule)}` : "always"}
+            {readByPerson(h) ? ` · in a flood: ${describeDigest(h)}` : ""} · added{" "}
             <At at={h.createdAt} />
           </p>
           <div class="inline">
@@ -260,6 +302,9 @@ export async function WebhooksPage(props: { ctx: UiContext; store: Store; mail: 
               )}
               <EventChoice checked={h.events} />
               <ScheduleChoice id={`edit-${h.id}`} schedule={h.schedule ?? null} />
+              {readByPerson(h)
+                ? <DigestChoice id={`edit-${h.id}`} digest={h.digest ?? null} />
+                : null}
               <DialogButtons label="Save" />
             </form>
           </dialog>

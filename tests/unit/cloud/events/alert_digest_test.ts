@@ -8,8 +8,11 @@ import { ManualClock } from "../../../../src/shared/clock.ts";
 import { createLogger } from "../../../../src/shared/log.ts";
 import { EventProducer } from "../../../../src/cloud/events/producer.ts";
 import {
+  describeDigest,
   DIGEST_TYPE,
   DIGEST_WINDOW_MS,
+  digestInput,
+  digestOf,
   digestWindow,
   EACH_PER_WINDOW,
   parseDigest,
@@ -166,6 +169,59 @@ Deno.test("a digest lists the window's events its webhook would have been sent: 
     });
     assertEquals(read.rows.map((e) => e.subject.name), ["Cam 1", "Cam 3"]);
     assertEquals([read.total, read.kinds, read.atLeast], [2, { "device.down": 2 }, false]);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a webhook's own digest: 2 in 30 minutes then one summary of its 30-minute window; off: every event on its own; the words for each; the summary says its own numbers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-digest-own-" });
+  // 14:01:00: the 30-minute window 14:00–14:30.
+  const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 1));
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
+  try {
+    const w = await world(store);
+    const calm = await store.updateWebhook(w.t.id, w.ops.id, {
+      digest: { each: 2, minutes: 30 },
+    });
+    const every = await store.updateWebhook(w.t.id, w.slack.id, { digest: "off" });
+    const events = new EventProducer({
+      store,
+      log: createLogger({ role: "test", level: "silent" }),
+    });
+    await downs(events, clock, w.t.id, 7);
+    const list = async (id: string) => await store.listDeliveries(w.t.id, id, 100);
+
+    const ops = await list(w.ops.id);
+    assertEquals(ops.filter((d) => d.eventType === "device.down").length, 2);
+    const digests = ops.filter((d) => d.eventType === DIGEST_TYPE);
+    assertEquals(digests.length, 1);
+    const body = parseDigest(digests[0].body)!;
+    assertEquals([body.start, body.end], [
+      Date.UTC(2026, 11, 5, 14, 0),
+      Date.UTC(2026, 11, 5, 14, 30),
+    ]);
+    assertEquals(digests[0].nextAttemptAt, body.end);
+    const input = await digestInput(store, calm!, body);
+    assertEquals([input.each, input.minutes, input.total], [2, 30, 7]);
+    // Off: seven messages of their own, no summary. The default one beside them: five and one.
+    assertEquals((await list(w.slack.id)).map((d) => d.eventType), Array(7).fill("device.down"));
+    assertEquals((await list(w.boss.id)).length, EACH_PER_WINDOW + 1);
+
+    // In words (a JSON receiver holds nothing back).
+    assertEquals(
+      describeDigest(calm!),
+      "2 in 30 minutes on their own, the rest in one summary at their end",
+    );
+    assertEquals(describeDigest(every!), "every event on its own");
+    assertEquals(
+      describeDigest(w.boss),
+      "5 in 10 minutes on their own, the rest in one summary at their end",
+    );
+    assertEquals(describeDigest(w.https), null);
+    assertEquals(digestOf(w.boss), { each: EACH_PER_WINDOW, minutes: 10 });
+    assertEquals(digestOf(every!), null);
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });

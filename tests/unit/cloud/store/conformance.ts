@@ -2857,8 +2857,22 @@ export function storeConformance(
       "a change of events keeps the hours",
     );
     assert.equal((await store.updateWebhook(w.b.id, chat.id, { schedule: null }))?.schedule, null);
-    const born = await store.createWebhook({ ...hook(w.a.id), schedule });
+    // How it holds back a flood: the default (null) until set; kept across other changes; off.
+    assert.equal(reformatted?.digest, null, "the default digest");
+    const digest = { each: 20, minutes: 60 };
+    const calmer = await store.updateWebhook(w.b.id, chat.id, { digest });
+    assert.deepEqual([calmer?.digest, calmer?.schedule], [digest, null]);
+    assert.deepEqual(
+      (await store.updateWebhook(w.b.id, chat.id, { schedule }))?.digest,
+      digest,
+      "a change of hours keeps the digest",
+    );
+    assert.equal((await store.updateWebhook(w.b.id, chat.id, { digest: "off" }))?.digest, "off");
+    assert.equal((await store.getWebhook(w.b.id, chat.id))?.digest, "off");
+    assert.equal((await store.updateWebhook(w.b.id, chat.id, { digest: null }))?.digest, null);
+    const born = await store.createWebhook({ ...hook(w.a.id), schedule, digest });
     assert.deepEqual((await store.getWebhook(w.a.id, born.id))?.schedule, schedule);
+    assert.deepEqual((await store.listWebhooks(w.a.id)).map((x) => x.digest), [null, digest]);
     assert.equal(await store.deleteWebhook(w.a.id, born.id), true);
     assert.equal(await store.deleteWebhook(w.b.id, chat.id), true);
     assert.deepEqual(await store.listWebhooks(w.a.id), [h]);
