@@ -19,6 +19,7 @@ import { isMailTarget } from "./mail_target.ts";
 import { sentFormat } from "./chat_message.ts";
 import { scheduleActive } from "./schedule.ts";
 import type { DigestInput } from "./alert_words.ts";
+import { eventsMatching } from "./matching.ts";
 
 /** Messages of their own a person's webhook gets per window by default; the rest go in the digest. */
 export const EACH_PER_WINDOW = 5;
@@ -161,7 +162,9 @@ export interface DigestEvents {
 
 /**
  * The events of `hook`'s types in `d`'s window that it would have been sent (none of a paused
- * site, none outside its active hours), read in pages, newest first, from the store.
+ * site, none outside its active hours), read from the store by the window's time
+ * (events/matching.ts: found by seq, not by walking back from the newest), so a digest sent late
+ * (a retry hours on) still lists its own minutes.
  */
 export async function readDigest(
   store: Store,
@@ -170,30 +173,25 @@ export async function readDigest(
 ): Promise<DigestEvents> {
   const inWindow: TenantEvent[] = [];
   let read = 0;
-  let before: number | undefined;
-  for (;;) {
-    const page = await store.listEvents(d.tenantId, {
-      types: hook.events,
-      limit: 500,
-      ...(before !== undefined ? { before } : {}),
-    });
+  const window = { types: hook.events, from: d.start, to: d.end - 1 };
+  for await (const page of eventsMatching(store, d.tenantId, window, DIGEST_READ_MAX)) {
+    read += page.length;
     for (const e of page) {
       // The window's events this webhook would have been sent: not a paused site's, not outside
       // its active hours.
-      if (e.at < d.start || e.at >= d.end || e.detail.alertsPaused === true) continue;
+      if (e.detail.alertsPaused === true) continue;
       if (scheduleActive(hook.schedule, e.at)) inWindow.push(e);
     }
-    read += page.length;
-    if (page.length < 500 || page[page.length - 1].at < d.start || read >= DIGEST_READ_MAX) {
-      const atLeast = read >= DIGEST_READ_MAX && page.length === 500 &&
-        page[page.length - 1].at >= d.start;
-      inWindow.reverse();
-      const kinds: Record<string, number> = {};
-      for (const e of inWindow) kinds[e.type] = (kinds[e.type] ?? 0) + 1;
-      return { rows: inWindow.slice(0, DIGEST_ROWS), total: inWindow.length, kinds, atLeast };
-    }
-    before = page[page.length - 1].seq;
   }
+  inWindow.reverse();
+  const kinds: Record<string, number> = {};
+  for (const e of inWindow) kinds[e.type] = (kinds[e.type] ?? 0) + 1;
+  return {
+    rows: inWindow.slice(0, DIGEST_ROWS),
+    total: inWindow.length,
+    kinds,
+    atLeast: read >= DIGEST_READ_MAX,
+  };
 }
 
 /** A digest delivery's window as its message is written from (alert_words.ts `digestWords`). */

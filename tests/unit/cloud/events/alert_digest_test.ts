@@ -9,6 +9,7 @@ import { createLogger } from "../../../../src/shared/log.ts";
 import { EventProducer } from "../../../../src/cloud/events/producer.ts";
 import {
   describeDigest,
+  DIGEST_READ_MAX,
   DIGEST_TYPE,
   DIGEST_WINDOW_MS,
   digestInput,
@@ -128,7 +129,7 @@ Deno.test("email alerts: past the window's few, one digest due at its end; https
   }
 });
 
-Deno.test("a digest lists the window's events its webhook would have been sent: not a paused site's, not outside its active hours", async () => {
+Deno.test("a digest lists the window's events its webhook would have been sent: not a paused site's, not outside its active hours; sent late after thousands more, still its window's", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nanodems-digest-read-" });
   const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 0));
   const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
@@ -169,6 +170,21 @@ Deno.test("a digest lists the window's events its webhook would have been sent: 
     });
     assertEquals(read.rows.map((e) => e.subject.name), ["Cam 1", "Cam 3"]);
     assertEquals([read.total, read.kinds, read.atLeast], [2, { "device.down": 2 }, false]);
+
+    // Sent late (its retries last a day) after more events than a digest reads: still its
+    // window's, found by time rather than by walking back from the newest.
+    for (let i = 5; i < 5 + DIGEST_READ_MAX + 500; i++) {
+      clock.advance(1_000);
+      await add(i);
+    }
+    const late = await readDigest(store, hook, {
+      type: DIGEST_TYPE,
+      tenantId: t.id,
+      start: w.start,
+      end: w.end,
+    });
+    assertEquals(late.rows.map((e) => e.subject.name), ["Cam 1", "Cam 3"]);
+    assertEquals([late.total, late.atLeast], [2, false]);
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
