@@ -162,12 +162,8 @@ Deno.test("a digest lists the window's events its webhook would have been sent: 
     clock.set(Date.UTC(2026, 11, 5, 14, 11));
     await add(4); // the next window
     const w = digestWindow(Date.UTC(2026, 11, 5, 14, 6));
-    const read = await readDigest(store, hook, {
-      type: DIGEST_TYPE,
-      tenantId: t.id,
-      start: w.start,
-      end: w.end,
-    });
+    const window = { type: DIGEST_TYPE, tenantId: t.id, start: w.start, end: w.end } as const;
+    const read = await readDigest(store, hook, window);
     assertEquals(read.rows.map((e) => e.subject.name), ["Cam 1", "Cam 3"]);
     assertEquals([read.total, read.kinds, read.atLeast], [2, { "device.down": 2 }, false]);
 
@@ -177,12 +173,7 @@ Deno.test("a digest lists the window's events its webhook would have been sent: 
       clock.advance(1_000);
       await add(i);
     }
-    const late = await readDigest(store, hook, {
-      type: DIGEST_TYPE,
-      tenantId: t.id,
-      start: w.start,
-      end: w.end,
-    });
+    const late = await readDigest(store, hook, window);
     assertEquals(late.rows.map((e) => e.subject.name), ["Cam 1", "Cam 3"]);
     assertEquals([late.total, late.atLeast], [2, false]);
   } finally {
