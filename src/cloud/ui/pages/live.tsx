@@ -143,7 +143,9 @@ function PtzPad(props: { handle: string }) {
         {move("+", "Zoom in", 0, 0, s)}
         <label for="ptz-speed">Speed</label>
         <select id="ptz-speed">
-          {PTZ_SPEEDS.map(([name, speed]) => <option value={String(speed)}>{name}</option>)}
+          {PTZ_SPEEDS.map(([name, speed]) => (
+            <option key={name} value={String(speed)}>{name}</option>
+          ))}
         </select>
       </div>
       <div class="ptz-presets" hidden>

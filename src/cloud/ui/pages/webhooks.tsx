@@ -92,7 +92,9 @@ function DigestChoice(props: { id: string; digest: WebhookDigest | null }) {
       <label for={`${props.id}-digest`}>In a flood (email and chat)</label>
       <select id={`${props.id}-digest`} name="digest" data-type="json">
         {choices.map((d) => (
-          <option value={key(d)} selected={key(d) === key(props.digest)}>{digestWords(d)}</option>
+          <option key={key(d)} value={key(d)} selected={key(d) === key(props.digest)}>
+            {digestWords(d)}
+          </option>
         ))}
       </select>
     </>
