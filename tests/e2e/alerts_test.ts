@@ -72,8 +72,11 @@ class Device {
   #listener: Deno.TcpListener | null = null;
   port = 0;
 
+  /** A device on `hostname` (a loopback address). */
+  constructor(readonly hostname = "127.0.0.1") {}
+
   start(): void {
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.#listener = Deno.listen({ hostname: this.hostname, port: this.port });
     this.port = (this.#listener.addr as Deno.NetAddr).port;
     const l = this.#listener;
     (async () => {
@@ -209,6 +212,104 @@ Deno.test("reachability: a stopped device shows down and raises one signed devic
   } finally {
     dev.stop();
     await rx.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("one device's events: its row's Events link opens the Events page about it alone (its outage, live its return; not the other device's), the CSV and Mark these read of it only", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const gate = new Device();
+  const yard = new Device("127.0.0.2");
+  gate.start();
+  yard.start();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([gate.port]);
+    const added = await api(stack, "POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+      host: "127.0.0.2",
+      ports: [yard.port],
+      label: "Yard",
+    });
+    assertEquals(added.status, 201, JSON.stringify(added.json));
+    const gateId = q.device.deviceId;
+    await agentSeeingUp(stack, q, gate);
+    const types = async (query: string) =>
+      ((await api(stack, "GET", `/api/events${query}`, q.apiToken)).json.items as {
+        type: string;
+        subject: { deviceId?: string };
+      }[]).map((e) => `${e.type}:${e.subject.deviceId === gateId ? "gate" : "other"}`);
+    gate.stop();
+    yard.stop();
+    await until(
+      async () => (await types("?type=device.down")).length === 2,
+      "both devices down",
+    );
+
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const cookie = await stack.signIn(viewer.email, viewer.password);
+    const page = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    await page.goto(`${stack.url}/sites/${q.siteId}`);
+    await Promise.all([
+      page.waitForURL(/\/events\?device=/),
+      page.click(`tr[data-device="${gateId}"] a:text("Events")`),
+    ]);
+    assertEquals(new URL(page.url()).searchParams.get("device"), gateId);
+    const rows = () => page.locator("#event-list tbody tr").allTextContents();
+    assertEquals((await rows()).length, 1, (await rows()).join(" | "));
+    assert((await rows())[0].includes("Device port down"), (await rows())[0]);
+    assert(
+      (await page.textContent(".device-filter"))!.includes("(127.0.0.1) only"),
+      (await page.textContent(".device-filter"))!,
+    );
+    // The type links keep the device.
+    const typeLinks = await page.$$eval(
+      'nav[aria-label="Which events"] a',
+      (as) => as.map((a) => a.getAttribute("href") ?? ""),
+    );
+    assert(typeLinks.every((h) => h.includes(`device=${gateId}`)), typeLinks.join(" "));
+    assertEquals(await accessibilityViolations(page), []);
+
+    // Live: the gate's return is added; the yard's is not.
+    gate.start();
+    await page.waitForFunction(
+      `document.querySelectorAll("#event-list tbody tr").length === 2`,
+      undefined,
+      { timeout: 60_000 },
+    );
+    yard.start();
+    await until(
+      async () => (await types("?type=device.up")).length === 2,
+      "both devices up again",
+    );
+    await page.waitForTimeout(1_500);
+    assertEquals((await rows()).length, 2, "the yard's return was not added");
+    assert((await rows())[0].includes("Device port up"), (await rows())[0]);
+
+    // The export and Mark these read: the gate's events only.
+    await page.click("summary:text('Export CSV')");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click("button:text('Download CSV')"),
+    ]);
+    const csv = (await Deno.readTextFile(await download.path())).trimEnd().split("\r\n");
+    assertEquals(csv.length, 3, csv.join("\n"));
+    await Promise.all([page.waitForEvent("load"), page.click("[data-mark-read]")]);
+    // (The viewer joined after both outages: for them only the returns are unread.)
+    await page.waitForSelector("text=1 event marked read", { timeout: 30_000 });
+    const left = await fetch(`${stack.url}/api/events?unread=1`, { headers: { cookie } });
+    const unread = (await left.json()).items as { type: string; subject: { deviceId?: string } }[];
+    assertEquals(
+      unread.map((e) => [e.type, e.subject.deviceId === gateId]),
+      [["device.up", false]],
+      "the yard's return is still unread",
+    );
+    // Every device again.
+    await Promise.all([page.waitForURL(`${stack.url}/events`), page.click("text=Every device")]);
+    assert((await rows()).length >= 4);
+  } finally {
+    gate.stop();
+    yard.stop();
+    await browser.close();
     await stack.stop();
   }
 });

@@ -370,6 +370,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       const body = list?.querySelector("tbody"); if (!body) return;
       if (list.dataset.types && !list.dataset.types.split(",").includes(e.type)) return;
       if (list.dataset.site && e.subject.siteId !== list.dataset.site) return;
+      if (list.dataset.device && e.subject.deviceId !== list.dataset.device) return;
       document.querySelector("main .empty")?.remove();
       const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
       const err = (e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "") + (e.detail && e.detail.alertsPaused === true ? '<div class="muted" data-paused>Alerts paused for the site: not sent</div>' : "");

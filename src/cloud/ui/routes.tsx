@@ -286,6 +286,9 @@ export function uiRoutes(d: UiDeps): Hono {
         siteId: /^[A-Za-z0-9_-]{1,64}$/.test(c.req.query("site") ?? "")
           ? c.req.query("site")
           : undefined,
+        deviceId: /^[A-Za-z0-9_-]{1,64}$/.test(c.req.query("device") ?? "")
+          ? c.req.query("device")
+          : undefined,
       });
     }),
   );
@@ -295,6 +298,7 @@ export function uiRoutes(d: UiDeps): Hono {
       // The Events page's filters, as its form gives them (one it did not offer: every event).
       const types = eventTypeList.safeParse(c.req.query("type") ?? "");
       const site = c.req.query("site") ?? "";
+      const device = c.req.query("device") ?? "";
       // A time range that is not one says so rather than exporting everything.
       const from = filterTime("from").safeParse(c.req.query("from"));
       const to = filterTime("to").safeParse(c.req.query("to"));
@@ -304,6 +308,7 @@ export function uiRoutes(d: UiDeps): Hono {
       const events = await eventsForCsv(d.store, ctx.principal.tenantId, {
         types: types.success ? types.data : undefined,
         siteId: /^[A-Za-z0-9_-]{1,64}$/.test(site) ? site : undefined,
+        deviceId: /^[A-Za-z0-9_-]{1,64}$/.test(device) ? device : undefined,
         from: from.data,
         to: to.data,
         reader: await eventReader(d.store, ctx.principal),

@@ -1,7 +1,8 @@
 /**
  * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
  * bold: unread for the user looking — each user has their own read state), of some types
- * (`?type=`) or about one site (`?site=`: a technician's view of the site they look after), older
+ * (`?type=`), about one site (`?site=`: a technician's view of the site they look after) or one
+ * device (`?device=`: what happened to this camera, from its row on the site page), older
  * pages by `?before=`, "Mark all read" (on a filtered page "Mark these read": that filter's
  * events only), "Export CSV" (`/events.csv`, the same filters and a time range); new events appear at the top as
  * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
@@ -127,10 +128,13 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
 }
 
 /** The address of the Events page with these filters (none given: every event). */
-export function eventsHref(f: { type?: string; site?: string; before?: number }): string {
+export function eventsHref(
+  f: { type?: string; site?: string; device?: string; before?: number },
+): string {
   const q = new URLSearchParams();
   if (f.type) q.set("type", f.type);
   if (f.site) q.set("site", f.site);
+  if (f.device) q.set("device", f.device);
   if (f.before) q.set("before", String(f.before));
   const s = q.toString().replaceAll("%2C", ",");
   return s ? `/events?${s}` : "/events";
@@ -145,11 +149,14 @@ export async function EventsPage(
     types?: readonly EventType[];
     /** Only this site's events (a site of another tenant, or none: every site's). */
     siteId?: string;
+    /** Only this device's events (a device of another tenant, or none: every device's). */
+    deviceId?: string;
   },
 ) {
   const t = props.ctx.principal.tenantId;
   const sites = await sitePicker(props.store, t, props.siteId);
   const site = sites.chosen;
+  const device = props.deviceId ? await props.store.getDevice(t, props.deviceId) : null;
   const reader = await eventReader(props.store, props.ctx.principal);
   const events = await props.store.listEvents(t, {
     reader,
@@ -157,17 +164,21 @@ export async function EventsPage(
     limit: EVENTS_PER_PAGE,
     types: props.types,
     siteId: site?.id,
+    deviceId: device?.id,
   });
   const filter = props.types?.join(",");
   const unread = await props.store.countUnreadEvents(t, reader);
   // A filtered page marks its own unread events only: is there one (on any of its pages)?
-  const unreadHere = (filter || site) && (await props.store.listEvents(t, {
+  const unreadHere = (filter || site || device) && (await props.store.listEvents(t, {
         reader,
         unread: true,
         limit: 1,
         types: props.types,
         siteId: site?.id,
+        deviceId: device?.id,
       })).length > 0;
+  // The filters as the page's links keep them.
+  const kept = { type: filter, site: site?.id, device: device?.id };
   const older = events.length === EVENTS_PER_PAGE ? events[events.length - 1].seq : null;
   return (
     <Layout ctx={props.ctx} title="Events" active="/events">
@@ -179,18 +190,29 @@ export async function EventsPage(
         appear here as they happen; webhooks and email can send them elsewhere.
       </p>
       <nav class="inline" aria-label="Which events">
-        <a href={eventsHref({ site: site?.id })} aria-current={filter ? undefined : "page"}>
+        <a
+          href={eventsHref({ ...kept, type: undefined })}
+          aria-current={filter ? undefined : "page"}
+        >
           All events
         </a>
         {EVENT_GROUPS.map((g) => (
           <a
-            href={eventsHref({ type: g.types.join(","), site: site?.id })}
+            href={eventsHref({ ...kept, type: g.types.join(",") })}
             aria-current={filter === g.types.join(",") ? "page" : undefined}
           >
             {g.name}
           </a>
         ))}
       </nav>
+      {device
+        ? (
+          <p class="device-filter">
+            {`About ${device.label || device.model || "the device"} (${device.host}) only · `}
+            <a href={eventsHref({ ...kept, device: undefined })}>Every device</a>
+          </p>
+        )
+        : null}
       {sites.total > 1 || site
         ? (
           <form
@@ -200,10 +222,11 @@ export async function EventsPage(
             aria-label="Site"
           >
             {filter ? <input type="hidden" name="type" value={filter} /> : null}
+            {device ? <input type="hidden" name="device" value={device.id} /> : null}
             <label for="events-site">Site</label>
             <SiteSelect id="events-site" name="site" picker={sites} any anyLabel="All sites" />
             <button type="submit" class="secondary">Show</button>
-            {site ? <a href={eventsHref({ type: filter })}>Every site</a> : null}
+            {site ? <a href={eventsHref({ ...kept, site: undefined })}>Every site</a> : null}
           </form>
         )
         : null}
@@ -212,13 +235,14 @@ export async function EventsPage(
         <form method="get" action="/events.csv" class="inline" aria-label="Export CSV">
           {filter ? <input type="hidden" name="type" value={filter} /> : null}
           {site ? <input type="hidden" name="site" value={site.id} /> : null}
+          {device ? <input type="hidden" name="device" value={device.id} /> : null}
           <TimeFilter name="from" label="From" at={undefined} idPrefix="export" />
           <TimeFilter name="to" label="To" at={undefined} idPrefix="export" />
           <button type="submit" class="secondary">Download CSV</button>
         </form>
         <p class="muted">
           {`The newest ${EVENTS_CSV_MAX.toLocaleString("en-US")} events ${
-            filter || site ? "this filter shows" : "there are"
+            filter || site || device ? "this filter shows" : "there are"
           }, of the time range if given (your time zone).`}
         </p>
       </details>
@@ -226,13 +250,13 @@ export async function EventsPage(
         {roleAtLeast(props.ctx.principal.role, "admin")
           ? <a class="button secondary" href="/webhooks">Webhooks and email</a>
           : null}
-        {filter || site
+        {filter || site || device
           ? (
             <button
               type="button"
               class="secondary"
               data-api="POST /api/events/read"
-              data-body={JSON.stringify({ type: filter, site: site?.id })}
+              data-body={JSON.stringify({ type: filter, site: site?.id, device: device?.id })}
               data-then="call:ncEventsMarked"
               data-mark-read="these"
               title="Marks read the unread events this page's filter shows, on every page of it"
@@ -262,6 +286,7 @@ export async function EventsPage(
             data-after={props.before ? undefined : String(events[0]?.seq ?? 0)}
             data-types={filter}
             data-site={site?.id}
+            data-device={device?.id}
           >
             <Table head={["When", "Event", "Subject", "By"]}>
               {events.map((e) => <EventRow key={e.seq} e={e} />)}
@@ -271,14 +296,14 @@ export async function EventsPage(
         : null}
       {events.length ? null : (
         <Empty>
-          {filter || site ? "No such events yet." : "No events yet."}{" "}
+          {filter || site || device ? "No such events yet." : "No events yet."}{" "}
           They appear here as they happen.
         </Empty>
       )}
       {older
         ? (
           <p>
-            <a href={eventsHref({ type: filter, site: site?.id, before: older })}>Older events →</a>
+            <a href={eventsHref({ ...kept, before: older })}>Older events →</a>
           </p>
         )
         : null}

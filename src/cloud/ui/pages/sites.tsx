@@ -863,6 +863,13 @@ export async function SitePage(
                 <td>
                   {d.label || d.model || "Device"}
                   <div class="muted">{[d.manufacturer, d.model].filter(Boolean).join(" ")}</div>
+                  <a
+                    class="small"
+                    href={`/events?device=${d.id}`}
+                    aria-label={`Events of ${d.label || d.host}`}
+                  >
+                    Events
+                  </a>
                 </td>
                 <td>
                   <span class="mono">{d.host}</span>
