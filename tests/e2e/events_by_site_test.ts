@@ -207,7 +207,7 @@ Deno.test("read state per user: one user's Mark all read leaves a colleague's ba
   }
 });
 
-Deno.test("Mark these read on a filtered Events page: that site's events only; the rest stay unread; a new one of the site enables it again; the API's filter and its refusals", async () => {
+Deno.test("Mark these read on a filtered Events page: that site's events only; the rest stay unread (Unread only shows them); a new one of the site enables it again; the API's filter and its refusals", async () => {
   const stack = await Stack.start();
   const browser = await launchBrowser();
   try {
@@ -247,6 +247,20 @@ Deno.test("Mark these read on a filtered Events page: that site's events only; t
     );
     assertEquals(await unread(""), [1, 1]);
     assertEquals(await unread(`?site=${depotId}`), [1, 0]);
+    // Unread only: HQ's one, with every site; the toggle back shows all of the admin's three.
+    await page.goto(`${stack.url}/events`);
+    await Promise.all([page.waitForURL(/unread=1/), page.click("text=Unread only")]);
+    const shown = await page.locator("#event-list tbody tr").allTextContents();
+    assertEquals(shown.length, 1, shown.join(" | "));
+    assert(!shown[0].includes("Depot"), shown[0]);
+    assertEquals(await page.getAttribute(".unread-toggle", "aria-pressed"), "true");
+    await page.selectOption("#events-site", depotId);
+    await Promise.all([page.waitForURL(/site=/), page.click("text=Show")]);
+    assertEquals(new URL(page.url()).searchParams.get("unread"), "1", "the picker keeps it");
+    assert((await page.textContent("main"))!.includes("Nothing unread here."));
+    await Promise.all([page.waitForURL(/events\?site=[^&]+$/), page.click(".unread-toggle")]);
+    assertEquals(await page.locator("#event-list tbody tr").count(), 4, "all four of the depot");
+    await page.goto(`${stack.url}/events?site=${depotId}`);
 
     // A new event of this site: added live, and the button can mark it.
     await enrollOn(depotId, "depot-5");

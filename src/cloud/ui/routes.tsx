@@ -289,6 +289,7 @@ export function uiRoutes(d: UiDeps): Hono {
         deviceId: /^[A-Za-z0-9_-]{1,64}$/.test(c.req.query("device") ?? "")
           ? c.req.query("device")
           : undefined,
+        unreadOnly: c.req.query("unread") === "1",
       });
     }),
   );

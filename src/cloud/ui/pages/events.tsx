@@ -2,7 +2,8 @@
  * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
  * bold: unread for the user looking — each user has their own read state), of some types
  * (`?type=`), about one site (`?site=`: a technician's view of the site they look after) or one
- * device (`?device=`: what happened to this camera, from its row on the site page), older
+ * device (`?device=`: what happened to this camera, from its row on the site page), the unread
+ * ones only (`?unread=1`), older
  * pages by `?before=`, "Mark all read" (on a filtered page "Mark these read": that filter's
  * events only), "Export CSV" (`/events.csv`, the same filters and a time range); new events appear at the top as
  * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
@@ -129,12 +130,13 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
 
 /** The address of the Events page with these filters (none given: every event). */
 export function eventsHref(
-  f: { type?: string; site?: string; device?: string; before?: number },
+  f: { type?: string; site?: string; device?: string; unread?: boolean; before?: number },
 ): string {
   const q = new URLSearchParams();
   if (f.type) q.set("type", f.type);
   if (f.site) q.set("site", f.site);
   if (f.device) q.set("device", f.device);
+  if (f.unread) q.set("unread", "1");
   if (f.before) q.set("before", String(f.before));
   const s = q.toString().replaceAll("%2C", ",");
   return s ? `/events?${s}` : "/events";
@@ -151,6 +153,8 @@ export async function EventsPage(
     siteId?: string;
     /** Only this device's events (a device of another tenant, or none: every device's). */
     deviceId?: string;
+    /** Only the events the viewer has not read. */
+    unreadOnly?: boolean;
   },
 ) {
   const t = props.ctx.principal.tenantId;
@@ -165,6 +169,7 @@ export async function EventsPage(
     types: props.types,
     siteId: site?.id,
     deviceId: device?.id,
+    unread: props.unreadOnly,
   });
   const filter = props.types?.join(",");
   const unread = await props.store.countUnreadEvents(t, reader);
@@ -177,8 +182,15 @@ export async function EventsPage(
         siteId: site?.id,
         deviceId: device?.id,
       })).length > 0;
+  // Where the live list starts: after the newest event there is now. A filtered page's newest
+  // shown event may be older than events it does not show (another site's, read ones), which
+  // the stream would then send as new.
+  const filtered = !!(filter || site || device || props.unreadOnly);
+  const liveAfter = filtered
+    ? (await props.store.listEvents(t, { limit: 1 }))[0]?.seq ?? 0
+    : events[0]?.seq ?? 0;
   // The filters as the page's links keep them.
-  const kept = { type: filter, site: site?.id, device: device?.id };
+  const kept = { type: filter, site: site?.id, device: device?.id, unread: props.unreadOnly };
   const older = events.length === EVENTS_PER_PAGE ? events[events.length - 1].seq : null;
   return (
     <Layout ctx={props.ctx} title="Events" active="/events">
@@ -204,6 +216,14 @@ export async function EventsPage(
             {g.name}
           </a>
         ))}
+        <a
+          class="unread-toggle"
+          href={eventsHref({ ...kept, unread: !props.unreadOnly })}
+          aria-pressed={props.unreadOnly ? "true" : "false"}
+          role="button"
+        >
+          {props.unreadOnly ? "✓ Unread only" : "Unread only"}
+        </a>
       </nav>
       {device
         ? (
@@ -223,6 +243,7 @@ export async function EventsPage(
           >
             {filter ? <input type="hidden" name="type" value={filter} /> : null}
             {device ? <input type="hidden" name="device" value={device.id} /> : null}
+            {props.unreadOnly ? <input type="hidden" name="unread" value="1" /> : null}
             <label for="events-site">Site</label>
             <SiteSelect id="events-site" name="site" picker={sites} any anyLabel="All sites" />
             <button type="submit" class="secondary">Show</button>
@@ -283,7 +304,7 @@ export async function EventsPage(
           <div
             id="event-list"
             data-live={props.before ? undefined : "1"}
-            data-after={props.before ? undefined : String(events[0]?.seq ?? 0)}
+            data-after={props.before ? undefined : String(liveAfter)}
             data-types={filter}
             data-site={site?.id}
             data-device={device?.id}
@@ -296,8 +317,11 @@ export async function EventsPage(
         : null}
       {events.length ? null : (
         <Empty>
-          {filter || site || device ? "No such events yet." : "No events yet."}{" "}
-          They appear here as they happen.
+          {props.unreadOnly
+            ? "Nothing unread here."
+            : filter || site || device
+            ? "No such events yet."
+            : "No events yet."} They appear here as they happen.
         </Empty>
       )}
       {older
