@@ -901,6 +901,133 @@ Deno.test("site maintenance: an operator pauses a site's alerts on its page; a d
   }
 });
 
+Deno.test("a device's alerts snoozed: an operator snoozes one camera from its Events page; its outage is on the Events page, marked, and not sent while the other device's is; resumed from its row, its return is sent; a viewer cannot, a day is the most; audited", async () => {
+  const stack = await Stack.start({ cloudArgs: cloudArgs() });
+  const tree = new Device();
+  const gate = new Device("127.0.0.2");
+  tree.start();
+  gate.start();
+  const rx = new Receiver();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([tree.port]);
+    const added = await api(stack, "POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+      host: "127.0.0.2",
+      ports: [gate.port],
+      label: "Gate",
+    });
+    assertEquals(added.status, 201, JSON.stringify(added.json));
+    const treeId = q.device.deviceId;
+    await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
+    const operator = await stack.addUser(q.tenantId, "operator");
+    const cookie = await stack.signIn(operator.email, operator.password);
+    const tab = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    // From its row's Events to its own Events page, where its alerts are snoozed.
+    await tab.goto(`${stack.url}/sites/${q.siteId}`);
+    const row = `tr[data-device="${treeId}"]`;
+    await Promise.all([tab.waitForURL(/device=/), tab.click(`${row} a:text("Events")`)]);
+    await Promise.all([
+      tab.waitForEvent("load"),
+      tab.click('.device-filter button:has-text("Snooze its alerts 1 h")'),
+    ]);
+    await tab.waitForSelector(".device-filter [data-snoozed]");
+    assertEquals(await accessibilityViolations(tab), []);
+    // Its row on the site page says so (the other device's does not).
+    await tab.goto(`${stack.url}/sites/${q.siteId}`);
+    assert((await tab.textContent(`${row} [data-snoozed]`))!.includes("Alerts snoozed until"));
+    assertEquals(await tab.locator(`tr[data-device="${added.json.id}"] [data-snoozed]`).count(), 0);
+    assertEquals(await accessibilityViolations(tab), []);
+    const snoozed = await api(stack, "GET", `/api/sites/${q.siteId}/devices`, q.apiToken);
+    const snoozedUntil = (snoozed.json.items as { id: string; alertsSnoozedUntil: number | null }[])
+      .find((d) => d.id === treeId)!.alertsSnoozedUntil!;
+    assert(Math.abs(snoozedUntil - (Date.now() + 3_600_000)) < 120_000, String(snoozedUntil));
+
+    await agentSeeingUp(stack, q, tree);
+    tree.stop();
+    gate.stop();
+    await until(() => Promise.resolve(rx.some("device.down")), "the gate's device.down sent");
+    const downs = await until(async () => {
+      const r = await api(stack, "GET", "/api/events?type=device.down", q.apiToken);
+      const items = r.json.items as {
+        subject: { deviceId: string };
+        detail: Record<string, unknown>;
+      }[];
+      return items.length === 2 ? items : null;
+    }, "both outages recorded");
+    const ofTree = downs.find((e) => e.subject.deviceId === treeId)!;
+    assertEquals(ofTree.detail.alertsSnoozed, true);
+    await tab.goto(`${stack.url}/events?device=${treeId}`);
+    assertEquals(
+      (await tab.textContent('tr[data-type="device.down"] [data-snoozed]'))?.trim(),
+      "Alerts snoozed for the device: not sent",
+    );
+    // Only the gate's outage went out.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const sent = rx.delivered("device.down").map((g) => JSON.parse(g.body).subject.deviceId);
+    assertEquals(sent, [added.json.id]);
+
+    // A viewer may not snooze or resume; a day is the most; another tenant's device is not found.
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const v = await stack.session(viewer.email, viewer.password);
+    const asViewer = await fetch(`${stack.url}/api/devices/${treeId}/alerts/resume`, {
+      method: "POST",
+      headers: { cookie: v.cookie, "x-csrf-token": v.csrf },
+    });
+    assertEquals(asViewer.status, 403);
+    await asViewer.body?.cancel();
+    const day = await api(stack, "POST", `/api/devices/${treeId}/alerts/snooze`, q.apiToken, {
+      minutes: 24 * 60 + 1,
+    });
+    assertEquals([day.status, day.json.error], [400, "bad_request"]);
+    assert(String(day.json.message).includes("at most 1440 minutes"), String(day.json.message));
+    const other = await stack.quickstart([9], "Other");
+    const foreign = await api(
+      stack,
+      "POST",
+      `/api/devices/${treeId}/alerts/snooze`,
+      other.apiToken,
+      {
+        minutes: 60,
+      },
+    );
+    assertEquals(foreign.status, 404);
+
+    // Resumed from its row: its return is sent.
+    await tab.goto(`${stack.url}/sites/${q.siteId}`);
+    await Promise.all([tab.waitForEvent("load"), tab.click(`${row} button:has-text("Resume")`)]);
+    await tab.waitForSelector(`${row} a:text("Events")`);
+    assertEquals(await tab.locator(`${row} [data-snoozed]`).count(), 0);
+    tree.start();
+    await until(
+      () =>
+        Promise.resolve(
+          rx.delivered("device.up").map((g) => JSON.parse(g.body).subject.deviceId)
+            .includes(treeId),
+        ),
+      "the tree camera's device.up sent",
+    );
+    const audit = async (action: string) =>
+      (await api(stack, "GET", `/api/audit?action=${action}`, q.apiToken)).json.items as {
+        actor: string;
+        target: string;
+        detail: Record<string, unknown>;
+      }[];
+    const [snooze] = await audit("device.alerts_snooze");
+    assertEquals([snooze.actor, snooze.target, snooze.detail.minutes], [
+      `user:${operator.userId}`,
+      treeId,
+      60,
+    ]);
+    assertEquals((await audit("device.alerts_resume")).length, 1);
+  } finally {
+    await browser.close();
+    tree.stop();
+    gate.stop();
+    await rx.close();
+    await stack.stop();
+  }
+});
+
 Deno.test("webhooks: an admin edits a webhook's events, format, active hours and (as a chat channel) its flood digest on its page (its URL, secret and log stay); the API refuses an empty change, a digest it does not allow and another tenant's webhook; audited", async () => {
   const stack = await Stack.start({ cloudArgs: cloudArgs() });
   const rx = new Receiver();

@@ -70,6 +70,17 @@ export const alertsPauseBody = z.object({
   ),
 }).strict();
 
+/** The longest a device's alerts can be snoozed, in minutes (a day: a storm, a night of rain). */
+export const MAX_SNOOZE_MIN = 24 * 60;
+
+/** `POST /api/devices/{id}/alerts/snooze`: for how many minutes. */
+export const deviceSnoozeBody = z.object({
+  minutes: z.number().int().min(1).max(
+    MAX_SNOOZE_MIN,
+    `at most ${MAX_SNOOZE_MIN} minutes (a day): snooze again when it ends`,
+  ),
+}).strict();
+
 /** `PATCH /api/agents/{id}`: the agent's console name. */
 export const agentPatch = z.object({ name: z.string().trim().min(1).max(200) });
 
@@ -401,6 +412,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/sites": siteBody,
   "PATCH /api/sites/:id": siteBody,
   "POST /api/sites/:id/alerts/pause": alertsPauseBody,
+  "POST /api/devices/:id/alerts/snooze": deviceSnoozeBody,
   "POST /api/handles/:handle/ptz": ptzBody,
   "POST /api/users": inviteBody,
   "PATCH /api/users/:id": userPatch,

@@ -23,6 +23,7 @@ import {
   deviceBody,
   deviceListQuery,
   devicePatch,
+  deviceSnoozeBody,
   reachabilityCursor,
   reachabilityQuery,
   siteBody,
@@ -171,6 +172,25 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     });
     return c.json(s);
   });
+  /**
+   * Audits alerts held back (a site's pause, a device's snooze: for how many minutes, until when)
+   * or given back (what they were held until).
+   */
+  const auditHold = (
+    p: Principal,
+    action: string,
+    target: string,
+    h: { name: string; held: { minutes: number; until: number } | null; wasUntil: number | null },
+  ) =>
+    store.appendAudit({
+      tenantId: p.tenantId,
+      actor: p.actor,
+      action,
+      target,
+      detail: h.held
+        ? { name: h.name, minutes: h.held.minutes, until: new Date(h.held.until).toISOString() }
+        : { name: h.name, wasUntil: h.wasUntil },
+    });
   // Maintenance: the site's events are still recorded, and nothing goes to webhooks, email or
   // chat until the pause ends or someone resumes (events/producer.ts). Operators may: the
   // technician on site is who knows the cameras are about to go down.
@@ -189,14 +209,10 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
       resume ? null : { until, by: p.actor },
     );
     if (!s) throw new AppError("not_found", "no such site");
-    await store.appendAudit({
-      tenantId: p.tenantId,
-      actor: p.actor,
-      action: resume ? "site.alerts_resume" : "site.alerts_pause",
-      target: s.id,
-      detail: resume
-        ? { name: s.name, wasUntil: before.alertsPausedUntil }
-        : { name: s.name, minutes, until: new Date(until).toISOString() },
+    await auditHold(p, resume ? "site.alerts_resume" : "site.alerts_pause", s.id, {
+      name: s.name,
+      held: resume ? null : { minutes, until },
+      wasUntil: before.alertsPausedUntil,
     });
     return c.json(s);
   };
@@ -420,6 +436,29 @@ export function siteRoutes(d: SiteDeps): Hono<AuthVars> {
     if (switched) d.motion?.()?.poke();
     return c.json({ siteId: s.id, on, cameras: cameras.length, switched });
   });
+  // Snoozed: the device's events are still recorded, and none goes to webhooks, email or chat
+  // until then or a resume (events/producer.ts). Operators may: who watches the camera that a
+  // storm keeps setting off.
+  const snooze = (resume: boolean) => async (c: Context<AuthVars>) => {
+    const p = c.get("principal");
+    requireRole(p.role, "operator");
+    const cur = await store.getDevice(p.tenantId, c.req.param("id") ?? "");
+    if (!cur || (p.siteIds && !p.siteIds.includes(cur.siteId))) {
+      throw new AppError("not_found", "no such device");
+    }
+    const minutes = resume ? 0 : (await jsonBody(c, deviceSnoozeBody)).minutes;
+    const until = resume ? null : clock.now() + minutes * 60_000;
+    const dev = await store.updateDevice(p.tenantId, cur.id, { alertsSnoozedUntil: until });
+    if (!dev) throw new AppError("not_found", "no such device");
+    await auditHold(p, resume ? "device.alerts_resume" : "device.alerts_snooze", dev.id, {
+      name: dev.label || dev.host,
+      held: until === null ? null : { minutes, until },
+      wasUntil: cur.alertsSnoozedUntil,
+    });
+    return c.json(await withHandles(store, clock, dev, p.actor));
+  };
+  app.post("/devices/:id/alerts/snooze", auth, snooze(false));
+  app.post("/devices/:id/alerts/resume", auth, snooze(true));
   // Whether the device's motion alerts are on, and what the watching node knows of them.
   app.get("/devices/:id/motion", auth, async (c) => {
     const p = c.get("principal");

@@ -177,9 +177,9 @@ export async function readDigest(
   for await (const page of eventsMatching(store, d.tenantId, window, DIGEST_READ_MAX)) {
     read += page.length;
     for (const e of page) {
-      // The window's events this webhook would have been sent: not a paused site's, not outside
-      // its active hours.
-      if (e.detail.alertsPaused === true) continue;
+      // The window's events this webhook would have been sent: not a paused site's or a snoozed
+      // device's, not outside its active hours.
+      if (e.detail.alertsPaused === true || e.detail.alertsSnoozed === true) continue;
       if (scheduleActive(hook.schedule, e.at)) inWindow.push(e);
     }
   }

@@ -4,7 +4,8 @@
  * delivery is queued per webhook of the tenant that chose its type (`<webhook>:<seq>`, so a
  * retried queueing is a no-op too); to an email or chat alert, past a few in a window, the
  * window's one digest instead (alert_digest.ts). A site whose alerts are paused (maintenance)
- * has its events recorded, marked `alertsPaused`, and nothing queued; a webhook outside its
+ * has its events recorded, marked `alertsPaused`, and nothing queued; so has a device whose
+ * alerts are snoozed (`alertsSnoozed`: a camera a storm sets off); a webhook outside its
  * active hours (schedule.ts) gets nothing. Delivery itself is the deliverer's (deliverer.ts); the
  * console learns of new events by reading the store (stream.ts), so every node sees them.
  * @module
@@ -36,9 +37,13 @@ export function eventBody(e: TenantEvent): string {
   return JSON.stringify(body);
 }
 
-/** What one emit or batch read once: sites (null: no such site), webhooks by tenant. */
+/**
+ * What one emit or batch read once: sites (null: no such site), devices' snoozes (until when,
+ * or null), webhooks by tenant.
+ */
 interface Reads {
   sites: Map<string, Site | null>;
+  snoozes: Map<string, number | null>;
   hooks: Map<string, Webhook[]>;
 }
 
@@ -63,7 +68,7 @@ export class EventProducer {
    * recorded before (another node, a retry).
    */
   async emit(e: NewTenantEvent): Promise<TenantEvent | null> {
-    return await this.#emit(e, { sites: new Map(), hooks: new Map() });
+    return await this.#emit(e, { sites: new Map(), snoozes: new Map(), hooks: new Map() });
   }
 
   /**
@@ -76,7 +81,7 @@ export class EventProducer {
     events: NewTenantEvent[],
     between: () => Promise<void> = () => Promise.resolve(),
   ): Promise<number> {
-    const reads: Reads = { sites: new Map(), hooks: new Map() };
+    const reads: Reads = { sites: new Map(), snoozes: new Map(), hooks: new Map() };
     let n = 0;
     for (const e of events) {
       await between();
@@ -98,12 +103,32 @@ export class EventProducer {
     // A site in maintenance: the event is recorded (and says so), nothing is sent.
     const paused = site?.alertsPausedUntil != null && site.alertsPausedUntil > this.#clock.now();
     if (paused) e = { ...e, detail: { ...e.detail, alertsPaused: true } };
+    // A device whose alerts are snoozed: the same, for its events.
+    let snoozed = false;
+    if (!paused && e.subject.deviceId) {
+      const key = `${e.tenantId}|${e.subject.deviceId}`;
+      if (!reads.snoozes.has(key)) {
+        const d = await this.#store.getDevice(e.tenantId, e.subject.deviceId);
+        reads.snoozes.set(key, d?.alertsSnoozedUntil ?? null);
+      }
+      const until = reads.snoozes.get(key) ?? null;
+      snoozed = until !== null && until > this.#clock.now();
+      if (snoozed) e = { ...e, detail: { ...e.detail, alertsSnoozed: true } };
+    }
     const ev = await this.#store.appendEvent(e);
     if (!ev) return null;
-    if (paused) {
+    if (paused || snoozed) {
       this.#log.info(
-        { tenant: ev.tenantId, type: ev.type, seq: ev.seq, site: site!.id },
-        "event during the site's paused alerts: recorded, not sent",
+        {
+          tenant: ev.tenantId,
+          type: ev.type,
+          seq: ev.seq,
+          site: site?.id,
+          device: ev.subject.deviceId,
+        },
+        paused
+          ? "event during the site's paused alerts: recorded, not sent"
+          : "event of a device whose alerts are snoozed: recorded, not sent",
       );
       return ev;
     }

@@ -527,6 +527,7 @@ class MongoStore extends MongoBase implements Store {
           "notes",
           "motionAlerts",
           "alertQuietSeconds",
+          "alertsSnoozedUntil",
         ] as const
       ) {
         if (patch[k] !== undefined) set[k] = patch[k];

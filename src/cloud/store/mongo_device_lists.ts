@@ -28,6 +28,8 @@ export function asDevice(d: Device | null): Device | null {
     alertQuietSeconds: typeof d.alertQuietSeconds === "number"
       ? d.alertQuietSeconds
       : DEFAULT_ALERT_QUIET_S,
+    // A device stored before snoozing existed: not snoozed.
+    alertsSnoozedUntil: typeof d.alertsSnoozedUntil === "number" ? d.alertsSnoozedUntil : null,
   };
 }
 

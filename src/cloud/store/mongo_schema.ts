@@ -161,6 +161,7 @@ export const FIELDS = {
     "subStreamPaths",
     "motionAlerts",
     "alertQuietSeconds",
+    "alertsSnoozedUntil",
     "manufacturer",
     "model",
     "label",

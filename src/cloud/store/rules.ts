@@ -91,6 +91,7 @@ export function newDeviceRecord(input: NewDevice, n: number, now: number): Devic
     subStreamPaths: {},
     motionAlerts: false,
     alertQuietSeconds: DEFAULT_ALERT_QUIET_S,
+    alertsSnoozedUntil: null,
     manufacturer: input.manufacturer ?? "",
     model: input.model ?? "",
     label: input.label ?? "",

@@ -277,6 +277,7 @@ function toDevice(r: Row): Device {
     ),
     motionAlerts: num(r.motion_alerts ?? 0) === 1,
     alertQuietSeconds: num(r.alert_quiet_s ?? DEFAULT_ALERT_QUIET_S),
+    alertsSnoozedUntil: numOrNull(r.alerts_snoozed_until ?? null),
     manufacturer: str(r.manufacturer),
     model: str(r.model),
     label: str(r.label),
@@ -858,6 +859,9 @@ class SqliteStore implements Store {
         subStreamPaths: normalizeStreamPaths(nextPorts, patch.subStreamPaths, cur.subStreamPaths),
         motionAlerts: patch.motionAlerts ?? cur.motionAlerts,
         alertQuietSeconds: patch.alertQuietSeconds ?? cur.alertQuietSeconds,
+        alertsSnoozedUntil: patch.alertsSnoozedUntil !== undefined
+          ? patch.alertsSnoozedUntil
+          : cur.alertsSnoozedUntil,
         manufacturer: patch.manufacturer ?? cur.manufacturer,
         model: patch.model ?? cur.model,
         label: patch.label ?? cur.label,
@@ -866,8 +870,8 @@ class SqliteStore implements Store {
       };
       this.#run(
         `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?,
-           sub_stream_paths = ?, motion_alerts = ?, alert_quiet_s = ?, manufacturer = ?, model = ?,
-           label = ?, notes = ?, updated_at = ?
+           sub_stream_paths = ?, motion_alerts = ?, alert_quiet_s = ?, alerts_snoozed_until = ?,
+           manufacturer = ?, model = ?, label = ?, notes = ?, updated_at = ?
          WHERE id = ?`,
         next.host,
         JSON.stringify(next.ports),
@@ -876,6 +880,7 @@ class SqliteStore implements Store {
         JSON.stringify(next.subStreamPaths),
         next.motionAlerts ? 1 : 0,
         next.alertQuietSeconds,
+        next.alertsSnoozedUntil,
         next.manufacturer,
         next.model,
         next.label,

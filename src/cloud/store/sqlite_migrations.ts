@@ -662,4 +662,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE webhooks ADD COLUMN digest TEXT;
   `,
+  // 42: until when a device's alerts are snoozed (ms), or NULL: not.
+  `
+  ALTER TABLE devices ADD COLUMN alerts_snoozed_until INTEGER;
+  `,
 ];

@@ -101,6 +101,11 @@ export interface Device {
    * every time it starts).
    */
   alertQuietSeconds: number;
+  /**
+   * Until when the device's alerts are snoozed (ms since the epoch): its events are recorded and
+   * say so, and none is sent to webhooks, email or chat (a camera a storm sets off); null: not.
+   */
+  alertsSnoozedUntil: number | null;
   manufacturer: string;
   model: string;
   label: string;
@@ -133,6 +138,7 @@ export type DevicePatch = Partial<
     | "subStreamPaths"
     | "motionAlerts"
     | "alertQuietSeconds"
+    | "alertsSnoozedUntil"
   >
 >;
 

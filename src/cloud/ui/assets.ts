@@ -281,6 +281,17 @@ async function mintRtsp(pill, path, subPath) {
     showSecret("RTSP URL", data.url, "Copied to the clipboard. Paste it into VLC, ffmpeg or your VMS; it expires " + localTime(data.expiresAt) + "." + sub);
   } catch (err) { toast(err.message, true); }
 }
+// A device row's "Snooze 1 h" (and "Resume", data-minutes="0"): its alerts, from the site page.
+document.addEventListener("click", async (e) => {
+  const b = e.target.closest("button[data-snooze]"); if (!b) return;
+  const resume = b.dataset.minutes === "0";
+  b.disabled = true;
+  try {
+    await api("POST", "/api/devices/" + encodeURIComponent(b.dataset.snooze) + "/alerts/" + (resume ? "resume" : "snooze"), resume ? undefined : { minutes: 60 });
+    toastAcross(resume ? "Alerts on again" : "Alerts snoozed for an hour: its events are still recorded, none is sent");
+    location.reload();
+  } catch (err) { toast(err.message, true); b.disabled = false; }
+});
 // "Mark these read" on a filtered Events page: how many, and whether to press again.
 window.ncEventsMarked = (data) => {
   const text = data.marked === 0 ? "Nothing here was unread" : (data.marked === 1 ? "1 event" : data.marked.toLocaleString() + " events") + " marked read";
@@ -373,7 +384,7 @@ const EVENT_LABELS = ${JSON.stringify(EVENT_LABELS)};
       if (list.dataset.device && e.subject.deviceId !== list.dataset.device) return;
       document.querySelector("main .empty")?.remove();
       const tr = document.createElement("tr"); tr.className = "unread"; tr.dataset.event = e.seq; tr.dataset.type = e.type;
-      const err = (e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "") + (e.detail && e.detail.alertsPaused === true ? '<div class="muted" data-paused>Alerts paused for the site: not sent</div>' : "");
+      const err = (e.detail && typeof e.detail.error === "string" ? '<div class="muted">' + esc(e.detail.error) + "</div>" : "") + (e.detail && e.detail.alertsPaused === true ? '<div class="muted" data-paused>Alerts paused for the site: not sent</div>' : "") + (e.detail && e.detail.alertsSnoozed === true ? '<div class="muted" data-snoozed>Alerts snoozed for the device: not sent</div>' : "");
       const live = e.detail && typeof e.detail.liveUrl === "string" ? new RegExp("^https?://[^/]+(/live/[A-Za-z0-9_-]{1,64})$").exec(e.detail.liveUrl)?.[1] : null;
       const watch = live ? '<div><a href="' + esc(live) + '" target="_blank" rel="noopener">Watch live</a></div>' : "";
       const snap = e.detail && typeof e.detail.snapshot === "string" && /^[A-Za-z0-9-]{1,64}$/.test(e.detail.snapshot) ? "/api/event-snapshots/" + e.detail.snapshot + ".jpg" : null;

@@ -290,6 +290,7 @@ export function uiRoutes(d: UiDeps): Hono {
           ? c.req.query("device")
           : undefined,
         unreadOnly: c.req.query("unread") === "1",
+        now: now(),
       });
     }),
   );

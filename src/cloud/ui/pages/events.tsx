@@ -108,6 +108,9 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
         {e.detail.alertsPaused === true
           ? <div class="muted" data-paused>Alerts paused for the site: not sent</div>
           : null}
+        {e.detail.alertsSnoozed === true
+          ? <div class="muted" data-snoozed>Alerts snoozed for the device: not sent</div>
+          : null}
         {live
           ? (
             <div>
@@ -155,9 +158,13 @@ export async function EventsPage(
     deviceId?: string;
     /** Only the events the viewer has not read. */
     unreadOnly?: boolean;
+    /** The cloud's time (a device's snooze: over or not). */
+    now: number;
   },
 ) {
   const t = props.ctx.principal.tenantId;
+  const now = props.now;
+  const operator = roleAtLeast(props.ctx.principal.role, "operator");
   const sites = await sitePicker(props.store, t, props.siteId);
   const site = sites.chosen;
   const device = props.deviceId ? await props.store.getDevice(t, props.deviceId) : null;
@@ -230,6 +237,43 @@ export async function EventsPage(
           <p class="device-filter">
             {`About ${device.label || device.model || "the device"} (${device.host}) only · `}
             <a href={eventsHref({ ...kept, device: undefined })}>Every device</a>
+            {device.alertsSnoozedUntil !== null && device.alertsSnoozedUntil > now
+              ? (
+                <span data-snoozed>
+                  {" · Alerts snoozed until "}
+                  <At at={device.alertsSnoozedUntil} />
+                  {operator
+                    ? (
+                      <>
+                        {" "}
+                        <button
+                          type="button"
+                          class="small secondary"
+                          data-snooze={device.id}
+                          data-minutes="0"
+                        >
+                          Resume
+                        </button>
+                      </>
+                    )
+                    : null}
+                </span>
+              )
+              : operator
+              ? (
+                <>
+                  {" · "}
+                  <button
+                    type="button"
+                    class="small secondary"
+                    data-snooze={device.id}
+                    title="Its events are still recorded here; none is sent to webhooks, email or chat for an hour"
+                  >
+                    Snooze its alerts 1 h
+                  </button>
+                </>
+              )
+              : null}
           </p>
         )
         : null}

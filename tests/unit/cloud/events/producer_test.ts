@@ -1,7 +1,7 @@
 // A site in maintenance, on a real embedded store with an injected clock: while its alerts are
 // paused its events are recorded (marked alertsPaused) and nothing is queued for any webhook,
 // email or chat; another site's events go out as usual; once the pause ends, or on resume, the
-// site's events go out again.
+// site's events go out again. The same for one device whose alerts are snoozed.
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { openStore } from "../../../../src/cloud/store/open.ts";
 import { ManualClock } from "../../../../src/shared/clock.ts";
@@ -56,6 +56,61 @@ Deno.test("events of a site whose alerts are paused: recorded and marked, nothin
     assertEquals(await queued(), 2);
     await store.setSiteAlertsPause(t.id, depot.id, null); // resumed by hand
     await down(depot.id);
+    assertEquals(await queued(), 3);
+    assertEquals((await store.listEvents(t.id)).length, 5, "every event recorded");
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("events of a device whose alerts are snoozed: recorded and marked, nothing queued; another device's queued; after the snooze or a resume, queued again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nanodems-snooze-" });
+  const clock = new ManualClock(Date.UTC(2026, 11, 5, 14, 0));
+  const store = await openStore(`sqlite:${dir}/cloud.db`, dir, clock);
+  try {
+    const t = await store.createTenant({ name: "Acme" });
+    const site = await store.createSite({ tenantId: t.id, name: "Depot" });
+    const device = (host: string) =>
+      store.createDevice({ tenantId: t.id, siteId: site.id, host, ports: [554] });
+    const tree = await device("192.0.2.10");
+    const gate = await device("192.0.2.11");
+    assertEquals(tree.alertsSnoozedUntil, null, "not snoozed when made");
+    const hook = await addWebhook(store, t.id, "https://hooks.example.com/in", ["camera.motion"]);
+    const events = new EventProducer({
+      store,
+      clock,
+      log: createLogger({ role: "test", level: "silent" }),
+    });
+    let n = 0;
+    const motion = (deviceId: string) =>
+      events.emit({
+        tenantId: t.id,
+        type: "camera.motion",
+        subject: { name: `Cam ${n}`, siteId: site.id, deviceId },
+        actor: "system",
+        detail: {},
+        key: `motion:${n++}`,
+      });
+    const queued = async () => (await store.listDeliveries(t.id, hook.id, 100)).length;
+
+    await store.updateDevice(t.id, tree.id, { alertsSnoozedUntil: clock.now() + 3_600_000 });
+    const during = await motion(tree.id);
+    assertEquals(during?.detail.alertsSnoozed, true, "the event says its alerts were snoozed");
+    assertEquals(await queued(), 0, "nothing queued for the snoozed device");
+    const other = await motion(gate.id);
+    assert(!("alertsSnoozed" in (other?.detail ?? {})));
+    assertEquals(await queued(), 1, "another device's event goes out");
+
+    clock.advance(3_600_000); // the snooze has ended
+    await motion(tree.id);
+    assertEquals(await queued(), 2);
+    await store.updateDevice(t.id, tree.id, { alertsSnoozedUntil: clock.now() + 60_000 });
+    await motion(tree.id);
+    assertEquals(await queued(), 2);
+    await store.updateDevice(t.id, tree.id, { alertsSnoozedUntil: null }); // resumed by hand
+    assertEquals((await store.getDevice(t.id, tree.id))?.alertsSnoozedUntil, null);
+    await motion(tree.id);
     assertEquals(await queued(), 3);
     assertEquals((await store.listEvents(t.id)).length, 5, "every event recorded");
   } finally {

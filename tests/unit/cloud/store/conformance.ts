@@ -527,6 +527,7 @@ export function storeConformance(
       subStreamPaths: {},
       motionAlerts: false,
       alertQuietSeconds: 60,
+      alertsSnoozedUntil: null,
       manufacturer: "",
       model: "",
       label: "",
@@ -747,6 +748,39 @@ export function storeConformance(
     assert.equal(await store.updateDevice(b.id, d.id, { alertQuietSeconds: 5 }), null);
     assert.equal((await store.getDevice(a.id, d.id))!.alertQuietSeconds, 0);
   });
+
+  test(
+    "devices: alerts snoozed until a time, kept by other changes, cleared; another tenant's untouched",
+    async (store, clock) => {
+      const { a, b, siteA } = await world(store);
+      const d = await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "192.0.2.45",
+        ports: [554],
+      });
+      assert.equal(d.alertsSnoozedUntil, null);
+      const until = clock.now() + 3_600_000;
+      assert.equal(
+        (await store.updateDevice(a.id, d.id, { alertsSnoozedUntil: until }))!.alertsSnoozedUntil,
+        until,
+      );
+      await store.updateDevice(a.id, d.id, { label: "Tree cam", motionAlerts: true });
+      assert.equal((await store.getDevice(a.id, d.id))!.alertsSnoozedUntil, until);
+      assert.equal(
+        (await store.listDevices(a.id, siteA.id)).find((x) => x.id === d.id)!
+          .alertsSnoozedUntil,
+        until,
+      );
+      assert.equal(await store.updateDevice(b.id, d.id, { alertsSnoozedUntil: null }), null);
+      assert.equal((await store.getDevice(a.id, d.id))!.alertsSnoozedUntil, until);
+      assert.equal(
+        (await store.updateDevice(a.id, d.id, { alertsSnoozedUntil: null }))!.alertsSnoozedUntil,
+        null,
+      );
+      assert.equal((await store.getDevice(a.id, d.id))!.alertsSnoozedUntil, null);
+    },
+  );
 
   test("devices: createDevices (bulk add) is all or none, in order, one bump per site", async (store) => {
     const { a, siteA } = await world(store);
