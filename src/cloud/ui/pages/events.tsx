@@ -2,11 +2,11 @@
  * The console's inbox (`/events`, issue 15 item 7): the tenant's events newest first (unread in
  * bold: unread for the user looking — each user has their own read state), of some types
  * (`?type=`), about one site (`?site=`: a technician's view of the site they look after) or one
- * device (`?device=`: what happened to this camera, from its row on the site page), the unread
- * ones only (`?unread=1`), older
- * pages by `?before=`, "Mark all read" (on a filtered page "Mark these read": that filter's
- * events only), "Export CSV" (`/events.csv`, the same filters and a time range); new events appear at the top as
- * they happen (the page follows `/api/events/stream`, as the unread badge in the navigation does).
+ * device (`?device=`: what happened to this camera, from its row on the site page, where its
+ * alerts can be snoozed), the unread ones only (`?unread=1`), older pages by `?before=`, "Mark
+ * all read" (on a filtered page "Mark these read": that filter's events only), "Export CSV"
+ * (`/events.csv`, the same filters and a time range); new events appear at the top as they happen
+ * (the page follows `/api/events/stream`, as the unread badge in the navigation does).
  * @module
  */
 import type { EventReader, EventType, Store, TenantEvent } from "../../store/store.ts";
