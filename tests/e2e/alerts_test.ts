@@ -102,6 +102,21 @@ async function agentSeeingUp(stack: Stack, q: Quickstart, dev: Device): Promise<
   return agent;
 }
 
+/**
+ * A site (the quickstart's) with `first` as its device and `second` (on 127.0.0.2) added as
+ * `label`: two devices whose alerts a test can tell apart.
+ */
+async function twoDevices(stack: Stack, first: Device, second: Device, label: string) {
+  const q = await stack.quickstart([first.port]);
+  const added = await api(stack, "POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+    host: second.hostname,
+    ports: [second.port],
+    label,
+  });
+  assertEquals(added.status, 201, JSON.stringify(added.json));
+  return { q, added };
+}
+
 /** A JSON call to the cloud's API with an `nt_` token. */
 export async function api(
   stack: Stack,
@@ -224,13 +239,7 @@ Deno.test("one device's events: its row's Events link opens the Events page abou
   yard.start();
   const browser = await launchBrowser();
   try {
-    const q = await stack.quickstart([gate.port]);
-    const added = await api(stack, "POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
-      host: "127.0.0.2",
-      ports: [yard.port],
-      label: "Yard",
-    });
-    assertEquals(added.status, 201, JSON.stringify(added.json));
+    const { q } = await twoDevices(stack, gate, yard, "Yard");
     const gateId = q.device.deviceId;
     await agentSeeingUp(stack, q, gate);
     const types = async (query: string) =>
@@ -910,13 +919,7 @@ Deno.test("a device's alerts snoozed: an operator snoozes one camera from its Ev
   const rx = new Receiver();
   const browser = await launchBrowser();
   try {
-    const q = await stack.quickstart([tree.port]);
-    const added = await api(stack, "POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
-      host: "127.0.0.2",
-      ports: [gate.port],
-      label: "Gate",
-    });
-    assertEquals(added.status, 201, JSON.stringify(added.json));
+    const { q, added } = await twoDevices(stack, tree, gate, "Gate");
     const treeId = q.device.deviceId;
     await addWebhook(stack, q, rx.url, ["device.down", "device.up"]);
     const operator = await stack.addUser(q.tenantId, "operator");

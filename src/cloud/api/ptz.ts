@@ -33,14 +33,16 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
   const now = () => d.clock.now();
   const places = new PtzPlaces(now);
-  /** Runs `fn` with the camera's PTZ place over the handle's web ports; 502 in its words. */
+  /**
+   * Runs `fn` with the camera's PTZ place over the handle's web ports; 502 in its words. The
+   * caller has checked the operator role (before reading a body: a viewer gets 403, not 400).
+   */
   const withPtz = async <T>(
     c: Context<AuthVars>,
     what: string,
     fn: (ptz: OnvifPtz, place: PtzPlace, deviceId: string) => Promise<T>,
   ): Promise<T> => {
     const p = c.get("principal");
-    requireRole(p.role, "operator");
     const asked = await authorizeHandle(d, p, c.req.param("handle")!);
     const targets = await webTargets(d, p, asked, "its PTZ service");
     try {
@@ -106,6 +108,7 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
     return c.json({ ok: true, action: body.action });
   });
   app.get("/handles/:handle/ptz/presets", requireAuth(d.store), async (c) => {
+    requireRole(c.get("principal").role, "operator");
     const presets = await withPtz(c, "list its presets", (ptz, place) => ptz.presets(place));
     return c.json({ presets });
   });
