@@ -8,7 +8,9 @@
  * URIs it gives name the camera's LAN address (`camera.invalid`), which nothing may dial. Given a
  * `CameraEvents`, it also serves pull-point event subscriptions the test drives; given a
  * `CameraPtz`, a PTZ service (`ContinuousMove`, `Stop`, presets listed, gone to, saved and removed)
- * on its first profile that records each call.
+ * on its first profile that records each call; given a `CameraFocus`, an imaging service
+ * (`GetMoveOptions`, continuous focus `Move` and `Stop`, `Get`/`SetImagingSettings` of the focus
+ * mode) on its one video source that records each call too.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -32,6 +34,32 @@ export interface OnvifOptions {
   hang?: string[];
   /** The camera's pan/tilt/zoom head (a PTZ service); absent: it has none. */
   ptz?: CameraPtz;
+  /** The camera's motorised lens (an imaging service); absent: it has none. */
+  focus?: CameraFocus;
+}
+
+/**
+ * A camera's motorised lens as a test reads it: every focus move (its speed as sent), stop and
+ * focus mode it was told, in order, whether it is moving now, and the mode it is in.
+ */
+export class CameraFocus {
+  /** What it was told, in order, with the video source. */
+  readonly told: (
+    | { call: "move"; source: string; speed: number }
+    | { call: "stop"; source: string }
+    | { call: "mode"; source: string; mode: string }
+  )[] = [];
+  /** The focus mode it is in (GetImagingSettings). */
+  mode = "MANUAL";
+  /** True from a move until the stop that follows it. */
+  moving = false;
+  /**
+   * The continuous focus speeds its GetMoveOptions gives (null: it offers only absolute focus
+   * positions, as some cameras do).
+   */
+  continuous: { min: number; max: number } | null = { min: -1, max: 1 };
+  /** Whether GetCapabilities names the imaging service (else only GetServices does). */
+  inCapabilities = true;
 }
 
 /**
@@ -168,6 +196,11 @@ const notAuthorized = () =>
 const text = (xml: string, name: string) =>
   new RegExp(`<(?:\\w+:)?${name}(?:\\s[^>]*)?>([^<]*)</(?:\\w+:)?${name}>`).exec(xml)?.[1] ?? null;
 
+/** The body of the first element named `name` (any prefix) in `xml`, or "". */
+const xmlBlock = (xml: string, name: string) =>
+  new RegExp(`<(?:\\w+:)?${name}(?:\\s[^>]*)?>([\\s\\S]*?)</(?:\\w+:)?${name}>`).exec(xml)?.[1] ??
+    "";
+
 /** Whether the envelope carries a right UsernameToken for admin:12345 dated by `clock`. */
 function signed(xml: string, clock: number): boolean {
   const user = text(xml, "Username");
@@ -194,6 +227,7 @@ export async function onvifAnswer(
   const media = o.mediaPath ?? "/onvif/Media";
   const events = o.events ? ["/onvif/Events", "/onvif/Subscription"] : [];
   if (o.ptz) events.push("/onvif/PTZ");
+  if (o.focus) events.push("/onvif/Imaging");
   if (path !== "/onvif/device_service" && path !== media && !events.includes(path)) return null;
   const clock = Date.now() + (o.clockOffsetMs ?? 0);
   const call = /<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)/.exec(body)?.[1] ?? "";
@@ -221,6 +255,10 @@ export async function onvifAnswer(
             o.ptz?.inCapabilities
               ? `<tt:PTZ><tt:XAddr>http://camera.invalid/onvif/PTZ</tt:XAddr></tt:PTZ>`
               : ""
+          }${
+            o.focus?.inCapabilities
+              ? `<tt:Imaging><tt:XAddr>http://camera.invalid/onvif/Imaging</tt:XAddr></tt:Imaging>`
+              : ""
           }</tds:Capabilities></tds:GetCapabilitiesResponse>`,
       );
     }
@@ -234,8 +272,8 @@ export async function onvifAnswer(
           service("http://www.onvif.org/ver10/device/wsdl", "/onvif/device_service")
         }${service("http://www.onvif.org/ver10/media/wsdl", media)}${
           o.events ? service("http://www.onvif.org/ver10/events/wsdl", "/onvif/Events") : ""
-        }${
-          o.ptz ? service("http://www.onvif.org/ver20/ptz/wsdl", "/onvif/PTZ") : ""
+        }${o.ptz ? service("http://www.onvif.org/ver20/ptz/wsdl", "/onvif/PTZ") : ""}${
+          o.focus ? service("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/Imaging") : ""
         }</tds:GetServicesResponse>`,
       );
     }
@@ -342,6 +380,57 @@ export async function onvifAnswer(
       return soap('<tptz:StopResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>');
     }
     return soap("<SOAP-ENV:Fault/>", 400);
+  }
+  if (o.focus && path === "/onvif/Imaging") {
+    const source = text(body, "VideoSourceToken") ?? "";
+    if (source !== "VideoSource_1") return soap("<SOAP-ENV:Fault/>", 400);
+    const timg = `xmlns:timg="http://www.onvif.org/ver20/imaging/wsdl"`;
+    if (call === "GetMoveOptions") {
+      const c = o.focus.continuous;
+      return soap(
+        `<timg:GetMoveOptionsResponse ${timg}><timg:MoveOptions>${
+          c
+            ? `<tt:Continuous><tt:Speed><tt:Min>${c.min}</tt:Min><tt:Max>${c.max}</tt:Max>` +
+              `</tt:Speed></tt:Continuous>`
+            : `<tt:Absolute><tt:Position><tt:Min>0</tt:Min><tt:Max>1</tt:Max></tt:Position>` +
+              `</tt:Absolute>`
+        }</timg:MoveOptions></timg:GetMoveOptionsResponse>`,
+      );
+    }
+    if (call === "Move") {
+      const speed = text(xmlBlock(body, "Continuous"), "Speed");
+      if (!o.focus.continuous || speed === null) return soap("<SOAP-ENV:Fault/>", 400);
+      o.focus.told.push({ call: "move", source, speed: Number(speed) });
+      o.focus.moving = true;
+      return soap(`<timg:MoveResponse ${timg}/>`);
+    }
+    if (call === "Stop") {
+      o.focus.told.push({ call: "stop", source });
+      o.focus.moving = false;
+      return soap(`<timg:StopResponse ${timg}/>`);
+    }
+    if (call === "GetImagingSettings") {
+      return soap(
+        `<timg:GetImagingSettingsResponse ${timg}><timg:ImagingSettings><tt:Brightness>50` +
+          `</tt:Brightness><tt:Focus><tt:AutoFocusMode>${o.focus.mode}</tt:AutoFocusMode>` +
+          `</tt:Focus></timg:ImagingSettings></timg:GetImagingSettingsResponse>`,
+      );
+    }
+    if (call === "SetImagingSettings") {
+      const mode = text(xmlBlock(body, "Focus"), "AutoFocusMode");
+      if (mode !== "AUTO" && mode !== "MANUAL") return soap("<SOAP-ENV:Fault/>", 400);
+      o.focus.mode = mode;
+      o.focus.told.push({ call: "mode", source, mode });
+      return soap(`<timg:SetImagingSettingsResponse ${timg}/>`);
+    }
+    return soap("<SOAP-ENV:Fault/>", 400);
+  }
+  if (call === "GetVideoSources") {
+    return soap(
+      `<trt:GetVideoSourcesResponse><trt:VideoSources token="VideoSource_1"><tt:Framerate>25` +
+        `</tt:Framerate><tt:Resolution><tt:Width>1920</tt:Width><tt:Height>1080</tt:Height>` +
+        `</tt:Resolution></trt:VideoSources></trt:GetVideoSourcesResponse>`,
+    );
   }
   const sub = o.subStreamPath === undefined ? ONVIF_SUB_STREAM_PATH : o.subStreamPath;
   if (call === "GetProfiles") {

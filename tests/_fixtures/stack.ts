@@ -437,6 +437,35 @@ export class Stack {
   }
 
   /**
+   * Adds a camera at `host` to the quickstart's site (its web port `webPort` and RTSP on 554),
+   * with the cloud holding admin:12345 for it (the fake camera's): its RTSP handle.
+   */
+  async addCamera(q: Quickstart, host: string, webPort: number): Promise<string> {
+    const added = await this.api("POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+      host,
+      ports: [webPort, 554],
+      protocols: { 554: "rtsp" },
+    });
+    if (added.status !== 201) {
+      throw new Error(
+        `adding the camera at ${host}: ${added.status} ${JSON.stringify(added.json)}`,
+      );
+    }
+    const held = await this.api(
+      "PUT",
+      `/api/sites/${q.siteId}/devices/${added.json.id}/credentials`,
+      q.apiToken,
+      { username: "admin", password: "12345" },
+    );
+    if (held.status !== 200) {
+      throw new Error(
+        `holding the camera's credentials: ${held.status} ${JSON.stringify(held.json)}`,
+      );
+    }
+    return (added.json.handles as Record<string, string>)["554"];
+  }
+
+  /**
    * A new tenant + site + admin user + API token + one device on the given ports + join token.
    * quickstart adds to an existing tenant of the same name, so a repeated name here gets a
    * suffix (" 2", " 3") to keep one tenant per call.

@@ -154,25 +154,10 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     assertEquals(foreign.status, 403, JSON.stringify(foreign.json));
     assertEquals(ptz.told.length, toldBefore, "nothing more reached the camera");
 
-    /** Adds a camera at `host` (its web port and RTSP) with the cloud-held credentials: its RTSP handle. */
-    const addCamera = async (host: string, webPort: number) => {
-      const added = await call(`/api/sites/${q.siteId}/devices`, {
-        host,
-        ports: [webPort, 554],
-        protocols: { 554: "rtsp" },
-      });
-      assertEquals(added.status, 201, JSON.stringify(added.json));
-      await stack.api(
-        "PUT",
-        `/api/sites/${q.siteId}/devices/${added.json.id}/credentials`,
-        q.apiToken,
-        { username: "admin", password: "12345" },
-      );
-      return (added.json.handles as Record<string, string>)["554"];
-    };
-
     // A camera that cannot move says so.
-    const cannot = await call(ptzOf(await addCamera("127.0.0.2", fixed.port)), { action: "stop" });
+    const cannot = await call(ptzOf(await stack.addCamera(q, "127.0.0.2", fixed.port)), {
+      action: "stop",
+    });
     assertEquals(cannot.status, 502, JSON.stringify(cannot.json));
     assertEquals(
       cannot.json.message,
@@ -181,7 +166,7 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     );
 
     // One whose PTZ service only GetServices names moves as well.
-    const viaServices = await call(ptzOf(await addCamera("127.0.0.3", unlisted.port)), {
+    const viaServices = await call(ptzOf(await stack.addCamera(q, "127.0.0.3", unlisted.port)), {
       action: "move",
       tilt: 1,
     });

@@ -11,7 +11,7 @@
  * Where the camera's PTZ service is and which media profile it moves (the first whose profile
  * has a PTZ configuration) is asked once (`GetCapabilities`, `GetProfiles`, over onvif_soap.ts
  * with the cloud-held credentials) and kept with the camera's clock skew for a minute
- * ({@linkcode PtzPlaces}), so a held button costs one call per repeat, not four.
+ * (onvif_places.ts), so a held button costs one call per repeat, not four.
  * @module
  */
 import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
@@ -21,10 +21,6 @@ import { OnvifError, OnvifSoap } from "./onvif_soap.ts";
 
 /** How long a move lasts on the camera without a newer one (the live view repeats each second). */
 export const PTZ_MOVE_TIMEOUT_S = 2;
-/** How long a camera's PTZ place is kept. */
-export const PTZ_PLACE_TTL_MS = 60_000;
-/** Most cameras whose place is kept. */
-const MAX_PLACES = 1_000;
 
 /** A velocity: pan (− left, + right), tilt (− down, + up), zoom (− out, + in), each in −1..1. */
 export interface PtzVelocity {
@@ -221,44 +217,5 @@ export class OnvifPtz {
       stopBody(place.profile),
       true,
     );
-  }
-}
-
-/**
- * The PTZ places of the cameras moved lately, for PTZ_PLACE_TTL_MS each (by device and port),
- * at most MAX_PLACES (the oldest go first). A call that fails forgets its camera's place, so the
- * next one asks again (a camera reset, its credentials changed).
- */
-export class PtzPlaces {
-  readonly #places = new Map<string, { place: PtzPlace; until: number }>();
-  readonly #now: () => number;
-
-  /** Places read by `now` (the cloud's clock). */
-  constructor(now: () => number) {
-    this.#now = now;
-  }
-
-  /** The place kept for `key`, or null. */
-  get(key: string): PtzPlace | null {
-    const p = this.#places.get(key);
-    if (!p || p.until <= this.#now()) {
-      this.#places.delete(key);
-      return null;
-    }
-    return p.place;
-  }
-
-  /** Keeps `place` for `key`. */
-  set(key: string, place: PtzPlace): void {
-    this.#places.delete(key);
-    this.#places.set(key, { place, until: this.#now() + PTZ_PLACE_TTL_MS });
-    if (this.#places.size > MAX_PLACES) {
-      this.#places.delete(this.#places.keys().next().value!);
-    }
-  }
-
-  /** Forgets `key`'s place. */
-  forget(key: string): void {
-    this.#places.delete(key);
   }
 }

@@ -5,7 +5,7 @@
  * ours), the camera's clock (`GetSystemDateAndTime`, unsigned), where a service is
  * (`GetCapabilities`), and the camera's refusals in words an operator can act on. The media
  * questions (onvif_media.ts), the event subscriptions (onvif_events.ts) and pan/tilt/zoom
- * (onvif_ptz.ts) are built on it.
+ * (onvif_ptz.ts) and focus (onvif_focus.ts) are built on it.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -23,6 +23,7 @@ export const SERVICE_NAMESPACES = {
   Media: "http://www.onvif.org/ver10/media/wsdl",
   Events: "http://www.onvif.org/ver10/events/wsdl",
   PTZ: "http://www.onvif.org/ver20/ptz/wsdl",
+  Imaging: "http://www.onvif.org/ver20/imaging/wsdl",
 } as const;
 /** Largest SOAP answer read. */
 const MAX_SOAP_BYTES = 256 << 10;
@@ -70,6 +71,7 @@ function envelope(header: string, body: string): string {
     ` xmlns:tds="http://www.onvif.org/ver10/device/wsdl"` +
     ` xmlns:trt="http://www.onvif.org/ver10/media/wsdl"` +
     ` xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"` +
+    ` xmlns:timg="http://www.onvif.org/ver20/imaging/wsdl"` +
     ` xmlns:tev="http://www.onvif.org/ver10/events/wsdl"` +
     ` xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"` +
     ` xmlns:wsa="http://www.w3.org/2005/08/addressing"` +
@@ -136,7 +138,7 @@ export class OnvifSoap {
   }
 
   /**
-   * The path of the camera's `category` service (`Media`, `Events`, `PTZ`) as its capabilities
+   * The path of the camera's `category` service (`Media`, `Events`, `PTZ`, `Imaging`) as its capabilities
    * give it; where they do not (some cameras list only the older categories there), as its
    * services do (`GetServices`, by the service's namespace); else `fallback`.
    */

@@ -57,6 +57,7 @@ import { terminalApiRoutes } from "./terminal.ts";
 import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { cameraPathRoutes } from "./camera_paths.ts";
 import { ptzRoutes } from "./ptz.ts";
+import { focusRoutes } from "./focus.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -317,6 +318,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", rtspUrlRoutes(d));
   app.route("/api", cameraPathRoutes(d));
   app.route("/api", ptzRoutes(d));
+  app.route("/api", focusRoutes(d));
   app.route(
     "/api",
     discoveryRoutes({

@@ -14,13 +14,11 @@
  * a camera without a web port allowlisted, a 501.
  * @module
  */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { requireRole } from "../tenancy/roles.ts";
-import { authorizeHandle } from "../access/route.ts";
-import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
-import { AppError } from "../../shared/errors.ts";
-import { OnvifError, onvifWithin, overOnvifPorts } from "../access/onvif_soap.ts";
-import { OnvifPtz, type PtzPlace, PtzPlaces } from "../access/onvif_ptz.ts";
+import type { DeviceHttpDeps } from "../access/device_http.ts";
+import { OnvifPtz, type PtzPlace } from "../access/onvif_ptz.ts";
+import { onvifRunner } from "./onvif_runner.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { ptzBody } from "./schemas.ts";
@@ -31,42 +29,17 @@ const PTZ_DEADLINE_MS = 8_000;
 /** The routes under /api. */
 export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
-  const now = () => d.clock.now();
-  const places = new PtzPlaces(now);
   /**
    * Runs `fn` with the camera's PTZ place over the handle's web ports; 502 in its words. The
    * caller has checked the operator role (before reading a body: a viewer gets 403, not 400).
    */
-  const withPtz = async <T>(
-    c: Context<AuthVars>,
-    what: string,
-    fn: (ptz: OnvifPtz, place: PtzPlace, deviceId: string) => Promise<T>,
-  ): Promise<T> => {
-    const p = c.get("principal");
-    const asked = await authorizeHandle(d, p, c.req.param("handle")!);
-    const targets = await webTargets(d, p, asked, "its PTZ service");
-    try {
-      return await onvifWithin(
-        overOnvifPorts(targets, async (t) => {
-          const key = `${t.device.id}:${t.handle.port}`;
-          const ptz = new OnvifPtz(new DeviceHttp(d, p, t, "ptz"), now);
-          const place = places.get(key) ?? await ptz.locate();
-          places.set(key, place);
-          try {
-            return await fn(ptz, place, t.device.id);
-          } catch (e) {
-            places.forget(key);
-            throw e;
-          }
-        }),
-        PTZ_DEADLINE_MS,
-        "answer",
-      );
-    } catch (e) {
-      if (!(e instanceof OnvifError)) throw e;
-      throw new AppError("camera_refused", `the camera did not ${what} over ONVIF: ${e.message}`);
-    }
-  };
+  const withPtz = onvifRunner<OnvifPtz, PtzPlace>(
+    d,
+    (http, now) => new OnvifPtz(http, now),
+    "ptz",
+    "its PTZ service",
+    PTZ_DEADLINE_MS,
+  );
   app.post("/handles/:handle/ptz", requireAuth(d.store), async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "operator");

@@ -398,6 +398,22 @@ export const ptzBody = z.discriminatedUnion("action", [
   z.object({ action: z.literal("remove"), preset: presetToken }).strict(),
 ]);
 
+/**
+ * `POST /api/handles/{handle}/focus`: ask whether the camera can focus (and its mode), nudge its
+ * focus (− nearer, + farther; the cloud stops the lens after a moment), or set it to focus by
+ * itself.
+ */
+export const focusBody = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("ask") }).strict(),
+  z.object({
+    action: z.literal("nudge"),
+    speed: z.number().min(-1, "speed: from -1 (nearer) to 1 (farther)")
+      .max(1, "speed: from -1 (nearer) to 1 (farther)")
+      .refine((v) => v !== 0, "speed: not 0 (-1 nearer to 1 farther)"),
+  }).strict(),
+  z.object({ action: z.literal("auto") }).strict(),
+]);
+
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */
 export const eventStreamQuery = z.object({
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -414,6 +430,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/sites/:id/alerts/pause": alertsPauseBody,
   "POST /api/devices/:id/alerts/snooze": deviceSnoozeBody,
   "POST /api/handles/:handle/ptz": ptzBody,
+  "POST /api/handles/:handle/focus": focusBody,
   "POST /api/users": inviteBody,
   "PATCH /api/users/:id": userPatch,
   "PATCH /api/agents/:id": agentPatch,

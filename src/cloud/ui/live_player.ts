@@ -140,6 +140,30 @@ for (const s of document.querySelectorAll("select[data-quiet]")) {
     finally { s.disabled = false; }
   });
 }
+// A camera control's call: its answer, or an Error in the cloud's words.
+const postJson = async (url, body) => {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+  const r = await fetch(url, {
+    method: "POST", credentials: "same-origin",
+    headers: { "x-csrf-token": csrf, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.message || "HTTP " + r.status);
+  return j;
+};
+// Buttons that act while held: pressed by pointer (captured) or by Enter or Space, let go when
+// released, left, blurred or the tab hidden.
+const holdable = (buttons, press, release) => {
+  for (const b of buttons) {
+    b.addEventListener("pointerdown", (e) => { e.preventDefault(); b.setPointerCapture?.(e.pointerId); press(b); });
+    for (const ev of ["pointerup", "pointercancel", "lostpointercapture"]) b.addEventListener(ev, release);
+    b.addEventListener("keydown", (e) => { if ((e.key === "Enter" || e.key === " ") && !e.repeat) { e.preventDefault(); press(b); } });
+    b.addEventListener("keyup", (e) => { if (e.key === "Enter" || e.key === " ") release(); });
+    b.addEventListener("blur", release);
+  }
+  document.addEventListener("visibilitychange", () => { if (document.hidden) release(); });
+};
 // Pan, tilt, zoom: asked first whether the camera can (a stop); then each pad button moves it
 // while held, at the speed chosen — the move repeated each second, as the camera stops by itself
 // 2 s after the last — and stops it when let go, left or the page hidden.
@@ -152,17 +176,7 @@ for (const box of document.querySelectorAll("[data-ptz]")) {
     last = p;
     return p;
   };
-  const post = async (body) => {
-    const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
-    const r = await fetch(box.dataset.ptz, {
-      method: "POST", credentials: "same-origin",
-      headers: { "x-csrf-token": csrf, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const j = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(j.message || "HTTP " + r.status);
-    return j;
-  };
+  const post = (body) => postJson(box.dataset.ptz, body);
   // The positions the camera keeps, by the names they were given (select: the one to pick).
   const list = box.querySelector("#ptz-preset");
   const loadPresets = async (select) => {
@@ -232,14 +246,45 @@ for (const box of document.querySelectorAll("[data-ptz]")) {
     button.setAttribute("aria-pressed", "true");
     go();
   };
-  for (const b of box.querySelectorAll("[data-ptz-move]")) {
-    b.addEventListener("pointerdown", (e) => { e.preventDefault(); b.setPointerCapture?.(e.pointerId); press(b); });
-    for (const ev of ["pointerup", "pointercancel", "lostpointercapture"]) b.addEventListener(ev, release);
-    b.addEventListener("keydown", (e) => { if ((e.key === "Enter" || e.key === " ") && !e.repeat) { e.preventDefault(); press(b); } });
-    b.addEventListener("keyup", (e) => { if (e.key === "Enter" || e.key === " ") release(); });
-    b.addEventListener("blur", release);
-  }
-  document.addEventListener("visibilitychange", () => { if (document.hidden) release(); });
+  holdable(box.querySelectorAll("[data-ptz-move]"), press, release);
+}
+// Focus: asked first whether the camera can (and how it focuses now); then Nearer and Farther
+// nudge the lens while held — each nudge a short move the cloud stops itself, the next sent when
+// the last is done, so the lens never runs on — and Auto focus hands it back to the camera.
+for (const box of document.querySelectorAll("[data-focus]")) {
+  const said = box.querySelector("#focus-said");
+  const post = (body) => postJson(box.dataset.focus, body);
+  const modeWords = (mode) => mode === "AUTO" ? " It focuses by itself now (auto)." : mode === "MANUAL" ? " Its focus stays where it is set (manual)." : "";
+  const start = box.querySelector("[data-focus-start]");
+  start.addEventListener("click", async () => {
+    start.disabled = true; start.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera…";
+    try {
+      const { mode } = await post({ action: "ask" });
+      start.hidden = true;
+      box.querySelector(".focus-buttons").hidden = false;
+      said.textContent = "Hold Nearer or Farther to focus." + modeWords(mode);
+    } catch (e) { said.textContent = e.message; start.disabled = false; }
+    finally { start.removeAttribute("aria-busy"); }
+  });
+  let held = null;
+  const release = () => { if (held) held.setAttribute("aria-pressed", "false"); held = null; };
+  const press = async (button) => {
+    if (held) return;
+    held = button; button.setAttribute("aria-pressed", "true");
+    const speed = Number(button.dataset.focusNudge) * 0.5;
+    let nudges = 0;
+    do {
+      try { await post({ action: "nudge", speed }); nudges++; }
+      catch (e) { said.textContent = e.message; break; }
+    } while (held === button);
+    if (held === button) release();
+    if (nudges) said.textContent = (speed < 0 ? "Focused nearer" : "Focused farther") + (nudges > 1 ? " (" + nudges + " steps)." : ".");
+  };
+  holdable(box.querySelectorAll("[data-focus-nudge]"), press, release);
+  box.querySelector("[data-focus-auto]").addEventListener("click", async () => {
+    try { await post({ action: "auto" }); said.textContent = "The camera focuses by itself now (auto)."; }
+    catch (e) { said.textContent = e.message; }
+  });
 }
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {

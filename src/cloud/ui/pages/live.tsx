@@ -164,6 +164,29 @@ function PtzPad(props: { handle: string }) {
   );
 }
 
+/**
+ * Focus (api/focus.ts), for an operator: first a button that asks the camera whether its lens
+ * can focus from here (and how it focuses now), then Nearer and Farther, which nudge the focus
+ * while held, and Auto focus, which hands it back to the camera.
+ */
+function FocusPad(props: { handle: string }) {
+  return (
+    <section class="ptz focus" data-focus={`/api/handles/${props.handle}/focus`} aria-label="Focus">
+      <button type="button" data-focus-start>Focus</button>
+      <div class="focus-buttons" hidden>
+        <button type="button" data-focus-nudge="-1" aria-label="Focus nearer" title="Focus nearer">
+          Nearer
+        </button>
+        <button type="button" data-focus-nudge="1" aria-label="Focus farther" title="Focus farther">
+          Farther
+        </button>
+        <button type="button" data-focus-auto>Auto focus</button>
+      </div>
+      <span class="muted" id="focus-said" role="status"></span>
+    </section>
+  );
+}
+
 /** One camera tile. */
 function Tile(props: { key?: string; handle: string; path: string; label: string }) {
   return (
@@ -201,7 +224,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.focus-buttons{display:flex;gap:.25rem}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -238,7 +261,10 @@ export function LivePage(
     alerts?: TenantEvent[];
     /** For an admin, while its alerts are on: the camera's quiet period, to change. */
     quiet?: { deviceId: string; seconds: number };
-    /** For an operator: the pan/tilt/zoom pad (shown once the camera says it can move). */
+    /**
+     * For an operator: the pan/tilt/zoom pad and the focus buttons (each shown once the camera
+     * says it can).
+     */
     ptz?: boolean;
   },
 ) {
@@ -272,6 +298,7 @@ export function LivePage(
         <Tile handle={props.handle} path={props.path} label={props.label} />
       </div>
       {props.ptz ? <PtzPad handle={props.handle} /> : null}
+      {props.ptz ? <FocusPad handle={props.handle} /> : null}
       {quiet}
       <RecentAlerts alerts={props.alerts ?? []} />
     </Bare>

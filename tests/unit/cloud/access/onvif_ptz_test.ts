@@ -1,11 +1,8 @@
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
-import { ManualClock } from "../../../../src/shared/clock.ts";
 import {
   continuousMoveBody,
   gotoPresetBody,
   presetsOf,
-  PTZ_PLACE_TTL_MS,
-  PtzPlaces,
   ptzProfile,
   removePresetBody,
   setPresetBody,
@@ -46,21 +43,6 @@ Deno.test("ptzProfile: the first profile whose body has a PTZ configuration, els
     null,
     "another element's name that starts alike",
   );
-});
-
-Deno.test("PtzPlaces: a camera's place is kept for a minute, forgotten on demand", () => {
-  const clock = new ManualClock(1_000);
-  const places = new PtzPlaces(() => clock.now());
-  const place = { service: "/onvif/PTZ", profile: "Profile_1", skew: -3_600_000 };
-  assertEquals(places.get("d:554"), null);
-  places.set("d:554", place);
-  clock.advance(PTZ_PLACE_TTL_MS - 1);
-  assertEquals(places.get("d:554"), place);
-  clock.advance(1);
-  assertEquals(places.get("d:554"), null, "a minute later it is asked again");
-  places.set("d:554", place);
-  places.forget("d:554");
-  assertEquals(places.get("d:554"), null);
 });
 
 Deno.test("presetsOf: each preset's token and name in the camera's order; a nameless one by its token, a tokenless one left out", () => {

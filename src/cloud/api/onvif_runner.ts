@@ -1,0 +1,67 @@
+/**
+ * One way for the live view's camera controls (api/ptz.ts, api/focus.ts) to reach a camera's
+ * ONVIF service: the handle authorized for the principal, the camera's web ports tried in turn
+ * (the first with ONVIF), where the service is kept for a minute per camera (onvif_places.ts)
+ * and forgotten when a call fails, the whole call within a deadline, and the camera's refusal
+ * as a 502 in its words ("the camera did not focus over ONVIF: …").
+ * @module
+ */
+import type { Context } from "hono";
+import { authorizeHandle } from "../access/route.ts";
+import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
+import { AppError } from "../../shared/errors.ts";
+import { OnvifError, onvifWithin, overOnvifPorts } from "../access/onvif_soap.ts";
+import { OnvifPlaces } from "../access/onvif_places.ts";
+import type { AuthVars } from "./middleware/auth.ts";
+
+/** A camera control over one device port: finds where its service is. */
+export interface OnvifControl<P> {
+  /** Asks the camera where the service is; OnvifError when it has none or refuses. */
+  locate(): Promise<P>;
+}
+
+/**
+ * Runs a control's calls. `make` builds the control over a device's web port, `via` names it in
+ * the audit log's use of the cloud-held credentials, `service` names it in the refusal of a
+ * camera without a web port ("its PTZ service"), and `deadlineMs` bounds each run.
+ */
+export function onvifRunner<C extends OnvifControl<P>, P>(
+  d: DeviceHttpDeps,
+  make: (http: DeviceHttp, now: () => number) => C,
+  via: string,
+  service: string,
+  deadlineMs: number,
+): <T>(
+  c: Context<AuthVars>,
+  what: string,
+  fn: (control: C, place: P, deviceId: string) => Promise<T>,
+) => Promise<T> {
+  const now = () => d.clock.now();
+  const places = new OnvifPlaces<P>(now);
+  return async (c, what, fn) => {
+    const p = c.get("principal");
+    const asked = await authorizeHandle(d, p, c.req.param("handle")!);
+    const targets = await webTargets(d, p, asked, service);
+    try {
+      return await onvifWithin(
+        overOnvifPorts(targets, async (t) => {
+          const key = `${t.device.id}:${t.handle.port}`;
+          const control = make(new DeviceHttp(d, p, t, via), now);
+          const place = places.get(key) ?? await control.locate();
+          places.set(key, place);
+          try {
+            return await fn(control, place, t.device.id);
+          } catch (e) {
+            places.forget(key);
+            throw e;
+          }
+        }),
+        deadlineMs,
+        "answer",
+      );
+    } catch (e) {
+      if (!(e instanceof OnvifError)) throw e;
+      throw new AppError("camera_refused", `the camera did not ${what} over ONVIF: ${e.message}`);
+    }
+  };
+}
