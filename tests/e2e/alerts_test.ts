@@ -277,6 +277,17 @@ Deno.test("one device's events: its row's Events link opens the Events page abou
     );
     assert(typeLinks.every((h) => h.includes(`device=${gateId}`)), typeLinks.join(" "));
     assertEquals(await accessibilityViolations(page), []);
+    // A device that is not there (removed, another tenant's): every device's, and said so.
+    const stale = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    await stale.goto(`${stack.url}/events?device=d-removed-long-ago`);
+    assertEquals(
+      (await stale.textContent(".device-filter"))!.replace(/\s+/g, " ").trim(),
+      "No such device here (it may have been removed, or be another tenant's): every device's " +
+        "events are shown.",
+    );
+    const every = await stale.locator("#event-list tbody tr").allTextContents();
+    assertEquals(every.filter((r) => r.includes("Device port down")).length, 2, every.join(" | "));
+    await stale.close();
 
     // Live: the gate's return is added; the yard's is not.
     gate.start();

@@ -154,7 +154,10 @@ export async function EventsPage(
     types?: readonly EventType[];
     /** Only this site's events (a site of another tenant, or none: every site's). */
     siteId?: string;
-    /** Only this device's events (a device of another tenant, or none: every device's). */
+    /**
+     * Only this device's events (a device of another tenant, or none: every device's, and the
+     * page says so).
+     */
     deviceId?: string;
     /** Only the events the viewer has not read. */
     unreadOnly?: boolean;
@@ -232,6 +235,14 @@ export async function EventsPage(
           {props.unreadOnly ? "✓ Unread only" : "Unread only"}
         </a>
       </nav>
+      {props.deviceId && !device
+        ? (
+          <p class="device-filter" role="status">
+            No such device here (it may have been removed, or be another tenant's): every device's
+            events are shown.
+          </p>
+        )
+        : null}
       {device
         ? (
           <p class="device-filter">
