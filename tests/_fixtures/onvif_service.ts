@@ -10,7 +10,7 @@
  * `CameraPtz`, a PTZ service (`ContinuousMove`, `Stop`, presets listed, gone to, saved and removed)
  * on its first profile that records each call; given a `CameraFocus`, an imaging service
  * (`GetMoveOptions`, continuous focus `Move` and `Stop`, `Get`/`SetImagingSettings` of the focus
- * mode) on its one video source that records each call too.
+ * mode) on its one video source that records each call too; given a `CameraReboot`, restarts.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -36,6 +36,16 @@ export interface OnvifOptions {
   ptz?: CameraPtz;
   /** The camera's motorised lens (an imaging service); absent: it has none. */
   focus?: CameraFocus;
+  /** Restarts it takes (`SystemReboot`, signed); absent: it refuses them (a SOAP fault). */
+  reboot?: CameraReboot;
+}
+
+/** The restarts a camera was told (`SystemReboot`), and what it answers each. */
+export class CameraReboot {
+  /** How many restarts it took. */
+  count = 0;
+  /** What it says before it goes (as cameras do; `&` and `<` escaped when sent). */
+  message = "Rebooting in 30 seconds";
 }
 
 /**
@@ -275,6 +285,14 @@ export async function onvifAnswer(
         }${o.ptz ? service("http://www.onvif.org/ver20/ptz/wsdl", "/onvif/PTZ") : ""}${
           o.focus ? service("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/Imaging") : ""
         }</tds:GetServicesResponse>`,
+      );
+    }
+    if (call === "SystemReboot" && o.reboot) {
+      if (!signed(body, clock)) return notAuthorized();
+      o.reboot.count++;
+      const said = o.reboot.message.replaceAll("&", "&amp;").replaceAll("<", "&lt;");
+      return soap(
+        `<tds:SystemRebootResponse><tds:Message>${said}</tds:Message></tds:SystemRebootResponse>`,
       );
     }
     return soap("<SOAP-ENV:Fault/>", 400);

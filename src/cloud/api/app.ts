@@ -58,6 +58,7 @@ import { rtspUrlRoutes } from "./rtsp_urls.ts";
 import { cameraPathRoutes } from "./camera_paths.ts";
 import { ptzRoutes } from "./ptz.ts";
 import { focusRoutes } from "./focus.ts";
+import { rebootRoutes } from "./reboot.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -319,6 +320,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", cameraPathRoutes(d));
   app.route("/api", ptzRoutes(d));
   app.route("/api", focusRoutes(d));
+  app.route("/api", rebootRoutes(d));
   app.route(
     "/api",
     discoveryRoutes({

@@ -286,6 +286,21 @@ for (const box of document.querySelectorAll("[data-focus]")) {
     catch (e) { said.textContent = e.message; }
   });
 }
+// Restart: confirmed first; then what the camera said. The player picks the picture up again
+// when the camera is back (it retries by itself); the button waits a minute before another.
+for (const b of document.querySelectorAll("button[data-reboot]")) {
+  const said = document.getElementById("reboot-said");
+  b.addEventListener("click", async () => {
+    if (!confirm("Restart " + b.dataset.label + "? Its picture and recording stop until it is back, usually within a few minutes.")) return;
+    b.disabled = true; b.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera to restart…";
+    try {
+      const { message } = await postJson(b.dataset.reboot, {});
+      said.textContent = "The camera is restarting" + (message ? " (it said “" + message + "”)" : "") + ". The picture comes back by itself when it is up.";
+      setTimeout(() => { b.disabled = false; }, 60000);
+    } catch (e) { said.textContent = e.message; b.disabled = false; }
+    finally { b.removeAttribute("aria-busy"); }
+  });
+}
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {
   b.addEventListener("click", async () => {

@@ -187,6 +187,26 @@ function FocusPad(props: { handle: string }) {
   );
 }
 
+/**
+ * Restart (api/reboot.ts), for an operator: asked to confirm (the picture and recording stop
+ * until the camera is back), then what the camera said; the player picks the picture up again
+ * by itself.
+ */
+function CameraRestart(props: { handle: string; label: string }) {
+  return (
+    <section class="ptz restart" aria-label="Restart">
+      <button
+        type="button"
+        data-reboot={`/api/handles/${props.handle}/reboot`}
+        data-label={props.label}
+      >
+        Restart the camera
+      </button>
+      <span class="muted" id="reboot-said" role="status"></span>
+    </section>
+  );
+}
+
 /** One camera tile. */
 function Tile(props: { key?: string; handle: string; path: string; label: string }) {
   return (
@@ -263,7 +283,7 @@ export function LivePage(
     quiet?: { deviceId: string; seconds: number };
     /**
      * For an operator: the pan/tilt/zoom pad and the focus buttons (each shown once the camera
-     * says it can).
+     * says it can), and the camera's restart.
      */
     ptz?: boolean;
   },
@@ -299,6 +319,7 @@ export function LivePage(
       </div>
       {props.ptz ? <PtzPad handle={props.handle} /> : null}
       {props.ptz ? <FocusPad handle={props.handle} /> : null}
+      {props.ptz ? <CameraRestart handle={props.handle} label={props.label} /> : null}
       {quiet}
       <RecentAlerts alerts={props.alerts ?? []} />
     </Bare>
