@@ -10,7 +10,8 @@
  * `CameraPtz`, a PTZ service (`ContinuousMove`, `Stop`, presets listed, gone to, saved and removed)
  * on its first profile that records each call; given a `CameraFocus`, an imaging service
  * (`GetMoveOptions`, continuous focus `Move` and `Stop`, `Get`/`SetImagingSettings` of the focus
- * mode) on its one video source that records each call too; given a `CameraReboot`, restarts.
+ * mode) on its one video source that records each call too; given a `CameraReboot`, restarts;
+ * given a `CameraTime`, a clock that is set.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -38,6 +39,30 @@ export interface OnvifOptions {
   focus?: CameraFocus;
   /** Restarts it takes (`SystemReboot`, signed); absent: it refuses them (a SOAP fault). */
   reboot?: CameraReboot;
+  /**
+   * Its clock as it keeps it (how, its time zone, its offset: over `clockOffsetMs`), settable
+   * (`SetSystemDateAndTime`, signed); absent: NTP, no time zone, and setting it is refused.
+   */
+  time?: CameraTime;
+}
+
+/** A camera's clock as a test sets it up and reads what it was told. */
+export class CameraTime {
+  /** Its clock minus the machine's. */
+  offsetMs = 0;
+  /** How it keeps time. */
+  keptBy: "NTP" | "Manual" = "NTP";
+  /** Its POSIX time zone. */
+  timeZone = "CET-1CEST,M3.5.0,M10.5.0/3";
+  /** Whether it applies daylight saving. */
+  daylightSavings = true;
+  /** Each SetSystemDateAndTime: how, the daylight saving, the zone and the UTC time it was told. */
+  readonly told: {
+    keptBy: string;
+    daylightSavings: string;
+    timeZone: string | null;
+    utc: string;
+  }[] = [];
 }
 
 /** The restarts a camera was told (`SystemReboot`), and what it answers each. */
@@ -239,14 +264,19 @@ export async function onvifAnswer(
   if (o.ptz) events.push("/onvif/PTZ");
   if (o.focus) events.push("/onvif/Imaging");
   if (path !== "/onvif/device_service" && path !== media && !events.includes(path)) return null;
-  const clock = Date.now() + (o.clockOffsetMs ?? 0);
+  const clock = Date.now() + (o.time ? o.time.offsetMs : (o.clockOffsetMs ?? 0));
   const call = /<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)/.exec(body)?.[1] ?? "";
   if (path === "/onvif/device_service") {
     if (call === "GetSystemDateAndTime") {
       const t = new Date(clock);
       return soap(
-        `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>NTP` +
-          `</tt:DateTimeType><tt:UTCDateTime><tt:Time><tt:Hour>${t.getUTCHours()}</tt:Hour>` +
+        `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>` +
+          `${o.time?.keptBy ?? "NTP"}</tt:DateTimeType>${
+            o.time
+              ? `<tt:DaylightSavings>${o.time.daylightSavings}</tt:DaylightSavings>` +
+                `<tt:TimeZone><tt:TZ>${o.time.timeZone}</tt:TZ></tt:TimeZone>`
+              : ""
+          }<tt:UTCDateTime><tt:Time><tt:Hour>${t.getUTCHours()}</tt:Hour>` +
           `<tt:Minute>${t.getUTCMinutes()}</tt:Minute><tt:Second>${t.getUTCSeconds()}` +
           `</tt:Second></tt:Time><tt:Date><tt:Year>${t.getUTCFullYear()}</tt:Year><tt:Month>` +
           `${t.getUTCMonth() + 1}</tt:Month><tt:Day>${t.getUTCDate()}</tt:Day></tt:Date>` +
@@ -286,6 +316,31 @@ export async function onvifAnswer(
           o.focus ? service("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/Imaging") : ""
         }</tds:GetServicesResponse>`,
       );
+    }
+    if (call === "SetSystemDateAndTime" && o.time) {
+      if (!signed(body, clock)) return notAuthorized();
+      const n = (name: string) => Number(text(body, name));
+      const utc = Date.UTC(
+        n("Year"),
+        n("Month") - 1,
+        n("Day"),
+        n("Hour"),
+        n("Minute"),
+        n("Second"),
+      );
+      const keptBy = text(body, "DateTimeType") ?? "";
+      if (!Number.isFinite(utc) || (keptBy !== "Manual" && keptBy !== "NTP")) {
+        return soap("<SOAP-ENV:Fault/>", 400);
+      }
+      o.time.told.push({
+        keptBy,
+        daylightSavings: text(body, "DaylightSavings") ?? "",
+        timeZone: text(body, "TZ"),
+        utc: new Date(utc).toISOString(),
+      });
+      o.time.keptBy = keptBy;
+      o.time.offsetMs = utc - Date.now();
+      return soap("<tds:SetSystemDateAndTimeResponse/>");
     }
     if (call === "SystemReboot" && o.reboot) {
       if (!signed(body, clock)) return notAuthorized();

@@ -59,6 +59,7 @@ import { cameraPathRoutes } from "./camera_paths.ts";
 import { ptzRoutes } from "./ptz.ts";
 import { focusRoutes } from "./focus.ts";
 import { rebootRoutes } from "./reboot.ts";
+import { cameraClockRoutes } from "./camera_clock.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -321,6 +322,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", ptzRoutes(d));
   app.route("/api", focusRoutes(d));
   app.route("/api", rebootRoutes(d));
+  app.route("/api", cameraClockRoutes(d));
   app.route(
     "/api",
     discoveryRoutes({

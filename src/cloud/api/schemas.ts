@@ -414,6 +414,9 @@ export const focusBody = z.discriminatedUnion("action", [
   z.object({ action: z.literal("auto") }).strict(),
 ]);
 
+/** `POST /api/handles/{handle}/clock`: read the camera's clock, or set it to the cloud's time. */
+export const clockBody = z.object({ action: z.enum(["read", "set"]) }).strict();
+
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */
 export const eventStreamQuery = z.object({
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -431,6 +434,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/devices/:id/alerts/snooze": deviceSnoozeBody,
   "POST /api/handles/:handle/ptz": ptzBody,
   "POST /api/handles/:handle/focus": focusBody,
+  "POST /api/handles/:handle/clock": clockBody,
   "POST /api/users": inviteBody,
   "PATCH /api/users/:id": userPatch,
   "PATCH /api/agents/:id": agentPatch,

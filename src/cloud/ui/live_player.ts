@@ -286,6 +286,32 @@ for (const box of document.querySelectorAll("[data-focus]")) {
     catch (e) { said.textContent = e.message; }
   });
 }
+// The camera's clock: how far off it is and how it keeps time; set when more than 5 s off.
+const span = (seconds) => {
+  const s = Math.abs(seconds), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), x = s % 60;
+  return h ? h + " h " + m + " min" : m ? m + " min " + x + " s" : x + " s";
+};
+const clockWords = (c) =>
+  (c.off ? "The camera's clock is " + span(c.offsetSeconds) + (c.offsetSeconds < 0 ? " behind" : " ahead") : "The camera's clock is right (within 5 s)") +
+  (c.keptBy === "NTP" ? (c.off ? "; it is told to take its time from NTP, which it most likely cannot reach" : "; it takes its time from NTP") : c.keptBy === "Manual" ? "; it keeps time by itself" : "") +
+  (c.timeZone ? " (time zone " + c.timeZone + ")" : "") + ".";
+for (const box of document.querySelectorAll("[data-clock]")) {
+  const said = box.querySelector("#clock-said");
+  const setButton = box.querySelector("[data-clock-set]");
+  const ask = async (button, action) => {
+    button.disabled = true; button.setAttribute("aria-busy", "true");
+    said.textContent = action === "set" ? "Setting the camera's clock…" : "Asking the camera…";
+    try {
+      const { clock } = await postJson(box.dataset.clock, { action });
+      said.textContent = (action === "set" ? "Set. " : "") + clockWords(clock);
+      setButton.hidden = !clock.off;
+    } catch (e) { said.textContent = e.message; }
+    finally { button.disabled = false; button.removeAttribute("aria-busy"); }
+  };
+  const read = box.querySelector("[data-clock-read]");
+  read.addEventListener("click", () => ask(read, "read"));
+  setButton.addEventListener("click", () => ask(setButton, "set"));
+}
 // Restart: confirmed first; then what the camera said. The player picks the picture up again
 // when the camera is back (it retries by itself); the button waits a minute before another.
 for (const b of document.querySelectorAll("button[data-reboot]")) {

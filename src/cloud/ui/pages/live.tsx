@@ -188,6 +188,24 @@ function FocusPad(props: { handle: string }) {
 }
 
 /**
+ * The camera's clock (api/camera_clock.ts), for an operator: checked on demand (how far off, how
+ * it keeps time), and, when it is more than 5 s off, set to the right time.
+ */
+function CameraClockCheck(props: { handle: string }) {
+  return (
+    <section
+      class="ptz clock"
+      data-clock={`/api/handles/${props.handle}/clock`}
+      aria-label="Camera clock"
+    >
+      <button type="button" data-clock-read>Check the camera's clock</button>
+      <button type="button" data-clock-set hidden>Set it to the right time</button>
+      <span class="muted" id="clock-said" role="status"></span>
+    </section>
+  );
+}
+
+/**
  * Restart (api/reboot.ts), for an operator: asked to confirm (the picture and recording stop
  * until the camera is back), then what the camera said; the player picks the picture up again
  * by itself.
@@ -283,7 +301,7 @@ export function LivePage(
     quiet?: { deviceId: string; seconds: number };
     /**
      * For an operator: the pan/tilt/zoom pad and the focus buttons (each shown once the camera
-     * says it can), and the camera's restart.
+     * says it can), the camera's clock (checked, and set when off) and its restart.
      */
     ptz?: boolean;
   },
@@ -319,6 +337,7 @@ export function LivePage(
       </div>
       {props.ptz ? <PtzPad handle={props.handle} /> : null}
       {props.ptz ? <FocusPad handle={props.handle} /> : null}
+      {props.ptz ? <CameraClockCheck handle={props.handle} /> : null}
       {props.ptz ? <CameraRestart handle={props.handle} label={props.label} /> : null}
       {quiet}
       <RecentAlerts alerts={props.alerts ?? []} />

@@ -1,0 +1,73 @@
+/**
+ * `POST /api/handles/{handle}/clock`: a camera's clock (access/onvif_clock.ts) —
+ * `{"action":"read"}` says how far off it is, `{"action":"set"}` sets it to the cloud's time
+ * (audited as `device.clock_set`: it changes the camera, and its recordings' times from then
+ * on). Both answer `{ok, action, clock: {time, offsetSeconds, off, keptBy, timeZone}}` — the
+ * camera's time (ISO 8601 UTC, to the second), its offset from the cloud's (negative: behind),
+ * whether that is more than 5 s, how it keeps time (`NTP`, `Manual`) and its time zone. The
+ * operator role at least and the handle's own access rules; setting uses the cloud-held
+ * credentials (`device.credentials.use` via `clock`). A camera that refuses is a 502 in its
+ * words; one without a web port allowlisted, a 501.
+ * @module
+ */
+import { Hono } from "hono";
+import { requireRole } from "../tenancy/roles.ts";
+import type { DeviceHttpDeps } from "../access/device_http.ts";
+import { type CameraClock, CLOCK_OFF_MS, OnvifClock } from "../access/onvif_clock.ts";
+import { onvifRunner } from "./onvif_runner.ts";
+import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody } from "./validate.ts";
+import { clockBody } from "./schemas.ts";
+
+/** How long the camera has to answer (setting is three calls). */
+const CLOCK_DEADLINE_MS = 15_000;
+
+/** A camera's clock as the API answers it. */
+function clockJson(c: CameraClock) {
+  return {
+    time: new Date(c.time).toISOString().replace(/\.\d+Z$/, "Z"),
+    offsetSeconds: Math.round(c.offsetMs / 1000),
+    off: Math.abs(c.offsetMs) > CLOCK_OFF_MS,
+    keptBy: c.keptBy,
+    timeZone: c.timeZone,
+  };
+}
+
+/** The routes under /api. */
+export function cameraClockRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
+  const app = new Hono<AuthVars>();
+  const withClock = onvifRunner<OnvifClock, null>(
+    d,
+    (http, now) => new OnvifClock(http, now),
+    "clock",
+    "its ONVIF device service",
+    CLOCK_DEADLINE_MS,
+  );
+  app.post("/handles/:handle/clock", requireAuth(d.store), async (c) => {
+    const p = c.get("principal");
+    // Before the body: a viewer gets 403, not 400.
+    requireRole(p.role, "operator");
+    const body = await jsonBody(c, clockBody);
+    if (body.action === "read") {
+      const clock = await withClock(c, "say its time", (camera) => camera.read());
+      return c.json({ ok: true, action: body.action, clock: clockJson(clock) });
+    }
+    const after = await withClock(c, "set its clock", async (camera, _place, deviceId) => {
+      const { before, after } = await camera.set();
+      await d.store.appendAudit({
+        tenantId: p.tenantId,
+        actor: p.actor,
+        action: "device.clock_set",
+        target: deviceId,
+        detail: {
+          handle: c.req.param("handle"),
+          offsetSecondsBefore: Math.round(before.offsetMs / 1000),
+          offsetSecondsAfter: Math.round(after.offsetMs / 1000),
+        },
+      });
+      return after;
+    });
+    return c.json({ ok: true, action: body.action, clock: clockJson(after) });
+  });
+  return app;
+}

@@ -1,0 +1,133 @@
+// A camera's clock from the console, end to end: a real cloud and agent, the fake camera's ONVIF
+// device service through the tunnel, its clock 1 h 2 min behind and told to keep time by NTP (that
+// its LAN cannot reach). The API reads how far off it is and sets it to the cloud's time
+// (`SetSystemDateAndTime` Manual, its time zone and daylight saving as they were, signed with a
+// token dated by the camera's own clock), audited with the offsets before and after; a viewer
+// (403), another tenant (403) and bad input (400) reach nothing; a camera whose clock cannot be set
+// is a 502 in words. In Chromium an operator checks the clock, reads how far behind it is and why,
+// and sets it; a viewer's page has no such buttons.
+import { assert, assertEquals } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { startCamera } from "../_fixtures/camera.ts";
+import { CameraTime } from "../_fixtures/onvif_service.ts";
+import { accessibilityViolations, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
+
+Deno.test("Camera clock: the API and the live view read how far off a camera's clock is and set it over ONVIF through its tunnel, audited; a viewer, another tenant, bad input and a camera that refuses are refused", async () => {
+  const stack = await Stack.start();
+  const time = new CameraTime();
+  time.offsetMs = -(62 * 60_000);
+  const cam = await startCamera({ onvif: { time } });
+  const fixedClock = await startCamera({ onvif: { clockOffsetMs: 90_000 }, hostname: "127.0.0.2" });
+  stack.defer(cam.close);
+  stack.defer(fixedClock.close);
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([cam.port, 554], "Clock");
+    await stack.agentFor(q);
+    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    const rtsp = q.device.handles[554];
+    const clockOf = (handle: string) => `/api/handles/${handle}/clock`;
+    const call = (body: unknown, token = q.apiToken, handle = rtsp) =>
+      stack.api("POST", clockOf(handle), token, body);
+
+    const read = await call({ action: "read" });
+    assertEquals(read.status, 200, JSON.stringify(read.json));
+    const before = read.json.clock as Record<string, unknown>;
+    assert(Math.abs((before.offsetSeconds as number) + 62 * 60) <= 2, JSON.stringify(before));
+    assertEquals(
+      { off: before.off, keptBy: before.keptBy, timeZone: before.timeZone },
+      { off: true, keptBy: "NTP", timeZone: "CET-1CEST,M3.5.0,M10.5.0/3" },
+    );
+    assert(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(before.time as string), String(before.time));
+    assertEquals(time.told, [], "reading changes nothing");
+
+    const set = await call({ action: "set" });
+    assertEquals(set.status, 200, JSON.stringify(set.json));
+    const after = set.json.clock as Record<string, unknown>;
+    assertEquals({ off: after.off, keptBy: after.keptBy }, { off: false, keptBy: "Manual" });
+    assert(Math.abs(after.offsetSeconds as number) <= 2, JSON.stringify(after));
+    assertEquals(time.told.length, 1);
+    assertEquals(time.told[0].keptBy, "Manual");
+    assertEquals(time.told[0].daylightSavings, "true");
+    assertEquals(time.told[0].timeZone, "CET-1CEST,M3.5.0,M10.5.0/3");
+    assert(Math.abs(Date.parse(time.told[0].utc) - Date.now()) < 5_000, time.told[0].utc);
+    const audit =
+      async () => ((await stack.api("GET", "/api/audit?action=device.clock_set", q.apiToken)).json
+        .items as {
+          actor: string;
+          target: string;
+          detail: Record<string, number | string>;
+        }[]);
+    const [entry] = await audit();
+    assertEquals(entry.target, q.device.deviceId);
+    assertEquals(entry.detail.handle, rtsp);
+    assert(Math.abs((entry.detail.offsetSecondsBefore as number) + 62 * 60) <= 2);
+    assert(Math.abs(entry.detail.offsetSecondsAfter as number) <= 2);
+
+    // Nobody else, and nothing malformed, reaches the camera.
+    for (const bad of [{}, { action: "sync" }, { action: "set", utc: "2020-01-01" }]) {
+      const r = await call(bad);
+      assertEquals([r.status, r.json.error], [400, "bad_request"], JSON.stringify(r.json));
+    }
+    const viewer = await stack.addUser(q.tenantId, "viewer");
+    const { cookie: viewerCookie, csrf } = await stack.session(viewer.email, viewer.password);
+    const asViewer = await fetch(`${stack.url}${clockOf(rtsp)}`, {
+      method: "POST",
+      headers: { cookie: viewerCookie, "x-csrf-token": csrf, "content-type": "application/json" },
+      body: JSON.stringify({ action: "set" }),
+    });
+    const viewerSaid = await asViewer.json();
+    assertEquals(asViewer.status, 403, JSON.stringify(viewerSaid));
+    assertEquals(viewerSaid.message, "this needs the operator role; you are viewer");
+    const other = await stack.quickstart([9], "Other");
+    assertEquals((await call({ action: "set" }, other.apiToken)).status, 403);
+    assertEquals(time.told.length, 1, "nothing more reached the camera");
+
+    // A camera whose clock cannot be set says so; its reading still works.
+    const stubborn = await stack.addCamera(q, "127.0.0.2", fixedClock.port);
+    const ahead = await call({ action: "read" }, q.apiToken, stubborn);
+    assertEquals([ahead.status, ahead.json.clock.off], [200, true]);
+    assert(Math.abs(ahead.json.clock.offsetSeconds - 90) <= 2, JSON.stringify(ahead.json));
+    const refused = await call({ action: "set" }, q.apiToken, stubborn);
+    assertEquals(refused.status, 502, JSON.stringify(refused.json));
+    assertEquals(
+      refused.json.message,
+      "the camera did not set its clock over ONVIF: the camera refused tds:SetSystemDateAndTime " +
+        "(HTTP 400)",
+    );
+    assertEquals((await audit()).length, 1, "a refused setting is not audited as one");
+
+    // The live view: checked (behind, and why), then set.
+    time.offsetMs = -(3 * 3_600_000 + 5 * 60_000);
+    time.keptBy = "NTP";
+    const operator = await stack.addUser(q.tenantId, "operator");
+    const cookie = await stack.signIn(operator.email, operator.password);
+    const page = await (await signedInContext(browser, stack.url, cookie)).newPage();
+    await page.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
+    assert(await page.isHidden("[data-clock-set]"), "no setting before the clock was checked");
+    await page.click("text=Check the camera's clock");
+    await page.waitForSelector("[data-clock-set]:not([hidden])");
+    const said = (await page.textContent("#clock-said"))!;
+    assert(
+      /^The camera's clock is 3 h [45] min behind; it is told to take its time from NTP, which it most likely cannot reach \(time zone CET-1CEST,M3\.5\.0,M10\.5\.0\/3\)\.$/
+        .test(said),
+      said,
+    );
+    await page.click("text=Set it to the right time");
+    await page.waitForFunction(
+      `document.querySelector("#clock-said").textContent.startsWith("Set. The camera's clock is right (within 5 s); it keeps time by itself")`,
+    );
+    assert(await page.isHidden("[data-clock-set]"), "nothing more to set");
+    assertEquals(time.told.length, 2);
+    assertEquals((await audit())[0].actor, `user:${operator.userId}`);
+    assertEquals(await accessibilityViolations(page), []);
+
+    // A viewer's live view has no clock buttons.
+    const viewerPage = await (await signedInContext(browser, stack.url, viewerCookie)).newPage();
+    await viewerPage.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
+    assertEquals(await viewerPage.locator("[data-clock]").count(), 0);
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
