@@ -11,7 +11,7 @@
  * on its first profile that records each call; given a `CameraFocus`, an imaging service
  * (`GetMoveOptions`, continuous focus `Move` and `Stop`, `Get`/`SetImagingSettings` of the focus
  * mode) on its one video source that records each call too; given a `CameraReboot`, restarts;
- * given a `CameraTime`, a clock that is set.
+ * given a `CameraTime`, a clock that is set; given `CameraRelays`, alarm outputs.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -44,6 +44,24 @@ export interface OnvifOptions {
    * (`SetSystemDateAndTime`, signed); absent: NTP, no time zone, and setting it is refused.
    */
   time?: CameraTime;
+  /** Its alarm outputs (`GetRelayOutputs`, `SetRelayOutputState`, signed); absent: none. */
+  relays?: CameraRelays;
+}
+
+/**
+ * A camera's alarm outputs as a test reads them: a gate on a monostable output that pulses for
+ * 5 s and a light on a bistable one, at first; each output's state and every state it was told.
+ */
+export class CameraRelays {
+  /** The outputs it lists. */
+  readonly outputs: { token: string; mode: "Monostable" | "Bistable"; delay: string }[] = [
+    { token: "AlarmOut_0", mode: "Monostable", delay: "PT5S" },
+    { token: "AlarmOut_1", mode: "Bistable", delay: "PT0S" },
+  ];
+  /** Each output's state now (absent: inactive). */
+  readonly state = new Map<string, string>();
+  /** Every state it was told, in order. */
+  readonly told: { token: string; state: string }[] = [];
 }
 
 /** A camera's clock as a test sets it up and reads what it was told. */
@@ -316,6 +334,36 @@ export async function onvifAnswer(
           o.focus ? service("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/Imaging") : ""
         }</tds:GetServicesResponse>`,
       );
+    }
+    if ((call === "GetRelayOutputs" || call === "SetRelayOutputState") && o.relays) {
+      if (!signed(body, clock)) return notAuthorized();
+      if (call === "GetRelayOutputs") {
+        return soap(
+          `<tds:GetRelayOutputsResponse>${
+            o.relays.outputs.map((r) =>
+              `<tds:RelayOutputs token="${r.token}"><tt:Properties><tt:Mode>${r.mode}</tt:Mode>` +
+              `<tt:DelayTime>${r.delay}</tt:DelayTime><tt:IdleState>open</tt:IdleState>` +
+              `</tt:Properties></tds:RelayOutputs>`
+            ).join("")
+          }</tds:GetRelayOutputsResponse>`,
+        );
+      }
+      const token = text(body, "RelayOutputToken") ?? "";
+      const state = text(body, "LogicalState") ?? "";
+      if (
+        !o.relays.outputs.some((r) => r.token === token) ||
+        (state !== "active" && state !== "inactive")
+      ) {
+        return soap(
+          `<SOAP-ENV:Fault><SOAP-ENV:Code><SOAP-ENV:Value>SOAP-ENV:Sender</SOAP-ENV:Value>` +
+            `</SOAP-ENV:Code><SOAP-ENV:Reason><SOAP-ENV:Text xml:lang="en">Invalid relay output` +
+            `</SOAP-ENV:Text></SOAP-ENV:Reason></SOAP-ENV:Fault>`,
+          400,
+        );
+      }
+      o.relays.state.set(token, state);
+      o.relays.told.push({ token, state });
+      return soap("<tds:SetRelayOutputStateResponse/>");
     }
     if (call === "SetSystemDateAndTime" && o.time) {
       if (!signed(body, clock)) return notAuthorized();

@@ -626,6 +626,30 @@ export class Stack {
     return { status: r.status, json: (text ? JSON.parse(text) : {}) as any };
   }
 
+  /**
+   * A JSON API call as a signed-in user (their session cookie and CSRF token, from `session`),
+   * as that user's browser makes it: status and parsed body.
+   */
+  async apiAs(
+    session: { cookie: string; csrf: string },
+    method: string,
+    path: string,
+    body?: unknown,
+  ) {
+    const r = await fetch(`${this.url}${path}`, {
+      method,
+      headers: {
+        cookie: session.cookie,
+        "x-csrf-token": session.csrf,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    // deno-lint-ignore no-explicit-any
+    return { status: r.status, json: (text ? JSON.parse(text) : {}) as any };
+  }
+
   /** Opens a raw WebSocket tunnel; resolves when open or rejects with status and message. */
   openTunnel(
     handle: string,

@@ -70,15 +70,10 @@ Deno.test("Camera clock: the API and the live view read how far off a camera's c
       assertEquals([r.status, r.json.error], [400, "bad_request"], JSON.stringify(r.json));
     }
     const viewer = await stack.addUser(q.tenantId, "viewer");
-    const { cookie: viewerCookie, csrf } = await stack.session(viewer.email, viewer.password);
-    const asViewer = await fetch(`${stack.url}${clockOf(rtsp)}`, {
-      method: "POST",
-      headers: { cookie: viewerCookie, "x-csrf-token": csrf, "content-type": "application/json" },
-      body: JSON.stringify({ action: "set" }),
-    });
-    const viewerSaid = await asViewer.json();
-    assertEquals(asViewer.status, 403, JSON.stringify(viewerSaid));
-    assertEquals(viewerSaid.message, "this needs the operator role; you are viewer");
+    const viewerSession = await stack.session(viewer.email, viewer.password);
+    const asViewer = await stack.apiAs(viewerSession, "POST", clockOf(rtsp), { action: "set" });
+    assertEquals(asViewer.status, 403, JSON.stringify(asViewer.json));
+    assertEquals(asViewer.json.message, "this needs the operator role; you are viewer");
     const other = await stack.quickstart([9], "Other");
     assertEquals((await call({ action: "set" }, other.apiToken)).status, 403);
     assertEquals(time.told.length, 1, "nothing more reached the camera");
@@ -123,7 +118,8 @@ Deno.test("Camera clock: the API and the live view read how far off a camera's c
     assertEquals(await accessibilityViolations(page), []);
 
     // A viewer's live view has no clock buttons.
-    const viewerPage = await (await signedInContext(browser, stack.url, viewerCookie)).newPage();
+    const viewerPage = await (await signedInContext(browser, stack.url, viewerSession.cookie))
+      .newPage();
     await viewerPage.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
     assertEquals(await viewerPage.locator("[data-clock]").count(), 0);
   } finally {

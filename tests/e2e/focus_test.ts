@@ -84,15 +84,13 @@ Deno.test("Focus: the API and the live view nudge a camera's lens over ONVIF thr
       assertEquals([r.status, r.json.error], [400, "bad_request"], JSON.stringify(r.json));
     }
     const viewer = await stack.addUser(q.tenantId, "viewer");
-    const { cookie: viewerCookie, csrf } = await stack.session(viewer.email, viewer.password);
-    const asViewer = await fetch(`${stack.url}${focusOf(rtsp)}`, {
-      method: "POST",
-      headers: { cookie: viewerCookie, "x-csrf-token": csrf, "content-type": "application/json" },
-      body: JSON.stringify({ action: "nudge", speed: 1 }),
+    const viewerSession = await stack.session(viewer.email, viewer.password);
+    const asViewer = await stack.apiAs(viewerSession, "POST", focusOf(rtsp), {
+      action: "nudge",
+      speed: 1,
     });
-    const viewerSaid = await asViewer.json();
-    assertEquals(asViewer.status, 403, JSON.stringify(viewerSaid));
-    assertEquals(viewerSaid.message, "this needs the operator role; you are viewer");
+    assertEquals(asViewer.status, 403, JSON.stringify(asViewer.json));
+    assertEquals(asViewer.json.message, "this needs the operator role; you are viewer");
     const other = await stack.quickstart([9], "Other");
     const foreign = await call({ action: "nudge", speed: 1 }, other.apiToken);
     assertEquals(foreign.status, 403, JSON.stringify(foreign.json));
@@ -185,7 +183,8 @@ Deno.test("Focus: the API and the live view nudge a camera's lens over ONVIF thr
     assertEquals(lens.told.at(-1), { call: "stop", source: "VideoSource_1" });
 
     // A viewer's live view has no focus buttons.
-    const viewerPage = await (await signedInContext(browser, stack.url, viewerCookie)).newPage();
+    const viewerPage = await (await signedInContext(browser, stack.url, viewerSession.cookie))
+      .newPage();
     await viewerPage.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
     assertEquals(await viewerPage.locator("[data-focus]").count(), 0);
 

@@ -140,15 +140,10 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
       assertEquals([r.status, r.json.error], [400, "bad_request"], JSON.stringify(r.json));
     }
     const viewer = await stack.addUser(q.tenantId, "viewer");
-    const { cookie: viewerCookie, csrf } = await stack.session(viewer.email, viewer.password);
-    const asViewer = await fetch(`${stack.url}${ptzOf(rtsp)}`, {
-      method: "POST",
-      headers: { cookie: viewerCookie, "x-csrf-token": csrf, "content-type": "application/json" },
-      body: JSON.stringify({ action: "stop" }),
-    });
-    const viewerSaid = await asViewer.json();
-    assertEquals(asViewer.status, 403, JSON.stringify(viewerSaid));
-    assertEquals(viewerSaid.message, "this needs the operator role; you are viewer");
+    const viewerSession = await stack.session(viewer.email, viewer.password);
+    const asViewer = await stack.apiAs(viewerSession, "POST", ptzOf(rtsp), { action: "stop" });
+    assertEquals(asViewer.status, 403, JSON.stringify(asViewer.json));
+    assertEquals(asViewer.json.message, "this needs the operator role; you are viewer");
     const other = await stack.quickstart([9], "Other");
     const foreign = await call(ptzOf(rtsp), { action: "stop" }, other.apiToken);
     assertEquals(foreign.status, 403, JSON.stringify(foreign.json));
@@ -275,7 +270,8 @@ Deno.test("PTZ: the API and the live view's pad move and stop a camera over ONVI
     assertEquals(await page.inputValue("#ptz-speed"), "0.2");
 
     // A viewer's live view has no pad.
-    const viewerPage = await (await signedInContext(browser, stack.url, viewerCookie)).newPage();
+    const viewerPage = await (await signedInContext(browser, stack.url, viewerSession.cookie))
+      .newPage();
     await viewerPage.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
     assertEquals(await viewerPage.locator("[data-ptz]").count(), 0);
 

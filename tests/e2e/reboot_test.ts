@@ -45,14 +45,10 @@ Deno.test("Restart: the API and the live view restart a camera over ONVIF throug
 
     // Nobody else restarts it.
     const viewer = await stack.addUser(q.tenantId, "viewer");
-    const { cookie: viewerCookie, csrf } = await stack.session(viewer.email, viewer.password);
-    const asViewer = await fetch(`${stack.url}${rebootOf(rtsp)}`, {
-      method: "POST",
-      headers: { cookie: viewerCookie, "x-csrf-token": csrf },
-    });
-    const viewerSaid = await asViewer.json();
-    assertEquals(asViewer.status, 403, JSON.stringify(viewerSaid));
-    assertEquals(viewerSaid.message, "this needs the operator role; you are viewer");
+    const viewerSession = await stack.session(viewer.email, viewer.password);
+    const asViewer = await stack.apiAs(viewerSession, "POST", rebootOf(rtsp));
+    assertEquals(asViewer.status, 403, JSON.stringify(asViewer.json));
+    assertEquals(asViewer.json.message, "this needs the operator role; you are viewer");
     const other = await stack.quickstart([9], "Other");
     const foreign = await stack.api("POST", rebootOf(rtsp), other.apiToken);
     assertEquals(foreign.status, 403, JSON.stringify(foreign.json));
@@ -97,7 +93,8 @@ Deno.test("Restart: the API and the live view restart a camera over ONVIF throug
     assertEquals(await accessibilityViolations(page), []);
 
     // A viewer's live view has no restart.
-    const viewerPage = await (await signedInContext(browser, stack.url, viewerCookie)).newPage();
+    const viewerPage = await (await signedInContext(browser, stack.url, viewerSession.cookie))
+      .newPage();
     await viewerPage.goto(`${stack.url}/live/${rtsp}?path=/Streaming/Channels/101`);
     assertEquals(await viewerPage.locator("[data-reboot]").count(), 0);
   } finally {

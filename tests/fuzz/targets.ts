@@ -132,6 +132,7 @@ function routes(w: World): string[] {
     `/api/handles/${h.rtsp}/focus`,
     `/api/handles/${h.rtsp}/reboot`,
     `/api/handles/${h.rtsp}/clock`,
+    `/api/handles/${h.rtsp}/relays`,
     `/api/events?site=${w.a.siteId}&unread=1`,
     `/api/events/read`,
     `/events.csv?site=${w.a.siteId}`,

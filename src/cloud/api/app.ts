@@ -60,6 +60,7 @@ import { ptzRoutes } from "./ptz.ts";
 import { focusRoutes } from "./focus.ts";
 import { rebootRoutes } from "./reboot.ts";
 import { cameraClockRoutes } from "./camera_clock.ts";
+import { relayRoutes } from "./relays.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -323,6 +324,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", focusRoutes(d));
   app.route("/api", rebootRoutes(d));
   app.route("/api", cameraClockRoutes(d));
+  app.route("/api", relayRoutes(d));
   app.route(
     "/api",
     discoveryRoutes({

@@ -417,6 +417,12 @@ export const focusBody = z.discriminatedUnion("action", [
 /** `POST /api/handles/{handle}/clock`: read the camera's clock, or set it to the cloud's time. */
 export const clockBody = z.object({ action: z.enum(["read", "set"]) }).strict();
 
+/** `POST /api/handles/{handle}/relays`: one of the camera's relay outputs (its token) on or off. */
+export const relayBody = z.object({
+  token: z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, "token: an output's token"),
+  state: z.enum(["active", "inactive"]),
+}).strict();
+
 /** `GET /api/events/stream`: `after`, the newest event the page already shows (resume there). */
 export const eventStreamQuery = z.object({
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -435,6 +441,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/handles/:handle/ptz": ptzBody,
   "POST /api/handles/:handle/focus": focusBody,
   "POST /api/handles/:handle/clock": clockBody,
+  "POST /api/handles/:handle/relays": relayBody,
   "POST /api/users": inviteBody,
   "PATCH /api/users/:id": userPatch,
   "PATCH /api/agents/:id": agentPatch,

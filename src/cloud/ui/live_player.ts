@@ -286,6 +286,51 @@ for (const box of document.querySelectorAll("[data-focus]")) {
     catch (e) { said.textContent = e.message; }
   });
 }
+// Alarm outputs: listed on demand; each triggered (a pulse) or switched on and off, confirmed
+// before anything wired to it acts.
+for (const box of document.querySelectorAll("[data-relays]")) {
+  const said = box.querySelector("#relays-said");
+  const list = box.querySelector(".relay-list");
+  const start = box.querySelector("[data-relays-start]");
+  const button = (text, label, onClick) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = text; b.setAttribute("aria-label", label);
+    b.addEventListener("click", () => onClick(b));
+    return b;
+  };
+  const act = async (b, relay, state) => {
+    const pulse = relay.mode === "Monostable";
+    if (state === "active" && !confirm((pulse ? "Trigger " : "Switch on ") + relay.token + " on " + box.dataset.label + "? What is wired to it (a gate, a door, a siren) acts at once.")) return;
+    b.disabled = true; b.setAttribute("aria-busy", "true");
+    try {
+      await postJson(box.dataset.relays, { token: relay.token, state });
+      said.textContent = state === "inactive" ? relay.token + " is off."
+        : pulse ? "Triggered " + relay.token + (relay.delaySeconds ? ": it goes back by itself after " + relay.delaySeconds + " s." : ".")
+        : relay.token + " is on.";
+    } catch (e) { said.textContent = e.message; }
+    finally { b.disabled = false; b.removeAttribute("aria-busy"); }
+  };
+  start.addEventListener("click", async () => {
+    start.disabled = true; start.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera…";
+    try {
+      const r = await fetch(box.dataset.relays, { credentials: "same-origin" });
+      const j = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(j.message || "HTTP " + r.status);
+      list.replaceChildren(...j.relays.map((relay) => {
+        const li = document.createElement("li");
+        const name = document.createElement("span");
+        name.textContent = relay.token + (relay.mode === "Monostable" && relay.delaySeconds ? " (pulses " + relay.delaySeconds + " s)" : "");
+        li.append(name);
+        if (relay.mode === "Monostable") li.append(button("Trigger", "Trigger " + relay.token, (b) => act(b, relay, "active")));
+        else li.append(button("On", "On: " + relay.token, (b) => act(b, relay, "active")), button("Off", "Off: " + relay.token, (b) => act(b, relay, "inactive")));
+        return li;
+      }));
+      start.hidden = true; list.hidden = j.relays.length === 0;
+      said.textContent = j.relays.length ? "" : "The camera lists no alarm outputs.";
+    } catch (e) { said.textContent = e.message; start.disabled = false; }
+    finally { start.removeAttribute("aria-busy"); }
+  });
+}
 // The camera's clock: how far off it is and how it keeps time; set when more than 5 s off.
 const span = (seconds) => {
   const s = Math.abs(seconds), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), x = s % 60;

@@ -188,6 +188,25 @@ function FocusPad(props: { handle: string }) {
 }
 
 /**
+ * The camera's alarm outputs (api/relays.ts), for an operator: listed on demand, each triggered
+ * (a pulse that goes back by itself) or switched on and off, confirmed before it acts.
+ */
+function CameraOutputs(props: { handle: string; label: string }) {
+  return (
+    <section
+      class="ptz relays"
+      data-relays={`/api/handles/${props.handle}/relays`}
+      data-label={props.label}
+      aria-label="Alarm outputs"
+    >
+      <button type="button" data-relays-start>Alarm outputs</button>
+      <ul class="relay-list" hidden></ul>
+      <span class="muted" id="relays-said" role="status"></span>
+    </section>
+  );
+}
+
+/**
  * The camera's clock (api/camera_clock.ts), for an operator: checked on demand (how far off, how
  * it keeps time), and, when it is more than 5 s off, set to the right time.
  */
@@ -262,7 +281,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.focus-buttons{display:flex;gap:.25rem}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -301,7 +320,7 @@ export function LivePage(
     quiet?: { deviceId: string; seconds: number };
     /**
      * For an operator: the pan/tilt/zoom pad and the focus buttons (each shown once the camera
-     * says it can), the camera's clock (checked, and set when off) and its restart.
+     * says it can), its alarm outputs, its clock (checked, and set when off) and its restart.
      */
     ptz?: boolean;
   },
@@ -335,10 +354,17 @@ export function LivePage(
       <div class="live-grid">
         <Tile handle={props.handle} path={props.path} label={props.label} />
       </div>
-      {props.ptz ? <PtzPad handle={props.handle} /> : null}
-      {props.ptz ? <FocusPad handle={props.handle} /> : null}
-      {props.ptz ? <CameraClockCheck handle={props.handle} /> : null}
-      {props.ptz ? <CameraRestart handle={props.handle} label={props.label} /> : null}
+      {props.ptz
+        ? (
+          <div class="camera-controls">
+            <PtzPad handle={props.handle} />
+            <FocusPad handle={props.handle} />
+            <CameraOutputs handle={props.handle} label={props.label} />
+            <CameraClockCheck handle={props.handle} />
+            <CameraRestart handle={props.handle} label={props.label} />
+          </div>
+        )
+        : null}
       {quiet}
       <RecentAlerts alerts={props.alerts ?? []} />
     </Bare>
