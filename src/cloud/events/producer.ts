@@ -38,12 +38,13 @@ export function eventBody(e: TenantEvent): string {
 }
 
 /**
- * What one emit or batch read once: sites (null: no such site), devices' snoozes (until when,
- * or null), webhooks by tenant.
+ * What one emit or batch read once: sites (null: no such site), each tenant's snoozed devices,
+ * webhooks by tenant.
  */
 interface Reads {
   sites: Map<string, Site | null>;
-  snoozes: Map<string, number | null>;
+  /** By tenant: its snoozed devices' ids and until when. */
+  snoozes: Map<string, Map<string, number>>;
   hooks: Map<string, Webhook[]>;
 }
 
@@ -106,12 +107,13 @@ export class EventProducer {
     // A device whose alerts are snoozed: the same, for its events.
     let snoozed = false;
     if (!paused && e.subject.deviceId) {
-      const key = `${e.tenantId}|${e.subject.deviceId}`;
-      if (!reads.snoozes.has(key)) {
-        const d = await this.#store.getDevice(e.tenantId, e.subject.deviceId);
-        reads.snoozes.set(key, d?.alertsSnoozedUntil ?? null);
+      // The tenant's snoozed devices, read once a batch (not each device of a site gone dark).
+      let snoozes = reads.snoozes.get(e.tenantId);
+      if (!snoozes) {
+        snoozes = await this.#store.snoozedDevices(e.tenantId, this.#clock.now());
+        reads.snoozes.set(e.tenantId, snoozes);
       }
-      const until = reads.snoozes.get(key) ?? null;
+      const until = snoozes.get(e.subject.deviceId) ?? null;
       snoozed = until !== null && until > this.#clock.now();
       if (snoozed) e = { ...e, detail: { ...e.detail, alertsSnoozed: true } };
     }

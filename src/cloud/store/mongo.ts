@@ -508,6 +508,14 @@ class MongoStore extends MongoBase implements Store {
     return docs.map((d) => asDevice(pick<Device>(d, FIELDS.device))!);
   }
 
+  async snoozedDevices(tenantId: string, now: number): Promise<Map<string, number>> {
+    const docs = await this.c(C.devices)
+      .find({ tenantId, alertsSnoozedUntil: { $gt: now } })
+      .project<{ _id: string; alertsSnoozedUntil: number }>({ _id: 1, alertsSnoozedUntil: 1 })
+      .toArray();
+    return new Map(docs.map((d) => [String(d._id), Number(d.alertsSnoozedUntil)]));
+  }
+
   async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
     const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
     // The maps depend on the current ports and values: read, then update only if the document

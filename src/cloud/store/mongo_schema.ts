@@ -71,6 +71,7 @@ const INDEXES: [string, Document, { unique?: boolean; name: string }][] = [
   [C.devices, { siteId: 1 }, { name: "site" }],
   [C.devices, { siteId: 1, host: 1 }, { name: "site_host" }],
   [C.devices, { motionAlerts: 1, createdAt: 1 }, { name: "motion_alerts" }],
+  [C.devices, { tenantId: 1, alertsSnoozedUntil: 1 }, { name: "tenant_snoozed" }],
   [C.handles, { deviceId: 1, port: 1, createdAt: -1 }, { name: "device_port" }],
   [C.enrollmentTokens, { tenantId: 1, siteId: 1, createdAt: -1 }, { name: "tenant_site" }],
   [C.users, { email: 1 }, { unique: true, name: "email" }],

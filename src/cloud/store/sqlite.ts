@@ -843,6 +843,16 @@ class SqliteStore implements Store {
     ).map(toDevice);
   }
 
+  async snoozedDevices(tenantId: string, now: number): Promise<Map<string, number>> {
+    const rows = this.#all(
+      `SELECT id, alerts_snoozed_until FROM devices INDEXED BY devices_snoozed
+        WHERE tenant_id = ? AND alerts_snoozed_until IS NOT NULL AND alerts_snoozed_until > ?`,
+      tenantId,
+      now,
+    );
+    return new Map(rows.map((r) => [String(r.id), Number(r.alerts_snoozed_until)]));
+  }
+
   async updateDevice(tenantId: string, id: string, patch: DevicePatch): Promise<Device | null> {
     const ports = patch.ports === undefined ? undefined : normalizePorts(patch.ports);
     return this.#tx(() => {

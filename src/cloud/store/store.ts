@@ -620,6 +620,12 @@ export interface Store extends AlertStore {
    */
   listMotionAlertDevices(limit: number): Promise<Device[]>;
   /**
+   * The tenant's devices whose alerts are snoozed past `now`: device id → until when (ms). The
+   * event producer reads this once per tenant per batch rather than every device of a batch
+   * (a site losing power raises an event per device); an index finds exactly those.
+   */
+  snoozedDevices(tenantId: string, now: number): Promise<Map<string, number>>;
+  /**
    * Replaces fields given; bumps the allowlist version when host or ports change. Null if absent.
    * `protocols`, `streamPaths` and `subStreamPaths` are merged into the current maps (an empty
    * path forgets one);

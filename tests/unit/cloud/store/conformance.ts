@@ -767,6 +767,16 @@ export function storeConformance(
       );
       await store.updateDevice(a.id, d.id, { label: "Tree cam", motionAlerts: true });
       assert.equal((await store.getDevice(a.id, d.id))!.alertsSnoozedUntil, until);
+      // The tenant's snoozed devices: this one (not its unsnoozed sibling), until it is over.
+      await store.createDevice({
+        tenantId: a.id,
+        siteId: siteA.id,
+        host: "192.0.2.46",
+        ports: [80],
+      });
+      assert.deepEqual([...await store.snoozedDevices(a.id, clock.now())], [[d.id, until]]);
+      assert.deepEqual([...await store.snoozedDevices(b.id, clock.now())], []);
+      assert.deepEqual([...await store.snoozedDevices(a.id, until)], [], "over at its end");
       assert.equal(
         (await store.listDevices(a.id, siteA.id)).find((x) => x.id === d.id)!
           .alertsSnoozedUntil,
@@ -779,6 +789,7 @@ export function storeConformance(
         null,
       );
       assert.equal((await store.getDevice(a.id, d.id))!.alertsSnoozedUntil, null);
+      assert.deepEqual([...await store.snoozedDevices(a.id, clock.now())], []);
     },
   );
 
