@@ -1,9 +1,10 @@
 /**
- * One way for the live view's camera controls (api/ptz.ts, api/focus.ts) to reach a camera's
- * ONVIF service: the handle authorized for the principal, the camera's web ports tried in turn
- * (the first with ONVIF), where the service is kept for a minute per camera (onvif_places.ts)
- * and forgotten when a call fails, the whole call within a deadline, and the camera's refusal
- * as a 502 in its words ("the camera did not focus over ONVIF: …").
+ * One way for the live view's camera controls (api/ptz.ts, focus.ts, relays.ts, camera_clock.ts,
+ * reboot.ts) to reach a camera's ONVIF service: the handle authorized for the principal, the
+ * camera's web ports tried in turn (the first with ONVIF; a call that changes the camera is made
+ * once, on that port), where the service is kept for a minute per camera (onvif_places.ts) and
+ * forgotten when a call fails, the whole call within a deadline, and the camera's refusal as a
+ * 502 in its words ("the camera did not focus over ONVIF: …").
  * @module
  */
 import type { Context } from "hono";

@@ -183,7 +183,7 @@ export function uiRoutes(d: UiDeps): Hono {
         path: raw === undefined || !q.success ? null : q.data.path,
         label: `${device?.label || device?.host || "camera"} :${h.port}`,
         alerts,
-        ptz: roleAtLeast(ctx.principal.role, "operator"),
+        controls: roleAtLeast(ctx.principal.role, "operator"),
         ...(device?.motionAlerts && roleAtLeast(ctx.principal.role, "admin")
           ? { quiet: { deviceId: device.id, seconds: device.alertQuietSeconds } }
           : {}),

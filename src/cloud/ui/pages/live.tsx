@@ -322,7 +322,7 @@ export function LivePage(
      * For an operator: the pan/tilt/zoom pad and the focus buttons (each shown once the camera
      * says it can), its alarm outputs, its clock (checked, and set when off) and its restart.
      */
-    ptz?: boolean;
+    controls?: boolean;
   },
 ) {
   const quiet = props.quiet ? <AlertQuiet {...props.quiet} /> : null;
@@ -354,7 +354,7 @@ export function LivePage(
       <div class="live-grid">
         <Tile handle={props.handle} path={props.path} label={props.label} />
       </div>
-      {props.ptz
+      {props.controls
         ? (
           <div class="camera-controls">
             <PtzPad handle={props.handle} />
