@@ -44,6 +44,11 @@ export interface OnvifOptions {
    * (`SetSystemDateAndTime`, signed); absent: NTP, no time zone, and setting it is refused.
    */
   time?: CameraTime;
+  /**
+   * What it says it is (`GetDeviceInformation`, signed); default a Hikvision's
+   * ({@linkcode ONVIF_IDENTITY}).
+   */
+  identity?: { manufacturer: string; model: string; firmware: string };
   /** Its alarm outputs (`GetRelayOutputs`, `SetRelayOutputState`, signed); absent: none. */
   relays?: CameraRelays;
 }
@@ -216,6 +221,13 @@ export class CameraEvents {
   }
 }
 
+/** What the fake camera says it is unless told otherwise. */
+export const ONVIF_IDENTITY = {
+  manufacturer: "HIKVISION",
+  model: "DS-2CD2143G2-I",
+  firmware: "V5.7.3 build 220112",
+};
+
 /** The snapshot path the fake camera's GetSnapshotUri gives (served, behind Digest, by camera.ts). */
 export const ONVIF_SNAPSHOT_PATH = "/onvif-http/snapshot?Profile_1";
 /** The default stream path. */
@@ -333,6 +345,16 @@ export async function onvifAnswer(
         }${o.ptz ? service("http://www.onvif.org/ver20/ptz/wsdl", "/onvif/PTZ") : ""}${
           o.focus ? service("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/Imaging") : ""
         }</tds:GetServicesResponse>`,
+      );
+    }
+    if (call === "GetDeviceInformation") {
+      if (!signed(body, clock)) return notAuthorized();
+      const it = o.identity ?? ONVIF_IDENTITY;
+      return soap(
+        `<tds:GetDeviceInformationResponse><tds:Manufacturer>${it.manufacturer}</tds:Manufacturer>` +
+          `<tds:Model>${it.model}</tds:Model><tds:FirmwareVersion>${it.firmware}` +
+          `</tds:FirmwareVersion><tds:SerialNumber>DS-2CD2143G2-I20220112AAWRJ12345678` +
+          `</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>`,
       );
     }
     if ((call === "GetRelayOutputs" || call === "SetRelayOutputState") && o.relays) {

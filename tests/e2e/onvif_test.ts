@@ -13,6 +13,7 @@ import { run, Stack } from "../_fixtures/stack.ts";
 import { until } from "../_fixtures/until.ts";
 import { FRAME, startCamera } from "../_fixtures/camera.ts";
 import {
+  ONVIF_IDENTITY,
   ONVIF_SNAPSHOT_PATH,
   ONVIF_STREAM_PATH,
   ONVIF_SUB_STREAM_PATH,
@@ -75,10 +76,16 @@ Deno.test("ONVIF: the camera tells its stream path (remembered for its RTSP port
         snapshotPath: ONVIF_SNAPSHOT_PATH,
         snapshotPort: 80,
         subStreamPath: ONVIF_SUB_STREAM_PATH,
+        identity: ONVIF_IDENTITY,
         remembered: true,
       });
       const listed = await call("GET", `/api/sites/${q.siteId}/devices`);
       assertEquals(listed.json.items[0].streamPaths, { 554: ONVIF_STREAM_PATH });
+      // What it said it is is kept on the device, and a site's devices are found by firmware.
+      const { manufacturer, model, firmware } = listed.json.items[0];
+      assertEquals({ manufacturer, model, firmware }, ONVIF_IDENTITY);
+      const old = await call("GET", `/api/sites/${q.siteId}/devices?q=V5.7.3`);
+      assertEquals(old.json.items.length, 1, JSON.stringify(old.json));
       // The second profile, the sub-stream, is remembered as what the grid plays.
       assertEquals(listed.json.items[0].subStreamPaths, { 554: ONVIF_SUB_STREAM_PATH });
       const minted = await call("POST", `/api/handles/${rtsp}/rtsp-url`, {});

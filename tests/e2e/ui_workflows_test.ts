@@ -264,6 +264,11 @@ Deno.test('UI: the RTSP pill\'s "Ask the camera (ONVIF)" fills in the stream pat
     // Every RTSP port's stream path known: the site-wide button is gone.
     await page.reload();
     assertEquals(await page.locator("text=Ask the cameras for their stream paths").count(), 0);
+    // What the camera said it is, on its row, and found by its firmware.
+    assertStringIncludes(
+      (await page.textContent(`tr[data-device] td`))!,
+      "HIKVISION DS-2CD2143G2-I · firmware V5.7.3 build 220112",
+    );
     // The thumbnail and the live grid play the lighter sub-stream; the Live pill the main one.
     assertEquals(
       await page.getAttribute(`canvas[data-thumb="${handle}"]`, "data-path"),

@@ -18,7 +18,12 @@
 import { AppError } from "../../shared/errors.ts";
 import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
 import type { DeviceHttp } from "./device_http.ts";
-import { OnvifError, OnvifSoap, overOnvifPorts, pathOfUri } from "./onvif_soap.ts";
+import { DEVICE_SERVICE, OnvifError, OnvifSoap, overOnvifPorts, pathOfUri } from "./onvif_soap.ts";
+import {
+  DEVICE_INFORMATION_BODY,
+  type DeviceIdentity,
+  deviceIdentityOf,
+} from "./onvif_identity.ts";
 
 /** The media service when the camera does not say (the common default). */
 export const MEDIA_SERVICE = "/onvif/media_service";
@@ -38,6 +43,8 @@ export interface MediaPaths {
   snapshotPath: string | null;
   /** The port its snapshot URI names (or its scheme's: 80, 443), or null when it gave none. */
   snapshotPort: number | null;
+  /** What it says it is (maker, model, firmware), or null when it would not say. */
+  identity: DeviceIdentity | null;
 }
 
 /**
@@ -62,8 +69,8 @@ export class OnvifMedia {
   }
 
   /**
-   * The paths of the first media profile (its RTSP stream path and its snapshot path) and the
-   * second profile's stream path. Throws OnvifError when the camera does not speak ONVIF or
+   * The paths of the first media profile (its RTSP stream path and its snapshot path), the
+   * second profile's stream path, and what the camera says it is. Throws OnvifError when the camera does not speak ONVIF or
    * refuses.
    */
   async mediaPaths(): Promise<MediaPaths> {
@@ -95,12 +102,16 @@ export class OnvifMedia {
     const snapshotPath = uri(snapshot);
     const snapshotPort = snapshotPath ? portOfUri(rawUri(snapshot) ?? "") : null;
     const sub = second && second !== profile ? uri(await streamUri(second)) : null;
+    // What it is, where it says (a camera that will not is asked for its video all the same).
+    const information = await this.#soap.call(DEVICE_SERVICE, DEVICE_INFORMATION_BODY, true)
+      .catch((e) => e instanceof OnvifError ? "" : Promise.reject(e));
     return {
       profile,
       streamPath,
       snapshotPath,
       snapshotPort,
       subStreamPath: sub === streamPath ? null : sub,
+      identity: deviceIdentityOf(information),
     };
   }
 }

@@ -6,8 +6,10 @@
  * discovery), a few cameras at a time, each within its own deadline. A stream path a camera gives
  * is remembered for its RTSP port, as a path typed into the RTSP pill is (the next RTSP URL and the
  * Live view use it); its second profile's, the sub-stream, is remembered as the port's grid stream
- * (the live grid and the thumbnails play it), or the main one when the camera has no second. The same access rules as the handle's other uses (the site's:
- * admin); each ask audited `device.onvif`.
+ * (the live grid and the thumbnails play it), or the main one when the camera has no second.
+ * What the camera says it is (`GetDeviceInformation`: maker, model, firmware version) is kept on
+ * the device, so old firmware is found by a search. The same access rules as the handle's other
+ * uses (the site's: admin); each ask audited `device.onvif`.
  * @module
  */
 import { Hono } from "hono";
@@ -19,6 +21,7 @@ import { authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
 import { askOverPorts, type MediaPaths, onvifRefusal } from "../access/onvif_media.ts";
 import { OnvifError, onvifWithin } from "../access/onvif_soap.ts";
+import type { DeviceIdentity } from "../access/onvif_identity.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 
 /** Cameras asked at once by one site-wide ask. */
@@ -48,10 +51,17 @@ async function askCamera(d: DeviceHttpDeps, p: Principal, handleId: string): Pro
   // that a site-wide ask does not ask it again).
   const grid = paths.subStreamPath ?? paths.streamPath;
   const gridChange = rtsp && grid !== null && device.subStreamPaths[port] !== grid;
-  if (change || gridChange) {
+  // What the camera says it is, over what discovery or a person wrote, where it says it.
+  const identity: Partial<DeviceIdentity> = {};
+  for (const k of ["manufacturer", "model", "firmware"] as const) {
+    const said = paths.identity?.[k];
+    if (said && said !== device[k]) identity[k] = said;
+  }
+  if (change || gridChange || Object.keys(identity).length) {
     await d.store.updateDevice(handle.tenantId, device.id, {
       ...(change ? { streamPaths: { [port]: paths.streamPath! } } : {}),
       ...(gridChange ? { subStreamPaths: { [port]: grid! } } : {}),
+      ...identity,
     });
   }
   await d.store.appendAudit({

@@ -531,6 +531,7 @@ class MongoStore extends MongoBase implements Store {
           "host",
           "manufacturer",
           "model",
+          "firmware",
           "label",
           "notes",
           "motionAlerts",

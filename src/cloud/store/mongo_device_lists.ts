@@ -30,6 +30,8 @@ export function asDevice(d: Device | null): Device | null {
       : DEFAULT_ALERT_QUIET_S,
     // A device stored before snoozing existed: not snoozed.
     alertsSnoozedUntil: typeof d.alertsSnoozedUntil === "number" ? d.alertsSnoozedUntil : null,
+    // A device stored before firmware was asked: none known.
+    firmware: typeof d.firmware === "string" ? d.firmware : "",
   };
 }
 
@@ -42,7 +44,7 @@ export class MongoDeviceLists extends MongoBase {
     const filter: Filter<Document> = { tenantId, siteId };
     if (search !== null) {
       const re = { $regex: escapeRegex(search), $options: "i" };
-      const or: Document[] = ["host", "label", "manufacturer", "model", "loopbackIp"]
+      const or: Document[] = ["host", "label", "manufacturer", "model", "firmware", "loopbackIp"]
         .map((f) => ({ [f]: re }));
       if (/^[0-9]{1,5}$/.test(search)) or.push({ ports: Number(search) });
       filter.$or = or;

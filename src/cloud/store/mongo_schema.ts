@@ -165,6 +165,7 @@ export const FIELDS = {
     "alertsSnoozedUntil",
     "manufacturer",
     "model",
+    "firmware",
     "label",
     "notes",
     "loopbackIp",

@@ -94,6 +94,7 @@ export function newDeviceRecord(input: NewDevice, n: number, now: number): Devic
     alertsSnoozedUntil: null,
     manufacturer: input.manufacturer ?? "",
     model: input.model ?? "",
+    firmware: "",
     label: input.label ?? "",
     notes: input.notes ?? "",
     loopbackIp: loopbackAddress(n),

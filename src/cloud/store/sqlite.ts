@@ -280,6 +280,7 @@ function toDevice(r: Row): Device {
     alertsSnoozedUntil: numOrNull(r.alerts_snoozed_until ?? null),
     manufacturer: str(r.manufacturer),
     model: str(r.model),
+    firmware: str(r.firmware ?? ""),
     label: str(r.label),
     notes: str(r.notes),
     loopbackIp: str(r.loopback_ip),
@@ -874,6 +875,7 @@ class SqliteStore implements Store {
           : cur.alertsSnoozedUntil,
         manufacturer: patch.manufacturer ?? cur.manufacturer,
         model: patch.model ?? cur.model,
+        firmware: patch.firmware ?? cur.firmware,
         label: patch.label ?? cur.label,
         notes: patch.notes ?? cur.notes,
         updatedAt: this.#now(),
@@ -881,7 +883,7 @@ class SqliteStore implements Store {
       this.#run(
         `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?,
            sub_stream_paths = ?, motion_alerts = ?, alert_quiet_s = ?, alerts_snoozed_until = ?,
-           manufacturer = ?, model = ?, label = ?, notes = ?, updated_at = ?
+           manufacturer = ?, model = ?, firmware = ?, label = ?, notes = ?, updated_at = ?
          WHERE id = ?`,
         next.host,
         JSON.stringify(next.ports),
@@ -893,6 +895,7 @@ class SqliteStore implements Store {
         next.alertsSnoozedUntil,
         next.manufacturer,
         next.model,
+        next.firmware,
         next.label,
         next.notes,
         next.updatedAt,
@@ -931,10 +934,10 @@ class SqliteStore implements Store {
       const like = likeAnywhere(search);
       where += ` AND (host LIKE ? ESCAPE '\\' OR label LIKE ? ESCAPE '\\'
         OR manufacturer LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\'
-        OR loopback_ip LIKE ? ESCAPE '\\'
+        OR firmware LIKE ? ESCAPE '\\' OR loopback_ip LIKE ? ESCAPE '\\'
         OR EXISTS (SELECT 1 FROM json_each(devices.ports) WHERE value = ?))`;
       const port = /^[0-9]{1,5}$/.test(search) ? Number(search) : -1;
-      params.push(like, like, like, like, like, port);
+      params.push(like, like, like, like, like, like, port);
     }
     return this.#read(() => ({
       devices: this.#all(

@@ -671,4 +671,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX devices_snoozed ON devices (tenant_id, alerts_snoozed_until)
     WHERE alerts_snoozed_until IS NOT NULL;
   `,
+  // 44: the firmware version a camera gave over ONVIF ('': not asked, or it did not say).
+  `
+  ALTER TABLE devices ADD COLUMN firmware TEXT NOT NULL DEFAULT '';
+  `,
 ];

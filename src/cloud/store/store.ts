@@ -108,6 +108,8 @@ export interface Device {
   alertsSnoozedUntil: number | null;
   manufacturer: string;
   model: string;
+  /** The firmware version the camera gave over ONVIF (`GetDeviceInformation`), or "". */
+  firmware: string;
   label: string;
   notes: string;
   /**
@@ -131,6 +133,7 @@ export type DevicePatch = Partial<
     | "ports"
     | "manufacturer"
     | "model"
+    | "firmware"
     | "label"
     | "notes"
     | "protocols"

@@ -869,7 +869,7 @@ export async function SitePage(
             action={`/sites/${site.id}`}
             q={q}
             label="Find devices"
-            placeholder="Find by address, name, model or port"
+            placeholder="Find by address, name, model, firmware or port"
             anchor="#devices-h"
           />
         )
@@ -891,7 +891,8 @@ export async function SitePage(
                 <td>
                   {d.label || d.model || "Device"}
                   <div class="muted">
-                    {[d.manufacturer, d.model].filter(Boolean).join(" ")}{" "}
+                    {[d.manufacturer, d.model].filter(Boolean).join(" ")}
+                    {d.firmware ? ` · firmware ${d.firmware}` : ""}{" "}
                     <a href={`/events?device=${d.id}`}>Events</a>
                   </div>
                 </td>

@@ -530,6 +530,7 @@ export function storeConformance(
       alertsSnoozedUntil: null,
       manufacturer: "",
       model: "",
+      firmware: "",
       label: "",
       notes: "",
       loopbackIp: d.loopbackIp,
@@ -910,6 +911,13 @@ export function storeConformance(
       );
       assert.deepEqual(await ids("_"), [made[3].id], "_ is no wildcard");
       assert.deepEqual(await ids("axis"), [made[4].id], "by model");
+      // By the firmware a camera gave (the fleet's old ones found).
+      const patched = await store.updateDevice(a.id, made[6].id, {
+        firmware: "V5.4.5 build 170124",
+      });
+      assert.equal(patched!.firmware, "V5.4.5 build 170124");
+      assert.equal((await store.getDevice(a.id, made[6].id))!.firmware, "V5.4.5 build 170124");
+      assert.deepEqual(await ids("v5.4.5"), [made[6].id], "by firmware");
       assert.deepEqual(await ids("8554"), [made[7].id], "by port");
       // By loopback address: a search is a substring, so 127.0.5.2 also finds a 127.0.5.24.
       const nine = made[9];

@@ -181,6 +181,7 @@ Deno.test("mongo store: a device stored before ports had a protocol reads the de
       9000: "tcp",
     });
     assert.deepEqual(d!.streamPaths, {});
+    assert.equal(d!.firmware, "", "stored before firmware was asked: none known");
     assert.deepEqual((await store.queryDevices(t.id, site.id, {})).devices, [d]);
     const u = await store.updateDevice(t.id, "dev-old", { protocols: { 9000: "http" } });
     assert.deepEqual(u!.protocols, {
