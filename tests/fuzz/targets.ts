@@ -137,6 +137,7 @@ function routes(w: World): string[] {
     `/api/events/read`,
     `/events.csv?site=${w.a.siteId}`,
     `/api/sites/${w.a.siteId}/onvif`,
+    `/api/sites/${w.a.siteId}/clocks`,
     `/api/sites/${w.a.siteId}/credentials`,
     `/api/sites/${w.a.siteId}/motion-alerts`,
     `/api/devices/${w.a.device.deviceId}`,

@@ -8,17 +8,29 @@
  * operator role at least and the handle's own access rules; setting uses the cloud-held
  * credentials (`device.credentials.use` via `clock`). A camera that refuses is a 502 in its
  * words; one without a web port allowlisted, a 501.
+ *
+ * `POST /api/sites/{id}/clocks` (admin) does it for a site's cameras at once — an installer's
+ * one press after mounting them on a LAN without NTP: each camera (by its first RTSP port) is
+ * read, and set when more than 5 s off; four at a time, at most 64 a press. Answered
+ * `{asked, set, failed, remaining, items: [{deviceId, host, label, port, offsetSeconds, set}
+ * or {…, error}]}`.
  * @module
  */
 import { Hono } from "hono";
 import { requireRole } from "../tenancy/roles.ts";
 import type { DeviceHttpDeps } from "../access/device_http.ts";
 import { type CameraClock, CLOCK_OFF_MS, OnvifClock } from "../access/onvif_clock.ts";
-import { onvifRunner } from "./onvif_runner.ts";
+import { askOf, type OnvifAsk, onvifRunner } from "./onvif_runner.ts";
+import { protocolOf } from "../store/port_protocols.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { askSiteCameras } from "./site_cameras.ts";
 import { jsonBody } from "./validate.ts";
 import { clockBody } from "./schemas.ts";
 
+/** Cameras asked at once by the site-wide setting. */
+const PARALLEL = 4;
+/** Cameras one site-wide press asks; the answer says how many are left for the next. */
+export const SITE_CLOCKS_MAX = 64;
 /** How long the camera has to answer (setting is three calls). */
 const CLOCK_DEADLINE_MS = 15_000;
 
@@ -43,31 +55,60 @@ export function cameraClockRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
     "its ONVIF device service",
     CLOCK_DEADLINE_MS,
   );
-  app.post("/handles/:handle/clock", requireAuth(d.store), async (c) => {
-    const p = c.get("principal");
-    // Before the body: a viewer gets 403, not 400.
-    requireRole(p.role, "operator");
-    const body = await jsonBody(c, clockBody);
-    if (body.action === "read") {
-      const clock = await withClock(c, "say its time", (camera) => camera.read());
-      return c.json({ ok: true, action: body.action, clock: clockJson(clock) });
-    }
-    const after = await withClock(c, "set its clock", async (camera, _place, deviceId) => {
+  /** Sets the camera's clock, audited with its offsets before and after: its clock after. */
+  const setClock = (ask: OnvifAsk) =>
+    withClock(ask, "set its clock", async (camera, _place, deviceId) => {
       const { before, after } = await camera.set();
       await d.store.appendAudit({
-        tenantId: p.tenantId,
-        actor: p.actor,
+        tenantId: ask.principal.tenantId,
+        actor: ask.principal.actor,
         action: "device.clock_set",
         target: deviceId,
         detail: {
-          handle: c.req.param("handle"),
+          handle: ask.handle,
           offsetSecondsBefore: Math.round(before.offsetMs / 1000),
           offsetSecondsAfter: Math.round(after.offsetMs / 1000),
         },
       });
       return after;
     });
+  app.post("/handles/:handle/clock", requireAuth(d.store), async (c) => {
+    const p = c.get("principal");
+    // Before the body: a viewer gets 403, not 400.
+    requireRole(p.role, "operator");
+    const body = await jsonBody(c, clockBody);
+    if (body.action === "read") {
+      const clock = await withClock(askOf(c), "say its time", (camera) => camera.read());
+      return c.json({ ok: true, action: body.action, clock: clockJson(clock) });
+    }
+    const after = await setClock(askOf(c));
     return c.json({ ok: true, action: body.action, clock: clockJson(after) });
+  });
+  app.post("/sites/:id/clocks", requireAuth(d.store), async (c) => {
+    const p = c.get("principal");
+    requireRole(p.role, "admin");
+    const asked = await askSiteCameras(
+      d.store,
+      p,
+      c.req.param("id"),
+      // Each camera once, by its first RTSP port.
+      (dev) => dev.ports.filter((x) => protocolOf(dev, x) === "rtsp").slice(0, 1),
+      async (handle) => {
+        const ask = { principal: p, handle };
+        const clock = await withClock(ask, "say its time", (camera) => camera.read());
+        const off = Math.abs(clock.offsetMs) > CLOCK_OFF_MS;
+        if (off) await setClock(ask);
+        return { offsetSeconds: Math.round(clock.offsetMs / 1000), set: off };
+      },
+      { max: SITE_CLOCKS_MAX, parallel: PARALLEL },
+    );
+    return c.json({
+      asked: asked.items.length,
+      set: asked.items.filter((i) => i.set).length,
+      failed: asked.items.filter((i) => i.error).length,
+      remaining: asked.remaining,
+      items: asked.items,
+    });
   });
   return app;
 }

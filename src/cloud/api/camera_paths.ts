@@ -13,16 +13,16 @@
  * @module
  */
 import { Hono } from "hono";
-import { AppError } from "../../shared/errors.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import { authorizeHandle } from "../access/route.ts";
 import { DeviceHttp, type DeviceHttpDeps, webTargets } from "../access/device_http.ts";
 import { askOverPorts, type MediaPaths, onvifRefusal } from "../access/onvif_media.ts";
-import { OnvifError, onvifWithin } from "../access/onvif_soap.ts";
+import { onvifWithin } from "../access/onvif_soap.ts";
 import type { DeviceIdentity } from "../access/onvif_identity.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { askSiteCameras } from "./site_cameras.ts";
 
 /** Cameras asked at once by one site-wide ask. */
 const PARALLEL = 4;
@@ -87,50 +87,33 @@ export function cameraPathRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   app.post("/sites/:id/onvif", requireAuth(d.store), async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");
-    const site = await d.store.getSite(p.tenantId, c.req.param("id"));
-    if (!site || (p.siteIds && !p.siteIds.includes(site.id))) {
-      throw new AppError("not_found", "no such site");
-    }
-    const unknown: { deviceId: string; host: string; label: string; port: number }[] = [];
-    for (const dev of await d.store.listDevices(p.tenantId, site.id)) {
-      for (const port of dev.ports) {
-        if (protocolOf(dev, port) !== "rtsp") continue;
-        if (dev.streamPaths[port] && dev.subStreamPaths[port]) continue;
-        unknown.push({ deviceId: dev.id, host: dev.host, label: dev.label, port });
-      }
-    }
-    const batch = unknown.slice(0, SITE_ASK_MAX);
-    const items: (typeof batch[number] & {
-      streamPath?: string;
-      subStreamPath?: string;
-      error?: string;
-    })[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < batch.length) {
-        const cam = batch[next++];
-        const item: typeof items[number] = { ...cam };
-        items.push(item);
-        try {
-          const h = await d.store.findHandle(cam.deviceId, cam.port);
-          if (!h) throw new OnvifError("the port has no handle");
-          const told = await onvifWithin(askCamera(d, p, h.id), CAMERA_DEADLINE_MS, "answer");
-          if (told.streamPath) item.streamPath = told.streamPath;
-          else item.error = "the camera answered but gave no stream path";
-          if (told.subStreamPath) item.subStreamPath = told.subStreamPath;
-        } catch (e) {
-          if (!(e instanceof OnvifError || e instanceof AppError)) throw e;
-          item.error = e.message;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, batch.length) }, worker));
-    const found = items.filter((i) => i.streamPath).length;
+    const asked = await askSiteCameras(
+      d.store,
+      p,
+      c.req.param("id"),
+      // Each RTSP port whose stream path or sub-stream is not known yet.
+      (dev) =>
+        dev.ports.filter((port) =>
+          protocolOf(dev, port) === "rtsp" && !(dev.streamPaths[port] && dev.subStreamPaths[port])
+        ),
+      async (
+        handleId,
+      ): Promise<{ streamPath?: string; subStreamPath?: string; error?: string }> => {
+        const told = await onvifWithin(askCamera(d, p, handleId), CAMERA_DEADLINE_MS, "answer");
+        return {
+          ...(told.streamPath
+            ? { streamPath: told.streamPath }
+            : { error: "the camera answered but gave no stream path" }),
+          ...(told.subStreamPath ? { subStreamPath: told.subStreamPath } : {}),
+        };
+      },
+      { max: SITE_ASK_MAX, parallel: PARALLEL },
+    );
     return c.json({
-      asked: items.length,
-      found,
-      remaining: unknown.length - batch.length,
-      items: items.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port),
+      asked: asked.items.length,
+      found: asked.items.filter((i) => i.streamPath).length,
+      remaining: asked.remaining,
+      items: asked.items,
     });
   });
   return app;

@@ -16,7 +16,7 @@ import { Hono } from "hono";
 import { requireRole } from "../tenancy/roles.ts";
 import type { DeviceHttpDeps } from "../access/device_http.ts";
 import { type FocusPlace, OnvifFocus } from "../access/onvif_focus.ts";
-import { onvifRunner } from "./onvif_runner.ts";
+import { askOf, onvifRunner } from "./onvif_runner.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { focusBody } from "./schemas.ts";
@@ -41,14 +41,14 @@ export function focusRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
     const body = await jsonBody(c, focusBody);
     switch (body.action) {
       case "ask": {
-        const mode = await withFocus(c, "say how it focuses", (f, place) => f.mode(place));
+        const mode = await withFocus(askOf(c), "say how it focuses", (f, place) => f.mode(place));
         return c.json({ ok: true, action: body.action, mode });
       }
       case "nudge":
-        await withFocus(c, "focus", (f, place) => f.nudge(place, body.speed));
+        await withFocus(askOf(c), "focus", (f, place) => f.nudge(place, body.speed));
         break;
       case "auto":
-        await withFocus(c, "switch to auto focus", async (f, place, deviceId) => {
+        await withFocus(askOf(c), "switch to auto focus", async (f, place, deviceId) => {
           await f.auto(place);
           await d.store.appendAudit({
             tenantId: p.tenantId,

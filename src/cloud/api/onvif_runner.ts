@@ -14,6 +14,18 @@ import { AppError } from "../../shared/errors.ts";
 import { OnvifError, onvifWithin, overOnvifPorts } from "../access/onvif_soap.ts";
 import { OnvifPlaces } from "../access/onvif_places.ts";
 import type { AuthVars } from "./middleware/auth.ts";
+import type { Principal } from "../tenancy/auth.ts";
+
+/** Who asks, about which handle (the camera's port the operator chose). */
+export interface OnvifAsk {
+  principal: Principal;
+  handle: string;
+}
+
+/** The ask of a request to `/api/handles/{handle}/…`. */
+export function askOf(c: Context<AuthVars>): OnvifAsk {
+  return { principal: c.get("principal"), handle: c.req.param("handle")! };
+}
 
 /** A camera control over one device port: finds where its service is. */
 export interface OnvifControl<P> {
@@ -33,15 +45,14 @@ export function onvifRunner<C extends OnvifControl<P>, P>(
   service: string,
   deadlineMs: number,
 ): <T>(
-  c: Context<AuthVars>,
+  on: OnvifAsk,
   what: string,
   fn: (control: C, place: P, deviceId: string) => Promise<T>,
 ) => Promise<T> {
   const now = () => d.clock.now();
   const places = new OnvifPlaces<P>(now);
-  return async (c, what, fn) => {
-    const p = c.get("principal");
-    const asked = await authorizeHandle(d, p, c.req.param("handle")!);
+  return async ({ principal: p, handle }, what, fn) => {
+    const asked = await authorizeHandle(d, p, handle);
     const targets = await webTargets(d, p, asked, service);
     try {
       return await onvifWithin(

@@ -18,7 +18,7 @@ import { Hono } from "hono";
 import { requireRole } from "../tenancy/roles.ts";
 import type { DeviceHttpDeps } from "../access/device_http.ts";
 import { OnvifPtz, type PtzPlace } from "../access/onvif_ptz.ts";
-import { onvifRunner } from "./onvif_runner.ts";
+import { askOf, onvifRunner } from "./onvif_runner.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { ptzBody } from "./schemas.ts";
@@ -55,16 +55,20 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
       });
     switch (body.action) {
       case "move":
-        await withPtz(c, "move", (ptz, place) => ptz.move(place, body));
+        await withPtz(askOf(c), "move", (ptz, place) => ptz.move(place, body));
         break;
       case "stop":
-        await withPtz(c, "stop", (ptz, place) => ptz.stop(place));
+        await withPtz(askOf(c), "stop", (ptz, place) => ptz.stop(place));
         break;
       case "preset":
-        await withPtz(c, "go to its preset", (ptz, place) => ptz.gotoPreset(place, body.preset));
+        await withPtz(
+          askOf(c),
+          "go to its preset",
+          (ptz, place) => ptz.gotoPreset(place, body.preset),
+        );
         break;
       case "save": {
-        const saved = await withPtz(c, "save the preset", async (ptz, place, deviceId) => {
+        const saved = await withPtz(askOf(c), "save the preset", async (ptz, place, deviceId) => {
           const s = await ptz.savePreset(place, body.name);
           await audit(deviceId, "device.ptz_preset_save", { ...s });
           return s;
@@ -72,7 +76,7 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
         return c.json({ ok: true, action: body.action, preset: saved });
       }
       case "remove":
-        await withPtz(c, "remove the preset", async (ptz, place, deviceId) => {
+        await withPtz(askOf(c), "remove the preset", async (ptz, place, deviceId) => {
           await ptz.removePreset(place, body.preset);
           await audit(deviceId, "device.ptz_preset_remove", { token: body.preset });
         });
@@ -82,7 +86,7 @@ export function ptzRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   });
   app.get("/handles/:handle/ptz/presets", requireAuth(d.store), async (c) => {
     requireRole(c.get("principal").role, "operator");
-    const presets = await withPtz(c, "list its presets", (ptz, place) => ptz.presets(place));
+    const presets = await withPtz(askOf(c), "list its presets", (ptz, place) => ptz.presets(place));
     return c.json({ presets });
   });
   return app;

@@ -13,7 +13,7 @@ import { Hono } from "hono";
 import { requireRole } from "../tenancy/roles.ts";
 import type { DeviceHttpDeps } from "../access/device_http.ts";
 import { OnvifReboot, type RebootPlace } from "../access/onvif_reboot.ts";
-import { onvifRunner } from "./onvif_runner.ts";
+import { askOf, onvifRunner } from "./onvif_runner.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 
 /** How long the camera has to take the restart. */
@@ -32,7 +32,7 @@ export function rebootRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   app.post("/handles/:handle/reboot", requireAuth(d.store), async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "operator");
-    const message = await withCamera(c, "restart", async (camera, place, deviceId) => {
+    const message = await withCamera(askOf(c), "restart", async (camera, place, deviceId) => {
       const said = await camera.reboot(place);
       await d.store.appendAudit({
         tenantId: p.tenantId,

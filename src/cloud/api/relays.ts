@@ -14,7 +14,7 @@ import { Hono } from "hono";
 import { requireRole } from "../tenancy/roles.ts";
 import type { DeviceHttpDeps } from "../access/device_http.ts";
 import { OnvifRelays, type RelayPlace } from "../access/onvif_relays.ts";
-import { onvifRunner } from "./onvif_runner.ts";
+import { askOf, onvifRunner } from "./onvif_runner.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { jsonBody } from "./validate.ts";
 import { relayBody } from "./schemas.ts";
@@ -34,7 +34,11 @@ export function relayRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   );
   app.get("/handles/:handle/relays", requireAuth(d.store), async (c) => {
     requireRole(c.get("principal").role, "operator");
-    const relays = await withRelays(c, "list its outputs", (camera, place) => camera.list(place));
+    const relays = await withRelays(
+      askOf(c),
+      "list its outputs",
+      (camera, place) => camera.list(place),
+    );
     return c.json({ relays });
   });
   app.post("/handles/:handle/relays", requireAuth(d.store), async (c) => {
@@ -42,7 +46,7 @@ export function relayRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
     // Before the body: a viewer gets 403, not 400.
     requireRole(p.role, "operator");
     const body = await jsonBody(c, relayBody);
-    await withRelays(c, "switch its output", async (camera, place, deviceId) => {
+    await withRelays(askOf(c), "switch its output", async (camera, place, deviceId) => {
       await camera.set(place, body.token, body.state);
       await d.store.appendAudit({
         tenantId: p.tenantId,

@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { LIVE_JS } from "./live_player.ts";
 import { EVENT_LABELS } from "../events/labels.ts";
 import { THUMBS_JS } from "./thumbnails.ts";
+import { CLOCK_SPAN_JS } from "./clock_span.ts";
 
 /** The stylesheet. */
 export const APP_CSS = `
@@ -56,7 +57,7 @@ footer.foot{text-align:center;color:var(--muted);font-size:.85rem;margin:2rem 0}
 `;
 
 /** The client module. */
-export const APP_JS = `
+export const APP_JS = `${CLOCK_SPAN_JS}
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const toasts = document.querySelector(".toasts");
 export function toast(text, error) {
@@ -301,6 +302,19 @@ window.ncEventsMarked = (data) => {
 window.ncOnvifAsked = (data) => {
   const failed = (data.items || []).filter((i) => i.error);
   let text = data.asked ? data.found + " of " + data.asked + " cameras gave their stream path" : "Every RTSP port has its stream path already";
+  if (failed.length) text += "; " + failed[0].host + " :" + failed[0].port + ": " + failed[0].error + (failed.length > 1 ? " (and " + (failed.length - 1) + " more)" : "");
+  if (data.remaining) text += "; " + data.remaining + " more to ask: press the button again";
+  toastAcross(text); location.reload();
+};
+// "Set the cameras' clocks": how many were off and are set now (the farthest off named), and the
+// first that did not answer.
+window.ncClocksSet = (data) => {
+  const items = data.items || [];
+  const failed = items.filter((i) => i.error);
+  const set = items.filter((i) => i.set).sort((a, b) => Math.abs(b.offsetSeconds) - Math.abs(a.offsetSeconds));
+  let text = !data.asked ? "The site has no cameras"
+    : set.length ? set.length + " of " + data.asked + " cameras' clocks were off and are set now (" + set[0].host + " was " + clockSpan(set[0].offsetSeconds) + ")"
+    : "No camera's clock was off by more than 5 s (" + (data.asked - failed.length) + " of " + data.asked + " answered)";
   if (failed.length) text += "; " + failed[0].host + " :" + failed[0].port + ": " + failed[0].error + (failed.length > 1 ? " (and " + (failed.length - 1) + " more)" : "");
   if (data.remaining) text += "; " + data.remaining + " more to ask: press the button again";
   toastAcross(text); location.reload();

@@ -23,6 +23,7 @@
  * @module
  */
 import { REFUSAL_JS } from "./refusal.ts";
+import { CLOCK_SPAN_JS } from "./clock_span.ts";
 
 /** Seconds between attempts, the last one repeated. */
 export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
@@ -31,7 +32,7 @@ export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
 export const STALL_SECONDS = 30;
 
 /** The script. */
-export const LIVE_JS = `${REFUSAL_JS}
+export const LIVE_JS = `${REFUSAL_JS}${CLOCK_SPAN_JS}
 const RETRY = ${JSON.stringify(RETRY_SECONDS)};
 const STALL = window.__ncLiveStallSeconds || ${STALL_SECONDS};
 function say(video, text) {
@@ -332,12 +333,8 @@ for (const box of document.querySelectorAll("[data-relays]")) {
   });
 }
 // The camera's clock: how far off it is and how it keeps time; set when more than 5 s off.
-const span = (seconds) => {
-  const s = Math.abs(seconds), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), x = s % 60;
-  return h ? h + " h " + m + " min" : m ? m + " min " + x + " s" : x + " s";
-};
 const clockWords = (c) =>
-  (c.off ? "The camera's clock is " + span(c.offsetSeconds) + (c.offsetSeconds < 0 ? " behind" : " ahead") : "The camera's clock is right (within 5 s)") +
+  (c.off ? "The camera's clock is " + clockSpan(c.offsetSeconds) : "The camera's clock is right (within 5 s)") +
   (c.keptBy === "NTP" ? (c.off ? "; it is told to take its time from NTP, which it most likely cannot reach" : "; it takes its time from NTP") : c.keptBy === "Manual" ? "; it keeps time by itself" : "") +
   (c.timeZone ? " (time zone " + c.timeZone + ")" : "") + ".";
 for (const box of document.querySelectorAll("[data-clock]")) {

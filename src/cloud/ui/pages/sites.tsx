@@ -839,6 +839,19 @@ export async function SitePage(
                 </button>
               )
               : null}
+            {devices.some(isCamera)
+              ? (
+                <button
+                  type="button"
+                  class="secondary"
+                  data-api={`POST /api/sites/${site.id}/clocks`}
+                  data-then="call:ncClocksSet"
+                  title="Ask each camera its time over ONVIF and set the ones more than 5 s off to the right time (the cloud must hold their credentials)"
+                >
+                  Set the cameras' clocks
+                </button>
+              )
+              : null}
             {devices.some((d) =>
                 d.ports.some((p) =>
                   protocolOf(d, p) === "rtsp" && !(d.streamPaths[p] && d.subStreamPaths[p])
