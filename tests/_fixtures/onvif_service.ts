@@ -11,7 +11,8 @@
  * on its first profile that records each call; given a `CameraFocus`, an imaging service
  * (`GetMoveOptions`, continuous focus `Move` and `Stop`, `Get`/`SetImagingSettings` of the focus
  * mode) on its one video source that records each call too; given a `CameraReboot`, restarts;
- * given a `CameraTime`, a clock that is set; given `CameraRelays`, alarm outputs.
+ * given a `CameraTime`, a clock that is set; given `CameraRelays`, alarm outputs; given
+ * `CameraRecordings`, a recording to replay (its RTSP side: rtsp.ts `replayProxy`).
  * @module
  */
 import { createHash } from "node:crypto";
@@ -51,6 +52,20 @@ export interface OnvifOptions {
   identity?: { manufacturer: string; model: string; firmware: string };
   /** Its alarm outputs (`GetRelayOutputs`, `SetRelayOutputState`, signed); absent: none. */
   relays?: CameraRelays;
+  /** Its own recording (recording, replay and search services, signed); absent: none. */
+  recordings?: CameraRecordings;
+}
+
+/** The path the fake camera's GetReplayUri gives (its recording, played by RTSP replay). */
+export const ONVIF_REPLAY_PATH = "/onvif-replay/RecordingToken001";
+
+/** A camera's recording as a test sets it up: what it holds, and how often it was asked. */
+export class CameraRecordings {
+  /** The first and last pictures it holds (ISO 8601 UTC). */
+  from = "2026-12-01T00:00:00Z";
+  until = "2026-12-06T23:59:59Z";
+  /** GetReplayUri answered. */
+  replayUris = 0;
 }
 
 /**
@@ -293,6 +308,7 @@ export async function onvifAnswer(
   const events = o.events ? ["/onvif/Events", "/onvif/Subscription"] : [];
   if (o.ptz) events.push("/onvif/PTZ");
   if (o.focus) events.push("/onvif/Imaging");
+  if (o.recordings) events.push("/onvif/Recording", "/onvif/Replay", "/onvif/Search");
   if (path !== "/onvif/device_service" && path !== media && !events.includes(path)) return null;
   const clock = Date.now() + (o.time ? o.time.offsetMs : (o.clockOffsetMs ?? 0));
   const call = /<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)/.exec(body)?.[1] ?? "";
@@ -344,6 +360,12 @@ export async function onvifAnswer(
           o.events ? service("http://www.onvif.org/ver10/events/wsdl", "/onvif/Events") : ""
         }${o.ptz ? service("http://www.onvif.org/ver20/ptz/wsdl", "/onvif/PTZ") : ""}${
           o.focus ? service("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/Imaging") : ""
+        }${
+          o.recordings
+            ? service("http://www.onvif.org/ver10/recording/wsdl", "/onvif/Recording") +
+              service("http://www.onvif.org/ver10/replay/wsdl", "/onvif/Replay") +
+              service("http://www.onvif.org/ver10/search/wsdl", "/onvif/Search")
+            : ""
         }</tds:GetServicesResponse>`,
       );
     }
@@ -523,6 +545,31 @@ export async function onvifAnswer(
       return soap('<tptz:StopResponse xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>');
     }
     return soap("<SOAP-ENV:Fault/>", 400);
+  }
+  if (o.recordings && path === "/onvif/Recording" && call === "GetRecordings") {
+    return soap(
+      `<trc:GetRecordingsResponse xmlns:trc="http://www.onvif.org/ver10/recording/wsdl">` +
+        `<trc:RecordingItem><tt:RecordingToken>RecordingToken001</tt:RecordingToken>` +
+        `<tt:Configuration><tt:Source><tt:SourceId>VideoSource_1</tt:SourceId></tt:Source>` +
+        `<tt:Content>Main</tt:Content></tt:Configuration></trc:RecordingItem>` +
+        `</trc:GetRecordingsResponse>`,
+    );
+  }
+  if (o.recordings && path === "/onvif/Replay" && call === "GetReplayUri") {
+    if (text(body, "RecordingToken") !== "RecordingToken001") return soap("<SOAP-ENV:Fault/>", 400);
+    o.recordings.replayUris++;
+    return soap(
+      `<trp:GetReplayUriResponse xmlns:trp="http://www.onvif.org/ver10/replay/wsdl"><trp:Uri>` +
+        `rtsp://camera.invalid:554${ONVIF_REPLAY_PATH}</trp:Uri></trp:GetReplayUriResponse>`,
+    );
+  }
+  if (o.recordings && path === "/onvif/Search" && call === "GetRecordingSummary") {
+    return soap(
+      `<tse:GetRecordingSummaryResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">` +
+        `<tse:Summary><tt:DataFrom>${o.recordings.from}</tt:DataFrom><tt:DataUntil>` +
+        `${o.recordings.until}</tt:DataUntil><tt:NumberRecordings>1</tt:NumberRecordings>` +
+        `</tse:Summary></tse:GetRecordingSummaryResponse>`,
+    );
   }
   if (o.focus && path === "/onvif/Imaging") {
     const source = text(body, "VideoSourceToken") ?? "";

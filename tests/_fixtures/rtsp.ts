@@ -257,3 +257,93 @@ export function fakeRtspDevice(): { port: number; close(): Promise<void> } {
     },
   };
 }
+
+/** An RTSP request as the replaying camera saw it. */
+export interface ReplayRequest {
+  method: string;
+  uri: string;
+  require: string | null;
+  range: string | null;
+  rateControl: string | null;
+}
+
+/**
+ * A camera that replays its recording, made of GStreamer's live camera on `port`: RTSP requests
+ * for `replayPath` (and their `Require: onvif-replay`, `Range: clock=…` and `Rate-Control`) are
+ * recorded, then passed on for `livePath` without them (GStreamer plays its live picture as "the
+ * recording"); everything else passes unchanged. The camera's answers pass back untouched.
+ */
+export function replayProxy(port: number, replayPath: string, livePath: string): {
+  port: number;
+  requests: ReplayRequest[];
+  close(): Promise<void>;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const requests: ReplayRequest[] = [];
+  const conns = new Set<Deno.Conn>();
+  const closeQuietly = (x: Deno.Conn) => {
+    try {
+      x.close();
+    } catch { /* closed */ }
+  };
+  const rewrite = (head: string): string => {
+    const [start, ...lines] = head.split("\r\n");
+    const [method, uri, version] = start.split(" ");
+    const value = (name: string) =>
+      lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.slice(
+        name.length + 1,
+      )
+        .trim() ?? null;
+    requests.push({
+      method,
+      uri,
+      require: value("Require"),
+      range: value("Range"),
+      rateControl: value("Rate-Control"),
+    });
+    const kept = lines.filter((l) => !/^(require|rate-control):/i.test(l))
+      .map((l) => /^range:\s*clock=/i.test(l) ? "Range: npt=0.000-" : l);
+    return [`${method} ${uri.replace(replayPath, livePath)} ${version}`, ...kept].join("\r\n");
+  };
+  const serve = async (c: Deno.Conn) => {
+    conns.add(c);
+    try {
+      const up = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.add(up);
+      const toCamera = (async () => {
+        const buf = new Uint8Array(16 << 10);
+        let text = "";
+        for (;;) {
+          const n = await c.read(buf);
+          if (n === null) break;
+          text += new TextDecoder().decode(buf.subarray(0, n));
+          for (let end; (end = text.indexOf("\r\n\r\n")) >= 0;) {
+            const head = rewrite(text.slice(0, end));
+            text = text.slice(end + 4);
+            const out = new TextEncoder().encode(`${head}\r\n\r\n`);
+            let off = 0;
+            while (off < out.length) off += await up.write(out.subarray(off));
+          }
+        }
+      })().finally(() => closeQuietly(up));
+      const fromCamera = up.readable.pipeTo(c.writable).catch(() => {});
+      await Promise.allSettled([toCamera, fromCamera]);
+    } catch {
+      /* either side gone */
+    } finally {
+      closeQuietly(c);
+    }
+  };
+  (async () => {
+    for await (const c of listener) serve(c);
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    requests,
+    close() {
+      listener.close();
+      for (const c of conns) closeQuietly(c);
+      return Promise.resolve();
+    },
+  };
+}

@@ -43,12 +43,20 @@ export interface LiveViewDeps {
   secrets: DeviceSecrets;
 }
 
-/** The query: the camera's stream path (as in its RTSP URL), printable ASCII. */
+/**
+ * The query: the camera's stream path (as in its RTSP URL), printable ASCII; and, to play the
+ * camera's recording rather than live, `from`: the instant to play it from (ISO 8601 UTC to the
+ * second; `path` is then the camera's replay path, access/onvif_recording.ts).
+ */
 export const liveQuery = z.object({
   path: z.string().max(512).regex(
     /^\/[\x21-\x7e]*$/,
     "path must start with / and hold printable characters only",
   ).default("/"),
+  from: z.string().regex(
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    "from: an instant in UTC, as 2026-12-06T03:00:00Z",
+  ).transform((t) => Date.parse(t)).refine(Number.isFinite, "from: not a date").optional(),
 });
 
 /** A viewer authorized and its camera playing, waiting for the upgrade. */
@@ -57,16 +65,19 @@ export interface PreparedLive {
   target: Authorized;
   feed: Feed;
   path: string;
+  /** Where a recording is played from (ms), or undefined: live. */
+  from?: number;
   /** The client's address, as audited (tunnel_ws.ts `authorizeTunnel`). */
   client: string;
 }
 
 /**
  * The key of a camera session: one per (handle, stream path) in the deployment, played by the
- * node that holds the agent (the hub's key there; a sibling's subscription adds the owner).
+ * node that holds the agent (the hub's key there; a sibling's subscription adds the owner); a
+ * recording played from a time is a session of its own.
  */
-export function liveKey(handleId: string, path: string): string {
-  return `${handleId} ${path}`;
+export function liveKey(handleId: string, path: string, from?: number): string {
+  return `${handleId} ${path}${from === undefined ? "" : ` from ${new Date(from).toISOString()}`}`;
 }
 
 /** The camera's URL as the camera sees it. */
@@ -84,13 +95,18 @@ export async function prepareLive(
   const q = liveQuery.safeParse(Object.fromEntries(new URL(req.url).searchParams));
   if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
   const { principal, target, client } = await authorizeTunnel(d, req, handle, remote);
-  const path = q.data.path;
+  const { path, from } = q.data;
   const chosen = await pickAgent(d, target);
-  const sibling = chosen.owner && d.bridge ? { owner: chosen.owner, bridge: d.bridge } : null;
+  // A recording is played here (through a bridged tunnel when a sibling holds the agent): it
+  // starts where its viewer asked, so there is no session of a sibling's to share.
+  const sibling = chosen.owner && d.bridge && from === undefined
+    ? { owner: chosen.owner, bridge: d.bridge }
+    : null;
   // A subscription to a sibling's session is a feed of its own here: only a camera played here
   // is the one a sibling joins (shareLive), so two nodes that each believe the other holds the
   // agent (presence not yet caught up) never subscribe to each other in a loop.
-  const key = liveKey(target.handle.id, path) + (sibling ? ` via ${sibling.owner.node}` : "");
+  const key = liveKey(target.handle.id, path, from) +
+    (sibling ? ` via ${sibling.owner.node}` : "");
   const feed = await d.hub.acquire(key, async (sink) => {
     if (sibling) {
       // The node holding the agent plays the camera for the whole deployment: subscribe to it
@@ -107,7 +123,7 @@ export async function prepareLive(
       );
       if (shared) return shared;
     }
-    return await playCamera(d, target, path, principal.actor, sink, chosen);
+    return await playCamera(d, target, path, principal.actor, sink, chosen, from);
   });
   // As on the other access paths, a successful connect slides a CLI session.
   if (principal.cliSessionHash) {
@@ -116,7 +132,7 @@ export async function prepareLive(
       throw e;
     });
   }
-  return { principal, target, feed, path, client };
+  return { principal, target, feed, path, from, client };
 }
 
 /**
@@ -184,8 +200,9 @@ async function playCamera(
   actor: string,
   sink: FeedSink,
   chosen: ChosenAgent,
+  from?: number,
 ): Promise<FeedSource> {
-  const key = liveKey(target.handle.id, path);
+  const key = liveKey(target.handle.id, path, from);
   const tunnel = await openTunnel(d, target, "live", chosen);
   const release = () => {
     try {
@@ -209,6 +226,8 @@ async function playCamera(
         }),
       sink,
       () => d.clock.now(),
+      undefined,
+      from,
     );
     forgetFailure(d, key);
     // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
@@ -257,6 +276,7 @@ export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket): void {
         via: p.principal.kind,
         path: "live",
         stream: p.path,
+        ...(p.from === undefined ? {} : { recordingFrom: new Date(p.from).toISOString() }),
         ...(p.principal.auditUser ? { user: p.principal.auditUser } : {}),
         ...detail,
       },

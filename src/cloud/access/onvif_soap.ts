@@ -24,6 +24,9 @@ export const SERVICE_NAMESPACES = {
   Events: "http://www.onvif.org/ver10/events/wsdl",
   PTZ: "http://www.onvif.org/ver20/ptz/wsdl",
   Imaging: "http://www.onvif.org/ver20/imaging/wsdl",
+  Recording: "http://www.onvif.org/ver10/recording/wsdl",
+  Replay: "http://www.onvif.org/ver10/replay/wsdl",
+  Search: "http://www.onvif.org/ver10/search/wsdl",
 } as const;
 /** Largest SOAP answer read. */
 const MAX_SOAP_BYTES = 256 << 10;
@@ -72,6 +75,9 @@ function envelope(header: string, body: string): string {
     ` xmlns:trt="http://www.onvif.org/ver10/media/wsdl"` +
     ` xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"` +
     ` xmlns:timg="http://www.onvif.org/ver20/imaging/wsdl"` +
+    ` xmlns:trc="http://www.onvif.org/ver10/recording/wsdl"` +
+    ` xmlns:trp="http://www.onvif.org/ver10/replay/wsdl"` +
+    ` xmlns:tse="http://www.onvif.org/ver10/search/wsdl"` +
     ` xmlns:tev="http://www.onvif.org/ver10/events/wsdl"` +
     ` xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"` +
     ` xmlns:wsa="http://www.w3.org/2005/08/addressing"` +
@@ -138,7 +144,7 @@ export class OnvifSoap {
   }
 
   /**
-   * The path of the camera's `category` service (`Media`, `Events`, `PTZ`, `Imaging`) as its capabilities
+   * The path of the camera's `category` service (`Media`, `Events`, `PTZ`, `Imaging`, …) as its capabilities
    * give it; where they do not (some cameras list only the older categories there), as its
    * services do (`GetServices`, by the service's namespace); else `fallback`.
    */

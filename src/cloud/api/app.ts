@@ -61,6 +61,7 @@ import { focusRoutes } from "./focus.ts";
 import { rebootRoutes } from "./reboot.ts";
 import { cameraClockRoutes } from "./camera_clock.ts";
 import { relayRoutes } from "./relays.ts";
+import { recordingRoutes } from "./recording.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -214,7 +215,7 @@ export function createApp(d: AppDeps): Hono<Env> {
     await pickAgent(d, target);
     // The camera's own refusal of the last attempt (404 for the path, credentials): this node's,
     // or another's (behind a load balancer the upgrade and this question may meet two nodes).
-    const key = liveKey(target.handle.id, q.data.path);
+    const key = liveKey(target.handle.id, q.data.path, q.data.from);
     const failed = d.liveHub?.recentFailure(key);
     if (failed instanceof AppError) throw failed;
     const elsewhere = await d.store.getLiveFailure(key, d.clock.now() - FAILURE_MEMORY_MS);
@@ -325,6 +326,7 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", rebootRoutes(d));
   app.route("/api", cameraClockRoutes(d));
   app.route("/api", relayRoutes(d));
+  app.route("/api", recordingRoutes(d));
   app.route(
     "/api",
     discoveryRoutes({

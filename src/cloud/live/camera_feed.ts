@@ -25,7 +25,8 @@ export function silenceReason(ms = SILENCE_MS): string {
 
 /**
  * Starts the camera session on `conn`; resolves once the camera plays. `now` stamps each
- * picture's arrival (latency figures); `silenceMs` overrides {@link SILENCE_MS} (tests).
+ * picture's arrival (latency figures); `silenceMs` overrides {@link SILENCE_MS} (tests);
+ * `replayFrom` plays the camera's recording from that instant (ms) instead of live.
  */
 export async function startCameraFeed(
   conn: ByteStream,
@@ -34,6 +35,7 @@ export async function startCameraFeed(
   sink: FeedSink,
   now?: () => number,
   silenceMs = SILENCE_MS,
+  replayFrom?: number,
 ): Promise<FeedSource> {
   let lastPicture = performance.now();
   const remux = new Remuxer((i) => sink.init(i), (s) => sink.segment(s));
@@ -45,6 +47,7 @@ export async function startCameraFeed(
   const client = new RtspClient(conn, {
     url,
     credentials,
+    replayFrom,
     onRtp: (p) => {
       if (payloadType === null || p.payloadType === payloadType) depack.push(p);
     },

@@ -24,6 +24,16 @@ export interface RtspClientOptions {
   onRtp(p: RtpPacket): void;
   /** How long the camera may take to answer a request. */
   responseTimeoutMs?: number;
+  /**
+   * Play the camera's recording from this instant (ms) rather than live: every request carries
+   * `Require: onvif-replay` and PLAY `Range: clock=…-` (ONVIF streaming, replay).
+   */
+  replayFrom?: number;
+}
+
+/** An instant as RTSP's clock range writes it (`20261206T030000Z`). */
+export function rtspClock(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 }
 
 /** Speaks RTSP on one connection; `start` resolves once PLAY is answered. */
@@ -68,7 +78,13 @@ export class RtspClient {
     const ch = /interleaved=(\d+)/.exec(header(setup, "Transport") ?? "");
     this.#channel = ch ? Number(ch[1]) : 0;
     const timeout = Number(/timeout=(\d+)/.exec(session)?.[1] ?? 60);
-    await this.#request("PLAY", base, [["Range", "npt=0.000-"]]);
+    await this.#request(
+      "PLAY",
+      base,
+      this.#o.replayFrom === undefined
+        ? [["Range", "npt=0.000-"]]
+        : [["Range", `clock=${rtspClock(this.#o.replayFrom)}-`], ["Rate-Control", "yes"]],
+    );
     this.#keepAlive = setInterval(() => {
       this.#request("GET_PARAMETER", base, []).catch(() => this.close());
     }, Math.max(5, timeout / 2) * 1000);
@@ -89,6 +105,9 @@ export class RtspClient {
       const h: [string, string][] = [
         ["CSeq", cseq],
         ["User-Agent", "Nanodems Connector live view"],
+        ...(this.#o.replayFrom === undefined
+          ? []
+          : [["Require", "onvif-replay"] as [string, string]]),
         ...extra,
       ];
       if (this.#session) h.push(["Session", this.#session]);

@@ -41,7 +41,8 @@ function say(video, text) {
 }
 function liveUrl(video, proto) {
   return proto + "//" + location.host + "/api/live/" + encodeURIComponent(video.dataset.live) +
-    "?path=" + encodeURIComponent(video.dataset.path || "/");
+    "?path=" + encodeURIComponent(video.dataset.path || "/") +
+    (video.dataset.from ? "&from=" + encodeURIComponent(video.dataset.from) : "");
 }
 function stop(video, text) {
   video.dataset.state = "closed"; video.dataset.reason = text;
@@ -367,6 +368,42 @@ for (const b of document.querySelectorAll("button[data-reboot]")) {
       setTimeout(() => { b.disabled = false; }, 60000);
     } catch (e) { said.textContent = e.message; b.disabled = false; }
     finally { b.removeAttribute("aria-busy"); }
+  });
+}
+// The camera's recording: asked where it is and what it holds, then played from a time chosen
+// in this browser's own time zone (the page reloads on the replay path from that instant).
+for (const t of document.querySelectorAll("time[data-local]")) t.textContent = new Date(t.getAttribute("datetime")).toLocaleString();
+for (const box of document.querySelectorAll("[data-recording]")) {
+  const said = box.querySelector("#recording-said");
+  const form = box.querySelector(".recording-play");
+  const input = box.querySelector("#recording-from");
+  const start = box.querySelector("[data-recording-start]");
+  // An instant as a datetime-local input shows it: this browser's wall clock, to the second.
+  const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  let replay = null;
+  start.addEventListener("click", async () => {
+    start.disabled = true; start.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera…";
+    try {
+      const r = await postJson(box.dataset.recording, {});
+      replay = r.path;
+      const from = r.from ? Date.parse(r.from) : null, until = r.until ? Date.parse(r.until) : null;
+      if (from !== null) input.min = local(from);
+      if (until !== null) input.max = local(until);
+      input.value = local(Math.max(from ?? 0, (until ?? Date.now()) - 3600000));
+      start.hidden = true; form.hidden = false;
+      said.textContent = from !== null && until !== null
+        ? "It holds pictures from " + new Date(from).toLocaleString() + " to " + new Date(until).toLocaleString() + "."
+        : "Choose when to play it from.";
+    } catch (e) { said.textContent = e.message; start.disabled = false; }
+    finally { start.removeAttribute("aria-busy"); }
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    // A datetime-local value without a zone is read in this browser's own.
+    const at = new Date(input.value);
+    if (!replay || isNaN(at.getTime())) return;
+    const from = at.toISOString().replace(/\\.\\d+Z$/, "Z");
+    location.search = "?" + new URLSearchParams({ path: box.dataset.livePath, replay, from });
   });
 }
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.

@@ -170,6 +170,11 @@ export function uiRoutes(d: UiDeps): Hono {
       // Without ?path=, the stream path remembered for this port (set from its RTSP pill).
       const raw = c.req.query("path") ?? device?.streamPaths[h.port];
       const q = liveQuery.safeParse({ path: raw });
+      // The camera's recording from a time (`?replay=` its replay path, `?from=` the instant).
+      const replay = liveQuery.safeParse({
+        path: c.req.query("replay"),
+        from: c.req.query("from"),
+      });
       embeddable(c);
       // Its latest alerts (motion, tampering, inputs), each with what it saw then.
       const alerts = await d.store.listEvents(h.tenantId, {
@@ -181,6 +186,9 @@ export function uiRoutes(d: UiDeps): Hono {
         csrf: ctx.csrf,
         handle: h.id,
         path: raw === undefined || !q.success ? null : q.data.path,
+        ...(replay.success && replay.data.from !== undefined && c.req.query("replay")
+          ? { recording: { path: replay.data.path, from: replay.data.from } }
+          : {}),
         label: `${device?.label || device?.host || "camera"} :${h.port}`,
         alerts,
         controls: roleAtLeast(ctx.principal.role, "operator"),

@@ -244,13 +244,42 @@ function CameraRestart(props: { handle: string; label: string }) {
   );
 }
 
+/**
+ * The camera's own recording (api/recording.ts), for anyone who may watch it: asked on demand
+ * (from when to when it holds pictures), then played from a time chosen in the viewer's own time
+ * zone — the page reloads on the camera's replay path from that instant, with "Back to live".
+ */
+function RecordingBar(props: { handle: string; livePath: string }) {
+  return (
+    <section
+      class="ptz recording"
+      data-recording={`/api/handles/${props.handle}/recording`}
+      data-live-path={props.livePath}
+      aria-label="Recording"
+    >
+      <button type="button" data-recording-start>Recording</button>
+      <form class="recording-play" hidden>
+        <label for="recording-from">Play from</label>
+        <input id="recording-from" type="datetime-local" step="1" required />
+        <button type="submit">Play</button>
+      </form>
+      <span class="muted" id="recording-said" role="status"></span>
+    </section>
+  );
+}
+
 /** One camera tile. */
-function Tile(props: { key?: string; handle: string; path: string; label: string }) {
+function Tile(
+  props: { key?: string; handle: string; path: string; label: string; from?: number },
+) {
   return (
     <figure class="live-tile">
       <video
         data-live={props.handle}
         data-path={props.path}
+        data-from={props.from === undefined
+          ? undefined
+          : new Date(props.from).toISOString().replace(/\.\d+Z$/, "Z")}
         muted
         autoplay
         playsinline
@@ -281,7 +310,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-play label{margin:0}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -323,6 +352,8 @@ export function LivePage(
      * says it can), its alarm outputs, its clock (checked, and set when off) and its restart.
      */
     controls?: boolean;
+    /** The camera's recording played from a time instead of live (its replay path, the time). */
+    recording?: { path: string; from: number };
   },
 ) {
   const quiet = props.quiet ? <AlertQuiet {...props.quiet} /> : null;
@@ -351,9 +382,29 @@ export function LivePage(
   }
   return (
     <Bare title={`Live: ${props.label}`} csrf={props.csrf}>
+      {props.recording
+        ? (
+          <p class="recording-now" role="status">
+            {"Recording from "}
+            <time data-local datetime={new Date(props.recording.from).toISOString()}>
+              {new Date(props.recording.from).toISOString()}
+            </time>
+            {" · "}
+            <a href={`/live/${props.handle}?path=${encodeURIComponent(props.path)}`}>
+              Back to live
+            </a>
+          </p>
+        )
+        : null}
       <div class="live-grid">
-        <Tile handle={props.handle} path={props.path} label={props.label} />
+        <Tile
+          handle={props.handle}
+          path={props.recording?.path ?? props.path}
+          from={props.recording?.from}
+          label={props.label}
+        />
       </div>
+      <RecordingBar handle={props.handle} livePath={props.path} />
       {props.controls
         ? (
           <div class="camera-controls">
