@@ -5,13 +5,14 @@
 // 403; a `from` that is not an instant is a 400. In Chromium a viewer (in Tokyo) asks, chooses
 // 03:00 on 6 December in her own time and plays: the camera is asked with `Require:
 // onvif-replay` on every request and PLAY `Range: clock=20261205T180000Z-`, the picture moves,
-// the page says which time it plays, and "Back to live" plays live again without them.
+// the page says which time it plays, and "Back to live" plays live again without them; a motion
+// alert's "Play the recording" plays it from 10 s before the motion.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { until } from "../_fixtures/until.ts";
+import { until, untilValue } from "../_fixtures/until.ts";
 import { startCamera as startWebCamera } from "../_fixtures/camera.ts";
 import { replayProxy, startCamera as startRtspCamera } from "../_fixtures/rtsp.ts";
-import { CameraRecordings, ONVIF_REPLAY_PATH } from "../_fixtures/onvif_service.ts";
+import { CameraEvents, CameraRecordings, ONVIF_REPLAY_PATH } from "../_fixtures/onvif_service.ts";
 import {
   accessibilityViolations,
   launchBrowser,
@@ -22,7 +23,10 @@ import {
 Deno.test("Recording: a camera's own recording found over ONVIF and played in Chromium from a time in the viewer's zone, with onvif-replay and a clock range; back to live; refusals in words", async () => {
   const stack = await Stack.start();
   const recordings = new CameraRecordings();
-  const web = await startWebCamera({ onvif: { recordings, clockOffsetMs: -3_600_000 } });
+  const events = new CameraEvents();
+  const web = await startWebCamera({
+    onvif: { recordings, events, clockOffsetMs: -3_600_000 },
+  });
   const rtsp = await startRtspCamera();
   const replaying = replayProxy(rtsp.port, ONVIF_REPLAY_PATH, rtsp.path);
   const plain = await startWebCamera({ onvif: {}, hostname: "127.0.0.2" });
@@ -136,6 +140,31 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       () => replaying.requests.slice(replayEnd).some((r) => r.method === "PLAY"),
     );
     assert(replaying.requests.slice(replayEnd).every((r) => r.require === null));
+
+    // An alert's "Play the recording": from 10 s before the motion it reports.
+    const motionOn = await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, {
+      motionAlerts: true,
+    });
+    assertEquals(motionOn.status, 200, JSON.stringify(motionOn.json));
+    events.motion(true);
+    const motion = await untilValue("the motion event", async () => {
+      const r = await stack.api(
+        "GET",
+        `/api/events?device=${q.device.deviceId}&type=camera.motion`,
+        q.apiToken,
+      );
+      return (r.json.items as { at: string }[])[0] ?? null;
+    });
+    await page.reload();
+    await Promise.all([
+      page.waitForURL(/from=/),
+      page.click(`li[data-type="camera.motion"] >> text=Play the recording`),
+    ]);
+    assertEquals(
+      new URL(page.url()).searchParams.get("from"),
+      new Date(Date.parse(motion.at) - 10_000).toISOString().replace(/\.\d+Z$/, "Z"),
+    );
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
   } finally {
     await browser.close();
     await stack.stop();

@@ -381,7 +381,9 @@ for (const box of document.querySelectorAll("[data-recording]")) {
   // An instant as a datetime-local input shows it: this browser's wall clock, to the second.
   const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
   let replay = null;
-  start.addEventListener("click", async () => {
+  // Asks the camera where its recording is and what it holds (once); true when it said.
+  const ask = async () => {
+    if (replay) return true;
     start.disabled = true; start.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera…";
     try {
       const r = await postJson(box.dataset.recording, {});
@@ -394,17 +396,26 @@ for (const box of document.querySelectorAll("[data-recording]")) {
       said.textContent = from !== null && until !== null
         ? "It holds pictures from " + new Date(from).toLocaleString() + " to " + new Date(until).toLocaleString() + "."
         : "Choose when to play it from.";
-    } catch (e) { said.textContent = e.message; start.disabled = false; }
+      return true;
+    } catch (e) { said.textContent = e.message; start.disabled = false; return false; }
     finally { start.removeAttribute("aria-busy"); }
-  });
+  };
+  // Reloads the page on the recording from the instant ms.
+  const playFrom = (ms) => {
+    const from = new Date(ms).toISOString().replace(/\\.\\d+Z$/, "Z");
+    location.search = "?" + new URLSearchParams({ path: box.dataset.livePath, replay, from });
+  };
+  start.addEventListener("click", ask);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     // A datetime-local value without a zone is read in this browser's own.
     const at = new Date(input.value);
-    if (!replay || isNaN(at.getTime())) return;
-    const from = at.toISOString().replace(/\\.\\d+Z$/, "Z");
-    location.search = "?" + new URLSearchParams({ path: box.dataset.livePath, replay, from });
+    if (replay && !isNaN(at.getTime())) playFrom(at.getTime());
   });
+  // An alert's "Play the recording": from a few seconds before it.
+  for (const b of document.querySelectorAll("[data-replay-at]")) {
+    b.addEventListener("click", async () => { if (await ask()) playFrom(Date.parse(b.dataset.replayAt)); });
+  }
 }
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {

@@ -17,7 +17,7 @@ export const GRID_MAX = 16;
 export const RECENT_ALERTS = 6;
 
 /** The camera's latest alerts under its picture: when, what, and what it saw then. */
-function RecentAlerts(props: { alerts: TenantEvent[] }) {
+function RecentAlerts(props: { alerts: TenantEvent[]; replay?: boolean }) {
   if (!props.alerts.length) return null;
   return (
     <section class="recent-alerts" aria-label="Recent alerts">
@@ -41,6 +41,21 @@ function RecentAlerts(props: { alerts: TenantEvent[] }) {
                 <time datetime={new Date(e.at).toISOString()} data-local>
                   {new Date(e.at).toISOString().replace("T", " ").slice(0, 19)} UTC
                 </time>
+                {props.replay
+                  ? (
+                    <>
+                      <br />
+                      <button
+                        type="button"
+                        class="link"
+                        data-replay-at={new Date(e.at - REPLAY_BEFORE_MS).toISOString()
+                          .replace(/\.\d+Z$/, "Z")}
+                      >
+                        Play the recording
+                      </button>
+                    </>
+                  )
+                  : null}
               </span>
             </li>
           );
@@ -54,6 +69,9 @@ function RecentAlerts(props: { alerts: TenantEvent[] }) {
     </section>
   );
 }
+
+/** How long before an alert its "Play the recording" starts (what led up to it). */
+export const REPLAY_BEFORE_MS = 10_000;
 
 /** The quiet periods offered, in seconds, with their words. */
 const QUIET_CHOICES: [number, string][] = [
@@ -310,7 +328,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-play label{margin:0}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-play label{margin:0}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -417,7 +435,7 @@ export function LivePage(
         )
         : null}
       {quiet}
-      <RecentAlerts alerts={props.alerts ?? []} />
+      <RecentAlerts alerts={props.alerts ?? []} replay />
     </Bare>
   );
 }
