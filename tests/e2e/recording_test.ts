@@ -6,7 +6,8 @@
 // 03:00 on 6 December in her own time and plays: the camera is asked with `Require:
 // onvif-replay` on every request and PLAY `Range: clock=20261205T180000Z-`, the picture moves,
 // the page says which time it plays, and "Back to live" plays live again without them; a motion
-// alert's "Play the recording" plays it from 10 s before the motion.
+// alert's "Play the recording", and the Events page's "Watch the recording" (an alert email's
+// link too), play it from 10 s before the motion.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
@@ -81,9 +82,10 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     // A viewer in Tokyo plays 03:00 on 6 December, her time.
     const viewer = await stack.addUser(q.tenantId, "viewer");
     const cookie = await stack.signIn(viewer.email, viewer.password);
-    const page = await (await signedInContext(browser, stack.url, cookie, {
+    const context = await signedInContext(browser, stack.url, cookie, {
       timezoneId: "Asia/Tokyo",
-    })).newPage();
+    });
+    const page = await context.newPage();
     await page.goto(`${stack.url}/live/${handle}?path=${encodeURIComponent(rtsp.path)}`);
     await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
     assert(
@@ -165,6 +167,21 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       new Date(Date.parse(motion.at) - 10_000).toISOString().replace(/\.\d+Z$/, "Z"),
     );
     await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+
+    // The Events page's "Watch the recording" (as an alert email's link): the live view at the
+    // alert's moment plays the recording from 10 s before it, at once.
+    await page.goto(`${stack.url}/events`);
+    const [tab] = await Promise.all([
+      context.waitForEvent("page"),
+      page.click(`tr[data-type="camera.motion"] >> text=Watch the recording`),
+    ]);
+    await tab.waitForURL(/from=/, { timeout: 30_000 });
+    assertEquals(
+      new URL(tab.url()).searchParams.get("from"),
+      new Date(Math.floor(Date.parse(motion.at) / 1000) * 1000 - 10_000).toISOString()
+        .replace(/\.\d+Z$/, "Z"),
+    );
+    await tab.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
   } finally {
     await browser.close();
     await stack.stop();

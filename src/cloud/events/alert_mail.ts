@@ -62,6 +62,7 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
       `At ${at}${w.actor && w.actor !== "system" ? ` by ${w.actor}` : ""}`,
       ...(picture ? ["", "What the camera saw is attached."] : []),
       ...(live ? ["", `Watch live: ${live}`] : []),
+      ...(w.recording ? [`Watch the recording of that moment: ${w.recording}`] : []),
     ];
   const text = [...lines, ...footerText(consoleUrl)].join("\n") + "\n";
 
@@ -74,7 +75,11 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
       error ? p(error) : "",
       p(lines[lines.findIndex((l) => l.startsWith("At "))]),
       picture ? '<p><img src="cid:picture" alt="What the camera saw" width="640"></p>' : "",
-      live ? `<p><a href="${esc(live)}">Watch live</a></p>` : "",
+      live
+        ? `<p><a href="${esc(live)}">Watch live</a>${
+          w.recording ? ` · <a href="${esc(w.recording)}">Watch the recording</a>` : ""
+        }</p>`
+        : "",
     ].join(""),
     footerHtml(consoleUrl),
     "</body></html>",

@@ -27,6 +27,11 @@ export interface AlertWords {
   /** The camera's live view, when the event links one (a web address only). */
   live: string;
   /**
+   * The camera's own recording of that moment, when the event links a live view: the live view
+   * with `?at=` (it plays the recording from just before the event), or "".
+   */
+  recording: string;
+  /**
    * What the camera saw: a link that opens the picture without signing in, for a day
    * (picture_links.ts), when the event has one (a web address only), or "".
    */
@@ -63,10 +68,18 @@ export function alertWords(body: string): AlertWords {
     site: str(e.subject?.siteName),
     error: str(detail.error),
     live: /^https?:\/\//.test(str(detail.liveUrl)) ? str(detail.liveUrl) : "",
+    recording: recordingLink(str(detail.liveUrl), str(e.at)),
     picture: /^https?:\/\//.test(str(detail.snapshotUrl)) ? str(detail.snapshotUrl) : "",
     at: str(e.at),
     actor: str(e.actor),
   };
+}
+
+/** The live view `live` at the instant `at` (its `?at=`, to the second), or "". */
+function recordingLink(live: string, at: string): string {
+  const t = Date.parse(at);
+  if (!/^https?:\/\//.test(live) || !Number.isFinite(t)) return "";
+  return `${live}?at=${new Date(t).toISOString().replace(/\.\d+Z$/, "Z")}`;
 }
 
 /** `name (site)`: what the alert is about. */

@@ -403,7 +403,9 @@ for (const box of document.querySelectorAll("[data-recording]")) {
   // Reloads the page on the recording from the instant ms.
   const playFrom = (ms) => {
     const from = new Date(ms).toISOString().replace(/\\.\\d+Z$/, "Z");
-    location.search = "?" + new URLSearchParams({ path: box.dataset.livePath, replay, from });
+    const q = new URLSearchParams({ replay, from });
+    if (box.dataset.livePath) q.set("path", box.dataset.livePath);
+    location.search = "?" + q;
   };
   start.addEventListener("click", ask);
   form.addEventListener("submit", (e) => {
@@ -416,6 +418,8 @@ for (const box of document.querySelectorAll("[data-recording]")) {
   for (const b of document.querySelectorAll("[data-replay-at]")) {
     b.addEventListener("click", async () => { if (await ask()) playFrom(Date.parse(b.dataset.replayAt)); });
   }
+  // Opened from an alert's link: played from just before it at once.
+  if (box.dataset.at) ask().then((ok) => { if (ok) playFrom(Date.parse(box.dataset.at)); });
 }
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {

@@ -175,6 +175,7 @@ export function uiRoutes(d: UiDeps): Hono {
         path: c.req.query("replay"),
         from: c.req.query("from"),
       });
+      const atOf = liveQuery.safeParse({ from: c.req.query("at") });
       embeddable(c);
       // Its latest alerts (motion, tampering, inputs), each with what it saw then.
       const alerts = await d.store.listEvents(h.tenantId, {
@@ -189,6 +190,8 @@ export function uiRoutes(d: UiDeps): Hono {
         ...(replay.success && replay.data.from !== undefined && c.req.query("replay")
           ? { recording: { path: replay.data.path, from: replay.data.from } }
           : {}),
+        // `?at=`: an alert's moment (its links), played from the camera's recording at once.
+        ...(atOf.success && atOf.data.from !== undefined ? { replayAt: atOf.data.from } : {}),
         label: `${device?.label || device?.host || "camera"} :${h.port}`,
         alerts,
         controls: roleAtLeast(ctx.principal.role, "operator"),

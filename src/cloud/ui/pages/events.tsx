@@ -78,6 +78,11 @@ export function livePathOf(detail: Record<string, unknown>): string | null {
   return path ?? null;
 }
 
+/** An event's instant as a live view's `?at=` takes it (UTC, to the second). */
+function recordingAt(at: number): string {
+  return new Date(at).toISOString().replace(/\.\d+Z$/, "Z");
+}
+
 /** The console path of an event's picture (`detail.snapshot`: what the camera saw), or null. */
 export function snapshotPathOf(detail: Record<string, unknown>): string | null {
   const id = detail.snapshot;
@@ -115,6 +120,10 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
           ? (
             <div>
               <a href={live} target="_blank" rel="noopener">Watch live</a>
+              {" · "}
+              <a href={`${live}?at=${recordingAt(e.at)}`} target="_blank" rel="noopener">
+                Watch the recording
+              </a>
             </div>
           )
           : null}

@@ -266,13 +266,17 @@ function CameraRestart(props: { handle: string; label: string }) {
  * The camera's own recording (api/recording.ts), for anyone who may watch it: asked on demand
  * (from when to when it holds pictures), then played from a time chosen in the viewer's own time
  * zone — the page reloads on the camera's replay path from that instant, with "Back to live".
+ * Opened from an alert's link (`?at=`), it does so at once, from just before the alert.
  */
-function RecordingBar(props: { handle: string; livePath: string }) {
+function RecordingBar(props: { handle: string; livePath: string; at?: number }) {
   return (
     <section
       class="ptz recording"
       data-recording={`/api/handles/${props.handle}/recording`}
       data-live-path={props.livePath}
+      data-at={props.at === undefined
+        ? undefined
+        : new Date(props.at - REPLAY_BEFORE_MS).toISOString().replace(/\.\d+Z$/, "Z")}
       aria-label="Recording"
     >
       <button type="button" data-recording-start>Recording</button>
@@ -372,10 +376,16 @@ export function LivePage(
     controls?: boolean;
     /** The camera's recording played from a time instead of live (its replay path, the time). */
     recording?: { path: string; from: number };
+    /** An alert's moment (ms): the camera's recording is played from just before it at once. */
+    replayAt?: number;
   },
 ) {
   const quiet = props.quiet ? <AlertQuiet {...props.quiet} /> : null;
-  if (props.path === null) {
+  // The camera's recording plays whether or not its live stream path is known.
+  const recordingBar = (
+    <RecordingBar handle={props.handle} livePath={props.path ?? ""} at={props.replayAt} />
+  );
+  if (props.path === null && !props.recording) {
     return (
       <Bare title={`Live: ${props.label}`} csrf={props.csrf}>
         <form method="get">
@@ -393,11 +403,15 @@ export function LivePage(
             path it gives is remembered for this port, and Live plays it at once.
           </p>
         </form>
+        {recordingBar}
         {quiet}
         <RecentAlerts alerts={props.alerts ?? []} />
       </Bare>
     );
   }
+  const livePage = props.path === null
+    ? `/live/${props.handle}`
+    : `/live/${props.handle}?path=${encodeURIComponent(props.path)}`;
   return (
     <Bare title={`Live: ${props.label}`} csrf={props.csrf}>
       {props.recording
@@ -408,21 +422,19 @@ export function LivePage(
               {new Date(props.recording.from).toISOString()}
             </time>
             {" · "}
-            <a href={`/live/${props.handle}?path=${encodeURIComponent(props.path)}`}>
-              Back to live
-            </a>
+            <a href={livePage}>Back to live</a>
           </p>
         )
         : null}
       <div class="live-grid">
         <Tile
           handle={props.handle}
-          path={props.recording?.path ?? props.path}
+          path={props.recording?.path ?? props.path ?? "/"}
           from={props.recording?.from}
           label={props.label}
         />
       </div>
-      <RecordingBar handle={props.handle} livePath={props.path} />
+      {recordingBar}
       {props.controls
         ? (
           <div class="camera-controls">

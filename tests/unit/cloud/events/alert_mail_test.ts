@@ -43,6 +43,16 @@ Deno.test("alert mail: a live link only when it is a web address", () => {
   assert(!bad.text.includes("Watch live"));
   const good = alertMail(event({ detail: { liveUrl: "https://c/live/h1" } }), "https://c");
   assertStringIncludes(good.html, '<a href="https://c/live/h1">Watch live</a>');
+  // And the camera's recording of that moment: the live view at the event's second.
+  assertStringIncludes(
+    good.text,
+    "Watch the recording of that moment: https://c/live/h1?at=2026-12-05T10:00:00Z",
+  );
+  assertStringIncludes(
+    good.html,
+    '<a href="https://c/live/h1?at=2026-12-05T10:00:00Z">Watch the recording</a>',
+  );
+  assert(!bad.text.includes("Watch the recording"));
 });
 
 Deno.test("digest mail: the count and kinds in the subject, a line per listed event, the rest counted; a count that stopped short says so", () => {
