@@ -9,8 +9,7 @@
  * @module
  */
 import { escapeXml, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
-import type { DeviceHttp } from "./device_http.ts";
-import { cameraTime, DEVICE_SERVICE, OnvifError, OnvifSoap } from "./onvif_soap.ts";
+import { cameraTime, DEVICE_SERVICE, OnvifCamera, OnvifError } from "./onvif_soap.ts";
 
 /** How far off a camera's clock may be before the live view offers to set it. */
 export const CLOCK_OFF_MS = 5_000;
@@ -68,16 +67,7 @@ export function setClockBody(
 }
 
 /** One camera's clock over `http` (its web port). */
-export class OnvifClock {
-  readonly #http: DeviceHttp;
-  readonly #now: () => number;
-
-  /** The clock over `http`; `now` is the cloud's clock. */
-  constructor(http: DeviceHttp, now: () => number) {
-    this.#http = http;
-    this.#now = now;
-  }
-
+export class OnvifClock extends OnvifCamera {
   /** Nothing to find: the device service is where every camera has it. */
   locate(): Promise<null> {
     return Promise.resolve(null);
@@ -85,12 +75,12 @@ export class OnvifClock {
 
   /** The camera's clock now; OnvifError when it does not say. */
   async read(): Promise<CameraClock> {
-    const xml = await new OnvifSoap(this.#http, this.#now).call(
+    const xml = await this.soap().call(
       DEVICE_SERVICE,
       "<tds:GetSystemDateAndTime/>",
       false,
     );
-    const clock = cameraClockOf(xml, this.#now());
+    const clock = cameraClockOf(xml, this.now());
     if (!clock) throw new OnvifError("the camera did not say its UTC time");
     return clock;
   }
@@ -101,9 +91,9 @@ export class OnvifClock {
    */
   async set(): Promise<{ before: CameraClock; after: CameraClock }> {
     const before = await this.read();
-    await new OnvifSoap(this.#http, this.#now, before.offsetMs).call(
+    await this.soap(before.offsetMs).call(
       DEVICE_SERVICE,
-      setClockBody(this.#now(), before.daylightSavings, before.timeZone),
+      setClockBody(this.now(), before.daylightSavings, before.timeZone),
       true,
     );
     return { before, after: await this.read() };

@@ -18,9 +18,8 @@
  * @module
  */
 import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
-import type { DeviceHttp } from "./device_http.ts";
 import { MEDIA_SERVICE } from "./onvif_media.ts";
-import { OnvifError, OnvifSoap } from "./onvif_soap.ts";
+import { OnvifCamera, OnvifError } from "./onvif_soap.ts";
 
 /** How long one nudge moves the lens before the cloud stops it. */
 export const FOCUS_NUDGE_MS = 300;
@@ -103,19 +102,10 @@ export function focusModeOf(xml: string): FocusMode | null {
 }
 
 /** One camera's focus over `http` (its web port). */
-export class OnvifFocus {
-  readonly #http: DeviceHttp;
-  readonly #now: () => number;
-
-  /** Focus over `http`; `now` is the cloud's clock. */
-  constructor(http: DeviceHttp, now: () => number) {
-    this.#http = http;
-    this.#now = now;
-  }
-
+export class OnvifFocus extends OnvifCamera {
   /** Asks the camera where its focus is; OnvifError when it has none or refuses. */
   async locate(): Promise<FocusPlace> {
-    const soap = new OnvifSoap(this.#http, this.#now);
+    const soap = this.soap();
     await soap.syncClock();
     const service = await soap.service("Imaging", "");
     if (!service) {
@@ -144,7 +134,7 @@ export class OnvifFocus {
   async mode(place: FocusPlace): Promise<FocusMode | null> {
     try {
       return focusModeOf(
-        await new OnvifSoap(this.#http, this.#now, place.skew).call(
+        await this.soap(place.skew).call(
           place.service,
           imagingSettingsBody(place.source),
           true,
@@ -161,7 +151,7 @@ export class OnvifFocus {
    * when whoever asked has gone, as soon as the move was taken.
    */
   async nudge(place: FocusPlace, v: number, ms = FOCUS_NUDGE_MS): Promise<void> {
-    const soap = new OnvifSoap(this.#http, this.#now, place.skew);
+    const soap = this.soap(place.skew);
     await soap.call(
       place.service,
       focusMoveBody(place.source, scaledSpeed(v, place.min, place.max)),
@@ -173,7 +163,7 @@ export class OnvifFocus {
 
   /** Sets the camera to focus by itself (kept by the camera). */
   async auto(place: FocusPlace): Promise<void> {
-    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+    await this.soap(place.skew).call(
       place.service,
       setFocusModeBody(place.source, "AUTO"),
       true,

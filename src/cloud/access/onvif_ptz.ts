@@ -15,9 +15,8 @@
  * @module
  */
 import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
-import type { DeviceHttp } from "./device_http.ts";
 import { MEDIA_SERVICE } from "./onvif_media.ts";
-import { OnvifError, OnvifSoap } from "./onvif_soap.ts";
+import { OnvifCamera, OnvifError } from "./onvif_soap.ts";
 
 /** How long a move lasts on the camera without a newer one (the live view repeats each second). */
 export const PTZ_MOVE_TIMEOUT_S = 2;
@@ -128,19 +127,10 @@ export function ptzProfile(profiles: string): string | null {
 }
 
 /** One camera's PTZ over `http` (its web port). */
-export class OnvifPtz {
-  readonly #http: DeviceHttp;
-  readonly #now: () => number;
-
-  /** PTZ over `http`; `now` is the cloud's clock. */
-  constructor(http: DeviceHttp, now: () => number) {
-    this.#http = http;
-    this.#now = now;
-  }
-
+export class OnvifPtz extends OnvifCamera {
   /** Asks the camera where its PTZ is; OnvifError when it has none or refuses. */
   async locate(): Promise<PtzPlace> {
-    const soap = new OnvifSoap(this.#http, this.#now);
+    const soap = this.soap();
     await soap.syncClock();
     const service = await soap.service("PTZ", "");
     if (!service) {
@@ -158,7 +148,7 @@ export class OnvifPtz {
 
   /** Moves at `v` (for at most PTZ_MOVE_TIMEOUT_S unless told again). */
   async move(place: PtzPlace, v: PtzVelocity): Promise<void> {
-    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+    await this.soap(place.skew).call(
       place.service,
       continuousMoveBody(place.profile, v, PTZ_MOVE_TIMEOUT_S),
       true,
@@ -168,7 +158,7 @@ export class OnvifPtz {
   /** The camera's presets. */
   async presets(place: PtzPlace): Promise<PtzPreset[]> {
     return presetsOf(
-      await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      await this.soap(place.skew).call(
         place.service,
         getPresetsBody(place.profile),
         true,
@@ -178,7 +168,7 @@ export class OnvifPtz {
 
   /** Goes to the preset `token`. */
   async gotoPreset(place: PtzPlace, token: string): Promise<void> {
-    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+    await this.soap(place.skew).call(
       place.service,
       gotoPresetBody(place.profile, token),
       true,
@@ -191,7 +181,7 @@ export class OnvifPtz {
    */
   async savePreset(place: PtzPlace, name: string): Promise<SavedPreset> {
     const same = (await this.presets(place)).find((p) => p.name === name);
-    const answer = await new OnvifSoap(this.#http, this.#now, place.skew).call(
+    const answer = await this.soap(place.skew).call(
       place.service,
       setPresetBody(place.profile, name, same?.token),
       true,
@@ -203,7 +193,7 @@ export class OnvifPtz {
 
   /** Forgets the preset `token`. */
   async removePreset(place: PtzPlace, token: string): Promise<void> {
-    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+    await this.soap(place.skew).call(
       place.service,
       removePresetBody(place.profile, token),
       true,
@@ -212,7 +202,7 @@ export class OnvifPtz {
 
   /** Stops pan, tilt and zoom. */
   async stop(place: PtzPlace): Promise<void> {
-    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+    await this.soap(place.skew).call(
       place.service,
       stopBody(place.profile),
       true,

@@ -8,8 +8,7 @@
  * @module
  */
 import { xmlTexts } from "../../shared/xml_text.ts";
-import type { DeviceHttp } from "./device_http.ts";
-import { DEVICE_SERVICE, OnvifSoap } from "./onvif_soap.ts";
+import { DEVICE_SERVICE, OnvifCamera } from "./onvif_soap.ts";
 
 /** Where a camera's device service answers from: only its clock skew (the path is fixed). */
 export interface RebootPlace {
@@ -31,19 +30,10 @@ export function rebootMessageOf(xml: string): string {
 }
 
 /** One camera's restart over `http` (its web port). */
-export class OnvifReboot {
-  readonly #http: DeviceHttp;
-  readonly #now: () => number;
-
-  /** A restart over `http`; `now` is the cloud's clock. */
-  constructor(http: DeviceHttp, now: () => number) {
-    this.#http = http;
-    this.#now = now;
-  }
-
+export class OnvifReboot extends OnvifCamera {
   /** Reads the camera's clock; OnvifError when the port has no ONVIF service. */
   async locate(): Promise<RebootPlace> {
-    const soap = new OnvifSoap(this.#http, this.#now);
+    const soap = this.soap();
     await soap.syncClock();
     return { skew: soap.skew };
   }
@@ -51,7 +41,7 @@ export class OnvifReboot {
   /** Tells the camera to restart; what it said. */
   async reboot(place: RebootPlace): Promise<string> {
     return rebootMessageOf(
-      await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      await this.soap(place.skew).call(
         DEVICE_SERVICE,
         "<tds:SystemReboot/>",
         true,

@@ -11,8 +11,7 @@
  * @module
  */
 import { escapeXml, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
-import type { DeviceHttp } from "./device_http.ts";
-import { OnvifError, OnvifSoap, pathOfUri } from "./onvif_soap.ts";
+import { OnvifCamera, OnvifError, pathOfUri } from "./onvif_soap.ts";
 
 /** Where a camera's recording is: its services, the recording played, its clock skew. */
 export interface RecordingPlace {
@@ -66,19 +65,10 @@ export function replayUriBody(token: string): string {
 }
 
 /** One camera's recording over `http` (its web port). */
-export class OnvifRecording {
-  readonly #http: DeviceHttp;
-  readonly #now: () => number;
-
-  /** The recording over `http`; `now` is the cloud's clock. */
-  constructor(http: DeviceHttp, now: () => number) {
-    this.#http = http;
-    this.#now = now;
-  }
-
+export class OnvifRecording extends OnvifCamera {
   /** Asks the camera where its recording is; OnvifError when it keeps none over ONVIF. */
   async locate(): Promise<RecordingPlace> {
-    const soap = new OnvifSoap(this.#http, this.#now);
+    const soap = this.soap();
     await soap.syncClock();
     const recording = await soap.service("Recording", "");
     const replay = await soap.service("Replay", "");
@@ -96,7 +86,7 @@ export class OnvifRecording {
 
   /** The path that replays the recording, and the range it holds where the camera says. */
   async describe(place: RecordingPlace): Promise<Recorded> {
-    const soap = new OnvifSoap(this.#http, this.#now, place.skew);
+    const soap = this.soap(place.skew);
     const answer = await soap.call(place.replay, replayUriBody(place.token), true);
     const uri = xmlTexts(answer, "Uri", 1, 2048)[0];
     const path = uri ? pathOfUri(uri) : null;

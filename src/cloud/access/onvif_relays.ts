@@ -9,8 +9,7 @@
  * @module
  */
 import { escapeXml, xmlAttributes, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
-import type { DeviceHttp } from "./device_http.ts";
-import { DEVICE_SERVICE, OnvifSoap } from "./onvif_soap.ts";
+import { DEVICE_SERVICE, OnvifCamera } from "./onvif_soap.ts";
 
 /** Most outputs listed. */
 const MAX_RELAYS = 16;
@@ -70,19 +69,10 @@ export function setRelayBody(token: string, state: RelayState): string {
 }
 
 /** One camera's relay outputs over `http` (its web port). */
-export class OnvifRelays {
-  readonly #http: DeviceHttp;
-  readonly #now: () => number;
-
-  /** The outputs over `http`; `now` is the cloud's clock. */
-  constructor(http: DeviceHttp, now: () => number) {
-    this.#http = http;
-    this.#now = now;
-  }
-
+export class OnvifRelays extends OnvifCamera {
   /** Reads the camera's clock; OnvifError when the port has no ONVIF service. */
   async locate(): Promise<RelayPlace> {
-    const soap = new OnvifSoap(this.#http, this.#now);
+    const soap = this.soap();
     await soap.syncClock();
     return { skew: soap.skew };
   }
@@ -90,7 +80,7 @@ export class OnvifRelays {
   /** The camera's outputs. */
   async list(place: RelayPlace): Promise<RelayOutput[]> {
     return relayOutputsOf(
-      await new OnvifSoap(this.#http, this.#now, place.skew).call(
+      await this.soap(place.skew).call(
         DEVICE_SERVICE,
         "<tds:GetRelayOutputs/>",
         true,
@@ -100,7 +90,7 @@ export class OnvifRelays {
 
   /** Tells the output `token` to go `state`. */
   async set(place: RelayPlace, token: string, state: RelayState): Promise<void> {
-    await new OnvifSoap(this.#http, this.#now, place.skew).call(
+    await this.soap(place.skew).call(
       DEVICE_SERVICE,
       setRelayBody(token, state),
       true,

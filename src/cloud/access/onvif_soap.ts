@@ -257,6 +257,29 @@ export class OnvifSoap {
 }
 
 /**
+ * A camera's ONVIF service over one of its web ports: what each of the live view's controls
+ * (onvif_ptz.ts, onvif_focus.ts, onvif_relays.ts, onvif_clock.ts, onvif_reboot.ts,
+ * onvif_recording.ts) is built on.
+ */
+export class OnvifCamera {
+  /** Requests to the camera's web port. */
+  protected readonly http: DeviceHttp;
+  /** The cloud's clock. */
+  protected readonly now: () => number;
+
+  /** The camera over `http` (its web port); `now` is the cloud's clock. */
+  constructor(http: DeviceHttp, now: () => number) {
+    this.http = http;
+    this.now = now;
+  }
+
+  /** A SOAP conversation dated by the camera's clock `skew` (its clock minus ours; 0: unknown). */
+  protected soap(skew = 0): OnvifSoap {
+    return new OnvifSoap(this.http, this.now, skew);
+  }
+}
+
+/**
  * `ask` over the first of `targets` (a camera's web ports, device_http.ts `webTargets`) that has
  * an ONVIF service: a port without one (OnvifError `noService`) passes to the next; any other
  * answer or refusal is the camera's.
