@@ -150,6 +150,33 @@ Deno.test("Camera clock: the API and the live view read how far off a camera's c
     assertEquals(time.told.length, 2, "the right clock was left as it was");
     assertEquals(await accessibilityViolations(adminPage), []);
 
+    // A site of more cameras than a request asks (64): the answer pages on with next, and the
+    // button asks them all. (These have no web port: each says why at once, nothing is dialed.)
+    const bulk = await stack.api("POST", `/api/sites/${q.siteId}/devices/bulk`, q.apiToken, {
+      range: "192.0.2.1-192.0.2.66",
+      protocols: ["rtsp"],
+    });
+    assertEquals(bulk.status, 201, JSON.stringify(bulk.json));
+    const page1 = await stack.api("POST", `/api/sites/${q.siteId}/clocks`, q.apiToken);
+    assertEquals([page1.json.asked, page1.json.remaining, page1.json.next], [64, 5, 64]);
+    const page2 = await stack.api("POST", `/api/sites/${q.siteId}/clocks?offset=64`, q.apiToken);
+    assertEquals([page2.json.asked, page2.json.remaining, page2.json.next], [5, 0, null]);
+    const everyId = new Set(
+      [...page1.json.items, ...page2.json.items].map((i: { deviceId: string }) => i.deviceId),
+    );
+    assertEquals(everyId.size, 69, "each camera once");
+    await adminPage.goto(`${stack.url}/sites/${q.siteId}`);
+    await Promise.all([
+      adminPage.waitForEvent("load"),
+      adminPage.click("text=Set the cameras' clocks"),
+    ]);
+    assertEquals(
+      (await (await adminPage.waitForSelector(".toast")).textContent())!.trim(),
+      "No clock needed setting (2 of 69 cameras answered); 127.0.0.2 :554: the camera did not " +
+        "set its clock over ONVIF: the camera refused tds:SetSystemDateAndTime (HTTP 400) " +
+        "(and 66 more)",
+    );
+
     // A viewer's live view has no clock buttons.
     const viewerPage = await (await signedInContext(browser, stack.url, viewerSession.cookie))
       .newPage();

@@ -11,9 +11,9 @@
  *
  * `POST /api/sites/{id}/clocks` (admin) does it for a site's cameras at once — an installer's
  * one press after mounting them on a LAN without NTP: each camera (by its first RTSP port) is
- * read, and set when more than 5 s off; four at a time, at most 64 a press. Answered
- * `{asked, set, failed, remaining, items: [{deviceId, host, label, port, offsetSeconds, set}
- * or {…, error}]}`.
+ * read, and set when more than 5 s off; four at a time, at most 64 a request (`?offset=` pages on:
+ * the answer's `next`, null after the last). Answered `{asked, set, failed, remaining, next,
+ * items: [{deviceId, host, label, port, offsetSeconds, set} or {…, error}]}`.
  * @module
  */
 import { Hono } from "hono";
@@ -24,8 +24,8 @@ import { askOf, type OnvifAsk, onvifRunner } from "./onvif_runner.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
 import { askSiteCameras } from "./site_cameras.ts";
-import { jsonBody } from "./validate.ts";
-import { clockBody } from "./schemas.ts";
+import { jsonBody, query } from "./validate.ts";
+import { clockBody, siteClocksQuery } from "./schemas.ts";
 
 /** Cameras asked at once by the site-wide setting. */
 const PARALLEL = 4;
@@ -87,6 +87,7 @@ export function cameraClockRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   app.post("/sites/:id/clocks", requireAuth(d.store), async (c) => {
     const p = c.get("principal");
     requireRole(p.role, "admin");
+    const { offset } = query(c, siteClocksQuery);
     const asked = await askSiteCameras(
       d.store,
       p,
@@ -100,13 +101,14 @@ export function cameraClockRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
         if (off) await setClock(ask);
         return { offsetSeconds: Math.round(clock.offsetMs / 1000), set: off };
       },
-      { max: SITE_CLOCKS_MAX, parallel: PARALLEL },
+      { max: SITE_CLOCKS_MAX, parallel: PARALLEL, offset },
     );
     return c.json({
       asked: asked.items.length,
       set: asked.items.filter((i) => i.set).length,
       failed: asked.items.filter((i) => i.error).length,
       remaining: asked.remaining,
+      next: asked.next,
       items: asked.items,
     });
   });

@@ -414,6 +414,11 @@ export const focusBody = z.discriminatedUnion("action", [
   z.object({ action: z.literal("auto") }).strict(),
 ]);
 
+/** `POST /api/sites/{id}/clocks?offset=N`: where this request's cameras start (the last's `next`). */
+export const siteClocksQuery = z.object({
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
 /** `POST /api/handles/{handle}/clock`: read the camera's clock, or set it to the cloud's time. */
 export const clockBody = z.object({ action: z.enum(["read", "set"]) }).strict();
 

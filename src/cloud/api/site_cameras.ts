@@ -19,16 +19,22 @@ export interface SiteCamera {
   port: number;
 }
 
-/** What a site-wide ask found: each port asked with its answer or error, and how many are left. */
+/**
+ * What a site-wide ask found: each port asked with its answer or error, how many are left, and
+ * where the next press starts (its `offset`), or null when none are left.
+ */
 export interface SiteAsk<R> {
   items: (SiteCamera & Partial<R> & { error?: string })[];
   remaining: number;
+  next: number | null;
 }
 
 /**
- * Asks `ask` of each port `ports` picks of the site's devices (at most `max`, `parallel` at a
- * time); an ask that throws an OnvifError or AppError is that camera's `error`. A site the
- * principal may not see is a 404.
+ * Asks `ask` of each port `ports` picks of the site's devices (at most `max` from `offset` on,
+ * `parallel` at a time); an ask that throws an OnvifError or AppError is that camera's `error`. A
+ * site the principal may not see is a 404. An ask whose ports drop out once answered (the stream
+ * paths) starts each press at 0; one that asks every camera each time (the clocks) pages on with
+ * `next`.
  */
 export async function askSiteCameras<R extends object>(
   store: Store,
@@ -36,7 +42,7 @@ export async function askSiteCameras<R extends object>(
   siteId: string,
   ports: (dev: Device) => number[],
   ask: (handleId: string) => Promise<R>,
-  o: { max: number; parallel: number },
+  o: { max: number; parallel: number; offset?: number },
 ): Promise<SiteAsk<R>> {
   const site = await store.getSite(p.tenantId, siteId);
   if (!site || (p.siteIds && !p.siteIds.includes(site.id))) {
@@ -45,7 +51,8 @@ export async function askSiteCameras<R extends object>(
   const cameras: SiteCamera[] = (await store.listDevices(p.tenantId, site.id)).flatMap((dev) =>
     ports(dev).map((port) => ({ deviceId: dev.id, host: dev.host, label: dev.label, port }))
   );
-  const batch = cameras.slice(0, o.max);
+  const offset = Math.min(o.offset ?? 0, cameras.length);
+  const batch = cameras.slice(offset, offset + o.max);
   const items: SiteAsk<R>["items"] = [];
   let next = 0;
   const worker = async () => {
@@ -64,8 +71,10 @@ export async function askSiteCameras<R extends object>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.parallel, batch.length) }, worker));
+  const remaining = cameras.length - offset - batch.length;
   return {
     items: items.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port),
-    remaining: cameras.length - batch.length,
+    remaining,
+    next: remaining > 0 ? offset + batch.length : null,
   };
 }

@@ -308,15 +308,25 @@ window.ncOnvifAsked = (data) => {
 };
 // "Set the cameras' clocks": how many were off and are set now (the farthest off named), and the
 // first that did not answer.
-window.ncClocksSet = (data) => {
-  const items = data.items || [];
+window.ncClocksSet = async (data, el) => {
+  // Every camera of the site, 64 a request: the rest asked at once, the button busy meanwhile.
+  const url = el.dataset.api.split(" ")[1];
+  const items = [...(data.items || [])];
+  el.disabled = true; el.setAttribute("aria-busy", "true");
+  try {
+    while (data.next !== null && data.next !== undefined) {
+      data = await api("POST", url + "?offset=" + data.next);
+      items.push(...(data.items || []));
+    }
+  } catch (e) {
+    toastAcross("Stopped after " + items.length + " cameras: " + e.message); location.reload(); return;
+  }
   const failed = items.filter((i) => i.error);
   const set = items.filter((i) => i.set).sort((a, b) => Math.abs(b.offsetSeconds) - Math.abs(a.offsetSeconds));
-  let text = !data.asked ? "The site has no cameras"
-    : set.length ? set.length + " of " + data.asked + " cameras' clocks were off and are set now (" + set[0].host + " was " + clockSpan(set[0].offsetSeconds) + ")"
-    : "No camera's clock was off by more than 5 s (" + (data.asked - failed.length) + " of " + data.asked + " answered)";
+  let text = !items.length ? "The site has no cameras"
+    : set.length ? set.length + " of " + items.length + " cameras' clocks were off and are set now (" + set[0].host + " was " + clockSpan(set[0].offsetSeconds) + ")"
+    : "No clock needed setting (" + (items.length - failed.length) + " of " + items.length + " cameras answered)";
   if (failed.length) text += "; " + failed[0].host + " :" + failed[0].port + ": " + failed[0].error + (failed.length > 1 ? " (and " + (failed.length - 1) + " more)" : "");
-  if (data.remaining) text += "; " + data.remaining + " more to ask: press the button again";
   toastAcross(text); location.reload();
 };
 // "Ask the camera (ONVIF)": the cloud asks it for its stream path, remembers it, and it fills the box.
