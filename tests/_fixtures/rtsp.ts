@@ -276,11 +276,16 @@ export interface ReplayRequest {
 export function replayProxy(port: number, replayPath: string, livePath: string): {
   port: number;
   requests: ReplayRequest[];
+  /** How many RTSP connections (camera sessions) are open now. */
+  sessions(): number;
+  /** Cuts every open connection (the camera's network drops), leaving it listening. */
+  drop(): void;
   close(): Promise<void>;
 } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const requests: ReplayRequest[] = [];
   const conns = new Set<Deno.Conn>();
+  let sessions = 0;
   const closeQuietly = (x: Deno.Conn) => {
     try {
       x.close();
@@ -307,6 +312,7 @@ export function replayProxy(port: number, replayPath: string, livePath: string):
   };
   const serve = async (c: Deno.Conn) => {
     conns.add(c);
+    sessions++;
     try {
       const up = await Deno.connect({ hostname: "127.0.0.1", port });
       conns.add(up);
@@ -331,6 +337,8 @@ export function replayProxy(port: number, replayPath: string, livePath: string):
     } catch {
       /* either side gone */
     } finally {
+      sessions--;
+      conns.delete(c);
       closeQuietly(c);
     }
   };
@@ -340,6 +348,10 @@ export function replayProxy(port: number, replayPath: string, livePath: string):
   return {
     port: (listener.addr as Deno.NetAddr).port,
     requests,
+    sessions: () => sessions,
+    drop() {
+      for (const c of conns) closeQuietly(c);
+    },
     close() {
       listener.close();
       for (const c of conns) closeQuietly(c);

@@ -5,7 +5,10 @@
 // 403; a `from` that is not an instant is a 400. In Chromium a viewer (in Tokyo) asks, chooses
 // 03:00 on 6 December in her own time and plays: the camera is asked with `Require:
 // onvif-replay` on every request and PLAY `Range: clock=20261205T180000Z-`, the picture moves,
-// the page says which time it plays, and "Back to live" plays live again without them; a motion
+// the page says which time it plays; "30 s on", "Pause" (which ends the camera's session) and "30 s
+// back" ask the camera afresh from the instant on the screen, the page's address following, as
+// does a reconnection after the camera's connection drops;
+// "Back to live" plays live again without them; a motion
 // alert's "Play the recording", and the Events page's "Watch the recording" (an alert email's
 // link too), play it from 10 s before the motion.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
@@ -122,6 +125,78 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     assert(banner.startsWith("Recording from ") && banner.endsWith("Back to live"), banner);
     assertEquals(await accessibilityViolations(page), []);
     await page.screenshot({ path: `${SCREENSHOTS}/live-recording.png`, fullPage: true });
+
+    // Moving in the recording. The instant on the screen moves on from 18:00:00 as it plays.
+    const onScreen = async () =>
+      Date.parse((await page.getAttribute("#recording-at", "datetime"))!);
+    const fromOfUrl = () => Date.parse(new URL(page.url()).searchParams.get("from")!);
+    const clock = (ms: number) =>
+      `clock=${new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-`;
+    // The next PLAY the camera is asked, from the request numbered `n` on.
+    const nextPlay = (n: number) =>
+      untilValue(
+        "the camera asked to play",
+        () => replaying.requests.slice(n).find((r) => r.method === "PLAY") ?? null,
+      );
+    await until(
+      "the instant on the screen moves",
+      async () => await onScreen() > Date.parse("2026-12-05T18:00:00Z"),
+    );
+    // "30 s on": the camera is asked afresh, 30 s on from the instant on the screen; the page's
+    // address follows (a reload plays from there).
+    let n = replaying.requests.length;
+    const shown = await onScreen();
+    const pressed = Date.now();
+    await page.click("text=30 s on");
+    const took = Date.now() - pressed;
+    const on = fromOfUrl();
+    assert(
+      on >= shown + 30_000 && on <= shown + 30_000 + took + 2_000,
+      `30 s on from ${new Date(shown).toISOString()}: ${new Date(on).toISOString()}`,
+    );
+    assertEquals((await nextPlay(n)).range, clock(on));
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    await until("playing on from there", async () => await onScreen() > on);
+    // A pause ends the camera's session (nothing held on the camera or the tunnel) and keeps
+    // the instant; playing on asks the camera from that same second.
+    await page.click("[data-recording-pause]");
+    await page.waitForSelector("video[data-state=paused]");
+    assertEquals(await page.getAttribute("[data-recording-pause]", "aria-pressed"), "true");
+    await until("the camera's session ended", () => replaying.sessions() === 0);
+    const pausedAt = fromOfUrl();
+    assert(pausedAt >= on, `paused at ${new Date(pausedAt).toISOString()}`);
+    assertEquals(await onScreen(), pausedAt);
+    assert(
+      (await page.textContent("#recording-moved"))!.startsWith("Paused at "),
+      "the pause is said",
+    );
+    n = replaying.requests.length;
+    await page.click("[data-recording-pause]");
+    assertEquals((await nextPlay(n)).range, clock(pausedAt));
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    assertEquals(await page.getAttribute("[data-recording-pause]", "aria-pressed"), "false");
+    // "30 s back" from a little after the pause.
+    n = replaying.requests.length;
+    await page.click("text=30 s back");
+    const back = fromOfUrl();
+    assert(
+      back >= pausedAt - 30_000 && back < pausedAt,
+      `30 s back from ${new Date(pausedAt).toISOString()}: ${new Date(back).toISOString()}`,
+    );
+    assertEquals((await nextPlay(n)).range, clock(back));
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    assert(replaying.requests.slice(n).every((r) => r.require === "onvif-replay"));
+    // The camera's connection dropped: the player plays on from the instant on the screen, not
+    // from where it was first asked.
+    await until("played on a while", async () => await onScreen() >= back + 2_000);
+    n = replaying.requests.length;
+    replaying.drop();
+    const again = await nextPlay(n);
+    const resumed = fromOfUrl();
+    assert(resumed >= back + 2_000, `played on from ${new Date(resumed).toISOString()}`);
+    assertEquals(again.range, clock(resumed));
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    assertEquals(await accessibilityViolations(page), []);
     // Audited as a live view of the recording from that time.
     await until("the replay audited", async () => {
       const audit = await stack.api("GET", "/api/audit?action=live.open", q.apiToken);

@@ -5,7 +5,8 @@
  * Without it an operator who pastes a Slack URL gets `invalid_payload` on every delivery, and a
  * team that lives in chat needs a program in between to turn the signed JSON into a line. The
  * words are the Events page's (alert_words.ts): what happened, to what, where, the error, when,
- * and links to the live view, the camera's picture of that moment (a link that works for a day;
+ * and links to the live view, the camera's own recording of that moment (the live view with
+ * `?at=`, which plays it from just before), the camera's picture of that moment (a link that works for a day;
  * Slack unfurls it, Discord and Teams show it) and the console. The tenant chose the device and site names, so
  * each format escapes them for its own markup — a name cannot mention `@everyone` in Discord or
  * `<!channel>` in Slack, nor turn into a link.
@@ -102,6 +103,7 @@ function angleLinks(w: AlertWords, events: string, esc: (s: string) => string): 
   if (w.test) return `${TEST_LINE} <${events}|Events>`;
   const links = [
     ...(w.live ? [`<${w.live}|Watch live>`] : []),
+    ...(w.recording ? [`<${w.recording}|Watch the recording>`] : []),
     ...(w.picture ? [`<${w.picture}|What the camera saw>`] : []),
     `<${events}|Events>`,
   ];
@@ -131,7 +133,11 @@ function slack(w: AlertWords, events: string): string {
 function discord(w: AlertWords, events: string): string {
   const esc = discordEsc;
   if (w.test) return `${TEST_LINE} [Events](<${events}>)`;
-  const links = [...(w.live ? [`[Watch live](<${w.live}>)`] : []), `[Events](<${events}>)`];
+  const links = [
+    ...(w.live ? [`[Watch live](<${w.live}>)`] : []),
+    ...(w.recording ? [`[Watch the recording](<${w.recording}>)`] : []),
+    `[Events](<${events}>)`,
+  ];
   return [
     `**${esc(w.what)}**: ${esc(about(w))}`,
     ...details(w).map(esc),
@@ -162,6 +168,9 @@ function teams(w: AlertWords, events: string): Record<string, unknown> {
   ];
   const actions = [
     ...(w.live ? [{ type: "Action.OpenUrl", title: "Watch live", url: w.live }] : []),
+    ...(w.recording
+      ? [{ type: "Action.OpenUrl", title: "Watch the recording", url: w.recording }]
+      : []),
     { type: "Action.OpenUrl", title: "Events", url: events },
   ];
   return card(body, actions);

@@ -20,6 +20,11 @@
  * session ends after 10 s). `data-state` on the video (connecting, playing, retrying, closed,
  * unsupported) and `data-reason` are what tests look at; `window.__ncLiveStallSeconds` shortens
  * the stall limit.
+ *
+ * A camera's recording (`data-from`) is a stream that moves on: the player knows which instant is
+ * on the screen (where it was asked from, plus how far it has played), plays on from there when it
+ * reconnects, and the page's "30 s back", "Pause" and "30 s on" end the session and ask the camera
+ * afresh from the instant wanted.
  * @module
  */
 import { REFUSAL_JS } from "./refusal.ts";
@@ -48,19 +53,51 @@ function stop(video, text) {
   video.dataset.state = "closed"; video.dataset.reason = text;
   say(video, "Stopped: " + text + ".");
 }
+// A recording's instant as the page asks for it: UTC, to the second.
+function isoSecond(ms) { return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\\.\\d+Z$/, "Z"); }
+// The instant (ms) of the camera's recording on the screen of a video playing one, else null:
+// where it was asked to play from, and how far it has played since its first picture.
+function replayPosition(video) {
+  if (!video.dataset.from) return null;
+  const from = Date.parse(video.dataset.from);
+  return video._mediaStart === undefined ? from : from + Math.max(0, video.currentTime - video._mediaStart) * 1000;
+}
+// The recording is to play from the instant ms: the video, the page's address (a reload or a
+// copied link plays from there) and its "Recording from" say so.
+function placeAt(video, ms) {
+  const from = isoSecond(ms);
+  video.dataset.from = from;
+  const q = new URLSearchParams(location.search);
+  if (q.has("from")) { q.set("from", from); history.replaceState(null, "", "?" + q); }
+  const started = document.querySelector(".recording-now time");
+  if (started) { started.dateTime = from; started.textContent = new Date(from).toLocaleString(); }
+}
+// Ends what the video plays now (its connection; a retry waiting), leaving it to play afresh.
+function halt(video) {
+  video._gen = (video._gen || 0) + 1;
+  const ws = video._ws; video._ws = null;
+  if (ws) { try { ws.close(); } catch {} }
+}
 function retry(video, attempt, text) {
+  const gen = video._gen;
+  // A recording plays on from where it was, not from where it was first asked.
+  if (video.dataset.from && video._mediaStart !== undefined) placeAt(video, replayPosition(video));
   const wait = RETRY[Math.min(attempt, RETRY.length - 1)];
   video.dataset.state = "retrying"; video.dataset.reason = text;
   video.dataset.attempts = String(attempt + 1);
   say(video, "Reconnecting in " + wait + " s: " + text + ".");
   setTimeout(function again() {
+    if (video._gen !== gen) return;
     if (document.hidden) return document.addEventListener("visibilitychange", again, { once: true });
     play(video, attempt + 1);
   }, wait * 1000);
 }
 function play(video, attempt = 0) {
+  // Each play is a generation: one halt() ended is heard from no more.
+  const gen = video._gen = (video._gen || 0) + 1;
+  video._mediaStart = undefined;
   video.dataset.state = "connecting"; say(video, attempt ? "Reconnecting…" : "Connecting…");
-  const ws = new WebSocket(liveUrl(video, location.protocol === "https:" ? "wss:" : "ws:"));
+  const ws = video._ws = new WebSocket(liveUrl(video, location.protocol === "https:" ? "wss:" : "ws:"));
   ws.binaryType = "arraybuffer";
   let sb = null, opened = false, playingSince = 0, failed = null; const queue = [];
   const pump = () => { if (sb && !sb.updating && queue.length) { try { sb.appendBuffer(queue.shift()); } catch (e) { failed = "playback error: " + e.message; ws.close(); } } };
@@ -75,6 +112,7 @@ function play(video, attempt = 0) {
   const nextAttempt = () => playingSince && Date.now() - playingSince > 10000 ? 0 : attempt;
   let heard = Date.now();
   const stall = setInterval(() => {
+    if (video._gen !== gen) return clearInterval(stall);
     if (Date.now() - heard < STALL * 1000) return;
     // A dead peer never completes a close handshake: leave this socket and start over now.
     clearInterval(stall);
@@ -84,6 +122,7 @@ function play(video, attempt = 0) {
   }, 1000);
   ws.onopen = () => { opened = true; heard = Date.now(); };
   ws.onmessage = (ev) => {
+    if (video._gen !== gen) return;
     heard = Date.now();
     if (typeof ev.data === "string") {
       const m = JSON.parse(ev.data);
@@ -99,7 +138,10 @@ function play(video, attempt = 0) {
       video.src = URL.createObjectURL(ms);
       ms.addEventListener("sourceopen", () => {
         sb = ms.addSourceBuffer(type); sb.mode = "segments";
-        sb.addEventListener("updateend", () => { follow(); pump(); });
+        sb.addEventListener("updateend", () => {
+          if (video._mediaStart === undefined && video.buffered.length) video._mediaStart = video.buffered.start(0);
+          follow(); pump();
+        });
         pump();
       }, { once: true });
       video.dataset.state = "playing"; video.dataset.reason = ""; playingSince = Date.now();
@@ -112,6 +154,7 @@ function play(video, attempt = 0) {
   };
   ws.onclose = async (ev) => {
     clearInterval(stall);
+    if (video._gen !== gen) return;
     if (video.dataset.state === "unsupported") return;
     if (failed) return stop(video, failed);
     // Revoked credentials, a sign-out, an admin's termination: waiting will not bring it back.
@@ -420,6 +463,49 @@ for (const box of document.querySelectorAll("[data-recording]")) {
   }
   // Opened from an alert's link: played from just before it at once.
   if (box.dataset.at) ask().then((ok) => { if (ok) playFrom(Date.parse(box.dataset.at)); });
+}
+// Moving in a played recording: the instant on the screen ticks; back, on and pause each end
+// the camera's session and ask it afresh from the instant wanted (a pause, once played on).
+for (const nav of document.querySelectorAll(".recording-nav")) {
+  const video = document.querySelector("video[data-live][data-from]");
+  const at = nav.querySelector("#recording-at");
+  const moved = nav.querySelector("#recording-moved");
+  const pause = nav.querySelector("[data-recording-pause]");
+  const paused = () => pause.getAttribute("aria-pressed") === "true";
+  const show = (ms) => { at.dateTime = isoSecond(ms); at.textContent = new Date(isoSecond(ms)).toLocaleString(); };
+  show(replayPosition(video));
+  setInterval(() => { if (!paused()) show(replayPosition(video)); }, 500);
+  // Plays from the instant ms (never one still to come).
+  const playAt = (ms) => {
+    halt(video);
+    placeAt(video, Math.min(ms, Date.now() - 1000));
+    pause.setAttribute("aria-pressed", "false");
+    show(Date.parse(video.dataset.from));
+    play(video);
+  };
+  for (const b of nav.querySelectorAll("[data-recording-seek]")) {
+    b.addEventListener("click", () => {
+      playAt(replayPosition(video) + Number(b.dataset.recordingSeek) * 1000);
+      moved.textContent = "Playing from " + new Date(video.dataset.from).toLocaleString() + ".";
+    });
+  }
+  pause.addEventListener("click", () => {
+    if (paused()) {
+      playAt(Date.parse(video.dataset.from));
+      moved.textContent = "Playing on from " + new Date(video.dataset.from).toLocaleString() + ".";
+      return;
+    }
+    const ms = replayPosition(video);
+    halt(video);
+    video.pause();
+    placeAt(video, ms);
+    show(Date.parse(video.dataset.from));
+    pause.setAttribute("aria-pressed", "true");
+    video.dataset.state = "paused"; video.dataset.reason = "";
+    const when = new Date(video.dataset.from).toLocaleString();
+    say(video, "Paused at " + when + ".");
+    moved.textContent = "Paused at " + when + ": the camera is not asked for pictures until you play on.";
+  });
 }
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {

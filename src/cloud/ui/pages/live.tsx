@@ -290,6 +290,37 @@ function RecordingBar(props: { handle: string; livePath: string; at?: number }) 
   );
 }
 
+/** How far "30 s back" and "30 s on" move in a played recording. */
+export const RECORDING_STEP_S = 30;
+
+/**
+ * Moving in the camera's recording while it plays: which instant is on the screen (ticking, in
+ * the viewer's zone), back or on by {@link RECORDING_STEP_S}, and pause. Each move asks the camera
+ * afresh from the new instant (its replay has no seek of its own the cloud shares), and a pause
+ * ends the camera's session — a paused recording holds nothing on the camera or the tunnel —
+ * to play on from the same second. The page's address follows, so a reload or a copied link
+ * plays from where it was.
+ */
+function RecordingNav(props: { from: number }) {
+  const iso = new Date(props.from).toISOString();
+  return (
+    <div class="recording-nav" role="group" aria-label="Move in the recording">
+      <span class="muted">
+        {"On the screen: "}
+        <time id="recording-at" datetime={iso}>{iso}</time>
+      </span>
+      <button type="button" data-recording-seek={-RECORDING_STEP_S}>
+        « {RECORDING_STEP_S} s back
+      </button>
+      <button type="button" data-recording-pause aria-pressed="false">Pause</button>
+      <button type="button" data-recording-seek={RECORDING_STEP_S}>
+        {RECORDING_STEP_S} s on »
+      </button>
+      <span class="muted" id="recording-moved" role="status"></span>
+    </div>
+  );
+}
+
 /** One camera tile. */
 function Tile(
   props: { key?: string; handle: string; path: string; label: string; from?: number },
@@ -332,7 +363,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-play label{margin:0}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-play label{margin:0}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -426,6 +457,7 @@ export function LivePage(
           </p>
         )
         : null}
+      {props.recording ? <RecordingNav from={props.recording.from} /> : null}
       <div class="live-grid">
         <Tile
           handle={props.handle}

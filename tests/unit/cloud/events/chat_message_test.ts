@@ -58,7 +58,9 @@ Deno.test("chatBody: Slack — what, where, the error, when, links; a name's mar
   )).text as string;
   assertStringIncludes(
     live,
-    "<https://c.example/live/h1|Watch live> · <https://c.example/events|Events>",
+    "<https://c.example/live/h1|Watch live> · " +
+      "<https://c.example/live/h1?at=2026-12-05T10:00:00Z|Watch the recording> · " +
+      "<https://c.example/events|Events>",
   );
   const test = JSON.parse(chatBody("slack", event({ type: "webhook.test" }), "https://c")).text;
   assertEquals(
@@ -75,6 +77,17 @@ Deno.test("chatBody: Discord — no mention can fire, markdown in a name is esca
   assertStringIncludes(content, "\\<!channel\\> \\@everyone \\*x\\*");
   assertStringIncludes(content, "\n2026-12-05T10:00:00.000Z\n");
   assertStringIncludes(content, "[Events](<https://c.example/events>)");
+  const live = JSON.parse(chatBody(
+    "discord",
+    event({ type: "camera.motion", detail: { liveUrl: "https://c.example/live/h1" } }),
+    "https://c.example",
+  )).content as string;
+  assertStringIncludes(
+    live,
+    "[Watch live](<https://c.example/live/h1>) · " +
+      "[Watch the recording](<https://c.example/live/h1?at=2026-12-05T10:00:00Z>) · " +
+      "[Events](<https://c.example/events>)",
+  );
   const long = JSON.parse(chatBody(
     "discord",
     event({ subject: { name: "x".repeat(5000) } }),
@@ -99,7 +112,11 @@ Deno.test("chatBody: Teams — one Adaptive Card with text blocks and link butto
   );
   assertEquals(
     card.content.actions.map((a: { title: string; url: string }) => [a.title, a.url]),
-    [["Watch live", "https://c.example/live/h1"], ["Events", "https://c.example/events"]],
+    [
+      ["Watch live", "https://c.example/live/h1"],
+      ["Watch the recording", "https://c.example/live/h1?at=2026-12-05T10:00:00Z"],
+      ["Events", "https://c.example/events"],
+    ],
   );
 });
 
