@@ -66,6 +66,27 @@ export class CameraRecordings {
   until = "2026-12-06T23:59:59Z";
   /** GetReplayUri answered. */
   replayUris = 0;
+  /**
+   * What its recording holds, as its search service finds it: motion, tampering or an alarm
+   * input starting (`on`) or ending, at an instant (ISO 8601 UTC).
+   */
+  readonly events: {
+    at: string;
+    kind: "motion" | "tamper" | "input";
+    on: boolean;
+    input?: string;
+  }[] = [];
+  /** The most results one GetEventSearchResults gives (cameras answer a search in parts). */
+  perRead = 4;
+  /** Each FindEvents: its range, the most it finds, whether it was ended, how often it was read. */
+  readonly searches: {
+    from: string;
+    until: string;
+    max: number;
+    recording: string;
+    reads: number;
+    ended: boolean;
+  }[] = [];
 }
 
 /**
@@ -162,6 +183,40 @@ export class CameraPtz {
   ];
 }
 
+/** A notification's topic and message, as a pull and a recording's search give them. */
+function notice(
+  topic: string,
+  rule: string | null,
+  item: string,
+  on: boolean,
+  at: string,
+  input?: string,
+): string {
+  const source = input
+    ? `<tt:SimpleItem Name="InputToken" Value="${input}"/>`
+    : `<tt:SimpleItem Name="VideoSourceConfigurationToken" Value="VideoSourceToken"/>` +
+      (rule ? `<tt:SimpleItem Name="Rule" Value="${rule}"/>` : "");
+  return `<wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">` +
+    `${topic}</wsnt:Topic><wsnt:Message><tt:Message UtcTime="${at}" ` +
+    `PropertyOperation="Changed"><tt:Source>${source}</tt:Source>` +
+    `<tt:Data><tt:SimpleItem Name="${item}" Value="${on}"/></tt:Data></tt:Message></wsnt:Message>`;
+}
+
+/** A recorded event's notification, on the topic the camera's live events use for its kind. */
+function recordedNotice(e: CameraRecordings["events"][number]): string {
+  return e.kind === "motion"
+    ? notice(
+      "tns1:RuleEngine/CellMotionDetector/Motion",
+      "MyMotionDetectorRule",
+      "IsMotion",
+      e.on,
+      e.at,
+    )
+    : e.kind === "tamper"
+    ? notice("tns1:VideoSource/GlobalSceneChange/ImagingService", null, "State", e.on, e.at)
+    : notice("tns1:Device/Trigger/DigitalInput", null, "LogicalState", e.on, e.at, e.input);
+}
+
 /**
  * A camera's ONVIF events as a test drives them: `motion(true)` queues a notification on the
  * topic `tns1:RuleEngine/CellMotionDetector/Motion`, which the next `PullMessages` (or one
@@ -196,15 +251,8 @@ export class CameraEvents {
 
   #notify(topic: string, rule: string | null, item: string, on: boolean, input?: string) {
     const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-    const source = input
-      ? `<tt:SimpleItem Name="InputToken" Value="${input}"/>`
-      : `<tt:SimpleItem Name="VideoSourceConfigurationToken" Value="VideoSourceToken"/>` +
-        (rule ? `<tt:SimpleItem Name="Rule" Value="${rule}"/>` : "");
     this.#queue.push(
-      `<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">` +
-        `${topic}</wsnt:Topic><wsnt:Message><tt:Message UtcTime="${at}" ` +
-        `PropertyOperation="Changed"><tt:Source>${source}</tt:Source>` +
-        `<tt:Data><tt:SimpleItem Name="${item}" Value="${on}"/></tt:Data></tt:Message></wsnt:Message>` +
+      `<wsnt:NotificationMessage>${notice(topic, rule, item, on, at, input)}` +
         `</wsnt:NotificationMessage>`,
     );
     this.#wake();
@@ -569,6 +617,62 @@ export async function onvifAnswer(
         `<tse:Summary><tt:DataFrom>${o.recordings.from}</tt:DataFrom><tt:DataUntil>` +
         `${o.recordings.until}</tt:DataUntil><tt:NumberRecordings>1</tt:NumberRecordings>` +
         `</tse:Summary></tse:GetRecordingSummaryResponse>`,
+    );
+  }
+  if (o.recordings && path === "/onvif/Search" && call === "FindEvents") {
+    const r = o.recordings;
+    const from = text(body, "StartPoint") ?? "", until = text(body, "EndPoint") ?? "";
+    const max = Number(text(body, "MaxMatches") ?? "1000");
+    const recording = text(body, "IncludedRecordings") ?? "";
+    if (recording !== "RecordingToken001" || !Date.parse(from)) {
+      return soap("<SOAP-ENV:Fault/>", 400);
+    }
+    r.searches.push({ from, until, max, recording, reads: 0, ended: false });
+    return soap(
+      `<tse:FindEventsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">` +
+        `<tse:SearchToken>SearchToken-${r.searches.length}</tse:SearchToken>` +
+        `</tse:FindEventsResponse>`,
+    );
+  }
+  if (o.recordings && path === "/onvif/Search" && call === "GetEventSearchResults") {
+    const r = o.recordings;
+    const search =
+      r.searches[Number(/^SearchToken-(\d+)$/.exec(text(body, "SearchToken") ?? "")?.[1]) - 1];
+    if (!search || search.ended) return soap("<SOAP-ENV:Fault/>", 400);
+    // The search's matches, oldest first, at most its MaxMatches; each read gives the next ones.
+    const from = Date.parse(search.from),
+      until = Date.parse(search.until || "9999-01-01T00:00:00Z");
+    const matched = r.events.filter((e) => Date.parse(e.at) >= from && Date.parse(e.at) <= until)
+      .sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).slice(0, search.max);
+    const start = search.reads * r.perRead;
+    search.reads++;
+    const part = matched.slice(
+      start,
+      start + Math.min(r.perRead, Number(text(body, "MaxResults") ?? "100")),
+    );
+    const done = start + r.perRead >= matched.length;
+    return soap(
+      `<tse:GetEventSearchResultsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">` +
+        `<tse:ResultList><tt:SearchState>${done ? "Completed" : "Searching"}</tt:SearchState>` +
+        part.map((e) =>
+          `<tt:Result><tt:RecordingToken>RecordingToken001</tt:RecordingToken>` +
+          `<tt:TrackToken>VIDEO001</tt:TrackToken><tt:Time>${e.at}</tt:Time>` +
+          `<tt:Event>${
+            recordedNotice(e)
+          }</tt:Event><tt:StartStateEvent>false</tt:StartStateEvent>` +
+          `</tt:Result>`
+        ).join("") + `</tse:ResultList></tse:GetEventSearchResultsResponse>`,
+    );
+  }
+  if (o.recordings && path === "/onvif/Search" && call === "EndSearch") {
+    const r = o.recordings;
+    const search =
+      r.searches[Number(/^SearchToken-(\d+)$/.exec(text(body, "SearchToken") ?? "")?.[1]) - 1];
+    if (!search) return soap("<SOAP-ENV:Fault/>", 400);
+    search.ended = true;
+    return soap(
+      `<tse:EndSearchResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">` +
+        `<tse:Endpoint>${search.until}</tse:Endpoint></tse:EndSearchResponse>`,
     );
   }
   if (o.focus && path === "/onvif/Imaging") {

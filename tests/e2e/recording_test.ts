@@ -16,7 +16,12 @@ import { Stack } from "../_fixtures/stack.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { startCamera as startWebCamera } from "../_fixtures/camera.ts";
 import { replayProxy, startCamera as startRtspCamera } from "../_fixtures/rtsp.ts";
-import { CameraEvents, CameraRecordings, ONVIF_REPLAY_PATH } from "../_fixtures/onvif_service.ts";
+import {
+  CameraEvents,
+  CameraRecordings,
+  ONVIF_REPLAY_PATH,
+  type OnvifOptions,
+} from "../_fixtures/onvif_service.ts";
 import {
   accessibilityViolations,
   launchBrowser,
@@ -24,13 +29,13 @@ import {
   signedInContext,
 } from "../_fixtures/browser.ts";
 
-Deno.test("Recording: a camera's own recording found over ONVIF and played in Chromium from a time in the viewer's zone, with onvif-replay and a clock range; back to live; refusals in words", async () => {
-  const stack = await Stack.start();
-  const recordings = new CameraRecordings();
-  const events = new CameraEvents();
-  const web = await startWebCamera({
-    onvif: { recordings, events, clockOffsetMs: -3_600_000 },
-  });
+/**
+ * A camera that records, in a stack: the fake camera's ONVIF services (`onvif`) on its web port,
+ * GStreamer's camera behind a replaying front as its RTSP port, its credentials held, its agent
+ * up; and a camera at 127.0.0.2 with ONVIF but no recording, not yet added.
+ */
+async function recorder(stack: Stack, onvif: OnvifOptions) {
+  const web = await startWebCamera({ onvif });
   const rtsp = await startRtspCamera();
   const replaying = replayProxy(rtsp.port, ONVIF_REPLAY_PATH, rtsp.path);
   const plain = await startWebCamera({ onvif: {}, hostname: "127.0.0.2" });
@@ -38,17 +43,43 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
   stack.defer(rtsp.close);
   stack.defer(replaying.close);
   stack.defer(plain.close);
+  const q = await stack.quickstart([web.port, replaying.port], "Recorder");
+  const patched = await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, {
+    protocols: { [replaying.port]: "rtsp" },
+  });
+  assertEquals(patched.status, 200, JSON.stringify(patched.json));
+  await stack.agentFor(q);
+  await stack.holdCredentials(q, { username: "admin", password: "12345" });
+  return { rtsp, replaying, plain, q, handle: q.device.handles[replaying.port] };
+}
+
+/** A viewer of `tenantId` in Tokyo, signed in, on the camera's Live page on its live `path`. */
+async function viewerInTokyo(
+  stack: Stack,
+  browser: Awaited<ReturnType<typeof launchBrowser>>,
+  tenantId: string,
+  handle: string,
+  path: string,
+) {
+  const viewer = await stack.addUser(tenantId, "viewer");
+  const cookie = await stack.signIn(viewer.email, viewer.password);
+  const context = await signedInContext(browser, stack.url, cookie, { timezoneId: "Asia/Tokyo" });
+  const page = await context.newPage();
+  await page.goto(`${stack.url}/live/${handle}?path=${encodeURIComponent(path)}`);
+  return { context, page };
+}
+
+Deno.test("Recording: a camera's own recording found over ONVIF and played in Chromium from a time in the viewer's zone, with onvif-replay and a clock range; back to live; refusals in words", async () => {
+  const stack = await Stack.start();
+  const recordings = new CameraRecordings();
+  const events = new CameraEvents();
+  const { rtsp, replaying, plain, q, handle } = await recorder(stack, {
+    recordings,
+    events,
+    clockOffsetMs: -3_600_000,
+  });
   const browser = await launchBrowser();
   try {
-    const q = await stack.quickstart([web.port, replaying.port], "Recorder");
-    const patched = await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, {
-      protocols: { [replaying.port]: "rtsp" },
-    });
-    assertEquals(patched.status, 200, JSON.stringify(patched.json));
-    await stack.agentFor(q);
-    await stack.holdCredentials(q, { username: "admin", password: "12345" });
-    const handle = q.device.handles[replaying.port];
-
     // Where the recording is and what it holds.
     const asked = await stack.api("POST", `/api/handles/${handle}/recording`, q.apiToken);
     assertEquals([asked.status, asked.json], [200, {
@@ -83,13 +114,7 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     assertEquals(badFrom.json.message, "from: an instant in UTC, as 2026-12-06T03:00:00Z");
 
     // A viewer in Tokyo plays 03:00 on 6 December, her time.
-    const viewer = await stack.addUser(q.tenantId, "viewer");
-    const cookie = await stack.signIn(viewer.email, viewer.password);
-    const context = await signedInContext(browser, stack.url, cookie, {
-      timezoneId: "Asia/Tokyo",
-    });
-    const page = await context.newPage();
-    await page.goto(`${stack.url}/live/${handle}?path=${encodeURIComponent(rtsp.path)}`);
+    const { context, page } = await viewerInTokyo(stack, browser, q.tenantId, handle, rtsp.path);
     await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
     assert(
       replaying.requests.every((r) => r.require === null),
@@ -257,6 +282,160 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
         .replace(/\.\d+Z$/, "Z"),
     );
     await tab.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("Recording: what happened in it, from the camera's search — motion, tampering and an alarm input from a time on, in pages of 50, played from just before each; refusals in words", async () => {
+  const stack = await Stack.start();
+  const recordings = new CameraRecordings();
+  // Before the search's start (not found), then three things and their ends, then 60 motions.
+  const at = (min: number, s = 0) => new Date(Date.UTC(2026, 11, 5, 18, min, s)).toISOString();
+  recordings.events.push(
+    { at: at(-50), kind: "motion", on: true },
+    { at: at(12, 40), kind: "motion", on: true },
+    { at: at(13, 10), kind: "motion", on: false },
+    { at: at(20), kind: "tamper", on: true },
+    { at: at(21), kind: "tamper", on: false },
+    { at: at(30), kind: "input", on: true, input: "DoorContact" },
+    { at: at(30, 30), kind: "input", on: false, input: "DoorContact" },
+  );
+  for (let i = 0; i < 60; i++) {
+    recordings.events.push(
+      { at: at(60 + i), kind: "motion", on: true },
+      { at: at(60 + i, 30), kind: "motion", on: false },
+    );
+  }
+  const { rtsp, replaying, plain, q, handle } = await recorder(stack, { recordings });
+  const browser = await launchBrowser();
+  try {
+    const search = (body: Record<string, unknown>, token = q.apiToken, h = handle) =>
+      stack.api("POST", `/api/handles/${h}/recording/events`, token, body);
+
+    // From 18:00: motion, tampering and the door contact starting — their ends left out — then
+    // the motions, as far as the 50 results a search returns reach; `next` goes on after them.
+    type Found = { events: { at: string; type: string; what: string }[]; next: string | null };
+    const first = await search({ from: "2026-12-05T18:00:00Z" });
+    assertEquals(first.status, 200, JSON.stringify(first.json));
+    const page1 = first.json as Found;
+    assertEquals(page1.events.slice(0, 3), [
+      { at: at(12, 40), type: "camera.motion", what: "Motion detected" },
+      { at: at(20), type: "camera.tamper", what: "Camera tampered with" },
+      {
+        at: at(30),
+        type: "camera.input",
+        what: "Camera alarm input (DoorContact)",
+        input: "DoorContact",
+      } as Found["events"][number],
+    ]);
+    // The camera found 50 (6 + 44 of the motions' starts and ends): 3 + 22 starts shown.
+    assertEquals(page1.events.length, 25);
+    assertEquals(page1.next, new Date(Date.parse(at(60 + 21, 30)) + 1).toISOString());
+    assertEquals(recordings.searches[0], {
+      from: "2026-12-05T18:00:00.000Z",
+      until: recordings.searches[0].until,
+      max: 50,
+      recording: "RecordingToken001",
+      reads: 13,
+      ended: false,
+    });
+    // Read in parts of 4 until the camera said it was complete.
+    assert(Date.parse(recordings.searches[0].until) <= Date.now());
+    // Paged on to the end: every start once, in order.
+    const all = [...page1.events];
+    for (let next = page1.next; next;) {
+      const r = await search({ from: next });
+      assertEquals(r.status, 200, JSON.stringify(r.json));
+      all.push(...(r.json as Found).events);
+      next = (r.json as Found).next;
+    }
+    assertEquals(all.length, 63);
+    assertEquals(all.at(-1)!.at, at(119));
+    assert(all.every((e, i) => i === 0 || Date.parse(e.at) > Date.parse(all[i - 1].at)));
+    // A search up to a time.
+    const until = await search({ from: "2026-12-05T18:00:00Z", until: "2026-12-05T18:25:00Z" });
+    assertEquals(
+      (until.json as Found).events.map((e) => e.type),
+      ["camera.motion", "camera.tamper"],
+    );
+    assertEquals((until.json as Found).next, null);
+
+    // Refused in words: not an instant, an end before the start, a start still to come, another
+    // tenant, a camera that keeps no recording.
+    const refusal = async (body: Record<string, unknown>) => {
+      const r = await search(body);
+      assertEquals(r.status, 400, JSON.stringify(r.json));
+      return r.json.message;
+    };
+    assertEquals(
+      await refusal({ from: "yesterday" }),
+      "from: an instant in UTC, as 2026-12-06T03:00:00Z",
+    );
+    assertEquals(
+      await refusal({ from: "2026-12-05T18:00:00Z", until: "2026-12-05T17:00:00Z" }),
+      "until: after from",
+    );
+    assertEquals(
+      await refusal({ from: new Date(Date.now() + 3_600_000).toISOString() }),
+      "from: an instant already past",
+    );
+    const other = await stack.quickstart([9], "Other");
+    assertEquals((await search({ from: "2026-12-05T18:00:00Z" }, other.apiToken)).status, 403);
+    const none = await search(
+      { from: "2026-12-05T18:00:00Z" },
+      q.apiToken,
+      await stack.addCamera(q, "127.0.0.2", plain.port),
+    );
+    assertEquals(none.status, 502, JSON.stringify(none.json));
+    assert(
+      (none.json.message as string).startsWith(
+        "the camera did not search its recording over ONVIF: the camera has no recording service",
+      ),
+      none.json.message,
+    );
+
+    // In Chromium a viewer (in Tokyo) asks what happened from 03:00 her time, pages on with
+    // "Find more", and plays the tampering from 10 s before it.
+    const { page } = await viewerInTokyo(stack, browser, q.tenantId, handle, rtsp.path);
+    await page.click("[data-recording-start]");
+    await page.waitForSelector(".recording-play:not([hidden])");
+    await page.fill("#recording-from", "2026-12-06T03:00:00");
+    await page.click("text=What happened from then");
+    await page.waitForSelector(".recording-events li");
+    assertEquals(await page.locator(".recording-events li").count(), 25);
+    const said = (await page.textContent("#recording-said"))!;
+    assert(
+      said.startsWith("25 events in the recording from ") && said.endsWith("Find more."),
+      said,
+    );
+    const spaced = (t: string) => t.replace(/\s+/g, " ");
+    assertEquals(
+      spaced((await page.textContent(".recording-events li:nth-child(2)"))!),
+      spaced(
+        `${
+          new Date(at(20)).toLocaleString("en-US", { timeZone: "Asia/Tokyo" })
+        } Camera tampered withPlay`,
+      ),
+    );
+    await page.click("[data-recording-more]");
+    await page.waitForFunction(`document.querySelectorAll(".recording-events li").length > 25`);
+    await page.click("[data-recording-more]");
+    await page.waitForFunction(`document.querySelectorAll(".recording-events li").length === 63`);
+    await page.waitForSelector("[data-recording-more][hidden]", { state: "attached" });
+    assertEquals(await accessibilityViolations(page), []);
+    await page.screenshot({ path: `${SCREENSHOTS}/live-recording-events.png`, fullPage: true });
+    await Promise.all([
+      page.waitForURL(/from=/),
+      page.click(`.recording-events li[data-type="camera.tamper"] button`),
+    ]);
+    assertEquals(new URL(page.url()).searchParams.get("from"), "2026-12-05T18:19:50Z");
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    assertEquals(
+      replaying.requests.find((r) => r.method === "PLAY" && r.require === "onvif-replay")?.range,
+      "clock=20261205T181950Z-",
+    );
   } finally {
     await browser.close();
     await stack.stop();

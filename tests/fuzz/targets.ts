@@ -134,6 +134,7 @@ function routes(w: World): string[] {
     `/api/handles/${h.rtsp}/clock`,
     `/api/handles/${h.rtsp}/relays`,
     `/api/handles/${h.rtsp}/recording`,
+    `/api/handles/${h.rtsp}/recording/events`,
     `/api/live/${h.rtsp}?path=/replay&from=2026-12-06T03:00:00Z`,
     `/live/${h.rtsp}?path=/live&replay=/replay&from=2026-12-06T03:00:00Z`,
     `/api/events?site=${w.a.siteId}&unread=1`,

@@ -108,7 +108,7 @@ Deno.test("isolation matrix: every API route × every credential of another tena
       for (const [kind, headers] of Object.entries(credsOfB)) {
         // An event stream B may open (its own CLI session's plan) never ends: read its status
         // and what it sent first, then hang up.
-        const r = template.endsWith("/events") || template.endsWith("/stream")
+        const r = method === "GET" && (template.endsWith("/events") || template.endsWith("/stream"))
           ? await openStream(tc.base + path, headers)
           : await call(method, path, headers, {
             name: "x",

@@ -72,31 +72,37 @@ function stateOf(block: string, names: RegExp): boolean | null {
 
 /** The notifications in a PullMessages answer (at most MESSAGE_LIMIT). */
 export function readNotices(xml: string): CameraNotice[] {
-  return xmlBlocks(xml, "NotificationMessage", MESSAGE_LIMIT).map((block) => {
-    const topic = xmlTexts(block, "Topic", 1, 256)[0] ?? "";
-    const utc = xmlTags(block, "Message", ["UtcTime"], 4).find((t) => t.UtcTime)?.UtcTime;
-    const at = utc ? Date.parse(utc) : NaN;
-    const motion = isMotionTopic(topic)
-      ? stateOf(block, /^(IsMotion|State|Motion|MotionActive)$/i)
-      : null;
-    const tamper = isTamperTopic(topic)
-      ? stateOf(block, /^(IsTamper|State|Tamper|Tampering|Active)$/i)
-      : null;
-    const inputTopic = isInputTopic(topic);
-    const input = inputTopic ? stateOf(block, /^(LogicalState|State|Active)$/i) : null;
-    const inputName = inputTopic
-      ? xmlTags(xmlBlocks(block, "Source", 1)[0] ?? "", "SimpleItem", ["Name", "Value"], 8)
-        .find((i) => /^(InputToken|port|Input)$/i.test(i.Name ?? ""))?.Value?.slice(0, 64)
-      : undefined;
-    return {
-      topic,
-      at: Number.isFinite(at) ? at : null,
-      motion,
-      tamper,
-      input,
-      ...(inputName ? { inputName } : {}),
-    };
-  });
+  return xmlBlocks(xml, "NotificationMessage", MESSAGE_LIMIT).map(readNotice);
+}
+
+/**
+ * One notification: the inside of a `NotificationMessage` (its topic and message), as a pull
+ * gives it and as a recording's search result carries it (onvif_recording_events.ts).
+ */
+export function readNotice(block: string): CameraNotice {
+  const topic = xmlTexts(block, "Topic", 1, 256)[0] ?? "";
+  const utc = xmlTags(block, "Message", ["UtcTime"], 4).find((t) => t.UtcTime)?.UtcTime;
+  const at = utc ? Date.parse(utc) : NaN;
+  const motion = isMotionTopic(topic)
+    ? stateOf(block, /^(IsMotion|State|Motion|MotionActive)$/i)
+    : null;
+  const tamper = isTamperTopic(topic)
+    ? stateOf(block, /^(IsTamper|State|Tamper|Tampering|Active)$/i)
+    : null;
+  const inputTopic = isInputTopic(topic);
+  const input = inputTopic ? stateOf(block, /^(LogicalState|State|Active)$/i) : null;
+  const inputName = inputTopic
+    ? xmlTags(xmlBlocks(block, "Source", 1)[0] ?? "", "SimpleItem", ["Name", "Value"], 8)
+      .find((i) => /^(InputToken|port|Input)$/i.test(i.Name ?? ""))?.Value?.slice(0, 64)
+    : undefined;
+  return {
+    topic,
+    at: Number.isFinite(at) ? at : null,
+    motion,
+    tamper,
+    input,
+    ...(inputName ? { inputName } : {}),
+  };
 }
 
 /** One pull-point subscription to a camera's events, over `http` (its web port). */

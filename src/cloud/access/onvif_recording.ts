@@ -12,6 +12,21 @@
  */
 import { escapeXml, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
 import { OnvifCamera, OnvifError, pathOfUri } from "./onvif_soap.ts";
+import {
+  collectSearch,
+  endSearchBody,
+  findEventsBody,
+  type FoundEvents,
+  readSearchPart,
+  RECORDED_EVENTS_MAX,
+  searchResultsBody,
+  searchTokenOf,
+} from "./onvif_recording_events.ts";
+
+/** Seconds the camera keeps a search between two reads of its results. */
+const SEARCH_KEEP_S = 10;
+/** Seconds each read of a search's results waits for the camera to find more. */
+const SEARCH_WAIT_S = 1;
 
 /** Where a camera's recording is: its services, the recording played, its clock skew. */
 export interface RecordingPlace {
@@ -99,5 +114,48 @@ export class OnvifRecording extends OnvifCamera {
         })
       : { from: null, until: null };
     return { path, token: place.token, ...range };
+  }
+
+  /**
+   * The events the recording holds from `from` to `until` (ms; at most RECORDED_EVENTS_MAX), read
+   * for up to `budgetMs`; OnvifError when the camera has no search service, refuses, or found
+   * nothing it had finished looking for in that time.
+   */
+  async findEvents(
+    place: RecordingPlace,
+    from: number,
+    until: number,
+    budgetMs: number,
+  ): Promise<FoundEvents> {
+    if (!place.search) {
+      throw new OnvifError(
+        "the camera has no search service over ONVIF: it cannot say what its recording holds",
+      );
+    }
+    const soap = this.soap(place.skew);
+    const token = searchTokenOf(
+      await soap.call(
+        place.search,
+        findEventsBody(place.token, from, until, RECORDED_EVENTS_MAX, SEARCH_KEEP_S),
+        true,
+      ),
+    );
+    if (!token) throw new OnvifError("the camera began no search of its recording");
+    let completed = false;
+    try {
+      const found = await collectSearch(
+        (max) =>
+          soap.call(place.search!, searchResultsBody(token, max, SEARCH_WAIT_S), true)
+            .then((xml) => readSearchPart(xml, max)),
+        this.now,
+        budgetMs,
+        until,
+      );
+      completed = found.completed;
+      return found;
+    } finally {
+      // A search the camera still holds is ended (it frees what the camera keeps for it).
+      if (!completed) await soap.call(place.search, endSearchBody(token), true).catch(() => {});
+    }
   }
 }

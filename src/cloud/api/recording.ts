@@ -7,6 +7,12 @@
  * handle's own access rules; the questions use the cloud-held credentials
  * (`device.credentials.use` via `recording`). A camera that keeps no recording over ONVIF is a 502
  * in words; one without a web port allowlisted, a 501.
+ *
+ * `POST /api/handles/{handle}/recording/events` `{from, until?}` asks the camera's search service
+ * what its recording holds in that time (access/onvif_recording_events.ts): answered
+ * `{events: [{at, type, what, input?}], next}` — motion, tampering and alarm inputs starting,
+ * oldest first, at most 50, in the Events page's words — and `next`, the `from` of the search that
+ * goes on when this one stopped short (null: it covered the whole time).
  * @module
  */
 import { Hono } from "hono";
@@ -14,9 +20,18 @@ import type { DeviceHttpDeps } from "../access/device_http.ts";
 import { OnvifRecording, type RecordingPlace } from "../access/onvif_recording.ts";
 import { askOf, onvifRunner } from "./onvif_runner.ts";
 import { type AuthVars, requireAuth } from "./middleware/auth.ts";
+import { jsonBody } from "./validate.ts";
+import { AppError } from "../../shared/errors.ts";
+import { recordingEventsBody } from "./schemas.ts";
+import { EVENT_LABELS } from "../events/labels.ts";
 
 /** How long the camera has to answer. */
 const RECORDING_DEADLINE_MS = 15_000;
+
+/** How long a search of the recording reads the camera's results. */
+const SEARCH_BUDGET_MS = 10_000;
+/** How long the camera has to answer a search: its budget, and the questions before and after. */
+const SEARCH_DEADLINE_MS = 25_000;
 
 /** An instant as the API gives it, to the second. */
 const iso = (ms: number | null) =>
@@ -25,13 +40,16 @@ const iso = (ms: number | null) =>
 /** The routes under /api. */
 export function recordingRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const app = new Hono<AuthVars>();
-  const withRecording = onvifRunner<OnvifRecording, RecordingPlace>(
-    d,
-    (http, now) => new OnvifRecording(http, now),
-    "recording",
-    "its recording",
-    RECORDING_DEADLINE_MS,
-  );
+  // The recording's questions within `deadlineMs`, each runner keeping where its services are.
+  const runner = (deadlineMs: number) =>
+    onvifRunner<OnvifRecording, RecordingPlace>(
+      d,
+      (http, now) => new OnvifRecording(http, now),
+      "recording",
+      "its recording",
+      deadlineMs,
+    );
+  const withRecording = runner(RECORDING_DEADLINE_MS);
   app.post("/handles/:handle/recording", requireAuth(d.store), async (c) => {
     const r = await withRecording(
       askOf(c),
@@ -39,6 +57,26 @@ export function recordingRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
       (camera, place) => camera.describe(place),
     );
     return c.json({ path: r.path, from: iso(r.from), until: iso(r.until) });
+  });
+  const withSearch = runner(SEARCH_DEADLINE_MS);
+  app.post("/handles/:handle/recording/events", requireAuth(d.store), async (c) => {
+    const body = await jsonBody(c, recordingEventsBody);
+    const until = Math.min(body.until ?? Infinity, d.clock.now());
+    if (until <= body.from) throw new AppError("bad_request", "from: an instant already past");
+    const found = await withSearch(
+      askOf(c),
+      "search its recording",
+      (camera, place) => camera.findEvents(place, body.from, until, SEARCH_BUDGET_MS),
+    );
+    return c.json({
+      events: found.events.map((e) => ({
+        at: new Date(e.at).toISOString(),
+        type: e.type,
+        what: EVENT_LABELS[e.type] + (e.input ? ` (${e.input})` : ""),
+        ...(e.input ? { input: e.input } : {}),
+      })),
+      next: found.next === null ? null : new Date(found.next).toISOString(),
+    });
   });
   return app;
 }

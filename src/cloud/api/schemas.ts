@@ -414,6 +414,25 @@ export const focusBody = z.discriminatedUnion("action", [
   z.object({ action: z.literal("auto") }).strict(),
 ]);
 
+/** An instant of a recording's search: UTC, to the second or the millisecond. */
+const searchInstant = (name: string) =>
+  z.string().regex(
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/,
+    `${name}: an instant in UTC, as 2026-12-06T03:00:00Z`,
+  ).transform((t) => Date.parse(t)).refine(Number.isFinite, `${name}: not a date`);
+
+/**
+ * `POST /api/handles/{handle}/recording/events`: what the camera's recording holds from `from`
+ * until `until` (by default now).
+ */
+export const recordingEventsBody = z.object({
+  from: searchInstant("from"),
+  until: searchInstant("until").optional(),
+}).strict().refine((b) => b.until === undefined || b.until > b.from, {
+  message: "after from",
+  path: ["until"],
+});
+
 /** `POST /api/sites/{id}/clocks?offset=N`: where this request's cameras start (the last's `next`). */
 export const siteClocksQuery = z.object({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
@@ -445,6 +464,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/devices/:id/alerts/snooze": deviceSnoozeBody,
   "POST /api/handles/:handle/ptz": ptzBody,
   "POST /api/handles/:handle/focus": focusBody,
+  "POST /api/handles/:handle/recording/events": recordingEventsBody,
   "POST /api/handles/:handle/clock": clockBody,
   "POST /api/handles/:handle/relays": relayBody,
   "POST /api/users": inviteBody,

@@ -7,9 +7,15 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 
-function fail(issues: z.core.$ZodIssue[]): never {
+/** The first issue as `<field>: <what is expected>` (a message that names its field kept as is). */
+export function issueMessage(issues: z.core.$ZodIssue[]): string {
   const i = issues[0];
-  throw new AppError("bad_request", `${i.path.join(".") || "body"}: ${i.message}`);
+  const field = i.path.join(".") || "body";
+  return i.message.startsWith(`${field}: `) ? i.message : `${field}: ${i.message}`;
+}
+
+function fail(issues: z.core.$ZodIssue[]): never {
+  throw new AppError("bad_request", issueMessage(issues));
 }
 
 /** Parses a JSON body with a zod schema; 400 naming the field otherwise. */

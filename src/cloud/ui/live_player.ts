@@ -451,6 +451,47 @@ for (const box of document.querySelectorAll("[data-recording]")) {
     location.search = "?" + q;
   };
   start.addEventListener("click", ask);
+  // "What happened from then": the camera's search of its recording from the chosen time on,
+  // each event with "Play" from just before it; "Find more" goes on where the search stopped.
+  const find = box.querySelector("[data-recording-find]");
+  const found = box.querySelector(".recording-found");
+  const list = box.querySelector(".recording-events");
+  const more = box.querySelector("[data-recording-more]");
+  const before = Number(box.dataset.replayBefore || 0);
+  let next = null, since = null;
+  const search = async (from, fresh) => {
+    find.disabled = more.disabled = true; find.setAttribute("aria-busy", "true");
+    said.textContent = "Asking the camera what its recording holds…";
+    try {
+      const r = await postJson(box.dataset.recording + "/events", { from: new Date(from).toISOString() });
+      if (fresh) list.replaceChildren();
+      for (const e of r.events) {
+        const li = document.createElement("li");
+        li.dataset.type = e.type;
+        const t = document.createElement("time");
+        t.dateTime = e.at; t.textContent = new Date(e.at).toLocaleString();
+        const play = document.createElement("button");
+        play.type = "button"; play.textContent = "Play";
+        play.setAttribute("aria-label", "Play " + e.what + " at " + t.textContent);
+        play.addEventListener("click", () => playFrom(Date.parse(e.at) - before));
+        li.append(t, " " + e.what, play);
+        list.append(li);
+      }
+      next = r.next; more.hidden = !next; found.hidden = false;
+      const n = list.children.length, when = new Date(since).toLocaleString();
+      said.textContent = n
+        ? n + (n === 1 ? " event" : " events") + " in the recording from " + when + " on" + (next ? ", and more: Find more." : ".")
+        : "Nothing in the recording from " + when + " on: no motion, tampering or alarm input.";
+    } catch (e) { said.textContent = e.message; }
+    finally { find.disabled = more.disabled = false; find.removeAttribute("aria-busy"); }
+  };
+  find.addEventListener("click", () => {
+    const at = new Date(input.value);
+    if (!replay || isNaN(at.getTime())) { said.textContent = "Choose when to look from."; return; }
+    since = at.getTime();
+    search(since, true);
+  });
+  more.addEventListener("click", () => { if (next) search(Date.parse(next), false); });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     // A datetime-local value without a zone is read in this browser's own.

@@ -266,13 +266,16 @@ function CameraRestart(props: { handle: string; label: string }) {
  * The camera's own recording (api/recording.ts), for anyone who may watch it: asked on demand
  * (from when to when it holds pictures), then played from a time chosen in the viewer's own time
  * zone — the page reloads on the camera's replay path from that instant, with "Back to live".
- * Opened from an alert's link (`?at=`), it does so at once, from just before the alert.
+ * Opened from an alert's link (`?at=`), it does so at once, from just before the alert. "What
+ * happened from then" asks the camera's search what its recording holds from the chosen time on
+ * (motion, tampering, alarm inputs), each with "Play" from just before it, and "Find more".
  */
 function RecordingBar(props: { handle: string; livePath: string; at?: number }) {
   return (
     <section
       class="ptz recording"
       data-recording={`/api/handles/${props.handle}/recording`}
+      data-replay-before={String(REPLAY_BEFORE_MS)}
       data-live-path={props.livePath}
       data-at={props.at === undefined
         ? undefined
@@ -284,8 +287,13 @@ function RecordingBar(props: { handle: string; livePath: string; at?: number }) 
         <label for="recording-from">Play from</label>
         <input id="recording-from" type="datetime-local" step="1" required />
         <button type="submit">Play</button>
+        <button type="button" data-recording-find>What happened from then</button>
       </form>
       <span class="muted" id="recording-said" role="status"></span>
+      <div class="recording-found" hidden>
+        <ol class="recording-events" aria-label="What the recording holds"></ol>
+        <button type="button" data-recording-more hidden>Find more</button>
+      </div>
     </section>
   );
 }
@@ -363,7 +371,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-play label{margin:0}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-play label{margin:0}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
