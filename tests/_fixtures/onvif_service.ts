@@ -56,8 +56,13 @@ export interface OnvifOptions {
   recordings?: CameraRecordings;
 }
 
-/** The path the fake camera's GetReplayUri gives (its recording, played by RTSP replay). */
+/**
+ * The path the fake camera's GetReplayUri gives for its first recording (played by RTSP replay);
+ * another recording's is `/onvif-replay/{token}` ({@link ONVIF_REPLAY_PATHS}).
+ */
 export const ONVIF_REPLAY_PATH = "/onvif-replay/RecordingToken001";
+/** Every replay path the fake camera's GetReplayUri gives. */
+export const ONVIF_REPLAY_PATHS = /\/onvif-replay\/[^\s/?]+/;
 
 /** A camera's recording as a test sets it up: what it holds, and how often it was asked. */
 export class CameraRecordings {
@@ -67,15 +72,30 @@ export class CameraRecordings {
   /** GetReplayUri answered. */
   replayUris = 0;
   /**
-   * What its recording holds, as its search service finds it: motion, tampering or an alarm
-   * input starting (`on`) or ending, at an instant (ISO 8601 UTC).
+   * The recordings it keeps after its first (`RecordingToken001`, "Camera 1", holding `from` to
+   * `until`), as an NVR keeps one per channel: each replayed at `/onvif-replay/{token}`.
+   */
+  readonly more: { token: string; name: string; from: string; until: string }[] = [];
+  /**
+   * What its recordings hold, as its search service finds it: motion, tampering or an alarm
+   * input starting (`on`) or ending, at an instant (ISO 8601 UTC), in the recording `recording`
+   * (by default the first).
    */
   readonly events: {
     at: string;
     kind: "motion" | "tamper" | "input";
     on: boolean;
     input?: string;
+    recording?: string;
   }[] = [];
+
+  /** Every recording: token, name and range. */
+  all(): { token: string; name: string; from: string; until: string }[] {
+    return [
+      { token: "RecordingToken001", name: "Camera 1", from: this.from, until: this.until },
+      ...this.more,
+    ];
+  }
   /** The most results one GetEventSearchResults gives (cameras answer a search in parts). */
   perRead = 4;
   /** Each FindEvents: its range, the most it finds, whether it was ended, how often it was read. */
@@ -597,18 +617,34 @@ export async function onvifAnswer(
   if (o.recordings && path === "/onvif/Recording" && call === "GetRecordings") {
     return soap(
       `<trc:GetRecordingsResponse xmlns:trc="http://www.onvif.org/ver10/recording/wsdl">` +
-        `<trc:RecordingItem><tt:RecordingToken>RecordingToken001</tt:RecordingToken>` +
-        `<tt:Configuration><tt:Source><tt:SourceId>VideoSource_1</tt:SourceId></tt:Source>` +
-        `<tt:Content>Main</tt:Content></tt:Configuration></trc:RecordingItem>` +
-        `</trc:GetRecordingsResponse>`,
+        o.recordings.all().map((r, i) =>
+          `<trc:RecordingItem><tt:RecordingToken>${r.token}</tt:RecordingToken>` +
+          `<tt:Configuration><tt:Source><tt:SourceId>VideoSource_${i + 1}</tt:SourceId>` +
+          `<tt:Name>${r.name.replaceAll("&", "&amp;")}</tt:Name></tt:Source>` +
+          `<tt:Content>Main</tt:Content></tt:Configuration></trc:RecordingItem>`
+        ).join("") + `</trc:GetRecordingsResponse>`,
     );
   }
   if (o.recordings && path === "/onvif/Replay" && call === "GetReplayUri") {
-    if (text(body, "RecordingToken") !== "RecordingToken001") return soap("<SOAP-ENV:Fault/>", 400);
+    const token = text(body, "RecordingToken");
+    if (!o.recordings.all().some((r) => r.token === token)) return soap("<SOAP-ENV:Fault/>", 400);
     o.recordings.replayUris++;
     return soap(
       `<trp:GetReplayUriResponse xmlns:trp="http://www.onvif.org/ver10/replay/wsdl"><trp:Uri>` +
-        `rtsp://camera.invalid:554${ONVIF_REPLAY_PATH}</trp:Uri></trp:GetReplayUriResponse>`,
+        `rtsp://camera.invalid:554/onvif-replay/${token}</trp:Uri></trp:GetReplayUriResponse>`,
+    );
+  }
+  if (o.recordings && path === "/onvif/Search" && call === "GetRecordingInformation") {
+    const r = o.recordings.all().find((r) => r.token === text(body, "RecordingToken"));
+    if (!r) return soap("<SOAP-ENV:Fault/>", 400);
+    return soap(
+      `<tse:GetRecordingInformationResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">` +
+        `<tse:RecordingInformation><tt:RecordingToken>${r.token}</tt:RecordingToken>` +
+        `<tt:Source><tt:Name>${r.name.replaceAll("&", "&amp;")}</tt:Name></tt:Source>` +
+        `<tt:EarliestRecording>${r.from}</tt:EarliestRecording>` +
+        `<tt:LatestRecording>${r.until}</tt:LatestRecording>` +
+        `<tt:RecordingStatus>Recording</tt:RecordingStatus></tse:RecordingInformation>` +
+        `</tse:GetRecordingInformationResponse>`,
     );
   }
   if (o.recordings && path === "/onvif/Search" && call === "GetRecordingSummary") {
@@ -624,7 +660,7 @@ export async function onvifAnswer(
     const from = text(body, "StartPoint") ?? "", until = text(body, "EndPoint") ?? "";
     const max = Number(text(body, "MaxMatches") ?? "1000");
     const recording = text(body, "IncludedRecordings") ?? "";
-    if (recording !== "RecordingToken001" || !Date.parse(from)) {
+    if (!r.all().some((x) => x.token === recording) || !Date.parse(from)) {
       return soap("<SOAP-ENV:Fault/>", 400);
     }
     r.searches.push({ from, until, max, recording, reads: 0, ended: false });
@@ -642,7 +678,10 @@ export async function onvifAnswer(
     // The search's matches, oldest first, at most its MaxMatches; each read gives the next ones.
     const from = Date.parse(search.from),
       until = Date.parse(search.until || "9999-01-01T00:00:00Z");
-    const matched = r.events.filter((e) => Date.parse(e.at) >= from && Date.parse(e.at) <= until)
+    const matched = r.events.filter((e) =>
+      (e.recording ?? "RecordingToken001") === search.recording &&
+      Date.parse(e.at) >= from && Date.parse(e.at) <= until
+    )
       .sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).slice(0, search.max);
     const start = search.reads * r.perRead;
     search.reads++;
@@ -655,7 +694,7 @@ export async function onvifAnswer(
       `<tse:GetEventSearchResultsResponse xmlns:tse="http://www.onvif.org/ver10/search/wsdl">` +
         `<tse:ResultList><tt:SearchState>${done ? "Completed" : "Searching"}</tt:SearchState>` +
         part.map((e) =>
-          `<tt:Result><tt:RecordingToken>RecordingToken001</tt:RecordingToken>` +
+          `<tt:Result><tt:RecordingToken>${search.recording}</tt:RecordingToken>` +
           `<tt:TrackToken>VIDEO001</tt:TrackToken><tt:Time>${e.at}</tt:Time>` +
           `<tt:Event>${
             recordedNotice(e)

@@ -269,11 +269,12 @@ export interface ReplayRequest {
 
 /**
  * A camera that replays its recording, made of GStreamer's live camera on `port`: RTSP requests
- * for `replayPath` (and their `Require: onvif-replay`, `Range: clock=…` and `Rate-Control`) are
+ * for `replayPath` (a path, or a pattern matching several recordings' paths), and their
+ * `Require: onvif-replay`, `Range: clock=…` and `Rate-Control`, are
  * recorded, then passed on for `livePath` without them (GStreamer plays its live picture as "the
  * recording"); everything else passes unchanged. The camera's answers pass back untouched.
  */
-export function replayProxy(port: number, replayPath: string, livePath: string): {
+export function replayProxy(port: number, replayPath: string | RegExp, livePath: string): {
   port: number;
   requests: ReplayRequest[];
   /** How many RTSP connections (camera sessions) are open now. */

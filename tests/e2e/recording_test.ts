@@ -20,6 +20,7 @@ import {
   CameraEvents,
   CameraRecordings,
   ONVIF_REPLAY_PATH,
+  ONVIF_REPLAY_PATHS,
   type OnvifOptions,
 } from "../_fixtures/onvif_service.ts";
 import {
@@ -37,7 +38,7 @@ import {
 async function recorder(stack: Stack, onvif: OnvifOptions) {
   const web = await startWebCamera({ onvif });
   const rtsp = await startRtspCamera();
-  const replaying = replayProxy(rtsp.port, ONVIF_REPLAY_PATH, rtsp.path);
+  const replaying = replayProxy(rtsp.port, ONVIF_REPLAY_PATHS, rtsp.path);
   const plain = await startWebCamera({ onvif: {}, hostname: "127.0.0.2" });
   stack.defer(web.close);
   stack.defer(rtsp.close);
@@ -86,6 +87,8 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       path: ONVIF_REPLAY_PATH,
       from: "2026-12-01T00:00:00Z",
       until: "2026-12-06T23:59:59Z",
+      recording: "RecordingToken001",
+      recordings: [{ token: "RecordingToken001", name: "Camera 1" }],
     }]);
     // Refused in words: a camera that keeps none, another tenant, a time that is not one.
     const none = await stack.api(
@@ -124,6 +127,7 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     await page.waitForSelector(".recording-play:not([hidden])");
     const said = (await page.textContent("#recording-said"))!;
     assert(said.startsWith("It holds pictures from "), said);
+    assert(await page.isHidden(".recording-which"), "one recording: no choice offered");
     assertEquals(await page.getAttribute("#recording-from", "max"), "2026-12-07T08:59:59");
     await page.fill("#recording-from", "2026-12-06T03:00:00");
     const before = replaying.requests.length;
@@ -436,6 +440,124 @@ Deno.test("Recording: what happened in it, from the camera's search — motion, 
       replaying.requests.find((r) => r.method === "PLAY" && r.require === "onvif-replay")?.range,
       "clock=20261205T181950Z-",
     );
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("Recording: an NVR's recordings, one per channel — chosen by name, each played and searched on its own, the choice kept by the page; one it does not keep refused", async () => {
+  const stack = await Stack.start();
+  const recordings = new CameraRecordings();
+  recordings.more.push({
+    token: "RecordingToken002",
+    name: "Gate & yard",
+    from: "2026-12-03T00:00:00Z",
+    until: "2026-12-06T12:00:00Z",
+  });
+  recordings.events.push(
+    { at: "2026-12-05T18:05:00Z", kind: "motion", on: true },
+    { at: "2026-12-05T18:07:00Z", kind: "motion", on: true, recording: "RecordingToken002" },
+    { at: "2026-12-05T18:09:00Z", kind: "tamper", on: true, recording: "RecordingToken002" },
+  );
+  const { rtsp, replaying, q, handle } = await recorder(stack, { recordings });
+  const browser = await launchBrowser();
+  try {
+    // By default the first; another by its token, with its own range (GetRecordingInformation).
+    const listed = [
+      { token: "RecordingToken001", name: "Camera 1" },
+      { token: "RecordingToken002", name: "Gate & yard" },
+    ];
+    const first = await stack.api("POST", `/api/handles/${handle}/recording`, q.apiToken);
+    assertEquals([first.status, first.json], [200, {
+      path: ONVIF_REPLAY_PATH,
+      from: "2026-12-01T00:00:00Z",
+      until: "2026-12-06T23:59:59Z",
+      recording: "RecordingToken001",
+      recordings: listed,
+    }]);
+    const gate = await stack.api("POST", `/api/handles/${handle}/recording`, q.apiToken, {
+      recording: "RecordingToken002",
+    });
+    assertEquals([gate.status, gate.json], [200, {
+      path: "/onvif-replay/RecordingToken002",
+      from: "2026-12-03T00:00:00Z",
+      until: "2026-12-06T12:00:00Z",
+      recording: "RecordingToken002",
+      recordings: listed,
+    }]);
+    for (const path of ["/recording", "/recording/events"]) {
+      const none = await stack.api("POST", `/api/handles/${handle}${path}`, q.apiToken, {
+        recording: "RecordingToken009",
+        ...(path.endsWith("events") ? { from: "2026-12-05T18:00:00Z" } : {}),
+      });
+      assertEquals(none.status, 400, JSON.stringify(none.json));
+      assertEquals(
+        none.json.message,
+        'recording: the camera keeps no recording "RecordingToken009"',
+      );
+    }
+    // Each searched on its own.
+    const searched = await stack.api(
+      "POST",
+      `/api/handles/${handle}/recording/events`,
+      q.apiToken,
+      {
+        from: "2026-12-05T18:00:00Z",
+        recording: "RecordingToken002",
+      },
+    );
+    assertEquals(
+      (searched.json.events as { at: string; type: string }[]).map((e) => [e.at, e.type]),
+      [["2026-12-05T18:07:00.000Z", "camera.motion"], [
+        "2026-12-05T18:09:00.000Z",
+        "camera.tamper",
+      ]],
+    );
+
+    // In Chromium: the recordings offered by name; the gate's chosen, searched and played.
+    const { page } = await viewerInTokyo(stack, browser, q.tenantId, handle, rtsp.path);
+    await page.click("[data-recording-start]");
+    await page.waitForSelector(".recording-which:not([hidden])");
+    assertEquals(
+      await page.locator("#recording-which option").allTextContents(),
+      ["Camera 1", "Gate & yard"],
+    );
+    await page.selectOption("#recording-which", "RecordingToken002");
+    await page.waitForFunction(
+      `document.getElementById("recording-said").textContent.startsWith("Gate & yard: it holds pictures from ")`,
+    );
+    assertEquals(await page.getAttribute("#recording-from", "max"), "2026-12-06T21:00:00");
+    await page.fill("#recording-from", "2026-12-06T03:00:00");
+    await page.click("text=What happened from then");
+    await page.waitForSelector(".recording-events li");
+    assertEquals(
+      await page.locator(".recording-events li").evaluateAll((l) => l.map((e) => e.dataset.type)),
+      ["camera.motion", "camera.tamper"],
+    );
+    assertEquals(await accessibilityViolations(page), []);
+    await Promise.all([
+      page.waitForURL(/from=/),
+      page.click(`.recording-events li[data-type="camera.motion"] button`),
+    ]);
+    const url = new URL(page.url());
+    assertEquals(
+      [
+        url.searchParams.get("replay"),
+        url.searchParams.get("recording"),
+        url.searchParams.get("from"),
+      ],
+      ["/onvif-replay/RecordingToken002", "RecordingToken002", "2026-12-05T18:06:50Z"],
+    );
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    const described = replaying.requests.find((r) =>
+      r.method === "DESCRIBE" && r.require === "onvif-replay"
+    );
+    assert(described?.uri.endsWith("/onvif-replay/RecordingToken002"), JSON.stringify(described));
+    // The page playing it keeps the choice: asked again, the gate's recording is the one offered.
+    await page.click("[data-recording-start]");
+    await page.waitForSelector(".recording-which:not([hidden])");
+    assertEquals(await page.inputValue("#recording-which"), "RecordingToken002");
   } finally {
     await browser.close();
     await stack.stop();

@@ -414,6 +414,15 @@ export const focusBody = z.discriminatedUnion("action", [
   z.object({ action: z.literal("auto") }).strict(),
 ]);
 
+/** A camera's recording, by its token (GetRecordings). */
+const recordingToken = z.string().regex(/^[\x21-\x7e]{1,64}$/, "recording: a recording's token");
+
+/**
+ * `POST /api/handles/{handle}/recording` (the body may be left out): which of the camera's
+ * recordings, by default its first.
+ */
+export const recordingBody = z.object({ recording: recordingToken.optional() }).strict();
+
 /** An instant of a recording's search: UTC, to the second or the millisecond. */
 const searchInstant = (name: string) =>
   z.string().regex(
@@ -428,6 +437,7 @@ const searchInstant = (name: string) =>
 export const recordingEventsBody = z.object({
   from: searchInstant("from"),
   until: searchInstant("until").optional(),
+  recording: recordingToken.optional(),
 }).strict().refine((b) => b.until === undefined || b.until > b.from, {
   message: "after from",
   path: ["until"],
@@ -464,6 +474,7 @@ export const BODIES: Record<string, z.ZodType> = {
   "POST /api/devices/:id/alerts/snooze": deviceSnoozeBody,
   "POST /api/handles/:handle/ptz": ptzBody,
   "POST /api/handles/:handle/focus": focusBody,
+  "POST /api/handles/:handle/recording": recordingBody,
   "POST /api/handles/:handle/recording/events": recordingEventsBody,
   "POST /api/handles/:handle/clock": clockBody,
   "POST /api/handles/:handle/relays": relayBody,

@@ -31,6 +31,28 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Prom
   return r.data;
 }
 
+/**
+ * Parses a JSON body that may be left out: an empty body is `{}`; anything else as
+ * {@linkcode jsonBody}.
+ */
+export async function optionalJsonBody<T extends z.ZodType>(
+  c: Context,
+  schema: T,
+): Promise<z.infer<T>> {
+  const text = await c.req.text();
+  let raw: unknown = {};
+  if (text.trim()) {
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new AppError("bad_request", "body must be JSON");
+    }
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) fail(r.error.issues);
+  return r.data;
+}
+
 /** Parses the query string with a zod schema; 400 naming the parameter otherwise. */
 export function query<T extends z.ZodType>(c: Context, schema: T): z.infer<T> {
   const r = schema.safeParse(c.req.query());

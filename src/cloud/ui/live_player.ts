@@ -423,31 +423,46 @@ for (const box of document.querySelectorAll("[data-recording]")) {
   const start = box.querySelector("[data-recording-start]");
   // An instant as a datetime-local input shows it: this browser's wall clock, to the second.
   const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);
-  let replay = null;
-  // Asks the camera where its recording is and what it holds (once); true when it said.
-  const ask = async () => {
-    if (replay) return true;
-    start.disabled = true; start.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera…";
+  const which = box.querySelector("#recording-which");
+  // The recording played and searched: the page's own (?recording=, kept while it plays one), else
+  // the camera's first; many is true when the camera keeps more than one (an NVR, one per channel).
+  let replay = null, chosen = new URLSearchParams(location.search).get("recording"), many = false;
+  const describe = (token) => postJson(box.dataset.recording, token ? { recording: token } : {});
+  // Asks the camera where its recording (token: another one) is and what it holds; true when
+  // it said. Asked once, unless another recording is chosen.
+  const ask = async (token) => {
+    if (replay && typeof token !== "string") return true;
+    start.disabled = which.disabled = true; start.setAttribute("aria-busy", "true"); said.textContent = "Asking the camera…";
     try {
-      const r = await postJson(box.dataset.recording, {});
-      replay = r.path;
+      const want = typeof token === "string" ? token : chosen;
+      // A recording the page remembers that the camera no longer keeps: its first instead.
+      const r = await describe(want).catch((e) => { if (want && want === chosen) return describe(null); throw e; });
+      replay = r.path; chosen = r.recording; many = r.recordings.length > 1;
+      if (many) {
+        which.replaceChildren(...r.recordings.map((x) => new Option(x.name, x.token, false, x.token === r.recording)));
+        which.closest(".recording-which").hidden = false;
+      }
       const from = r.from ? Date.parse(r.from) : null, until = r.until ? Date.parse(r.until) : null;
-      if (from !== null) input.min = local(from);
-      if (until !== null) input.max = local(until);
+      if (from !== null) input.min = local(from); else input.removeAttribute("min");
+      if (until !== null) input.max = local(until); else input.removeAttribute("max");
       input.value = local(Math.max(from ?? 0, (until ?? Date.now()) - 3600000));
       start.hidden = true; form.hidden = false;
+      const name = many ? r.recordings.find((x) => x.token === r.recording).name + ": it" : "It";
       said.textContent = from !== null && until !== null
-        ? "It holds pictures from " + new Date(from).toLocaleString() + " to " + new Date(until).toLocaleString() + "."
+        ? name + " holds pictures from " + new Date(from).toLocaleString() + " to " + new Date(until).toLocaleString() + "."
         : "Choose when to play it from.";
       return true;
     } catch (e) { said.textContent = e.message; start.disabled = false; return false; }
-    finally { start.removeAttribute("aria-busy"); }
+    finally { start.removeAttribute("aria-busy"); which.disabled = false; }
   };
+  // Another of the camera's recordings: what it holds, and nothing found in the one before.
+  which.addEventListener("change", () => { found.hidden = true; list.replaceChildren(); ask(which.value); });
   // Reloads the page on the recording from the instant ms.
   const playFrom = (ms) => {
     const from = new Date(ms).toISOString().replace(/\\.\\d+Z$/, "Z");
     const q = new URLSearchParams({ replay, from });
     if (box.dataset.livePath) q.set("path", box.dataset.livePath);
+    if (many) q.set("recording", chosen);
     location.search = "?" + q;
   };
   start.addEventListener("click", ask);
@@ -463,7 +478,7 @@ for (const box of document.querySelectorAll("[data-recording]")) {
     find.disabled = more.disabled = true; find.setAttribute("aria-busy", "true");
     said.textContent = "Asking the camera what its recording holds…";
     try {
-      const r = await postJson(box.dataset.recording + "/events", { from: new Date(from).toISOString() });
+      const r = await postJson(box.dataset.recording + "/events", { from: new Date(from).toISOString(), ...(chosen ? { recording: chosen } : {}) });
       if (fresh) list.replaceChildren();
       for (const e of r.events) {
         const li = document.createElement("li");

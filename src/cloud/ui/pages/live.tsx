@@ -268,7 +268,8 @@ function CameraRestart(props: { handle: string; label: string }) {
  * zone — the page reloads on the camera's replay path from that instant, with "Back to live".
  * Opened from an alert's link (`?at=`), it does so at once, from just before the alert. "What
  * happened from then" asks the camera's search what its recording holds from the chosen time on
- * (motion, tampering, alarm inputs), each with "Play" from just before it, and "Find more".
+ * (motion, tampering, alarm inputs), each with "Play" from just before it, and "Find more". A
+ * camera that keeps several recordings (an NVR, one per channel) offers them by name.
  */
 function RecordingBar(props: { handle: string; livePath: string; at?: number }) {
   return (
@@ -284,6 +285,10 @@ function RecordingBar(props: { handle: string; livePath: string; at?: number }) 
     >
       <button type="button" data-recording-start>Recording</button>
       <form class="recording-play" hidden>
+        <span class="recording-which" hidden>
+          <label for="recording-which">Recording of</label>
+          <select id="recording-which"></select>
+        </span>
         <label for="recording-from">Play from</label>
         <input id="recording-from" type="datetime-local" step="1" required />
         <button type="submit">Play</button>
@@ -371,7 +376,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-play label{margin:0}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 

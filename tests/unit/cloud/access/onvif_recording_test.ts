@@ -1,6 +1,9 @@
 import { assertEquals } from "../../../_fixtures/assert.ts";
 import {
   recordedRangeOf,
+  recordingInformationBody,
+  recordingInformationRangeOf,
+  recordingsOf,
   recordingTokenOf,
   replayUriBody,
 } from "../../../../src/cloud/access/onvif_recording.ts";
@@ -49,4 +52,48 @@ Deno.test("replayUriBody, rtspClock and liveKey: the token escaped; the clock ra
     liveKey("h-1", "/replay", Date.UTC(2026, 11, 5, 18)),
     "h-1 /replay from 2026-12-05T18:00:00.000Z",
   );
+});
+
+Deno.test("recordingsOf: every recording, named by its source's name, else description, else token; a bad token or a repeat left out", () => {
+  const item = (token: string, source: string) =>
+    `<trc:RecordingItem><tt:RecordingToken>${token}</tt:RecordingToken><tt:Configuration>` +
+    `<tt:Source>${source}</tt:Source><tt:Content>x</tt:Content></tt:Configuration>` +
+    `</trc:RecordingItem>`;
+  assertEquals(
+    recordingsOf(
+      `<trc:GetRecordingsResponse>` +
+        item("R1", "<tt:SourceId>V1</tt:SourceId><tt:Name>Gate &amp; yard</tt:Name>") +
+        item("R2", "<tt:Name> </tt:Name><tt:Description>Channel 2</tt:Description>") +
+        item("R3", "<tt:SourceId>V3</tt:SourceId>") +
+        item("a b", "<tt:Name>Bad</tt:Name>") +
+        item("R1", "<tt:Name>Again</tt:Name>") +
+        `</trc:GetRecordingsResponse>`,
+    ),
+    [
+      { token: "R1", name: "Gate & yard" },
+      { token: "R2", name: "Channel 2" },
+      { token: "R3", name: "R3" },
+    ],
+  );
+  assertEquals(recordingsOf("<trc:GetRecordingsResponse/>"), []);
+});
+
+Deno.test("recordingInformationBody and its range: EarliestRecording and LatestRecording of one recording", () => {
+  assertEquals(
+    recordingInformationBody("R&2"),
+    `<tse:GetRecordingInformation><tse:RecordingToken>R&#38;2</tse:RecordingToken>` +
+      `</tse:GetRecordingInformation>`,
+  );
+  assertEquals(
+    recordingInformationRangeOf(
+      `<tse:RecordingInformation><tt:RecordingToken>R2</tt:RecordingToken>` +
+        `<tt:EarliestRecording>2026-12-03T00:00:00Z</tt:EarliestRecording>` +
+        `<tt:LatestRecording>2026-12-06T12:00:00Z</tt:LatestRecording></tse:RecordingInformation>`,
+    ),
+    { from: Date.UTC(2026, 11, 3), until: Date.UTC(2026, 11, 6, 12) },
+  );
+  assertEquals(recordingInformationRangeOf("<tse:RecordingInformation/>"), {
+    from: null,
+    until: null,
+  });
 });
