@@ -110,6 +110,54 @@ export async function ffprobe(url: string, extra: string[] = []): Promise<Probe>
   return { code: out.code, codec, width, stderr };
 }
 
+/** What ffprobe and ffmpeg found in a video file. */
+export interface FileProbe {
+  /** The video stream's codec and width, or null. */
+  codec: string | null;
+  width: number | null;
+  /** Its packets (pictures), and the first and last presentation times (seconds). */
+  packets: number;
+  firstPts: number | null;
+  lastPts: number | null;
+  /** What ffmpeg said decoding every picture ("" when it decoded all without a word). */
+  decodeErrors: string;
+}
+
+/** Probes a video file (an MP4 saved from a recording): its stream, packets and a full decode. */
+export async function probeFile(path: string): Promise<FileProbe> {
+  const out = await new Deno.Command("ffprobe", {
+    args: [
+      "-v",
+      "error",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "stream=codec_name,width:packet=pts_time",
+      "-of",
+      "json",
+      path,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const j = JSON.parse(new TextDecoder().decode(out.stdout) || "{}");
+  const pts = ((j.packets ?? []) as { pts_time?: string }[]).map((p) => Number(p.pts_time))
+    .filter(Number.isFinite);
+  const decoded = await new Deno.Command("ffmpeg", {
+    args: ["-v", "error", "-i", path, "-f", "null", "-"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return {
+    codec: j.streams?.[0]?.codec_name ?? null,
+    width: j.streams?.[0]?.width ?? null,
+    packets: pts.length,
+    firstPts: pts.length ? Math.min(...pts) : null,
+    lastPts: pts.length ? Math.max(...pts) : null,
+    decodeErrors: new TextDecoder().decode(decoded.stderr).trim(),
+  };
+}
+
 /** Sends raw RTSP requests on one connection and reads one response per request. */
 export async function rtspExchange(
   port: number,

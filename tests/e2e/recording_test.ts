@@ -15,7 +15,7 @@ import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
 import { startCamera as startWebCamera } from "../_fixtures/camera.ts";
-import { replayProxy, startCamera as startRtspCamera } from "../_fixtures/rtsp.ts";
+import { probeFile, replayProxy, startCamera as startRtspCamera } from "../_fixtures/rtsp.ts";
 import {
   CameraEvents,
   CameraRecordings,
@@ -54,7 +54,10 @@ async function recorder(stack: Stack, onvif: OnvifOptions) {
   return { rtsp, replaying, plain, q, handle: q.device.handles[replaying.port] };
 }
 
-/** A viewer of `tenantId` in Tokyo, signed in, on the camera's Live page on its live `path`. */
+/**
+ * A viewer of `tenantId` in Tokyo (the user, their browser context and page), signed in, on the
+ * camera's Live page on its live `path`.
+ */
 async function viewerInTokyo(
   stack: Stack,
   browser: Awaited<ReturnType<typeof launchBrowser>>,
@@ -67,7 +70,7 @@ async function viewerInTokyo(
   const context = await signedInContext(browser, stack.url, cookie, { timezoneId: "Asia/Tokyo" });
   const page = await context.newPage();
   await page.goto(`${stack.url}/live/${handle}?path=${encodeURIComponent(path)}`);
-  return { context, page };
+  return { viewer, context, page };
 }
 
 Deno.test("Recording: a camera's own recording found over ONVIF and played in Chromium from a time in the viewer's zone, with onvif-replay and a clock range; back to live; refusals in words", async () => {
@@ -115,9 +118,33 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     );
     assertEquals(badFrom.status, 400, JSON.stringify(badFrom.json));
     assertEquals(badFrom.json.message, "from: an instant in UTC, as 2026-12-06T03:00:00Z");
+    // A clip: refused in words before anything is asked of the camera.
+    const clip = (query: string, token = q.apiToken) =>
+      stack.api("GET", `/api/live/${handle}/clip.mp4?path=${ONVIF_REPLAY_PATH}${query}`, token);
+    for (
+      const [query, message] of [
+        ["", "from: the instant the clip starts at, as 2026-12-06T03:00:00Z"],
+        ["&from=2026-12-05T18:00:00Z&seconds=0", "seconds: a whole number from 1 to 600"],
+        ["&from=2026-12-05T18:00:00Z&seconds=601", "seconds: a whole number from 1 to 600"],
+        ["&from=2026-12-05T18:00:00Z&seconds=ten", "seconds: a whole number from 1 to 600"],
+      ]
+    ) {
+      const r = await clip(query);
+      assertEquals([r.status, r.json.message], [400, message], query);
+    }
+    const unasked = replaying.requests.length;
+    assertEquals((await clip("&from=2026-12-05T18:00:00Z", "")).status, 401);
+    assertEquals((await clip("&from=2026-12-05T18:00:00Z", other.apiToken)).status, 403);
+    assertEquals(replaying.requests.length, unasked, "the camera is not asked");
 
     // A viewer in Tokyo plays 03:00 on 6 December, her time.
-    const { context, page } = await viewerInTokyo(stack, browser, q.tenantId, handle, rtsp.path);
+    const { viewer, context, page } = await viewerInTokyo(
+      stack,
+      browser,
+      q.tenantId,
+      handle,
+      rtsp.path,
+    );
     await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
     assert(
       replaying.requests.every((r) => r.require === null),
@@ -225,6 +252,64 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     assert(resumed >= back + 2_000, `played on from ${new Date(resumed).toISOString()}`);
     assertEquals(again.range, clock(resumed));
     await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+
+    // Moved while paused: from the paused second, however far the picture had played.
+    await page.waitForFunction(
+      `document.querySelector("video[data-live]").currentTime > 2.5`,
+      null,
+      { timeout: 30_000 },
+    );
+    await page.click("[data-recording-pause]");
+    await page.waitForSelector("video[data-state=paused]");
+    const pausedAgain = fromOfUrl();
+    n = replaying.requests.length;
+    await page.click("text=30 s on");
+    assertEquals((await nextPlay(n)).range, clock(pausedAgain + 30_000));
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+
+    // "Save a clip from here": 10 s of the recording from the instant on the screen, in a camera
+    // session of its own, as an MP4 file a player opens and decodes whole; audited.
+    await page.selectOption("#recording-clip-length", "10");
+    n = replaying.requests.length;
+    const clipShown = await onScreen();
+    const [download] = await Promise.all([
+      page.waitForEvent("download", { timeout: 30_000 }),
+      page.click("text=Save a clip from here"),
+    ]);
+    assert(
+      new RegExp(`^127\\.0\\.0\\.1-${replaying.port}-\\d{8}T\\d{6}Z-10s\\.mp4$`)
+        .test(download.suggestedFilename()),
+      download.suggestedFilename(),
+    );
+    const saved = await download.path();
+    assertEquals(await download.failure(), null);
+    const probe = await probeFile(saved);
+    assertEquals([probe.codec, probe.width, probe.decodeErrors], ["h264", 320, ""]);
+    assert(
+      probe.lastPts! - probe.firstPts! >= 9 && probe.lastPts! - probe.firstPts! < 10,
+      `10 s of pictures: ${JSON.stringify(probe)}`,
+    );
+    const clipAudit = await untilValue("the clip audited", async () => {
+      const audit = await stack.api("GET", "/api/audit?action=live.clip", q.apiToken);
+      return (audit.json.items as { actor: string; detail: Record<string, unknown> }[])[0] ??
+        null;
+    });
+    const clipFrom = Date.parse(clipAudit.detail.recordingFrom as string);
+    assert(
+      clipFrom >= Math.floor(clipShown / 1000) * 1000,
+      `clip from ${clipAudit.detail.recordingFrom}, on the screen before ${
+        new Date(clipShown).toISOString()
+      }`,
+    );
+    assertEquals(
+      [clipAudit.actor, clipAudit.detail.seconds, clipAudit.detail.stream],
+      [`user:${viewer.userId}`, 10, ONVIF_REPLAY_PATH],
+    );
+    // Its own session at the camera, from that second.
+    assert(
+      replaying.requests.slice(n).some((r) => r.method === "PLAY" && r.range === clock(clipFrom)),
+      JSON.stringify(replaying.requests.slice(n)),
+    );
     assertEquals(await accessibilityViolations(page), []);
     // Audited as a live view of the recording from that time.
     await until("the replay audited", async () => {

@@ -136,6 +136,7 @@ function routes(w: World): string[] {
     `/api/handles/${h.rtsp}/recording`,
     `/api/handles/${h.rtsp}/recording/events`,
     `/api/live/${h.rtsp}?path=/replay&from=2026-12-06T03:00:00Z`,
+    `/api/live/${h.rtsp}/clip.mp4?path=/replay&from=2026-12-06T03:00:00Z&seconds=5`,
     `/live/${h.rtsp}?path=/live&replay=/replay&from=2026-12-06T03:00:00Z`,
     `/api/events?site=${w.a.siteId}&unread=1`,
     `/api/events/read`,

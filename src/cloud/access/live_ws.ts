@@ -85,12 +85,17 @@ export function cameraUrl(host: string, port: number, path: string): string {
   return `rtsp://${host.includes(":") ? `[${host}]` : host}:${port}${path}`;
 }
 
-/** Authenticates, authorizes and joins (or opens) the camera session; throws AppError. */
+/**
+ * Authenticates, authorizes and joins (or opens) the camera session; throws AppError. `alone`:
+ * a camera session of its own that no other viewer joins or shares (a clip saved from the
+ * recording starts where it was asked, never at a picture another viewer's session is at).
+ */
 export async function prepareLive(
   d: RouteDeps & LiveViewDeps,
   req: Request,
   handle: string,
   remote: string,
+  alone = false,
 ): Promise<PreparedLive> {
   const q = liveQuery.safeParse(Object.fromEntries(new URL(req.url).searchParams));
   if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
@@ -99,14 +104,14 @@ export async function prepareLive(
   const chosen = await pickAgent(d, target);
   // A recording is played here (through a bridged tunnel when a sibling holds the agent): it
   // starts where its viewer asked, so there is no session of a sibling's to share.
-  const sibling = chosen.owner && d.bridge && from === undefined
+  const sibling = chosen.owner && d.bridge && from === undefined && !alone
     ? { owner: chosen.owner, bridge: d.bridge }
     : null;
   // A subscription to a sibling's session is a feed of its own here: only a camera played here
   // is the one a sibling joins (shareLive), so two nodes that each believe the other holds the
   // agent (presence not yet caught up) never subscribe to each other in a loop.
   const key = liveKey(target.handle.id, path, from) +
-    (sibling ? ` via ${sibling.owner.node}` : "");
+    (sibling ? ` via ${sibling.owner.node}` : "") + (alone ? ` alone ${crypto.randomUUID()}` : "");
   const feed = await d.hub.acquire(key, async (sink) => {
     if (sibling) {
       // The node holding the agent plays the camera for the whole deployment: subscribe to it

@@ -62,6 +62,7 @@ import { rebootRoutes } from "./reboot.ts";
 import { cameraClockRoutes } from "./camera_clock.ts";
 import { relayRoutes } from "./relays.ts";
 import { recordingRoutes } from "./recording.ts";
+import { clipRoutes } from "./recording_clip.ts";
 import { claimRoutes } from "./claim.ts";
 import { discoveryRoutes } from "./discovery.ts";
 import type { DiscoveryResult } from "../../shared/protocol/control.ts";
@@ -327,6 +328,12 @@ export function createApp(d: AppDeps): Hono<Env> {
   app.route("/api", cameraClockRoutes(d));
   app.route("/api", relayRoutes(d));
   app.route("/api", recordingRoutes(d));
+  if (d.liveHub) {
+    app.route(
+      "/",
+      clipRoutes({ ...d, hub: d.liveHub }, (c) => remoteOf(c as Context<Env>)),
+    );
+  }
   app.route(
     "/api",
     discoveryRoutes({

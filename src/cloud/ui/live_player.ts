@@ -67,6 +67,8 @@ function replayPosition(video) {
 function placeAt(video, ms) {
   const from = isoSecond(ms);
   video.dataset.from = from;
+  // Until pictures from there arrive, the instant on the screen is where it is placed.
+  video._mediaStart = undefined;
   const q = new URLSearchParams(location.search);
   if (q.has("from")) { q.set("from", from); history.replaceState(null, "", "?" + q); }
   const started = document.querySelector(".recording-now time");
@@ -545,6 +547,18 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
       moved.textContent = "Playing from " + new Date(video.dataset.from).toLocaleString() + ".";
     });
   }
+  // "Save a clip from here": the recording from the instant on the screen, as a file.
+  const clip = nav.querySelector("[data-recording-clip]");
+  const length = nav.querySelector("#recording-clip-length");
+  clip.addEventListener("click", () => {
+    const from = isoSecond(replayPosition(video));
+    const q = new URLSearchParams({ path: video.dataset.path, from, seconds: length.value });
+    const a = document.createElement("a");
+    a.href = clip.dataset.recordingClip + "?" + q; a.download = "";
+    document.body.append(a); a.click(); a.remove();
+    moved.textContent = "Saving " + length.selectedOptions[0].textContent + " from " + new Date(from).toLocaleString() +
+      " as a file: the camera sends it as it plays, so it takes about as long. Your browser shows the download.";
+  });
   pause.addEventListener("click", () => {
     if (paused()) {
       playAt(Date.parse(video.dataset.from));

@@ -303,6 +303,15 @@ function RecordingBar(props: { handle: string; livePath: string; at?: number }) 
   );
 }
 
+/** The lengths a clip of the recording is saved in (seconds, as offered). */
+export const CLIP_LENGTHS: [number, string][] = [
+  [10, "10 s"],
+  [30, "30 s"],
+  [60, "1 min"],
+  [300, "5 min"],
+  [600, "10 min"],
+];
+
 /** How far "30 s back" and "30 s on" move in a played recording. */
 export const RECORDING_STEP_S = 30;
 
@@ -312,9 +321,10 @@ export const RECORDING_STEP_S = 30;
  * afresh from the new instant (its replay has no seek of its own the cloud shares), and a pause
  * ends the camera's session — a paused recording holds nothing on the camera or the tunnel —
  * to play on from the same second. The page's address follows, so a reload or a copied link
- * plays from where it was.
+ * plays from where it was. "Save a clip from here" downloads the recording from the instant on the
+ * screen for the length chosen, as an MP4 file (api/recording_clip.ts).
  */
-function RecordingNav(props: { from: number }) {
+function RecordingNav(props: { handle: string; from: number }) {
   const iso = new Date(props.from).toISOString();
   return (
     <div class="recording-nav" role="group" aria-label="Move in the recording">
@@ -329,6 +339,17 @@ function RecordingNav(props: { from: number }) {
       <button type="button" data-recording-seek={RECORDING_STEP_S}>
         {RECORDING_STEP_S} s on »
       </button>
+      <span class="recording-clip">
+        <label for="recording-clip-length">Clip</label>
+        <select id="recording-clip-length">
+          {CLIP_LENGTHS.map(([seconds, label]) => (
+            <option key={label} value={String(seconds)} selected={seconds === 60}>{label}</option>
+          ))}
+        </select>
+        <button type="button" data-recording-clip={`/api/live/${props.handle}/clip.mp4`}>
+          Save a clip from here
+        </button>
+      </span>
       <span class="muted" id="recording-moved" role="status"></span>
     </div>
   );
@@ -376,7 +397,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-clip{display:flex;gap:.4rem;align-items:center}.recording-clip select{font:inherit;padding:.3rem}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -470,7 +491,7 @@ export function LivePage(
           </p>
         )
         : null}
-      {props.recording ? <RecordingNav from={props.recording.from} /> : null}
+      {props.recording ? <RecordingNav handle={props.handle} from={props.recording.from} /> : null}
       <div class="live-grid">
         <Tile
           handle={props.handle}

@@ -1,0 +1,143 @@
+/**
+ * `GET /api/live/{handle}/clip.mp4?path=<replay path>&from=<instant>&seconds=N`: a stretch of a
+ * camera's own recording saved as one MP4 file — what the police or an insurer is sent, without
+ * the camera's web page, the vendor's app or a screen recorder. The cloud plays the recording from
+ * `from` in a camera session of its own (live_ws.ts `prepareLive`, alone: never joined to a
+ * viewer's session at another picture), with the same access rules and cloud-held credentials as
+ * the live view, and writes what the live view receives — the init segment and each picture's
+ * fragment — into the response until `seconds` of pictures have passed: a fragmented MP4 every
+ * player opens (VLC, a browser, ffmpeg). The camera sends in real time, so a minute takes about a
+ * minute. Audited `live.clip` (who saved what, from when, how long), and cut like a live view when
+ * its credential is revoked. A recording that ends sooner is a shorter file; the download fails
+ * (rather than hide a gap) when the camera gave no picture, its credential is revoked, or the
+ * client reads far slower than the camera sends.
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { AppError } from "../../shared/errors.ts";
+import { liveQuery, type LiveViewDeps, prepareLive } from "../access/live_ws.ts";
+import { authorizeTunnel } from "../access/tunnel_ws.ts";
+import type { RouteDeps } from "../access/route.ts";
+import type { Viewer } from "../live/hub.ts";
+import { TIMESCALE } from "../live/fmp4.ts";
+import { issueMessage } from "./validate.ts";
+
+/** The longest clip, in seconds. */
+export const CLIP_MAX_S = 600;
+/** Bytes a clip may hold unread by its client before it is given up. */
+export const CLIP_BACKLOG_BYTES = 32 << 20;
+
+/** The query: the live view's (its replay path, `from` required) and how many seconds. */
+export const clipQuery = liveQuery.extend({
+  from: z.string({ error: "from: the instant the clip starts at, as 2026-12-06T03:00:00Z" })
+    .pipe(liveQuery.shape.from.unwrap()),
+  seconds: z.coerce.number({ error: `seconds: a whole number from 1 to ${CLIP_MAX_S}` }).int(
+    `seconds: a whole number from 1 to ${CLIP_MAX_S}`,
+  ).min(1, `seconds: a whole number from 1 to ${CLIP_MAX_S}`)
+    .max(CLIP_MAX_S, `seconds: a whole number from 1 to ${CLIP_MAX_S}`).default(60),
+});
+
+/** A file name of printable, harmless characters: `Gate camera-554` → `Gate-camera-554-…`. */
+function fileName(label: string, from: number, seconds: number): string {
+  const name = label.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) ||
+    "camera";
+  const at = new Date(from).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${name}-${at}-${seconds}s.mp4`;
+}
+
+/** The route, with what the live view needs. */
+export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) => string): Hono {
+  const app = new Hono();
+  app.get("/api/live/:handle/clip.mp4", async (c) => {
+    const q = clipQuery.safeParse(c.req.query());
+    if (!q.success) {
+      // Who may not watch the camera hears that first (401, 403), not what the query lacks.
+      await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+      throw new AppError("bad_request", issueMessage(q.error.issues));
+    }
+    const { from, seconds } = q.data;
+    const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c), true);
+    const started = d.clock.now();
+    await d.store.appendAudit({
+      tenantId: p.target.handle.tenantId,
+      actor: p.principal.actor,
+      action: "live.clip",
+      target: p.target.handle.id,
+      detail: {
+        device: p.target.device.id,
+        port: p.target.handle.port,
+        via: p.principal.kind,
+        stream: p.path,
+        recordingFrom: new Date(from).toISOString(),
+        seconds,
+        remote: p.client,
+        ...(p.principal.auditUser ? { user: p.principal.auditUser } : {}),
+      },
+    }).catch((e) => {
+      p.feed.release();
+      throw e;
+    });
+    let viewer: Viewer | null = null;
+    let unlive: (() => void) | undefined;
+    let done = false;
+    const end = (ctrl: ReadableStreamDefaultController<Uint8Array>, error?: string) => {
+      if (done) return;
+      done = true;
+      unlive?.();
+      if (viewer) p.feed.detach(viewer);
+      if (error) ctrl.error(new Error(error));
+      else ctrl.close();
+      d.log.info(
+        { handle: p.target.handle.id, seconds, ms: d.clock.now() - started, error },
+        "clip saved",
+      );
+    };
+    const body = new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        let first: number | null = null;
+        viewer = {
+          init: (i) => ctrl.enqueue(i.bytes),
+          send: (s) => {
+            if (done) return;
+            first ??= s.decodeTime;
+            if (s.decodeTime - first >= seconds * TIMESCALE) return end(ctrl);
+            ctrl.enqueue(s.bytes);
+            // A client far slower than the camera: give up rather than hold the clip in memory.
+            if (-(ctrl.desiredSize ?? 0) > CLIP_BACKLOG_BYTES) {
+              end(ctrl, "the download is far slower than the camera sends");
+            }
+          },
+          // Never skip a picture to catch up: a clip is all of them or an error.
+          buffered: () => 0,
+          // The camera's session ended: a recording that ends sooner is a shorter file; one
+          // that gave no picture at all, an error.
+          close: (reason) => end(ctrl, first === null ? reason : undefined),
+        };
+        unlive = d.live?.add(p.principal, (reason) => end(ctrl, reason), {
+          kind: "recording clip",
+          handleId: p.target.handle.id,
+          startedAt: started,
+        });
+        p.feed.attach(viewer);
+      },
+      cancel() {
+        done = true;
+        unlive?.();
+        if (viewer) p.feed.detach(viewer);
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }));
+    return c.body(body, 200, {
+      "content-type": "video/mp4",
+      "content-disposition": `attachment; filename="${
+        fileName(
+          `${p.target.device.label || p.target.device.host}-${p.target.handle.port}`,
+          from,
+          seconds,
+        )
+      }"`,
+      "cache-control": "no-store",
+    });
+  });
+  return app;
+}
