@@ -4,19 +4,21 @@
 // (`SetSystemDateAndTime` Manual, its time zone and daylight saving as they were, signed with a
 // token dated by the camera's own clock), audited with the offsets before and after; a viewer
 // (403), another tenant (403) and bad input (400) reach nothing; a camera whose clock cannot be set
-// is a 502 in words. In Chromium an operator checks the clock, reads how far behind it is and why,
-// and sets it; a viewer's page has no such buttons.
+// is a 502 in words; a PTZ call right after the setting is signed for the camera's new time. In
+// Chromium an operator checks the clock, reads how far behind it is and why, and sets it; a
+// viewer's page has no such buttons.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { startCamera } from "../_fixtures/camera.ts";
-import { CameraTime } from "../_fixtures/onvif_service.ts";
+import { CameraPtz, CameraTime } from "../_fixtures/onvif_service.ts";
 import { accessibilityViolations, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
 
 Deno.test("Camera clock: the API and the live view read how far off a camera's clock is and set it over ONVIF through its tunnel, audited; a viewer, another tenant, bad input and a camera that refuses are refused", async () => {
   const stack = await Stack.start();
   const time = new CameraTime();
   time.offsetMs = -(62 * 60_000);
-  const cam = await startCamera({ onvif: { time } });
+  const ptz = new CameraPtz();
+  const cam = await startCamera({ onvif: { time, ptz } });
   const fixedClock = await startCamera({ onvif: { clockOffsetMs: 90_000 }, hostname: "127.0.0.2" });
   stack.defer(cam.close);
   stack.defer(fixedClock.close);
@@ -46,8 +48,18 @@ Deno.test("Camera clock: the API and the live view read how far off a camera's c
     assert(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(before.time as string), String(before.time));
     assertEquals(time.told, [], "reading changes nothing");
 
+    // A PTZ call before: its place (and the camera's clock an hour behind) is kept a minute.
+    const stopPtz = () =>
+      stack.api("POST", `/api/handles/${rtsp}/ptz`, q.apiToken, {
+        action: "stop",
+      });
+    assertEquals((await stopPtz()).status, 200);
     const set = await call({ action: "set" });
     assertEquals(set.status, 200, JSON.stringify(set.json));
+    // Right after the setting, the next PTZ call is signed for the camera's new time.
+    const stopAfter = await stopPtz();
+    assertEquals(stopAfter.status, 200, JSON.stringify(stopAfter.json));
+    assertEquals(ptz.told.map((t) => t.call), ["stop", "stop"]);
     const after = set.json.clock as Record<string, unknown>;
     assertEquals({ off: after.off, keptBy: after.keptBy }, { off: false, keptBy: "Manual" });
     assert(Math.abs(after.offsetSeconds as number) <= 2, JSON.stringify(after));

@@ -29,6 +29,7 @@ import {
   SCREENSHOTS,
   signedInContext,
 } from "../_fixtures/browser.ts";
+import type { Browser, Page } from "playwright-core";
 
 /**
  * A camera that records, in a stack: the fake camera's ONVIF services (`onvif`) on its web port,
@@ -55,12 +56,34 @@ async function recorder(stack: Stack, onvif: OnvifOptions) {
 }
 
 /**
+ * Presses "Save the picture" on `page` (a camera on `port` of 127.0.0.1) and checks the file a
+ * user gets: a JPEG of the 320×240 picture that ffmpeg decodes, named
+ * `127.0.0.1-{port}-{instant}.jpg`; answers the instant its name gives (ms).
+ */
+async function savePicture(page: Page, port: number): Promise<{ name: string; at: number }> {
+  const [download] = await Promise.all([
+    page.waitForEvent("download", { timeout: 30_000 }),
+    page.click("text=Save the picture"),
+  ]);
+  const name = download.suggestedFilename();
+  const m = new RegExp(
+    `^127\\.0\\.0\\.1-${port}-(\\d{4})(\\d\\d)(\\d\\d)T(\\d\\d)(\\d\\d)(\\d\\d)Z\\.jpg$`,
+  )
+    .exec(name);
+  assert(m, name);
+  const jpeg = await probeFile(await download.path());
+  assertEquals([jpeg.codec, jpeg.width, jpeg.decodeErrors], ["mjpeg", 320, ""], name);
+  assert((await page.textContent("#picture-said"))!.startsWith(`Saved ${name} (320×240, `));
+  return { name, at: Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) };
+}
+
+/**
  * A viewer of `tenantId` in Tokyo (the user, their browser context and page), signed in, on the
  * camera's Live page on its live `path`.
  */
 async function viewerInTokyo(
   stack: Stack,
-  browser: Awaited<ReturnType<typeof launchBrowser>>,
+  browser: Browser,
   tenantId: string,
   handle: string,
   path: string,
@@ -149,6 +172,13 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     assert(
       replaying.requests.every((r) => r.require === null),
       "live is asked without onvif-replay",
+    );
+    // "Save the picture" of the live picture: a JPEG of it, named by the camera and now.
+    const beforeLive = Math.floor(Date.now() / 1000) * 1000;
+    const livePicture = await savePicture(page, replaying.port);
+    assert(
+      livePicture.at >= beforeLive && livePicture.at <= Date.now(),
+      JSON.stringify(livePicture),
     );
     await page.click("[data-recording-start]");
     await page.waitForSelector(".recording-play:not([hidden])");
@@ -252,6 +282,14 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
     assert(resumed >= back + 2_000, `played on from ${new Date(resumed).toISOString()}`);
     assertEquals(again.range, clock(resumed));
     await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+
+    // "Save the picture" of the recording: named by the instant on the screen, not now.
+    const pictureShown = await onScreen();
+    const recorded = await savePicture(page, replaying.port);
+    assert(
+      recorded.at >= Math.floor(pictureShown / 1000) * 1000 && recorded.at < Date.now() - 3_600_000,
+      JSON.stringify(recorded),
+    );
 
     // Moved while paused: from the paused second, however far the picture had played.
     await page.waitForFunction(
@@ -525,6 +563,47 @@ Deno.test("Recording: what happened in it, from the camera's search — motion, 
       replaying.requests.find((r) => r.method === "PLAY" && r.require === "onvif-replay")?.range,
       "clock=20261205T181950Z-",
     );
+    // The slider spans the hour around it, the camera's events of that hour marked on it.
+    const s = (iso: string) => String(Date.parse(iso) / 1000);
+    assertEquals(
+      [
+        await page.getAttribute("#recording-seek", "min"),
+        await page.getAttribute("#recording-seek", "max"),
+      ],
+      [s("2026-12-05T17:49:50Z"), s("2026-12-05T18:49:50Z")],
+    );
+    await page.waitForSelector("#recording-marks option", { state: "attached" });
+    assertEquals(
+      await page.evaluate(
+        `Array.from(document.querySelectorAll("#recording-marks option"), (o) => [o.value, o.label])`,
+      ),
+      [
+        [s(at(12, 40)), "Motion detected"],
+        [s(at(20)), "Camera tampered with"],
+        [s(at(30)), "Camera alarm input (DoorContact)"],
+      ],
+    );
+    // Its arrow key: 10 s on from where its thumb is (the instant on the screen), played at once.
+    const n = replaying.requests.length;
+    const thumb = Number(await page.inputValue("#recording-seek"));
+    const pressed = Date.now();
+    await page.focus("#recording-seek");
+    await page.keyboard.press("ArrowRight");
+    const play = await untilValue(
+      "the camera asked to play",
+      () => replaying.requests.slice(n).find((r) => r.method === "PLAY") ?? null,
+    );
+    const to = Date.parse(new URL(page.url()).searchParams.get("from")!) / 1000;
+    assert(
+      to >= thumb + 10 && to <= thumb + 10 + (Date.now() - pressed) / 1000 + 1,
+      `the thumb at ${thumb}, played from ${to}`,
+    );
+    assertEquals(
+      play.range,
+      `clock=${new Date(to * 1000).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-`,
+    );
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    assertEquals(await accessibilityViolations(page), []);
   } finally {
     await browser.close();
     await stack.stop();

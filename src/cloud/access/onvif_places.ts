@@ -3,7 +3,9 @@
  * and video source), kept for a minute per camera: a held button repeats a call each second, and
  * asking the camera where things are costs four calls, so each repeat would cost five. A call
  * that fails forgets its camera's place, so the next one asks again (a camera reset, its
- * credentials changed).
+ * credentials changed). A camera whose clock the cloud set is forgotten by every job at once
+ * ({@linkcode OnvifPlaces.forgetCamera}): each place keeps the camera's clock skew, which dates the
+ * signatures of its calls, and the next call would otherwise be signed for the old time.
  * @module
  */
 
@@ -17,12 +19,37 @@ const MAX_PLACES = 1_000;
  * and port), at most 1 000 (the oldest go first).
  */
 export class OnvifPlaces<T> {
+  /** Every job's places on this node (a few per app: one per kind of camera control). */
+  static readonly #all = new Set<WeakRef<OnvifPlaces<unknown>>>();
   readonly #places = new Map<string, { place: T; until: number }>();
   readonly #now: () => number;
 
   /** Places read by `now` (the cloud's clock). */
   constructor(now: () => number) {
     this.#now = now;
+    OnvifPlaces.#all.add(new WeakRef(this as OnvifPlaces<unknown>));
+  }
+
+  /** The key of a camera's place: its device and the port its service was found on. */
+  static key(deviceId: string, port: number): string {
+    return `${deviceId}:${port}`;
+  }
+
+  /**
+   * Forgets the places of the camera `deviceId` (its {@linkcode OnvifPlaces.key}s) in every job on
+   * this node: its clock was set, so the skew each place keeps is out of date.
+   */
+  static forgetCamera(deviceId: string): void {
+    for (const ref of OnvifPlaces.#all) {
+      const places = ref.deref();
+      if (!places) {
+        OnvifPlaces.#all.delete(ref);
+        continue;
+      }
+      for (const key of [...places.#places.keys()]) {
+        if (key.startsWith(`${deviceId}:`)) places.#places.delete(key);
+      }
+    }
   }
 
   /** The place kept for `key`, or null. */

@@ -17,6 +17,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { OnvifPlaces } from "../access/onvif_places.ts";
 import { requireRole } from "../tenancy/roles.ts";
 import type { DeviceHttpDeps } from "../access/device_http.ts";
 import { type CameraClock, CLOCK_OFF_MS, OnvifClock } from "../access/onvif_clock.ts";
@@ -59,6 +60,8 @@ export function cameraClockRoutes(d: DeviceHttpDeps): Hono<AuthVars> {
   const setClock = (ask: OnvifAsk) =>
     withClock(ask, "set its clock", async (camera, _place, deviceId) => {
       const { before, after } = await camera.set();
+      // Every control's place keeps the old skew: the next PTZ, focus or restart asks afresh.
+      OnvifPlaces.forgetCamera(deviceId);
       await d.store.appendAudit({
         tenantId: ask.principal.tenantId,
         actor: ask.principal.actor,

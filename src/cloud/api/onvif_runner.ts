@@ -57,7 +57,7 @@ export function onvifRunner<C extends OnvifControl<P>, P>(
     try {
       return await onvifWithin(
         overOnvifPorts(targets, async (t) => {
-          const key = `${t.device.id}:${t.handle.port}`;
+          const key = OnvifPlaces.key(t.device.id, t.handle.port);
           const control = make(new DeviceHttp(d, p, t, via), now);
           const place = places.get(key) ?? await control.locate();
           places.set(key, place);

@@ -530,17 +530,62 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
   const moved = nav.querySelector("#recording-moved");
   const pause = nav.querySelector("[data-recording-pause]");
   const paused = () => pause.getAttribute("aria-pressed") === "true";
-  const show = (ms) => { at.dateTime = isoSecond(ms); at.textContent = new Date(isoSecond(ms)).toLocaleString(); };
+  // The slider: the hour around the instant placed (never past now), its thumb on the instant on
+  // the screen unless held, the camera's events of that hour marked (asked once per hour shown).
+  const seek = nav.querySelector("#recording-seek");
+  const seekAt = nav.querySelector("#recording-seek-at");
+  const marks = nav.querySelector("#recording-marks");
+  const SPAN = 1800;
+  let held = false, marked = null;
+  const mark = async (from, until) => {
+    marked = [from, until];
+    const recording = new URLSearchParams(location.search).get("recording");
+    try {
+      const r = await postJson(nav.dataset.recordingEvents, {
+        from: isoSecond(from * 1000), until: isoSecond(until * 1000), ...(recording ? { recording } : {}),
+      });
+      marks.replaceChildren(...r.events.map((e) => {
+        const o = document.createElement("option");
+        o.value = String(Math.floor(Date.parse(e.at) / 1000)); o.label = e.what;
+        return o;
+      }));
+    } catch { /* a camera that cannot search its recording: no marks */ }
+  };
+  const frame = (ms) => {
+    const s = Math.floor(ms / 1000), now = Math.floor(Date.now() / 1000) - 1;
+    seek.min = String(s - SPAN); seek.max = String(Math.min(s + SPAN, now));
+    if (!marked || s - SPAN < marked[0] || Math.min(s + SPAN, now) > marked[1]) mark(s - SPAN, Math.min(s + SPAN, now));
+  };
+  const when = (s) => new Date(s * 1000).toLocaleTimeString();
+  const show = (ms) => {
+    at.dateTime = isoSecond(ms); at.textContent = new Date(isoSecond(ms)).toLocaleString();
+    if (held) return;
+    seek.value = String(Math.floor(ms / 1000));
+    seek.setAttribute("aria-valuetext", at.textContent); seekAt.textContent = when(Number(seek.value));
+  };
+  frame(replayPosition(video));
   show(replayPosition(video));
   setInterval(() => { if (!paused()) show(replayPosition(video)); }, 500);
+  seek.addEventListener("input", () => {
+    held = true;
+    seekAt.textContent = when(Number(seek.value));
+    seek.setAttribute("aria-valuetext", new Date(Number(seek.value) * 1000).toLocaleString());
+  });
   // Plays from the instant ms (never one still to come).
   const playAt = (ms) => {
     halt(video);
     placeAt(video, Math.min(ms, Date.now() - 1000));
     pause.setAttribute("aria-pressed", "false");
+    held = false;
+    frame(Date.parse(video.dataset.from));
     show(Date.parse(video.dataset.from));
     play(video);
   };
+  // Let go (or moved by its keys): played from there.
+  seek.addEventListener("change", () => {
+    playAt(Number(seek.value) * 1000);
+    moved.textContent = "Playing from " + new Date(video.dataset.from).toLocaleString() + ".";
+  });
   for (const b of nav.querySelectorAll("[data-recording-seek]")) {
     b.addEventListener("click", () => {
       playAt(replayPosition(video) + Number(b.dataset.recordingSeek) * 1000);
@@ -572,9 +617,31 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
     show(Date.parse(video.dataset.from));
     pause.setAttribute("aria-pressed", "true");
     video.dataset.state = "paused"; video.dataset.reason = "";
-    const when = new Date(video.dataset.from).toLocaleString();
-    say(video, "Paused at " + when + ".");
-    moved.textContent = "Paused at " + when + ": the camera is not asked for pictures until you play on.";
+    const pausedAt = new Date(video.dataset.from).toLocaleString();
+    say(video, "Paused at " + pausedAt + ".");
+    moved.textContent = "Paused at " + pausedAt + ": the camera is not asked for pictures until you play on.";
+  });
+}
+// "Save the picture": the video's picture as a JPEG, named by the camera and the instant shown.
+for (const b of document.querySelectorAll("[data-save-picture]")) {
+  b.addEventListener("click", () => {
+    const said = document.getElementById("picture-said");
+    const v = document.querySelector("video[data-live]");
+    if (!v || !v.videoWidth) { said.textContent = "There is no picture to save yet."; return; }
+    const c = document.createElement("canvas");
+    c.width = v.videoWidth; c.height = v.videoHeight;
+    c.getContext("2d").drawImage(v, 0, 0);
+    const at = isoSecond(v.dataset.from ? replayPosition(v) : Date.now());
+    const name = (b.dataset.savePicture.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) || "camera") +
+      "-" + at.replace(/[-:]/g, "") + ".jpg";
+    c.toBlob((blob) => {
+      if (!blob) { said.textContent = "This browser could not make a picture of it."; return; }
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob); a.download = name;
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      said.textContent = "Saved " + name + " (" + c.width + "×" + c.height + ", " + new Date(at).toLocaleString() + ").";
+    }, "image/jpeg", 0.92);
   });
 }
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.

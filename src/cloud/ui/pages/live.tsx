@@ -312,6 +312,9 @@ export const CLIP_LENGTHS: [number, string][] = [
   [600, "10 min"],
 ];
 
+/** The steps of the recording's slider (seconds; its arrow keys move by one). */
+export const SEEK_STEP_S = 10;
+
 /** How far "30 s back" and "30 s on" move in a played recording. */
 export const RECORDING_STEP_S = 30;
 
@@ -321,16 +324,34 @@ export const RECORDING_STEP_S = 30;
  * afresh from the new instant (its replay has no seek of its own the cloud shares), and a pause
  * ends the camera's session — a paused recording holds nothing on the camera or the tunnel —
  * to play on from the same second. The page's address follows, so a reload or a copied link
- * plays from where it was. "Save a clip from here" downloads the recording from the instant on the
+ * plays from where it was. A slider spans the hour around the instant placed (up to now), with the
+ * camera's events in that hour marked on it (its search, asked once per hour shown): dragging it,
+ * or its arrow keys, plays from where it is let go. "Save a clip from here" downloads the recording from the instant on the
  * screen for the length chosen, as an MP4 file (api/recording_clip.ts).
  */
 function RecordingNav(props: { handle: string; from: number }) {
   const iso = new Date(props.from).toISOString();
   return (
-    <div class="recording-nav" role="group" aria-label="Move in the recording">
+    <div
+      class="recording-nav"
+      role="group"
+      aria-label="Move in the recording"
+      data-recording-events={`/api/handles/${props.handle}/recording/events`}
+    >
       <span class="muted">
         {"On the screen: "}
         <time id="recording-at" datetime={iso}>{iso}</time>
+      </span>
+      <span class="recording-seek">
+        <input
+          type="range"
+          id="recording-seek"
+          step={String(SEEK_STEP_S)}
+          list="recording-marks"
+          aria-label="The instant to play from, in the hour around it (the camera's events marked)"
+        />
+        <datalist id="recording-marks"></datalist>
+        <output id="recording-seek-at" for="recording-seek"></output>
       </span>
       <button type="button" data-recording-seek={-RECORDING_STEP_S}>
         « {RECORDING_STEP_S} s back
@@ -351,6 +372,20 @@ function RecordingNav(props: { handle: string; from: number }) {
         </button>
       </span>
       <span class="muted" id="recording-moved" role="status"></span>
+    </div>
+  );
+}
+
+/**
+ * "Save the picture": the picture on the screen as a JPEG file, made in the browser from the video
+ * (nothing is asked of the camera or the cloud), named by the camera and the instant it shows —
+ * the recording's instant on the screen, or now for the live picture.
+ */
+function SavePicture(props: { label: string }) {
+  return (
+    <div class="picture-save">
+      <button type="button" data-save-picture={props.label}>Save the picture</button>
+      <span class="muted" id="picture-said" role="status"></span>
     </div>
   );
 }
@@ -397,7 +432,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-clip{display:flex;gap:.4rem;align-items:center}.recording-clip select{font:inherit;padding:.3rem}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-clip{display:flex;gap:.4rem;align-items:center}.recording-seek{display:flex;gap:.4rem;align-items:center}.recording-seek input{width:18rem;accent-color:#84adff}.recording-seek output{min-width:6rem;font-variant-numeric:tabular-nums}.picture-save{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center}.picture-save button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-clip select{font:inherit;padding:.3rem}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -500,6 +535,7 @@ export function LivePage(
           label={props.label}
         />
       </div>
+      <SavePicture label={props.label} />
       {recordingBar}
       {props.controls
         ? (

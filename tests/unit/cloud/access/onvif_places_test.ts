@@ -16,3 +16,23 @@ Deno.test("OnvifPlaces: a camera's place is kept for a minute, forgotten on dema
   places.forget("d:554");
   assertEquals(places.get("d:554"), null);
 });
+
+Deno.test("OnvifPlaces.forgetCamera: a camera whose clock was set is forgotten by every job, its ports all, no other camera", () => {
+  const now = () => 0;
+  const ptz = new OnvifPlaces<string>(now);
+  const focus = new OnvifPlaces<string>(now);
+  ptz.set(OnvifPlaces.key("cam-1", 80), "ptz at 80");
+  ptz.set(OnvifPlaces.key("cam-1", 8000), "ptz at 8000");
+  focus.set(OnvifPlaces.key("cam-1", 80), "focus at 80");
+  ptz.set(OnvifPlaces.key("cam-10", 80), "another camera");
+  OnvifPlaces.forgetCamera("cam-1");
+  assertEquals(
+    [
+      ptz.get(OnvifPlaces.key("cam-1", 80)),
+      ptz.get(OnvifPlaces.key("cam-1", 8000)),
+      focus.get(OnvifPlaces.key("cam-1", 80)),
+    ],
+    [null, null, null],
+  );
+  assertEquals(ptz.get(OnvifPlaces.key("cam-10", 80)), "another camera");
+});
