@@ -12,13 +12,15 @@
 // of it); what a viewer on the sibling got decodes with ffprobe; it keeps playing when the owner's
 // own viewer leaves, and the camera session closes when the last viewer anywhere leaves. When the
 // owner is killed, a sibling's viewer is told why, and plays again through the agent's new node.
+// A clip of the camera's recording asked of the sibling is played through the agent's node.
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { agentUpOn, Stack } from "../_fixtures/stack.ts";
 import { metric, whileFrozen } from "../_fixtures/two_nodes.ts";
 import { OWNER_GONE } from "../../src/cloud/interrelay/live_feed.ts";
-import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
+import { countingProxy, probeFile, replayProxy, startCamera } from "../_fixtures/rtsp.ts";
+import { ONVIF_REPLAY_PATH } from "../_fixtures/onvif_service.ts";
 import { until } from "../_fixtures/until.ts";
 
 /** Opens the live view's WebSocket on `stack` with a bearer token: the status of its answer. */
@@ -237,5 +239,70 @@ Deno.test("live view on two nodes: the node playing the camera killed, a sibling
     again.close();
   } finally {
     await stop();
+  }
+});
+
+Deno.test("live view on two nodes: a clip of the camera's recording saved through the sibling, played through the agent's node", async () => {
+  const n1 = await Stack.start();
+  const cam = await startCamera();
+  const replaying = replayProxy(cam.port, ONVIF_REPLAY_PATH, cam.path);
+  n1.defer(cam.close);
+  n1.defer(replaying.close);
+  let n2: Stack | null = null;
+  try {
+    const q = await n1.quickstart([replaying.port]);
+    await n1.agentFor(q);
+    n2 = await Stack.start({ joining: n1, node: "node-2" });
+    const handle = q.device.handles[replaying.port];
+    await until(
+      "node-2 sees the agent",
+      async () => (await ask(n2!, handle, cam.path, q.apiToken)).status === 426,
+    );
+    // 3 s of the recording from 18:00 on 5 December, asked of node-2 (the agent is node-1's).
+    const res = await fetch(
+      `${n2.url}/api/live/${handle}/clip.mp4?path=${
+        encodeURIComponent(ONVIF_REPLAY_PATH)
+      }&from=2026-12-05T18:00:00Z&seconds=3`,
+      { headers: { authorization: `Bearer ${q.apiToken}` } },
+    );
+    assertEquals(res.status, 200);
+    assertEquals(res.headers.get("content-type"), "video/mp4");
+    assert(
+      /^attachment; filename="127\.0\.0\.1-\d+-20261205T180000Z-3s\.mp4"$/.test(
+        res.headers.get("content-disposition") ?? "",
+      ),
+      res.headers.get("content-disposition") ?? "",
+    );
+    const file = await Deno.makeTempFile({ suffix: ".mp4" });
+    n1.defer(() => Deno.remove(file));
+    await Deno.writeFile(file, new Uint8Array(await res.arrayBuffer()));
+    const probe = await probeFile(file);
+    assertEquals([probe.codec, probe.width, probe.decodeErrors], ["h264", 320, ""]);
+    assert(
+      probe.lastPts! - probe.firstPts! >= 2 && probe.lastPts! - probe.firstPts! < 3,
+      JSON.stringify(probe),
+    );
+    // The camera was asked for its recording from that instant, as ONVIF replay asks.
+    const play = replaying.requests.find((r) => r.method === "PLAY");
+    assertEquals(
+      [play?.require, play?.range, play?.rateControl],
+      ["onvif-replay", "clock=20261205T180000Z-", "yes"],
+    );
+    // Through the bridge to the agent's node; audited where every node reads it.
+    assert(
+      await metric(n2, "connector_interrelay_bridge_opens_total", `{side="out"}`) > 0,
+      "node-2 reached the agent through node-1",
+    );
+    const audit = await n1.api("GET", "/api/audit?action=live.clip", q.apiToken);
+    assertEquals(
+      (audit.json.items as { detail: Record<string, unknown> }[]).map((e) => [
+        e.detail.recordingFrom,
+        e.detail.seconds,
+      ]),
+      [["2026-12-05T18:00:00.000Z", 3]],
+    );
+  } finally {
+    await n2?.stop();
+    await n1.stop();
   }
 });

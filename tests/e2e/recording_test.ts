@@ -7,10 +7,11 @@
 // onvif-replay` on every request and PLAY `Range: clock=20261205T180000Z-`, the picture moves,
 // the page says which time it plays; "30 s on", "Pause" (which ends the camera's session) and "30 s
 // back" ask the camera afresh from the instant on the screen, the page's address following, as
-// does a reconnection after the camera's connection drops;
-// "Back to live" plays live again without them; a motion
-// alert's "Play the recording", and the Events page's "Watch the recording" (an alert email's
-// link too), play it from 10 s before the motion.
+// does a reconnection after the camera's connection drops; "Save a clip from here" and "Save the
+// picture" give files a player opens; "Back to live" plays live again without them; a motion
+// alert's "Play the recording" (and its "Save a clip"), and the Events page's "Watch the
+// recording" (an alert email's link too), play it from 10 s before the motion. The search of the
+// recording (what happened) and an NVR's several recordings have tests of their own below.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
@@ -385,6 +386,24 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       return (r.json.items as { at: string }[])[0] ?? null;
     });
     await page.reload();
+    // Its "Save a clip": a minute of the recording from 10 s before the motion, as a file.
+    const alertClipFrom = new Date(Date.parse(motion.at) - 10_000).toISOString()
+      .replace(/\.\d+Z$/, "Z");
+    const [alertClip] = await Promise.all([
+      page.waitForEvent("download", { timeout: 30_000 }),
+      page.click(`li[data-type="camera.motion"] >> text=Save a clip`),
+    ]);
+    assert(
+      alertClip.suggestedFilename().endsWith(`-${alertClipFrom.replace(/[-:]/g, "")}-60s.mp4`),
+      alertClip.suggestedFilename(),
+    );
+    await alertClip.cancel();
+    await until("the alert's clip audited", async () => {
+      const audit = await stack.api("GET", "/api/audit?action=live.clip", q.apiToken);
+      return (audit.json.items as { detail: Record<string, unknown> }[]).some((e) =>
+        e.detail.recordingFrom === new Date(alertClipFrom).toISOString() && e.detail.seconds === 60
+      );
+    });
     await Promise.all([
       page.waitForURL(/from=/),
       page.click(`li[data-type="camera.motion"] >> text=Play the recording`),

@@ -53,6 +53,12 @@ function stop(video, text) {
   video.dataset.state = "closed"; video.dataset.reason = text;
   say(video, "Stopped: " + text + ".");
 }
+// Downloads href as a file (named name, or as the cloud names it).
+function download(href, name = "") {
+  const a = document.createElement("a");
+  a.href = href; a.download = name;
+  document.body.append(a); a.click(); a.remove();
+}
 // A recording's instant as the page asks for it: UTC, to the second.
 function isoSecond(ms) { return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\\.\\d+Z$/, "Z"); }
 // The instant (ms) of the camera's recording on the screen of a video playing one, else null:
@@ -519,6 +525,16 @@ for (const box of document.querySelectorAll("[data-recording]")) {
   for (const b of document.querySelectorAll("[data-replay-at]")) {
     b.addEventListener("click", async () => { if (await ask()) playFrom(Date.parse(b.dataset.replayAt)); });
   }
+  // An alert's "Save a clip": a minute of the recording from a few seconds before it, as a file.
+  for (const b of document.querySelectorAll("[data-clip-at]")) {
+    b.addEventListener("click", async () => {
+      if (!(await ask())) return;
+      const q = new URLSearchParams({ path: replay, from: b.dataset.clipAt, seconds: box.dataset.clipSeconds });
+      download(box.dataset.clip + "?" + q);
+      said.textContent = "Saving " + Math.round(Number(box.dataset.clipSeconds) / 60) + " min of the recording from " +
+        new Date(b.dataset.clipAt).toLocaleString() + " as a file: the camera sends it as it plays, so it takes about as long.";
+    });
+  }
   // Opened from an alert's link: played from just before it at once.
   if (box.dataset.at) ask().then((ok) => { if (ok) playFrom(Date.parse(box.dataset.at)); });
 }
@@ -598,9 +614,7 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
   clip.addEventListener("click", () => {
     const from = isoSecond(replayPosition(video));
     const q = new URLSearchParams({ path: video.dataset.path, from, seconds: length.value });
-    const a = document.createElement("a");
-    a.href = clip.dataset.recordingClip + "?" + q; a.download = "";
-    document.body.append(a); a.click(); a.remove();
+    download(clip.dataset.recordingClip + "?" + q);
     moved.textContent = "Saving " + length.selectedOptions[0].textContent + " from " + new Date(from).toLocaleString() +
       " as a file: the camera sends it as it plays, so it takes about as long. Your browser shows the download.";
   });
@@ -636,10 +650,9 @@ for (const b of document.querySelectorAll("[data-save-picture]")) {
       "-" + at.replace(/[-:]/g, "") + ".jpg";
     c.toBlob((blob) => {
       if (!blob) { said.textContent = "This browser could not make a picture of it."; return; }
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob); a.download = name;
-      document.body.append(a); a.click(); a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      const href = URL.createObjectURL(blob);
+      download(href, name);
+      setTimeout(() => URL.revokeObjectURL(href), 60000);
       said.textContent = "Saved " + name + " (" + c.width + "×" + c.height + ", " + new Date(at).toLocaleString() + ").";
     }, "image/jpeg", 0.92);
   });

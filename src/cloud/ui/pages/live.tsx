@@ -16,7 +16,10 @@ export const GRID_MAX = 16;
 /** The camera's alerts the single camera's page lists. */
 export const RECENT_ALERTS = 6;
 
-/** The camera's latest alerts under its picture: when, what, and what it saw then. */
+/**
+ * The camera's latest alerts under its picture: when, what, and what it saw then; on a camera's
+ * own page, its recording of each played from 10 s before it, or saved as a minute's clip.
+ */
 function RecentAlerts(props: { alerts: TenantEvent[]; replay?: boolean }) {
   if (!props.alerts.length) return null;
   return (
@@ -53,6 +56,15 @@ function RecentAlerts(props: { alerts: TenantEvent[]; replay?: boolean }) {
                       >
                         Play the recording
                       </button>
+                      {" · "}
+                      <button
+                        type="button"
+                        class="link"
+                        data-clip-at={new Date(e.at - REPLAY_BEFORE_MS).toISOString()
+                          .replace(/\.\d+Z$/, "Z")}
+                      >
+                        Save a clip
+                      </button>
                     </>
                   )
                   : null}
@@ -72,6 +84,8 @@ function RecentAlerts(props: { alerts: TenantEvent[]; replay?: boolean }) {
 
 /** How long before an alert its "Play the recording" starts (what led up to it). */
 export const REPLAY_BEFORE_MS = 10_000;
+/** How long an alert's "Save a clip" is: from 10 s before it, a minute. */
+export const ALERT_CLIP_S = 60;
 
 /** The quiet periods offered, in seconds, with their words. */
 const QUIET_CHOICES: [number, string][] = [
@@ -277,6 +291,8 @@ function RecordingBar(props: { handle: string; livePath: string; at?: number }) 
       class="ptz recording"
       data-recording={`/api/handles/${props.handle}/recording`}
       data-replay-before={String(REPLAY_BEFORE_MS)}
+      data-clip={`/api/live/${props.handle}/clip.mp4`}
+      data-clip-seconds={String(ALERT_CLIP_S)}
       data-live-path={props.livePath}
       data-at={props.at === undefined
         ? undefined
