@@ -181,6 +181,12 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       livePicture.at >= beforeLive && livePicture.at <= Date.now(),
       JSON.stringify(livePicture),
     );
+    // "Full screen": the picture alone on the screen.
+    await page.click("text=Full screen");
+    await page.waitForFunction(
+      `document.fullscreenElement?.classList.contains("live-tile") === true`,
+    );
+    await page.evaluate(`document.exitFullscreen()`);
     await page.click("[data-recording-start]");
     await page.waitForSelector(".recording-play:not([hidden])");
     const said = (await page.textContent("#recording-said"))!;
@@ -397,7 +403,16 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       alertClip.suggestedFilename().endsWith(`-${alertClipFrom.replace(/[-:]/g, "")}-60s.mp4`),
       alertClip.suggestedFilename(),
     );
-    await alertClip.cancel();
+    // Among the live connections while it downloads; an admin ends it, and the download fails
+    // (a cut clip is never passed off as a whole one).
+    const listed = await untilValue("the clip among the live connections", async () => {
+      const r = await stack.api("GET", "/api/live", q.apiToken);
+      return (r.json.items as { id: string; kind: string; who: string }[])
+        .find((i) => i.kind === "recording clip") ?? null;
+    });
+    assertEquals(listed.who, viewer.email);
+    assertEquals((await stack.api("DELETE", `/api/live/${listed.id}`, q.apiToken)).status, 200);
+    assert(await alertClip.failure() !== null, "the download ends as failed");
     await until("the alert's clip audited", async () => {
       const audit = await stack.api("GET", "/api/audit?action=live.clip", q.apiToken);
       return (audit.json.items as { detail: Record<string, unknown> }[]).some((e) =>

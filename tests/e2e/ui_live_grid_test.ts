@@ -2,9 +2,11 @@
 // first 16 RTSP cameras and said "(first 16 of 21)" with no way to the others. Now it says which
 // cameras a page shows, of how many, and links to the next and previous pages (keeping the
 // chosen stream path); every camera is on exactly one page, a page number past the last shows
-// the last, and a site of one camera shows it without any of that.
+// the last, and a site of one camera shows it without any of that. On a wall monitor the pages
+// turn by themselves (`?cycle=`), the last to the first.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
+import { accessibilityViolations, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
 
 Deno.test("live grid: a site of 21 cameras in pages of 16, every camera on one page", async () => {
   const stack = await Stack.start();
@@ -63,6 +65,53 @@ Deno.test("live grid: a site of 21 cameras in pages of 16, every camera on one p
     assertEquals((await grid("?page=99")).tiles, second.tiles, "past the last: the last");
     assertEquals((await grid("?page=-3")).tiles, (await grid()).tiles, "below 1: the first");
   } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("live grid on a wall monitor: the pages turn by themselves (?cycle=), the last to the first, chosen on the page", async () => {
+  const stack = await Stack.start();
+  const browser = await launchBrowser();
+  try {
+    const q = await stack.quickstart([554]);
+    const bulk = await stack.api("POST", `/api/sites/${q.siteId}/devices/bulk`, q.apiToken, {
+      range: "127.0.0.10-127.0.0.29",
+      ports: [554],
+    });
+    assertEquals(bulk.status, 201, JSON.stringify(bulk.json));
+    const u = await stack.addUser(q.tenantId, "viewer");
+    const context = await signedInContext(
+      browser,
+      stack.url,
+      await stack.signIn(u.email, u.password),
+    );
+    const page = await context.newPage();
+    const pageOf = () => new URL(page.url()).searchParams;
+    // Chosen on the page: kept in the address.
+    await page.goto(`${stack.url}/sites/${q.siteId}/live`);
+    assertEquals(await page.inputValue("#grid-cycle"), "0");
+    await Promise.all([
+      page.waitForURL(/cycle=10/),
+      page.selectOption("#grid-cycle", "10"),
+    ]);
+    assertEquals(await page.inputValue("#grid-cycle"), "10");
+    assertEquals(await accessibilityViolations(page), []);
+    // Every 5 s (asked in the address): page 2, then back to page 1, the turn kept.
+    await page.goto(`${stack.url}/sites/${q.siteId}/live?cycle=5`);
+    assertEquals(await page.inputValue("#grid-cycle"), "5", "a turn not offered is shown");
+    await page.waitForURL((u) => u.searchParams.get("page") === "2", { timeout: 20_000 });
+    assertEquals([pageOf().get("cycle"), await page.locator("video[data-live]").count()], ["5", 5]);
+    await page.waitForURL((u) => u.searchParams.get("page") === "1", { timeout: 20_000 });
+    assertEquals(await page.locator("video[data-live]").count(), 16);
+    // Turned off: the address forgets it. A turn out of range is none.
+    await Promise.all([
+      page.waitForURL((u) => !u.searchParams.has("cycle")),
+      page.selectOption("#grid-cycle", "0"),
+    ]);
+    await page.goto(`${stack.url}/sites/${q.siteId}/live?cycle=1`);
+    assertEquals(await page.inputValue("#grid-cycle"), "0");
+  } finally {
+    await browser.close();
     await stack.stop();
   }
 });

@@ -657,6 +657,24 @@ for (const b of document.querySelectorAll("[data-save-picture]")) {
     }, "image/jpeg", 0.92);
   });
 }
+// "Full screen": the camera's picture alone on the screen (Esc leaves; the browser says so).
+for (const b of document.querySelectorAll("[data-full-screen]")) {
+  b.addEventListener("click", () => {
+    const tile = document.querySelector(".live-tile");
+    tile?.requestFullscreen?.().catch((e) => { document.getElementById("picture-said").textContent = e.message; });
+  });
+}
+// A wall monitor's grid turning its pages: chosen here (kept in the address), each page shown
+// that long, then the next (the last turns to the first).
+const cycle = document.getElementById("grid-cycle");
+if (cycle) {
+  cycle.addEventListener("change", () => {
+    const q = new URLSearchParams(location.search);
+    if (cycle.value === "0") q.delete("cycle"); else q.set("cycle", cycle.value);
+    location.search = "?" + q;
+  });
+  if (Number(cycle.value) > 0) setTimeout(() => { location.href = cycle.dataset.next; }, Number(cycle.value) * 1000);
+}
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {
   b.addEventListener("click", async () => {

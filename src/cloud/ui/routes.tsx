@@ -33,7 +33,7 @@ import { DownloadPage, LicensesPage } from "./pages/admin.tsx";
 import { DiscoverPage } from "./pages/discover.tsx";
 import { TeamPage } from "./pages/team.tsx";
 import { roleAtLeast } from "../tenancy/roles.ts";
-import { GRID_MAX, LiveGridPage, LivePage, RECENT_ALERTS } from "./pages/live.tsx";
+import { CYCLE_RANGE, GRID_MAX, LiveGridPage, LivePage, RECENT_ALERTS } from "./pages/live.tsx";
 import { CAMERA_ALERTS } from "../events/labels.ts";
 import { liveQuery } from "../access/live_ws.ts";
 import { cameraPage } from "./pages/data.ts";
@@ -229,10 +229,16 @@ export function uiRoutes(d: UiDeps): Hono {
         });
       }
       embeddable(c);
+      // A wall monitor's turn (`?cycle=`, seconds): one outside the range is no turn.
+      const asked = Number(c.req.query("cycle") ?? "0");
+      const cycle = Number.isInteger(asked) && asked >= CYCLE_RANGE[0] && asked <= CYCLE_RANGE[1]
+        ? asked
+        : null;
       const link = (n: number) =>
         `/sites/${site.id}/live?${new URLSearchParams({
           ...(given === undefined ? {} : { path: given }),
           page: String(n),
+          ...(cycle === null ? {} : { cycle: String(cycle) }),
         })}`;
       return LiveGridPage({
         siteName: site.name,
@@ -240,6 +246,7 @@ export function uiRoutes(d: UiDeps): Hono {
         path: q.success ? q.data.path : "/",
         paged,
         link,
+        cycle,
       });
     }),
   );

@@ -395,12 +395,14 @@ function RecordingNav(props: { handle: string; from: number }) {
 /**
  * "Save the picture": the picture on the screen as a JPEG file, made in the browser from the video
  * (nothing is asked of the camera or the cloud), named by the camera and the instant it shows —
- * the recording's instant on the screen, or now for the live picture.
+ * the recording's instant on the screen, or now for the live picture. "Full screen": the picture
+ * alone on the screen (Esc leaves).
  */
 function SavePicture(props: { label: string }) {
   return (
     <div class="picture-save">
       <button type="button" data-save-picture={props.label}>Save the picture</button>
+      <button type="button" data-full-screen>Full screen</button>
       <span class="muted" id="picture-said" role="status"></span>
     </div>
   );
@@ -437,6 +439,8 @@ const STYLE = `body{margin:0;background:#101828;color:#e4e7ec;font-family:system
 .live-tile{margin:0}.live-tile video{width:100%;background:#000;aspect-ratio:4/3;display:block}
 .live-tile figcaption{padding:.25rem .4rem;font-size:.9rem}.muted{color:#98a2b3}
 .live-tile{position:relative}.live-tile video:not([data-state=playing]){opacity:.45}
+.live-tile:fullscreen{background:#000;display:flex;flex-direction:column;justify-content:center}
+.live-tile:fullscreen video{height:calc(100vh - 2rem);aspect-ratio:auto;object-fit:contain}
 .live-tile:has(video:not([data-state=playing])) .live-status{position:absolute;top:.5rem;left:.5rem;right:.5rem;
 background:rgba(16,24,40,.85);color:#fff;padding:.4rem .6rem;border-radius:4px;font-size:1rem}
 form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:.3rem}a{color:#9db4ff}
@@ -571,9 +575,24 @@ export function LivePage(
 }
 
 /**
+ * How often a wall monitor's grid turns to its next page (seconds; 0: it stays), as offered; the
+ * last page turns to the first.
+ */
+export const CYCLE_CHOICES: [number, string][] = [
+  [0, "never"],
+  [10, "every 10 s"],
+  [30, "every 30 s"],
+  [60, "every minute"],
+  [300, "every 5 min"],
+];
+/** The shortest and longest turn a grid's address may ask (`?cycle=`), in seconds. */
+export const CYCLE_RANGE = [5, 3600] as const;
+
+/**
  * A page of a site's cameras (at most GRID_MAX), each on its own stream path when it has one
  * (remembered from its RTSP pill), else on `path`; with more than one page, which cameras these
- * are of how many, and links to the pages before and after.
+ * are of how many, links to the pages before and after, and "Turn the pages" for a wall monitor
+ * that shows every camera of a large site in turn (`?cycle=`, kept by the page links).
  */
 export function LiveGridPage(
   props: {
@@ -582,11 +601,17 @@ export function LiveGridPage(
     path: string;
     paged: { page: number; pages: number; total: number };
     link: (page: number) => string;
+    /** Seconds between pages on a wall monitor (`?cycle=`), or null: the page stays. */
+    cycle?: number | null;
   },
 ) {
   const shown = props.cameras.slice(0, GRID_MAX);
   const { page, pages, total } = props.paged;
   const first = (page - 1) * GRID_MAX + 1;
+  const cycle = props.cycle ?? 0;
+  const choices = CYCLE_CHOICES.some(([s]) => s === cycle)
+    ? CYCLE_CHOICES
+    : [...CYCLE_CHOICES, [cycle, `${cycle} s`] as [number, string]];
   return (
     <Bare title={`Live: ${props.siteName}`}>
       <p style="padding:0 .5rem" id="grid-range">
@@ -607,6 +632,21 @@ export function LiveGridPage(
             <>
               {" · "}
               <a href={props.link(page + 1)}>Next →</a>
+            </>
+          )
+          : null}
+        {pages > 1
+          ? (
+            <>
+              {" · "}
+              <label for="grid-cycle">Turn the pages</label>{" "}
+              <select id="grid-cycle" data-next={props.link(page < pages ? page + 1 : 1)}>
+                {choices.map(([seconds, label]) => (
+                  <option key={label} value={String(seconds)} selected={seconds === cycle}>
+                    {label}
+                  </option>
+                ))}
+              </select>
             </>
           )
           : null}
