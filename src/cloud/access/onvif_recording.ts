@@ -5,10 +5,11 @@
  * (`GetRecordings`: the first is played unless the viewer chooses another, as on an NVR that keeps
  * one per channel), its search service says from when to when it holds pictures
  * (`GetRecordingSummary`, or one recording's `GetRecordingInformation`), and its replay service
- * gives the RTSP path that plays them (`GetReplayUri`). The live view then plays that path from a time: RTSP with
- * `Require: onvif-replay` and `Range: clock=…` (live/rtsp_client.ts). Where the services are, the
- * recording's token and the camera's clock skew are asked once and kept for a minute
- * (onvif_places.ts); only the path of the URI is kept (its host is the camera's LAN address).
+ * gives the RTSP path that plays them (`GetReplayUri`). The live view then plays that path from a
+ * time: RTSP with `Require: onvif-replay` and `Range: clock=…` (live/rtsp_client.ts). Where the
+ * services are, the recording's token and the camera's clock skew are asked once and kept for a
+ * minute (onvif_places.ts); only the path of the URI is kept (its host is the camera's LAN
+ * address).
  * @module
  */
 import { escapeXml, xmlBlocks, xmlTexts } from "../../shared/xml_text.ts";
@@ -177,8 +178,8 @@ export class OnvifRecording extends OnvifCamera {
   }
 
   /**
-   * The events the recording `token` holds from `from` to `until` (ms; at most
-   * RECORDED_EVENTS_MAX), read for up to `budgetMs`; OnvifError when the camera has no search service, refuses, or found
+   * The events the recording `token` holds from `from` to `until` (ms; at most RECORDED_EVENTS_MAX),
+   * read for up to `budgetMs`; OnvifError when the camera has no search service, refuses, or found
    * nothing it had finished looking for in that time.
    */
   async findEvents(

@@ -4,17 +4,18 @@
  * "Recording": answered `{path, from, until, recording, recordings}` — the RTSP path that replays
  * it, the first and last pictures it holds (ISO 8601 UTC, null when the camera does not say), its
  * token, and every recording the camera keeps (`[{token, name}]`: an NVR keeps one per channel),
- * of which `recording` chooses (by default the first; one the camera does not list is a 400). The live view then plays `path` from a time
- * (`/api/live/{handle}?path=…&from=…`). Any role that may watch the camera (a viewer too) and the
- * handle's own access rules; the questions use the cloud-held credentials
- * (`device.credentials.use` via `recording`). A camera that keeps no recording over ONVIF is a 502
- * in words; one without a web port allowlisted, a 501.
+ * of which `recording` chooses (by default the first; one the camera does not list is a 400). The
+ * live view then plays `path` from a time (`/api/live/{handle}?path=…&from=…`). Any role that may
+ * watch the camera (a viewer too) and the handle's own access rules; the questions use the
+ * cloud-held credentials (`device.credentials.use` via `recording`). A camera that keeps no
+ * recording over ONVIF is a 502 in words; one without a web port allowlisted, a 501.
  *
  * `POST /api/handles/{handle}/recording/events` `{from, until?, recording?}` asks the camera's
- * search service what its recording (by default the first) holds in that time (access/onvif_recording_events.ts): answered
- * `{events: [{at, type, what, input?}], next}` — motion, tampering and alarm inputs starting,
- * oldest first, at most 50, in the Events page's words — and `next`, the `from` of the search that
- * goes on when this one stopped short (null: it covered the whole time).
+ * search service what its recording (by default the first) holds in that time
+ * (access/onvif_recording_events.ts): answered `{events: [{at, type, what, input?}], next}` —
+ * motion, tampering and alarm inputs starting, oldest first, at most 50, in the Events page's
+ * words — and `next`, the `from` of the search that goes on when this one stopped short (null: it
+ * covered the whole time).
  * @module
  */
 import { Hono } from "hono";

@@ -1,15 +1,15 @@
 /**
- * An alert as a chat service's message, for the webhooks whose URL is a channel's incoming
- * webhook: Slack (and Mattermost and the others that take Slack's), Discord, Microsoft Teams (a
- * workflow's "when a webhook request is received", which posts an Adaptive Card) and Google Chat.
- * Without it an operator who pastes a Slack URL gets `invalid_payload` on every delivery, and a
- * team that lives in chat needs a program in between to turn the signed JSON into a line. The
- * words are the Events page's (alert_words.ts): what happened, to what, where, the error, when,
- * and links to the live view, the camera's own recording of that moment (the live view with
- * `?at=`, which plays it from just before), the camera's picture of that moment (a link that works for a day;
- * Slack unfurls it, Discord and Teams show it) and the console. The tenant chose the device and site names, so
- * each format escapes them for its own markup — a name cannot mention `@everyone` in Discord or
- * `<!channel>` in Slack, nor turn into a link.
+ * An alert as a chat service's message, for the webhooks whose URL is a channel's incoming webhook:
+ * Slack (and Mattermost and the others that take Slack's), Discord, Microsoft Teams (a workflow's
+ * "when a webhook request is received", which posts an Adaptive Card) and Google Chat. Without it
+ * an operator who pastes a Slack URL gets `invalid_payload` on every delivery, and a team that
+ * lives in chat needs a program in between to turn the signed JSON into a line. The words are the
+ * Events page's (alert_words.ts): what happened, to what, where, the error, when, and links to the
+ * live view, the camera's own recording of that moment (the live view with `?at=`, which plays it
+ * from just before), the camera's picture of that moment (a link that works for a day; Slack
+ * unfurls it, Discord and Teams show it) and the console. The tenant chose the device and site
+ * names, so each format escapes them for its own markup — a name cannot mention `@everyone` in
+ * Discord or `<!channel>` in Slack, nor turn into a link.
  * @module
  */
 import type { Webhook, WebhookFormat } from "../store/store.ts";

@@ -335,15 +335,15 @@ export const SEEK_STEP_S = 10;
 export const RECORDING_STEP_S = 30;
 
 /**
- * Moving in the camera's recording while it plays: which instant is on the screen (ticking, in
- * the viewer's zone), back or on by {@link RECORDING_STEP_S}, and pause. Each move asks the camera
+ * Moving in the camera's recording while it plays: which instant is on the screen (ticking, in the
+ * viewer's zone), back or on by {@link RECORDING_STEP_S}, and pause. Each move asks the camera
  * afresh from the new instant (its replay has no seek of its own the cloud shares), and a pause
- * ends the camera's session — a paused recording holds nothing on the camera or the tunnel —
- * to play on from the same second. The page's address follows, so a reload or a copied link
- * plays from where it was. A slider spans the hour around the instant placed (up to now), with the
- * camera's events in that hour marked on it (its search, asked once per hour shown): dragging it,
- * or its arrow keys, plays from where it is let go. "Save a clip from here" downloads the recording from the instant on the
- * screen for the length chosen, as an MP4 file (api/recording_clip.ts).
+ * ends the camera's session — a paused recording holds nothing on the camera or the tunnel — to
+ * play on from the same second. The page's address follows, so a reload or a copied link plays from
+ * where it was. A slider spans the hour around the instant placed (up to now), with the camera's
+ * events in that hour marked on it (its search, asked once per hour shown): dragging it, or its
+ * arrow keys, plays from where it is let go. "Save a clip from here" downloads the recording from
+ * the instant on the screen for the length chosen, as an MP4 file (api/recording_clip.ts).
  */
 function RecordingNav(props: { handle: string; from: number }) {
   const iso = new Date(props.from).toISOString();
