@@ -885,10 +885,26 @@ export async function tunnelOpen(
   return { proc, port: Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]) };
 }
 
-/** A loopback port nothing listens on (a data port as a site firewall that rejects leaves it). */
+/**
+ * A loopback port nothing listens on (a data port as a site firewall that rejects leaves it), and
+ * nothing will: it is below the kernel's ephemeral range, which every listener of the tests (bound
+ * to port 0) takes its port from. A port taken from that range and closed again could be handed to
+ * another test's listener a moment later, running in parallel — which then answered a test that
+ * expected a refusal (early_data_test.ts met an echo server there once).
+ */
 export function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  let low = 32768;
+  try {
+    low = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0]) ||
+      low;
+  } catch { /* not Linux: the usual start of the range */ }
+  const from = Math.max(1025, low - 12_000);
+  for (let i = 0; i < 100; i++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* in use: another */ }
+  }
+  throw new Error(`no free port between ${from} and ${low}`);
 }
