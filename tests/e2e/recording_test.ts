@@ -304,9 +304,21 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       null,
       { timeout: 30_000 },
     );
-    await page.click("[data-recording-pause]");
+    // Paused while the browser is still taking in a picture (an append under way): the picture
+    // that lands after the pause neither plays the video again nor moves the instant on it.
+    await page.evaluate(`(() => {
+      const append = SourceBuffer.prototype.appendBuffer;
+      SourceBuffer.prototype.appendBuffer = function (data) {
+        append.call(this, data);
+        SourceBuffer.prototype.appendBuffer = append;
+        this.addEventListener("updateend", () => globalThis.landed = true, { once: true });
+        document.querySelector("[data-recording-pause]").click();
+      };
+    })()`);
     await page.waitForSelector("video[data-state=paused]");
     const pausedAgain = fromOfUrl();
+    await page.waitForFunction(`globalThis.landed === true`, null, { timeout: 30_000 });
+    assertEquals(await page.evaluate(`document.querySelector("video[data-live]").paused`), true);
     n = replaying.requests.length;
     await page.click("text=30 s on");
     assertEquals((await nextPlay(n)).range, clock(pausedAgain + 30_000));

@@ -145,8 +145,12 @@ function play(video, attempt = 0) {
       if (video.src) URL.revokeObjectURL(video.src);
       video.src = URL.createObjectURL(ms);
       ms.addEventListener("sourceopen", () => {
+        if (video._gen !== gen) return;
         sb = ms.addSourceBuffer(type); sb.mode = "segments";
         sb.addEventListener("updateend", () => {
+          // An append that ends after a halt (a pause, a move) belongs to a stream gone: it
+          // neither starts the count of the instant on the screen nor plays the video again.
+          if (video._gen !== gen) return;
           if (video._mediaStart === undefined && video.buffered.length) video._mediaStart = video.buffered.start(0);
           follow(); pump();
         });
