@@ -13,21 +13,34 @@ export interface RtspCamera {
   path: string;
   /** The camera's process (a test may stop it: a camera that hangs). */
   pid: number;
+  /** Its recording's path over ONVIF replay (`recording: true`), else null. */
+  recordingPath: string | null;
   close(): Promise<void>;
 }
 
 /**
- * Starts GStreamer's RTSP server on a free loopback port (optionally with Digest auth, and with
- * `mounts` streams: /live/cam1 … /live/camN).
+ * Starts GStreamer's RTSP server on a free loopback port (optionally with Digest auth, with
+ * `mounts` streams: /live/cam1 … /live/camN, and with `recording`: a recording at
+ * /recording/cam1 served by GStreamer's ONVIF server, which honours `Rate-Control: no`; its
+ * picture is `pattern`'s, at `bitrate` kbit/s).
  */
 export async function startCamera(
-  opts: { digest?: string; mounts?: number } = {},
+  opts: {
+    digest?: string;
+    mounts?: number;
+    recording?: boolean;
+    pattern?: string;
+    bitrate?: number;
+  } = {},
 ): Promise<RtspCamera> {
   const child = new Deno.Command("/usr/bin/python3", {
     args: [
       SERVER,
       ...(opts.digest ? ["--digest", opts.digest] : []),
       ...(opts.mounts ? ["--mounts", String(opts.mounts)] : []),
+      ...(opts.recording ? ["--recording"] : []),
+      ...(opts.pattern ? ["--pattern", opts.pattern] : []),
+      ...(opts.bitrate ? ["--bitrate", String(opts.bitrate)] : []),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -53,6 +66,7 @@ export async function startCamera(
     port: Number(m[1]),
     path: "/live/cam1",
     pid: child.pid,
+    recordingPath: opts.recording ? "/recording/cam1" : null,
     async close() {
       try {
         child.kill("SIGKILL");
@@ -321,10 +335,20 @@ export interface ReplayRequest {
  * `Require: onvif-replay`, `Range: clock=…` and `Rate-Control`, are
  * recorded, then passed on for `livePath` without them (GStreamer plays its live picture as "the
  * recording"); everything else passes unchanged. The camera's answers pass back untouched.
+ * With `onvif`, `livePath` is GStreamer's ONVIF recording (startCamera `recording`): `Require`
+ * and `Rate-Control` pass on to it, and only the clock range becomes `npt=0.000-` (the fixture's
+ * recording has no wall-clock instants).
  */
-export function replayProxy(port: number, replayPath: string | RegExp, livePath: string): {
+export function replayProxy(
+  port: number,
+  replayPath: string | RegExp,
+  livePath: string,
+  opts: { onvif?: boolean } = {},
+): {
   port: number;
   requests: ReplayRequest[];
+  /** Bytes the camera sent, over every connection so far. */
+  sent(): number;
   /** How many RTSP connections (camera sessions) are open now. */
   sessions(): number;
   /** Cuts every open connection (the camera's network drops), leaving it listening. */
@@ -335,6 +359,7 @@ export function replayProxy(port: number, replayPath: string | RegExp, livePath:
   const requests: ReplayRequest[] = [];
   const conns = new Set<Deno.Conn>();
   let sessions = 0;
+  let sent = 0;
   const closeQuietly = (x: Deno.Conn) => {
     try {
       x.close();
@@ -355,7 +380,7 @@ export function replayProxy(port: number, replayPath: string | RegExp, livePath:
       range: value("Range"),
       rateControl: value("Rate-Control"),
     });
-    const kept = lines.filter((l) => !/^(require|rate-control):/i.test(l))
+    const kept = lines.filter((l) => opts.onvif || !/^(require|rate-control):/i.test(l))
       .map((l) => /^range:\s*clock=/i.test(l) ? "Range: npt=0.000-" : l);
     return [`${method} ${uri.replace(replayPath, livePath)} ${version}`, ...kept].join("\r\n");
   };
@@ -381,7 +406,16 @@ export function replayProxy(port: number, replayPath: string | RegExp, livePath:
           }
         }
       })().finally(() => closeQuietly(up));
-      const fromCamera = up.readable.pipeTo(c.writable).catch(() => {});
+      const fromCamera = (async () => {
+        const buf = new Uint8Array(64 << 10);
+        for (;;) {
+          const n = await up.read(buf);
+          if (n === null) break;
+          sent += n;
+          let off = 0;
+          while (off < n) off += await c.write(buf.subarray(off, n));
+        }
+      })().catch(() => {}).finally(() => closeQuietly(c));
       await Promise.allSettled([toCamera, fromCamera]);
     } catch {
       /* either side gone */
@@ -397,6 +431,7 @@ export function replayProxy(port: number, replayPath: string | RegExp, livePath:
   return {
     port: (listener.addr as Deno.NetAddr).port,
     requests,
+    sent: () => sent,
     sessions: () => sessions,
     drop() {
       for (const c of conns) closeQuietly(c);

@@ -4,6 +4,9 @@ serving a live H.264 test pattern at /live/cam1 on 127.0.0.1, optionally behind 
 (and, for the bench, more mounts /live/cam2…N, a bitrate, a size and a pattern).
 With --pattern clock every picture carries its capture time burned in (see clock_frame), so a
 viewer can measure glass-to-glass latency: capture → encode → RTP → tunnel → cloud → screen.
+With --recording it also serves /recording/cam1 as a camera's recording does over ONVIF replay
+(GStreamer's own ONVIF server: `Require: onvif-replay`, and `Rate-Control: no` answered by
+sending as fast as it encodes instead of as it plays), from the start of its pattern.
 Prints "listening <port>" once ready. Run with /usr/bin/python3 (Debian's python3-gi)."""
 import argparse
 import socket
@@ -28,6 +31,11 @@ parser.add_argument(
     default="ball",
     help="videotestsrc pattern (snow: incompressible), or clock: the capture time burned in",
 )
+parser.add_argument(
+    "--recording",
+    action="store_true",
+    help="also serve /recording/cam1 over ONVIF replay (Rate-Control honoured)",
+)
 args = parser.parse_args()
 
 port = args.port
@@ -37,7 +45,7 @@ if port == 0:
     port = s.getsockname()[1]
     s.close()
 
-server = GstRtspServer.RTSPServer()
+server = GstRtspServer.RTSPOnvifServer() if args.recording else GstRtspServer.RTSPServer()
 server.set_address("127.0.0.1")
 server.set_service(str(port))
 encoder = next(
@@ -114,6 +122,25 @@ for n in range(1, args.mounts + 1):
             )
         )
     server.get_mount_points().add_factory(f"/live/cam{n}", factory)
+if args.recording:
+    # A recording is not live: a session plays it from its start, each session its own, as fast
+    # as the encoder runs when the client asks Rate-Control: no (GStreamer's ONVIF client).
+    recording = GstRtspServer.RTSPOnvifMediaFactory()
+    recording.set_replay_support(True)
+    recording.set_media_gtype(GstRtspServer.RTSPOnvifMedia.__gtype__)
+    pattern = "ball" if args.pattern == "clock" else args.pattern
+    recording.set_launch(
+        f"( videotestsrc is-live=false pattern={pattern} ! "
+        f"video/x-raw,width={width},height={height},framerate={FPS}/1 ! {encoder} ! "
+        "rtph264pay name=pay0 pt=96 config-interval=1 )"
+    )
+    if args.digest:
+        recording.add_role_from_structure(
+            Gst.Structure.new_from_string(
+                "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+            )
+        )
+    server.get_mount_points().add_factory("/recording/cam1", recording)
 if args.digest:
     user, password = args.digest.split(":", 1)
     auth = GstRtspServer.RTSPAuth()

@@ -282,11 +282,12 @@ Deno.test("live view on two nodes: a clip of the camera's recording saved throug
       probe.lastPts! - probe.firstPts! >= 2 && probe.lastPts! - probe.firstPts! < 3,
       JSON.stringify(probe),
     );
-    // The camera was asked for its recording from that instant, as ONVIF replay asks.
+    // The camera was asked for its recording from that instant, as ONVIF replay asks, as fast
+    // as it can send it (this one plays it in real time: it did not answer Rate-Control: no).
     const play = replaying.requests.find((r) => r.method === "PLAY");
     assertEquals(
       [play?.require, play?.range, play?.rateControl],
-      ["onvif-replay", "clock=20261205T180000Z-", "yes"],
+      ["onvif-replay", "clock=20261205T180000Z-", "no"],
     );
     // Through the bridge to the agent's node; audited where every node reads it.
     assert(
@@ -298,8 +299,9 @@ Deno.test("live view on two nodes: a clip of the camera's recording saved throug
       (audit.json.items as { detail: Record<string, unknown> }[]).map((e) => [
         e.detail.recordingFrom,
         e.detail.seconds,
+        e.detail.fast,
       ]),
-      [["2026-12-05T18:00:00.000Z", 3]],
+      [["2026-12-05T18:00:00.000Z", 3, false]],
     );
   } finally {
     await n2?.stop();

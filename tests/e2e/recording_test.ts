@@ -359,8 +359,8 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
       }`,
     );
     assertEquals(
-      [clipAudit.actor, clipAudit.detail.seconds, clipAudit.detail.stream],
-      [`user:${viewer.userId}`, 10, ONVIF_REPLAY_PATH],
+      [clipAudit.actor, clipAudit.detail.seconds, clipAudit.detail.stream, clipAudit.detail.fast],
+      [`user:${viewer.userId}`, 10, ONVIF_REPLAY_PATH, false],
     );
     // Its own session at the camera, from that second.
     assert(

@@ -88,7 +88,8 @@ export function cameraUrl(host: string, port: number, path: string): string {
 /**
  * Authenticates, authorizes and joins (or opens) the camera session; throws AppError. `alone`:
  * a camera session of its own that no other viewer joins or shares (a clip saved from the
- * recording starts where it was asked, never at a picture another viewer's session is at).
+ * recording starts where it was asked, never at a picture another viewer's session is at), with
+ * the recording asked as fast as the camera can send it, its one viewer pacing it.
  */
 export async function prepareLive(
   d: RouteDeps & LiveViewDeps,
@@ -128,7 +129,7 @@ export async function prepareLive(
       );
       if (shared) return shared;
     }
-    return await playCamera(d, target, path, principal.actor, sink, chosen, from);
+    return await playCamera(d, target, path, principal.actor, sink, chosen, from, alone);
   });
   // As on the other access paths, a successful connect slides a CLI session.
   if (principal.cliSessionHash) {
@@ -206,6 +207,7 @@ async function playCamera(
   sink: FeedSink,
   chosen: ChosenAgent,
   from?: number,
+  fast = false,
 ): Promise<FeedSource> {
   const key = liveKey(target.handle.id, path, from);
   const tunnel = await openTunnel(d, target, "live", chosen);
@@ -233,6 +235,7 @@ async function playCamera(
       () => d.clock.now(),
       undefined,
       from,
+      fast,
     );
     forgetFailure(d, key);
     // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
@@ -243,6 +246,7 @@ async function playCamera(
     });
     return {
       ended: src.ended,
+      fast: src.fast,
       close: () => {
         src.close();
         release();

@@ -6,11 +6,16 @@
  * viewer's session at another picture), with the same access rules and cloud-held credentials as
  * the live view, and writes what the live view receives — the init segment and each picture's
  * fragment — into the response until `seconds` of pictures have passed: a fragmented MP4 every
- * player opens (VLC, a browser, ffmpeg). The camera sends in real time, so a minute takes about a
- * minute. Audited `live.clip` (who saved what, from when, how long), and cut like a live view when
- * its credential is revoked. A recording that ends sooner is a shorter file; the download fails
- * (rather than hide a gap) when the camera gave no picture, its credential is revoked, or the
- * client reads far slower than the camera sends.
+ * player opens (VLC, a browser, ffmpeg). The camera is asked to send as fast as it can (ONVIF
+ * `Rate-Control: no`): one that does saves ten minutes in seconds, paced by the client (past
+ * {@link CLIP_HOLD_BYTES} unread, the cloud stops reading the camera's connection until fewer
+ * wait, so a slow link holds the camera, not the cloud's memory); one that does not
+ * sends in real time, so a minute takes about a minute. Audited `live.clip` (who saved what, from
+ * when, how long, and `fast`: whether the camera sent faster than it plays), and cut like a live
+ * view when its credential is revoked. A recording that ends sooner is a shorter file; the
+ * download fails (rather than hide a gap) when the camera gave no picture, its credential is
+ * revoked, the client takes nothing for {@link CLIP_STALL_MS}, or it reads far slower than a
+ * camera that sends in real time.
  * @module
  */
 import { Hono } from "hono";
@@ -27,6 +32,10 @@ import { issueMessage } from "./validate.ts";
 export const CLIP_MAX_S = 600;
 /** Bytes a clip may hold unread by its client before it is given up. */
 export const CLIP_BACKLOG_BYTES = 32 << 20;
+/** Bytes unread by the client past which a camera that sends fast is held until fewer wait. */
+export const CLIP_HOLD_BYTES = 1 << 20;
+/** A held clip whose client takes nothing for this long is given up (ms). */
+export const CLIP_STALL_MS = 60_000;
 
 /** The query: the live view's (its replay path, `from` required) and how many seconds. */
 export const clipQuery = liveQuery.extend({
@@ -71,6 +80,7 @@ export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) =
         stream: p.path,
         recordingFrom: new Date(from).toISOString(),
         seconds,
+        fast: p.feed.fast,
         remote: p.client,
         ...(p.principal.auditUser ? { user: p.principal.auditUser } : {}),
       },
@@ -81,15 +91,33 @@ export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) =
     let viewer: Viewer | null = null;
     let unlive: (() => void) | undefined;
     let done = false;
+    // The camera's connection is held while the client has much unread: until it reads it all.
+    let held:
+      | { promise: Promise<void>; resume: () => void; stall: ReturnType<typeof setTimeout> }
+      | null = null;
+    const resume = () => {
+      if (!held) return;
+      clearTimeout(held.stall);
+      held.resume();
+      held = null;
+    };
     const end = (ctrl: ReadableStreamDefaultController<Uint8Array>, error?: string) => {
       if (done) return;
       done = true;
+      // A held read goes on, finds the session closed and ends.
+      resume();
       unlive?.();
       if (viewer) p.feed.detach(viewer);
       if (error) ctrl.error(new Error(error));
       else ctrl.close();
       d.log.info(
-        { handle: p.target.handle.id, seconds, ms: d.clock.now() - started, error },
+        {
+          handle: p.target.handle.id,
+          seconds,
+          fast: p.feed.fast,
+          ms: d.clock.now() - started,
+          error,
+        },
         "clip saved",
       );
     };
@@ -104,12 +132,26 @@ export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) =
             if (s.decodeTime - first >= seconds * TIMESCALE) return end(ctrl);
             ctrl.enqueue(s.bytes);
             // A client far slower than the camera: give up rather than hold the clip in memory.
-            if (-(ctrl.desiredSize ?? 0) > CLIP_BACKLOG_BYTES) {
+            if (CLIP_HOLD_BYTES - (ctrl.desiredSize ?? 0) > CLIP_BACKLOG_BYTES) {
               end(ctrl, "the download is far slower than the camera sends");
             }
           },
           // Never skip a picture to catch up: a clip is all of them or an error.
           buffered: () => 0,
+          hold: () => {
+            if (done || (ctrl.desiredSize ?? 0) > 0) return null;
+            if (held) return held.promise;
+            const w = Promise.withResolvers<void>();
+            held = {
+              promise: w.promise,
+              resume: w.resolve,
+              stall: setTimeout(
+                () => end(ctrl, `the download took nothing for ${CLIP_STALL_MS / 1000} s`),
+                CLIP_STALL_MS,
+              ),
+            };
+            return w.promise;
+          },
           // The camera's session ended: a recording that ends sooner is a shorter file; one
           // that gave no picture at all, an error.
           close: (reason) => end(ctrl, first === null ? reason : undefined),
@@ -121,12 +163,17 @@ export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) =
         });
         p.feed.attach(viewer);
       },
+      // The client took enough that less than CLIP_HOLD_BYTES waits: a held camera sends on.
+      pull() {
+        resume();
+      },
       cancel() {
         done = true;
+        resume();
         unlive?.();
         if (viewer) p.feed.detach(viewer);
       },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }));
+    }, new ByteLengthQueuingStrategy({ highWaterMark: CLIP_HOLD_BYTES }));
     return c.body(body, 200, {
       "content-type": "video/mp4",
       "content-disposition": `attachment; filename="${

@@ -4,7 +4,8 @@
  * A camera that stops sending pictures while its RTSP session stays up (a hung encoder, a stalled
  * pipeline: it may still answer keep-alives) would leave every viewer on a frozen picture with no
  * word; after {@link SILENCE_MS} without one the session ends with a reason, so the players say
- * why and reconnect, which opens a fresh session.
+ * why and reconnect, which opens a fresh session. A session whose sink holds it (a clip being
+ * saved faster than its reader takes it) is not silent: it is waiting for its reader.
  * @module
  */
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
@@ -26,7 +27,8 @@ export function silenceReason(ms = SILENCE_MS): string {
 /**
  * Starts the camera session on `conn`; resolves once the camera plays. `now` stamps each
  * picture's arrival (latency figures); `silenceMs` overrides {@link SILENCE_MS} (tests);
- * `replayFrom` plays the camera's recording from that instant (ms) instead of live.
+ * `replayFrom` plays the camera's recording from that instant (ms) instead of live, and `fast`
+ * asks it as fast as the camera can send (paced by the sink's `hold`).
  */
 export async function startCameraFeed(
   conn: ByteStream,
@@ -36,8 +38,10 @@ export async function startCameraFeed(
   now?: () => number,
   silenceMs = SILENCE_MS,
   replayFrom?: number,
+  fast = false,
 ): Promise<FeedSource> {
   let lastPicture = performance.now();
+  let holding = false;
   const remux = new Remuxer((i) => sink.init(i), (s) => sink.segment(s));
   const depack = new H264Depacketizer((au) => {
     lastPicture = performance.now();
@@ -48,6 +52,16 @@ export async function startCameraFeed(
     url,
     credentials,
     replayFrom,
+    fast,
+    hold: () => {
+      const held = sink.hold?.();
+      if (!held) return null;
+      holding = true;
+      return held.finally(() => {
+        holding = false;
+        lastPicture = performance.now();
+      });
+    },
     onRtp: (p) => {
       if (payloadType === null || p.payloadType === payloadType) depack.push(p);
     },
@@ -63,7 +77,7 @@ export async function startCameraFeed(
   lastPicture = performance.now();
   let silent: string | null = null;
   const watchdog = setInterval(() => {
-    if (performance.now() - lastPicture < silenceMs) return;
+    if (holding || performance.now() - lastPicture < silenceMs) return;
     clearInterval(watchdog);
     silent = silenceReason(silenceMs);
     client.close();
@@ -72,6 +86,7 @@ export async function startCameraFeed(
   ended.finally(() => clearInterval(watchdog));
   return {
     ended,
+    fast: client.fast,
     close: () => {
       clearInterval(watchdog);
       client.close();

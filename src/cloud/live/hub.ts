@@ -23,12 +23,20 @@ export interface Viewer {
   buffered(): number;
   /** Ends the viewer with a reason it can show. */
   close(reason: string): void;
+  /**
+   * A viewer that paces its camera session (a clip saved as fast as the camera sends): a
+   * promise that settles once it takes more, or null when it takes more now. Only a viewer
+   * alone on its session paces it; the live view's viewers skip pictures instead.
+   */
+  hold?(): Promise<void> | null;
 }
 
 /** A running camera session, as the hub drives it. */
 export interface FeedSource {
   /** Resolves with a reason when the session ends. */
   ended: Promise<string>;
+  /** The camera sends its recording faster than it plays (asked so, and it said yes). */
+  fast?: boolean;
   close(): void;
 }
 
@@ -36,6 +44,8 @@ export interface FeedSource {
 export interface FeedSink {
   init(i: Init): void;
   segment(s: Segment): void;
+  /** A promise while a viewer holds the session (read no more until it settles); else null. */
+  hold?(): Promise<void> | null;
 }
 
 /** A viewer queueing more than this skips pictures until the next keyframe. */
@@ -58,6 +68,7 @@ export class Feed {
   #closed = false;
   #onEmpty: () => void;
   #originMs: number | null = null;
+  #fast = false;
   /** Pictures a slow viewer skipped, over the feed's life (for tests and logs). */
   skipped = 0;
   /** How many viewers are attached or about to be. */
@@ -66,12 +77,23 @@ export class Feed {
   /** Opens the camera session with `open`; `onEmpty` runs once when the feed ends. */
   constructor(open: (sink: FeedSink) => Promise<FeedSource>, onEmpty: () => void) {
     this.#onEmpty = onEmpty;
-    this.#source = open({ init: (i) => this.#onInit(i), segment: (s) => this.#onSegment(s) });
-    this.#source.then((s) =>
-      s.ended.then((reason) => {
+    this.#source = open({
+      init: (i) => this.#onInit(i),
+      segment: (s) => this.#onSegment(s),
+      hold: () => {
+        for (const v of this.#viewers.keys()) {
+          const held = v.hold?.();
+          if (held) return held;
+        }
+        return null;
+      },
+    });
+    this.#source.then((s) => {
+      this.#fast = s.fast === true;
+      return s.ended.then((reason) => {
         this.#end(reason);
-      })
-    ).catch(() => this.#end("camera session failed"));
+      });
+    }).catch(() => this.#end("camera session failed"));
   }
 
   /** Resolves once the camera plays (rejects with the opener's error). */
@@ -91,6 +113,11 @@ export class Feed {
    */
   get originMs(): number | null {
     return this.#originMs;
+  }
+
+  /** The camera sends this session's recording faster than it plays (once it plays). */
+  get fast(): boolean {
+    return this.#fast;
   }
 
   /** How many viewers are attached. */

@@ -3,7 +3,9 @@
  * agent's tunnel), DESCRIBE the stream, SETUP its H.264 track over TCP interleaved, PLAY, and
  * hand every RTP packet of that track on. It reuses the gateway's message parser and serializer
  * and answers the camera's Basic/Digest challenge with cloud-held credentials (device_auth.ts).
- * Keep-alives (GET_PARAMETER) go out at half the session timeout.
+ * Keep-alives (GET_PARAMETER) go out at half the session timeout. A recording may be asked as fast
+ * as the camera can send it (ONVIF `Rate-Control: no`: a saved clip need not take as long as it
+ * plays); then its owner paces the reading (`hold`), and through TCP the camera, to what it takes.
  * @module
  */
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
@@ -29,6 +31,16 @@ export interface RtspClientOptions {
    * `Require: onvif-replay` and PLAY `Range: clock=…-` (ONVIF streaming, replay).
    */
   replayFrom?: number;
+  /**
+   * With `replayFrom`: ask the camera to send the recording as fast as it can (`Rate-Control:
+   * no`) rather than as it plays; its answer says which it does ({@link RtspClient.fast}).
+   */
+  fast?: boolean;
+  /**
+   * Asked before each read: a promise holds reading (and so, through TCP and the tunnel's
+   * windows, the camera) until it settles; null reads on. What was read is not yet taken.
+   */
+  hold?: () => Promise<void> | null;
 }
 
 /** An instant as RTSP's clock range writes it (`20261206T030000Z`). */
@@ -50,6 +62,11 @@ export class RtspClient {
   readonly ended: Promise<void>;
   /** The video track found in the SDP (after start). */
   track: VideoTrack | null = null;
+  /** The camera sends faster than the recording plays: it answered `Rate-Control: no`. */
+  fast = false;
+  /** How many times reading was held, so far (a keep-alive's answer waits behind a hold). */
+  #holds = 0;
+  #holding = false;
 
   /** Wraps a connected stream; starts reading at once. */
   constructor(conn: ByteStream, o: RtspClientOptions) {
@@ -78,15 +95,24 @@ export class RtspClient {
     const ch = /interleaved=(\d+)/.exec(header(setup, "Transport") ?? "");
     this.#channel = ch ? Number(ch[1]) : 0;
     const timeout = Number(/timeout=(\d+)/.exec(session)?.[1] ?? 60);
-    await this.#request(
+    const play = await this.#request(
       "PLAY",
       base,
-      this.#o.replayFrom === undefined
-        ? [["Range", "npt=0.000-"]]
-        : [["Range", `clock=${rtspClock(this.#o.replayFrom)}-`], ["Rate-Control", "yes"]],
+      this.#o.replayFrom === undefined ? [["Range", "npt=0.000-"]] : [
+        ["Range", `clock=${rtspClock(this.#o.replayFrom)}-`],
+        ["Rate-Control", this.#o.fast ? "no" : "yes"],
+      ],
     );
+    // A camera that does not say it sends faster plays the recording as it plays.
+    this.fast = this.#o.fast === true &&
+      header(play, "Rate-Control")?.trim().toLowerCase() === "no";
     this.#keepAlive = setInterval(() => {
-      this.#request("GET_PARAMETER", base, []).catch(() => this.close());
+      const holds = this.#holds;
+      // A camera that does not answer ends the session; one whose answer waited behind a hold
+      // (its owner's reader was slow) does not.
+      this.#request("GET_PARAMETER", base, []).catch(() => {
+        if (this.#holds === holds && !this.#holding) this.close();
+      });
     }, Math.max(5, timeout / 2) * 1000);
     return track;
   }
@@ -156,6 +182,12 @@ export class RtspClient {
     const buf = new Uint8Array(64 << 10);
     let data: Uint8Array = new Uint8Array(0);
     for (;;) {
+      const held = this.#o.hold?.();
+      if (held) {
+        this.#holds++;
+        this.#holding = true;
+        await held.finally(() => this.#holding = false);
+      }
       const n = await this.#conn.read(buf);
       if (n === null) return;
       data = data.length ? concat([data, buf.subarray(0, n)]) : buf.slice(0, n);

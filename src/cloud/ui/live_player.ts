@@ -536,7 +536,7 @@ for (const box of document.querySelectorAll("[data-recording]")) {
       const q = new URLSearchParams({ path: replay, from: b.dataset.clipAt, seconds: box.dataset.clipSeconds });
       download(box.dataset.clip + "?" + q);
       said.textContent = "Saving " + Math.round(Number(box.dataset.clipSeconds) / 60) + " min of the recording from " +
-        new Date(b.dataset.clipAt).toLocaleString() + " as a file: the camera sends it as it plays, so it takes about as long.";
+        new Date(b.dataset.clipAt).toLocaleString() + " as a file: a camera that can send its recording faster than it plays sends it at once, others as it plays.";
     });
   }
   // Opened from an alert's link: played from just before it at once.
@@ -620,7 +620,8 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
     const q = new URLSearchParams({ path: video.dataset.path, from, seconds: length.value });
     download(clip.dataset.recordingClip + "?" + q);
     moved.textContent = "Saving " + length.selectedOptions[0].textContent + " from " + new Date(from).toLocaleString() +
-      " as a file: the camera sends it as it plays, so it takes about as long. Your browser shows the download.";
+      " as a file: a camera that can send its recording faster than it plays sends it at once, others as it plays." +
+      " Your browser shows the download.";
   });
   pause.addEventListener("click", () => {
     if (paused()) {

@@ -3,8 +3,11 @@
 // fMP4, which ffprobe decodes as H.264 at the camera's size. A second test: wrong credentials
 // are refused with a clear message. A third: a camera that hangs (its process stopped, its
 // connection open) ends the session with a reason the players show, instead of a frozen picture.
+// A fourth: a recording asked as fast as the camera can send it (GStreamer's ONVIF server honours
+// `Rate-Control: no`), held by its sink: nothing is read while held, for longer than the silence
+// limit, without the session ending as silent; then it reads on.
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
-import { startCamera } from "../../../_fixtures/rtsp.ts";
+import { replayProxy, startCamera } from "../../../_fixtures/rtsp.ts";
 import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
 import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
 import { concat } from "../../../../src/cloud/live/rtp_h264.ts";
@@ -113,6 +116,52 @@ Deno.test("camera feed: a camera that stops sending pictures ends the session, s
     assertEquals(reason, "no picture from the camera for 1.5 seconds");
   } finally {
     if (stopped) Deno.kill(cam.pid, "SIGCONT");
+    await cam.close();
+  }
+});
+
+Deno.test("camera feed: a recording sent as fast as the camera can, held by its sink, not silent while held", async () => {
+  const cam = await startCamera({ recording: true });
+  const replaying = replayProxy(cam.port, "/replay/rec1", cam.recordingPath!, { onvif: true });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: replaying.port });
+    let segments = 0;
+    let hold: PromiseWithResolvers<void> | null = null;
+    const feed = await startCameraFeed(
+      conn,
+      `rtsp://127.0.0.1:${replaying.port}/replay/rec1`,
+      () => Promise.resolve(null),
+      {
+        init: () => {},
+        segment: () => segments++,
+        hold: () => hold?.promise ?? null,
+      },
+      undefined,
+      1_500,
+      Date.UTC(2026, 11, 5, 18),
+      true,
+    );
+    let reason: string | null = null;
+    feed.ended.then((r) => (reason = r));
+    assertEquals(feed.fast, true, "the camera answered Rate-Control: no");
+    assertEquals(replaying.requests.find((r) => r.method === "PLAY")?.rateControl, "no");
+    await until("pictures", () => segments >= 30, 30_000, 5);
+    hold = Promise.withResolvers<void>();
+    // What was read before the hold is delivered; then nothing, for longer than the limit.
+    await until("the hold reached", () => {
+      const before = segments;
+      return new Promise((r) => setTimeout(() => r(segments === before), 300));
+    });
+    const heldAt = segments;
+    await new Promise((r) => setTimeout(r, 2_500));
+    assertEquals(segments, heldAt, "nothing read while held");
+    assertEquals(reason, null, "a held session is not a silent one");
+    hold.resolve();
+    hold = null;
+    await until("reading on", () => segments > heldAt + 30, 30_000, 5);
+    feed.close();
+  } finally {
+    await replaying.close();
     await cam.close();
   }
 });

@@ -158,3 +158,28 @@ Deno.test("hub: originMs is the earliest arrival minus decode time", async () =>
   assertEquals(f.originMs, 10_020);
   f.release();
 });
+
+Deno.test("hub: a viewer that paces its session holds the camera's reading; the feed says the camera sends fast", async () => {
+  const hub = new LiveHub();
+  let sink!: FeedSink;
+  const f = await hub.acquire("clip", (s) => {
+    sink = s;
+    return Promise.resolve({ ended: new Promise<string>(() => {}), fast: true, close() {} });
+  });
+  assertEquals(f.fast, true);
+  assertEquals(sink.hold?.(), null, "no viewer: nothing holds");
+  const live = new TestViewer();
+  f.attach(live);
+  assertEquals(sink.hold?.(), null, "a live viewer never holds: it skips pictures instead");
+  const waiting = Promise.withResolvers<void>();
+  let holding = true;
+  const clip = Object.assign(new TestViewer(), {
+    hold: () => holding ? waiting.promise : null,
+  });
+  f.attach(clip);
+  assert(sink.hold?.() === waiting.promise, "the clip's hold is the session's");
+  holding = false;
+  assertEquals(sink.hold?.(), null);
+  f.detach(clip);
+  f.detach(live);
+});
