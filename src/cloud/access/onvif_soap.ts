@@ -37,11 +37,17 @@ const CALL_DEADLINE_MS = 20_000;
 export class OnvifError extends Error {
   /** True when the port has no ONVIF service at all (another port of the camera may). */
   readonly noService: boolean;
+  /**
+   * True when the camera refused the call's credentials (it did nothing): held ones that are
+   * wrong, or a token dated by a clock the camera no longer keeps.
+   */
+  readonly unauthorized: boolean;
   /** Creates the error. */
-  constructor(message: string, noService = false) {
+  constructor(message: string, noService = false, unauthorized = false) {
     super(message);
     this.name = "OnvifError";
     this.noService = noService;
+    this.unauthorized = unauthorized;
   }
 }
 
@@ -242,6 +248,8 @@ export class OnvifSoap {
             `the camera has that user for ONVIF (many keep ONVIF users apart from web users)`
           : `the camera wants credentials for ${action}: save its user name and password ` +
             `with the device's Credentials button`,
+        false,
+        true,
       );
     }
     if (answer.status !== 200) {

@@ -3,8 +3,10 @@
  * reboot.ts) to reach a camera's ONVIF service: the handle authorized for the principal, the
  * camera's web ports tried in turn (the first with ONVIF; a call that changes the camera is made
  * once, on that port), where the service is kept for a minute per camera (onvif_places.ts) and
- * forgotten when a call fails, the whole call within a deadline, and the camera's refusal as a
- * 502 in its words ("the camera did not focus over ONVIF: …").
+ * forgotten when a call fails (a call the camera refused for its token, dated by a kept clock, is
+ * made once more with the place found afresh: the camera did nothing), the whole call within a
+ * deadline, and the camera's refusal as a 502 in its words ("the camera did not focus over
+ * ONVIF: …").
  * @module
  */
 import type { Context } from "hono";
@@ -59,10 +61,22 @@ export function onvifRunner<C extends OnvifControl<P>, P>(
         overOnvifPorts(targets, async (t) => {
           const key = OnvifPlaces.key(t.device.id, t.handle.port);
           const control = make(new DeviceHttp(d, p, t, via), now);
-          const place = places.get(key) ?? await control.locate();
+          const kept = places.get(key);
+          const place = kept ?? await control.locate();
           places.set(key, place);
           try {
             return await fn(control, place, t.device.id);
+          } catch (e) {
+            places.forget(key);
+            // A kept place dates the call by the camera's clock as it was a while ago; set since
+            // (from another node, by NTP), the camera refuses the token and does nothing: find
+            // the place afresh (its clock with it) and call once more.
+            if (kept === null || !(e instanceof OnvifError) || !e.unauthorized) throw e;
+          }
+          const fresh = await control.locate();
+          places.set(key, fresh);
+          try {
+            return await fn(control, fresh, t.device.id);
           } catch (e) {
             places.forget(key);
             throw e;
