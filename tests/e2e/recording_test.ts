@@ -455,6 +455,25 @@ Deno.test("Recording: a camera's own recording found over ONVIF and played in Ch
         .replace(/\.\d+Z$/, "Z"),
     );
     await tab.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    // Its "Save a clip": the live view at the alert's moment saves a minute of the recording
+    // from 10 s before it as a file, at once, and says so.
+    const eventClipFrom = new Date(Math.floor(Date.parse(motion.at) / 1000) * 1000 - 10_000)
+      .toISOString().replace(/\.\d+Z$/, "Z");
+    const [clipTab] = await Promise.all([
+      context.waitForEvent("page"),
+      page.click(`tr[data-type="camera.motion"] >> text=Save a clip`),
+    ]);
+    const eventClip = await clipTab.waitForEvent("download", { timeout: 30_000 });
+    assert(
+      eventClip.suggestedFilename().endsWith(`-${eventClipFrom.replace(/[-:]/g, "")}-60s.mp4`),
+      eventClip.suggestedFilename(),
+    );
+    assert(
+      (await clipTab.textContent("#recording-said"))!.startsWith(
+        `Saving 1 min of the recording from `,
+      ),
+    );
+    await eventClip.cancel();
   } finally {
     await browser.close();
     await stack.stop();

@@ -529,18 +529,20 @@ for (const box of document.querySelectorAll("[data-recording]")) {
   for (const b of document.querySelectorAll("[data-replay-at]")) {
     b.addEventListener("click", async () => { if (await ask()) playFrom(Date.parse(b.dataset.replayAt)); });
   }
-  // An alert's "Save a clip": a minute of the recording from a few seconds before it, as a file.
-  for (const b of document.querySelectorAll("[data-clip-at]")) {
-    b.addEventListener("click", async () => {
-      if (!(await ask())) return;
-      const q = new URLSearchParams({ path: replay, from: b.dataset.clipAt, seconds: box.dataset.clipSeconds });
-      download(box.dataset.clip + "?" + q);
-      said.textContent = "Saving " + Math.round(Number(box.dataset.clipSeconds) / 60) + " min of the recording from " +
-        new Date(b.dataset.clipAt).toLocaleString() + " as a file: a camera that can send its recording faster than it plays sends it at once, others as it plays.";
-    });
-  }
-  // Opened from an alert's link: played from just before it at once.
-  if (box.dataset.at) ask().then((ok) => { if (ok) playFrom(Date.parse(box.dataset.at)); });
+  // A minute of the recording from the instant at (ISO), as a file (once the camera said where).
+  const saveClip = async (at) => {
+    if (!(await ask())) return;
+    const q = new URLSearchParams({ path: replay, from: at, seconds: box.dataset.clipSeconds });
+    download(box.dataset.clip + "?" + q);
+    said.textContent = "Saving " + Math.round(Number(box.dataset.clipSeconds) / 60) + " min of the recording from " +
+      new Date(at).toLocaleString() + " as a file: a camera that can send its recording faster than it plays sends it at once, others as it plays.";
+  };
+  // An alert's "Save a clip": a minute of the recording from a few seconds before it.
+  for (const b of document.querySelectorAll("[data-clip-at]")) b.addEventListener("click", () => saveClip(b.dataset.clipAt));
+  // Opened from an alert's link: played from just before it at once, or (the Events page's
+  // "Save a clip") saved from there.
+  if (box.dataset.at && box.dataset.atSave !== undefined) saveClip(box.dataset.at);
+  else if (box.dataset.at) ask().then((ok) => { if (ok) playFrom(Date.parse(box.dataset.at)); });
 }
 // Moving in a played recording: the instant on the screen ticks; back, on and pause each end
 // the camera's session and ask it afresh from the instant wanted (a pause, once played on).

@@ -190,8 +190,11 @@ export function uiRoutes(d: UiDeps): Hono {
         ...(replay.success && replay.data.from !== undefined && c.req.query("replay")
           ? { recording: { path: replay.data.path, from: replay.data.from } }
           : {}),
-        // `?at=`: an alert's moment (its links), played from the camera's recording at once.
-        ...(atOf.success && atOf.data.from !== undefined ? { replayAt: atOf.data.from } : {}),
+        // `?at=`: an alert's moment (its links), played from the camera's recording at once;
+        // with `&clip=1` (the Events page's "Save a clip"), a minute of it saved as a file.
+        ...(atOf.success && atOf.data.from !== undefined
+          ? { replayAt: atOf.data.from, ...(c.req.query("clip") === "1" ? { clipAt: true } : {}) }
+          : {}),
         label: `${device?.label || device?.host || "camera"} :${h.port}`,
         alerts,
         controls: roleAtLeast(ctx.principal.role, "operator"),

@@ -124,6 +124,10 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
               <a href={`${live}?at=${recordingAt(e.at)}`} target="_blank" rel="noopener">
                 Watch the recording
               </a>
+              {" · "}
+              <a href={`${live}?at=${recordingAt(e.at)}&clip=1`} target="_blank" rel="noopener">
+                Save a clip
+              </a>
             </div>
           )
           : null}

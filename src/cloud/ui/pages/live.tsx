@@ -280,12 +280,15 @@ function CameraRestart(props: { handle: string; label: string }) {
  * The camera's own recording (api/recording.ts), for anyone who may watch it: asked on demand
  * (from when to when it holds pictures), then played from a time chosen in the viewer's own time
  * zone — the page reloads on the camera's replay path from that instant, with "Back to live".
- * Opened from an alert's link (`?at=`), it does so at once, from just before the alert. "What
+ * Opened from an alert's link (`?at=`), it does so at once, from just before the alert (with
+ * `&clip=1`, the Events page's "Save a clip", it saves a minute of it as a file instead). "What
  * happened from then" asks the camera's search what its recording holds from the chosen time on
  * (motion, tampering, alarm inputs), each with "Play" from just before it, and "Find more". A
  * camera that keeps several recordings (an NVR, one per channel) offers them by name.
  */
-function RecordingBar(props: { handle: string; livePath: string; at?: number }) {
+function RecordingBar(
+  props: { handle: string; livePath: string; at?: number; save?: boolean },
+) {
   return (
     <section
       class="ptz recording"
@@ -297,6 +300,7 @@ function RecordingBar(props: { handle: string; livePath: string; at?: number }) 
       data-at={props.at === undefined
         ? undefined
         : new Date(props.at - REPLAY_BEFORE_MS).toISOString().replace(/\.\d+Z$/, "Z")}
+      data-at-save={props.at !== undefined && props.save ? "" : undefined}
       aria-label="Recording"
     >
       <button type="button" data-recording-start>Recording</button>
@@ -498,12 +502,19 @@ export function LivePage(
     recording?: { path: string; from: number };
     /** An alert's moment (ms): the camera's recording is played from just before it at once. */
     replayAt?: number;
+    /** With `replayAt`: a minute of the recording from just before it is saved as a file instead. */
+    clipAt?: boolean;
   },
 ) {
   const quiet = props.quiet ? <AlertQuiet {...props.quiet} /> : null;
   // The camera's recording plays whether or not its live stream path is known.
   const recordingBar = (
-    <RecordingBar handle={props.handle} livePath={props.path ?? ""} at={props.replayAt} />
+    <RecordingBar
+      handle={props.handle}
+      livePath={props.path ?? ""}
+      at={props.replayAt}
+      save={props.clipAt}
+    />
   );
   if (props.path === null && !props.recording) {
     return (
