@@ -6,9 +6,9 @@
  * and played once per (handle, path) for every viewer (live/hub.ts), with the cloud-held camera
  * credentials, by the node that holds the agent: a sibling subscribes to that node's session
  * (interrelay/live_feed.ts) rather than open a second one at the camera. After the upgrade the
- * first message is a JSON text `{type:"init", codec, width, height}`, then the init segment and
- * media segments as binary messages; each viewer is registered in the live-access registry so
- * revocation cuts it.
+ * first message is a JSON text `{type:"init", codec, width, height}` (and `speed`, the speed a
+ * recording asked faster plays at: live/pace.ts), then the init segment and media segments as
+ * binary messages; each viewer is registered in the live-access registry so revocation cuts it.
  * @module
  */
 // @ts-types="@types/ws"
@@ -19,6 +19,7 @@ import type { Principal } from "../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secrets.ts";
 import type { Feed, FeedSink, FeedSource, LiveHub, Viewer } from "../live/hub.ts";
 import { silenceReason, startCameraFeed } from "../live/camera_feed.ts";
+import { Pace, SPEEDS } from "../live/pace.ts";
 import {
   type Authorized,
   type ChosenAgent,
@@ -34,6 +35,9 @@ import { authorizeTunnel } from "./tunnel_ws.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
 import { logStoreFailure } from "../store/outage.ts";
 
+/** The refusal of a speed not offered. */
+const SPEED_MESSAGE = `speed: ${SPEEDS.join(", ").replace(/, (\d+)$/, " or $1")} (times faster)`;
+
 /** The path pattern of the live view endpoint. */
 export const LIVE_PATH = /^\/api\/live\/([^/]+)$/;
 
@@ -46,7 +50,8 @@ export interface LiveViewDeps {
 /**
  * The query: the camera's stream path (as in its RTSP URL), printable ASCII; and, to play the
  * camera's recording rather than live, `from`: the instant to play it from (ISO 8601 UTC to the
- * second; `path` is then the camera's replay path, access/onvif_recording.ts).
+ * second; `path` is then the camera's replay path, access/onvif_recording.ts), and `speed`: how
+ * many times faster than it happened (live/pace.ts; 1, the default, as it happened).
  */
 export const liveQuery = z.object({
   path: z.string().max(512).regex(
@@ -57,7 +62,24 @@ export const liveQuery = z.object({
     /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
     "from: an instant in UTC, as 2026-12-06T03:00:00Z",
   ).transform((t) => Date.parse(t)).refine(Number.isFinite, "from: not a date").optional(),
+  speed: z.coerce.number({ error: SPEED_MESSAGE }).refine(
+    (n) => (SPEEDS as readonly number[]).includes(n),
+    SPEED_MESSAGE,
+  ).default(1),
 });
+
+/** The live view's query read (liveQuery), or a 400 in words. */
+export function liveAsk(query: Record<string, string>): z.infer<typeof liveQuery> {
+  const q = liveQuery.safeParse(query);
+  if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+  if (q.data.speed !== 1 && q.data.from === undefined) {
+    throw new AppError(
+      "bad_request",
+      "speed: only a recording plays faster than it happens (give from)",
+    );
+  }
+  return q.data;
+}
 
 /** A viewer authorized and its camera playing, waiting for the upgrade. */
 export interface PreparedLive {
@@ -67,6 +89,8 @@ export interface PreparedLive {
   path: string;
   /** Where a recording is played from (ms), or undefined: live. */
   from?: number;
+  /** How many times faster than it happened the recording was asked (1: live, or as it was). */
+  speed: number;
   /** The client's address, as audited (tunnel_ws.ts `authorizeTunnel`). */
   client: string;
 }
@@ -76,8 +100,10 @@ export interface PreparedLive {
  * node that holds the agent (the hub's key there; a sibling's subscription adds the owner); a
  * recording played from a time is a session of its own.
  */
-export function liveKey(handleId: string, path: string, from?: number): string {
-  return `${handleId} ${path}${from === undefined ? "" : ` from ${new Date(from).toISOString()}`}`;
+export function liveKey(handleId: string, path: string, from?: number, speed = 1): string {
+  return `${handleId} ${path}${from === undefined ? "" : ` from ${new Date(from).toISOString()}`}${
+    speed === 1 ? "" : ` at ${speed}x`
+  }`;
 }
 
 /** The camera's URL as the camera sees it. */
@@ -98,10 +124,8 @@ export async function prepareLive(
   remote: string,
   alone = false,
 ): Promise<PreparedLive> {
-  const q = liveQuery.safeParse(Object.fromEntries(new URL(req.url).searchParams));
-  if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+  const { path, from, speed } = liveAsk(Object.fromEntries(new URL(req.url).searchParams));
   const { principal, target, client } = await authorizeTunnel(d, req, handle, remote);
-  const { path, from } = q.data;
   const chosen = await pickAgent(d, target);
   // A recording is played here (through a bridged tunnel when a sibling holds the agent): it
   // starts where its viewer asked, so there is no session of a sibling's to share.
@@ -111,7 +135,7 @@ export async function prepareLive(
   // A subscription to a sibling's session is a feed of its own here: only a camera played here
   // is the one a sibling joins (shareLive), so two nodes that each believe the other holds the
   // agent (presence not yet caught up) never subscribe to each other in a loop.
-  const key = liveKey(target.handle.id, path, from) +
+  const key = liveKey(target.handle.id, path, from, speed) +
     (sibling ? ` via ${sibling.owner.node}` : "") + (alone ? ` alone ${crypto.randomUUID()}` : "");
   const feed = await d.hub.acquire(key, async (sink) => {
     if (sibling) {
@@ -129,7 +153,7 @@ export async function prepareLive(
       );
       if (shared) return shared;
     }
-    return await playCamera(d, target, path, principal.actor, sink, chosen, from, alone);
+    return await playCamera(d, target, path, principal.actor, sink, chosen, from, alone, speed);
   });
   // As on the other access paths, a successful connect slides a CLI session.
   if (principal.cliSessionHash) {
@@ -138,7 +162,7 @@ export async function prepareLive(
       throw e;
     });
   }
-  return { principal, target, feed, path, from, client };
+  return { principal, target, feed, path, from, speed, client };
 }
 
 /**
@@ -208,8 +232,10 @@ async function playCamera(
   chosen: ChosenAgent,
   from?: number,
   fast = false,
+  speed = 1,
 ): Promise<FeedSource> {
-  const key = liveKey(target.handle.id, path, from);
+  const key = liveKey(target.handle.id, path, from, speed);
+  const pace = speed === 1 ? undefined : new Pace(speed);
   const tunnel = await openTunnel(d, target, "live", chosen);
   const release = () => {
     try {
@@ -232,10 +258,7 @@ async function playCamera(
           handle: target.handle.id,
         }),
       sink,
-      () => d.clock.now(),
-      undefined,
-      from,
-      fast,
+      { now: () => d.clock.now(), replayFrom: from, fast, ...(pace ? { pace } : {}) },
     );
     forgetFailure(d, key);
     // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
@@ -286,6 +309,7 @@ export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket): void {
         path: "live",
         stream: p.path,
         ...(p.from === undefined ? {} : { recordingFrom: new Date(p.from).toISOString() }),
+        ...(p.speed === 1 ? {} : { speed: p.speed }),
         ...(p.principal.auditUser ? { user: p.principal.auditUser } : {}),
         ...detail,
       },
@@ -302,6 +326,9 @@ export function serveLive(d: RouteDeps, p: PreparedLive, ws: WsSocket): void {
         codec: i.codec,
         width: i.width,
         height: i.height,
+        // The speed the recording plays at: the one asked, or 1 when the camera sends only as
+        // it plays (it did not answer Rate-Control: no).
+        ...(p.speed === 1 ? {} : { speed: p.feed.fast ? p.speed : 1 }),
       }));
       ws.send(i.bytes);
     },

@@ -19,7 +19,7 @@ import type { Store } from "../store/store.ts";
 import type { CloudPki } from "../pki.ts";
 import { pickAgent, type RouteDeps } from "../access/route.ts";
 import type { LiveHub } from "../live/hub.ts";
-import { liveKey, liveQuery } from "../access/live_ws.ts";
+import { liveAsk, liveKey } from "../access/live_ws.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import type { Principal } from "../tenancy/auth.ts";
 import { fetchSnapshot, snapshotQuery } from "../access/snapshot.ts";
@@ -210,13 +210,12 @@ export function createApp(d: AppDeps): Hono<Env> {
   // an upgrade was refused (its WebSocket just closes), so the player asks here and says it
   // (503 `agent reconnecting`: it retries; 403: it stops). Nothing is opened at the camera.
   app.get("/api/live/:handle", async (c) => {
-    const q = liveQuery.safeParse(c.req.query());
-    if (!q.success) throw new AppError("bad_request", q.error.issues[0]?.message);
+    const q = liveAsk(c.req.query());
     const { target } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
     await pickAgent(d, target);
     // The camera's own refusal of the last attempt (404 for the path, credentials): this node's,
     // or another's (behind a load balancer the upgrade and this question may meet two nodes).
-    const key = liveKey(target.handle.id, q.data.path, q.data.from);
+    const key = liveKey(target.handle.id, q.path, q.from, q.speed);
     const failed = d.liveHub?.recentFailure(key);
     if (failed instanceof AppError) throw failed;
     const elsewhere = await d.store.getLiveFailure(key, d.clock.now() - FAILURE_MEMORY_MS);

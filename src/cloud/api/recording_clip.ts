@@ -38,7 +38,7 @@ export const CLIP_HOLD_BYTES = 1 << 20;
 export const CLIP_STALL_MS = 60_000;
 
 /** The query: the live view's (its replay path, `from` required) and how many seconds. */
-export const clipQuery = liveQuery.extend({
+export const clipQuery = liveQuery.omit({ speed: true }).extend({
   from: z.string({ error: "from: the instant the clip starts at, as 2026-12-06T03:00:00Z" })
     .pipe(liveQuery.shape.from.unwrap()),
   seconds: z.coerce.number({ error: `seconds: a whole number from 1 to ${CLIP_MAX_S}` }).int(

@@ -14,6 +14,7 @@ import type { FeedSink, FeedSource } from "./hub.ts";
 import { Remuxer } from "./remuxer.ts";
 import { H264Depacketizer } from "./rtp_h264.ts";
 import { RtspClient } from "./rtsp_client.ts";
+import type { Pace } from "./pace.ts";
 
 /** A playing session without a picture for this long ends, with {@link silenceReason}. */
 export const SILENCE_MS = 10_000;
@@ -24,37 +25,50 @@ export function silenceReason(ms = SILENCE_MS): string {
   return `no picture from the camera for ${s} second${s === 1 ? "" : "s"}`;
 }
 
-/**
- * Starts the camera session on `conn`; resolves once the camera plays. `now` stamps each
- * picture's arrival (latency figures); `silenceMs` overrides {@link SILENCE_MS} (tests);
- * `replayFrom` plays the camera's recording from that instant (ms) instead of live, and `fast`
- * asks it as fast as the camera can send (paced by the sink's `hold`).
- */
+/** How a camera session is played. */
+export interface CameraFeedOptions {
+  /** Stamps each picture's arrival (latency figures). */
+  now?: () => number;
+  /** Overrides {@link SILENCE_MS} (tests). */
+  silenceMs?: number;
+  /** Plays the camera's recording from this instant (ms) instead of live. */
+  replayFrom?: number;
+  /** Asks the recording as fast as the camera can send it (held by the sink's `hold`). */
+  fast?: boolean;
+  /** Paces what the camera sends fast to a speed (pace.ts): a recording played at 2×, 4×… */
+  pace?: Pace;
+}
+
+/** Starts the camera session on `conn`; resolves once the camera plays. */
 export async function startCameraFeed(
   conn: ByteStream,
   url: string,
   credentials: () => Promise<DeviceCredentials | null>,
   sink: FeedSink,
-  now?: () => number,
-  silenceMs = SILENCE_MS,
-  replayFrom?: number,
-  fast = false,
+  o: CameraFeedOptions = {},
 ): Promise<FeedSource> {
+  const silenceMs = o.silenceMs ?? SILENCE_MS;
   let lastPicture = performance.now();
   let holding = false;
-  const remux = new Remuxer((i) => sink.init(i), (s) => sink.segment(s));
+  const remux = new Remuxer((i) => sink.init(i), (s) => {
+    o.pace?.seen(s.decodeTime);
+    sink.segment(s);
+  });
   const depack = new H264Depacketizer((au) => {
     lastPicture = performance.now();
-    remux.push(au, now?.());
+    remux.push(au, o.now?.());
   });
   let payloadType: number | null = null;
   const client = new RtspClient(conn, {
     url,
     credentials,
-    replayFrom,
-    fast,
+    replayFrom: o.replayFrom,
+    fast: o.fast || o.pace !== undefined,
     hold: () => {
-      const held = sink.hold?.();
+      // The viewer's own hold (a clip's reader), else the pace's: pictures ahead of their time.
+      const wait = o.pace?.ahead() ?? 0;
+      const held = sink.hold?.() ??
+        (wait > 0 ? new Promise<void>((r) => setTimeout(r, wait)) : null);
       if (!held) return null;
       holding = true;
       return held.finally(() => {

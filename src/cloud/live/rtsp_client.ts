@@ -178,18 +178,26 @@ export class RtspClient {
     }
   }
 
+  /** Waits out a hold of reading, counted (a keep-alive's answer may wait behind it). */
+  async #wait(held: Promise<void>): Promise<void> {
+    this.#holds++;
+    this.#holding = true;
+    try {
+      await held;
+    } finally {
+      this.#holding = false;
+    }
+  }
+
   async #read(): Promise<void> {
     const buf = new Uint8Array(64 << 10);
     let data: Uint8Array = new Uint8Array(0);
     for (;;) {
       const held = this.#o.hold?.();
-      if (held) {
-        this.#holds++;
-        this.#holding = true;
-        await held.finally(() => this.#holding = false);
-      }
+      if (held) await this.#wait(held);
       const n = await this.#conn.read(buf);
       if (n === null) return;
+      // A copy: what is left of it is kept across a hold, while `buf` takes the next read.
       data = data.length ? concat([data, buf.subarray(0, n)]) : buf.slice(0, n);
       for (;;) {
         const p = parseNext(data);
@@ -199,7 +207,12 @@ export class RtspClient {
           if (data.length < p.size) break;
           if (p.channel === this.#channel) {
             const rtp = parseRtp(data.subarray(4, p.size));
+            data = data.subarray(p.size);
             if (rtp) this.#o.onRtp(rtp);
+            // A hold takes effect between packets: one read may carry seconds of a recording.
+            const held = this.#o.hold?.();
+            if (held) await this.#wait(held);
+            continue;
           }
         } else if (p.message.start.kind === "response") {
           const cseq = header(p.message, "CSeq");

@@ -47,7 +47,8 @@ function say(video, text) {
 function liveUrl(video, proto) {
   return proto + "//" + location.host + "/api/live/" + encodeURIComponent(video.dataset.live) +
     "?path=" + encodeURIComponent(video.dataset.path || "/") +
-    (video.dataset.from ? "&from=" + encodeURIComponent(video.dataset.from) : "");
+    (video.dataset.from ? "&from=" + encodeURIComponent(video.dataset.from) : "") +
+    (video.dataset.from && video.dataset.speed ? "&speed=" + encodeURIComponent(video.dataset.speed) : "");
 }
 function stop(video, text) {
   video.dataset.state = "closed"; video.dataset.reason = text;
@@ -112,7 +113,10 @@ function play(video, attempt = 0) {
   const follow = () => {
     const b = video.buffered; if (!b.length) return;
     const end = b.end(b.length - 1);
-    if (video.currentTime < b.start(0) || end - video.currentTime > 0.5) video.currentTime = Math.max(b.start(b.length - 1), end - 0.1);
+    // Live keeps within half a second of the newest picture; a recording may have a little more
+    // buffered, the more the faster it plays.
+    const slack = (video.dataset.from ? 2 : 0.5) * video.playbackRate;
+    if (video.currentTime < b.start(0) || end - video.currentTime > slack) video.currentTime = Math.max(b.start(b.length - 1), end - 0.1);
     if (video.paused) video.play().catch(() => {});
     if (!sb.updating && video.currentTime - b.start(0) > 20) sb.remove(b.start(0), video.currentTime - 5);
   };
@@ -143,7 +147,12 @@ function play(video, attempt = 0) {
       }
       const ms = new MediaSource();
       if (video.src) URL.revokeObjectURL(video.src);
+      // A recording played faster: at the speed the cloud sends it (1 when the camera sends it
+      // only as it happened).
+      const speed = Number(m.speed) || 1;
+      video.defaultPlaybackRate = speed;
       video.src = URL.createObjectURL(ms);
+      video.playbackRate = speed;
       ms.addEventListener("sourceopen", () => {
         if (video._gen !== gen) return;
         sb = ms.addSourceBuffer(type); sb.mode = "segments";
@@ -157,7 +166,9 @@ function play(video, attempt = 0) {
         pump();
       }, { once: true });
       video.dataset.state = "playing"; video.dataset.reason = ""; playingSince = Date.now();
-      say(video, m.width + "×" + m.height + " " + m.codec);
+      const slower = Number(video.dataset.speed || 1) > speed;
+      say(video, m.width + "×" + m.height + " " + m.codec + (speed > 1 ? " at " + speed + "×" : "") +
+        (slower ? ": this camera sends its recording only as it happened, so it plays at that speed" : ""));
       return;
     }
     queue.push(ev.data);
@@ -624,6 +635,18 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
     moved.textContent = "Saving " + length.selectedOptions[0].textContent + " from " + new Date(from).toLocaleString() +
       " as a file: a camera that can send its recording faster than it plays sends it at once, others as it plays." +
       " Your browser shows the download.";
+  });
+  // "Speed": played on from the instant on the screen, that many times faster (kept by the page's
+  // address).
+  const speed = nav.querySelector("#recording-speed");
+  speed.addEventListener("change", () => {
+    if (speed.value === "1") delete video.dataset.speed; else video.dataset.speed = speed.value;
+    const q = new URLSearchParams(location.search);
+    if (speed.value === "1") q.delete("speed"); else q.set("speed", speed.value);
+    history.replaceState(null, "", "?" + q);
+    playAt(paused() ? Date.parse(video.dataset.from) : replayPosition(video));
+    moved.textContent = "Playing from " + new Date(video.dataset.from).toLocaleString() + " " +
+      (speed.value === "1" ? "as it happened." : speed.value + " times faster than it happened.");
   });
   pause.addEventListener("click", () => {
     if (paused()) {

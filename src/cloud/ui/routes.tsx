@@ -176,6 +176,8 @@ export function uiRoutes(d: UiDeps): Hono {
         from: c.req.query("from"),
       });
       const atOf = liveQuery.safeParse({ from: c.req.query("at") });
+      // `&speed=`: how many times faster it plays (one not offered: as it happened).
+      const speedOf = liveQuery.shape.speed.catch(1).safeParse(c.req.query("speed"));
       embeddable(c);
       // Its latest alerts (motion, tampering, inputs), each with what it saw then.
       const alerts = await d.store.listEvents(h.tenantId, {
@@ -188,7 +190,9 @@ export function uiRoutes(d: UiDeps): Hono {
         handle: h.id,
         path: raw === undefined || !q.success ? null : q.data.path,
         ...(replay.success && replay.data.from !== undefined && c.req.query("replay")
-          ? { recording: { path: replay.data.path, from: replay.data.from } }
+          ? {
+            recording: { path: replay.data.path, from: replay.data.from, speed: speedOf.data ?? 1 },
+          }
           : {}),
         // `?at=`: an alert's moment (its links), played from the camera's recording at once;
         // with `&clip=1` (the Events page's "Save a clip"), a minute of it saved as a file.

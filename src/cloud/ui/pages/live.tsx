@@ -10,6 +10,7 @@
 import type { TenantEvent } from "../../store/store.ts";
 import { CAMERA_ALERTS, EVENT_LABELS } from "../../events/labels.ts";
 import { snapshotPathOf } from "./events.tsx";
+import { SPEEDS } from "../../live/pace.ts";
 
 /** Most cameras one grid page plays at once. */
 export const GRID_MAX = 16;
@@ -346,10 +347,12 @@ export const RECORDING_STEP_S = 30;
  * play on from the same second. The page's address follows, so a reload or a copied link plays from
  * where it was. A slider spans the hour around the instant placed (up to now), with the camera's
  * events in that hour marked on it (its search, asked once per hour shown): dragging it, or its
- * arrow keys, plays from where it is let go. "Save a clip from here" downloads the recording from
- * the instant on the screen for the length chosen, as an MP4 file (api/recording_clip.ts).
+ * arrow keys, plays from where it is let go. "Speed" plays it 2 to 16 times faster than it
+ * happened (live/pace.ts: a camera that can send its recording fast; one that cannot plays it as
+ * it happened, and the page says so). "Save a clip from here" downloads the recording from the
+ * instant on the screen for the length chosen, as an MP4 file (api/recording_clip.ts).
  */
-function RecordingNav(props: { handle: string; from: number }) {
+function RecordingNav(props: { handle: string; from: number; speed: number }) {
   const iso = new Date(props.from).toISOString();
   return (
     <div
@@ -380,6 +383,16 @@ function RecordingNav(props: { handle: string; from: number }) {
       <button type="button" data-recording-seek={RECORDING_STEP_S}>
         {RECORDING_STEP_S} s on »
       </button>
+      <span class="recording-speed">
+        <label for="recording-speed">Speed</label>
+        <select id="recording-speed">
+          {SPEEDS.map((n) => (
+            <option key={String(n)} value={String(n)} selected={n === props.speed}>
+              {n === 1 ? "As it happened" : `${n}×`}
+            </option>
+          ))}
+        </select>
+      </span>
       <span class="recording-clip">
         <label for="recording-clip-length">Clip</label>
         <select id="recording-clip-length">
@@ -414,7 +427,14 @@ function SavePicture(props: { label: string }) {
 
 /** One camera tile. */
 function Tile(
-  props: { key?: string; handle: string; path: string; label: string; from?: number },
+  props: {
+    key?: string;
+    handle: string;
+    path: string;
+    label: string;
+    from?: number;
+    speed?: number;
+  },
 ) {
   return (
     <figure class="live-tile">
@@ -424,6 +444,7 @@ function Tile(
         data-from={props.from === undefined
           ? undefined
           : new Date(props.from).toISOString().replace(/\.\d+Z$/, "Z")}
+        data-speed={props.speed && props.speed !== 1 ? String(props.speed) : undefined}
         muted
         autoplay
         playsinline
@@ -456,7 +477,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-clip{display:flex;gap:.4rem;align-items:center}.recording-seek{display:flex;gap:.4rem;align-items:center}.recording-seek input{width:18rem;accent-color:#84adff}.recording-seek output{min-width:6rem;font-variant-numeric:tabular-nums}.picture-save{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center}.picture-save button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-clip select{font:inherit;padding:.3rem}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-clip,.recording-speed{display:flex;gap:.4rem;align-items:center}.recording-speed select{font:inherit;padding:.3rem}.recording-seek{display:flex;gap:.4rem;align-items:center}.recording-seek input{width:18rem;accent-color:#84adff}.recording-seek output{min-width:6rem;font-variant-numeric:tabular-nums}.picture-save{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center}.picture-save button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-clip select{font:inherit;padding:.3rem}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -498,8 +519,11 @@ export function LivePage(
      * says it can), its alarm outputs, its clock (checked, and set when off) and its restart.
      */
     controls?: boolean;
-    /** The camera's recording played from a time instead of live (its replay path, the time). */
-    recording?: { path: string; from: number };
+    /**
+     * The camera's recording played from a time instead of live (its replay path, the time, and
+     * how many times faster than it happened).
+     */
+    recording?: { path: string; from: number; speed: number };
     /** An alert's moment (ms): the camera's recording is played from just before it at once. */
     replayAt?: number;
     /** With `replayAt`: a minute of the recording from just before it is saved as a file instead. */
@@ -557,12 +581,21 @@ export function LivePage(
           </p>
         )
         : null}
-      {props.recording ? <RecordingNav handle={props.handle} from={props.recording.from} /> : null}
+      {props.recording
+        ? (
+          <RecordingNav
+            handle={props.handle}
+            from={props.recording.from}
+            speed={props.recording.speed}
+          />
+        )
+        : null}
       <div class="live-grid">
         <Tile
           handle={props.handle}
           path={props.recording?.path ?? props.path ?? "/"}
           from={props.recording?.from}
+          speed={props.recording?.speed}
           label={props.label}
         />
       </div>

@@ -5,13 +5,16 @@
 // connection open) ends the session with a reason the players show, instead of a frozen picture.
 // A fourth: a recording asked as fast as the camera can send it (GStreamer's ONVIF server honours
 // `Rate-Control: no`), held by its sink: nothing is read while held, for longer than the silence
-// limit, without the session ending as silent; then it reads on.
+// limit, without the session ending as silent; then it reads on. A fifth: the same recording played
+// at 4× is paced, never delivered ahead of 4 times its own time.
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
 import { replayProxy, startCamera } from "../../../_fixtures/rtsp.ts";
 import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
 import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
 import { concat } from "../../../../src/cloud/live/rtp_h264.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
+import { Pace } from "../../../../src/cloud/live/pace.ts";
+import { TIMESCALE } from "../../../../src/cloud/live/fmp4.ts";
 import { until } from "../../../_fixtures/until.ts";
 
 Deno.test("camera feed: Digest camera to fMP4 that ffprobe decodes", async () => {
@@ -103,8 +106,7 @@ Deno.test("camera feed: a camera that stops sending pictures ends the session, s
       `rtsp://127.0.0.1:${cam.port}${cam.path}`,
       () => Promise.resolve(null),
       { init: () => {}, segment: () => segments++ },
-      undefined,
-      1_500,
+      { silenceMs: 1_500 },
     );
     let reason: string | null = null;
     feed.ended.then((r) => (reason = r));
@@ -136,10 +138,7 @@ Deno.test("camera feed: a recording sent as fast as the camera can, held by its 
         segment: () => segments++,
         hold: () => hold?.promise ?? null,
       },
-      undefined,
-      1_500,
-      Date.UTC(2026, 11, 5, 18),
-      true,
+      { silenceMs: 1_500, replayFrom: Date.UTC(2026, 11, 5, 18), fast: true },
     );
     let reason: string | null = null;
     feed.ended.then((r) => (reason = r));
@@ -160,6 +159,43 @@ Deno.test("camera feed: a recording sent as fast as the camera can, held by its 
     hold = null;
     await until("reading on", () => segments > heldAt + 30, 30_000, 5);
     feed.close();
+  } finally {
+    await replaying.close();
+    await cam.close();
+  }
+});
+
+Deno.test("camera feed: a recording played at 4× is paced — never delivered ahead of 4 times its own time", async () => {
+  const cam = await startCamera({ recording: true });
+  const replaying = replayProxy(cam.port, "/replay/rec1", cam.recordingPath!, { onvif: true });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: replaying.port });
+    let first: { decode: number; at: number } | null = null;
+    let worst = -Infinity;
+    let segments = 0;
+    const feed = await startCameraFeed(
+      conn,
+      `rtsp://127.0.0.1:${replaying.port}/replay/rec1`,
+      () => Promise.resolve(null),
+      {
+        init: () => {},
+        segment: (s) => {
+          segments++;
+          first ??= { decode: s.decodeTime, at: performance.now() };
+          // How far this picture is ahead of 4 times the time since the first (seconds).
+          const media = (s.decodeTime - first.decode) / TIMESCALE;
+          worst = Math.max(worst, media - 4 * (performance.now() - first.at) / 1000);
+        },
+      },
+      { replayFrom: Date.UTC(2026, 11, 5, 18), pace: new Pace(4) },
+    );
+    assertEquals(feed.fast, true);
+    assertEquals(replaying.requests.find((r) => r.method === "PLAY")?.rateControl, "no");
+    // 12 s of the recording (the camera could send it in a fraction of a second).
+    await until("12 s of the recording", () => segments >= 12 * 15, 30_000, 5);
+    feed.close();
+    // Ahead by no more than the lead (0.3 s at 4×) and a picture or two.
+    assert(worst < 4 * 0.3 + 0.5, `a picture ${worst.toFixed(2)} s ahead of 4× its time`);
   } finally {
     await replaying.close();
     await cam.close();
