@@ -2,7 +2,8 @@
 // cloud holds its credentials) reached through a counting TCP proxy, Chromium playing
 // `/live/{handle}` through Media Source Extensions. The picture moves (currentTime advances,
 // more than 20 frames presented while 2 s of the stream play), a second viewer shares the one
-// RTSP session at the camera, the player comes back by itself after the agent reconnects (and
+// RTSP session at the camera, "Record a clip" saves the next 10 s from that session as an MP4
+// file ffmpeg decodes whole, the player comes back by itself after the agent reconnects (and
 // says why it waits) and after the camera falls silent (the cloud ends the session after 10 s
 // without a picture) and after the cloud goes quiet without closing (the player gives the
 // connection up), shows the camera's own refusal of a wrong stream path, and stops on a refusal
@@ -14,7 +15,7 @@ import WebSocket from "ws";
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { countingProxy, startCamera } from "../_fixtures/rtsp.ts";
+import { countingProxy, probeFile, startCamera } from "../_fixtures/rtsp.ts";
 import { launchBrowser, SCREENSHOTS } from "../_fixtures/browser.ts";
 import { until } from "../_fixtures/until.ts";
 
@@ -139,6 +140,55 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
       assertEquals(proxy.accepted(), 1, "still one RTSP connection at the camera");
       await second.close();
     });
+
+    await t.step(
+      "Record a clip: the next 10 s of the live picture as a file, from the viewers' session",
+      async () => {
+        await first.selectOption("#record-length", "10");
+        const [download] = await Promise.all([
+          first.waitForEvent("download", { timeout: 30_000 }),
+          first.click("text=Record a clip"),
+        ]);
+        assert(
+          new RegExp(`-${proxy.port}-\\d{8}T\\d{6}Z-10s\\.mp4$`).test(download.suggestedFilename()),
+          download.suggestedFilename(),
+        );
+        assertStringIncludes(
+          (await first.textContent("#record-said"))!,
+          "Recording the next 10 s of the live picture as a file",
+        );
+        const probe = await probeFile((await download.path())!);
+        assertEquals(await download.failure(), null);
+        assertEquals([probe.codec, probe.width, probe.decodeErrors], ["h264", 320, ""]);
+        assert(
+          probe.lastPts! - probe.firstPts! >= 9 && probe.lastPts! - probe.firstPts! < 10,
+          `10 s of pictures: ${JSON.stringify(probe)}`,
+        );
+        assertEquals(proxy.accepted(), 1, "the viewers' camera session, not one of its own");
+        const audit = await stack.api("GET", "/api/audit?action=live.clip", q.apiToken);
+        assertEquals(
+          (audit.json.items as { detail: Record<string, unknown> }[]).map((e) => [
+            e.detail.live,
+            e.detail.seconds,
+            e.detail.stream,
+          ]),
+          [[true, 10, cam.path]],
+        );
+        // A recording's stretch is another address: refused in words, nothing asked of the camera.
+        const wrong = await fetch(
+          `${stack.url}/api/live/${handle}/record.mp4?path=${
+            encodeURIComponent(cam.path)
+          }&from=2026-12-05T18:00:00Z`,
+          { headers: { authorization: `Bearer ${q.apiToken}` } },
+        );
+        assertEquals([wrong.status, (await wrong.json()).message], [
+          400,
+          "from: record.mp4 saves the live picture from now; a stretch of the camera's recording is clip.mp4",
+        ]);
+        // The button is below the picture: back to the top, where the next steps look.
+        await first.evaluate("scrollTo(0, 0)");
+      },
+    );
 
     await t.step("the picture comes back by itself when the agent reconnects", async () => {
       const status = () => first.textContent(".live-status");

@@ -16,12 +16,19 @@
  * download fails (rather than hide a gap) when the camera gave no picture, its credential is
  * revoked, the client takes nothing for {@link CLIP_STALL_MS}, or it reads far slower than a
  * camera that sends in real time.
+ *
+ * `GET /api/live/{handle}/record.mp4?path=<stream path>&seconds=N`: the next N seconds of the live
+ * picture as the same kind of file, for a camera that keeps no recording of its own (or one not
+ * reachable over ONVIF): the viewers' camera session joined (a camera keeps few sessions), from its
+ * last keyframe, so the file starts on a whole picture up to a keyframe interval before the
+ * press. Real time, never held (other viewers share the session); audited `live.clip` with
+ * `live: true`; a `from` or `speed` is refused (a recording's stretch is `clip.mp4`).
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
-import { liveQuery, type LiveViewDeps, prepareLive } from "../access/live_ws.ts";
+import { liveQuery, type LiveViewDeps, type PreparedLive, prepareLive } from "../access/live_ws.ts";
 import { authorizeTunnel } from "../access/tunnel_ws.ts";
 import type { RouteDeps } from "../access/route.ts";
 import type { Viewer } from "../live/hub.ts";
@@ -55,7 +62,12 @@ function fileName(label: string, from: number, seconds: number): string {
   return `${name}-${at}-${seconds}s.mp4`;
 }
 
-/** The route, with what the live view needs. */
+/** The query of a clip of the live picture: its stream path and how many seconds. */
+export const liveClipQuery = liveQuery.omit({ from: true, speed: true }).extend({
+  seconds: clipQuery.shape.seconds,
+});
+
+/** The routes, with what the live view needs. */
 export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) => string): Hono {
   const app = new Hono();
   app.get("/api/live/:handle/clip.mp4", async (c) => {
@@ -65,126 +77,160 @@ export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) =
       await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
       throw new AppError("bad_request", issueMessage(q.error.issues));
     }
-    const { from, seconds } = q.data;
     const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c), true);
-    const started = d.clock.now();
-    await d.store.appendAudit({
-      tenantId: p.target.handle.tenantId,
-      actor: p.principal.actor,
-      action: "live.clip",
-      target: p.target.handle.id,
-      detail: {
-        device: p.target.device.id,
-        port: p.target.handle.port,
-        via: p.principal.kind,
-        stream: p.path,
-        recordingFrom: new Date(from).toISOString(),
+    return await serveClip(c, d, p, q.data.seconds, q.data.from);
+  });
+  // The next seconds of the live picture: the viewers' camera session joined (a camera keeps
+  // few sessions), from its last keyframe.
+  app.get("/api/live/:handle/record.mp4", async (c) => {
+    const q = liveClipQuery.safeParse(c.req.query());
+    const recording = c.req.query("from") !== undefined || c.req.query("speed") !== undefined;
+    if (!q.success || recording) {
+      await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+      throw new AppError(
+        "bad_request",
+        q.success
+          ? "from: record.mp4 saves the live picture from now; a stretch of the camera's recording is clip.mp4"
+          : issueMessage(q.error.issues),
+      );
+    }
+    const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+    return await serveClip(c, d, p, q.data.seconds);
+  });
+  return app;
+}
+
+/**
+ * Answers with the clip of `p`'s camera session: `seconds` of pictures from the recording's
+ * instant `from`, or (without it) of the live picture from its last keyframe.
+ */
+async function serveClip(
+  c: Context,
+  d: RouteDeps & LiveViewDeps,
+  p: PreparedLive,
+  seconds: number,
+  from?: number,
+): Promise<Response> {
+  const live = from === undefined;
+  const started = d.clock.now();
+  await d.store.appendAudit({
+    tenantId: p.target.handle.tenantId,
+    actor: p.principal.actor,
+    action: "live.clip",
+    target: p.target.handle.id,
+    detail: {
+      device: p.target.device.id,
+      port: p.target.handle.port,
+      via: p.principal.kind,
+      stream: p.path,
+      ...(live
+        ? { live: true }
+        : { recordingFrom: new Date(from).toISOString(), fast: p.feed.fast }),
+      seconds,
+      remote: p.client,
+      ...(p.principal.auditUser ? { user: p.principal.auditUser } : {}),
+    },
+  }).catch((e) => {
+    p.feed.release();
+    throw e;
+  });
+  let viewer: Viewer | null = null;
+  let unlive: (() => void) | undefined;
+  let done = false;
+  // The camera's connection is held while the client has much unread: until it reads it all.
+  let held:
+    | { promise: Promise<void>; resume: () => void; stall: ReturnType<typeof setTimeout> }
+    | null = null;
+  const resume = () => {
+    if (!held) return;
+    clearTimeout(held.stall);
+    held.resume();
+    held = null;
+  };
+  const end = (ctrl: ReadableStreamDefaultController<Uint8Array>, error?: string) => {
+    if (done) return;
+    done = true;
+    // A held read goes on, finds the session closed and ends.
+    resume();
+    unlive?.();
+    if (viewer) p.feed.detach(viewer);
+    if (error) ctrl.error(new Error(error));
+    else ctrl.close();
+    d.log.info(
+      {
+        handle: p.target.handle.id,
         seconds,
         fast: p.feed.fast,
-        remote: p.client,
-        ...(p.principal.auditUser ? { user: p.principal.auditUser } : {}),
+        ms: d.clock.now() - started,
+        error,
       },
-    }).catch((e) => {
-      p.feed.release();
-      throw e;
-    });
-    let viewer: Viewer | null = null;
-    let unlive: (() => void) | undefined;
-    let done = false;
-    // The camera's connection is held while the client has much unread: until it reads it all.
-    let held:
-      | { promise: Promise<void>; resume: () => void; stall: ReturnType<typeof setTimeout> }
-      | null = null;
-    const resume = () => {
-      if (!held) return;
-      clearTimeout(held.stall);
-      held.resume();
-      held = null;
-    };
-    const end = (ctrl: ReadableStreamDefaultController<Uint8Array>, error?: string) => {
-      if (done) return;
+      "clip saved",
+    );
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(ctrl) {
+      let first: number | null = null;
+      viewer = {
+        init: (i) => ctrl.enqueue(i.bytes),
+        send: (s) => {
+          if (done) return;
+          first ??= s.decodeTime;
+          if (s.decodeTime - first >= seconds * TIMESCALE) return end(ctrl);
+          ctrl.enqueue(s.bytes);
+          // A client far slower than the camera: give up rather than hold the clip in memory.
+          if (CLIP_HOLD_BYTES - (ctrl.desiredSize ?? 0) > CLIP_BACKLOG_BYTES) {
+            end(ctrl, "the download is far slower than the camera sends");
+          }
+        },
+        // Never skip a picture to catch up: a clip is all of them or an error.
+        buffered: () => 0,
+        // A recording's clip, alone on its session, holds the camera while its client is behind;
+        // the live picture's, on the viewers' session, never does (it fails when far behind).
+        hold: () => {
+          if (live || done || (ctrl.desiredSize ?? 0) > 0) return null;
+          if (held) return held.promise;
+          const w = Promise.withResolvers<void>();
+          held = {
+            promise: w.promise,
+            resume: w.resolve,
+            stall: setTimeout(
+              () => end(ctrl, `the download took nothing for ${CLIP_STALL_MS / 1000} s`),
+              CLIP_STALL_MS,
+            ),
+          };
+          return w.promise;
+        },
+        // The camera's session ended: a recording that ends sooner is a shorter file; one
+        // that gave no picture at all, an error.
+        close: (reason) => end(ctrl, first === null ? reason : undefined),
+      };
+      unlive = d.live?.add(p.principal, (reason) => end(ctrl, reason), {
+        kind: live ? "live clip" : "recording clip",
+        handleId: p.target.handle.id,
+        startedAt: started,
+      });
+      p.feed.attach(viewer);
+    },
+    // The client took enough that less than CLIP_HOLD_BYTES waits: a held camera sends on.
+    pull() {
+      resume();
+    },
+    cancel() {
       done = true;
-      // A held read goes on, finds the session closed and ends.
       resume();
       unlive?.();
       if (viewer) p.feed.detach(viewer);
-      if (error) ctrl.error(new Error(error));
-      else ctrl.close();
-      d.log.info(
-        {
-          handle: p.target.handle.id,
-          seconds,
-          fast: p.feed.fast,
-          ms: d.clock.now() - started,
-          error,
-        },
-        "clip saved",
-      );
-    };
-    const body = new ReadableStream<Uint8Array>({
-      start(ctrl) {
-        let first: number | null = null;
-        viewer = {
-          init: (i) => ctrl.enqueue(i.bytes),
-          send: (s) => {
-            if (done) return;
-            first ??= s.decodeTime;
-            if (s.decodeTime - first >= seconds * TIMESCALE) return end(ctrl);
-            ctrl.enqueue(s.bytes);
-            // A client far slower than the camera: give up rather than hold the clip in memory.
-            if (CLIP_HOLD_BYTES - (ctrl.desiredSize ?? 0) > CLIP_BACKLOG_BYTES) {
-              end(ctrl, "the download is far slower than the camera sends");
-            }
-          },
-          // Never skip a picture to catch up: a clip is all of them or an error.
-          buffered: () => 0,
-          hold: () => {
-            if (done || (ctrl.desiredSize ?? 0) > 0) return null;
-            if (held) return held.promise;
-            const w = Promise.withResolvers<void>();
-            held = {
-              promise: w.promise,
-              resume: w.resolve,
-              stall: setTimeout(
-                () => end(ctrl, `the download took nothing for ${CLIP_STALL_MS / 1000} s`),
-                CLIP_STALL_MS,
-              ),
-            };
-            return w.promise;
-          },
-          // The camera's session ended: a recording that ends sooner is a shorter file; one
-          // that gave no picture at all, an error.
-          close: (reason) => end(ctrl, first === null ? reason : undefined),
-        };
-        unlive = d.live?.add(p.principal, (reason) => end(ctrl, reason), {
-          kind: "recording clip",
-          handleId: p.target.handle.id,
-          startedAt: started,
-        });
-        p.feed.attach(viewer);
-      },
-      // The client took enough that less than CLIP_HOLD_BYTES waits: a held camera sends on.
-      pull() {
-        resume();
-      },
-      cancel() {
-        done = true;
-        resume();
-        unlive?.();
-        if (viewer) p.feed.detach(viewer);
-      },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: CLIP_HOLD_BYTES }));
-    return c.body(body, 200, {
-      "content-type": "video/mp4",
-      "content-disposition": `attachment; filename="${
-        fileName(
-          `${p.target.device.label || p.target.device.host}-${p.target.handle.port}`,
-          from,
-          seconds,
-        )
-      }"`,
-      "cache-control": "no-store",
-    });
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: CLIP_HOLD_BYTES }));
+  return c.body(body, 200, {
+    "content-type": "video/mp4",
+    "content-disposition": `attachment; filename="${
+      fileName(
+        `${p.target.device.label || p.target.device.host}-${p.target.handle.port}`,
+        from ?? started,
+        seconds,
+      )
+    }"`,
+    "cache-control": "no-store",
   });
-  return app;
 }

@@ -80,13 +80,9 @@ export class Feed {
     this.#source = open({
       init: (i) => this.#onInit(i),
       segment: (s) => this.#onSegment(s),
-      hold: () => {
-        for (const v of this.#viewers.keys()) {
-          const held = v.hold?.();
-          if (held) return held;
-        }
-        return null;
-      },
+      // Only a viewer alone on the session may hold it: never one among others it would stall.
+      hold: () =>
+        this.#viewers.size === 1 ? this.#viewers.keys().next().value!.hold?.() ?? null : null,
     });
     this.#source.then((s) => {
       this.#fast = s.fast === true;

@@ -666,6 +666,16 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
     moved.textContent = "Paused at " + pausedAt + ": the camera is not asked for pictures until you play on.";
   });
 }
+// "Record a clip": the next minutes of the live picture as a file, the browser's download.
+for (const b of document.querySelectorAll("[data-record-clip]")) {
+  b.addEventListener("click", () => {
+    const v = document.querySelector("video[data-live]");
+    const length = document.getElementById("record-length");
+    download(b.dataset.recordClip + "?" + new URLSearchParams({ path: v.dataset.path || "/", seconds: length.value }));
+    document.getElementById("record-said").textContent = "Recording the next " + length.selectedOptions[0].textContent +
+      " of the live picture as a file: it takes that long. Your browser shows the download.";
+  });
+}
 // "Save the picture": the video's picture as a JPEG, named by the camera and the instant shown.
 for (const b of document.querySelectorAll("[data-save-picture]")) {
   b.addEventListener("click", () => {

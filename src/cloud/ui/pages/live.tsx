@@ -333,6 +333,20 @@ export const CLIP_LENGTHS: [number, string][] = [
   [600, "10 min"],
 ];
 
+/** A clip's length to choose, labelled: one of {@link CLIP_LENGTHS}, a minute at first. */
+function ClipLength(props: { id: string; label: string }) {
+  return (
+    <>
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id}>
+        {CLIP_LENGTHS.map(([seconds, label]) => (
+          <option key={label} value={String(seconds)} selected={seconds === 60}>{label}</option>
+        ))}
+      </select>
+    </>
+  );
+}
+
 /** The steps of the recording's slider (seconds; its arrow keys move by one). */
 export const SEEK_STEP_S = 10;
 
@@ -394,12 +408,7 @@ function RecordingNav(props: { handle: string; from: number; speed: number }) {
         </select>
       </span>
       <span class="recording-clip">
-        <label for="recording-clip-length">Clip</label>
-        <select id="recording-clip-length">
-          {CLIP_LENGTHS.map(([seconds, label]) => (
-            <option key={label} value={String(seconds)} selected={seconds === 60}>{label}</option>
-          ))}
-        </select>
+        <ClipLength id="recording-clip-length" label="Clip" />
         <button type="button" data-recording-clip={`/api/live/${props.handle}/clip.mp4`}>
           Save a clip from here
         </button>
@@ -421,6 +430,23 @@ function SavePicture(props: { label: string }) {
       <button type="button" data-save-picture={props.label}>Save the picture</button>
       <button type="button" data-full-screen>Full screen</button>
       <span class="muted" id="picture-said" role="status"></span>
+    </div>
+  );
+}
+
+/**
+ * "Record a clip": the next minutes of the live picture as an MP4 file (api/recording_clip.ts
+ * `record.mp4`), for a camera that keeps no recording of its own: from the picture's last
+ * keyframe, for the length chosen, as the browser's download.
+ */
+function RecordClip(props: { handle: string }) {
+  return (
+    <div class="picture-save">
+      <ClipLength id="record-length" label="Record" />
+      <button type="button" data-record-clip={`/api/live/${props.handle}/record.mp4`}>
+        Record a clip
+      </button>
+      <span class="muted" id="record-said" role="status"></span>
     </div>
   );
 }
@@ -477,7 +503,7 @@ form{padding:1rem}label{display:block;margin:.5rem 0}input{font:inherit;padding:
 .ptz{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .ptz button{font:inherit;min-width:2.6rem;min-height:2.6rem;border-radius:4px;border:1px solid #475467;
 background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:active,.ptz button[aria-pressed=true]{background:#344054}
-.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-clip,.recording-speed{display:flex;gap:.4rem;align-items:center}.recording-speed select{font:inherit;padding:.3rem}.recording-seek{display:flex;gap:.4rem;align-items:center}.recording-seek input{width:18rem;accent-color:#84adff}.recording-seek output{min-width:6rem;font-variant-numeric:tabular-nums}.picture-save{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center}.picture-save button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-clip select{font:inherit;padding:.3rem}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
+.recent-alerts button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.recording-now{padding:0 .5rem;margin:.5rem 0}.recording-play{display:flex;gap:.4rem;align-items:center}.recording-nav{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.recording-nav button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-nav button[aria-pressed=true]{background:#344054}.recording-clip,.recording-speed{display:flex;gap:.4rem;align-items:center}.recording-speed select{font:inherit;padding:.3rem}.recording-seek{display:flex;gap:.4rem;align-items:center}.recording-seek input{width:18rem;accent-color:#84adff}.recording-seek output{min-width:6rem;font-variant-numeric:tabular-nums}.picture-save{padding:0 .5rem;margin:.5rem 0;display:flex;gap:.5rem;align-items:center}.picture-save button{font:inherit;padding:.3rem .6rem;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.picture-save select{font:inherit;padding:.3rem}.picture-save label{margin:0}.recording-clip select{font:inherit;padding:.3rem}.recording-play label{margin:0}.recording-which{display:flex;gap:.4rem;align-items:center}.recording-which select{font:inherit;padding:.3rem;max-width:14rem}.recording-which[hidden]{display:none}.recording-found{flex-basis:100%}.recording-events{margin:.25rem 0;padding-left:1.25rem;max-height:16rem;overflow-y:auto}.recording-events li{margin:.15rem 0}.recording-events button,.recording-found>button{font:inherit;padding:.15rem .5rem;margin-left:.75rem;min-height:0;border-radius:4px;border:1px solid #475467;background:#1d2939;color:#e4e7ec}.recording-play input{font:inherit;padding:.3rem}.camera-controls{display:flex;flex-wrap:wrap;align-items:flex-start;column-gap:.5rem}.focus-buttons{display:flex;gap:.25rem}.relay-list{list-style:none;margin:0;padding:0;display:flex;gap:.75rem;flex-wrap:wrap}.relay-list li{display:flex;gap:.25rem;align-items:center}.ptz-pad{display:grid;grid-template-columns:repeat(3,2.8rem);gap:.25rem}.ptz-zoom{display:flex;gap:.25rem;align-items:center}.ptz-zoom label{margin:0 0 0 .5rem}.ptz-presets,.ptz-save{display:flex;gap:.4rem;align-items:center}.ptz-presets label,.ptz-save label{margin:0}
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
@@ -600,6 +626,7 @@ export function LivePage(
         />
       </div>
       <SavePicture label={props.label} />
+      {props.recording ? null : <RecordClip handle={props.handle} />}
       {recordingBar}
       {props.controls
         ? (

@@ -176,10 +176,12 @@ Deno.test("hub: a viewer that paces its session holds the camera's reading; the 
   const clip = Object.assign(new TestViewer(), {
     hold: () => holding ? waiting.promise : null,
   });
+  await hub.acquire("clip", () => Promise.reject(new Error("not opened twice")));
   f.attach(clip);
-  assert(sink.hold?.() === waiting.promise, "the clip's hold is the session's");
+  assertEquals(sink.hold?.(), null, "among others, a viewer never holds the session");
+  f.detach(live);
+  assert(sink.hold?.() === waiting.promise, "alone on it, the clip's hold is the session's");
   holding = false;
   assertEquals(sink.hold?.(), null);
   f.detach(clip);
-  f.detach(live);
 });
