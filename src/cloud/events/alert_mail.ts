@@ -63,6 +63,7 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
       ...(picture ? ["", "What the camera saw is attached."] : []),
       ...(live ? ["", `Watch live: ${live}`] : []),
       ...(w.recording ? [`Watch the recording of that moment: ${w.recording}`] : []),
+      ...(w.clip ? [`Save a minute of it as a file: ${w.clip}`] : []),
     ];
   const text = [...lines, ...footerText(consoleUrl)].join("\n") + "\n";
 
@@ -78,7 +79,7 @@ export function alertMail(body: string, consoleUrl: string, picture?: Uint8Array
       live
         ? `<p><a href="${esc(live)}">Watch live</a>${
           w.recording ? ` · <a href="${esc(w.recording)}">Watch the recording</a>` : ""
-        }</p>`
+        }${w.clip ? ` · <a href="${esc(w.clip)}">Save a clip</a>` : ""}</p>`
         : "",
     ].join(""),
     footerHtml(consoleUrl),

@@ -32,6 +32,11 @@ export interface AlertWords {
    */
   recording: string;
   /**
+   * A minute of that recording saved as a file, from just before the event: the live view with
+   * `?clip=` (it asks the camera and starts the download), or "".
+   */
+  clip: string;
+  /**
    * What the camera saw: a link that opens the picture without signing in, for a day
    * (picture_links.ts), when the event has one (a web address only), or "".
    */
@@ -69,17 +74,21 @@ export function alertWords(body: string): AlertWords {
     error: str(detail.error),
     live: /^https?:\/\//.test(str(detail.liveUrl)) ? str(detail.liveUrl) : "",
     recording: recordingLink(str(detail.liveUrl), str(e.at)),
+    clip: recordingLink(str(detail.liveUrl), str(e.at), "clip"),
     picture: /^https?:\/\//.test(str(detail.snapshotUrl)) ? str(detail.snapshotUrl) : "",
     at: str(e.at),
     actor: str(e.actor),
   };
 }
 
-/** The live view `live` at the instant `at` (its `?at=`, to the second), or "". */
-function recordingLink(live: string, at: string): string {
+/**
+ * The live view `live` at the instant `at` (its `?at=`, to the second; `?clip=` to save a minute
+ * of the recording from there), or "". One parameter: no `&` for a chat's markup to mangle.
+ */
+function recordingLink(live: string, at: string, param: "at" | "clip" = "at"): string {
   const t = Date.parse(at);
   if (!/^https?:\/\//.test(live) || !Number.isFinite(t)) return "";
-  return `${live}?at=${new Date(t).toISOString().replace(/\.\d+Z$/, "Z")}`;
+  return `${live}?${param}=${new Date(t).toISOString().replace(/\.\d+Z$/, "Z")}`;
 }
 
 /** `name (site)`: what the alert is about. */

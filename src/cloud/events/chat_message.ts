@@ -104,6 +104,7 @@ function angleLinks(w: AlertWords, events: string, esc: (s: string) => string): 
   const links = [
     ...(w.live ? [`<${w.live}|Watch live>`] : []),
     ...(w.recording ? [`<${w.recording}|Watch the recording>`] : []),
+    ...(w.clip ? [`<${w.clip}|Save a clip>`] : []),
     ...(w.picture ? [`<${w.picture}|What the camera saw>`] : []),
     `<${events}|Events>`,
   ];
@@ -136,6 +137,7 @@ function discord(w: AlertWords, events: string): string {
   const links = [
     ...(w.live ? [`[Watch live](<${w.live}>)`] : []),
     ...(w.recording ? [`[Watch the recording](<${w.recording}>)`] : []),
+    ...(w.clip ? [`[Save a clip](<${w.clip}>)`] : []),
     `[Events](<${events}>)`,
   ];
   return [
@@ -171,6 +173,7 @@ function teams(w: AlertWords, events: string): Record<string, unknown> {
     ...(w.recording
       ? [{ type: "Action.OpenUrl", title: "Watch the recording", url: w.recording }]
       : []),
+    ...(w.clip ? [{ type: "Action.OpenUrl", title: "Save a clip", url: w.clip }] : []),
     { type: "Action.OpenUrl", title: "Events", url: events },
   ];
   return card(body, actions);

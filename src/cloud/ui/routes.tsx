@@ -176,6 +176,7 @@ export function uiRoutes(d: UiDeps): Hono {
         from: c.req.query("from"),
       });
       const atOf = liveQuery.safeParse({ from: c.req.query("at") });
+      const clipOf = liveQuery.safeParse({ from: c.req.query("clip") });
       // `&speed=`: how many times faster it plays (one not offered: as it happened).
       const speedOf = liveQuery.shape.speed.catch(1).safeParse(c.req.query("speed"));
       embeddable(c);
@@ -195,9 +196,11 @@ export function uiRoutes(d: UiDeps): Hono {
           }
           : {}),
         // `?at=`: an alert's moment (its links), played from the camera's recording at once;
-        // with `&clip=1` (the Events page's "Save a clip"), a minute of it saved as a file.
-        ...(atOf.success && atOf.data.from !== undefined
-          ? { replayAt: atOf.data.from, ...(c.req.query("clip") === "1" ? { clipAt: true } : {}) }
+        // `?clip=` (the Events page's and alerts' "Save a clip"), a minute of it saved as a file.
+        ...(clipOf.success && clipOf.data.from !== undefined
+          ? { replayAt: clipOf.data.from, clipAt: true }
+          : atOf.success && atOf.data.from !== undefined
+          ? { replayAt: atOf.data.from }
           : {}),
         label: `${device?.label || device?.host || "camera"} :${h.port}`,
         alerts,

@@ -125,7 +125,7 @@ function EventRow(props: { e: TenantEvent; key?: number }) {
                 Watch the recording
               </a>
               {" · "}
-              <a href={`${live}?at=${recordingAt(e.at)}&clip=1`} target="_blank" rel="noopener">
+              <a href={`${live}?clip=${recordingAt(e.at)}`} target="_blank" rel="noopener">
                 Save a clip
               </a>
             </div>

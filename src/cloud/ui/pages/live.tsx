@@ -281,8 +281,8 @@ function CameraRestart(props: { handle: string; label: string }) {
  * The camera's own recording (api/recording.ts), for anyone who may watch it: asked on demand
  * (from when to when it holds pictures), then played from a time chosen in the viewer's own time
  * zone — the page reloads on the camera's replay path from that instant, with "Back to live".
- * Opened from an alert's link (`?at=`), it does so at once, from just before the alert (with
- * `&clip=1`, the Events page's "Save a clip", it saves a minute of it as a file instead). "What
+ * Opened from an alert's link (`?at=`), it does so at once, from just before the alert (from
+ * `?clip=`, an alert's "Save a clip", it saves a minute of it as a file instead). "What
  * happened from then" asks the camera's search what its recording holds from the chosen time on
  * (motion, tampering, alarm inputs), each with "Play" from just before it, and "Find more". A
  * camera that keeps several recordings (an NVR, one per channel) offers them by name.

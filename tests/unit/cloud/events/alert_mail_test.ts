@@ -52,7 +52,17 @@ Deno.test("alert mail: a live link only when it is a web address", () => {
     good.html,
     '<a href="https://c/live/h1?at=2026-12-05T10:00:00Z">Watch the recording</a>',
   );
+  // And a minute of it as a file: the live view saving it from just before that second.
+  assertStringIncludes(
+    good.text,
+    "Save a minute of it as a file: https://c/live/h1?clip=2026-12-05T10:00:00Z",
+  );
+  assertStringIncludes(
+    good.html,
+    '<a href="https://c/live/h1?clip=2026-12-05T10:00:00Z">Save a clip</a>',
+  );
   assert(!bad.text.includes("Watch the recording"));
+  assert(!bad.text.includes("Save a minute"));
 });
 
 Deno.test("digest mail: the count and kinds in the subject, a line per listed event, the rest counted; a count that stopped short says so", () => {

@@ -60,6 +60,7 @@ Deno.test("chatBody: Slack — what, where, the error, when, links; a name's mar
     live,
     "<https://c.example/live/h1|Watch live> · " +
       "<https://c.example/live/h1?at=2026-12-05T10:00:00Z|Watch the recording> · " +
+      "<https://c.example/live/h1?clip=2026-12-05T10:00:00Z|Save a clip> · " +
       "<https://c.example/events|Events>",
   );
   const test = JSON.parse(chatBody("slack", event({ type: "webhook.test" }), "https://c")).text;
@@ -86,6 +87,7 @@ Deno.test("chatBody: Discord — no mention can fire, markdown in a name is esca
     live,
     "[Watch live](<https://c.example/live/h1>) · " +
       "[Watch the recording](<https://c.example/live/h1?at=2026-12-05T10:00:00Z>) · " +
+      "[Save a clip](<https://c.example/live/h1?clip=2026-12-05T10:00:00Z>) · " +
       "[Events](<https://c.example/events>)",
   );
   const long = JSON.parse(chatBody(
@@ -115,6 +117,7 @@ Deno.test("chatBody: Teams — one Adaptive Card with text blocks and link butto
     [
       ["Watch live", "https://c.example/live/h1"],
       ["Watch the recording", "https://c.example/live/h1?at=2026-12-05T10:00:00Z"],
+      ["Save a clip", "https://c.example/live/h1?clip=2026-12-05T10:00:00Z"],
       ["Events", "https://c.example/events"],
     ],
   );
