@@ -12,7 +12,8 @@
 // of it); what a viewer on the sibling got decodes with ffprobe; it keeps playing when the owner's
 // own viewer leaves, and the camera session closes when the last viewer anywhere leaves. When the
 // owner is killed, a sibling's viewer is told why, and plays again through the agent's new node.
-// A clip of the camera's recording asked of the sibling is played through the agent's node.
+// A clip of the camera's recording asked of the sibling is played through the agent's node; one
+// of the live picture asked of the sibling joins the deployment's one camera session.
 // @ts-types="@types/ws"
 import WebSocket from "ws";
 import { assert, assertEquals } from "../_fixtures/assert.ts";
@@ -168,6 +169,24 @@ Deno.test("live view on two nodes: one camera session feeds the viewers of both"
       metric(n, "connector_interrelay_bridges_open", `{side="${side}"}`);
     assertEquals([await bridges(n2, "out"), await bridges(n1, "in")], [1, 1]);
     assertEquals(onSibling.init()?.codec, onOwner.init()?.codec);
+
+    // A clip of the live picture asked of the sibling joins its viewers' session there: still
+    // one session at the camera, and a file that decodes whole.
+    const recorded = await fetch(
+      `${n2.url}/api/live/${handle}/record.mp4?path=${encodeURIComponent(cam.path)}&seconds=3`,
+      { headers: { authorization: `Bearer ${q.apiToken}` } },
+    );
+    assertEquals(recorded.status, 200);
+    const clipFile = await Deno.makeTempFile({ suffix: ".mp4" });
+    n1.defer(() => Deno.remove(clipFile));
+    await Deno.writeFile(clipFile, new Uint8Array(await recorded.arrayBuffer()));
+    const clip = await probeFile(clipFile);
+    assertEquals([clip.codec, clip.width, clip.decodeErrors], ["h264", 320, ""]);
+    assert(
+      clip.lastPts! - clip.firstPts! >= 2 && clip.lastPts! - clip.firstPts! < 3,
+      JSON.stringify(clip),
+    );
+    assertEquals(proxy.accepted(), 1, "the clip joined the one camera session");
 
     // What the sibling's viewer got is a stream a player decodes.
     const file = await Deno.makeTempFile({ suffix: ".mp4" });
