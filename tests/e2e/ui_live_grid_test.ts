@@ -3,9 +3,11 @@
 // cameras a page shows, of how many, and links to the next and previous pages (keeping the
 // chosen stream path); every camera is on exactly one page, a page number past the last shows
 // the last, and a site of one camera shows it without any of that. On a wall monitor the pages
-// turn by themselves (`?cycle=`), the last to the first.
+// turn by themselves (`?cycle=`), the last to the first; a tile put on the whole screen (its
+// "Full screen", or a double click) holds the page until it leaves.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
+import { until } from "../_fixtures/until.ts";
 import { accessibilityViolations, launchBrowser, signedInContext } from "../_fixtures/browser.ts";
 
 Deno.test("live grid: a site of 21 cameras in pages of 16, every camera on one page", async () => {
@@ -103,6 +105,25 @@ Deno.test("live grid on a wall monitor: the pages turn by themselves (?cycle=), 
     assertEquals([pageOf().get("cycle"), await page.locator("video[data-live]").count()], ["5", 5]);
     await page.waitForURL((u) => u.searchParams.get("page") === "1", { timeout: 20_000 });
     assertEquals(await page.locator("video[data-live]").count(), 16);
+    // A tile on the whole screen ("Full screen" in its caption) holds the page past its turn;
+    // once it leaves, the page turns.
+    const third = page.locator(".live-tile").nth(2);
+    const handle = await third.locator("video").getAttribute("data-live");
+    await third.locator("[data-tile-full-screen]").click();
+    const fullOf = () =>
+      page.evaluate(`document.fullscreenElement?.querySelector("video")?.dataset.live ?? null`);
+    await until("the tile on the whole screen", async () => await fullOf() === handle);
+    await new Promise((r) => setTimeout(r, 6_000));
+    assertEquals([pageOf().get("page"), await fullOf()], ["1", handle], "held past its turn");
+    await Promise.all([
+      page.waitForURL((u) => u.searchParams.get("page") === "2", { timeout: 20_000 }),
+      page.evaluate("document.exitFullscreen()"),
+    ]);
+    // A double click on a tile's picture: the whole screen; again: back to the grid.
+    await page.locator(".live-tile video").first().dblclick();
+    await until("a double-clicked tile on the whole screen", async () => await fullOf() !== null);
+    await page.locator(".live-tile video").first().dblclick();
+    await until("back to the grid", async () => await fullOf() === null);
     // Turned off: the address forgets it. A turn out of range is none.
     await Promise.all([
       page.waitForURL((u) => !u.searchParams.has("cycle")),

@@ -704,6 +704,16 @@ for (const b of document.querySelectorAll("[data-full-screen]")) {
     tile?.requestFullscreen?.().catch((e) => { document.getElementById("picture-said").textContent = e.message; });
   });
 }
+// A grid's tile on the whole screen: its "Full screen", or a double click on its picture (again,
+// or Esc, to leave).
+for (const b of document.querySelectorAll("[data-tile-full-screen]")) {
+  const tile = b.closest(".live-tile");
+  const full = () => document.fullscreenElement === tile
+    ? document.exitFullscreen()
+    : tile.requestFullscreen().catch((e) => { tile.querySelector(".live-status").textContent = e.message; });
+  b.addEventListener("click", full);
+  tile.querySelector("video").addEventListener("dblclick", full);
+}
 // A wall monitor's grid turning its pages: chosen here (kept in the address), each page shown
 // that long, then the next (the last turns to the first).
 const cycle = document.getElementById("grid-cycle");
@@ -713,7 +723,12 @@ if (cycle) {
     if (cycle.value === "0") q.delete("cycle"); else q.set("cycle", cycle.value);
     location.search = "?" + q;
   });
-  if (Number(cycle.value) > 0) setTimeout(() => { location.href = cycle.dataset.next; }, Number(cycle.value) * 1000);
+  // A tile on the whole screen holds the page until it leaves (Esc), then the page turns.
+  const turn = () => {
+    if (document.fullscreenElement) return document.addEventListener("fullscreenchange", turn, { once: true });
+    location.href = cycle.dataset.next;
+  };
+  if (Number(cycle.value) > 0) setTimeout(turn, Number(cycle.value) * 1000);
 }
 // "Ask the camera (ONVIF)" on a page without a stream path: play the one the camera gives.
 for (const b of document.querySelectorAll("button[data-onvif]")) {

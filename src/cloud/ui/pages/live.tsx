@@ -460,6 +460,8 @@ function Tile(
     label: string;
     from?: number;
     speed?: number;
+    /** A grid's tile: its own "Full screen" (a double click on it too). */
+    zoom?: boolean;
   },
 ) {
   return (
@@ -479,7 +481,18 @@ function Tile(
       </video>
       <figcaption>
         <a href={`/live/${props.handle}`} target="_blank" rel="noopener">{props.label}</a>{" "}
-        <span class="live-status muted" role="status"></span>
+        {props.zoom
+          ? (
+            <button
+              type="button"
+              class="link"
+              data-tile-full-screen
+              aria-label={`Full screen: ${props.label}`}
+            >
+              Full screen
+            </button>
+          )
+          : null} <span class="live-status muted" role="status"></span>
       </figcaption>
     </figure>
   );
@@ -488,7 +501,8 @@ function Tile(
 const STYLE = `body{margin:0;background:#101828;color:#e4e7ec;font-family:system-ui,sans-serif}
 .live-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:.5rem;padding:.5rem}
 .live-tile{margin:0}.live-tile video{width:100%;background:#000;aspect-ratio:4/3;display:block}
-.live-tile figcaption{padding:.25rem .4rem;font-size:.9rem}.muted{color:#98a2b3}
+.live-tile figcaption{padding:.25rem .4rem;font-size:.9rem}
+.live-tile figcaption button.link{background:none;border:0;padding:0;color:#84adff;text-decoration:underline;cursor:pointer;font:inherit}.muted{color:#98a2b3}
 .live-tile{position:relative}.live-tile video:not([data-state=playing]){opacity:.45}
 .live-tile:fullscreen{background:#000;display:flex;flex-direction:column;justify-content:center}
 .live-tile:fullscreen video{height:calc(100vh - 2rem);aspect-ratio:auto;object-fit:contain}
@@ -724,7 +738,13 @@ export function LiveGridPage(
       </p>
       <div class="live-grid">
         {shown.map((c) => (
-          <Tile key={c.handle} handle={c.handle} path={c.path ?? props.path} label={c.label} />
+          <Tile
+            key={c.handle}
+            handle={c.handle}
+            path={c.path ?? props.path}
+            label={c.label}
+            zoom
+          />
         ))}
       </div>
     </Bare>
