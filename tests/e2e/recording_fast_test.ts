@@ -1,6 +1,6 @@
 // A camera that sends its recording as fast as it can: GStreamer's own ONVIF server (its
-// `Rate-Control: no` honoured: it sends as fast as it encodes) behind a replaying front that records
-// the requests and counts the bytes the camera sent, through the real cloud and agent.
+// `Rate-Control: no` honoured: it sends as fast as it encodes) behind a replaying front that
+// records the requests and counts the bytes the camera sent, through the real cloud and agent.
 //
 // A clip: ten minutes of a busy picture (about 75 MB) are asked; the download stops reading after
 // its first megabyte, and the camera is held (it sends no more than the tunnel's and the sockets'
@@ -9,7 +9,8 @@
 //
 // Speed: in Chromium the recording plays at 4× (the camera asked as fast as it can, the cloud
 // pacing it, the browser's playbackRate 4, the instant on the screen moving on), "Speed" changes
-// it to 8× and back to as it happened from the instant on the screen, the address keeping it; a
+// it to 8× and back to as it happened from the instant on the screen, the address keeping it, and
+// the keys do as video players' do (> < the speed, Space pause and play on, → 30 s on); a
 // camera that sends only as it happened plays at 1× and the page says why; the API refuses a speed
 // not offered and a speed for live, in words.
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
@@ -182,6 +183,29 @@ Deno.test("Recording speed: played at 4× in Chromium, paced by the cloud; chang
     await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
     await until("playing at 1×", async () => await video("playbackRate") === 1);
     assertEquals(new URL(page.url()).searchParams.get("speed"), null);
+    // The keys, as video players have them: > and < the speed, Space pause and play on, → 30 s on.
+    await page.evaluate("document.activeElement?.blur()");
+    await page.keyboard.press(">");
+    await until("2× by its key", () => new URL(page.url()).searchParams.get("speed") === "2");
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    await until("playing at 2×", async () => await video("playbackRate") === 2);
+    await page.keyboard.press("<");
+    await until("1× by its key", () => new URL(page.url()).searchParams.get("speed") === null);
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    await page.keyboard.press(" ");
+    await page.waitForSelector("video[data-state=paused]");
+    assertEquals(await page.getAttribute("[data-recording-pause]", "aria-pressed"), "true");
+    const pausedAt = Date.parse(new URL(page.url()).searchParams.get("from")!);
+    const before = plays().length;
+    await page.keyboard.press("ArrowRight");
+    const moved = await untilValue("30 s on by its key", () => plays()[before] ?? null);
+    assertEquals(
+      moved.range,
+      `clock=${
+        new Date(pausedAt + 30_000).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")
+      }-`,
+    );
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
     // The viewer's playing at 4× is audited with its speed.
     await until("the 4× view audited", async () => {
       const audit = await stack.api("GET", "/api/audit?action=live.open", q.apiToken);

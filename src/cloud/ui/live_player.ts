@@ -648,6 +648,23 @@ for (const nav of document.querySelectorAll(".recording-nav")) {
     moved.textContent = "Playing from " + new Date(video.dataset.from).toLocaleString() + " " +
       (speed.value === "1" ? "as it happened." : speed.value + " times faster than it happened.");
   });
+  // Keys, as video players have them: Space pauses and plays on, ← and → move 30 s, < and >
+  // change the speed; never while typing or choosing (the slider and selects keep their arrows),
+  // and Space on a focused button is that button's.
+  const seekBy = (sign) => [...nav.querySelectorAll("[data-recording-seek]")].find((b) => Math.sign(Number(b.dataset.recordingSeek)) === sign);
+  document.addEventListener("keydown", (e) => {
+    const t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey || t.closest?.("input, select, textarea, [contenteditable]")) return;
+    const press = (b) => { e.preventDefault(); b.click(); };
+    if (e.key === " ") { if (!t.closest?.("button, a")) press(pause); }
+    else if (e.key === "ArrowLeft") press(seekBy(-1));
+    else if (e.key === "ArrowRight") press(seekBy(1));
+    else if (e.key === ">" || e.key === "<") {
+      const i = speed.selectedIndex + (e.key === ">" ? 1 : -1);
+      if (i < 0 || i >= speed.options.length) return;
+      e.preventDefault(); speed.selectedIndex = i; speed.dispatchEvent(new Event("change"));
+    }
+  });
   pause.addEventListener("click", () => {
     if (paused()) {
       playAt(Date.parse(video.dataset.from));

@@ -414,6 +414,9 @@ function RecordingNav(props: { handle: string; from: number; speed: number }) {
         </button>
       </span>
       <span class="muted" id="recording-moved" role="status"></span>
+      <span class="muted recording-keys">
+        Keys: Space pauses · ← → {RECORDING_STEP_S} s · &lt; &gt; speed
+      </span>
     </div>
   );
 }
