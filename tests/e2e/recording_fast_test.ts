@@ -237,6 +237,17 @@ Deno.test("Recording speed: played at 4× in Chromium, paced by the cloud; chang
       400,
       "speed: only a recording plays faster than it happens (give from)",
     ]);
+    const clip = await stack.api(
+      "GET",
+      `/api/live/${
+        q.device.handles[fast.port]
+      }/clip.mp4?path=/x&from=2026-12-05T18:00:00Z&seconds=5&speed=4`,
+      q.apiToken,
+    );
+    assertEquals([clip.status, clip.json.message], [
+      400,
+      "speed: a clip is saved as fast as the camera sends it; speed is for playing",
+    ]);
   } finally {
     await browser.close();
     await stack.stop();

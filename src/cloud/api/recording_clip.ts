@@ -72,10 +72,16 @@ export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) =
   const app = new Hono();
   app.get("/api/live/:handle/clip.mp4", async (c) => {
     const q = clipQuery.safeParse(c.req.query());
-    if (!q.success) {
+    const paced = c.req.query("speed") !== undefined;
+    if (!q.success || paced) {
       // Who may not watch the camera hears that first (401, 403), not what the query lacks.
       await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
-      throw new AppError("bad_request", issueMessage(q.error.issues));
+      throw new AppError(
+        "bad_request",
+        q.success
+          ? "speed: a clip is saved as fast as the camera sends it; speed is for playing"
+          : issueMessage(q.error.issues),
+      );
     }
     const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c), true);
     return await serveClip(c, d, p, q.data.seconds, q.data.from);
