@@ -45,7 +45,11 @@ export const CLIP_HOLD_BYTES = 1 << 20;
 export const CLIP_STALL_MS = 60_000;
 
 /** The query: the live view's (its replay path, `from` required) and how many seconds. */
-export const clipQuery = liveQuery.omit({ speed: true }).extend({
+export const clipQuery = liveQuery.extend({
+  // A clip is saved as fast as the camera sends it; a `speed` would only slow it down.
+  speed: z.undefined({
+    error: "speed: a clip is saved as fast as the camera sends it; speed is for playing",
+  }).optional(),
   from: z.string({ error: "from: the instant the clip starts at, as 2026-12-06T03:00:00Z" })
     .pipe(liveQuery.shape.from.unwrap()),
   seconds: z.coerce.number({ error: `seconds: a whole number from 1 to ${CLIP_MAX_S}` }).int(
@@ -63,45 +67,38 @@ function fileName(label: string, from: number, seconds: number): string {
 }
 
 /** The query of a clip of the live picture: its stream path and how many seconds. */
-export const liveClipQuery = liveQuery.omit({ from: true, speed: true }).extend({
+export const liveClipQuery = liveQuery.extend({
+  from: z.undefined({
+    error:
+      "from: record.mp4 saves the live picture from now; a stretch of the camera's recording is clip.mp4",
+  }).optional(),
+  speed: z.undefined({
+    error: "speed: record.mp4 saves the live picture as it happens; speed is for a recording",
+  }).optional(),
   seconds: clipQuery.shape.seconds,
 });
 
 /** The routes, with what the live view needs. */
 export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) => string): Hono {
   const app = new Hono();
+  // A query refused only after who asks may watch the camera: 401 and 403 come first.
+  const ask = async <T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> => {
+    const q = schema.safeParse(c.req.query());
+    if (q.success) return q.data;
+    await authorizeTunnel(d, c.req.raw, c.req.param("handle") ?? "", remoteOf(c));
+    throw new AppError("bad_request", issueMessage(q.error.issues));
+  };
   app.get("/api/live/:handle/clip.mp4", async (c) => {
-    const q = clipQuery.safeParse(c.req.query());
-    const paced = c.req.query("speed") !== undefined;
-    if (!q.success || paced) {
-      // Who may not watch the camera hears that first (401, 403), not what the query lacks.
-      await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
-      throw new AppError(
-        "bad_request",
-        q.success
-          ? "speed: a clip is saved as fast as the camera sends it; speed is for playing"
-          : issueMessage(q.error.issues),
-      );
-    }
+    const q = await ask(c, clipQuery);
     const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c), true);
-    return await serveClip(c, d, p, q.data.seconds, q.data.from);
+    return await serveClip(c, d, p, q.seconds, q.from);
   });
   // The next seconds of the live picture: the viewers' camera session joined (a camera keeps
   // few sessions), from its last keyframe.
   app.get("/api/live/:handle/record.mp4", async (c) => {
-    const q = liveClipQuery.safeParse(c.req.query());
-    const recording = c.req.query("from") !== undefined || c.req.query("speed") !== undefined;
-    if (!q.success || recording) {
-      await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
-      throw new AppError(
-        "bad_request",
-        q.success
-          ? "from: record.mp4 saves the live picture from now; a stretch of the camera's recording is clip.mp4"
-          : issueMessage(q.error.issues),
-      );
-    }
+    const q = await ask(c, liveClipQuery);
     const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c));
-    return await serveClip(c, d, p, q.data.seconds);
+    return await serveClip(c, d, p, q.seconds);
   });
   return app;
 }
