@@ -46,11 +46,11 @@ const NEEDED: { bin: string; pkg: string; why: string; check?: string }[] = [
     check: `/usr/bin/python3 -c "import gi; gi.require_version('Gst', '1.0'); ` +
       `gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; ` +
       `Gst.init(None); assert Gst.ElementFactory.find('x264enc') or ` +
-      `Gst.ElementFactory.find('openh264enc')"`,
+      `Gst.ElementFactory.find('openh264enc'); assert Gst.ElementFactory.find('voaacenc')"`,
     pkg: "gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0 gstreamer1.0-plugins-base " +
-      "gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly",
+      "gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad",
     why: "GStreamer's RTSP server as the camera (tests/_fixtures/rtsp_server.py; x264enc is in " +
-      "-ugly)",
+      "-ugly, the AAC encoder of a camera's sound, voaacenc, in -bad)",
   },
   {
     bin: "aiosmtpd (Python)",

@@ -31,6 +31,8 @@ export async function startCamera(
     recording?: boolean;
     pattern?: string;
     bitrate?: number;
+    /** The live mounts send AAC sound too (a 440 Hz tone). */
+    audio?: boolean;
   } = {},
 ): Promise<RtspCamera> {
   const child = new Deno.Command("/usr/bin/python3", {
@@ -41,6 +43,7 @@ export async function startCamera(
       ...(opts.recording ? ["--recording"] : []),
       ...(opts.pattern ? ["--pattern", opts.pattern] : []),
       ...(opts.bitrate ? ["--bitrate", String(opts.bitrate)] : []),
+      ...(opts.audio ? ["--audio"] : []),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -137,24 +140,32 @@ export interface FileProbe {
   decodeErrors: string;
 }
 
-/** Probes a video file (an MP4 saved from a recording): its stream, packets and a full decode. */
-export async function probeFile(path: string): Promise<FileProbe> {
+/** ffprobe's JSON on `path` for `args` (before the path), and what it said on stderr. */
+async function ffprobeFile(
+  path: string,
+  ...args: string[]
+): Promise<{ json: Record<string, unknown>; stderr: string }> {
   const out = await new Deno.Command("ffprobe", {
-    args: [
-      "-v",
-      "error",
-      "-select_streams",
-      "v:0",
-      "-show_entries",
-      "stream=codec_name,width:packet=pts_time",
-      "-of",
-      "json",
-      path,
-    ],
+    args: ["-v", "error", ...args, "-of", "json", path],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const j = JSON.parse(new TextDecoder().decode(out.stdout) || "{}");
+  return {
+    json: JSON.parse(new TextDecoder().decode(out.stdout) || "{}"),
+    stderr: new TextDecoder().decode(out.stderr).trim(),
+  };
+}
+
+/** Probes a video file (an MP4 saved from a recording): its stream, packets and a full decode. */
+export async function probeFile(path: string): Promise<FileProbe> {
+  const { json: j } = await ffprobeFile(
+    path,
+    "-select_streams",
+    "v:0",
+    "-show_entries",
+    "stream=codec_name,width:packet=pts_time",
+  );
+  const streams = (j.streams ?? []) as { codec_name?: string; width?: number }[];
   const pts = ((j.packets ?? []) as { pts_time?: string }[]).map((p) => Number(p.pts_time))
     .filter(Number.isFinite);
   const decoded = await new Deno.Command("ffmpeg", {
@@ -163,13 +174,48 @@ export async function probeFile(path: string): Promise<FileProbe> {
     stderr: "piped",
   }).output();
   return {
-    codec: j.streams?.[0]?.codec_name ?? null,
-    width: j.streams?.[0]?.width ?? null,
+    codec: streams[0]?.codec_name ?? null,
+    width: streams[0]?.width ?? null,
     packets: pts.length,
     firstPts: pts.length ? Math.min(...pts) : null,
     lastPts: pts.length ? Math.max(...pts) : null,
     decodeErrors: new TextDecoder().decode(decoded.stderr).trim(),
   };
+}
+
+/** One stream of a file as ffprobe reads it (frames counted by decoding them). */
+export interface StreamProbe {
+  type: string;
+  codec: string;
+  width?: number;
+  height?: number;
+  sampleRate?: number;
+  channels?: number;
+  /** Frames decoded (pictures, or sound frames). */
+  frames: number;
+}
+
+/** Every stream of a media file, each decoded whole by ffprobe; what it said on stderr. */
+export async function probeStreams(
+  path: string,
+): Promise<{ streams: StreamProbe[]; stderr: string }> {
+  const { json, stderr } = await ffprobeFile(
+    path,
+    "-count_frames",
+    "-show_entries",
+    "stream=codec_type,codec_name,width,height,sample_rate,channels,nb_read_frames",
+  );
+  const num = (v: unknown) => v === undefined ? undefined : Number(v);
+  const streams = ((json.streams ?? []) as Record<string, unknown>[]).map((s) => ({
+    type: String(s.codec_type),
+    codec: String(s.codec_name),
+    width: num(s.width),
+    height: num(s.height),
+    sampleRate: num(s.sample_rate),
+    channels: num(s.channels),
+    frames: Number(s.nb_read_frames ?? 0),
+  }));
+  return { streams, stderr };
 }
 
 /** Sends raw RTSP requests on one connection and reads one response per request. */

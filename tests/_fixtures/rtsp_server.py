@@ -4,6 +4,7 @@ serving a live H.264 test pattern at /live/cam1 on 127.0.0.1, optionally behind 
 (and, for the bench, more mounts /live/cam2…N, a bitrate, a size and a pattern).
 With --pattern clock every picture carries its capture time burned in (see clock_frame), so a
 viewer can measure glass-to-glass latency: capture → encode → RTP → tunnel → cloud → screen.
+With --audio the live mounts also send AAC sound (a 440 Hz tone, 16 kHz mono), as cameras do.
 With --recording it also serves /recording/cam1 as a camera's recording does over ONVIF replay
 (GStreamer's own ONVIF server: `Require: onvif-replay`, and `Rate-Control: no` answered by
 sending as fast as it encodes instead of as it plays), from the start of its pattern.
@@ -30,6 +31,11 @@ parser.add_argument(
     "--pattern",
     default="ball",
     help="videotestsrc pattern (snow: incompressible), or clock: the capture time burned in",
+)
+parser.add_argument(
+    "--audio",
+    action="store_true",
+    help="live mounts also send AAC audio (a 440 Hz tone, 16 kHz mono: RTP MPEG4-GENERIC)",
 )
 parser.add_argument(
     "--recording",
@@ -113,7 +119,14 @@ for n in range(1, args.mounts + 1):
             f"videotestsrc is-live=true pattern={args.pattern} ! "
             f"video/x-raw,width={width},height={height},framerate={FPS}/1"
         )
-    factory.set_launch(f"( {source} ! {encoder} ! rtph264pay name=pay0 pt=96 config-interval=1 )")
+    audio = (
+        " audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=16000,channels=1 ! "
+        "audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97"
+        if args.audio else ""
+    )
+    factory.set_launch(
+        f"( {source} ! {encoder} ! rtph264pay name=pay0 pt=96 config-interval=1{audio} )"
+    )
     factory.set_shared(True)
     if args.digest:
         factory.add_role_from_structure(

@@ -115,6 +115,9 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
         const m = await measure(first);
         assert(m.frames > 20, `frames presented in 2 s of stream: ${m.frames}`);
         assert(m.advanced > 1, `currentTime advanced by ${m.advanced}`);
+        // A camera without sound offers none.
+        assertEquals(await first.locator("[data-sound]").isHidden(), true, "no Sound button");
+        assert(!/with sound/.test((await first.textContent(".live-status")) ?? ""));
         // What a user sees: the test pattern's white ball on black, drawn from the video element.
         const bright = await first.evaluate(`(() => {
         const v = document.querySelector("video[data-live]");

@@ -5,14 +5,16 @@
  * pipeline: it may still answer keep-alives) would leave every viewer on a frozen picture with no
  * word; after {@link SILENCE_MS} without one the session ends with a reason, so the players say
  * why and reconnect, which opens a fresh session. A session whose sink holds it (a clip being
- * saved faster than its reader takes it) is not silent: it is waiting for its reader.
+ * saved faster than its reader takes it) is not silent: it is waiting for its reader. A camera's
+ * AAC sound rides along in the same segments (a second track); silence is judged by pictures.
  * @module
  */
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
 import type { DeviceCredentials } from "../access/device_auth.ts";
 import type { FeedSink, FeedSource } from "./hub.ts";
 import { Remuxer } from "./remuxer.ts";
-import { H264Depacketizer } from "./rtp_h264.ts";
+import { AacDepacketizer } from "./rtp_aac.ts";
+import { H264Depacketizer, type RtpPacket } from "./rtp_h264.ts";
 import { RtspClient } from "./rtsp_client.ts";
 import type { Pace } from "./pace.ts";
 
@@ -51,7 +53,7 @@ export async function startCameraFeed(
   let lastPicture = performance.now();
   let holding = false;
   const remux = new Remuxer((i) => sink.init(i), (s) => {
-    o.pace?.seen(s.decodeTime);
+    if (!s.audio) o.pace?.seen(s.decodeTime);
     sink.segment(s);
   });
   const depack = new H264Depacketizer((au) => {
@@ -59,6 +61,8 @@ export async function startCameraFeed(
     remux.push(au, o.now?.());
   });
   let payloadType: number | null = null;
+  /** The sound's packets, once the camera set up AAC sound. */
+  let sound: ((p: RtpPacket) => void) | null = null;
   const client = new RtspClient(conn, {
     url,
     credentials,
@@ -79,6 +83,18 @@ export async function startCameraFeed(
     onRtp: (p) => {
       if (payloadType === null || p.payloadType === payloadType) depack.push(p);
     },
+    onTracks: (video, audio) => {
+      payloadType = video.payloadType;
+      if (!audio) return;
+      remux.audioTrack(audio);
+      const pt = audio.payloadType;
+      const d = new AacDepacketizer(audio, (f) => remux.pushAudio(f));
+      sound = (p) => {
+        if (p.payloadType === pt) d.push(p);
+      };
+    },
+    onAudioRtp: (p) => sound?.(p),
+    onSync: (video, audio) => remux.sync(video, audio),
   });
   try {
     const track = await client.start();

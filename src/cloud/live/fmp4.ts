@@ -1,15 +1,34 @@
 /**
- * Fragmented MP4 (ISO/IEC 14496-12, with the avcC of 14496-15) for one H.264 track, as Media
- * Source Extensions take it: an init segment (ftyp + moov with the SPS/PPS) and then one media
- * segment (moof + mdat) per picture. Samples are length-prefixed NAL units in the RTP clock
- * (90 kHz), so nothing is re-timed or transcoded — the camera's bytes are only re-framed.
+ * Fragmented MP4 (ISO/IEC 14496-12, with the avcC of 14496-15) for one H.264 track and, when the
+ * camera sends AAC sound, a second track (the esds of 14496-14), as Media Source Extensions take
+ * it: an init segment (ftyp + moov with the SPS/PPS and the AudioSpecificConfig) and then media
+ * segments (moof + mdat): one per picture, one per packet of sound. Samples are length-prefixed
+ * NAL units in the RTP clock (90 kHz) and raw AAC frames in the sample rate, so nothing is
+ * re-timed or transcoded — the camera's bytes are only re-framed.
  * @module
  */
 import { parseSps } from "./h264_sps.ts";
 import { NAL, nalType } from "./rtp_h264.ts";
+import { AAC_FRAME_SAMPLES } from "./rtp_aac.ts";
 
-/** The timescale of the track: the RTP clock of H.264. */
+/** The timescale of the video track: the RTP clock of H.264. */
 export const TIMESCALE = 90_000;
+
+/** The video track's id; the sound's is {@link AUDIO_TRACK}. */
+const VIDEO_TRACK = 1;
+/** The sound track's id. */
+export const AUDIO_TRACK = 2;
+
+/** The sound an init segment carries beside the picture. */
+export interface AudioConfig {
+  /** The sample rate (the track's timescale). */
+  rate: number;
+  channels: number;
+  /** The AudioSpecificConfig. */
+  config: Uint8Array;
+  /** Its MSE codec (`mp4a.40.2`). */
+  codec: string;
+}
 
 const enc = new TextEncoder();
 
@@ -49,10 +68,127 @@ function fullBox(type: string, version: number, flags: number, ...parts: Part[])
 
 const MATRIX = [...u32(0x10000), ...zeros(12), ...u32(0x10000), ...zeros(12), ...u32(0x40000000)];
 
-/** The init segment for a track with this SPS and PPS; also the MSE codec string. */
+/** An MPEG-4 descriptor (14496-1): tag, size in the four-byte form, body. */
+function descriptor(tag: number, ...parts: number[][]): number[] {
+  const body = parts.flat();
+  const n = body.length;
+  return [
+    tag,
+    0x80 | (n >> 21),
+    0x80 | ((n >> 14) & 0x7f),
+    0x80 | ((n >> 7) & 0x7f),
+    n & 0x7f,
+    ...body,
+  ];
+}
+
+/** What sets one track's trak apart: its id, size, clock, handler and sample entry. */
+interface TrakParts {
+  id: number;
+  /** Pixels (0 for sound). */
+  width: number;
+  height: number;
+  timescale: number;
+  handler: "vide" | "soun";
+  /** The media header: vmhd or smhd. */
+  header: Uint8Array;
+  /** The sample entry: avc1 or mp4a. */
+  entry: Uint8Array;
+}
+
+/** One track's trak: empty sample tables (the samples are in the fragments). */
+function trak(t: TrakParts): Uint8Array {
+  const empty = (type: string) => fullBox(type, 0, 0, u32(0));
+  const stbl = box(
+    "stbl",
+    fullBox("stsd", 0, 0, u32(1), t.entry),
+    empty("stts"),
+    empty("stsc"),
+    fullBox("stsz", 0, 0, u32(0), u32(0)),
+    empty("stco"),
+  );
+  const minf = box(
+    "minf",
+    t.header,
+    box("dinf", fullBox("dref", 0, 0, u32(1), fullBox("url ", 0, 1))),
+    stbl,
+  );
+  const name = t.handler === "vide" ? "VideoHandler\0" : "SoundHandler\0";
+  const mdia = box(
+    "mdia",
+    fullBox("mdhd", 0, 0, zeros(8), u32(t.timescale), u32(0), u16(0x55c4), u16(0)),
+    fullBox("hdlr", 0, 0, zeros(4), enc.encode(t.handler), zeros(12), enc.encode(name)),
+    minf,
+  );
+  return box(
+    "trak",
+    fullBox(
+      "tkhd",
+      0,
+      3,
+      zeros(8),
+      u32(t.id),
+      zeros(4),
+      u32(0),
+      zeros(8),
+      zeros(4),
+      u16(t.handler === "soun" ? 0x100 : 0), // volume
+      zeros(2),
+      MATRIX,
+      u32(t.width << 16),
+      u32(t.height << 16),
+    ),
+    mdia,
+  );
+}
+
+/** The sound's trak: an `mp4a` sample entry whose esds holds the AudioSpecificConfig. */
+function audioTrak(a: AudioConfig): Uint8Array {
+  const esds = fullBox(
+    "esds",
+    0,
+    0,
+    descriptor(
+      3,
+      [...u16(AUDIO_TRACK), 0],
+      descriptor(
+        4,
+        [0x40, 0x15, 0, 0, 0, ...u32(0), ...u32(0)],
+        descriptor(5, [...a.config]),
+      ),
+      descriptor(6, [2]),
+    ),
+  );
+  const entry = box(
+    "mp4a",
+    zeros(6),
+    u16(1),
+    zeros(8),
+    u16(a.channels),
+    u16(16),
+    zeros(4),
+    u32(a.rate * 0x10000),
+    esds,
+  );
+  return trak({
+    id: AUDIO_TRACK,
+    width: 0,
+    height: 0,
+    timescale: a.rate,
+    handler: "soun",
+    header: fullBox("smhd", 0, 0, zeros(4)),
+    entry,
+  });
+}
+
+/**
+ * The init segment for a track with this SPS and PPS (and a sound track with `audio`); also the
+ * MSE codec string (`avc1.…`, or `avc1.…,mp4a.40.2` with sound).
+ */
 export function initSegment(
   sps: Uint8Array,
   pps: Uint8Array,
+  audio?: AudioConfig | null,
 ): { bytes: Uint8Array; codec: string; width: number; height: number } {
   const info = parseSps(sps);
   const avcC = box(
@@ -78,45 +214,15 @@ export function initSegment(
     u16(0xffff),
     avcC,
   );
-  const empty = (t: string) => fullBox(t, 0, 0, u32(0));
-  const stbl = box(
-    "stbl",
-    fullBox("stsd", 0, 0, u32(1), avc1),
-    empty("stts"),
-    empty("stsc"),
-    fullBox("stsz", 0, 0, u32(0), u32(0)),
-    empty("stco"),
-  );
-  const minf = box(
-    "minf",
-    fullBox("vmhd", 0, 1, zeros(8)),
-    box("dinf", fullBox("dref", 0, 0, u32(1), fullBox("url ", 0, 1))),
-    stbl,
-  );
-  const mdia = box(
-    "mdia",
-    fullBox("mdhd", 0, 0, zeros(8), u32(TIMESCALE), u32(0), u16(0x55c4), u16(0)),
-    fullBox("hdlr", 0, 0, zeros(4), enc.encode("vide"), zeros(12), enc.encode("VideoHandler\0")),
-    minf,
-  );
-  const trak = box(
-    "trak",
-    fullBox(
-      "tkhd",
-      0,
-      3,
-      zeros(8),
-      u32(1),
-      zeros(4),
-      u32(0),
-      zeros(8),
-      zeros(8),
-      MATRIX,
-      u32(info.width << 16),
-      u32(info.height << 16),
-    ),
-    mdia,
-  );
+  const video = trak({
+    id: VIDEO_TRACK,
+    width: info.width,
+    height: info.height,
+    timescale: TIMESCALE,
+    handler: "vide",
+    header: fullBox("vmhd", 0, 1, zeros(8)),
+    entry: avc1,
+  });
   const moov = box(
     "moov",
     fullBox(
@@ -131,16 +237,22 @@ export function initSegment(
       zeros(10),
       MATRIX,
       zeros(24),
-      u32(2),
+      u32(audio ? AUDIO_TRACK + 1 : VIDEO_TRACK + 1),
     ),
-    trak,
-    box("mvex", fullBox("trex", 0, 0, u32(1), u32(1), u32(0), u32(0), u32(0))),
+    video,
+    ...(audio ? [audioTrak(audio)] : []),
+    box(
+      "mvex",
+      fullBox("trex", 0, 0, u32(VIDEO_TRACK), u32(1), u32(0), u32(0), u32(0)),
+      ...(audio ? [fullBox("trex", 0, 0, u32(AUDIO_TRACK), u32(1), u32(0), u32(0), u32(0))] : []),
+    ),
   );
   const ftyp = box("ftyp", enc.encode("isom"), u32(0x200), enc.encode("isomiso2avc1iso6mp41"));
   const bytes = new Uint8Array(ftyp.length + moov.length);
   bytes.set(ftyp);
   bytes.set(moov, ftyp.length);
-  return { bytes, codec: info.codec, width: info.width, height: info.height };
+  const codec = audio ? `${info.codec},${audio.codec}` : info.codec;
+  return { bytes, codec, width: info.width, height: info.height };
 }
 
 /** Sample flags: a sync sample, or one that depends on others. */
@@ -160,13 +272,12 @@ export function mediaSegment(
 ): Uint8Array {
   const kept = nals.filter((n) => nalType(n) !== NAL.AUD);
   const size = kept.reduce((n, x) => n + 4 + x.length, 0);
-  const build = (dataOffset: number) =>
-    box(
-      "moof",
-      fullBox("mfhd", 0, 0, u32(sequence)),
+  return fragment(
+    sequence,
+    (dataOffset) =>
       box(
         "traf",
-        fullBox("tfhd", 0, 0x020000, u32(1)),
+        fullBox("tfhd", 0, 0x020000, u32(VIDEO_TRACK)),
         fullBox("tfdt", 1, 0, u64(decodeTime)),
         fullBox(
           "trun",
@@ -179,20 +290,69 @@ export function mediaSegment(
           u32(keyframe ? SYNC : NON_SYNC),
         ),
       ),
-    );
-  const moofSize = build(0).length;
-  const moof = build(moofSize + 8);
+    kept,
+    true,
+  );
+}
+
+/**
+ * A moof (its traf made for the data offset it ends up with) and the mdat of `samples`, each
+ * prefixed with its length (`prefixed`: NAL units) or not (AAC frames).
+ */
+function fragment(
+  sequence: number,
+  traf: (dataOffset: number) => Uint8Array,
+  samples: Uint8Array[],
+  prefixed: boolean,
+): Uint8Array {
+  const size = samples.reduce((n, x) => n + (prefixed ? 4 : 0) + x.length, 0);
+  const build = (dataOffset: number) =>
+    box("moof", fullBox("mfhd", 0, 0, u32(sequence)), traf(dataOffset));
+  const moof = build(build(0).length + 8);
   const out = new Uint8Array(moof.length + 8 + size);
   out.set(moof);
   out.set(u32(8 + size), moof.length);
   out.set(enc.encode("mdat"), moof.length + 4);
   let off = moof.length + 8;
-  for (const n of kept) {
-    out.set(u32(n.length), off);
-    out.set(n, off + 4);
-    off += 4 + n.length;
+  for (const x of samples) {
+    if (prefixed) {
+      out.set(u32(x.length), off);
+      off += 4;
+    }
+    out.set(x, off);
+    off += x.length;
   }
   return out;
+}
+
+/**
+ * One media segment of sound: AAC `frames` of {@link AAC_FRAME_SAMPLES} samples each, the first
+ * at `decodeTime` (in the sample rate).
+ */
+export function audioSegment(
+  sequence: number,
+  decodeTime: number,
+  frames: Uint8Array[],
+): Uint8Array {
+  return fragment(
+    sequence,
+    (dataOffset) =>
+      box(
+        "traf",
+        fullBox("tfhd", 0, 0x020000 | 0x08, u32(AUDIO_TRACK), u32(AAC_FRAME_SAMPLES)),
+        fullBox("tfdt", 1, 0, u64(decodeTime)),
+        fullBox(
+          "trun",
+          0,
+          0x000201,
+          u32(frames.length),
+          u32(dataOffset),
+          ...frames.map((f) => u32(f.length)),
+        ),
+      ),
+    frames,
+    false,
+  );
 }
 
 /** One box read back (for tests and tools): type, payload and children where known. */

@@ -3,10 +3,14 @@
  * in-band) to build the init segment, unwraps the 32-bit RTP timestamp into a decode time from
  * the stream's start, and emits each picture once the next one tells its duration (one frame of
  * delay, exact timing; nothing is re-encoded). A change of SPS mid-stream is not followed (the
- * first one wins: stated in README).
+ * first one wins: stated in README). A camera's AAC sound goes into a second track, each packet's
+ * frames a segment, timed against the picture by the RTP times PLAY's `RTP-Info` gives for one
+ * instant of both (without them, the first sound heard is taken as the picture's present); sound
+ * from before the first picture is left out.
  * @module
  */
-import { initSegment, mediaSegment } from "./fmp4.ts";
+import { type AudioConfig, audioSegment, initSegment, mediaSegment, TIMESCALE } from "./fmp4.ts";
+import { AAC_FRAME_SAMPLES, type AudioFrames } from "./rtp_aac.ts";
 import { type AccessUnit, NAL, nalType } from "./rtp_h264.ts";
 
 /** The init segment and what the page asks MSE about. */
@@ -25,6 +29,8 @@ export interface Segment {
   decodeTime: number;
   /** When its access unit reached this node (the caller's clock, ms), when given. */
   arrivedMs?: number;
+  /** A segment of sound (its decode time is still in TIMESCALE units). */
+  audio?: boolean;
 }
 
 /** A fallback duration (90 kHz ticks) when two pictures share a timestamp: 1/30 s. */
@@ -39,6 +45,13 @@ export class Remuxer {
   #last: number | null = null;
   #time = 0;
   #seq = 0;
+  #audio: AudioConfig | null = null;
+  /** The RTP times of the picture and of the sound at one instant (PLAY's RTP-Info). */
+  #sync: { video: number; audio: number } | null = null;
+  /** The first picture's RTP time (decode time 0). */
+  #videoBase: number | null = null;
+  /** The next sound frame's decode time (sample rate) and RTP time, once sound is placed. */
+  #audioNext: { time: number; rtp: number } | null = null;
   #onInit: (i: Init) => void;
   #onSegment: (s: Segment) => void;
 
@@ -59,6 +72,51 @@ export class Remuxer {
     this.#pps ??= pps;
   }
 
+  /** The camera's sound, to play beside the picture (before the first access unit). */
+  audioTrack(a: AudioConfig | null): void {
+    if (!this.#init) this.#audio = a;
+  }
+
+  /** The RTP times of the picture and of the sound at the same instant (PLAY's RTP-Info). */
+  sync(video: number, audio: number): void {
+    this.#sync ??= { video, audio };
+  }
+
+  /** Feeds one packet's AAC frames; dropped until the first picture, or before its instant. */
+  pushAudio(f: AudioFrames): void {
+    const a = this.#audio;
+    if (!a || this.#videoBase === null || !f.frames.length) return;
+    let time: number;
+    if (this.#audioNext) {
+      // Signed: a camera that steps back a little does not make the track jump by 2^32.
+      time = this.#audioNext.time + ((f.timestamp - this.#audioNext.rtp) | 0);
+    } else if (this.#sync) {
+      const videoAt = ((this.#videoBase - this.#sync.video) | 0) / TIMESCALE;
+      time = ((f.timestamp - this.#sync.audio) | 0) - Math.round(videoAt * a.rate);
+    } else {
+      time = Math.round((this.#time / TIMESCALE) * a.rate);
+    }
+    let frames = f.frames;
+    if (time < 0) {
+      const skip = Math.ceil(-time / AAC_FRAME_SAMPLES);
+      frames = frames.slice(skip);
+      time += skip * AAC_FRAME_SAMPLES;
+      if (!frames.length) return;
+    }
+    const start = time;
+    // The next packet's frames follow this one's (counted from its RTP time, dropped ones too).
+    this.#audioNext = {
+      time: start + frames.length * AAC_FRAME_SAMPLES,
+      rtp: (f.timestamp + f.frames.length * AAC_FRAME_SAMPLES) >>> 0,
+    };
+    this.#onSegment({
+      bytes: audioSegment(++this.#seq, start, frames),
+      keyframe: false,
+      decodeTime: Math.round((start / a.rate) * TIMESCALE),
+      audio: true,
+    });
+  }
+
   /** Feeds one access unit (`arrivedMs`: when it reached this node, for latency figures). */
   push(au: AccessUnit, arrivedMs?: number): void {
     for (const n of au.nals) {
@@ -67,7 +125,8 @@ export class Remuxer {
     }
     if (!this.#init) {
       if (!this.#sps || !this.#pps || !au.keyframe) return; // start at a keyframe
-      this.#init = initSegment(this.#sps, this.#pps);
+      this.#init = initSegment(this.#sps, this.#pps, this.#audio);
+      this.#videoBase = au.timestamp;
       this.#onInit(this.#init);
     }
     if (this.#last !== null) this.#time += (au.timestamp - this.#last) >>> 0;

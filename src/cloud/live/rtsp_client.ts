@@ -6,6 +6,9 @@
  * Keep-alives (GET_PARAMETER) go out at half the session timeout. A recording may be asked as fast
  * as the camera can send it (ONVIF `Rate-Control: no`: a saved clip need not take as long as it
  * plays); then its owner paces the reading (`hold`), and through TCP the camera, to what it takes.
+ * A camera's AAC sound is set up too when its owner asks (`onAudioRtp`), on the next interleaved
+ * channels; one the camera refuses leaves the picture playing without it. PLAY's `RTP-Info` (the
+ * RTP time of each track at one instant) is handed on before any packet that follows it.
  * @module
  */
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
@@ -14,7 +17,7 @@ import { ChallengeAnswerer, type DeviceCredentials } from "../access/device_auth
 import { writeAll } from "../access/rtsp/demux.ts";
 import { header, headers, parseNext, type RtspMessage, serialize } from "../access/rtsp/message.ts";
 import { concat, parseRtp, type RtpPacket } from "./rtp_h264.ts";
-import { parseSdp, type VideoTrack } from "./sdp.ts";
+import { type AudioTrack, parseAudioSdp, parseSdp, type VideoTrack } from "./sdp.ts";
 
 /** What a running client needs from its owner. */
 export interface RtspClientOptions {
@@ -24,6 +27,12 @@ export interface RtspClientOptions {
   credentials: () => Promise<DeviceCredentials | null>;
   /** Each RTP packet of the video track. */
   onRtp(p: RtpPacket): void;
+  /** With it, the camera's AAC sound is set up too and each of its RTP packets handed here. */
+  onAudioRtp?(p: RtpPacket): void;
+  /** The tracks set up, before PLAY (so before any packet). */
+  onTracks?(video: VideoTrack, audio: AudioTrack | null): void;
+  /** The picture's and the sound's RTP times at one instant (PLAY's RTP-Info), before packets. */
+  onSync?(video: number, audio: number): void;
   /** How long the camera may take to answer a request. */
   responseTimeoutMs?: number;
   /**
@@ -62,6 +71,9 @@ export class RtspClient {
   readonly ended: Promise<void>;
   /** The video track found in the SDP (after start). */
   track: VideoTrack | null = null;
+  /** The sound track set up (after start), or null: none asked, offered in AAC or accepted. */
+  audio: AudioTrack | null = null;
+  #audioChannel: number | null = null;
   /** The camera sends faster than the recording plays: it answered `Rate-Control: no`. */
   fast = false;
   /** How many times reading was held, so far (a keep-alive's answer waits behind a hold). */
@@ -95,6 +107,27 @@ export class RtspClient {
     const ch = /interleaved=(\d+)/.exec(header(setup, "Transport") ?? "");
     this.#channel = ch ? Number(ch[1]) : 0;
     const timeout = Number(/timeout=(\d+)/.exec(session)?.[1] ?? 60);
+    const audio = this.#o.onAudioRtp
+      ? parseAudioSdp(new TextDecoder().decode(desc.body), base)
+      : null;
+    if (audio) {
+      try {
+        const a = await this.#request("SETUP", audio.controlUrl, [
+          ["Transport", "RTP/AVP/TCP;unicast;interleaved=2-3"],
+        ]);
+        const ach = /interleaved=(\d+)/.exec(header(a, "Transport") ?? "");
+        const channel = ach ? Number(ach[1]) : 2;
+        if (channel !== this.#channel) {
+          this.audio = audio;
+          this.#audioChannel = channel;
+        }
+      } catch (e) {
+        // A refused sound track leaves the picture playing without it (a connection that ended
+        // fails at PLAY); a camera that does not answer is no camera to play.
+        if (!(e instanceof AppError) || e.code !== "camera_refused") throw e;
+      }
+    }
+    this.#o.onTracks?.(track, this.audio);
     const play = await this.#request(
       "PLAY",
       base,
@@ -178,6 +211,25 @@ export class RtspClient {
     }
   }
 
+  /** Hands on the RTP times of both tracks at one instant, when RTP-Info names both. */
+  #rtpInfo(info: string): void {
+    if (!this.track || !this.audio || !this.#o.onSync) return;
+    const times = info.split(/,\s*(?=url=)/i).map((part) => ({
+      url: /(?:^|;)\s*url=([^;]+)/i.exec(part)?.[1].trim() ?? "",
+      rtptime: /(?:^|;)\s*rtptime=(\d+)/i.exec(part)?.[1],
+    }));
+    const of = (control: string) => {
+      const last = control.slice(control.lastIndexOf("/") + 1);
+      const t = times.find((x) =>
+        x.url === control || (last && x.url.endsWith("/" + last)) || x.url === last
+      );
+      return t?.rtptime === undefined ? null : Number(t.rtptime) >>> 0;
+    };
+    const video = of(this.track.controlUrl);
+    const audio = of(this.audio.controlUrl);
+    if (video !== null && audio !== null) this.#o.onSync(video, audio);
+  }
+
   /** Waits out a hold of reading, counted (a keep-alive's answer may wait behind it). */
   async #wait(held: Promise<void>): Promise<void> {
     this.#holds++;
@@ -205,6 +257,12 @@ export class RtspClient {
         if (p.kind === "error") throw new Error(p.reason);
         if (p.kind === "frame") {
           if (data.length < p.size) break;
+          if (p.channel === this.#audioChannel) {
+            const rtp = parseRtp(data.subarray(4, p.size));
+            data = data.subarray(p.size);
+            if (rtp) this.#o.onAudioRtp?.(rtp);
+            continue;
+          }
           if (p.channel === this.#channel) {
             const rtp = parseRtp(data.subarray(4, p.size));
             data = data.subarray(p.size);
@@ -217,6 +275,8 @@ export class RtspClient {
         } else if (p.message.start.kind === "response") {
           const cseq = header(p.message, "CSeq");
           const w = cseq === null ? undefined : this.#waiting.get(cseq);
+          const info = header(p.message, "RTP-Info");
+          if (w && info) this.#rtpInfo(info);
           if (w) {
             this.#waiting.delete(cseq!);
             w(p.message);

@@ -167,7 +167,13 @@ function play(video, attempt = 0) {
       }, { once: true });
       video.dataset.state = "playing"; video.dataset.reason = ""; playingSince = Date.now();
       const slower = Number(video.dataset.speed || 1) > speed;
-      say(video, m.width + "×" + m.height + " " + m.codec + (speed > 1 ? " at " + speed + "×" : "") +
+      // A camera's sound: its tile's "Sound" shows (the picture starts muted, as browsers play
+      // on their own only muted; a press of "Sound" is the person's choice to hear it).
+      const codecs = String(m.codec).split(",");
+      const sound = video.closest(".live-tile")?.querySelector("[data-sound]");
+      if (sound) sound.hidden = codecs.length < 2;
+      const said = codecs.length < 2 ? m.codec : codecs[0] + " with sound (" + codecs.slice(1).join(", ") + ")";
+      say(video, m.width + "×" + m.height + " " + said + (speed > 1 ? " at " + speed + "×" : "") +
         (slower ? ": this camera sends its recording only as it happened, so it plays at that speed" : ""));
       return;
     }
@@ -719,6 +725,24 @@ for (const b of document.querySelectorAll("[data-full-screen]")) {
   b.addEventListener("click", () => {
     const tile = document.querySelector(".live-tile");
     tile?.requestFullscreen?.().catch((e) => { document.getElementById("picture-said").textContent = e.message; });
+  });
+}
+// "Sound": the camera's sound on or off (the tile's video starts muted); M does the same on a
+// page of one camera.
+for (const b of document.querySelectorAll("[data-sound]")) {
+  const video = b.closest(".live-tile").querySelector("video");
+  b.addEventListener("click", () => {
+    video.muted = !video.muted;
+    b.setAttribute("aria-pressed", String(!video.muted));
+  });
+}
+if (document.querySelectorAll("[data-sound]").length === 1) {
+  document.addEventListener("keydown", (e) => {
+    const t = e.target;
+    if ((e.key !== "m" && e.key !== "M") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t.closest?.("input, select, textarea, [contenteditable]")) return;
+    const b = document.querySelector("[data-sound]");
+    if (!b.hidden) b.click();
   });
 }
 // A grid's tile on the whole screen: its "Full screen", or a double click on its picture (again,

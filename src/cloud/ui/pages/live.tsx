@@ -495,7 +495,18 @@ function Tile(
               Full screen
             </button>
           )
-          : null} <span class="live-status muted" role="status"></span>
+          : null}{" "}
+        <button
+          type="button"
+          class="link"
+          data-sound
+          aria-pressed="false"
+          title={props.zoom ? "The camera's sound" : "The camera's sound (M)"}
+          hidden
+        >
+          Sound
+        </button>{" "}
+        <span class="live-status muted" role="status"></span>
       </figcaption>
     </figure>
   );

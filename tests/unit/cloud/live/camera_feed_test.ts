@@ -6,15 +6,17 @@
 // A fourth: a recording asked as fast as the camera can send it (GStreamer's ONVIF server honours
 // `Rate-Control: no`), held by its sink: nothing is read while held, for longer than the silence
 // limit, without the session ending as silent; then it reads on. A fifth: the same recording played
-// at 4× is paced, never delivered ahead of 4 times its own time.
+// at 4× is paced, never delivered ahead of 4 times its own time. A sixth: a camera that sends
+// AAC sound beside the picture gives a file of both tracks that ffmpeg decodes whole, the sound
+// timed with the picture (PLAY's RTP-Info) and a 440 Hz tone.
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
-import { replayProxy, startCamera } from "../../../_fixtures/rtsp.ts";
+import { probeStreams, replayProxy, startCamera } from "../../../_fixtures/rtsp.ts";
 import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
 import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
 import { concat } from "../../../../src/cloud/live/rtp_h264.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
 import { Pace } from "../../../../src/cloud/live/pace.ts";
-import { TIMESCALE } from "../../../../src/cloud/live/fmp4.ts";
+import { parseBoxes, TIMESCALE } from "../../../../src/cloud/live/fmp4.ts";
 import { until } from "../../../_fixtures/until.ts";
 
 Deno.test("camera feed: Digest camera to fMP4 that ffprobe decodes", async () => {
@@ -48,25 +50,10 @@ Deno.test("camera feed: Digest camera to fMP4 that ffprobe decodes", async () =>
     assert(segs[0].keyframe, "the stream starts at a keyframe");
     const file = await Deno.makeTempFile({ suffix: ".mp4" });
     await Deno.writeFile(file, concat([i.bytes, ...segs.map((s) => s.bytes)]));
-    const out = await new Deno.Command("ffprobe", {
-      args: [
-        "-v",
-        "error",
-        "-count_frames",
-        "-show_entries",
-        "stream=codec_name,width,height,nb_read_frames",
-        "-of",
-        "json",
-        file,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const { streams: [s], stderr: err } = await probeStreams(file);
     await Deno.remove(file);
-    const err = new TextDecoder().decode(out.stderr);
-    const s = JSON.parse(new TextDecoder().decode(out.stdout)).streams[0];
-    assertEquals([s.codec_name, s.width, s.height], ["h264", 320, 240], err);
-    assertEquals(Number(s.nb_read_frames), segs.length, `every picture decodes: ${err}`);
+    assertEquals([s.codec, s.width, s.height], ["h264", 320, 240], err);
+    assertEquals(s.frames, segs.length, `every picture decodes: ${err}`);
   } finally {
     await cam.close();
   }
@@ -201,3 +188,80 @@ Deno.test("camera feed: a recording played at 4× is paced — never delivered a
     await cam.close();
   }
 });
+
+Deno.test("camera feed: a camera's AAC sound beside the picture, timed with it, decodes whole", async () => {
+  const cam = await startCamera({ digest: "camuser:Cam-Pa55word!", audio: true });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
+    let init: Init | null = null;
+    const segs: Segment[] = [];
+    const feed = await startCameraFeed(
+      conn,
+      `rtsp://127.0.0.1:${cam.port}${cam.path}`,
+      () => Promise.resolve({ username: "camuser", password: "Cam-Pa55word!" }),
+      { init: (i) => (init = i), segment: (s) => segs.push(s) },
+    );
+    // Three seconds of the stream's own time in pictures.
+    await until("45 pictures", () => segs.filter((s) => !s.audio).length >= 45);
+    feed.close();
+    assert(init, "init segment");
+    const i = init as Init;
+    assert(/^avc1\.[0-9A-F]{6},mp4a\.40\.2$/.test(i.codec), i.codec);
+    const pictures = segs.filter((s) => !s.audio);
+    const sound = segs.filter((s) => s.audio);
+    assert(pictures[0].keyframe, "the stream starts at a keyframe");
+    assert(sound.length >= 20, `sound segments: ${sound.length}`);
+    // Sound and picture cover the same span of the stream's time: neither starts nor ends more
+    // than half a second from the other.
+    const sec = (t: number) => t / TIMESCALE;
+    const last = (l: Segment[]) => sec(l[l.length - 1].decodeTime);
+    assert(sec(sound[0].decodeTime) < 0.5, `sound starts at ${sec(sound[0].decodeTime)} s`);
+    assert(Math.abs(last(sound) - last(pictures)) < 0.5, `ends ${last(sound)} / ${last(pictures)}`);
+    const file = await Deno.makeTempFile({ suffix: ".mp4" });
+    await Deno.writeFile(file, concat([i.bytes, ...segs.map((s) => s.bytes)]));
+    try {
+      const { streams, stderr } = await probeStreams(file);
+      assertEquals(stderr, "", "ffprobe reads the file without an error");
+      const v = streams.find((x) => x.type === "video")!;
+      const a = streams.find((x) => x.type === "audio")!;
+      assertEquals([v.codec, v.frames], ["h264", pictures.length]);
+      assertEquals([a.codec, a.sampleRate, a.channels], ["aac", 16000, 1]);
+      const frames = sound.reduce((n, s) => n + trunSamples(s.bytes), 0);
+      assertEquals(a.frames, frames, "every sound frame decodes");
+      // The tone is there: its loudness (a sine at GStreamer's default volume, 0.8: about -5 dB).
+      const stats = await new Deno.Command("ffmpeg", {
+        args: [
+          "-v",
+          "info",
+          "-nostats",
+          "-i",
+          file,
+          "-map",
+          "0:a",
+          "-af",
+          "volumedetect",
+          "-f",
+          "null",
+          "-",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const said = new TextDecoder().decode(stats.stderr);
+      const mean = Number(/mean_volume: (-?[\d.]+) dB/.exec(said)?.[1]);
+      assert(mean > -12 && mean < 0, `mean volume ${mean} dB: ${said.slice(-400)}`);
+    } finally {
+      await Deno.remove(file);
+    }
+  } finally {
+    await cam.close();
+  }
+});
+
+/** How many samples a media segment's trun lists. */
+function trunSamples(seg: Uint8Array): number {
+  const moof = parseBoxes(seg).find((b) => b.type === "moof")!;
+  const traf = moof.children!.find((b) => b.type === "traf")!;
+  const trun = traf.children!.find((b) => b.type === "trun")!.payload;
+  return new DataView(trun.buffer, trun.byteOffset + 4).getUint32(0);
+}

@@ -1,0 +1,131 @@
+// A camera's sound in the live view, end to end: a real cloud and agent, GStreamer's camera sending
+// a 440 Hz tone in AAC beside its picture, Chromium playing `/live/{handle}`. The page plays muted
+// (browsers play on their own only muted) and says the stream has sound; the picture moves as
+// without sound; "Sound" unmutes it and the page's own audio analysis hears the tone at 440 Hz; M
+// mutes it again. "Record a clip" saves both tracks, which ffmpeg decodes whole.
+import type { Page } from "playwright-core";
+import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { Stack } from "../_fixtures/stack.ts";
+import { probeFile, probeStreams, startCamera } from "../_fixtures/rtsp.ts";
+import { launchBrowser, SCREENSHOTS, signedInContext } from "../_fixtures/browser.ts";
+
+/** Pictures presented while 2 s of the stream play (the video's own time; 30 s at most). */
+function frames(page: Page): Promise<number> {
+  return page.evaluate(`new Promise((resolve, reject) => {
+    const v = document.querySelector("video[data-live]");
+    let n = 0, first = null;
+    const limit = setTimeout(() => reject(new Error("2 s of stream not played in 30 s")), 30000);
+    const tick = (now, m) => {
+      n++; first ??= m.mediaTime;
+      if (m.mediaTime - first < 2) return v.requestVideoFrameCallback(tick);
+      clearTimeout(limit); resolve(n);
+    };
+    v.requestVideoFrameCallback(tick);
+  })`);
+}
+
+/**
+ * What the page's video sounds like: the loudest frequency (Hz) and its level (dB) over about a
+ * second, through Web Audio's analyser fed from the video element (what its speakers would get).
+ */
+function listen(page: Page): Promise<{ hz: number; db: number }> {
+  return page.evaluate(`(async () => {
+    const v = document.querySelector("video[data-live]");
+    const ctx = window.__ncAudio ??= new AudioContext();
+    await ctx.resume();
+    const an = window.__ncAnalyser ??= (() => {
+      const a = ctx.createAnalyser(); a.fftSize = 8192; a.smoothingTimeConstant = 0;
+      const src = ctx.createMediaElementSource(v); src.connect(a); a.connect(ctx.destination);
+      return a;
+    })();
+    const bins = new Float32Array(an.frequencyBinCount);
+    let best = { hz: 0, db: -Infinity };
+    // What played before the call (the analyser's last window) is not counted.
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      an.getFloatFrequencyData(bins);
+      for (let k = 1; k < bins.length; k++) {
+        if (bins[k] > best.db) best = { hz: k * ctx.sampleRate / an.fftSize, db: bins[k] };
+      }
+    }
+    return best;
+  })()`);
+}
+
+Deno.test("live sound: a camera's AAC plays muted, Sound unmutes the 440 Hz tone, M mutes it; a clip keeps it", async () => {
+  const stack = await Stack.start();
+  const cam = await startCamera({ audio: true });
+  stack.defer(cam.close);
+  const browser = await launchBrowser();
+  stack.defer(() => browser.close());
+  try {
+    const q = await stack.quickstart([cam.port]);
+    await stack.agentFor(q);
+    const handle = q.device.handles[cam.port];
+    const user = await stack.addUser(q.tenantId);
+    const context = await signedInContext(
+      browser,
+      stack.url,
+      await stack.signIn(user.email, user.password),
+    );
+    const page = await context.newPage();
+    await page.goto(`${stack.url}/live/${handle}?path=${encodeURIComponent(cam.path)}`);
+    await page.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+    await page.waitForFunction(`document.querySelector("video[data-live]").currentTime > 0`, null, {
+      timeout: 30_000,
+    });
+
+    // Playing, muted, and the page says there is sound and offers it.
+    assertStringIncludes(
+      (await page.textContent(".live-status")) ?? "",
+      "with sound (mp4a.40.2)",
+    );
+    const sound = page.getByRole("button", { name: "Sound", exact: true });
+    await sound.waitFor({ state: "visible" });
+    assertEquals(await sound.getAttribute("aria-pressed"), "false");
+    assertEquals(await page.evaluate(`document.querySelector("video[data-live]").muted`), true);
+    // The sound track does not hold the picture back.
+    const n = await frames(page);
+    assert(n > 20, `frames presented in 2 s of stream with sound: ${n}`);
+
+    // "Sound": the tone reaches the page's audio output.
+    await sound.click();
+    assertEquals(await sound.getAttribute("aria-pressed"), "true");
+    assertEquals(await page.evaluate(`document.querySelector("video[data-live]").muted`), false);
+    const heard = await listen(page);
+    assert(Math.abs(heard.hz - 440) < 10 && heard.db > -60, `heard ${JSON.stringify(heard)}`);
+    const decoded = await page.evaluate(
+      `document.querySelector("video[data-live]").webkitAudioDecodedByteCount`,
+    ) as number;
+    assert(decoded > 0, `audio bytes decoded: ${decoded}`);
+    await page.screenshot({ path: `${SCREENSHOTS}/live-sound-on.png` });
+
+    // M mutes it again; the analyser hears nothing then.
+    await page.keyboard.press("m");
+    assertEquals(await sound.getAttribute("aria-pressed"), "false");
+    assertEquals(await page.evaluate(`document.querySelector("video[data-live]").muted`), true);
+    const quiet = await listen(page);
+    assert(quiet.db < -100, `muted, the loudest bin is ${JSON.stringify(quiet)}`);
+
+    // A clip of the live picture keeps the sound: both tracks decode whole.
+    const clip = await fetch(
+      `${stack.url}/api/live/${handle}/record.mp4?path=${encodeURIComponent(cam.path)}&seconds=5`,
+      { headers: { authorization: `Bearer ${q.apiToken}` } },
+    );
+    assertEquals(clip.status, 200);
+    const file = await Deno.makeTempFile({ suffix: ".mp4" });
+    stack.defer(() => Deno.remove(file).catch(() => {}));
+    await Deno.writeFile(file, new Uint8Array(await clip.arrayBuffer()));
+    const probe = await probeFile(file);
+    assertEquals([probe.codec, probe.width, probe.decodeErrors], ["h264", 320, ""]);
+    const { streams } = await probeStreams(file);
+    const track = streams.find((x) => x.type === "audio");
+    assertEquals([track?.codec, track?.sampleRate], ["aac", 16000]);
+    const count = track!.frames;
+    // About 5 s of 1 024-sample frames at 16 kHz (78), from the clip's first keyframe on.
+    assert(count > 50 && count < 100, `sound frames in the clip: ${count}`);
+  } finally {
+    await stack.stop();
+  }
+});
