@@ -31,8 +31,8 @@ export async function startCamera(
     recording?: boolean;
     pattern?: string;
     bitrate?: number;
-    /** The live mounts send AAC sound too (a 440 Hz tone). */
-    audio?: boolean;
+    /** The live mounts send a 440 Hz tone too: AAC (`true`), or G.711 μ-law or A-law. */
+    audio?: true | "pcmu" | "pcma";
   } = {},
 ): Promise<RtspCamera> {
   const child = new Deno.Command("/usr/bin/python3", {
@@ -43,7 +43,7 @@ export async function startCamera(
       ...(opts.recording ? ["--recording"] : []),
       ...(opts.pattern ? ["--pattern", opts.pattern] : []),
       ...(opts.bitrate ? ["--bitrate", String(opts.bitrate)] : []),
-      ...(opts.audio ? ["--audio"] : []),
+      ...(opts.audio === true ? ["--audio"] : opts.audio ? ["--audio", opts.audio] : []),
     ],
     stdout: "piped",
     stderr: "piped",

@@ -4,7 +4,8 @@ serving a live H.264 test pattern at /live/cam1 on 127.0.0.1, optionally behind 
 (and, for the bench, more mounts /live/cam2…N, a bitrate, a size and a pattern).
 With --pattern clock every picture carries its capture time burned in (see clock_frame), so a
 viewer can measure glass-to-glass latency: capture → encode → RTP → tunnel → cloud → screen.
-With --audio the live mounts also send AAC sound (a 440 Hz tone, 16 kHz mono), as cameras do.
+With --audio the live mounts also send sound, as cameras do: a 440 Hz tone in AAC (16 kHz mono),
+or with --audio pcmu / pcma in G.711 (8 kHz, RTP's static payload types 0 and 8).
 With --recording it also serves /recording/cam1 as a camera's recording does over ONVIF replay
 (GStreamer's own ONVIF server: `Require: onvif-replay`, and `Rate-Control: no` answered by
 sending as fast as it encodes instead of as it plays), from the start of its pattern.
@@ -34,8 +35,10 @@ parser.add_argument(
 )
 parser.add_argument(
     "--audio",
-    action="store_true",
-    help="live mounts also send AAC audio (a 440 Hz tone, 16 kHz mono: RTP MPEG4-GENERIC)",
+    nargs="?",
+    const="aac",
+    choices=["aac", "pcmu", "pcma"],
+    help="live mounts also send a 440 Hz tone: AAC (16 kHz mono, RTP MPEG4-GENERIC) or G.711",
 )
 parser.add_argument(
     "--recording",
@@ -119,11 +122,13 @@ for n in range(1, args.mounts + 1):
             f"videotestsrc is-live=true pattern={args.pattern} ! "
             f"video/x-raw,width={width},height={height},framerate={FPS}/1"
         )
-    audio = (
-        " audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate=16000,channels=1 ! "
-        "audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97"
-        if args.audio else ""
-    )
+    tone = " audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate={},channels=1 ! "
+    audio = {
+        None: "",
+        "aac": tone.format(16000) + "audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97",
+        "pcmu": tone.format(8000) + "mulawenc ! rtppcmupay name=pay1",
+        "pcma": tone.format(8000) + "alawenc ! rtppcmapay name=pay1",
+    }[args.audio]
     factory.set_launch(
         f"( {source} ! {encoder} ! rtph264pay name=pay0 pt=96 config-interval=1{audio} )"
     )

@@ -1,8 +1,10 @@
 // A camera's sound in the live view, end to end: a real cloud and agent, GStreamer's camera sending
 // a 440 Hz tone in AAC beside its picture, Chromium playing `/live/{handle}`. The page plays muted
 // (browsers play on their own only muted) and says the stream has sound; the picture moves as
-// without sound; "Sound" unmutes it and the page's own audio analysis hears the tone at 440 Hz; M
-// mutes it again. "Record a clip" saves both tracks, which ffmpeg decodes whole.
+// without sound; "Turn sound on" unmutes it and the page's own audio analysis hears the tone at 440 Hz; M
+// mutes it again. "Record a clip" saves both tracks, which ffmpeg decodes whole. A second camera
+// sends its tone in G.711 A-law, which no browser takes: the cloud makes it FLAC, Chromium plays
+// it (440 Hz heard) and its clip keeps it.
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
@@ -53,14 +55,46 @@ function listen(page: Page): Promise<{ hz: number; db: number }> {
   })()`);
 }
 
-Deno.test("live sound: a camera's AAC plays muted, Sound unmutes the 440 Hz tone, M mutes it; a clip keeps it", async () => {
+/**
+ * Saves the next 5 s of a camera's live picture; its sound track as ffprobe reads it, and how
+ * many seconds of sound ffmpeg decodes from it.
+ */
+async function clipSound(stack: Stack, token: string, handle: string, path: string) {
+  const clip = await fetch(
+    `${stack.url}/api/live/${handle}/record.mp4?path=${encodeURIComponent(path)}&seconds=5`,
+    { headers: { authorization: `Bearer ${token}` } },
+  );
+  assertEquals(clip.status, 200);
+  const file = await Deno.makeTempFile({ suffix: ".mp4" });
+  try {
+    await Deno.writeFile(file, new Uint8Array(await clip.arrayBuffer()));
+    const probe = await probeFile(file);
+    assertEquals([probe.codec, probe.width, probe.decodeErrors], ["h264", 320, ""]);
+    const { streams, stderr } = await probeStreams(file);
+    assertEquals(stderr, "");
+    const track = streams.find((x) => x.type === "audio")!;
+    const pcm = await new Deno.Command("ffmpeg", {
+      args: ["-v", "error", "-i", file, "-map", "0:a", "-f", "s16le", "-ac", "1", "-"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(new TextDecoder().decode(pcm.stderr), "");
+    return { ...track, seconds: pcm.stdout.length / 2 / track.sampleRate! };
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+Deno.test("live sound: AAC plays muted, Turn sound on plays the 440 Hz tone, M mutes it; G.711 plays as FLAC; clips keep it", async (t) => {
   const stack = await Stack.start();
   const cam = await startCamera({ audio: true });
   stack.defer(cam.close);
+  const g711 = await startCamera({ audio: "pcma" });
+  stack.defer(g711.close);
   const browser = await launchBrowser();
   stack.defer(() => browser.close());
   try {
-    const q = await stack.quickstart([cam.port]);
+    const q = await stack.quickstart([cam.port, g711.port]);
     await stack.agentFor(q);
     const handle = q.device.handles[cam.port];
     const user = await stack.addUser(q.tenantId);
@@ -79,19 +113,19 @@ Deno.test("live sound: a camera's AAC plays muted, Sound unmutes the 440 Hz tone
     // Playing, muted, and the page says there is sound and offers it.
     assertStringIncludes(
       (await page.textContent(".live-status")) ?? "",
-      "with sound (mp4a.40.2)",
+      "with sound (AAC)",
     );
-    const sound = page.getByRole("button", { name: "Sound", exact: true });
-    await sound.waitFor({ state: "visible" });
-    assertEquals(await sound.getAttribute("aria-pressed"), "false");
+    const soundOn = page.getByRole("button", { name: "Turn sound on", exact: true });
+    const soundOff = page.getByRole("button", { name: "Turn sound off", exact: true });
+    await soundOn.waitFor({ state: "visible" });
     assertEquals(await page.evaluate(`document.querySelector("video[data-live]").muted`), true);
     // The sound track does not hold the picture back.
     const n = await frames(page);
     assert(n > 20, `frames presented in 2 s of stream with sound: ${n}`);
 
-    // "Sound": the tone reaches the page's audio output.
-    await sound.click();
-    assertEquals(await sound.getAttribute("aria-pressed"), "true");
+    // "Turn sound on": the tone reaches the page's audio output.
+    await soundOn.click();
+    await soundOff.waitFor({ state: "visible" });
     assertEquals(await page.evaluate(`document.querySelector("video[data-live]").muted`), false);
     const heard = await listen(page);
     assert(Math.abs(heard.hz - 440) < 10 && heard.db > -60, `heard ${JSON.stringify(heard)}`);
@@ -103,28 +137,32 @@ Deno.test("live sound: a camera's AAC plays muted, Sound unmutes the 440 Hz tone
 
     // M mutes it again; the analyser hears nothing then.
     await page.keyboard.press("m");
-    assertEquals(await sound.getAttribute("aria-pressed"), "false");
+    await soundOn.waitFor({ state: "visible" });
     assertEquals(await page.evaluate(`document.querySelector("video[data-live]").muted`), true);
     const quiet = await listen(page);
     assert(quiet.db < -100, `muted, the loudest bin is ${JSON.stringify(quiet)}`);
 
-    // A clip of the live picture keeps the sound: both tracks decode whole.
-    const clip = await fetch(
-      `${stack.url}/api/live/${handle}/record.mp4?path=${encodeURIComponent(cam.path)}&seconds=5`,
-      { headers: { authorization: `Bearer ${q.apiToken}` } },
-    );
-    assertEquals(clip.status, 200);
-    const file = await Deno.makeTempFile({ suffix: ".mp4" });
-    stack.defer(() => Deno.remove(file).catch(() => {}));
-    await Deno.writeFile(file, new Uint8Array(await clip.arrayBuffer()));
-    const probe = await probeFile(file);
-    assertEquals([probe.codec, probe.width, probe.decodeErrors], ["h264", 320, ""]);
-    const { streams } = await probeStreams(file);
-    const track = streams.find((x) => x.type === "audio");
-    assertEquals([track?.codec, track?.sampleRate], ["aac", 16000]);
-    const count = track!.frames;
-    // About 5 s of 1 024-sample frames at 16 kHz (78), from the clip's first keyframe on.
-    assert(count > 50 && count < 100, `sound frames in the clip: ${count}`);
+    await t.step("a clip of the live picture keeps the AAC: both tracks decode whole", async () => {
+      const track = await clipSound(stack, q.apiToken, handle, cam.path);
+      assertEquals([track.codec, track.sampleRate], ["aac", 16000]);
+      // About 5 s of sound, from the clip's first keyframe on.
+      assert(track.seconds > 4 && track.seconds < 6, `seconds of sound: ${track.seconds}`);
+    });
+
+    await t.step("a G.711 camera's sound plays too, as FLAC, and its clip keeps it", async () => {
+      const other = await context.newPage();
+      const h = q.device.handles[g711.port];
+      await other.goto(`${stack.url}/live/${h}?path=${encodeURIComponent(g711.path)}`);
+      await other.waitForSelector("video[data-state=playing]", { timeout: 30_000 });
+      assertStringIncludes((await other.textContent(".live-status")) ?? "", "with sound (G.711)");
+      await other.getByRole("button", { name: "Turn sound on", exact: true }).click();
+      const heard = await listen(other);
+      assert(Math.abs(heard.hz - 440) < 10 && heard.db > -60, `heard ${JSON.stringify(heard)}`);
+      await other.close();
+      const track = await clipSound(stack, q.apiToken, h, g711.path);
+      assertEquals([track.codec, track.sampleRate], ["flac", 8000]);
+      assert(track.seconds > 4 && track.seconds < 6, `seconds of sound: ${track.seconds}`);
+    });
   } finally {
     await stack.stop();
   }

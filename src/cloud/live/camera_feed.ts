@@ -6,14 +6,16 @@
  * word; after {@link SILENCE_MS} without one the session ends with a reason, so the players say
  * why and reconnect, which opens a fresh session. A session whose sink holds it (a clip being
  * saved faster than its reader takes it) is not silent: it is waiting for its reader. A camera's
- * AAC sound rides along in the same segments (a second track); silence is judged by pictures.
+ * sound (AAC, or G.711 made FLAC) rides along in the same segments (a second track); silence is
+ * judged by pictures.
  * @module
  */
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
 import type { DeviceCredentials } from "../access/device_auth.ts";
 import type { FeedSink, FeedSource } from "./hub.ts";
 import { Remuxer } from "./remuxer.ts";
-import { AacDepacketizer } from "./rtp_aac.ts";
+import { AacDepacketizer, type AudioFrames } from "./rtp_aac.ts";
+import { G711ToFlac } from "./g711_flac.ts";
 import { H264Depacketizer, type RtpPacket } from "./rtp_h264.ts";
 import { RtspClient } from "./rtsp_client.ts";
 import type { Pace } from "./pace.ts";
@@ -88,7 +90,10 @@ export async function startCameraFeed(
       if (!audio) return;
       remux.audioTrack(audio);
       const pt = audio.payloadType;
-      const d = new AacDepacketizer(audio, (f) => remux.pushAudio(f));
+      const onFrames = (f: AudioFrames) => remux.pushAudio(f);
+      const d = audio.encoding === "aac"
+        ? new AacDepacketizer(audio, onFrames)
+        : new G711ToFlac({ encoding: audio.encoding, channels: audio.channels }, onFrames);
       sound = (p) => {
         if (p.payloadType === pt) d.push(p);
       };

@@ -1,15 +1,16 @@
 /**
  * Fragmented MP4 (ISO/IEC 14496-12, with the avcC of 14496-15) for one H.264 track and, when the
- * camera sends AAC sound, a second track (the esds of 14496-14), as Media Source Extensions take
- * it: an init segment (ftyp + moov with the SPS/PPS and the AudioSpecificConfig) and then media
- * segments (moof + mdat): one per picture, one per packet of sound. Samples are length-prefixed
- * NAL units in the RTP clock (90 kHz) and raw AAC frames in the sample rate, so nothing is
- * re-timed or transcoded — the camera's bytes are only re-framed.
+ * camera sends sound, a second track (AAC with the esds of 14496-14, or FLAC with its dfLa), as
+ * Media Source Extensions take it: an init segment (ftyp + moov with the SPS/PPS and the sound's
+ * decoder configuration) and then media segments (moof + mdat): one per picture, one per packet
+ * of sound. Samples are length-prefixed NAL units in the RTP clock (90 kHz) and AAC or FLAC frames
+ * in the sample rate, so nothing is re-timed or transcoded — the camera's bytes are only
+ * re-framed (G.711 is expanded to FLAC's verbatim samples, losslessly: g711_flac.ts).
  * @module
  */
 import { parseSps } from "./h264_sps.ts";
 import { NAL, nalType } from "./rtp_h264.ts";
-import { AAC_FRAME_SAMPLES } from "./rtp_aac.ts";
+import { streamInfo } from "./g711_flac.ts";
 
 /** The timescale of the video track: the RTP clock of H.264. */
 export const TIMESCALE = 90_000;
@@ -24,9 +25,9 @@ export interface AudioConfig {
   /** The sample rate (the track's timescale). */
   rate: number;
   channels: number;
-  /** The AudioSpecificConfig. */
+  /** AAC's AudioSpecificConfig. */
   config: Uint8Array;
-  /** Its MSE codec (`mp4a.40.2`). */
+  /** Its MSE codec: `mp4a.40.2` (AAC), or `flac` (G.711 made FLAC: g711_flac.ts). */
   codec: string;
 }
 
@@ -142,8 +143,8 @@ function trak(t: TrakParts): Uint8Array {
   );
 }
 
-/** The sound's trak: an `mp4a` sample entry whose esds holds the AudioSpecificConfig. */
-function audioTrak(a: AudioConfig): Uint8Array {
+/** AAC's sample entry: `mp4a`, whose esds holds the AudioSpecificConfig (ISO/IEC 14496-14). */
+function mp4a(a: AudioConfig): Uint8Array {
   const esds = fullBox(
     "esds",
     0,
@@ -159,8 +160,20 @@ function audioTrak(a: AudioConfig): Uint8Array {
       descriptor(6, [2]),
     ),
   );
-  const entry = box(
-    "mp4a",
+  return audioEntry("mp4a", a, esds);
+}
+
+/** FLAC's sample entry: `fLaC`, whose dfLa holds the STREAMINFO block (FLAC in ISOBMFF). */
+function fLaC(a: AudioConfig): Uint8Array {
+  const info = streamInfo(a.rate, a.channels);
+  const dfLa = fullBox("dfLa", 0, 0, [0x80, 0, 0, info.length], info);
+  return audioEntry("fLaC", a, dfLa);
+}
+
+/** An AudioSampleEntry of `type` for 16-bit samples, with its decoder's box. */
+function audioEntry(type: string, a: AudioConfig, decoder: Uint8Array): Uint8Array {
+  return box(
+    type,
     zeros(6),
     u16(1),
     zeros(8),
@@ -168,8 +181,13 @@ function audioTrak(a: AudioConfig): Uint8Array {
     u16(16),
     zeros(4),
     u32(a.rate * 0x10000),
-    esds,
+    decoder,
   );
+}
+
+/** The sound's trak: AAC as it came, or G.711 made FLAC. */
+function audioTrak(a: AudioConfig): Uint8Array {
+  const entry = a.codec === "flac" ? fLaC(a) : mp4a(a);
   return trak({
     id: AUDIO_TRACK,
     width: 0,
@@ -326,20 +344,21 @@ function fragment(
 }
 
 /**
- * One media segment of sound: AAC `frames` of {@link AAC_FRAME_SAMPLES} samples each, the first
- * at `decodeTime` (in the sample rate).
+ * One media segment of sound: `frames` (AAC, or FLAC) of `frameSamples` samples each, the first at
+ * `decodeTime` (in the sample rate).
  */
 export function audioSegment(
   sequence: number,
   decodeTime: number,
   frames: Uint8Array[],
+  frameSamples: number,
 ): Uint8Array {
   return fragment(
     sequence,
     (dataOffset) =>
       box(
         "traf",
-        fullBox("tfhd", 0, 0x020000 | 0x08, u32(AUDIO_TRACK), u32(AAC_FRAME_SAMPLES)),
+        fullBox("tfhd", 0, 0x020000 | 0x08, u32(AUDIO_TRACK), u32(frameSamples)),
         fullBox("tfdt", 1, 0, u64(decodeTime)),
         fullBox(
           "trun",

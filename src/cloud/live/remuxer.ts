@@ -3,14 +3,14 @@
  * in-band) to build the init segment, unwraps the 32-bit RTP timestamp into a decode time from
  * the stream's start, and emits each picture once the next one tells its duration (one frame of
  * delay, exact timing; nothing is re-encoded). A change of SPS mid-stream is not followed (the
- * first one wins: stated in README). A camera's AAC sound goes into a second track, each packet's
- * frames a segment, timed against the picture by the RTP times PLAY's `RTP-Info` gives for one
- * instant of both (without them, the first sound heard is taken as the picture's present); sound
- * from before the first picture is left out.
+ * first one wins: stated in README). A camera's sound (AAC, or FLAC from G.711) goes into a
+ * second track, each packet's frames a segment, timed against the picture by the RTP times PLAY's
+ * `RTP-Info` gives for one instant of both (without them, the first sound heard is taken as the
+ * picture's present); sound from before the first picture is left out.
  * @module
  */
 import { type AudioConfig, audioSegment, initSegment, mediaSegment, TIMESCALE } from "./fmp4.ts";
-import { AAC_FRAME_SAMPLES, type AudioFrames } from "./rtp_aac.ts";
+import type { AudioFrames } from "./rtp_aac.ts";
 import { type AccessUnit, NAL, nalType } from "./rtp_h264.ts";
 
 /** The init segment and what the page asks MSE about. */
@@ -82,7 +82,7 @@ export class Remuxer {
     this.#sync ??= { video, audio };
   }
 
-  /** Feeds one packet's AAC frames; dropped until the first picture, or before its instant. */
+  /** Feeds one packet's sound frames; dropped until the first picture, or before its instant. */
   pushAudio(f: AudioFrames): void {
     const a = this.#audio;
     if (!a || this.#videoBase === null || !f.frames.length) return;
@@ -98,19 +98,19 @@ export class Remuxer {
     }
     let frames = f.frames;
     if (time < 0) {
-      const skip = Math.ceil(-time / AAC_FRAME_SAMPLES);
+      const skip = Math.ceil(-time / f.frameSamples);
       frames = frames.slice(skip);
-      time += skip * AAC_FRAME_SAMPLES;
+      time += skip * f.frameSamples;
       if (!frames.length) return;
     }
     const start = time;
     // The next packet's frames follow this one's (counted from its RTP time, dropped ones too).
     this.#audioNext = {
-      time: start + frames.length * AAC_FRAME_SAMPLES,
-      rtp: (f.timestamp + f.frames.length * AAC_FRAME_SAMPLES) >>> 0,
+      time: start + frames.length * f.frameSamples,
+      rtp: (f.timestamp + f.frames.length * f.frameSamples) >>> 0,
     };
     this.#onSegment({
-      bytes: audioSegment(++this.#seq, start, frames),
+      bytes: audioSegment(++this.#seq, start, frames, f.frameSamples),
       keyframe: false,
       decodeTime: Math.round((start / a.rate) * TIMESCALE),
       audio: true,

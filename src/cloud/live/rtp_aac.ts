@@ -22,6 +22,8 @@ export interface AuLayout {
 export interface AudioFrames {
   timestamp: number;
   frames: Uint8Array[];
+  /** Samples in each frame ({@link AAC_FRAME_SAMPLES} for AAC). */
+  frameSamples: number;
 }
 
 /** Reads `bits` bits from `b` at bit offset `at`, most significant first. */
@@ -84,7 +86,11 @@ export class AacDepacketizer {
         whole.set(part, off);
         off += part.length;
       }
-      return this.#onFrames({ timestamp: g.timestamp, frames: [whole] });
+      return this.#onFrames({
+        timestamp: g.timestamp,
+        frames: [whole],
+        frameSamples: AAC_FRAME_SAMPLES,
+      });
     }
     const frames: Uint8Array[] = [];
     let off = 0;
@@ -93,6 +99,8 @@ export class AacDepacketizer {
       frames.push(data.slice(off, off + size));
       off += size;
     }
-    if (frames.length) this.#onFrames({ timestamp: p.timestamp, frames });
+    if (frames.length) {
+      this.#onFrames({ timestamp: p.timestamp, frames, frameSamples: AAC_FRAME_SAMPLES });
+    }
   }
 }

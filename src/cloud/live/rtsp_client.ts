@@ -6,9 +6,9 @@
  * Keep-alives (GET_PARAMETER) go out at half the session timeout. A recording may be asked as fast
  * as the camera can send it (ONVIF `Rate-Control: no`: a saved clip need not take as long as it
  * plays); then its owner paces the reading (`hold`), and through TCP the camera, to what it takes.
- * A camera's AAC sound is set up too when its owner asks (`onAudioRtp`), on the next interleaved
- * channels; one the camera refuses leaves the picture playing without it. PLAY's `RTP-Info` (the
- * RTP time of each track at one instant) is handed on before any packet that follows it.
+ * A camera's sound (AAC or G.711) is set up too when its owner asks (`onAudioRtp`), on the next
+ * interleaved channels; one the camera refuses leaves the picture playing without it. PLAY's
+ * `RTP-Info` (the RTP time of each track at one instant) is handed on before any packet after it.
  * @module
  */
 import type { ByteStream } from "../../shared/transport/byte_stream.ts";
@@ -27,7 +27,7 @@ export interface RtspClientOptions {
   credentials: () => Promise<DeviceCredentials | null>;
   /** Each RTP packet of the video track. */
   onRtp(p: RtpPacket): void;
-  /** With it, the camera's AAC sound is set up too and each of its RTP packets handed here. */
+  /** With it, the camera's sound (AAC or G.711) is set up too and its RTP packets handed here. */
   onAudioRtp?(p: RtpPacket): void;
   /** The tracks set up, before PLAY (so before any packet). */
   onTracks?(video: VideoTrack, audio: AudioTrack | null): void;
@@ -71,7 +71,7 @@ export class RtspClient {
   readonly ended: Promise<void>;
   /** The video track found in the SDP (after start). */
   track: VideoTrack | null = null;
-  /** The sound track set up (after start), or null: none asked, offered in AAC or accepted. */
+  /** The sound track set up (after start), or null: none asked, none in AAC or G.711, refused. */
   audio: AudioTrack | null = null;
   #audioChannel: number | null = null;
   /** The camera sends faster than the recording plays: it answered `Rate-Control: no`. */

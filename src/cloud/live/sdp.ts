@@ -1,9 +1,11 @@
 /**
  * The part of a camera's SDP (RFC 4566) the live view needs: the first H.264 video track
  * (RFC 6184 `a=rtpmap:PT H264/90000`), its control URL resolved against the content base, and
- * the SPS/PPS from `sprop-parameter-sets` when the camera announces them; and the first AAC sound
- * track (RFC 3640 `MPEG4-GENERIC` with its `config`), which the live view plays beside the picture.
- * Other sound (G.711, G.726, LATM) is not asked for: browsers' Media Source Extensions take AAC.
+ * the SPS/PPS from `sprop-parameter-sets` when the camera announces them; and the sound track the
+ * live view plays beside the picture: the first AAC one (RFC 3640 `MPEG4-GENERIC` with its
+ * `config`), else the first G.711 one (`PCMU`/`PCMA`, RFC 3551: static payload types 0 and 8 need
+ * no rtpmap), which the cloud turns into FLAC (g711_flac.ts). Other sound (G.726, LATM) is not
+ * asked for.
  * @module
  */
 import type { AuLayout } from "./rtp_aac.ts";
@@ -17,16 +19,18 @@ export interface VideoTrack {
   pps: Uint8Array | null;
 }
 
-/** An AAC sound track of a camera (RFC 3640). */
+/** A sound track of a camera: AAC (RFC 3640, its AU layout) or G.711. */
 export interface AudioTrack extends AuLayout {
+  /** What the camera sends. */
+  encoding: "aac" | "pcmu" | "pcma";
   payloadType: number;
   controlUrl: string;
   /** The RTP clock: the sample rate. */
   rate: number;
   channels: number;
-  /** The AudioSpecificConfig (ISO/IEC 14496-3) the decoder needs. */
+  /** AAC's AudioSpecificConfig (ISO/IEC 14496-3) the decoder needs; empty for G.711. */
   config: Uint8Array;
-  /** What MSE is asked about (`mp4a.40.2` for AAC-LC). */
+  /** What MSE is asked about: `mp4a.40.2` for AAC-LC, `flac` for G.711 made FLAC. */
   codec: string;
 }
 
@@ -47,42 +51,82 @@ function sections(sdp: string, kind: string): { pts: number[]; lines: string[] }
   return out;
 }
 
-/** The first AAC (MPEG4-GENERIC, AAC-hbr or -lbr) sound track, or null when there is none. */
+/** The section's control URL. */
+function controlOf(lines: string[], base: string): string {
+  return resolveControl(
+    lines.find((l) => l.startsWith("a=control:"))?.slice(10).trim() ?? null,
+    base,
+  );
+}
+
+/** Payload type `pt` of a section as AAC (MPEG4-GENERIC, AAC-hbr or -lbr), or null. */
+function aacTrack(pt: number, lines: string[], base: string): AudioTrack | null {
+  const rtpmap = new RegExp(`^a=rtpmap:${pt} MPEG4-GENERIC/(\\d+)(?:/(\\d+))?`, "i");
+  const map = lines.map((l) => rtpmap.exec(l)).find((m) => m);
+  if (!map) return null;
+  const fmtp = lines.find((l) => l.startsWith(`a=fmtp:${pt} `)) ?? "";
+  const params = new Map(
+    fmtp.slice(fmtp.indexOf(" ") + 1).split(";").map((kv) => kv.trim().split("="))
+      .filter((kv) => kv.length === 2).map(([k, v]) => [k.toLowerCase(), v.trim()]),
+  );
+  const hex = params.get("config") ?? "";
+  const sizeLength = Number(params.get("sizelength"));
+  if (!/^(?:[0-9a-f]{2}){1,64}$/i.test(hex) || !(sizeLength > 0 && sizeLength <= 16)) return null;
+  if (!/^aac-(?:hbr|lbr)$/i.test(params.get("mode") ?? "")) return null;
+  const config = Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
+  const objectType = config[0] >> 3;
+  const rate = Number(map[1]);
+  const channels = Number(map[2] ?? ((config[1] ?? 0) >> 3) & 0x0f) || 1;
+  if (!objectType || !(rate > 0 && rate < 65536)) return null;
+  return {
+    encoding: "aac",
+    payloadType: pt,
+    controlUrl: controlOf(lines, base),
+    rate,
+    channels,
+    config,
+    codec: `mp4a.40.${objectType}`,
+    sizeLength,
+    indexLength: Number(params.get("indexlength") ?? 0) || 0,
+    indexDeltaLength: Number(params.get("indexdeltalength") ?? 0) || 0,
+  };
+}
+
+/** Payload type `pt` of a section as G.711 (PCMU or PCMA, mono or stereo), or null. */
+function g711Track(pt: number, lines: string[], base: string): AudioTrack | null {
+  const rtpmap = new RegExp(`^a=rtpmap:${pt} (PCMU|PCMA)/(\\d+)(?:/(\\d+))?\\s*$`, "i");
+  const map = lines.map((l) => rtpmap.exec(l)).find((m) => m);
+  const anyMap = lines.some((l) => l.startsWith(`a=rtpmap:${pt} `));
+  // Static payload types (RFC 3551): 0 is PCMU/8000, 8 is PCMA/8000, when no rtpmap says else.
+  const [name, rate, channels] = map
+    ? [map[1].toUpperCase(), Number(map[2]), Number(map[3] ?? 1)]
+    : !anyMap && (pt === 0 || pt === 8)
+    ? [pt === 0 ? "PCMU" : "PCMA", 8000, 1]
+    : [null, 0, 0];
+  if (!name || !(rate >= 8000 && rate <= 48000) || !(channels >= 1 && channels <= 2)) return null;
+  return {
+    encoding: name === "PCMU" ? "pcmu" : "pcma",
+    payloadType: pt,
+    controlUrl: controlOf(lines, base),
+    rate,
+    channels,
+    config: new Uint8Array(0),
+    codec: "flac",
+    sizeLength: 0,
+    indexLength: 0,
+    indexDeltaLength: 0,
+  };
+}
+
+/**
+ * The sound track to play: the first AAC one, else the first G.711 one; null when there is
+ * neither.
+ */
 export function parseAudioSdp(sdp: string, base: string): AudioTrack | null {
-  for (const { pts, lines } of sections(sdp, "audio")) {
-    for (const pt of pts) {
-      const rtpmap = new RegExp(`^a=rtpmap:${pt} MPEG4-GENERIC/(\\d+)(?:/(\\d+))?`, "i");
-      const map = lines.map((l) => rtpmap.exec(l)).find((m) => m);
-      if (!map) continue;
-      const fmtp = lines.find((l) => l.startsWith(`a=fmtp:${pt} `)) ?? "";
-      const params = new Map(
-        fmtp.slice(fmtp.indexOf(" ") + 1).split(";").map((kv) => kv.trim().split("="))
-          .filter((kv) => kv.length === 2).map(([k, v]) => [k.toLowerCase(), v.trim()]),
-      );
-      const hex = params.get("config") ?? "";
-      const sizeLength = Number(params.get("sizelength"));
-      if (!/^(?:[0-9a-f]{2}){1,64}$/i.test(hex) || !(sizeLength > 0 && sizeLength <= 16)) continue;
-      if (!/^aac-(?:hbr|lbr)$/i.test(params.get("mode") ?? "")) continue;
-      const config = Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
-      const objectType = config[0] >> 3;
-      const rate = Number(map[1]);
-      const channels = Number(map[2] ?? ((config[1] ?? 0) >> 3) & 0x0f) || 1;
-      if (!objectType || !(rate > 0 && rate < 65536)) continue;
-      const control = lines.find((l) => l.startsWith("a=control:"))?.slice(10).trim() ?? null;
-      return {
-        payloadType: pt,
-        controlUrl: resolveControl(control, base),
-        rate,
-        channels,
-        config,
-        codec: `mp4a.40.${objectType}`,
-        sizeLength,
-        indexLength: Number(params.get("indexlength") ?? 0) || 0,
-        indexDeltaLength: Number(params.get("indexdeltalength") ?? 0) || 0,
-      };
-    }
-  }
-  return null;
+  const found = sections(sdp, "audio").flatMap(({ pts, lines }) =>
+    pts.map((pt) => aacTrack(pt, lines, base) ?? g711Track(pt, lines, base))
+  ).filter((t) => t !== null);
+  return found.find((t) => t.encoding === "aac") ?? found[0] ?? null;
 }
 
 /** The first H.264 video track, or null when there is none. */

@@ -167,12 +167,14 @@ function play(video, attempt = 0) {
       }, { once: true });
       video.dataset.state = "playing"; video.dataset.reason = ""; playingSince = Date.now();
       const slower = Number(video.dataset.speed || 1) > speed;
-      // A camera's sound: its tile's "Sound" shows (the picture starts muted, as browsers play
-      // on their own only muted; a press of "Sound" is the person's choice to hear it).
+      // A camera's sound: its tile's "Turn sound on" shows (the picture starts muted, as browsers
+      // play on their own only muted; the press is the person's choice to hear it).
       const codecs = String(m.codec).split(",");
       const sound = video.closest(".live-tile")?.querySelector("[data-sound]");
       if (sound) sound.hidden = codecs.length < 2;
-      const said = codecs.length < 2 ? m.codec : codecs[0] + " with sound (" + codecs.slice(1).join(", ") + ")";
+      // The sound named as cameras name it (the cloud makes FLAC only of G.711).
+      const named = { "mp4a.40.2": "AAC", "mp4a.40.5": "HE-AAC", "mp4a.40.29": "HE-AAC v2", flac: "G.711" };
+      const said = codecs.length < 2 ? m.codec : codecs[0] + " with sound (" + codecs.slice(1).map((c) => named[c] || c).join(", ") + ")";
       say(video, m.width + "×" + m.height + " " + said + (speed > 1 ? " at " + speed + "×" : "") +
         (slower ? ": this camera sends its recording only as it happened, so it plays at that speed" : ""));
       return;
@@ -727,13 +729,13 @@ for (const b of document.querySelectorAll("[data-full-screen]")) {
     tile?.requestFullscreen?.().catch((e) => { document.getElementById("picture-said").textContent = e.message; });
   });
 }
-// "Sound": the camera's sound on or off (the tile's video starts muted); M does the same on a
-// page of one camera.
+// "Turn sound on" / "Turn sound off": the camera's sound (the tile's video starts muted); M does
+// the same on a page of one camera.
 for (const b of document.querySelectorAll("[data-sound]")) {
   const video = b.closest(".live-tile").querySelector("video");
   b.addEventListener("click", () => {
     video.muted = !video.muted;
-    b.setAttribute("aria-pressed", String(!video.muted));
+    b.textContent = video.muted ? "Turn sound on" : "Turn sound off";
   });
 }
 if (document.querySelectorAll("[data-sound]").length === 1) {

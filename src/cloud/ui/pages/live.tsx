@@ -500,11 +500,10 @@ function Tile(
           type="button"
           class="link"
           data-sound
-          aria-pressed="false"
           title={props.zoom ? "The camera's sound" : "The camera's sound (M)"}
           hidden
         >
-          Sound
+          Turn sound on
         </button>{" "}
         <span class="live-status muted" role="status"></span>
       </figcaption>

@@ -89,12 +89,31 @@ Deno.test("sdp: the AAC track beside the picture, with its config and AU layout"
   assertEquals([a.payloadType, a.rate, a.channels, a.codec], [97, 16000, 1, "mp4a.40.2"]);
   assertEquals([...a.config], [0x14, 0x08]);
   assertEquals([a.sizeLength, a.indexLength, a.indexDeltaLength], [13, 3, 3]);
-  // G.711 and LATM are not offered to the browser; a config that is not hex is not either.
-  assertEquals(parseAudioSdp(SDP.replace("MPEG4-GENERIC/16000/1", "PCMU/8000"), BASE), null);
+  // LATM and G.726 are not offered to the browser; a config that is not hex is not either.
   assertEquals(parseAudioSdp(SDP.replace("MPEG4-GENERIC", "MP4A-LATM"), BASE), null);
+  assertEquals(parseAudioSdp(SDP.replace("MPEG4-GENERIC/16000/1", "G726-32/8000"), BASE), null);
   assertEquals(parseAudioSdp(SDP.replace("config=1408", "config=zz"), BASE), null);
   assertEquals(parseAudioSdp(SDP.replace("mode=AAC-hbr", "mode=generic"), BASE), null);
   assertEquals(parseAudioSdp(SDP.replace(/m=audio[^]*$/, ""), BASE), null);
+});
+
+Deno.test("sdp: G.711 sound (PCMU, PCMA, by rtpmap or static payload type), AAC preferred", () => {
+  const pcmu = parseAudioSdp(SDP.replace("MPEG4-GENERIC/16000/1", "PCMU/8000"), BASE);
+  assertEquals(
+    [pcmu?.encoding, pcmu?.codec, pcmu?.rate, pcmu?.channels, pcmu?.controlUrl],
+    ["pcmu", "flac", 8000, 1, BASE + "stream=1"],
+  );
+  // Static payload types need no rtpmap: 0 is PCMU/8000, 8 is PCMA/8000.
+  const bare = (pt: number) =>
+    SDP.replace(/m=audio[^]*$/, `m=audio 0 RTP/AVP ${pt}\r\na=control:stream=1\r\n`);
+  assertEquals(parseAudioSdp(bare(0), BASE)?.encoding, "pcmu");
+  assertEquals(parseAudioSdp(bare(8), BASE)?.encoding, "pcma");
+  assertEquals(parseAudioSdp(bare(9), BASE), null); // G.722
+  const stereo = parseAudioSdp(SDP.replace("MPEG4-GENERIC/16000/1", "PCMA/16000/2"), BASE);
+  assertEquals([stereo?.encoding, stereo?.rate, stereo?.channels], ["pcma", 16000, 2]);
+  // A camera offering both: AAC is played (smaller, and as the camera made it).
+  const both = SDP.replace("m=audio", "m=audio 0 RTP/AVP 0\r\na=control:stream=2\r\nm=audio");
+  assertEquals(parseAudioSdp(both, BASE)?.encoding, "aac");
 });
 
 Deno.test("aac depacketizer: frames of a packet, a frame in fragments, a lost fragment", () => {
@@ -145,7 +164,7 @@ Deno.test("fmp4: a sound track beside the picture, read back and by ffprobe", as
   // Without sound, the init segment is as it was: one track.
   assertEquals(find(parseBoxes(initSegment(SPS, PPS).bytes), ["moov", "trak"]).length, 1);
 
-  const seg = audioSegment(5, 2048, [bytes(10, 1), bytes(12, 2)]);
+  const seg = audioSegment(5, 2048, [bytes(10, 1), bytes(12, 2)], AAC_FRAME_SAMPLES);
   const parsed = parseBoxes(seg);
   const trun = find(parsed, ["moof", "traf", "trun"])[0].payload;
   const dv = new DataView(trun.buffer, trun.byteOffset, trun.byteLength);
@@ -182,12 +201,20 @@ Deno.test("remuxer: sound timed against the picture by RTP-Info, before the pict
     keyframe: true,
   };
   // Sound before the first picture is not kept.
-  r.pushAudio({ timestamp: 500_000, frames: [bytes(4, 1)] });
+  r.pushAudio({ timestamp: 500_000, frames: [bytes(4, 1)], frameSamples: AAC_FRAME_SAMPLES });
   r.push(idr);
   // The first picture is 0.1 s after the instant: sound from 0.05 s after it (1 600 samples at
   // 16 kHz: its first frame is before the picture, dropped; the second is 0.014 s after it).
-  r.pushAudio({ timestamp: 500_000 + 800, frames: [bytes(4, 2), bytes(4, 3)] });
-  r.pushAudio({ timestamp: 500_000 + 800 + 2 * AAC_FRAME_SAMPLES, frames: [bytes(4, 4)] });
+  r.pushAudio({
+    timestamp: 500_000 + 800,
+    frames: [bytes(4, 2), bytes(4, 3)],
+    frameSamples: AAC_FRAME_SAMPLES,
+  });
+  r.pushAudio({
+    timestamp: 500_000 + 800 + 2 * AAC_FRAME_SAMPLES,
+    frames: [bytes(4, 4)],
+    frameSamples: AAC_FRAME_SAMPLES,
+  });
   r.push({ timestamp: 90_000 + 9_000 + 6_000, nals: [Uint8Array.of(0x41, 1)], keyframe: false });
   const sound = segs.filter((s) => s.audio);
   assertEquals(sound.length, 2);
@@ -210,14 +237,51 @@ Deno.test("remuxer: without RTP-Info the first sound is taken as the picture's p
   r.audioTrack({ rate: 16000, channels: 1, config: Uint8Array.of(0x14, 0x08), codec: "mp4a.40.2" });
   r.push({ timestamp: 1000, nals: [Uint8Array.of(0x65, 1)], keyframe: true });
   r.push({ timestamp: 1000 + 9000, nals: [Uint8Array.of(0x41, 1)], keyframe: false });
-  r.pushAudio({ timestamp: 7, frames: [bytes(4, 1)] });
-  r.pushAudio({ timestamp: 7 + AAC_FRAME_SAMPLES, frames: [bytes(4, 1)] });
+  r.pushAudio({ timestamp: 7, frames: [bytes(4, 1)], frameSamples: AAC_FRAME_SAMPLES });
+  r.pushAudio({
+    timestamp: 7 + AAC_FRAME_SAMPLES,
+    frames: [bytes(4, 1)],
+    frameSamples: AAC_FRAME_SAMPLES,
+  });
   assertEquals(segs.filter((s) => s.audio).map((s) => s.decodeTime), [9000, 9000 + 5760]);
   // A remuxer told of no sound ignores it.
   const none: Segment[] = [];
   const q = new Remuxer(() => {}, (s) => none.push(s));
   q.parameterSets(SPS, PPS);
   q.push({ timestamp: 1, nals: [Uint8Array.of(0x65, 1)], keyframe: true });
-  q.pushAudio({ timestamp: 7, frames: [bytes(4, 1)] });
+  q.pushAudio({ timestamp: 7, frames: [bytes(4, 1)], frameSamples: AAC_FRAME_SAMPLES });
   assertEquals(none.length, 0);
+});
+
+Deno.test("sound from a hostile camera: random packets and SDPs throw nothing", () => {
+  // A seeded generator: the same packets every run.
+  let seed = 0x5eed;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const segs: Segment[] = [];
+  const r = new Remuxer(() => {}, (s) => segs.push(s));
+  r.parameterSets(SPS, PPS);
+  r.audioTrack({ rate: 16000, channels: 1, config: Uint8Array.of(0x14, 0x08), codec: "mp4a.40.2" });
+  r.push({ timestamp: 0, nals: [Uint8Array.of(0x65, 1)], keyframe: true });
+  for (const layout of [[13, 3, 3], [6, 2, 2], [16, 0, 0], [1, 7, 7]]) {
+    const [sizeLength, indexLength, indexDeltaLength] = layout;
+    const d = new AacDepacketizer(
+      { sizeLength, indexLength, indexDeltaLength },
+      (f) => r.pushAudio(f),
+    );
+    for (let i = 0; i < 3000; i++) {
+      const payload = Uint8Array.from({ length: rand(64) }, () => rand(256));
+      d.push(rtp(rand(65536), rand(2 ** 31) * 2, rand(2) === 1, payload));
+    }
+  }
+  for (let i = 0; i < 500; i++) {
+    const junk = Array.from({ length: rand(300) }, () => String.fromCharCode(32 + rand(95))).join(
+      "",
+    );
+    parseAudioSdp(SDP.replace("config=1408", junk), BASE);
+    parseAudioSdp(SDP.replace("MPEG4-GENERIC/16000/1", junk), BASE);
+  }
+  assert(segs.length > 0, "some of it made whole frames");
 });

@@ -6,9 +6,9 @@
 // A fourth: a recording asked as fast as the camera can send it (GStreamer's ONVIF server honours
 // `Rate-Control: no`), held by its sink: nothing is read while held, for longer than the silence
 // limit, without the session ending as silent; then it reads on. A fifth: the same recording played
-// at 4× is paced, never delivered ahead of 4 times its own time. A sixth: a camera that sends
-// AAC sound beside the picture gives a file of both tracks that ffmpeg decodes whole, the sound
-// timed with the picture (PLAY's RTP-Info) and a 440 Hz tone.
+// at 4× is paced, never delivered ahead of 4 times its own time. A sixth and a seventh: a camera
+// that sends sound beside the picture (AAC; G.711, made FLAC) gives a file of both tracks that
+// ffmpeg decodes whole, the sound timed with the picture (PLAY's RTP-Info) and a 440 Hz tone.
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
 import { probeStreams, replayProxy, startCamera } from "../../../_fixtures/rtsp.ts";
 import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
@@ -189,8 +189,12 @@ Deno.test("camera feed: a recording played at 4× is paced — never delivered a
   }
 });
 
-Deno.test("camera feed: a camera's AAC sound beside the picture, timed with it, decodes whole", async () => {
-  const cam = await startCamera({ digest: "camuser:Cam-Pa55word!", audio: true });
+/** A camera sending a 440 Hz tone (`audio`) beside its picture, heard as `codec` at `rate`. */
+async function soundBesideThePicture(
+  audio: true | "pcmu" | "pcma",
+  want: { mse: string; codec: string; rate: number },
+): Promise<void> {
+  const cam = await startCamera({ digest: "camuser:Cam-Pa55word!", audio });
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
     let init: Init | null = null;
@@ -206,7 +210,7 @@ Deno.test("camera feed: a camera's AAC sound beside the picture, timed with it, 
     feed.close();
     assert(init, "init segment");
     const i = init as Init;
-    assert(/^avc1\.[0-9A-F]{6},mp4a\.40\.2$/.test(i.codec), i.codec);
+    assert(/^avc1\.[0-9A-F]{6},/.test(i.codec) && i.codec.endsWith("," + want.mse), i.codec);
     const pictures = segs.filter((s) => !s.audio);
     const sound = segs.filter((s) => s.audio);
     assert(pictures[0].keyframe, "the stream starts at a keyframe");
@@ -225,7 +229,7 @@ Deno.test("camera feed: a camera's AAC sound beside the picture, timed with it, 
       const v = streams.find((x) => x.type === "video")!;
       const a = streams.find((x) => x.type === "audio")!;
       assertEquals([v.codec, v.frames], ["h264", pictures.length]);
-      assertEquals([a.codec, a.sampleRate, a.channels], ["aac", 16000, 1]);
+      assertEquals([a.codec, a.sampleRate, a.channels], [want.codec, want.rate, 1]);
       const frames = sound.reduce((n, s) => n + trunSamples(s.bytes), 0);
       assertEquals(a.frames, frames, "every sound frame decodes");
       // The tone is there: its loudness (a sine at GStreamer's default volume, 0.8: about -5 dB).
@@ -256,7 +260,13 @@ Deno.test("camera feed: a camera's AAC sound beside the picture, timed with it, 
   } finally {
     await cam.close();
   }
-});
+}
+
+Deno.test("camera feed: a camera's AAC sound beside the picture, timed with it, decodes whole", () =>
+  soundBesideThePicture(true, { mse: "mp4a.40.2", codec: "aac", rate: 16000 }));
+
+Deno.test("camera feed: a camera's G.711 sound made FLAC beside the picture, decodes whole", () =>
+  soundBesideThePicture("pcmu", { mse: "flac", codec: "flac", rate: 8000 }));
 
 /** How many samples a media segment's trun lists. */
 function trunSamples(seg: Uint8Array): number {
