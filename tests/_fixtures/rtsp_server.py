@@ -109,6 +109,15 @@ def feed_clock(_factory, media) -> None:
     GLib.timeout_add(1000 // FPS, push)
 
 
+# The sound beside the picture (--audio): a 440 Hz tone, as live as the picture.
+TONE = " audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate={},channels=1 ! "
+audio = {
+    None: "",
+    "aac": TONE.format(16000) + "audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97",
+    "pcmu": TONE.format(8000) + "mulawenc ! rtppcmupay name=pay1",
+    "pcma": TONE.format(8000) + "alawenc ! rtppcmapay name=pay1",
+}[args.audio]
+
 for n in range(1, args.mounts + 1):
     factory = GstRtspServer.RTSPMediaFactory()
     if args.pattern == "clock":
@@ -122,13 +131,6 @@ for n in range(1, args.mounts + 1):
             f"videotestsrc is-live=true pattern={args.pattern} ! "
             f"video/x-raw,width={width},height={height},framerate={FPS}/1"
         )
-    tone = " audiotestsrc is-live=true wave=sine freq=440 ! audio/x-raw,rate={},channels=1 ! "
-    audio = {
-        None: "",
-        "aac": tone.format(16000) + "audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97",
-        "pcmu": tone.format(8000) + "mulawenc ! rtppcmupay name=pay1",
-        "pcma": tone.format(8000) + "alawenc ! rtppcmapay name=pay1",
-    }[args.audio]
     factory.set_launch(
         f"( {source} ! {encoder} ! rtph264pay name=pay0 pt=96 config-interval=1{audio} )"
     )
@@ -150,7 +152,9 @@ if args.recording:
     recording.set_launch(
         f"( videotestsrc is-live=false pattern={pattern} ! "
         f"video/x-raw,width={width},height={height},framerate={FPS}/1 ! {encoder} ! "
-        "rtph264pay name=pay0 pt=96 config-interval=1 )"
+        "rtph264pay name=pay0 pt=96 config-interval=1"
+        + audio.replace("is-live=true", "is-live=false")  # recorded sound, as fast as the picture
+        + " )"
     )
     if args.digest:
         recording.add_role_from_structure(

@@ -106,6 +106,19 @@ export function liveKey(handleId: string, path: string, from?: number, speed = 1
   }`;
 }
 
+/**
+ * How often a playing camera session reads its device's sound setting again: turned off (or on)
+ * by an admin on any node, the session ends with {@link soundChanged} within this, and its viewers
+ * reconnect to one without (or with) the sound. A sound track cannot just stop inside a session:
+ * the browser plays only as far as both tracks reach.
+ */
+export const SOUND_CHECK_MS = 5_000;
+
+/** Why a camera session ended when its sound setting changed (what its viewers show). */
+export function soundChanged(on: boolean): string {
+  return `the camera's sound was turned ${on ? "on" : "off"} by an admin`;
+}
+
 /** The camera's URL as the camera sees it. */
 export function cameraUrl(host: string, port: number, path: string): string {
   return `rtsp://${host.includes(":") ? `[${host}]` : host}:${port}${path}`;
@@ -258,9 +271,25 @@ async function playCamera(
           handle: target.handle.id,
         }),
       sink,
-      { now: () => d.clock.now(), replayFrom: from, fast, ...(pace ? { pace } : {}) },
+      {
+        now: () => d.clock.now(),
+        replayFrom: from,
+        fast,
+        sound: target.device.liveSound,
+        ...(pace ? { pace } : {}),
+      },
     );
     forgetFailure(d, key);
+    let changed: string | null = null;
+    const soundCheck = setInterval(() => {
+      d.store.getDevice(target.handle.tenantId, target.device.id).then((dev) => {
+        if (!dev || dev.liveSound === target.device.liveSound || changed) return;
+        changed = soundChanged(dev.liveSound);
+        src.close();
+      }).catch(() => {/* the store is out: the session plays on as it was set up */});
+    }, SOUND_CHECK_MS);
+    const ended = src.ended.then((reason) => changed ?? reason);
+    ended.finally(() => clearInterval(soundCheck));
     // A camera that went silent is worth a line for ops: the viewers only see "reconnecting".
     src.ended.then((reason) => {
       if (reason === silenceReason()) {
@@ -268,9 +297,10 @@ async function playCamera(
       }
     });
     return {
-      ended: src.ended,
+      ended,
       fast: src.fast,
       close: () => {
+        clearInterval(soundCheck);
         src.close();
         release();
       },

@@ -178,7 +178,9 @@ async function serveClip(
         send: (s) => {
           if (done) return;
           first ??= s.decodeTime;
-          if (s.decodeTime - first >= seconds * TIMESCALE) return end(ctrl);
+          // The clip ends by its pictures; sound past its end is left out. A camera may send a
+          // recording's sound ahead of its pictures: it must not end the clip early.
+          if (s.decodeTime - first >= seconds * TIMESCALE) return s.audio ? undefined : end(ctrl);
           ctrl.enqueue(s.bytes);
           // A client far slower than the camera: give up rather than hold the clip in memory.
           if (CLIP_HOLD_BYTES - (ctrl.desiredSize ?? 0) > CLIP_BACKLOG_BYTES) {

@@ -130,6 +130,8 @@ export const devicePatch = deviceBody.omit({ serial: true }).extend({
   motionAlerts: z.boolean().optional(),
   /** After a camera alert, how long the same alert raises nothing new (seconds; 0: every time). */
   alertQuietSeconds: z.number().int().min(0).max(MAX_ALERT_QUIET_S).optional(),
+  /** Whether the live view plays the camera's sound (false: never, for any viewer). */
+  liveSound: z.boolean().optional(),
 }).partial().refine(
   (p) => Object.keys(p).length > 0,
   "nothing to change",

@@ -9,8 +9,8 @@
  *
  * After the RESULT, the owner's DATA bytes are messages `type:u8 | length:u32 BE | payload`:
  * INIT (`u16` JSON length, `{codec, width, height}`, then the init segment), SEGMENT (`u8`
- * flags — bit 0 keyframe, bit 1 arrival time present — `f64` decode time, `f64` arrival ms, then
- * the media segment) and END (the reason the session ended, UTF-8). The credit window of the
+ * flags — bit 0 keyframe, bit 1 arrival time present, bit 2 a segment of sound — `f64` decode time,
+ * `f64` arrival ms, then the media segment) and END (the reason the session ended, UTF-8). The credit window of the
  * bridge bounds what the owner has in flight; past {@linkcode SLOW_VIEWER_BYTES} queued the
  * owner's feed skips pictures to the next keyframe for that sibling, as for any slow viewer.
  * @module
@@ -28,6 +28,8 @@ const HEAD = 5;
 export const MAX_LIVE_MSG = 16 << 20;
 const KEYFRAME = 1;
 const ARRIVED = 2;
+/** A segment of sound (an older node ignores the bit: it only forwards the bytes). */
+const SOUND = 4;
 
 /** The INIT message's JSON part, validated: a sibling is trusted for policy, not for its bytes. */
 const initHead = z.object({
@@ -66,7 +68,8 @@ export function encodeInit(i: Init): Uint8Array {
 export function encodeSegment(s: Segment): Uint8Array {
   const p = new Uint8Array(17 + s.bytes.byteLength);
   const v = new DataView(p.buffer);
-  p[0] = (s.keyframe ? KEYFRAME : 0) | (s.arrivedMs !== undefined ? ARRIVED : 0);
+  p[0] = (s.keyframe ? KEYFRAME : 0) | (s.arrivedMs !== undefined ? ARRIVED : 0) |
+    (s.audio ? SOUND : 0);
   v.setFloat64(1, s.decodeTime);
   v.setFloat64(9, s.arrivedMs ?? 0);
   p.set(s.bytes, 17);
@@ -142,6 +145,7 @@ export async function readLiveMessage(conn: ByteStream): Promise<LiveMessage | n
           keyframe: (flags & KEYFRAME) !== 0,
           decodeTime,
           ...((flags & ARRIVED) !== 0 ? { arrivedMs } : {}),
+          ...((flags & SOUND) !== 0 ? { audio: true } : {}),
         },
       };
     }

@@ -41,6 +41,8 @@ export interface CameraFeedOptions {
   fast?: boolean;
   /** Paces what the camera sends fast to a speed (pace.ts): a recording played at 2×, 4×… */
   pace?: Pace;
+  /** Plays the camera's sound too (default); false: its sound track is never set up. */
+  sound?: boolean;
 }
 
 /** Starts the camera session on `conn`; resolves once the camera plays. */
@@ -98,7 +100,7 @@ export async function startCameraFeed(
         if (p.payloadType === pt) d.push(p);
       };
     },
-    onAudioRtp: (p) => sound?.(p),
+    ...(o.sound === false ? {} : { onAudioRtp: (p: RtpPacket) => sound?.(p) }),
     onSync: (video, audio) => remux.sync(video, audio),
   });
   try {

@@ -79,6 +79,8 @@ export class RtspClient {
   /** How many times reading was held, so far (a keep-alive's answer waits behind a hold). */
   #holds = 0;
   #holding = false;
+  /** Closed by its owner: nothing more is handed on, even what was read before. */
+  #closed = false;
 
   /** Wraps a connected stream; starts reading at once. */
   constructor(conn: ByteStream, o: RtspClientOptions) {
@@ -152,6 +154,7 @@ export class RtspClient {
 
   /** Tears the session down (best effort) and closes the connection. */
   close(): void {
+    this.#closed = true;
     clearInterval(this.#keepAlive);
     try {
       this.#conn.close();
@@ -247,6 +250,7 @@ export class RtspClient {
     for (;;) {
       const held = this.#o.hold?.();
       if (held) await this.#wait(held);
+      if (this.#closed) return;
       const n = await this.#conn.read(buf);
       if (n === null) return;
       // A copy: what is left of it is kept across a hold, while `buf` takes the next read.
@@ -260,16 +264,17 @@ export class RtspClient {
           if (p.channel === this.#audioChannel) {
             const rtp = parseRtp(data.subarray(4, p.size));
             data = data.subarray(p.size);
-            if (rtp) this.#o.onAudioRtp?.(rtp);
+            if (rtp && !this.#closed) this.#o.onAudioRtp?.(rtp);
             continue;
           }
           if (p.channel === this.#channel) {
             const rtp = parseRtp(data.subarray(4, p.size));
             data = data.subarray(p.size);
-            if (rtp) this.#o.onRtp(rtp);
+            if (rtp && !this.#closed) this.#o.onRtp(rtp);
             // A hold takes effect between packets: one read may carry seconds of a recording.
             const held = this.#o.hold?.();
             if (held) await this.#wait(held);
+            if (this.#closed) return;
             continue;
           }
         } else if (p.message.start.kind === "response") {

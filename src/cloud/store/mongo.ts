@@ -537,6 +537,7 @@ class MongoStore extends MongoBase implements Store {
           "motionAlerts",
           "alertQuietSeconds",
           "alertsSnoozedUntil",
+          "liveSound",
         ] as const
       ) {
         if (patch[k] !== undefined) set[k] = patch[k];

@@ -30,6 +30,8 @@ export function asDevice(d: Device | null): Device | null {
       : DEFAULT_ALERT_QUIET_S,
     // A device stored before snoozing existed: not snoozed.
     alertsSnoozedUntil: typeof d.alertsSnoozedUntil === "number" ? d.alertsSnoozedUntil : null,
+    // A device stored before the setting: its sound played, as it always was.
+    liveSound: d.liveSound !== false,
     // A device stored before firmware was asked: none known.
     firmware: typeof d.firmware === "string" ? d.firmware : "",
   };

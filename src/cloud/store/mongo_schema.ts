@@ -163,6 +163,7 @@ export const FIELDS = {
     "motionAlerts",
     "alertQuietSeconds",
     "alertsSnoozedUntil",
+    "liveSound",
     "manufacturer",
     "model",
     "firmware",

@@ -92,6 +92,7 @@ export function newDeviceRecord(input: NewDevice, n: number, now: number): Devic
     motionAlerts: false,
     alertQuietSeconds: DEFAULT_ALERT_QUIET_S,
     alertsSnoozedUntil: null,
+    liveSound: true,
     manufacturer: input.manufacturer ?? "",
     model: input.model ?? "",
     firmware: "",

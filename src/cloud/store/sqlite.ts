@@ -278,6 +278,7 @@ function toDevice(r: Row): Device {
     motionAlerts: num(r.motion_alerts ?? 0) === 1,
     alertQuietSeconds: num(r.alert_quiet_s ?? DEFAULT_ALERT_QUIET_S),
     alertsSnoozedUntil: numOrNull(r.alerts_snoozed_until ?? null),
+    liveSound: num(r.live_sound ?? 1) === 1,
     manufacturer: str(r.manufacturer),
     model: str(r.model),
     firmware: str(r.firmware ?? ""),
@@ -873,6 +874,7 @@ class SqliteStore implements Store {
         alertsSnoozedUntil: patch.alertsSnoozedUntil !== undefined
           ? patch.alertsSnoozedUntil
           : cur.alertsSnoozedUntil,
+        liveSound: patch.liveSound ?? cur.liveSound,
         manufacturer: patch.manufacturer ?? cur.manufacturer,
         model: patch.model ?? cur.model,
         firmware: patch.firmware ?? cur.firmware,
@@ -883,7 +885,8 @@ class SqliteStore implements Store {
       this.#run(
         `UPDATE devices SET host = ?, ports = ?, protocols = ?, stream_paths = ?,
            sub_stream_paths = ?, motion_alerts = ?, alert_quiet_s = ?, alerts_snoozed_until = ?,
-           manufacturer = ?, model = ?, firmware = ?, label = ?, notes = ?, updated_at = ?
+           live_sound = ?, manufacturer = ?, model = ?, firmware = ?, label = ?, notes = ?,
+           updated_at = ?
          WHERE id = ?`,
         next.host,
         JSON.stringify(next.ports),
@@ -893,6 +896,7 @@ class SqliteStore implements Store {
         next.motionAlerts ? 1 : 0,
         next.alertQuietSeconds,
         next.alertsSnoozedUntil,
+        next.liveSound ? 1 : 0,
         next.manufacturer,
         next.model,
         next.firmware,

@@ -675,4 +675,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN firmware TEXT NOT NULL DEFAULT '';
   `,
+  // 45: whether the live view plays a camera's sound (1, as every camera did: the camera's own
+  // setting decides) or never (0: an admin turned it off).
+  `
+  ALTER TABLE devices ADD COLUMN live_sound INTEGER NOT NULL DEFAULT 1;
+  `,
 ];

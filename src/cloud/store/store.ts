@@ -106,6 +106,11 @@ export interface Device {
    * say so, and none is sent to webhooks, email or chat (a camera a storm sets off); null: not.
    */
   alertsSnoozedUntil: number | null;
+  /**
+   * Whether the live view plays the camera's sound (when it sends some): an admin turns it off
+   * for a camera where listening is not allowed. True unless turned off.
+   */
+  liveSound: boolean;
   manufacturer: string;
   model: string;
   /** The firmware version the camera gave over ONVIF (`GetDeviceInformation`), or "". */
@@ -142,6 +147,7 @@ export type DevicePatch = Partial<
     | "motionAlerts"
     | "alertQuietSeconds"
     | "alertsSnoozedUntil"
+    | "liveSound"
   >
 >;
 

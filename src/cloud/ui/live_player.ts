@@ -199,22 +199,33 @@ function play(video, attempt = 0) {
 }
 for (const v of document.querySelectorAll("video[data-live]")) play(v);
 // How often the camera's alerts may come: saved as soon as it is chosen.
-for (const s of document.querySelectorAll("select[data-quiet]")) {
+// A device setting chosen in a select, saved as soon as it is chosen (PATCH of the device): the
+// page says what was saved, or the cloud's words.
+const savesDevice = (s, said, body, words) => {
   s.addEventListener("change", async () => {
-    const said = document.getElementById("quiet-said");
     s.disabled = true;
     try {
       const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
-      const r = await fetch(s.dataset.quiet, {
+      const r = await fetch(s.dataset.device, {
         method: "PATCH", credentials: "same-origin",
         headers: { "x-csrf-token": csrf, "content-type": "application/json" },
-        body: JSON.stringify({ alertQuietSeconds: Number(s.value) }),
+        body: JSON.stringify(body(s.value)),
       });
       const j = await r.json().catch(() => ({}));
-      said.textContent = r.ok ? "Saved: alerts " + s.selectedOptions[0].textContent + "." : (j.message || "HTTP " + r.status);
+      said.textContent = r.ok ? words(s.selectedOptions[0].textContent) : (j.message || "HTTP " + r.status);
     } catch (e) { said.textContent = e.message; }
     finally { s.disabled = false; }
   });
+};
+for (const s of document.querySelectorAll("select[data-quiet]")) {
+  savesDevice(s, document.getElementById("quiet-said"), (v) => ({ alertQuietSeconds: Number(v) }),
+    (w) => "Saved: alerts " + w + ".");
+}
+// Whether the live view plays this camera's sound (an admin's choice): the pictures playing
+// reconnect with it, or without it, within seconds.
+for (const s of document.querySelectorAll("select[data-live-sound]")) {
+  savesDevice(s, document.getElementById("live-sound-said"), (v) => ({ liveSound: v === "on" }),
+    (w) => "Saved: sound " + w + ". Pictures playing now reconnect within seconds.");
 }
 // A camera control's call: its answer, or an Error in the cloud's words.
 const postJson = async (url, body) => {

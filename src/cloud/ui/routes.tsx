@@ -208,6 +208,9 @@ export function uiRoutes(d: UiDeps): Hono {
         ...(device?.motionAlerts && roleAtLeast(ctx.principal.role, "admin")
           ? { quiet: { deviceId: device.id, seconds: device.alertQuietSeconds } }
           : {}),
+        ...(device && roleAtLeast(ctx.principal.role, "admin")
+          ? { sound: { deviceId: device.id, on: device.liveSound } }
+          : {}),
       });
     }),
   );

@@ -119,7 +119,11 @@ function AlertQuiet(props: { deviceId: string; seconds: number }) {
     <p class="alert-quiet">
       <label>
         Alerts from this camera:{" "}
-        <select name="alertQuietSeconds" data-quiet={`/api/devices/${props.deviceId}`}>
+        <select
+          name="alertQuietSeconds"
+          data-quiet
+          data-device={`/api/devices/${props.deviceId}`}
+        >
           {choices.map(([v, words]) => (
             <option value={String(v)} selected={v === props.seconds}>{words}</option>
           ))}
@@ -127,6 +131,29 @@ function AlertQuiet(props: { deviceId: string; seconds: number }) {
       </label>{" "}
       <span class="muted" id="quiet-said" role="status">
         (each kind: motion, tampering, each input)
+      </span>
+    </p>
+  );
+}
+
+/**
+ * Whether the live view plays this camera's sound (its `liveSound`): a choice that saves at once
+ * (live_player.ts), for the tenant's admins — where listening is not allowed, it is turned off
+ * here for every viewer. What reaches the camera another way (the RTSP gateway, a tunnel) is the
+ * camera's own: said beside it.
+ */
+function LiveSound(props: { deviceId: string; on: boolean }) {
+  return (
+    <p class="alert-quiet">
+      <label>
+        Sound from this camera:{" "}
+        <select name="liveSound" data-live-sound data-device={`/api/devices/${props.deviceId}`}>
+          <option value="on" selected={props.on}>played in the live view</option>
+          <option value="off" selected={!props.on}>never played</option>
+        </select>
+      </label>{" "}
+      <span class="muted" id="live-sound-said" role="status">
+        (the live view and its clips; the RTSP URL and tunnels carry what the camera sends)
       </span>
     </p>
   );
@@ -567,6 +594,8 @@ export function LivePage(
     alerts?: TenantEvent[];
     /** For an admin, while its alerts are on: the camera's quiet period, to change. */
     quiet?: { deviceId: string; seconds: number };
+    /** For an admin: whether the live view plays the camera's sound, to change. */
+    sound?: { deviceId: string; on: boolean };
     /**
      * For an operator: the pan/tilt/zoom pad and the focus buttons (each shown once the camera
      * says it can), its alarm outputs, its clock (checked, and set when off) and its restart.
@@ -583,7 +612,12 @@ export function LivePage(
     clipAt?: boolean;
   },
 ) {
-  const quiet = props.quiet ? <AlertQuiet {...props.quiet} /> : null;
+  const quiet = (
+    <>
+      {props.sound ? <LiveSound {...props.sound} /> : null}
+      {props.quiet ? <AlertQuiet {...props.quiet} /> : null}
+    </>
+  );
   // The camera's recording plays whether or not its live stream path is known.
   const recordingBar = (
     <RecordingBar

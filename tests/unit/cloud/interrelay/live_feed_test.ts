@@ -106,14 +106,19 @@ Deno.test("live feed: a sibling's viewers get the owner's pictures from a keyfra
   await until("the sibling's GOP", () => s.siblingFeed.init !== null, 5_000, 5);
   s.siblingFeed.attach(v.viewer);
   s.cam.sink().segment(seg(4, false));
-  await until("four pictures at the sibling", () => v.got.length >= 3, 5_000, 5);
+  // A segment of sound stays one at the sibling (a clip there ends by pictures, not by sound).
+  const sound: Segment = { ...seg(5, false, 7), audio: true };
+  s.cam.sink().segment(sound);
+  await until("three pictures and a sound at the sibling", () => v.got.length >= 4, 5_000, 5);
   assertEquals(v.inits, [INIT]);
   assertEquals(v.got.map((g) => [g.bytes[0], g.bytes.byteLength, g.keyframe]), [
     [2, 1, true],
     [3, 100_000, false],
     [4, 1, false],
+    [5, 7, false],
   ]);
   assertEquals(v.got[1], seg(3, false, 100_000), "times and flags as the owner had them");
+  assertEquals(v.got[3], sound);
   // The origin figure (latency) is computed from the owner's arrival times.
   assertEquals(s.siblingFeed.originMs, s.ownerFeed.originMs);
 

@@ -10,8 +10,13 @@
 // that sends sound beside the picture (AAC; G.711, made FLAC) gives a file of both tracks that
 // ffmpeg decodes whole, the sound timed with the picture (PLAY's RTP-Info) and a 440 Hz tone.
 import { assert, assertEquals, assertStringIncludes } from "../../../_fixtures/assert.ts";
-import { probeStreams, replayProxy, startCamera } from "../../../_fixtures/rtsp.ts";
-import { startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
+import {
+  probeStreams,
+  replayProxy,
+  startCamera,
+  type StreamProbe,
+} from "../../../_fixtures/rtsp.ts";
+import { type CameraFeedOptions, startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
 import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
 import { concat } from "../../../../src/cloud/live/rtp_h264.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
@@ -189,6 +194,100 @@ Deno.test("camera feed: a recording played at 4× is paced — never delivered a
   }
 });
 
+/** What a camera session with sound gave: its segments, and the file of them as ffmpeg read it. */
+interface Heard {
+  init: Init;
+  pictures: Segment[];
+  sound: Segment[];
+  /** Frames of sound the segments hold (their trun samples). */
+  soundFrames: number;
+  video: StreamProbe;
+  audio: StreamProbe;
+  /** The sound's mean volume (dB), from ffmpeg's volumedetect. */
+  meanDb: number;
+}
+
+/**
+ * Plays `path` of GStreamer's camera `cam` until `seconds` of pictures came (each segment also
+ * given to `seen`), closes it, and reads what came back as a file with ffprobe and ffmpeg.
+ */
+async function playWithSound(
+  cam: { port: number },
+  path: string,
+  seconds: number,
+  o: CameraFeedOptions & { seen?: (s: Segment) => void } = {},
+): Promise<Heard> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
+  let init: Init | null = null;
+  const segs: Segment[] = [];
+  const feed = await startCameraFeed(
+    conn,
+    `rtsp://127.0.0.1:${cam.port}${path}`,
+    () => Promise.resolve({ username: "camuser", password: "Cam-Pa55word!" }),
+    {
+      init: (i) => (init = i),
+      segment: (s) => {
+        segs.push(s);
+        o.seen?.(s);
+      },
+    },
+    o,
+  );
+  // GStreamer's recording sends fast when asked (a pace asks it).
+  assertEquals(feed.fast, o.fast === true || o.pace !== undefined);
+  await until(
+    `${seconds} s of pictures`,
+    () => segs.filter((s) => !s.audio).length >= seconds * 15,
+  );
+  feed.close();
+  assert(init, "init segment");
+  const i = init as Init;
+  const file = await Deno.makeTempFile({ suffix: ".mp4" });
+  await Deno.writeFile(file, concat([i.bytes, ...segs.map((s) => s.bytes)]));
+  try {
+    const { streams, stderr } = await probeStreams(file);
+    assertEquals(stderr, "", "ffprobe reads the file without an error");
+    // The tone's loudness (a sine at GStreamer's default volume, 0.8: about -5 dB).
+    const stats = await new Deno.Command("ffmpeg", {
+      args: [
+        "-v",
+        "info",
+        "-nostats",
+        "-i",
+        file,
+        "-map",
+        "0:a",
+        "-af",
+        "volumedetect",
+        "-f",
+        "null",
+        "-",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const sound = segs.filter((s) => s.audio);
+    return {
+      init: i,
+      pictures: segs.filter((s) => !s.audio),
+      sound,
+      soundFrames: sound.reduce((n, s) => n + trunSamples(s.bytes), 0),
+      video: streams.find((x) => x.type === "video")!,
+      audio: streams.find((x) => x.type === "audio")!,
+      meanDb: Number(
+        /mean_volume: (-?[\d.]+) dB/.exec(new TextDecoder().decode(stats.stderr))?.[1],
+      ),
+    };
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+/** Seconds of stream time of a segment's decode time. */
+const sec = (s: Segment) => s.decodeTime / TIMESCALE;
+/** The last segment's time. */
+const lastOf = (l: Segment[]) => sec(l[l.length - 1]);
+
 /** A camera sending a 440 Hz tone (`audio`) beside its picture, heard as `codec` at `rate`. */
 async function soundBesideThePicture(
   audio: true | "pcmu" | "pcma",
@@ -196,67 +295,19 @@ async function soundBesideThePicture(
 ): Promise<void> {
   const cam = await startCamera({ digest: "camuser:Cam-Pa55word!", audio });
   try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
-    let init: Init | null = null;
-    const segs: Segment[] = [];
-    const feed = await startCameraFeed(
-      conn,
-      `rtsp://127.0.0.1:${cam.port}${cam.path}`,
-      () => Promise.resolve({ username: "camuser", password: "Cam-Pa55word!" }),
-      { init: (i) => (init = i), segment: (s) => segs.push(s) },
-    );
-    // Three seconds of the stream's own time in pictures.
-    await until("45 pictures", () => segs.filter((s) => !s.audio).length >= 45);
-    feed.close();
-    assert(init, "init segment");
-    const i = init as Init;
-    assert(/^avc1\.[0-9A-F]{6},/.test(i.codec) && i.codec.endsWith("," + want.mse), i.codec);
-    const pictures = segs.filter((s) => !s.audio);
-    const sound = segs.filter((s) => s.audio);
-    assert(pictures[0].keyframe, "the stream starts at a keyframe");
-    assert(sound.length >= 20, `sound segments: ${sound.length}`);
+    const h = await playWithSound(cam, cam.path, 3);
+    assert(/^avc1\.[0-9A-F]{6},/.test(h.init.codec) && h.init.codec.endsWith("," + want.mse));
+    assert(h.pictures[0].keyframe, "the stream starts at a keyframe");
+    assert(h.sound.length >= 20, `sound segments: ${h.sound.length}`);
     // Sound and picture cover the same span of the stream's time: neither starts nor ends more
     // than half a second from the other.
-    const sec = (t: number) => t / TIMESCALE;
-    const last = (l: Segment[]) => sec(l[l.length - 1].decodeTime);
-    assert(sec(sound[0].decodeTime) < 0.5, `sound starts at ${sec(sound[0].decodeTime)} s`);
-    assert(Math.abs(last(sound) - last(pictures)) < 0.5, `ends ${last(sound)} / ${last(pictures)}`);
-    const file = await Deno.makeTempFile({ suffix: ".mp4" });
-    await Deno.writeFile(file, concat([i.bytes, ...segs.map((s) => s.bytes)]));
-    try {
-      const { streams, stderr } = await probeStreams(file);
-      assertEquals(stderr, "", "ffprobe reads the file without an error");
-      const v = streams.find((x) => x.type === "video")!;
-      const a = streams.find((x) => x.type === "audio")!;
-      assertEquals([v.codec, v.frames], ["h264", pictures.length]);
-      assertEquals([a.codec, a.sampleRate, a.channels], [want.codec, want.rate, 1]);
-      const frames = sound.reduce((n, s) => n + trunSamples(s.bytes), 0);
-      assertEquals(a.frames, frames, "every sound frame decodes");
-      // The tone is there: its loudness (a sine at GStreamer's default volume, 0.8: about -5 dB).
-      const stats = await new Deno.Command("ffmpeg", {
-        args: [
-          "-v",
-          "info",
-          "-nostats",
-          "-i",
-          file,
-          "-map",
-          "0:a",
-          "-af",
-          "volumedetect",
-          "-f",
-          "null",
-          "-",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const said = new TextDecoder().decode(stats.stderr);
-      const mean = Number(/mean_volume: (-?[\d.]+) dB/.exec(said)?.[1]);
-      assert(mean > -12 && mean < 0, `mean volume ${mean} dB: ${said.slice(-400)}`);
-    } finally {
-      await Deno.remove(file);
-    }
+    assert(sec(h.sound[0]) < 0.5, `sound starts at ${sec(h.sound[0])} s`);
+    const [a, v] = [lastOf(h.sound), lastOf(h.pictures)];
+    assert(Math.abs(a - v) < 0.5, `ends ${a} / ${v}`);
+    assertEquals([h.video.codec, h.video.frames], ["h264", h.pictures.length]);
+    assertEquals([h.audio.codec, h.audio.sampleRate, h.audio.channels], [want.codec, want.rate, 1]);
+    assertEquals(h.audio.frames, h.soundFrames, "every sound frame decodes");
+    assert(h.meanDb > -12 && h.meanDb < 0, `mean volume ${h.meanDb} dB`);
   } finally {
     await cam.close();
   }
@@ -275,3 +326,45 @@ function trunSamples(seg: Uint8Array): number {
   const trun = traf.children!.find((b) => b.type === "trun")!.payload;
   return new DataView(trun.buffer, trun.byteOffset + 4).getUint32(0);
 }
+
+Deno.test("camera feed: a recording's sound, played as it happened, with its pictures", async () => {
+  const cam = await startCamera({ recording: true, audio: true });
+  try {
+    const from = Date.UTC(2026, 11, 5, 18);
+    const h = await playWithSound(cam, cam.recordingPath!, 3, { replayFrom: from });
+    assert(h.init.codec.endsWith(",mp4a.40.2"), h.init.codec);
+    // Sound and pictures of the same stretch of the recording.
+    const [a, v] = [lastOf(h.sound), lastOf(h.pictures)];
+    assert(h.sound.length > 0 && Math.abs(a - v) < 0.5, `ends ${a} / ${v}`);
+    assertEquals([h.audio.codec, h.audio.sampleRate], ["aac", 16000]);
+    assertEquals(h.audio.frames, h.soundFrames);
+  } finally {
+    await cam.close();
+  }
+});
+
+Deno.test("camera feed: a recording at 4× whose sound comes far ahead of its pictures: the pictures stay paced, both decode", async () => {
+  // GStreamer's recording encodes its sound much faster than its pictures and sends each as made:
+  // the sound arrives tens of seconds ahead, as no recorder's file would, but a camera may.
+  const cam = await startCamera({ recording: true, audio: true });
+  try {
+    let first: { decode: number; at: number } | null = null;
+    let worst = -Infinity;
+    const h = await playWithSound(cam, cam.recordingPath!, 8, {
+      replayFrom: Date.UTC(2026, 11, 5, 18),
+      pace: new Pace(4),
+      seen: (s) => {
+        if (s.audio) return;
+        first ??= { decode: s.decodeTime, at: performance.now() };
+        const media = (s.decodeTime - first.decode) / TIMESCALE;
+        worst = Math.max(worst, media - 4 * (performance.now() - first.at) / 1000);
+      },
+    });
+    assert(worst < 4 * 0.3 + 0.5, `a picture ${worst.toFixed(2)} s ahead of 4× its time`);
+    // Everything handed on is in the file, and decodes: nothing came after the close.
+    assertEquals(h.video.frames, h.pictures.length);
+    assertEquals(h.audio.frames, h.soundFrames);
+  } finally {
+    await cam.close();
+  }
+});

@@ -528,6 +528,7 @@ export function storeConformance(
       motionAlerts: false,
       alertQuietSeconds: 60,
       alertsSnoozedUntil: null,
+      liveSound: true,
       manufacturer: "",
       model: "",
       firmware: "",
@@ -723,6 +724,25 @@ export function storeConformance(
     assert.deepEqual(await ids(10), [d1.id, d3.id]);
     await store.deleteDevice(a.id, d1.id);
     assert.deepEqual(await ids(10), [d3.id]);
+  });
+
+  test("devices: a camera's sound is played until an admin turns it off, kept by other changes", async (store) => {
+    const { a, b, siteA } = await world(store);
+    const d = await store.createDevice({
+      tenantId: a.id,
+      siteId: siteA.id,
+      host: "192.0.2.45",
+      ports: [554],
+    });
+    assert.equal(d.liveSound, true);
+    assert.equal((await store.updateDevice(a.id, d.id, { liveSound: false }))!.liveSound, false);
+    await store.updateDevice(a.id, d.id, { label: "Break room", alertQuietSeconds: 120 });
+    assert.equal((await store.getDevice(a.id, d.id))!.liveSound, false);
+    // Another tenant cannot turn it back on.
+    assert.equal(await store.updateDevice(b.id, d.id, { liveSound: true }), null);
+    assert.equal((await store.getDevice(a.id, d.id))!.liveSound, false);
+    assert.equal((await store.updateDevice(a.id, d.id, { liveSound: true }))!.liveSound, true);
+    assert.equal((await store.getDevice(a.id, d.id))!.liveSound, true);
   });
 
   test("devices: a camera's quiet period after an alert is a minute, set per device, kept by other changes", async (store) => {
