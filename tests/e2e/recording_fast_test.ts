@@ -6,6 +6,8 @@
 // its first megabyte, and the camera is held (it sends no more than the tunnel's and the sockets'
 // buffers hold, far from the whole clip, and its session stays open) until the download reads on;
 // then the file is whole: 600 s of pictures that ffmpeg decodes without a word, audited `fast`.
+// The camera sends its sound too, far ahead of its pictures: the clip keeps ten minutes of it
+// and ends by its pictures, not when the sound reached the end.
 //
 // Speed: in Chromium the recording plays at 4× (the camera asked as fast as it can, the cloud
 // pacing it, the browser's playbackRate 4, the instant on the screen moving on), "Speed" changes
@@ -16,7 +18,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
 import { until, untilValue } from "../_fixtures/until.ts";
-import { probeFile, replayProxy, startCamera } from "../_fixtures/rtsp.ts";
+import { probeFile, probeStreams, replayProxy, startCamera } from "../_fixtures/rtsp.ts";
 import { ONVIF_REPLAY_PATH } from "../_fixtures/onvif_service.ts";
 import {
   accessibilityViolations,
@@ -31,7 +33,10 @@ import {
  * picture behind one that plays it as the recording without Rate-Control (`slow`: a camera that
  * sends its recording only as it happened); both ports RTSP on one device, its agent up.
  */
-async function fastRecorder(stack: Stack, camera: { pattern?: string; bitrate?: number } = {}) {
+async function fastRecorder(
+  stack: Stack,
+  camera: { pattern?: string; bitrate?: number; audio?: true } = {},
+) {
   const rtsp = await startCamera({ recording: true, ...camera });
   stack.defer(rtsp.close);
   const fast = replayProxy(rtsp.port, ONVIF_REPLAY_PATH, rtsp.recordingPath!, { onvif: true });
@@ -50,8 +55,14 @@ async function fastRecorder(stack: Stack, camera: { pattern?: string; bitrate?: 
 Deno.test("Recording clip: a camera that sends its recording as fast as it can saves ten minutes, held by a download that stops reading, then whole", async () => {
   const stack = await Stack.start();
   try {
-    // Snow at 1 Mbit/s: every picture costs its share, so ten minutes are about 75 MB.
-    const { fast: replaying, q } = await fastRecorder(stack, { pattern: "snow", bitrate: 1000 });
+    // Snow at 1 Mbit/s: every picture costs its share, so ten minutes are about 75 MB. With its
+    // sound, which GStreamer's recording sends far ahead of its pictures (all ten minutes of it
+    // within the first seconds): the clip still ends by its pictures.
+    const { fast: replaying, q } = await fastRecorder(stack, {
+      pattern: "snow",
+      bitrate: 1000,
+      audio: true,
+    });
     const handle = q.device.handles[replaying.port];
 
     const res = await fetch(
@@ -103,6 +114,12 @@ Deno.test("Recording clip: a camera that sends its recording as fast as it can s
     const probe = await probeFile(file);
     assertEquals([probe.codec, probe.width, probe.decodeErrors], ["h264", 320, ""]);
     assertEquals(probe.packets, 600 * 15, "every picture of ten minutes at 15 a second");
+    const { streams } = await probeStreams(file);
+    const sound = streams.find((x) => x.type === "audio");
+    assertEquals([sound?.codec, sound?.sampleRate], ["aac", 16000]);
+    // Ten minutes of 1 024-sample frames at 16 kHz, none past the clip's end (a frame or two of
+    // GStreamer's encoder delay aside).
+    assert(sound!.frames > 9_300 && sound!.frames <= 9_376, `sound frames: ${sound!.frames}`);
     assert(
       probe.lastPts! - probe.firstPts! >= 599 && probe.lastPts! - probe.firstPts! < 600,
       JSON.stringify(probe),
