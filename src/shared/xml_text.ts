@@ -21,18 +21,55 @@ export function xmlTexts(xml: string, name: string, max: number, maxLen = 4096):
   return out;
 }
 
-/** Bodies of elements with local name `name` (any prefix), at most `max`. */
+/** The longest element body {@link xmlBlocks} returns. */
+export const XML_BLOCK_MAX = 16_384;
+/** Opening tags without their closing tag after which {@link xmlBlocks} reads no further. */
+export const XML_UNCLOSED_MAX = 64;
+
+/**
+ * Bodies of elements with local name `name` (any prefix; the closing tag has the opening tag's),
+ * at most `max`, each at most {@link XML_BLOCK_MAX} long: the body of an opening tag ends at the
+ * first closing tag after it. Self-closing tags have no body. The work is linear in the input:
+ * a lazy regular expression over the body (as this was) tried each opening tag against the next
+ * 16 KiB, so an answer of 256 KiB of opening tags held the event loop 1.4 s per call — a hostile
+ * camera's way to stall a cloud node (its motion alerts poll again and again) or a LAN device's
+ * to stall an agent. After {@link XML_UNCLOSED_MAX} opening tags without their close, the rest is
+ * not read: no camera answers so.
+ */
 export function xmlBlocks(xml: string, name: string, max: number): string[] {
-  const re = new RegExp(
-    `<((?:[A-Za-z_][\\w.-]{0,40}:)?)${name}(?:\\s[^<>]{0,1024})?>([\\s\\S]{0,16384}?)</\\1${name}\\s*>`,
+  const open = new RegExp(
+    `<((?:[A-Za-z_][\\w.-]{0,40}:)?)${name}(?:\\s[^<>]{0,1024})?(?<!/)>`,
     "g",
   );
   const out: string[] = [];
-  for (const m of xml.matchAll(re)) {
-    out.push(m[2]);
-    if (out.length >= max) break;
+  let unclosed = 0;
+  for (let m; out.length < max && (m = open.exec(xml)) !== null;) {
+    const body = open.lastIndex;
+    const close = closingTag(xml, `</${m[1]}${name}`, body);
+    if (!close) {
+      if (++unclosed >= XML_UNCLOSED_MAX) break;
+      open.lastIndex = m.index + 1;
+      continue;
+    }
+    out.push(xml.slice(body, close.start));
+    open.lastIndex = close.end;
   }
   return out;
+}
+
+/**
+ * Where the first closing tag `tag` (`</prefix:Name`, then optional white space and `>`) starts
+ * and ends at or after `from`, starting at most {@link XML_BLOCK_MAX} after it; null when none.
+ */
+function closingTag(xml: string, tag: string, from: number): { start: number; end: number } | null {
+  for (let at = from;;) {
+    const i = xml.indexOf(tag, at);
+    if (i < 0 || i - from > XML_BLOCK_MAX) return null;
+    let j = i + tag.length;
+    while (j < xml.length && /\s/.test(xml[j])) j++;
+    if (xml[j] === ">") return { start: i, end: j + 1 };
+    at = i + 1;
+  }
 }
 
 /**

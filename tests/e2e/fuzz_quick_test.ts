@@ -8,15 +8,16 @@
 // when an agent's GOAWAY arrived; the control relay now drops that frame before nghttp2 sees it
 // (src/cloud/control/goaway_filter.ts), and a relay ending would show here as an ERROR line.
 // `datamux` is a compromised agent on its data connection: hostile mux frames must close that
-// connection (and the tunnels on it) and nothing else.
+// connection (and the tunnels on it) and nothing else. `camera` is a hostile camera the live view,
+// recordings and clips play: what it sends must cost only its own session.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener and compromised-agent inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent and hostile-camera inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
-    targets: ["http", "enroll", "rtsp", "frames", "control", "interrelay", "datamux"],
+    targets: ["http", "enroll", "rtsp", "frames", "control", "interrelay", "datamux", "camera"],
     rssBoundMib: 256,
     jobs: 4,
     out: "out/fuzz/quick.json",
@@ -26,7 +27,7 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   console.error(
     `fuzz quick: ${total} executions, ${report.findings.length} findings, datamux checks ${
       JSON.stringify(report.checks.datamux)
-    }`,
+    }, camera checks ${JSON.stringify(report.checks.camera)}`,
   );
   assertEquals(
     report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
@@ -36,5 +37,10 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   assert(
     (report.checks.datamux?.violation ?? 0) >= 1,
     `no datamux case reached its violation check (${JSON.stringify(report.checks.datamux)})`,
+  );
+  // The hostile camera's sessions really played: a well-formed one's pictures reached its viewer.
+  assert(
+    (report.checks.camera?.tame ?? 0) >= 1,
+    `no well-formed camera case played (${JSON.stringify(report.checks.camera)})`,
   );
 });

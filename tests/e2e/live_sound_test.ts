@@ -4,7 +4,8 @@
 // without sound; "Turn sound on" unmutes it and the page's own audio analysis hears the tone at 440 Hz; M
 // mutes it again. "Record a clip" saves both tracks, which ffmpeg decodes whole. A second camera
 // sends its tone in G.711 A-law, which no browser takes: the cloud makes it FLAC, Chromium plays
-// it (440 Hz heard) and its clip keeps it.
+// it (440 Hz heard) and its clip keeps it. Both draw their thumbnails on the site page and play
+// in the site's grid, muted, each tile offering its sound, one camera heard at a time.
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
@@ -168,6 +169,82 @@ Deno.test("live sound: AAC plays muted, Turn sound on plays the 440 Hz tone, M m
     });
 
     await t.step(
+      "the site page's thumbnails and the site's grid: both cameras with sound, muted, one heard at a time",
+      async () => {
+        const ports = [cam.port, g711.port];
+        const patched = await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, {
+          protocols: Object.fromEntries(ports.map((p) => [p, "rtsp"])),
+          streamPaths: { [cam.port]: cam.path, [g711.port]: g711.path },
+        });
+        assertEquals(patched.status, 200);
+        // Each thumbnail is drawn from the first picture of a stream whose segments carry sound too.
+        const site = await context.newPage();
+        await site.goto(`${stack.url}/sites/${q.siteId}`);
+        for (const port of ports) {
+          const thumb = `canvas[data-thumb="${q.device.handles[port]}"]`;
+          await site.locator(thumb).scrollIntoViewIfNeeded();
+          await site.waitForSelector(`${thumb}[data-state=ok]`, { timeout: 30_000 });
+          const colours = await site.evaluate(`(() => {
+          const c = document.querySelector(${JSON.stringify(thumb)});
+          const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set();
+          for (let i = 0; i < px.length; i += 4) seen.add((px[i] >> 4) + "," + (px[i + 1] >> 4) + "," + (px[i + 2] >> 4));
+          return seen.size;
+        })()`) as number;
+          assert(
+            colours > 8,
+            `port ${port}'s thumbnail holds ${colours} colours: no picture drawn`,
+          );
+        }
+        await site.close();
+        // The grid: both tiles play, muted, each saying its sound and offering it.
+        const grid = await context.newPage();
+        await grid.goto(`${stack.url}/sites/${q.siteId}/live`);
+        await grid.waitForFunction(
+          `(() => {
+          const vs = [...document.querySelectorAll(".live-tile video")];
+          return vs.length === 2 && vs.every((v) => v.dataset.state === "playing" && v.currentTime > 0);
+        })()`,
+          null,
+          { timeout: 30_000 },
+        );
+        const tiles = await grid.evaluate(
+          `[...document.querySelectorAll(".live-tile")].map((t) => ({
+        said: t.querySelector(".live-status").textContent,
+        muted: t.querySelector("video").muted,
+        sound: !t.querySelector("[data-sound]").hidden,
+      }))`,
+        ) as { said: string; muted: boolean; sound: boolean }[];
+        assertEquals(
+          tiles.map((x) => [/with sound \((AAC|G\.711)\)/.exec(x.said)?.[1], x.muted, x.sound])
+            .sort(),
+          [["AAC", true, true], ["G.711", true, true]],
+          JSON.stringify(tiles),
+        );
+        // One camera heard at a time: turning one tile's sound on turns the other's off.
+        const tile = (codec: string) =>
+          grid.locator(".live-tile", { hasText: `with sound (${codec})` });
+        const heard = () =>
+          grid.evaluate(`[...document.querySelectorAll(".live-tile")].map((t) =>
+          [t.querySelector(".live-status").textContent.includes("AAC") ? "AAC" : "G.711",
+           t.querySelector("video").muted, t.querySelector("[data-sound]").textContent.trim()]
+        ).sort()`);
+        await tile("AAC").getByRole("button", { name: "Turn sound on", exact: true }).click();
+        assertEquals(await heard(), [
+          ["AAC", false, "Turn sound off"],
+          ["G.711", true, "Turn sound on"],
+        ]);
+        await tile("G.711").getByRole("button", { name: "Turn sound on", exact: true }).click();
+        assertEquals(await heard(), [
+          ["AAC", true, "Turn sound on"],
+          ["G.711", false, "Turn sound off"],
+        ]);
+        await grid.screenshot({ path: `${SCREENSHOTS}/live-sound-grid.png` });
+        await grid.close();
+      },
+    );
+
+    await t.step(
       "an admin turns the camera's sound off: the picture comes back without it, a clip too; on again",
       async () => {
         const admin = await stack.addUser(q.tenantId, "admin");
@@ -210,8 +287,9 @@ Deno.test("live sound: AAC plays muted, Turn sound on plays the 440 Hz tone, M m
         assertEquals(await clipSound(stack, q.apiToken, handle, cam.path), null);
         const audit = await stack.api("GET", "/api/audit?action=device.update", q.apiToken);
         const entries = audit.json.items as { actor: string; detail: Record<string, unknown> }[];
+        // The sound setting's one change, by the admin (the step before set protocols and paths).
         assertEquals(
-          entries.map((e) => [e.actor, e.detail.liveSound]),
+          entries.filter((e) => "liveSound" in e.detail).map((e) => [e.actor, e.detail.liveSound]),
           [[`user:${admin.userId}`, false]],
         );
         // A reload shows what was saved; on again, the sound comes back.

@@ -96,7 +96,7 @@ export async function fuzz(opts: {
       }
       let found: Finding[];
       try {
-        found = await withTimeout(t.run(w, Rng.forCase(opts.seed, t.name, n)), 15_000);
+        found = await withTimeout(t.run(w, Rng.forCase(opts.seed, t.name, n), n), 15_000);
       } catch (e) {
         found = [{ kind: "case failed or hung", detail: String(e), input: "" }];
       }

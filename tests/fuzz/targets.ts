@@ -21,6 +21,7 @@ import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { completeResponse, exchange, type World, writeAll } from "./world.ts";
 import { interrelay } from "./interrelay_target.ts";
 import { datamux } from "./datamux_target.ts";
+import { camera } from "./camera_target.ts";
 
 /** What one case found wrong (nothing when it held). */
 export interface Finding {
@@ -33,7 +34,8 @@ export interface Finding {
 /** One fuzz target. */
 export interface Target {
   name: string;
-  run(w: World, rng: Rng): Promise<Finding[]>;
+  /** Runs case `n` (its number names it in findings that surface in a later case). */
+  run(w: World, rng: Rng, n: number): Promise<Finding[]>;
   /**
    * How many cases reached each of the target's own checks so far (a case may end before its
    * check: no ticket, no open), so a run shows its oracle was exercised, not only called.
@@ -649,4 +651,13 @@ const control: Target = {
 };
 
 /** Every target, by name. */
-export const TARGETS: Target[] = [http, enroll, rtsp, frames, control, interrelay, datamux];
+export const TARGETS: Target[] = [
+  http,
+  enroll,
+  rtsp,
+  frames,
+  control,
+  interrelay,
+  datamux,
+  camera,
+];

@@ -2,13 +2,14 @@
  * What the fuzzer runs against: the real `connector cloud` and `connector agent` processes from
  * the one e2e fixture, two tenants, and devices that record what reaches them — an HTTP device
  * (every request target and header it receives, so the oracle can tell whether a path escape or
- * a cloud credential got through), a fake RTSP camera that answers 200 to everything, and a TCP
- * echo. Also an enrolled agent identity that is not running, whose certificate the control
- * stream fuzzer presents.
+ * a cloud credential got through), a fake RTSP camera that answers 200 to everything, a TCP
+ * echo, and a hostile camera the live view plays (camera_target.ts). Also an enrolled agent
+ * identity that is not running, whose certificate the control stream fuzzer presents.
  * @module
  */
 import { echoServer, type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
+import { type HostileCamera, hostileCamera } from "./camera_target.ts";
 import { loadState } from "../../src/agent/state.ts";
 import type { AgentState } from "../../src/agent/state.ts";
 
@@ -23,8 +24,10 @@ export interface World {
   stack: Stack;
   a: Quickstart;
   b: Quickstart;
-  /** Handles of tenant A: its HTTP device, RTSP device and echo. */
-  handles: { http: string; rtsp: string; echo: string };
+  /** Handles of tenant A: its HTTP device, RTSP device, echo and hostile camera. */
+  handles: { http: string; rtsp: string; echo: string; camera: string };
+  /** A camera that answers the live view with each case's hostile script (camera_target.ts). */
+  camera: HostileCamera;
   /** Tenant B's handle for the same HTTP device (another tenant's view). */
   foreignHandle: string;
   /** What the HTTP device received. */
@@ -58,11 +61,13 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
   const http = httpDevice(hits);
   const rtsp = fakeRtspDevice();
   const echo = await echoServer();
+  const camera = hostileCamera();
+  stack.defer(camera.close);
   stack.defer(http.close);
   stack.defer(rtsp.close);
   stack.defer(echo.close);
   log(`cloud up: http ${stack.ports.http}, rtsp ${stack.ports.rtsp}, data ${stack.ports.data}`);
-  const a = await stack.quickstart([http.port, rtsp.port, echo.port], "Alpha");
+  const a = await stack.quickstart([http.port, rtsp.port, echo.port, camera.port], "Alpha");
   const b = await stack.quickstart([http.port], "Beta");
   await stack.agentFor(a);
   const spare = await stack.admin<{ token: string }>(
@@ -87,7 +92,9 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
       http: a.device.handles[http.port],
       rtsp: a.device.handles[rtsp.port],
       echo: a.device.handles[echo.port],
+      camera: a.device.handles[camera.port],
     },
+    camera,
     foreignHandle: b.device.handles[http.port],
     deviceHits: hits,
     idle,

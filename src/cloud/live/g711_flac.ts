@@ -126,7 +126,10 @@ export function flacFrame(
   return out;
 }
 
-/** Turns a camera's G.711 RTP packets into FLAC frames, one a packet. */
+/**
+ * Turns a camera's G.711 RTP packets into FLAC frames: one a packet, or several for a packet
+ * longer than {@link FLAC_MAX_BLOCK} samples.
+ */
 export class G711ToFlac {
   #encoding: "pcmu" | "pcma";
   #channels: number;
@@ -148,12 +151,16 @@ export class G711ToFlac {
     this.#first ??= p.timestamp;
     // The frame's sample number: samples since the first packet (the RTP clock is the rate).
     const at = (p.timestamp - this.#first) >>> 0;
-    const frame = flacFrame(p.payload, this.#encoding, this.#channels, at);
-    if (!frame) return;
-    this.#onFrames({
-      timestamp: p.timestamp,
-      frames: [frame],
-      frameSamples: Math.floor(p.payload.length / this.#channels),
-    });
+    const ch = this.#channels;
+    const samples = Math.floor(p.payload.length / ch);
+    // A packet longer than a FLAC frame holds (a camera sending a second or more at a time) is
+    // several frames, each with its own place in the stream.
+    for (let off = 0; off < samples; off += FLAC_MAX_BLOCK) {
+      const n = Math.min(FLAC_MAX_BLOCK, samples - off);
+      const part = p.payload.subarray(off * ch, (off + n) * ch);
+      const frame = flacFrame(part, this.#encoding, ch, (at + off) >>> 0);
+      if (!frame) return;
+      this.#onFrames({ timestamp: (p.timestamp + off) >>> 0, frames: [frame], frameSamples: n });
+    }
   }
 }

@@ -175,8 +175,9 @@ export class RtspClient {
       if (this.#session) h.push(["Session", this.#session]);
       const auth = this.#answerer?.authorize(method, uri);
       if (auth) h.push(["Authorization", auth]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const answered = new Promise<RtspMessage>((resolve, reject) => {
-        const timer = setTimeout(() => {
+        timer = setTimeout(() => {
           this.#waiting.delete(cseq);
           reject(new AppError("device_timeout"));
         }, this.#o.responseTimeoutMs ?? 15_000);
@@ -185,14 +186,28 @@ export class RtspClient {
           resolve(m);
         });
       });
-      await writeAll(
-        this.#conn,
-        serialize({ start: { kind: "request", method, uri }, headers: h, body: new Uint8Array(0) }),
-      );
-      const res = await Promise.race([answered, this.ended.then(() => null)]);
-      if (!res || res.start.kind !== "response") {
-        throw new AppError("camera_refused", "the camera closed the RTSP connection");
+      // The camera closing the connection (or the tunnel under it) is its refusal, whether it
+      // came before the request was written or while its answer was awaited: the answer's wait
+      // then ends too, never to reject later with no one listening.
+      const closed = (): AppError => {
+        clearTimeout(timer);
+        this.#waiting.delete(cseq);
+        return new AppError("camera_refused", "the camera closed the RTSP connection");
+      };
+      try {
+        await writeAll(
+          this.#conn,
+          serialize({
+            start: { kind: "request", method, uri },
+            headers: h,
+            body: new Uint8Array(0),
+          }),
+        );
+      } catch {
+        throw closed();
       }
+      const res = await Promise.race([answered, this.ended.then(() => null)]);
+      if (!res || res.start.kind !== "response") throw closed();
       if (res.start.status === 401 && attempt < 2) {
         const creds = this.#answerer ? null : await this.#o.credentials();
         if (creds) this.#answerer = new ChallengeAnswerer(creds);

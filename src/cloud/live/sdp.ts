@@ -19,10 +19,8 @@ export interface VideoTrack {
   pps: Uint8Array | null;
 }
 
-/** A sound track of a camera: AAC (RFC 3640, its AU layout) or G.711. */
-export interface AudioTrack extends AuLayout {
-  /** What the camera sends. */
-  encoding: "aac" | "pcmu" | "pcma";
+/** What every sound track of a camera says. */
+interface SoundTrack {
   payloadType: number;
   controlUrl: string;
   /** The RTP clock: the sample rate. */
@@ -33,6 +31,19 @@ export interface AudioTrack extends AuLayout {
   /** What MSE is asked about: `mp4a.40.2` for AAC-LC, `flac` for G.711 made FLAC. */
   codec: string;
 }
+
+/** An AAC sound track (RFC 3640) and how its packets lay out their AU headers. */
+export interface AacTrack extends SoundTrack, AuLayout {
+  encoding: "aac";
+}
+
+/** A G.711 sound track (PCMU or PCMA), which has no AU layout. */
+export interface G711Track extends SoundTrack {
+  encoding: "pcmu" | "pcma";
+}
+
+/** A sound track of a camera: AAC or G.711, told apart by its `encoding`. */
+export type AudioTrack = AacTrack | G711Track;
 
 /** Resolves an SDP control attribute against the base URL. */
 function resolveControl(control: string | null, base: string): string {
@@ -60,7 +71,7 @@ function controlOf(lines: string[], base: string): string {
 }
 
 /** Payload type `pt` of a section as AAC (MPEG4-GENERIC, AAC-hbr or -lbr), or null. */
-function aacTrack(pt: number, lines: string[], base: string): AudioTrack | null {
+function aacTrack(pt: number, lines: string[], base: string): AacTrack | null {
   const rtpmap = new RegExp(`^a=rtpmap:${pt} MPEG4-GENERIC/(\\d+)(?:/(\\d+))?`, "i");
   const map = lines.map((l) => rtpmap.exec(l)).find((m) => m);
   if (!map) return null;
@@ -93,7 +104,7 @@ function aacTrack(pt: number, lines: string[], base: string): AudioTrack | null 
 }
 
 /** Payload type `pt` of a section as G.711 (PCMU or PCMA, mono or stereo), or null. */
-function g711Track(pt: number, lines: string[], base: string): AudioTrack | null {
+function g711Track(pt: number, lines: string[], base: string): G711Track | null {
   const rtpmap = new RegExp(`^a=rtpmap:${pt} (PCMU|PCMA)/(\\d+)(?:/(\\d+))?\\s*$`, "i");
   const map = lines.map((l) => rtpmap.exec(l)).find((m) => m);
   const anyMap = lines.some((l) => l.startsWith(`a=rtpmap:${pt} `));
@@ -112,9 +123,6 @@ function g711Track(pt: number, lines: string[], base: string): AudioTrack | null
     channels,
     config: new Uint8Array(0),
     codec: "flac",
-    sizeLength: 0,
-    indexLength: 0,
-    indexDeltaLength: 0,
   };
 }
 

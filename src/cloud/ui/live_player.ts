@@ -741,12 +741,19 @@ for (const b of document.querySelectorAll("[data-full-screen]")) {
   });
 }
 // "Turn sound on" / "Turn sound off": the camera's sound (the tile's video starts muted); M does
-// the same on a page of one camera.
+// the same on a page of one camera. In a grid one camera is heard at a time, as on a recorder's
+// wall: turning one tile's sound on turns the others' off.
 for (const b of document.querySelectorAll("[data-sound]")) {
   const video = b.closest(".live-tile").querySelector("video");
   b.addEventListener("click", () => {
     video.muted = !video.muted;
     b.textContent = video.muted ? "Turn sound on" : "Turn sound off";
+    if (video.muted) return;
+    for (const other of document.querySelectorAll("[data-sound]")) {
+      if (other === b) continue;
+      other.closest(".live-tile").querySelector("video").muted = true;
+      other.textContent = "Turn sound on";
+    }
   });
 }
 if (document.querySelectorAll("[data-sound]").length === 1) {

@@ -84,7 +84,7 @@ function find(boxes: ParsedBox[], path: string[]): ParsedBox[] {
 Deno.test("sdp: the AAC track beside the picture, with its config and AU layout", () => {
   assertEquals(parseSdp(SDP, BASE)?.controlUrl, BASE + "stream=0");
   const a = parseAudioSdp(SDP, BASE);
-  assert(a);
+  assert(a?.encoding === "aac");
   assertEquals(a.controlUrl, BASE + "stream=1");
   assertEquals([a.payloadType, a.rate, a.channels, a.codec], [97, 16000, 1, "mp4a.40.2"]);
   assertEquals([...a.config], [0x14, 0x08]);

@@ -117,3 +117,29 @@ Deno.test("g711 to flac: RTP packets become a fLaC track of the fMP4 that ffmpeg
   const decoded = await ffmpegS16(file, "mp4");
   assertEquals([...decoded], Array.from(BYTES, (b) => G711.pcmu[b]));
 });
+
+Deno.test("g711 to flac: a packet longer than a FLAC frame holds is several frames, none lost", async () => {
+  // 10 000 samples of A-law (1.25 s at 8 kHz) in one packet, then one of 160: it used to be dropped.
+  const long = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 13) & 0xff);
+  const got: AudioFrames[] = [];
+  const g = new G711ToFlac({ encoding: "pcma", channels: 1 }, (f) => got.push(f));
+  let ts = 0xfffff000; // the RTP clock wraps inside the long packet
+  for (const payload of [long, BYTES.subarray(0, 160)]) {
+    const b = new Uint8Array(12 + payload.length);
+    b[0] = 0x80;
+    new DataView(b.buffer).setUint32(4, ts);
+    b.set(payload, 12);
+    g.push(parseRtp(b)!);
+    ts = (ts + payload.length) >>> 0;
+  }
+  assertEquals(got.map((f) => f.frameSamples), [4608, 4608, 784, 160]);
+  assertEquals(
+    got.map((f) => f.timestamp),
+    [0xfffff000, (0xfffff000 + 4608) >>> 0, (0xfffff000 + 9216) >>> 0, (0xfffff000 + 10_000) >>> 0],
+  );
+  const decoded = await ffmpegS16(flacStream(8000, 1, got.flatMap((f) => f.frames)), "flac");
+  assertEquals(
+    [...decoded],
+    [...long, ...BYTES.subarray(0, 160)].map((b) => G711.pcma[b]),
+  );
+});

@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { RtspClient } from "../../../../src/cloud/live/rtsp_client.ts";
 import type { RtpPacket } from "../../../../src/cloud/live/rtp_h264.ts";
+import { handRtspCamera } from "../../../_fixtures/hand_rtsp_camera.ts";
 
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
   "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:track1\r\n" +
@@ -27,62 +28,33 @@ function frame(channel: number, pt: number, ts: number): Uint8Array {
  * picture's packet on channel 0 and a sound's on channel 2.
  */
 function camera(audioSetup: (transport: string) => string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const setups: string[] = [];
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      const buf = new Uint8Array(16 << 10);
-      let text = "";
-      for (;;) {
-        const n = await conn.read(buf).catch(() => null);
-        if (n === null) break;
-        text += new TextDecoder().decode(buf.subarray(0, n));
-        for (let end; (end = text.indexOf("\r\n\r\n")) >= 0;) {
-          const head = text.slice(0, end);
-          text = text.slice(end + 4);
-          const [method, uri] = head.split(" ");
-          const cseq = /CSeq: (\d+)/i.exec(head)?.[1];
-          const transport = /Transport: (\S+)/i.exec(head)?.[1] ?? "";
-          let answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\n\r\n`;
-          if (method === "DESCRIBE") {
-            answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Base: rtsp://cam/s/\r\n` +
-              `Content-Length: ${SDP.length}\r\n\r\n${SDP}`;
-          } else if (method === "SETUP") {
-            setups.push(uri);
-            answer = uri.endsWith("track2")
-              ? audioSetup(transport).replace("\r\n", `\r\nCSeq: ${cseq}\r\n`)
-              : `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\nTransport: ${transport}\r\n\r\n`;
-          } else if (method === "PLAY") {
-            answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\n` +
-              "RTP-Info: url=rtsp://cam/s/track1;seq=1;rtptime=900000," +
-              "url=rtsp://cam/s/track2;seq=5;rtptime=160000\r\n\r\n";
-          }
-          const out = new TextEncoder().encode(answer);
-          const packets = method === "PLAY"
-            ? [frame(0, 96, 900_000), frame(2, 97, 160_000), frame(0, 96, 903_000)]
-            : [];
-          const all = new Uint8Array(out.length + packets.length * 18);
-          all.set(out);
-          packets.forEach((p, i) => all.set(p, out.length + i * 18));
-          await conn.write(all).catch(() => {});
-        }
-      }
+  const cam = handRtspCamera(({ method, uri, cseq, header }) => {
+    const transport = header("Transport");
+    let answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\n\r\n`;
+    if (method === "DESCRIBE") {
+      answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Base: rtsp://cam/s/\r\n` +
+        `Content-Length: ${SDP.length}\r\n\r\n${SDP}`;
+    } else if (method === "SETUP") {
+      setups.push(uri);
+      answer = uri.endsWith("track2")
+        ? audioSetup(transport).replace("\r\n", `\r\nCSeq: ${cseq}\r\n`)
+        : `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\nTransport: ${transport}\r\n\r\n`;
+    } else if (method === "PLAY") {
+      answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\n` +
+        "RTP-Info: url=rtsp://cam/s/track1;seq=1;rtptime=900000," +
+        "url=rtsp://cam/s/track2;seq=5;rtptime=160000\r\n\r\n";
     }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    setups,
-    close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-  };
+    const out = new TextEncoder().encode(answer);
+    const packets = method === "PLAY"
+      ? [frame(0, 96, 900_000), frame(2, 97, 160_000), frame(0, 96, 903_000)]
+      : [];
+    const all = new Uint8Array(out.length + packets.length * 18);
+    all.set(out);
+    packets.forEach((p, i) => all.set(p, out.length + i * 18));
+    return all;
+  });
+  return { port: cam.port, setups, close: () => cam.close() };
 }
 
 /** Plays the camera and records what the client hands on, in order, until `packets` came. */

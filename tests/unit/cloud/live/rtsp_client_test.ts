@@ -2,68 +2,37 @@
 // server speaking RTSP by hand: DESCRIBE, SETUP with a 10 s session timeout, PLAY, then silence
 // to every GET_PARAMETER, a packet every 200 ms). Without a hold, an unanswered keep-alive ends the session: the camera
 // is gone. While its owner holds reading (a clip's slow download), the keep-alive's answer may be
-// waiting behind the held bytes: the session is kept, and reads on once the hold ends.
+// waiting behind the held bytes: the session is kept, and reads on once the hold ends. A camera
+// (or a tunnel) that closes the connection is a refusal in words, whenever it closes.
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { RtspClient } from "../../../../src/cloud/live/rtsp_client.ts";
+import { AppError } from "../../../../src/shared/errors.ts";
+import type { ByteStream } from "../../../../src/shared/transport/byte_stream.ts";
+import { handRtspCamera } from "../../../_fixtures/hand_rtsp_camera.ts";
 
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
   "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:track1\r\n";
 
 /** A camera on loopback that answers everything but GET_PARAMETER; its port and methods seen. */
 function silentKeepAliveCamera() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const seen: string[] = [];
-  const conns: Deno.Conn[] = [];
-  const ticks: ReturnType<typeof setInterval>[] = [];
-  (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      (async () => {
-        const buf = new Uint8Array(16 << 10);
-        let text = "";
-        for (;;) {
-          const n = await conn.read(buf).catch(() => null);
-          if (n === null) return;
-          text += new TextDecoder().decode(buf.subarray(0, n));
-          for (let end; (end = text.indexOf("\r\n\r\n")) >= 0;) {
-            const head = text.slice(0, end);
-            text = text.slice(end + 4);
-            const method = head.split(" ")[0];
-            seen.push(method);
-            if (method === "GET_PARAMETER") continue;
-            const cseq = /CSeq: (\d+)/i.exec(head)?.[1];
-            const extra = method === "DESCRIBE"
-              ? `Content-Type: application/sdp\r\nContent-Length: ${SDP.length}\r\n\r\n${SDP}`
-              : method === "SETUP"
-              ? "Session: 77;timeout=10\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
-              : "Session: 77\r\n\r\n";
-            await conn.write(
-              new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n${extra}`),
-            ).catch(() => {});
-            // After PLAY, a picture's packet now and then (its payload empty): the reader wakes.
-            if (method === "PLAY") {
-              const rtp = new Uint8Array([0x24, 0, 0, 12, 0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
-              const tick = setInterval(() => conn.write(rtp).catch(() => clearInterval(tick)), 200);
-              ticks.push(tick);
-            }
-          }
-        }
-      })();
+  const cam = handRtspCamera(({ method, cseq, conn }) => {
+    seen.push(method);
+    if (method === "GET_PARAMETER") return null;
+    if (method === "PLAY") {
+      // After PLAY, a picture's packet now and then (its payload empty): the reader wakes.
+      const rtp = new Uint8Array([0x24, 0, 0, 12, 0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+      const tick = setInterval(() => conn.write(rtp).catch(() => clearInterval(tick)), 200);
+      cam.defer(() => clearInterval(tick));
     }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    seen,
-    close() {
-      for (const t of ticks) clearInterval(t);
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-  };
+    const extra = method === "DESCRIBE"
+      ? `Content-Type: application/sdp\r\nContent-Length: ${SDP.length}\r\n\r\n${SDP}`
+      : method === "SETUP"
+      ? "Session: 77;timeout=10\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+      : "Session: 77\r\n\r\n";
+    return `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n${extra}`;
+  });
+  return { port: cam.port, seen, close: () => cam.close() };
 }
 
 Deno.test("RTSP client: an unanswered keep-alive ends the session, unless reading was held meanwhile", async () => {
@@ -102,5 +71,84 @@ Deno.test("RTSP client: an unanswered keep-alive ends the session, unless readin
     await slow.client.ended;
   } finally {
     cam.close();
+  }
+});
+
+/**
+ * A camera in memory: `answer` gives the reply to each request's head, or null to close the
+ * connection instead; every write after the first `writes` fails as a closed tunnel's does.
+ */
+function memoryCamera(answer: (head: string) => string | null, writes = Infinity): ByteStream {
+  const queue: Uint8Array[] = [];
+  let ended = false;
+  let wake: (() => void) | null = null;
+  let written = 0;
+  const end = () => {
+    ended = true;
+    wake?.();
+  };
+  return {
+    async read(p) {
+      while (!queue.length && !ended) await new Promise<void>((r) => wake = r);
+      const next = queue.shift();
+      if (!next) return null;
+      p.set(next);
+      return next.length;
+    },
+    write(p) {
+      if (ended || ++written > writes) {
+        return Promise.reject(new Deno.errors.BadResource("stream closed"));
+      }
+      const reply = answer(new TextDecoder().decode(p));
+      if (reply === null) end();
+      else {
+        queue.push(new TextEncoder().encode(reply));
+        wake?.();
+      }
+      return Promise.resolve(p.length);
+    },
+    closeWrite: () => Promise.resolve(),
+    close: end,
+  };
+}
+
+/** The answer to DESCRIBE: the one-track SDP above. */
+function described(head: string): string {
+  const cseq = /CSeq: (\d+)/i.exec(head)?.[1];
+  return `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Type: application/sdp\r\n` +
+    `Content-Length: ${SDP.length}\r\n\r\n${SDP}`;
+}
+
+Deno.test("RTSP client: a camera that closes the connection is a refusal in words, and leaves no wait behind", async () => {
+  // Found by `deno task fuzz --target camera`: a tunnel closed under the client failed the next
+  // write with the runtime's BadResource (the live view then answered 500, logged as an ERROR),
+  // and the wait for that request's answer rejected 15 s later with no one listening (an
+  // unhandled rejection, another ERROR).
+  for (
+    const [what, stream] of [
+      ["closed before SETUP was written", memoryCamera(described, 1)],
+      ["closed instead of answering DESCRIBE", memoryCamera(() => null)],
+      [
+        "closed instead of answering SETUP",
+        memoryCamera((h) => h.startsWith("DESCRIBE") ? described(h) : null),
+      ],
+    ] as const
+  ) {
+    const client = new RtspClient(stream, {
+      url: "rtsp://cam/s",
+      credentials: () => Promise.resolve(null),
+      onRtp: () => {},
+      responseTimeoutMs: 50,
+    });
+    const err = await client.start().then(() => null, (e) => e);
+    assert(err instanceof AppError, `${what}: ${err}`);
+    assertEquals([err.code, err.message], [
+      "camera_refused",
+      "the camera closed the RTSP connection",
+    ], what);
+    client.close(); // as its owner does (camera_feed.ts)
+    await client.ended;
+    // Past the answer's time limit: a wait left behind would reject now, unhandled.
+    await new Promise((r) => setTimeout(r, 150));
   }
 });
