@@ -9,15 +9,17 @@
 // (src/cloud/control/goaway_filter.ts), and a relay ending would show here as an ERROR line.
 // `datamux` is a compromised agent on its data connection: hostile mux frames must close that
 // connection (and the tunnels on it) and nothing else. `camera` is a hostile camera the live view,
-// recordings and clips play: what it sends must cost only its own session.
+// recordings and clips play: what it sends must cost only its own session. `device` is a hostile
+// device's web port, read by the browser proxy and every ONVIF ask (and the motion alerts' polls).
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
+import { TARGETS } from "../fuzz/targets.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent and hostile-camera inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera and hostile-device inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
-    targets: ["http", "enroll", "rtsp", "frames", "control", "interrelay", "datamux", "camera"],
+    targets: TARGETS.map((t) => t.name),
     rssBoundMib: 256,
     jobs: 4,
     out: "out/fuzz/quick.json",
@@ -27,7 +29,9 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   console.error(
     `fuzz quick: ${total} executions, ${report.findings.length} findings, datamux checks ${
       JSON.stringify(report.checks.datamux)
-    }, camera checks ${JSON.stringify(report.checks.camera)}`,
+    }, camera checks ${JSON.stringify(report.checks.camera)}, device checks ${
+      JSON.stringify(report.checks.device)
+    }`,
   );
   assertEquals(
     report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
@@ -42,5 +46,10 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   assert(
     (report.checks.camera?.tame ?? 0) >= 1,
     `no well-formed camera case played (${JSON.stringify(report.checks.camera)})`,
+  );
+  // The hostile device's ONVIF side really answered: a well-formed one's ask came back 200.
+  assert(
+    (report.checks.device?.tame ?? 0) >= 1,
+    `no well-formed device case was answered (${JSON.stringify(report.checks.device)})`,
   );
 });

@@ -214,3 +214,72 @@ Deno.test("resilience: cloud restart, agent back within the backoff cap; agent k
     await stack.stop();
   }
 });
+
+/** The open file descriptors of a process. */
+function openFds(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/** Sends `request` on a fresh connection and reads the answer to its end; its status line. */
+async function refusedUpgrade(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text.split("\r\n")[0];
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("refused upgrades: each connection closed after its answer, no descriptor kept", async () => {
+  // Found by `deno task fuzz --target camera`: a refused live-view upgrade (node:http's, a camera
+  // that refused its stream, or no credential at all) ended only the cloud's side, and the socket
+  // nobody read kept its descriptor for good — 13 000 refusals, 18 000 descriptors.
+  const stack = await Stack.start();
+  const echo = await echoServer();
+  stack.defer(echo.close);
+  try {
+    const q = await stack.quickstart([echo.port]);
+    const handle = q.device.handles[echo.port];
+    const upgrade = (target: string, auth = "") =>
+      `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Connection: Upgrade\r\n` +
+      "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    const asks: [string, string][] = [
+      // The live view without a credential, and with one for a camera whose agent is away.
+      [upgrade(`/api/live/${handle}?path=/s`), "HTTP/1.1 401"],
+      [
+        upgrade(`/api/live/${handle}?path=/s`, `Authorization: Bearer ${q.apiToken}\r\n`),
+        "HTTP/1.1 503",
+      ],
+      // The browser proxy's upgrade without a credential.
+      [upgrade(`/c/${handle}/ws`), "HTTP/1.1 401"],
+    ];
+    const pid = stack.cloud.child.pid;
+    await refusedUpgrade(stack.ports.http, asks[0][0]); // the listener's own first allocations
+    const before = openFds(pid);
+    for (let i = 0; i < 60; i++) {
+      for (const [request, status] of asks) {
+        const said = await refusedUpgrade(stack.ports.http, request);
+        assert(said.startsWith(status), `${request.split("\r\n")[0]}: ${said}`);
+      }
+    }
+    // Each closes within a moment of its answer (180 refused here).
+    let now = openFds(pid);
+    for (let tries = 0; tries < 100 && now > before + 10; tries++) {
+      await new Promise((r) => setTimeout(r, 100));
+      now = openFds(pid);
+    }
+    assert(
+      now <= before + 10,
+      `the cloud held ${before} descriptors, and ${now} after 180 refusals`,
+    );
+  } finally {
+    await stack.stop();
+  }
+});

@@ -16,7 +16,9 @@
  */
 import { concat, mutate, NASTY, Rng } from "./rng.ts";
 import type { Finding, Target } from "./targets.ts";
-import { type World, writeAll } from "./world.ts";
+import { leakFinding } from "./oracle.ts";
+import { serveConns } from "../_fixtures/conn_server.ts";
+import { exchange, type World, writeAll } from "./world.ts";
 
 const enc = new TextEncoder();
 const latin1 = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
@@ -32,8 +34,6 @@ const PPS = b64(PPS_B64);
 
 /** The camera session's statuses an operator may see (anything else, a 500 above all, is wrong). */
 const STATUSES = new Set([101, 200, 400, 429, 502, 503, 504]);
-/** What must never reach an operator: stacks, runtime error names. */
-const LEAK = /\.ts:\d+|node:internal|ext:deno|URIError|TypeError|RangeError|HPE_[A-Z_]+/;
 /** A camera session still open this long after its viewer left is a finding (a request the cloud
  * sent just before may wait 15 s for its answer, a 401 retried twice). */
 const LINGER_MS = 45_000;
@@ -67,9 +67,7 @@ export function hostileCamera(): HostileCamera {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const scripts = new Map<string, CameraScript>();
   const conns = new Map<string, { open: Set<Deno.Conn>; ever: number }>();
-  const all = new Set<Deno.Conn>();
   const serve = async (conn: Deno.Conn) => {
-    all.add(conn);
     let key: string | null = null;
     let script: CameraScript | undefined;
     let pending: Uint8Array = new Uint8Array(0);
@@ -126,16 +124,13 @@ export function hostileCamera(): HostileCamera {
     } catch {
       /* the cloud closed it */
     } finally {
-      all.delete(conn);
       if (key !== null) conns.get(key)?.open.delete(conn);
       hangUp();
     }
   };
-  const accepting = (async () => {
-    for await (const conn of listener) serve(conn);
-  })().catch(() => {});
+  const server = serveConns(listener, serve);
   return {
-    port: (listener.addr as Deno.NetAddr).port,
+    port: server.port,
     script: (key, s) => scripts.set(key, s),
     forget(key) {
       scripts.delete(key);
@@ -145,17 +140,7 @@ export function hostileCamera(): HostileCamera {
       const c = conns.get(key);
       return { open: c?.open.size ?? 0, ever: c?.ever ?? 0 };
     },
-    async close() {
-      try {
-        listener.close();
-      } catch { /* closed */ }
-      for (const c of all) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      await accepting;
-    },
+    close: () => server.close(),
   };
 }
 
@@ -581,34 +566,10 @@ export const camera: Target = {
     w.camera.script(key, cameraScript(r, tame));
     const { request, ws } = viewerRequest(w, r, key, tame);
     const watchMs = tame ? 2_500 : 300 + rng.int(2_500);
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: w.stack.ports.http });
-    const chunks: Uint8Array[] = [];
-    const timer = setTimeout(() => {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }, watchMs);
-    try {
-      await writeAll(conn, enc.encode(request));
-      const buf = new Uint8Array(64 << 10);
-      let total = 0;
-      for (;;) {
-        const got = await conn.read(buf).catch(() => null);
-        if (got === null) break;
-        // The head and the first megabyte are judged; the rest is read and let go.
-        if (total < 1 << 20) chunks.push(buf.slice(0, got));
-        total += got;
-      }
-    } catch {
-      /* refused or closed */
-    } finally {
-      clearTimeout(timer);
-      try {
-        conn.close();
-      } catch { /* closed */ }
-      left.push({ key, caseNo: n, at: Date.now() });
-    }
-    const answer = concat(...chunks);
+    // The head and the first megabyte are judged; past that the viewer leaves.
+    const answer = await exchange(w.stack.ports.http, enc.encode(request), { ms: watchMs })
+      .catch(() => new Uint8Array(0));
+    left.push({ key, caseNo: n, at: Date.now() });
     const text = latin1(answer);
     const headEnd = text.indexOf("\r\n\r\n");
     if (headEnd < 0) return findings; // still preparing when the viewer left
@@ -642,14 +603,8 @@ export const camera: Target = {
     } else {
       said = text.slice(0, 2000);
     }
-    const leak = LEAK.exec(said);
-    if (leak) {
-      findings.push({
-        kind: "internals in an answer",
-        detail: said.slice(Math.max(0, leak.index - 100), leak.index + 100),
-        input,
-      });
-    }
+    const leak = leakFinding(said, input);
+    if (leak) findings.push(leak);
     return findings;
   },
   checks: (w) => {

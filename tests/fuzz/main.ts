@@ -3,8 +3,9 @@
  * and reports executions and findings. A finding is a crash, an error that reached the
  * last-resort handler, an ERROR log line (the product logs only real faults at ERROR), a response
  * outside the documented set (a 500 above all) or one that shows internals, a device receiving a
- * path escape or a cloud credential, or the node's memory growing past a bound. Every case is
- * generated from (seed, target, case number), so a finding replays with the command it prints.
+ * path escape or a cloud credential, the node's memory growing past a bound, or file descriptors
+ * it keeps after the last case. Every case is generated from (seed, target, case number), so a
+ * finding replays with the command it prints.
  * @module
  */
 import { toolArgs } from "../_fixtures/tool_args.ts";
@@ -33,6 +34,12 @@ export interface FuzzReport {
   executions: Record<string, number>;
   findings: (Finding & { target: string; case: number; replay: string })[];
   rssKib: { warm: number; end: number };
+  /**
+   * The cloud's open file descriptors once warm and at the end, after the last cases' sessions
+   * had up to {@link FD_SETTLE_MS} to close: a descriptor kept per case is a leak any client could
+   * fill the node's limit with.
+   */
+  fds: { warm: number; end: number };
   /** CPU seconds spent by the fuzzer and every process it started (cloud, relay, agent). */
   cpuSeconds: number;
   /** Per target with checks of its own: how many cases reached each ({@link Target.checks}). */
@@ -66,6 +73,7 @@ export async function fuzz(opts: {
     executions: Object.fromEntries(targets.map((t) => [t.name, 0])),
     findings: [],
     rssKib: { warm: 0, end: 0 },
+    fds: { warm: 0, end: 0 },
     cpuSeconds: 0,
     checks: {},
   };
@@ -93,6 +101,7 @@ export async function fuzz(opts: {
       report.executions[t.name]++;
       if (!report.rssKib.warm && Date.now() - started > Math.min(5_000, opts.seconds * 200)) {
         report.rssKib.warm = rssKib(w.cloudPid);
+        report.fds.warm = openFds(w.cloudPid);
       }
       let found: Finding[];
       try {
@@ -132,7 +141,7 @@ export async function fuzz(opts: {
             Math.round(rssKib(w.cloudPid) / 1024)
           } MiB (heap ${
             heap ? `${heap.used}/${heap.total} MiB used/reserved, external ${heap.external}` : "?"
-          } MiB); ${Math.round(cpuSeconds("self"))} CPU s`,
+          } MiB); ${openFds(w.cloudPid)} fds; ${Math.round(cpuSeconds("self"))} CPU s`,
         );
       }
     }
@@ -141,6 +150,24 @@ export async function fuzz(opts: {
     const jobs = opts.replayCase === undefined ? opts.jobs : 1;
     await Promise.all(Array.from({ length: jobs }, worker));
   } finally {
+    // What the last cases opened (a camera session, a device's ONVIF call) ends by itself within
+    // its deadlines; what is still open after that was kept.
+    if (report.fds.warm && !cloudExited) {
+      for (const until = Date.now() + FD_SETTLE_MS; Date.now() < until;) {
+        if (openFds(w.cloudPid) <= report.fds.warm + FD_SLACK) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      report.fds.end = openFds(w.cloudPid);
+      if (report.fds.end > report.fds.warm + FD_SLACK) {
+        record("all", -1, {
+          kind: "file descriptors kept",
+          detail: `${report.fds.warm} open once warm, ${report.fds.end} ${
+            FD_SETTLE_MS / 1000
+          } s after the last case (slack ${FD_SLACK})`,
+          input: "",
+        });
+      }
+    }
     report.rssKib.end = rssKib(w.cloudPid);
     for (const t of targets) if (t.checks) report.checks[t.name] = t.checks(w);
     report.cpuSeconds = Math.round(
@@ -165,7 +192,9 @@ export async function fuzz(opts: {
       Object.entries(report.executions).map(([k, v]) => `${k} ${v}`).join(", ")
     }), ${report.findings.length} findings, ${report.cpuSeconds} CPU s, cloud RSS ${
       Math.round(report.rssKib.warm / 1024)
-    } → ${Math.round(report.rssKib.end / 1024)} MiB, seed ${opts.seed}`,
+    } → ${
+      Math.round(report.rssKib.end / 1024)
+    } MiB, fds ${report.fds.warm} → ${report.fds.end}, seed ${opts.seed}`,
   );
   for (const [target, checks] of Object.entries(report.checks)) {
     const list = Object.entries(checks).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -174,6 +203,20 @@ export async function fuzz(opts: {
   await Deno.mkdir(opts.out.replace(/\/[^/]*$/, ""), { recursive: true }).catch(() => {});
   await Deno.writeTextFile(opts.out, JSON.stringify(report, null, 2));
   return report;
+}
+
+/** How long the last cases' sessions have to close before the descriptors are counted. */
+const FD_SETTLE_MS = 25_000;
+/** Descriptors the cloud may hold past its warm count at the end (pools, keep-alives). */
+const FD_SLACK = 32;
+
+/** The open file descriptors of a process, or 0 when it is gone. */
+function openFds(pid: number): number {
+  try {
+    return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+  } catch {
+    return 0;
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

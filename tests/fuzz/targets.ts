@@ -21,7 +21,9 @@ import { concat, mutate, NASTY, type Rng } from "./rng.ts";
 import { completeResponse, exchange, type World, writeAll } from "./world.ts";
 import { interrelay } from "./interrelay_target.ts";
 import { datamux } from "./datamux_target.ts";
+import { HTTP_OK, LEAK } from "./oracle.ts";
 import { camera } from "./camera_target.ts";
+import { device } from "./device_target.ts";
 
 /** What one case found wrong (nothing when it held). */
 export interface Finding {
@@ -46,42 +48,8 @@ export interface Target {
 const enc = new TextEncoder();
 const latin1 = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
 
-/** HTTP statuses the cloud documents (anything else, 500 above all, is a finding). */
-const HTTP_OK = new Set([
-  101,
-  200,
-  201,
-  204,
-  206,
-  301,
-  302,
-  303,
-  304,
-  307,
-  308,
-  400,
-  401,
-  403,
-  404,
-  405,
-  408,
-  409,
-  411,
-  413,
-  414,
-  415,
-  422,
-  426,
-  429,
-  431,
-  502,
-  503,
-  504,
-]);
 /** RTSP statuses the gateway (or the fake camera) sends. */
 const RTSP_OK = new Set([200, 400, 401, 403, 404, 405, 454, 459, 461, 501, 502, 503, 504]);
-/** What must never reach a client: stacks, parser internals, runtime error names. */
-const LEAK = /\.ts:\d+|node:internal|ext:deno|URIError|TypeError|RangeError|HPE_[A-Z_]+/;
 
 function statusFindings(
   answer: Uint8Array,
@@ -660,4 +628,5 @@ export const TARGETS: Target[] = [
   interrelay,
   datamux,
   camera,
+  device,
 ];

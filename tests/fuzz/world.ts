@@ -10,6 +10,7 @@
 import { echoServer, type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
 import { type HostileCamera, hostileCamera } from "./camera_target.ts";
+import { DEVICE_HOST, type HostileDevice, hostileDevice } from "./device_target.ts";
 import { loadState } from "../../src/agent/state.ts";
 import type { AgentState } from "../../src/agent/state.ts";
 
@@ -25,9 +26,11 @@ export interface World {
   a: Quickstart;
   b: Quickstart;
   /** Handles of tenant A: its HTTP device, RTSP device, echo and hostile camera. */
-  handles: { http: string; rtsp: string; echo: string; camera: string };
+  handles: { http: string; rtsp: string; echo: string; camera: string; device: string };
   /** A camera that answers the live view with each case's hostile script (camera_target.ts). */
   camera: HostileCamera;
+  /** A device whose web port answers hostile HTTP and SOAP (device_target.ts), on its own host. */
+  device: HostileDevice;
   /** Tenant B's handle for the same HTTP device (another tenant's view). */
   foreignHandle: string;
   /** What the HTTP device received. */
@@ -52,6 +55,36 @@ function httpDevice(hits: DeviceHit[]): { port: number; close(): Promise<void> }
   return { port: server.addr.port, close: () => server.shutdown() };
 }
 
+/**
+ * Adds the hostile device to tenant A's site (its web port marked HTTP), holds the credentials
+ * its ONVIF services take, and turns its motion alerts on (the node then polls its events by
+ * itself): the web port's handle.
+ */
+async function addHostileDevice(stack: Stack, a: Quickstart, port: number): Promise<string> {
+  const added = await stack.api("POST", `/api/sites/${a.siteId}/devices`, a.apiToken, {
+    host: DEVICE_HOST,
+    ports: [port],
+    protocols: { [port]: "http" },
+  });
+  if (added.status !== 201) throw new Error(`adding the hostile device: ${added.status}`);
+  const id = added.json.id as string;
+  for (
+    const [method, path, body] of [
+      ["PUT", `/api/sites/${a.siteId}/devices/${id}/credentials`, {
+        username: "admin",
+        password: "12345",
+      }],
+      ["PATCH", `/api/devices/${id}`, { motionAlerts: true }],
+    ] as const
+  ) {
+    const r = await stack.api(method, path, a.apiToken, body);
+    if (r.status !== 200) {
+      throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`);
+    }
+  }
+  return (added.json.handles as Record<string, string>)[String(port)];
+}
+
 /** Starts the world. */
 export async function startWorld(log: (line: string) => void): Promise<World> {
   // The fuzzer connects from 127.0.0.1, a trusted proxy here: the X-Forwarded-For it sends
@@ -63,12 +96,15 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
   const echo = await echoServer();
   const camera = hostileCamera();
   stack.defer(camera.close);
+  const device = hostileDevice();
+  stack.defer(device.close);
   stack.defer(http.close);
   stack.defer(rtsp.close);
   stack.defer(echo.close);
   log(`cloud up: http ${stack.ports.http}, rtsp ${stack.ports.rtsp}, data ${stack.ports.data}`);
   const a = await stack.quickstart([http.port, rtsp.port, echo.port, camera.port], "Alpha");
   const b = await stack.quickstart([http.port], "Beta");
+  const deviceHandle = await addHostileDevice(stack, a, device.port);
   await stack.agentFor(a);
   const spare = await stack.admin<{ token: string }>(
     "enroll-token",
@@ -93,8 +129,10 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
       rtsp: a.device.handles[rtsp.port],
       echo: a.device.handles[echo.port],
       camera: a.device.handles[camera.port],
+      device: deviceHandle,
     },
     camera,
+    device,
     foreignHandle: b.device.handles[http.port],
     deviceHits: hits,
     idle,

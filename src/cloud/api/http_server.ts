@@ -45,7 +45,7 @@ import {
   TERMINAL_PATH,
 } from "../access/terminal/serve.ts";
 import type { TerminalDeps } from "../access/terminal/session.ts";
-import { socketOf } from "../../shared/transport/conn_duplex.ts";
+import { endHandedOver, REFUSAL_LINGER_MS, socketOf } from "../../shared/transport/conn_duplex.ts";
 import { acceptKey, NativeWebSocket } from "../../shared/transport/ws_native.ts";
 import {
   decodeEarlyData,
@@ -88,11 +88,8 @@ function refusal(status: number, body: unknown): string {
 
 /** Answers a refused upgrade on the raw socket and closes it. */
 function refuse(socket: Duplex, status: number, body: unknown): void {
-  socket.end(refusal(status, body));
+  endHandedOver(socket, refusal(status, body));
 }
-
-/** How long a refused connection's input is drained before it is closed. */
-const LINGER_MS = 200;
 
 /** Reads and drops `conn`'s input until its end or for `ms`, whichever comes first. */
 async function drain(conn: Deno.Conn, ms: number): Promise<void> {
@@ -118,7 +115,7 @@ function refuseConn(conn: Deno.Conn, status: number, body: unknown): void {
     // Let the client read the answer before the socket goes: a close with unread input resets
     // the connection, which can take the answer with it. So what the client still sends (the
     // CLI's early data, `early_data.ts`) is read and dropped for a moment, or to its end.
-    await drain(conn, LINGER_MS);
+    await drain(conn, REFUSAL_LINGER_MS);
   })().catch(() => {}).finally(() => {
     try {
       conn.close();

@@ -38,6 +38,30 @@ export function duplexOf(conn: ByteStream): Duplex {
   });
 }
 
+/** How long a refused upgrade's input is read and dropped after its answer went out. */
+export const REFUSAL_LINGER_MS = 200;
+/** A refused client that does not take even its answer is let go after this. */
+const REFUSAL_MAX_MS = 10_000;
+
+/**
+ * Answers on a socket node:http handed over (its "upgrade" and "clientError" events) and closes
+ * it. Ending only this side is not enough there: no one reads such a socket, and a Duplex that
+ * allows half-open waits for the client's end, which is never read — so the connection and its
+ * descriptor stayed open for good, and refused upgrades (a hostile camera's, or anyone's without
+ * a credential) filled the node's descriptors. The client's input is read and dropped, and the
+ * socket closed once the client ended or {@link REFUSAL_LINGER_MS} after the answer went out (a
+ * close with unread input resets the connection, which can take the answer with it).
+ */
+export function endHandedOver(socket: Duplex, answer: string): void {
+  const close = () => socket.destroy();
+  const cap = setTimeout(close, REFUSAL_MAX_MS);
+  socket.once("close", () => clearTimeout(cap));
+  socket.on("error", () => {});
+  socket.on("end", close);
+  socket.resume();
+  socket.end(answer, () => setTimeout(close, REFUSAL_LINGER_MS));
+}
+
 /** What node:http asks of a socket beyond a Duplex (addresses, timeouts, Nagle, keep-alive). */
 export interface SocketLike extends Duplex {
   remoteAddress: string;

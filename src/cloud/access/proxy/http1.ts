@@ -173,6 +173,10 @@ export async function writeBody(
 }
 
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+/** A header name: an RFC 9110 token. */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What an RFC 9110 field value may not hold: controls other than tab, DEL, past Latin-1. */
+const BAD_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** Reads a response head, skipping interim 1xx responses other than 101. */
 export async function readResponseHead(r: BufferedReader): Promise<ResponseHead> {
@@ -192,7 +196,12 @@ export async function readResponseHead(r: BufferedReader): Promise<ResponseHead>
       if (total > MAX_HEAD) throw new DeviceProtocolError("response head too large");
       const colon = h.indexOf(":");
       if (colon <= 0) continue; // obs-fold or junk: dropped, never forwarded
-      headers.push([h.slice(0, colon).trim(), h.slice(colon + 1).trim()]);
+      const name = h.slice(0, colon).trim();
+      const value = h.slice(colon + 1).trim();
+      // A field no browser may be given (a name that is no token; NUL or another control
+      // character in the value) is dropped as junk is: passed on, it failed the whole answer.
+      if (!FIELD_NAME.test(name) || BAD_FIELD_VALUE.test(value)) continue;
+      headers.push([name, value]);
     }
     const status = Number(m[2]);
     if (status >= 100 && status < 200 && status !== 101) continue;

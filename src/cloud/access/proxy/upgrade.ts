@@ -10,6 +10,7 @@ import type * as http from "node:http";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import { AppError } from "../../../shared/errors.ts";
+import { endHandedOver } from "../../../shared/transport/conn_duplex.ts";
 import type { Principal } from "../../tenancy/auth.ts";
 import { parseProxyPath } from "./path.ts";
 import { requireSameOriginUpgrade } from "../ws_origin.ts";
@@ -29,7 +30,8 @@ import {
 /** Writes a small JSON answer on a raw socket and closes it. */
 export function answer(socket: Duplex, status: number, reason: string, body: unknown): void {
   const text = JSON.stringify(body);
-  socket.end(
+  endHandedOver(
+    socket,
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
       `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
   );
@@ -136,8 +138,7 @@ export async function upgradeTo(
     let text = `HTTP/1.1 ${resHead.status} ${resHead.reason}\r\n`;
     for (const [k, v] of out) text += `${k}: ${v}\r\n`;
     if (resHead.status !== 101) {
-      // Refused by the device: relay its answer without a body and close both sides.
-      socket.end(text + "content-length: 0\r\nconnection: close\r\n\r\n");
+      // Refused by the device: relay its answer without a body and close both sides.      endHandedOver(socket, text + "content-length: 0\r\nconnection: close\r\n\r\n");
       d.pool.close(dc);
       return;
     }
