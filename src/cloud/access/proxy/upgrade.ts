@@ -138,7 +138,8 @@ export async function upgradeTo(
     let text = `HTTP/1.1 ${resHead.status} ${resHead.reason}\r\n`;
     for (const [k, v] of out) text += `${k}: ${v}\r\n`;
     if (resHead.status !== 101) {
-      // Refused by the device: relay its answer without a body and close both sides.      endHandedOver(socket, text + "content-length: 0\r\nconnection: close\r\n\r\n");
+      // Refused by the device: relay its answer without a body and close both sides.
+      endHandedOver(socket, text + "content-length: 0\r\nconnection: close\r\n\r\n");
       d.pool.close(dc);
       return;
     }
