@@ -339,6 +339,15 @@ export function startCamera(
       case "/slow":
         await new Promise((r) => setTimeout(r, 60_000));
         return new Response("late");
+      case "/stall": {
+        // Answers, sends the start of its body, and then nothing more (a hung firmware).
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode("the start of a picture"));
+          },
+        });
+        return new Response(body, { headers: { "content-type": "image/jpeg" } });
+      }
       case "/big.html":
         return html(`<a href="/x">${"y".repeat(1000)}</a>`.repeat(100));
       case "/evil":

@@ -330,7 +330,7 @@ Deno.test("proxy: smuggling shapes and path escapes are refused and never reach 
   });
 });
 
-Deno.test("proxy: 403 other tenant, 403 allowlist, 502 unreachable, 503 agent offline, 504 slow device", async () => {
+Deno.test("proxy: 403 other tenant, 403 allowlist, 502 unreachable, 503 agent offline, 504 slow device, a stalled body cut", async () => {
   await withCamera(async ({ stack, cam, q, handle, token }) => {
     const base = `${stack.url}/c/${handle}`;
     const other = await stack.quickstart([80], "Other");
@@ -347,6 +347,16 @@ Deno.test("proxy: 403 other tenant, 403 allowlist, 502 unreachable, 503 agent of
     const slow = await json(`${base}/slow`, token);
     assertEquals(slow.status, 504);
     assertEquals(slow.body.message, "device did not respond in time");
+
+    // A device that stops in the middle of its answer: the browser's connection ends once it has
+    // sent nothing for the proxy timeout (it was held for good, even after the browser left).
+    const stalled = await fetch(`${base}/stall`, { headers: { authorization: `Bearer ${token}` } });
+    assertEquals(stalled.status, 200);
+    const ended = await Promise.race([
+      stalled.text().then(() => "ended", () => "cut"),
+      new Promise<string>((r) => setTimeout(() => r("still open after 20 s"), 20_000)),
+    ]);
+    assertEquals(ended, "cut");
 
     // A second device port that nothing listens on: the agent cannot reach it.
     const closed = await Deno.listen({ hostname: "127.0.0.1", port: 0 });

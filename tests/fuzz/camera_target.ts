@@ -50,6 +50,13 @@ interface CameraScript {
   end: "close" | "hold";
 }
 
+/**
+ * Where the hostile camera listens: a loopback address of its own, so it is a device of its own,
+ * which no other target's requests change or remove (the `http` target's DELETE of the first
+ * device once took every camera case's handle with it).
+ */
+export const CAMERA_HOST = "127.0.0.3";
+
 /** The hostile camera's listener, serving each case's script. */
 export interface HostileCamera {
   port: number;
@@ -62,9 +69,9 @@ export interface HostileCamera {
   close(): Promise<void>;
 }
 
-/** Starts the hostile camera on loopback. */
+/** Starts the hostile camera on {@link CAMERA_HOST}. */
 export function hostileCamera(): HostileCamera {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = Deno.listen({ hostname: CAMERA_HOST, port: 0 });
   const scripts = new Map<string, CameraScript>();
   const conns = new Map<string, { open: Set<Deno.Conn>; ever: number }>();
   const serve = async (conn: Deno.Conn) => {

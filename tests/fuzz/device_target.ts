@@ -456,9 +456,16 @@ export const device: Target = {
           detail: got.slice(0, 300),
           input,
         });
-      } // What the device itself sent is passed on as it was.
+      }
+      // What the device itself sent is passed on as it was.
       const leak = leakFinding(got, input, "internals in a proxied answer");
       if (leak && !fromDevice.includes(LEAK.exec(got)![0])) findings.push(leak);
+      // A device's cookie that could overwrite the cloud's never reaches the browser (README
+      // "Browser proxy isolation").
+      const cookie = /^set-cookie:\s*(?:nc_|__host-|__secure-)[^\r\n]*/im.exec(got);
+      if (cookie) {
+        findings.push({ kind: "a device cookie over the cloud's", detail: cookie[0], input });
+      }
       return findings;
     }
     // An ONVIF ask, in turn (a case that waited its whole time for one is skipped: a case has 15 s).

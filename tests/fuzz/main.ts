@@ -206,7 +206,7 @@ export async function fuzz(opts: {
 }
 
 /** How long the last cases' sessions have to close before the descriptors are counted. */
-const FD_SETTLE_MS = 25_000;
+const FD_SETTLE_MS = 40_000;
 /** Descriptors the cloud may hold past its warm count at the end (pools, keep-alives). */
 const FD_SLACK = 32;
 

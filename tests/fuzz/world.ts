@@ -9,7 +9,7 @@
  */
 import { echoServer, type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
-import { type HostileCamera, hostileCamera } from "./camera_target.ts";
+import { CAMERA_HOST, type HostileCamera, hostileCamera } from "./camera_target.ts";
 import { DEVICE_HOST, type HostileDevice, hostileDevice } from "./device_target.ts";
 import { loadState } from "../../src/agent/state.ts";
 import type { AgentState } from "../../src/agent/state.ts";
@@ -61,13 +61,7 @@ function httpDevice(hits: DeviceHit[]): { port: number; close(): Promise<void> }
  * itself): the web port's handle.
  */
 async function addHostileDevice(stack: Stack, a: Quickstart, port: number): Promise<string> {
-  const added = await stack.api("POST", `/api/sites/${a.siteId}/devices`, a.apiToken, {
-    host: DEVICE_HOST,
-    ports: [port],
-    protocols: { [port]: "http" },
-  });
-  if (added.status !== 201) throw new Error(`adding the hostile device: ${added.status}`);
-  const id = added.json.id as string;
+  const { id, handle } = await addDevice(stack, a, DEVICE_HOST, port, "http");
   for (
     const [method, path, body] of [
       ["PUT", `/api/sites/${a.siteId}/devices/${id}/credentials`, {
@@ -82,7 +76,27 @@ async function addHostileDevice(stack: Stack, a: Quickstart, port: number): Prom
       throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`);
     }
   }
-  return (added.json.handles as Record<string, string>)[String(port)];
+  return handle;
+}
+
+/** Adds a device of one port to tenant A's site: its id and the port's handle. */
+async function addDevice(
+  stack: Stack,
+  a: Quickstart,
+  host: string,
+  port: number,
+  protocol: string,
+): Promise<{ id: string; handle: string }> {
+  const added = await stack.api("POST", `/api/sites/${a.siteId}/devices`, a.apiToken, {
+    host,
+    ports: [port],
+    protocols: { [port]: protocol },
+  });
+  if (added.status !== 201) throw new Error(`adding the device at ${host}: ${added.status}`);
+  return {
+    id: added.json.id as string,
+    handle: (added.json.handles as Record<string, string>)[String(port)],
+  };
 }
 
 /** Starts the world. */
@@ -102,9 +116,10 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
   stack.defer(rtsp.close);
   stack.defer(echo.close);
   log(`cloud up: http ${stack.ports.http}, rtsp ${stack.ports.rtsp}, data ${stack.ports.data}`);
-  const a = await stack.quickstart([http.port, rtsp.port, echo.port, camera.port], "Alpha");
+  const a = await stack.quickstart([http.port, rtsp.port, echo.port], "Alpha");
   const b = await stack.quickstart([http.port], "Beta");
   const deviceHandle = await addHostileDevice(stack, a, device.port);
+  const { handle: cameraHandle } = await addDevice(stack, a, CAMERA_HOST, camera.port, "rtsp");
   await stack.agentFor(a);
   const spare = await stack.admin<{ token: string }>(
     "enroll-token",
@@ -128,7 +143,7 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
       http: a.device.handles[http.port],
       rtsp: a.device.handles[rtsp.port],
       echo: a.device.handles[echo.port],
-      camera: a.device.handles[camera.port],
+      camera: cameraHandle,
       device: deviceHandle,
     },
     camera,

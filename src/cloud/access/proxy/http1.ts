@@ -205,7 +205,9 @@ export async function readResponseHead(r: BufferedReader): Promise<ResponseHead>
     }
     const status = Number(m[2]);
     if (status >= 100 && status < 200 && status !== 101) continue;
-    return { status, reason: m[3] ?? "", headers };
+    // A reason phrase no browser may be given goes the same way (the status's own is sent).
+    const reason = m[3] ?? "";
+    return { status, reason: BAD_FIELD_VALUE.test(reason) ? "" : reason, headers };
   }
 }
 

@@ -492,7 +492,7 @@ export async function exchange(
       if (value) {
         // Finish the 401, then ask again with the answer (same connection when it allows).
         const framing = responseFraming(method, head);
-        for await (const _ of readBody(dc.reader, framing)) { /* discarded */ }
+        for await (const _ of bodyWithin(d, dc, framing)) { /* discarded */ }
         if (!reusable(head, framing)) {
           d.pool.close(dc);
           dc = await openAudited(d, principal, target, device.scheme);
@@ -517,6 +517,45 @@ export async function exchange(
   } catch (e) {
     if (dc) d.pool.close(dc);
     sendFailure(d, req, res, e);
+  }
+}
+
+/**
+ * The device's body, read as `readBody` does, ended as a device fault when the device sends nothing
+ * for the response timeout (`--proxy-timeout`). A device that stops in the middle of its answer
+ * (a length it does not keep, a chunk that never comes) held the browser's connection and its
+ * descriptor for good, even after the browser left. Only the wait for the device counts: time the
+ * caller spends writing to a slow browser does not.
+ */
+async function* bodyWithin(
+  d: ProxyDeps,
+  dc: DeviceConn,
+  framing: ReturnType<typeof responseFraming>,
+): AsyncGenerator<Uint8Array> {
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const it = readBody(dc.reader, framing)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      timer = setTimeout(() => {
+        stalled = true;
+        d.pool.close(dc);
+      }, d.responseTimeoutMs);
+      let next;
+      try {
+        next = await it.next();
+      } catch (e) {
+        if (stalled) throw new DeviceProtocolError("the device stopped sending its answer");
+        throw e;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) return;
+      if (stalled) throw new DeviceProtocolError("the device stopped sending its answer");
+      yield next.value;
+    }
+  } finally {
+    await it.return?.(undefined);
   }
 }
 
@@ -567,7 +606,7 @@ async function relayResponse(
   if (rewrite) {
     const parts: Uint8Array[] = [];
     let size = 0;
-    for await (const part of readBody(dc.reader, framing)) {
+    for await (const part of bodyWithin(d, dc, framing)) {
       parts.push(part);
       size += part.length;
       if (size > MAX_REWRITE_BYTES) throw new DeviceProtocolError("page too large to rewrite");
@@ -630,7 +669,7 @@ async function relayResponse(
     let body = dc.reader.takeNow(framing.length);
     if (!body) {
       const parts: Uint8Array[] = [];
-      for await (const part of readBody(dc.reader, framing)) parts.push(part);
+      for await (const part of bodyWithin(d, dc, framing)) parts.push(part);
       body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     }
     res.end(body);
@@ -651,7 +690,7 @@ async function relayResponse(
     res.destroy();
   }, { kind: "proxied stream", handleId: o.handleId, startedAt: d.clock.now() });
   try {
-    for await (const part of readBody(dc.reader, framing)) {
+    for await (const part of bodyWithin(d, dc, framing)) {
       if (aborted) break;
       if (!res.write(part) && !(await waitDrain(res))) {
         aborted = true;

@@ -86,7 +86,7 @@ Deno.test("http1: a device's malformed answers are errors, not hangs or crashes"
   }
 });
 
-Deno.test("http1: a header field no browser may be given is dropped, the rest of the answer kept", async () => {
+Deno.test("http1: a header field or reason phrase no browser may be given is dropped, the rest of the answer kept", async () => {
   // Found by `deno task fuzz --target device`: a device's `X-Nul: a<NUL>b` failed the browser
   // proxy's whole answer (500 "invalid character in header", logged as an ERROR).
   const r = new BufferedReader(replay([
@@ -101,4 +101,9 @@ Deno.test("http1: a header field no browser may be given is dropped, the rest of
     "2",
   ]]);
   assertEquals(await body(r, responseFraming("GET", head)), "ok");
+  // A reason phrase with a control character is dropped too (the status's own is sent instead).
+  const odd = await readResponseHead(
+    new BufferedReader(replay(["HTTP/1.1 404 Not\u0001Found\r\nContent-Length: 0\r\n\r\n"])),
+  );
+  assertEquals([odd.status, odd.reason], [404, ""]);
 });
