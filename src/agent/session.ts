@@ -211,9 +211,17 @@ export function startSession(o: {
         const windowMs = discoveryWindow(req.timeoutMs);
         o.log.info({ request: req.requestId, windowMs }, "ONVIF discovery started");
         probeOnvif({ windowMs, targets: o.discoveryTargets }).then((r) => {
-          o.log.info({ request: req.requestId, devices: r.devices.length }, "ONVIF discovery done");
+          o.log.info(
+            { request: req.requestId, devices: r.devices.length, dropped: r.dropped },
+            "ONVIF discovery done",
+          );
           send({
-            discoveryResult: { requestId: req.requestId, devices: r.devices, error: r.error },
+            discoveryResult: {
+              requestId: req.requestId,
+              devices: r.devices,
+              error: r.error,
+              dropped: r.dropped,
+            },
           });
         });
         break;

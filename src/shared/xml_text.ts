@@ -123,12 +123,17 @@ export function xmlTags(
   return out;
 }
 
-/** The five predefined XML entities and numeric references; anything else stays as is. */
+/**
+ * The five predefined XML entities and numeric references; anything else stays as is. A reference
+ * to no character (0, past U+10FFFF, or a UTF-16 surrogate, which XML forbids) is dropped: a lone
+ * surrogate is a string no UTF-8 encoder can write, and the control stream's decoder refuses it.
+ */
 export function decodeXmlEntities(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
     if (e[0] === "#") {
       const cp = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : "";
+      const surrogate = cp >= 0xd800 && cp <= 0xdfff;
+      return cp > 0 && cp <= 0x10ffff && !surrogate ? String.fromCodePoint(cp) : "";
     }
     return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e as "amp"];
   });

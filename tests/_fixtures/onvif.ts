@@ -28,15 +28,43 @@ export function probeMatches(relatesTo: string, opts: { xaddrs?: string; scopes?
 </d:ProbeMatch></d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>`;
 }
 
-/** A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match. */
+/**
+ * `count` ProbeMatches to `relatesTo`, each with 8 long XAddrs and long names: about 5 KiB of
+ * result each, as a LAN of many cameras (or one host answering for many endpoints) sends.
+ */
+export function bigMatches(relatesTo: string, count: number): string {
+  const one = probeMatches(relatesTo, {
+    xaddrs: Array.from({ length: 8 }, (_, i) => `http://192.0.2.${i + 1}/${"x".repeat(480)}`)
+      .join(" "),
+    scopes: ["name", "hardware", "mfr"].map((k) => `onvif://www.onvif.org/${k}/${"N".repeat(190)}`)
+      .join(" "),
+  });
+  const match = /<d:ProbeMatch>[\s\S]*<\/d:ProbeMatch>/.exec(one)![0];
+  const many = Array.from(
+    { length: count },
+    () => match.replace(/urn:uuid:cafe0001-[0-9a-f-]+/, `urn:uuid:${crypto.randomUUID()}`),
+  );
+  return one.replace(match, many.join(""));
+}
+
+/**
+ * A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match; after
+ * `flood(n)`, also with `n` datagrams of 9 big matches each (bigMatches), paced so that none is
+ * lost on loopback.
+ */
 export async function onvifResponder() {
   const sock = dgram.createSocket("udp4");
   let probes = 0;
-  sock.on("message", (msg, rinfo) => {
+  let flood = 0;
+  sock.on("message", async (msg, rinfo) => {
     const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(new TextDecoder().decode(msg))?.[1];
     if (!id) return;
     probes++;
     const send = (s: string | Uint8Array) => sock.send(s, rinfo.port, rinfo.address);
+    for (let i = 0; i < flood; i++) {
+      send(bigMatches(id, 9));
+      await new Promise((r) => setTimeout(r, 10));
+    }
     send(
       `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>` +
         probeMatches(id).replace(/^<\?xml[^>]*>/, ""),
@@ -47,5 +75,11 @@ export async function onvifResponder() {
     send(probeMatches(id));
   });
   await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-  return { port: sock.address().port, probes: () => probes, close: () => sock.close() };
+  return {
+    port: sock.address().port,
+    probes: () => probes,
+    /** From the next probe on, `datagrams` more answers of 9 big matches each. */
+    flood: (datagrams: number) => void (flood = datagrams),
+    close: () => sock.close(),
+  };
 }

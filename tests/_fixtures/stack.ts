@@ -12,6 +12,8 @@ import { restartablePorts } from "./ports.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
+/** Where the agents of tests send ONVIF probes unless a test names a responder: UDP discard. */
+export const NO_DISCOVERY = "127.0.0.1:9";
 
 /** The break-glass admin key every test cloud runs with. */
 /** Each of the cloud's five listeners on a free loopback port: a node started only to see it fail. */
@@ -49,7 +51,15 @@ export class Proc {
     const argv = [...prefix, exec, "run", "-A", MAIN, ...args];
     this.child = new Deno.Command(argv[0], {
       args: argv.slice(1),
-      env: { NO_COLOR: "1", NC_REACHABILITY_INTERVAL: "0", ...env },
+      env: {
+        NO_COLOR: "1",
+        NC_REACHABILITY_INTERVAL: "0",
+        // An agent's ONVIF probe goes to a loopback port nothing answers unless a test names its
+        // own responder: never to the multicast groups, whose datagrams would leave the machine
+        // (a fuzzed sibling's "discover" reaches a running agent too).
+        NC_DISCOVERY_TARGETS: NO_DISCOVERY,
+        ...env,
+      },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

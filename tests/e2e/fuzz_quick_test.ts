@@ -11,11 +11,14 @@
 // connection (and the tunnels on it) and nothing else. `camera` is a hostile camera the live view,
 // recordings and clips play: what it sends must cost only its own session. `device` is a hostile
 // device's web port, read by the browser proxy and every ONVIF ask (and the motion alerts' polls).
+// `discovery` is a hostile LAN answering an agent's ONVIF probe: the agent must stay up and on
+// line, and the operator get an answer the console can show (every target also fails on an agent
+// that exits, loses its control stream or logs an ERROR).
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 import { TARGETS } from "../fuzz/targets.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera and hostile-device inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera, hostile-device and hostile-LAN inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
@@ -31,7 +34,7 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
       JSON.stringify(report.checks.datamux)
     }, camera checks ${JSON.stringify(report.checks.camera)}, device checks ${
       JSON.stringify(report.checks.device)
-    }`,
+    }, discovery checks ${JSON.stringify(report.checks.discovery)}`,
   );
   assertEquals(
     report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
@@ -51,5 +54,10 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   assert(
     (report.checks.device?.tame ?? 0) >= 1,
     `no well-formed device case was answered (${JSON.stringify(report.checks.device)})`,
+  );
+  // The hostile LAN's probes really were answered: a LAN of well-formed cameras all came back.
+  assert(
+    (report.checks.discovery?.tame ?? 0) >= 1,
+    `no well-formed LAN case was found whole (${JSON.stringify(report.checks.discovery)})`,
   );
 });

@@ -406,6 +406,14 @@ Deno.test("multinode: allowlist pushes, discovery and agent revoke reach an agen
     const disc = await api(n1, "POST", `/api/sites/${q.siteId}/discovery`, { timeoutMs: 1000 });
     assertEquals(disc.status, 200);
     assertEquals((await disc.json()).devices.length, 1);
+    // A site of many cameras: their result (hundreds of KiB) crosses the bridge whole.
+    cam.flood(20);
+    const many = await api(n1, "POST", `/api/sites/${q.siteId}/discovery`, { timeoutMs: 1500 });
+    const manyBody = await many.json();
+    assertEquals(many.status, 200, JSON.stringify(manyBody).slice(0, 300));
+    assert(manyBody.devices.length >= 50, `${manyBody.devices.length} devices through the bridge`);
+    assert(manyBody.devices.length + manyBody.dropped <= 181);
+    cam.flood(0);
 
     // Revoking the agent on node-1 cuts its stream on node-2.
     const agents = await (await api(n1, "GET", "/api/agents")).json();

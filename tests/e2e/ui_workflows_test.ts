@@ -8,7 +8,7 @@
  * "Ask the cameras" says why one did not, and "Same credentials for every device" sets them.
  */
 import type { Page } from "playwright-core";
-import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Proc, Stack } from "../_fixtures/stack.ts";
 import { onvifResponder } from "../_fixtures/onvif.ts";
 import { startCamera } from "../_fixtures/camera.ts";
@@ -125,6 +125,18 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
     await page.unroute("**/api/sites");
     await page.reload();
     assert(!(await page.textContent("main"))!.includes("Forged"));
+
+    // A LAN that answers with more cameras than one discovery holds: the table shows the first
+    // ones and says how many more answered.
+    onvif.flood(40);
+    await page.goto(`${stack.url}/discover?site=${q.siteId}`);
+    await page.click("text=Run discovery");
+    const more = await page.waitForSelector("#discovered [data-dropped]", { timeout: 15_000 });
+    assertMatch(
+      await more.textContent() ?? "",
+      /^\d[\d,.]* more devices answered than one discovery shows: add the rest by address or range below\.$/,
+    );
+    onvif.flood(0);
 
     // Revoke the agent from the Agents page, with a confirmation.
     await page.goto(`${stack.url}/agents`);

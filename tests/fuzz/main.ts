@@ -1,7 +1,8 @@
 /**
  * `deno task fuzz`: throws seeded hostile input at a real cloud (and its agent) for a given time
  * and reports executions and findings. A finding is a crash, an error that reached the
- * last-resort handler, an ERROR log line (the product logs only real faults at ERROR), a response
+ * last-resort handler, an ERROR log line (the product logs only real faults at ERROR), an agent
+ * that exits, loses its control stream or logs an ERROR, a response
  * outside the documented set (a 500 above all) or one that shows internals, a device receiving a
  * path escape or a cloud credential, the node's memory growing past a bound, or file descriptors
  * it keeps after the last case. Every case is generated from (seed, target, case number), so a
@@ -79,6 +80,12 @@ export async function fuzz(opts: {
   };
   const errorLines = /"level":(50|60)/;
   let errorsSeen = w.stack.cloud.count(errorLines);
+  // The agents: whatever a case sends (a LAN's answers, a device's, an operator's request), an
+  // agent keeps running, keeps its control stream and logs no ERROR.
+  const agentLines = /"level":(50|60)|"control stream lost/;
+  const agentSeen = w.agents.map((a) => a.proc.count(agentLines));
+  const agentExited = w.agents.map(() => false);
+  w.agents.forEach((a, i) => a.proc.exited.then(() => (agentExited[i] = true)));
   let hitsSeen = w.deviceHits.length;
   const record = (target: string, n: number, f: Finding) => {
     const replay = `deno task fuzz --seed ${opts.seed} --target ${target} --case ${n}`;
@@ -127,6 +134,24 @@ export async function fuzz(opts: {
         errorsSeen = errors;
         for (const l of lines) record(t.name, n, { kind: "ERROR logged", detail: l, input: "" });
       }
+      w.agents.forEach((a, i) => {
+        const seen = a.proc.count(agentLines);
+        if (seen > agentSeen[i]) {
+          for (const l of a.proc.lines.filter((l) => agentLines.test(l)).slice(agentSeen[i])) {
+            const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? "a log line";
+            record(t.name, n, { kind: `${a.name}: ${msg}`, detail: l, input: "" });
+          }
+          agentSeen[i] = seen;
+        }
+        if (agentExited[i] && !stopped) {
+          agentExited[i] = false;
+          record(t.name, n, {
+            kind: `${a.name} exited`,
+            detail: a.proc.lines.slice(-10).join("\n"),
+            input: "",
+          });
+        }
+      });
       const from = hitsSeen;
       hitsSeen = w.deviceHits.length;
       for (const f of deviceViolations(w, from)) record(t.name, n, f);

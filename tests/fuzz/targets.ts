@@ -4,9 +4,11 @@
  * checks, upgrades, the JSON endpoints), enrollment and claim bodies, stateful RTSP sessions,
  * WebSocket frames on an open tunnel and garbage on the data port, control-stream messages sent
  * with a valid agent certificate, the internal listener's frames (interrelay_target.ts) and a
- * compromised agent's mux frames (datamux_target.ts). Process-wide oracles (the node still runs,
- * nothing reached the last-resort handler, memory within a bound, devices saw nothing they must
- * not) are checked by main.ts between cases.
+ * compromised agent's mux frames (datamux_target.ts), a hostile camera (camera_target.ts), device
+ * web port (device_target.ts) and LAN answering ONVIF probes (discovery_target.ts).
+ * Process-wide oracles (the node and its agents still run, nothing reached the last-resort
+ * handler, memory within a bound, devices saw nothing they must not) are checked by main.ts
+ * between cases.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -24,6 +26,7 @@ import { datamux } from "./datamux_target.ts";
 import { HTTP_OK, LEAK } from "./oracle.ts";
 import { camera } from "./camera_target.ts";
 import { device } from "./device_target.ts";
+import { discovery } from "./discovery_target.ts";
 
 /** What one case found wrong (nothing when it held). */
 export interface Finding {
@@ -629,4 +632,5 @@ export const TARGETS: Target[] = [
   datamux,
   camera,
   device,
+  discovery,
 ];

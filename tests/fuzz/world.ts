@@ -3,14 +3,23 @@
  * the one e2e fixture, two tenants, and devices that record what reaches them — an HTTP device
  * (every request target and header it receives, so the oracle can tell whether a path escape or
  * a cloud credential got through), a fake RTSP camera that answers 200 to everything, a TCP
- * echo, and a hostile camera the live view plays (camera_target.ts). Also an enrolled agent
- * identity that is not running, whose certificate the control stream fuzzer presents.
+ * echo, a hostile camera the live view plays (camera_target.ts), a hostile device web port
+ * (device_target.ts) and a hostile LAN that a site's agent probes (discovery_target.ts). Also an
+ * enrolled agent identity that is not running, whose certificate the control stream fuzzer
+ * presents.
  * @module
  */
-import { echoServer, type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
+import {
+  echoServer,
+  type Proc,
+  type Quickstart,
+  Stack,
+  TEST_ADMIN_KEY,
+} from "../_fixtures/stack.ts";
 import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
 import { CAMERA_HOST, type HostileCamera, hostileCamera } from "./camera_target.ts";
 import { DEVICE_HOST, type HostileDevice, hostileDevice } from "./device_target.ts";
+import { type HostileLan, hostileLan } from "./discovery_target.ts";
 import { loadState } from "../../src/agent/state.ts";
 import type { AgentState } from "../../src/agent/state.ts";
 
@@ -31,6 +40,12 @@ export interface World {
   camera: HostileCamera;
   /** A device whose web port answers hostile HTTP and SOAP (device_target.ts), on its own host. */
   device: HostileDevice;
+  /** A LAN that answers ONVIF probes with each case's hostile script (discovery_target.ts). */
+  lan: HostileLan;
+  /** A tenant of its own whose site's agent (and only it) probes the hostile LAN. */
+  lanSite: Quickstart;
+  /** The running agents (tenant A's, the LAN site's): neither may exit or lose its stream. */
+  agents: { name: string; proc: Proc }[];
   /** Tenant B's handle for the same HTTP device (another tenant's view). */
   foreignHandle: string;
   /** What the HTTP device received. */
@@ -120,7 +135,16 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
   const b = await stack.quickstart([http.port], "Beta");
   const deviceHandle = await addHostileDevice(stack, a, device.port);
   const { handle: cameraHandle } = await addDevice(stack, a, CAMERA_HOST, camera.port, "rtsp");
-  await stack.agentFor(a);
+  const agent = await stack.agentFor(a);
+  // The hostile LAN's site: a tenant of its own, so no other target's agent answers its probes.
+  const lan = await hostileLan();
+  stack.defer(lan.close);
+  const lanSite = await stack.quickstart([9], "Lan");
+  const lanEnrolled = await stack.enroll(lanSite.enrollmentToken, "lan-agent");
+  if (lanEnrolled.code !== 0) throw new Error(`enrolling the LAN's agent: ${lanEnrolled.stderr}`);
+  const lanAgent = await stack.runAgent(lanEnrolled.state, true, {
+    NC_DISCOVERY_TARGETS: `127.0.0.1:${lan.port}`,
+  });
   const spare = await stack.admin<{ token: string }>(
     "enroll-token",
     "--tenant",
@@ -148,6 +172,12 @@ export async function startWorld(log: (line: string) => void): Promise<World> {
     },
     camera,
     device,
+    lan,
+    lanSite,
+    agents: [{ name: "tenant A's agent", proc: agent }, {
+      name: "the LAN's agent",
+      proc: lanAgent,
+    }],
     foreignHandle: b.device.handles[http.port],
     deviceHits: hits,
     idle,

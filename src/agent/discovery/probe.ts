@@ -9,6 +9,7 @@
 import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
+import { utf8 } from "../../shared/encoding.ts";
 import {
   buildProbe,
   newMessageId,
@@ -30,6 +31,31 @@ export const DEFAULT_PROBE_TARGETS: ProbeTarget[] = [WS_DISCOVERY_V4, WS_DISCOVE
 export const DEFAULT_DISCOVERY_MS = 3_000;
 /** Longest window a request may ask for. */
 export const MAX_DISCOVERY_MS = 10_000;
+/** Most devices one round keeps (one LAN host may answer for many endpoints). */
+export const MAX_DEVICES = 1024;
+/**
+ * Most bytes of devices (as JSON) one round's result holds. The result crosses the control stream,
+ * whose messages the cloud caps at 1 MiB (a bigger one ends the stream), and a sibling node's
+ * bridge: a LAN that answers with more — hundreds of endpoints with long XAddrs, from one host
+ * or many — is cut here and the rest counted, instead of taking the agent off line.
+ */
+export const MAX_RESULT_BYTES = 512 << 10;
+/** Most devices past the bounds that are told apart and counted (`dropped` stops there). */
+const MAX_DROPPED_COUNTED = 100_000;
+
+/** A 53-bit hash of `s` (cyrb53): what tells the dropped devices apart without keeping them. */
+function hash53(s: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
 
 /** One discovered device. */
 export interface DiscoveredDevice extends ProbeMatch {
@@ -58,11 +84,14 @@ export function parseProbeTargets(text: string): ProbeTarget[] {
 /** Sends the probe to every target and collects matches for `windowMs`. Never throws. */
 export async function probeOnvif(
   o: { windowMs: number; targets?: ProbeTarget[] },
-): Promise<{ devices: DiscoveredDevice[]; error: string }> {
+): Promise<{ devices: DiscoveredDevice[]; error: string; dropped: number }> {
   const targets = o.targets ?? DEFAULT_PROBE_TARGETS;
   const messageId = newMessageId();
   const probe = Buffer.from(buildProbe(messageId));
   const found = new Map<string, DiscoveredDevice>();
+  let bytes = 0;
+  /** Distinct devices that answered but did not fit: their keys' hashes, a few bytes each. */
+  const dropped = new Set<number>();
   const errors: string[] = [];
   let sent = 0;
   const sockets: dgram.Socket[] = [];
@@ -77,7 +106,13 @@ export async function probeOnvif(
       if (!matches) return;
       for (const m of matches) {
         const key = m.endpoint || `${rinfo.address}|${m.xaddrs.join(" ")}`;
-        if (!found.has(key) && found.size < 1024) found.set(key, { ...m, address: rinfo.address });
+        if (found.has(key)) continue;
+        const device = { ...m, address: rinfo.address };
+        const size = utf8(JSON.stringify(device)).byteLength;
+        if (found.size < MAX_DEVICES && bytes + size <= MAX_RESULT_BYTES) {
+          found.set(key, device);
+          bytes += size;
+        } else if (dropped.size < MAX_DROPPED_COUNTED) dropped.add(hash53(key));
       }
     });
     try {
@@ -113,5 +148,6 @@ export async function probeOnvif(
   return {
     devices: [...found.values()],
     error: sent === 0 ? `could not send the probe (${errors.join("; ") || "no target"})` : "",
+    dropped: dropped.size,
   };
 }

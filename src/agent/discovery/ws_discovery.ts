@@ -54,10 +54,14 @@ export function buildProbe(messageId: string): string {
     `</s:Envelope>`;
 }
 
-/** Printable, bounded text for display. */
+/**
+ * Printable, bounded text for display, and always well-formed UTF-16 (a lone surrogate, from a
+ * reference or from the cut at MAX_TEXT, becomes U+FFFD): the result crosses the control stream,
+ * which refuses text no UTF-8 encoder can write.
+ */
 function clean(s: string): string {
   // deno-lint-ignore no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, MAX_TEXT);
+  return s.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, MAX_TEXT).toWellFormed();
 }
 
 function decodeScopeValue(v: string): string {

@@ -34,7 +34,9 @@ export function defaultPortProtocols(xaddrs: string[]): Record<number, PortProto
     try {
       const u = new URL(x);
       const https = u.protocol === "https:";
-      out[u.port ? Number(u.port) : https ? 443 : 80] = https ? "https" : "http";
+      const port = u.port ? Number(u.port) : https ? 443 : 80;
+      // Port 0 is no port a device can be reached on (a hostile or broken XAddr): skipped.
+      if (port >= 1 && port <= 65535) out[port] = https ? "https" : "http";
     } catch { /* not a URL: skipped */ }
   }
   if (Object.keys(out).length === 0) out[80] = "http";
@@ -89,12 +91,18 @@ export function discoveryRoutes(d: DiscoveryDeps): Hono<AuthVars> {
       actor: p.actor,
       action: "site.discovery",
       target: site.id,
-      detail: { agent: agentId, devices: r.devices.length, error: r.error || undefined },
+      detail: {
+        agent: agentId,
+        devices: r.devices.length,
+        dropped: r.dropped || undefined,
+        error: r.error || undefined,
+      },
     });
     if (r.error && r.devices.length === 0) {
       throw new AppError("device_unreachable", `discovery failed on the agent: ${r.error}`);
     }
-    return c.json({ agent: agentId, devices: r.devices.map(shape) });
+    // `dropped`: devices that answered but did not fit in one result (the agent caps it).
+    return c.json({ agent: agentId, devices: r.devices.map(shape), dropped: r.dropped ?? 0 });
   });
   return app;
 }

@@ -38,8 +38,14 @@ export const WINDOW = 1 << 20;
 /** Largest DATA payload. */
 export const MAX_DATA = 64 << 10;
 const HEADER = 5;
-/** Largest OPEN/RESULT payload. */
+/** Largest OPEN (and CREDIT, END) payload. */
 const MAX_CONTROL = 16 << 10;
+/**
+ * Largest RESULT payload: a discovery's RESULT carries the agent's whole DiscoveryResult, which
+ * the agent caps at 512 KiB of devices (agent/discovery/probe.ts), hundreds of cameras; 16 KiB
+ * held about forty.
+ */
+export const MAX_RESULT = 1 << 20;
 
 /** Bytes counted as they cross (for metrics). */
 export type ByteCounter = (sent: number, received: number) => void;
@@ -256,7 +262,12 @@ export class FramedConn implements Deno.Conn {
         this.#headerHave = 0;
         this.#type = this.#header[0];
         const len = new DataView(this.#header.buffer).getUint32(1);
-        if (len > (this.#type === FrameType.DATA ? MAX_DATA : MAX_CONTROL)) {
+        const max = this.#type === FrameType.DATA
+          ? MAX_DATA
+          : this.#type === FrameType.RESULT
+          ? MAX_RESULT
+          : MAX_CONTROL;
+        if (len > max) {
           this.#violation(`frame of ${len} bytes`);
           return;
         }

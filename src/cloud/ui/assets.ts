@@ -367,7 +367,7 @@ window.ncDiscovery = (data, form) => {
   if (!found.length) { box.innerHTML = '<p class="empty">No ONVIF cameras answered. Add them by address below.</p>'; return; }
   box.innerHTML = '<form class="card" id="discovered"><div class="table-wrap"><table><thead><tr><th scope="col">Add</th><th scope="col">Address</th><th scope="col">Manufacturer</th><th scope="col">Model</th><th scope="col">Name</th><th scope="col">Ports</th></tr></thead><tbody>' +
     found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).map((p) => p + (d.protocols?.[p] ? "/" + d.protocols[p] : "")).join(", ")) + '</td></tr>').join("") +
-    '</tbody></table></div><p><button type="submit">+ Add selected</button></p></form>';
+    '</tbody></table></div>' + (data.dropped > 0 ? '<p class="warn" role="status" data-dropped>' + esc(Number(data.dropped).toLocaleString()) + (data.dropped === 1 ? " more device" : " more devices") + " answered than one discovery shows: add the rest by address or range below.</p>" : "") + '<p><button type="submit">+ Add selected</button></p></form>';
   labelCells(box);
   document.getElementById("discovered").addEventListener("submit", async (e) => {
     e.preventDefault();

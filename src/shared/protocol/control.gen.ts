@@ -402,6 +402,10 @@ export const descriptor = {
                     "error": {
                       "type": "string",
                       "id": 3
+                    },
+                    "dropped": {
+                      "type": "uint32",
+                      "id": 4
                     }
                   }
                 },
@@ -620,6 +624,7 @@ export interface DiscoveryResult {
   requestId: string;
   devices: DiscoveredDevice[];
   error: string;
+  dropped: number;
 }
 
 /** Message `nanodems.control.v1.DiscoveredDevice`. */

@@ -9,6 +9,7 @@ import {
 } from "../../../src/agent/discovery/ws_discovery.ts";
 import { defaultPortProtocols, defaultPorts } from "../../../src/cloud/api/discovery.ts";
 import { probeMatches } from "../../_fixtures/onvif.ts";
+import { decodeAgentMessage, encodeAgentMessage } from "../../../src/shared/protocol/control.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -97,8 +98,40 @@ Deno.test("default ports for a discovered camera: its XAddrs' HTTP ports (else 8
     554,
   ]);
   assertEquals(defaultPorts([]), [80, 554]);
+  // Port 0 (a broken or hostile XAddr) is no port: the default web port instead.
+  assertEquals(defaultPorts(["http://192.0.2.40:0/onvif", "https://a:b@192.0.2.40:0/"]), [80, 554]);
   assertEquals(
     defaultPortProtocols(["http://192.0.2.40:8000/onvif", "https://192.0.2.40/onvif", "nope"]),
     { 443: "https", 554: "rtsp", 8000: "http" },
+  );
+});
+
+Deno.test("texts that are no Unicode (a surrogate's reference, an emoji cut at the bound) cross the control stream", () => {
+  const id = newMessageId();
+  const odd = parseProbeMatches(
+    enc(
+      probeMatches(id, {
+        scopes: `onvif://www.onvif.org/name/A${"😀".repeat(150)} ` +
+          "onvif://www.onvif.org/hardware/a&#xD800;b&#56320;c&#0;d&#x110000;e",
+      }).replace("urn:uuid:cafe0001-0000-4000-8000-000000000001", "urn:&#xDBFF;x"),
+    ),
+    id,
+  );
+  assert(odd);
+  assertEquals(odd[0].model, "abcde");
+  assertEquals(odd[0].endpoint, "urn:x");
+  // "A" and 99 emoji, the last one cut in two by the 200-character bound: its half is U+FFFD.
+  assertEquals(odd[0].name, `A${"😀".repeat(99)}\ufffd`);
+  // What the agent sends is what the cloud reads back (a lone surrogate failed the decoder, which
+  // ended the agent's control stream).
+  const result = {
+    requestId: "r",
+    devices: odd.map((m) => ({ ...m, address: "127.0.0.1" })),
+    error: "",
+    dropped: 0,
+  };
+  assertEquals(
+    decodeAgentMessage(encodeAgentMessage({ discoveryResult: result })).discoveryResult,
+    result,
   );
 });

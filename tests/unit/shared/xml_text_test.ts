@@ -2,9 +2,15 @@
 // answer, read as before — any prefix, the closing tag with the opening tag's, a body ending at
 // the first close, at most 16 KiB — checked against the lazy regular expression it replaced on
 // thousands of seeded documents; self-closing tags have no body; and a hostile answer of opening
-// tags without their close (which held the event loop 1.4 s a call) is given up after 64.
-import { assertEquals } from "../../_fixtures/assert.ts";
-import { XML_BLOCK_MAX, XML_UNCLOSED_MAX, xmlBlocks } from "../../../src/shared/xml_text.ts";
+// tags without their close (which held the event loop 1.4 s a call) is given up after 64. Character
+// references to no character (a surrogate's above all) are dropped.
+import { assert, assertEquals } from "../../_fixtures/assert.ts";
+import {
+  decodeXmlEntities,
+  XML_BLOCK_MAX,
+  XML_UNCLOSED_MAX,
+  xmlBlocks,
+} from "../../../src/shared/xml_text.ts";
 
 /** The reading it replaced (quadratic on unclosed opening tags). */
 function lazyRegexBlocks(xml: string, name: string, max: number): string[] {
@@ -77,4 +83,13 @@ Deno.test("xmlBlocks: an answer of opening tags without their close is given up,
   const after = (n: number) => xmlBlocks("<a:X>".repeat(n) + "<X>good</X>", "X", 9);
   assertEquals(after(XML_UNCLOSED_MAX - 1), ["good"]);
   assertEquals(after(XML_UNCLOSED_MAX), []);
+});
+
+Deno.test("references to no character are dropped: 0, past U+10FFFF, and UTF-16 surrogates", () => {
+  assertEquals(
+    decodeXmlEntities("&lt;a&#65;&#x42;&#0;&#x110000;&#xD800;&#56320;&#x1F600;&amp;&bogus;"),
+    "<aAB😀&&bogus;",
+  );
+  // What is left is well-formed, so any UTF-8 encoder writes it.
+  assert(decodeXmlEntities("x&#xDBFF;&#xDC00;y").isWellFormed());
 });
