@@ -13,12 +13,13 @@
 // device's web port, read by the browser proxy and every ONVIF ask (and the motion alerts' polls).
 // `discovery` is a hostile LAN answering an agent's ONVIF probe: the agent must stay up and on
 // line, and the operator get an answer the console can show (every target also fails on an agent
-// that exits, loses its control stream or logs an ERROR).
+// that exits, loses its control stream or logs an ERROR). `terminal` is a hostile SSH server at a
+// device's SSH port, which the browser terminal makes the cloud an SSH client of.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 import { TARGETS } from "../fuzz/targets.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera, hostile-device and hostile-LAN inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera, hostile-device, hostile-LAN and hostile-SSH-server inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
@@ -34,7 +35,9 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
       JSON.stringify(report.checks.datamux)
     }, camera checks ${JSON.stringify(report.checks.camera)}, device checks ${
       JSON.stringify(report.checks.device)
-    }, discovery checks ${JSON.stringify(report.checks.discovery)}`,
+    }, discovery checks ${JSON.stringify(report.checks.discovery)}, terminal checks ${
+      JSON.stringify(report.checks.terminal)
+    }`,
   );
   assertEquals(
     report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
@@ -59,5 +62,10 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   assert(
     (report.checks.discovery?.tame ?? 0) >= 1,
     `no well-formed LAN case was found whole (${JSON.stringify(report.checks.discovery)})`,
+  );
+  // The hostile SSH server's sessions really opened: a well-formed device's shell echoed.
+  assert(
+    (report.checks.terminal?.tame ?? 0) >= 1,
+    `no well-formed SSH device's shell echoed (${JSON.stringify(report.checks.terminal)})`,
   );
 });

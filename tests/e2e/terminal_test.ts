@@ -13,6 +13,17 @@ import WebSocket from "ws";
 import { type Quickstart, Stack } from "../_fixtures/stack.ts";
 import { type Sshd, startSshd } from "../_fixtures/sshd.ts";
 import { startMfaSshServer } from "../_fixtures/ssh_mfa_server.ts";
+import { concatBytes } from "../_fixtures/bytes.ts";
+import {
+  ecdhReply,
+  ed25519Blob,
+  handSshServer,
+  kexInit,
+  SSH_MSG,
+  sshPacket,
+  sshString,
+  writeAllTo,
+} from "../_fixtures/hand_ssh_server.ts";
 import { startTlsFront } from "../_fixtures/tls_front.ts";
 import { startConnectProxy } from "../_fixtures/connect_proxy.ts";
 import type { Browser, BrowserContext } from "playwright-core";
@@ -363,6 +374,45 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
     } finally {
       await browser.close();
     }
+  });
+});
+
+Deno.test("browser terminal: a host key the device cannot sign with is never pinned; the real device's key then is, as a first key", async () => {
+  await withWorld(async (w) => {
+    // Something else answers at the device's port first: it offers an Ed25519 key and signs the
+    // key exchange with garbage, having no private key (a spoofer on the LAN, a broken device).
+    const port = w.sshd.port;
+    await w.sshd.stop();
+    const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+    const spoofer = handSshServer("127.0.0.1", async (conn, reader) => {
+      await writeAllTo(conn, new TextEncoder().encode("SSH-2.0-Spoofer\r\n"));
+      if ((await reader.line()) === null || !(await reader.packet())) return;
+      await writeAllTo(conn, sshPacket(kexInit()));
+      const init = await reader.packet();
+      if (init?.[0] !== SSH_MSG.KEX_ECDH_INIT) return;
+      const sig = concatBytes(sshString("ssh-ed25519"), sshString(random(64)));
+      await writeAllTo(conn, sshPacket(ecdhReply(ed25519Blob(random(32)), random(32), sig)));
+      await writeAllTo(conn, sshPacket(new Uint8Array([SSH_MSG.NEWKEYS])));
+      await reader.packet(); // until the client gives up
+    }, port);
+    const spoofed = new TermClient(w);
+    await spoofed.ended();
+    await spoofer.close();
+    assert(spoofed.message("end")!.error, JSON.stringify(spoofed.messages));
+    const keyPath = `/api/devices/${w.q.device.deviceId}/ports/${port}/host-key`;
+    assertEquals((await (await w.api("GET", keyPath)).json()).pinned, null, "an unproven key");
+    assertEquals((await audit(w, "device.hostkey.first_seen")).length, 0);
+
+    // The real device comes back: its key is the first one proven, pinned without a warning.
+    w.sshd = await startSshd({ port, extraConfig: SSHD_CONFIG });
+    await holdKey(w, w.sshd);
+    const real = new TermClient(w);
+    await real.connected();
+    real.ws.close();
+    await real.closed;
+    assertMatch((await (await w.api("GET", keyPath)).json()).pinned.fingerprint, /^SHA256:/);
+    assertEquals((await audit(w, "device.hostkey.first_seen")).length, 1);
+    assertEquals((await audit(w, "device.hostkey.changed")).length, 0);
   });
 });
 

@@ -33,6 +33,7 @@ import type { Finding, Target } from "./targets.ts";
 import { HTTP_OK, LEAK, leakFinding } from "./oracle.ts";
 import { serveConns } from "../_fixtures/conn_server.ts";
 import { exchange, type World, writeAll } from "./world.ts";
+import { Turns } from "./turns.ts";
 
 /** Where the hostile device listens (its own loopback address: a device of its own). */
 export const DEVICE_HOST = "127.0.0.2";
@@ -403,14 +404,15 @@ const ONVIF_CALLS: [string, string, unknown?][] = [
 
 /** The run's turn for ONVIF cases (the services' paths are the camera's own) and its counts. */
 interface RunState {
-  busy: boolean;
+  /** The ONVIF cases take turns (the services' paths are the camera's own). */
+  turns: Turns;
   counts: { answered: number; tame: number; proxied: number; skipped: number };
 }
 const runs = new WeakMap<World, RunState>();
 function stateOf(w: World): RunState {
   let st = runs.get(w);
   if (!st) {
-    st = { busy: false, counts: { answered: 0, tame: 0, proxied: 0, skipped: 0 } };
+    st = { turns: new Turns(), counts: { answered: 0, tame: 0, proxied: 0, skipped: 0 } };
     runs.set(w, st);
   }
   return st;
@@ -469,14 +471,11 @@ export const device: Target = {
       return findings;
     }
     // An ONVIF ask, in turn (a case that waited its whole time for one is skipped: a case has 15 s).
-    for (const until = Date.now() + TURN_WAIT_MS; st.busy;) {
-      if (Date.now() > until) {
-        st.counts.skipped++;
-        return findings;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    const release = await st.turns.take(TURN_WAIT_MS);
+    if (!release) {
+      st.counts.skipped++;
+      return findings;
     }
-    st.busy = true;
     try {
       w.device.onvif(answerer(r, tame, w.device.options));
       const [method, path, body] = tame ? ONVIF_CALLS[0] : rng.pick(ONVIF_CALLS);
@@ -497,7 +496,7 @@ export const device: Target = {
       if (leak) findings.push(leak);
       return findings;
     } finally {
-      st.busy = false;
+      release();
     }
   },
   checks: (w) => ({

@@ -23,6 +23,7 @@ import { mutate, NASTY, type Rng } from "./rng.ts";
 import type { Finding, Target } from "./targets.ts";
 import { leakFinding } from "./oracle.ts";
 import type { World } from "./world.ts";
+import { Turns } from "./turns.ts";
 
 /** What one case's LAN sends to a probe: `send` answers it (false once the case is over). */
 export type LanScript = (
@@ -227,8 +228,8 @@ function deviceFault(d: Device): string {
 }
 
 interface LanState {
-  /** The case whose script answers now, and the queue of those waiting for their turn. */
-  turn: Promise<void>;
+  /** One probe, one script: the cases take turns. */
+  turns: Turns;
   counts: { answered: number; tame: number; devices: number; dropped: number; skipped: number };
 }
 
@@ -238,7 +239,7 @@ function stateOf(w: World): LanState {
   let s = states.get(w);
   if (!s) {
     s = {
-      turn: Promise.resolve(),
+      turns: new Turns(),
       counts: { answered: 0, tame: 0, devices: 0, dropped: 0, skipped: 0 },
     };
     states.set(w, s);
@@ -255,20 +256,8 @@ export const discovery: Target = {
   async run(w, rng, n) {
     const st = stateOf(w);
     const tame = n % 8 === 0;
-    // Its turn: after every case queued before it, unless that takes too long.
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const before = st.turn;
-    st.turn = before.then(() => mine);
-    let waited: ReturnType<typeof setTimeout> | undefined;
-    const ready = await Promise.race([
-      before.then(() => true),
-      new Promise<false>((resolve) => (waited = setTimeout(() => resolve(false), TURN_WAIT_MS))),
-    ]);
-    clearTimeout(waited);
-    if (!ready) {
-      // Keep the queue's order: this case's turn passes as soon as it comes.
-      release();
+    const release = await st.turns.take(TURN_WAIT_MS);
+    if (!release) {
       st.counts.skipped++;
       return [];
     }

@@ -4,6 +4,7 @@
  * any machine. Mutators work on bytes, the level at which parsers break.
  * @module
  */
+import { concatBytes } from "../_fixtures/bytes.ts";
 
 /** xorshift128+-free, 32-bit SplitMix-style generator: tiny, fast and good enough for inputs. */
 export class Rng {
@@ -137,12 +138,4 @@ export function mutate(rng: Rng, input: Uint8Array): Uint8Array {
 }
 
 /** Concatenates byte arrays. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+export const concat = concatBytes;

@@ -40,17 +40,8 @@ export interface HostKeyContext {
   now: number;
 }
 
-/**
- * Checks a presented key against the pin: pins it on first use, passes the pinned key, and
- * throws `host_key_changed` (after recording the offer and auditing it) for any other.
- */
-export async function verifyHostKey(
-  store: Store,
-  c: HostKeyContext,
-  key: PresentedKey,
-): Promise<void> {
-  const pin = await store.getSshHostKey(c.tenantId, c.deviceId, c.port);
-  const audit = (action: string, detail: Record<string, unknown>) =>
+function auditor(store: Store, c: HostKeyContext) {
+  return (action: string, detail: Record<string, unknown>) =>
     store.appendAudit({
       tenantId: c.tenantId,
       actor: c.actor,
@@ -58,22 +49,25 @@ export async function verifyHostKey(
       target: c.deviceId,
       detail: { port: c.port, handle: c.handle, ...detail },
     });
-  if (!pin) {
-    await store.putSshHostKey({
-      tenantId: c.tenantId,
-      deviceId: c.deviceId,
-      port: c.port,
-      algorithm: key.algorithm,
-      fingerprint: key.fingerprint,
-      pinnedAt: c.now,
-      offeredAlgorithm: null,
-      offeredFingerprint: null,
-      offeredAt: null,
-    });
-    await audit("device.hostkey.first_seen", { ...key });
-    return;
-  }
-  if (pin.fingerprint === key.fingerprint) return;
+}
+
+/**
+ * Checks a presented key against the pin: `"pinned"` for the pinned key, `"first"` when the
+ * device has no pin yet — {@link pinHostKey} pins it once the key exchange has proven the device
+ * holds its private key, as OpenSSH writes known_hosts only then (the key comes before the
+ * signature that proves it: pinning it here let anyone who answered first, without the key,
+ * make the real device's key "changed") — and throws `host_key_changed` (after recording the
+ * offer and auditing it) for any other.
+ */
+export async function verifyHostKey(
+  store: Store,
+  c: HostKeyContext,
+  key: PresentedKey,
+): Promise<"pinned" | "first"> {
+  const pin = await store.getSshHostKey(c.tenantId, c.deviceId, c.port);
+  const audit = auditor(store, c);
+  if (!pin) return "first";
+  if (pin.fingerprint === key.fingerprint) return "pinned";
   await store.putSshHostKey({
     ...pin,
     offeredAlgorithm: key.algorithm,
@@ -90,6 +84,30 @@ export async function verifyHostKey(
     `${new AppError("host_key_changed").message} Pinned ${pin.algorithm} ${pin.fingerprint}, ` +
       `offered ${key.algorithm} ${key.fingerprint}.`,
   );
+}
+
+/**
+ * Pins the first key a device proved it holds (the key exchange signed with it), and audits it;
+ * nothing when a pin appeared meanwhile (another session pinned it first).
+ */
+export async function pinHostKey(
+  store: Store,
+  c: HostKeyContext,
+  key: PresentedKey,
+): Promise<void> {
+  if (await store.getSshHostKey(c.tenantId, c.deviceId, c.port)) return;
+  await store.putSshHostKey({
+    tenantId: c.tenantId,
+    deviceId: c.deviceId,
+    port: c.port,
+    algorithm: key.algorithm,
+    fingerprint: key.fingerprint,
+    pinnedAt: c.now,
+    offeredAlgorithm: null,
+    offeredFingerprint: null,
+    offeredAt: null,
+  });
+  await auditor(store, c)("device.hostkey.first_seen", { ...key });
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   parseClientMessage,
   type ServerMessage,
 } from "../../../shared/protocol/terminal.ts";
-import { describeHostKey, verifyHostKey } from "./host_key.ts";
+import { describeHostKey, pinHostKey, type PresentedKey, verifyHostKey } from "./host_key.ts";
 import { terminalPolicy } from "./policy.ts";
 import { Inbox } from "./inbox.ts";
 import { SessionTimers } from "./session_timers.ts";
@@ -202,21 +202,29 @@ export async function runTerminal(
         if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
         t.socket.close(); // may already be closed by the SSH client: end() catches that
       });
+      let firstKey: PresentedKey | null = null;
+      const keyContext = () => ({
+        tenantId: handle.tenantId,
+        deviceId: device.id,
+        port: handle.port,
+        actor: principal.actor,
+        handle: handle.id,
+        now: d.clock.now(),
+      });
       try {
         shell = await openSshShell(t.socket, {
           login,
           cols: size.cols,
           rows: size.rows,
           readyTimeoutMs: d.sshReadyTimeoutMs ?? 30_000,
-          verifyHostKey: (blob) =>
-            verifyHostKey(d.store, {
-              tenantId: handle.tenantId,
-              deviceId: device.id,
-              port: handle.port,
-              actor: principal.actor,
-              handle: handle.id,
-              now: d.clock.now(),
-            }, describeHostKey(blob)),
+          verifyHostKey: async (blob) => {
+            const key = describeHostKey(blob);
+            if ((await verifyHostKey(d.store, keyContext(), key)) === "first") firstKey = key;
+          },
+          // A device's first key is pinned once it has signed the key exchange with it.
+          hostKeyProven: async () => {
+            if (firstKey) await pinHostKey(d.store, keyContext(), firstKey);
+          },
         });
       } catch (e) {
         const retry = e instanceof AppError && e.code === "ssh_auth_failed" && !held &&

@@ -18,6 +18,7 @@ import { duplexOf } from "../../../shared/transport/conn_duplex.ts";
  */
 interface Ssh2Client {
   on(event: "ready", f: () => void): this;
+  on(event: "handshake", f: () => void): this;
   on(event: "close", f: () => void): this;
   on(event: "error", f: (e: Error & { level?: string }) => void): this;
   connect(config: Record<string, unknown>): void;
@@ -74,6 +75,11 @@ export interface SshConnectOptions {
   rows: number;
   /** Throws (e.g. `host_key_changed`) to refuse the device's host key blob. */
   verifyHostKey: (blob: Uint8Array) => Promise<void>;
+  /**
+   * The key exchange is done: the device signed it with the key `verifyHostKey` saw (ssh2 asks
+   * about the key before it checks that signature). Throws to end the connection.
+   */
+  hostKeyProven?: () => Promise<void>;
   /** Bound on the handshake and login, not counting time spent waiting for the operator. */
   readyTimeoutMs: number;
 }
@@ -164,6 +170,9 @@ export function openSshShell(conn: ByteStream, o: SshConnectOptions): Promise<Ss
     };
     arm(true);
     client.on("ready", () => clearTimeout(timer));
+    client.on("handshake", () => {
+      o.hostKeyProven?.().catch(fail);
+    });
     client.on("close", () => clearTimeout(timer));
     client.connect({
       sock: duplexOf(conn),

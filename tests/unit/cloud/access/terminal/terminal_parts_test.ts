@@ -18,6 +18,7 @@ import { AsciicastRecorder } from "../../../../../src/cloud/access/terminal/reco
 import {
   acceptOfferedKey,
   describeHostKey,
+  pinHostKey,
   verifyHostKey,
 } from "../../../../../src/cloud/access/terminal/host_key.ts";
 import {
@@ -93,8 +94,12 @@ Deno.test("host keys: fingerprint as ssh-keygen prints it; pinned on first use, 
         now: 5,
       };
       await assertRejects(() => acceptOfferedKey(store, c), "nothing offered yet");
-      await verifyHostKey(store, c, key);
-      await verifyHostKey(store, c, key);
+      // A first key is pinned only once proven (pinHostKey, after the key exchange).
+      assertEquals(await verifyHostKey(store, c, key), "first");
+      assertEquals(await store.getSshHostKey(t.id, dev.id, 22), null);
+      await pinHostKey(store, c, key);
+      await pinHostKey(store, c, { ...key, fingerprint: "SHA256:" + "C".repeat(43) }); // kept
+      assertEquals(await verifyHostKey(store, c, key), "pinned");
       const other = { algorithm: "ssh-rsa", fingerprint: "SHA256:" + "A".repeat(43) };
       const err = await assertRejects(() => verifyHostKey(store, c, other));
       assertEquals((err as AppError).code, "host_key_changed");
