@@ -88,16 +88,25 @@ export interface Probe {
   stderr: string;
 }
 
+/** ffprobe's options for an RTSP URL: quiet, over TCP, a 15 s read timeout. */
+const RTSP_PROBE = ["-v", "error", "-rw_timeout", "15000000", "-rtsp_transport", "tcp"];
+
+/** The kinds of the streams ffprobe finds at an RTSP URL (`video`, `audio`…), in order. */
+export async function streamKinds(url: string): Promise<string[]> {
+  const out = await new Deno.Command("ffprobe", {
+    args: [...RTSP_PROBE, "-show_entries", "stream=codec_type", "-of", "json", url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const j = JSON.parse(new TextDecoder().decode(out.stdout) || "{}");
+  return ((j.streams ?? []) as { codec_type: string }[]).map((s) => s.codec_type);
+}
+
 /** Runs ffprobe over RTSP/TCP on `url`, decoding a few frames of the video stream. */
 export async function ffprobe(url: string, extra: string[] = []): Promise<Probe> {
   const out = await new Deno.Command("ffprobe", {
     args: [
-      "-v",
-      "error",
-      "-rw_timeout",
-      "15000000",
-      "-rtsp_transport",
-      "tcp",
+      ...RTSP_PROBE,
       ...extra,
       "-select_streams",
       "v:0",

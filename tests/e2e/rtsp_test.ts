@@ -5,7 +5,7 @@
 // credential API (write-only, sealed at rest, every use audited).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { ffprobe, rtspExchange, startCamera } from "../_fixtures/rtsp.ts";
+import { ffprobe, rtspExchange, startCamera, streamKinds } from "../_fixtures/rtsp.ts";
 import { untilValue } from "../_fixtures/until.ts";
 
 const req = (method: string, url: string, cseq: number, extra = "") =>
@@ -412,6 +412,94 @@ Deno.test("rtsp gateway: a device that takes a request and never answers gets th
     ]);
     assertEquals(answer.status, 504, answer.head);
     assertStringIncludes(answer.head, "CSeq: 1");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("rtsp gateway: a camera whose sound an admin turned off plays without it; its sound track cannot be set up", async () => {
+  const stack = await Stack.start();
+  const cam = await startCamera({ audio: true });
+  stack.defer(cam.close);
+  try {
+    const q = await stack.quickstart([cam.port]);
+    await stack.agentFor(q);
+    const handle = q.device.handles[cam.port];
+    const mint = async () => {
+      const r = await stack.api("POST", `/api/handles/${handle}/rtsp-url`, q.apiToken, {
+        path: "live/cam1",
+      });
+      assertEquals(r.status, 201);
+      return r.json.url as string;
+    };
+    // Sound on (the default): the player gets both tracks.
+    assertEquals(await streamKinds(await mint()), ["video", "audio"]);
+
+    // A player on when an admin turns the sound off: its connection (which carries the sound)
+    // ends within the setting's 5 s check; it would have played 60 s.
+    const rtspOpens = async () => {
+      const r = await stack.api("GET", "/api/audit?action=tunnel.open", q.apiToken);
+      return (r.json.items as { detail: { path?: string } }[])
+        .filter((e) => e.detail.path === "rtsp").length;
+    };
+    const opened = await rtspOpens();
+    const player = new Deno.Command("ffmpeg", {
+      args: [
+        "-v",
+        "error",
+        "-rtsp_transport",
+        "tcp",
+        "-i",
+        await mint(),
+        "-t",
+        "60",
+        "-f",
+        "null",
+        "-",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await untilValue("the player's connection", async () => (await rtspOpens()) > opened || null);
+    const off = await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, {
+      liveSound: false,
+    });
+    assertEquals(off.status, 200);
+    const ended = await Promise.race([
+      player.status.then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 20_000)),
+    ]);
+    if (!ended) player.kill("SIGKILL");
+    await player.status;
+    assert(ended, "the player's connection did not end when the sound was turned off");
+    // Off: the description has no sound, and the picture still plays.
+    const url = await mint();
+    assertEquals(await streamKinds(url), ["video"]);
+    const p = await ffprobe(url);
+    assertEquals([p.codec, p.width], ["h264", 320], p.stderr);
+
+    // A player that asks for the sound track anyway (its URL guessed, or DESCRIBE skipped) is
+    // refused; the picture's track is set up.
+    const base = `rtsp://127.0.0.1:${stack.ports.rtsp}/${handle}/live/cam1`;
+    const auth = basic(q.apiToken);
+    const tcp = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n";
+    const refused = "the camera's sound was turned off by an admin";
+    const [described, audio, video] = await rtspExchange(stack.ports.rtsp, [
+      req("DESCRIBE", base, 1, `${auth}Accept: application/sdp\r\n`),
+      req("SETUP", `${base}/stream=1`, 2, auth + tcp),
+      req("SETUP", `${base}/stream=0`, 3, auth + tcp),
+    ]);
+    assertEquals(described.status, 200, described.head);
+    assertEquals([audio.status, audio.reason], [403, refused], audio.head);
+    assertEquals(video.status, 200, video.head);
+    const [blind] = await rtspExchange(stack.ports.rtsp, [
+      req("SETUP", `${base}/stream=1`, 1, auth + tcp),
+    ]);
+    assertEquals([blind.status, blind.reason], [403, refused], blind.head);
+
+    // On again: both tracks.
+    await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, { liveSound: true });
+    assertEquals(await streamKinds(await mint()), ["video", "audio"]);
   } finally {
     await stack.stop();
   }

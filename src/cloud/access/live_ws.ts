@@ -34,6 +34,7 @@ import { remoteFeedSource } from "../interrelay/live_feed.ts";
 import { authorizeTunnel } from "./tunnel_ws.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
 import { logStoreFailure } from "../store/outage.ts";
+import { SOUND_CHECK_MS, soundChanged } from "./sound_setting.ts";
 
 /** The refusal of a speed not offered. */
 const SPEED_MESSAGE = `speed: ${SPEEDS.join(", ").replace(/, (\d+)$/, " or $1")} (times faster)`;
@@ -104,19 +105,6 @@ export function liveKey(handleId: string, path: string, from?: number, speed = 1
   return `${handleId} ${path}${from === undefined ? "" : ` from ${new Date(from).toISOString()}`}${
     speed === 1 ? "" : ` at ${speed}x`
   }`;
-}
-
-/**
- * How often a playing camera session reads its device's sound setting again: turned off (or on)
- * by an admin on any node, the session ends with {@link soundChanged} within this, and its viewers
- * reconnect to one without (or with) the sound. A sound track cannot just stop inside a session:
- * the browser plays only as far as both tracks reach.
- */
-export const SOUND_CHECK_MS = 5_000;
-
-/** Why a camera session ended when its sound setting changed (what its viewers show). */
-export function soundChanged(on: boolean): string {
-  return `the camera's sound was turned ${on ? "on" : "off"} by an admin`;
 }
 
 /** The camera's URL as the camera sees it. */

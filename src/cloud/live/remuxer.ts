@@ -6,7 +6,8 @@
  * first one wins: stated in README). A camera's sound (AAC, or FLAC from G.711) goes into a
  * second track, each packet's frames a segment, timed against the picture by the RTP times PLAY's
  * `RTP-Info` gives for one instant of both (without them, the first sound heard is taken as the
- * picture's present); sound from before the first picture is left out.
+ * picture's present); sound from before the first picture's instant is left out, and sound that
+ * arrives before the first picture is kept until it comes when RTP-Info times it.
  * @module
  */
 import { type AudioConfig, audioSegment, initSegment, mediaSegment, TIMESCALE } from "./fmp4.ts";
@@ -36,6 +37,9 @@ export interface Segment {
 /** A fallback duration (90 kHz ticks) when two pictures share a timestamp: 1/30 s. */
 const FALLBACK_DURATION = 3000;
 
+/** Most bytes of sound kept while the first picture is awaited (minutes of AAC at 16 kHz). */
+export const EARLY_SOUND_BYTES = 4 << 20;
+
 /** Turns access units into an init segment and media segments. */
 export class Remuxer {
   #sps: Uint8Array | null = null;
@@ -52,6 +56,14 @@ export class Remuxer {
   #videoBase: number | null = null;
   /** The next sound frame's decode time (sample rate) and RTP time, once sound is placed. */
   #audioNext: { time: number; rtp: number } | null = null;
+  /**
+   * Sound that came before the first picture, kept when RTP-Info times it against the picture:
+   * a recording's sound may come far ahead of its pictures (GStreamer sends ten minutes of it in
+   * the first seconds), and what arrived first is not what plays first. Placed (or, from before
+   * the picture's instant, left out) once the first picture is. Bounded by EARLY_SOUND_BYTES.
+   */
+  #early: AudioFrames[] = [];
+  #earlyBytes = 0;
   #onInit: (i: Init) => void;
   #onSegment: (s: Segment) => void;
 
@@ -82,10 +94,22 @@ export class Remuxer {
     this.#sync ??= { video, audio };
   }
 
-  /** Feeds one packet's sound frames; dropped until the first picture, or before its instant. */
+  /**
+   * Feeds one packet's sound frames; left out when from before the first picture's instant.
+   * Before the first picture, sound is kept to be placed then when RTP-Info times it (else
+   * nothing tells where it belongs, and it is dropped).
+   */
   pushAudio(f: AudioFrames): void {
     const a = this.#audio;
-    if (!a || this.#videoBase === null || !f.frames.length) return;
+    if (!a || !f.frames.length) return;
+    if (this.#videoBase === null) {
+      const bytes = f.frames.reduce((n, x) => n + x.byteLength, 0);
+      if (this.#sync && this.#earlyBytes + bytes <= EARLY_SOUND_BYTES) {
+        this.#early.push(f);
+        this.#earlyBytes += bytes;
+      }
+      return;
+    }
     let time: number;
     if (this.#audioNext) {
       // Signed: a camera that steps back a little does not make the track jump by 2^32.
@@ -128,6 +152,10 @@ export class Remuxer {
       this.#init = initSegment(this.#sps, this.#pps, this.#audio);
       this.#videoBase = au.timestamp;
       this.#onInit(this.#init);
+      const early = this.#early;
+      this.#early = [];
+      this.#earlyBytes = 0;
+      for (const f of early) this.pushAudio(f);
     }
     if (this.#last !== null) this.#time += (au.timestamp - this.#last) >>> 0;
     this.#last = au.timestamp;

@@ -28,8 +28,11 @@ import { demux, WriteLock } from "./demux.ts";
 import { header, headers, response, type RtspMessage, serialize, setHeader } from "./message.ts";
 import { parseClientUri, rewriteMessage, RouteMap } from "./rewrite.ts";
 import { type RtspUrlSigner, splitRoute } from "./signed_url.ts";
-import { type Refusal, refusalFor, UNSUPPORTED_TRANSPORT } from "./status.ts";
+import { KEEP_OPEN, type Refusal, refusalFor, SOUND_OFF, UNSUPPORTED_TRANSPORT } from "./status.ts";
 import { logStoreFailure } from "../../store/outage.ts";
+import { setupOfKept, withoutAudio } from "./sound_off.ts";
+import { SOUND_CHECK_MS } from "../sound_setting.ts";
+import { latin1, latin1Bytes } from "../../../shared/encoding.ts";
 
 /** What the gateway needs besides routing. */
 export interface RtspDeps extends RouteDeps {
@@ -81,6 +84,11 @@ export class RtspSession {
   #down = 0;
   #closed = false;
   #unlive: (() => void) | undefined;
+  /**
+   * Set when an admin turned the camera's sound off: the tracks the last filtered DESCRIBE kept
+   * and its base (device-side), the only ones a SETUP may name (null before a DESCRIBE).
+   */
+  #soundOff: { kept: string[]; base: string } | null | undefined = undefined;
 
   /** Creates the session for an accepted connection. */
   constructor(d: RtspDeps, client: Deno.Conn) {
@@ -172,14 +180,14 @@ export class RtspSession {
 
   /** Answers the client with a refusal; closes unless it is a 401 the client may retry. */
   async #refuse(err: unknown, cseq: string | null, close = false): Promise<void> {
-    const r: Refusal = err === UNSUPPORTED_TRANSPORT ? UNSUPPORTED_TRANSPORT : refusalFor(err);
+    const r: Refusal = KEEP_OPEN.has(err as Refusal) ? err as Refusal : refusalFor(err);
     if (r.status === 500) this.#d.log.error({ err: (err as Error)?.message }, "rtsp gateway error");
     await this.#clientLock.write(
       this.#client,
       serialize(response(r.status, r.reason, cseq, r.headers)),
     ).catch(() => {});
     if (r.status === 401 && ++this.#authFailures < MAX_AUTH_FAILURES && !close) return;
-    if (close || r.status !== 461) this.#close();
+    if (close || !KEEP_OPEN.has(r)) this.#close();
   }
 
   /** Authenticates and authorizes the first request, and opens the tunnel. */
@@ -220,11 +228,13 @@ export class RtspSession {
     this.#principal = principal;
     this.#target = target;
     this.#tunnel = tunnel;
+    this.#soundOff = target.device.liveSound === false ? null : undefined;
     this.#unlive = this.#d.live?.add(principal, () => this.#close(), {
       kind: "RTSP",
       handleId: target.handle.id,
       startedAt: this.#d.clock.now(),
     });
+    if (target.device.liveSound !== false) this.#watchSound();
     // Later URLs given to the client keep the token, whichever way it came.
     const route = signed ? `${handle}.${signed}` : handle;
     this.#map = new RouteMap(c.authority, route, target.device.host, target.handle.port);
@@ -268,6 +278,12 @@ export class RtspSession {
       req.uri = this.#map!.toDevice(req.uri);
     }
     if (req.method.toUpperCase() === "SETUP") {
+      if (
+        this.#soundOff !== undefined &&
+        !(this.#soundOff && setupOfKept(req.uri, this.#soundOff.kept, this.#soundOff.base))
+      ) {
+        return await this.#refuse(SOUND_OFF, cseq);
+      }
       const tcp = tcpTransports(header(m, "Transport") ?? "");
       if (!tcp) return await this.#refuse(UNSUPPORTED_TRANSPORT, cseq);
       setHeader(m, "Transport", tcp);
@@ -314,8 +330,51 @@ export class RtspSession {
       clearTimeout(this.#pending.get(cseq)?.timer);
       this.#pending.delete(cseq);
     }
+    if (this.#soundOff !== undefined && pending) this.#dropSound(m, pending.request);
     rewriteMessage(m, (u) => map.toClient(u));
     await this.#clientLock.write(this.#client, serialize(m));
+  }
+
+  /**
+   * Sound was on when the player connected: if an admin turns it off, the connection (which may
+   * carry the sound track) ends within SOUND_CHECK_MS, as the live view's sessions do; the
+   * player's next connection plays without it.
+   */
+  #watchSound(): void {
+    const t = this.#target!;
+    const timer = setInterval(() => {
+      if (this.#closed) return clearInterval(timer);
+      this.#d.store.getDevice(t.handle.tenantId, t.device.id).then((dev) => {
+        if (dev?.liveSound !== false || this.#closed) return;
+        this.#d.log.info(
+          { handle: t.handle.id },
+          "rtsp: closing a connection: the camera's sound was turned off by an admin",
+        );
+        clearInterval(timer);
+        this.#close();
+      }).catch(() => {/* the store is out: the connection plays on as it was set up */});
+    }, SOUND_CHECK_MS);
+    const stop = () => clearInterval(timer);
+    const prev = this.#unlive;
+    this.#unlive = () => {
+      stop();
+      prev?.();
+    };
+  }
+
+  /**
+   * The camera's sound is off: a description (the answer to DESCRIBE) loses its audio sections,
+   * and what it kept is what later SETUPs may name (device-side URLs, before the rewrite).
+   */
+  #dropSound(m: RtspMessage, request: RtspMessage): void {
+    if (request.start.kind !== "request" || m.start.kind !== "response") return;
+    if (request.start.method.toUpperCase() !== "DESCRIBE" || !m.body.length) return;
+    if (m.start.status < 200 || m.start.status >= 300) return;
+    const f = withoutAudio(latin1(m.body));
+    m.body = latin1Bytes(f.sdp);
+    const base = header(m, "Content-Base") ?? header(m, "Content-Location") ??
+      request.start.uri;
+    this.#soundOff = { kept: f.kept, base };
   }
 
   /** Answers the device's challenge with the cloud-held credentials and resends the request. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { AppError, CATALOGUE } from "../../../shared/errors.ts";
+import { soundChanged } from "../sound_setting.ts";
 
 /** The realm of the gateway's own Basic challenge. */
 export const GATEWAY_REALM = "Nanodems Connector";
@@ -23,6 +24,19 @@ export const UNSUPPORTED_TRANSPORT: Refusal = {
   reason: "Unsupported Transport",
   headers: [],
 };
+
+/**
+ * 403 for a SETUP of a track the camera's sound-off setting removed (sound_off.ts): the player
+ * may go on with the picture's track, so the connection stays open.
+ */
+export const SOUND_OFF: Refusal = {
+  status: 403,
+  reason: soundChanged(false),
+  headers: [],
+};
+
+/** Refusals after which the connection goes on (the player may ask for something else). */
+export const KEEP_OPEN: ReadonlySet<Refusal> = new Set([UNSUPPORTED_TRANSPORT, SOUND_OFF]);
 
 /** Maps anything thrown to the status line and headers the client gets (never internals). */
 export function refusalFor(err: unknown): Refusal {

@@ -153,7 +153,7 @@ function LiveSound(props: { deviceId: string; on: boolean }) {
         </select>
       </label>{" "}
       <span class="muted" id="live-sound-said" role="status">
-        (the live view and its clips; the RTSP URL and tunnels carry what the camera sends)
+        (the live view, its clips and the RTSP URL; tunnels carry what the camera sends)
       </span>
     </p>
   );

@@ -200,7 +200,7 @@ Deno.test("remuxer: sound timed against the picture by RTP-Info, before the pict
     nals: [SPS, PPS, Uint8Array.of(0x65, 1)],
     keyframe: true,
   };
-  // Sound before the first picture is not kept.
+  // Sound from before the first picture's instant is left out (it came before it, too).
   r.pushAudio({ timestamp: 500_000, frames: [bytes(4, 1)], frameSamples: AAC_FRAME_SAMPLES });
   r.push(idr);
   // The first picture is 0.1 s after the instant: sound from 0.05 s after it (1 600 samples at
@@ -228,6 +228,38 @@ Deno.test("remuxer: sound timed against the picture by RTP-Info, before the pict
   assertEquals(sound.every((s) => !s.keyframe), true);
   // The picture's own segment is unchanged: decode time 0, a keyframe.
   assertEquals(segs.filter((s) => !s.audio).map((s) => [s.decodeTime, s.keyframe]), [[0, true]]);
+});
+
+Deno.test("remuxer: sound that comes before the first picture (a recording's, sent ahead) is placed by RTP-Info once it comes", () => {
+  const segs: Segment[] = [];
+  const r = new Remuxer(() => {}, (s) => segs.push(s));
+  r.parameterSets(SPS, PPS);
+  r.audioTrack({ rate: 16000, channels: 1, config: Uint8Array.of(0x14, 0x08), codec: "mp4a.40.2" });
+  r.sync(90_000, 500_000);
+  // Two seconds of sound (16 000 samples a second) arrive before any picture: the first packet
+  // from the instant (before the picture, left out), then 0.1 s on, then 1 s on.
+  for (const at of [0, 1600, 16_000]) {
+    r.pushAudio({
+      timestamp: 500_000 + at,
+      frames: [bytes(4, 1), bytes(4, 2)],
+      frameSamples: AAC_FRAME_SAMPLES,
+    });
+  }
+  assertEquals(segs.length, 0, "nothing before the first picture");
+  r.push({ timestamp: 90_000 + 9_000, nals: [SPS, PPS, Uint8Array.of(0x65, 1)], keyframe: true });
+  // The picture is 0.1 s (1 600 samples) after the instant: the kept sound is placed from there.
+  assertEquals(
+    segs.filter((s) => s.audio).map((s) => s.decodeTime),
+    [0, Math.round(((16_000 - 1600) / 16_000) * 90_000)],
+  );
+  // Without RTP-Info nothing places early sound: it is dropped, as live cameras' is.
+  const live: Segment[] = [];
+  const q = new Remuxer(() => {}, (s) => live.push(s));
+  q.parameterSets(SPS, PPS);
+  q.audioTrack({ rate: 16000, channels: 1, config: Uint8Array.of(0x14, 0x08), codec: "mp4a.40.2" });
+  q.pushAudio({ timestamp: 7, frames: [bytes(4, 1)], frameSamples: AAC_FRAME_SAMPLES });
+  q.push({ timestamp: 1000, nals: [Uint8Array.of(0x65, 1)], keyframe: true });
+  assertEquals(live.filter((s) => s.audio).length, 0);
 });
 
 Deno.test("remuxer: without RTP-Info the first sound is taken as the picture's present", () => {
