@@ -26,16 +26,25 @@ interface Ctx {
   ): void;
 }
 
+/** A fresh Ed25519 private key in OpenSSH's format (`ssh-keygen`), for an ssh2 server's host key. */
+export async function freshHostKey(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "nc-ssh-key-" });
+  try {
+    const gen = await new Deno.Command("ssh-keygen", {
+      args: ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`],
+    }).output();
+    if (!gen.success) throw new Error("ssh-keygen failed");
+    return await Deno.readTextFile(`${dir}/host_key`);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Starts the server on 127.0.0.1 with a fresh host key. */
 export async function startMfaSshServer(
   opts: { user: string; password: string; code: string },
 ): Promise<MfaSshServer> {
-  const dir = await Deno.makeTempDir({ prefix: "nc-mfa-ssh-" });
-  const gen = await new Deno.Command("ssh-keygen", {
-    args: ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`],
-  }).output();
-  if (!gen.success) throw new Error("ssh-keygen failed");
-  const hostKey = await Deno.readTextFile(`${dir}/host_key`);
+  const hostKey = await freshHostKey();
   // deno-lint-ignore no-explicit-any -- ssh2 ships no types (see src/cloud/access/terminal/ssh_client.ts)
   const { Server } = ssh2 as any;
   // deno-lint-ignore no-explicit-any
@@ -77,7 +86,6 @@ export async function startMfaSshServer(
     port,
     async stop() {
       await new Promise<void>((r) => server.close(() => r()));
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }

@@ -40,6 +40,7 @@ import {
 import { mutate, NASTY, type Rng } from "./rng.ts";
 import type { Finding, Target } from "./targets.ts";
 import { LEAK } from "./oracle.ts";
+import { freshHostKey } from "../_fixtures/ssh_mfa_server.ts";
 import type { World } from "./world.ts";
 import { Turns } from "./turns.ts";
 
@@ -106,13 +107,7 @@ type Any = any;
 
 /** The ssh2 server whose manners the current script sets. */
 async function startSsh2(current: () => Manners | null): Promise<{ port: number; stop(): void }> {
-  const dir = await Deno.makeTempDir({ prefix: "nc-fuzz-ssh-" });
-  const gen = await new Deno.Command("ssh-keygen", {
-    args: ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`],
-  }).output();
-  if (!gen.success) throw new Error("ssh-keygen failed");
-  const hostKey = await Deno.readTextFile(`${dir}/host_key`);
-  await Deno.remove(dir, { recursive: true });
+  const hostKey = await freshHostKey();
   const { Server } = ssh2 as Any;
   const server = new Server({ hostKeys: [hostKey] }, (client: Any) => {
     const m = current();

@@ -1,6 +1,7 @@
 // The BridgeTunnel's framed connection over a real node:tls mTLS pair on loopback: bytes both
 // ways with half-close, backpressure by the credit window, and a peer that ignores the window
 // is cut off.
+import { concatBytes } from "../../../_fixtures/bytes.ts";
 import * as tls from "node:tls";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertRejects } from "../../../_fixtures/assert.ts";
@@ -52,13 +53,7 @@ async function readAll(c: FramedConn): Promise<Uint8Array> {
     if (n === null) break;
     parts.push(buf.slice(0, n));
   }
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 async function writeAll(c: FramedConn, data: Uint8Array): Promise<void> {
