@@ -3,7 +3,8 @@
  * viewer of it (a sibling node subscribed to it counts as one viewer: interrelay/live_feed.ts).
  * The first viewer opens the session; the last one leaving closes it. A viewer joining gets the
  * init segment and the pictures since the last keyframe (so it starts at once, on a decodable
- * picture); a viewer whose socket buffers more than a bound skips to the next keyframe instead of
+ * picture), with the sound from that keyframe's instant on, even sound that came out before it; a
+ * viewer whose socket buffers more than a bound skips to the next keyframe instead of
  * queueing without end.
  * @module
  */
@@ -56,6 +57,8 @@ const MAX_GOP_BYTES = 8 << 20;
 interface ViewerState {
   waitingKey: boolean;
   gotInit: boolean;
+  /** The decode time of the last sound segment it got (-1: none), so none is sent twice. */
+  soundAt: number;
 }
 
 /** One camera session and its viewers. */
@@ -124,7 +127,7 @@ export class Feed {
   /** Attaches a viewer: it gets the init segment and the current GOP now. */
   attach(v: Viewer): void {
     if (this.#closed) return v.close("the camera session ended");
-    const st: ViewerState = { waitingKey: true, gotInit: false };
+    const st: ViewerState = { waitingKey: true, gotInit: false, soundAt: -1 };
     this.#viewers.set(v, st);
     if (this.#init) {
       v.init(this.#init);
@@ -160,15 +163,30 @@ export class Feed {
       const origin = s.arrivedMs - s.decodeTime / (TIMESCALE / 1000);
       if (this.#originMs === null || origin < this.#originMs) this.#originMs = origin;
     }
-    if (s.keyframe) {
-      this.#gop = [];
-      this.#gopBytes = 0;
+    if (!s.keyframe) {
+      this.#keep(s);
+      for (const [v, st] of this.#viewers) this.#deliver(v, st, s);
+      return;
     }
-    if (this.#gopBytes + s.bytes.length <= MAX_GOP_BYTES) {
-      this.#gop.push(s);
-      this.#gopBytes += s.bytes.length;
+    // Sound for this picture's instant and after that came before it (a picture is sent once
+    // the next one tells its duration; a recording's sound runs minutes ahead) starts with it:
+    // kept for joiners behind it, and sent after it to the viewers that waited for a keyframe.
+    const ahead = this.#gop.filter((x) => x.audio && x.decodeTime >= s.decodeTime);
+    this.#gop = [];
+    this.#gopBytes = 0;
+    this.#keep(s);
+    for (const a of ahead) this.#keep(a);
+    for (const [v, st] of this.#viewers) {
+      this.#deliver(v, st, s);
+      for (const a of ahead) this.#deliver(v, st, a);
     }
-    for (const [v, st] of this.#viewers) this.#deliver(v, st, s);
+  }
+
+  /** Keeps a segment for joiners, within MAX_GOP_BYTES. */
+  #keep(s: Segment): void {
+    if (this.#gopBytes + s.bytes.length > MAX_GOP_BYTES) return;
+    this.#gop.push(s);
+    this.#gopBytes += s.bytes.length;
   }
 
   #deliver(v: Viewer, st: ViewerState, s: Segment): void {
@@ -181,6 +199,10 @@ export class Feed {
     if (st.waitingKey && !s.keyframe) {
       this.skipped++;
       return;
+    }
+    if (s.audio) {
+      if (s.decodeTime <= st.soundAt) return; // sent before it waited for a keyframe
+      st.soundAt = s.decodeTime;
     }
     st.waitingKey = false;
     v.send(s);

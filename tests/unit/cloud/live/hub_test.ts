@@ -1,5 +1,5 @@
 // The live view's fan-out: one camera session per key whatever the number of viewers, joiners
-// start at the last keyframe, a slow viewer skips to the next keyframe instead of queueing, the
+// start at the last keyframe (with the sound for its instant on, even what came before it), a slow viewer skips to the next keyframe instead of queueing, the
 // last viewer leaving closes the camera session, and a camera that cannot be opened fails the
 // join and leaves nothing behind.
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
@@ -106,6 +106,46 @@ Deno.test("hub: a slow viewer skips to the next keyframe, the others get everyth
   assertEquals(fast.got, [1, 2, 3, 4, 5, 6]);
   assertEquals(slow.got, [1, 5, 6]);
   assertEquals(f.skipped, 3);
+});
+
+Deno.test("hub: sound sent before the keyframe it plays with starts with that keyframe, for a viewer waiting and for a joiner, never twice", async () => {
+  // Segments numbered 10× their decode time in 1/10 s: a picture is sent once the next one
+  // tells its duration, and a recording's sound runs ahead, so sound at or after a picture's
+  // instant can come before it.
+  const pic = (t: number, keyframe: boolean): Segment => ({
+    bytes: new Uint8Array([t]),
+    keyframe,
+    decodeTime: t * 9000,
+  });
+  const sound = (t: number): Segment => ({ ...pic(t, false), audio: true });
+  const hub = new LiveHub();
+  const cam = camera();
+  const early = new TestViewer(); // a clip: attached before the camera's first segment
+  const f = await hub.acquire("k", cam.open);
+  f.attach(early);
+  cam.sink().init(INIT);
+  for (const t of [10, 11, 12]) cam.sink().segment(sound(t)); // the first picture's sound
+  cam.sink().segment(pic(10, true));
+  cam.sink().segment(sound(13));
+  cam.sink().segment(pic(11, false));
+  assertEquals(early.got, [10, 10, 11, 12, 13, 11], "none of the first picture's sound lost");
+
+  // Sound before a later keyframe's instant was its GOP's; at or after it, the next one's.
+  for (const t of [14, 20, 21]) cam.sink().segment(sound(t));
+  early.queued = SLOW_VIEWER_BYTES + 1; // backed up: it waits for the next keyframe
+  cam.sink().segment(sound(22));
+  early.queued = 0;
+  cam.sink().segment(pic(20, true));
+  assertEquals(
+    early.got,
+    [10, 10, 11, 12, 13, 11, 14, 20, 21, 20, 22],
+    "a viewer that skipped gets what it missed from the keyframe on, and no sound twice",
+  );
+  const joiner = new TestViewer();
+  await hub.acquire("k", cam.open);
+  f.attach(joiner);
+  assertEquals(joiner.got, [20, 20, 21, 22], "a joiner starts with the keyframe and its sound");
+  for (const v of [early, joiner]) f.detach(v);
 });
 
 Deno.test("hub: the camera ending closes every viewer; a failed open leaves nothing", async () => {
