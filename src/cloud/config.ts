@@ -138,7 +138,7 @@ export const cloudOptions: Record<string, OptionSpec> = {
     arg: "DURATION",
     default: "30s",
     help:
-      "How long a device may take to answer a request through /c/{handle}/ or :9554 (504 after)",
+      "How long a device may take to answer a request through /c/{handle}/ or :9554, its TLS handshake too (504 after)",
   },
   "proxy-domain": {
     type: "string",

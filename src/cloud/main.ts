@@ -340,7 +340,7 @@ export async function startCloud(
   const pool = new DeviceConnPool({
     ...route,
     onCertificate: deviceCertificateRecorder({ store, log }),
-  });
+  }, { handshakeMs: config.proxyTimeoutMs });
   const http = await listening("http", config.http, async () =>
     startHttpServer({
       listen: config.http,

@@ -2,7 +2,8 @@
  * Bounding what an untrusted peer controls before it is stored or logged: a hostname in a
  * Hello, a path, a header, a handle, an error message quoting any of them. Every such string is
  * cut to {@link CLIP_CHARS} characters with a marker saying how much was dropped, so one request
- * can add only a bounded number of bytes to the audit log, the database or the log stream.
+ * can add only a bounded number of bytes to the audit log, the database or the log stream; a text
+ * shown to people as a name (a device certificate's subject) is also made {@link printable}.
  * @module
  */
 
@@ -13,6 +14,17 @@ export const CLIP_CHARS = 256;
 export function clip(s: string, max = CLIP_CHARS): string {
   if (s.length <= max) return s;
   return `${s.slice(0, max)}…[${s.length - max} more chars]`;
+}
+
+/**
+ * Control characters (C0, DEL, C1), the marks that reorder text on screen (bidirectional
+ * embeddings, overrides and isolates) and lone surrogates replaced by U+FFFD: a peer's text that
+ * shows as what it holds, where it is shown, without moving or hiding what is around it.
+ */
+export function printable(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "\ufffd")
+    .toWellFormed();
 }
 
 /**

@@ -14,12 +14,14 @@
 // `discovery` is a hostile LAN answering an agent's ONVIF probe: the agent must stay up and on
 // line, and the operator get an answer the console can show (every target also fails on an agent
 // that exits, loses its control stream or logs an ERROR). `terminal` is a hostile SSH server at a
-// device's SSH port, which the browser terminal makes the cloud an SSH client of.
+// device's SSH port, which the browser terminal makes the cloud an SSH client of. `https` is a
+// hostile device at a port marked HTTPS, which the browser proxy makes the cloud a TLS client of:
+// an answer must come within the proxy's timeout, and a certificate's subject be printable.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 import { TARGETS } from "../fuzz/targets.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera, hostile-device, hostile-LAN and hostile-SSH-server inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera, hostile-device, hostile-LAN, hostile-SSH-server and hostile-HTTPS-device inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
@@ -37,7 +39,7 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
       JSON.stringify(report.checks.device)
     }, discovery checks ${JSON.stringify(report.checks.discovery)}, terminal checks ${
       JSON.stringify(report.checks.terminal)
-    }`,
+    }, https checks ${JSON.stringify(report.checks.https)}`,
   );
   assertEquals(
     report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
@@ -67,5 +69,10 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   assert(
     (report.checks.terminal?.tame ?? 0) >= 1,
     `no well-formed SSH device's shell echoed (${JSON.stringify(report.checks.terminal)})`,
+  );
+  // The hostile HTTPS device's handshakes really completed: a well-formed camera's page came.
+  assert(
+    (report.checks.https?.tame ?? 0) >= 1,
+    `no well-formed HTTPS camera's page came through (${JSON.stringify(report.checks.https)})`,
   );
 });

@@ -3,7 +3,8 @@
  * (curl, fetch, a raw socket for malformed requests) against a fake camera UI on loopback:
  * rewriting, cookies, credential stripping, Basic auth passthrough, MJPEG and upload streaming,
  * WebSocket passthrough, request hygiene and path escapes (the device sees nothing), HTTPS
- * devices with certificate audit, and the guide's error statuses and words.
+ * devices with certificate audit (subjects made printable, handshakes bounded by the proxy's
+ * timeout), and the guide's error statuses and words.
  */
 import { DatabaseSync } from "node:sqlite";
 // @ts-types="@types/ws"
@@ -12,6 +13,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_fix
 import { exchange } from "../_fixtures/loopback.ts";
 import { type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { type Camera, FRAME, selfSigned, startCamera } from "../_fixtures/camera.ts";
+import { anySubjectCert } from "../_fixtures/any_subject_cert.ts";
 
 /** Runs curl; returns status line, headers and body. */
 async function curl(args: string[]): Promise<{ status: number; head: string; body: string }> {
@@ -457,6 +459,69 @@ Deno.test("proxy: HTTPS device with a self-signed certificate; first and changed
     assertEquals(events[0].detail.previous, events[1].detail.fingerprint);
     assertEquals(events[0].detail.subject, "CN=cam-two.local");
   } finally {
+    await cam.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("proxy: an HTTPS device that never finishes its TLS handshake is a 504 within the proxy timeout; a certificate's subject is audited as printable text", async () => {
+  const stack = await Stack.start({ cloudArgs: ["--proxy-timeout", "2s"] });
+  // A camera whose certificate's name holds an escape sequence, a NUL and a right-to-left
+  // override (what would recolour a terminal or reorder the audit page around it).
+  const cam = await startCamera({
+    tls: await anySubjectCert([{ CN: ["cam\u001b[31m red\u0000\u202eevil"] }]),
+  });
+  // A port that takes the connection and the ClientHello and never answers.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const holding = (async () => {
+    for await (const c of silent) {
+      held.push(c);
+      c.read(new Uint8Array(4096)).catch(() => {});
+    }
+  })().catch(() => {});
+  const silentPort = (silent.addr as Deno.NetAddr).port;
+  try {
+    const q = await stack.quickstart([cam.port, silentPort], "Tls");
+    const patched = await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, {
+      protocols: { [cam.port]: "https", [silentPort]: "https" },
+    });
+    assertEquals(patched.status, 200, JSON.stringify(patched.json));
+    await stack.agentFor(q);
+    const get = (port: number) =>
+      fetch(`${stack.url}/c/${q.device.handles[port]}/`, {
+        headers: { authorization: `Bearer ${q.apiToken}` },
+      });
+
+    // It was held for good before (no deadline on the handshake, only on the answer after it).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = await Promise.race([
+      get(silentPort),
+      new Promise<null>((r) => timer = setTimeout(() => r(null), 20_000)),
+    ]).finally(() => clearTimeout(timer));
+    assert(hung, "no answer after 20 s (the proxy's timeout is 2 s)");
+    assertEquals([hung.status, await hung.json()], [504, {
+      error: "device_timeout",
+      message: "the device did not finish its TLS handshake in 2 s",
+    }]);
+    assert(held.length >= 1, "the device was reached");
+
+    const home = await get(cam.port);
+    assertEquals(home.status, 200);
+    await home.body?.cancel();
+    const audit = await stack.api("GET", "/api/audit?action=device.certificate", q.apiToken);
+    const items = audit.json.items as { detail: Record<string, string> }[];
+    assertEquals(items.map((e) => [e.detail.event, e.detail.subject]), [
+      ["first_seen", "CN=cam\ufffd[31m red\ufffd\ufffdevil"],
+    ]);
+  } finally {
+    silent.close();
+    for (const c of held) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await holding;
     await cam.close();
     await stack.stop();
   }

@@ -49,7 +49,7 @@ interface DeviceRequest {
 }
 
 /** The device's answer: bytes to write, null to never answer, or "close" to hang up. */
-type Answer = (req: DeviceRequest) => Promise<Uint8Array | null | "close">;
+export type Answer = (req: DeviceRequest) => Promise<Uint8Array | null | "close">;
 
 /** The hostile device's listener. */
 export interface HostileDevice {
@@ -300,7 +300,7 @@ function serialize(rng: Rng, b: Base, tame: boolean): Uint8Array {
  * A device's answers for one case: the well-formed camera's (`tame`), else made hostile; some
  * requests never answered, or hung up on.
  */
-function answerer(rng: Rng, tame: boolean, opts: OnvifOptions): Answer {
+export function answerer(rng: Rng, tame: boolean, opts: OnvifOptions): Answer {
   return async (req) => {
     if (!tame && rng.chance(0.04)) return rng.chance(0.5) ? null : "close";
     const bytes = serialize(rng, await wellFormed(req, opts), tame);

@@ -5,8 +5,8 @@
  * WebSocket frames on an open tunnel and garbage on the data port, control-stream messages sent
  * with a valid agent certificate, the internal listener's frames (interrelay_target.ts) and a
  * compromised agent's mux frames (datamux_target.ts), a hostile camera (camera_target.ts), device
- * web port (device_target.ts), LAN answering ONVIF probes (discovery_target.ts) and SSH server
- * behind the browser terminal (terminal_target.ts).
+ * web port (device_target.ts), LAN answering ONVIF probes (discovery_target.ts), SSH server
+ * behind the browser terminal (terminal_target.ts) and HTTPS device (https_target.ts).
  * Process-wide oracles (the node and its agents still run, nothing reached the last-resort
  * handler, memory within a bound, devices saw nothing they must not) are checked by main.ts
  * between cases.
@@ -29,6 +29,7 @@ import { camera } from "./camera_target.ts";
 import { device } from "./device_target.ts";
 import { discovery } from "./discovery_target.ts";
 import { terminal } from "./terminal_target.ts";
+import { https } from "./https_target.ts";
 
 /** What one case found wrong (nothing when it held). */
 export interface Finding {
@@ -636,4 +637,5 @@ export const TARGETS: Target[] = [
   device,
   discovery,
   terminal,
+  https,
 ];

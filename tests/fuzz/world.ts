@@ -20,6 +20,7 @@ import { fakeRtspDevice } from "../_fixtures/rtsp.ts";
 import { CAMERA_HOST, type HostileCamera, hostileCamera } from "./camera_target.ts";
 import { DEVICE_HOST, type HostileDevice, hostileDevice } from "./device_target.ts";
 import { type HostileLan, hostileLan } from "./discovery_target.ts";
+import { FUZZ_PROXY_TIMEOUT_S } from "./https_target.ts";
 import { loadState } from "../../src/agent/state.ts";
 import type { AgentState } from "../../src/agent/state.ts";
 
@@ -118,7 +119,15 @@ async function addDevice(
 export async function startWorld(log: (line: string) => void): Promise<World> {
   // The fuzzer connects from 127.0.0.1, a trusted proxy here: the X-Forwarded-For it sends
   // decides the client every limit and audit row counts (clientAddress, address_key.ts).
-  const stack = await Stack.start({ cloudArgs: ["--trusted-proxies", "127.0.0.1/32"] });
+  const stack = await Stack.start({
+    cloudArgs: [
+      "--trusted-proxies",
+      "127.0.0.1/32",
+      // A device that never answers is given up on soon (https_target.ts waits for that).
+      "--proxy-timeout",
+      `${FUZZ_PROXY_TIMEOUT_S}s`,
+    ],
+  });
   const hits: DeviceHit[] = [];
   const http = httpDevice(hits);
   const rtsp = fakeRtspDevice();

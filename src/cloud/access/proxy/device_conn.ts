@@ -17,6 +17,7 @@ import { AppError } from "../../../shared/errors.ts";
 import { BufferedReader, type ByteConn } from "./http1.ts";
 import type { DeviceOrigin } from "./headers.ts";
 import { Deadlines } from "../../../shared/deadlines.ts";
+import { clip, printable } from "../../../shared/clip.ts";
 
 /** Ports whose devices are spoken to over TLS. */
 export const HTTPS_PORTS: ReadonlySet<number> = new Set([443, 4443, 7443, 8443, 9443]);
@@ -124,6 +125,7 @@ async function startTls(
   d: DeviceConnDeps,
   a: Authorized,
   tunnel: OpenedTunnel,
+  handshakeMs: number,
 ): Promise<ByteConn> {
   const host = a.device.host;
   const isIp = /^[\d.]+$/.test(host) || host.includes(":");
@@ -134,17 +136,35 @@ async function startTls(
     maxVersion: "TLSv1.3",
     ...(isIp ? {} : { servername: host }),
   });
-  await new Promise<void>((resolve, reject) => {
-    s.once("secureConnect", () => resolve());
-    s.once(
-      "error",
-      (e: Error) =>
-        reject(new AppError("device_unreachable", `TLS to the device failed: ${e.message}`)),
-    );
-  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once("secureConnect", () => resolve());
+      s.once(
+        "error",
+        (e: Error) =>
+          reject(new AppError("device_unreachable", `TLS to the device failed: ${e.message}`)),
+      );
+      // A device that takes the connection and never finishes the handshake (or sends a record
+      // that claims more than it sends) is given up on as one that never answers.
+      timer = setTimeout(() => {
+        reject(
+          new AppError(
+            "device_timeout",
+            `the device did not finish its TLS handshake in ${handshakeMs / 1000} s`,
+          ),
+        );
+        s.destroy();
+      }, handshakeMs);
+    });
+  } finally {
+    clearTimeout(timer);
+  }
   const cert = s.getPeerCertificate();
+  // The subject is the device's to write: shown in the audit log as a name, never as markup,
+  // escape sequences or text that reorders the page around it.
   const subject = cert?.subject
-    ? Object.entries(cert.subject).map(([k, v]) => `${k}=${v}`).join(", ")
+    ? clip(printable(Object.entries(cert.subject).map(([k, v]) => `${k}=${v}`).join(", ")))
     : "";
   const fingerprint = (cert?.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
   await d.onCertificate?.(a, subject, fingerprint);
@@ -157,10 +177,18 @@ export class DeviceConnPool {
   #d: DeviceConnDeps;
   #maxIdle: number;
   #idleMs: number;
+  #handshakeMs: number;
 
-  /** Creates a pool keeping at most `maxIdle` idle connections per handle for `idleMs`. */
-  constructor(d: DeviceConnDeps, opts: { maxIdle?: number; idleMs?: number } = {}) {
+  /**
+   * Creates a pool keeping at most `maxIdle` idle connections per handle for `idleMs`; a TLS
+   * handshake with a device that takes longer than `handshakeMs` fails (504).
+   */
+  constructor(
+    d: DeviceConnDeps,
+    opts: { maxIdle?: number; idleMs?: number; handshakeMs?: number } = {},
+  ) {
     this.#d = d;
+    this.#handshakeMs = opts.handshakeMs ?? 30_000;
     // A browser opens up to 6 connections per host and several operators may watch one
     // camera; with fewer kept than are busy at once, every request past them opens (and then
     // closes) a whole tunnel through the agent — measured 1.4 k vs 9 k req/s at 64 clients.
@@ -209,7 +237,7 @@ export class DeviceConnPool {
     let conn: ByteConn = tunnel.socket;
     if (scheme === "https") {
       try {
-        conn = await startTls(this.#d, a, tunnel);
+        conn = await startTls(this.#d, a, tunnel, this.#handshakeMs);
       } catch (e) {
         this.#finish(tunnel);
         throw e;
