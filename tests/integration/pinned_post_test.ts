@@ -1,8 +1,9 @@
-// A webhook POST connects to the checked address only: the host name is never resolved again,
-// TLS is verified against the name (a certificate for another name fails), redirects are not
-// followed, a silent receiver times out. Through an outbound proxy the proxy is asked for the
-// checked address, never the name, with the proxy URL's credentials, and TLS is still verified
-// against the name; a proxy that refuses or is not there is named in the error.
+// A webhook POST connects to the checked address only: the host name is never resolved again, TLS
+// is verified against the name (a certificate for another name fails), redirects are not followed,
+// a silent receiver times out, an answer whose body never ends is cut. Through an outbound proxy
+// the proxy is asked for the checked address, never the name, with the proxy URL's credentials, and
+// TLS is still verified against the name; a proxy that refuses or is not there is named in the
+// error.
 import assert from "node:assert/strict";
 import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { PostError, postPinned } from "../../src/cloud/events/pinned_post.ts";
@@ -81,6 +82,66 @@ Deno.test("pinned POST: a receiver that never answers times out", async () => {
     );
   } finally {
     peer.close();
+  }
+});
+
+/**
+ * A receiver that answers 200 at once and then sends its body without end: as fast as it can, or a
+ * byte every 50 ms. Resolves, for each connection, how many body bytes it wrote before the
+ * connection was closed under it (or -1 when still open after 20 s).
+ */
+function endlessReceiver(pace: "flood" | "trickle") {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedAfter: Promise<number>[] = [];
+  const serve = async (c: Deno.Conn) => {
+    const buf = new Uint8Array(4096);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) {
+      const n = await c.read(buf);
+      if (n === null) return -1;
+      head += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    await c.write(
+      new TextEncoder().encode("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    );
+    const chunk = new TextEncoder().encode(
+      pace === "flood" ? `4000\r\n${"x".repeat(0x4000)}\r\n` : "1\r\nx\r\n",
+    );
+    const started = Date.now();
+    let sent = 0;
+    try {
+      while (Date.now() - started < 20_000) {
+        await c.write(chunk);
+        sent += pace === "flood" ? 0x4000 : 1;
+        if (pace === "trickle") await new Promise((r) => setTimeout(r, 50));
+      }
+      return -1;
+    } catch {
+      return sent;
+    } finally {
+      c.close();
+    }
+  };
+  (async () => {
+    for await (const c of l) closedAfter.push(serve(c));
+  })().catch(() => {});
+  return { port: (l.addr as Deno.NetAddr).port, closedAfter, close: () => l.close() };
+}
+
+Deno.test("pinned POST: an answer whose body never ends is drained no further than 64 KiB or the deadline, then its connection is closed", async () => {
+  for (const pace of ["flood", "trickle"] as const) {
+    const rx = endlessReceiver(pace);
+    try {
+      assert.equal(await post(`http://hooks.nanodems.invalid:${rx.port}/`, "", 1_000), 200);
+      assert.equal(rx.closedAfter.length, 1);
+      const sent = await rx.closedAfter[0];
+      // It went on for good before (the node drained it as long as the receiver sent).
+      assert.ok(sent >= 0, `${pace}: the connection was still open after 20 s`);
+      // What the sockets' buffers hold past the 64 KiB read, no more.
+      if (pace === "flood") assert.ok(sent < 32 << 20, `${pace}: ${sent} bytes taken`);
+    } finally {
+      rx.close();
+    }
   }
 });
 

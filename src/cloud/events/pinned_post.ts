@@ -8,7 +8,8 @@
  * internal receivers, for a cloud run with `--allow-private-webhooks`). Through an outbound
  * proxy (webhook_proxy.ts) the proxy is asked to CONNECT to the first pinned address and TLS runs
  * over that tunnel, still verified against the name. No redirect is followed; the answer's body
- * is drained, never read into memory.
+ * is drained, never read into memory, and only its first 64 KiB or 10 s: then the connection is
+ * closed.
  * @module
  */
 import http from "node:http";
@@ -139,6 +140,11 @@ interface Target {
 /** The name TLS sends and verifies (none for an address). */
 const servername = (host: string) => isIP(host) ? undefined : host;
 
+/** Most bytes of a receiver's answer body read (and dropped) before its connection is closed. */
+export const MAX_DRAIN_BYTES = 64 << 10;
+/** Longest a receiver's answer body is read after its head (at most the POST's own deadline). */
+export const MAX_DRAIN_MS = 10_000;
+
 /** The request itself, on the pinned addresses or on `connection` when given (a proxy's tunnel). */
 function send(
   o: {
@@ -169,7 +175,15 @@ function send(
       ...(connection ? { createConnection: connection } : {}),
     }, (res) => {
       clearTimeout(timer);
-      res.resume(); // drain; the receiver's body is not kept
+      // Drained, never kept, and only so far: a receiver whose body never ends (or trickles)
+      // must not hold the node's connection and CPU, one more at each delivery.
+      let drained = 0;
+      const cut = setTimeout(() => res.destroy(), Math.min(o.timeoutMs, MAX_DRAIN_MS));
+      res.on("data", (c: Buffer) => {
+        drained += c.byteLength;
+        if (drained > MAX_DRAIN_BYTES) res.destroy();
+      });
+      res.on("close", () => clearTimeout(cut));
       res.on("error", () => {});
       resolve(res.statusCode ?? 0);
     });
