@@ -377,41 +377,55 @@ Deno.test("browser terminal: Chromium runs a shell on a real sshd with held cred
   });
 });
 
-Deno.test("browser terminal: a host key the device cannot sign with is never pinned; the real device's key then is, as a first key", async () => {
+Deno.test("browser terminal: a host key the device cannot sign with is never pinned nor offered; the real device's key then is pinned, as a first key", async () => {
   await withWorld(async (w) => {
-    // Something else answers at the device's port first: it offers an Ed25519 key and signs the
-    // key exchange with garbage, having no private key (a spoofer on the LAN, a broken device).
+    // Something else answers at the device's port: it offers an Ed25519 key and signs the key
+    // exchange with garbage, having no private key (a spoofer on the LAN, a broken device).
     const port = w.sshd.port;
-    await w.sshd.stop();
     const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-    const spoofer = handSshServer("127.0.0.1", async (conn, reader) => {
-      await writeAllTo(conn, new TextEncoder().encode("SSH-2.0-Spoofer\r\n"));
-      if ((await reader.line()) === null || !(await reader.packet())) return;
-      await writeAllTo(conn, sshPacket(kexInit()));
-      const init = await reader.packet();
-      if (init?.[0] !== SSH_MSG.KEX_ECDH_INIT) return;
-      const sig = concatBytes(sshString("ssh-ed25519"), sshString(random(64)));
-      await writeAllTo(conn, sshPacket(ecdhReply(ed25519Blob(random(32)), random(32), sig)));
-      await writeAllTo(conn, sshPacket(new Uint8Array([SSH_MSG.NEWKEYS])));
-      await reader.packet(); // until the client gives up
-    }, port);
-    const spoofed = new TermClient(w);
-    await spoofed.ended();
-    await spoofer.close();
+    const spoof = async () => {
+      await w.sshd.stop();
+      const spoofer = handSshServer("127.0.0.1", async (conn, reader) => {
+        await writeAllTo(conn, new TextEncoder().encode("SSH-2.0-Spoofer\r\n"));
+        if ((await reader.line()) === null || !(await reader.packet())) return;
+        await writeAllTo(conn, sshPacket(kexInit()));
+        const init = await reader.packet();
+        if (init?.[0] !== SSH_MSG.KEX_ECDH_INIT) return;
+        const sig = concatBytes(sshString("ssh-ed25519"), sshString(random(64)));
+        await writeAllTo(conn, sshPacket(ecdhReply(ed25519Blob(random(32)), random(32), sig)));
+        await writeAllTo(conn, sshPacket(new Uint8Array([SSH_MSG.NEWKEYS])));
+        await reader.packet(); // until the client gives up
+      }, port);
+      const spoofed = new TermClient(w);
+      await spoofed.ended();
+      await spoofer.close();
+      w.sshd = await startSshd({ port, extraConfig: SSHD_CONFIG });
+      await holdKey(w, w.sshd);
+      return spoofed;
+    };
+    const spoofed = await spoof();
     assert(spoofed.message("end")!.error, JSON.stringify(spoofed.messages));
     const keyPath = `/api/devices/${w.q.device.deviceId}/ports/${port}/host-key`;
     assertEquals((await (await w.api("GET", keyPath)).json()).pinned, null, "an unproven key");
     assertEquals((await audit(w, "device.hostkey.first_seen")).length, 0);
 
     // The real device comes back: its key is the first one proven, pinned without a warning.
-    w.sshd = await startSshd({ port, extraConfig: SSHD_CONFIG });
-    await holdKey(w, w.sshd);
     const real = new TermClient(w);
     await real.connected();
     real.ws.close();
     await real.closed;
-    assertMatch((await (await w.api("GET", keyPath)).json()).pinned.fingerprint, /^SHA256:/);
+    const pinned = (await (await w.api("GET", keyPath)).json()).pinned.fingerprint;
+    assertMatch(pinned, /^SHA256:/);
     assertEquals((await audit(w, "device.hostkey.first_seen")).length, 1);
+    assertEquals((await audit(w, "device.hostkey.changed")).length, 0);
+
+    // The spoofer again, now that a key is pinned: its key is refused, and not offered to the
+    // admins as the device's new key (an offer is recorded only once the device proved it holds
+    // the key; before, any key blob was, and an admin could accept a key nobody holds).
+    const again = await spoof();
+    assert(again.message("end")!.error, JSON.stringify(again.messages));
+    const state = await (await w.api("GET", keyPath)).json();
+    assertEquals([state.pinned.fingerprint, state.offered], [pinned, null]);
     assertEquals((await audit(w, "device.hostkey.changed")).length, 0);
   });
 });

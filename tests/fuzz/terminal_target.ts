@@ -2,8 +2,8 @@
  * The `terminal` fuzz target: a hostile SSH server where a device's SSH port should be. The browser
  * terminal makes the cloud an SSH client (`ssh2`, pure JavaScript in the process every tenant
  * shares) of whatever answers at the port, with the device's held credentials; what answers must
- * never take the node down, log an ERROR, pin a host key it did not prove, or give the operator a
- * message outside the terminal protocol or with internals in it.
+ * never take the node down, log an ERROR, pin or offer a host key it did not prove, or give the
+ * operator a message outside the terminal protocol or with internals in it.
  *
  * The device (its own loopback address, credentials held, its SSH host key pinned by a first
  * well-formed session) answers each case's connection in one of three ways, cases taking turns:
@@ -75,6 +75,10 @@ interface Manners {
 interface Device {
   port: number;
   handle: string;
+  /** The API path of its port's host key (pinned, and a changed one offered). */
+  keyPath: string;
+  /** The fingerprint of its real key, pinned by the first well-formed session. */
+  pinned: string;
   script(s: Script | null): void;
   close(): Promise<void>;
 }
@@ -209,6 +213,8 @@ async function startDevice(w: World): Promise<Device> {
   const device: Device = {
     port: front.port,
     handle,
+    keyPath: `/api/devices/${id}/ports/${front.port}/host-key`,
+    pinned: "",
     script: (s) => void (current = s),
     close: () => front.close(),
   };
@@ -217,11 +223,24 @@ async function startDevice(w: World): Promise<Device> {
     device.script({ kind: "ssh2", manners: tameManners() });
     const r = await session(w, handle, { input: "pin\r", wantEcho: "pin", ms: 10_000 });
     device.script(null);
-    if (r.echoed) break;
+    if (r.echoed) {
+      device.pinned = (await keyState(w, device)).pinned;
+      break;
+    }
     if (tries >= 10) throw new Error(`the SSH device's first session failed: ${r.texts}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   return device;
+}
+
+/** The device port's pinned key and the one offered in its place, by fingerprint. */
+async function keyState(w: World, d: Device): Promise<{ pinned: string; offered: string | null }> {
+  const r = await w.stack.api("GET", d.keyPath, w.a.apiToken);
+  const j = r.json as {
+    pinned?: { fingerprint: string } | null;
+    offered?: { fingerprint: string } | null;
+  };
+  return { pinned: j.pinned?.fingerprint ?? "", offered: j.offered?.fingerprint ?? null };
 }
 
 function tameManners(): Manners {
@@ -543,6 +562,16 @@ export const terminal: Target = {
           });
           break;
         }
+      }
+      // Only the device's real key may be pinned or offered: every other key this target
+      // presents (by hand) is one nobody can sign with.
+      const key = await keyState(w, device);
+      if (key.pinned !== device.pinned || key.offered !== null) {
+        findings.push({
+          kind: "a host key pinned or offered that the device did not prove",
+          detail: `pinned ${key.pinned} (was ${device.pinned}), offered ${key.offered}`,
+          input,
+        });
       }
       if (tame) {
         if (seen.echoed) st.counts.tame++;

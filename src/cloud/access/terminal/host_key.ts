@@ -1,8 +1,8 @@
 /**
  * SSH host keys pinned on first use, as OpenSSH's known_hosts: the first key a device's SSH port
- * presents is recorded (and audited); the same key later passes; a different one blocks the
- * session with a warning and is kept as "offered" until an admin accepts it (audited) — the
- * browser terminal never silently trusts a changed key.
+ * proves it holds is recorded (and audited); the same key later passes; a different one blocks the
+ * session with a warning and, once the device proved it holds it, is kept as "offered" until an
+ * admin accepts it (audited) — the browser terminal never silently trusts a changed key.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -51,39 +51,62 @@ function auditor(store: Store, c: HostKeyContext) {
     });
 }
 
+/** What the pin makes of a presented key, before the key exchange proves the device holds it. */
+export type HostKeyVerdict =
+  | { kind: "pinned" }
+  | { kind: "first" }
+  | { kind: "changed"; pin: SshHostKey; error: AppError };
+
 /**
- * Checks a presented key against the pin: `"pinned"` for the pinned key, `"first"` when the
- * device has no pin yet — {@link pinHostKey} pins it once the key exchange has proven the device
- * holds its private key, as OpenSSH writes known_hosts only then (the key comes before the
- * signature that proves it: pinning it here let anyone who answered first, without the key,
- * make the real device's key "changed") — and throws `host_key_changed` (after recording the
- * offer and auditing it) for any other.
+ * Checks a presented key against the pin: `pinned` for the pinned key, `first` when the device
+ * has no pin yet — {@link pinHostKey} pins it once the key exchange has proven the device holds its
+ * private key, as OpenSSH writes known_hosts only then (the key comes before the signature that
+ * proves it: pinning it here let anyone who answered first, without the key, make the real
+ * device's key "changed") — and `changed` for any other, with the `host_key_changed` error to end
+ * the session with; {@link recordOfferedKey} records the offer once it is proven too (an offer of
+ * a key the device could not sign with is noise an admin might accept).
  */
 export async function verifyHostKey(
   store: Store,
   c: HostKeyContext,
   key: PresentedKey,
-): Promise<"pinned" | "first"> {
+): Promise<HostKeyVerdict> {
   const pin = await store.getSshHostKey(c.tenantId, c.deviceId, c.port);
-  const audit = auditor(store, c);
-  if (!pin) return "first";
-  if (pin.fingerprint === key.fingerprint) return "pinned";
+  if (!pin) return { kind: "first" };
+  if (pin.fingerprint === key.fingerprint) return { kind: "pinned" };
+  return {
+    kind: "changed",
+    pin,
+    error: new AppError(
+      "host_key_changed",
+      `${new AppError("host_key_changed").message} Pinned ${pin.algorithm} ${pin.fingerprint}, ` +
+        `offered ${key.algorithm} ${key.fingerprint}.`,
+    ),
+  };
+}
+
+/**
+ * Records a changed key the device proved it holds as offered (an admin may accept it) and
+ * audits it; the pin itself is unchanged.
+ */
+export async function recordOfferedKey(
+  store: Store,
+  c: HostKeyContext,
+  key: PresentedKey,
+): Promise<void> {
+  const pin = await store.getSshHostKey(c.tenantId, c.deviceId, c.port);
+  if (!pin || pin.fingerprint === key.fingerprint) return;
   await store.putSshHostKey({
     ...pin,
     offeredAlgorithm: key.algorithm,
     offeredFingerprint: key.fingerprint,
     offeredAt: c.now,
   });
-  await audit("device.hostkey.changed", {
+  await auditor(store, c)("device.hostkey.changed", {
     pinned: pin.fingerprint,
     offered: key.fingerprint,
     algorithm: key.algorithm,
   });
-  throw new AppError(
-    "host_key_changed",
-    `${new AppError("host_key_changed").message} Pinned ${pin.algorithm} ${pin.fingerprint}, ` +
-      `offered ${key.algorithm} ${key.fingerprint}.`,
-  );
 }
 
 /**

@@ -20,7 +20,14 @@ import {
   parseClientMessage,
   type ServerMessage,
 } from "../../../shared/protocol/terminal.ts";
-import { describeHostKey, pinHostKey, type PresentedKey, verifyHostKey } from "./host_key.ts";
+import {
+  describeHostKey,
+  type HostKeyVerdict,
+  pinHostKey,
+  type PresentedKey,
+  recordOfferedKey,
+  verifyHostKey,
+} from "./host_key.ts";
 import { terminalPolicy } from "./policy.ts";
 import { Inbox } from "./inbox.ts";
 import { SessionTimers } from "./session_timers.ts";
@@ -202,7 +209,8 @@ export async function runTerminal(
         if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
         t.socket.close(); // may already be closed by the SSH client: end() catches that
       });
-      let firstKey: PresentedKey | null = null;
+      // The key the device presented and what the pin made of it, acted on once it is proven.
+      let presented: { key: PresentedKey; verdict: HostKeyVerdict } | null = null;
       const keyContext = () => ({
         tenantId: handle.tenantId,
         deviceId: device.id,
@@ -219,11 +227,18 @@ export async function runTerminal(
           readyTimeoutMs: d.sshReadyTimeoutMs ?? 30_000,
           verifyHostKey: async (blob) => {
             const key = describeHostKey(blob);
-            if ((await verifyHostKey(d.store, keyContext(), key)) === "first") firstKey = key;
+            const verdict = await verifyHostKey(d.store, keyContext(), key);
+            presented = { key, verdict };
+            if (verdict.kind === "changed") return { refuseOnceProven: verdict.error };
           },
-          // A device's first key is pinned once it has signed the key exchange with it.
+          // A device's first key is pinned, and a changed one offered to the admins, once the
+          // device has signed the key exchange with it.
           hostKeyProven: async () => {
-            if (firstKey) await pinHostKey(d.store, keyContext(), firstKey);
+            if (presented?.verdict.kind === "first") {
+              await pinHostKey(d.store, keyContext(), presented.key);
+            } else if (presented?.verdict.kind === "changed") {
+              await recordOfferedKey(d.store, keyContext(), presented.key);
+            }
           },
         });
       } catch (e) {

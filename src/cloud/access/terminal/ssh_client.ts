@@ -73,11 +73,16 @@ export interface SshConnectOptions {
   login: SshLogin;
   cols: number;
   rows: number;
-  /** Throws (e.g. `host_key_changed`) to refuse the device's host key blob. */
-  verifyHostKey: (blob: Uint8Array) => Promise<void>;
   /**
-   * The key exchange is done: the device signed it with the key `verifyHostKey` saw (ssh2 asks
-   * about the key before it checks that signature). Throws to end the connection.
+   * Checks the device's host key blob before the key exchange proves the device holds it (ssh2
+   * asks about the key before it checks the exchange's signature): resolves to go on — with the
+   * error to end the connection with once the key is proven (a changed key), before any login —
+   * or throws to refuse it at once.
+   */
+  verifyHostKey: (blob: Uint8Array) => Promise<{ refuseOnceProven?: AppError } | void>;
+  /**
+   * The key exchange is done: the device signed it with the key `verifyHostKey` saw (pins a first
+   * key, records a changed one). Throws to end the connection.
    */
   hostKeyProven?: () => Promise<void>;
   /** Bound on the handshake and login, not counting time spent waiting for the operator. */
@@ -142,8 +147,12 @@ export function openSshShell(conn: ByteStream, o: SshConnectOptions): Promise<Ss
       }
       fail(new AppError("device_unreachable", `SSH failed: ${e.message}`));
     });
+    // What the handshake's proof runs (a pin, an offer's record): a refusal waits for it.
+    let proving: Promise<unknown> = Promise.resolve();
     client.on("close", () => {
-      fail(refusal ?? new AppError("device_unreachable", "the device closed the SSH connection"));
+      void proving.finally(() =>
+        fail(refusal ?? new AppError("device_unreachable", "the device closed the SSH connection"))
+      );
     });
     client.on("ready", () => {
       client.shell(
@@ -170,8 +179,15 @@ export function openSshShell(conn: ByteStream, o: SshConnectOptions): Promise<Ss
     };
     arm(true);
     client.on("ready", () => clearTimeout(timer));
+    let refuseOnceProven: AppError | undefined;
     client.on("handshake", () => {
-      o.hostKeyProven?.().catch(fail);
+      if (refuseOnceProven) {
+        // Ended here, synchronously: ssh2 asks for the login service right after this event, and
+        // no credential may go to a key that is not the pinned one.
+        refusal = refuseOnceProven;
+        client.end();
+      }
+      proving = (o.hostKeyProven?.() ?? Promise.resolve()).catch(fail);
     });
     client.on("close", () => clearTimeout(timer));
     client.connect({
@@ -181,7 +197,10 @@ export function openSshShell(conn: ByteStream, o: SshConnectOptions): Promise<Ss
       keepaliveInterval: 30_000,
       authHandler: authMethods(o.login, (waiting) => arm(!waiting)),
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-        o.verifyHostKey(new Uint8Array(key)).then(() => verify(true), (e) => {
+        o.verifyHostKey(new Uint8Array(key)).then((v) => {
+          refuseOnceProven = v?.refuseOnceProven;
+          verify(true);
+        }, (e) => {
           refusal = e;
           verify(false);
         });

@@ -13,12 +13,12 @@ import {
   assertStringIncludes,
 } from "../../../../_fixtures/assert.ts";
 import { ManualClock } from "../../../../../src/shared/clock.ts";
-import type { AppError } from "../../../../../src/shared/errors.ts";
 import { AsciicastRecorder } from "../../../../../src/cloud/access/terminal/recorder.ts";
 import {
   acceptOfferedKey,
   describeHostKey,
   pinHostKey,
+  recordOfferedKey,
   verifyHostKey,
 } from "../../../../../src/cloud/access/terminal/host_key.ts";
 import {
@@ -95,17 +95,22 @@ Deno.test("host keys: fingerprint as ssh-keygen prints it; pinned on first use, 
       };
       await assertRejects(() => acceptOfferedKey(store, c), "nothing offered yet");
       // A first key is pinned only once proven (pinHostKey, after the key exchange).
-      assertEquals(await verifyHostKey(store, c, key), "first");
+      assertEquals(await verifyHostKey(store, c, key), { kind: "first" });
       assertEquals(await store.getSshHostKey(t.id, dev.id, 22), null);
       await pinHostKey(store, c, key);
       await pinHostKey(store, c, { ...key, fingerprint: "SHA256:" + "C".repeat(43) }); // kept
-      assertEquals(await verifyHostKey(store, c, key), "pinned");
+      assertEquals(await verifyHostKey(store, c, key), { kind: "pinned" });
       const other = { algorithm: "ssh-rsa", fingerprint: "SHA256:" + "A".repeat(43) };
-      const err = await assertRejects(() => verifyHostKey(store, c, other));
-      assertEquals((err as AppError).code, "host_key_changed");
+      const verdict = await verifyHostKey(store, c, other);
+      assert(verdict.kind === "changed");
+      const err = verdict.error;
+      assertEquals(err.code, "host_key_changed");
       assertMatch(err.message, /^WARNING: the device's SSH host key has changed/);
       // (a fingerprint is base64: '+' may appear any number of times, so no regular expression)
       assertStringIncludes(err.message, `Pinned ssh-ed25519 ${key.fingerprint}`);
+      // A changed key is offered to the admins only once the device proved it holds it.
+      await assertRejects(() => acceptOfferedKey(store, c), "nothing offered before the proof");
+      await recordOfferedKey(store, c, other);
       await assertRejects(() => acceptOfferedKey(store, c, "SHA256:" + "B".repeat(43)));
       const pin = await acceptOfferedKey(store, c, other.fingerprint);
       assertEquals([pin.algorithm, pin.fingerprint, pin.offeredFingerprint], [
