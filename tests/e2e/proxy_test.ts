@@ -14,6 +14,8 @@ import { exchange } from "../_fixtures/loopback.ts";
 import { type Quickstart, Stack, TEST_ADMIN_KEY } from "../_fixtures/stack.ts";
 import { type Camera, FRAME, selfSigned, startCamera } from "../_fixtures/camera.ts";
 import { anySubjectCert } from "../_fixtures/any_subject_cert.ts";
+import { concatBytes } from "../_fixtures/bytes.ts";
+import * as tls from "node:tls";
 
 /** Runs curl; returns status line, headers and body. */
 async function curl(args: string[]): Promise<{ status: number; head: string; body: string }> {
@@ -523,6 +525,70 @@ Deno.test("proxy: an HTTPS device that never finishes its TLS handshake is a 504
     }
     await holding;
     await cam.close();
+    await stack.stop();
+  }
+});
+
+Deno.test("proxy: an HTTPS device whose TLS breaks after the handshake is a 502 in words, not a fault of the node's", async () => {
+  const stack = await Stack.start();
+  // A device's TLS 1.2 server behind a front that flips a byte of its first application data
+  // record: the cloud's TLS layer cannot decrypt it (a broken device, a bad cable, a tamperer).
+  const pair = await anySubjectCert([{ CN: ["cam"] }]);
+  const server = tls.createServer({ ...pair, maxVersion: "TLSv1.2" }, (s) => {
+    s.on("error", () => {});
+    s.once("data", () => s.end("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const inner = (server.address() as { port: number }).port;
+  const front = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const flipping = (async () => {
+    for await (const c of front) {
+      const up = await Deno.connect({ hostname: "127.0.0.1", port: inner });
+      c.readable.pipeTo(up.writable).catch(() => {});
+      // Records from the device: the first of type 23 (application data) gets a byte flipped.
+      let pending = new Uint8Array(0);
+      let flipped = false;
+      up.readable.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, out) {
+            const b = concatBytes(pending, chunk);
+            let at = 0;
+            while (at + 5 <= b.length) {
+              const len = (b[at + 3] << 8) | b[at + 4];
+              if (at + 5 + len > b.length) break;
+              if (b[at] === 23 && !flipped) {
+                b[at + 5 + len - 1] ^= 0xff;
+                flipped = true;
+              }
+              at += 5 + len;
+            }
+            out.enqueue(b.slice(0, at));
+            pending = b.slice(at);
+          },
+        }),
+      ).pipeTo(c.writable).catch(() => {});
+    }
+  })().catch(() => {});
+  const port = (front.addr as Deno.NetAddr).port;
+  try {
+    const q = await stack.quickstart([port], "Tls");
+    const patched = await stack.api("PATCH", `/api/devices/${q.device.deviceId}`, q.apiToken, {
+      protocols: { [port]: "https" },
+    });
+    assertEquals(patched.status, 200, JSON.stringify(patched.json));
+    await stack.agentFor(q);
+    const r = await fetch(`${stack.url}/c/${q.device.handles[port]}/`, {
+      headers: { authorization: `Bearer ${q.apiToken}` },
+    });
+    const body = await r.json();
+    assertEquals([r.status, body.error], [502, "device_unreachable"]);
+    assertMatch(body.message, /^TLS to the device failed: /);
+    // The device's fault, not the node's: nothing logged as an error (it was, as a fault).
+    assertEquals(stack.cloud.count(/"level":50/), 0, stack.cloud.lines.slice(-5).join("\n"));
+  } finally {
+    front.close();
+    server.close();
+    await flipping;
     await stack.stop();
   }
 });

@@ -51,6 +51,15 @@ export interface DeviceConn {
   closed: boolean;
 }
 
+/**
+ * A TLS connection with a device that failed, in its handshake or after it (a record that does not
+ * decrypt, an alert, a cut): the device's fault, answered 502 like any device that stops making
+ * sense.
+ */
+function tlsFailure(e: Error): AppError {
+  return new AppError("device_unreachable", `TLS to the device failed: ${e.message}`);
+}
+
 /** A ByteConn over a node socket (the TLS layer toward an HTTPS device). */
 class NodeConn implements ByteConn {
   #s: tls.TLSSocket;
@@ -82,7 +91,7 @@ class NodeConn implements ByteConn {
       wake();
     });
     s.on("error", (e: Error) => {
-      this.#error = e;
+      this.#error = tlsFailure(e);
       wake();
     });
   }
@@ -105,7 +114,7 @@ class NodeConn implements ByteConn {
 
   write(p: Uint8Array): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#s.write(p, (e) => e ? reject(e) : resolve(p.length));
+      this.#s.write(p, (e) => e ? reject(tlsFailure(e)) : resolve(p.length));
     });
   }
 
@@ -142,8 +151,7 @@ async function startTls(
       s.once("secureConnect", () => resolve());
       s.once(
         "error",
-        (e: Error) =>
-          reject(new AppError("device_unreachable", `TLS to the device failed: ${e.message}`)),
+        (e: Error) => reject(tlsFailure(e)),
       );
       // A device that takes the connection and never finishes the handshake (or sends a record
       // that claims more than it sends) is given up on as one that never answers.
