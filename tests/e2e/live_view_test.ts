@@ -240,6 +240,31 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
     );
 
     await t.step(
+      "Save the picture pressed as the page opens: it waits for the first picture, then saves it",
+      async () => {
+        const page = await context.newPage();
+        // Pressed the moment the page is ready, before the camera's first picture can have come
+        // (the player says playing once the stream opens, before its first picture is decoded).
+        await page.addInitScript(`document.addEventListener("DOMContentLoaded", () => {
+          window.__ncSaidAtClick = document.querySelector("video[data-live]").readyState;
+          document.querySelector("[data-save-picture]").click();
+          window.__ncSaid = document.getElementById("picture-said").textContent;
+        })`);
+        const [download] = await Promise.all([
+          page.waitForEvent("download", { timeout: 30_000 }),
+          page.goto(liveUrl),
+        ]);
+        assertEquals(await page.evaluate("window.__ncSaidAtClick"), 0, "no picture yet");
+        // (It said "There is no picture to save yet." before, and saved nothing.)
+        assertEquals(await page.evaluate("window.__ncSaid"), "Waiting for the first picture…");
+        const jpeg = await probeFile(await download.path());
+        assertEquals([jpeg.codec, jpeg.width, jpeg.decodeErrors], ["mjpeg", 320, ""]);
+        assertStringIncludes((await page.textContent("#picture-said"))!, "Saved ");
+        await page.close();
+      },
+    );
+
+    await t.step(
       "a cloud that goes quiet without closing: the player gives up, then plays again",
       async () => {
         const page = await context.newPage();

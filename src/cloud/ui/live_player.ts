@@ -713,25 +713,41 @@ for (const b of document.querySelectorAll("[data-record-clip]")) {
   });
 }
 // "Save the picture": the video's picture as a JPEG, named by the camera and the instant shown.
+// Pressed while the player starts (it says playing once the camera's stream is open, before its
+// first picture is decoded), it waits up to 10 s for that picture rather than refuse.
+const PICTURE_WAIT_MS = 10000;
 for (const b of document.querySelectorAll("[data-save-picture]")) {
   b.addEventListener("click", () => {
     const said = document.getElementById("picture-said");
     const v = document.querySelector("video[data-live]");
-    if (!v || !v.videoWidth) { said.textContent = "There is no picture to save yet."; return; }
-    const c = document.createElement("canvas");
-    c.width = v.videoWidth; c.height = v.videoHeight;
-    c.getContext("2d").drawImage(v, 0, 0);
-    const at = isoSecond(v.dataset.from ? replayPosition(v) : Date.now());
-    const name = (b.dataset.savePicture.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) || "camera") +
-      "-" + at.replace(/[-:]/g, "") + ".jpg";
-    c.toBlob((blob) => {
-      if (!blob) { said.textContent = "This browser could not make a picture of it."; return; }
-      const href = URL.createObjectURL(blob);
-      download(href, name);
-      setTimeout(() => URL.revokeObjectURL(href), 60000);
-      said.textContent = "Saved " + name + " (" + c.width + "×" + c.height + ", " + new Date(at).toLocaleString() + ").";
-    }, "image/jpeg", 0.92);
+    if (!v) { said.textContent = "There is no picture to save yet."; return; }
+    if (v.readyState >= 2 && v.videoWidth) { savePicture(b, v, said); return; }
+    said.textContent = "Waiting for the first picture…";
+    const events = ["loadeddata", "canplay", "playing", "timeupdate"];
+    const stop = () => { clearTimeout(timer); for (const e of events) v.removeEventListener(e, check); };
+    const check = () => {
+      if (v.readyState < 2 || !v.videoWidth) return;
+      stop(); savePicture(b, v, said);
+    };
+    const timer = setTimeout(() => { stop(); said.textContent = "There is no picture to save yet."; }, PICTURE_WAIT_MS);
+    for (const e of events) v.addEventListener(e, check);
   });
+}
+// Saves the picture on v as a JPEG named by the camera (b's label) and the instant shown.
+function savePicture(b, v, said) {
+  const c = document.createElement("canvas");
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  c.getContext("2d").drawImage(v, 0, 0);
+  const at = isoSecond(v.dataset.from ? replayPosition(v) : Date.now());
+  const name = (b.dataset.savePicture.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) || "camera") +
+    "-" + at.replace(/[-:]/g, "") + ".jpg";
+  c.toBlob((blob) => {
+    if (!blob) { said.textContent = "This browser could not make a picture of it."; return; }
+    const href = URL.createObjectURL(blob);
+    download(href, name);
+    setTimeout(() => URL.revokeObjectURL(href), 60000);
+    said.textContent = "Saved " + name + " (" + c.width + "×" + c.height + ", " + new Date(at).toLocaleString() + ").";
+  }, "image/jpeg", 0.92);
 }
 // "Full screen": the camera's picture alone on the screen (Esc leaves; the browser says so).
 for (const b of document.querySelectorAll("[data-full-screen]")) {
