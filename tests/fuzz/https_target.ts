@@ -362,6 +362,8 @@ interface RunState {
     hand: number;
     spoiled: number;
     certificates: number;
+    /** Cases that waited their whole turn time and were skipped. */
+    skipped: number;
   };
 }
 const runs = new WeakMap<World, RunState>();
@@ -372,7 +374,15 @@ function stateOf(w: World): RunState {
       device: startDevice(w),
       pairs: certificates(),
       turns: new Turns(),
-      counts: { answered: 0, tame: 0, proxied: 0, hand: 0, spoiled: 0, certificates: 0 },
+      counts: {
+        answered: 0,
+        tame: 0,
+        proxied: 0,
+        hand: 0,
+        spoiled: 0,
+        certificates: 0,
+        skipped: 0,
+      },
     };
     runs.set(w, st);
   }
@@ -424,7 +434,10 @@ export const https: Target = {
     const tame = n % 8 === 0;
     const findings: Finding[] = [];
     const release = await st.turns.take(TURN_WAIT_MS);
-    if (!release) return findings;
+    if (!release) {
+      st.counts.skipped++;
+      return findings;
+    }
     try {
       const script = scriptOf(rng, tame, pairs, w);
       device.script(script);

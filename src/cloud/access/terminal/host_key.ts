@@ -55,7 +55,7 @@ function auditor(store: Store, c: HostKeyContext) {
 export type HostKeyVerdict =
   | { kind: "pinned" }
   | { kind: "first" }
-  | { kind: "changed"; pin: SshHostKey; error: AppError };
+  | { kind: "changed"; error: AppError };
 
 /**
  * Checks a presented key against the pin: `pinned` for the pinned key, `first` when the device
@@ -76,7 +76,6 @@ export async function verifyHostKey(
   if (pin.fingerprint === key.fingerprint) return { kind: "pinned" };
   return {
     kind: "changed",
-    pin,
     error: new AppError(
       "host_key_changed",
       `${new AppError("host_key_changed").message} Pinned ${pin.algorithm} ${pin.fingerprint}, ` +
