@@ -339,7 +339,7 @@ export async function startCloud(
   shareLiveHere = (req) => shareLive({ ...route, hub: liveHub, secrets }, req);
   const pool = new DeviceConnPool({
     ...route,
-    onCertificate: deviceCertificateRecorder({ store, log }),
+    onCertificate: deviceCertificateRecorder({ store, log, clock }),
   }, { handshakeMs: config.proxyTimeoutMs });
   const http = await listening("http", config.http, async () =>
     startHttpServer({
