@@ -1,8 +1,8 @@
 /**
  * An SSH server that logs in only by keyboard-interactive in two rounds — a hidden password, then
- * a visible one-time code — as devices behind PAM with a second factor do. OpenSSH needs PAM for
- * that, so this is ssh2's own server (a real SSH implementation on a loopback port, its own
- * host key). Its shell prints `mfa-ok` and echoes what it is sent.
+ * a visible one-time code (or `codes` of them in that round) — as devices behind PAM with a
+ * second factor do. OpenSSH needs PAM for that, so this is ssh2's own server (a real SSH
+ * implementation on a loopback port, its own host key). Its shell prints `mfa-ok` and echoes what it is sent.
  * @module
  */
 import ssh2 from "ssh2";
@@ -42,7 +42,7 @@ export async function freshHostKey(): Promise<string> {
 
 /** Starts the server on 127.0.0.1 with a fresh host key. */
 export async function startMfaSshServer(
-  opts: { user: string; password: string; code: string },
+  opts: { user: string; password: string; code: string; codes?: number },
 ): Promise<MfaSshServer> {
   const hostKey = await freshHostKey();
   // deno-lint-ignore no-explicit-any -- ssh2 ships no types (see src/cloud/access/terminal/ssh_client.ts)
@@ -56,11 +56,18 @@ export async function startMfaSshServer(
       }
       ctx.prompt([{ prompt: "Password: ", echo: false }], "Login", "", (a) => {
         if (a[0] !== opts.password) return ctx.reject(["keyboard-interactive"]);
+        const n = opts.codes ?? 1;
         ctx.prompt(
-          [{ prompt: "Verification code: ", echo: true }],
+          Array.from({ length: n }, (_, i) => ({
+            prompt: n === 1 ? "Verification code: " : `Verification code ${i + 1}: `,
+            echo: true,
+          })),
           "Second factor",
           "Enter the code from your token",
-          (b) => b[0] === opts.code ? ctx.accept() : ctx.reject(["keyboard-interactive"]),
+          (b) =>
+            b.length === n && b.every((x) => x === opts.code)
+              ? ctx.accept()
+              : ctx.reject(["keyboard-interactive"]),
         );
       });
     });

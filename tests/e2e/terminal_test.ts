@@ -822,3 +822,54 @@ Deno.test("browser terminal: a device with a second factor (keyboard-interactive
     await mfa.stop();
   }
 });
+
+Deno.test("browser terminal: a keyboard-interactive round of 40 questions is answered in full; one of 65 ends with why", async () => {
+  const many = await startMfaSshServer({ user: "op", password: "pw-1", code: "7", codes: 40 });
+  const tooMany = await startMfaSshServer({ user: "op", password: "pw-1", code: "7", codes: 65 });
+  const stack = await Stack.start();
+  try {
+    const q = await stack.quickstart([many.port, tooMany.port]);
+    await stack.agentFor(q);
+    const admin = await stack.addUser(q.tenantId, "admin");
+    const cookie = await stack.signIn(admin.email, admin.password);
+    const w = {
+      stack,
+      q,
+      cookie,
+      csrf: await csrfTokenFor(cookie.split("=")[1]),
+    } as World;
+    const loggedIn = async (port: number) => {
+      const c = new TermClient({ ...w, handle: q.device.handles[port] });
+      await c.until("login", () => c.message("login") !== undefined);
+      c.send({ type: "login", username: "op", password: "pw-1" });
+      return c;
+    };
+
+    // Before, the page's 40 answers were "invalid terminal message" (at most 16 were taken).
+    const c = await loggedIn(many.port);
+    await c.until("the second round", () => c.message("prompt") !== undefined);
+    const round = c.messages.find((m) => m.type === "prompt") as unknown as {
+      prompts: { prompt: string }[];
+    };
+    assertEquals(round.prompts.length, 40);
+    c.send({ type: "answers", answers: round.prompts.map(() => "7") });
+    await c.connected();
+    await c.until("the shell", () => c.output.includes("mfa-ok"));
+    c.ws.close();
+    await c.closed;
+
+    const d = await loggedIn(tooMany.port);
+    await d.ended();
+    assertEquals(d.message("prompt"), undefined, "no form the operator could not send");
+    assertEquals(d.message("end"), {
+      type: "end",
+      message: "the device asked 65 questions at once; the terminal answers at most 64",
+      error: "ssh_auth_failed",
+    });
+    assertEquals((await d.closed).code, 1008);
+  } finally {
+    await stack.stop();
+    await many.stop();
+    await tooMany.stop();
+  }
+});

@@ -501,7 +501,7 @@ function oddClientMessages(rng: Rng): (string | Uint8Array)[] {
       JSON.stringify({ type: "resize", cols: rng.pick([0, 2, 1000, 1001, -1]), rows: 1 }),
       JSON.stringify({ type: "input", data: rng.pick(TEXTS) }),
       JSON.stringify({ type: "login", username: "x", password: "y" }),
-      JSON.stringify({ type: "answers", answers: Array(rng.pick([0, 1, 17])).fill("1") }),
+      JSON.stringify({ type: "answers", answers: Array(rng.pick([0, 1, 17, 65])).fill("1") }),
       JSON.stringify({ type: rng.pick(NASTY) }),
       rng.pick(NASTY),
       rng.bytes(rng.size(100)),

@@ -14,6 +14,12 @@ const size = {
   rows: z.number().int().min(1).max(1000),
 };
 
+/**
+ * The most questions one keyboard-interactive round may ask and be answered (a device asking more
+ * is told no and the operator told why). Real rounds ask one or two; this leaves room for odd ones.
+ */
+export const MAX_PROMPTS = 64;
+
 /** What the browser may send. */
 export const clientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("hello"), ...size }),
@@ -24,7 +30,7 @@ export const clientMessage = z.discriminatedUnion("type", [
     username: z.string().min(1).max(256),
     password: z.string().max(1024),
   }),
-  z.object({ type: z.literal("answers"), answers: z.array(z.string().max(1024)).max(16) }),
+  z.object({ type: z.literal("answers"), answers: z.array(z.string().max(1024)).max(MAX_PROMPTS) }),
 ]);
 
 /** One parsed browser message. */

@@ -17,6 +17,7 @@ import { type DeviceSecrets, useDeviceCredentials } from "../../tenancy/device_s
 import { type Authorized, openTunnel, type RouteDeps } from "../route.ts";
 import {
   type ClientMessage,
+  MAX_PROMPTS,
   parseClientMessage,
   type ServerMessage,
 } from "../../../shared/protocol/terminal.ts";
@@ -162,6 +163,15 @@ export async function runTerminal(
     // Further keyboard-interactive rounds (one-time codes) are the operator's to answer; the
     // answers go to the device and nowhere else.
     const ask = async (q: KeyboardQuestion): Promise<string[]> => {
+      if (q.prompts.length > MAX_PROMPTS) {
+        end(
+          `the device asked ${q.prompts.length} questions at once; ` +
+            `the terminal answers at most ${MAX_PROMPTS}`,
+          1008,
+          "ssh_auth_failed",
+        );
+        throw new AppError("ssh_auth_failed");
+      }
       send({ type: "prompt", ...q });
       const m = await inbox.next("answers", LOGIN_MS);
       if (!m) throw new AppError("ssh_auth_failed");
