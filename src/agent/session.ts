@@ -215,12 +215,20 @@ export function startSession(o: {
             { request: req.requestId, devices: r.devices.length, dropped: r.dropped },
             "ONVIF discovery done",
           );
+          if (r.ignored) {
+            o.log.warn(
+              { request: req.requestId, ignored: r.ignored },
+              "ONVIF discovery: more replies than one round reads; the rest were not read " +
+                "(a host on the LAN may be flooding UDP port 3702)",
+            );
+          }
           send({
             discoveryResult: {
               requestId: req.requestId,
               devices: r.devices,
               error: r.error,
               dropped: r.dropped,
+              ignored: r.ignored,
             },
           });
         });

@@ -48,19 +48,40 @@ export function bigMatches(relatesTo: string, count: number): string {
 }
 
 /**
+ * A reply to `relatesTo` built to be slow to read and to match nothing: 3 000 ProbeMatch elements
+ * that never close, padded to 60 000 bytes (about 1 ms each for the agent's reader).
+ */
+export function slowReply(relatesTo: string): string {
+  const head = `<?xml version="1.0"?><s:Envelope><s:Header><a:RelatesTo>${relatesTo}` +
+    `</a:RelatesTo></s:Header><s:Body>${"<d:ProbeMatch>".repeat(3000)}`;
+  return head + " ".repeat(60_000 - head.length);
+}
+
+/**
  * A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match; after
  * `flood(n)`, also with `n` datagrams of 9 big matches each (bigMatches), paced so that none is
- * lost on loopback.
+ * lost on loopback; after `slow(n)`, with a real match first and then `n` slow replies
+ * (slowReply), one every 2 ms, as a host flooding the discovery port would.
  */
 export async function onvifResponder() {
   const sock = dgram.createSocket("udp4");
   let probes = 0;
   let flood = 0;
+  let slow = 0;
   sock.on("message", async (msg, rinfo) => {
     const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(new TextDecoder().decode(msg))?.[1];
     if (!id) return;
     probes++;
     const send = (s: string | Uint8Array) => sock.send(s, rinfo.port, rinfo.address);
+    if (slow) {
+      send(probeMatches(id));
+      const reply = new TextEncoder().encode(slowReply(id));
+      for (let i = 0; i < slow; i++) {
+        send(reply);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      return;
+    }
     for (let i = 0; i < flood; i++) {
       send(bigMatches(id, 9));
       await new Promise((r) => setTimeout(r, 10));
@@ -80,6 +101,8 @@ export async function onvifResponder() {
     probes: () => probes,
     /** From the next probe on, `datagrams` more answers of 9 big matches each. */
     flood: (datagrams: number) => void (flood = datagrams),
+    /** From the next probe on, a real match and then `datagrams` slow replies only. */
+    slow: (datagrams: number) => void (slow = datagrams),
     close: () => sock.close(),
   };
 }

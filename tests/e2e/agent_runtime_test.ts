@@ -215,6 +215,20 @@ Deno.test("discovery: the site's agent probes, hostile replies are ignored, the 
     assertEquals(agent.count(/"control stream lost/), 0);
     assertEquals(agent.count(/"level":50/), 0, "no errors logged by the agent");
 
+    // A host that floods the discovery port with replies built to be slow to read (15 MB of
+    // them, about 1 ms each): the agent reads up to its budget for the round, counts the rest,
+    // and says so; the camera that answered first is there.
+    cam.flood(0);
+    cam.slow(250);
+    const slow = await api(stack, "POST", site, q.apiToken, { timeoutMs: 2000 });
+    assertEquals(slow.status, 200, JSON.stringify(slow.json).slice(0, 300));
+    assertEquals((slow.json.devices as { name: string }[]).map((d) => d.name), ["Gate North"]);
+    const ignored = Number(slow.json.ignored);
+    assert(ignored > 0 && ignored < 250, `${ignored} ignored`);
+    await agent.waitFor(/ONVIF discovery: more replies than one round reads/);
+    assertEquals(agent.count(/"control stream up"/), 1, "the agent's stream never dropped");
+    cam.slow(0);
+
     // Another tenant's site is not found.
     const other = await stack.quickstart([9], "Other");
     assertEquals((await api(stack, "POST", site, other.apiToken, {})).status, 404);

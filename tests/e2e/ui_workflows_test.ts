@@ -137,6 +137,19 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
       /^\d[\d,.]* more devices answered than one discovery shows: add the rest by address or range below\.$/,
     );
     onvif.flood(0);
+    // A host flooding the discovery port: the camera that answered first, and why others may miss.
+    onvif.slow(250);
+    await page.goto(`${stack.url}/discover?site=${q.siteId}`);
+    await page.click("text=Run discovery");
+    const flooded = await page.waitForSelector("#discovery-results [data-ignored]", {
+      timeout: 15_000,
+    });
+    assertMatch(
+      await flooded.textContent() ?? "",
+      /^\d[\d,.]* replies past what one discovery reads were not read: a host on this LAN may be flooding the discovery port \(UDP 3702\)\. Cameras among them are not listed; add them by address below\.$/,
+    );
+    await page.waitForSelector("#discovered >> text=Gate North");
+    onvif.slow(0);
 
     // Revoke the agent from the Agents page, with a confirmation.
     await page.goto(`${stack.url}/agents`);

@@ -357,7 +357,7 @@ async function oneRound(
       input: described(),
     });
   }
-  let body: { devices?: Device[]; dropped?: unknown };
+  let body: { devices?: Device[]; dropped?: unknown; ignored?: unknown };
   try {
     body = JSON.parse(text);
   } catch {
@@ -373,12 +373,14 @@ async function oneRound(
     findings.push({ kind: "no list of devices", detail: text.slice(0, 300), input: described() });
     return findings;
   }
-  if (!Number.isInteger(body.dropped) || (body.dropped as number) < 0) {
-    findings.push({
-      kind: "dropped not a count",
-      detail: String(body.dropped),
-      input: described(),
-    });
+  for (const count of ["dropped", "ignored"] as const) {
+    if (!Number.isInteger(body[count]) || (body[count] as number) < 0) {
+      findings.push({
+        kind: `${count} not a count`,
+        detail: String(body[count]),
+        input: described(),
+      });
+    }
   }
   if (devices.length) st.counts.devices++;
   if ((body.dropped as number) > 0) st.counts.dropped++;

@@ -2,7 +2,8 @@
  * Runs one WS-Discovery round on the agent's LAN with `node:dgram`: sends the Probe to the
  * IPv4 group (and the IPv6 link-local group where the host has IPv6), collects ProbeMatches for
  * the window, and returns one entry per device (by endpoint reference, else by address).
- * Replies that do not parse or answer another probe are dropped silently. The targets are a
+ * Replies that do not parse or answer another probe are dropped silently; past a budget of bytes
+ * and time per round they are counted and not read. The targets are a
  * setting so a probe can also go unicast to a known address (and tests need no multicast).
  * @module
  */
@@ -40,6 +41,16 @@ export const MAX_DEVICES = 1024;
  * or many — is cut here and the rest counted, instead of taking the agent off line.
  */
 export const MAX_RESULT_BYTES = 512 << 10;
+/**
+ * Most reply bytes one round reads, and most time it spends reading them. Replies come from
+ * anything on the LAN, and anything there can read the probe's MessageID off the multicast group
+ * and flood the agent with replies built to be slow to read (about 1 ms each at 64 KiB): past
+ * either bound the round counts replies (`ignored`) instead of reading them, so the agent's one
+ * thread stays free for its tunnels. A LAN of cameras sends a few KiB each.
+ */
+export const MAX_READ_BYTES = 8 << 20;
+/** See MAX_READ_BYTES. */
+export const MAX_READ_MS = 500;
 /** Most devices past the bounds that are told apart and counted (`dropped` stops there). */
 const MAX_DROPPED_COUNTED = 100_000;
 
@@ -84,7 +95,7 @@ export function parseProbeTargets(text: string): ProbeTarget[] {
 /** Sends the probe to every target and collects matches for `windowMs`. Never throws. */
 export async function probeOnvif(
   o: { windowMs: number; targets?: ProbeTarget[] },
-): Promise<{ devices: DiscoveredDevice[]; error: string; dropped: number }> {
+): Promise<{ devices: DiscoveredDevice[]; error: string; dropped: number; ignored: number }> {
   const targets = o.targets ?? DEFAULT_PROBE_TARGETS;
   const messageId = newMessageId();
   const probe = Buffer.from(buildProbe(messageId));
@@ -94,6 +105,9 @@ export async function probeOnvif(
   const dropped = new Set<number>();
   const errors: string[] = [];
   let sent = 0;
+  let readBytes = 0;
+  let readMs = 0;
+  let ignored = 0;
   const sockets: dgram.Socket[] = [];
   for (const family of [4, 6] as const) {
     const mine = targets.filter((t) => isIP(t.address) === family);
@@ -102,7 +116,14 @@ export async function probeOnvif(
     sockets.push(sock);
     sock.on("error", (e) => errors.push(e.message));
     sock.on("message", (msg, rinfo) => {
+      if (readBytes + msg.byteLength > MAX_READ_BYTES || readMs >= MAX_READ_MS) {
+        ignored++;
+        return;
+      }
+      readBytes += msg.byteLength;
+      const started = performance.now();
       const matches = parseProbeMatches(new Uint8Array(msg), messageId);
+      readMs += performance.now() - started;
       if (!matches) return;
       for (const m of matches) {
         const key = m.endpoint || `${rinfo.address}|${m.xaddrs.join(" ")}`;
@@ -149,5 +170,6 @@ export async function probeOnvif(
     devices: [...found.values()],
     error: sent === 0 ? `could not send the probe (${errors.join("; ") || "no target"})` : "",
     dropped: dropped.size,
+    ignored,
   };
 }

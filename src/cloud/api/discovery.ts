@@ -95,14 +95,21 @@ export function discoveryRoutes(d: DiscoveryDeps): Hono<AuthVars> {
         agent: agentId,
         devices: r.devices.length,
         dropped: r.dropped || undefined,
+        ignored: r.ignored || undefined,
         error: r.error || undefined,
       },
     });
     if (r.error && r.devices.length === 0) {
       throw new AppError("device_unreachable", `discovery failed on the agent: ${r.error}`);
     }
-    // `dropped`: devices that answered but did not fit in one result (the agent caps it).
-    return c.json({ agent: agentId, devices: r.devices.map(shape), dropped: r.dropped ?? 0 });
+    // `dropped`: devices that answered but did not fit in one result (the agent caps it);
+    // `ignored`: replies the agent did not read, past its budget for one round.
+    return c.json({
+      agent: agentId,
+      devices: r.devices.map(shape),
+      dropped: r.dropped ?? 0,
+      ignored: r.ignored ?? 0,
+    });
   });
   return app;
 }

@@ -364,8 +364,9 @@ window.ncDiscovery = (data, form) => {
   const site = form.querySelector("[name=site]").value;
   const box = document.getElementById("discovery-results");
   const found = data.devices || [];
-  if (!found.length) { box.innerHTML = '<p class="empty">No ONVIF cameras answered. Add them by address below.</p>'; return; }
-  box.innerHTML = '<form class="card" id="discovered"><div class="table-wrap"><table><thead><tr><th scope="col">Add</th><th scope="col">Address</th><th scope="col">Manufacturer</th><th scope="col">Model</th><th scope="col">Name</th><th scope="col">Ports</th></tr></thead><tbody>' +
+  const flood = data.ignored > 0 ? '<p class="warn" role="status" data-ignored>' + esc(Number(data.ignored).toLocaleString()) + (data.ignored === 1 ? " reply" : " replies") + " past what one discovery reads were not read: a host on this LAN may be flooding the discovery port (UDP 3702). Cameras among them are not listed; add them by address below.</p>" : "";
+  if (!found.length) { box.innerHTML = flood + '<p class="empty">No ONVIF cameras answered. Add them by address below.</p>'; return; }
+  box.innerHTML = flood + '<form class="card" id="discovered"><div class="table-wrap"><table><thead><tr><th scope="col">Add</th><th scope="col">Address</th><th scope="col">Manufacturer</th><th scope="col">Model</th><th scope="col">Name</th><th scope="col">Ports</th></tr></thead><tbody>' +
     found.map((d, i) => '<tr><td><input type="checkbox" name="pick" value="' + i + '" aria-label="Add ' + esc(d.address) + '" checked></td><td class="mono">' + esc(d.address) + '</td><td>' + esc(d.manufacturer) + '</td><td>' + esc(d.model) + '</td><td>' + esc(d.name) + '</td><td>' + esc((d.ports || []).map((p) => p + (d.protocols?.[p] ? "/" + d.protocols[p] : "")).join(", ")) + '</td></tr>').join("") +
     '</tbody></table></div>' + (data.dropped > 0 ? '<p class="warn" role="status" data-dropped>' + esc(Number(data.dropped).toLocaleString()) + (data.dropped === 1 ? " more device" : " more devices") + " answered than one discovery shows: add the rest by address or range below.</p>" : "") + '<p><button type="submit">+ Add selected</button></p></form>';
   labelCells(box);

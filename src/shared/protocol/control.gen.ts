@@ -406,6 +406,10 @@ export const descriptor = {
                     "dropped": {
                       "type": "uint32",
                       "id": 4
+                    },
+                    "ignored": {
+                      "type": "uint32",
+                      "id": 5
                     }
                   }
                 },
@@ -625,6 +629,7 @@ export interface DiscoveryResult {
   devices: DiscoveredDevice[];
   error: string;
   dropped: number;
+  ignored: number;
 }
 
 /** Message `nanodems.control.v1.DiscoveredDevice`. */

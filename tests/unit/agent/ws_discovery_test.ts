@@ -129,6 +129,7 @@ Deno.test("texts that are no Unicode (a surrogate's reference, an emoji cut at t
     devices: odd.map((m) => ({ ...m, address: "127.0.0.1" })),
     error: "",
     dropped: 0,
+    ignored: 0,
   };
   assertEquals(
     decodeAgentMessage(encodeAgentMessage({ discoveryResult: result })).discoveryResult,
