@@ -61,16 +61,24 @@ export function slowReply(relatesTo: string): string {
  * A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match; after
  * `flood(n)`, also with `n` datagrams of 9 big matches each (bigMatches), paced so that none is
  * lost on loopback; after `slow(n)`, with a real match first and then `n` slow replies
- * (slowReply), one every 2 ms, as a host flooding the discovery port would.
+ * (slowReply), one every 2 ms, as a host flooding the discovery port would. Like a camera, it
+ * answers a probe's MessageID once (the agent sends each probe twice); after `loseFirst(true)`
+ * it acts as if the first copy never arrived.
  */
 export async function onvifResponder() {
   const sock = dgram.createSocket("udp4");
   let probes = 0;
   let flood = 0;
   let slow = 0;
+  let loseFirst = false;
+  /** Copies of each probe received: a camera answers a repeated MessageID once. */
+  const copies = new Map<string, number>();
   sock.on("message", async (msg, rinfo) => {
     const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(new TextDecoder().decode(msg))?.[1];
     if (!id) return;
+    const copy = (copies.get(id) ?? 0) + 1;
+    copies.set(id, copy);
+    if (copy !== (loseFirst ? 2 : 1)) return;
     probes++;
     const send = (s: string | Uint8Array) => sock.send(s, rinfo.port, rinfo.address);
     if (slow) {
@@ -101,6 +109,10 @@ export async function onvifResponder() {
     probes: () => probes,
     /** From the next probe on, `datagrams` more answers of 9 big matches each. */
     flood: (datagrams: number) => void (flood = datagrams),
+    /** From the next probe on, the first copy of each probe is lost on the way (UDP). */
+    loseFirst: (lose: boolean) => void (loseFirst = lose),
+    /** Copies received of the last probe. */
+    lastCopies: () => [...copies.values()].at(-1) ?? 0,
     /** From the next probe on, a real match and then `datagrams` slow replies only. */
     slow: (datagrams: number) => void (slow = datagrams),
     close: () => sock.close(),

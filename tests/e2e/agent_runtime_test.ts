@@ -194,6 +194,12 @@ Deno.test("discovery: the site's agent probes, hostile replies are ignored, the 
       protocols: { 554: "rtsp", 8000: "http" },
     }]);
     assert(cam.probes() >= 1);
+    assertEquals(cam.lastCopies(), 2, "the probe is sent twice, as SOAP-over-UDP asks");
+    // A probe lost on the way (a busy Wi-Fi LAN): the repeat finds the camera.
+    cam.loseFirst(true);
+    const lost = await api(stack, "POST", site, q.apiToken, { timeoutMs: 1000 });
+    assertEquals((lost.json.devices as { name: string }[]).map((d) => d.name), ["Gate North"]);
+    cam.loseFirst(false);
     // The agent survived the junk and still serves: a second round works the same.
     const again = await api(stack, "POST", site, q.apiToken, { timeoutMs: 500 });
     assertEquals((again.json.devices as unknown[]).length, 1);

@@ -1,10 +1,11 @@
 /**
- * Runs one WS-Discovery round on the agent's LAN with `node:dgram`: sends the Probe to the
- * IPv4 group (and the IPv6 link-local group where the host has IPv6), collects ProbeMatches for
- * the window, and returns one entry per device (by endpoint reference, else by address).
- * Replies that do not parse or answer another probe are dropped silently; past a budget of bytes
- * and time per round they are counted and not read. The targets are a
- * setting so a probe can also go unicast to a known address (and tests need no multicast).
+ * Runs one WS-Discovery round on the agent's LAN with `node:dgram`: sends the Probe to the IPv4
+ * group (and the IPv6 link-local group where the host has IPv6), and once more shortly after as
+ * SOAP-over-UDP asks, collects ProbeMatches for the window, and returns one entry per device (by
+ * endpoint reference, else by address). Replies that do not parse or answer another probe are
+ * dropped silently; past a budget of bytes and time per round they are counted and not read. The
+ * targets are a setting so a probe can also go unicast to a known address (and tests need no
+ * multicast).
  * @module
  */
 import dgram from "node:dgram";
@@ -109,6 +110,8 @@ export async function probeOnvif(
   let readMs = 0;
   let ignored = 0;
   const sockets: dgram.Socket[] = [];
+  /** Where each socket sends: repeated once below. */
+  const sends: { sock: dgram.Socket; to: ProbeTarget }[] = [];
   for (const family of [4, 6] as const) {
     const mine = targets.filter((t) => isIP(t.address) === family);
     if (!mine.length) continue;
@@ -151,7 +154,10 @@ export async function probeOnvif(
         await new Promise<void>((resolve) =>
           sock.send(probe, t.port, t.address, (e) => {
             if (e) errors.push(`${t.address}: ${e.message}`);
-            else sent++;
+            else {
+              sent++;
+              sends.push({ sock, to: t });
+            }
             resolve();
           })
         );
@@ -160,7 +166,21 @@ export async function probeOnvif(
       errors.push(`udp${family}: ${(e as Error).message}`);
     }
   }
-  if (sent > 0) await new Promise((r) => setTimeout(r, o.windowMs));
+  if (sent > 0) {
+    const started = performance.now();
+    // SOAP-over-UDP (MULTICAST_UDP_REPEAT 1, UDP_MIN_DELAY 50 ms, UDP_MAX_DELAY 250 ms): the same
+    // Probe once more, for the cameras a lost datagram kept it from (a busy Wi-Fi LAN). A camera
+    // that got both answers once: a repeat has the same MessageID.
+    const repeatMs = Math.min(o.windowMs / 2, 50 + Math.random() * 200);
+    await new Promise((r) => setTimeout(r, repeatMs));
+    for (const { sock, to } of sends) {
+      try {
+        sock.send(probe, to.port, to.address, () => {/* the first one went */});
+      } catch { /* the socket failed since */ }
+    }
+    const left = o.windowMs - (performance.now() - started);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  }
   for (const s of sockets) {
     try {
       s.close();
