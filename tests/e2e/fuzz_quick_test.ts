@@ -17,11 +17,14 @@
 // device's SSH port, which the browser terminal makes the cloud an SSH client of. `https` is a
 // hostile device at a port marked HTTPS, which the browser proxy makes the cloud a TLS client of:
 // an answer must come within the proxy's timeout, and a certificate's subject be printable.
+// `gateway` is a hostile camera behind the RTSP gateway, answering a well-behaved player: every
+// request must be answered within the proxy's timeout and the camera's connection end with the
+// player's.
 import { assert, assertEquals } from "../_fixtures/assert.ts";
 import { fuzz } from "../fuzz/main.ts";
 import { TARGETS } from "../fuzz/targets.ts";
 
-Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera, hostile-device, hostile-LAN, hostile-SSH-server and hostile-HTTPS-device inputs find nothing", async () => {
+Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, internal-listener, compromised-agent, hostile-camera, hostile-device, hostile-LAN, hostile-SSH-server, hostile-HTTPS-device and hostile-camera-behind-the-gateway inputs find nothing", async () => {
   const report = await fuzz({
     seconds: 20,
     seed: 20261201,
@@ -39,7 +42,9 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
       JSON.stringify(report.checks.device)
     }, discovery checks ${JSON.stringify(report.checks.discovery)}, terminal checks ${
       JSON.stringify(report.checks.terminal)
-    }, https checks ${JSON.stringify(report.checks.https)}`,
+    }, https checks ${JSON.stringify(report.checks.https)}, gateway checks ${
+      JSON.stringify(report.checks.gateway)
+    }`,
   );
   assertEquals(
     report.findings.map((f) => `${f.target} #${f.case} ${f.kind}: ${f.detail.slice(0, 200)}`),
@@ -74,5 +79,10 @@ Deno.test("fuzz (quick): HTTP, enrollment, RTSP, framing, control-stream, intern
   assert(
     (report.checks.https?.tame ?? 0) >= 1,
     `no well-formed HTTPS camera's page came through (${JSON.stringify(report.checks.https)})`,
+  );
+  // The cameras behind the gateway really played: a well-formed one's PLAY brought frames.
+  assert(
+    (report.checks.gateway?.tame ?? 0) >= 1,
+    `no well-formed camera played through the gateway (${JSON.stringify(report.checks.gateway)})`,
   );
 });

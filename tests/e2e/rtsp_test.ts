@@ -417,6 +417,93 @@ Deno.test("rtsp gateway: a device that takes a request and never answers gets th
   }
 });
 
+Deno.test("rtsp gateway: a camera that stalls in the middle of a frame gets the player's connection closed, not held", async () => {
+  const stack = await Stack.start({ cloudArgs: ["--proxy-timeout", "1s"] });
+  // A camera that plays, sends the start of a 65 535-byte frame and then nothing more.
+  const cam = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (cam.addr as Deno.NetAddr).port;
+  const held: Deno.Conn[] = [];
+  const enc = new TextEncoder();
+  (async () => {
+    for await (const c of cam) {
+      held.push(c);
+      (async () => {
+        const buf = new Uint8Array(65536);
+        let text = "";
+        for (;;) {
+          const n = await c.read(buf);
+          if (n === null) return;
+          text += new TextDecoder().decode(buf.subarray(0, n));
+          for (let end; (end = text.indexOf("\r\n\r\n")) >= 0;) {
+            const head = text.slice(0, end);
+            text = text.slice(end + 4);
+            const method = head.split(" ")[0];
+            const cseq = /cseq:\s*(\S+)/i.exec(head)?.[1];
+            if (method === "GET_PARAMETER") continue; // behind the cut frame: never seen anyway
+            const sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
+              "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:track1\r\n";
+            const extra = method === "DESCRIBE"
+              ? `Content-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`
+              : method === "SETUP"
+              ? "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 42\r\n\r\n"
+              : "\r\n";
+            await c.write(enc.encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n${extra}`));
+            if (method === "PLAY") await c.write(new Uint8Array([0x24, 0, 0xff, 0xff, 1, 2, 3]));
+          }
+        }
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  stack.defer(() => {
+    cam.close();
+    for (const c of held) c.close();
+    return Promise.resolve();
+  });
+  try {
+    const q = await stack.quickstart([port]);
+    await stack.agentFor(q);
+    const url = `rtsp://127.0.0.1:${stack.ports.rtsp}/${q.device.handles[port]}/live`;
+    const player = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.rtsp });
+    stack.defer(() => Promise.resolve(player.close()));
+    let got = "";
+    const buf = new Uint8Array(65536);
+    const until = async (pred: () => boolean) => {
+      while (!pred()) {
+        const n = await player.read(buf);
+        if (n === null) return false;
+        got += new TextDecoder("latin1").decode(buf.subarray(0, n));
+      }
+      return true;
+    };
+    let cseq = 0;
+    for (
+      const [method, extra] of [
+        ["OPTIONS", ""],
+        ["DESCRIBE", ""],
+        ["SETUP", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n"],
+        ["PLAY", "Session: 42\r\n"],
+      ]
+    ) {
+      const uri = method === "SETUP" ? `${url}/track1` : url;
+      await player.write(enc.encode(req(method, uri, ++cseq, basic(q.apiToken) + extra)));
+      assert(await until(() => got.includes(`CSeq: ${cseq}\r\n`)), `${method} answered`);
+    }
+    assert(await until(() => got.endsWith("$\x00\xff\xff\x01\x02\x03")), "the frame began");
+    // The player's keep-alive: the camera's answer could only come inside the frame it cut.
+    await player.write(enc.encode(req("GET_PARAMETER", url, ++cseq, basic(q.apiToken))));
+    // Held for good before (the gateway's 504 waited for the frame's end); now closed.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([
+      until(() => false).then(() => "closed", () => "closed"),
+      new Promise<string>((r) => timer = setTimeout(() => r("still open after 20 s"), 20_000)),
+    ]).finally(() => clearTimeout(timer));
+    assertEquals(ended, "closed");
+    assert(got.endsWith("$\x00\xff\xff\x01\x02\x03"), "nothing landed inside the frame");
+  } finally {
+    await stack.stop();
+  }
+});
+
 Deno.test("rtsp gateway: a camera whose sound an admin turned off plays without it; its sound track cannot be set up", async () => {
   const stack = await Stack.start();
   const cam = await startCamera({ audio: true });

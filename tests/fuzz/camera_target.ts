@@ -371,14 +371,14 @@ function mediaStream(
  * A source that never surprises: every "rarely, something hostile" is never. Every eighth case is
  * such a well-formed camera, so even a short run surely plays pictures and sound to the end.
  */
-class TameRng extends Rng {
+export class TameRng extends Rng {
   override chance(p: number): boolean {
     return p >= 0.5;
   }
 }
 
 /** A script for one camera session (`tame`: a well-formed camera's). */
-function cameraScript(rng: Rng, tame: boolean): CameraScript {
+export function cameraScript(rng: Rng, tame: boolean): CameraScript {
   const audioControl = rng.chance(0.8) ? "track2" : rng.pick(["rtsp://cam/fz/track2", "track1"]);
   const { body, sound, videoPt } = sdp(rng, audioControl);
   const own = tame ? new TameRng(rng.next()) : new Rng(rng.next());
@@ -454,7 +454,7 @@ function cameraScript(rng: Rng, tame: boolean): CameraScript {
 }
 
 /** Cases whose viewer left, waiting to see their camera sessions closed. */
-interface Left {
+export interface Left {
   key: string;
   caseNo: number;
   at: number;
@@ -538,18 +538,27 @@ function readFrames(bytes: Uint8Array): { texts: string[]; binary: number; close
 /** The camera sessions of earlier cases still open long after their viewer left. */
 function lingering(w: World): Finding[] {
   const { left, counts } = stateOf(w);
+  return outlived(w, left, () => counts.closed++, "camera");
+}
+
+/**
+ * The cases of `left` (a target's own) whose camera connections are all closed are dropped
+ * (`closed` counts those that had one); one still open `LINGER_MS` after its viewer left is a
+ * finding, named for the target's cases (`what`) so it replays.
+ */
+export function outlived(w: World, left: Left[], closed: () => void, what: string): Finding[] {
   const out: Finding[] = [];
   const now = Date.now();
   for (let i = left.length - 1; i >= 0; i--) {
     const l = left[i];
     const c = w.camera.connections(l.key);
     if (c.open === 0 && (c.ever > 0 || now - l.at > LINGER_MS)) {
-      if (c.ever > 0) counts.closed++;
+      if (c.ever > 0) closed();
     } else if (now - l.at > LINGER_MS) {
       out.push({
         kind: "a camera session outlived its viewer",
         detail:
-          `camera case #${l.caseNo} (replay it with --case ${l.caseNo}): ${c.open} camera connection(s) still open ${
+          `${what} case #${l.caseNo} (replay it with --case ${l.caseNo}): ${c.open} camera connection(s) still open ${
             Math.round((now - l.at) / 1000)
           } s after its viewer left`,
         input: "",

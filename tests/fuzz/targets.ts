@@ -30,6 +30,7 @@ import { device } from "./device_target.ts";
 import { discovery } from "./discovery_target.ts";
 import { terminal } from "./terminal_target.ts";
 import { https } from "./https_target.ts";
+import { gateway } from "./gateway_target.ts";
 
 /** What one case found wrong (nothing when it held). */
 export interface Finding {
@@ -638,4 +639,5 @@ export const TARGETS: Target[] = [
   discovery,
   terminal,
   https,
+  gateway,
 ];

@@ -46,6 +46,8 @@ export interface RtspDeps extends RouteDeps {
 
 /** Failed authentication attempts tolerated on one connection before it is closed. */
 const MAX_AUTH_FAILURES = 3;
+/** How long a refusal may wait to be written before the connection is closed instead. */
+const STUCK_MS = 2_000;
 /** Requests remembered for answering a challenge (by CSeq). */
 const MAX_PENDING = 64;
 
@@ -178,14 +180,21 @@ export class RtspSession {
     });
   }
 
-  /** Answers the client with a refusal; closes unless it is a 401 the client may retry. */
+  /**
+   * Answers the client with a refusal; closes unless it is a 401 the client may retry. The answer
+   * goes out under the client's write lock, which an interleaved frame the device cut short holds
+   * until its last byte comes (nothing may land inside a frame): when it has not gone out within
+   * STUCK_MS, the connection is closed instead — a camera that stalls mid-frame would otherwise
+   * keep the player waiting for an answer for good.
+   */
   async #refuse(err: unknown, cseq: string | null, close = false): Promise<void> {
     const r: Refusal = KEEP_OPEN.has(err as Refusal) ? err as Refusal : refusalFor(err);
     if (r.status === 500) this.#d.log.error({ err: (err as Error)?.message }, "rtsp gateway error");
+    const stuck = setTimeout(() => this.#close(), STUCK_MS);
     await this.#clientLock.write(
       this.#client,
       serialize(response(r.status, r.reason, cseq, r.headers)),
-    ).catch(() => {});
+    ).catch(() => {}).finally(() => clearTimeout(stuck));
     if (r.status === 401 && ++this.#authFailures < MAX_AUTH_FAILURES && !close) return;
     if (close || !KEEP_OPEN.has(r)) this.#close();
   }
