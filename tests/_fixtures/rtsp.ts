@@ -335,9 +335,13 @@ export function countingProxy(port: number): {
 
 /**
  * A fake RTSP device on loopback that answers every request with 200 OK (same CSeq) and keeps the
- * connection: for tests about the gateway and live access, where no real camera is needed.
+ * connection: for tests about the gateway and live access, where no real camera is needed. With
+ * `afterPlay`, it writes those bytes after its answer to PLAY and then says nothing more (a camera
+ * that stalls, say in the middle of a frame).
  */
-export function fakeRtspDevice(): { port: number; close(): Promise<void> } {
+export function fakeRtspDevice(
+  opts: { afterPlay?: Uint8Array } = {},
+): { port: number; close(): Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   (async () => {
@@ -345,14 +349,21 @@ export function fakeRtspDevice(): { port: number; close(): Promise<void> } {
       conns.add(c);
       (async () => {
         const buf = new Uint8Array(8192);
+        let stalled = false;
         for (;;) {
           const n = await c.read(buf).catch(() => null);
           if (n === null) break;
-          const cseq = /CSeq: *(\d+)/i.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1];
+          if (stalled) continue;
+          const text = new TextDecoder().decode(buf.subarray(0, n));
+          const cseq = /CSeq: *(\d+)/i.exec(text)?.[1];
           const ok = await c.write(
             new TextEncoder().encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq ?? 0}\r\n\r\n`),
           ).catch(() => null);
           if (ok === null) break;
+          if (opts.afterPlay && text.startsWith("PLAY ")) {
+            stalled = true;
+            if (await c.write(opts.afterPlay).catch(() => null) === null) break;
+          }
         }
         conns.delete(c);
         try {

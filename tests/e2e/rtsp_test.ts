@@ -5,7 +5,13 @@
 // credential API (write-only, sealed at rest, every use audited).
 import { assert, assertEquals, assertStringIncludes } from "../_fixtures/assert.ts";
 import { Stack } from "../_fixtures/stack.ts";
-import { ffprobe, rtspExchange, startCamera, streamKinds } from "../_fixtures/rtsp.ts";
+import {
+  fakeRtspDevice,
+  ffprobe,
+  rtspExchange,
+  startCamera,
+  streamKinds,
+} from "../_fixtures/rtsp.ts";
 import { untilValue } from "../_fixtures/until.ts";
 
 const req = (method: string, url: string, cseq: number, extra = "") =>
@@ -420,45 +426,10 @@ Deno.test("rtsp gateway: a device that takes a request and never answers gets th
 Deno.test("rtsp gateway: a camera that stalls in the middle of a frame gets the player's connection closed, not held", async () => {
   const stack = await Stack.start({ cloudArgs: ["--proxy-timeout", "1s"] });
   // A camera that plays, sends the start of a 65 535-byte frame and then nothing more.
-  const cam = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (cam.addr as Deno.NetAddr).port;
-  const held: Deno.Conn[] = [];
+  const cam = fakeRtspDevice({ afterPlay: new Uint8Array([0x24, 0, 0xff, 0xff, 1, 2, 3]) });
+  stack.defer(cam.close);
+  const port = cam.port;
   const enc = new TextEncoder();
-  (async () => {
-    for await (const c of cam) {
-      held.push(c);
-      (async () => {
-        const buf = new Uint8Array(65536);
-        let text = "";
-        for (;;) {
-          const n = await c.read(buf);
-          if (n === null) return;
-          text += new TextDecoder().decode(buf.subarray(0, n));
-          for (let end; (end = text.indexOf("\r\n\r\n")) >= 0;) {
-            const head = text.slice(0, end);
-            text = text.slice(end + 4);
-            const method = head.split(" ")[0];
-            const cseq = /cseq:\s*(\S+)/i.exec(head)?.[1];
-            if (method === "GET_PARAMETER") continue; // behind the cut frame: never seen anyway
-            const sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
-              "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:track1\r\n";
-            const extra = method === "DESCRIBE"
-              ? `Content-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`
-              : method === "SETUP"
-              ? "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 42\r\n\r\n"
-              : "\r\n";
-            await c.write(enc.encode(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n${extra}`));
-            if (method === "PLAY") await c.write(new Uint8Array([0x24, 0, 0xff, 0xff, 1, 2, 3]));
-          }
-        }
-      })().catch(() => {});
-    }
-  })().catch(() => {});
-  stack.defer(() => {
-    cam.close();
-    for (const c of held) c.close();
-    return Promise.resolve();
-  });
   try {
     const q = await stack.quickstart([port]);
     await stack.agentFor(q);

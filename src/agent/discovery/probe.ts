@@ -105,12 +105,11 @@ export async function probeOnvif(
   /** Distinct devices that answered but did not fit: their keys' hashes, a few bytes each. */
   const dropped = new Set<number>();
   const errors: string[] = [];
-  let sent = 0;
   let readBytes = 0;
   let readMs = 0;
   let ignored = 0;
   const sockets: dgram.Socket[] = [];
-  /** Where each socket sends: repeated once below. */
+  /** The probes that went out (where each socket sent): repeated once below. */
   const sends: { sock: dgram.Socket; to: ProbeTarget }[] = [];
   for (const family of [4, 6] as const) {
     const mine = targets.filter((t) => isIP(t.address) === family);
@@ -154,10 +153,7 @@ export async function probeOnvif(
         await new Promise<void>((resolve) =>
           sock.send(probe, t.port, t.address, (e) => {
             if (e) errors.push(`${t.address}: ${e.message}`);
-            else {
-              sent++;
-              sends.push({ sock, to: t });
-            }
+            else sends.push({ sock, to: t });
             resolve();
           })
         );
@@ -166,7 +162,7 @@ export async function probeOnvif(
       errors.push(`udp${family}: ${(e as Error).message}`);
     }
   }
-  if (sent > 0) {
+  if (sends.length > 0) {
     const started = performance.now();
     // SOAP-over-UDP (MULTICAST_UDP_REPEAT 1, UDP_MIN_DELAY 50 ms, UDP_MAX_DELAY 250 ms): the same
     // Probe once more, for the cameras a lost datagram kept it from (a busy Wi-Fi LAN). A camera
@@ -188,7 +184,9 @@ export async function probeOnvif(
   }
   return {
     devices: [...found.values()],
-    error: sent === 0 ? `could not send the probe (${errors.join("; ") || "no target"})` : "",
+    error: sends.length === 0
+      ? `could not send the probe (${errors.join("; ") || "no target"})`
+      : "",
     dropped: dropped.size,
     ignored,
   };
