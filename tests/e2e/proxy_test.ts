@@ -681,6 +681,42 @@ Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a PO
     assertMatch(old, /^HTTP\/1\.1 200 /);
     assertStringIncludes(old, "rpc2-ok");
 
+    // A GET and a POST sent together, the POST's body finished only once the GET is answered:
+    // the cloud reads ahead while it serves the GET, and what it read goes to node:http with the
+    // connection, so the POST's last bytes are not lost.
+    const split = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
+    // An answer lost (or a body never finished) would hold the connection: give up after 20 s.
+    const giveUp = setTimeout(() => split.close(), 20_000);
+    try {
+      const write = (t: string) => split.write(new TextEncoder().encode(t));
+      await write(
+        `GET /c/${handle}/RPC2 HTTP/1.1\r\n${auth}\r\n` +
+          `POST /c/${handle}/upload HTTP/1.1\r\n${auth}Content-Length: 6\r\n` +
+          `Connection: close\r\n\r\nabc`,
+      );
+      let got = "";
+      const buf = new Uint8Array(4096);
+      try {
+        while (!got.includes("rpc2-ok")) {
+          const n = await split.read(buf);
+          if (n === null) break;
+          got += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        await write("def");
+        for (let n; (n = await split.read(buf)) !== null;) {
+          got += new TextDecoder().decode(buf.subarray(0, n));
+        }
+      } catch { /* closed after 20 s */ }
+      const both = parseResponses(got, ["GET", "POST"]);
+      assertEquals(both.map((r) => r.status), [200, 200], got.slice(0, 1500));
+      assertEquals(JSON.parse(both[1].body), { received: 6 });
+    } finally {
+      clearTimeout(giveUp);
+      try {
+        split.close();
+      } catch { /* closed */ }
+    }
+
     // A kept-alive connection left idle is closed by the cloud (node:http's 5 s, on both paths).
     const idle = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
     try {
@@ -712,4 +748,129 @@ Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a PO
       } catch { /* closed */ }
     }
   });
+});
+
+/**
+ * A device that reads each request and answers nothing (a camera working on a slow CGI), or, with
+ * `stream`, answers a chunked stream's head and first part and then goes quiet (an MJPEG camera
+ * between frames). It counts the connections it has and records when each one ends.
+ */
+function thinkingDevice(stream = false) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const state = { open: 0, asked: [] as string[] };
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      state.open++;
+      (async () => {
+        const buf = new Uint8Array(16 << 10);
+        let text = "";
+        try {
+          for (let n; (n = await conn.read(buf)) !== null;) {
+            text += new TextDecoder().decode(buf.subarray(0, n));
+            const end = text.indexOf("\r\n\r\n");
+            if (end < 0) continue;
+            state.asked.push(text.slice(0, text.indexOf(" ", text.indexOf(" ") + 1)));
+            text = text.slice(end + 4);
+            if (stream) {
+              await conn.write(new TextEncoder().encode(
+                "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=f\r\n" +
+                  "Transfer-Encoding: chunked\r\n\r\n10\r\n--f\r\nframe one..\r\n",
+              ));
+            }
+          }
+        } catch { /* closed under it */ }
+        state.open--;
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    state,
+    close: () => {
+      listener.close();
+      for (const c of conns) c.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+Deno.test("proxy: a browser that leaves while the device is still answering frees the device's connection at once, not after the proxy timeout", async () => {
+  const stack = await Stack.start();
+  const thinking = thinkingDevice();
+  const streaming = thinkingDevice(true);
+  stack.defer(thinking.close);
+  stack.defer(streaming.close);
+  try {
+    const q = await stack.quickstart([thinking.port, streaming.port], "Slow");
+    await stack.agentFor(q);
+    const auth = `Authorization: Bearer ${q.apiToken}\r\nHost: 127.0.0.1\r\n`;
+    const settle = async (what: string, device: typeof thinking) => {
+      // The default proxy timeout is 30 s: a device connection still open after 20 s was held.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const freed = await Promise.race([
+        (async () => {
+          while (device.state.open > 0) await new Promise((r) => setTimeout(r, 50));
+          return "freed";
+        })(),
+        new Promise<string>((r) => timer = setTimeout(() => r("still open after 20 s"), 20_000)),
+      ]);
+      clearTimeout(timer);
+      assertEquals(`${what}: ${freed}`, `${what}: freed`);
+    };
+    const leave = async (
+      device: typeof thinking,
+      text: string,
+      waitFor: (read: string) => boolean = () => true,
+    ) => {
+      const asked = device.state.asked.length;
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
+      await conn.write(new TextEncoder().encode(text));
+      let read = "";
+      const buf = new Uint8Array(4096);
+      while (device.state.asked.length === asked || !waitFor(read)) {
+        const n = await Promise.race([
+          conn.read(buf),
+          new Promise<number>((r) => setTimeout(() => r(0), 50)),
+        ]);
+        if (n === null) throw new Error(`the cloud closed the connection: ${read}`);
+        read += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      assertEquals(device.state.open, 1);
+      conn.close();
+    };
+    const think = q.device.handles[thinking.port];
+    // A bodiless GET (the cloud's own HTTP/1.1 path), then a POST (node:http's).
+    await leave(thinking, `GET /c/${think}/cgi-bin/slow.cgi HTTP/1.1\r\n${auth}\r\n`);
+    await settle("GET", thinking);
+    await leave(
+      thinking,
+      `POST /c/${think}/cgi-bin/slow.cgi HTTP/1.1\r\n${auth}Content-Length: 2\r\n\r\nhi`,
+    );
+    await settle("POST", thinking);
+    assertEquals(thinking.state.asked, ["GET /cgi-bin/slow.cgi", "POST /cgi-bin/slow.cgi"]);
+    // A stream the device has gone quiet on: the browser's leaving ends it, with no next part.
+    const stream = q.device.handles[streaming.port];
+    await leave(
+      streaming,
+      `GET /c/${stream}/video.mjpg HTTP/1.1\r\n${auth}\r\n`,
+      (read) => read.includes("frame one"),
+    );
+    await settle("stream", streaming);
+
+    // The node still answers on the same handle, and the device's next request is a new one.
+    const again = await exchange(
+      stack.ports.http,
+      `GET /c/${stream}/video.mjpg HTTP/1.1\r\n${auth}\r\n`,
+      (out) => out.includes("frame one"),
+    );
+    assertMatch(again, /^HTTP\/1\.1 200 /);
+  } finally {
+    await stack.stop();
+  }
 });

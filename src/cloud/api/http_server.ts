@@ -434,13 +434,16 @@ export async function startHttpServer(opts: {
    * (`--proxy-domain`) — answered on the Deno connection (`native_http1.ts`) by the same
    * `serveProxy` / `serveOrigin` as node:http's. Only a bodiless GET or HEAD over HTTP/1.1 or 1.0
    * with nothing unusual: the rest (bodies, Expect, upgrades, a field value node:http would
-   * refuse, the cloud's own pages) returns false and goes to node:http as it always did.
+   * refuse, the cloud's own pages) returns false and goes to node:http as it always did. A
+   * browser that leaves before its answer is out ends the response (its "close"), as node:http's
+   * does: the proxy then lets go of the device instead of waiting on it for the proxy timeout.
    */
   async function serveProxyNative(
     conn: Deno.TcpConn,
     head: RequestHead,
     rest: Uint8Array,
     remote: string,
+    watch: (onGone: () => void) => void,
   ): Promise<boolean | Uint8Array> {
     // HTTP/1.0 too: what a reverse proxy in front (nginx by default) speaks to the cloud.
     const http10 = head.version === "HTTP/1.0";
@@ -458,6 +461,11 @@ export async function startHttpServer(opts: {
     const req = new Http1Request(head, remote);
     const keepAlive = http10 ? listHas(connection, "keep-alive") : !listHas(connection, "close");
     const res = new Http1Response(conn, req, { keepAlive, http10 });
+    watch(() => {
+      if (res.writableFinished) return;
+      req.aborted = true;
+      res.destroy();
+    });
     await (deviceHandle
       ? serveOrigin(opts.proxy, req, res, deviceHandle, opts.cloudBase)
       : serveProxy(opts.proxy, req, res))
@@ -493,11 +501,12 @@ export async function startHttpServer(opts: {
       claims: (method, target) =>
         (method === "GET" && isTunnelPath(target.split("?")[0])) ||
         ((method === "GET" || method === "HEAD") && (domain !== null || isProxyPath(target))),
-      serve: (conn, head, rest, peer) =>
+      serve: (conn, head, rest, peer, watch) =>
         isTunnelPath(head.target.split("?")[0])
           ? serveNative(conn, head, rest, peer)
-          : serveProxyNative(conn, head, rest, peer),
-      handOff: (conn, read, peer) => server.emit("connection", socketOf(conn, read, peer)),
+          : serveProxyNative(conn, head, rest, peer, watch),
+      handOff: (conn, read, peer, ahead) =>
+        server.emit("connection", socketOf(conn, read, peer, ahead)),
       trustsProxyHeader: (addr) => fromTrustedProxy(addr, d.authContext?.().trustedProxies),
       badProxyHeader: (addr, message) =>
         d.log.warn({ remote: addr, err: message }, "http: bad PROXY header"),

@@ -40,16 +40,29 @@ export interface FrontHandlers {
    * address (the socket's, or the one a trusted balancer's PROXY header named). Returns false to
    * hand the connection to node:http instead (with every byte read of this request), true when
    * the connection is taken (upgraded or closed), or the bytes read after this request when the
-   * connection is free for the next one (HTTP keep-alive).
+   * connection is free for the next one (HTTP keep-alive). `watch(onGone)` starts the
+   * connection's next read now rather than after the answer, so a client that leaves (or ends its
+   * side) while its request is served is seen at once: `onGone` runs when that read finds the
+   * connection ended. Its bytes, if any, begin the next request. Only a serve that returns bytes
+   * or true may call it (node:http, handed the connection, could not see what it read).
    */
   serve(
     conn: Deno.TcpConn,
     head: RequestHead,
     rest: Uint8Array,
     peer: string,
+    watch: (onGone: () => void) => void,
   ): Promise<boolean | Uint8Array> | boolean | Uint8Array;
-  /** Hands the connection to node:http with the bytes already read; `peer` as for `serve`. */
-  handOff(conn: Deno.TcpConn, read: Uint8Array, peer: string): void;
+  /**
+   * Hands the connection to node:http with the bytes already read; `peer` as for `serve`;
+   * `ahead`, a read under way (see `watch`), whose bytes follow `read` (null: the connection ended).
+   */
+  handOff(
+    conn: Deno.TcpConn,
+    read: Uint8Array,
+    peer: string,
+    ahead?: Promise<Uint8Array | null>,
+  ): void;
   /**
    * Whether a connection from `addr` may start with a PROXY protocol header (a peer in
    * `--trusted-proxies`); none is read when this is absent.
@@ -74,6 +87,8 @@ const MAX_HEAD = 16 << 10;
 const HEAD_TIMEOUT_MS = 60_000;
 /** How long a kept-alive connection may stay silent between requests (node:http's default). */
 const KEEP_ALIVE_MS = 5_000;
+/** The most one read ahead (`FrontHandlers.serve`'s `watch`) takes: a request head, or its start. */
+const AHEAD_BYTES = 4 << 10;
 
 const CRLF = [13, 10];
 
@@ -127,6 +142,30 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
   };
   arm(HEAD_TIMEOUT_MS);
   let peer = conn.remoteAddr.hostname;
+  // The read begun while a request was served (`watch`): the next read, whatever it brings.
+  // Requests that arrived together are served before it returns; the last one's `onGone` counts.
+  let ahead: Promise<number | null> | undefined;
+  let onAheadGone: (() => void) | undefined;
+  // Made on the first watch: a tunnel upgrade's connection never needs it.
+  let aheadBuf = new Uint8Array(0);
+  const watch = (onGone: () => void) => {
+    onAheadGone = onGone;
+    if (ahead) return;
+    if (aheadBuf.byteLength === 0) aheadBuf = new Uint8Array(AHEAD_BYTES);
+    ahead = conn.read(aheadBuf).catch(() => null);
+    ahead.then((n) => {
+      if (n === null) onAheadGone?.();
+    });
+  };
+  const takeAhead = () => {
+    const taken = ahead;
+    ahead = onAheadGone = undefined;
+    return taken;
+  };
+  const handOff = () => {
+    const early = takeAhead()?.then((n) => n === null ? null : aheadBuf.slice(0, n));
+    return h.handOff(conn, buf.slice(0, end), peer, early);
+  };
   try {
     if (h.trustsProxyHeader?.(peer)) {
       // A balancer's header names the client; what it sent after the header starts the request.
@@ -153,12 +192,25 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
         buf = bigger;
       }
       let n: number | null;
-      try {
-        n = await conn.read(buf.subarray(end));
-      } catch (e) {
-        // A kept-alive connection closed by its idle timer or by the peer: nothing to report.
-        if (waiting) return false;
-        throw e;
+      const early = takeAhead();
+      if (early) {
+        n = await early;
+        if (n !== null) {
+          if (end + n > buf.byteLength) {
+            const bigger = new Uint8Array(Math.max(buf.byteLength * 2, end + n));
+            bigger.set(buf.subarray(0, end));
+            buf = bigger;
+          }
+          buf.set(aheadBuf.subarray(0, n), end);
+        }
+      } else {
+        try {
+          n = await conn.read(buf.subarray(end));
+        } catch (e) {
+          // A kept-alive connection closed by its idle timer or by the peer: nothing to report.
+          if (waiting) return false;
+          throw e;
+        }
       }
       if (n === null) return false;
       if (waiting) {
@@ -177,17 +229,17 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
     for (;;) {
       let lineEnd = -1;
       while ((lineEnd = indexOf(buf, end, CRLF)) < 0) {
-        if (end >= MAX_LINE) return h.handOff(conn, buf.slice(0, end), peer);
+        if (end >= MAX_LINE) return handOff();
         if (!(await more())) {
           // A kept-alive connection that ends between requests is simply over.
           if (waiting) return closeQuietly();
-          return h.handOff(conn, buf.slice(0, end), peer);
+          return handOff();
         }
       }
       const line = latin1(buf.subarray(0, lineEnd));
       const parts = line.split(" ");
       if (parts.length !== 3 || !parts[2].startsWith("HTTP/1.") || !h.claims(parts[0], parts[1])) {
-        return h.handOff(conn, buf.slice(0, end), peer);
+        return handOff();
       }
       let headEnd = -1;
       while ((headEnd = indexOf(buf, end, [...CRLF, ...CRLF], Math.max(0, lineEnd - 2))) < 0) {
@@ -209,8 +261,8 @@ async function route(conn: Deno.TcpConn, h: FrontHandlers): Promise<void> {
         headers: fields,
         rawHeaders,
       };
-      const served = await h.serve(conn, head, buf.slice(headEnd + 4, end), peer);
-      if (served === false) return h.handOff(conn, buf.slice(0, end), peer);
+      const served = await h.serve(conn, head, buf.slice(headEnd + 4, end), peer, watch);
+      if (served === false) return handOff();
       if (served === true) return;
       // Kept alive: what was read after the request starts the next one, in the same buffer.
       if (served.byteLength > buf.byteLength) buf = new Uint8Array(served.byteLength * 2);

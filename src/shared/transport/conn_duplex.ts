@@ -76,12 +76,18 @@ export interface SocketLike extends Duplex {
 
 /**
  * A TCP connection accepted by Deno as the socket a `node:http` server expects on its
- * "connection" event: `head` (bytes already read from it) comes first, the peer's address is
- * the real one (or `peer`, the client a trusted balancer named in front of it), writes of several chunks go out as one, and `setTimeout` is a real idle timer
- * (node:http closes idle keep-alive connections with it: it fires `idleMs` after the last read or
- * write, as node's own sockets do).
+ * "connection" event: `head` (bytes already read from it) comes first, then what `ahead` (a read
+ * already under way, null at the connection's end) brings; the peer's address is the real one
+ * (or `peer`, the client a trusted balancer named in front of it); writes of several chunks go
+ * out as one; and `setTimeout` is a real idle timer (node:http closes idle keep-alive
+ * connections with it: it fires `idleMs` after the last read or write, as node's own sockets do).
  */
-export function socketOf(conn: Deno.TcpConn, head: Uint8Array, peer?: string): SocketLike {
+export function socketOf(
+  conn: Deno.TcpConn,
+  head: Uint8Array,
+  peer?: string,
+  ahead?: Promise<Uint8Array | null>,
+): SocketLike {
   const buf = new Uint8Array(64 << 10);
   let reading = false;
   // The idle timer is armed once and moved only when it fires; activity just records when it
@@ -112,6 +118,16 @@ export function socketOf(conn: Deno.TcpConn, head: Uint8Array, peer?: string): S
     read() {
       if (reading) return;
       reading = true;
+      if (ahead) {
+        const early = ahead;
+        ahead = undefined;
+        early.then((bytes) => {
+          reading = false;
+          touch();
+          this.push(bytes);
+        });
+        return;
+      }
       conn.read(buf).then((n) => {
         reading = false;
         touch();

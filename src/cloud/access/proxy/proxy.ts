@@ -432,6 +432,16 @@ export async function exchange(
 ): Promise<void> {
   const { raw, prefix, principal, target } = x;
   let dc: DeviceConn | null = null;
+  // A browser that leaves before its answer is out frees the device at once: the connection is
+  // closed under whatever waits on it (the head, a body to rewrite), not held for the proxy
+  // timeout, which a camera serving a handful of connections could not spare.
+  let left = false;
+  const onLeave = () => {
+    if (res.writableFinished) return;
+    left = true;
+    if (dc) d.pool.close(dc);
+  };
+  res.on("close", onLeave);
   try {
     const method = (req.method ?? "GET").toUpperCase();
     const away = leavingTarget(x.devicePath);
@@ -467,6 +477,7 @@ export async function exchange(
       }
       dc = pooled ?? await openAudited(d, principal, target, device.scheme);
       dc.uses++;
+      if (left) throw new BrowserLeft();
       try {
         const pre = await login?.preemptive(target, principal, dc, method, x.devicePath);
         if (pre) headers.push(["Authorization", pre]);
@@ -477,6 +488,7 @@ export async function exchange(
       } catch (e) {
         d.pool.close(dc);
         dc = null;
+        if (left) throw new BrowserLeft();
         const protocol = e instanceof DeviceProtocolError;
         if (pooled && (protocol || !(e instanceof AppError))) continue;
         if (protocol && guessing && !hasBody && device.scheme === "http") {
@@ -496,6 +508,7 @@ export async function exchange(
         if (!reusable(head, framing)) {
           d.pool.close(dc);
           dc = await openAudited(d, principal, target, device.scheme);
+          if (left) throw new BrowserLeft();
         }
         const headers = requestHeadersToDevice(raw, {
           device,
@@ -516,7 +529,20 @@ export async function exchange(
     dc = null;
   } catch (e) {
     if (dc) d.pool.close(dc);
+    if (left) {
+      d.log.info({ handle: target.handle.id }, "proxy request ended by the client");
+      return;
+    }
     sendFailure(d, req, res, e);
+  } finally {
+    res.off("close", onLeave);
+  }
+}
+
+/** The browser left while its request was served (nothing is left to answer). */
+class BrowserLeft extends Error {
+  constructor() {
+    super("the browser left before its answer");
   }
 }
 

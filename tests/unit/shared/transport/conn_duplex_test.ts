@@ -51,3 +51,32 @@ Deno.test("socketOf: the idle timeout waits out activity, fires once quiet, and 
     } catch { /* closed */ }
   }
 });
+
+Deno.test("socketOf: a read already under way comes after the head and before later reads; null ends it", async () => {
+  for (const last of ["B", null]) {
+    const { client, server } = await tcpPair();
+    let bring!: (b: Uint8Array | null) => void;
+    const ahead = new Promise<Uint8Array | null>((r) => bring = r);
+    const s = socketOf(server, new TextEncoder().encode("A"), undefined, ahead);
+    const seen: string[] = [];
+    s.on("data", (b: Uint8Array) => seen.push(new TextDecoder().decode(b)));
+    const ended = new Promise<void>((r) => s.once("end", r));
+    try {
+      await client.write(new TextEncoder().encode("C"));
+      await sleep(100);
+      assertEquals(seen, ["A"], "read past the read under way");
+      bring(last === null ? null : new TextEncoder().encode(last));
+      if (last === null) {
+        await ended;
+        assertEquals(seen, ["A"]);
+      } else {
+        while (seen.join("") !== "ABC") await sleep(10);
+      }
+    } finally {
+      s.destroy();
+      try {
+        client.close();
+      } catch { /* closed */ }
+    }
+  }
+});
