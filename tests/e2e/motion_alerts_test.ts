@@ -572,3 +572,57 @@ Deno.test("motion alerts past --motion-max-cameras: the newest camera says it is
     await stack.stop();
   }
 });
+
+Deno.test("motion alerts after the site was offline: the watcher tries again once the agent is back, not when its back-off (grown to 40 s) ends", async () => {
+  const events = new CameraEvents();
+  const cam = await startCamera({ onvif: { events } });
+  const stack = await Stack.start();
+  stack.defer(cam.close);
+  try {
+    const q = await stack.quickstart([cam.port, 554], "Cameras");
+    const enrolled = await stack.enroll(q.enrollmentToken);
+    assertEquals(enrolled.code, 0, enrolled.stderr);
+    const agent = await stack.runAgent(enrolled.state);
+    await stack.holdCredentials(q, { username: "admin", password: "12345" });
+    const device = `/api/devices/${q.device.deviceId}`;
+    const status = async () => (await stack.api("GET", `${device}/motion`, q.apiToken)).json.status;
+    assertEquals(
+      (await stack.api("PATCH", device, q.apiToken, { motionAlerts: true })).status,
+      200,
+    );
+    await until("watching", async () => (await status())?.state === "watching", 20_000, 100);
+
+    // The site goes offline. The watcher fails, and waits 5, 10, 20 s between tries; after its
+    // fourth failure it would wait 40 s.
+    await agent.stop();
+    const failures = new Set<number>();
+    const away = await untilValue(
+      "four failures",
+      async () => {
+        const s = await status();
+        if (s?.state === "failing") failures.add(s.since);
+        return failures.size >= 4 ? s : null;
+      },
+      90_000,
+      100,
+    );
+    assertEquals(away.error, "agent reconnecting");
+
+    // The agent is back: watching again within 20 s (the next try was 40 s away).
+    await stack.runAgent(enrolled.state);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const back = await Promise.race([
+      until("watching again", async () => (await status())?.state === "watching", 60_000, 100)
+        .then(() => "watching"),
+      new Promise<string>((r) => timer = setTimeout(() => r("still failing after 20 s"), 20_000)),
+    ]);
+    clearTimeout(timer);
+    assertEquals(back, "watching");
+    // And it reports motion again.
+    events.motion(true);
+    const motion = await eventsOf(stack, q.apiToken, "camera.motion");
+    assertEquals(motion[0].subject.deviceId, q.device.deviceId);
+  } finally {
+    await stack.stop();
+  }
+});

@@ -14,9 +14,10 @@
  * shards, reads the devices with alerts on (the first `--motion-max-cameras` of them, for the
  * whole deployment) and starts or stops the watchers of its shards to match; a shard it lets go
  * or loses stops its watchers. A watcher that fails (no credentials, no ONVIF events, the agent
- * away) logs why and tries again later. What each watcher knows is written to the store
- * (`putMotionStatus`), so the device's `GET /api/devices/{id}/motion` and its site page say it on
- * every node, not only on the one that watches.
+ * away) logs why and tries again later, or within a tick of its site's agent coming back. What
+ * each watcher knows is written to the store (`putMotionStatus`), so the device's
+ * `GET /api/devices/{id}/motion` and its site page say it on every node, not only on the one that
+ * watches.
  * @module
  */
 import { type Device, MAX_EVENT_SNAPSHOT_BYTES, type MotionStatusRecord } from "../store/store.ts";
@@ -84,7 +85,10 @@ export interface MotionWatchDeps extends DeviceHttpDeps {
   pictureLinks?: PictureLinks;
   /** Devices watched at most (default MAX_WATCHED); the next are told why they are not. */
   maxWatched?: number;
-  /** The wait after the n-th failed subscription (default 5 s doubling, at most 5 min). */
+  /**
+   * The wait after the n-th failed subscription (default 5 s doubling, at most 5 min), cut short
+   * for a failure of the site's agent being away by the first tick that finds one online.
+   */
   retryMs?: (n: number) => number;
 }
 
@@ -117,6 +121,10 @@ interface Watcher {
    * reconcile, so a change applies to the running subscription.
    */
   quietMs: number;
+  /** The site whose agent the watcher waits for (its last failure: no agent online), or null. */
+  awaitingSite: string | null;
+  /** Ends the watcher's pause before a retry (its site's agent is back). */
+  wake: () => void;
 }
 
 /** The principal a watcher acts as: the system, as an admin of the device's tenant. */
@@ -284,6 +292,7 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
     const signal = w.abort.signal;
     const p = systemPrincipal(device.tenantId);
     let failures = 0;
+    let agentAway = false;
     // By alarm, and for inputs by input: when its last event was raised.
     const lastEventAt = new Map<string, number>();
     while (!signal.aborted) {
@@ -336,6 +345,8 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       } catch (err) {
         if (signal.aborted) break;
         failures++;
+        agentAway = err instanceof AppError &&
+          (err.code === "agent_offline" || err.code === "no_agent_yet");
         const message = (err as Error).message;
         setStatus(device, w, { ...w.status, state: "failing", error: message, since: now() });
         d.log.warn(
@@ -347,7 +358,13 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
           await onvifWithin(events.unsubscribe(), 5_000, "unsubscribe").catch(() => {});
         }
       }
-      await pause(retry(Math.max(1, failures)), signal);
+      // The back-off grows to minutes while the site is offline; its agent's return ends it.
+      const early = new AbortController();
+      w.awaitingSite = agentAway ? device.siteId : null;
+      w.wake = () => early.abort();
+      await pause(retry(Math.max(1, failures)), AbortSignal.any([signal, early.signal]));
+      w.awaitingSite = null;
+      w.wake = () => {};
     }
   };
 
@@ -362,6 +379,8 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       writtenAt: 0,
       dirty: true,
       quietMs: device.alertQuietSeconds * 1000,
+      awaitingSite: null,
+      wake: () => {},
     };
     flush(device, w);
     w.done = run(device, w).catch((e) =>
@@ -446,9 +465,26 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       );
     }
   };
+  /**
+   * Wakes the watchers waiting for their site's agent where one is online again (one presence
+   * read per such site): alerts resume within a tick of the site's return, not after a back-off
+   * that grew to minutes while it was away.
+   */
+  const wakeReturned = async () => {
+    const bySite = new Map<string, Watcher[]>();
+    for (const w of watchers.values()) {
+      if (w.awaitingSite) bySite.set(w.awaitingSite, [...bySite.get(w.awaitingSite) ?? [], w]);
+    }
+    for (const [siteId, waiting] of bySite) {
+      if ((await d.store.listPresence(siteId)).length === 0) continue;
+      d.log.info({ siteId, cameras: waiting.length }, "motion alerts: the site's agent is back");
+      for (const w of waiting) w.wake();
+    }
+  };
   const tick = async () => {
     try {
       await reconcile(await claim.claim());
+      await wakeReturned();
     } catch (e) {
       d.log.warn({ err: (e as Error).message }, "motion alerts: could not reconcile");
     }
