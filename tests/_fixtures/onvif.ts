@@ -60,8 +60,8 @@ export function slowReply(relatesTo: string): string {
 /**
  * A fake ONVIF camera on 127.0.0.1: answers each Probe with hostile junk, then a real match; after
  * `flood(n)`, also with `n` datagrams of 9 big matches each (bigMatches), paced so that none is
- * lost on loopback; after `slow(n)`, with a real match first and then `n` slow replies
- * (slowReply), one every 2 ms, as a host flooding the discovery port would. Like a camera, it
+ * lost on loopback; after `slow(n)`, with a real match first (none with `slow(n, false)`) and
+ * then `n` slow replies (slowReply), one every 2 ms, as a host flooding the discovery port would. Like a camera, it
  * answers a probe's MessageID once (the agent sends each probe twice); after `loseFirst(true)`
  * it acts as if the first copy never arrived.
  */
@@ -70,6 +70,7 @@ export async function onvifResponder() {
   let probes = 0;
   let flood = 0;
   let slow = 0;
+  let slowAfterCamera = true;
   let loseFirst = false;
   /** Copies of each probe received: a camera answers a repeated MessageID once. */
   const copies = new Map<string, number>();
@@ -82,7 +83,7 @@ export async function onvifResponder() {
     probes++;
     const send = (s: string | Uint8Array) => sock.send(s, rinfo.port, rinfo.address);
     if (slow) {
-      send(probeMatches(id));
+      if (slowAfterCamera) send(probeMatches(id));
       const reply = new TextEncoder().encode(slowReply(id));
       for (let i = 0; i < slow; i++) {
         send(reply);
@@ -113,8 +114,14 @@ export async function onvifResponder() {
     loseFirst: (lose: boolean) => void (loseFirst = lose),
     /** Copies received of the last probe. */
     lastCopies: () => [...copies.values()].at(-1) ?? 0,
-    /** From the next probe on, a real match and then `datagrams` slow replies only. */
-    slow: (datagrams: number) => void (slow = datagrams),
+    /**
+     * From the next probe on, a real match (unless `camera` is false) and then `datagrams` slow
+     * replies only.
+     */
+    slow: (datagrams: number, camera = true) => {
+      slow = datagrams;
+      slowAfterCamera = camera;
+    },
     close: () => sock.close(),
   };
 }

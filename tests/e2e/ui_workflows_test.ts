@@ -149,6 +149,16 @@ Deno.test("UI workflows: discovery, ports, credentials, RTSP pill, revoke, expir
       /^\d[\d,.]* replies past what one discovery reads were not read: a host on this LAN may be flooding the discovery port \(UDP 3702\)\. Cameras among them are not listed; add them by address below\.$/,
     );
     await page.waitForSelector("#discovered >> text=Gate North");
+    // Only the flood answers: the page says no camera was among what it read (not that none
+    // answered), and why others may have been missed.
+    onvif.slow(250, false);
+    await page.goto(`${stack.url}/discover?site=${q.siteId}`);
+    await page.click("text=Run discovery");
+    await page.waitForSelector("#discovery-results [data-ignored]", { timeout: 15_000 });
+    assertEquals(
+      await page.textContent("#discovery-results .empty"),
+      "No ONVIF camera was among the replies read. Add them by address below.",
+    );
     onvif.slow(0);
 
     // Revoke the agent from the Agents page, with a confirmation.
