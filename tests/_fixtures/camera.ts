@@ -339,6 +339,10 @@ export function startCamera(
       case "/slow":
         await new Promise((r) => setTimeout(r, 60_000));
         return new Response("late");
+      case "/thinking":
+        // A CGI that takes a moment (longer than the cloud waits before it reads ahead).
+        await new Promise((r) => setTimeout(r, 1_500));
+        return new Response("thought it over");
       case "/stall": {
         // Answers, sends the start of its body, and then nothing more (a hung firmware).
         const body = new ReadableStream<Uint8Array>({

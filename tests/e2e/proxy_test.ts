@@ -682,22 +682,22 @@ Deno.test("proxy: one kept-alive connection carries pipelined GETs, a HEAD, a PO
     assertStringIncludes(old, "rpc2-ok");
 
     // A GET and a POST sent together, the POST's body finished only once the GET is answered:
-    // the cloud reads ahead while it serves the GET, and what it read goes to node:http with the
-    // connection, so the POST's last bytes are not lost.
+    // the cloud reads ahead while it serves the GET (a second after it began), and what it read
+    // goes to node:http with the connection, so the POST's last bytes are not lost.
     const split = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
     // An answer lost (or a body never finished) would hold the connection: give up after 20 s.
     const giveUp = setTimeout(() => split.close(), 20_000);
     try {
       const write = (t: string) => split.write(new TextEncoder().encode(t));
       await write(
-        `GET /c/${handle}/RPC2 HTTP/1.1\r\n${auth}\r\n` +
+        `GET /c/${handle}/thinking HTTP/1.1\r\n${auth}\r\n` +
           `POST /c/${handle}/upload HTTP/1.1\r\n${auth}Content-Length: 6\r\n` +
           `Connection: close\r\n\r\nabc`,
       );
       let got = "";
       const buf = new Uint8Array(4096);
       try {
-        while (!got.includes("rpc2-ok")) {
+        while (!got.includes("thought it over")) {
           const n = await split.read(buf);
           if (n === null) break;
           got += new TextDecoder().decode(buf.subarray(0, n));

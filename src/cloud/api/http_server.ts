@@ -57,6 +57,7 @@ import { type Front, type RequestHead, startFront } from "./native_front.ts";
 import { Http1Request, Http1Response } from "./native_http1.ts";
 import type { ProxyRequest, ProxyResponse } from "../access/proxy/browser_io.ts";
 import { listHas } from "./header_list.ts";
+import { deadlinesOf } from "../../shared/deadlines.ts";
 
 /** A running HTTP listener. */
 export interface HttpServer {
@@ -435,8 +436,9 @@ export async function startHttpServer(opts: {
    * `serveProxy` / `serveOrigin` as node:http's. Only a bodiless GET or HEAD over HTTP/1.1 or 1.0
    * with nothing unusual: the rest (bodies, Expect, upgrades, a field value node:http would
    * refuse, the cloud's own pages) returns false and goes to node:http as it always did. A
-   * browser that leaves before its answer is out ends the response (its "close"), as node:http's
-   * does: the proxy then lets go of the device instead of waiting on it for the proxy timeout.
+   * browser that leaves before its answer is out ends the response (its "close") within a second,
+   * as node:http's does: the proxy then lets go of the device instead of waiting on it for the
+   * proxy timeout.
    */
   async function serveProxyNative(
     conn: Deno.TcpConn,
@@ -461,15 +463,20 @@ export async function startHttpServer(opts: {
     const req = new Http1Request(head, remote);
     const keepAlive = http10 ? listHas(connection, "keep-alive") : !listHas(connection, "close");
     const res = new Http1Response(conn, req, { keepAlive, http10 });
-    watch(() => {
-      if (res.writableFinished) return;
-      req.aborted = true;
-      res.destroy();
-    });
+    // Only a request still unanswered after a second is watched: the many quick ones of a camera
+    // page do not pay for reading ahead.
+    const unwatch = deadlinesOf(WATCH_AFTER_MS).start(() =>
+      watch(() => {
+        if (res.writableFinished) return;
+        req.aborted = true;
+        res.destroy();
+      })
+    );
     await (deviceHandle
       ? serveOrigin(opts.proxy, req, res, deviceHandle, opts.cloudBase)
       : serveProxy(opts.proxy, req, res))
       .catch(failedOn(req, res, deviceHandle ? "device origin failed" : "proxy failed"));
+    unwatch();
     // A request left unanswered would hang its browser: end the connection instead.
     if (!res.answered) res.destroy();
     return (await res.done) ? rest : true;
@@ -533,6 +540,9 @@ export async function startHttpServer(opts: {
       }).finally(() => Deno.remove(dir, { recursive: true }).catch(() => {})),
   };
 }
+
+/** How long a natively served proxy request runs before its browser is watched for leaving. */
+const WATCH_AFTER_MS = 1_000;
 
 /** Fields that send a proxy request to node:http: a body, or a wish only it answers. */
 const NOT_NATIVE = new Set(["content-length", "transfer-encoding", "expect", "upgrade"]);
