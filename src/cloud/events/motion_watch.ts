@@ -473,7 +473,10 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const wakeReturned = async () => {
     const bySite = new Map<string, Watcher[]>();
     for (const w of watchers.values()) {
-      if (w.awaitingSite) bySite.set(w.awaitingSite, [...bySite.get(w.awaitingSite) ?? [], w]);
+      if (!w.awaitingSite) continue;
+      const same = bySite.get(w.awaitingSite);
+      if (same) same.push(w);
+      else bySite.set(w.awaitingSite, [w]);
     }
     for (const [siteId, waiting] of bySite) {
       if ((await d.store.listPresence(siteId)).length === 0) continue;
