@@ -833,11 +833,17 @@ Deno.test("proxy: a browser that leaves while the device is still answering free
       await conn.write(new TextEncoder().encode(text));
       let read = "";
       const buf = new Uint8Array(4096);
+      // One read at a time: a read the 50 ms tick outran is awaited again, never abandoned (its
+      // bytes would be lost to a second read).
+      let pending: Promise<number | null> | null = null;
       while (device.state.asked.length === asked || !waitFor(read)) {
+        pending ??= conn.read(buf);
         const n = await Promise.race([
-          conn.read(buf),
-          new Promise<number>((r) => setTimeout(() => r(0), 50)),
+          pending,
+          new Promise<"tick">((r) => setTimeout(() => r("tick"), 50)),
         ]);
+        if (n === "tick") continue;
+        pending = null;
         if (n === null) throw new Error(`the cloud closed the connection: ${read}`);
         read += new TextDecoder().decode(buf.subarray(0, n));
       }
