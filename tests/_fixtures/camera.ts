@@ -199,6 +199,9 @@ export function startCamera(
           headers: { "content-type": "text/event-stream" },
         });
       case "/ws/events": {
+        // `?delay=ms` holds the 101 back (a camera slow to accept), for a client that writes early.
+        const delay = Number(url.searchParams.get("delay") ?? "0");
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
         const { socket, response } = Deno.upgradeWebSocket(req);
         socket.onmessage = (m) => socket.send(`ws-ok:${m.data}`);
         return response;

@@ -240,7 +240,7 @@ Deno.test("proxy: cloud-held device credentials answer Basic and Digest; operato
   });
 });
 
-Deno.test("proxy: MJPEG and uploads stream, WebSocket passes through, refused upgrade closes", async () => {
+Deno.test("proxy: MJPEG and uploads stream, WebSocket passes through (a frame sent before the 101 too), refused upgrade closes", async () => {
   await withCamera(async ({ stack, cam, handle, token }) => {
     const base = `${stack.url}/c/${handle}`;
     const headers = { authorization: `Bearer ${token}` };
@@ -287,6 +287,29 @@ Deno.test("proxy: MJPEG and uploads stream, WebSocket passes through, refused up
     });
     assertEquals(reply, "ws-ok:hello");
     ws.close();
+
+    // A client that sends its first frame before the device's 101 (held back 1 s here): the
+    // frame is kept and reaches the device after its answer, not lost or sent ahead of it.
+    const early = await Deno.connect({ hostname: "127.0.0.1", port: stack.ports.http });
+    await early.write(new TextEncoder().encode(
+      `GET /c/${handle}/ws/events?delay=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Authorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    ));
+    await new Promise((r) => setTimeout(r, 200));
+    const mask = [1, 2, 3, 4];
+    const payload = new TextEncoder().encode("early").map((b, i) => b ^ mask[i % 4]);
+    await early.write(new Uint8Array([0x81, 0x80 | payload.length, ...mask, ...payload]));
+    let got = new Uint8Array(0);
+    const want = "ws-ok:early";
+    const buf = new Uint8Array(4096);
+    while (!new TextDecoder("latin1").decode(got).includes(want)) {
+      const n = await early.read(buf);
+      assert(n !== null, `closed: ${new TextDecoder("latin1").decode(got)}`);
+      got = new Uint8Array([...got, ...buf.subarray(0, n)]);
+    }
+    assertMatch(new TextDecoder("latin1").decode(got), /^HTTP\/1\.1 101 /);
+    early.close();
 
     // The device refuses an upgrade: the client gets its status and nothing more reaches it.
     const before = cam.seen.length;
@@ -800,7 +823,7 @@ function thinkingDevice(stream = false) {
   };
 }
 
-Deno.test("proxy: a browser that leaves while the device is still answering frees the device's connection at once, not after the proxy timeout", async () => {
+Deno.test("proxy: a browser that leaves while the device is still answering (a request, a stream, a WebSocket handshake) frees the device's connection at once, not after the proxy timeout", async () => {
   const stack = await Stack.start();
   const thinking = thinkingDevice();
   const streaming = thinkingDevice(true);
@@ -868,6 +891,14 @@ Deno.test("proxy: a browser that leaves while the device is still answering free
       (read) => read.includes("frame one"),
     );
     await settle("stream", streaming);
+    // A WebSocket handshake the device has not answered yet: the browser's leaving ends it too.
+    await leave(
+      thinking,
+      `GET /c/${think}/events HTTP/1.1\r\n${auth}Connection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
+    await settle("upgrade", thinking);
+    assertEquals(thinking.state.asked.at(-1), "GET /events");
 
     // The node still answers on the same handle, and the device's next request is a new one.
     const again = await exchange(

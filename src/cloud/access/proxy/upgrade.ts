@@ -94,7 +94,14 @@ export async function upgradeTo(
   head: Buffer,
   x: Admitted,
 ): Promise<void> {
-  let dc;
+  let dc: Awaited<ReturnType<ProxyDeps["pool"]["open"]>> | undefined;
+  // A browser that leaves before the device's answer frees the device's connection at once
+  // rather than after the proxy timeout (as a plain request's does: proxy.ts exchange).
+  let left = false;
+  const watch = watchBrowser(socket, () => {
+    left = true;
+    if (dc) d.pool.close(dc);
+  });
   try {
     const device = d.pool.origin(x.target);
     const method = req.method ?? "GET";
@@ -107,6 +114,7 @@ export async function upgradeTo(
     const handshake = async (authorization: string | null) => {
       const c = await openAudited(d, x.principal, x.target, device.scheme, "proxy-upgrade");
       dc = c;
+      if (left) throw new BrowserGone();
       const headers = requestHeadersToDevice(x.raw, {
         device,
         prefix: x.prefix,
@@ -130,6 +138,7 @@ export async function upgradeTo(
       }
     }
     dc = c;
+    if (left) throw new BrowserGone();
     const out = responseHeadersToBrowser(resHead.headers, {
       device,
       prefix: x.prefix,
@@ -137,6 +146,7 @@ export async function upgradeTo(
     });
     let text = `HTTP/1.1 ${resHead.status} ${resHead.reason}\r\n`;
     for (const [k, v] of out) text += `${k}: ${v}\r\n`;
+    const early = watch.stop();
     if (resHead.status !== 101) {
       // Refused by the device: relay its answer without a body and close both sides.
       endHandedOver(socket, text + "content-length: 0\r\nconnection: close\r\n\r\n");
@@ -147,11 +157,58 @@ export async function upgradeTo(
     const leftover = dc.reader.drain();
     if (leftover.length) socket.write(leftover);
     if (head.length) await writeAll(dc.conn, head);
+    for (const chunk of early) await writeAll(dc.conn, chunk);
     pump(d, dc, socket, x.principal, x.target.handle.id);
   } catch (e) {
+    watch.stop();
     if (dc) d.pool.close(dc);
-    fail(socket, e);
+    if (left) socket.destroy();
+    else fail(socket, e);
   }
+}
+
+/** Thrown where a handshake finds the browser gone: nothing is answered. */
+class BrowserGone extends Error {}
+
+/** The most a browser may send before the device's 101 is read; then its socket is paused. */
+const EARLY_BYTES = 64 << 10;
+
+/**
+ * Reads the browser's socket while its handshake waits on the device, so that its leaving (an
+ * end, a reset, a close) calls `onGone`: a socket no one reads shows none of that. Bytes sent
+ * early (a client may write before the 101 arrives) are kept, up to {@link EARLY_BYTES}, and
+ * `stop` returns them for the device once the socket is handed on.
+ */
+function watchBrowser(socket: Duplex, onGone: () => void): { stop(): Uint8Array[] } {
+  const early: Uint8Array[] = [];
+  let size = 0;
+  let stopped = false;
+  const gone = () => {
+    if (!stopped) onGone();
+  };
+  const data = (chunk: Uint8Array) => {
+    early.push(chunk);
+    size += chunk.length;
+    if (size >= EARLY_BYTES) socket.pause();
+  };
+  socket.on("data", data);
+  socket.on("end", gone);
+  socket.on("close", gone);
+  socket.on("error", gone);
+  return {
+    stop() {
+      if (!stopped) {
+        stopped = true;
+        socket.pause();
+        socket.off("data", data);
+        socket.off("end", gone);
+        socket.off("close", gone);
+        // The error listener stays (doing nothing now): until the pump has its own, an error on
+        // the socket with no listener would be thrown.
+      }
+      return early;
+    },
+  };
 }
 
 /** Joins the browser's socket and the device connection until either ends. */
@@ -182,6 +239,8 @@ function pump(
     writeAll(dc.conn, chunk).then(() => socket.resume(), close);
   });
   socket.on("end", close);
+  // The handshake's watch left the socket paused, and a data listener does not undo that.
+  socket.resume();
   (async () => {
     const buf = new Uint8Array(64 << 10);
     try {
