@@ -3,7 +3,8 @@
  * (each direction reads only after its last write finished) and TCP half-close (one side's EOF
  * becomes the other side's FIN via closeWrite). It never parses what it carries. One buffer per
  * direction is reused, so moving bytes allocates nothing; it is small while the direction is
- * quiet and grows while bulk flows (idle tunnels are most tunnels).
+ * quiet and grows while bulk flows (idle tunnels are most tunnels). A tunnel stream that hands
+ * out its received chunks (`readChunk`) is read that way instead, holding no buffer while quiet.
  *
  * Deno connections rather than node:net/node:tls sockets because on Deno 2.9 a paused node:tls
  * socket keeps reading into a native buffer (no backpressure) and can lose the peer's end of
@@ -11,6 +12,7 @@
  * @module
  */
 import type { ByteStream } from "./byte_stream.ts";
+import { chunkPool } from "./buffer_pool.ts";
 
 /** What a finished pipe moved and why it stopped. */
 export interface PipeResult {
@@ -43,7 +45,25 @@ export function nextReadSize(current: number, got: number): number {
  * (nothing written back will be read), it then ends the pipe (Interrupted: both sides are
  * closed). Calls `count` per chunk.
  */
-async function copy(src: ByteStream, dst: ByteStream, count: (n: number) => void): Promise<void> {
+function copy(src: ByteStream, dst: ByteStream, count: (n: number) => void): Promise<void> {
+  // Not an async function itself: an idle tunnel's pending copies are then one async frame each.
+  return src.readChunk ? copyChunks(src, dst, count) : copyInto(src, dst, count);
+}
+
+/** After src's end: half-closes dst, or ends the pipe when src's peer closed it both ways. */
+async function ended(src: ByteStream, dst: ByteStream): Promise<void> {
+  await dst.closeWrite();
+  // The end goes on first (a FIN, read as an end); then, when src's peer closed it both ways, the
+  // other direction is not waited on: a device that never answers would hold it forever.
+  if (src.closedByPeer?.()) throw new Deno.errors.Interrupted("closed both ways by the peer");
+}
+
+/** src → dst through one reused read buffer, small while quiet (a Deno connection). */
+async function copyInto(
+  src: ByteStream,
+  dst: ByteStream,
+  count: (n: number) => void,
+): Promise<void> {
   let buf = new Uint8Array(SMALL_READ);
   for (;;) {
     const n = await src.read(buf);
@@ -54,10 +74,30 @@ async function copy(src: ByteStream, dst: ByteStream, count: (n: number) => void
     const size = nextReadSize(buf.byteLength, n);
     if (size !== buf.byteLength) buf = new Uint8Array(size);
   }
-  await dst.closeWrite();
-  // The end goes on first (a FIN, read as an end); then, when src's peer closed it both ways, the
-  // other direction is not waited on: a device that never answers would hold it forever.
-  if (src.closedByPeer?.()) throw new Deno.errors.Interrupted("closed both ways by the peer");
+  await ended(src, dst);
+}
+
+/**
+ * src → dst taking the chunks src hands out (a tunnel stream's received bytes): a quiet
+ * direction's pending read then holds no buffer (an idle tunnel's agent kept 2 KiB per tunnel
+ * for it), and bytes are not copied once more into a read buffer. Each chunk goes back to the
+ * pool once written.
+ */
+async function copyChunks(
+  src: ByteStream,
+  dst: ByteStream,
+  count: (n: number) => void,
+): Promise<void> {
+  for (;;) {
+    const chunk = await src.readChunk!(LARGE_READ);
+    if (chunk === null) break;
+    const n = chunk.byteLength;
+    count(n);
+    let off = 0;
+    while (off < n) off += await dst.write(chunk.subarray(off));
+    chunkPool.give(chunk);
+  }
+  await ended(src, dst);
 }
 
 function close(c: ByteStream): void {

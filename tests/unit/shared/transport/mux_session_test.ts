@@ -411,3 +411,69 @@ Deno.test("mux + pipe: a stream the cloud closes both ways lets the device go; o
     p.close();
   }
 });
+
+Deno.test("mux + pipe: the agent's pipe takes a stream's received chunks (no read buffer held while it is quiet); bytes arrive whole and in order both ways", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let reads = 0;
+  let piped: Promise<unknown> | undefined;
+  const p = await pair((s) => {
+    s.accept();
+    // A read into a buffer is what an idle tunnel's pipe held 2 KiB for: count any.
+    const read = s.read.bind(s);
+    s.read = (buf: Uint8Array) => {
+      reads++;
+      return read(buf);
+    };
+    piped = Deno.connect({ hostname: "127.0.0.1", port: (l.addr as Deno.NetAddr).port })
+      .then((c) => pipeConns(c, s));
+  });
+  const device = await Promise.all([
+    (async () => {
+      const s = p.cloud.openStream("dev", 80);
+      await s.opened;
+      return s;
+    })(),
+    l.accept(),
+  ]);
+  const [stream, dev] = device;
+  try {
+    const size = 3 << 20;
+    const up = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 11)) & 0xff);
+    const down = new Uint8Array(size).map((_, i) => (i * 13 + (i >> 9)) & 0xff);
+    const readAll = async (r: { read(p: Uint8Array): Promise<number | null> }) => {
+      const out = new Uint8Array(size);
+      let have = 0;
+      while (have < size) {
+        const n = await r.read(out.subarray(have));
+        if (n === null) throw new Error(`end after ${have} bytes`);
+        have += n;
+      }
+      return out;
+    };
+    const devWrite = async () => {
+      let off = 0;
+      while (off < size) off += await dev.write(down.subarray(off));
+    };
+    const [atDevice, atCloud] = await Promise.all([
+      readAll(dev),
+      readN(stream, size),
+      writeAll(stream, up),
+      devWrite(),
+    ]);
+    assertEquals(atDevice, up);
+    assertEquals(atCloud, down);
+    // The end still passes: the cloud's half-close is the device's end of stream.
+    await stream.closeWrite();
+    assertEquals(await dev.read(new Uint8Array(8)), null);
+    dev.close();
+    assertEquals(await stream.read(new Uint8Array(8)), null);
+    await piped;
+    assertEquals(reads, 0);
+  } finally {
+    try {
+      dev.close();
+    } catch { /* closed */ }
+    l.close();
+    p.close();
+  }
+});
