@@ -144,13 +144,15 @@ export async function openTunnel(
   d.stats.activeStreams++;
   d.stats.tunnelsOpened++;
   d.log.debug({ stream: stream.id, host, port }, "tunnel open");
-  const r = await pipeConns(target, stream, (up, down) => {
+  // Returned, not awaited: an idle tunnel then holds no suspended frame of this function.
+  return pipeConns(target, stream, (up, down) => {
     d.stats.bytesUp += up;
     d.stats.bytesDown += down;
+  }).then((r) => {
+    d.stats.activeStreams--;
+    d.log.debug(
+      { stream: stream.id, up: r.aToB, down: r.bToA, reason: r.error?.message ?? "closed" },
+      "tunnel closed",
+    );
   });
-  d.stats.activeStreams--;
-  d.log.debug(
-    { stream: stream.id, up: r.aToB, down: r.bToA, reason: r.error?.message ?? "closed" },
-    "tunnel closed",
-  );
 }
