@@ -241,6 +241,9 @@ function pump(
   socket.on("end", close);
   // The handshake's watch left the socket paused, and a data listener does not undo that.
   socket.resume();
+  // A browser gone while the 101 and its first bytes were being passed on: its close was before
+  // these listeners.
+  if (socket.destroyed) close();
   (async () => {
     const buf = new Uint8Array(64 << 10);
     try {
