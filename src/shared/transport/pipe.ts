@@ -68,8 +68,9 @@ function copy(src: ByteStream, dst: ByteStream, count: (n: number) => void): Pro
 class Copy {
   /** The read buffer (none when the source hands out chunks). */
   #buf: Uint8Array;
-  /** The bytes being written, and how many of them are. */
+  /** The bytes being written. */
   #held: Uint8Array = EMPTY;
+  /** How many of them are written. */
   #off = 0;
   readonly #chunks: boolean;
 
@@ -139,11 +140,17 @@ class Copy {
   #ended(): void {
     // The end goes on first (a FIN, read as an end); then, when src's peer closed it both ways,
     // the other direction is not waited on: a device that never answers would hold it forever.
-    this.dst.closeWrite().then(() => {
-      if (this.src.closedByPeer?.()) {
-        this.reject(new Deno.errors.Interrupted("closed both ways by the peer"));
-      } else this.resolve();
-    }, this.reject);
+    // Every step runs in a promise callback: a throw escaping one would be an unhandled
+    // rejection, not this pipe's error (an async loop turned it into one).
+    try {
+      this.dst.closeWrite().then(() => {
+        if (this.src.closedByPeer?.()) {
+          this.reject(new Deno.errors.Interrupted("closed both ways by the peer"));
+        } else this.resolve();
+      }, this.reject);
+    } catch (e) {
+      this.reject(e);
+    }
   }
 }
 
