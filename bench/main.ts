@@ -294,7 +294,7 @@ async function wanBulkSection(w: World): Promise<void> {
 async function interactiveSection(paths: BenchPath[]): Promise<void> {
   for (const p of paths.filter((p) => p.name !== "direct")) {
     log(`interactive round trips under bulk ×${cfg.opens / 2}: ${p.name} …`);
-    const r = await interactiveUnderBulk(p.open.bulk, p.open.echo, cfg.opens / 2);
+    const r = await interactiveUnderBulk(p.load, p.open.echo, cfg.opens / 2);
     for (
       const [figure, v] of [
         ["interactive round trip p50, no bulk", r.quiet.p50],

@@ -112,7 +112,7 @@ if (import.meta.main) {
         // A closed bulk stream still delivers what its sockets held (megabytes on loopback, for
         // seconds at this rate); the quiet figure waits until the link is idle.
         await drained();
-        const r = await interactiveUnderBulk(p.open.bulk, p.open.echo, Number(n), Number(k));
+        const r = await interactiveUnderBulk(p.load, p.open.echo, Number(n), Number(k));
         results.push({ path: p.name, ...r });
       }
       console.log(JSON.stringify({ results }));

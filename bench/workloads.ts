@@ -6,6 +6,7 @@
  */
 import type { Opener, Stream } from "./streams.ts";
 import type { ProcGroup } from "./procfs.ts";
+import { type LoadTarget, startLoad } from "./load.ts";
 
 const CHUNK = 64 << 10;
 
@@ -177,10 +178,11 @@ export async function wrk(
  * p50 and p99 in milliseconds of a 64-byte round trip on an echo stream while `bulkStreams`
  * streams upload and as many download through the same path (for the tunnels: the same data
  * connection; for `ssh -R`: the same SSH connection), `n` times in a row; and the same with no
- * bulk first.
+ * bulk first. The bulk runs in a process of its own (`load.ts`), so this process times only the
+ * path, not its own work on the bulk.
  */
 export async function interactiveUnderBulk(
-  openBulk: Opener,
+  load: LoadTarget,
   openEcho: Opener,
   n: number,
   bulkStreams = 1,
@@ -203,46 +205,18 @@ export async function interactiveUnderBulk(
     const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
     return { p50: at(0.5), p99: at(0.99) };
   };
-  const quiet = await rounds();
-  let stop = false;
-  let moved = 0;
-  const chunk = new Uint8Array(CHUNK).fill(0x5a);
-  const bulks: Stream[] = [];
-  const loops: Promise<void>[] = [];
-  for (let i = 0; i < bulkStreams; i++) {
-    const up = await openBulk();
-    const down = await openBulk();
-    bulks.push(up, down);
-    await up.write(new Uint8Array([0x55]));
-    const req = new Uint8Array(9);
-    req[0] = 0x44;
-    new DataView(req.buffer).setBigUint64(1, 1n << 50n);
-    await down.write(req);
-    loops.push(
-      (async () => {
-        while (!stop) {
-          await up.write(chunk);
-          moved += CHUNK;
-        }
-      })().catch(() => {}),
-      (async () => {
-        while (!stop) {
-          const b = await down.read();
-          if (!b) break;
-          moved += b.byteLength;
-        }
-      })().catch(() => {}),
-    );
+  try {
+    const quiet = await rounds();
+    const bulk = await startLoad({ to: load, streams: bulkStreams });
+    try {
+      // Bulk in full flow first (64 MiB moved, or 10 s on a slow link).
+      await bulk.flowing;
+      const loaded = await rounds();
+      return { quiet, loaded };
+    } finally {
+      await bulk.stop();
+    }
+  } finally {
+    echo.close();
   }
-  // Bulk in full flow first (64 MiB moved, or 10 s on a slow link).
-  const t0 = performance.now();
-  while (moved < 64 << 20 && performance.now() - t0 < 10_000) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const loaded = await rounds();
-  stop = true;
-  for (const b of bulks) b.close();
-  echo.close();
-  await Promise.all(loops);
-  return { quiet, loaded };
 }

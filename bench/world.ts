@@ -10,6 +10,7 @@ import { Proc, Stack } from "../tests/_fixtures/stack.ts";
 import { freePort, startSshd } from "../tests/_fixtures/sshd.ts";
 import { type Opener, tcpStream, wsStream } from "./streams.ts";
 import { ProcGroup } from "./procfs.ts";
+import type { LoadTarget } from "./load.ts";
 
 /** The targets every path reaches. */
 export type TargetName = "bulk" | "echo" | "http";
@@ -18,6 +19,8 @@ export type TargetName = "bulk" | "echo" | "http";
 export interface BenchPath {
   name: "direct" | "ssh -R" | "CLI tunnel" | "WebSocket tunnel";
   open: Record<"bulk" | "echo", Opener>;
+  /** The bulk target on this path, for a load run in a process of its own (`load.ts`). */
+  load: LoadTarget;
   /** Base URL of the HTTP target on this path (TCP paths only). */
   httpUrl?: string;
   /** The processes that carry this path's bytes (none for direct). */
@@ -147,6 +150,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
           bulk: () => tcpStream("127.0.0.1", targets.bulk),
           echo: () => tcpStream("127.0.0.1", targets.echo),
         },
+        load: { tcp: { hostname: "127.0.0.1", port: targets.bulk } },
         httpUrl: `http://127.0.0.1:${targets.http}/`,
       },
       {
@@ -155,6 +159,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
           bulk: () => tcpStream("127.0.0.1", remote.get(targets.bulk)!),
           echo: () => tcpStream("127.0.0.1", remote.get(targets.echo)!),
         },
+        load: { tcp: { hostname: "127.0.0.1", port: remote.get(targets.bulk)! } },
         httpUrl: `http://127.0.0.1:${remote.get(targets.http)}/`,
         procs: sshGroup,
       },
@@ -164,6 +169,7 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
           bulk: () => tcpStream(ip, targets.bulk),
           echo: () => tcpStream(ip, targets.echo),
         },
+        load: { tcp: { hostname: ip, port: targets.bulk } },
         httpUrl: `http://${ip}:${targets.http}/`,
         procs: new ProcGroup(
           "cloud + agent + CLI",
@@ -175,6 +181,12 @@ export async function startWorld(extraPorts: Record<string, number> = {}): Promi
       {
         name: "WebSocket tunnel",
         open: { bulk: ws(handles.bulk), echo: ws(handles.echo) },
+        load: {
+          ws: {
+            url: `ws://127.0.0.1:${stack.ports.http}/api/tunnel/${handles.bulk}`,
+            token: q.apiToken,
+          },
+        },
         procs: new ProcGroup("cloud + agent", [stack.cloud.child.pid, agent.child.pid], false, [
           "cloud",
           "agent",

@@ -32,6 +32,13 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
       assert(has(/^open \+ first byte p50/, path), `open + first byte via ${path}`);
       assert(has(/^open \+ 1 000 bytes to the end of stream p50/, path), `to the end via ${path}`);
     }
+    // Keystrokes under bulk: the bulk comes from a process of its own (bench/load.ts).
+    for (const path of ["ssh -R", "CLI tunnel", "WebSocket tunnel"]) {
+      assert(
+        has(/^interactive round trip p99, bulk both ways on the same connection$/, path),
+        `interactive under bulk via ${path}`,
+      );
+    }
     // Opens over the emulated operator link: the CLI's connection dialed ahead, a fresh one.
     for (
       const path of [
