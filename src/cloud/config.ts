@@ -217,6 +217,14 @@ export const cloudOptions: Record<string, OptionSpec> = {
     help:
       "The most cameras whose motion alerts the cloud watches, all nodes together (the subscriptions are spread over the running nodes); a camera past it says so on its site page",
   },
+  "motion-subscribe-concurrency": {
+    type: "string",
+    env: "NC_MOTION_SUBSCRIBE_CONCURRENCY",
+    arg: "N",
+    default: "16",
+    help:
+      "How many cameras this node subscribes to at the same time; the others wait their turn (after a start, or a site's agent coming back)",
+  },
   "allow-loopback-webhooks": {
     type: "boolean",
     env: "NC_ALLOW_LOOPBACK_WEBHOOKS",
@@ -399,6 +407,13 @@ export const cloudConfigSchema = z.object({
     }
     return Number(s);
   }),
+  "motion-subscribe-concurrency": z.string().default("16").transform((s, ctx) => {
+    if (!/^[0-9]{1,4}$/.test(s) || Number(s) < 1 || Number(s) > 1_000) {
+      ctx.addIssue({ code: "custom", message: "expected a whole number of cameras (1-1000)" });
+      return z.NEVER;
+    }
+    return Number(s);
+  }),
   "allow-loopback-webhooks": z.boolean().default(false),
   "allow-private-webhooks": z.boolean().default(false),
   "webhook-retry": duration.prefault("10s"),
@@ -479,6 +494,7 @@ export const cloudConfigSchema = z.object({
   auditRetentionDays: c["audit-retention-days"] as number | null,
   eventRetentionDays: c["event-retention-days"] as number,
   motionMaxCameras: c["motion-max-cameras"] as number,
+  motionSubscribeConcurrency: c["motion-subscribe-concurrency"] as number,
   webhooks: {
     allowLoopback: c["allow-loopback-webhooks"],
     allowPrivate: c["allow-private-webhooks"],

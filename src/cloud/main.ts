@@ -399,6 +399,7 @@ export async function startCloud(
     owner,
     node: config.node,
     maxWatched: config.motionMaxCameras,
+    subscribeConcurrency: config.motionSubscribeConcurrency,
     publicUrl,
   });
   const stopJobs = startBackgroundJobs({

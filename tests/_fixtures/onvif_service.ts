@@ -237,17 +237,42 @@ function recordedNotice(e: CameraRecordings["events"][number]): string {
     : notice("tns1:Device/Trigger/DigitalInput", null, "LogicalState", e.on, e.at, e.input);
 }
 
+/** Pull-point creations being answered now, and the most at once (shareable between cameras). */
+export interface SubscribeMeter {
+  now: number;
+  max: number;
+}
+
 /**
  * A camera's ONVIF events as a test drives them: `motion(true)` queues a notification on the
  * topic `tns1:RuleEngine/CellMotionDetector/Motion`, which the next `PullMessages` (or one
- * waiting, at most its timeout) returns. It counts what subscribers did.
+ * waiting, at most its timeout) returns. It counts what subscribers did. `subscribeMs` makes
+ * each pull-point creation take that long (a slow camera); `meter` counts those in progress.
  */
 export class CameraEvents {
   /** Pull points created, pulls answered, renewals, unsubscriptions. */
   readonly counts = { subscribed: 0, pulls: 0, renewed: 0, unsubscribed: 0 };
+  readonly meter: SubscribeMeter;
+  #subscribeMs: number;
   #queue: string[] = [];
   #waiters: (() => void)[] = [];
   #closed = false;
+
+  constructor(opts: { subscribeMs?: number; meter?: SubscribeMeter } = {}) {
+    this.#subscribeMs = opts.subscribeMs ?? 0;
+    this.meter = opts.meter ?? { now: 0, max: 0 };
+  }
+
+  /** One pull-point creation: counted in progress for `subscribeMs`. */
+  async subscribing(): Promise<void> {
+    const m = this.meter;
+    m.max = Math.max(m.max, ++m.now);
+    try {
+      if (this.#subscribeMs > 0) await new Promise((r) => setTimeout(r, this.#subscribeMs));
+    } finally {
+      m.now--;
+    }
+  }
 
   /** Reports motion starting (true) or ending (false). */
   motion(on: boolean): void {
@@ -520,6 +545,7 @@ export async function onvifAnswer(
     return soap("<SOAP-ENV:Fault/>", 500);
   }
   if (o.events && path === "/onvif/Events" && call === "CreatePullPointSubscription") {
+    await o.events.subscribing();
     const n = ++o.events.counts.subscribed;
     return soap(
       `<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa5:Address ` +

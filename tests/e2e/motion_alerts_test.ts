@@ -626,3 +626,73 @@ Deno.test("motion alerts after the site was offline: the watcher tries again onc
     await stack.stop();
   }
 });
+
+Deno.test("motion alerts on many cameras at once: the node subscribes --motion-subscribe-concurrency of them at a time, and watches them all", async () => {
+  // Six cameras of one site, each slow to create its pull point (400 ms), all switched on in one
+  // call: without a bound all six would be subscribing together.
+  const meter = { now: 0, max: 0 };
+  const events = Array.from({ length: 6 }, () => new CameraEvents({ subscribeMs: 400, meter }));
+  const first = await startCamera({ onvif: { events: events[0] } });
+  const cams = [first];
+  const stack = await Stack.start({ cloudArgs: ["--motion-subscribe-concurrency", "2"] });
+  stack.defer(first.close);
+  try {
+    for (let i = 1; i < events.length; i++) {
+      const cam = await startCamera({
+        hostname: `127.0.0.${20 + i}`,
+        port: first.port,
+        onvif: { events: events[i] },
+      });
+      stack.defer(cam.close);
+      cams.push(cam);
+    }
+    const q = await stack.quickstart([first.port, 554], "Cameras");
+    const enrolled = await stack.enroll(q.enrollmentToken);
+    assertEquals(enrolled.code, 0, enrolled.stderr);
+    await stack.runAgent(enrolled.state);
+    const ids = [q.device.deviceId];
+    for (let i = 1; i < cams.length; i++) {
+      const added = await stack.api("POST", `/api/sites/${q.siteId}/devices`, q.apiToken, {
+        host: `127.0.0.${20 + i}`,
+        ports: [first.port, 554],
+      });
+      assertEquals(added.status, 201, JSON.stringify(added.json));
+      ids.push(added.json.id);
+    }
+    for (const id of ids) {
+      const held = await stack.api(
+        "PUT",
+        `/api/sites/${q.siteId}/devices/${id}/credentials`,
+        q.apiToken,
+        { username: "admin", password: "12345" },
+      );
+      assert(held.status < 300, JSON.stringify(held.json));
+    }
+    const all = await stack.api("PUT", `/api/sites/${q.siteId}/motion-alerts`, q.apiToken, {
+      on: true,
+    });
+    assertEquals(all.json.switched, 6);
+
+    // Every camera is watched in the end; never more than two were subscribing at once.
+    const states = () =>
+      Promise.all(
+        ids.map(async (id) =>
+          (await stack.api("GET", `/api/devices/${id}/motion`, q.apiToken)).json.status?.state
+        ),
+      );
+    await until(
+      "all six watching",
+      async () => (await states()).every((s) => s === "watching"),
+      60_000,
+      100,
+    );
+    assertEquals(events.map((e) => e.counts.subscribed), [1, 1, 1, 1, 1, 1]);
+    assert(meter.max <= 2, `${meter.max} cameras were subscribing at once`);
+    // And each reports its motion.
+    events[5].motion(true);
+    const motion = await eventsOf(stack, q.apiToken, "camera.motion");
+    assertEquals(motion[0].subject.deviceId, ids[5]);
+  } finally {
+    await stack.stop();
+  }
+});

@@ -14,7 +14,8 @@
  * shards, reads the devices with alerts on (the first `--motion-max-cameras` of them, for the
  * whole deployment) and starts or stops the watchers of its shards to match; a shard it lets go
  * or loses stops its watchers. A watcher that fails (no credentials, no ONVIF events, the agent
- * away) logs why and tries again later, or within a tick of its site's agent coming back. What
+ * away) logs why and tries again later, or within a tick of its site's agent coming back. However
+ * many watchers start together, a node subscribes a few at a time (subscribe_slots.ts). What
  * each watcher knows is written to the store (`putMotionStatus`), so the device's
  * `GET /api/devices/{id}/motion` and its site page say it on every node, not only on the one that
  * watches.
@@ -31,6 +32,7 @@ import { type CameraNotice, OnvifEvents, SUBSCRIPTION_S } from "../access/onvif_
 import { onvifWithin, overOnvifPorts } from "../access/onvif_soap.ts";
 import { startLeaderTicks } from "../jobs/leader.ts";
 import { MOTION_SHARD_LOCKS, ShardClaim, shardOf } from "./motion_shards.ts";
+import { SUBSCRIBE_CONCURRENCY, SubscribeSlots } from "./subscribe_slots.ts";
 import { ensureHandle } from "../tenancy/handle.ts";
 import { protocolOf } from "../store/port_protocols.ts";
 import type { EventProducer } from "./producer.ts";
@@ -90,6 +92,8 @@ export interface MotionWatchDeps extends DeviceHttpDeps {
    * for a failure of the site's agent being away by the first tick that finds one online.
    */
   retryMs?: (n: number) => number;
+  /** Watchers of this node that subscribe at once (default SUBSCRIBE_CONCURRENCY). */
+  subscribeConcurrency?: number;
 }
 
 /** The running watch. */
@@ -180,6 +184,7 @@ async function targetsOf(
 export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
   const watchers = new Map<string, Watcher>();
   const retry = d.retryMs ?? ((n: number) => Math.min(300_000, 5_000 * 2 ** Math.min(n - 1, 6)));
+  const slots = new SubscribeSlots(d.subscribeConcurrency ?? SUBSCRIBE_CONCURRENCY);
   const now = () => d.clock.now();
 
   /**
@@ -300,17 +305,26 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       let port = 0;
       let live: string | null = null;
       try {
-        const { targets, handle, rtsp } = await targetsOf(d, p, device);
-        // The subscription's pictures: the snapshot URL asked, and credentials opened, once.
-        const pictures = new CameraSnapshots(d, p, targets);
-        live = rtsp && d.publicUrl ? `${d.publicUrl()}/live/${handle}` : null;
-        const subscribed = await overOnvifPorts(targets, async (t) => {
-          const e = new OnvifEvents(new DeviceHttp(d, p, t, "motion"), now);
-          await onvifWithin(e.subscribe(), SUBSCRIBE_DEADLINE_MS, "subscribe to its events");
-          return { e, port: t.handle.port };
-        });
-        events = subscribed.e;
-        port = subscribed.port;
+        // One of the node's subscribing slots first: a crowd of watchers that start together
+        // (a node's start, a site's return) subscribes a few at a time (subscribe_slots.ts).
+        const slot = await slots.take(signal);
+        if (!slot) break;
+        let pictures: CameraSnapshots;
+        try {
+          const { targets, handle, rtsp } = await targetsOf(d, p, device);
+          // The subscription's pictures: the snapshot URL asked, and credentials opened, once.
+          pictures = new CameraSnapshots(d, p, targets);
+          live = rtsp && d.publicUrl ? `${d.publicUrl()}/live/${handle}` : null;
+          const subscribed = await overOnvifPorts(targets, async (t) => {
+            const e = new OnvifEvents(new DeviceHttp(d, p, t, "motion"), now);
+            await onvifWithin(e.subscribe(), SUBSCRIBE_DEADLINE_MS, "subscribe to its events");
+            return { e, port: t.handle.port };
+          });
+          events = subscribed.e;
+          port = subscribed.port;
+        } finally {
+          slot();
+        }
         failures = 0;
         setStatus(device, w, { ...w.status, state: "watching", error: undefined, since: now() });
         d.log.info({ deviceId: device.id, host: device.host }, "motion alerts: subscribed");

@@ -99,6 +99,20 @@ Deno.test("cloud config: --motion-max-cameras is 2000 by default, a number of ca
   );
 });
 
+Deno.test("cloud config: --motion-subscribe-concurrency is 16 by default, a number of cameras, or refused", () => {
+  assertEquals(loadCloudConfig({}).motionSubscribeConcurrency, 16);
+  assertEquals(
+    loadCloudConfig({ "motion-subscribe-concurrency": "4" }).motionSubscribeConcurrency,
+    4,
+  );
+  refused(
+    "motion-subscribe-concurrency",
+    ["0", "-1", "2.5", "all", "1001"],
+    "--motion-subscribe-concurrency / NC_MOTION_SUBSCRIBE_CONCURRENCY",
+    "expected a whole number of cameras (1-1000)",
+  );
+});
+
 Deno.test("cloud config: --smtp is off by default, a mail server, or refused; --mail-from an address", () => {
   assertEquals(loadCloudConfig({}).webhooks.smtp, null);
   assertEquals(loadCloudConfig({}).webhooks.mailFrom, null);
