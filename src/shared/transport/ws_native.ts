@@ -97,7 +97,8 @@ export class NativeWebSocket {
   #rstart = 0;
   #rend = 0;
   #paused = false;
-  #wake: (() => void) | null = null;
+  /** The parser stopped at a pause and waits for `resume` to run it again. */
+  #parked = false;
   #queue: Outgoing[] = [];
   /** Frames taken from the queue whose write is under way (their callbacks still owed). */
   #inflight: readonly Outgoing[] = NONE;
@@ -128,7 +129,7 @@ export class NativeWebSocket {
       this.#rend = opts.head.byteLength;
     }
     // Listeners are attached by the caller in this same task: start reading after it.
-    queueMicrotask(() => this.#readLoop());
+    queueMicrotask(() => void this.#parse());
   }
 
   /** Adds a listener: "message" (data, isBinary), "close" (code, reason bytes), "error" (e). */
@@ -170,9 +171,10 @@ export class NativeWebSocket {
   resume(): void {
     this.#paused = false;
     this.#holdPaused = false;
-    const w = this.#wake;
-    this.#wake = null;
-    w?.();
+    if (this.#parked) {
+      this.#parked = false;
+      void this.#parse();
+    }
   }
 
   /** Queues a message; `cb` runs once it is written (or with the error that ended the socket). */
@@ -334,13 +336,19 @@ export class NativeWebSocket {
     }
   }
 
-  /** Reads frames until the connection ends; each whole message is emitted in order. */
-  async #readLoop(): Promise<void> {
+  /**
+   * Parses frames while bytes are buffered, reading more while a frame is incomplete; each whole
+   * message is emitted in order. Once the buffer is empty it hands over to `#onIdleRead` and
+   * returns, and while reading is paused it returns too (`resume` runs it again): a quiet socket
+   * waits on one read with callbacks, not in a suspended async function — a node holds tens of
+   * thousands of idle tunnels.
+   */
+  async #parse(): Promise<void> {
     try {
       while (!this.#closed) {
         if (this.#paused) {
-          await new Promise<void>((w) => (this.#wake = w));
-          continue;
+          this.#parked = true;
+          return;
         }
         if (this.#rstart === this.#rend) {
           this.#rstart = this.#rend = 0;
@@ -349,11 +357,8 @@ export class NativeWebSocket {
             this.#rbuf = new Uint8Array(READ_START);
             this.#smallReads = 0;
           }
-          // Idle: wait for the next bytes right here, so a quiet socket has one pending
-          // async call (this loop) rather than a nested one as well.
-          const got = await this.#conn.read(this.#rbuf);
-          if (got === null) break;
-          this.#afterRead(got, this.#rbuf.byteLength);
+          this.#conn.read(this.#rbuf).then(this.#onIdleRead, this.#onReadError);
+          return;
         }
         if (this.#rend - this.#rstart < 2 && !(await this.#fill(2))) break;
         const b0 = this.#rbuf[this.#rstart];
@@ -407,6 +412,18 @@ export class NativeWebSocket {
     }
     this.#finish();
   }
+
+  /** The next bytes of a quiet socket: parsed, or its end. */
+  #onIdleRead = (got: number | null): void => {
+    if (got === null) return this.#finish();
+    this.#afterRead(got, this.#rbuf.byteLength);
+    void this.#parse();
+  };
+
+  #onReadError = (e: unknown): void => {
+    if (!this.#closed) this.#emit("error", e);
+    this.#finish();
+  };
 
   /** Acts on one frame. */
   #frame(fin: boolean, opcode: number, payload: Uint8Array): void {

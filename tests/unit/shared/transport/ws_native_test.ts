@@ -212,3 +212,68 @@ Deno.test("native WebSocket: a send whose write the close cuts short still gets 
   assert(results.every((e) => e instanceof Error), "each send learns it was not written");
   client.close();
 });
+
+Deno.test("native WebSocket: pause stops reading after the current message; resume delivers the rest in order, and a close sent meanwhile", async () => {
+  const got: string[] = [];
+  let paused: () => void = () => {};
+  const pausedOnce = new Promise<void>((r) => (paused = r));
+  const server = nativeServer((ws) => {
+    ws.on("message", (m: Uint8Array) => {
+      got.push(new TextDecoder().decode(m));
+      if (got.length === 1) {
+        ws.pause();
+        paused();
+      }
+    });
+  });
+  const client = await wsClient(server.url);
+  const ws = await server.accepted;
+  const ended = new Promise<number>((r) => ws.on("close", (code: number) => r(code)));
+  // Ten messages at once, most of them in the same segment as the first.
+  for (let i = 0; i < 10; i++) client.send(`m${i}`);
+  await pausedOnce;
+  await new Promise((r) => setTimeout(r, 200));
+  assertEquals(got, ["m0"], "nothing is delivered while paused");
+  assert(ws.paused);
+  ws.resume();
+  ws.resume(); // a second resume starts no second reader
+  await new Promise((r) => setTimeout(r, 200));
+  assertEquals(got, Array.from({ length: 10 }, (_, i) => `m${i}`));
+  // Quiet, then more: read as it comes.
+  client.send("later");
+  await new Promise((r) => setTimeout(r, 200));
+  assertEquals(got.at(-1), "later");
+  // Paused again, then the peer closes: unread until resumed, then the close handshake ends it.
+  ws.pause();
+  client.close(1000, "bye");
+  await new Promise((r) => setTimeout(r, 200));
+  assertEquals(ws.readyState, 1, "a paused socket reads nothing, the close frame included");
+  ws.resume();
+  assertEquals(await ended, 1000);
+  server.close();
+});
+
+Deno.test("native WebSocket: terminated while paused, the socket ends and says so once", async () => {
+  const server = nativeServer((ws) => ws.on("message", () => ws.pause()));
+  const client = await wsClient(server.url);
+  const ws = await server.accepted;
+  let closes = 0;
+  const ended = new Promise<void>((r) =>
+    ws.on("close", () => {
+      closes++;
+      r();
+    })
+  );
+  client.send("one");
+  client.send("two");
+  await new Promise((r) => setTimeout(r, 100));
+  assert(ws.paused);
+  const gone = closed(client);
+  ws.terminate();
+  await ended;
+  assertEquals(ws.readyState, 3);
+  await gone;
+  await new Promise((r) => setTimeout(r, 50));
+  assertEquals(closes, 1);
+  server.close();
+});
