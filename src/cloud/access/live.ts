@@ -27,11 +27,17 @@ export interface LiveInfo {
 /** The reason a connection an admin terminated is closed with. */
 export const TERMINATED_REASON = "terminated by an admin";
 
-interface Entry {
-  id: string;
-  principal: Principal;
+/**
+ * A live connection as the registry holds it. A connection that may be one of tens of thousands
+ * (a WebSocket or CLI tunnel) implements it itself and is registered as it is
+ * ({@linkcode LiveAccess.register}); the others pass callbacks ({@linkcode LiveAccess.add}).
+ */
+export interface LiveConn {
+  readonly principal: Principal;
+  /** Ends the connection; `reason` is what its user is told. */
   close(reason: string): void;
-  info?: LiveInfo;
+  /** What it is, for the live-sessions view; without it the view does not list it. */
+  readonly info?: LiveInfo;
 }
 
 /** One live connection as the live-sessions view lists it. */
@@ -43,14 +49,17 @@ export interface LiveRow extends Omit<LiveInfo, "bytes"> {
   bytes: number | null;
 }
 
-function row(e: Entry): LiveRow {
-  const { bytes, ...info } = e.info!;
+/** The view's row of `e` (which has `info`): its fields named one by one, nothing else. */
+function row(e: LiveConn, id: string): LiveRow {
+  const info = e.info!;
   return {
-    id: e.id,
-    ...info,
+    id,
+    kind: info.kind,
+    handleId: info.handleId,
+    startedAt: info.startedAt,
     actor: e.principal.actor,
     userId: e.principal.userId,
-    bytes: bytes ? bytes() : null,
+    bytes: info.bytes ? info.bytes() : null,
   };
 }
 
@@ -82,32 +91,52 @@ export async function stillValid(store: Store, p: Principal, now: number): Promi
 
 /** The live connections of this node. */
 export class LiveAccess {
-  #entries = new Set<Entry>();
+  #entries = new Set<LiveConn>();
+  /** The view's ids, given when a connection is first listed (most never are). */
+  #ids = new WeakMap<LiveConn, string>();
 
   /** Registers a connection; call the returned function when it ends. */
   add(principal: Principal, close: (reason: string) => void, info?: LiveInfo): () => void {
-    const e: Entry = { id: crypto.randomUUID(), principal, close, info };
+    const e: LiveConn = { principal, close, info };
     this.#entries.add(e);
     return () => this.#entries.delete(e);
+  }
+
+  /** Registers a connection that is its own entry; `unregister` it when it ends. */
+  register(conn: LiveConn): void {
+    this.#entries.add(conn);
+  }
+
+  /** Forgets a connection `register`ed (nothing when it is not here). */
+  unregister(conn: LiveConn): void {
+    this.#entries.delete(conn);
+  }
+
+  #idOf(e: LiveConn): string {
+    let id = this.#ids.get(e);
+    if (id === undefined) this.#ids.set(e, id = crypto.randomUUID());
+    return id;
   }
 
   /** The described connections of a tenant on this node, oldest first. */
   list(tenantId: string): LiveRow[] {
     return [...this.#entries]
       .filter((e) => e.info && e.principal.tenantId === tenantId)
-      .map(row)
+      .map((e) => row(e, this.#idOf(e)))
       .sort((a, b) => a.startedAt - b.startedAt);
   }
 
   /** Closes one connection of the tenant ("terminated by an admin"); false when not here. */
   terminate(tenantId: string, id: string): LiveRow | null {
-    const e = [...this.#entries].find((x) => x.id === id && x.principal.tenantId === tenantId);
+    const e = [...this.#entries].find((x) =>
+      this.#ids.get(x) === id && x.principal.tenantId === tenantId
+    );
     if (!e || !e.info) return null;
     this.#entries.delete(e);
     try {
       e.close(TERMINATED_REASON);
     } catch { /* already closed */ }
-    return row(e);
+    return row(e, id);
   }
 
   /** How many connections are registered. */

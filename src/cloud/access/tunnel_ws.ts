@@ -25,6 +25,7 @@ import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { requireSameOriginUpgrade } from "./ws_origin.ts";
 import { logStoreFailure } from "../store/outage.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
+import type { LiveConn, LiveInfo } from "./live.ts";
 
 const OPEN = 1;
 
@@ -138,73 +139,109 @@ export async function prepareTunnel(
  * records: there may be tens of thousands of idle tunnels on a node.
  */
 export function serveTunnel(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket): void {
-  const started = d.clock.now();
-  const { principal, tunnel } = p;
-  const audit = tunnelAudit(d, p);
-  audit("tunnel.open", { path: "websocket", remote: p.client });
-  let counts: Readonly<WsPumpResult> | null = null;
-  const unlive = d.live?.add(principal, (reason) => {
-    if (ws.readyState === OPEN) ws.close(1008, reason);
-    try {
-      tunnel.socket.close();
-    } catch { /* already closed */ }
-  }, {
-    kind: principal.kind === "cli_session" ? "CLI tunnel" : "WebSocket tunnel",
-    handleId: p.target.handle.id,
-    startedAt: started,
-    bytes: () => (counts ? counts.wsToSocket + counts.socketToWs : 0),
-  });
-  pipeWebSocket(ws, tunnel.socket, {
-    onStart: (live) => (counts = live),
-    idleMs: d.tunnelIdleTimeoutMs,
-    describeError: agentDisconnected,
-    // The end of the tunnel's stream is the device's: a data connection or a bridge that is cut
-    // fails the stream with an error instead (1011, "agent disconnected"), and only the agent's
-    // FIN (or the bridge's END) after the device's own end reads as one.
-    endReason: "device closed the connection",
-  }).then((r) => {
-    unlive?.();
-    tunnel.done();
-    const s = d.registry.get(tunnel.agentId);
-    if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
-    audit("tunnel.close", {
-      bytesUp: r.wsToSocket,
-      bytesDown: r.socketToWs,
-      durationMs: d.clock.now() - started,
-      closeCode: r.closeCode,
-    });
-  });
+  new ServedTunnel(d, p, ws).start();
 }
 
 function agentDisconnected(): string {
   return "agent disconnected";
 }
 
-/** Writes a tunnel's audit events; keeps the few fields they name, not the records. */
-function tunnelAudit(
-  d: RouteDeps,
-  p: PreparedTunnel,
-): (action: string, detail: Record<string, unknown>) => void {
-  const { principal, target, tunnel } = p;
-  const tenantId = target.handle.tenantId;
-  const actor = principal.actor;
-  const handleId = target.handle.id;
-  const base = {
-    device: target.device.id,
-    host: target.device.host,
-    port: target.handle.port,
-    agent: tunnel.agentId,
-    tunnel: tunnel.tunnelId,
-    via: principal.kind,
-    ...(principal.auditUser ? { user: principal.auditUser } : {}),
-  };
-  return (action, detail) => {
+/**
+ * One tunnel after its upgrade: its own entry in the live registry (revocation, the
+ * live-sessions view, its byte count) and the few fields its audit events name, in one object —
+ * rather than closures over the request, which an idle tunnel would keep by the dozen.
+ */
+class ServedTunnel implements LiveConn, LiveInfo {
+  readonly principal: Principal;
+  readonly kind: string;
+  readonly handleId: string;
+  readonly startedAt: number;
+  #d: RouteDeps;
+  #ws: PumpSocket;
+  #tunnel: OpenedTunnel;
+  #tenantId: string;
+  /** What every audit event of the tunnel names. */
+  #base: Record<string, unknown>;
+  #counts: Readonly<WsPumpResult> | null = null;
+
+  constructor(d: RouteDeps, p: PreparedTunnel, ws: PumpSocket) {
+    const { principal, target, tunnel } = p;
+    this.principal = principal;
+    this.kind = principal.kind === "cli_session" ? "CLI tunnel" : "WebSocket tunnel";
+    this.handleId = target.handle.id;
+    this.startedAt = d.clock.now();
+    this.#d = d;
+    this.#ws = ws;
+    this.#tunnel = tunnel;
+    this.#tenantId = target.handle.tenantId;
+    this.#base = {
+      device: target.device.id,
+      host: target.device.host,
+      port: target.handle.port,
+      agent: tunnel.agentId,
+      tunnel: tunnel.tunnelId,
+      via: principal.kind,
+      ...(principal.auditUser ? { user: principal.auditUser } : {}),
+    };
+    this.#audit("tunnel.open", { path: "websocket", remote: p.client });
+  }
+
+  /** The live-sessions view's description: the tunnel itself. */
+  get info(): LiveInfo {
+    return this;
+  }
+
+  /** Bytes carried so far, both ways. */
+  bytes(): number {
+    const c = this.#counts;
+    return c ? c.wsToSocket + c.socketToWs : 0;
+  }
+
+  /** Revoked or terminated: the operator reads `reason` in the close frame. */
+  close(reason: string): void {
+    if (this.#ws.readyState === OPEN) this.#ws.close(1008, reason);
+    try {
+      this.#tunnel.socket.close();
+    } catch { /* already closed */ }
+  }
+
+  start(): void {
+    const d = this.#d;
+    d.live?.register(this);
+    pipeWebSocket(this.#ws, this.#tunnel.socket, {
+      onStart: (live) => (this.#counts = live),
+      idleMs: d.tunnelIdleTimeoutMs,
+      describeError: agentDisconnected,
+      // The end of the tunnel's stream is the device's: a data connection or a bridge that is cut
+      // fails the stream with an error instead (1011, "agent disconnected"), and only the agent's
+      // FIN (or the bridge's END) after the device's own end reads as one.
+      endReason: "device closed the connection",
+    }).then((r) => this.#ended(r));
+  }
+
+  #ended(r: WsPumpResult): void {
+    const d = this.#d;
+    const tunnel = this.#tunnel;
+    d.live?.unregister(this);
+    tunnel.done();
+    const s = d.registry.get(tunnel.agentId);
+    if (s) s.activeStreams = Math.max(0, s.activeStreams - 1);
+    this.#audit("tunnel.close", {
+      bytesUp: r.wsToSocket,
+      bytesDown: r.socketToWs,
+      durationMs: d.clock.now() - this.startedAt,
+      closeCode: r.closeCode,
+    });
+  }
+
+  #audit(action: string, detail: Record<string, unknown>): void {
+    const d = this.#d;
     d.store.appendAudit({
-      tenantId,
-      actor,
+      tenantId: this.#tenantId,
+      actor: this.principal.actor,
       action,
-      target: handleId,
-      detail: { ...base, ...detail },
+      target: this.handleId,
+      detail: { ...this.#base, ...detail },
     }).catch((e) => logStoreFailure(d.log, e, "audit write failed"));
-  };
+  }
 }
