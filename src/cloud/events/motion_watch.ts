@@ -306,8 +306,9 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       let live: string | null = null;
       try {
         // One of the node's subscribing slots first: a crowd of watchers that start together
-        // (a node's start, a site's return) subscribes a few at a time (subscribe_slots.ts).
-        const slot = await slots.take(signal);
+        // (a node's start, a site's return) subscribes a few at a time, those trying again
+        // after a failure behind the others (subscribe_slots.ts).
+        const slot = await slots.take(signal, failures > 0);
         if (!slot) break;
         let pictures: CameraSnapshots;
         try {

@@ -1,5 +1,6 @@
 // The gate a node's motion watchers pass before they subscribe: at most N at once, the next in
-// line first, a wait that ends when its watcher stops, and a slot given back once only.
+// line first (those trying again after a failure behind the others), a wait that ends when its
+// watcher stops, and a slot given back once only.
 import { assert, assertEquals, assertThrows } from "../../../_fixtures/assert.ts";
 import { SubscribeSlots } from "../../../../src/cloud/events/subscribe_slots.ts";
 
@@ -56,6 +57,41 @@ Deno.test("subscribe slots: a watcher stopped while it waits leaves the line and
   const aborted = new AbortController();
   aborted.abort();
   assertEquals(await slots.take(aborted.signal), null);
+  assertEquals(slots.taken, 0);
+});
+
+Deno.test("subscribe slots: those trying again after a failure wait behind the others", async () => {
+  const slots = new SubscribeSlots(1);
+  const never = new AbortController().signal;
+  const held = await slots.take(never);
+  assert(held);
+  const order: string[] = [];
+  const wait = (name: string, retrying: boolean) =>
+    slots.take(never, retrying).then((give) => {
+      order.push(name);
+      give?.();
+    });
+  const all = [
+    wait("retry-1", true),
+    wait("fresh-1", false),
+    wait("retry-2", true),
+    wait("fresh-2", false),
+  ];
+  await settled();
+  assertEquals(slots.waiting, 4);
+  held();
+  await Promise.all(all);
+  assertEquals(order, ["fresh-1", "fresh-2", "retry-1", "retry-2"]);
+  assertEquals([slots.taken, slots.waiting], [0, 0]);
+  // A retrying waiter that stops leaves its own line.
+  const again = await slots.take(never);
+  assert(again);
+  const stopped = new AbortController();
+  const gone = slots.take(stopped.signal, true);
+  stopped.abort();
+  assertEquals(await gone, null);
+  assertEquals(slots.waiting, 0);
+  again();
   assertEquals(slots.taken, 0);
 });
 
