@@ -4,7 +4,8 @@
  *   test client (Deno.connect)
  *     ⇄ [CLI: Deno.listen ⇄ ws client (pipeWebSocket, socketEnd "eof")]
  *     ⇄ [cloud: node:http upgrade + WebSocketServer ⇄ a stream on the multiplexed data
- *        connection from the real data listener (pipeWebSocket)]
+ *        connection from the real data listener (pipeWebSocket; natively, startWebSocketPump
+ *        as the cloud's tunnel endpoint)]
  *     ⇄ [agent: Deno.connect to the device ⇄ the same stream on its end of that one TLS
  *        connection (pipeConns), as src/agent/data_pool.ts and dialer.ts do]
  *     ⇄ node:net TCP echo server
@@ -26,7 +27,7 @@ import { createCA, issueServerCert } from "../../src/shared/crypto/pki.ts";
 import { createLogger } from "../../src/shared/log.ts";
 import { encodeDataHeader, TICKET_SIZE } from "../../src/shared/protocol/wire.ts";
 import { pipeConns } from "../../src/shared/transport/pipe.ts";
-import { pipeWebSocket } from "../../src/shared/transport/websocket.ts";
+import { pipeWebSocket, startWebSocketPump } from "../../src/shared/transport/websocket.ts";
 import { startDataListener } from "../../src/cloud/control/data_listener.ts";
 import {
   type ByteStream,
@@ -207,17 +208,28 @@ async function startChain(native = false) {
         );
         const ws = new NativeWebSocket(conn, { role: "server", head: buf.slice(at + 4, end) });
         nativeSockets.add(ws);
-        await pipeWebSocket(ws, stream, {
+        // As the cloud's tunnel endpoint does: the pump without a promise, its end told to
+        // an owner, its live counts returned at once (startWebSocketPump).
+        let ended: () => void = () => {};
+        const done = new Promise<void>((r) => (ended = r));
+        let ends = 0;
+        const live = startWebSocketPump(ws, stream, {
           describeError: () => "agent disconnected",
           endReason: "device closed the connection",
-          onStart: (live) =>
-            hops.push({
-              name: "cloud",
-              bytes: () => [live.wsToSocket, live.socketToWs],
-              stream,
-              native: ws,
-            }),
+        }, {
+          pumpEnded(r) {
+            assert.equal(++ends, 1, "the owner hears of the end once");
+            assert.equal(r, live, "the result is the live object the counts came from");
+            ended();
+          },
         });
+        hops.push({
+          name: "cloud",
+          bytes: () => [live.wsToSocket, live.socketToWs],
+          stream,
+          native: ws,
+        });
+        await done;
       })());
     }
   })().catch(() => {});

@@ -7,8 +7,10 @@
  */
 import { AppError } from "../../shared/errors.ts";
 import {
-  pipeWebSocket,
+  type PumpOwner,
   type PumpSocket,
+  startWebSocketPump,
+  type WsPumpOptions,
   type WsPumpResult,
 } from "../../shared/transport/websocket.ts";
 import {
@@ -146,12 +148,31 @@ function agentDisconnected(): string {
   return "agent disconnected";
 }
 
+/** The pump's options of every tunnel of a node, by its idle timeout (one object, not one each). */
+const pumpOptions = new Map<number | null, Omit<WsPumpOptions, "onStart">>();
+
+function pumpOptionsFor(idleMs: number | null): Omit<WsPumpOptions, "onStart"> {
+  let o = pumpOptions.get(idleMs);
+  if (!o) {
+    o = {
+      idleMs,
+      describeError: agentDisconnected,
+      // The end of the tunnel's stream is the device's: a data connection or a bridge that is
+      // cut fails the stream with an error instead (1011, "agent disconnected"), and only the
+      // agent's FIN (or the bridge's END) after the device's own end reads as one.
+      endReason: "device closed the connection",
+    };
+    pumpOptions.set(idleMs, o);
+  }
+  return o;
+}
+
 /**
  * One tunnel after its upgrade: its own entry in the live registry (revocation, the
  * live-sessions view, its byte count) and the few fields its audit events name, in one object —
  * rather than closures over the request, which an idle tunnel would keep by the dozen.
  */
-class ServedTunnel implements LiveConn, LiveInfo {
+class ServedTunnel implements LiveConn, LiveInfo, PumpOwner {
   readonly principal: Principal;
   readonly kind: string;
   readonly handleId: string;
@@ -208,18 +229,12 @@ class ServedTunnel implements LiveConn, LiveInfo {
   start(): void {
     const d = this.#d;
     d.live?.register(this);
-    pipeWebSocket(this.#ws, this.#tunnel.socket, {
-      onStart: (live) => (this.#counts = live),
-      idleMs: d.tunnelIdleTimeoutMs,
-      describeError: agentDisconnected,
-      // The end of the tunnel's stream is the device's: a data connection or a bridge that is cut
-      // fails the stream with an error instead (1011, "agent disconnected"), and only the agent's
-      // FIN (or the bridge's END) after the device's own end reads as one.
-      endReason: "device closed the connection",
-    }).then((r) => this.#ended(r));
+    const opts = pumpOptionsFor(d.tunnelIdleTimeoutMs ?? null);
+    this.#counts = startWebSocketPump(this.#ws, this.#tunnel.socket, opts, this);
   }
 
-  #ended(r: WsPumpResult): void {
+  /** The pump is done: the tunnel ends, audited with its counts and close code. */
+  pumpEnded(r: WsPumpResult): void {
     const d = this.#d;
     const tunnel = this.#tunnel;
     d.live?.unregister(this);

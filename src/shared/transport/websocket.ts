@@ -101,7 +101,30 @@ export function pipeWebSocket(
   conn: ByteStream,
   opts: WsPumpOptions = {},
 ): Promise<WsPumpResult> {
-  return new Promise((resolve) => new WsPump(ws, conn, opts, resolve).start());
+  return new Promise((resolve) => new WsPump(ws, conn, opts, { pumpEnded: resolve }).start());
+}
+
+/** Who learns a pump's end (`startWebSocketPump`). */
+export interface PumpOwner {
+  /** Both directions are done: the result, with how the WebSocket closed. */
+  pumpEnded(r: WsPumpResult): void;
+}
+
+/**
+ * The same pump for a caller that holds many at once (a node's tunnels): `owner.pumpEnded` is
+ * called at the end instead of a promise being made, and the result, whose byte counts grow as
+ * bytes flow, is returned at once — no promise, reaction or closure waits per pump.
+ * `opts.onStart` is not called (the result is returned instead).
+ */
+export function startWebSocketPump(
+  ws: PumpSocket,
+  conn: ByteStream,
+  opts: Omit<WsPumpOptions, "onStart">,
+  owner: PumpOwner,
+): Readonly<WsPumpResult> {
+  const pump = new WsPump(ws, conn, opts, owner);
+  pump.start();
+  return pump.r;
 }
 
 /**
@@ -123,7 +146,7 @@ class WsPump implements IdleWatched {
   #ws: PumpSocket;
   #conn: ByteStream;
   #opts: WsPumpOptions;
-  #resolve: (r: WsPumpResult) => void;
+  #owner: PumpOwner;
   #high: number;
   #low: number;
   #done = false;
@@ -143,12 +166,12 @@ class WsPump implements IdleWatched {
     ws: PumpSocket,
     conn: ByteStream,
     opts: WsPumpOptions,
-    resolve: (r: WsPumpResult) => void,
+    owner: PumpOwner,
   ) {
     this.#ws = ws;
     this.#conn = conn;
     this.#opts = opts;
-    this.#resolve = resolve;
+    this.#owner = owner;
     this.#high = opts.highWater ?? 1 << 20;
     this.#low = opts.lowWater ?? 256 << 10;
     this.idleMs = opts.idleMs ?? 0;
@@ -197,7 +220,7 @@ class WsPump implements IdleWatched {
     r.bToA = r.socketToWs;
     this.#closeConn();
     if (this.#ws.readyState === OPEN) this.#ws.terminate();
-    this.#resolve(r);
+    this.#owner.pumpEnded(r);
   }
 
   #unpauseWs(): void {
