@@ -307,8 +307,8 @@ export function startMotionWatch(d: MotionWatchDeps): MotionWatch {
       try {
         // One of the node's subscribing slots first: a crowd of watchers that start together
         // (a node's start, a site's return) subscribes a few at a time, those trying again
-        // after a failure behind the others (subscribe_slots.ts).
-        const slot = await slots.take(signal, failures > 0);
+        // after a failure behind the others, tenants and sites in turn (subscribe_slots.ts).
+        const slot = await slots.take(signal, failures > 0, device);
         if (!slot) break;
         let pictures: CameraSnapshots;
         try {
