@@ -10,8 +10,9 @@
  * devices, agent idle RSS (and the bare runtime's), interactive round trips under bulk (on
  * loopback, and over a 50 Mbit/s link in a network namespace: `slow_link.ts`), the WebSocket
  * server candidates, CPU seconds per GB moved (per process too), and agents
- * per node (simulated). Prints a markdown table with each figure's ratio to `ssh -R` and to
- * direct, and writes bench/results/latest.json (or `--out=FILE`;
+ * per node (simulated). Bulk and wrk measure every path in interleaved rounds (`rounds.ts`).
+ * Prints a markdown table with each figure's ratio to `ssh -R` and to direct, then issue 13's
+ * targets judged from it (`goals.ts`), and writes bench/results/latest.json (or `--out=FILE`;
  * `--only=bulk,latency,wanopen,wanbulk,interactive,http,rtsp,live,idle,dataplanes,wsservers,failover,bridge,lists,agents,slowlink`
  * for some sections). Never a pass/fail test: `--quick` (tiny sizes) only proves the bench still runs
  * (tests/e2e/bench_quick_test.ts).
@@ -35,6 +36,8 @@ import { measureWanOpen } from "./wan_open.ts";
 import { measureWanBulk } from "./wan_bulk.ts";
 import { cpuSeconds, processTree, raiseFileLimit, rssKiB, rssSplitKiB } from "./procfs.ts";
 import { markdown, type Row, withRatios } from "./report.ts";
+import { interleaved, roundsNote, summarize } from "./rounds.ts";
+import { verdicts, verdictTable } from "./goals.ts";
 import {
   type Camera,
   CAMERA_2M_ARGS,
@@ -74,6 +77,7 @@ const args = toolArgs("deno task bench", {
   out: { type: "string" },
   only: { type: "string" },
   "rtsp-streams": { type: "string" },
+  rounds: { type: "string" },
   help: { type: "boolean", short: "h" },
 });
 if (args.help) {
@@ -82,6 +86,8 @@ if (args.help) {
   --quick             tiny sizes: proves the bench runs (no figure is meant)
   --only=LIST         just these sections, comma-separated: ${SECTIONS.join(", ")}
   --rtsp-streams=N    concurrent RTSP streams (default 100)
+  --rounds=N          bulk and wrk: every path N times, interleaved, each figure the median
+                      with its range in the note (default 3; 2 with --quick; 1 to 9)
   --out=FILE          the JSON results (default bench/results/latest.json)
 
 Prints a markdown table of every figure with its ratio to ssh -R and to direct.`);
@@ -99,6 +105,7 @@ const cfg = quick
     rtspStreams: 2,
     rtspDecoders: 1,
     rtspSeconds: 2,
+    rounds: Number(args.rounds ?? 2),
   }
   : {
     bulk: 256 * MiB,
@@ -108,6 +115,7 @@ const cfg = quick
     rtspStreams: Number(args["rtsp-streams"] ?? 100),
     rtspDecoders: 4,
     rtspSeconds: 10,
+    rounds: Number(args.rounds ?? 3),
   };
 const log = (s: string) => console.error(s);
 /**
@@ -130,6 +138,10 @@ if (
   streamsArg !== undefined && !(Number.isInteger(Number(streamsArg)) && Number(streamsArg) >= 1)
 ) {
   console.error(`deno task bench: --rtsp-streams: expected a whole number ≥ 1`);
+  Deno.exit(2);
+}
+if (!(Number.isInteger(cfg.rounds) && cfg.rounds >= 1 && cfg.rounds <= 9)) {
+  console.error(`deno task bench: --rounds: expected a whole number from 1 to 9`);
   Deno.exit(2);
 }
 const want = (section: string) => !only || only.includes(section);
@@ -170,44 +182,46 @@ async function allowlisted(w: World, handle: string): Promise<void> {
 }
 
 async function bulkSection(paths: BenchPath[]): Promise<void> {
+  const results = await interleaved(cfg.rounds, paths, (p, round) => {
+    log(`bulk ${cfg.bulk / MiB} MiB each way, round ${round + 1} of ${cfg.rounds}: ${p.name} …`);
+    return bulk(p.open.bulk, cfg.bulk, p.procs);
+  });
   for (const p of paths) {
-    log(`bulk ${cfg.bulk / MiB} MiB each way: ${p.name} …`);
-    const r = await bulk(p.open.bulk, cfg.bulk, p.procs);
-    rows.push(
-      {
-        figure: "bulk upload (1 stream)",
-        path: p.name,
-        value: r.upGbps,
-        unit: "Gbit/s",
-        better: "higher",
-      },
-      {
-        figure: "bulk download (1 stream)",
-        path: p.name,
-        value: r.downGbps,
-        unit: "Gbit/s",
-        better: "higher",
-      },
-    );
-    if (r.cpuSecPerGB !== null) {
+    const rs = results.get(p)!;
+    const row = (
+      figure: string,
+      path: string,
+      values: number[],
+      unit: string,
+      better: Row["better"],
+      note?: string,
+    ) => {
+      const s = summarize(values);
       rows.push({
-        figure: "CPU per GB moved (bulk)",
-        path: p.name,
-        value: r.cpuSecPerGB,
-        unit: "CPU s/GB",
-        better: "lower",
-        note: p.procs?.label,
+        figure,
+        path,
+        value: s.median,
+        unit,
+        better,
+        note: [note, roundsNote(s)].filter(Boolean).join("; ") || undefined,
+        samples: s.samples,
       });
+    };
+    row("bulk upload (1 stream)", p.name, rs.map((r) => r.upGbps), "Gbit/s", "higher");
+    row("bulk download (1 stream)", p.name, rs.map((r) => r.downGbps), "Gbit/s", "higher");
+    const cpu = rs.map((r) => r.cpuSecPerGB);
+    if (cpu.every((v) => v !== null)) {
+      row("CPU per GB moved (bulk)", p.name, cpu as number[], "CPU s/GB", "lower", p.procs?.label);
     }
-    for (const part of r.cpuSplit) {
-      rows.push({
-        figure: "CPU per GB moved (bulk), one process",
-        path: `${p.name}: ${part.name}`,
-        value: part.secPerGB,
-        unit: "CPU s/GB",
-        better: "lower",
-      });
-    }
+    rs[0].cpuSplit.forEach((part, i) => {
+      row(
+        "CPU per GB moved (bulk), one process",
+        `${p.name}: ${part.name}`,
+        rs.map((r) => r.cpuSplit[i].secPerGB),
+        "CPU s/GB",
+        "lower",
+      );
+    });
   }
 }
 
@@ -315,16 +329,22 @@ async function httpSection(w: World): Promise<void> {
     `${w.stack.url}/c/${w.handles.http}/`,
     { authorization: `Bearer ${w.apiToken}` },
   ]);
-  for (const [name, url, headers] of runs) {
-    log(`wrk 64 connections ${cfg.wrkSeconds} s: ${name} …`);
-    const r = await wrk(url, cfg.wrkSeconds, headers);
+  const results = await interleaved(cfg.rounds, runs, ([name, url, headers], round) => {
+    log(`wrk 64 connections ${cfg.wrkSeconds} s, round ${round + 1} of ${cfg.rounds}: ${name} …`);
+    return wrk(url, cfg.wrkSeconds, headers);
+  });
+  for (const run of runs) {
+    const rs = results.get(run)!;
+    const s = summarize(rs.map((r) => r.rps));
+    const errors = rs.map((r) => r.errors).filter((e) => e !== null);
     rows.push({
       figure: "small HTTP GETs (wrk, 64 conns)",
-      path: name,
-      value: r.rps,
+      path: run[0],
+      value: s.median,
       unit: "req/s",
       better: "higher",
-      note: r.errors ?? undefined,
+      note: [roundsNote(s), ...errors].filter(Boolean).join("; ") || undefined,
+      samples: s.samples,
     });
   }
 }
@@ -1062,6 +1082,12 @@ const machine = `${navigator.hardwareConcurrency} cores, ${cpuModel}, Deno ${Den
 console.log(`\n${quick ? "quick run" : "full run"}, ${new Date().toISOString()}, ${machine}\n`);
 console.log(markdown(final));
 for (const s of skipped) console.log(`\n${s}`);
+// Issue 13's targets, judged from this run's rows (bench/goals.ts).
+const goals = verdicts(final);
+console.log(
+  `\nIssue 13's targets in this run${quick ? " (quick: tiny sizes, nothing is meant)" : ""}:\n`,
+);
+console.log(verdictTable(goals));
 await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
 await Deno.writeTextFile(
   out,
@@ -1072,6 +1098,7 @@ await Deno.writeTextFile(
       machine,
       openFilesLimit: fd.limit,
       rows: final,
+      goals,
       skipped,
     },
     null,

@@ -15,6 +15,8 @@ export interface Row {
   better: "higher" | "lower";
   /** Counted outcomes, limits, why a value is missing. */
   note?: string;
+  /** When `value` is the median of rounds (rounds.ts): each round's value, in order. */
+  samples?: number[];
   /** value ÷ the same figure through ssh -R / direct (filled by `withRatios`). */
   vsSsh?: number | null;
   vsDirect?: number | null;
