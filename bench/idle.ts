@@ -95,6 +95,17 @@ export async function measureFloor(counts: number[]): Promise<IdleFigures[]> {
   }
 }
 
+/** One unlabelled sample of `name` from the `/metrics` at `url`, or null when it has none. */
+export async function metricValue(url: string, name: string): Promise<number | null> {
+  try {
+    const text = await (await fetch(url)).text();
+    const v = new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1];
+    return v === undefined ? null : Number(v);
+  } catch {
+    return null;
+  }
+}
+
 /** The memory gauges of a cloud's /metrics, in bytes. */
 export async function memoryGauges(
   url: string,

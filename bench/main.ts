@@ -24,7 +24,7 @@ import { measureDataPlanes } from "./dataplane.ts";
 import { measureWsServers } from "./ws_servers.ts";
 import { measureFailover, quantile } from "./failover.ts";
 import { measureLists } from "./lists.ts";
-import { measureFloor, memoryGauges } from "./idle.ts";
+import { measureFloor, memoryGauges, metricValue } from "./idle.ts";
 import {
   measureBridgedVsDirect,
   measureFramedBridge,
@@ -181,13 +181,27 @@ async function allowlisted(w: World, handle: string): Promise<void> {
   }
 }
 
-async function bulkSection(paths: BenchPath[]): Promise<void> {
-  const results = await interleaved(cfg.rounds, paths, (p, round) => {
+async function bulkSection(w: World): Promise<void> {
+  const paths = w.paths;
+  // Stream windows the cloud grew while each path moved its bulk (receiving: the downloads). A
+  // loopback link grows none unless the machine is so busy that a PING waits over 5 ms; bigger
+  // windows move bulk faster (README, "windows that grow"), so a run says when it had them.
+  const grownNow = async () =>
+    w.metricsUrl ? (await metricValue(w.metricsUrl, "connector_data_windows_grown_total")) : null;
+  const grown = new Map<BenchPath, number>();
+  const results = await interleaved(cfg.rounds, paths, async (p, round) => {
     log(`bulk ${cfg.bulk / MiB} MiB each way, round ${round + 1} of ${cfg.rounds}: ${p.name} …`);
-    return bulk(p.open.bulk, cfg.bulk, p.procs);
+    const before = await grownNow();
+    const r = await bulk(p.open.bulk, cfg.bulk, p.procs);
+    const after = await grownNow();
+    if (before !== null && after !== null) grown.set(p, (grown.get(p) ?? 0) + after - before);
+    return r;
   });
   for (const p of paths) {
     const rs = results.get(p)!;
+    const windows = p.procs && grown.has(p) && p.name !== "ssh -R"
+      ? `stream windows the cloud grew: ${grown.get(p)}`
+      : undefined;
     const row = (
       figure: string,
       path: string,
@@ -208,7 +222,7 @@ async function bulkSection(paths: BenchPath[]): Promise<void> {
       });
     };
     row("bulk upload (1 stream)", p.name, rs.map((r) => r.upGbps), "Gbit/s", "higher");
-    row("bulk download (1 stream)", p.name, rs.map((r) => r.downGbps), "Gbit/s", "higher");
+    row("bulk download (1 stream)", p.name, rs.map((r) => r.downGbps), "Gbit/s", "higher", windows);
     const cpu = rs.map((r) => r.cpuSecPerGB);
     if (cpu.every((v) => v !== null)) {
       row("CPU per GB moved (bulk)", p.name, cpu as number[], "CPU s/GB", "lower", p.procs?.label);
@@ -1061,7 +1075,7 @@ try {
       note: "one open; compare open + first byte p50",
     });
   }
-  if (want("bulk")) await guarded("bulk", () => bulkSection(world.paths));
+  if (want("bulk")) await guarded("bulk", () => bulkSection(world));
   if (want("latency")) await guarded("latency", () => latencySection(world.paths));
   if (want("wanopen")) await guarded("wanopen", () => wanOpenSection(world));
   if (want("wanbulk")) await guarded("wanbulk", () => wanBulkSection(world));

@@ -40,6 +40,13 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
       assertEquals(up?.samples?.length, 2, `bulk upload rounds via ${path}`);
       assert(/^median of 2 rounds/.test(up?.note ?? ""), `bulk upload note via ${path}`);
     }
+    // The tunnels' download rows say how many stream windows the cloud grew meanwhile.
+    for (const path of ["CLI tunnel", "WebSocket tunnel"]) {
+      const down = rows.find((r) => /^bulk download \(/.test(r.figure) && r.path === path) as
+        | { note?: string }
+        | undefined;
+      assert(/stream windows the cloud grew: \d+/.test(down?.note ?? ""), `windows via ${path}`);
+    }
     const proxied = rows.find((r) =>
       /^small HTTP GETs/.test(r.figure) && r.path === "browser proxy /c/{h}/"
     ) as { samples?: number[] } | undefined;
