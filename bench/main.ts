@@ -191,17 +191,16 @@ async function bulkSection(w: World): Promise<void> {
   const grown = new Map<BenchPath, number>();
   const results = await interleaved(cfg.rounds, paths, async (p, round) => {
     log(`bulk ${cfg.bulk / MiB} MiB each way, round ${round + 1} of ${cfg.rounds}: ${p.name} …`);
-    const before = await grownNow();
+    const tunnel = p.name === "CLI tunnel" || p.name === "WebSocket tunnel";
+    const before = tunnel ? await grownNow() : null;
     const r = await bulk(p.open.bulk, cfg.bulk, p.procs);
-    const after = await grownNow();
+    const after = tunnel ? await grownNow() : null;
     if (before !== null && after !== null) grown.set(p, (grown.get(p) ?? 0) + after - before);
     return r;
   });
   for (const p of paths) {
     const rs = results.get(p)!;
-    const windows = p.procs && grown.has(p) && p.name !== "ssh -R"
-      ? `stream windows the cloud grew: ${grown.get(p)}`
-      : undefined;
+    const windows = grown.has(p) ? `stream windows the cloud grew: ${grown.get(p)}` : undefined;
     const row = (
       figure: string,
       path: string,
