@@ -27,12 +27,13 @@ export const tunnelBytes = metrics.counter(
   "Bytes carried by tunnels entered on this node, by direction (up: to the device)",
 );
 /**
- * Stream windows that doubled on this node's agent data connections: nonzero only for agents a
- * long round trip away (README "Kept: windows that grow over a long link").
+ * Stream windows that grew on this node's agent data connections: doubled for agents a long
+ * round trip away, or SOLO_WINDOW for a tunnel alone on its connection (README "Kept: windows that
+ * grow over a long link", "Kept: a stream alone on its connection").
  */
 export const windowsGrown = metrics.counter(
   "connector_data_windows_grown_total",
-  "Times a tunnel's receive window doubled on an agent data connection (agents a long round trip away; downloads)",
+  "Times a tunnel's receive window grew on an agent data connection (doubled for agents a long round trip away, or 2 MiB for a tunnel alone on its connection; downloads)",
 );
 /** Bridges open on this node (either end). */
 export const bridgesOpen = metrics.gauge(

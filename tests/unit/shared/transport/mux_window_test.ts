@@ -1,8 +1,9 @@
 /**
  * Growing windows (`proto/mux.md`): over a link with a round trip, a stream whose reader keeps
- * up doubles the window it grants, up to MAX_STREAM_WINDOW, never over a short link, and never
- * toward a peer that did not say it may (protocol 2); a reader that stalls after its window grew holds at most that window;
- * a sender whose window grew still counts its bulk as bulk.
+ * up doubles the window it grants, up to MAX_STREAM_WINDOW; over a short link a stream alone on its
+ * connection gets SOLO_WINDOW and one that shares it keeps INITIAL_WINDOW; never toward a peer that
+ * did not say it may (protocol 2); a reader that stalls after its window grew holds at most that
+ * window; a sender whose window grew still counts its bulk as bulk.
  */
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { delayProxy } from "../../../_fixtures/delay_link.ts";
@@ -14,7 +15,11 @@ import {
   INITIAL_WINDOW,
   MAX_STREAM_WINDOW,
 } from "../../../../src/shared/protocol/mux.ts";
-import { MuxSession, type MuxStream } from "../../../../src/shared/transport/mux_session.ts";
+import {
+  MuxSession,
+  type MuxStream,
+  SOLO_WINDOW,
+} from "../../../../src/shared/transport/mux_session.ts";
 import { until } from "../../../_fixtures/until.ts";
 
 /**
@@ -50,6 +55,7 @@ async function longLink(
   return {
     cloud,
     agent,
+    accepted,
     up: s,
     down: accepted[0],
     close() {
@@ -76,6 +82,27 @@ async function readAll(s: MuxStream, n: number, fill: number): Promise<void> {
   }
 }
 
+/**
+ * The reader of `p.down` stops; the writer of `p.up` goes on until the credit is spent and waits.
+ * Resolves with what it wrote once the bytes queued for the reader stopped changing (the writer
+ * ends with the connection: close `p` afterwards).
+ */
+async function stallReader(p: { up: MuxStream; down: MuxStream }): Promise<number> {
+  let written = 0;
+  const chunk = new Uint8Array(64 << 10).fill(2);
+  (async () => {
+    for (;;) written += await p.up.write(chunk);
+  })().catch(() => {});
+  await until("bytes queued for the stalled reader", () => p.down.buffered > 0, 20_000, 10);
+  let last = -1;
+  for (let stable = 0; stable < 5;) {
+    await new Promise((r) => setTimeout(r, 100));
+    stable = p.down.buffered === last ? stable + 1 : 0;
+    last = p.down.buffered;
+  }
+  return written;
+}
+
 Deno.test("mux windows: over a 20 ms round trip a reader that keeps up grows its window, at most to MAX_STREAM_WINDOW", async () => {
   const p = await longLink(10, { cloud: true, agent: true });
   try {
@@ -97,14 +124,48 @@ Deno.test("mux windows: over a 20 ms round trip a reader that keeps up grows its
   }
 });
 
-Deno.test("mux windows: over a short link the window stays at INITIAL_WINDOW", async () => {
+Deno.test("mux windows: over a short link a stream alone on its connection gets SOLO_WINDOW, one that shares it INITIAL_WINDOW", async () => {
   // A 20 ms round trip counted as short (the threshold moved to 100 ms for the test).
   const p = await longLink(10, { cloud: true, agent: true }, 100);
   try {
-    const total = 8 << 20;
-    await Promise.all([writeAll(p.up, new Uint8Array(total).fill(4)), readAll(p.down, total, 4)]);
+    const chunk = 4 << 20;
+    await Promise.all([writeAll(p.up, new Uint8Array(chunk).fill(4)), readAll(p.down, chunk, 4)]);
     assert(p.agent.roundTrip() !== null, "the round trip was measured");
-    assertEquals(p.down.window, INITIAL_WINDOW);
+    assertEquals(p.down.window, SOLO_WINDOW, "alone: the solo window at once");
+    // A second stream on the connection: from the next top-up the first shares it.
+    const second = p.cloud.openStream("dev", 81);
+    await second.opened;
+    await until("the agent's side of the second stream", () => p.accepted.length === 2, 20_000, 10);
+    await Promise.all([writeAll(p.up, new Uint8Array(chunk).fill(5)), readAll(p.down, chunk, 5)]);
+    assertEquals(p.down.window, INITIAL_WINDOW, "shared: back to the initial window");
+    // The second stream's own transfer does not grow its window either.
+    await Promise.all([
+      writeAll(second, new Uint8Array(chunk).fill(6)),
+      readAll(p.accepted[1], chunk, 6),
+    ]);
+    assertEquals(p.accepted[1].window, INITIAL_WINDOW, "a stream that shares never grows");
+    // Alone again: the solo window at the next top-up.
+    second.close();
+    p.accepted[1].close();
+    await until("the second stream gone", () => p.agent.streamCount === 1, 20_000, 10);
+    await Promise.all([writeAll(p.up, new Uint8Array(chunk).fill(7)), readAll(p.down, chunk, 7)]);
+    assertEquals(p.down.window, SOLO_WINDOW, "alone again");
+    // Every byte arrived within the credit granted (an overrun closes the connection).
+    assert(!p.agent.closed && !p.cloud.closed, "the connection is still up");
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux windows: a stalled reader alone on a short link holds at most SOLO_WINDOW", async () => {
+  const p = await longLink(10, { cloud: true, agent: true }, 100);
+  try {
+    const first = 2 << 20;
+    await Promise.all([writeAll(p.up, new Uint8Array(first).fill(1)), readAll(p.down, first, 1)]);
+    assertEquals(p.down.window, SOLO_WINDOW);
+    const written = await stallReader(p);
+    assert(p.down.buffered <= SOLO_WINDOW, `buffered ${p.down.buffered} within ${SOLO_WINDOW}`);
+    assert(written <= SOLO_WINDOW, `the writer stopped within the credit (${written})`);
   } finally {
     p.close();
   }
@@ -132,26 +193,10 @@ Deno.test("mux windows: a reader that stalls after its window grew holds at most
     await Promise.all([writeAll(p.up, new Uint8Array(first).fill(1)), readAll(p.down, first, 1)]);
     const grown = p.down.window;
     assert(grown > INITIAL_WINDOW, `window grew (${grown})`);
-    // The reader stops; the writer goes on until the credit is spent, then waits.
-    let written = 0;
-    let writing = true;
-    const chunk = new Uint8Array(64 << 10).fill(2);
-    const writer = (async () => {
-      while (writing) written += await p.up.write(chunk);
-    })().catch(() => {});
-    await until("bytes queued for the stalled reader", () => p.down.buffered > 0, 20_000, 10);
-    let last = -1;
-    for (let stable = 0; stable < 5;) {
-      await new Promise((r) => setTimeout(r, 100));
-      stable = p.down.buffered === last ? stable + 1 : 0;
-      last = p.down.buffered;
-    }
+    const written = await stallReader(p);
     assert(p.down.buffered <= grown, `buffered ${p.down.buffered} within the window ${grown}`);
     assertEquals(p.down.window, grown, "a stalled reader's window does not grow");
     assert(written <= grown, `the writer stopped within the credit (${written} of ${grown})`);
-    writing = false;
-    p.close();
-    await writer;
   } finally {
     p.close();
   }
