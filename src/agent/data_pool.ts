@@ -112,6 +112,12 @@ export class DataPool {
       role: "agent",
       growWindows: ep.growWindows,
       onWindowGrown: () => windowsGrown.inc(),
+      // A tunnel is alone (a bigger window over a short link) only on all of the pool's.
+      streamsElsewhere: () => {
+        let n = 0;
+        for (const c of this.#conns) if (c !== session) n += c.streamCount;
+        return n;
+      },
       onOpen: (stream, host, port) => {
         openTunnel(this.#d, stream, host, port).catch((e) => {
           this.#d.log.error({ err: (e as Error).message }, "tunnel failed");

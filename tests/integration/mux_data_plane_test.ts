@@ -20,7 +20,11 @@ import {
   readHeader,
   writeHeader,
 } from "../../src/shared/protocol/mux.ts";
-import { type MuxStream, StreamError } from "../../src/shared/transport/mux_session.ts";
+import {
+  type MuxStream,
+  SOLO_WINDOW,
+  StreamError,
+} from "../../src/shared/transport/mux_session.ts";
 import { openLibc } from "../../src/shared/libc.ts";
 import { sockAddr, socketFds } from "../../src/shared/transport/socket_info.ts";
 import { shutdownSocket } from "../../src/shared/transport/socket_shutdown.ts";
@@ -394,6 +398,39 @@ Deno.test("bulk on every data connection grows the pool; the next interactive tu
       } ms; bulk moved ${r.movedMiB.toFixed(0)} MiB`,
     );
     assert(r.p99 < 2_000, `p99 ${r.p99} ms`);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("a tunnel alone on its agent's data connections gets the solo window; a tunnel on another of them takes it back", async () => {
+  const w = await world();
+  try {
+    w.agent("a");
+    const bulk = await w.open("a", w.sourcePort);
+    // The cloud's side of a download is its receiver: it grants the window.
+    const stream = bulk.socket as MuxStream;
+    let stop = false;
+    const reading = (async () => {
+      const buf = new Uint8Array(64 << 10);
+      while (!stop && (await bulk.socket.read(buf)) !== null) { /* bulk */ }
+    })();
+    await until("the solo window", () => stream.window === SOLO_WINDOW, 15_000, 20);
+    // The bulk makes its connection busy: the node asks for a second one, and places the next
+    // tunnel there.
+    await until("a second connection", () => w.broker.connectionCount("a") >= 2, 15_000, 20);
+    const other = await w.open("a", w.echoPort);
+    const otherStream = other.socket as MuxStream;
+    assert(otherStream.session !== stream.session, "the other tunnel rides another connection");
+    await until("back to the initial window", () => stream.window === INITIAL_WINDOW, 15_000, 20);
+    assert(!stream.session.closed, "no credit overrun closed the connection");
+    other.socket.close();
+    other.done();
+    await until("alone again: the solo window", () => stream.window === SOLO_WINDOW, 15_000, 20);
+    stop = true;
+    bulk.socket.close();
+    bulk.done();
+    await reading.catch(() => {});
   } finally {
     await w.close();
   }

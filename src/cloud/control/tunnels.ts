@@ -248,6 +248,13 @@ export class TunnelBroker {
       // Windows grow toward an agent whose mux knows they may (protocol 3, wire.ts).
       growWindows: (this.#registry.get(agentId)?.protocol ?? 0) >= GROWING_WINDOWS_PROTOCOL,
       onWindowGrown: () => windowsGrown.inc(),
+      // A tunnel is alone (a bigger window over a short link) only on all of the agent's.
+      streamsElsewhere: () => {
+        let n = 0;
+        for (const c of pool.conns) if (c !== session) n += c.streamCount;
+        for (const c of pool.retired) if (c !== session) n += c.streamCount;
+        return n;
+      },
       // Bulk on every connection: have a quiet one ready for the next tunnel.
       onBusy: () => this.#grow(agentId),
       // The agent's control stream left this node: its last tunnel here ending ends this too.

@@ -11,11 +11,13 @@
  * Toward a peer that allows it (`growWindows`), a stream whose reader consumes half its window
  * within one round trip doubles it, up to MAX_STREAM_WINDOW: one window would otherwise cap a
  * stream at window / round trip (256 KiB over 40 ms: 52 Mbit/s). Over a short link (SHORT_LINK_MS)
- * a stream that shares its connection keeps INITIAL_WINDOW, and one alone on it gets SOLO_WINDOW:
- * no other stream's frames queue behind its bytes, and fewer top-ups cost both processes fewer
- * wake-ups per byte. The round trip is the least of the last RTT_SAMPLES PING/PONG times (one when the
- * connection starts, then at most one every RTT_REFRESH_MS): the least, because a PING that
- * waited behind bulk measures the queue, and a window grown on that would grow the queue.
+ * a stream keeps INITIAL_WINDOW, unless it is all the agent has open (on this connection and its
+ * others): then it gets SOLO_WINDOW, as no other stream's frames queue behind its bytes, and fewer
+ * top-ups cost both processes fewer wake-ups per byte. The round trip is the least of the last
+ * RTT_SAMPLES PING/PONG times (one when the connection starts, one more as soon as the PING floor
+ * allows, then at most one every RTT_REFRESH_MS; short until RTT_SAMPLES_TO_GROW of them): the
+ * least, because a PING that waited behind bulk measures the queue, and a window grown on that
+ * would grow the queue.
  *
  * Hot path: one reused read buffer per connection (a DATA payload is copied straight into the
  * waiting reader's buffer, or once into the stream's queue); frames from every stream are
@@ -93,6 +95,11 @@ export interface MuxSessionOptions {
   /** Round trips under this are a short link (default SHORT_LINK_MS; tests move it). */
   shortLinkMs?: number;
   /**
+   * Streams open on the agent's other data connections (its pool's, on this side): a stream is
+   * alone, and may have SOLO_WINDOW over a short link, only when this is 0 too. Default: none.
+   */
+  streamsElsewhere?: () => number;
+  /**
    * Cloud side: how long an OPEN may go without any frame from the peer before a PING asks
    * whether it is there, and how long that PING may then go unanswered before the connection is
    * dead (default OPEN_PROBE_MS).
@@ -114,6 +121,15 @@ export const RTT_REFRESH_MS = 10_000;
 /** Round-trip samples kept; the least of them is the connection's round trip. */
 export const RTT_SAMPLES = 6;
 /**
+ * Samples a link must have before it counts as long. The first PING goes out as the connection
+ * starts, and when the processes at its ends are busy (a pool grown for bulk: the node asks for
+ * a new connection exactly then) it can wait 10–20 ms on loopback: one sample saying so made a
+ * loopback connection a long link until the next one, 10 s later, and its windows 4 MiB, in front
+ * of a keystroke on it (README "Performance"). Until then a new sample is asked for as soon as
+ * the PING floor allows, and the link counts as short.
+ */
+export const RTT_SAMPLES_TO_GROW = 2;
+/**
  * A connection whose round trip is under this is a short link (loopback, a LAN, one data
  * centre), where windows do not grow: 256 KiB per round trip is over 400 Mbit/s there, and the
  * queue a grown window fills is the receiving process's own socket, in front of every other
@@ -123,10 +139,10 @@ export const RTT_SAMPLES = 6;
 export const SHORT_LINK_MS = 5;
 
 /**
- * The window a stream alone on its connection is granted over a short link (as `ssh`'s channel
- * window). A top-up then comes every 1 MiB instead of every 128 KiB: on loopback the relays moved
- * bulk 20–45 % faster at 20 % less CPU per byte (README "Performance", "Kept: a stream alone on
- * its connection"). Shared, the window is INITIAL_WINDOW again from the next top-up.
+ * The window a stream that is all its agent has open is granted over a short link (as `ssh`'s
+ * channel window). A top-up then comes every 1 MiB instead of every 128 KiB: on loopback the relays
+ * moved bulk 20–45 % faster at 20 % less CPU per byte (README "Performance", "Kept: a tunnel alone
+ * gets 2 MiB"). With another stream open, the window is INITIAL_WINDOW again from the next top-up.
  */
 export const SOLO_WINDOW = 2 << 20;
 
@@ -544,8 +560,9 @@ export class MuxStream implements ByteStream {
    * At a top-up, where windows may grow: doubles the window when its reader consumed what this
    * top-up returns (about half the window) within one round trip — then the window is under twice
    * what the link holds, and the sender, not the reader, is what waits. Over a short link (a
-   * round trip under SHORT_LINK_MS) the window is SOLO_WINDOW while the stream is its connection's
-   * only one, else INITIAL_WINDOW (and back to it if the link turns out short).
+   * round trip under SHORT_LINK_MS, or not yet RTT_SAMPLES_TO_GROW samples) the window is
+   * SOLO_WINDOW while the stream is all the agent has open, else INITIAL_WINDOW (and back to it
+   * if the link turns out short).
    */
   #tune(): void {
     const now = performance.now();
@@ -553,8 +570,8 @@ export class MuxStream implements ByteStream {
     this.#epochStart = now;
     const rtt = this.#s.roundTrip();
     if (rtt === null) return;
-    if (rtt < this.#s.shortLinkMs) {
-      const w = this.#s.streamCount === 1 ? SOLO_WINDOW : INITIAL_WINDOW;
+    if (rtt < this.#s.shortLinkMs || !this.#s.rttConfirmed) {
+      const w = this.#s.alone ? SOLO_WINDOW : INITIAL_WINDOW;
       if (w > this.#window) this.#s.windowGrown(w);
       this.#window = w;
       return;
@@ -563,6 +580,11 @@ export class MuxStream implements ByteStream {
     if (elapsed * this.#window >= 2 * this.#unacked * rtt) return;
     this.#window = Math.min(2 * this.#window, MAX_STREAM_WINDOW);
     this.#s.windowGrown(this.#window);
+  }
+
+  /** The data connection this stream rides on. */
+  get session(): MuxSession {
+    return this.#s;
   }
 
   /** The window this side grants the stream now (INITIAL_WINDOW unless it grew). */
@@ -779,6 +801,16 @@ export class MuxSession {
     this.#opts.onWindowGrown?.(window);
   }
 
+  /** Whether one stream is all the agent has open: on this connection, and none on the others. */
+  get alone(): boolean {
+    return this.#streams.size === 1 && (this.#opts.streamsElsewhere?.() ?? 0) === 0;
+  }
+
+  /** Whether the round trip has the samples to call the link long (RTT_SAMPLES_TO_GROW). */
+  get rttConfirmed(): boolean {
+    return this.#rttSamples.length >= RTT_SAMPLES_TO_GROW;
+  }
+
   /** Round trips under this make the connection a short link (see SHORT_LINK_MS). */
   get shortLinkMs(): number {
     return this.#opts.shortLinkMs ?? SHORT_LINK_MS;
@@ -794,7 +826,8 @@ export class MuxSession {
     if (!this.#opts.growWindows) return null;
     const now = performance.now();
     // (An asking PING unanswered that long is given up: a peer answers at most one per floor.)
-    if (now - this.#rttAsked >= RTT_REFRESH_MS && this.#pingAllowed()) {
+    const refresh = this.rttConfirmed ? RTT_REFRESH_MS : 0;
+    if (now - this.#rttAsked >= refresh && this.#pingAllowed()) {
       const payload = new Uint8Array(8);
       crypto.getRandomValues(payload);
       payload[0] |= 1; // never all zeros: keepalive PINGs carry zeros

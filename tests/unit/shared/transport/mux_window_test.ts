@@ -18,6 +18,7 @@ import {
 import {
   MuxSession,
   type MuxStream,
+  RTT_SAMPLES_TO_GROW,
   SOLO_WINDOW,
 } from "../../../../src/shared/transport/mux_session.ts";
 import { until } from "../../../_fixtures/until.ts";
@@ -30,6 +31,7 @@ async function longLink(
   oneWayMs: number,
   grow: { cloud: boolean; agent: boolean },
   shortLinkMs?: number,
+  streamsElsewhere?: () => number,
 ) {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const link = delayProxy((l.addr as Deno.NetAddr).port, oneWayMs);
@@ -44,6 +46,7 @@ async function longLink(
     role: "agent",
     growWindows: grow.agent,
     shortLinkMs,
+    streamsElsewhere,
     onOpen: (s) => {
       s.accept();
       accepted.push(s);
@@ -64,6 +67,24 @@ async function longLink(
       link.close();
     },
   };
+}
+
+/**
+ * `longLink`, once the agent's side has RTT_SAMPLES_TO_GROW round-trip samples (a second PING
+ * goes out at the first ask after the PING floor) and so counts the link as long.
+ */
+async function confirmedLongLink(oneWayMs: number) {
+  const p = await longLink(oneWayMs, { cloud: true, agent: true });
+  await until(
+    "the round trip confirmed",
+    () => {
+      p.agent.roundTrip();
+      return p.agent.rttConfirmed;
+    },
+    20_000,
+    100,
+  );
+  return p;
 }
 
 async function writeAll(s: MuxStream, data: Uint8Array): Promise<void> {
@@ -104,7 +125,7 @@ async function stallReader(p: { up: MuxStream; down: MuxStream }): Promise<numbe
 }
 
 Deno.test("mux windows: over a 20 ms round trip a reader that keeps up grows its window, at most to MAX_STREAM_WINDOW", async () => {
-  const p = await longLink(10, { cloud: true, agent: true });
+  const p = await confirmedLongLink(10);
   try {
     assertEquals(p.down.window, INITIAL_WINDOW);
     const total = 24 << 20;
@@ -114,7 +135,8 @@ Deno.test("mux windows: over a 20 ms round trip a reader that keeps up grows its
     ]);
     // Every byte arrived within the credit granted (an overrun closes the connection).
     assert(!p.agent.closed && !p.cloud.closed, "the connection is still up");
-    assert(p.down.window > INITIAL_WINDOW, `window grew (${p.down.window})`);
+    // Doubled past what a stream alone gets over a short link.
+    assert(p.down.window > SOLO_WINDOW, `window grew (${p.down.window})`);
     assert(p.down.window <= MAX_STREAM_WINDOW, `window within the cap (${p.down.window})`);
     // The round trip came from a PING the cloud's side answered.
     const rtt = p.agent.roundTrip();
@@ -157,6 +179,77 @@ Deno.test("mux windows: over a short link a stream alone on its connection gets 
   }
 });
 
+Deno.test("mux windows: over a short link a stream is not alone while the agent has streams on its other connections", async () => {
+  let elsewhere = 1;
+  const p = await longLink(10, { cloud: true, agent: true }, 100, () => elsewhere);
+  try {
+    const chunk = 4 << 20;
+    await Promise.all([writeAll(p.up, new Uint8Array(chunk).fill(4)), readAll(p.down, chunk, 4)]);
+    assert(p.agent.roundTrip() !== null, "the round trip was measured");
+    assertEquals(p.down.window, INITIAL_WINDOW, "another connection carries a stream");
+    elsewhere = 0;
+    await Promise.all([writeAll(p.up, new Uint8Array(chunk).fill(5)), readAll(p.down, chunk, 5)]);
+    assertEquals(p.down.window, SOLO_WINDOW, "alone on every connection");
+    elsewhere = 2;
+    await Promise.all([writeAll(p.up, new Uint8Array(chunk).fill(6)), readAll(p.down, chunk, 6)]);
+    assertEquals(p.down.window, INITIAL_WINDOW, "not alone any more");
+    assert(!p.agent.closed && !p.cloud.closed, "the connection is still up");
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux windows: one slow first round trip (a busy peer) does not make a short link long", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [a, b] = await Promise.all([
+    l.accept(),
+    Deno.connect({ hostname: "127.0.0.1", port: (l.addr as Deno.NetAddr).port }),
+  ]);
+  l.close();
+  const accepted: MuxStream[] = [];
+  const agent = new MuxSession(b, {
+    role: "agent",
+    growWindows: true,
+    onOpen: (s) => {
+      s.accept();
+      accepted.push(s);
+    },
+  });
+  // The agent's first PING waits for a cloud that is busy elsewhere: an inflated first sample.
+  await new Promise((r) => setTimeout(r, 40));
+  const cloud = new MuxSession(a, { role: "cloud", growWindows: true });
+  try {
+    const up = cloud.openStream("dev", 80);
+    await up.opened;
+    await until("the agent's side of the stream", () => accepted.length === 1, 20_000, 10);
+    const down = accepted[0];
+    const chunk = 8 << 20;
+    await Promise.all([writeAll(up, new Uint8Array(chunk).fill(1)), readAll(down, chunk, 1)]);
+    const first = agent.roundTrip();
+    assert(first !== null && first >= 30, `the first sample waited (${first} ms)`);
+    assertEquals(agent.rttConfirmed, false, `one sample of ${RTT_SAMPLES_TO_GROW}`);
+    // Not doubled toward 4 MiB as over a long link: alone on a short one.
+    assertEquals(down.window, SOLO_WINDOW);
+    // The next sample, once the PING floor allows, shows the link for what it is.
+    await until(
+      "a second sample",
+      () => {
+        agent.roundTrip();
+        return agent.rttConfirmed;
+      },
+      20_000,
+      100,
+    );
+    assert(agent.roundTrip()! < 5, `the least sample is loopback's (${agent.roundTrip()} ms)`);
+    await Promise.all([writeAll(up, new Uint8Array(chunk).fill(2)), readAll(down, chunk, 2)]);
+    assertEquals(down.window, SOLO_WINDOW);
+    assert(!agent.closed && !cloud.closed, "the connection is still up");
+  } finally {
+    cloud.close();
+    agent.close();
+  }
+});
+
 Deno.test("mux windows: a stalled reader alone on a short link holds at most SOLO_WINDOW", async () => {
   const p = await longLink(10, { cloud: true, agent: true }, 100);
   try {
@@ -187,12 +280,12 @@ Deno.test("mux windows: toward a peer of protocol 2 the window never grows", asy
 });
 
 Deno.test("mux windows: a reader that stalls after its window grew holds at most that window", async () => {
-  const p = await longLink(10, { cloud: true, agent: true });
+  const p = await confirmedLongLink(10);
   try {
     const first = 16 << 20;
     await Promise.all([writeAll(p.up, new Uint8Array(first).fill(1)), readAll(p.down, first, 1)]);
     const grown = p.down.window;
-    assert(grown > INITIAL_WINDOW, `window grew (${grown})`);
+    assert(grown > SOLO_WINDOW, `window grew (${grown})`);
     const written = await stallReader(p);
     assert(p.down.buffered <= grown, `buffered ${p.down.buffered} within the window ${grown}`);
     assertEquals(p.down.window, grown, "a stalled reader's window does not grow");
