@@ -14,7 +14,7 @@ import { type DataEndpoint, dialDataConnection, type DialerDeps, openTunnel } fr
 
 const windowsGrown = metrics.counter(
   "connector_agent_data_windows_grown_total",
-  "Times a tunnel's receive window grew on a data connection (doubled for a node a long round trip away, or 2 MiB for a tunnel alone on its connection; uploads)",
+  "Times a tunnel's receive window grew on a data connection (doubled for a node a long round trip away, or 2 MiB for a tunnel that is all the agent has open; uploads)",
 );
 
 /**

@@ -28,12 +28,12 @@ export const tunnelBytes = metrics.counter(
 );
 /**
  * Stream windows that grew on this node's agent data connections: doubled for agents a long
- * round trip away, or SOLO_WINDOW for a tunnel alone on its connection (README "Kept: windows that
- * grow over a long link", "Kept: a stream alone on its connection").
+ * round trip away, or SOLO_WINDOW for a tunnel that is all its agent has open (README "Kept: windows
+ * that grow over a long link", "Kept: a tunnel alone gets 2 MiB…").
  */
 export const windowsGrown = metrics.counter(
   "connector_data_windows_grown_total",
-  "Times a tunnel's receive window grew on an agent data connection (doubled for agents a long round trip away, or 2 MiB for a tunnel alone on its connection; downloads)",
+  "Times a tunnel's receive window grew on an agent data connection (doubled for agents a long round trip away, or 2 MiB for a tunnel that is all its agent has open; downloads)",
 );
 /** Bridges open on this node (either end). */
 export const bridgesOpen = metrics.gauge(
