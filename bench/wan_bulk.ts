@@ -6,7 +6,9 @@
  * that stay at INITIAL_WINDOW (a peer of protocol 2) and with windows that grow (protocol 3, see
  * "Growing windows" in `proto/mux.md`). Over such a link a stream moves at most one window per
  * round trip; the loopback bulk rows cannot show that. Each direction starts a fresh stream, so
- * the window's growth is inside the figure.
+ * the window's growth is inside the figure; the connection under it is a few seconds old, as the
+ * agent's are (dialed ahead of their tunnels): with growing windows the transfers wait until both
+ * ends have the round-trip samples that make the link long (about 2 s, `mux_session.ts`).
  * @module
  */
 import { delayProxy } from "../tests/_fixtures/delay_link.ts";
@@ -88,6 +90,10 @@ async function muxOverLink(rttMs: number, bytes: number, grow: boolean): Promise
     return s ? Promise.resolve(s) : new Promise<MuxStream>((r) => waiting.push(r));
   };
   try {
+    for (const end = performance.now() + 10_000; grow && performance.now() < end;) {
+      if (cloud.rttConfirmed && agent.rttConfirmed) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const upGbps = await oneWay(cloud, accepted, bytes, true);
     const downGbps = await oneWay(cloud, accepted, bytes, false);
     return {

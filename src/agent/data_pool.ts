@@ -7,7 +7,7 @@
  * @module
  */
 import { metrics } from "../shared/metrics.ts";
-import { MuxSession } from "../shared/transport/mux_session.ts";
+import { MuxSession, streamsBeside } from "../shared/transport/mux_session.ts";
 import { TICKET_TTL_MS } from "../shared/protocol/wire.ts";
 import { setConnNotSentLowat } from "../shared/transport/notsent_lowat.ts";
 import { type DataEndpoint, dialDataConnection, type DialerDeps, openTunnel } from "./dialer.ts";
@@ -113,11 +113,7 @@ export class DataPool {
       growWindows: ep.growWindows,
       onWindowGrown: () => windowsGrown.inc(),
       // A tunnel is alone (a bigger window over a short link) only on all of the pool's.
-      streamsElsewhere: () => {
-        let n = 0;
-        for (const c of this.#conns) if (c !== session) n += c.streamCount;
-        return n;
-      },
+      streamsElsewhere: (): number => streamsBeside(session, this.#conns),
       onOpen: (stream, host, port) => {
         openTunnel(this.#d, stream, host, port).catch((e) => {
           this.#d.log.error({ err: (e as Error).message }, "tunnel failed");

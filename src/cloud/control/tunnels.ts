@@ -28,6 +28,7 @@ import {
   MuxSession,
   type MuxStream,
   StreamError,
+  streamsBeside,
 } from "../../shared/transport/mux_session.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Registry } from "./registry.ts";
@@ -249,12 +250,7 @@ export class TunnelBroker {
       growWindows: (this.#registry.get(agentId)?.protocol ?? 0) >= GROWING_WINDOWS_PROTOCOL,
       onWindowGrown: () => windowsGrown.inc(),
       // A tunnel is alone (a bigger window over a short link) only on all of the agent's.
-      streamsElsewhere: () => {
-        let n = 0;
-        for (const c of pool.conns) if (c !== session) n += c.streamCount;
-        for (const c of pool.retired) if (c !== session) n += c.streamCount;
-        return n;
-      },
+      streamsElsewhere: (): number => streamsBeside(session, pool.conns, pool.retired),
       // Bulk on every connection: have a quiet one ready for the next tunnel.
       onBusy: () => this.#grow(agentId),
       // The agent's control stream left this node: its last tunnel here ending ends this too.

@@ -32,6 +32,7 @@ async function longLink(
   grow: { cloud: boolean; agent: boolean },
   shortLinkMs?: number,
   streamsElsewhere?: () => number,
+  beforeOpen?: (cloud: MuxSession, agent: MuxSession) => Promise<void>,
 ) {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const link = delayProxy((l.addr as Deno.NetAddr).port, oneWayMs);
@@ -52,6 +53,7 @@ async function longLink(
       accepted.push(s);
     },
   });
+  await beforeOpen?.(cloud, agent);
   const s = cloud.openStream("dev", 80);
   await s.opened;
   await until("the agent's side of the stream", () => accepted.length === 1, 20_000, 10);
@@ -141,6 +143,35 @@ Deno.test("mux windows: over a 20 ms round trip a reader that keeps up grows its
     // The round trip came from a PING the cloud's side answered.
     const rtt = p.agent.roundTrip();
     assert(rtt !== null && rtt >= 15, `round trip measured over the link (${rtt} ms)`);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("mux windows: a connection confirms a long link by itself, so its first transfer grows from the start", async () => {
+  // Nothing asks for a round trip (no stream, no roundTrip() call): a connection dialed ahead
+  // of its tunnels, as the agent's pool dials them.
+  const p = await longLink(10, { cloud: true, agent: true }, undefined, undefined, async (c, a) => {
+    await until(
+      "both ends confirmed the round trip",
+      () => {
+        return c.rttConfirmed && a.rttConfirmed;
+      },
+      20_000,
+      50,
+    );
+  });
+  try {
+    assertEquals(p.down.window, INITIAL_WINDOW);
+    const total = 16 << 20;
+    await Promise.all([
+      writeAll(p.up, new Uint8Array(total).fill(5)),
+      readAll(p.down, total, 5),
+    ]);
+    // Grown within the first transfer (before, its first ask for a second sample came only at a
+    // top-up, and the window stayed SOLO_WINDOW until it was answered: 2 s in).
+    assert(p.down.window > SOLO_WINDOW, `window grew (${p.down.window})`);
+    assert(!p.agent.closed && !p.cloud.closed, "the connection is still up");
   } finally {
     p.close();
   }
