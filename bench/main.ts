@@ -450,6 +450,8 @@ async function rtspSection(w: World, camera: Camera | null): Promise<void> {
     skipped.push("RTSP: not available: the cloud has no RTSP listener (--rtsp)");
     return;
   }
+  const gone = camera.gone();
+  if (gone) throw new Error(`the 2 Mbit/s camera (rtsp_server.py) is gone: ${gone}`);
   const tree = (pid: number) => () => processTree(pid).reduce((n, p) => n + cpuSeconds(p), 0);
   const cameraCpu = tree(camera.pid);
   const cloud = tree(w.cloudPid);

@@ -24,8 +24,16 @@ export interface Camera {
   port: number;
   /** The camera's process (its CPU is read over the window). */
   pid: number;
+  /**
+   * Null while the camera's process runs; once it has exited, how (code or signal) and the last
+   * lines it wrote to stderr — a section that needs it says so instead of 100 refused clients.
+   */
+  gone(): string | null;
   close(): Promise<void>;
 }
+
+/** Lines of the camera's stderr kept for `gone`. */
+const STDERR_TAIL = 5;
 
 /** Starts the camera fixture, or says why it is not available. */
 export async function startCamera(
@@ -61,11 +69,32 @@ export async function startCamera(
     const err = await new Response(child.stderr).text().catch(() => "");
     return { unavailable: `rtsp_server.py did not start: ${err.trim().split("\n").pop()}` };
   }
-  // Drained, not closed: a GStreamer warning written to a closed pipe would kill the camera.
-  child.stderr.pipeTo(new WritableStream()).catch(() => {});
+  // Drained, not closed: a GStreamer warning written to a closed pipe would kill the camera. Its
+  // last lines are kept, for `gone`.
+  const tail: string[] = [];
+  let partial = "";
+  child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({
+      write(text) {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop() ?? "";
+        tail.push(...lines.filter((l) => l.trim()));
+        tail.splice(0, Math.max(0, tail.length - STDERR_TAIL));
+      },
+    }),
+  ).catch(() => {});
+  let status: Deno.CommandStatus | null = null;
+  child.status.then((s) => (status = s), () => {});
   return {
     port: Number(m[1]),
     pid: child.pid,
+    gone() {
+      const s = status as Deno.CommandStatus | null;
+      if (!s) return null;
+      const how = s.signal ? `killed by ${s.signal}` : `exited with code ${s.code}`;
+      const said = [...tail, partial].filter((l) => l.trim()).slice(-STDERR_TAIL).join(" | ");
+      return `${how}${said ? `; its last stderr: ${said}` : "; nothing on its stderr"}`;
+    },
     async close() {
       try {
         child.kill("SIGKILL");
