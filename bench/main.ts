@@ -713,227 +713,235 @@ const wantFds = quick ? 4096 : 65536;
 const fd = await raiseFileLimit(wantFds);
 if (fd.note) log(`open files limit: ${fd.note}`);
 
-if (want("failover")) {
-  await guarded("failover", async () => {
-    const [agents, kills] = quick ? [2, 1] : [20, 20];
-    log(`failover: ${agents} agents, ${kills} node kills …`);
-    const samples = await measureFailover(agents, kills);
-    for (const [q, name] of [[0.5, "p50"], [0.99, "p99"]] as const) {
-      rows.push({
-        figure: `node killed → agents' control stream up on the survivor, ${name}`,
-        path: `${agents} agents × ${kills} kills`,
-        value: quantile(samples, q),
-        unit: "s",
-        better: "lower",
-      });
-    }
-  });
-}
-
-if (want("lists")) {
-  await guarded("lists", async () => {
-    const [devices, reps] = quick ? [500, 3] : [10_000, 50];
-    log(`lists: a site with ${devices} devices and ${devices} agents, each list ×${reps} …`);
-    for (const t of await measureLists(devices, reps)) {
-      for (const [name, v] of [["p50", t.p50], ["p99", t.p99]] as const) {
+/**
+ * The sections that start worlds of their own (two nodes on FerretDB, 10 000 devices, 9 000
+ * simulated agents, server candidates, a shaped link, the data planes). They run after the main
+ * world's sections: a machine that has just held 9 000 simulated agents moved bulk 15–30 % slower
+ * for minutes, `ssh -R` and direct too (README "Performance", the fifteenth run).
+ */
+async function sectionsInWorldsOfTheirOwn(): Promise<void> {
+  if (want("failover")) {
+    await guarded("failover", async () => {
+      const [agents, kills] = quick ? [2, 1] : [20, 20];
+      log(`failover: ${agents} agents, ${kills} node kills …`);
+      const samples = await measureFailover(agents, kills);
+      for (const [q, name] of [[0.5, "p50"], [0.99, "p99"]] as const) {
         rows.push({
-          figure: `lists at ${
-            devices.toLocaleString("en-US")
-          } devices and agents, ${name} per page`,
-          path: t.list,
-          value: v,
-          unit: "ms",
+          figure: `node killed → agents' control stream up on the survivor, ${name}`,
+          path: `${agents} agents × ${kills} kills`,
+          value: quantile(samples, q),
+          unit: "s",
           better: "lower",
-          note: `${Math.round(t.bytes / 1024)} KiB`,
         });
       }
-    }
-  });
-}
-
-if (want("bridge")) {
-  await guarded("bridge", async () => {
-    log(`bridge: WebSocket tunnel entering on the owning node vs its sibling …`);
-    const b = await measureBridgedVsDirect(cfg.bulk / 2);
-    for (
-      const [path, v] of [["entering on the owner", b.direct], ["bridged", b.bridged]] as const
-    ) {
-      rows.push({
-        figure: "WS tunnel echo, two nodes",
-        path,
-        value: v,
-        unit: "Gbit/s",
-        better: "higher",
-      });
-    }
-    rows.push({
-      figure: "BridgeTunnel carrier, in-process, one way",
-      path: "framed node:tls (in use)",
-      value: await measureFramedBridge(cfg.bulk),
-      unit: "Gbit/s",
-      better: "higher",
     });
-    const runs = quick ? 1 : 10;
-    log(`bridge: live view through the agent's node vs its sibling, ${runs} run(s) …`);
-    const live = await measureLiveThroughSibling(runs, quick ? 2 : 20);
-    if (typeof live === "string") skipped.push(`live view through a sibling: ${live}`);
-    else {
-      rows.push({
-        figure: "live view, each picture later at the sibling's viewer than the owner's (p50)",
-        path: "via its sibling",
-        value: live.lag.p50,
-        unit: "ms",
-        better: "lower",
-        note: `p95 ${live.lag.p95.toFixed(1)} ms over ${live.lag.pictures} pictures both got`,
-      });
-      const via = [["the agent's node", live.owner], ["its sibling", live.sibling]] as const;
-      for (const [at, v] of via) {
-        for (const [when, value] of [["cold", v.cold], ["warm", v.warm]] as const) {
+  }
+
+  if (want("lists")) {
+    await guarded("lists", async () => {
+      const [devices, reps] = quick ? [500, 3] : [10_000, 50];
+      log(`lists: a site with ${devices} devices and ${devices} agents, each list ×${reps} …`);
+      for (const t of await measureLists(devices, reps)) {
+        for (const [name, v] of [["p50", t.p50], ["p99", t.p99]] as const) {
           rows.push({
-            figure: "live view, time to first picture (p50), two nodes",
-            path: `via ${at}, ${when}`,
-            value,
+            figure: `lists at ${
+              devices.toLocaleString("en-US")
+            } devices and agents, ${name} per page`,
+            path: t.list,
+            value: v,
             unit: "ms",
             better: "lower",
-            ...(at === "its sibling" && when === "cold"
-              ? { note: "subscribes to the camera session the agent's node plays" }
-              : {}),
+            note: `${Math.round(t.bytes / 1024)} KiB`,
           });
         }
       }
-    }
-  });
-}
+    });
+  }
 
-if (want("agents")) {
-  await guarded("agents", async () => {
-    const [goal, step] = quick ? [20, 10] : [10_000, 1_000];
-    // The simulated agents live in this process, two descriptors each (control stream and data
-    // connection): past the open-file limit they would fail for a reason of this machine's.
-    const cap = Math.min(goal, Math.floor((fd.limit - 1024) / 2 / step) * step);
-    if (cap < goal) {
-      log(`agents per node: capped at ${cap} by the open-file limit ${fd.limit} (2 per agent)`);
-    }
-    log(`agents per node: simulated agents until 2 GiB node RSS or ${cap} …`);
-    const r = await measureAgentsPerNode({ cap, step, rssLimitMiB: 2048, log });
-    // The last step where every stream held (a step that lost streams does not count).
-    const last = r.steps.filter((st) => st.dropped === 0).at(-1);
-    const path = "simulated agents, one node";
-    const note = `stopped by ${r.stoppedBy}` +
-      (cap < goal ? ` (capped by the open-file limit ${fd.limit})` : "");
-    rows.push(
-      {
-        figure: "agents per node (≤ 2 GiB RSS)",
-        path,
-        value: last?.agents ?? 0,
-        unit: "agents",
-        better: "higher",
-        note,
-      },
-      {
-        figure: "node RSS per agent",
-        path,
-        value: last?.rssPerAgentKiB ?? null,
-        unit: "KiB",
-        better: "lower",
-        note: `at ${last?.agents ?? 0} agents`,
-      },
-      {
-        figure: "heartbeat lag p99",
-        path,
-        value: last?.heartbeatLagP99Ms ?? null,
-        unit: "ms",
-        better: "lower",
-        note: `at ${last?.agents ?? 0} agents`,
-      },
-    );
-  });
-}
-
-if (want("wsservers")) {
-  await guarded("wsservers", async () => {
-    log(`WebSocket server candidates, ${cfg.bulk / MiB} MiB each way …`);
-    const ws = await measureWsServers(cfg.bulk);
-    for (
-      const [path, v] of [
-        ["(A) native front: own framing on a Deno connection (in use)", ws.native],
-        ["(B) Deno.serve + Deno.upgradeWebSocket (cannot pause reading)", ws.denoServe],
-        ["node:http + ws (before)", ws.nodeWs],
-      ] as const
-    ) {
-      for (const [dir, g] of [["client → server", v.up], ["server → client", v.down]] as const) {
+  if (want("bridge")) {
+    await guarded("bridge", async () => {
+      log(`bridge: WebSocket tunnel entering on the owning node vs its sibling …`);
+      const b = await measureBridgedVsDirect(cfg.bulk / 2);
+      for (
+        const [path, v] of [["entering on the owner", b.direct], ["bridged", b.bridged]] as const
+      ) {
         rows.push({
-          figure: `WebSocket server candidate, in-process, ${dir}`,
+          figure: "WS tunnel echo, two nodes",
           path,
-          value: g,
+          value: v,
           unit: "Gbit/s",
           better: "higher",
         });
       }
       rows.push({
-        figure: "WebSocket server candidate, in-process, CPU per GB",
-        path,
-        value: v.cpuSecPerGB,
-        unit: "CPU s/GB",
-        better: "lower",
-        note: "client + server in one process; the client is the same for all",
-      });
-    }
-  });
-}
-
-if (want("slowlink")) {
-  await guarded("slowlink", async () => {
-    // Not in --quick: it starts a world of its own in a network namespace (about 2 minutes).
-    if (quick) skipped.push("slow link: not run with --quick");
-    else {
-      const rate = "50mbit";
-      const k = 3;
-      log(`interactive round trips over a ${rate} link under ${k} + ${k} bulk streams …`);
-      const r = await measureSlowLink(rate, k, 150);
-      if ("unavailable" in r) skipped.push(`slow link: not available: ${r.unavailable}`);
-      else {
-        for (const p of r) {
-          for (
-            const [figure, v] of [
-              [`interactive round trip p50 over a ${rate} link, no bulk`, p.quiet.p50],
-              [`interactive round trip p99 over a ${rate} link, no bulk`, p.quiet.p99],
-              [
-                `interactive round trip p50 over a ${rate} link, ${k} up + ${k} down bulk on it`,
-                p.loaded.p50,
-              ],
-              [
-                `interactive round trip p99 over a ${rate} link, ${k} up + ${k} down bulk on it`,
-                p.loaded.p99,
-              ],
-            ] as const
-          ) rows.push({ figure, path: p.path, value: v, unit: "ms", better: "lower" });
-        }
-      }
-    }
-  });
-}
-
-if (want("dataplanes")) {
-  await guarded("dataplanes", async () => {
-    log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
-    const dp = await measureDataPlanes(cfg.bulk);
-    for (
-      const [path, v] of [
-        ["gRPC bidi stream, mTLS", dp.grpcMtls],
-        ["node:tls mTLS connection", dp.tlsMtls],
-        ["Deno TLS connection (in use)", dp.denoTls],
-      ] as const
-    ) {
-      rows.push({
-        figure: "data plane candidate, in-process, one way",
-        path,
-        value: v,
+        figure: "BridgeTunnel carrier, in-process, one way",
+        path: "framed node:tls (in use)",
+        value: await measureFramedBridge(cfg.bulk),
         unit: "Gbit/s",
         better: "higher",
       });
-    }
-  });
+      const runs = quick ? 1 : 10;
+      log(`bridge: live view through the agent's node vs its sibling, ${runs} run(s) …`);
+      const live = await measureLiveThroughSibling(runs, quick ? 2 : 20);
+      if (typeof live === "string") skipped.push(`live view through a sibling: ${live}`);
+      else {
+        rows.push({
+          figure: "live view, each picture later at the sibling's viewer than the owner's (p50)",
+          path: "via its sibling",
+          value: live.lag.p50,
+          unit: "ms",
+          better: "lower",
+          note: `p95 ${live.lag.p95.toFixed(1)} ms over ${live.lag.pictures} pictures both got`,
+        });
+        const via = [["the agent's node", live.owner], ["its sibling", live.sibling]] as const;
+        for (const [at, v] of via) {
+          for (const [when, value] of [["cold", v.cold], ["warm", v.warm]] as const) {
+            rows.push({
+              figure: "live view, time to first picture (p50), two nodes",
+              path: `via ${at}, ${when}`,
+              value,
+              unit: "ms",
+              better: "lower",
+              ...(at === "its sibling" && when === "cold"
+                ? { note: "subscribes to the camera session the agent's node plays" }
+                : {}),
+            });
+          }
+        }
+      }
+    });
+  }
+
+  if (want("agents")) {
+    await guarded("agents", async () => {
+      const [goal, step] = quick ? [20, 10] : [10_000, 1_000];
+      // The simulated agents live in this process, two descriptors each (control stream and data
+      // connection): past the open-file limit they would fail for a reason of this machine's.
+      const cap = Math.min(goal, Math.floor((fd.limit - 1024) / 2 / step) * step);
+      if (cap < goal) {
+        log(`agents per node: capped at ${cap} by the open-file limit ${fd.limit} (2 per agent)`);
+      }
+      log(`agents per node: simulated agents until 2 GiB node RSS or ${cap} …`);
+      const r = await measureAgentsPerNode({ cap, step, rssLimitMiB: 2048, log });
+      // The last step where every stream held (a step that lost streams does not count).
+      const last = r.steps.filter((st) => st.dropped === 0).at(-1);
+      const path = "simulated agents, one node";
+      const note = `stopped by ${r.stoppedBy}` +
+        (cap < goal ? ` (capped by the open-file limit ${fd.limit})` : "");
+      rows.push(
+        {
+          figure: "agents per node (≤ 2 GiB RSS)",
+          path,
+          value: last?.agents ?? 0,
+          unit: "agents",
+          better: "higher",
+          note,
+        },
+        {
+          figure: "node RSS per agent",
+          path,
+          value: last?.rssPerAgentKiB ?? null,
+          unit: "KiB",
+          better: "lower",
+          note: `at ${last?.agents ?? 0} agents`,
+        },
+        {
+          figure: "heartbeat lag p99",
+          path,
+          value: last?.heartbeatLagP99Ms ?? null,
+          unit: "ms",
+          better: "lower",
+          note: `at ${last?.agents ?? 0} agents`,
+        },
+      );
+    });
+  }
+
+  if (want("wsservers")) {
+    await guarded("wsservers", async () => {
+      log(`WebSocket server candidates, ${cfg.bulk / MiB} MiB each way …`);
+      const ws = await measureWsServers(cfg.bulk);
+      for (
+        const [path, v] of [
+          ["(A) native front: own framing on a Deno connection (in use)", ws.native],
+          ["(B) Deno.serve + Deno.upgradeWebSocket (cannot pause reading)", ws.denoServe],
+          ["node:http + ws (before)", ws.nodeWs],
+        ] as const
+      ) {
+        for (const [dir, g] of [["client → server", v.up], ["server → client", v.down]] as const) {
+          rows.push({
+            figure: `WebSocket server candidate, in-process, ${dir}`,
+            path,
+            value: g,
+            unit: "Gbit/s",
+            better: "higher",
+          });
+        }
+        rows.push({
+          figure: "WebSocket server candidate, in-process, CPU per GB",
+          path,
+          value: v.cpuSecPerGB,
+          unit: "CPU s/GB",
+          better: "lower",
+          note: "client + server in one process; the client is the same for all",
+        });
+      }
+    });
+  }
+
+  if (want("slowlink")) {
+    await guarded("slowlink", async () => {
+      // Not in --quick: it starts a world of its own in a network namespace (about 2 minutes).
+      if (quick) skipped.push("slow link: not run with --quick");
+      else {
+        const rate = "50mbit";
+        const k = 3;
+        log(`interactive round trips over a ${rate} link under ${k} + ${k} bulk streams …`);
+        const r = await measureSlowLink(rate, k, 150);
+        if ("unavailable" in r) skipped.push(`slow link: not available: ${r.unavailable}`);
+        else {
+          for (const p of r) {
+            for (
+              const [figure, v] of [
+                [`interactive round trip p50 over a ${rate} link, no bulk`, p.quiet.p50],
+                [`interactive round trip p99 over a ${rate} link, no bulk`, p.quiet.p99],
+                [
+                  `interactive round trip p50 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+                  p.loaded.p50,
+                ],
+                [
+                  `interactive round trip p99 over a ${rate} link, ${k} up + ${k} down bulk on it`,
+                  p.loaded.p99,
+                ],
+              ] as const
+            ) rows.push({ figure, path: p.path, value: v, unit: "ms", better: "lower" });
+          }
+        }
+      }
+    });
+  }
+
+  if (want("dataplanes")) {
+    await guarded("dataplanes", async () => {
+      log(`data planes, ${cfg.bulk / MiB} MiB one way …`);
+      const dp = await measureDataPlanes(cfg.bulk);
+      for (
+        const [path, v] of [
+          ["gRPC bidi stream, mTLS", dp.grpcMtls],
+          ["node:tls mTLS connection", dp.tlsMtls],
+          ["Deno TLS connection (in use)", dp.denoTls],
+        ] as const
+      ) {
+        rows.push({
+          figure: "data plane candidate, in-process, one way",
+          path,
+          value: v,
+          unit: "Gbit/s",
+          better: "higher",
+        });
+      }
+    });
+  }
 }
 
 /**
@@ -1090,6 +1098,7 @@ try {
   await camera?.close();
   await camera2m?.close();
 }
+await sectionsInWorldsOfTheirOwn();
 
 const final = withRatios(rows);
 const cpuModel = /model name\s*:\s*(.+)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
