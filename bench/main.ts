@@ -148,11 +148,15 @@ const want = (section: string) => !only || only.includes(section);
 const rows: Row[] = [];
 const skipped: string[] = [];
 
+/** The section `guarded` runs now (for a camera watcher's report). */
+let running = "";
+
 /**
  * Runs one section; when it fails, the reason goes to `skipped` and the run goes on, so one
  * section's fault (a limit of the machine, a peer that would not start) never loses the others.
  */
 async function guarded(section: string, fn: () => Promise<void>): Promise<void> {
+  running = section;
   try {
     await fn();
   } catch (e) {
@@ -443,15 +447,42 @@ async function idleSection(w: World): Promise<void> {
   }
 }
 
-async function rtspSection(w: World, camera: Camera | null): Promise<void> {
+/** The RTSP section's camera, and what befell it before the section (the watcher's account). */
+interface RtspCamera {
+  camera: Camera | null;
+  went: string | null;
+}
+
+async function rtspSection(w: World, held: RtspCamera): Promise<void> {
   const cam = w.extra.rtsp2m;
-  if (!camera || !cam) return;
+  if (!held.camera || !cam) return;
   if (w.rtspPort === null) {
     skipped.push("RTSP: not available: the cloud has no RTSP listener (--rtsp)");
     return;
   }
-  const gone = camera.gone();
-  if (gone) throw new Error(`the 2 Mbit/s camera (rtsp_server.py) is gone: ${gone}`);
+  // A camera that went while it idled (twice in whole runs, for no reason its stderr gave) is
+  // started again on its port, and the section's rows say so; one that goes during the section
+  // fails it, reported as such and not as 100 refused clients of the next path.
+  let restarted: string | undefined;
+  const before = await held.camera.trouble();
+  if (before) {
+    await held.camera.close();
+    held.camera = null;
+    const again = await startCamera([...CAMERA_2M_ARGS, "--port", String(cam.port)]);
+    if ("unavailable" in again) {
+      throw new Error(
+        `the 2 Mbit/s camera (rtsp_server.py): ${before}; restarting it: ${again.unavailable}`,
+      );
+    }
+    held.camera = again;
+    restarted = `the camera was started again before the section (${held.went ?? before})`;
+    log(`  ${restarted}`);
+  }
+  const camera = held.camera;
+  const check = async (when: string) => {
+    const trouble = await camera.trouble();
+    if (trouble) throw new Error(`the 2 Mbit/s camera (rtsp_server.py), ${when}: ${trouble}`);
+  };
   const tree = (pid: number) => () => processTree(pid).reduce((n, p) => n + cpuSeconds(p), 0);
   const cameraCpu = tree(camera.pid);
   const cloud = tree(w.cloudPid);
@@ -478,8 +509,10 @@ async function rtspSection(w: World, camera: Camera | null): Promise<void> {
       r = await measureRtsp(url, n, cfg.rtspDecoders, cfg.rtspSeconds, cpu);
     } catch (e) {
       skipped.push(`${what} via ${name}: ${(e as Error).message}`);
+      await check(`after ${name}`);
       continue;
     }
+    await check(`after ${name}`);
     const c = (k: string) => r.cores[k].toFixed(3);
     log(
       `  ${name}: ${r.flowing}/${r.streams} flowing at ${r.mbpsMedian.toFixed(2)} Mbit/s ` +
@@ -494,7 +527,10 @@ async function rtspSection(w: World, camera: Camera | null): Promise<void> {
         value: decodeErrors(r),
         unit: "errors",
         better: "lower",
-        note: `${r.flowing}/${r.streams} flowing; ${r.lost} RTP packets lost, ${r.malformed} ` +
+        note:
+          `${
+            restarted ? `${restarted}; ` : ""
+          }${r.flowing}/${r.streams} flowing; ${r.lost} RTP packets lost, ${r.malformed} ` +
           `malformed (all clients), ${r.decoderErrors} ffmpeg error lines (${r.decoders} ` +
           `full decoders${
             r.decoderErrorsWhileJoining
@@ -974,11 +1010,27 @@ const camera = "unavailable" in cam ? null : cam;
 // The RTSP section's camera: 2 Mbit/s, started only for that section (idle until a client comes).
 const cam2m = camera && want("rtsp") ? await startCamera(CAMERA_2M_ARGS) : null;
 if (cam2m && "unavailable" in cam2m) skipped.push(`RTSP: not available: ${cam2m.unavailable}`);
-const camera2m = cam2m && !("unavailable" in cam2m) ? cam2m : null;
+const camera2m: RtspCamera = {
+  camera: cam2m && !("unavailable" in cam2m) ? cam2m : null,
+  went: null,
+};
+// Twice a whole run lost the RTSP section to a 2 Mbit/s camera that had gone while it idled:
+// watched, so the run says during which section it went and how.
+const cameraWatch = camera2m.camera &&
+  setInterval(() => {
+    const gone = camera2m.camera?.gone();
+    if (!gone) return;
+    camera2m.went = `it had gone ${
+      running ? `during the ${running} section` : "before the first section"
+    }: ${gone}`;
+    log(`the 2 Mbit/s camera (rtsp_server.py): ${camera2m.went}`);
+    clearInterval(cameraWatch!);
+  }, 2000);
+if (cameraWatch) Deno.unrefTimer(cameraWatch);
 log("starting targets, cloud, agent, CLI tunnel, sshd + ssh -R …");
 const world = await startWorld({
   ...(camera ? { rtsp: camera.port } : {}),
-  ...(camera2m ? { rtsp2m: camera2m.port } : {}),
+  ...(camera2m.camera ? { rtsp2m: camera2m.camera.port } : {}),
 });
 try {
   // The agent gives its startup garbage back once it has been quiet for a while (idle_trim.ts),
@@ -1094,9 +1146,10 @@ try {
   if (want("live")) await guarded("live", () => liveSection(world, camera));
   if (want("idle")) await guarded("idle", () => idleSection(world));
 } finally {
+  if (cameraWatch) clearInterval(cameraWatch);
   await world.stop();
   await camera?.close();
-  await camera2m?.close();
+  await camera2m.camera?.close();
 }
 await sectionsInWorldsOfTheirOwn();
 

@@ -29,6 +29,11 @@ export interface Camera {
    * lines it wrote to stderr — a section that needs it says so instead of 100 refused clients.
    */
   gone(): string | null;
+  /**
+   * Null while the camera runs and its port takes a connection; else what is wrong: `gone`'s
+   * account, or that the process runs but its port refuses (and since when it last answered).
+   */
+  trouble(): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -85,16 +90,37 @@ export async function startCamera(
   ).catch(() => {});
   let status: Deno.CommandStatus | null = null;
   child.status.then((s) => (status = s), () => {});
+  const gone = (): string | null => {
+    const s = status as Deno.CommandStatus | null;
+    if (!s) return null;
+    const how = s.signal ? `killed by ${s.signal}` : `exited with code ${s.code}`;
+    const said = [...tail, partial].filter((l) => l.trim()).slice(-STDERR_TAIL).join(" | ");
+    return `${how}${said ? `; its last stderr: ${said}` : "; nothing on its stderr"}`;
+  };
+  const port = Number(m[1]);
+  const started = Date.now();
+  let answered = started;
   return {
-    port: Number(m[1]),
+    port,
     pid: child.pid,
-    gone() {
-      const s = status as Deno.CommandStatus | null;
-      if (!s) return null;
-      const how = s.signal ? `killed by ${s.signal}` : `exited with code ${s.code}`;
-      const said = [...tail, partial].filter((l) => l.trim()).slice(-STDERR_TAIL).join(" | ");
-      return `${how}${said ? `; its last stderr: ${said}` : "; nothing on its stderr"}`;
+    async trouble() {
+      const exited = gone();
+      if (exited) return `its process has exited: ${exited}`;
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        answered = Date.now();
+        return null;
+      } catch (e) {
+        const ago = Math.round((Date.now() - answered) / 1000);
+        const last = answered === started
+          ? `${ago} s after it started`
+          : `it last took one ${ago} s ago`;
+        const exited = gone();
+        return `its process runs but port ${port} refuses connections ` +
+          `(${(e as Error).message}; ${last})${exited ? `; it has now exited: ${exited}` : ""}`;
+      }
     },
+    gone,
     async close() {
       try {
         child.kill("SIGKILL");
