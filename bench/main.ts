@@ -238,6 +238,15 @@ async function bulkSection(w: World): Promise<void> {
         "CPU s/GB",
         "lower",
       );
+      for (const [way, of] of [["upload", "upSecPerGB"], ["download", "downSecPerGB"]] as const) {
+        row(
+          `CPU per GB moved (bulk ${way}), one process`,
+          `${p.name}: ${part.name}`,
+          rs.map((r) => r.cpuSplit[i][of]),
+          "CPU s/GB",
+          "lower",
+        );
+      }
     });
   }
 }

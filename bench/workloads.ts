@@ -16,8 +16,11 @@ export interface BulkResult {
   downGbps: number;
   /** CPU seconds of the tunnel's processes per GB moved (null for the direct path). */
   cpuSecPerGB: number | null;
-  /** The same per process of the group (its `names`), when it names them. */
-  cpuSplit: { name: string; secPerGB: number }[];
+  /**
+   * The same per process of the group (its `names`), when it names them: over both directions,
+   * and per GB of each direction alone (a relay's two directions do different work).
+   */
+  cpuSplit: { name: string; secPerGB: number; upSecPerGB: number; downSecPerGB: number }[];
 }
 
 async function drain(s: Stream): Promise<number> {
@@ -42,6 +45,7 @@ export async function bulk(open: Opener, bytes: number, cpu?: ProcGroup): Promis
   await drain(s);
   const upGbps = (bytes * 8) / ((performance.now() - t0) / 1000) / 1e9;
   s.close();
+  const splitMid = cpu?.cpuByRoot() ?? [];
   // Download: 'D' + length, read to the end.
   s = await open();
   const req = new Uint8Array(9);
@@ -59,6 +63,8 @@ export async function bulk(open: Opener, bytes: number, cpu?: ProcGroup): Promis
   const cpuSplit = (cpu?.names ?? []).map((name, i) => ({
     name,
     secPerGB: (split1[i] - split0[i]) / gb,
+    upSecPerGB: (splitMid[i] - split0[i]) / (bytes / 1e9),
+    downSecPerGB: (split1[i] - splitMid[i]) / (bytes / 1e9),
   }));
   return { upGbps, downGbps, cpuSecPerGB, cpuSplit };
 }

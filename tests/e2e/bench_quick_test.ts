@@ -46,6 +46,13 @@ Deno.test("the bench runs in quick mode and reports every path", async () => {
         | { note?: string }
         | undefined;
       assert(/stream windows the cloud grew: \d+/.test(down?.note ?? ""), `windows via ${path}`);
+      // Each process's CPU per GB, both directions together and each alone.
+      for (const part of ["cloud", "agent"]) {
+        for (const way of ["", " upload", " download"]) {
+          const figure = new RegExp(`^CPU per GB moved \\(bulk${way}\\), one process$`);
+          assert(has(figure, `${path}: ${part}`), `CPU per GB${way} of the ${part} via ${path}`);
+        }
+      }
     }
     const proxied = rows.find((r) =>
       /^small HTTP GETs/.test(r.figure) && r.path === "browser proxy /c/{h}/"
