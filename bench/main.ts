@@ -469,9 +469,9 @@ async function rtspSection(w: World, held: RtspCamera): Promise<void> {
     skipped.push("RTSP: not available: the cloud has no RTSP listener (--rtsp)");
     return;
   }
-  // A camera that went while it idled (twice in whole runs, for no reason its stderr gave) is
-  // started again on its port, and the section's rows say so; one that goes during the section
-  // fails it, reported as such and not as 100 refused clients of the next path.
+  // A camera that went while it idled (twice in whole runs; why is not known yet) is started
+  // again on its port, and the section's rows say so; one that goes during the section fails
+  // it, reported as such and not as 100 refused clients of the next path.
   let restarted: string | undefined;
   const before = await held.camera.trouble();
   if (before) {
