@@ -148,21 +148,23 @@ const want = (section: string) => !only || only.includes(section);
 const rows: Row[] = [];
 const skipped: string[] = [];
 
-/** The section `guarded` runs now (for a camera watcher's report). */
-let running = "";
+/** Where the run is, by the sections `guarded` ran (for the camera watcher's report). */
+let where = "before the first section";
 
 /**
  * Runs one section; when it fails, the reason goes to `skipped` and the run goes on, so one
  * section's fault (a limit of the machine, a peer that would not start) never loses the others.
  */
 async function guarded(section: string, fn: () => Promise<void>): Promise<void> {
-  running = section;
+  where = `during the ${section} section`;
   try {
     await fn();
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     log(`${section}: failed: ${why}`);
     skipped.push(`${section}: failed: ${why}`);
+  } finally {
+    where = `after the ${section} section`;
   }
 }
 
@@ -1029,9 +1031,7 @@ const cameraWatch = camera2m.camera &&
   setInterval(() => {
     const gone = camera2m.camera?.gone();
     if (!gone) return;
-    camera2m.went = `it had gone ${
-      running ? `during the ${running} section` : "before the first section"
-    }: ${gone}`;
+    camera2m.went = `it had gone ${where}: ${gone}`;
     log(`the 2 Mbit/s camera (rtsp_server.py): ${camera2m.went}`);
     clearInterval(cameraWatch!);
   }, 2000);
