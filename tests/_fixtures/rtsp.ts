@@ -33,6 +33,8 @@ export async function startCamera(
     bitrate?: number;
     /** The live mounts send a 440 Hz tone too: AAC (`true`), or G.711 μ-law or A-law. */
     audio?: true | "pcmu" | "pcma";
+    /** The picture's encoding: H.264 (the default) or H.265. */
+    codec?: "h264" | "h265";
   } = {},
 ): Promise<RtspCamera> {
   const child = new Deno.Command("/usr/bin/python3", {
@@ -44,6 +46,7 @@ export async function startCamera(
       ...(opts.pattern ? ["--pattern", opts.pattern] : []),
       ...(opts.bitrate ? ["--bitrate", String(opts.bitrate)] : []),
       ...(opts.audio === true ? ["--audio"] : opts.audio ? ["--audio", opts.audio] : []),
+      ...(opts.codec ? ["--codec", opts.codec] : []),
     ],
     stdout: "piped",
     stderr: "piped",

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A real RTSP camera for the tests: GStreamer's RTSP server (Debian's gir1.2-gst-rtsp-server-1.0)
-serving a live H.264 test pattern at /live/cam1 on 127.0.0.1, optionally behind Digest auth
+serving a live H.264 test pattern (H.265 with --codec h265) at /live/cam1 on 127.0.0.1, optionally
+behind Digest auth
 (and, for the bench, more mounts /live/cam2…N, a bitrate, a size and a pattern).
 With --pattern clock every picture carries its capture time burned in (see clock_frame), so a
 viewer can measure glass-to-glass latency: capture → encode → RTP → tunnel → cloud → screen.
@@ -41,6 +42,12 @@ parser.add_argument(
     help="live mounts also send a 440 Hz tone: AAC (16 kHz mono, RTP MPEG4-GENERIC) or G.711",
 )
 parser.add_argument(
+    "--codec",
+    default="h264",
+    choices=["h264", "h265"],
+    help="the picture's encoding: H.264 (x264, else OpenH264) or H.265 (x265)",
+)
+parser.add_argument(
     "--recording",
     action="store_true",
     help="also serve /recording/cam1 over ONVIF replay (Rate-Control honoured)",
@@ -58,14 +65,23 @@ server = GstRtspServer.RTSPOnvifServer() if args.recording else GstRtspServer.RT
 server.set_address("127.0.0.1")
 server.set_service(str(port))
 encoder = next(
-    e for e in ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15", "openh264enc")
+    e for e in (
+        ("x265enc tune=zerolatency speed-preset=ultrafast key-int-max=15",)
+        if args.codec == "h265"
+        else ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15", "openh264enc")
+    )
     if Gst.ElementFactory.find(e.split()[0])
 )
 if args.bitrate:
     encoder += (
-        f" bitrate={args.bitrate}" if encoder.startswith("x264enc")
+        f" bitrate={args.bitrate}" if encoder.startswith(("x264enc", "x265enc"))
         else f" bitrate={args.bitrate * 1000}"
     )
+# 4:2:0, as cameras send it (x265 would otherwise take the test source's 4:4:4: a profile that
+# browsers and hardware decoders do not play).
+FORMAT = ",format=I420" if args.codec == "h265" else ""
+# The encoding's RTP payloader ends the picture's elements.
+encoder += f" ! rtp{args.codec}pay name=pay0 pt=96 config-interval=1"
 width, height = args.size.split("x")
 FPS = 15
 BLOCK = 16
@@ -129,10 +145,10 @@ for n in range(1, args.mounts + 1):
     else:
         source = (
             f"videotestsrc is-live=true pattern={args.pattern} ! "
-            f"video/x-raw,width={width},height={height},framerate={FPS}/1"
+            f"video/x-raw,width={width},height={height},framerate={FPS}/1{FORMAT}"
         )
     factory.set_launch(
-        f"( {source} ! {encoder} ! rtph264pay name=pay0 pt=96 config-interval=1{audio} )"
+        f"( {source} ! {encoder}{audio} )"
     )
     factory.set_shared(True)
     if args.digest:
@@ -151,8 +167,7 @@ if args.recording:
     pattern = "ball" if args.pattern == "clock" else args.pattern
     recording.set_launch(
         f"( videotestsrc is-live=false pattern={pattern} ! "
-        f"video/x-raw,width={width},height={height},framerate={FPS}/1 ! {encoder} ! "
-        "rtph264pay name=pay0 pt=96 config-interval=1"
+        f"video/x-raw,width={width},height={height},framerate={FPS}/1{FORMAT} ! {encoder}"
         + audio.replace("is-live=true", "is-live=false")  # recorded sound, as fast as the picture
         + " )"
     )

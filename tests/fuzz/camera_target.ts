@@ -1,14 +1,15 @@
 /**
  * The `camera` fuzz target: a hostile camera. The live view, its recordings and its clips make
  * the cloud speak RTSP to a camera itself (live/rtsp_client.ts) and parse what it sends — the
- * SDP, the sprop SPS/PPS, RTP headers, H.264 aggregation and fragments, AAC AU headers, G.711
+ * SDP, the sprop parameter sets, RTP headers, H.264 and H.265 aggregation and fragments and
+ * parameter sets (H.265's SPS is walked further than H.264's), AAC AU headers, G.711
  * payloads, RTP-Info, Session timeouts — in the node every tenant shares. A camera sits on a
  * customer's LAN, where anyone may have replaced it; what it sends must never take the node
  * down, log an ERROR, answer an operator with a fault or internals, or keep the camera session
  * (and its tunnel) after its last viewer left.
  *
  * Each case scripts one camera session (answers to each request, then a stream of interleaved
- * frames built from a real H.264 picture and AAC or G.711 sound, mutated at every level) and
+ * frames built from a real H.264 or H.265 picture and AAC or G.711 sound, mutated at every level) and
  * plays it as an operator would: the live view's WebSocket (live or a recording at a speed), a
  * recording's clip or the live picture's clip. The camera serves the case's script to the
  * connection that asks for the stream path `/fz/{case key}`, so cases run side by side.
@@ -31,6 +32,16 @@ const SPS_B64 = "Z0LADdoFB+hAAAADAEAAAA8DxQqo";
 const PPS_B64 = "aM4PyA==";
 const SPS = b64(SPS_B64);
 const PPS = b64(PPS_B64);
+/** A real 320×240 H.265 Main VPS, SPS and PPS (x265, as the test camera sends them). */
+const H265_SETS_B64 = [
+  "QAEMAf//AWAAAAMAkAAAAwAAAwA/ugJA",
+  "QgEBAWAAAAMAkAAAAwAAAwA/oAoIDxZbpKTC//AAEAAWoMDAwIAAAAMAgAAAB4Q=",
+  "RAHAcYMS",
+];
+const H265_SETS = H265_SETS_B64.map(b64);
+
+/** The picture's encoding a script's SDP says (what else it says, the packets follow it). */
+type Codec = "h264" | "h265";
 
 /** The camera session's statuses an operator may see (anything else, a 500 above all, is wrong). */
 const STATUSES = new Set([101, 200, 400, 429, 502, 503, 504]);
@@ -158,14 +169,27 @@ type Sound =
   | null;
 
 /** An SDP with a video track (its sprop sets real, mutated or random) and maybe sound. */
-function sdp(rng: Rng, audioControl: string): { body: Uint8Array; sound: Sound; videoPt: number } {
+function sdp(
+  rng: Rng,
+  audioControl: string,
+): { body: Uint8Array; sound: Sound; videoPt: number; codec: Codec } {
   const videoPt = rng.chance(0.9) ? 96 : rng.int(128);
+  const codec: Codec = rng.chance(0.2) ? "h265" : "h264";
   const sprop = rng.chance(0.6) ? `${SPS_B64},${PPS_B64}` : rng.pick([
     `${toB64(mutate(rng, SPS))},${PPS_B64}`,
     `${toB64(concat(new Uint8Array([0x67]), rng.bytes(rng.size(300))))},${PPS_B64}`,
     rng.pick(NASTY),
     "",
   ]);
+  // H.265's three sets: each real, mutated, random behind its own header, nasty, or missing.
+  const hevcSet = (i: number) =>
+    rng.chance(0.7) ? H265_SETS_B64[i] : rng.pick([
+      toB64(mutate(rng, H265_SETS[i])),
+      toB64(concat(H265_SETS[i].subarray(0, 2), rng.bytes(rng.size(300)))),
+      rng.pick(NASTY),
+      "",
+    ]);
+  const name = rng.chance(0.95) ? (codec === "h265" ? "H265" : "H264") : rng.pick(["JPEG", ""]);
   const lines = [
     "v=0",
     "o=- 1 1 IN IP4 127.0.0.1",
@@ -173,8 +197,10 @@ function sdp(rng: Rng, audioControl: string): { body: Uint8Array; sound: Sound; 
     "t=0 0",
     ...(rng.chance(0.5) ? ["a=control:*"] : []),
     `m=video 0 RTP/AVP ${videoPt}`,
-    `a=rtpmap:${videoPt} ${rng.chance(0.95) ? "H264" : rng.pick(["H265", "JPEG", ""])}/90000`,
-    `a=fmtp:${videoPt} packetization-mode=1;profile-level-id=42C00D;sprop-parameter-sets=${sprop}`,
+    `a=rtpmap:${videoPt} ${name}/90000`,
+    codec === "h265"
+      ? `a=fmtp:${videoPt} sprop-vps=${hevcSet(0)};sprop-sps=${hevcSet(1)};sprop-pps=${hevcSet(2)}`
+      : `a=fmtp:${videoPt} packetization-mode=1;profile-level-id=42C00D;sprop-parameter-sets=${sprop}`,
     `a=control:${rng.chance(0.8) ? "track1" : rng.pick(["rtsp://cam/fz/track1", "", "*"])}`,
   ];
   let sound: Sound = null;
@@ -210,7 +236,7 @@ function sdp(rng: Rng, audioControl: string): { body: Uint8Array; sound: Sound; 
   if (sound) lines.push(`a=control:${audioControl}`);
   let body: Uint8Array = enc.encode(lines.join("\r\n") + "\r\n");
   if (rng.chance(0.2)) body = mutate(rng, body);
-  return { body, sound, videoPt };
+  return { body, sound, videoPt, codec };
 }
 
 /** One interleaved RTP packet (header bits honest mostly) on `channel`. */
@@ -242,38 +268,52 @@ function rtp(
   return concat(new Uint8Array([0x24, channel, (len >> 8) & 0xff, len & 0xff]), body);
 }
 
-/** A picture's NAL units: a keyframe (SPS, PPS, IDR) or a slice, sometimes mutated. */
-function picture(rng: Rng, key: boolean): Uint8Array[] {
-  const nals = key
-    ? [SPS, PPS, concat(new Uint8Array([0x65]), rng.bytes(rng.size(20_000)))]
-    : [concat(new Uint8Array([0x41]), rng.bytes(rng.size(4_000)))];
+/**
+ * A picture's NAL units: a keyframe (H.264: SPS, PPS, IDR; H.265: VPS, SPS, PPS, IDR_W_RADL) or
+ * a slice, sometimes mutated.
+ */
+function picture(rng: Rng, key: boolean, codec: Codec): Uint8Array[] {
+  const unit = (head: number[], size: number) => concat(new Uint8Array(head), rng.bytes(size));
+  const nals = codec === "h265"
+    ? key
+      ? [...H265_SETS, unit([19 << 1, 1], rng.size(20_000))]
+      : [unit([1 << 1, 1], rng.size(4_000))]
+    : key
+    ? [SPS, PPS, unit([0x65], rng.size(20_000))]
+    : [unit([0x41], rng.size(4_000))];
   return nals.map((n) => rng.chance(0.05) ? mutate(rng, n) : n);
 }
 
-/** The RTP payloads one NAL unit is sent as: whole, in an STAP-A, or in FU-A fragments. */
-function packetize(rng: Rng, nal: Uint8Array): Uint8Array[] {
+/**
+ * The RTP payloads one NAL unit is sent as: whole, in an aggregation packet (H.264's STAP-A,
+ * H.265's AP), or in fragments (FU-A; H.265's FU, whose payload header is two bytes).
+ */
+function packetize(rng: Rng, nal: Uint8Array, codec: Codec): Uint8Array[] {
   const how = rng.int(10);
   if (nal.length === 0 || (how < 5 && nal.length < 1400)) return [nal];
+  const h265 = codec === "h265";
   if (how < 7) {
-    // STAP-A: the NAL with its 16-bit size, maybe a lying one, maybe twice.
+    // The aggregate: the NAL with its 16-bit size, maybe a lying one, maybe twice.
     const size = rng.chance(0.9) ? nal.length : rng.int(65536);
     const unit = concat(new Uint8Array([(size >> 8) & 0xff, size & 0xff]), nal);
-    return [concat(new Uint8Array([0x18]), unit, ...(rng.chance(0.2) ? [unit] : []))];
+    const head = h265 ? [48 << 1, nal[1] ?? 1] : [0x18];
+    return [concat(new Uint8Array(head), unit, ...(rng.chance(0.2) ? [unit] : []))];
   }
   const out: Uint8Array[] = [];
-  const type = nal[0] & 0x1f;
-  const indicator = (nal[0] & 0xe0) | 28;
-  let at = 1;
+  const headerBytes = h265 ? 2 : 1;
+  const type = h265 ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
+  const head = h265 ? [(nal[0] & 0x81) | (49 << 1), nal[1] ?? 1] : [(nal[0] & 0xe0) | 28];
+  let at = headerBytes;
   while (at < nal.length) {
     const n = 1 + rng.int(1400);
     const part = nal.subarray(at, at + n);
-    const start = at === 1;
+    const start = at === headerBytes;
     at += n;
     const endBit = at >= nal.length;
     let flags = (start ? 0x80 : 0) | (endBit ? 0x40 : 0);
     if (rng.chance(0.03)) flags = rng.int(4) << 6;
     if (rng.chance(0.04)) continue; // a lost fragment
-    out.push(concat(new Uint8Array([indicator, flags | type]), part));
+    out.push(concat(new Uint8Array([...head, flags | type]), part));
   }
   return out;
 }
@@ -302,6 +342,7 @@ function mediaStream(
   rng: Rng,
   sound: Sound,
   videoPt: number,
+  codec: Codec,
 ): { bytes: Uint8Array; pauseMs: number }[] {
   const parts: Uint8Array[] = [];
   let vseq = rng.int(65536);
@@ -310,7 +351,9 @@ function mediaStream(
   let ats = rng.next();
   const pictures = 1 + rng.int(25);
   for (let p = 0; p < pictures; p++) {
-    const payloads = picture(rng, p === 0 || rng.chance(0.1)).flatMap((n) => packetize(rng, n));
+    const payloads = picture(rng, p === 0 || rng.chance(0.1), codec).flatMap((n) =>
+      packetize(rng, n, codec)
+    );
     payloads.forEach((payload, i) => {
       const channel = rng.chance(0.97) ? 0 : rng.int(256);
       const pt = rng.chance(0.97) ? videoPt : rng.int(128);
@@ -380,7 +423,7 @@ export class TameRng extends Rng {
 /** A script for one camera session (`tame`: a well-formed camera's). */
 export function cameraScript(rng: Rng, tame: boolean): CameraScript {
   const audioControl = rng.chance(0.8) ? "track2" : rng.pick(["rtsp://cam/fz/track2", "track1"]);
-  const { body, sound, videoPt } = sdp(rng, audioControl);
+  const { body, sound, videoPt, codec } = sdp(rng, audioControl);
   const own = tame ? new TameRng(rng.next()) : new Rng(rng.next());
   // Most requests are answered as a camera would; some not at all, wrongly or with garbage.
   const answer = (method: string, cseq: string, uri: string): Uint8Array | null => {
@@ -448,7 +491,7 @@ export function cameraScript(rng: Rng, tame: boolean): CameraScript {
   return {
     answer,
     closeAfter: rng.chance(0.05) ? rng.pick(["OPTIONS", "DESCRIBE", "SETUP", "PLAY"]) : null,
-    media: mediaStream(rng, sound, videoPt),
+    media: mediaStream(rng, sound, videoPt, codec),
     end: rng.chance(0.5) ? "close" : "hold",
   };
 }

@@ -12,7 +12,7 @@ import type { Principal } from "../tenancy/auth.ts";
 import { type DeviceSecrets, useDeviceCredentials } from "../tenancy/device_secrets.ts";
 import { ChallengeAnswerer, type DeviceCredentials } from "./device_auth.ts";
 import { protocolOf } from "../store/port_protocols.ts";
-import { concat } from "../live/rtp_h264.ts";
+import { concat } from "../live/rtp_video.ts";
 import { DeviceConnPool } from "./proxy/device_conn.ts";
 import {
   DeviceProtocolError,

@@ -1,6 +1,7 @@
 /**
  * One camera session as the hub's feed source: RTSP over a connected stream (the agent's
- * tunnel), RTP H.264 depacketized into access units, remuxed into fMP4 segments for the sink.
+ * tunnel), RTP H.264 or H.265 depacketized into access units, remuxed into fMP4 segments for the
+ * sink.
  * A camera that stops sending pictures while its RTSP session stays up (a hung encoder, a stalled
  * pipeline: it may still answer keep-alives) would leave every viewer on a frozen picture with no
  * word; after {@link SILENCE_MS} without one the session ends with a reason, so the players say
@@ -16,7 +17,8 @@ import type { FeedSink, FeedSource } from "./hub.ts";
 import { Remuxer } from "./remuxer.ts";
 import { AacDepacketizer, type AudioFrames } from "./rtp_aac.ts";
 import { G711ToFlac } from "./g711_flac.ts";
-import { H264Depacketizer, type RtpPacket } from "./rtp_h264.ts";
+import { NalDepacketizer, type RtpPacket } from "./rtp_video.ts";
+import { nalFormat } from "./nal_format.ts";
 import { RtspClient } from "./rtsp_client.ts";
 import type { Pace } from "./pace.ts";
 
@@ -56,14 +58,9 @@ export async function startCameraFeed(
   const silenceMs = o.silenceMs ?? SILENCE_MS;
   let lastPicture = performance.now();
   let holding = false;
-  const remux = new Remuxer((i) => sink.init(i), (s) => {
-    if (!s.audio) o.pace?.seen(s.decodeTime);
-    sink.segment(s);
-  });
-  const depack = new H264Depacketizer((au) => {
-    lastPicture = performance.now();
-    remux.push(au, o.now?.());
-  });
+  // Both made once the camera's description tells the picture's codec (before PLAY).
+  let remux: Remuxer | null = null;
+  let depack: NalDepacketizer | null = null;
   let payloadType: number | null = null;
   /** The sound's packets, once the camera set up AAC sound. */
   let sound: ((p: RtpPacket) => void) | null = null;
@@ -85,14 +82,25 @@ export async function startCameraFeed(
       });
     },
     onRtp: (p) => {
-      if (payloadType === null || p.payloadType === payloadType) depack.push(p);
+      if (payloadType === null || p.payloadType === payloadType) depack?.push(p);
     },
     onTracks: (video, audio) => {
       payloadType = video.payloadType;
+      const format = nalFormat(video.codec);
+      const r = new Remuxer((i) => sink.init(i), (s) => {
+        if (!s.audio) o.pace?.seen(s.decodeTime);
+        sink.segment(s);
+      }, format);
+      r.parameterSets(video.vps, video.sps, video.pps);
+      remux = r;
+      depack = new NalDepacketizer(format, (au) => {
+        lastPicture = performance.now();
+        r.push(au, o.now?.());
+      });
       if (!audio) return;
-      remux.audioTrack(audio);
+      r.audioTrack(audio);
       const pt = audio.payloadType;
-      const onFrames = (f: AudioFrames) => remux.pushAudio(f);
+      const onFrames = (f: AudioFrames) => r.pushAudio(f);
       const d = audio.encoding === "aac"
         ? new AacDepacketizer(audio, onFrames)
         : new G711ToFlac({ encoding: audio.encoding, channels: audio.channels }, onFrames);
@@ -101,12 +109,11 @@ export async function startCameraFeed(
       };
     },
     ...(o.sound === false ? {} : { onAudioRtp: (p: RtpPacket) => sound?.(p) }),
-    onSync: (video, audio) => remux.sync(video, audio),
+    onSync: (video, audio) => remux?.sync(video, audio),
   });
   try {
     const track = await client.start();
     payloadType = track.payloadType;
-    remux.parameterSets(track.sps, track.pps);
   } catch (e) {
     client.close();
     throw e;

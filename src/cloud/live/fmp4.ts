@@ -1,5 +1,6 @@
 /**
- * Fragmented MP4 (ISO/IEC 14496-12, with the avcC of 14496-15) for one H.264 track and, when the
+ * Fragmented MP4 (ISO/IEC 14496-12, with the avcC or hvcC of 14496-15) for one H.264 or H.265
+ * track and, when the
  * camera sends sound, a second track (AAC with the esds of 14496-14, or FLAC with its dfLa), as
  * Media Source Extensions take it: an init segment (ftyp + moov with the SPS/PPS and the sound's
  * decoder configuration) and then media segments (moof + mdat): one per picture, one per packet
@@ -9,10 +10,11 @@
  * @module
  */
 import { parseSps } from "./h264_sps.ts";
-import { NAL, nalType } from "./rtp_h264.ts";
+import { parseHevcSps } from "./h265_sps.ts";
+import { H264, type NalFormat } from "./nal_format.ts";
 import { streamInfo } from "./g711_flac.ts";
 
-/** The timescale of the video track: the RTP clock of H.264. */
+/** The timescale of the video track: the RTP clock of H.264 and H.265. */
 export const TIMESCALE = 90_000;
 
 /** The video track's id; the sound's is {@link AUDIO_TRACK}. */
@@ -199,30 +201,23 @@ function audioTrak(a: AudioConfig): Uint8Array {
   });
 }
 
-/**
- * The init segment for a track with this SPS and PPS (and a sound track with `audio`); also the
- * MSE codec string (`avc1.…`, or `avc1.…,mp4a.40.2` with sound).
- */
-export function initSegment(
-  sps: Uint8Array,
-  pps: Uint8Array,
-  audio?: AudioConfig | null,
-): { bytes: Uint8Array; codec: string; width: number; height: number } {
-  const info = parseSps(sps);
-  const avcC = box(
-    "avcC",
-    [1, sps[1], sps[2], sps[3], 0xff, 0xe1, ...u16(sps.length)],
-    sps,
-    [1, ...u16(pps.length)],
-    pps,
-  );
-  const avc1 = box(
-    "avc1",
+/** What an init segment is: its bytes, and what MSE is asked about and the page sizes. */
+export interface InitSegment {
+  bytes: Uint8Array;
+  codec: string;
+  width: number;
+  height: number;
+}
+
+/** A visual sample entry (`avc1`, `hvc1`) of this size around its decoder configuration. */
+function visualEntry(type: string, width: number, height: number, config: Uint8Array): Uint8Array {
+  return box(
+    type,
     zeros(6),
     u16(1),
     zeros(16),
-    u16(info.width),
-    u16(info.height),
+    u16(width),
+    u16(height),
     u32(0x00480000),
     u32(0x00480000),
     zeros(4),
@@ -230,16 +225,25 @@ export function initSegment(
     zeros(32),
     u16(0x18),
     u16(0xffff),
-    avcC,
+    config,
   );
-  const video = trak({
+}
+
+/** The init segment around a video sample entry (and the sound's track with `audio`). */
+function initWith(
+  entry: Uint8Array,
+  brands: string,
+  video: { codec: string; width: number; height: number },
+  audio?: AudioConfig | null,
+): InitSegment {
+  const trakVideo = trak({
     id: VIDEO_TRACK,
-    width: info.width,
-    height: info.height,
+    width: video.width,
+    height: video.height,
     timescale: TIMESCALE,
     handler: "vide",
     header: fullBox("vmhd", 0, 1, zeros(8)),
-    entry: avc1,
+    entry,
   });
   const moov = box(
     "moov",
@@ -257,7 +261,7 @@ export function initSegment(
       zeros(24),
       u32(audio ? AUDIO_TRACK + 1 : VIDEO_TRACK + 1),
     ),
-    video,
+    trakVideo,
     ...(audio ? [audioTrak(audio)] : []),
     box(
       "mvex",
@@ -265,12 +269,77 @@ export function initSegment(
       ...(audio ? [fullBox("trex", 0, 0, u32(AUDIO_TRACK), u32(1), u32(0), u32(0), u32(0))] : []),
     ),
   );
-  const ftyp = box("ftyp", enc.encode("isom"), u32(0x200), enc.encode("isomiso2avc1iso6mp41"));
+  const ftyp = box("ftyp", enc.encode("isom"), u32(0x200), enc.encode(brands));
   const bytes = new Uint8Array(ftyp.length + moov.length);
   bytes.set(ftyp);
   bytes.set(moov, ftyp.length);
-  const codec = audio ? `${info.codec},${audio.codec}` : info.codec;
-  return { bytes, codec, width: info.width, height: info.height };
+  const codec = audio ? `${video.codec},${audio.codec}` : video.codec;
+  return { bytes, codec, width: video.width, height: video.height };
+}
+
+/**
+ * The init segment for an H.264 track with this SPS and PPS (and a sound track with `audio`);
+ * also the MSE codec string (`avc1.…`, or `avc1.…,mp4a.40.2` with sound).
+ */
+export function initSegment(
+  sps: Uint8Array,
+  pps: Uint8Array,
+  audio?: AudioConfig | null,
+): InitSegment {
+  const info = parseSps(sps);
+  const avcC = box(
+    "avcC",
+    [1, sps[1], sps[2], sps[3], 0xff, 0xe1, ...u16(sps.length)],
+    sps,
+    [1, ...u16(pps.length)],
+    pps,
+  );
+  return initWith(
+    visualEntry("avc1", info.width, info.height, avcC),
+    "isomiso2avc1iso6mp41",
+    info,
+    audio,
+  );
+}
+
+/**
+ * The init segment for an H.265 track with this VPS, SPS and PPS (and a sound track with
+ * `audio`): an `hvc1` sample entry whose `hvcC` (14496-15 §8.3.3) holds the three sets, NAL
+ * units prefixed with four bytes of length; the MSE codec string `hvc1.…` (with the sound's).
+ */
+export function hevcInitSegment(
+  vps: Uint8Array,
+  sps: Uint8Array,
+  pps: Uint8Array,
+  audio?: AudioConfig | null,
+): InitSegment {
+  const i = parseHevcSps(sps);
+  const array = (type: number, nal: Uint8Array) => [0x80 | type, ...u16(1), ...u16(nal.length)];
+  const hvcC = box(
+    "hvcC",
+    [
+      1,
+      (i.profileSpace << 6) | (i.tier << 5) | i.profile,
+      ...u32(i.compatibility),
+      ...i.constraints,
+      i.level,
+      ...u16(0xf000), // min_spatial_segmentation_idc 0
+      0xfc, // parallelismType 0: unknown
+      0xfc | i.chromaFormat,
+      0xf8 | i.bitDepthLumaMinus8,
+      0xf8 | i.bitDepthChromaMinus8,
+      ...u16(0), // avgFrameRate: unknown
+      ((i.subLayers & 7) << 3) | (i.temporalIdNesting << 2) | 3, // lengthSizeMinusOne 3
+      3,
+      ...array(32, vps),
+    ],
+    vps,
+    array(33, sps),
+    sps,
+    array(34, pps),
+    pps,
+  );
+  return initWith(visualEntry("hvc1", i.width, i.height, hvcC), "isomiso2iso6mp41", i, audio);
 }
 
 /** Sample flags: a sync sample, or one that depends on others. */
@@ -279,7 +348,8 @@ const NON_SYNC = 0x01010000;
 
 /**
  * One media segment holding one picture: `nals` (without start codes; access-unit delimiters
- * are left out) at `decodeTime` for `duration`, both in TIMESCALE units.
+ * and what else `format` leaves out of a sample) at `decodeTime` for `duration`, both in
+ * TIMESCALE units.
  */
 export function mediaSegment(
   sequence: number,
@@ -287,8 +357,9 @@ export function mediaSegment(
   duration: number,
   nals: Uint8Array[],
   keyframe: boolean,
+  format: NalFormat = H264,
 ): Uint8Array {
-  const kept = nals.filter((n) => nalType(n) !== NAL.AUD);
+  const kept = nals.filter((n) => !format.leftOut(format.type(n)));
   const size = kept.reduce((n, x) => n + 4 + x.length, 0);
   return fragment(
     sequence,

@@ -8,7 +8,7 @@
  * @module
  */
 import type { AudioFrames } from "./rtp_aac.ts";
-import type { RtpPacket } from "./rtp_h264.ts";
+import type { RtpPacket } from "./rtp_video.ts";
 
 /** The longest FLAC frame this module makes, in samples (FLAC's streamable subset). */
 export const FLAC_MAX_BLOCK = 4608;

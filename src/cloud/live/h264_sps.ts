@@ -4,49 +4,7 @@
  * Media Source Extensions are asked about. Only the fields before the size are walked.
  * @module
  */
-
-/** Reads bits MSB-first, with emulation-prevention bytes removed. */
-class Bits {
-  #b: Uint8Array;
-  #pos = 0;
-  constructor(b: Uint8Array) {
-    this.#b = b;
-  }
-  u(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const byte = this.#b[this.#pos >> 3];
-      if (byte === undefined) throw new RangeError("SPS truncated");
-      v = v * 2 + ((byte >> (7 - (this.#pos & 7))) & 1);
-      this.#pos++;
-    }
-    return v;
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.u(1) === 0) if (++zeros > 31) throw new RangeError("bad Exp-Golomb code");
-    return zeros ? 2 ** zeros - 1 + this.u(zeros) : 0;
-  }
-  se(): number {
-    const k = this.ue();
-    return k & 1 ? (k + 1) / 2 : -k / 2;
-  }
-}
-
-/** Removes emulation-prevention bytes (00 00 03 → 00 00). */
-export function unescapeRbsp(nal: Uint8Array): Uint8Array {
-  const out: number[] = [];
-  let zeros = 0;
-  for (const byte of nal) {
-    if (zeros >= 2 && byte === 3) {
-      zeros = 0;
-      continue;
-    }
-    zeros = byte === 0 ? zeros + 1 : 0;
-    out.push(byte);
-  }
-  return new Uint8Array(out);
-}
+import { Bits, unescapeRbsp } from "./rbsp.ts";
 
 /** What the muxer and the page use from an SPS. */
 export interface SpsInfo {

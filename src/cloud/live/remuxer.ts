@@ -1,6 +1,6 @@
 /**
- * From access units to fMP4 segments for one camera: waits for the SPS and PPS (from the SDP or
- * in-band) to build the init segment, unwraps the 32-bit RTP timestamp into a decode time from
+ * From access units to fMP4 segments for one camera: waits for the parameter sets (H.264's SPS
+ * and PPS, H.265's VPS too; from the SDP or in-band) to build the init segment, unwraps the 32-bit RTP timestamp into a decode time from
  * the stream's start, and emits each picture once the next one tells its duration (one frame of
  * delay, exact timing; nothing is re-encoded). A change of SPS mid-stream is not followed (the
  * first one wins: stated in README). A camera's sound (AAC, or FLAC from G.711) goes into a
@@ -10,9 +10,17 @@
  * arrives before the first picture is kept until it comes when RTP-Info times it.
  * @module
  */
-import { type AudioConfig, audioSegment, initSegment, mediaSegment, TIMESCALE } from "./fmp4.ts";
+import {
+  type AudioConfig,
+  audioSegment,
+  hevcInitSegment,
+  initSegment,
+  mediaSegment,
+  TIMESCALE,
+} from "./fmp4.ts";
+import { H264, type NalFormat, type ParameterSetKind } from "./nal_format.ts";
 import type { AudioFrames } from "./rtp_aac.ts";
-import { type AccessUnit, NAL, nalType } from "./rtp_h264.ts";
+import type { AccessUnit } from "./rtp_video.ts";
 
 /** The init segment and what the page asks MSE about. */
 export interface Init {
@@ -42,8 +50,9 @@ export const EARLY_SOUND_BYTES = 4 << 20;
 
 /** Turns access units into an init segment and media segments. */
 export class Remuxer {
-  #sps: Uint8Array | null = null;
-  #pps: Uint8Array | null = null;
+  #format: NalFormat;
+  /** The first parameter set of each kind (the first wins). */
+  #sets = new Map<ParameterSetKind, Uint8Array>();
   #init: Init | null = null;
   #pending: { au: AccessUnit; time: number; arrivedMs?: number } | null = null;
   #last: number | null = null;
@@ -67,10 +76,18 @@ export class Remuxer {
   #onInit: (i: Init) => void;
   #onSegment: (s: Segment) => void;
 
-  /** Callbacks receive the init segment once, then every media segment. */
-  constructor(onInit: (i: Init) => void, onSegment: (s: Segment) => void) {
+  /**
+   * Callbacks receive the init segment once, then every media segment of a stream in `format`
+   * (H.264 unless told).
+   */
+  constructor(
+    onInit: (i: Init) => void,
+    onSegment: (s: Segment) => void,
+    format: NalFormat = H264,
+  ) {
     this.#onInit = onInit;
     this.#onSegment = onSegment;
+    this.#format = format;
   }
 
   /** The init segment, once known. */
@@ -78,10 +95,27 @@ export class Remuxer {
     return this.#init;
   }
 
-  /** Parameter sets announced out of band (SDP `sprop-parameter-sets`). */
-  parameterSets(sps: Uint8Array | null, pps: Uint8Array | null): void {
-    this.#sps ??= sps;
-    this.#pps ??= pps;
+  /**
+   * Parameter sets announced out of band (SDP `sprop-parameter-sets`; H.265's `sprop-vps`,
+   * `sprop-sps`, `sprop-pps`); each NAL unit that is not one of the format's sets is ignored.
+   */
+  parameterSets(...nals: (Uint8Array | null)[]): void {
+    for (const n of nals) if (n) this.#keep(n);
+  }
+
+  /** Keeps `nal` when it is the first parameter set of its kind. */
+  #keep(nal: Uint8Array): void {
+    if (nal.length < this.#format.headerBytes + 1) return;
+    const kind = this.#format.parameterSet(this.#format.type(nal));
+    if (kind && !this.#sets.has(kind)) this.#sets.set(kind, nal);
+  }
+
+  /** The init segment, once the format's parameter sets are known (null before). */
+  #initSegment(): Init | null {
+    const [vps, sps, pps] = (["vps", "sps", "pps"] as const).map((k) => this.#sets.get(k));
+    if (!sps || !pps) return null;
+    if (this.#format.codec === "h264") return initSegment(sps, pps, this.#audio);
+    return vps ? hevcInitSegment(vps, sps, pps, this.#audio) : null;
   }
 
   /** The camera's sound, to play beside the picture (before the first access unit). */
@@ -143,13 +177,12 @@ export class Remuxer {
 
   /** Feeds one access unit (`arrivedMs`: when it reached this node, for latency figures). */
   push(au: AccessUnit, arrivedMs?: number): void {
-    for (const n of au.nals) {
-      if (nalType(n) === NAL.SPS) this.#sps ??= n;
-      if (nalType(n) === NAL.PPS) this.#pps ??= n;
-    }
+    for (const n of au.nals) this.#keep(n);
     if (!this.#init) {
-      if (!this.#sps || !this.#pps || !au.keyframe) return; // start at a keyframe
-      this.#init = initSegment(this.#sps, this.#pps, this.#audio);
+      if (!au.keyframe) return; // start at a keyframe
+      const init = this.#initSegment();
+      if (!init) return;
+      this.#init = init;
       this.#videoBase = au.timestamp;
       this.#onInit(this.#init);
       const early = this.#early;
@@ -164,7 +197,14 @@ export class Remuxer {
       const d = this.#time - p.time;
       const duration = d > 0 && d < 10 * 90_000 ? d : FALLBACK_DURATION;
       this.#onSegment({
-        bytes: mediaSegment(++this.#seq, p.time, duration, p.au.nals, p.au.keyframe),
+        bytes: mediaSegment(
+          ++this.#seq,
+          p.time,
+          duration,
+          p.au.nals,
+          p.au.keyframe,
+          this.#format,
+        ),
         keyframe: p.au.keyframe,
         decodeTime: p.time,
         arrivedMs: p.arrivedMs,

@@ -6,7 +6,7 @@
  * nothing is decoded. A lost fragment drops that frame, never hands on a torn one.
  * @module
  */
-import type { RtpPacket } from "./rtp_h264.ts";
+import type { RtpPacket } from "./rtp_video.ts";
 
 /** Samples in one AAC frame (AAC-LC; the 960-sample variant is not used by cameras). */
 export const AAC_FRAME_SAMPLES = 1024;

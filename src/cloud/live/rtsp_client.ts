@@ -1,6 +1,6 @@
 /**
  * A minimal RTSP/1.0 client for the live view: on a connected byte stream to a camera (the
- * agent's tunnel), DESCRIBE the stream, SETUP its H.264 track over TCP interleaved, PLAY, and
+ * agent's tunnel), DESCRIBE the stream, SETUP its H.264 or H.265 track over TCP interleaved, PLAY, and
  * hand every RTP packet of that track on. It reuses the gateway's message parser and serializer
  * and answers the camera's Basic/Digest challenge with cloud-held credentials (device_auth.ts).
  * Keep-alives (GET_PARAMETER) go out at half the session timeout. A recording may be asked as fast
@@ -16,7 +16,7 @@ import { AppError } from "../../shared/errors.ts";
 import { ChallengeAnswerer, type DeviceCredentials } from "../access/device_auth.ts";
 import { writeAll } from "../access/rtsp/demux.ts";
 import { header, headers, parseNext, type RtspMessage, serialize } from "../access/rtsp/message.ts";
-import { concat, parseRtp, type RtpPacket } from "./rtp_h264.ts";
+import { concat, parseRtp, type RtpPacket } from "./rtp_video.ts";
 import { type AudioTrack, parseAudioSdp, parseSdp, type VideoTrack } from "./sdp.ts";
 
 /** What a running client needs from its owner. */
@@ -97,7 +97,7 @@ export class RtspClient {
     if (!track) {
       throw new AppError(
         "camera_refused",
-        "the camera offers no H.264 video track (H.265 and MJPEG are not supported)",
+        "the camera offers no H.264 or H.265 video track (MJPEG is not supported)",
       );
     }
     this.track = track;

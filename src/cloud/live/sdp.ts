@@ -1,22 +1,38 @@
 /**
- * The part of a camera's SDP (RFC 4566) the live view needs: the first H.264 video track
- * (RFC 6184 `a=rtpmap:PT H264/90000`), its control URL resolved against the content base, and
- * the SPS/PPS from `sprop-parameter-sets` when the camera announces them; and the sound track the
+ * The part of a camera's SDP (RFC 4566) the live view needs: the first H.264 or H.265 video track
+ * (RFC 6184 `a=rtpmap:PT H264/90000`, RFC 7798 `H265/90000`), its control URL resolved against
+ * the content base, and its parameter sets when the camera announces them (H.264's
+ * `sprop-parameter-sets`, H.265's `sprop-vps`, `sprop-sps`, `sprop-pps`); and the sound track the
  * live view plays beside the picture: the first AAC one (RFC 3640 `MPEG4-GENERIC` with its
  * `config`), else the first G.711 one (`PCMU`/`PCMA`, RFC 3551: static payload types 0 and 8 need
  * no rtpmap), which the cloud turns into FLAC (g711_flac.ts). Other sound (G.726, LATM) is not
  * asked for.
  * @module
  */
+import type { VideoCodec } from "./nal_format.ts";
 import type { AuLayout } from "./rtp_aac.ts";
 
-/** An H.264 track of a camera. */
+/** An H.264 or H.265 track of a camera. */
 export interface VideoTrack {
+  codec: VideoCodec;
   payloadType: number;
   controlUrl: string;
-  /** SPS and PPS from the SDP, when given. */
+  /** The parameter sets from the SDP, when given (`vps`: H.265's only). */
+  vps: Uint8Array | null;
   sps: Uint8Array | null;
   pps: Uint8Array | null;
+}
+
+/** Base64 NAL units (a comma-separated list); one that does not decode is left out. */
+function base64Nals(list: string | undefined): Uint8Array[] {
+  return (list ?? "").split(",").filter((x) => x).flatMap((x) => {
+    try {
+      const n = Uint8Array.from(atob(x), (c) => c.charCodeAt(0));
+      return n.length ? [n] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** What every sound track of a camera says. */
@@ -137,30 +153,39 @@ export function parseAudioSdp(sdp: string, base: string): AudioTrack | null {
   return found.find((t) => t.encoding === "aac") ?? found[0] ?? null;
 }
 
-/** The first H.264 video track, or null when there is none. */
+/**
+ * The first H.264 or H.265 video track, or null when there is none (a camera offering both in
+ * one section gets its first listed).
+ */
 export function parseSdp(sdp: string, base: string): VideoTrack | null {
-  const sections = sdp.split(/\r?\n(?=m=)/);
-  for (const s of sections.slice(1)) {
-    const m = /^m=video \d+ \S+ ([\d ]+)/.exec(s);
-    if (!m) continue;
-    const lines = s.split(/\r?\n/);
-    for (const pt of m[1].trim().split(/\s+/).map(Number)) {
-      if (!lines.some((l) => new RegExp(`^a=rtpmap:${pt} H264/90000`, "i").test(l))) continue;
+  for (const { pts, lines } of sections(sdp, "video")) {
+    for (const pt of pts) {
+      const map = lines.map((l) => new RegExp(`^a=rtpmap:${pt} (H264|H265)/90000`, "i").exec(l))
+        .find((m) => m);
+      if (!map) continue;
       const fmtp = lines.find((l) => l.startsWith(`a=fmtp:${pt} `)) ?? "";
-      const sets = /sprop-parameter-sets=([^;\s]+)/.exec(fmtp)?.[1].split(",") ?? [];
-      const decoded = sets.map((x) => {
-        try {
-          return Uint8Array.from(atob(x), (c) => c.charCodeAt(0));
-        } catch {
-          return null;
-        }
-      });
-      const control = lines.find((l) => l.startsWith("a=control:"))?.slice(10).trim() ?? null;
+      const param = (name: string) =>
+        new RegExp(`(?:^a=fmtp:${pt} |;)\\s*${name}=([^;\\s]+)`, "i").exec(fmtp)?.[1];
+      const controlUrl = controlOf(lines, base);
+      if (map[1].toUpperCase() === "H264") {
+        const sets = base64Nals(param("sprop-parameter-sets"));
+        return {
+          codec: "h264",
+          payloadType: pt,
+          controlUrl,
+          vps: null,
+          sps: sets.find((n) => (n[0] & 0x1f) === 7) ?? null,
+          pps: sets.find((n) => (n[0] & 0x1f) === 8) ?? null,
+        };
+      }
+      const first = (name: string) => base64Nals(param(name))[0] ?? null;
       return {
+        codec: "h265",
         payloadType: pt,
-        controlUrl: resolveControl(control, base),
-        sps: decoded.find((n) => n && (n[0] & 0x1f) === 7) ?? null,
-        pps: decoded.find((n) => n && (n[0] & 0x1f) === 8) ?? null,
+        controlUrl,
+        vps: first("sprop-vps"),
+        sps: first("sprop-sps"),
+        pps: first("sprop-pps"),
       };
     }
   }

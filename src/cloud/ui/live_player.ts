@@ -29,6 +29,7 @@
  */
 import { REFUSAL_JS } from "./refusal.ts";
 import { CLOCK_SPAN_JS } from "./clock_span.ts";
+import { CODEC_WORDS_JS } from "./codec_words.ts";
 
 /** Seconds between attempts, the last one repeated. */
 export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
@@ -37,7 +38,7 @@ export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
 export const STALL_SECONDS = 30;
 
 /** The script. */
-export const LIVE_JS = `${REFUSAL_JS}${CLOCK_SPAN_JS}
+export const LIVE_JS = `${REFUSAL_JS}${CLOCK_SPAN_JS}${CODEC_WORDS_JS}
 const RETRY = ${JSON.stringify(RETRY_SECONDS)};
 const STALL = window.__ncLiveStallSeconds || ${STALL_SECONDS};
 function say(video, text) {
@@ -142,7 +143,8 @@ function play(video, attempt = 0) {
       const type = 'video/mp4; codecs="' + m.codec + '"';
       if (!window.MediaSource || !MediaSource.isTypeSupported(type)) {
         video.dataset.state = "unsupported";
-        say(video, "This browser cannot play " + m.codec + " through Media Source Extensions (iOS Safari has none): use the RTSP URL in a player.");
+        video.dataset.reason = cannotPlay(m.codec);
+        say(video, video.dataset.reason);
         ws.close(); return;
       }
       const ms = new MediaSource();

@@ -16,9 +16,10 @@
  * @module
  */
 import { REFUSAL_JS } from "./refusal.ts";
+import { CODEC_WORDS_JS } from "./codec_words.ts";
 
 /** The script. */
-export const THUMBS_JS = `${REFUSAL_JS}
+export const THUMBS_JS = `${REFUSAL_JS}${CODEC_WORDS_JS}
 const PERIOD = (window.__ncThumbSeconds || 30) * 1000;
 const PARALLEL = 2;
 const visible = new Set();
@@ -112,7 +113,7 @@ function grab(canvas) {
         const m = JSON.parse(ev.data);
         if (m.type !== "init") return;
         const type = 'video/mp4; codecs="' + m.codec + '"';
-        if (!window.MediaSource || !MediaSource.isTypeSupported(type)) return finish("failed", "this browser cannot decode " + m.codec);
+        if (!window.MediaSource || !MediaSource.isTypeSupported(type)) return finish("failed", "this browser cannot play " + codecWords(m.codec));
         const ms = new MediaSource();
         url = URL.createObjectURL(ms);
         video.src = url;

@@ -9,7 +9,7 @@ import {
   AacDepacketizer,
   type AudioFrames,
 } from "../../../../src/cloud/live/rtp_aac.ts";
-import { parseRtp } from "../../../../src/cloud/live/rtp_h264.ts";
+import { parseRtp } from "../../../../src/cloud/live/rtp_video.ts";
 import {
   audioSegment,
   initSegment,

@@ -18,7 +18,7 @@ import {
 } from "../../../_fixtures/rtsp.ts";
 import { type CameraFeedOptions, startCameraFeed } from "../../../../src/cloud/live/camera_feed.ts";
 import type { Init, Segment } from "../../../../src/cloud/live/remuxer.ts";
-import { concat } from "../../../../src/cloud/live/rtp_h264.ts";
+import { concat } from "../../../../src/cloud/live/rtp_video.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
 import { Pace } from "../../../../src/cloud/live/pace.ts";
 import { parseBoxes, TIMESCALE } from "../../../../src/cloud/live/fmp4.ts";

@@ -5,7 +5,7 @@
 import { assertEquals } from "../../../_fixtures/assert.ts";
 import { flacFrame, G711, G711ToFlac, streamInfo } from "../../../../src/cloud/live/g711_flac.ts";
 import { audioSegment, initSegment } from "../../../../src/cloud/live/fmp4.ts";
-import { parseRtp } from "../../../../src/cloud/live/rtp_h264.ts";
+import { parseRtp } from "../../../../src/cloud/live/rtp_video.ts";
 import type { AudioFrames } from "../../../../src/cloud/live/rtp_aac.ts";
 
 /** ffmpeg's decoding of `input`'s sound (in `format`, input `args`) as 16-bit little-endian. */

@@ -5,7 +5,7 @@
 // without it); and an owner that asks for no sound (the track is not set up at all).
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import { RtspClient } from "../../../../src/cloud/live/rtsp_client.ts";
-import type { RtpPacket } from "../../../../src/cloud/live/rtp_h264.ts";
+import type { RtpPacket } from "../../../../src/cloud/live/rtp_video.ts";
 import { handRtspCamera } from "../../../_fixtures/hand_rtsp_camera.ts";
 
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +

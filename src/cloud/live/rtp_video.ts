@@ -1,11 +1,14 @@
 /**
- * RTP for H.264 (RFC 3550 header, RFC 6184 payload) as a camera sends it over RTSP interleaved
- * TCP: parse the fixed header, then rebuild NAL units from single-NAL packets, STAP-A aggregates
- * and FU-A fragments, and group them into access units (one per RTP timestamp, ended by the
- * marker bit or a new timestamp). A lost or out-of-order fragment drops that NAL unit rather than
- * handing a corrupt one on; the next keyframe repairs the picture. No decoding happens here.
+ * RTP for H.264 and H.265 (RFC 3550 header; RFC 6184 and RFC 7798 payloads) as a camera sends it
+ * over RTSP interleaved TCP: parse the fixed header, then rebuild NAL units from single-NAL
+ * packets, aggregation packets (STAP-A; AP) and fragments (FU-A; FU), and group them into access
+ * units (one per RTP timestamp, ended by the marker bit or a new timestamp). A lost or
+ * out-of-order fragment drops that NAL unit rather than handing a corrupt one on; the next
+ * keyframe repairs the picture. The two codecs differ only in what `nal_format.ts` describes. No
+ * decoding happens here.
  * @module
  */
+import { H264, type NalFormat } from "./nal_format.ts";
 
 /** One parsed RTP packet (the payload is a view into the input). */
 export interface RtpPacket {
@@ -40,10 +43,10 @@ export function parseRtp(b: Uint8Array): RtpPacket | null {
   };
 }
 
-/** NAL unit types this module names. */
+/** H.264 NAL unit types the tests and the muxer name (H.265's: `nal_format.ts`). */
 export const NAL = { IDR: 5, SEI: 6, SPS: 7, PPS: 8, AUD: 9, STAP_A: 24, FU_A: 28 } as const;
 
-/** The type of a NAL unit (its first byte's low five bits). */
+/** The type of an H.264 NAL unit (its first byte's low five bits). */
 export function nalType(nal: Uint8Array): number {
   return nal[0] & 0x1f;
 }
@@ -55,16 +58,21 @@ export interface AccessUnit {
   keyframe: boolean;
 }
 
-/** Rebuilds access units from RTP packets of one H.264 stream. */
-export class H264Depacketizer {
+/**
+ * Rebuilds access units from RTP packets of one video stream. Neither codec's stream here uses
+ * decoding order numbers (H.265's `sprop-max-don-diff` above 0, which cameras do not send).
+ */
+export class NalDepacketizer {
+  #f: NalFormat;
   #nals: Uint8Array[] = [];
   #timestamp: number | null = null;
   #fu: Uint8Array[] | null = null;
   #lastSeq: number | null = null;
   #onUnit: (au: AccessUnit) => void;
 
-  /** `onUnit` receives each complete access unit, in order. */
-  constructor(onUnit: (au: AccessUnit) => void) {
+  /** `onUnit` receives each complete access unit of a stream in `format`, in order. */
+  constructor(format: NalFormat, onUnit: (au: AccessUnit) => void) {
+    this.#f = format;
     this.#onUnit = onUnit;
   }
 
@@ -77,12 +85,14 @@ export class H264Depacketizer {
     if (this.#timestamp !== null && p.timestamp !== this.#timestamp) this.#flush();
     this.#timestamp = p.timestamp;
     const pl = p.payload;
-    if (pl.length < 1) return;
-    const type = nalType(pl);
-    if (type >= 1 && type <= 23) {
+    const f = this.#f;
+    const hb = f.headerBytes;
+    if (pl.length < hb) return;
+    const type = f.type(pl);
+    if (type >= f.minSingle && type <= f.maxSingle) {
       this.#nals.push(pl.slice());
-    } else if (type === NAL.STAP_A) {
-      let off = 1;
+    } else if (type === f.aggregate) {
+      let off = hb;
       while (off + 2 <= pl.length) {
         const size = (pl[off] << 8) | pl[off + 1];
         off += 2;
@@ -90,13 +100,13 @@ export class H264Depacketizer {
         this.#nals.push(pl.slice(off, off + size));
         off += size;
       }
-    } else if (type === NAL.FU_A && pl.length >= 2) {
-      const start = (pl[1] & 0x80) !== 0;
-      const end = (pl[1] & 0x40) !== 0;
+    } else if (type === f.fragment && pl.length > hb) {
+      const start = (pl[hb] & 0x80) !== 0;
+      const end = (pl[hb] & 0x40) !== 0;
       if (start) {
-        this.#fu = [new Uint8Array([(pl[0] & 0xe0) | (pl[1] & 0x1f)]), pl.slice(2)];
+        this.#fu = [f.fragmentHeader(pl), pl.slice(hb + 1)];
       } else if (this.#fu) {
-        this.#fu.push(pl.slice(2));
+        this.#fu.push(pl.slice(hb + 1));
       }
       if (end && this.#fu) {
         this.#nals.push(concat(this.#fu));
@@ -112,11 +122,19 @@ export class H264Depacketizer {
       this.#onUnit({
         timestamp: this.#timestamp,
         nals,
-        keyframe: nals.some((n) => nalType(n) === NAL.IDR),
+        keyframe: nals.some((n) => this.#f.keyframe(this.#f.type(n))),
       });
     }
     this.#nals = [];
     this.#fu = null;
+  }
+}
+
+/** Rebuilds access units from RTP packets of one H.264 stream. */
+export class H264Depacketizer extends NalDepacketizer {
+  /** `onUnit` receives each complete access unit, in order. */
+  constructor(onUnit: (au: AccessUnit) => void) {
+    super(H264, onUnit);
   }
 }
 
