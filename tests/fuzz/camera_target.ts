@@ -9,9 +9,9 @@
  * (and its tunnel) after its last viewer left.
  *
  * Each case scripts one camera session (answers to each request, then a stream of interleaved
- * frames built from a real H.264 or H.265 picture and AAC or G.711 sound, mutated at every level) and
- * plays it as an operator would: the live view's WebSocket (live or a recording at a speed), a
- * recording's clip or the live picture's clip. The camera serves the case's script to the
+ * frames built from a real H.264 or H.265 picture and AAC or G.711 sound, mutated at every
+ * level) and plays it as an operator would: the live view's WebSocket (live or a recording at a
+ * speed), a recording's clip or the live picture's clip. The camera serves the case's script to the
  * connection that asks for the stream path `/fz/{case key}`, so cases run side by side.
  * @module
  */

@@ -1,13 +1,14 @@
 /**
- * From access units to fMP4 segments for one camera: waits for the parameter sets (H.264's SPS
- * and PPS, H.265's VPS too; from the SDP or in-band) to build the init segment, unwraps the 32-bit RTP timestamp into a decode time from
- * the stream's start, and emits each picture once the next one tells its duration (one frame of
- * delay, exact timing; nothing is re-encoded). A change of SPS mid-stream is not followed (the
- * first one wins: stated in README). A camera's sound (AAC, or FLAC from G.711) goes into a
- * second track, each packet's frames a segment, timed against the picture by the RTP times PLAY's
- * `RTP-Info` gives for one instant of both (without them, the first sound heard is taken as the
- * picture's present); sound from before the first picture's instant is left out, and sound that
- * arrives before the first picture is kept until it comes when RTP-Info times it.
+ * From access units to fMP4 segments for one camera: waits for the parameter sets (H.264's SPS and
+ * PPS, H.265's VPS too; from the SDP or in-band) to build the init segment, unwraps the 32-bit RTP
+ * timestamp into a decode time from the stream's start, and emits each picture once the next one
+ * tells its duration (one frame of delay, exact timing; nothing is re-encoded). A change of SPS
+ * mid-stream is not followed (the first one wins: stated in README). A camera's sound (AAC, or FLAC
+ * from G.711) goes into a second track, each packet's frames a segment, timed against the picture
+ * by the RTP times PLAY's `RTP-Info` gives for one instant of both (without them, the first sound
+ * heard is taken as the picture's present); sound from before the first picture's instant is left
+ * out, and sound that arrives before the first picture is kept until it comes when RTP-Info times
+ * it.
  * @module
  */
 import {

@@ -1,8 +1,8 @@
 /**
- * A minimal RTSP/1.0 client for the live view: on a connected byte stream to a camera (the
- * agent's tunnel), DESCRIBE the stream, SETUP its H.264 or H.265 track over TCP interleaved, PLAY, and
- * hand every RTP packet of that track on. It reuses the gateway's message parser and serializer
- * and answers the camera's Basic/Digest challenge with cloud-held credentials (device_auth.ts).
+ * A minimal RTSP/1.0 client for the live view: on a connected byte stream to a camera (the agent's
+ * tunnel), DESCRIBE the stream, SETUP its H.264 or H.265 track over TCP interleaved, PLAY, and hand
+ * every RTP packet of that track on. It reuses the gateway's message parser and serializer and
+ * answers the camera's Basic/Digest challenge with cloud-held credentials (device_auth.ts).
  * Keep-alives (GET_PARAMETER) go out at half the session timeout. A recording may be asked as fast
  * as the camera can send it (ONVIF `Rate-Control: no`: a saved clip need not take as long as it
  * plays); then its owner paces the reading (`hold`), and through TCP the camera, to what it takes.

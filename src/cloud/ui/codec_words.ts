@@ -16,12 +16,20 @@
 export const CODEC_WORDS_JS = `
 function codecWords(codec) {
   const video = String(codec).split(",")[0];
-  return /^(hvc1|hev1)\\./.test(video) ? "H.265 (HEVC)" : /^avc[13]\\./.test(video) ? "H.264" : video;
+  if (/^(hvc1|hev1)\\./.test(video)) return "H.265 (HEVC)";
+  return /^avc[13]\\./.test(video) ? "H.264" : video;
 }
 function cannotPlay(codec) {
-  const rtsp = "open the camera's RTSP URL (its RTSP pill on the site's page) in a player such as VLC.";
-  if (!window.MediaSource) return "This browser has no Media Source Extensions (iOS Safari): " + rtsp;
-  if (codecWords(codec) === "H.265 (HEVC)") return "This browser cannot play H.265 (HEVC): Safari can, and Chrome or Edge where the computer decodes H.265 in hardware. Set the camera's stream to H.264 to watch it in any browser, or " + rtsp;
+  const rtsp = "open the camera's RTSP URL (its RTSP pill on the site's page) " +
+    "in a player such as VLC.";
+  if (!window.MediaSource) {
+    return "This browser has no Media Source Extensions (iOS Safari): " + rtsp;
+  }
+  if (codecWords(codec) === "H.265 (HEVC)") {
+    return "This browser cannot play H.265 (HEVC): Safari can, and Chrome or Edge where the " +
+      "computer decodes H.265 in hardware. Set the camera's stream to H.264 to watch it in " +
+      "any browser, or " + rtsp;
+  }
   return "This browser cannot play " + codec + " through Media Source Extensions: " + rtsp;
 }
 `;
