@@ -100,6 +100,7 @@ export class RtspClient {
         "the camera offers no H.264 or H.265 video track (MJPEG is not supported)",
       );
     }
+    if (track.unplayable) throw new AppError("camera_refused", track.unplayable);
     this.track = track;
     const setup = await this.#request("SETUP", track.controlUrl, [
       ["Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"],

@@ -21,6 +21,8 @@ export interface VideoTrack {
   vps: Uint8Array | null;
   sps: Uint8Array | null;
   pps: Uint8Array | null;
+  /** Why the live view cannot play this track as the camera sends it (null: it can). */
+  unplayable: string | null;
 }
 
 /** Base64 NAL units (a comma-separated list); one that does not decode is left out. */
@@ -176,9 +178,15 @@ export function parseSdp(sdp: string, base: string): VideoTrack | null {
           vps: null,
           sps: sets.find((n) => (n[0] & 0x1f) === 7) ?? null,
           pps: sets.find((n) => (n[0] & 0x1f) === 8) ?? null,
+          unplayable: null,
         };
       }
       const first = (name: string) => base64Nals(param(name))[0] ?? null;
+      // Decoding order numbers in every packet (RFC 7798 §4.4): a layout the depacketizer does
+      // not read, so such a stream is refused in words rather than played damaged.
+      const don = ["sprop-max-don-diff", "sprop-depack-buf-nalus"].some((n) =>
+        Number(param(n) ?? 0) > 0
+      );
       return {
         codec: "h265",
         payloadType: pt,
@@ -186,6 +194,10 @@ export function parseSdp(sdp: string, base: string): VideoTrack | null {
         vps: first("sprop-vps"),
         sps: first("sprop-sps"),
         pps: first("sprop-pps"),
+        unplayable: don
+          ? "the camera sends H.265 with decoding order numbers (sprop-max-don-diff), which the " +
+            "live view does not play; use the RTSP URL"
+          : null,
       };
     }
   }

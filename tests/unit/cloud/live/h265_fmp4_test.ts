@@ -51,6 +51,20 @@ Deno.test("h265 sdp: the track, its control URL and its three parameter sets", (
   // An H.264 camera's track says so, with no VPS.
   const h264 = parseSdp(SDP.replace("H265/90000", "H264/90000"), BASE)!;
   assertEquals([h264.codec, h264.vps], ["h264", null]);
+  assertEquals(t.unplayable, null);
+  // Decoding order numbers in every packet (RFC 7798 §4.4): refused in words, not played damaged.
+  for (const don of ["sprop-max-don-diff=2", "sprop-depack-buf-nalus=1"]) {
+    const d = parseSdp(SDP.replace("sprop-vps=", `${don};sprop-vps=`), BASE)!;
+    assertEquals(
+      d.unplayable,
+      "the camera sends H.265 with decoding order numbers (sprop-max-don-diff), which the " +
+        "live view does not play; use the RTSP URL",
+    );
+  }
+  assertEquals(
+    parseSdp(SDP.replace("sprop-vps=", "sprop-max-don-diff=0;sprop-vps="), BASE)!.unplayable,
+    null,
+  );
   // Neither: no track to play.
   assertEquals(parseSdp(SDP.replace("H265/90000", "JPEG/90000"), BASE), null);
 });
