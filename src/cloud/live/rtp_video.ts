@@ -8,7 +8,7 @@
  * decoding happens here.
  * @module
  */
-import { H264, type NalFormat } from "./nal_format.ts";
+import type { NalFormat } from "./nal_format.ts";
 
 /** One parsed RTP packet (the payload is a view into the input). */
 export interface RtpPacket {
@@ -41,14 +41,6 @@ export function parseRtp(b: Uint8Array): RtpPacket | null {
     ssrc: dv.getUint32(8),
     payload: b.subarray(off, end),
   };
-}
-
-/** H.264 NAL unit types the tests and the muxer name (H.265's: `nal_format.ts`). */
-export const NAL = { IDR: 5, SEI: 6, SPS: 7, PPS: 8, AUD: 9, STAP_A: 24, FU_A: 28 } as const;
-
-/** The type of an H.264 NAL unit (its first byte's low five bits). */
-export function nalType(nal: Uint8Array): number {
-  return nal[0] & 0x1f;
 }
 
 /** One access unit (a picture): its NAL units, RTP timestamp and whether it is a keyframe. */
@@ -127,14 +119,6 @@ export class NalDepacketizer {
     }
     this.#nals = [];
     this.#fu = null;
-  }
-}
-
-/** Rebuilds access units from RTP packets of one H.264 stream. */
-export class H264Depacketizer extends NalDepacketizer {
-  /** `onUnit` receives each complete access unit, in order. */
-  constructor(onUnit: (au: AccessUnit) => void) {
-    super(H264, onUnit);
   }
 }
 

@@ -4,9 +4,10 @@ import { findBox, rtpPacket } from "../../../_fixtures/rtp_packets.ts";
 import { assert, assertEquals } from "../../../_fixtures/assert.ts";
 import {
   type AccessUnit,
-  H264Depacketizer,
+  NalDepacketizer,
   parseRtp,
 } from "../../../../src/cloud/live/rtp_video.ts";
+import { H264 } from "../../../../src/cloud/live/nal_format.ts";
 import { parseSps } from "../../../../src/cloud/live/h264_sps.ts";
 import { unescapeRbsp } from "../../../../src/cloud/live/rbsp.ts";
 import { initSegment, mediaSegment, parseBoxes } from "../../../../src/cloud/live/fmp4.ts";
@@ -52,7 +53,7 @@ Deno.test("rtp: header fields, CSRC and padding", () => {
 
 Deno.test("h264 depacketizer: single NAL, STAP-A, FU-A and a lost fragment", () => {
   const units: AccessUnit[] = [];
-  const d = new H264Depacketizer((au) => units.push(au));
+  const d = new NalDepacketizer(H264, (au) => units.push(au));
   // STAP-A with SPS + PPS, then an IDR in three FU-A fragments, marker on the last.
   const stap = [0x78, 0, SPS.length, ...SPS, 0, PPS.length, ...PPS];
   d.push(parseRtp(rtpPacket(1, 3000, false, stap))!);

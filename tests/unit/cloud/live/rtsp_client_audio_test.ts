@@ -2,8 +2,10 @@
 // loopback: one that sets up its AAC track and says in PLAY's RTP-Info where both tracks are at
 // one instant (the client hands that on before any packet, and the sound's packets, interleaved on
 // their own channel, apart from the picture's); one that refuses the sound track (the picture plays
-// without it); and an owner that asks for no sound (the track is not set up at all).
-import { assert, assertEquals } from "../../../_fixtures/assert.ts";
+// without it); and an owner that asks for no sound (the track is not set up at all). Also: an H.265
+// camera that sends decoding order numbers is refused in words before anything is set up.
+import { assert, assertEquals, assertRejects } from "../../../_fixtures/assert.ts";
+import { AppError } from "../../../../src/shared/errors.ts";
 import { RtspClient } from "../../../../src/cloud/live/rtsp_client.ts";
 import type { RtpPacket } from "../../../../src/cloud/live/rtp_video.ts";
 import { handRtspCamera } from "../../../_fixtures/hand_rtsp_camera.ts";
@@ -120,6 +122,40 @@ Deno.test("RTSP client: no sound asked, none set up", async () => {
     assertEquals(cam.setups, ["rtsp://cam/s/track1"]);
     assertEquals(audio, null);
     assert(events.every((e) => !e.startsWith("sync") && !e.startsWith("audio")), events.join());
+  } finally {
+    cam.close();
+  }
+});
+
+Deno.test("RTSP client: an H.265 camera sending decoding order numbers is refused in words, nothing set up", async () => {
+  const sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
+    "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\n" +
+    "a=fmtp:96 sprop-max-don-diff=2;sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwA/ugJA\r\n" +
+    "a=control:track1\r\n";
+  const methods: string[] = [];
+  const cam = handRtspCamera(({ method, cseq }) => {
+    methods.push(method);
+    return method === "DESCRIBE"
+      ? `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Base: rtsp://cam/s/\r\n` +
+        `Content-Length: ${sdp.length}\r\n\r\n${sdp}`
+      : `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\n\r\n`;
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: cam.port });
+    const client = new RtspClient(conn, {
+      url: "rtsp://cam/s",
+      credentials: () => Promise.resolve(null),
+      onRtp: () => {},
+    });
+    const err = await assertRejects(() => client.start());
+    client.close();
+    assert(err instanceof AppError, String(err));
+    assertEquals([err.code, err.message], [
+      "camera_refused",
+      "the camera sends H.265 with decoding order numbers (sprop-max-don-diff), which the live " +
+      "view does not play; use the RTSP URL",
+    ]);
+    assertEquals(methods, ["DESCRIBE"], "no SETUP, no PLAY");
   } finally {
     cam.close();
   }
