@@ -156,10 +156,19 @@ export function parseAudioSdp(sdp: string, base: string): AudioTrack | null {
 }
 
 /**
- * The first H.264 or H.265 video track, or null when there is none (a camera offering both in
- * one section gets its first listed).
+ * The video track the live view plays, or null when the camera offers no H.264 or H.265 track.
+ * A camera offering both gets its H.264 one, which every browser plays, whichever it lists first;
+ * then a playable H.265 track before one refused in words.
  */
 export function parseSdp(sdp: string, base: string): VideoTrack | null {
+  const found = videoTracks(sdp, base);
+  return found.find((t) => t.codec === "h264") ?? found.find((t) => !t.unplayable) ??
+    found[0] ?? null;
+}
+
+/** Every H.264 and H.265 video track of an SDP, in the order the camera lists them. */
+function videoTracks(sdp: string, base: string): VideoTrack[] {
+  const found: VideoTrack[] = [];
   for (const { pts, lines } of sections(sdp, "video")) {
     for (const pt of pts) {
       const map = lines.map((l) => new RegExp(`^a=rtpmap:${pt} (H264|H265)/90000`, "i").exec(l))
@@ -171,7 +180,7 @@ export function parseSdp(sdp: string, base: string): VideoTrack | null {
       const controlUrl = controlOf(lines, base);
       if (map[1].toUpperCase() === "H264") {
         const sets = base64Nals(param("sprop-parameter-sets"));
-        return {
+        found.push({
           codec: "h264",
           payloadType: pt,
           controlUrl,
@@ -179,7 +188,8 @@ export function parseSdp(sdp: string, base: string): VideoTrack | null {
           sps: sets.find((n) => (n[0] & 0x1f) === 7) ?? null,
           pps: sets.find((n) => (n[0] & 0x1f) === 8) ?? null,
           unplayable: null,
-        };
+        });
+        continue;
       }
       const first = (name: string) => base64Nals(param(name))[0] ?? null;
       // Decoding order numbers in every packet (RFC 7798 §4.4): a layout the depacketizer does
@@ -187,7 +197,7 @@ export function parseSdp(sdp: string, base: string): VideoTrack | null {
       const don = ["sprop-max-don-diff", "sprop-depack-buf-nalus"].some((n) =>
         Number(param(n) ?? 0) > 0
       );
-      return {
+      found.push({
         codec: "h265",
         payloadType: pt,
         controlUrl,
@@ -198,8 +208,8 @@ export function parseSdp(sdp: string, base: string): VideoTrack | null {
           ? "the camera sends H.265 with decoding order numbers (sprop-max-don-diff), which the " +
             "live view does not play; use the RTSP URL"
           : null,
-      };
+      });
     }
   }
-  return null;
+  return found;
 }

@@ -69,6 +69,29 @@ Deno.test("h265 sdp: the track, its control URL and its three parameter sets", (
   assertEquals(parseSdp(SDP.replace("H265/90000", "JPEG/90000"), BASE), null);
 });
 
+Deno.test("h265 sdp: a camera offering H.265 and H.264 gets its H.264 track played", () => {
+  // A second video section, listed after the H.265 one: payload type 97, H.264, its own control.
+  const [head, h265] = SDP.split("m=video");
+  const h264 = "m=video 0 RTP/AVP 97\r\n" +
+    "a=rtpmap:97 H264/90000\r\n" +
+    "a=fmtp:97 packetization-mode=1;" +
+    "sprop-parameter-sets=Z0LAHtkBQfsBEAAAAwAQAAADAwDxgyS=,aMuMsg==\r\n" +
+    "a=control:stream=1\r\n";
+  const both = `${head}m=video${h265}${h264}`;
+  const t = parseSdp(both, BASE)!;
+  assertEquals([t.codec, t.payloadType, t.controlUrl], ["h264", 97, BASE + "stream=1"]);
+  assertEquals([t.sps?.[0], t.pps?.[0]], [0x67, 0x68]);
+  // Listed the other way round, the same.
+  assertEquals(parseSdp(`${head}${h264}m=video${h265}`, BASE)!.payloadType, 97);
+  // Two H.265 tracks, the first refused (decoding order numbers): the playable one is played.
+  const refused = `m=video${h265}`.replace("sprop-vps=", "sprop-max-don-diff=2;sprop-vps=");
+  const second = `m=video${h265}`.replaceAll("96", "98").replace("stream=0", "stream=2");
+  const pick = parseSdp(`${head}${refused}${second}`, BASE)!;
+  assertEquals([pick.codec, pick.payloadType, pick.unplayable], ["h265", 98, null]);
+  // Only the refused one: it is the track, and its words say why it does not play.
+  assertEquals(parseSdp(`${head}${refused}`, BASE)!.unplayable !== null, true);
+});
+
 Deno.test("h265 sps: size, profile, level and the codec string GStreamer gives", () => {
   const i = parseHevcSps(SPS);
   assertEquals([i.width, i.height, i.profile, i.tier, i.level], [320, 240, 1, 0, 63]);

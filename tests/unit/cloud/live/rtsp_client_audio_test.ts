@@ -3,7 +3,8 @@
 // one instant (the client hands that on before any packet, and the sound's packets, interleaved on
 // their own channel, apart from the picture's); one that refuses the sound track (the picture plays
 // without it); and an owner that asks for no sound (the track is not set up at all). Also: an H.265
-// camera that sends decoding order numbers is refused in words before anything is set up.
+// camera that sends decoding order numbers is refused in words before anything is set up, and a
+// camera offering H.265 before H.264 has its H.264 track set up and played.
 import { assert, assertEquals, assertRejects } from "../../../_fixtures/assert.ts";
 import { AppError } from "../../../../src/shared/errors.ts";
 import { RtspClient } from "../../../../src/cloud/live/rtsp_client.ts";
@@ -29,14 +30,14 @@ function frame(channel: number, pt: number, ts: number): Uint8Array {
  * After PLAY (answered with RTP-Info for both tracks in the same write as the first packets), a
  * picture's packet on channel 0 and a sound's on channel 2.
  */
-function camera(audioSetup: (transport: string) => string) {
+function camera(audioSetup: (transport: string) => string, sdp = SDP) {
   const setups: string[] = [];
   const cam = handRtspCamera(({ method, uri, cseq, header }) => {
     const transport = header("Transport");
     let answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nSession: 9\r\n\r\n`;
     if (method === "DESCRIBE") {
       answer = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Base: rtsp://cam/s/\r\n` +
-        `Content-Length: ${SDP.length}\r\n\r\n${SDP}`;
+        `Content-Length: ${sdp.length}\r\n\r\n${sdp}`;
     } else if (method === "SETUP") {
       setups.push(uri);
       answer = uri.endsWith("track2")
@@ -122,6 +123,21 @@ Deno.test("RTSP client: no sound asked, none set up", async () => {
     assertEquals(cam.setups, ["rtsp://cam/s/track1"]);
     assertEquals(audio, null);
     assert(events.every((e) => !e.startsWith("sync") && !e.startsWith("audio")), events.join());
+  } finally {
+    cam.close();
+  }
+});
+
+Deno.test("RTSP client: a camera listing an H.265 track before its H.264 one plays the H.264 one", async () => {
+  const sdp = SDP.replace(
+    "m=video",
+    "m=video 0 RTP/AVP 95\r\na=rtpmap:95 H265/90000\r\na=control:track0\r\nm=video",
+  );
+  const cam = camera(() => "RTSP/1.0 500 Not Expected\r\n\r\n", sdp);
+  try {
+    const { events } = await play(cam.port, false, 2);
+    assertEquals(cam.setups, ["rtsp://cam/s/track1"], "the H.264 track alone is set up");
+    assertEquals(events, ["tracks rtsp://cam/s/track1 -", "rtp 900000", "rtp 903000"]);
   } finally {
     cam.close();
   }
