@@ -53,6 +53,17 @@ const NEEDED: { bin: string; pkg: string; why: string; check?: string }[] = [
       "-ugly, the AAC encoder of a camera's sound, voaacenc, in -bad)",
   },
   {
+    bin: "WebKitGTK (Python bindings) with GStreamer's H.265 decoder",
+    check: `/usr/bin/python3 -c "import gi; gi.require_version('WebKit2', '4.1'); ` +
+      `gi.require_version('Soup', '3.0'); gi.require_version('Gst', '1.0'); ` +
+      `from gi.repository import WebKit2, Soup, Gst; Gst.init(None); ` +
+      `assert Gst.ElementFactory.find('avdec_h265')"`,
+    pkg: "gir1.2-webkit2-4.1 gstreamer1.0-libav",
+    why: "WebKit, Safari's engine, as a second browser: the live view's sockets and H.265 " +
+      "(tests/_fixtures/webkit_page.py)",
+  },
+  { bin: "xvfb-run", pkg: "xvfb xauth", why: "a virtual display for WebKitGTK" },
+  {
     bin: "aiosmtpd (Python)",
     check: `/usr/bin/python3 -c "import aiosmtpd"`,
     pkg: "python3-aiosmtpd",

@@ -51,4 +51,17 @@ Deno.test("isolation: the cloud session is refused to proxied pages and hidden o
   );
   assertEquals(s({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" })?.status, 403);
   assertEquals(s({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate" }), null);
+  // A WebSocket handshake never carries a Referer. WebKit (Safari) sends these with it (the
+  // headers WebKitGTK 2.50 sent for the live view's socket); Chromium sends none of them.
+  // The upgrade's own route admits it (Origin, and the terminal's antiforgery subprotocol).
+  const webkit = { "sec-fetch-site": "same-origin", "sec-fetch-mode": "websocket" };
+  assertEquals(s({ ...webkit, "sec-fetch-dest": "websocket" }), null);
+  assertEquals(s({ ...webkit, referer: `https://cloud.example/c/${H1}/` })?.status, 403);
+  // Other requests that hide where they come from stay refused, whatever they call themselves.
+  for (const mode of ["cors", "no-cors", "same-origin", ""]) {
+    assertEquals(
+      s({ "sec-fetch-site": "same-origin", "sec-fetch-mode": mode })?.message,
+      "requests that hide their origin page may not use the session",
+    );
+  }
 });
