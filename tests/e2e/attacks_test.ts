@@ -168,6 +168,8 @@ async function withCamera(
     q: Quickstart;
     handle: string;
     cookie: string;
+    /** The antiforgery token the cloud's pages carry for that session. */
+    csrf: string;
   }) => Promise<void>,
   cloudArgs: string[] = [],
 ): Promise<void> {
@@ -178,15 +180,15 @@ async function withCamera(
     const q = await stack.quickstart([cam.port], "Cam");
     await stack.agentFor(q);
     const user = await stack.addUser(q.tenantId);
-    const cookie = await stack.signIn(user.email, user.password);
-    await fn({ stack, cam, q, handle: q.device.handles[cam.port], cookie });
+    const { cookie, csrf } = await stack.session(user.email, user.password);
+    await fn({ stack, cam, q, handle: q.device.handles[cam.port], cookie, csrf });
   } finally {
     await stack.stop();
   }
 }
 
-Deno.test("attack 2: cookie WebSocket upgrades from a foreign Origin are refused", async (t) => {
-  await withCamera(async ({ stack, cam, handle, cookie, q }) => {
+Deno.test("attack 2: cookie WebSocket upgrades from a foreign Origin, or without the page's token, are refused", async (t) => {
+  await withCamera(async ({ stack, cam, handle, cookie, csrf, q }) => {
     const port = stack.ports.http;
     const host = `127.0.0.1:${port}`;
     const wsSeen = () => cam.seen.filter((r) => r.path === "/ws/events").length;
@@ -240,6 +242,56 @@ Deno.test("attack 2: cookie WebSocket upgrades from a foreign Origin are refused
       ]);
       assertEquals(r.status, 403, r.head);
     });
+    // A device page under /c/ shares the cloud's origin, and its WebSocket handshakes carry the
+    // cookie and no Referer, as the cloud's pages' do: only the page's token tells them apart.
+    const own = [`Host: ${host}`, `Cookie: ${cookie}`, `Origin: http://${host}`];
+    await t.step(
+      "the cloud's own Origin without the page's token (a device page's handshake): the tunnel, the live view and the terminal refuse it",
+      async () => {
+        for (const path of [`/api/tunnel/${handle}`, `/api/live/${handle}?path=/x`]) {
+          for (const offered of [[], ["Sec-WebSocket-Protocol: nc-live, csrf.not-the-token"]]) {
+            const r = await upgrade(port, path, [...own, ...offered]);
+            assertEquals(r.status, 400, `${path} ${offered}: ${r.head}`);
+          }
+        }
+        const term = await upgrade(port, `/api/terminal/${handle}`, own);
+        assertEquals(term.status, 400, term.head);
+      },
+    );
+    await t.step(
+      "with the page's token offered as the cloud's pages do: the tunnel opens",
+      async () => {
+        const r = await upgrade(port, `/api/tunnel/${handle}`, [
+          ...own,
+          `Sec-WebSocket-Protocol: nc-tunnel, csrf.${csrf}`,
+        ]);
+        assertEquals(r.status, 101, r.head);
+        assertStringIncludes(r.head, "Sec-WebSocket-Protocol: nc-tunnel");
+      },
+    );
+    await t.step(
+      "the live player asking why with a stale token hears to reload the page",
+      async () => {
+        const ask = (token: string) =>
+          fetch(`${stack.url}/api/live/${handle}?path=/x`, {
+            headers: {
+              cookie,
+              accept: "application/json",
+              "x-csrf-token": token,
+              referer: `${stack.url}/live/${handle}`,
+              "sec-fetch-site": "same-origin",
+              "sec-fetch-mode": "cors",
+            },
+          });
+        const stale = await ask("a-token-of-an-earlier-session");
+        assertEquals([stale.status, (await stale.json()).message], [
+          400,
+          "Antiforgery token mismatch. Hard-refresh the page (Ctrl+Shift+R) and try again.",
+        ]);
+        const fresh = await ask(csrf);
+        assertEquals(fresh.status, 426, await fresh.text());
+      },
+    );
   });
 });
 

@@ -33,6 +33,7 @@ import { type BridgeClient, isOlderOwner } from "../interrelay/bridge_tunnel.ts"
 import { remoteFeedSource } from "../interrelay/live_feed.ts";
 import { authorizeTunnel } from "./tunnel_ws.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
+import { requireUpgradeProof } from "../tenancy/upgrade_proof.ts";
 import { logStoreFailure } from "../store/outage.ts";
 import { SOUND_CHECK_MS, soundChanged } from "./sound_setting.ts";
 
@@ -116,17 +117,20 @@ export function cameraUrl(host: string, port: number, path: string): string {
  * Authenticates, authorizes and joins (or opens) the camera session; throws AppError. `alone`:
  * a camera session of its own that no other viewer joins or shares (a clip saved from the
  * recording starts where it was asked, never at a picture another viewer's session is at), with
- * the recording asked as fast as the camera can send it, its one viewer pacing it.
+ * the recording asked as fast as the camera can send it, its one viewer pacing it. `upgrade`: a
+ * WebSocket's handshake, whose browser session must offer its page's token before the camera is
+ * asked (tenancy/upgrade_proof.ts); a download is a fetch, which the session's own checks cover.
  */
 export async function prepareLive(
   d: RouteDeps & LiveViewDeps,
   req: Request,
   handle: string,
   remote: string,
-  alone = false,
+  { alone = false, upgrade = false }: { alone?: boolean; upgrade?: boolean } = {},
 ): Promise<PreparedLive> {
   const { path, from, speed } = liveAsk(Object.fromEntries(new URL(req.url).searchParams));
   const { principal, target, client } = await authorizeTunnel(d, req, handle, remote);
+  if (upgrade) await requireUpgradeProof(principal, req);
   const chosen = await pickAgent(d, target);
   // A recording is played here (through a bridged tunnel when a sibling holds the agent): it
   // starts where its viewer asked, so there is no session of a sibling's to share.

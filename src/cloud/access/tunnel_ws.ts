@@ -27,6 +27,7 @@ import { auditAnonymousRefusal } from "../tenancy/anonymous_audit.ts";
 import { requireSameOriginUpgrade } from "./ws_origin.ts";
 import { logStoreFailure } from "../store/outage.ts";
 import { slideOnConnect } from "../tenancy/session_slide.ts";
+import { requireUpgradeProof } from "../tenancy/upgrade_proof.ts";
 import type { LiveConn, LiveInfo } from "./live.ts";
 
 const OPEN = 1;
@@ -123,6 +124,8 @@ export async function prepareTunnel(
   remote: string,
 ): Promise<PreparedTunnel> {
   const { principal, target: authorized, client } = await authorizeTunnel(d, req, target, remote);
+  // A browser's session proves its page before anything is dialed (tenancy/upgrade_proof.ts).
+  await requireUpgradeProof(principal, req);
   const tunnel = await openTunnel(
     d,
     authorized,

@@ -28,6 +28,7 @@ import type { PictureLinks } from "../events/picture_links.ts";
 import { buildPlan } from "../access/plan.ts";
 import { credentialEvents } from "../access/credential_events.ts";
 import { authenticate, clientAddress, fromTrustedProxy } from "../tenancy/auth.ts";
+import { requireUpgradeProof } from "../tenancy/upgrade_proof.ts";
 import { AppError, storedAppError } from "../../shared/errors.ts";
 import { FAILURE_MEMORY_MS } from "../live/hub.ts";
 import { enroll, enrollRequest } from "./enroll.ts";
@@ -211,7 +212,16 @@ export function createApp(d: AppDeps): Hono<Env> {
   // (503 `agent reconnecting`: it retries; 403: it stops). Nothing is opened at the camera.
   app.get("/api/live/:handle", async (c) => {
     const q = liveAsk(c.req.query());
-    const { target } = await authorizeTunnel(d, c.req.raw, c.req.param("handle"), remoteOf(c));
+    const { principal, target } = await authorizeTunnel(
+      d,
+      c.req.raw,
+      c.req.param("handle"),
+      remoteOf(c),
+    );
+    // The player asks with its page's token: a page whose token went stale hears that, not a
+    // camera that did not answer (tenancy/upgrade_proof.ts).
+    const token = c.req.header("x-csrf-token");
+    if (token !== undefined) await requireUpgradeProof(principal, c.req.raw, token);
     await pickAgent(d, target);
     // The camera's own refusal of the last attempt (404 for the path, credentials): this node's,
     // or another's (behind a load balancer the upgrade and this question may meet two nodes).

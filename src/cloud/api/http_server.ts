@@ -311,6 +311,7 @@ export async function startHttpServer(opts: {
         toRequest(req),
         decodeSegment(live[1]),
         req.socket.remoteAddress ?? "",
+        { upgrade: true },
       );
       if (socket.destroyed) return prepared.feed.release();
       // A handshake ws refuses (no key, wrong version) never reaches the callback: the camera

@@ -90,7 +90,7 @@ export function clipRoutes(d: RouteDeps & LiveViewDeps, remoteOf: (c: unknown) =
   };
   app.get("/api/live/:handle/clip.mp4", async (c) => {
     const q = await ask(c, clipQuery);
-    const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c), true);
+    const p = await prepareLive(d, c.req.raw, c.req.param("handle"), remoteOf(c), { alone: true });
     return await serveClip(c, d, p, q.seconds, q.from);
   });
   // The next seconds of the live picture: the viewers' camera session joined (a camera keeps

@@ -28,6 +28,7 @@
  * @module
  */
 import { REFUSAL_JS } from "./refusal.ts";
+import { WS_PROOF_JS } from "./ws_proof.ts";
 import { CLOCK_SPAN_JS } from "./clock_span.ts";
 import { CODEC_WORDS_JS } from "./codec_words.ts";
 
@@ -38,7 +39,7 @@ export const RETRY_SECONDS = [1, 2, 4, 8, 15, 30];
 export const STALL_SECONDS = 30;
 
 /** The script. */
-export const LIVE_JS = `${REFUSAL_JS}${CLOCK_SPAN_JS}${CODEC_WORDS_JS}
+export const LIVE_JS = `${REFUSAL_JS}${WS_PROOF_JS}${CLOCK_SPAN_JS}${CODEC_WORDS_JS}
 const RETRY = ${JSON.stringify(RETRY_SECONDS)};
 const STALL = window.__ncLiveStallSeconds || ${STALL_SECONDS};
 function say(video, text) {
@@ -107,7 +108,7 @@ function play(video, attempt = 0) {
   const gen = video._gen = (video._gen || 0) + 1;
   video._mediaStart = undefined;
   video.dataset.state = "connecting"; say(video, attempt ? "Reconnecting…" : "Connecting…");
-  const ws = video._ws = new WebSocket(liveUrl(video, location.protocol === "https:" ? "wss:" : "ws:"));
+  const ws = video._ws = new WebSocket(liveUrl(video, location.protocol === "https:" ? "wss:" : "ws:"), proofProtocols("nc-live"));
   ws.binaryType = "arraybuffer";
   let sb = null, opened = false, playingSince = 0, failed = null; const queue = [];
   const pump = () => { if (sb && !sb.updating && queue.length) { try { sb.appendBuffer(queue.shift()); } catch (e) { failed = "playback error: " + e.message; ws.close(); } } };

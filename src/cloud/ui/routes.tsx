@@ -254,6 +254,7 @@ export function uiRoutes(d: UiDeps): Hono {
           ...(cycle === null ? {} : { cycle: String(cycle) }),
         })}`;
       return LiveGridPage({
+        csrf: ctx.csrf,
         siteName: site.name,
         cameras,
         path: q.success ? q.data.path : "/",

@@ -16,10 +16,11 @@
  * @module
  */
 import { REFUSAL_JS } from "./refusal.ts";
+import { WS_PROOF_JS } from "./ws_proof.ts";
 import { CODEC_WORDS_JS } from "./codec_words.ts";
 
 /** The script. */
-export const THUMBS_JS = `${REFUSAL_JS}${CODEC_WORDS_JS}
+export const THUMBS_JS = `${REFUSAL_JS}${WS_PROOF_JS}${CODEC_WORDS_JS}
 const PERIOD = (window.__ncThumbSeconds || 30) * 1000;
 const PARALLEL = 2;
 const visible = new Set();
@@ -55,7 +56,7 @@ function sayOnCanvas(canvas, text) {
 function grab(canvas) {
   return new Promise((resolve) => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(proto + "//" + location.host + liveUrl(canvas));
+    const ws = new WebSocket(proto + "//" + location.host + liveUrl(canvas), proofProtocols("nc-live"));
     ws.binaryType = "arraybuffer";
     const video = document.createElement("video");
     video.muted = true; video.playsInline = true;

@@ -2,11 +2,9 @@
  * `GET /api/terminal/{handle}` (WebSocket): the browser terminal's endpoint. Admitted by the
  * rules of the other operator paths — a credential that may open tunnels, the handle in the
  * caller's tenant (and CLI session's sites) — and, for a browser's session cookie, an `Origin`
- * that is the cloud's own plus the page's antiforgery token as the subprotocol
- * `csrf.<token>`: a cookie rides along on any page's WebSocket, and in path-prefix mode a
- * device page under `/c/` shares the cloud's origin, but it cannot read a cloud page to learn
- * the token. Refusals come before the upgrade as HTTP statuses with `{error, message}`; after
- * it, the session runs (terminal/session.ts). `nanodems-tunnel ssh` uses the same endpoint with
+ * that is the cloud's own plus the page's antiforgery token as the subprotocol `csrf.<token>`
+ * (tenancy/upgrade_proof.ts). Refusals come before the upgrade as HTTP statuses with
+ * `{error, message}`; after it, the session runs (terminal/session.ts). `nanodems-tunnel ssh` uses the same endpoint with
  * its token, or `/api/cli/terminal/{127.0.0.X}/{port}` with a CLI session.
  * @module
  */
@@ -18,8 +16,7 @@ import type { WebSocketServer } from "ws";
 import { AppError } from "../../../shared/errors.ts";
 import { requireRole } from "../../tenancy/roles.ts";
 import { authorizeTunnel, type TunnelTarget } from "../tunnel_ws.ts";
-import { csrfTokenFor, readCookie, SESSION_COOKIE } from "../../tenancy/auth.ts";
-import { constantTimeEqual } from "../../../shared/crypto/token.ts";
+import { requireUpgradeProof } from "../../tenancy/upgrade_proof.ts";
 import { runTerminal, type TerminalDeps } from "./session.ts";
 
 /** The endpoint's path pattern. */
@@ -44,12 +41,7 @@ export async function serveTerminalUpgrade(
     if (!request.headers.get("origin")) {
       throw new AppError("forbidden", "a browser terminal needs the Origin header");
     }
-    const cookie = readCookie(request, SESSION_COOKIE) ?? "";
-    const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",")
-      .map((p) => p.trim()).find((p) => p.startsWith("csrf."))?.slice(5) ?? "";
-    if (!constantTimeEqual(offered, await csrfTokenFor(cookie))) {
-      throw new AppError("antiforgery");
-    }
+    await requireUpgradeProof(principal, request);
   }
   if (principal.kind === "license" || principal.kind === "admin_key") {
     throw new AppError("forbidden", "this credential cannot open a terminal");

@@ -561,7 +561,10 @@ background:#1d2939;color:#e4e7ec;touch-action:none;user-select:none}.ptz button:
 .ptz-save input{font:inherit;padding:.3rem;width:10rem}
 .ptz-presets select,#ptz-speed{font:inherit;padding:.3rem;max-width:14rem}.ptz [hidden]{display:none}`;
 
-/** A bare page around its content; `csrf` for a page whose script calls the API. */
+/**
+ * A bare page around its content; `csrf` for a page whose script calls the API or opens a live
+ * socket (a signed-in page's sockets offer it: ui/ws_proof.ts).
+ */
 function Bare(props: { title: string; csrf?: string; children?: unknown }) {
   return (
     <html lang="en">
@@ -735,6 +738,8 @@ export function LiveGridPage(
     link: (page: number) => string;
     /** Seconds between pages on a wall monitor (`?cycle=`), or null: the page stays. */
     cycle?: number | null;
+    /** The session's antiforgery token: the tiles' sockets offer it (ui/ws_proof.ts). */
+    csrf?: string;
   },
 ) {
   const shown = props.cameras.slice(0, GRID_MAX);
@@ -745,7 +750,7 @@ export function LiveGridPage(
     ? CYCLE_CHOICES
     : [...CYCLE_CHOICES, [cycle, `${cycle} s`] as [number, string]];
   return (
-    <Bare title={`Live: ${props.siteName}`}>
+    <Bare title={`Live: ${props.siteName}`} csrf={props.csrf}>
       <p style="padding:0 .5rem" id="grid-range">
         {props.siteName}: {pages > 1
           ? `cameras ${first}–${Math.min(first + GRID_MAX - 1, total)} of ${total}`
