@@ -106,7 +106,7 @@ export function checkCloudSessionRequest(f: FetchFacts): Refusal | null {
   // No browser sends a Referer with a WebSocket handshake. WebKit (Safari) says
   // `Sec-Fetch-Mode: websocket` there, as the Fetch Metadata standard asks; Chromium sends no
   // Sec-Fetch headers at all. Such an upgrade is admitted by its own route: an Origin that is the
-  // cloud's, and for the terminal the page's antiforgery token as its subprotocol.
+  // cloud's, and the page's antiforgery token as its subprotocol (upgrade_proof.ts).
   if (!f.referer && f.secFetchMode !== "navigate" && f.secFetchMode !== "websocket") {
     return { status: 403, message: "requests that hide their origin page may not use the session" };
   }

@@ -4,8 +4,9 @@
  * caller's tenant (and CLI session's sites) — and, for a browser's session cookie, an `Origin`
  * that is the cloud's own plus the page's antiforgery token as the subprotocol `csrf.<token>`
  * (tenancy/upgrade_proof.ts). Refusals come before the upgrade as HTTP statuses with
- * `{error, message}`; after it, the session runs (terminal/session.ts). `nanodems-tunnel ssh` uses the same endpoint with
- * its token, or `/api/cli/terminal/{127.0.0.X}/{port}` with a CLI session.
+ * `{error, message}`; after it, the session runs (terminal/session.ts). `nanodems-tunnel ssh`
+ * uses the same endpoint with its token, or `/api/cli/terminal/{127.0.0.X}/{port}` with a CLI
+ * session.
  * @module
  */
 import type * as http from "node:http";

@@ -53,7 +53,7 @@ Deno.test("isolation: the cloud session is refused to proxied pages and hidden o
   assertEquals(s({ "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate" }), null);
   // A WebSocket handshake never carries a Referer. WebKit (Safari) sends these with it (the
   // headers WebKitGTK 2.50 sent for the live view's socket); Chromium sends none of them.
-  // The upgrade's own route admits it (Origin, and the terminal's antiforgery subprotocol).
+  // The upgrade's own route admits it (Origin, and the page's antiforgery subprotocol).
   const webkit = { "sec-fetch-site": "same-origin", "sec-fetch-mode": "websocket" };
   assertEquals(s({ ...webkit, "sec-fetch-dest": "websocket" }), null);
   assertEquals(s({ ...webkit, referer: `https://cloud.example/c/${H1}/` })?.status, 403);
