@@ -288,6 +288,45 @@ Deno.test("live view: Chromium plays a Digest camera through /live/{handle}; fan
     );
 
     await t.step(
+      "a browser's media pipeline failing once: the player starts over and plays; failing each time: it stops and says so",
+      async () => {
+        // The browser's SourceBuffer refuses an append, as a failed pipeline makes it do
+        // (WebKitGTK's: "The object is in an invalid state"): once, then every time.
+        const failing = (times: number) =>
+          `(() => { let left = ${times}; const real = SourceBuffer.prototype.appendBuffer;
+          SourceBuffer.prototype.appendBuffer = function (b) {
+            if (left-- > 0) throw new DOMException("The object is in an invalid state.", "InvalidStateError");
+            return real.call(this, b);
+          }; })()`;
+        const once = await context.newPage();
+        await once.addInitScript(failing(1));
+        await once.goto(liveUrl);
+        await once.waitForSelector(
+          'video[data-reason="playback error: The object is in an invalid state."]',
+          {
+            timeout: 30_000,
+          },
+        );
+        await once.waitForFunction(
+          `document.querySelector("video[data-live]").currentTime > 1`,
+          null,
+          { timeout: 30_000 },
+        );
+        assertEquals(await once.getAttribute("video", "data-state"), "playing");
+        await once.close();
+        const always = await context.newPage();
+        await always.addInitScript(failing(1_000));
+        await always.goto(liveUrl);
+        await always.waitForSelector("video[data-state=closed]", { timeout: 30_000 });
+        assertStringIncludes(
+          (await always.textContent(".live-status")) ?? "",
+          "Stopped: playback error: The object is in an invalid state.",
+        );
+        await always.close();
+      },
+    );
+
+    await t.step(
       "a stream path the camera does not have: the player says what it answered",
       async () => {
         const page = await context.newPage();

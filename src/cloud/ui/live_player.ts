@@ -12,7 +12,8 @@
  * closes), so after one the player asks the same URL without upgrading: 426 means the cloud would
  * serve it (the camera did not answer), 503 is the guide's "agent reconnecting", and a refusal that
  * will not pass by waiting (401, 403, 404, 400) stops it with the cloud's own message, as do
- * revoked credentials (close code 1008) and a playback error. Hidden tabs wait until shown.
+ * revoked credentials (close code 1008) and a playback error twice in a row (once, it starts over).
+ * Hidden tabs wait until shown.
  * A connection that goes quiet without closing (a cloud node that lost power or hangs: no FIN
  * reaches the browser, whose socket would wait many minutes) is given up after
  * {@link STALL_SECONDS} without a message, connecting included, and retried the same way; the
@@ -164,6 +165,7 @@ function play(video, attempt = 0) {
           // neither starts the count of the instant on the screen nor plays the video again.
           if (video._gen !== gen) return;
           if (video._mediaStart === undefined && video.buffered.length) video._mediaStart = video.buffered.start(0);
+          if (video.currentTime > 1) video._playbackFailed = false;
           follow(); pump();
         });
         pump();
@@ -190,7 +192,10 @@ function play(video, attempt = 0) {
     clearInterval(stall);
     if (video._gen !== gen) return;
     if (video.dataset.state === "unsupported") return;
-    if (failed) return stop(video, failed);
+    // A browser's media pipeline may fail once on a stream it plays (WebKitGTK's loses a race
+    // linking its tracks now and then): start over once; a second failure in a row stops.
+    if (failed && video._playbackFailed) return stop(video, failed);
+    if (failed) { video._playbackFailed = true; return retry(video, 0, failed); }
     // Revoked credentials, a sign-out, an admin's termination: waiting will not bring it back.
     if (ev.code === 1008) return stop(video, ev.reason || "credentials revoked");
     const next = nextAttempt();
